@@ -1,0 +1,1 @@
+"""hacluster's own OCF resource agents and fence agents, installed with the package."""

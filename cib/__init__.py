@@ -1,0 +1,1 @@
+"""The XML CIB: schema, versions, replication from the DC, durable storage and cibadmin."""

@@ -1,0 +1,1 @@
+"""The cluster resource manager daemon: DC election, transition engine, crm shell, crm_mon."""

@@ -1,0 +1,1 @@
+"""The in-memory whole-cluster simulator and the network-namespace lab."""

@@ -1,0 +1,1 @@
+"""The local resource manager: runs OCF and LSB resource agents with timeouts and monitors."""

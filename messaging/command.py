@@ -1,0 +1,75 @@
+"""The `hacluster` umbrella command and the one place errors become exit codes.
+
+Each package owns its click group (`lab`, `node`, `membership`, `lrm`, ...) and registers it
+under the entry-point group ``hacluster.commands``; the root group imports a subcommand's
+module only when that subcommand runs, so `hacluster --help` stays fast and no low layer
+imports a high one. Pacemaker-named tools (`crm_simulate`, `cibadmin`, ...) wrap their
+main function with `run_tool` for the same error-to-exit-code mapping.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any, NoReturn
+
+import click
+
+from messaging.errors import ExitCode, HAError, exit_code_for
+
+ENTRY_POINT_GROUP = "hacluster.commands"
+
+
+class _LazyGroup(click.Group):
+    """A click group whose subcommands come from entry points, loaded on first use."""
+
+    def _entry_points(self) -> dict[str, Any]:
+        return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._entry_points()))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        entry = self._entry_points().get(cmd_name)
+        if entry is None:
+            return None
+        loaded = entry.load()
+        if not isinstance(loaded, click.Command):
+            raise click.ClickException(f"entry point {cmd_name!r} is not a click command")
+        return loaded
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hacluster")
+def root() -> None:
+    """hacluster: a high-availability cluster stack (Heartbeat R2 / Pacemaker architecture)."""
+
+
+def fail(error: BaseException) -> NoReturn:
+    """Print one clear line for `error` on stderr and exit with its code from the table."""
+    if isinstance(error, HAError):
+        click.echo(f"error: {error}", err=True)
+    else:
+        click.echo(f"error: {type(error).__name__}: {error}", err=True)
+    sys.exit(int(exit_code_for(error)))
+
+
+def run_tool(function: Callable[[], int | None]) -> NoReturn:
+    """Run a tool's main body; HAError and OSError become one message plus an exit code."""
+    try:
+        result = function()
+    except (HAError, OSError) as error:
+        fail(error)
+    sys.exit(int(result or ExitCode.OK))
+
+
+def main() -> None:
+    """Entry point of the `hacluster` console script."""
+    try:
+        root.main(standalone_mode=True)
+    except (HAError, OSError) as error:
+        fail(error)

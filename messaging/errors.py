@@ -1,0 +1,212 @@
+"""One exception tree for hacluster and the one exit-code table shared by every tool.
+
+Expected outcomes (an OCF rc, a failed operation, an unclean node) are values, never
+exceptions. Exceptions are for input we cannot use, peers that misbehave and bugs.
+Every tool maps an exception to an exit code through `exit_code_for` only, so a given
+kind of failure exits the same way everywhere. The numbers are Pacemaker's CRM_EX_*.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class ExitCode(enum.IntEnum):
+    """Pacemaker's CRM_EX_* exit codes (crm_error --exit --list)."""
+
+    OK = 0
+    ERROR = 1
+    INVALID_PARAM = 2
+    UNIMPLEMENT_FEATURE = 3
+    INSUFFICIENT_PRIV = 4
+    NOT_INSTALLED = 5
+    NOT_CONFIGURED = 6
+    NOT_RUNNING = 7
+    PROMOTED = 8
+    FAILED_PROMOTED = 9
+    USAGE = 64
+    DATAERR = 65
+    NOINPUT = 66
+    NOUSER = 67
+    NOHOST = 68
+    UNAVAILABLE = 69
+    SOFTWARE = 70
+    OSERR = 71
+    OSFILE = 72
+    CANTCREAT = 73
+    IOERR = 74
+    TEMPFAIL = 75
+    PROTOCOL = 76
+    NOPERM = 77
+    CONFIG = 78
+    FATAL = 100
+    PANIC = 101
+    DISCONNECT = 102
+    OLD = 103
+    DIGEST = 104
+    NOSUCH = 105
+    QUORUM = 106
+    UNSAFE = 107
+    EXISTS = 108
+    MULTIPLE = 109
+    EXPIRED = 110
+    NOT_YET_IN_EFFECT = 111
+    INDETERMINATE = 112
+    UNSATISFIED = 113
+    TIMEOUT = 124
+    DEGRADED = 190
+    DEGRADED_PROMOTED = 191
+    NONE = 193
+
+
+class Severity(enum.Enum):
+    """How much a validation report matters."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where in an input a problem is: a file (or '<stdin>'), a line, an element or key."""
+
+    source: str = ""
+    line: int | None = None
+    element: str = ""
+
+    def __str__(self) -> str:
+        parts = [self.source or "<input>"]
+        if self.line is not None:
+            parts[0] += f":{self.line}"
+        if self.element:
+            parts.append(self.element)
+        return ": ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One structured finding of a validator (pcs style): a code, a severity and a message."""
+
+    code: str
+    message: str
+    severity: Severity = Severity.ERROR
+    location: Location = field(default_factory=Location)
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.severity.value}: {self.message} [{self.code}]"
+
+
+class HAError(Exception):
+    """Root of every error hacluster raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str, *, location: Location | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+    def __str__(self) -> str:
+        if self.location is not None:
+            return f"{self.location}: {self.message}"
+        return self.message
+
+
+class ConfigError(HAError):
+    """A configuration file or cluster option cannot be used (ha.cf, authkeys, CIB options)."""
+
+    exit_code = ExitCode.CONFIG
+
+
+class UsageError(HAError):
+    """Command-line arguments that do not make sense together."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ValidationError(HAError):
+    """Input that failed validation; carries every report so none is lost."""
+
+    exit_code = ExitCode.CONFIG
+
+    def __init__(self, message: str, reports: tuple[Report, ...] = (), **kw: object) -> None:
+        location = kw.get("location")
+        super().__init__(message, location=location if isinstance(location, Location) else None)
+        self.reports = reports
+
+
+class NotFoundError(HAError):
+    """A named object (resource, node, file, agent) does not exist."""
+
+    exit_code = ExitCode.NOSUCH
+
+
+class ConflictError(HAError):
+    """An update built on a stale version (CIB epoch) or that would duplicate an object."""
+
+    exit_code = ExitCode.OLD
+
+
+class ProtocolError(HAError):
+    """A message broke the protocol."""
+
+    exit_code = ExitCode.PROTOCOL
+
+
+class LocalProtocolError(ProtocolError):
+    """We were about to send something the protocol does not allow: a bug on our side."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """A peer sent something malformed, unsigned, unknown or out of sequence."""
+
+
+class TransportError(HAError):
+    """A socket, pipe or link failed."""
+
+    exit_code = ExitCode.DISCONNECT
+
+
+class PeerTimeout(TransportError):
+    """A peer did not answer in time."""
+
+    exit_code = ExitCode.TIMEOUT
+
+
+class PeerUnreachable(TransportError):
+    """A peer (daemon or node) cannot be reached at all."""
+
+
+class AgentExecError(HAError):
+    """A resource or fence agent could not be run (missing, not executable)."""
+
+    exit_code = ExitCode.NOT_INSTALLED
+
+
+class FencingError(HAError):
+    """A fencing request could not be carried out."""
+
+    exit_code = ExitCode.ERROR
+
+
+class InternalError(HAError):
+    """A broken invariant inside hacluster: always a bug."""
+
+    exit_code = ExitCode.SOFTWARE
+
+
+def exit_code_for(error: BaseException) -> ExitCode:
+    """The one mapping from an exception to a process exit code."""
+    if isinstance(error, HAError):
+        return error.exit_code
+    if isinstance(error, PermissionError):
+        return ExitCode.INSUFFICIENT_PRIV
+    if isinstance(error, FileNotFoundError):
+        return ExitCode.NOINPUT
+    if isinstance(error, OSError):
+        return ExitCode.OSERR
+    if isinstance(error, KeyboardInterrupt):
+        return ExitCode.ERROR
+    return ExitCode.SOFTWARE

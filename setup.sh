@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# setup.sh lab | test — install hacluster on a Debian 12 machine (as root) and run the main job.
+#   lab   install everything, then start a 3-node lab cluster
+#   test  install everything (Debian packages included), then run the checks and tests CI runs
+# Idempotent: a second run reuses .venv and the installed packages.
+set -euo pipefail
+cd "$(dirname "$0")"
+mode=${1:-}
+case "$mode" in lab|test) ;; *) echo "usage: $0 lab|test" >&2; exit 64;; esac
+
+apt_packages=(python3 python3-venv python3-dev gcc iproute2 nftables util-linux procps
+              pacemaker-cli-utils resource-agents fence-agents)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup.sh: installing ${missing[*]} needs root" >&2; exit 4
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install -q --upgrade pip >/dev/null
+.venv/bin/pip install -q -e '.[test]'
+export PATH="$PWD/.venv/bin:$PATH"
+
+if [ "$mode" = lab ]; then
+  exec hacluster lab up --nodes 3
+fi
+
+status=0
+echo "== ruff";          ruff check . || status=1
+echo "== mypy";          mypy || status=1
+echo "== import layers"; lint-imports || status=1
+echo "== pytest"
+pytest_args=(-q)
+if [ "${CI:-}" = true ]; then pytest_args+=(-m "not slow"); fi
+set +e
+pytest "${pytest_args[@]}" "${@:2}"
+rc=$?
+set -e
+[ $rc -eq 5 ] && { echo "pytest collected no tests" >&2; rc=1; }
+[ $rc -ne 0 ] && status=1
+exit $status

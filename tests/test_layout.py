@@ -1,0 +1,51 @@
+"""House rules that tools other than ruff/mypy do not check: module size, docstrings, and
+cross-daemon imports only through `<daemon>.api` (import-linter checks the layers)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGES = ["messaging", "ccm", "cib", "crmd", "pengine", "lrmd", "stonithd", "agents", "lab"]
+DAEMONS = {"ccm", "cib", "pengine", "lrmd", "stonithd"}
+MAX_LINES = 800  # review at 500, fail at 800 (style.md §4)
+
+
+def _modules() -> list[Path]:
+    return sorted(p for pkg in PACKAGES for p in (REPO / pkg).rglob("*.py"))
+
+
+def test_every_package_exists() -> None:
+    for pkg in PACKAGES:
+        assert (REPO / pkg / "__init__.py").is_file(), pkg
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(REPO)))
+def test_module_is_small_and_documented(path: Path) -> None:
+    text = path.read_text()
+    assert text.count("\n") <= MAX_LINES, f"{path} has more than {MAX_LINES} lines"
+    tree = ast.parse(text)
+    assert ast.get_docstring(tree), f"{path} has no module docstring saying what it owns"
+
+
+def _imported(tree: ast.AST) -> list[str]:
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+            names += [f"{node.module}.{a.name}" for a in node.names]
+    return names
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(REPO)))
+def test_cross_daemon_imports_use_api(path: Path) -> None:
+    own = path.relative_to(REPO).parts[0]
+    for name in _imported(ast.parse(path.read_text())):
+        parts = name.split(".")
+        if parts[0] in DAEMONS and parts[0] != own and len(parts) > 1:
+            assert parts[1] == "api", f"{path} imports {name}; use {parts[0]}.api"
