@@ -162,7 +162,12 @@ class LrmdCore:
     def history(self, resource: str = "") -> list[OpCompleted]:
         """Recorded results (last, last failure, recurring), of one resource or all."""
         names = [resource] if resource else sorted(self._history)
-        return [r for n in names for _, r in sorted(self._history.get(n, {}).items())]
+        records: list[OpCompleted] = []
+        for name in names:
+            for _, record in sorted(self._history.get(name, {}).items()):
+                if not any(record is seen for seen in records):  # last_0 may repeat a failure
+                    records.append(record)
+        return records
 
     # -- events ------------------------------------------------------------------------
     def handle(self, event: Event) -> Effects:
@@ -201,6 +206,7 @@ class LrmdCore:
                 client=event.client,
                 queued_at=event.now,
                 params=full_parameters(request),
+                replied=not request.reply,
             )
             self._queue.append(call_id)
             if op.interval_ms > 0:
@@ -221,7 +227,7 @@ class LrmdCore:
         op.request = event.request
         op.params = full_parameters(event.request)
         op.client = event.client
-        op.replied = False
+        op.replied = not event.request.reply
         op.last_reported = None
 
     def _cancel(self, event: Cancel, effects: Effects) -> None:
@@ -288,7 +294,7 @@ class LrmdCore:
         status, rc, reason = event.status, event.rc, event.exit_reason
         if op.timed_out:
             status, rc = OpStatus.TIMEOUT, int(OcfRc.ERR_GENERIC)
-            reason = reason or f"timed out after {op.request.timeout_ms} ms"
+            reason = f"timed out after {op.request.timeout_ms} ms"
         if op.cancelled:
             status = OpStatus.CANCELLED
         result = self._result(op, rc, status, event.now, reason, event.output)
