@@ -25,17 +25,24 @@ from messaging.logs import configure
     help="Operations running at once (0 = twice the CPU count).",
 )
 @click.option(
+    "--kill-grace",
+    type=click.FloatRange(0.1, 300),
+    default=5.0,
+    show_default=True,
+    help="Seconds between SIGTERM and SIGKILL for a timed-out agent.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
     show_default=True,
 )
-def main(state_dir: Path, max_parallel: int, log_level: str) -> None:
+def main(state_dir: Path, max_parallel: int, kill_grace: float, log_level: str) -> None:
     """Run the local resource manager daemon (lrmd) until SIGTERM."""
     from lrmd.service import run_daemon
 
     configure(log_level)
-    asyncio.run(run_daemon(state_dir, max_parallel=max_parallel))
+    asyncio.run(run_daemon(state_dir, max_parallel=max_parallel, kill_grace=kill_grace))
 
 
 if __name__ == "__main__":

@@ -308,10 +308,10 @@ async def metadata(runner: SubprocessRunner, agent: AgentSpec, cache: dict[str, 
     return cache[key]
 
 
-async def run_daemon(state_dir: Path, *, max_parallel: int = 0) -> None:
+async def run_daemon(state_dir: Path, *, max_parallel: int = 0, kill_grace: float = 5.0) -> None:
     """Run the daemon until SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await LrmdService(state_dir, max_parallel=max_parallel).serve(stop)
+    await LrmdService(state_dir, max_parallel=max_parallel, kill_grace=kill_grace).serve(stop)

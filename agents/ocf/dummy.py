@@ -23,7 +23,7 @@ METADATA = """<?xml version="1.0"?>
 file exists. Useful for tests and as a template.</longdesc>
 <shortdesc lang="en">Example stateless resource agent</shortdesc>
 <parameters>
-<parameter name="state" unique-group="state">
+<parameter name="state" unique="1">
 <longdesc lang="en">Location of the state file.</longdesc>
 <shortdesc lang="en">State file</shortdesc>
 <content type="string" default="/run/resource-agents/Dummy-RESOURCE_ID.state"/>

@@ -26,7 +26,7 @@ METADATA = """<?xml version="1.0"?>
 netlink, and announces IPv4 addresses with gratuitous ARP.</longdesc>
 <shortdesc lang="en">Manages a floating IP address</shortdesc>
 <parameters>
-<parameter name="ip" unique-group="address" required="1">
+<parameter name="ip" unique="1" required="1">
 <longdesc lang="en">The address to manage, e.g. 192.168.1.10 or 2001:db8::10.</longdesc>
 <shortdesc lang="en">IP address</shortdesc>
 <content type="string"/>

@@ -22,7 +22,7 @@ METADATA = """<?xml version="1.0"?>
 file.</longdesc>
 <shortdesc lang="en">Example promotable resource agent</shortdesc>
 <parameters>
-<parameter name="state" unique-group="state">
+<parameter name="state" unique="1">
 <longdesc lang="en">Location of the state file.</longdesc>
 <shortdesc lang="en">State file</shortdesc>
 <content type="string" default="/run/resource-agents/Stateful-RESOURCE_ID.state"/>
