@@ -173,10 +173,9 @@ async def run_direct(request: ExecRequest, state_dir: Path) -> OpCompleted:
     """Run one request with the lrmd's own core and runner, without a daemon."""
     from lrmd.ops import LrmdCore
     from lrmd.runner import SubprocessRunner
-    from lrmd.service import Executor, use_pidfd_child_watcher
+    from lrmd.service import Executor
     from messaging.clock import MonotonicClock
 
-    use_pidfd_child_watcher()
     done: asyncio.Future[OpCompleted] = asyncio.get_running_loop().create_future()
 
     def send(_client: str, message: Any) -> None:

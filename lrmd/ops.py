@@ -101,6 +101,7 @@ class _Op:
     replied: bool = False
     last_reported: tuple[int, int] | None = None
     params: dict[str, str] = field(default_factory=dict)
+    digest: str = ""  # computed once per parameter set, not per run
 
     @property
     def resource(self) -> str:
@@ -226,6 +227,7 @@ class LrmdCore:
             self._queue.append(op.call_id)
         op.request = event.request
         op.params = full_parameters(event.request)
+        op.digest = ""
         op.client = event.client
         op.replied = not event.request.reply
         op.last_reported = None
@@ -335,7 +337,7 @@ class LrmdCore:
             queue_time_ms=round(max(0.0, started - op.queued_at) * 1000),
             last_run=self.wall_offset + started,
             last_rc_change=last_rc_change,
-            op_digest=op_digest(op.params, op.interval_ms, request.timeout_ms),
+            op_digest=op.digest or op_digest(op.params, op.interval_ms, request.timeout_ms),
             params=op.params,
             timeout_ms=request.timeout_ms,
             target_rc=request.target_rc,
@@ -380,6 +382,8 @@ class LrmdCore:
             if op.resource in self._running:
                 continue
             self._queue.remove(call_id)
+            if not op.digest:
+                op.digest = op_digest(op.params, op.interval_ms, op.request.timeout_ms)
             op.state = _State.RUNNING
             op.started_at = now
             op.timed_out = False

@@ -1,11 +1,12 @@
 """The subprocess shell of the lrmd: runs one agent call and says how it ended.
 
 Each call runs in a new session (so its process group id is its pid and a timeout can kill
-the agent together with everything it forked), with stdin from /dev/null, a clean
-environment (`lrmd.agents.agent_environment`) and cwd ``/``. stdout and stderr are read
-concurrently; at most `output_limit` bytes of each are kept, the rest is drained and dropped,
-and undecodable bytes are replaced, so an agent printing garbage cannot hurt the daemon.
-After the agent exits, output still held open by a stray child is waited for only briefly.
+the agent together with everything it forked), with stdin from /dev/null and a clean
+environment (`lrmd.agents.agent_environment`). stdout and stderr are read
+concurrently (`lrmd.spawn`); at most `output_limit` bytes of each are kept, the rest is
+drained and dropped, and undecodable bytes are replaced, so an agent printing garbage cannot
+hurt the daemon. Output still held open by a stray child after the agent exits is waited for
+only briefly.
 
 Outcomes are values: a missing agent is rc 5 with `OpStatus.NOT_INSTALLED`, an agent killed
 by a signal is rc 1 with `OpStatus.ERROR` (the core turns a timeout kill into TIMEOUT), a
@@ -14,7 +15,6 @@ by a signal is rc 1 with `OpStatus.ERROR` (the core turns a timeout kill into TI
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -35,10 +35,10 @@ from lrmd.agents import (
     ocf_roots,
 )
 from lrmd.messages import ExecRequest, OpCompleted, StonithExecRequest
+from lrmd.spawn import spawn
 from messaging.types import OcfRc, OpStatus
 
 OUTPUT_LIMIT = 64 * 1024
-_DRAIN_GRACE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,48 +100,28 @@ class SubprocessRunner:
         return outcome
 
     async def _spawn(self, call_id: int, argv: list[str], env: dict[str, str]) -> RunOutcome:
+        def started(pid: int) -> None:
+            self._groups[call_id] = pid  # the child leads its own session and process group
+
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=env,
-                cwd="/",
-                start_new_session=True,
-            )
+            rc, out, err = await spawn(argv, env, limit=self.output_limit, started=started)
         except FileNotFoundError:
             return RunOutcome(int(OcfRc.ERR_INSTALLED), OpStatus.NOT_INSTALLED, f"{argv[0]}: gone")
         except PermissionError:
             return RunOutcome(int(OcfRc.ERR_PERM), OpStatus.ERROR, f"{argv[0]}: not executable")
         except OSError as error:
             return RunOutcome(int(OcfRc.ERR_GENERIC), OpStatus.ERROR, f"{argv[0]}: {error}")
-        self._groups[call_id] = proc.pid
-        assert proc.stdout is not None and proc.stderr is not None
-        readers = asyncio.gather(self._read(proc.stdout), self._read(proc.stderr))
-        try:
-            rc = await proc.wait()
         finally:
-            self._groups.pop(call_id, None)
-        try:
-            stdout, stderr = await asyncio.wait_for(readers, _DRAIN_GRACE)
-        except TimeoutError:  # a child kept the pipes open: take what we have
-            readers.cancel()
-            stdout, stderr = "", ""
+            pgid = self._groups.pop(call_id, None)
+        stdout = out.decode("utf-8", errors="replace")
+        stderr = err.decode("utf-8", errors="replace")
         if rc < 0:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)  # sweep what the agent left behind
+            if pgid is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pgid, signal.SIGKILL)  # sweep what the agent left behind
             name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else -rc
             return RunOutcome(int(OcfRc.ERR_GENERIC), OpStatus.ERROR, f"killed by {name}", stdout)
         return RunOutcome(rc, OpStatus.DONE, exit_reason(stderr), stdout)
-
-    async def _read(self, stream: asyncio.StreamReader) -> str:
-        kept = bytearray()
-        while chunk := await stream.read(65536):
-            room = self.output_limit - len(kept)
-            if room > 0:
-                kept += chunk[:room]
-        return kept.decode("utf-8", errors="replace")
 
     async def _stonith(
         self, call_id: int, request: ExecRequest, params: dict[str, str]

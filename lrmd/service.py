@@ -16,7 +16,6 @@ import contextlib
 import itertools
 import os
 import signal
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,22 +48,6 @@ from messaging.types import OpStatus
 
 METADATA_TIMEOUT_MS = 10_000
 _metadata_calls = itertools.count(-1, -1)  # negative ids never clash with core call ids
-
-
-def use_pidfd_child_watcher() -> None:
-    """Let asyncio wait for children with pidfds instead of one thread per child (3.11)."""
-    loop = asyncio.get_running_loop()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        watcher_cls = getattr(asyncio, "PidfdChildWatcher", None)
-        if watcher_cls is None:
-            return
-        try:
-            watcher = watcher_cls()
-            asyncio.set_child_watcher(watcher)
-            watcher.attach_loop(loop)
-        except (OSError, NotImplementedError, AttributeError):
-            pass
 
 
 class Executor:
@@ -217,7 +200,6 @@ class LrmdService:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Answer requests until `stop` is set."""
-        use_pidfd_child_watcher()
         self._bind()
         self.log.info("lrmd_started", pid=os.getpid())
         try:
@@ -314,4 +296,5 @@ async def run_daemon(state_dir: Path, *, max_parallel: int = 0, kill_grace: floa
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    os.chdir("/")  # agents inherit the daemon's working directory
     await LrmdService(state_dir, max_parallel=max_parallel, kill_grace=kill_grace).serve(stop)
