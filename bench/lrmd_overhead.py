@@ -33,7 +33,7 @@ NOOP = AgentSpec("ocf", "Noop", "bench")
 
 def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def _start(tmp: Path) -> tuple[subprocess.Popen[bytes], Path]:
