@@ -4,7 +4,7 @@
 answers on ``--state-dir``, otherwise runs the agent directly with the same executor code.
 It prints the result and exits with the agent's rc; a timed-out operation exits with 124
 (like timeout(1)), which no OCF agent returns. Other commands: ``lrm list``,
-``lrm history [--json]``, ``lrm metadata AGENT``.
+``lrm history [--json]``, ``lrm metadata AGENT``, ``lrm cancel RESOURCE ACTION``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ import click
 
 from lrmd.api import (
     DEFAULT_TIMEOUT_MS,
+    Ack,
     AgentSpec,
+    CancelRequest,
     ExecRequest,
     HistoryReply,
     HistoryRequest,
@@ -32,7 +34,7 @@ from lrmd.api import (
     OpCompleted,
 )
 from messaging.command import fail
-from messaging.errors import ExitCode, HAError, UsageError
+from messaging.errors import ExitCode, HAError, NotFoundError, UsageError
 from messaging.types import OpStatus
 
 TIMEOUT_EXIT = 124
@@ -196,6 +198,23 @@ async def run_direct(request: ExecRequest, state_dir: Path) -> OpCompleted:
         return await done
     finally:
         executor.shutdown()
+
+
+@lrm.command("cancel")
+@click.argument("resource")
+@click.argument("action")
+@click.option("--interval", default="0", show_default=True, help="The operation's interval.")
+@_state_dir_option
+@_guard
+def cancel_command(resource: str, action: str, interval: str, state_dir: Path) -> None:
+    """Cancel RESOURCE's ACTION (e.g. a recurring monitor) in the running lrmd."""
+    with LrmdClient(state_dir) as client:
+        reply = client.request(
+            CancelRequest(resource, action, parse_duration_ms(interval, "--interval"))
+        )
+    if not isinstance(reply, Ack) or not reply.ok:
+        raise NotFoundError(f"no {resource}_{action}_{parse_duration_ms(interval, 'x')} queued")
+    click.echo(f"cancelled {resource}_{action}_{parse_duration_ms(interval, 'x')}")
 
 
 @lrm.command("list")

@@ -59,6 +59,18 @@ def next_event(sock: zmq.Socket[bytes], timeout: float) -> OpCompleted | None:
     return event
 
 
+LSB_SCRIPT = """#!/bin/sh
+# a minimal LSB init script keeping its state in a file beside itself
+STATE="$(dirname "$0")/.testd.running"
+case "$1" in
+  start) touch "$STATE" ;;
+  stop) rm -f "$STATE" ;;
+  status) [ -e "$STATE" ] && exit 0; exit 3 ;;
+  *) exit 3 ;;
+esac
+"""
+
+
 def _write_agents(root: Path) -> None:
     provider = root / "resource.d" / "test"
     provider.mkdir(parents=True)
@@ -66,6 +78,10 @@ def _write_agents(root: Path) -> None:
         path = provider / name
         path.write_text("#!/bin/sh\n" + body)
         path.chmod(0o755)
+    init_d = root.parent / "init.d"
+    init_d.mkdir()
+    (init_d / "testd").write_text(LSB_SCRIPT)
+    (init_d / "testd").chmod(0o755)
 
 
 def start_daemon(tmp_path: Path, *extra: str, netns: str = "") -> Daemon:
@@ -74,6 +90,7 @@ def start_daemon(tmp_path: Path, *extra: str, netns: str = "") -> Daemon:
     env = dict(
         os.environ,
         HACLUSTER_OCF_ROOTS=str(tmp_path / "ocf"),
+        HACLUSTER_LSB_DIR=str(tmp_path / "init.d"),
         HA_RSCTMP=str(tmp_path / "rsctmp"),
         PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
     )

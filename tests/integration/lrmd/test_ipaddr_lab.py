@@ -22,6 +22,7 @@ pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root"),
     pytest.mark.skipif(shutil.which("ip") is None, reason="iproute2 (ip) is not installed"),
+    pytest.mark.skipif(shutil.which("ping") is None, reason="ping (iputils-ping) is not installed"),
 ]
 
 CAPTURE = r"""

@@ -90,3 +90,27 @@ def test_list_and_durations() -> None:
         500,
         120_000,
     ]
+
+
+def test_cli_recurring_monitor_then_cancel(lrmd: Daemon, tmp_path: Path) -> None:
+    state_dir = ["--state-dir", str(lrmd.state_dir)]
+    state = f"state={tmp_path / 'm'}"
+    assert (
+        _run("exec", "ocf:hacluster:Dummy", "start", state, "--resource", "m", *state_dir)[0] == 0
+    )
+    code, _, _ = _run(
+        "exec",
+        "ocf:hacluster:Dummy",
+        "monitor",
+        state,
+        "--resource",
+        "m",
+        "--interval",
+        "30s",
+        *state_dir,
+    )
+    assert code == 0
+    code, out, _ = _run("cancel", "m", "monitor", "--interval", "30s", *state_dir)
+    assert code == 0 and "m_monitor_30000" in out
+    code, _, err = _run("cancel", "m", "monitor", "--interval", "30s", *state_dir)
+    assert code == ExitCode.NOSUCH and "no m_monitor_30000" in err

@@ -201,3 +201,42 @@ def test_metadata_is_valid_and_cached(lrmd: Daemon) -> None:
                 for parameter in root.iter("parameter"):  # OCF 1.1 addition, unknown to 1.0
                     parameter.attrib.pop("reloadable", None)
                 assert schema.validate(root), schema.error_log
+
+
+def test_lsb_script_codes_are_mapped_to_ocf(lrmd: Daemon) -> None:
+    assert lrmd.execute("lsb:testd", "monitor").rc == 7  # LSB status 3 = not running
+    assert lrmd.execute("lsb:testd", "start").rc == 0
+    assert lrmd.execute("lsb:testd", "monitor").rc == 0
+    assert lrmd.execute("lsb:testd", "stop").rc == 0
+    assert lrmd.execute("lsb:testd", "status").rc == 7
+    assert lrmd.execute("lsb:nosuchscript", "start").status == OpStatus.NOT_INSTALLED
+
+
+def test_stonith_class_without_stonithd_is_not_connected(lrmd: Daemon) -> None:
+    result = lrmd.execute("stonith:fence_dummy", "monitor")
+    assert result.status == OpStatus.NOT_CONNECTED
+    assert "stonithd is not running" in result.exit_reason
+
+
+def test_same_resource_serialised_other_resources_parallel(lrmd: Daemon, tmp_path: Path) -> None:
+    sub = lrmd.subscribe()
+    with lrmd.client() as client:
+        for resource in ("a", "a", "b"):
+            client.request(
+                ExecRequest(
+                    resource,
+                    AgentSpec.parse("ocf:hacluster:Dummy"),
+                    "start",
+                    params={"op_sleep": "1", "state": str(tmp_path / resource)},
+                    reply=False,
+                )
+            )
+    events = [next_event(sub, 20) for _ in range(3)]
+    sub.close(0)
+    assert all(e is not None for e in events)
+    order = [e.resource for e in events if e is not None]
+    assert sorted(order) == ["a", "a", "b"]
+    second_a = [e for e in events if e is not None and e.resource == "a"][1]
+    assert second_a.queue_time_ms >= 900  # waited for the first "a" to finish
+    b = next(e for e in events if e is not None and e.resource == "b")
+    assert b.queue_time_ms < 900  # ran beside the first "a"
