@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from messaging.command import fail
+from messaging.errors import ConflictError, HAError
 from messaging.logs import configure
 
 
@@ -39,10 +41,17 @@ from messaging.logs import configure
 )
 def main(state_dir: Path, max_parallel: int, kill_grace: float, log_level: str) -> None:
     """Run the local resource manager daemon (lrmd) until SIGTERM."""
+    from lrmd.api import LrmdClient
     from lrmd.service import run_daemon
 
     configure(log_level)
-    asyncio.run(run_daemon(state_dir, max_parallel=max_parallel, kill_grace=kill_grace))
+    with LrmdClient(state_dir) as client:
+        if client.is_running():
+            fail(ConflictError(f"{client.path}: an lrmd already serves this state directory"))
+    try:
+        asyncio.run(run_daemon(state_dir, max_parallel=max_parallel, kill_grace=kill_grace))
+    except (HAError, OSError) as error:
+        fail(error)
 
 
 if __name__ == "__main__":
