@@ -20,6 +20,7 @@ import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import zmq
 import zmq.asyncio
@@ -47,6 +48,18 @@ class RunOutcome:
     status: OpStatus = OpStatus.DONE
     exit_reason: str = ""
     output: str = ""
+
+
+class AgentRunner(Protocol):
+    """What the executor needs from whatever runs agents (processes, or `FakeAgentRunner`)."""
+
+    async def run(
+        self, call_id: int, request: ExecRequest, params: dict[str, str]
+    ) -> RunOutcome: ...
+
+    def kill(self, call_id: int, signum: int) -> bool: ...
+
+    def running_calls(self) -> list[int]: ...
 
 
 class SubprocessRunner:

@@ -39,7 +39,7 @@ from lrmd.messages import (
     OpCompleted,
 )
 from lrmd.ops import OP_TOPIC, AgentFinished, Cancel, KillProcessGroup, LrmdCore, RunAgent, Submit
-from lrmd.runner import SubprocessRunner
+from lrmd.runner import AgentRunner, SubprocessRunner
 from messaging.clock import Clock, MonotonicClock
 from messaging.effects import ArmTimer, CancelTimer, Log, Publish, Send, TimerFired
 from messaging.errors import ExitCode, HAError, RemoteProtocolError, UsageError
@@ -56,7 +56,7 @@ class Executor:
     def __init__(
         self,
         core: LrmdCore,
-        runner: SubprocessRunner,
+        runner: AgentRunner,
         *,
         send: Callable[[str, Any], None],
         publish: Callable[[OpCompleted], None],
