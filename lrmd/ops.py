@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lrmd.history import history_entry_id, op_digest
 from lrmd.messages import Ack, ExecAccepted, ExecRequest, OpCompleted
@@ -30,6 +30,7 @@ from messaging.effects import ArmTimer, CancelTimer, Effect, Publish, Send, Time
 from messaging.types import OcfRc, OpStatus
 
 OP_TOPIC = "op"
+HISTORY_OUTPUT_LIMIT = 1024  # bytes of agent output kept per history entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +356,8 @@ class LrmdCore:
     def _record(self, result: OpCompleted) -> None:
         if result.action in ("meta-data", "notify", "validate-all"):
             return
+        if len(result.output) > HISTORY_OUTPUT_LIMIT:  # history is kept for every resource
+            result = replace(result, output=result.output[:HISTORY_OUTPUT_LIMIT])
         entries = self._history.setdefault(result.resource, {})
         entry_id = history_entry_id(result)
         entries[entry_id] = result

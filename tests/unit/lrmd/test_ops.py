@@ -221,3 +221,11 @@ def test_history_keeps_last_failure_and_recurring_entries() -> None:
     h.finish(stop, 0)
     keys = sorted((r.action, r.rc) for r in h.core.history("r1"))
     assert keys == [("start", 1), ("stop", 0)]  # last_failure_0 and last_0
+
+
+def test_history_keeps_only_a_bounded_slice_of_output() -> None:
+    h = Harness()
+    call = h.submit("r1", "start")
+    h.finish(call, 0, output="x" * 100_000)
+    assert len(h.published[-1].output) == 100_000  # the caller gets what the runner kept
+    assert len(h.core.history("r1")[0].output) <= 1024
