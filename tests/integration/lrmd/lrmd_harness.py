@@ -23,6 +23,8 @@ TEST_AGENTS = {
     "Stubborn": "trap '' TERM; while :; do sleep 0.2; done\n",
     # a megabyte of random bytes on both streams, then success
     "Garbage": "head -c 1000000 /dev/urandom; head -c 1000000 /dev/urandom >&2; exit 0\n",
+    # writes its whole environment to a file
+    "Env": 'env > "$OCF_RESKEY_envfile"; exit 0\n',
     # exits with whatever rc it is told, with an exit reason
     "Exit": 'echo "ocf-exit-reason:asked to exit $OCF_RESKEY_rc" >&2; exit "$OCF_RESKEY_rc"\n',
 }
@@ -91,6 +93,7 @@ def start_daemon(tmp_path: Path, *extra: str, netns: str = "") -> Daemon:
         os.environ,
         HACLUSTER_OCF_ROOTS=str(tmp_path / "ocf"),
         HACLUSTER_LSB_DIR=str(tmp_path / "init.d"),
+        LRMD_TEST_LEAK="daemon-only",
         HA_RSCTMP=str(tmp_path / "rsctmp"),
         PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
     )

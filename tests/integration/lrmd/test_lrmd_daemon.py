@@ -240,3 +240,32 @@ def test_same_resource_serialised_other_resources_parallel(lrmd: Daemon, tmp_pat
     assert second_a.queue_time_ms >= 900  # waited for the first "a" to finish
     b = next(e for e in events if e is not None and e.resource == "b")
     assert b.queue_time_ms < 900  # ran beside the first "a"
+
+
+def test_agent_environment(lrmd: Daemon, tmp_path: Path) -> None:
+    envfile = tmp_path / "env"
+    result = lrmd.execute(
+        "ocf:test:Env",
+        "monitor",
+        resource="web:1",
+        interval_ms=15_000,
+        timeout_ms=30_000,
+        params={"envfile": str(envfile), "OCF_CHECK_LEVEL": "10", "ip": "192.0.2.5"},
+        meta={"clone-max": "2", "notify_type": "pre"},
+    )
+    assert result.rc == 0
+    env = dict(line.split("=", 1) for line in envfile.read_text().splitlines() if "=" in line)
+    assert env["OCF_ROOT"] == str(tmp_path / "ocf")
+    assert (env["OCF_RA_VERSION_MAJOR"], env["OCF_RA_VERSION_MINOR"]) == ("1", "1")
+    assert env["OCF_RESOURCE_INSTANCE"] == "web:1"
+    assert (env["OCF_RESOURCE_TYPE"], env["OCF_RESOURCE_PROVIDER"]) == ("Env", "test")
+    assert env["OCF_RESKEY_ip"] == "192.0.2.5"
+    assert env["OCF_RESKEY_CRM_meta_timeout"] == "30000"
+    assert env["OCF_RESKEY_CRM_meta_interval"] == "15000"
+    assert env["OCF_RESKEY_CRM_meta_clone_max"] == "2"
+    assert env["OCF_RESKEY_CRM_meta_notify_type"] == "pre"
+    assert env["OCF_CHECK_LEVEL"] == "10" and "OCF_RESKEY_OCF_CHECK_LEVEL" not in env
+    assert env["OCF_EXIT_REASON_PREFIX"] == "ocf-exit-reason:"
+    assert "LRMD_TEST_LEAK" not in env  # agents get a clean environment
+    with lrmd.client() as client:
+        client.request(CancelRequest("web:1", "monitor", 15_000))
