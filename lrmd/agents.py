@@ -1,0 +1,165 @@
+"""Where resource agents live and what environment they get.
+
+OCF agents are searched in several roots, first match wins: the roots listed in
+``$HACLUSTER_OCF_ROOTS`` (colon separated), then ``/usr/lib/ocf``, then hacluster's own
+agents shipped inside the package (``agents/ocf``, provider ``hacluster``). An agent is
+``<root>/resource.d/<provider>/<type>`` and must be an executable file; the root it was
+found in becomes its ``OCF_ROOT`` (Debian's agents source their shell library from there).
+LSB init scripts live in ``$HACLUSTER_LSB_DIR`` or ``/etc/init.d``.
+
+The environment is built from scratch (no daemon variables leak into agents): ``PATH``,
+``LC_ALL=C``, the OCF variables, ``HACLUSTER_PYTHON`` (this interpreter) and ``PYTHONPATH``
+so hacluster's Python agents import the installed package.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from lrmd.messages import AgentSpec
+
+SYSTEM_OCF_ROOT = Path("/usr/lib/ocf")
+SYSTEM_LSB_DIR = Path("/etc/init.d")
+EXIT_REASON_PREFIX = "ocf-exit-reason:"
+_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_CODE_ROOT = Path(__file__).resolve().parent.parent  # the directory holding our packages
+
+
+def own_ocf_root() -> Path:
+    """The OCF root inside the installed `agents` package (found without importing it)."""
+    spec = importlib.util.find_spec("agents")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))) / "ocf"
+    return _CODE_ROOT / "agents" / "ocf"
+
+
+def ocf_roots(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """The OCF roots in search order (override first, system, then our own)."""
+    env = os.environ if environ is None else environ
+    extra = [Path(p) for p in env.get("HACLUSTER_OCF_ROOTS", "").split(":") if p]
+    roots: list[Path] = []
+    for root in [*extra, SYSTEM_OCF_ROOT, own_ocf_root()]:
+        if root not in roots:
+            roots.append(root)
+    return roots
+
+
+def lsb_dir(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get("HACLUSTER_LSB_DIR", str(SYSTEM_LSB_DIR)))
+
+
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def locate(agent: AgentSpec, roots: Iterable[Path], lsb: Path) -> tuple[Path, Path] | None:
+    """(executable, OCF root) of `agent`, or None when it is not installed here."""
+    if agent.standard == "ocf":
+        if "/" in agent.provider or "/" in agent.type or agent.type.startswith("."):
+            return None
+        own = own_ocf_root()
+        for root in roots:
+            candidate = root / "resource.d" / agent.provider / agent.type
+            # our own wrappers are run with sh even if an installer dropped the x bit
+            if _executable(candidate) or (root == own and candidate.is_file()):
+                return candidate, root
+        return None
+    if agent.standard == "lsb" and "/" not in agent.type and not agent.type.startswith("."):
+        candidate = lsb / agent.type
+        return (candidate, SYSTEM_OCF_ROOT) if _executable(candidate) else None
+    return None
+
+
+def list_agents(roots: Iterable[Path], lsb: Path) -> list[AgentSpec]:
+    """Every OCF agent in every root (first root wins for duplicates) and every LSB script."""
+    found: dict[str, AgentSpec] = {}
+    for root in roots:
+        base = root / "resource.d"
+        if not base.is_dir():
+            continue
+        for provider in sorted(p for p in base.iterdir() if p.is_dir()):
+            for agent in sorted(provider.iterdir()):
+                if _executable(agent) and not agent.name.startswith("."):
+                    spec = AgentSpec("ocf", agent.name, provider.name)
+                    found.setdefault(str(spec), spec)
+    if lsb.is_dir():
+        for script in sorted(lsb.iterdir()):
+            if _executable(script) and not script.name.startswith((".", "README")):
+                found.setdefault(f"lsb:{script.name}", AgentSpec("lsb", script.name))
+    return list(found.values())
+
+
+def agent_environment(
+    agent: AgentSpec, resource: str, params: Mapping[str, str], ocf_root: Path
+) -> dict[str, str]:
+    """The environment of one agent call from its full parameter table.
+
+    Every key gets the ``OCF_RESKEY_`` prefix except ``OCF_CHECK_LEVEL``; keys that are not
+    valid variable names are skipped rather than passed mangled.
+    """
+    pythonpath = [str(_CODE_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(":"))]
+    env = {
+        "PATH": os.environ.get("PATH", _PATH) or _PATH,
+        "LC_ALL": "C",
+        "OCF_ROOT": str(ocf_root),
+        "OCF_RA_VERSION_MAJOR": "1",
+        "OCF_RA_VERSION_MINOR": "1",
+        "OCF_RESOURCE_INSTANCE": resource,
+        "OCF_RESOURCE_TYPE": agent.type,
+        "OCF_RESOURCE_PROVIDER": agent.provider,
+        "OCF_EXIT_REASON_PREFIX": EXIT_REASON_PREFIX,
+        "HACLUSTER_PYTHON": sys.executable,
+        "PYTHONPATH": ":".join(pythonpath),
+    }
+    for name, value in params.items():
+        if not name.replace("_", "a").replace("-", "a").isalnum() or "\0" in str(value):
+            continue
+        key = name if name == "OCF_CHECK_LEVEL" else f"OCF_RESKEY_{name}"
+        env[key.replace("-", "_")] = str(value)
+    return env
+
+
+def exit_reason(stderr: str) -> str:
+    """The last ``ocf-exit-reason:`` line of an agent's stderr, without the prefix."""
+    reason = ""
+    for line in stderr.splitlines():
+        if line.startswith(EXIT_REASON_PREFIX):
+            reason = line[len(EXIT_REASON_PREFIX) :].strip()
+    return reason[:512]
+
+
+def lsb_action(action: str) -> str:
+    """LSB scripts answer `status`; OCF's monitor maps to it."""
+    return "status" if action == "monitor" else action
+
+
+def lsb_status_to_ocf(rc: int) -> int:
+    """LSB status codes as OCF codes: 0 running; 1, 2, 3 stopped; 150 not installed;
+    151 no privilege; anything else a generic error."""
+    return {0: 0, 1: 7, 2: 7, 3: 7, 150: 5, 151: 4}.get(rc, 1)
+
+
+def lsb_metadata(agent: AgentSpec, script: Path) -> str:
+    """Meta-data for an LSB script, from its ``### BEGIN INIT INFO`` header when present."""
+    short = agent.type
+    try:
+        for line in script.read_text(errors="replace").splitlines()[:80]:
+            if line.startswith("# Short-Description:"):
+                short = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    short = short.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    actions = "".join(
+        f'<action name="{a}" timeout="15s"/>' for a in ("start", "stop", "status", "meta-data")
+    )
+    return (
+        f'<?xml version="1.0"?>\n<resource-agent name="{agent.type}" version="1.0">\n'
+        f'<version>1.1</version>\n<longdesc lang="en">{short}</longdesc>\n'
+        f'<shortdesc lang="en">{short}</shortdesc>\n<parameters/>\n'
+        f"<actions>{actions}</actions>\n</resource-agent>\n"
+    )

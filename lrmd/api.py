@@ -1,0 +1,233 @@
+"""The lrmd's public surface: typed messages, their msgpack wire form and a small client.
+
+Other packages (crmd, the CLI, tests) import only this module. Messages are frozen slotted
+dataclasses; each travels as a msgpack map ``{"v": 1, "type": <tag>, "body": {...}}``. An
+unknown tag, a wrong version or a malformed body raises `RemoteProtocolError` and is never
+half-decoded. Conversation on the control socket (zmq ROUTER at ``<state_dir>/lrmd.ctl``):
+
+* `ExecRequest` -> `ExecAccepted(call_id)` at once, then (when ``reply=True``) the first
+  `OpCompleted` for that call id on the same connection. Every result also goes to the PUB
+  socket (``lrmd.pub``, topic ``op``) under the recurring-monitor reporting rule.
+* `CancelRequest` -> `Ack`;  `HistoryRequest` -> `HistoryReply`;  `MetadataRequest` ->
+  `MetadataReply`;  `ListRequest` -> `ListReply`;  anything wrong -> `ErrorReply`.
+
+`StonithExecRequest` is what the lrmd hands to stonithd for ``stonith:`` class resources.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import zmq
+
+from lrmd.history import lrm_rsc_op_attributes, lrm_rsc_op_element, op_digest
+from lrmd.messages import (
+    DEFAULT_TIMEOUT_MS,
+    Ack,
+    AgentSpec,
+    CancelRequest,
+    ErrorReply,
+    ExecAccepted,
+    ExecRequest,
+    HistoryReply,
+    HistoryRequest,
+    ListReply,
+    ListRequest,
+    MetadataReply,
+    MetadataRequest,
+    OpCompleted,
+    StonithExecRequest,
+)
+from messaging.errors import (
+    ExitCode,
+    HAError,
+    PeerTimeout,
+    PeerUnreachable,
+    RemoteProtocolError,
+)
+
+WIRE_VERSION = 1
+CONTROL_SOCKET = "lrmd.ctl"
+PUBLISH_SOCKET = "lrmd.pub"
+STONITHD_SOCKET = "stonithd.ctl"
+OP_TOPIC = b"op"
+
+__all__ = [
+    "CONTROL_SOCKET",
+    "DEFAULT_TIMEOUT_MS",
+    "PUBLISH_SOCKET",
+    "Ack",
+    "AgentSpec",
+    "CancelRequest",
+    "ErrorReply",
+    "ExecAccepted",
+    "ExecRequest",
+    "HistoryReply",
+    "HistoryRequest",
+    "ListReply",
+    "ListRequest",
+    "LrmdClient",
+    "MetadataReply",
+    "MetadataRequest",
+    "OpCompleted",
+    "StonithExecRequest",
+    "decode",
+    "encode",
+    "lrm_rsc_op_attributes",
+    "lrm_rsc_op_element",
+    "op_digest",
+]
+
+
+_MESSAGES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        ExecRequest,
+        ExecAccepted,
+        CancelRequest,
+        OpCompleted,
+        HistoryRequest,
+        HistoryReply,
+        MetadataRequest,
+        MetadataReply,
+        ListRequest,
+        ListReply,
+        Ack,
+        ErrorReply,
+        StonithExecRequest,
+    )
+}
+_NESTED: dict[str, type] = {"agent": AgentSpec}
+
+
+def _to_plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def encode(message: Any) -> bytes:
+    """The wire bytes of one message."""
+    tag = type(message).__name__
+    if tag not in _MESSAGES:
+        raise TypeError(f"{tag} is not an lrmd message")
+    packed: bytes = msgpack.packb({"v": WIRE_VERSION, "type": tag, "body": _to_plain(message)})
+    return packed
+
+
+def _build(cls: type, body: Any) -> Any:
+    if not isinstance(body, dict):
+        raise RemoteProtocolError(f"{cls.__name__}: body is not a map")
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in body:
+            continue
+        value = body[f.name]
+        if f.name in _NESTED:
+            value = _build(_NESTED[f.name], value)
+        elif f.name == "records":
+            value = tuple(_build(OpCompleted, v) for v in value)
+        elif f.name == "agents":
+            value = tuple(_build(AgentSpec, v) for v in value)
+        kwargs[f.name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as error:
+        raise RemoteProtocolError(f"{cls.__name__}: {error}") from None
+
+
+def decode(data: bytes) -> Any:
+    """Decode wire bytes into a message.
+
+    Raises:
+        RemoteProtocolError: not msgpack, wrong version, unknown type or bad body.
+    """
+    try:
+        envelope = msgpack.unpackb(data, raw=False)
+    except (ValueError, msgpack.UnpackException) as error:
+        raise RemoteProtocolError(f"undecodable lrmd message: {error}") from None
+    if not isinstance(envelope, dict) or envelope.get("v") != WIRE_VERSION:
+        raise RemoteProtocolError("lrmd message without a supported version")
+    cls = _MESSAGES.get(str(envelope.get("type")))
+    if cls is None:
+        raise RemoteProtocolError(f"unknown lrmd message type {envelope.get('type')!r}")
+    return _build(cls, envelope.get("body"))
+
+
+class LrmdClient:
+    """A blocking client of one node's lrmd over its control socket."""
+
+    def __init__(self, state_dir: str | os.PathLike[str], *, timeout: float = 5.0) -> None:
+        self.path = Path(state_dir) / CONTROL_SOCKET
+        self.timeout = timeout
+        self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+        self._socket = self._context.socket(zmq.DEALER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.IDENTITY, uuid.uuid4().bytes)
+        self._socket.connect(f"ipc://{self.path}")
+
+    def close(self) -> None:
+        self._socket.close(0)
+
+    def __enter__(self) -> LrmdClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def is_running(self) -> bool:
+        """True when a daemon answers a small request within the timeout."""
+        if not self.path.exists():
+            return False
+        try:
+            self.request(ListRequest(), timeout=min(self.timeout, 2.0))
+        except (PeerTimeout, PeerUnreachable):
+            return False
+        return True
+
+    def send(self, message: Any) -> None:
+        self._socket.send_multipart([b"", encode(message)])
+
+    def receive(self, timeout: float | None = None) -> Any:
+        """The next message from the daemon; `ErrorReply` is raised as an error."""
+        wait = self.timeout if timeout is None else timeout
+        if not self._socket.poll(int(wait * 1000)):
+            raise PeerTimeout(f"{self.path}: lrmd did not answer within {wait:.1f} s")
+        frames = self._socket.recv_multipart()
+        reply = decode(frames[-1])
+        if isinstance(reply, ErrorReply):
+            raise _error_for(reply)
+        return reply
+
+    def request(self, message: Any, timeout: float | None = None) -> Any:
+        if not self.path.exists():
+            raise PeerUnreachable(f"{self.path}: no lrmd control socket")
+        self.send(message)
+        return self.receive(timeout)
+
+    def execute(self, request: ExecRequest, *, wait_slack: float = 10.0) -> OpCompleted:
+        """Submit `request` and wait for its first result."""
+        accepted = self.request(request)
+        if not isinstance(accepted, ExecAccepted):
+            raise RemoteProtocolError(f"expected ExecAccepted, got {type(accepted).__name__}")
+        deadline = time.monotonic() + request.timeout_ms / 1000 + wait_slack
+        while True:
+            result = self.receive(max(0.0, deadline - time.monotonic()))
+            if isinstance(result, OpCompleted) and result.call_id == accepted.call_id:
+                return result
+
+
+def _error_for(reply: ErrorReply) -> Exception:
+    error = HAError(reply.message)
+    error.exit_code = (
+        ExitCode(reply.code) if reply.code in ExitCode._value2member_map_ else (ExitCode.ERROR)
+    )
+    return error

@@ -1,0 +1,142 @@
+"""Operation results, Pacemaker's parameter digest and the ``lrm_rsc_op`` shape crmd writes.
+
+Pure data and functions (no I/O). `OpCompleted` is both the event the lrmd publishes and the
+history record it keeps per resource. `op_digest` reproduces Pacemaker's ``op-digest``: MD5 hex
+of ``' <parameters' + ' name="value"' per parameter sorted by name + '/>\\n'`` after dropping
+meta keys (``CRM_meta_*``, ``id``, ``crm_feature_set``, ...), re-adding ``CRM_meta_timeout`` for
+recurring operations, with values escaped as Pacemaker's XML escaper does.
+`lrm_rsc_op_attributes` follows the entry-id rule of the status section (last_0,
+last_failure_0, recurring op key, migrate op key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from lxml import etree
+
+from lrmd.messages import DEFAULT_TIMEOUT_MS, OpCompleted
+from messaging.types import OpStatus
+
+_DIGEST_DROPPED = frozenset(
+    {"id", "crm_feature_set", "op-digest", "on_node", "on_node_uuid", "pcmk_external_ip"}
+)
+
+
+def _escape(value: str) -> str:
+    """Pacemaker's attribute escaping for digests: entities, tab -> 4 spaces, newline -> \\n."""
+    out: list[str] = []
+    for char in value:
+        if char in _ENTITIES:
+            out.append(_ENTITIES[char])
+        elif char == "\t":
+            out.append("    ")
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\r":
+            out.append("\\r")
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\{ord(char):03o}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+_ENTITIES = {"<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;", "&": "&amp;"}
+
+
+def digest_parameters(params: dict[str, str], interval_ms: int, timeout_ms: int) -> dict[str, str]:
+    """The parameters the op-digest covers (meta keys dropped, timeout kept when recurring)."""
+    kept = {
+        k: v
+        for k, v in params.items()
+        if not k.startswith("CRM_meta_") and k not in _DIGEST_DROPPED
+    }
+    if interval_ms > 0:
+        kept["CRM_meta_timeout"] = str(timeout_ms)
+    return kept
+
+
+def op_digest(
+    params: dict[str, str], interval_ms: int = 0, timeout_ms: int = DEFAULT_TIMEOUT_MS
+) -> str:
+    """Pacemaker's ``op-digest`` of an operation's parameters (32 hex digits)."""
+    kept = digest_parameters(params, interval_ms, timeout_ms)
+    text = (
+        " <parameters"
+        + "".join(f' {name}="{_escape(kept[name])}"' for name in sorted(kept))
+        + "/>\n"
+    )
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def history_entry_id(result: OpCompleted) -> str:
+    """The ``lrm_rsc_op`` id this result is written under (status-section id rule)."""
+    if result.action == "notify":
+        notify_type = result.params.get("CRM_meta_notify_type", "pre")
+        operation = result.params.get("CRM_meta_notify_operation", "start")
+        return f"{result.resource}_{notify_type}_notify_{operation}_0"
+    if result.action in ("migrate_to", "migrate_from"):
+        return result.op_key
+    if result.failed:
+        return f"{result.resource}_last_failure_0"
+    if result.interval_ms > 0:
+        return result.op_key
+    return f"{result.resource}_last_0"
+
+
+def lrm_rsc_op_attributes(
+    result: OpCompleted,
+    *,
+    node: str,
+    transition_key: str = "",
+    crm_feature_set: str = "3.16.2",
+    origin: str = "do_update_resource",
+) -> dict[str, str]:
+    """Attributes of the ``lrm_rsc_op`` element for `result`, in Pacemaker's order.
+
+    Without a `transition_key` the fake one Pacemaker uses for unknown ops is written.
+    """
+    target = result.target_rc if result.target_rc is not None else 0
+    key = transition_key or (f"-1:{result.call_id}:{target}:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
+    action = result.action
+    if action in ("reload", "reload-agent"):
+        action = "start" if result.status == OpStatus.DONE else "monitor"
+    status = result.status
+    if status == OpStatus.ERROR and result.rc in (7, 8, 190, 191):
+        status = OpStatus.DONE
+    attributes = {
+        "id": history_entry_id(result),
+        "operation_key": f"{result.resource}_{action}_{result.interval_ms}",
+        "operation": action,
+        "crm-debug-origin": origin,
+        "crm_feature_set": crm_feature_set,
+        "transition-key": key,
+        "transition-magic": f"{int(status)}:{result.rc};{key}",
+        "exit-reason": result.exit_reason,
+        "on_node": node,
+        "call-id": str(result.call_id),
+        "rc-code": str(result.rc),
+        "op-status": str(int(status)),
+        "interval": str(result.interval_ms),
+        "last-rc-change": str(int(result.last_rc_change)),
+        "exec-time": str(result.exec_time_ms),
+        "queue-time": str(result.queue_time_ms),
+        "op-digest": result.op_digest,
+    }
+    if result.action in ("migrate_to", "migrate_from"):
+        attributes["migrate_source"] = result.params.get("CRM_meta_migrate_source", "")
+        attributes["migrate_target"] = result.params.get("CRM_meta_migrate_target", "")
+    return attributes
+
+
+def lrm_rsc_op_element(
+    result: OpCompleted, *, node: str, transition_key: str = "", crm_feature_set: str = "3.16.2"
+) -> etree._Element:
+    """The ``lrm_rsc_op`` element for `result` (see `lrm_rsc_op_attributes`)."""
+    element = etree.Element("lrm_rsc_op")
+    for name, value in lrm_rsc_op_attributes(
+        result, node=node, transition_key=transition_key, crm_feature_set=crm_feature_set
+    ).items():
+        element.set(name, value)
+    return element

@@ -1,0 +1,271 @@
+"""The lrmd daemon with real agents and real processes: lifecycles, timeouts, monitors,
+bad input. Timing margins are generous: the machine is shared."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import zmq
+from lrmd_harness import Daemon, next_event
+from lxml import etree
+
+from lrmd.api import (
+    CONTROL_SOCKET,
+    AgentSpec,
+    CancelRequest,
+    ExecRequest,
+    HistoryReply,
+    HistoryRequest,
+    MetadataReply,
+    MetadataRequest,
+    op_digest,
+)
+from messaging.errors import HAError
+from messaging.types import OpStatus
+
+HB_DUMMY = Path("/usr/lib/ocf/resource.d/heartbeat/Dummy")
+
+
+@pytest.mark.skipif(not HB_DUMMY.exists(), reason="Debian's resource-agents is not installed")
+def test_heartbeat_dummy_lifecycle_with_state_file(lrmd: Daemon, tmp_path: Path) -> None:
+    state = tmp_path / "dummy.state"
+    params = {"state": str(state)}
+    rcs = []
+    for action in ("monitor", "start", "monitor", "start", "stop", "monitor", "stop"):
+        result = lrmd.execute("ocf:heartbeat:Dummy", action, params=params)
+        assert result.status == OpStatus.DONE
+        rcs.append(result.rc)
+        if action == "start":
+            assert state.exists()
+        if action == "stop":
+            assert not state.exists()
+    assert rcs == [7, 0, 0, 0, 0, 7, 0]
+    with lrmd.client() as client:
+        reply = client.request(HistoryRequest("r1"))
+    assert isinstance(reply, HistoryReply)
+    last = [r for r in reply.records if r.action == "stop"][-1]
+    assert last.op_digest == op_digest(params)
+    assert last.call_id == 7 and last.rc == 0
+
+
+def test_stateful_roles_through_lrmd(lrmd: Daemon, tmp_path: Path) -> None:
+    params = {"state": str(tmp_path / "stateful")}
+    steps = [
+        ("monitor", 7),
+        ("start", 0),
+        ("monitor", 0),
+        ("promote", 0),
+        ("monitor", 8),
+        ("demote", 0),
+        ("monitor", 0),
+        ("notify", 0),
+        ("stop", 0),
+        ("monitor", 7),
+    ]
+    got = [(a, lrmd.execute("ocf:hacluster:Stateful", a, params=params).rc) for a, _ in steps]
+    assert got == steps
+
+
+def test_timeout_kills_the_process_group(lrmd: Daemon, tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    started = time.monotonic()
+    result = lrmd.execute(
+        "ocf:test:Sleeper", "start", params={"pidfile": str(pidfile)}, timeout_ms=1000
+    )
+    assert result.status == OpStatus.TIMEOUT
+    assert "1000 ms" in result.exit_reason
+    assert time.monotonic() - started < 8
+    child = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the agent's child survived the timeout"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_agent_ignoring_sigterm_gets_sigkill(lrmd: Daemon) -> None:
+    result = lrmd.execute("ocf:test:Stubborn", "start", timeout_ms=500)
+    assert result.status == OpStatus.TIMEOUT
+    assert 1000 <= result.exec_time_ms < 6000  # timeout + the 1 s kill grace
+
+
+def test_failing_monitor_noticed_within_one_interval(lrmd: Daemon, tmp_path: Path) -> None:
+    state = tmp_path / "d.state"
+    params = {"state": str(state)}
+    assert lrmd.execute("ocf:hacluster:Dummy", "start", params=params).rc == 0
+    sub = lrmd.subscribe()
+    first = lrmd.execute(
+        "ocf:hacluster:Dummy", "monitor", params=params, interval_ms=2000, target_rc=0
+    )
+    assert first.rc == 0
+    state.unlink()
+    removed = time.monotonic()
+    event = next_event(sub, 15)
+    while event is not None and event.rc == 0:  # the first result may still be in flight
+        event = next_event(sub, 15)
+    assert event is not None and event.rc == 7 and event.interval_ms == 2000
+    assert time.monotonic() - removed < 2.0 + 3.0  # one interval plus slack for load
+    again = next_event(sub, 10)  # failures are reported every time, not only on change
+    assert again is not None and again.rc == 7
+    sub.close(0)
+    with lrmd.client() as client:
+        client.request(CancelRequest("r1", "monitor", 2000))
+
+
+def test_bad_input_gives_clear_results(lrmd: Daemon, tmp_path: Path) -> None:
+    missing = lrmd.execute("ocf:nobody:Nothing", "start")
+    assert (missing.rc, missing.status) == (5, OpStatus.NOT_INSTALLED)
+    assert "not installed" in missing.exit_reason
+    bad_dir = lrmd.execute(
+        "ocf:hacluster:Dummy", "start", params={"state": str(tmp_path / "no" / "such" / "x")}
+    )
+    assert bad_dir.rc == 2 and "does not exist" in bad_dir.exit_reason
+    bad_value = lrmd.execute("ocf:hacluster:Dummy", "validate-all", params={"op_sleep": "abc"})
+    assert bad_value.rc == 6
+    bad_ip = lrmd.execute("ocf:hacluster:IPaddr", "validate-all", params={"ip": "300.1.1.1"})
+    assert bad_ip.rc == 6 and "300.1.1.1" in bad_ip.exit_reason
+    reason = lrmd.execute("ocf:test:Exit", "start", params={"rc": "4"})
+    assert (reason.rc, reason.exit_reason) == (4, "asked to exit 4")
+    unknown_action = lrmd.execute("ocf:hacluster:Dummy", "frobnicate")
+    assert unknown_action.rc == 3
+
+
+def test_garbage_and_hung_agents_do_not_disturb_others(lrmd: Daemon, tmp_path: Path) -> None:
+    results: dict[str, object] = {}
+
+    def run(name: str, agent: str, timeout_ms: int) -> None:
+        results[name] = lrmd.execute(agent, "start", resource=name, timeout_ms=timeout_ms)
+
+    threads = [
+        threading.Thread(target=run, args=("hung", "ocf:test:Stubborn", 4000)),
+        threading.Thread(target=run, args=("junk", "ocf:test:Garbage", 20000)),
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    quick = lrmd.execute(
+        "ocf:hacluster:Dummy", "start", resource="quick", params={"state": str(tmp_path / "q")}
+    )
+    assert quick.rc == 0 and time.monotonic() - started < 3.5  # not behind the hung agent
+    for thread in threads:
+        thread.join(30)
+    junk = results["junk"]
+    assert junk.rc == 0 and len(junk.output) <= 64 * 1024 + 1  # type: ignore[attr-defined]
+    assert results["hung"].status == OpStatus.TIMEOUT  # type: ignore[attr-defined]
+
+
+def test_garbage_requests_get_error_replies(lrmd: Daemon) -> None:
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(f"ipc://{lrmd.state_dir / CONTROL_SOCKET}")
+    for payload in (b"\xc1\xff not msgpack", b"\x93\x01\x02\x03"):
+        sock.send_multipart([b"", payload])
+        assert sock.poll(5000)
+        assert b"ErrorReply" in sock.recv_multipart()[-1]
+    sock.close(0)
+    with lrmd.client() as client, pytest.raises(HAError, match="timeout must be > 0"):
+        client.execute(
+            ExecRequest("r", AgentSpec.parse("ocf:hacluster:Dummy"), "start", timeout_ms=0)
+        )
+    assert lrmd.execute("ocf:hacluster:Dummy", "meta-data").rc == 0
+
+
+def test_metadata_is_valid_and_cached(lrmd: Daemon) -> None:
+    schema_path = "/usr/share/resource-agents/metadata.rng"  # resource-agents' OCF 1.0 schema
+    schema = etree.RelaxNG(etree.parse(schema_path)) if os.path.exists(schema_path) else None
+    with lrmd.client() as client:
+        for agent in ("ocf:hacluster:IPaddr", "ocf:hacluster:Dummy", "ocf:hacluster:Stateful"):
+            started = time.monotonic()
+            reply = client.request(MetadataRequest(AgentSpec.parse(agent)), timeout=15)
+            first = time.monotonic() - started
+            started = time.monotonic()
+            again = client.request(MetadataRequest(AgentSpec.parse(agent)), timeout=15)
+            assert isinstance(reply, MetadataReply) and isinstance(again, MetadataReply)
+            assert again.xml == reply.xml
+            assert time.monotonic() - started < first  # no agent run the second time
+            root = etree.fromstring(reply.xml.encode())
+            assert root.get("name") == agent.rsplit(":", 1)[1]
+            if schema is not None:
+                for parameter in root.iter("parameter"):  # OCF 1.1 addition, unknown to 1.0
+                    parameter.attrib.pop("reloadable", None)
+                assert schema.validate(root), schema.error_log
+
+
+def test_lsb_script_codes_are_mapped_to_ocf(lrmd: Daemon) -> None:
+    assert lrmd.execute("lsb:testd", "monitor").rc == 7  # LSB status 3 = not running
+    assert lrmd.execute("lsb:testd", "start").rc == 0
+    assert lrmd.execute("lsb:testd", "monitor").rc == 0
+    assert lrmd.execute("lsb:testd", "stop").rc == 0
+    assert lrmd.execute("lsb:testd", "status").rc == 7
+    assert lrmd.execute("lsb:nosuchscript", "start").status == OpStatus.NOT_INSTALLED
+
+
+def test_stonith_class_without_stonithd_is_not_connected(lrmd: Daemon) -> None:
+    result = lrmd.execute("stonith:fence_dummy", "monitor")
+    assert result.status == OpStatus.NOT_CONNECTED
+    assert "stonithd is not running" in result.exit_reason
+
+
+def test_same_resource_serialised_other_resources_parallel(lrmd: Daemon, tmp_path: Path) -> None:
+    sub = lrmd.subscribe()
+    with lrmd.client() as client:
+        for resource in ("a", "a", "b"):
+            client.request(
+                ExecRequest(
+                    resource,
+                    AgentSpec.parse("ocf:hacluster:Dummy"),
+                    "start",
+                    params={"op_sleep": "1", "state": str(tmp_path / resource)},
+                    reply=False,
+                )
+            )
+    events = [next_event(sub, 20) for _ in range(3)]
+    sub.close(0)
+    assert all(e is not None for e in events)
+    order = [e.resource for e in events if e is not None]
+    assert sorted(order) == ["a", "a", "b"]
+    second_a = [e for e in events if e is not None and e.resource == "a"][1]
+    assert second_a.queue_time_ms >= 900  # waited for the first "a" to finish
+    b = next(e for e in events if e is not None and e.resource == "b")
+    assert b.queue_time_ms < 900  # ran beside the first "a"
+
+
+def test_agent_environment(lrmd: Daemon, tmp_path: Path) -> None:
+    envfile = tmp_path / "env"
+    result = lrmd.execute(
+        "ocf:test:Env",
+        "monitor",
+        resource="web:1",
+        interval_ms=15_000,
+        timeout_ms=30_000,
+        params={"envfile": str(envfile), "OCF_CHECK_LEVEL": "10", "ip": "192.0.2.5"},
+        meta={"clone-max": "2", "notify_type": "pre"},
+    )
+    assert result.rc == 0
+    env = dict(line.split("=", 1) for line in envfile.read_text().splitlines() if "=" in line)
+    assert env["OCF_ROOT"] == str(tmp_path / "ocf")
+    assert (env["OCF_RA_VERSION_MAJOR"], env["OCF_RA_VERSION_MINOR"]) == ("1", "1")
+    assert env["OCF_RESOURCE_INSTANCE"] == "web:1"
+    assert (env["OCF_RESOURCE_TYPE"], env["OCF_RESOURCE_PROVIDER"]) == ("Env", "test")
+    assert env["OCF_RESKEY_ip"] == "192.0.2.5"
+    assert env["OCF_RESKEY_CRM_meta_timeout"] == "30000"
+    assert env["OCF_RESKEY_CRM_meta_interval"] == "15000"
+    assert env["OCF_RESKEY_CRM_meta_clone_max"] == "2"
+    assert env["OCF_RESKEY_CRM_meta_notify_type"] == "pre"
+    assert env["OCF_CHECK_LEVEL"] == "10" and "OCF_RESKEY_OCF_CHECK_LEVEL" not in env
+    assert env["OCF_EXIT_REASON_PREFIX"] == "ocf-exit-reason:"
+    assert "LRMD_TEST_LEAK" not in env  # agents get a clean environment
+    with lrmd.client() as client:
+        client.request(CancelRequest("web:1", "monitor", 15_000))
