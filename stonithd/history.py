@@ -32,10 +32,14 @@ class History:
         return len(self._entries)
 
     def for_target(self, target: str) -> tuple[HistoryEntry, ...]:
-        """Entries for `target` ('*' = all), newest first; pending ones before completed."""
+        """Entries for `target` ('*' = all): pending ones first (newest first), then the
+        completed ones by completion time, newest first."""
         chosen = [e for e in self._entries.values() if target in ("*", e.target)]
         chosen.reverse()
-        return tuple(sorted(chosen, key=lambda e: e.state != OpState.PENDING))
+        pending = [e for e in chosen if e.state == OpState.PENDING]
+        completed = sorted((e for e in chosen if e.state != OpState.PENDING),
+                           key=lambda e: -e.completed)
+        return tuple(pending + completed)
 
     def last_success(self, target: str, action: str | None = None) -> HistoryEntry | None:
         """The most recently completed successful operation on `target` (optionally one action)."""
