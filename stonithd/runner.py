@@ -18,12 +18,15 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from messaging.errors import NotFoundError
 from stonithd.results import AgentOutput
 
 MAX_OUTPUT = 1 << 20
 _KILL_GRACE = 2.0
+_PIPE_GRACE = 0.5
+_POLL = 0.05
 
 
 def default_agent_dirs(extra: Sequence[str] = ()) -> tuple[str, ...]:
@@ -77,6 +80,24 @@ def _agent_env() -> dict[str, str]:
     return env
 
 
+async def _wait_done(proc: asyncio.subprocess.Process, communicate: asyncio.Future[Any],
+                     deadline: float) -> bool:
+    """Wait until the agent's output is complete; True when the deadline passed first.
+
+    Output normally completes when the agent exits. If the agent exited but something it
+    forked still holds the pipes, give that `_PIPE_GRACE` seconds and stop waiting.
+    """
+    while not communicate.done():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return True
+        if proc.returncode is not None:
+            await asyncio.wait({communicate}, timeout=min(_PIPE_GRACE, remaining))
+            return False
+        await asyncio.wait({communicate}, timeout=min(_POLL, remaining))
+    return False
+
+
 async def run_agent(path: str, pairs: Iterable[tuple[str, str]], timeout: float,
                     argv: Sequence[str] = ()) -> AgentOutput:
     """Run one agent with `pairs` on stdin; never raises for agent misbehaviour."""
@@ -88,21 +109,18 @@ async def run_agent(path: str, pairs: Iterable[tuple[str, str]], timeout: float,
     except OSError as error:
         return AgentOutput(None, error=f"cannot run {path}: {error.strerror or error}")
     communicate = asyncio.ensure_future(proc.communicate(format_input(pairs)))
+    timed_out = await _wait_done(proc, communicate, started + timeout)
+    # The agent is gone (or must go): what is left of its group goes too, so children that
+    # inherited the pipes cannot keep us waiting for end-of-file.
+    _kill_group(proc.pid)
     try:
-        stdout, stderr = await asyncio.wait_for(asyncio.shield(communicate), timeout)
-    except TimeoutError:
-        _kill_group(proc.pid)
-        try:
-            stdout, stderr = await asyncio.wait_for(communicate, _KILL_GRACE)
-        except TimeoutError:  # a grandchild outside the group still holds the pipes
-            communicate.cancel()
-            stdout, stderr = b"", b""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(proc.wait(), _KILL_GRACE)
-        return AgentOutput(None, _decode(stdout), _decode(stderr), timed_out=True,
-                           elapsed=time.monotonic() - started)
-    _kill_group(proc.pid)  # leftovers the agent forked must not outlive the action
-    return AgentOutput(proc.returncode, _decode(stdout), _decode(stderr),
+        stdout, stderr = await asyncio.wait_for(communicate, _KILL_GRACE)
+    except TimeoutError:  # a grandchild that left the group still holds the pipes
+        stdout, stderr = b"", b""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(proc.wait(), _KILL_GRACE)
+    return AgentOutput(None if timed_out else proc.returncode, _decode(stdout),
+                       _decode(stderr), timed_out=timed_out,
                        elapsed=time.monotonic() - started)
 
 
