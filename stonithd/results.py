@@ -39,8 +39,9 @@ class Outcome:
 
 
 def _last_line(text: str) -> str:
+    """The last non-empty line, control characters shown as '?', cut to a sane length."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1][:_REASON_CHARS] if lines else ""
+    return _CONTROL.sub("?", lines[-1][:_REASON_CHARS]) if lines else ""
 
 
 def _failure(action: str, output: AgentOutput) -> str | None:

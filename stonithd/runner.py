@@ -109,7 +109,12 @@ async def run_agent(path: str, pairs: Iterable[tuple[str, str]], timeout: float,
     except OSError as error:
         return AgentOutput(None, error=f"cannot run {path}: {error.strerror or error}")
     communicate = asyncio.ensure_future(proc.communicate(format_input(pairs)))
-    timed_out = await _wait_done(proc, communicate, started + timeout)
+    try:
+        timed_out = await _wait_done(proc, communicate, started + timeout)
+    except asyncio.CancelledError:  # the caller gave up: the agent must not outlive it
+        _kill_group(proc.pid)
+        communicate.cancel()
+        raise
     # The agent is gone (or must go): what is left of its group goes too, so children that
     # inherited the pipes cannot keep us waiting for end-of-file.
     _kill_group(proc.pid)

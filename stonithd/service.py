@@ -204,6 +204,12 @@ class Shell:
         for task in self._tasks:
             task.cancel()
 
+    async def aclose(self) -> None:
+        """Cancel timers and agent runs and wait until the agents are killed."""
+        tasks = list(self._tasks)
+        self.close()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
 
 def read_cib(path: Path, node: str | None) -> FencingConfig:
     """Load the fencing configuration from a CIB file.
@@ -229,7 +235,7 @@ async def run_once(cib: Path, node: str, message: Any, agent_dirs: tuple[str, ..
         shell.client("client:direct", message)
         return await asyncio.wait_for(replies.get(), timeout)
     finally:
-        shell.close()
+        await shell.aclose()
 
 
 class Service:
@@ -318,6 +324,7 @@ class Service:
         await self._stop.wait()
         for task in tasks:
             task.cancel()
+        await self.shell.aclose()
         self.close()
 
     def close(self) -> None:
