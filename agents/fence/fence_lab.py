@@ -12,9 +12,9 @@ means the node's processes no longer run. `list` shows every lab node.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from agents.fence._fencing import AgentFailure, AgentSpec, Options, Param, main
@@ -95,18 +95,23 @@ def _node_entries(data: object) -> dict[str, dict[str, Any]]:
     return entries
 
 
-def _any_alive(entry: dict[str, Any]) -> bool:
-    """True while any pid the lab reports for the node still exists."""
-    pids = entry.get("pids") or ([entry["pid"]] if entry.get("pid") else [])
-    for pid in pids if isinstance(pids, list) else []:
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            continue
-        except (PermissionError, ValueError):
-            return True
+def _alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
         return True
-    return False
+    return stat.rsplit(")", 1)[-1].split()[:1] not in (["Z"], ["X"])
+
+
+def _any_alive(entry: dict[str, Any]) -> bool:
+    """True while any pid the lab reports for the node still runs."""
+    pids = entry.get("pids") or ([entry["pid"]] if entry.get("pid") else [])
+    if not isinstance(pids, list):
+        return False
+    return any(_alive(int(pid)) for pid in pids if str(pid).isdigit())
 
 
 SPEC = AgentSpec(
