@@ -1,0 +1,133 @@
+"""fence_lab: fence a node of the hacluster network-namespace lab.
+
+Power actions call the lab's command line (`lab_command`, default `hacluster lab`):
+off -> `<cmd> kill NODE`, on -> `<cmd> start NODE`, reboot -> off then on. The state comes
+from `<cmd> status --json`: a JSON object with one entry per node carrying `running`
+(true/false), either at top level or under "nodes" (object or list of objects with "name").
+An off (or the off half of a reboot) succeeds only once status reports the node not
+running and every pid it lists (`pid`/`pids`) is gone, so a fencer's success really
+means the node's processes no longer run. `list` shows every lab node.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from agents.fence._fencing import AgentFailure, AgentSpec, Options, Param, main
+
+_COMMAND_TIMEOUT = 30.0
+
+
+class LabDevice:
+    """The lab seen as a power switch with one plug per node."""
+
+    def __init__(self, options: Options) -> None:
+        self.command = shlex.split(options.get("lab_command") or "hacluster lab")
+        if not self.command:
+            raise AgentFailure("lab_command is empty")
+
+    def _run(self, *args: str) -> str:
+        argv = [*self.command, *args]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True,
+                                  timeout=_COMMAND_TIMEOUT, check=False)
+        except FileNotFoundError:
+            raise AgentFailure(f"lab command not found: {argv[0]}") from None
+        except subprocess.TimeoutExpired:
+            raise AgentFailure(
+                f"{shlex.join(argv)} did not finish in {_COMMAND_TIMEOUT}s") from None
+        if done.returncode != 0:
+            reason = (done.stderr.strip() or done.stdout.strip()).splitlines()
+            detail = reason[-1] if reason else "no output"
+            raise AgentFailure(f"{shlex.join(argv)} exited {done.returncode}: {detail}")
+        return done.stdout
+
+    def _nodes(self) -> dict[str, dict[str, Any]]:
+        text = self._run("status", "--json")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise AgentFailure(f"lab status --json printed no JSON: {error}") from None
+        return _node_entries(data)
+
+    def _entry(self, plug: str) -> dict[str, Any]:
+        nodes = self._nodes()
+        if plug not in nodes:
+            raise AgentFailure(f"no lab node named {plug!r} (known: {', '.join(sorted(nodes))})")
+        return nodes[plug]
+
+    def power_on(self, plug: str) -> None:
+        self._entry(plug)
+        self._run("start", plug)
+
+    def power_off(self, plug: str) -> None:
+        self._entry(plug)
+        self._run("kill", plug)
+
+    def status(self, plug: str) -> bool:
+        entry = self._entry(plug)
+        running = entry.get("running")
+        if not isinstance(running, bool):
+            raise AgentFailure(f"lab status for {plug!r} has no boolean 'running'")
+        return running or _any_alive(entry)
+
+    def plugs(self) -> list[tuple[str, str]]:
+        return [(name, name) for name in sorted(self._nodes())]
+
+    def monitor(self) -> None:
+        self._nodes()
+
+
+def _node_entries(data: object) -> dict[str, dict[str, Any]]:
+    """Accept {node: {...}}, {"nodes": {node: {...}}} or {"nodes": [{"name": ...}]}."""
+    if isinstance(data, dict) and "nodes" in data:
+        data = data["nodes"]
+    if isinstance(data, list):
+        entries = {str(e.get("name")): e for e in data if isinstance(e, dict) and "name" in e}
+    elif isinstance(data, dict):
+        entries = {str(k): v for k, v in data.items() if isinstance(v, dict)}
+    else:
+        raise AgentFailure("lab status --json is neither an object nor a list of nodes")
+    return entries
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[:1] not in (["Z"], ["X"])
+
+
+def _any_alive(entry: dict[str, Any]) -> bool:
+    """True while any pid the lab reports for the node still runs."""
+    pids = entry.get("pids") or ([entry["pid"]] if entry.get("pid") else [])
+    if not isinstance(pids, list):
+        return False
+    return any(_alive(int(pid)) for pid in pids if str(pid).isdigit())
+
+
+SPEC = AgentSpec(
+    name="fence_lab",
+    shortdesc="Fence agent for hacluster lab nodes (network namespaces)",
+    longdesc="Powers lab nodes off and on through the lab command line; off succeeds only "
+    "after the node's processes are gone.",
+    params=(Param("lab_command", "Command that manages the lab", default="hacluster lab"),),
+    make_device=LabDevice,
+)
+
+
+def cli() -> None:
+    """Console-script entry point."""
+    main(SPEC)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,74 @@
+"""`python -m stonithd`: parse the command line, set up logging, run the fencing daemon.
+
+    python -m stonithd --cib FILE --state-dir DIR [--node NAME] [--peer NAME=ENDPOINT ...]
+
+Requests are served on `ipc://DIR/stonithd.sock` (or `--listen`), results published on
+`ipc://DIR/stonithd-events.sock` (or `--events`). Peers are other stonithd request
+endpoints (tcp:// or ipc://). Exit codes come from messaging.errors via run_tool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+from pathlib import Path
+
+from messaging.command import run_tool
+from messaging.errors import UsageError
+from messaging.logs import configure
+from stonithd.runner import default_agent_dirs
+from stonithd.service import Service
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stonithd", description="hacluster fencing daemon")
+    parser.add_argument("--cib", required=True, type=Path, help="CIB XML file to follow")
+    parser.add_argument("--state-dir", required=True, type=Path, help="sockets live here")
+    parser.add_argument("--node", default=socket.gethostname(), help="this node's name")
+    parser.add_argument("--peer", action="append", default=[], metavar="NAME=ENDPOINT",
+                        help="another fencer's request endpoint (repeatable)")
+    parser.add_argument("--listen", help="request endpoint (default ipc://STATE/stonithd.sock)")
+    parser.add_argument("--events", help="event endpoint (default ipc://STATE/"
+                        "stonithd-events.sock)")
+    parser.add_argument("--agent-dir", action="append", default=[],
+                        help="look for fence agents here first (repeatable)")
+    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--log-json", action="store_true")
+    return parser
+
+
+def _peers(values: list[str], node: str) -> dict[str, str]:
+    peers: dict[str, str] = {}
+    for value in values:
+        name, sep, endpoint = value.partition("=")
+        if not sep or not name or "://" not in endpoint:
+            raise UsageError(f"--peer {value!r} is not NAME=ENDPOINT (e.g. n2=tcp://10.0.0.2:7410)")
+        if name != node:
+            peers[name] = endpoint
+    return peers
+
+
+def _main() -> int:
+    args = _parser().parse_args()
+    configure(args.log_level, json=args.log_json)
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(args.state_dir, 0o700)
+    service = Service(
+        node=args.node, cib=args.cib,
+        listen=args.listen or f"ipc://{args.state_dir.resolve()}/stonithd.sock",
+        events=args.events or f"ipc://{args.state_dir.resolve()}/stonithd-events.sock",
+        peers=_peers(args.peer, args.node),
+        agent_dirs=default_agent_dirs(args.agent_dir),
+    )
+    asyncio.run(service.run())
+    return 0
+
+
+def main() -> None:
+    run_tool(_main)
+
+
+if __name__ == "__main__":
+    main()

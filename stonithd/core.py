@@ -1,0 +1,377 @@
+"""The fencer's pure core: `Fencer.handle(event) -> list[Effect]`.
+
+A fencing operation is driven by its origin (the node whose client asked):
+
+1. query: `QueryCapable` goes to every known fencer, this node included (the shell loops
+   `Send` to itself back in); the phase ends when all replied or `query_timeout` passed.
+2. plan: the target's topology levels (or, without topology, one implicit level per
+   capable device, by id); a level succeeds when every device in it succeeds.
+3. execute: each device goes to one executor that reported it, preferring this node,
+   then other nodes, and the target itself only when nobody else can (never for `on`).
+   A device failure, a missing executor or no `DeviceResult` within the device timeout
+   abandons the level and moves to the next one.
+4. finish: `FenceResult` to the waiting clients, to every other fencer (which record it in
+   their history and publish it) and published locally under topic `fence`.
+
+Invariants: an operation finishes exactly once (all its timers cancelled); identical
+concurrent requests (same target and action) share one operation; a request within
+`tolerance` of an equal success is answered from history without fencing again; the
+total operation timeout always ends an operation. No I/O, clock or randomness of its
+own: time arrives in events, randomness from the injected `random.Random`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from messaging.effects import ArmTimer, CancelTimer, Log, Publish, Send, TimerFired
+from messaging.errors import ExitCode
+from stonithd.api import (
+    FENCE_ACTIONS,
+    FENCE_TOPIC,
+    CapableReply,
+    ConfirmRequest,
+    DeviceList,
+    DeviceResult,
+    ErrorReply,
+    ExecuteFence,
+    FenceRequest,
+    FenceResult,
+    HistoryEntry,
+    HistoryReply,
+    HistoryRequest,
+    ListDevicesRequest,
+    ListRegisteredRequest,
+    OpState,
+    QueryCapable,
+)
+from stonithd.api import DeviceActionRequest as _DeviceAction
+from stonithd.devices import FencingConfig
+from stonithd.executor import AgentFinished, Executor, Reply
+from stonithd.history import History
+
+QUERY_TIMEOUT = 5.0
+EXEC_TIMEOUT_FACTOR = 1.2  # Pacemaker's TIMEOUT_MULTIPLY_FACTOR
+MANUAL_EXECUTIONER = "a human"
+MANUAL_DEVICE = "manual_ack"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRequest:
+    """Event: a local client (opaque token `client`) sent `message`."""
+
+    client: str
+    message: Any
+    now: float
+    wall: float
+
+
+@dataclass(frozen=True, slots=True)
+class PeerMessage:
+    """Event: fencer `sender` (possibly this node) sent `message`."""
+
+    sender: str
+    message: Any
+    now: float
+    wall: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChanged:
+    """Event: a new fencing configuration (and what each agent's metadata offers)."""
+
+    config: FencingConfig
+    agent_actions: dict[str, frozenset[str]]
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class PeersChanged:
+    """Event: the fencers that take part in queries (this node is always added)."""
+
+    peers: tuple[str, ...]
+    now: float
+
+
+@dataclass(slots=True)
+class _Operation:
+    op_id: str
+    request: FenceRequest
+    clients: list[str]
+    list_only: bool = False
+    replies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    plan: list[tuple[str, ...]] = field(default_factory=list)
+    level: int = 0
+    position: int = 0
+    executor: str = ""
+    executed: int = 0
+    reasons: list[str] = field(default_factory=list)
+    executioner: str = ""
+    planned: bool = False
+
+
+class Fencer:
+    """One node's fencer: origin of its clients' operations and executor for its peers."""
+
+    def __init__(self, node: str, rng: random.Random, *, peers: tuple[str, ...] = (),
+                 query_timeout: float = QUERY_TIMEOUT) -> None:
+        self.node = node
+        self.peers = tuple(sorted({node, *peers}))
+        self.query_timeout = query_timeout
+        self.executor = Executor(node, rng)
+        self.history = History()
+        self._ops: dict[str, _Operation] = {}
+        self._serial = 0
+        self._wall_offset = 0.0
+
+    @property
+    def config(self) -> FencingConfig:
+        return self.executor.config
+
+    def handle(self, event: object) -> list[Any]:
+        """Feed one event; return the effects the shell must perform, in order."""
+        if isinstance(event, ClientRequest | PeerMessage):
+            self._wall_offset = event.wall - event.now
+        if isinstance(event, ClientRequest):
+            return self._client(event)
+        if isinstance(event, PeerMessage):
+            return self._peer(event)
+        if isinstance(event, AgentFinished):
+            return self.executor.agent_finished(event)
+        if isinstance(event, TimerFired):
+            return self._timer(event)
+        if isinstance(event, ConfigChanged):
+            self.executor.reconfigure(event.config, event.agent_actions)
+            return [Log("fencing_config_loaded", "info",
+                        (("devices", len(event.config.devices)),
+                         ("levels", len(event.config.levels))))]
+        if isinstance(event, PeersChanged):
+            self.peers = tuple(sorted({self.node, *event.peers}))
+            return [e for op in list(self._ops.values()) for e in self._maybe_plan(op, event.now)]
+        raise TypeError(f"Fencer cannot handle {type(event).__name__}")
+
+    # -- client requests ----------------------------------------------------------------
+
+    def _client(self, event: ClientRequest) -> list[Any]:
+        message = event.message
+        if isinstance(message, FenceRequest):
+            return self._fence(event.client, message, event.now, event.wall)
+        if isinstance(message, ConfirmRequest):
+            return self._confirm(event.client, message, event.wall)
+        if isinstance(message, ListDevicesRequest):
+            request = FenceRequest(message.target, "reboot", message.timeout)
+            return self._start(self._new_op(request, event.client, True), event.now)
+        if isinstance(message, ListRegisteredRequest):
+            return [Reply(event.client, DeviceList(tuple(sorted(self.config.runnable))))]
+        if isinstance(message, HistoryRequest):
+            return [Reply(event.client, HistoryReply(self.history.for_target(message.target)))]
+        if isinstance(message, _DeviceAction):
+            return self.executor.device_action(event.client, message)
+        return [Reply(event.client, ErrorReply(ExitCode.PROTOCOL,
+                                               f"{type(message).__name__} is not a request"))]
+
+    def _new_op(self, request: FenceRequest, client: str, list_only: bool = False) -> _Operation:
+        self._serial += 1
+        op = _Operation(f"{self.node}-{self._serial}", request, [client], list_only)
+        self._ops[op.op_id] = op
+        return op
+
+    def _fence(self, client: str, request: FenceRequest, now: float, wall: float) -> list[Any]:
+        if request.action not in FENCE_ACTIONS or not request.target or request.timeout <= 0:
+            return [Reply(client, ErrorReply(ExitCode.INVALID_PARAM,
+                                             f"cannot {request.action} {request.target!r} "
+                                             f"with timeout {request.timeout:g}"))]
+        if request.tolerance > 0:
+            last = self.history.last_success(request.target, request.action)
+            if last is not None and wall - last.completed <= request.tolerance:
+                return [Reply(client, _result_of(last, ok=True))]
+        for op in self._ops.values():
+            if (not op.list_only and op.request.target == request.target
+                    and op.request.action == request.action):
+                op.clients.append(client)
+                return [Log("fence_request_merged", "info", (("op_id", op.op_id),))]
+        op = self._new_op(request, client)
+        self.history.record(HistoryEntry(op.op_id, request.target, request.action, self.node,
+                                         request.client))
+        return [Log("fence_requested", "info", (("op_id", op.op_id), ("target", request.target),
+                                                 ("action", request.action))),
+                ArmTimer(f"op:{op.op_id}", now + request.timeout),
+                *self._start(op, now)]
+
+    def _start(self, op: _Operation, now: float) -> list[Any]:
+        query = QueryCapable(op.op_id, self.node, op.request.target, op.request.action)
+        timeout = min(self.query_timeout, op.request.timeout)
+        return [ArmTimer(f"query:{op.op_id}", now + timeout),
+                *(Send(peer, query) for peer in self.peers)]
+
+    def _confirm(self, client: str, request: ConfirmRequest, wall: float) -> list[Any]:
+        self._serial += 1
+        entry = HistoryEntry(f"{self.node}-{self._serial}", request.target, "off", self.node,
+                             request.client, MANUAL_EXECUTIONER, OpState.DONE, wall,
+                             "", MANUAL_DEVICE)
+        effects: list[Any] = [Reply(client, _result_of(entry, ok=True))]
+        effects += self._broadcast(entry, _result_of(entry, ok=True))
+        for op in list(self._ops.values()):
+            if op.request.target == request.target and op.request.action != "on" \
+                    and not op.list_only:
+                op.executioner, op.reasons = MANUAL_EXECUTIONER, []
+                effects += self._finish(op, True, ExitCode.OK, wall, MANUAL_DEVICE)
+        return effects
+
+    # -- messages from fencers ----------------------------------------------------------
+
+    def _peer(self, event: PeerMessage) -> list[Any]:
+        message = event.message
+        if isinstance(message, QueryCapable):
+            return self.executor.query(message, event.now)
+        if isinstance(message, ExecuteFence):
+            return self.executor.execute(message, event.now)
+        if isinstance(message, CapableReply):
+            op = self._ops.get(message.op_id)
+            if op is None or op.planned:
+                return []
+            op.replies[message.node] = message.devices
+            return self._maybe_plan(op, event.now)
+        if isinstance(message, DeviceResult):
+            return self._device_result(message, event.now)
+        if isinstance(message, FenceResult):
+            if message.origin == self.node:
+                return []
+            self.history.record(_entry_of(message))
+            return [Publish(FENCE_TOPIC, message)]
+        return [Log("unexpected_peer_message", "warning",
+                    (("sender", event.sender), ("type", type(message).__name__)))]
+
+    def _maybe_plan(self, op: _Operation, now: float) -> list[Any]:
+        if op.planned or any(peer not in op.replies for peer in self.peers):
+            return []
+        return self._plan(op, now)
+
+    def _plan(self, op: _Operation, now: float) -> list[Any]:
+        op.planned = True
+        effects: list[Any] = [CancelTimer(f"query:{op.op_id}")]
+        capable = sorted({d for devices in op.replies.values() for d in devices})
+        if op.list_only:
+            del self._ops[op.op_id]
+            return [*effects, *(Reply(c, DeviceList(tuple(capable))) for c in op.clients)]
+        levels = self.config.levels_for(op.request.target)
+        op.plan = [lvl.devices for lvl in levels] or [(d,) for d in capable]
+        if not op.plan or not capable:
+            op.reasons.append(f"no device on any of {len(op.replies)} replying fencers "
+                              f"can fence {op.request.target}")
+            return [*effects, *self._finish(op, False, ExitCode.NOSUCH, self._wall(now))]
+        return [*effects, *self._execute_next(op, now)]
+
+    def _choose(self, op: _Operation, device: str) -> str | None:
+        able = [node for node, devices in op.replies.items() if device in devices]
+        target = op.request.target
+        ordered = sorted(able, key=lambda n: (n == target, n != self.node, n))
+        if not ordered or (ordered[0] == target and op.request.action == "on"):
+            return None
+        return ordered[0]
+
+    def _execute_next(self, op: _Operation, now: float) -> list[Any]:
+        while op.level < len(op.plan):
+            devices = op.plan[op.level]
+            if op.position >= len(devices):
+                return self._finish(op, True, ExitCode.OK, self._wall(now), devices[-1])
+            device_id = devices[op.position]
+            executor = self._choose(op, device_id)
+            if executor is not None:
+                return self._send_execute(op, device_id, executor, now)
+            op.reasons.append(f"no fencer can run device {device_id}")
+            op.level, op.position = op.level + 1, 0
+        reason = "All topology levels failed" if len(op.plan) > 1 else "fencing failed"
+        op.reasons.insert(0, reason)
+        return self._finish(op, False, ExitCode.ERROR, self._wall(now))
+
+    def _send_execute(self, op: _Operation, device_id: str, executor: str,
+                      now: float) -> list[Any]:
+        request = op.request
+        device = self.config.devices.get(device_id)
+        timeout = device.timeout_for(request.action, request.timeout) if device \
+            else request.timeout
+        delay = max(request.delay, 0.0)
+        if device is not None and op.executed == 0 and request.delay >= 0:
+            delay += max(device.delay_max, device.delay_base,
+                         *(v for _, v in device.delay_base_map))
+        op.executor = executor
+        message = ExecuteFence(op.op_id, self.node, device_id, request.target, request.action,
+                               timeout, request.delay, op.executed == 0)
+        op.executed += 1
+        return [Send(executor, message),
+                ArmTimer(f"exec:{op.op_id}", now + delay + timeout * EXEC_TIMEOUT_FACTOR)]
+
+    def _device_result(self, result: DeviceResult, now: float) -> list[Any]:
+        op = self._ops.get(result.op_id)
+        if op is None or op.level >= len(op.plan) or op.position >= len(op.plan[op.level]) \
+                or op.plan[op.level][op.position] != result.device or op.executor != result.node:
+            return [Log("stale_device_result", "debug", (("op_id", result.op_id),))]
+        effects: list[Any] = [CancelTimer(f"exec:{op.op_id}")]
+        if result.ok:
+            op.executioner = result.node
+            op.position += 1
+        else:
+            op.reasons.append(f"{result.device} on {result.node}: {result.reason}")
+            op.level, op.position = op.level + 1, 0
+        return [*effects, *self._execute_next(op, now)]
+
+    # -- timers and completion ----------------------------------------------------------
+
+    def _timer(self, event: TimerFired) -> list[Any]:
+        if event.key.startswith(("delay:",)):
+            return self.executor.timer(event.key, event.now)
+        kind, _, op_id = event.key.partition(":")
+        if kind not in ("query", "exec", "op"):
+            return self.executor.timer(event.key, event.now)
+        op = self._ops.get(op_id)
+        if op is None:
+            return []
+        if kind == "query":
+            return [] if op.planned else self._plan(op, event.now)
+        if kind == "exec":
+            device = op.plan[op.level][op.position]
+            return self._device_result(DeviceResult(op.op_id, op.executor, device, False,
+                                                    "no result within the device timeout"),
+                                       event.now)
+        op.reasons.insert(0, f"Fencing did not complete within a total timeout of "
+                             f"{op.request.timeout:g}s")
+        return self._finish(op, False, ExitCode.TIMEOUT, self._wall(event.now))
+
+    def _wall(self, now: float) -> float:
+        return now + self._wall_offset
+
+    def _finish(self, op: _Operation, ok: bool, code: ExitCode, wall: float,
+                device: str = "") -> list[Any]:
+        del self._ops[op.op_id]
+        request = op.request
+        entry = HistoryEntry(op.op_id, request.target, request.action, self.node,
+                             request.client, op.executioner if ok else op.executor,
+                             OpState.DONE if ok else OpState.FAILED, wall,
+                             "" if ok else "; ".join(op.reasons), device)
+        result = _result_of(entry, ok=ok, code=int(code))
+        effects: list[Any] = [CancelTimer(f"{k}:{op.op_id}") for k in ("query", "exec", "op")]
+        effects.append(Log("fence_finished", "info" if ok else "error",
+                           (("op_id", op.op_id), ("target", request.target),
+                            ("ok", ok), ("reason", entry.reason))))
+        effects += [Reply(client, result) for client in op.clients]
+        return effects + self._broadcast(entry, result)
+
+    def _broadcast(self, entry: HistoryEntry, result: FenceResult) -> list[Any]:
+        self.history.record(entry)
+        return [*(Send(peer, result) for peer in self.peers if peer != self.node),
+                Publish(FENCE_TOPIC, result)]
+
+
+def _result_of(entry: HistoryEntry, *, ok: bool, code: int = 0) -> FenceResult:
+    return FenceResult(entry.op_id, entry.target, entry.action, ok, entry.origin, entry.client,
+                       entry.executioner, entry.device, entry.reason, code, entry.completed)
+
+
+def _entry_of(result: FenceResult) -> HistoryEntry:
+    return HistoryEntry(result.op_id, result.target, result.action, result.origin,
+                        result.client, result.executioner,
+                        OpState.DONE if result.ok else OpState.FAILED, result.completed,
+                        result.reason, result.device)

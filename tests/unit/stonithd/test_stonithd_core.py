@@ -1,0 +1,304 @@
+"""The fencer core driven through stonithd.sim: fake clock, in-memory network, scripted agents."""
+
+from __future__ import annotations
+
+from stonithd.api import (
+    ConfirmRequest,
+    DeviceActionRequest,
+    DeviceList,
+    ErrorReply,
+    FenceRequest,
+    FenceResult,
+    HistoryReply,
+    HistoryRequest,
+    ListDevicesRequest,
+    ListRegisteredRequest,
+    OpState,
+)
+from stonithd.executor import RunAgent
+from stonithd.results import Outcome
+from stonithd.sim import SimCluster
+
+NODES = ("n1", "n2", "n3")
+
+
+def cib(resources: str, topology: str = "", constraints: str = "") -> str:
+    return (f"<cib><configuration><resources>{resources}</resources>"
+            f"<constraints>{constraints}</constraints>"
+            f"<fencing-topology>{topology}</fencing-topology></configuration></cib>")
+
+
+def device(rid: str, **attrs: str) -> str:
+    pairs = "".join(f'<nvpair id="{rid}-{k}" name="{k}" value="{v}"/>' for k, v in attrs.items())
+    return (f'<primitive id="{rid}" class="stonith" type="fence_dummy">'
+            f'<instance_attributes id="{rid}-ia">{pairs}</instance_attributes></primitive>')
+
+
+def only_on(rid: str, node: str) -> str:
+    """Constraints that let only `node` run device `rid`."""
+    return "".join(f'<rsc_location id="{rid}-{n}" rsc="{rid}" node="{n}" score="-INFINITY"/>'
+                   for n in NODES if n != node)
+
+
+def script(failing: set[str] = frozenset(), slow: dict[str, float] | None = None):  # type: ignore[assignment]
+    """Agents that fail for devices in `failing` and take `slow[device]` seconds."""
+    def run(node: str, agent: RunAgent) -> tuple[Outcome, float]:
+        duration = (slow or {}).get(agent.device, 0.2)
+        if agent.device in failing:
+            return Outcome(False, f"{agent.device} broke"), duration
+        return Outcome(True, powered_on=True), duration
+    return run
+
+
+def fence_runs(sim: SimCluster) -> list[tuple[str, str, str]]:
+    return [(node, run.device, run.action) for node, run in sim.runs
+            if run.run_id.startswith("fence:")]
+
+
+def result(sim: SimCluster, client: str = "client:1") -> FenceResult:
+    replies = sim.replies_to(client)
+    assert len(replies) == 1, replies
+    assert isinstance(replies[0], FenceResult)
+    return replies[0]
+
+
+def test_reboot_is_executed_by_another_node_and_every_node_learns_the_result() -> None:
+    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n1 n2 n3")))
+    sim.request("n2", FenceRequest("n2", "reboot", 30))
+    sim.run()
+    done = result(sim)
+    assert done.ok and done.executioner != "n2" and done.exit_code == 0
+    assert fence_runs(sim) == [(done.executioner, "d1", "reboot")]
+    assert {node for node, event in sim.published if event.op_id == done.op_id} == set(NODES)
+    for fencer in sim.fencers.values():
+        entry = fencer.history.get(done.op_id)
+        assert entry is not None and entry.state == OpState.DONE
+        assert entry.executioner == done.executioner and entry.origin == "n2"
+
+
+def test_origin_prefers_itself_when_it_is_not_the_target() -> None:
+    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n1 n2 n3")))
+    sim.request("n3", FenceRequest("n1", "off", 30))
+    sim.run()
+    assert fence_runs(sim) == [("n3", "d1", "off")]
+
+
+def test_the_target_fences_itself_only_when_nobody_else_can_and_never_for_on() -> None:
+    xml = cib(device("d1", pcmk_host_list="n1"), constraints=only_on("d1", "n1"))
+    sim = SimCluster.from_cib(NODES, xml)
+    sim.request("n2", FenceRequest("n1", "reboot", 30))
+    sim.run()
+    assert result(sim).ok and fence_runs(sim) == [("n1", "d1", "reboot")]
+    sim = SimCluster.from_cib(NODES, xml)
+    sim.request("n2", FenceRequest("n1", "on", 30))
+    sim.run()
+    assert not result(sim).ok and fence_runs(sim) == []
+    assert "no fencer can run device d1" in result(sim).reason
+
+
+def test_node_without_device_asks_the_one_that_has_it() -> None:
+    xml = cib(device("d1", pcmk_host_list="n1 n2 n3"), constraints=only_on("d1", "n3"))
+    sim = SimCluster.from_cib(NODES, xml)
+    sim.request("n1", FenceRequest("n2", "reboot", 30))
+    sim.run()
+    assert result(sim).executioner == "n3"
+    assert fence_runs(sim) == [("n3", "d1", "reboot")]
+
+
+def test_failing_first_level_falls_through_to_second() -> None:
+    topology = ('<fencing-level id="l1" target="n2" index="1" devices="ipmi"/>'
+                '<fencing-level id="l2" target="n2" index="2" devices="pdu1,pdu2"/>')
+    resources = "".join(device(d, pcmk_host_list="n2") for d in ("ipmi", "pdu1", "pdu2"))
+    sim = SimCluster.from_cib(NODES, cib(resources, topology), agents=script({"ipmi"}))
+    sim.request("n1", FenceRequest("n2", "reboot", 60))
+    sim.run()
+    done = result(sim)
+    assert done.ok and done.device == "pdu2"
+    devices = [d for _, d, _ in fence_runs(sim)]
+    assert devices == ["ipmi", "ipmi", "ipmi", "pdu1", "pdu2"]  # 2 retries of pcmk default
+
+
+def test_every_device_of_a_level_must_succeed_and_all_levels_failing_is_reported() -> None:
+    topology = ('<fencing-level id="l1" target="n2" index="1" devices="a,b"/>'
+                '<fencing-level id="l2" target="n2" index="2" devices="c"/>')
+    resources = "".join(device(d, pcmk_host_list="n2", pcmk_reboot_retries="0")
+                        for d in "abc")
+    sim = SimCluster.from_cib(NODES, cib(resources, topology), agents=script({"b", "c"}))
+    sim.request("n1", FenceRequest("n2", "reboot", 60))
+    sim.run()
+    failed = result(sim)
+    assert not failed.ok and failed.exit_code == 1
+    assert failed.reason.startswith("All topology levels failed")
+    assert "b on n1: b broke" in failed.reason and "c on n1: c broke" in failed.reason
+    assert [d for _, d, _ in fence_runs(sim)] == ["a", "b", "c"]
+
+
+def test_without_topology_each_capable_device_is_tried_in_turn() -> None:
+    resources = (device("a", pcmk_host_list="n2", pcmk_off_retries="0")
+                 + device("b", pcmk_host_list="n2"))
+    sim = SimCluster.from_cib(NODES, cib(resources), agents=script({"a"}))
+    sim.request("n1", FenceRequest("n2", "off", 60))
+    sim.run()
+    assert result(sim).ok and result(sim).device == "b"
+
+
+def test_no_device_for_target_is_nosuch() -> None:
+    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n1")))
+    sim.request("n1", FenceRequest("n9", "reboot", 30))
+    sim.run()
+    assert result(sim).exit_code == 105 and fence_runs(sim) == []
+
+
+def test_hanging_device_times_out_then_the_next_level_runs() -> None:
+    topology = ('<fencing-level id="l1" target="n2" index="1" devices="slow"/>'
+                '<fencing-level id="l2" target="n2" index="2" devices="fast"/>')
+    resources = (device("slow", pcmk_host_list="n2", pcmk_reboot_timeout="10s")
+                 + device("fast", pcmk_host_list="n2"))
+    sim = SimCluster.from_cib(NODES, cib(resources, topology),
+                              agents=script(slow={"slow": 1e9}))
+    sim.request("n1", FenceRequest("n2", "reboot", 100))
+    sim.run()
+    assert result(sim).ok and result(sim).device == "fast"
+    assert 10 <= sim.clock.monotonic() < 20
+
+
+def test_total_timeout_ends_the_operation() -> None:
+    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n2")),
+                              agents=script(slow={"d1": 1e9}))
+    sim.request("n1", FenceRequest("n2", "reboot", 30))
+    sim.run()
+    timed_out = result(sim)
+    assert timed_out.exit_code == 124 and "total timeout of 30s" in timed_out.reason
+    assert sim.fencers["n1"].history.get(timed_out.op_id).state == OpState.FAILED  # type: ignore[union-attr]
+
+
+def test_silent_peer_delays_the_query_until_its_timeout_only() -> None:
+    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n2")))
+    sim.down.add("n3")
+    sim.request("n1", FenceRequest("n2", "reboot", 60))
+    sim.run(until=4.9)
+    assert fence_runs(sim) == []
+    sim.run()
+    assert result(sim).ok and fence_runs(sim)[0][0] == "n1"
+
+
+def test_identical_requests_share_one_operation() -> None:
+    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n2")))
+    sim.request("n1", FenceRequest("n2", "reboot", 60), client="client:a")
+    sim.request("n1", FenceRequest("n2", "reboot", 60), client="client:b")
+    sim.run()
+    assert result(sim, "client:a") == result(sim, "client:b")
+    assert len(fence_runs(sim)) == 1
+
+
+def test_tolerance_answers_from_history() -> None:
+    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n2")))
+    sim.request("n1", FenceRequest("n2", "off", 60), client="client:a")
+    sim.run()
+    sim.run(until=sim.clock.monotonic() + 10)
+    sim.request("n1", FenceRequest("n2", "off", 60, tolerance=30), client="client:b")
+    sim.request("n1", FenceRequest("n2", "off", 60, tolerance=5), client="client:c")
+    sim.run()
+    assert result(sim, "client:b").op_id == result(sim, "client:a").op_id
+    assert result(sim, "client:c").op_id != result(sim, "client:a").op_id
+    assert len(fence_runs(sim)) == 2
+
+
+def test_manual_confirmation_completes_a_pending_operation() -> None:
+    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n2")),
+                              agents=script(slow={"d1": 1e9}))
+    sim.request("n1", FenceRequest("n2", "reboot", 300), client="client:a")
+    sim.run(until=1.0)
+    sim.request("n3", ConfirmRequest("n2"), client="client:b")
+    sim.run(until=2.0)
+    assert result(sim, "client:b").executioner == "a human"
+    sim.request("n1", ConfirmRequest("n2"), client="client:c")
+    sim.run(until=3.0)
+    assert result(sim, "client:a").ok and result(sim, "client:a").executioner == "a human"
+    entries = sim.fencers["n2"].history.for_target("n2")
+    assert any(e.device == "manual_ack" and e.state == OpState.DONE for e in entries)
+
+
+def test_delay_base_and_max_postpone_the_agent_and_minus_one_disables_them() -> None:
+    xml = cib(device("d1", pcmk_host_list="n2", pcmk_delay_base="3s", pcmk_delay_max="8s"))
+    starts = []
+    for seed in range(5):
+        sim = SimCluster.from_cib(NODES, xml, seed=seed)
+        sim.request("n1", FenceRequest("n2", "reboot", 60))
+        sim.run(until=2.9)
+        assert fence_runs(sim) == []
+        sim.run()
+        starts.append(sim.clock.monotonic())
+        assert result(sim).ok
+    assert min(starts) >= 3 and max(starts) <= 8.5 and len(set(starts)) > 1
+    sim = SimCluster.from_cib(NODES, xml)
+    sim.request("n1", FenceRequest("n2", "reboot", 60, delay=-1))
+    sim.run(until=1.0)
+    assert len(fence_runs(sim)) == 1
+
+
+def test_dynamic_list_is_asked_once_and_cached() -> None:
+    def agents(node: str, run: RunAgent) -> tuple[Outcome, float]:
+        if run.action == "list":
+            return Outcome(True, ports=("n2", "n3")), 0.1
+        return Outcome(True), 0.1
+    xml = cib(device("d1"), constraints=only_on("d1", "n1"))
+    sim = SimCluster.from_cib(NODES, xml, agents=agents)
+    sim.request("n2", FenceRequest("n3", "off", 60), client="client:a")
+    sim.request("n2", ListDevicesRequest("n2", 60), client="client:b")
+    sim.run()
+    assert result(sim, "client:a").ok and result(sim, "client:a").executioner == "n1"
+    assert sim.replies_to("client:b") == [DeviceList(("d1",))]
+    sim.request("n3", ListDevicesRequest("n1", 60), client="client:c")
+    sim.run()
+    assert sim.replies_to("client:c") == [DeviceList(())]
+    assert [r.action for _, r in sim.runs].count("list") == 1
+
+
+def test_status_host_check_runs_status_with_the_port() -> None:
+    def agents(node: str, run: RunAgent) -> tuple[Outcome, float]:
+        if run.action == "status":
+            port = dict(run.pairs)["port"]
+            return (Outcome(True, powered_on=False) if port == "7"
+                    else Outcome(False, "unknown plug")), 0.1
+        return Outcome(True), 0.1
+    xml = cib(device("d1", pcmk_host_check="status", pcmk_host_map="n2:7"))
+    sim = SimCluster.from_cib(NODES, xml, agents=agents)
+    sim.request("n1", FenceRequest("n2", "off", 60), client="client:a")
+    sim.request("n1", FenceRequest("n3", "off", 60), client="client:b")
+    sim.run()
+    assert result(sim, "client:a").ok and result(sim, "client:b").exit_code == 105
+
+
+def test_local_queries_history_and_device_actions() -> None:
+    xml = cib(device("d1", pcmk_host_list="n2") + device("d2", pcmk_host_list="n2"),
+              constraints=only_on("d2", "n3"))
+    sim = SimCluster.from_cib(NODES, xml)
+    sim.request("n1", ListRegisteredRequest(), client="client:a")
+    sim.request("n1", ListDevicesRequest("n2", 60), client="client:b")
+    sim.request("n1", DeviceActionRequest("d2", "monitor"), client="client:c")
+    sim.request("n1", DeviceActionRequest("d1", "reboot"), client="client:d")
+    sim.request("n1", FenceRequest("n2", "explode", 60), client="client:e")
+    sim.request("n1", FenceRequest("n2", "off", 60), client="client:f")
+    sim.run()
+    sim.request("n3", HistoryRequest("n2"), client="client:g")
+    assert sim.replies_to("client:a") == [DeviceList(("d1",))]
+    assert sim.replies_to("client:b") == [DeviceList(("d1", "d2"))]
+    assert [type(r).__name__ for r in sim.replies_to("client:c")] == ["ErrorReply"]
+    assert sim.replies_to("client:c")[0].exit_code == 105
+    assert sim.replies_to("client:d")[0].exit_code == 2
+    assert isinstance(sim.replies_to("client:e")[0], ErrorReply)
+    reply = sim.replies_to("client:g")[0]
+    assert isinstance(reply, HistoryReply) and reply.entries[0].executioner == "n1"
+
+
+def test_device_delays_apply_only_to_the_first_device_of_an_operation() -> None:
+    topology = ('<fencing-level id="l1" target="n2" index="1" devices="a"/>'
+                '<fencing-level id="l2" target="n2" index="2" devices="b"/>')
+    resources = "".join(device(d, pcmk_host_list="n2", pcmk_delay_base="5s",
+                               pcmk_reboot_retries="0") for d in "ab")
+    sim = SimCluster.from_cib(NODES, cib(resources, topology), agents=script({"a"}))
+    sim.request("n1", FenceRequest("n2", "reboot", 60))
+    sim.run()
+    assert result(sim).ok and result(sim).device == "b"
+    assert 5.4 <= sim.clock.monotonic() < 6
