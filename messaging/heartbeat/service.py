@@ -111,9 +111,12 @@ class HeartbeatService:
         self._pub: zmq.asyncio.Socket | None = None
         self._stopped = asyncio.Event()
         self._table_due = True
+        self._leaving = False
 
     # ------------------------------------------------------------------ effects
     def feed(self, event: Event) -> None:
+        if self._leaving and not isinstance(event, Stopping):
+            return  # after Leaving went out nothing else may: peers would see us come back
         for effect in self.core.handle(event):
             self._perform(effect)
 
@@ -226,7 +229,10 @@ class HeartbeatService:
         try:
             await self._stopped.wait()
         finally:
+            for handle in self._timers.values():
+                handle.cancel()
             self.feed(Stopping(loop.time()))
+            self._leaving = True
             await asyncio.sleep(0.05)  # let the Leaving datagrams go out
             for task in tasks:
                 task.cancel()
