@@ -218,3 +218,20 @@ def status(config_path: str, state_dir: str | None, as_json: bool) -> None:
     else:
         _print_status(result)
     sys.exit(int(ExitCode.OK if result["running"] else ExitCode.NOT_RUNNING))
+
+
+@node.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("-m", "--method", default="hmac-sha256", show_default=True,
+              type=click.Choice(["hmac-sha256", "sha1", "md5", "crc"]))
+@click.option("--index", default=1, show_default=True, help="key index (1-15)")
+@click.option("--force", is_flag=True, help="overwrite an existing file")
+def keygen(path: str, method: str, index: int, force: bool) -> None:
+    """Write a new authkeys file (mode 0600, random secret) to PATH."""
+    from messaging.authkeys import write_authkeys
+
+    try:
+        write_authkeys(path, method, index=index, overwrite=force)  # type: ignore[arg-type]
+    except (HAError, OSError) as error:
+        fail(error)
+    click.echo(f"wrote {path} ({method}, index {index}); copy it to every node")
