@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import grp
 import os
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -195,12 +196,16 @@ class Subscriber:
 
     def recv(self, timeout: float | None = None) -> object | None:
         """Next event; None after `timeout` seconds; undecodable events are skipped."""
-        ms = None if timeout is None else int(timeout * 1000)
-        with translated(self.endpoint):
-            if not self.socket.poll(ms):
-                return None
-            frames = self.socket.recv_multipart()
-        return _decode_event(self.registry, frames)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            with translated(self.endpoint):
+                if not self.socket.poll(None if left is None else int(left * 1000)):
+                    return None
+                frames = self.socket.recv_multipart()
+            event = _decode_event(self.registry, frames)
+            if event is not None:
+                return event
 
     def close(self) -> None:
         self.socket.close(linger=0)
@@ -220,12 +225,17 @@ class AsyncSubscriber:
             self.socket.connect(endpoint)
 
     async def recv(self, timeout: float | None = None) -> object | None:
-        ms = None if timeout is None else int(timeout * 1000)
-        with translated(self.endpoint):
-            if not await self.socket.poll(ms):
-                return None
-            frames = await self.socket.recv_multipart()
-        return _decode_event(self.registry, frames)
+        """Next event; None after `timeout` seconds; undecodable events are skipped."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            with translated(self.endpoint):
+                if not await self.socket.poll(None if left is None else int(left * 1000)):
+                    return None
+                frames = await self.socket.recv_multipart()
+            event = _decode_event(self.registry, frames)
+            if event is not None:
+                return event
 
     def close(self) -> None:
         self.socket.close(linger=0)
