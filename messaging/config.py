@@ -3,9 +3,11 @@
 A Heartbeat user's existing ha.cf is accepted unchanged: every directive Heartbeat 3
 knows is recognised; the ones hacluster acts on are typed fields, the legacy ones that have
 no meaning here (ping, auto_failback, apiauth, realtime, ...) are kept in `legacy` so the
-service can log that they are ignored. An unknown directive or a bad value is a
-`ConfigError` naming file and line. Extensions of ours are named so they cannot clash
-with Heartbeat's (`cluster_name`, `state_dir`, `max_message`); see docs/ha.cf.md.
+service can log that they are ignored; directives of other daemons sharing the file
+(ccm's quorum settings, `FOREIGN_DIRECTIVES`) are kept unparsed in `foreign`. An unknown
+directive or a bad value is a `ConfigError` naming file and line. Extensions of ours are
+named so they cannot clash with Heartbeat's (`cluster_name`, `state_dir`,
+`max_message`); see docs/ha.cf.md.
 
 Invariants of a returned HaConfig: times are float seconds with keepalive > 0,
 deadtime > 2 x keepalive, warntime < deadtime, initdead >= deadtime; at least one medium;
@@ -40,6 +42,14 @@ LEGACY_DIRECTIVES = frozenset({
     "traditional_compression", "msgfmt", "hbgenmethod", "realtime", "rtprio", "hopfudge",
     "watchdog", "stonith", "stonith_host", "coredumps", "uuidfrom", "env",
     "max_rexmit_delay", "coreroot", "log_badpack", "use_apphbd", "normalpoll", "quorum_server",
+})
+
+
+# Directives owned and validated by other daemons reading the same file (ccm's quorum
+# settings). Heartbeat keeps them in `HaConfig.foreign` (name, line, words) untouched.
+FOREIGN_DIRECTIVES = frozenset({
+    "expected_votes", "quorum_votes", "two_node", "wait_for_all", "last_man_standing",
+    "last_man_standing_window", "auto_tie_breaker", "auto_tie_breaker_node",
 })
 
 
@@ -90,6 +100,7 @@ class HaConfig:
     state_dir: str = DEFAULT_STATE_DIR
     max_message: int = DEFAULT_MAX_MESSAGE
     legacy: tuple[tuple[str, int], ...] = ()
+    foreign: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
 
     @property
     def links(self) -> tuple[str, ...]:
@@ -137,6 +148,7 @@ class _Builder:
     nodes: list[str] = field(default_factory=list)
     respawn: list[Respawn] = field(default_factory=list)
     legacy: list[tuple[str, int]] = field(default_factory=list)
+    foreign: list[tuple[str, int, tuple[str, ...]]] = field(default_factory=list)
     udpport: int = DEFAULT_PORT
 
 
@@ -327,6 +339,9 @@ def parse_ha_cf(text: str, source: str = "ha.cf") -> HaConfig:
         if not words:
             continue
         name, args = words[0].lower(), words[1:]
+        if name in FOREIGN_DIRECTIVES:
+            b.foreign.append((name, number, tuple(args)))
+            continue
         handler = _DIRECTIVES.get(name)
         if handler is None and name not in LEGACY_DIRECTIVES:
             raise ConfigError(f"unknown directive {words[0]!r}", location=Location(source, number))
@@ -341,6 +356,7 @@ def parse_ha_cf(text: str, source: str = "ha.cf") -> HaConfig:
     _check(b, timers)
     config = HaConfig(source=source, media=tuple(b.media), nodes=tuple(b.nodes),
                       respawn=tuple(b.respawn), legacy=tuple(b.legacy),
+                      foreign=tuple(b.foreign),
                       keepalive=timers["keepalive"], deadtime=timers["deadtime"],
                       warntime=timers["warntime"], initdead=timers["initdead"])
     extra = {k: v for k, v in b.values.items() if k not in timers}

@@ -142,3 +142,8 @@ def test_load_reports_missing_file(tmp_path: Path) -> None:
     path.write_text("bcast eth0\nnode a\nbogus 1\n")
     with pytest.raises(ConfigError, match=rf"^{path}:3: "):
         load_ha_cf(path)
+
+
+def test_other_daemons_directives_are_kept_for_them() -> None:
+    config = parse_ha_cf("bcast eth0\nnode a b\nexpected_votes 3\nquorum_votes a 2\n")
+    assert config.foreign == (("expected_votes", 3, ("3",)), ("quorum_votes", 4, ("a", "2")))
