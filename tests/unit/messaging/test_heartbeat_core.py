@@ -238,3 +238,37 @@ def test_send_refusals() -> None:
     assert core.check_send("*", "ccm", bytes(2 << 20)) is not None
     assert core.handle(SendRequest("zed", "ccm", b"x", 1.0))[0].event == "send_refused"
     assert core.counters["messages.refused"] == 1
+
+
+def test_node_returning_after_partition_keeps_generation_and_catches_up() -> None:
+    net = SimNet(["a", "b"], KEYS, TIMING)
+    net.start()
+    net.run_for(1.5)
+    net.partition("a", "b")
+    net.feed("a", SendRequest("*", "ccm", b"during-partition", net.now))
+    net.run_for(TIMING.deadtime + 1)
+    assert statuses(net, "b", "a")[-1][0] == "dead"
+    net.partition("a", "b", cut=False)
+    net.run_for(2)
+    back = [e for e in net.nodes["b"].events if isinstance(e, NodeStatusChanged)][-1]
+    assert back.status is NodeState.UP
+    assert back.generation == net.nodes["a"].core.settings.generation  # same incarnation
+    assert [m.payload for m in messages(net, "b")] == [b"during-partition"]
+
+
+def test_real_heartbeat_packets_are_rejected_cleanly(shared: object) -> None:
+    from pathlib import Path
+
+    capture = Path(str(shared)) / "reference" / "heartbeat-captures" / "ucast-sha1.pcap"
+    raw = capture.read_bytes()
+    core = _core()
+    start = 0
+    fed = 0
+    while (found := raw.find(b"###\n", start)) >= 0:
+        end = raw.find(b"###\n", found + 4)
+        core.handle(PacketReceived("eth0", raw[found:end if end > 0 else None],
+                                   ("10.88.0.12", 694), 1.0))
+        start, fed = found + 4, fed + 1
+    assert fed > 20
+    assert core.counters["rejected.bad_magic"] == fed
+    assert core.counters["rx.accepted"] == 0
