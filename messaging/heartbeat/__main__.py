@@ -42,7 +42,8 @@ def main(config_path: str, authkeys_path: str, node: str | None, bind_address: s
         log = get_logger(daemon="heartbeat", node=name)
         for directive, line in config.legacy:
             log.debug("directive_ignored", directive=directive, line=line)
-        service = HeartbeatService(config, keys, Options(name, bind_address, state_dir), log)
+        options = Options(name, bind_address, state_dir, authkeys_path)
+        service = HeartbeatService(config, keys, options, log)
         asyncio.run(service.run())
         return 0
 

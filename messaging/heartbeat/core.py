@@ -20,7 +20,7 @@ missing messages while any gap is open).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from messaging.auth import KeyRing
 from messaging.config import HaConfig
@@ -38,6 +38,7 @@ from messaging.heartbeat.events import (
     Address,
     Effect,
     Event,
+    KeysReloaded,
     PacketReceived,
     SendDatagram,
     SendRequest,
@@ -137,6 +138,11 @@ class HeartbeatCore:
             return self._heartbeat(event.now) + self._check(event.now)
         if isinstance(event, Stopping):
             return self._broadcast(WIRE_BROADCAST, Leaving())
+        if isinstance(event, KeysReloaded):
+            self.settings = replace(self.settings, keys=event.keys)
+            indexes = [k.index for k in event.keys.keys]
+            return [Log("authkeys_reloaded", "info",
+                        (("active", event.keys.active), ("indexes", indexes)))]
         return []
 
     # ----------------------------------------------------------------- queries

@@ -1,6 +1,6 @@
 """Events fed to the heartbeat core and the effects it returns (beyond messaging.effects).
 
-The core's input is `Started`, `PacketReceived`, `SendRequest`, `Stopping` and
+The core's input is `Started`, `PacketReceived`, `SendRequest`, `KeysReloaded`, `Stopping` and
 `messaging.effects.TimerFired`; its output is `SendDatagram`, `ArmTimer`, `Publish` and `Log`.
 Every event carries `now` (monotonic seconds); the core never reads a clock.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from messaging.auth import KeyRing
 from messaging.effects import ArmTimer, CancelTimer, Log, Publish, TimerFired
 
 Address = tuple[str, int]
@@ -49,6 +50,14 @@ class SendRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class KeysReloaded:
+    """authkeys was re-read (SIGHUP): sign with the new active key, accept the new list."""
+
+    keys: KeyRing
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
 class SendDatagram:
     """Send `data` on `link`: to `dest`, or to the link's usual destinations when None."""
 
@@ -57,8 +66,9 @@ class SendDatagram:
     data: bytes
 
 
-Event = Started | Stopping | PacketReceived | SendRequest | TimerFired
+Event = Started | Stopping | PacketReceived | SendRequest | KeysReloaded | TimerFired
 Effect = SendDatagram | ArmTimer | CancelTimer | Publish | Log
 
-__all__ = ["Address", "ArmTimer", "CancelTimer", "Effect", "Event", "Log", "PacketReceived",
-           "Publish", "SendDatagram", "SendRequest", "Started", "Stopping", "TimerFired"]
+__all__ = ["Address", "ArmTimer", "CancelTimer", "Effect", "Event", "KeysReloaded", "Log",
+           "PacketReceived", "Publish", "SendDatagram", "SendRequest", "Started", "Stopping",
+           "TimerFired"]

@@ -26,6 +26,7 @@ import zmq
 import zmq.asyncio
 
 from messaging.auth import KeyRing
+from messaging.authkeys import load_authkeys
 from messaging.config import HaConfig
 from messaging.effects import ArmTimer, CancelTimer, Log, Publish, TimerFired
 from messaging.errors import ConfigError, RemoteProtocolError
@@ -33,6 +34,7 @@ from messaging.heartbeat import api
 from messaging.heartbeat.core import CoreSettings, HeartbeatCore
 from messaging.heartbeat.events import (
     Event,
+    KeysReloaded,
     PacketReceived,
     SendDatagram,
     SendRequest,
@@ -66,6 +68,7 @@ class Options:
     node: str
     bind_address: str | None = None
     state_dir: str | None = None
+    authkeys_path: str | None = None  # re-read on SIGHUP
 
 
 def check_membership(config: HaConfig, node: str) -> None:
@@ -206,6 +209,17 @@ class HeartbeatService:
     def stop(self) -> None:
         self._stopped.set()
 
+    def reload_keys(self) -> None:
+        """SIGHUP: re-read authkeys; a bad file is logged and the old keys stay in use."""
+        if self.options.authkeys_path is None:
+            return
+        try:
+            keys = load_authkeys(self.options.authkeys_path)
+        except ConfigError as error:
+            self.log.error("authkeys_reload_failed", error=str(error))
+            return
+        self.feed(KeysReloaded(keys, asyncio.get_running_loop().time()))
+
     async def run(self) -> None:
         """Bind everything, run until SIGTERM/SIGINT or `stop()`, then leave cleanly."""
         loop = asyncio.get_running_loop()
@@ -220,6 +234,7 @@ class HeartbeatService:
         bind(ctl, api.ctl_endpoint(self.state_dir))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_keys)
         self.log.info("heartbeat_started", generation=self.core.settings.generation,
                       links=list(self.sockets), peers={k: v.destinations
                                                         for k, v in self.sockets.items()})

@@ -272,3 +272,26 @@ def test_real_heartbeat_packets_are_rejected_cleanly(shared: object) -> None:
     assert fed > 20
     assert core.counters["rejected.bad_magic"] == fed
     assert core.counters["rx.accepted"] == 0
+
+
+def test_key_rotation_after_reload() -> None:
+    from messaging.heartbeat.events import KeysReloaded
+
+    core = _core()
+    addr = ("10.0.0.2", 694)
+    old_key, new_key = KEYS.signing_key(), AuthKey(2, "sha1", b"rotated")
+
+    def packet(seq: int, key: AuthKey) -> bytes:
+        return seal(Envelope("test", "b", 50, seq, "", Status(0, 1)), key)
+
+    core.handle(PacketReceived("eth0", packet(1, new_key), addr, 1.0))
+    assert core.counters["rejected.unknown_key"] == 1
+    core.handle(KeysReloaded(KeyRing(2, (old_key, new_key)), 1.5))
+    core.handle(PacketReceived("eth0", packet(2, new_key), addr, 2.0))
+    core.handle(PacketReceived("eth0", packet(3, old_key), addr, 2.1))  # both accepted
+    assert core.counters["rx.accepted"] == 2
+    sent = [e for e in core.handle(TimerFired("keepalive", 3.0)) if isinstance(e, SendDatagram)]
+    assert sent[0].data[3] == 2  # now signed with index 2
+    core.handle(KeysReloaded(KeyRing(2, (new_key,)), 4.0))
+    core.handle(PacketReceived("eth0", packet(4, old_key), addr, 4.1))
+    assert core.counters["rejected.unknown_key"] == 2
