@@ -29,7 +29,7 @@ from messaging.auth import KeyRing
 from messaging.authkeys import load_authkeys
 from messaging.config import HaConfig
 from messaging.effects import ArmTimer, CancelTimer, Log, Publish, TimerFired
-from messaging.errors import ConfigError, RemoteProtocolError
+from messaging.errors import ConfigError, HAError, RemoteProtocolError
 from messaging.heartbeat import api
 from messaging.heartbeat.core import CoreSettings, HeartbeatCore
 from messaging.heartbeat.events import (
@@ -195,6 +195,9 @@ class HeartbeatService:
                 reply = self.answer(api.IPC.decode(data))
             except RemoteProtocolError as error:
                 reply = api.Ack(False, str(error))
+            except HAError as error:  # a bug of ours must not wedge the REP socket
+                self.log.error("control_request_failed", error=str(error))
+                reply = api.Ack(False, f"internal error: {error}")
             await sock.send(api.IPC.encode(reply))
 
     async def _publish_tables(self) -> None:
