@@ -43,9 +43,21 @@ def broadcast_address(interface: str) -> str | None:
     return _ifreq(interface, SIOCGIFBRDADDR)
 
 
-def local_addresses() -> set[str]:
-    """Primary IPv4 addresses of every local interface."""
-    found = set()
+def is_local_address(address: str) -> bool:
+    """Whether `address` belongs to this host (secondary addresses included): only a local
+    address can be bound (net.ipv4.ip_nonlocal_bind aside)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((address, 0))
+        except OSError:
+            return False
+    return True
+
+
+def local_addresses(candidates: set[str] | None = None) -> set[str]:
+    """Primary IPv4 addresses of every local interface, plus those of `candidates` that
+    are local (so ucast lines naming a secondary address of ours are recognised)."""
+    found = {a for a in candidates or set() if is_local_address(a)}
     for _, name in socket.if_nameindex():
         address = interface_address(name)
         if address:

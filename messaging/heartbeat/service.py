@@ -100,7 +100,8 @@ class HeartbeatService:
         self.options = options
         self.log = logger
         self.state_dir = prepare_state_dir(options.state_dir or config.state_dir)
-        own = {options.bind_address} if options.bind_address else local_addresses()
+        peers = {m.address for m in config.media if m.kind == "ucast"}
+        own = {options.bind_address} if options.bind_address else local_addresses(peers)
         self.media = config.media_for(own)
         links = tuple(dict.fromkeys(m.link for m in self.media))
         generation = next_generation(self.state_dir)
