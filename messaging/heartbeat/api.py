@@ -36,6 +36,13 @@ from typing import Any
 
 from messaging.codec import Registry
 
+__all__ = [
+    "BROADCAST", "IPC", "TOPIC_MESSAGE", "TOPIC_STATUS", "TOPIC_TABLE", "Ack",
+    "AsyncHeartbeatClient", "Counters", "HeartbeatClient", "HeartbeatEvent", "LinkState",
+    "MessageReceived", "NodeInfo", "NodeState", "NodeStatusChanged", "NodeTable",
+    "QueryCounters", "QueryNodes", "SendMessage", "ctl_endpoint", "pub_endpoint", "topic_of",
+]
+
 IPC = Registry("heartbeat-ipc")
 BROADCAST = "*"
 PUB_NAME = "heartbeat.pub"

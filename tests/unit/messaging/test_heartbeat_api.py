@@ -65,3 +65,21 @@ def test_endpoints_live_in_state_dir() -> None:
 def test_malformed_messages_are_remote_protocol_errors(raw: bytes) -> None:
     with pytest.raises(RemoteProtocolError):
         IPC.decode(raw)
+
+
+def test_public_surface_is_pinned() -> None:
+    import dataclasses
+
+    from messaging.heartbeat import api
+
+    assert {name for name in api.__all__ if not hasattr(api, name)} == set()
+    # Field order is wire contract: changing it breaks running daemons of other versions.
+    fields = {cls.__name__: [f.name for f in dataclasses.fields(cls)]
+              for cls in api.IPC.classes().values()}
+    assert fields == {
+        "NodeStatusChanged": ["node", "status", "links", "generation", "now"],
+        "MessageReceived": ["src", "channel", "payload", "generation", "broadcast"],
+        "NodeTable": ["local", "cluster", "nodes", "counters", "now"],
+        "SendMessage": ["dst", "channel", "payload"],
+        "QueryNodes": [], "QueryCounters": [], "Counters": ["counters"], "Ack": ["ok", "error"],
+    }
