@@ -1,0 +1,418 @@
+"""Membership agreement: the pure core that turns per-peer reachability into agreed views.
+
+Input events: `PeerStatusChanged` (from the heartbeat layer: do I hear that node?),
+`PeerMessageReceived` (a `ccm.protocol` message from another node's core) and
+`TimerFired`. Output effects: `Send` of protocol messages (destination a node or "*"),
+`ArmTimer`/`CancelTimer` and `Publish(VIEW_TOPIC, ViewInstalled)`. The core never reads a
+clock or an RNG of its own: every event carries `now`; jitter comes from the injected
+`random.Random`.
+
+How the members of a partition agree:
+1. Reachability graph. Every node gossips a versioned report of whom it hears (and relays
+   the reports of others, so they cross non-transitive links). Two nodes are linked when
+   each reports hearing the other; for its own links a node uses its live heartbeat view.
+   One-way and non-transitive failures therefore just remove links.
+2. Deterministic target. In the connected component of the graph, nodes are taken in name
+   order and greedily grouped into cliques (a node joins the first clique all of whose
+   members it is linked to). A node's target membership is its clique; the lowest name of
+   the clique is its coordinator. Nodes with the same reports compute the same cliques,
+   so every node is in exactly one target and targets of different nodes never overlap.
+3. Rounds. The coordinator proposes `view_id = highest id seen + 1` with its target; a
+   member acks only if its own target equals the proposed members and the id is newer
+   than its installed view, else nacks. Proposals and nacks carry reports, so a round
+   also brings both ends' graphs together. All acked -> `Commit`; a member installs only
+   the commit of the proposal it last acked. Failed rounds retry after a jittered delay.
+4. Repair. A member whose installed view differs from its target nudges its coordinator;
+   a coordinator that hears (by gossip) a member report another view id runs a new round.
+
+Invariants: a node's installed view id only grows; a node installs only views that contain
+it and that it acked; a coordinator commits only members that acked the round.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from messaging.effects import ArmTimer, CancelTimer, Effect, Publish, Send, TimerFired
+
+from .graph import ambiguous_peers, target_membership
+from .protocol import Ack, Commit, Nack, Nudge, PeerMessage, Propose, Reach, Report, Reports
+
+VIEW_TOPIC = "ccm.view"
+BROADCAST = "*"
+TIMER_SETTLE = "ccm.settle"
+TIMER_ROUND = "ccm.round"
+TIMER_RETRY = "ccm.retry"
+TIMER_CHECK = "ccm.check"
+TIMER_HOLD = "ccm.hold"
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Protocol timers in seconds; `for_keepalive` derives sane values from the heartbeat."""
+
+    settle: float = 1.0
+    proposal_timeout: float = 0.5
+    retry_delay: float = 0.2
+    check_interval: float = 0.5
+    hold: float = 0.5
+
+    @classmethod
+    def for_keepalive(cls, keepalive: float) -> Timing:
+        return cls(
+            settle=max(0.2, 2 * keepalive),
+            proposal_timeout=max(0.2, 2 * keepalive),
+            retry_delay=max(0.05, keepalive / 2),
+            check_interval=max(0.1, keepalive),
+            hold=max(0.2, 2 * keepalive),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """An agreed membership: id, sorted member names and the coordinator that committed it."""
+
+    view_id: int
+    members: tuple[str, ...]
+    coordinator: str
+
+
+NO_VIEW = View(0, (), "")
+
+
+@dataclass(frozen=True, slots=True)
+class PeerStatusChanged:
+    """The heartbeat layer now hears `node` (up or late) or not (dead)."""
+
+    node: str
+    up: bool
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class PeerMessageReceived:
+    """A ccm protocol message from the core on node `src`."""
+
+    src: str
+    message: PeerMessage
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class ViewInstalled:
+    """Published when this node installs a new agreed view."""
+
+    view: View
+    now: float
+
+
+Event = PeerStatusChanged | PeerMessageReceived | TimerFired
+
+
+@dataclass(slots=True)
+class _Round:
+    number: int
+    view_id: int
+    members: frozenset[str]
+    acks: set[str] = field(default_factory=set)
+    nacks: set[str] = field(default_factory=set)
+
+
+class Membership:
+    """One node's membership core. Call `start(now)` once, then `handle(event)`.
+
+    `incarnation` must grow across restarts of the node (the service passes a start time),
+    so reports of the new incarnation supersede the old one's.
+    """
+
+    def __init__(self, name: str, timing: Timing | None = None,
+                 rng: random.Random | None = None, incarnation: int = 0):
+        self.name = name
+        self.timing = timing or Timing()
+        self._rng = rng or random.Random(0)
+        self._incarnation = incarnation
+        self._counter = 0
+        self._heard: set[str] = set()
+        self._reports: dict[str, Report] = {}
+        self.view = NO_VIEW
+        self.max_view_id = 0
+        self._settled = False
+        self._round: _Round | None = None
+        self._round_counter = 0
+        self._want_round = False
+        self._retry_pending = False
+        self._acked: tuple[str, int, int] | None = None
+        self._next_nudge_at = 0.0
+        self._ambiguous_since: float | None = None
+        self._committed_at = 0.0
+        self._own_report()
+
+    # ------------------------------------------------------------------ queries
+    def heard(self) -> frozenset[str]:
+        """Peers the heartbeat layer says are alive."""
+        return frozenset(self._heard)
+
+    def target(self) -> frozenset[str]:
+        """The membership this node currently wants (its clique, always including itself)."""
+        return target_membership(self.name, self._heard, self._reports)
+
+    def coordinator(self) -> str:
+        return min(self.target())
+
+    def is_settled_view(self) -> bool:
+        """True when the installed view matches target and coordinator (nothing to do)."""
+        return (
+            self.view.view_id > 0
+            and frozenset(self.view.members) == self.target()
+            and self.view.coordinator == self.coordinator()
+        )
+
+    def reports(self) -> Reports:
+        own = self._reports[self.name]
+        return (own, *(r for n, r in sorted(self._reports.items()) if n != self.name))
+
+    # ------------------------------------------------------------------ events
+    def start(self, now: float) -> list[Effect]:
+        return [
+            Send(BROADCAST, Reach(self.reports())),
+            ArmTimer(TIMER_SETTLE, now + self.timing.settle),
+            ArmTimer(TIMER_CHECK, now + self.timing.check_interval),
+        ]
+
+    def handle(self, event: Event) -> list[Effect]:
+        if isinstance(event, PeerStatusChanged):
+            return self._on_status(event)
+        if isinstance(event, PeerMessageReceived):
+            return self._on_message(event)
+        return self._on_timer(event)
+
+    def _on_status(self, event: PeerStatusChanged) -> list[Effect]:
+        if event.node == self.name or event.up == (event.node in self._heard):
+            return []
+        if event.up:
+            self._heard.add(event.node)
+        else:
+            self._heard.discard(event.node)
+        self._own_report()
+        self._next_nudge_at = event.now  # a reachability change may nudge at once
+        effects: list[Effect] = [Send(BROADCAST, Reach(self.reports()))]
+        if self._retry_pending:  # new facts: no reason to wait out the back-off
+            self._retry_pending = False
+            effects.append(CancelTimer(TIMER_RETRY))
+        return effects + self._evaluate(event.now)
+
+    def _on_message(self, event: PeerMessageReceived) -> list[Effect]:
+        message, src, now = event.message, event.src, event.now
+        if src == self.name:
+            return []  # our own broadcast coming back
+        if isinstance(message, Reach | Propose | Nack | Nudge):
+            self._merge(message.reports)
+        if isinstance(message, Propose):
+            return self._on_propose(src, message, now)
+        if isinstance(message, Commit):
+            return self._on_commit(message, now)
+        if isinstance(message, Ack | Nack):
+            return self._on_answer(src, message, now)
+        if isinstance(message, Nudge):
+            return self._on_nudge(src, message, now)
+        return self._on_reach(src, now)
+
+    def _on_timer(self, event: TimerFired) -> list[Effect]:
+        now = event.now
+        if event.key == TIMER_SETTLE:
+            self._settled = True
+            return self._evaluate(now)
+        if event.key == TIMER_CHECK:
+            return [
+                Send(BROADCAST, Reach(self.reports())),
+                ArmTimer(TIMER_CHECK, now + self.timing.check_interval),
+                *self._evaluate(now),
+            ]
+        if event.key == TIMER_RETRY:
+            self._retry_pending = False
+            return self._evaluate(now)
+        if event.key == TIMER_HOLD:
+            return self._evaluate(now)
+        if event.key == TIMER_ROUND and self._round is not None:
+            return self._finish_round(now)
+        return []
+
+    # ------------------------------------------------------------------ reports
+    def _own_report(self) -> None:
+        self._counter += 1
+        self._reports[self.name] = Report(self.name, self._incarnation, self._counter,
+                                          self.view.view_id, tuple(sorted(self._heard)))
+
+    def _merge(self, reports: Reports) -> None:
+        for report in reports:
+            if report.node == self.name:
+                continue
+            known = self._reports.get(report.node)
+            if known is None or report.version > known.version:
+                self._reports[report.node] = report
+
+    def _on_reach(self, src: str, now: float) -> list[Effect]:
+        report = self._reports.get(src)
+        if (
+            report is not None
+            and self.coordinator() == self.name
+            and src in self.view.members
+            and self.is_settled_view()
+            and report.view_id < self.view.view_id
+            and now >= self._committed_at + self.timing.proposal_timeout
+        ):
+            self._want_round = True  # a member missed our last commit
+        return self._evaluate(now)
+
+    # ------------------------------------------------------------ evaluation
+    def _evaluate(self, now: float) -> list[Effect]:
+        """Decide what to do after anything changed: coordinate, nudge, or nothing."""
+        if not self._settled:
+            return []
+        held = self._hold(now)
+        if held is not None:
+            return held
+        if self.coordinator() != self.name:
+            effects = self._abort_round()
+            if not self.is_settled_view():
+                effects += self._maybe_nudge(now)
+            return effects
+        if self._round is not None:
+            if self._round.members == self.target():
+                return []
+            return self._abort_round() + self._start_round(now)
+        if (self._want_round or not self.is_settled_view()) and not self._retry_pending:
+            return self._start_round(now)
+        return []
+
+    def _hold(self, now: float) -> list[Effect] | None:
+        """Wait a little while a linked peer is outside our target (likely stale reports)."""
+        if not ambiguous_peers(self.name, self._heard, self._reports, self.target()):
+            self._ambiguous_since = None
+            return None
+        if self._ambiguous_since is None:
+            self._ambiguous_since = now
+            return [ArmTimer(TIMER_HOLD, now + self.timing.hold)]
+        if now < self._ambiguous_since + self.timing.hold:
+            return []
+        return None
+
+    def _maybe_nudge(self, now: float) -> list[Effect]:
+        if now < self._next_nudge_at:
+            return []
+        self._next_nudge_at = now + self.timing.check_interval
+        nudge = Nudge(self.view.view_id, tuple(sorted(self.target())), self.max_view_id,
+                      self.reports())
+        return [Send(self.coordinator(), nudge)]
+
+    # ----------------------------------------------------------- coordinator
+    def _start_round(self, now: float) -> list[Effect]:
+        self._round_counter += 1
+        members = self.target()
+        self._round = _Round(self._round_counter, self.max_view_id + 1, members)
+        self._want_round = False
+        if members == {self.name}:
+            return self._commit(now)
+        proposal = Propose(self.name, self._round.view_id, tuple(sorted(members)),
+                           self._round_counter, self.reports())
+        effects: list[Effect] = [Send(peer, proposal) for peer in sorted(members - {self.name})]
+        effects.append(ArmTimer(TIMER_ROUND, now + self.timing.proposal_timeout))
+        return effects
+
+    def _abort_round(self) -> list[Effect]:
+        if self._round is None:
+            return []
+        self._round = None
+        return [CancelTimer(TIMER_ROUND)]
+
+    def _on_answer(self, src: str, message: Ack | Nack, now: float) -> list[Effect]:
+        current = self._round
+        if current is None or message.round != current.number or src not in current.members:
+            return self._evaluate(now) if isinstance(message, Nack) else []
+        if isinstance(message, Nack):
+            self.max_view_id = max(self.max_view_id, message.max_view_id)
+            current.nacks.add(src)
+            current.acks.discard(src)
+            if current.members != self.target():  # its reports changed our mind
+                return self._abort_round() + self._start_round(now)
+        else:
+            current.acks.add(src)
+        if len(current.acks) + len(current.nacks) < len(current.members) - 1:
+            return []
+        return self._finish_round(now)
+
+    def _finish_round(self, now: float) -> list[Effect]:
+        current = self._round
+        assert current is not None
+        effects: list[Effect] = [CancelTimer(TIMER_ROUND)]
+        if current.acks == current.members - {self.name}:
+            return effects + self._commit(now)
+        self._round = None
+        self._want_round = True
+        self._retry_pending = True
+        delay = self.timing.retry_delay * self._rng.uniform(0.5, 1.5)
+        return [*effects, ArmTimer(TIMER_RETRY, now + delay)]
+
+    def _commit(self, now: float) -> list[Effect]:
+        current = self._round
+        assert current is not None
+        self._round = None
+        self._committed_at = now
+        members = tuple(sorted(current.members))
+        commit = Commit(self.name, current.view_id, members, current.number)
+        effects: list[Effect] = [Send(peer, commit) for peer in members if peer != self.name]
+        return effects + self._install(View(current.view_id, members, self.name), now)
+
+    def _on_nudge(self, src: str, message: Nudge, now: float) -> list[Effect]:
+        self.max_view_id = max(self.max_view_id, message.max_view_id)
+        if self.coordinator() != self.name or src not in self.target():
+            return self._evaluate(now)
+        current = self._round
+        if current is not None:
+            if src in current.nacks:  # it changed its mind since: ask again now
+                return self._abort_round() + self._start_round(now)
+            return []  # the running round answers it
+        if message.max_view_id < self.view.view_id:
+            return self._evaluate(now)  # sent before it acked our latest view: stale
+        self._want_round = True
+        if self._retry_pending:
+            self._retry_pending = False
+            return [CancelTimer(TIMER_RETRY), *self._evaluate(now)]
+        return self._evaluate(now)
+
+    # ----------------------------------------------------------- participant
+    def _on_propose(self, src: str, message: Propose, now: float) -> list[Effect]:
+        if self.name not in message.members or src != message.coordinator:
+            return []
+        agrees = (
+            message.coordinator == self.coordinator()
+            and frozenset(message.members) == self.target()
+            and message.view_id > self.view.view_id
+        )
+        if agrees:
+            self.max_view_id = max(self.max_view_id, message.view_id)
+            self._acked = (message.coordinator, message.view_id, message.round)
+            return [Send(src, Ack(message.view_id, message.round))]
+        nack = Nack(message.view_id, message.round, tuple(sorted(self.target())),
+                    self.max_view_id, self.reports())
+        return [Send(src, nack), *self._evaluate(now)]
+
+    def _on_commit(self, message: Commit, now: float) -> list[Effect]:
+        if (
+            self.name not in message.members
+            or self._acked != (message.coordinator, message.view_id, message.round)
+            or message.view_id <= self.view.view_id
+        ):
+            return self._evaluate(now)
+        view = View(message.view_id, message.members, message.coordinator)
+        return self._install(view, now) + self._evaluate(now)
+
+    def _install(self, view: View, now: float) -> list[Effect]:
+        self.view = view
+        self.max_view_id = max(self.max_view_id, view.view_id)
+        self._acked = None
+        self._next_nudge_at = now  # if the target already moved on, say so at once
+        self._own_report()
+        return [Publish(VIEW_TOPIC, ViewInstalled(view, now)),
+                Send(BROADCAST, Reach(self.reports()))]

@@ -1,0 +1,68 @@
+"""The reachability graph behind ccm's target membership (pure functions, no state).
+
+Two nodes are linked when each one's latest report says it hears the other; the local node
+uses its live heartbeat state for its own side. The target membership of a node is its
+clique in a deterministic decomposition of its connected component: nodes are visited in
+name order and each joins the first clique whose every member it is linked to, or starts a
+new one. Everyone holding the same reports computes the same cliques, so targets of
+different nodes are either equal or disjoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Set
+
+from .protocol import Report
+
+
+def linked(name: str, heard: Set[str], reports: Mapping[str, Report], a: str, b: str) -> bool:
+    """Whether `a` and `b` hear each other, as far as `name` knows."""
+    if a == b:
+        return True
+    if b == name:
+        a, b = b, a
+    if a == name:
+        report = reports.get(b)
+        return b in heard and report is not None and name in report.reach
+    ra, rb = reports.get(a), reports.get(b)
+    return ra is not None and rb is not None and b in ra.reach and a in rb.reach
+
+
+def component(name: str, heard: Set[str], reports: Mapping[str, Report]) -> list[str]:
+    """The sorted connected component of `name` in the graph."""
+    nodes = set(reports) | set(heard) | {name}
+    seen, frontier = {name}, [name]
+    while frontier:
+        current = frontier.pop()
+        for other in nodes - seen:
+            if linked(name, heard, reports, current, other):
+                seen.add(other)
+                frontier.append(other)
+    return sorted(seen)
+
+
+def cliques(name: str, heard: Set[str], reports: Mapping[str, Report]) -> list[frozenset[str]]:
+    """The deterministic clique decomposition of `name`'s component."""
+    groups: list[set[str]] = []
+    for node in component(name, heard, reports):
+        for group in groups:
+            if all(linked(name, heard, reports, node, member) for member in group):
+                group.add(node)
+                break
+        else:
+            groups.append({node})
+    return [frozenset(group) for group in groups]
+
+
+def target_membership(name: str, heard: Set[str], reports: Mapping[str, Report]) -> frozenset[str]:
+    """The clique containing `name`."""
+    for group in cliques(name, heard, reports):
+        if name in group:
+            return group
+    return frozenset({name})  # unreachable: name is always in its own component
+
+
+def ambiguous_peers(name: str, heard: Set[str], reports: Mapping[str, Report],
+                    target: frozenset[str]) -> frozenset[str]:
+    """Peers linked to `name` yet outside its target: stale reports or a non-transitive cut."""
+    return frozenset(p for p in heard if p not in target and linked(name, heard, reports, name, p))

@@ -1,0 +1,58 @@
+"""PID 1 of one lab node: private hostname and mounts, then reap every orphan until killed.
+
+Run as ``python -m lab.holder NODE DIR`` by `lab.netns` inside
+``unshare --pid --fork --mount-proc --uts --mount`` in the node's network namespace. It
+sets the hostname to NODE (so `uname -n` is the node name), mounts fresh tmpfs on /run and
+/dev/shm, bind-mounts DIR/etc over /etc/ha.d and DIR/state over /var/lib/hacluster (so a
+node's tools find their files at the default paths, and its ipc sockets never collide with
+another node's), writes DIR/ready and then only reaps children. Killing this process with
+SIGKILL kills everything in the node at once: the kernel's rule for a PID namespace's init.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MOUNTS = (("etc", "/etc/ha.d"), ("state", "/var/lib/hacluster"))
+
+
+def _mount(*args: str) -> None:
+    subprocess.run(["mount", *args], check=True)
+
+
+def prepare(node: str, directory: Path) -> None:
+    """Hostname and mounts of the node (all inside its own UTS and mount namespaces)."""
+    socket.sethostname(node)
+    _mount("--make-rprivate", "/")
+    _mount("-t", "tmpfs", "-o", "mode=0755,size=64m", "tmpfs", "/run")
+    _mount("-t", "tmpfs", "-o", "mode=1777,size=64m", "tmpfs", "/dev/shm")
+    for sub, target in MOUNTS:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        _mount("--bind", str(directory / sub), target)
+
+
+def reap_forever() -> None:
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            time.sleep(1.0)
+        except InterruptedError:
+            continue
+
+
+def main(argv: list[str]) -> int:
+    node, directory = argv[0], Path(argv[1])
+    prepare(node, directory)
+    (directory / "ready").write_text(f"{os.getpid()}\n")
+    reap_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,181 @@
+"""What a lab is made of: its spec, addresses, per-node files and the persisted state file.
+
+A lab is recorded in ``/run/hacluster-lab/<name>.json`` (root) so `lab down` can remove it
+after a crash of the tool; each node has a directory ``<root>/<name>/<node>/`` holding
+``etc/`` (ha.cf, authkeys: bind-mounted over /etc/ha.d inside the node), ``state/``
+(bind-mounted over /var/lib/hacluster) and ``log/``. Addresses come from a private range
+used only inside the lab's namespaces: link k of node i is 10.213.(60+k).(10+i)/24.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from messaging.errors import ConfigError, UsageError
+
+STATE_DIR = Path("/run/hacluster-lab")
+DATA_DIR = Path("/var/lib/hacluster-lab")
+NET_PREFIX = "10.213"
+FIRST_SUBNET = 60
+MAX_NODES = 16
+Media = Literal["ucast", "bcast"]
+AUTH_METHODS = ("hmac-sha256", "sha1", "md5", "crc")
+
+
+@dataclass(frozen=True, slots=True)
+class LabSpec:
+    """Options of `lab up`."""
+
+    name: str = "hclab"
+    nodes: int = 3
+    links: int = 1
+    media: Media = "ucast"
+    keepalive_ms: int = 200
+    deadtime_ms: int = 1000
+    auth: str = "hmac-sha256"
+    port: int = 694
+    loopback: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.nodes <= MAX_NODES:
+            raise UsageError(f"--nodes must be between 1 and {MAX_NODES}, not {self.nodes}")
+        if not 1 <= self.links <= 2:
+            raise UsageError(f"--links must be 1 or 2, not {self.links}")
+        if self.deadtime_ms <= 2 * self.keepalive_ms:
+            raise UsageError("--deadtime must be more than twice --keepalive")
+        if self.auth not in AUTH_METHODS:
+            raise UsageError(f"--auth must be one of {', '.join(AUTH_METHODS)}, not {self.auth}")
+        if not self.name.isalnum() or len(self.name) > 8:
+            raise UsageError("--name must be 1..8 letters or digits")
+        if self.loopback and self.media != "ucast":
+            raise UsageError("the loopback lab (no root) supports ucast only")
+
+    def node_names(self) -> list[str]:
+        return [f"n{i}" for i in range(1, self.nodes + 1)]
+
+
+def address(spec: LabSpec, index: int, link: int = 0) -> str:
+    """IPv4 address of node `index` (1-based) on `link`."""
+    if spec.loopback:
+        return f"127.0.{FIRST_SUBNET + link}.{10 + index}"
+    return f"{NET_PREFIX}.{FIRST_SUBNET + link}.{10 + index}"
+
+
+def link_name(spec: LabSpec, link: int) -> str:
+    return "lo" if spec.loopback else f"eth{link}"
+
+
+@dataclass
+class NodeState:
+    """What the lab knows about one node (holder = the node's PID-1 or daemon parent)."""
+
+    name: str
+    index: int
+    directory: str
+    namespace: str = ""
+    netns_inode: int = 0
+    holder_pid: int | None = None
+    pids: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class LabState:
+    spec: LabSpec
+    nodes: dict[str, NodeState]
+    switch: str = ""
+    partition: list[list[str]] = field(default_factory=list)
+    loss: dict[str, int] = field(default_factory=dict)
+
+    def node(self, name: str) -> NodeState:
+        try:
+            return self.nodes[name]
+        except KeyError:
+            known = ", ".join(self.nodes)
+            raise UsageError(f"no node {name!r} in lab {self.spec.name} ({known})") from None
+
+
+def state_root(loopback: bool) -> Path:
+    if not loopback:
+        return STATE_DIR
+    base = os.environ.get("XDG_RUNTIME_DIR") or str(Path.home() / ".cache")
+    return Path(base) / "hacluster-lab"
+
+
+def data_root(loopback: bool) -> Path:
+    return state_root(True) / "data" if loopback else DATA_DIR
+
+
+def state_path(name: str, loopback: bool) -> Path:
+    return state_root(loopback) / f"{name}.json"
+
+
+def save(state: LabState) -> None:
+    path = state_path(state.spec.name, state.spec.loopback)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(state), indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def load(name: str, loopback: bool) -> LabState | None:
+    path = state_path(name, loopback)
+    try:
+        raw: dict[str, Any] = json.loads(path.read_text())
+        nodes = {k: NodeState(**v) for k, v in raw["nodes"].items()}
+        return LabState(LabSpec(**raw["spec"]), nodes, raw.get("switch", ""),
+                        raw.get("partition", []), raw.get("loss", {}))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"unreadable lab state ({error}); remove it or run 'lab down'",
+                          ) from None
+
+
+def ha_cf(spec: LabSpec, node: str, state_dir: str) -> str:
+    """The ha.cf of one node (identical for every node, except state_dir)."""
+    lines = [
+        "# written by `hacluster lab up`",
+        f"keepalive {spec.keepalive_ms}ms",
+        f"deadtime {spec.deadtime_ms}ms",
+        f"warntime {max(spec.keepalive_ms, spec.deadtime_ms // 2)}ms",
+        f"initdead {max(2 * spec.deadtime_ms, 2000)}ms",
+        f"udpport {spec.port}",
+        f"cluster_name {spec.name}",
+        f"state_dir {state_dir}",
+    ]
+    for link in range(spec.links):
+        dev = link_name(spec, link)
+        if spec.media == "bcast":
+            lines.append(f"bcast {dev}")
+        else:
+            lines += [f"ucast {dev} {address(spec, i, link)}"
+                      for i in range(1, spec.nodes + 1)]
+    lines.append("node " + " ".join(spec.node_names()))
+    del node
+    return "\n".join(lines) + "\n"
+
+
+def authkeys(spec: LabSpec, secret: str) -> str:
+    if spec.auth == "crc":
+        return "auth 1\n1 crc\n"
+    return f"auth 1\n1 {spec.auth} {secret}\n"
+
+
+def write_node_files(spec: LabSpec, node: NodeState, secret: str, state_dir: str) -> None:
+    """Create the node's directories and write ha.cf and authkeys (0600)."""
+    base = Path(node.directory)
+    for sub in ("etc", "state", "log"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    (base / "etc" / "ha.cf").write_text(ha_cf(spec, node.name, state_dir))
+    keys = base / "etc" / "authkeys"
+    keys.write_text(authkeys(spec, secret))
+    keys.chmod(0o600)
+
+
+def new_secret() -> str:
+    return secrets.token_hex(16)

@@ -1,0 +1,261 @@
+"""The network-namespace lab: N nodes as namespaces on one machine, faults with nftables.
+
+Topology (root only): a switch namespace ``<lab>-sw`` holds one Linux bridge per link
+(multicast snooping off); each node ``<lab>-nI`` has a network namespace with ``ethK``
+(10.213.(60+K).(10+I)/24), a veth whose peer ``pI-K`` is a bridge port. Nothing of the lab
+touches the machine's own namespaces. Each node runs `lab.holder` as PID 1 of its own PID,
+UTS and mount namespaces; daemons are started in it with ``nsenter`` and die with it.
+
+Faults live in one nft ``bridge`` table in the switch namespace: chain ``partition`` drops
+frames between ports of different groups, chain ``loss`` drops ``numgen random mod 100 <
+PCT`` of a node's frames both ways. `lab link` sets a node's ``ethK`` down/up.
+
+Safety: processes are only ever signalled after checking that /proc/PID/ns/net is the
+recorded namespace of the node (never the root namespace), never by name. `down` works from
+the state file or, after a crash that lost it, from namespace names with the lab prefix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from messaging.errors import HAError, NotFoundError, PeerTimeout, UsageError
+
+from .layout import (
+    LabSpec,
+    LabState,
+    NodeState,
+    address,
+    data_root,
+    link_name,
+    save,
+    write_node_files,
+)
+from .procs import alive, in_netns, netns_inode, pids_in_netns, start_daemons
+
+NFT_TABLE = "hclab"
+
+
+def run(*argv: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run one command; failures become a one-line HAError naming it."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise HAError(f"{argv[0]}: {error}") from None
+    if check and done.returncode != 0 and not quiet:
+        raise HAError(f"'{' '.join(argv)}' failed: {done.stderr.strip() or done.returncode}")
+    return done
+
+
+def _ns(spec: LabSpec, node: str) -> str:
+    return f"{spec.name}-{node}"
+
+
+def up(spec: LabSpec, secret: str) -> LabState:
+    """Build the switch and every node, write their files, start their daemons."""
+    switch = f"{spec.name}-sw"
+    run("ip", "netns", "add", switch)
+    state = LabState(spec, {}, switch)
+    save(state)  # from here on, `down` can clean up whatever follows
+    for link in range(spec.links):
+        run("ip", "-n", switch, "link", "add", f"br{link}", "type", "bridge",
+            "mcast_snooping", "0")
+        run("ip", "-n", switch, "link", "set", f"br{link}", "up")
+    _nft_setup(switch)
+    root = data_root(False) / spec.name
+    for index, name in enumerate(spec.node_names(), start=1):
+        node = NodeState(name, index, str(root / name), namespace=_ns(spec, name))
+        state.nodes[name] = node
+        _wire_node(spec, switch, node)
+        save(state)
+    for node in state.nodes.values():
+        write_node_files(spec, node, secret, "/var/lib/hacluster")
+    for node in state.nodes.values():
+        start_node(state, node.name)
+    save(state)
+    return state
+
+
+def _wire_node(spec: LabSpec, switch: str, node: NodeState) -> None:
+    run("ip", "netns", "add", node.namespace)
+    node.netns_inode = netns_inode(node.namespace)
+    run("ip", "-n", node.namespace, "link", "set", "lo", "up")
+    for link in range(spec.links):
+        port, dev = f"p{node.index}-{link}", link_name(spec, link)
+        run("ip", "link", "add", port, "netns", switch, "type", "veth", "peer", "name", dev,
+            "netns", node.namespace)
+        run("ip", "-n", switch, "link", "set", port, "master", f"br{link}", "up")
+        run("ip", "-n", node.namespace, "addr", "add",
+            f"{address(spec, node.index, link)}/24", "brd", "+", "dev", dev)
+        run("ip", "-n", node.namespace, "link", "set", dev, "up")
+
+
+def _nft_setup(switch: str) -> None:
+    script = (
+        f"table bridge {NFT_TABLE} {{\n"
+        "  chain partition { }\n  chain loss { }\n"
+        "  chain forward { type filter hook forward priority 0; policy accept;\n"
+        "    jump partition\n    jump loss\n  }\n}\n"
+    )
+    _nft(switch, script)
+
+
+def _nft(switch: str, script: str) -> None:
+    try:
+        done = subprocess.run(["ip", "netns", "exec", switch, "nft", "-f", "-"], input=script,
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise HAError(f"nft: {error}") from None
+    if done.returncode != 0:
+        raise HAError(f"nft failed: {done.stderr.strip()}")
+
+
+def holder_alive(node: NodeState) -> bool:
+    return node.holder_pid is not None and alive(node.holder_pid) and in_netns(
+        node.holder_pid, node.netns_inode)
+
+
+def start_node(state: LabState, name: str) -> None:
+    """Boot a node: a fresh holder (PID 1 with private mounts), then its daemons."""
+    node = state.node(name)
+    if holder_alive(node):
+        return
+    directory = Path(node.directory)
+    (directory / "ready").unlink(missing_ok=True)
+    for leftover in (directory / "state").glob("*"):
+        if leftover.is_socket() or leftover.suffix in (".pub", ".ctl", ".pid"):
+            leftover.unlink(missing_ok=True)  # a reboot does not keep sockets
+    log = open(directory / "log" / "holder.log", "ab")  # noqa: SIM115 - handed to the child
+    parent = subprocess.Popen(
+        ["ip", "netns", "exec", node.namespace, "unshare", "--pid", "--fork", "--mount-proc",
+         "--uts", "--mount", "--propagation", "private", "--", sys.executable, "-m",
+         "lab.holder", name, str(directory)],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        cwd="/", env=_env())
+    log.close()
+    node.holder_pid = _wait_for_holder(parent.pid, directory)
+    node.pids = start_daemons(node.holder_pid, directory, _env())
+    save(state)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    repo = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = repo + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def _wait_for_holder(parent: int, directory: Path, timeout: float = 15.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{parent}/task/{parent}/children")
+        with contextlib.suppress(OSError):
+            pids = children.read_text().split()
+            if pids and (directory / "ready").exists():
+                return int(pids[0])
+        time.sleep(0.02)
+    raise PeerTimeout(f"node holder did not come up in {timeout}s (see {directory}/log)")
+
+
+def kill_node(state: LabState, name: str) -> None:
+    """SIGKILL the node's PID-namespace holder: every process of the node dies at once."""
+    node = state.node(name)
+    if holder_alive(node):
+        assert node.holder_pid is not None
+        os.kill(node.holder_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while alive(node.holder_pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    node.holder_pid = None
+    node.pids = {}
+    save(state)
+
+
+def partition(state: LabState, groups: list[list[str]]) -> None:
+    """Cut every link between nodes of different groups (both ways, on the bridge)."""
+    side = {n: i for i, group in enumerate(groups) for n in group}
+    for name in side:
+        state.node(name)
+    rules = []
+    for a, ga in side.items():
+        for b, gb in side.items():
+            if ga != gb:
+                ia, ib = state.nodes[a].index, state.nodes[b].index
+                rules.append(f'add rule bridge {NFT_TABLE} partition iifname "p{ia}-*" '
+                             f'oifname "p{ib}-*" drop')
+    _nft(state.switch, f"flush chain bridge {NFT_TABLE} partition\n" + "\n".join(rules) + "\n")
+    state.partition = groups
+    save(state)
+
+
+def set_loss(state: LabState, name: str, percent: int) -> None:
+    """Random loss of `percent`% on every frame the node sends or receives."""
+    if not 0 <= percent <= 100:
+        raise UsageError(f"loss must be 0..100 percent, not {percent}")
+    state.node(name)
+    state.loss = {k: v for k, v in state.loss.items() if k != name}
+    if percent:
+        state.loss[name] = percent
+    rules = []
+    for node, pct in sorted(state.loss.items()):
+        port = f"p{state.nodes[node].index}-*"
+        for direction in ("iifname", "oifname"):
+            rules.append(f'add rule bridge {NFT_TABLE} loss {direction} "{port}" '
+                         f"numgen random mod 100 < {pct} drop")
+    _nft(state.switch, f"flush chain bridge {NFT_TABLE} loss\n" + "\n".join(rules) + "\n")
+    save(state)
+
+
+def heal(state: LabState) -> None:
+    partition(state, [])
+    for name in list(state.loss):
+        set_loss(state, name, 0)
+
+
+def set_link(state: LabState, name: str, up_: bool, link: int | None) -> None:
+    node = state.node(name)
+    links = range(state.spec.links) if link is None else [link]
+    for k in links:
+        if not 0 <= k < state.spec.links:
+            raise UsageError(f"the lab has {state.spec.links} link(s); eth{k} does not exist")
+        run("ip", "-n", node.namespace, "link", "set", link_name(state.spec, k),
+            "up" if up_ else "down")
+
+
+def exec_in(state: LabState, name: str, argv: list[str]) -> int:
+    node = state.node(name)
+    if not holder_alive(node):
+        raise NotFoundError(f"node {name} is not running")
+    assert node.holder_pid is not None
+    return subprocess.call(["nsenter", "-t", str(node.holder_pid), "-m", "-u", "-n", "-p",
+                            "--wd=/", "--", *argv])
+
+
+def down(spec_name: str, state: LabState | None) -> list[str]:
+    """Remove every process, namespace and file of the lab; returns what was removed."""
+    removed = []
+    prefix = f"{spec_name}-"
+    names = {n.namespace for n in state.nodes.values()} if state else set()
+    if state and state.switch:
+        names.add(state.switch)
+    listed = run("ip", "netns", "list", check=False).stdout.split("\n")
+    names |= {line.split()[0] for line in listed if line.startswith(prefix)}
+    inodes = {n.netns_inode for n in state.nodes.values()} if state else set()
+    inodes |= {netns_inode(namespace, missing_ok=True) for namespace in names}
+    for inode in sorted(i for i in inodes if i):
+        for pid in pids_in_netns(inode):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    for namespace in sorted(names):
+        if run("ip", "netns", "del", namespace, check=False).returncode == 0:
+            removed.append(namespace)
+    if state:
+        shutil.rmtree(data_root(False) / spec_name, ignore_errors=True)
+    return removed

@@ -1,0 +1,102 @@
+"""Process helpers of the lab: liveness, namespace membership, starting a node's daemons.
+
+Only recorded pids or processes inside the lab's own network namespaces are ever
+signalled; the machine's own namespace (that of PID 1 and of this process) is refused
+whatever a state file says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DAEMONS: dict[str, list[str]] = {
+    "heartbeat": ["-m", "messaging.heartbeat", "-c", "/etc/ha.d/ha.cf",
+                  "-k", "/etc/ha.d/authkeys"],
+    "ccm": ["-m", "ccm", "-c", "/etc/ha.d/ha.cf"],
+}
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _ns_inode(pid: int | str) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
+def _root_inodes() -> set[int]:
+    return {i for i in (_ns_inode(1), _ns_inode("self")) if i is not None}
+
+
+def netns_inode(name: str, missing_ok: bool = False) -> int:
+    try:
+        return os.stat(f"/run/netns/{name}").st_ino
+    except OSError:
+        if missing_ok:
+            return 0
+        raise
+
+
+def in_netns(pid: int, inode: int) -> bool:
+    """Whether `pid` lives in the lab namespace `inode` (never true for the root one)."""
+    found = _ns_inode(pid)
+    return found is not None and found == inode and inode not in _root_inodes()
+
+
+def pids_in_netns(inode: int) -> list[int]:
+    """Every process in the network namespace `inode` (empty for the root namespace)."""
+    if not inode or inode in _root_inodes():
+        return []
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _ns_inode(entry.name) == inode:
+            found.append(int(entry.name))
+    return found
+
+
+def _child_of(pid: int, timeout: float = 5.0) -> int | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            if children:
+                return int(children[0])
+        time.sleep(0.01)
+    return None
+
+
+def start_daemons(holder: int, directory: Path, env: dict[str, str]) -> dict[str, int]:
+    """Start heartbeat and ccm inside the node of `holder`; their host pids by name."""
+    pids = {}
+    for name, args in DAEMONS.items():
+        log = open(directory / "log" / f"{name}.log", "ab")  # noqa: SIM115 - child owns it
+        enter = subprocess.Popen(
+            ["nsenter", "-t", str(holder), "-m", "-u", "-n", "-p", "--wd=/", "--",
+             sys.executable, *args],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=env)
+        log.close()
+        child = _child_of(enter.pid)
+        pids[name] = child if child is not None else enter.pid
+    return pids
+
+
+def start_plain(name: str, argv: list[str], log_path: Path, env: dict[str, str]) -> int:
+    """Start one daemon as an ordinary process (the loopback lab); returns its pid."""
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen([sys.executable, *argv], stdin=subprocess.DEVNULL,
+                                   stdout=log, stderr=log, start_new_session=True, env=env)
+    del name
+    return process.pid

@@ -1,0 +1,106 @@
+"""Packet signing with authkeys methods: Heartbeat's crc/md5/sha1 plus our hmac-sha256.
+
+The digests are computed exactly as Heartbeat 3 / cluster-glue do (interfaces.md §6.4):
+md5 and sha1 are RFC 2104 HMACs keyed with the secret's bytes; crc is an unkeyed 32-bit
+CRC (polynomial 0x04C11DB7, MSB first, initial value 0, no length appended, result
+complemented). `hexdigest` renders them as Heartbeat prints them (lowercase hex, crc
+without leading zeros), which is what a Heartbeat packet's `"<index> <hex>"` token holds.
+Our own wire format carries the raw digest bytes instead (`digest`), to keep packets small.
+
+Verification uses constant-time comparison. crc is not a signature: anyone can forge it;
+it exists for Heartbeat compatibility and is flagged as insecure by the config loader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Literal
+
+Method = Literal["crc", "md5", "sha1", "hmac-sha256"]
+METHODS: tuple[Method, ...] = ("crc", "md5", "sha1", "hmac-sha256")
+DIGEST_SIZE: dict[str, int] = {"crc": 4, "md5": 16, "sha1": 20, "hmac-sha256": 32}
+_HASHES = {"md5": hashlib.md5, "sha1": hashlib.sha1, "hmac-sha256": hashlib.sha256}
+
+
+def _crc_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+        table.append(crc & 0xFFFFFFFF)
+    return tuple(table)
+
+
+_CRC_TABLE = _crc_table()
+
+
+def heartbeat_crc(data: bytes) -> int:
+    """Heartbeat's crc auth value (POSIX cksum's CRC without the length step)."""
+    crc = 0
+    table = _CRC_TABLE
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ table[((crc >> 24) ^ byte) & 0xFF]
+    return ~crc & 0xFFFFFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class AuthKey:
+    """One authkeys entry: index (1..15), method and secret (empty for crc)."""
+
+    index: int
+    method: Method
+    secret: bytes = b""
+
+    @property
+    def digest_size(self) -> int:
+        return DIGEST_SIZE[self.method]
+
+    def digest(self, data: bytes) -> bytes:
+        """The raw signature bytes of `data`."""
+        if self.method == "crc":
+            return heartbeat_crc(data).to_bytes(4, "big")
+        return hmac.new(self.secret, data, _HASHES[self.method]).digest()
+
+    def hexdigest(self, data: bytes) -> str:
+        """The signature as Heartbeat writes it (crc: `%lx`, no leading zeros)."""
+        if self.method == "crc":
+            return f"{heartbeat_crc(data):x}"
+        return self.digest(data).hex()
+
+    def token(self, data: bytes) -> str:
+        """Heartbeat's auth token: ``"<index> <hex>"``."""
+        return f"{self.index} {self.hexdigest(data)}"
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        return hmac.compare_digest(self.digest(data), signature)
+
+    def verify_hex(self, data: bytes, hex_signature: str) -> bool:
+        return hmac.compare_digest(self.hexdigest(data), hex_signature.strip().lower())
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRing:
+    """All keys of an authkeys file: sign with `active`, accept any listed index."""
+
+    active: int
+    keys: tuple[AuthKey, ...]
+
+    def signing_key(self) -> AuthKey:
+        return self.get(self.active)  # type: ignore[return-value]
+
+    def get(self, index: int) -> AuthKey | None:
+        for key in self.keys:
+            if key.index == index:
+                return key
+        return None
+
+    def verify_token(self, data: bytes, token: str) -> bool:
+        """Check a Heartbeat ``"<index> <hex>"`` token against `data`."""
+        parts = token.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            return False
+        key = self.get(int(parts[0]))
+        return key is not None and key.verify_hex(data, parts[1])

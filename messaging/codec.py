@@ -1,0 +1,231 @@
+"""Typed msgpack for frozen dataclasses: a tag registry with explicit, validated decoding.
+
+A `Registry` maps a tag (a short int on the UDP wire, a string on IPC) to a dataclass.
+`encode(message)` packs `[tag, [field values in declaration order]]`; nested dataclasses
+become plain lists (their type is known from the annotation), enums become their value,
+tuples lists, mappings maps. `decode(data)` checks every value against the class's type
+hints before building the object, so garbage never reaches a core as a half-typed message.
+
+Invariants: decoding never raises anything but `RemoteProtocolError`; it never executes
+code from the payload (msgpack only, no ext types, no pickle); trailing fields a newer
+sender appends beyond our declaration are ignored (forward compatibility), missing ones
+fall back to the dataclass default or are an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import msgpack
+
+from messaging.errors import LocalProtocolError, RemoteProtocolError
+
+T = TypeVar("T")
+Tag = int | str
+_MAX_DEPTH = 16
+
+
+def to_plain(value: Any) -> Any:
+    """Turn a dataclass/enum/tuple/mapping tree into msgpack-native values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (tuple, list, frozenset)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {to_plain(k): to_plain(v) for k, v in value.items()}
+    return value
+
+
+def _bad(where: str, expected: str, data: Any) -> RemoteProtocolError:
+    shown = repr(data)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return RemoteProtocolError(f"{where}: expected {expected}, got {shown}")
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    cached = _HINT_CACHE.get(cls)
+    if cached is None:
+        cached = typing.get_type_hints(cls)
+        _HINT_CACHE[cls] = cached
+    return cached
+
+
+_HINT_CACHE: dict[type, dict[str, Any]] = {}
+
+
+def _scalar(hint: Any, data: Any, where: str) -> Any:
+    if hint is Any:
+        return data
+    if hint is bool:
+        if isinstance(data, bool):
+            return data
+    elif hint is int:
+        if isinstance(data, int) and not isinstance(data, bool):
+            return data
+    elif hint is float:
+        if isinstance(data, (int, float)) and not isinstance(data, bool):
+            return float(data)
+    elif hint is type(None):
+        if data is None:
+            return None
+    elif hint in (str, bytes) and isinstance(data, hint):
+        return data
+    raise _bad(where, getattr(hint, "__name__", str(hint)), data)
+
+
+def from_plain(hint: Any, data: Any, where: str = "message", depth: int = 0) -> Any:
+    """Rebuild a value of type `hint` from msgpack data, or raise RemoteProtocolError."""
+    if depth > _MAX_DEPTH:
+        raise RemoteProtocolError(f"{where}: nested too deeply")
+    supertype = getattr(hint, "__supertype__", None)
+    if supertype is not None:  # NewType
+        return from_plain(supertype, data, where, depth)
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        for option in args:
+            try:
+                return from_plain(option, data, where, depth + 1)
+            except RemoteProtocolError:
+                continue
+        raise _bad(where, str(hint), data)
+    if origin is typing.Literal:
+        if data in args and type(data) in {type(a) for a in args}:
+            return data
+        raise _bad(where, f"one of {args}", data)
+    if origin is tuple:
+        return _tuple(args, data, where, depth)
+    if origin in (dict, Mapping):
+        return _mapping(args, data, where, depth)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        try:
+            return hint(data)
+        except (ValueError, TypeError):
+            raise _bad(where, hint.__name__, data) from None
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return build(hint, data, where, depth + 1)
+    return _scalar(hint, data, where)
+
+
+def _tuple(args: tuple[Any, ...], data: Any, where: str, depth: int) -> tuple[Any, ...]:
+    if not isinstance(data, list):
+        raise _bad(where, "list", data)
+    if len(args) == 2 and args[1] is Ellipsis:
+        return tuple(from_plain(args[0], v, f"{where}[{i}]", depth + 1) for i, v in enumerate(data))
+    if len(args) != len(data):
+        raise _bad(where, f"{len(args)} items", data)
+    pairs = enumerate(zip(args, data, strict=True))
+    return tuple(from_plain(a, v, f"{where}[{i}]", depth + 1) for i, (a, v) in pairs)
+
+
+def _mapping(args: tuple[Any, ...], data: Any, where: str, depth: int) -> dict[Any, Any]:
+    if not isinstance(data, dict):
+        raise _bad(where, "map", data)
+    key_hint, value_hint = args if args else (Any, Any)
+    return {
+        from_plain(key_hint, k, f"{where} key", depth + 1): from_plain(
+            value_hint, v, f"{where}[{k!r}]", depth + 1
+        )
+        for k, v in data.items()
+    }
+
+
+def build(cls: type[T], data: Any, where: str = "message", depth: int = 0) -> T:
+    """Build dataclass `cls` from its positional field list, validating every field."""
+    if not isinstance(data, list):
+        raise _bad(where, f"{cls.__name__} fields", data)
+    hints = _hints(cls)
+    values: dict[str, Any] = {}
+    for index, field in enumerate(dataclasses.fields(cls)):  # type: ignore[arg-type]
+        if index < len(data):
+            values[field.name] = from_plain(hints[field.name], data[index],
+                                            f"{where}.{field.name}", depth + 1)
+        elif (field.default is dataclasses.MISSING
+              and field.default_factory is dataclasses.MISSING):
+            raise RemoteProtocolError(f"{where}: {cls.__name__} lacks field {field.name!r}")
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as error:
+        raise RemoteProtocolError(f"{where}: invalid {cls.__name__}: {error}") from None
+
+
+def unpack(data: bytes, *, max_size: int = 1 << 20) -> Any:
+    """msgpack-decode `data` with safe limits; any failure is a RemoteProtocolError."""
+    if len(data) > max_size:
+        raise RemoteProtocolError(f"message of {len(data)} bytes exceeds {max_size}")
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True)
+    except Exception as error:  # msgpack raises a zoo of types on garbage
+        raise RemoteProtocolError(f"undecodable msgpack ({type(error).__name__})") from None
+
+
+def pack(value: Any) -> bytes:
+    """msgpack-encode msgpack-native `value` (bytes stay bin, str stays str)."""
+    try:
+        return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+    except (TypeError, ValueError, OverflowError) as error:
+        raise LocalProtocolError(f"cannot encode {type(value).__name__}: {error}") from None
+
+
+class Registry:
+    """Tag <-> dataclass table for one protocol (wire messages, or IPC messages)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._by_tag: dict[Tag, type] = {}
+        self._by_class: dict[type, Tag] = {}
+
+    def register(self, tag: Tag) -> Callable[[type[T]], type[T]]:
+        """Class decorator: `@registry.register(3)` binds tag 3 to the class."""
+
+        def bind(cls: type[T]) -> type[T]:
+            if tag in self._by_tag:
+                raise LocalProtocolError(f"{self.name}: tag {tag!r} registered twice")
+            if not dataclasses.is_dataclass(cls):
+                raise LocalProtocolError(f"{self.name}: {cls.__name__} is not a dataclass")
+            self._by_tag[tag] = cls
+            self._by_class[cls] = tag
+            return cls
+
+        return bind
+
+    def tag_of(self, message: object) -> Tag:
+        try:
+            return self._by_class[type(message)]
+        except KeyError:
+            raise LocalProtocolError(
+                f"{self.name}: {type(message).__name__} is not a registered message"
+            ) from None
+
+    def to_wire(self, message: object) -> list[Any]:
+        """`[tag, fields]` for `message` (msgpack-native)."""
+        return [self.tag_of(message), to_plain(message)]
+
+    def from_wire(self, data: Any) -> object:
+        """Inverse of `to_wire`: validate the tag and the fields."""
+        if not isinstance(data, list) or len(data) != 2:
+            raise _bad(self.name, "[tag, fields]", data)
+        tag, fields = data
+        if not isinstance(tag, (int, str)) or isinstance(tag, bool):
+            raise _bad(self.name, "a tag", tag)
+        cls = self._by_tag.get(tag)
+        if cls is None:
+            raise RemoteProtocolError(f"{self.name}: unknown message type {tag!r}")
+        return build(cls, fields, f"{self.name} {cls.__name__}")
+
+    def encode(self, message: object) -> bytes:
+        return pack(self.to_wire(message))
+
+    def decode(self, data: bytes) -> object:
+        return self.from_wire(unpack(data))
+
+    def classes(self) -> dict[Tag, type]:
+        return dict(self._by_tag)

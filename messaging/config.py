@@ -1,0 +1,376 @@
+"""ha.cf: Heartbeat's cluster configuration file, parsed into a typed `HaConfig`.
+
+A Heartbeat user's existing ha.cf is accepted unchanged: every directive Heartbeat 3
+knows is recognised; the ones hacluster acts on are typed fields, the legacy ones that have
+no meaning here (ping, auto_failback, apiauth, realtime, ...) are kept in `legacy` so the
+service can log that they are ignored; directives of other daemons sharing the file
+(ccm's quorum settings, `FOREIGN_DIRECTIVES`) are kept unparsed in `foreign`. An unknown
+directive or a bad value is a `ConfigError` naming file and line. Extensions of ours are
+named so they cannot clash with Heartbeat's (`cluster_name`, `state_dir`,
+`max_message`); see docs/ha.cf.md.
+
+Invariants of a returned HaConfig: times are float seconds with keepalive > 0,
+deadtime > 2 x keepalive, warntime < deadtime, initdead >= deadtime; at least one medium;
+nodes are unique; the own-address filtering of ucast lines happens later in the service
+(`HaConfig.media_for(own_addresses)`), so one file serves every node.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from messaging.errors import ConfigError, Location
+
+DEFAULT_PORT = 694
+DEFAULT_STATE_DIR = "/var/lib/hacluster"
+DEFAULT_CLUSTER = "hacluster"
+DEFAULT_MAX_MESSAGE = 1 << 20
+
+MediumKind = Literal["bcast", "mcast", "ucast"]
+Autojoin = Literal["none", "other", "any"]
+CrmMode = Literal["off", "on", "respawn"]
+
+# Directives Heartbeat accepts that hacluster parses and then ignores (kept in `legacy`).
+LEGACY_DIRECTIVES = frozenset({
+    "serial", "baud", "mcast6", "ucast6", "ping", "ping_group", "deadping", "hbaping",
+    "auto_failback", "nice_failback", "crm_daemon_dir", "crmd_spawns_pengine", "apiauth",
+    "use_logd", "conn_logd_time", "debug", "compression", "compression_threshold",
+    "traditional_compression", "msgfmt", "hbgenmethod", "realtime", "rtprio", "hopfudge",
+    "watchdog", "stonith", "stonith_host", "coredumps", "uuidfrom", "env",
+    "max_rexmit_delay", "coreroot", "log_badpack", "use_apphbd", "normalpoll", "quorum_server",
+})
+
+
+# Directives owned and validated by other daemons reading the same file (ccm's quorum
+# settings). Heartbeat keeps them in `HaConfig.foreign` (name, line, words) untouched.
+FOREIGN_DIRECTIVES = frozenset({
+    "expected_votes", "quorum_votes", "two_node", "wait_for_all", "last_man_standing",
+    "last_man_standing_window", "auto_tie_breaker", "auto_tie_breaker_node",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class Medium:
+    """One medium line: a link named after its interface, and where its packets go."""
+
+    kind: MediumKind
+    interface: str
+    port: int
+    address: str = ""  # bcast: "" (interface broadcast); mcast: group; ucast: peer
+    ttl: int = 1
+    line: int = 0
+
+    @property
+    def link(self) -> str:
+        """The link name nodes report per-link status under (the interface name)."""
+        return self.interface
+
+
+@dataclass(frozen=True, slots=True)
+class Respawn:
+    """A `respawn <user> <program> [args]` line."""
+
+    user: str
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HaConfig:
+    """Everything hacluster takes from ha.cf."""
+
+    source: str = "<defaults>"
+    keepalive: float = 1.0
+    deadtime: float = 30.0
+    warntime: float = 15.0
+    initdead: float = 30.0
+    udpport: int = DEFAULT_PORT
+    media: tuple[Medium, ...] = ()
+    nodes: tuple[str, ...] = ()
+    autojoin: Autojoin = "none"
+    crm: CrmMode = "off"
+    respawn: tuple[Respawn, ...] = ()
+    logfile: str | None = None
+    debugfile: str | None = None
+    logfacility: str | None = None
+    cluster_name: str = DEFAULT_CLUSTER
+    state_dir: str = DEFAULT_STATE_DIR
+    max_message: int = DEFAULT_MAX_MESSAGE
+    legacy: tuple[tuple[str, int], ...] = ()
+    foreign: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        """Link names in file order, each once."""
+        return tuple(dict.fromkeys(m.link for m in self.media))
+
+    def media_for(self, own_addresses: Iterable[str]) -> tuple[Medium, ...]:
+        """The media this node uses: ucast lines naming one of our own addresses dropped."""
+        own = {_normal_ip(a) for a in own_addresses}
+        return tuple(m for m in self.media
+                     if not (m.kind == "ucast" and _normal_ip(m.address) in own))
+
+
+def _normal_ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text
+
+
+def parse_time(text: str) -> float:
+    """A Heartbeat time value: seconds (decimals allowed) or milliseconds with `ms`."""
+    value = text.strip().lower()
+    scale = 1.0
+    if value.endswith("ms"):
+        value, scale = value[:-2], 0.001
+    elif value.endswith("s"):
+        value = value[:-1]
+    try:
+        seconds = float(value) * scale
+    except ValueError:
+        raise ValueError(f"{text!r} is not a time (seconds, or milliseconds with 'ms')") from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ValueError(f"{text!r} is not a time")
+    return seconds
+
+
+@dataclass
+class _Builder:
+    """Mutable accumulator used only while reading one file."""
+
+    source: str
+    values: dict[str, object] = field(default_factory=dict)
+    media: list[Medium] = field(default_factory=list)
+    nodes: list[str] = field(default_factory=list)
+    respawn: list[Respawn] = field(default_factory=list)
+    legacy: list[tuple[str, int]] = field(default_factory=list)
+    foreign: list[tuple[str, int, tuple[str, ...]]] = field(default_factory=list)
+    udpport: int = DEFAULT_PORT
+
+
+def _one(args: list[str], what: str) -> str:
+    if len(args) != 1:
+        raise ValueError(f"{what} takes exactly one value, got {len(args)}")
+    return args[0]
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"{text!r} is not a UDP port (1-65535)")
+    return int(text)
+
+
+def _ip(text: str, what: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IPv4 {what} address") from None
+
+
+def _set_time(name: str) -> Callable[[_Builder, list[str], int], None]:
+    def apply(b: _Builder, args: list[str], line: int) -> None:
+        b.values[name] = parse_time(_one(args, name))
+    return apply
+
+
+def _udpport(b: _Builder, args: list[str], line: int) -> None:
+    b.udpport = _port(_one(args, "udpport"))
+    b.values["udpport"] = b.udpport
+
+
+def _bcast(b: _Builder, args: list[str], line: int) -> None:
+    if not args:
+        raise ValueError("bcast needs at least one interface")
+    b.media += [Medium("bcast", iface, b.udpport, line=line) for iface in args]
+
+
+def _mcast(b: _Builder, args: list[str], line: int) -> None:
+    if len(args) != 5:
+        raise ValueError("mcast takes: <interface> <group> <port> <ttl> <loop>")
+    iface, group, port, ttl, loop = args
+    if not ipaddress.IPv4Address(_ip(group, "multicast")).is_multicast:
+        raise ValueError(f"{group} is not a multicast group (224.0.0.0/4)")
+    if not ttl.isdigit() or not 0 < int(ttl) < 256:
+        raise ValueError(f"mcast ttl {ttl!r} must be 1-255")
+    if loop not in ("0", "1"):
+        raise ValueError(f"mcast loop {loop!r} must be 0 or 1")
+    b.media.append(Medium("mcast", iface, _port(port), group, int(ttl), line))
+
+
+def _ucast(b: _Builder, args: list[str], line: int) -> None:
+    if len(args) != 2:
+        raise ValueError("ucast takes: <interface> <peer address>")
+    b.media.append(Medium("ucast", args[0], b.udpport, _ip(args[1], "peer"), line=line))
+
+
+def _node(b: _Builder, args: list[str], line: int) -> None:
+    if not args:
+        raise ValueError("node needs at least one node name")
+    for name in args:
+        if name in b.nodes:
+            raise ValueError(f"node {name!r} is listed twice")
+        b.nodes.append(name)
+
+
+def _choice(name: str, options: dict[str, str]) -> Callable[[_Builder, list[str], int], None]:
+    def apply(b: _Builder, args: list[str], line: int) -> None:
+        word = _one(args, name).lower()
+        if word not in options:
+            raise ValueError(f"{name} must be one of {', '.join(sorted(options))}, not {word!r}")
+        b.values["crm" if name == "pacemaker" else name] = options[word]
+    return apply
+
+
+_CRM_WORDS = {"off": "off", "no": "off", "false": "off", "on": "on", "yes": "on",
+              "true": "on", "respawn": "respawn"}
+
+
+def _respawn(b: _Builder, args: list[str], line: int) -> None:
+    if len(args) < 2:
+        raise ValueError("respawn takes: <user> <program> [args...]")
+    b.respawn.append(Respawn(args[0], tuple(args[1:])))
+
+
+def _path(name: str) -> Callable[[_Builder, list[str], int], None]:
+    def apply(b: _Builder, args: list[str], line: int) -> None:
+        b.values[name] = _one(args, name)
+    return apply
+
+
+def _cluster_name(b: _Builder, args: list[str], line: int) -> None:
+    name = _one(args, "cluster_name")
+    if len(name) > 64 or not name.isprintable():
+        raise ValueError("cluster_name must be printable and at most 64 characters")
+    b.values["cluster_name"] = name
+
+
+def _state_dir(b: _Builder, args: list[str], line: int) -> None:
+    path = _one(args, "state_dir")
+    if not path.startswith("/"):
+        raise ValueError("state_dir must be an absolute path")
+    b.values["state_dir"] = path
+
+
+def _max_message(b: _Builder, args: list[str], line: int) -> None:
+    text = _one(args, "max_message")
+    if not text.isdigit() or not 1024 <= int(text) <= 64 << 20:
+        raise ValueError("max_message must be a byte count between 1024 and 67108864")
+    b.values["max_message"] = int(text)
+
+
+_DIRECTIVES: dict[str, Callable[[_Builder, list[str], int], None]] = {
+    "keepalive": _set_time("keepalive"),
+    "deadtime": _set_time("deadtime"),
+    "warntime": _set_time("warntime"),
+    "initdead": _set_time("initdead"),
+    "udpport": _udpport,
+    "bcast": _bcast,
+    "mcast": _mcast,
+    "ucast": _ucast,
+    "node": _node,
+    "autojoin": _choice("autojoin", {"none": "none", "other": "other", "any": "any"}),
+    "crm": _choice("crm", _CRM_WORDS),
+    "pacemaker": _choice("pacemaker", _CRM_WORDS),
+    "respawn": _respawn,
+    "logfile": _path("logfile"),
+    "debugfile": _path("debugfile"),
+    "logfacility": _path("logfacility"),
+    "cluster_name": _cluster_name,
+    "state_dir": _state_dir,
+    "max_message": _max_message,
+}
+
+
+def _timers(b: _Builder) -> dict[str, float]:
+    """Heartbeat's defaults and derived values for the four timers."""
+    keepalive = float(b.values.get("keepalive", 1.0))  # type: ignore[arg-type]
+    deadtime = float(b.values.get("deadtime", 30.0))  # type: ignore[arg-type]
+    warntime = float(b.values.get("warntime", deadtime / 2))  # type: ignore[arg-type]
+    if "initdead" in b.values:
+        initdead = float(b.values["initdead"])  # type: ignore[arg-type]
+    elif deadtime > 10:
+        initdead = deadtime
+    elif deadtime < 6:
+        initdead = 12.0
+    else:
+        initdead = 2 * deadtime
+    return {"keepalive": keepalive, "deadtime": deadtime, "warntime": warntime,
+            "initdead": initdead}
+
+
+def _check(b: _Builder, t: dict[str, float]) -> None:
+    where = Location(b.source)
+    if t["keepalive"] <= 0:
+        raise ConfigError("keepalive must be greater than 0", location=where)
+    if t["deadtime"] <= 2 * t["keepalive"]:
+        raise ConfigError(f"deadtime ({t['deadtime']:g}s) must be more than twice keepalive "
+                          f"({t['keepalive']:g}s)", location=where)
+    if not t["keepalive"] <= t["warntime"] < t["deadtime"]:
+        raise ConfigError(f"warntime ({t['warntime']:g}s) must lie between keepalive and "
+                          f"deadtime ({t['deadtime']:g}s)", location=where)
+    if t["initdead"] < t["deadtime"]:
+        raise ConfigError(f"initdead ({t['initdead']:g}s) must be at least deadtime "
+                          f"({t['deadtime']:g}s)", location=where)
+    if not b.media:
+        raise ConfigError("no communication medium: add a bcast, mcast or ucast line",
+                          location=where)
+    if not b.nodes and b.values.get("autojoin", "none") != "any":
+        raise ConfigError("no node lines (list every node, or use 'autojoin any')",
+                          location=where)
+
+
+def _split(raw: str) -> list[str]:
+    return raw.split("#", 1)[0].split()
+
+
+def parse_ha_cf(text: str, source: str = "ha.cf") -> HaConfig:
+    """Parse ha.cf text; `source` names the file in error messages.
+
+    Raises:
+        ConfigError: unknown directive, bad value or inconsistent timers (with file:line).
+    """
+    b = _Builder(source)
+    for number, raw in enumerate(text.splitlines(), start=1):
+        words = _split(raw)
+        if not words:
+            continue
+        name, args = words[0].lower(), words[1:]
+        if name in FOREIGN_DIRECTIVES:
+            b.foreign.append((name, number, tuple(args)))
+            continue
+        handler = _DIRECTIVES.get(name)
+        if handler is None and name not in LEGACY_DIRECTIVES:
+            raise ConfigError(f"unknown directive {words[0]!r}", location=Location(source, number))
+        try:
+            if handler is None:
+                b.legacy.append((name, number))
+            else:
+                handler(b, args, number)
+        except ValueError as error:
+            raise ConfigError(f"{name}: {error}", location=Location(source, number)) from None
+    timers = _timers(b)
+    _check(b, timers)
+    config = HaConfig(source=source, media=tuple(b.media), nodes=tuple(b.nodes),
+                      respawn=tuple(b.respawn), legacy=tuple(b.legacy),
+                      foreign=tuple(b.foreign),
+                      keepalive=timers["keepalive"], deadtime=timers["deadtime"],
+                      warntime=timers["warntime"], initdead=timers["initdead"])
+    extra = {k: v for k, v in b.values.items() if k not in timers}
+    return replace(config, **extra)  # type: ignore[arg-type]
+
+
+def load_ha_cf(path: str | Path) -> HaConfig:
+    """Read and parse an ha.cf file.
+
+    Raises:
+        ConfigError: the file cannot be read or is invalid (naming the file and line).
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read: {error}", location=Location(str(path))) from None
+    return parse_ha_cf(text, str(path))

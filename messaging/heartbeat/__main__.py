@@ -1,0 +1,54 @@
+"""`python -m messaging.heartbeat -c ha.cf -k authkeys`: run one node's heartbeat daemon.
+
+Reads ha.cf and authkeys, configures structured logging, then runs the service in the
+foreground until SIGTERM/SIGINT. Bad configuration exits with the table's code and one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import click
+
+from messaging.authkeys import load_authkeys
+from messaging.command import run_tool
+from messaging.config import load_ha_cf
+from messaging.heartbeat.service import HeartbeatService, Options
+from messaging.logs import configure, get_logger
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-c", "--config", "config_path", default="/etc/ha.d/ha.cf", show_default=True,
+              help="ha.cf file")
+@click.option("-k", "--authkeys", "authkeys_path", default="/etc/ha.d/authkeys",
+              show_default=True, help="authkeys file (mode 0600)")
+@click.option("-n", "--node", default=None, help="this node's name [default: uname -n]")
+@click.option("--bind", "bind_address", default=None,
+              help="bind link sockets to this address (also the 'own' address for ucast)")
+@click.option("--state-dir", default=None, help="override ha.cf state_dir")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--json-logs", is_flag=True, help="log JSON lines")
+def main(config_path: str, authkeys_path: str, node: str | None, bind_address: str | None,
+         state_dir: str | None, log_level: str, json_logs: bool) -> None:
+    """Run the heartbeat daemon of this node in the foreground."""
+
+    def body() -> int:
+        config = load_ha_cf(config_path)
+        keys = load_authkeys(authkeys_path)
+        name = node or os.uname().nodename
+        configure(log_level, json=json_logs)
+        log = get_logger(daemon="heartbeat", node=name)
+        for directive, line in config.legacy:
+            log.debug("directive_ignored", directive=directive, line=line)
+        options = Options(name, bind_address, state_dir, authkeys_path)
+        service = HeartbeatService(config, keys, options, log)
+        asyncio.run(service.run())
+        return 0
+
+    run_tool(body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,279 @@
+"""The heartbeat daemon's public contract: IPC messages, endpoints and a typed client.
+
+Other daemons of the same node (ccm first) import only this module. The heartbeat
+daemon of a node binds, inside the node's state directory:
+
+- ``ipc://<state_dir>/heartbeat.pub`` (zmq PUB). Two frames per event: the topic
+  (``b"status"``, ``b"message"``, ``b"table"``) and the msgpack body. Events:
+  `NodeStatusChanged`, `MessageReceived` and, every few seconds and after each status
+  change, a full `NodeTable`.
+- ``ipc://<state_dir>/heartbeat.ctl`` (zmq REP). Requests `SendMessage` -> `Ack`,
+  `QueryNodes` -> `NodeTable`, `QueryCounters` -> `Counters`; a request the daemon cannot
+  decode gets `Ack(ok=False, error=...)`.
+
+Semantics the contract promises:
+- status is "up" | "late" | "dead" (`NodeState`); a node is up while ANY link hears it;
+  "late" after warntime of silence (still a member), "dead" after deadtime. Nodes listed in
+  ha.cf never heard from are reported "dead" (generation 0) in tables; a NodeStatusChanged
+  "dead" is published for them once initdead expires. The local node is always "up".
+- generation increases on every restart of a node's heartbeat; a node seen again with a
+  higher generation (restart) is published again as "up" with the new generation even if
+  it never went dead, so watchers can detect a quick restart.
+- MessageReceived is delivered reliably, in order, exactly once per (src, generation),
+  for both broadcasts (dst "*") and messages addressed to this node; our own broadcasts
+  are delivered back to us too (like Heartbeat), with src = local node.
+- Field order of every dataclass here is part of the wire contract: only append fields
+  (with defaults), never reorder or remove.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from messaging.codec import Registry
+
+__all__ = [
+    "BROADCAST", "IPC", "TOPIC_MESSAGE", "TOPIC_STATUS", "TOPIC_TABLE", "Ack",
+    "AsyncHeartbeatClient", "Counters", "HeartbeatClient", "HeartbeatEvent", "LinkState",
+    "MessageReceived", "NodeInfo", "NodeState", "NodeStatusChanged", "NodeTable",
+    "QueryCounters", "QueryNodes", "SendMessage", "ctl_endpoint", "pub_endpoint", "topic_of",
+]
+
+IPC = Registry("heartbeat-ipc")
+BROADCAST = "*"
+PUB_NAME = "heartbeat.pub"
+CTL_NAME = "heartbeat.ctl"
+
+TOPIC_STATUS = b"status"
+TOPIC_MESSAGE = b"message"
+TOPIC_TABLE = b"table"
+
+
+class NodeState(enum.StrEnum):
+    """A node's liveness as heartbeat sees it."""
+
+    UP = "up"
+    LATE = "late"
+    DEAD = "dead"
+
+
+class LinkState(enum.StrEnum):
+    """Whether one link (one ha.cf medium line) currently hears a node."""
+
+    UP = "up"
+    DEAD = "dead"
+
+
+def pub_endpoint(state_dir: str | Path) -> str:
+    """The zmq endpoint of a node's heartbeat event stream."""
+    return f"ipc://{Path(state_dir) / PUB_NAME}"
+
+
+def ctl_endpoint(state_dir: str | Path) -> str:
+    """The zmq endpoint of a node's heartbeat control socket."""
+    return f"ipc://{Path(state_dir) / CTL_NAME}"
+
+
+@IPC.register("node_status_changed")
+@dataclass(frozen=True, slots=True)
+class NodeStatusChanged:
+    """A node's status changed (or it restarted: new generation)."""
+
+    node: str
+    status: NodeState
+    links: Mapping[str, LinkState]
+    generation: int
+    now: float
+
+
+@IPC.register("message_received")
+@dataclass(frozen=True, slots=True)
+class MessageReceived:
+    """An upper-layer message from `src` on `channel` (in order, exactly once)."""
+
+    src: str
+    channel: str
+    payload: bytes
+    generation: int = 0
+    broadcast: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """One row of the node table."""
+
+    node: str
+    status: NodeState
+    links: Mapping[str, LinkState]
+    generation: int
+    last_heard: float | None  # monotonic seconds on the reporting node; None = never
+
+
+@IPC.register("node_table")
+@dataclass(frozen=True, slots=True)
+class NodeTable:
+    """Every node heartbeat knows, with per-link status, plus the daemon's counters."""
+
+    local: str
+    cluster: str
+    nodes: tuple[NodeInfo, ...]
+    counters: Mapping[str, int]
+    now: float
+
+    def status_of(self, node: str) -> NodeState | None:
+        for info in self.nodes:
+            if info.node == node:
+                return info.status
+        return None
+
+
+@IPC.register("send_message")
+@dataclass(frozen=True, slots=True)
+class SendMessage:
+    """Request: send `payload` on `channel` to node `dst` or to everyone (`"*"`)."""
+
+    dst: str
+    channel: str
+    payload: bytes
+
+
+@IPC.register("query_nodes")
+@dataclass(frozen=True, slots=True)
+class QueryNodes:
+    """Request: answer with the current NodeTable."""
+
+
+@IPC.register("query_counters")
+@dataclass(frozen=True, slots=True)
+class QueryCounters:
+    """Request: answer with Counters."""
+
+
+@IPC.register("counters")
+@dataclass(frozen=True, slots=True)
+class Counters:
+    """Packet counters: rx/tx totals and rejected packets by reason (``rejected.<reason>``)."""
+
+    counters: Mapping[str, int] = field(default_factory=dict)
+
+
+@IPC.register("ack")
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """Reply to SendMessage (ok=False + error when refused: unknown node, too large...)."""
+
+    ok: bool
+    error: str = ""
+
+
+HeartbeatEvent = NodeStatusChanged | MessageReceived | NodeTable
+
+
+def topic_of(event: Any) -> bytes:
+    """The PUB topic frame of a heartbeat event."""
+    if isinstance(event, NodeStatusChanged):
+        return TOPIC_STATUS
+    if isinstance(event, MessageReceived):
+        return TOPIC_MESSAGE
+    return TOPIC_TABLE
+
+
+class HeartbeatClient:
+    """Blocking client of the local heartbeat daemon (control requests + event stream).
+
+    Example::
+
+        hb = HeartbeatClient("/var/lib/hacluster")
+        table = hb.query_nodes()
+        hb.send_message("*", "ccm", b"...")
+        events = hb.subscribe()          # a messaging.ipc.Subscriber
+        event = events.recv(timeout=1.0) # NodeStatusChanged | MessageReceived | NodeTable | None
+    """
+
+    def __init__(self, state_dir: str | Path, *, timeout: float = 5.0) -> None:
+        from messaging.ipc import RequestClient
+
+        self.state_dir = Path(state_dir)
+        self._ctl = RequestClient(ctl_endpoint(state_dir), IPC, timeout=timeout)
+
+    def _ask(self, request: object, answer: type[Any]) -> Any:
+        from messaging.errors import RemoteProtocolError
+
+        reply = self._ctl.request(request)
+        if isinstance(reply, Ack) and answer is not Ack:
+            raise RemoteProtocolError(f"heartbeat refused {type(request).__name__}: {reply.error}")
+        if not isinstance(reply, answer):
+            raise RemoteProtocolError(f"heartbeat answered {type(reply).__name__}")
+        return reply
+
+    def send_message(self, dst: str, channel: str, payload: bytes) -> Ack:
+        """Queue `payload` for node `dst` (or "*"); Ack.ok False says why not."""
+        reply: Ack = self._ask(SendMessage(dst, channel, payload), Ack)
+        return reply
+
+    def query_nodes(self) -> NodeTable:
+        table: NodeTable = self._ask(QueryNodes(), NodeTable)
+        return table
+
+    def query_counters(self) -> Counters:
+        counters: Counters = self._ask(QueryCounters(), Counters)
+        return counters
+
+    def subscribe(self, topics: tuple[bytes, ...] = ()) -> Any:
+        """A `messaging.ipc.Subscriber` on the event stream (all topics by default)."""
+        from messaging.ipc import Subscriber
+
+        return Subscriber(pub_endpoint(self.state_dir), IPC, topics)
+
+    def subscribe_async(self, topics: tuple[bytes, ...] = ()) -> Any:
+        """A `messaging.ipc.AsyncSubscriber` (zmq.asyncio) on the event stream."""
+        from messaging.ipc import AsyncSubscriber
+
+        return AsyncSubscriber(pub_endpoint(self.state_dir), IPC, topics)
+
+    def close(self) -> None:
+        self._ctl.close()
+
+
+class AsyncHeartbeatClient:
+    """asyncio twin of HeartbeatClient for daemons whose service runs an event loop."""
+
+    def __init__(self, state_dir: str | Path, *, timeout: float = 5.0) -> None:
+        from messaging.ipc import AsyncRequestClient
+
+        self.state_dir = Path(state_dir)
+        self._ctl = AsyncRequestClient(ctl_endpoint(state_dir), IPC, timeout=timeout)
+
+    async def _ask(self, request: object, answer: type[Any]) -> Any:
+        from messaging.errors import RemoteProtocolError
+
+        reply = await self._ctl.request(request)
+        if isinstance(reply, Ack) and answer is not Ack:
+            raise RemoteProtocolError(f"heartbeat refused {type(request).__name__}: {reply.error}")
+        if not isinstance(reply, answer):
+            raise RemoteProtocolError(f"heartbeat answered {type(reply).__name__}")
+        return reply
+
+    async def send_message(self, dst: str, channel: str, payload: bytes) -> Ack:
+        reply: Ack = await self._ask(SendMessage(dst, channel, payload), Ack)
+        return reply
+
+    async def query_nodes(self) -> NodeTable:
+        table: NodeTable = await self._ask(QueryNodes(), NodeTable)
+        return table
+
+    async def query_counters(self) -> Counters:
+        counters: Counters = await self._ask(QueryCounters(), Counters)
+        return counters
+
+    def subscribe(self, topics: tuple[bytes, ...] = ()) -> Any:
+        from messaging.ipc import AsyncSubscriber
+
+        return AsyncSubscriber(pub_endpoint(self.state_dir), IPC, topics)
+
+    def close(self) -> None:
+        self._ctl.close()

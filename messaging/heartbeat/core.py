@@ -1,0 +1,393 @@
+"""The heartbeat protocol engine: a pure core driven by events, answering with effects.
+
+`HeartbeatCore.handle(event) -> list[Effect]` is the whole interface (plus the read-only
+queries `table(now)`, `counters` and `check_send`). It never touches sockets or clocks:
+the shell feeds `Started`, `PacketReceived`, `SendRequest`, `Stopping` and `TimerFired`,
+and performs the returned `SendDatagram`, `ArmTimer`, `Publish` and `Log` effects.
+
+Invariants:
+- a packet is acted on only after its signature verified, its cluster matched and its
+  (generation, seq) was new: older generations are replays, seen seqs duplicates;
+- a link's liveness is refreshed only by a seq higher than any that link carried from
+  that sender (a replayed packet can never keep a link alive);
+- every received packet is counted under exactly one of: accepted, duplicate, own,
+  or rejected.<reason>; nothing a peer sends raises out of `handle`;
+- upper-layer messages are delivered in order, exactly once per (sender, generation).
+Timers: "keepalive" (send Status), "check" (next liveness deadline), "rexmit" (re-ask for
+missing messages while any gap is open).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, replace
+
+from messaging.auth import KeyRing
+from messaging.config import HaConfig
+from messaging.effects import ArmTimer, Log, Publish, TimerFired
+from messaging.heartbeat.api import (
+    BROADCAST,
+    TOPIC_MESSAGE,
+    TOPIC_STATUS,
+    MessageReceived,
+    NodeState,
+    NodeStatusChanged,
+    NodeTable,
+)
+from messaging.heartbeat.events import (
+    Address,
+    Effect,
+    Event,
+    KeysReloaded,
+    PacketReceived,
+    SendDatagram,
+    SendRequest,
+    Started,
+    Stopping,
+)
+from messaging.heartbeat.liveness import Liveness, NodeLiveness, Timing
+from messaging.heartbeat.stream import Delivery, InStream, OutStream, Sent
+from messaging.wire import (
+    BROADCAST as WIRE_BROADCAST,
+)
+from messaging.wire import (
+    Data,
+    Envelope,
+    Leaving,
+    PacketRejected,
+    RetransmitGone,
+    RetransmitRequest,
+    Status,
+    open_datagram,
+    seal,
+)
+
+SEQ_WINDOW = 1024
+DATAGRAM_BUDGET = 1400
+ENVELOPE_ALLOWANCE = 300  # header + names + signature, so fragments fit in DATAGRAM_BUDGET
+MAX_NAME = 64
+REXMIT_BATCH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class CoreSettings:
+    """What the core needs from ha.cf, authkeys and the start-up context."""
+
+    node: str
+    cluster: str
+    generation: int
+    timing: Timing
+    links: tuple[str, ...]
+    nodes: tuple[str, ...]
+    keys: KeyRing
+    autojoin: str = "none"
+    max_message: int = 1 << 20
+    chunk_size: int = DATAGRAM_BUDGET - ENVELOPE_ALLOWANCE
+
+    @classmethod
+    def from_config(cls, config: HaConfig, node: str, generation: int, keys: KeyRing,
+                    links: tuple[str, ...] | None = None) -> CoreSettings:
+        timing = Timing(config.keepalive, config.warntime, config.deadtime, config.initdead)
+        return cls(node, config.cluster_name, generation, timing,
+                   links if links is not None else config.links, config.nodes, keys,
+                   config.autojoin, config.max_message)
+
+    @property
+    def rexmit_interval(self) -> float:
+        return max(0.05, min(self.timing.keepalive, 0.25))
+
+
+@dataclass
+class Peer:
+    """Replay and stream state for one sender (reset when its generation changes)."""
+
+    generation: int = 0
+    highest_seq: int = 0
+    seen: set[int] = field(default_factory=set)
+    link_seq: dict[str, int] = field(default_factory=dict)
+    reply_to: tuple[str, Address] | None = None
+    stream: InStream | None = None
+
+
+class HeartbeatCore:
+    """One node's heartbeat protocol state."""
+
+    def __init__(self, settings: CoreSettings) -> None:
+        self.settings = settings
+        self.counters: Counter[str] = Counter()
+        self.liveness = Liveness(settings.node, settings.links, settings.timing)
+        self.peers: dict[str, Peer] = {}
+        self.out = OutStream(settings.chunk_size)
+        self._seq = 0
+        self._rexmit_armed = False
+        for name in (settings.node, *settings.nodes):
+            self.liveness.add(name)
+        self.liveness.add(settings.node).generation = settings.generation
+
+    # ----------------------------------------------------------------- dispatch
+    def handle(self, event: Event) -> list[Effect]:
+        """Process one event; returns the effects for the shell to perform."""
+        if isinstance(event, PacketReceived):
+            return self._on_packet(event)
+        if isinstance(event, TimerFired):
+            return self._on_timer(event)
+        if isinstance(event, SendRequest):
+            return self._on_send(event)
+        if isinstance(event, Started):
+            self.liveness.started = event.now
+            return self._heartbeat(event.now) + self._check(event.now)
+        if isinstance(event, Stopping):
+            return self._broadcast(WIRE_BROADCAST, Leaving())
+        if isinstance(event, KeysReloaded):
+            self.settings = replace(self.settings, keys=event.keys)
+            indexes = [k.index for k in event.keys.keys]
+            return [Log("authkeys_reloaded", "info",
+                        (("active", event.keys.active), ("indexes", indexes)))]
+        return []
+
+    # ----------------------------------------------------------------- queries
+    def table(self, now: float) -> NodeTable:
+        nodes = tuple(self.liveness.info(r, now) for r in self.liveness.nodes.values())
+        return NodeTable(self.settings.node, self.settings.cluster, nodes,
+                         dict(self.counters), now)
+
+    def check_send(self, dst: str, channel: str, payload: bytes) -> str | None:
+        """Why a SendRequest would be refused, or None when it is fine."""
+        if dst != BROADCAST and dst not in self.liveness.nodes:
+            return f"unknown node {dst!r}"
+        if not channel or len(channel) > MAX_NAME:
+            return "channel must be 1-64 characters"
+        if len(payload) > self.settings.max_message:
+            return f"message of {len(payload)} bytes exceeds max_message"
+        return None
+
+    # ----------------------------------------------------------------- sending
+    def _seal(self, dst: str, message: object) -> bytes:
+        self._seq += 1
+        envelope = Envelope(self.settings.cluster, self.settings.node,
+                            self.settings.generation, self._seq, dst, message)
+        return seal(envelope, self.settings.keys.signing_key())
+
+    def _tx(self, link: str, dest: Address | None, data: bytes) -> SendDatagram:
+        self.counters["tx.packets"] += 1
+        self.counters["tx.bytes"] += len(data)
+        return SendDatagram(link, dest, data)
+
+    def _broadcast(self, dst: str, message: object) -> list[Effect]:
+        data = self._seal(dst, message)
+        return [self._tx(link, None, data) for link in self.settings.links]
+
+    def _heartbeat(self, now: float) -> list[Effect]:
+        status = Status(self.out.last_mseq, self.out.first_available)
+        effects = self._broadcast(WIRE_BROADCAST, status)
+        return [*effects, ArmTimer("keepalive", now + self.settings.timing.keepalive)]
+
+    def _on_send(self, event: SendRequest) -> list[Effect]:
+        refusal = self.check_send(event.dst, event.channel, event.payload)
+        if refusal is not None:
+            self.counters["messages.refused"] += 1
+            return [Log("send_refused", "warning", (("dst", event.dst), ("reason", refusal)))]
+        dst = WIRE_BROADCAST if event.dst == BROADCAST else event.dst
+        self.counters["messages.sent"] += 1
+        effects: list[Effect] = []
+        for item in self.out.fragments(dst, event.channel, event.payload):
+            effects += self._broadcast(item.dst, item.data)
+        if dst in (WIRE_BROADCAST, self.settings.node):
+            local = Delivery(event.channel, event.payload, dst == WIRE_BROADCAST)
+            effects.append(self._deliver(self.settings.node, self.settings.generation, local))
+        return effects
+
+    def _deliver(self, src: str, generation: int, delivery: Delivery) -> Publish:
+        self.counters["messages.delivered"] += 1
+        return Publish(TOPIC_MESSAGE.decode(), MessageReceived(
+            src, delivery.channel, delivery.payload, generation, delivery.broadcast))
+
+    # ----------------------------------------------------------------- receiving
+    def _reject(self, reason: str, detail: str) -> list[Effect]:
+        self.counters[f"rejected.{reason}"] += 1
+        count = self.counters[f"rejected.{reason}"]
+        if count == 1 or count % 1000 == 0:
+            return [Log("packet_rejected", "warning",
+                        (("reason", reason), ("detail", detail), ("count", count)))]
+        return []
+
+    def _on_packet(self, event: PacketReceived) -> list[Effect]:
+        self.counters["rx.packets"] += 1
+        self.counters["rx.bytes"] += len(event.data)
+        try:
+            envelope = open_datagram(event.data, self.settings.keys)
+        except PacketRejected as error:
+            return self._reject(error.reason, str(error))
+        if envelope.cluster != self.settings.cluster:
+            return self._reject("wrong_cluster", f"cluster {envelope.cluster[:MAX_NAME]!r}")
+        if envelope.src == self.settings.node:
+            self.counters["rx.own"] += 1
+            return []
+        if not self._admissible(envelope.src):
+            return self._reject("unknown_node", f"node {envelope.src[:MAX_NAME]!r} not in ha.cf")
+        return self._accept(envelope, event)
+
+    def _admissible(self, src: str) -> bool:
+        if len(src) > MAX_NAME:
+            return False
+        return src in self.liveness.nodes or self.settings.autojoin in ("other", "any")
+
+    def _accept(self, envelope: Envelope, event: PacketReceived) -> list[Effect]:
+        peer = self.peers.get(envelope.src)
+        effects: list[Effect] = []
+        if peer is None or envelope.generation > peer.generation:
+            effects += self._restarted(envelope, peer)
+            peer = self.peers[envelope.src]
+        elif envelope.generation < peer.generation:
+            return self._reject("old_generation", f"{envelope.src} gen {envelope.generation}")
+        fresh_link = envelope.seq > peer.link_seq.get(event.link, 0)
+        if fresh_link:
+            peer.link_seq[event.link] = envelope.seq
+            peer.reply_to = (event.link, event.addr)
+            effects += self._heard(envelope.src, event.link, event.now)
+        if envelope.seq <= peer.highest_seq - SEQ_WINDOW:
+            return effects + self._reject("replay", f"{envelope.src} seq {envelope.seq}")
+        if envelope.seq in peer.seen:
+            if fresh_link:  # the same packet over a second link: normal with redundant links
+                self.counters["rx.duplicate"] += 1
+                return effects
+            return effects + self._reject("duplicate", f"{envelope.src} seq {envelope.seq}")
+        self._remember_seq(peer, envelope.seq)
+        self.counters["rx.accepted"] += 1
+        return effects + self._dispatch(envelope, peer, event.now)
+
+    def _remember_seq(self, peer: Peer, seq: int) -> None:
+        peer.seen.add(seq)
+        peer.highest_seq = max(peer.highest_seq, seq)
+        if len(peer.seen) > 2 * SEQ_WINDOW:
+            floor = peer.highest_seq - SEQ_WINDOW
+            peer.seen = {s for s in peer.seen if s > floor}
+
+    def _restarted(self, envelope: Envelope, old: Peer | None) -> list[Effect]:
+        """First packet of a new generation: fresh replay and stream state."""
+        record = self.liveness.add(envelope.src)
+        self.peers[envelope.src] = Peer(envelope.generation, stream=InStream(self.settings.node))
+        record.generation = envelope.generation
+        if old is None:
+            return [Log("node_discovered", "info", (("node", envelope.src),
+                                                    ("generation", envelope.generation)))]
+        self.peers[envelope.src].stream.start_at(1)  # type: ignore[union-attr]
+        return [Log("node_restarted", "warning", (("node", envelope.src),
+                                                  ("generation", envelope.generation)))]
+
+    def _heard(self, node: str, link: str, now: float) -> list[Effect]:
+        record = self.liveness.nodes[node]
+        before = self.liveness.status(record, now)
+        last = record.last_heard()
+        self.liveness.heard(node, link, now)
+        effects: list[Effect] = []
+        if before is NodeState.LATE and last is not None:
+            effects.append(Log("heartbeat_recovered", "info",
+                               (("node", node), ("silence_ms", round((now - last) * 1000)))))
+        return effects + self._announce(now)
+
+    def _dispatch(self, envelope: Envelope, peer: Peer, now: float) -> list[Effect]:
+        stream = peer.stream
+        assert stream is not None
+        lost_before = stream.lost
+        effects = self._dispatch_stream(envelope, peer, stream, now)
+        self.counters["messages.lost"] += stream.lost - lost_before
+        return effects
+
+    def _dispatch_stream(self, envelope: Envelope, peer: Peer, stream: InStream,
+                         now: float) -> list[Effect]:
+        message = envelope.message
+        if isinstance(message, Status):
+            done = stream.on_status(message.last_mseq, message.first_mseq)
+        elif isinstance(message, Data):
+            done = stream.on_data(Sent(envelope.dst, message))
+        elif isinstance(message, RetransmitRequest):
+            return self._answer_rexmit(envelope, peer, message)
+        elif isinstance(message, RetransmitGone):
+            if envelope.dst != self.settings.node:
+                return []
+            self.counters["rexmit.gone"] += 1
+            done = stream.skip_to(message.first_available)
+        else:  # Leaving
+            self.liveness.left(envelope.src, now)
+            return [Log("node_left", "info", (("node", envelope.src),)), *self._announce(now)]
+        effects: list[Effect] = [self._deliver(envelope.src, peer.generation, d) for d in done]
+        return effects + self._request_gap(envelope.src, peer, now)
+
+    # ----------------------------------------------------------------- retransmission
+    def _answer_rexmit(self, envelope: Envelope, peer: Peer,
+                       request: RetransmitRequest) -> list[Effect]:
+        if envelope.dst != self.settings.node or peer.reply_to is None:
+            return []
+        link, addr = peer.reply_to
+        effects: list[Effect] = []
+        if request.first < self.out.first_available:
+            gone = self._seal(envelope.src, RetransmitGone(self.out.first_available))
+            effects.append(self._tx(link, addr, gone))
+        for item in self.out.resend(request.first, request.last, REXMIT_BATCH):
+            self.counters["rexmit.sent"] += 1
+            effects.append(self._tx(link, addr, self._seal(item.dst, item.data)))
+        return effects
+
+    def _request_gap(self, node: str, peer: Peer, now: float) -> list[Effect]:
+        stream = peer.stream
+        gap = stream.gap() if stream is not None else None
+        if gap is None or stream is None or peer.reply_to is None:
+            return []
+        effects: list[Effect] = []
+        interval = self.settings.rexmit_interval
+        if stream.may_request(now, interval):
+            stream.requested(now, min(gap[1], gap[0] + REXMIT_BATCH - 1))
+            self.counters["rexmit.requested"] += 1
+            link, addr = peer.reply_to
+            request = self._seal(node, RetransmitRequest(gap[0], gap[1]))
+            effects.append(self._tx(link, addr, request))
+        if not self._rexmit_armed:
+            self._rexmit_armed = True
+            effects.append(ArmTimer("rexmit", now + interval))
+        return effects
+
+    def _on_rexmit_timer(self, now: float) -> list[Effect]:
+        self._rexmit_armed = False
+        effects: list[Effect] = []
+        for node, peer in self.peers.items():
+            record = self.liveness.nodes.get(node)
+            if record is not None and self.liveness.status(record, now) is not NodeState.DEAD:
+                effects += self._request_gap(node, peer, now)
+        return effects
+
+    # ----------------------------------------------------------------- timers and status
+    def _on_timer(self, event: TimerFired) -> list[Effect]:
+        if event.key == "keepalive":
+            return self._heartbeat(event.now)
+        if event.key == "check":
+            return self._check(event.now)
+        if event.key == "rexmit":
+            return self._on_rexmit_timer(event.now)
+        return []
+
+    def _check(self, now: float) -> list[Effect]:
+        effects = self._announce(now)
+        deadline = self.liveness.next_deadline(now)
+        if deadline is not None:
+            effects.append(ArmTimer("check", deadline))
+        return effects
+
+    def _announce(self, now: float) -> list[Effect]:
+        effects: list[Effect] = []
+        for record in self.liveness.evaluate(now):
+            effects += self._status_effects(record, now)
+        return effects
+
+    def _status_effects(self, record: NodeLiveness, now: float) -> list[Effect]:
+        info = self.liveness.info(record, now)
+        event = NodeStatusChanged(record.name, info.status, info.links, info.generation, now)
+        effects: list[Effect] = [Publish(TOPIC_STATUS.decode(), event)]
+        last = record.last_heard()
+        silence = () if last is None else (("silence_ms", round((now - last) * 1000)),)
+        if info.status is NodeState.LATE:
+            effects.append(Log("heartbeat_late", "warning", (("node", record.name), *silence)))
+        elif info.status is NodeState.DEAD:
+            effects.append(Log("node_dead", "warning", (("node", record.name), *silence)))
+        effects.append(ArmTimer("check", self.liveness.next_deadline(now) or now + 1.0))
+        return effects

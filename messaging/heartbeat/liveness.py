@@ -1,0 +1,127 @@
+"""Who is alive: per-node and per-link status from the times packets were last heard.
+
+Pure bookkeeping, no I/O. A link is up while it heard the node within deadtime. A node
+is up while ANY link heard it within warntime, late after warntime of silence on all links,
+dead after deadtime. A node never heard is dead once initdead has passed since start-up
+(before that it is reported dead but no change is announced). `Leaving` marks a node dead at
+once. `evaluate(now)` returns the nodes whose visible state (status, links, generation)
+changed since the last evaluation, so callers publish exactly one event per change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from messaging.heartbeat.api import LinkState, NodeInfo, NodeState
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """The four Heartbeat timers, in seconds."""
+
+    keepalive: float
+    warntime: float
+    deadtime: float
+    initdead: float
+
+
+@dataclass
+class NodeLiveness:
+    """What we know about one peer's liveness (mutable, owned by `Liveness`)."""
+
+    name: str
+    generation: int = 0
+    link_heard: dict[str, float] = field(default_factory=dict)
+    left_at: float | None = None
+    announced: tuple[NodeState, tuple[tuple[str, LinkState], ...], int] | None = None
+
+    def last_heard(self) -> float | None:
+        return max(self.link_heard.values()) if self.link_heard else None
+
+
+class Liveness:
+    """Status of every peer, given the links and timers."""
+
+    def __init__(self, local: str, links: tuple[str, ...], timing: Timing) -> None:
+        self.local = local
+        self.links = links
+        self.timing = timing
+        self.started: float | None = None
+        self.nodes: dict[str, NodeLiveness] = {}
+
+    def add(self, name: str) -> NodeLiveness:
+        record = self.nodes.get(name)
+        if record is None:
+            record = self.nodes[name] = NodeLiveness(name)
+        return record
+
+    def heard(self, name: str, link: str, now: float) -> None:
+        record = self.add(name)
+        record.link_heard[link] = now
+        record.left_at = None
+
+    def left(self, name: str, now: float) -> None:
+        record = self.add(name)
+        record.left_at = now
+        record.link_heard.clear()
+
+    def status(self, record: NodeLiveness, now: float) -> NodeState:
+        if record.name == self.local:
+            return NodeState.UP
+        last = record.last_heard()
+        if last is None:
+            return NodeState.DEAD
+        silence = now - last
+        if silence >= self.timing.deadtime:
+            return NodeState.DEAD
+        return NodeState.LATE if silence >= self.timing.warntime else NodeState.UP
+
+    def link_states(self, record: NodeLiveness, now: float) -> dict[str, LinkState]:
+        local = record.name == self.local
+        states = {}
+        for link in self.links:
+            heard = record.link_heard.get(link)
+            alive = local or (heard is not None and now - heard < self.timing.deadtime)
+            states[link] = LinkState.UP if alive else LinkState.DEAD
+        return states
+
+    def _visible(self, record: NodeLiveness, now: float) -> tuple[
+            NodeState, tuple[tuple[str, LinkState], ...], int]:
+        return (self.status(record, now), tuple(self.link_states(record, now).items()),
+                record.generation)
+
+    def _initdead_over(self, now: float) -> bool:
+        return self.started is not None and now - self.started >= self.timing.initdead
+
+    def evaluate(self, now: float) -> list[NodeLiveness]:
+        """Nodes whose status, links or generation changed since they were last announced."""
+        changed = []
+        for record in self.nodes.values():
+            visible = self._visible(record, now)
+            if visible == record.announced:
+                continue
+            never_heard = record.announced is None and record.last_heard() is None
+            if never_heard and record.left_at is None and not (
+                    record.name == self.local or self._initdead_over(now)):
+                continue  # still within initdead: no news yet
+            record.announced = visible
+            changed.append(record)
+        return changed
+
+    def next_deadline(self, now: float) -> float | None:
+        """The earliest future time at which some status could change by silence alone."""
+        t = self.timing
+        candidates: list[float] = []
+        if self.started is not None and not self._initdead_over(now):
+            candidates.append(self.started + t.initdead)
+        for record in self.nodes.values():
+            if record.name == self.local:
+                continue
+            for heard in record.link_heard.values():
+                candidates += [heard + t.warntime, heard + t.deadtime]
+        future = [c for c in candidates if c > now]
+        return min(future) if future else None
+
+    def info(self, record: NodeLiveness, now: float) -> NodeInfo:
+        return NodeInfo(record.name, self.status(record, now), self.link_states(record, now),
+                        record.generation, record.last_heard())

@@ -1,0 +1,269 @@
+"""The heartbeat daemon's I/O shell: UDP links, zmq IPC, timers, signals, around the core.
+
+Runs on asyncio. Datagrams from every link socket become `PacketReceived`; expired timers
+become `TimerFired`; `SendMessage` requests on the control socket become `SendRequest`.
+Effects are performed here and nowhere else: `SendDatagram` -> sendto, `ArmTimer` ->
+loop.call_at, `Publish` -> the PUB socket, `Log` -> structlog. The NodeTable is published
+every `TABLE_INTERVAL` seconds and after each status change.
+
+The generation number is kept in `<state_dir>/hb_generation` and is
+max(previous + 1, unix time), so it grows across restarts even if the file is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from messaging.auth import KeyRing
+from messaging.authkeys import load_authkeys
+from messaging.config import HaConfig
+from messaging.effects import ArmTimer, CancelTimer, Log, Publish, TimerFired
+from messaging.errors import ConfigError, HAError, RemoteProtocolError
+from messaging.heartbeat import api
+from messaging.heartbeat.core import CoreSettings, HeartbeatCore
+from messaging.heartbeat.events import (
+    Event,
+    KeysReloaded,
+    PacketReceived,
+    SendDatagram,
+    SendRequest,
+    Started,
+    Stopping,
+)
+from messaging.heartbeat.netio import LinkSocket, local_addresses, open_links
+from messaging.ipc import bind, prepare_state_dir
+
+TABLE_INTERVAL = 2.0
+GENERATION_FILE = "hb_generation"
+
+
+def next_generation(state_dir: Path, wall: float | None = None) -> int:
+    """Bump and persist this node's generation number."""
+    path = state_dir / GENERATION_FILE
+    previous = 0
+    with contextlib.suppress(OSError, ValueError):
+        previous = int(path.read_text().strip())
+    generation = max(previous + 1, int(wall if wall is not None else time.time()))
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(f"{generation}\n")
+    os.replace(tmp, path)
+    return generation
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Start-up choices that are not in ha.cf."""
+
+    node: str
+    bind_address: str | None = None
+    state_dir: str | None = None
+    authkeys_path: str | None = None  # re-read on SIGHUP
+
+
+def check_membership(config: HaConfig, node: str) -> None:
+    """Heartbeat refuses to start on a node that ha.cf does not list (unless autojoin any)."""
+    if config.nodes and node not in config.nodes and config.autojoin != "any":
+        raise ConfigError(f"current node {node!r} is not in the configuration "
+                          f"(node lines list {', '.join(config.nodes)})")
+
+
+class _Receiver(asyncio.DatagramProtocol):
+    def __init__(self, service: HeartbeatService, link: str) -> None:
+        self.service = service
+        self.link = link
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        now = asyncio.get_running_loop().time()
+        self.service.feed(PacketReceived(self.link, data, (addr[0], addr[1]), now))
+
+    def error_received(self, exc: Exception) -> None:
+        self.service.counters_extra["tx.errors"] += 1
+
+
+class HeartbeatService:
+    """One node's heartbeat daemon."""
+
+    def __init__(self, config: HaConfig, keys: KeyRing, options: Options, logger: Any) -> None:
+        check_membership(config, options.node)
+        self.config = config
+        self.options = options
+        self.log = logger
+        self.state_dir = prepare_state_dir(options.state_dir or config.state_dir)
+        peers = {m.address for m in config.media if m.kind == "ucast"}
+        own = {options.bind_address} if options.bind_address else local_addresses(peers)
+        self.media = config.media_for(own)
+        links = tuple(dict.fromkeys(m.link for m in self.media))
+        generation = next_generation(self.state_dir)
+        settings = CoreSettings.from_config(config, options.node, generation, keys, links)
+        self.core = HeartbeatCore(settings)
+        self.counters_extra: dict[str, int] = {"tx.errors": 0, "udp.tx": 0}
+        self.sockets: dict[str, LinkSocket] = {}
+        self.transports: dict[str, asyncio.DatagramTransport] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._zmq = zmq.asyncio.Context()
+        self._pub: zmq.asyncio.Socket | None = None
+        self._stopped = asyncio.Event()
+        self._table_due = True
+        self._leaving = False
+
+    # ------------------------------------------------------------------ effects
+    def feed(self, event: Event) -> None:
+        if self._leaving and not isinstance(event, Stopping):
+            return  # after Leaving went out nothing else may: peers would see us come back
+        for effect in self.core.handle(event):
+            self._perform(effect)
+
+    def _perform(self, effect: object) -> None:
+        if isinstance(effect, SendDatagram):
+            self._send(effect)
+        elif isinstance(effect, ArmTimer):
+            self._arm(effect.key, effect.deadline)
+        elif isinstance(effect, CancelTimer):
+            handle = self._timers.pop(effect.key, None)
+            if handle is not None:
+                handle.cancel()
+        elif isinstance(effect, Publish):
+            self._publish(effect.event)
+            if isinstance(effect.event, api.NodeStatusChanged):
+                self._table_due = True
+        elif isinstance(effect, Log):
+            getattr(self.log, effect.level, self.log.info)(effect.event, **dict(effect.fields))
+
+    def _send(self, effect: SendDatagram) -> None:
+        transport = self.transports.get(effect.link)
+        link = self.sockets.get(effect.link)
+        if transport is None or link is None:
+            return
+        for dest in [effect.dest] if effect.dest is not None else link.destinations:
+            transport.sendto(effect.data, dest)
+            self.counters_extra["udp.tx"] += 1
+
+    def _arm(self, key: str, deadline: float) -> None:
+        old = self._timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        self._timers[key] = loop.call_at(deadline, self._fire, key)
+
+    def _fire(self, key: str) -> None:
+        self._timers.pop(key, None)
+        self.feed(TimerFired(key, asyncio.get_running_loop().time()))
+
+    def _publish(self, event: Any) -> None:
+        if self._pub is None:
+            return
+        with contextlib.suppress(zmq.ZMQError):
+            self._pub.send_multipart([api.topic_of(event), api.IPC.encode(event)],
+                                     flags=zmq.NOBLOCK)
+
+    # ------------------------------------------------------------------ queries
+    def table(self) -> api.NodeTable:
+        now = asyncio.get_running_loop().time()
+        table = self.core.table(now)
+        counters = {**table.counters, **self.counters_extra}
+        return api.NodeTable(table.local, table.cluster, table.nodes, counters, now)
+
+    def answer(self, request: object) -> object:
+        now = asyncio.get_running_loop().time()
+        if isinstance(request, api.SendMessage):
+            refusal = self.core.check_send(request.dst, request.channel, request.payload)
+            if refusal is not None:
+                return api.Ack(False, refusal)
+            self.feed(SendRequest(request.dst, request.channel, request.payload, now))
+            return api.Ack(True)
+        if isinstance(request, api.QueryNodes):
+            return self.table()
+        if isinstance(request, api.QueryCounters):
+            return api.Counters(self.table().counters)
+        return api.Ack(False, f"unsupported request {type(request).__name__}")
+
+    # ------------------------------------------------------------------ tasks
+    async def _serve_control(self, sock: zmq.asyncio.Socket) -> None:
+        while True:
+            data = await sock.recv()
+            try:
+                reply = self.answer(api.IPC.decode(data))
+            except RemoteProtocolError as error:
+                reply = api.Ack(False, str(error))
+            except HAError as error:  # a bug of ours must not wedge the REP socket
+                self.log.error("control_request_failed", error=str(error))
+                reply = api.Ack(False, f"internal error: {error}")
+            await sock.send(api.IPC.encode(reply))
+
+    async def _publish_tables(self) -> None:
+        while True:
+            self._publish(self.table())
+            self._table_due = False
+            for _ in range(int(TABLE_INTERVAL / 0.1)):
+                await asyncio.sleep(0.1)
+                if self._table_due:
+                    break
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def reload_keys(self) -> None:
+        """SIGHUP: re-read authkeys; a bad file is logged and the old keys stay in use."""
+        if self.options.authkeys_path is None:
+            return
+        try:
+            keys = load_authkeys(self.options.authkeys_path)
+        except ConfigError as error:
+            self.log.error("authkeys_reload_failed", error=str(error))
+            return
+        self.feed(KeysReloaded(keys, asyncio.get_running_loop().time()))
+
+    async def run(self) -> None:
+        """Bind everything, run until SIGTERM/SIGINT or `stop()`, then leave cleanly."""
+        loop = asyncio.get_running_loop()
+        self.sockets = open_links(self.media, self.options.bind_address)
+        for link, link_socket in self.sockets.items():
+            transport, _ = await loop.create_datagram_endpoint(
+                functools.partial(_Receiver, self, link), sock=link_socket.sock)
+            self.transports[link] = transport
+        self._pub = self._zmq.socket(zmq.PUB)
+        bind(self._pub, api.pub_endpoint(self.state_dir))
+        ctl = self._zmq.socket(zmq.REP)
+        bind(ctl, api.ctl_endpoint(self.state_dir))
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_keys)
+        self.log.info("heartbeat_started", generation=self.core.settings.generation,
+                      links=list(self.sockets), peers={k: v.destinations
+                                                        for k, v in self.sockets.items()})
+        tasks = [asyncio.create_task(self._serve_control(ctl)),
+                 asyncio.create_task(self._publish_tables())]
+        self.feed(Started(loop.time()))
+        try:
+            await self._stopped.wait()
+        finally:
+            for handle in self._timers.values():
+                handle.cancel()
+            self.feed(Stopping(loop.time()))
+            self._leaving = True
+            await asyncio.sleep(0.05)  # let the Leaving datagrams go out
+            for task in tasks:
+                task.cancel()
+            self._close(ctl)
+
+    def _close(self, ctl: zmq.asyncio.Socket) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        for transport in self.transports.values():
+            transport.close()
+        ctl.close(linger=0)
+        if self._pub is not None:
+            self._pub.close(linger=0)
+        self._zmq.term()
+        self.log.info("heartbeat_stopped")

@@ -1,0 +1,237 @@
+"""`hacluster node start|stop|status`: run a node's daemons like Heartbeat's master process.
+
+`start` reads ha.cf and authkeys (refusing bad ones before anything runs), writes
+``<state_dir>/launcher.pid``, starts the installed daemons of `messaging.supervisor.DAEMONS`
+plus ha.cf `respawn` lines, respawns crashed ones with backoff and stops them in reverse
+order on SIGTERM. It runs in the foreground unless `--daemon`. `stop` signals the launcher
+named in the pid file and waits. `status` prints the daemons and heartbeat's node table
+(`--json` for machines); it exits 7 (not running) when no launcher runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from messaging.authkeys import load_authkeys
+from messaging.command import fail
+from messaging.config import HaConfig, load_ha_cf
+from messaging.errors import ConfigError, ExitCode, HAError, Location, TransportError
+from messaging.ipc import prepare_state_dir
+from messaging.logs import configure, get_logger
+from messaging.supervisor import (
+    PID_FILE,
+    STATUS_FILE,
+    Child,
+    StartContext,
+    Supervisor,
+    daemons_to_start,
+)
+
+DEFAULT_CONFIG = "/etc/ha.d/ha.cf"
+DEFAULT_AUTHKEYS = "/etc/ha.d/authkeys"
+
+
+def _state_dir(config: HaConfig, override: str | None) -> Path:
+    return Path(override or config.state_dir)
+
+
+def running_pid(state_dir: Path) -> int | None:
+    """The pid in the launcher pid file if that process is alive, else None."""
+    try:
+        pid = int((state_dir / PID_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def build_children(config: HaConfig, ctx: StartContext) -> list[Child]:
+    """The daemons ha.cf asks for (installed ones), then its `respawn` programs."""
+    children = [Child(spec.name, spec.command(ctx)) for spec in daemons_to_start(config)]
+    for entry in config.respawn:
+        children.append(Child(Path(entry.argv[0]).name, list(entry.argv), user=entry.user))
+    return children
+
+
+def _daemonize(log_path: Path) -> None:
+    """Detach: double fork, new session, stdio to `log_path`."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def node() -> None:
+    """Start, stop and inspect this node's cluster daemons."""
+
+
+_config_option = click.option("-c", "--config", "config_path", default=DEFAULT_CONFIG,
+                              show_default=True, help="ha.cf file")
+_state_option = click.option("--state-dir", default=None, help="override ha.cf state_dir")
+
+
+@node.command()
+@_config_option
+@click.option("-k", "--authkeys", "authkeys_path", default=DEFAULT_AUTHKEYS, show_default=True)
+@click.option("-n", "--node", "node_name", default=None, help="node name [default: uname -n]")
+@click.option("--bind", "bind_address", default=None, help="heartbeat bind address")
+@_state_option
+@click.option("--daemon", "detach", is_flag=True, help="detach and run in the background")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def start(config_path: str, authkeys_path: str, node_name: str | None,
+          bind_address: str | None, state_dir: str | None, detach: bool, log_level: str) -> None:
+    """Start the node's daemons and keep them running (foreground unless --daemon)."""
+    try:
+        config = load_ha_cf(config_path)
+        load_authkeys(authkeys_path)
+        directory = prepare_state_dir(_state_dir(config, state_dir))
+        other = running_pid(directory)
+        if other is not None:
+            raise ConfigError(f"a launcher already runs with pid {other}",
+                              location=Location(str(directory / PID_FILE)))
+        ctx = StartContext(str(Path(config_path).resolve()), str(Path(authkeys_path).resolve()),
+                           node_name or os.uname().nodename, str(directory), bind_address)
+        children = build_children(config, ctx)
+        if detach:
+            _daemonize(Path(config.logfile or directory / "launcher.log"))
+        _run(children, directory, log_level, ctx.node)
+    except (HAError, OSError) as error:
+        fail(error)
+
+
+def _run(children: list[Child], directory: Path, log_level: str, node_name: str) -> None:
+    configure(log_level)
+    log = get_logger(daemon="launcher", node=node_name)
+    pid_path = directory / PID_FILE
+    pid_path.write_text(f"{os.getpid()}\n")
+    try:
+        asyncio.run(Supervisor(children, directory, log).run())
+    finally:
+        with contextlib.suppress(OSError):
+            pid_path.unlink()
+
+
+@node.command()
+@_config_option
+@_state_option
+@click.option("--timeout", default=30.0, show_default=True, help="seconds to wait")
+def stop(config_path: str, state_dir: str | None, timeout: float) -> None:
+    """Stop the launcher and its daemons (reverse start order)."""
+    try:
+        directory = _state_dir(load_ha_cf(config_path), state_dir)
+        pid = running_pid(directory)
+        if pid is None:
+            click.echo("not running")
+            return
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if running_pid(directory) != pid:
+                click.echo(f"stopped (pid {pid})")
+                return
+            time.sleep(0.1)
+        raise TransportError(f"launcher pid {pid} still running after {timeout:g}s")
+    except (HAError, OSError) as error:
+        fail(error)
+
+
+def _node_table(directory: Path) -> dict[str, Any] | None:
+    from messaging.heartbeat.api import HeartbeatClient
+
+    client = HeartbeatClient(directory, timeout=2.0)
+    try:
+        table = client.query_nodes()
+    except HAError:
+        return None
+    finally:
+        client.close()
+    return {"local": table.local, "cluster": table.cluster, "nodes": [
+        {"node": n.node, "status": n.status.value, "generation": n.generation,
+         "links": {k: v.value for k, v in n.links.items()}} for n in table.nodes],
+        "counters": dict(table.counters)}
+
+
+def collect_status(directory: Path) -> dict[str, Any]:
+    """Everything `node status` shows, as plain data."""
+    pid = running_pid(directory)
+    daemons: list[Any] = []
+    with contextlib.suppress(OSError, ValueError):
+        daemons = json.loads((directory / STATUS_FILE).read_text())["daemons"]
+    return {"running": pid is not None, "pid": pid, "daemons": daemons if pid else [],
+            "heartbeat": _node_table(directory) if pid else None}
+
+
+def _print_status(status: dict[str, Any]) -> None:
+    if not status["running"]:
+        click.echo("launcher: not running")
+        return
+    click.echo(f"launcher: running (pid {status['pid']})")
+    for daemon in status["daemons"]:
+        click.echo(f"  {daemon['name']:<10} {daemon['state']:<10} pid={daemon['pid']} "
+                   f"restarts={daemon['restarts']}")
+    table = status["heartbeat"]
+    if table is None:
+        click.echo("heartbeat: not answering")
+        return
+    click.echo(f"cluster {table['cluster']}, local node {table['local']}")
+    for row in table["nodes"]:
+        links = " ".join(f"{k}:{v}" for k, v in row["links"].items())
+        click.echo(f"  {row['node']:<16} {row['status']:<5} {links}")
+
+
+@node.command()
+@_config_option
+@_state_option
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def status(config_path: str, state_dir: str | None, as_json: bool) -> None:
+    """Show the daemons and heartbeat's view of the nodes."""
+    try:
+        directory = _state_dir(load_ha_cf(config_path), state_dir)
+        result = collect_status(directory)
+    except (HAError, OSError) as error:
+        fail(error)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        _print_status(result)
+    sys.exit(int(ExitCode.OK if result["running"] else ExitCode.NOT_RUNNING))
+
+
+@node.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("-m", "--method", default="hmac-sha256", show_default=True,
+              type=click.Choice(["hmac-sha256", "sha1", "md5", "crc"]))
+@click.option("--index", default=1, show_default=True, help="key index (1-15)")
+@click.option("--force", is_flag=True, help="overwrite an existing file")
+def keygen(path: str, method: str, index: int, force: bool) -> None:
+    """Write a new authkeys file (mode 0600, random secret) to PATH."""
+    from messaging.authkeys import write_authkeys
+
+    try:
+        write_authkeys(path, method, index=index, overwrite=force)  # type: ignore[arg-type]
+    except (HAError, OSError) as error:
+        fail(error)
+    click.echo(f"wrote {path} ({method}, index {index}); copy it to every node")

@@ -1,0 +1,227 @@
+"""Keeping a node's daemons running: which to start, in what order, and respawn backoff.
+
+`DAEMONS` is the table of the stack's daemons in start order; a daemon is started only
+when its package has a ``__main__`` module (so the launcher works while the stack is being
+built) and, for the CRM daemons, when ha.cf says ``crm on|respawn``. `RespawnPolicy` is
+pure: given exits and times it says when to start a child again (exponential backoff that
+resets after a stable run; exit code 100 means "do not respawn", as in Heartbeat).
+`Supervisor` is the asyncio shell that runs the children, restarts them per the policy,
+stops them in reverse order and writes a status file for `hacluster node status`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from messaging.config import HaConfig
+
+NO_RESPAWN_EXIT = 100
+STATUS_FILE = "launcher.json"
+PID_FILE = "launcher.pid"
+
+
+@dataclass(frozen=True, slots=True)
+class StartContext:
+    """What every daemon's command line is built from."""
+
+    config_path: str
+    authkeys_path: str
+    node: str
+    state_dir: str
+    bind_address: str | None = None
+
+
+def _heartbeat_args(ctx: StartContext) -> list[str]:
+    args = ["-c", ctx.config_path, "-k", ctx.authkeys_path, "-n", ctx.node,
+            "--state-dir", ctx.state_dir]
+    return args + (["--bind", ctx.bind_address] if ctx.bind_address else [])
+
+
+def _standard_args(ctx: StartContext) -> list[str]:
+    return ["-c", ctx.config_path, "-n", ctx.node, "--state-dir", ctx.state_dir]
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSpec:
+    """One row of the daemon table."""
+
+    name: str
+    module: str
+    needs_crm: bool
+    arguments: Callable[[StartContext], list[str]] = _standard_args
+
+    def installed(self) -> bool:
+        try:
+            return importlib.util.find_spec(f"{self.module}.__main__") is not None
+        except ModuleNotFoundError:
+            return False
+
+    def command(self, ctx: StartContext) -> list[str]:
+        return [sys.executable, "-m", self.module, *self.arguments(ctx)]
+
+
+DAEMONS: tuple[DaemonSpec, ...] = (
+    DaemonSpec("heartbeat", "messaging.heartbeat", False, _heartbeat_args),
+    DaemonSpec("ccm", "ccm", False),
+    DaemonSpec("cib", "cib", True),
+    DaemonSpec("lrmd", "lrmd", True),
+    DaemonSpec("stonithd", "stonithd", True),
+    DaemonSpec("pengine", "pengine", True),
+    DaemonSpec("crmd", "crmd", True),
+)
+
+
+def daemons_to_start(config: HaConfig, table: tuple[DaemonSpec, ...] = DAEMONS
+                     ) -> list[DaemonSpec]:
+    """The installed daemons ha.cf asks for, in start order."""
+    crm = config.crm in ("on", "respawn")
+    return [d for d in table if (crm or not d.needs_crm) and d.installed()]
+
+
+@dataclass
+class RespawnPolicy:
+    """When to restart a child that exited (pure: all times are passed in)."""
+
+    initial: float = 1.0
+    maximum: float = 60.0
+    stable_after: float = 60.0
+    delays: dict[str, float] = field(default_factory=dict)
+    restarts: dict[str, int] = field(default_factory=dict)
+
+    def on_exit(self, name: str, code: int | None, started: float, now: float) -> float | None:
+        """Seconds to wait before restarting `name`, or None to leave it stopped."""
+        if code == NO_RESPAWN_EXIT:
+            return None
+        if now - started >= self.stable_after:
+            self.delays.pop(name, None)
+        delay = self.delays.get(name, 0.0)
+        delay = self.initial if delay == 0.0 else min(self.maximum, delay * 2)
+        self.delays[name] = delay
+        self.restarts[name] = self.restarts.get(name, 0) + 1
+        return delay
+
+
+@dataclass
+class Child:
+    """A running (or waiting) daemon."""
+
+    spec_name: str
+    argv: list[str]
+    process: asyncio.subprocess.Process | None = None
+    started: float = 0.0
+    state: str = "stopped"  # running | restarting | stopped | failed
+    last_exit: int | None = None
+    user: str | None = None  # run as this user (ha.cf respawn lines), when we are root
+
+
+class Supervisor:
+    """Runs the children, respawns them, stops them in reverse order."""
+
+    def __init__(self, children: list[Child], state_dir: Path, log: Any,
+                 policy: RespawnPolicy | None = None, stop_timeout: float = 10.0) -> None:
+        self.children = children
+        self.state_dir = state_dir
+        self.log = log
+        self.policy = policy or RespawnPolicy()
+        self.stop_timeout = stop_timeout
+        self._stopping = asyncio.Event()
+        self._watchers: list[asyncio.Task[None]] = []
+
+    async def _spawn(self, child: Child) -> None:
+        loop = asyncio.get_running_loop()
+        as_user: dict[str, Any] = {}
+        if child.user and os.geteuid() == 0:
+            as_user["user"] = child.user
+        try:
+            child.process = await asyncio.create_subprocess_exec(
+                *child.argv, start_new_session=True, **as_user)
+        except (OSError, ValueError, KeyError) as error:  # missing program, unknown user
+            self.log.error("daemon_spawn_failed", daemon=child.spec_name, error=str(error))
+            child.state = "failed"
+            self.write_status()
+            return
+        child.started = loop.time()
+        child.state = "running"
+        self.log.info("daemon_started", daemon=child.spec_name, pid=child.process.pid)
+        self.write_status()
+
+    async def _watch(self, child: Child) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            if child.process is None or child.state == "failed":
+                return
+            code = await child.process.wait()
+            if self._stopping.is_set():
+                return
+            child.last_exit = code
+            delay = self.policy.on_exit(child.spec_name, code, child.started, loop.time())
+            self.log.warning("daemon_exited", daemon=child.spec_name, code=code,
+                             respawn_in=delay)
+            if delay is None:
+                child.state = "failed"
+                self.write_status()
+                return
+            child.state = "restarting"
+            self.write_status()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            if self._stopping.is_set():
+                return
+            await self._spawn(child)
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        for child in self.children:
+            await self._spawn(child)
+            self._watchers.append(asyncio.create_task(self._watch(child)))
+        await self._stopping.wait()
+        await self.stop_all()
+
+    async def stop_all(self) -> None:
+        """SIGTERM each child in reverse start order; SIGKILL after stop_timeout."""
+        for child in reversed(self.children):
+            process = child.process
+            if process is None or process.returncode is not None:
+                child.state = "stopped"
+                continue
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), self.stop_timeout)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+            child.state = "stopped"
+            self.log.info("daemon_stopped", daemon=child.spec_name, code=process.returncode)
+        for watcher in self._watchers:
+            watcher.cancel()
+        self.write_status()
+
+    def status(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "daemons": [
+            {"name": c.spec_name, "state": c.state,
+             "pid": c.process.pid if c.process and c.process.returncode is None else None,
+             "restarts": self.policy.restarts.get(c.spec_name, 0), "last_exit": c.last_exit}
+            for c in self.children]}
+
+    def write_status(self) -> None:
+        path = self.state_dir / STATUS_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.status(), indent=1) + "\n")
+        os.replace(tmp, path)

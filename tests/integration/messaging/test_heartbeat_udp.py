@@ -1,0 +1,184 @@
+"""Real heartbeat processes over UDP on 127.0.0.x (ucast on lo): they see each other,
+exchange messages through the zmq API, and detect a SIGKILL within deadtime + keepalive."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from messaging.authkeys import write_authkeys
+from messaging.errors import ExitCode
+from messaging.heartbeat.api import HeartbeatClient, MessageReceived, NodeState, NodeStatusChanged
+
+REPO = Path(__file__).resolve().parents[3]
+KEEPALIVE, DEADTIME = 0.2, 1.0
+SLACK = 0.6  # scheduling delay on a loaded 2-core machine
+
+
+def _free_port(addresses: list[str]) -> int:
+    for _ in range(50):
+        port = random.randint(20000, 60000)
+        socks = []
+        try:
+            for address in addresses:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(sock)
+                sock.bind((address, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no free UDP port")
+
+
+class Cluster:
+    def __init__(self, root: Path, size: int) -> None:
+        self.root = root
+        self.names = [f"n{i}" for i in range(1, size + 1)]
+        self.addresses = {n: f"127.0.0.{10 + i}" for i, n in enumerate(self.names, 1)}
+        port = _free_port(list(self.addresses.values()))
+        lines = [f"keepalive {int(KEEPALIVE * 1000)}ms", f"deadtime {DEADTIME}",
+                 "warntime 600ms", "initdead 3", f"udpport {port}", "cluster_name itest",
+                 *(f"ucast lo {a}" for a in self.addresses.values()),
+                 f"node {' '.join(self.names)}"]
+        (root / "ha.cf").write_text("\n".join(lines) + "\n")
+        write_authkeys(root / "authkeys")
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def state_dir(self, name: str) -> Path:
+        return self.root / name
+
+    def start(self, name: str) -> None:
+        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "messaging.heartbeat", "-c", str(self.root / "ha.cf"),
+             "-k", str(self.root / "authkeys"), "-n", name, "--bind", self.addresses[name],
+             "--state-dir", str(self.state_dir(name))],
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+
+    def client(self, name: str) -> HeartbeatClient:
+        return HeartbeatClient(self.state_dir(name), timeout=5.0)
+
+    def wait_all_up(self, observer: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (self.state_dir(observer) / "heartbeat.ctl").exists():
+                client = self.client(observer)
+                try:
+                    table = client.query_nodes()
+                finally:
+                    client.close()
+                if all(table.status_of(n) is NodeState.UP for n in self.names):
+                    return
+            time.sleep(0.1)
+        raise AssertionError(f"{observer} did not see every node up:\n{self.logs(observer)}")
+
+    def logs(self, name: str) -> str:
+        return (self.root / f"{name}.log").read_text()
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    made = Cluster(tmp_path, 3)
+    for name in made.names:
+        made.start(name)
+    try:
+        yield made
+    finally:
+        made.stop_all()
+
+
+def _wait_for(sub: object, predicate: object, timeout: float) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        event = sub.recv(0.05)  # type: ignore[attr-defined]
+        if event is not None and predicate(event):  # type: ignore[operator]
+            return event
+    return None
+
+
+def test_three_nodes_see_each_other_exchange_messages_and_detect_sigkill(
+        cluster: Cluster) -> None:
+    for name in cluster.names:
+        cluster.wait_all_up(name)
+    n1 = cluster.client("n1")
+    events = n1.subscribe()
+    time.sleep(0.3)  # zmq slow joiner
+    n2 = cluster.client("n2")
+    assert n2.send_message("*", "test", b"hello from n2").ok
+    assert n2.send_message("n1", "test", b"x" * 50_000).ok  # fragmented
+    assert not n2.send_message("nobody", "test", b"x").ok
+    got = [_wait_for(events, lambda e: isinstance(e, MessageReceived), 5.0) for _ in range(2)]
+    assert [(m.src, m.payload[:13], len(m.payload)) for m in got] == [  # type: ignore[union-attr]
+        ("n2", b"hello from n2", 13), ("n2", b"x" * 13, 50_000)]
+
+    victim = cluster.procs["n3"]
+    killed = time.monotonic()
+    victim.send_signal(signal.SIGKILL)
+    dead = _wait_for(events, lambda e: isinstance(e, NodeStatusChanged) and e.node == "n3"
+                     and e.status is NodeState.DEAD, DEADTIME + KEEPALIVE + 5)
+    detected = time.monotonic() - killed
+    assert dead is not None, cluster.logs("n1")
+    assert detected <= DEADTIME + KEEPALIVE + SLACK, detected
+    counters = n1.query_counters().counters
+    assert counters["rx.accepted"] > 10 and counters.get("rejected.bad_signature", 0) == 0
+    n1.close()
+    n2.close()
+
+
+def test_clean_stop_is_seen_at_once_and_restart_gets_new_generation(cluster: Cluster) -> None:
+    cluster.wait_all_up("n1")
+    n1 = cluster.client("n1")
+    before = {i.node: i.generation for i in n1.query_nodes().nodes}
+    events = n1.subscribe((b"status",))
+    time.sleep(0.3)
+    stopped = time.monotonic()
+    cluster.procs["n2"].send_signal(signal.SIGTERM)
+    dead = _wait_for(events, lambda e: e.node == "n2" and e.status is NodeState.DEAD, 5.0)
+    assert dead is not None and time.monotonic() - stopped < DEADTIME
+    assert cluster.procs["n2"].wait(5) == 0
+    cluster.start("n2")
+    up = _wait_for(events, lambda e: e.node == "n2" and e.status is NodeState.UP, 20.0)
+    assert up is not None and up.generation > before["n2"]  # type: ignore[attr-defined]
+    n1.close()
+
+
+def test_bad_configuration_exits_with_config_code(tmp_path: Path) -> None:
+    (tmp_path / "ha.cf").write_text("bcast lo\nnode a\nkeepalive soon\n")
+    write_authkeys(tmp_path / "authkeys")
+    result = subprocess.run(
+        [sys.executable, "-m", "messaging.heartbeat", "-c", str(tmp_path / "ha.cf"), "-k",
+         str(tmp_path / "authkeys"), "-n", "a"], cwd=REPO, capture_output=True, text=True,
+        timeout=60)
+    assert result.returncode == ExitCode.CONFIG
+    assert result.stderr.strip() == (f"error: {tmp_path / 'ha.cf'}:3: keepalive: 'soon' is "
+                                     "not a time (seconds, or milliseconds with 'ms')")
+    os.chmod(tmp_path / "authkeys", 0o644)
+    (tmp_path / "ha.cf").write_text("bcast lo\nnode a\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "messaging.heartbeat", "-c", str(tmp_path / "ha.cf"), "-k",
+         str(tmp_path / "authkeys"), "-n", "b"], cwd=REPO, capture_output=True, text=True,
+        timeout=60)
+    assert result.returncode == ExitCode.CONFIG and "readable by group or others" in result.stderr

@@ -1,0 +1,87 @@
+"""`hacluster node start|status|stop` with real processes: respawn after SIGKILL, stop in
+reverse order, pid file handling, status exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from messaging.authkeys import write_authkeys
+from messaging.errors import ExitCode
+
+REPO = Path(__file__).resolve().parents[3]
+NODE = [sys.executable, "-c", "from messaging.launcher import node; node()"]
+
+
+def _node(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*NODE, *args], cwd=REPO, capture_output=True, text=True, timeout=60)
+
+
+def _status(common: list[str]) -> dict[str, object]:
+    result = _node("status", *common, "--json")
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def _wait(predicate: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_start_status_respawn_stop(tmp_path: Path) -> None:
+    (tmp_path / "ha.cf").write_text("keepalive 200ms\ndeadtime 1\nudpport 39694\n"
+                                    "ucast lo 127.0.0.41\nucast lo 127.0.0.42\nnode l1 l2\n")
+    write_authkeys(tmp_path / "authkeys")
+    state = tmp_path / "state"
+    common = ["-c", str(tmp_path / "ha.cf"), "--state-dir", str(state)]
+    not_running = _node("status", *common)
+    assert not_running.returncode == ExitCode.NOT_RUNNING
+    assert "not running" in not_running.stdout
+    launcher = subprocess.Popen(
+        [*NODE, "start", *common, "-k", str(tmp_path / "authkeys"), "-n", "l1",
+         "--bind", "127.0.0.41"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert _wait(lambda: (state / "heartbeat.ctl").exists()
+                     and (_status(common).get("heartbeat") is not None), 30)
+        status = _status(common)
+        daemons = {d["name"]: d for d in status["daemons"]}  # type: ignore[attr-defined]
+        assert daemons["heartbeat"]["state"] == "running"
+        assert status["pid"] == launcher.pid
+        nodes = {n["node"]: n["status"] for n in status["heartbeat"]["nodes"]}  # type: ignore[index]
+        assert nodes["l1"] == "up" and nodes["l2"] == "dead"
+
+        second = _node("start", *common, "-k", str(tmp_path / "authkeys"), "-n", "l1")
+        assert second.returncode == ExitCode.CONFIG and "already runs" in second.stderr
+
+        old_pid = daemons["heartbeat"]["pid"]
+        os.kill(old_pid, signal.SIGKILL)
+
+        def respawned() -> bool:
+            hb = {d["name"]: d for d in _status(common)["daemons"]}["heartbeat"]  # type: ignore[attr-defined]
+            return hb["restarts"] == 1 and hb["pid"] not in (None, old_pid)
+
+        assert _wait(respawned, 20)
+        stopped = _node("stop", *common)
+        assert stopped.returncode == 0 and "stopped" in stopped.stdout
+        assert launcher.wait(10) == 0
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    output = launcher.stdout.read().decode() if launcher.stdout else ""
+    assert not (state / "launcher.pid").exists()
+    def names(event: str) -> list[str]:
+        found = [line.split(" daemon=")[1].split()[0] for line in output.splitlines()
+                 if event in line]
+        return list(dict.fromkeys(found))
+
+    started, stopped_order = names("daemon_started"), names("daemon_stopped")
+    assert started[0] == "heartbeat"
+    assert stopped_order == list(reversed(started)), output

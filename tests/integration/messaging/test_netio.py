@@ -1,0 +1,36 @@
+"""Link sockets and own-address detection with real sockets on this host."""
+
+from __future__ import annotations
+
+import pytest
+
+from messaging.config import Medium, parse_ha_cf
+from messaging.errors import ConfigError
+from messaging.heartbeat.netio import is_local_address, local_addresses, open_link, open_links
+
+
+def test_own_addresses() -> None:
+    assert is_local_address("127.0.0.1") and is_local_address("127.0.0.77")
+    assert not is_local_address("198.51.100.77")  # TEST-NET-2, never assigned here
+    assert "127.0.0.1" in local_addresses()
+    assert "127.0.0.77" in local_addresses({"127.0.0.77", "198.51.100.77"})
+    assert "198.51.100.77" not in local_addresses({"198.51.100.77"})
+
+
+def test_ucast_link_sends_to_the_other_peers_only() -> None:
+    config = parse_ha_cf("udpport 39999\nucast lo 127.0.0.61\nucast lo 127.0.0.62\n"
+                         "ucast lo 127.0.0.63\nnode a b c\n")
+    links = open_links(config.media_for({"127.0.0.61"}), "127.0.0.61")
+    try:
+        assert list(links) == ["lo"]
+        assert links["lo"].destinations == [("127.0.0.62", 39999), ("127.0.0.63", 39999)]
+        assert links["lo"].sock.getsockname() == ("127.0.0.61", 39999)
+    finally:
+        for link in links.values():
+            link.close()
+
+
+def test_mixed_media_on_one_interface_are_refused() -> None:
+    media = [Medium("ucast", "lo", 694, "127.0.0.2"), Medium("bcast", "lo", 694)]
+    with pytest.raises(ConfigError, match="mixes bcast, ucast"):
+        open_link("lo", media, None)

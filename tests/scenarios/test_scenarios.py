@@ -1,0 +1,39 @@
+"""Runs every tests/scenarios/*.txt script through lab.script and compares the transcript.
+
+A scenario fails when one of its `expect-*` commands fails (always, even with
+--update-golden) or when its transcript differs from the file (regenerate with
+`pytest tests/scenarios --update-golden` and review the diff).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import pytest
+
+from lab.script import run_script
+
+HERE = Path(__file__).parent
+SCRIPTS = sorted(HERE.glob("*.txt"))
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.stem)
+def test_scenario(path: Path, request: pytest.FixtureRequest) -> None:
+    text = path.read_text()
+    produced, failures = run_script(text)
+    update = request.config.getoption("--update-golden", default=False)
+    if update:
+        path.write_text(produced)
+    assert not failures, "\n".join(failures)
+    if produced != text and not update:
+        diff = difflib.unified_diff(text.splitlines(), produced.splitlines(), "golden",
+                                    "produced", lineterm="")
+        pytest.fail("transcript changed (rerun with --update-golden to accept):\n"
+                    + "\n".join(diff))
+
+
+def test_a_broken_expectation_is_reported() -> None:
+    script = "add-nodes 2\n----\n\nstabilize 5\n----\n\nexpect-view n1 | n2\n----\n"
+    _, failures = run_script(script)
+    assert failures and "expect-view n1 | n2" in failures[0]

@@ -1,0 +1,261 @@
+"""The membership core driven by hand: events in, effects out, no clock, no sockets."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ccm.core import (
+    BROADCAST,
+    TIMER_CHECK,
+    TIMER_HOLD,
+    TIMER_RETRY,
+    TIMER_ROUND,
+    TIMER_SETTLE,
+    Membership,
+    PeerMessageReceived,
+    PeerStatusChanged,
+    Timing,
+    View,
+    ViewInstalled,
+)
+from ccm.graph import cliques
+from ccm.protocol import Ack, Commit, Nack, Nudge, Propose, Reach, Report, from_wire, to_wire
+from messaging.effects import ArmTimer, CancelTimer, Effect, Publish, Send, TimerFired
+from messaging.errors import RemoteProtocolError
+
+TIMING = Timing(settle=1.0, proposal_timeout=0.5, retry_delay=0.2, check_interval=0.5,
+                hold=0.4)
+
+
+def report(node: str, *hears: str, view_id: int = 0, counter: int = 1) -> Report:
+    return Report(node, 0, counter, view_id, tuple(sorted(hears)))
+
+
+def settled(name: str, links: dict[str, tuple[str, ...]] | None = None) -> Membership:
+    """A core that hears the peers in `links`, each reporting that it hears the listed nodes."""
+    core = Membership(name, TIMING, random.Random(1))
+    core.start(0.0)
+    for peer, hears in (links or {}).items():
+        core.handle(PeerStatusChanged(peer, True, 0.1))
+        core.handle(PeerMessageReceived(peer, Reach((report(peer, *hears),)), 0.1))
+    return core
+
+
+def full_mesh(name: str, *names: str) -> Membership:
+    everyone = (name, *names)
+    return settled(name, {p: tuple(n for n in everyone if n != p) for p in names})
+
+
+def sends(effects: list[Effect]) -> list[tuple[str, object]]:
+    return [(e.destination, e.message) for e in effects
+            if isinstance(e, Send) and not isinstance(e.message, Reach)]
+
+
+def installed(effects: list[Effect]) -> list[View]:
+    return [e.event.view for e in effects
+            if isinstance(e, Publish) and isinstance(e.event, ViewInstalled)]
+
+
+def proposal_of(effects: list[Effect]) -> Propose:
+    found = [m for _, m in sends(effects) if isinstance(m, Propose)]
+    assert found, effects
+    return found[0]
+
+
+def test_start_gossips_and_arms_settle_and_check_timers() -> None:
+    core = Membership("n1", TIMING)
+    effects = core.start(5.0)
+    assert effects[1:] == [ArmTimer(TIMER_SETTLE, 6.0), ArmTimer(TIMER_CHECK, 5.5)]
+    assert isinstance(effects[0], Send) and effects[0].destination == BROADCAST
+
+
+def test_alone_installs_a_singleton_view_when_settled() -> None:
+    core = settled("n1")
+    effects = core.handle(TimerFired(TIMER_SETTLE, 1.0))
+    assert installed(effects) == [View(1, ("n1",), "n1")]
+    assert sends(effects) == []
+
+
+def test_lowest_node_proposes_its_clique() -> None:
+    core = full_mesh("n1", "n3", "n2")
+    effects = core.handle(TimerFired(TIMER_SETTLE, 1.0))
+    proposal = proposal_of(effects)
+    assert (proposal.view_id, proposal.members, proposal.round) == (1, ("n1", "n2", "n3"), 1)
+    assert [d for d, _ in sends(effects)] == ["n2", "n3"]
+    assert ArmTimer(TIMER_ROUND, 1.5) in effects
+    assert installed(effects) == []
+
+
+def test_a_peer_that_does_not_report_hearing_us_is_not_a_member() -> None:
+    core = settled("n1", {"n2": ("n1",), "n3": ("n2",)})  # n3 hears n2 but not n1
+    assert core.target() == {"n1", "n2"}
+
+
+def test_commit_after_every_member_acked() -> None:
+    core = full_mesh("n1", "n2", "n3")
+    core.handle(TimerFired(TIMER_SETTLE, 1.0))
+    assert installed(core.handle(PeerMessageReceived("n2", Ack(1, 1), 1.1))) == []
+    effects = core.handle(PeerMessageReceived("n3", Ack(1, 1), 1.1))
+    commit = Commit("n1", 1, ("n1", "n2", "n3"), 1)
+    assert sends(effects) == [("n2", commit), ("n3", commit)]
+    assert installed(effects) == [View(1, ("n1", "n2", "n3"), "n1")]
+    assert CancelTimer(TIMER_ROUND) in effects
+
+
+def test_higher_node_does_not_coordinate_but_nudges() -> None:
+    core = full_mesh("n2", "n1")
+    effects = core.handle(TimerFired(TIMER_SETTLE, 1.0))
+    assert [(d, type(m)) for d, m in sends(effects)] == [("n1", Nudge)]
+
+
+def test_participant_acks_matching_proposal_and_installs_its_commit() -> None:
+    core = full_mesh("n2", "n1", "n3")
+    proposal = Propose("n1", 4, ("n1", "n2", "n3"), 7)
+    assert sends(core.handle(PeerMessageReceived("n1", proposal, 1.0))) == [("n1", Ack(4, 7))]
+    commit = Commit("n1", 4, ("n1", "n2", "n3"), 7)
+    effects = core.handle(PeerMessageReceived("n1", commit, 1.1))
+    assert installed(effects) == [View(4, ("n1", "n2", "n3"), "n1")]
+
+
+def test_participant_nacks_a_proposal_that_disagrees_with_its_target() -> None:
+    core = full_mesh("n2", "n1")  # n2 does not hear n3
+    proposal = Propose("n1", 2, ("n1", "n2", "n3"), 1)
+    effects = core.handle(PeerMessageReceived("n1", proposal, 1.0))
+    nacks = [m for _, m in sends(effects) if isinstance(m, Nack)]
+    assert len(nacks) == 1 and nacks[0].reachable == ("n1", "n2") and nacks[0].round == 1
+
+
+def test_proposal_reports_can_change_the_participants_mind() -> None:
+    core = full_mesh("n2", "n1", "n3")  # n2 still hears n3 (not yet dead for it)
+    fresh = (report("n1", "n2", counter=5), report("n3", "n1", "n2"))
+    proposal = Propose("n1", 2, ("n1", "n2"), 1, fresh)  # n1 no longer hears n3
+    assert sends(core.handle(PeerMessageReceived("n1", proposal, 1.0))) == [("n1", Ack(2, 1))]
+
+
+def test_participant_nacks_a_stale_view_id() -> None:
+    core = full_mesh("n2", "n1")
+    core.handle(PeerMessageReceived("n1", Propose("n1", 5, ("n1", "n2"), 1), 1.0))
+    core.handle(PeerMessageReceived("n1", Commit("n1", 5, ("n1", "n2"), 1), 1.0))
+    effects = core.handle(PeerMessageReceived("n1", Propose("n1", 3, ("n1", "n2"), 2), 2.0))
+    nacks = [m for _, m in sends(effects) if isinstance(m, Nack)]
+    assert nacks and nacks[0].max_view_id == 5
+    assert core.view.view_id == 5
+
+
+def test_commit_that_was_not_acked_is_ignored() -> None:
+    core = full_mesh("n2", "n1")
+    effects = core.handle(PeerMessageReceived("n1", Commit("n1", 9, ("n1", "n2"), 3), 1.0))
+    assert installed(effects) == []
+    assert core.view.view_id == 0
+
+
+def test_failed_round_retries_with_a_higher_view_id() -> None:
+    core = full_mesh("n1", "n2")
+    core.handle(TimerFired(TIMER_SETTLE, 1.0))
+    nack = Nack(1, 1, ("n1", "n2"), 6)
+    effects = core.handle(PeerMessageReceived("n2", nack, 1.1))
+    retry = [e for e in effects if isinstance(e, ArmTimer) and e.key == TIMER_RETRY]
+    assert len(retry) == 1 and 1.1 + 0.1 <= retry[0].deadline <= 1.1 + 0.3
+    effects = core.handle(TimerFired(TIMER_RETRY, retry[0].deadline))
+    assert proposal_of(effects).view_id == 7
+
+
+def test_silent_member_times_out_and_the_round_is_retried() -> None:
+    core = full_mesh("n1", "n2", "n3")
+    core.handle(TimerFired(TIMER_SETTLE, 1.0))
+    core.handle(PeerMessageReceived("n2", Ack(1, 1), 1.1))
+    effects = core.handle(TimerFired(TIMER_ROUND, 1.5))
+    assert installed(effects) == []
+    assert any(isinstance(e, ArmTimer) and e.key == TIMER_RETRY for e in effects)
+    # heartbeat declares n3 dead: the next round goes without it, at once
+    effects = core.handle(PeerStatusChanged("n3", False, 1.6))
+    assert proposal_of(effects).members == ("n1", "n2")
+
+
+def test_nudge_makes_the_coordinator_run_a_round() -> None:
+    core = full_mesh("n1", "n2")
+    core.handle(TimerFired(TIMER_SETTLE, 1.0))
+    core.handle(PeerMessageReceived("n2", Ack(1, 1), 1.1))
+    assert core.view.view_id == 1
+    effects = core.handle(PeerMessageReceived("n2", Nudge(0, ("n1", "n2"), 1), 2.0))
+    assert proposal_of(effects) == Propose("n1", 2, ("n1", "n2"), 2, core.reports())
+
+
+def test_stale_nudge_after_commit_changes_nothing() -> None:
+    core = full_mesh("n1", "n2")
+    core.handle(TimerFired(TIMER_SETTLE, 1.0))
+    core.handle(PeerMessageReceived("n2", Ack(1, 1), 1.1))
+    assert sends(core.handle(PeerMessageReceived("n2", Nudge(0, ("n1", "n2"), 0), 1.2))) == []
+
+
+def test_losing_a_peer_starts_a_round_without_it() -> None:
+    core = full_mesh("n1", "n2", "n3")
+    core.handle(TimerFired(TIMER_SETTLE, 1.0))
+    core.handle(PeerMessageReceived("n2", Ack(1, 1), 1.1))
+    core.handle(PeerMessageReceived("n3", Ack(1, 1), 1.1))
+    effects = core.handle(PeerStatusChanged("n3", False, 5.0))
+    assert proposal_of(effects).members == ("n1", "n2")
+    assert proposal_of(effects).view_id == 2
+
+
+def test_stale_reports_hold_a_lone_view_back() -> None:
+    # n3 lost n1 but n2 (which n3 still hears) has not said so yet: n3 must not run off
+    # alone at once; after the hold time it proceeds with what it knows.
+    core = settled("n3", {"n1": ("n2", "n3"), "n2": ("n1", "n3")})
+    core.handle(TimerFired(TIMER_SETTLE, 1.0))
+    effects = core.handle(PeerStatusChanged("n1", False, 2.0))
+    assert installed(effects) == [] and ArmTimer(TIMER_HOLD, 2.4) in effects
+    core.handle(PeerMessageReceived("n2", Reach((report("n2", "n3", counter=2),)), 2.1))
+    assert core.target() == {"n2", "n3"} and core.coordinator() == "n2"
+
+
+def test_graph_cliques_are_the_same_from_every_node() -> None:
+    reports = {
+        "a": report("a", "b", "c"),
+        "b": report("b", "a", "c", "d"),
+        "c": report("c", "a", "b", "d"),
+        "d": report("d", "b", "c"),
+    }
+    for name in reports:
+        heard = set(reports[name].reach)
+        others = {n: r for n, r in reports.items() if n != name}
+        assert cliques(name, heard, others) == [frozenset("abc"), frozenset("d")]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        Propose("n1", 3, ("n1", "n2"), 1),
+        Ack(3, 1),
+        Nack(3, 1, ("n2",), 9),
+        Commit("n1", 3, ("n1",), 2),
+        Nudge(0, ("n1", "n2"), 0),
+        Reach((Report("n1", 3, 4, 5, ("n2",)), Report("n2", 1, 1, 0, ()))),
+        Propose("n1", 3, ("n1", "n2"), 1, (Report("n2", 1, 1, 0, ("n1",)),)),
+    ],
+)
+def test_protocol_round_trip(message: object) -> None:
+    assert from_wire(to_wire(message)) == message  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        {"v": 2, "t": "ack", "b": {"view_id": 1, "round": 1}},
+        {"v": 1, "t": "bogus", "b": {}},
+        {"v": 1, "t": "ack", "b": {"view_id": 1}},
+        {"v": 1, "t": "ack", "b": {"view_id": -1, "round": 1}},
+        {"v": 1, "t": "ack", "b": {"view_id": True, "round": 1}},
+        {"v": 1, "t": "nudge", "b": {"view_id": 1, "reachable": [1], "max_view_id": 1}},
+        {"v": 1, "t": "commit", "b": {"coordinator": 5, "view_id": 1, "members": [], "round": 1}},
+        {"v": 1, "t": "reach", "b": {"reports": [["n1", 1, 1, 1]]}},
+        {"v": 1, "t": "reach", "b": {"reports": [["n1", 1, -1, 1, []]]}},
+        {"v": 1, "t": "reach", "b": {"reports": "n1"}},
+    ],
+)
+def test_malformed_protocol_messages_are_remote_errors(data: object) -> None:
+    with pytest.raises(RemoteProtocolError):
+        from_wire(data)

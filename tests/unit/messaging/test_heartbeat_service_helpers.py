@@ -1,0 +1,29 @@
+"""Start-up rules of the heartbeat daemon: generation numbers and node membership."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from messaging.config import parse_ha_cf
+from messaging.errors import ConfigError
+from messaging.heartbeat.service import check_membership, next_generation
+
+
+def test_generation_grows_even_when_the_clock_goes_back(tmp_path: Path) -> None:
+    first = next_generation(tmp_path, wall=1_800_000_000.5)
+    assert first == 1_800_000_000
+    assert next_generation(tmp_path, wall=1_800_000_000.9) == first + 1
+    assert next_generation(tmp_path, wall=1_700_000_000.0) == first + 2  # clock went back
+    assert next_generation(tmp_path, wall=1_900_000_000.0) == 1_900_000_000
+    (tmp_path / "hb_generation").write_text("garbage\n")
+    assert next_generation(tmp_path, wall=5.0) == 5
+
+
+def test_node_must_be_listed_unless_autojoin_any() -> None:
+    config = parse_ha_cf("bcast eth0\nnode a b\n")
+    check_membership(config, "a")
+    with pytest.raises(ConfigError, match="current node 'c' is not in the configuration"):
+        check_membership(config, "c")
+    check_membership(parse_ha_cf("bcast eth0\nnode a\nautojoin any\n"), "c")
