@@ -1,0 +1,230 @@
+"""Turn a Transition into Pacemaker's transition graph: ordered synapses, XML and dot text.
+
+Pure functions of a `Transition`. Invariants:
+- Only actions in `Transition.graph` (required and runnable) become synapses; a synapse's
+  inputs are exactly its action's predecessors in that graph.
+- Synapse order follows Pacemaker's graph writer: resources in the scheduler's resource order
+  (`Transition.resource_order` when the engine provides it, else display order), each
+  resource's own actions newest first (descending action id), then its children; then every
+  action without a resource (fencing, shutdown, ...) newest first. The simulator fires
+  synapses in this order, so it decides the "Executing Cluster Transition" order.
+- Output is deterministic: attributes are written sorted by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from lxml import etree
+
+from pengine.api import Transition
+from pengine.model import Action, ResourceStatus
+
+FEATURE_SET = "3.16.1"
+_CLUSTER_TASKS = frozenset({"stonith", "do_shutdown", "clear_failcount", "lrm_refresh",
+                            "lrm_delete", "maintenance_nodes"})
+
+
+@dataclass(frozen=True, slots=True)
+class Synapse:
+    """One graph step: an action and the actions that must be confirmed before it fires."""
+
+    id: int
+    action: Action
+    inputs: tuple[Action, ...]
+
+
+def synapses(transition: Transition) -> tuple[Synapse, ...]:
+    """The transition's synapses in Pacemaker's order (see the module docstring)."""
+    graph = transition.graph
+    ordered = list(_ordered_actions(transition))
+    result = []
+    for index, action in enumerate(ordered):
+        preds = sorted(graph.predecessors(action.id))
+        inputs = tuple(graph.nodes[p]["action"] for p in preds)
+        result.append(Synapse(index, action, inputs))
+    return tuple(result)
+
+
+def _ordered_actions(transition: Transition) -> Iterator[Action]:
+    graph = transition.graph
+    by_resource: dict[str, list[Action]] = {}
+    loose: list[Action] = []
+    for node_id in graph.nodes:
+        action: Action = graph.nodes[node_id]["action"]
+        if action.resource is None:
+            loose.append(action)
+        else:
+            by_resource.setdefault(action.resource, []).append(action)
+    seen: set[str] = set()
+    for rsc_id in _resource_order(transition):
+        if rsc_id in by_resource and rsc_id not in seen:
+            seen.add(rsc_id)
+            yield from sorted(by_resource[rsc_id], key=lambda a: -a.id)
+    rest = [a for rid, acts in by_resource.items() if rid not in seen for a in acts]
+    yield from sorted(rest + loose, key=lambda a: -a.id)
+
+
+def _resource_order(transition: Transition) -> list[str]:
+    """Resource ids depth first: parent before its children, top level in scheduler order."""
+    tree = {rsc.id: rsc for rsc in transition.status.resources}
+    top: Iterable[str] = getattr(transition, "resource_order", None) or list(tree)
+    order: list[str] = []
+    for rsc_id in top:
+        if rsc_id in tree:
+            _walk(tree[rsc_id], order)
+        else:
+            order.append(rsc_id)
+    return order
+
+
+def _walk(rsc: ResourceStatus, out: list[str]) -> None:
+    out.append(rsc.id)
+    for child in rsc.children:
+        _walk(child, out)
+
+
+def _tag(action: Action) -> str:
+    if action.pseudo:
+        return "pseudo_event"
+    if action.resource is None or action.task in _CLUSTER_TASKS:
+        return "crm_event"
+    return "rsc_op"
+
+
+def _operation_key(action: Action) -> str:
+    return action.key
+
+
+def _describe(element: etree._Element, action: Action) -> None:
+    """The attributes shared by an action element and a trigger naming it."""
+    element.set("id", str(action.id))
+    element.set("operation", action.task)
+    element.set("operation_key", _operation_key(action))
+    if not action.pseudo and action.node is not None:
+        element.set("on_node", action.node)
+        element.set("on_node_uuid", action.node_id or action.node)
+
+
+def _action_element(parent: etree._Element, action: Action) -> None:
+    element = etree.SubElement(parent, _tag(action))
+    _describe(element, action)
+    if element.tag == "rsc_op" and action.resource is not None:
+        element.append(_primitive(action))
+    attributes = dict(action.attributes)
+    attributes.setdefault("crm_feature_set", FEATURE_SET)
+    attrs = etree.SubElement(element, "attributes")
+    for name in sorted(attributes):
+        attrs.set(name, attributes[name])
+    takes_down = action.task == "do_shutdown" or (
+        action.task == "stonith" and _fence_kind(action) != "on")
+    if takes_down and action.node_id is not None:
+        downed = etree.SubElement(element, "downed")
+        etree.SubElement(downed, "node", id=action.node_id)
+
+
+def _primitive(action: Action) -> etree._Element:
+    rsc = action.resource or ""
+    element = etree.Element("primitive", id=rsc.split(":")[0])
+    if ":" in rsc:
+        element.set("long-id", rsc)
+    parts = (action.agent or "::").split(":")
+    if len(parts) == 3:
+        element.set("class", parts[0])
+        element.set("provider", parts[1])
+        element.set("type", parts[2])
+    elif len(parts) == 2:
+        element.set("class", parts[0])
+        element.set("type", parts[1])
+    return element
+
+
+def _fence_kind(action: Action) -> str:
+    meta = dict(action.attributes).get("CRM_meta_stonith_action")
+    return meta or action.key.rsplit("-", 1)[-1]
+
+
+def graph_element(transition: Transition,
+                  ordered: tuple[Synapse, ...] | None = None) -> etree._Element:
+    """The <transition_graph> element for a transition."""
+    options = dict(transition.status.options) | dict(transition.options)
+    root = etree.Element("transition_graph")
+    delay = options.get("cluster-delay", "60s")
+    root.set("cluster-delay", delay)
+    root.set("stonith-timeout", options.get("stonith-timeout", "60s"))
+    root.set("failed-stop-offset", "INFINITY")
+    root.set("failed-start-offset", "INFINITY")
+    root.set("batch-limit", options.get("batch-limit", "0"))
+    root.set("transition_id", str(transition.transition_id))
+    if "migration-limit" in options and options["migration-limit"] != "-1":
+        root.set("migration-limit", options["migration-limit"])
+    for synapse in ordered if ordered is not None else synapses(transition):
+        element = etree.SubElement(root, "synapse", id=str(synapse.id))
+        priority = getattr(synapse.action, "priority", 0)
+        if priority:
+            element.set("priority", str(priority))
+        _action_element(etree.SubElement(element, "action_set"), synapse.action)
+        inputs = etree.SubElement(element, "inputs")
+        for before in synapse.inputs:
+            trigger = etree.SubElement(inputs, "trigger")
+            _describe(etree.SubElement(trigger, _tag(before)), before)
+    return root
+
+
+def to_xml(transition: Transition, ordered: tuple[Synapse, ...] | None = None) -> str:
+    """The transition graph as text, in the layout `crm_simulate -G` writes."""
+    element = graph_element(transition, ordered)
+    return etree.tostring(element, pretty_print=True, encoding="unicode")
+
+
+def dot_name(action: Action) -> str:
+    """An action's dot node name: the key, plus the node for non-pseudo actions."""
+    if action.pseudo or action.node is None:
+        return action.key
+    return f"{action.key} {action.node}"
+
+
+def _unmanaged(resources: Iterable[ResourceStatus]) -> set[str]:
+    found: set[str] = set()
+    for rsc in resources:
+        if not rsc.managed:
+            found.add(rsc.id)
+        found |= _unmanaged(rsc.children)
+    return found
+
+
+def to_dot(transition: Transition, *, all_actions: bool = False) -> str:
+    """The graph in Pacemaker's dot layout.
+
+    Actions in the graph are bold green (pseudo ones with an orange label), required but
+    blocked actions dashed red; optional (blue) and unmanaged (red/purple) actions only
+    appear with `all_actions`. Edges are the graph's orderings, bold.
+    """
+    graph = transition.graph
+    unmanaged = _unmanaged(transition.status.resources)
+    lines = [' digraph "g" {']
+    for action in sorted(transition.actions, key=lambda a: -a.id):
+        font = "orange" if action.pseudo else "black"
+        if action.id in graph:
+            style, color = "bold", "green"
+        elif action.resource in unmanaged:
+            if not all_actions:
+                continue
+            style, color, font = "dashed", "red", "purple"
+        elif action.optional:
+            if not all_actions:
+                continue
+            style, color = "dashed", "blue"
+        else:
+            style, color = "dashed", "red"
+        lines.append(f'"{dot_name(action)}" [ style={style} color="{color}" '
+                     f'fontcolor="{font}"]')
+    for action in sorted(transition.actions, key=lambda a: -a.id):
+        if action.id not in graph:
+            continue
+        for before in sorted(graph.predecessors(action.id)):
+            first: Action = graph.nodes[before]["action"]
+            lines.append(f'"{dot_name(first)}" -> "{dot_name(action)}" [ style = bold]')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
