@@ -65,9 +65,9 @@ def schedule(
     Raises:
         ValidationError: the input is not a usable CIB (bad XML, missing sections, ...).
     """
-    from pengine import scheduler
+    from pengine.scheduler import run
 
-    return scheduler.run(cib, now, default_now or FALLBACK_NOW, transition_id)
+    return run(cib, now, default_now or FALLBACK_NOW, transition_id)
 
 
 def unpack_status(
@@ -77,9 +77,9 @@ def unpack_status(
     default_now: datetime.datetime | None = None,
 ) -> ClusterStatus:
     """Unpack only the cluster status (nodes, resources, failures) of a CIB."""
-    from pengine import scheduler
+    from pengine.scheduler import status_only
 
-    return scheduler.status_only(cib, now, default_now or FALLBACK_NOW)
+    return status_only(cib, now, default_now or FALLBACK_NOW)
 
 
 __all__ = ["FALLBACK_NOW", "Action", "ClusterStatus", "Transition", "schedule", "unpack_status"]
