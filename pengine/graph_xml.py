@@ -85,9 +85,36 @@ def _walk(rsc: ResourceStatus, out: list[str]) -> None:
         _walk(child, out)
 
 
+
+_MULTIWORD_TASKS = ("migrate_to", "migrate_from", "clear_failcount", "lrm_delete", "lrm_refresh",
+                    "probe_again")
+
+
+def key_resource(key: str) -> str | None:
+    """The resource part of an operation key (`rsc:1_post_notify_demote_0` -> `rsc:1`).
+
+    The simulator prints the name the graph's operation key carries: for clone instances
+    that is the name their history is recorded under, not always the instance id.
+    """
+    head, sep, interval = key.rpartition("_")
+    if not sep or not interval.isdigit():
+        return None
+    for marker in ("_pre_notify_", "_post_notify_", "_confirmed-pre_notify_",
+                   "_confirmed-post_notify_"):
+        if marker in head:
+            return head.split(marker, 1)[0]
+    for task in _MULTIWORD_TASKS:
+        if head.endswith("_" + task):
+            return head[: -len(task) - 1]
+    rsc, sep, _task = head.rpartition("_")
+    return rsc if sep else None
+
+
 def _tag(action: Action) -> str:
     if action.pseudo:
         return "pseudo_event"
+    if action.task == "probe_again":  # Pacemaker writes the reprobe request as an rsc_op
+        return "rsc_op"
     if action.resource is None or action.task in _CLUSTER_TASKS:
         return "crm_event"
     return "rsc_op"
@@ -110,7 +137,12 @@ def _describe(element: etree._Element, action: Action) -> None:
 def _action_element(parent: etree._Element, action: Action) -> None:
     element = etree.SubElement(parent, _tag(action))
     _describe(element, action)
-    if element.tag == "rsc_op" and action.resource is not None:
+    if action.task == "lrm_delete":
+        element.set("mode", "cib")  # history removal happens in the CIB only
+    lock = getattr(action, "shutdown_lock", None)
+    if lock:
+        element.set("shutdown-lock", str(lock))
+    if action.resource is not None and not action.pseudo:
         element.append(_primitive(action))
     attributes = dict(action.attributes)
     attributes.setdefault("crm_feature_set", FEATURE_SET)
@@ -126,8 +158,9 @@ def _action_element(parent: etree._Element, action: Action) -> None:
 
 def _primitive(action: Action) -> etree._Element:
     rsc = action.resource or ""
-    element = etree.Element("primitive", id=rsc.split(":")[0])
-    if ":" in rsc:
+    name = key_resource(action.key) or rsc
+    element = etree.Element("primitive", id=name)
+    if name != rsc:
         element.set("long-id", rsc)
     parts = (action.agent or "::").split(":")
     if len(parts) == 3:

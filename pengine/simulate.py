@@ -21,7 +21,7 @@ from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
-from pengine.graph_xml import FEATURE_SET, Synapse
+from pengine.graph_xml import FEATURE_SET, Synapse, key_resource
 from pengine.model import Action
 
 FAKE_DC_UUID = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"  # what crm_simulate writes
@@ -81,27 +81,6 @@ def action_line(action: Action) -> str | None:
     return f"  * Resource action: {name:<15} {task} on {action.node}"
 
 
-_MULTIWORD_TASKS = ("migrate_to", "migrate_from")
-
-
-def key_resource(key: str) -> str | None:
-    """The resource part of an operation key (`rsc:1_post_notify_demote_0` -> `rsc:1`).
-
-    The simulator prints the name the graph's operation key carries: for clone instances
-    that is the name their history is recorded under, not always the instance id.
-    """
-    head, sep, interval = key.rpartition("_")
-    if not sep or not interval.isdigit():
-        return None
-    for marker in ("_pre_notify_", "_post_notify_", "_confirmed-pre_notify_",
-                   "_confirmed-post_notify_"):
-        if marker in head:
-            return head.split(marker, 1)[0]
-    for task in _MULTIWORD_TASKS:
-        if head.endswith("_" + task):
-            return head[: -len(task) - 1]
-    rsc, sep, _task = head.rpartition("_")
-    return rsc if sep else None
 
 
 def fence_kind(action: Action) -> str:
