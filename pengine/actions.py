@@ -72,6 +72,14 @@ class ActionSet:
             if not optional:
                 existing.optional = False
             return existing, False
+        floating = self.index.get((key, None)) if node is not None else None
+        if floating is not None and floating.rsc is not None and not floating.pseudo:
+            del self.index[(key, None)]
+            floating.node = node
+            self.index[(key, node)] = floating
+            if not optional:
+                floating.optional = False
+            return floating, True
         action = Work(len(self.actions), key, task, rsc, node, optional=optional)
         for name, value in kw.items():
             setattr(action, name, value)
@@ -127,7 +135,7 @@ class PrimitiveActions:
         runnable, reason = self.runnable_reason(rid, task, node, moving_up)
         if created:
             act.runnable = runnable
-            act.reason = reason
+            act.reason = reason or act.reason
         elif reason is not None:
             act.reason = reason
         if not self.p.managed.get(rid, True):
@@ -147,6 +155,11 @@ class PrimitiveActions:
         act = self.action(rid, "start", node, True, moving_up=True)
         if act.runnable and not optional:
             act.optional = False
+
+    def force_restart(self, rid: str) -> None:
+        act, _ = self.acts.new(op_key(rid, "start"), "start", rid, None, False)
+        act.runnable = False
+        act.reason = "resource definition change"
 
     def create(self, rid: str) -> None:
         st = self.u.states[rid]

@@ -106,7 +106,7 @@ def _set_reason(then: Work, first: Work, text: str) -> None:
     then.reason = f"{text} {first.rsc} {first.task}" if first.rsc else f"{text} {first.task}"
 
 
-def _apply(link: Link, managed: dict[str, bool]) -> bool:
+def _apply(link: Link, managed: dict[str, bool], blocked: set[str]) -> bool:
     f, t, flags = link.first, link.then, link.flags
     changed = False
     if "member_flags" in flags:
@@ -124,6 +124,11 @@ def _apply(link: Link, managed: dict[str, bool]) -> bool:
         changed = True
     if RESTART in flags:
         changed |= _restart(f, t, managed)
+    if f.task == "stop" and not f.runnable and t.runnable and f.rsc is not None \
+            and not managed.get(f.rsc, True) and f.rsc in blocked:
+        t.runnable = False
+        _set_reason(t, f, "unrunnable")
+        changed = True
     if ASYMMETRICAL in flags and not f.runnable and t.runnable \
             and not (t.task == "start" and t.optional):
         t.runnable = False
@@ -151,7 +156,7 @@ def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
     return changed
 
 
-def propagate(links: list[Link], managed: dict[str, bool]) -> None:
+def propagate(links: list[Link], managed: dict[str, bool], blocked: set[str]) -> None:
     """Apply every link until nothing changes."""
     changed = True
     rounds = 0
@@ -159,5 +164,5 @@ def propagate(links: list[Link], managed: dict[str, bool]) -> None:
         changed = False
         rounds += 1
         for link in links:
-            if _apply(link, managed):
+            if _apply(link, managed, blocked):
                 changed = True

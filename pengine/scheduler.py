@@ -13,6 +13,7 @@ from messaging.errors import HAError, ValidationError
 from pengine.actions import ActionSet, PrimitiveActions, group_actions, probes
 from pengine.api import Transition
 from pengine.constraints import unpack_constraints
+from pengine.digests import config_changes
 from pengine.fencing import create_unpack_fencing, schedule_fencing_and_shutdowns
 from pengine.graph import build_graph, freeze
 from pengine.model import ClusterStatus
@@ -72,6 +73,16 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
     user_orderings(u, cons, acts)
     prim = PrimitiveActions(u, placement, acts)
     probes(u, placement, acts)
+    changes = config_changes(u)
+    reloads: set[str] = set()
+    for rid, per_node in changes.items():
+        for node, change in per_node.items():
+            if change == "restart":
+                prim.force_restart(rid)
+            elif change == "agent":
+                prim.action(rid, "stop", node, False)
+            else:
+                reloads.add(rid)
     for rsc in u.resources:
         if rsc.kind == "primitive":
             prim.create(rsc.id)
@@ -79,11 +90,12 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
             group_actions(u, acts, rsc.id)
     schedule_fencing_and_shutdowns(u, placement, acts)
     links = resolve(u, acts)
-    propagate(links, dict(placement.managed))
+    blocked = {rid for rid, st in u.states.items() if st.blocked}
+    propagate(links, dict(placement.managed), blocked)
     actions = freeze(u, acts.actions)
     return Transition(
         graph=build_graph(actions, links), actions=actions,
-        summary=summarise(u, placement, acts.actions), scores=placement.score_lines,
+        summary=summarise(u, placement, acts.actions, reloads), scores=placement.score_lines,
         status=build_status(u), now=u.now, transition_id=transition_id,
         options=u.options.raw,
     )

@@ -49,7 +49,9 @@ def _details(role: Role, next_role: Role, origin: str | None, dest: str | None) 
 
 
 class _Summariser:
-    def __init__(self, u: Unpacked, p: Placement, actions: list[Work]) -> None:
+    def __init__(self, u: Unpacked, p: Placement, actions: list[Work],
+                 reloads: set[str]) -> None:
+        self.reloads = reloads
         self.u = u
         self.p = p
         self.actions = actions
@@ -78,6 +80,8 @@ class _Summariser:
             stop = self._find(rid, "stop", current)
         else:
             stop = self._find(rid, "stop", None)
+        if role == next_role and rid in self.reloads and current == chosen:
+            return [Item("Reload", rid, _details(role, role, current, chosen), "")]
         if role == next_role:
             return self._same_role(rid, st.failed, role, current, chosen, start, stop)
         return self._role_change(rid, st, role, next_role, current, chosen, start, stop)
@@ -126,14 +130,15 @@ class _Summariser:
         return []
 
 
-def summarise(u: Unpacked, p: Placement, actions: list[Work]) -> tuple[str, ...]:
+def summarise(u: Unpacked, p: Placement, actions: list[Work],
+              reloads: set[str]) -> tuple[str, ...]:
     """The Transition Summary lines (without the header)."""
     lines: list[str] = []
     for act in reversed(actions):
         if act.task == "stonith" and not act.optional and act.reason:
             action = act.key.rsplit("-", 1)[-1]
             lines.append(f"  * Fence ({action}) {act.node} '{act.reason}'")
-    summariser = _Summariser(u, p, actions)
+    summariser = _Summariser(u, p, actions, reloads)
     items: list[Item] = []
     for rsc in u.resources:
         if rsc.kind == "primitive":
