@@ -152,7 +152,7 @@ class PrimitiveActions:
                 act.runnable = False
 
     def start(self, rid: str, node: str | None, optional: bool) -> None:
-        act = self.action(rid, "start", node, True, moving_up=True)
+        act = self.action(rid, "start", node, True)
         if act.runnable and not optional:
             act.optional = False
 
