@@ -31,6 +31,7 @@ from messaging.errors import (
 from pengine import graph_xml, simulate, status_text
 from pengine.api import Transition, schedule, unpack_status
 from pengine.input_check import parse_cib
+from pengine.model import Action
 
 
 class InputMissing(HAError):
@@ -138,6 +139,7 @@ def run(options: Options) -> int:
         epoch = int(transition.now.timestamp())
         result = simulate.simulate(root, synapses, now=epoch)
         new_cib = result.cib
+        _warn_unfired(synapses, result.fired)
         out += ["", "Executing Cluster Transition:", *result.lines]
         if date_line:
             out.append(date_line)
@@ -150,6 +152,17 @@ def run(options: Options) -> int:
     if not options.quiet:
         click.echo("\n".join(out))
     return int(ExitCode.OK)
+
+
+def _warn_unfired(synapses: tuple[graph_xml.Synapse, ...],
+                  fired: tuple[Action, ...]) -> None:
+    """A graph whose actions wait on each other can never complete: say so on stderr."""
+    done = {action.id for action in fired}
+    stuck = [s.action.key for s in synapses if s.action.id not in done]
+    if stuck:
+        shown = ", ".join(stuck[:5]) + (", ..." if len(stuck) > 5 else "")
+        click.echo(f"warning: transition incomplete: {len(stuck)} of {len(synapses)} actions "
+                   f"wait on an ordering cycle and were not executed ({shown})", err=True)
 
 
 def _save_artifacts(options: Options, transition: Transition,

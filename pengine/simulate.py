@@ -170,7 +170,9 @@ class _Recorder:
                     entry.remove(op)
             return
         meta = dict(action.attributes)
-        rc = int(meta.get("CRM_meta_op_target_rc", "0"))
+        probe = action.task == "monitor" and action.interval_ms == 0
+        # Pacemaker always writes the target rc of a probe; 7 (not running) is its usual value
+        rc = int(meta.get("CRM_meta_op_target_rc", "7" if probe else "0"))
         if action.task in ("migrate_to", "migrate_from") or action.interval_ms:
             op_id = f"{name}_{action.task}_{action.interval_ms}"
         else:

@@ -53,12 +53,17 @@ def _node_state(node: NodeStatus, active: bool) -> str | None:
         return "pending"
     if node.standby_onfail and node.online:
         return "standby (on-fail)"
+    if node.unseen and not node.online:
+        return None  # never seen: its standby/maintenance attributes were not applied
     if node.standby:
         if not node.online:
             return "OFFLINE (standby)"
         return "standby (with active resources)" if active else "standby"
     if node.maintenance:
         return "maintenance" if node.online else "OFFLINE (maintenance)"
+    health = getattr(node, "health", None)
+    if node.online and health in ("YELLOW", "RED"):
+        return f"online (health is {health})"
     return None
 
 
@@ -96,6 +101,8 @@ def resource_lines(status: ClusterStatus) -> list[str]:
     all_nodes = [node.name for node in status.nodes]
     out: list[str] = []
     for rsc in status.resources:
+        if rsc.orphan and not rsc.running_on:
+            continue  # a stopped orphan is history only; Pacemaker does not list it
         out += _resource(rsc, unclean, all_nodes, depth=0)
     return out
 
@@ -136,8 +143,11 @@ def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = fro
         if role <= Role.STOPPED and rsc.running_on:
             role = Role.STARTED
         text += role.text if role > Role.UNKNOWN else "Stopped"
+    locked_to = getattr(rsc, "locked_to", None)
     if len(rsc.running_on) == 1:
         text += f" {rsc.running_on[0]}"
+    elif locked_to and not rsc.running_on:
+        text += f" {locked_to}"
     flags = _primitive_flags(rsc, unclean)
     if flags:
         text += f" ({', '.join(flags)})"
@@ -150,6 +160,10 @@ def _primitive_flags(rsc: ResourceStatus, unclean: frozenset[str] | set[str]) ->
     flags: list[str] = []
     if len(rsc.running_on) == 1 and rsc.running_on[0] in unclean:
         flags.append("UNCLEAN")
+    if getattr(rsc, "locked_to", None):
+        flags.append("LOCKED")
+    if not rsc.running_on and getattr(rsc, "not_installed_on", None):
+        flags.append("not installed")
     if rsc.pending_task == "monitor":
         flags.append("Monitoring")
     if rsc.target_role == Role.STOPPED:

@@ -110,3 +110,28 @@ def test_standby_maintenance_and_flags() -> None:
     assert "    * r2\t(ocf:heartbeat:Dummy):\t Started e (unmanaged)" in lines
     assert "    * r3\t(ocf:heartbeat:Dummy):\t Started [ e c ]" in lines
     assert "    * old\t(ocf:heartbeat:Dummy):\t ORPHANED Started e" in lines
+
+
+# Corpus cases whose status Pacemaker printed with primitives and groups in many states:
+# standby nodes, unclean/offline nodes, failed, unmanaged, disabled, orphaned, multiply
+# active resources. The engine unpacks the corpus input; the text must be Pacemaker's.
+UNPACKED_CASES = ["994", "stonith-4", "standby", "rec-node-7", "orphan-0", "unmanaged-stop-1",
+                  "rsc-maintenance", "node-maintenance-1", "rec-rsc-5", "group-fail",
+                  "group1", "bug-1718", "simple4", "target-0", "rec-node-2",
+                  "rec-rsc-9"]
+
+
+def test_engine_status_renders_like_pacemaker(shared: Path) -> None:
+    import pytest
+
+    pytest.importorskip("pengine.scheduler", reason="the scheduling engine has not landed yet")
+    from pengine.api import unpack_status
+
+    mismatched = []
+    for name in UNPACKED_CASES:
+        xml = (shared / f"conformance/scheduler/xml/{name}.xml").read_bytes()
+        got = [line for line in render_status(unpack_status(xml)) if line.strip()]
+        want = [line for line in _expected(shared, name) if line.strip()]
+        if got != want:
+            mismatched.append(name)
+    assert mismatched == []
