@@ -15,9 +15,10 @@ from messaging.types import Role
 from pengine.colocation import Table, apply_primary, merge_dependents
 from pengine.constraints import Colocation, Constraints
 from pengine.failcounts import fail_count
-from pengine.scores import INF, add, score2str
+from pengine.scores import INF, add, char2score, score2str
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
+from pengine.xmlin import is_true
 
 _VARIANT_RANK = {"clone": 2, "group": 1, "primitive": 0}
 
@@ -106,6 +107,7 @@ class _Placer:
             for node, score, _tag in u.states[rsc.id].locations:
                 self._add(table, node, score)
             self.tables[rsc.id] = table
+        self._node_health()
         for loc in cons.locations:
             self._apply_location(loc.rsc, loc.scores, first=True)
         self._node_criteria()
@@ -131,6 +133,29 @@ class _Placer:
             return
         for child in rsc.children:
             self._apply_location(child, scores, first)
+
+    def _node_health(self) -> None:
+        opts = dict(self.u.options.raw)
+        strategy = (opts.get("node-health-strategy") or "none").lower()
+        if strategy == "none":
+            return
+        colours = {"migrate-on-red": {"red": -INF, "yellow": 0, "green": 0},
+                   "only-green": {"red": -INF, "yellow": -INF, "green": 0}}.get(strategy)
+        if colours is None:
+            colours = {c: char2score(opts.get(f"node-health-{c}", default))
+                       for c, default in (("red", "-INFINITY"), ("yellow", "0"), ("green", "0"))}
+        base = char2score(opts.get("node-health-base")) if strategy == "progressive" else 0
+        for node in self.u.nodes:
+            health = base
+            for key, value in node.attrs.items():
+                if key.startswith("#health"):
+                    health = add(health, colours.get(value.lower(), char2score(value)))
+            if health == 0:
+                continue
+            for rsc in self.u.resources:
+                if rsc.parent is None and not (
+                        health < 0 and is_true(rsc.meta.get("allow-unhealthy-nodes"))):
+                    self._apply_location(rsc.id, ((node.name, health),), first=True)
 
     def _node_criteria(self) -> None:
         u = self.u
