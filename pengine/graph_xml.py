@@ -13,6 +13,7 @@ Pure functions of a `Transition`. Invariants:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from xml.sax.saxutils import quoteattr
@@ -119,8 +120,16 @@ def _tag(action: Action) -> str:
     return "rsc_op"
 
 
+_SPECIAL = re.compile(r'[&<>"\n\r\t]')
+
+
+def _quote(value: str) -> str:
+    """An attribute value in double quotes (quoteattr only when escaping is needed)."""
+    return quoteattr(value) if _SPECIAL.search(value) else f'"{value}"'
+
+
 def _attrs(pairs: Iterable[tuple[str, str]]) -> str:
-    return "".join(f" {name}={quoteattr(value)}" for name, value in pairs)
+    return "".join(f" {name}={_quote(value)}" for name, value in pairs)
 
 
 def _describe(action: Action) -> str:
@@ -148,7 +157,7 @@ def _action_lines(action: Action, head: str) -> list[str]:
     takes_down = action.task == "do_shutdown" or (
         action.task == "stonith" and _fence_kind(action) != "on")
     if takes_down and action.node_id is not None:
-        lines += [f"{pad}<downed>", f"{pad}  <node id={quoteattr(action.node_id)}/>",
+        lines += [f"{pad}<downed>", f"{pad}  <node id={_quote(action.node_id)}/>",
                   f"{pad}</downed>"]
     lines.append(f"      </{_tag(action)}>")
     return lines

@@ -100,6 +100,7 @@ class _Recorder:
     call_id: int = 0
     node_states: dict[str, etree._Element] = field(default_factory=dict)
     params: dict[str, dict[str, str]] = field(default_factory=dict)
+    histories: dict[tuple[str, str], etree._Element] = field(default_factory=dict)
 
     def node_state(self, action: Action) -> etree._Element:
         name = action.node or ""
@@ -140,8 +141,15 @@ class _Recorder:
         for child in list(state):
             if child.tag in ("lrm", "transient_attributes"):
                 state.remove(child)
+        uname = state.get("uname", "")
+        for key in [key for key in self.histories if key[0] == uname]:
+            del self.histories[key]
 
     def _lrm_resource(self, action: Action) -> etree._Element:
+        name = history_name(action)
+        found = self.histories.get((action.node or "", name))
+        if found is not None and found.getparent() is not None:
+            return found
         state = self.node_state(action)
         lrm = state.find("lrm")
         if lrm is None:
@@ -149,16 +157,13 @@ class _Recorder:
         resources = lrm.find("lrm_resources")
         if resources is None:
             resources = etree.SubElement(lrm, "lrm_resources")
-        name = history_name(action)
-        for entry in resources.iterfind("lrm_resource"):
-            if entry.get("id") == name:
-                return entry
         entry = etree.SubElement(resources, "lrm_resource", id=name)
         parts = (action.agent or "").split(":")
         entry.set("type", parts[-1])
         entry.set("class", parts[0])
         if len(parts) == 3:
             entry.set("provider", parts[1])
+        self.histories[(action.node or "", name)] = entry
         return entry
 
     def _rsc_result(self, action: Action) -> None:
@@ -177,23 +182,23 @@ class _Recorder:
             op_id = f"{name}_{action.task}_{action.interval_ms}"
         else:
             op_id = f"{name}_last_0"
-        old = next((op for op in entry if op.get("id") == op_id), None)
-        if old is not None:
-            entry.remove(old)
+        for old in entry:
+            if old.get("id") == op_id:
+                entry.remove(old)
+                break
         self.call_id += 1
         key = f"{action.id}:{self.transition_id}:{rc}:{self.dc_uuid:<36}"
-        op = etree.SubElement(entry, "lrm_rsc_op", id=op_id)
-        for attr, value in (
-            ("operation_key", f"{name}_{action.task}_{action.interval_ms}"),
-            ("operation", action.task), ("crm-debug-origin", "crm_simulate"),
-            ("crm_feature_set", FEATURE_SET), ("transition-key", key),
-            ("transition-magic", f"0:{rc};{key}"), ("exit-reason", ""),
-            ("on_node", action.node or ""), ("call-id", str(self.call_id)),
-            ("rc-code", str(rc)), ("op-status", "0"), ("interval", str(action.interval_ms)),
-            ("last-rc-change", str(self.now)), ("exec-time", "0"), ("queue-time", "0"),
-            ("op-digest", self._digest(action)),
-        ):
-            op.set(attr, value)
+        attrib = {
+            "id": op_id, "operation_key": f"{name}_{action.task}_{action.interval_ms}",
+            "operation": action.task, "crm-debug-origin": "crm_simulate",
+            "crm_feature_set": FEATURE_SET, "transition-key": key,
+            "transition-magic": f"0:{rc};{key}", "exit-reason": "",
+            "on_node": action.node or "", "call-id": str(self.call_id), "rc-code": str(rc),
+            "op-status": "0", "interval": str(action.interval_ms),
+            "last-rc-change": str(self.now), "exec-time": "0", "queue-time": "0",
+            "op-digest": self._digest(action),
+        }
+        op = etree.SubElement(entry, "lrm_rsc_op", attrib=attrib)
         for source, target in (("CRM_meta_migrate_source", "migrate_source"),
                                ("CRM_meta_migrate_target", "migrate_target")):
             if source in meta and action.task.startswith("migrate"):
@@ -248,6 +253,9 @@ def apply(cib: etree._Element, fired: Sequence[Action], *, transition_id: int = 
     recorder = _Recorder(result, transition_id, now, FAKE_DC_UUID)
     recorder.params = _primitive_params(result)
     recorder.node_states = {state.get("uname", ""): state for state in result.iter("node_state")}
+    recorder.histories = {(state.get("uname", ""), entry.get("id", "")): entry
+                          for state in recorder.node_states.values()
+                          for entry in state.iterfind("lrm/lrm_resources/lrm_resource")}
     recorder.call_id = max((int(op.get("call-id", "0")) for op in result.iter("lrm_rsc_op")
                             if op.get("call-id", "").lstrip("-").isdigit()), default=0)
     for action in fired:

@@ -190,3 +190,12 @@ def test_unknown_node_state_is_created(key: str) -> None:
     action = _action(1, key, "start", "rsc1", "node3", node_id="3")
     new = apply(etree.fromstring(CIB), [action])
     assert "rsc1_last_0" in _ops(new, "node3")
+
+
+def test_history_after_fencing_starts_fresh() -> None:
+    fence = _action(20, "stonith-node1-reboot", "stonith", None, "node1",
+                    attributes=(("CRM_meta_stonith_action", "reboot"),))
+    start = _action(21, "ip_start_0", "start", "ip", "node1")
+    new = apply(etree.fromstring(CIB), [fence, start])
+    assert set(_ops(new, "node1")) == {"ip_last_0"}
+    assert _ops(new, "node1")["ip_last_0"].get("operation") == "start"
