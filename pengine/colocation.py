@@ -28,19 +28,19 @@ def can_run_any(table: Mapping[str, int], nodes: Mapping[str, NodeWork]) -> bool
                for name, score in table.items())
 
 
-def apply_primary(dep_table: Table, primary_node: NodeWork | None, c: Colocation,
+def apply_primary(dep_table: Table, primary_nodes: list[NodeWork], c: Colocation,
                   nodes: Mapping[str, NodeWork]) -> Table:
     """pcmk__apply_coloc_to_weights: the dependent's table after its primary is placed."""
     work = dict(dep_table)
-    if primary_node is None:
+    if not primary_nodes:
         if c.score < 0:
             return work
         for name in work:
             work[name] = add(work[name], -c.score)
         return work
-    value = node_attr(primary_node, c.node_attribute)
+    values = {node_attr(n, c.node_attribute) for n in primary_nodes} - {None}
     for name in work:
-        matches = value is not None and node_attr(nodes.get(name), c.node_attribute) == value
+        matches = node_attr(nodes.get(name), c.node_attribute) in values
         if matches:
             if c.score < INF:
                 work[name] = add(work[name], c.score)

@@ -45,13 +45,19 @@ def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
                 out.append(Colocation(f"{rsc.id}-internal", cur, prev, INF, None, None,
                                       "#uname", u.rsc(cur).critical))
     for c in cons.colocations:
-        dep = _members(u, c.dependent)
-        prim = _members(u, c.primary)
-        if not dep or not prim:
-            continue
-        primary = prim[-1] if c.score >= INF else prim[0]
-        out.append(Colocation(c.id, dep[0], primary, c.score, c.dependent_role,
-                              c.primary_role, c.node_attribute, c.influence))
+        primary = c.primary
+        if u.rsc(primary).kind == "group":
+            prim = _members(u, primary)
+            if not prim:
+                continue
+            primary = prim[-1] if c.score >= INF else prim[0]
+        dep_rsc = u.rsc(c.dependent)
+        heads = list(dep_rsc.children) if dep_rsc.kind == "clone" else [c.dependent]
+        for head in heads:
+            dep = _members(u, head)
+            if dep:
+                out.append(Colocation(c.id, dep[0], primary, c.score, c.dependent_role,
+                                      c.primary_role, c.node_attribute, c.influence))
     return out
 
 
@@ -187,15 +193,36 @@ class _Placer:
             score_lines=tuple(sorted(self.lines)),
         )
 
-    def _assign_tree(self, rid: str) -> None:
+    def _assign_tree(self, rid: str, prefer: str | None = None) -> str | None:
         rsc = self.u.rsc(rid)
         if rsc.kind == "primitive":
-            self.assign(rid)
-            return
+            return self.assign(rid, prefer)
+        if rsc.kind == "clone":
+            if rid not in self.assigned:
+                self.assigned[rid] = None
+                assign_clone(self, rid)
+            return None
         if rsc.kind == "group":
             self._group_lines(rid)
-        for child in rsc.children:
-            self._assign_tree(child)
+        first: str | None = None
+        for index, child in enumerate(rsc.children):
+            node = self._assign_tree(child, prefer if index == 0 else None)
+            if index == 0:
+                first = node
+        return first
+
+    def primitives_under(self, rid: str) -> list[str]:
+        rsc = self.u.rsc(rid)
+        if rsc.kind == "primitive":
+            return [rid]
+        return [p for child in rsc.children for p in self.primitives_under(child)]
+
+    def nodes_of(self, rid: str) -> list[NodeWork]:
+        """Nodes a (possibly collective) primary has been assigned to."""
+        names = [self.assigned.get(p) for p in self.primitives_under(rid)]
+        if self.u.rsc(rid).kind == "group":
+            names = names[-1:]
+        return [self.nodes[n] for n in dict.fromkeys(names) if n is not None]
 
     def _group_lines(self, gid: str) -> None:
         for child in self.u.rsc(gid).children:
@@ -204,22 +231,23 @@ class _Placer:
                     f"pcmk__group_assign: {child} allocation score on {node}: {score2str(score)}")
 
     def _influence(self, c: Colocation) -> bool:
-        return c.influence or not self.u.states[c.primary].running_on
+        return c.influence or not any(
+            self.u.states[p].running_on for p in self.primitives_under(c.primary))
 
-    def assign(self, rid: str) -> str | None:
+    def assign(self, rid: str, prefer: str | None = None) -> str | None:
         if rid in self.assigned:
             return self.assigned[rid]
         if rid in self.busy:
             return None
         self.busy.add(rid)
         for c in self.this_with.get(rid, []):
-            self.assign(c.primary)
+            self._assign_tree(c.primary)
             if self._coloc_applies(c):
-                primary_node = self.assigned.get(c.primary)
                 self.tables[rid] = apply_primary(
-                    self.tables[rid], self.nodes.get(primary_node or ""), c, self.nodes)
+                    self.tables[rid], self.nodes_of(c.primary), c, self.nodes)
         for c in self.with_this.get(rid, []):
-            if not self._influence(c) or c.dependent in self.assigned:
+            if not self._influence(c) or c.dependent in self.assigned \
+                    or c.dependent not in self.tables:
                 continue
             self.tables[rid] = merge_dependents(
                 c.dependent, self.tables[rid], c.node_attribute, c.score / INF,
@@ -231,7 +259,7 @@ class _Placer:
         for node, score in sorted(self.tables[rid].items()):
             self.lines.append(
                 f"pcmk__primitive_assign: {rid} allocation score on {node}: {score2str(score)}")
-        chosen = self._choose(rid)
+        chosen = self._choose(rid, prefer)
         self.assigned[rid] = chosen
         self.busy.discard(rid)
         if chosen is not None:
@@ -248,7 +276,7 @@ class _Placer:
             return self.next_role.get(c.primary) == c.primary_role
         return True
 
-    def _choose(self, rid: str) -> str | None:
+    def _choose(self, rid: str, prefer: str | None = None) -> str | None:
         st = self.u.states[rid]
         if not self.managed[rid]:
             return st.running_on[0] if st.running_on else None
@@ -266,6 +294,9 @@ class _Placer:
         if not ranked:
             return None
         best = ranked[0]
+        if prefer is not None and prefer in table and effective(prefer) >= 0 \
+                and effective(prefer) >= effective(best):
+            return prefer
         if effective(best) > 0:
             for cur in st.running_on:
                 node = self.nodes.get(cur)
@@ -276,6 +307,13 @@ class _Placer:
         if effective(best) < 0:
             return None
         return best
+
+
+def assign_clone(placer: _Placer, cid: str) -> None:
+    """Distribute a clone's instances (pre-place active ones, then the rest)."""
+    from pengine.placement_clone import distribute
+
+    distribute(placer, cid)
 
 
 def place(u: Unpacked, cons: Constraints) -> Placement:

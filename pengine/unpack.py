@@ -35,6 +35,7 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
     can_fence = {n.name: _can_fence(options, have_device, n) for n in nodes}
     states = {r.id: _initial_state(r, options) for r in resources if r.kind == "primitive"}
     walker = HistoryUnpacker(options, nodes, now, requests, can_fence)
+    clones = _anonymous_clones(resources)
     by_name = {n.name: n for n in nodes}
     by_id = {n.id: n for n in nodes}
     for node_state in root.iterfind("status/node_state"):
@@ -44,7 +45,7 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
         if not node.online and not options.stonith_enabled and not options.shutdown_lock:
             continue
         for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
-            _unpack_lrm_resource(lrm_rsc, node, resources, states, walker, options)
+            _unpack_lrm_resource(lrm_rsc, node, resources, states, walker, options, clones)
     for rsc in resources:
         if rsc.kind == "primitive":
             _apply_target_role(rsc, states[rsc.id])
@@ -75,9 +76,12 @@ def _initial_state(rsc: RscConfig, options: Options) -> RscState:
 
 def _unpack_lrm_resource(
     lrm_rsc: Element, node: NodeWork, resources: list[RscConfig], states: dict[str, RscState],
-    walker: HistoryUnpacker, options: Options,
+    walker: HistoryUnpacker, options: Options, clones: dict[str, list[list[str]]],
 ) -> None:
     rid = lrm_rsc.get("id") or ""
+    base = rid.split(":", 1)[0]
+    if base in clones:
+        rid = _anonymous_instance(clones[base], base, node, states) or rid
     rsc = next((r for r in resources if r.id == rid and r.kind == "primitive"), None)
     if rsc is None:
         if any(r.id == rid for r in resources):
@@ -99,6 +103,46 @@ def _unpack_lrm_resource(
                                  lrm_rsc.get("type")) if x)
     st.agent_on[node.name] = agent
     walker.unpack_resource_on_node(rsc, st, node, list(lrm_rsc.iterfind("lrm_rsc_op")))
+
+
+def _anonymous_clones(resources: list[RscConfig]) -> dict[str, list[list[str]]]:
+    """base primitive id -> instances (each a list of its primitive ids), anonymous clones."""
+    by_id = {r.id: r for r in resources}
+    result: dict[str, list[list[str]]] = {}
+    for clone in resources:
+        if clone.kind != "clone" or clone.unique:
+            continue
+        instances = [_primitives_under(by_id, inst) for inst in clone.children]
+        for prims in instances[:1]:
+            for prim in prims:
+                result[prim.split(":", 1)[0]] = instances
+    return result
+
+
+def _primitives_under(by_id: dict[str, RscConfig], rid: str) -> list[str]:
+    rsc = by_id[rid]
+    if rsc.kind == "primitive":
+        return [rid]
+    return [p for child in rsc.children for p in _primitives_under(by_id, child)]
+
+
+def _anonymous_instance(instances: list[list[str]], base: str, node: NodeWork,
+                        states: dict[str, RscState]) -> str | None:
+    def member(prims: list[str]) -> str | None:
+        return next((p for p in prims if p.split(":", 1)[0] == base), None)
+
+    for prims in instances:
+        if any(node.name in states[p].running_on for p in prims):
+            return member(prims)
+    for prims in instances:
+        if any(node.name in states[p].known_on for p in prims) and \
+                member(prims) is not None and node.name not in states[member(prims) or ""].known_on:
+            return member(prims)
+    for prims in instances:
+        if not any(states[p].running_on for p in prims) and \
+                not any(node.name in states[p].known_on for p in prims):
+            return member(prims)
+    return None
 
 
 def _apply_target_role(rsc: RscConfig, st: RscState) -> None:

@@ -92,6 +92,28 @@ class RscConfig:
             return None
 
     @property
+    def base_id(self) -> str:
+        return self.id.split(":", 1)[0]
+
+    @property
+    def unique(self) -> bool:
+        return is_true(self.meta.get("globally-unique"), False)
+
+    @property
+    def clone_max(self) -> int:
+        return len(self.children)
+
+    @property
+    def clone_node_max(self) -> int:
+        if not self.unique:
+            return 1
+        return max(1, meta_count(self.meta, "clone-node-max", 1))
+
+    @property
+    def interleave(self) -> bool:
+        return is_true(self.meta.get("interleave"), False)
+
+    @property
     def multiple_active(self) -> str:
         return (self.meta.get("multiple-active") or "stop_start").lower()
 
@@ -117,11 +139,12 @@ def unpack_resources(root: Element, options: Options, ctx: RuleContext) -> tuple
     )
     out: list[RscConfig] = []
     tops: list[RscConfig] = []
+    node_count = len(root.findall("configuration/nodes/node"))
     if section is not None:
         for el in section:
             if isinstance(el.tag, str) and el.tag in VARIANTS:
                 top_list: list[RscConfig] = []
-                _unpack_one(el, None, [], {}, defaults, ctx, options, top_list)
+                _unpack_one(el, None, [], {}, defaults, ctx, _Shape(node_count, ""), top_list)
                 tops.append(top_list[0])
                 out.extend(top_list)
     order = {r.id: i for i, r in enumerate(sorted(tops, key=lambda r: -r.priority))}
@@ -142,13 +165,20 @@ def _loc(rsc: RscConfig) -> object:
     return where(rsc.element) if rsc.element is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    node_count: int
+    suffix: str
+
+
 def _unpack_one(
     el: Element, parent: str | None, ancestors: list[Element], parent_meta: dict[str, str],
-    defaults: Defaults, ctx: RuleContext, options: Options, out: list[RscConfig],
+    defaults: Defaults, ctx: RuleContext, shape: _Shape, out: list[RscConfig],
 ) -> None:
-    rid = el.get("id")
-    if not rid:
+    base_id = el.get("id")
+    if not base_id:
         raise ValidationError(f"<{el.tag}> without an id", location=where(el))
+    rid = base_id + shape.suffix
     kind = VARIANTS[el.tag]
     standard = el.get("class") or ""
     provider = el.get("provider")
@@ -168,18 +198,38 @@ def _unpack_one(
     if kind == "primitive" and not standard:
         raise ValidationError(f"primitive {rid!r} has no class", location=where(el))
     promotable = el.tag == "master" or is_true(meta.get("promotable"))
+    if kind == "clone":
+        meta.setdefault("resource-stickiness", "1")
+        child_els = child_els[:1]
+        count = meta_count(meta, "clone-max", shape.node_count)
+        suffixes = [f":{i}" for i in range(count)]
+    else:
+        suffixes = [shape.suffix] * len(child_els)
     own_meta = dict(meta)
     for key in ("id", "class", "provider", "type", "description"):
         own_meta.pop(key, None)
+    if kind == "clone":
+        child_els = child_els * len(suffixes)
     cfg = RscConfig(
         id=rid, kind=kind, parent=parent,
-        children=tuple(c.get("id") or "" for c in child_els),
+        children=tuple((c.get("id") or "") + s for c, s in zip(child_els, suffixes, strict=True)),
         standard=standard, provider=provider, agent_type=agent_type,
         meta=meta, params=params, ops=ops, promotable=promotable, element=el,
     )
     out.append(cfg)
-    for child in child_els:
-        _unpack_one(child, rid, [el, *ancestors], own_meta, defaults, ctx, options, out)
+    for child, suffix in zip(child_els, suffixes, strict=True):
+        _unpack_one(child, rid, [el, *ancestors], own_meta, defaults, ctx,
+                    _Shape(shape.node_count, suffix), out)
+
+
+def meta_count(meta: Mapping[str, str], name: str, default: int) -> int:
+    value = meta.get(name)
+    if value is None:
+        return default
+    try:
+        return max(0, int(value))
+    except ValueError:
+        return default
 
 
 def _unpack_ops(el: Element, defaults: Defaults, rctx: RuleContext) -> list[OpConfig]:
