@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""How the policy engine scales: generated CIBs of 16 nodes and 100..2000 primitives.
+
+Each generated CIB has every resource stopped and to be started (so every node gets a
+probe per resource), a recurring monitor per primitive, groups of four for a fifth of the
+primitives, location preferences and colocations, and all nodes online. For each size it
+times:
+  ours   the whole process `crm_simulate -x F -R -Q -G out` (our console script),
+  sched  `pengine.api.schedule()` in this process (no start-up, no graph writing),
+  pcmk   Pacemaker's `crm_simulate -x F -R -Q -G out` on the same file, when installed,
+and reports the peak RSS of each child (os.wait4) and ours/pcmk. Best of --repeat runs.
+
+    python bench/pengine_scale.py --sizes 100,500,1000,2000 --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def generate_cib(primitives: int, nodes: int = 16) -> str:
+    """A CIB with `nodes` online nodes and `primitives` stopped primitives to start."""
+    node_names = [f"node{n:02d}" for n in range(1, nodes + 1)]
+    grouped = primitives // 5 // 4 * 4  # a fifth of the primitives, in groups of four
+    out = ['<cib crm_feature_set="3.16.1" validate-with="pacemaker-3.7" epoch="1" '
+           'num_updates="0" admin_epoch="0" have-quorum="1" dc-uuid="1">',
+           "  <configuration>", "    <crm_config>",
+           '      <cluster_property_set id="cib-bootstrap-options">',
+           '        <nvpair id="opt-stonith" name="stonith-enabled" value="false"/>',
+           "      </cluster_property_set>", "    </crm_config>", "    <nodes>"]
+    out += [f'      <node id="{i}" uname="{name}"/>' for i, name in enumerate(node_names, 1)]
+    out += ["    </nodes>", "    <resources>"]
+    for index in range(primitives):
+        if index < grouped and index % 4 == 0:
+            out.append(f'      <group id="grp{index // 4:04d}">')
+        out.append(_primitive(index))
+        if index < grouped and index % 4 == 3:
+            out.append("      </group>")
+    out += ["    </resources>", "    <constraints>"]
+    out += _constraints(primitives, grouped, node_names)
+    out += ["    </constraints>", "  </configuration>", "  <status>"]
+    out += [f'    <node_state id="{i}" uname="{name}" in_ccm="true" crmd="online" '
+            'join="member" expected="member" crm-debug-origin="do_state_transition"/>'
+            for i, name in enumerate(node_names, 1)]
+    out += ["  </status>", "</cib>", ""]
+    return "\n".join(out)
+
+
+def _primitive(index: int) -> str:
+    rid = f"rsc{index:04d}"
+    return (f'        <primitive id="{rid}" class="ocf" provider="heartbeat" type="Dummy">'
+            f'<operations><op id="{rid}-mon" name="monitor" interval="10s" timeout="20s"/>'
+            "</operations></primitive>")
+
+
+def _constraints(primitives: int, grouped: int, node_names: list[str]) -> list[str]:
+    lines = []
+    for index in range(grouped, primitives):
+        rid = f"rsc{index:04d}"
+        if index % 5 == 0:
+            node = node_names[index % len(node_names)]
+            lines.append(f'      <rsc_location id="loc-{rid}" rsc="{rid}" node="{node}" '
+                         'score="100"/>')
+        if index % 7 == 0 and index > grouped:
+            lines.append(f'      <rsc_colocation id="col-{rid}" rsc="{rid}" '
+                         f'with-rsc="rsc{index - 1:04d}" score="50"/>')
+    for group in range(0, grouped // 4, 3):
+        node = node_names[group % len(node_names)]
+        lines.append(f'      <rsc_location id="loc-grp{group:04d}" rsc="grp{group:04d}" '
+                     f'node="{node}" score="200"/>')
+    return lines
+
+
+@dataclass
+class Run:
+    seconds: float
+    max_rss_mib: float
+    ok: bool
+
+
+def run_child(argv: list[str], env: dict[str, str] | None = None) -> Run:
+    """Run a command, returning wall time and that child's own peak RSS."""
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0 and process.stderr is not None:
+        sys.stderr.write(process.stderr.read().decode(errors="replace")[-2000:])
+    return Run(elapsed, usage.ru_maxrss / 1024, process.returncode == 0)
+
+
+def best(runs: list[Run]) -> Run:
+    good = [r for r in runs if r.ok] or runs
+    return min(good, key=lambda r: r.seconds)
+
+
+def our_command() -> list[str]:
+    script = REPO / ".venv/bin/crm_simulate"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "pengine.cli"]
+
+
+def time_in_process(path: Path, repeat: int) -> float:
+    sys.path.insert(0, str(REPO))
+    from pengine.api import schedule
+
+    data = path.read_bytes()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        schedule(data)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,500,1000,2000",
+                        help="comma-separated primitive counts (default %(default)s)")
+    parser.add_argument("--nodes", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (best)")
+    parser.add_argument("--no-pacemaker", action="store_true", help="skip Pacemaker's tool")
+    parser.add_argument("--no-in-process", action="store_true", help="skip schedule() timing")
+    parser.add_argument("--keep", type=Path, help="write the generated CIBs here")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    pacemaker = None
+    if not args.no_pacemaker:
+        pacemaker = shutil.which("crm_simulate", path="/usr/sbin:/usr/bin")
+    workdir = Path(tempfile.mkdtemp(prefix="pengine-scale-"))
+    cib_dir = args.keep or workdir
+    cib_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, LC_ALL="C", CIB_shadow_dir=str(workdir))
+    header = (f"{'prims':>6} {'nodes':>5} {'ours s':>8} {'sched s':>8} {'ours MiB':>9} "
+              f"{'pcmk s':>8} {'pcmk MiB':>9} {'ours/pcmk':>9}")
+    print(header)
+    print("-" * len(header))
+    for size in sizes:
+        path = cib_dir / f"scale-{args.nodes}n-{size}p.xml"
+        path.write_text(generate_cib(size, args.nodes))
+        ours = best([run_child([*our_command(), "-x", str(path), "-R", "-Q", "-G",
+                                str(workdir / "ours.exp")], env) for _ in range(args.repeat)])
+        sched = float("nan") if args.no_in_process else time_in_process(path, args.repeat)
+        theirs = None
+        if pacemaker:
+            theirs = best([run_child([pacemaker, "-x", str(path), "-R", "-Q", "-G",
+                                      str(workdir / "pcmk.exp")], env)
+                           for _ in range(args.repeat)])
+        ratio = f"{ours.seconds / theirs.seconds:9.2f}" if theirs else f"{'-':>9}"
+        pcmk_s = f"{theirs.seconds:8.2f}" if theirs else f"{'-':>8}"
+        pcmk_mib = f"{theirs.max_rss_mib:9.0f}" if theirs else f"{'-':>9}"
+        mark = "" if ours.ok else "  (ours FAILED)"
+        print(f"{size:>6} {args.nodes:>5} {ours.seconds:>8.2f} {sched:>8.2f} "
+              f"{ours.max_rss_mib:>9.0f} {pcmk_s} {pcmk_mib} {ratio}{mark}", flush=True)
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

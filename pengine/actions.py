@@ -1,0 +1,261 @@
+"""The action stage: per-primitive actions, group pseudo actions, probes, monitors.
+
+Invariants: an action is identified by (key, node); asking again for an existing action
+returns it (and can only make it required). Runnability at creation follows
+scheduler.md §3.2. Orderings are recorded here by resource/task and resolved later.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from messaging.types import Role
+from pengine.placement import Placement
+from pengine.state import Unpacked
+
+IMPLIES_THEN = "implies_then"
+RUNNABLE_LEFT = "runnable_left"
+RESTART = "restart"
+ASYMMETRICAL = "asymmetrical"
+OPTIONAL = "optional"
+
+
+@dataclass
+class Work:
+    """An action while flags are still being propagated."""
+
+    id: int
+    key: str
+    task: str
+    rsc: str | None
+    node: str | None
+    interval_ms: int = 0
+    pseudo: bool = False
+    optional: bool = True
+    runnable: bool = True
+    reason: str | None = None
+    implied_by_fencing: bool = False
+    print_pending: bool = False
+
+
+@dataclass
+class OrderSpec:
+    """then waits for first; actions given by resource + task (+ node) or directly."""
+
+    first_rsc: str | None
+    first_task: str
+    then_rsc: str | None
+    then_task: str
+    flags: frozenset[str]
+    first_action: Work | None = None
+    then_action: Work | None = None
+    first_node: str | None = None
+    then_node: str | None = None
+
+
+@dataclass
+class ActionSet:
+    """All actions and orderings created so far (mutable only inside this stage)."""
+
+    actions: list[Work] = field(default_factory=list)
+    orders: list[OrderSpec] = field(default_factory=list)
+    index: dict[tuple[str, str | None], Work] = field(default_factory=dict)
+
+    def find(self, key: str, node: str | None) -> Work | None:
+        return self.index.get((key, node))
+
+    def new(self, key: str, task: str, rsc: str | None, node: str | None,
+            optional: bool, **kw: object) -> tuple[Work, bool]:
+        existing = self.index.get((key, node))
+        if existing is not None:
+            if not optional:
+                existing.optional = False
+            return existing, False
+        floating = self.index.get((key, None)) if node is not None else None
+        if floating is not None and floating.rsc is not None and not floating.pseudo:
+            del self.index[(key, None)]
+            floating.node = node
+            self.index[(key, node)] = floating
+            if not optional:
+                floating.optional = False
+            return floating, True
+        action = Work(len(self.actions), key, task, rsc, node, optional=optional)
+        for name, value in kw.items():
+            setattr(action, name, value)
+        self.actions.append(action)
+        self.index[(key, node)] = action
+        return action, True
+
+    def of(self, rsc: str, task: str, node: str | None = None) -> list[Work]:
+        return [a for a in self.actions if a.rsc == rsc and a.task == task
+                and a.interval_ms == 0 and (node is None or a.node == node)]
+
+    def order(self, first_rsc: str | None, first_task: str, then_rsc: str | None,
+              then_task: str, *flags: str, **kw: object) -> None:
+        spec = OrderSpec(first_rsc, first_task, then_rsc, then_task, frozenset(flags))
+        for name, value in kw.items():
+            setattr(spec, name, value)
+        self.orders.append(spec)
+
+
+def op_key(rsc: str, task: str, interval_ms: int = 0) -> str:
+    return f"{rsc}_{task}_{interval_ms}"
+
+
+class PrimitiveActions:
+    """Creates one primitive's actions (scheduler.md §3.1)."""
+
+    def __init__(self, u: Unpacked, p: Placement, acts: ActionSet) -> None:
+        self.u = u
+        self.p = p
+        self.acts = acts
+        self.nodes = {n.name: n for n in u.nodes}
+
+    def runnable_reason(self, rid: str, task: str, node: str | None,
+                        moving_up: bool) -> tuple[bool, str | None]:
+        if node is None:
+            return False, None
+        n = self.nodes.get(node)
+        if n is None or not n.online or n.pending:
+            return False, None
+        if task in ("start", "promote") and self.u.requires.get(rid) != "nothing":
+            opts = self.u.options
+            if not opts.have_quorum and opts.no_quorum_policy in ("stop", "demote"):
+                return False, "no quorum"
+            if not opts.have_quorum and opts.no_quorum_policy == "freeze":
+                st = self.u.states[rid]
+                if not st.running_on or moving_up:
+                    return False, "quorum freeze"
+        return True, None
+
+    def action(self, rid: str, task: str, node: str | None, optional: bool,
+               moving_up: bool = False) -> Work:
+        act, created = self.acts.new(op_key(rid, task), task, rid, node, optional)
+        runnable, reason = self.runnable_reason(rid, task, node, moving_up)
+        if created:
+            act.runnable = runnable
+            act.reason = reason or act.reason
+        elif reason is not None:
+            act.reason = reason
+        if not self.p.managed.get(rid, True):
+            act.optional = True
+        return act
+
+    def stop(self, rid: str, optional: bool) -> None:
+        st = self.u.states[rid]
+        for node in st.running_on:
+            act = self.action(rid, "stop", node, optional)
+            if self.p.assigned.get(rid) is None:
+                act.reason = "node availability"
+            if not self.p.managed.get(rid, True):
+                act.runnable = False
+
+    def start(self, rid: str, node: str | None, optional: bool) -> None:
+        act = self.action(rid, "start", node, True)
+        if act.runnable and not optional:
+            act.optional = False
+
+    def force_restart(self, rid: str) -> None:
+        act, _ = self.acts.new(op_key(rid, "start"), "start", rid, None, False)
+        act.runnable = False
+        act.reason = "resource definition change"
+
+    def create(self, rid: str) -> None:
+        st = self.u.states[rid]
+        chosen = self.p.assigned.get(rid)
+        next_role = self.p.next_role.get(rid, Role.STOPPED)
+        role = st.role if st.running_on else Role.STOPPED
+        if st.running_on and role == Role.STOPPED:
+            role = Role.STARTED
+        current = st.running_on[0] if st.running_on else None
+        need_stop = False
+        active = self._active_count(rid)
+        if active > 1 and st.managed:
+            need_stop = True
+        if st.start_pending and chosen is not None:
+            self.action(rid, "start", chosen, True).print_pending = True
+        moving = current is not None and chosen is not None and current != chosen
+        if moving or (st.failed and st.stop_needed) or st.blocked:
+            need_stop = True
+        if role != Role.STOPPED:
+            self.stop(rid, not need_stop)
+            if role <= next_role and not st.blocked:
+                self.start(rid, chosen, not need_stop)
+        if role != next_role:
+            if next_role == Role.STOPPED:
+                self.stop(rid, False)
+            elif role == Role.STOPPED:
+                self.start(rid, chosen, False)
+        self.acts.order(rid, "stop", rid, "start", OPTIONAL, IMPLIES_THEN, RESTART)
+        if chosen is not None and next_role != Role.STOPPED and st.managed:
+            self._monitors(rid, chosen)
+
+    def _active_count(self, rid: str) -> int:
+        st = self.u.states[rid]
+        if self.u.requires.get(rid) == "fencing":
+            return len(st.running_on)
+        return sum(1 for n in st.running_on
+                   if self.nodes[n].online and not self.nodes[n].unclean)
+
+    def _monitors(self, rid: str, node: str) -> None:
+        rsc = self.u.rsc(rid)
+        starts = [a for a in self.acts.of(rid, "start", node)]
+        start_required = any(not a.optional for a in starts)
+        history = self.u.states[rid].history.get(node, [])
+        for op in rsc.ops:
+            if op.name != "monitor" or op.interval_ms <= 0 or not op.enabled:
+                continue
+            if op.role not in (None, Role.STARTED, Role.UNKNOWN):
+                continue
+            key = op_key(rid, "monitor", op.interval_ms)
+            known = any(h.get("operation_key") == key or (
+                h.get("operation") == "monitor" and h.get("interval") == str(op.interval_ms)
+                and h.get("rc-code") in ("0", None)) for h in history)
+            optional = known and not start_required
+            act, _ = self.acts.new(key, "monitor", rid, node, optional,
+                                   interval_ms=op.interval_ms)
+            act.runnable = (bool(starts) and all(a.runnable for a in starts)) or (
+                not starts and self.nodes[node].online)
+            self.acts.order(rid, "start", rid, "monitor", IMPLIES_THEN, RUNNABLE_LEFT,
+                            then_action=act)
+
+
+def group_actions(u: Unpacked, acts: ActionSet, gid: str) -> None:
+    """Pseudo start/running/stop/stopped actions of a group and its internal orderings."""
+    for task in ("start", "running", "stop", "stopped"):
+        acts.new(op_key(gid, task), task, gid, None, True, pseudo=True)
+    members = list(u.rsc(gid).children)
+    for m in members:
+        acts.order(gid, "start", m, "start", RUNNABLE_LEFT)
+        acts.order(m, "start", gid, "running", IMPLIES_THEN, RUNNABLE_LEFT)
+        acts.order(gid, "stop", m, "stop", OPTIONAL)
+        acts.order(m, "stop", gid, "stopped", IMPLIES_THEN)
+        acts.order(m, "start", gid, "start", "member_flags")
+        acts.order(m, "stop", gid, "stop", "member_flags")
+    for prev, cur in itertools.pairwise(members):
+        acts.order(prev, "start", cur, "start", IMPLIES_THEN, RUNNABLE_LEFT)
+        acts.order(cur, "stop", prev, "stop", OPTIONAL, RESTART)
+    acts.order(gid, "stop", gid, "stopped", OPTIONAL)
+    acts.order(gid, "stopped", gid, "start", OPTIONAL)
+    acts.order(gid, "start", gid, "running", OPTIONAL)
+
+
+def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
+    """Probe every primitive on every online clean node where its state is unknown."""
+    if not u.options.startup_probes:
+        return
+    for node in u.nodes:
+        if not node.online or node.unclean or node.maintenance:
+            continue
+        for rsc in u.primitives:
+            st = u.states[rsc.id]
+            if node.name in st.known_on or rsc.orphan:
+                continue
+            act, _ = acts.new(op_key(rsc.id, "monitor"), "monitor", rsc.id, node.name, False)
+            act.runnable = not node.pending
+            top = rsc.id
+            while u.rsc(top).parent is not None:
+                top = u.rsc(top).parent or top
+            flag = RUNNABLE_LEFT if (not act.runnable and not st.running_on) else OPTIONAL
+            acts.order(rsc.id, "monitor", top, "start", flag, first_action=act)

@@ -1,0 +1,106 @@
+"""Colocation arithmetic: apply a placed primary to a dependent, merge dependents' scores.
+
+Invariants: functions here are pure over the tables they are given (they return new dicts);
+factor arithmetic rounds half away from zero with a +/-1 floor (scheduler.md §2.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from pengine.constraints import Colocation
+from pengine.scores import INF, add
+from pengine.unpack_nodes import NodeWork
+
+Table = dict[str, int]
+
+
+def node_attr(node: NodeWork | None, attr: str) -> str | None:
+    if node is None:
+        return None
+    if attr in ("#uname", ""):
+        return node.name
+    return node.attrs.get(attr)
+
+
+def can_run_any(table: Mapping[str, int], nodes: Mapping[str, NodeWork]) -> bool:
+    return any(score >= 0 and name in nodes and nodes[name].available
+               for name, score in table.items())
+
+
+def apply_primary(dep_table: Table, primary_nodes: list[NodeWork], c: Colocation,
+                  nodes: Mapping[str, NodeWork]) -> Table:
+    """pcmk__apply_coloc_to_weights: the dependent's table after its primary is placed."""
+    work = dict(dep_table)
+    if not primary_nodes:
+        if c.score < 0:
+            return work
+        for name in work:
+            work[name] = add(work[name], -c.score)
+        return work
+    values = {node_attr(n, c.node_attribute) for n in primary_nodes} - {None}
+    for name in work:
+        matches = node_attr(nodes.get(name), c.node_attribute) in values
+        if matches:
+            if c.score < INF:
+                work[name] = add(work[name], c.score)
+        elif c.score >= INF:
+            work[name] = add(work[name], -INF)
+    if abs(c.score) < INF and not can_run_any(work, nodes):
+        return dict(dep_table)
+    return work
+
+
+def _round_half_away(value: float) -> int:
+    return int(value - 0.5) if value < 0 else int(value + 0.5)
+
+
+def _best_matching(table: Mapping[str, int], value: str | None, attr: str,
+                   nodes: Mapping[str, NodeWork]) -> int:
+    best = -INF
+    for name, score in table.items():
+        node = nodes.get(name)
+        if node is None or not node.available:
+            continue
+        if score > best and node_attr(node, attr) == value:
+            best = score
+    return best
+
+
+def add_matching(work: Table, dep_table: Mapping[str, int], attr: str, factor: float,
+                 nodes: Mapping[str, NodeWork]) -> Table:
+    """Add factor x the dependent's best score on nodes sharing the attribute value."""
+    out = dict(work)
+    for name, current in work.items():
+        best = _best_matching(dep_table, node_attr(nodes.get(name), attr), attr, nodes)
+        if factor < 0 and best < 0:
+            continue
+        weight = _round_half_away(factor * best)
+        if weight == 0 and best != 0:
+            weight = 1 if factor > 0 else -1
+        out[name] = add(weight, current)
+    return out
+
+
+def merge_dependents(
+    rid: str, work: Table, attr: str, factor: float, *,
+    tables: Mapping[str, Table], with_this: Mapping[str, list[Colocation]],
+    nodes: Mapping[str, NodeWork], has_influence: Callable[[Colocation], bool],
+    merging: frozenset[str],
+) -> Table:
+    """pcmk__add_colocated_node_scores for dependent `rid` into a primary's table."""
+    if rid in merging:
+        return work
+    merging = merging | {rid}
+    result = add_matching(work, tables.get(rid, {}), attr, factor, nodes)
+    if can_run_any(result, nodes):
+        for c in with_this.get(rid, []):
+            if not has_influence(c):
+                continue
+            sign = -1.0 if factor < 0 else 1.0
+            result = merge_dependents(
+                c.dependent, result, c.node_attribute, sign * c.score / INF, tables=tables,
+                with_this=with_this, nodes=nodes, has_influence=has_influence, merging=merging)
+    if not can_run_any(result, nodes):
+        return work
+    return result

@@ -1,0 +1,119 @@
+"""Configuration-change detection: compare history digests with the current definition.
+
+Invariants: pure; returns, per primitive, the nodes where it must be restarted ("restart",
+reason `resource definition change`), reloaded ("reload") or stopped because its agent
+changed ("agent"). Digest text is `' <parameters' + ' name="value"'... + '/>\\n'`, MD5 hex.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+from pengine.state import RscState, Unpacked
+from pengine.unpack_history import find_op_config
+from pengine.unpack_resources import RscConfig
+from pengine.xmlin import Element
+
+_START_LIKE = ("start", "migrate_from")
+_CHECKED = ("monitor", "start", "promote", "migrate_from")
+
+
+def _escape(value: str) -> str:
+    out = []
+    for ch in value:
+        if ch == "<":
+            out.append("&lt;")
+        elif ch == ">":
+            out.append("&gt;")
+        elif ch == '"':
+            out.append("&quot;")
+        elif ch == "'":
+            out.append("&apos;")
+        elif ch == "&":
+            out.append("&amp;")
+        elif ch == "\t":
+            out.append("    ")
+        elif ch == "\n":
+            out.append("\\n")
+        elif not ch.isprintable():
+            out.append(f"\\{ord(ch):03o}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def digest(params: Mapping[str, str]) -> str:
+    """MD5 of Pacemaker's canonical parameter text."""
+    text = " <parameters" + "".join(
+        f' {name}="{_escape(value)}"' for name, value in sorted(params.items())) + "/>\n"
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def _active_entries(history: list[Element]) -> list[Element]:
+    start = 0
+    for index, op in enumerate(history):
+        if op.get("operation") in _START_LIKE and op.get("rc-code", "0") == "0" \
+                and op.get("op-status", "0") == "0":
+            start = index
+    return history[start:]
+
+
+def _check_entry(rsc: RscConfig, op: Element) -> str | None:
+    task = op.get("operation") or ""
+    interval = int(op.get("interval") or 0)
+    if interval > 0 or task not in _CHECKED or op.get("op-status") == "-1":
+        return None
+    conf = find_op_config(rsc, task, interval)
+    params = {k: v for k, v in rsc.params.items() if not k.startswith("CRM_meta")}
+    own = dict(conf.params) if conf is not None else {}
+    params.update(own)
+    restart_digest = op.get("op-restart-digest")
+    if restart_digest is not None:
+        names = set((op.get("op-force-restart") or "").split())
+        if digest({k: v for k, v in params.items() if k in names}) != restart_digest:
+            return "restart"
+    recorded = op.get("op-digest")
+    if recorded is not None and digest(params) == recorded:
+        return None
+    secure = op.get("op-secure-digest")
+    if recorded is not None and secure is not None:
+        hidden = set((op.get("op-secure-params") or "").split())
+        public = {k: v for k, v in params.items()
+                  if k not in hidden and not k.startswith("pcmk_")}
+        if digest(public) == secure:
+            return None
+    if restart_digest is not None and not own:
+        return "reload"
+    return "restart"
+
+
+def config_changes(u: Unpacked) -> dict[str, dict[str, str]]:
+    """{rsc: {node: "restart" | "reload" | "agent"}} for active primitives."""
+    result: dict[str, dict[str, str]] = {}
+    for rsc in u.primitives:
+        if rsc.orphan:
+            continue
+        st: RscState = u.states[rsc.id]
+        for node_name in st.running_on:
+            node = u.node(node_name)
+            if node is None or not (node.available or node.maintenance):
+                continue
+            change = _node_change(rsc, st, node_name)
+            if change is not None:
+                result.setdefault(rsc.id, {})[node_name] = change
+    return result
+
+
+def _node_change(rsc: RscConfig, st: RscState, node: str) -> str | None:
+    agent = st.agent_on.get(node)
+    if agent is not None and agent != rsc.agent:
+        return "agent"
+    found: str | None = None
+    for op in _active_entries(st.history.get(node, [])):
+        change = _check_entry(rsc, op)
+        if change == "restart":
+            return "restart"
+        if change == "reload":
+            found = "reload"
+    return found

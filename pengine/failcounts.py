@@ -1,0 +1,53 @@
+"""Fail counts from node attributes (fail-count-*, last-failure-*).
+
+Invariant: with crm_feature_set >= 3.0.13 only per-operation names count
+(`fail-count-<rsc>#<op>_<interval>`), otherwise only the legacy `fail-count-<rsc>`;
+the effective count is 0 once failure-timeout has passed since the last failure.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from pengine.scores import add, char2score
+from pengine.unpack_nodes import NodeWork
+from pengine.unpack_options import Options
+from pengine.unpack_resources import RscConfig
+
+
+def _base_name(rid: str) -> str:
+    return rid.split(":", 1)[0]
+
+
+def raw_fail_count(rsc: RscConfig, node: NodeWork, options: Options) -> tuple[int, int]:
+    """(sum of fail counts, latest last-failure epoch or 0) for rsc on node."""
+    name = re.escape(_base_name(rsc.id))
+    suffix = r"(:\d+)?"
+    if options.per_op_failcounts:
+        count_re = re.compile(rf"^fail-count-{name}{suffix}#.+_\d+$")
+        last_re = re.compile(rf"^last-failure-{name}{suffix}#.+_\d+$")
+    else:
+        count_re = re.compile(rf"^fail-count-{name}{suffix}$")
+        last_re = re.compile(rf"^last-failure-{name}{suffix}$")
+    count = 0
+    last = 0
+    for key, value in node.attrs.items():
+        if count_re.match(key):
+            count = add(count, char2score(value))
+        elif last_re.match(key):
+            last = max(last, char2score(value))
+    return count, last
+
+
+def fail_count(
+    rsc: RscConfig, node: NodeWork, options: Options, now: datetime.datetime,
+    *, block_failure: bool = False,
+) -> tuple[int, int]:
+    """Effective fail count (0 when expired by failure-timeout) and last failure."""
+    count, last = raw_fail_count(rsc, node, options)
+    timeout = rsc.failure_timeout_s
+    if count > 0 and timeout > 0 and last > 0 and not block_failure \
+            and now.timestamp() > last + timeout:
+        return 0, last
+    return count, last

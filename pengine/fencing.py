@@ -1,0 +1,68 @@
+"""Fencing and shutdown actions (schedule_fencing_and_shutdowns).
+
+Invariants: a fencing op is created at most once per node and keeps the first reason;
+stops on a fenced node become pseudo actions implied by the fencing; shutdown actions
+never carry a reason (so they are never printed).
+"""
+
+from __future__ import annotations
+
+from pengine.actions import IMPLIES_THEN, OPTIONAL, ActionSet, Work
+from pengine.placement import Placement
+from pengine.state import Unpacked
+from pengine.unpack_nodes import NodeWork
+
+
+def can_fence(u: Unpacked, node: NodeWork) -> bool:
+    opts = u.options
+    if not opts.stonith_enabled or not u.have_fencing_device:
+        return False
+    return opts.have_quorum or opts.no_quorum_policy == "ignore" or node.online
+
+
+def fence_op(u: Unpacked, acts: ActionSet, node: str, reason: str | None) -> Work:
+    key = f"stonith-{node}-{u.options.stonith_action}"
+    act, created = acts.new(key, "stonith", None, node, True)
+    if created:
+        act.reason = reason
+        act.runnable = True
+    return act
+
+
+def create_unpack_fencing(u: Unpacked, acts: ActionSet) -> None:
+    """The optional fencing ops pe_fence_node created while unpacking (creation order)."""
+    for node, reason in u.fence_requests:
+        fence_op(u, acts, node, reason)
+
+
+def schedule_fencing_and_shutdowns(u: Unpacked, p: Placement, acts: ActionSet) -> None:
+    any_managed = any(p.managed.values())
+    for node in u.nodes:
+        if node.unclean and any_managed and can_fence(u, node):
+            op = fence_op(u, acts, node.name, node.fence_reason or "node is unclean")
+            op.optional = False
+            op.runnable = True
+            _imply_stops(u, acts, node.name, op)
+        elif node.online and node.shutdown and not node.unclean:
+            act, _ = acts.new(f"do_shutdown-{node.name}", "do_shutdown", None, node.name, False)
+            act.runnable = True
+            for stop in [a for a in acts.actions if a.task == "stop" and a.node == node.name]:
+                if stop.rsc is not None and p.managed.get(stop.rsc, True):
+                    stop.optional = False
+                acts.order(stop.rsc, "stop", None, "do_shutdown", OPTIONAL,
+                           first_action=stop, then_action=act)
+
+
+def _imply_stops(u: Unpacked, acts: ActionSet, node: str, op: Work) -> None:
+    for act in acts.actions:
+        if act.node == node and act.task in ("stop", "demote") and act.rsc is not None:
+            act.pseudo = True
+            act.runnable = True
+            act.implied_by_fencing = True
+            acts.order(None, "stonith", act.rsc, act.task, IMPLIES_THEN,
+                       first_action=op, then_action=act)
+    for rsc in u.primitives:
+        if u.requires.get(rsc.id) in ("fencing", "unfencing"):
+            for start in acts.of(rsc.id, "start"):
+                acts.order(None, "stonith", rsc.id, "start", OPTIONAL,
+                           first_action=op, then_action=start)

@@ -1,0 +1,122 @@
+"""Up-front checks of a CIB file given to crm_simulate, with file:line locations.
+
+Pure: bytes or a parsed tree in, a parsed tree out or `ValidationError` raised. The checks
+are the ones a user gets wrong by hand and the engine would otherwise only see deep inside
+scheduling: the text is not XML, the root is not <cib>, `validate-with` names a schema
+Pacemaker does not have, or a constraint names a resource that does not exist. Every error
+names the file, the line and the element, and carries all findings as reports.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from messaging.errors import Location, Report, ValidationError
+
+_SCHEMA = re.compile(r"^pacemaker-(\d+)\.(\d+)$")
+# The schema versions Pacemaker 2.1.5 ships (xml/*.rng): 1.0-1.2, 2.0-2.10, 3.0-3.9.
+_KNOWN_MINOR = {1: range(0, 3), 2: range(0, 11), 3: range(0, 10)}
+_OTHER_SCHEMAS = frozenset({"none", "pacemaker-next", "pacemaker-0.6", "pacemaker-0.7",
+                            "transitional-0.6"})
+_REFERENCES = {
+    "rsc_location": ("rsc",),
+    "rsc_colocation": ("rsc", "with-rsc"),
+    "rsc_order": ("first", "then"),
+    "rsc_ticket": ("rsc",),
+}
+_RESOURCE_TAGS = ("primitive", "group", "clone", "master", "bundle", "template")
+
+
+def parse_cib(data: bytes, source: str) -> etree._Element:
+    """Parse CIB text; not XML or a root other than <cib> raises ValidationError."""
+    parser = etree.XMLParser(remove_comments=True, resolve_entities=False, no_network=True,
+                             huge_tree=True)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as error:
+        line = error.lineno if isinstance(error.lineno, int) else None
+        raise ValidationError(f"not well-formed XML: {error.msg}",
+                              location=Location(source, line)) from None
+    if root.tag != "cib":
+        raise ValidationError(f"not a CIB: the root element is <{root.tag}>, expected <cib>",
+                              location=Location(source, _line(root), f"<{root.tag}>"))
+    check_cib(root, source)
+    return root
+
+
+def _line(element: etree._Element) -> int | None:
+    line = element.sourceline
+    return line if isinstance(line, int) else None
+
+
+def _where(element: etree._Element, source: str) -> Location:
+    ident = element.get("id")
+    label = f"<{element.tag} id={ident!r}>" if ident else f"<{element.tag}>"
+    return Location(source, _line(element), label)
+
+
+def check_cib(root: etree._Element, source: str) -> None:
+    """Raise ValidationError listing every problem found (the first one is the message)."""
+    reports = _schema_reports(root, source) + _reference_reports(root, source)
+    if reports:
+        first = reports[0]
+        more = f" (and {len(reports) - 1} more)" if len(reports) > 1 else ""
+        raise ValidationError(first.message + more, tuple(reports), location=first.location)
+
+
+def known_schema(name: str) -> bool:
+    """True for a validate-with value Pacemaker 2.1.5 accepts."""
+    if name in _OTHER_SCHEMAS:
+        return True
+    match = _SCHEMA.match(name)
+    if match is None:
+        return False
+    major, minor = int(match.group(1)), int(match.group(2))
+    return minor in _KNOWN_MINOR.get(major, range(0))
+
+
+def _schema_reports(root: etree._Element, source: str) -> list[Report]:
+    name = root.get("validate-with")
+    if name is None or known_schema(name):
+        return []
+    return [Report("unknown-schema",
+                   f"validate-with={name!r} is not a known schema "
+                   "(expected pacemaker-1.0 .. pacemaker-3.9, pacemaker-next or none)",
+                   location=_where(root, source))]
+
+
+def _reference_reports(root: etree._Element, source: str) -> list[Report]:
+    resources = {e.get("id") for tag in _RESOURCE_TAGS for e in root.iter(tag)}
+    resources |= {e.get("id") for e in root.iter("tag")}
+    reports: list[Report] = []
+    constraints = root.find("configuration/constraints")
+    if constraints is None:
+        return reports
+    for element in constraints.iter():
+        if not isinstance(element.tag, str):
+            continue
+        for attribute in _REFERENCES.get(element.tag, ()):
+            value = element.get(attribute)
+            if value is not None and value not in resources:
+                reports.append(_dangling(element, attribute, value, source))
+        if element.tag == "resource_ref" and element.get("id") not in resources:
+            reports.append(_dangling(element, "id", element.get("id", ""), source))
+    return reports
+
+
+def _dangling(element: etree._Element, attribute: str, value: str, source: str) -> Report:
+    owner = element if element.tag != "resource_ref" else _constraint_of(element)
+    return Report("dangling-reference",
+                  f"{attribute}={value!r} names no resource in <resources>",
+                  location=Location(source, _line(element), _where(owner, source).element))
+
+
+def _constraint_of(element: etree._Element) -> etree._Element:
+    node = element
+    while node.getparent() is not None and node.tag not in _REFERENCES:
+        parent = node.getparent()
+        assert parent is not None
+        node = parent
+    return node

@@ -1,0 +1,123 @@
+"""Public, frozen value types of the policy engine (the other packages code against these).
+
+Invariants: every type here is a frozen, slotted dataclass holding only immutable values
+(str, int, bool, tuples of those or of other frozen types); nothing here does I/O.
+Node names are Pacemaker unames; resource ids are the XML ids (clone instances `id:N`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from messaging.types import Role
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One scheduled action (a synapse candidate of the transition graph).
+
+    key: Pacemaker's key, e.g. "rsc1_start_0", "stonith-node1-reboot", "do_shutdown-node1",
+    or a pseudo action such as "grp_running_0". optional: not required in this transition.
+    runnable: can be executed (False = "blocked"). reason: the summary's "due to" text.
+    """
+
+    id: int
+    key: str
+    task: str
+    resource: str | None
+    node: str | None
+    node_id: str | None
+    interval_ms: int
+    pseudo: bool
+    optional: bool
+    runnable: bool
+    attributes: Pairs = ()
+    reason: str | None = None
+    agent: str | None = None  # "ocf:heartbeat:Dummy" style, None for pseudo/cluster actions
+
+    @property
+    def in_graph(self) -> bool:
+        """True when Pacemaker would put this action into the transition graph."""
+        return self.runnable and not self.optional
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """A cluster node as unpacked from <nodes> and its <node_state>.
+
+    kind: "member" (cluster node), "remote" or "ping". online/unclean/pending etc. follow
+    Pacemaker's determine_online_status; attributes holds instance + transient attributes.
+    """
+
+    name: str
+    id: str
+    online: bool
+    unclean: bool
+    standby: bool
+    maintenance: bool
+    pending: bool
+    shutdown: bool
+    kind: str = "member"
+    attributes: Pairs = ()
+    unseen: bool = False
+    standby_onfail: bool = False
+    is_dc: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceStatus:
+    """A resource as shown in "Full List of Resources" (in display order).
+
+    kind: "primitive", "group", "clone", "promotable". role: the current role (for a
+    collective, the highest child role). running_on: node names where it is active.
+    """
+
+    id: str
+    kind: str
+    agent: str
+    children: tuple[ResourceStatus, ...]
+    role: Role
+    running_on: tuple[str, ...]
+    managed: bool
+    failed: bool
+    orphan: bool
+    target_role: Role | None
+    pending_task: str | None = None
+    blocked: bool = False
+    failure_ignored: bool = False
+    maintenance: bool = False
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FailedOperation:
+    """A failed lrm_rsc_op entry, for "Failed Resource Actions"."""
+
+    op_id: str
+    resource: str
+    node: str
+    task: str
+    interval_ms: int
+    rc: int
+    status: int
+    call_id: int
+    exit_reason: str
+    last_rc_change: int | None
+    exec_time_ms: int | None = None
+    queue_time_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterStatus:
+    """The unpacked cluster: what "Current cluster status" prints."""
+
+    nodes: tuple[NodeStatus, ...]
+    resources: tuple[ResourceStatus, ...]
+    failed_operations: tuple[FailedOperation, ...]
+    have_quorum: bool
+    dc: str | None
+    stonith_enabled: bool
+    options: Pairs
+    execution_date: int | None = None  # <cib execution-date>, epoch seconds, if any

@@ -1,0 +1,168 @@
+"""Orderings: user rsc_order constraints, resolution to actions, flag propagation.
+
+Invariants: orderings are resolved in creation order (a missing "first" action becomes an
+optional nodeless, hence unrunnable, action); flags only ever move from optional to
+required and from runnable to unrunnable, so propagation reaches a fixpoint; the first
+reason set on an action wins (scheduler.md §4.3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pengine.actions import (
+    ASYMMETRICAL,
+    IMPLIES_THEN,
+    OPTIONAL,
+    RESTART,
+    RUNNABLE_LEFT,
+    ActionSet,
+    Work,
+    op_key,
+)
+from pengine.constraints import Constraints
+from pengine.state import Unpacked
+
+_INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote",
+            "running": "stopped", "stopped": "running", "promoted": "demoted",
+            "demoted": "promoted"}
+_COMPLETE = {"start": "running", "stop": "stopped", "promote": "promoted", "demote": "demoted"}
+
+
+@dataclass(frozen=True)
+class Link:
+    first: Work
+    then: Work
+    flags: frozenset[str]
+
+
+def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
+    """Record rsc_order constraints (and their inverses) as order specs."""
+    for o in cons.orderings:
+        if o.kind == "Optional":
+            flags: tuple[str, ...] = (OPTIONAL,)
+        elif o.kind == "Serialize":
+            flags = (OPTIONAL, "serialize")
+        elif o.symmetrical:
+            flags = (IMPLIES_THEN,) + ((RUNNABLE_LEFT,) if o.first_task in ("start", "promote")
+                                       else ())
+        else:
+            flags = (ASYMMETRICAL,)
+        acts.order(o.first, o.first_task, o.then, o.then_task, "user", *flags)
+        if o.symmetrical and o.kind != "Serialize":
+            inv_flags = ("user", "implies_first") if o.kind == "Mandatory" else ("user", OPTIONAL)
+            acts.order(o.then, _INVERSE.get(o.then_task, o.then_task), o.first,
+                       _INVERSE.get(o.first_task, o.first_task), *inv_flags)
+
+
+def resolve(u: Unpacked, acts: ActionSet) -> list[Link]:
+    """Turn order specs into links between actions (creation order)."""
+    links: list[Link] = []
+    kinds = {r.id: r.kind for r in u.resources}
+    for spec in list(acts.orders):
+        if spec.first_action is not None:
+            firsts = [spec.first_action]
+        else:
+            task = spec.first_task
+            if kinds.get(spec.first_rsc or "") in ("group", "clone") \
+                    and spec.first_rsc != spec.then_rsc and task in _COMPLETE \
+                    and "user" in spec.flags:
+                task = _COMPLETE[task]
+            firsts = acts.of(spec.first_rsc or "", task, spec.first_node)
+            if not firsts:
+                if not _create_missing(u, spec.first_rsc, task):
+                    continue
+                act, _ = acts.new(op_key(spec.first_rsc or "", task), task, spec.first_rsc,
+                                  None, True)
+                act.runnable = False
+                firsts = [act]
+        if spec.then_action is not None:
+            thens = [spec.then_action]
+        else:
+            thens = acts.of(spec.then_rsc or "", spec.then_task, spec.then_node)
+            if kinds.get(spec.then_rsc or "") == "group" and "user" in spec.flags \
+                    and spec.first_rsc != spec.then_rsc:
+                for member in u.rsc(spec.then_rsc or "").children:
+                    thens = thens + acts.of(member, spec.then_task)
+        for f in firsts:
+            for t in thens:
+                if f is not t:
+                    links.append(Link(f, t, spec.flags))
+    return links
+
+
+def _create_missing(u: Unpacked, rid: str | None, task: str) -> bool:
+    if rid is None or rid not in u.states:
+        return False
+    st = u.states[rid]
+    if task == "stop" and not st.running_on:
+        return False
+    return task != "demote"
+
+
+def _set_reason(then: Work, first: Work, text: str) -> None:
+    if then.reason is not None or first.rsc == then.rsc:
+        return
+    then.reason = f"{text} {first.rsc} {first.task}" if first.rsc else f"{text} {first.task}"
+
+
+def _apply(link: Link, managed: dict[str, bool], blocked: set[str]) -> bool:
+    f, t, flags = link.first, link.then, link.flags
+    changed = False
+    if "member_flags" in flags:
+        if not f.optional and t.optional:
+            t.optional = False
+            changed = True
+        return changed
+    if IMPLIES_THEN in flags and not f.optional and t.optional:
+        t.optional = False
+        _set_reason(t, f, "required")
+        changed = True
+    if RUNNABLE_LEFT in flags and not f.runnable and t.runnable:
+        t.runnable = False
+        _set_reason(t, f, "unrunnable")
+        changed = True
+    if RESTART in flags:
+        changed |= _restart(f, t, managed)
+    if f.task == "stop" and not f.runnable and t.runnable and f.rsc is not None \
+            and not managed.get(f.rsc, True) and f.rsc in blocked:
+        t.runnable = False
+        _set_reason(t, f, "unrunnable")
+        changed = True
+    if ASYMMETRICAL in flags and not f.runnable and t.runnable \
+            and not (t.task == "start" and t.optional):
+        t.runnable = False
+        t.optional = False
+        _set_reason(t, f, "unrunnable")
+        changed = True
+    return changed
+
+
+def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
+    trigger = not t.optional or (
+        not t.runnable and f.rsc == t.rsc and managed.get(t.rsc or "", True))
+    if not trigger:
+        return False
+    changed = False
+    if f.runnable and f.optional:
+        f.optional = False
+        changed = True
+    if not f.optional and t.optional:
+        t.optional = False
+        changed = True
+    if not f.optional and not f.runnable and t.runnable:
+        t.runnable = False
+        changed = True
+    return changed
+
+
+def propagate(links: list[Link], managed: dict[str, bool], blocked: set[str]) -> None:
+    """Apply every link until nothing changes."""
+    changed = True
+    rounds = 0
+    while changed and rounds < 1000:
+        changed = False
+        rounds += 1
+        for link in links:
+            if _apply(link, managed, blocked):
+                changed = True

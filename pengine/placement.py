@@ -1,0 +1,325 @@
+"""The assignment stage: score tables, node criteria, colocations, choice of node.
+
+Invariants: resources are assigned in Pacemaker's order (priority, document order,
+orphans last; group members in order); a resource's "this with" primaries are assigned
+before it; the result (Placement) is frozen and records each primitive's final table.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from messaging.types import Role
+from pengine.colocation import Table, apply_primary, merge_dependents
+from pengine.constraints import Colocation, Constraints
+from pengine.failcounts import fail_count
+from pengine.scores import INF, add, char2score, score2str
+from pengine.state import Unpacked
+from pengine.unpack_nodes import NodeWork
+from pengine.xmlin import is_true
+
+_VARIANT_RANK = {"clone": 2, "group": 1, "primitive": 0}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where each primitive goes and with which next role."""
+
+    assigned: Mapping[str, str | None]
+    next_role: Mapping[str, Role]
+    tables: Mapping[str, Mapping[str, int]]
+    colocations: tuple[Colocation, ...]
+    managed: Mapping[str, bool]
+    score_lines: tuple[str, ...]
+
+
+def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
+    """Colocations between primitives: group internals + user constraints on members."""
+    out: list[Colocation] = []
+    for rsc in u.resources:
+        if rsc.kind == "group":
+            members = list(rsc.children)
+            for prev, cur in itertools.pairwise(members):
+                out.append(Colocation(f"{rsc.id}-internal", cur, prev, INF, None, None,
+                                      "#uname", u.rsc(cur).critical))
+    for c in cons.colocations:
+        primary = c.primary
+        if u.rsc(primary).kind == "group":
+            prim = _members(u, primary)
+            if not prim:
+                continue
+            primary = prim[-1] if c.score >= INF else prim[0]
+        dep_rsc = u.rsc(c.dependent)
+        heads = list(dep_rsc.children) if dep_rsc.kind == "clone" else [c.dependent]
+        for head in heads:
+            dep = _members(u, head)
+            if dep:
+                out.append(Colocation(c.id, dep[0], primary, c.score, c.dependent_role,
+                                      c.primary_role, c.node_attribute, c.influence))
+    return out
+
+
+def _members(u: Unpacked, rid: str) -> list[str]:
+    rsc = u.rsc(rid)
+    if rsc.kind == "primitive":
+        return [rid]
+    result: list[str] = []
+    for child in rsc.children:
+        result.extend(_members(u, child))
+    return result
+
+
+class _Placer:
+    def __init__(self, u: Unpacked, cons: Constraints) -> None:
+        self.u = u
+        self.nodes = {n.name: n for n in u.nodes}
+        self.tables: dict[str, Table] = {}
+        self.assigned: dict[str, str | None] = {}
+        self.next_role: dict[str, Role] = {}
+        self.busy: set[str] = set()
+        self.count: dict[str, int] = {n.name: 0 for n in u.nodes}
+        self.lines: list[str] = []
+        self.colocations = map_colocations(u, cons)
+        self.this_with: dict[str, list[Colocation]] = {}
+        self.with_this: dict[str, list[Colocation]] = {}
+        self.managed = {rid: st.managed for rid, st in u.states.items()}
+        if u.options.stonith_enabled and not u.have_fencing_device:
+            self.managed = dict.fromkeys(self.managed, False)
+        for c in self.colocations:
+            self.this_with.setdefault(c.dependent, []).append(c)
+            self.with_this.setdefault(c.primary, []).append(c)
+        for rid, lst in self.this_with.items():
+            lst.sort(key=lambda c: self._coloc_key(c.primary))
+            del rid
+        for lst in self.with_this.values():
+            lst.sort(key=lambda c: self._coloc_key(c.dependent))
+        self._build_tables(cons)
+
+    def _coloc_key(self, rid: str) -> tuple[int, int, str]:
+        rsc = self.u.rsc(rid)
+        top = rsc
+        while top.parent is not None:
+            top = self.u.rsc(top.parent)
+        return (-rsc.priority, -_VARIANT_RANK.get(rsc.kind, 0), rid)
+
+    def _build_tables(self, cons: Constraints) -> None:
+        u = self.u
+        for rsc in u.primitives:
+            table: Table = {}
+            if u.options.symmetric:
+                table = {n.name: n.base_score for n in u.nodes}
+            for node, score, _tag in u.states[rsc.id].locations:
+                self._add(table, node, score)
+            self.tables[rsc.id] = table
+        self._node_health()
+        for loc in cons.locations:
+            self._apply_location(loc.rsc, loc.scores, first=True)
+        self._node_criteria()
+
+    def _add(self, table: Table, node: str | None, score: int) -> None:
+        names = [node] if node is not None else list(self.nodes)
+        for name in names:
+            if name in table:
+                table[name] = add(table[name], score)
+            elif name in self.nodes:
+                table[name] = add(self.nodes[name].weight, score)
+
+    def _apply_location(self, rid: str, scores: tuple[tuple[str, int], ...], first: bool) -> None:
+        rsc = self.u.rsc(rid)
+        if rsc.kind == "primitive":
+            for node, score in scores:
+                self._add(self.tables[rid], node, score)
+            return
+        if rsc.kind == "group":
+            for index, child in enumerate(rsc.children):
+                child_scores = scores if index == 0 else tuple((n, 0) for n, _ in scores)
+                self._apply_location(child, child_scores, first)
+            return
+        for child in rsc.children:
+            self._apply_location(child, scores, first)
+
+    def _node_health(self) -> None:
+        opts = dict(self.u.options.raw)
+        strategy = (opts.get("node-health-strategy") or "none").lower()
+        if strategy == "none":
+            return
+        colours = {"migrate-on-red": {"red": -INF, "yellow": 0, "green": 0},
+                   "only-green": {"red": -INF, "yellow": -INF, "green": 0}}.get(strategy)
+        if colours is None:
+            colours = {c: char2score(opts.get(f"node-health-{c}", default))
+                       for c, default in (("red", "-INFINITY"), ("yellow", "0"), ("green", "0"))}
+        base = char2score(opts.get("node-health-base")) if strategy == "progressive" else 0
+        for node in self.u.nodes:
+            health = base
+            for key, value in node.attrs.items():
+                if key.startswith("#health"):
+                    health = add(health, colours.get(value.lower(), char2score(value)))
+            if health == 0:
+                continue
+            for rsc in self.u.resources:
+                if rsc.parent is None and not (
+                        health < 0 and is_true(rsc.meta.get("allow-unhealthy-nodes"))):
+                    self._apply_location(rsc.id, ((node.name, health),), first=True)
+
+    def _node_criteria(self) -> None:
+        u = self.u
+        for rsc in u.primitives:
+            st = u.states[rsc.id]
+            table = self.tables[rsc.id]
+            if self.managed[rsc.id] and rsc.stickiness >= 1 and len(st.running_on) == 1:
+                node = st.running_on[0]
+                if u.options.symmetric or node in table:
+                    self._add(table, node, rsc.stickiness)
+        for worker in u.nodes:
+            for rsc in u.primitives:
+                st = u.states[rsc.id]
+                threshold = rsc.migration_threshold
+                if threshold == 0 or st.failure_ignored:
+                    continue
+                count, _ = fail_count(rsc, worker, u.options, u.now,
+                                      block_failure=st.block_failure)
+                if count > 0 and threshold - count <= 0:
+                    self._add(self.tables[rsc.id], worker.name, -INF)
+
+    def run(self) -> Placement:
+        for rsc in self.u.resources:
+            if rsc.parent is None:
+                self._assign_tree(rsc.id)
+        return Placement(
+            assigned=self.assigned, next_role=self.next_role, tables=self.tables,
+            colocations=tuple(self.colocations), managed=self.managed,
+            score_lines=tuple(sorted(self.lines)),
+        )
+
+    def _assign_tree(self, rid: str, prefer: str | None = None) -> str | None:
+        rsc = self.u.rsc(rid)
+        if rsc.kind == "primitive":
+            return self.assign(rid, prefer)
+        if rsc.kind == "clone":
+            if rid not in self.assigned:
+                self.assigned[rid] = None
+                assign_clone(self, rid)
+            return None
+        if rsc.kind == "group":
+            self._group_lines(rid)
+        first: str | None = None
+        for index, child in enumerate(rsc.children):
+            node = self._assign_tree(child, prefer if index == 0 else None)
+            if index == 0:
+                first = node
+        return first
+
+    def primitives_under(self, rid: str) -> list[str]:
+        rsc = self.u.rsc(rid)
+        if rsc.kind == "primitive":
+            return [rid]
+        return [p for child in rsc.children for p in self.primitives_under(child)]
+
+    def nodes_of(self, rid: str) -> list[NodeWork]:
+        """Nodes a (possibly collective) primary has been assigned to."""
+        names = [self.assigned.get(p) for p in self.primitives_under(rid)]
+        if self.u.rsc(rid).kind == "group":
+            names = names[-1:]
+        return [self.nodes[n] for n in dict.fromkeys(names) if n is not None]
+
+    def _group_lines(self, gid: str) -> None:
+        for child in self.u.rsc(gid).children:
+            for node, score in sorted(self.tables.get(child, {}).items()):
+                self.lines.append(
+                    f"pcmk__group_assign: {child} allocation score on {node}: {score2str(score)}")
+
+    def _influence(self, c: Colocation) -> bool:
+        return c.influence or not any(
+            self.u.states[p].running_on for p in self.primitives_under(c.primary))
+
+    def assign(self, rid: str, prefer: str | None = None) -> str | None:
+        if rid in self.assigned:
+            return self.assigned[rid]
+        if rid in self.busy:
+            return None
+        self.busy.add(rid)
+        for c in self.this_with.get(rid, []):
+            self._assign_tree(c.primary)
+            if self._coloc_applies(c):
+                self.tables[rid] = apply_primary(
+                    self.tables[rid], self.nodes_of(c.primary), c, self.nodes)
+        for c in self.with_this.get(rid, []):
+            if not self._influence(c) or c.dependent in self.assigned \
+                    or c.dependent not in self.tables:
+                continue
+            self.tables[rid] = merge_dependents(
+                c.dependent, self.tables[rid], c.node_attribute, c.score / INF,
+                tables=self.tables, with_this=self.with_this, nodes=self.nodes,
+                has_influence=self._influence, merging=frozenset({rid}))
+        st = self.u.states[rid]
+        if st.next_role == Role.STOPPED:
+            self._add(self.tables[rid], None, -INF)
+        for node, score in sorted(self.tables[rid].items()):
+            self.lines.append(
+                f"pcmk__primitive_assign: {rid} allocation score on {node}: {score2str(score)}")
+        chosen = self._choose(rid, prefer)
+        self.assigned[rid] = chosen
+        self.busy.discard(rid)
+        if chosen is not None:
+            self.count[chosen] += 1
+            self.next_role[rid] = st.next_role or Role.STARTED
+        else:
+            self.next_role[rid] = Role.STOPPED
+        return chosen
+
+    def _coloc_applies(self, c: Colocation) -> bool:
+        if c.primary not in self.assigned:
+            return False
+        if c.score > 0 and c.primary_role is not None:
+            return self.next_role.get(c.primary) == c.primary_role
+        return True
+
+    def _choose(self, rid: str, prefer: str | None = None) -> str | None:
+        st = self.u.states[rid]
+        if not self.managed[rid]:
+            return st.running_on[0] if st.running_on else None
+        if self.u.options.stop_all_resources:
+            return None
+        table = self.tables[rid]
+        current = st.running_on[0] if st.running_on else None
+
+        def effective(name: str) -> int:
+            node = self.nodes.get(name)
+            return table[name] if node is not None and node.available else -INF
+
+        ranked = sorted(table, key=lambda n: (-effective(n), self.count.get(n, 0),
+                                              n != current, n.encode()))
+        if not ranked:
+            return None
+        best = ranked[0]
+        if prefer is not None and prefer in table and effective(prefer) >= 0 \
+                and effective(prefer) >= effective(best):
+            return prefer
+        if effective(best) > 0:
+            for cur in st.running_on:
+                node = self.nodes.get(cur)
+                if node is not None and node.available and cur in table \
+                        and effective(cur) == effective(best):
+                    best = cur
+                    break
+        if effective(best) < 0:
+            return None
+        return best
+
+
+def assign_clone(placer: _Placer, cid: str) -> None:
+    """Distribute a clone's instances (pre-place active ones, then the rest)."""
+    from pengine.placement_clone import distribute
+
+    distribute(placer, cid)
+
+
+def place(u: Unpacked, cons: Constraints) -> Placement:
+    """Assign every primitive to a node (or none)."""
+    return _Placer(u, cons).run()
+
+
+def available(node: NodeWork) -> bool:
+    return node.available

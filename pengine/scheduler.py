@@ -1,0 +1,101 @@
+"""The fixed list of scheduler stages (scheduler.md §0), each a pure step.
+
+unpack -> constraints -> placement -> actions -> fencing -> orderings -> summary/graph.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from lxml import etree
+
+from messaging.errors import HAError, ValidationError
+from pengine.actions import ActionSet, PrimitiveActions, group_actions, probes
+from pengine.api import Transition
+from pengine.constraints import unpack_constraints
+from pengine.digests import config_changes
+from pengine.fencing import create_unpack_fencing, schedule_fencing_and_shutdowns
+from pengine.graph import build_graph, freeze
+from pengine.model import ClusterStatus
+from pengine.ordering import propagate, resolve, user_orderings
+from pengine.placement import place
+from pengine.state import Unpacked
+from pengine.status import build_status
+from pengine.summary import summarise
+from pengine.unpack import unpack
+from pengine.xmlin import parse
+
+CibInput = str | bytes | etree._Element
+
+
+def effective_now(root: etree._Element, now: datetime.datetime | None,
+                  default_now: datetime.datetime) -> datetime.datetime:
+    if now is not None:
+        return now if now.tzinfo else now.replace(tzinfo=datetime.UTC)
+    execution = root.get("execution-date")
+    if execution and execution.strip().lstrip("-").isdigit():
+        return datetime.datetime.fromtimestamp(int(execution), tz=datetime.UTC)
+    return default_now
+
+
+def _unpack(cib: CibInput, now: datetime.datetime | None,
+            default_now: datetime.datetime) -> Unpacked:
+    root = parse(cib)
+    try:
+        return unpack(root, effective_now(root, now, default_now))
+    except HAError:
+        raise
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationError(f"unusable CIB: {exc}") from None
+
+
+def status_only(cib: CibInput, now: datetime.datetime | None,
+                default_now: datetime.datetime) -> ClusterStatus:
+    return build_status(_unpack(cib, now, default_now))
+
+
+def run(cib: CibInput, now: datetime.datetime | None, default_now: datetime.datetime,
+        transition_id: int) -> Transition:
+    u = _unpack(cib, now, default_now)
+    try:
+        return _schedule(u, transition_id)
+    except HAError:
+        raise
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationError(f"unusable CIB: {exc}") from None
+
+
+def _schedule(u: Unpacked, transition_id: int) -> Transition:
+    cons = unpack_constraints(u)
+    placement = place(u, cons)
+    acts = ActionSet()
+    create_unpack_fencing(u, acts)
+    user_orderings(u, cons, acts)
+    prim = PrimitiveActions(u, placement, acts)
+    probes(u, placement, acts)
+    changes = config_changes(u)
+    reloads: set[str] = set()
+    for rid, per_node in changes.items():
+        for node, change in per_node.items():
+            if change == "restart":
+                prim.force_restart(rid)
+            elif change == "agent":
+                prim.action(rid, "stop", node, False)
+            else:
+                reloads.add(rid)
+    for rsc in u.resources:
+        if rsc.kind == "primitive":
+            prim.create(rsc.id)
+        elif rsc.kind == "group":
+            group_actions(u, acts, rsc.id)
+    schedule_fencing_and_shutdowns(u, placement, acts)
+    links = resolve(u, acts)
+    blocked = {rid for rid, st in u.states.items() if st.blocked}
+    propagate(links, dict(placement.managed), blocked)
+    actions = freeze(u, acts.actions)
+    return Transition(
+        graph=build_graph(actions, links), actions=actions,
+        summary=summarise(u, placement, acts.actions, reloads), scores=placement.score_lines,
+        status=build_status(u), now=u.now, transition_id=transition_id,
+        options=u.options.raw,
+    )

@@ -1,0 +1,280 @@
+"""Execute a transition graph in simulation: fire order, console lines, resulting CIB.
+
+Pure: synapses and a CIB tree in, a new CIB tree out (the input tree is never modified).
+Firing follows Pacemaker's graph consumer with a simulator that confirms every action at
+once: passes walk the synapses in document order and fire each one whose inputs are all
+confirmed at that moment, so a synapse may fire in the same pass as its inputs when it comes
+after them. Every fired action succeeds with its expected rc (CRM_meta_op_target_rc, else
+0). Results are written the way the controller records them (reference controller.md §1):
+one lrm_rsc_op per resource and node for the last non-recurring result (`<rsc>_last_0`),
+one per recurring op (`<rsc>_<task>_<ms>`), fencing turns the node's state down and drops its
+history and transient attributes; shutdown and pseudo actions change nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from xml.sax.saxutils import quoteattr
+
+from lxml import etree
+
+from pengine.graph_xml import FEATURE_SET, Synapse, key_resource
+from pengine.model import Action
+
+FAKE_DC_UUID = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"  # what crm_simulate writes
+_NO_HISTORY = frozenset({"stonith", "do_shutdown", "clear_failcount", "lrm_refresh",
+                         "lrm_delete", "maintenance_nodes", "notify", "probe_again",
+                         "delete"})
+
+
+def fire_order(synapses: Sequence[Synapse]) -> tuple[Action, ...]:
+    """The order in which the simulator fires the synapses' actions.
+
+    A synapse at position j whose last input was confirmed in pass p at position i fires in
+    pass p when i < j, else in pass p + 1; synapses without inputs fire in pass 0. Synapses
+    on a cycle (never ready) are not fired.
+    """
+    position = {s.action.id: index for index, s in enumerate(synapses)}
+    waiting = {s.action.id: len(s.inputs) for s in synapses}
+    dependents: dict[int, list[int]] = {}
+    for synapse in synapses:
+        for before in synapse.inputs:
+            dependents.setdefault(before.id, []).append(synapse.action.id)
+    fire_pass = {aid: 0 for aid, count in waiting.items() if count == 0}
+    ready = list(fire_pass)
+    while ready:
+        done = ready.pop()
+        for then in dependents.get(done, ()):
+            if then not in waiting:
+                continue
+            needed = fire_pass[done] + (0 if position[done] < position[then] else 1)
+            fire_pass[then] = max(fire_pass.get(then, 0), needed)
+            waiting[then] -= 1
+            if waiting[then] == 0:
+                ready.append(then)
+    fired = sorted(fire_pass, key=lambda aid: (fire_pass[aid], position[aid]))
+    by_id = {s.action.id: s.action for s in synapses}
+    return tuple(by_id[aid] for aid in fired if waiting[aid] == 0)
+
+
+_SILENT_TASKS = frozenset({"probe_again"})
+_CLUSTER_TASKS = frozenset({"do_shutdown", "clear_failcount", "lrm_refresh", "lrm_delete",
+                            "maintenance_nodes"})
+
+
+def action_line(action: Action) -> str | None:
+    """One "Executing Cluster Transition" line for a fired action (None: not printed)."""
+    if action.task in _SILENT_TASKS:
+        return None
+    if action.pseudo:
+        return f"  * Pseudo action:   {action.key}"
+    if action.task == "stonith":
+        return f"  * Fencing {action.node} ({fence_kind(action)})"
+    if action.resource is None or action.task in _CLUSTER_TASKS:
+        target = f" for {action.resource}" if action.resource else ""
+        return f"  * Cluster action:  {action.task}{target} on {action.node}"
+    task = f"{action.task}={action.interval_ms}" if action.interval_ms else action.task
+    name = key_resource(action.key) or action.resource
+    return f"  * Resource action: {name:<15} {task} on {action.node}"
+
+
+
+
+def fence_kind(action: Action) -> str:
+    """reboot, off or on: from CRM_meta_stonith_action, else the key's last word."""
+    meta = dict(action.attributes).get("CRM_meta_stonith_action")
+    return meta or action.key.rsplit("-", 1)[-1]
+
+
+@dataclass(slots=True)
+class _Recorder:
+    """Writes results into a private copy of the CIB, with indexes built once."""
+
+    cib: etree._Element
+    transition_id: int
+    now: int
+    dc_uuid: str
+    call_id: int = 0
+    node_states: dict[str, etree._Element] = field(default_factory=dict)
+    params: dict[str, dict[str, str]] = field(default_factory=dict)
+    histories: dict[tuple[str, str], etree._Element] = field(default_factory=dict)
+
+    def node_state(self, action: Action) -> etree._Element:
+        name = action.node or ""
+        state = self.node_states.get(name)
+        if state is None:
+            status = self.cib.find("status")
+            if status is None:
+                status = etree.SubElement(self.cib, "status")
+            state = etree.SubElement(status, "node_state", id=action.node_id or name, uname=name)
+            self.node_states[name] = state
+        return state
+
+    def record(self, action: Action) -> None:
+        if action.pseudo or action.node is None:
+            return
+        if action.task == "stonith":
+            if fence_kind(action) != "on":
+                self._fenced(self.node_state(action))
+            return
+        if action.task in ("delete", "lrm_delete") and action.resource is not None:
+            self._forget(action)
+            return
+        if action.resource is None or action.task in _NO_HISTORY:
+            return
+        self._rsc_result(action)
+
+    def _forget(self, action: Action) -> None:
+        """lrm delete: the resource's whole history on that node goes away."""
+        entry = self._lrm_resource(action)
+        parent = entry.getparent()
+        if parent is not None:
+            parent.remove(entry)
+
+    def _fenced(self, state: etree._Element) -> None:
+        for name, value in (("in_ccm", "false"), ("crmd", "offline"), ("join", "down"),
+                            ("expected", "down")):
+            state.set(name, value)
+        for child in list(state):
+            if child.tag in ("lrm", "transient_attributes"):
+                state.remove(child)
+        uname = state.get("uname", "")
+        for key in [key for key in self.histories if key[0] == uname]:
+            del self.histories[key]
+
+    def _lrm_resource(self, action: Action) -> etree._Element:
+        name = history_name(action)
+        found = self.histories.get((action.node or "", name))
+        if found is not None and found.getparent() is not None:
+            return found
+        state = self.node_state(action)
+        lrm = state.find("lrm")
+        if lrm is None:
+            lrm = etree.SubElement(state, "lrm", id=state.get("id", ""))
+        resources = lrm.find("lrm_resources")
+        if resources is None:
+            resources = etree.SubElement(lrm, "lrm_resources")
+        entry = etree.SubElement(resources, "lrm_resource", id=name)
+        parts = (action.agent or "").split(":")
+        entry.set("type", parts[-1])
+        entry.set("class", parts[0])
+        if len(parts) == 3:
+            entry.set("provider", parts[1])
+        self.histories[(action.node or "", name)] = entry
+        return entry
+
+    def _rsc_result(self, action: Action) -> None:
+        entry = self._lrm_resource(action)
+        name = entry.get("id", "")
+        if action.task == "cancel":
+            for op in list(entry):
+                if op.get("interval") == str(action.interval_ms):
+                    entry.remove(op)
+            return
+        meta = dict(action.attributes)
+        probe = action.task == "monitor" and action.interval_ms == 0
+        # Pacemaker always writes the target rc of a probe; 7 (not running) is its usual value
+        rc = int(meta.get("CRM_meta_op_target_rc", "7" if probe else "0"))
+        if action.task in ("migrate_to", "migrate_from") or action.interval_ms:
+            op_id = f"{name}_{action.task}_{action.interval_ms}"
+        else:
+            op_id = f"{name}_last_0"
+        for old in entry:
+            if old.get("id") == op_id:
+                entry.remove(old)
+                break
+        self.call_id += 1
+        key = f"{action.id}:{self.transition_id}:{rc}:{self.dc_uuid:<36}"
+        attrib = {
+            "id": op_id, "operation_key": f"{name}_{action.task}_{action.interval_ms}",
+            "operation": action.task, "crm-debug-origin": "crm_simulate",
+            "crm_feature_set": FEATURE_SET, "transition-key": key,
+            "transition-magic": f"0:{rc};{key}", "exit-reason": "",
+            "on_node": action.node or "", "call-id": str(self.call_id), "rc-code": str(rc),
+            "op-status": "0", "interval": str(action.interval_ms),
+            "last-rc-change": str(self.now), "exec-time": "0", "queue-time": "0",
+            "op-digest": self._digest(action),
+        }
+        op = etree.SubElement(entry, "lrm_rsc_op", attrib=attrib)
+        for source, target in (("CRM_meta_migrate_source", "migrate_source"),
+                               ("CRM_meta_migrate_target", "migrate_target")):
+            if source in meta and action.task.startswith("migrate"):
+                op.set(target, meta[source])
+
+    def _digest(self, action: Action) -> str:
+        params = {k: v for k, v in action.attributes
+                  if not k.startswith("CRM_meta_") and k != "crm_feature_set"}
+        if not params:
+            params = dict(self.params.get((action.resource or "").split(":")[0], {}))
+        if action.interval_ms:
+            timeout = dict(action.attributes).get("CRM_meta_timeout")
+            if timeout is not None:
+                params["CRM_meta_timeout"] = timeout
+        return operation_digest(params)
+
+
+def operation_digest(params: dict[str, str]) -> str:
+    """MD5 of the sorted `<parameters .../>` element, as the controller computes op-digest."""
+    body = " ".join(f"{name}={quoteattr(params[name])}" for name in sorted(params))
+    text = f" <parameters {body}/>\n" if body else " <parameters/>\n"
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def history_name(action: Action) -> str:
+    """The lrm_resource id: anonymous clone instances are recorded under the base id."""
+    rsc = action.resource or ""
+    unique = dict(action.attributes).get("CRM_meta_globally_unique", "true")
+    if ":" in rsc and unique == "false":
+        return rsc.split(":")[0]
+    return rsc
+
+
+def _primitive_params(cib: etree._Element) -> dict[str, dict[str, str]]:
+    """Plain (rule-less) instance attributes of every primitive, for op-digest."""
+    found: dict[str, dict[str, str]] = {}
+    for primitive in cib.iter("primitive"):
+        values: dict[str, str] = {}
+        for block in primitive.iterfind("instance_attributes"):
+            if block.find("rule") is not None:
+                continue
+            for pair in block.iterfind("nvpair"):
+                values.setdefault(pair.get("name", ""), pair.get("value", ""))
+        found[primitive.get("id", "")] = values
+    return found
+
+
+def apply(cib: etree._Element, fired: Sequence[Action], *, transition_id: int = -1,
+          now: int = 0) -> etree._Element:
+    """A copy of `cib` with the results of the fired actions written into its status."""
+    result = copy.deepcopy(cib)
+    recorder = _Recorder(result, transition_id, now, FAKE_DC_UUID)
+    recorder.params = _primitive_params(result)
+    recorder.node_states = {state.get("uname", ""): state for state in result.iter("node_state")}
+    recorder.histories = {(state.get("uname", ""), entry.get("id", "")): entry
+                          for state in recorder.node_states.values()
+                          for entry in state.iterfind("lrm/lrm_resources/lrm_resource")}
+    recorder.call_id = max((int(op.get("call-id", "0")) for op in result.iter("lrm_rsc_op")
+                            if op.get("call-id", "").lstrip("-").isdigit()), default=0)
+    for action in fired:
+        recorder.record(action)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Simulation:
+    """What a simulated run did: the fired actions, their console lines and the new CIB."""
+
+    fired: tuple[Action, ...]
+    lines: tuple[str, ...]
+    cib: etree._Element
+
+
+def simulate(cib: etree._Element, synapses: Sequence[Synapse], *, transition_id: int = -1,
+             now: int = 0) -> Simulation:
+    """Fire every synapse in simulator order and record the results in a copy of `cib`."""
+    fired = fire_order(synapses)
+    lines = tuple(line for line in map(action_line, fired) if line is not None)
+    return Simulation(fired, lines, apply(cib, fired, transition_id=transition_id, now=now))

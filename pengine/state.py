@@ -1,0 +1,72 @@
+"""The unpacked cluster handed from the unpack stage to the scheduling stages.
+
+Invariants: `Unpacked` and everything reachable from it is treated as read-only once
+unpack() returns; later stages copy what they change. `RscState` describes one
+primitive's history-derived state (role, where it runs, failures, history bans).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from messaging.types import Role
+from pengine.unpack_nodes import NodeWork
+from pengine.unpack_options import Options
+from pengine.unpack_resources import RscConfig
+from pengine.xmlin import Element
+
+
+@dataclass
+class RscState:
+    """History-derived state of one primitive (filled by unpack_history)."""
+
+    role: Role = Role.STOPPED
+    next_role: Role | None = None
+    running_on: list[str] = field(default_factory=list)
+    failed: bool = False
+    stop_needed: bool = False
+    blocked: bool = False
+    managed: bool = True
+    failure_ignored: bool = False
+    start_pending: bool = False
+    pending_task: str | None = None
+    locations: list[tuple[str | None, int, str]] = field(default_factory=list)
+    known_on: set[str] = field(default_factory=set)
+    history: dict[str, list[Element]] = field(default_factory=dict)
+    agent_on: dict[str, str] = field(default_factory=dict)
+    failed_stop_on: set[str] = field(default_factory=set)
+    block_failure: bool = False
+
+
+@dataclass(frozen=True)
+class Unpacked:
+    """Result of the unpack stage."""
+
+    now: datetime.datetime
+    options: Options
+    nodes: tuple[NodeWork, ...]
+    resources: tuple[RscConfig, ...]
+    states: Mapping[str, RscState]
+    fence_requests: tuple[tuple[str, str], ...]
+    failed_ops: tuple[Element, ...]
+    have_fencing_device: bool
+    requires: Mapping[str, str]
+    root: Element = field(repr=False, compare=False)
+
+    def node(self, name: str) -> NodeWork | None:
+        for candidate in self.nodes:
+            if candidate.name == name:
+                return candidate
+        return None
+
+    def rsc(self, rid: str) -> RscConfig:
+        for candidate in self.resources:
+            if candidate.id == rid:
+                return candidate
+        raise KeyError(rid)
+
+    @property
+    def primitives(self) -> tuple[RscConfig, ...]:
+        return tuple(r for r in self.resources if r.kind == "primitive")

@@ -1,0 +1,70 @@
+"""Build the public ClusterStatus from the unpack stage's result.
+
+Invariant: pure translation; display order equals Pacemaker's resource order.
+"""
+
+from __future__ import annotations
+
+from messaging.types import Role
+from pengine.model import ClusterStatus, FailedOperation, NodeStatus, ResourceStatus
+from pengine.state import Unpacked
+from pengine.unpack_history import _int
+
+
+def _resource(u: Unpacked, rid: str) -> ResourceStatus:
+    rsc = u.rsc(rid)
+    if rsc.kind == "primitive":
+        st = u.states[rid]
+        role = st.role if st.running_on else Role.STOPPED
+        return ResourceStatus(
+            id=rid, kind="primitive", agent=rsc.agent, children=(), role=role,
+            running_on=tuple(st.running_on), managed=st.managed,
+            failed=st.failed, orphan=rsc.orphan, target_role=rsc.target_role,
+            pending_task=st.pending_task, blocked=st.blocked,
+            failure_ignored=st.failure_ignored, description=rsc.meta.get("description"),
+        )
+    children = tuple(_resource(u, c) for c in rsc.children)
+    kind = "promotable" if rsc.promotable else rsc.kind
+    running = tuple(dict.fromkeys(n for c in children for n in c.running_on))
+    return ResourceStatus(
+        id=rid, kind=kind, agent="", children=children,
+        role=max((c.role for c in children), default=Role.STOPPED), running_on=running,
+        managed=all(c.managed for c in children), failed=any(c.failed for c in children),
+        orphan=False, target_role=rsc.target_role, description=rsc.meta.get("description"),
+    )
+
+
+def build_status(u: Unpacked) -> ClusterStatus:
+    nodes = tuple(
+        NodeStatus(
+            name=n.name, id=n.id, online=n.online, unclean=n.unclean, standby=n.standby,
+            maintenance=n.maintenance, pending=n.pending, shutdown=n.shutdown, kind=n.kind,
+            attributes=tuple(sorted((k, v) for k, v in n.attrs.items() if not k.startswith("#"))),
+            unseen=n.unseen, standby_onfail=n.standby_onfail,
+            is_dc=n.id == u.options.dc_uuid,
+        )
+        for n in u.nodes
+    )
+    resources = tuple(_resource(u, r.id) for r in u.resources if r.parent is None)
+    failed = []
+    for op in u.failed_ops:
+        lrm_rsc = op.getparent()
+        node_state = next((a for a in op.iterancestors("node_state")), None)
+        failed.append(FailedOperation(
+            op_id=op.get("id") or "", resource=(lrm_rsc.get("id") if lrm_rsc is not None
+                                                else "") or "",
+            node=(node_state.get("uname") if node_state is not None else "") or "",
+            task=op.get("operation") or "", interval_ms=_int(op.get("interval")),
+            rc=_int(op.get("rc-code")), status=_int(op.get("op-status")),
+            call_id=_int(op.get("call-id")), exit_reason=op.get("exit-reason") or "",
+            last_rc_change=_int(op.get("last-rc-change")) if op.get("last-rc-change") else None,
+            exec_time_ms=_int(op.get("exec-time")) if op.get("exec-time") else None,
+            queue_time_ms=_int(op.get("queue-time")) if op.get("queue-time") else None,
+        ))
+    dc = next((n.name for n in u.nodes if n.id == u.options.dc_uuid), None)
+    execution = u.root.get("execution-date")
+    return ClusterStatus(
+        nodes=nodes, resources=resources, failed_operations=tuple(failed),
+        have_quorum=u.options.have_quorum, dc=dc, stonith_enabled=u.options.stonith_enabled,
+        options=u.options.raw, execution_date=_int(execution) if execution else None,
+    )

@@ -1,0 +1,250 @@
+"""Render an unpacked ClusterStatus as crm_mon / crm_simulate text.
+
+Pure: ClusterStatus in, lines out (no trailing newlines). The layout follows Pacemaker
+2.1.5's text output as stored in the conformance summaries: a "Node List" with one line per
+node in a special state followed by the "Online:" and "OFFLINE:" bracket lists, and a "Full
+List of Resources" with one tab-separated line per primitive (`id<TAB>(agent):<TAB> state`),
+groups as headers with their members indented one level deeper, and clones either per
+instance (unique) or as "Started: [ ... ]" bracket lists (anonymous).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from messaging.types import Role
+from pengine.model import ClusterStatus, FailedOperation, NodeStatus, ResourceStatus
+
+_PENDING_STATE = {
+    "start": "Starting",
+    "stop": "Stopping",
+    "migrate_to": "Migrating",
+    "migrate_from": "Migrating",
+    "promote": "Promoting",
+    "demote": "Demoting",
+}
+_COLLECTIVE = ("clone", "promotable")
+
+
+def render_status(status: ClusterStatus, *, failed_actions: bool = False) -> list[str]:
+    """Node List and Full List of Resources (and optionally Failed Resource Actions)."""
+    lines = ["  * Node List:"]
+    lines += [f"    * {text}" for text in node_lines(status)]
+    lines += ["", "  * Full List of Resources:"]
+    resource_text = resource_lines(status)
+    if resource_text:
+        lines += [f"    * {text}" if not text.startswith(" ") else f"    {text}"
+                  for text in resource_text]
+    else:
+        lines.append("    * No resources")
+    if failed_actions and status.failed_operations:
+        lines += ["", "  * Failed Resource Actions:"]
+        lines += [f"    * {failed_action_line(op)}" for op in status.failed_operations]
+    return lines
+
+
+def _node_state(node: NodeStatus, active: bool) -> str | None:
+    """The individual state text of a node, or None when it goes into a bracket list."""
+    if node.unclean:
+        if node.pending:
+            return "UNCLEAN (pending)"
+        return "UNCLEAN (online)" if node.online else "UNCLEAN (offline)"
+    if node.pending:
+        return "pending"
+    if node.standby_onfail and node.online:
+        return "standby (on-fail)"
+    if node.unseen and not node.online:
+        return None  # never seen: its standby/maintenance attributes were not applied
+    if node.standby:
+        if not node.online:
+            return "OFFLINE (standby)"
+        return "standby (with active resources)" if active else "standby"
+    if node.maintenance:
+        return "maintenance" if node.online else "OFFLINE (maintenance)"
+    health = getattr(node, "health", None)
+    if node.online and health in ("YELLOW", "RED"):
+        return f"online (health is {health})"
+    return None
+
+
+def node_lines(status: ClusterStatus) -> list[str]:
+    """One line per special node, then the Online / OFFLINE lists (remote nodes separately)."""
+    busy = _active_nodes(status.resources)
+    special: list[str] = []
+    lists: dict[str, list[str]] = {}
+    for node in status.nodes:
+        state = _node_state(node, node.name in busy)
+        if state is not None:
+            special.append(f"Node {node.name}: {state}")
+            continue
+        prefix = {"remote": "Remote", "guest": "Guest"}.get(node.kind, "")
+        label = f"{prefix}Online" if node.online else f"{prefix}OFFLINE"
+        lists.setdefault(label, []).append(node.name)
+    order = ("Online", "OFFLINE", "RemoteOnline", "RemoteOFFLINE", "GuestOnline", "GuestOFFLINE")
+    for label in order:
+        if label in lists:
+            special.append(f"{label}: [ {' '.join(lists[label])} ]")
+    return special
+
+
+def _active_nodes(resources: Iterable[ResourceStatus]) -> set[str]:
+    found: set[str] = set()
+    for rsc in resources:
+        found.update(rsc.running_on)
+        found |= _active_nodes(rsc.children)
+    return found
+
+
+def resource_lines(status: ClusterStatus) -> list[str]:
+    """Resource lines; nested lines are returned with two extra leading spaces per level."""
+    unclean = {node.name for node in status.nodes if node.unclean and not node.online}
+    all_nodes = [node.name for node in status.nodes]
+    out: list[str] = []
+    for rsc in status.resources:
+        if rsc.orphan and not rsc.running_on:
+            continue  # a stopped orphan is history only; Pacemaker does not list it
+        out += _resource(rsc, unclean, all_nodes, depth=0)
+    return out
+
+
+def _resource(rsc: ResourceStatus, unclean: set[str], all_nodes: Sequence[str],
+              depth: int) -> list[str]:
+    pad = "  " * depth
+    bullet = "" if depth == 0 else "* "
+    if rsc.kind == "group":
+        head = f"{pad}{bullet}Resource Group: {rsc.id}{_collective_flags(rsc, ())}:"
+        lines = [head]
+        for child in rsc.children:
+            lines += _resource(child, unclean, all_nodes, depth + 1)
+        return lines
+    if rsc.kind in _COLLECTIVE:
+        return _clone(rsc, unclean, all_nodes, depth)
+    return [f"{pad}{bullet}{primitive_line(rsc, unclean)}"]
+
+
+def _collective_flags(rsc: ResourceStatus, extra: tuple[str, ...]) -> str:
+    flags = list(extra)
+    if not rsc.managed:
+        flags.append("unmanaged")
+    if rsc.target_role == Role.STOPPED:
+        flags.append("disabled")
+    return f" ({', '.join(flags)})" if flags else ""
+
+
+def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = frozenset()) -> str:
+    """`id<TAB>(agent):<TAB> state`, e.g. "rsc1\t(ocf:heartbeat:Dummy):\t Started node1"."""
+    text = "ORPHANED " if rsc.orphan else ""
+    if rsc.failed:
+        text += "FAILED" + (f" {rsc.role.text}" if rsc.role > Role.STARTED else "")
+    elif rsc.pending_task in _PENDING_STATE:
+        text += _PENDING_STATE[rsc.pending_task]
+    else:
+        role = rsc.role
+        if role <= Role.STOPPED and rsc.running_on:
+            role = Role.STARTED
+        text += role.text if role > Role.UNKNOWN else "Stopped"
+    locked_to = getattr(rsc, "locked_to", None)
+    if len(rsc.running_on) == 1:
+        text += f" {rsc.running_on[0]}"
+    elif locked_to and not rsc.running_on:
+        text += f" {locked_to}"
+    flags = _primitive_flags(rsc, unclean)
+    if flags:
+        text += f" ({', '.join(flags)})"
+    if len(rsc.running_on) > 1:
+        text += f" [ {' '.join(rsc.running_on)} ]"
+    return f"{rsc.id}\t({rsc.agent}):\t {text}"
+
+
+def _primitive_flags(rsc: ResourceStatus, unclean: frozenset[str] | set[str]) -> list[str]:
+    flags: list[str] = []
+    if len(rsc.running_on) == 1 and rsc.running_on[0] in unclean:
+        flags.append("UNCLEAN")
+    if getattr(rsc, "locked_to", None):
+        flags.append("LOCKED")
+    if not rsc.running_on and getattr(rsc, "not_installed_on", None):
+        flags.append("not installed")
+    if rsc.pending_task == "monitor":
+        flags.append("Monitoring")
+    if rsc.target_role == Role.STOPPED:
+        flags.append("disabled")
+    if rsc.blocked:
+        flags.append("blocked")
+    elif rsc.maintenance:
+        flags.append("maintenance")
+    elif not rsc.managed:
+        flags.append("unmanaged")
+    if rsc.failure_ignored:
+        flags.append("failure ignored")
+    return flags
+
+
+def _clone(rsc: ResourceStatus, unclean: set[str], all_nodes: Sequence[str],
+           depth: int) -> list[str]:
+    """Clone Set header, then instances (unique or non-trivial) or role bracket lists."""
+    pad = "  " * depth
+    bullet = "" if depth == 0 else "* "
+    child_name = _template_name(rsc)
+    extra: tuple[str, ...] = ("promotable",) if rsc.kind == "promotable" else ()
+    unique = bool(getattr(rsc, "unique", False))
+    if unique:
+        extra += ("unique",)
+    lines = [f"{pad}{bullet}Clone Set: {rsc.id} [{child_name}]{_collective_flags(rsc, extra)}:"]
+    inner = "  " * (depth + 1) + "* "
+    simple: dict[str, list[str]] = {}
+    for child in rsc.children:
+        if unique or child.kind != "primitive" or child.failed or not child.managed \
+                or len(child.running_on) > 1 or child.orphan:
+            if unique and child.kind == "primitive" and not child.running_on:
+                continue
+            lines += _resource(child, unclean, all_nodes, depth + 1)
+            continue
+        for node in child.running_on:
+            simple.setdefault(child.role.text if child.role > Role.STOPPED else "Started",
+                              []).append(node)
+    for label in ("Promoted", "Unpromoted", "Started"):
+        if label in simple:
+            lines.append(f"{inner}{label}: [ {' '.join(sorted(simple[label]))} ]")
+    used = set(_active_nodes(rsc.children))
+    stopped = [name for name in all_nodes if name not in used]
+    if stopped and not unique:
+        label = "Stopped (disabled)" if rsc.target_role == Role.STOPPED else "Stopped"
+        lines.append(f"{inner}{label}: [ {' '.join(stopped)} ]")
+    return lines
+
+
+def _template_name(rsc: ResourceStatus) -> str:
+    if not rsc.children:
+        return rsc.id
+    return rsc.children[0].id.split(":")[0]
+
+
+def failed_action_line(op: FailedOperation) -> str:
+    """One "Failed Resource Actions" entry in crm_mon's short form."""
+    name = f"{op.resource}_{op.task}_{op.interval_ms}"
+    text = f"{name} on {op.node} '{_rc_text(op.rc)}' ({op.rc}): call={op.call_id}"
+    text += f", status='{_status_text(op.status)}'"
+    if op.exit_reason:
+        text += f", exitreason='{op.exit_reason}'"
+    return text
+
+
+_RC_TEXT = {
+    0: "ok", 1: "error", 2: "invalid parameter", 3: "unimplemented feature",
+    4: "insufficient privileges", 5: "not installed", 6: "not configured",
+    7: "not running", 8: "promoted", 9: "promoted (failed)", 190: "degraded",
+    191: "degraded (promoted)",
+}
+_STATUS_TEXT = {
+    -1: "pending", 0: "complete", 1: "Cancelled", 2: "Timed Out", 3: "NOT SUPPORTED",
+    4: "Error", 5: "Hard error", 6: "Fatal", 7: "Not installed", 8: "Not connected",
+    9: "Invalid", 10: "No fence device", 11: "No secrets",
+}
+
+
+def _rc_text(rc: int) -> str:
+    return _RC_TEXT.get(rc, "unknown")
+
+
+def _status_text(status: int) -> str:
+    return _STATUS_TEXT.get(status, "unknown")

@@ -1,0 +1,157 @@
+"""The Transition Summary: which lines, in what order, and how each is worded.
+
+Invariants: lines follow Pacemaker's order (fencing in reverse creation order, then
+resources in resource order, group members in order); verbs and details follow
+scheduler.md §5.3-5.5; unmanaged resources print nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from messaging.types import Role
+from pengine.actions import Work
+from pengine.placement import Placement
+from pengine.state import Unpacked
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    verb: str
+    rsc: str
+    details: str
+    tail: str
+
+
+def _tail(source: Work | None, action: Work | None) -> str:
+    reason = source.reason if source is not None else None
+    blocked = action is not None and not action.runnable
+    if reason and blocked:
+        return f"due to {reason} (blocked)"
+    if reason:
+        return f"due to {reason}"
+    return "blocked" if blocked else ""
+
+
+def _details(role: Role, next_role: Role, origin: str | None, dest: str | None) -> str:
+    need_role = role > Role.STARTED or next_role == Role.PROMOTED
+    if origin is None:
+        return f"{role.text} -> {next_role.text} {dest}" if need_role else f"{dest}"
+    if dest is None:
+        return f"{role.text} {origin}" if need_role else f"{origin}"
+    if origin == dest and role == next_role:
+        return f"{role.text} {origin}" if need_role else origin
+    if role == next_role:
+        return f"{origin} -> {dest} {role.text}" if need_role else f"{origin} -> {dest}"
+    if origin == dest:
+        return f"{role.text} -> {next_role.text} {origin}"
+    return f"{role.text} {origin} -> {next_role.text} {dest}"
+
+
+class _Summariser:
+    def __init__(self, u: Unpacked, p: Placement, actions: list[Work],
+                 reloads: set[str]) -> None:
+        self.reloads = reloads
+        self.u = u
+        self.p = p
+        self.actions = actions
+
+    def _find(self, rid: str, task: str, node: str | None) -> Work | None:
+        for a in self.actions:
+            if a.rsc == rid and a.task == task and a.interval_ms == 0 and (
+                    node is None or a.node == node):
+                return a
+        return None
+
+    def items(self, rid: str) -> list[Item]:
+        st = self.u.states[rid]
+        if not self.p.managed.get(rid, True):
+            return []
+        current = st.running_on[0] if st.running_on else None
+        chosen = self.p.assigned.get(rid)
+        if current is None and chosen is None:
+            return []
+        role = st.role if st.running_on else Role.STOPPED
+        if st.running_on and role == Role.STOPPED:
+            role = Role.STARTED
+        next_role = self.p.next_role.get(rid, Role.STOPPED)
+        start = self._find(rid, "start", chosen) if chosen else self._find(rid, "start", None)
+        if start is not None and start.runnable:
+            stop = self._find(rid, "stop", current)
+        else:
+            stop = self._find(rid, "stop", None)
+        if role == next_role and rid in self.reloads and current == chosen:
+            return [Item("Reload", rid, _details(role, role, current, chosen), "")]
+        if role == next_role:
+            return self._same_role(rid, st.failed, role, current, chosen, start, stop)
+        return self._role_change(rid, st, role, next_role, current, chosen, start, stop)
+
+    def _same_role(self, rid: str, failed: bool, role: Role, current: str | None,
+                   chosen: str | None, start: Work | None, stop: Work | None) -> list[Item]:
+        if start is None or start.optional:
+            return []
+        if not start.runnable:
+            source = stop if stop is not None and stop.reason else start
+            return [Item("Stop", rid, _details(role, role, current, None),
+                         _tail(source, stop))]
+        if current is not None and chosen is not None and current != chosen:
+            verb = "Recover" if failed else "Move"
+            return [Item(verb, rid, _details(role, role, current, chosen), _tail(stop, stop))]
+        if failed:
+            return [Item("Recover", rid, _details(role, role, current, None), _tail(stop, stop))]
+        return [Item("Restart", rid, _details(role, role, current, chosen), _tail(start, start))]
+
+    def _role_change(self, rid: str, st: object, role: Role, next_role: Role,
+                     current: str | None, chosen: str | None, start: Work | None,
+                     stop: Work | None) -> list[Item]:
+        from pengine.state import RscState
+        assert isinstance(st, RscState)
+        if stop is not None and (next_role == Role.STOPPED or (
+                start is not None and not start.runnable)):
+            out = []
+            for node in st.running_on:
+                node_stop = self._find(rid, "stop", node)
+                source = node_stop if node_stop is not None and node_stop.reason else start
+                out.append(Item("Stop", rid, _details(role, next_role, node, None),
+                                _tail(source, node_stop)))
+            return out
+        if stop is not None and st.failed and st.stop_needed:
+            return [Item("Recover", rid, _details(role, next_role, current, chosen),
+                         _tail(start, stop))]
+        if current is not None and chosen is not None and current != chosen:
+            return [Item("Move", rid, _details(role, next_role, current, chosen),
+                         _tail(stop, stop))]
+        if stop is not None and not stop.optional:
+            return [Item("Restart", rid, _details(role, next_role, current, chosen),
+                         _tail(start, start))]
+        if role == Role.STOPPED and next_role > Role.STOPPED:
+            return [Item("Start", rid, _details(role, next_role, None, chosen),
+                         _tail(start, start))]
+        return []
+
+
+def summarise(u: Unpacked, p: Placement, actions: list[Work],
+              reloads: set[str]) -> tuple[str, ...]:
+    """The Transition Summary lines (without the header)."""
+    lines: list[str] = []
+    for act in reversed(actions):
+        if act.task == "stonith" and not act.optional and act.reason:
+            action = act.key.rsplit("-", 1)[-1]
+            lines.append(f"  * Fence ({action}) {act.node} '{act.reason}'")
+    summariser = _Summariser(u, p, actions, reloads)
+    items: list[Item] = []
+    for rsc in u.resources:
+        if rsc.kind == "primitive":
+            items.extend(summariser.items(rsc.id))
+    rw = dw = 5
+    for item in items:
+        if len(item.rsc) > rw:
+            rw = len(item.rsc) + 2
+        if len(item.details) > dw:
+            dw = len(item.details)
+    for item in items:
+        text = f"  * {item.verb:<8}   {item.rsc:<{rw}}   ( {item.details:>{dw}} )"
+        if item.tail:
+            text += f"  {item.tail}"
+        lines.append(text)
+    return tuple(lines)

@@ -1,0 +1,159 @@
+"""The unpack stage: CIB element + now -> frozen Unpacked (options, nodes, resources, state).
+
+Invariants: the input element is never modified (we work on a copy); histories are read
+in status order; orphans are appended after configured resources.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+
+from messaging.types import Role
+from pengine.rules import RuleContext
+from pengine.scores import INF
+from pengine.state import RscState, Unpacked
+from pengine.unpack_history import HistoryUnpacker
+from pengine.unpack_nodes import NodeWork, apply_node_states, unpack_nodes
+from pengine.unpack_options import Options, unpack_options
+from pengine.unpack_resources import RscConfig, resource_requires, unpack_resources
+from pengine.xmlin import Element, is_true, resolve_refs
+
+
+def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
+    """Unpack a whole CIB."""
+    root = copy.deepcopy(cib_root)
+    resolve_refs(root)
+    options = unpack_options(root, now)
+    ctx = RuleContext(now=now)
+    nodes = unpack_nodes(root, options, ctx)
+    resources = list(unpack_resources(root, options, ctx))
+    requests: list[tuple[str, str]] = []
+    apply_node_states(root, nodes, options, requests)
+    have_device = options.have_watchdog or any(
+        r.kind == "primitive" and r.standard == "stonith" for r in resources)
+    can_fence = {n.name: _can_fence(options, have_device, n) for n in nodes}
+    states = {r.id: _initial_state(r, options) for r in resources if r.kind == "primitive"}
+    walker = HistoryUnpacker(options, nodes, now, requests, can_fence)
+    clones = _anonymous_clones(resources)
+    by_name = {n.name: n for n in nodes}
+    by_id = {n.id: n for n in nodes}
+    for node_state in root.iterfind("status/node_state"):
+        node = by_id.get(node_state.get("id") or "") or by_name.get(node_state.get("uname") or "")
+        if node is None or node.kind != "member":
+            continue
+        if not node.online and not options.stonith_enabled and not options.shutdown_lock:
+            continue
+        for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
+            _unpack_lrm_resource(lrm_rsc, node, resources, states, walker, options, clones)
+    for rsc in resources:
+        if rsc.kind == "primitive":
+            _apply_target_role(rsc, states[rsc.id])
+    any_unfencing = any(
+        (r.meta.get("requires") or "").lower() == "unfencing"
+        or (r.meta.get("provides") or "").lower() == "unfencing" for r in resources)
+    requires = {r.id: resource_requires(r, options, any_unfencing)
+                for r in resources if r.kind == "primitive"}
+    return Unpacked(
+        now=now, options=options, nodes=tuple(nodes), resources=tuple(resources),
+        states=states, fence_requests=tuple(requests), failed_ops=tuple(walker.failed_ops),
+        have_fencing_device=have_device, requires=requires, root=root,
+    )
+
+
+def _can_fence(options: Options, have_device: bool, node: NodeWork) -> bool:
+    if not options.stonith_enabled or not have_device:
+        return False
+    return options.have_quorum or options.no_quorum_policy == "ignore" or node.online
+
+
+def _initial_state(rsc: RscConfig, options: Options) -> RscState:
+    managed = is_true(rsc.meta.get("is-managed"), True) and not options.maintenance_mode
+    if is_true(rsc.meta.get("maintenance"), False):
+        managed = False
+    return RscState(managed=managed)
+
+
+def _unpack_lrm_resource(
+    lrm_rsc: Element, node: NodeWork, resources: list[RscConfig], states: dict[str, RscState],
+    walker: HistoryUnpacker, options: Options, clones: dict[str, list[list[str]]],
+) -> None:
+    rid = lrm_rsc.get("id") or ""
+    base = rid.split(":", 1)[0]
+    if base in clones:
+        rid = _anonymous_instance(clones[base], base, node, states) or rid
+    rsc = next((r for r in resources if r.id == rid and r.kind == "primitive"), None)
+    if rsc is None:
+        if any(r.id == rid for r in resources):
+            return
+        rsc = RscConfig(
+            id=rid, kind="primitive", parent=None, children=(),
+            standard=lrm_rsc.get("class") or "ocf", provider=lrm_rsc.get("provider"),
+            agent_type=lrm_rsc.get("type") or "", meta={}, params={}, ops=(), orphan=True,
+        )
+        resources.append(rsc)
+        st = RscState(managed=not options.maintenance_mode)
+        if options.stop_orphan_resources:
+            st.locations.append((None, -INF, "__orphan_do_not_run__"))
+        else:
+            st.managed = False
+        states[rid] = st
+    st = states[rsc.id]
+    agent = ":".join(x for x in (lrm_rsc.get("class"), lrm_rsc.get("provider"),
+                                 lrm_rsc.get("type")) if x)
+    st.agent_on[node.name] = agent
+    walker.unpack_resource_on_node(rsc, st, node, list(lrm_rsc.iterfind("lrm_rsc_op")))
+
+
+def _anonymous_clones(resources: list[RscConfig]) -> dict[str, list[list[str]]]:
+    """base primitive id -> instances (each a list of its primitive ids), anonymous clones."""
+    by_id = {r.id: r for r in resources}
+    result: dict[str, list[list[str]]] = {}
+    for clone in resources:
+        if clone.kind != "clone" or clone.unique:
+            continue
+        instances = [_primitives_under(by_id, inst) for inst in clone.children]
+        for prims in instances[:1]:
+            for prim in prims:
+                result[prim.split(":", 1)[0]] = instances
+    return result
+
+
+def _primitives_under(by_id: dict[str, RscConfig], rid: str) -> list[str]:
+    rsc = by_id[rid]
+    if rsc.kind == "primitive":
+        return [rid]
+    return [p for child in rsc.children for p in _primitives_under(by_id, child)]
+
+
+def _anonymous_instance(instances: list[list[str]], base: str, node: NodeWork,
+                        states: dict[str, RscState]) -> str | None:
+    def member(prims: list[str]) -> str | None:
+        return next((p for p in prims if p.split(":", 1)[0] == base), None)
+
+    for prims in instances:
+        if any(node.name in states[p].running_on for p in prims):
+            return member(prims)
+    for prims in instances:
+        if any(node.name in states[p].known_on for p in prims) and \
+                member(prims) is not None and node.name not in states[member(prims) or ""].known_on:
+            return member(prims)
+    for prims in instances:
+        if not any(states[p].running_on for p in prims) and \
+                not any(node.name in states[p].known_on for p in prims):
+            return member(prims)
+    return None
+
+
+def _apply_target_role(rsc: RscConfig, st: RscState) -> None:
+    target = rsc.target_role
+    if target is None or target == Role.UNKNOWN:
+        return
+    if target >= Role.STARTED and not _in_promotable(rsc):
+        return
+    if st.next_role is None or target < st.next_role:
+        st.next_role = target
+
+
+def _in_promotable(rsc: RscConfig) -> bool:
+    return rsc.promotable

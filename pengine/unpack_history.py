@@ -1,0 +1,296 @@
+"""Unpack resource histories (lrm_rsc_op entries) into per-primitive state.
+
+Invariants: entries are processed oldest first per (resource, node); a failure's on-fail
+handling follows Pacemaker 2.1.5 (worst on-fail kept, see scheduler.md §1.5); orphans
+(history without configuration) are appended after configured resources.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from messaging.types import Role
+from pengine.failcounts import fail_count
+from pengine.scores import INF
+from pengine.state import RscState
+from pengine.unpack_nodes import NodeWork, fence
+from pengine.unpack_options import Options
+from pengine.unpack_resources import OpConfig, RscConfig
+from pengine.xmlin import Element
+
+ON_FAIL_RANK = ["ignore", "demote", "restart", "reset-remote", "restart-container", "migrate",
+                "block", "stop", "standby", "fence"]
+START_LIKE = ("start", "migrate_from")
+
+
+def _int(text: str | None, default: int = 0) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
+
+
+def target_rc(op: Element) -> int:
+    key = op.get("transition-key") or ""
+    parts = key.split(":")
+    return _int(parts[2], 0) if len(parts) >= 3 else 0
+
+
+def _magic_transition(op: Element) -> int:
+    magic = op.get("transition-magic") or ""
+    _, _, key = magic.partition(";")
+    parts = key.split(":")
+    return _int(parts[1], -1) if len(parts) >= 2 else -1
+
+
+def sort_ops(ops: list[Element]) -> list[Element]:
+    """Oldest first: by call-id (pending last), then last-rc-change."""
+    def key(op: Element) -> tuple[int, int, int]:
+        call = _int(op.get("call-id"), -1)
+        lrc = _int(op.get("last-rc-change"), 0)
+        if call < 0:
+            return (1 << 40, _magic_transition(op), lrc)
+        return (call, lrc, 0)
+    return sorted(ops, key=key)
+
+
+def find_op_config(rsc: RscConfig, task: str, interval_ms: int) -> OpConfig | None:
+    for op in rsc.ops:
+        if op.name == task and op.interval_ms == interval_ms:
+            return op
+    return None
+
+
+def on_fail_for(rsc: RscConfig, task: str, interval_ms: int, options: Options) -> str:
+    """The effective on-fail of an operation (scheduler.md §1.5)."""
+    op = find_op_config(rsc, task, interval_ms)
+    value = (op.on_fail if op is not None else None) or _op_default(rsc, "on-fail")
+    value = (value or "").lower()
+    if value == "demote" and not (task == "promote" or (op and op.role == Role.PROMOTED)):
+        value = ""
+    if not value and task == "stop":
+        value = "fence" if options.stonith_enabled else "block"
+    elif not value:
+        value = "restart"
+    if value == "fence" and not options.stonith_enabled:
+        value = "stop"
+    if value not in ON_FAIL_RANK:
+        value = "restart"
+    return value
+
+
+def _op_default(rsc: RscConfig, name: str) -> str | None:
+    return None
+
+
+class HistoryUnpacker:
+    """Walks the status section and fills RscState for each primitive."""
+
+    def __init__(self, options: Options, nodes: list[NodeWork], now: datetime.datetime,
+                 requests: list[tuple[str, str]], can_fence: dict[str, bool]) -> None:
+        self.options = options
+        self.nodes = {n.name: n for n in nodes}
+        self.now = now
+        self.requests = requests
+        self.can_fence = can_fence
+        self.failed_ops: list[Element] = []
+
+    def unpack_resource_on_node(self, rsc: RscConfig, st: RscState, node: NodeWork,
+                                ops: list[Element]) -> None:
+        st.known_on.add(node.name)
+        ordered = [op for op in sort_ops(ops) if op.get("operation") not in ("notify", "meta-data")]
+        st.history[node.name] = ordered
+        role = Role.UNKNOWN
+        on_fail = "ignore"
+        next_role_reset = False
+        for op in ordered:
+            role, on_fail, next_role_reset = self._unpack_op(
+                rsc, st, node, op, role, on_fail, next_role_reset)
+        if next_role_reset and st.next_role is not None and on_fail == "ignore":
+            st.next_role = None
+        self._process_state(rsc, st, node, role, on_fail)
+
+    def _expired(self, rsc: RscConfig, st: RscState, node: NodeWork, op: Element) -> bool:
+        timeout = rsc.failure_timeout_s
+        if timeout <= 0 or st.block_failure:
+            return False
+        lrc = op.get("last-rc-change")
+        if lrc is None:
+            return False
+        if self.now.timestamp() < _int(lrc) + timeout:
+            return False
+        count, _ = fail_count(rsc, node, self.options, self.now)
+        return count <= 0
+
+    def _unpack_op(self, rsc: RscConfig, st: RscState, node: NodeWork, op: Element,
+                   role: Role, on_fail: str, reset: bool) -> tuple[Role, str, bool]:
+        task = op.get("operation") or ""
+        interval = _int(op.get("interval"))
+        rc = _int(op.get("rc-code"), 0)
+        status = _int(op.get("op-status"), 0)
+        expected = target_rc(op)
+        is_probe = task == "monitor" and interval == 0
+        if status == 1:
+            return role, on_fail, reset
+        if task == "monitor":
+            rc = {190: 0, 191: 8}.get(rc, rc)
+        failed_looking = status not in (0, -1) or rc != expected
+        if failed_looking and self._expired(rsc, st, node, op):
+            return role, on_fail, reset
+        if is_probe and (rc in (5, 2) or status == 7):
+            self.failed_ops.append(op)
+            st.locations.append((node.name, -INF, "masked-probe-failure"))
+            return Role.STOPPED, on_fail, reset
+        if status == -1:
+            if task == "start":
+                st.start_pending = True
+                st.pending_task = "start"
+                return max(role, Role.STARTED), on_fail, reset
+            if task == "promote":
+                return Role.PROMOTED, on_fail, reset
+            if task in ("stop", "demote", "migrate_to", "migrate_from") or (
+                    task == "monitor" and interval == 0):
+                return role, on_fail, reset
+            return role, on_fail, reset
+        result, role = self._op_status(rsc, st, task, interval, rc, status, expected, role,
+                                       is_probe)
+        if result == "not-running":
+            return Role.STOPPED, "ignore", True
+        if result == "done":
+            return self._update_state(st, task, rc, role, on_fail, reset, op)
+        strategy = on_fail_for(rsc, task, interval, self.options)
+        self.failed_ops.append(op)
+        if strategy == "ignore":
+            st.failure_ignored = True
+            return self._update_state(st, task, expected, role, on_fail, reset, op)
+        return self._failure(rsc, st, node, task, rc, result, role, on_fail, strategy, is_probe)
+
+    def _op_status(self, rsc: RscConfig, st: RscState, task: str, interval: int, rc: int,
+                   status: int, expected: int, role: Role, is_probe: bool) -> tuple[str, Role]:
+        if status not in (0, 4):
+            return {2: "timeout", 3: "not-supported", 5: "hard", 6: "fatal", 7: "hard"}.get(
+                status, "error"), role
+        result = "done" if rc == expected else "error"
+        if rc == 0:
+            if is_probe and expected == 7:
+                result = "done"
+        elif rc == 7:
+            if is_probe or expected == rc or not st.managed:
+                return "not-running", Role.STOPPED
+        elif rc == 8:
+            if is_probe and rc != expected:
+                result = "done"
+            role = Role.PROMOTED
+        elif rc == 9:
+            role = Role.PROMOTED
+            result = "error"
+        elif rc == 6:
+            result = "fatal"
+        elif rc == 3 and interval > 0:
+            result = "not-supported"
+        elif rc in (2, 3, 4, 5):
+            result = "hard"
+        elif result == "done":
+            result = "error"
+        return result, role
+
+    def _update_state(self, st: RscState, task: str, rc: int, role: Role, on_fail: str,
+                      reset: bool, op: Element) -> tuple[Role, str, bool]:
+        clear = False
+        if rc == 7:
+            clear = True
+            role = Role.STOPPED
+        elif task == "monitor":
+            role = max(role, Role.STARTED)
+        elif task in ("start", "migrate_from"):
+            role, clear = Role.STARTED, True
+        elif task == "stop":
+            role, clear = Role.STOPPED, True
+        elif task == "promote":
+            role, clear = Role.PROMOTED, True
+        elif task == "demote":
+            role, clear = Role.UNPROMOTED, True
+        elif task == "migrate_to":
+            role = max(role, Role.STARTED)
+        else:
+            role = max(role, Role.STARTED)
+        if clear and on_fail in ("ignore", "demote", "restart", "block", "restart-container"):
+            return role, "ignore", True
+        return role, on_fail, reset
+
+    def _failure(self, rsc: RscConfig, st: RscState, node: NodeWork, task: str, rc: int,
+                 result: str, role: Role, on_fail: str, strategy: str,
+                 is_probe: bool) -> tuple[Role, str, bool]:
+        if ON_FAIL_RANK.index(strategy) > ON_FAIL_RANK.index(on_fail):
+            on_fail = strategy
+        if strategy == "block":
+            st.block_failure = True
+        if task == "stop":
+            st.locations.append((node.name, -INF, "__stop_fail__"))
+            st.failed_stop_on.add(node.name)
+            if rc in (2, 3, 4, 5) and not self.can_fence.get(node.name, False):
+                st.managed = False
+                st.blocked = True
+        elif task == "promote":
+            role = Role.PROMOTED
+        elif task == "demote":
+            role = Role.STOPPED if rc == 7 else Role.UNPROMOTED
+        if is_probe and rc == 5:
+            role = Role.STOPPED
+        elif role < Role.STARTED:
+            role = Role.STARTED
+        if strategy == "stop":
+            st.next_role = Role.STOPPED
+            st.locations.append((None, -INF, "__action_migration_auto__"))
+        if result == "hard":
+            st.locations.append((node.name, -INF, "hard-error"))
+        elif result == "fatal":
+            st.locations.append((None, -INF, "fatal-error"))
+        return role, on_fail, False
+
+    def _process_state(self, rsc: RscConfig, st: RscState, node: NodeWork, role: Role,
+                       on_fail: str) -> None:
+        active = role not in (Role.UNKNOWN, Role.STOPPED)
+        if active and not node.online and not node.maintenance and st.managed \
+                and self.options.stonith_enabled:
+            fence(node, f"{rsc.id} is thought to be active there", self.requests)
+        saved = on_fail
+        if node.unclean:
+            on_fail = "ignore"
+        if on_fail == "fence":
+            fence(node, f"{rsc.id} failed there", self.requests)
+        elif on_fail == "standby":
+            node.standby = True
+            node.standby_onfail = True
+        elif on_fail == "block":
+            st.managed = False
+            st.blocked = True
+        elif on_fail == "migrate":
+            st.locations.append((node.name, -INF, "__action_migration_auto__"))
+        elif on_fail == "stop":
+            st.next_role = Role.STOPPED
+        if not active:
+            return
+        if role > st.role or st.role == Role.STOPPED:
+            st.role = max(role, st.role)
+        self._add_running(rsc, st, node, saved != "ignore")
+        if on_fail in ("demote", "block"):
+            st.failed = True
+        elif on_fail != "ignore":
+            st.failed = True
+            st.stop_needed = True
+
+    def _add_running(self, rsc: RscConfig, st: RscState, node: NodeWork, failed: bool) -> None:
+        if node.name not in st.running_on:
+            st.running_on.append(node.name)
+        if node.maintenance:
+            st.managed = False
+        if not st.managed:
+            st.locations.append((node.name, INF, "not_managed_default"))
+        if len(st.running_on) > 1:
+            policy = rsc.multiple_active
+            if policy == "stop_only":
+                st.locations.append((None, -INF, "stop_only"))
+            elif policy == "block":
+                st.managed = False
+                st.blocked = True

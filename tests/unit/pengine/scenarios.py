@@ -1,0 +1,198 @@
+"""Hand-written scheduler scenarios, one per rule (inputs only; see test_engine_rules.py)."""
+
+from __future__ import annotations
+
+from tests.unit.pengine.cibgen import cib, node_state, op, primitive, running, stopped
+
+N2 = ["node1", "node2"]
+STONITH = {"stonith-enabled": "true"}
+
+
+def _two(h1: dict[str, list[str]], h2: dict[str, list[str]], **kw: object) -> dict[str, str]:
+    return {"node1": node_state("node1", h1, **kw), "node2": node_state("node2", h2)}  # type: ignore[arg-type]
+
+
+def _probed(*rids: str) -> dict[str, list[str]]:
+    return {r: [stopped(r)] for r in rids}
+
+
+def build() -> dict[str, str]:
+    s: dict[str, str] = {}
+    three = primitive("r1") + primitive("r2") + primitive("r3")
+    s["fresh_start_balances"] = cib(N2, three, "".join(_two(_probed("r1", "r2", "r3"),
+                                                            _probed("r1", "r2", "r3")).values()))
+    s["tie_break_current_node_no_stickiness"] = cib(
+        N2, primitive("r1") + primitive("r2"),
+        node_state("node1", _probed("r1", "r2"))
+        + node_state("node2", {"r1": [running("r1")], "r2": [running("r2")]}))
+    s["stickiness_beats_location"] = cib(
+        N2, primitive("r1", {"resource-stickiness": "100"}),
+        node_state("node1", _probed("r1")) + node_state("node2", {"r1": [running("r1")]}),
+        constraints='<rsc_location id="l1" rsc="r1" node="node1" score="50"/>')
+    s["location_infinity_moves"] = cib(
+        N2, primitive("r1", {"resource-stickiness": "100"}),
+        node_state("node1", _probed("r1")) + node_state("node2", {"r1": [running("r1")]}),
+        constraints='<rsc_location id="l1" rsc="r1" node="node1" score="INFINITY"/>')
+    s["standby_moves"] = cib(
+        N2, primitive("r1"),
+        node_state("node1", {"r1": [running("r1")]}, attrs={"standby": "on"})
+        + node_state("node2", _probed("r1")))
+    mon = '<op id="r1-mon" name="monitor" interval="10s"/>'
+    failed = [running("r1"), op("r1", "monitor", interval=10000, rc=1, call=11)]
+    s["failed_monitor_recovers_in_place"] = cib(
+        N2, primitive("r1", ops=mon),
+        node_state("node1", {"r1": failed}) + node_state("node2", _probed("r1")))
+    s["migration_threshold_moves"] = cib(
+        N2, primitive("r1", {"migration-threshold": "1"}, ops=mon),
+        node_state("node1", {"r1": failed}, attrs={"fail-count-r1#monitor_10000": "1",
+                                                    "last-failure-r1#monitor_10000": "1000"})
+        + node_state("node2", _probed("r1")))
+    s["failure_timeout_expired"] = cib(
+        N2, primitive("r1", {"migration-threshold": "1", "failure-timeout": "60s"}, ops=mon),
+        node_state("node1", {"r1": [running("r1")]},
+                   attrs={"fail-count-r1#monitor_10000": "1",
+                          "last-failure-r1#monitor_10000": "1000"})
+        + node_state("node2", _probed("r1")), execution_date=5000)
+    quorum_status = node_state("node1", {"r1": [running("r1")], "r2": [stopped("r2")]})
+    for policy in ("stop", "freeze", "ignore"):
+        s[f"no_quorum_{policy}"] = cib(
+            ["node1"], primitive("r1") + primitive("r2"), quorum_status, quorum=False,
+            options={"no-quorum-policy": policy})
+    s["target_role_stopped"] = cib(
+        N2, primitive("r1", {"target-role": "Stopped"}),
+        node_state("node1", {"r1": [running("r1")]}) + node_state("node2", _probed("r1")))
+    s["unmanaged_prints_nothing"] = cib(
+        N2, primitive("r1", {"is-managed": "false"}),
+        node_state("node1", {"r1": [running("r1")]}) + node_state("node2", _probed("r1")),
+        constraints='<rsc_location id="l1" rsc="r1" node="node1" score="-INFINITY"/>')
+    s["maintenance_mode_prints_nothing"] = cib(
+        N2, primitive("r1") + primitive("r2"),
+        node_state("node1", {"r1": [running("r1")], "r2": [stopped("r2")]})
+        + node_state("node2", _probed("r1", "r2")),
+        options={"maintenance-mode": "true"},
+        constraints='<rsc_location id="l1" rsc="r1" node="node1" score="-INFINITY"/>')
+    group = ('<group id="g">' + primitive("a") + primitive("b") + primitive("c") + "</group>")
+    s["group_starts_together"] = cib(
+        N2, primitive("x") + group,
+        "".join(_two(_probed("a", "b", "c", "x"), _probed("a", "b", "c", "x")).values()))
+    s["group_location_moves_all"] = cib(
+        N2, group,
+        node_state("node1", {r: [running(r)] for r in "abc"})
+        + node_state("node2", _probed("a", "b", "c")),
+        constraints='<rsc_location id="l1" rsc="g" node="node2" score="100"/>')
+    s["group_member_banned_stops_later_members"] = cib(
+        N2, group,
+        node_state("node1", {r: [running(r)] for r in "abc"})
+        + node_state("node2", _probed("a", "b", "c")),
+        constraints=('<rsc_location id="l1" rsc="b" node="node1" score="-INFINITY"/>'
+                     '<rsc_location id="l2" rsc="b" node="node2" score="-INFINITY"/>'))
+    ab = primitive("A") + primitive("B")
+    s["order_mandatory_restarts_then"] = cib(
+        N2, ab,
+        node_state("node1", {"A": [running("A")], "B": [running("B")]})
+        + node_state("node2", _probed("A", "B")),
+        constraints=('<rsc_order id="o1" first="A" then="B"/>'
+                     '<rsc_location id="l1" rsc="A" node="node2" score="100"/>'))
+    s["order_unrunnable_first_blocks_then"] = cib(
+        N2, ab, "".join(_two(_probed("A", "B"), _probed("A", "B")).values()),
+        constraints=('<rsc_order id="o1" first="A" then="B"/>'
+                     '<rsc_location id="l1" rsc="A" node="node1" score="-INFINITY"/>'
+                     '<rsc_location id="l2" rsc="A" node="node2" score="-INFINITY"/>'))
+    s["order_optional_ignored"] = cib(
+        N2, ab, "".join(_two(_probed("A", "B"), _probed("A", "B")).values()),
+        constraints=('<rsc_order id="o1" first="A" then="B" kind="Optional"/>'
+                     '<rsc_location id="l1" rsc="A" node="node1" score="-INFINITY"/>'
+                     '<rsc_location id="l2" rsc="A" node="node2" score="-INFINITY"/>'))
+    s["colocation_follows_primary"] = cib(
+        N2, ab,
+        node_state("node1", _probed("A", "B")) + node_state("node2", {"A": [running("A")],
+                                                                      "B": [stopped("B")]}),
+        constraints='<rsc_colocation id="c1" rsc="B" with-rsc="A" score="INFINITY"/>')
+    s["anti_colocation_separates"] = cib(
+        N2, ab,
+        node_state("node1", _probed("A", "B")) + node_state("node2", {"A": [running("A")],
+                                                                      "B": [running("B")]}),
+        constraints='<rsc_colocation id="c1" rsc="B" with-rsc="A" score="-INFINITY"/>')
+    s["colocation_dependent_preference_moves_primary"] = cib(
+        ["node1", "node2", "node3"], ab,
+        "".join(node_state(n, _probed("A", "B")) for n in ("node1", "node2", "node3")),
+        constraints=('<rsc_colocation id="c1" rsc="A" with-rsc="B" score="500"/>'
+                     '<rsc_location id="l1" rsc="A" node="node2" score="100"/>'))
+    fence_dev = primitive("fencer", cls="stonith")
+    s["fencing_lost_node"] = cib(
+        N2, fence_dev + primitive("r1"),
+        node_state("node1", {"fencer": [running("fencer")], "r1": [stopped("r1")]})
+        + node_state("node2", {"r1": [running("r1")]}, in_ccm="false", crmd="offline"),
+        options=STONITH)
+    s["fencing_action_off"] = cib(
+        N2, fence_dev + primitive("r1"),
+        node_state("node1", {"fencer": [running("fencer")], "r1": [stopped("r1")]})
+        + node_state("node2", {"r1": [running("r1")]}, in_ccm="false", crmd="offline"),
+        options={**STONITH, "stonith-action": "poweroff"})
+    s["fencing_unseen_node"] = cib(
+        ["node1", "node2", "node3"], fence_dev,
+        node_state("node1", {"fencer": [stopped("fencer")]})
+        + node_state("node3", {"fencer": [stopped("fencer")]}), options=STONITH)
+    s["stonith_without_device_blocks"] = cib(
+        N2, primitive("r1"),
+        node_state("node1", _probed("r1")) + node_state("node2", _probed("r1")), options=STONITH)
+    s["orphan_is_stopped"] = cib(
+        N2, primitive("r1"),
+        node_state("node1", {"r1": [running("r1")], "ghost": [running("ghost")]})
+        + node_state("node2", _probed("r1")))
+    rule = ('<rsc_location id="l1" rsc="r1"><rule id="l1-r" score="-INFINITY" boolean-op="or">'
+            '<expression id="l1-e1" attribute="site" operation="ne" value="a"/>'
+            '<expression id="l1-e2" attribute="#uname" operation="eq" value="node1"/>'
+            "</rule></rsc_location>")
+    s["location_rule_node_attributes"] = cib(
+        ["node1", "node2", "node3"], primitive("r1"),
+        "".join(node_state(n, _probed("r1")) for n in ("node1", "node2", "node3")),
+        constraints=rule,
+        node_attrs={"node1": {"site": "a"}, "node2": {"site": "b"}, "node3": {"site": "a"}})
+    date_rule = ('<rsc_location id="l1" rsc="r1"><rule id="l1-r" score="100">'
+                 '<expression id="l1-n" attribute="#uname" operation="eq" value="node2"/>'
+                 '<date_expression id="l1-d" operation="gt" start="2020-01-01"/>'
+                 '</rule></rsc_location>'
+                 '<rsc_location id="l2" rsc="r1"><rule id="l2-r" score="200">'
+                 '<expression id="l2-n" attribute="#uname" operation="eq" value="node1"/>'
+                 '<date_expression id="l2-d" operation="lt" end="2020-01-01"/>'
+                 '</rule></rsc_location>')
+    s["date_rule_in_effect"] = cib(
+        N2, primitive("r1"),
+        node_state("node1", _probed("r1")) + node_state("node2", _probed("r1")),
+        constraints=date_rule, execution_date=1700000000)
+    s["date_rule_not_yet"] = cib(
+        N2, primitive("r1"),
+        node_state("node1", _probed("r1")) + node_state("node2", _probed("r1")),
+        constraints=date_rule.replace("2020-01-01", "2030-01-01"), execution_date=1700000000)
+    for policy in ("ignore", "block", "stop", "standby"):
+        ops = (f'<op id="r1-mon" name="monitor" interval="10s" on-fail="{policy}"/>')
+        s[f"on_fail_{policy}"] = cib(
+            N2, primitive("r1", ops=ops) + primitive("r2"),
+            node_state("node1", {"r1": failed, "r2": [running("r2")]})
+            + node_state("node2", _probed("r1", "r2")))
+    s["multiply_active_restarts"] = cib(
+        N2, primitive("r1"),
+        node_state("node1", {"r1": [running("r1")]}) + node_state("node2", {"r1": [running("r1")]}))
+    s["definition_change_restarts"] = cib(
+        N2, primitive("r1", params={"state": "/tmp/x"}),
+        node_state("node1", {"r1": [running("r1")]}) + node_state("node2", _probed("r1")))
+    s["asymmetric_cluster_needs_location"] = cib(
+        N2, primitive("r1") + primitive("r2"),
+        "".join(_two(_probed("r1", "r2"), _probed("r1", "r2")).values()),
+        options={"symmetric-cluster": "false"},
+        constraints='<rsc_location id="l1" rsc="r1" node="node2" score="0"/>')
+    s["pending_node_blocks_starts"] = cib(
+        N2, primitive("r1"),
+        node_state("node1", _probed("r1")) + node_state("node2", {}, join="down",
+                                                       expected="down"),
+        options=STONITH)
+    s["shutdown_node_moves_resources"] = cib(
+        N2, primitive("r1"),
+        node_state("node1", {"r1": [running("r1")]}, attrs={"shutdown": "1234"})
+        + node_state("node2", _probed("r1")))
+    s["priority_orders_assignment"] = cib(
+        ["node1"], primitive("low") + primitive("high", {"priority": "10"}),
+        node_state("node1", _probed("low", "high")),
+        constraints='<rsc_colocation id="c1" rsc="low" with-rsc="high" score="-INFINITY"/>')
+    return s

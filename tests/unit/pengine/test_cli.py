@@ -1,0 +1,174 @@
+"""crm_simulate as a process: exit codes, error lines, sections and artifacts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLE = REPO / "examples/cib-3node.xml"
+CIBS = Path(__file__).resolve().parent / "cibs"
+
+
+def crm_simulate(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pengine.cli", *args], cwd=REPO,
+                          input=stdin.decode() if stdin else None, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def _engine() -> None:
+    pytest.importorskip("pengine.scheduler", reason="the scheduling engine has not landed yet")
+
+
+def _error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_missing_file_is_noinput(tmp_path: Path) -> None:
+    result = crm_simulate("-x", str(tmp_path / "nope.xml"), "-S")
+    assert result.returncode == 66
+    assert str(tmp_path / "nope.xml") in _error_line(result)
+
+
+def test_not_xml_names_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<cib>\n  <configuration>\n</cib>\n")
+    result = crm_simulate("-x", str(bad), "-S")
+    assert result.returncode == 78
+    line = _error_line(result)
+    assert f"{bad}:3" in line and "not well-formed" in line
+
+
+def test_root_must_be_cib(tmp_path: Path) -> None:
+    bad = tmp_path / "foo.xml"
+    bad.write_text("<foo/>\n")
+    result = crm_simulate("-x", str(bad))
+    assert result.returncode == 78
+    assert "<foo>" in _error_line(result)
+
+
+def test_unknown_schema(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace('validate-with="pacemaker-3.7"',
+                                       'validate-with="pacemaker-9.1"')
+    bad = tmp_path / "schema.xml"
+    bad.write_text(text)
+    result = crm_simulate("-x", str(bad), "-S")
+    assert result.returncode == 78
+    line = _error_line(result)
+    assert "pacemaker-9.1" in line and f"{bad}:1" in line
+
+
+def test_dangling_reference_names_constraint_and_line(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace('with-rsc="service-ip"', 'with-rsc="no-such-ip"')
+    bad = tmp_path / "dangling.xml"
+    bad.write_text(text)
+    wanted = next(n for n, line in enumerate(text.splitlines(), 1) if "no-such-ip" in line)
+    result = crm_simulate("-x", str(bad), "-S")
+    assert result.returncode == 78
+    line = _error_line(result)
+    assert f"{bad}:{wanted}" in line
+    assert "rsc_colocation id='app-with-ip'" in line and "no-such-ip" in line
+
+
+def test_live_check_without_cluster() -> None:
+    result = crm_simulate("-L", "-S")
+    assert result.returncode == 102
+    assert "could not connect" in _error_line(result)
+
+
+@pytest.mark.parametrize("args", [("--bogus",), ("-S",), ("-x", "a.xml", "-L"),
+                                  ("-x", str(EXAMPLE), "-t", "yesterday-ish")])
+def test_usage_errors(args: tuple[str, ...]) -> None:
+    result = crm_simulate(*args)
+    assert result.returncode == 64
+    _error_line(result)
+
+
+def _sections(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line and not line.startswith(" ")]
+
+
+def test_simulate_prints_pacemakers_sections() -> None:
+    _engine()
+    result = crm_simulate("-x", str(EXAMPLE), "-S")
+    assert result.returncode == 0, result.stderr
+    assert _sections(result.stdout) == ["Current cluster status:", "Transition Summary:",
+                                        "Executing Cluster Transition:",
+                                        "Revised Cluster Status:"]
+    revised = result.stdout.split("Revised Cluster Status:")[1]
+    assert "Stopped" not in revised  # every resource was started
+
+
+def test_run_only_and_quiet() -> None:
+    _engine()
+    result = crm_simulate("-x", str(EXAMPLE), "-R")
+    assert _sections(result.stdout) == ["Current cluster status:", "Transition Summary:"]
+    quiet = crm_simulate("-x", str(EXAMPLE), "-S", "-Q")
+    assert quiet.returncode == 0 and quiet.stdout == ""
+
+
+def test_pipe_input_and_datetime() -> None:
+    _engine()
+    result = crm_simulate("-p", "-R", "-t", "2024-05-01T12:00:00Z", stdin=EXAMPLE.read_bytes())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == \
+        "Setting effective cluster time: 2024-05-01T12:00:00Z"
+
+
+def test_artifacts(tmp_path: Path) -> None:
+    _engine()
+    graph, dot, out = tmp_path / "g.xml", tmp_path / "g.dot", tmp_path / "out.xml"
+    result = crm_simulate("-x", str(EXAMPLE), "-S", "-Q", "-G", str(graph), "-D", str(dot),
+                          "-O", str(out))
+    assert result.returncode == 0, result.stderr
+    root = etree.parse(str(graph)).getroot()
+    assert root.tag == "transition_graph"
+    keys = {e.get("operation_key") for e in root.iterfind("synapse/action_set/*")}
+    assert {"service-ip_start_0", "app_running_0", "app-data_monitor_20000"} <= keys
+    assert dot.read_text().startswith(' digraph "g" {')
+    assert '"service-ip_start_0 beta"' in dot.read_text() or \
+        '"service-ip_start_0 alpha"' in dot.read_text()
+    # the saved CIB records the started resources: running again needs no action
+    again = crm_simulate("-x", str(out), "-R")
+    assert again.returncode == 0, again.stderr
+    summary = again.stdout.split("Transition Summary:")[1]
+    assert summary.strip() == ""
+
+
+def _pacemaker(*args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, LC_ALL="C")
+    shadow = Path(os.environ.get("TMPDIR", "/tmp")) / f"hacluster-shadow-{os.getpid()}"
+    shadow.mkdir(exist_ok=True)
+    env["CIB_shadow_dir"] = str(shadow)
+    return subprocess.run(["crm_simulate", *args], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+
+
+def _normalized(text: str) -> list[str]:
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+
+
+ORACLE_INPUTS = [EXAMPLE, *sorted(CIBS.glob("*.xml"))]
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("cib", ORACLE_INPUTS, ids=lambda p: p.stem)
+def test_same_output_as_pacemaker(cib: Path) -> None:
+    """Whole `-S` output, whitespace-insensitive, against the installed crm_simulate."""
+    if shutil.which("crm_simulate") is None:
+        pytest.skip("Pacemaker's crm_simulate is not installed")
+    _engine()
+    theirs = _pacemaker("-x", str(cib), "-S")
+    assert theirs.returncode == 0, theirs.stderr
+    ours = crm_simulate("-x", str(cib), "-S")
+    assert ours.returncode == 0, ours.stderr
+    assert _normalized(ours.stdout) == _normalized(theirs.stdout)

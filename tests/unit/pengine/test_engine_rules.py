@@ -1,0 +1,188 @@
+"""Scheduler rules, one hand-written CIB each (tests/unit/pengine/scenarios.py).
+
+The expected Transition Summaries below were produced by Debian's crm_simulate 2.1.5 on
+exactly these CIBs (LC_ALL=C crm_simulate -x FILE -S), not by our engine;
+test_oracle_agrees re-runs crm_simulate when it is installed to keep them honest.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from pengine.api import schedule
+from tests.unit.pengine.scenarios import build
+
+SCENARIOS = build()
+
+ORACLE_SUMMARIES: dict[str, tuple[str, ...]] = {
+    "fresh_start_balances": (
+        "* Start r1 ( node1 )",
+        "* Start r2 ( node2 )",
+        "* Start r3 ( node1 )",
+    ),
+    "tie_break_current_node_no_stickiness": (
+        "* Move r2 ( node2 -> node1 )",
+    ),
+    "stickiness_beats_location": (
+    ),
+    "location_infinity_moves": (
+        "* Move r1 ( node2 -> node1 )",
+    ),
+    "standby_moves": (
+        "* Move r1 ( node1 -> node2 )",
+    ),
+    "failed_monitor_recovers_in_place": (
+        "* Recover r1 ( node1 )",
+    ),
+    "migration_threshold_moves": (
+        "* Recover r1 ( node1 -> node2 )",
+    ),
+    "failure_timeout_expired": (
+    ),
+    "no_quorum_stop": (
+        "* Stop r1 ( node1 ) due to no quorum",
+        "* Start r2 ( node1 ) due to no quorum (blocked)",
+    ),
+    "no_quorum_freeze": (
+        "* Start r2 ( node1 ) due to quorum freeze (blocked)",
+    ),
+    "no_quorum_ignore": (
+        "* Start r2 ( node1 )",
+    ),
+    "target_role_stopped": (
+        "* Stop r1 ( node1 ) due to node availability",
+    ),
+    "unmanaged_prints_nothing": (
+    ),
+    "maintenance_mode_prints_nothing": (
+    ),
+    "group_starts_together": (
+        "* Start x ( node1 )",
+        "* Start a ( node2 )",
+        "* Start b ( node2 )",
+        "* Start c ( node2 )",
+    ),
+    "group_location_moves_all": (
+        "* Move a ( node1 -> node2 )",
+        "* Move b ( node1 -> node2 )",
+        "* Move c ( node1 -> node2 )",
+    ),
+    "group_member_banned_stops_later_members": (
+        "* Stop b ( node1 ) due to node availability",
+        "* Stop c ( node1 ) due to node availability",
+    ),
+    "order_mandatory_restarts_then": (
+        "* Move A ( node1 -> node2 )",
+        "* Restart B ( node1 ) due to required A start",
+    ),
+    "order_unrunnable_first_blocks_then": (
+        "* Start B ( node1 ) due to unrunnable A start (blocked)",
+    ),
+    "order_optional_ignored": (
+        "* Start B ( node1 )",
+    ),
+    "colocation_follows_primary": (
+        "* Start B ( node2 )",
+    ),
+    "anti_colocation_separates": (
+        "* Move B ( node2 -> node1 )",
+    ),
+    "colocation_dependent_preference_moves_primary": (
+        "* Start A ( node2 )",
+        "* Start B ( node2 )",
+    ),
+    "fencing_lost_node": (
+        "* Fence (reboot) node2 'peer is no longer part of the cluster'",
+        "* Move r1 ( node2 -> node1 )",
+    ),
+    "fencing_action_off": (
+        "* Fence (off) node2 'peer is no longer part of the cluster'",
+        "* Move r1 ( node2 -> node1 )",
+    ),
+    "fencing_unseen_node": (
+        "* Fence (reboot) node2 'node is unclean'",
+        "* Start fencer ( node1 )",
+    ),
+    "stonith_without_device_blocks": (
+    ),
+    "orphan_is_stopped": (
+        "* Stop ghost ( node1 ) due to node availability",
+    ),
+    "location_rule_node_attributes": (
+        "* Start r1 ( node3 )",
+    ),
+    "date_rule_in_effect": (
+        "* Start r1 ( node2 )",
+    ),
+    "date_rule_not_yet": (
+        "* Start r1 ( node1 )",
+    ),
+    "on_fail_ignore": (
+        "* Move r2 ( node1 -> node2 )",
+    ),
+    "on_fail_block": (
+        "* Move r2 ( node1 -> node2 )",
+    ),
+    "on_fail_stop": (
+        "* Stop r1 ( node1 ) due to node availability",
+    ),
+    "on_fail_standby": (
+        "* Recover r1 ( node1 -> node2 )",
+        "* Move r2 ( node1 -> node2 )",
+    ),
+    "multiply_active_restarts": (
+        "* Restart r1 ( node1 )",
+    ),
+    "definition_change_restarts": (
+        "* Restart r1 ( node1 ) due to resource definition change",
+    ),
+    "asymmetric_cluster_needs_location": (
+        "* Start r1 ( node2 )",
+    ),
+    "pending_node_blocks_starts": (
+    ),
+    "shutdown_node_moves_resources": (
+        "* Move r1 ( node1 -> node2 )",
+    ),
+    "priority_orders_assignment": (
+        "* Start high ( node1 )",
+    ),
+}
+
+
+def _norm(lines: tuple[str, ...] | list[str]) -> list[str]:
+    return [" ".join(line.split()) for line in lines]
+
+
+@pytest.mark.parametrize("name", sorted(ORACLE_SUMMARIES))
+def test_summary_matches_pacemaker(name: str) -> None:
+    transition = schedule(SCENARIOS[name])
+    assert _norm(transition.summary) == list(ORACLE_SUMMARIES[name])
+
+
+def test_every_scenario_has_an_expectation() -> None:
+    assert set(SCENARIOS) == set(ORACLE_SUMMARIES)
+
+
+@pytest.mark.oracle
+@pytest.mark.skipif(shutil.which("crm_simulate") is None, reason="crm_simulate not installed")
+@pytest.mark.parametrize("name", sorted(ORACLE_SUMMARIES))
+def test_oracle_agrees(name: str, tmp_path: Path) -> None:
+    cib = tmp_path / f"{name}.xml"
+    cib.write_text(SCENARIOS[name])
+    env = {**os.environ, "LC_ALL": "C", "CIB_shadow_dir": tempfile.mkdtemp(dir=tmp_path)}
+    out = subprocess.run(["crm_simulate", "-x", str(cib), "-S"], capture_output=True, text=True,
+                         env=env, check=False).stdout.splitlines()
+    start = out.index("Transition Summary:") + 1
+    lines = []
+    for line in out[start:]:
+        if not line.startswith("  * "):
+            break
+        lines.append(line)
+    assert _norm(lines) == list(ORACLE_SUMMARIES[name])
