@@ -30,7 +30,15 @@ fi
 export PATH="$PWD/.venv/bin:$PATH"
 
 if [ "$mode" = lab ]; then
-  exec hacluster lab up --nodes 3
+  hacluster lab down >/dev/null 2>&1 || true   # a second run starts a fresh lab
+  hacluster lab up --nodes 3
+  if [ "$(id -u)" -eq 0 ]; then
+    hacluster lab exec n1 hacluster membership
+  else
+    hacluster lab status
+  fi
+  echo "lab is up: 'hacluster lab status', 'hacluster lab exec n1 CMD', 'hacluster lab down'"
+  exit 0
 fi
 
 status=0
