@@ -1,0 +1,45 @@
+"""The umbrella `hacluster` command finds every package's group through entry points, and
+errors become one line plus the table's exit code."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, distribution
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from messaging.command import fail, root
+from messaging.errors import ConfigError, Location
+
+
+def _installed() -> bool:
+    try:
+        distribution("hacluster")
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _installed(), reason="hacluster is not installed (entry points absent)")
+def test_root_lists_every_registered_group() -> None:
+    result = CliRunner().invoke(root, ["--help"])
+    assert result.exit_code == 0
+    for group in ("lab", "lrm", "membership", "node"):
+        assert group in result.output
+
+
+def test_unknown_subcommand_is_a_usage_error() -> None:
+    result = CliRunner().invoke(root, ["no-such-command"])
+    assert result.exit_code == 2
+    assert "No such command" in result.output
+
+
+def test_fail_prints_location_and_exits_with_table_code() -> None:
+    @click.command()
+    def broken() -> None:
+        fail(ConfigError("unknown directive 'foo'", location=Location("/etc/ha.d/ha.cf", 3)))
+
+    result = CliRunner().invoke(broken, [])
+    assert result.exit_code == 78
+    assert "error: /etc/ha.d/ha.cf:3: unknown directive 'foo'" in result.output
