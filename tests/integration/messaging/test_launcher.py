@@ -19,7 +19,7 @@ NODE = [sys.executable, "-c", "from messaging.launcher import node; node()"]
 
 
 def _node(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*NODE, *args], cwd=REPO, capture_output=True, text=True, timeout=60)
+    return subprocess.run([*NODE, *args], cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
 def _status(common: list[str]) -> dict[str, object]:
@@ -50,7 +50,7 @@ def test_start_status_respawn_stop(tmp_path: Path) -> None:
          "--bind", "127.0.0.41"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         assert _wait(lambda: (state / "heartbeat.ctl").exists()
-                     and (_status(common).get("heartbeat") is not None), 30)
+                     and (_status(common).get("heartbeat") is not None), 90)
         status = _status(common)
         daemons = {d["name"]: d for d in status["daemons"]}  # type: ignore[attr-defined]
         assert daemons["heartbeat"]["state"] == "running"
@@ -68,10 +68,10 @@ def test_start_status_respawn_stop(tmp_path: Path) -> None:
             hb = {d["name"]: d for d in _status(common)["daemons"]}["heartbeat"]  # type: ignore[attr-defined]
             return hb["restarts"] == 1 and hb["pid"] not in (None, old_pid)
 
-        assert _wait(respawned, 20)
+        assert _wait(respawned, 60)
         stopped = _node("stop", *common)
         assert stopped.returncode == 0 and "stopped" in stopped.stdout
-        assert launcher.wait(10) == 0
+        assert launcher.wait(60) == 0
     finally:
         if launcher.poll() is None:
             launcher.kill()
