@@ -284,7 +284,7 @@ class HeartbeatCore:
         if before is NodeState.LATE and last is not None:
             effects.append(Log("heartbeat_recovered", "info",
                                (("node", node), ("silence_ms", round((now - last) * 1000)))))
-        return effects + self._announce(now)
+        return effects + self._announce(now, node)
 
     def _dispatch(self, envelope: Envelope, peer: Peer, now: float) -> list[Effect]:
         stream = peer.stream
@@ -373,9 +373,9 @@ class HeartbeatCore:
             effects.append(ArmTimer("check", deadline))
         return effects
 
-    def _announce(self, now: float) -> list[Effect]:
+    def _announce(self, now: float, only: str | None = None) -> list[Effect]:
         effects: list[Effect] = []
-        for record in self.liveness.evaluate(now):
+        for record in self.liveness.evaluate(now, only):
             effects += self._status_effects(record, now)
         return effects
 

@@ -114,7 +114,7 @@ class HeartbeatService:
         self._zmq = zmq.asyncio.Context()
         self._pub: zmq.asyncio.Socket | None = None
         self._stopped = asyncio.Event()
-        self._table_due = True
+        self._table_due = asyncio.Event()
         self._leaving = False
 
     # ------------------------------------------------------------------ effects
@@ -136,7 +136,7 @@ class HeartbeatService:
         elif isinstance(effect, Publish):
             self._publish(effect.event)
             if isinstance(effect.event, api.NodeStatusChanged):
-                self._table_due = True
+                self._table_due.set()
         elif isinstance(effect, Log):
             getattr(self.log, effect.level, self.log.info)(effect.event, **dict(effect.fields))
 
@@ -204,11 +204,9 @@ class HeartbeatService:
     async def _publish_tables(self) -> None:
         while True:
             self._publish(self.table())
-            self._table_due = False
-            for _ in range(int(TABLE_INTERVAL / 0.1)):
-                await asyncio.sleep(0.1)
-                if self._table_due:
-                    break
+            self._table_due.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._table_due.wait(), TABLE_INTERVAL)
 
     def stop(self) -> None:
         self._stopped.set()
