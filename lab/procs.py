@@ -108,10 +108,9 @@ def start_daemons(holder: int, directory: Path, env: dict[str, str]) -> dict[str
     return pids
 
 
-def start_plain(name: str, argv: list[str], log_path: Path, env: dict[str, str]) -> int:
+def start_plain(argv: list[str], log_path: Path, env: dict[str, str]) -> int:
     """Start one daemon as an ordinary process (the loopback lab); returns its pid."""
     with open(log_path, "ab") as log:
         process = subprocess.Popen([sys.executable, *argv], stdin=subprocess.DEVNULL,
                                    stdout=log, stderr=log, start_new_session=True, env=env)
-    del name
     return process.pid
