@@ -7,7 +7,8 @@ loop.call_at, `Publish` -> the PUB socket, `Log` -> structlog. The NodeTable is 
 every `TABLE_INTERVAL` seconds and after each status change.
 
 The generation number is kept in `<state_dir>/hb_generation` and is
-max(previous + 1, unix time), so it grows across restarts even if the file is lost.
+max(previous + 1, unix time), so it grows across restarts even if the file is lost. With
+`autojoin other|any`, nodes that joined are remembered in `<state_dir>/hostcache`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import functools
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,23 @@ from messaging.ipc import bind, prepare_state_dir
 
 TABLE_INTERVAL = 2.0
 GENERATION_FILE = "hb_generation"
+HOSTCACHE_FILE = "hostcache"
+
+
+def load_hostcache(state_dir: Path) -> tuple[str, ...]:
+    """Nodes that joined through autojoin earlier (one name per line)."""
+    try:
+        lines = (state_dir / HOSTCACHE_FILE).read_text().split()
+    except OSError:
+        return ()
+    return tuple(dict.fromkeys(name for name in lines if name.isprintable() and len(name) <= 64))
+
+
+def save_hostcache(state_dir: Path, nodes: list[str]) -> None:
+    path = state_dir / HOSTCACHE_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(f"{name}\n" for name in nodes))
+    os.replace(tmp, path)
 
 
 def next_generation(state_dir: Path, wall: float | None = None) -> int:
@@ -106,7 +124,11 @@ class HeartbeatService:
         links = tuple(dict.fromkeys(m.link for m in self.media))
         generation = next_generation(self.state_dir)
         settings = CoreSettings.from_config(config, options.node, generation, keys, links)
+        if config.autojoin != "none":  # remembered joiners are members again after a restart
+            known = tuple(dict.fromkeys((*settings.nodes, *load_hostcache(self.state_dir))))
+            settings = replace(settings, nodes=known)
         self.core = HeartbeatCore(settings)
+        self._known_nodes = len(self.core.liveness.nodes)
         self.counters_extra: dict[str, int] = {"tx.errors": 0, "udp.tx": 0}
         self.sockets: dict[str, LinkSocket] = {}
         self.transports: dict[str, asyncio.DatagramTransport] = {}
@@ -123,6 +145,9 @@ class HeartbeatService:
             return  # after Leaving went out nothing else may: peers would see us come back
         for effect in self.core.handle(event):
             self._perform(effect)
+        if len(self.core.liveness.nodes) != self._known_nodes:  # autojoin: someone new
+            self._known_nodes = len(self.core.liveness.nodes)
+            save_hostcache(self.state_dir, list(self.core.liveness.nodes))
 
     def _perform(self, effect: object) -> None:
         if isinstance(effect, SendDatagram):

@@ -182,3 +182,16 @@ def test_bad_configuration_exits_with_config_code(tmp_path: Path) -> None:
          str(tmp_path / "authkeys"), "-n", "b"], cwd=REPO, capture_output=True, text=True,
         timeout=60)
     assert result.returncode == ExitCode.CONFIG and "readable by group or others" in result.stderr
+
+
+def test_autojoin_any_admits_unlisted_nodes_and_remembers_them(tmp_path: Path) -> None:
+    made = Cluster(tmp_path, 2)
+    text = (tmp_path / "ha.cf").read_text().replace("node n1 n2", "node n1\nautojoin any")
+    (tmp_path / "ha.cf").write_text(text)
+    for name in made.names:
+        made.start(name)
+    try:
+        made.wait_all_up("n1")
+        assert (tmp_path / "n1" / "hostcache").read_text().split() == ["n1", "n2"]
+    finally:
+        made.stop_all()

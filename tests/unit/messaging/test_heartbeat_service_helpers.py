@@ -27,3 +27,13 @@ def test_node_must_be_listed_unless_autojoin_any() -> None:
     with pytest.raises(ConfigError, match="current node 'c' is not in the configuration"):
         check_membership(config, "c")
     check_membership(parse_ha_cf("bcast eth0\nnode a\nautojoin any\n"), "c")
+
+
+def test_hostcache_round_trip_ignores_junk(tmp_path: Path) -> None:
+    from messaging.heartbeat.service import load_hostcache, save_hostcache
+
+    assert load_hostcache(tmp_path) == ()
+    save_hostcache(tmp_path, ["a", "b"])
+    assert load_hostcache(tmp_path) == ("a", "b")
+    (tmp_path / "hostcache").write_text("a\nb\na\n" + "x" * 100 + "\n")
+    assert load_hostcache(tmp_path) == ("a", "b")
