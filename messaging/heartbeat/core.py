@@ -240,13 +240,13 @@ class HeartbeatCore:
             peer = self.peers[envelope.src]
         elif envelope.generation < peer.generation:
             return self._reject("old_generation", f"{envelope.src} gen {envelope.generation}")
+        if envelope.seq <= peer.highest_seq - SEQ_WINDOW:  # too old to refresh anything
+            return effects + self._reject("replay", f"{envelope.src} seq {envelope.seq}")
         fresh_link = envelope.seq > peer.link_seq.get(event.link, 0)
         if fresh_link:
             peer.link_seq[event.link] = envelope.seq
             peer.reply_to = (event.link, event.addr)
             effects += self._heard(envelope.src, event.link, event.now)
-        if envelope.seq <= peer.highest_seq - SEQ_WINDOW:
-            return effects + self._reject("replay", f"{envelope.src} seq {envelope.seq}")
         if envelope.seq in peer.seen:
             if fresh_link:  # the same packet over a second link: normal with redundant links
                 self.counters["rx.duplicate"] += 1

@@ -313,3 +313,18 @@ def test_lone_peer_death_is_detected_with_awkward_float_times(
     seen = [s for s, _ in statuses(net, "a", "b")]
     assert seen == ["up", "late", "dead"]
     assert statuses(net, "a", "b")[-1][1] <= killed + deadtime + 0.01
+
+
+def test_packet_older_than_the_window_does_not_revive_a_silent_link() -> None:
+    from messaging.heartbeat.core import SEQ_WINDOW
+
+    settings = CoreSettings("a", "test", 1, TIMING, ("eth0", "eth1"), ("a", "b"), KEYS)
+    core = HeartbeatCore(settings)
+    core.handle(Started(0.0))
+    addr = ("10.0.0.2", 694)
+    recorded = _packet(5)  # captured early; eth1 never carried anything
+    for seq in range(1, SEQ_WINDOW + 10):
+        core.handle(PacketReceived("eth0", _packet(seq), addr, 1.0))
+    core.handle(PacketReceived("eth1", recorded, addr, 1.1))
+    assert core.counters["rejected.replay"] == 1
+    assert core.table(1.2).nodes[1].links == {"eth0": LinkState.UP, "eth1": LinkState.DEAD}
