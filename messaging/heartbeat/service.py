@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import functools
 import os
 import signal
@@ -48,6 +49,26 @@ from messaging.ipc import bind, prepare_state_dir
 TABLE_INTERVAL = 2.0
 GENERATION_FILE = "hb_generation"
 HOSTCACHE_FILE = "hostcache"
+LOCK_FILE = "heartbeat.lock"
+
+
+def lock_state_dir(state_dir: Path) -> int:
+    """Hold `<state_dir>/heartbeat.lock` for the life of the process (one daemon per dir).
+
+    Raises:
+        ConfigError: another heartbeat daemon already uses this state directory.
+    """
+    fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o640)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise ConfigError(f"another heartbeat daemon (pid {holder}) uses state_dir "
+                          f"{state_dir}") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
 
 
 def load_hostcache(state_dir: Path) -> tuple[str, ...]:
@@ -118,6 +139,7 @@ class HeartbeatService:
         self.options = options
         self.log = logger
         self.state_dir = prepare_state_dir(options.state_dir or config.state_dir)
+        self._lock_fd = lock_state_dir(self.state_dir)
         peers = {m.address for m in config.media if m.kind == "ucast"}
         own = {options.bind_address} if options.bind_address else local_addresses(peers)
         self.media = config.media_for(own)

@@ -37,3 +37,17 @@ def test_hostcache_round_trip_ignores_junk(tmp_path: Path) -> None:
     assert load_hostcache(tmp_path) == ("a", "b")
     (tmp_path / "hostcache").write_text("a\nb\na\n" + "x" * 100 + "\n")
     assert load_hostcache(tmp_path) == ("a", "b")
+
+
+def test_one_daemon_per_state_dir(tmp_path: Path) -> None:
+    import os
+
+    from messaging.heartbeat.service import lock_state_dir
+
+    fd = lock_state_dir(tmp_path)
+    try:
+        with pytest.raises(ConfigError, match=rf"another heartbeat daemon \(pid {os.getpid()}\)"):
+            lock_state_dir(tmp_path)
+    finally:
+        os.close(fd)
+    os.close(lock_state_dir(tmp_path))  # free again once the holder is gone
