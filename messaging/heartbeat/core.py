@@ -190,8 +190,9 @@ class HeartbeatCore:
         dst = WIRE_BROADCAST if event.dst == BROADCAST else event.dst
         self.counters["messages.sent"] += 1
         effects: list[Effect] = []
-        for item in self.out.fragments(dst, event.channel, event.payload):
-            effects += self._broadcast(item.dst, item.data)
+        if dst != self.settings.node:  # a message to ourselves never touches the network
+            for item in self.out.fragments(dst, event.channel, event.payload):
+                effects += self._broadcast(item.dst, item.data)
         if dst in (WIRE_BROADCAST, self.settings.node):
             local = Delivery(event.channel, event.payload, dst == WIRE_BROADCAST)
             effects.append(self._deliver(self.settings.node, self.settings.generation, local))

@@ -328,3 +328,12 @@ def test_packet_older_than_the_window_does_not_revive_a_silent_link() -> None:
     core.handle(PacketReceived("eth1", recorded, addr, 1.1))
     assert core.counters["rejected.replay"] == 1
     assert core.table(1.2).nodes[1].links == {"eth0": LinkState.UP, "eth1": LinkState.DEAD}
+
+
+def test_message_to_self_is_delivered_locally_only() -> None:
+    core = _core()
+    effects = core.handle(SendRequest("a", "ccm", b"me", 1.0))
+    assert not [e for e in effects if isinstance(e, SendDatagram)]
+    delivered = [e.event for e in effects if isinstance(getattr(e, "event", None),
+                                                       MessageReceived)]
+    assert delivered == [MessageReceived("a", "ccm", b"me", 1, False)]
