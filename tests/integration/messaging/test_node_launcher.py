@@ -85,3 +85,24 @@ def test_start_status_respawn_stop(tmp_path: Path) -> None:
     started, stopped_order = names("daemon_started"), names("daemon_stopped")
     assert started[0] == "heartbeat"
     assert stopped_order == list(reversed(started)), output
+
+
+def test_daemon_mode_detaches_and_logs_to_logfile(tmp_path: Path) -> None:
+    logfile = tmp_path / "ha-log"
+    (tmp_path / "ha.cf").write_text(f"keepalive 500ms\ndeadtime 2\nudpport 39695\n"
+                                    f"ucast lo 127.0.0.51\nucast lo 127.0.0.52\nnode d1 d2\n"
+                                    f"logfile {logfile}\n")
+    write_authkeys(tmp_path / "authkeys")
+    state = tmp_path / "state"
+    common = ["-c", str(tmp_path / "ha.cf"), "--state-dir", str(state)]
+    started = _node("start", *common, "-k", str(tmp_path / "authkeys"), "-n", "d1",
+                    "--bind", "127.0.0.51", "--daemon")
+    assert started.returncode == 0, started.stderr
+    try:
+        assert _wait(lambda: _node("status", *common).returncode == 0, 60)
+        assert _wait(lambda: logfile.exists() and "heartbeat_started" in logfile.read_text(), 90)
+    finally:
+        stopped = _node("stop", *common)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert _node("status", *common).returncode == ExitCode.NOT_RUNNING
+    assert "daemon_stopped" in logfile.read_text()
