@@ -290,9 +290,10 @@ class HeartbeatCore:
     def _dispatch(self, envelope: Envelope, peer: Peer, now: float) -> list[Effect]:
         stream = peer.stream
         assert stream is not None
-        lost_before = stream.lost
+        lost_before, torn_before = stream.lost, stream.torn
         effects = self._dispatch_stream(envelope, peer, stream, now)
         self.counters["messages.lost"] += stream.lost - lost_before
+        self.counters["messages.torn"] += stream.torn - torn_before
         return effects
 
     def _dispatch_stream(self, envelope: Envelope, peer: Peer, stream: InStream,
