@@ -50,6 +50,7 @@ TABLE_INTERVAL = 2.0
 GENERATION_FILE = "hb_generation"
 HOSTCACHE_FILE = "hostcache"
 LOCK_FILE = "heartbeat.lock"
+PUB_HIGH_WATER = 100_000  # events queued per slow subscriber before zmq drops (default 1000)
 
 
 def lock_state_dir(state_dir: Path) -> int:
@@ -278,6 +279,7 @@ class HeartbeatService:
                 functools.partial(_Receiver, self, link), sock=link_socket.sock)
             self.transports[link] = transport
         self._pub = self._zmq.socket(zmq.PUB)
+        self._pub.setsockopt(zmq.SNDHWM, PUB_HIGH_WATER)
         bind(self._pub, api.pub_endpoint(self.state_dir))
         ctl = self._zmq.socket(zmq.REP)
         bind(ctl, api.ctl_endpoint(self.state_dir))
