@@ -136,6 +136,22 @@ def message_round(root: Path, names: list[str], count: int = 100) -> float:
     return elapsed if got == count else float("nan")
 
 
+def heartbeat306_status_size() -> float | None:
+    """Mean UDP payload of Heartbeat 3.0.6 `t=status` packets in the reference capture."""
+    capture = Path(os.environ.get("HACLUSTER_SHARED", REPO.parent / "shared")) / \
+        "reference" / "heartbeat-captures" / "3node-ucast-sha1.pcap"
+    if not capture.is_file():
+        return None
+    data = capture.read_bytes()
+    sizes = []
+    for chunk in data.split(b"###\n")[1:]:
+        if chunk.startswith(b"11:(0)t=status,"):
+            end = chunk.find(b"%%%\n")
+            trailer = chunk[end + 4:].split(b",", 1)[0]
+            sizes.append(4 + end + 4 + len(trailer) + 1)
+    return statistics.mean(sizes) if sizes else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, nargs="+", default=[3, 16])
@@ -154,6 +170,9 @@ def main() -> None:
                           f"{r['tx_pps']:.1f}", f"{r['rx_pps']:.1f}", f"{r['cpu_median']:.2f}",
                           f"{r['cpu_max']:.2f}", f"{r['rss_median']:.1f}", f"{r['rss_max']:.1f}",
                           f"{r['msg_latency_ms']:.0f}"]))
+    reference = heartbeat306_status_size()
+    if reference is not None:
+        print(f"Heartbeat 3.0.6 status packet (sha1, reference capture): {reference:.0f} B")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ TIMER_ROUND = "ccm.round"
 TIMER_RETRY = "ccm.retry"
 TIMER_CHECK = "ccm.check"
 TIMER_HOLD = "ccm.hold"
+TIMER_GOSSIP = "ccm.gossip"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ class Timing:
     retry_delay: float = 0.2
     check_interval: float = 0.5
     hold: float = 0.5
+    gossip_interval: float = 1.0
 
     @classmethod
     def for_keepalive(cls, keepalive: float) -> Timing:
@@ -66,6 +68,7 @@ class Timing:
             retry_delay=max(0.05, keepalive / 2),
             check_interval=max(0.1, keepalive),
             hold=max(0.2, 2 * keepalive),
+            gossip_interval=max(1.0, 5 * keepalive),
         )
 
 
@@ -146,6 +149,7 @@ class Membership:
         self._next_nudge_at = 0.0
         self._ambiguous_since: float | None = None
         self._committed_at = 0.0
+        self._target: frozenset[str] | None = None
         self._own_report()
 
     # ------------------------------------------------------------------ queries
@@ -155,7 +159,9 @@ class Membership:
 
     def target(self) -> frozenset[str]:
         """The membership this node currently wants (its clique, always including itself)."""
-        return target_membership(self.name, self._heard, self._reports)
+        if self._target is None:
+            self._target = target_membership(self.name, self._heard, self._reports)
+        return self._target
 
     def coordinator(self) -> str:
         return min(self.target())
@@ -178,6 +184,7 @@ class Membership:
             Send(BROADCAST, Reach(self.reports())),
             ArmTimer(TIMER_SETTLE, now + self.timing.settle),
             ArmTimer(TIMER_CHECK, now + self.timing.check_interval),
+            ArmTimer(TIMER_GOSSIP, now + self.timing.gossip_interval),
         ]
 
     def handle(self, event: Event) -> list[Effect]:
@@ -194,6 +201,7 @@ class Membership:
             self._heard.add(event.node)
         else:
             self._heard.discard(event.node)
+        self._target = None
         self._own_report()
         self._next_nudge_at = event.now  # a reachability change may nudge at once
         effects: list[Effect] = [Send(BROADCAST, Reach(self.reports()))]
@@ -224,11 +232,11 @@ class Membership:
             self._settled = True
             return self._evaluate(now)
         if event.key == TIMER_CHECK:
-            return [
-                Send(BROADCAST, Reach(self.reports())),
-                ArmTimer(TIMER_CHECK, now + self.timing.check_interval),
-                *self._evaluate(now),
-            ]
+            return [ArmTimer(TIMER_CHECK, now + self.timing.check_interval),
+                    *self._evaluate(now)]
+        if event.key == TIMER_GOSSIP:  # repairs anything a lost message left stale
+            return [Send(BROADCAST, Reach(self.reports())),
+                    ArmTimer(TIMER_GOSSIP, now + self.timing.gossip_interval)]
         if event.key == TIMER_RETRY:
             self._retry_pending = False
             return self._evaluate(now)
@@ -251,6 +259,8 @@ class Membership:
             known = self._reports.get(report.node)
             if known is None or report.version > known.version:
                 self._reports[report.node] = report
+                if known is None or known.reach != report.reach:
+                    self._target = None
 
     def _on_reach(self, src: str, now: float) -> list[Effect]:
         report = self._reports.get(src)
@@ -281,7 +291,7 @@ class Membership:
         if self._round is not None:
             if self._round.members == self.target():
                 return []
-            return self._abort_round() + self._start_round(now)
+            return self._abort_round() + self._evaluate(now)
         if (self._want_round or not self.is_settled_view()) and not self._retry_pending:
             return self._start_round(now)
         return []
@@ -335,7 +345,7 @@ class Membership:
             current.nacks.add(src)
             current.acks.discard(src)
             if current.members != self.target():  # its reports changed our mind
-                return self._abort_round() + self._start_round(now)
+                return self._abort_round() + self._evaluate(now)
         else:
             current.acks.add(src)
         if len(current.acks) + len(current.nacks) < len(current.members) - 1:
@@ -375,6 +385,9 @@ class Membership:
             return []  # the running round answers it
         if message.max_view_id < self.view.view_id:
             return self._evaluate(now)  # sent before it acked our latest view: stale
+        if (now < self._committed_at + self.timing.proposal_timeout
+                and frozenset(message.reachable) == frozenset(self.view.members)):
+            return self._evaluate(now)  # crossed our commit in flight; gossip repairs a loss
         self._want_round = True
         if self._retry_pending:
             self._retry_pending = False

@@ -3,9 +3,12 @@
 Two nodes are linked when each one's latest report says it hears the other; the local node
 uses its live heartbeat state for its own side. The target membership of a node is its
 clique in a deterministic decomposition of its connected component: nodes are visited in
-name order and each joins the first clique whose every member it is linked to, or starts a
-new one. Everyone holding the same reports computes the same cliques, so targets of
-different nodes are either equal or disjoint.
+order of (distrust, name) and each joins the first clique whose every member it is linked
+to, or starts a new one. Distrust of X = how many nodes X claims to hear that do not claim
+to hear X: a node that just died keeps claiming everyone in its last report while the
+survivors stop claiming it, so it sorts last and cannot drag the survivors into its
+clique before every one of them noticed. Everyone holding the same reports computes the
+same cliques, so targets of different nodes are either equal or disjoint.
 """
 
 from __future__ import annotations
@@ -41,10 +44,20 @@ def component(name: str, heard: Set[str], reports: Mapping[str, Report]) -> list
     return sorted(seen)
 
 
+def distrust(node: str, reports: Mapping[str, Report]) -> int:
+    """How many nodes `node` claims to hear that do not claim to hear it."""
+    own = reports.get(node)
+    if own is None:
+        return 0
+    return sum(1 for peer in own.reach
+               if (other := reports.get(peer)) is not None and node not in other.reach)
+
+
 def cliques(name: str, heard: Set[str], reports: Mapping[str, Report]) -> list[frozenset[str]]:
     """The deterministic clique decomposition of `name`'s component."""
     groups: list[set[str]] = []
-    for node in component(name, heard, reports):
+    order = sorted(component(name, heard, reports), key=lambda n: (distrust(n, reports), n))
+    for node in order:
         for group in groups:
             if all(linked(name, heard, reports, node, member) for member in group):
                 group.add(node)

@@ -136,7 +136,7 @@ def load(name: str, loopback: bool) -> LabState | None:
                           ) from None
 
 
-def ha_cf(spec: LabSpec, node: str, state_dir: str) -> str:
+def ha_cf(spec: LabSpec, state_dir: str) -> str:
     """The ha.cf of one node (identical for every node, except state_dir)."""
     lines = [
         "# written by `hacluster lab up`",
@@ -156,7 +156,6 @@ def ha_cf(spec: LabSpec, node: str, state_dir: str) -> str:
             lines += [f"ucast {dev} {address(spec, i, link)}"
                       for i in range(1, spec.nodes + 1)]
     lines.append("node " + " ".join(spec.node_names()))
-    del node
     return "\n".join(lines) + "\n"
 
 
@@ -171,7 +170,7 @@ def write_node_files(spec: LabSpec, node: NodeState, secret: str, state_dir: str
     base = Path(node.directory)
     for sub in ("etc", "state", "log"):
         (base / sub).mkdir(parents=True, exist_ok=True)
-    (base / "etc" / "ha.cf").write_text(ha_cf(spec, node.name, state_dir))
+    (base / "etc" / "ha.cf").write_text(ha_cf(spec, state_dir))
     keys = base / "etc" / "authkeys"
     keys.write_text(authkeys(spec, secret))
     keys.chmod(0o600)

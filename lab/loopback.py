@@ -64,7 +64,7 @@ def start_node(state: LabState, name: str) -> None:
     repo = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = repo + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     log = Path(node.directory) / "log"
-    node.pids = {daemon: start_plain(daemon, argv, log / f"{daemon}.log", env)
+    node.pids = {daemon: start_plain(argv, log / f"{daemon}.log", env)
                  for daemon, argv in _argv(node, state.spec).items()}
     save(state)
 

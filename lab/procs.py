@@ -8,13 +8,19 @@ whatever a state file says.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-DAEMONS: dict[str, list[str]] = {
+LAUNCHER: dict[str, list[str]] = {
+    # `hacluster node start -c /etc/ha.d/ha.cf`: starts and respawns the node's daemons.
+    "launcher": ["-c", "from messaging.launcher import node; node()", "start",
+                 "-c", "/etc/ha.d/ha.cf", "-k", "/etc/ha.d/authkeys"],
+}
+DAEMONS: dict[str, list[str]] = {  # without the launcher: the two daemons directly
     "heartbeat": ["-m", "messaging.heartbeat", "-c", "/etc/ha.d/ha.cf",
                   "-k", "/etc/ha.d/authkeys"],
     "ccm": ["-m", "ccm", "-c", "/etc/ha.d/ha.cf"],
@@ -78,10 +84,19 @@ def _child_of(pid: int, timeout: float = 5.0) -> int | None:
     return None
 
 
+def node_commands() -> dict[str, list[str]]:
+    """The launcher when messaging has one, else heartbeat and ccm themselves."""
+    try:
+        found = importlib.util.find_spec("messaging.launcher") is not None
+    except ModuleNotFoundError:
+        found = False
+    return LAUNCHER if found else DAEMONS
+
+
 def start_daemons(holder: int, directory: Path, env: dict[str, str]) -> dict[str, int]:
-    """Start heartbeat and ccm inside the node of `holder`; their host pids by name."""
+    """Start the node's launcher (or daemons) inside the node of `holder`; host pids by name."""
     pids = {}
-    for name, args in DAEMONS.items():
+    for name, args in node_commands().items():
         log = open(directory / "log" / f"{name}.log", "ab")  # noqa: SIM115 - child owns it
         enter = subprocess.Popen(
             ["nsenter", "-t", str(holder), "-m", "-u", "-n", "-p", "--wd=/", "--",
@@ -93,10 +108,9 @@ def start_daemons(holder: int, directory: Path, env: dict[str, str]) -> dict[str
     return pids
 
 
-def start_plain(name: str, argv: list[str], log_path: Path, env: dict[str, str]) -> int:
+def start_plain(argv: list[str], log_path: Path, env: dict[str, str]) -> int:
     """Start one daemon as an ordinary process (the loopback lab); returns its pid."""
     with open(log_path, "ab") as log:
         process = subprocess.Popen([sys.executable, *argv], stdin=subprocess.DEVNULL,
                                    stdout=log, stderr=log, start_new_session=True, env=env)
-    del name
     return process.pid

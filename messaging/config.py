@@ -257,8 +257,9 @@ def _state_dir(b: _Builder, args: list[str], line: int) -> None:
 
 def _max_message(b: _Builder, args: list[str], line: int) -> None:
     text = _one(args, "max_message")
-    if not text.isdigit() or not 1024 <= int(text) <= 64 << 20:
-        raise ValueError("max_message must be a byte count between 1024 and 67108864")
+    if not text.isdigit() or not 1024 <= int(text) <= 2 << 20:
+        raise ValueError("max_message must be a byte count between 1024 and 2097152 "
+                         "(the retransmission history must hold a whole message)")
     b.values["max_message"] = int(text)
 
 

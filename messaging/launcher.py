@@ -200,6 +200,10 @@ def _print_status(status: dict[str, Any]) -> None:
     for row in table["nodes"]:
         links = " ".join(f"{k}:{v}" for k, v in row["links"].items())
         click.echo(f"  {row['node']:<16} {row['status']:<5} {links}")
+    counters = table["counters"]
+    rejected = sum(v for k, v in counters.items() if k.startswith("rejected."))
+    click.echo(f"packets: rx {counters.get('rx.packets', 0)}, tx {counters.get('udp.tx', 0)}, "
+               f"rejected {rejected}; messages lost {counters.get('messages.lost', 0)}")
 
 
 @node.command()

@@ -53,12 +53,14 @@ class Status:
 @WIRE.register(2)
 @dataclass(frozen=True, slots=True)
 class Data:
-    """One fragment of an upper-layer message (more=True: further fragments follow)."""
+    """One fragment of an upper-layer message (more=True: further fragments follow;
+    index = position of this fragment within its message, 0 for the first)."""
 
     mseq: int
     channel: str
     chunk: bytes
     more: bool = False
+    index: int = 0
 
 
 @WIRE.register(3)

@@ -190,8 +190,9 @@ class HeartbeatCore:
         dst = WIRE_BROADCAST if event.dst == BROADCAST else event.dst
         self.counters["messages.sent"] += 1
         effects: list[Effect] = []
-        for item in self.out.fragments(dst, event.channel, event.payload):
-            effects += self._broadcast(item.dst, item.data)
+        if dst != self.settings.node:  # a message to ourselves never touches the network
+            for item in self.out.fragments(dst, event.channel, event.payload):
+                effects += self._broadcast(item.dst, item.data)
         if dst in (WIRE_BROADCAST, self.settings.node):
             local = Delivery(event.channel, event.payload, dst == WIRE_BROADCAST)
             effects.append(self._deliver(self.settings.node, self.settings.generation, local))
@@ -240,13 +241,13 @@ class HeartbeatCore:
             peer = self.peers[envelope.src]
         elif envelope.generation < peer.generation:
             return self._reject("old_generation", f"{envelope.src} gen {envelope.generation}")
+        if envelope.seq <= peer.highest_seq - SEQ_WINDOW:  # too old to refresh anything
+            return effects + self._reject("replay", f"{envelope.src} seq {envelope.seq}")
         fresh_link = envelope.seq > peer.link_seq.get(event.link, 0)
         if fresh_link:
             peer.link_seq[event.link] = envelope.seq
             peer.reply_to = (event.link, event.addr)
             effects += self._heard(envelope.src, event.link, event.now)
-        if envelope.seq <= peer.highest_seq - SEQ_WINDOW:
-            return effects + self._reject("replay", f"{envelope.src} seq {envelope.seq}")
         if envelope.seq in peer.seen:
             if fresh_link:  # the same packet over a second link: normal with redundant links
                 self.counters["rx.duplicate"] += 1
@@ -284,14 +285,15 @@ class HeartbeatCore:
         if before is NodeState.LATE and last is not None:
             effects.append(Log("heartbeat_recovered", "info",
                                (("node", node), ("silence_ms", round((now - last) * 1000)))))
-        return effects + self._announce(now)
+        return effects + self._announce(now, node)
 
     def _dispatch(self, envelope: Envelope, peer: Peer, now: float) -> list[Effect]:
         stream = peer.stream
         assert stream is not None
-        lost_before = stream.lost
+        lost_before, torn_before = stream.lost, stream.torn
         effects = self._dispatch_stream(envelope, peer, stream, now)
         self.counters["messages.lost"] += stream.lost - lost_before
+        self.counters["messages.torn"] += stream.torn - torn_before
         return effects
 
     def _dispatch_stream(self, envelope: Envelope, peer: Peer, stream: InStream,
@@ -373,9 +375,9 @@ class HeartbeatCore:
             effects.append(ArmTimer("check", deadline))
         return effects
 
-    def _announce(self, now: float) -> list[Effect]:
+    def _announce(self, now: float, only: str | None = None) -> list[Effect]:
         effects: list[Effect] = []
-        for record in self.liveness.evaluate(now):
+        for record in self.liveness.evaluate(now, only):
             effects += self._status_effects(record, now)
         return effects
 

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 
 from messaging.heartbeat.api import LinkState, NodeInfo, NodeState
 
+# Timers fire at last_heard + warntime exactly; float subtraction may then come out a hair
+# short of warntime. Comparisons allow this much so a timer's own deadline always counts.
+EPSILON = 1e-6
+
 
 @dataclass(frozen=True, slots=True)
 class Timing:
@@ -71,7 +75,7 @@ class Liveness:
         last = record.last_heard()
         if last is None:
             return NodeState.DEAD
-        silence = now - last
+        silence = now - last + EPSILON
         if silence >= self.timing.deadtime:
             return NodeState.DEAD
         return NodeState.LATE if silence >= self.timing.warntime else NodeState.UP
@@ -81,7 +85,8 @@ class Liveness:
         states = {}
         for link in self.links:
             heard = record.link_heard.get(link)
-            alive = local or (heard is not None and now - heard < self.timing.deadtime)
+            alive = local or (heard is not None
+                              and now - heard + EPSILON < self.timing.deadtime)
             states[link] = LinkState.UP if alive else LinkState.DEAD
         return states
 
@@ -91,12 +96,15 @@ class Liveness:
                 record.generation)
 
     def _initdead_over(self, now: float) -> bool:
-        return self.started is not None and now - self.started >= self.timing.initdead
+        return (self.started is not None
+                and now - self.started + EPSILON >= self.timing.initdead)
 
-    def evaluate(self, now: float) -> list[NodeLiveness]:
-        """Nodes whose status, links or generation changed since they were last announced."""
+    def evaluate(self, now: float, only: str | None = None) -> list[NodeLiveness]:
+        """Nodes whose status, links or generation changed since they were last announced
+        (just node `only` when given: hearing one node changes nothing about the others)."""
         changed = []
-        for record in self.nodes.values():
+        records = self.nodes.values() if only is None else [self.nodes[only]]
+        for record in records:
             visible = self._visible(record, now)
             if visible == record.announced:
                 continue
@@ -119,7 +127,7 @@ class Liveness:
                 continue
             for heard in record.link_heard.values():
                 candidates += [heard + t.warntime, heard + t.deadtime]
-        future = [c for c in candidates if c > now]
+        future = [c for c in candidates if c > now + EPSILON]
         return min(future) if future else None
 
     def info(self, record: NodeLiveness, now: float) -> NodeInfo:

@@ -7,18 +7,20 @@ loop.call_at, `Publish` -> the PUB socket, `Log` -> structlog. The NodeTable is 
 every `TABLE_INTERVAL` seconds and after each status change.
 
 The generation number is kept in `<state_dir>/hb_generation` and is
-max(previous + 1, unix time), so it grows across restarts even if the file is lost.
+max(previous + 1, unix time), so it grows across restarts even if the file is lost. With
+`autojoin other|any`, nodes that joined are remembered in `<state_dir>/hostcache`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import functools
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,44 @@ from messaging.ipc import bind, prepare_state_dir
 
 TABLE_INTERVAL = 2.0
 GENERATION_FILE = "hb_generation"
+HOSTCACHE_FILE = "hostcache"
+LOCK_FILE = "heartbeat.lock"
+PUB_HIGH_WATER = 100_000  # events queued per slow subscriber before zmq drops (default 1000)
+
+
+def lock_state_dir(state_dir: Path) -> int:
+    """Hold `<state_dir>/heartbeat.lock` for the life of the process (one daemon per dir).
+
+    Raises:
+        ConfigError: another heartbeat daemon already uses this state directory.
+    """
+    fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o640)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise ConfigError(f"another heartbeat daemon (pid {holder}) uses state_dir "
+                          f"{state_dir}") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def load_hostcache(state_dir: Path) -> tuple[str, ...]:
+    """Nodes that joined through autojoin earlier (one name per line)."""
+    try:
+        lines = (state_dir / HOSTCACHE_FILE).read_text().split()
+    except OSError:
+        return ()
+    return tuple(dict.fromkeys(name for name in lines if name.isprintable() and len(name) <= 64))
+
+
+def save_hostcache(state_dir: Path, nodes: list[str]) -> None:
+    path = state_dir / HOSTCACHE_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(f"{name}\n" for name in nodes))
+    os.replace(tmp, path)
 
 
 def next_generation(state_dir: Path, wall: float | None = None) -> int:
@@ -100,13 +140,18 @@ class HeartbeatService:
         self.options = options
         self.log = logger
         self.state_dir = prepare_state_dir(options.state_dir or config.state_dir)
+        self._lock_fd = lock_state_dir(self.state_dir)
         peers = {m.address for m in config.media if m.kind == "ucast"}
         own = {options.bind_address} if options.bind_address else local_addresses(peers)
         self.media = config.media_for(own)
         links = tuple(dict.fromkeys(m.link for m in self.media))
         generation = next_generation(self.state_dir)
         settings = CoreSettings.from_config(config, options.node, generation, keys, links)
+        if config.autojoin != "none":  # remembered joiners are members again after a restart
+            known = tuple(dict.fromkeys((*settings.nodes, *load_hostcache(self.state_dir))))
+            settings = replace(settings, nodes=known)
         self.core = HeartbeatCore(settings)
+        self._known_nodes = len(self.core.liveness.nodes)
         self.counters_extra: dict[str, int] = {"tx.errors": 0, "udp.tx": 0}
         self.sockets: dict[str, LinkSocket] = {}
         self.transports: dict[str, asyncio.DatagramTransport] = {}
@@ -114,7 +159,7 @@ class HeartbeatService:
         self._zmq = zmq.asyncio.Context()
         self._pub: zmq.asyncio.Socket | None = None
         self._stopped = asyncio.Event()
-        self._table_due = True
+        self._table_due = asyncio.Event()
         self._leaving = False
 
     # ------------------------------------------------------------------ effects
@@ -123,6 +168,9 @@ class HeartbeatService:
             return  # after Leaving went out nothing else may: peers would see us come back
         for effect in self.core.handle(event):
             self._perform(effect)
+        if len(self.core.liveness.nodes) != self._known_nodes:  # autojoin: someone new
+            self._known_nodes = len(self.core.liveness.nodes)
+            save_hostcache(self.state_dir, list(self.core.liveness.nodes))
 
     def _perform(self, effect: object) -> None:
         if isinstance(effect, SendDatagram):
@@ -136,7 +184,7 @@ class HeartbeatService:
         elif isinstance(effect, Publish):
             self._publish(effect.event)
             if isinstance(effect.event, api.NodeStatusChanged):
-                self._table_due = True
+                self._table_due.set()
         elif isinstance(effect, Log):
             getattr(self.log, effect.level, self.log.info)(effect.event, **dict(effect.fields))
 
@@ -204,11 +252,9 @@ class HeartbeatService:
     async def _publish_tables(self) -> None:
         while True:
             self._publish(self.table())
-            self._table_due = False
-            for _ in range(int(TABLE_INTERVAL / 0.1)):
-                await asyncio.sleep(0.1)
-                if self._table_due:
-                    break
+            self._table_due.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._table_due.wait(), TABLE_INTERVAL)
 
     def stop(self) -> None:
         self._stopped.set()
@@ -233,6 +279,7 @@ class HeartbeatService:
                 functools.partial(_Receiver, self, link), sock=link_socket.sock)
             self.transports[link] = transport
         self._pub = self._zmq.socket(zmq.PUB)
+        self._pub.setsockopt(zmq.SNDHWM, PUB_HIGH_WATER)
         bind(self._pub, api.pub_endpoint(self.state_dir))
         ctl = self._zmq.socket(zmq.REP)
         bind(ctl, api.ctl_endpoint(self.state_dir))

@@ -11,7 +11,8 @@ from the sender's Status (which carries its last mseq), so a lost last message i
 within one keepalive. Missing ranges are requested from the sender; if the sender no
 longer has them (`RetransmitGone`) the receiver skips ahead and counts them lost.
 Every fragment is processed exactly once; fragments addressed to another node advance
-the sequence but are not delivered.
+the sequence but are not delivered. A message whose first fragment was never seen (we
+joined mid-message, or skipped lost history) is dropped whole, never delivered truncated.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class OutStream:
                   for i in range(0, len(payload), self.chunk_size)] or [b""]
         sent = []
         for index, piece in enumerate(pieces):
-            item = Sent(dst, Data(self.next_mseq, channel, piece, index < len(pieces) - 1))
+            item = Sent(dst, Data(self.next_mseq, channel, piece, index < len(pieces) - 1, index))
             self.next_mseq += 1
             self._remember(item)
             sent.append(item)
@@ -100,6 +101,7 @@ class InStream:
     partial: list[bytes] = field(default_factory=list)
     partial_channel: str | None = None
     lost: int = 0
+    torn: int = 0
     requested_at: float | None = None
     requested_upto: int = 0
 
@@ -163,8 +165,13 @@ class InStream:
         if item.dst not in (BROADCAST, self.local):
             return None
         data = item.data
-        if self.partial and self.partial_channel != data.channel:
-            self.partial = []  # a torn message (sender restarted mid-message): drop it
+        if data.index == 0:
+            self.partial = []  # a new message starts; anything pending was torn
+        elif not self.partial or self.partial_channel != data.channel:
+            self.partial, self.partial_channel = [], None  # joined mid-message: drop it
+            if not data.more:
+                self.torn += 1
+            return None
         self.partial.append(data.chunk)
         self.partial_channel = data.channel
         if data.more:

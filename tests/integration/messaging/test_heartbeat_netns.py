@@ -69,7 +69,7 @@ MEDIA = {
 def test_medium_between_namespaces(namespaces: list[str], tmp_path: Path, medium: str) -> None:
     names = [f"h{i}" for i in range(1, SIZE + 1)]
     (tmp_path / "ha.cf").write_text("\n".join(
-        ["keepalive 200ms", "deadtime 1", "initdead 3", *MEDIA[medium],
+        ["keepalive 500ms", "deadtime 2", "initdead 4", *MEDIA[medium],
          f"node {' '.join(names)}"]) + "\n")
     write_authkeys(tmp_path / "authkeys", "sha1")
     procs = []
@@ -85,12 +85,12 @@ def test_medium_between_namespaces(namespaces: list[str], tmp_path: Path, medium
         assert {n.node: dict(n.links) for n in table.nodes}["h2"] == {"eth0": "up"}
         procs[2].send_signal(signal.SIGKILL)
         killed = time.monotonic()
-        while time.monotonic() - killed < 5:
+        while time.monotonic() - killed < 10:
             if client.query_nodes().status_of("h3") is NodeState.DEAD:
                 break
             time.sleep(0.05)
         assert client.query_nodes().status_of("h3") is NodeState.DEAD
-        assert time.monotonic() - killed <= 1.0 + 0.2 + 0.8
+        assert time.monotonic() - killed <= 2.0 + 0.5 + 1.5  # deadtime + keepalive + load slack
         counters = client.query_counters().counters
         assert counters.get("rejected.bad_signature", 0) == 0
         client.close()
@@ -107,7 +107,7 @@ def test_medium_between_namespaces(namespaces: list[str], tmp_path: Path, medium
 
 
 def _wait_all_up(root: Path, names: list[str]) -> HeartbeatClient:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if (root / "h1" / "heartbeat.ctl").exists():
             client = HeartbeatClient(root / "h1")

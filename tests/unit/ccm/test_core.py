@@ -20,7 +20,7 @@ from ccm.core import (
     View,
     ViewInstalled,
 )
-from ccm.graph import cliques
+from ccm.graph import cliques, distrust
 from ccm.protocol import Ack, Commit, Nack, Nudge, Propose, Reach, Report, from_wire, to_wire
 from messaging.effects import ArmTimer, CancelTimer, Effect, Publish, Send, TimerFired
 from messaging.errors import RemoteProtocolError
@@ -67,7 +67,7 @@ def proposal_of(effects: list[Effect]) -> Propose:
 def test_start_gossips_and_arms_settle_and_check_timers() -> None:
     core = Membership("n1", TIMING)
     effects = core.start(5.0)
-    assert effects[1:] == [ArmTimer(TIMER_SETTLE, 6.0), ArmTimer(TIMER_CHECK, 5.5)]
+    assert effects[1:3] == [ArmTimer(TIMER_SETTLE, 6.0), ArmTimer(TIMER_CHECK, 5.5)]
     assert isinstance(effects[0], Send) and effects[0].destination == BROADCAST
 
 
@@ -200,15 +200,28 @@ def test_losing_a_peer_starts_a_round_without_it() -> None:
     assert proposal_of(effects).view_id == 2
 
 
-def test_stale_reports_hold_a_lone_view_back() -> None:
-    # n3 lost n1 but n2 (which n3 still hears) has not said so yet: n3 must not run off
-    # alone at once; after the hold time it proceeds with what it knows.
+def test_a_dead_coordinators_stale_report_does_not_split_the_survivors() -> None:
+    # n3 lost n1; n2 has not noticed yet and n1's last report still claims everyone.
     core = settled("n3", {"n1": ("n2", "n3"), "n2": ("n1", "n3")})
     core.handle(TimerFired(TIMER_SETTLE, 1.0))
     effects = core.handle(PeerStatusChanged("n1", False, 2.0))
-    assert installed(effects) == [] and ArmTimer(TIMER_HOLD, 2.4) in effects
-    core.handle(PeerMessageReceived("n2", Reach((report("n2", "n3", counter=2),)), 2.1))
     assert core.target() == {"n2", "n3"} and core.coordinator() == "n2"
+    assert [(d, type(m)) for d, m in sends(effects)] == [("n2", Nudge)]
+
+
+def test_non_transitive_reachability_holds_before_acting_alone() -> None:
+    # n1 and n2 do not hear each other, n3 hears both: cliques {n1, n3} and {n2}. n2 waits
+    # `hold` (its link to n3 may be stale news) before it installs a view of its own.
+    core = settled("n2", {"n3": ("n1", "n2"), "n1": ("n3",)})
+    effects = core.handle(TimerFired(TIMER_SETTLE, 1.0))
+    assert core.target() == {"n2"} and installed(effects) == []
+    assert ArmTimer(TIMER_HOLD, 1.4) in effects
+    assert installed(core.handle(TimerFired(TIMER_HOLD, 1.4))) == [View(1, ("n2",), "n2")]
+
+
+def test_distrust_puts_nodes_with_unanswered_claims_last() -> None:
+    reports = {"a": report("a", "b", "c"), "b": report("b", "c"), "c": report("c", "b")}
+    assert distrust("a", reports) == 2 and distrust("b", reports) == 0
 
 
 def test_graph_cliques_are_the_same_from_every_node() -> None:

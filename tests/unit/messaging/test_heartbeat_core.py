@@ -295,3 +295,45 @@ def test_key_rotation_after_reload() -> None:
     core.handle(KeysReloaded(KeyRing(2, (new_key,)), 4.0))
     core.handle(PacketReceived("eth0", packet(4, old_key), addr, 4.1))
     assert core.counters["rejected.unknown_key"] == 2
+
+
+@pytest.mark.parametrize(("keepalive", "warntime", "deadtime", "run"),
+                         [(0.1, 0.3, 0.7, 1.3), (0.2, 0.6, 1.0, 2.7), (1.0, 3.0, 5.0, 2.0),
+                          (0.3, 0.9, 1.1, 0.1)])
+def test_lone_peer_death_is_detected_with_awkward_float_times(
+        keepalive: float, warntime: float, deadtime: float, run: float) -> None:
+    # Regression: with no other traffic only the check timer can notice; a timer firing at
+    # last_heard + deadtime computed a silence a hair below deadtime and never re-armed.
+    net = SimNet(["a", "b"], KEYS, Timing(keepalive, warntime, deadtime, 2 * deadtime))
+    net.start()
+    net.run_for(run)
+    net.kill("b")
+    killed = net.now
+    net.run_for(deadtime + keepalive + 0.01)
+    seen = [s for s, _ in statuses(net, "a", "b")]
+    assert seen == ["up", "late", "dead"]
+    assert statuses(net, "a", "b")[-1][1] <= killed + deadtime + 0.01
+
+
+def test_packet_older_than_the_window_does_not_revive_a_silent_link() -> None:
+    from messaging.heartbeat.core import SEQ_WINDOW
+
+    settings = CoreSettings("a", "test", 1, TIMING, ("eth0", "eth1"), ("a", "b"), KEYS)
+    core = HeartbeatCore(settings)
+    core.handle(Started(0.0))
+    addr = ("10.0.0.2", 694)
+    recorded = _packet(5)  # captured early; eth1 never carried anything
+    for seq in range(1, SEQ_WINDOW + 10):
+        core.handle(PacketReceived("eth0", _packet(seq), addr, 1.0))
+    core.handle(PacketReceived("eth1", recorded, addr, 1.1))
+    assert core.counters["rejected.replay"] == 1
+    assert core.table(1.2).nodes[1].links == {"eth0": LinkState.UP, "eth1": LinkState.DEAD}
+
+
+def test_message_to_self_is_delivered_locally_only() -> None:
+    core = _core()
+    effects = core.handle(SendRequest("a", "ccm", b"me", 1.0))
+    assert not [e for e in effects if isinstance(e, SendDatagram)]
+    delivered = [e.event for e in effects if isinstance(getattr(e, "event", None),
+                                                       MessageReceived)]
+    assert delivered == [MessageReceived("a", "ccm", b"me", 1, False)]

@@ -27,3 +27,27 @@ def test_node_must_be_listed_unless_autojoin_any() -> None:
     with pytest.raises(ConfigError, match="current node 'c' is not in the configuration"):
         check_membership(config, "c")
     check_membership(parse_ha_cf("bcast eth0\nnode a\nautojoin any\n"), "c")
+
+
+def test_hostcache_round_trip_ignores_junk(tmp_path: Path) -> None:
+    from messaging.heartbeat.service import load_hostcache, save_hostcache
+
+    assert load_hostcache(tmp_path) == ()
+    save_hostcache(tmp_path, ["a", "b"])
+    assert load_hostcache(tmp_path) == ("a", "b")
+    (tmp_path / "hostcache").write_text("a\nb\na\n" + "x" * 100 + "\n")
+    assert load_hostcache(tmp_path) == ("a", "b")
+
+
+def test_one_daemon_per_state_dir(tmp_path: Path) -> None:
+    import os
+
+    from messaging.heartbeat.service import lock_state_dir
+
+    fd = lock_state_dir(tmp_path)
+    try:
+        with pytest.raises(ConfigError, match=rf"another heartbeat daemon \(pid {os.getpid()}\)"):
+            lock_state_dir(tmp_path)
+    finally:
+        os.close(fd)
+    os.close(lock_state_dir(tmp_path))  # free again once the holder is gone

@@ -105,6 +105,7 @@ def test_crm_yes_and_pacemaker_alias() -> None:
         ("bcast eth0\nnode a\ncrm maybe\n", 3, "crm must be one of"),
         ("bcast eth0\nnode a\nstate_dir relative/dir\n", 3, "absolute"),
         ("bcast\nnode a\n", 1, "at least one interface"),
+        ("bcast e\nnode a\nmax_message 4194304\n", 3, "max_message must be"),
     ],
 )
 def test_bad_lines_name_file_and_line(text: str, line: int, words: str) -> None:

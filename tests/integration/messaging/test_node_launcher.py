@@ -19,7 +19,7 @@ NODE = [sys.executable, "-c", "from messaging.launcher import node; node()"]
 
 
 def _node(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*NODE, *args], cwd=REPO, capture_output=True, text=True, timeout=60)
+    return subprocess.run([*NODE, *args], cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
 def _status(common: list[str]) -> dict[str, object]:
@@ -50,7 +50,7 @@ def test_start_status_respawn_stop(tmp_path: Path) -> None:
          "--bind", "127.0.0.41"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         assert _wait(lambda: (state / "heartbeat.ctl").exists()
-                     and (_status(common).get("heartbeat") is not None), 30)
+                     and (_status(common).get("heartbeat") is not None), 90)
         status = _status(common)
         daemons = {d["name"]: d for d in status["daemons"]}  # type: ignore[attr-defined]
         assert daemons["heartbeat"]["state"] == "running"
@@ -68,10 +68,10 @@ def test_start_status_respawn_stop(tmp_path: Path) -> None:
             hb = {d["name"]: d for d in _status(common)["daemons"]}["heartbeat"]  # type: ignore[attr-defined]
             return hb["restarts"] == 1 and hb["pid"] not in (None, old_pid)
 
-        assert _wait(respawned, 20)
+        assert _wait(respawned, 60)
         stopped = _node("stop", *common)
         assert stopped.returncode == 0 and "stopped" in stopped.stdout
-        assert launcher.wait(10) == 0
+        assert launcher.wait(60) == 0
     finally:
         if launcher.poll() is None:
             launcher.kill()
@@ -85,3 +85,24 @@ def test_start_status_respawn_stop(tmp_path: Path) -> None:
     started, stopped_order = names("daemon_started"), names("daemon_stopped")
     assert started[0] == "heartbeat"
     assert stopped_order == list(reversed(started)), output
+
+
+def test_daemon_mode_detaches_and_logs_to_logfile(tmp_path: Path) -> None:
+    logfile = tmp_path / "ha-log"
+    (tmp_path / "ha.cf").write_text(f"keepalive 500ms\ndeadtime 2\nudpport 39695\n"
+                                    f"ucast lo 127.0.0.51\nucast lo 127.0.0.52\nnode d1 d2\n"
+                                    f"logfile {logfile}\n")
+    write_authkeys(tmp_path / "authkeys")
+    state = tmp_path / "state"
+    common = ["-c", str(tmp_path / "ha.cf"), "--state-dir", str(state)]
+    started = _node("start", *common, "-k", str(tmp_path / "authkeys"), "-n", "d1",
+                    "--bind", "127.0.0.51", "--daemon")
+    assert started.returncode == 0, started.stderr
+    try:
+        assert _wait(lambda: _node("status", *common).returncode == 0, 60)
+        assert _wait(lambda: logfile.exists() and "heartbeat_started" in logfile.read_text(), 90)
+    finally:
+        stopped = _node("stop", *common)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert _node("status", *common).returncode == ExitCode.NOT_RUNNING
+    assert "daemon_stopped" in logfile.read_text()
