@@ -27,6 +27,17 @@ def test_compose_file_is_valid_and_matches_ha_cf() -> None:
     assert sorted(result.stdout.split()) == sorted(_ha_cf_nodes()) == ["node1", "node2", "node3"]
 
 
+def test_docker_config_files_parse_with_our_parsers() -> None:
+    from messaging.authkeys import parse_authkeys
+    from messaging.config import parse_ha_cf
+
+    config = parse_ha_cf((REPO / "docker" / "ha.cf").read_text(), "docker/ha.cf")
+    assert config.nodes == ("node1", "node2", "node3")
+    assert config.deadtime > config.warntime > config.keepalive
+    keys = parse_authkeys((REPO / "docker" / "authkeys").read_text(), "docker/authkeys")
+    assert keys.active == 1
+
+
 def test_every_node_address_is_a_ucast_peer() -> None:
     compose = (REPO / "docker-compose.yml").read_text()
     ucast = [line.split()[2] for line in (REPO / "docker" / "ha.cf").read_text().splitlines()
