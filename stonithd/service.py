@@ -33,9 +33,9 @@ from lxml import etree
 
 from messaging.clock import MonotonicClock
 from messaging.effects import ArmTimer, CancelTimer, Log, Publish, Send, TimerFired
-from messaging.errors import ConfigError, NotFoundError, RemoteProtocolError
+from messaging.errors import ConfigError, ExitCode, NotFoundError, RemoteProtocolError
 from messaging.logs import get_logger
-from stonithd.api import decode, encode
+from stonithd.api import ErrorReply, decode, encode
 from stonithd.core import ClientRequest, ConfigChanged, Fencer, PeerMessage
 from stonithd.devices import FencingConfig, load_config
 from stonithd.executor import AgentFinished, Reply, RunAgent
@@ -292,15 +292,22 @@ class Service:
 
     def _dispatch(self, frames: list[bytes]) -> None:
         identity, body = frames[0], frames[2:] if len(frames) > 2 and not frames[1] else []
-        try:
-            if len(body) == 3 and body[0] == PEER_FRAME:
+        if len(body) == 3 and body[0] == PEER_FRAME:
+            try:
                 self.shell.peer(body[1].decode(), decode(body[2]))
-            elif len(body) == 1:
-                self.shell.client(f"client:{identity.hex()}", decode(body[0]))
-            else:
+            except (RemoteProtocolError, UnicodeDecodeError) as error:
+                self.log.warning("bad_peer_message", error=str(error))
+            return
+        client = f"client:{identity.hex()}"
+        try:
+            if len(body) != 1:
                 raise RemoteProtocolError(f"unexpected frame layout ({len(frames)} frames)")
-        except (RemoteProtocolError, UnicodeDecodeError) as error:
-            self.log.warning("bad_message", error=str(error))
+            message = decode(body[0])
+        except RemoteProtocolError as error:
+            self.log.warning("bad_client_message", error=str(error))
+            self._reply(client, ErrorReply(ExitCode.PROTOCOL, str(error)))
+            return
+        self.shell.client(client, message)
 
     async def _serve(self) -> None:
         while not self._stop.is_set():

@@ -128,6 +128,16 @@ def test_daemon_end_to_end_and_cib_reload(tmp_path: Path, env: dict[str, str]) -
         assert admin("-C", "n2").returncode == 0
         assert "by a human" in admin("-H", "n2").stdout
         assert admin("-B", "stranger").returncode == 105
+        raw = zmq.Context.instance().socket(zmq.DEALER)
+        raw.setsockopt(zmq.LINGER, 0)
+        raw.connect(daemon.endpoint)
+        raw.send_multipart([b"", b"\x93not a stonithd envelope"])
+        assert raw.poll(10_000), "no reply to a malformed request"
+        refused = api.decode(raw.recv_multipart()[-1])
+        raw.close(0)
+        assert isinstance(refused, api.ErrorReply) and refused.exit_code == 76
+        tolerated = admin("-F", "n3", "--tolerance", "600", "-V")
+        assert tolerated.returncode == 0 and "by n1" in tolerated.stdout
         cib_file.write_text(cib(device("d1", pcmk_host_list="n2 n3", state_file=str(state))
                                 + device("d2", pcmk_host_list="n9")))
         assert wait_for(lambda: "d2" in admin("-L").stdout), daemon.logs()
