@@ -187,3 +187,38 @@ def test_two_daemons_the_one_without_a_device_asks_the_other(tmp_path: Path,
         one.stop()
         two.stop()
     assert msgpack  # the wire format under test is msgpack (imported for clarity)
+
+
+def test_debian_fence_dummy_works_with_our_fencer(tmp_path: Path, env: dict[str, str]) -> None:
+    """fence_dummy has no list action: the default host check becomes `status` (Pacemaker)."""
+    if not Path("/usr/sbin/fence_dummy").exists():
+        pytest.skip("Debian fence-agents' fence_dummy is not installed")
+    status_file = tmp_path / "dummy.status"
+    cib_file = tmp_path / "cib.xml"
+    cib_file.write_text(cib(device("fd", agent="fence_dummy", status_file=str(status_file))))
+    run = lambda *a: stonith_admin(env, "--cib", str(cib_file), "-V", *a)  # noqa: E731
+    listed = run("-l", "n1", "-t", "30")
+    assert listed.returncode == 0 and listed.stdout.split()[0] == "fd", listed.stderr
+    assert "action=status" in listed.stderr  # the capability check ran the agent's status
+    on = run("-U", "n1", "-t", "30")
+    assert on.returncode == 0, on.stderr
+    assert status_file.read_text().strip() == "on"
+    off = run("-F", "n1", "-t", "30")
+    assert off.returncode == 0 and status_file.read_text().strip() == "off"
+
+
+@pytest.mark.oracle
+def test_exit_codes_match_pacemaker_stonith_admin_without_a_cluster(
+        tmp_path: Path, env: dict[str, str]) -> None:
+    import shutil
+    import subprocess
+
+    real = shutil.which("stonith_admin", path="/usr/sbin:/usr/bin")
+    if real is None or "/work/" in real:
+        pytest.skip("Pacemaker's stonith_admin (pacemaker-cli-utils) is not installed")
+    endpoint = f"ipc://{tmp_path}/none.sock"
+    for args in (["-B", "n1"], ["-F", "n1"], ["-L"], ["-H", "*"], ["-B"], []):
+        theirs = subprocess.run([real, *args], capture_output=True, text=True, timeout=60,
+                                check=False)
+        ours = stonith_admin(env, "--endpoint", endpoint, *args)
+        assert ours.returncode == theirs.returncode, (args, ours.stderr, theirs.stderr)
