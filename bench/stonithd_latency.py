@@ -86,10 +86,12 @@ def _scenario(name: str, count: int) -> dict[str, float]:
                 proc.wait()
         latencies = latencies[2:]  # the first requests pay for imports and metadata
         agent = _agent_times(tmp)[-count:]
-    quantiles = statistics.quantiles(latencies, n=100)
+    quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
+    overhead = [total - inside for total, inside in zip(latencies, agent, strict=True)]
     return {"p50": statistics.median(latencies), "p90": quantiles[89], "p99": quantiles[98],
             "max": max(latencies), "agent_p50": statistics.median(agent),
-            "share": sum(agent) / sum(latencies)}
+            "share": sum(agent) / sum(latencies), "overhead_p50": statistics.median(overhead),
+            "overhead_p99": statistics.quantiles(overhead, n=100, method="inclusive")[98]}
 
 
 def main() -> None:
@@ -100,12 +102,13 @@ def main() -> None:
     print(f"# {os.cpu_count()} CPUs, load average {load} (agent wall time includes waiting "
           "for a CPU)")
     print(f"{'scenario':<8} {'n':>4} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-          f"{'agent p50':>10} {'in agent':>9}")
+          f"{'agent p50':>10} {'in agent':>9} {'fencer p50':>11} {'fencer p99':>11}")
     for name in ("local", "peer"):
         r = _scenario(name, args.count)
         print(f"{name:<8} {args.count:>4} {r['p50'] * 1e3:>8.1f} {r['p90'] * 1e3:>8.1f} "
               f"{r['p99'] * 1e3:>8.1f} {r['max'] * 1e3:>8.1f} {r['agent_p50'] * 1e3:>8.1f}ms "
-              f"{r['share'] * 100:>8.1f}%")
+              f"{r['share'] * 100:>8.1f}% {r['overhead_p50'] * 1e3:>9.1f}ms "
+              f"{r['overhead_p99'] * 1e3:>9.1f}ms")
 
 
 if __name__ == "__main__":

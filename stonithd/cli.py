@@ -3,7 +3,8 @@
 Options follow Pacemaker 2.1.5's `stonith_admin` (letters included): -B/--reboot,
 -F/--fence (off), -U/--unfence (on), -C/--confirm, -l/--list HOST, -L/--list-registered,
 -I/--list-installed, -s/--list-targets DEVICE, -Q/--query DEVICE, -H/--history NODE|'*',
--h/--last NODE, -M/--metadata -a AGENT, -t/--timeout, --tolerance, -y/--delay, -q, -V.
+-h/--last NODE, -M/--metadata -a AGENT, -K/--validate -a AGENT -o NAME=VALUE,
+-t/--timeout, --tolerance, -y/--delay, -q, -V.
 Help is -?/--help as in Pacemaker (-h means --last there).
 
 hacluster extensions: --off/--on are spellings of --fence/--unfence; --endpoint picks the
@@ -158,6 +159,25 @@ def _metadata(agent: str | None, timeout: float) -> int:
     return 0
 
 
+def _validate(agent: str | None, options: tuple[str, ...], quiet: bool, timeout: float) -> int:
+    if not agent:
+        raise UsageError("--validate requires --agent")
+    pairs = [("action", "validate-all")]
+    for option in options:
+        name, sep, value = option.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--option {option!r} is not NAME=VALUE")
+        pairs.append((name, value))
+    output = run_agent_sync(find_agent(agent, default_agent_dirs()), pairs, timeout)
+    if output.rc != 0:
+        detail = (output.error or output.stderr.strip() or output.stdout.strip()).splitlines()
+        raise _Failed(f"Validation of {agent} failed: {detail[-1] if detail else 'no output'}",
+                      ExitCode.ERROR)
+    if not quiet:
+        click.echo(f"Validation of {agent} succeeded")
+    return 0
+
+
 def _installed(quiet: bool) -> int:
     names: set[str] = set()
     for directory in default_agent_dirs():
@@ -170,7 +190,8 @@ def _installed(quiet: bool) -> int:
 
 
 _COMMANDS = ("reboot", "fence", "unfence", "off", "on", "confirm", "list", "list_registered",
-             "list_installed", "list_targets", "query", "history", "last", "metadata")
+             "list_installed", "list_targets", "query", "history", "last", "metadata",
+             "validate")
 
 
 def _dispatch(opts: dict[str, Any]) -> int:
@@ -208,6 +229,8 @@ def _dispatch(opts: dict[str, Any]) -> int:
         return _history(opts, value)
     if command == "last":
         return _last(opts, value)
+    if command == "validate":
+        return _validate(opts["agent"], opts["option"], opts["quiet"], opts["timeout"])
     return _metadata(opts["agent"], opts["timeout"])
 
 
@@ -238,7 +261,11 @@ def _run(opts: dict[str, Any]) -> int:
 @click.option("-H", "--history", metavar="NODE", help="Fencing history of NODE or '*'.")
 @click.option("-h", "--last", metavar="NODE", help="When NODE was last fenced.")
 @click.option("-M", "--metadata", is_flag=True, help="Show agent metadata (needs --agent).")
-@click.option("-a", "--agent", metavar="AGENT", help="Fence agent (with --metadata).")
+@click.option("-K", "--validate", is_flag=True, help="Validate a device configuration "
+              "(needs --agent, takes --option).")
+@click.option("-a", "--agent", metavar="AGENT", help="Fence agent (with --metadata, --validate).")
+@click.option("-o", "--option", multiple=True, metavar="NAME=VALUE",
+              help="Device parameter (with --validate; repeatable).")
 @click.option("-t", "--timeout", default=120.0, type=click.FloatRange(min=0.001),
               show_default=True, help="Operation timeout in seconds.")
 @click.option("--tolerance", default=0.0, type=click.FloatRange(min=0.0),

@@ -312,7 +312,10 @@ class Service:
     async def _serve(self) -> None:
         while not self._stop.is_set():
             frames = await self.router.recv_multipart()
-            self._dispatch(frames)
+            try:
+                self._dispatch(frames)
+            except Exception:  # a bug must not stop the fencer from serving others
+                self.log.exception("internal_error")
 
     async def run(self) -> None:
         self.router.bind(self.listen)

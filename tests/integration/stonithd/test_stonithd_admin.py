@@ -84,6 +84,10 @@ def test_direct_errors_have_pacemaker_exit_codes(tmp_path: Path, env: dict[str, 
     broken = run("-B", "n1")
     assert broken.returncode == 78 and str(cib_file) in broken.stderr
     assert stonith_admin(env, "-B").returncode == 64
+    valid = stonith_admin(env, "-K", "-a", "fence_hacluster_dummy", "-o", "mode=fail")
+    assert valid.returncode == 0 and "succeeded" in valid.stdout
+    invalid = stonith_admin(env, "-K", "-a", "fence_hacluster_dummy", "-o", "mode=weird")
+    assert invalid.returncode == 1 and "mode='weird'" in invalid.stderr
     assert stonith_admin(env, "-B", "n1", "-F", "n2").returncode == 64
 
 
