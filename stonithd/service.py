@@ -242,8 +242,10 @@ class Service:
     """The stonithd daemon: sockets around a Shell, plus the CIB watcher."""
 
     def __init__(self, node: str, cib: Path, listen: str, events: str,
-                 peers: Mapping[str, str], agent_dirs: tuple[str, ...]) -> None:
+                 peers: Mapping[str, str], agent_dirs: tuple[str, ...],
+                 wait_for_cib: bool = False) -> None:
         self.node, self.cib, self.listen, self.events = node, cib, listen, events
+        self.wait_for_cib = wait_for_cib
         self.context = zmq.asyncio.Context()
         self.router = self.context.socket(zmq.ROUTER)
         self.router.setsockopt(zmq.LINGER, 0)
@@ -268,7 +270,9 @@ class Service:
         try:
             stat = self.cib.stat()
         except OSError as error:
-            self.log.error("cib_unreadable", path=str(self.cib), error=error.strerror)
+            if self._cib_stamp != (0.0, -1):
+                self.log.error("cib_unreadable", path=str(self.cib), error=error.strerror)
+                self._cib_stamp = (0.0, -1)
             return
         stamp = (stat.st_mtime, stat.st_size)
         if stamp == self._cib_stamp:
@@ -324,7 +328,7 @@ class Service:
             if endpoint.startswith("ipc://"):
                 os.chmod(endpoint[6:], 0o600)
         await self._reload_if_changed()
-        if not self._loaded:
+        if not self._loaded and not self.wait_for_cib:
             raise ConfigError(f"cannot read CIB {self.cib}")
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

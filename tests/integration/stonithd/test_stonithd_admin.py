@@ -226,3 +226,23 @@ def test_exit_codes_match_pacemaker_stonith_admin_without_a_cluster(
                                 check=False)
         ours = stonith_admin(env, "--endpoint", endpoint, *args)
         assert ours.returncode == theirs.returncode, (args, ours.stderr, theirs.stderr)
+
+
+def test_launcher_convention_waits_for_the_cib(tmp_path: Path, env: dict[str, str]) -> None:
+    import subprocess
+    import sys
+
+    state = tmp_path / "state"
+    argv = [sys.executable, "-m", "stonithd", "-c", "/nonexistent/ha.cf", "-n", "n1",
+            "--state-dir", str(state)]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"ipc://{state}/stonithd.sock"
+    try:
+        assert wait_for(lambda: (state / "stonithd.sock").exists())
+        admin = lambda *a: stonith_admin(env, "--endpoint", endpoint, *a)  # noqa: E731
+        assert admin("-L").stdout.split()[0] == "0"
+        (state / "cib.xml").write_text(cib(device("late", pcmk_host_list="n2")))
+        assert wait_for(lambda: "late" in admin("-L").stdout)
+    finally:
+        proc.terminate()
+        assert proc.wait(20) == 0
