@@ -84,9 +84,11 @@ class ListRegisteredRequest:
 
 @dataclass(frozen=True, slots=True)
 class HistoryRequest:
-    """Fencing history for `target` ('*' for every node)."""
+    """Fencing history for `target` ('*' for every node); `cleanup` first forgets the
+    completed operations for it (pending ones stay)."""
 
     target: str = "*"
+    cleanup: bool = False
 
 
 @dataclass(frozen=True, slots=True)

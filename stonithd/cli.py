@@ -2,8 +2,8 @@
 
 Options follow Pacemaker 2.1.5's `stonith_admin` (letters included): -B/--reboot,
 -F/--fence (off), -U/--unfence (on), -C/--confirm, -l/--list HOST, -L/--list-registered,
--I/--list-installed, -s/--list-targets DEVICE, -Q/--query DEVICE, -H/--history NODE|'*',
--h/--last NODE, -M/--metadata -a AGENT, -K/--validate -a AGENT -o NAME=VALUE,
+-I/--list-installed, -s/--list-targets DEVICE, -Q/--query DEVICE, -H/--history NODE|'*'
+[-c/--cleanup], -h/--last NODE, -M/--metadata -a AGENT, -K/--validate -a AGENT -o NAME=VALUE,
 -t/--timeout, --tolerance, -y/--delay, -q, -V.
 Help is -?/--help as in Pacemaker (-h means --last there).
 
@@ -110,7 +110,7 @@ def _describe(entry: api.HistoryEntry) -> str:
 
 
 def _history(opts: dict[str, Any], target: str) -> int:
-    reply = _call(opts, api.HistoryRequest(target), opts["timeout"])
+    reply = _call(opts, api.HistoryRequest(target, opts["cleanup"]), opts["timeout"])
     assert isinstance(reply, api.HistoryReply)
     entries = list(reply.entries)
     if not opts["verbose"]:  # Pacemaker: only the last successful operation per node
@@ -199,6 +199,8 @@ def _dispatch(opts: dict[str, Any]) -> int:
     if len(chosen) != 1:
         raise UsageError("give exactly one command (for example --reboot NODE); see --help")
     command, value = chosen[0], opts[chosen[0]]
+    if opts["cleanup"] and command != "history":
+        raise UsageError("--cleanup requires --history")
     if opts["node"] is not None and opts["cib"] is None:
         raise UsageError("--node only makes sense with --cib")
     opts["node"] = opts["node"] or os.uname().nodename
@@ -272,6 +274,7 @@ def _run(opts: dict[str, Any]) -> int:
               help="Do nothing if an equivalent fencing succeeded this many seconds ago.")
 @click.option("-y", "--delay", default=0.0, type=click.FloatRange(min=-1.0),
               help="Extra fencing delay in seconds; -1 disables device delays.")
+@click.option("-c", "--cleanup", is_flag=True, help="With --history: forget completed entries.")
 @click.option("-q", "--quiet", is_flag=True, help="Less output.")
 @click.option("-V", "--verbose", is_flag=True, help="More output (all history entries).")
 @click.option("--endpoint", default=None, help="hacluster: the fencer's request endpoint.")

@@ -166,6 +166,8 @@ class Fencer:
         if isinstance(message, ListRegisteredRequest):
             return [Reply(event.client, DeviceList(tuple(sorted(self.config.runnable))))]
         if isinstance(message, HistoryRequest):
+            if message.cleanup:
+                self.history.cleanup(message.target)
             return [Reply(event.client, HistoryReply(self.history.for_target(message.target)))]
         if isinstance(message, _DeviceAction):
             return self.executor.device_action(event.client, message)

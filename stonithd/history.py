@@ -41,6 +41,14 @@ class History:
                            key=lambda e: -e.completed)
         return tuple(pending + completed)
 
+    def cleanup(self, target: str) -> int:
+        """Forget completed operations on `target` ('*' = all); return how many."""
+        doomed = [k for k, e in self._entries.items()
+                  if target in ("*", e.target) and e.state != OpState.PENDING]
+        for key in doomed:
+            del self._entries[key]
+        return len(doomed)
+
     def last_success(self, target: str, action: str | None = None) -> HistoryEntry | None:
         """The most recently completed successful operation on `target` (optionally one action)."""
         best: HistoryEntry | None = None

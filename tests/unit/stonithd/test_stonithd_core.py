@@ -290,6 +290,10 @@ def test_local_queries_history_and_device_actions() -> None:
     assert isinstance(sim.replies_to("client:e")[0], ErrorReply)
     reply = sim.replies_to("client:g")[0]
     assert isinstance(reply, HistoryReply) and reply.entries[0].executioner == "n1"
+    sim.request("n3", HistoryRequest("n2", cleanup=True), client="client:h")
+    sim.request("n1", HistoryRequest("*"), client="client:i")
+    assert sim.replies_to("client:h") == [HistoryReply(())]
+    assert len(sim.replies_to("client:i")[0].entries) == 1  # other nodes keep theirs
 
 
 def test_device_delays_apply_only_to_the_first_device_of_an_operation() -> None:
