@@ -8,6 +8,8 @@ A fencing operation is driven by its origin (the node whose client asked):
    capable device, by id); a level succeeds when every device in it succeeds.
 3. execute: each device goes to one executor that reported it, preferring this node,
    then other nodes, and the target itself only when nobody else can (never for `on`).
+   A reboot through a level of several devices runs as `off` on every device, then `on`
+   on every device (Pacemaker's remapped reboot); a failed `on` is reported, not fatal.
    A device failure, a missing executor or no `DeviceResult` within the device timeout
    abandons the level and moves to the next one.
 4. finish: `FenceResult` to the waiting clients, to every other fencer (which record it in
@@ -110,6 +112,12 @@ class _Operation:
     reasons: list[str] = field(default_factory=list)
     executioner: str = ""
     planned: bool = False
+    phase: str = ""  # "off"/"on" while a reboot is carried out as off-all then on-all
+
+    @property
+    def action(self) -> str:
+        """The action devices run now (a remapped reboot's current phase)."""
+        return self.phase or self.request.action
 
 
 class Fencer:
@@ -270,21 +278,42 @@ class Fencer:
         able = [node for node, devices in op.replies.items() if device in devices]
         target = op.request.target
         ordered = sorted(able, key=lambda n: (n == target, n != self.node, n))
-        if not ordered or (ordered[0] == target and op.request.action == "on"):
+        if not ordered or (ordered[0] == target and op.action == "on"):
             return None
         return ordered[0]
+
+    def _next_position(self, op: _Operation) -> bool:
+        """Step past a finished device; True when the whole level is done."""
+        op.position += 1
+        devices = op.plan[op.level]
+        if op.position < len(devices):
+            return False
+        if op.phase == "off":  # every device is off: now switch them all back on
+            op.phase, op.position = "on", 0
+            return False
+        return True
+
+    def _next_level(self, op: _Operation) -> None:
+        op.level, op.position = op.level + 1, 0
+        op.phase = ""
 
     def _execute_next(self, op: _Operation, now: float) -> list[Any]:
         while op.level < len(op.plan):
             devices = op.plan[op.level]
-            if op.position >= len(devices):
-                return self._finish(op, True, ExitCode.OK, self._wall(now), devices[-1])
+            if op.position == 0 and not op.phase and op.request.action == "reboot" \
+                    and len(devices) > 1:
+                op.phase = "off"  # rebooting each of several supplies would never cut power
             device_id = devices[op.position]
             executor = self._choose(op, device_id)
             if executor is not None:
                 return self._send_execute(op, device_id, executor, now)
+            if op.phase == "on":
+                op.reasons.append(f"no fencer can switch {device_id} back on")
+                if self._next_position(op):
+                    return self._finish(op, True, ExitCode.OK, self._wall(now), devices[-1])
+                continue
             op.reasons.append(f"no fencer can run device {device_id}")
-            op.level, op.position = op.level + 1, 0
+            self._next_level(op)
         reason = "All topology levels failed" if len(op.plan) > 1 else "fencing failed"
         op.reasons.insert(0, reason)
         return self._finish(op, False, ExitCode.ERROR, self._wall(now))
@@ -293,14 +322,14 @@ class Fencer:
                       now: float) -> list[Any]:
         request = op.request
         device = self.config.devices.get(device_id)
-        timeout = device.timeout_for(request.action, request.timeout) if device \
+        timeout = device.timeout_for(op.action, request.timeout) if device \
             else request.timeout
         delay = max(request.delay, 0.0)
         if device is not None and op.executed == 0 and request.delay >= 0:
             delay += max(device.delay_max, device.delay_base,
                          *(v for _, v in device.delay_base_map))
         op.executor = executor
-        message = ExecuteFence(op.op_id, self.node, device_id, request.target, request.action,
+        message = ExecuteFence(op.op_id, self.node, device_id, request.target, op.action,
                                timeout, request.delay, op.executed == 0)
         op.executed += 1
         return [Send(executor, message),
@@ -312,12 +341,18 @@ class Fencer:
                 or op.plan[op.level][op.position] != result.device or op.executor != result.node:
             return [Log("stale_device_result", "debug", (("op_id", result.op_id),))]
         effects: list[Any] = [CancelTimer(f"exec:{op.op_id}")]
-        if result.ok:
-            op.executioner = result.node
-            op.position += 1
+        if result.ok or op.phase == "on":  # the target is off already: an on failure is
+            if result.ok:                  # reported but does not undo the fencing
+                op.executioner = result.node
+            else:
+                op.reasons.append(f"{result.device} on {result.node} (on): {result.reason}")
+            if self._next_position(op):
+                devices = op.plan[op.level]
+                return [*effects, *self._finish(op, True, ExitCode.OK, self._wall(now),
+                                                devices[-1])]
         else:
             op.reasons.append(f"{result.device} on {result.node}: {result.reason}")
-            op.level, op.position = op.level + 1, 0
+            self._next_level(op)
         return [*effects, *self._execute_next(op, now)]
 
     # -- timers and completion ----------------------------------------------------------
@@ -352,7 +387,7 @@ class Fencer:
         entry = HistoryEntry(op.op_id, request.target, request.action, self.node,
                              request.client, op.executioner if ok else op.executor,
                              OpState.DONE if ok else OpState.FAILED, wall,
-                             "" if ok else "; ".join(op.reasons), device)
+                             "; ".join(op.reasons), device)
         result = _result_of(entry, ok=ok, code=int(code))
         effects: list[Any] = [CancelTimer(f"{k}:{op.op_id}") for k in ("query", "exec", "op")]
         effects.append(Log("fence_finished", "info" if ok else "error",

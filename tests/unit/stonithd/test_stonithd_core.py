@@ -114,15 +114,18 @@ def test_failing_first_level_falls_through_to_second() -> None:
     sim.run()
     done = result(sim)
     assert done.ok and done.device == "pdu2"
-    devices = [d for _, d, _ in fence_runs(sim)]
-    assert devices == ["ipmi", "ipmi", "ipmi", "pdu1", "pdu2"]  # 2 retries of pcmk default
+    # ipmi: the first run plus Pacemaker's default 2 retries; then the two-supply level as
+    # off on every device, then on on every device (a reboot of each would never cut power)
+    assert [(d, a) for _, d, a in fence_runs(sim)] == [
+        ("ipmi", "reboot"), ("ipmi", "reboot"), ("ipmi", "reboot"),
+        ("pdu1", "off"), ("pdu2", "off"), ("pdu1", "on"), ("pdu2", "on")]
 
 
 def test_every_device_of_a_level_must_succeed_and_all_levels_failing_is_reported() -> None:
     topology = ('<fencing-level id="l1" target="n2" index="1" devices="a,b"/>'
                 '<fencing-level id="l2" target="n2" index="2" devices="c"/>')
-    resources = "".join(device(d, pcmk_host_list="n2", pcmk_reboot_retries="0")
-                        for d in "abc")
+    resources = "".join(device(d, pcmk_host_list="n2", pcmk_reboot_retries="0",
+                               pcmk_off_retries="0") for d in "abc")
     sim = SimCluster.from_cib(NODES, cib(resources, topology), agents=script({"b", "c"}))
     sim.request("n1", FenceRequest("n2", "reboot", 60))
     sim.run()
@@ -131,6 +134,21 @@ def test_every_device_of_a_level_must_succeed_and_all_levels_failing_is_reported
     assert failed.reason.startswith("All topology levels failed")
     assert "b on n1: b broke" in failed.reason and "c on n1: c broke" in failed.reason
     assert [d for _, d, _ in fence_runs(sim)] == ["a", "b", "c"]
+
+
+def test_failed_on_phase_of_a_remapped_reboot_is_reported_not_fatal() -> None:
+    def agents(node: str, run: RunAgent) -> tuple[Outcome, float]:
+        if run.device == "pdu2" and run.action == "on":
+            return Outcome(False, "stuck"), 0.1
+        return Outcome(True), 0.1
+    topology = '<fencing-level id="l1" target="n2" index="1" devices="pdu1,pdu2"/>'
+    resources = "".join(device(d, pcmk_host_list="n2") for d in ("pdu1", "pdu2"))
+    sim = SimCluster.from_cib(NODES, cib(resources, topology), agents=agents)
+    sim.request("n1", FenceRequest("n2", "reboot", 60))
+    sim.run()
+    done = result(sim)
+    assert done.ok and "pdu2 on n1 (on): stuck" in done.reason
+    assert [a for _, _, a in fence_runs(sim)][:3] == ["off", "off", "on"]
 
 
 def test_without_topology_each_capable_device_is_tried_in_turn() -> None:

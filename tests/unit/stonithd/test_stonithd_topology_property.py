@@ -1,6 +1,7 @@
 """Property: for any topology and any set of failing devices, the fencer runs exactly the
 devices the rules say (levels in order, a level abandoned at its first failing device,
-stop at the first level whose devices all succeed) and answers each client once."""
+stop at the first level whose devices all succeed, a reboot through several devices as
+off-all then on-all) and answers each client once."""
 
 from __future__ import annotations
 
@@ -16,14 +17,19 @@ levels_strategy = st.lists(st.lists(st.sampled_from(POOL), min_size=1, max_size=
                            min_size=1, max_size=4)
 
 
-def expected_runs(levels: list[list[str]], failing: set[str]) -> tuple[list[str], bool]:
-    runs: list[str] = []
+def expected_runs(levels: list[list[str]],
+                  failing: set[str]) -> tuple[list[tuple[str, str]], bool]:
+    """One device: reboot it. Several: off each (stop at a failure), then on each."""
+    runs: list[tuple[str, str]] = []
     for level in levels:
+        action = "reboot" if len(level) == 1 else "off"
         for name in level:
-            runs.append(name)
+            runs.append((name, action))
             if name in failing:
                 break
         else:
+            if len(level) > 1:
+                runs += [(name, "on") for name in level]
             return runs, True
     return runs, False
 
@@ -34,14 +40,15 @@ def expected_runs(levels: list[list[str]], failing: set[str]) -> tuple[list[str]
 def test_topology_rules_hold(levels: list[list[str]], failing: set[str], origin: str) -> None:
     topology = "".join(f'<fencing-level id="l{i}" target="n2" index="{i}" '
                        f'devices="{",".join(level)}"/>' for i, level in enumerate(levels, 1))
-    resources = "".join(device(d, pcmk_host_list="n2", pcmk_reboot_retries="0") for d in POOL)
+    resources = "".join(device(d, pcmk_host_list="n2", pcmk_reboot_retries="0",
+                               pcmk_off_retries="0") for d in POOL)
     sim = SimCluster.from_cib(("n1", "n2", "n3"), cib(resources, topology),
                               agents=script(failing))
     sim.request(origin, FenceRequest("n2", "reboot", 600), client="client:a")
     sim.request(origin, FenceRequest("n2", "reboot", 600), client="client:b")
     sim.run()
     runs, ok = expected_runs(levels, failing)
-    assert [d for _, d, _ in fence_runs(sim)] == runs
+    assert [(d, a) for _, d, a in fence_runs(sim)] == runs
     assert all(node != "n2" for node, _, _ in fence_runs(sim))  # never the target itself
     assert result(sim, "client:a").ok is ok
     assert result(sim, "client:a") == result(sim, "client:b")
