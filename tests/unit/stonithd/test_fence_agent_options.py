@@ -50,3 +50,19 @@ def test_bad_numbers_fail_with_a_clear_line() -> None:
                    err)
     assert rc == 1
     assert err.getvalue() == "Failed: parameter delay='soon' is not a number of seconds\n"
+
+
+def test_fence_lab_reads_the_lab_status_shapes() -> None:
+    # the shape `hacluster lab status --json` documents (lab/cli.py on the membership branch)
+    real = {"lab": "lab", "backend": "netns", "partition": [], "loss": {},
+            "nodes": {"n1": {"namespace": "ns1", "pid": 41, "running": True,
+                             "daemons": {"heartbeat": {"pid": 42, "running": True},
+                                         "ccm": {"pid": None, "running": False}}},
+                      "n2": {"pid": None, "running": False, "daemons": {}}}}
+    entries = fence_lab._node_entries(real)
+    assert sorted(entries) == ["n1", "n2"]
+    assert fence_lab.node_pids(entries["n1"]) == [41, 42]
+    assert fence_lab.node_pids(entries["n2"]) == []
+    listed = fence_lab._node_entries({"nodes": [{"name": "a", "running": False, "pids": [7]}]})
+    assert fence_lab.node_pids(listed["a"]) == [7]
+    assert sorted(fence_lab._node_entries({"x": {"running": True}, "note": "text"})) == ["x"]
