@@ -7,7 +7,8 @@ Three families of frozen messages travel as msgpack envelopes
   `ListRegisteredRequest`, `HistoryRequest`, `DeviceActionRequest`) and their replies
   (`FenceResult`, `DeviceList`, `HistoryReply`, `DeviceActionResult`, `ErrorReply`);
 * fencer-to-fencer messages (`QueryCapable`, `CapableReply`, `ExecuteFence`, `DeviceResult`,
-  and `FenceResult` again, broadcast so every node keeps the same history);
+  `HistoryPull`/`HistoryPush`, and `FenceResult` again, broadcast so every node keeps the
+  same history);
 * `FenceResult` is also published on the event socket under topic `fence`.
 
 `decode` rejects unknown tags, wrong versions and wrongly typed fields with
@@ -89,6 +90,7 @@ class HistoryRequest:
 
     target: str = "*"
     cleanup: bool = False
+    broadcast: bool = False  # first merge in every reachable fencer's history
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +195,22 @@ class ExecuteFence:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryPull:
+    """Origin to every fencer: send me your history for `target` ('*' = all)."""
+
+    sync_id: str
+    origin: str
+    target: str = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPush:
+    sync_id: str
+    node: str
+    entries: tuple[HistoryEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceResult:
     op_id: str
     node: str
@@ -204,7 +222,7 @@ class DeviceResult:
 Message = (FenceRequest | ConfirmRequest | ListDevicesRequest | ListRegisteredRequest
            | HistoryRequest | DeviceActionRequest | HistoryEntry | FenceResult | DeviceList
            | HistoryReply | DeviceActionResult | ErrorReply | QueryCapable | CapableReply
-           | ExecuteFence | DeviceResult)
+           | ExecuteFence | DeviceResult | HistoryPull | HistoryPush)
 _TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in typing.get_args(Message)}
 
 

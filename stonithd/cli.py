@@ -3,8 +3,8 @@
 Options follow Pacemaker 2.1.5's `stonith_admin` (letters included): -B/--reboot,
 -F/--fence (off), -U/--unfence (on), -C/--confirm, -l/--list HOST, -L/--list-registered,
 -I/--list-installed, -s/--list-targets DEVICE, -Q/--query DEVICE, -H/--history NODE|'*'
-[-c/--cleanup], -h/--last NODE, -M/--metadata -a AGENT, -K/--validate -a AGENT -o NAME=VALUE,
--t/--timeout, --tolerance, -y/--delay, -q, -V.
+[-c/--cleanup, -b/--broadcast], -h/--last NODE, -M/--metadata -a AGENT,
+-K/--validate -a AGENT -o NAME=VALUE, -t/--timeout, --tolerance, -y/--delay, -q, -V.
 Help is -?/--help as in Pacemaker (-h means --last there).
 
 hacluster extensions: --off/--on are spellings of --fence/--unfence; --endpoint picks the
@@ -110,7 +110,8 @@ def _describe(entry: api.HistoryEntry) -> str:
 
 
 def _history(opts: dict[str, Any], target: str) -> int:
-    reply = _call(opts, api.HistoryRequest(target, opts["cleanup"]), opts["timeout"])
+    request = api.HistoryRequest(target, opts["cleanup"], opts["broadcast"])
+    reply = _call(opts, request, opts["timeout"])
     assert isinstance(reply, api.HistoryReply)
     entries = list(reply.entries)
     if not opts["verbose"]:  # Pacemaker: only the last successful operation per node
@@ -275,6 +276,8 @@ def _run(opts: dict[str, Any]) -> int:
 @click.option("-y", "--delay", default=0.0, type=click.FloatRange(min=-1.0),
               help="Extra fencing delay in seconds; -1 disables device delays.")
 @click.option("-c", "--cleanup", is_flag=True, help="With --history: forget completed entries.")
+@click.option("-b", "--broadcast", is_flag=True,
+              help="With --history: merge in the history of every reachable fencer first.")
 @click.option("-q", "--quiet", is_flag=True, help="Less output.")
 @click.option("-V", "--verbose", is_flag=True, help="More output (all history entries).")
 @click.option("--endpoint", default=None, help="hacluster: the fencer's request endpoint.")

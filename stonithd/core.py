@@ -42,6 +42,8 @@ from stonithd.api import (
     FenceRequest,
     FenceResult,
     HistoryEntry,
+    HistoryPull,
+    HistoryPush,
     HistoryReply,
     HistoryRequest,
     ListDevicesRequest,
@@ -131,6 +133,7 @@ class Fencer:
         self.executor = Executor(node, rng)
         self.history = History()
         self._ops: dict[str, _Operation] = {}
+        self._syncs: dict[str, tuple[str, str, set[str]]] = {}  # client, target, waiting
         self._serial = 0
         self._wall_offset = 0.0
 
@@ -174,13 +177,41 @@ class Fencer:
         if isinstance(message, ListRegisteredRequest):
             return [Reply(event.client, DeviceList(tuple(sorted(self.config.runnable))))]
         if isinstance(message, HistoryRequest):
-            if message.cleanup:
-                self.history.cleanup(message.target)
-            return [Reply(event.client, HistoryReply(self.history.for_target(message.target)))]
+            return self._history(event.client, message, event.now)
         if isinstance(message, _DeviceAction):
             return self.executor.device_action(event.client, message)
         return [Reply(event.client, ErrorReply(ExitCode.PROTOCOL,
                                                f"{type(message).__name__} is not a request"))]
+
+    def _history(self, client: str, request: HistoryRequest, now: float) -> list[Any]:
+        if request.cleanup:
+            self.history.cleanup(request.target)
+        others = [peer for peer in self.peers if peer != self.node]
+        if not request.broadcast or not others:
+            return [Reply(client, HistoryReply(self.history.for_target(request.target)))]
+        self._serial += 1
+        sync_id = f"{self.node}-h{self._serial}"
+        self._syncs[sync_id] = (client, request.target, set(others))
+        pull = HistoryPull(sync_id, self.node, request.target)
+        return [ArmTimer(f"hsync:{sync_id}", now + self.query_timeout),
+                *(Send(peer, pull) for peer in others)]
+
+    def _history_push(self, push: HistoryPush) -> list[Any]:
+        for entry in push.entries:
+            self.history.merge(entry)
+        sync = self._syncs.get(push.sync_id)
+        if sync is None:
+            return []
+        sync[2].discard(push.node)
+        return self._history_done(push.sync_id) if not sync[2] else []
+
+    def _history_done(self, sync_id: str) -> list[Any]:
+        sync = self._syncs.pop(sync_id, None)
+        if sync is None:
+            return []
+        client, target, _ = sync
+        return [CancelTimer(f"hsync:{sync_id}"),
+                Reply(client, HistoryReply(self.history.for_target(target)))]
 
     def _new_op(self, request: FenceRequest, client: str, list_only: bool = False) -> _Operation:
         self._serial += 1
@@ -246,6 +277,11 @@ class Fencer:
             return self._maybe_plan(op, event.now)
         if isinstance(message, DeviceResult):
             return self._device_result(message, event.now)
+        if isinstance(message, HistoryPull):
+            entries = self.history.for_target(message.target)
+            return [Send(message.origin, HistoryPush(message.sync_id, self.node, entries))]
+        if isinstance(message, HistoryPush):
+            return self._history_push(message)
         if isinstance(message, FenceResult):
             if message.origin == self.node:
                 return []
@@ -361,6 +397,8 @@ class Fencer:
         if event.key.startswith(("delay:",)):
             return self.executor.timer(event.key, event.now)
         kind, _, op_id = event.key.partition(":")
+        if kind == "hsync":
+            return self._history_done(op_id)
         if kind not in ("query", "exec", "op"):
             return self.executor.timer(event.key, event.now)
         op = self._ops.get(op_id)

@@ -25,6 +25,12 @@ class History:
             keep = list(self._entries.items())[-TRIM_TO:]
             self._entries = dict(keep)
 
+    def merge(self, entry: HistoryEntry) -> None:
+        """Take a peer's entry unless ours already says more (a completed state wins)."""
+        ours = self._entries.get(entry.op_id)
+        if ours is None or (ours.state == OpState.PENDING and entry.state != OpState.PENDING):
+            self.record(entry)
+
     def get(self, op_id: str) -> HistoryEntry | None:
         return self._entries.get(op_id)
 

@@ -184,7 +184,10 @@ def test_two_daemons_the_one_without_a_device_asks_the_other(tmp_path: Path,
         assert json.loads(state.read_text()) == {"n3": "off"}
         assert "by n2 for" in stonith_admin(env, "--endpoint", two.endpoint,
                                             "-H", "n3").stdout  # the result reached n2 too
-        # n2 must not fence itself while... nobody else can: then it does (reboot)
+        two_admin = lambda *a: stonith_admin(env, "--endpoint", two.endpoint, *a)  # noqa: E731
+        assert two_admin("-H", "n3", "--cleanup").stdout == ""
+        assert "by n2 for" in two_admin("-H", "n3", "--broadcast", "-t", "20").stdout
+        # nobody but n2 can run d1, so n2 fences itself
         itself = stonith_admin(env, "--endpoint", one.endpoint, "-B", "n2", "-V")
         assert itself.returncode == 0 and "by n2" in itself.stdout
     finally:

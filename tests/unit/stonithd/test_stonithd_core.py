@@ -312,6 +312,23 @@ def test_local_queries_history_and_device_actions() -> None:
     sim.request("n1", HistoryRequest("*"), client="client:i")
     assert sim.replies_to("client:h") == [HistoryReply(())]
     assert len(sim.replies_to("client:i")[0].entries) == 1  # other nodes keep theirs
+    sim.request("n3", HistoryRequest("*", broadcast=True), client="client:j")
+    sim.run()
+    merged = sim.replies_to("client:j")[0].entries
+    assert [(e.target, e.state) for e in merged] == [("n2", OpState.DONE)]
+
+
+def test_history_broadcast_answers_after_the_query_timeout_without_a_silent_peer() -> None:
+    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n2")))
+    sim.request("n1", FenceRequest("n2", "off", 60))
+    sim.run()
+    sim.fencers["n3"].history.cleanup("*")
+    sim.down.add("n2")
+    sim.request("n3", HistoryRequest("n2", broadcast=True), client="client:h")
+    sim.run(until=sim.clock.monotonic() + 4.0)
+    assert sim.replies_to("client:h") == []  # still waiting for n2
+    sim.run()
+    assert len(sim.replies_to("client:h")[0].entries) == 1  # n1's copy arrived
 
 
 def test_device_delays_apply_only_to_the_first_device_of_an_operation() -> None:
