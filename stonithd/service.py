@@ -174,10 +174,15 @@ class Shell:
         else:
             self.log.info("agent_started", run_id=run.run_id, device=run.device,
                           action=run.action)
-            output = await run_agent(path, run.pairs, run.timeout)
-            outcome = interpret(run.action, output)
-            self.log.info("agent_finished", run_id=run.run_id, ok=outcome.ok,
-                          rc=output.rc, elapsed=round(output.elapsed, 4), reason=outcome.reason)
+            try:
+                output = await run_agent(path, run.pairs, run.timeout)
+            except (OSError, ValueError) as error:  # the core must still hear of this run
+                self.log.exception("agent_run_failed", run_id=run.run_id)
+                outcome = Outcome(False, f"could not run {run.agent}: {error}")
+            else:
+                outcome = interpret(run.action, output)
+                self.log.info("agent_finished", run_id=run.run_id, ok=outcome.ok, rc=output.rc,
+                              elapsed=round(output.elapsed, 4), reason=outcome.reason)
         self.feed(AgentFinished(run.run_id, outcome, self.clock.monotonic()))
 
     async def agent_actions(self, config: FencingConfig) -> dict[str, frozenset[str]]:
