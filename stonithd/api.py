@@ -192,6 +192,7 @@ class ExecuteFence:
     timeout: float
     delay: float = 0.0  # requested extra delay; -1 disables device delays
     first: bool = True  # device delays apply only to the first device of an operation
+    expires: float = 0.0  # origin's wall clock after which the request must not run (0: never)
 
 
 @dataclass(frozen=True, slots=True)

@@ -268,7 +268,7 @@ class Fencer:
         if isinstance(message, QueryCapable):
             return self.executor.query(message, event.now)
         if isinstance(message, ExecuteFence):
-            return self.executor.execute(message, event.now)
+            return self.executor.execute(message, event.now, event.wall)
         if isinstance(message, CapableReply):
             op = self._ops.get(message.op_id)
             if op is None or op.planned:
@@ -365,11 +365,12 @@ class Fencer:
             delay += max(device.delay_max, device.delay_base,
                          *(v for _, v in device.delay_base_map))
         op.executor = executor
+        window = delay + timeout * EXEC_TIMEOUT_FACTOR
         message = ExecuteFence(op.op_id, self.node, device_id, request.target, op.action,
-                               timeout, request.delay, op.executed == 0)
+                               timeout, request.delay, op.executed == 0,
+                               self._wall(now) + window)
         op.executed += 1
-        return [Send(executor, message),
-                ArmTimer(f"exec:{op.op_id}", now + delay + timeout * EXEC_TIMEOUT_FACTOR)]
+        return [Send(executor, message), ArmTimer(f"exec:{op.op_id}", now + window)]
 
     def _device_result(self, result: DeviceResult, now: float) -> list[Any]:
         op = self._ops.get(result.op_id)

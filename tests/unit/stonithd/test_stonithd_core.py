@@ -341,3 +341,19 @@ def test_device_delays_apply_only_to_the_first_device_of_an_operation() -> None:
     sim.run()
     assert result(sim).ok and result(sim).device == "b"
     assert 5.4 <= sim.clock.monotonic() < 6
+
+
+def test_a_late_execute_request_never_fences() -> None:
+    from stonithd.api import DeviceResult, ExecuteFence
+    from stonithd.core import PeerMessage
+
+    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n2")))
+    fencer = sim.fencers["n3"]
+    late = ExecuteFence("n1-9", "n1", "d1", "n2", "off", 20.0, expires=1000.0)
+    effects = fencer.handle(PeerMessage("n1", late, now=50.0, wall=1001.0))
+    results = [e.message for e in effects if isinstance(getattr(e, "message", None),
+                                                         DeviceResult)]
+    assert len(results) == 1 and not results[0].ok and "expired" in results[0].reason
+    assert not any(isinstance(e, RunAgent) for e in effects)
+    in_time = fencer.handle(PeerMessage("n1", late, now=50.0, wall=999.0))
+    assert any(isinstance(e, RunAgent) for e in in_time)
