@@ -2,6 +2,9 @@
 
     python -m stonithd --cib FILE --state-dir DIR [--node NAME] [--peer NAME=ENDPOINT ...]
 
+The launcher's convention (`-c ha.cf -n NODE --state-dir DIR`) is accepted too; without
+--cib the daemon follows DIR/cib.xml and serves with no devices until that file appears.
+
 Requests are served on `ipc://DIR/stonithd.sock` (or `--listen`), results published on
 `ipc://DIR/stonithd-events.sock` (or `--events`). Peers are other stonithd request
 endpoints (tcp:// or ipc://). Exit codes come from messaging.errors via run_tool.
@@ -24,9 +27,12 @@ from stonithd.service import Service
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stonithd", description="hacluster fencing daemon")
-    parser.add_argument("--cib", required=True, type=Path, help="CIB XML file to follow")
+    parser.add_argument("--cib", type=Path, help="CIB XML file to follow (default "
+                        "STATE/cib.xml, waited for when it does not exist yet)")
     parser.add_argument("--state-dir", required=True, type=Path, help="sockets live here")
-    parser.add_argument("--node", default=socket.gethostname(), help="this node's name")
+    parser.add_argument("-n", "--node", default=socket.gethostname(), help="this node's name")
+    parser.add_argument("-c", "--config", type=Path,
+                        help="ha.cf (accepted for the launcher's convention; unused so far)")
     parser.add_argument("--peer", action="append", default=[], metavar="NAME=ENDPOINT",
                         help="another fencer's request endpoint (repeatable)")
     parser.add_argument("--listen", help="request endpoint (default ipc://STATE/stonithd.sock)")
@@ -55,8 +61,9 @@ def _main() -> int:
     configure(args.log_level, json=args.log_json)
     args.state_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(args.state_dir, 0o700)
+    cib = args.cib or args.state_dir / "cib.xml"
     service = Service(
-        node=args.node, cib=args.cib,
+        node=args.node, cib=cib, wait_for_cib=args.cib is None,
         listen=args.listen or f"ipc://{args.state_dir.resolve()}/stonithd.sock",
         events=args.events or f"ipc://{args.state_dir.resolve()}/stonithd-events.sock",
         peers=_peers(args.peer, args.node),

@@ -7,7 +7,8 @@ Three families of frozen messages travel as msgpack envelopes
   `ListRegisteredRequest`, `HistoryRequest`, `DeviceActionRequest`) and their replies
   (`FenceResult`, `DeviceList`, `HistoryReply`, `DeviceActionResult`, `ErrorReply`);
 * fencer-to-fencer messages (`QueryCapable`, `CapableReply`, `ExecuteFence`, `DeviceResult`,
-  and `FenceResult` again, broadcast so every node keeps the same history);
+  `HistoryPull`/`HistoryPush`, and `FenceResult` again, broadcast so every node keeps the
+  same history);
 * `FenceResult` is also published on the event socket under topic `fence`.
 
 `decode` rejects unknown tags, wrong versions and wrongly typed fields with
@@ -84,9 +85,12 @@ class ListRegisteredRequest:
 
 @dataclass(frozen=True, slots=True)
 class HistoryRequest:
-    """Fencing history for `target` ('*' for every node)."""
+    """Fencing history for `target` ('*' for every node); `cleanup` first forgets the
+    completed operations for it (pending ones stay)."""
 
     target: str = "*"
+    cleanup: bool = False
+    broadcast: bool = False  # first merge in every reachable fencer's history
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +192,23 @@ class ExecuteFence:
     timeout: float
     delay: float = 0.0  # requested extra delay; -1 disables device delays
     first: bool = True  # device delays apply only to the first device of an operation
+    expires: float = 0.0  # origin's wall clock after which the request must not run (0: never)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPull:
+    """Origin to every fencer: send me your history for `target` ('*' = all)."""
+
+    sync_id: str
+    origin: str
+    target: str = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPush:
+    sync_id: str
+    node: str
+    entries: tuple[HistoryEntry, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +223,7 @@ class DeviceResult:
 Message = (FenceRequest | ConfirmRequest | ListDevicesRequest | ListRegisteredRequest
            | HistoryRequest | DeviceActionRequest | HistoryEntry | FenceResult | DeviceList
            | HistoryReply | DeviceActionResult | ErrorReply | QueryCapable | CapableReply
-           | ExecuteFence | DeviceResult)
+           | ExecuteFence | DeviceResult | HistoryPull | HistoryPush)
 _TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in typing.get_args(Message)}
 
 

@@ -2,8 +2,9 @@
 
 Options follow Pacemaker 2.1.5's `stonith_admin` (letters included): -B/--reboot,
 -F/--fence (off), -U/--unfence (on), -C/--confirm, -l/--list HOST, -L/--list-registered,
--I/--list-installed, -s/--list-targets DEVICE, -Q/--query DEVICE, -H/--history NODE|'*',
--h/--last NODE, -M/--metadata -a AGENT, -t/--timeout, --tolerance, -y/--delay, -q, -V.
+-I/--list-installed, -s/--list-targets DEVICE, -Q/--query DEVICE, -H/--history NODE|'*'
+[-c/--cleanup, -b/--broadcast], -h/--last NODE, -M/--metadata -a AGENT,
+-K/--validate -a AGENT -o NAME=VALUE, -t/--timeout, --tolerance, -y/--delay, -q, -V.
 Help is -?/--help as in Pacemaker (-h means --last there).
 
 hacluster extensions: --off/--on are spellings of --fence/--unfence; --endpoint picks the
@@ -109,7 +110,8 @@ def _describe(entry: api.HistoryEntry) -> str:
 
 
 def _history(opts: dict[str, Any], target: str) -> int:
-    reply = _call(opts, api.HistoryRequest(target), opts["timeout"])
+    request = api.HistoryRequest(target, opts["cleanup"], opts["broadcast"])
+    reply = _call(opts, request, opts["timeout"])
     assert isinstance(reply, api.HistoryReply)
     entries = list(reply.entries)
     if not opts["verbose"]:  # Pacemaker: only the last successful operation per node
@@ -158,6 +160,25 @@ def _metadata(agent: str | None, timeout: float) -> int:
     return 0
 
 
+def _validate(agent: str | None, options: tuple[str, ...], quiet: bool, timeout: float) -> int:
+    if not agent:
+        raise UsageError("--validate requires --agent")
+    pairs = [("action", "validate-all")]
+    for option in options:
+        name, sep, value = option.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--option {option!r} is not NAME=VALUE")
+        pairs.append((name, value))
+    output = run_agent_sync(find_agent(agent, default_agent_dirs()), pairs, timeout)
+    if output.rc != 0:
+        detail = (output.error or output.stderr.strip() or output.stdout.strip()).splitlines()
+        raise _Failed(f"Validation of {agent} failed: {detail[-1] if detail else 'no output'}",
+                      ExitCode.ERROR)
+    if not quiet:
+        click.echo(f"Validation of {agent} succeeded")
+    return 0
+
+
 def _installed(quiet: bool) -> int:
     names: set[str] = set()
     for directory in default_agent_dirs():
@@ -170,7 +191,8 @@ def _installed(quiet: bool) -> int:
 
 
 _COMMANDS = ("reboot", "fence", "unfence", "off", "on", "confirm", "list", "list_registered",
-             "list_installed", "list_targets", "query", "history", "last", "metadata")
+             "list_installed", "list_targets", "query", "history", "last", "metadata",
+             "validate")
 
 
 def _dispatch(opts: dict[str, Any]) -> int:
@@ -178,6 +200,8 @@ def _dispatch(opts: dict[str, Any]) -> int:
     if len(chosen) != 1:
         raise UsageError("give exactly one command (for example --reboot NODE); see --help")
     command, value = chosen[0], opts[chosen[0]]
+    if opts["cleanup"] and command != "history":
+        raise UsageError("--cleanup requires --history")
     if opts["node"] is not None and opts["cib"] is None:
         raise UsageError("--node only makes sense with --cib")
     opts["node"] = opts["node"] or os.uname().nodename
@@ -208,6 +232,8 @@ def _dispatch(opts: dict[str, Any]) -> int:
         return _history(opts, value)
     if command == "last":
         return _last(opts, value)
+    if command == "validate":
+        return _validate(opts["agent"], opts["option"], opts["quiet"], opts["timeout"])
     return _metadata(opts["agent"], opts["timeout"])
 
 
@@ -238,13 +264,20 @@ def _run(opts: dict[str, Any]) -> int:
 @click.option("-H", "--history", metavar="NODE", help="Fencing history of NODE or '*'.")
 @click.option("-h", "--last", metavar="NODE", help="When NODE was last fenced.")
 @click.option("-M", "--metadata", is_flag=True, help="Show agent metadata (needs --agent).")
-@click.option("-a", "--agent", metavar="AGENT", help="Fence agent (with --metadata).")
+@click.option("-K", "--validate", is_flag=True, help="Validate a device configuration "
+              "(needs --agent, takes --option).")
+@click.option("-a", "--agent", metavar="AGENT", help="Fence agent (with --metadata, --validate).")
+@click.option("-o", "--option", multiple=True, metavar="NAME=VALUE",
+              help="Device parameter (with --validate; repeatable).")
 @click.option("-t", "--timeout", default=120.0, type=click.FloatRange(min=0.001),
               show_default=True, help="Operation timeout in seconds.")
 @click.option("--tolerance", default=0.0, type=click.FloatRange(min=0.0),
               help="Do nothing if an equivalent fencing succeeded this many seconds ago.")
 @click.option("-y", "--delay", default=0.0, type=click.FloatRange(min=-1.0),
               help="Extra fencing delay in seconds; -1 disables device delays.")
+@click.option("-c", "--cleanup", is_flag=True, help="With --history: forget completed entries.")
+@click.option("-b", "--broadcast", is_flag=True,
+              help="With --history: merge in the history of every reachable fencer first.")
 @click.option("-q", "--quiet", is_flag=True, help="Less output.")
 @click.option("-V", "--verbose", is_flag=True, help="More output (all history entries).")
 @click.option("--endpoint", default=None, help="hacluster: the fencer's request endpoint.")

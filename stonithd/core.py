@@ -8,6 +8,8 @@ A fencing operation is driven by its origin (the node whose client asked):
    capable device, by id); a level succeeds when every device in it succeeds.
 3. execute: each device goes to one executor that reported it, preferring this node,
    then other nodes, and the target itself only when nobody else can (never for `on`).
+   A reboot through a level of several devices runs as `off` on every device, then `on`
+   on every device (Pacemaker's remapped reboot); a failed `on` is reported, not fatal.
    A device failure, a missing executor or no `DeviceResult` within the device timeout
    abandons the level and moves to the next one.
 4. finish: `FenceResult` to the waiting clients, to every other fencer (which record it in
@@ -40,6 +42,8 @@ from stonithd.api import (
     FenceRequest,
     FenceResult,
     HistoryEntry,
+    HistoryPull,
+    HistoryPush,
     HistoryReply,
     HistoryRequest,
     ListDevicesRequest,
@@ -110,6 +114,12 @@ class _Operation:
     reasons: list[str] = field(default_factory=list)
     executioner: str = ""
     planned: bool = False
+    phase: str = ""  # "off"/"on" while a reboot is carried out as off-all then on-all
+
+    @property
+    def action(self) -> str:
+        """The action devices run now (a remapped reboot's current phase)."""
+        return self.phase or self.request.action
 
 
 class Fencer:
@@ -123,6 +133,7 @@ class Fencer:
         self.executor = Executor(node, rng)
         self.history = History()
         self._ops: dict[str, _Operation] = {}
+        self._syncs: dict[str, tuple[str, str, set[str]]] = {}  # client, target, waiting
         self._serial = 0
         self._wall_offset = 0.0
 
@@ -166,11 +177,41 @@ class Fencer:
         if isinstance(message, ListRegisteredRequest):
             return [Reply(event.client, DeviceList(tuple(sorted(self.config.runnable))))]
         if isinstance(message, HistoryRequest):
-            return [Reply(event.client, HistoryReply(self.history.for_target(message.target)))]
+            return self._history(event.client, message, event.now)
         if isinstance(message, _DeviceAction):
             return self.executor.device_action(event.client, message)
         return [Reply(event.client, ErrorReply(ExitCode.PROTOCOL,
                                                f"{type(message).__name__} is not a request"))]
+
+    def _history(self, client: str, request: HistoryRequest, now: float) -> list[Any]:
+        if request.cleanup:
+            self.history.cleanup(request.target)
+        others = [peer for peer in self.peers if peer != self.node]
+        if not request.broadcast or not others:
+            return [Reply(client, HistoryReply(self.history.for_target(request.target)))]
+        self._serial += 1
+        sync_id = f"{self.node}-h{self._serial}"
+        self._syncs[sync_id] = (client, request.target, set(others))
+        pull = HistoryPull(sync_id, self.node, request.target)
+        return [ArmTimer(f"hsync:{sync_id}", now + self.query_timeout),
+                *(Send(peer, pull) for peer in others)]
+
+    def _history_push(self, push: HistoryPush) -> list[Any]:
+        for entry in push.entries:
+            self.history.merge(entry)
+        sync = self._syncs.get(push.sync_id)
+        if sync is None:
+            return []
+        sync[2].discard(push.node)
+        return self._history_done(push.sync_id) if not sync[2] else []
+
+    def _history_done(self, sync_id: str) -> list[Any]:
+        sync = self._syncs.pop(sync_id, None)
+        if sync is None:
+            return []
+        client, target, _ = sync
+        return [CancelTimer(f"hsync:{sync_id}"),
+                Reply(client, HistoryReply(self.history.for_target(target)))]
 
     def _new_op(self, request: FenceRequest, client: str, list_only: bool = False) -> _Operation:
         self._serial += 1
@@ -227,7 +268,7 @@ class Fencer:
         if isinstance(message, QueryCapable):
             return self.executor.query(message, event.now)
         if isinstance(message, ExecuteFence):
-            return self.executor.execute(message, event.now)
+            return self.executor.execute(message, event.now, event.wall)
         if isinstance(message, CapableReply):
             op = self._ops.get(message.op_id)
             if op is None or op.planned:
@@ -236,6 +277,11 @@ class Fencer:
             return self._maybe_plan(op, event.now)
         if isinstance(message, DeviceResult):
             return self._device_result(message, event.now)
+        if isinstance(message, HistoryPull):
+            entries = self.history.for_target(message.target)
+            return [Send(message.origin, HistoryPush(message.sync_id, self.node, entries))]
+        if isinstance(message, HistoryPush):
+            return self._history_push(message)
         if isinstance(message, FenceResult):
             if message.origin == self.node:
                 return []
@@ -268,21 +314,42 @@ class Fencer:
         able = [node for node, devices in op.replies.items() if device in devices]
         target = op.request.target
         ordered = sorted(able, key=lambda n: (n == target, n != self.node, n))
-        if not ordered or (ordered[0] == target and op.request.action == "on"):
+        if not ordered or (ordered[0] == target and op.action == "on"):
             return None
         return ordered[0]
+
+    def _next_position(self, op: _Operation) -> bool:
+        """Step past a finished device; True when the whole level is done."""
+        op.position += 1
+        devices = op.plan[op.level]
+        if op.position < len(devices):
+            return False
+        if op.phase == "off":  # every device is off: now switch them all back on
+            op.phase, op.position = "on", 0
+            return False
+        return True
+
+    def _next_level(self, op: _Operation) -> None:
+        op.level, op.position = op.level + 1, 0
+        op.phase = ""
 
     def _execute_next(self, op: _Operation, now: float) -> list[Any]:
         while op.level < len(op.plan):
             devices = op.plan[op.level]
-            if op.position >= len(devices):
-                return self._finish(op, True, ExitCode.OK, self._wall(now), devices[-1])
+            if op.position == 0 and not op.phase and op.request.action == "reboot" \
+                    and len(devices) > 1:
+                op.phase = "off"  # rebooting each of several supplies would never cut power
             device_id = devices[op.position]
             executor = self._choose(op, device_id)
             if executor is not None:
                 return self._send_execute(op, device_id, executor, now)
+            if op.phase == "on":
+                op.reasons.append(f"no fencer can switch {device_id} back on")
+                if self._next_position(op):
+                    return self._finish(op, True, ExitCode.OK, self._wall(now), devices[-1])
+                continue
             op.reasons.append(f"no fencer can run device {device_id}")
-            op.level, op.position = op.level + 1, 0
+            self._next_level(op)
         reason = "All topology levels failed" if len(op.plan) > 1 else "fencing failed"
         op.reasons.insert(0, reason)
         return self._finish(op, False, ExitCode.ERROR, self._wall(now))
@@ -291,18 +358,19 @@ class Fencer:
                       now: float) -> list[Any]:
         request = op.request
         device = self.config.devices.get(device_id)
-        timeout = device.timeout_for(request.action, request.timeout) if device \
+        timeout = device.timeout_for(op.action, request.timeout) if device \
             else request.timeout
         delay = max(request.delay, 0.0)
         if device is not None and op.executed == 0 and request.delay >= 0:
             delay += max(device.delay_max, device.delay_base,
                          *(v for _, v in device.delay_base_map))
         op.executor = executor
-        message = ExecuteFence(op.op_id, self.node, device_id, request.target, request.action,
-                               timeout, request.delay, op.executed == 0)
+        window = delay + timeout * EXEC_TIMEOUT_FACTOR
+        message = ExecuteFence(op.op_id, self.node, device_id, request.target, op.action,
+                               timeout, request.delay, op.executed == 0,
+                               self._wall(now) + window)
         op.executed += 1
-        return [Send(executor, message),
-                ArmTimer(f"exec:{op.op_id}", now + delay + timeout * EXEC_TIMEOUT_FACTOR)]
+        return [Send(executor, message), ArmTimer(f"exec:{op.op_id}", now + window)]
 
     def _device_result(self, result: DeviceResult, now: float) -> list[Any]:
         op = self._ops.get(result.op_id)
@@ -310,12 +378,18 @@ class Fencer:
                 or op.plan[op.level][op.position] != result.device or op.executor != result.node:
             return [Log("stale_device_result", "debug", (("op_id", result.op_id),))]
         effects: list[Any] = [CancelTimer(f"exec:{op.op_id}")]
-        if result.ok:
-            op.executioner = result.node
-            op.position += 1
+        if result.ok or op.phase == "on":  # the target is off already: an on failure is
+            if result.ok:                  # reported but does not undo the fencing
+                op.executioner = result.node
+            else:
+                op.reasons.append(f"{result.device} on {result.node} (on): {result.reason}")
+            if self._next_position(op):
+                devices = op.plan[op.level]
+                return [*effects, *self._finish(op, True, ExitCode.OK, self._wall(now),
+                                                devices[-1])]
         else:
             op.reasons.append(f"{result.device} on {result.node}: {result.reason}")
-            op.level, op.position = op.level + 1, 0
+            self._next_level(op)
         return [*effects, *self._execute_next(op, now)]
 
     # -- timers and completion ----------------------------------------------------------
@@ -324,6 +398,8 @@ class Fencer:
         if event.key.startswith(("delay:",)):
             return self.executor.timer(event.key, event.now)
         kind, _, op_id = event.key.partition(":")
+        if kind == "hsync":
+            return self._history_done(op_id)
         if kind not in ("query", "exec", "op"):
             return self.executor.timer(event.key, event.now)
         op = self._ops.get(op_id)
@@ -350,7 +426,7 @@ class Fencer:
         entry = HistoryEntry(op.op_id, request.target, request.action, self.node,
                              request.client, op.executioner if ok else op.executor,
                              OpState.DONE if ok else OpState.FAILED, wall,
-                             "" if ok else "; ".join(op.reasons), device)
+                             "; ".join(op.reasons), device)
         result = _result_of(entry, ok=ok, code=int(code))
         effects: list[Any] = [CancelTimer(f"{k}:{op.op_id}") for k in ("query", "exec", "op")]
         effects.append(Log("fence_finished", "info" if ok else "error",

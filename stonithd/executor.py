@@ -6,10 +6,11 @@ Every fencer, origin or not, owns the devices it may run (`FencingConfig.runnabl
   answered at once; dynamic-list runs the agent's `list` (result cached for
   `LIST_CACHE_SECONDS`, one run per device at a time) and status runs `status` for the port;
   the reply goes out when every check is back.
-* `ExecuteFence` -> optional delay (pcmk_delay_base/max + requested delay, first device of
-  an operation only; a requested delay of -1 disables them), then the agent, retried up to
-  `pcmk_<action>_retries` times while the device timeout has time left; one `DeviceResult`
-  goes back to the origin.
+* `ExecuteFence` -> refused when it arrives after its `expires` time (a message queued for
+  an unreachable node must never fence later); else an optional delay (pcmk_delay_base/max
+  plus the requested delay, first device of an operation only; a requested delay of -1
+  disables them), then the agent, retried up to `pcmk_<action>_retries` times while the
+  device timeout has time left; one `DeviceResult` goes back to the origin.
 * `DeviceActionRequest` from a local client -> run list/monitor/status once and reply.
 
 Agents are never run here: the shell performs `RunAgent` and feeds back `AgentFinished`.
@@ -195,7 +196,10 @@ class Executor:
 
     # -- fencing ------------------------------------------------------------------------
 
-    def execute(self, request: ExecuteFence, now: float) -> Effects:
+    def execute(self, request: ExecuteFence, now: float, wall: float) -> Effects:
+        if request.expires and wall > request.expires:  # queued while we were unreachable:
+            return [self._device_result(request, False,  # the origin has moved on long ago
+                                        "request expired before it reached the executor")]
         device = self._runnable(request.device)
         if device is None:
             return [self._device_result(request, False,

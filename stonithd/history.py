@@ -25,6 +25,12 @@ class History:
             keep = list(self._entries.items())[-TRIM_TO:]
             self._entries = dict(keep)
 
+    def merge(self, entry: HistoryEntry) -> None:
+        """Take a peer's entry unless ours already says more (a completed state wins)."""
+        ours = self._entries.get(entry.op_id)
+        if ours is None or (ours.state == OpState.PENDING and entry.state != OpState.PENDING):
+            self.record(entry)
+
     def get(self, op_id: str) -> HistoryEntry | None:
         return self._entries.get(op_id)
 
@@ -40,6 +46,14 @@ class History:
         completed = sorted((e for e in chosen if e.state != OpState.PENDING),
                            key=lambda e: -e.completed)
         return tuple(pending + completed)
+
+    def cleanup(self, target: str) -> int:
+        """Forget completed operations on `target` ('*' = all); return how many."""
+        doomed = [k for k, e in self._entries.items()
+                  if target in ("*", e.target) and e.state != OpState.PENDING]
+        for key in doomed:
+            del self._entries[key]
+        return len(doomed)
 
     def last_success(self, target: str, action: str | None = None) -> HistoryEntry | None:
         """The most recently completed successful operation on `target` (optionally one action)."""

@@ -33,9 +33,9 @@ from lxml import etree
 
 from messaging.clock import MonotonicClock
 from messaging.effects import ArmTimer, CancelTimer, Log, Publish, Send, TimerFired
-from messaging.errors import ConfigError, NotFoundError, RemoteProtocolError
+from messaging.errors import ConfigError, ExitCode, NotFoundError, RemoteProtocolError
 from messaging.logs import get_logger
-from stonithd.api import decode, encode
+from stonithd.api import ErrorReply, decode, encode
 from stonithd.core import ClientRequest, ConfigChanged, Fencer, PeerMessage
 from stonithd.devices import FencingConfig, load_config
 from stonithd.executor import AgentFinished, Reply, RunAgent
@@ -174,10 +174,15 @@ class Shell:
         else:
             self.log.info("agent_started", run_id=run.run_id, device=run.device,
                           action=run.action)
-            output = await run_agent(path, run.pairs, run.timeout)
-            outcome = interpret(run.action, output)
-            self.log.info("agent_finished", run_id=run.run_id, ok=outcome.ok,
-                          rc=output.rc, elapsed=round(output.elapsed, 4), reason=outcome.reason)
+            try:
+                output = await run_agent(path, run.pairs, run.timeout)
+            except (OSError, ValueError) as error:  # the core must still hear of this run
+                self.log.exception("agent_run_failed", run_id=run.run_id)
+                outcome = Outcome(False, f"could not run {run.agent}: {error}")
+            else:
+                outcome = interpret(run.action, output)
+                self.log.info("agent_finished", run_id=run.run_id, ok=outcome.ok, rc=output.rc,
+                              elapsed=round(output.elapsed, 4), reason=outcome.reason)
         self.feed(AgentFinished(run.run_id, outcome, self.clock.monotonic()))
 
     async def agent_actions(self, config: FencingConfig) -> dict[str, frozenset[str]]:
@@ -242,8 +247,10 @@ class Service:
     """The stonithd daemon: sockets around a Shell, plus the CIB watcher."""
 
     def __init__(self, node: str, cib: Path, listen: str, events: str,
-                 peers: Mapping[str, str], agent_dirs: tuple[str, ...]) -> None:
+                 peers: Mapping[str, str], agent_dirs: tuple[str, ...],
+                 wait_for_cib: bool = False) -> None:
         self.node, self.cib, self.listen, self.events = node, cib, listen, events
+        self.wait_for_cib = wait_for_cib
         self.context = zmq.asyncio.Context()
         self.router = self.context.socket(zmq.ROUTER)
         self.router.setsockopt(zmq.LINGER, 0)
@@ -268,7 +275,9 @@ class Service:
         try:
             stat = self.cib.stat()
         except OSError as error:
-            self.log.error("cib_unreadable", path=str(self.cib), error=error.strerror)
+            if self._cib_stamp != (0.0, -1):
+                self.log.error("cib_unreadable", path=str(self.cib), error=error.strerror)
+                self._cib_stamp = (0.0, -1)
             return
         stamp = (stat.st_mtime, stat.st_size)
         if stamp == self._cib_stamp:
@@ -292,20 +301,30 @@ class Service:
 
     def _dispatch(self, frames: list[bytes]) -> None:
         identity, body = frames[0], frames[2:] if len(frames) > 2 and not frames[1] else []
-        try:
-            if len(body) == 3 and body[0] == PEER_FRAME:
+        if len(body) == 3 and body[0] == PEER_FRAME:
+            try:
                 self.shell.peer(body[1].decode(), decode(body[2]))
-            elif len(body) == 1:
-                self.shell.client(f"client:{identity.hex()}", decode(body[0]))
-            else:
+            except (RemoteProtocolError, UnicodeDecodeError) as error:
+                self.log.warning("bad_peer_message", error=str(error))
+            return
+        client = f"client:{identity.hex()}"
+        try:
+            if len(body) != 1:
                 raise RemoteProtocolError(f"unexpected frame layout ({len(frames)} frames)")
-        except (RemoteProtocolError, UnicodeDecodeError) as error:
-            self.log.warning("bad_message", error=str(error))
+            message = decode(body[0])
+        except RemoteProtocolError as error:
+            self.log.warning("bad_client_message", error=str(error))
+            self._reply(client, ErrorReply(ExitCode.PROTOCOL, str(error)))
+            return
+        self.shell.client(client, message)
 
     async def _serve(self) -> None:
         while not self._stop.is_set():
             frames = await self.router.recv_multipart()
-            self._dispatch(frames)
+            try:
+                self._dispatch(frames)
+            except Exception:  # a bug must not stop the fencer from serving others
+                self.log.exception("internal_error")
 
     async def run(self) -> None:
         self.router.bind(self.listen)
@@ -314,7 +333,7 @@ class Service:
             if endpoint.startswith("ipc://"):
                 os.chmod(endpoint[6:], 0o600)
         await self._reload_if_changed()
-        if not self._loaded:
+        if not self._loaded and not self.wait_for_cib:
             raise ConfigError(f"cannot read CIB {self.cib}")
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -5,8 +5,8 @@ off -> `<cmd> kill NODE`, on -> `<cmd> start NODE`, reboot -> off then on. The s
 from `<cmd> status --json`: a JSON object with one entry per node carrying `running`
 (true/false), either at top level or under "nodes" (object or list of objects with "name").
 An off (or the off half of a reboot) succeeds only once status reports the node not
-running and every pid it lists (`pid`/`pids`) is gone, so a fencer's success really
-means the node's processes no longer run. `list` shows every lab node.
+running and every pid it lists (`pid`, `pids`, each of `daemons`' `pid`) is gone, so a
+fencer's success really means the node's processes no longer run. `list` shows every lab node.
 """
 
 from __future__ import annotations
@@ -106,12 +106,21 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[:1] not in (["Z"], ["X"])
 
 
+def node_pids(entry: dict[str, Any]) -> list[int]:
+    """Every pid the lab reports for a node: `pid`, `pids` and each daemon's `pid`."""
+    found: list[Any] = [entry.get("pid")]
+    pids = entry.get("pids")
+    if isinstance(pids, list):
+        found += pids
+    daemons = entry.get("daemons")
+    if isinstance(daemons, dict):
+        found += [d.get("pid") for d in daemons.values() if isinstance(d, dict)]
+    return [int(p) for p in found if isinstance(p, int) and not isinstance(p, bool) and p > 0]
+
+
 def _any_alive(entry: dict[str, Any]) -> bool:
-    """True while any pid the lab reports for the node still runs."""
-    pids = entry.get("pids") or ([entry["pid"]] if entry.get("pid") else [])
-    if not isinstance(pids, list):
-        return False
-    return any(_alive(int(pid)) for pid in pids if str(pid).isdigit())
+    """True while any process the lab reports for the node still runs."""
+    return any(_alive(pid) for pid in node_pids(entry))
 
 
 SPEC = AgentSpec(

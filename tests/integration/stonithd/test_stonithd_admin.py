@@ -84,6 +84,10 @@ def test_direct_errors_have_pacemaker_exit_codes(tmp_path: Path, env: dict[str, 
     broken = run("-B", "n1")
     assert broken.returncode == 78 and str(cib_file) in broken.stderr
     assert stonith_admin(env, "-B").returncode == 64
+    valid = stonith_admin(env, "-K", "-a", "fence_hacluster_dummy", "-o", "mode=fail")
+    assert valid.returncode == 0 and "succeeded" in valid.stdout
+    invalid = stonith_admin(env, "-K", "-a", "fence_hacluster_dummy", "-o", "mode=weird")
+    assert invalid.returncode == 1 and "mode='weird'" in invalid.stderr
     assert stonith_admin(env, "-B", "n1", "-F", "n2").returncode == 64
 
 
@@ -128,6 +132,16 @@ def test_daemon_end_to_end_and_cib_reload(tmp_path: Path, env: dict[str, str]) -
         assert admin("-C", "n2").returncode == 0
         assert "by a human" in admin("-H", "n2").stdout
         assert admin("-B", "stranger").returncode == 105
+        raw = zmq.Context.instance().socket(zmq.DEALER)
+        raw.setsockopt(zmq.LINGER, 0)
+        raw.connect(daemon.endpoint)
+        raw.send_multipart([b"", b"\x93not a stonithd envelope"])
+        assert raw.poll(10_000), "no reply to a malformed request"
+        refused = api.decode(raw.recv_multipart()[-1])
+        raw.close(0)
+        assert isinstance(refused, api.ErrorReply) and refused.exit_code == 76
+        tolerated = admin("-F", "n3", "--tolerance", "600", "-V")
+        assert tolerated.returncode == 0 and "by n1" in tolerated.stdout
         cib_file.write_text(cib(device("d1", pcmk_host_list="n2 n3", state_file=str(state))
                                 + device("d2", pcmk_host_list="n9")))
         assert wait_for(lambda: "d2" in admin("-L").stdout), daemon.logs()
@@ -170,10 +184,68 @@ def test_two_daemons_the_one_without_a_device_asks_the_other(tmp_path: Path,
         assert json.loads(state.read_text()) == {"n3": "off"}
         assert "by n2 for" in stonith_admin(env, "--endpoint", two.endpoint,
                                             "-H", "n3").stdout  # the result reached n2 too
-        # n2 must not fence itself while... nobody else can: then it does (reboot)
+        two_admin = lambda *a: stonith_admin(env, "--endpoint", two.endpoint, *a)  # noqa: E731
+        assert two_admin("-H", "n3", "--cleanup").stdout == ""
+        assert "by n2 for" in two_admin("-H", "n3", "--broadcast", "-t", "20").stdout
+        # nobody but n2 can run d1, so n2 fences itself
         itself = stonith_admin(env, "--endpoint", one.endpoint, "-B", "n2", "-V")
         assert itself.returncode == 0 and "by n2" in itself.stdout
     finally:
         one.stop()
         two.stop()
     assert msgpack  # the wire format under test is msgpack (imported for clarity)
+
+
+def test_debian_fence_dummy_works_with_our_fencer(tmp_path: Path, env: dict[str, str]) -> None:
+    """fence_dummy has no list action: the default host check becomes `status` (Pacemaker)."""
+    if not Path("/usr/sbin/fence_dummy").exists():
+        pytest.skip("Debian fence-agents' fence_dummy is not installed")
+    status_file = tmp_path / "dummy.status"
+    cib_file = tmp_path / "cib.xml"
+    cib_file.write_text(cib(device("fd", agent="fence_dummy", status_file=str(status_file))))
+    run = lambda *a: stonith_admin(env, "--cib", str(cib_file), "-V", *a)  # noqa: E731
+    listed = run("-l", "n1", "-t", "30")
+    assert listed.returncode == 0 and listed.stdout.split()[0] == "fd", listed.stderr
+    assert "action=status" in listed.stderr  # the capability check ran the agent's status
+    on = run("-U", "n1", "-t", "30")
+    assert on.returncode == 0, on.stderr
+    assert status_file.read_text().strip() == "on"
+    off = run("-F", "n1", "-t", "30")
+    assert off.returncode == 0 and status_file.read_text().strip() == "off"
+
+
+@pytest.mark.oracle
+def test_exit_codes_match_pacemaker_stonith_admin_without_a_cluster(
+        tmp_path: Path, env: dict[str, str]) -> None:
+    import shutil
+    import subprocess
+
+    real = shutil.which("stonith_admin", path="/usr/sbin:/usr/bin")
+    if real is None or "/work/" in real:
+        pytest.skip("Pacemaker's stonith_admin (pacemaker-cli-utils) is not installed")
+    endpoint = f"ipc://{tmp_path}/none.sock"
+    for args in (["-B", "n1"], ["-F", "n1"], ["-L"], ["-H", "*"], ["-B"], []):
+        theirs = subprocess.run([real, *args], capture_output=True, text=True, timeout=60,
+                                check=False)
+        ours = stonith_admin(env, "--endpoint", endpoint, *args)
+        assert ours.returncode == theirs.returncode, (args, ours.stderr, theirs.stderr)
+
+
+def test_launcher_convention_waits_for_the_cib(tmp_path: Path, env: dict[str, str]) -> None:
+    import subprocess
+    import sys
+
+    state = tmp_path / "state"
+    argv = [sys.executable, "-m", "stonithd", "-c", "/nonexistent/ha.cf", "-n", "n1",
+            "--state-dir", str(state)]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"ipc://{state}/stonithd.sock"
+    try:
+        assert wait_for(lambda: (state / "stonithd.sock").exists())
+        admin = lambda *a: stonith_admin(env, "--endpoint", endpoint, *a)  # noqa: E731
+        assert admin("-L").stdout.split()[0] == "0"
+        (state / "cib.xml").write_text(cib(device("late", pcmk_host_list="n2")))
+        assert wait_for(lambda: "late" in admin("-L").stdout)
+    finally:
+        proc.terminate()
+        assert proc.wait(20) == 0

@@ -22,6 +22,8 @@ SAMPLES = [
     api.CapableReply("o-1", "n3", ("d1",)),
     api.ExecuteFence("o-1", "n1", "d1", "n2", "reboot", 20.0, 0.0, True),
     api.DeviceResult("o-1", "n3", "d1", False, "boom"),
+    api.HistoryRequest("n1", cleanup=True, broadcast=True), api.HistoryPull("s", "n1", "n2"),
+    api.HistoryPush("s", "n2", (api.HistoryEntry("o-1", "n1", "off", "n2", "c"),)),
 ]
 
 

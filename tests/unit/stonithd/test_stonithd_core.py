@@ -114,15 +114,18 @@ def test_failing_first_level_falls_through_to_second() -> None:
     sim.run()
     done = result(sim)
     assert done.ok and done.device == "pdu2"
-    devices = [d for _, d, _ in fence_runs(sim)]
-    assert devices == ["ipmi", "ipmi", "ipmi", "pdu1", "pdu2"]  # 2 retries of pcmk default
+    # ipmi: the first run plus Pacemaker's default 2 retries; then the two-supply level as
+    # off on every device, then on on every device (a reboot of each would never cut power)
+    assert [(d, a) for _, d, a in fence_runs(sim)] == [
+        ("ipmi", "reboot"), ("ipmi", "reboot"), ("ipmi", "reboot"),
+        ("pdu1", "off"), ("pdu2", "off"), ("pdu1", "on"), ("pdu2", "on")]
 
 
 def test_every_device_of_a_level_must_succeed_and_all_levels_failing_is_reported() -> None:
     topology = ('<fencing-level id="l1" target="n2" index="1" devices="a,b"/>'
                 '<fencing-level id="l2" target="n2" index="2" devices="c"/>')
-    resources = "".join(device(d, pcmk_host_list="n2", pcmk_reboot_retries="0")
-                        for d in "abc")
+    resources = "".join(device(d, pcmk_host_list="n2", pcmk_reboot_retries="0",
+                               pcmk_off_retries="0") for d in "abc")
     sim = SimCluster.from_cib(NODES, cib(resources, topology), agents=script({"b", "c"}))
     sim.request("n1", FenceRequest("n2", "reboot", 60))
     sim.run()
@@ -131,6 +134,21 @@ def test_every_device_of_a_level_must_succeed_and_all_levels_failing_is_reported
     assert failed.reason.startswith("All topology levels failed")
     assert "b on n1: b broke" in failed.reason and "c on n1: c broke" in failed.reason
     assert [d for _, d, _ in fence_runs(sim)] == ["a", "b", "c"]
+
+
+def test_failed_on_phase_of_a_remapped_reboot_is_reported_not_fatal() -> None:
+    def agents(node: str, run: RunAgent) -> tuple[Outcome, float]:
+        if run.device == "pdu2" and run.action == "on":
+            return Outcome(False, "stuck"), 0.1
+        return Outcome(True), 0.1
+    topology = '<fencing-level id="l1" target="n2" index="1" devices="pdu1,pdu2"/>'
+    resources = "".join(device(d, pcmk_host_list="n2") for d in ("pdu1", "pdu2"))
+    sim = SimCluster.from_cib(NODES, cib(resources, topology), agents=agents)
+    sim.request("n1", FenceRequest("n2", "reboot", 60))
+    sim.run()
+    done = result(sim)
+    assert done.ok and "pdu2 on n1 (on): stuck" in done.reason
+    assert [a for _, _, a in fence_runs(sim)][:3] == ["off", "off", "on"]
 
 
 def test_without_topology_each_capable_device_is_tried_in_turn() -> None:
@@ -290,6 +308,27 @@ def test_local_queries_history_and_device_actions() -> None:
     assert isinstance(sim.replies_to("client:e")[0], ErrorReply)
     reply = sim.replies_to("client:g")[0]
     assert isinstance(reply, HistoryReply) and reply.entries[0].executioner == "n1"
+    sim.request("n3", HistoryRequest("n2", cleanup=True), client="client:h")
+    sim.request("n1", HistoryRequest("*"), client="client:i")
+    assert sim.replies_to("client:h") == [HistoryReply(())]
+    assert len(sim.replies_to("client:i")[0].entries) == 1  # other nodes keep theirs
+    sim.request("n3", HistoryRequest("*", broadcast=True), client="client:j")
+    sim.run()
+    merged = sim.replies_to("client:j")[0].entries
+    assert [(e.target, e.state) for e in merged] == [("n2", OpState.DONE)]
+
+
+def test_history_broadcast_answers_after_the_query_timeout_without_a_silent_peer() -> None:
+    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n2")))
+    sim.request("n1", FenceRequest("n2", "off", 60))
+    sim.run()
+    sim.fencers["n3"].history.cleanup("*")
+    sim.down.add("n2")
+    sim.request("n3", HistoryRequest("n2", broadcast=True), client="client:h")
+    sim.run(until=sim.clock.monotonic() + 4.0)
+    assert sim.replies_to("client:h") == []  # still waiting for n2
+    sim.run()
+    assert len(sim.replies_to("client:h")[0].entries) == 1  # n1's copy arrived
 
 
 def test_device_delays_apply_only_to_the_first_device_of_an_operation() -> None:
@@ -302,3 +341,19 @@ def test_device_delays_apply_only_to_the_first_device_of_an_operation() -> None:
     sim.run()
     assert result(sim).ok and result(sim).device == "b"
     assert 5.4 <= sim.clock.monotonic() < 6
+
+
+def test_a_late_execute_request_never_fences() -> None:
+    from stonithd.api import DeviceResult, ExecuteFence
+    from stonithd.core import PeerMessage
+
+    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n2")))
+    fencer = sim.fencers["n3"]
+    late = ExecuteFence("n1-9", "n1", "d1", "n2", "off", 20.0, expires=1000.0)
+    effects = fencer.handle(PeerMessage("n1", late, now=50.0, wall=1001.0))
+    results = [e.message for e in effects if isinstance(getattr(e, "message", None),
+                                                         DeviceResult)]
+    assert len(results) == 1 and not results[0].ok and "expired" in results[0].reason
+    assert not any(isinstance(e, RunAgent) for e in effects)
+    in_time = fencer.handle(PeerMessage("n1", late, now=50.0, wall=999.0))
+    assert any(isinstance(e, RunAgent) for e in in_time)
