@@ -103,7 +103,7 @@ _MESSAGES: dict[str, type] = {
         StonithExecRequest,
     )
 }
-_NESTED: dict[str, type] = {"agent": AgentSpec}
+_NESTED = {(ExecRequest, "agent"), (OpCompleted, "agent"), (MetadataRequest, "agent")}
 
 
 def _to_plain(value: Any) -> Any:
@@ -131,8 +131,8 @@ def _build(cls: type, body: Any) -> Any:
         if f.name not in body:
             continue
         value = body[f.name]
-        if f.name in _NESTED:
-            value = _build(_NESTED[f.name], value)
+        if (cls, f.name) in _NESTED:
+            value = _build(AgentSpec, value)
         elif f.name == "records":
             value = tuple(_build(OpCompleted, v) for v in value)
         elif f.name == "agents":

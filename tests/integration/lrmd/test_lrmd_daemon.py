@@ -269,3 +269,44 @@ def test_agent_environment(lrmd: Daemon, tmp_path: Path) -> None:
     assert "LRMD_TEST_LEAK" not in env  # agents get a clean environment
     with lrmd.client() as client:
         client.request(CancelRequest("web:1", "monitor", 15_000))
+
+
+def test_stonith_class_is_handed_to_stonithd(lrmd: Daemon) -> None:
+    """A stand-in stonithd on the state dir's socket receives the hand-off and answers."""
+    from lrmd.api import STONITHD_SOCKET, OpCompleted, StonithExecRequest, decode, encode
+
+    router = zmq.Context.instance().socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    router.bind(f"ipc://{lrmd.state_dir / STONITHD_SOCKET}")
+    seen: list[StonithExecRequest] = []
+
+    def answer() -> None:
+        if router.poll(10_000):
+            identity, _, payload = router.recv_multipart()
+            request = decode(payload)
+            seen.append(request)
+            reply = OpCompleted(
+                request.call_id,
+                request.resource,
+                AgentSpec("stonith", request.agent),
+                request.action,
+                0,
+                rc=0,
+                status=0,
+            )
+            router.send_multipart([identity, b"", encode(reply)])
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    result = lrmd.execute(
+        "stonith:fence_virt", "monitor", resource="fence1", params={"port": "node1"}
+    )
+    thread.join(15)
+    router.close(0)
+    assert (result.rc, result.status) == (0, OpStatus.DONE)
+    assert len(seen) == 1 and isinstance(seen[0], StonithExecRequest)
+    assert (seen[0].agent, seen[0].action, seen[0].params["port"]) == (
+        "fence_virt",
+        "monitor",
+        "node1",
+    )
