@@ -96,7 +96,11 @@ def _guard(function: Any) -> Any:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def lrm() -> None:
-    """Run and inspect resource agents (the local resource manager)."""
+    """Run and inspect resource agents (the local resource manager).
+
+    Commands talk to the node's lrmd (python -m lrmd --state-dir DIR) when it runs; exec and
+    metadata fall back to running the agent directly.
+    """
 
 
 @lrm.command("exec")
@@ -207,7 +211,7 @@ async def run_direct(request: ExecRequest, state_dir: Path) -> OpCompleted:
 @_state_dir_option
 @_guard
 def cancel_command(resource: str, action: str, interval: str, state_dir: Path) -> None:
-    """Cancel RESOURCE's ACTION (e.g. a recurring monitor) in the running lrmd."""
+    """Cancel RESOURCE's ACTION in the running lrmd; use --interval for a recurring monitor."""
     with LrmdClient(state_dir) as client:
         reply = client.request(
             CancelRequest(resource, action, parse_duration_ms(interval, "--interval"))
