@@ -62,7 +62,28 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def overhead(tmp: Path, requests: int) -> list[tuple[str, str, str, str]]:
+def _row(name: str, values: list[float], goal: str = "", digits: int = 2) -> tuple[str, ...]:
+    return (
+        name,
+        f"{_percentile(values, 0.5):.{digits}f}",
+        f"{_percentile(values, 0.99):.{digits}f}",
+        goal,
+    )
+
+
+def _round_trips(state: Path, requests: int) -> tuple[list[float], list[float]]:
+    trips, execs = [], []
+    with LrmdClient(state, timeout=10) as client:
+        for i in range(requests):
+            request = ExecRequest(f"r{i % 10}", NOOP, "monitor", timeout_ms=10_000)
+            started = time.perf_counter()
+            result = client.execute(request)
+            trips.append((time.perf_counter() - started) * 1000)
+            execs.append(float(result.exec_time_ms))
+    return trips, execs
+
+
+def overhead(tmp: Path, requests: int) -> list[tuple[str, ...]]:
     proc, state = _start(tmp)
     agent = tmp / "ocf" / "resource.d" / "bench" / "Noop"
     direct = []
@@ -71,58 +92,25 @@ def overhead(tmp: Path, requests: int) -> list[tuple[str, str, str, str]]:
         subprocess.run([str(agent), "monitor"], check=True)
         direct.append((time.perf_counter() - started) * 1000)
     agent_ms = statistics.median(direct)
-    trips, execs = [], []
     try:
-        with LrmdClient(state, timeout=10) as client:
-            for i in range(requests):
-                request = ExecRequest(f"r{i % 10}", NOOP, "monitor", timeout_ms=10_000)
-                started = time.perf_counter()
-                result = client.execute(request)
-                trips.append((time.perf_counter() - started) * 1000)
-                execs.append(float(result.exec_time_ms))
+        trips, execs = _round_trips(state, requests)
     finally:
         proc.terminate()
         proc.wait()
     over = [t - agent_ms for t in trips]
-    rows = [
-        (
-            "agent run alone (direct spawn)",
-            f"{agent_ms:.2f}",
-            f"{_percentile(direct, 0.99):.2f}",
-            "",
-        )
-    ]
-    rows.append(
-        (
-            "round trip via lrmd",
-            f"{_percentile(trips, 0.5):.2f}",
-            f"{_percentile(trips, 0.99):.2f}",
-            "",
-        )
-    )
-    rows.append(
-        (
-            "exec-time reported by lrmd",
-            f"{_percentile(execs, 0.5):.0f}",
-            f"{_percentile(execs, 0.99):.0f}",
-            "",
-        )
-    )
     p50, p99 = _percentile(over, 0.5), _percentile(over, 0.99)
     verdict = "ok" if p99 < 5 else ("p50 ok" if p50 < 5 else "over")
-    rows.append(
-        ("executor overhead (trip - agent)", f"{p50:.2f}", f"{p99:.2f}", f"< 5 ms: {verdict}")
-    )
-    beside = [t - e for t, e in zip(trips, execs, strict=True)]
-    rows.append(
-        (
+    return [
+        _row("agent run alone (direct spawn)", direct),
+        _row("round trip via lrmd", trips),
+        _row("exec-time reported by lrmd", execs, digits=0),
+        _row("executor overhead (trip - agent)", over, f"< 5 ms: {verdict}"),
+        _row(
             "trip - lrmd's exec-time (1 ms grain)",
-            f"{_percentile(beside, 0.5):.2f}",
-            f"{_percentile(beside, 0.99):.2f}",
+            [t - e for t, e in zip(trips, execs, strict=True)],
             "same, agent timed by lrmd",
-        )
-    )
-    return rows
+        ),
+    ]
 
 
 def monitors_cpu(tmp: Path, count: int, interval: float, window: float) -> list[tuple[str, ...]]:
