@@ -26,7 +26,12 @@ from typing import Any
 import msgpack
 import zmq
 
-from lrmd.history import lrm_rsc_op_attributes, lrm_rsc_op_element, op_digest
+from lrmd.history import (
+    lrm_rsc_op_attributes,
+    lrm_rsc_op_element,
+    op_digest,
+    reload_and_secure_attributes,
+)
 from lrmd.messages import (
     DEFAULT_TIMEOUT_MS,
     Ack,
@@ -82,6 +87,7 @@ __all__ = [
     "lrm_rsc_op_attributes",
     "lrm_rsc_op_element",
     "op_digest",
+    "reload_and_secure_attributes",
 ]
 
 
