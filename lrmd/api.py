@@ -27,6 +27,7 @@ import msgpack
 import zmq
 
 from lrmd.history import (
+    lrm_resource_element,
     lrm_rsc_op_attributes,
     lrm_rsc_op_element,
     op_digest,
@@ -84,6 +85,7 @@ __all__ = [
     "StonithExecRequest",
     "decode",
     "encode",
+    "lrm_resource_element",
     "lrm_rsc_op_attributes",
     "lrm_rsc_op_element",
     "op_digest",

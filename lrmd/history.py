@@ -12,10 +12,11 @@ last_failure_0, recurring op key, migrate op key).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 from lxml import etree
 
-from lrmd.messages import DEFAULT_TIMEOUT_MS, OpCompleted
+from lrmd.messages import DEFAULT_TIMEOUT_MS, AgentSpec, OpCompleted
 from messaging.types import OpStatus
 
 _DIGEST_DROPPED = frozenset(
@@ -208,4 +209,34 @@ def lrm_rsc_op_element(
         metadata=metadata,
     ).items():
         element.set(name, value)
+    return element
+
+
+def lrm_resource_element(
+    resource: str,
+    agent: AgentSpec,
+    results: Iterable[OpCompleted],
+    *,
+    node: str,
+    metadata: str = "",
+) -> etree._Element:
+    """A whole ``lrm_resource`` with one ``lrm_rsc_op`` per history entry id.
+
+    A failed one-shot result is written as ``<rsc>_last_failure_0`` and, unless a separate
+    later result already holds it, also as ``<rsc>_last_0`` (Pacemaker writes both).
+    """
+    element = etree.Element("lrm_resource", id=resource, type=agent.type)
+    element.set("class", agent.standard)
+    if agent.provider:
+        element.set("provider", agent.provider)
+    entries: dict[str, dict[str, str]] = {}
+    for result in results:
+        attributes = lrm_rsc_op_attributes(result, node=node, metadata=metadata)
+        entries[attributes["id"]] = attributes
+        if attributes["id"].endswith("_last_failure_0") and result.interval_ms == 0:
+            entries.setdefault(f"{resource}_last_0", {**attributes, "id": f"{resource}_last_0"})
+    for attributes in entries.values():
+        op = etree.SubElement(element, "lrm_rsc_op")
+        for name, value in attributes.items():
+            op.set(name, value)
     return element

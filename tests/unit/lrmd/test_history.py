@@ -198,3 +198,26 @@ def test_secure_digest_leaves_private_parameters_out() -> None:
     assert lrm_rsc_op_attributes(one, node="n", metadata="<not xml") == lrm_rsc_op_attributes(
         one, node="n"
     )
+
+
+def test_lrm_resource_from_core_history() -> None:
+    from lrmd.api import lrm_resource_element
+    from lrmd.ops import AgentFinished, LrmdCore, Submit
+
+    core = LrmdCore()
+    agent = AgentSpec("ocf", "Dummy", "heartbeat")
+    for number, (action, interval, rc) in enumerate(
+        [("start", 0, 0), ("monitor", 10_000, 0), ("stop", 0, 1)], start=1
+    ):
+        core.handle(Submit(ExecRequest("db", agent, action, interval_ms=interval), 0.0))
+        core.handle(AgentFinished(number, rc, 1.0))
+    element = lrm_resource_element("db", agent, core.history("db"), node="n1")
+    assert (element.get("class"), element.get("provider"), element.get("type")) == (
+        "ocf",
+        "heartbeat",
+        "Dummy",
+    )
+    ops = {op.get("id"): op for op in element}
+    # the failed stop cancelled the monitor, and is both the last failure and the last op
+    assert sorted(ops) == ["db_last_0", "db_last_failure_0"]
+    assert ops["db_last_0"].get("operation") == "stop" and ops["db_last_0"].get("rc-code") == "1"
