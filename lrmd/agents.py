@@ -14,6 +14,7 @@ so hacluster's Python agents import the installed package.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import sys
@@ -29,6 +30,7 @@ _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _CODE_ROOT = Path(__file__).resolve().parent.parent  # the directory holding our packages
 
 
+@functools.cache
 def own_ocf_root() -> Path:
     """The OCF root inside the installed `agents` package (found without importing it)."""
     spec = importlib.util.find_spec("agents")
