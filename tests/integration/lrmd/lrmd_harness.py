@@ -23,6 +23,8 @@ TEST_AGENTS = {
     "Stubborn": "trap '' TERM; while :; do sleep 0.2; done\n",
     # a megabyte of random bytes on both streams, then success
     "Garbage": "head -c 1000000 /dev/urandom; head -c 1000000 /dev/urandom >&2; exit 0\n",
+    # leaves a child holding stdout open, like a badly daemonising start
+    "Daemonizer": 'sleep 30 & echo $! > "$OCF_RESKEY_pidfile"; echo started; exit 0\n',
     # writes its whole environment to a file
     "Env": 'env > "$OCF_RESKEY_envfile"; exit 0\n',
     # exits with whatever rc it is told, with an exit reason

@@ -310,3 +310,17 @@ def test_stonith_class_is_handed_to_stonithd(lrmd: Daemon) -> None:
         "monitor",
         "node1",
     )
+
+
+def test_child_holding_stdout_does_not_stall_the_result(lrmd: Daemon, tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    started = time.monotonic()
+    result = lrmd.execute("ocf:test:Daemonizer", "start", params={"pidfile": str(pidfile)})
+    elapsed = time.monotonic() - started
+    try:
+        assert (result.rc, result.status) == (0, OpStatus.DONE)
+        assert "started" in result.output
+        assert elapsed < 10  # the 30 s sleeper kept the pipe, the lrmd gave up after ~1 s
+        assert _alive(int(pidfile.read_text()))  # a successful start's children are left alone
+    finally:
+        os.kill(int(pidfile.read_text()), 9)
