@@ -176,7 +176,11 @@ class LrmdService:
             path = self.state_dir / name
             path.unlink(missing_ok=True)
             sock.setsockopt(zmq.LINGER, 0)
-            sock.bind(f"ipc://{path}")
+            umask = os.umask(0o117)  # the socket never exists with wider permissions
+            try:
+                sock.bind(f"ipc://{path}")
+            finally:
+                os.umask(umask)
             os.chmod(path, 0o660)
         self._router.setsockopt(zmq.ROUTER_MANDATORY, 0)
 
