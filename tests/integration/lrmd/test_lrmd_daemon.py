@@ -324,3 +324,13 @@ def test_child_holding_stdout_does_not_stall_the_result(lrmd: Daemon, tmp_path: 
         assert _alive(int(pidfile.read_text()))  # a successful start's children are left alone
     finally:
         os.kill(int(pidfile.read_text()), 9)
+
+
+def test_sockets_are_group_only(lrmd: Daemon) -> None:
+    import stat
+
+    from lrmd.api import PUBLISH_SOCKET
+
+    for name in (CONTROL_SOCKET, PUBLISH_SOCKET):
+        mode = (lrmd.state_dir / name).stat().st_mode
+        assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o660
