@@ -93,7 +93,6 @@ def start_daemon(tmp_path: Path, *extra: str, netns: str = "") -> Daemon:
     _write_agents(tmp_path / "ocf")
     env = dict(
         os.environ,
-        HACLUSTER_OCF_ROOTS=str(tmp_path / "ocf"),
         HACLUSTER_LSB_DIR=str(tmp_path / "init.d"),
         LRMD_TEST_LEAK="daemon-only",
         HA_RSCTMP=str(tmp_path / "rsctmp"),
@@ -107,6 +106,8 @@ def start_daemon(tmp_path: Path, *extra: str, netns: str = "") -> Daemon:
         str(state_dir),
         "--kill-grace",
         "1",
+        "--ocf-root",
+        str(tmp_path / "ocf"),
         *extra,
     ]
     if netns:
