@@ -130,3 +130,41 @@ def test_ipaddr_bad_nic_is_a_local_error(lab_lrmd: Daemon) -> None:
     assert result.rc == 2 and "nosuch0" in result.exit_reason
     far = lab_lrmd.execute("ocf:hacluster:IPaddr", "validate-all", params={"ip": "198.51.100.9"})
     assert far.rc == 2 and "set nic" in far.exit_reason
+
+
+@pytest.mark.skipif(shutil.which("ocf-tester") is None, reason="ocf-tester is not installed")
+def test_ocf_tester_on_ipaddr(namespaces: tuple[str, str], tmp_path: Path) -> None:
+    """resource-agents' compliance tool on ocf:hacluster:IPaddr inside namespace A; only its
+    OCF 1.0 DTD check may fail (our meta-data is OCF 1.1)."""
+    from lrmd.agents import own_ocf_root
+
+    agent = own_ocf_root() / "resource.d" / "hacluster" / "IPaddr"
+    done = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            namespaces[0],
+            "ocf-tester",
+            "-n",
+            "vip",
+            "-o",
+            "ip=192.0.2.110",
+            "-o",
+            "cidr_netmask=24",
+            str(agent),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+        # python3 on PATH must be this interpreter (pyroute2); HACLUSTER_PYTHON is not set
+        # because ocf-tester also runs the agent as nobody, who may not reach it
+        env=dict(
+            os.environ,
+            OCF_ROOT="/usr/lib/ocf",
+            PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        ),
+    )
+    failures = [line for line in done.stdout.splitlines() if line.startswith("* rc=")]
+    assert [f for f in failures if "ra-api-1.dtd" not in f] == [], done.stdout + done.stderr
