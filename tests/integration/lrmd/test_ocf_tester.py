@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,8 @@ DTD_CHECK = "does not conform to ra-api-1.dtd"
 @pytest.mark.parametrize("agent", ["Dummy", "Stateful"])
 def test_ocf_tester_passes_behavioural_checks(agent: str, tmp_path: Path) -> None:
     path = own_ocf_root() / "resource.d" / "hacluster" / agent
-    env = dict(os.environ, OCF_ROOT="/usr/lib/ocf")
+    path_dirs = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"  # this python3
+    env = dict(os.environ, OCF_ROOT="/usr/lib/ocf", PATH=path_dirs)
     done = subprocess.run(
         ["ocf-tester", "-n", f"t-{agent}", "-o", f"state={tmp_path / 'state'}", str(path)],
         capture_output=True,
