@@ -1,7 +1,8 @@
 """Floating addresses in network namespaces: ocf:hacluster:IPaddr and Debian's
 ocf:heartbeat:IPaddr2 run by an lrmd inside namespace A; namespace B pings the address,
 sees the gratuitous ARP, and loses the address after stop. The namespaces and the veth pair
-are created here and removed afterwards; addresses are from TEST-NET-1 (192.0.2.0/24)."""
+are created here and removed afterwards; addresses are from the documentation ranges
+(192.0.2.0/24, 2001:db8::/64)."""
 
 from __future__ import annotations
 
@@ -55,8 +56,12 @@ def namespaces() -> Iterator[tuple[str, str]]:
         _ip("link", "add", f"{tag}va", "type", "veth", "peer", "name", f"{tag}vb")
         _ip("link", "set", f"{tag}va", "netns", a, "name", "eth0")
         _ip("link", "set", f"{tag}vb", "netns", b, "name", "eth0")
-        for ns, address in ((a, "192.0.2.1/24"), (b, "192.0.2.2/24")):
+        for ns, address, address6 in (
+            (a, "192.0.2.1/24", "2001:db8::1/64"),
+            (b, "192.0.2.2/24", "2001:db8::2/64"),
+        ):
             _ip("-n", ns, "addr", "add", address, "dev", "eth0")
+            _ip("-n", ns, "addr", "add", address6, "dev", "eth0", "nodad")
             _ip("-n", ns, "link", "set", "eth0", "up")
             _ip("-n", ns, "link", "set", "lo", "up")
         yield a, b
@@ -84,6 +89,7 @@ def lab_lrmd(namespaces: tuple[str, str], tmp_path: Path) -> Iterator[Daemon]:
     [
         ("ocf:hacluster:IPaddr", "192.0.2.100", {"cidr_netmask": "24", "nic": "eth0"}),
         ("ocf:hacluster:IPaddr", "192.0.2.101", {}),  # nic and netmask found from the subnet
+        ("ocf:hacluster:IPaddr", "2001:db8::100", {}),  # IPv6: start waits out DAD
         ("ocf:heartbeat:IPaddr2", "192.0.2.102", {"cidr_netmask": "24", "nic": "eth0"}),
     ],
 )
@@ -115,7 +121,8 @@ def test_floating_address_answers_ping_then_goes(
     assert _pings(b, address)
     capture.terminate()
     arp_lines = capture.communicate(timeout=10)[0].split("\n")
-    assert f"{address} {address}" in arp_lines  # a gratuitous ARP announced the address
+    if "." in address:
+        assert f"{address} {address}" in arp_lines  # a gratuitous ARP announced the address
     assert lab_lrmd.execute(agent, "stop", params=params).rc == 0
     assert lab_lrmd.execute(agent, "monitor", params=params).rc == 7
     time.sleep(0.2)
