@@ -21,7 +21,6 @@ from typing import Any
 import click
 
 from lrmd.api import (
-    DEFAULT_TIMEOUT_MS,
     Ack,
     AgentSpec,
     CancelRequest,
@@ -137,6 +136,8 @@ def exec_command(
     Exits with the agent's rc, or 124 when the operation timed out.
     """
     spec = AgentSpec.parse(agent)
+    if parse_duration_ms(timeout, "--timeout") <= 0:
+        raise UsageError(f"--timeout {timeout!r} must be longer than 0")
     request = ExecRequest(
         resource=resource or spec.type,
         agent=spec,
@@ -144,7 +145,7 @@ def exec_command(
         params=parse_assignments(params),
         meta=parse_assignments(meta),
         interval_ms=parse_duration_ms(interval, "--interval"),
-        timeout_ms=parse_duration_ms(timeout, "--timeout") or DEFAULT_TIMEOUT_MS,
+        timeout_ms=parse_duration_ms(timeout, "--timeout"),
     )
     result = None
     if not direct:
