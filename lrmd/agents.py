@@ -8,8 +8,9 @@ found in becomes its ``OCF_ROOT`` (Debian's agents source their shell library fr
 LSB init scripts live in ``$HACLUSTER_LSB_DIR`` or ``/etc/init.d``.
 
 The environment is built from scratch (no daemon variables leak into agents): ``PATH``,
-``LC_ALL=C``, the OCF variables, ``HACLUSTER_PYTHON`` (this interpreter) and ``PYTHONPATH``
-so hacluster's Python agents import the installed package.
+``LC_ALL=C``, the OCF variables, the daemon's ``HA_RSCTMP``/``HA_LOG*``/``HA_debug``,
+``HACLUSTER_PYTHON`` (this interpreter) and ``PYTHONPATH`` so hacluster's Python agents
+import the installed package.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ SYSTEM_OCF_ROOT = Path("/usr/lib/ocf")
 SYSTEM_LSB_DIR = Path("/etc/init.d")
 EXIT_REASON_PREFIX = "ocf-exit-reason:"
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# the daemon's settings agents' shell library reads (log target, resource temp dir)
+_PASSED_THROUGH = ("HA_RSCTMP", "HA_LOGFACILITY", "HA_LOGFILE", "HA_DEBUGLOG", "HA_debug")
 _CODE_ROOT = Path(__file__).resolve().parent.parent  # the directory holding our packages
 
 
@@ -118,6 +121,7 @@ def agent_environment(
         "HACLUSTER_PYTHON": sys.executable,
         "PYTHONPATH": ":".join(pythonpath),
     }
+    env.update({k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ})
     for name, value in params.items():
         if not name.replace("_", "a").replace("-", "a").isalnum() or "\0" in str(value):
             continue

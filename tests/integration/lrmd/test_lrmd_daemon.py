@@ -267,6 +267,7 @@ def test_agent_environment(lrmd: Daemon, tmp_path: Path) -> None:
     assert env["OCF_CHECK_LEVEL"] == "10" and "OCF_RESKEY_OCF_CHECK_LEVEL" not in env
     assert env["OCF_EXIT_REASON_PREFIX"] == "ocf-exit-reason:"
     assert "LRMD_TEST_LEAK" not in env  # agents get a clean environment
+    assert env["HA_RSCTMP"] == str(tmp_path / "rsctmp")  # but the daemon's HA_* settings
     with lrmd.client() as client:
         client.request(CancelRequest("web:1", "monitor", 15_000))
 
