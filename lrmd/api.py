@@ -67,7 +67,9 @@ OP_TOPIC = b"op"
 __all__ = [
     "CONTROL_SOCKET",
     "DEFAULT_TIMEOUT_MS",
+    "OP_TOPIC",
     "PUBLISH_SOCKET",
+    "STONITHD_SOCKET",
     "Ack",
     "AgentSpec",
     "CancelRequest",

@@ -221,3 +221,20 @@ def test_lrm_resource_from_core_history() -> None:
     # the failed stop cancelled the monitor, and is both the last failure and the last op
     assert sorted(ops) == ["db_last_0", "db_last_failure_0"]
     assert ops["db_last_0"].get("operation") == "stop" and ops["db_last_0"].get("rc-code") == "1"
+
+
+def test_public_surface_of_lrmd_api() -> None:
+    import lrmd.api
+
+    assert set(lrmd.api.__all__) >= {
+        "LrmdClient",
+        "ExecRequest",
+        "OpCompleted",
+        "op_digest",
+        "lrm_rsc_op_element",
+        "lrm_resource_element",
+        "StonithExecRequest",
+        "CONTROL_SOCKET",
+        "OP_TOPIC",
+    }
+    assert all(hasattr(lrmd.api, name) for name in lrmd.api.__all__)
