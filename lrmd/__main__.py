@@ -34,12 +34,25 @@ from messaging.logs import configure
     help="Seconds between SIGTERM and SIGKILL for a timed-out agent.",
 )
 @click.option(
+    "--ocf-root",
+    "ocf_roots",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Extra OCF root searched first (repeatable; also $HACLUSTER_OCF_ROOTS).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
     show_default=True,
 )
-def main(state_dir: Path, max_parallel: int, kill_grace: float, log_level: str) -> None:
+def main(
+    state_dir: Path,
+    max_parallel: int,
+    kill_grace: float,
+    ocf_roots: tuple[Path, ...],
+    log_level: str,
+) -> None:
     """Run the local resource manager daemon (lrmd) until SIGTERM."""
     from lrmd.api import LrmdClient
     from lrmd.service import run_daemon
@@ -49,7 +62,11 @@ def main(state_dir: Path, max_parallel: int, kill_grace: float, log_level: str) 
         if client.is_running():
             fail(ConflictError(f"{client.path}: an lrmd already serves this state directory"))
     try:
-        asyncio.run(run_daemon(state_dir, max_parallel=max_parallel, kill_grace=kill_grace))
+        asyncio.run(
+            run_daemon(
+                state_dir, max_parallel=max_parallel, kill_grace=kill_grace, extra_roots=ocf_roots
+            )
+        )
     except (HAError, OSError) as error:
         fail(error)
 

@@ -8,12 +8,14 @@ found in becomes its ``OCF_ROOT`` (Debian's agents source their shell library fr
 LSB init scripts live in ``$HACLUSTER_LSB_DIR`` or ``/etc/init.d``.
 
 The environment is built from scratch (no daemon variables leak into agents): ``PATH``,
-``LC_ALL=C``, the OCF variables, ``HACLUSTER_PYTHON`` (this interpreter) and ``PYTHONPATH``
-so hacluster's Python agents import the installed package.
+``LC_ALL=C``, the OCF variables, the daemon's ``HA_RSCTMP``/``HA_LOG*``/``HA_debug``,
+``HACLUSTER_PYTHON`` (this interpreter) and ``PYTHONPATH`` so hacluster's Python agents
+import the installed package.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import sys
@@ -26,9 +28,12 @@ SYSTEM_OCF_ROOT = Path("/usr/lib/ocf")
 SYSTEM_LSB_DIR = Path("/etc/init.d")
 EXIT_REASON_PREFIX = "ocf-exit-reason:"
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# the daemon's settings agents' shell library reads (log target, resource temp dir)
+_PASSED_THROUGH = ("HA_RSCTMP", "HA_LOGFACILITY", "HA_LOGFILE", "HA_DEBUGLOG", "HA_debug")
 _CODE_ROOT = Path(__file__).resolve().parent.parent  # the directory holding our packages
 
 
+@functools.cache
 def own_ocf_root() -> Path:
     """The OCF root inside the installed `agents` package (found without importing it)."""
     spec = importlib.util.find_spec("agents")
@@ -116,6 +121,7 @@ def agent_environment(
         "HACLUSTER_PYTHON": sys.executable,
         "PYTHONPATH": ":".join(pythonpath),
     }
+    env.update({k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ})
     for name, value in params.items():
         if not name.replace("_", "a").replace("-", "a").isalnum() or "\0" in str(value):
             continue

@@ -26,7 +26,13 @@ from typing import Any
 import msgpack
 import zmq
 
-from lrmd.history import lrm_rsc_op_attributes, lrm_rsc_op_element, op_digest
+from lrmd.history import (
+    lrm_resource_element,
+    lrm_rsc_op_attributes,
+    lrm_rsc_op_element,
+    op_digest,
+    reload_and_secure_attributes,
+)
 from lrmd.messages import (
     DEFAULT_TIMEOUT_MS,
     Ack,
@@ -61,7 +67,9 @@ OP_TOPIC = b"op"
 __all__ = [
     "CONTROL_SOCKET",
     "DEFAULT_TIMEOUT_MS",
+    "OP_TOPIC",
     "PUBLISH_SOCKET",
+    "STONITHD_SOCKET",
     "Ack",
     "AgentSpec",
     "CancelRequest",
@@ -79,9 +87,11 @@ __all__ = [
     "StonithExecRequest",
     "decode",
     "encode",
+    "lrm_resource_element",
     "lrm_rsc_op_attributes",
     "lrm_rsc_op_element",
     "op_digest",
+    "reload_and_secure_attributes",
 ]
 
 
@@ -103,7 +113,7 @@ _MESSAGES: dict[str, type] = {
         StonithExecRequest,
     )
 }
-_NESTED: dict[str, type] = {"agent": AgentSpec}
+_NESTED = {(ExecRequest, "agent"), (OpCompleted, "agent"), (MetadataRequest, "agent")}
 
 
 def _to_plain(value: Any) -> Any:
@@ -131,8 +141,8 @@ def _build(cls: type, body: Any) -> Any:
         if f.name not in body:
             continue
         value = body[f.name]
-        if f.name in _NESTED:
-            value = _build(_NESTED[f.name], value)
+        if (cls, f.name) in _NESTED:
+            value = _build(AgentSpec, value)
         elif f.name == "records":
             value = tuple(_build(OpCompleted, v) for v in value)
         elif f.name == "agents":

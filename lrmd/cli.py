@@ -21,7 +21,6 @@ from typing import Any
 import click
 
 from lrmd.api import (
-    DEFAULT_TIMEOUT_MS,
     Ack,
     AgentSpec,
     CancelRequest,
@@ -96,7 +95,11 @@ def _guard(function: Any) -> Any:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def lrm() -> None:
-    """Run and inspect resource agents (the local resource manager)."""
+    """Run and inspect resource agents (the local resource manager).
+
+    Commands talk to the node's lrmd (python -m lrmd --state-dir DIR) when it runs; exec and
+    metadata fall back to running the agent directly.
+    """
 
 
 @lrm.command("exec")
@@ -133,6 +136,8 @@ def exec_command(
     Exits with the agent's rc, or 124 when the operation timed out.
     """
     spec = AgentSpec.parse(agent)
+    if parse_duration_ms(timeout, "--timeout") <= 0:
+        raise UsageError(f"--timeout {timeout!r} must be longer than 0")
     request = ExecRequest(
         resource=resource or spec.type,
         agent=spec,
@@ -140,7 +145,7 @@ def exec_command(
         params=parse_assignments(params),
         meta=parse_assignments(meta),
         interval_ms=parse_duration_ms(interval, "--interval"),
-        timeout_ms=parse_duration_ms(timeout, "--timeout") or DEFAULT_TIMEOUT_MS,
+        timeout_ms=parse_duration_ms(timeout, "--timeout"),
     )
     result = None
     if not direct:
@@ -207,7 +212,7 @@ async def run_direct(request: ExecRequest, state_dir: Path) -> OpCompleted:
 @_state_dir_option
 @_guard
 def cancel_command(resource: str, action: str, interval: str, state_dir: Path) -> None:
-    """Cancel RESOURCE's ACTION (e.g. a recurring monitor) in the running lrmd."""
+    """Cancel RESOURCE's ACTION in the running lrmd; use --interval for a recurring monitor."""
     with LrmdClient(state_dir) as client:
         reply = client.request(
             CancelRequest(resource, action, parse_duration_ms(interval, "--interval"))

@@ -12,10 +12,11 @@ last_failure_0, recurring op key, migrate op key).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 from lxml import etree
 
-from lrmd.messages import DEFAULT_TIMEOUT_MS, OpCompleted
+from lrmd.messages import DEFAULT_TIMEOUT_MS, AgentSpec, OpCompleted
 from messaging.types import OpStatus
 
 _DIGEST_DROPPED = frozenset(
@@ -70,6 +71,62 @@ def op_digest(
     return hashlib.md5(text.encode()).hexdigest()
 
 
+_NEEDS_METADATA = frozenset(
+    {
+        "start",
+        "monitor",
+        "promote",
+        "demote",
+        "reload",
+        "reload-agent",
+        "migrate_to",
+        "migrate_from",
+        "notify",
+    }
+)
+
+
+def _framed(names: list[str]) -> str:
+    """Pacemaker's parameter list format: space-framed, or empty."""
+    return f" {' '.join(names)} " if names else ""
+
+
+def reload_and_secure_attributes(result: OpCompleted, metadata_xml: str) -> dict[str, str]:
+    """``op-force-restart``/``op-restart-digest`` and ``op-secure-params``/``op-secure-digest``
+    for `result`, from the agent's meta-data (empty when they do not apply or the meta-data
+    cannot be read).
+
+    The restart list holds the parameters a reload cannot apply: those not ``reloadable="1"``
+    for agents advertising ``reload-agent``, those ``unique="1"`` for legacy ``reload``
+    agents; only non-recurring operations carry it. The secure list holds ``private="1"``
+    parameters and its digest covers every other parameter.
+    """
+    if result.action not in _NEEDS_METADATA:
+        return {}
+    try:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True)
+        root = etree.fromstring(metadata_xml.encode(), parser)
+    except (etree.XMLSyntaxError, ValueError):
+        return {}
+    declared = [p for p in root.iter("parameter") if p.get("name")]
+    actions = {a.get("name") for a in root.iter("action")}
+    params = digest_parameters(result.params, 0, result.timeout_ms)
+    attributes: dict[str, str] = {}
+    if result.interval_ms == 0 and actions & {"reload-agent", "reload"}:
+        if "reload-agent" in actions:
+            names = [str(p.get("name")) for p in declared if p.get("reloadable") != "1"]
+        else:
+            names = [str(p.get("name")) for p in declared if p.get("unique") == "1"]
+        attributes["op-force-restart"] = _framed(names)
+        attributes["op-restart-digest"] = op_digest({k: v for k, v in params.items() if k in names})
+    private = [str(p.get("name")) for p in declared if p.get("private") == "1"]
+    if private:
+        public = {k: v for k, v in result.params.items() if k not in private}
+        attributes["op-secure-params"] = _framed(private)
+        attributes["op-secure-digest"] = op_digest(public, result.interval_ms, result.timeout_ms)
+    return attributes
+
+
 def history_entry_id(result: OpCompleted) -> str:
     """The ``lrm_rsc_op`` id this result is written under (status-section id rule)."""
     if result.action == "notify":
@@ -92,10 +149,12 @@ def lrm_rsc_op_attributes(
     transition_key: str = "",
     crm_feature_set: str = "3.16.2",
     origin: str = "do_update_resource",
+    metadata: str = "",
 ) -> dict[str, str]:
     """Attributes of the ``lrm_rsc_op`` element for `result`, in Pacemaker's order.
 
-    Without a `transition_key` the fake one Pacemaker uses for unknown ops is written.
+    Without a `transition_key` the fake one Pacemaker uses for unknown ops is written; with
+    the agent's `metadata` the reload and secure-parameter digests are added.
     """
     target = result.target_rc if result.target_rc is not None else 0
     key = transition_key or (f"-1:{result.call_id}:{target}:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
@@ -124,6 +183,8 @@ def lrm_rsc_op_attributes(
         "queue-time": str(result.queue_time_ms),
         "op-digest": result.op_digest,
     }
+    if metadata:
+        attributes.update(reload_and_secure_attributes(result, metadata))
     if result.action in ("migrate_to", "migrate_from"):
         attributes["migrate_source"] = result.params.get("CRM_meta_migrate_source", "")
         attributes["migrate_target"] = result.params.get("CRM_meta_migrate_target", "")
@@ -131,12 +192,51 @@ def lrm_rsc_op_attributes(
 
 
 def lrm_rsc_op_element(
-    result: OpCompleted, *, node: str, transition_key: str = "", crm_feature_set: str = "3.16.2"
+    result: OpCompleted,
+    *,
+    node: str,
+    transition_key: str = "",
+    crm_feature_set: str = "3.16.2",
+    metadata: str = "",
 ) -> etree._Element:
     """The ``lrm_rsc_op`` element for `result` (see `lrm_rsc_op_attributes`)."""
     element = etree.Element("lrm_rsc_op")
     for name, value in lrm_rsc_op_attributes(
-        result, node=node, transition_key=transition_key, crm_feature_set=crm_feature_set
+        result,
+        node=node,
+        transition_key=transition_key,
+        crm_feature_set=crm_feature_set,
+        metadata=metadata,
     ).items():
         element.set(name, value)
+    return element
+
+
+def lrm_resource_element(
+    resource: str,
+    agent: AgentSpec,
+    results: Iterable[OpCompleted],
+    *,
+    node: str,
+    metadata: str = "",
+) -> etree._Element:
+    """A whole ``lrm_resource`` with one ``lrm_rsc_op`` per history entry id.
+
+    A failed one-shot result is written as ``<rsc>_last_failure_0`` and, unless a separate
+    later result already holds it, also as ``<rsc>_last_0`` (Pacemaker writes both).
+    """
+    element = etree.Element("lrm_resource", id=resource, type=agent.type)
+    element.set("class", agent.standard)
+    if agent.provider:
+        element.set("provider", agent.provider)
+    entries: dict[str, dict[str, str]] = {}
+    for result in results:
+        attributes = lrm_rsc_op_attributes(result, node=node, metadata=metadata)
+        entries[attributes["id"]] = attributes
+        if attributes["id"].endswith("_last_failure_0") and result.interval_ms == 0:
+            entries.setdefault(f"{resource}_last_0", {**attributes, "id": f"{resource}_last_0"})
+    for attributes in entries.values():
+        op = etree.SubElement(element, "lrm_rsc_op")
+        for name, value in attributes.items():
+            op.set(name, value)
     return element

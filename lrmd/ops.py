@@ -165,9 +165,11 @@ class LrmdCore:
         """Recorded results (last, last failure, recurring), of one resource or all."""
         names = [resource] if resource else sorted(self._history)
         records: list[OpCompleted] = []
+        seen: set[int] = set()
         for name in names:
             for _, record in sorted(self._history.get(name, {}).items()):
-                if not any(record is seen for seen in records):  # last_0 may repeat a failure
+                if id(record) not in seen:  # last_0 may be the same record as last_failure_0
+                    seen.add(id(record))
                     records.append(record)
         return records
 

@@ -23,7 +23,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from lrmd.agents import list_agents
+from lrmd.agents import list_agents, ocf_roots
 from lrmd.api import CONTROL_SOCKET, PUBLISH_SOCKET, decode, encode
 from lrmd.messages import (
     AgentSpec,
@@ -176,7 +176,11 @@ class LrmdService:
             path = self.state_dir / name
             path.unlink(missing_ok=True)
             sock.setsockopt(zmq.LINGER, 0)
-            sock.bind(f"ipc://{path}")
+            umask = os.umask(0o117)  # the socket never exists with wider permissions
+            try:
+                sock.bind(f"ipc://{path}")
+            finally:
+                os.umask(umask)
             os.chmod(path, 0o660)
         self._router.setsockopt(zmq.ROUTER_MANDATORY, 0)
 
@@ -290,11 +294,21 @@ async def metadata(runner: SubprocessRunner, agent: AgentSpec, cache: dict[str, 
     return cache[key]
 
 
-async def run_daemon(state_dir: Path, *, max_parallel: int = 0, kill_grace: float = 5.0) -> None:
+async def run_daemon(
+    state_dir: Path,
+    *,
+    max_parallel: int = 0,
+    kill_grace: float = 5.0,
+    extra_roots: tuple[Path, ...] = (),
+) -> None:
     """Run the daemon until SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     os.chdir("/")  # agents inherit the daemon's working directory
-    await LrmdService(state_dir, max_parallel=max_parallel, kill_grace=kill_grace).serve(stop)
+    runner = SubprocessRunner(roots=[*extra_roots, *ocf_roots()], state_dir=state_dir)
+    service = LrmdService(
+        state_dir, max_parallel=max_parallel, kill_grace=kill_grace, runner=runner
+    )
+    await service.serve(stop)

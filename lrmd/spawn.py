@@ -6,6 +6,7 @@ of its load. Here one call is: ``posix_spawn`` (vfork-like, new session so the c
 its own process group), a pidfd and the two output pipes registered with the loop's
 selector, ``waitpid`` once the pidfd says the child exited. Output beyond `limit` bytes per
 stream is read and dropped; pipes a stray grandchild keeps open are given up after `grace`.
+Without pidfds (Linux < 5.3) the exit is awaited with ``waitpid`` in a worker thread.
 """
 
 from __future__ import annotations
@@ -27,8 +28,13 @@ class _Child:
         self.buffers = {fd: bytearray() for fd in fds}
         self.open = set(fds)
         self.exit_code: int | None = None
-        self.pidfd = os.pidfd_open(pid)
-        self.loop.add_reader(self.pidfd, self._exited)
+        self.pidfd = -1
+        try:
+            self.pidfd = os.pidfd_open(pid)
+            self.loop.add_reader(self.pidfd, self._exited)
+        except OSError:  # no pidfds (Linux < 5.3): wait in a worker thread instead
+            waiting = self.loop.run_in_executor(None, os.waitpid, pid, 0)
+            waiting.add_done_callback(lambda done: self._reaped(done.result()[1]))
         for fd in fds:
             os.set_blocking(fd, False)
             self.loop.add_reader(fd, self._readable, fd)
@@ -58,7 +64,9 @@ class _Child:
     def _exited(self) -> None:
         self.loop.remove_reader(self.pidfd)
         os.close(self.pidfd)
-        _, status = os.waitpid(self.pid, 0)
+        self._reaped(os.waitpid(self.pid, 0)[1])
+
+    def _reaped(self, status: int) -> None:
         self.exit_code = os.waitstatus_to_exitcode(status)
         if self.open:
             self.loop.call_later(self.grace, self._finish)

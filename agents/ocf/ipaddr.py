@@ -1,6 +1,7 @@
 """ocf:hacluster:IPaddr: a floating IP address managed with pyroute2 (netlink).
 
-start adds ``ip/cidr_netmask`` to ``nic`` and announces it with gratuitous ARP (IPv4); stop
+start adds ``ip/cidr_netmask`` to ``nic`` and announces it with gratuitous ARP (IPv4) or
+waits for duplicate address detection to finish (IPv6, failing if the address is taken); stop
 removes it; monitor answers 0 when the address is on the interface and 7 when not. ``nic``
 defaults to the interface whose configured subnet contains ``ip``; ``cidr_netmask`` defaults
 to that subnet's prefix (32/128 without one). validate-all: a missing or malformed ``ip`` or
@@ -14,6 +15,7 @@ import ipaddress
 import socket
 import struct
 import sys
+import time
 from dataclasses import dataclass
 
 from agents.ocf._ocf import Instance, fail, run_agent
@@ -138,22 +140,48 @@ def _with_netlink(action: str, instance: Instance) -> int:
     with IPRoute() as ipr:
         config = configure(instance, ipr)
         present = _present(ipr, config)
-        if action == "monitor" or action == "validate-all":
-            if action == "validate-all":
-                return int(OcfRc.SUCCESS)
+        if action == "validate-all":
+            return int(OcfRc.SUCCESS)
+        if action == "monitor":
             return int(OcfRc.SUCCESS if present else OcfRc.NOT_RUNNING)
-        if action == "start" and not present:
-            ipr.addr(
-                "add", index=config.index, address=str(config.address), prefixlen=config.prefix
-            )
-        elif action == "stop" and present:
-            ipr.addr(
-                "del", index=config.index, address=str(config.address), prefixlen=config.prefix
-            )
-        if action == "start" and config.address.version == 4:
+        address = {
+            "index": config.index,
+            "address": str(config.address),
+            "prefixlen": config.prefix,
+        }
+        if action == "stop":
+            if present:
+                ipr.addr("del", **address)
+            return int(OcfRc.SUCCESS)
+        if not present:
+            ipr.addr("add", **address)
+        if config.address.version == 6:
+            _await_dad(ipr, config, address)
+        else:
             mac = ipr.get_links(config.index)[0].get_attr("IFLA_ADDRESS") or ""
             send_gratuitous_arp(config.nic, mac, str(config.address), config.arp_count)
     return int(OcfRc.SUCCESS)
+
+
+_IFA_F_DADFAILED, _IFA_F_TENTATIVE = 0x08, 0x40
+DAD_WAIT = 10.0  # seconds an IPv6 start waits for duplicate address detection
+
+
+def _await_dad(ipr: object, config: Config, address: dict[str, object]) -> None:
+    """Return once the IPv6 address is usable; a duplicate elsewhere fails the start."""
+    deadline = time.monotonic() + DAD_WAIT
+    while time.monotonic() < deadline:
+        flags = 0
+        for entry in ipr.get_addr(index=config.index, family=socket.AF_INET6):  # type: ignore[attr-defined]
+            if entry.get_attr("IFA_ADDRESS") == str(config.address):
+                flags = int(entry.get_attr("IFA_FLAGS") or entry["flags"])
+        if flags & _IFA_F_DADFAILED:
+            ipr.addr("del", **address)  # type: ignore[attr-defined]
+            raise fail(OcfRc.ERR_GENERIC, f"{config.address} is already in use on the network")
+        if not flags & _IFA_F_TENTATIVE:
+            return
+        time.sleep(0.1)
+    raise fail(OcfRc.ERR_GENERIC, f"{config.address} still tentative after {DAD_WAIT:g} s")
 
 
 def arp_frame(mac: str, ip: str) -> bytes:

@@ -23,6 +23,8 @@ TEST_AGENTS = {
     "Stubborn": "trap '' TERM; while :; do sleep 0.2; done\n",
     # a megabyte of random bytes on both streams, then success
     "Garbage": "head -c 1000000 /dev/urandom; head -c 1000000 /dev/urandom >&2; exit 0\n",
+    # leaves a child holding stdout open, like a badly daemonising start
+    "Daemonizer": 'sleep 30 & echo $! > "$OCF_RESKEY_pidfile"; echo started; exit 0\n',
     # writes its whole environment to a file
     "Env": 'env > "$OCF_RESKEY_envfile"; exit 0\n',
     # exits with whatever rc it is told, with an exit reason
@@ -91,7 +93,6 @@ def start_daemon(tmp_path: Path, *extra: str, netns: str = "") -> Daemon:
     _write_agents(tmp_path / "ocf")
     env = dict(
         os.environ,
-        HACLUSTER_OCF_ROOTS=str(tmp_path / "ocf"),
         HACLUSTER_LSB_DIR=str(tmp_path / "init.d"),
         LRMD_TEST_LEAK="daemon-only",
         HA_RSCTMP=str(tmp_path / "rsctmp"),
@@ -105,6 +106,8 @@ def start_daemon(tmp_path: Path, *extra: str, netns: str = "") -> Daemon:
         str(state_dir),
         "--kill-grace",
         "1",
+        "--ocf-root",
+        str(tmp_path / "ocf"),
         *extra,
     ]
     if netns:

@@ -54,6 +54,10 @@ def test_cli_bad_input_is_one_line_and_usage_code(tmp_path: Path) -> None:
         "exec", "ocf:hacluster:Dummy", "start", "--timeout", "soon", "--state-dir", str(tmp_path)
     )
     assert code == ExitCode.USAGE and "--timeout" in err
+    code, _, err = _run(
+        "exec", "ocf:hacluster:Dummy", "start", "--timeout", "0", "--state-dir", str(tmp_path)
+    )
+    assert code == ExitCode.USAGE and "longer than 0" in err
     code, _, err = _run("exec", "ocf:nobody:Thing", "start", "--state-dir", str(tmp_path))
     assert code == 5
     code, _, err = _run("history", "--state-dir", str(tmp_path))

@@ -267,5 +267,71 @@ def test_agent_environment(lrmd: Daemon, tmp_path: Path) -> None:
     assert env["OCF_CHECK_LEVEL"] == "10" and "OCF_RESKEY_OCF_CHECK_LEVEL" not in env
     assert env["OCF_EXIT_REASON_PREFIX"] == "ocf-exit-reason:"
     assert "LRMD_TEST_LEAK" not in env  # agents get a clean environment
+    assert env["HA_RSCTMP"] == str(tmp_path / "rsctmp")  # but the daemon's HA_* settings
     with lrmd.client() as client:
         client.request(CancelRequest("web:1", "monitor", 15_000))
+
+
+def test_stonith_class_is_handed_to_stonithd(lrmd: Daemon) -> None:
+    """A stand-in stonithd on the state dir's socket receives the hand-off and answers."""
+    from lrmd.api import STONITHD_SOCKET, OpCompleted, StonithExecRequest, decode, encode
+
+    router = zmq.Context.instance().socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    router.bind(f"ipc://{lrmd.state_dir / STONITHD_SOCKET}")
+    seen: list[StonithExecRequest] = []
+
+    def answer() -> None:
+        if router.poll(10_000):
+            identity, _, payload = router.recv_multipart()
+            request = decode(payload)
+            seen.append(request)
+            reply = OpCompleted(
+                request.call_id,
+                request.resource,
+                AgentSpec("stonith", request.agent),
+                request.action,
+                0,
+                rc=0,
+                status=0,
+            )
+            router.send_multipart([identity, b"", encode(reply)])
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    result = lrmd.execute(
+        "stonith:fence_virt", "monitor", resource="fence1", params={"port": "node1"}
+    )
+    thread.join(15)
+    router.close(0)
+    assert (result.rc, result.status) == (0, OpStatus.DONE)
+    assert len(seen) == 1 and isinstance(seen[0], StonithExecRequest)
+    assert (seen[0].agent, seen[0].action, seen[0].params["port"]) == (
+        "fence_virt",
+        "monitor",
+        "node1",
+    )
+
+
+def test_child_holding_stdout_does_not_stall_the_result(lrmd: Daemon, tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    started = time.monotonic()
+    result = lrmd.execute("ocf:test:Daemonizer", "start", params={"pidfile": str(pidfile)})
+    elapsed = time.monotonic() - started
+    try:
+        assert (result.rc, result.status) == (0, OpStatus.DONE)
+        assert "started" in result.output
+        assert elapsed < 10  # the 30 s sleeper kept the pipe, the lrmd gave up after ~1 s
+        assert _alive(int(pidfile.read_text()))  # a successful start's children are left alone
+    finally:
+        os.kill(int(pidfile.read_text()), 9)
+
+
+def test_sockets_are_group_only(lrmd: Daemon) -> None:
+    import stat
+
+    from lrmd.api import PUBLISH_SOCKET
+
+    for name in (CONTROL_SOCKET, PUBLISH_SOCKET):
+        mode = (lrmd.state_dir / name).stat().st_mode
+        assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o660

@@ -145,3 +145,96 @@ def test_agent_spec_parse() -> None:
     for bad in ("IPaddr2", "ocf::Dummy", "foo:bar"):
         with pytest.raises(UsageError):
             AgentSpec.parse(bad)
+
+
+def _metadata(
+    non_reloadable: list[str], reloadable: list[str], private: tuple[str, ...] = ()
+) -> str:
+    """Synthetic OCF 1.1 meta-data declaring which parameters are reloadable/private."""
+    root = etree.Element("resource-agent", name="X")
+    etree.SubElement(root, "version").text = "1.1"
+    parameters = etree.SubElement(root, "parameters")
+    for name in [*non_reloadable, *reloadable]:
+        parameter = etree.SubElement(parameters, "parameter", name=name)
+        if name in reloadable:
+            parameter.set("reloadable", "1")
+        if name in private:
+            parameter.set("private", "1")
+    actions = etree.SubElement(root, "actions")
+    for action in ("start", "reload-agent"):
+        etree.SubElement(actions, "action", name=action, timeout="20s")
+    return etree.tostring(root, encoding="unicode")
+
+
+@pytest.mark.parametrize("name", ["bug-cl-5170.xml", "bug-lf-2453.xml"])
+def test_restart_digest_matches_pacemaker(shared: Path, name: str) -> None:
+    doc = etree.parse(str(shared / "conformance/scheduler/xml" / name))
+    checked = 0
+    for entry in doc.xpath("//lrm_rsc_op[@op-force-restart][@operation='start']"):
+        rid = entry.getparent().get("id").split(":")[0]
+        attrs = doc.xpath(f"//primitive[@id='{rid}']/instance_attributes/nvpair")
+        params = {nv.get("name"): nv.get("value") for nv in attrs}
+        listed = entry.get("op-force-restart").split()
+        metadata = _metadata(listed, [p for p in params if p not in listed] + ["unset_one"])
+        result = _result(resource=rid, params=params)
+        got = lrm_rsc_op_attributes(result, node="n1", metadata=metadata)
+        assert got["op-force-restart"].split() == listed
+        assert got["op-force-restart"].startswith(" ") and got["op-force-restart"].endswith(" ")
+        assert got["op-restart-digest"] == entry.get("op-restart-digest")
+        checked += 1
+    assert checked
+
+
+def test_secure_digest_leaves_private_parameters_out() -> None:
+    metadata = _metadata(["user", "passwd"], [], private=("passwd",))
+    one = _result(params={"user": "a", "passwd": "x"})
+    two = _result(params={"user": "a", "passwd": "y"})
+    first = lrm_rsc_op_attributes(one, node="n1", metadata=metadata)
+    second = lrm_rsc_op_attributes(two, node="n1", metadata=metadata)
+    assert first["op-secure-params"] == " passwd "
+    assert first["op-secure-digest"] == second["op-secure-digest"] == op_digest({"user": "a"})
+    recurring = _result(action="monitor", interval_ms=10_000, params={"user": "a"})
+    assert "op-force-restart" not in lrm_rsc_op_attributes(recurring, node="n", metadata=metadata)
+    assert lrm_rsc_op_attributes(one, node="n", metadata="<not xml") == lrm_rsc_op_attributes(
+        one, node="n"
+    )
+
+
+def test_lrm_resource_from_core_history() -> None:
+    from lrmd.api import lrm_resource_element
+    from lrmd.ops import AgentFinished, LrmdCore, Submit
+
+    core = LrmdCore()
+    agent = AgentSpec("ocf", "Dummy", "heartbeat")
+    for number, (action, interval, rc) in enumerate(
+        [("start", 0, 0), ("monitor", 10_000, 0), ("stop", 0, 1)], start=1
+    ):
+        core.handle(Submit(ExecRequest("db", agent, action, interval_ms=interval), 0.0))
+        core.handle(AgentFinished(number, rc, 1.0))
+    element = lrm_resource_element("db", agent, core.history("db"), node="n1")
+    assert (element.get("class"), element.get("provider"), element.get("type")) == (
+        "ocf",
+        "heartbeat",
+        "Dummy",
+    )
+    ops = {op.get("id"): op for op in element}
+    # the failed stop cancelled the monitor, and is both the last failure and the last op
+    assert sorted(ops) == ["db_last_0", "db_last_failure_0"]
+    assert ops["db_last_0"].get("operation") == "stop" and ops["db_last_0"].get("rc-code") == "1"
+
+
+def test_public_surface_of_lrmd_api() -> None:
+    import lrmd.api
+
+    assert set(lrmd.api.__all__) >= {
+        "LrmdClient",
+        "ExecRequest",
+        "OpCompleted",
+        "op_digest",
+        "lrm_rsc_op_element",
+        "lrm_resource_element",
+        "StonithExecRequest",
+        "CONTROL_SOCKET",
+        "OP_TOPIC",
+    }
+    assert all(hasattr(lrmd.api, name) for name in lrmd.api.__all__)
