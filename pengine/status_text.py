@@ -11,6 +11,7 @@ instance (unique) or as "Started: [ ... ]" bracket lists (anonymous).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from messaging.types import Role
 from pengine.model import ClusterStatus, FailedOperation, NodeStatus, ResourceStatus
@@ -184,33 +185,64 @@ def _clone(rsc: ResourceStatus, unclean: set[str], all_nodes: Sequence[str],
     """Clone Set header, then instances (unique or non-trivial) or role bracket lists."""
     pad = "  " * depth
     bullet = "" if depth == 0 else "* "
-    child_name = _template_name(rsc)
     extra: tuple[str, ...] = ("promotable",) if rsc.kind == "promotable" else ()
     unique = bool(getattr(rsc, "unique", False))
     if unique:
         extra += ("unique",)
-    lines = [f"{pad}{bullet}Clone Set: {rsc.id} [{child_name}]{_collective_flags(rsc, extra)}:"]
+    head = f"Clone Set: {rsc.id} [{_template_name(rsc)}]{_collective_flags(rsc, extra)}:"
+    lines = [f"{pad}{bullet}{head}"]
     inner = "  " * (depth + 1) + "* "
     simple: dict[str, list[str]] = {}
     for child in rsc.children:
-        if unique or child.kind != "primitive" or child.failed or not child.managed \
-                or len(child.running_on) > 1 or child.orphan:
-            if unique and child.kind == "primitive" and not child.running_on:
-                continue
+        if unique:
             lines += _resource(child, unclean, all_nodes, depth + 1)
+        elif not child.running_on:
             continue
-        for node in child.running_on:
-            simple.setdefault(child.role.text if child.role > Role.STOPPED else "Started",
-                              []).append(node)
+        elif _plain_instance(child):
+            nodes = child.children[0].running_on if child.kind == "group" else child.running_on
+            simple.setdefault(_role_label(rsc, child), []).extend(nodes)
+        else:
+            lines += _resource(_anonymous(child), unclean, all_nodes, depth + 1)
     for label in ("Promoted", "Unpromoted", "Started"):
         if label in simple:
             lines.append(f"{inner}{label}: [ {' '.join(sorted(simple[label]))} ]")
-    used = set(_active_nodes(rsc.children))
+    used = _active_nodes(rsc.children)
     stopped = [name for name in all_nodes if name not in used]
     if stopped and not unique:
         label = "Stopped (disabled)" if rsc.target_role == Role.STOPPED else "Stopped"
         lines.append(f"{inner}{label}: [ {' '.join(stopped)} ]")
     return lines
+
+
+def _plain_instance(child: ResourceStatus) -> bool:
+    """An anonymous instance that fits into a "Started: [ ... ]" list.
+
+    A group instance fits when every member is plainly active on the same node.
+    """
+    if child.kind == "group":
+        return bool(child.children) and all(
+            _plain_instance(m) and m.running_on == child.children[0].running_on
+            and m.role == child.children[0].role for m in child.children)
+    return (child.kind == "primitive" and not child.failed and child.managed
+            and not child.orphan and not child.blocked and len(child.running_on) == 1
+            and child.pending_task is None)
+
+
+def _role_label(clone: ResourceStatus, child: ResourceStatus) -> str:
+    if child.kind == "group" and child.children:
+        child = child.children[0]
+    if clone.kind == "promotable" and child.role <= Role.STARTED:
+        return "Unpromoted"
+    return child.role.text if child.role > Role.STOPPED else "Started"
+
+
+def _anonymous(child: ResourceStatus) -> ResourceStatus:
+    """Anonymous instances are shown under their configured name (no ":N")."""
+    if child.kind == "group":
+        return replace(child, children=tuple(_anonymous(m) for m in child.children))
+    if child.kind != "primitive":
+        return child
+    return replace(child, id=child.id.split(":")[0])
 
 
 def _template_name(rsc: ResourceStatus) -> str:

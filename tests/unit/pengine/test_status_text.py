@@ -112,13 +112,16 @@ def test_standby_maintenance_and_flags() -> None:
     assert "    * old\t(ocf:heartbeat:Dummy):\t ORPHANED Started e" in lines
 
 
-# Corpus cases whose status Pacemaker printed with primitives and groups in many states:
-# standby nodes, unclean/offline nodes, failed, unmanaged, disabled, orphaned, multiply
-# active resources. The engine unpacks the corpus input; the text must be Pacemaker's.
+# Corpus cases whose status Pacemaker printed with primitives, groups and clones in many
+# states: standby nodes, unclean/offline nodes, failed, unmanaged, disabled, orphaned,
+# multiply active resources. The engine unpacks the corpus input; the text must be Pacemaker's.
 UNPACKED_CASES = ["994", "stonith-4", "standby", "rec-node-7", "orphan-0", "unmanaged-stop-1",
                   "rsc-maintenance", "node-maintenance-1", "rec-rsc-5", "group-fail",
                   "group1", "bug-1718", "simple4", "target-0", "rec-node-2",
-                  "rec-rsc-9"]
+                  "rec-rsc-9",
+                  # clones: anonymous lists, promotable roles, group instances, failures
+                  "clone-anon-failcount", "promoted-move", "bug-lf-1852", "probe-3",
+                  "cloned-group-stop", "clone-no-shuffle", "stop-failure-with-fencing"]
 
 
 def test_engine_status_renders_like_pacemaker(shared: Path) -> None:
