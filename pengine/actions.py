@@ -241,6 +241,13 @@ def group_actions(u: Unpacked, acts: ActionSet, gid: str) -> None:
     acts.order(gid, "start", gid, "running", OPTIONAL)
 
 
+def _primitives(u: Unpacked, rid: str) -> list[str]:
+    rsc = u.rsc(rid)
+    if rsc.kind == "primitive":
+        return [rid]
+    return [p for child in rsc.children for p in _primitives(u, child)]
+
+
 def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
     """Probe every primitive on every online clean node where its state is unknown."""
     if not u.options.startup_probes:
@@ -257,5 +264,22 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
             top = rsc.id
             while u.rsc(top).parent is not None:
                 top = u.rsc(top).parent or top
-            flag = RUNNABLE_LEFT if (not act.runnable and not st.running_on) else OPTIONAL
+            top_running = any(u.states[p].running_on for p in _primitives(u, top))
+            flag = RUNNABLE_LEFT if (not act.runnable and not top_running) else OPTIONAL
             acts.order(rsc.id, "monitor", top, "start", flag, first_action=act)
+
+
+def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
+    """Pseudo start/running/stop/stopped actions of a clone and its instance orderings."""
+    for task in ("start", "running", "stop", "stopped"):
+        acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
+    for inst in u.rsc(cid).children:
+        acts.order(cid, "start", inst, "start", RUNNABLE_LEFT)
+        acts.order(inst, "start", cid, "running", "member_flags", "any_runnable")
+        acts.order(cid, "stop", inst, "stop", OPTIONAL)
+        acts.order(inst, "stop", cid, "stopped", "member_flags")
+        acts.order(inst, "start", cid, "start", "member_flags")
+        acts.order(inst, "stop", cid, "stop", "member_flags")
+    acts.order(cid, "stop", cid, "stopped", OPTIONAL)
+    acts.order(cid, "stopped", cid, "start", OPTIONAL)
+    acts.order(cid, "start", cid, "running", OPTIONAL)

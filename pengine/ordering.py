@@ -55,6 +55,30 @@ def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
                        _INVERSE.get(o.first_task, o.first_task), *inv_flags)
 
 
+def collective_children(u: Unpacked, acts: ActionSet) -> dict[int, list[Work]]:
+    """Clone pseudo action id -> the instances' primitive actions of the matching task."""
+    base = {"running": "start", "start": "start", "stopped": "stop", "stop": "stop"}
+    out: dict[int, list[Work]] = {}
+    for act in acts.actions:
+        if act.pseudo and act.rsc is not None and act.task in base \
+                and any(r.id == act.rsc and r.kind == "clone" for r in u.resources):
+            out[act.id] = [a for p in _primitives(u, act.rsc) for a in acts.of(p, base[act.task])
+                           if a.node is not None]
+    return out
+
+
+def group_locations(u: Unpacked, acts: ActionSet, assigned: dict[str, str | None]
+                    ) -> dict[int, str | None]:
+    """A group's start/stop pseudo actions are located where the group is assigned."""
+    out: dict[int, str | None] = {}
+    for act in acts.actions:
+        if act.pseudo and act.rsc is not None and act.task == "start":
+            rsc = u.rsc(act.rsc)
+            if rsc.kind == "group" and rsc.children:
+                out[act.id] = assigned.get(_primitives(u, rsc.id)[0])
+    return out
+
+
 def resolve(u: Unpacked, acts: ActionSet) -> list[Link]:
     """Turn order specs into links between actions (creation order)."""
     links: list[Link] = []
@@ -82,13 +106,20 @@ def resolve(u: Unpacked, acts: ActionSet) -> list[Link]:
             thens = acts.of(spec.then_rsc or "", spec.then_task, spec.then_node)
             if kinds.get(spec.then_rsc or "") == "group" and "user" in spec.flags \
                     and spec.first_rsc != spec.then_rsc:
-                for member in u.rsc(spec.then_rsc or "").children:
+                for member in _primitives(u, spec.then_rsc or ""):
                     thens = thens + acts.of(member, spec.then_task)
         for f in firsts:
             for t in thens:
                 if f is not t:
                     links.append(Link(f, t, spec.flags))
     return links
+
+
+def _primitives(u: Unpacked, rid: str) -> list[str]:
+    rsc = u.rsc(rid)
+    if rsc.kind == "primitive":
+        return [rid]
+    return [p for child in rsc.children for p in _primitives(u, child)]
 
 
 def _create_missing(u: Unpacked, rid: str | None, task: str) -> bool:
@@ -106,15 +137,33 @@ def _set_reason(then: Work, first: Work, text: str) -> None:
     then.reason = f"{text} {first.rsc} {first.task}" if first.rsc else f"{text} {first.task}"
 
 
-def _apply(link: Link, managed: dict[str, bool], blocked: set[str]) -> bool:
+@dataclass
+class Context:
+    """What flag propagation needs besides the links themselves."""
+
+    managed: dict[str, bool]
+    blocked: set[str]
+    collective_children: dict[int, list[Work]]
+    location: dict[int, str | None]
+
+    def first_required(self, f: Work, t: Work) -> bool:
+        children = self.collective_children.get(f.id)
+        node = self.location.get(t.id, t.node)
+        if children is None or node is None:
+            return not f.optional
+        return any(not c.optional for c in children if c.node == node)
+
+
+def _apply(link: Link, ctx: Context) -> bool:
+    managed, blocked = ctx.managed, ctx.blocked
     f, t, flags = link.first, link.then, link.flags
     changed = False
     if "member_flags" in flags:
-        if not f.optional and t.optional:
+        if not f.optional and t.optional and (f.node is not None or f.pseudo):
             t.optional = False
             changed = True
         return changed
-    if IMPLIES_THEN in flags and not f.optional and t.optional:
+    if IMPLIES_THEN in flags and t.optional and ctx.first_required(f, t):
         t.optional = False
         _set_reason(t, f, "required")
         changed = True
@@ -156,13 +205,25 @@ def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
     return changed
 
 
-def propagate(links: list[Link], managed: dict[str, bool], blocked: set[str]) -> None:
+def propagate(links: list[Link], ctx: Context) -> None:
     """Apply every link until nothing changes."""
     changed = True
     rounds = 0
+    any_links: dict[int, list[Work]] = {}
+    thens: dict[int, Work] = {}
+    for link in links:
+        if "any_runnable" in link.flags:
+            any_links.setdefault(link.then.id, []).append(link.first)
+            thens[link.then.id] = link.then
     while changed and rounds < 1000:
         changed = False
         rounds += 1
         for link in links:
-            if _apply(link, managed, blocked):
+            if _apply(link, ctx):
+                changed = True
+        for tid, firsts in any_links.items():
+            then = thens[tid]
+            if then.runnable and firsts and not any(f.runnable for f in firsts):
+                then.runnable = False
+                _set_reason(then, firsts[0], "unrunnable")
                 changed = True
