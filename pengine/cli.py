@@ -129,6 +129,9 @@ def run(options: Options) -> int:
     date_line = execution_date_line(transition) if now is None else None
     if date_line:
         out.append(date_line)
+    counts = status_text.counts_line(transition.status)
+    if counts:
+        out += [counts, ""]
     out += ["Current cluster status:", *status_text.render_status(transition.status), ""]
     if options.show_scores:
         out += [*transition.scores, ""]

@@ -280,3 +280,26 @@ def _rc_text(rc: int) -> str:
 
 def _status_text(status: int) -> str:
     return _STATUS_TEXT.get(status, "unknown")
+
+
+def _primitives(resources: Iterable[ResourceStatus]) -> Iterable[ResourceStatus]:
+    for rsc in resources:
+        if rsc.kind == "primitive":
+            yield rsc
+        else:
+            yield from _primitives(rsc.children)
+
+
+def counts_line(status: ClusterStatus) -> str | None:
+    """Pacemaker's note on disabled and blocked resources, printed above the status.
+
+    Counts primitive instances (group members and clone instances included, stopped
+    orphans excluded); None when nothing is disabled or blocked.
+    """
+    instances = [r for r in _primitives(status.resources) if r.running_on or not r.orphan]
+    disabled = sum(1 for r in instances if r.target_role == Role.STOPPED)
+    blocked = sum(1 for r in instances if r.blocked)
+    if not disabled and not blocked:
+        return None
+    return (f"{disabled} of {len(instances)} resource instances DISABLED and {blocked} "
+            "BLOCKED from further action due to failure")

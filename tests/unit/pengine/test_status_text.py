@@ -138,3 +138,20 @@ def test_engine_status_renders_like_pacemaker(shared: Path) -> None:
         if got != want:
             mismatched.append(name)
     assert mismatched == []
+
+
+def test_disabled_and_blocked_counts(shared: Path) -> None:
+    """The counts note above the status, for corpus cases with and without it."""
+    import pytest
+
+    pytest.importorskip("pengine.scheduler", reason="the scheduling engine has not landed yet")
+    from pengine.api import unpack_status
+    from pengine.status_text import counts_line
+
+    for name in ("asymmetrical-order-move", "8-am-then-bm-a-migrating-b-stopping",
+                 "unmanaged-stop-4", "994", "interleave-stop", "simple1"):
+        text = (shared / f"conformance/scheduler/summary/{name}.summary").read_text()
+        wanted = [line for line in text.splitlines() if "resource instances DISABLED" in line]
+        xml = (shared / f"conformance/scheduler/xml/{name}.xml").read_bytes()
+        line = counts_line(unpack_status(xml))
+        assert ([line] if line else []) == wanted, name
