@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from messaging.types import Role
 from pengine.placement import Placement
 from pengine.state import Unpacked
+from pengine.xmlin import is_true
 
 IMPLIES_THEN = "implies_then"
 RUNNABLE_LEFT = "runnable_left"
@@ -188,8 +189,35 @@ class PrimitiveActions:
             elif role == Role.STOPPED:
                 self.start(rid, chosen, False)
         self.acts.order(rid, "stop", rid, "start", OPTIONAL, IMPLIES_THEN, RESTART)
+        if moving and self._can_migrate(rid, current, chosen, role, next_role):
+            self._migrate(rid, current or "", chosen or "")
         if chosen is not None and next_role != Role.STOPPED and st.managed:
             self._monitors(rid, chosen)
+
+    def _can_migrate(self, rid: str, current: str | None, chosen: str | None, role: Role,
+                     next_role: Role) -> bool:
+        rsc = self.u.rsc(rid)
+        st = self.u.states[rid]
+        if not is_true(rsc.meta.get("allow-migrate")) or not self.p.managed.get(rid, True):
+            return False
+        if st.failed or st.start_pending or len(st.running_on) != 1 or role != next_role:
+            return False
+        nodes = [self.nodes.get(current or ""), self.nodes.get(chosen or "")]
+        return all(n is not None and n.online and not n.unclean for n in nodes)
+
+    def _migrate(self, rid: str, current: str, chosen: str) -> None:
+        to, _ = self.acts.new(op_key(rid, "migrate_to"), "migrate_to", rid, current, False)
+        frm, _ = self.acts.new(op_key(rid, "migrate_from"), "migrate_from", rid, chosen, False)
+        self.acts.order(rid, "migrate_to", rid, "migrate_from", OPTIONAL,
+                        first_action=to, then_action=frm)
+        for start in self.acts.of(rid, "start", chosen):
+            self.acts.order(rid, "start", rid, "migrate_from", RUNNABLE_LEFT, "nograph",
+                            first_action=start, then_action=frm)
+            self.acts.order(rid, "start", rid, "migrate_to", RUNNABLE_LEFT, "nograph",
+                            first_action=start, then_action=to)
+        for stop in self.acts.of(rid, "stop", current):
+            self.acts.order(rid, "stop", rid, "migrate_to", RUNNABLE_LEFT, "nograph",
+                            first_action=stop, then_action=to)
 
     def _active_count(self, rid: str) -> int:
         st = self.u.states[rid]

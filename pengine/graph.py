@@ -42,6 +42,6 @@ def build_graph(actions: tuple[Action, ...], links: list[Link]) -> nx.DiGraph:  
         if action.in_graph:
             graph.add_node(action.id, action=action)
     for link in links:
-        if link.first.id in graph and link.then.id in graph:
+        if "nograph" not in link.flags and link.first.id in graph and link.then.id in graph:
             graph.add_edge(link.first.id, link.then.id)
     return graph

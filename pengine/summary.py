@@ -88,6 +88,12 @@ class _Summariser:
 
     def _same_role(self, rid: str, failed: bool, role: Role, current: str | None,
                    chosen: str | None, start: Work | None, stop: Work | None) -> list[Item]:
+        if current is not None and chosen is not None and current != chosen:
+            migrate = self._find(rid, "migrate_from", chosen)
+            migrate_to = self._find(rid, "migrate_to", current)
+            if migrate is not None and migrate.runnable and migrate_to is not None \
+                    and migrate_to.runnable:
+                return [Item("Migrate", rid, _details(role, role, current, chosen), "")]
         if start is None or start.optional:
             return []
         if not start.runnable:
