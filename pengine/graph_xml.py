@@ -231,8 +231,12 @@ def to_xml(transition: Transition, ordered: tuple[Synapse, ...] | None = None) -
 
 
 def dot_name(action: Action) -> str:
-    """An action's dot node name: the key, plus the node for non-pseudo actions."""
-    if action.pseudo or action.node is None:
+    """An action's dot node name: the key, plus the node when the action has one.
+
+    Pseudo actions tied to a node (a stop implied by fencing) keep the node in dot,
+    although their graph element never carries on_node.
+    """
+    if action.node is None:
         return action.key
     return f"{action.key} {action.node}"
 

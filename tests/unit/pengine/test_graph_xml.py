@@ -98,7 +98,7 @@ def test_dot_lists_graph_actions_and_edges(shared: Path) -> None:
 # actions (key, node) and the same orderings between them as Pacemaker's .exp.
 ENGINE_CASES = ["simple2", "simple3", "simple4", "simple7", "simple8", "rec-rsc-0", "rec-rsc-3",
                 "mon-rsc-1", "order-mandatory", "rec-node-1", "group4", "base-score",
-                "5-am-then-bm-a-not-migratable", "monitor-onfail-restart", "attrs1"]
+                "monitor-onfail-restart", "attrs1"]
 
 
 def _key_edges(root: etree._Element) -> tuple[set[tuple[str, str]], set[tuple[object, ...]]]:
