@@ -172,3 +172,22 @@ def test_same_output_as_pacemaker(cib: Path) -> None:
     ours = crm_simulate("-x", str(cib), "-S")
     assert ours.returncode == 0, ours.stderr
     assert _normalized(ours.stdout) == _normalized(theirs.stdout)
+
+
+DOT_CASES = ["simple2", "rec-rsc-4", "order-optional", "quorum-4", "rec-node-1",
+             "stopped-monitor-01"]
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("name", DOT_CASES)
+def test_dot_same_as_pacemaker(shared: Path, tmp_path: Path, name: str) -> None:
+    """-D output, as a set of lines (node statements and edges), against crm_simulate -D."""
+    if shutil.which("crm_simulate") is None:
+        pytest.skip("Pacemaker's crm_simulate is not installed")
+    _engine()
+    cib = shared / f"conformance/scheduler/xml/{name}.xml"
+    theirs, ours = tmp_path / "theirs.dot", tmp_path / "ours.dot"
+    assert _pacemaker("-x", str(cib), "-R", "-Q", "-D", str(theirs)).returncode == 0
+    result = crm_simulate("-x", str(cib), "-R", "-Q", "-D", str(ours))
+    assert result.returncode == 0, result.stderr
+    assert sorted(ours.read_text().splitlines()) == sorted(theirs.read_text().splitlines())
