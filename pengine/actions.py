@@ -100,6 +100,18 @@ class ActionSet:
         self.orders.append(spec)
 
 
+def _next_role(frm: Role, to: Role) -> Role:
+    """One step on the way from role `frm` to role `to` (Pacemaker's role matrix)."""
+    level = {Role.STOPPED: 0, Role.STARTED: 1, Role.UNPROMOTED: 1, Role.PROMOTED: 2}
+    if level[to] > level[frm]:
+        if frm == Role.STOPPED:
+            return Role.UNPROMOTED if to == Role.PROMOTED else to
+        return Role.PROMOTED
+    if level[to] < level[frm]:
+        return Role.UNPROMOTED if frm == Role.PROMOTED else Role.STOPPED
+    return to
+
+
 def op_key(rsc: str, task: str, interval_ms: int = 0) -> str:
     return f"{rsc}_{task}_{interval_ms}"
 
@@ -157,6 +169,20 @@ class PrimitiveActions:
         if act.runnable and not optional:
             act.optional = False
 
+    def _step(self, rid: str, frm: Role, to: Role, chosen: str | None, optional: bool) -> None:
+        if frm == Role.STOPPED:
+            self.start(rid, chosen, optional)
+        elif to == Role.STOPPED:
+            self.stop(rid, optional)
+        elif to == Role.PROMOTED:
+            starts = self.acts.of(rid, "start", chosen)
+            act = self.action(rid, "promote", chosen, optional)
+            if any(not s.runnable for s in starts):
+                act.runnable = False
+        elif frm == Role.PROMOTED:
+            for node in self.u.states[rid].running_on:
+                self.action(rid, "demote", node, optional)
+
     def force_restart(self, rid: str) -> None:
         act, _ = self.acts.new(op_key(rid, "start"), "start", rid, None, False)
         act.runnable = False
@@ -179,16 +205,25 @@ class PrimitiveActions:
         moving = current is not None and chosen is not None and current != chosen
         if moving or (st.failed and st.stop_needed) or st.blocked:
             need_stop = True
-        if role != Role.STOPPED:
-            self.stop(rid, not need_stop)
-            if role <= next_role and not st.blocked:
-                self.start(rid, chosen, not need_stop)
-        if role != next_role:
-            if next_role == Role.STOPPED:
-                self.stop(rid, False)
-            elif role == Role.STOPPED:
-                self.start(rid, chosen, False)
+        if role == Role.PROMOTED and any(not a.optional for a in self.acts.of(rid, "start")):
+            need_stop = True
+        r = role
+        while r != Role.STOPPED:
+            n = _next_role(r, Role.STOPPED)
+            self._step(rid, r, n, chosen, not need_stop)
+            r = n
+        while role <= next_role and r != role and not st.blocked:
+            n = _next_role(r, role)
+            self._step(rid, r, n, chosen, not need_stop)
+            r = n
+        r = role
+        while r != next_role:
+            n = _next_role(r, next_role)
+            self._step(rid, r, n, chosen, False)
+            r = n
         self.acts.order(rid, "stop", rid, "start", OPTIONAL, IMPLIES_THEN, RESTART)
+        self.acts.order(rid, "start", rid, "promote", RUNNABLE_LEFT)
+        self.acts.order(rid, "demote", rid, "stop", OPTIONAL, RESTART)
         if moving and self._can_migrate(rid, current, chosen, role, next_role):
             self._migrate(rid, current or "", chosen or "")
         if chosen is not None and next_role != Role.STOPPED and st.managed:
@@ -301,6 +336,18 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     """Pseudo start/running/stop/stopped actions of a clone and its instance orderings."""
     for task in ("start", "running", "stop", "stopped"):
         acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
+    if u.rsc(cid).promotable:
+        for task in ("promote", "promoted", "demote", "demoted"):
+            acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
+        for inst in u.rsc(cid).children:
+            acts.order(cid, "promote", inst, "promote", RUNNABLE_LEFT)
+            acts.order(inst, "promote", cid, "promoted", "member_flags", "any_runnable")
+            acts.order(cid, "demote", inst, "demote", OPTIONAL)
+            acts.order(inst, "demote", cid, "demoted", "member_flags")
+            acts.order(inst, "promote", cid, "promote", "member_flags")
+            acts.order(inst, "demote", cid, "demote", "member_flags")
+        acts.order(cid, "running", cid, "promote", OPTIONAL)
+        acts.order(cid, "demoted", cid, "stop", OPTIONAL)
     for inst in u.rsc(cid).children:
         acts.order(cid, "start", inst, "start", RUNNABLE_LEFT)
         acts.order(inst, "start", cid, "running", "member_flags", "any_runnable")

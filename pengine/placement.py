@@ -52,6 +52,8 @@ def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
                 continue
             primary = prim[-1] if c.score >= INF else prim[0]
         dep_rsc = u.rsc(c.dependent)
+        if dep_rsc.kind == "clone" and c.dependent_role in (Role.PROMOTED, Role.UNPROMOTED):
+            continue
         heads = list(dep_rsc.children) if dep_rsc.kind == "clone" else [c.dependent]
         for head in heads:
             dep = _members(u, head)
@@ -85,6 +87,9 @@ class _Placer:
         self.this_with: dict[str, list[Colocation]] = {}
         self.with_this: dict[str, list[Colocation]] = {}
         self.managed = {rid: st.managed for rid, st in u.states.items()}
+        self.cons = cons
+        self.promotable = {p for r in u.resources if r.kind == "clone" and r.promotable
+                           for inst in r.children for p in _members(u, inst)}
         if u.options.stonith_enabled and not u.have_fencing_device:
             self.managed = dict.fromkeys(self.managed, False)
         for c in self.colocations:
@@ -115,7 +120,8 @@ class _Placer:
             self.tables[rsc.id] = table
         self._node_health()
         for loc in cons.locations:
-            self._apply_location(loc.rsc, loc.scores, first=True)
+            if loc.role != Role.PROMOTED:
+                self._apply_location(loc.rsc, loc.scores, first=True)
         self._node_criteria()
 
     def _add(self, table: Table, node: str | None, score: int) -> None:
@@ -217,9 +223,10 @@ class _Placer:
             return [rid]
         return [p for child in rsc.children for p in self.primitives_under(child)]
 
-    def nodes_of(self, rid: str) -> list[NodeWork]:
-        """Nodes a (possibly collective) primary has been assigned to."""
-        names = [self.assigned.get(p) for p in self.primitives_under(rid)]
+    def nodes_of(self, rid: str, role: Role | None = None) -> list[NodeWork]:
+        """Nodes a (possibly collective) primary has been assigned to (in a role)."""
+        names = [self.assigned.get(p) for p in self.primitives_under(rid)
+                 if role is None or self.next_role.get(p) == role]
         if self.u.rsc(rid).kind == "group":
             names = names[-1:]
         return [self.nodes[n] for n in dict.fromkeys(names) if n is not None]
@@ -244,7 +251,7 @@ class _Placer:
             self._assign_tree(c.primary)
             if self._coloc_applies(c):
                 self.tables[rid] = apply_primary(
-                    self.tables[rid], self.nodes_of(c.primary), c, self.nodes)
+                    self.tables[rid], self.nodes_of(c.primary, c.primary_role), c, self.nodes)
         for c in self.with_this.get(rid, []):
             if not self._influence(c) or c.dependent in self.assigned \
                     or c.dependent not in self.tables:
@@ -264,7 +271,8 @@ class _Placer:
         self.busy.discard(rid)
         if chosen is not None:
             self.count[chosen] += 1
-            self.next_role[rid] = st.next_role or Role.STARTED
+            default = Role.UNPROMOTED if rid in self.promotable else Role.STARTED
+            self.next_role[rid] = st.next_role or default
         else:
             self.next_role[rid] = Role.STOPPED
         return chosen
@@ -272,7 +280,7 @@ class _Placer:
     def _coloc_applies(self, c: Colocation) -> bool:
         if c.primary not in self.assigned:
             return False
-        if c.score > 0 and c.primary_role is not None:
+        if c.score > 0 and c.primary_role is not None and self.u.rsc(c.primary).kind != "clone":
             return self.next_role.get(c.primary) == c.primary_role
         return True
 

@@ -95,6 +95,12 @@ class _Summariser:
                     and migrate_to.runnable:
                 return [Item("Migrate", rid, _details(role, role, current, chosen), "")]
         if start is None or start.optional:
+            demote = self._find(rid, "demote", current)
+            promote = self._find(rid, "promote", chosen)
+            if demote is not None and promote is not None and not demote.optional \
+                    and not promote.optional:
+                return [Item("Re-promote", rid, _details(role, role, current, chosen),
+                             _tail(promote, promote))]
             return []
         if not start.runnable:
             source = stop if stop is not None and stop.reason else start
@@ -130,6 +136,14 @@ class _Summariser:
         if stop is not None and not stop.optional:
             return [Item("Restart", rid, _details(role, next_role, current, chosen),
                          _tail(start, start))]
+        if role == Role.PROMOTED:
+            demote = self._find(rid, "demote", current)
+            return [Item("Demote", rid, _details(role, next_role, current, current),
+                         _tail(demote, demote))]
+        if next_role == Role.PROMOTED:
+            promote = self._find(rid, "promote", chosen)
+            return [Item("Promote", rid, _details(role, next_role, current, chosen),
+                         _tail(promote, promote))]
         if role == Role.STOPPED and next_role > Role.STOPPED:
             return [Item("Start", rid, _details(role, next_role, None, chosen),
                          _tail(start, start))]

@@ -46,9 +46,13 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
             continue
         for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
             _unpack_lrm_resource(lrm_rsc, node, resources, states, walker, options, clones)
+    promotable = _promotable_primitives(resources)
     for rsc in resources:
         if rsc.kind == "primitive":
-            _apply_target_role(rsc, states[rsc.id])
+            st = states[rsc.id]
+            if rsc.id in promotable and st.role == Role.STARTED:
+                st.role = Role.UNPROMOTED
+            _apply_target_role(rsc, st, rsc.id in promotable)
     any_unfencing = any(
         (r.meta.get("requires") or "").lower() == "unfencing"
         or (r.meta.get("provides") or "").lower() == "unfencing" for r in resources)
@@ -145,15 +149,24 @@ def _anonymous_instance(instances: list[list[str]], base: str, node: NodeWork,
     return None
 
 
-def _apply_target_role(rsc: RscConfig, st: RscState) -> None:
+def _promotable_primitives(resources: list[RscConfig]) -> set[str]:
+    by_id = {r.id: r for r in resources}
+    out: set[str] = set()
+    for rsc in resources:
+        if rsc.kind == "clone" and rsc.promotable:
+            for inst in rsc.children:
+                out.update(_primitives_under(by_id, inst))
+    return out
+
+
+def _apply_target_role(rsc: RscConfig, st: RscState, promotable: bool) -> None:
     target = rsc.target_role
     if target is None or target == Role.UNKNOWN:
         return
-    if target >= Role.STARTED and not _in_promotable(rsc):
+    if target >= Role.STARTED and not promotable:
+        return
+    if target == Role.STARTED or target == Role.PROMOTED:
         return
     if st.next_role is None or target < st.next_role:
         st.next_role = target
 
-
-def _in_promotable(rsc: RscConfig) -> bool:
-    return rsc.promotable
