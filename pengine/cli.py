@@ -30,7 +30,7 @@ from messaging.errors import (
 )
 from pengine import graph_xml, simulate, status_text
 from pengine.api import Transition, schedule, unpack_status
-from pengine.input_check import parse_cib
+from pengine.input_check import parse_cib, unique_clones
 from pengine.model import Action
 
 
@@ -132,7 +132,9 @@ def run(options: Options) -> int:
     counts = status_text.counts_line(transition.status)
     if counts:
         out += [counts, ""]
-    out += ["Current cluster status:", *status_text.render_status(transition.status), ""]
+    unique = unique_clones(root)
+    out += ["Current cluster status:",
+            *status_text.render_status(transition.status, unique_clones=unique), ""]
     if options.show_scores:
         out += [*transition.scores, ""]
     out += ["Transition Summary:", *transition.summary]
@@ -150,7 +152,8 @@ def run(options: Options) -> int:
             revised = unpack_status(new_cib, now)
         except HAError as error:
             raise _relocate(error, source) from None
-        out += ["", "Revised Cluster Status:", *status_text.render_status(revised)]
+        out += ["", "Revised Cluster Status:",
+                *status_text.render_status(revised, unique_clones=unique)]
     _save_artifacts(options, transition, synapses, new_cib)
     if not options.quiet:
         click.echo("\n".join(out))

@@ -10,8 +10,8 @@ instance (unique) or as "Started: [ ... ]" bracket lists (anonymous).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from messaging.types import Role
 from pengine.model import ClusterStatus, FailedOperation, NodeStatus, ResourceStatus
@@ -27,12 +27,17 @@ _PENDING_STATE = {
 _COLLECTIVE = ("clone", "promotable")
 
 
-def render_status(status: ClusterStatus, *, failed_actions: bool = False) -> list[str]:
-    """Node List and Full List of Resources (and optionally Failed Resource Actions)."""
+def render_status(status: ClusterStatus, *, failed_actions: bool = False,
+                  unique_clones: frozenset[str] = frozenset()) -> list[str]:
+    """Node List and Full List of Resources (and optionally Failed Resource Actions).
+
+    unique_clones: ids of globally-unique clones, for engines whose ResourceStatus does
+    not say so itself (every instance of such a clone is listed on its own).
+    """
     lines = ["  * Node List:"]
     lines += [f"    * {text}" for text in node_lines(status)]
     lines += ["", "  * Full List of Resources:"]
-    resource_text = resource_lines(status)
+    resource_text = resource_lines(status, unique_clones)
     if resource_text:
         lines += [f"    * {text}" if not text.startswith(" ") else f"    {text}"
                   for text in resource_text]
@@ -96,31 +101,38 @@ def _active_nodes(resources: Iterable[ResourceStatus]) -> set[str]:
     return found
 
 
-def resource_lines(status: ClusterStatus) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class _Context:
+    unclean: frozenset[str]
+    all_nodes: tuple[str, ...]
+    unique: frozenset[str]
+
+
+def resource_lines(status: ClusterStatus,
+                   unique_clones: frozenset[str] = frozenset()) -> list[str]:
     """Resource lines; nested lines are returned with two extra leading spaces per level."""
-    unclean = {node.name for node in status.nodes if node.unclean and not node.online}
-    all_nodes = [node.name for node in status.nodes]
+    ctx = _Context(frozenset(n.name for n in status.nodes if n.unclean and not n.online),
+                   tuple(node.name for node in status.nodes), unique_clones)
     out: list[str] = []
     for rsc in status.resources:
         if rsc.orphan and not rsc.running_on:
             continue  # a stopped orphan is history only; Pacemaker does not list it
-        out += _resource(rsc, unclean, all_nodes, depth=0)
+        out += _resource(rsc, ctx, depth=0)
     return out
 
 
-def _resource(rsc: ResourceStatus, unclean: set[str], all_nodes: Sequence[str],
-              depth: int) -> list[str]:
+def _resource(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
     pad = "  " * depth
     bullet = "" if depth == 0 else "* "
     if rsc.kind == "group":
         head = f"{pad}{bullet}Resource Group: {rsc.id}{_collective_flags(rsc, ())}:"
         lines = [head]
         for child in rsc.children:
-            lines += _resource(child, unclean, all_nodes, depth + 1)
+            lines += _resource(child, ctx, depth + 1)
         return lines
     if rsc.kind in _COLLECTIVE:
-        return _clone(rsc, unclean, all_nodes, depth)
-    return [f"{pad}{bullet}{primitive_line(rsc, unclean)}"]
+        return _clone(rsc, ctx, depth)
+    return [f"{pad}{bullet}{primitive_line(rsc, ctx.unclean)}"]
 
 
 def _collective_flags(rsc: ResourceStatus, extra: tuple[str, ...]) -> str:
@@ -180,13 +192,12 @@ def _primitive_flags(rsc: ResourceStatus, unclean: frozenset[str] | set[str]) ->
     return flags
 
 
-def _clone(rsc: ResourceStatus, unclean: set[str], all_nodes: Sequence[str],
-           depth: int) -> list[str]:
+def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
     """Clone Set header, then instances (unique or non-trivial) or role bracket lists."""
     pad = "  " * depth
     bullet = "" if depth == 0 else "* "
     extra: tuple[str, ...] = ("promotable",) if rsc.kind == "promotable" else ()
-    unique = bool(getattr(rsc, "unique", False))
+    unique = bool(getattr(rsc, "unique", False)) or rsc.id in ctx.unique
     if unique:
         extra += ("unique",)
     head = f"Clone Set: {rsc.id} [{_template_name(rsc)}]{_collective_flags(rsc, extra)}:"
@@ -195,19 +206,19 @@ def _clone(rsc: ResourceStatus, unclean: set[str], all_nodes: Sequence[str],
     simple: dict[str, list[str]] = {}
     for child in rsc.children:
         if unique:
-            lines += _resource(child, unclean, all_nodes, depth + 1)
+            lines += _resource(child, ctx, depth + 1)
         elif not child.running_on:
             continue
         elif _plain_instance(child):
             nodes = child.children[0].running_on if child.kind == "group" else child.running_on
             simple.setdefault(_role_label(rsc, child), []).extend(nodes)
         else:
-            lines += _resource(_anonymous(child), unclean, all_nodes, depth + 1)
+            lines += _resource(_anonymous(child), ctx, depth + 1)
     for label in ("Promoted", "Unpromoted", "Started"):
         if label in simple:
             lines.append(f"{inner}{label}: [ {' '.join(sorted(simple[label]))} ]")
     used = _active_nodes(rsc.children)
-    stopped = [name for name in all_nodes if name not in used]
+    stopped = [name for name in ctx.all_nodes if name not in used]
     if stopped and not unique:
         label = "Stopped (disabled)" if rsc.target_role == Role.STOPPED else "Stopped"
         lines.append(f"{inner}{label}: [ {' '.join(stopped)} ]")
