@@ -291,7 +291,7 @@ def group_actions(u: Unpacked, acts: ActionSet, gid: str) -> None:
     members = list(u.rsc(gid).children)
     for m in members:
         acts.order(gid, "start", m, "start", RUNNABLE_LEFT)
-        acts.order(m, "start", gid, "running", IMPLIES_THEN, RUNNABLE_LEFT)
+        acts.order(m, "start", gid, "running", IMPLIES_THEN, RUNNABLE_LEFT, "phantom")
         acts.order(gid, "stop", m, "stop", OPTIONAL)
         acts.order(m, "stop", gid, "stopped", IMPLIES_THEN)
         acts.order(m, "start", gid, "start", "member_flags")

@@ -94,7 +94,8 @@ def resolve(u: Unpacked, acts: ActionSet) -> list[Link]:
                 task = _COMPLETE[task]
             firsts = acts.of(spec.first_rsc or "", task, spec.first_node)
             if not firsts:
-                if not _create_missing(u, spec.first_rsc, task):
+                if not ({"user", "phantom"} & spec.flags) \
+                        or not _create_missing(u, spec.first_rsc, task):
                     continue
                 act, _ = acts.new(op_key(spec.first_rsc or "", task), task, spec.first_rsc,
                                   None, True)
