@@ -10,6 +10,7 @@ instance (unique) or as "Started: [ ... ]" bracket lists (anonymous).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -262,13 +263,58 @@ def _template_name(rsc: ResourceStatus) -> str:
     return rsc.children[0].id.split(":")[0]
 
 
+def readable_interval(ms: int) -> str:
+    """Pacemaker's short duration text: 10ms, 10s, 30.160s, 1m30s, 2h, 1d2h."""
+    if ms == 0:
+        return "0s"
+    days, rest = divmod(ms, 86_400_000)
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    text = "".join(f"{v}{u}" for v, u in ((days, "d"), (hours, "h"), (minutes, "m")) if v)
+    if seconds:
+        text += f"{seconds}.{millis:03d}s" if millis else f"{seconds}s"
+    elif millis:
+        text += f"{millis}ms"
+    return text
+
+
+def _op_description(op: FailedOperation) -> str:
+    if op.task == "monitor" and op.interval_ms == 0:
+        return "probe"
+    if op.interval_ms:
+        return f"{readable_interval(op.interval_ms)}-interval {op.task}"
+    return op.task
+
+
+def _op_resource(op: FailedOperation) -> str:
+    """Pacemaker names the resource after the op key; old CIBs only have it in the id."""
+    key = getattr(op, "op_key", None) or op.op_id
+    if key.endswith(("_last_failure_0", "_last_0")) or not key:
+        return op.resource
+    head, sep, interval = key.rpartition("_")
+    if not sep or not interval.isdigit():
+        return op.resource
+    rsc, sep, _task = head.rpartition("_")
+    return rsc if sep else op.resource
+
+
 def failed_action_line(op: FailedOperation) -> str:
-    """One "Failed Resource Actions" entry in crm_mon's short form."""
-    name = f"{op.resource}_{op.task}_{op.interval_ms}"
-    text = f"{name} on {op.node} '{_rc_text(op.rc)}' ({op.rc}): call={op.call_id}"
-    text += f", status='{_status_text(op.status)}'"
-    if op.exit_reason:
-        text += f", exitreason='{op.exit_reason}'"
+    """One "Failed Resource Actions" entry in crm_mon's default (short) form."""
+    text = f"{_op_resource(op)} {_op_description(op)} on {op.node}"
+    if op.status == 0:
+        text += f" returned '{_rc_text(op.rc)}'"
+        if op.exit_reason:
+            text += f" ({op.exit_reason})"
+    else:
+        text += f" could not be executed ({_status_text(op.status)})"
+        if op.exit_reason:
+            text += f" because '{op.exit_reason}'"
+    if op.last_rc_change:
+        when = time.strftime("%a %b %e %H:%M:%S %Y", time.gmtime(op.last_rc_change))
+        text += f" at {when}"
+        if op.exec_time_ms:
+            text += f" after {readable_interval(op.exec_time_ms)}"
     return text
 
 

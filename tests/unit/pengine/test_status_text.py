@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from messaging.types import Role
 from pengine.model import ClusterStatus, NodeStatus, ResourceStatus
 from pengine.status_text import render_status
@@ -127,7 +129,6 @@ UNPACKED_CASES = ["994", "stonith-4", "standby", "rec-node-7", "orphan-0", "unma
 
 
 def test_engine_status_renders_like_pacemaker(shared: Path) -> None:
-    import pytest
 
     pytest.importorskip("pengine.scheduler", reason="the scheduling engine has not landed yet")
     from lxml import etree
@@ -149,7 +150,6 @@ def test_engine_status_renders_like_pacemaker(shared: Path) -> None:
 
 def test_disabled_and_blocked_counts(shared: Path) -> None:
     """The counts note above the status, for corpus cases with and without it."""
-    import pytest
 
     pytest.importorskip("pengine.scheduler", reason="the scheduling engine has not landed yet")
     from pengine.api import unpack_status
@@ -162,3 +162,41 @@ def test_disabled_and_blocked_counts(shared: Path) -> None:
         xml = (shared / f"conformance/scheduler/xml/{name}.xml").read_bytes()
         line = counts_line(unpack_status(xml))
         assert ([line] if line else []) == wanted, name
+
+
+def test_readable_interval() -> None:
+    from pengine.status_text import readable_interval
+
+    # values as crm_mon prints them in the corpus failures (after 30.160s, 58ms, 2m-interval)
+    assert [readable_interval(ms) for ms in (30160, 58, 120000, 10000, 0, 3661000)] == \
+        ["30.160s", "58ms", "2m", "10s", "0s", "1h1m1s"]
+
+
+FAILED_ACTION_CASES = ["simple4", "migration-ping-pong", "bug-5140-require-all-false",
+                       "bug-cl-5170", "rec-rsc-2", "1360", "stopped-monitor-06",
+                       "unmanaged-block-restart"]
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("name", FAILED_ACTION_CASES)
+def test_failed_actions_like_crm_mon(shared: Path, name: str) -> None:
+    """Failed Resource Actions lines against Pacemaker's crm_mon reading the same CIB file."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("crm_mon") is None:
+        pytest.skip("Pacemaker's crm_mon is not installed")
+    pytest.importorskip("pengine.scheduler", reason="the scheduling engine has not landed yet")
+    from pengine.api import unpack_status
+    from pengine.status_text import failed_action_line
+
+    path = shared / f"conformance/scheduler/xml/{name}.xml"
+    env = dict(os.environ, CIB_file=str(path), LC_ALL="C", TZ="UTC")
+    shown = subprocess.run(["crm_mon", "-1"], env=env, capture_output=True, text=True,
+                           timeout=60, check=False).stdout
+    section = shown.split("Failed Resource Actions:")[1]
+    want = sorted(line[4:] for line in section.splitlines() if line.startswith("  * "))
+    got = sorted(failed_action_line(op) for op in unpack_status(path.read_bytes())
+                 .failed_operations)
+    assert got == want
