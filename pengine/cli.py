@@ -112,6 +112,16 @@ def _write(path: str, text: str) -> None:
         raise HAError(f"cannot write {path}: {error.strerror}") from None
 
 
+@dataclass(frozen=True, slots=True)
+class _Input:
+    """The parsed input and what every section needs to know about it."""
+
+    root: etree._Element
+    source: str
+    now: datetime.datetime | None
+    unique: frozenset[str]
+
+
 def run(options: Options) -> int:
     """The whole command; returns the exit code (errors are raised as HAError)."""
     data, source = _read_input(options)
@@ -119,45 +129,57 @@ def run(options: Options) -> int:
     root = parse_cib(data, source)
     if options.save_input:
         _write(options.save_input, etree.tostring(root, encoding="unicode") + "\n")
+    given = _Input(root, source, now, unique_clones(root))
     try:
         transition = schedule(root, now)
     except HAError as error:
         raise _relocate(error, source) from None
+    date_line = execution_date_line(transition) if now is None else None
+    out = _current(options, transition, given, date_line)
+    synapses = graph_xml.synapses(transition)
+    new_cib = root
+    if options.run_simulation:
+        new_cib, lines = _simulated(transition, synapses, given, date_line)
+        out += lines
+    _save_artifacts(options, transition, synapses, new_cib)
+    if not options.quiet:
+        click.echo("\n".join(out))
+    return int(ExitCode.OK)
+
+
+def _current(options: Options, transition: Transition, given: _Input,
+             date_line: str | None) -> list[str]:
+    """Everything up to and including the Transition Summary."""
     out: list[str] = []
     if options.set_datetime:
         out.append(f"Setting effective cluster time: {options.set_datetime}")
-    date_line = execution_date_line(transition) if now is None else None
     if date_line:
         out.append(date_line)
     counts = status_text.counts_line(transition.status)
     if counts:
         out += [counts, ""]
-    unique = unique_clones(root)
     out += ["Current cluster status:",
-            *status_text.render_status(transition.status, unique_clones=unique), ""]
+            *status_text.render_status(transition.status, unique_clones=given.unique), ""]
     if options.show_scores:
         out += [*transition.scores, ""]
-    out += ["Transition Summary:", *transition.summary]
-    synapses = graph_xml.synapses(transition)
-    new_cib = root
-    if options.run_simulation:
-        epoch = int(transition.now.timestamp())
-        result = simulate.simulate(root, synapses, now=epoch)
-        new_cib = result.cib
-        _warn_unfired(synapses, result.fired)
-        out += ["", "Executing Cluster Transition:", *result.lines]
-        if date_line:
-            out.append(date_line)
-        try:
-            revised = unpack_status(new_cib, now)
-        except HAError as error:
-            raise _relocate(error, source) from None
-        out += ["", "Revised Cluster Status:",
-                *status_text.render_status(revised, unique_clones=unique)]
-    _save_artifacts(options, transition, synapses, new_cib)
-    if not options.quiet:
-        click.echo("\n".join(out))
-    return int(ExitCode.OK)
+    return [*out, "Transition Summary:", *transition.summary]
+
+
+def _simulated(transition: Transition, synapses: tuple[graph_xml.Synapse, ...],
+               given: _Input, date_line: str | None) -> tuple[etree._Element, list[str]]:
+    """Execute the graph on a copy of the CIB: the new CIB and the two last sections."""
+    result = simulate.simulate(given.root, synapses, now=int(transition.now.timestamp()))
+    _warn_unfired(synapses, result.fired)
+    out = ["", "Executing Cluster Transition:", *result.lines]
+    if date_line:
+        out.append(date_line)
+    try:
+        revised = unpack_status(result.cib, given.now)
+    except HAError as error:
+        raise _relocate(error, given.source) from None
+    out += ["", "Revised Cluster Status:",
+            *status_text.render_status(revised, unique_clones=given.unique)]
+    return result.cib, out
 
 
 def _warn_unfired(synapses: tuple[graph_xml.Synapse, ...],
