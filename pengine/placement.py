@@ -18,6 +18,7 @@ from pengine.failcounts import fail_count
 from pengine.scores import INF, add, char2score, score2str
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
+from pengine.utilization import combine, fits, node_capacities, remaining, resource_usage
 from pengine.xmlin import is_true
 
 _VARIANT_RANK = {"clone": 2, "group": 1, "primitive": 0}
@@ -88,6 +89,9 @@ class _Placer:
         self.with_this: dict[str, list[Colocation]] = {}
         self.managed = {rid: st.managed for rid, st in u.states.items()}
         self.cons = cons
+        self.capacity = node_capacities(u)
+        self.usage = resource_usage(u)
+        self.used: dict[str, dict[str, int]] = {}
         self.promotable = {p for r in u.resources if r.kind == "clone" and r.promotable
                            for inst in r.children for p in _members(u, inst)}
         if u.options.stonith_enabled and not u.have_fencing_device:
@@ -271,11 +275,21 @@ class _Placer:
         self.busy.discard(rid)
         if chosen is not None:
             self.count[chosen] += 1
+            self.used[chosen] = combine(self.used.get(chosen, {}), self.usage.get(rid, {}))
             default = Role.UNPROMOTED if rid in self.promotable else Role.STARTED
             self.next_role[rid] = st.next_role or default
         else:
             self.next_role[rid] = Role.STOPPED
         return chosen
+
+    def _with_dependents(self, rid: str) -> list[str]:
+        out = [rid]
+        for rsc in out:
+            for c in self.with_this.get(rsc, []):
+                if c.score >= INF and c.dependent not in self.assigned \
+                        and c.dependent not in out:
+                    out.append(c.dependent)
+        return out
 
     def _coloc_applies(self, c: Colocation) -> bool:
         if c.primary not in self.assigned:
@@ -297,8 +311,22 @@ class _Placer:
             node = self.nodes.get(name)
             return table[name] if node is not None and node.available else -INF
 
-        ranked = sorted(table, key=lambda n: (-effective(n), self.count.get(n, 0),
-                                              n != current, n.encode()))
+        strategy = self.u.options.placement_strategy
+        if strategy != "default":
+            table = dict(table)
+            need = combine(*(self.usage.get(r, {}) for r in self._with_dependents(rid)))
+            for name in list(table):
+                if not fits(self.capacity.get(name, {}), self.used.get(name, {}), need):
+                    table[name] = -INF
+
+        def rank(n: str) -> tuple[int, int, int, bool, bytes]:
+            spare = 0
+            if strategy == "balanced":
+                spare = -remaining(self.capacity.get(n, {}), self.used.get(n, {}))
+            load = 0 if strategy == "minimal" else self.count.get(n, 0)
+            return (-effective(n), spare, load, n != current, n.encode())
+
+        ranked = sorted(table, key=rank)
         if not ranked:
             return None
         best = ranked[0]
