@@ -25,15 +25,16 @@ def _current(placer: _Placer, inst: str) -> str | None:
     return None
 
 
-def _sort_key(placer: _Placer, inst: str, index: int) -> tuple[int, int, int, int, int]:
+def _sort_key(placer: _Placer, inst: str, index: int) -> tuple[int, ...]:
     prims = placer.primitives_under(inst)
     first = prims[0] if prims else inst
     cur = _current(placer, inst)
     multiple = any(len(placer.u.states[p].running_on) > 1 for p in prims)
     node = placer.nodes.get(cur or "")
-    allowed = node is not None and node.available and placer.tables[first].get(cur or "", -INF) >= 0
+    disallowed = cur is not None and placer.tables[first].get(cur, -INF) < 0
+    unavailable = node is None or not node.available
     failed = any(placer.u.states[p].failed for p in prims)
-    return (int(multiple), int(cur is not None and not allowed), int(cur is None),
+    return (int(multiple), int(disallowed), int(cur is None), int(unavailable),
             int(failed), index)
 
 

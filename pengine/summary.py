@@ -134,8 +134,9 @@ class _Summariser:
             return [Item("Move", rid, _details(role, next_role, current, chosen),
                          _tail(stop, stop))]
         if stop is not None and not stop.optional:
+            source = start if start is not None else self._find(rid, "start", None)
             return [Item("Restart", rid, _details(role, next_role, current, chosen),
-                         _tail(start, start))]
+                         _tail(source, start))]
         if role == Role.PROMOTED:
             demote = self._find(rid, "demote", current)
             return [Item("Demote", rid, _details(role, next_role, current, current),

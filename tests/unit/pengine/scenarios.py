@@ -195,4 +195,55 @@ def build() -> dict[str, str]:
         ["node1"], primitive("low") + primitive("high", {"priority": "10"}),
         node_state("node1", _probed("low", "high")),
         constraints='<rsc_colocation id="c1" rsc="low" with-rsc="high" score="-INFINITY"/>')
+    s.update(_collectives())
+    return s
+
+
+def _collectives() -> dict[str, str]:
+    s: dict[str, str] = {}
+    three = ["node1", "node2", "node3"]
+    clone = '<clone id="c">' + primitive("r") + "</clone>"
+    s["clone_starts_one_per_node"] = cib(
+        three, clone, "".join(node_state(n, {"r": [stopped("r")]}) for n in three))
+    s["clone_max_limits_instances"] = cib(
+        three, clone.replace('<clone id="c">', '<clone id="c"><meta_attributes id="c-m">'
+                             '<nvpair id="c-m1" name="clone-max" value="2"/></meta_attributes>'),
+        "".join(node_state(n, {"r": [stopped("r")]}) for n in three))
+    s["clone_instance_stays_on_standby_free_nodes"] = cib(
+        three, clone,
+        node_state("node1", {"r": [running("r")]}, attrs={"standby": "on"})
+        + node_state("node2", {"r": [running("r")]}) + node_state("node3", {"r": [stopped("r")]}))
+    s["order_clone_then_primitive"] = cib(
+        three, clone + primitive("x"),
+        "".join(node_state(n, {"r": [stopped("r")], "x": [stopped("x")]}) for n in three),
+        constraints=('<rsc_order id="o1" first="c" then="x"/>'
+                     '<rsc_colocation id="c1" rsc="x" with-rsc="c" score="INFINITY"/>'
+                     '<rsc_location id="l1" rsc="c" node="node1" score="-INFINITY"/>'))
+    ms = ('<clone id="ms"><meta_attributes id="ms-m"><nvpair id="ms-m1" name="promotable" '
+          'value="true"/></meta_attributes>' + primitive("s") + "</clone>")
+    s["promotable_promotes_best_score"] = cib(
+        N2, ms,
+        node_state("node1", {"s": [running("s")]}, attrs={"master-s": "5"})
+        + node_state("node2", {"s": [running("s")]}, attrs={"master-s": "10"}))
+    s["promotable_demotes_on_score_change"] = cib(
+        N2, ms,
+        node_state("node1", {"s": [running("s"), op("s", "promote", call=11)]},
+                   attrs={"master-s": "5"})
+        + node_state("node2", {"s": [running("s")]}, attrs={"master-s": "10"}))
+    s["migration_with_allow_migrate"] = cib(
+        N2, primitive("vm", {"allow-migrate": "true"}),
+        node_state("node1", {"vm": [running("vm")]}, attrs={"standby": "on"})
+        + node_state("node2", {"vm": [stopped("vm")]}))
+    util = '<utilization id="{0}-u"><nvpair id="{0}-u1" name="cpu" value="{1}"/></utilization>'
+    big = primitive("big").replace("</primitive>", util.format("big", 2) + "</primitive>")
+    small = primitive("small").replace("</primitive>", util.format("small", 1) + "</primitive>")
+    node_xml = cib(N2, big + small, "".join(node_state(n, {"big": [stopped("big")],
+                                                           "small": [stopped("small")]})
+                                             for n in N2),
+                   options={"placement-strategy": "utilization"})
+    s["utilization_capacity_separates"] = node_xml.replace(
+        '<node id="node1" uname="node1"></node>',
+        '<node id="node1" uname="node1">' + util.format("node1", 2) + "</node>").replace(
+        '<node id="node2" uname="node2"></node>',
+        '<node id="node2" uname="node2">' + util.format("node2", 2) + "</node>")
     return s
