@@ -62,6 +62,7 @@ class ActionSet:
     actions: list[Work] = field(default_factory=list)
     orders: list[OrderSpec] = field(default_factory=list)
     index: dict[tuple[str, str | None], Work] = field(default_factory=dict)
+    by_rsc_task: dict[tuple[str | None, str], list[Work]] = field(default_factory=dict)
 
     def find(self, key: str, node: str | None) -> Work | None:
         return self.index.get((key, node))
@@ -86,11 +87,13 @@ class ActionSet:
             setattr(action, name, value)
         self.actions.append(action)
         self.index[(key, node)] = action
+        self.by_rsc_task.setdefault((rsc, task), []).append(action)
         return action, True
 
     def of(self, rsc: str, task: str, node: str | None = None) -> list[Work]:
-        return [a for a in self.actions if a.rsc == rsc and a.task == task
-                and a.interval_ms == 0 and (node is None or a.node == node)]
+        """Non-recurring actions of a resource for a task (on a node), creation order."""
+        return [a for a in self.by_rsc_task.get((rsc, task), ())
+                if a.interval_ms == 0 and (node is None or a.node == node)]
 
     def order(self, first_rsc: str | None, first_task: str, then_rsc: str | None,
               then_task: str, *flags: str, **kw: object) -> None:

@@ -108,7 +108,9 @@ def resolve(u: Unpacked, acts: ActionSet) -> list[Link]:
             if kinds.get(spec.then_rsc or "") == "group" and "user" in spec.flags \
                     and spec.first_rsc != spec.then_rsc:
                 for member in _primitives(u, spec.then_rsc or ""):
-                    thens = thens + acts.of(member, spec.then_task)
+                    for t in acts.of(member, spec.then_task):
+                        for f in firsts:
+                            links.append(Link(f, t, spec.flags | {"nograph"}))
         for f in firsts:
             for t in thens:
                 if f is not t:

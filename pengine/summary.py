@@ -55,11 +55,13 @@ class _Summariser:
         self.u = u
         self.p = p
         self.actions = actions
+        self.by_rsc_task: dict[tuple[str | None, str], list[Work]] = {}
+        for act in actions:
+            self.by_rsc_task.setdefault((act.rsc, act.task), []).append(act)
 
     def _find(self, rid: str, task: str, node: str | None) -> Work | None:
-        for a in self.actions:
-            if a.rsc == rid and a.task == task and a.interval_ms == 0 and (
-                    node is None or a.node == node):
+        for a in self.by_rsc_task.get((rid, task), ()):
+            if a.interval_ms == 0 and (node is None or a.node == node):
                 return a
         return None
 
