@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -110,7 +111,9 @@ def best(runs: list[Run]) -> Run:
     return min(good, key=lambda r: r.cpu_seconds)
 
 
-def our_command() -> list[str]:
+def our_command(override: str | None = None) -> list[str]:
+    if override:
+        return shlex.split(override)
     script = REPO / ".venv/bin/crm_simulate"
     if script.exists():
         return [str(script)]
@@ -139,6 +142,8 @@ def main() -> int:
     parser.add_argument("--no-pacemaker", action="store_true", help="skip Pacemaker's tool")
     parser.add_argument("--no-in-process", action="store_true", help="skip schedule() timing")
     parser.add_argument("--keep", type=Path, help="write the generated CIBs here")
+    parser.add_argument("--ours", help="command line to run as ours (default: the venv's "
+                        "crm_simulate), e.g. to compare two builds")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     pacemaker = None
@@ -155,7 +160,7 @@ def main() -> int:
     for size in sizes:
         path = cib_dir / f"scale-{args.nodes}n-{size}p.xml"
         path.write_text(generate_cib(size, args.nodes))
-        ours = best([run_child([*our_command(), "-x", str(path), "-R", "-Q", "-G",
+        ours = best([run_child([*our_command(args.ours), "-x", str(path), "-R", "-Q", "-G",
                                 str(workdir / "ours.exp")], env) for _ in range(args.repeat)])
         sched = float("nan") if args.no_in_process else time_in_process(path, args.repeat)
         theirs = None
