@@ -63,6 +63,7 @@ class ActionSet:
     orders: list[OrderSpec] = field(default_factory=list)
     index: dict[tuple[str, str | None], Work] = field(default_factory=dict)
     by_rsc_task: dict[tuple[str | None, str], list[Work]] = field(default_factory=dict)
+    min_runnable: dict[int, int] = field(default_factory=dict)
 
     def find(self, key: str, node: str | None) -> Work | None:
         return self.index.get((key, node))

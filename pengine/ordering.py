@@ -20,7 +20,7 @@ from pengine.actions import (
     Work,
     op_key,
 )
-from pengine.constraints import Constraints
+from pengine.constraints import Constraints, Ordering
 from pengine.state import Unpacked
 
 _INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote",
@@ -39,6 +39,9 @@ class Link:
 def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
     """Record rsc_order constraints (and their inverses) as order specs."""
     for o in cons.orderings:
+        if o.via is not None:
+            _via_ordering(u, acts, o)
+            continue
         if o.kind == "Optional":
             flags: tuple[str, ...] = (OPTIONAL,)
         elif o.kind == "Serialize":
@@ -79,6 +82,23 @@ def group_locations(u: Unpacked, acts: ActionSet, assigned: dict[str, str | None
     return out
 
 
+def _via_ordering(u: Unpacked, acts: ActionSet, o: Ordering) -> None:
+    """first -> one-or-more pseudo action -> then (runnable once enough firsts are)."""
+    via = o.via or ""
+    pseudo, created = acts.new(via, via, None, None, True, pseudo=True)
+    if created:
+        acts.min_runnable[pseudo.id] = o.via_min
+        acts.order(None, via, o.then, o.then_task, "user", IMPLIES_THEN, RUNNABLE_LEFT,
+                   first_action=pseudo)
+    rsc = u.rsc(o.first)
+    firsts = [o.first] if rsc.kind != "clone" else list(rsc.children)
+    for first in firsts:
+        task = o.first_task if u.rsc(first).kind == "primitive" else \
+            _COMPLETE.get(o.first_task, o.first_task)
+        acts.order(first, task, None, via, "any_runnable", "member_flags",
+                   then_action=pseudo)
+
+
 def resolve(u: Unpacked, acts: ActionSet) -> list[Link]:
     """Turn order specs into links between actions (creation order)."""
     links: list[Link] = []
@@ -105,12 +125,16 @@ def resolve(u: Unpacked, acts: ActionSet) -> list[Link]:
             thens = [spec.then_action]
         else:
             thens = acts.of(spec.then_rsc or "", spec.then_task, spec.then_node)
-            if kinds.get(spec.then_rsc or "") == "group" and "user" in spec.flags \
+            then_kind = kinds.get(spec.then_rsc or "")
+            if then_kind in ("group", "clone") and "user" in spec.flags \
                     and spec.first_rsc != spec.then_rsc:
+                flags = spec.flags | {"nograph"}
+                if then_kind == "clone":
+                    flags = flags - {IMPLIES_THEN}
                 for member in _primitives(u, spec.then_rsc or ""):
                     for t in acts.of(member, spec.then_task):
                         for f in firsts:
-                            links.append(Link(f, t, spec.flags | {"nograph"}))
+                            links.append(Link(f, t, flags))
         for f in firsts:
             for t in thens:
                 if f is not t:
@@ -148,6 +172,8 @@ class Context:
     blocked: set[str]
     collective_children: dict[int, list[Work]]
     location: dict[int, str | None]
+    min_runnable: dict[int, int]
+    all_actions: list[Work]
 
     def first_required(self, f: Work, t: Work) -> bool:
         children = self.collective_children.get(f.id)
@@ -218,6 +244,10 @@ def propagate(links: list[Link], ctx: Context) -> None:
         if "any_runnable" in link.flags:
             any_links.setdefault(link.then.id, []).append(link.first)
             thens[link.then.id] = link.then
+    for act in ctx.all_actions:
+        if act.id in ctx.min_runnable:
+            any_links.setdefault(act.id, [])
+            thens[act.id] = act
     while changed and rounds < 1000:
         changed = False
         rounds += 1
@@ -226,7 +256,10 @@ def propagate(links: list[Link], ctx: Context) -> None:
                 changed = True
         for tid, firsts in any_links.items():
             then = thens[tid]
-            if then.runnable and firsts and not any(f.runnable for f in firsts):
+            need = ctx.min_runnable.get(tid, 1)
+            if then.runnable and (firsts or tid in ctx.min_runnable) \
+                    and sum(f.runnable for f in firsts) < need:
                 then.runnable = False
-                _set_reason(then, firsts[0], "unrunnable")
+                if firsts:
+                    _set_reason(then, firsts[0], "unrunnable")
                 changed = True

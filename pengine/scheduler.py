@@ -101,7 +101,8 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
     links = resolve(u, acts)
     blocked = {rid for rid, st in u.states.items() if st.blocked}
     ctx = Context(dict(placement.managed), blocked, collective_children(u, acts),
-                  group_locations(u, acts, dict(placement.assigned)))
+                  group_locations(u, acts, dict(placement.assigned)), acts.min_runnable,
+                  acts.actions)
     propagate(links, ctx)
     actions = freeze(u, acts.actions)
     return Transition(
