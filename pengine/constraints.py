@@ -7,6 +7,7 @@ members by the placement and ordering stages; the result is frozen.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -210,7 +211,7 @@ def _colocation_sets(el: Element, u: Unpacked, known: set[str],
             else:
                 for j in range(i):
                     make(members[i], members[j], value, role, role)
-    for first, second in zip(sets, sets[1:], strict=False):
+    for first, second in itertools.pairwise(sets):
         deps = _set_members(first, known, tags)
         prims = _set_members(second, known, tags)
         if not deps or not prims:
@@ -291,9 +292,9 @@ def _ordering_sets(el: Element, known: set[str], tags: dict[str, list[str]], kin
         members = _set_members(rset, known, tags)
         task = (rset.get("action") or "start").lower()
         if is_true(rset.get("sequential"), True):
-            for a, b in zip(members, members[1:], strict=False):
+            for a, b in itertools.pairwise(members):
                 out.append(Ordering(oid, a, task, b, task, kind, symmetrical))
-    for first, second in zip(sets, sets[1:], strict=False):
+    for first, second in itertools.pairwise(sets):
         firsts = _set_members(first, known, tags)
         thens = _set_members(second, known, tags)
         via = None
