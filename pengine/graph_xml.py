@@ -120,6 +120,7 @@ def _tag(action: Action) -> str:
     return "rsc_op"
 
 
+_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._:-]*$")
 _SPECIAL = re.compile(r'[&<>"\n\r\t]')
 
 
@@ -153,7 +154,17 @@ def _action_lines(action: Action, head: str) -> list[str]:
         lines.append(f"{pad}<primitive{_attrs(_primitive(action))}/>")
     attributes = dict(action.attributes)
     attributes.setdefault("crm_feature_set", FEATURE_SET)
-    lines.append(f"{pad}<attributes{_attrs((n, attributes[n]) for n in sorted(attributes))}/>")
+    names = sorted(attributes)
+    plain = [n for n in names if _XML_NAME.match(n)]
+    odd = [n for n in names if not _XML_NAME.match(n)]  # e.g. "1" (positional parameters)
+    head = f"{pad}<attributes{_attrs((n, attributes[n]) for n in plain)}"
+    if odd:
+        lines.append(head + ">")
+        lines += [f"{pad}  <param{_attrs([('name', n), ('value', attributes[n])])}/>"
+                  for n in odd]
+        lines.append(f"{pad}</attributes>")
+    else:
+        lines.append(head + "/>")
     takes_down = action.task == "do_shutdown" or (
         action.task == "stonith" and _fence_kind(action) != "on")
     if takes_down and action.node_id is not None:

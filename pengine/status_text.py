@@ -68,9 +68,8 @@ def _node_state(node: NodeStatus, active: bool) -> str | None:
         return "standby (with active resources)" if active else "standby"
     if node.maintenance:
         return "maintenance" if node.online else "OFFLINE (maintenance)"
-    health = getattr(node, "health", None)
-    if node.online and health in ("YELLOW", "RED"):
-        return f"online (health is {health})"
+    if node.online and node.health in ("YELLOW", "RED"):
+        return f"online (health is {node.health})"
     return None
 
 
@@ -176,7 +175,7 @@ def _primitive_flags(rsc: ResourceStatus, unclean: frozenset[str] | set[str]) ->
         flags.append("UNCLEAN")
     if getattr(rsc, "locked_to", None):
         flags.append("LOCKED")
-    if not rsc.running_on and getattr(rsc, "not_installed_on", None):
+    if not rsc.running_on and rsc.not_installed_on:
         flags.append("not installed")
     if rsc.pending_task == "monitor":
         flags.append("Monitoring")
@@ -198,7 +197,7 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
     pad = "  " * depth
     bullet = "" if depth == 0 else "* "
     extra: tuple[str, ...] = ("promotable",) if rsc.kind == "promotable" else ()
-    unique = bool(getattr(rsc, "unique", False)) or rsc.id in ctx.unique
+    unique = rsc.unique or rsc.id in ctx.unique
     if unique:
         extra += ("unique",)
     head = f"Clone Set: {rsc.id} [{_template_name(rsc)}]{_collective_flags(rsc, extra)}:"
@@ -218,11 +217,25 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
     for label in ("Promoted", "Unpromoted", "Started"):
         if label in simple:
             lines.append(f"{inner}{label}: [ {' '.join(sorted(simple[label]))} ]")
+    if not unique:
+        lines += _stopped_lists(rsc, ctx, inner)
+    return lines
+
+
+def _stopped_lists(rsc: ResourceStatus, ctx: _Context, inner: str) -> list[str]:
+    """Nodes without an active instance: plain, then those where the agent is missing."""
     used = _active_nodes(rsc.children)
-    stopped = [name for name in ctx.all_nodes if name not in used]
-    if stopped and not unique:
+    missing = set(rsc.not_installed_on)
+    for child in rsc.children:
+        missing.update(child.not_installed_on)
+    stopped = [n for n in ctx.all_nodes if n not in used and n not in missing]
+    absent = [n for n in ctx.all_nodes if n not in used and n in missing]
+    lines = []
+    if stopped:
         label = "Stopped (disabled)" if rsc.target_role == Role.STOPPED else "Stopped"
         lines.append(f"{inner}{label}: [ {' '.join(stopped)} ]")
+    if absent:
+        lines.append(f"{inner}Stopped (not installed): [ {' '.join(absent)} ]")
     return lines
 
 
@@ -289,7 +302,7 @@ def _op_description(op: FailedOperation) -> str:
 
 def _op_resource(op: FailedOperation) -> str:
     """Pacemaker names the resource after the op key; old CIBs only have it in the id."""
-    key = getattr(op, "op_key", None) or op.op_id
+    key = op.op_key or op.op_id
     if key.endswith(("_last_failure_0", "_last_0")) or not key:
         return op.resource
     head, sep, interval = key.rpartition("_")

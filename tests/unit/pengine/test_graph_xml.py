@@ -40,6 +40,8 @@ def _element_facts(element: etree._Element) -> tuple[object, ...]:
         attrs = {k: v for k, v in child.attrib.items() if k not in _IGNORED}
         if child.tag == "downed":
             attrs = {"nodes": tuple(n.get("id") for n in child)}
+        if child.tag == "attributes":  # positional parameters are <param name= value=/>
+            attrs |= {f"param:{p.get('name')}": p.get("value", "") for p in child}
         children.append((child.tag, tuple(sorted(attrs.items()))))
     own = {k: v for k, v in element.attrib.items() if k != "internal_operation_key"}
     return (element.tag, tuple(sorted(own.items())), tuple(sorted(children)))
