@@ -339,7 +339,9 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
 def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     """Pseudo start/running/stop/stopped actions of a clone and its instance orderings."""
     for task in ("start", "running", "stop", "stopped"):
-        acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
+        act, _ = acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
+        if task == "running":
+            acts.min_runnable[act.id] = 1
     if u.rsc(cid).promotable:
         for task in ("promote", "promoted", "demote", "demoted"):
             acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)

@@ -8,6 +8,7 @@ reason set on an action wins (scheduler.md §4.3).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pengine.actions import (
@@ -174,6 +175,7 @@ class Context:
     location: dict[int, str | None]
     min_runnable: dict[int, int]
     all_actions: list[Work]
+    block: Callable[[], bool] | None = None
 
     def first_required(self, f: Work, t: Work) -> bool:
         children = self.collective_children.get(f.id)
@@ -254,6 +256,8 @@ def propagate(links: list[Link], ctx: Context) -> None:
         for link in links:
             if _apply(link, ctx):
                 changed = True
+        if ctx.block is not None and ctx.block():
+            changed = True
         for tid, firsts in any_links.items():
             then = thens[tid]
             need = ctx.min_runnable.get(tid, 1)

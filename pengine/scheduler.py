@@ -12,6 +12,7 @@ from lxml import etree
 from messaging.errors import HAError, ValidationError
 from pengine.actions import ActionSet, PrimitiveActions, clone_actions, group_actions, probes
 from pengine.api import Transition
+from pengine.blocking import block_dependents
 from pengine.constraints import unpack_constraints
 from pengine.digests import config_changes
 from pengine.fencing import create_unpack_fencing, schedule_fencing_and_shutdowns
@@ -102,7 +103,8 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
     blocked = {rid for rid, st in u.states.items() if st.blocked}
     ctx = Context(dict(placement.managed), blocked, collective_children(u, acts),
                   group_locations(u, acts, dict(placement.assigned)), acts.min_runnable,
-                  acts.actions)
+                  acts.actions,
+                  lambda: block_dependents(u, cons.colocations, acts.by_rsc_task))
     propagate(links, ctx)
     actions = freeze(u, acts.actions)
     return Transition(
