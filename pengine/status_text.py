@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from messaging.types import Role
+from pengine.graph_xml import key_resource
 from pengine.model import ClusterStatus, FailedOperation, NodeStatus, ResourceStatus
 
 _PENDING_STATE = {
@@ -305,11 +306,7 @@ def _op_resource(op: FailedOperation) -> str:
     key = op.op_key or op.op_id
     if key.endswith(("_last_failure_0", "_last_0")) or not key:
         return op.resource
-    head, sep, interval = key.rpartition("_")
-    if not sep or not interval.isdigit():
-        return op.resource
-    rsc, sep, _task = head.rpartition("_")
-    return rsc if sep else op.resource
+    return key_resource(key) or op.resource
 
 
 def failed_action_line(op: FailedOperation) -> str:
