@@ -165,6 +165,9 @@ class PrimitiveActions:
             act = self.action(rid, "stop", node, optional)
             if self.p.assigned.get(rid) is None:
                 act.reason = "node availability"
+            elif len(st.running_on) > 1 \
+                    and self.u.rsc(rid).multiple_active == "stop_unexpected":
+                act.reason = "being multiply active"
             if not self.p.managed.get(rid, True):
                 act.runnable = False
 

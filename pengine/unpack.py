@@ -46,6 +46,7 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
             continue
         for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
             _unpack_lrm_resource(lrm_rsc, node, resources, states, walker, options, clones)
+    _block_groups(resources, states)
     promotable = _promotable_primitives(resources)
     for rsc in resources:
         if rsc.kind == "primitive":
@@ -147,6 +148,22 @@ def _anonymous_instance(instances: list[list[str]], base: str, node: NodeWork,
                 not any(node.name in states[p].known_on for p in prims):
             return member(prims)
     return None
+
+
+def _block_groups(resources: list[RscConfig], states: dict[str, RscState]) -> None:
+    """multiple-active=block on a group member blocks the whole group."""
+    by_id = {r.id: r for r in resources}
+    for rsc in resources:
+        st = states.get(rsc.id)
+        if st is None or rsc.parent is None or len(st.running_on) < 2:
+            continue
+        parent = by_id.get(rsc.parent)
+        if parent is None or parent.kind != "group" or rsc.multiple_active != "block":
+            continue
+        for member in parent.children:
+            if member in states:
+                states[member].managed = False
+                states[member].blocked = True
 
 
 def _promotable_primitives(resources: list[RscConfig]) -> set[str]:
