@@ -34,6 +34,7 @@ class Placement:
     colocations: tuple[Colocation, ...]
     managed: Mapping[str, bool]
     score_lines: tuple[str, ...]
+    order: tuple[str, ...] = ()
 
 
 def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
@@ -194,14 +195,27 @@ class _Placer:
                     self._add(self.tables[rsc.id], worker.name, -INF)
 
     def run(self) -> Placement:
-        for rsc in self.u.resources:
-            if rsc.parent is None:
-                self._assign_tree(rsc.id)
+        order = [r.id for r in self.u.resources if r.parent is None]
+        if self.u.options.placement_strategy != "default":
+            order.sort(key=self._strategy_key)
+        for rid in order:
+            self._assign_tree(rid)
         return Placement(
             assigned=self.assigned, next_role=self.next_role, tables=self.tables,
             colocations=tuple(self.colocations), managed=self.managed,
-            score_lines=tuple(sorted(self.lines)),
+            score_lines=tuple(sorted(self.lines)), order=tuple(order),
         )
+
+    def _strategy_key(self, rid: str) -> tuple[int, int, int]:
+        """Resource order for non-default placement strategies (cmp_resources)."""
+        rsc = self.u.rsc(rid)
+        prims = self.primitives_under(rid)
+        current = next((self.u.states[p].running_on[0] for p in prims
+                        if self.u.states[p].running_on), None)
+        if current is None or not prims:
+            return (-rsc.priority, 1, 0)
+        score = self.tables[prims[0]].get(current, -INF)
+        return (-rsc.priority, 0, -score)
 
     def _assign_tree(self, rid: str, prefer: str | None = None) -> str | None:
         rsc = self.u.rsc(rid)

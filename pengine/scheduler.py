@@ -112,5 +112,5 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
         summary=summarise(u, placement, acts.actions, reloads), scores=placement.score_lines,
         status=build_status(u), now=u.now, transition_id=transition_id,
         options=u.options.raw,
-        resource_order=tuple(r.id for r in u.resources if r.parent is None),
+        resource_order=placement.order,
     )

@@ -163,7 +163,12 @@ def summarise(u: Unpacked, p: Placement, actions: list[Work],
             lines.append(f"  * Fence ({action}) {act.node} '{act.reason}'")
     summariser = _Summariser(u, p, actions, reloads)
     items: list[Item] = []
+    rank = {rid: i for i, rid in enumerate(p.order)}
+    top: dict[str, str] = {}
     for rsc in u.resources:
+        top[rsc.id] = top[rsc.parent] if rsc.parent is not None else rsc.id
+    ordered = sorted(u.resources, key=lambda r: rank.get(top[r.id], len(rank)))
+    for rsc in ordered:
         if rsc.kind == "primitive":
             items.extend(summariser.items(rsc.id))
     rw = dw = 5
