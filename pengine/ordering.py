@@ -129,12 +129,13 @@ def resolve(u: Unpacked, acts: ActionSet) -> list[Link]:
             then_kind = kinds.get(spec.then_rsc or "")
             if then_kind in ("group", "clone") and "user" in spec.flags \
                     and spec.first_rsc != spec.then_rsc:
-                flags = spec.flags | {"nograph"}
-                if then_kind == "clone":
-                    flags = flags - {IMPLIES_THEN}
                 for member in _primitives(u, spec.then_rsc or ""):
                     for t in acts.of(member, spec.then_task):
                         for f in firsts:
+                            flags = spec.flags | {"nograph"}
+                            if then_kind == "clone" and (
+                                    f.rsc is None or kinds.get(f.rsc) == "clone"):
+                                flags = flags - {IMPLIES_THEN}
                             links.append(Link(f, t, flags))
         for f in firsts:
             for t in thens:
