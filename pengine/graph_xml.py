@@ -13,6 +13,7 @@ Pure functions of a `Transition`. Invariants:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -130,7 +131,15 @@ def _quote(value: str) -> str:
 
 
 def _attrs(pairs: Iterable[tuple[str, str]]) -> str:
+    pairs = list(pairs)
+    if _SPECIAL.search("".join(value for _, value in pairs)) is None:  # the common case
+        return "".join(f' {name}="{value}"' for name, value in pairs)
     return "".join(f" {name}={_quote(value)}" for name, value in pairs)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_xml_name(name: str) -> bool:
+    return _XML_NAME.match(name) is not None
 
 
 def _describe(action: Action) -> str:
@@ -155,8 +164,8 @@ def _action_lines(action: Action, head: str) -> list[str]:
     attributes = dict(action.attributes)
     attributes.setdefault("crm_feature_set", FEATURE_SET)
     names = sorted(attributes)
-    plain = [n for n in names if _XML_NAME.match(n)]
-    odd = [n for n in names if not _XML_NAME.match(n)]  # e.g. "1" (positional parameters)
+    plain = [n for n in names if _is_xml_name(n)]
+    odd = [n for n in names if not _is_xml_name(n)]  # e.g. "1" (positional parameters)
     head = f"{pad}<attributes{_attrs((n, attributes[n]) for n in plain)}"
     if odd:
         lines.append(head + ">")
