@@ -70,6 +70,11 @@ def distribute(placer: _Placer, cid: str) -> None:
                        key=lambda pair: _sort_key(placer, pair[1], pair[0]))
     counts: dict[str, int] = {}
     allocated = 0
+    first_prims = placer.primitives_under(clone.children[0]) if clone.children else []
+    table = placer.tables[first_prims[0]] if first_prims else {}
+    usable = sum(1 for n, score in table.items()
+                 if score >= 0 and n in placer.nodes and placer.nodes[n].available)
+    optimal = min(per_node, max(1, limit // usable)) if usable else per_node
     for _, inst in instances:
         if allocated >= limit:
             break
@@ -78,7 +83,7 @@ def distribute(placer: _Placer, cid: str) -> None:
         if cur is None or any(placer.u.states[p].failed for p in prims):
             continue
         node = placer.nodes.get(cur)
-        if node is None or not node.available or counts.get(cur, 0) >= per_node:
+        if node is None or not node.available or counts.get(cur, 0) >= optimal:
             continue
         if placer.tables[prims[0]].get(cur, -INF) < 0:
             continue
