@@ -40,6 +40,12 @@ class InputMissing(HAError):
     exit_code = ExitCode.NOINPUT
 
 
+class OutputFailed(HAError):
+    """An artifact file (-G, -D, -O, -I) cannot be written."""
+
+    exit_code = ExitCode.CANTCREAT
+
+
 @dataclass(frozen=True, slots=True)
 class Options:
     """What the command line asked for."""
@@ -109,7 +115,7 @@ def _write(path: str, text: str) -> None:
     try:
         Path(path).write_text(text)
     except OSError as error:
-        raise HAError(f"cannot write {path}: {error.strerror}") from None
+        raise OutputFailed(f"cannot write {path}: {error.strerror}") from None
 
 
 @dataclass(frozen=True, slots=True)

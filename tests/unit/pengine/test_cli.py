@@ -207,3 +207,27 @@ def test_dot_same_as_pacemaker(shared: Path, tmp_path: Path, name: str) -> None:
     result = crm_simulate("-x", str(cib), "-R", "-Q", "-D", str(ours))
     assert result.returncode == 0, result.stderr
     assert sorted(ours.read_text().splitlines()) == sorted(theirs.read_text().splitlines())
+
+
+def test_primitive_without_type_and_duplicate_ids(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text()
+    no_type = tmp_path / "no-type.xml"
+    no_type.write_text(text.replace('provider="heartbeat" type="IPaddr2"', 'provider="heartbeat"'))
+    wanted = next(n for n, line in enumerate(no_type.read_text().splitlines(), 1)
+                  if 'id="service-ip" class' in line)
+    result = crm_simulate("-x", str(no_type), "-S")
+    assert result.returncode == 78
+    line = _error_line(result)
+    assert f"{no_type}:{wanted}" in line and "primitive id='service-ip'" in line and "type" in line
+    duplicate = tmp_path / "dup.xml"
+    duplicate.write_text(text.replace('<primitive id="app-daemon"', '<primitive id="app-data"'))
+    result = crm_simulate("-x", str(duplicate))
+    assert result.returncode == 78
+    assert "'app-data' is already used" in _error_line(result)
+
+
+def test_unwritable_artifact_is_cantcreat(tmp_path: Path) -> None:
+    _engine()
+    result = crm_simulate("-x", str(EXAMPLE), "-Q", "-G", str(tmp_path / "missing-dir/g.xml"))
+    assert result.returncode == 73
+    assert "cannot write" in _error_line(result)
