@@ -231,3 +231,31 @@ def test_unwritable_artifact_is_cantcreat(tmp_path: Path) -> None:
     result = crm_simulate("-x", str(EXAMPLE), "-Q", "-G", str(tmp_path / "missing-dir/g.xml"))
     assert result.returncode == 73
     assert "cannot write" in _error_line(result)
+
+
+def test_execution_date_lines_like_pacemaker(shared: Path) -> None:
+    """The CIB's execution-date is announced at the top and again after the execution."""
+    _engine()
+    name = "allow-unhealthy-nodes"
+    expected = (shared / f"conformance/scheduler/summary/{name}.summary").read_text()
+    wanted = [line for line in expected.splitlines() if line.startswith("Using the original")]
+    assert len(wanted) == 2
+    result = crm_simulate("-x", str(shared / f"conformance/scheduler/xml/{name}.xml"), "-S")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == wanted[0]
+    assert [line for line in lines if line.startswith("Using the original")] == wanted
+    before_revised = lines[lines.index("Revised Cluster Status:") - 2]
+    assert before_revised == wanted[1]
+
+
+def test_show_scores_prints_score_lines(shared: Path) -> None:
+    _engine()
+    name = "simple2"
+    cib = shared / f"conformance/scheduler/xml/{name}.xml"
+    expected = (shared / f"conformance/scheduler/scores/{name}.scores").read_text()
+    wanted = [line for line in expected.splitlines() if "allocation score" in line]
+    result = crm_simulate("-x", str(cib), "-s", "-R")
+    assert result.returncode == 0, result.stderr
+    head = result.stdout.split("Transition Summary:")[0].splitlines()
+    assert sorted(line for line in head if "allocation score" in line) == sorted(wanted)
