@@ -137,8 +137,14 @@ def _locations(el: Element, u: Unpacked, known: set[str], tops: list[str],
     role = _role(el.get("role"))
     out = []
     for rid, found in matches:
-        scores = _location_scores(el, u, found, rid)
-        out.append(Location(cid, rid, tuple(scores), discovery, role))
+        if el.get("node") is not None or not el.findall("rule"):
+            scores = _location_scores(el, u, found, rid)
+            out.append(Location(cid, rid, tuple(scores), discovery, role))
+            continue
+        for rule in el.findall("rule"):
+            rule_role = _role(rule.get("role")) or role
+            scores = _rule_scores(rule, u, found, rid)
+            out.append(Location(cid, rid, tuple(scores), discovery, rule_role))
     return out
 
 

@@ -186,6 +186,14 @@ def _role_locations(placer: _Placer, cid: str, node: str) -> int:
 def _role_colocations(placer: _Placer, cid: str, node: str) -> int:
     total = 0
     for c in placer.cons.colocations:
+        if c.primary == cid and c.primary_role == Role.PROMOTED and 0 < c.score \
+                and c.dependent not in placer.assigned:
+            heads = placer.primitives_under(c.dependent)[:1]
+            table = placer.tables.get(heads[0], {}) if heads else {}
+            best = table.get(node, 0)
+            if best > 0:
+                total = add(total, int(best * min(c.score, INF) / INF + 0.5))
+    for c in placer.cons.colocations:
         if c.dependent != cid or c.dependent_role != Role.PROMOTED:
             continue
         nodes = {n.name for n in placer.nodes_of(c.primary, c.primary_role)}

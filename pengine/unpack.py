@@ -133,21 +133,26 @@ def _primitives_under(by_id: dict[str, RscConfig], rid: str) -> list[str]:
 
 def _anonymous_instance(instances: list[list[str]], base: str, node: NodeWork,
                         states: dict[str, RscState]) -> str | None:
+    """find_anonymous_clone: the instance active here, else the first inactive one."""
     def member(prims: list[str]) -> str | None:
         return next((p for p in prims if p.split(":", 1)[0] == base), None)
 
+    skip_inactive = False
+    inactive: str | None = None
     for prims in instances:
-        if any(node.name in states[p].running_on for p in prims):
-            return member(prims)
-    for prims in instances:
-        if any(node.name in states[p].known_on for p in prims) and \
-                member(prims) is not None and node.name not in states[member(prims) or ""].known_on:
-            return member(prims)
-    for prims in instances:
-        if not any(states[p].running_on for p in prims) and \
-                not any(node.name in states[p].known_on for p in prims):
-            return member(prims)
-    return None
+        locations = {n for p in prims for n in states[p].running_on}
+        if locations:
+            if node.name in locations:
+                found = member(prims)
+                if found is not None and states[found].running_on:
+                    skip_inactive = True
+                elif found is not None:
+                    return found
+        elif not skip_inactive and inactive is None:
+            inactive = member(prims)
+    if not skip_inactive and inactive is not None:
+        return inactive
+    return f"{base}:{len(instances)}"
 
 
 def _block_groups(resources: list[RscConfig], states: dict[str, RscState]) -> None:
