@@ -186,7 +186,7 @@ def _role_locations(placer: _Placer, cid: str, node: str) -> int:
 def _role_colocations(placer: _Placer, cid: str, node: str) -> int:
     total = 0
     for c in placer.cons.colocations:
-        if c.primary == cid and c.primary_role == Role.PROMOTED and 0 < c.score \
+        if c.primary == cid and c.primary_role == Role.PROMOTED and c.score > 0 \
                 and c.dependent not in placer.assigned:
             heads = placer.primitives_under(c.dependent)[:1]
             table = placer.tables.get(heads[0], {}) if heads else {}
