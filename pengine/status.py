@@ -61,7 +61,8 @@ def build_status(u: Unpacked) -> ClusterStatus:
         )
         for n in u.nodes
     )
-    resources = tuple(_resource(u, r.id) for r in u.resources if r.parent is None)
+    resources = tuple(_resource(u, r.id) for r in u.resources if r.parent is None
+                      and not (r.orphan and not u.states[r.id].running_on))
     failed = []
     for op in u.failed_ops:
         lrm_rsc = op.getparent()
