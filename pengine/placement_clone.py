@@ -155,6 +155,8 @@ def decide_roles(placer: _Placer, cid: str) -> None:
         priority = add(priority, _role_colocations(placer, cid, node))
         if any(placer.u.states[p].next_role in (Role.UNPROMOTED, Role.STOPPED) for p in prims):
             priority = -INF
+        if any(placer.assigned.get(p) is None for p in prims):
+            priority = -INF
         current = max((placer.u.states[p].role for p in prims), default=Role.STOPPED)
         candidates.append((-priority, -int(current), index, inst, node))
     candidates.sort()
