@@ -18,6 +18,7 @@ from pengine.actions import (
     RESTART,
     RUNNABLE_LEFT,
     ActionSet,
+    OrderSpec,
     Work,
     op_key,
 )
@@ -100,11 +101,55 @@ def _via_ordering(u: Unpacked, acts: ActionSet, o: Ordering) -> None:
                    then_action=pseudo)
 
 
-def resolve(u: Unpacked, acts: ActionSet) -> list[Link]:
+def _interleaved(u: Unpacked, spec: OrderSpec) -> bool:
+    kinds = {r.id: r for r in u.resources}
+    first = kinds.get(spec.first_rsc or "")
+    then = kinds.get(spec.then_rsc or "")
+    return first is not None and then is not None and first.kind == "clone" \
+        and then.kind == "clone" and then.interleave and spec.first_action is None
+
+
+def _instance_node(u: Unpacked, inst: str, assigned: dict[str, str | None],
+                   task: str) -> str | None:
+    prims = _primitives(u, inst)
+    if task in ("stop", "demote", "stopped", "demoted"):
+        for p in prims:
+            if u.states[p].running_on:
+                return u.states[p].running_on[0]
+    return next((assigned.get(p) for p in prims if assigned.get(p)), None)
+
+
+def _interleave_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
+                      assigned: dict[str, str | None]) -> list[Link]:
+    """interleave=true: each then-instance waits only for the first-instance on its node."""
+    out: list[Link] = []
+    first_insts = u.rsc(spec.first_rsc or "").children
+    for then_inst in u.rsc(spec.then_rsc or "").children:
+        node = _instance_node(u, then_inst, assigned, spec.then_task)
+        if node is None:
+            continue
+        thens = acts.of(then_inst, spec.then_task)
+        for first_inst in first_insts:
+            if _instance_node(u, first_inst, assigned, spec.first_task) != node:
+                continue
+            task = spec.first_task
+            if u.rsc(first_inst).kind != "primitive":
+                task = _COMPLETE.get(task, task)
+            for f in acts.of(first_inst, task):
+                out.extend(Link(f, t, spec.flags) for t in thens)
+    return out
+
+
+def resolve(u: Unpacked, acts: ActionSet,
+            assigned: dict[str, str | None] | None = None) -> list[Link]:
     """Turn order specs into links between actions (creation order)."""
+    assigned = assigned or {}
     links: list[Link] = []
     kinds = {r.id: r.kind for r in u.resources}
     for spec in list(acts.orders):
+        if "user" in spec.flags and _interleaved(u, spec):
+            links.extend(_interleave_links(u, acts, spec, assigned))
+            continue
         if spec.first_action is not None:
             firsts = [spec.first_action]
         else:

@@ -99,7 +99,7 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
         elif rsc.kind == "clone":
             clone_actions(u, acts, rsc.id)
     schedule_fencing_and_shutdowns(u, placement, acts)
-    links = resolve(u, acts)
+    links = resolve(u, acts, dict(placement.assigned))
     blocked = {rid for rid, st in u.states.items() if st.blocked}
     ctx = Context(dict(placement.managed), blocked, collective_children(u, acts),
                   group_locations(u, acts, dict(placement.assigned)), acts.min_runnable,
