@@ -15,7 +15,11 @@ from pengine.api import Transition
 from pengine.blocking import block_dependents
 from pengine.constraints import unpack_constraints
 from pengine.digests import config_changes
-from pengine.fencing import create_unpack_fencing, schedule_fencing_and_shutdowns
+from pengine.fencing import (
+    create_unpack_fencing,
+    schedule_fencing_and_shutdowns,
+    schedule_unfencing,
+)
 from pengine.graph import build_graph, freeze
 from pengine.model import ClusterStatus
 from pengine.ordering import (
@@ -98,6 +102,7 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
             group_actions(u, acts, rsc.id)
         elif rsc.kind == "clone":
             clone_actions(u, acts, rsc.id)
+    schedule_unfencing(u, acts)
     schedule_fencing_and_shutdowns(u, placement, acts)
     links = resolve(u, acts, dict(placement.assigned))
     blocked = {rid for rid, st in u.states.items() if st.blocked}
