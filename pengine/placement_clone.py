@@ -113,7 +113,8 @@ def _promotion_score(placer: _Placer, inst: str, node: str) -> tuple[int, bool]:
     total = 0
     found = False
     for prim in placer.primitives_under(inst):
-        value = attrs.get(f"master-{prim}")
+        name = placer.u.states[prim].history_name or prim
+        value = attrs.get(f"master-{name}")
         if value is None:
             value = attrs.get(f"master-{prim.split(':', 1)[0]}")
         if value is not None:
@@ -196,6 +197,11 @@ def _role_colocations(placer: _Placer, cid: str, node: str) -> int:
             if best > 0:
                 total = add(total, int(best * min(c.score, INF) / INF + 0.5))
     for c in placer.cons.colocations:
+        if c.dependent == cid and c.dependent_role == Role.UNPROMOTED and c.score >= INF:
+            nodes = {n.name for n in placer.nodes_of(c.primary, c.primary_role)}
+            if node in nodes:
+                total = add(total, -INF)
+            continue
         if c.dependent != cid or c.dependent_role != Role.PROMOTED:
             continue
         nodes = {n.name for n in placer.nodes_of(c.primary, c.primary_role)}

@@ -38,6 +38,7 @@ class RscState:
     agent_on: dict[str, str] = field(default_factory=dict)
     failed_stop_on: set[str] = field(default_factory=set)
     block_failure: bool = False
+    history_name: str | None = None  # the lrm_resource id this instance was matched from
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,8 @@ def _unpack_lrm_resource(
                                  lrm_rsc.get("type")) if x)
     st.agent_on[node.name] = agent
     walker.unpack_resource_on_node(rsc, st, node, list(lrm_rsc.iterfind("lrm_rsc_op")))
+    if node.name in st.running_on:
+        st.history_name = lrm_rsc.get("id") or rsc.id
 
 
 def _anonymous_clones(resources: list[RscConfig]) -> dict[str, list[list[str]]]:
