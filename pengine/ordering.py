@@ -231,6 +231,24 @@ class Context:
         return any(not c.optional for c in children if c.node == node)
 
 
+def _apply_required(link: Link, ctx: Context) -> bool:
+    """The requiredness half of a link (applied before runnability each round)."""
+    f, t, flags = link.first, link.then, link.flags
+    if "member_flags" in flags:
+        if not f.optional and t.optional and (f.node is not None or f.pseudo):
+            t.optional = False
+            return True
+        return False
+    if IMPLIES_THEN in flags and t.optional and ctx.first_required(f, t):
+        t.optional = False
+        _set_reason(t, f, "required")
+        return True
+    if RESTART in flags and not t.optional and f.optional and f.runnable:
+        f.optional = False
+        return True
+    return False
+
+
 def _apply(link: Link, ctx: Context) -> bool:
     managed, blocked = ctx.managed, ctx.blocked
     f, t, flags = link.first, link.then, link.flags
@@ -299,6 +317,12 @@ def propagate(links: list[Link], ctx: Context) -> None:
     while changed and rounds < 1000:
         changed = False
         rounds += 1
+        inner = True
+        while inner:
+            inner = False
+            for link in links:
+                if _apply_required(link, ctx):
+                    inner = changed = True
         for link in links:
             if _apply(link, ctx):
                 changed = True
