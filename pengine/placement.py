@@ -7,6 +7,7 @@ before it; the result (Placement) is frozen and records each primitive's final t
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pengine.constraints import Colocation, Constraints
 from pengine.failcounts import fail_count
 from pengine.scores import INF, add, char2score, score2str
 from pengine.state import Unpacked
-from pengine.unpack_nodes import NodeWork
+from pengine.unpack_nodes import NodeWork, node_sort_key
 from pengine.utilization import combine, fits, node_capacities, remaining, resource_usage
 from pengine.xmlin import is_true
 
@@ -197,7 +198,7 @@ class _Placer:
     def run(self) -> Placement:
         order = [r.id for r in self.u.resources if r.parent is None]
         if self.u.options.placement_strategy != "default":
-            order.sort(key=self._strategy_key)
+            order.sort(key=functools.cmp_to_key(self._strategy_cmp))
         for rid in order:
             self._assign_tree(rid)
         return Placement(
@@ -205,6 +206,24 @@ class _Placer:
             colocations=tuple(self.colocations), managed=self.managed,
             score_lines=tuple(sorted(self.lines)), order=tuple(order),
         )
+
+    def _strategy_cmp(self, a: str, b: str) -> int:
+        key_a, key_b = self._strategy_key(a), self._strategy_key(b)
+        if key_a != key_b:
+            return -1 if key_a < key_b else 1
+        if self.u.rsc(a).kind != "primitive" or self.u.rsc(b).kind != "primitive":
+            return 0
+        scan = sorted(self.nodes, key=lambda n: (
+            -remaining(self.capacity.get(n, {}), {}), node_sort_key(n)))
+        table_a = self.tables.get(self.primitives_under(a)[0], {}) if self.primitives_under(a) \
+            else {}
+        table_b = self.tables.get(self.primitives_under(b)[0], {}) if self.primitives_under(b) \
+            else {}
+        for node in scan:
+            score_a, score_b = table_a.get(node, -INF), table_b.get(node, -INF)
+            if score_a != score_b:
+                return -1 if score_a > score_b else 1
+        return 0
 
     def _strategy_key(self, rid: str) -> tuple[int, int, int]:
         """Resource order for non-default placement strategies (cmp_resources)."""
