@@ -91,6 +91,8 @@ class _Placer:
         self.with_this: dict[str, list[Colocation]] = {}
         self.managed = {rid: st.managed for rid, st in u.states.items()}
         self.cons = cons
+        self.anonymous = {p for r in u.resources if r.kind == "clone" and not r.unique
+                          for inst in r.children for p in _members(u, inst)}
         self.capacity = node_capacities(u)
         self.usage = resource_usage(u)
         self.used: dict[str, dict[str, int]] = {}
@@ -117,11 +119,14 @@ class _Placer:
 
     def _build_tables(self, cons: Constraints) -> None:
         u = self.u
+        shared = self._clone_wide_bans()
         for rsc in u.primitives:
             table: Table = {}
             if u.options.symmetric:
                 table = {n.name: n.base_score for n in u.nodes}
             for node, score, _tag in u.states[rsc.id].locations:
+                self._add(table, node, score)
+            for node, score in shared.get(rsc.base_id if rsc.id in self.anonymous else "", ()):
                 self._add(table, node, score)
             self.tables[rsc.id] = table
         self._node_health()
@@ -129,6 +134,16 @@ class _Placer:
             if loc.role != Role.PROMOTED:
                 self._apply_location(loc.rsc, loc.scores, first=True)
         self._node_criteria()
+
+    def _clone_wide_bans(self) -> dict[str, list[tuple[str | None, int]]]:
+        """History bans of one anonymous instance apply to the whole clone."""
+        tags = {"masked-probe-failure", "hard-error", "fatal-error", "__action_migration_auto__"}
+        out: dict[str, list[tuple[str | None, int]]] = {}
+        for rid in self.anonymous:
+            for node, score, tag in self.u.states[rid].locations:
+                if tag in tags:
+                    out.setdefault(rid.split(":", 1)[0], []).append((node, score))
+        return out
 
     def _add(self, table: Table, node: str | None, score: int) -> None:
         names = [node] if node is not None else list(self.nodes)
