@@ -257,7 +257,8 @@ def dot_name(action: Action) -> str:
     although their graph element never carries on_node.
     """
     if action.node is None:
-        return action.key
+        # an unassigned resource action (a blocked start) is named "<key> <none>"
+        return action.key if action.pseudo else f"{action.key} <none>"
     return f"{action.key} {action.node}"
 
 
@@ -270,37 +271,54 @@ def _unmanaged(resources: Iterable[ResourceStatus]) -> set[str]:
     return found
 
 
+def _dot_node(action: Action, in_graph: bool, unmanaged: set[str],
+              all_actions: bool) -> str | None:
+    """The node statement of one action, or None when it is not drawn."""
+    font = "orange" if action.pseudo else "black"
+    if in_graph:
+        style, color = "bold", "green"
+    elif action.resource in unmanaged:
+        if not all_actions:
+            return None
+        style, color, font = "dashed", "red", "purple"
+    elif action.optional:
+        if not all_actions:
+            return None
+        style, color = "dashed", "blue"
+    else:
+        style, color = "dashed", "red"
+    return f'"{dot_name(action)}" [ style={style} color="{color}" fontcolor="{font}"]'
+
+
 def to_dot(transition: Transition, *, all_actions: bool = False) -> str:
     """The graph in Pacemaker's dot layout.
 
     Actions in the graph are bold green (pseudo ones with an orange label), required but
     blocked actions dashed red; optional (blue) and unmanaged (red/purple) actions only
-    appear with `all_actions`. Edges are the graph's orderings, bold.
+    appear with `all_actions`. Graph edges are bold; other orderings between drawn actions
+    are dashed (they need `Transition.orderings`, all first->then action id pairs, when the
+    engine provides it).
     """
     graph = transition.graph
     unmanaged = _unmanaged(transition.status.resources)
     lines = [' digraph "g" {']
-    for action in sorted(transition.actions, key=lambda a: -a.id):
-        font = "orange" if action.pseudo else "black"
-        if action.id in graph:
-            style, color = "bold", "green"
-        elif action.resource in unmanaged:
-            if not all_actions:
-                continue
-            style, color, font = "dashed", "red", "purple"
-        elif action.optional:
-            if not all_actions:
-                continue
-            style, color = "dashed", "blue"
-        else:
-            style, color = "dashed", "red"
-        lines.append(f'"{dot_name(action)}" [ style={style} color="{color}" '
-                     f'fontcolor="{font}"]')
-    for action in sorted(transition.actions, key=lambda a: -a.id):
-        if action.id not in graph:
-            continue
-        for before in sorted(graph.predecessors(action.id)):
-            first: Action = graph.nodes[before]["action"]
-            lines.append(f'"{dot_name(first)}" -> "{dot_name(action)}" [ style = bold]')
+    drawn: dict[int, Action] = {}
+    newest_first = sorted(transition.actions, key=lambda a: -a.id)
+    for action in newest_first:
+        text = _dot_node(action, action.id in graph, unmanaged, all_actions)
+        if text is not None:
+            drawn[action.id] = action
+            lines.append(text)
+    extra: dict[int, set[int]] = {}
+    for first, then in getattr(transition, "orderings", ()):
+        if first in drawn and then in drawn and not graph.has_edge(first, then):
+            extra.setdefault(then, set()).add(first)
+    for action in newest_first:
+        befores = [(b, "bold") for b in graph.predecessors(action.id)] \
+            if action.id in graph else []
+        befores += [(b, "dashed") for b in extra.get(action.id, ())]
+        for before, style in sorted(befores):
+            lines.append(f'"{dot_name(drawn[before])}" -> "{dot_name(action)}" '
+                         f"[ style = {style}]")
     lines.append("}")
     return "\n".join(lines) + "\n"
