@@ -196,6 +196,64 @@ def build() -> dict[str, str]:
         node_state("node1", _probed("low", "high")),
         constraints='<rsc_colocation id="c1" rsc="low" with-rsc="high" score="-INFINITY"/>')
     s.update(_collectives())
+    s.update(_more())
+    return s
+
+
+def _more() -> dict[str, str]:
+    s: dict[str, str] = {}
+    three = ["node1", "node2", "node3"]
+    abc = primitive("A") + primitive("B") + primitive("C")
+    probed = "".join(node_state(n, _probed("A", "B", "C")) for n in three)
+    s["order_set_chains_members"] = cib(
+        three, abc, probed,
+        constraints=('<rsc_order id="o1"><resource_set id="s1">'
+                     '<resource_ref id="A"/><resource_ref id="B"/><resource_ref id="C"/>'
+                     '</resource_set></rsc_order>'
+                     '<rsc_location id="l1" rsc="A" node="node1" score="-INFINITY"/>'
+                     '<rsc_location id="l2" rsc="A" node="node2" score="-INFINITY"/>'
+                     '<rsc_location id="l3" rsc="A" node="node3" score="-INFINITY"/>'))
+    s["order_set_require_all_false"] = cib(
+        three, abc, probed,
+        constraints=('<rsc_order id="o1"><resource_set id="s1" sequential="false" '
+                     'require-all="false"><resource_ref id="A"/><resource_ref id="B"/>'
+                     '</resource_set><resource_set id="s2"><resource_ref id="C"/>'
+                     '</resource_set></rsc_order>'
+                     '<rsc_location id="l1" rsc="A" node="node1" score="-INFINITY"/>'
+                     '<rsc_location id="l2" rsc="A" node="node2" score="-INFINITY"/>'
+                     '<rsc_location id="l3" rsc="A" node="node3" score="-INFINITY"/>'))
+    s["colocation_set_keeps_members_together"] = cib(
+        three, abc, probed,
+        constraints=('<rsc_colocation id="c1" score="INFINITY"><resource_set id="s1">'
+                     '<resource_ref id="A"/><resource_ref id="B"/><resource_ref id="C"/>'
+                     '</resource_set></rsc_colocation>'
+                     '<rsc_location id="l1" rsc="C" node="node3" score="100"/>'))
+    s["colocation_blocks_dependent"] = cib(
+        N2, primitive("A", {"target-role": "Stopped"}) + primitive("B"),
+        node_state("node1", {"A": [running("A")], "B": [running("B")]})
+        + node_state("node2", _probed("A", "B")),
+        constraints='<rsc_colocation id="c1" rsc="B" with-rsc="A" score="INFINITY"/>')
+    s["node_health_red_moves"] = cib(
+        N2, primitive("r1"),
+        node_state("node1", {"r1": [running("r1")]}, attrs={"#health-disk": "red"})
+        + node_state("node2", _probed("r1")),
+        options={"node-health-strategy": "migrate-on-red"})
+    fence = primitive("fencer", cls="stonith").replace(
+        "</primitive>", '<meta_attributes id="fencer-m"><nvpair id="fencer-m1" '
+        'name="provides" value="unfencing"/></meta_attributes></primitive>')
+    s["unfencing_before_probes"] = cib(
+        N2, fence + primitive("r1"),
+        node_state("node1", {"fencer": [stopped("fencer")], "r1": [stopped("r1")]},
+                   attrs={"#node-unfenced": "1"})
+        + node_state("node2", {}), options=STONITH)
+    inter = ('<clone id="c1">' + primitive("p1") + '</clone><clone id="c2">'
+             '<meta_attributes id="c2-m"><nvpair id="c2-m1" name="interleave" value="true"/>'
+             '</meta_attributes>' + primitive("p2") + "</clone>")
+    s["interleaved_clone_order"] = cib(
+        N2, inter,
+        node_state("node1", {"p1": [running("p1")], "p2": [running("p2")]})
+        + node_state("node2", {"p1": [stopped("p1")], "p2": [stopped("p2")]}),
+        constraints='<rsc_order id="o1" first="c1" then="c2"/>')
     return s
 
 

@@ -184,6 +184,35 @@ ORACLE_SUMMARIES: dict[str, tuple[str, ...]] = {
         "* Start big ( node1 )",
         "* Start small ( node2 )",
     ),
+    "order_set_chains_members": (
+        "* Start B ( node1 ) due to unrunnable A start (blocked)",
+        "* Start C ( node2 ) due to unrunnable B start (blocked)",
+    ),
+    "order_set_require_all_false": (
+        "* Start B ( node1 )",
+        "* Start C ( node2 )",
+    ),
+    "colocation_set_keeps_members_together": (
+        "* Start A ( node3 )",
+        "* Start B ( node3 )",
+        "* Start C ( node3 )",
+    ),
+    "colocation_blocks_dependent": (
+        "* Stop A ( node1 ) due to node availability",
+        "* Stop B ( node1 ) due to node availability",
+    ),
+    "node_health_red_moves": (
+        "* Move r1 ( node1 -> node2 )",
+    ),
+    "unfencing_before_probes": (
+        "* Fence (on) node2 'required by fencer monitor'",
+        "* Start fencer ( node1 )",
+        "* Start r1 ( node2 )",
+    ),
+    "interleaved_clone_order": (
+        "* Start p1:1 ( node2 )",
+        "* Start p2:1 ( node2 )",
+    ),
 }
 
 
