@@ -336,7 +336,7 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
                 top = u.rsc(top).parent or top
             top_running = any(u.states[p].running_on for p in _primitives(u, top))
             flag = RUNNABLE_LEFT if (not act.runnable and not top_running) else OPTIONAL
-            acts.order(rsc.id, "monitor", top, "start", flag, first_action=act)
+            acts.order(rsc.id, "monitor", rsc.id, "start", flag, first_action=act)
 
 
 def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:

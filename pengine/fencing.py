@@ -54,6 +54,15 @@ def schedule_fencing_and_shutdowns(u: Unpacked, p: Placement, acts: ActionSet) -
 
 
 def _imply_stops(u: Unpacked, acts: ActionSet, node: str, op: Work) -> None:
+    parents: list[str] = []
+    for act in acts.actions:
+        if act.node == node and act.task == "stop" and act.rsc is not None \
+                and act.rsc in u.states:
+            parent = u.rsc(act.rsc).parent
+            if parent is not None and parent not in parents:
+                parents.append(parent)
+    for parent in parents:
+        acts.order(None, "stonith", parent, "stop", OPTIONAL, first_action=op)
     for act in acts.actions:
         if act.node == node and act.task in ("stop", "demote") and act.rsc is not None:
             act.pseudo = True
