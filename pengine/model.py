@@ -92,6 +92,7 @@ class ResourceStatus:
     description: str | None = None
     unique: bool = False  # globally-unique clone
     not_installed_on: tuple[str, ...] = ()  # nodes where a probe found the agent missing
+    locked_to: str | None = None  # shutdown-lock: "Stopped <node> (LOCKED)"
 
 
 @dataclass(frozen=True, slots=True)

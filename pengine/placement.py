@@ -128,6 +128,11 @@ class _Placer:
                 self._add(table, node, score)
             for node, score in shared.get(rsc.base_id if rsc.id in self.anonymous else "", ()):
                 self._add(table, node, score)
+            locked = u.states[rsc.id].locked_to
+            if locked is not None:
+                for name in list(table):
+                    if name != locked:
+                        table[name] = -INF
             self.tables[rsc.id] = table
         self._node_health()
         for loc in cons.locations:

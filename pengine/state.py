@@ -39,6 +39,7 @@ class RscState:
     failed_stop_on: set[str] = field(default_factory=set)
     block_failure: bool = False
     history_name: str | None = None  # the lrm_resource id this instance was matched from
+    locked_to: str | None = None  # shutdown-lock: the node the resource must stay on
 
 
 @dataclass(frozen=True)

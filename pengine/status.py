@@ -25,6 +25,7 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
             failure_ignored=st.failure_ignored, description=rsc.meta.get("description"),
             not_installed_on=tuple(n for n, score, tag in st.locations
                                    if tag == "masked-probe-failure" and n is not None),
+            locked_to=st.locked_to if not st.running_on else None,
         )
     children = tuple(_resource(u, c) for c in rsc.children)
     kind = "promotable" if rsc.promotable else rsc.kind

@@ -17,7 +17,7 @@ from pengine.unpack_history import HistoryUnpacker
 from pengine.unpack_nodes import NodeWork, apply_node_states, unpack_nodes
 from pengine.unpack_options import Options, unpack_options
 from pengine.unpack_resources import RscConfig, resource_requires, unpack_resources
-from pengine.xmlin import Element, is_true, resolve_refs
+from pengine.xmlin import Element, duration_ms, is_true, resolve_refs
 
 
 def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
@@ -108,6 +108,7 @@ def _unpack_lrm_resource(
                                  lrm_rsc.get("type")) if x)
     st.agent_on[node.name] = agent
     walker.unpack_resource_on_node(rsc, st, node, list(lrm_rsc.iterfind("lrm_rsc_op")))
+    _shutdown_lock(lrm_rsc, rsc, st, node, options, walker.now)
     if node.name in st.running_on:
         st.history_name = lrm_rsc.get("id") or rsc.id
 
@@ -155,6 +156,22 @@ def _anonymous_instance(instances: list[list[str]], base: str, node: NodeWork,
     if not skip_inactive and inactive is not None:
         return inactive
     return f"{base}:{len(instances)}"
+
+
+def _shutdown_lock(lrm_rsc: Element, rsc: RscConfig, st: RscState, node: NodeWork,
+                   options: Options, now: datetime.datetime) -> None:
+    """shutdown-lock: keep a cleanly stopped node's resources there (until the limit)."""
+    if not options.shutdown_lock or rsc.standard == "stonith" or rsc.parent is not None \
+            or not st.managed:
+        return
+    limit_s = duration_ms(dict(options.raw).get("shutdown-lock-limit"), 0) // 1000
+    stamp = lrm_rsc.get("shutdown-lock")
+    if not node.online and stamp and stamp.isdigit() and int(stamp) > 0:
+        if limit_s <= 0 or now.timestamp() < int(stamp) + limit_s:
+            st.locked_to = node.name
+    elif node.online and node.shutdown and node.name in st.running_on \
+            and len(st.running_on) == 1:
+        st.locked_to = node.name
 
 
 def _block_groups(resources: list[RscConfig], states: dict[str, RscState]) -> None:
