@@ -162,8 +162,6 @@ def _normalized(text: str) -> list[str]:
 # entry is removed here, so the list cannot go stale.
 KNOWN_ENGINE_GAPS = {
     "failed-monitor": "engine does not schedule clear_failcount for the failed monitor",
-    "fresh-start": "engine orders group member probes before the group start, not the member",
-    "node-failed": "engine lacks the fencing -> group stop pseudo ordering",
 }
 
 
