@@ -202,7 +202,7 @@ class PrimitiveActions:
         role = st.role if st.running_on else Role.STOPPED
         if st.running_on and role == Role.STOPPED:
             role = Role.STARTED
-        current = st.running_on[0] if st.running_on else None
+        current = self.u.current_node(rid)
         need_stop = False
         active = self._active_count(rid)
         if active > 1 and st.managed:

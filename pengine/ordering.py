@@ -9,7 +9,7 @@ reason set on an action wins (scheduler.md §4.3).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pengine.actions import (
     ASYMMETRICAL,
@@ -222,6 +222,7 @@ class Context:
     min_runnable: dict[int, int]
     all_actions: list[Work]
     block: Callable[[], bool] | None = None
+    requires: dict[str, str] = field(default_factory=dict)
 
     def first_required(self, f: Work, t: Work) -> bool:
         children = self.collective_children.get(f.id)
@@ -229,6 +230,17 @@ class Context:
         if children is None or node is None:
             return not f.optional
         return any(not c.optional for c in children if c.node == node)
+
+
+def _implies_then(link: Link, ctx: Context) -> bool:
+    """Does this link make its then-action required now?"""
+    f, t = link.first, link.then
+    if IMPLIES_THEN not in link.flags or not t.optional or not ctx.first_required(f, t):
+        return False
+    # A stop implied by fencing does not force a restart of a resource that does not
+    # need fencing (it keeps running on its clean node).
+    return not (f.implied_by_fencing and f.rsc == t.rsc and t.task == "start"
+                and ctx.requires.get(f.rsc or "") not in ("fencing", "unfencing"))
 
 
 def _apply_required(link: Link, ctx: Context) -> bool:
@@ -239,7 +251,7 @@ def _apply_required(link: Link, ctx: Context) -> bool:
             t.optional = False
             return True
         return False
-    if IMPLIES_THEN in flags and t.optional and ctx.first_required(f, t):
+    if _implies_then(link, ctx):
         t.optional = False
         _set_reason(t, f, "required")
         return True
@@ -258,7 +270,7 @@ def _apply(link: Link, ctx: Context) -> bool:
             t.optional = False
             changed = True
         return changed
-    if IMPLIES_THEN in flags and t.optional and ctx.first_required(f, t):
+    if _implies_then(link, ctx):
         t.optional = False
         _set_reason(t, f, "required")
         changed = True

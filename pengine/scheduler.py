@@ -109,7 +109,8 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
     ctx = Context(dict(placement.managed), blocked, collective_children(u, acts),
                   group_locations(u, acts, dict(placement.assigned)), acts.min_runnable,
                   acts.actions,
-                  lambda: block_dependents(u, cons.colocations, acts.by_rsc_task))
+                  lambda: block_dependents(u, cons.colocations, acts.by_rsc_task),
+                  dict(u.requires))
     propagate(links, ctx)
     actions = freeze(u, acts.actions)
     return Transition(

@@ -69,6 +69,19 @@ class Unpacked:
                 return candidate
         raise KeyError(rid)
 
+    def current_node(self, rid: str) -> str | None:
+        """pe__current_node: the first running node; for requires != fencing the first
+        clean online one (a resource there is not really lost)."""
+        running = self.states[rid].running_on
+        if not running:
+            return None
+        if self.requires.get(rid) != "fencing":
+            for name in running:
+                node = self.node(name)
+                if node is not None and node.online and not node.unclean:
+                    return name
+        return running[0]
+
     @property
     def primitives(self) -> tuple[RscConfig, ...]:
         return tuple(r for r in self.resources if r.kind == "primitive")

@@ -69,7 +69,7 @@ class _Summariser:
         st = self.u.states[rid]
         if not self.p.managed.get(rid, True):
             return []
-        current = st.running_on[0] if st.running_on else None
+        current = self.u.current_node(rid)
         chosen = self.p.assigned.get(rid)
         if current is None and chosen is None:
             return []
