@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from messaging.types import Role
 from pengine.placement import Placement
 from pengine.state import Unpacked
+from pengine.xmlin import is_true
 
 IMPLIES_THEN = "implies_then"
 RUNNABLE_LEFT = "runnable_left"
@@ -61,6 +62,8 @@ class ActionSet:
     actions: list[Work] = field(default_factory=list)
     orders: list[OrderSpec] = field(default_factory=list)
     index: dict[tuple[str, str | None], Work] = field(default_factory=dict)
+    by_rsc_task: dict[tuple[str | None, str], list[Work]] = field(default_factory=dict)
+    min_runnable: dict[int, int] = field(default_factory=dict)
 
     def find(self, key: str, node: str | None) -> Work | None:
         return self.index.get((key, node))
@@ -85,11 +88,13 @@ class ActionSet:
             setattr(action, name, value)
         self.actions.append(action)
         self.index[(key, node)] = action
+        self.by_rsc_task.setdefault((rsc, task), []).append(action)
         return action, True
 
     def of(self, rsc: str, task: str, node: str | None = None) -> list[Work]:
-        return [a for a in self.actions if a.rsc == rsc and a.task == task
-                and a.interval_ms == 0 and (node is None or a.node == node)]
+        """Non-recurring actions of a resource for a task (on a node), creation order."""
+        return [a for a in self.by_rsc_task.get((rsc, task), ())
+                if a.interval_ms == 0 and (node is None or a.node == node)]
 
     def order(self, first_rsc: str | None, first_task: str, then_rsc: str | None,
               then_task: str, *flags: str, **kw: object) -> None:
@@ -97,6 +102,18 @@ class ActionSet:
         for name, value in kw.items():
             setattr(spec, name, value)
         self.orders.append(spec)
+
+
+def _next_role(frm: Role, to: Role) -> Role:
+    """One step on the way from role `frm` to role `to` (Pacemaker's role matrix)."""
+    level = {Role.STOPPED: 0, Role.STARTED: 1, Role.UNPROMOTED: 1, Role.PROMOTED: 2}
+    if level[to] > level[frm]:
+        if frm == Role.STOPPED:
+            return Role.UNPROMOTED if to == Role.PROMOTED else to
+        return Role.PROMOTED
+    if level[to] < level[frm]:
+        return Role.UNPROMOTED if frm == Role.PROMOTED else Role.STOPPED
+    return to
 
 
 def op_key(rsc: str, task: str, interval_ms: int = 0) -> str:
@@ -148,6 +165,9 @@ class PrimitiveActions:
             act = self.action(rid, "stop", node, optional)
             if self.p.assigned.get(rid) is None:
                 act.reason = "node availability"
+            elif len(st.running_on) > 1 \
+                    and self.u.rsc(rid).multiple_active == "stop_unexpected":
+                act.reason = "being multiply active"
             if not self.p.managed.get(rid, True):
                 act.runnable = False
 
@@ -155,6 +175,20 @@ class PrimitiveActions:
         act = self.action(rid, "start", node, True)
         if act.runnable and not optional:
             act.optional = False
+
+    def _step(self, rid: str, frm: Role, to: Role, chosen: str | None, optional: bool) -> None:
+        if frm == Role.STOPPED:
+            self.start(rid, chosen, optional)
+        elif to == Role.STOPPED:
+            self.stop(rid, optional)
+        elif to == Role.PROMOTED:
+            starts = self.acts.of(rid, "start", chosen)
+            act = self.action(rid, "promote", chosen, optional)
+            if any(not s.runnable for s in starts):
+                act.runnable = False
+        elif frm == Role.PROMOTED:
+            for node in self.u.states[rid].running_on:
+                self.action(rid, "demote", node, optional)
 
     def force_restart(self, rid: str) -> None:
         act, _ = self.acts.new(op_key(rid, "start"), "start", rid, None, False)
@@ -168,7 +202,7 @@ class PrimitiveActions:
         role = st.role if st.running_on else Role.STOPPED
         if st.running_on and role == Role.STOPPED:
             role = Role.STARTED
-        current = st.running_on[0] if st.running_on else None
+        current = self.u.current_node(rid)
         need_stop = False
         active = self._active_count(rid)
         if active > 1 and st.managed:
@@ -178,18 +212,54 @@ class PrimitiveActions:
         moving = current is not None and chosen is not None and current != chosen
         if moving or (st.failed and st.stop_needed) or st.blocked:
             need_stop = True
-        if role != Role.STOPPED:
-            self.stop(rid, not need_stop)
-            if role <= next_role and not st.blocked:
-                self.start(rid, chosen, not need_stop)
-        if role != next_role:
-            if next_role == Role.STOPPED:
-                self.stop(rid, False)
-            elif role == Role.STOPPED:
-                self.start(rid, chosen, False)
+        if role == Role.PROMOTED and any(not a.optional for a in self.acts.of(rid, "start")):
+            need_stop = True
+        r = role
+        while r != Role.STOPPED:
+            n = _next_role(r, Role.STOPPED)
+            self._step(rid, r, n, chosen, not need_stop)
+            r = n
+        while role <= next_role and r != role and not st.blocked:
+            n = _next_role(r, role)
+            self._step(rid, r, n, chosen, not need_stop)
+            r = n
+        r = role
+        while r != next_role:
+            n = _next_role(r, next_role)
+            self._step(rid, r, n, chosen, False)
+            r = n
         self.acts.order(rid, "stop", rid, "start", OPTIONAL, IMPLIES_THEN, RESTART)
+        self.acts.order(rid, "start", rid, "promote", RUNNABLE_LEFT)
+        self.acts.order(rid, "demote", rid, "stop", OPTIONAL, RESTART)
+        if moving and self._can_migrate(rid, current, chosen, role, next_role):
+            self._migrate(rid, current or "", chosen or "")
         if chosen is not None and next_role != Role.STOPPED and st.managed:
             self._monitors(rid, chosen)
+
+    def _can_migrate(self, rid: str, current: str | None, chosen: str | None, role: Role,
+                     next_role: Role) -> bool:
+        rsc = self.u.rsc(rid)
+        st = self.u.states[rid]
+        if not is_true(rsc.meta.get("allow-migrate")) or not self.p.managed.get(rid, True):
+            return False
+        if st.failed or st.start_pending or len(st.running_on) != 1 or role != next_role:
+            return False
+        nodes = [self.nodes.get(current or ""), self.nodes.get(chosen or "")]
+        return all(n is not None and n.online and not n.unclean for n in nodes)
+
+    def _migrate(self, rid: str, current: str, chosen: str) -> None:
+        to, _ = self.acts.new(op_key(rid, "migrate_to"), "migrate_to", rid, current, False)
+        frm, _ = self.acts.new(op_key(rid, "migrate_from"), "migrate_from", rid, chosen, False)
+        self.acts.order(rid, "migrate_to", rid, "migrate_from", OPTIONAL,
+                        first_action=to, then_action=frm)
+        for start in self.acts.of(rid, "start", chosen):
+            self.acts.order(rid, "start", rid, "migrate_from", RUNNABLE_LEFT, "nograph",
+                            first_action=start, then_action=frm)
+            self.acts.order(rid, "start", rid, "migrate_to", RUNNABLE_LEFT, "nograph",
+                            first_action=start, then_action=to)
+        for stop in self.acts.of(rid, "stop", current):
+            self.acts.order(rid, "stop", rid, "migrate_to", RUNNABLE_LEFT, "nograph",
+                            first_action=stop, then_action=to)
 
     def _active_count(self, rid: str) -> int:
         st = self.u.states[rid]
@@ -228,7 +298,7 @@ def group_actions(u: Unpacked, acts: ActionSet, gid: str) -> None:
     members = list(u.rsc(gid).children)
     for m in members:
         acts.order(gid, "start", m, "start", RUNNABLE_LEFT)
-        acts.order(m, "start", gid, "running", IMPLIES_THEN, RUNNABLE_LEFT)
+        acts.order(m, "start", gid, "running", IMPLIES_THEN, RUNNABLE_LEFT, "phantom")
         acts.order(gid, "stop", m, "stop", OPTIONAL)
         acts.order(m, "stop", gid, "stopped", IMPLIES_THEN)
         acts.order(m, "start", gid, "start", "member_flags")
@@ -239,6 +309,13 @@ def group_actions(u: Unpacked, acts: ActionSet, gid: str) -> None:
     acts.order(gid, "stop", gid, "stopped", OPTIONAL)
     acts.order(gid, "stopped", gid, "start", OPTIONAL)
     acts.order(gid, "start", gid, "running", OPTIONAL)
+
+
+def _primitives(u: Unpacked, rid: str) -> list[str]:
+    rsc = u.rsc(rid)
+    if rsc.kind == "primitive":
+        return [rid]
+    return [p for child in rsc.children for p in _primitives(u, child)]
 
 
 def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
@@ -257,5 +334,36 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
             top = rsc.id
             while u.rsc(top).parent is not None:
                 top = u.rsc(top).parent or top
-            flag = RUNNABLE_LEFT if (not act.runnable and not st.running_on) else OPTIONAL
-            acts.order(rsc.id, "monitor", top, "start", flag, first_action=act)
+            top_running = any(u.states[p].running_on for p in _primitives(u, top))
+            flag = RUNNABLE_LEFT if (not act.runnable and not top_running) else OPTIONAL
+            acts.order(rsc.id, "monitor", rsc.id, "start", flag, first_action=act)
+
+
+def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
+    """Pseudo start/running/stop/stopped actions of a clone and its instance orderings."""
+    for task in ("start", "running", "stop", "stopped"):
+        act, _ = acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
+        if task == "running":
+            acts.min_runnable[act.id] = 1
+    if u.rsc(cid).promotable:
+        for task in ("promote", "promoted", "demote", "demoted"):
+            acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
+        for inst in u.rsc(cid).children:
+            acts.order(cid, "promote", inst, "promote", RUNNABLE_LEFT)
+            acts.order(inst, "promote", cid, "promoted", "member_flags", "any_runnable")
+            acts.order(cid, "demote", inst, "demote", OPTIONAL)
+            acts.order(inst, "demote", cid, "demoted", "member_flags")
+            acts.order(inst, "promote", cid, "promote", "member_flags")
+            acts.order(inst, "demote", cid, "demote", "member_flags")
+        acts.order(cid, "running", cid, "promote", OPTIONAL)
+        acts.order(cid, "demoted", cid, "stop", OPTIONAL)
+    for inst in u.rsc(cid).children:
+        acts.order(cid, "start", inst, "start", RUNNABLE_LEFT)
+        acts.order(inst, "start", cid, "running", "member_flags", "any_runnable")
+        acts.order(cid, "stop", inst, "stop", OPTIONAL)
+        acts.order(inst, "stop", cid, "stopped", "member_flags")
+        acts.order(inst, "start", cid, "start", "member_flags")
+        acts.order(inst, "stop", cid, "stop", "member_flags")
+    acts.order(cid, "stop", cid, "stopped", OPTIONAL)
+    acts.order(cid, "stopped", cid, "start", OPTIONAL)
+    acts.order(cid, "start", cid, "running", OPTIONAL)

@@ -42,6 +42,7 @@ class Transition:
     now: datetime.datetime
     transition_id: int = 0
     options: Pairs = field(default=())
+    resource_order: tuple[str, ...] = ()  # top-level resources in Pacemaker's sorted order
 
 
 def schedule(

@@ -30,7 +30,7 @@ from messaging.errors import (
 )
 from pengine import graph_xml, simulate, status_text
 from pengine.api import Transition, schedule, unpack_status
-from pengine.input_check import parse_cib
+from pengine.input_check import parse_cib, unique_clones
 from pengine.model import Action
 
 
@@ -38,6 +38,12 @@ class InputMissing(HAError):
     """The CIB file named on the command line cannot be read."""
 
     exit_code = ExitCode.NOINPUT
+
+
+class OutputFailed(HAError):
+    """An artifact file (-G, -D, -O, -I) cannot be written."""
+
+    exit_code = ExitCode.CANTCREAT
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +115,17 @@ def _write(path: str, text: str) -> None:
     try:
         Path(path).write_text(text)
     except OSError as error:
-        raise HAError(f"cannot write {path}: {error.strerror}") from None
+        raise OutputFailed(f"cannot write {path}: {error.strerror}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Input:
+    """The parsed input and what every section needs to know about it."""
+
+    root: etree._Element
+    source: str
+    now: datetime.datetime | None
+    unique: frozenset[str]
 
 
 def run(options: Options) -> int:
@@ -119,39 +135,57 @@ def run(options: Options) -> int:
     root = parse_cib(data, source)
     if options.save_input:
         _write(options.save_input, etree.tostring(root, encoding="unicode") + "\n")
+    given = _Input(root, source, now, unique_clones(root))
     try:
         transition = schedule(root, now)
     except HAError as error:
         raise _relocate(error, source) from None
-    out: list[str] = []
-    if options.set_datetime:
-        out.append(f"Setting effective cluster time: {options.set_datetime}")
     date_line = execution_date_line(transition) if now is None else None
-    if date_line:
-        out.append(date_line)
-    out += ["Current cluster status:", *status_text.render_status(transition.status), ""]
-    if options.show_scores:
-        out += [*transition.scores, ""]
-    out += ["Transition Summary:", *transition.summary]
+    out = _current(options, transition, given, date_line)
     synapses = graph_xml.synapses(transition)
     new_cib = root
     if options.run_simulation:
-        epoch = int(transition.now.timestamp())
-        result = simulate.simulate(root, synapses, now=epoch)
-        new_cib = result.cib
-        _warn_unfired(synapses, result.fired)
-        out += ["", "Executing Cluster Transition:", *result.lines]
-        if date_line:
-            out.append(date_line)
-        try:
-            revised = unpack_status(new_cib, now)
-        except HAError as error:
-            raise _relocate(error, source) from None
-        out += ["", "Revised Cluster Status:", *status_text.render_status(revised)]
+        new_cib, lines = _simulated(transition, synapses, given, date_line)
+        out += lines
     _save_artifacts(options, transition, synapses, new_cib)
     if not options.quiet:
         click.echo("\n".join(out))
     return int(ExitCode.OK)
+
+
+def _current(options: Options, transition: Transition, given: _Input,
+             date_line: str | None) -> list[str]:
+    """Everything up to and including the Transition Summary."""
+    out: list[str] = []
+    if options.set_datetime:
+        out.append(f"Setting effective cluster time: {options.set_datetime}")
+    if date_line:
+        out.append(date_line)
+    counts = status_text.counts_line(transition.status)
+    if counts:
+        out += [counts, ""]
+    out += ["Current cluster status:",
+            *status_text.render_status(transition.status, unique_clones=given.unique), ""]
+    if options.show_scores:
+        out += [*transition.scores, ""]
+    return [*out, "Transition Summary:", *transition.summary]
+
+
+def _simulated(transition: Transition, synapses: tuple[graph_xml.Synapse, ...],
+               given: _Input, date_line: str | None) -> tuple[etree._Element, list[str]]:
+    """Execute the graph on a copy of the CIB: the new CIB and the two last sections."""
+    result = simulate.simulate(given.root, synapses, now=int(transition.now.timestamp()))
+    _warn_unfired(synapses, result.fired)
+    out = ["", "Executing Cluster Transition:", *result.lines]
+    if date_line:
+        out.append(date_line)
+    try:
+        revised = unpack_status(result.cib, given.now)
+    except HAError as error:
+        raise _relocate(error, given.source) from None
+    out += ["", "Revised Cluster Status:",
+            *status_text.render_status(revised, unique_clones=given.unique)]
+    return result.cib, out
 
 
 def _warn_unfired(synapses: tuple[graph_xml.Synapse, ...],

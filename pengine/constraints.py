@@ -7,6 +7,7 @@ members by the placement and ordering stages; the result is frozen.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -53,6 +54,8 @@ class Ordering:
     then_task: str
     kind: str  # Mandatory / Optional / Serialize
     symmetrical: bool
+    via: str | None = None  # a "one-or-more" pseudo action between first and then
+    via_min: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +106,7 @@ def unpack_constraints(u: Unpacked) -> Constraints:
         elif el.tag == "rsc_colocation":
             colocs.extend(_colocation(el, u, known, tags))
         elif el.tag == "rsc_order":
-            orders.extend(_ordering(el, known, tags))
+            orders.extend(_ordering(el, u, known, tags))
     return Constraints(tuple(locs), tuple(colocs), tuple(orders))
 
 
@@ -119,6 +122,8 @@ def _locations(el: Element, u: Unpacked, known: set[str], tops: list[str],
                tags: dict[str, list[str]]) -> list[Location]:
     cid = el.get("id") or ""
     targets = _expand(el.get("rsc"), known, tags)
+    for rset in el.findall("resource_set"):
+        targets.extend(_set_members(rset, known, tags))
     pattern = el.get("rsc-pattern")
     matches: list[tuple[str, re.Match[str] | None]] = [(t, None) for t in targets]
     if pattern:
@@ -132,13 +137,19 @@ def _locations(el: Element, u: Unpacked, known: set[str], tops: list[str],
     role = _role(el.get("role"))
     out = []
     for rid, found in matches:
-        scores = _location_scores(el, u, found)
-        out.append(Location(cid, rid, tuple(scores), discovery, role))
+        if el.get("node") is not None or not el.findall("rule"):
+            scores = _location_scores(el, u, found, rid)
+            out.append(Location(cid, rid, tuple(scores), discovery, role))
+            continue
+        for rule in el.findall("rule"):
+            rule_role = _role(rule.get("role")) or role
+            scores = _rule_scores(rule, u, found, rid)
+            out.append(Location(cid, rid, tuple(scores), discovery, rule_role))
     return out
 
 
 def _location_scores(
-    el: Element, u: Unpacked, found: re.Match[str] | None
+    el: Element, u: Unpacked, found: re.Match[str] | None, rid: str
 ) -> list[tuple[str, int]]:
     node = el.get("node")
     if node is not None:
@@ -147,18 +158,20 @@ def _location_scores(
         return [(node, char2score(el.get("score")))]
     result: list[tuple[str, int]] = []
     for rule in el.findall("rule"):
-        result.extend(_rule_scores(rule, u, found))
+        result.extend(_rule_scores(rule, u, found, rid))
     return result
 
 
-def _rule_scores(rule: Element, u: Unpacked, found: re.Match[str] | None) -> list[tuple[str, int]]:
+def _rule_scores(rule: Element, u: Unpacked, found: re.Match[str] | None,
+                 rid: str) -> list[tuple[str, int]]:
+    rsc = u.rsc(rid)
     out = []
     score_attr = rule.get("score-attribute")
     if score_attr and found is not None:
         score_attr = re.sub(r"%(\d)", lambda m: found.group(int(m.group(1))) or "", score_attr)
     bool_or = (rule.get("boolean-op") or "and").lower() == "or"
     for node in u.nodes:
-        ctx = RuleContext(now=u.now, node_attrs=node.attrs)
+        ctx = RuleContext(now=u.now, node_attrs=node.attrs, params=rsc.params, meta=rsc.meta)
         if not evaluate(rule, ctx):
             continue
         if score_attr:
@@ -173,9 +186,57 @@ def _rule_scores(rule: Element, u: Unpacked, found: re.Match[str] | None) -> lis
     return out
 
 
+def _set_members(rset: Element, known: set[str], tags: dict[str, list[str]]) -> list[str]:
+    out: list[str] = []
+    for ref in rset.findall("resource_ref"):
+        out.extend(_expand(ref.get("id"), known, tags))
+    return out
+
+
+def _colocation_sets(el: Element, u: Unpacked, known: set[str],
+                     tags: dict[str, list[str]], score: int) -> list[Colocation]:
+    out: list[Colocation] = []
+    sets = el.findall("resource_set")
+    cid = el.get("id") or ""
+    attr = el.get("node-attribute") or "#uname"
+
+    def make(dep: str, prim: str, value: int, drole: str | None, prole: str | None) -> None:
+        if dep != prim:
+            out.append(Colocation(cid, dep, prim, value, _role(drole), _role(prole), attr,
+                                  is_true(el.get("influence"), u.rsc(dep).critical)))
+
+    for rset in sets:
+        members = _set_members(rset, known, tags)
+        value = char2score(rset.get("score")) if rset.get("score") else score
+        role = rset.get("role")
+        if not is_true(rset.get("sequential"), True) or value == 0:
+            continue
+        for i in range(1, len(members)):
+            if value > 0:
+                make(members[i], members[i - 1], value, role, role)
+            else:
+                for j in range(i):
+                    make(members[i], members[j], value, role, role)
+    for first, second in itertools.pairwise(sets):
+        deps = _set_members(first, known, tags)
+        prims = _set_members(second, known, tags)
+        if not deps or not prims:
+            continue
+        if is_true(first.get("sequential"), True):
+            deps = deps[:1]
+        if is_true(second.get("sequential"), True):
+            prims = prims[-1:]
+        for dep in deps:
+            for prim in prims:
+                make(dep, prim, score, first.get("role"), second.get("role"))
+    return out
+
+
 def _colocation(el: Element, u: Unpacked, known: set[str],
                 tags: dict[str, list[str]]) -> list[Colocation]:
     score = char2score(el.get("score"))
+    if el.find("resource_set") is not None:
+        return _colocation_sets(el, u, known, tags, score)
     if score == 0:
         return []
     deps = _expand(el.get("rsc"), known, tags)
@@ -193,7 +254,8 @@ def _colocation(el: Element, u: Unpacked, known: set[str],
     return out
 
 
-def _ordering(el: Element, known: set[str], tags: dict[str, list[str]]) -> list[Ordering]:
+def _ordering(el: Element, u: Unpacked, known: set[str],
+              tags: dict[str, list[str]]) -> list[Ordering]:
     kind = el.get("kind")
     if kind is None:
         score = el.get("score")
@@ -202,9 +264,56 @@ def _ordering(el: Element, known: set[str], tags: dict[str, list[str]]) -> list[
     symmetrical = is_true(el.get("symmetrical"), kind != "Serialize")
     first_task = (el.get("first-action") or "start").lower()
     then_task = (el.get("then-action") or first_task).lower()
+    if el.find("resource_set") is not None:
+        return _ordering_sets(el, known, tags, kind, symmetrical)
     out = []
     for first in _expand(el.get("first"), known, tags):
         for then in _expand(el.get("then"), known, tags):
+            via, minimum = _clone_min(el, u, first)
             out.append(Ordering(el.get("id") or "", first, first_task, then, then_task, kind,
-                                symmetrical))
+                                symmetrical, via, minimum))
+    return out
+
+
+def _clone_min(el: Element, u: Unpacked, first: str) -> tuple[str | None, int]:
+    rsc = u.rsc(first)
+    if rsc.kind != "clone":
+        return None, 1
+    minimum = 1 if not is_true(el.get("require-all"), True) else 0
+    value = rsc.meta.get("clone-min")
+    if value is not None and value.isdigit() and int(value) > 0:
+        minimum = int(value)
+    if minimum <= 0:
+        return None, 1
+    return f"clone-one-or-more:{el.get('id') or ''}", minimum
+
+
+def _ordering_sets(el: Element, known: set[str], tags: dict[str, list[str]], kind: str,
+                   symmetrical: bool) -> list[Ordering]:
+    """Chains inside sequential sets, then set-to-set links (ends of sequential sets)."""
+    oid = el.get("id") or ""
+    out: list[Ordering] = []
+    sets = el.findall("resource_set")
+    for rset in sets:
+        members = _set_members(rset, known, tags)
+        task = (rset.get("action") or "start").lower()
+        if is_true(rset.get("sequential"), True):
+            for a, b in itertools.pairwise(members):
+                out.append(Ordering(oid, a, task, b, task, kind, symmetrical))
+    for first, second in itertools.pairwise(sets):
+        firsts = _set_members(first, known, tags)
+        thens = _set_members(second, known, tags)
+        via = None
+        if not is_true(first.get("require-all"), True):
+            via = f"one-or-more:{first.get('id') or ''}"
+        elif is_true(first.get("sequential"), True):
+            firsts = firsts[-1:]
+        if is_true(second.get("sequential"), True):
+            thens = thens[:1]
+        f_task = (first.get("action") or "start").lower()
+        t_task = (second.get("action") or "start").lower()
+        for a in firsts:
+            for b in thens:
+                out.append(Ordering(oid, a, f_task, b, t_task, kind, symmetrical and not via,
+                                    via))
     return out

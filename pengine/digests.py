@@ -62,7 +62,7 @@ def _active_entries(history: list[Element]) -> list[Element]:
 def _check_entry(rsc: RscConfig, op: Element) -> str | None:
     task = op.get("operation") or ""
     interval = int(op.get("interval") or 0)
-    if interval > 0 or task not in _CHECKED or op.get("op-status") == "-1":
+    if interval > 0 or task not in _CHECKED:
         return None
     conf = find_op_config(rsc, task, interval)
     params = {k: v for k, v in rsc.params.items() if not k.startswith("CRM_meta")}
@@ -83,6 +83,8 @@ def _check_entry(rsc: RscConfig, op: Element) -> str | None:
                   if k not in hidden and not k.startswith("pcmk_")}
         if digest(public) == secure:
             return None
+    if op.get("op-status") == "-1":
+        return "agent"  # a pending operation cannot be reloaded: plain stop and start
     if restart_digest is not None and not own:
         return "reload"
     return "restart"
@@ -112,8 +114,8 @@ def _node_change(rsc: RscConfig, st: RscState, node: str) -> str | None:
     found: str | None = None
     for op in _active_entries(st.history.get(node, [])):
         change = _check_entry(rsc, op)
-        if change == "restart":
-            return "restart"
+        if change in ("restart", "agent"):
+            return change
         if change == "reload":
             found = "reload"
     return found

@@ -8,6 +8,7 @@ the effective count is 0 once failure-timeout has passed since the last failure.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 
 from pengine.scores import add, char2score
@@ -20,16 +21,22 @@ def _base_name(rid: str) -> str:
     return rid.split(":", 1)[0]
 
 
+@functools.lru_cache(maxsize=4096)
+def _patterns(base: str, per_op: bool) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    name = re.escape(base)
+    suffix = r"(:\d+)?"
+    if per_op:
+        return (re.compile(rf"^fail-count-{name}{suffix}#.+_\d+$"),
+                re.compile(rf"^last-failure-{name}{suffix}#.+_\d+$"))
+    return (re.compile(rf"^fail-count-{name}{suffix}$"),
+            re.compile(rf"^last-failure-{name}{suffix}$"))
+
+
 def raw_fail_count(rsc: RscConfig, node: NodeWork, options: Options) -> tuple[int, int]:
     """(sum of fail counts, latest last-failure epoch or 0) for rsc on node."""
-    name = re.escape(_base_name(rsc.id))
-    suffix = r"(:\d+)?"
-    if options.per_op_failcounts:
-        count_re = re.compile(rf"^fail-count-{name}{suffix}#.+_\d+$")
-        last_re = re.compile(rf"^last-failure-{name}{suffix}#.+_\d+$")
-    else:
-        count_re = re.compile(rf"^fail-count-{name}{suffix}$")
-        last_re = re.compile(rf"^last-failure-{name}{suffix}$")
+    if not any(k.startswith(("fail-count-", "last-failure-")) for k in node.attrs):
+        return 0, 0
+    count_re, last_re = _patterns(_base_name(rsc.id), options.per_op_failcounts)
     count = 0
     last = 0
     for key, value in node.attrs.items():

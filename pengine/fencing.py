@@ -54,6 +54,15 @@ def schedule_fencing_and_shutdowns(u: Unpacked, p: Placement, acts: ActionSet) -
 
 
 def _imply_stops(u: Unpacked, acts: ActionSet, node: str, op: Work) -> None:
+    parents: list[str] = []
+    for act in acts.actions:
+        if act.node == node and act.task == "stop" and act.rsc is not None \
+                and act.rsc in u.states:
+            parent = u.rsc(act.rsc).parent
+            if parent is not None and parent not in parents:
+                parents.append(parent)
+    for parent in parents:
+        acts.order(None, "stonith", parent, "stop", OPTIONAL, first_action=op)
     for act in acts.actions:
         if act.node == node and act.task in ("stop", "demote") and act.rsc is not None:
             act.pseudo = True
@@ -66,3 +75,30 @@ def _imply_stops(u: Unpacked, acts: ActionSet, node: str, op: Work) -> None:
             for start in acts.of(rsc.id, "start"):
                 acts.order(None, "stonith", rsc.id, "start", OPTIONAL,
                            first_action=op, then_action=start)
+
+
+def needs_unfencing(u: Unpacked, rid: str) -> bool:
+    rsc = u.rsc(rid)
+    return u.requires.get(rid) == "unfencing" or \
+        (rsc.meta.get("provides") or "").lower() == "unfencing"
+
+
+def schedule_unfencing(u: Unpacked, acts: ActionSet) -> None:
+    """Probes/starts of resources needing unfencing first unfence their node ("on")."""
+    if not u.options.stonith_enabled or not u.have_fencing_device:
+        return
+    nodes = {n.name: n for n in u.nodes}
+    for act in list(acts.actions):
+        if act.rsc is None or act.node is None or act.task not in ("monitor", "start") \
+                or act.interval_ms or act.rsc not in u.states or not needs_unfencing(u, act.rsc):
+            continue
+        node = nodes.get(act.node)
+        if node is None or not node.online or node.unclean or "#node-unfenced" in node.attrs:
+            continue
+        key = f"stonith-{node.name}-on"
+        op, created = acts.new(key, "stonith", None, node.name, False)
+        if created:
+            op.reason = f"required by {act.rsc} {act.task}"
+            op.runnable = True
+        acts.order(None, "stonith", act.rsc, act.task, OPTIONAL,
+                   first_action=op, then_action=act)

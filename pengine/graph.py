@@ -12,22 +12,20 @@ from pengine.actions import Work
 from pengine.model import Action
 from pengine.ordering import Link
 from pengine.state import Unpacked
+from pengine.unpack_history import find_op_config
+from pengine.unpack_resources import RscConfig
 
 
 def freeze(u: Unpacked, works: list[Work]) -> tuple[Action, ...]:
     node_ids = {n.name: n.id for n in u.nodes}
-    agents = {r.id: r.agent for r in u.resources if r.kind == "primitive"}
+    configs = {r.id: r for r in u.resources if r.kind == "primitive"}
+    agents = {rid: r.agent for rid, r in configs.items()}
     out = []
     for w in works:
-        attrs: list[tuple[str, str]] = []
-        if w.node is not None and not w.pseudo:
-            attrs += [("CRM_meta_on_node", w.node),
-                      ("CRM_meta_on_node_uuid", node_ids.get(w.node, w.node))]
-        if w.interval_ms:
-            attrs.append(("CRM_meta_interval", str(w.interval_ms)))
+        attrs = _attributes(w, configs.get(w.rsc or ""), node_ids)
         out.append(Action(
             id=w.id, key=w.key, task=w.task, resource=w.rsc,
-            node=None if w.pseudo and w.task != "stonith" else w.node,
+            node=w.node,
             node_id=node_ids.get(w.node) if w.node else None,
             interval_ms=w.interval_ms, pseudo=w.pseudo, optional=w.optional,
             runnable=w.runnable, attributes=tuple(sorted(attrs)), reason=w.reason,
@@ -36,12 +34,37 @@ def freeze(u: Unpacked, works: list[Work]) -> tuple[Action, ...]:
     return tuple(out)
 
 
+def _attributes(w: Work, rsc: RscConfig | None,
+                node_ids: dict[str, str]) -> list[tuple[str, str]]:
+    """CRM_meta_* (and the instance parameters) the graph writer puts in <attributes>."""
+    attrs: list[tuple[str, str]] = []
+    if w.node is not None and not w.pseudo:
+        attrs += [("CRM_meta_on_node", w.node),
+                  ("CRM_meta_on_node_uuid", node_ids.get(w.node, w.node))]
+    if w.interval_ms:
+        attrs.append(("CRM_meta_interval", str(w.interval_ms)))
+    if rsc is None or w.pseudo:
+        return attrs
+    op = find_op_config(rsc, w.task, w.interval_ms)
+    attrs.append(("CRM_meta_timeout", str(op.timeout_ms if op is not None else 20000)))
+    if w.task == "monitor" and w.interval_ms == 0:
+        attrs.append(("CRM_meta_op_target_rc", "7"))
+    elif op is not None:
+        attrs.append(("CRM_meta_name", op.name))
+    attrs += [(k, v) for k, v in rsc.params.items() if not k.startswith("CRM_meta")]
+    return attrs
+
+
 def build_graph(actions: tuple[Action, ...], links: list[Link]) -> nx.DiGraph:  # type: ignore[type-arg]
     graph: nx.DiGraph = nx.DiGraph()  # type: ignore[type-arg]
     for action in actions:
         if action.in_graph:
             graph.add_node(action.id, action=action)
     for link in links:
+        if "nograph" in link.flags or (
+                "member_flags" in link.flags
+                and link.then.task in ("start", "stop", "promote", "demote")):
+            continue
         if link.first.id in graph and link.then.id in graph:
             graph.add_edge(link.first.id, link.then.id)
     return graph

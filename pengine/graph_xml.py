@@ -13,6 +13,7 @@ Pure functions of a `Transition`. Invariants:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -120,6 +121,7 @@ def _tag(action: Action) -> str:
     return "rsc_op"
 
 
+_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._:-]*$")
 _SPECIAL = re.compile(r'[&<>"\n\r\t]')
 
 
@@ -129,7 +131,15 @@ def _quote(value: str) -> str:
 
 
 def _attrs(pairs: Iterable[tuple[str, str]]) -> str:
+    pairs = list(pairs)
+    if _SPECIAL.search("".join(value for _, value in pairs)) is None:  # the common case
+        return "".join(f' {name}="{value}"' for name, value in pairs)
     return "".join(f" {name}={_quote(value)}" for name, value in pairs)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_xml_name(name: str) -> bool:
+    return _XML_NAME.match(name) is not None
 
 
 def _describe(action: Action) -> str:
@@ -153,7 +163,17 @@ def _action_lines(action: Action, head: str) -> list[str]:
         lines.append(f"{pad}<primitive{_attrs(_primitive(action))}/>")
     attributes = dict(action.attributes)
     attributes.setdefault("crm_feature_set", FEATURE_SET)
-    lines.append(f"{pad}<attributes{_attrs((n, attributes[n]) for n in sorted(attributes))}/>")
+    names = sorted(attributes)
+    plain = [n for n in names if _is_xml_name(n)]
+    odd = [n for n in names if not _is_xml_name(n)]  # e.g. "1" (positional parameters)
+    head = f"{pad}<attributes{_attrs((n, attributes[n]) for n in plain)}"
+    if odd:
+        lines.append(head + ">")
+        lines += [f"{pad}  <param{_attrs([('name', n), ('value', attributes[n])])}/>"
+                  for n in odd]
+        lines.append(f"{pad}</attributes>")
+    else:
+        lines.append(head + "/>")
     takes_down = action.task == "do_shutdown" or (
         action.task == "stonith" and _fence_kind(action) != "on")
     if takes_down and action.node_id is not None:
@@ -231,9 +251,14 @@ def to_xml(transition: Transition, ordered: tuple[Synapse, ...] | None = None) -
 
 
 def dot_name(action: Action) -> str:
-    """An action's dot node name: the key, plus the node for non-pseudo actions."""
-    if action.pseudo or action.node is None:
-        return action.key
+    """An action's dot node name: the key, plus the node when the action has one.
+
+    Pseudo actions tied to a node (a stop implied by fencing) keep the node in dot,
+    although their graph element never carries on_node.
+    """
+    if action.node is None:
+        # an unassigned resource action (a blocked start) is named "<key> <none>"
+        return action.key if action.pseudo else f"{action.key} <none>"
     return f"{action.key} {action.node}"
 
 
@@ -246,37 +271,54 @@ def _unmanaged(resources: Iterable[ResourceStatus]) -> set[str]:
     return found
 
 
+def _dot_node(action: Action, in_graph: bool, unmanaged: set[str],
+              all_actions: bool) -> str | None:
+    """The node statement of one action, or None when it is not drawn."""
+    font = "orange" if action.pseudo else "black"
+    if in_graph:
+        style, color = "bold", "green"
+    elif action.resource in unmanaged:
+        if not all_actions:
+            return None
+        style, color, font = "dashed", "red", "purple"
+    elif action.optional:
+        if not all_actions:
+            return None
+        style, color = "dashed", "blue"
+    else:
+        style, color = "dashed", "red"
+    return f'"{dot_name(action)}" [ style={style} color="{color}" fontcolor="{font}"]'
+
+
 def to_dot(transition: Transition, *, all_actions: bool = False) -> str:
     """The graph in Pacemaker's dot layout.
 
     Actions in the graph are bold green (pseudo ones with an orange label), required but
     blocked actions dashed red; optional (blue) and unmanaged (red/purple) actions only
-    appear with `all_actions`. Edges are the graph's orderings, bold.
+    appear with `all_actions`. Graph edges are bold; other orderings between drawn actions
+    are dashed (they need `Transition.orderings`, all first->then action id pairs, when the
+    engine provides it).
     """
     graph = transition.graph
     unmanaged = _unmanaged(transition.status.resources)
     lines = [' digraph "g" {']
-    for action in sorted(transition.actions, key=lambda a: -a.id):
-        font = "orange" if action.pseudo else "black"
-        if action.id in graph:
-            style, color = "bold", "green"
-        elif action.resource in unmanaged:
-            if not all_actions:
-                continue
-            style, color, font = "dashed", "red", "purple"
-        elif action.optional:
-            if not all_actions:
-                continue
-            style, color = "dashed", "blue"
-        else:
-            style, color = "dashed", "red"
-        lines.append(f'"{dot_name(action)}" [ style={style} color="{color}" '
-                     f'fontcolor="{font}"]')
-    for action in sorted(transition.actions, key=lambda a: -a.id):
-        if action.id not in graph:
-            continue
-        for before in sorted(graph.predecessors(action.id)):
-            first: Action = graph.nodes[before]["action"]
-            lines.append(f'"{dot_name(first)}" -> "{dot_name(action)}" [ style = bold]')
+    drawn: dict[int, Action] = {}
+    newest_first = sorted(transition.actions, key=lambda a: -a.id)
+    for action in newest_first:
+        text = _dot_node(action, action.id in graph, unmanaged, all_actions)
+        if text is not None:
+            drawn[action.id] = action
+            lines.append(text)
+    extra: dict[int, set[int]] = {}
+    for first, then in getattr(transition, "orderings", ()):
+        if first in drawn and then in drawn and not graph.has_edge(first, then):
+            extra.setdefault(then, set()).add(first)
+    for action in newest_first:
+        befores = [(b, "bold") for b in graph.predecessors(action.id)] \
+            if action.id in graph else []
+        befores += [(b, "dashed") for b in extra.get(action.id, ())]
+        for before, style in sorted(befores):
+            lines.append(f'"{dot_name(drawn[before])}" -> "{dot_name(action)}" '
+                         f"[ style = {style}]")
     lines.append("}")
     return "\n".join(lines) + "\n"

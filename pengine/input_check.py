@@ -59,7 +59,8 @@ def _where(element: etree._Element, source: str) -> Location:
 
 def check_cib(root: etree._Element, source: str) -> None:
     """Raise ValidationError listing every problem found (the first one is the message)."""
-    reports = _schema_reports(root, source) + _reference_reports(root, source)
+    reports = (_schema_reports(root, source) + _primitive_reports(root, source)
+               + _duplicate_reports(root, source) + _reference_reports(root, source))
     if reports:
         first = reports[0]
         more = f" (and {len(reports) - 1} more)" if len(reports) > 1 else ""
@@ -85,6 +86,43 @@ def _schema_reports(root: etree._Element, source: str) -> list[Report]:
                    f"validate-with={name!r} is not a known schema "
                    "(expected pacemaker-1.0 .. pacemaker-3.9, pacemaker-next or none)",
                    location=_where(root, source))]
+
+
+def _primitive_reports(root: etree._Element, source: str) -> list[Report]:
+    """A primitive needs class and type (ocf also provider) unless it uses a template."""
+    reports = []
+    for primitive in root.iterfind("configuration/resources//primitive"):
+        if primitive.get("template"):
+            continue
+        needed = ["class", "type"]
+        if primitive.get("class") == "ocf":
+            needed.append("provider")
+        missing = [name for name in needed if not primitive.get(name)]
+        if missing:
+            reports.append(Report("missing-attribute",
+                                  f"primitive lacks required attribute(s) {', '.join(missing)}",
+                                  location=_where(primitive, source)))
+    return reports
+
+
+_REFERENCE_TAGS = frozenset({"resource_ref", "obj_ref"})
+
+
+def _duplicate_reports(root: etree._Element, source: str) -> list[Report]:
+    """XML ids in the configuration must be unique (the schema declares them xsd:ID)."""
+    configuration = root.find("configuration")
+    seen: dict[str, etree._Element] = {}
+    reports = []
+    for element in configuration.iter() if configuration is not None else ():
+        ident = element.get("id") if isinstance(element.tag, str) else None
+        if ident is None or element.tag in _REFERENCE_TAGS:
+            continue
+        first = seen.setdefault(ident, element)
+        if first is not element:
+            reports.append(Report("duplicate-id",
+                                  f"id {ident!r} is already used by <{first.tag}> at line "
+                                  f"{_line(first)}", location=_where(element, source)))
+    return reports
 
 
 def _reference_reports(root: etree._Element, source: str) -> list[Report]:
@@ -120,3 +158,20 @@ def _constraint_of(element: etree._Element) -> etree._Element:
         assert parent is not None
         node = parent
     return node
+
+
+_TRUE = frozenset({"true", "on", "yes", "y", "1"})
+
+
+def unique_clones(root: etree._Element) -> frozenset[str]:
+    """Ids of clones whose meta attributes say globally-unique=true (rule-less blocks)."""
+    found = set()
+    for clone in (*root.iter("clone"), *root.iter("master")):
+        for block in clone.iterfind("meta_attributes"):
+            if block.find("rule") is not None:
+                continue
+            for pair in block.iterfind("nvpair"):
+                if pair.get("name") == "globally-unique" \
+                        and pair.get("value", "").lower() in _TRUE:
+                    found.add(clone.get("id", ""))
+    return frozenset(found)

@@ -64,6 +64,7 @@ class NodeStatus:
     unseen: bool = False
     standby_onfail: bool = False
     is_dc: bool = False
+    health: str | None = None  # "RED" / "YELLOW" from #health-* attributes, else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,9 @@ class ResourceStatus:
     failure_ignored: bool = False
     maintenance: bool = False
     description: str | None = None
+    unique: bool = False  # globally-unique clone
+    not_installed_on: tuple[str, ...] = ()  # nodes where a probe found the agent missing
+    locked_to: str | None = None  # shutdown-lock: "Stopped <node> (LOCKED)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,7 @@ class FailedOperation:
     last_rc_change: int | None
     exec_time_ms: int | None = None
     queue_time_ms: int | None = None
+    op_key: str = ""  # operation_key attribute (else the entry id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ reason set on an action wins (scheduler.md §4.3).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from pengine.actions import (
     ASYMMETRICAL,
@@ -17,10 +18,11 @@ from pengine.actions import (
     RESTART,
     RUNNABLE_LEFT,
     ActionSet,
+    OrderSpec,
     Work,
     op_key,
 )
-from pengine.constraints import Constraints
+from pengine.constraints import Constraints, Ordering
 from pengine.state import Unpacked
 
 _INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote",
@@ -39,6 +41,9 @@ class Link:
 def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
     """Record rsc_order constraints (and their inverses) as order specs."""
     for o in cons.orderings:
+        if o.via is not None:
+            _via_ordering(u, acts, o)
+            continue
         if o.kind == "Optional":
             flags: tuple[str, ...] = (OPTIONAL,)
         elif o.kind == "Serialize":
@@ -55,11 +60,96 @@ def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
                        _INVERSE.get(o.first_task, o.first_task), *inv_flags)
 
 
-def resolve(u: Unpacked, acts: ActionSet) -> list[Link]:
+def collective_children(u: Unpacked, acts: ActionSet) -> dict[int, list[Work]]:
+    """Clone pseudo action id -> the instances' primitive actions of the matching task."""
+    base = {"running": "start", "start": "start", "stopped": "stop", "stop": "stop"}
+    out: dict[int, list[Work]] = {}
+    for act in acts.actions:
+        if act.pseudo and act.rsc is not None and act.task in base \
+                and any(r.id == act.rsc and r.kind == "clone" for r in u.resources):
+            out[act.id] = [a for p in _primitives(u, act.rsc) for a in acts.of(p, base[act.task])
+                           if a.node is not None]
+    return out
+
+
+def group_locations(u: Unpacked, acts: ActionSet, assigned: dict[str, str | None]
+                    ) -> dict[int, str | None]:
+    """A group's start/stop pseudo actions are located where the group is assigned."""
+    out: dict[int, str | None] = {}
+    for act in acts.actions:
+        if act.pseudo and act.rsc is not None and act.task == "start":
+            rsc = u.rsc(act.rsc)
+            if rsc.kind == "group" and rsc.children:
+                out[act.id] = assigned.get(_primitives(u, rsc.id)[0])
+    return out
+
+
+def _via_ordering(u: Unpacked, acts: ActionSet, o: Ordering) -> None:
+    """first -> one-or-more pseudo action -> then (runnable once enough firsts are)."""
+    via = o.via or ""
+    pseudo, created = acts.new(via, via, None, None, True, pseudo=True)
+    if created:
+        acts.min_runnable[pseudo.id] = o.via_min
+        acts.order(None, via, o.then, o.then_task, "user", IMPLIES_THEN, RUNNABLE_LEFT,
+                   first_action=pseudo)
+    rsc = u.rsc(o.first)
+    firsts = [o.first] if rsc.kind != "clone" else list(rsc.children)
+    for first in firsts:
+        task = o.first_task if u.rsc(first).kind == "primitive" else \
+            _COMPLETE.get(o.first_task, o.first_task)
+        acts.order(first, task, None, via, "any_runnable", "member_flags",
+                   then_action=pseudo)
+
+
+def _interleaved(u: Unpacked, spec: OrderSpec) -> bool:
+    kinds = {r.id: r for r in u.resources}
+    first = kinds.get(spec.first_rsc or "")
+    then = kinds.get(spec.then_rsc or "")
+    return first is not None and then is not None and first.kind == "clone" \
+        and then.kind == "clone" and then.interleave and spec.first_action is None
+
+
+def _instance_node(u: Unpacked, inst: str, assigned: dict[str, str | None],
+                   task: str) -> str | None:
+    prims = _primitives(u, inst)
+    if task in ("stop", "demote", "stopped", "demoted"):
+        for p in prims:
+            if u.states[p].running_on:
+                return u.states[p].running_on[0]
+    return next((assigned.get(p) for p in prims if assigned.get(p)), None)
+
+
+def _interleave_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
+                      assigned: dict[str, str | None]) -> list[Link]:
+    """interleave=true: each then-instance waits only for the first-instance on its node."""
+    out: list[Link] = []
+    first_insts = u.rsc(spec.first_rsc or "").children
+    for then_inst in u.rsc(spec.then_rsc or "").children:
+        node = _instance_node(u, then_inst, assigned, spec.then_task)
+        if node is None:
+            continue
+        thens = acts.of(then_inst, spec.then_task)
+        for first_inst in first_insts:
+            if _instance_node(u, first_inst, assigned, spec.first_task) != node:
+                continue
+            task = spec.first_task
+            if u.rsc(first_inst).kind != "primitive":
+                task = _COMPLETE.get(task, task)
+            for f in acts.of(first_inst, task):
+                out.extend(Link(f, t, spec.flags) for t in thens)
+    return out
+
+
+def resolve(u: Unpacked, acts: ActionSet,
+            assigned: dict[str, str | None] | None = None) -> list[Link]:
     """Turn order specs into links between actions (creation order)."""
+    assigned = assigned or {}
     links: list[Link] = []
     kinds = {r.id: r.kind for r in u.resources}
     for spec in list(acts.orders):
+        if "user" in spec.flags and _interleaved(u, spec):
+            links.extend(_interleave_links(u, acts, spec, assigned))
+            continue
         if spec.first_action is not None:
             firsts = [spec.first_action]
         else:
@@ -70,7 +160,8 @@ def resolve(u: Unpacked, acts: ActionSet) -> list[Link]:
                 task = _COMPLETE[task]
             firsts = acts.of(spec.first_rsc or "", task, spec.first_node)
             if not firsts:
-                if not _create_missing(u, spec.first_rsc, task):
+                if not ({"user", "phantom"} & spec.flags) \
+                        or not _create_missing(u, spec.first_rsc, task):
                     continue
                 act, _ = acts.new(op_key(spec.first_rsc or "", task), task, spec.first_rsc,
                                   None, True)
@@ -80,15 +171,29 @@ def resolve(u: Unpacked, acts: ActionSet) -> list[Link]:
             thens = [spec.then_action]
         else:
             thens = acts.of(spec.then_rsc or "", spec.then_task, spec.then_node)
-            if kinds.get(spec.then_rsc or "") == "group" and "user" in spec.flags \
+            then_kind = kinds.get(spec.then_rsc or "")
+            if then_kind in ("group", "clone") and "user" in spec.flags \
                     and spec.first_rsc != spec.then_rsc:
-                for member in u.rsc(spec.then_rsc or "").children:
-                    thens = thens + acts.of(member, spec.then_task)
+                for member in _primitives(u, spec.then_rsc or ""):
+                    for t in acts.of(member, spec.then_task):
+                        for f in firsts:
+                            flags = spec.flags | {"nograph"}
+                            if then_kind == "clone" and (
+                                    f.rsc is None or kinds.get(f.rsc) == "clone"):
+                                flags = flags - {IMPLIES_THEN}
+                            links.append(Link(f, t, flags))
         for f in firsts:
             for t in thens:
                 if f is not t:
                     links.append(Link(f, t, spec.flags))
     return links
+
+
+def _primitives(u: Unpacked, rid: str) -> list[str]:
+    rsc = u.rsc(rid)
+    if rsc.kind == "primitive":
+        return [rid]
+    return [p for child in rsc.children for p in _primitives(u, child)]
 
 
 def _create_missing(u: Unpacked, rid: str | None, task: str) -> bool:
@@ -106,15 +211,66 @@ def _set_reason(then: Work, first: Work, text: str) -> None:
     then.reason = f"{text} {first.rsc} {first.task}" if first.rsc else f"{text} {first.task}"
 
 
-def _apply(link: Link, managed: dict[str, bool], blocked: set[str]) -> bool:
+@dataclass
+class Context:
+    """What flag propagation needs besides the links themselves."""
+
+    managed: dict[str, bool]
+    blocked: set[str]
+    collective_children: dict[int, list[Work]]
+    location: dict[int, str | None]
+    min_runnable: dict[int, int]
+    all_actions: list[Work]
+    block: Callable[[], bool] | None = None
+    requires: dict[str, str] = field(default_factory=dict)
+
+    def first_required(self, f: Work, t: Work) -> bool:
+        children = self.collective_children.get(f.id)
+        node = self.location.get(t.id, t.node)
+        if children is None or node is None:
+            return not f.optional
+        return any(not c.optional for c in children if c.node == node)
+
+
+def _implies_then(link: Link, ctx: Context) -> bool:
+    """Does this link make its then-action required now?"""
+    f, t = link.first, link.then
+    if IMPLIES_THEN not in link.flags or not t.optional or not ctx.first_required(f, t):
+        return False
+    # A stop implied by fencing does not force a restart of a resource that does not
+    # need fencing (it keeps running on its clean node).
+    return not (f.implied_by_fencing and f.rsc == t.rsc and t.task == "start"
+                and ctx.requires.get(f.rsc or "") not in ("fencing", "unfencing"))
+
+
+def _apply_required(link: Link, ctx: Context) -> bool:
+    """The requiredness half of a link (applied before runnability each round)."""
+    f, t, flags = link.first, link.then, link.flags
+    if "member_flags" in flags:
+        if not f.optional and t.optional and (f.node is not None or f.pseudo):
+            t.optional = False
+            return True
+        return False
+    if _implies_then(link, ctx):
+        t.optional = False
+        _set_reason(t, f, "required")
+        return True
+    if RESTART in flags and not t.optional and f.optional and f.runnable:
+        f.optional = False
+        return True
+    return False
+
+
+def _apply(link: Link, ctx: Context) -> bool:
+    managed, blocked = ctx.managed, ctx.blocked
     f, t, flags = link.first, link.then, link.flags
     changed = False
     if "member_flags" in flags:
-        if not f.optional and t.optional:
+        if not f.optional and t.optional and (f.node is not None or f.pseudo):
             t.optional = False
             changed = True
         return changed
-    if IMPLIES_THEN in flags and not f.optional and t.optional:
+    if _implies_then(link, ctx):
         t.optional = False
         _set_reason(t, f, "required")
         changed = True
@@ -156,13 +312,40 @@ def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
     return changed
 
 
-def propagate(links: list[Link], managed: dict[str, bool], blocked: set[str]) -> None:
+def propagate(links: list[Link], ctx: Context) -> None:
     """Apply every link until nothing changes."""
     changed = True
     rounds = 0
+    any_links: dict[int, list[Work]] = {}
+    thens: dict[int, Work] = {}
+    for link in links:
+        if "any_runnable" in link.flags:
+            any_links.setdefault(link.then.id, []).append(link.first)
+            thens[link.then.id] = link.then
+    for act in ctx.all_actions:
+        if act.id in ctx.min_runnable:
+            any_links.setdefault(act.id, [])
+            thens[act.id] = act
     while changed and rounds < 1000:
         changed = False
         rounds += 1
+        inner = True
+        while inner:
+            inner = False
+            for link in links:
+                if _apply_required(link, ctx):
+                    inner = changed = True
         for link in links:
-            if _apply(link, managed, blocked):
+            if _apply(link, ctx):
+                changed = True
+        if ctx.block is not None and ctx.block():
+            changed = True
+        for tid, firsts in any_links.items():
+            then = thens[tid]
+            need = ctx.min_runnable.get(tid, 1)
+            if then.runnable and (firsts or tid in ctx.min_runnable) \
+                    and sum(f.runnable for f in firsts) < need:
+                then.runnable = False
+                if firsts:
+                    _set_reason(then, firsts[0], "unrunnable")
                 changed = True

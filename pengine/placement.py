@@ -7,6 +7,7 @@ before it; the result (Placement) is frozen and records each primitive's final t
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +18,8 @@ from pengine.constraints import Colocation, Constraints
 from pengine.failcounts import fail_count
 from pengine.scores import INF, add, char2score, score2str
 from pengine.state import Unpacked
-from pengine.unpack_nodes import NodeWork
+from pengine.unpack_nodes import NodeWork, node_sort_key
+from pengine.utilization import combine, fits, node_capacities, remaining, resource_usage
 from pengine.xmlin import is_true
 
 _VARIANT_RANK = {"clone": 2, "group": 1, "primitive": 0}
@@ -33,6 +35,7 @@ class Placement:
     colocations: tuple[Colocation, ...]
     managed: Mapping[str, bool]
     score_lines: tuple[str, ...]
+    order: tuple[str, ...] = ()
 
 
 def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
@@ -52,6 +55,8 @@ def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
                 continue
             primary = prim[-1] if c.score >= INF else prim[0]
         dep_rsc = u.rsc(c.dependent)
+        if dep_rsc.kind == "clone" and c.dependent_role in (Role.PROMOTED, Role.UNPROMOTED):
+            continue
         heads = list(dep_rsc.children) if dep_rsc.kind == "clone" else [c.dependent]
         for head in heads:
             dep = _members(u, head)
@@ -85,6 +90,14 @@ class _Placer:
         self.this_with: dict[str, list[Colocation]] = {}
         self.with_this: dict[str, list[Colocation]] = {}
         self.managed = {rid: st.managed for rid, st in u.states.items()}
+        self.cons = cons
+        self.anonymous = {p for r in u.resources if r.kind == "clone" and not r.unique
+                          for inst in r.children for p in _members(u, inst)}
+        self.capacity = node_capacities(u)
+        self.usage = resource_usage(u)
+        self.used: dict[str, dict[str, int]] = {}
+        self.promotable = {p for r in u.resources if r.kind == "clone" and r.promotable
+                           for inst in r.children for p in _members(u, inst)}
         if u.options.stonith_enabled and not u.have_fencing_device:
             self.managed = dict.fromkeys(self.managed, False)
         for c in self.colocations:
@@ -106,17 +119,36 @@ class _Placer:
 
     def _build_tables(self, cons: Constraints) -> None:
         u = self.u
+        shared = self._clone_wide_bans()
         for rsc in u.primitives:
             table: Table = {}
             if u.options.symmetric:
                 table = {n.name: n.base_score for n in u.nodes}
             for node, score, _tag in u.states[rsc.id].locations:
                 self._add(table, node, score)
+            for node, score in shared.get(rsc.base_id if rsc.id in self.anonymous else "", ()):
+                self._add(table, node, score)
+            locked = u.states[rsc.id].locked_to
+            if locked is not None:
+                for name in list(table):
+                    if name != locked:
+                        table[name] = -INF
             self.tables[rsc.id] = table
         self._node_health()
         for loc in cons.locations:
-            self._apply_location(loc.rsc, loc.scores, first=True)
+            if loc.role != Role.PROMOTED:
+                self._apply_location(loc.rsc, loc.scores, first=True)
         self._node_criteria()
+
+    def _clone_wide_bans(self) -> dict[str, list[tuple[str | None, int]]]:
+        """History bans of one anonymous instance apply to the whole clone."""
+        tags = {"masked-probe-failure", "hard-error", "fatal-error", "__action_migration_auto__"}
+        out: dict[str, list[tuple[str | None, int]]] = {}
+        for rid in self.anonymous:
+            for node, score, tag in self.u.states[rid].locations:
+                if tag in tags:
+                    out.setdefault(rid.split(":", 1)[0], []).append((node, score))
+        return out
 
     def _add(self, table: Table, node: str | None, score: int) -> None:
         names = [node] if node is not None else list(self.nodes)
@@ -184,14 +216,45 @@ class _Placer:
                     self._add(self.tables[rsc.id], worker.name, -INF)
 
     def run(self) -> Placement:
-        for rsc in self.u.resources:
-            if rsc.parent is None:
-                self._assign_tree(rsc.id)
+        order = [r.id for r in self.u.resources if r.parent is None]
+        if self.u.options.placement_strategy != "default":
+            order.sort(key=functools.cmp_to_key(self._strategy_cmp))
+        for rid in order:
+            self._assign_tree(rid)
         return Placement(
             assigned=self.assigned, next_role=self.next_role, tables=self.tables,
             colocations=tuple(self.colocations), managed=self.managed,
-            score_lines=tuple(sorted(self.lines)),
+            score_lines=tuple(sorted(self.lines)), order=tuple(order),
         )
+
+    def _strategy_cmp(self, a: str, b: str) -> int:
+        key_a, key_b = self._strategy_key(a), self._strategy_key(b)
+        if key_a != key_b:
+            return -1 if key_a < key_b else 1
+        if self.u.rsc(a).kind != "primitive" or self.u.rsc(b).kind != "primitive":
+            return 0
+        scan = sorted(self.nodes, key=lambda n: (
+            -remaining(self.capacity.get(n, {}), {}), node_sort_key(n)))
+        table_a = self.tables.get(self.primitives_under(a)[0], {}) if self.primitives_under(a) \
+            else {}
+        table_b = self.tables.get(self.primitives_under(b)[0], {}) if self.primitives_under(b) \
+            else {}
+        for node in scan:
+            score_a, score_b = table_a.get(node, -INF), table_b.get(node, -INF)
+            if score_a != score_b:
+                return -1 if score_a > score_b else 1
+        return 0
+
+    def _strategy_key(self, rid: str) -> tuple[int, int, int]:
+        """Resource order for non-default placement strategies (cmp_resources)."""
+        rsc = self.u.rsc(rid)
+        prims = self.primitives_under(rid)
+        current = next((self.u.states[p].running_on[0] for p in prims
+                        if self.u.states[p].running_on), None)
+        if current is None or not prims:
+            return (-rsc.priority, 1, 0)
+        score = self.tables[prims[0]].get(current, -INF)
+        return (-rsc.priority, 0, -score)
 
     def _assign_tree(self, rid: str, prefer: str | None = None) -> str | None:
         rsc = self.u.rsc(rid)
@@ -217,9 +280,10 @@ class _Placer:
             return [rid]
         return [p for child in rsc.children for p in self.primitives_under(child)]
 
-    def nodes_of(self, rid: str) -> list[NodeWork]:
-        """Nodes a (possibly collective) primary has been assigned to."""
-        names = [self.assigned.get(p) for p in self.primitives_under(rid)]
+    def nodes_of(self, rid: str, role: Role | None = None) -> list[NodeWork]:
+        """Nodes a (possibly collective) primary has been assigned to (in a role)."""
+        names = [self.assigned.get(p) for p in self.primitives_under(rid)
+                 if role is None or self.next_role.get(p) == role]
         if self.u.rsc(rid).kind == "group":
             names = names[-1:]
         return [self.nodes[n] for n in dict.fromkeys(names) if n is not None]
@@ -244,7 +308,7 @@ class _Placer:
             self._assign_tree(c.primary)
             if self._coloc_applies(c):
                 self.tables[rid] = apply_primary(
-                    self.tables[rid], self.nodes_of(c.primary), c, self.nodes)
+                    self.tables[rid], self.nodes_of(c.primary, c.primary_role), c, self.nodes)
         for c in self.with_this.get(rid, []):
             if not self._influence(c) or c.dependent in self.assigned \
                     or c.dependent not in self.tables:
@@ -264,15 +328,26 @@ class _Placer:
         self.busy.discard(rid)
         if chosen is not None:
             self.count[chosen] += 1
-            self.next_role[rid] = st.next_role or Role.STARTED
+            self.used[chosen] = combine(self.used.get(chosen, {}), self.usage.get(rid, {}))
+            default = Role.UNPROMOTED if rid in self.promotable else Role.STARTED
+            self.next_role[rid] = st.next_role or default
         else:
             self.next_role[rid] = Role.STOPPED
         return chosen
 
+    def _with_dependents(self, rid: str) -> list[str]:
+        out = [rid]
+        for rsc in out:
+            for c in self.with_this.get(rsc, []):
+                if c.score >= INF and c.dependent not in self.assigned \
+                        and c.dependent not in out:
+                    out.append(c.dependent)
+        return out
+
     def _coloc_applies(self, c: Colocation) -> bool:
         if c.primary not in self.assigned:
             return False
-        if c.score > 0 and c.primary_role is not None:
+        if c.score > 0 and c.primary_role is not None and self.u.rsc(c.primary).kind != "clone":
             return self.next_role.get(c.primary) == c.primary_role
         return True
 
@@ -289,8 +364,22 @@ class _Placer:
             node = self.nodes.get(name)
             return table[name] if node is not None and node.available else -INF
 
-        ranked = sorted(table, key=lambda n: (-effective(n), self.count.get(n, 0),
-                                              n != current, n.encode()))
+        strategy = self.u.options.placement_strategy
+        if strategy != "default":
+            table = dict(table)
+            need = combine(*(self.usage.get(r, {}) for r in self._with_dependents(rid)))
+            for name in list(table):
+                if not fits(self.capacity.get(name, {}), self.used.get(name, {}), need):
+                    table[name] = -INF
+
+        def rank(n: str) -> tuple[int, int, int, bool, bytes]:
+            spare = 0
+            if strategy == "balanced":
+                spare = -remaining(self.capacity.get(n, {}), self.used.get(n, {}))
+            load = 0 if strategy == "minimal" else self.count.get(n, 0)
+            return (-effective(n), spare, load, n != current, n.encode())
+
+        ranked = sorted(table, key=rank)
         if not ranked:
             return None
         best = ranked[0]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pengine.scores import INF
+from messaging.types import Role
+from pengine.scores import INF, add, char2score
+from pengine.unpack_resources import meta_count
 
 if TYPE_CHECKING:
     from pengine.placement import _Placer
@@ -23,15 +25,16 @@ def _current(placer: _Placer, inst: str) -> str | None:
     return None
 
 
-def _sort_key(placer: _Placer, inst: str, index: int) -> tuple[int, int, int, int, int]:
+def _sort_key(placer: _Placer, inst: str, index: int) -> tuple[int, ...]:
     prims = placer.primitives_under(inst)
     first = prims[0] if prims else inst
     cur = _current(placer, inst)
     multiple = any(len(placer.u.states[p].running_on) > 1 for p in prims)
     node = placer.nodes.get(cur or "")
-    allowed = node is not None and node.available and placer.tables[first].get(cur or "", -INF) >= 0
+    disallowed = cur is not None and placer.tables[first].get(cur, -INF) < 0
+    unavailable = node is None or not node.available
     failed = any(placer.u.states[p].failed for p in prims)
-    return (int(multiple), int(cur is not None and not allowed), int(cur is None),
+    return (int(multiple), int(disallowed), int(cur is None), int(unavailable),
             int(failed), index)
 
 
@@ -61,10 +64,17 @@ def distribute(placer: _Placer, cid: str) -> None:
     clone = placer.u.rsc(cid)
     per_node = clone.clone_node_max
     limit = clone.clone_max
+    if clone.promotable:
+        add_promotion_scores(placer, cid)
     instances = sorted(enumerate(clone.children),
                        key=lambda pair: _sort_key(placer, pair[1], pair[0]))
     counts: dict[str, int] = {}
     allocated = 0
+    first_prims = placer.primitives_under(clone.children[0]) if clone.children else []
+    table = placer.tables[first_prims[0]] if first_prims else {}
+    usable = sum(1 for n, score in table.items()
+                 if score >= 0 and n in placer.nodes and placer.nodes[n].available)
+    optimal = min(per_node, max(1, limit // usable)) if usable else per_node
     for _, inst in instances:
         if allocated >= limit:
             break
@@ -73,7 +83,7 @@ def distribute(placer: _Placer, cid: str) -> None:
         if cur is None or any(placer.u.states[p].failed for p in prims):
             continue
         node = placer.nodes.get(cur)
-        if node is None or not node.available or counts.get(cur, 0) >= per_node:
+        if node is None or not node.available or counts.get(cur, 0) >= optimal:
             continue
         if placer.tables[prims[0]].get(cur, -INF) < 0:
             continue
@@ -93,3 +103,110 @@ def distribute(placer: _Placer, cid: str) -> None:
         if chosen is not None:
             counts[chosen] = counts.get(chosen, 0) + 1
             allocated += 1
+    if clone.promotable:
+        decide_roles(placer, cid)
+
+
+def _promotion_score(placer: _Placer, inst: str, node: str) -> tuple[int, bool]:
+    """Sum of master-<name> node attributes over the instance's primitives."""
+    attrs = placer.nodes[node].attrs if node in placer.nodes else {}
+    total = 0
+    found = False
+    for prim in placer.primitives_under(inst):
+        name = placer.u.states[prim].history_name or prim
+        value = attrs.get(f"master-{name}")
+        if value is None:
+            value = attrs.get(f"master-{prim.split(':', 1)[0]}")
+        if value is not None:
+            found = True
+            total = add(total, char2score(value))
+    return total, not found
+
+
+def add_promotion_scores(placer: _Placer, cid: str) -> None:
+    """Positive promotion scores make instances prefer those nodes."""
+    for inst in placer.u.rsc(cid).children:
+        for prim in placer.primitives_under(inst)[:1]:
+            table = placer.tables[prim]
+            for name in table:
+                node = placer.nodes.get(name)
+                if node is None or not node.available:
+                    continue
+                score, _ = _promotion_score(placer, inst, name)
+                if score > 0:
+                    table[name] = add(table[name], score)
+
+
+def decide_roles(placer: _Placer, cid: str) -> None:
+    """Promote the best eligible instances (promoted-max, promoted-node-max)."""
+    clone = placer.u.rsc(cid)
+    opts = placer.u.options
+    limit = meta_count(clone.meta, "promoted-max", meta_count(clone.meta, "master-max", 1))
+    per_node = meta_count(clone.meta, "promoted-node-max",
+                          meta_count(clone.meta, "master-node-max", 1))
+    candidates: list[tuple[int, int, int, str, str]] = []
+    for index, inst in enumerate(clone.children):
+        prims = placer.primitives_under(inst)
+        node = placer.assigned.get(prims[0]) if prims else None
+        if node is None:
+            continue
+        score, default = _promotion_score(placer, inst, node)
+        priority = -1 if default else score
+        priority = add(priority, _role_locations(placer, cid, node))
+        priority = add(priority, _role_colocations(placer, cid, node))
+        if any(placer.u.states[p].next_role in (Role.UNPROMOTED, Role.STOPPED) for p in prims):
+            priority = -INF
+        if any(placer.assigned.get(p) is None for p in prims):
+            priority = -INF
+        current = max((placer.u.states[p].role for p in prims), default=Role.STOPPED)
+        candidates.append((-priority, -int(current), index, inst, node))
+    candidates.sort()
+    promoted = 0
+    counts: dict[str, int] = {}
+    freeze = not opts.have_quorum and opts.no_quorum_policy == "freeze"
+    for neg_priority, _, _, inst, node in candidates:
+        role = Role.UNPROMOTED
+        if promoted < limit and counts.get(node, 0) < per_node and -neg_priority >= 0 \
+                and placer.nodes[node].available and not freeze:
+            role = Role.PROMOTED
+            promoted += 1
+            counts[node] = counts.get(node, 0) + 1
+        for prim in placer.primitives_under(inst):
+            if placer.assigned.get(prim) is not None:
+                placer.next_role[prim] = role
+
+
+def _role_locations(placer: _Placer, cid: str, node: str) -> int:
+    total = 0
+    for loc in placer.cons.locations:
+        if loc.rsc == cid and loc.role == Role.PROMOTED:
+            for name, score in loc.scores:
+                if name == node:
+                    total = add(total, score)
+    return total
+
+
+def _role_colocations(placer: _Placer, cid: str, node: str) -> int:
+    total = 0
+    for c in placer.cons.colocations:
+        if c.primary == cid and c.primary_role == Role.PROMOTED and c.score > 0 \
+                and c.dependent not in placer.assigned:
+            heads = placer.primitives_under(c.dependent)[:1]
+            table = placer.tables.get(heads[0], {}) if heads else {}
+            best = table.get(node, 0)
+            if best > 0:
+                total = add(total, int(best * min(c.score, INF) / INF + 0.5))
+    for c in placer.cons.colocations:
+        if c.dependent == cid and c.dependent_role == Role.UNPROMOTED and c.score >= INF:
+            nodes = {n.name for n in placer.nodes_of(c.primary, c.primary_role)}
+            if node in nodes:
+                total = add(total, -INF)
+            continue
+        if c.dependent != cid or c.dependent_role != Role.PROMOTED:
+            continue
+        nodes = {n.name for n in placer.nodes_of(c.primary, c.primary_role)}
+        if node in nodes:
+            total = add(total, c.score if c.score < INF else 0)
+        elif c.score >= INF:
+            total = add(total, -INF)
+    return total

@@ -10,14 +10,26 @@ import datetime
 from lxml import etree
 
 from messaging.errors import HAError, ValidationError
-from pengine.actions import ActionSet, PrimitiveActions, group_actions, probes
+from pengine.actions import ActionSet, PrimitiveActions, clone_actions, group_actions, probes
 from pengine.api import Transition
+from pengine.blocking import block_dependents
 from pengine.constraints import unpack_constraints
 from pengine.digests import config_changes
-from pengine.fencing import create_unpack_fencing, schedule_fencing_and_shutdowns
+from pengine.fencing import (
+    create_unpack_fencing,
+    schedule_fencing_and_shutdowns,
+    schedule_unfencing,
+)
 from pengine.graph import build_graph, freeze
 from pengine.model import ClusterStatus
-from pengine.ordering import propagate, resolve, user_orderings
+from pengine.ordering import (
+    Context,
+    collective_children,
+    group_locations,
+    propagate,
+    resolve,
+    user_orderings,
+)
 from pengine.placement import place
 from pengine.state import Unpacked
 from pengine.status import build_status
@@ -88,14 +100,23 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
             prim.create(rsc.id)
         elif rsc.kind == "group":
             group_actions(u, acts, rsc.id)
+        elif rsc.kind == "clone":
+            clone_actions(u, acts, rsc.id)
+    schedule_unfencing(u, acts)
     schedule_fencing_and_shutdowns(u, placement, acts)
-    links = resolve(u, acts)
+    links = resolve(u, acts, dict(placement.assigned))
     blocked = {rid for rid, st in u.states.items() if st.blocked}
-    propagate(links, dict(placement.managed), blocked)
+    ctx = Context(dict(placement.managed), blocked, collective_children(u, acts),
+                  group_locations(u, acts, dict(placement.assigned)), acts.min_runnable,
+                  acts.actions,
+                  lambda: block_dependents(u, cons.colocations, acts.by_rsc_task),
+                  dict(u.requires))
+    propagate(links, ctx)
     actions = freeze(u, acts.actions)
     return Transition(
         graph=build_graph(actions, links), actions=actions,
         summary=summarise(u, placement, acts.actions, reloads), scores=placement.score_lines,
         status=build_status(u), now=u.now, transition_id=transition_id,
         options=u.options.raw,
+        resource_order=placement.order,
     )

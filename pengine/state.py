@@ -38,6 +38,8 @@ class RscState:
     agent_on: dict[str, str] = field(default_factory=dict)
     failed_stop_on: set[str] = field(default_factory=set)
     block_failure: bool = False
+    history_name: str | None = None  # the lrm_resource id this instance was matched from
+    locked_to: str | None = None  # shutdown-lock: the node the resource must stay on
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,19 @@ class Unpacked:
             if candidate.id == rid:
                 return candidate
         raise KeyError(rid)
+
+    def current_node(self, rid: str) -> str | None:
+        """pe__current_node: the first running node; for requires != fencing the first
+        clean online one (a resource there is not really lost)."""
+        running = self.states[rid].running_on
+        if not running:
+            return None
+        if self.requires.get(rid) != "fencing":
+            for name in running:
+                node = self.node(name)
+                if node is not None and node.online and not node.unclean:
+                    return name
+        return running[0]
 
     @property
     def primitives(self) -> tuple[RscConfig, ...]:

@@ -9,6 +9,7 @@ from messaging.types import Role
 from pengine.model import ClusterStatus, FailedOperation, NodeStatus, ResourceStatus
 from pengine.state import Unpacked
 from pengine.unpack_history import _int
+from pengine.xmlin import is_true
 
 
 def _resource(u: Unpacked, rid: str) -> ResourceStatus:
@@ -22,16 +23,32 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
             failed=st.failed, orphan=rsc.orphan, target_role=rsc.target_role,
             pending_task=st.pending_task, blocked=st.blocked,
             failure_ignored=st.failure_ignored, description=rsc.meta.get("description"),
+            not_installed_on=tuple(n for n, score, tag in st.locations
+                                   if tag == "masked-probe-failure" and n is not None),
+            locked_to=st.locked_to if not st.running_on else None,
         )
     children = tuple(_resource(u, c) for c in rsc.children)
     kind = "promotable" if rsc.promotable else rsc.kind
     running = tuple(dict.fromkeys(n for c in children for n in c.running_on))
+    managed = is_true(rsc.meta.get("is-managed"), True) and not u.options.maintenance_mode \
+        and not is_true(rsc.meta.get("maintenance"), False)
     return ResourceStatus(
         id=rid, kind=kind, agent="", children=children,
         role=max((c.role for c in children), default=Role.STOPPED), running_on=running,
-        managed=all(c.managed for c in children), failed=any(c.failed for c in children),
+        managed=managed, failed=any(c.failed for c in children),
         orphan=False, target_role=rsc.target_role, description=rsc.meta.get("description"),
+        unique=rsc.kind == "clone" and rsc.unique,
+        blocked=any(c.blocked for c in children),
     )
+
+
+def _health(attrs: dict[str, str]) -> str | None:
+    colours = {v.lower() for k, v in attrs.items() if k.startswith("#health")}
+    if "red" in colours:
+        return "RED"
+    if "yellow" in colours:
+        return "YELLOW"
+    return None
 
 
 def build_status(u: Unpacked) -> ClusterStatus:
@@ -40,12 +57,13 @@ def build_status(u: Unpacked) -> ClusterStatus:
             name=n.name, id=n.id, online=n.online, unclean=n.unclean, standby=n.standby,
             maintenance=n.maintenance, pending=n.pending, shutdown=n.shutdown, kind=n.kind,
             attributes=tuple(sorted((k, v) for k, v in n.attrs.items() if not k.startswith("#"))),
-            unseen=n.unseen, standby_onfail=n.standby_onfail,
+            unseen=n.unseen, standby_onfail=n.standby_onfail, health=_health(n.attrs),
             is_dc=n.id == u.options.dc_uuid,
         )
         for n in u.nodes
     )
-    resources = tuple(_resource(u, r.id) for r in u.resources if r.parent is None)
+    resources = tuple(_resource(u, r.id) for r in u.resources if r.parent is None
+                      and not (r.orphan and not u.states[r.id].running_on))
     failed = []
     for op in u.failed_ops:
         lrm_rsc = op.getparent()
@@ -60,6 +78,7 @@ def build_status(u: Unpacked) -> ClusterStatus:
             last_rc_change=_int(op.get("last-rc-change")) if op.get("last-rc-change") else None,
             exec_time_ms=_int(op.get("exec-time")) if op.get("exec-time") else None,
             queue_time_ms=_int(op.get("queue-time")) if op.get("queue-time") else None,
+            op_key=op.get("operation_key") or op.get("id") or "",
         ))
     dc = next((n.name for n in u.nodes if n.id == u.options.dc_uuid), None)
     execution = u.root.get("execution-date")

@@ -10,9 +10,12 @@ instance (unique) or as "Started: [ ... ]" bracket lists (anonymous).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from messaging.types import Role
+from pengine.graph_xml import key_resource
 from pengine.model import ClusterStatus, FailedOperation, NodeStatus, ResourceStatus
 
 _PENDING_STATE = {
@@ -26,12 +29,17 @@ _PENDING_STATE = {
 _COLLECTIVE = ("clone", "promotable")
 
 
-def render_status(status: ClusterStatus, *, failed_actions: bool = False) -> list[str]:
-    """Node List and Full List of Resources (and optionally Failed Resource Actions)."""
+def render_status(status: ClusterStatus, *, failed_actions: bool = False,
+                  unique_clones: frozenset[str] = frozenset()) -> list[str]:
+    """Node List and Full List of Resources (and optionally Failed Resource Actions).
+
+    unique_clones: ids of globally-unique clones, for engines whose ResourceStatus does
+    not say so itself (every instance of such a clone is listed on its own).
+    """
     lines = ["  * Node List:"]
     lines += [f"    * {text}" for text in node_lines(status)]
     lines += ["", "  * Full List of Resources:"]
-    resource_text = resource_lines(status)
+    resource_text = resource_lines(status, unique_clones)
     if resource_text:
         lines += [f"    * {text}" if not text.startswith(" ") else f"    {text}"
                   for text in resource_text]
@@ -61,9 +69,8 @@ def _node_state(node: NodeStatus, active: bool) -> str | None:
         return "standby (with active resources)" if active else "standby"
     if node.maintenance:
         return "maintenance" if node.online else "OFFLINE (maintenance)"
-    health = getattr(node, "health", None)
-    if node.online and health in ("YELLOW", "RED"):
-        return f"online (health is {health})"
+    if node.online and node.health in ("YELLOW", "RED"):
+        return f"online (health is {node.health})"
     return None
 
 
@@ -95,31 +102,38 @@ def _active_nodes(resources: Iterable[ResourceStatus]) -> set[str]:
     return found
 
 
-def resource_lines(status: ClusterStatus) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class _Context:
+    unclean: frozenset[str]
+    all_nodes: tuple[str, ...]
+    unique: frozenset[str]
+
+
+def resource_lines(status: ClusterStatus,
+                   unique_clones: frozenset[str] = frozenset()) -> list[str]:
     """Resource lines; nested lines are returned with two extra leading spaces per level."""
-    unclean = {node.name for node in status.nodes if node.unclean and not node.online}
-    all_nodes = [node.name for node in status.nodes]
+    ctx = _Context(frozenset(n.name for n in status.nodes if n.unclean and not n.online),
+                   tuple(node.name for node in status.nodes), unique_clones)
     out: list[str] = []
     for rsc in status.resources:
         if rsc.orphan and not rsc.running_on:
             continue  # a stopped orphan is history only; Pacemaker does not list it
-        out += _resource(rsc, unclean, all_nodes, depth=0)
+        out += _resource(rsc, ctx, depth=0)
     return out
 
 
-def _resource(rsc: ResourceStatus, unclean: set[str], all_nodes: Sequence[str],
-              depth: int) -> list[str]:
+def _resource(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
     pad = "  " * depth
     bullet = "" if depth == 0 else "* "
     if rsc.kind == "group":
         head = f"{pad}{bullet}Resource Group: {rsc.id}{_collective_flags(rsc, ())}:"
         lines = [head]
         for child in rsc.children:
-            lines += _resource(child, unclean, all_nodes, depth + 1)
+            lines += _resource(child, ctx, depth + 1)
         return lines
     if rsc.kind in _COLLECTIVE:
-        return _clone(rsc, unclean, all_nodes, depth)
-    return [f"{pad}{bullet}{primitive_line(rsc, unclean)}"]
+        return _clone(rsc, ctx, depth)
+    return [f"{pad}{bullet}{primitive_line(rsc, ctx.unclean)}"]
 
 
 def _collective_flags(rsc: ResourceStatus, extra: tuple[str, ...]) -> str:
@@ -162,7 +176,7 @@ def _primitive_flags(rsc: ResourceStatus, unclean: frozenset[str] | set[str]) ->
         flags.append("UNCLEAN")
     if getattr(rsc, "locked_to", None):
         flags.append("LOCKED")
-    if not rsc.running_on and getattr(rsc, "not_installed_on", None):
+    if not rsc.running_on and rsc.not_installed_on:
         flags.append("not installed")
     if rsc.pending_task == "monitor":
         flags.append("Monitoring")
@@ -179,38 +193,82 @@ def _primitive_flags(rsc: ResourceStatus, unclean: frozenset[str] | set[str]) ->
     return flags
 
 
-def _clone(rsc: ResourceStatus, unclean: set[str], all_nodes: Sequence[str],
-           depth: int) -> list[str]:
+def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
     """Clone Set header, then instances (unique or non-trivial) or role bracket lists."""
     pad = "  " * depth
     bullet = "" if depth == 0 else "* "
-    child_name = _template_name(rsc)
     extra: tuple[str, ...] = ("promotable",) if rsc.kind == "promotable" else ()
-    unique = bool(getattr(rsc, "unique", False))
+    unique = rsc.unique or rsc.id in ctx.unique
     if unique:
         extra += ("unique",)
-    lines = [f"{pad}{bullet}Clone Set: {rsc.id} [{child_name}]{_collective_flags(rsc, extra)}:"]
+    head = f"Clone Set: {rsc.id} [{_template_name(rsc)}]{_collective_flags(rsc, extra)}:"
+    lines = [f"{pad}{bullet}{head}"]
     inner = "  " * (depth + 1) + "* "
     simple: dict[str, list[str]] = {}
     for child in rsc.children:
-        if unique or child.kind != "primitive" or child.failed or not child.managed \
-                or len(child.running_on) > 1 or child.orphan:
-            if unique and child.kind == "primitive" and not child.running_on:
-                continue
-            lines += _resource(child, unclean, all_nodes, depth + 1)
+        if unique:
+            lines += _resource(child, ctx, depth + 1)
+        elif not child.running_on:
             continue
-        for node in child.running_on:
-            simple.setdefault(child.role.text if child.role > Role.STOPPED else "Started",
-                              []).append(node)
+        elif _plain_instance(child):
+            nodes = child.children[0].running_on if child.kind == "group" else child.running_on
+            simple.setdefault(_role_label(rsc, child), []).extend(nodes)
+        else:
+            lines += _resource(_anonymous(child), ctx, depth + 1)
     for label in ("Promoted", "Unpromoted", "Started"):
         if label in simple:
             lines.append(f"{inner}{label}: [ {' '.join(sorted(simple[label]))} ]")
-    used = set(_active_nodes(rsc.children))
-    stopped = [name for name in all_nodes if name not in used]
-    if stopped and not unique:
+    if not unique:
+        lines += _stopped_lists(rsc, ctx, inner)
+    return lines
+
+
+def _stopped_lists(rsc: ResourceStatus, ctx: _Context, inner: str) -> list[str]:
+    """Nodes without an active instance: plain, then those where the agent is missing."""
+    used = _active_nodes(rsc.children)
+    missing = set(rsc.not_installed_on)
+    for child in rsc.children:
+        missing.update(child.not_installed_on)
+    stopped = [n for n in ctx.all_nodes if n not in used and n not in missing]
+    absent = [n for n in ctx.all_nodes if n not in used and n in missing]
+    lines = []
+    if stopped:
         label = "Stopped (disabled)" if rsc.target_role == Role.STOPPED else "Stopped"
         lines.append(f"{inner}{label}: [ {' '.join(stopped)} ]")
+    if absent:
+        lines.append(f"{inner}Stopped (not installed): [ {' '.join(absent)} ]")
     return lines
+
+
+def _plain_instance(child: ResourceStatus) -> bool:
+    """An anonymous instance that fits into a "Started: [ ... ]" list.
+
+    A group instance fits when every member is plainly active on the same node.
+    """
+    if child.kind == "group":
+        return bool(child.children) and all(
+            _plain_instance(m) and m.running_on == child.children[0].running_on
+            and m.role == child.children[0].role for m in child.children)
+    return (child.kind == "primitive" and not child.failed and child.managed
+            and not child.orphan and not child.blocked and len(child.running_on) == 1
+            and child.pending_task is None)
+
+
+def _role_label(clone: ResourceStatus, child: ResourceStatus) -> str:
+    if child.kind == "group" and child.children:
+        child = child.children[0]
+    if clone.kind == "promotable" and child.role <= Role.STARTED:
+        return "Unpromoted"
+    return child.role.text if child.role > Role.STOPPED else "Started"
+
+
+def _anonymous(child: ResourceStatus) -> ResourceStatus:
+    """Anonymous instances are shown under their configured name (no ":N")."""
+    if child.kind == "group":
+        return replace(child, children=tuple(_anonymous(m) for m in child.children))
+    if child.kind != "primitive":
+        return child
+    return replace(child, id=child.id.split(":")[0])
 
 
 def _template_name(rsc: ResourceStatus) -> str:
@@ -219,13 +277,54 @@ def _template_name(rsc: ResourceStatus) -> str:
     return rsc.children[0].id.split(":")[0]
 
 
+def readable_interval(ms: int) -> str:
+    """Pacemaker's short duration text: 10ms, 10s, 30.160s, 1m30s, 2h, 1d2h."""
+    if ms == 0:
+        return "0s"
+    days, rest = divmod(ms, 86_400_000)
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    text = "".join(f"{v}{u}" for v, u in ((days, "d"), (hours, "h"), (minutes, "m")) if v)
+    if seconds:
+        text += f"{seconds}.{millis:03d}s" if millis else f"{seconds}s"
+    elif millis:
+        text += f"{millis}ms"
+    return text
+
+
+def _op_description(op: FailedOperation) -> str:
+    if op.task == "monitor" and op.interval_ms == 0:
+        return "probe"
+    if op.interval_ms:
+        return f"{readable_interval(op.interval_ms)}-interval {op.task}"
+    return op.task
+
+
+def _op_resource(op: FailedOperation) -> str:
+    """Pacemaker names the resource after the op key; old CIBs only have it in the id."""
+    key = op.op_key or op.op_id
+    if key.endswith(("_last_failure_0", "_last_0")) or not key:
+        return op.resource
+    return key_resource(key) or op.resource
+
+
 def failed_action_line(op: FailedOperation) -> str:
-    """One "Failed Resource Actions" entry in crm_mon's short form."""
-    name = f"{op.resource}_{op.task}_{op.interval_ms}"
-    text = f"{name} on {op.node} '{_rc_text(op.rc)}' ({op.rc}): call={op.call_id}"
-    text += f", status='{_status_text(op.status)}'"
-    if op.exit_reason:
-        text += f", exitreason='{op.exit_reason}'"
+    """One "Failed Resource Actions" entry in crm_mon's default (short) form."""
+    text = f"{_op_resource(op)} {_op_description(op)} on {op.node}"
+    if op.status == 0:
+        text += f" returned '{_rc_text(op.rc)}'"
+        if op.exit_reason:
+            text += f" ({op.exit_reason})"
+    else:
+        text += f" could not be executed ({_status_text(op.status)})"
+        if op.exit_reason:
+            text += f" because '{op.exit_reason}'"
+    if op.last_rc_change:
+        when = time.strftime("%a %b %e %H:%M:%S %Y", time.gmtime(op.last_rc_change))
+        text += f" at {when}"
+        if op.exec_time_ms:
+            text += f" after {readable_interval(op.exec_time_ms)}"
     return text
 
 
@@ -248,3 +347,26 @@ def _rc_text(rc: int) -> str:
 
 def _status_text(status: int) -> str:
     return _STATUS_TEXT.get(status, "unknown")
+
+
+def _primitives(resources: Iterable[ResourceStatus]) -> Iterable[ResourceStatus]:
+    for rsc in resources:
+        if rsc.kind == "primitive":
+            yield rsc
+        else:
+            yield from _primitives(rsc.children)
+
+
+def counts_line(status: ClusterStatus) -> str | None:
+    """Pacemaker's note on disabled and blocked resources, printed above the status.
+
+    Counts primitive instances (group members and clone instances included, stopped
+    orphans excluded); None when nothing is disabled or blocked.
+    """
+    instances = [r for r in _primitives(status.resources) if r.running_on or not r.orphan]
+    disabled = sum(1 for r in instances if r.target_role == Role.STOPPED)
+    blocked = sum(1 for r in instances if r.blocked)
+    if not disabled and not blocked:
+        return None
+    return (f"{disabled} of {len(instances)} resource instances DISABLED and {blocked} "
+            "BLOCKED from further action due to failure")

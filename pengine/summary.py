@@ -55,11 +55,13 @@ class _Summariser:
         self.u = u
         self.p = p
         self.actions = actions
+        self.by_rsc_task: dict[tuple[str | None, str], list[Work]] = {}
+        for act in actions:
+            self.by_rsc_task.setdefault((act.rsc, act.task), []).append(act)
 
     def _find(self, rid: str, task: str, node: str | None) -> Work | None:
-        for a in self.actions:
-            if a.rsc == rid and a.task == task and a.interval_ms == 0 and (
-                    node is None or a.node == node):
+        for a in self.by_rsc_task.get((rid, task), ()):
+            if a.interval_ms == 0 and (node is None or a.node == node):
                 return a
         return None
 
@@ -67,7 +69,7 @@ class _Summariser:
         st = self.u.states[rid]
         if not self.p.managed.get(rid, True):
             return []
-        current = st.running_on[0] if st.running_on else None
+        current = self.u.current_node(rid)
         chosen = self.p.assigned.get(rid)
         if current is None and chosen is None:
             return []
@@ -88,7 +90,19 @@ class _Summariser:
 
     def _same_role(self, rid: str, failed: bool, role: Role, current: str | None,
                    chosen: str | None, start: Work | None, stop: Work | None) -> list[Item]:
+        if current is not None and chosen is not None and current != chosen:
+            migrate = self._find(rid, "migrate_from", chosen)
+            migrate_to = self._find(rid, "migrate_to", current)
+            if migrate is not None and migrate.runnable and migrate_to is not None \
+                    and migrate_to.runnable:
+                return [Item("Migrate", rid, _details(role, role, current, chosen), "")]
         if start is None or start.optional:
+            demote = self._find(rid, "demote", current)
+            promote = self._find(rid, "promote", chosen)
+            if demote is not None and promote is not None and not demote.optional \
+                    and not promote.optional:
+                return [Item("Re-promote", rid, _details(role, role, current, chosen),
+                             _tail(promote, promote))]
             return []
         if not start.runnable:
             source = stop if stop is not None and stop.reason else start
@@ -122,8 +136,17 @@ class _Summariser:
             return [Item("Move", rid, _details(role, next_role, current, chosen),
                          _tail(stop, stop))]
         if stop is not None and not stop.optional:
+            source = start if start is not None else self._find(rid, "start", None)
             return [Item("Restart", rid, _details(role, next_role, current, chosen),
-                         _tail(start, start))]
+                         _tail(source, start))]
+        if role == Role.PROMOTED:
+            demote = self._find(rid, "demote", current)
+            return [Item("Demote", rid, _details(role, next_role, current, current),
+                         _tail(demote, demote))]
+        if next_role == Role.PROMOTED:
+            promote = self._find(rid, "promote", chosen)
+            return [Item("Promote", rid, _details(role, next_role, current, chosen),
+                         _tail(promote, promote))]
         if role == Role.STOPPED and next_role > Role.STOPPED:
             return [Item("Start", rid, _details(role, next_role, None, chosen),
                          _tail(start, start))]
@@ -140,7 +163,12 @@ def summarise(u: Unpacked, p: Placement, actions: list[Work],
             lines.append(f"  * Fence ({action}) {act.node} '{act.reason}'")
     summariser = _Summariser(u, p, actions, reloads)
     items: list[Item] = []
+    rank = {rid: i for i, rid in enumerate(p.order)}
+    top: dict[str, str] = {}
     for rsc in u.resources:
+        top[rsc.id] = top[rsc.parent] if rsc.parent is not None else rsc.id
+    ordered = sorted(u.resources, key=lambda r: rank.get(top[r.id], len(rank)))
+    for rsc in ordered:
         if rsc.kind == "primitive":
             items.extend(summariser.items(rsc.id))
     rw = dw = 5

@@ -17,7 +17,7 @@ from pengine.unpack_history import HistoryUnpacker
 from pengine.unpack_nodes import NodeWork, apply_node_states, unpack_nodes
 from pengine.unpack_options import Options, unpack_options
 from pengine.unpack_resources import RscConfig, resource_requires, unpack_resources
-from pengine.xmlin import Element, is_true, resolve_refs
+from pengine.xmlin import Element, duration_ms, is_true, resolve_refs
 
 
 def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
@@ -46,9 +46,14 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
             continue
         for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
             _unpack_lrm_resource(lrm_rsc, node, resources, states, walker, options, clones)
+    _block_groups(resources, states)
+    promotable = _promotable_primitives(resources)
     for rsc in resources:
         if rsc.kind == "primitive":
-            _apply_target_role(rsc, states[rsc.id])
+            st = states[rsc.id]
+            if rsc.id in promotable and st.role == Role.STARTED:
+                st.role = Role.UNPROMOTED
+            _apply_target_role(rsc, st, rsc.id in promotable)
     any_unfencing = any(
         (r.meta.get("requires") or "").lower() == "unfencing"
         or (r.meta.get("provides") or "").lower() == "unfencing" for r in resources)
@@ -103,6 +108,9 @@ def _unpack_lrm_resource(
                                  lrm_rsc.get("type")) if x)
     st.agent_on[node.name] = agent
     walker.unpack_resource_on_node(rsc, st, node, list(lrm_rsc.iterfind("lrm_rsc_op")))
+    _shutdown_lock(lrm_rsc, rsc, st, node, options, walker.now)
+    if node.name in st.running_on:
+        st.history_name = lrm_rsc.get("id") or rsc.id
 
 
 def _anonymous_clones(resources: list[RscConfig]) -> dict[str, list[list[str]]]:
@@ -128,32 +136,78 @@ def _primitives_under(by_id: dict[str, RscConfig], rid: str) -> list[str]:
 
 def _anonymous_instance(instances: list[list[str]], base: str, node: NodeWork,
                         states: dict[str, RscState]) -> str | None:
+    """find_anonymous_clone: the instance active here, else the first inactive one."""
     def member(prims: list[str]) -> str | None:
         return next((p for p in prims if p.split(":", 1)[0] == base), None)
 
+    skip_inactive = False
+    inactive: str | None = None
     for prims in instances:
-        if any(node.name in states[p].running_on for p in prims):
-            return member(prims)
-    for prims in instances:
-        if any(node.name in states[p].known_on for p in prims) and \
-                member(prims) is not None and node.name not in states[member(prims) or ""].known_on:
-            return member(prims)
-    for prims in instances:
-        if not any(states[p].running_on for p in prims) and \
-                not any(node.name in states[p].known_on for p in prims):
-            return member(prims)
-    return None
+        locations = {n for p in prims for n in states[p].running_on}
+        if locations:
+            if node.name in locations:
+                found = member(prims)
+                if found is not None and states[found].running_on:
+                    skip_inactive = True
+                elif found is not None:
+                    return found
+        elif not skip_inactive and inactive is None:
+            inactive = member(prims)
+    if not skip_inactive and inactive is not None:
+        return inactive
+    return f"{base}:{len(instances)}"
 
 
-def _apply_target_role(rsc: RscConfig, st: RscState) -> None:
+def _shutdown_lock(lrm_rsc: Element, rsc: RscConfig, st: RscState, node: NodeWork,
+                   options: Options, now: datetime.datetime) -> None:
+    """shutdown-lock: keep a cleanly stopped node's resources there (until the limit)."""
+    if not options.shutdown_lock or rsc.standard == "stonith" or rsc.parent is not None \
+            or not st.managed:
+        return
+    limit_s = duration_ms(dict(options.raw).get("shutdown-lock-limit"), 0) // 1000
+    stamp = lrm_rsc.get("shutdown-lock")
+    if not node.online and stamp and stamp.isdigit() and int(stamp) > 0:
+        if limit_s <= 0 or now.timestamp() < int(stamp) + limit_s:
+            st.locked_to = node.name
+    elif node.online and node.shutdown and node.name in st.running_on \
+            and len(st.running_on) == 1:
+        st.locked_to = node.name
+
+
+def _block_groups(resources: list[RscConfig], states: dict[str, RscState]) -> None:
+    """multiple-active=block on a group member blocks the whole group."""
+    by_id = {r.id: r for r in resources}
+    for rsc in resources:
+        st = states.get(rsc.id)
+        if st is None or rsc.parent is None or len(st.running_on) < 2:
+            continue
+        parent = by_id.get(rsc.parent)
+        if parent is None or parent.kind != "group" or rsc.multiple_active != "block":
+            continue
+        for member in parent.children:
+            if member in states:
+                states[member].managed = False
+                states[member].blocked = True
+
+
+def _promotable_primitives(resources: list[RscConfig]) -> set[str]:
+    by_id = {r.id: r for r in resources}
+    out: set[str] = set()
+    for rsc in resources:
+        if rsc.kind == "clone" and rsc.promotable:
+            for inst in rsc.children:
+                out.update(_primitives_under(by_id, inst))
+    return out
+
+
+def _apply_target_role(rsc: RscConfig, st: RscState, promotable: bool) -> None:
     target = rsc.target_role
     if target is None or target == Role.UNKNOWN:
         return
-    if target >= Role.STARTED and not _in_promotable(rsc):
+    if target >= Role.STARTED and not promotable:
+        return
+    if target == Role.STARTED or target == Role.PROMOTED:
         return
     if st.next_role is None or target < st.next_role:
         st.next_role = target
 
-
-def _in_promotable(rsc: RscConfig) -> bool:
-    return rsc.promotable

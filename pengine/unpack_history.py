@@ -159,6 +159,8 @@ class HistoryUnpacker:
         if result == "done":
             return self._update_state(st, task, rc, role, on_fail, reset, op)
         strategy = on_fail_for(rsc, task, interval, self.options)
+        if strategy == "ignore" and status == 7:
+            strategy = "migrate"  # an agent that is not installed cannot be ignored
         self.failed_ops.append(op)
         if strategy == "ignore":
             st.failure_ignored = True

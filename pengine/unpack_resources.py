@@ -197,7 +197,7 @@ def _unpack_one(
     child_els = [c for c in el if isinstance(c.tag, str) and c.tag in VARIANTS]
     if kind == "primitive" and not standard:
         raise ValidationError(f"primitive {rid!r} has no class", location=where(el))
-    promotable = el.tag == "master" or is_true(meta.get("promotable"))
+    promotable = kind == "clone" and (el.tag == "master" or is_true(meta.get("promotable")))
     if kind == "clone":
         meta.setdefault("resource-stickiness", "1")
         child_els = child_els[:1]

@@ -49,7 +49,10 @@ def read_exp(path: Path) -> tuple[Synapse, ...]:
     for synapse in root.iterfind("synapse"):
         element = next(e for e in synapse.find("action_set") if e.tag in _ACTION_TAGS)
         attrs = element.find("attributes")
-        pairs = tuple(sorted(attrs.attrib.items())) if attrs is not None else ()
+        pairs: tuple[tuple[str, str], ...] = ()
+        if attrs is not None:
+            params = [(p.get("name", ""), p.get("value", "")) for p in attrs.iterfind("param")]
+            pairs = tuple(sorted([*attrs.attrib.items(), *params]))
         action = _action(element, pairs)
         actions[action.id] = action
         inputs = [int(t[0].get("id", "0")) for t in synapse.iterfind("inputs/trigger")]

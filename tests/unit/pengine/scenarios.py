@@ -195,4 +195,113 @@ def build() -> dict[str, str]:
         ["node1"], primitive("low") + primitive("high", {"priority": "10"}),
         node_state("node1", _probed("low", "high")),
         constraints='<rsc_colocation id="c1" rsc="low" with-rsc="high" score="-INFINITY"/>')
+    s.update(_collectives())
+    s.update(_more())
+    return s
+
+
+def _more() -> dict[str, str]:
+    s: dict[str, str] = {}
+    three = ["node1", "node2", "node3"]
+    abc = primitive("A") + primitive("B") + primitive("C")
+    probed = "".join(node_state(n, _probed("A", "B", "C")) for n in three)
+    s["order_set_chains_members"] = cib(
+        three, abc, probed,
+        constraints=('<rsc_order id="o1"><resource_set id="s1">'
+                     '<resource_ref id="A"/><resource_ref id="B"/><resource_ref id="C"/>'
+                     '</resource_set></rsc_order>'
+                     '<rsc_location id="l1" rsc="A" node="node1" score="-INFINITY"/>'
+                     '<rsc_location id="l2" rsc="A" node="node2" score="-INFINITY"/>'
+                     '<rsc_location id="l3" rsc="A" node="node3" score="-INFINITY"/>'))
+    s["order_set_require_all_false"] = cib(
+        three, abc, probed,
+        constraints=('<rsc_order id="o1"><resource_set id="s1" sequential="false" '
+                     'require-all="false"><resource_ref id="A"/><resource_ref id="B"/>'
+                     '</resource_set><resource_set id="s2"><resource_ref id="C"/>'
+                     '</resource_set></rsc_order>'
+                     '<rsc_location id="l1" rsc="A" node="node1" score="-INFINITY"/>'
+                     '<rsc_location id="l2" rsc="A" node="node2" score="-INFINITY"/>'
+                     '<rsc_location id="l3" rsc="A" node="node3" score="-INFINITY"/>'))
+    s["colocation_set_keeps_members_together"] = cib(
+        three, abc, probed,
+        constraints=('<rsc_colocation id="c1" score="INFINITY"><resource_set id="s1">'
+                     '<resource_ref id="A"/><resource_ref id="B"/><resource_ref id="C"/>'
+                     '</resource_set></rsc_colocation>'
+                     '<rsc_location id="l1" rsc="C" node="node3" score="100"/>'))
+    s["colocation_blocks_dependent"] = cib(
+        N2, primitive("A", {"target-role": "Stopped"}) + primitive("B"),
+        node_state("node1", {"A": [running("A")], "B": [running("B")]})
+        + node_state("node2", _probed("A", "B")),
+        constraints='<rsc_colocation id="c1" rsc="B" with-rsc="A" score="INFINITY"/>')
+    s["node_health_red_moves"] = cib(
+        N2, primitive("r1"),
+        node_state("node1", {"r1": [running("r1")]}, attrs={"#health-disk": "red"})
+        + node_state("node2", _probed("r1")),
+        options={"node-health-strategy": "migrate-on-red"})
+    fence = primitive("fencer", cls="stonith").replace(
+        "</primitive>", '<meta_attributes id="fencer-m"><nvpair id="fencer-m1" '
+        'name="provides" value="unfencing"/></meta_attributes></primitive>')
+    s["unfencing_before_probes"] = cib(
+        N2, fence + primitive("r1"),
+        node_state("node1", {"fencer": [stopped("fencer")], "r1": [stopped("r1")]},
+                   attrs={"#node-unfenced": "1"})
+        + node_state("node2", {}), options=STONITH)
+    inter = ('<clone id="c1">' + primitive("p1") + '</clone><clone id="c2">'
+             '<meta_attributes id="c2-m"><nvpair id="c2-m1" name="interleave" value="true"/>'
+             '</meta_attributes>' + primitive("p2") + "</clone>")
+    s["interleaved_clone_order"] = cib(
+        N2, inter,
+        node_state("node1", {"p1": [running("p1")], "p2": [running("p2")]})
+        + node_state("node2", {"p1": [stopped("p1")], "p2": [stopped("p2")]}),
+        constraints='<rsc_order id="o1" first="c1" then="c2"/>')
+    return s
+
+
+def _collectives() -> dict[str, str]:
+    s: dict[str, str] = {}
+    three = ["node1", "node2", "node3"]
+    clone = '<clone id="c">' + primitive("r") + "</clone>"
+    s["clone_starts_one_per_node"] = cib(
+        three, clone, "".join(node_state(n, {"r": [stopped("r")]}) for n in three))
+    s["clone_max_limits_instances"] = cib(
+        three, clone.replace('<clone id="c">', '<clone id="c"><meta_attributes id="c-m">'
+                             '<nvpair id="c-m1" name="clone-max" value="2"/></meta_attributes>'),
+        "".join(node_state(n, {"r": [stopped("r")]}) for n in three))
+    s["clone_instance_stays_on_standby_free_nodes"] = cib(
+        three, clone,
+        node_state("node1", {"r": [running("r")]}, attrs={"standby": "on"})
+        + node_state("node2", {"r": [running("r")]}) + node_state("node3", {"r": [stopped("r")]}))
+    s["order_clone_then_primitive"] = cib(
+        three, clone + primitive("x"),
+        "".join(node_state(n, {"r": [stopped("r")], "x": [stopped("x")]}) for n in three),
+        constraints=('<rsc_order id="o1" first="c" then="x"/>'
+                     '<rsc_colocation id="c1" rsc="x" with-rsc="c" score="INFINITY"/>'
+                     '<rsc_location id="l1" rsc="c" node="node1" score="-INFINITY"/>'))
+    ms = ('<clone id="ms"><meta_attributes id="ms-m"><nvpair id="ms-m1" name="promotable" '
+          'value="true"/></meta_attributes>' + primitive("s") + "</clone>")
+    s["promotable_promotes_best_score"] = cib(
+        N2, ms,
+        node_state("node1", {"s": [running("s")]}, attrs={"master-s": "5"})
+        + node_state("node2", {"s": [running("s")]}, attrs={"master-s": "10"}))
+    s["promotable_demotes_on_score_change"] = cib(
+        N2, ms,
+        node_state("node1", {"s": [running("s"), op("s", "promote", call=11)]},
+                   attrs={"master-s": "5"})
+        + node_state("node2", {"s": [running("s")]}, attrs={"master-s": "10"}))
+    s["migration_with_allow_migrate"] = cib(
+        N2, primitive("vm", {"allow-migrate": "true"}),
+        node_state("node1", {"vm": [running("vm")]}, attrs={"standby": "on"})
+        + node_state("node2", {"vm": [stopped("vm")]}))
+    util = '<utilization id="{0}-u"><nvpair id="{0}-u1" name="cpu" value="{1}"/></utilization>'
+    big = primitive("big").replace("</primitive>", util.format("big", 2) + "</primitive>")
+    small = primitive("small").replace("</primitive>", util.format("small", 1) + "</primitive>")
+    node_xml = cib(N2, big + small, "".join(node_state(n, {"big": [stopped("big")],
+                                                           "small": [stopped("small")]})
+                                             for n in N2),
+                   options={"placement-strategy": "utilization"})
+    s["utilization_capacity_separates"] = node_xml.replace(
+        '<node id="node1" uname="node1"></node>',
+        '<node id="node1" uname="node1">' + util.format("node1", 2) + "</node>").replace(
+        '<node id="node2" uname="node2"></node>',
+        '<node id="node2" uname="node2">' + util.format("node2", 2) + "</node>")
     return s

@@ -157,11 +157,25 @@ def _normalized(text: str) -> list[str]:
     return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
 
 
-ORACLE_INPUTS = [EXAMPLE, *sorted(CIBS.glob("*.xml"))]
+# Differences that come from the scheduling engine (reported to its author in
+# /work/coord/pengine-output-files.md). strict: fixing one makes the run fail until the
+# entry is removed here, so the list cannot go stale.
+KNOWN_ENGINE_GAPS = {
+    "failed-monitor": "engine does not schedule clear_failcount for the failed monitor",
+}
+
+
+def _oracle_param(cib: Path) -> object:
+    reason = KNOWN_ENGINE_GAPS.get(cib.stem)
+    marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+    return pytest.param(cib, id=cib.stem, marks=marks)
+
+
+ORACLE_INPUTS = [_oracle_param(p) for p in [EXAMPLE, *sorted(CIBS.glob("*.xml"))]]
 
 
 @pytest.mark.oracle
-@pytest.mark.parametrize("cib", ORACLE_INPUTS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("cib", ORACLE_INPUTS)
 def test_same_output_as_pacemaker(cib: Path) -> None:
     """Whole `-S` output, whitespace-insensitive, against the installed crm_simulate."""
     if shutil.which("crm_simulate") is None:
@@ -172,3 +186,74 @@ def test_same_output_as_pacemaker(cib: Path) -> None:
     ours = crm_simulate("-x", str(cib), "-S")
     assert ours.returncode == 0, ours.stderr
     assert _normalized(ours.stdout) == _normalized(theirs.stdout)
+
+
+DOT_CASES = ["simple2", "rec-rsc-4", "order-optional", "quorum-4", "rec-node-1",
+             "stopped-monitor-01"]
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("name", DOT_CASES)
+def test_dot_same_as_pacemaker(shared: Path, tmp_path: Path, name: str) -> None:
+    """-D output, as a set of lines (node statements and edges), against crm_simulate -D."""
+    if shutil.which("crm_simulate") is None:
+        pytest.skip("Pacemaker's crm_simulate is not installed")
+    _engine()
+    cib = shared / f"conformance/scheduler/xml/{name}.xml"
+    theirs, ours = tmp_path / "theirs.dot", tmp_path / "ours.dot"
+    assert _pacemaker("-x", str(cib), "-R", "-Q", "-D", str(theirs)).returncode == 0
+    result = crm_simulate("-x", str(cib), "-R", "-Q", "-D", str(ours))
+    assert result.returncode == 0, result.stderr
+    assert sorted(ours.read_text().splitlines()) == sorted(theirs.read_text().splitlines())
+
+
+def test_primitive_without_type_and_duplicate_ids(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text()
+    no_type = tmp_path / "no-type.xml"
+    no_type.write_text(text.replace('provider="heartbeat" type="IPaddr2"', 'provider="heartbeat"'))
+    wanted = next(n for n, line in enumerate(no_type.read_text().splitlines(), 1)
+                  if 'id="service-ip" class' in line)
+    result = crm_simulate("-x", str(no_type), "-S")
+    assert result.returncode == 78
+    line = _error_line(result)
+    assert f"{no_type}:{wanted}" in line and "primitive id='service-ip'" in line and "type" in line
+    duplicate = tmp_path / "dup.xml"
+    duplicate.write_text(text.replace('<primitive id="app-daemon"', '<primitive id="app-data"'))
+    result = crm_simulate("-x", str(duplicate))
+    assert result.returncode == 78
+    assert "'app-data' is already used" in _error_line(result)
+
+
+def test_unwritable_artifact_is_cantcreat(tmp_path: Path) -> None:
+    _engine()
+    result = crm_simulate("-x", str(EXAMPLE), "-Q", "-G", str(tmp_path / "missing-dir/g.xml"))
+    assert result.returncode == 73
+    assert "cannot write" in _error_line(result)
+
+
+def test_execution_date_lines_like_pacemaker(shared: Path) -> None:
+    """The CIB's execution-date is announced at the top and again after the execution."""
+    _engine()
+    name = "allow-unhealthy-nodes"
+    expected = (shared / f"conformance/scheduler/summary/{name}.summary").read_text()
+    wanted = [line for line in expected.splitlines() if line.startswith("Using the original")]
+    assert len(wanted) == 2
+    result = crm_simulate("-x", str(shared / f"conformance/scheduler/xml/{name}.xml"), "-S")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == wanted[0]
+    assert [line for line in lines if line.startswith("Using the original")] == wanted
+    before_revised = lines[lines.index("Revised Cluster Status:") - 2]
+    assert before_revised == wanted[1]
+
+
+def test_show_scores_prints_score_lines(shared: Path) -> None:
+    _engine()
+    name = "simple2"
+    cib = shared / f"conformance/scheduler/xml/{name}.xml"
+    expected = (shared / f"conformance/scheduler/scores/{name}.scores").read_text()
+    wanted = [line for line in expected.splitlines() if "allocation score" in line]
+    result = crm_simulate("-x", str(cib), "-s", "-R")
+    assert result.returncode == 0, result.stderr
+    head = result.stdout.split("Transition Summary:")[0].splitlines()
+    assert sorted(line for line in head if "allocation score" in line) == sorted(wanted)

@@ -153,6 +153,66 @@ ORACLE_SUMMARIES: dict[str, tuple[str, ...]] = {
     "priority_orders_assignment": (
         "* Start high ( node1 )",
     ),
+    "clone_starts_one_per_node": (
+        "* Start r:0 ( node1 )",
+        "* Start r:1 ( node2 )",
+        "* Start r:2 ( node3 )",
+    ),
+    "clone_max_limits_instances": (
+        "* Start r:0 ( node1 )",
+        "* Start r:1 ( node2 )",
+    ),
+    "clone_instance_stays_on_standby_free_nodes": (
+        "* Move r:0 ( node1 -> node3 )",
+    ),
+    "order_clone_then_primitive": (
+        "* Start r:0 ( node2 )",
+        "* Start r:1 ( node3 )",
+        "* Start x ( node2 )",
+    ),
+    "promotable_promotes_best_score": (
+        "* Promote s:1 ( Unpromoted -> Promoted node2 )",
+    ),
+    "promotable_demotes_on_score_change": (
+        "* Restart s:0 ( Promoted -> Unpromoted node1 ) due to resource definition change",
+        "* Promote s:1 ( Unpromoted -> Promoted node2 )",
+    ),
+    "migration_with_allow_migrate": (
+        "* Migrate vm ( node1 -> node2 )",
+    ),
+    "utilization_capacity_separates": (
+        "* Start big ( node1 )",
+        "* Start small ( node2 )",
+    ),
+    "order_set_chains_members": (
+        "* Start B ( node1 ) due to unrunnable A start (blocked)",
+        "* Start C ( node2 ) due to unrunnable B start (blocked)",
+    ),
+    "order_set_require_all_false": (
+        "* Start B ( node1 )",
+        "* Start C ( node2 )",
+    ),
+    "colocation_set_keeps_members_together": (
+        "* Start A ( node3 )",
+        "* Start B ( node3 )",
+        "* Start C ( node3 )",
+    ),
+    "colocation_blocks_dependent": (
+        "* Stop A ( node1 ) due to node availability",
+        "* Stop B ( node1 ) due to node availability",
+    ),
+    "node_health_red_moves": (
+        "* Move r1 ( node1 -> node2 )",
+    ),
+    "unfencing_before_probes": (
+        "* Fence (on) node2 'required by fencer monitor'",
+        "* Start fencer ( node1 )",
+        "* Start r1 ( node2 )",
+    ),
+    "interleaved_clone_order": (
+        "* Start p1:1 ( node2 )",
+        "* Start p2:1 ( node2 )",
+    ),
 }
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from messaging.types import Role
 from pengine.model import ClusterStatus, NodeStatus, ResourceStatus
 from pengine.status_text import render_status
@@ -112,26 +114,89 @@ def test_standby_maintenance_and_flags() -> None:
     assert "    * old\t(ocf:heartbeat:Dummy):\t ORPHANED Started e" in lines
 
 
-# Corpus cases whose status Pacemaker printed with primitives and groups in many states:
-# standby nodes, unclean/offline nodes, failed, unmanaged, disabled, orphaned, multiply
-# active resources. The engine unpacks the corpus input; the text must be Pacemaker's.
+# Corpus cases whose status Pacemaker printed with primitives, groups and clones in many
+# states: standby nodes, unclean/offline nodes, failed, unmanaged, disabled, orphaned,
+# multiply active resources. The engine unpacks the corpus input; the text must be Pacemaker's.
 UNPACKED_CASES = ["994", "stonith-4", "standby", "rec-node-7", "orphan-0", "unmanaged-stop-1",
                   "rsc-maintenance", "node-maintenance-1", "rec-rsc-5", "group-fail",
                   "group1", "bug-1718", "simple4", "target-0", "rec-node-2",
-                  "rec-rsc-9"]
+                  "rec-rsc-9",
+                  # clones: anonymous lists, promotable roles, group instances, failures
+                  "clone-anon-failcount", "promoted-move", "bug-lf-1852", "probe-3",
+                  "cloned-group-stop", "clone-no-shuffle", "stop-failure-with-fencing",
+                  # globally-unique clones list every instance
+                  "group10", "promoted-5"]
 
 
 def test_engine_status_renders_like_pacemaker(shared: Path) -> None:
-    import pytest
 
     pytest.importorskip("pengine.scheduler", reason="the scheduling engine has not landed yet")
+    from lxml import etree
+
     from pengine.api import unpack_status
+    from pengine.input_check import unique_clones
 
     mismatched = []
     for name in UNPACKED_CASES:
         xml = (shared / f"conformance/scheduler/xml/{name}.xml").read_bytes()
-        got = [line for line in render_status(unpack_status(xml)) if line.strip()]
+        unique = unique_clones(etree.fromstring(xml))
+        got = [line for line in render_status(unpack_status(xml), unique_clones=unique)
+               if line.strip()]
         want = [line for line in _expected(shared, name) if line.strip()]
         if got != want:
             mismatched.append(name)
     assert mismatched == []
+
+
+def test_disabled_and_blocked_counts(shared: Path) -> None:
+    """The counts note above the status, for corpus cases with and without it."""
+
+    pytest.importorskip("pengine.scheduler", reason="the scheduling engine has not landed yet")
+    from pengine.api import unpack_status
+    from pengine.status_text import counts_line
+
+    for name in ("asymmetrical-order-move", "8-am-then-bm-a-migrating-b-stopping",
+                 "unmanaged-stop-4", "994", "interleave-stop", "simple1"):
+        text = (shared / f"conformance/scheduler/summary/{name}.summary").read_text()
+        wanted = [line for line in text.splitlines() if "resource instances DISABLED" in line]
+        xml = (shared / f"conformance/scheduler/xml/{name}.xml").read_bytes()
+        line = counts_line(unpack_status(xml))
+        assert ([line] if line else []) == wanted, name
+
+
+def test_readable_interval() -> None:
+    from pengine.status_text import readable_interval
+
+    # values as crm_mon prints them in the corpus failures (after 30.160s, 58ms, 2m-interval)
+    assert [readable_interval(ms) for ms in (30160, 58, 120000, 10000, 0, 3661000)] == \
+        ["30.160s", "58ms", "2m", "10s", "0s", "1h1m1s"]
+
+
+FAILED_ACTION_CASES = ["simple4", "migration-ping-pong", "bug-5140-require-all-false",
+                       "bug-cl-5170", "rec-rsc-2", "1360", "stopped-monitor-06",
+                       "unmanaged-block-restart"]
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("name", FAILED_ACTION_CASES)
+def test_failed_actions_like_crm_mon(shared: Path, name: str) -> None:
+    """Failed Resource Actions lines against Pacemaker's crm_mon reading the same CIB file."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("crm_mon") is None:
+        pytest.skip("Pacemaker's crm_mon is not installed")
+    pytest.importorskip("pengine.scheduler", reason="the scheduling engine has not landed yet")
+    from pengine.api import unpack_status
+    from pengine.status_text import failed_action_line
+
+    path = shared / f"conformance/scheduler/xml/{name}.xml"
+    env = dict(os.environ, CIB_file=str(path), LC_ALL="C", TZ="UTC")
+    shown = subprocess.run(["crm_mon", "-1"], env=env, capture_output=True, text=True,
+                           timeout=60, check=False).stdout
+    section = shown.split("Failed Resource Actions:")[1]
+    want = sorted(line[4:] for line in section.splitlines() if line.startswith("  * "))
+    got = sorted(failed_action_line(op) for op in unpack_status(path.read_bytes())
+                 .failed_operations)
+    assert got == want
