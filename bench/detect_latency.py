@@ -18,6 +18,7 @@ import os
 import statistics
 import sys
 import time
+from math import nan
 from pathlib import Path
 
 import zmq
@@ -69,15 +70,20 @@ def one_trial(nodes: list[str], victim: str, dirs: dict[str, Path], timeout: flo
 
 
 def run_config(count: int, keepalive_ms: int, trials: int) -> list[float]:
+    """Latencies of the trials; NaN for a trial without agreement; [] if never stable."""
     cli("down")
-    cli("up", "--nodes", str(count), "--keepalive", str(keepalive_ms),
-        "--deadtime", str(5 * keepalive_ms), "--wait", "120")
-    state = load(LAB, False)
-    assert state is not None
-    nodes = list(state.nodes)
-    dirs = {n: Path(state.nodes[n].directory) / "state" for n in nodes}
-    results = []
+    results: list[float] = []
     try:
+        try:
+            cli("up", "--nodes", str(count), "--keepalive", str(keepalive_ms),
+                "--deadtime", str(5 * keepalive_ms), "--wait", "120")
+        except SystemExit as error:
+            print(f"  {count} nodes ka={keepalive_ms}ms: {error}", file=sys.stderr)
+            return results
+        state = load(LAB, False)
+        assert state is not None
+        nodes = list(state.nodes)
+        dirs = {n: Path(state.nodes[n].directory) / "state" for n in nodes}
         for trial in range(trials):
             victim = nodes[trial % len(nodes)]
             results.append(one_trial(nodes, victim, dirs, 30 * keepalive_ms / 1000 + 10))
@@ -108,13 +114,16 @@ def main() -> None:
         for ka in (int(k) for k in args.keepalive.split(",")):
             values = [v for v in run_config(count, ka, args.trials) if v == v]
             goal = 6 * ka / 1000
+            if not values:
+                rows.append((count, ka, 5 * ka, 0, nan, nan, nan, goal))
+                continue
             rows.append((count, ka, 5 * ka, len(values), statistics.median(values),
                          percentile(values, 99), max(values), goal))
     print("\nDetection latency: kill -9 -> every survivor published a view without the node")
     print(f"{'nodes':>5} {'keepalive':>9} {'deadtime':>8} {'n':>3} {'p50 s':>7} {'p99 s':>7} "
           f"{'max s':>7} {'goal p99<=dt+ka':>16}")
     for count, ka, dt, n, p50, p99, worst, goal in rows:
-        verdict = "ok" if p99 <= goal else "MISSED"
+        verdict = "ok" if p99 <= goal else ("NO STABLE VIEW" if n == 0 else "MISSED")
         print(f"{count:>5} {ka:>7}ms {dt:>6}ms {n:>3} {p50:>7.3f} {p99:>7.3f} {worst:>7.3f} "
               f"{goal:>9.2f} {verdict}")
     print("Anchor: Corosync 3 default token: 6.6 s (2 nodes), 26.6 s (16 nodes).")

@@ -326,9 +326,9 @@ class Membership:
             return self._commit(now)
         proposal = Propose(self.name, self._round.view_id, tuple(sorted(members)),
                            self._round_counter, self.reports())
-        effects: list[Effect] = [Send(peer, proposal) for peer in sorted(members - {self.name})]
-        effects.append(ArmTimer(TIMER_ROUND, now + self.timing.proposal_timeout))
-        return effects
+        # One broadcast instead of a send per member: nodes not named ignore it.
+        return [Send(BROADCAST, proposal),
+                ArmTimer(TIMER_ROUND, now + self.timing.proposal_timeout)]
 
     def _abort_round(self) -> list[Effect]:
         if self._round is None:
@@ -371,7 +371,7 @@ class Membership:
         self._committed_at = now
         members = tuple(sorted(current.members))
         commit = Commit(self.name, current.view_id, members, current.number)
-        effects: list[Effect] = [Send(peer, commit) for peer in members if peer != self.name]
+        effects: list[Effect] = [Send(BROADCAST, commit)] if len(members) > 1 else []
         return effects + self._install(View(current.view_id, members, self.name), now)
 
     def _on_nudge(self, src: str, message: Nudge, now: float) -> list[Effect]:

@@ -83,7 +83,7 @@ def test_lowest_node_proposes_its_clique() -> None:
     effects = core.handle(TimerFired(TIMER_SETTLE, 1.0))
     proposal = proposal_of(effects)
     assert (proposal.view_id, proposal.members, proposal.round) == (1, ("n1", "n2", "n3"), 1)
-    assert [d for d, _ in sends(effects)] == ["n2", "n3"]
+    assert [d for d, _ in sends(effects)] == [BROADCAST]  # non-members ignore it
     assert ArmTimer(TIMER_ROUND, 1.5) in effects
     assert installed(effects) == []
 
@@ -98,8 +98,7 @@ def test_commit_after_every_member_acked() -> None:
     core.handle(TimerFired(TIMER_SETTLE, 1.0))
     assert installed(core.handle(PeerMessageReceived("n2", Ack(1, 1), 1.1))) == []
     effects = core.handle(PeerMessageReceived("n3", Ack(1, 1), 1.1))
-    commit = Commit("n1", 1, ("n1", "n2", "n3"), 1)
-    assert sends(effects) == [("n2", commit), ("n3", commit)]
+    assert sends(effects) == [(BROADCAST, Commit("n1", 1, ("n1", "n2", "n3"), 1))]
     assert installed(effects) == [View(1, ("n1", "n2", "n3"), "n1")]
     assert CancelTimer(TIMER_ROUND) in effects
 
@@ -142,6 +141,13 @@ def test_participant_nacks_a_stale_view_id() -> None:
     nacks = [m for _, m in sends(effects) if isinstance(m, Nack)]
     assert nacks and nacks[0].max_view_id == 5
     assert core.view.view_id == 5
+
+
+def test_proposal_and_commit_for_others_are_ignored() -> None:
+    core = full_mesh("n3", "n1", "n2")
+    assert core.handle(PeerMessageReceived("n1", Propose("n1", 2, ("n1", "n2"), 1), 1.0)) == []
+    effects = core.handle(PeerMessageReceived("n1", Commit("n1", 2, ("n1", "n2"), 1), 1.0))
+    assert installed(effects) == [] and core.view.view_id == 0
 
 
 def test_commit_that_was_not_acked_is_ignored() -> None:
