@@ -46,6 +46,8 @@ def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
             continue
         if o.kind == "Optional":
             flags: tuple[str, ...] = (OPTIONAL,)
+            if (u.rsc(o.then).meta.get("restart-type") or "").lower() == "restart":
+                flags = (OPTIONAL, IMPLIES_THEN)
         elif o.kind == "Serialize":
             flags = (OPTIONAL, "serialize")
         elif o.symmetrical:
