@@ -256,6 +256,5 @@ def down(spec_name: str, state: LabState | None) -> list[str]:
     for namespace in sorted(names):
         if run("ip", "netns", "del", namespace, check=False).returncode == 0:
             removed.append(namespace)
-    if state:
-        shutil.rmtree(data_root(False) / spec_name, ignore_errors=True)
+    shutil.rmtree(data_root(False) / spec_name, ignore_errors=True)  # ours even without state
     return removed
