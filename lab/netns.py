@@ -249,13 +249,17 @@ def down(spec_name: str, state: LabState | None) -> list[str]:
     names |= {line.split()[0] for line in listed if line.startswith(prefix)}
     inodes = {n.netns_inode for n in state.nodes.values()} if state else set()
     inodes |= {netns_inode(namespace, missing_ok=True) for namespace in names}
+    killed = []
     for inode in sorted(i for i in inodes if i):
         for pid in pids_in_netns(inode):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in killed) and time.monotonic() < deadline:
+        time.sleep(0.02)  # SIGKILL is asynchronous: return only once they are gone
     for namespace in sorted(names):
         if run("ip", "netns", "del", namespace, check=False).returncode == 0:
             removed.append(namespace)
-    if state:
-        shutil.rmtree(data_root(False) / spec_name, ignore_errors=True)
+    shutil.rmtree(data_root(False) / spec_name, ignore_errors=True)  # ours even without state
     return removed

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from ccm.api import CcmClient, MembershipStatus
 from lab.cli import lab
+from lab.procs import alive
 from messaging.errors import HAError
 from messaging.heartbeat.api import HeartbeatClient
 
@@ -180,13 +181,17 @@ def test_thirty_percent_loss_with_deadtime_eight_keepalives_changes_nothing() ->
         lossy.down()
 
 
-def test_down_is_idempotent_and_leaves_nothing() -> None:
+def test_down_is_idempotent_and_works_after_losing_the_state_file() -> None:
     cli("hcgone", "up", "--nodes", "2")
+    holder = _status_json("hcgone")["nodes"]["n1"]["pid"]
+    Path("/run/hacluster-lab/hcgone.json").unlink()  # as if the tool had crashed
     cli("hcgone", "down")
     cli("hcgone", "down")
     from subprocess import run
 
     listed = run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "hcgone-" not in listed
+    assert not alive(holder)
+    assert not Path("/var/lib/hacluster-lab/hcgone").exists()
     result = CliRunner().invoke(lab, ["--name", "hcgone", "status"])
     assert result.exit_code != 0 and "not up" in result.output
