@@ -39,6 +39,7 @@ FENCE_TOPIC = "fence"
 FENCE_ACTIONS = ("reboot", "off", "on")
 DEVICE_ACTIONS = ("list", "monitor", "status")
 DEFAULT_ENDPOINT = "ipc:///run/hacluster/stonithd.sock"
+LAUNCHER_ENDPOINT = "ipc:///var/lib/hacluster/stonithd.sock"  # ha.cf's default state_dir
 ENDPOINT_ENV = "HACLUSTER_STONITHD"
 
 
@@ -299,8 +300,15 @@ def decode(data: bytes) -> Message:
 
 
 def default_endpoint() -> str:
-    """The local fencer's request endpoint: $HACLUSTER_STONITHD or the standard socket."""
-    return os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT
+    """The local fencer's request endpoint: $HACLUSTER_STONITHD, else the standard socket,
+    else the socket in the launcher's default state directory when only that one exists."""
+    explicit = os.environ.get(ENDPOINT_ENV)
+    if explicit:
+        return explicit
+    for endpoint in (DEFAULT_ENDPOINT, LAUNCHER_ENDPOINT):
+        if os.path.exists(endpoint.removeprefix("ipc://")):
+            return endpoint
+    return DEFAULT_ENDPOINT
 
 
 class FencerError(HAError):
