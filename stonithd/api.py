@@ -221,10 +221,19 @@ class DeviceResult:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class FencerHello:
+    """A fencer announcing itself to the others (heartbeat transport); `answer`: reply
+    with your own hello (sent by a fencer that starts or sees new members)."""
+
+    node: str
+    answer: bool = True
+
+
 Message = (FenceRequest | ConfirmRequest | ListDevicesRequest | ListRegisteredRequest
            | HistoryRequest | DeviceActionRequest | HistoryEntry | FenceResult | DeviceList
            | HistoryReply | DeviceActionResult | ErrorReply | QueryCapable | CapableReply
-           | ExecuteFence | DeviceResult | HistoryPull | HistoryPush)
+           | ExecuteFence | DeviceResult | HistoryPull | HistoryPush | FencerHello)
 _TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in typing.get_args(Message)}
 
 

@@ -8,8 +8,10 @@
   (`send` returns False, the shell logs `peer_unreachable`).
 * receiving: `MessageReceived` on channel "stonith" from heartbeat's PUB socket is decoded
   and handed to the shell as a peer message (heartbeat delivers reliably and in order).
-* membership: every `MembershipChanged` from ccm's PUB socket goes through the pure
-  `PeerSet`; a real change of members reaches the fencer core as `PeersChanged`.
+* membership: every `MembershipChanged` from ccm's PUB socket and every `FencerHello` go
+  through the pure `PeerSet` (peers = view members whose fencer said hello); a real change
+  reaches the fencer core as `PeersChanged`. A hello is broadcast when the view gains
+  members (including our first view) and answered when it asks for an answer.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ccm.api import decode as ccm_decode
 from messaging.errors import HAError, RemoteProtocolError
 from messaging.heartbeat.api import AsyncHeartbeatClient, MessageReceived
 from messaging.logs import get_logger
-from stonithd.api import decode
+from stonithd.api import FencerHello, decode, encode
 from stonithd.core import PeersChanged
 from stonithd.membership import PeerSet
 
@@ -94,7 +96,10 @@ class HeartbeatPeers:
                 except RemoteProtocolError as error:
                     self.log.warning("bad_peer_message", peer=event.src, error=str(error))
                     continue
-                self.on_message(event.src, message)
+                if isinstance(message, FencerHello):
+                    self.hello(event.src, message)
+                else:
+                    self.on_message(event.src, message)
         finally:
             subscriber.close()
 
@@ -115,9 +120,25 @@ class HeartbeatPeers:
             socket.close(0)
 
     def view(self, view_id: int, members: tuple[str, ...]) -> None:
-        change = self.peers.on_view(view_id, members, self.clock())
+        self._changed(self.peers.on_view(view_id, members, self.clock()))
+        if self.peers.joined - {self.node}:
+            self._announce("*", answer=True)
+
+    def hello(self, sender: str, message: FencerHello) -> None:
+        if message.node != sender:
+            self.log.warning("bad_fencer_hello", peer=sender, claimed=message.node)
+            return
+        self._changed(self.peers.on_hello(sender, self.clock()))
+        if message.answer and self.peers.should_answer(sender):
+            self._announce(sender, answer=False)
+
+    def _announce(self, destination: str, answer: bool) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait((destination, encode(FencerHello(self.node, answer))))
+
+    def _changed(self, change: PeersChanged | None) -> None:
         if change is not None:
-            self.log.info("fencer_peers", view_id=view_id, peers=list(change.peers))
+            self.log.info("fencer_peers", view_id=self.peers.view_id, peers=list(change.peers))
             self.on_peers(change)
 
     def close(self) -> None:

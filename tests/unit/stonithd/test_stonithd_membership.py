@@ -12,23 +12,49 @@ from tests.unit.stonithd.test_stonithd_core import cib, device, fence_runs, only
 NODES = ("n1", "n2", "n3")
 
 
-def test_peer_set_reports_only_real_changes() -> None:
+def test_peers_are_members_whose_fencer_said_hello() -> None:
     peers = PeerSet("n1")
-    assert peers.members == ("n1",) and not peers.reachable("n2")
-    first = peers.on_view(1, ("n3", "n1", "n2"), 1.0)
-    assert first == PeersChanged(("n1", "n2", "n3"), 1.0)
-    assert peers.on_view(1, ("n1", "n2", "n3"), 3.0) is None  # ccm repeats every 2 s
+    assert peers.peers == ("n1",) and not peers.reachable("n2")
+    assert peers.on_view(1, ("n3", "n1", "n2"), 1.0) is None  # nobody announced yet
+    assert peers.joined == {"n2", "n3"}  # -> the transport broadcasts our hello
     assert peers.reachable("n2") and not peers.reachable("n1")  # self goes through loopback
+    assert peers.should_answer("n2") and not peers.should_answer("n1")
+    assert peers.on_hello("n2", 1.1) == PeersChanged(("n1", "n2"), 1.1)
+    assert peers.on_hello("n2", 1.2) is None
+    assert peers.on_hello("n3", 1.3) == PeersChanged(("n1", "n2", "n3"), 1.3)
+    assert peers.on_view(1, ("n1", "n2", "n3"), 3.0) is None  # ccm repeats every 2 s
+    assert peers.joined == frozenset()
     assert peers.on_view(2, ("n1", "n2"), 4.0) == PeersChanged(("n1", "n2"), 4.0)
     assert not peers.reachable("n3") and peers.others() == ("n2",)
     assert peers.view_id == 2 and peers.changed_at == 4.0
 
 
+def test_a_node_that_comes_back_is_a_peer_only_after_its_fencer_says_hello() -> None:
+    peers = PeerSet("n1")
+    peers.on_view(1, ("n1", "n2", "n3"), 0.0)
+    peers.on_hello("n2", 0.1)
+    peers.on_hello("n3", 0.1)
+    peers.on_view(2, ("n1", "n2"), 1.0)  # n3 rebooted
+    assert peers.on_view(3, ("n1", "n2", "n3"), 2.0) is None  # back, its stonithd not yet
+    assert peers.joined == {"n3"} and peers.peers == ("n1", "n2")
+    assert peers.on_hello("n3", 2.5) == PeersChanged(("n1", "n2", "n3"), 2.5)
+
+
+def test_a_hello_before_the_view_counts_once_the_view_includes_the_node() -> None:
+    peers = PeerSet("n1")
+    peers.on_view(1, ("n1",), 0.0)
+    assert peers.on_hello("n2", 0.5) is None  # heard before ccm agreed on n2
+    assert peers.reachable("n2") and not peers.should_answer("n2")  # our view lags
+    assert peers.on_view(2, ("n1", "n2"), 1.0) == PeersChanged(("n1", "n2"), 1.0)
+    assert peers.on_hello("n1", 1.5) is None  # our own broadcast comes back: ignored
+
+
 def test_a_view_without_this_node_keeps_only_this_node() -> None:
     peers = PeerSet("n1")
     peers.on_view(1, ("n1", "n2"), 0.0)
+    peers.on_hello("n2", 0.0)
     assert peers.on_view(2, ("n2", "n3"), 1.0) == PeersChanged(("n1",), 1.0)
-    assert peers.others() == ()
+    assert peers.others() == () and not peers.reachable("n2")
 
 
 def test_query_does_not_wait_for_a_node_that_left_the_view() -> None:
