@@ -164,9 +164,13 @@ class Fencer:
 
     def _peers_changed(self, event: PeersChanged) -> list[Any]:
         """A fencer that left is not waited for: queries plan without it, a device sent
-        to it goes to another executor (or the next level), history syncs stop waiting."""
+        to it goes to another executor (or the next level), history syncs stop waiting.
+        A fencer that joined gets our whole history (results it may have missed)."""
+        joined = sorted(set(event.peers) - set(self.peers) - {self.node})
         self.peers = tuple(sorted({self.node, *event.peers}))
-        effects: list[Any] = []
+        entries = self.history.for_target("*")  # a fencer that (re)joins learns what it missed
+        effects: list[Any] = [Send(n, HistoryPush(f"{self.node}-join", self.node, entries))
+                              for n in joined if entries]
         for op in list(self._ops.values()):
             if not op.planned:
                 for node in [n for n in op.replies if n not in self.peers]:

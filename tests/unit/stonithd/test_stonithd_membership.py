@@ -111,3 +111,19 @@ def test_history_sync_stops_waiting_for_a_departed_node() -> None:
     sim.membership(("n1", "n2"))
     replies = sim.replies_to("client:h")
     assert len(replies) == 1 and isinstance(replies[0], HistoryReply)
+
+
+def test_a_fencer_that_joins_receives_the_history_it_missed() -> None:
+    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n1 n2 n3")))
+    sim.down.add("n3")
+    sim.membership(("n1", "n2"))
+    sim.request("n1", FenceRequest("n2", "off", 60))
+    sim.run()
+    done = sim.replies_to("client:1")[0]
+    assert isinstance(done, FenceResult) and done.ok
+    assert sim.fencers["n3"].history.get(done.op_id) is None  # it was down
+    sim.down.discard("n3")
+    sim.membership(("n1", "n2", "n3"))
+    sim.run()
+    entry = sim.fencers["n3"].history.get(done.op_id)
+    assert entry is not None and entry.target == "n2" and entry.executioner == "n1"
