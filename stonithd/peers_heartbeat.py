@@ -25,8 +25,15 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from ccm.api import MembershipChanged, pub_address
+from ccm.api import (
+    MembershipChanged,
+    MembershipStatus,
+    QueryMembership,
+    ctl_address,
+    pub_address,
+)
 from ccm.api import decode as ccm_decode
+from ccm.api import encode as ccm_encode
 from messaging.errors import HAError, RemoteProtocolError
 from messaging.heartbeat.api import AsyncHeartbeatClient, MessageReceived
 from messaging.logs import get_logger
@@ -109,6 +116,7 @@ class HeartbeatPeers:
         socket.setsockopt(zmq.SUBSCRIBE, b"")
         socket.connect(pub_address(self.state_dir))
         try:
+            await self._initial_view()
             while True:
                 try:
                     event = ccm_decode(await socket.recv())
@@ -118,6 +126,26 @@ class HeartbeatPeers:
                     self.view(event.view_id, event.members)
         finally:
             socket.close(0)
+
+    async def _initial_view(self, attempts: int = 20) -> None:
+        """Ask ccm for the current view (it republishes only every 2 s); give up quietly
+        after `attempts` tries: the published views are enough."""
+        for _ in range(attempts):
+            request = zmq.asyncio.Context.instance().socket(zmq.REQ)
+            request.setsockopt(zmq.LINGER, 0)
+            try:
+                request.connect(ctl_address(self.state_dir))
+                await request.send(ccm_encode(QueryMembership()))
+                if await request.poll(500):
+                    status = ccm_decode(await request.recv())
+                    if isinstance(status, MembershipStatus) and status.view_id:
+                        self.view(status.view_id, tuple(status.members))
+                        return
+            except RemoteProtocolError:
+                pass
+            finally:
+                request.close(0)
+            await asyncio.sleep(0.1)
 
     def view(self, view_id: int, members: tuple[str, ...]) -> None:
         self._changed(self.peers.on_view(view_id, members, self.clock()))
