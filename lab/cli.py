@@ -114,16 +114,18 @@ def lab(ctx: click.Context, name: str) -> None:
 @click.option("--loopback", "force_loopback", is_flag=True,
               help="no namespaces (the default when not root)")
 @click.option("--wait", default=0.0, help="wait up to this many seconds for one view")
+@click.option("--crm/--no-crm", default=True, show_default=True,
+              help="'crm respawn' in ha.cf: also start lrmd and stonithd (+ a fencing CIB)")
 @click.pass_obj
 def up(name: str, count: int, links: int, media: str, keepalive: int, deadtime: int,
-       auth: str, force_loopback: bool, wait: float) -> None:
+       auth: str, force_loopback: bool, wait: float, crm: bool) -> None:
     """Create the nodes, write ha.cf/authkeys, start every node's daemons."""
     try:
         if _load(name) is not None:
             raise LabExists(f"lab {name} is already up (run 'hacluster lab down' first)")
         use_loopback = force_loopback or not _is_root()
         spec = LabSpec(name, count, links, media, keepalive, deadtime, auth,  # type: ignore[arg-type]
-                       loopback=use_loopback)
+                       loopback=use_loopback, crm=crm)
         state = (loopback.up if use_loopback else netns.up)(spec, new_secret())
         if wait:
             took = wait_for_view(state, list(state.nodes), wait)

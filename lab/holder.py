@@ -5,7 +5,8 @@ Run as ``python -m lab.holder NODE DIR`` by `lab.netns` inside
 sets the hostname to NODE (so `uname -n` is the node name), mounts fresh tmpfs on /run and
 /dev/shm, bind-mounts DIR/etc over /etc/ha.d and DIR/state over /var/lib/hacluster (so a
 node's tools find their files at the default paths, and its ipc sockets never collide with
-another node's), writes DIR/ready and then only reaps children. Killing this process with
+another node's), binds the lab's PDU directory (DIR/../pdu) on /run/hacluster-pdu, writes
+DIR/ready and then only reaps children. Killing this process with
 SIGKILL kills everything in the node at once: the kernel's rule for a PID namespace's init.
 """
 
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 MOUNTS = (("etc", "/etc/ha.d"), ("state", "/var/lib/hacluster"))
+PDU_MOUNT = "/run/hacluster-pdu"  # lab.layout.NODE_PDU_DIR
 
 
 def _mount(*args: str) -> None:
@@ -34,6 +36,10 @@ def prepare(node: str, directory: Path) -> None:
     for sub, target in MOUNTS:
         Path(target).mkdir(parents=True, exist_ok=True)
         _mount("--bind", str(directory / sub), target)
+    pdu = directory.parent / "pdu"  # the lab's power switch (lab.pdu), when there is one
+    if pdu.is_dir():
+        Path(PDU_MOUNT).mkdir(parents=True, exist_ok=True)
+        _mount("--bind", str(pdu), PDU_MOUNT)
 
 
 def reap_forever() -> None:

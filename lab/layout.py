@@ -25,6 +25,8 @@ FIRST_SUBNET = 60
 MAX_NODES = 16
 Media = Literal["ucast", "bcast"]
 AUTH_METHODS = ("hmac-sha256", "sha1", "md5", "crc")
+NODE_PDU_DIR = "/run/hacluster-pdu"
+NODE_PDU_SOCKET = f"{NODE_PDU_DIR}/pdu.sock"  # fence_lab's default pdu_socket
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,7 @@ class LabSpec:
     auth: str = "hmac-sha256"
     port: int = 694
     loopback: bool = False
+    crm: bool = True  # `crm respawn` in ha.cf: the launcher also starts lrmd and stonithd
 
     def __post_init__(self) -> None:
         if not 1 <= self.nodes <= MAX_NODES:
@@ -90,6 +93,7 @@ class LabState:
     switch: str = ""
     partition: list[list[str]] = field(default_factory=list)
     loss: dict[str, int] = field(default_factory=dict)
+    pdu_pid: int | None = None  # the lab's power switch (lab.pdu), netns labs only
 
     def node(self, name: str) -> NodeState:
         try:
@@ -110,6 +114,11 @@ def data_root(loopback: bool) -> Path:
     return state_root(True) / "data" if loopback else DATA_DIR
 
 
+def pdu_dir(name: str) -> Path:
+    """Directory of the lab's PDU socket; each node sees it as `NODE_PDU_DIR`."""
+    return DATA_DIR / name / "pdu"
+
+
 def state_path(name: str, loopback: bool) -> Path:
     return state_root(loopback) / f"{name}.json"
 
@@ -128,7 +137,7 @@ def load(name: str, loopback: bool) -> LabState | None:
         raw: dict[str, Any] = json.loads(path.read_text())
         nodes = {k: NodeState(**v) for k, v in raw["nodes"].items()}
         return LabState(LabSpec(**raw["spec"]), nodes, raw.get("switch", ""),
-                        raw.get("partition", []), raw.get("loss", {}))
+                        raw.get("partition", []), raw.get("loss", {}), raw.get("pdu_pid"))
     except FileNotFoundError:
         return None
     except (ValueError, KeyError, TypeError) as error:
@@ -156,6 +165,8 @@ def ha_cf(spec: LabSpec, state_dir: str) -> str:
             lines += [f"ucast {dev} {address(spec, i, link)}"
                       for i in range(1, spec.nodes + 1)]
     lines.append("node " + " ".join(spec.node_names()))
+    if spec.crm:
+        lines.append("crm respawn")
     return "\n".join(lines) + "\n"
 
 

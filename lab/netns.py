@@ -10,6 +10,10 @@ Faults live in one nft ``bridge`` table in the switch namespace: chain ``partiti
 frames between ports of different groups, chain ``loss`` drops ``numgen random mod 100 <
 PCT`` of a node's frames both ways. `lab link` sets a node's ``ethK`` down/up.
 
+Fencing: `up` starts the lab's power switch (lab.pdu, socket bind-mounted into every node
+at /run/hacluster-pdu/pdu.sock) and, with `crm`, writes STATE/cib.xml with a fence_lab
+device, so stonithd inside any node can power other nodes off and on.
+
 Safety: processes are only ever signalled after checking that /proc/PID/ns/net is the
 recorded namespace of the node (never the root namespace), never by name. `down` works from
 the state file or, after a crash that lost it, from namespace names with the lab prefix.
@@ -28,6 +32,7 @@ from pathlib import Path
 
 from messaging.errors import HAError, NotFoundError, PeerTimeout, UsageError
 
+from .cib_seed import cib_xml
 from .layout import (
     LabSpec,
     LabState,
@@ -35,6 +40,7 @@ from .layout import (
     address,
     data_root,
     link_name,
+    pdu_dir,
     save,
     write_node_files,
 )
@@ -77,6 +83,9 @@ def up(spec: LabSpec, secret: str) -> LabState:
         save(state)
     for node in state.nodes.values():
         write_node_files(spec, node, secret, "/var/lib/hacluster")
+        if spec.crm:  # stonithd follows STATE/cib.xml
+            (Path(node.directory) / "state" / "cib.xml").write_bytes(cib_xml(spec))
+    start_pdu(state)
     for node in state.nodes.values():
         start_node(state, node.name)
     save(state)
@@ -150,6 +159,48 @@ def _env() -> dict[str, str]:
     repo = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = repo + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
+
+
+def _is_pdu(state: LabState, pid: int) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return alive(pid) and b"lab.pdu" in argv and state.spec.name.encode() in argv
+
+
+def start_pdu(state: LabState) -> None:
+    """Start the lab's power switch (lab.pdu) in our namespaces unless it runs."""
+    if state.pdu_pid is not None and _is_pdu(state, state.pdu_pid):
+        return
+    sock = pdu_dir(state.spec.name) / "pdu.sock"
+    sock.parent.mkdir(parents=True, exist_ok=True)
+    sock.unlink(missing_ok=True)
+    log_path = data_root(False) / state.spec.name / "pdu.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "lab.pdu", state.spec.name],
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                   start_new_session=True, cwd="/", env=_env())
+    state.pdu_pid = process.pid
+    save(state)
+    deadline = time.monotonic() + 15
+    while not sock.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise HAError(f"the lab's power switch did not start (see {log_path})")
+        time.sleep(0.02)
+
+
+def stop_pdu(state: LabState) -> None:
+    """SIGTERM the recorded power switch (checked to be this lab's lab.pdu), then KILL."""
+    pid = state.pdu_pid
+    if pid is not None and _is_pdu(state, pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if _is_pdu(state, pid):
+            os.kill(pid, signal.SIGKILL)
+    state.pdu_pid = None
 
 
 def _wait_for_holder(parent: int, directory: Path, timeout: float = 15.0) -> int:
@@ -242,6 +293,8 @@ def down(spec_name: str, state: LabState | None) -> list[str]:
     """Remove every process, namespace and file of the lab; returns what was removed."""
     removed = []
     prefix = f"{spec_name}-"
+    if state is not None:
+        stop_pdu(state)  # first: it must not switch nodes back on while they go
     names = {n.namespace for n in state.nodes.values()} if state else set()
     if state and state.switch:
         names.add(state.switch)

@@ -51,6 +51,11 @@ def _standard_args(ctx: StartContext) -> list[str]:
     return ["-c", ctx.config_path, "-n", ctx.node, "--state-dir", ctx.state_dir]
 
 
+def _state_dir_only(ctx: StartContext) -> list[str]:
+    """lrmd takes neither -c nor -n: it only needs its socket directory."""
+    return ["--state-dir", ctx.state_dir]
+
+
 @dataclass(frozen=True, slots=True)
 class DaemonSpec:
     """One row of the daemon table."""
@@ -74,7 +79,7 @@ DAEMONS: tuple[DaemonSpec, ...] = (
     DaemonSpec("heartbeat", "messaging.heartbeat", False, _heartbeat_args),
     DaemonSpec("ccm", "ccm", False),
     DaemonSpec("cib", "cib", True),
-    DaemonSpec("lrmd", "lrmd", True),
+    DaemonSpec("lrmd", "lrmd", True, _state_dir_only),
     DaemonSpec("stonithd", "stonithd", True),
     DaemonSpec("pengine", "pengine", True),
     DaemonSpec("crmd", "crmd", True),

@@ -5,6 +5,11 @@
 The launcher's convention (`-c ha.cf -n NODE --state-dir DIR`) is accepted too; without
 --cib the daemon follows DIR/cib.xml and serves with no devices until that file appears.
 
+Peers: with --peer NAME=ENDPOINT, those fencers over zmq. Without --peer, when heartbeat's
+sockets exist in DIR or -c is given (the launcher starts heartbeat and ccm first), over
+heartbeat channel "stonith", the peer set following ccm's membership
+(stonithd.peers_heartbeat).
+
 Requests are served on `ipc://DIR/stonithd.sock` (or `--listen`), results published on
 `ipc://DIR/stonithd-events.sock` (or `--events`). Peers are other stonithd request
 endpoints (tcp:// or ipc://). Exit codes come from messaging.errors via run_tool.
@@ -21,6 +26,7 @@ from pathlib import Path
 from messaging.command import run_tool
 from messaging.errors import UsageError
 from messaging.logs import configure
+from stonithd.peers_heartbeat import heartbeat_available
 from stonithd.runner import default_agent_dirs
 from stonithd.service import Service
 
@@ -35,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="ha.cf (accepted for the launcher's convention; unused so far)")
     parser.add_argument("--peer", action="append", default=[], metavar="NAME=ENDPOINT",
                         help="another fencer's request endpoint (repeatable)")
+    parser.add_argument("--no-heartbeat", action="store_true",
+                        help="never use the heartbeat layer for peers (alone, or --peer)")
     parser.add_argument("--listen", help="request endpoint (default ipc://STATE/stonithd.sock)")
     parser.add_argument("--events", help="event endpoint (default ipc://STATE/"
                         "stonithd-events.sock)")
@@ -56,6 +64,16 @@ def _peers(values: list[str], node: str) -> dict[str, str]:
     return peers
 
 
+def _heartbeat_dir(args: argparse.Namespace) -> Path | None:
+    """Peers over heartbeat when no --peer is given and heartbeat runs in the state dir
+    (or will: the launcher, which passes -c, starts heartbeat before us)."""
+    if args.peer or args.no_heartbeat:
+        return None
+    if args.config is None and not heartbeat_available(args.state_dir):
+        return None
+    return Path(args.state_dir)
+
+
 def _main() -> int:
     args = _parser().parse_args()
     configure(args.log_level, json=args.log_json)
@@ -68,6 +86,7 @@ def _main() -> int:
         events=args.events or f"ipc://{args.state_dir.resolve()}/stonithd-events.sock",
         peers=_peers(args.peer, args.node),
         agent_dirs=default_agent_dirs(args.agent_dir),
+        heartbeat_dir=_heartbeat_dir(args),
     )
     asyncio.run(service.run())
     return 0

@@ -39,6 +39,7 @@ FENCE_TOPIC = "fence"
 FENCE_ACTIONS = ("reboot", "off", "on")
 DEVICE_ACTIONS = ("list", "monitor", "status")
 DEFAULT_ENDPOINT = "ipc:///run/hacluster/stonithd.sock"
+LAUNCHER_ENDPOINT = "ipc:///var/lib/hacluster/stonithd.sock"  # ha.cf's default state_dir
 ENDPOINT_ENV = "HACLUSTER_STONITHD"
 
 
@@ -220,10 +221,19 @@ class DeviceResult:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class FencerHello:
+    """A fencer announcing itself to the others (heartbeat transport); `answer`: reply
+    with your own hello (sent by a fencer that starts or sees new members)."""
+
+    node: str
+    answer: bool = True
+
+
 Message = (FenceRequest | ConfirmRequest | ListDevicesRequest | ListRegisteredRequest
            | HistoryRequest | DeviceActionRequest | HistoryEntry | FenceResult | DeviceList
            | HistoryReply | DeviceActionResult | ErrorReply | QueryCapable | CapableReply
-           | ExecuteFence | DeviceResult | HistoryPull | HistoryPush)
+           | ExecuteFence | DeviceResult | HistoryPull | HistoryPush | FencerHello)
 _TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in typing.get_args(Message)}
 
 
@@ -299,8 +309,15 @@ def decode(data: bytes) -> Message:
 
 
 def default_endpoint() -> str:
-    """The local fencer's request endpoint: $HACLUSTER_STONITHD or the standard socket."""
-    return os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT
+    """The local fencer's request endpoint: $HACLUSTER_STONITHD, else the standard socket,
+    else the socket in the launcher's default state directory when only that one exists."""
+    explicit = os.environ.get(ENDPOINT_ENV)
+    if explicit:
+        return explicit
+    for endpoint in (DEFAULT_ENDPOINT, LAUNCHER_ENDPOINT):
+        if os.path.exists(endpoint.removeprefix("ipc://")):
+            return endpoint
+    return DEFAULT_ENDPOINT
 
 
 class FencerError(HAError):

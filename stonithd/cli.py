@@ -8,7 +8,8 @@ Options follow Pacemaker 2.1.5's `stonith_admin` (letters included): -B/--reboot
 Help is -?/--help as in Pacemaker (-h means --last there).
 
 hacluster extensions: --off/--on are spellings of --fence/--unfence; --endpoint picks the
-fencer (default $HACLUSTER_STONITHD or ipc:///run/hacluster/stonithd.sock); and
+fencer (default $HACLUSTER_STONITHD, ipc:///run/hacluster/stonithd.sock, or the launcher's
+ipc:///var/lib/hacluster/stonithd.sock when only that exists); and
 `--cib FILE [--node NAME]` runs the one request with a private fencer built from that CIB,
 without any daemon (this node is then the only fencer; history starts empty).
 

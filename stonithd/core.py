@@ -159,9 +159,37 @@ class Fencer:
                         (("devices", len(event.config.devices)),
                          ("levels", len(event.config.levels))))]
         if isinstance(event, PeersChanged):
-            self.peers = tuple(sorted({self.node, *event.peers}))
-            return [e for op in list(self._ops.values()) for e in self._maybe_plan(op, event.now)]
+            return self._peers_changed(event)
         raise TypeError(f"Fencer cannot handle {type(event).__name__}")
+
+    def _peers_changed(self, event: PeersChanged) -> list[Any]:
+        """A fencer that left is not waited for: queries plan without it, a device sent
+        to it goes to another executor (or the next level), history syncs stop waiting.
+        A fencer that joined gets our whole history (results it may have missed)."""
+        joined = sorted(set(event.peers) - set(self.peers) - {self.node})
+        self.peers = tuple(sorted({self.node, *event.peers}))
+        entries = self.history.for_target("*")  # a fencer that (re)joins learns what it missed
+        effects: list[Any] = [Send(n, HistoryPush(f"{self.node}-join", self.node, entries))
+                              for n in joined if entries]
+        for op in list(self._ops.values()):
+            if not op.planned:
+                for node in [n for n in op.replies if n not in self.peers]:
+                    del op.replies[node]
+                effects += self._maybe_plan(op, event.now)
+            elif op.executor and op.executor not in self.peers:
+                left = op.executor
+                op.replies.pop(left, None)
+                op.reasons.append(f"{left} left the membership while running "
+                                  f"{op.plan[op.level][op.position]}")
+                effects += [CancelTimer(f"exec:{op.op_id}"),
+                            Log("executor_left", "warning",
+                                (("op_id", op.op_id), ("node", left))),
+                            *self._execute_next(op, event.now)]
+        for sync_id, (_, _, waiting) in list(self._syncs.items()):
+            waiting.intersection_update(self.peers)
+            if not waiting:
+                effects += self._history_done(sync_id)
+        return effects
 
     # -- client requests ----------------------------------------------------------------
 

@@ -8,7 +8,8 @@ feeds back `AgentFinished`; `ArmTimer`/`CancelTimer` map to loop timers; `Reply`
 * a ROUTER at the request endpoint; frames `[id, "", msg]` are client requests,
   `[id, "", "P", sender, msg]` are messages from other fencers;
 * a PUB at the event endpoint publishing `[b"fence", FenceResult]`;
-* one DEALER per configured peer (`ZmqPeers`), sending `["", "P", our name, msg]`.
+* one DEALER per configured peer (`ZmqPeers`), sending `["", "P", our name, msg]`;
+  or, under the launcher, `HeartbeatPeers` (heartbeat channel "stonith", peers from ccm).
 
 The CIB file is polled (mtime and size); a changed file is loaded with
 `devices.load_config`, and only a configuration that loads completely replaces the old one.
@@ -39,6 +40,7 @@ from stonithd.api import ErrorReply, decode, encode
 from stonithd.core import ClientRequest, ConfigChanged, Fencer, PeerMessage
 from stonithd.devices import FencingConfig, load_config
 from stonithd.executor import AgentFinished, Reply, RunAgent
+from stonithd.peers_heartbeat import HeartbeatPeers
 from stonithd.results import Outcome, interpret
 from stonithd.runner import find_agent, run_agent
 
@@ -248,7 +250,7 @@ class Service:
 
     def __init__(self, node: str, cib: Path, listen: str, events: str,
                  peers: Mapping[str, str], agent_dirs: tuple[str, ...],
-                 wait_for_cib: bool = False) -> None:
+                 wait_for_cib: bool = False, heartbeat_dir: Path | None = None) -> None:
         self.node, self.cib, self.listen, self.events = node, cib, listen, events
         self.wait_for_cib = wait_for_cib
         self.context = zmq.asyncio.Context()
@@ -256,10 +258,19 @@ class Service:
         self.router.setsockopt(zmq.LINGER, 0)
         self.pub = self.context.socket(zmq.PUB)
         self.pub.setsockopt(zmq.LINGER, 0)
-        self.transport = ZmqPeers(self.context, node, peers)
+        self.heartbeat: HeartbeatPeers | None = None
+        self.transport: PeerTransport
+        if heartbeat_dir is not None:  # peers are whoever ccm says is in the view
+            self.heartbeat = HeartbeatPeers(heartbeat_dir, node, MonotonicClock().monotonic)
+            self.transport = self.heartbeat
+        else:
+            self.transport = ZmqPeers(self.context, node, peers)
         fencer = Fencer(node, random.Random(), peers=tuple(peers))
         self.shell = Shell(fencer, agent_dirs, self.transport, self._reply, self._publish)
         self.log = self.shell.log
+        if self.heartbeat is not None:
+            self.heartbeat.on_message = self.shell.peer
+            self.heartbeat.on_peers = self.shell.feed
         self._cib_stamp: tuple[float, int] | None = None
         self._loaded = False
         self._stop = asyncio.Event()
@@ -338,7 +349,10 @@ class Service:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        self.log.info("stonithd_started", listen=self.listen, events=self.events)
+        if self.heartbeat is not None:
+            self.heartbeat.start()
+        self.log.info("stonithd_started", listen=self.listen, events=self.events,
+                      peers="heartbeat" if self.heartbeat else "zmq")
         tasks = [asyncio.ensure_future(c) for c in (self._serve(), self._watch_cib())]
         await self._stop.wait()
         for task in tasks:

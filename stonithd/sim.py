@@ -17,7 +17,7 @@ from typing import Any
 
 from messaging.clock import FakeClock
 from messaging.effects import ArmTimer, CancelTimer, Log, Publish, Send, TimerFired
-from stonithd.core import ClientRequest, ConfigChanged, Fencer, PeerMessage
+from stonithd.core import ClientRequest, ConfigChanged, Fencer, PeerMessage, PeersChanged
 from stonithd.devices import FencingConfig, load_config
 from stonithd.executor import AgentFinished, Reply, RunAgent
 from stonithd.results import Outcome
@@ -131,6 +131,13 @@ class SimCluster:
             self._deliver(seq, node, item)
         if until is not None and until > self.clock.monotonic():
             self.clock.advance(until - self.clock.monotonic())
+
+    def membership(self, members: tuple[str, ...]) -> None:
+        """A new view: every running member's fencer hears `PeersChanged(members)` now."""
+        now = self.clock.monotonic()
+        for node in members:
+            if node not in self.down:
+                self._apply(node, self.fencers[node].handle(PeersChanged(members, now)))
 
     def replies_to(self, client: str) -> list[Any]:
         return [message for _, c, message in self.replies if c == client]

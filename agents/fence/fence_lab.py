@@ -1,18 +1,27 @@
 """fence_lab: fence a node of the hacluster network-namespace lab.
 
-Power actions call the lab's command line (`lab_command`, default `hacluster lab`):
-off -> `<cmd> kill NODE`, on -> `<cmd> start NODE`, reboot -> off then on. The state comes
-from `<cmd> status --json`: a JSON object with one entry per node carrying `running`
-(true/false), either at top level or under "nodes" (object or list of objects with "name").
-An off (or the off half of a reboot) succeeds only once status reports the node not
-running and every pid it lists (`pid`, `pids`, each of `daemons`' `pid`) is gone, so a
-fencer's success really means the node's processes no longer run. `list` shows every lab node.
+Two ways to reach the lab's power:
+
+* `pdu_socket` (default /run/hacluster-pdu/pdu.sock, where every lab node sees the lab's
+  power switch, lab.pdu): one line per command, `off|on|status NODE` or `list`, answered
+  `ok ...` or `error REASON`; the switch answers `off` only after the node's processes are
+  gone. Used when `lab_command` is not given and the socket exists (inside a lab node).
+* `lab_command` (from the host, default `hacluster lab`): power actions call the lab's
+  command line: off -> `<cmd> kill NODE`, on -> `<cmd> start NODE`, reboot -> off then
+  on. The state comes from `<cmd> status --json`: a JSON object with one entry per node
+  carrying `running` (true/false), either at top level or under "nodes" (object or list
+  of objects with "name"). An off (or the off half of a reboot) succeeds only once status
+  reports the node not running and every pid it lists (`pid`, `pids`, each of `daemons`'
+  `pid`) is gone, so a fencer's success really means the node's processes no longer run.
+
+`list` shows every lab node.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,6 +29,58 @@ from typing import Any
 from agents.fence._fencing import AgentFailure, AgentSpec, Options, Param, main
 
 _COMMAND_TIMEOUT = 30.0
+DEFAULT_PDU_SOCKET = "/run/hacluster-pdu/pdu.sock"  # lab.layout.NODE_PDU_SOCKET
+
+
+class PduDevice:
+    """The lab's power switch (lab.pdu) over its unix socket."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self.path = path
+        self.timeout = timeout
+
+    def _ask(self, *words: str) -> str:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(self.timeout)
+                sock.connect(self.path)
+                sock.sendall((" ".join(words) + "\n").encode())
+                answer = sock.makefile("rb").readline().decode("utf-8", "replace").strip()
+        except TimeoutError:
+            raise AgentFailure(f"power switch {self.path} did not answer "
+                               f"{' '.join(words)!r} in {self.timeout:g}s") from None
+        except OSError as error:
+            raise AgentFailure(f"power switch {self.path}: {error.strerror or error}") from None
+        verdict, _, rest = answer.partition(" ")
+        if verdict != "ok":
+            raise AgentFailure(f"power switch: {rest or answer or 'no answer'}")
+        return rest
+
+    def power_on(self, plug: str) -> None:
+        self._ask("on", plug)
+
+    def power_off(self, plug: str) -> None:
+        self._ask("off", plug)
+
+    def status(self, plug: str) -> bool:
+        state = self._ask("status", plug)
+        if state not in ("on", "off"):
+            raise AgentFailure(f"power switch answered status {state!r}")
+        return state == "on"
+
+    def plugs(self) -> list[tuple[str, str]]:
+        return [(name, name) for name in self._ask("list").split()]
+
+    def monitor(self) -> None:
+        self._ask("list")
+
+
+def make_device(options: Options) -> PduDevice | LabDevice:
+    """The PDU when no lab_command is given and its socket exists, else the command line."""
+    path = options.get("pdu_socket") or DEFAULT_PDU_SOCKET
+    if not options.get("lab_command") and (options.get("pdu_socket") or Path(path).exists()):
+        return PduDevice(path, _COMMAND_TIMEOUT)
+    return LabDevice(options)
 
 
 class LabDevice:
@@ -128,8 +189,11 @@ SPEC = AgentSpec(
     shortdesc="Fence agent for hacluster lab nodes (network namespaces)",
     longdesc="Powers lab nodes off and on through the lab command line; off succeeds only "
     "after the node's processes are gone.",
-    params=(Param("lab_command", "Command that manages the lab", default="hacluster lab"),),
-    make_device=LabDevice,
+    params=(Param("lab_command", "Command that manages the lab (from the host)",
+                  default="hacluster lab"),
+            Param("pdu_socket", "The lab's power switch socket (inside a lab node)",
+                  default=DEFAULT_PDU_SOCKET)),
+    make_device=make_device,
 )
 
 

@@ -46,3 +46,9 @@ def test_heartbeat_is_first_and_gets_authkeys_and_bind() -> None:
     ccm = next(d for d in DAEMONS if d.name == "ccm")
     assert ccm.command(ctx)[3:] == ["-c", "/etc/ha.d/ha.cf", "-n", "n1", "--state-dir",
                                     "/var/lib/x"]
+
+
+def test_lrmd_gets_only_its_state_dir() -> None:
+    ctx = StartContext("/etc/ha.d/ha.cf", "/etc/ha.d/authkeys", "n1", "/var/lib/x")
+    lrmd = next(d for d in DAEMONS if d.name == "lrmd")
+    assert lrmd.command(ctx)[1:] == ["-m", "lrmd", "--state-dir", "/var/lib/x"]

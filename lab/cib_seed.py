@@ -1,0 +1,48 @@
+"""The CIB a lab node's fencer starts from: fencing enabled, one fence_lab device.
+
+`lab up` writes it to each node's state directory (STATE/cib.xml, which stonithd follows
+when the launcher starts it). The device `fence-lab` may fence every lab node
+(`pcmk_host_list`) through the lab's power switch (`pdu_socket`, see lab.pdu). Until a
+CIB daemon exists, this file is the whole configuration: edit it to add devices, levels
+or constraints (stonithd re-reads it within a second).
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from .layout import NODE_PDU_SOCKET, LabSpec
+
+
+def _nvpair(parent: etree._Element, prefix: str, name: str, value: str) -> None:
+    etree.SubElement(parent, "nvpair", id=f"{prefix}-{name}", name=name, value=value)
+
+
+def cib_xml(spec: LabSpec, pdu_socket: str = NODE_PDU_SOCKET) -> bytes:
+    """A minimal Pacemaker-schema CIB with stonith-enabled=true and a fence_lab device."""
+    root = etree.Element("cib", {"validate-with": "pacemaker-3.9", "crm_feature_set": "3.17.4",
+                                 "epoch": "1", "num_updates": "0", "admin_epoch": "0"})
+    config = etree.SubElement(root, "configuration")
+    options = etree.SubElement(etree.SubElement(config, "crm_config"), "cluster_property_set",
+                               id="cib-bootstrap-options")
+    _nvpair(options, "cib-bootstrap-options", "stonith-enabled", "true")
+    _nvpair(options, "cib-bootstrap-options", "cluster-name", spec.name)
+    nodes = etree.SubElement(config, "nodes")
+    for index, name in enumerate(spec.node_names(), start=1):
+        etree.SubElement(nodes, "node", id=str(index), uname=name)
+    resources = etree.SubElement(config, "resources")
+    device = etree.SubElement(resources, "primitive", id="fence-lab", type="fence_lab")
+    device.set("class", "stonith")
+    attrs = etree.SubElement(device, "instance_attributes", id="fence-lab-ia")
+    _nvpair(attrs, "fence-lab-ia", "pcmk_host_list", " ".join(spec.node_names()))
+    _nvpair(attrs, "fence-lab-ia", "pdu_socket", pdu_socket)
+    ops = etree.SubElement(device, "operations")
+    etree.SubElement(ops, "op", id="fence-lab-monitor-60s", name="monitor", interval="60s")
+    etree.SubElement(config, "constraints")
+    etree.SubElement(root, "status")
+    data: bytes = etree.tostring(root, pretty_print=True, xml_declaration=True,
+                                 encoding="UTF-8")
+    return data
+
+
+__all__ = ["cib_xml"]

@@ -1,0 +1,151 @@
+"""The lab's power switch: fence agents inside the nodes switch other nodes off and on.
+
+A node cannot kill another node from inside its own PID and mount namespaces, so the lab
+has what a real cluster has, an out-of-band power switch. `python -m lab.pdu LAB` runs in
+the machine's own namespaces (started by `lab up`, its pid in the lab state, stopped by
+`lab down`) and listens on the unix socket ``/var/lib/hacluster-lab/<lab>/pdu/pdu.sock``;
+every node's holder bind-mounts that directory on ``/run/hacluster-pdu``, so inside a node
+the switch is ``/run/hacluster-pdu/pdu.sock`` (fence_lab's default `pdu_socket`).
+
+Protocol: one command per line, one answer line each.
+
+    off NODE | on NODE | reboot NODE | status NODE | list
+    -> "ok off" | "ok on" | "ok n1 n2 n3" | "error <reason>"
+
+`off` answers only once every process of the node's PID namespace is gone, `on` once the
+node's holder runs and its daemons were started. Commands are carried out one at a time,
+on the state file re-read each time (so `hacluster lab kill/start` and the PDU agree).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socketserver
+import sys
+import threading
+import time
+from pathlib import Path
+
+from messaging.errors import HAError, PeerTimeout, UsageError
+
+from . import netns
+from .layout import LabState, load, pdu_dir
+from .procs import alive
+
+SOCKET_NAME = "pdu.sock"
+GONE_TIMEOUT = 10.0
+
+
+def _pid_ns(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/pid").st_ino
+    except OSError:
+        return None
+
+
+def _pids_in_pid_ns(inode: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _pid_ns(int(entry.name)) == inode and alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+class Pdu:
+    """One lab's switch: the commands, carried out one at a time."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.lock = threading.Lock()
+
+    def _state(self) -> LabState:
+        state = load(self.name, False)
+        if state is None:
+            raise UsageError(f"lab {self.name} is not up")
+        return state
+
+    def answer(self, line: str) -> str:
+        words = line.split()
+        try:
+            with self.lock:
+                return "ok " + self._command(words)
+        except HAError as error:
+            return f"error {error}"
+        except OSError as error:
+            return f"error {error.strerror or error}"
+
+    def _command(self, words: list[str]) -> str:
+        state = self._state()
+        if words == ["list"]:
+            return " ".join(state.nodes)
+        if len(words) != 2 or words[0] not in ("off", "on", "reboot", "status"):
+            raise UsageError(f"unknown command {' '.join(words)!r} "
+                             "(off|on|reboot|status NODE, list)")
+        verb, node = words
+        state.node(node)
+        if verb == "status":
+            return "on" if netns.holder_alive(state.node(node)) else "off"
+        if verb in ("off", "reboot"):
+            self._off(state, node)
+        if verb in ("on", "reboot"):
+            netns.start_node(state, node)
+            return "on"
+        return "off"
+
+    def _off(self, state: LabState, node: str) -> None:
+        holder = state.node(node).holder_pid
+        pid_ns = _pid_ns(holder) if holder is not None and netns.holder_alive(
+            state.node(node)) else None
+        netns.kill_node(state, node)
+        deadline = time.monotonic() + GONE_TIMEOUT
+        while pid_ns is not None and _pids_in_pid_ns(pid_ns):
+            if time.monotonic() > deadline:
+                raise PeerTimeout(f"processes of {node} still run {GONE_TIMEOUT:g}s after "
+                                  "the power cut")
+            time.sleep(0.01)
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        for raw in self.rfile:
+            line = raw.decode("utf-8", "replace").strip()
+            if line:
+                self.wfile.write((self.server.pdu.answer(line) + "\n").encode())
+                self.wfile.flush()
+
+
+class _Server(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+
+    def __init__(self, path: str, pdu: Pdu) -> None:
+        self.pdu = pdu
+        super().__init__(path, _Handler)
+
+
+def serve(name: str) -> None:
+    """Listen on the lab's PDU socket until SIGTERM."""
+    path = pdu_dir(name) / SOCKET_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    server = _Server(str(path), Pdu(name))
+    os.chmod(path, 0o600)
+
+    def stop(_signum: int, _frame: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        path.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(sys.argv[1])
