@@ -8,7 +8,6 @@ test_oracle_agrees re-runs crm_simulate when it is installed to keep them honest
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pengine.api import schedule
+from tests.oracle import pacemaker_tool
 from tests.unit.pengine.scenarios import build
 
 SCENARIOS = build()
@@ -231,14 +231,15 @@ def test_every_scenario_has_an_expectation() -> None:
 
 
 @pytest.mark.oracle
-@pytest.mark.skipif(shutil.which("crm_simulate") is None, reason="crm_simulate not installed")
+@pytest.mark.skipif(pacemaker_tool("crm_simulate") is None,
+                    reason="Pacemaker's crm_simulate is not installed")
 @pytest.mark.parametrize("name", sorted(ORACLE_SUMMARIES))
 def test_oracle_agrees(name: str, tmp_path: Path) -> None:
     cib = tmp_path / f"{name}.xml"
     cib.write_text(SCENARIOS[name])
     env = {**os.environ, "LC_ALL": "C", "CIB_shadow_dir": tempfile.mkdtemp(dir=tmp_path)}
-    out = subprocess.run(["crm_simulate", "-x", str(cib), "-S"], capture_output=True, text=True,
-                         env=env, check=False).stdout.splitlines()
+    out = subprocess.run([str(pacemaker_tool("crm_simulate")), "-x", str(cib), "-S"],
+                         capture_output=True, text=True, env=env, check=False).stdout.splitlines()
     start = out.index("Transition Summary:") + 1
     lines = []
     for line in out[start:]:

@@ -13,6 +13,7 @@ import pytest
 from messaging.types import Role
 from pengine.model import ClusterStatus, NodeStatus, ResourceStatus
 from pengine.status_text import render_status
+from tests.oracle import pacemaker_tool
 
 
 def _node(name: str, *, online: bool = True, unclean: bool = False, pending: bool = False,
@@ -182,10 +183,10 @@ FAILED_ACTION_CASES = ["simple4", "migration-ping-pong", "bug-5140-require-all-f
 def test_failed_actions_like_crm_mon(shared: Path, name: str) -> None:
     """Failed Resource Actions lines against Pacemaker's crm_mon reading the same CIB file."""
     import os
-    import shutil
     import subprocess
 
-    if shutil.which("crm_mon") is None:
+    crm_mon = pacemaker_tool("crm_mon")
+    if crm_mon is None:
         pytest.skip("Pacemaker's crm_mon is not installed")
     pytest.importorskip("pengine.scheduler", reason="the scheduling engine has not landed yet")
     from pengine.api import unpack_status
@@ -193,7 +194,7 @@ def test_failed_actions_like_crm_mon(shared: Path, name: str) -> None:
 
     path = shared / f"conformance/scheduler/xml/{name}.xml"
     env = dict(os.environ, CIB_file=str(path), LC_ALL="C", TZ="UTC")
-    shown = subprocess.run(["crm_mon", "-1"], env=env, capture_output=True, text=True,
+    shown = subprocess.run([crm_mon, "-1"], env=env, capture_output=True, text=True,
                            timeout=60, check=False).stdout
     section = shown.split("Failed Resource Actions:")[1]
     want = sorted(line[4:] for line in section.splitlines() if line.startswith("  * "))

@@ -1,0 +1,24 @@
+"""Where Pacemaker's own tools (the test oracles from Debian) are — never ours.
+
+CI puts the virtualenv's bin first on PATH, and hacluster installs console scripts with
+Pacemaker's names (`crm_simulate`, `stonith_admin`, later `crm_mon`), so a plain PATH lookup
+would compare our output with itself. Pacemaker's tools are compiled programs in Debian's
+directories; ours are Python scripts, so an ELF check tells them apart for certain.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+DEBIAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def pacemaker_tool(name: str) -> str | None:
+    """Absolute path of Pacemaker's `name`, or None when Debian's package is not installed."""
+    found = shutil.which(name, path=DEBIAN_PATH)
+    if found is None:
+        return None
+    with open(found, "rb") as program:
+        if program.read(4) != b"\x7fELF":
+            return None
+    return found
