@@ -126,11 +126,15 @@ class Membership:
     """One node's membership core. Call `start(now)` once, then `handle(event)`.
 
     `incarnation` must grow across restarts of the node (the service passes a start time),
-    so reports of the new incarnation supersede the old one's.
+    so reports of the new incarnation supersede the old one's. `last_view_id` is the highest
+    view id the node installed before it restarted (kept on disk by the service, like
+    Corosync's ring id file), so view ids never go back on any node, even across a restart
+    into a partition of its own.
     """
 
     def __init__(self, name: str, timing: Timing | None = None,
-                 rng: random.Random | None = None, incarnation: int = 0):
+                 rng: random.Random | None = None, incarnation: int = 0,
+                 last_view_id: int = 0):
         self.name = name
         self.timing = timing or Timing()
         self._rng = rng or random.Random(0)
@@ -139,7 +143,7 @@ class Membership:
         self._heard: set[str] = set()
         self._reports: dict[str, Report] = {}
         self.view = NO_VIEW
-        self.max_view_id = 0
+        self.max_view_id = max(0, last_view_id)
         self._settled = False
         self._round: _Round | None = None
         self._round_counter = 0

@@ -30,9 +30,10 @@ class CcmNode:
         timing: Timing | None = None,
         rng: random.Random | None = None,
         incarnation: int = 0,
+        last_view_id: int = 0,
     ):
         self.name = name
-        self.membership = Membership(name, timing, rng, incarnation)
+        self.membership = Membership(name, timing, rng, incarnation, last_view_id)
         self.quorum = Quorum(settings)
 
     @property

@@ -8,6 +8,8 @@ Runs on asyncio, the only place in ccm that reads a clock (`loop.time()`, monoto
   ArmTimer/CancelTimer -> loop.call_at, Publish -> our PUB socket, Log -> structlog.
 - Our sockets: `ccm.pub` (MembershipChanged on change and every REPUBLISH_INTERVAL) and
   `ccm.ctl` (QueryMembership -> MembershipStatus).
+- On disk: `ccm.view_id`, the last installed view id, written (atomically) on every new view
+  and read at start, so a restarted node never reuses a lower view id.
 A malformed peer message is logged and counted, never fatal.
 """
 
@@ -15,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -38,6 +42,23 @@ from .protocol import CHANNEL, from_wire, to_wire
 
 REPUBLISH_INTERVAL = 2.0
 STARTUP_TIMEOUT = 60.0
+VIEW_ID_FILE = "ccm.view_id"
+
+
+def load_view_id(state_dir: Path) -> int:
+    """The view id saved by an earlier run (0 if none or unreadable: a fresh node)."""
+    try:
+        return max(0, int((state_dir / VIEW_ID_FILE).read_text().strip()))
+    except (OSError, ValueError):
+        return 0
+
+
+def save_view_id(state_dir: Path, view_id: int) -> None:
+    """Persist `view_id`: write a temporary file, then rename it over the old one."""
+    target = state_dir / VIEW_ID_FILE
+    temporary = target.with_suffix(".tmp")
+    temporary.write_text(f"{view_id}\n")
+    os.replace(temporary, target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +84,7 @@ class CcmService:
         self._pub: zmq.asyncio.Socket | None = None
         self._stopped = asyncio.Event()
         self._reachable: set[str] = set()
+        self._saved_view_id = 0
 
     # ------------------------------------------------------------------ feeding
     def feed(self, event: Event) -> None:
@@ -84,10 +106,21 @@ class CcmService:
         elif isinstance(effect, CancelTimer):
             self._cancel(effect.key)
         elif isinstance(effect, Publish):
+            self._remember_view()
             self._publish()
             self.log.info("membership_changed", **_fields(effect.event))
         elif isinstance(effect, Log):
             getattr(self.log, effect.level, self.log.info)(effect.event, **dict(effect.fields))
+
+    def _remember_view(self) -> None:
+        assert self.node is not None
+        view_id = self.node.view.view_id
+        if view_id > self._saved_view_id:
+            try:
+                save_view_id(self.state_dir, view_id)
+                self._saved_view_id = view_id
+            except OSError as error:
+                self.log.error("view_id_not_saved", error=str(error), view_id=view_id)
 
     def _cancel(self, key: str) -> None:
         handle = self._timers.pop(key, None)
@@ -220,8 +253,10 @@ class CcmService:
         name = self.options.node or self.table.local
         self.log = self.log.bind(node=name)
         timing = Timing.for_keepalive(self.config.ha.keepalive)
+        self._saved_view_id = load_view_id(self.state_dir)
         self.node = CcmNode(name, self.config.quorum, timing, random.Random(),
-                            incarnation=time.time_ns() // 1000)
+                            incarnation=time.time_ns() // 1000,
+                            last_view_id=self._saved_view_id)
         self._pub = self._zmq.socket(zmq.PUB)
         bind(self._pub, f"ipc://{self.state_dir / 'ccm.pub'}")
         ctl = self._zmq.socket(zmq.REP)

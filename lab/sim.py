@@ -137,7 +137,9 @@ class Cluster:
         rng = random.Random(f"{self.seed}:{name}:{incarnation}")
         node = SimNode(
             name,
-            CcmNode(name, settings, self.timing, rng, incarnation),
+            # A reboot keeps only what the service keeps on disk: the last installed view id.
+            CcmNode(name, settings, self.timing, rng, incarnation,
+                    last_view_id=old.ccm.view.view_id if old else 0),
             SimHeartbeat(name, self.names, self.keepalive, self.deadtime),
             incarnation=incarnation,
         )

@@ -71,7 +71,10 @@ class StackCluster:
     def _boot_ccm(self, name: str, incarnation: int) -> None:
         settings = QuorumSettings(nodes=tuple(self.names))
         rng = random.Random(f"{self.seed}:{name}:{incarnation}")
-        entry = _Ccm(CcmNode(name, settings, self.ccm_timing, rng, incarnation), incarnation)
+        old = self.ccm.get(name)
+        last_view_id = old.node.view.view_id if old else 0  # what the service keeps on disk
+        entry = _Ccm(CcmNode(name, settings, self.ccm_timing, rng, incarnation, last_view_id),
+                     incarnation)
         self.ccm[name] = entry
         self._perform(name, entry.node.start(self.now))
 

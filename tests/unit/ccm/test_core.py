@@ -278,3 +278,19 @@ def test_protocol_round_trip(message: object) -> None:
 def test_malformed_protocol_messages_are_remote_errors(data: object) -> None:
     with pytest.raises(RemoteProtocolError):
         from_wire(data)
+
+
+def test_restarted_node_alone_continues_above_its_last_view_id() -> None:
+    # The node had installed view 7 before it restarted; alone now, it must not reuse 1..7.
+    core = Membership("n1", TIMING, random.Random(1), incarnation=1, last_view_id=7)
+    core.start(0.0)
+    effects = core.handle(TimerFired(TIMER_SETTLE, 1.0))
+    assert installed(effects) == [View(8, ("n1",), "n1")]
+
+
+def test_restarted_coordinator_proposes_above_its_last_view_id() -> None:
+    core = Membership("n1", TIMING, random.Random(1), incarnation=1, last_view_id=4)
+    core.start(0.0)
+    core.handle(PeerStatusChanged("n2", True, 0.1))
+    core.handle(PeerMessageReceived("n2", Reach((report("n2", "n1"),)), 0.1))
+    assert proposal_of(core.handle(TimerFired(TIMER_SETTLE, 1.0))).view_id == 5

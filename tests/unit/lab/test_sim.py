@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from lab.sim import Cluster, Network
@@ -61,6 +61,11 @@ def _apply(cluster: Cluster, kind: str, arg: object) -> None:
 
 
 @settings(max_examples=40, deadline=None)
+# Found by CI: n2 restarted alone in a partition and reused view 1 after having seen view 2
+# (fixed by persisting the last view id across restarts).
+@example(seed=0, faults=[("partition", [0, 0, 0, 0, 1]), ("kill", "n2"),
+                         ("partition", [0, 1, 0, 0, 0]), ("start", "n2")],
+         gaps=[2.0, 0.0, 0.0, 0.0, 0.0, 0.0])
 @given(seed=st.integers(0, 10_000), faults=st.lists(fault, max_size=6),
        gaps=st.lists(st.floats(0.0, 3.0), min_size=6, max_size=6))
 def test_random_faults_end_in_agreement(seed: int, faults: list[tuple[str, object]],
