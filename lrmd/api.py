@@ -61,7 +61,7 @@ from messaging.errors import (
 WIRE_VERSION = 1
 CONTROL_SOCKET = "lrmd.ctl"
 PUBLISH_SOCKET = "lrmd.pub"
-STONITHD_SOCKET = "stonithd.ctl"
+STONITHD_SOCKET = "stonithd.sock"  # stonithd's request socket in the shared state dir
 OP_TOPIC = b"op"
 
 __all__ = [

@@ -32,14 +32,16 @@ import zmq
 import zmq.asyncio
 from lxml import etree
 
+from lrmd import api as lrmd_api
 from messaging.clock import MonotonicClock
 from messaging.effects import ArmTimer, CancelTimer, Log, Publish, Send, TimerFired
 from messaging.errors import ConfigError, ExitCode, NotFoundError, RemoteProtocolError
 from messaging.logs import get_logger
-from stonithd.api import ErrorReply, decode, encode
+from stonithd.api import DeviceActionResult, ErrorReply, decode, encode
 from stonithd.core import ClientRequest, ConfigChanged, Fencer, PeerMessage
 from stonithd.devices import FencingConfig, load_config
 from stonithd.executor import AgentFinished, Reply, RunAgent
+from stonithd.lrmd_bridge import translate_reply, translate_request
 from stonithd.peers_heartbeat import HeartbeatPeers
 from stonithd.results import Outcome, interpret
 from stonithd.runner import find_agent, run_agent
@@ -253,6 +255,8 @@ class Service:
                  wait_for_cib: bool = False, heartbeat_dir: Path | None = None) -> None:
         self.node, self.cib, self.listen, self.events = node, cib, listen, events
         self.wait_for_cib = wait_for_cib
+        # stonith-class operations handed over by the lrmd, waiting for the fencer's answer
+        self._lrmd_requests: dict[str, lrmd_api.StonithExecRequest] = {}
         self.context = zmq.asyncio.Context()
         self.router = self.context.socket(zmq.ROUTER)
         self.router.setsockopt(zmq.LINGER, 0)
@@ -277,7 +281,29 @@ class Service:
 
     def _reply(self, client: str, message: Any) -> None:
         identity = bytes.fromhex(client.removeprefix("client:"))
-        self.router.send_multipart([identity, b"", encode(message)])
+        handed_over = self._lrmd_requests.pop(client, None)
+        if handed_over is not None and isinstance(message, DeviceActionResult | ErrorReply):
+            payload = lrmd_api.encode(translate_reply(handed_over, message))
+        else:
+            payload = encode(message)
+        self.router.send_multipart([identity, b"", payload])
+
+    def _take_over_from_lrmd(self, client: str, body: list[bytes]) -> bool:
+        """Serve a stonith-class operation the lrmd handed over (its wire, not ours)."""
+        try:
+            request = lrmd_api.decode(body[0]) if len(body) == 1 else None
+        except RemoteProtocolError:
+            return False
+        if not isinstance(request, lrmd_api.StonithExecRequest):
+            return False
+        translated = translate_request(request)
+        if isinstance(translated, lrmd_api.OpCompleted):
+            identity = bytes.fromhex(client.removeprefix("client:"))
+            self.router.send_multipart([identity, b"", lrmd_api.encode(translated)])
+        else:
+            self._lrmd_requests[client] = request
+            self.shell.client(client, translated)
+        return True
 
     def _publish(self, topic: str, event: Any) -> None:
         self.pub.send_multipart([topic.encode(), encode(event)])
@@ -324,6 +350,8 @@ class Service:
                 raise RemoteProtocolError(f"unexpected frame layout ({len(frames)} frames)")
             message = decode(body[0])
         except RemoteProtocolError as error:
+            if self._take_over_from_lrmd(client, body):
+                return
             self.log.warning("bad_client_message", error=str(error))
             self._reply(client, ErrorReply(ExitCode.PROTOCOL, str(error)))
             return
