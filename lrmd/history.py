@@ -11,39 +11,17 @@ last_failure_0, recurring op key, migrate op key).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
 from lxml import etree
 
 from lrmd.messages import DEFAULT_TIMEOUT_MS, AgentSpec, OpCompleted
+from messaging.digest import parameters_digest
 from messaging.types import OpStatus
 
 _DIGEST_DROPPED = frozenset(
     {"id", "crm_feature_set", "op-digest", "on_node", "on_node_uuid", "pcmk_external_ip"}
 )
-
-
-def _escape(value: str) -> str:
-    """Pacemaker's attribute escaping for digests: entities, tab -> 4 spaces, newline -> \\n."""
-    out: list[str] = []
-    for char in value:
-        if char in _ENTITIES:
-            out.append(_ENTITIES[char])
-        elif char == "\t":
-            out.append("    ")
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\r":
-            out.append("\\r")
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\{ord(char):03o}")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-_ENTITIES = {"<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;", "&": "&amp;"}
 
 
 def digest_parameters(params: dict[str, str], interval_ms: int, timeout_ms: int) -> dict[str, str]:
@@ -62,13 +40,7 @@ def op_digest(
     params: dict[str, str], interval_ms: int = 0, timeout_ms: int = DEFAULT_TIMEOUT_MS
 ) -> str:
     """Pacemaker's ``op-digest`` of an operation's parameters (32 hex digits)."""
-    kept = digest_parameters(params, interval_ms, timeout_ms)
-    text = (
-        " <parameters"
-        + "".join(f' {name}="{_escape(kept[name])}"' for name in sorted(kept))
-        + "/>\n"
-    )
-    return hashlib.md5(text.encode()).hexdigest()
+    return parameters_digest(digest_parameters(params, interval_ms, timeout_ms))
 
 
 _NEEDS_METADATA = frozenset(

@@ -7,9 +7,9 @@ changed ("agent"). Digest text is `' <parameters' + ' name="value"'... + '/>\\n'
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 
+from messaging.digest import parameters_digest
 from pengine.state import RscState, Unpacked
 from pengine.unpack_history import find_op_config
 from pengine.unpack_resources import RscConfig
@@ -19,35 +19,9 @@ _START_LIKE = ("start", "migrate_from")
 _CHECKED = ("monitor", "start", "promote", "migrate_from")
 
 
-def _escape(value: str) -> str:
-    out = []
-    for ch in value:
-        if ch == "<":
-            out.append("&lt;")
-        elif ch == ">":
-            out.append("&gt;")
-        elif ch == '"':
-            out.append("&quot;")
-        elif ch == "'":
-            out.append("&apos;")
-        elif ch == "&":
-            out.append("&amp;")
-        elif ch == "\t":
-            out.append("    ")
-        elif ch == "\n":
-            out.append("\\n")
-        elif not ch.isprintable():
-            out.append(f"\\{ord(ch):03o}")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 def digest(params: Mapping[str, str]) -> str:
-    """MD5 of Pacemaker's canonical parameter text."""
-    text = " <parameters" + "".join(
-        f' {name}="{_escape(value)}"' for name, value in sorted(params.items())) + "/>\n"
-    return hashlib.md5(text.encode()).hexdigest()
+    """MD5 of Pacemaker's canonical parameter text (messaging.digest)."""
+    return parameters_digest(params)
 
 
 def _active_entries(history: list[Element]) -> list[Element]:

@@ -14,13 +14,12 @@ history and transient attributes; shutdown and pseudo actions change nothing.
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
+from messaging.digest import parameters_digest
 from pengine.graph_xml import FEATURE_SET, Synapse, key_resource
 from pengine.model import Action
 
@@ -217,10 +216,8 @@ class _Recorder:
 
 
 def operation_digest(params: dict[str, str]) -> str:
-    """MD5 of the sorted `<parameters .../>` element, as the controller computes op-digest."""
-    body = " ".join(f"{name}={quoteattr(params[name])}" for name in sorted(params))
-    text = f" <parameters {body}/>\n" if body else " <parameters/>\n"
-    return hashlib.md5(text.encode()).hexdigest()
+    """The op-digest the controller records for `params` (messaging.digest)."""
+    return parameters_digest(params)
 
 
 def history_name(action: Action) -> str:

@@ -1,0 +1,45 @@
+"""Pacemaker's parameter digest (op-digest, op-restart-digest, op-secure-digest), shared by
+the lrmd that records it, the scheduler that compares it and the simulator that writes it.
+
+The digest is the MD5 hex of the text ``' <parameters' + ' name="value"'... + '/>\\n'`` with
+names sorted and values escaped as Pacemaker's XML escaper does: the five XML entities, tab
+as four spaces, newline and carriage return as the two characters backslash-n and backslash-r,
+other ASCII control characters and DEL as a backslash and three octal digits; non-ASCII text
+passes unchanged. Which parameters go in (meta keys dropped, timeout kept for recurring
+operations) is the caller's business.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+_REPLACEMENTS = {
+    "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;", "&": "&amp;",
+    "\t": "    ", "\n": "\\n", "\r": "\\r",
+}
+
+
+def escape_value(value: str) -> str:
+    """A parameter value as it appears in the digest text."""
+    out: list[str] = []
+    for char in value:
+        replacement = _REPLACEMENTS.get(char)
+        if replacement is not None:
+            out.append(replacement)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\{ord(char):03o}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def parameters_text(params: Mapping[str, str]) -> str:
+    """The canonical ``<parameters .../>`` text the digest is computed over."""
+    pairs = "".join(f' {name}="{escape_value(params[name])}"' for name in sorted(params))
+    return f" <parameters{pairs}/>\n"
+
+
+def parameters_digest(params: Mapping[str, str]) -> str:
+    """MD5 hex of `parameters_text(params)` (32 lowercase hex digits)."""
+    return hashlib.md5(parameters_text(params).encode()).hexdigest()
