@@ -1,8 +1,9 @@
 """The lrmd's public surface: typed messages, their msgpack wire form and a small client.
 
 Other packages (crmd, the CLI, tests) import only this module. Messages are frozen slotted
-dataclasses; each travels as a msgpack map ``{"v": 1, "type": <tag>, "body": {...}}``. An
-unknown tag, a wrong version or a malformed body raises `RemoteProtocolError` and is never
+dataclasses; each travels as msgpack ``[2, [<class name>, [fields...]]]`` through the shared
+typed codec (`messaging.codec`), which checks every field against its type hint. An unknown
+tag, a wrong version or a malformed body raises `RemoteProtocolError` and is never
 half-decoded. Conversation on the control socket (zmq ROUTER at ``<state_dir>/lrmd.ctl``):
 
 * `ExecRequest` -> `ExecAccepted(call_id)` at once, then (when ``reply=True``) the first
@@ -16,14 +17,12 @@ half-decoded. Conversation on the control socket (zmq ROUTER at ``<state_dir>/lr
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import zmq
 
 from lrmd.history import (
@@ -50,15 +49,17 @@ from lrmd.messages import (
     OpCompleted,
     StonithExecRequest,
 )
+from messaging.codec import Registry, pack, unpack
 from messaging.errors import (
     ExitCode,
     HAError,
+    LocalProtocolError,
     PeerTimeout,
     PeerUnreachable,
     RemoteProtocolError,
 )
 
-WIRE_VERSION = 1
+WIRE_VERSION = 2  # 2: messaging.codec field lists (1 was name-keyed maps)
 CONTROL_SOCKET = "lrmd.ctl"
 PUBLISH_SOCKET = "lrmd.pub"
 STONITHD_SOCKET = "stonithd.sock"  # stonithd's request socket in the shared state dir
@@ -113,63 +114,29 @@ _MESSAGES: dict[str, type] = {
         StonithExecRequest,
     )
 }
-_NESTED = {(ExecRequest, "agent"), (OpCompleted, "agent"), (MetadataRequest, "agent")}
-
-
-def _to_plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (list, tuple)):
-        return [_to_plain(v) for v in value]
-    return value
+_REGISTRY = Registry("lrmd")
+for _name, _cls in _MESSAGES.items():
+    _REGISTRY.register(_name)(_cls)
 
 
 def encode(message: Any) -> bytes:
-    """The wire bytes of one message."""
-    tag = type(message).__name__
-    if tag not in _MESSAGES:
-        raise TypeError(f"{tag} is not an lrmd message")
-    packed: bytes = msgpack.packb({"v": WIRE_VERSION, "type": tag, "body": _to_plain(message)})
-    return packed
-
-
-def _build(cls: type, body: Any) -> Any:
-    if not isinstance(body, dict):
-        raise RemoteProtocolError(f"{cls.__name__}: body is not a map")
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in body:
-            continue
-        value = body[f.name]
-        if (cls, f.name) in _NESTED:
-            value = _build(AgentSpec, value)
-        elif f.name == "records":
-            value = tuple(_build(OpCompleted, v) for v in value)
-        elif f.name == "agents":
-            value = tuple(_build(AgentSpec, v) for v in value)
-        kwargs[f.name] = value
+    """The wire bytes of one message: ``[WIRE_VERSION, [type name, fields]]`` in msgpack."""
     try:
-        return cls(**kwargs)
-    except TypeError as error:
-        raise RemoteProtocolError(f"{cls.__name__}: {error}") from None
+        return pack([WIRE_VERSION, _REGISTRY.to_wire(message)])
+    except LocalProtocolError as error:
+        raise TypeError(f"{type(message).__name__} is not an lrmd message") from error
 
 
 def decode(data: bytes) -> Any:
-    """Decode wire bytes into a message.
+    """Decode wire bytes into a message, every field checked against its type.
 
     Raises:
         RemoteProtocolError: not msgpack, wrong version, unknown type or bad body.
     """
-    try:
-        envelope = msgpack.unpackb(data, raw=False)
-    except (ValueError, msgpack.UnpackException) as error:
-        raise RemoteProtocolError(f"undecodable lrmd message: {error}") from None
-    if not isinstance(envelope, dict) or envelope.get("v") != WIRE_VERSION:
+    envelope = unpack(data)
+    if not isinstance(envelope, list) or len(envelope) != 2 or envelope[0] != WIRE_VERSION:
         raise RemoteProtocolError("lrmd message without a supported version")
-    cls = _MESSAGES.get(str(envelope.get("type")))
-    if cls is None:
-        raise RemoteProtocolError(f"unknown lrmd message type {envelope.get('type')!r}")
-    return _build(cls, envelope.get("body"))
+    return _REGISTRY.from_wire(envelope[1])
 
 
 class LrmdClient:
