@@ -25,13 +25,15 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/pip install -q --upgrade pip >/dev/null
-.venv/bin/pip install -q -e '.[test]'
+if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e '.[test]'; } \
+     > .venv/install.log 2>&1; then
+  cat .venv/install.log >&2; echo "setup.sh: installing hacluster failed" >&2; exit 1
+fi
 export PATH="$PWD/.venv/bin:$PATH"
 
 if [ "$mode" = lab ]; then
   hacluster lab down >/dev/null 2>&1 || true   # a second run starts a fresh lab
-  hacluster lab up --nodes 3
+  hacluster lab up --nodes 3 --wait 60
   if [ "$(id -u)" -eq 0 ]; then
     hacluster lab exec n1 hacluster membership
   else
