@@ -304,4 +304,29 @@ def _collectives() -> dict[str, str]:
         '<node id="node1" uname="node1">' + util.format("node1", 2) + "</node>").replace(
         '<node id="node2" uname="node2"></node>',
         '<node id="node2" uname="node2">' + util.format("node2", 2) + "</node>")
+    # a + b (b with a) fit on no node: a goes to the node with most spare capacity.
+    pair = primitive("a").replace("</primitive>", util.format("a", 2) + "</primitive>") + \
+        primitive("b").replace("</primitive>", util.format("b", 2) + "</primitive>")
+    pair_xml = cib(N2, pair, "".join(node_state(n, {"a": [stopped("a")], "b": [stopped("b")]})
+                                     for n in N2),
+                   options={"placement-strategy": "utilization"},
+                   constraints='<rsc_colocation id="c1" rsc="b" with-rsc="a" score="INFINITY"/>')
+    s["utilization_colocated_prefers_most_capable"] = pair_xml.replace(
+        '<node id="node1" uname="node1"></node>',
+        '<node id="node1" uname="node1">' + util.format("node1", 2) + "</node>").replace(
+        '<node id="node2" uname="node2"></node>',
+        '<node id="node2" uname="node2">' + util.format("node2", 3) + "</node>")
+    # Sorting for a strategy puts the standby node last: r2 (sticky on node2) goes first.
+    sticky = "".join(primitive(r, {"resource-stickiness": "100"}).replace(
+        "</primitive>", util.format(r, 1) + "</primitive>") for r in ("r1", "r2"))
+    standby_xml = cib(N2, sticky, node_state("node1", {"r1": [running("r1")],
+                                                       "r2": [stopped("r2")]},
+                                             attrs={"standby": "on"})
+                      + node_state("node2", {"r1": [stopped("r1")], "r2": [running("r2")]}),
+                      options={"placement-strategy": "balanced"})
+    s["utilization_sort_skips_standby_node"] = standby_xml.replace(
+        '<node id="node1" uname="node1"></node>',
+        '<node id="node1" uname="node1">' + util.format("node1", 1) + "</node>").replace(
+        '<node id="node2" uname="node2"></node>',
+        '<node id="node2" uname="node2">' + util.format("node2", 1) + "</node>")
     return s

@@ -184,6 +184,12 @@ ORACLE_SUMMARIES: dict[str, tuple[str, ...]] = {
         "* Start big ( node1 )",
         "* Start small ( node2 )",
     ),
+    "utilization_colocated_prefers_most_capable": (
+        "* Start a ( node2 )",
+    ),
+    "utilization_sort_skips_standby_node": (
+        "* Stop r1 ( node1 ) due to node availability",
+    ),
     "order_set_chains_members": (
         "* Start B ( node1 ) due to unrunnable A start (blocked)",
         "* Start C ( node2 ) due to unrunnable B start (blocked)",
