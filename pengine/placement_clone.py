@@ -44,6 +44,7 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
     saved = {p: dict(placer.tables[p]) for p in prims}
     saved_lines = len(placer.lines)
     saved_count = dict(placer.count)
+    saved_used = dict(placer.used)
     for prim in prims:
         for name in placer.tables[prim]:
             if counts.get(name, 0) >= per_node:
@@ -56,6 +57,7 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
             placer.tables[prim] = saved[prim]
         del placer.lines[saved_lines:]
         placer.count = saved_count
+        placer.used = saved_used
         return None
     return node
 

@@ -329,4 +329,18 @@ def _collectives() -> dict[str, str]:
         '<node id="node1" uname="node1">' + util.format("node1", 1) + "</node>").replace(
         '<node id="node2" uname="node2"></node>',
         '<node id="node2" uname="node2">' + util.format("node2", 1) + "</node>")
+    # A clone instance refused on its current node (no capacity) gives the capacity back.
+    cap = {"x": primitive("x", {"priority": "2"}).replace(
+        "</primitive>", util.format("x", 1) + "</primitive>"),
+        "p": primitive("p").replace("</primitive>", util.format("p", 1) + "</primitive>")}
+    roll_xml = cib(N2, cap["x"] + '<clone id="c"><meta_attributes id="c-m"><nvpair id="c-m1" '
+                   'name="priority" value="1"/></meta_attributes>' + cap["p"] + "</clone>",
+                   "".join(node_state(n, {"x": [stopped("x")], "p": [running("p")]})
+                           for n in N2),
+                   options={"placement-strategy": "utilization"})
+    s["utilization_clone_rollback_frees_capacity"] = roll_xml.replace(
+        '<node id="node1" uname="node1"></node>',
+        '<node id="node1" uname="node1">' + util.format("node1", 1) + "</node>").replace(
+        '<node id="node2" uname="node2"></node>',
+        '<node id="node2" uname="node2">' + util.format("node2", 1) + "</node>")
     return s

@@ -187,6 +187,10 @@ ORACLE_SUMMARIES: dict[str, tuple[str, ...]] = {
     "utilization_colocated_prefers_most_capable": (
         "* Start a ( node2 )",
     ),
+    "utilization_clone_rollback_frees_capacity": (
+        "* Start x ( node1 )",
+        "* Stop p:0 ( node1 ) due to node availability",
+    ),
     "utilization_sort_skips_standby_node": (
         "* Stop r1 ( node1 ) due to node availability",
     ),
