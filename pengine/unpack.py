@@ -155,7 +155,11 @@ def _anonymous_instance(instances: list[list[str]], base: str, node: NodeWork,
             inactive = member(prims)
     if not skip_inactive and inactive is not None:
         return inactive
-    return f"{base}:{len(instances)}"
+    # Each orphan is a new instance of the clone: number them on from clone-max.
+    bases = {p.split(":", 1)[0] for prims in instances for p in prims}
+    taken = {int(num) for rid in states for b, _, num in [rid.partition(":")]
+             if b in bases and num.isdigit() and int(num) >= len(instances)}
+    return f"{base}:{len(instances) + len(taken)}"
 
 
 def _shutdown_lock(lrm_rsc: Element, rsc: RscConfig, st: RscState, node: NodeWork,

@@ -343,4 +343,10 @@ def _collectives() -> dict[str, str]:
         '<node id="node1" uname="node1">' + util.format("node1", 1) + "</node>").replace(
         '<node id="node2" uname="node2"></node>',
         '<node id="node2" uname="node2">' + util.format("node2", 1) + "</node>")
+    # Extra instance histories of an anonymous clone on one node: each is a new orphan.
+    one = ('<clone id="c"><meta_attributes id="c-m"><nvpair id="c-m1" name="clone-max" '
+           'value="1"/></meta_attributes>' + primitive("r") + "</clone>")
+    s["anonymous_clone_orphans_numbered_on"] = cib(
+        N2, one, node_state("node1", {f"r:{i}": [running(f"r:{i}")] for i in range(3)})
+        + node_state("node2", {"r": [stopped("r")]}))
     return s

@@ -187,6 +187,10 @@ ORACLE_SUMMARIES: dict[str, tuple[str, ...]] = {
     "utilization_colocated_prefers_most_capable": (
         "* Start a ( node2 )",
     ),
+    "anonymous_clone_orphans_numbered_on": (
+        "* Stop r:1 ( node1 ) due to node availability",
+        "* Stop r:2 ( node1 ) due to node availability",
+    ),
     "utilization_clone_rollback_frees_capacity": (
         "* Start x ( node1 )",
         "* Stop p:0 ( node1 ) due to node availability",
