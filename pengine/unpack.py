@@ -36,6 +36,12 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
     states = {r.id: _initial_state(r, options) for r in resources if r.kind == "primitive"}
     walker = HistoryUnpacker(options, nodes, now, requests, can_fence)
     clones = _anonymous_clones(resources)
+    any_unfencing = any(
+        (r.meta.get("requires") or "").lower() == "unfencing"
+        or (r.meta.get("provides") or "").lower() == "unfencing" for r in resources)
+    requires = {r.id: resource_requires(r, options, any_unfencing)
+                for r in resources if r.kind == "primitive"}
+    no_slot = _no_slot_on_lost_nodes(resources, requires, len(nodes))
     by_name = {n.name: n for n in nodes}
     by_id = {n.id: n for n in nodes}
     for node_state in root.iterfind("status/node_state"):
@@ -45,7 +51,8 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
         if not node.online and not options.stonith_enabled and not options.shutdown_lock:
             continue
         for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
-            _unpack_lrm_resource(lrm_rsc, node, resources, states, walker, options, clones)
+            _unpack_lrm_resource(lrm_rsc, node, resources, states, walker, options,
+                                 (clones, no_slot))
     _block_groups(resources, states)
     promotable = _promotable_primitives(resources)
     for rsc in resources:
@@ -54,11 +61,8 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
             if rsc.id in promotable and st.role == Role.STARTED:
                 st.role = Role.UNPROMOTED
             _apply_target_role(rsc, st, rsc.id in promotable)
-    any_unfencing = any(
-        (r.meta.get("requires") or "").lower() == "unfencing"
-        or (r.meta.get("provides") or "").lower() == "unfencing" for r in resources)
-    requires = {r.id: resource_requires(r, options, any_unfencing)
-                for r in resources if r.kind == "primitive"}
+    requires.update((r.id, resource_requires(r, options, any_unfencing))
+                    for r in resources if r.kind == "primitive" and r.id not in requires)
     return Unpacked(
         now=now, options=options, nodes=tuple(nodes), resources=tuple(resources),
         states=states, fence_requests=tuple(requests), failed_ops=tuple(walker.failed_ops),
@@ -81,12 +85,16 @@ def _initial_state(rsc: RscConfig, options: Options) -> RscState:
 
 def _unpack_lrm_resource(
     lrm_rsc: Element, node: NodeWork, resources: list[RscConfig], states: dict[str, RscState],
-    walker: HistoryUnpacker, options: Options, clones: dict[str, list[list[str]]],
+    walker: HistoryUnpacker, options: Options,
+    anonymous: tuple[dict[str, list[list[str]]], set[str]],
 ) -> None:
+    clones, no_slot = anonymous
     rid = lrm_rsc.get("id") or ""
     base = rid.split(":", 1)[0]
     if base in clones:
-        rid = _anonymous_instance(clones[base], base, node, states) or rid
+        lost = not node.online or node.unclean
+        rid = _anonymous_instance(clones[base], base, node, states,
+                                  orphan=lost and base in no_slot) or rid
     rsc = next((r for r in resources if r.id == rid and r.kind == "primitive"), None)
     if rsc is None:
         if any(r.id == rid for r in resources):
@@ -134,8 +142,26 @@ def _primitives_under(by_id: dict[str, RscConfig], rid: str) -> list[str]:
     return [p for child in rsc.children for p in _primitives_under(by_id, child)]
 
 
+def _no_slot_on_lost_nodes(resources: list[RscConfig], requires: dict[str, str],
+                           node_count: int) -> set[str]:
+    """Base ids whose history on a lost node must not take a valid instance number.
+
+    That is members of anonymous clones that are not on every node (clone-max differs
+    from the node count) and whose `requires` is quorum or nothing.
+    """
+    by_id = {r.id: r for r in resources}
+    out: set[str] = set()
+    for clone in resources:
+        if clone.kind != "clone" or clone.unique or clone.clone_max == node_count:
+            continue
+        for inst in clone.children[:1]:
+            out.update(p.split(":", 1)[0] for p in _primitives_under(by_id, inst)
+                       if requires.get(p) not in ("fencing", "unfencing"))
+    return out
+
+
 def _anonymous_instance(instances: list[list[str]], base: str, node: NodeWork,
-                        states: dict[str, RscState]) -> str | None:
+                        states: dict[str, RscState], orphan: bool = False) -> str | None:
     """find_anonymous_clone: the instance active here, else the first inactive one."""
     def member(prims: list[str]) -> str | None:
         return next((p for p in prims if p.split(":", 1)[0] == base), None)
@@ -149,11 +175,11 @@ def _anonymous_instance(instances: list[list[str]], base: str, node: NodeWork,
                 found = member(prims)
                 if found is not None and states[found].running_on:
                     skip_inactive = True
-                elif found is not None:
+                elif found is not None and not orphan:
                     return found
         elif not skip_inactive and inactive is None:
             inactive = member(prims)
-    if not skip_inactive and inactive is not None:
+    if not skip_inactive and inactive is not None and not orphan:
         return inactive
     # Each orphan is a new instance of the clone: number them on from clone-max.
     bases = {p.split(":", 1)[0] for prims in instances for p in prims}

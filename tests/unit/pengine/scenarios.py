@@ -349,4 +349,13 @@ def _collectives() -> dict[str, str]:
     s["anonymous_clone_orphans_numbered_on"] = cib(
         N2, one, node_state("node1", {f"r:{i}": [running(f"r:{i}")] for i in range(3)})
         + node_state("node2", {"r": [stopped("r")]}))
+    # requires=quorum, clone not on every node: a lost node's history is an orphan.
+    lost = (primitive("fencer", cls="stonith") + '<clone id="c"><meta_attributes id="c-m">'
+            '<nvpair id="c-m1" name="clone-max" value="2"/></meta_attributes>'
+            + primitive("r", {"requires": "quorum"}) + "</clone>")
+    s["clone_lost_node_history_is_orphan"] = cib(
+        ["node1", "node2", "node3"], lost,
+        node_state("node3", {"r": [running("r")]}, in_ccm="false", crmd="offline")
+        + node_state("node1", {"fencer": [running("fencer")], "r": [running("r")]})
+        + node_state("node2", {"r": [running("r")]}), options=STONITH)
     return s

@@ -187,6 +187,10 @@ ORACLE_SUMMARIES: dict[str, tuple[str, ...]] = {
     "utilization_colocated_prefers_most_capable": (
         "* Start a ( node2 )",
     ),
+    "clone_lost_node_history_is_orphan": (
+        "* Fence (reboot) node3 'peer is no longer part of the cluster'",
+        "* Stop r:2 ( node3 ) due to node availability",
+    ),
     "anonymous_clone_orphans_numbered_on": (
         "* Stop r:1 ( node1 ) due to node availability",
         "* Stop r:2 ( node1 ) due to node availability",
