@@ -16,7 +16,12 @@ from pengine.state import RscState, Unpacked
 from pengine.unpack_history import HistoryUnpacker
 from pengine.unpack_nodes import NodeWork, apply_node_states, unpack_nodes
 from pengine.unpack_options import Options, unpack_options
-from pengine.unpack_resources import RscConfig, resource_requires, unpack_resources
+from pengine.unpack_resources import (
+    RscConfig,
+    resource_requires,
+    template_members,
+    unpack_resources,
+)
 from pengine.xmlin import Element, duration_ms, is_true, resolve_refs
 
 
@@ -106,7 +111,7 @@ def _unpack_lrm_resource(
         )
         resources.append(rsc)
         st = RscState(managed=not options.maintenance_mode)
-        if options.stop_orphan_resources:
+        if options.stop_orphan_resources or base in clones:
             st.locations.append((None, -INF, "__orphan_do_not_run__"))
         else:
             st.managed = False
@@ -129,9 +134,8 @@ def _anonymous_clones(resources: list[RscConfig]) -> dict[str, list[list[str]]]:
         if clone.kind != "clone" or clone.unique:
             continue
         instances = [_primitives_under(by_id, inst) for inst in clone.children]
-        for prims in instances[:1]:
-            for prim in prims:
-                result[prim.split(":", 1)[0]] = instances
+        for prim in template_members(clone):
+            result[prim] = instances
     return result
 
 
@@ -169,11 +173,11 @@ def _anonymous_instance(instances: list[list[str]], base: str, node: NodeWork,
     skip_inactive = False
     inactive: str | None = None
     for prims in instances:
-        locations = {n for p in prims for n in states[p].running_on}
+        locations = {n for p in prims if p in states for n in states[p].running_on}
         if locations:
             if node.name in locations:
                 found = member(prims)
-                if found is not None and states[found].running_on:
+                if found is not None and found in states and states[found].running_on:
                     skip_inactive = True
                 elif found is not None and not orphan:
                     return found
@@ -181,11 +185,12 @@ def _anonymous_instance(instances: list[list[str]], base: str, node: NodeWork,
             inactive = member(prims)
     if not skip_inactive and inactive is not None and not orphan:
         return inactive
-    # Each orphan is a new instance of the clone: number them on from clone-max.
-    bases = {p.split(":", 1)[0] for prims in instances for p in prims}
-    taken = {int(num) for rid in states for b, _, num in [rid.partition(":")]
-             if b in bases and num.isdigit() and int(num) >= len(instances)}
-    return f"{base}:{len(instances) + len(taken)}"
+    # Each orphan is a new instance of the clone (numbered on from clone-max); later
+    # histories may land in it like in any other instance.
+    template = instances[0] if instances else [f"{base}:0"]
+    number = len(instances)
+    instances.append([f"{p.split(':', 1)[0]}:{number}" for p in template])
+    return f"{base}:{number}"
 
 
 def _shutdown_lock(lrm_rsc: Element, rsc: RscConfig, st: RscState, node: NodeWork,

@@ -222,6 +222,18 @@ def _unpack_one(
                     _Shape(shape.node_count, suffix), out)
 
 
+def template_members(clone: RscConfig) -> list[str]:
+    """Ids of the primitives a clone's instances are made of (from its template)."""
+    if clone.element is None:
+        return []
+    for child in clone.element:
+        if child.tag == "primitive":
+            return [child.get("id") or ""]
+        if child.tag == "group":
+            return [p.get("id") or "" for p in child.iterfind("primitive")]
+    return []
+
+
 def meta_count(meta: Mapping[str, str], name: str, default: int) -> int:
     value = meta.get(name)
     if value is None:

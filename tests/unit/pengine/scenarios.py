@@ -358,4 +358,13 @@ def _collectives() -> dict[str, str]:
         node_state("node3", {"r": [running("r")]}, in_ccm="false", crmd="offline")
         + node_state("node1", {"fencer": [running("fencer")], "r": [running("r")]})
         + node_state("node2", {"r": [running("r")]}), options=STONITH)
+    # Cloned group: extra histories fill one orphan instance, stopped even though
+    # stop-orphan-resources is false (that option is for removed resources only).
+    cg = ('<clone id="c"><meta_attributes id="c-m"><nvpair id="c-m1" name="clone-max" '
+          'value="1"/></meta_attributes><group id="g">' + primitive("a") + primitive("b")
+          + "</group></clone>")
+    s["cloned_group_orphans_share_instance"] = cib(
+        N2, cg, node_state("node1", {r: [running(r)] for r in ("b:1", "b:0", "a:1", "a:0")})
+        + node_state("node2", {"a": [stopped("a")], "b": [stopped("b")]}),
+        options={"stop-orphan-resources": "false"})
     return s

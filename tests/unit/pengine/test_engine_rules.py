@@ -191,6 +191,10 @@ ORACLE_SUMMARIES: dict[str, tuple[str, ...]] = {
         "* Fence (reboot) node3 'peer is no longer part of the cluster'",
         "* Stop r:2 ( node3 ) due to node availability",
     ),
+    "cloned_group_orphans_share_instance": (
+        "* Stop a:1 ( node1 ) due to node availability",
+        "* Stop b:1 ( node1 ) due to node availability",
+    ),
     "anonymous_clone_orphans_numbered_on": (
         "* Stop r:1 ( node1 ) due to node availability",
         "* Stop r:2 ( node1 ) due to node availability",
