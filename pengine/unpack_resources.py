@@ -193,6 +193,8 @@ def _unpack_one(
     for key, value in parent_meta.items():
         meta.setdefault(key, value)
     params = nvpairs(el.findall("instance_attributes"), lambda r: evaluate(r, rctx))
+    for anc in ancestors:  # parents' instance attributes are inherited (get_rsc_attributes)
+        nvpairs(anc.findall("instance_attributes"), lambda r: evaluate(r, rctx), params)
     ops = tuple(_unpack_ops(el, defaults, rctx)) if kind == "primitive" else ()
     child_els = [c for c in el if isinstance(c.tag, str) and c.tag in VARIANTS]
     if kind == "primitive" and not standard:

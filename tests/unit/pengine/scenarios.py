@@ -367,4 +367,10 @@ def _collectives() -> dict[str, str]:
         N2, cg, node_state("node1", {r: [running(r)] for r in ("b:1", "b:0", "a:1", "a:0")})
         + node_state("node2", {"a": [stopped("a")], "b": [stopped("b")]}),
         options={"stop-orphan-resources": "false"})
+    # Instance attributes of a group are parameters of its members (digest changes).
+    inherit = ('<group id="g"><instance_attributes id="g-ia"><nvpair id="g-ia1" name="x" '
+               'value="1"/></instance_attributes>' + primitive("r") + "</group>")
+    s["group_params_inherited"] = cib(
+        N2, inherit, node_state("node1", {"r": [running("r")]})
+        + node_state("node2", {"r": [stopped("r")]}))
     return s

@@ -195,6 +195,9 @@ ORACLE_SUMMARIES: dict[str, tuple[str, ...]] = {
         "* Stop a:1 ( node1 ) due to node availability",
         "* Stop b:1 ( node1 ) due to node availability",
     ),
+    "group_params_inherited": (
+        "* Restart r ( node1 ) due to resource definition change",
+    ),
     "anonymous_clone_orphans_numbered_on": (
         "* Stop r:1 ( node1 ) due to node availability",
         "* Stop r:2 ( node1 ) due to node availability",
