@@ -99,6 +99,8 @@ class _Placer:
         self.cons = cons
         self.anonymous = {p for r in u.resources if r.kind == "clone" and not r.unique
                           for inst in r.children for p in _members(u, inst)}
+        self.unique_instances = {inst for r in u.resources if r.kind == "clone" and r.unique
+                                 for inst in r.children}
         self.capacity = node_capacities(u)
         self.usage = resource_usage(u)
         self.used: dict[str, dict[str, int]] = {}
@@ -428,7 +430,7 @@ class _Placer:
         if prefer is not None and prefer in table and effective(prefer) >= 0 \
                 and effective(prefer) >= effective(best):
             return prefer
-        if effective(best) > 0:
+        if effective(best) > 0 and rid not in self.unique_instances:
             for cur in st.running_on:
                 node = self.nodes.get(cur)
                 if node is not None and node.available and cur in table \

@@ -373,4 +373,14 @@ def _collectives() -> dict[str, str]:
     s["group_params_inherited"] = cib(
         N2, inherit, node_state("node1", {"r": [running("r")]})
         + node_state("node2", {"r": [stopped("r")]}))
+    # A unique clone's instance does not stick to its current node on a tie.
+    uniq = ('<clone id="c"><meta_attributes id="c-m"><nvpair id="c-m1" name="globally-unique" '
+            'value="true"/><nvpair id="c-m2" name="clone-max" value="2"/><nvpair id="c-m3" '
+            'name="clone-node-max" value="2"/><nvpair id="c-m4" name="resource-stickiness" '
+            'value="0"/></meta_attributes>' + primitive("p") + "</clone>")
+    s["unique_clone_rebalances"] = cib(
+        N2, uniq, node_state("node1", {"p:0": [running("p:0")], "p:1": [running("p:1")]})
+        + node_state("node2", {"p:0": [stopped("p:0")], "p:1": [stopped("p:1")]}),
+        constraints='<rsc_location id="l1" rsc="c" node="node1" score="100"/>'
+                    '<rsc_location id="l2" rsc="c" node="node2" score="100"/>')
     return s

@@ -198,6 +198,9 @@ ORACLE_SUMMARIES: dict[str, tuple[str, ...]] = {
     "group_params_inherited": (
         "* Restart r ( node1 ) due to resource definition change",
     ),
+    "unique_clone_rebalances": (
+        "* Move p:1 ( node1 -> node2 )",
+    ),
     "anonymous_clone_orphans_numbered_on": (
         "* Stop r:1 ( node1 ) due to node availability",
         "* Stop r:2 ( node1 ) due to node availability",
