@@ -229,6 +229,7 @@ class _Placer:
             order.sort(key=functools.cmp_to_key(self._strategy_cmp))
         for rid in order:
             self._assign_tree(rid)
+        inhibit_unpaired_instances(self)
         return Placement(
             assigned=self.assigned, next_role=self.next_role, tables=self.tables,
             colocations=tuple(self.colocations), managed=self.managed,
@@ -440,6 +441,12 @@ class _Placer:
         if effective(best) < 0:
             return None
         return best
+
+
+def inhibit_unpaired_instances(placer: _Placer) -> None:
+    from pengine.placement_clone import inhibit_unpaired_instances as inhibit
+
+    inhibit(placer)
 
 
 def assign_clone(placer: _Placer, cid: str) -> None:

@@ -212,3 +212,35 @@ def _role_colocations(placer: _Placer, cid: str, node: str) -> int:
         elif c.score >= INF:
             total = add(total, -INF)
     return total
+
+
+def inhibit_unpaired_instances(placer: _Placer) -> None:
+    """Mandatory interleaved orderings stop then-instances with no first-instance beside them.
+
+    For an ordering between two clones whose `then` clone interleaves (and whose first
+    action is not a stop or demote), an instance assigned to a node where no instance of
+    the first clone is assigned is not started at all (multi_update_interleave_actions).
+    """
+    u = placer.u
+    changed = True
+    while changed:
+        changed = False
+        for o in placer.cons.orderings:
+            first, then = u.rsc(o.first), u.rsc(o.then)
+            if first.kind != "clone" or then.kind != "clone" or not then.interleave \
+                    or o.kind != "Mandatory" or o.via is not None \
+                    or o.first_task in ("stop", "demote"):
+                continue
+            paired = {_assigned_node(placer, inst) for inst in first.children}
+            for inst in then.children:
+                node = _assigned_node(placer, inst)
+                if node is not None and node not in paired:
+                    for prim in placer.primitives_under(inst):
+                        placer.assigned[prim] = None
+                        placer.next_role[prim] = Role.STOPPED
+                    changed = True
+
+
+def _assigned_node(placer: _Placer, inst: str) -> str | None:
+    prims = placer.primitives_under(inst)
+    return placer.assigned.get(prims[0]) if prims else None

@@ -383,4 +383,14 @@ def _collectives() -> dict[str, str]:
         + node_state("node2", {"p:0": [stopped("p:0")], "p:1": [stopped("p:1")]}),
         constraints='<rsc_location id="l1" rsc="c" node="node1" score="100"/>'
                     '<rsc_location id="l2" rsc="c" node="node2" score="100"/>')
+    # Interleaved mandatory order: no then-instance where the first clone cannot run.
+    unpaired = ('<clone id="c1">' + primitive("p1") + '</clone><clone id="c2">'
+                '<meta_attributes id="c2-m"><nvpair id="c2-m1" name="interleave" value="true"/>'
+                '</meta_attributes>' + primitive("p2") + "</clone>")
+    s["interleave_without_partner_stays_stopped"] = cib(
+        ["node1", "node2", "node3"], unpaired,
+        "".join(node_state(n, {"p1": [stopped("p1")], "p2": [stopped("p2")]})
+                for n in ("node1", "node2", "node3")),
+        constraints='<rsc_order id="o1" first="c1" then="c2"/>'
+                    '<rsc_location id="l1" rsc="c1" node="node1" score="-INFINITY"/>')
     return s

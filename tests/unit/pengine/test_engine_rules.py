@@ -201,6 +201,12 @@ ORACLE_SUMMARIES: dict[str, tuple[str, ...]] = {
     "unique_clone_rebalances": (
         "* Move p:1 ( node1 -> node2 )",
     ),
+    "interleave_without_partner_stays_stopped": (
+        "* Start p1:0 ( node2 )",
+        "* Start p1:1 ( node3 )",
+        "* Start p2:1 ( node2 )",
+        "* Start p2:2 ( node3 )",
+    ),
     "anonymous_clone_orphans_numbered_on": (
         "* Stop r:1 ( node1 ) due to node availability",
         "* Stop r:2 ( node1 ) due to node availability",
