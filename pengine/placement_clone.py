@@ -34,8 +34,11 @@ def _sort_key(placer: _Placer, inst: str, index: int) -> tuple[int, ...]:
     disallowed = cur is not None and placer.tables[first].get(cur, -INF) < 0
     unavailable = node is None or not node.available
     failed = any(placer.u.states[p].failed for p in prims)
+    scores: tuple[int, ...] = ()
+    if cur is None:  # inactive instances: the one with better node scores first
+        scores = tuple(sorted((-v for v in placer.tables[first].values())))
     return (int(multiple), int(disallowed), int(cur is None), int(unavailable),
-            int(failed), index)
+            int(failed), *scores, index)
 
 
 def _assign_instance(placer: _Placer, inst: str, prefer: str | None,

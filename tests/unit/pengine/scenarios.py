@@ -393,4 +393,14 @@ def _collectives() -> dict[str, str]:
                 for n in ("node1", "node2", "node3")),
         constraints='<rsc_order id="o1" first="c1" then="c2"/>'
                     '<rsc_location id="l1" rsc="c1" node="node1" score="-INFINITY"/>')
+    # Inactive clone instances: the one with the better node scores is placed first.
+    ms = ('<clone id="c"><meta_attributes id="c-m"><nvpair id="c-m1" name="promotable" '
+          'value="true"/><nvpair id="c-m2" name="globally-unique" value="true"/><nvpair '
+          'id="c-m3" name="clone-max" value="2"/><nvpair id="c-m4" name="clone-node-max" '
+          'value="1"/><nvpair id="c-m5" name="promoted-max" value="1"/></meta_attributes>'
+          + primitive("p") + "</clone>")
+    probes = {"p:0": [stopped("p:0")], "p:1": [stopped("p:1")]}
+    s["instances_sorted_by_scores"] = cib(
+        N2, ms, node_state("node1", probes, attrs={"master-p:0": "10", "master-p:1": "100"})
+        + node_state("node2", probes, attrs={"master-p:0": "30", "master-p:1": "300"}))
     return s

@@ -207,6 +207,10 @@ ORACLE_SUMMARIES: dict[str, tuple[str, ...]] = {
         "* Start p2:1 ( node2 )",
         "* Start p2:2 ( node3 )",
     ),
+    "instances_sorted_by_scores": (
+        "* Start p:0 ( node1 )",
+        "* Promote p:1 ( Stopped -> Promoted node2 )",
+    ),
     "anonymous_clone_orphans_numbered_on": (
         "* Stop r:1 ( node1 ) due to node availability",
         "* Stop r:2 ( node1 ) due to node availability",
