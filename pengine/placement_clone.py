@@ -36,7 +36,7 @@ def _sort_key(placer: _Placer, inst: str, index: int) -> tuple[int, ...]:
     failed = any(placer.u.states[p].failed for p in prims)
     scores: tuple[int, ...] = ()
     if cur is None:  # inactive instances: the one with better node scores first
-        scores = tuple(sorted((-v for v in placer.tables[first].values())))
+        scores = tuple(sorted(-v for v in placer.tables[first].values()))
     return (int(multiple), int(disallowed), int(cur is None), int(unavailable),
             int(failed), *scores, index)
 
