@@ -85,8 +85,8 @@ def distribute(placer: _Placer, cid: str) -> None:
             break
         cur = _current(placer, inst)
         prims = placer.primitives_under(inst)
-        if cur is None or any(placer.u.states[p].failed for p in prims):
-            continue
+        if cur is None or any(placer.u.states[p].failed and placer.managed[p] for p in prims):
+            continue  # (an unmanaged failed instance stays where it is anyway)
         node = placer.nodes.get(cur)
         if node is None or not node.available or counts.get(cur, 0) >= optimal:
             continue
@@ -150,6 +150,7 @@ def decide_roles(placer: _Placer, cid: str) -> None:
     per_node = meta_count(clone.meta, "promoted-node-max",
                           meta_count(clone.meta, "master-node-max", 1))
     candidates: list[tuple[int, int, int, str, str]] = []
+    forced: set[str] = set()
     for index, inst in enumerate(clone.children):
         prims = placer.primitives_under(inst)
         node = placer.assigned.get(prims[0]) if prims else None
@@ -164,6 +165,9 @@ def decide_roles(placer: _Placer, cid: str) -> None:
         if any(placer.assigned.get(p) is None for p in prims):
             priority = -INF
         current = max((placer.u.states[p].role for p in prims), default=Role.STOPPED)
+        if current == Role.PROMOTED and not any(placer.managed[p] for p in prims):
+            priority = INF  # an unmanaged promoted instance is forced to stay promoted
+            forced.add(inst)
         candidates.append((-priority, -int(current), index, inst, node))
     candidates.sort()
     promoted = 0
@@ -171,8 +175,8 @@ def decide_roles(placer: _Placer, cid: str) -> None:
     freeze = not opts.have_quorum and opts.no_quorum_policy == "freeze"
     for neg_priority, _, _, inst, node in candidates:
         role = Role.UNPROMOTED
-        if promoted < limit and counts.get(node, 0) < per_node and -neg_priority >= 0 \
-                and placer.nodes[node].available and not freeze:
+        if inst in forced or promoted < limit and counts.get(node, 0) < per_node \
+                and -neg_priority >= 0 and placer.nodes[node].available and not freeze:
             role = Role.PROMOTED
             promoted += 1
             counts[node] = counts.get(node, 0) + 1

@@ -403,4 +403,19 @@ def _collectives() -> dict[str, str]:
     s["instances_sorted_by_scores"] = cib(
         N2, ms, node_state("node1", probes, attrs={"master-p:0": "10", "master-p:1": "100"})
         + node_state("node2", probes, attrs={"master-p:0": "30", "master-p:1": "300"}))
+    # A demote failing with on-fail=block leaves the instance promoted (and blocked).
+    blk = ('<clone id="c"><meta_attributes id="c-m"><nvpair id="c-m1" name="promotable" '
+           'value="true"/></meta_attributes>'
+           + primitive("p", ops='<op id="p-dem" name="demote" interval="0" on-fail="block"/>')
+           + "</clone>")
+    s["failed_demote_block_stays_promoted"] = cib(
+        N2, blk, node_state("node1", {"p": [op("p", "monitor", rc=8, call=2),
+                                            op("p", "demote", rc=1, call=4)]},
+                            attrs={"master-p": "10"})
+        + node_state("node2", {"p": [running("p")]}, attrs={"master-p": "5"}))
+    s["failed_demote_block_on_standby_node"] = cib(
+        N2, blk, node_state("node1", {"p": [op("p", "monitor", rc=8, call=2),
+                                            op("p", "demote", rc=1, call=4)]},
+                            attrs={"master-p": "10", "standby": "on"})
+        + node_state("node2", {"p": [running("p")]}, attrs={"master-p": "5"}))
     return s

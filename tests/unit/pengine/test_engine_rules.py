@@ -211,6 +211,8 @@ ORACLE_SUMMARIES: dict[str, tuple[str, ...]] = {
         "* Start p:0 ( node1 )",
         "* Promote p:1 ( Stopped -> Promoted node2 )",
     ),
+    "failed_demote_block_stays_promoted": (),
+    "failed_demote_block_on_standby_node": (),
     "anonymous_clone_orphans_numbered_on": (
         "* Stop r:1 ( node1 ) due to node availability",
         "* Stop r:2 ( node1 ) due to node availability",
