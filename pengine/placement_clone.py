@@ -175,8 +175,9 @@ def decide_roles(placer: _Placer, cid: str) -> None:
     freeze = not opts.have_quorum and opts.no_quorum_policy == "freeze"
     for neg_priority, _, _, inst, node in candidates:
         role = Role.UNPROMOTED
-        if inst in forced or promoted < limit and counts.get(node, 0) < per_node \
-                and -neg_priority >= 0 and placer.nodes[node].available and not freeze:
+        eligible = promoted < limit and counts.get(node, 0) < per_node \
+            and -neg_priority >= 0 and placer.nodes[node].available and not freeze
+        if inst in forced or eligible:
             role = Role.PROMOTED
             promoted += 1
             counts[node] = counts.get(node, 0) + 1
