@@ -67,6 +67,9 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
 
 def distribute(placer: _Placer, cid: str) -> None:
     clone = placer.u.rsc(cid)
+    for c in placer.cons.colocations:  # "this with" primaries are assigned first
+        if c.dependent == cid and c.primary != cid:
+            placer._assign_tree(c.primary)
     per_node = clone.clone_node_max
     limit = clone.clone_max
     if clone.promotable:
@@ -216,7 +219,7 @@ def _role_colocations(placer: _Placer, cid: str, node: str) -> int:
             continue
         nodes = {n.name for n in placer.nodes_of(c.primary, c.primary_role)}
         if node in nodes:
-            total = add(total, c.score if c.score < INF else 0)
+            total = add(total, c.score)
         elif c.score >= INF:
             total = add(total, -INF)
     return total

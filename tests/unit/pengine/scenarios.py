@@ -418,4 +418,13 @@ def _collectives() -> dict[str, str]:
                                             op("p", "demote", rc=1, call=4)]},
                             attrs={"master-p": "10", "standby": "on"})
         + node_state("node2", {"p": [running("p")]}, attrs={"master-p": "5"}))
+    # A clone's "with" primaries (here a later group) are assigned before the clone.
+    colo = ('<clone id="c"><meta_attributes id="c-m"><nvpair id="c-m1" name="promotable" '
+            'value="true"/></meta_attributes>' + primitive("p") + '</clone><group id="g">'
+            + primitive("a") + "</group>")
+    s["promoted_with_later_group"] = cib(
+        N2, colo, node_state("node1", {"p": [running("p")], "a": [stopped("a")]})
+        + node_state("node2", {"p": [running("p")], "a": [running("a")]}),
+        constraints='<rsc_colocation id="cg" rsc="c" rsc-role="Promoted" with-rsc="g" '
+                    'score="INFINITY"/>')
     return s

@@ -213,6 +213,9 @@ ORACLE_SUMMARIES: dict[str, tuple[str, ...]] = {
     ),
     "failed_demote_block_stays_promoted": (),
     "failed_demote_block_on_standby_node": (),
+    "promoted_with_later_group": (
+        "* Promote p:1 ( Unpromoted -> Promoted node2 )",
+    ),
     "anonymous_clone_orphans_numbered_on": (
         "* Stop r:1 ( node1 ) due to node availability",
         "* Stop r:2 ( node1 ) due to node availability",
