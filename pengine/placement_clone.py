@@ -88,8 +88,8 @@ def distribute(placer: _Placer, cid: str) -> None:
             break
         cur = _current(placer, inst)
         prims = placer.primitives_under(inst)
-        if cur is None or any(placer.u.states[p].failed and placer.managed[p] for p in prims):
-            continue  # (an unmanaged failed instance stays where it is anyway)
+        if cur is None:
+            continue
         node = placer.nodes.get(cur)
         if node is None or not node.available or counts.get(cur, 0) >= optimal:
             continue

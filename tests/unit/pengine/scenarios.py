@@ -427,4 +427,21 @@ def _collectives() -> dict[str, str]:
         + node_state("node2", {"p": [running("p")], "a": [running("a")]}),
         constraints='<rsc_colocation id="cg" rsc="c" rsc-role="Promoted" with-rsc="g" '
                     'score="INFINITY"/>')
+    # A failed clone instance is first offered its current node like any active one.
+    mon10 = '<op id="q-mon" name="monitor" interval="10s"/>'
+    fc = ('<clone id="c"><meta_attributes id="c-m"><nvpair id="c-m1" name="clone-max" '
+          'value="2"/></meta_attributes>' + primitive("q", ops=mon10) + "</clone>")
+    s["failed_instance_recovers_in_place"] = cib(
+        ["node1", "node2", "node3"], fc,
+        node_state("node1", {"q": [running("q"), op("q", "monitor", interval=10000, rc=1,
+                                                    call=11)]})
+        + node_state("node2", {"q": [running("q")]})
+        + node_state("node3", {"q": [stopped("q")]}),
+        constraints='<rsc_location id="l3" rsc="c" node="node3" score="50"/>')
+    pc = ('<clone id="pc"><meta_attributes id="pc-m"><nvpair id="pc-m1" name="promotable" '
+          'value="true"/></meta_attributes>' + primitive("q", ops=mon10) + "</clone>")
+    s["failed_promotable_instance_recovers_in_place"] = cib(
+        N2, pc, node_state("node1", {"q": [running("q")]}, attrs={"master-q": "5"})
+        + node_state("node2", {"q": [running("q"), op("q", "monitor", interval=10000, rc=1,
+                                                      call=11)]}, attrs={"master-q": "100"}))
     return s

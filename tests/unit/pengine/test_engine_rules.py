@@ -216,6 +216,13 @@ ORACLE_SUMMARIES: dict[str, tuple[str, ...]] = {
     "promoted_with_later_group": (
         "* Promote p:1 ( Unpromoted -> Promoted node2 )",
     ),
+    "failed_instance_recovers_in_place": (
+        "* Recover q:0 ( node1 )",
+        "* Move q:1 ( node2 -> node3 )",
+    ),
+    "failed_promotable_instance_recovers_in_place": (
+        "* Recover q:1 ( Unpromoted -> Promoted node2 )",
+    ),
     "anonymous_clone_orphans_numbered_on": (
         "* Stop r:1 ( node1 ) due to node availability",
         "* Stop r:2 ( node1 ) due to node availability",
