@@ -192,9 +192,7 @@ def _unpack_one(
     nvpairs(defaults.rsc, lambda r: evaluate(r, rctx), meta)
     for key, value in parent_meta.items():
         meta.setdefault(key, value)
-    params = nvpairs(el.findall("instance_attributes"), lambda r: evaluate(r, rctx))
-    for anc in ancestors:  # parents' instance attributes are inherited (get_rsc_attributes)
-        nvpairs(anc.findall("instance_attributes"), lambda r: evaluate(r, rctx), params)
+    params = _params([el, *ancestors], rctx)
     ops = tuple(_unpack_ops(el, defaults, rctx)) if kind == "primitive" else ()
     child_els = [c for c in el if isinstance(c.tag, str) and c.tag in VARIANTS]
     if kind == "primitive" and not standard:
@@ -222,6 +220,14 @@ def _unpack_one(
     for child, suffix in zip(child_els, suffixes, strict=True):
         _unpack_one(child, rid, [el, *ancestors], own_meta, defaults, ctx,
                     _Shape(shape.node_count, suffix), out)
+
+
+def _params(lineage: list[Element], rctx: RuleContext) -> dict[str, str]:
+    """Instance attributes; parents' ones are inherited (get_rsc_attributes)."""
+    params: dict[str, str] = {}
+    for el in lineage:
+        nvpairs(el.findall("instance_attributes"), lambda r: evaluate(r, rctx), params)
+    return params
 
 
 def template_members(clone: RscConfig) -> list[str]:
