@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from messaging.types import Role
@@ -18,8 +18,14 @@ from pengine.constraints import Colocation, Constraints
 from pengine.failcounts import fail_count
 from pengine.scores import INF, add, char2score, score2str
 from pengine.state import Unpacked
-from pengine.unpack_nodes import NodeWork, node_sort_key
-from pengine.utilization import combine, fits, node_capacities, remaining, resource_usage
+from pengine.unpack_nodes import NodeWork
+from pengine.utilization import (
+    combine,
+    compare_capacity,
+    insufficient_capacity,
+    node_capacities,
+    resource_usage,
+)
 from pengine.xmlin import is_true
 
 _VARIANT_RANK = {"clone": 2, "group": 1, "primitive": 0}
@@ -93,6 +99,8 @@ class _Placer:
         self.cons = cons
         self.anonymous = {p for r in u.resources if r.kind == "clone" and not r.unique
                           for inst in r.children for p in _members(u, inst)}
+        self.unique_instances = {inst for r in u.resources if r.kind == "clone" and r.unique
+                                 for inst in r.children}
         self.capacity = node_capacities(u)
         self.usage = resource_usage(u)
         self.used: dict[str, dict[str, int]] = {}
@@ -221,6 +229,7 @@ class _Placer:
             order.sort(key=functools.cmp_to_key(self._strategy_cmp))
         for rid in order:
             self._assign_tree(rid)
+        inhibit_unpaired_instances(self)
         return Placement(
             assigned=self.assigned, next_role=self.next_role, tables=self.tables,
             colocations=tuple(self.colocations), managed=self.managed,
@@ -233,8 +242,7 @@ class _Placer:
             return -1 if key_a < key_b else 1
         if self.u.rsc(a).kind != "primitive" or self.u.rsc(b).kind != "primitive":
             return 0
-        scan = sorted(self.nodes, key=lambda n: (
-            -remaining(self.capacity.get(n, {}), {}), node_sort_key(n)))
+        scan = self._sorted_nodes()
         table_a = self.tables.get(self.primitives_under(a)[0], {}) if self.primitives_under(a) \
             else {}
         table_b = self.tables.get(self.primitives_under(b)[0], {}) if self.primitives_under(b) \
@@ -244,6 +252,24 @@ class _Placer:
             if score_a != score_b:
                 return -1 if score_a > score_b else 1
         return 0
+
+    def _sorted_nodes(self) -> list[str]:
+        """All nodes as pcmk__sort_nodes orders them before any assignment."""
+        balanced = self.u.options.placement_strategy == "balanced"
+
+        def cmp(a: str, b: str) -> int:
+            na, nb = self.nodes[a], self.nodes[b]
+            wa = na.weight if na.available else -INF
+            wb = nb.weight if nb.available else -INF
+            if wa != wb:
+                return -1 if wa > wb else 1
+            if balanced:
+                result = compare_capacity(self.capacity.get(a, {}), self.capacity.get(b, {}))
+                if result:
+                    return -1 if result < 0 else 1
+            return -1 if a.encode() < b.encode() else (1 if a != b else 0)
+
+        return sorted(self.nodes, key=functools.cmp_to_key(cmp))
 
     def _strategy_key(self, rid: str) -> tuple[int, int, int]:
         """Resource order for non-default placement strategies (cmp_resources)."""
@@ -335,14 +361,29 @@ class _Placer:
             self.next_role[rid] = Role.STOPPED
         return chosen
 
-    def _with_dependents(self, rid: str) -> list[str]:
+    def _colocated(self, rid: str) -> list[str]:
+        """rid and the resources tied to it by INFINITY colocations, either way."""
         out = [rid]
         for rsc in out:
-            for c in self.with_this.get(rsc, []):
-                if c.score >= INF and c.dependent not in self.assigned \
-                        and c.dependent not in out:
-                    out.append(c.dependent)
+            links = [c.primary for c in self.this_with.get(rsc, []) if c.score >= INF]
+            links += [c.dependent for c in self.with_this.get(rsc, []) if c.score >= INF]
+            out.extend(r for r in dict.fromkeys(links) if r not in out)
         return out
+
+    def _spare(self, node: str) -> dict[str, int]:
+        used = self.used.get(node, {})
+        return {k: v - used.get(k, 0) for k, v in self.capacity.get(node, {}).items()}
+
+    def _limit_utilization(self, rid: str, table: Table,
+                           effective: Callable[[str], int]) -> tuple[Table, str | None]:
+        """Ban nodes without capacity (pcmk__ban_insufficient_capacity)."""
+        spare = {n: self._spare(n) for n in self.capacity}
+        together = combine(*(self.usage.get(r, {}) for r in self._colocated(rid)
+                             if r not in self.assigned))
+        candidates = [n for n in table if effective(n) >= 0]
+        banned, most = insufficient_capacity(candidates, spare, self.usage.get(rid, {}),
+                                             together)
+        return {n: (-INF if n in banned else s) for n, s in table.items()}, most
 
     def _coloc_applies(self, c: Colocation) -> bool:
         if c.primary not in self.assigned:
@@ -366,27 +407,31 @@ class _Placer:
 
         strategy = self.u.options.placement_strategy
         if strategy != "default":
-            table = dict(table)
-            need = combine(*(self.usage.get(r, {}) for r in self._with_dependents(rid)))
-            for name in list(table):
-                if not fits(self.capacity.get(name, {}), self.used.get(name, {}), need):
-                    table[name] = -INF
+            table, most = self._limit_utilization(rid, table, effective)
+            if prefer is None:
+                prefer = most
 
-        def rank(n: str) -> tuple[int, int, int, bool, bytes]:
-            spare = 0
-            if strategy == "balanced":
-                spare = -remaining(self.capacity.get(n, {}), self.used.get(n, {}))
-            load = 0 if strategy == "minimal" else self.count.get(n, 0)
-            return (-effective(n), spare, load, n != current, n.encode())
+        def compare(a: str, b: str) -> int:
+            """sched_nodes.c compare_nodes, with rid's scores as node weights."""
+            if effective(a) != effective(b):
+                return -1 if effective(a) > effective(b) else 1
+            if strategy != "minimal":
+                result = compare_capacity(self._spare(a), self._spare(b)) \
+                    if strategy == "balanced" else 0
+                result = result or self.count.get(a, 0) - self.count.get(b, 0)
+                result = result or (a != current) - (b != current)
+                if result:
+                    return -1 if result < 0 else 1
+            return -1 if a.encode() < b.encode() else (1 if a != b else 0)
 
-        ranked = sorted(table, key=rank)
+        ranked = sorted(table, key=functools.cmp_to_key(compare))
         if not ranked:
             return None
         best = ranked[0]
         if prefer is not None and prefer in table and effective(prefer) >= 0 \
                 and effective(prefer) >= effective(best):
             return prefer
-        if effective(best) > 0:
+        if effective(best) > 0 and rid not in self.unique_instances:
             for cur in st.running_on:
                 node = self.nodes.get(cur)
                 if node is not None and node.available and cur in table \
@@ -396,6 +441,12 @@ class _Placer:
         if effective(best) < 0:
             return None
         return best
+
+
+def inhibit_unpaired_instances(placer: _Placer) -> None:
+    from pengine.placement_clone import inhibit_unpaired_instances as inhibit
+
+    inhibit(placer)
 
 
 def assign_clone(placer: _Placer, cid: str) -> None:

@@ -34,8 +34,11 @@ def _sort_key(placer: _Placer, inst: str, index: int) -> tuple[int, ...]:
     disallowed = cur is not None and placer.tables[first].get(cur, -INF) < 0
     unavailable = node is None or not node.available
     failed = any(placer.u.states[p].failed for p in prims)
+    scores: tuple[int, ...] = ()
+    if cur is None:  # inactive instances: the one with better node scores first
+        scores = tuple(sorted(-v for v in placer.tables[first].values()))
     return (int(multiple), int(disallowed), int(cur is None), int(unavailable),
-            int(failed), index)
+            int(failed), *scores, index)
 
 
 def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
@@ -44,6 +47,7 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
     saved = {p: dict(placer.tables[p]) for p in prims}
     saved_lines = len(placer.lines)
     saved_count = dict(placer.count)
+    saved_used = dict(placer.used)
     for prim in prims:
         for name in placer.tables[prim]:
             if counts.get(name, 0) >= per_node:
@@ -56,12 +60,16 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
             placer.tables[prim] = saved[prim]
         del placer.lines[saved_lines:]
         placer.count = saved_count
+        placer.used = saved_used
         return None
     return node
 
 
 def distribute(placer: _Placer, cid: str) -> None:
     clone = placer.u.rsc(cid)
+    for c in placer.cons.colocations:  # "this with" primaries are assigned first
+        if c.dependent == cid and c.primary != cid:
+            placer._assign_tree(c.primary)
     per_node = clone.clone_node_max
     limit = clone.clone_max
     if clone.promotable:
@@ -80,7 +88,7 @@ def distribute(placer: _Placer, cid: str) -> None:
             break
         cur = _current(placer, inst)
         prims = placer.primitives_under(inst)
-        if cur is None or any(placer.u.states[p].failed for p in prims):
+        if cur is None:
             continue
         node = placer.nodes.get(cur)
         if node is None or not node.available or counts.get(cur, 0) >= optimal:
@@ -145,6 +153,7 @@ def decide_roles(placer: _Placer, cid: str) -> None:
     per_node = meta_count(clone.meta, "promoted-node-max",
                           meta_count(clone.meta, "master-node-max", 1))
     candidates: list[tuple[int, int, int, str, str]] = []
+    forced: set[str] = set()
     for index, inst in enumerate(clone.children):
         prims = placer.primitives_under(inst)
         node = placer.assigned.get(prims[0]) if prims else None
@@ -159,6 +168,9 @@ def decide_roles(placer: _Placer, cid: str) -> None:
         if any(placer.assigned.get(p) is None for p in prims):
             priority = -INF
         current = max((placer.u.states[p].role for p in prims), default=Role.STOPPED)
+        if current == Role.PROMOTED and not any(placer.managed[p] for p in prims):
+            priority = INF  # an unmanaged promoted instance is forced to stay promoted
+            forced.add(inst)
         candidates.append((-priority, -int(current), index, inst, node))
     candidates.sort()
     promoted = 0
@@ -166,8 +178,9 @@ def decide_roles(placer: _Placer, cid: str) -> None:
     freeze = not opts.have_quorum and opts.no_quorum_policy == "freeze"
     for neg_priority, _, _, inst, node in candidates:
         role = Role.UNPROMOTED
-        if promoted < limit and counts.get(node, 0) < per_node and -neg_priority >= 0 \
-                and placer.nodes[node].available and not freeze:
+        eligible = promoted < limit and counts.get(node, 0) < per_node \
+            and -neg_priority >= 0 and placer.nodes[node].available and not freeze
+        if inst in forced or eligible:
             role = Role.PROMOTED
             promoted += 1
             counts[node] = counts.get(node, 0) + 1
@@ -206,7 +219,39 @@ def _role_colocations(placer: _Placer, cid: str, node: str) -> int:
             continue
         nodes = {n.name for n in placer.nodes_of(c.primary, c.primary_role)}
         if node in nodes:
-            total = add(total, c.score if c.score < INF else 0)
+            total = add(total, c.score)
         elif c.score >= INF:
             total = add(total, -INF)
     return total
+
+
+def inhibit_unpaired_instances(placer: _Placer) -> None:
+    """Mandatory interleaved orderings stop then-instances with no first-instance beside them.
+
+    For an ordering between two clones whose `then` clone interleaves (and whose first
+    action is not a stop or demote), an instance assigned to a node where no instance of
+    the first clone is assigned is not started at all (multi_update_interleave_actions).
+    """
+    u = placer.u
+    changed = True
+    while changed:
+        changed = False
+        for o in placer.cons.orderings:
+            first, then = u.rsc(o.first), u.rsc(o.then)
+            if first.kind != "clone" or then.kind != "clone" or not then.interleave \
+                    or o.kind != "Mandatory" or o.via is not None \
+                    or o.first_task in ("stop", "demote"):
+                continue
+            paired = {_assigned_node(placer, inst) for inst in first.children}
+            for inst in then.children:
+                node = _assigned_node(placer, inst)
+                if node is not None and node not in paired:
+                    for prim in placer.primitives_under(inst):
+                        placer.assigned[prim] = None
+                        placer.next_role[prim] = Role.STOPPED
+                    changed = True
+
+
+def _assigned_node(placer: _Placer, inst: str) -> str | None:
+    prims = placer.primitives_under(inst)
+    return placer.assigned.get(prims[0]) if prims else None

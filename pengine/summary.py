@@ -13,6 +13,7 @@ from messaging.types import Role
 from pengine.actions import Work
 from pengine.placement import Placement
 from pengine.state import Unpacked
+from pengine.unpack_resources import template_members
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +168,11 @@ def summarise(u: Unpacked, p: Placement, actions: list[Work],
     top: dict[str, str] = {}
     for rsc in u.resources:
         top[rsc.id] = top[rsc.parent] if rsc.parent is not None else rsc.id
-    ordered = sorted(u.resources, key=lambda r: rank.get(top[r.id], len(rank)))
+    orphan_slot = _orphan_instances(u)
+    for rid, (clone, _, _) in orphan_slot.items():
+        top[rid] = clone
+    ordered = sorted(u.resources, key=lambda r: (rank.get(top[r.id], len(rank)),
+                                                 orphan_slot.get(r.id, ("", 0, 0))[1:]))
     for rsc in ordered:
         if rsc.kind == "primitive":
             items.extend(summariser.items(rsc.id))
@@ -183,3 +188,23 @@ def summarise(u: Unpacked, p: Placement, actions: list[Work],
             text += f"  {item.tail}"
         lines.append(text)
     return tuple(lines)
+
+
+def _orphan_instances(u: Unpacked) -> dict[str, tuple[str, int, int]]:
+    """Orphaned anonymous-clone instance primitives -> (clone, instance number, member).
+
+    Pacemaker makes them extra instances of their clone, listed after the configured ones.
+    """
+    members: dict[str, tuple[str, int]] = {}
+    for clone in u.resources:
+        if clone.kind != "clone" or clone.unique:
+            continue
+        for index, prim in enumerate(template_members(clone)):
+            members[prim] = (clone.id, index)
+    out: dict[str, tuple[str, int, int]] = {}
+    for rsc in u.resources:
+        base, _, number = rsc.id.partition(":")
+        if rsc.orphan and base in members and number.isdigit():
+            clone_id, index = members[base]
+            out[rsc.id] = (clone_id, int(number), index)
+    return out

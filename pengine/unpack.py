@@ -16,7 +16,12 @@ from pengine.state import RscState, Unpacked
 from pengine.unpack_history import HistoryUnpacker
 from pengine.unpack_nodes import NodeWork, apply_node_states, unpack_nodes
 from pengine.unpack_options import Options, unpack_options
-from pengine.unpack_resources import RscConfig, resource_requires, unpack_resources
+from pengine.unpack_resources import (
+    RscConfig,
+    resource_requires,
+    template_members,
+    unpack_resources,
+)
 from pengine.xmlin import Element, duration_ms, is_true, resolve_refs
 
 
@@ -36,6 +41,12 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
     states = {r.id: _initial_state(r, options) for r in resources if r.kind == "primitive"}
     walker = HistoryUnpacker(options, nodes, now, requests, can_fence)
     clones = _anonymous_clones(resources)
+    any_unfencing = any(
+        (r.meta.get("requires") or "").lower() == "unfencing"
+        or (r.meta.get("provides") or "").lower() == "unfencing" for r in resources)
+    requires = {r.id: resource_requires(r, options, any_unfencing)
+                for r in resources if r.kind == "primitive"}
+    no_slot = _no_slot_on_lost_nodes(resources, requires, len(nodes))
     by_name = {n.name: n for n in nodes}
     by_id = {n.id: n for n in nodes}
     for node_state in root.iterfind("status/node_state"):
@@ -45,7 +56,8 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
         if not node.online and not options.stonith_enabled and not options.shutdown_lock:
             continue
         for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
-            _unpack_lrm_resource(lrm_rsc, node, resources, states, walker, options, clones)
+            _unpack_lrm_resource(lrm_rsc, node, resources, states, walker, options,
+                                 (clones, no_slot))
     _block_groups(resources, states)
     promotable = _promotable_primitives(resources)
     for rsc in resources:
@@ -54,11 +66,8 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
             if rsc.id in promotable and st.role == Role.STARTED:
                 st.role = Role.UNPROMOTED
             _apply_target_role(rsc, st, rsc.id in promotable)
-    any_unfencing = any(
-        (r.meta.get("requires") or "").lower() == "unfencing"
-        or (r.meta.get("provides") or "").lower() == "unfencing" for r in resources)
-    requires = {r.id: resource_requires(r, options, any_unfencing)
-                for r in resources if r.kind == "primitive"}
+    requires.update((r.id, resource_requires(r, options, any_unfencing))
+                    for r in resources if r.kind == "primitive" and r.id not in requires)
     return Unpacked(
         now=now, options=options, nodes=tuple(nodes), resources=tuple(resources),
         states=states, fence_requests=tuple(requests), failed_ops=tuple(walker.failed_ops),
@@ -81,12 +90,16 @@ def _initial_state(rsc: RscConfig, options: Options) -> RscState:
 
 def _unpack_lrm_resource(
     lrm_rsc: Element, node: NodeWork, resources: list[RscConfig], states: dict[str, RscState],
-    walker: HistoryUnpacker, options: Options, clones: dict[str, list[list[str]]],
+    walker: HistoryUnpacker, options: Options,
+    anonymous: tuple[dict[str, list[list[str]]], set[str]],
 ) -> None:
+    clones, no_slot = anonymous
     rid = lrm_rsc.get("id") or ""
     base = rid.split(":", 1)[0]
     if base in clones:
-        rid = _anonymous_instance(clones[base], base, node, states) or rid
+        lost = not node.online or node.unclean
+        rid = _anonymous_instance(clones[base], base, node, states,
+                                  orphan=lost and base in no_slot) or rid
     rsc = next((r for r in resources if r.id == rid and r.kind == "primitive"), None)
     if rsc is None:
         if any(r.id == rid for r in resources):
@@ -98,7 +111,7 @@ def _unpack_lrm_resource(
         )
         resources.append(rsc)
         st = RscState(managed=not options.maintenance_mode)
-        if options.stop_orphan_resources:
+        if options.stop_orphan_resources or base in clones:
             st.locations.append((None, -INF, "__orphan_do_not_run__"))
         else:
             st.managed = False
@@ -121,9 +134,8 @@ def _anonymous_clones(resources: list[RscConfig]) -> dict[str, list[list[str]]]:
         if clone.kind != "clone" or clone.unique:
             continue
         instances = [_primitives_under(by_id, inst) for inst in clone.children]
-        for prims in instances[:1]:
-            for prim in prims:
-                result[prim.split(":", 1)[0]] = instances
+        for prim in template_members(clone):
+            result[prim] = instances
     return result
 
 
@@ -134,8 +146,26 @@ def _primitives_under(by_id: dict[str, RscConfig], rid: str) -> list[str]:
     return [p for child in rsc.children for p in _primitives_under(by_id, child)]
 
 
+def _no_slot_on_lost_nodes(resources: list[RscConfig], requires: dict[str, str],
+                           node_count: int) -> set[str]:
+    """Base ids whose history on a lost node must not take a valid instance number.
+
+    That is members of anonymous clones that are not on every node (clone-max differs
+    from the node count) and whose `requires` is quorum or nothing.
+    """
+    by_id = {r.id: r for r in resources}
+    out: set[str] = set()
+    for clone in resources:
+        if clone.kind != "clone" or clone.unique or clone.clone_max == node_count:
+            continue
+        for inst in clone.children[:1]:
+            out.update(p.split(":", 1)[0] for p in _primitives_under(by_id, inst)
+                       if requires.get(p) not in ("fencing", "unfencing"))
+    return out
+
+
 def _anonymous_instance(instances: list[list[str]], base: str, node: NodeWork,
-                        states: dict[str, RscState]) -> str | None:
+                        states: dict[str, RscState], orphan: bool = False) -> str | None:
     """find_anonymous_clone: the instance active here, else the first inactive one."""
     def member(prims: list[str]) -> str | None:
         return next((p for p in prims if p.split(":", 1)[0] == base), None)
@@ -143,19 +173,24 @@ def _anonymous_instance(instances: list[list[str]], base: str, node: NodeWork,
     skip_inactive = False
     inactive: str | None = None
     for prims in instances:
-        locations = {n for p in prims for n in states[p].running_on}
+        locations = {n for p in prims if p in states for n in states[p].running_on}
         if locations:
             if node.name in locations:
                 found = member(prims)
-                if found is not None and states[found].running_on:
+                if found is not None and found in states and states[found].running_on:
                     skip_inactive = True
-                elif found is not None:
+                elif found is not None and not orphan:
                     return found
         elif not skip_inactive and inactive is None:
             inactive = member(prims)
-    if not skip_inactive and inactive is not None:
+    if not skip_inactive and inactive is not None and not orphan:
         return inactive
-    return f"{base}:{len(instances)}"
+    # Each orphan is a new instance of the clone (numbered on from clone-max); later
+    # histories may land in it like in any other instance.
+    template = instances[0] if instances else [f"{base}:0"]
+    number = len(instances)
+    instances.append([f"{p.split(':', 1)[0]}:{number}" for p in template])
+    return f"{base}:{number}"
 
 
 def _shutdown_lock(lrm_rsc: Element, rsc: RscConfig, st: RscState, node: NodeWork,

@@ -235,6 +235,8 @@ class HistoryUnpacker:
                 st.blocked = True
         elif task == "promote":
             role = Role.PROMOTED
+        elif task == "demote" and strategy == "block":
+            role = Role.PROMOTED  # blocked where it failed: still promoted
         elif task == "demote":
             role = Role.STOPPED if rc == 7 else Role.UNPROMOTED
         if is_probe and rc == 5:

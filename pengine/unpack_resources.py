@@ -192,7 +192,7 @@ def _unpack_one(
     nvpairs(defaults.rsc, lambda r: evaluate(r, rctx), meta)
     for key, value in parent_meta.items():
         meta.setdefault(key, value)
-    params = nvpairs(el.findall("instance_attributes"), lambda r: evaluate(r, rctx))
+    params = _params([el, *ancestors], rctx)
     ops = tuple(_unpack_ops(el, defaults, rctx)) if kind == "primitive" else ()
     child_els = [c for c in el if isinstance(c.tag, str) and c.tag in VARIANTS]
     if kind == "primitive" and not standard:
@@ -220,6 +220,26 @@ def _unpack_one(
     for child, suffix in zip(child_els, suffixes, strict=True):
         _unpack_one(child, rid, [el, *ancestors], own_meta, defaults, ctx,
                     _Shape(shape.node_count, suffix), out)
+
+
+def _params(lineage: list[Element], rctx: RuleContext) -> dict[str, str]:
+    """Instance attributes; parents' ones are inherited (get_rsc_attributes)."""
+    params: dict[str, str] = {}
+    for el in lineage:
+        nvpairs(el.findall("instance_attributes"), lambda r: evaluate(r, rctx), params)
+    return params
+
+
+def template_members(clone: RscConfig) -> list[str]:
+    """Ids of the primitives a clone's instances are made of (from its template)."""
+    if clone.element is None:
+        return []
+    for child in clone.element:
+        if child.tag == "primitive":
+            return [child.get("id") or ""]
+        if child.tag == "group":
+            return [p.get("id") or "" for p in child.iterfind("primitive")]
+    return []
 
 
 def meta_count(meta: Mapping[str, str], name: str, default: int) -> int:

@@ -51,13 +51,41 @@ def fits(capacity: Usage, used: Usage, need: Usage) -> bool:
     return all(capacity.get(k, 0) - used.get(k, 0) >= v for k, v in need.items() if v > 0)
 
 
-def remaining(capacity: Usage, used: Usage) -> int:
-    return sum(capacity.get(k, 0) - used.get(k, 0) for k in capacity)
-
-
 def combine(*usages: Usage) -> Usage:
     out: Usage = {}
     for usage in usages:
         for key, value in usage.items():
             out[key] = out.get(key, 0) + value
     return out
+
+
+def compare_capacity(cap1: Usage, cap2: Usage) -> int:
+    """Negative when node 1 has more spare capacity on more keys than node 2."""
+    result = 0
+    for key in dict.fromkeys([*cap1, *cap2]):
+        one, two = cap1.get(key, 0), cap2.get(key, 0)
+        if one > two:
+            result -= 1
+        elif one < two:
+            result += 1
+    return result
+
+
+def insufficient_capacity(candidates: list[str], spare: Mapping[str, Usage],
+                          own: Usage, together: Usage) -> tuple[set[str], str | None]:
+    """Nodes to ban for lack of capacity, and the most capable node to prefer.
+
+    `candidates` are the available nodes with a non-negative score (in table order);
+    `spare` maps each node to its remaining capacity. If some candidate can hold the
+    resource together with its unassigned colocated resources, every candidate that
+    cannot is banned and nothing is preferred; otherwise only candidates that cannot
+    hold the resource alone are banned, and the node with most spare capacity is
+    preferred.
+    """
+    most: str | None = None
+    for name in candidates:
+        if most is None or compare_capacity(spare.get(name, {}), spare.get(most, {})) < 0:
+            most = name
+    if any(fits(spare.get(n, {}), {}, together) for n in candidates):
+        return {n for n in candidates if not fits(spare.get(n, {}), {}, together)}, None
+    return {n for n in candidates if not fits(spare.get(n, {}), {}, own)}, most

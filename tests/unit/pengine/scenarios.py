@@ -304,4 +304,144 @@ def _collectives() -> dict[str, str]:
         '<node id="node1" uname="node1">' + util.format("node1", 2) + "</node>").replace(
         '<node id="node2" uname="node2"></node>',
         '<node id="node2" uname="node2">' + util.format("node2", 2) + "</node>")
+    # a + b (b with a) fit on no node: a goes to the node with most spare capacity.
+    pair = primitive("a").replace("</primitive>", util.format("a", 2) + "</primitive>") + \
+        primitive("b").replace("</primitive>", util.format("b", 2) + "</primitive>")
+    pair_xml = cib(N2, pair, "".join(node_state(n, {"a": [stopped("a")], "b": [stopped("b")]})
+                                     for n in N2),
+                   options={"placement-strategy": "utilization"},
+                   constraints='<rsc_colocation id="c1" rsc="b" with-rsc="a" score="INFINITY"/>')
+    s["utilization_colocated_prefers_most_capable"] = pair_xml.replace(
+        '<node id="node1" uname="node1"></node>',
+        '<node id="node1" uname="node1">' + util.format("node1", 2) + "</node>").replace(
+        '<node id="node2" uname="node2"></node>',
+        '<node id="node2" uname="node2">' + util.format("node2", 3) + "</node>")
+    # Sorting for a strategy puts the standby node last: r2 (sticky on node2) goes first.
+    sticky = "".join(primitive(r, {"resource-stickiness": "100"}).replace(
+        "</primitive>", util.format(r, 1) + "</primitive>") for r in ("r1", "r2"))
+    standby_xml = cib(N2, sticky, node_state("node1", {"r1": [running("r1")],
+                                                       "r2": [stopped("r2")]},
+                                             attrs={"standby": "on"})
+                      + node_state("node2", {"r1": [stopped("r1")], "r2": [running("r2")]}),
+                      options={"placement-strategy": "balanced"})
+    s["utilization_sort_skips_standby_node"] = standby_xml.replace(
+        '<node id="node1" uname="node1"></node>',
+        '<node id="node1" uname="node1">' + util.format("node1", 1) + "</node>").replace(
+        '<node id="node2" uname="node2"></node>',
+        '<node id="node2" uname="node2">' + util.format("node2", 1) + "</node>")
+    # A clone instance refused on its current node (no capacity) gives the capacity back.
+    cap = {"x": primitive("x", {"priority": "2"}).replace(
+        "</primitive>", util.format("x", 1) + "</primitive>"),
+        "p": primitive("p").replace("</primitive>", util.format("p", 1) + "</primitive>")}
+    roll_xml = cib(N2, cap["x"] + '<clone id="c"><meta_attributes id="c-m"><nvpair id="c-m1" '
+                   'name="priority" value="1"/></meta_attributes>' + cap["p"] + "</clone>",
+                   "".join(node_state(n, {"x": [stopped("x")], "p": [running("p")]})
+                           for n in N2),
+                   options={"placement-strategy": "utilization"})
+    s["utilization_clone_rollback_frees_capacity"] = roll_xml.replace(
+        '<node id="node1" uname="node1"></node>',
+        '<node id="node1" uname="node1">' + util.format("node1", 1) + "</node>").replace(
+        '<node id="node2" uname="node2"></node>',
+        '<node id="node2" uname="node2">' + util.format("node2", 1) + "</node>")
+    # Extra instance histories of an anonymous clone on one node: each is a new orphan.
+    one = ('<clone id="c"><meta_attributes id="c-m"><nvpair id="c-m1" name="clone-max" '
+           'value="1"/></meta_attributes>' + primitive("r") + "</clone>")
+    s["anonymous_clone_orphans_numbered_on"] = cib(
+        N2, one, node_state("node1", {f"r:{i}": [running(f"r:{i}")] for i in range(3)})
+        + node_state("node2", {"r": [stopped("r")]}))
+    # requires=quorum, clone not on every node: a lost node's history is an orphan.
+    lost = (primitive("fencer", cls="stonith") + '<clone id="c"><meta_attributes id="c-m">'
+            '<nvpair id="c-m1" name="clone-max" value="2"/></meta_attributes>'
+            + primitive("r", {"requires": "quorum"}) + "</clone>")
+    s["clone_lost_node_history_is_orphan"] = cib(
+        ["node1", "node2", "node3"], lost,
+        node_state("node3", {"r": [running("r")]}, in_ccm="false", crmd="offline")
+        + node_state("node1", {"fencer": [running("fencer")], "r": [running("r")]})
+        + node_state("node2", {"r": [running("r")]}), options=STONITH)
+    # Cloned group: extra histories fill one orphan instance, stopped even though
+    # stop-orphan-resources is false (that option is for removed resources only).
+    cg = ('<clone id="c"><meta_attributes id="c-m"><nvpair id="c-m1" name="clone-max" '
+          'value="1"/></meta_attributes><group id="g">' + primitive("a") + primitive("b")
+          + "</group></clone>")
+    s["cloned_group_orphans_share_instance"] = cib(
+        N2, cg, node_state("node1", {r: [running(r)] for r in ("b:1", "b:0", "a:1", "a:0")})
+        + node_state("node2", {"a": [stopped("a")], "b": [stopped("b")]}),
+        options={"stop-orphan-resources": "false"})
+    # Instance attributes of a group are parameters of its members (digest changes).
+    inherit = ('<group id="g"><instance_attributes id="g-ia"><nvpair id="g-ia1" name="x" '
+               'value="1"/></instance_attributes>' + primitive("r") + "</group>")
+    s["group_params_inherited"] = cib(
+        N2, inherit, node_state("node1", {"r": [running("r")]})
+        + node_state("node2", {"r": [stopped("r")]}))
+    # A unique clone's instance does not stick to its current node on a tie.
+    uniq = ('<clone id="c"><meta_attributes id="c-m"><nvpair id="c-m1" name="globally-unique" '
+            'value="true"/><nvpair id="c-m2" name="clone-max" value="2"/><nvpair id="c-m3" '
+            'name="clone-node-max" value="2"/><nvpair id="c-m4" name="resource-stickiness" '
+            'value="0"/></meta_attributes>' + primitive("p") + "</clone>")
+    s["unique_clone_rebalances"] = cib(
+        N2, uniq, node_state("node1", {"p:0": [running("p:0")], "p:1": [running("p:1")]})
+        + node_state("node2", {"p:0": [stopped("p:0")], "p:1": [stopped("p:1")]}),
+        constraints='<rsc_location id="l1" rsc="c" node="node1" score="100"/>'
+                    '<rsc_location id="l2" rsc="c" node="node2" score="100"/>')
+    # Interleaved mandatory order: no then-instance where the first clone cannot run.
+    unpaired = ('<clone id="c1">' + primitive("p1") + '</clone><clone id="c2">'
+                '<meta_attributes id="c2-m"><nvpair id="c2-m1" name="interleave" value="true"/>'
+                '</meta_attributes>' + primitive("p2") + "</clone>")
+    s["interleave_without_partner_stays_stopped"] = cib(
+        ["node1", "node2", "node3"], unpaired,
+        "".join(node_state(n, {"p1": [stopped("p1")], "p2": [stopped("p2")]})
+                for n in ("node1", "node2", "node3")),
+        constraints='<rsc_order id="o1" first="c1" then="c2"/>'
+                    '<rsc_location id="l1" rsc="c1" node="node1" score="-INFINITY"/>')
+    # Inactive clone instances: the one with the better node scores is placed first.
+    ms = ('<clone id="c"><meta_attributes id="c-m"><nvpair id="c-m1" name="promotable" '
+          'value="true"/><nvpair id="c-m2" name="globally-unique" value="true"/><nvpair '
+          'id="c-m3" name="clone-max" value="2"/><nvpair id="c-m4" name="clone-node-max" '
+          'value="1"/><nvpair id="c-m5" name="promoted-max" value="1"/></meta_attributes>'
+          + primitive("p") + "</clone>")
+    probes = {"p:0": [stopped("p:0")], "p:1": [stopped("p:1")]}
+    s["instances_sorted_by_scores"] = cib(
+        N2, ms, node_state("node1", probes, attrs={"master-p:0": "10", "master-p:1": "100"})
+        + node_state("node2", probes, attrs={"master-p:0": "30", "master-p:1": "300"}))
+    # A demote failing with on-fail=block leaves the instance promoted (and blocked).
+    blk = ('<clone id="c"><meta_attributes id="c-m"><nvpair id="c-m1" name="promotable" '
+           'value="true"/></meta_attributes>'
+           + primitive("p", ops='<op id="p-dem" name="demote" interval="0" on-fail="block"/>')
+           + "</clone>")
+    s["failed_demote_block_stays_promoted"] = cib(
+        N2, blk, node_state("node1", {"p": [op("p", "monitor", rc=8, call=2),
+                                            op("p", "demote", rc=1, call=4)]},
+                            attrs={"master-p": "10"})
+        + node_state("node2", {"p": [running("p")]}, attrs={"master-p": "5"}))
+    s["failed_demote_block_on_standby_node"] = cib(
+        N2, blk, node_state("node1", {"p": [op("p", "monitor", rc=8, call=2),
+                                            op("p", "demote", rc=1, call=4)]},
+                            attrs={"master-p": "10", "standby": "on"})
+        + node_state("node2", {"p": [running("p")]}, attrs={"master-p": "5"}))
+    # A clone's "with" primaries (here a later group) are assigned before the clone.
+    colo = ('<clone id="c"><meta_attributes id="c-m"><nvpair id="c-m1" name="promotable" '
+            'value="true"/></meta_attributes>' + primitive("p") + '</clone><group id="g">'
+            + primitive("a") + "</group>")
+    s["promoted_with_later_group"] = cib(
+        N2, colo, node_state("node1", {"p": [running("p")], "a": [stopped("a")]})
+        + node_state("node2", {"p": [running("p")], "a": [running("a")]}),
+        constraints='<rsc_colocation id="cg" rsc="c" rsc-role="Promoted" with-rsc="g" '
+                    'score="INFINITY"/>')
+    # A failed clone instance is first offered its current node like any active one.
+    mon10 = '<op id="q-mon" name="monitor" interval="10s"/>'
+    fc = ('<clone id="c"><meta_attributes id="c-m"><nvpair id="c-m1" name="clone-max" '
+          'value="2"/></meta_attributes>' + primitive("q", ops=mon10) + "</clone>")
+    s["failed_instance_recovers_in_place"] = cib(
+        ["node1", "node2", "node3"], fc,
+        node_state("node1", {"q": [running("q"), op("q", "monitor", interval=10000, rc=1,
+                                                    call=11)]})
+        + node_state("node2", {"q": [running("q")]})
+        + node_state("node3", {"q": [stopped("q")]}),
+        constraints='<rsc_location id="l3" rsc="c" node="node3" score="50"/>')
+    pc = ('<clone id="pc"><meta_attributes id="pc-m"><nvpair id="pc-m1" name="promotable" '
+          'value="true"/></meta_attributes>' + primitive("q", ops=mon10) + "</clone>")
+    s["failed_promotable_instance_recovers_in_place"] = cib(
+        N2, pc, node_state("node1", {"q": [running("q")]}, attrs={"master-q": "5"})
+        + node_state("node2", {"q": [running("q"), op("q", "monitor", interval=10000, rc=1,
+                                                      call=11)]}, attrs={"master-q": "100"}))
     return s

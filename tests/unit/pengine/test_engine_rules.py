@@ -184,6 +184,56 @@ ORACLE_SUMMARIES: dict[str, tuple[str, ...]] = {
         "* Start big ( node1 )",
         "* Start small ( node2 )",
     ),
+    "utilization_colocated_prefers_most_capable": (
+        "* Start a ( node2 )",
+    ),
+    "clone_lost_node_history_is_orphan": (
+        "* Fence (reboot) node3 'peer is no longer part of the cluster'",
+        "* Stop r:2 ( node3 ) due to node availability",
+    ),
+    "cloned_group_orphans_share_instance": (
+        "* Stop a:1 ( node1 ) due to node availability",
+        "* Stop b:1 ( node1 ) due to node availability",
+    ),
+    "group_params_inherited": (
+        "* Restart r ( node1 ) due to resource definition change",
+    ),
+    "unique_clone_rebalances": (
+        "* Move p:1 ( node1 -> node2 )",
+    ),
+    "interleave_without_partner_stays_stopped": (
+        "* Start p1:0 ( node2 )",
+        "* Start p1:1 ( node3 )",
+        "* Start p2:1 ( node2 )",
+        "* Start p2:2 ( node3 )",
+    ),
+    "instances_sorted_by_scores": (
+        "* Start p:0 ( node1 )",
+        "* Promote p:1 ( Stopped -> Promoted node2 )",
+    ),
+    "failed_demote_block_stays_promoted": (),
+    "failed_demote_block_on_standby_node": (),
+    "promoted_with_later_group": (
+        "* Promote p:1 ( Unpromoted -> Promoted node2 )",
+    ),
+    "failed_instance_recovers_in_place": (
+        "* Recover q:0 ( node1 )",
+        "* Move q:1 ( node2 -> node3 )",
+    ),
+    "failed_promotable_instance_recovers_in_place": (
+        "* Recover q:1 ( Unpromoted -> Promoted node2 )",
+    ),
+    "anonymous_clone_orphans_numbered_on": (
+        "* Stop r:1 ( node1 ) due to node availability",
+        "* Stop r:2 ( node1 ) due to node availability",
+    ),
+    "utilization_clone_rollback_frees_capacity": (
+        "* Start x ( node1 )",
+        "* Stop p:0 ( node1 ) due to node availability",
+    ),
+    "utilization_sort_skips_standby_node": (
+        "* Stop r1 ( node1 ) due to node availability",
+    ),
     "order_set_chains_members": (
         "* Start B ( node1 ) due to unrunnable A start (blocked)",
         "* Start C ( node2 ) due to unrunnable B start (blocked)",
