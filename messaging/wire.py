@@ -146,6 +146,19 @@ def open_datagram(data: bytes, keys: KeyRing) -> Envelope:
         raise PacketRejected("garbage", str(error)) from None
 
 
+_STATUS_TAG = WIRE.tag_of(Status(0))
+
+
+def _fast_status(tag: Any, fields: Any) -> Status | None:
+    """The heartbeat itself, decoded without the generic codec (it is most of the traffic);
+    None for anything not a well-formed two-int Status (the codec then decides)."""
+    if tag != _STATUS_TAG or type(tag) is not int or type(fields) is not list:
+        return None
+    if len(fields) != 2 or type(fields[0]) is not int or type(fields[1]) is not int:
+        return None
+    return Status(fields[0], fields[1])
+
+
 def _envelope(body: Any) -> Envelope:
     if not isinstance(body, list) or len(body) < 7:
         raise RemoteProtocolError("envelope is not a 7-item list")
@@ -156,5 +169,5 @@ def _envelope(body: Any) -> Envelope:
             raise RemoteProtocolError(f"envelope field {name} has the wrong type")
     if generation < 0 or seq < 0 or not src:
         raise RemoteProtocolError("envelope with negative counters or empty src")
-    message = WIRE.from_wire([tag, fields])
+    message = _fast_status(tag, fields) or WIRE.from_wire([tag, fields])
     return Envelope(cluster, src, generation, seq, dst, message)

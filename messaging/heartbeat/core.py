@@ -120,6 +120,7 @@ class HeartbeatCore:
         self.out = OutStream(settings.chunk_size)
         self._seq = 0
         self._rexmit_armed = False
+        self._beat_due: float | None = None
         for name in (settings.node, *settings.nodes):
             self.liveness.add(name)
         self.liveness.add(settings.node).generation = settings.generation
@@ -180,7 +181,19 @@ class HeartbeatCore:
     def _heartbeat(self, now: float) -> list[Effect]:
         status = Status(self.out.last_mseq, self.out.first_available)
         effects = self._broadcast(WIRE_BROADCAST, status)
-        return [*effects, ArmTimer("keepalive", now + self.settings.timing.keepalive)]
+        return [*effects, ArmTimer("keepalive", self._next_beat(now))]
+
+    def _next_beat(self, now: float) -> float:
+        """Keepalives follow a fixed grid (previous deadline + keepalive), not "fire time +
+        keepalive": a timer that fires late must not stretch every later interval, or the
+        effective keepalive grows with load and fewer beats fit in deadtime. After a stall
+        longer than one keepalive the grid restarts from now (no burst of catch-up beats)."""
+        keepalive = self.settings.timing.keepalive
+        due = now + keepalive if self._beat_due is None else self._beat_due + keepalive
+        if due <= now:
+            due = now + keepalive
+        self._beat_due = due
+        return due
 
     def _on_send(self, event: SendRequest) -> list[Effect]:
         refusal = self.check_send(event.dst, event.channel, event.payload)
@@ -278,6 +291,9 @@ class HeartbeatCore:
 
     def _heard(self, node: str, link: str, now: float) -> list[Effect]:
         record = self.liveness.nodes[node]
+        if self.liveness.still_up(record, link):  # the common case: nothing to announce
+            self.liveness.heard(node, link, now)
+            return []
         before = self.liveness.status(record, now)
         last = record.last_heard()
         self.liveness.heard(node, link, now)

@@ -64,6 +64,17 @@ class Liveness:
         record.link_heard[link] = now
         record.left_at = None
 
+    def still_up(self, record: NodeLiveness, link: str) -> bool:
+        """Whether hearing `record` on `link` cannot change what was announced: it was
+        announced up, with this link up and its current generation. (Silence on other links
+        is the check timer's business.) Saves the full evaluation on nearly every packet."""
+        announced = record.announced
+        if announced is None or announced[0] is not NodeState.UP or record.left_at is not None:
+            return False
+        if announced[2] != record.generation:
+            return False
+        return (link, LinkState.UP) in announced[1]
+
     def left(self, name: str, now: float) -> None:
         record = self.add(name)
         record.left_at = now

@@ -61,6 +61,8 @@ class SimNet:
         self.names = list(names)
         self.rng = random.Random(seed)
         self.cut: set[tuple[str, str, str]] = set()
+        # timers fire up to this many seconds late (uniform): a loaded host's scheduler
+        self.timer_lateness = 0.0
         self.nodes: dict[str, SimNode] = {}
         self.wire_log: list[tuple[float, str, str, bytes]] = []
         self._queue: list[tuple[float, int, str, Any]] = []
@@ -124,7 +126,8 @@ class SimNet:
             self._transmit(node, effect)
         elif isinstance(effect, ArmTimer):
             node.timers[effect.key] = effect.deadline
-            self._push(effect.deadline, "timer", (node.name, effect.key, effect.deadline))
+            late = self.rng.random() * self.timer_lateness if self.timer_lateness else 0.0
+            self._push(effect.deadline + late, "timer", (node.name, effect.key, effect.deadline))
         elif isinstance(effect, CancelTimer):
             node.timers.pop(effect.key, None)
         elif isinstance(effect, Publish):
