@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from messaging.types import OcfRc
 
@@ -93,3 +94,16 @@ def run_agent(actions: Mapping[str, Action], metadata: str, argv: list[str] | No
     except OSError as error:
         say_exit_reason(f"{action}: {error}")
         return int(OcfRc.ERR_GENERIC)
+
+
+def state_path(instance: Instance, agent: str) -> Path:
+    """The instance's state file: the `state` parameter, else `<agent>-<name>.state` in
+    HA_RSCTMP (the convention of resource-agents' Dummy and Pacemaker's Stateful)."""
+    default = os.path.join(instance.rsctmp, f"{agent}-{instance.name}.state")
+    return Path(instance.param("state", default))
+
+
+def check_state_directory(instance: Instance, path: Path) -> None:
+    """A `state` parameter must point into an existing directory (rc 2 otherwise)."""
+    if instance.param("state") and not path.parent.is_dir():
+        raise fail(OcfRc.ERR_ARGS, f"state directory {path.parent} does not exist on this host")

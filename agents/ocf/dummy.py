@@ -8,12 +8,11 @@ answers 0 or 7; start and stop are idempotent. Parameters: ``state`` (default
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
-from agents.ocf._ocf import Instance, fail, run_agent
+from agents.ocf._ocf import Instance, check_state_directory, fail, run_agent, state_path
 from messaging.types import OcfRc
 
 METADATA = """<?xml version="1.0"?>
@@ -54,8 +53,7 @@ file exists. Useful for tests and as a template.</longdesc>
 
 
 def state_file(instance: Instance) -> Path:
-    default = os.path.join(instance.rsctmp, f"Dummy-{instance.name}.state")
-    return Path(instance.param("state", default))
+    return state_path(instance, "Dummy")
 
 
 def validate(instance: Instance) -> int:
@@ -65,9 +63,7 @@ def validate(instance: Instance) -> int:
         raise fail(OcfRc.ERR_CONFIGURED, "op_sleep must be a number of seconds") from None
     if delay < 0:
         raise fail(OcfRc.ERR_CONFIGURED, "op_sleep must not be negative")
-    directory = state_file(instance).parent
-    if instance.param("state") and not directory.is_dir():
-        raise fail(OcfRc.ERR_ARGS, f"state directory {directory} does not exist on this host")
+    check_state_directory(instance, state_file(instance))
     return int(OcfRc.SUCCESS)
 
 

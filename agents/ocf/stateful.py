@@ -8,11 +8,10 @@ Parameters: ``state`` (default ``$HA_RSCTMP/Stateful-<instance>.state``).
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-from agents.ocf._ocf import Instance, fail, run_agent
+from agents.ocf._ocf import Instance, check_state_directory, fail, run_agent, state_path
 from messaging.types import OcfRc
 
 METADATA = """<?xml version="1.0"?>
@@ -47,8 +46,7 @@ _PROMOTED, _UNPROMOTED = "promoted", "unpromoted"
 
 
 def state_file(instance: Instance) -> Path:
-    default = os.path.join(instance.rsctmp, f"Stateful-{instance.name}.state")
-    return Path(instance.param("state", default))
+    return state_path(instance, "Stateful")
 
 
 def role(instance: Instance) -> str | None:
@@ -66,9 +64,7 @@ def _write(instance: Instance, value: str) -> None:
 
 
 def validate(instance: Instance) -> int:
-    directory = state_file(instance).parent
-    if instance.param("state") and not directory.is_dir():
-        raise fail(OcfRc.ERR_ARGS, f"state directory {directory} does not exist on this host")
+    check_state_directory(instance, state_file(instance))
     return int(OcfRc.SUCCESS)
 
 
