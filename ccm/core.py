@@ -207,12 +207,20 @@ class Membership:
             self._heard.discard(event.node)
         self._target = None
         self._own_report()
-        self._next_nudge_at = event.now  # a reachability change may nudge at once
-        effects: list[Effect] = [Send(BROADCAST, Reach(self.reports()))]
+        # The coordinator's own heartbeat sees the same change; a member nudges only if no
+        # round came within a proposal timeout (at 16 nodes, 15 nudges at once were most
+        # of the datagrams a survivor's heartbeat had to work through after a death).
+        self._next_nudge_at = max(self._next_nudge_at, event.now + self.timing.proposal_timeout)
+        effects: list[Effect] = []
         if self._retry_pending:  # new facts: no reason to wait out the back-off
             self._retry_pending = False
             effects.append(CancelTimer(TIMER_RETRY))
-        return effects + self._evaluate(event.now)
+        effects += self._evaluate(event.now)
+        if not any(isinstance(e, Send) and isinstance(e.message, Propose) for e in effects):
+            # A Propose already carries every report; otherwise tell everyone our new
+            # reach, with only the reports a peer may be unable to hear for itself.
+            effects.insert(0, Send(BROADCAST, Reach(self._relay_reports())))
+        return effects
 
     def _on_message(self, event: PeerMessageReceived) -> list[Effect]:
         message, src, now = event.message, event.src, event.now
@@ -255,6 +263,19 @@ class Membership:
         self._counter += 1
         self._reports[self.name] = Report(self.name, self._incarnation, self._counter,
                                           self.view.view_id, tuple(sorted(self._heard)))
+
+    def _relay_reports(self) -> Reports:
+        """Our own report plus those of peers we hear that some other peer we hear does not
+        claim to hear (the relay that carries reports across non-transitive links). The
+        periodic gossip still sends everything, so a lost relay is repaired there."""
+        needed = []
+        for node in sorted(self._heard):
+            report = self._reports.get(node)
+            if report is not None and any(
+                    (other := self._reports.get(peer)) is not None and node not in other.reach
+                    for peer in self._heard if peer != node):
+                needed.append(report)
+        return (self._reports[self.name], *needed)
 
     def _merge(self, reports: Reports) -> None:
         for report in reports:
@@ -431,5 +452,7 @@ class Membership:
         self._acked = None
         self._next_nudge_at = now  # if the target already moved on, say so at once
         self._own_report()
+        # Our new report tells the coordinator which view we run; the others' reports it
+        # already has (they came with its proposal).
         return [Publish(VIEW_TOPIC, ViewInstalled(view, now)),
-                Send(BROADCAST, Reach(self.reports()))]
+                Send(BROADCAST, Reach(self._relay_reports()))]

@@ -212,7 +212,41 @@ def test_a_dead_coordinators_stale_report_does_not_split_the_survivors() -> None
     core.handle(TimerFired(TIMER_SETTLE, 1.0))
     effects = core.handle(PeerStatusChanged("n1", False, 2.0))
     assert core.target() == {"n2", "n3"} and core.coordinator() == "n2"
-    assert [(d, type(m)) for d, m in sends(effects)] == [("n2", Nudge)]
+    # n2's own heartbeat sees n1 go too: n3 tells everyone (Reach) but nudges only when
+    # no proposal came within a proposal timeout.
+    assert sends(effects) == []
+    assert [e.destination for e in effects if isinstance(e, Send)] == [BROADCAST]
+    later = core.handle(TimerFired(TIMER_CHECK, 2.0 + TIMING.proposal_timeout))
+    assert [(d, type(m)) for d, m in sends(later)] == [("n2", Nudge)]
+
+
+def test_after_a_status_change_reach_carries_only_reports_a_peer_may_miss() -> None:
+    # Full mesh of four: after n4 dies, nobody needs a relay, so the broadcast holds n1's
+    # own report only (at 16 nodes the full set filled two datagrams per survivor).
+    core = full_mesh("n2", "n1", "n3", "n4")
+    core.handle(TimerFired(TIMER_SETTLE, 1.0))
+    effects = core.handle(PeerStatusChanged("n4", False, 2.0))
+    reaches = [e.message for e in effects if isinstance(e, Send) and isinstance(e.message, Reach)]
+    assert [[r.node for r in m.reports] for m in reaches] == [["n2"]]
+
+
+def test_a_coordinator_that_proposes_on_a_status_change_sends_no_separate_reach() -> None:
+    core = full_mesh("n1", "n2", "n3", "n4")
+    core.handle(TimerFired(TIMER_SETTLE, 1.0))
+    core.handle(PeerMessageReceived("n2", Ack(1, 1), 1.1))
+    core.handle(PeerMessageReceived("n3", Ack(1, 1), 1.1))
+    core.handle(PeerMessageReceived("n4", Ack(1, 1), 1.1))
+    effects = core.handle(PeerStatusChanged("n4", False, 5.0))
+    kinds = [type(e.message) for e in effects if isinstance(e, Send)]
+    assert kinds == [Propose] and proposal_of(effects).members == ("n1", "n2", "n3")
+
+
+def test_relayed_reports_cross_a_non_transitive_cut() -> None:
+    # n2 hears n1 and n3, who do not hear each other: n2's broadcast relays both reports.
+    core = settled("n2", {"n1": ("n2",), "n3": ("n2",)})
+    effects = core.handle(PeerStatusChanged("n4", True, 1.5))
+    reach = next(e.message for e in effects if isinstance(e, Send) and isinstance(e.message, Reach))
+    assert [r.node for r in reach.reports] == ["n2", "n1", "n3"]
 
 
 def test_non_transitive_reachability_holds_before_acting_alone() -> None:
