@@ -191,7 +191,7 @@ def status(name: str, as_json: bool) -> None:
 @click.argument("node")
 @click.pass_obj
 def kill(name: str, node: str) -> None:
-    """SIGKILL everything of NODE (a power cut)."""
+    """SIGKILL everything of NODE (a power cut); network faults on it stay until `heal`."""
     try:
         state = _need(name)
         (loopback.kill_node if state.spec.loopback else netns.kill_node)(state, node)
@@ -236,7 +236,7 @@ def partition(name: str, groups: tuple[str, ...]) -> None:
 @lab.command()
 @click.pass_obj
 def heal(name: str) -> None:
-    """Remove partitions and packet loss (links set down stay down)."""
+    """Clear every fault: partitions, packet loss and links set down."""
     try:
         netns.heal(_netns_state(name, "heal"))
     except HAError as error:
@@ -261,7 +261,9 @@ def link(name: str, node: str, state_word: str, link: int | None) -> None:
 @click.argument("percent", type=int)
 @click.pass_obj
 def loss(name: str, node: str, percent: int) -> None:
-    """Drop PERCENT% of NODE's frames in both directions (0 removes it)."""
+    """Drop PERCENT% of NODE's frames in both directions (0 removes it).
+
+    The loss is on NODE's switch port: it stays across `kill`/`start` until `heal`."""
     try:
         netns.set_loss(_netns_state(name, "loss"), node, percent)
     except HAError as error:

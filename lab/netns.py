@@ -10,6 +10,11 @@ Faults live in one nft ``bridge`` table in the switch namespace: chain ``partiti
 frames between ports of different groups, chain ``loss`` drops ``numgen random mod 100 <
 PCT`` of a node's frames both ways. `lab link` sets a node's ``ethK`` down/up.
 
+Fault lifetime: faults belong to the network, not to a node. Partitions and loss are rules
+on the switch ports and a link set down is ``ethK`` in the node's network namespace, which
+outlives the node's processes, so `kill`/`start` of a node keeps all three (a reboot does
+not repair a cable); `heal` clears every one of them, and `status` lists partitions and loss.
+
 Fencing: `up` starts the lab's power switch (lab.pdu, socket bind-mounted into every node
 at /run/hacluster-pdu/pdu.sock) and, with `crm`, writes STATE/cib.xml with a fence_lab
 device, so stonithd inside any node can power other nodes off and on.
@@ -44,7 +49,14 @@ from .layout import (
     save,
     write_node_files,
 )
-from .procs import alive, in_netns, netns_inode, pids_in_netns, start_daemons
+from .procs import (
+    alive,
+    in_netns,
+    netns_inode,
+    pids_in_netns,
+    power_switch_pids,
+    start_daemons,
+)
 
 NFT_TABLE = "hclab"
 
@@ -194,13 +206,18 @@ def stop_pdu(state: LabState) -> None:
     """SIGTERM the recorded power switch (checked to be this lab's lab.pdu), then KILL."""
     pid = state.pdu_pid
     if pid is not None and _is_pdu(state, pid):
+        _stop_switch(pid)
+    state.pdu_pid = None
+
+
+def _stop_switch(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 5
         while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        if _is_pdu(state, pid):
+        if alive(pid):
             os.kill(pid, signal.SIGKILL)
-    state.pdu_pid = None
 
 
 def _wait_for_holder(parent: int, directory: Path, timeout: float = 15.0) -> int:
@@ -265,9 +282,13 @@ def set_loss(state: LabState, name: str, percent: int) -> None:
 
 
 def heal(state: LabState) -> None:
+    """Clear every fault the lab can set: partitions, loss and links set down."""
     partition(state, [])
-    for name in list(state.loss):
-        set_loss(state, name, 0)
+    state.loss = {}
+    _nft(state.switch, f"flush chain bridge {NFT_TABLE} loss\n")
+    save(state)
+    for name in state.nodes:
+        set_link(state, name, True, None)
 
 
 def set_link(state: LabState, name: str, up_: bool, link: int | None) -> None:
@@ -295,6 +316,8 @@ def down(spec_name: str, state: LabState | None) -> list[str]:
     prefix = f"{spec_name}-"
     if state is not None:
         stop_pdu(state)  # first: it must not switch nodes back on while they go
+    for pid in power_switch_pids(spec_name):  # also when the state file is gone
+        _stop_switch(pid)
     names = {n.namespace for n in state.nodes.values()} if state else set()
     if state and state.switch:
         names.add(state.switch)

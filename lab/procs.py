@@ -62,6 +62,23 @@ def in_netns(pid: int, inode: int) -> bool:
     return found is not None and found == inode and inode not in _root_inodes()
 
 
+def power_switch_pids(lab: str) -> list[int]:
+    """Every running `python -m lab.pdu LAB` of exactly this lab (its name is the last
+    argument), found from /proc alone: `lab down` stops the switch even without its state."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        except OSError:
+            continue
+        if (len(argv) >= 3 and argv[-3:] == [b"-m", b"lab.pdu", lab.encode()]
+                and alive(int(entry.name))):
+            found.append(int(entry.name))
+    return found
+
+
 def pids_in_netns(inode: int) -> list[int]:
     """Every process in the network namespace `inode` (empty for the root namespace)."""
     if not inode or inode in _root_inodes():

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from ccm.api import CcmClient, MembershipStatus
 from lab.cli import lab
-from lab.procs import alive
+from lab.procs import alive, netns_inode, pids_in_netns, power_switch_pids
 from messaging.errors import HAError
 from messaging.heartbeat.api import HeartbeatClient
 
@@ -184,6 +184,8 @@ def test_thirty_percent_loss_with_deadtime_eight_keepalives_changes_nothing() ->
 def test_down_is_idempotent_and_works_after_losing_the_state_file() -> None:
     cli("hcgone", "up", "--nodes", "2")
     holder = _status_json("hcgone")["nodes"]["n1"]["pid"]
+    assert power_switch_pids("hcgone"), "lab up starts a power switch"
+    inodes = [netns_inode(f"hcgone-{n}", missing_ok=True) for n in ("n1", "n2", "sw")]
     Path("/run/hacluster-lab/hcgone.json").unlink()  # as if the tool had crashed
     cli("hcgone", "down")
     cli("hcgone", "down")
@@ -193,5 +195,7 @@ def test_down_is_idempotent_and_works_after_losing_the_state_file() -> None:
     assert "hcgone-" not in listed
     assert not alive(holder)
     assert not Path("/var/lib/hacluster-lab/hcgone").exists()
+    assert power_switch_pids("hcgone") == [], "the lab's power switch was left running"
+    assert not any(pids_in_netns(inode) for inode in inodes if inode)
     result = CliRunner().invoke(lab, ["--name", "hcgone", "status"])
     assert result.exit_code != 0 and "not up" in result.output

@@ -1,0 +1,84 @@
+"""`lab heal` clears every fault the lab can set; network faults outlive a node's reboot.
+
+Needs root, iproute2, nftables and util-linux; skipped otherwise. Only the lab's own state
+(nft rules on the switch, link flags in the node namespaces, status JSON) is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner
+
+from lab.cli import lab
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the namespace lab needs root"),
+    pytest.mark.skipif(
+        not all(shutil.which(tool) for tool in ("ip", "nft", "unshare", "nsenter")),
+        reason="needs iproute2, nftables and util-linux (unshare, nsenter)",
+    ),
+]
+
+NAME = "hcfault"
+
+
+def cli(*args: str) -> str:
+    result = CliRunner().invoke(lab, ["--name", NAME, *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def two_nodes() -> Iterator[None]:
+    cli("down")
+    cli("up", "--nodes", "2", "--links", "2", "--no-crm")
+    try:
+        yield
+    finally:
+        cli("down")
+
+
+def _status() -> dict:  # type: ignore[type-arg]
+    return json.loads(cli("status", "--json"))  # type: ignore[no-any-return]
+
+
+def _rules(chain: str) -> str:
+    return subprocess.run(["ip", "netns", "exec", f"{NAME}-sw", "nft", "list", "chain",
+                           "bridge", "hclab", chain], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def _link_up(node: str, device: str) -> bool:
+    shown = subprocess.run(["ip", "-n", f"{NAME}-{node}", "-o", "link", "show", device],
+                           capture_output=True, text=True, check=True).stdout
+    return ",UP" in shown or "<UP" in shown
+
+
+def test_loss_and_a_down_link_outlive_kill_and_start(two_nodes: None) -> None:
+    cli("loss", "n2", "30")
+    cli("link", "n2", "down", "--link", "1")
+    cli("kill", "n2")
+    cli("start", "n2")
+    assert _status()["loss"] == {"n2": 30}
+    assert "numgen random mod 100 < 30" in _rules("loss")
+    assert not _link_up("n2", "eth1")
+    cli("heal")
+
+
+def test_heal_clears_partition_loss_and_links_set_down(two_nodes: None) -> None:
+    cli("partition", "n1", "n2")
+    cli("loss", "n1", "20")
+    cli("link", "n2", "down")
+    assert "drop" in _rules("partition") and "drop" in _rules("loss")
+    cli("heal")
+    status = _status()
+    assert status["partition"] == [] and status["loss"] == {}
+    assert "drop" not in _rules("partition") and "drop" not in _rules("loss")
+    assert all(_link_up(node, dev) for node in ("n1", "n2") for dev in ("eth0", "eth1"))
