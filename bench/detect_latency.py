@@ -8,7 +8,7 @@ victim again and wait for one view. Victims rotate (so the coordinator is killed
 Prints p50/p99/max per configuration and the goal p99 <= deadtime + keepalive.
 Corosync 3 anchor (default token): 6.6 s at 2 nodes, 26.6 s at 16 nodes.
 
-    python bench/detect_latency.py [--trials 10] [--nodes 3,16] [--keepalive 100,200,1000]
+    python bench/detect_latency.py [--name sim] [--trials 20] [--nodes 3,16] [--keepalive 200,100]
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from ccm.api import MembershipChanged, decode
 from lab.cli import lab, wait_for_view
 from lab.layout import load
 
-LAB = "hcbench"
+LAB = ["hcbench"]  # set from --name
 
 
 def cli(*args: str) -> str:
-    result = CliRunner().invoke(lab, ["--name", LAB, *args], catch_exceptions=False)
+    result = CliRunner().invoke(lab, ["--name", LAB[0], *args], catch_exceptions=False)
     if result.exit_code != 0:
         raise SystemExit(f"lab {' '.join(args)} failed: {result.output}")
     return result.output
@@ -80,7 +80,7 @@ def run_config(count: int, keepalive_ms: int, trials: int) -> list[float]:
         except SystemExit as error:
             print(f"  {count} nodes ka={keepalive_ms}ms: {error}", file=sys.stderr)
             return results
-        state = load(LAB, False)
+        state = load(LAB[0], False)
         assert state is not None
         nodes = list(state.nodes)
         dirs = {n: Path(state.nodes[n].directory) / "state" for n in nodes}
@@ -88,7 +88,7 @@ def run_config(count: int, keepalive_ms: int, trials: int) -> list[float]:
             victim = nodes[trial % len(nodes)]
             results.append(one_trial(nodes, victim, dirs, 30 * keepalive_ms / 1000 + 10))
             cli("start", victim)
-            wait_for_view(load(LAB, False), nodes, 120)  # type: ignore[arg-type]
+            wait_for_view(load(LAB[0], False), nodes, 120)  # type: ignore[arg-type]
             print(f"  {count} nodes ka={keepalive_ms}ms trial {trial + 1}: "
                   f"{results[-1]:.3f}s", file=sys.stderr)
     finally:
@@ -103,10 +103,12 @@ def percentile(values: list[float], p: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--name", default="hcbench", help="lab name")
+    parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--nodes", default="3,16")
-    parser.add_argument("--keepalive", default="100,200,1000")
+    parser.add_argument("--keepalive", default="200,100")
     args = parser.parse_args()
+    LAB[0] = args.name
     if os.geteuid() != 0:
         raise SystemExit("needs root (network namespaces)")
     rows = []

@@ -49,6 +49,12 @@ from lrmd.messages import (
     OpCompleted,
     StonithExecRequest,
 )
+
+# The pure core, for simulators (lab.sim) that drive it like the service does.
+from lrmd.ops import AgentFinished as CoreAgentFinished
+from lrmd.ops import Cancel as CoreCancel
+from lrmd.ops import KillProcessGroup, LrmdCore, Submit
+from lrmd.ops import RunAgent as CoreRunAgent
 from messaging.codec import Registry, pack, unpack
 from messaging.errors import (
     ExitCode,
@@ -74,18 +80,24 @@ __all__ = [
     "Ack",
     "AgentSpec",
     "CancelRequest",
+    "CoreAgentFinished",
+    "CoreCancel",
+    "CoreRunAgent",
     "ErrorReply",
     "ExecAccepted",
     "ExecRequest",
     "HistoryReply",
     "HistoryRequest",
+    "KillProcessGroup",
     "ListReply",
     "ListRequest",
     "LrmdClient",
+    "LrmdCore",
     "MetadataReply",
     "MetadataRequest",
     "OpCompleted",
     "StonithExecRequest",
+    "Submit",
     "decode",
     "encode",
     "lrm_resource_element",

@@ -365,3 +365,27 @@ class StonithClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# The pure core and its glue, for simulators (lab.sim) that drive it like the service does.
+# Resolved lazily: stonithd.core imports this module for the messages.
+_CORE_EXPORTS = {
+    "AgentFinished": "stonithd.executor", "ClientRequest": "stonithd.core",
+    "ConfigChanged": "stonithd.core", "Fencer": "stonithd.core",
+    "FencingConfig": "stonithd.devices", "Outcome": "stonithd.results",
+    "PeerMessage": "stonithd.core", "PeerSet": "stonithd.membership",
+    "PeersChanged": "stonithd.core", "Reply": "stonithd.executor",
+    "RunAgent": "stonithd.executor", "load_config": "stonithd.devices",
+}
+
+if typing.TYPE_CHECKING:
+    pass
+
+
+def __getattr__(name: str) -> Any:
+    module = _CORE_EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

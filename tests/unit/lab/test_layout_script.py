@@ -8,7 +8,7 @@ import pytest
 
 from ccm.config import parse
 from lab.layout import AUTH_METHODS, LabSpec, NodeState, address, authkeys, ha_cf, write_node_files
-from lab.script import parse_blocks, run_script
+from lab.sim.script import parse_blocks, run_script
 from messaging.authkeys import parse_authkeys
 from messaging.errors import UsageError
 
