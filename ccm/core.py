@@ -247,7 +247,9 @@ class Membership:
             return [ArmTimer(TIMER_CHECK, now + self.timing.check_interval),
                     *self._evaluate(now)]
         if event.key == TIMER_GOSSIP:  # repairs anything a lost message left stale
-            return [Send(BROADCAST, Reach(self.reports())),
+            # Our own report and the relays a peer may need: every node gossips its own, so
+            # the full set (N reports of N names, to N peers, every second) was only load.
+            return [Send(BROADCAST, Reach(self._relay_reports())),
                     ArmTimer(TIMER_GOSSIP, now + self.timing.gossip_interval)]
         if event.key == TIMER_RETRY:
             self._retry_pending = False
