@@ -217,9 +217,13 @@ class Membership:
             effects.append(CancelTimer(TIMER_RETRY))
         effects += self._evaluate(event.now)
         if not any(isinstance(e, Send) and isinstance(e.message, Propose) for e in effects):
-            # A Propose already carries every report; otherwise tell everyone our new
-            # reach, with only the reports a peer may be unable to hear for itself.
-            effects.insert(0, Send(BROADCAST, Reach(self._relay_reports())))
+            # A Propose already carries every report; otherwise tell our new reach, with
+            # only the reports a peer may be unable to hear for itself. A loss goes to our
+            # coordinator alone (its proposal spreads it): after a death at 16 nodes, 15
+            # broadcasts were 225 receptions, most of the burst's CPU on a loaded host.
+            to = BROADCAST if event.up else self.coordinator()
+            effects.insert(0, Send(to if to != self.name else BROADCAST,
+                                   Reach(self._relay_reports())))
         return effects
 
     def _on_message(self, event: PeerMessageReceived) -> list[Effect]:
@@ -454,7 +458,8 @@ class Membership:
         self._acked = None
         self._next_nudge_at = now  # if the target already moved on, say so at once
         self._own_report()
-        # Our new report tells the coordinator which view we run; the others' reports it
-        # already has (they came with its proposal).
+        # Our new report tells the coordinator which view we run (only it acts on that);
+        # the others' reports it already has (they came with its proposal).
+        to = view.coordinator if view.coordinator != self.name else BROADCAST
         return [Publish(VIEW_TOPIC, ViewInstalled(view, now)),
-                Send(BROADCAST, Reach(self._relay_reports()))]
+                Send(to, Reach(self._relay_reports()))]
