@@ -29,14 +29,33 @@ from .daemons import (
     MEMBERSHIP,
     STONITHD,
     SimConfig,
+    heartbeat_simulation,
     send_to_peers,
 )
 from .network import LinkModel, Network
 from .world import DaemonContext, DaemonSpec, Simulation, TraceEntry
 
 __all__ = [
-    "ALL_DAEMONS", "CCM", "HEARTBEAT", "LRMD", "MEMBERSHIP", "STONITHD", "DaemonContext",
-    "DaemonSpec", "FenceDevices", "LinkModel", "Network", "ResourceAgents", "SimConfig",
-    "Simulation", "TraceEntry", "agreement_problems", "components", "membership_events",
-    "send_to_peers", "stabilize", "view",
+    "ALL_DAEMONS",
+    "CCM",
+    "HEARTBEAT",
+    "LRMD",
+    "MEMBERSHIP",
+    "STONITHD",
+    "DaemonContext",
+    "DaemonSpec",
+    "FenceDevices",
+    "LinkModel",
+    "Network",
+    "ResourceAgents",
+    "SimConfig",
+    "Simulation",
+    "TraceEntry",
+    "agreement_problems",
+    "components",
+    "heartbeat_simulation",
+    "membership_events",
+    "send_to_peers",
+    "stabilize",
+    "view",
 ]

@@ -14,6 +14,7 @@ simulated cluster: `off` kills the target node, `on` boots it, `reboot` does bot
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -88,32 +89,44 @@ class ResourceAgents:
             f"killed by signal {effect.signal}"))
 
 
+FenceScript = Callable[[str, Any], tuple[Any, float]]  # (node, RunAgent) -> Outcome, secs
+
+
 @dataclass
 class FenceDevices:
-    """Every fence device of the cluster (by device id)."""
+    """Every fence device of the cluster (by device id). `script`, when given, decides
+    every run's (Outcome, duration) instead of `failing`/`duration`; `power=False` leaves
+    the nodes running (fencing-protocol tests that need no membership)."""
 
     duration: dict[str, float] = field(default_factory=dict)  # device -> seconds
     default_duration: float = 0.1
     failing: set[str] = field(default_factory=set)
     reboot_delay: float = 1.0
-    runs: list[tuple[float, str, str, str, str]] = field(default_factory=list)
+    script: FenceScript | None = None
+    power: bool = True
+    runs: list[tuple[str, Any]] = field(default_factory=list)  # (node, RunAgent)
 
     def run(self, ctx: DaemonContext, effect: Any) -> None:
         pairs = dict(effect.pairs)
         action, target = pairs.get("action", effect.action), pairs.get("nodename", "")
-        self.runs.append((ctx.now, ctx.node, effect.device, action, target))
-        duration = self.duration.get(effect.device, self.default_duration)
+        self.runs.append((ctx.node, effect))
+        outcome, duration = self._decide(ctx, effect, action)
         if duration > effect.timeout:
             outcome = fencing.Outcome(False, f"{effect.action} timed out")
             duration = effect.timeout
-        elif effect.device in self.failing:
-            outcome = fencing.Outcome(False, f"{effect.device} broke")
-        else:
-            outcome = self._outcome(ctx, action)
-            if action in ("off", "reboot", "on") and target in ctx.sim.nodes:
-                ctx.sim.scheduler.call_at(ctx.now + duration,
-                                          lambda: self._power(ctx, action, target))
+        elif (outcome.ok and self.power and action in ("off", "reboot", "on")
+              and target in ctx.sim.nodes):
+            ctx.sim.scheduler.call_at(ctx.now + duration,
+                                      lambda: self._power(ctx, action, target))
         ctx.after(duration, lambda now: fencing.AgentFinished(effect.run_id, outcome, now))
+
+    def _decide(self, ctx: DaemonContext, effect: Any, action: str) -> tuple[Any, float]:
+        if self.script is not None:
+            return self.script(ctx.node, effect)
+        duration = self.duration.get(effect.device, self.default_duration)
+        if effect.device in self.failing:
+            return fencing.Outcome(False, f"{effect.device} broke"), duration
+        return self._outcome(ctx, action), duration
 
     def _outcome(self, ctx: DaemonContext, action: str) -> Any:
         if action == "list":

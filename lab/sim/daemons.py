@@ -47,7 +47,7 @@ from messaging.heartbeat.liveness import Timing as HeartbeatTiming
 from stonithd import api as fencing
 
 from .agents import FenceDevices, ResourceAgents
-from .world import DaemonContext, DaemonSpec, destination_name
+from .world import DaemonContext, DaemonSpec, Simulation, destination_name
 
 STONITH_CHANNEL = "stonith"
 
@@ -171,7 +171,7 @@ def _fencer_build(ctx: DaemonContext) -> Any:
                           query_timeout=_config(ctx).fence_query_timeout)
 
 
-def _fencer_boot(ctx: DaemonContext) -> None:
+def fencer_boot(ctx: DaemonContext) -> None:
     cib = _config(ctx).fencing_cib
     config = (fencing.load_config(cib, local_node=ctx.node) if cib
               else fencing.FencingConfig())
@@ -215,16 +215,28 @@ def _fencer_view(ctx: DaemonContext, event: MembershipChanged) -> list[Any]:
     return [change] if change is not None else []
 
 
-def _fencer_handlers(ctx: DaemonContext) -> dict[type, Any]:
+def fencer_handlers(ctx: DaemonContext) -> dict[type, Any]:
     devices = _config(ctx).fence_devices
     return {fencing.RunAgent: lambda effect: devices.run(ctx, effect),
             fencing.Reply: lambda effect: ctx.sim.reply(ctx, effect.client, effect.message)}
 
 
 STONITHD = DaemonSpec(
-    "stonithd", _fencer_build, boot=_fencer_boot, handlers=_fencer_handlers,
+    "stonithd", _fencer_build, boot=fencer_boot, handlers=fencer_handlers,
     send=_fencer_send,
     subscriptions={"message": _fencer_message, MEMBERSHIP_TOPIC: _fencer_view})
 
 MEMBERSHIP = (HEARTBEAT, CCM)
+
+
+def heartbeat_simulation(names: list[str], keys: KeyRing, timing: HeartbeatTiming, *,
+                         links: tuple[str, ...] = ("eth0",), seed: int = 0,
+                         cluster: str = "test", autojoin: str = "none") -> Simulation:
+    """Heartbeat cores alone on `names` (not booted yet: call `start()`), for its tests."""
+    config = SimConfig(keepalive=timing.keepalive, deadtime=timing.deadtime,
+                       warntime=timing.warntime, initdead=timing.initdead, links=links,
+                       cluster=cluster, autojoin=autojoin, keys=keys)
+    sim = Simulation([HEARTBEAT], seed=seed, links=links, config=config)
+    sim.add_nodes(names, boot=False)
+    return sim
 ALL_DAEMONS = (HEARTBEAT, CCM, LRMD, STONITHD)

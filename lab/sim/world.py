@@ -61,15 +61,25 @@ class TraceEntry:
         return f"{self.when:8.3f} {self.node} {self.daemon} {self.topic}: {self.event!r}"
 
 
+@dataclass(frozen=True)
+class LogRecord:
+    level: str
+    event: str
+    fields: dict[str, Any]
+
+
 class LogRecorder:
-    """A structlog-like logger that keeps (level, event, fields) for tests to read."""
+    """A structlog-like logger that keeps every `LogRecord` for tests to read."""
 
     def __init__(self) -> None:
-        self.records: list[tuple[str, str, dict[str, Any]]] = []
+        self.records: list[LogRecord] = []
 
     def __getattr__(self, level: str) -> Callable[..., None]:
+        if level.startswith("_"):
+            raise AttributeError(level)
+
         def record(event: str, **fields: Any) -> None:
-            self.records.append((level, event, fields))
+            self.records.append(LogRecord(level, event, fields))
         return record
 
 
@@ -173,7 +183,7 @@ class Simulation:
         self.replies: list[tuple[float, str, str, str, Any]] = []  # when, node, daemon, client
         self.wire_log: list[tuple[float, str, str, bytes]] = []
         self._by_address: dict[str, str] = {}
-        self._generation = 100
+        self._generation = 100  # heartbeat generations, unique per boot
 
     # ----------------------------------------------------------------- set-up
     def register(self, spec: DaemonSpec) -> None:
@@ -208,8 +218,13 @@ class Simulation:
             ctx.runner.close()
         self.trace.append(TraceEntry(self.now, name, "-", "node", "killed"))
 
-    def start(self, name: str) -> None:
-        """Boot a fresh incarnation of every registered daemon (memory is kept)."""
+    def start(self, *names: str) -> None:
+        """Boot a fresh incarnation of every registered daemon of each node named (of every
+        node that is down when none is named); memory is kept."""
+        for name in names or tuple(self.names):
+            self._boot(name)
+
+    def _boot(self, name: str) -> None:
         node = self.nodes[name]
         if node.alive:
             return
@@ -241,6 +256,12 @@ class Simulation:
     def run_until(self, when: float) -> None:
         self.scheduler.run_until(when)
 
+    def run_until_idle(self, limit: float = 3600.0) -> None:
+        """Run until nothing is queued (or `limit` seconds from now have passed)."""
+        end = self.now + limit
+        while (deadline := self.scheduler.next_deadline()) is not None and deadline <= end:
+            self.scheduler.step()
+
     def run_until_true(self, check: Callable[[], bool], limit: float,
                        step: float = 0.001) -> float | None:
         """Run until `check()` holds; seconds it took, None if not within `limit`."""
@@ -264,9 +285,11 @@ class Simulation:
                 ctx.feed(make_event(self.now))
         self.scheduler.call_at(max(at, self.now), fire)
 
-    def feed(self, node: str, daemon: str, make_event: Callable[[float], Any]) -> None:
-        """Feed an event from outside (a test, a client) now, through the queue."""
-        self.deliver(node, daemon, make_event, self.now, self.nodes[node].incarnation)
+    def feed(self, node: str, daemon: str, event: Any) -> None:
+        """Feed an event from outside (a test, a client) now, through the queue: an event
+        built with `sim.now`, or a function of now that builds it."""
+        make = event if callable(event) else _constant(event)
+        self.deliver(node, daemon, make, self.now, self.nodes[node].incarnation)
         self.run_for(0.0)
 
     # ----------------------------------------------------------------- effects

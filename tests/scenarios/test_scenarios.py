@@ -1,4 +1,4 @@
-"""Runs every tests/scenarios/*.txt script through lab.script and compares the transcript.
+"""Runs every tests/scenarios/*.txt script through lab.sim.script and compares the transcript.
 
 A scenario fails when one of its `expect-*` commands fails (always, even with
 --update-golden) or when its transcript differs from the file (regenerate with

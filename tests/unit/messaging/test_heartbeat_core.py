@@ -5,30 +5,34 @@ from __future__ import annotations
 
 import pytest
 
+from lab.sim import Simulation, heartbeat_simulation
 from messaging.auth import AuthKey, KeyRing
 from messaging.effects import ArmTimer, TimerFired
 from messaging.heartbeat.api import LinkState, MessageReceived, NodeState, NodeStatusChanged
 from messaging.heartbeat.core import CoreSettings, HeartbeatCore
 from messaging.heartbeat.events import PacketReceived, SendDatagram, SendRequest, Started
 from messaging.heartbeat.liveness import Timing
-from messaging.heartbeat.simnet import SimNet
 from messaging.wire import Envelope, Status, seal
 
 KEYS = KeyRing(1, (AuthKey(1, "hmac-sha256", b"test-secret"),))
 TIMING = Timing(keepalive=1.0, warntime=3.0, deadtime=5.0, initdead=10.0)
 
 
-def statuses(net: SimNet, observer: str, node: str) -> list[tuple[str, float]]:
-    return [(e.status.value, e.now) for e in net.nodes[observer].events
+def events(net: Simulation, observer: str) -> list[object]:
+    return net.daemon(observer, "heartbeat").published
+
+
+def statuses(net: Simulation, observer: str, node: str) -> list[tuple[str, float]]:
+    return [(e.status.value, e.now) for e in net.daemon(observer, "heartbeat").published
             if isinstance(e, NodeStatusChanged) and e.node == node]
 
 
-def messages(net: SimNet, observer: str) -> list[MessageReceived]:
-    return [e for e in net.nodes[observer].events if isinstance(e, MessageReceived)]
+def messages(net: Simulation, observer: str) -> list[MessageReceived]:
+    return [e for e in events(net, observer) if isinstance(e, MessageReceived)]
 
 
 def test_nodes_come_up_and_a_killed_node_goes_late_then_dead() -> None:
-    net = SimNet(["a", "b", "c"], KEYS, TIMING)
+    net = heartbeat_simulation(["a", "b", "c"], KEYS, TIMING)
     net.start()
     net.run_for(2)
     assert statuses(net, "a", "b") == [("up", pytest.approx(0.001))]
@@ -45,75 +49,75 @@ def test_nodes_come_up_and_a_killed_node_goes_late_then_dead() -> None:
     assert killed_at + TIMING.deadtime - TIMING.keepalive <= dead_at
     assert dead_at <= killed_at + TIMING.deadtime + latency
     assert any(log.event == "heartbeat_late" and log.level == "warning"
-               for log in net.nodes["a"].logs)
-    table = net.nodes["a"].core.table(net.now)
+               for log in net.daemon("a", "heartbeat").log.records)
+    table = net.core("a", "heartbeat").table(net.now)
     assert table.status_of("c") is NodeState.DEAD and table.status_of("b") is NodeState.UP
 
 
 def test_never_heard_node_is_declared_dead_at_initdead_not_before() -> None:
-    net = SimNet(["a", "b"], KEYS, TIMING)
+    net = heartbeat_simulation(["a", "b"], KEYS, TIMING)
     net.start("a")
     net.run_for(9.9)
     assert statuses(net, "a", "b") == []
-    assert net.nodes["a"].core.table(net.now).status_of("b") is NodeState.DEAD
+    assert net.core("a", "heartbeat").table(net.now).status_of("b") is NodeState.DEAD
     net.run_for(0.2)
     assert statuses(net, "a", "b") == [("dead", pytest.approx(10.0))]
 
 
 def test_node_alive_while_any_link_hears_it() -> None:
-    net = SimNet(["a", "b"], KEYS, TIMING, links=("eth0", "eth1"))
+    net = heartbeat_simulation(["a", "b"], KEYS, TIMING, links=("eth0", "eth1"))
     net.start()
     net.run_for(2)
-    net.partition("a", "b", "eth0")
+    net.network.cut("a", "b", "eth0", both=True)
     net.run_for(8)
-    last = [e for e in net.nodes["a"].events if isinstance(e, NodeStatusChanged)][-1]
+    last = [e for e in events(net, "a") if isinstance(e, NodeStatusChanged)][-1]
     assert last.node == "b" and last.status is NodeState.UP
     assert last.links == {"eth0": LinkState.DEAD, "eth1": LinkState.UP}
-    before = net.nodes["a"].core.counters["rx.duplicate"]
+    before = net.core("a", "heartbeat").counters["rx.duplicate"]
     net.run_for(2)
-    assert net.nodes["a"].core.counters["rx.duplicate"] == before  # eth0 cut: no copies
-    net.partition("a", "b", "eth0", cut=False)
+    assert net.core("a", "heartbeat").counters["rx.duplicate"] == before  # eth0 cut: no copies
+    net.network.uncut("a", "b", "eth0", both=True)
     net.run_for(2)
-    assert net.nodes["a"].core.counters["rx.duplicate"] > before  # one packet, two links
-    last = [e for e in net.nodes["a"].events if isinstance(e, NodeStatusChanged)][-1]
+    assert net.core("a", "heartbeat").counters["rx.duplicate"] > before  # one packet, two links
+    last = [e for e in events(net, "a") if isinstance(e, NodeStatusChanged)][-1]
     assert last.links == {"eth0": LinkState.UP, "eth1": LinkState.UP}
     assert {s for s, _ in statuses(net, "a", "b")} == {"up"}
 
 
 def test_restart_is_seen_as_a_new_generation() -> None:
-    net = SimNet(["a", "b"], KEYS, TIMING)
+    net = heartbeat_simulation(["a", "b"], KEYS, TIMING)
     net.start()
     net.run_for(2)
-    old = net.nodes["b"].core.settings.generation
+    old = net.core("b", "heartbeat").settings.generation
     net.kill("b")
     net.run_for(0.5)
-    net.restart("b")
+    net.start("b")
     net.run_for(2)
-    changes = [e for e in net.nodes["a"].events if isinstance(e, NodeStatusChanged)
+    changes = [e for e in net.daemon("a", "heartbeat").published if isinstance(e, NodeStatusChanged)
                and e.node == "b"]
     assert [(e.status.value, e.generation > old) for e in changes] == [("up", False), ("up", True)]
-    assert any(log.event == "node_restarted" for log in net.nodes["a"].logs)
+    assert any(log.event == "node_restarted" for log in net.daemon("a", "heartbeat").log.records)
 
 
 def test_clean_stop_marks_node_dead_at_once() -> None:
     from messaging.heartbeat.events import Stopping
 
-    net = SimNet(["a", "b"], KEYS, TIMING)
+    net = heartbeat_simulation(["a", "b"], KEYS, TIMING)
     net.start()
     net.run_for(2)
-    net.feed("b", Stopping(net.now))
+    net.feed("b", "heartbeat", Stopping(net.now))
     net.kill("b")
     net.run_for(0.1)
     assert statuses(net, "a", "b")[-1][0] == "dead"
 
 
 def test_messages_broadcast_and_unicast_in_order_including_self() -> None:
-    net = SimNet(["a", "b", "c"], KEYS, TIMING)
+    net = heartbeat_simulation(["a", "b", "c"], KEYS, TIMING)
     net.start()
     net.run_for(1.5)
     for i in range(5):
-        net.feed("a", SendRequest("*", "ccm", f"m{i}".encode(), net.now))
-    net.feed("a", SendRequest("b", "ccm", b"only-b", net.now))
+        net.feed("a", "heartbeat", SendRequest("*", "ccm", f"m{i}".encode(), net.now))
+    net.feed("a", "heartbeat", SendRequest("b", "ccm", b"only-b", net.now))
     net.run_for(1)
     assert [m.payload for m in messages(net, "b")] == [b"m0", b"m1", b"m2", b"m3", b"m4",
                                                        b"only-b"]
@@ -124,11 +128,11 @@ def test_messages_broadcast_and_unicast_in_order_including_self() -> None:
 
 
 def test_large_message_is_fragmented_and_reassembled() -> None:
-    net = SimNet(["a", "b"], KEYS, TIMING)
+    net = heartbeat_simulation(["a", "b"], KEYS, TIMING)
     net.start()
     net.run_for(1.5)
     payload = bytes(range(256)) * 400  # 100 KiB
-    net.feed("a", SendRequest("*", "cib", payload, net.now))
+    net.feed("a", "heartbeat", SendRequest("*", "cib", payload, net.now))
     net.run_for(1)
     assert max(len(d) for _, _, _, d in net.wire_log) <= 1400
     assert [m.payload for m in messages(net, "b")] == [payload]
@@ -136,33 +140,33 @@ def test_large_message_is_fragmented_and_reassembled() -> None:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_reliable_ordered_delivery_despite_loss_duplicates_and_reordering(seed: int) -> None:
-    net = SimNet(["a", "b", "c"], KEYS, TIMING, seed=seed)
+    net = heartbeat_simulation(["a", "b", "c"], KEYS, TIMING, seed=seed)
     net.start()
     net.run_for(2)  # streams are established (first contact) before the network degrades
-    net.links["eth0"].drop = 0.3
-    net.links["eth0"].duplicate = 0.2
-    net.links["eth0"].jitter = 0.05
+    net.network.links["eth0"].drop = 0.3
+    net.network.links["eth0"].duplicate = 0.2
+    net.network.links["eth0"].jitter = 0.05
     sent = [f"{seed}-{i}".encode() * (1 + i % 7) * 100 for i in range(40)]
     for payload in sent:
-        net.feed("a", SendRequest("*", "ccm", payload, net.now))
+        net.feed("a", "heartbeat", SendRequest("*", "ccm", payload, net.now))
         net.run_for(0.01)
-    net.links["eth0"].drop = 0.0
+    net.network.links["eth0"].drop = 0.0
     net.run_for(5)
     for observer in ("b", "c"):
         assert [m.payload for m in messages(net, observer)] == sent
-        counters = net.nodes[observer].core.counters
+        counters = net.core(observer, "heartbeat").counters
         assert counters["rexmit.requested"] > 0
         assert counters["messages.lost"] == 0
 
 
 def test_lost_last_message_is_recovered_from_the_next_status() -> None:
-    net = SimNet(["a", "b"], KEYS, TIMING)
+    net = heartbeat_simulation(["a", "b"], KEYS, TIMING)
     net.start()
     net.run_for(1.5)
-    net.partition("a", "b")
-    net.feed("a", SendRequest("*", "ccm", b"lost-once", net.now))
+    net.network.cut("a", "b", both=True)
+    net.feed("a", "heartbeat", SendRequest("*", "ccm", b"lost-once", net.now))
     net.run_for(0.1)
-    net.partition("a", "b", cut=False)
+    net.network.uncut("a", "b", both=True)
     net.run_for(1.2)  # the next keepalive says "last_mseq 1"; b asks, a resends
     assert [m.payload for m in messages(net, "b")] == [b"lost-once"]
 
@@ -170,16 +174,16 @@ def test_lost_last_message_is_recovered_from_the_next_status() -> None:
 def test_history_gone_means_skip_and_count_lost() -> None:
     from messaging.heartbeat import stream
 
-    net = SimNet(["a", "b"], KEYS, TIMING)
+    net = heartbeat_simulation(["a", "b"], KEYS, TIMING)
     net.start()
     net.run_for(1.5)
-    net.partition("a", "b")
+    net.network.cut("a", "b", both=True)
     for i in range(stream.HISTORY_MESSAGES + 10):
-        net.feed("a", SendRequest("*", "x", str(i).encode(), net.now))
-    net.partition("a", "b", cut=False)
+        net.feed("a", "heartbeat", SendRequest("*", "x", str(i).encode(), net.now))
+    net.network.uncut("a", "b", both=True)
     net.run_for(3)
     got = messages(net, "b")
-    assert net.nodes["b"].core.counters["messages.lost"] == 10
+    assert net.core("b", "heartbeat").counters["messages.lost"] == 10
     assert got[0].payload == b"10" and len(got) == stream.HISTORY_MESSAGES
 
 
@@ -241,18 +245,18 @@ def test_send_refusals() -> None:
 
 
 def test_node_returning_after_partition_keeps_generation_and_catches_up() -> None:
-    net = SimNet(["a", "b"], KEYS, TIMING)
+    net = heartbeat_simulation(["a", "b"], KEYS, TIMING)
     net.start()
     net.run_for(1.5)
-    net.partition("a", "b")
-    net.feed("a", SendRequest("*", "ccm", b"during-partition", net.now))
+    net.network.cut("a", "b", both=True)
+    net.feed("a", "heartbeat", SendRequest("*", "ccm", b"during-partition", net.now))
     net.run_for(TIMING.deadtime + 1)
     assert statuses(net, "b", "a")[-1][0] == "dead"
-    net.partition("a", "b", cut=False)
+    net.network.uncut("a", "b", both=True)
     net.run_for(2)
-    back = [e for e in net.nodes["b"].events if isinstance(e, NodeStatusChanged)][-1]
+    back = [e for e in events(net, "b") if isinstance(e, NodeStatusChanged)][-1]
     assert back.status is NodeState.UP
-    assert back.generation == net.nodes["a"].core.settings.generation  # same incarnation
+    assert back.generation == net.core("a", "heartbeat").settings.generation  # same incarnation
     assert [m.payload for m in messages(net, "b")] == [b"during-partition"]
 
 
@@ -304,7 +308,8 @@ def test_lone_peer_death_is_detected_with_awkward_float_times(
         keepalive: float, warntime: float, deadtime: float, run: float) -> None:
     # Regression: with no other traffic only the check timer can notice; a timer firing at
     # last_heard + deadtime computed a silence a hair below deadtime and never re-armed.
-    net = SimNet(["a", "b"], KEYS, Timing(keepalive, warntime, deadtime, 2 * deadtime))
+    timing = Timing(keepalive, warntime, deadtime, 2 * deadtime)
+    net = heartbeat_simulation(["a", "b"], KEYS, timing)
     net.start()
     net.run_for(run)
     net.kill("b")

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import math
 
+from lab.sim import heartbeat_simulation
 from messaging.auth import AuthKey, KeyRing
 from messaging.effects import ArmTimer, TimerFired
 from messaging.heartbeat.core import CoreSettings, HeartbeatCore
 from messaging.heartbeat.events import Started
 from messaging.heartbeat.liveness import Timing
-from messaging.heartbeat.simnet import SimNet
 
 KEYS = KeyRing(1, (AuthKey(1, "sha1", b"test-secret"),))
 KEEPALIVE = 0.2
@@ -39,13 +39,14 @@ def poisson_quantile(mean: float, q: float) -> int:
 
 
 def false_deaths(seed: int) -> int:
-    net = SimNet(["a", "b"], KEYS, TIMING, seed=seed)
-    net.links["eth0"].drop = LOSS
-    net.links["eth0"].jitter = 0.002
+    net = heartbeat_simulation(["a", "b"], KEYS, TIMING, seed=seed)
+    net.network.links["eth0"].drop = LOSS
+    net.network.links["eth0"].jitter = 0.002
     net.timer_lateness = KEEPALIVE / 2
     net.start()
     net.run_for(HOUR)
-    return sum(1 for node in net.nodes.values() for log in node.logs if log.event == "node_dead")
+    return sum(1 for node in net.names for log in net.daemon(node, "heartbeat").log.records
+               if log.event == "node_dead")
 
 
 def test_an_hour_at_30_percent_loss_stays_within_the_binomial_bound() -> None:

@@ -1,7 +1,10 @@
-"""The fencer core driven through stonithd.sim: fake clock, in-memory network, scripted agents."""
+"""The fencer core in lab.sim (fencers alone, lab.sim.direct): fake clock, scripted agents."""
 
 from __future__ import annotations
 
+from lab.sim import Simulation
+from lab.sim.direct import fence_runs as device_runs
+from lab.sim.direct import fencing_simulation, request
 from stonithd.api import (
     ConfirmRequest,
     DeviceActionRequest,
@@ -17,9 +20,12 @@ from stonithd.api import (
 )
 from stonithd.executor import RunAgent
 from stonithd.results import Outcome
-from stonithd.sim import SimCluster
 
 NODES = ("n1", "n2", "n3")
+
+
+def published(sim: Simulation) -> list[tuple[str, object]]:
+    return [(e.node, e.event) for e in sim.trace if e.daemon == "stonithd"]
 
 
 def cib(resources: str, topology: str = "", constraints: str = "") -> str:
@@ -50,12 +56,12 @@ def script(failing: set[str] = frozenset(), slow: dict[str, float] | None = None
     return run
 
 
-def fence_runs(sim: SimCluster) -> list[tuple[str, str, str]]:
-    return [(node, run.device, run.action) for node, run in sim.runs
+def fence_runs(sim: Simulation) -> list[tuple[str, str, str]]:
+    return [(node, run.device, run.action) for node, run in device_runs(sim)
             if run.run_id.startswith("fence:")]
 
 
-def result(sim: SimCluster, client: str = "client:1") -> FenceResult:
+def result(sim: Simulation, client: str = "client:1") -> FenceResult:
     replies = sim.replies_to(client)
     assert len(replies) == 1, replies
     assert isinstance(replies[0], FenceResult)
@@ -63,44 +69,44 @@ def result(sim: SimCluster, client: str = "client:1") -> FenceResult:
 
 
 def test_reboot_is_executed_by_another_node_and_every_node_learns_the_result() -> None:
-    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n1 n2 n3")))
-    sim.request("n2", FenceRequest("n2", "reboot", 30))
-    sim.run()
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n1 n2 n3")))
+    request(sim, "n2", FenceRequest("n2", "reboot", 30))
+    sim.run_until_idle()
     done = result(sim)
     assert done.ok and done.executioner != "n2" and done.exit_code == 0
     assert fence_runs(sim) == [(done.executioner, "d1", "reboot")]
-    assert {node for node, event in sim.published if event.op_id == done.op_id} == set(NODES)
-    for fencer in sim.fencers.values():
+    assert {node for node, event in published(sim) if event.op_id == done.op_id} == set(NODES)
+    for fencer in (sim.core(n, "stonithd") for n in sim.names):
         entry = fencer.history.get(done.op_id)
         assert entry is not None and entry.state == OpState.DONE
         assert entry.executioner == done.executioner and entry.origin == "n2"
 
 
 def test_origin_prefers_itself_when_it_is_not_the_target() -> None:
-    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n1 n2 n3")))
-    sim.request("n3", FenceRequest("n1", "off", 30))
-    sim.run()
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n1 n2 n3")))
+    request(sim, "n3", FenceRequest("n1", "off", 30))
+    sim.run_until_idle()
     assert fence_runs(sim) == [("n3", "d1", "off")]
 
 
 def test_the_target_fences_itself_only_when_nobody_else_can_and_never_for_on() -> None:
     xml = cib(device("d1", pcmk_host_list="n1"), constraints=only_on("d1", "n1"))
-    sim = SimCluster.from_cib(NODES, xml)
-    sim.request("n2", FenceRequest("n1", "reboot", 30))
-    sim.run()
+    sim = fencing_simulation(NODES, xml)
+    request(sim, "n2", FenceRequest("n1", "reboot", 30))
+    sim.run_until_idle()
     assert result(sim).ok and fence_runs(sim) == [("n1", "d1", "reboot")]
-    sim = SimCluster.from_cib(NODES, xml)
-    sim.request("n2", FenceRequest("n1", "on", 30))
-    sim.run()
+    sim = fencing_simulation(NODES, xml)
+    request(sim, "n2", FenceRequest("n1", "on", 30))
+    sim.run_until_idle()
     assert not result(sim).ok and fence_runs(sim) == []
     assert "no fencer can run device d1" in result(sim).reason
 
 
 def test_node_without_device_asks_the_one_that_has_it() -> None:
     xml = cib(device("d1", pcmk_host_list="n1 n2 n3"), constraints=only_on("d1", "n3"))
-    sim = SimCluster.from_cib(NODES, xml)
-    sim.request("n1", FenceRequest("n2", "reboot", 30))
-    sim.run()
+    sim = fencing_simulation(NODES, xml)
+    request(sim, "n1", FenceRequest("n2", "reboot", 30))
+    sim.run_until_idle()
     assert result(sim).executioner == "n3"
     assert fence_runs(sim) == [("n3", "d1", "reboot")]
 
@@ -109,9 +115,9 @@ def test_failing_first_level_falls_through_to_second() -> None:
     topology = ('<fencing-level id="l1" target="n2" index="1" devices="ipmi"/>'
                 '<fencing-level id="l2" target="n2" index="2" devices="pdu1,pdu2"/>')
     resources = "".join(device(d, pcmk_host_list="n2") for d in ("ipmi", "pdu1", "pdu2"))
-    sim = SimCluster.from_cib(NODES, cib(resources, topology), agents=script({"ipmi"}))
-    sim.request("n1", FenceRequest("n2", "reboot", 60))
-    sim.run()
+    sim = fencing_simulation(NODES, cib(resources, topology), script=script({"ipmi"}))
+    request(sim, "n1", FenceRequest("n2", "reboot", 60))
+    sim.run_until_idle()
     done = result(sim)
     assert done.ok and done.device == "pdu2"
     # ipmi: the first run plus Pacemaker's default 2 retries; then the two-supply level as
@@ -126,9 +132,9 @@ def test_every_device_of_a_level_must_succeed_and_all_levels_failing_is_reported
                 '<fencing-level id="l2" target="n2" index="2" devices="c"/>')
     resources = "".join(device(d, pcmk_host_list="n2", pcmk_reboot_retries="0",
                                pcmk_off_retries="0") for d in "abc")
-    sim = SimCluster.from_cib(NODES, cib(resources, topology), agents=script({"b", "c"}))
-    sim.request("n1", FenceRequest("n2", "reboot", 60))
-    sim.run()
+    sim = fencing_simulation(NODES, cib(resources, topology), script=script({"b", "c"}))
+    request(sim, "n1", FenceRequest("n2", "reboot", 60))
+    sim.run_until_idle()
     failed = result(sim)
     assert not failed.ok and failed.exit_code == 1
     assert failed.reason.startswith("All topology levels failed")
@@ -143,9 +149,9 @@ def test_failed_on_phase_of_a_remapped_reboot_is_reported_not_fatal() -> None:
         return Outcome(True), 0.1
     topology = '<fencing-level id="l1" target="n2" index="1" devices="pdu1,pdu2"/>'
     resources = "".join(device(d, pcmk_host_list="n2") for d in ("pdu1", "pdu2"))
-    sim = SimCluster.from_cib(NODES, cib(resources, topology), agents=agents)
-    sim.request("n1", FenceRequest("n2", "reboot", 60))
-    sim.run()
+    sim = fencing_simulation(NODES, cib(resources, topology), script=agents)
+    request(sim, "n1", FenceRequest("n2", "reboot", 60))
+    sim.run_until_idle()
     done = result(sim)
     assert done.ok and "pdu2 on n1 (on): stuck" in done.reason
     assert [a for _, _, a in fence_runs(sim)][:3] == ["off", "off", "on"]
@@ -154,16 +160,16 @@ def test_failed_on_phase_of_a_remapped_reboot_is_reported_not_fatal() -> None:
 def test_without_topology_each_capable_device_is_tried_in_turn() -> None:
     resources = (device("a", pcmk_host_list="n2", pcmk_off_retries="0")
                  + device("b", pcmk_host_list="n2"))
-    sim = SimCluster.from_cib(NODES, cib(resources), agents=script({"a"}))
-    sim.request("n1", FenceRequest("n2", "off", 60))
-    sim.run()
+    sim = fencing_simulation(NODES, cib(resources), script=script({"a"}))
+    request(sim, "n1", FenceRequest("n2", "off", 60))
+    sim.run_until_idle()
     assert result(sim).ok and result(sim).device == "b"
 
 
 def test_no_device_for_target_is_nosuch() -> None:
-    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n1")))
-    sim.request("n1", FenceRequest("n9", "reboot", 30))
-    sim.run()
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n1")))
+    request(sim, "n1", FenceRequest("n9", "reboot", 30))
+    sim.run_until_idle()
     assert result(sim).exit_code == 105 and fence_runs(sim) == []
 
 
@@ -172,68 +178,68 @@ def test_hanging_device_times_out_then_the_next_level_runs() -> None:
                 '<fencing-level id="l2" target="n2" index="2" devices="fast"/>')
     resources = (device("slow", pcmk_host_list="n2", pcmk_reboot_timeout="10s")
                  + device("fast", pcmk_host_list="n2"))
-    sim = SimCluster.from_cib(NODES, cib(resources, topology),
-                              agents=script(slow={"slow": 1e9}))
-    sim.request("n1", FenceRequest("n2", "reboot", 100))
-    sim.run()
+    sim = fencing_simulation(NODES, cib(resources, topology),
+                              script=script(slow={"slow": 1e9}))
+    request(sim, "n1", FenceRequest("n2", "reboot", 100))
+    sim.run_until_idle()
     assert result(sim).ok and result(sim).device == "fast"
-    assert 10 <= sim.clock.monotonic() < 20
+    assert 10 <= sim.now < 20
 
 
 def test_total_timeout_ends_the_operation() -> None:
-    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n2")),
-                              agents=script(slow={"d1": 1e9}))
-    sim.request("n1", FenceRequest("n2", "reboot", 30))
-    sim.run()
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n2")),
+                              script=script(slow={"d1": 1e9}))
+    request(sim, "n1", FenceRequest("n2", "reboot", 30))
+    sim.run_until_idle()
     timed_out = result(sim)
     assert timed_out.exit_code == 124 and "total timeout of 30s" in timed_out.reason
-    assert sim.fencers["n1"].history.get(timed_out.op_id).state == OpState.FAILED  # type: ignore[union-attr]
+    assert sim.core("n1", "stonithd").history.get(timed_out.op_id).state == OpState.FAILED  # type: ignore[union-attr]
 
 
 def test_silent_peer_delays_the_query_until_its_timeout_only() -> None:
-    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n2")))
-    sim.down.add("n3")
-    sim.request("n1", FenceRequest("n2", "reboot", 60))
-    sim.run(until=4.9)
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n2")))
+    sim.kill("n3")
+    request(sim, "n1", FenceRequest("n2", "reboot", 60))
+    sim.run_until(4.9)
     assert fence_runs(sim) == []
-    sim.run()
+    sim.run_until_idle()
     assert result(sim).ok and fence_runs(sim)[0][0] == "n1"
 
 
 def test_identical_requests_share_one_operation() -> None:
-    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n2")))
-    sim.request("n1", FenceRequest("n2", "reboot", 60), client="client:a")
-    sim.request("n1", FenceRequest("n2", "reboot", 60), client="client:b")
-    sim.run()
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n2")))
+    request(sim, "n1", FenceRequest("n2", "reboot", 60), client="client:a")
+    request(sim, "n1", FenceRequest("n2", "reboot", 60), client="client:b")
+    sim.run_until_idle()
     assert result(sim, "client:a") == result(sim, "client:b")
     assert len(fence_runs(sim)) == 1
 
 
 def test_tolerance_answers_from_history() -> None:
-    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n2")))
-    sim.request("n1", FenceRequest("n2", "off", 60), client="client:a")
-    sim.run()
-    sim.run(until=sim.clock.monotonic() + 10)
-    sim.request("n1", FenceRequest("n2", "off", 60, tolerance=30), client="client:b")
-    sim.request("n1", FenceRequest("n2", "off", 60, tolerance=5), client="client:c")
-    sim.run()
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n2")))
+    request(sim, "n1", FenceRequest("n2", "off", 60), client="client:a")
+    sim.run_until_idle()
+    sim.run_until(sim.now + 10)
+    request(sim, "n1", FenceRequest("n2", "off", 60, tolerance=30), client="client:b")
+    request(sim, "n1", FenceRequest("n2", "off", 60, tolerance=5), client="client:c")
+    sim.run_until_idle()
     assert result(sim, "client:b").op_id == result(sim, "client:a").op_id
     assert result(sim, "client:c").op_id != result(sim, "client:a").op_id
     assert len(fence_runs(sim)) == 2
 
 
 def test_manual_confirmation_completes_a_pending_operation() -> None:
-    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n2")),
-                              agents=script(slow={"d1": 1e9}))
-    sim.request("n1", FenceRequest("n2", "reboot", 300), client="client:a")
-    sim.run(until=1.0)
-    sim.request("n3", ConfirmRequest("n2"), client="client:b")
-    sim.run(until=2.0)
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n2")),
+                              script=script(slow={"d1": 1e9}))
+    request(sim, "n1", FenceRequest("n2", "reboot", 300), client="client:a")
+    sim.run_until(1.0)
+    request(sim, "n3", ConfirmRequest("n2"), client="client:b")
+    sim.run_until(2.0)
     assert result(sim, "client:b").executioner == "a human"
-    sim.request("n1", ConfirmRequest("n2"), client="client:c")
-    sim.run(until=3.0)
+    request(sim, "n1", ConfirmRequest("n2"), client="client:c")
+    sim.run_until(3.0)
     assert result(sim, "client:a").ok and result(sim, "client:a").executioner == "a human"
-    entries = sim.fencers["n2"].history.for_target("n2")
+    entries = sim.core("n2", "stonithd").history.for_target("n2")
     assert any(e.device == "manual_ack" and e.state == OpState.DONE for e in entries)
 
 
@@ -241,17 +247,17 @@ def test_delay_base_and_max_postpone_the_agent_and_minus_one_disables_them() -> 
     xml = cib(device("d1", pcmk_host_list="n2", pcmk_delay_base="3s", pcmk_delay_max="8s"))
     starts = []
     for seed in range(5):
-        sim = SimCluster.from_cib(NODES, xml, seed=seed)
-        sim.request("n1", FenceRequest("n2", "reboot", 60))
-        sim.run(until=2.9)
+        sim = fencing_simulation(NODES, xml, seed=seed)
+        request(sim, "n1", FenceRequest("n2", "reboot", 60))
+        sim.run_until(2.9)
         assert fence_runs(sim) == []
-        sim.run()
-        starts.append(sim.clock.monotonic())
+        sim.run_until_idle()
+        starts.append(sim.now)
         assert result(sim).ok
     assert min(starts) >= 3 and max(starts) <= 8.5 and len(set(starts)) > 1
-    sim = SimCluster.from_cib(NODES, xml)
-    sim.request("n1", FenceRequest("n2", "reboot", 60, delay=-1))
-    sim.run(until=1.0)
+    sim = fencing_simulation(NODES, xml)
+    request(sim, "n1", FenceRequest("n2", "reboot", 60, delay=-1))
+    sim.run_until(1.0)
     assert len(fence_runs(sim)) == 1
 
 
@@ -261,16 +267,16 @@ def test_dynamic_list_is_asked_once_and_cached() -> None:
             return Outcome(True, ports=("n2", "n3")), 0.1
         return Outcome(True), 0.1
     xml = cib(device("d1"), constraints=only_on("d1", "n1"))
-    sim = SimCluster.from_cib(NODES, xml, agents=agents)
-    sim.request("n2", FenceRequest("n3", "off", 60), client="client:a")
-    sim.request("n2", ListDevicesRequest("n2", 60), client="client:b")
-    sim.run()
+    sim = fencing_simulation(NODES, xml, script=agents)
+    request(sim, "n2", FenceRequest("n3", "off", 60), client="client:a")
+    request(sim, "n2", ListDevicesRequest("n2", 60), client="client:b")
+    sim.run_until_idle()
     assert result(sim, "client:a").ok and result(sim, "client:a").executioner == "n1"
     assert sim.replies_to("client:b") == [DeviceList(("d1",))]
-    sim.request("n3", ListDevicesRequest("n1", 60), client="client:c")
-    sim.run()
+    request(sim, "n3", ListDevicesRequest("n1", 60), client="client:c")
+    sim.run_until_idle()
     assert sim.replies_to("client:c") == [DeviceList(())]
-    assert [r.action for _, r in sim.runs].count("list") == 1
+    assert [r.action for _, r in device_runs(sim)].count("list") == 1
 
 
 def test_status_host_check_runs_status_with_the_port() -> None:
@@ -281,25 +287,25 @@ def test_status_host_check_runs_status_with_the_port() -> None:
                     else Outcome(False, "unknown plug")), 0.1
         return Outcome(True), 0.1
     xml = cib(device("d1", pcmk_host_check="status", pcmk_host_map="n2:7"))
-    sim = SimCluster.from_cib(NODES, xml, agents=agents)
-    sim.request("n1", FenceRequest("n2", "off", 60), client="client:a")
-    sim.request("n1", FenceRequest("n3", "off", 60), client="client:b")
-    sim.run()
+    sim = fencing_simulation(NODES, xml, script=agents)
+    request(sim, "n1", FenceRequest("n2", "off", 60), client="client:a")
+    request(sim, "n1", FenceRequest("n3", "off", 60), client="client:b")
+    sim.run_until_idle()
     assert result(sim, "client:a").ok and result(sim, "client:b").exit_code == 105
 
 
 def test_local_queries_history_and_device_actions() -> None:
     xml = cib(device("d1", pcmk_host_list="n2") + device("d2", pcmk_host_list="n2"),
               constraints=only_on("d2", "n3"))
-    sim = SimCluster.from_cib(NODES, xml)
-    sim.request("n1", ListRegisteredRequest(), client="client:a")
-    sim.request("n1", ListDevicesRequest("n2", 60), client="client:b")
-    sim.request("n1", DeviceActionRequest("d2", "monitor"), client="client:c")
-    sim.request("n1", DeviceActionRequest("d1", "reboot"), client="client:d")
-    sim.request("n1", FenceRequest("n2", "explode", 60), client="client:e")
-    sim.request("n1", FenceRequest("n2", "off", 60), client="client:f")
-    sim.run()
-    sim.request("n3", HistoryRequest("n2"), client="client:g")
+    sim = fencing_simulation(NODES, xml)
+    request(sim, "n1", ListRegisteredRequest(), client="client:a")
+    request(sim, "n1", ListDevicesRequest("n2", 60), client="client:b")
+    request(sim, "n1", DeviceActionRequest("d2", "monitor"), client="client:c")
+    request(sim, "n1", DeviceActionRequest("d1", "reboot"), client="client:d")
+    request(sim, "n1", FenceRequest("n2", "explode", 60), client="client:e")
+    request(sim, "n1", FenceRequest("n2", "off", 60), client="client:f")
+    sim.run_until_idle()
+    request(sim, "n3", HistoryRequest("n2"), client="client:g")
     assert sim.replies_to("client:a") == [DeviceList(("d1",))]
     assert sim.replies_to("client:b") == [DeviceList(("d1", "d2"))]
     assert [type(r).__name__ for r in sim.replies_to("client:c")] == ["ErrorReply"]
@@ -308,26 +314,26 @@ def test_local_queries_history_and_device_actions() -> None:
     assert isinstance(sim.replies_to("client:e")[0], ErrorReply)
     reply = sim.replies_to("client:g")[0]
     assert isinstance(reply, HistoryReply) and reply.entries[0].executioner == "n1"
-    sim.request("n3", HistoryRequest("n2", cleanup=True), client="client:h")
-    sim.request("n1", HistoryRequest("*"), client="client:i")
+    request(sim, "n3", HistoryRequest("n2", cleanup=True), client="client:h")
+    request(sim, "n1", HistoryRequest("*"), client="client:i")
     assert sim.replies_to("client:h") == [HistoryReply(())]
     assert len(sim.replies_to("client:i")[0].entries) == 1  # other nodes keep theirs
-    sim.request("n3", HistoryRequest("*", broadcast=True), client="client:j")
-    sim.run()
+    request(sim, "n3", HistoryRequest("*", broadcast=True), client="client:j")
+    sim.run_until_idle()
     merged = sim.replies_to("client:j")[0].entries
     assert [(e.target, e.state) for e in merged] == [("n2", OpState.DONE)]
 
 
 def test_history_broadcast_answers_after_the_query_timeout_without_a_silent_peer() -> None:
-    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n2")))
-    sim.request("n1", FenceRequest("n2", "off", 60))
-    sim.run()
-    sim.fencers["n3"].history.cleanup("*")
-    sim.down.add("n2")
-    sim.request("n3", HistoryRequest("n2", broadcast=True), client="client:h")
-    sim.run(until=sim.clock.monotonic() + 4.0)
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n2")))
+    request(sim, "n1", FenceRequest("n2", "off", 60))
+    sim.run_until_idle()
+    sim.core("n3", "stonithd").history.cleanup("*")
+    sim.kill("n2")
+    request(sim, "n3", HistoryRequest("n2", broadcast=True), client="client:h")
+    sim.run_until(sim.now + 4.0)
     assert sim.replies_to("client:h") == []  # still waiting for n2
-    sim.run()
+    sim.run_until_idle()
     assert len(sim.replies_to("client:h")[0].entries) == 1  # n1's copy arrived
 
 
@@ -336,19 +342,19 @@ def test_device_delays_apply_only_to_the_first_device_of_an_operation() -> None:
                 '<fencing-level id="l2" target="n2" index="2" devices="b"/>')
     resources = "".join(device(d, pcmk_host_list="n2", pcmk_delay_base="5s",
                                pcmk_reboot_retries="0") for d in "ab")
-    sim = SimCluster.from_cib(NODES, cib(resources, topology), agents=script({"a"}))
-    sim.request("n1", FenceRequest("n2", "reboot", 60))
-    sim.run()
+    sim = fencing_simulation(NODES, cib(resources, topology), script=script({"a"}))
+    request(sim, "n1", FenceRequest("n2", "reboot", 60))
+    sim.run_until_idle()
     assert result(sim).ok and result(sim).device == "b"
-    assert 5.4 <= sim.clock.monotonic() < 6
+    assert 5.4 <= sim.now < 6
 
 
 def test_a_late_execute_request_never_fences() -> None:
     from stonithd.api import DeviceResult, ExecuteFence
     from stonithd.core import PeerMessage
 
-    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n2")))
-    fencer = sim.fencers["n3"]
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n2")))
+    fencer = sim.core("n3", "stonithd")
     late = ExecuteFence("n1-9", "n1", "d1", "n2", "off", 20.0, expires=1000.0)
     effects = fencer.handle(PeerMessage("n1", late, now=50.0, wall=1001.0))
     results = [e.message for e in effects if isinstance(getattr(e, "message", None),

@@ -3,10 +3,10 @@ node leaving the view (no waiting for query or device timeouts), on a FakeClock.
 
 from __future__ import annotations
 
+from lab.sim.direct import fencing_simulation, request, set_peers
 from stonithd.api import FenceRequest, FenceResult, HistoryReply, HistoryRequest
 from stonithd.core import PeersChanged
 from stonithd.membership import PeerSet
-from stonithd.sim import SimCluster
 from tests.unit.stonithd.test_stonithd_core import cib, device, fence_runs, only_on, script
 
 NODES = ("n1", "n2", "n3")
@@ -58,72 +58,72 @@ def test_a_view_without_this_node_keeps_only_this_node() -> None:
 
 
 def test_query_does_not_wait_for_a_node_that_left_the_view() -> None:
-    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n1 n2 n3")))
-    sim.down.add("n2")  # n2 died: its reply never comes
-    sim.request("n1", FenceRequest("n3", "off", 60))
-    sim.run(until=0.5)
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n1 n2 n3")))
+    sim.kill("n2")  # n2 died: its reply never comes
+    request(sim, "n1", FenceRequest("n3", "off", 60))
+    sim.run_until(0.5)
     assert sim.replies_to("client:1") == []  # still waiting for n2's reply
-    sim.membership(("n1", "n3"))
-    sim.run()
+    set_peers(sim, ("n1", "n3"))
+    sim.run_until_idle()
     done = sim.replies_to("client:1")[0]
     assert isinstance(done, FenceResult) and done.ok
-    assert sim.clock.monotonic() < 2.0  # well before the 5 s query timeout
+    assert sim.now < 2.0  # well before the 5 s query timeout
 
 
 def test_device_sent_to_a_departed_executor_goes_to_another_node() -> None:
     resources = device("d1", pcmk_host_list="n1 n2 n3")
     constraints = only_on("d1", "n2").replace('node="n1" score="-INFINITY"', 'node="n1" score="0"')
-    sim = SimCluster.from_cib(NODES, cib(resources, constraints=constraints),
-                              agents=script(slow={"d1": 20.0}))
-    sim.request("n3", FenceRequest("n1", "off", 120))
-    sim.run(until=1.0)
+    sim = fencing_simulation(NODES, cib(resources, constraints=constraints),
+                              script=script(slow={"d1": 20.0}))
+    request(sim, "n3", FenceRequest("n1", "off", 120))
+    sim.run_until(1.0)
     assert fence_runs(sim) == [("n2", "d1", "off")]  # n2 preferred over the target n1
-    sim.down.add("n2")
-    sim.membership(("n1", "n3"))
-    sim.run()
+    sim.kill("n2")
+    set_peers(sim, ("n1", "n3"))
+    sim.run_until_idle()
     done = sim.replies_to("client:1")[0]
     assert isinstance(done, FenceResult)
     assert fence_runs(sim)[1:] == [("n1", "d1", "off")]  # the target, as a last resort
     assert done.ok and done.executioner == "n1"
-    assert sim.clock.monotonic() < 25.0  # not the device timeout (default 60 s * 1.2)
+    assert sim.now < 25.0  # not the device timeout (default 60 s * 1.2)
 
 
 def test_departed_executor_without_alternative_fails_the_operation_at_once() -> None:
-    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n3"),
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n3"),
                                          constraints=only_on("d1", "n2")),
-                              agents=script(slow={"d1": 20.0}))
-    sim.request("n1", FenceRequest("n3", "reboot", 120))
-    sim.run(until=1.0)
-    sim.down.add("n2")
-    sim.membership(("n1", "n3"))
-    sim.run(until=2.0)
+                              script=script(slow={"d1": 20.0}))
+    request(sim, "n1", FenceRequest("n3", "reboot", 120))
+    sim.run_until(1.0)
+    sim.kill("n2")
+    set_peers(sim, ("n1", "n3"))
+    sim.run_until(2.0)
     done = sim.replies_to("client:1")
     assert len(done) == 1 and isinstance(done[0], FenceResult) and not done[0].ok
     assert "n2 left the membership" in done[0].reason
 
 
 def test_history_sync_stops_waiting_for_a_departed_node() -> None:
-    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n1 n2 n3")))
-    sim.down.add("n3")
-    sim.request("n1", HistoryRequest("n2", broadcast=True), client="client:h")
-    sim.run(until=0.5)
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n1 n2 n3")))
+    sim.kill("n3")
+    request(sim, "n1", HistoryRequest("n2", broadcast=True), client="client:h")
+    sim.run_until(0.5)
     assert sim.replies_to("client:h") == []
-    sim.membership(("n1", "n2"))
+    set_peers(sim, ("n1", "n2"))
     replies = sim.replies_to("client:h")
     assert len(replies) == 1 and isinstance(replies[0], HistoryReply)
 
 
 def test_a_fencer_that_joins_receives_the_history_it_missed() -> None:
-    sim = SimCluster.from_cib(NODES, cib(device("d1", pcmk_host_list="n1 n2 n3")))
-    sim.down.add("n3")
-    sim.membership(("n1", "n2"))
-    sim.request("n1", FenceRequest("n2", "off", 60))
-    sim.run()
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n1 n2 n3")))
+    sim.kill("n3")
+    set_peers(sim, ("n1", "n2"))
+    request(sim, "n1", FenceRequest("n2", "off", 60))
+    sim.run_until_idle()
     done = sim.replies_to("client:1")[0]
     assert isinstance(done, FenceResult) and done.ok
-    assert sim.fencers["n3"].history.get(done.op_id) is None  # it was down
-    sim.down.discard("n3")
-    sim.membership(("n1", "n2", "n3"))
-    sim.run()
-    entry = sim.fencers["n3"].history.get(done.op_id)
+    assert sim.core("n3", "stonithd").history.get(done.op_id) is None  # it was down
+    sim.start("n3")
+    set_peers(sim, ("n1", "n2", "n3"))
+    sim.run_until_idle()
+    entry = sim.core("n3", "stonithd").history.get(done.op_id)
     assert entry is not None and entry.target == "n2" and entry.executioner == "n1"

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_stonithd_core import cib, device, fence_runs, result, script
 
+from lab.sim.direct import fencing_simulation, request
 from stonithd.api import FenceRequest
-from stonithd.sim import SimCluster
 
 POOL = ("d1", "d2", "d3", "d4")
 levels_strategy = st.lists(st.lists(st.sampled_from(POOL), min_size=1, max_size=3, unique=True),
@@ -42,14 +42,15 @@ def test_topology_rules_hold(levels: list[list[str]], failing: set[str], origin:
                        f'devices="{",".join(level)}"/>' for i, level in enumerate(levels, 1))
     resources = "".join(device(d, pcmk_host_list="n2", pcmk_reboot_retries="0",
                                pcmk_off_retries="0") for d in POOL)
-    sim = SimCluster.from_cib(("n1", "n2", "n3"), cib(resources, topology),
-                              agents=script(failing))
-    sim.request(origin, FenceRequest("n2", "reboot", 600), client="client:a")
-    sim.request(origin, FenceRequest("n2", "reboot", 600), client="client:b")
-    sim.run()
+    sim = fencing_simulation(("n1", "n2", "n3"), cib(resources, topology),
+                              script=script(failing))
+    request(sim, origin, FenceRequest("n2", "reboot", 600), client="client:a")
+    request(sim, origin, FenceRequest("n2", "reboot", 600), client="client:b")
+    sim.run_until_idle()
     runs, ok = expected_runs(levels, failing)
     assert [(d, a) for _, d, a in fence_runs(sim)] == runs
     assert all(node != "n2" for node, _, _ in fence_runs(sim))  # never the target itself
     assert result(sim, "client:a").ok is ok
     assert result(sim, "client:a") == result(sim, "client:b")
-    assert all(not f._ops for f in sim.fencers.values())  # nothing left pending anywhere
+    # nothing left pending anywhere
+    assert all(not sim.core(n, "stonithd")._ops for n in sim.names)
