@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ccm.api import CcmClient
 from lab.cli import lab, wait_for_view
 from lab.layout import load
-from lab.sim import Cluster
+from lab.sim import MEMBERSHIP, SimConfig, Simulation, membership_events, stabilize
 from messaging.errors import HAError
 
 LOSSES = (0, 10, 30)
@@ -36,15 +36,16 @@ LAB = "hcfalse"
 
 
 def simulated(loss: int, deadtime_x: int, seconds: float = 3600.0, seed: int = 1) -> int:
-    cluster = Cluster(seed=seed, keepalive=KEEPALIVE, deadtime=deadtime_x * KEEPALIVE)
-    cluster.add_nodes(["n1", "n2", "n3"])
-    if cluster.stabilize(limit=10) is None:
+    config = SimConfig(keepalive=KEEPALIVE, deadtime=deadtime_x * KEEPALIVE)
+    sim = Simulation(MEMBERSHIP, seed=seed, config=config)
+    sim.add_nodes(["n1", "n2", "n3"])
+    if stabilize(sim, limit=10) is None:
         raise SystemExit("simulator did not stabilise")
-    before = len(cluster.events)
-    cluster.network.loss["n2"] = loss / 100
-    cluster.run_for(seconds)
+    before = len(membership_events(sim))
+    sim.network.loss["n2"] = loss / 100
+    sim.run_for(seconds)
     # one view change = the same view id installed on several nodes: count distinct ids
-    return len({event.view_id for _, _, event in cluster.events[before:]})
+    return len({event.view_id for _, _, event in membership_events(sim)[before:]})
 
 
 def cli(*args: str) -> None:
