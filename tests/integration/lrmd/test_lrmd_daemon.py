@@ -72,13 +72,11 @@ def test_stateful_roles_through_lrmd(lrmd: Daemon, tmp_path: Path) -> None:
 
 def test_timeout_kills_the_process_group(lrmd: Daemon, tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
-    started = time.monotonic()
     result = lrmd.execute(
         "ocf:test:Sleeper", "start", params={"pidfile": str(pidfile)}, timeout_ms=1000
     )
     assert result.status == OpStatus.TIMEOUT
-    assert "1000 ms" in result.exit_reason
-    assert time.monotonic() - started < 8
+    assert "1000 ms" in result.exit_reason  # when: tests/unit/lab/test_sim_timing.py
     child = int(pidfile.read_text())
     deadline = time.monotonic() + 5
     while _alive(child) and time.monotonic() < deadline:
@@ -96,11 +94,10 @@ def _alive(pid: int) -> bool:
 
 def test_agent_ignoring_sigterm_gets_sigkill(lrmd: Daemon) -> None:
     result = lrmd.execute("ocf:test:Stubborn", "start", timeout_ms=500)
-    assert result.status == OpStatus.TIMEOUT
-    assert 1000 <= result.exec_time_ms < 6000  # timeout + the 1 s kill grace
+    assert result.status == OpStatus.TIMEOUT  # when: tests/unit/lab/test_sim_timing.py
 
 
-def test_failing_monitor_noticed_within_one_interval(lrmd: Daemon, tmp_path: Path) -> None:
+def test_failing_monitor_is_reported_and_reported_again(lrmd: Daemon, tmp_path: Path) -> None:
     state = tmp_path / "d.state"
     params = {"state": str(state)}
     assert lrmd.execute("ocf:hacluster:Dummy", "start", params=params).rc == 0
@@ -110,12 +107,10 @@ def test_failing_monitor_noticed_within_one_interval(lrmd: Daemon, tmp_path: Pat
     )
     assert first.rc == 0
     state.unlink()
-    removed = time.monotonic()
     event = next_event(sub, 15)
     while event is not None and event.rc == 0:  # the first result may still be in flight
         event = next_event(sub, 15)
     assert event is not None and event.rc == 7 and event.interval_ms == 2000
-    assert time.monotonic() - removed < 2.0 + 3.0  # one interval plus slack for load
     again = next_event(sub, 10)  # failures are reported every time, not only on change
     assert again is not None and again.rc == 7
     sub.close(0)
@@ -154,11 +149,10 @@ def test_garbage_and_hung_agents_do_not_disturb_others(lrmd: Daemon, tmp_path: P
     for thread in threads:
         thread.start()
     time.sleep(0.2)
-    started = time.monotonic()
     quick = lrmd.execute(
         "ocf:hacluster:Dummy", "start", resource="quick", params={"state": str(tmp_path / "q")}
     )
-    assert quick.rc == 0 and time.monotonic() - started < 3.5  # not behind the hung agent
+    assert quick.rc == 0  # not held up by the hung one: tests/unit/lab/test_sim_timing.py
     for thread in threads:
         thread.join(30)
     junk = results["junk"]
@@ -187,14 +181,10 @@ def test_metadata_is_valid_and_cached(lrmd: Daemon) -> None:
     schema = etree.RelaxNG(etree.parse(schema_path)) if os.path.exists(schema_path) else None
     with lrmd.client() as client:
         for agent in ("ocf:hacluster:IPaddr", "ocf:hacluster:Dummy", "ocf:hacluster:Stateful"):
-            started = time.monotonic()
             reply = client.request(MetadataRequest(AgentSpec.parse(agent)), timeout=15)
-            first = time.monotonic() - started
-            started = time.monotonic()
             again = client.request(MetadataRequest(AgentSpec.parse(agent)), timeout=15)
             assert isinstance(reply, MetadataReply) and isinstance(again, MetadataReply)
             assert again.xml == reply.xml
-            assert time.monotonic() - started < first  # no agent run the second time
             root = etree.fromstring(reply.xml.encode())
             assert root.get("name") == agent.rsplit(":", 1)[1]
             if schema is not None:
