@@ -13,6 +13,7 @@
   expect-op NODE RSC ACTION INTERVAL rc=N | status=NAME
                                                  lrmd's last result for that operation
   expect-down NODE / expect-up NODE
+  fence-runs                                     every fence agent run so far
 
 `tick` and `stabilize` print fence results, operation results and power changes as they
 happen, besides views.
@@ -147,6 +148,13 @@ def _expect_power(wanted: bool) -> Command:
     return check
 
 
+def _fence_runs(run: Run, args: list[str]) -> str:
+    lines = [f"{node}: {effect.device} {effect.action} "
+             f"{dict(effect.pairs).get('nodename', '-')}"
+             for node, effect in run.config.fence_devices.runs]
+    return "\n".join(lines) or "none"
+
+
 def _fence_line(run: Run, entry: TraceEntry) -> str | None:
     event = entry.event
     if not isinstance(event, fencing.FenceResult):
@@ -184,4 +192,5 @@ OPS_COMMANDS: dict[str, Command] = {
     "expect-op": _expect_op,
     "expect-down": _expect_power(False),
     "expect-up": _expect_power(True),
+    "fence-runs": _fence_runs,
 }
