@@ -11,12 +11,36 @@ Pieces: `world` (Simulation, DaemonSpec, the runners on messaging.runtime's Fake
 of heartbeat, ccm, lrmd and stonithd, and `SimConfig`), `agents` (fake resource agents and
 fence devices), `checks` (partitions and agreement), `script` (scenario scripts).
 
-Adding a daemon (cib, crmd): write a `DaemonSpec(name, build, boot=..., handlers=...,
-send=..., subscriptions={topic: translate})` and `sim.register(spec)` (or pass it in the
-registry list) before `add_nodes`. `build(ctx)` returns the pure core for one boot of
-`ctx.node`; `subscriptions` turn another local daemon's publications into this core's
-events; `send` carries its `Send` effects (e.g. `daemons.send_to_peers` over heartbeat);
-`handlers` perform its own effect types. Settings go in `SimConfig.extra`.
+Adding a daemon (cib, crmd): write a `DaemonSpec` and pass it in the registry list (or
+`sim.register(spec)`) before `add_nodes`; daemons boot in registry order. For example::
+
+    CIB = DaemonSpec(
+        "cib",
+        build=lambda ctx: CibCore(ctx.node, ctx.memory.get("cib.xml", EMPTY)),  # one boot
+        boot=lambda ctx: ctx.feed(CibStarted(ctx.now)),
+        send=lambda ctx, effect: send_to_peers(ctx, effect.destination, "cib",
+                                               encode(effect.message)),
+        subscriptions={
+            "message": lambda ctx, e: [PeerUpdate(e.src, decode(e.payload), ctx.now)]
+                       if e.channel == "cib" and e.src != ctx.node else [],
+            MEMBERSHIP_TOPIC: lambda ctx, e: [PeersChanged(e.members, ctx.now)],
+        },
+        handlers=lambda ctx: {WriteCib: lambda eff: ctx.memory.__setitem__("cib.xml", eff.xml)},
+    )
+    sim = Simulation([*ALL_DAEMONS, CIB], config=SimConfig(extra={"cib": ...}))
+
+- `build(ctx)` returns the pure core for one boot of `ctx.node`; `ctx.memory` survives
+  restarts (what the daemon keeps on disk; the runner's `Persist` effects land there too),
+  `ctx.state` is per boot, `ctx.rng` is seeded per (seed, node, daemon, incarnation).
+- `subscriptions[topic](ctx, event)` turns a publication of any daemon on the same node
+  (heartbeat "status"/"message", ccm's membership, lrmd "op", stonithd "fence", and the
+  new daemon's own topics) into events for this core.
+- `send(ctx, effect)` carries its `Send`: `send_to_peers` goes through the node's
+  heartbeat (channel per daemon); the default records replies to local clients.
+- `handlers(ctx)` performs its own effect types; `ctx.request(daemon, make_event)` asks
+  another daemon of the node (one request at a time, `ipc_delay` each).
+- Settings go in `SimConfig.extra`; client requests come in with `sim.feed(node, daemon,
+  event)`, replies land in `sim.replies`, publications in `sim.trace`.
 """
 
 from .agents import FenceDevices, ResourceAgents
