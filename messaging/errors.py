@@ -230,11 +230,13 @@ class ErrorReply:
     message: str
 
     @classmethod
-    def of(cls, error: BaseException) -> ErrorReply:
-        """The reply for `error`; anything not in the HAError tree is an InternalError."""
+    def of(cls, error: BaseException, exit_code: ExitCode | None = None) -> ErrorReply:
+        """The reply for `error` (with `exit_code` instead of its class's, when a tool must
+        exit with a more precise code); anything outside the HAError tree is an
+        InternalError."""
         if isinstance(error, HAError):
             name = next(c.__name__ for c in type(error).__mro__ if c.__name__ in _REMOTE_ERRORS)
-            return cls(name, int(error.exit_code), error.message)
+            return cls(name, int(exit_code or error.exit_code), error.message)
         return cls("InternalError", int(ExitCode.SOFTWARE),
                    f"internal error: {type(error).__name__}: {error}")
 
