@@ -26,9 +26,11 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ccm.api import MembershipChanged, decode
+from ccm.api import API, MembershipChanged
 from lab.cli import lab, wait_for_view
 from lab.layout import load
+from messaging.envelope import decode
+from messaging.errors import RemoteProtocolError
 
 LAB = ["hcbench"]  # set from --name
 
@@ -58,7 +60,11 @@ def one_trial(nodes: list[str], victim: str, dirs: dict[str, Path], timeout: flo
     seen: dict[str, float] = {}
     while len(seen) < len(socks) and time.monotonic() - killed < timeout:
         for sock, _ in poller.poll(100):
-            event = decode(sock.recv())
+            frames = sock.recv_multipart()
+            try:
+                event = decode(API, frames[-1]).message
+            except RemoteProtocolError:
+                continue
             node = socks[sock]
             if isinstance(event, MembershipChanged) and victim not in event.members:
                 seen.setdefault(node, time.monotonic())
@@ -111,7 +117,7 @@ def main() -> None:
     LAB[0] = args.name
     # The measuring process runs at the daemons' priority, so its own wake-ups on a loaded
     # host do not add to the times it takes.
-    from messaging.heartbeat.service import raise_priority
+    from messaging.daemon import raise_priority
 
     print(f"bench priority: {raise_priority()}", file=sys.stderr)
     if os.geteuid() != 0:

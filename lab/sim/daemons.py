@@ -22,11 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgpack
-
 from ccm.api import CHANNEL as CCM_CHANNEL
 from ccm.api import (
     MEMBERSHIP_TOPIC,
+    VIEW_ID_FILE,
     CcmNode,
     MembershipChanged,
     PeerMessageReceived,
@@ -39,7 +38,8 @@ from ccm.api import (
 from lrmd.api import CoreRunAgent, KillProcessGroup, LrmdCore
 from messaging.auth import KeyRing
 from messaging.authkeys import parse_authkeys
-from messaging.effects import Send
+from messaging.effects import ALL_NODES, AllNodes, Client, Node, Send
+from messaging.errors import InternalError
 from messaging.heartbeat.api import MessageReceived, NodeState, NodeStatusChanged
 from messaging.heartbeat.core import CoreSettings, HeartbeatCore
 from messaging.heartbeat.events import PacketReceived, SendDatagram, SendRequest, Started
@@ -87,7 +87,8 @@ def _config(ctx: DaemonContext) -> SimConfig:
     return config
 
 
-def send_to_peers(ctx: DaemonContext, destination: Any, channel: str, payload: bytes) -> None:
+def send_to_peers(ctx: DaemonContext, destination: Node | AllNodes, channel: str,
+                  payload: bytes) -> None:
     """Hand a message for other nodes to this node's heartbeat (one request at a time)."""
     dst = destination_name(destination)
     ctx.request("heartbeat", lambda now: SendRequest(dst, channel, payload, now))
@@ -120,8 +121,9 @@ def _ccm_build(ctx: DaemonContext) -> CcmNode:
     config = _config(ctx)
     settings = QuorumSettings(nodes=tuple(ctx.sim.names), **config.quorum)
     timing = config.ccm_timing or Timing.for_keepalive(config.keepalive)
+    saved = ctx.memory.get(VIEW_ID_FILE, b"0")  # what the core persisted last boot
     return CcmNode(ctx.node, settings, timing, ctx.rng, ctx.incarnation,
-                   last_view_id=ctx.memory.get("view_id", 0))
+                   last_view_id=int(saved.decode().strip() or 0))
 
 
 def _ccm_status(ctx: DaemonContext, event: NodeStatusChanged) -> list[Any]:
@@ -133,21 +135,19 @@ def _ccm_status(ctx: DaemonContext, event: NodeStatusChanged) -> list[Any]:
 def _ccm_message(ctx: DaemonContext, event: MessageReceived) -> list[Any]:
     if event.channel != CCM_CHANNEL or event.src == ctx.node:
         return []
-    message = protocol_from_wire(msgpack.unpackb(event.payload))
+    message = protocol_from_wire(event.payload)
     return [PeerMessageReceived(event.src, message, ctx.now)]
 
 
-def _ccm_remember(ctx: DaemonContext, event: MembershipChanged) -> list[Any]:
-    ctx.memory["view_id"] = max(ctx.memory.get("view_id", 0), event.view_id)
-    return []
+def _ccm_send(ctx: DaemonContext, effect: Send) -> None:
+    if isinstance(effect.destination, Client):
+        raise InternalError(f"ccm core sent {effect!r} to a client")
+    send_to_peers(ctx, effect.destination, CCM_CHANNEL, protocol_to_wire(effect.message))
 
 
 CCM = DaemonSpec(
     "ccm", _ccm_build, boot=lambda ctx: ctx.perform(ctx.core.start(ctx.now)),
-    send=lambda ctx, effect: send_to_peers(
-        ctx, effect.destination, CCM_CHANNEL, msgpack.packb(protocol_to_wire(effect.message))),
-    subscriptions={"status": _ccm_status, "message": _ccm_message,
-                   MEMBERSHIP_TOPIC: _ccm_remember})
+    send=_ccm_send, subscriptions={"status": _ccm_status, "message": _ccm_message})
 
 
 # ------------------------------------------------------------------------- lrmd
@@ -179,31 +179,34 @@ def fencer_boot(ctx: DaemonContext) -> None:
 
 
 def _fencer_send(ctx: DaemonContext, effect: Send) -> None:
+    if isinstance(effect.destination, Client):
+        ctx.sim.reply(ctx, effect.destination, effect.message)
+        return
     target = destination_name(effect.destination)
     if target == ctx.node:  # the shell loops a Send to itself back in
         ctx.after(0.0, lambda now: fencing.PeerMessage(ctx.node, effect.message, now,
                                                         ctx.wall))
     elif ctx.state["peers"].reachable(target):
-        send_to_peers(ctx, target, STONITH_CHANNEL, fencing.encode(effect.message))
+        send_to_peers(ctx, Node(target), STONITH_CHANNEL, fencing.peer_frame(effect.message))
     else:
         ctx.log.warning("peer_unreachable", peer=target)
 
 
-def _hello(ctx: DaemonContext, destination: str, answer: bool) -> None:
+def _hello(ctx: DaemonContext, destination: Node | AllNodes, answer: bool) -> None:
     hello = fencing.FencerHello(ctx.node, answer)
-    send_to_peers(ctx, destination, STONITH_CHANNEL, fencing.encode(hello))
+    send_to_peers(ctx, destination, STONITH_CHANNEL, fencing.peer_frame(hello))
 
 
 def _fencer_message(ctx: DaemonContext, event: MessageReceived) -> list[Any]:
     if event.channel != STONITH_CHANNEL or event.src == ctx.node:
         return []
-    message = fencing.decode(event.payload)
+    message = fencing.open_peer_frame(event.payload)
     if not isinstance(message, fencing.FencerHello):
         return [fencing.PeerMessage(event.src, message, ctx.now, ctx.wall)]
     peers = ctx.state["peers"]
     change = peers.on_hello(event.src, ctx.now)
     if message.answer and peers.should_answer(event.src):
-        _hello(ctx, event.src, answer=False)
+        _hello(ctx, Node(event.src), answer=False)
     return [change] if change is not None else []
 
 
@@ -211,14 +214,13 @@ def _fencer_view(ctx: DaemonContext, event: MembershipChanged) -> list[Any]:
     peers = ctx.state["peers"]
     change = peers.on_view(event.view_id, event.members, ctx.now)
     if peers.joined - {ctx.node}:
-        _hello(ctx, "*", answer=True)
+        _hello(ctx, ALL_NODES, answer=True)
     return [change] if change is not None else []
 
 
 def fencer_handlers(ctx: DaemonContext) -> dict[type, Any]:
     devices = _config(ctx).fence_devices
-    return {fencing.RunAgent: lambda effect: devices.run(ctx, effect),
-            fencing.Reply: lambda effect: ctx.sim.reply(ctx, effect.client, effect.message)}
+    return {fencing.RunAgent: lambda effect: devices.run(ctx, effect)}
 
 
 STONITHD = DaemonSpec(

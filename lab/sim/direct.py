@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from messaging.effects import Send
+from messaging.effects import Client, Send
 from stonithd import api as fencing
 
 from .agents import FenceDevices, FenceScript
@@ -28,6 +28,9 @@ def _build(ctx: DaemonContext) -> Any:
 
 
 def _send(ctx: DaemonContext, effect: Send) -> None:
+    if isinstance(effect.destination, Client):
+        ctx.sim.reply(ctx, effect.destination, effect.message)
+        return
     target = destination_name(effect.destination)
     delay = 0.0 if target == ctx.node else LATENCY
     if target in ctx.sim.nodes:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from messaging.effects import AllNodes, Client, Node, Publish, Send
+from messaging.errors import InternalError
 from messaging.runtime import Cancellable, EffectHandler, FakeScheduler, Runner
 
 from .network import LinkModel, Network
@@ -122,7 +123,7 @@ class DaemonContext:
                              send=lambda effect: send(self, effect),
                              publish=lambda effect: sim.publish(self, effect),
                              persist=lambda effect: self.memory.__setitem__(
-                                 f"persist:{effect.name}", effect.data),
+                                 effect.name, effect.data),
                              handlers=spec.handlers(self))
 
     @property
@@ -344,9 +345,10 @@ def _constant(event: Any) -> Callable[[float], Any]:
 
 
 def destination_name(destination: Any) -> str:
-    """A Send destination as heartbeat addresses it: a node name or "*"."""
+    """A Send destination as heartbeat addresses it: a node name or "*". Destinations are
+    typed (messaging.effects); a bare string is a core bug and fails the run."""
     if isinstance(destination, Node):
         return destination.name
     if isinstance(destination, AllNodes):
         return BROADCAST
-    return str(destination)
+    raise InternalError(f"Send to {destination!r}: not a Node or ALL_NODES")

@@ -3,7 +3,8 @@
 `HeartbeatCore.handle(event) -> list[Effect]` is the whole interface (plus the read-only
 queries `table(now)`, `counters` and `check_send`). It never touches sockets or clocks:
 the shell feeds `Started`, `PacketReceived`, `SendRequest`, `Stopping` and `TimerFired`,
-and performs the returned `SendDatagram`, `ArmTimer`, `Publish` and `Log` effects.
+and performs the returned `SendDatagram`, `ArmTimer`, `Publish`, `Persist` and `Log`
+effects (`Persist(HOSTCACHE, ...)` whenever autojoin admits a node never seen before).
 
 Invariants:
 - a packet is acted on only after its signature verified, its cluster matched and its
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field, replace
 
 from messaging.auth import KeyRing
 from messaging.config import HaConfig
-from messaging.effects import ArmTimer, Log, Publish, TimerFired
+from messaging.effects import ArmTimer, Log, Persist, Publish, TimerFired
 from messaging.heartbeat.api import (
     BROADCAST,
     TOPIC_MESSAGE,
@@ -67,6 +68,7 @@ DATAGRAM_BUDGET = 1400
 ENVELOPE_ALLOWANCE = 300  # header + names + signature, so fragments fit in DATAGRAM_BUDGET
 MAX_NAME = 64
 REXMIT_BATCH = 64
+HOSTCACHE = "hostcache"  # Persist name of the autojoined nodes, one per line
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,12 +281,17 @@ class HeartbeatCore:
 
     def _restarted(self, envelope: Envelope, old: Peer | None) -> list[Effect]:
         """First packet of a new generation: fresh replay and stream state."""
+        joined = envelope.src not in self.liveness.nodes
         record = self.liveness.add(envelope.src)
         self.peers[envelope.src] = Peer(envelope.generation, stream=InStream(self.settings.node))
         record.generation = envelope.generation
         if old is None:
-            return [Log("node_discovered", "info", (("node", envelope.src),
-                                                    ("generation", envelope.generation)))]
+            discovered: list[Effect] = [Log("node_discovered", "info", (
+                ("node", envelope.src), ("generation", envelope.generation)))]
+            if joined:  # autojoin: remembered across restarts (Heartbeat's host cache)
+                names = "".join(f"{name}\n" for name in self.liveness.nodes)
+                discovered.append(Persist(HOSTCACHE, names.encode()))
+            return discovered
         self.peers[envelope.src].stream.start_at(1)  # type: ignore[union-attr]
         return [Log("node_restarted", "warning", (("node", envelope.src),
                                                   ("generation", envelope.generation)))]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from messaging.auth import KeyRing
-from messaging.effects import ArmTimer, CancelTimer, Log, Publish, TimerFired
+from messaging.effects import ArmTimer, CancelTimer, Log, Persist, Publish, TimerFired
 
 Address = tuple[str, int]
 
@@ -67,8 +67,22 @@ class SendDatagram:
 
 
 Event = Started | Stopping | PacketReceived | SendRequest | KeysReloaded | TimerFired
-Effect = SendDatagram | ArmTimer | CancelTimer | Publish | Log
+Effect = SendDatagram | ArmTimer | CancelTimer | Publish | Persist | Log
 
-__all__ = ["Address", "ArmTimer", "CancelTimer", "Effect", "Event", "KeysReloaded", "Log",
-           "PacketReceived", "Publish", "SendDatagram", "SendRequest", "Started", "Stopping",
-           "TimerFired"]
+__all__ = [
+    "Address",
+    "ArmTimer",
+    "CancelTimer",
+    "Effect",
+    "Event",
+    "KeysReloaded",
+    "Log",
+    "PacketReceived",
+    "Persist",
+    "Publish",
+    "SendDatagram",
+    "SendRequest",
+    "Started",
+    "Stopping",
+    "TimerFired",
+]

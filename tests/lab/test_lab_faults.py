@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
+from lab_names import lab_name
 
 from lab.cli import lab
 
@@ -26,7 +27,7 @@ pytestmark = [
     ),
 ]
 
-NAME = "hcfault"
+NAME = lab_name("hcfault")
 
 
 def cli(*args: str) -> str:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from lab.sim import Simulation
 from lab.sim.direct import fence_runs as device_runs
 from lab.sim.direct import fencing_simulation, request
+from messaging.errors import ErrorReply
 from stonithd.api import (
     ConfirmRequest,
     DeviceActionRequest,
     DeviceList,
-    ErrorReply,
     FenceRequest,
     FenceResult,
     HistoryReply,
