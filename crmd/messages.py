@@ -76,11 +76,12 @@ class JoinAckNack:
 
 @dataclass(frozen=True, slots=True)
 class JoinConfirm:
-    """The node's answer to an ack: its ``<lrm>`` rebuilt from its executor history."""
+    """The node's answer to an ack: its ``node_state`` (in_ccm, crmd) holding its ``<lrm>``
+    rebuilt from its executor history."""
 
     join_id: int
     node: str
-    lrm_xml: str
+    node_state_xml: str
 
 
 # --- transition engine ------------------------------------------------------------------
