@@ -198,14 +198,15 @@ def from_graph_xml(text: str | bytes, source: str = "<graph>") -> TransitionGrap
 
 
 def _synapse_action(synapse: etree._Element, source: str) -> GraphAction:
-    found = [child for child in synapse.iterfind("action_set/*")]
+    found = list(synapse.iterfind("action_set/*"))
     if len(found) != 1 or found[0].tag not in _TAG_KIND:
         raise ValidationError("a synapse must hold exactly one action",
                               location=Location(source, element=f"synapse {synapse.get('id')}"))
     element = found[0]
     attributes = element.find("attributes")
-    pairs = dict(attributes.attrib) if attributes is not None else {}
+    pairs: dict[str, str] = {}
     if attributes is not None:
+        pairs = {str(k): str(v) for k, v in attributes.attrib.items()}
         pairs |= {str(p.get("name")): str(p.get("value", "")) for p in attributes.iter("param")}
     primitive = element.find("primitive")
     task = str(element.get("operation"))

@@ -28,6 +28,7 @@ from lxml import etree
 from crmd.graph import FEATURE_SET
 from crmd.messages import (
     CibSynced,
+    CrmdEffect,
     DeleteCib,
     JoinAckNack,
     JoinConfirm,
@@ -39,7 +40,7 @@ from crmd.messages import (
     UpdateAttribute,
 )
 from lrmd.api import AgentSpec, ExecRequest
-from messaging.effects import ArmTimer, CancelTimer, Effect, Log, Send, TimerFired
+from messaging.effects import ArmTimer, CancelTimer, Log, Send, TimerFired
 
 INTEGRATION_TIMER = "join:integration"
 FINALIZATION_TIMER = "join:finalization"
@@ -126,14 +127,14 @@ class JoinCoordinator:
             return True
         return False
 
-    def offer_all(self, members: Iterable[str], now: float) -> list[Effect]:
+    def offer_all(self, members: Iterable[str], now: float) -> list[CrmdEffect]:
         """A new join round: every member is offered; lost nodes are expected down."""
         self.join_id += 1
         self.members = frozenset(members) | {self.dc}
         self.phases = {}
         self.best = None
         self.syncing = False
-        effects: list[Effect] = [Log("join_offered", fields=(("join_id", self.join_id),))]
+        effects: list[CrmdEffect] = [Log("join_offered", fields=(("join_id", self.join_id),))]
         for node in sorted(set(self.node_ids) - self.members):
             if node not in self.expected:
                 self.expected[node] = "down"
@@ -143,7 +144,7 @@ class JoinCoordinator:
             effects += self._offer(node)
         return [*effects, ArmTimer(INTEGRATION_TIMER, now + self.timing.integration_timeout)]
 
-    def offer_one(self, node: str, members: Iterable[str], now: float) -> list[Effect]:
+    def offer_one(self, node: str, members: Iterable[str], now: float) -> list[CrmdEffect]:
         """A node joined (or announced itself) during an existing round: offer it, and the
         DC itself again, so the DC's own CIB version takes part in the comparison."""
         self.members = frozenset(members) | {self.dc}
@@ -152,12 +153,12 @@ class JoinCoordinator:
         effects = self._offer(node) + (self._offer(self.dc) if node != self.dc else [])
         return [*effects, ArmTimer(INTEGRATION_TIMER, now + self.timing.integration_timeout)]
 
-    def _offer(self, node: str) -> list[Effect]:
+    def _offer(self, node: str) -> list[CrmdEffect]:
         self.phases[node] = JoinPhase.NONE
         self._move(node, JoinPhase.WELCOMED)
         return [Send(node, JoinOffer(self.join_id, self.dc, self.feature_set))]
 
-    def handle(self, event: PeerMessage | CibSynced | TimerFired) -> list[Effect]:
+    def handle(self, event: PeerMessage | CibSynced | TimerFired) -> list[CrmdEffect]:
         if isinstance(event, CibSynced):
             return self._synced(event)
         if isinstance(event, TimerFired):
@@ -169,7 +170,7 @@ class JoinCoordinator:
             return self._confirm(message)
         return []
 
-    def _request(self, request: JoinRequest) -> list[Effect]:
+    def _request(self, request: JoinRequest) -> list[CrmdEffect]:
         node = request.node
         if self.phases.get(node) is not JoinPhase.WELCOMED:
             return []
@@ -187,7 +188,7 @@ class JoinCoordinator:
             self.best = (request.cib_version, node)
         return [CancelTimer(INTEGRATION_TIMER)] if self.integrated else []
 
-    def finalize(self, now: float) -> list[Effect]:
+    def finalize(self, now: float) -> list[CrmdEffect]:
         """Sync the best CIB to everyone; the acks follow when the sync is done."""
         if not self.integrated or self.syncing:
             return []
@@ -196,13 +197,13 @@ class JoinCoordinator:
         return [SyncCib(source), ArmTimer(FINALIZATION_TIMER,
                                           now + self.timing.finalization_timeout)]
 
-    def _synced(self, event: CibSynced) -> list[Effect]:
+    def _synced(self, event: CibSynced) -> list[CrmdEffect]:
         if not self.syncing:
             return []
         self.syncing = False
         if not event.ok:
             return [Log("join_sync_failed", "warning"), *self.offer_all(self.members, event.now)]
-        effects: list[Effect] = []
+        effects: list[CrmdEffect] = []
         for node in sorted(n for n, p in self.phases.items() if p is JoinPhase.INTEGRATED):
             self._move(node, JoinPhase.FINALIZED)
             entry = etree.Element("node", id=self.node_id(node), uname=node)
@@ -210,18 +211,18 @@ class JoinCoordinator:
                         Send(node, JoinAckNack(self.join_id, ack=True))]
         return effects
 
-    def _confirm(self, confirm: JoinConfirm) -> list[Effect]:
+    def _confirm(self, confirm: JoinConfirm) -> list[CrmdEffect]:
         node = confirm.node
         if not self._move(node, JoinPhase.CONFIRMED):
             return []
-        effects: list[Effect] = [
+        effects: list[CrmdEffect] = [
             DeleteCib(f"/cib/status/node_state[@id='{self.node_id(node)}']/lrm"),
             ModifyCib("status", confirm.node_state_xml)]
         if self.finalized:
             effects.append(CancelTimer(FINALIZATION_TIMER))
         return effects
 
-    def _timer(self, event: TimerFired) -> list[Effect]:
+    def _timer(self, event: TimerFired) -> list[CrmdEffect]:
         waiting = {INTEGRATION_TIMER: JoinPhase.WELCOMED,
                    FINALIZATION_TIMER: JoinPhase.FINALIZED}.get(event.key)
         if waiting is None:
@@ -234,12 +235,12 @@ class JoinCoordinator:
         return [Log("join_timeout", "warning", (("late", ",".join(late)),))] if late else []
 
     def node_states(self, members: Iterable[str], origin: str = "do_state_transition",
-                    online: Iterable[str] = ()) -> list[Effect]:
+                    online: Iterable[str] = ()) -> list[CrmdEffect]:
         """Every known node's node_state with all four attributes (the FINALIZE_JOIN ->
         POLICY_ENGINE rewrite). `online`: nodes whose controller is up (default: members)."""
         members = set(members)
         running = set(online) or members
-        effects: list[Effect] = []
+        effects: list[CrmdEffect] = []
         for node in sorted(set(self.node_ids) | members):
             phase = self.phases.get(node, JoinPhase.NONE)
             expected = self.expected.get(node, "member" if node in members else "down")
@@ -261,7 +262,7 @@ class JoinClient:
         self.rejected = False
 
     def handle(self, event: PeerMessage, dc: str | None, cib_version: tuple[int, int, int],
-               lrm_xml: str) -> list[Effect]:
+               lrm_xml: str) -> list[CrmdEffect]:
         """`dc`: the node this controller believes is DC (offers from others are ignored);
         `cib_version` and `lrm_xml` (from `Recorder.lrm_xml`) describe this node now."""
         message = event.message

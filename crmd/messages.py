@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from crmd.graph import GraphAction, TransitionGraph
+from lrmd.api import OpCompleted
+from messaging.effects import Effect
 
 # --- election (peer messages) -----------------------------------------------------------
 
@@ -100,6 +102,8 @@ class ActionResult:
     interval_ms: int = 0
     exit_reason: str = ""
     wall: float = 0.0  # epoch seconds of the result (last-failure is written from it)
+    resource: str = ""  # resource and task let the DC count failures of results that
+    task: str = ""  # match no action of the running graph (a recurring monitor's change)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,21 +206,51 @@ class UpdateAttribute:
 
 @dataclass(frozen=True, slots=True)
 class RunScheduler:
-    """Compute the next transition from `cib_xml` (pure: `crmd.fsa.run_scheduler`)."""
+    """Compute transition `transition_id` from the CIB as it is once every effect before
+    this one has been applied (`crmd.fsa.run_scheduler` is the pure call), then feed back
+    `SchedulerDone`. `wall` is the scheduler's "now" (epoch seconds)."""
 
-    cib_xml: str
     transition_id: int
     wall: float
 
 
 @dataclass(frozen=True, slots=True)
 class CibChanged:
-    """The CIB now reads `cib_xml`; `config_changed`/`status_changed` say what moved."""
+    """The CIB changed: its new version, and whether configuration or transient attributes
+    moved (those abort a transition; lrm and node_state changes do not)."""
 
-    cib_xml: str
+    version: tuple[int, int, int]
     now: float
-    config_changed: bool = True
-    status_changed: bool = True
+    config_changed: bool = False
+    attributes_changed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipView:
+    """ccm installed a view (`MembershipChanged` plus the time it was received)."""
+
+    members: tuple[str, ...]
+    quorate: bool
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class LocalOpResult:
+    """The local lrmd finished an operation (first result, or a recurring one that changed)."""
+
+    result: OpCompleted
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class FenceCompleted:
+    """stonithd's answer to an `ExecuteFencing` (matched by transition key)."""
+
+    transition_key: str
+    target: str
+    ok: bool
+    now: float
+    wall: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,3 +287,17 @@ class LocalCibVersion:
     """The local CIB manager's version tuple (asked for by a join offer)."""
 
     version: tuple[int, int, int] = field(default=(0, 0, 0))
+
+
+@dataclass(frozen=True, slots=True)
+class ClearFailures:
+    """Drop `resource`'s fail-count-* and last-failure-* attributes on `node`."""
+
+    node: str
+    resource: str
+
+
+CrmdEffect = (Effect | ModifyCib | DeleteCib | SyncCib | UpdateAttribute | RunScheduler
+              | ExecuteResourceAction | ExecuteFencing | ExecuteClusterAction
+              | RecordActionTimeout | TransitionFinished | ClearFailures)
+"""Everything a crmd core may return."""

@@ -76,6 +76,7 @@ class TransitionEngine:
         self.abort_reason = ""
         self.finished = True
         self.fired_order: list[int] = []
+        self.unmatched = 0  # results that matched no running action (the FSA replans)
         self._wall_offset = 0.0
         self._by_id: dict[int, GraphAction] = {}
         self._position: dict[int, int] = {}
@@ -239,17 +240,34 @@ class TransitionEngine:
                 event.status == OpStatus.CANCELLED and event.interval_ms):
             return []
         if key is None or -1 in (key.action_id, key.transition_id) or key.dc_uuid == FAKE_DC_UUID:
-            return self.abort("Unexpected event", event.now)
+            return self._unmatched(event, "Unexpected event", outside=True)
         if key.dc_uuid != self.dc_uuid.rstrip():
-            return self.abort("Foreign event", event.now)
+            return self._unmatched(event, "Foreign event")
         if key.transition_id != self._id or self.finished:
-            if event.interval_ms:
-                return self.abort("Change in recurring result", event.now)
-            return self.abort("Old event", event.now)
+            reason = "Change in recurring result" if event.interval_ms else "Old event"
+            return self._unmatched(event, reason, target_rc=key.target_rc)
         action = self._by_id.get(key.action_id)
         if action is None or self.progress[action.id] is not Progress.IN_FLIGHT:
             return []  # already confirmed: the _last_0/_last_failure_0 copies arrive together
         return self._confirm(action, event)
+
+    def _unmatched(self, event: ActionResult, reason: str, *, outside: bool = False,
+                   target_rc: int = 0) -> list[EngineEffect]:
+        """A result no running action waits for: abort (the caller replans when no graph
+        runs) and count a failure (probes only count when initiated outside the cluster)."""
+        self.unmatched += 1
+        self.abort_reason = reason if self.finished else self.abort_reason
+        effects = self.abort(reason, event.now)
+        rc = _EFFECTIVE_RC.get(event.rc, event.rc)
+        failed = event.status != OpStatus.DONE or rc != target_rc
+        if failed and event.resource and event.task:
+            probe = event.task == "monitor" and event.interval_ms == 0
+            if outside or not probe:
+                action = GraphAction(id=-1, key="", task=event.task, kind=ActionKind.RESOURCE,
+                                     resource=event.resource, node=event.node,
+                                     interval_ms=event.interval_ms)
+                effects += self._failcount(action, event)
+        return effects
 
     def _confirm(self, action: GraphAction, event: ActionResult) -> list[EngineEffect]:
         effects: list[EngineEffect] = [CancelTimer(self._timer_key(action.id))]

@@ -1,0 +1,149 @@
+"""The controller FSA end to end: cores of every node over a small simulated cluster.
+
+Pacemaker's own crm_simulate is the judge where it can be: the placement our cluster
+reaches from a fresh CIB must be the one Pacemaker plans for it, and the final CIB must
+leave Pacemaker nothing to do and show what our fake executors actually run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from crmd.fsa import FsaInput, FsaState, next_state
+from tests.oracle import pacemaker_tool
+from tests.unit.crmd.clustersim import Cluster, fail_recurring_monitor
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE = ROOT / "examples" / "cib-3node.xml"
+S, In = FsaState, FsaInput
+
+
+def test_matrix_rows_from_pacemaker() -> None:
+    assert next_state(S.PENDING, In.NOT_DC) is S.NOT_DC
+    assert next_state(S.ELECTION, In.ELECTION_DC) is S.INTEGRATION
+    assert next_state(S.INTEGRATION, In.INTEGRATED) is S.FINALIZE_JOIN
+    assert next_state(S.FINALIZE_JOIN, In.FINALIZED) is S.POLICY_ENGINE
+    assert next_state(S.POLICY_ENGINE, In.PE_SUCCESS) is S.TRANSITION_ENGINE
+    assert next_state(S.TRANSITION_ENGINE, In.TE_SUCCESS) is S.IDLE
+    assert next_state(S.TRANSITION_ENGINE, In.PE_CALC) is S.POLICY_ENGINE
+    assert next_state(S.IDLE, In.NODE_JOIN) is S.INTEGRATION
+    assert next_state(S.NOT_DC, In.ELECTION) is S.ELECTION
+    assert next_state(S.STOPPING, In.ERROR) is S.TERMINATE
+    assert next_state(S.IDLE, In.INTEGRATED) is S.IDLE, "inputs not in the matrix keep the state"
+
+
+def _simulate(cib: bytes, tmp_path: Path) -> str:
+    tool = pacemaker_tool("crm_simulate")
+    if tool is None:
+        pytest.skip("Debian's crm_simulate is not installed")
+    path = tmp_path / f"cib-{len(list(tmp_path.iterdir()))}.xml"
+    path.write_bytes(cib)
+    done = subprocess.run([tool, "-x", str(path), "-S"], capture_output=True, text=True,
+                          env={**os.environ, "CIB_file": str(path)}, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _started(section: str) -> set[tuple[str, str]]:
+    found = set()
+    for line in section.splitlines():
+        match = re.search(r"\* (\S+)\s+\([^)]*\):\s+Started (\S+)", line)
+        if match:
+            found.add((match.group(1), match.group(2)))
+    return found
+
+
+def _sections(output: str) -> tuple[str, str, str]:
+    current, rest = output.split("Transition Summary:", 1)
+    summary, revised = rest.split("Revised Cluster Status:", 1)
+    return current, summary.split("Executing Cluster Transition:", 1)[0], revised
+
+
+def _pacemaker_agrees(cluster: Cluster, tmp_path: Path) -> str:
+    """Pacemaker plans nothing more on our CIB and sees what our executors run."""
+    current, summary, _ = _sections(_simulate(cluster.cib_text(), tmp_path))
+    assert summary.strip() == "", summary
+    assert _started(current) == cluster.placement()
+    return current
+
+
+@pytest.mark.oracle
+def test_cold_start_reaches_pacemakers_placement_with_one_idle_dc(tmp_path: Path) -> None:
+    expected = _started(_sections(_simulate(EXAMPLE.read_bytes(), tmp_path))[2])
+    cluster = Cluster(EXAMPLE)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    dc = cluster.dc()
+    assert dc is not None and cluster.nodes[dc].state is S.IDLE
+    assert {cluster.nodes[n].state for n in cluster.names if n != dc} == {S.NOT_DC}
+    assert cluster.placement() == expected
+    current = _pacemaker_agrees(cluster, tmp_path)
+    assert "Online: [ alpha beta gamma ]" in current
+
+
+@pytest.mark.oracle
+def test_lost_node_is_fenced_before_its_resources_start_elsewhere(tmp_path: Path) -> None:
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    assert ("app-data", "beta") in cluster.placement()
+    killed_at = cluster.now
+    cluster.kill("beta")
+    cluster.run_for(10.0)
+    assert cluster.fenced == ["beta"]
+    fenced_at = next(t for t, what, node, _ in cluster.timeline if what == "fence")
+    moved = [t for t, what, node, rsc in cluster.timeline
+             if what == "start" and t > killed_at and rsc in ("service-ip", "app-data")]
+    assert moved and min(moved) > fenced_at
+    assert {("service-ip", "alpha"), ("app-data", "alpha"),
+            ("app-daemon", "alpha")} <= cluster.placement()
+    current = _pacemaker_agrees(cluster, tmp_path)
+    assert "OFFLINE: [ beta ]" in current
+
+
+@pytest.mark.oracle
+def test_dc_loss_elects_a_new_dc_and_restarts_nothing_needlessly(tmp_path: Path) -> None:
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    assert cluster.dc() == "alpha"
+    beta_starts = list(cluster.lrmds["beta"].starts)
+    cluster.kill("alpha")
+    cluster.run_for(10.0)
+    assert cluster.dc() == "beta" and cluster.nodes["beta"].state is S.IDLE
+    assert cluster.fenced == ["alpha"]
+    new_starts = cluster.lrmds["beta"].starts[len(beta_starts):]
+    assert not {"service-ip", "app-data", "app-daemon"} & set(new_starts), new_starts
+    _pacemaker_agrees(cluster, tmp_path)
+
+
+@pytest.mark.oracle
+def test_failed_monitor_is_recovered_and_counted(tmp_path: Path) -> None:
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    starts_before = cluster.lrmds["alpha"].starts.count("heartbeat-probe")
+    fail_recurring_monitor(cluster, "alpha", "heartbeat-probe", 10000)
+    cluster.run_for(5.0)
+    assert cluster.lrmds["alpha"].starts.count("heartbeat-probe") == starts_before + 1
+    assert ("heartbeat-probe", "alpha") in cluster.placement()
+    text = cluster.cib_text().decode()
+    assert 'name="fail-count-heartbeat-probe#monitor_10000" value="1"' in text
+    _pacemaker_agrees(cluster, tmp_path)
+
+
+def test_same_inputs_same_run() -> None:
+    runs = []
+    for _ in range(2):
+        cluster = Cluster(EXAMPLE, stonith=True)
+        cluster.start_all()
+        cluster.run_for(10.0)
+        cluster.kill("beta")
+        cluster.run_for(10.0)
+        runs.append((cluster.timeline, cluster.cib_text()))
+    assert runs[0] == runs[1]
