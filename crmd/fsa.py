@@ -10,7 +10,8 @@ state returns effects, never performs them:
 
 Events in: `MembershipView`, `PeerMessage` (election, join, actions and results between
 controllers), `TimerFired`, `CibChanged`, `CibSynced`, `SchedulerDone`, `LocalOpResult`
-(this node's lrmd), `FenceCompleted` (stonithd), `ShutdownRequested`.
+(this node's lrmd), `FenceCompleted` (stonithd), `ShutdownRequested`, `StatusUpdated` (the DC's
+CIB diffs, when results travel through the CIB).
 Effects out: `Send` (to a node name; "lrmd" means this node's lrmd), `ArmTimer`,
 `CancelTimer`, `Log`, `ModifyCib`/`DeleteCib`/`SyncCib` (section "cib" merges root
 attributes), `UpdateAttribute`, `RunScheduler`, `ExecuteFencing`.
@@ -58,12 +59,13 @@ from crmd.messages import (
     RunScheduler,
     SchedulerDone,
     ShutdownRequested,
+    StatusUpdated,
     TransitionFinished,
     UpdateAttribute,
     Vote,
 )
 from crmd.node_actions import NodeExecutor
-from crmd.recorder import Recorder, timeout_record
+from crmd.recorder import Recorder, results_in, timeout_record
 from crmd.transition import TransitionEngine
 from messaging.effects import ArmTimer, CancelTimer, Log, Publish, Send, TimerFired
 from pengine.api import schedule
@@ -159,7 +161,11 @@ class Controller:
 
     def __init__(self, name: str, node_ids: Mapping[str, str], started: float,
                  timing: ControllerTiming | None = None,
-                 feature_set: str = FEATURE_SET) -> None:
+                 feature_set: str = FEATURE_SET, *, results_from_cib: bool = False) -> None:
+        """`started`: epoch seconds this controller started (its election age).
+        `results_from_cib`: nodes do not report results to the DC directly; the DC's shell
+        feeds `StatusUpdated` from its CIB's change notifications instead (Pacemaker's way,
+        which guarantees the scheduler's next input already holds every result)."""
         self.name = name
         self.node_ids = dict(node_ids)
         self.node_id = self.node_ids.get(name, name)
@@ -168,7 +174,8 @@ class Controller:
         self.election = Election(Credentials(name, feature_set, started), self.timing.election)
         self.client = JoinClient(name, self.node_id, feature_set)
         self.recorder = Recorder(name, self.node_id, feature_set)
-        self.executor = NodeExecutor(name, self.node_id, self.recorder)
+        self.executor = NodeExecutor(name, self.node_id, self.recorder,
+                                     report_directly=not results_from_cib)
         self.coordinator: JoinCoordinator | None = None
         self.engine = TransitionEngine(self.node_id)
         self.members: frozenset[str] = frozenset({name})
@@ -207,6 +214,9 @@ class Controller:
             return self.executor.on_result(event, self.dc)
         if isinstance(event, FenceCompleted):
             return self._on_fenced(event)
+        if isinstance(event, StatusUpdated):
+            return [e for r in results_in(event.status_xml, now)
+                    for e in self._on_action_result(r, now)]
         if isinstance(event, SchedulerDone):
             return self._on_scheduled(event)
         if isinstance(event, CibSynced) and self.coordinator is not None:
@@ -331,13 +341,18 @@ class Controller:
             return self.coordinator.handle(event) + self._join_progress(event.now)
         if isinstance(message, (ExecuteResourceAction, ExecuteClusterAction)):
             return self.executor.execute(message, event.source, event.now + self.wall_offset)
-        if isinstance(message, ActionResult) and self.is_dc:
-            unmatched = self.engine.unmatched
-            effects = [*self.engine.handle(message)]
-            if self.engine.finished and self.engine.unmatched > unmatched:
-                effects += self._abort(self.engine.abort_reason, event.now)
-            return effects
+        if isinstance(message, ActionResult):
+            return self._on_action_result(message, event.now)
         return []
+
+    def _on_action_result(self, result: ActionResult, now: float) -> list[Effect]:
+        if not self.is_dc:
+            return []
+        unmatched = self.engine.unmatched
+        effects: list[Effect] = [*self.engine.handle(result)]
+        if self.engine.finished and self.engine.unmatched > unmatched:
+            effects += self._abort(self.engine.abort_reason, now)
+        return effects
 
     def _join_progress(self, now: float) -> list[Effect]:
         coordinator = self.coordinator

@@ -226,6 +226,15 @@ class CibChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class StatusUpdated:
+    """The DC's CIB received status entries (node_state fragments of a CIB diff); results
+    recorded there are matched against the graph, as Pacemaker's DC does."""
+
+    status_xml: str
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
 class MembershipView:
     """ccm installed a view (`MembershipChanged` plus the time it was received)."""
 

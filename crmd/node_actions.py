@@ -46,7 +46,9 @@ def resource_name(action: GraphAction) -> str:
 class NodeExecutor:
     """Runs the DC's actions on node `name`; `recorder` holds this node's history."""
 
-    def __init__(self, name: str, node_id: str, recorder: Recorder) -> None:
+    def __init__(self, name: str, node_id: str, recorder: Recorder, *,
+                 report_directly: bool = True) -> None:
+        self.report_directly = report_directly
         self.name = name
         self.node_id = node_id
         self.recorder = recorder
@@ -113,7 +115,8 @@ class NodeExecutor:
         xml = self.recorder.record(result, key)
         if xml is not None:
             effects.append(ModifyCib("status", xml))
-        if dc is None or not key or result.status == OpStatus.CANCELLED:
+        if dc is None or not key or result.status == OpStatus.CANCELLED \
+                or not self.report_directly:
             return effects
         status = result.status
         if status == OpStatus.ERROR and result.rc in _DONE_RCS:

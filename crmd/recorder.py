@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from lxml import etree
 
 from crmd.graph import FEATURE_SET, GraphAction, parse_transition_key
+from crmd.messages import ActionResult
 from lrmd.api import AgentSpec, OpCompleted, lrm_rsc_op_attributes, op_digest
 from messaging.types import OcfRc, OpStatus
 
@@ -206,3 +207,28 @@ def _merge_into(parent: etree._Element, update: etree._Element) -> None:
         existing.set(name, value)
     for child in list(update):
         _merge_into(existing, child)
+
+
+def results_in(status_xml: str, now: float) -> list[ActionResult]:
+    """The results recorded in a status fragment (a node_state or anything holding them),
+    as the DC matches them against its graph (`process_graph_event`): decoded from
+    ``transition-magic``; pending records are skipped."""
+    root = etree.fromstring(status_xml.encode())
+    found = []
+    for op in root.iter("lrm_rsc_op"):
+        status_text, _, rest = (op.get("transition-magic") or "").partition(":")
+        rc_text, _, key = rest.partition(";")
+        try:
+            status, rc = int(status_text), int(rc_text)
+        except ValueError:
+            continue
+        if status == int(OpStatus.PENDING) or not key:
+            continue
+        parent = op.getparent()
+        found.append(ActionResult(
+            transition_key=key, node=op.get("on_node", ""), rc=rc, status=status, now=now,
+            interval_ms=int(op.get("interval", "0") or 0), exit_reason=op.get("exit-reason", ""),
+            wall=float(op.get("last-rc-change", "0") or 0),
+            resource=parent.get("id", "") if parent is not None else "",
+            task=op.get("operation", "")))
+    return found

@@ -83,6 +83,7 @@ class TransitionEngine:
         self._dependents: dict[int, list[int]] = {}
         self._missing: dict[int, int] = {}
         self._ready: list[tuple[int, int]] = []
+        self._outcomes: dict[int, tuple[int, int]] = {}  # confirmed results (rc, status)
 
     # --- public -------------------------------------------------------------------------
 
@@ -99,6 +100,7 @@ class TransitionEngine:
         self._wall_offset = wall - now
         self._by_id = {a.id: a for a in graph.actions}
         self._position = {a.id: index for index, a in enumerate(graph.actions)}
+        self._outcomes = {}
         self._dependents = {a.id: [] for a in graph.actions}
         self._missing = {a.id: len(a.inputs) for a in graph.actions}
         for action in graph.actions:
@@ -243,13 +245,17 @@ class TransitionEngine:
             return self._unmatched(event, "Unexpected event", outside=True)
         if key.dc_uuid != self.dc_uuid.rstrip():
             return self._unmatched(event, "Foreign event")
-        if key.transition_id != self._id or self.finished:
-            reason = "Change in recurring result" if event.interval_ms else "Old event"
-            return self._unmatched(event, reason, target_rc=key.target_rc)
-        action = self._by_id.get(key.action_id)
-        if action is None or self.progress[action.id] is not Progress.IN_FLIGHT:
-            return []  # already confirmed: the _last_0/_last_failure_0 copies arrive together
-        return self._confirm(action, event)
+        if key.transition_id == self._id:
+            action = self._by_id.get(key.action_id)
+            if action is not None and self.progress[action.id] is Progress.IN_FLIGHT:
+                return self._confirm(action, event)
+            if action is not None and action.no_wait:
+                return []  # confirmed when fired; its result changes nothing
+            if action is not None and self._outcomes.get(action.id) == (event.rc, event.status):
+                return []  # another copy of a known result (_last_0 + _last_failure_0, or
+                # the direct report and the CIB entry)
+        reason = "Change in recurring result" if event.interval_ms else "Old event"
+        return self._unmatched(event, reason, target_rc=key.target_rc)
 
     def _unmatched(self, event: ActionResult, reason: str, *, outside: bool = False,
                    target_rc: int = 0) -> list[EngineEffect]:
@@ -270,6 +276,7 @@ class TransitionEngine:
         return effects
 
     def _confirm(self, action: GraphAction, event: ActionResult) -> list[EngineEffect]:
+        self._outcomes[action.id] = (event.rc, event.status)
         effects: list[EngineEffect] = [CancelTimer(self._timer_key(action.id))]
         rc = _EFFECTIVE_RC.get(event.rc, event.rc)
         ok = event.status == OpStatus.DONE and rc == action.target_rc

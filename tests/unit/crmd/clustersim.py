@@ -1,13 +1,16 @@
 """A small deterministic cluster around `crmd.fsa.Controller` cores, for FSA tests.
 
-One shared CIB tree (what replication converges to), a fake lrmd per node (start/stop/monitor
-answer at once; failures can be injected), a fencer that powers its target off, membership
-views on every kill or partition, a fake clock with timers. The whole-cluster simulator
+A CIB copy per node: an update reaches every copy of the writer's partition (what
+replication does), a join sync copies the chosen node's CIB to its partition; a fake lrmd
+per node (start/stop/monitor answer at once; failures can be injected), a fencer that
+powers its target off, membership views on every kill or partition, a fake clock with
+timers. The whole-cluster simulator
 (lab/sim) is the real thing; this is only enough to drive the controller end to end.
 """
 
 from __future__ import annotations
 
+import copy
 import heapq
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +30,7 @@ from crmd.messages import (
     ModifyCib,
     PeerMessage,
     RunScheduler,
+    StatusUpdated,
     SyncCib,
     UpdateAttribute,
 )
@@ -70,7 +74,9 @@ class FakeLrmd:
 
 
 class Cluster:
-    def __init__(self, cib_path: Path, *, stonith: bool = False, delay: float = 0.01) -> None:
+    def __init__(self, cib_path: Path, *, stonith: bool = False, delay: float = 0.01,
+                 results_from_cib: bool = False) -> None:
+        self.results_from_cib = results_from_cib
         self.cib = etree.parse(str(cib_path)).getroot()
         status = self.cib.find("status")
         assert status is not None
@@ -86,6 +92,8 @@ class Cluster:
                 '<primitive id="fencing" class="stonith" type="fence_lab"/>'))
         self.node_ids = {str(n.get("uname")): str(n.get("id")) for n in
                          self.cib.iterfind("configuration/nodes/node")}
+        self.template = self.cib
+        self.cibs: dict[str, etree._Element] = {}
         self.names = sorted(self.node_ids)
         self.delay = delay
         self.now = 0.0
@@ -96,6 +104,7 @@ class Cluster:
         self.groups: list[frozenset[str]] = []
         self.fenced: list[str] = []
         self.timeline: list[tuple[float, str, str, str]] = []  # (time, what, node, resource)
+        self.violations: list[tuple[float, str, str, str]] = []
         self.version = [0, 1, 0]
         self._queue: list[tuple[float, int, str, Any]] = []
         self._seq = 0
@@ -106,8 +115,10 @@ class Cluster:
 
     def boot(self, name: str) -> None:
         self._boots[name] = self._boots.get(name, 0) + 1
-        self.nodes[name] = Controller(name, self.node_ids, WALL0 + self.now, self.timing)
+        self.nodes[name] = Controller(name, self.node_ids, WALL0 + self.now, self.timing,
+                                      results_from_cib=self.results_from_cib)
         self.lrmds[name] = FakeLrmd()
+        self.cibs[name] = copy.deepcopy(self.template)
         self.alive.add(name)
         self._apply(name, self.nodes[name].start(self.now))
 
@@ -131,6 +142,20 @@ class Cluster:
         self.lrmds[name].running.clear()
         self.partition([g - {name} for g in self.groups])
 
+    def revive(self, name: str) -> None:
+        """The node (re)starts with empty history and joins everyone it can reach."""
+        self.boot(name)
+        self.partition([sorted(self.alive)])
+
+    def audit(self) -> None:
+        """No resource runs on two nodes at once (sampled from every executor, not the CIB)."""
+        seen: dict[str, str] = {}
+        for node in sorted(self.alive):
+            for rsc in self.lrmds[node].running:
+                if rsc in seen:
+                    self.violations.append((self.now, rsc, seen[rsc], node))
+                seen[rsc] = node
+
     def run_for(self, seconds: float) -> None:
         deadline = self.now + seconds
         while self._queue and self._queue[0][0] <= deadline:
@@ -150,6 +175,7 @@ class Cluster:
                 source, send = item
                 if source in self.alive and name in self._group_of(source):
                     self._deliver_event(name, PeerMessage(source, send.message, self.now))
+            self.audit()
         self.now = deadline
 
     # --- queries ------------------------------------------------------------------------
@@ -161,8 +187,9 @@ class Cluster:
     def placement(self) -> set[tuple[str, str]]:
         return {(rsc, n) for n in self.alive for rsc in self.lrmds[n].running}
 
-    def cib_text(self) -> bytes:
-        return etree.tostring(self.cib)
+    def cib_text(self, node: str | None = None) -> bytes:
+        """A node's CIB copy (default: the DC's)."""
+        return etree.tostring(self.cibs[node or self.dc() or sorted(self.alive)[0]])
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -199,9 +226,12 @@ class Cluster:
         elif isinstance(effect, CancelTimer):
             self._timers.pop((name, effect.key), None)
         elif isinstance(effect, RunScheduler):
-            done = run_scheduler(self.cib_text(), effect, later)
+            done = run_scheduler(self.cib_text(name), effect, later)
             self._push(later, "event", name, done)
         elif isinstance(effect, SyncCib):
+            source = self.cibs[effect.source or name]
+            for node in self._group_of(name):
+                self.cibs[node] = copy.deepcopy(source)
             self._push(later, "event", name, CibSynced(True, later))
         elif isinstance(effect, ExecuteFencing):
             self.fenced.append(effect.target)
@@ -214,9 +244,24 @@ class Cluster:
             self._cib_effect(name, effect)
 
     def _cib_effect(self, name: str, effect: Any) -> None:
+        for node in sorted(self._group_of(name) & self.alive):
+            self.cib = self.cibs[node]
+            if not self._edit_copy(effect):
+                return
+        self.version[2] += 1
+        change = CibChanged(tuple(self.version), self.now,  # type: ignore[arg-type]
+                            attributes_changed=isinstance(effect, (UpdateAttribute,
+                                                                   ClearFailures)))
+        for node in sorted(self._group_of(name) & self.alive):
+            self._push(self.now + self.delay, "event", node, change)
+            if self.results_from_cib and isinstance(effect, ModifyCib) \
+                    and effect.section == "status":  # the DC learns results from CIB diffs
+                self._push(self.now + self.delay, "event", node,
+                           StatusUpdated(effect.xml, self.now + self.delay))
+
+    def _edit_copy(self, effect: Any) -> bool:
         status = self.cib.find("status")
         assert status is not None
-        config_changed = attributes_changed = False
         if isinstance(effect, ModifyCib) and effect.section == "status":
             merge_status(status, effect.xml)
         elif isinstance(effect, ModifyCib) and effect.section == "cib":
@@ -229,16 +274,11 @@ class Cluster:
                 found.getparent().remove(found)
         elif isinstance(effect, UpdateAttribute):
             self._set_attribute(effect)
-            attributes_changed = True
         elif isinstance(effect, ClearFailures):
-            attributes_changed = self._clear_failures(effect)
+            self._clear_failures(effect)
         else:
-            return  # logs and the like
-        self.version[2] += 1
-        change = CibChanged(tuple(self.version), self.now, config_changed,  # type: ignore[arg-type]
-                            attributes_changed)
-        for node in sorted(self.alive):
-            self._push(self.now + self.delay, "event", node, change)
+            return False  # logs and the like
+        return True
 
     def _attributes(self, node: str) -> etree._Element:
         node_id = self.node_ids[node]

@@ -73,9 +73,11 @@ def _pacemaker_agrees(cluster: Cluster, tmp_path: Path) -> str:
 
 
 @pytest.mark.oracle
-def test_cold_start_reaches_pacemakers_placement_with_one_idle_dc(tmp_path: Path) -> None:
+@pytest.mark.parametrize("via_cib", [False, True], ids=["direct", "via-cib"])
+def test_cold_start_reaches_pacemakers_placement_with_one_idle_dc(tmp_path: Path,
+                                                                 via_cib: bool) -> None:
     expected = _started(_sections(_simulate(EXAMPLE.read_bytes(), tmp_path))[2])
-    cluster = Cluster(EXAMPLE)
+    cluster = Cluster(EXAMPLE, results_from_cib=via_cib)
     cluster.start_all()
     cluster.run_for(10.0)
     dc = cluster.dc()
@@ -87,8 +89,10 @@ def test_cold_start_reaches_pacemakers_placement_with_one_idle_dc(tmp_path: Path
 
 
 @pytest.mark.oracle
-def test_lost_node_is_fenced_before_its_resources_start_elsewhere(tmp_path: Path) -> None:
-    cluster = Cluster(EXAMPLE, stonith=True)
+@pytest.mark.parametrize("via_cib", [False, True], ids=["direct", "via-cib"])
+def test_lost_node_is_fenced_before_its_resources_start_elsewhere(tmp_path: Path,
+                                                                  via_cib: bool) -> None:
+    cluster = Cluster(EXAMPLE, stonith=True, results_from_cib=via_cib)
     cluster.start_all()
     cluster.run_for(10.0)
     assert ("app-data", "beta") in cluster.placement()
@@ -123,8 +127,9 @@ def test_dc_loss_elects_a_new_dc_and_restarts_nothing_needlessly(tmp_path: Path)
 
 
 @pytest.mark.oracle
-def test_failed_monitor_is_recovered_and_counted(tmp_path: Path) -> None:
-    cluster = Cluster(EXAMPLE, stonith=True)
+@pytest.mark.parametrize("via_cib", [False, True], ids=["direct", "via-cib"])
+def test_failed_monitor_is_recovered_and_counted(tmp_path: Path, via_cib: bool) -> None:
+    cluster = Cluster(EXAMPLE, stonith=True, results_from_cib=via_cib)
     cluster.start_all()
     cluster.run_for(10.0)
     starts_before = cluster.lrmds["alpha"].starts.count("heartbeat-probe")
@@ -147,3 +152,50 @@ def test_same_inputs_same_run() -> None:
         cluster.run_for(10.0)
         runs.append((cluster.timeline, cluster.cib_text()))
     assert runs[0] == runs[1]
+
+
+@pytest.mark.oracle
+def test_fenced_node_rejoins_cleanly_and_nothing_moves(tmp_path: Path) -> None:
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    cluster.kill("gamma")  # runs nothing
+    cluster.run_for(10.0)
+    assert cluster.fenced == ["gamma"]
+    before = cluster.placement()
+    cluster.revive("gamma")
+    cluster.run_for(10.0)
+    assert cluster.nodes["gamma"].state is S.NOT_DC and cluster.nodes["gamma"].dc == "alpha"
+    assert cluster.placement() == before
+    probes = [rsc for t, what, node, rsc in cluster.timeline if node == "gamma"
+              and what == "monitor" and t > 20.0]
+    assert set(probes) >= {"service-ip", "app-data", "heartbeat-probe"}, "re-probed"
+    current = _pacemaker_agrees(cluster, tmp_path)
+    assert "Online: [ alpha beta gamma ]" in current
+
+
+def test_partition_minority_stops_majority_fences_and_takes_over() -> None:
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    assert ("app-data", "beta") in cluster.placement()
+    cluster.partition([["alpha", "gamma"], ["beta"]])
+    cluster.run_for(15.0)
+    assert cluster.fenced == ["beta"]
+    assert {("service-ip", "alpha"), ("app-data", "alpha"),
+            ("app-daemon", "alpha")} <= cluster.placement()
+    assert cluster.violations == [], "a resource ran on two nodes at once"
+
+
+def test_partition_without_fencing_stops_the_minority_and_heals() -> None:
+    cluster = Cluster(EXAMPLE)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    cluster.partition([["alpha", "gamma"], ["beta"]])
+    cluster.run_for(15.0)
+    assert cluster.nodes["beta"].is_dc and not cluster.nodes["beta"].quorate
+    assert not cluster.lrmds["beta"].running, "no-quorum-policy=stop"
+    cluster.partition([["alpha", "beta", "gamma"]])
+    cluster.run_for(15.0)
+    assert cluster.dc() == "alpha" and cluster.nodes["beta"].state is S.NOT_DC
+    assert len(cluster.placement()) == 4

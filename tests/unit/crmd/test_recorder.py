@@ -214,3 +214,17 @@ def test_crm_simulate_reads_the_state_we_recorded(tmp_path: Path) -> None:
     summary = done.stdout.split("Transition Summary:", 1)[1].split("Executing", 1)[0]
     planned = {re.sub(r"\s+", " ", line.strip()) for line in summary.splitlines()} - {""}
     assert planned == {"* Recover app-data ( beta )", "* Start app-daemon ( beta )"}
+
+
+def test_results_in_decodes_what_the_recorder_wrote() -> None:
+    from crmd.recorder import results_in
+
+    recorder = Recorder("alpha", "1")
+    xml = recorder.record(result(5, "r", "start", 1, reason="boom"), key(3))
+    assert xml is not None
+    found = results_in(xml, 7.0)
+    assert len(found) == 2  # _last_failure_0 and _last_0 copies
+    first = found[0]
+    assert (first.transition_key, first.node, first.rc, first.status) == (key(3), "alpha", 1, 0)
+    assert (first.resource, first.task, first.exit_reason) == ("r", "start", "boom")
+    assert results_in(recorder.pending("r", DUMMY, "stop", 0, key(4), WALL), 8.0) == []

@@ -249,3 +249,23 @@ def test_node_left_fails_its_actions_but_not_fencing() -> None:
     assert fencing[0].timeout_s == 90.0
     engine.handle(NodeLeft("n2", 1.0))
     assert engine.progress[0].value == "failed" and engine.progress[5].value == "in_flight"
+
+
+def test_copies_of_a_known_result_are_ignored_but_a_changed_one_replans() -> None:
+    monitor = GraphAction(id=0, key="r0_monitor_10000", task="monitor",
+                          kind=ActionKind.RESOURCE, resource="r0", node="n1",
+                          interval_ms=10000, attributes=(("CRM_meta_timeout", "20000"),))
+    engine = TransitionEngine(UUID)
+    sent = [e for e in engine.start(TransitionGraph(4, (monitor,)), 0.0)
+            if isinstance(e, ExecuteResourceAction)]
+    key = sent[0].transition_key
+    first = ActionResult(key, "n1", 0, 0, 1.0, interval_ms=10000, resource="r0",
+                         task="monitor")
+    assert [e for e in engine.handle(first) if isinstance(e, TransitionFinished)]
+    assert engine.handle(first) == [] and engine.unmatched == 0
+    changed = ActionResult(key, "n1", 1, 0, 9.0, interval_ms=10000, resource="r0",
+                           task="monitor", wall=1234.0)
+    effects = engine.handle(changed)
+    assert engine.unmatched == 1 and engine.abort_reason == "Change in recurring result"
+    assert UpdateAttribute("n1", "fail-count-r0#monitor_10000", "value++") in effects
+    assert UpdateAttribute("n1", "last-failure-r0#monitor_10000", "1234") in effects
