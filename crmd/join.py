@@ -190,8 +190,9 @@ class JoinCoordinator:
 
     def finalize(self, now: float) -> list[CrmdEffect]:
         """Sync the best CIB to everyone; the acks follow when the sync is done."""
-        if not self.integrated or self.syncing:
-            return []
+        if not self.integrated or self.syncing \
+                or JoinPhase.INTEGRATED not in self.phases.values():
+            return []  # still waiting, already syncing, or nobody left to finalize
         self.syncing = True
         source = self.best[1] if self.best is not None and self.best[1] != self.dc else ""
         return [SyncCib(source), ArmTimer(FINALIZATION_TIMER,

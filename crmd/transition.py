@@ -7,7 +7,9 @@ events. Behaviour follows Pacemaker's graph consumer and controller:
   Pseudo actions and `op_no_wait` actions are confirmed as soon as they fire.
 - Each pass walks the actions in synapse order; non-pseudo actions stop firing when
   `batch-limit` (if > 0) actions are in flight, or when their priority is below the
-  graph's abort priority (after an abort nothing new starts; pseudo actions are exempt).
+  graph's abort priority (after an abort nothing new starts; pseudo actions are exempt);
+  a migration waits while `migration-limit` (if >= 0) migrations involve its source or
+  target node. Per-node job limits (node-action-limit, load) are not modelled.
 - Every fired, waited-for action gets a timer: its timeout + cluster-delay (fencing:
   stonith-timeout + cluster-delay; no timeout: cluster-delay alone). Expiry fails it, asks
   the DC to record a synthesized timeout and aborts ("Action lost").
@@ -52,10 +54,17 @@ from messaging.types import OpStatus
 INFINITY = 1_000_000
 TIMER_PREFIX = "action:"
 _EFFECTIVE_RC = {190: 0, 191: 8}  # degraded results count as their healthy equivalent
+_MIGRATIONS = frozenset({"migrate_to", "migrate_from"})
 
 Event = ActionResult | AbortTransition | NodeLeft | TimerFired
 EngineEffect = (Effect | ExecuteResourceAction | ExecuteFencing | ExecuteClusterAction
                 | RecordActionTimeout | TransitionFinished | UpdateAttribute)
+
+
+def _migration_nodes(action: GraphAction) -> set[str]:
+    meta = action.meta
+    nodes = {meta.get("CRM_meta_migrate_source"), meta.get("CRM_meta_migrate_target")}
+    return {n for n in nodes if n}
 
 
 class Progress(enum.Enum):
@@ -182,7 +191,24 @@ class TransitionEngine:
             return False
         assert self.graph is not None
         limit = self.graph.batch_limit
-        return limit <= 0 or len(self.in_flight) < limit
+        if limit > 0 and len(self.in_flight) >= limit:
+            return False
+        return self._migration_allowed(action)
+
+    def _migration_allowed(self, action: GraphAction) -> bool:
+        """migration-limit: live migrations in flight per node, counted on both the
+        source and the target (Pacemaker's graph_action_allowed)."""
+        assert self.graph is not None
+        limit = self.graph.migration_limit
+        if limit < 0 or action.task not in _MIGRATIONS:
+            return True
+        busy: dict[str, int] = {}
+        for action_id in self.in_flight:
+            other = self._by_id[action_id]
+            if other.task in _MIGRATIONS:
+                for node in _migration_nodes(other):
+                    busy[node] = busy.get(node, 0) + 1
+        return all(busy.get(node, 0) < limit for node in _migration_nodes(action))
 
     def _fire(self, action: GraphAction, now: float) -> list[EngineEffect]:
         self.fired_order.append(action.id)

@@ -81,6 +81,7 @@ def test_full_join_confirms_everyone_and_replaces_their_lrm() -> None:
     wire.sync_done()
     assert wire.coordinator.finalized
     assert set(wire.coordinator.phases.values()) == {JoinPhase.CONFIRMED}
+    assert wire.coordinator.finalize(2.0) == [], "one sync per join round"
     deletes = [e.xpath for e in wire.cib if isinstance(e, DeleteCib)]
     assert "/cib/status/node_state[@id='2']/lrm" in deletes
     nodes = [e.xml for e in wire.cib if isinstance(e, ModifyCib) and e.section == "nodes"]

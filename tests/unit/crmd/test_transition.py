@@ -269,3 +269,19 @@ def test_copies_of_a_known_result_are_ignored_but_a_changed_one_replans() -> Non
     assert engine.unmatched == 1 and engine.abort_reason == "Change in recurring result"
     assert UpdateAttribute("n1", "fail-count-r0#monitor_10000", "value++") in effects
     assert UpdateAttribute("n1", "last-failure-r0#monitor_10000", "1234") in effects
+
+
+def test_migration_limit_counts_source_and_target() -> None:
+    def migrate(action_id: int, task: str, source: str, target: str) -> GraphAction:
+        return GraphAction(id=action_id, key=f"m{action_id}_{task}_0", task=task,
+                           kind=ActionKind.RESOURCE, resource=f"m{action_id}",
+                           node=source if task == "migrate_to" else target,
+                           attributes=(("CRM_meta_migrate_source", source),
+                                       ("CRM_meta_migrate_target", target)))
+    graph = TransitionGraph(1, (migrate(0, "migrate_to", "n1", "n2"),
+                                migrate(1, "migrate_to", "n3", "n1"),
+                                migrate(2, "migrate_to", "n3", "n4")), migration_limit=1)
+    engine = TransitionEngine(UUID)
+    sent = [e.action.id for e in engine.start(graph, 0.0)
+            if isinstance(e, ExecuteResourceAction)]
+    assert sent == [0, 2], "1 shares n1 with 0; 2 touches neither n1 nor n2"
