@@ -15,6 +15,9 @@ What we add to Pacemaker's scheme, and why:
   learn it and a second DC (from a healed split) meets the first. Two DCs resolve by the
   same preference order: the lesser one steps down; followers move to the better claimant.
   So flapping non-DC nodes cause no election at all.
+- A sitting DC answers a vote with its claim instead of re-running the election (it only
+  gives way to a lower feature set). Re-electing under a DC whose claims are still in flight
+  let stale claims of DCs that had just stepped down win (found by the property test).
 - Dampening: a node starts at most one election per `holdoff` seconds; a request inside the
   window is deferred to its end (a timer), so a flapping DC cannot cause an election storm.
 
@@ -150,9 +153,10 @@ class Election:
 
     def _on_vote(self, source: str, vote: Vote, now: float) -> list[Effect]:
         if self.is_dc:
-            if beats(self.credentials, vote.credentials):
-                return [Send(source, DcClaim(self.credentials))]
-            return self._set_dc(None, None, now) + self._yield(source, vote, now)
+            if _version(vote.credentials.feature_set) < _version(self.credentials.feature_set):
+                # an older version must lead (rolling upgrades): give way
+                return self._set_dc(None, None, now) + self._yield(source, vote, now)
+            return [Send(source, DcClaim(self.credentials))]
         if self.dc is not None:
             return []  # our DC answers the voter with its claim
         if beats(vote.credentials, self.credentials):

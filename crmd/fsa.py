@@ -111,6 +111,8 @@ S, In = FsaState, FsaInput
 _DC_STATES = (S.IDLE, S.INTEGRATION, S.FINALIZE_JOIN, S.POLICY_ENGINE, S.TRANSITION_ENGINE)
 TRANSITIONS: dict[tuple[FsaState, FsaInput], FsaState] = {
     **{(s, In.ELECTION): S.ELECTION for s in (*_DC_STATES, S.NOT_DC, S.PENDING)},
+    # PENDING is ours: our election core can win straight from the dc-wait timer of a
+    # node that never saw another DC, without the FSA passing through ELECTION.
     **{(s, In.ELECTION_DC): S.INTEGRATION for s in (S.IDLE, S.ELECTION, S.FINALIZE_JOIN,
                                                     S.NOT_DC, S.POLICY_ENGINE,
                                                     S.TRANSITION_ENGINE, S.PENDING)},
@@ -258,6 +260,8 @@ class Controller:
         self.state = next_state(before, fsa_input)
         effects: list[Effect] = [Log("fsa_input", fields=(
             ("input", fsa_input.value), ("from", before.value), ("to", self.state.value)))]
+        if self.state is before:
+            return effects  # inputs outside the matrix change nothing
         if self.state is not FsaState.IDLE:
             effects.append(CancelTimer(RECHECK_TIMER))
         return effects + self._enter(before, fsa_input, now)
@@ -294,7 +298,7 @@ class Controller:
                                                                         view.now)
             for node in sorted(joined):
                 effects += self.coordinator.offer_one(node, self.members, view.now)
-        return effects
+        return effects + self._join_progress(view.now)  # a lost node may end the wait
 
     def _node_lost(self, node: str, now: float) -> list[Effect]:
         """Membership lost `node`: write it down (expected unchanged, so an unexpected loss

@@ -93,6 +93,7 @@ class TransitionEngine:
         self._missing: dict[int, int] = {}
         self._ready: list[tuple[int, int]] = []
         self._outcomes: dict[int, tuple[int, int]] = {}  # confirmed results (rc, status)
+        self._in_flight: set[int] = set()
 
     # --- public -------------------------------------------------------------------------
 
@@ -110,6 +111,7 @@ class TransitionEngine:
         self._by_id = {a.id: a for a in graph.actions}
         self._position = {a.id: index for index, a in enumerate(graph.actions)}
         self._outcomes = {}
+        self._in_flight = set()
         self._dependents = {a.id: [] for a in graph.actions}
         self._missing = {a.id: len(a.inputs) for a in graph.actions}
         for action in graph.actions:
@@ -148,7 +150,7 @@ class TransitionEngine:
 
     @property
     def in_flight(self) -> list[int]:
-        return [i for i, p in self.progress.items() if p is Progress.IN_FLIGHT]
+        return sorted(self._in_flight)
 
     # --- firing -------------------------------------------------------------------------
 
@@ -159,6 +161,7 @@ class TransitionEngine:
     def _settle(self, action_id: int, progress: Progress) -> None:
         """Record a final state; dependents whose inputs are now all satisfied become ready."""
         self.progress[action_id] = progress
+        self._in_flight.discard(action_id)
         if progress is Progress.FAILED and not self._by_id[action_id].can_fail:
             return
         for then in self._dependents[action_id]:
@@ -191,7 +194,7 @@ class TransitionEngine:
             return False
         assert self.graph is not None
         limit = self.graph.batch_limit
-        if limit > 0 and len(self.in_flight) >= limit:
+        if limit > 0 and len(self._in_flight) >= limit:
             return False
         return self._migration_allowed(action)
 
@@ -203,7 +206,7 @@ class TransitionEngine:
         if limit < 0 or action.task not in _MIGRATIONS:
             return True
         busy: dict[str, int] = {}
-        for action_id in self.in_flight:
+        for action_id in self._in_flight:
             other = self._by_id[action_id]
             if other.task in _MIGRATIONS:
                 for node in _migration_nodes(other):
@@ -221,6 +224,7 @@ class TransitionEngine:
             self._settle(action.id, Progress.CONFIRMED)
             return effects
         self.progress[action.id] = Progress.IN_FLIGHT
+        self._in_flight.add(action.id)
         effects.append(ArmTimer(self._timer_key(action.id), now + self._timer_s(action)))
         return effects
 
@@ -244,7 +248,7 @@ class TransitionEngine:
         return f"{TIMER_PREFIX}{self._id}:{action_id}"
 
     def _check_finished(self) -> list[EngineEffect]:
-        if self.finished or self.in_flight:
+        if self.finished or self._in_flight:
             return []
         self.finished = True
         failed = tuple(i for i, p in self.progress.items() if p is Progress.FAILED)
