@@ -20,7 +20,8 @@ Effects out (perform them in order): `Send(node, message)` to another controller
 "cib" sets root attributes such as have-quorum and dc-uuid); `DeleteCib(xpath)`;
 `SyncCib(source)` (join: make the partition's CIBs the copy of `source`, '' = this DC's,
 then feed `CibSynced`); `UpdateAttribute`/`ClearFailures` (attrd); `RunScheduler` (then
-feed `SchedulerDone`); `ExecuteFencing` (stonithd; then feed `FenceCompleted`).
+feed `SchedulerDone`); `ExecuteFencing` (stonithd; then feed `FenceCompleted`);
+`StopController` (the DC confirmed this node's shutdown: stop its daemons).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ from crmd.messages import (
     SchedulerDone,
     ShutdownRequested,
     StatusUpdated,
+    StopController,
     SyncCib,
     TransitionFinished,
     UpdateAttribute,
@@ -142,6 +144,7 @@ __all__ = [
     "SchedulerDone",
     "ShutdownRequested",
     "StatusUpdated",
+    "StopController",
     "SyncCib",
     "TransitionEngine",
     "TransitionFinished",

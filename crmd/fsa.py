@@ -60,6 +60,7 @@ from crmd.messages import (
     SchedulerDone,
     ShutdownRequested,
     StatusUpdated,
+    StopController,
     TransitionFinished,
     UpdateAttribute,
     Vote,
@@ -228,10 +229,20 @@ class Controller:
             if event.config_changed or event.attributes_changed:
                 return self._abort("Configuration change" if event.config_changed
                                    else "Transient attribute change", now)
-        if isinstance(event, ShutdownRequested) and self.is_dc:
+        if isinstance(event, ShutdownRequested):
+            return self._on_shutdown_request(event, now)
+        return []
+
+    def _on_shutdown_request(self, event: ShutdownRequested, now: float) -> list[Effect]:
+        """Pacemaker's handle_shutdown_request: the DC records the request as the node's
+        ``shutdown`` attribute (epoch seconds); other nodes forward it to the DC."""
+        if self.is_dc:
             wall = event.wall or now + self.wall_offset
             return [UpdateAttribute(event.node, "shutdown", str(int(wall)))]
-        return []
+        if self.dc is None:
+            return [Log("shutdown_deferred", "warning", (("reason", "no DC"),))]
+        return [Send(self.dc, ShutdownRequested(event.node, now, event.wall
+                                                or now + self.wall_offset))]
 
     def _route(self, effects: list[Effect], now: float) -> list[Effect]:
         """Handle what this node addressed to itself; translate engine and election effects."""
@@ -244,6 +255,7 @@ class Controller:
             elif isinstance(effect, Publish) and isinstance(effect.event, DcChanged):
                 queue += self._on_dc_changed(effect.event)
             elif isinstance(effect, (ExecuteResourceAction, ExecuteClusterAction)):
+                queue += self._expect_down(effect)
                 queue.append(Send(effect.node, effect))
             elif isinstance(effect, RecordActionTimeout):
                 out.append(ModifyCib("status", timeout_record(
@@ -251,9 +263,21 @@ class Controller:
                     effect.transition_key, effect.exit_reason, effect.wall)))
             elif isinstance(effect, TransitionFinished):
                 queue += self._on_finished(effect, now)
+            elif isinstance(effect, StopController):
+                out += [*self._input(FsaInput.STOP, now), effect]
             else:
                 out.append(effect)
         return out
+
+    def _expect_down(self, effect: ExecuteResourceAction | ExecuteClusterAction) -> list[Effect]:
+        """Sending do_shutdown: the node is now expected down (its departure is clean)."""
+        if effect.action.task != "do_shutdown":
+            return []
+        if self.coordinator is not None:
+            self.coordinator.expected[effect.node] = "down"
+        return [ModifyCib("status", node_state_xml(
+            self.node_ids.get(effect.node, effect.node), effect.node, "execute_cluster_action",
+            expected="down"))]
 
     def _input(self, fsa_input: FsaInput, now: float) -> list[Effect]:
         before = self.state
@@ -347,6 +371,8 @@ class Controller:
             return self.executor.execute(message, event.source, event.now + self.wall_offset)
         if isinstance(message, ActionResult):
             return self._on_action_result(message, event.now)
+        if isinstance(message, ShutdownRequested) and self.is_dc:
+            return self._on_shutdown_request(message, event.now)
         return []
 
     def _on_action_result(self, result: ActionResult, now: float) -> list[Effect]:

@@ -271,9 +271,22 @@ class SchedulerDone:
 
 @dataclass(frozen=True, slots=True)
 class ShutdownRequested:
+    """`node` should leave the cluster cleanly: fed to that node's controller by its shell
+    (`hacluster node stop`), which forwards it to the DC; the DC sets the node's
+    ``shutdown`` attribute so the scheduler moves its resources away and plans
+    ``do_shutdown``."""
+
     node: str
     now: float
     wall: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class StopController:
+    """Effect: this node's controller is done (its DC confirmed the shutdown): stop the
+    node's daemons."""
+
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,5 +321,5 @@ class ClearFailures:
 
 CrmdEffect = (Effect | ModifyCib | DeleteCib | SyncCib | UpdateAttribute | RunScheduler
               | ExecuteResourceAction | ExecuteFencing | ExecuteClusterAction
-              | RecordActionTimeout | TransitionFinished | ClearFailures)
+              | RecordActionTimeout | TransitionFinished | ClearFailures | StopController)
 """Everything a crmd core may return."""

@@ -24,6 +24,7 @@ from crmd.messages import (
     ExecuteResourceAction,
     LocalOpResult,
     ModifyCib,
+    StopController,
 )
 from crmd.recorder import Recorder
 from lrmd.api import DEFAULT_TIMEOUT_MS, AgentSpec, CancelRequest, ExecRequest
@@ -101,9 +102,11 @@ class NodeExecutor:
             self.recorder.forget(rsc)
             effects.append(DeleteCib(f"/cib/status/node_state[@id='{self.node_id}']/lrm"
                                      f"/lrm_resources/lrm_resource[@id='{rsc}']"))
-        elif action.task == "do_shutdown":
-            effects.append(Log("shutdown_ordered", fields=(("node", self.name),)))
-        return [*effects, Send(dc, ActionResult(key, self.name, 0, int(OpStatus.DONE), 0.0))]
+        ack = Send(dc, ActionResult(key, self.name, 0, int(OpStatus.DONE), 0.0))
+        if action.task == "do_shutdown":  # acknowledge first: the node stops right after
+            return [ack, Log("shutdown_ordered", fields=(("node", self.name),)),
+                    StopController("the DC confirmed this node's shutdown")]
+        return [*effects, ack]
 
     def on_result(self, event: LocalOpResult, dc: str | None) -> list[CrmdEffect]:
         result = event.result

@@ -31,6 +31,7 @@ from crmd.messages import (
     PeerMessage,
     RunScheduler,
     StatusUpdated,
+    StopController,
     SyncCib,
     UpdateAttribute,
 )
@@ -105,6 +106,7 @@ class Cluster:
         self.fenced: list[str] = []
         self.timeline: list[tuple[float, str, str, str]] = []  # (time, what, node, resource)
         self.violations: list[tuple[float, str, str, str]] = []
+        self.stopped: list[str] = []
         self.version = [0, 1, 0]
         self._queue: list[tuple[float, int, str, Any]] = []
         self._seq = 0
@@ -142,6 +144,12 @@ class Cluster:
         self.lrmds[name].running.clear()
         self.partition([g - {name} for g in self.groups])
 
+    def request_shutdown(self, name: str) -> None:
+        """`hacluster node stop` on `name`: its controller asks the DC."""
+        from crmd.messages import ShutdownRequested
+
+        self._deliver_event(name, ShutdownRequested(name, self.now))
+
     def revive(self, name: str) -> None:
         """The node (re)starts with empty history and joins everyone it can reach."""
         self.boot(name)
@@ -171,6 +179,8 @@ class Cluster:
                 self._deliver_event(name, TimerFired(item.key, self.now))
             elif kind == "event":
                 self._deliver_event(name, item)
+            elif kind == "stop":
+                self.kill(name)
             elif kind == "msg":
                 source, send = item
                 if source in self.alive and name in self._group_of(source):
@@ -240,6 +250,9 @@ class Cluster:
                 self.kill(effect.target)
             self._push(later, "event", name, FenceCompleted(effect.transition_key,
                                                             effect.target, True, later))
+        elif isinstance(effect, StopController):
+            self.stopped.append(name)
+            self._push(later, "stop", name, None)
         else:
             self._cib_effect(name, effect)
 

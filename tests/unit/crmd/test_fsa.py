@@ -199,3 +199,21 @@ def test_partition_without_fencing_stops_the_minority_and_heals() -> None:
     cluster.run_for(15.0)
     assert cluster.dc() == "alpha" and cluster.nodes["beta"].state is S.NOT_DC
     assert len(cluster.placement()) == 4
+
+
+@pytest.mark.oracle
+def test_node_shutdown_moves_resources_then_leaves_without_fencing(tmp_path: Path) -> None:
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    assert ("app-data", "beta") in cluster.placement()
+    cluster.request_shutdown("beta")
+    cluster.run_for(10.0)
+    assert cluster.stopped == ["beta"] and cluster.fenced == []
+    assert {("service-ip", "alpha"), ("app-data", "alpha"),
+            ("app-daemon", "alpha")} <= cluster.placement()
+    stops = [t for t, what, node, rsc in cluster.timeline if node == "beta" and what == "stop"]
+    assert len(stops) == 3, "beta stopped its three resources before leaving"
+    assert cluster.violations == []
+    current = _pacemaker_agrees(cluster, tmp_path)
+    assert "OFFLINE: [ beta ]" in current
