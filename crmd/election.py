@@ -57,6 +57,16 @@ class ViewChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class VoterAnswered:
+    """Published by a DC that answered a member's vote with its claim: that member's
+    controller does not know the DC (it restarted while its node stayed in the view), so
+    the DC should offer it a join (Pacemaker's join announce)."""
+
+    node: str
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
 class DcChanged:
     """Published whenever this node's idea of the DC changes (None: no DC, electing)."""
 
@@ -156,7 +166,8 @@ class Election:
             if _version(vote.credentials.feature_set) < _version(self.credentials.feature_set):
                 # an older version must lead (rolling upgrades): give way
                 return self._set_dc(None, None, now) + self._yield(source, vote, now)
-            return [Send(source, DcClaim(self.credentials))]
+            return [Send(source, DcClaim(self.credentials)),
+                    Publish(TOPIC, VoterAnswered(source, now))]
         if self.dc is not None:
             return []  # our DC answers the voter with its claim
         if beats(vote.credentials, self.credentials):

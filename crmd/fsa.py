@@ -30,7 +30,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from crmd.election import DcChanged, Election, ElectionTiming, ViewChanged
+from crmd.election import DcChanged, Election, ElectionTiming, ViewChanged, VoterAnswered
 from crmd.graph import FEATURE_SET, from_transition
 from crmd.join import JoinClient, JoinCoordinator, JoinPhase, JoinTiming, node_state_xml
 from crmd.messages import (
@@ -254,6 +254,8 @@ class Controller:
                 queue += self._on_peer(PeerMessage(self.name, effect.message, now))
             elif isinstance(effect, Publish) and isinstance(effect.event, DcChanged):
                 queue += self._on_dc_changed(effect.event)
+            elif isinstance(effect, Publish) and isinstance(effect.event, VoterAnswered):
+                queue += self._rejoin(effect.event.node, effect.event.now)
             elif isinstance(effect, (ExecuteResourceAction, ExecuteClusterAction)):
                 queue += self._expect_down(effect)
                 queue.append(Send(effect.node, effect))
@@ -323,6 +325,17 @@ class Controller:
             for node in sorted(joined):
                 effects += self.coordinator.offer_one(node, self.members, view.now)
         return effects + self._join_progress(view.now)  # a lost node may end the wait
+
+    def _rejoin(self, node: str, now: float) -> list[Effect]:
+        """A member's controller came back without our node leaving the view: offer it a
+        join (unless it is joining already), which refreshes its history and re-probes."""
+        coordinator = self.coordinator
+        busy = {JoinPhase.WELCOMED, JoinPhase.INTEGRATED, JoinPhase.FINALIZED}
+        if coordinator is None or coordinator.phases.get(node) in busy \
+                or self.state not in _DC_STATES:
+            return []
+        effects = self._abort("Node join", now) + self._input(FsaInput.NODE_JOIN, now)
+        return effects + coordinator.offer_one(node, self.members, now)
 
     def _node_lost(self, node: str, now: float) -> list[Effect]:
         """Membership lost `node`: write it down (expected unchanged, so an unexpected loss

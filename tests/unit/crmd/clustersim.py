@@ -150,6 +150,16 @@ class Cluster:
 
         self._deliver_event(name, ShutdownRequested(name, self.now))
 
+    def restart_controller(self, name: str) -> None:
+        """Only the controller restarts: the node stays in the view, its lrmd keeps running."""
+        self._boots[name] += 1
+        self.nodes[name] = Controller(name, self.node_ids, WALL0 + self.now, self.timing,
+                                      results_from_cib=self.results_from_cib)
+        self._apply(name, self.nodes[name].start(self.now))
+        group = tuple(sorted(self._group_of(name)))
+        quorate = len(group) > len(self.names) // 2
+        self._deliver_event(name, MembershipView(group, quorate, self.now))
+
     def revive(self, name: str) -> None:
         """The node (re)starts with empty history and joins everyone it can reach."""
         self.boot(name)

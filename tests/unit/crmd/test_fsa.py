@@ -217,3 +217,22 @@ def test_node_shutdown_moves_resources_then_leaves_without_fencing(tmp_path: Pat
     assert cluster.violations == []
     current = _pacemaker_agrees(cluster, tmp_path)
     assert "OFFLINE: [ beta ]" in current
+
+
+@pytest.mark.oracle
+def test_controller_restart_rejoins_reprobes_and_restarts_nothing(tmp_path: Path) -> None:
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    before = cluster.placement()
+    starts = len(cluster.lrmds["beta"].starts)
+    restarted_at = cluster.now
+    cluster.restart_controller("beta")
+    cluster.run_for(15.0)
+    assert cluster.nodes["beta"].state is S.NOT_DC and cluster.dc() == "alpha"
+    assert cluster.placement() == before and cluster.fenced == []
+    assert len(cluster.lrmds["beta"].starts) == starts, "nothing restarted"
+    probed = {rsc for t, what, node, rsc in cluster.timeline
+              if node == "beta" and what == "monitor" and t > restarted_at}
+    assert {"service-ip", "app-data", "app-daemon"} <= probed
+    _pacemaker_agrees(cluster, tmp_path)
