@@ -344,9 +344,17 @@ class TransitionEngine:
         effects: list[EngineEffect] = [Log("action_timed_out", "warning", (
             ("transition_id", self._id), ("action", action.key)))]
         if action.kind is ActionKind.RESOURCE:
+            # The synthesized result counts as a failure like any other (and its copy
+            # coming back through the CIB is then known, not counted twice).
+            self._outcomes[action.id] = (1, int(OpStatus.TIMEOUT))
+            wall = event.now + self._wall_offset
             reason = f"Controller on {action.node} did not return result in time"
             effects.append(RecordActionTimeout(action.node or "", self.key_of(action), action,
-                                               reason, event.now + self._wall_offset))
+                                               reason, wall))
+            if not (action.task == "monitor" and action.interval_ms == 0):
+                effects += self._failcount(action, ActionResult(
+                    self.key_of(action), action.node or "", 1, int(OpStatus.TIMEOUT),
+                    event.now, action.interval_ms, reason, wall))
         return effects + self.abort("Action lost", event.now)
 
     def _on_node_left(self, event: NodeLeft) -> list[EngineEffect]:

@@ -48,6 +48,7 @@ class FakeLrmd:
     running: set[str] = field(default_factory=set)
     starts: list[str] = field(default_factory=list)
     failing: set[tuple[str, str, int]] = field(default_factory=set)
+    hanging: set[tuple[str, str, int]] = field(default_factory=set)  # never answered
     calls: int = 0
 
     def run(self, request: ExecRequest, wall: float) -> OpCompleted:
@@ -107,6 +108,7 @@ class Cluster:
         self.timeline: list[tuple[float, str, str, str]] = []  # (time, what, node, resource)
         self.violations: list[tuple[float, str, str, str]] = []
         self.stopped: list[str] = []
+        self.prepared: dict[str, FakeLrmd] = {}  # lrmds with injected faults, used at boot
         self.version = [0, 1, 0]
         self._queue: list[tuple[float, int, str, Any]] = []
         self._seq = 0
@@ -119,7 +121,7 @@ class Cluster:
         self._boots[name] = self._boots.get(name, 0) + 1
         self.nodes[name] = Controller(name, self.node_ids, WALL0 + self.now, self.timing,
                                       results_from_cib=self.results_from_cib)
-        self.lrmds[name] = FakeLrmd()
+        self.lrmds[name] = self.prepared.pop(name, FakeLrmd())
         self.cibs[name] = copy.deepcopy(self.template)
         self.alive.add(name)
         self._apply(name, self.nodes[name].start(self.now))
@@ -233,7 +235,13 @@ class Cluster:
             if isinstance(effect.message, ExecRequest):
                 self.timeline.append((self.now, effect.message.action, name,
                                       effect.message.resource))
-                result = self.lrmds[name].run(effect.message, WALL0 + self.now)
+                request = effect.message
+                lrmd = self.lrmds[name]
+                if (request.resource, request.action, request.interval_ms) in lrmd.hanging:
+                    lrmd.hanging.discard((request.resource, request.action,
+                                          request.interval_ms))
+                    return
+                result = lrmd.run(request, WALL0 + self.now)
                 self._push(later, "event", name, LocalOpResult(result, later))
             elif not isinstance(effect.message, CancelRequest):
                 raise AssertionError(effect)
@@ -341,7 +349,8 @@ class Cluster:
 
 
 def fail_recurring_monitor(cluster: Cluster, node: str, resource: str, interval_ms: int) -> None:
-    """The resource dies on `node`; its recurring monitor reports a generic error."""
+    """The resource dies on `node`; its recurring monitor reports a generic error (the
+    resource has no parameters and a 20 s monitor timeout, as in examples/cib-3node.xml)."""
     lrmd = cluster.lrmds[node]
     lrmd.running.discard(resource)
     lrmd.calls += 1
@@ -350,5 +359,6 @@ def fail_recurring_monitor(cluster: Cluster, node: str, resource: str, interval_
     result = OpCompleted(call_id=lrmd.calls, resource=resource,
                          agent=AgentSpec("ocf", "Dummy", "heartbeat"), action="monitor",
                          interval_ms=interval_ms, rc=1, status=0, exec_time_ms=1,
-                         last_run=WALL0 + cluster.now, last_rc_change=WALL0 + cluster.now)
+                         last_run=WALL0 + cluster.now, last_rc_change=WALL0 + cluster.now,
+                         timeout_ms=20000, op_digest=op_digest({}, interval_ms, 20000))
     cluster._push(cluster.now, "event", node, LocalOpResult(result, cluster.now))

@@ -236,3 +236,65 @@ def test_controller_restart_rejoins_reprobes_and_restarts_nothing(tmp_path: Path
               if node == "beta" and what == "monitor" and t > restarted_at}
     assert {"service-ip", "app-data", "app-daemon"} <= probed
     _pacemaker_agrees(cluster, tmp_path)
+
+
+def _with_meta(path: Path, tmp_path: Path, rsc: str, name: str, value: str) -> Path:
+    from lxml import etree
+
+    cib = etree.parse(str(path)).getroot()
+    primitive = cib.find(f".//primitive[@id='{rsc}']")
+    assert primitive is not None
+    meta = etree.SubElement(primitive, "meta_attributes", id=f"{rsc}-meta")
+    etree.SubElement(meta, "nvpair", id=f"{rsc}-{name}", name=name, value=value)
+    out = tmp_path / "cib-meta.xml"
+    out.write_bytes(etree.tostring(cib))
+    return out
+
+
+@pytest.mark.oracle
+def test_migration_threshold_moves_a_failed_resource(tmp_path: Path) -> None:
+    cluster = Cluster(_with_meta(EXAMPLE, tmp_path, "heartbeat-probe", "migration-threshold",
+                                 "1"), stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    assert ("heartbeat-probe", "alpha") in cluster.placement()
+    fail_recurring_monitor(cluster, "alpha", "heartbeat-probe", 10000)
+    cluster.run_for(5.0)
+    moved = {node for rsc, node in cluster.placement() if rsc == "heartbeat-probe"}
+    assert len(moved) == 1 and moved != {"alpha"}
+    _pacemaker_agrees(cluster, tmp_path)
+
+
+@pytest.mark.oracle
+def test_failed_start_bans_the_node_and_the_group_goes_elsewhere(tmp_path: Path) -> None:
+    from tests.unit.crmd.clustersim import FakeLrmd
+
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.prepared["beta"] = FakeLrmd(failing={("app-data", "start", 0)})
+    cluster.start_all()
+    cluster.run_for(15.0)
+    text = cluster.cib_text().decode()
+    assert 'name="fail-count-app-data#start_0" value="INFINITY"' in text
+    placement = cluster.placement()
+    # app must run with service-ip and never on gamma: both move to alpha
+    assert {("service-ip", "alpha"), ("app-data", "alpha"),
+            ("app-daemon", "alpha")} <= placement
+    _pacemaker_agrees(cluster, tmp_path)
+
+
+@pytest.mark.parametrize("via_cib", [False, True], ids=["direct", "via-cib"])
+def test_an_action_that_never_answers_times_out_and_is_recovered(via_cib: bool) -> None:
+    from tests.unit.crmd.clustersim import FakeLrmd
+
+    cluster = Cluster(EXAMPLE, stonith=True, results_from_cib=via_cib)
+    cluster.prepared["alpha"] = FakeLrmd(hanging={("heartbeat-probe", "start", 0)})
+    cluster.start_all()
+    cluster.run_for(10.0)
+    assert not any(rsc == "heartbeat-probe" for rsc, _ in cluster.placement())
+    cluster.run_for(80.0)  # the start's 20 s timeout + 60 s cluster-delay
+    text = cluster.cib_text().decode()
+    assert "Controller on alpha did not return result in time" in text
+    assert 'name="fail-count-heartbeat-probe#start_0" value="INFINITY"' in text
+    cluster.run_for(10.0)
+    where = {node for rsc, node in cluster.placement() if rsc == "heartbeat-probe"}
+    assert len(where) == 1 and where != {"alpha"}
