@@ -14,7 +14,8 @@ controllers), `TimerFired`, `CibChanged`, `CibSynced`, `SchedulerDone`, `LocalOp
 CIB diffs, when results travel through the CIB).
 Effects out: `Send` (to a node name; "lrmd" means this node's lrmd), `ArmTimer`,
 `CancelTimer`, `Log`, `ModifyCib`/`DeleteCib`/`SyncCib` (section "cib" merges root
-attributes), `UpdateAttribute`, `RunScheduler`, `ExecuteFencing`.
+attributes), `UpdateAttribute`/`ClearFailures`, `RunScheduler`, `ExecuteFencing`,
+`StopController`.
 Sends addressed to this node are handled inside `handle` (the DC joins and runs actions on
 itself like on any node), so a shell only ever sees Sends to others or to the lrmd.
 
@@ -31,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from crmd.election import DcChanged, Election, ElectionTiming, ViewChanged, VoterAnswered
+from crmd.fencing import FencingAttempts, fenced_updates
 from crmd.graph import FEATURE_SET, from_transition
 from crmd.join import JoinClient, JoinCoordinator, JoinPhase, JoinTiming, node_state_xml
 from crmd.messages import (
@@ -41,8 +43,8 @@ from crmd.messages import (
     Credentials,
     CrmdEffect,
     DcClaim,
-    DeleteCib,
     ExecuteClusterAction,
+    ExecuteFencing,
     ExecuteResourceAction,
     FenceCompleted,
     JoinAckNack,
@@ -146,6 +148,7 @@ class ControllerTiming:
     election: ElectionTiming = field(default_factory=ElectionTiming)
     join: JoinTiming = field(default_factory=JoinTiming)
     recheck_interval: float = 900.0  # cluster-recheck-interval (15min)
+    stonith_max_attempts: int = 10
 
 
 def run_scheduler(cib_xml: str | bytes, request: RunScheduler, now: float) -> SchedulerDone:
@@ -181,6 +184,7 @@ class Controller:
                                      report_directly=not results_from_cib)
         self.coordinator: JoinCoordinator | None = None
         self.engine = TransitionEngine(self.node_id)
+        self.fencing = FencingAttempts(self.timing.stonith_max_attempts)
         self.members: frozenset[str] = frozenset({name})
         self.quorate = False
         self.cib_version = (0, 0, 0)
@@ -265,6 +269,8 @@ class Controller:
                     effect.transition_key, effect.exit_reason, effect.wall)))
             elif isinstance(effect, TransitionFinished):
                 queue += self._on_finished(effect, now)
+            elif isinstance(effect, ExecuteFencing) and self.fencing.exhausted(effect.target):
+                queue += self._give_up_fencing(effect, now)
             elif isinstance(effect, StopController):
                 out += [*self._input(FsaInput.STOP, now), effect]
             else:
@@ -433,9 +439,11 @@ class Controller:
             return self._join_progress(now)
         if self.state is not FsaState.TRANSITION_ENGINE:
             return []
-        if finished.replan:
+        keys = {self.engine.key_of(a) for a in self.engine.graph.actions
+                if a.id in finished.failed} if self.engine.graph is not None else set()
+        if finished.replan and not (keys and keys <= self.fencing.given_up):
             return self._input(FsaInput.PE_CALC, now)
-        return self._input(FsaInput.TE_SUCCESS, now)
+        return self._input(FsaInput.TE_SUCCESS, now)  # done, or only hopeless fencing left
 
     def _abort(self, reason: str, now: float) -> list[Effect]:
         """Replan: abort a running graph, re-ask a running scheduler, wake an idle DC."""
@@ -454,18 +462,22 @@ class Controller:
     def _on_fenced(self, event: FenceCompleted) -> list[Effect]:
         """Fencing done: the target is cleanly down; its history and attributes go."""
         effects: list[Effect] = []
+        self.fencing.record(event.target, event.ok)
         if event.ok:
-            node_id = self.node_ids.get(event.target, event.target)
-            effects += [ModifyCib("status", node_state_xml(
-                node_id, event.target, "send_stonith_update", join=JoinPhase.NONE,
-                expected="down")),
-                DeleteCib(f"/cib/status/node_state[@id='{node_id}']/lrm"),
-                DeleteCib(f"/cib/status/node_state[@id='{node_id}']/transient_attributes")]
+            effects += fenced_updates(self.node_ids.get(event.target, event.target),
+                                      event.target)
             if self.coordinator is not None:
                 self.coordinator.expected[event.target] = "down"
         result = ActionResult(event.transition_key, event.target, 0 if event.ok else 1, 0,
                               event.now, wall=event.wall)
         return effects + list(self.engine.handle(result))
+
+    def _give_up_fencing(self, effect: ExecuteFencing, now: float) -> list[Effect]:
+        """This target failed fencing too often: fail the action here, do not ask stonithd."""
+        self.fencing.given_up.add(effect.transition_key)
+        log = Log("fencing_given_up", "error", (("target", effect.target),))
+        failed = ActionResult(effect.transition_key, effect.target, 1, 0, now)
+        return [log, *self.engine.handle(failed)]
 
     def _on_timer(self, event: TimerFired) -> list[Effect]:
         key = event.key

@@ -108,6 +108,8 @@ class Cluster:
         self.timeline: list[tuple[float, str, str, str]] = []  # (time, what, node, resource)
         self.violations: list[tuple[float, str, str, str]] = []
         self.stopped: list[str] = []
+        self.fencing_broken = False  # every fencing attempt fails (after a second)
+        self.fence_attempts: list[str] = []
         self.prepared: dict[str, FakeLrmd] = {}  # lrmds with injected faults, used at boot
         self.version = [0, 1, 0]
         self._queue: list[tuple[float, int, str, Any]] = []
@@ -262,8 +264,13 @@ class Cluster:
                 self.cibs[node] = copy.deepcopy(source)
             self._push(later, "event", name, CibSynced(True, later))
         elif isinstance(effect, ExecuteFencing):
-            self.fenced.append(effect.target)
             self.timeline.append((self.now, "fence", effect.target, ""))
+            if self.fencing_broken:
+                self.fence_attempts.append(effect.target)
+                self._push(later + 1.0, "event", name, FenceCompleted(
+                    effect.transition_key, effect.target, False, later + 1.0))
+                return
+            self.fenced.append(effect.target)
             if effect.target in self.alive:
                 self.kill(effect.target)
             self._push(later, "event", name, FenceCompleted(effect.transition_key,

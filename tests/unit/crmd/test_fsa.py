@@ -298,3 +298,16 @@ def test_an_action_that_never_answers_times_out_and_is_recovered(via_cib: bool) 
     cluster.run_for(10.0)
     where = {node for rsc, node in cluster.placement() if rsc == "heartbeat-probe"}
     assert len(where) == 1 and where != {"alpha"}
+
+
+def test_fencing_that_keeps_failing_is_given_up_after_max_attempts() -> None:
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    cluster.fencing_broken = True
+    cluster.kill("beta")
+    cluster.run_for(60.0)
+    assert cluster.fence_attempts == ["beta"] * 10, "stonith-max-attempts"
+    assert cluster.nodes["alpha"].state is S.IDLE
+    assert not any(rsc in ("app-data", "service-ip") for rsc, _ in cluster.placement()), \
+        "nothing of the unfenced node starts elsewhere"
