@@ -16,8 +16,13 @@ What we add to Pacemaker's scheme, and why:
   same preference order: the lesser one steps down; followers move to the better claimant.
   So flapping non-DC nodes cause no election at all.
 - A sitting DC answers a vote with its claim instead of re-running the election (it only
-  gives way to a lower feature set). Re-electing under a DC whose claims are still in flight
-  let stale claims of DCs that had just stepped down win (found by the property test).
+  gives way to a lower feature set): re-electing under a DC whose claims were still in
+  flight let stale claims of DCs that had just stepped down win (found by the property
+  test).
+- A controller that starts tells its first view so (`ControllerStarted`); a vote or that
+  message from the DC's node with other credentials means the DC's controller restarted
+  while its node stayed in the view: the DC is gone (Pacemaker learns it from the
+  controllers' process group).
 - Dampening: a node starts at most one election per `holdoff` seconds; a request inside the
   window is deferred to its end (a timer), so a flapping DC cannot cause an election storm.
 
@@ -32,7 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crmd.messages import Credentials, DcClaim, NoVote, PeerMessage, Vote
+from crmd.messages import ControllerStarted, Credentials, DcClaim, NoVote, PeerMessage, Vote
 from messaging.effects import ArmTimer, CancelTimer, Effect, Log, Publish, Send, TimerFired
 
 TOPIC = "election"
@@ -53,16 +58,6 @@ class ViewChanged:
     """The membership layer installed a view (`members` includes this node)."""
 
     members: tuple[str, ...]
-    now: float
-
-
-@dataclass(frozen=True, slots=True)
-class VoterAnswered:
-    """Published by a DC that answered a member's vote with its claim: that member's
-    controller does not know the DC (it restarted while its node stayed in the view), so
-    the DC should offer it a join (Pacemaker's join announce)."""
-
-    node: str
     now: float
 
 
@@ -111,6 +106,7 @@ class Election:
         self.yielded_credentials: Credentials | None = None
         self.last_start: float | None = None
         self.elections_started = 0
+        self.announced = False
 
     @property
     def is_dc(self) -> bool:
@@ -134,6 +130,9 @@ class Election:
             return self._on_no_vote(source, message, now)
         if isinstance(message, DcClaim):
             return self._on_claim(source, message.credentials, now)
+        if isinstance(message, ControllerStarted) and source == self.dc \
+                and message.credentials != self.dc_credentials:
+            return self.call_election(now)  # our DC's controller restarted: it is gone
         return []
 
     def call_election(self, now: float) -> list[Effect]:
@@ -145,6 +144,10 @@ class Election:
 
     def _on_view(self, members: frozenset[str], now: float) -> list[Effect]:
         self.members = members
+        if not self.announced:
+            self.announced = True
+            return self._broadcast(ControllerStarted(self.credentials)) + self._on_view(
+                members, now)
         if self.dc is not None and self.dc not in members:
             return self._set_dc(None, None, now) + self._start_election(now)
         if self.is_dc:
@@ -162,12 +165,18 @@ class Election:
     # --- messages -----------------------------------------------------------------------
 
     def _on_vote(self, source: str, vote: Vote, now: float) -> list[Effect]:
+        effects: list[Effect] = []
+        if source == self.dc and vote.credentials != self.dc_credentials:
+            # our DC's controller restarted (same node, new incarnation): the DC is gone
+            effects = self._set_dc(None, None, now)
+        return effects + self._count_vote(source, vote, now)
+
+    def _count_vote(self, source: str, vote: Vote, now: float) -> list[Effect]:
         if self.is_dc:
             if _version(vote.credentials.feature_set) < _version(self.credentials.feature_set):
                 # an older version must lead (rolling upgrades): give way
                 return self._set_dc(None, None, now) + self._yield(source, vote, now)
-            return [Send(source, DcClaim(self.credentials)),
-                    Publish(TOPIC, VoterAnswered(source, now))]
+            return [Send(source, DcClaim(self.credentials))]
         if self.dc is not None:
             return []  # our DC answers the voter with its claim
         if beats(vote.credentials, self.credentials):

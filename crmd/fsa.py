@@ -31,7 +31,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from crmd.election import DcChanged, Election, ElectionTiming, ViewChanged, VoterAnswered
+from crmd.election import DcChanged, Election, ElectionTiming, ViewChanged
 from crmd.fencing import FencingAttempts, fenced_updates
 from crmd.graph import FEATURE_SET, from_transition
 from crmd.join import JoinClient, JoinCoordinator, JoinPhase, JoinTiming, node_state_xml
@@ -40,6 +40,7 @@ from crmd.messages import (
     ActionResult,
     CibChanged,
     CibSynced,
+    ControllerStarted,
     Credentials,
     CrmdEffect,
     DcClaim,
@@ -48,6 +49,7 @@ from crmd.messages import (
     ExecuteResourceAction,
     FenceCompleted,
     JoinAckNack,
+    JoinAnnounce,
     JoinConfirm,
     JoinOffer,
     JoinRequest,
@@ -158,7 +160,7 @@ def run_scheduler(cib_xml: str | bytes, request: RunScheduler, now: float) -> Sc
     return SchedulerDone(from_transition(transition, request.transition_id), now, request.wall)
 
 
-_ELECTION_MESSAGES = (Vote, NoVote, DcClaim)
+_ELECTION_MESSAGES = (Vote, NoVote, DcClaim, ControllerStarted)
 Effect = CrmdEffect
 
 
@@ -258,8 +260,6 @@ class Controller:
                 queue += self._on_peer(PeerMessage(self.name, effect.message, now))
             elif isinstance(effect, Publish) and isinstance(effect.event, DcChanged):
                 queue += self._on_dc_changed(effect.event)
-            elif isinstance(effect, Publish) and isinstance(effect.event, VoterAnswered):
-                queue += self._rejoin(effect.event.node, effect.event.now)
             elif isinstance(effect, (ExecuteResourceAction, ExecuteClusterAction)):
                 queue += self._expect_down(effect)
                 queue.append(Send(effect.node, effect))
@@ -333,15 +333,14 @@ class Controller:
         return effects + self._join_progress(view.now)  # a lost node may end the wait
 
     def _rejoin(self, node: str, now: float) -> list[Effect]:
-        """A member's controller came back without our node leaving the view: offer it a
-        join (unless it is joining already), which refreshes its history and re-probes."""
-        coordinator = self.coordinator
-        busy = {JoinPhase.WELCOMED, JoinPhase.INTEGRATED, JoinPhase.FINALIZED}
-        if coordinator is None or coordinator.phases.get(node) in busy \
-                or self.state not in _DC_STATES:
+        """A member announced itself (its controller started, or came back without its
+        node leaving the view): offer it a join, as Pacemaker's `do_dc_join_offer_one`
+        does even when an offer is out (it may have gone to the previous incarnation; a
+        duplicate request is ignored). The join refreshes its history and re-probes."""
+        if self.coordinator is None or self.state not in _DC_STATES:
             return []
         effects = self._abort("Node join", now) + self._input(FsaInput.NODE_JOIN, now)
-        return effects + coordinator.offer_one(node, self.members, now)
+        return effects + self.coordinator.offer_one(node, self.members, now)
 
     def _node_lost(self, node: str, now: float) -> list[Effect]:
         """Membership lost `node`: write it down (expected unchanged, so an unexpected loss
@@ -366,7 +365,9 @@ class Controller:
             return self._input(FsaInput.ELECTION, now)
         if change.dc != self.name:
             self.coordinator = None
-            return self._input(FsaInput.PENDING, now)
+            self.client.joined = False
+            # Pacemaker's join announce: a DC that is offering already ignores it
+            return [*self._input(FsaInput.PENDING, now), Send(change.dc, JoinAnnounce(self.name))]
         self.coordinator = JoinCoordinator(self.name, self.node_ids, self.timing.join)
         effects = self._input(FsaInput.ELECTION_DC, now)
         effects += [ModifyCib("cib", self._root_xml())]
@@ -384,6 +385,8 @@ class Controller:
             if self.client.joined and not self.is_dc and self.state is FsaState.PENDING:
                 effects += self._input(FsaInput.NOT_DC, event.now)
             return effects
+        if isinstance(message, JoinAnnounce) and event.source in self.members:
+            return self._rejoin(event.source, event.now)
         if isinstance(message, (JoinRequest, JoinConfirm)) and self.coordinator is not None:
             return self.coordinator.handle(event) + self._join_progress(event.now)
         if isinstance(message, (ExecuteResourceAction, ExecuteClusterAction)):

@@ -44,6 +44,15 @@ class NoVote:
 
 
 @dataclass(frozen=True, slots=True)
+class ControllerStarted:
+    """Sent once to the first view's members by a controller that just started: a node
+    whose DC was the sender's node learns that this DC's controller is gone (Pacemaker
+    sees that through the controllers' own process group)."""
+
+    credentials: Credentials
+
+
+@dataclass(frozen=True, slots=True)
 class DcClaim:
     """The sender is DC of its partition (sent on winning and on every membership change)."""
 
@@ -51,6 +60,14 @@ class DcClaim:
 
 
 # --- join (peer messages) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JoinAnnounce:
+    """A controller that found the DC without being offered a join (it started, or
+    restarted while its node stayed in the view) asks the DC for an offer."""
+
+    node: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmd.election import Election, ElectionTiming, ViewChanged, VoterAnswered, beats
+from crmd.election import Election, ElectionTiming, ViewChanged, beats
 from crmd.messages import Credentials, DcClaim, PeerMessage, Vote
-from messaging.effects import Publish, Send
+from messaging.effects import Send
 from tests.unit.crmd.netsim import Net
 
 TIMING = ElectionTiming(election_timeout=2.0, dc_deadtime=2.0, holdoff=1.0)
@@ -112,8 +112,7 @@ def test_dc_answers_a_newcomers_vote_with_its_claim() -> None:
     assert dc.is_dc
     dc.handle(ViewChanged(("a", "b"), 3.0))
     effects = dc.handle(PeerMessage("b", Vote(1, Credentials("b", "3.16.2", 5.0)), 3.1))
-    assert effects == [Send("b", DcClaim(dc.credentials)),
-                       Publish("election", VoterAnswered("b", 3.1))]
+    assert effects == [Send("b", DcClaim(dc.credentials))]
     assert dc.is_dc
 
 
@@ -158,3 +157,16 @@ def test_every_partition_converges_on_one_dc_within_the_bound(
     assert net.agreed(), net.dc_views()
     again = _play(steps, gaps)
     assert again.dc_views() == net.dc_views(), "same inputs, same result"
+
+
+def test_a_vote_from_a_restarted_dc_controller_means_the_dc_is_gone() -> None:
+    follower = Election(Credentials("b", "3.16.2", 5.0), TIMING)
+    follower.handle(ViewChanged(("a", "b"), 0.0))
+    old = Credentials("a", "3.16.2", 1.0)
+    follower.handle(PeerMessage("a", DcClaim(old), 0.1))
+    assert follower.dc == "a"
+    restarted = Credentials("a", "3.16.2", 50.0)  # younger than b now
+    effects = follower.handle(PeerMessage("a", Vote(1, restarted), 50.0))
+    assert follower.dc is None or follower.candidate
+    assert any(isinstance(e, Send) and isinstance(e.message, Vote) for e in effects), \
+        "b is now the better candidate and votes"

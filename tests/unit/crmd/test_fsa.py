@@ -13,6 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crmd.fsa import FsaInput, FsaState, next_state
 from tests.oracle import pacemaker_tool
@@ -311,3 +313,38 @@ def test_fencing_that_keeps_failing_is_given_up_after_max_attempts() -> None:
     assert cluster.nodes["alpha"].state is S.IDLE
     assert not any(rsc in ("app-data", "service-ip") for rsc, _ in cluster.placement()), \
         "nothing of the unfenced node starts elsewhere"
+
+
+FAULT = st.sampled_from(["kill", "revive", "split", "heal", "restart"])
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.tuples(FAULT, st.integers(0, 2), st.sampled_from([0.0, 0.02, 0.3, 3.0])),
+                min_size=1, max_size=5),
+       st.sampled_from([0.05, 0.5, 5.0]))
+def test_any_fault_sequence_settles_on_one_idle_dc_without_double_runs(
+        faults: list[tuple[str, int, float]], warmup: float) -> None:
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(warmup)
+    for fault, pick, gap in faults:
+        alive, dead = sorted(cluster.alive), sorted(set(cluster.names) - cluster.alive)
+        if fault == "kill" and len(alive) > 1:
+            cluster.kill(alive[pick % len(alive)])
+        elif fault == "revive" and dead:
+            cluster.revive(dead[pick % len(dead)])
+        elif fault == "split" and len(alive) > 1:
+            cut = 1 + pick % (len(alive) - 1)
+            cluster.partition([alive[:cut], alive[cut:]])
+        elif fault == "heal":
+            cluster.partition([alive])
+        elif fault == "restart":
+            cluster.restart_controller(alive[pick % len(alive)])
+        cluster.run_for(gap)
+    cluster.partition([sorted(cluster.alive)])
+    cluster.run_for(120.0)
+    dc = cluster.dc()
+    assert dc is not None and cluster.nodes[dc].state is S.IDLE
+    assert all(cluster.nodes[n].dc == dc for n in cluster.alive)
+    assert {cluster.nodes[n].state for n in cluster.alive if n != dc} <= {S.NOT_DC}
+    assert cluster.violations == [], "a resource ran on two nodes at once"
