@@ -169,8 +169,11 @@ class Controller:
 
     def __init__(self, name: str, node_ids: Mapping[str, str], started: float,
                  timing: ControllerTiming | None = None,
-                 feature_set: str = FEATURE_SET, *, results_from_cib: bool = False) -> None:
+                 feature_set: str = FEATURE_SET, *, results_from_cib: bool = False,
+                 wall_offset: float = 0.0) -> None:
         """`started`: epoch seconds this controller started (its election age).
+        `wall_offset`: epoch seconds minus the monotonic clock of the events' `now`
+        (`clock.wall() - clock.monotonic()`), for the scheduler's time and CIB timestamps.
         `results_from_cib`: nodes do not report results to the DC directly; the DC's shell
         feeds `StatusUpdated` from its CIB's change notifications instead (Pacemaker's way,
         which guarantees the scheduler's next input already holds every result)."""
@@ -192,7 +195,7 @@ class Controller:
         self.cib_version = (0, 0, 0)
         self.transition_id = 0
         self.replan = False
-        self.wall_offset = started  # epoch = monotonic now + offset, until events say more
+        self.wall_offset = wall_offset  # epoch seconds = event now + wall_offset
 
     @property
     def dc(self) -> str | None:

@@ -122,7 +122,8 @@ class Cluster:
     def boot(self, name: str) -> None:
         self._boots[name] = self._boots.get(name, 0) + 1
         self.nodes[name] = Controller(name, self.node_ids, WALL0 + self.now, self.timing,
-                                      results_from_cib=self.results_from_cib)
+                                      results_from_cib=self.results_from_cib,
+                                      wall_offset=WALL0)
         self.lrmds[name] = self.prepared.pop(name, FakeLrmd())
         self.cibs[name] = copy.deepcopy(self.template)
         self.alive.add(name)
@@ -158,7 +159,8 @@ class Cluster:
         """Only the controller restarts: the node stays in the view, its lrmd keeps running."""
         self._boots[name] += 1
         self.nodes[name] = Controller(name, self.node_ids, WALL0 + self.now, self.timing,
-                                      results_from_cib=self.results_from_cib)
+                                      results_from_cib=self.results_from_cib,
+                                      wall_offset=WALL0)
         self._apply(name, self.nodes[name].start(self.now))
         group = tuple(sorted(self._group_of(name)))
         quorate = len(group) > len(self.names) // 2

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from crmd.fsa import FsaInput, FsaState, next_state
 from tests.oracle import pacemaker_tool
-from tests.unit.crmd.clustersim import Cluster, fail_recurring_monitor
+from tests.unit.crmd.clustersim import WALL0, Cluster, fail_recurring_monitor
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "cib-3node.xml"
@@ -297,6 +297,8 @@ def test_an_action_that_never_answers_times_out_and_is_recovered(via_cib: bool) 
     text = cluster.cib_text().decode()
     assert "Controller on alpha did not return result in time" in text
     assert 'name="fail-count-heartbeat-probe#start_0" value="INFINITY"' in text
+    stamp = re.search(r'name="last-failure-heartbeat-probe#start_0" value="(\d+)"', text)
+    assert stamp is not None and 80 <= int(stamp.group(1)) - WALL0 <= 90, "epoch of the expiry"
     cluster.run_for(10.0)
     where = {node for rsc, node in cluster.placement() if rsc == "heartbeat-probe"}
     assert len(where) == 1 and where != {"alpha"}
