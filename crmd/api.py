@@ -3,6 +3,9 @@
 Other packages (the crmd daemon's shell, lab's whole-cluster simulator, tests) import only
 this module. Everything here is pure: cores take events that carry time and return effects.
 
+Peer messages (the `message` of `Send(node, message)` and `PeerMessage`) travel with
+`encode`/`decode` (`PEER_MESSAGES` lists them).
+
 Driving one node (`Controller`):
     controller = Controller(name, node_ids, started=epoch_at_start, timing=...)
     effects = controller.start(now)
@@ -97,12 +100,15 @@ from crmd.messages import (
 from crmd.node_actions import LRMD, NodeExecutor
 from crmd.recorder import Recorder, merge_status, results_in, timeout_record
 from crmd.transition import TransitionEngine
+from crmd.wire import PEER_MESSAGES, WIRE_VERSION, decode, encode
 
 __all__ = [
     "FEATURE_SET",
     "LRMD",
+    "PEER_MESSAGES",
     "RECHECK_TIMER",
     "TRANSITIONS",
+    "WIRE_VERSION",
     "AbortTransition",
     "ActionKind",
     "ActionResult",
@@ -158,6 +164,8 @@ __all__ = [
     "ViewChanged",
     "Vote",
     "beats",
+    "decode",
+    "encode",
     "feature_set_compatible",
     "from_graph_xml",
     "from_transition",

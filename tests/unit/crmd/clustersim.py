@@ -37,6 +37,7 @@ from crmd.messages import (
 )
 from crmd.node_actions import ClearFailures
 from crmd.recorder import merge_status
+from crmd.wire import decode, encode
 from lrmd.api import CancelRequest, ExecRequest, OpCompleted, op_digest
 from messaging.effects import ArmTimer, CancelTimer, Send, TimerFired
 
@@ -250,8 +251,10 @@ class Cluster:
             elif not isinstance(effect.message, CancelRequest):
                 raise AssertionError(effect)
         elif isinstance(effect, Send):
+            # every message between controllers goes through its wire form
+            wired = Send(effect.destination, decode(encode(effect.message)))
             if effect.destination in self.alive:
-                self._push(later, "msg", effect.destination, (name, effect))
+                self._push(later, "msg", effect.destination, (name, wired))
         elif isinstance(effect, ArmTimer):
             self._timers[(name, effect.key)] = effect.deadline
             self._push(effect.deadline, "timer", name, effect)
