@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -87,12 +88,15 @@ def _check_order(edges: list[tuple[int, int]], graph: TransitionGraph, order: li
             assert first in done_at
 
 
-def _corpus_cases(limit: int) -> list[str]:
+def _corpus_cases(limit: int) -> list[Any]:
+    """A sample of `limit` cases (plus fencing ones); the rest run under the slow mark."""
     if not (CORPUS / "xml").is_dir():
         return []
     names = sorted(p.stem for p in (CORPUS / "xml").glob("*.xml"))
     fencing = [n for n in names if "fenc" in n or "stonith" in n]
-    return sorted(set(names[::max(1, len(names) // limit)] + fencing[:10]))
+    sample = set(names[::max(1, len(names) // limit)] + fencing[:10])
+    return [name if name in sample else pytest.param(name, marks=pytest.mark.slow)
+            for name in names]
 
 
 @pytest.mark.parametrize("case", _corpus_cases(40) or ["<absent>"])
