@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""What the DC's cores cost for a big cluster: 16 nodes, N primitives (default 2000).
+
+Two rounds, in this process, on the pure cores only (no daemons, no IPC, no CIB daemon):
+  cold    schedule() of the generated CIB (every resource stopped: probes, starts,
+          monitors), `from_transition`, then the transition engine with every action
+          answered at once and every result recorded by that node's `Recorder`;
+  loss    the status section rebuilt from the recorders (as joins do), one node marked
+          lost, then schedule() + from_transition + the engine again.
+Reported: seconds per step (process CPU time) and the graph sizes.
+
+    python bench/crmd_transition.py --primitives 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from lxml import etree
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.pengine_scale import generate_cib  # noqa: E402
+from crmd.api import (  # noqa: E402
+    ActionResult,
+    ExecuteClusterAction,
+    ExecuteResourceAction,
+    Recorder,
+    TransitionEngine,
+    TransitionFinished,
+    from_transition,
+)
+from lrmd.api import AgentSpec, OpCompleted, op_digest  # noqa: E402
+from pengine.api import schedule  # noqa: E402
+
+WALL = 1_700_000_000.0
+
+
+def _timed(label: str, rows: list[tuple[str, float]], work):  # type: ignore[no-untyped-def]
+    start = time.process_time()
+    value = work()
+    rows.append((label, time.process_time() - start))
+    return value
+
+
+def execute(graph, recorders: dict[str, Recorder]) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """Run the graph, answering every action with success and recording resource results."""
+    engine = TransitionEngine("1")
+    pending = list(engine.start(graph, 0.0, WALL))
+    outcome, calls = "", 0
+    while pending:
+        effect = pending.pop()
+        if isinstance(effect, TransitionFinished):
+            outcome = effect.outcome
+        if not isinstance(effect, (ExecuteResourceAction, ExecuteClusterAction)):
+            continue
+        action = effect.action
+        if isinstance(effect, ExecuteResourceAction) and action.agent:
+            calls += 1
+            rc = 7 if action.target_rc == 7 else 0
+            params = action.params
+            recorders[effect.node].record(OpCompleted(
+                call_id=calls, resource=action.resource or "", agent=AgentSpec.parse(action.agent),
+                action=action.task, interval_ms=action.interval_ms, rc=rc, status=0,
+                last_run=WALL, last_rc_change=WALL, exec_time_ms=1, params=params,
+                op_digest=op_digest(params, action.interval_ms, action.timeout_ms)),
+                effect.transition_key)
+        pending += engine.handle(ActionResult(effect.transition_key, effect.node,
+                                              action.target_rc, 0, 1.0))
+    return len(graph.actions), outcome
+
+
+def rebuild_status(cib_text: str, recorders: dict[str, Recorder], lost: str) -> str:
+    root = etree.fromstring(cib_text.encode())
+    for state in root.iterfind("status/node_state"):
+        name = state.get("uname", "")
+        state.append(etree.fromstring(recorders[name].lrm_xml()))
+        if name == lost:
+            state.set("in_ccm", "false")
+            state.set("crmd", "offline")
+    return etree.tostring(root, encoding="unicode")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--primitives", type=int, default=2000)
+    parser.add_argument("--nodes", type=int, default=16)
+    args = parser.parse_args()
+    text = generate_cib(args.primitives, args.nodes)
+    names = [f"node{n:02d}" for n in range(1, args.nodes + 1)]
+    recorders = {name: Recorder(name, str(i)) for i, name in enumerate(names, 1)}
+    rows: list[tuple[str, float]] = []
+    cold = _timed("cold: schedule()", rows, lambda: schedule(text))
+    graph = _timed("cold: from_transition", rows, lambda: from_transition(cold, 1))
+    size, outcome = _timed("cold: engine + recorder", rows, lambda: execute(graph, recorders))
+    print(f"cold graph: {size} actions, {outcome}")
+    lost_text = _timed("loss: status rebuilt", rows,
+                       lambda: rebuild_status(text, recorders, names[0]))
+    loss = _timed("loss: schedule()", rows, lambda: schedule(lost_text))
+    graph = _timed("loss: from_transition", rows, lambda: from_transition(loss, 2))
+    size, outcome = _timed("loss: engine + recorder", rows, lambda: execute(graph, recorders))
+    print(f"loss graph: {size} actions, {outcome}")
+    print("| step | CPU s |\n|---|---|")
+    for label, seconds in rows:
+        print(f"| {label} | {seconds:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

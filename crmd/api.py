@@ -1,0 +1,181 @@
+"""The public face of crmd: the pure controller cores and the messages they speak.
+
+Other packages (the crmd daemon's shell, lab's whole-cluster simulator, tests) import only
+this module. Everything here is pure: cores take events that carry time and return effects.
+
+Peer messages (the `message` of `Send(node, message)` and `PeerMessage`) travel with
+`encode`/`decode` (`PEER_MESSAGES` lists them).
+
+Driving one node (`Controller`):
+    controller = Controller(name, node_ids, started=epoch_at_start, timing=...)
+    effects = controller.start(now)
+    effects = controller.handle(event)        # for every event below, in arrival order
+
+Events in: `MembershipView` (from ccm's `MembershipChanged`), `PeerMessage` (any crmd
+message from another node's controller), `TimerFired`, `CibChanged`, `CibSynced`,
+`SchedulerDone` (answer to `RunScheduler`, see `run_scheduler`), `LocalOpResult` (this
+node's lrmd), `FenceCompleted` (stonithd), `ShutdownRequested`, `StatusUpdated` (DC only,
+when results travel through the CIB: `Controller(..., results_from_cib=True)`).
+
+Effects out (perform them in order): `Send(node, message)` to another controller or
+`Send("lrmd", ExecRequest | CancelRequest)` to this node's lrmd; `ArmTimer`/`CancelTimer`;
+`Log`; `ModifyCib(section, xml)` (section "status" merges a node_state, "nodes" a node entry,
+"cib" sets root attributes such as have-quorum and dc-uuid); `DeleteCib(xpath)`;
+`SyncCib(source)` (join: make the partition's CIBs the copy of `source`, '' = this DC's,
+then feed `CibSynced`); `UpdateAttribute`/`ClearFailures` (attrd); `RunScheduler` (then
+feed `SchedulerDone`); `ExecuteFencing` (stonithd; then feed `FenceCompleted`);
+`StopController` (the DC confirmed this node's shutdown: stop its daemons).
+"""
+
+from __future__ import annotations
+
+from crmd.election import DcChanged, Election, ElectionTiming, ViewChanged, beats
+from crmd.fsa import (
+    RECHECK_TIMER,
+    TRANSITIONS,
+    Controller,
+    ControllerTiming,
+    FsaInput,
+    FsaState,
+    next_state,
+    run_scheduler,
+)
+from crmd.graph import (
+    FEATURE_SET,
+    ActionKind,
+    GraphAction,
+    TransitionGraph,
+    TransitionKey,
+    from_graph_xml,
+    from_transition,
+    parse_transition_key,
+    transition_key,
+)
+from crmd.join import (
+    JoinClient,
+    JoinCoordinator,
+    JoinPhase,
+    JoinTiming,
+    feature_set_compatible,
+    node_state_xml,
+    probe_requests,
+)
+from crmd.messages import (
+    AbortTransition,
+    ActionResult,
+    CibChanged,
+    CibSynced,
+    ClearFailures,
+    ControllerStarted,
+    Credentials,
+    CrmdEffect,
+    DcClaim,
+    DeleteCib,
+    ExecuteClusterAction,
+    ExecuteFencing,
+    ExecuteResourceAction,
+    FenceCompleted,
+    JoinAckNack,
+    JoinAnnounce,
+    JoinConfirm,
+    JoinOffer,
+    JoinRequest,
+    LocalOpResult,
+    MembershipView,
+    ModifyCib,
+    NodeLeft,
+    NoVote,
+    PeerMessage,
+    RecordActionTimeout,
+    RunScheduler,
+    SchedulerDone,
+    ShutdownRequested,
+    StatusUpdated,
+    StopController,
+    SyncCib,
+    TransitionFinished,
+    UpdateAttribute,
+    Vote,
+)
+from crmd.node_actions import LRMD, NodeExecutor
+from crmd.recorder import Recorder, merge_status, results_in, timeout_record
+from crmd.transition import TransitionEngine
+from crmd.wire import PEER_MESSAGES, WIRE_VERSION, decode, encode
+
+__all__ = [
+    "FEATURE_SET",
+    "LRMD",
+    "PEER_MESSAGES",
+    "RECHECK_TIMER",
+    "TRANSITIONS",
+    "WIRE_VERSION",
+    "AbortTransition",
+    "ActionKind",
+    "ActionResult",
+    "CibChanged",
+    "CibSynced",
+    "ClearFailures",
+    "Controller",
+    "ControllerStarted",
+    "ControllerTiming",
+    "Credentials",
+    "CrmdEffect",
+    "DcChanged",
+    "DcClaim",
+    "DeleteCib",
+    "Election",
+    "ElectionTiming",
+    "ExecuteClusterAction",
+    "ExecuteFencing",
+    "ExecuteResourceAction",
+    "FenceCompleted",
+    "FsaInput",
+    "FsaState",
+    "GraphAction",
+    "JoinAckNack",
+    "JoinAnnounce",
+    "JoinClient",
+    "JoinConfirm",
+    "JoinCoordinator",
+    "JoinOffer",
+    "JoinPhase",
+    "JoinRequest",
+    "JoinTiming",
+    "LocalOpResult",
+    "MembershipView",
+    "ModifyCib",
+    "NoVote",
+    "NodeExecutor",
+    "NodeLeft",
+    "PeerMessage",
+    "RecordActionTimeout",
+    "Recorder",
+    "RunScheduler",
+    "SchedulerDone",
+    "ShutdownRequested",
+    "StatusUpdated",
+    "StopController",
+    "SyncCib",
+    "TransitionEngine",
+    "TransitionFinished",
+    "TransitionGraph",
+    "TransitionKey",
+    "UpdateAttribute",
+    "ViewChanged",
+    "Vote",
+    "beats",
+    "decode",
+    "encode",
+    "feature_set_compatible",
+    "from_graph_xml",
+    "from_transition",
+    "merge_status",
+    "next_state",
+    "node_state_xml",
+    "parse_transition_key",
+    "probe_requests",
+    "results_in",
+    "run_scheduler",
+    "timeout_record",
+    "transition_key",
+]

@@ -1,0 +1,498 @@
+"""The controller state machine: Pacemaker's FSA states and inputs, and the per-node core
+(`Controller`) that ties election, join, scheduling, the transition engine and the recorder.
+
+`TRANSITIONS` is the subset of Pacemaker's state x input matrix (`controld_matrix.h`) that
+changes state; `next_state` looks it up (inputs not listed keep the state). Entering a
+state returns effects, never performs them:
+
+    membership -> ELECTION -> (won) INTEGRATION -> FINALIZE_JOIN -> POLICY_ENGINE
+               -> TRANSITION_ENGINE -> IDLE;   (lost) PENDING -> NOT_DC after the join.
+
+Events in: `MembershipView`, `PeerMessage` (election, join, actions and results between
+controllers), `TimerFired`, `CibChanged`, `CibSynced`, `SchedulerDone`, `LocalOpResult`
+(this node's lrmd), `FenceCompleted` (stonithd), `ShutdownRequested`, `StatusUpdated` (the DC's
+CIB diffs, when results travel through the CIB).
+Effects out: `Send` (to a node name; "lrmd" means this node's lrmd), `ArmTimer`,
+`CancelTimer`, `Log`, `ModifyCib`/`DeleteCib`/`SyncCib` (section "cib" merges root
+attributes), `UpdateAttribute`/`ClearFailures`, `RunScheduler`, `ExecuteFencing`,
+`StopController`.
+Sends addressed to this node are handled inside `handle` (the DC joins and runs actions on
+itself like on any node), so a shell only ever sees Sends to others or to the lrmd.
+
+Invariants: pure (time in events); a node is DC only while its election core says so; only
+the DC runs the join coordinator and the transition engine; fencing of a lost node comes
+from the scheduler's graph, never from here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from crmd.election import DcChanged, Election, ElectionTiming, ViewChanged
+from crmd.fencing import FencingAttempts, fenced_updates
+from crmd.graph import FEATURE_SET, from_transition
+from crmd.join import JoinClient, JoinCoordinator, JoinPhase, JoinTiming, node_state_xml
+from crmd.messages import (
+    AbortTransition,
+    ActionResult,
+    CibChanged,
+    CibSynced,
+    ControllerStarted,
+    Credentials,
+    CrmdEffect,
+    DcClaim,
+    ExecuteClusterAction,
+    ExecuteFencing,
+    ExecuteResourceAction,
+    FenceCompleted,
+    JoinAckNack,
+    JoinAnnounce,
+    JoinConfirm,
+    JoinOffer,
+    JoinRequest,
+    LocalOpResult,
+    MembershipView,
+    ModifyCib,
+    NodeLeft,
+    NoVote,
+    PeerMessage,
+    RecordActionTimeout,
+    RunScheduler,
+    SchedulerDone,
+    ShutdownRequested,
+    StatusUpdated,
+    StopController,
+    TransitionFinished,
+    UpdateAttribute,
+    Vote,
+)
+from crmd.node_actions import NodeExecutor
+from crmd.recorder import Recorder, results_in, timeout_record
+from crmd.transition import TransitionEngine
+from messaging.effects import ArmTimer, CancelTimer, Log, Publish, Send, TimerFired
+from pengine.api import schedule
+
+RECHECK_TIMER = "crmd:recheck"
+
+
+class FsaState(enum.Enum):
+    STARTING = "S_STARTING"
+    PENDING = "S_PENDING"
+    ELECTION = "S_ELECTION"
+    INTEGRATION = "S_INTEGRATION"
+    FINALIZE_JOIN = "S_FINALIZE_JOIN"
+    POLICY_ENGINE = "S_POLICY_ENGINE"
+    TRANSITION_ENGINE = "S_TRANSITION_ENGINE"
+    IDLE = "S_IDLE"
+    NOT_DC = "S_NOT_DC"
+    RECOVERY = "S_RECOVERY"
+    RELEASE_DC = "S_RELEASE_DC"
+    STOPPING = "S_STOPPING"
+    TERMINATE = "S_TERMINATE"
+    HALT = "S_HALT"
+
+
+class FsaInput(enum.Enum):
+    ELECTION = "I_ELECTION"
+    ELECTION_DC = "I_ELECTION_DC"
+    PENDING = "I_PENDING"
+    NOT_DC = "I_NOT_DC"
+    NODE_JOIN = "I_NODE_JOIN"
+    INTEGRATED = "I_INTEGRATED"
+    FINALIZED = "I_FINALIZED"
+    PE_CALC = "I_PE_CALC"
+    PE_SUCCESS = "I_PE_SUCCESS"
+    TE_SUCCESS = "I_TE_SUCCESS"
+    FAIL = "I_FAIL"
+    STOP = "I_STOP"
+    ERROR = "I_ERROR"
+    RECOVERED = "I_RECOVERED"
+
+
+S, In = FsaState, FsaInput
+_DC_STATES = (S.IDLE, S.INTEGRATION, S.FINALIZE_JOIN, S.POLICY_ENGINE, S.TRANSITION_ENGINE)
+TRANSITIONS: dict[tuple[FsaState, FsaInput], FsaState] = {
+    **{(s, In.ELECTION): S.ELECTION for s in (*_DC_STATES, S.NOT_DC, S.PENDING)},
+    # PENDING is ours: our election core can win straight from the dc-wait timer of a
+    # node that never saw another DC, without the FSA passing through ELECTION.
+    **{(s, In.ELECTION_DC): S.INTEGRATION for s in (S.IDLE, S.ELECTION, S.FINALIZE_JOIN,
+                                                    S.NOT_DC, S.POLICY_ENGINE,
+                                                    S.TRANSITION_ENGINE, S.PENDING)},
+    **{(s, In.PENDING): S.PENDING for s in (*_DC_STATES, S.ELECTION, S.NOT_DC, S.STARTING)},
+    **{(s, In.NODE_JOIN): S.INTEGRATION for s in (S.IDLE, S.FINALIZE_JOIN, S.POLICY_ENGINE,
+                                                  S.TRANSITION_ENGINE)},
+    (S.INTEGRATION, In.INTEGRATED): S.FINALIZE_JOIN,
+    (S.FINALIZE_JOIN, In.FINALIZED): S.POLICY_ENGINE,
+    (S.IDLE, In.PE_CALC): S.POLICY_ENGINE,
+    (S.TRANSITION_ENGINE, In.PE_CALC): S.POLICY_ENGINE,
+    (S.POLICY_ENGINE, In.PE_SUCCESS): S.TRANSITION_ENGINE,
+    (S.TRANSITION_ENGINE, In.TE_SUCCESS): S.IDLE,
+    (S.TRANSITION_ENGINE, In.FAIL): S.POLICY_ENGINE,
+    (S.PENDING, In.NOT_DC): S.NOT_DC,
+    **{(s, In.NOT_DC): S.RECOVERY for s in _DC_STATES},
+    **{(s, In.STOP): S.STOPPING for s in FsaState if s is not S.TERMINATE},
+    **{(s, In.ERROR): S.RECOVERY for s in FsaState if s is not S.STOPPING},
+    (S.STOPPING, In.ERROR): S.TERMINATE,
+    (S.RECOVERY, In.RECOVERED): S.PENDING,
+}
+
+
+def next_state(state: FsaState, fsa_input: FsaInput) -> FsaState:
+    """Pacemaker's matrix lookup; inputs that do not change the state keep it."""
+    return TRANSITIONS.get((state, fsa_input), state)
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerTiming:
+    election: ElectionTiming = field(default_factory=ElectionTiming)
+    join: JoinTiming = field(default_factory=JoinTiming)
+    recheck_interval: float = 900.0  # cluster-recheck-interval (15min)
+    stonith_max_attempts: int = 10
+
+
+def run_scheduler(cib_xml: str | bytes, request: RunScheduler, now: float) -> SchedulerDone:
+    """The pure scheduler call a shell makes for a `RunScheduler` effect."""
+    when = datetime.datetime.fromtimestamp(int(request.wall), tz=datetime.UTC)
+    transition = schedule(cib_xml, when, transition_id=request.transition_id)
+    return SchedulerDone(from_transition(transition, request.transition_id), now, request.wall)
+
+
+_ELECTION_MESSAGES = (Vote, NoVote, DcClaim, ControllerStarted)
+Effect = CrmdEffect
+
+
+class Controller:
+    """One node's controller core. `node_ids` maps every configured node name to its id."""
+
+    def __init__(self, name: str, node_ids: Mapping[str, str], started: float,
+                 timing: ControllerTiming | None = None,
+                 feature_set: str = FEATURE_SET, *, results_from_cib: bool = False,
+                 wall_offset: float = 0.0) -> None:
+        """`started`: epoch seconds this controller started (its election age).
+        `wall_offset`: epoch seconds minus the monotonic clock of the events' `now`
+        (`clock.wall() - clock.monotonic()`), for the scheduler's time and CIB timestamps.
+        `results_from_cib`: nodes do not report results to the DC directly; the DC's shell
+        feeds `StatusUpdated` from its CIB's change notifications instead (Pacemaker's way,
+        which guarantees the scheduler's next input already holds every result)."""
+        self.name = name
+        self.node_ids = dict(node_ids)
+        self.node_id = self.node_ids.get(name, name)
+        self.timing = timing or ControllerTiming()
+        self.state = FsaState.STARTING
+        self.election = Election(Credentials(name, feature_set, started), self.timing.election)
+        self.client = JoinClient(name, self.node_id, feature_set)
+        self.recorder = Recorder(name, self.node_id, feature_set)
+        self.executor = NodeExecutor(name, self.node_id, self.recorder,
+                                     report_directly=not results_from_cib)
+        self.coordinator: JoinCoordinator | None = None
+        self.engine = TransitionEngine(self.node_id)
+        self.fencing = FencingAttempts(self.timing.stonith_max_attempts)
+        self.members: frozenset[str] = frozenset({name})
+        self.quorate = False
+        self.cib_version = (0, 0, 0)
+        self.transition_id = 0
+        self.replan = False
+        self.wall_offset = wall_offset  # epoch seconds = event now + wall_offset
+
+    @property
+    def dc(self) -> str | None:
+        return self.election.dc
+
+    @property
+    def is_dc(self) -> bool:
+        return self.election.is_dc
+
+    def start(self, now: float) -> list[Effect]:
+        self.state = FsaState.PENDING
+        return self._route([*self.election.start(now)], now)
+
+    def handle(self, event: object) -> list[Effect]:
+        now = float(getattr(event, "now", 0.0))
+        return self._route(self._dispatch(event, now), now)
+
+    # --- routing ------------------------------------------------------------------------
+
+    def _dispatch(self, event: object, now: float) -> list[Effect]:
+        if isinstance(event, MembershipView):
+            return self._on_view(event)
+        if isinstance(event, PeerMessage):
+            return self._on_peer(event)
+        if isinstance(event, TimerFired):
+            return self._on_timer(event)
+        if isinstance(event, LocalOpResult):
+            return self.executor.on_result(event, self.dc)
+        if isinstance(event, FenceCompleted):
+            return self._on_fenced(event)
+        if isinstance(event, StatusUpdated):
+            return [e for r in results_in(event.status_xml, now)
+                    for e in self._on_action_result(r, now)]
+        if isinstance(event, SchedulerDone):
+            return self._on_scheduled(event)
+        if isinstance(event, CibSynced) and self.coordinator is not None:
+            return self.coordinator.handle(event) + self._join_progress(now)
+        if isinstance(event, CibChanged):
+            self.cib_version = event.version
+            if event.config_changed or event.attributes_changed:
+                return self._abort("Configuration change" if event.config_changed
+                                   else "Transient attribute change", now)
+        if isinstance(event, ShutdownRequested):
+            return self._on_shutdown_request(event, now)
+        return []
+
+    def _on_shutdown_request(self, event: ShutdownRequested, now: float) -> list[Effect]:
+        """Pacemaker's handle_shutdown_request: the DC records the request as the node's
+        ``shutdown`` attribute (epoch seconds); other nodes forward it to the DC."""
+        if self.is_dc:
+            wall = event.wall or now + self.wall_offset
+            return [UpdateAttribute(event.node, "shutdown", str(int(wall)))]
+        if self.dc is None:
+            return [Log("shutdown_deferred", "warning", (("reason", "no DC"),))]
+        return [Send(self.dc, ShutdownRequested(event.node, now, event.wall
+                                                or now + self.wall_offset))]
+
+    def _route(self, effects: list[Effect], now: float) -> list[Effect]:
+        """Handle what this node addressed to itself; translate engine and election effects."""
+        out: list[Effect] = []
+        queue = list(effects)
+        while queue:
+            effect = queue.pop(0)
+            if isinstance(effect, Send) and effect.destination == self.name:
+                queue += self._on_peer(PeerMessage(self.name, effect.message, now))
+            elif isinstance(effect, Publish) and isinstance(effect.event, DcChanged):
+                queue += self._on_dc_changed(effect.event)
+            elif isinstance(effect, (ExecuteResourceAction, ExecuteClusterAction)):
+                queue += self._expect_down(effect)
+                queue.append(Send(effect.node, effect))
+            elif isinstance(effect, RecordActionTimeout):
+                out.append(ModifyCib("status", timeout_record(
+                    effect.node, self.node_ids.get(effect.node, effect.node), effect.action,
+                    effect.transition_key, effect.exit_reason, effect.wall)))
+            elif isinstance(effect, TransitionFinished):
+                queue += self._on_finished(effect, now)
+            elif isinstance(effect, ExecuteFencing) and self.fencing.exhausted(effect.target):
+                queue += self._give_up_fencing(effect, now)
+            elif isinstance(effect, StopController):
+                out += [*self._input(FsaInput.STOP, now), effect]
+            else:
+                out.append(effect)
+        return out
+
+    def _expect_down(self, effect: ExecuteResourceAction | ExecuteClusterAction) -> list[Effect]:
+        """Sending do_shutdown: the node is now expected down (its departure is clean)."""
+        if effect.action.task != "do_shutdown":
+            return []
+        if self.coordinator is not None:
+            self.coordinator.expected[effect.node] = "down"
+        return [ModifyCib("status", node_state_xml(
+            self.node_ids.get(effect.node, effect.node), effect.node, "execute_cluster_action",
+            expected="down"))]
+
+    def _input(self, fsa_input: FsaInput, now: float) -> list[Effect]:
+        before = self.state
+        self.state = next_state(before, fsa_input)
+        effects: list[Effect] = [Log("fsa_input", fields=(
+            ("input", fsa_input.value), ("from", before.value), ("to", self.state.value)))]
+        if self.state is before:
+            return effects  # inputs outside the matrix change nothing
+        if self.state is not FsaState.IDLE:
+            effects.append(CancelTimer(RECHECK_TIMER))
+        return effects + self._enter(before, fsa_input, now)
+
+    def _enter(self, before: FsaState, fsa_input: FsaInput, now: float) -> list[Effect]:
+        state = self.state
+        if state is FsaState.FINALIZE_JOIN and before is not state:
+            return self._join_progress(now)
+        if state is FsaState.POLICY_ENGINE:
+            effects: list[Effect] = []
+            if before is FsaState.FINALIZE_JOIN and self.coordinator is not None:
+                effects += self.coordinator.node_states(self.members)
+            return effects + self._request_schedule(now)
+        if state is FsaState.IDLE:
+            return [ArmTimer(RECHECK_TIMER, now + self.timing.recheck_interval)]
+        return []
+
+    # --- membership and election --------------------------------------------------------
+
+    def _on_view(self, view: MembershipView) -> list[Effect]:
+        lost = self.members - set(view.members)
+        joined = set(view.members) - self.members
+        self.members = frozenset(view.members) | {self.name}
+        self.quorate = view.quorate
+        effects: list[Effect] = [*self.election.handle(
+            ViewChanged(tuple(sorted(self.members)), view.now))]
+        if not self.is_dc:
+            return effects
+        effects.append(ModifyCib("cib", self._root_xml()))
+        for node in sorted(lost):
+            effects += self._node_lost(node, view.now)
+        if joined and self.coordinator is not None and self.state in _DC_STATES:
+            effects += self._abort("Node join", view.now) + self._input(FsaInput.NODE_JOIN,
+                                                                        view.now)
+            for node in sorted(joined):
+                effects += self.coordinator.offer_one(node, self.members, view.now)
+        return effects + self._join_progress(view.now)  # a lost node may end the wait
+
+    def _rejoin(self, node: str, now: float) -> list[Effect]:
+        """A member announced itself (its controller started, or came back without its
+        node leaving the view): offer it a join, as Pacemaker's `do_dc_join_offer_one`
+        does even when an offer is out (it may have gone to the previous incarnation; a
+        duplicate request is ignored). The join refreshes its history and re-probes."""
+        if self.coordinator is None or self.state not in _DC_STATES:
+            return []
+        effects = self._abort("Node join", now) + self._input(FsaInput.NODE_JOIN, now)
+        return effects + self.coordinator.offer_one(node, self.members, now)
+
+    def _node_lost(self, node: str, now: float) -> list[Effect]:
+        """Membership lost `node`: write it down (expected unchanged, so an unexpected loss
+        leaves it unclean for the scheduler to fence) and fail its in-flight actions."""
+        expected = "member"
+        if self.coordinator is not None:
+            self.coordinator.phases[node] = JoinPhase.NONE
+            expected = self.coordinator.expected.get(node, "member")
+        update = node_state_xml(self.node_ids.get(node, node), node, "post_cache_update",
+                                in_ccm=False, crmd_online=False, expected=expected)
+        effects: list[Effect] = [ModifyCib("status", update)]
+        effects += self.engine.handle(NodeLeft(node, now))
+        return effects + self._abort("Node failure", now)
+
+    def _root_xml(self) -> str:
+        return f'<cib have-quorum="{1 if self.quorate else 0}" dc-uuid="{self.node_id}"/>'
+
+    def _on_dc_changed(self, change: DcChanged) -> list[Effect]:
+        now = change.now
+        if change.dc is None:
+            self.coordinator = None
+            return self._input(FsaInput.ELECTION, now)
+        if change.dc != self.name:
+            self.coordinator = None
+            self.client.joined = False
+            # Pacemaker's join announce: a DC that is offering already ignores it
+            return [*self._input(FsaInput.PENDING, now), Send(change.dc, JoinAnnounce(self.name))]
+        self.coordinator = JoinCoordinator(self.name, self.node_ids, self.timing.join)
+        effects = self._input(FsaInput.ELECTION_DC, now)
+        effects += [ModifyCib("cib", self._root_xml())]
+        return effects + self.coordinator.offer_all(self.members, now)
+
+    # --- peers --------------------------------------------------------------------------
+
+    def _on_peer(self, event: PeerMessage) -> list[Effect]:
+        message = event.message
+        if isinstance(message, _ELECTION_MESSAGES):
+            return [*self.election.handle(event)]
+        if isinstance(message, (JoinOffer, JoinAckNack)):
+            effects = self.client.handle(event, self.dc, self.cib_version,
+                                         self.recorder.lrm_xml())
+            if self.client.joined and not self.is_dc and self.state is FsaState.PENDING:
+                effects += self._input(FsaInput.NOT_DC, event.now)
+            return effects
+        if isinstance(message, JoinAnnounce) and event.source in self.members:
+            return self._rejoin(event.source, event.now)
+        if isinstance(message, (JoinRequest, JoinConfirm)) and self.coordinator is not None:
+            return self.coordinator.handle(event) + self._join_progress(event.now)
+        if isinstance(message, (ExecuteResourceAction, ExecuteClusterAction)):
+            return self.executor.execute(message, event.source, event.now + self.wall_offset)
+        if isinstance(message, ActionResult):
+            return self._on_action_result(message, event.now)
+        if isinstance(message, ShutdownRequested) and self.is_dc:
+            return self._on_shutdown_request(message, event.now)
+        return []
+
+    def _on_action_result(self, result: ActionResult, now: float) -> list[Effect]:
+        if not self.is_dc:
+            return []
+        unmatched = self.engine.unmatched
+        effects: list[Effect] = [*self.engine.handle(result)]
+        if self.engine.finished and self.engine.unmatched > unmatched:
+            effects += self._abort(self.engine.abort_reason, now)
+        return effects
+
+    def _join_progress(self, now: float) -> list[Effect]:
+        coordinator = self.coordinator
+        if coordinator is None:
+            return []
+        if self.state is FsaState.INTEGRATION and coordinator.integrated:
+            return self._input(FsaInput.INTEGRATED, now)
+        if self.state is FsaState.FINALIZE_JOIN:
+            if not self.engine.finished:
+                return []  # Pacemaker finalizes only once the running transition is over
+            if coordinator.finalized and not coordinator.syncing:
+                return self._input(FsaInput.FINALIZED, now)
+            return coordinator.finalize(now)
+        return []
+
+    # --- policy and transitions ---------------------------------------------------------
+
+    def _request_schedule(self, now: float) -> list[Effect]:
+        self.transition_id += 1
+        self.replan = False
+        return [RunScheduler(self.transition_id, now + self.wall_offset)]
+
+    def _on_scheduled(self, done: SchedulerDone) -> list[Effect]:
+        if self.state is not FsaState.POLICY_ENGINE or \
+                done.graph.transition_id != self.transition_id:
+            return []  # a stale answer: a newer request is out
+        if self.replan:
+            return self._request_schedule(done.now)
+        effects = self._input(FsaInput.PE_SUCCESS, done.now)
+        return effects + list(self.engine.start(done.graph, done.now,
+                                                done.now + self.wall_offset))
+
+    def _on_finished(self, finished: TransitionFinished, now: float) -> list[Effect]:
+        if self.state is FsaState.FINALIZE_JOIN:
+            return self._join_progress(now)
+        if self.state is not FsaState.TRANSITION_ENGINE:
+            return []
+        keys = {self.engine.key_of(a) for a in self.engine.graph.actions
+                if a.id in finished.failed} if self.engine.graph is not None else set()
+        if finished.replan and not (keys and keys <= self.fencing.given_up):
+            return self._input(FsaInput.PE_CALC, now)
+        return self._input(FsaInput.TE_SUCCESS, now)  # done, or only hopeless fencing left
+
+    def _abort(self, reason: str, now: float) -> list[Effect]:
+        """Replan: abort a running graph, re-ask a running scheduler, wake an idle DC."""
+        if not self.is_dc:
+            return []
+        if self.state is FsaState.TRANSITION_ENGINE:
+            return [*self.engine.handle(AbortTransition(reason, now))]
+        if self.state is FsaState.POLICY_ENGINE:
+            self.replan = True
+            return []
+        if self.state is FsaState.IDLE:
+            return [Log("transition_requested", fields=(("reason", reason),)),
+                    *self._input(FsaInput.PE_CALC, now)]
+        return []
+
+    def _on_fenced(self, event: FenceCompleted) -> list[Effect]:
+        """Fencing done: the target is cleanly down; its history and attributes go."""
+        effects: list[Effect] = []
+        self.fencing.record(event.target, event.ok)
+        if event.ok:
+            effects += fenced_updates(self.node_ids.get(event.target, event.target),
+                                      event.target)
+            if self.coordinator is not None:
+                self.coordinator.expected[event.target] = "down"
+        result = ActionResult(event.transition_key, event.target, 0 if event.ok else 1, 0,
+                              event.now, wall=event.wall)
+        return effects + list(self.engine.handle(result))
+
+    def _give_up_fencing(self, effect: ExecuteFencing, now: float) -> list[Effect]:
+        """This target failed fencing too often: fail the action here, do not ask stonithd."""
+        self.fencing.given_up.add(effect.transition_key)
+        log = Log("fencing_given_up", "error", (("target", effect.target),))
+        failed = ActionResult(effect.transition_key, effect.target, 1, 0, now)
+        return [log, *self.engine.handle(failed)]
+
+    def _on_timer(self, event: TimerFired) -> list[Effect]:
+        key = event.key
+        if key.startswith("election:"):
+            return [*self.election.handle(event)]
+        if key.startswith("join:") and self.coordinator is not None:
+            return self.coordinator.handle(event) + self._join_progress(event.now)
+        if key.startswith("action:"):
+            return [*self.engine.handle(event)]
+        if key == RECHECK_TIMER and self.state is FsaState.IDLE:
+            return self._input(FsaInput.PE_CALC, event.now)
+        return []

@@ -1,0 +1,304 @@
+"""The join protocol: the DC's side (`JoinCoordinator`), a node's side (`JoinClient`), the
+``node_state`` entries it writes and the probe requests for a node's resources.
+
+Pacemaker's join (`controld_join_dc.c`, `controld_join_client.c`):
+offer (DC -> every member, phase welcomed) -> request (node -> DC with its CIB version;
+phase integrated, expected=member, or nack: expected=banned) -> when nobody is still
+welcomed, the DC syncs the best CIB (highest (admin_epoch, epoch, num_updates), the DC's
+own copy wins ties) -> ack (DC -> each integrated node; phase finalized; ``<node>`` added to
+configuration/nodes) -> confirm (node -> DC with its ``node_state`` and a fresh ``<lrm>``
+built from its executor history; the DC deletes that node's old ``lrm`` and writes the new
+one; phase confirmed). When no node is welcomed, integrated or finalized the join is over.
+Integration and finalisation timeouts move on with whoever answered.
+
+Invariants: a node's phase only moves to none/nack or to exactly the next phase; messages
+carrying another join id are ignored; ``node_state`` attributes are written exactly as
+Pacemaker 2.1.5 does (``join`` is only ``down``/``member``; ``expected`` is ``member``,
+``down``, ``pending`` or ``banned``). Pure: effects out, no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from lxml import etree
+
+from crmd.graph import FEATURE_SET
+from crmd.messages import (
+    CibSynced,
+    CrmdEffect,
+    DeleteCib,
+    JoinAckNack,
+    JoinConfirm,
+    JoinOffer,
+    JoinRequest,
+    ModifyCib,
+    PeerMessage,
+    SyncCib,
+    UpdateAttribute,
+)
+from lrmd.api import AgentSpec, ExecRequest
+from messaging.effects import ArmTimer, CancelTimer, Log, Send, TimerFired
+
+INTEGRATION_TIMER = "join:integration"
+FINALIZATION_TIMER = "join:finalization"
+
+
+class JoinPhase(enum.IntEnum):
+    NONE = 0
+    WELCOMED = 1
+    INTEGRATED = 2
+    FINALIZED = 3
+    CONFIRMED = 4
+    NACK = -1
+
+
+def node_state_xml(node_id: str, uname: str, origin: str, *, in_ccm: bool | None = None,
+                   crmd_online: bool | None = None, join: JoinPhase | None = None,
+                   expected: str | None = None, children: Iterable[str] = ()) -> str:
+    """A ``node_state`` update carrying only the attributes given (the update flags of
+    `create_node_state_update`), in Pacemaker's attribute order."""
+    element = etree.Element("node_state", id=node_id, uname=uname)
+    if in_ccm is not None:
+        element.set("in_ccm", "true" if in_ccm else "false")
+    if crmd_online is not None:
+        element.set("crmd", "online" if crmd_online else "offline")
+    if join is not None:
+        element.set("join", "member" if join > JoinPhase.NONE else "down")
+    if expected is not None:
+        element.set("expected", expected)
+    element.set("crm-debug-origin", origin)
+    for child in children:
+        element.append(etree.fromstring(child))
+    return etree.tostring(element, encoding="unicode")
+
+
+def feature_set_compatible(dc_version: str, join_version: str) -> bool:
+    """Same major version, and the joining node no older than the DC (the DC is elected
+    as the oldest, so a younger joiner is fine and an older one is not)."""
+    def parse(text: str) -> tuple[int, int]:
+        parts = [int(p) if p.isdigit() else 0 for p in text.split(".")] + [0, 0]
+        return parts[0], parts[1]
+    dc, joiner = parse(dc_version), parse(join_version)
+    return dc[0] == joiner[0] and dc[1] <= joiner[1]
+
+
+@dataclass(frozen=True, slots=True)
+class JoinTiming:
+    integration_timeout: float = 180.0  # join-integration-timeout (3min)
+    finalization_timeout: float = 1800.0  # join-finalization-timeout (30min)
+
+
+class JoinCoordinator:
+    """The DC's join bookkeeping. `node_ids` maps node names to CIB node ids."""
+
+    def __init__(self, dc: str, node_ids: Mapping[str, str], timing: JoinTiming | None = None,
+                 feature_set: str = FEATURE_SET) -> None:
+        self.dc = dc
+        self.node_ids = dict(node_ids)
+        self.timing = timing or JoinTiming()
+        self.feature_set = feature_set
+        self.join_id = 0
+        self.members: frozenset[str] = frozenset()
+        self.phases: dict[str, JoinPhase] = {}
+        self.expected: dict[str, str] = {}
+        self.best: tuple[tuple[int, int, int], str] | None = None
+        self.syncing = False
+
+    def node_id(self, node: str) -> str:
+        return self.node_ids.get(node, node)
+
+    @property
+    def integrated(self) -> bool:
+        """Nobody is still welcomed (everyone answered the offer, or was given up on)."""
+        return JoinPhase.WELCOMED not in self.phases.values()
+
+    @property
+    def finalized(self) -> bool:
+        busy = {JoinPhase.WELCOMED, JoinPhase.INTEGRATED, JoinPhase.FINALIZED}
+        return not busy & set(self.phases.values())
+
+    def _move(self, node: str, phase: JoinPhase) -> bool:
+        current = self.phases.get(node, JoinPhase.NONE)
+        if phase in (JoinPhase.NONE, JoinPhase.NACK) or phase == current + 1:
+            self.phases[node] = phase
+            return True
+        return False
+
+    def offer_all(self, members: Iterable[str], now: float) -> list[CrmdEffect]:
+        """A new join round: every member is offered; lost nodes are expected down."""
+        self.join_id += 1
+        self.members = frozenset(members) | {self.dc}
+        self.phases = {}
+        self.best = None
+        self.syncing = False
+        effects: list[CrmdEffect] = [Log("join_offered", fields=(("join_id", self.join_id),))]
+        for node in sorted(set(self.node_ids) - self.members):
+            if node not in self.expected:
+                self.expected[node] = "down"
+                effects.append(ModifyCib("status", node_state_xml(
+                    self.node_id(node), node, "do_dc_join_offer_all", expected="down")))
+        for node in sorted(self.members):
+            effects += self._offer(node)
+        return [*effects, ArmTimer(INTEGRATION_TIMER, now + self.timing.integration_timeout)]
+
+    def offer_one(self, node: str, members: Iterable[str], now: float) -> list[CrmdEffect]:
+        """A node joined (or announced itself) during an existing round: offer it, and the
+        DC itself again, so the DC's own CIB version takes part in the comparison."""
+        self.members = frozenset(members) | {self.dc}
+        self.best = None
+        self.syncing = False
+        effects = self._offer(node) + (self._offer(self.dc) if node != self.dc else [])
+        return [*effects, ArmTimer(INTEGRATION_TIMER, now + self.timing.integration_timeout)]
+
+    def _offer(self, node: str) -> list[CrmdEffect]:
+        self.phases[node] = JoinPhase.NONE
+        self._move(node, JoinPhase.WELCOMED)
+        return [Send(node, JoinOffer(self.join_id, self.dc, self.feature_set))]
+
+    def handle(self, event: PeerMessage | CibSynced | TimerFired) -> list[CrmdEffect]:
+        if isinstance(event, CibSynced):
+            return self._synced(event)
+        if isinstance(event, TimerFired):
+            return self._timer(event)
+        message = event.message
+        if isinstance(message, JoinRequest) and message.join_id == self.join_id:
+            return self._request(message)
+        if isinstance(message, JoinConfirm) and message.join_id == self.join_id:
+            return self._confirm(message)
+        return []
+
+    def _request(self, request: JoinRequest) -> list[CrmdEffect]:
+        node = request.node
+        if self.phases.get(node) is not JoinPhase.WELCOMED:
+            return []
+        if node not in self.members or not feature_set_compatible(self.feature_set,
+                                                                  request.feature_set):
+            self._move(node, JoinPhase.NACK)
+            self.expected[node] = "banned"
+            return [Log("join_rejected", "warning", (("node", node),)),
+                    Send(node, JoinAckNack(self.join_id, ack=False))]
+        self._move(node, JoinPhase.INTEGRATED)
+        self.expected[node] = "member"
+        version = tuple(request.cib_version)
+        if (self.best is None or version > self.best[0]
+                or (version == self.best[0] and node == self.dc)):
+            self.best = (request.cib_version, node)
+        return [CancelTimer(INTEGRATION_TIMER)] if self.integrated else []
+
+    def finalize(self, now: float) -> list[CrmdEffect]:
+        """Sync the best CIB to everyone; the acks follow when the sync is done."""
+        if not self.integrated or self.syncing \
+                or JoinPhase.INTEGRATED not in self.phases.values():
+            return []  # still waiting, already syncing, or nobody left to finalize
+        self.syncing = True
+        source = self.best[1] if self.best is not None and self.best[1] != self.dc else ""
+        return [SyncCib(source), ArmTimer(FINALIZATION_TIMER,
+                                          now + self.timing.finalization_timeout)]
+
+    def _synced(self, event: CibSynced) -> list[CrmdEffect]:
+        if not self.syncing:
+            return []
+        self.syncing = False
+        if not event.ok:
+            return [Log("join_sync_failed", "warning"), *self.offer_all(self.members, event.now)]
+        effects: list[CrmdEffect] = []
+        for node in sorted(n for n, p in self.phases.items() if p is JoinPhase.INTEGRATED):
+            self._move(node, JoinPhase.FINALIZED)
+            entry = etree.Element("node", id=self.node_id(node), uname=node)
+            effects += [ModifyCib("nodes", etree.tostring(entry, encoding="unicode")),
+                        Send(node, JoinAckNack(self.join_id, ack=True))]
+        return effects
+
+    def _confirm(self, confirm: JoinConfirm) -> list[CrmdEffect]:
+        node = confirm.node
+        if not self._move(node, JoinPhase.CONFIRMED):
+            return []
+        effects: list[CrmdEffect] = [
+            DeleteCib(f"/cib/status/node_state[@id='{self.node_id(node)}']/lrm"),
+            ModifyCib("status", confirm.node_state_xml)]
+        if self.finalized:
+            effects.append(CancelTimer(FINALIZATION_TIMER))
+        return effects
+
+    def _timer(self, event: TimerFired) -> list[CrmdEffect]:
+        waiting = {INTEGRATION_TIMER: JoinPhase.WELCOMED,
+                   FINALIZATION_TIMER: JoinPhase.FINALIZED}.get(event.key)
+        if waiting is None:
+            return []
+        late = sorted(n for n, p in self.phases.items()
+                      if p is waiting or (waiting is JoinPhase.FINALIZED
+                                          and p is JoinPhase.INTEGRATED))
+        for node in late:
+            self._move(node, JoinPhase.NONE)
+        return [Log("join_timeout", "warning", (("late", ",".join(late)),))] if late else []
+
+    def node_states(self, members: Iterable[str], origin: str = "do_state_transition",
+                    online: Iterable[str] = ()) -> list[CrmdEffect]:
+        """Every known node's node_state with all four attributes (the FINALIZE_JOIN ->
+        POLICY_ENGINE rewrite). `online`: nodes whose controller is up (default: members)."""
+        members = set(members)
+        running = set(online) or members
+        effects: list[CrmdEffect] = []
+        for node in sorted(set(self.node_ids) | members):
+            phase = self.phases.get(node, JoinPhase.NONE)
+            expected = self.expected.get(node, "member" if node in members else "down")
+            effects.append(ModifyCib("status", node_state_xml(
+                self.node_id(node), node, origin, in_ccm=node in members,
+                crmd_online=node in running, join=phase, expected=expected)))
+        return effects
+
+
+class JoinClient:
+    """A node's side of the join (the DC runs one too, for its own join)."""
+
+    def __init__(self, name: str, node_id: str, feature_set: str = FEATURE_SET) -> None:
+        self.name = name
+        self.node_id = node_id
+        self.feature_set = feature_set
+        self.join_id = -1
+        self.joined = False
+        self.rejected = False
+
+    def handle(self, event: PeerMessage, dc: str | None, cib_version: tuple[int, int, int],
+               lrm_xml: str) -> list[CrmdEffect]:
+        """`dc`: the node this controller believes is DC (offers from others are ignored);
+        `cib_version` and `lrm_xml` (from `Recorder.lrm_xml`) describe this node now."""
+        message = event.message
+        if event.source != dc:
+            return []
+        if isinstance(message, JoinOffer):
+            self.join_id = message.join_id
+            self.joined = False
+            return [Send(dc, JoinRequest(message.join_id, self.name, cib_version,
+                                         self.feature_set))]
+        if isinstance(message, JoinAckNack) and message.join_id == self.join_id:
+            if not message.ack:
+                self.rejected = True
+                return [Log("join_rejected_by_dc", "error", (("dc", dc),))]
+            self.joined = True
+            state = node_state_xml(self.node_id, self.name, "controld_query_executor_state",
+                                   in_ccm=True, crmd_online=True, children=[lrm_xml])
+            return [UpdateAttribute(self.name, "#feature-set", self.feature_set),
+                    Send(dc, JoinConfirm(message.join_id, self.name, state))]
+        return []
+
+
+def probe_requests(cib_xml: str, node: str) -> list[ExecRequest]:
+    """One-shot monitors (op key ``<rsc>_monitor_0``, expected rc 7) of every configured
+    primitive, to learn what runs on `node` outside any transition (a refresh). Inside a
+    transition the scheduler plans the probes itself (with clone instance names)."""
+    root = etree.fromstring(cib_xml.encode())
+    requests = []
+    for primitive in root.iterfind("configuration/resources//primitive"):
+        standard = primitive.get("class", "ocf")
+        agent = AgentSpec(standard, primitive.get("type", ""),
+                          primitive.get("provider", "") if standard == "ocf" else "")
+        params = {str(nv.get("name")): str(nv.get("value", ""))
+                  for nv in primitive.iterfind("instance_attributes/nvpair")}
+        requests.append(ExecRequest(resource=str(primitive.get("id")), agent=agent,
+                                    action="monitor", params=params, interval_ms=0,
+                                    target_rc=7))
+    return requests

@@ -1,0 +1,342 @@
+"""The controller's messages: what crmd cores receive, send to peers and ask their shell to do.
+
+Frozen slotted dataclasses only, no behaviour. Naming follows the house rule: events in the
+past tense (`ActionResult`, `CibChanged`), peer messages as Pacemaker names them (vote,
+no-vote, join offer/request/ack/confirm), effects imperative (`ExecuteResourceAction`,
+`ModifyCib`, `UpdateAttribute`). CIB content travels as XML text. Times: every event carries
+`now` (monotonic seconds); epoch seconds, where the CIB needs them, travel as `wall`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from crmd.graph import GraphAction, TransitionGraph
+from lrmd.api import OpCompleted
+from messaging.effects import Effect
+
+# --- election (peer messages) -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a node brings to an election; see `crmd.election.beats` for the order."""
+
+    name: str
+    feature_set: str
+    started: float  # epoch seconds the controller started: earlier = older = preferred
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """A candidate asks for the DC role in its election round `round`."""
+
+    round: int
+    credentials: Credentials
+
+
+@dataclass(frozen=True, slots=True)
+class NoVote:
+    """The sender yields to `candidate`'s round `round`."""
+
+    round: int
+    candidate: str
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerStarted:
+    """Sent once to the first view's members by a controller that just started: a node
+    whose DC was the sender's node learns that this DC's controller is gone (Pacemaker
+    sees that through the controllers' own process group)."""
+
+    credentials: Credentials
+
+
+@dataclass(frozen=True, slots=True)
+class DcClaim:
+    """The sender is DC of its partition (sent on winning and on every membership change)."""
+
+    credentials: Credentials
+
+
+# --- join (peer messages) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JoinAnnounce:
+    """A controller that found the DC without being offered a join (it started, or
+    restarted while its node stayed in the view) asks the DC for an offer."""
+
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class JoinOffer:
+    join_id: int
+    dc: str
+    feature_set: str
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRequest:
+    """A node accepts an offer and tells the DC its CIB version (admin_epoch, epoch, updates)."""
+
+    join_id: int
+    node: str
+    cib_version: tuple[int, int, int]
+    feature_set: str
+
+
+@dataclass(frozen=True, slots=True)
+class JoinAckNack:
+    join_id: int
+    ack: bool
+
+
+@dataclass(frozen=True, slots=True)
+class JoinConfirm:
+    """The node's answer to an ack: its ``node_state`` (in_ccm, crmd) holding its ``<lrm>``
+    rebuilt from its executor history."""
+
+    join_id: int
+    node: str
+    node_state_xml: str
+
+
+# --- transition engine ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """A result matched to a graph action by its transition key (resource op, fencing or
+    cluster action); `rc` 0 means success for fencing and cluster actions."""
+
+    transition_key: str
+    node: str
+    rc: int
+    status: int  # messaging.types.OpStatus
+    now: float
+    interval_ms: int = 0
+    exit_reason: str = ""
+    wall: float = 0.0  # epoch seconds of the result (last-failure is written from it)
+    resource: str = ""  # resource and task let the DC count failures of results that
+    task: str = ""  # match no action of the running graph (a recurring monitor's change)
+
+
+@dataclass(frozen=True, slots=True)
+class AbortTransition:
+    """Something changed (CIB, membership, a result outside the graph): replan."""
+
+    reason: str
+    now: float
+    priority: int = 1_000_000  # INFINITY
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLeft:
+    """`node` left the membership: its in-flight non-fencing actions can never complete."""
+
+    node: str
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteResourceAction:
+    """Run a resource action on `node` (its crmd hands it to its lrmd)."""
+
+    node: str
+    transition_key: str
+    action: GraphAction
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteFencing:
+    transition_key: str
+    target: str
+    action: str  # reboot / off / on
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteClusterAction:
+    """A controller-level action (do_shutdown, clear_failcount, lrm_delete, ...) on `node`."""
+
+    node: str
+    transition_key: str
+    action: GraphAction
+
+
+@dataclass(frozen=True, slots=True)
+class RecordActionTimeout:
+    """The DC writes the synthesized timeout result of an action that never answered."""
+
+    node: str
+    transition_key: str
+    action: GraphAction
+    exit_reason: str
+    wall: float
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionFinished:
+    """The graph drained. outcome: complete / stopped (aborted) / terminated (stuck)."""
+
+    transition_id: int
+    outcome: str
+    replan: bool
+    failed: tuple[int, ...] = ()
+
+
+# --- CIB, attributes, scheduler (effects) -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyCib:
+    """Merge `xml` (an element of `section`, e.g. a node_state) into the CIB."""
+
+    section: str
+    xml: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteCib:
+    """Delete what `xpath` selects (e.g. a node's lrm section before it is replaced)."""
+
+    xpath: str
+
+
+@dataclass(frozen=True, slots=True)
+class SyncCib:
+    """Join finalisation: make every node's CIB the copy held by `source` (the DC if '')."""
+
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateAttribute:
+    """Set a transient node attribute through the attribute manager (`value++` expands)."""
+
+    node: str
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunScheduler:
+    """Compute transition `transition_id` from the CIB as it is once every effect before
+    this one has been applied (`crmd.fsa.run_scheduler` is the pure call), then feed back
+    `SchedulerDone`. `wall` is the scheduler's "now" (epoch seconds)."""
+
+    transition_id: int
+    wall: float
+
+
+@dataclass(frozen=True, slots=True)
+class CibChanged:
+    """The CIB changed: its new version, and whether configuration or transient attributes
+    moved (those abort a transition; lrm and node_state changes do not)."""
+
+    version: tuple[int, int, int]
+    now: float
+    config_changed: bool = False
+    attributes_changed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdated:
+    """The DC's CIB received status entries (node_state fragments of a CIB diff); results
+    recorded there are matched against the graph, as Pacemaker's DC does."""
+
+    status_xml: str
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipView:
+    """ccm installed a view (`MembershipChanged` plus the time it was received)."""
+
+    members: tuple[str, ...]
+    quorate: bool
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class LocalOpResult:
+    """The local lrmd finished an operation (first result, or a recurring one that changed)."""
+
+    result: OpCompleted
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class FenceCompleted:
+    """stonithd's answer to an `ExecuteFencing` (matched by transition key)."""
+
+    transition_key: str
+    target: str
+    ok: bool
+    now: float
+    wall: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerDone:
+    graph: TransitionGraph
+    now: float
+    wall: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownRequested:
+    """`node` should leave the cluster cleanly: fed to that node's controller by its shell
+    (`hacluster node stop`), which forwards it to the DC; the DC sets the node's
+    ``shutdown`` attribute so the scheduler moves its resources away and plans
+    ``do_shutdown``."""
+
+    node: str
+    now: float
+    wall: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class StopController:
+    """Effect: this node's controller is done (its DC confirmed the shutdown): stop the
+    node's daemons."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CibSynced:
+    ok: bool
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class PeerMessage:
+    """A crmd peer message from `source` (election, join, transition)."""
+
+    source: str
+    message: object
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class LocalCibVersion:
+    """The local CIB manager's version tuple (asked for by a join offer)."""
+
+    version: tuple[int, int, int] = field(default=(0, 0, 0))
+
+
+@dataclass(frozen=True, slots=True)
+class ClearFailures:
+    """Drop `resource`'s fail-count-* and last-failure-* attributes on `node`."""
+
+    node: str
+    resource: str
+
+
+CrmdEffect = (Effect | ModifyCib | DeleteCib | SyncCib | UpdateAttribute | RunScheduler
+              | ExecuteResourceAction | ExecuteFencing | ExecuteClusterAction
+              | RecordActionTimeout | TransitionFinished | ClearFailures | StopController)
+"""Everything a crmd core may return."""

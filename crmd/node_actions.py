@@ -1,0 +1,129 @@
+"""A node's side of the transition: run what the DC asks, record results, report back.
+
+`NodeExecutor.execute` turns an `ExecuteResourceAction` into a request to this node's lrmd
+(``Send("lrmd", ExecRequest | CancelRequest)``) after writing the pending record, and
+carries out controller-level actions (clear_failcount, lrm_delete, do_shutdown) itself.
+`NodeExecutor.on_result` records an lrmd result (`crmd.recorder`) and sends the DC an
+`ActionResult` under the transition key of the request that started the operation (a
+recurring monitor keeps its key, so a later change of its result reaches the DC as a result
+of an old transition, which makes the DC replan, as in Pacemaker).
+
+Invariants: pure; every executed graph action is answered exactly once, by a result of the
+lrmd or at once for cancels and cluster actions.
+"""
+
+from __future__ import annotations
+
+from crmd.graph import GraphAction
+from crmd.messages import (
+    ActionResult,
+    ClearFailures,
+    CrmdEffect,
+    DeleteCib,
+    ExecuteClusterAction,
+    ExecuteResourceAction,
+    LocalOpResult,
+    ModifyCib,
+    StopController,
+)
+from crmd.recorder import Recorder
+from lrmd.api import DEFAULT_TIMEOUT_MS, AgentSpec, CancelRequest, ExecRequest
+from messaging.effects import Log, Send
+from messaging.types import OpStatus
+
+LRMD = "lrmd"
+_DONE_RCS = frozenset({7, 8, 190, 191})  # "error" results the controller records as done
+
+
+def resource_name(action: GraphAction) -> str:
+    """The name the executor knows the resource by: the operation key's resource part
+    (for clone instances that is the name their history is recorded under)."""
+    suffix = f"_{action.task}_{action.interval_ms}"
+    if action.key.endswith(suffix):
+        return action.key[: -len(suffix)]
+    return action.resource or ""
+
+
+class NodeExecutor:
+    """Runs the DC's actions on node `name`; `recorder` holds this node's history."""
+
+    def __init__(self, name: str, node_id: str, recorder: Recorder, *,
+                 report_directly: bool = True) -> None:
+        self.report_directly = report_directly
+        self.name = name
+        self.node_id = node_id
+        self.recorder = recorder
+        self.keys: dict[tuple[str, str, int], str] = {}
+
+    def execute(self, message: ExecuteResourceAction | ExecuteClusterAction, dc: str,
+                wall: float) -> list[CrmdEffect]:
+        action = message.action
+        if isinstance(message, ExecuteClusterAction):
+            return self._cluster_action(action, message.transition_key, dc)
+        rsc = resource_name(action)
+        if action.task == "cancel":
+            return self._cancel(action, rsc, message.transition_key, dc)
+        meta = {k[len("CRM_meta_"):]: v for k, v in action.attributes
+                if k.startswith("CRM_meta_")}
+        request = ExecRequest(
+            resource=rsc, agent=AgentSpec.parse(action.agent or "ocf:heartbeat:Dummy"),
+            action=action.task, params=action.params, meta=meta,
+            interval_ms=action.interval_ms,
+            timeout_ms=int(meta.get("timeout") or DEFAULT_TIMEOUT_MS),
+            target_rc=action.target_rc, reply=False)
+        self.keys[(rsc, action.task, action.interval_ms)] = message.transition_key
+        effects: list[CrmdEffect] = []
+        if meta.get("record_pending", "true") != "false" and action.task not in (
+                "notify", "meta-data", "delete"):
+            effects.append(ModifyCib("status", self.recorder.pending(
+                rsc, request.agent, action.task, action.interval_ms,
+                message.transition_key, wall, action.params)))
+        return [*effects, Send(LRMD, request)]
+
+    def _cancel(self, action: GraphAction, rsc: str, key: str, dc: str) -> list[CrmdEffect]:
+        operation = action.meta.get("CRM_meta_operation", "monitor")
+        interval = int(action.meta.get("CRM_meta_interval", "0") or 0)
+        history = self.recorder.resources.get(rsc)
+        op_key = f"{rsc}_{operation}_{interval}"
+        if history is not None:
+            history.recurring.pop(op_key, None)
+        self.keys.pop((rsc, operation, interval), None)
+        return [Send(LRMD, CancelRequest(rsc, operation, interval)),
+                DeleteCib(f"/cib/status/node_state[@id='{self.node_id}']/lrm/lrm_resources"
+                          f"/lrm_resource[@id='{rsc}']/lrm_rsc_op[@id='{op_key}']"),
+                Send(dc, ActionResult(key, self.name, 0, int(OpStatus.DONE), 0.0))]
+
+    def _cluster_action(self, action: GraphAction, key: str, dc: str) -> list[CrmdEffect]:
+        effects: list[CrmdEffect] = []
+        rsc = action.resource or ""
+        if action.task == "clear_failcount":
+            effects.append(ClearFailures(self.name, resource_name(action) or rsc))
+        elif action.task == "lrm_delete":
+            self.recorder.forget(rsc)
+            effects.append(DeleteCib(f"/cib/status/node_state[@id='{self.node_id}']/lrm"
+                                     f"/lrm_resources/lrm_resource[@id='{rsc}']"))
+        ack = Send(dc, ActionResult(key, self.name, 0, int(OpStatus.DONE), 0.0))
+        if action.task == "do_shutdown":  # acknowledge first: the node stops right after
+            return [ack, Log("shutdown_ordered", fields=(("node", self.name),)),
+                    StopController("the DC confirmed this node's shutdown")]
+        return [*effects, ack]
+
+    def on_result(self, event: LocalOpResult, dc: str | None) -> list[CrmdEffect]:
+        result = event.result
+        op = (result.resource, result.action, result.interval_ms)
+        key = self.keys.get(op, "")
+        if result.interval_ms == 0:
+            self.keys.pop(op, None)
+        effects: list[CrmdEffect] = []
+        xml = self.recorder.record(result, key)
+        if xml is not None:
+            effects.append(ModifyCib("status", xml))
+        if dc is None or not key or result.status == OpStatus.CANCELLED \
+                or not self.report_directly:
+            return effects
+        status = result.status
+        if status == OpStatus.ERROR and result.rc in _DONE_RCS:
+            status = int(OpStatus.DONE)  # the DC judges these rcs itself
+        return [*effects, Send(dc, ActionResult(
+            key, self.name, result.rc, status, event.now, result.interval_ms,
+            result.exit_reason, result.last_rc_change, result.resource, result.action))]

@@ -1,0 +1,352 @@
+"""The controller FSA end to end: cores of every node over a small simulated cluster.
+
+Pacemaker's own crm_simulate is the judge where it can be: the placement our cluster
+reaches from a fresh CIB must be the one Pacemaker plans for it, and the final CIB must
+leave Pacemaker nothing to do and show what our fake executors actually run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmd.fsa import FsaInput, FsaState, next_state
+from tests.oracle import pacemaker_tool
+from tests.unit.crmd.clustersim import WALL0, Cluster, fail_recurring_monitor
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE = ROOT / "examples" / "cib-3node.xml"
+S, In = FsaState, FsaInput
+
+
+def test_matrix_rows_from_pacemaker() -> None:
+    assert next_state(S.PENDING, In.NOT_DC) is S.NOT_DC
+    assert next_state(S.ELECTION, In.ELECTION_DC) is S.INTEGRATION
+    assert next_state(S.INTEGRATION, In.INTEGRATED) is S.FINALIZE_JOIN
+    assert next_state(S.FINALIZE_JOIN, In.FINALIZED) is S.POLICY_ENGINE
+    assert next_state(S.POLICY_ENGINE, In.PE_SUCCESS) is S.TRANSITION_ENGINE
+    assert next_state(S.TRANSITION_ENGINE, In.TE_SUCCESS) is S.IDLE
+    assert next_state(S.TRANSITION_ENGINE, In.PE_CALC) is S.POLICY_ENGINE
+    assert next_state(S.IDLE, In.NODE_JOIN) is S.INTEGRATION
+    assert next_state(S.NOT_DC, In.ELECTION) is S.ELECTION
+    assert next_state(S.STOPPING, In.ERROR) is S.TERMINATE
+    assert next_state(S.IDLE, In.INTEGRATED) is S.IDLE, "inputs not in the matrix keep the state"
+
+
+def _simulate(cib: bytes, tmp_path: Path) -> str:
+    tool = pacemaker_tool("crm_simulate")
+    if tool is None:
+        pytest.skip("Debian's crm_simulate is not installed")
+    path = tmp_path / f"cib-{len(list(tmp_path.iterdir()))}.xml"
+    path.write_bytes(cib)
+    done = subprocess.run([tool, "-x", str(path), "-S"], capture_output=True, text=True,
+                          env={**os.environ, "CIB_file": str(path)}, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _started(section: str) -> set[tuple[str, str]]:
+    found = set()
+    for line in section.splitlines():
+        match = re.search(r"\* (\S+)\s+\([^)]*\):\s+Started (\S+)", line)
+        if match:
+            found.add((match.group(1), match.group(2)))
+    return found
+
+
+def _sections(output: str) -> tuple[str, str, str]:
+    current, rest = output.split("Transition Summary:", 1)
+    summary, revised = rest.split("Revised Cluster Status:", 1)
+    return current, summary.split("Executing Cluster Transition:", 1)[0], revised
+
+
+def _pacemaker_agrees(cluster: Cluster, tmp_path: Path) -> str:
+    """Pacemaker plans nothing more on our CIB and sees what our executors run."""
+    current, summary, _ = _sections(_simulate(cluster.cib_text(), tmp_path))
+    assert summary.strip() == "", summary
+    assert _started(current) == cluster.placement()
+    return current
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("via_cib", [False, True], ids=["direct", "via-cib"])
+def test_cold_start_reaches_pacemakers_placement_with_one_idle_dc(tmp_path: Path,
+                                                                 via_cib: bool) -> None:
+    expected = _started(_sections(_simulate(EXAMPLE.read_bytes(), tmp_path))[2])
+    cluster = Cluster(EXAMPLE, results_from_cib=via_cib)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    dc = cluster.dc()
+    assert dc is not None and cluster.nodes[dc].state is S.IDLE
+    assert {cluster.nodes[n].state for n in cluster.names if n != dc} == {S.NOT_DC}
+    assert cluster.placement() == expected
+    current = _pacemaker_agrees(cluster, tmp_path)
+    assert "Online: [ alpha beta gamma ]" in current
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("via_cib", [False, True], ids=["direct", "via-cib"])
+def test_lost_node_is_fenced_before_its_resources_start_elsewhere(tmp_path: Path,
+                                                                  via_cib: bool) -> None:
+    cluster = Cluster(EXAMPLE, stonith=True, results_from_cib=via_cib)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    assert ("app-data", "beta") in cluster.placement()
+    killed_at = cluster.now
+    cluster.kill("beta")
+    cluster.run_for(10.0)
+    assert cluster.fenced == ["beta"]
+    fenced_at = next(t for t, what, node, _ in cluster.timeline if what == "fence")
+    moved = [t for t, what, node, rsc in cluster.timeline
+             if what == "start" and t > killed_at and rsc in ("service-ip", "app-data")]
+    assert moved and min(moved) > fenced_at
+    assert {("service-ip", "alpha"), ("app-data", "alpha"),
+            ("app-daemon", "alpha")} <= cluster.placement()
+    current = _pacemaker_agrees(cluster, tmp_path)
+    assert "OFFLINE: [ beta ]" in current
+
+
+@pytest.mark.oracle
+def test_dc_loss_elects_a_new_dc_and_restarts_nothing_needlessly(tmp_path: Path) -> None:
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    assert cluster.dc() == "alpha"
+    beta_starts = list(cluster.lrmds["beta"].starts)
+    cluster.kill("alpha")
+    cluster.run_for(10.0)
+    assert cluster.dc() == "beta" and cluster.nodes["beta"].state is S.IDLE
+    assert cluster.fenced == ["alpha"]
+    new_starts = cluster.lrmds["beta"].starts[len(beta_starts):]
+    assert not {"service-ip", "app-data", "app-daemon"} & set(new_starts), new_starts
+    _pacemaker_agrees(cluster, tmp_path)
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("via_cib", [False, True], ids=["direct", "via-cib"])
+def test_failed_monitor_is_recovered_and_counted(tmp_path: Path, via_cib: bool) -> None:
+    cluster = Cluster(EXAMPLE, stonith=True, results_from_cib=via_cib)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    starts_before = cluster.lrmds["alpha"].starts.count("heartbeat-probe")
+    fail_recurring_monitor(cluster, "alpha", "heartbeat-probe", 10000)
+    cluster.run_for(5.0)
+    assert cluster.lrmds["alpha"].starts.count("heartbeat-probe") == starts_before + 1
+    assert ("heartbeat-probe", "alpha") in cluster.placement()
+    text = cluster.cib_text().decode()
+    assert 'name="fail-count-heartbeat-probe#monitor_10000" value="1"' in text
+    _pacemaker_agrees(cluster, tmp_path)
+
+
+def test_same_inputs_same_run() -> None:
+    runs = []
+    for _ in range(2):
+        cluster = Cluster(EXAMPLE, stonith=True)
+        cluster.start_all()
+        cluster.run_for(10.0)
+        cluster.kill("beta")
+        cluster.run_for(10.0)
+        runs.append((cluster.timeline, cluster.cib_text()))
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.oracle
+def test_fenced_node_rejoins_cleanly_and_nothing_moves(tmp_path: Path) -> None:
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    cluster.kill("gamma")  # runs nothing
+    cluster.run_for(10.0)
+    assert cluster.fenced == ["gamma"]
+    before = cluster.placement()
+    cluster.revive("gamma")
+    cluster.run_for(10.0)
+    assert cluster.nodes["gamma"].state is S.NOT_DC and cluster.nodes["gamma"].dc == "alpha"
+    assert cluster.placement() == before
+    probes = [rsc for t, what, node, rsc in cluster.timeline if node == "gamma"
+              and what == "monitor" and t > 20.0]
+    assert set(probes) >= {"service-ip", "app-data", "heartbeat-probe"}, "re-probed"
+    current = _pacemaker_agrees(cluster, tmp_path)
+    assert "Online: [ alpha beta gamma ]" in current
+
+
+def test_partition_minority_stops_majority_fences_and_takes_over() -> None:
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    assert ("app-data", "beta") in cluster.placement()
+    cluster.partition([["alpha", "gamma"], ["beta"]])
+    cluster.run_for(15.0)
+    assert cluster.fenced == ["beta"]
+    assert {("service-ip", "alpha"), ("app-data", "alpha"),
+            ("app-daemon", "alpha")} <= cluster.placement()
+    assert cluster.violations == [], "a resource ran on two nodes at once"
+
+
+def test_partition_without_fencing_stops_the_minority_and_heals() -> None:
+    cluster = Cluster(EXAMPLE)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    cluster.partition([["alpha", "gamma"], ["beta"]])
+    cluster.run_for(15.0)
+    assert cluster.nodes["beta"].is_dc and not cluster.nodes["beta"].quorate
+    assert not cluster.lrmds["beta"].running, "no-quorum-policy=stop"
+    cluster.partition([["alpha", "beta", "gamma"]])
+    cluster.run_for(15.0)
+    assert cluster.dc() == "alpha" and cluster.nodes["beta"].state is S.NOT_DC
+    assert len(cluster.placement()) == 4
+
+
+@pytest.mark.oracle
+def test_node_shutdown_moves_resources_then_leaves_without_fencing(tmp_path: Path) -> None:
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    assert ("app-data", "beta") in cluster.placement()
+    cluster.request_shutdown("beta")
+    cluster.run_for(10.0)
+    assert cluster.stopped == ["beta"] and cluster.fenced == []
+    assert {("service-ip", "alpha"), ("app-data", "alpha"),
+            ("app-daemon", "alpha")} <= cluster.placement()
+    stops = [t for t, what, node, rsc in cluster.timeline if node == "beta" and what == "stop"]
+    assert len(stops) == 3, "beta stopped its three resources before leaving"
+    assert cluster.violations == []
+    current = _pacemaker_agrees(cluster, tmp_path)
+    assert "OFFLINE: [ beta ]" in current
+
+
+@pytest.mark.oracle
+def test_controller_restart_rejoins_reprobes_and_restarts_nothing(tmp_path: Path) -> None:
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    before = cluster.placement()
+    starts = len(cluster.lrmds["beta"].starts)
+    restarted_at = cluster.now
+    cluster.restart_controller("beta")
+    cluster.run_for(15.0)
+    assert cluster.nodes["beta"].state is S.NOT_DC and cluster.dc() == "alpha"
+    assert cluster.placement() == before and cluster.fenced == []
+    assert len(cluster.lrmds["beta"].starts) == starts, "nothing restarted"
+    probed = {rsc for t, what, node, rsc in cluster.timeline
+              if node == "beta" and what == "monitor" and t > restarted_at}
+    assert {"service-ip", "app-data", "app-daemon"} <= probed
+    _pacemaker_agrees(cluster, tmp_path)
+
+
+def _with_meta(path: Path, tmp_path: Path, rsc: str, name: str, value: str) -> Path:
+    from lxml import etree
+
+    cib = etree.parse(str(path)).getroot()
+    primitive = cib.find(f".//primitive[@id='{rsc}']")
+    assert primitive is not None
+    meta = etree.SubElement(primitive, "meta_attributes", id=f"{rsc}-meta")
+    etree.SubElement(meta, "nvpair", id=f"{rsc}-{name}", name=name, value=value)
+    out = tmp_path / "cib-meta.xml"
+    out.write_bytes(etree.tostring(cib))
+    return out
+
+
+@pytest.mark.oracle
+def test_migration_threshold_moves_a_failed_resource(tmp_path: Path) -> None:
+    cluster = Cluster(_with_meta(EXAMPLE, tmp_path, "heartbeat-probe", "migration-threshold",
+                                 "1"), stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    assert ("heartbeat-probe", "alpha") in cluster.placement()
+    fail_recurring_monitor(cluster, "alpha", "heartbeat-probe", 10000)
+    cluster.run_for(5.0)
+    moved = {node for rsc, node in cluster.placement() if rsc == "heartbeat-probe"}
+    assert len(moved) == 1 and moved != {"alpha"}
+    _pacemaker_agrees(cluster, tmp_path)
+
+
+@pytest.mark.oracle
+def test_failed_start_bans_the_node_and_the_group_goes_elsewhere(tmp_path: Path) -> None:
+    from tests.unit.crmd.clustersim import FakeLrmd
+
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.prepared["beta"] = FakeLrmd(failing={("app-data", "start", 0)})
+    cluster.start_all()
+    cluster.run_for(15.0)
+    text = cluster.cib_text().decode()
+    assert 'name="fail-count-app-data#start_0" value="INFINITY"' in text
+    placement = cluster.placement()
+    # app must run with service-ip and never on gamma: both move to alpha
+    assert {("service-ip", "alpha"), ("app-data", "alpha"),
+            ("app-daemon", "alpha")} <= placement
+    _pacemaker_agrees(cluster, tmp_path)
+
+
+@pytest.mark.parametrize("via_cib", [False, True], ids=["direct", "via-cib"])
+def test_an_action_that_never_answers_times_out_and_is_recovered(via_cib: bool) -> None:
+    from tests.unit.crmd.clustersim import FakeLrmd
+
+    cluster = Cluster(EXAMPLE, stonith=True, results_from_cib=via_cib)
+    cluster.prepared["alpha"] = FakeLrmd(hanging={("heartbeat-probe", "start", 0)})
+    cluster.start_all()
+    cluster.run_for(10.0)
+    assert not any(rsc == "heartbeat-probe" for rsc, _ in cluster.placement())
+    cluster.run_for(80.0)  # the start's 20 s timeout + 60 s cluster-delay
+    text = cluster.cib_text().decode()
+    assert "Controller on alpha did not return result in time" in text
+    assert 'name="fail-count-heartbeat-probe#start_0" value="INFINITY"' in text
+    stamp = re.search(r'name="last-failure-heartbeat-probe#start_0" value="(\d+)"', text)
+    assert stamp is not None and 80 <= int(stamp.group(1)) - WALL0 <= 90, "epoch of the expiry"
+    cluster.run_for(10.0)
+    where = {node for rsc, node in cluster.placement() if rsc == "heartbeat-probe"}
+    assert len(where) == 1 and where != {"alpha"}
+
+
+def test_fencing_that_keeps_failing_is_given_up_after_max_attempts() -> None:
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    cluster.fencing_broken = True
+    cluster.kill("beta")
+    cluster.run_for(60.0)
+    assert cluster.fence_attempts == ["beta"] * 10, "stonith-max-attempts"
+    assert cluster.nodes["alpha"].state is S.IDLE
+    assert not any(rsc in ("app-data", "service-ip") for rsc, _ in cluster.placement()), \
+        "nothing of the unfenced node starts elsewhere"
+
+
+FAULT = st.sampled_from(["kill", "revive", "split", "heal", "restart"])
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.tuples(FAULT, st.integers(0, 2), st.sampled_from([0.0, 0.02, 0.3, 3.0])),
+                min_size=1, max_size=5),
+       st.sampled_from([0.05, 0.5, 5.0]))
+def test_any_fault_sequence_settles_on_one_idle_dc_without_double_runs(
+        faults: list[tuple[str, int, float]], warmup: float) -> None:
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(warmup)
+    for fault, pick, gap in faults:
+        alive, dead = sorted(cluster.alive), sorted(set(cluster.names) - cluster.alive)
+        if fault == "kill" and len(alive) > 1:
+            cluster.kill(alive[pick % len(alive)])
+        elif fault == "revive" and dead:
+            cluster.revive(dead[pick % len(dead)])
+        elif fault == "split" and len(alive) > 1:
+            cut = 1 + pick % (len(alive) - 1)
+            cluster.partition([alive[:cut], alive[cut:]])
+        elif fault == "heal":
+            cluster.partition([alive])
+        elif fault == "restart":
+            cluster.restart_controller(alive[pick % len(alive)])
+        cluster.run_for(gap)
+    cluster.partition([sorted(cluster.alive)])
+    cluster.run_for(120.0)
+    dc = cluster.dc()
+    assert dc is not None and cluster.nodes[dc].state is S.IDLE
+    assert all(cluster.nodes[n].dc == dc for n in cluster.alive)
+    assert {cluster.nodes[n].state for n in cluster.alive if n != dc} <= {S.NOT_DC}
+    assert cluster.violations == [], "a resource ran on two nodes at once"

@@ -1,0 +1,67 @@
+"""Peer messages survive the wire unchanged; garbage is refused with RemoteProtocolError."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from crmd.graph import ActionKind, GraphAction
+from crmd.messages import (
+    ActionResult,
+    ControllerStarted,
+    Credentials,
+    DcClaim,
+    ExecuteClusterAction,
+    ExecuteResourceAction,
+    JoinAckNack,
+    JoinAnnounce,
+    JoinConfirm,
+    JoinOffer,
+    JoinRequest,
+    NoVote,
+    PeerMessage,
+    ShutdownRequested,
+    Vote,
+)
+from crmd.wire import PEER_MESSAGES, WIRE_VERSION, decode, encode
+from messaging.errors import RemoteProtocolError
+
+CREDS = Credentials("alpha", "3.16.2", 1700000000.5)
+ACTION = GraphAction(id=7, key="r_start_0", task="start", kind=ActionKind.RESOURCE,
+                     inputs=(3, 4), resource="r", agent="ocf:heartbeat:Dummy", node="beta",
+                     node_id="2", attributes=(("CRM_meta_timeout", "20000"), ("ip", "10.0.0.1")))
+SAMPLES = [
+    Vote(3, CREDS), NoVote(3, "alpha"), DcClaim(CREDS), ControllerStarted(CREDS),
+    JoinAnnounce("beta"), JoinOffer(2, "alpha", "3.16.2"), JoinRequest(2, "beta", (0, 5, 9),
+                                                                       "3.16.2"),
+    JoinAckNack(2, True), JoinConfirm(2, "beta", '<node_state id="2"/>'),
+    ExecuteResourceAction("beta", "7:1:0:" + "1".ljust(36), ACTION),
+    ExecuteClusterAction("beta", "8:1:0:" + "1".ljust(36), ACTION),
+    ActionResult("7:1:0:1", "beta", 0, 0, 12.5, 0, "", 1700000001.0, "r", "start"),
+    ShutdownRequested("beta", 3.0, 1700000002.0),
+]
+
+
+def test_every_peer_message_type_has_a_sample() -> None:
+    assert {type(m) for m in SAMPLES} == set(PEER_MESSAGES)
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda m: type(m).__name__)
+def test_round_trip(message: object) -> None:
+    assert decode(encode(message)) == message
+
+
+def test_events_do_not_travel() -> None:
+    with pytest.raises(TypeError):
+        encode(PeerMessage("alpha", Vote(1, CREDS), 0.0))
+
+
+@pytest.mark.parametrize("data", [
+    b"\xc1", msgpack.packb([WIRE_VERSION + 1, ["Vote", [1, ["a", "3", 1.0]]]]),
+    msgpack.packb([WIRE_VERSION, ["Nope", []]]),
+    msgpack.packb([WIRE_VERSION, ["Vote", ["one", ["a", "3", 1.0]]]]),
+    msgpack.packb([WIRE_VERSION, ["JoinRequest", [1, "b", [0, 1], "3.16.2"]]]),
+])
+def test_garbage_is_refused(data: bytes) -> None:
+    with pytest.raises(RemoteProtocolError):
+        decode(data)
