@@ -8,7 +8,10 @@ every `TABLE_INTERVAL` seconds and after each status change.
 
 The generation number is kept in `<state_dir>/hb_generation` and is
 max(previous + 1, unix time), so it grows across restarts even if the file is lost. With
-`autojoin other|any`, nodes that joined are remembered in `<state_dir>/hostcache`.
+`autojoin other|any`, nodes that joined are remembered in `<state_dir>/hostcache`. The
+core's replay marks (last generation, sequence and source address of every sender) are
+written to `<state_dir>/hb_peers` whenever the core asks (`SavePeers`) and read back at
+start, so a restarted daemon does not believe packets captured before it restarted.
 """
 
 from __future__ import annotations
@@ -37,17 +40,20 @@ from messaging.heartbeat.events import (
     Event,
     KeysReloaded,
     PacketReceived,
+    SavePeers,
     SendDatagram,
     SendRequest,
     Started,
     Stopping,
 )
 from messaging.heartbeat.netio import LinkSocket, local_addresses, open_links
+from messaging.heartbeat.peers import PeerMark, decode_marks, encode_marks
 from messaging.ipc import bind, prepare_state_dir
 
 TABLE_INTERVAL = 2.0
 GENERATION_FILE = "hb_generation"
 HOSTCACHE_FILE = "hostcache"
+PEERS_FILE = "hb_peers"
 LOCK_FILE = "heartbeat.lock"
 PUB_HIGH_WATER = 100_000  # events queued per slow subscriber before zmq drops (default 1000)
 
@@ -84,6 +90,21 @@ def save_hostcache(state_dir: Path, nodes: list[str]) -> None:
     path = state_dir / HOSTCACHE_FILE
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(f"{name}\n" for name in nodes))
+    os.replace(tmp, path)
+
+
+def load_peer_marks(state_dir: Path) -> tuple[PeerMark, ...]:
+    """The replay marks an earlier run saved (none when the file is missing or bad)."""
+    try:
+        return decode_marks((state_dir / PEERS_FILE).read_text())
+    except (OSError, UnicodeDecodeError):
+        return ()
+
+
+def save_peer_marks(state_dir: Path, marks: tuple[PeerMark, ...]) -> None:
+    path = state_dir / PEERS_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(encode_marks(list(marks)))
     os.replace(tmp, path)
 
 
@@ -152,6 +173,7 @@ class HeartbeatService:
         links = tuple(dict.fromkeys(m.link for m in self.media))
         generation = next_generation(self.state_dir)
         settings = CoreSettings.from_config(config, options.node, generation, keys, links)
+        settings = replace(settings, known_peers=load_peer_marks(self.state_dir))
         if config.autojoin != "none":  # remembered joiners are members again after a restart
             known = tuple(dict.fromkeys((*settings.nodes, *load_hostcache(self.state_dir))))
             settings = replace(settings, nodes=known)
@@ -191,6 +213,11 @@ class HeartbeatService:
                 self._table_due.set()
         elif isinstance(effect, Log):
             getattr(self.log, effect.level, self.log.info)(effect.event, **dict(effect.fields))
+        elif isinstance(effect, SavePeers):
+            try:
+                save_peer_marks(self.state_dir, effect.marks)
+            except OSError as error:  # a full disk must not stop the heartbeat
+                self.log.warning("peer_marks_not_saved", error=str(error))
 
     def _send(self, effect: SendDatagram) -> None:
         link = self.sockets.get(effect.link)

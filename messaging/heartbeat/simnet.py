@@ -19,8 +19,16 @@ from messaging.auth import KeyRing
 from messaging.clock import FakeClock
 from messaging.effects import ArmTimer, CancelTimer, Log, Publish, TimerFired
 from messaging.heartbeat.core import CoreSettings, HeartbeatCore
-from messaging.heartbeat.events import Effect, Event, PacketReceived, SendDatagram, Started
+from messaging.heartbeat.events import (
+    Effect,
+    Event,
+    PacketReceived,
+    SavePeers,
+    SendDatagram,
+    Started,
+)
 from messaging.heartbeat.liveness import Timing
+from messaging.heartbeat.peers import PeerMark
 
 PORT = 694
 
@@ -65,6 +73,8 @@ class SimNet:
         self.timer_lateness = 0.0
         self.nodes: dict[str, SimNode] = {}
         self.wire_log: list[tuple[float, str, str, bytes]] = []
+        # what each node's shell persisted (SavePeers): a restart reads it back
+        self.disk: dict[str, tuple[PeerMark, ...]] = {}
         self._queue: list[tuple[float, int, str, Any]] = []
         self._order = itertools.count()
         self._generation = itertools.count(100)
@@ -73,7 +83,8 @@ class SimNet:
 
     def _make(self, name: str, address: str) -> SimNode:
         settings = CoreSettings(name, self.cluster, next(self._generation), self.timing,
-                                tuple(self.links), tuple(self.names), self.keys, self.autojoin)
+                                tuple(self.links), tuple(self.names), self.keys, self.autojoin,
+                                known_peers=self.disk.get(name, ()))
         return SimNode(name, HeartbeatCore(settings), address)
 
     @property
@@ -90,9 +101,12 @@ class SimNet:
         self.nodes[name].alive = False
         self.nodes[name].timers.clear()
 
-    def restart(self, name: str) -> None:
-        """A fresh core (new generation) on the same address."""
+    def restart(self, name: str, *, lose_disk: bool = False) -> None:
+        """A fresh core (new generation) on the same address; it reads back what it
+        persisted unless `lose_disk`."""
         old = self.nodes[name]
+        if lose_disk:
+            self.disk.pop(name, None)
         self.nodes[name] = self._make(name, old.address)
         self.feed(name, Started(self.now))
 
@@ -134,6 +148,8 @@ class SimNet:
             node.events.append(effect.event)
         elif isinstance(effect, Log):
             node.logs.append(effect)
+        elif isinstance(effect, SavePeers):
+            self.disk[node.name] = effect.marks
 
     def _transmit(self, node: SimNode, effect: SendDatagram) -> None:
         model = self.links[effect.link]
