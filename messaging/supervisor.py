@@ -64,6 +64,18 @@ class DaemonSpec:
     module: str
     needs_crm: bool
     arguments: Callable[[StartContext], list[str]] = _standard_args
+    # "module:function" that parses the daemon's own part of ha.cf and raises ConfigError;
+    # the launcher calls it before starting anything, so a bad value is reported once with
+    # its file:line instead of the daemon exiting 78 in a respawn loop. A string, because
+    # messaging may not import the daemons.
+    config_check: str | None = None
+
+    def check_config(self, config_path: str) -> None:
+        """Run the daemon's configuration check (nothing when it has none)."""
+        if self.config_check is None:
+            return
+        module, function = self.config_check.split(":")
+        getattr(importlib.import_module(module), function)(config_path)
 
     def installed(self) -> bool:
         try:
@@ -77,7 +89,7 @@ class DaemonSpec:
 
 DAEMONS: tuple[DaemonSpec, ...] = (
     DaemonSpec("heartbeat", "messaging.heartbeat", False, _heartbeat_args),
-    DaemonSpec("ccm", "ccm", False),
+    DaemonSpec("ccm", "ccm", False, config_check="ccm.config:load"),
     DaemonSpec("cib", "cib", True),
     DaemonSpec("lrmd", "lrmd", True, _state_dir_only),
     DaemonSpec("stonithd", "stonithd", True),
