@@ -114,7 +114,7 @@ def validate(tree: etree._Element | etree._ElementTree, *, source: str = "<cib>"
         if schema.validate(root):
             return []
         if first_failure is None:
-            first_failure = _reports(schema, name, source)
+            first_failure = _reports(schema, name, source, root)
     return first_failure or []
 
 
@@ -134,10 +134,45 @@ def _line(element: etree._Element) -> int | None:
     return line if isinstance(line, int) and line > 0 else None
 
 
-def _reports(schema: etree.RelaxNG, name: str, source: str) -> list[Report]:
-    reports = []
+_IDREF = re.compile(r'IDREF attribute (\S+) references an unknown ID "(.*)"')
+MAX_REPORTS = 50
+
+
+def _element_at(root: etree._Element, path: str | None, message: str) -> etree._Element | None:
+    """The element an error is about: by its path, or (IDREF errors carry none) by the
+    attribute holding the unknown id."""
+    try:
+        if path:
+            found = root.xpath(path)
+        else:
+            match = _IDREF.search(message)
+            if match is None:
+                return None
+            found = root.xpath(f"//*[@{match.group(1)}=$value]", value=match.group(2))
+    except etree.XPathError:
+        return None
+    first = found[0] if isinstance(found, list) and found else None
+    return first if isinstance(first, etree._Element) else None
+
+
+def _label(element: etree._Element | None, path: str) -> str:
+    if element is None:
+        return path
+    ident = element.get("id")
+    return f"<{element.tag} id={ident!r}>" if ident else f"<{element.tag}> at {path}"
+
+
+def _reports(schema: etree.RelaxNG, name: str, source: str,
+             root: etree._Element) -> list[Report]:
+    reports: list[Report] = []
+    seen: set[tuple[int, str]] = set()
     for entry in schema.error_log:
-        line = entry.line if entry.line > 0 else None
+        if (entry.line, entry.message) in seen or len(reports) >= MAX_REPORTS:
+            continue
+        seen.add((entry.line, entry.message))
+        element = _element_at(root, entry.path, entry.message)
+        line = entry.line if entry.line > 0 else (_line(element) if element is not None
+                                                   else None)
         reports.append(Report("schema-violation", f"{entry.message} ({name})",
-                              location=Location(source, line, entry.path or "")))
+                              location=Location(source, line, _label(element, entry.path))))
     return reports

@@ -71,8 +71,19 @@ def test_a_problem_names_the_element_line_and_schema_message() -> None:
     first = problems[0]
     assert first.location.source == "cib.xml"
     assert first.location.line == 5
-    assert first.location.element == "/cib/configuration/resources/primitive"
+    assert first.location.element == "<primitive id='0x10'>"
     assert "0x10" in first.message and "pacemaker-3.9" in first.message
+
+
+def test_idref_problems_find_their_element() -> None:
+    root = _cib()
+    constraints = root.find("configuration/constraints")
+    assert constraints is not None
+    constraints.append(etree.fromstring('<rsc_location id="l1" rsc="gone" node="n1" '
+                                        'score="1"/>'))
+    problems = schema.validate(root)
+    assert "gone" in problems[0].message
+    assert problems[0].location.element == "<rsc_location id='l1'>"
 
 
 def test_check_raises_validation_error_exit_78() -> None:
