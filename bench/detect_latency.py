@@ -26,9 +26,11 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ccm.api import MembershipChanged, decode
+from ccm.api import API, MembershipChanged
 from lab.cli import lab, wait_for_view
 from lab.layout import load
+from messaging.envelope import decode
+from messaging.errors import RemoteProtocolError
 
 LAB = "hcbench"
 
@@ -58,7 +60,11 @@ def one_trial(nodes: list[str], victim: str, dirs: dict[str, Path], timeout: flo
     seen: dict[str, float] = {}
     while len(seen) < len(socks) and time.monotonic() - killed < timeout:
         for sock, _ in poller.poll(100):
-            event = decode(sock.recv())
+            frames = sock.recv_multipart()
+            try:
+                event = decode(API, frames[-1]).message
+            except RemoteProtocolError:
+                continue
             node = socks[sock]
             if isinstance(event, MembershipChanged) and victim not in event.members:
                 seen.setdefault(node, time.monotonic())

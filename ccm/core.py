@@ -2,7 +2,7 @@
 
 Input events: `PeerStatusChanged` (from the heartbeat layer: do I hear that node?),
 `PeerMessageReceived` (a `ccm.protocol` message from another node's core) and
-`TimerFired`. Output effects: `Send` of protocol messages (destination a node or "*"),
+`TimerFired`. Output effects: `Send` of protocol messages (to a `Node` or `ALL_NODES`),
 `ArmTimer`/`CancelTimer` and `Publish(VIEW_TOPIC, ViewInstalled)`. The core never reads a
 clock or an RNG of its own: every event carries `now`; jitter comes from the injected
 `random.Random`.
@@ -34,13 +34,22 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from messaging.effects import ArmTimer, CancelTimer, Effect, Publish, Send, TimerFired
+from messaging.effects import (
+    ALL_NODES,
+    ArmTimer,
+    CancelTimer,
+    Effect,
+    Node,
+    Publish,
+    Send,
+    TimerFired,
+)
 
 from .graph import ambiguous_peers, target_membership
 from .protocol import Ack, Commit, Nack, Nudge, PeerMessage, Propose, Reach, Report, Reports
 
 VIEW_TOPIC = "ccm.view"
-BROADCAST = "*"
+BROADCAST = ALL_NODES
 TIMER_SETTLE = "ccm.settle"
 TIMER_ROUND = "ccm.round"
 TIMER_RETRY = "ccm.retry"
@@ -318,7 +327,7 @@ class Membership:
         self._next_nudge_at = now + self.timing.check_interval
         nudge = Nudge(self.view.view_id, tuple(sorted(self.target())), self.max_view_id,
                       self.reports())
-        return [Send(self.coordinator(), nudge)]
+        return [Send(Node(self.coordinator()), nudge)]
 
     # ----------------------------------------------------------- coordinator
     def _start_round(self, now: float) -> list[Effect]:
@@ -410,10 +419,10 @@ class Membership:
         if agrees:
             self.max_view_id = max(self.max_view_id, message.view_id)
             self._acked = (message.coordinator, message.view_id, message.round)
-            return [Send(src, Ack(message.view_id, message.round))]
+            return [Send(Node(src), Ack(message.view_id, message.round))]
         nack = Nack(message.view_id, message.round, tuple(sorted(self.target())),
                     self.max_view_id, self.reports())
-        return [Send(src, nack), *self._evaluate(now)]
+        return [Send(Node(src), nack), *self._evaluate(now)]
 
     def _on_commit(self, message: Commit, now: float) -> list[Effect]:
         if (

@@ -1,23 +1,24 @@
 """One node's whole ccm: the membership core plus votequorum, still pure.
 
 `CcmNode.handle(event)` feeds the membership core; whenever it installs a view the quorum
-is recomputed and a `Publish(MEMBERSHIP_TOPIC, MembershipChanged)` is added to the
-effects. A quorum-only change (the last-man-standing window lowering expected votes) is
-published the same way with the unchanged view id. The service and `lab.sim` both drive
-this class, so what the lab tests is what the daemon runs.
+is recomputed, the view id is persisted (`Persist(VIEW_ID_FILE)`, read back at start so a
+restarted node never reuses a lower view id) and a `Publish(MEMBERSHIP_TOPIC,
+MembershipChanged)` is added to the effects. A quorum-only change (the last-man-standing
+window lowering expected votes) is published the same way with the unchanged view id.
+The service and the simulator both drive this class, so what they test is what runs.
 """
 
 from __future__ import annotations
 
 import random
 
-from messaging.effects import Effect, Publish, TimerFired
+from messaging.effects import Effect, Persist, Publish, TimerFired
+from messaging.membership import MEMBERSHIP_TOPIC, MembershipChanged
 
 from .core import VIEW_TOPIC, Event, Membership, Timing, View, ViewInstalled
-from .messages import MembershipChanged
 from .quorum import TIMER_LMS, Quorum, QuorumSettings, QuorumState
 
-MEMBERSHIP_TOPIC = "ccm.membership"
+VIEW_ID_FILE = "ccm.view_id"
 
 
 class CcmNode:
@@ -59,6 +60,7 @@ class CcmNode:
             if isinstance(effect, Publish) and effect.topic == VIEW_TOPIC:
                 assert isinstance(effect.event, ViewInstalled)
                 out += self.quorum.update(effect.event.view.members, effect.event.now)
+                out.append(Persist(VIEW_ID_FILE, f"{effect.event.view.view_id}\n".encode()))
                 out.append(self._published())
             else:
                 out.append(effect)

@@ -6,8 +6,9 @@ reports cross non-transitive links) to all nodes. A membership round: the coordi
 the coordinator sends `Commit` and everyone named in it installs the view. Any node whose
 installed view disagrees with its computed membership sends `Nudge` to its coordinator.
 Proposals, nacks and nudges carry the sender's reports, so each exchange also spreads what
-the sender knows. Wire form: a plain dict with a version and a type tag (msgpack-able,
-never pickle); unknown types or malformed fields raise `RemoteProtocolError`.
+the sender knows. Wire form: a `messaging.envelope` event frame (tags of `PEER`), carried
+in a heartbeat payload on channel "ccm"; unknown types, malformed or negative fields raise
+`RemoteProtocolError`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from messaging.envelope import Kind, decode, encode, protocol
 from messaging.errors import RemoteProtocolError
 
-WIRE_VERSION = 1
 CHANNEL = "ccm"
+
+
+def _counts(message: Any, *names: str) -> None:
+    """Counters, ids and rounds are never negative: a peer's garbage, not a message."""
+    for name in names:
+        if getattr(message, name) < 0:
+            raise ValueError(f"{name} must not be negative")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +42,9 @@ class Report:
     @property
     def version(self) -> tuple[int, int]:
         return (self.incarnation, self.counter)
+
+    def __post_init__(self) -> None:
+        _counts(self, "incarnation", "counter", "view_id")
 
 
 Reports = tuple[Report, ...]
@@ -56,6 +67,9 @@ class Propose:
     round: int
     reports: Reports = ()
 
+    def __post_init__(self) -> None:
+        _counts(self, "view_id", "round")
+
 
 @dataclass(frozen=True, slots=True)
 class Ack:
@@ -63,6 +77,9 @@ class Ack:
 
     view_id: int
     round: int
+
+    def __post_init__(self) -> None:
+        _counts(self, "view_id", "round")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +92,9 @@ class Nack:
     max_view_id: int
     reports: Reports = ()
 
+    def __post_init__(self) -> None:
+        _counts(self, "view_id", "round", "max_view_id")
+
 
 @dataclass(frozen=True, slots=True)
 class Commit:
@@ -84,6 +104,9 @@ class Commit:
     view_id: int
     members: tuple[str, ...]
     round: int
+
+    def __post_init__(self) -> None:
+        _counts(self, "view_id", "round")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,73 +118,31 @@ class Nudge:
     max_view_id: int
     reports: Reports = ()
 
+    def __post_init__(self) -> None:
+        _counts(self, "view_id", "max_view_id")
+
 
 PeerMessage = Reach | Propose | Ack | Nack | Commit | Nudge
 
-_TYPES: dict[str, type[Any]] = {
-    "reach": Reach,
-    "propose": Propose,
-    "ack": Ack,
-    "nack": Nack,
-    "commit": Commit,
-    "nudge": Nudge,
-}
-_TAGS = {cls: tag for tag, cls in _TYPES.items()}
-_TUPLE_FIELDS = {"members", "reachable"}
+PEER_TYPES = (Reach, Propose, Ack, Nack, Commit, Nudge)
+PEER = protocol("ccm-peer")
+for _tag, _cls in (("reach", Reach), ("propose", Propose), ("ack", Ack), ("nack", Nack),
+                   ("commit", Commit), ("nudge", Nudge)):
+    PEER.register(_tag)(_cls)
 
 
-def to_wire(message: PeerMessage) -> dict[str, Any]:
-    """The msgpack-able form of `message`."""
-    body: dict[str, Any] = {}
-    for name in message.__slots__:
-        value = getattr(message, name)
-        if name == "reports":
-            body[name] = [[r.node, r.incarnation, r.counter, r.view_id, list(r.reach)]
-                          for r in value]
-        else:
-            body[name] = list(value) if isinstance(value, tuple) else value
-    return {"v": WIRE_VERSION, "t": _TAGS[type(message)], "b": body}
+def to_wire(message: PeerMessage) -> bytes:
+    """The bytes of `message` (an event envelope, carried in a heartbeat payload)."""
+    return encode(PEER, Kind.EVENT, 0, message)
 
 
 def from_wire(data: Any) -> PeerMessage:
-    """Parse the wire form; anything malformed raises `RemoteProtocolError`."""
-    if not isinstance(data, dict) or data.get("v") != WIRE_VERSION:
-        raise RemoteProtocolError(f"ccm message with unsupported version: {data!r:.80}")
-    cls = _TYPES.get(data.get("t"))  # type: ignore[arg-type]
-    body = data.get("b")
-    if cls is None or not isinstance(body, dict):
-        raise RemoteProtocolError(f"unknown ccm message type {data.get('t')!r}")
-    fields: dict[str, Any] = {}
-    for name in cls.__slots__:
-        if name not in body:
-            raise RemoteProtocolError(f"ccm {data['t']} message lacks field {name!r}")
-        fields[name] = _check_field(data["t"], name, body[name])
-    return cls(**fields)  # type: ignore[no-any-return]
+    """Parse `to_wire` bytes; anything malformed raises `RemoteProtocolError`."""
+    if not isinstance(data, bytes):
+        raise RemoteProtocolError(f"ccm message is not bytes: {type(data).__name__}")
+    envelope = decode(PEER, data)
+    message = envelope.message
+    if envelope.kind is not Kind.EVENT or not isinstance(message, PEER_TYPES):
+        raise RemoteProtocolError(f"not a ccm peer message: {type(message).__name__}")
+    return message
 
-
-def _check_field(tag: str, name: str, value: Any) -> Any:
-    if name == "reports":
-        if not isinstance(value, list | tuple):
-            raise RemoteProtocolError(f"ccm {tag} field 'reports' is not a list")
-        return tuple(_report(tag, item) for item in value)
-    if name in _TUPLE_FIELDS:
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise RemoteProtocolError(f"ccm {tag} field {name!r} is not a list of node names")
-        return tuple(value)
-    if name == "coordinator":
-        if not isinstance(value, str):
-            raise RemoteProtocolError(f"ccm {tag} field {name!r} is not a node name")
-        return value
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise RemoteProtocolError(f"ccm {tag} field {name!r} is not a non-negative integer")
-    return value
-
-
-def _report(tag: str, item: Any) -> Report:
-    if not isinstance(item, list | tuple) or len(item) != 5:
-        raise RemoteProtocolError(f"ccm {tag} report is not [node, inc, counter, view, reach]")
-    node, incarnation, counter, view_id, reach = item
-    _check_field(tag, "coordinator", node)
-    for number in (incarnation, counter, view_id):
-        _check_field(tag, "counter", number)
-    return Report(node, incarnation, counter, view_id, _check_field(tag, "members", reach))

@@ -1,64 +1,67 @@
-"""The ccm daemon's I/O shell: heartbeat events in, CcmNode effects out, zmq API served.
+"""The ccm daemon's I/O shell: heartbeat events in, CcmNode effects out, its API served.
 
-Runs on asyncio, the only place in ccm that reads a clock (`loop.time()`, monotonic).
+Runs on asyncio; the core runs in a `messaging.runtime.Runner` (timers, `Persist` -> files
+in the state directory, `Log` -> structlog), the only place in ccm that reads a clock.
 - From heartbeat (`messaging.heartbeat.api`): NodeStatusChanged -> PeerStatusChanged
   (up and late count as reachable), NodeTable -> the same for anything missed plus the link
   states `hacluster membership` prints, MessageReceived on channel "ccm" -> PeerMessageReceived.
 - Effects: Send -> heartbeat SendMessage (one queue, one request at a time, in order),
-  ArmTimer/CancelTimer -> loop.call_at, Publish -> our PUB socket, Log -> structlog.
-- Our sockets: `ccm.pub` (MembershipChanged on change and every REPUBLISH_INTERVAL) and
-  `ccm.ctl` (QueryMembership -> MembershipStatus).
-- On disk: `ccm.view_id`, the last installed view id, written (atomically) on every new view
-  and read at start, so a restarted node never reuses a lower view id.
+  Publish -> our PUB socket (and remembered, to republish every REPUBLISH_INTERVAL).
+- Our sockets: `ccm.pub` and `ccm.ctl` (QueryMembership -> MembershipStatus), see
+  `messaging.membership`.
+- On disk: `ccm.view_id`, the last installed view id, persisted by the core on every new
+  view and read at start, so a restarted node never reuses a lower view id.
 A malformed peer message is logged and counted, never fatal.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import random
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgpack
-import zmq
-import zmq.asyncio
-
-from messaging.effects import ArmTimer, CancelTimer, Effect, Log, Publish, Send, TimerFired
-from messaging.errors import PeerUnreachable, RemoteProtocolError, TransportError
+from messaging.daemon import DaemonHost
+from messaging.effects import AllNodes, Client, Node, Publish, Send
+from messaging.errors import (
+    HAError,
+    InternalError,
+    PeerUnreachable,
+    RemoteProtocolError,
+    TransportError,
+)
 from messaging.heartbeat import api as hb
-from messaging.ipc import bind, prepare_state_dir
+from messaging.ipc import Publisher, Server, prepare_state_dir
+from messaging.membership import (
+    API,
+    MEMBERSHIP_TOPIC,
+    MembershipChanged,
+    MembershipStatus,
+    NodeInfo,
+    QueryMembership,
+    ctl_address,
+    pub_address,
+)
+from messaging.runtime import AsyncioScheduler, Runner, StateFiles
 
 from .config import CcmConfig
 from .core import Event, PeerMessageReceived, PeerStatusChanged, Timing
-from .messages import MembershipStatus, NodeInfo, QueryMembership, decode, encode
-from .node import CcmNode
+from .node import VIEW_ID_FILE, CcmNode
 from .protocol import CHANNEL, from_wire, to_wire
 
 REPUBLISH_INTERVAL = 2.0
 STARTUP_TIMEOUT = 60.0
-VIEW_ID_FILE = "ccm.view_id"
 
 
 def load_view_id(state_dir: Path) -> int:
     """The view id saved by an earlier run (0 if none or unreadable: a fresh node)."""
+    saved = StateFiles(state_dir).read(VIEW_ID_FILE)
     try:
-        return max(0, int((state_dir / VIEW_ID_FILE).read_text().strip()))
-    except (OSError, ValueError):
+        return max(0, int((saved or b"0").decode().strip()))
+    except (ValueError, UnicodeDecodeError):
         return 0
-
-
-def save_view_id(state_dir: Path, view_id: int) -> None:
-    """Persist `view_id`: write a temporary file, then rename it over the old one."""
-    target = state_dir / VIEW_ID_FILE
-    temporary = target.with_suffix(".tmp")
-    temporary.write_text(f"{view_id}\n")
-    os.replace(temporary, target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,72 +78,46 @@ class CcmService:
         self.log = logger
         self.options = options
         self.state_dir = prepare_state_dir(options.state_dir or config.ha.state_dir)
-        self.node: CcmNode | None = None
+        self.runner: Runner | None = None
         self.table: hb.NodeTable | None = None
         self.rejected = 0
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
-        self._zmq = zmq.asyncio.Context()
-        self._pub: zmq.asyncio.Socket | None = None
-        self._stopped = asyncio.Event()
+        self._outbox: asyncio.Queue[tuple[Node | AllNodes, bytes]] = asyncio.Queue()
         self._reachable: set[str] = set()
-        self._saved_view_id = 0
+        self._name = options.node or ""
+        self._latest: MembershipChanged | None = None
+        self.host = DaemonHost(logger)
+        self.publisher = Publisher(pub_address(self.state_dir), API)
+        self.server = Server(ctl_address(self.state_dir), API, self.answer, daemon="ccm",
+                             log=logger)
 
     # ------------------------------------------------------------------ feeding
     def feed(self, event: Event) -> None:
-        assert self.node is not None
-        for effect in self.node.handle(event):
-            self._perform(effect)
+        assert self.runner is not None
+        self.runner.feed(event)
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
 
-    def _perform(self, effect: Effect) -> None:
-        if isinstance(effect, Send):
-            payload = msgpack.packb(to_wire(effect.message))
-            self._outbox.put_nowait((effect.destination, payload))
-        elif isinstance(effect, ArmTimer):
-            self._cancel(effect.key)
-            loop = asyncio.get_running_loop()
-            self._timers[effect.key] = loop.call_at(effect.deadline, self._fire, effect.key)
-        elif isinstance(effect, CancelTimer):
-            self._cancel(effect.key)
-        elif isinstance(effect, Publish):
-            self._remember_view()
-            self._publish()
-            self.log.info("membership_changed", **_fields(effect.event))
-        elif isinstance(effect, Log):
-            getattr(self.log, effect.level, self.log.info)(effect.event, **dict(effect.fields))
+    def _send(self, effect: Send) -> None:
+        destination = effect.destination
+        if isinstance(destination, Client):
+            raise InternalError(f"ccm has no client to send {effect.message!r} to")
+        self._outbox.put_nowait((destination, to_wire(effect.message)))
 
-    def _remember_view(self) -> None:
-        assert self.node is not None
-        view_id = self.node.view.view_id
-        if view_id > self._saved_view_id:
-            try:
-                save_view_id(self.state_dir, view_id)
-                self._saved_view_id = view_id
-            except OSError as error:
-                self.log.error("view_id_not_saved", error=str(error), view_id=view_id)
+    def _publish(self, effect: Publish) -> None:
+        event = effect.event
+        if isinstance(event, MembershipChanged):
+            self._latest = event
+            self.log.info("membership_changed", **_fields(event))
+        self._republish()
 
-    def _cancel(self, key: str) -> None:
-        handle = self._timers.pop(key, None)
-        if handle is not None:
-            handle.cancel()
-
-    def _fire(self, key: str) -> None:
-        self._timers.pop(key, None)
-        self.feed(TimerFired(key, self._now()))
-
-    def _publish(self) -> None:
-        if self._pub is None or self.node is None or self.node.view.view_id == 0:
-            return
-        with contextlib.suppress(zmq.ZMQError):
-            self._pub.send(encode(self.node.snapshot()), flags=zmq.NOBLOCK)
+    def _republish(self) -> None:
+        if self._latest is not None and self._latest.view_id:
+            self.publisher.publish(MEMBERSHIP_TOPIC, self._latest)
 
     # ------------------------------------------------------------------ heartbeat
     def _status(self, node: str, up: bool) -> None:
-        assert self.node is not None
-        if node == self.node.name or up == (node in self._reachable):
+        if node == self._name or up == (node in self._reachable):
             return
         if up:
             self._reachable.add(node)
@@ -160,12 +137,11 @@ class CcmService:
             self._on_peer_message(event)
 
     def _on_peer_message(self, event: hb.MessageReceived) -> None:
-        assert self.node is not None
-        if event.src == self.node.name:
+        if event.src == self._name:
             return
         try:
-            message = from_wire(msgpack.unpackb(event.payload))
-        except (ValueError, msgpack.UnpackException, RemoteProtocolError) as error:
+            message = from_wire(event.payload)
+        except RemoteProtocolError as error:
             self.rejected += 1
             self.log.warning("ccm_message_rejected", src=event.src, error=str(error))
             return
@@ -183,14 +159,19 @@ class CcmService:
                                   self.table.counters, self.table.now)
 
     # ------------------------------------------------------------------ queries
+    def answer(self, request: object, client: Client) -> object:
+        if not isinstance(request, QueryMembership):
+            raise RemoteProtocolError(f"ccm does not serve {type(request).__name__}")
+        return self.status()
+
     def status(self) -> MembershipStatus:
-        assert self.node is not None
-        snap = self.node.snapshot()
+        assert self.runner is not None and isinstance(self.runner.core, CcmNode)
+        snap = self.runner.core.snapshot()
         nodes = tuple(
             NodeInfo(r.node, str(r.status), tuple(sorted((k, str(v)) for k, v in r.links.items())))
             for r in (self.table.nodes if self.table else ())
         )
-        return MembershipStatus(self.node.name, snap.view_id, snap.members, snap.coordinator,
+        return MembershipStatus(self._name, snap.view_id, snap.members, snap.coordinator,
                                 snap.quorate, snap.expected_votes, snap.total_votes,
                                 snap.quorum, nodes)
 
@@ -199,11 +180,9 @@ class CcmService:
         while True:
             destination, payload = await self._outbox.get()
             try:
-                ack = await client.send_message(destination, CHANNEL, payload)
-                if not ack.ok:
-                    self.log.warning("ccm_send_refused", dst=destination, error=ack.error)
-            except TransportError as error:
-                self.log.warning("ccm_send_failed", dst=destination, error=str(error))
+                await client.send_message(destination, CHANNEL, payload)
+            except HAError as error:
+                self.log.warning("ccm_send_failed", dst=str(destination), error=str(error))
 
     async def _receiver(self, subscriber: Any) -> None:
         while True:
@@ -211,75 +190,55 @@ class CcmService:
             if event is not None:
                 self._on_heartbeat(event)
 
-    async def _serve(self, sock: zmq.asyncio.Socket) -> None:
-        while True:
-            data = await sock.recv()
-            try:
-                request = decode(data)
-                if not isinstance(request, QueryMembership):
-                    raise RemoteProtocolError(f"unsupported request {type(request).__name__}")
-                await sock.send(encode(self.status()))
-            except RemoteProtocolError as error:
-                self.log.warning("ccm_bad_request", error=str(error))
-                await sock.send(b"")
-
-    async def _republish(self) -> None:
+    async def _republish_loop(self) -> None:
         while True:
             await asyncio.sleep(REPUBLISH_INTERVAL)
-            self._publish()
+            self._republish()
 
     async def _wait_for_heartbeat(self, client: hb.AsyncHeartbeatClient) -> hb.NodeTable:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
+        deadline = self._now() + STARTUP_TIMEOUT
         while True:
             try:
                 return await client.query_nodes()
             except TransportError as error:
-                if time.monotonic() > deadline:
+                if self._now() > deadline:
                     raise PeerUnreachable(f"heartbeat not reachable in {self.state_dir}: "
                                           f"{error}") from None
                 await asyncio.sleep(0.5)
 
     def stop(self) -> None:
-        self._stopped.set()
+        self.host.stop()
+
+    def _core(self, name: str) -> CcmNode:
+        timing = Timing.for_keepalive(self.config.ha.keepalive)
+        return CcmNode(name, self.config.quorum, timing, random.Random(),
+                       incarnation=time.time_ns() // 1000,
+                       last_view_id=load_view_id(self.state_dir))
 
     async def run(self) -> None:
         """Wait for heartbeat, bind our sockets, run until SIGTERM/SIGINT or `stop()`."""
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stop)
         client = hb.AsyncHeartbeatClient(self.state_dir, timeout=2.0)
         subscriber = client.subscribe()
+        self.host.closing(subscriber)
+        self.host.closing(client)
         self.table = await self._wait_for_heartbeat(client)
-        name = self.options.node or self.table.local
-        self.log = self.log.bind(node=name)
-        timing = Timing.for_keepalive(self.config.ha.keepalive)
-        self._saved_view_id = load_view_id(self.state_dir)
-        self.node = CcmNode(name, self.config.quorum, timing, random.Random(),
-                            incarnation=time.time_ns() // 1000,
-                            last_view_id=self._saved_view_id)
-        self._pub = self._zmq.socket(zmq.PUB)
-        bind(self._pub, f"ipc://{self.state_dir / 'ccm.pub'}")
-        ctl = self._zmq.socket(zmq.REP)
-        bind(ctl, f"ipc://{self.state_dir / 'ccm.ctl'}")
-        for effect in self.node.start(self._now()):
-            self._perform(effect)
+        self._name = self._name or self.table.local
+        self.log = self.log.bind(node=self._name)
+        core = self._core(self._name)
+        self.runner = Runner(core, AsyncioScheduler(), send=self._send, publish=self._publish,
+                             persist=StateFiles(self.state_dir), log=self.log)
+        self.host.closing(self.runner)
+        self.host.socket(self.publisher)
+        self.host.socket(self.server)
+        self.host.bind_all()
+        self.runner.perform_all(core.start(self._now()))
         self._on_heartbeat(self.table)
         self.log.info("ccm_started", nodes=list(self.config.quorum.nodes))
-        tasks = [asyncio.create_task(coro) for coro in (
-            self._sender(client), self._receiver(subscriber), self._serve(ctl),
-            self._republish())]
-        try:
-            await self._stopped.wait()
-        finally:
-            for task in tasks:
-                task.cancel()
-            for handle in self._timers.values():
-                handle.cancel()
-            subscriber.close()
-            client.close()
-            ctl.close(linger=0)
-            self._pub.close(linger=0)
-            self.log.info("ccm_stopped")
+        for factory in (lambda: self._sender(client), lambda: self._receiver(subscriber),
+                        self.server.serve, self._republish_loop):
+            self.host.task(factory)
+        await self.host.run(bind=False)
+        self.log.info("ccm_stopped")
 
 
 def _fields(event: Any) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from ccm.api import (
 from ccm.api import protocol_from_wire as from_wire
 from ccm.api import protocol_to_wire as to_wire
 from messaging.clock import FakeClock
-from messaging.effects import ArmTimer, CancelTimer, Effect, Publish, Send, TimerFired
+from messaging.effects import AllNodes, ArmTimer, CancelTimer, Effect, Publish, Send, TimerFired
 
 
 @dataclass(slots=True)
@@ -222,8 +222,9 @@ class Cluster:
         for effect in effects:
             if isinstance(effect, Send):
                 payload = to_wire(effect.message)
-                targets = node.heartbeat.peers if effect.destination == "*" else [
-                    effect.destination]
+                destination = effect.destination
+                targets = node.heartbeat.peers if isinstance(destination, AllNodes) else [
+                    destination.name]  # type: ignore[union-attr]
                 for target in targets:
                     for delay in self.network.fates(node.name, target):
                         self._push(now + delay, "deliver", (target, node.name, payload))

@@ -14,8 +14,6 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgpack
-
 from ccm.api import (
     CHANNEL,
     MEMBERSHIP_TOPIC,
@@ -30,7 +28,7 @@ from ccm.api import protocol_from_wire as from_wire
 from ccm.api import protocol_to_wire as to_wire
 from messaging.auth import KeyRing
 from messaging.authkeys import parse_authkeys
-from messaging.effects import ArmTimer, CancelTimer, Effect, Publish, Send, TimerFired
+from messaging.effects import AllNodes, ArmTimer, CancelTimer, Effect, Publish, Send, TimerFired
 from messaging.heartbeat.api import MessageReceived, NodeState, NodeStatusChanged
 from messaging.heartbeat.events import SendRequest
 from messaging.heartbeat.liveness import Timing as HbTiming
@@ -120,8 +118,10 @@ class StackCluster:
         entry = self.ccm[name]
         for effect in effects:
             if isinstance(effect, Send):
-                payload = msgpack.packb(to_wire(effect.message))
-                self.net.feed(name, SendRequest(effect.destination, CHANNEL, payload, self.now))
+                payload = to_wire(effect.message)
+                destination = effect.destination
+                dst = "*" if isinstance(destination, AllNodes) else destination.name  # type: ignore[union-attr]
+                self.net.feed(name, SendRequest(dst, CHANNEL, payload, self.now))
             elif isinstance(effect, ArmTimer):
                 entry.timers[effect.key] = effect.deadline
             elif isinstance(effect, CancelTimer):
@@ -135,5 +135,5 @@ def ccm_event(event: Any, local: str, now: float) -> PeerStatusChanged | PeerMes
     if isinstance(event, NodeStatusChanged) and event.node != local:
         return PeerStatusChanged(event.node, event.status != NodeState.DEAD, now)
     if isinstance(event, MessageReceived) and event.channel == CHANNEL and event.src != local:
-        return PeerMessageReceived(event.src, from_wire(msgpack.unpackb(event.payload)), now)
+        return PeerMessageReceived(event.src, from_wire(event.payload), now)
     return None

@@ -8,5 +8,6 @@ queue, serialisation, parallel limit, recurring monitors, timeouts as effects), 
 
 Environment: ``HACLUSTER_OCF_ROOTS`` (extra OCF roots searched before /usr/lib/ocf and the
 package's own agents), ``HACLUSTER_LSB_DIR`` (instead of /etc/init.d),
-``HACLUSTER_STATE_DIR`` (the CLI's default socket directory, else /run/hacluster).
+``HACLUSTER_STATE_DIR`` (the default socket directory of the daemon and the CLI, else
+messaging.config.DEFAULT_STATE_DIR).
 """

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from messaging.command import fail
+from messaging.config import DEFAULT_STATE_DIR, STATE_DIR_ENV, default_state_dir
 from messaging.errors import ConflictError, HAError
 from messaging.logs import configure
 
@@ -16,8 +17,8 @@ from messaging.logs import configure
 @click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("/run/hacluster"),
-    show_default=True,
+    default=lambda: Path(default_state_dir()),
+    show_default=f"${STATE_DIR_ENV} or {DEFAULT_STATE_DIR}",
     help="Directory for the lrmd.ctl and lrmd.pub sockets.",
 )
 @click.option(

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from lrmd.api import (
     OpCompleted,
 )
 from messaging.command import fail
+from messaging.config import DEFAULT_STATE_DIR, STATE_DIR_ENV, default_state_dir
 from messaging.errors import ExitCode, HAError, NotFoundError, UsageError
 from messaging.types import OpStatus
 
@@ -73,8 +74,8 @@ def _state_dir_option(function: Any) -> Any:
     return click.option(
         "--state-dir",
         type=click.Path(file_okay=False, path_type=Path),
-        default=lambda: os.environ.get("HACLUSTER_STATE_DIR", "/run/hacluster"),
-        show_default="$HACLUSTER_STATE_DIR or /run/hacluster",
+        default=default_state_dir,
+        show_default=f"${STATE_DIR_ENV} or {DEFAULT_STATE_DIR}",
         help="Where the lrmd listens.",
     )(function)
 
@@ -181,7 +182,6 @@ async def run_direct(request: ExecRequest, state_dir: Path) -> OpCompleted:
     from lrmd.ops import LrmdCore
     from lrmd.runner import SubprocessRunner
     from lrmd.service import Executor
-    from messaging.clock import MonotonicClock
 
     done: asyncio.Future[OpCompleted] = asyncio.get_running_loop().create_future()
 
@@ -189,14 +189,10 @@ async def run_direct(request: ExecRequest, state_dir: Path) -> OpCompleted:
         if isinstance(message, OpCompleted) and not done.done():
             done.set_result(message)
 
-    clock = MonotonicClock()
-    core = LrmdCore(max_parallel=1, wall_offset=clock.wall() - clock.monotonic(), kill_grace=2.0)
+    loop_clock = asyncio.get_running_loop().time
+    core = LrmdCore(max_parallel=1, wall_offset=time.time() - loop_clock(), kill_grace=2.0)
     executor = Executor(
-        core,
-        SubprocessRunner(state_dir=state_dir),
-        send=send,
-        publish=lambda _event: None,
-        clock=clock,
+        core, SubprocessRunner(state_dir=state_dir), send=send, publish=lambda _event: None
     )
     executor.submit(request, "00")
     try:

@@ -185,23 +185,3 @@ class ListReply:
 @dataclass(frozen=True, slots=True)
 class Ack:
     ok: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorReply:
-    """A request the lrmd could not carry out; `code` is an ExitCode value."""
-
-    message: str
-    code: int
-
-
-@dataclass(frozen=True, slots=True)
-class StonithExecRequest:
-    """The lrmd's hand-off of a ``stonith:`` resource operation to stonithd."""
-
-    call_id: int
-    resource: str
-    agent: str
-    action: str
-    params: dict[str, str] = field(default_factory=dict)
-    timeout_ms: int = DEFAULT_TIMEOUT_MS

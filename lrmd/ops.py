@@ -4,7 +4,7 @@ recurring monitors and timeouts, all expressed as effects.
 `LrmdCore.handle(event) -> list[Effect]` never touches processes, clocks or sockets. Events:
 `Submit`, `Cancel`, `AgentFinished` and `TimerFired`; each carries the shell's monotonic `now`.
 Effects: `RunAgent`, `KillProcessGroup`, `ArmTimer`/`CancelTimer`, `Publish(OP_TOPIC,
-OpCompleted)` and `Send(client, reply)`.
+OpCompleted)` and `Send(Client(token), reply)` (the token the request arrived with).
 
 Invariants:
 * at most one operation per resource runs at a time; queued operations of one resource run
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 from lrmd.history import history_entry_id, op_digest
 from lrmd.messages import Ack, ExecAccepted, ExecRequest, OpCompleted
-from messaging.effects import ArmTimer, CancelTimer, Effect, Publish, Send, TimerFired
+from messaging.effects import ArmTimer, CancelTimer, Client, Effect, Publish, Send, TimerFired
 from messaging.types import OcfRc, OpStatus
 
 OP_TOPIC = "op"
@@ -217,7 +217,7 @@ class LrmdCore:
                 self._recurring[key] = call_id
             self._ops[call_id] = op
         if event.client:
-            effects.append(Send(event.client, ExecAccepted(op.call_id)))
+            effects.append(Send(Client(event.client), ExecAccepted(op.call_id)))
 
     def _merge(self, op: _Op, event: Submit, effects: Effects) -> None:
         """A duplicate recurring request replaces the old one's parameters and client, resets
@@ -243,7 +243,7 @@ class LrmdCore:
         if call_id is not None:
             self._cancel_op(self._ops[call_id], event.now, effects)
         if event.client:
-            effects.append(Send(event.client, Ack(call_id is not None)))
+            effects.append(Send(Client(event.client), Ack(call_id is not None)))
 
     def _cancel_op(self, op: _Op, now: float, effects: Effects) -> None:
         self._recurring.pop(op.key, None)
@@ -352,7 +352,7 @@ class LrmdCore:
             effects.append(Publish(OP_TOPIC, result))
         op.last_reported = outcome
         if op.client and not op.replied:
-            effects.append(Send(op.client, result))
+            effects.append(Send(Client(op.client), result))
             op.replied = True
 
     def _record(self, result: OpCompleted) -> None:

@@ -22,9 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import zmq
-import zmq.asyncio
-
 from lrmd.agents import (
     agent_environment,
     exit_reason,
@@ -35,8 +32,10 @@ from lrmd.agents import (
     lsb_status_to_ocf,
     ocf_roots,
 )
-from lrmd.messages import ExecRequest, OpCompleted, StonithExecRequest
+from lrmd.messages import ExecRequest
 from lrmd.spawn import spawn
+from messaging.errors import HAError, PeerTimeout
+from messaging.handoff import HANDOFF, STONITHD_SOCKET, StonithExecRequest, StonithExecResult
 from messaging.types import OcfRc, OpStatus
 
 OUTPUT_LIMIT = 64 * 1024
@@ -140,7 +139,7 @@ class SubprocessRunner:
         self, call_id: int, request: ExecRequest, params: dict[str, str]
     ) -> RunOutcome:
         """Hand a stonith-class call to stonithd, or say clearly that none is running."""
-        from lrmd.api import STONITHD_SOCKET, decode, encode  # api imports zmq clients
+        from messaging.client import AsyncClient  # only stonith-class calls need a client
 
         socket_path = (self.state_dir / STONITHD_SOCKET) if self.state_dir else None
         if socket_path is None or not socket_path.exists():
@@ -148,28 +147,20 @@ class SubprocessRunner:
                 int(OcfRc.ERR_GENERIC), OpStatus.NOT_CONNECTED, "stonithd is not running"
             )
         message = StonithExecRequest(
-            call_id,
-            request.resource,
-            request.agent.type,
-            request.action,
-            params,
+            call_id, request.resource, request.agent.type, request.action, params,
             request.timeout_ms,
         )
-        context = zmq.asyncio.Context.instance()
-        sock = context.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
+        client = AsyncClient(f"ipc://{socket_path}", HANDOFF, timeout=request.timeout_ms / 1000)
         try:
-            sock.connect(f"ipc://{socket_path}")
-            await sock.send_multipart([b"", encode(message)])
-            if not await sock.poll(request.timeout_ms):
-                return RunOutcome(
-                    int(OcfRc.ERR_GENERIC), OpStatus.NOT_CONNECTED, "stonithd did not answer"
-                )
-            reply = decode((await sock.recv_multipart())[-1])
-        except Exception as error:  # any wire trouble is a result, not a crash
+            reply = await client.request(message)
+        except PeerTimeout:
+            return RunOutcome(
+                int(OcfRc.ERR_GENERIC), OpStatus.NOT_CONNECTED, "stonithd did not answer"
+            )
+        except HAError as error:  # any refusal or wire trouble is a result, not a crash
             return RunOutcome(int(OcfRc.ERR_GENERIC), OpStatus.ERROR, f"stonithd: {error}")
         finally:
-            sock.close(0)
-        if isinstance(reply, OpCompleted):
+            client.close()
+        if isinstance(reply, StonithExecResult):
             return RunOutcome(reply.rc, OpStatus(reply.status), reply.exit_reason, reply.output)
         return RunOutcome(int(OcfRc.ERR_GENERIC), OpStatus.ERROR, "stonithd: unexpected reply")

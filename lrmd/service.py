@@ -1,34 +1,29 @@
-"""The lrmd daemon shell: zmq sockets, timers and agent processes around the pure core.
+"""The lrmd daemon shell: sockets, timers and agent processes around the pure core.
 
-`Executor` performs the core's effects on an asyncio loop (timers with ``loop.call_at``,
-agent runs as tasks through `SubprocessRunner`, kills via process groups) and hands replies
-and published events to two callbacks; the CLI uses it alone to run an agent without a
-daemon. `LrmdService` adds the sockets: a ROUTER on ``ipc://<state_dir>/lrmd.ctl`` for
-requests and a PUB on ``ipc://<state_dir>/lrmd.pub`` (topic ``op``) for `OpCompleted` events,
-both mode 0660. A malformed request gets an `ErrorReply`; nothing a client or an agent
-sends can stop the loop.
+`Executor` runs the core in a `messaging.runtime.Runner` on the asyncio loop (timers,
+`Send` to a client, `Publish`) with two lrmd effects of its own: `RunAgent` (a task through
+the `AgentRunner`) and `KillProcessGroup`; the CLI uses it alone to run an agent without a
+daemon. `LrmdService` declares the rest: one `messaging.ipc.Server` on
+``ipc://<state_dir>/lrmd.ctl`` and one `Publisher` on ``ipc://<state_dir>/lrmd.pub``
+(topic ``op``), run by a `messaging.daemon.DaemonHost`. A malformed request gets an error
+reply; nothing a client or an agent sends can stop the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 import os
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import zmq
-import zmq.asyncio
-
 from lrmd.agents import list_agents, ocf_roots
-from lrmd.api import CONTROL_SOCKET, PUBLISH_SOCKET, decode, encode
+from lrmd.api import API, CONTROL_SOCKET, PUBLISH_SOCKET
 from lrmd.messages import (
     AgentSpec,
     CancelRequest,
-    ErrorReply,
     ExecRequest,
     HistoryReply,
     HistoryRequest,
@@ -40,18 +35,27 @@ from lrmd.messages import (
 )
 from lrmd.ops import OP_TOPIC, AgentFinished, Cancel, KillProcessGroup, LrmdCore, RunAgent, Submit
 from lrmd.runner import AgentRunner, SubprocessRunner
-from messaging.clock import Clock, MonotonicClock
-from messaging.effects import ArmTimer, CancelTimer, Log, Publish, Send, TimerFired
-from messaging.errors import ExitCode, HAError, RemoteProtocolError, UsageError
+from messaging.daemon import DaemonHost
+from messaging.effects import Client, Publish, Send
+from messaging.errors import (
+    AgentExecError,
+    ErrorReply,
+    HAError,
+    InternalError,
+    RemoteProtocolError,
+    UsageError,
+)
+from messaging.ipc import Publisher, Server, prepare_state_dir
 from messaging.logs import get_logger
+from messaging.runtime import AsyncioScheduler, Runner
 from messaging.types import OpStatus
 
 METADATA_TIMEOUT_MS = 10_000
-_metadata_calls = itertools.count(-1, -1)  # negative ids never clash with core call ids
 
 
 class Executor:
-    """The core plus the effects it asks for, on the running asyncio loop."""
+    """The core in a `messaging.runtime.Runner` on the running asyncio loop, plus the lrmd's
+    own effects: `RunAgent` (a task through the `AgentRunner`) and `KillProcessGroup`."""
 
     def __init__(
         self,
@@ -60,90 +64,65 @@ class Executor:
         *,
         send: Callable[[str, Any], None],
         publish: Callable[[OpCompleted], None],
-        clock: Clock | None = None,
     ) -> None:
         self.core = core
         self.runner = runner
-        self.clock = clock or MonotonicClock()
+        self.log = get_logger(daemon="lrmd")
         self._send = send
         self._publish = publish
-        self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.log = get_logger(daemon="lrmd")
+        self.loop = Runner(core, AsyncioScheduler(), send=self._on_send,
+                           publish=self._on_publish, log=self.log,
+                           handlers={RunAgent: self._start, KillProcessGroup: self._kill})
 
     def feed(self, event: Any) -> None:
-        for effect in self.core.handle(event):
-            self._perform(effect)
+        self.loop.feed(event)
 
     def submit(self, request: ExecRequest, client: str) -> None:
-        self.feed(Submit(request, self.clock.monotonic(), client))
+        self.feed(Submit(request, self.loop.monotonic(), client))
 
     def cancel(self, request: CancelRequest, client: str) -> None:
-        now = self.clock.monotonic()
+        now = self.loop.monotonic()
         self.feed(Cancel(request.resource, request.action, request.interval_ms, now, client))
 
-    def _perform(self, effect: Any) -> None:
-        if isinstance(effect, RunAgent):
-            task = asyncio.get_running_loop().create_task(self._run(effect))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        elif isinstance(effect, ArmTimer):
-            self._arm(effect)
-        elif isinstance(effect, CancelTimer):
-            handle = self._timers.pop(effect.key, None)
-            if handle is not None:
-                handle.cancel()
-        elif isinstance(effect, KillProcessGroup):
-            self.log.warning("agent_kill", call_id=effect.call_id, signal=effect.signal)
-            self.runner.kill(effect.call_id, effect.signal)
-        elif isinstance(effect, Publish):
-            self._publish(effect.event)
-        elif isinstance(effect, Send):
-            self._send(effect.destination, effect.message)
-        elif isinstance(effect, Log):
-            getattr(self.log, effect.level)(effect.event, **dict(effect.fields))
+    def _on_send(self, effect: Send) -> None:
+        if not isinstance(effect.destination, Client):
+            raise InternalError(f"lrmd has no peers: {effect.destination!r}")
+        self._send(effect.destination.token, effect.message)
 
-    def _arm(self, effect: ArmTimer) -> None:
-        old = self._timers.pop(effect.key, None)
-        if old is not None:
-            old.cancel()
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, effect.deadline - self.clock.monotonic())
-        self._timers[effect.key] = loop.call_later(delay, self._fire, effect.key)
+    def _on_publish(self, effect: Publish) -> None:
+        self._publish(effect.event)
 
-    def _fire(self, key: str) -> None:
-        self._timers.pop(key, None)
-        self.feed(TimerFired(key, self.clock.monotonic()))
+    def _start(self, effect: RunAgent) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(effect))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _kill(self, effect: KillProcessGroup) -> None:
+        self.log.warning("agent_kill", call_id=effect.call_id, signal=effect.signal)
+        self.runner.kill(effect.call_id, effect.signal)
 
     async def _run(self, effect: RunAgent) -> None:
         try:
             outcome = await self.runner.run(effect.call_id, effect.request, effect.params)
-            finished = AgentFinished(
-                effect.call_id,
-                outcome.rc,
-                self.clock.monotonic(),
-                outcome.status,
-                outcome.exit_reason,
-                outcome.output,
-            )
+            finished = AgentFinished(effect.call_id, outcome.rc, self.loop.monotonic(),
+                                     outcome.status, outcome.exit_reason, outcome.output)
         except Exception as error:  # a bug in the shell must not wedge the resource
             self.log.error("agent_run_failed", call_id=effect.call_id, error=repr(error))
             finished = AgentFinished(
-                effect.call_id, 1, self.clock.monotonic(), OpStatus.ERROR, f"lrmd: {error}"
+                effect.call_id, 1, self.loop.monotonic(), OpStatus.ERROR, f"lrmd: {error}"
             )
         self.feed(finished)
 
     def shutdown(self) -> None:
         """Cancel timers and terminate agents still running."""
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
+        self.loop.close()
         for call_id in self.runner.running_calls():
             self.runner.kill(call_id, signal.SIGTERM)
 
 
 class LrmdService:
-    """One node's lrmd: the executor behind a ROUTER (requests) and a PUB (events)."""
+    """One node's lrmd: the executor behind one Server (requests) and a Publisher."""
 
     def __init__(
         self,
@@ -154,41 +133,22 @@ class LrmdService:
         runner: SubprocessRunner | None = None,
     ) -> None:
         self.state_dir = state_dir
-        clock = MonotonicClock()
         core = LrmdCore(
             max_parallel=max_parallel or 2 * (os.cpu_count() or 1),
-            wall_offset=clock.wall() - clock.monotonic(),
+            wall_offset=time.time() - time.monotonic(),  # asyncio's loop clock is monotonic
             kill_grace=kill_grace,
         )
         self.runner = runner or SubprocessRunner(state_dir=state_dir)
-        self.executor = Executor(
-            core, self.runner, send=self._send, publish=self._publish, clock=clock
-        )
-        self._context = zmq.asyncio.Context()
-        self._router = self._context.socket(zmq.ROUTER)
-        self._pub = self._context.socket(zmq.PUB)
-        self._metadata: dict[str, str] = {}
+        self.executor = Executor(core, self.runner, send=self._send, publish=self._publish)
         self.log = get_logger(daemon="lrmd", state_dir=str(state_dir))
-
-    def _bind(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        for sock, name in ((self._router, CONTROL_SOCKET), (self._pub, PUBLISH_SOCKET)):
-            path = self.state_dir / name
-            path.unlink(missing_ok=True)
-            sock.setsockopt(zmq.LINGER, 0)
-            umask = os.umask(0o117)  # the socket never exists with wider permissions
-            try:
-                sock.bind(f"ipc://{path}")
-            finally:
-                os.umask(umask)
-            os.chmod(path, 0o660)
-        self._router.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        self.server = Server(f"ipc://{state_dir / CONTROL_SOCKET}", API, self.answer,
+                             daemon="lrmd", log=self.log)
+        self.publisher = Publisher(f"ipc://{state_dir / PUBLISH_SOCKET}", API)
+        self._metadata: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def _send(self, client: str, message: Any) -> None:
-        with contextlib.suppress(zmq.ZMQError):
-            self._router.send_multipart(
-                [bytes.fromhex(client), b"", encode(message)], flags=zmq.NOBLOCK
-            )
+        self.server.send(Client(client), message)
 
     def _publish(self, event: OpCompleted) -> None:
         self.log.info(
@@ -199,62 +159,46 @@ class LrmdService:
             status=OpStatus(event.status).name,
             exec_ms=event.exec_time_ms,
         )
-        with contextlib.suppress(zmq.ZMQError):
-            self._pub.send_multipart([OP_TOPIC.encode(), encode(event)], flags=zmq.NOBLOCK)
+        self.publisher.publish(OP_TOPIC, event)
 
-    async def serve(self, stop: asyncio.Event) -> None:
-        """Answer requests until `stop` is set."""
-        self._bind()
+    async def serve(self, host: DaemonHost) -> None:
+        """Answer requests until `host` stops."""
+        prepare_state_dir(self.state_dir)
+        host.socket(self.server)
+        host.socket(self.publisher)
+        host.task(self.server.serve)
+        host.closing(self.executor.loop)
         self.log.info("lrmd_started", pid=os.getpid())
         try:
-            while not stop.is_set():
-                if not await self._router.poll(200):
-                    continue
-                frames = await self._router.recv_multipart()
-                await self._handle_frames(frames)
+            await host.run()
         finally:
             self.executor.shutdown()
-            for name in (CONTROL_SOCKET, PUBLISH_SOCKET):
-                (self.state_dir / name).unlink(missing_ok=True)
-            self._router.close(0)
-            self._pub.close(0)
-            self._context.term()
             self.log.info("lrmd_stopped")
 
-    async def _handle_frames(self, frames: list[bytes]) -> None:
-        if len(frames) < 2:
-            return
-        client = frames[0].hex()
-        try:
-            request = decode(frames[-1])
-            await self._dispatch(request, client)
-        except HAError as error:
-            self._send(client, ErrorReply(str(error), int(error.exit_code)))
-        except Exception as error:  # keep serving whatever a request did
-            self.log.error("request_failed", error=repr(error))
-            self._send(client, ErrorReply(f"internal error: {error}", int(ExitCode.SOFTWARE)))
-
-    async def _dispatch(self, request: Any, client: str) -> None:
+    def answer(self, request: Any, client: Client) -> Any:
+        """One request of the control socket: a reply now, or None (the core answers)."""
         if isinstance(request, ExecRequest):
-            self.executor.submit(check_request(request), client)
+            self.executor.submit(check_request(request), client.token)
         elif isinstance(request, CancelRequest):
-            self.executor.cancel(request, client)
+            self.executor.cancel(request, client.token)
         elif isinstance(request, HistoryRequest):
-            self._send(client, HistoryReply(tuple(self.executor.core.history(request.resource))))
+            return HistoryReply(tuple(self.executor.core.history(request.resource)))
         elif isinstance(request, ListRequest):
-            agents = list_agents(self.runner.roots, self.runner.lsb)
-            self._send(client, ListReply(tuple(agents)))
+            return ListReply(tuple(list_agents(self.runner.roots, self.runner.lsb)))
         elif isinstance(request, MetadataRequest):
-            asyncio.get_running_loop().create_task(self._metadata_reply(request.agent, client))
+            task = asyncio.get_running_loop().create_task(self._metadata_reply(request, client))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         else:
-            raise RemoteProtocolError(f"{type(request).__name__} is not a request")
+            raise RemoteProtocolError(f"{type(request).__name__} is not an lrmd request")
+        return None
 
-    async def _metadata_reply(self, agent: AgentSpec, client: str) -> None:
+    async def _metadata_reply(self, request: MetadataRequest, client: Client) -> None:
         try:
-            xml = await metadata(self.runner, agent, self._metadata)
-            self._send(client, MetadataReply(xml))
+            reply: Any = MetadataReply(await metadata(self.runner, request.agent, self._metadata))
         except HAError as error:
-            self._send(client, ErrorReply(str(error), int(error.exit_code)))
+            reply = ErrorReply.of(error)
+        self.server.send(client, reply)
 
 
 def check_request(request: ExecRequest) -> ExecRequest:
@@ -285,9 +229,7 @@ async def metadata(runner: SubprocessRunner, agent: AgentSpec, cache: dict[str, 
             runner.kill(0, signal.SIGKILL)
             raise HAError(f"{agent}: meta-data timed out") from None
         if outcome.status is OpStatus.NOT_INSTALLED:
-            error = HAError(f"{agent}: not installed")
-            error.exit_code = ExitCode.NOT_INSTALLED
-            raise error
+            raise AgentExecError(f"{agent}: not installed")
         if outcome.rc != 0 or not outcome.output.strip():
             raise HAError(f"{agent}: meta-data failed with rc {outcome.rc}")
         cache[key] = outcome.output
@@ -302,13 +244,9 @@ async def run_daemon(
     extra_roots: tuple[Path, ...] = (),
 ) -> None:
     """Run the daemon until SIGTERM or SIGINT."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     os.chdir("/")  # agents inherit the daemon's working directory
     runner = SubprocessRunner(roots=[*extra_roots, *ocf_roots()], state_dir=state_dir)
     service = LrmdService(
         state_dir, max_parallel=max_parallel, kill_grace=kill_grace, runner=runner
     )
-    await service.serve(stop)
+    await service.serve(DaemonHost(service.log))

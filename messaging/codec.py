@@ -176,12 +176,17 @@ def pack(value: Any) -> bytes:
 
 
 class Registry:
-    """Tag <-> dataclass table for one protocol (wire messages, or IPC messages)."""
+    """Tag <-> dataclass table for one protocol (wire messages, or IPC messages).
 
-    def __init__(self, name: str) -> None:
+    A registry may extend a `parent` (an IPC protocol extends the envelope's built-in
+    messages: ping, pong, error): the parent's tags are known and cannot be reused.
+    """
+
+    def __init__(self, name: str, parent: Registry | None = None) -> None:
         self.name = name
-        self._by_tag: dict[Tag, type] = {}
-        self._by_class: dict[type, Tag] = {}
+        self.parent = parent
+        self._by_tag: dict[Tag, type] = dict(parent._by_tag) if parent else {}
+        self._by_class: dict[type, Tag] = dict(parent._by_class) if parent else {}
 
     def register(self, tag: Tag) -> Callable[[type[T]], type[T]]:
         """Class decorator: `@registry.register(3)` binds tag 3 to the class."""
@@ -214,12 +219,17 @@ class Registry:
         if not isinstance(data, list) or len(data) != 2:
             raise _bad(self.name, "[tag, fields]", data)
         tag, fields = data
+        cls = self.class_of(tag)
+        return build(cls, fields, f"{self.name} {cls.__name__}")
+
+    def class_of(self, tag: Any) -> type:
+        """The class registered for `tag`, or RemoteProtocolError."""
         if not isinstance(tag, (int, str)) or isinstance(tag, bool):
             raise _bad(self.name, "a tag", tag)
         cls = self._by_tag.get(tag)
         if cls is None:
             raise RemoteProtocolError(f"{self.name}: unknown message type {tag!r}")
-        return build(cls, fields, f"{self.name} {cls.__name__}")
+        return cls
 
     def encode(self, message: object) -> bytes:
         return pack(self.to_wire(message))

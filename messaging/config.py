@@ -23,6 +23,7 @@ so one file serves every node.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -32,7 +33,8 @@ from typing import Literal
 from messaging.errors import ConfigError, Location
 
 DEFAULT_PORT = 694
-DEFAULT_STATE_DIR = "/var/lib/hacluster"
+DEFAULT_STATE_DIR = "/var/lib/hacluster"  # the one default of every daemon and tool
+STATE_DIR_ENV = "HACLUSTER_STATE_DIR"
 DEFAULT_CLUSTER = "hacluster"
 DEFAULT_MAX_MESSAGE = 1 << 20
 
@@ -125,6 +127,12 @@ def _normal_ip(text: str) -> str:
         return str(ipaddress.ip_address(text))
     except ValueError:
         return text
+
+
+def default_state_dir() -> str:
+    """Where a daemon or tool looks for a node's sockets when neither ha.cf nor an option
+    says: $HACLUSTER_STATE_DIR, else `DEFAULT_STATE_DIR` (ha.cf's `state_dir` default)."""
+    return os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
 
 
 # Heartbeat's time syntax: a decimal number of seconds, or of milliseconds with `ms`.

@@ -1,8 +1,13 @@
 """Effects: what a pure core asks its shell to do, and the timer event that comes back.
 
-A core's `handle(event) -> list[Effect]` never performs I/O; the shell performs these.
+A core's `handle(event) -> list[Effect]` never performs I/O; `messaging.runtime.Runner`
+performs these common effects for every daemon (and the simulator performs the same ones).
 Timers are requested by key with an absolute monotonic deadline; re-arming a key replaces
-the old deadline, and the shell answers with `TimerFired(key, now)`.
+the old deadline, and the runner answers with `TimerFired(key, now)`.
+
+Destinations are typed, never strings that may mean a node, everyone or a client:
+`Node(name)`, `ALL_NODES` (every node of the cluster, this one included), `Client(token)`
+(a local client connection; the token is opaque to cores and is minted by the IPC server).
 """
 
 from __future__ import annotations
@@ -12,10 +17,35 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
-class Send:
-    """Send `message` to one destination (a node name, a daemon address, '*' for everyone)."""
+class Node:
+    """One cluster node, by name."""
 
-    destination: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AllNodes:
+    """Every node of the cluster (a broadcast), this node included."""
+
+
+ALL_NODES = AllNodes()
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """A local client of this daemon: the token its request arrived with (opaque)."""
+
+    token: str
+
+
+Destination = Node | AllNodes | Client
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send `message` to `destination` (a node, all nodes, or a local client)."""
+
+    destination: Destination
     message: Any
 
 
@@ -43,6 +73,14 @@ class CancelTimer:
 
 
 @dataclass(frozen=True, slots=True)
+class Persist:
+    """Store `data` under `name` in the daemon's state (atomically replacing older data)."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Log:
     """A structured log event a core wants recorded (event name in snake_case plus fields)."""
 
@@ -59,4 +97,4 @@ class TimerFired:
     now: float
 
 
-Effect = Send | Publish | ArmTimer | CancelTimer | Log
+Effect = Send | Publish | ArmTimer | CancelTimer | Persist | Log

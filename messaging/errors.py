@@ -210,3 +210,39 @@ def exit_code_for(error: BaseException) -> ExitCode:
     if isinstance(error, KeyboardInterrupt):
         return ExitCode.ERROR
     return ExitCode.SOFTWARE
+
+
+_REMOTE_ERRORS: dict[str, type[HAError]] = {cls.__name__: cls for cls in (
+    HAError, ConfigError, UsageError, ValidationError, NotFoundError, ConflictError,
+    ProtocolError, LocalProtocolError, RemoteProtocolError, TransportError, PeerTimeout,
+    PeerUnreachable, AgentExecError, FencingError, InternalError)}
+# Names travel, not classes: a peer running another version may send a name we lack; it
+# becomes a plain HAError that keeps the peer's exit code.
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReply:
+    """The one error answer of every IPC server: an `HAError` class name, its exit code
+    and message. `of(error)` and `to_exception()` are the only mapping, both directions."""
+
+    error: str
+    exit_code: int
+    message: str
+
+    @classmethod
+    def of(cls, error: BaseException, exit_code: ExitCode | None = None) -> ErrorReply:
+        """The reply for `error` (with `exit_code` instead of its class's, when a tool must
+        exit with a more precise code); anything outside the HAError tree is an
+        InternalError."""
+        if isinstance(error, HAError):
+            name = next(c.__name__ for c in type(error).__mro__ if c.__name__ in _REMOTE_ERRORS)
+            return cls(name, int(exit_code or error.exit_code), error.message)
+        return cls("InternalError", int(ExitCode.SOFTWARE),
+                   f"internal error: {type(error).__name__}: {error}")
+
+    def to_exception(self) -> HAError:
+        """The exception a client raises for this reply (same class, same exit code)."""
+        error = _REMOTE_ERRORS.get(self.error, HAError)(self.message)
+        if self.exit_code in ExitCode._value2member_map_:
+            error.exit_code = ExitCode(self.exit_code)
+        return error

@@ -1,23 +1,37 @@
-"""zmq IPC between the daemons of one node: endpoints, permissions and typed messages.
+"""zmq IPC between the daemons of one node: endpoints, permissions, the one server.
 
-Every daemon binds ``ipc://`` sockets inside the node's state directory. A bound socket
-file gets mode 0660 and group ``haclient`` when that group exists (else it stays root's),
-so only cluster daemons and administrators can talk to a daemon. Messages are frozen
-dataclasses encoded with a `messaging.codec.Registry` (msgpack, never pickle).
+Every daemon binds ``ipc://`` sockets inside the node's state directory
+(`messaging.config.DEFAULT_STATE_DIR` unless ha.cf or --state-dir say otherwise). A bound
+socket file gets mode 0660 and group ``haclient`` when that group exists, so only cluster
+daemons and administrators can talk to a daemon. Frames are `messaging.envelope` envelopes.
 
-Clients: `RequestClient` (REQ, one request at a time, timeout -> `PeerTimeout`, the socket
-is rebuilt after a timeout so a late reply can never be taken for the next one) and
-`Subscriber` (SUB with topic frames). Async twins use `zmq.asyncio` for asyncio services.
+`Server` is the one request server (a zmq ROUTER, so no client can put it in a state where
+it cannot answer the next one: Heartbeat's REP sockets wedged on one multi-frame request).
+For every request it receives it answers, or drops it and keeps serving:
+
+- more than one body frame, or an oversized, undecodable, wrongly versioned or unknown
+  request -> an ``error`` frame (`ErrorReply`, a RemoteProtocolError) with the request id
+  when it could be read, else 0; a frame beyond ``max_frame`` makes zmq drop the peer;
+- `Ping` -> `Pong` from the server itself;
+- anything else -> the daemon's `on_request(message, Client(token))`, which returns a reply
+  (sent at once) or None (the core answers later with `Send(Client(token), ...)`, carried
+  out by `Server.send`). An HAError it raises becomes an error frame; any other exception
+  is logged and answered as an InternalError.
+
+The first message sent to a token is its reply (or error); later ones reach the same
+client as ``event`` frames with the request's id (lrmd's OpCompleted after ExecAccepted).
+`Publisher` sends ``event`` frames on a PUB socket, one topic frame first.
 Foreign exceptions (zmq.ZMQError) are translated here into `TransportError`s.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import grp
 import os
-import time
-from collections.abc import Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +39,29 @@ import zmq
 import zmq.asyncio
 
 from messaging.codec import Registry
-from messaging.errors import PeerTimeout, PeerUnreachable, RemoteProtocolError, TransportError
+from messaging.effects import Client
+from messaging.envelope import (
+    DEFAULT_MAX_FRAME,
+    Kind,
+    Ping,
+    Pong,
+    encode,
+    open_header,
+    parse_header,
+)
+from messaging.errors import (
+    ErrorReply,
+    HAError,
+    LocalProtocolError,
+    PeerTimeout,
+    RemoteProtocolError,
+    TransportError,
+)
 
 CLUSTER_GROUP = "haclient"
 SOCKET_MODE = 0o660
+MAX_UNANSWERED = 10_000  # tokens remembered for a later reply before the oldest is forgotten
+RequestHandler = Callable[[Any, Client], Any]
 
 
 def cluster_gid() -> int | None:
@@ -42,6 +75,11 @@ def cluster_gid() -> int | None:
 def endpoint_path(endpoint: str) -> Path | None:
     """The filesystem path of an ``ipc://`` endpoint (None for tcp:// and friends)."""
     return Path(endpoint[len("ipc://"):]) if endpoint.startswith("ipc://") else None
+
+
+def ipc_endpoint(state_dir: str | Path, name: str) -> str:
+    """The endpoint of socket `name` in a node's state directory."""
+    return f"ipc://{Path(state_dir) / name}"
 
 
 def prepare_state_dir(state_dir: str | Path) -> Path:
@@ -83,168 +121,189 @@ def bind(sock: zmq.Socket[Any] | zmq.asyncio.Socket, endpoint: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-    with translated(endpoint):
-        sock.bind(endpoint)
+    umask = os.umask(0o117)  # the socket file never exists with wider permissions
+    try:
+        with translated(endpoint):
+            sock.bind(endpoint)
+    finally:
+        os.umask(umask)
     secure_endpoint(endpoint)
 
 
-def _check_present(endpoint: str) -> None:
+def unlink_endpoint(endpoint: str) -> None:
     path = endpoint_path(endpoint)
-    if path is not None and not path.exists():
-        raise PeerUnreachable(f"{endpoint}: no daemon listening (socket file missing)")
+    if path is not None:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
-class RequestClient:
-    """A blocking REQ client: `request(message)` returns the decoded reply."""
-
-    def __init__(self, endpoint: str, registry: Registry, *, timeout: float = 5.0,
-                 context: zmq.Context[Any] | None = None) -> None:
-        self.endpoint = endpoint
-        self.registry = registry
-        self.timeout = timeout
-        self._context = context or zmq.Context.instance()
-        self._socket: zmq.Socket[Any] | None = None
-
-    def _connect(self) -> zmq.Socket[Any]:
-        if self._socket is None:
-            _check_present(self.endpoint)
-            sock = self._context.socket(zmq.REQ)
-            sock.setsockopt(zmq.LINGER, 0)
-            ms = int(self.timeout * 1000)
-            sock.setsockopt(zmq.RCVTIMEO, ms)
-            sock.setsockopt(zmq.SNDTIMEO, ms)
-            with translated(self.endpoint):
-                sock.connect(self.endpoint)
-            self._socket = sock
-        return self._socket
-
-    def request(self, message: object) -> object:
-        sock = self._connect()
-        try:
-            with translated(self.endpoint):
-                sock.send(self.registry.encode(message))
-                data = sock.recv()
-        except TransportError:
-            self.close()
-            raise
-        return self.registry.decode(data)
-
-    def close(self) -> None:
-        if self._socket is not None:
-            self._socket.close(linger=0)
-            self._socket = None
+def _sent(future: Any) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
-class AsyncRequestClient:
-    """The asyncio twin of RequestClient."""
+def _track(sending: Any) -> None:
+    """A non-blocking zmq.asyncio send returns a future; a full queue drops the frame,
+    and retrieving its exception keeps asyncio from reporting it as never retrieved."""
+    if isinstance(sending, asyncio.Future):
+        sending.add_done_callback(_sent)
 
-    def __init__(self, endpoint: str, registry: Registry, *, timeout: float = 5.0,
+
+class Server:
+    """The one IPC request server of a daemon (see the module docstring)."""
+
+    def __init__(self, endpoint: str, registry: Registry, on_request: RequestHandler, *,
+                 daemon: str, max_frame: int = DEFAULT_MAX_FRAME, log: Any = None,
                  context: zmq.asyncio.Context | None = None) -> None:
         self.endpoint = endpoint
         self.registry = registry
-        self.timeout = timeout
+        self.on_request = on_request
+        self.daemon = daemon
+        self.max_frame = max_frame
+        self.log = log
+        self.rejected = 0
         self._context = context or zmq.asyncio.Context.instance()
         self._socket: zmq.asyncio.Socket | None = None
+        self._unanswered: OrderedDict[str, None] = OrderedDict()
 
-    def _connect(self) -> zmq.asyncio.Socket:
+    def bind(self) -> None:
+        sock = self._context.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, self.max_frame + 1024)  # envelope slack
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 0)  # a vanished client is not an error
+        bind(sock, self.endpoint)
+        self._socket = sock
+
+    async def serve(self) -> None:
+        """Answer requests until cancelled (binds first if needed)."""
         if self._socket is None:
-            _check_present(self.endpoint)
-            sock = self._context.socket(zmq.REQ)
-            sock.setsockopt(zmq.LINGER, 0)
-            with translated(self.endpoint):
-                sock.connect(self.endpoint)
-            self._socket = sock
-        return self._socket
+            self.bind()
+        assert self._socket is not None
+        while True:
+            frames = await self._socket.recv_multipart()
+            try:
+                self.receive(frames)
+            except Exception as error:  # never let one request stop the server
+                self._log("error", "ipc_server_bug", error=repr(error))
 
-    async def request(self, message: object) -> object:
-        sock = self._connect()
+    def receive(self, frames: list[bytes]) -> None:
+        """Handle one multipart message from the ROUTER socket."""
+        identity, rest = frames[0], frames[1:]
+        delimited = bool(rest) and rest[0] == b""
+        body = rest[1:] if delimited else rest
+        token = f"{identity.hex()}.0.{int(delimited)}"
+        if len(body) != 1:
+            self._reject(token, f"expected one frame, got {len(body)}")
+            return
         try:
-            with translated(self.endpoint):
-                await sock.send(self.registry.encode(message))
-                if not await sock.poll(int(self.timeout * 1000)):
-                    raise zmq.Again()
-                data = await sock.recv()
-        except TransportError:
-            self.close()
-            raise
-        return self.registry.decode(data)
+            header = parse_header(body[0], self.max_frame)
+        except RemoteProtocolError as error:
+            self._reject(token, str(error))
+            return
+        token = f"{identity.hex()}.{header.request_id}.{int(delimited)}"
+        try:
+            if header.kind is not Kind.REQUEST:
+                raise RemoteProtocolError(f"a server takes requests, not {header.kind.value}s")
+            message = open_header(self.registry, header).message
+        except RemoteProtocolError as error:
+            self._reject(token, str(error))
+            return
+        self._dispatch(message, Client(token))
+
+    def _dispatch(self, message: Any, client: Client) -> None:
+        self._unanswered[client.token] = None
+        if len(self._unanswered) > MAX_UNANSWERED:
+            self._unanswered.popitem(last=False)
+        if isinstance(message, Ping):
+            self.send(client, Pong(self.daemon, os.getpid()))
+            return
+        try:
+            reply = self.on_request(message, client)
+        except HAError as error:
+            reply = ErrorReply.of(error)
+        except Exception as error:  # a bug of ours answers InternalError, and is logged
+            self._log("error", "request_failed", request=type(message).__name__,
+                      error=repr(error))
+            reply = ErrorReply.of(error)
+        if reply is not None:
+            self.send(client, reply)
+
+    def _reject(self, token: str, reason: str) -> None:
+        self.rejected += 1
+        self._log("warning", "ipc_request_rejected", reason=reason)
+        self._unanswered[token] = None
+        self.send(Client(token), ErrorReply.of(RemoteProtocolError(reason)))
+
+    def send(self, client: Client, message: Any) -> bool:
+        """Reply to `client`'s request, or push an event to it after the reply.
+
+        Returns False when the frame could not be queued (socket closed or full)."""
+        identity_hex, request_id, delimited = client.token.split(".")
+        if client.token in self._unanswered:
+            del self._unanswered[client.token]
+            kind = Kind.ERROR if isinstance(message, ErrorReply) else Kind.REPLY
+        else:
+            kind = Kind.EVENT
+        data = encode(self.registry, kind, int(request_id), message)
+        if len(data) > self.max_frame:
+            raise LocalProtocolError(f"{type(message).__name__} of {len(data)} bytes exceeds "
+                                     f"the {self.max_frame}-byte frame limit")
+        frames = [bytes.fromhex(identity_hex), *([b""] if delimited == "1" else []), data]
+        if self._socket is None or self._socket.closed:
+            return False
+        try:
+            _track(self._socket.send_multipart(frames, flags=zmq.NOBLOCK))
+        except zmq.ZMQError:
+            return False
+        return True
+
+    def _log(self, level: str, event: str, **fields: Any) -> None:
+        if self.log is not None:
+            getattr(self.log, level)(event, endpoint=self.endpoint, **fields)
 
     def close(self) -> None:
         if self._socket is not None:
             self._socket.close(linger=0)
             self._socket = None
+            unlink_endpoint(self.endpoint)
 
 
-def _subscribe(sock: zmq.Socket[Any] | zmq.asyncio.Socket, topics: Iterable[bytes]) -> None:
-    wanted = list(topics) or [b""]
-    for topic in wanted:
-        sock.setsockopt(zmq.SUBSCRIBE, topic)
+class Publisher:
+    """A PUB socket sending `event` frames: ``[topic, envelope]``."""
 
-
-class Subscriber:
-    """A blocking SUB client: `recv(timeout)` returns the next decoded event or None."""
-
-    def __init__(self, endpoint: str, registry: Registry, topics: Iterable[bytes] = (),
-                 *, context: zmq.Context[Any] | None = None) -> None:
+    def __init__(self, endpoint: str, registry: Registry, *, high_water: int = 1000,
+                 max_frame: int = DEFAULT_MAX_FRAME,
+                 context: zmq.asyncio.Context | None = None) -> None:
         self.endpoint = endpoint
         self.registry = registry
-        self.socket: zmq.Socket[Any] = (context or zmq.Context.instance()).socket(zmq.SUB)
-        self.socket.setsockopt(zmq.LINGER, 0)
-        _subscribe(self.socket, topics)
-        with translated(endpoint):
-            self.socket.connect(endpoint)
+        self.max_frame = max_frame
+        self._socket = (context or zmq.asyncio.Context.instance()).socket(zmq.PUB)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.SNDHWM, high_water)
+        self._bound = False
 
-    def recv(self, timeout: float | None = None) -> object | None:
-        """Next event; None after `timeout` seconds; undecodable events are skipped."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            with translated(self.endpoint):
-                if not self.socket.poll(None if left is None else int(left * 1000)):
-                    return None
-                frames = self.socket.recv_multipart()
-            event = _decode_event(self.registry, frames)
-            if event is not None:
-                return event
+    def bind(self) -> None:
+        bind(self._socket, self.endpoint)
+        self._bound = True
 
-    def close(self) -> None:
-        self.socket.close(linger=0)
-
-
-class AsyncSubscriber:
-    """The asyncio twin of Subscriber: `await recv()` returns the next decoded event."""
-
-    def __init__(self, endpoint: str, registry: Registry, topics: Iterable[bytes] = (),
-                 *, context: zmq.asyncio.Context | None = None) -> None:
-        self.endpoint = endpoint
-        self.registry = registry
-        self.socket = (context or zmq.asyncio.Context.instance()).socket(zmq.SUB)
-        self.socket.setsockopt(zmq.LINGER, 0)
-        _subscribe(self.socket, topics)
-        with translated(endpoint):
-            self.socket.connect(endpoint)
-
-    async def recv(self, timeout: float | None = None) -> object | None:
-        """Next event; None after `timeout` seconds; undecodable events are skipped."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            with translated(self.endpoint):
-                if not await self.socket.poll(None if left is None else int(left * 1000)):
-                    return None
-                frames = await self.socket.recv_multipart()
-            event = _decode_event(self.registry, frames)
-            if event is not None:
-                return event
+    def publish(self, topic: str, event: Any) -> None:
+        """Send `event` to subscribers of `topic`; slow subscribers lose events, never us."""
+        data = encode(self.registry, Kind.EVENT, 0, event)
+        if len(data) > self.max_frame:
+            raise LocalProtocolError(f"{type(event).__name__} of {len(data)} bytes exceeds "
+                                     f"the {self.max_frame}-byte frame limit")
+        if not self._bound:
+            return
+        with contextlib.suppress(zmq.ZMQError):
+            _track(self._socket.send_multipart([topic.encode(), data], flags=zmq.NOBLOCK))
 
     def close(self) -> None:
-        self.socket.close(linger=0)
+        if not self._socket.closed:
+            self._socket.close(linger=0)
+            if self._bound:
+                unlink_endpoint(self.endpoint)
 
 
-def _decode_event(registry: Registry, frames: list[bytes]) -> object | None:
-    if len(frames) != 2:
-        return None
-    try:
-        return registry.decode(frames[1])
-    except RemoteProtocolError:
-        return None
+async def serve_forever(*servers: Server) -> None:
+    """Run several servers' loops together until cancelled."""
+    await asyncio.gather(*(server.serve() for server in servers))

@@ -1,6 +1,6 @@
 """`python -m stonithd`: parse the command line, set up logging, run the fencing daemon.
 
-    python -m stonithd --cib FILE --state-dir DIR [--node NAME] [--peer NAME=ENDPOINT ...]
+    python -m stonithd [--cib FILE] [--state-dir DIR] [--node NAME] [--peer NAME=ENDPOINT ...]
 
 The launcher's convention (`-c ha.cf -n NODE --state-dir DIR`) is accepted too; without
 --cib the daemon follows DIR/cib.xml and serves with no devices until that file appears.
@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import socket
 from pathlib import Path
 
 from messaging.command import run_tool
+from messaging.config import DEFAULT_STATE_DIR, default_state_dir
 from messaging.errors import UsageError
+from messaging.ipc import prepare_state_dir
 from messaging.logs import configure
+from stonithd.api import endpoint_in, events_endpoint_in
 from stonithd.peers_heartbeat import heartbeat_available
 from stonithd.runner import default_agent_dirs
 from stonithd.service import Service
@@ -35,7 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stonithd", description="hacluster fencing daemon")
     parser.add_argument("--cib", type=Path, help="CIB XML file to follow (default "
                         "STATE/cib.xml, waited for when it does not exist yet)")
-    parser.add_argument("--state-dir", required=True, type=Path, help="sockets live here")
+    parser.add_argument("--state-dir", type=Path, default=Path(default_state_dir()),
+                        help="sockets live here (default $HACLUSTER_STATE_DIR or "
+                        f"{DEFAULT_STATE_DIR})")
     parser.add_argument("-n", "--node", default=socket.gethostname(), help="this node's name")
     parser.add_argument("-c", "--config", type=Path,
                         help="ha.cf (accepted for the launcher's convention; unused so far)")
@@ -77,13 +81,12 @@ def _heartbeat_dir(args: argparse.Namespace) -> Path | None:
 def _main() -> int:
     args = _parser().parse_args()
     configure(args.log_level, json=args.log_json)
-    args.state_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(args.state_dir, 0o700)
-    cib = args.cib or args.state_dir / "cib.xml"
+    state_dir = prepare_state_dir(args.state_dir).resolve()
+    cib = args.cib or state_dir / "cib.xml"
     service = Service(
         node=args.node, cib=cib, wait_for_cib=args.cib is None,
-        listen=args.listen or f"ipc://{args.state_dir.resolve()}/stonithd.sock",
-        events=args.events or f"ipc://{args.state_dir.resolve()}/stonithd-events.sock",
+        listen=args.listen or endpoint_in(state_dir),
+        events=args.events or events_endpoint_in(state_dir),
         peers=_peers(args.peer, args.node),
         agent_dirs=default_agent_dirs(args.agent_dir),
         heartbeat_dir=_heartbeat_dir(args),

@@ -1,45 +1,39 @@
-"""stonithd's public surface: the messages it accepts and emits, their wire form, a client.
+"""stonithd's public surface: the messages it accepts and emits, its protocol, a client.
 
-Three families of frozen messages travel as msgpack envelopes
-`{"v": WIRE_VERSION, "t": <type tag>, "b": {field: value}}`:
+Every message is a frozen dataclass registered (by class name) in `API`, a
+`messaging.envelope` protocol, so it travels in the one IPC envelope, validated field by
+field (unknown trailing fields are ignored, as everywhere). Three families:
 
 * client requests (`FenceRequest`, `ConfirmRequest`, `ListDevicesRequest`,
   `ListRegisteredRequest`, `HistoryRequest`, `DeviceActionRequest`) and their replies
-  (`FenceResult`, `DeviceList`, `HistoryReply`, `DeviceActionResult`, `ErrorReply`);
+  (`FenceResult`, `DeviceList`, `HistoryReply`, `DeviceActionResult`); a refused request
+  is an error reply (`messaging.errors.ErrorReply`), raised by the client;
 * fencer-to-fencer messages (`QueryCapable`, `CapableReply`, `ExecuteFence`, `DeviceResult`,
-  `HistoryPull`/`HistoryPush`, and `FenceResult` again, broadcast so every node keeps the
-  same history);
+  `HistoryPull`/`HistoryPush`, `FencerHello`, and `FenceResult` again, broadcast so every
+  node keeps the same history), carried as event frames (`peer_frame`) in a heartbeat
+  payload or, with --peer, in a `PeerDelivery` request;
 * `FenceResult` is also published on the event socket under topic `fence`.
 
-`decode` rejects unknown tags, wrong versions and wrongly typed fields with
-`RemoteProtocolError`; nothing is ever unpickled. Other packages import only this module.
+The request socket also serves the lrmd's `messaging.handoff.StonithExecRequest`.
+Other packages import only this module.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import types
 import typing
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
-import msgpack
+from messaging.config import default_state_dir
+from messaging.envelope import Kind, decode, encode, protocol
+from messaging.errors import PeerUnreachable, RemoteProtocolError
+from messaging.handoff import STONITHD_SOCKET, StonithExecRequest, StonithExecResult
 
-from messaging.errors import (
-    ExitCode,
-    HAError,
-    PeerTimeout,
-    RemoteProtocolError,
-    TransportError,
-)
-
-WIRE_VERSION = 1
 FENCE_TOPIC = "fence"
 FENCE_ACTIONS = ("reboot", "off", "on")
 DEVICE_ACTIONS = ("list", "monitor", "status")
-DEFAULT_ENDPOINT = "ipc:///run/hacluster/stonithd.sock"
-LAUNCHER_ENDPOINT = "ipc:///var/lib/hacluster/stonithd.sock"  # ha.cf's default state_dir
+EVENTS_SOCKET = "stonithd-events.sock"
 ENDPOINT_ENV = "HACLUSTER_STONITHD"
 
 
@@ -157,14 +151,6 @@ class DeviceActionResult:
 
 
 @dataclass(frozen=True, slots=True)
-class ErrorReply:
-    """The request could not even start; `exit_code` is a messaging.errors.ExitCode value."""
-
-    exit_code: int
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
 class QueryCapable:
     """Origin to every fencer: which of your devices can fence `target`?"""
 
@@ -230,135 +216,88 @@ class FencerHello:
     answer: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class PeerDelivery:
+    """A fencer-to-fencer message over zmq (--peer): `message` is the event frame of one
+    peer message; `sender` names the fencer it comes from. Answered with `Delivered`."""
+
+    sender: str
+    message: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """Reply to PeerDelivery: the message was handed to the fencer."""
+
+
 Message = (FenceRequest | ConfirmRequest | ListDevicesRequest | ListRegisteredRequest
            | HistoryRequest | DeviceActionRequest | HistoryEntry | FenceResult | DeviceList
-           | HistoryReply | DeviceActionResult | ErrorReply | QueryCapable | CapableReply
-           | ExecuteFence | DeviceResult | HistoryPull | HistoryPush | FencerHello)
-_TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in typing.get_args(Message)}
+           | HistoryReply | DeviceActionResult | QueryCapable | CapableReply
+           | ExecuteFence | DeviceResult | HistoryPull | HistoryPush | FencerHello
+           | PeerDelivery | Delivered)
+PEER_MESSAGES = (QueryCapable, CapableReply, ExecuteFence, DeviceResult, HistoryPull,
+                 HistoryPush, FenceResult, FencerHello)
+
+API = protocol("stonithd")
+for _cls in typing.get_args(Message):
+    API.register(_cls.__name__)(_cls)
+# the lrmd hand-off arrives on the same socket, with the tags of messaging.handoff
+API.register("stonith_exec_request")(StonithExecRequest)
+API.register("stonith_exec_result")(StonithExecResult)
 
 
-_HINTS: dict[type[Any], dict[str, Any]] = {}
+def peer_frame(message: Message) -> bytes:
+    """The bytes of a fencer-to-fencer message (an event frame of `API`)."""
+    return encode(API, Kind.EVENT, 0, message)
 
 
-def _hints(cls: type[Any]) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
+def open_peer_frame(data: bytes) -> Message:
+    """Parse `peer_frame` bytes; RemoteProtocolError unless it is a peer message."""
+    envelope = decode(API, data)
+    if envelope.kind is not Kind.EVENT or not isinstance(envelope.message, PEER_MESSAGES):
+        raise RemoteProtocolError(f"not a fencer peer message: {type(envelope.message).__name__}")
+    message: Message = envelope.message
+    return message
 
 
-def _to_wire(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple):
-        return [_to_wire(v) for v in value]
-    return value
+def endpoint_in(state_dir: str | Path) -> str:
+    """The request endpoint of the fencer whose sockets are in `state_dir`."""
+    return f"ipc://{Path(state_dir) / STONITHD_SOCKET}"
 
 
-def _check(name: str, hint: Any, value: Any) -> Any:
-    """Convert a wire value to the annotated type or raise RemoteProtocolError."""
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        item = typing.get_args(hint)[0]
-        if not isinstance(value, list):
-            raise RemoteProtocolError(f"field {name!r} must be a list")
-        return tuple(_check(name, item, v) for v in value)
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return _from_body(hint, value)
-    if origin in (types.UnionType, typing.Union):
-        hint = typing.get_args(hint)
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-        raise RemoteProtocolError(f"field {name!r} has the wrong type {type(value).__name__}")
-    return value
-
-
-def _from_body(cls: type[Any], body: Any) -> Any:
-    if not isinstance(body, dict):
-        raise RemoteProtocolError(f"{cls.__name__} body is not a map")
-    hints = _hints(cls)
-    unknown = set(body) - set(hints)
-    if unknown:
-        raise RemoteProtocolError(f"{cls.__name__} has unknown fields {sorted(unknown)}")
-    try:
-        return cls(**{k: _check(k, hints[k], v) for k, v in body.items()})
-    except TypeError as error:
-        raise RemoteProtocolError(f"{cls.__name__}: {error}") from None
-
-
-def encode(message: Message) -> bytes:
-    """The msgpack envelope for `message`."""
-    data: bytes = msgpack.packb({"v": WIRE_VERSION, "t": type(message).__name__,
-                                 "b": _to_wire(message)}, use_bin_type=True)
-    return data
-
-
-def decode(data: bytes) -> Message:
-    """Parse an envelope; anything unexpected raises RemoteProtocolError."""
-    try:
-        envelope = msgpack.unpackb(data, raw=False, strict_map_key=True)
-    except (ValueError, msgpack.UnpackException) as error:
-        raise RemoteProtocolError(f"undecodable message: {error}") from None
-    if not isinstance(envelope, dict) or envelope.get("v") != WIRE_VERSION:
-        raise RemoteProtocolError("message is not a stonithd envelope of wire version 1")
-    cls = _TYPES.get(str(envelope.get("t")))
-    if cls is None:
-        raise RemoteProtocolError(f"unknown message type {envelope.get('t')!r}")
-    result: Message = _from_body(cls, envelope.get("b"))
-    return result
+def events_endpoint_in(state_dir: str | Path) -> str:
+    return f"ipc://{Path(state_dir) / EVENTS_SOCKET}"
 
 
 def default_endpoint() -> str:
-    """The local fencer's request endpoint: $HACLUSTER_STONITHD, else the standard socket,
-    else the socket in the launcher's default state directory when only that one exists."""
-    explicit = os.environ.get(ENDPOINT_ENV)
-    if explicit:
-        return explicit
-    for endpoint in (DEFAULT_ENDPOINT, LAUNCHER_ENDPOINT):
-        if os.path.exists(endpoint.removeprefix("ipc://")):
-            return endpoint
-    return DEFAULT_ENDPOINT
-
-
-class FencerError(HAError):
-    """The fencer answered with an ErrorReply."""
-
-    def __init__(self, reply: ErrorReply) -> None:
-        super().__init__(reply.message)
-        self.exit_code = ExitCode(reply.exit_code)
+    """The local fencer's request endpoint: $HACLUSTER_STONITHD, else the socket in the
+    node's state directory (`messaging.config.default_state_dir`)."""
+    return os.environ.get(ENDPOINT_ENV) or endpoint_in(default_state_dir())
 
 
 class StonithClient:
-    """A blocking client of the local fencer (one DEALER socket)."""
+    """A blocking client of the local fencer (`messaging.client.Client`); an error reply
+    is raised as the HAError it names (NotFoundError: no such device, ...)."""
 
     def __init__(self, endpoint: str | None = None) -> None:
-        import zmq  # a client-only dependency: keep `import stonithd.api` light
+        from messaging.client import Client  # keep `import stonithd.api` light
 
         self.endpoint = endpoint or default_endpoint()
         if self.endpoint.startswith("ipc://") and not os.path.exists(self.endpoint[6:]):
-            raise TransportError(f"Could not connect to fencer: no socket at {self.endpoint}")
-        context: Any = zmq.Context.instance()
-        self._socket: Any = context.socket(zmq.DEALER)
-        self._socket.setsockopt(zmq.LINGER, 0)
-        self._socket.connect(self.endpoint)
+            raise PeerUnreachable(f"Could not connect to fencer: no socket at {self.endpoint}")
+        self._client = Client(self.endpoint, API)
 
     def call(self, message: Message, timeout: float) -> Message:
         """Send one request and wait up to `timeout` seconds for its reply.
 
         Raises:
-            PeerTimeout: no reply in time.  FencerError: the fencer refused the request.
+            PeerTimeout: no reply in time.  HAError: the fencer refused the request.
         """
-        self._socket.send_multipart([b"", encode(message)])
-        if not self._socket.poll(int(timeout * 1000)):
-            raise PeerTimeout(f"no reply from the fencer at {self.endpoint} within {timeout:g}s")
-        frames = self._socket.recv_multipart()
-        reply = decode(frames[-1])
-        if isinstance(reply, ErrorReply):
-            raise FencerError(reply)
+        reply: Message = self._client.request(message, timeout)
         return reply
 
     def close(self) -> None:
-        self._socket.close(0)
+        self._client.close()
 
     def __enter__(self) -> StonithClient:
         return self

@@ -8,8 +8,8 @@ Options follow Pacemaker 2.1.5's `stonith_admin` (letters included): -B/--reboot
 Help is -?/--help as in Pacemaker (-h means --last there).
 
 hacluster extensions: --off/--on are spellings of --fence/--unfence; --endpoint picks the
-fencer (default $HACLUSTER_STONITHD, ipc:///run/hacluster/stonithd.sock, or the launcher's
-ipc:///var/lib/hacluster/stonithd.sock when only that exists); and
+fencer (default $HACLUSTER_STONITHD, else stonithd.sock in the node's state directory,
+$HACLUSTER_STATE_DIR or /var/lib/hacluster); and
 `--cib FILE [--node NAME]` runs the one request with a private fencer built from that CIB,
 without any daemon (this node is then the only fencer; history starts empty).
 
@@ -30,10 +30,10 @@ import click
 
 from messaging.command import run_tool
 from messaging.errors import (
+    ErrorReply,
     ExitCode,
     FencingError,
     HAError,
-    NotFoundError,
     TransportError,
     UsageError,
 )
@@ -59,11 +59,12 @@ def _call(opts: dict[str, Any], message: api.Message, timeout: float) -> api.Mes
     if opts["cib"] is not None:
         from stonithd.service import run_once  # only the daemon-less path needs the shell
 
-        reply: api.Message = asyncio.run(run_once(Path(opts["cib"]), opts["node"], message,
-                                                  default_agent_dirs(), timeout))
-        if isinstance(reply, api.ErrorReply):
-            raise api.FencerError(reply)
-        return reply
+        reply: Any = asyncio.run(run_once(Path(opts["cib"]), opts["node"], message,
+                                          default_agent_dirs(), timeout))
+        if isinstance(reply, ErrorReply):
+            raise reply.to_exception()
+        result: api.Message = reply
+        return result
     with api.StonithClient(opts["endpoint"]) as client:
         return client.call(message, timeout)
 
@@ -240,14 +241,7 @@ def _dispatch(opts: dict[str, Any]) -> int:
 
 def _run(opts: dict[str, Any]) -> int:
     configure("info" if opts["verbose"] else "warning")
-    try:
-        return _dispatch(opts)
-    except NotFoundError:
-        raise
-    except api.FencerError as error:
-        if error.exit_code == ExitCode.NOSUCH:
-            raise NotFoundError(error.message) from None
-        raise
+    return _dispatch(opts)
 
 
 @click.command(context_settings={"help_option_names": ["-?", "--help"]})

@@ -28,8 +28,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from messaging.effects import ArmTimer, CancelTimer, Log, Publish, Send, TimerFired
-from messaging.errors import ExitCode
+from messaging.effects import ArmTimer, CancelTimer, Client, Log, Node, Publish, Send, TimerFired
+from messaging.errors import ErrorReply, ExitCode, RemoteProtocolError, UsageError
 from stonithd.api import (
     FENCE_ACTIONS,
     FENCE_TOPIC,
@@ -37,7 +37,6 @@ from stonithd.api import (
     ConfirmRequest,
     DeviceList,
     DeviceResult,
-    ErrorReply,
     ExecuteFence,
     FenceRequest,
     FenceResult,
@@ -53,7 +52,7 @@ from stonithd.api import (
 )
 from stonithd.api import DeviceActionRequest as _DeviceAction
 from stonithd.devices import FencingConfig
-from stonithd.executor import AgentFinished, Executor, Reply
+from stonithd.executor import AgentFinished, Executor
 from stonithd.history import History
 
 QUERY_TIMEOUT = 5.0
@@ -169,7 +168,7 @@ class Fencer:
         joined = sorted(set(event.peers) - set(self.peers) - {self.node})
         self.peers = tuple(sorted({self.node, *event.peers}))
         entries = self.history.for_target("*")  # a fencer that (re)joins learns what it missed
-        effects: list[Any] = [Send(n, HistoryPush(f"{self.node}-join", self.node, entries))
+        effects: list[Any] = [Send(Node(n), HistoryPush(f"{self.node}-join", self.node, entries))
                               for n in joined if entries]
         for op in list(self._ops.values()):
             if not op.planned:
@@ -203,26 +202,26 @@ class Fencer:
             request = FenceRequest(message.target, "reboot", message.timeout)
             return self._start(self._new_op(request, event.client, True), event.now)
         if isinstance(message, ListRegisteredRequest):
-            return [Reply(event.client, DeviceList(tuple(sorted(self.config.runnable))))]
+            return [Send(Client(event.client), DeviceList(tuple(sorted(self.config.runnable))))]
         if isinstance(message, HistoryRequest):
             return self._history(event.client, message, event.now)
         if isinstance(message, _DeviceAction):
             return self.executor.device_action(event.client, message)
-        return [Reply(event.client, ErrorReply(ExitCode.PROTOCOL,
-                                               f"{type(message).__name__} is not a request"))]
+        return [Send(Client(event.client), ErrorReply.of(RemoteProtocolError(
+            f"{type(message).__name__} is not a request")))]
 
     def _history(self, client: str, request: HistoryRequest, now: float) -> list[Any]:
         if request.cleanup:
             self.history.cleanup(request.target)
         others = [peer for peer in self.peers if peer != self.node]
         if not request.broadcast or not others:
-            return [Reply(client, HistoryReply(self.history.for_target(request.target)))]
+            return [Send(Client(client), HistoryReply(self.history.for_target(request.target)))]
         self._serial += 1
         sync_id = f"{self.node}-h{self._serial}"
         self._syncs[sync_id] = (client, request.target, set(others))
         pull = HistoryPull(sync_id, self.node, request.target)
         return [ArmTimer(f"hsync:{sync_id}", now + self.query_timeout),
-                *(Send(peer, pull) for peer in others)]
+                *(Send(Node(peer), pull) for peer in others)]
 
     def _history_push(self, push: HistoryPush) -> list[Any]:
         for entry in push.entries:
@@ -239,7 +238,7 @@ class Fencer:
             return []
         client, target, _ = sync
         return [CancelTimer(f"hsync:{sync_id}"),
-                Reply(client, HistoryReply(self.history.for_target(target)))]
+                Send(Client(client), HistoryReply(self.history.for_target(target)))]
 
     def _new_op(self, request: FenceRequest, client: str, list_only: bool = False) -> _Operation:
         self._serial += 1
@@ -249,13 +248,13 @@ class Fencer:
 
     def _fence(self, client: str, request: FenceRequest, now: float, wall: float) -> list[Any]:
         if request.action not in FENCE_ACTIONS or not request.target or request.timeout <= 0:
-            return [Reply(client, ErrorReply(ExitCode.INVALID_PARAM,
-                                             f"cannot {request.action} {request.target!r} "
-                                             f"with timeout {request.timeout:g}"))]
+            return [Send(Client(client), ErrorReply.of(UsageError(
+                f"cannot {request.action} {request.target!r} with timeout "
+                f"{request.timeout:g}"), ExitCode.INVALID_PARAM))]
         if request.tolerance > 0:
             last = self.history.last_success(request.target, request.action)
             if last is not None and wall - last.completed <= request.tolerance:
-                return [Reply(client, _result_of(last, ok=True))]
+                return [Send(Client(client), _result_of(last, ok=True))]
         for op in self._ops.values():
             if (not op.list_only and op.request.target == request.target
                     and op.request.action == request.action):
@@ -273,14 +272,14 @@ class Fencer:
         query = QueryCapable(op.op_id, self.node, op.request.target, op.request.action)
         timeout = min(self.query_timeout, op.request.timeout)
         return [ArmTimer(f"query:{op.op_id}", now + timeout),
-                *(Send(peer, query) for peer in self.peers)]
+                *(Send(Node(peer), query) for peer in self.peers)]
 
     def _confirm(self, client: str, request: ConfirmRequest, wall: float) -> list[Any]:
         self._serial += 1
         entry = HistoryEntry(f"{self.node}-{self._serial}", request.target, "off", self.node,
                              request.client, MANUAL_EXECUTIONER, OpState.DONE, wall,
                              "", MANUAL_DEVICE)
-        effects: list[Any] = [Reply(client, _result_of(entry, ok=True))]
+        effects: list[Any] = [Send(Client(client), _result_of(entry, ok=True))]
         effects += self._broadcast(entry, _result_of(entry, ok=True))
         for op in list(self._ops.values()):
             if op.request.target == request.target and op.request.action != "on" \
@@ -307,7 +306,7 @@ class Fencer:
             return self._device_result(message, event.now)
         if isinstance(message, HistoryPull):
             entries = self.history.for_target(message.target)
-            return [Send(message.origin, HistoryPush(message.sync_id, self.node, entries))]
+            return [Send(Node(message.origin), HistoryPush(message.sync_id, self.node, entries))]
         if isinstance(message, HistoryPush):
             return self._history_push(message)
         if isinstance(message, FenceResult):
@@ -329,7 +328,7 @@ class Fencer:
         capable = sorted({d for devices in op.replies.values() for d in devices})
         if op.list_only:
             del self._ops[op.op_id]
-            return [*effects, *(Reply(c, DeviceList(tuple(capable))) for c in op.clients)]
+            return [*effects, *(Send(Client(c), DeviceList(tuple(capable))) for c in op.clients)]
         levels = self.config.levels_for(op.request.target)
         op.plan = [lvl.devices for lvl in levels] or [(d,) for d in capable]
         if not op.plan or not capable:
@@ -398,7 +397,7 @@ class Fencer:
                                timeout, request.delay, op.executed == 0,
                                self._wall(now) + window)
         op.executed += 1
-        return [Send(executor, message), ArmTimer(f"exec:{op.op_id}", now + window)]
+        return [Send(Node(executor), message), ArmTimer(f"exec:{op.op_id}", now + window)]
 
     def _device_result(self, result: DeviceResult, now: float) -> list[Any]:
         op = self._ops.get(result.op_id)
@@ -460,12 +459,12 @@ class Fencer:
         effects.append(Log("fence_finished", "info" if ok else "error",
                            (("op_id", op.op_id), ("target", request.target),
                             ("ok", ok), ("reason", entry.reason))))
-        effects += [Reply(client, result) for client in op.clients]
+        effects += [Send(Client(client), result) for client in op.clients]
         return effects + self._broadcast(entry, result)
 
     def _broadcast(self, entry: HistoryEntry, result: FenceResult) -> list[Any]:
         self.history.record(entry)
-        return [*(Send(peer, result) for peer in self.peers if peer != self.node),
+        return [*(Send(Node(peer), result) for peer in self.peers if peer != self.node),
                 Publish(FENCE_TOPIC, result)]
 
 

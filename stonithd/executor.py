@@ -22,15 +22,14 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from messaging.effects import ArmTimer, Log, Send
-from messaging.errors import ExitCode
+from messaging.effects import ArmTimer, Client, Log, Node, Send
+from messaging.errors import ErrorReply, ExitCode, NotFoundError, UsageError
 from stonithd.api import (
     DEVICE_ACTIONS,
     CapableReply,
     DeviceActionRequest,
     DeviceActionResult,
     DeviceResult,
-    ErrorReply,
     ExecuteFence,
     QueryCapable,
 )
@@ -52,14 +51,6 @@ class RunAgent:
     action: str
     pairs: tuple[tuple[str, str], ...]
     timeout: float
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """Effect: answer the local client `client` (an opaque token from the shell)."""
-
-    client: str
-    message: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +183,7 @@ class Executor:
 
     def _capable_reply(self, query: _Query) -> Send:
         found = tuple(sorted(set(query.found)))
-        return Send(query.request.origin, CapableReply(query.request.op_id, self.node, found))
+        return Send(Node(query.request.origin), CapableReply(query.request.op_id, self.node, found))
 
     # -- fencing ------------------------------------------------------------------------
 
@@ -240,7 +231,7 @@ class Executor:
         return [self._device_result(run.request, False, outcome.reason)]
 
     def _device_result(self, request: ExecuteFence, ok: bool, reason: str) -> Send:
-        return Send(request.origin,
+        return Send(Node(request.origin),
                     DeviceResult(request.op_id, self.node, request.device, ok, reason))
 
     def timer(self, key: str, now: float) -> Effects:
@@ -252,11 +243,12 @@ class Executor:
     def device_action(self, client: str, request: DeviceActionRequest) -> Effects:
         device = self._runnable(request.device)
         if device is None:
-            return [Reply(client, ErrorReply(ExitCode.NOSUCH,
-                                             f"No such device: {request.device}"))]
+            return [Send(Client(client), ErrorReply.of(
+                NotFoundError(f"No such device: {request.device}")))]
         if request.action not in DEVICE_ACTIONS:
-            return [Reply(client, ErrorReply(ExitCode.INVALID_PARAM,
-                                             f"unsupported device action {request.action}"))]
+            return [Send(Client(client), ErrorReply.of(
+                UsageError(f"unsupported device action {request.action}"),
+                ExitCode.INVALID_PARAM))]
         run_id = self._run_id("device")
         self._device_actions[run_id] = (client, request)
         return [RunAgent(run_id, device.id, device.agent, request.action,
@@ -273,7 +265,7 @@ class Executor:
         client, request = pending
         outcome = event.outcome
         state = "" if outcome.powered_on is None else ("on" if outcome.powered_on else "off")
-        return [Reply(client, DeviceActionResult(request.device, request.action, outcome.ok,
+        return [Send(Client(client), DeviceActionResult(request.device, request.action, outcome.ok,
                                                  outcome.reason, state, outcome.ports))]
 
 

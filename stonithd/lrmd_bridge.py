@@ -1,9 +1,9 @@
 """How stonith-class resource operations handed over by the lrmd become fencer work.
 
 In Pacemaker the executor does not run fence agents for `stonith:` primitives: it asks the
-fencer, which owns the device. Here the lrmd sends `lrmd.api.StonithExecRequest` to
-stonithd's request socket and expects `lrmd.api.OpCompleted` back. This module is the pure
-translation both ways:
+fencer, which owns the device. Here the lrmd sends `messaging.handoff.StonithExecRequest`
+to stonithd's request socket and expects a `StonithExecResult` back. This module is the
+pure translation both ways:
 
 * start and monitor (any interval) -> a `DeviceActionRequest(monitor)` on the device named
   by the resource id: the device must be configured in the CIB and its agent must answer;
@@ -16,14 +16,15 @@ rc 6 (not configured), so the scheduler sees a definite state, never a hang.
 
 from __future__ import annotations
 
-from lrmd.api import AgentSpec, OpCompleted, StonithExecRequest
+from messaging.errors import ErrorReply
+from messaging.handoff import StonithExecRequest, StonithExecResult
 from messaging.types import OcfRc, OpStatus
-from stonithd.api import DeviceActionRequest, DeviceActionResult, ErrorReply
+from stonithd.api import DeviceActionRequest, DeviceActionResult
 
 MONITOR_LIKE = frozenset({"start", "monitor"})
 
 
-def translate_request(request: StonithExecRequest) -> DeviceActionRequest | OpCompleted:
+def translate_request(request: StonithExecRequest) -> DeviceActionRequest | StonithExecResult:
     """The fencer request for an lrmd hand-off, or the immediate result when none is needed."""
     if request.action in MONITOR_LIKE:
         return DeviceActionRequest(request.resource, "monitor", request.timeout_ms / 1000.0)
@@ -34,7 +35,7 @@ def translate_request(request: StonithExecRequest) -> DeviceActionRequest | OpCo
 
 
 def translate_reply(request: StonithExecRequest,
-                    reply: DeviceActionResult | ErrorReply) -> OpCompleted:
+                    reply: DeviceActionResult | ErrorReply) -> StonithExecResult:
     """The lrmd's result for the fencer's answer to a translated request."""
     if isinstance(reply, DeviceActionResult):
         if reply.ok:
@@ -47,16 +48,5 @@ def translate_reply(request: StonithExecRequest,
 
 
 def _completed(request: StonithExecRequest, rc: OcfRc, status: OpStatus,
-               reason: str = "") -> OpCompleted:
-    return OpCompleted(
-        call_id=request.call_id,
-        resource=request.resource,
-        agent=AgentSpec("stonith", request.agent),
-        action=request.action,
-        interval_ms=0,
-        rc=int(rc),
-        status=int(status),
-        exit_reason=reason,
-        params=dict(request.params),
-        timeout_ms=request.timeout_ms,
-    )
+               reason: str = "") -> StonithExecResult:
+    return StonithExecResult(request.call_id, int(rc), int(status), reason)

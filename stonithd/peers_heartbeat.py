@@ -2,13 +2,14 @@
 
 `HeartbeatPeers` is stonithd's `PeerTransport` when the daemon runs under the launcher:
 
-* sending: each peer message (stonithd.api's msgpack envelope) becomes a heartbeat
+* sending: each peer message (a `stonithd.api.peer_frame`) becomes a heartbeat
   `SendMessage(node, "stonith", payload)`; one task sends them in order, so a slow control
   socket never blocks the fencer. A node outside the current view is refused at once
   (`send` returns False, the shell logs `peer_unreachable`).
 * receiving: `MessageReceived` on channel "stonith" from heartbeat's PUB socket is decoded
   and handed to the shell as a peer message (heartbeat delivers reliably and in order).
-* membership: every `MembershipChanged` from ccm's PUB socket and every `FencerHello` go
+* membership: every `MembershipChanged` from ccm (`messaging.membership`, the contract ccm
+  shares, since stonithd does not import ccm) and every `FencerHello` go
   through the pure `PeerSet` (peers = view members whose fencer said hello); a real change
   reaches the fencer core as `PeersChanged`. A hello is broadcast when the view gains
   members (including our first view) and answered when it asks for an answer.
@@ -22,22 +23,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import zmq
-import zmq.asyncio
-
-from ccm.api import (
-    MembershipChanged,
-    MembershipStatus,
-    QueryMembership,
-    ctl_address,
-    pub_address,
-)
-from ccm.api import decode as ccm_decode
-from ccm.api import encode as ccm_encode
+from messaging.effects import ALL_NODES, AllNodes, Node
 from messaging.errors import HAError, RemoteProtocolError
 from messaging.heartbeat.api import AsyncHeartbeatClient, MessageReceived
 from messaging.logs import get_logger
-from stonithd.api import FencerHello, decode, encode
+from messaging.membership import AsyncCcmClient, MembershipChanged
+from stonithd.api import FencerHello, open_peer_frame, peer_frame
 from stonithd.core import PeersChanged
 from stonithd.membership import PeerSet
 
@@ -53,15 +44,14 @@ def heartbeat_available(state_dir: Path) -> bool:
 class HeartbeatPeers:
     """PeerTransport over heartbeat channel "stonith", peers from ccm membership."""
 
-    def __init__(self, state_dir: Path, node: str, clock: Callable[[], float]) -> None:
+    def __init__(self, state_dir: Path, node: str) -> None:
         self.state_dir = state_dir
         self.node = node
-        self.clock = clock
         self.peers = PeerSet(node)
         self.log = get_logger(daemon="stonithd", node=node)
         self.on_message: Callable[[str, Any], None] = lambda _sender, _message: None
         self.on_peers: Callable[[PeersChanged], None] = lambda _event: None
-        self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(SEND_QUEUE)
+        self._queue: asyncio.Queue[tuple[Node | AllNodes, bytes]] = asyncio.Queue(SEND_QUEUE)
         self._tasks: list[asyncio.Task[None]] = []
         self._client = AsyncHeartbeatClient(state_dir)
 
@@ -69,7 +59,7 @@ class HeartbeatPeers:
         if not self.peers.reachable(node):
             return False
         try:
-            self._queue.put_nowait((node, payload))
+            self._queue.put_nowait((Node(node), payload))
         except asyncio.QueueFull:
             return False
         return True
@@ -79,16 +69,17 @@ class HeartbeatPeers:
         self._tasks = [asyncio.ensure_future(c) for c in
                        (self._sender(), self._receiver(), self._membership())]
 
+    def clock(self) -> float:
+        return asyncio.get_running_loop().time()
+
     async def _sender(self) -> None:
         while True:
-            node, payload = await self._queue.get()
+            destination, payload = await self._queue.get()
             try:
-                ack = await self._client.send_message(node, CHANNEL, payload)
+                await self._client.send_message(destination, CHANNEL, payload)
             except HAError as error:
-                self.log.warning("heartbeat_send_failed", peer=node, error=str(error))
-                continue
-            if not ack.ok:
-                self.log.warning("heartbeat_refused", peer=node, error=ack.error)
+                self.log.warning("heartbeat_send_failed", peer=str(destination),
+                                 error=str(error))
 
     async def _receiver(self) -> None:
         subscriber = AsyncHeartbeatClient(self.state_dir).subscribe((b"message",))
@@ -99,7 +90,7 @@ class HeartbeatPeers:
                         or event.src == self.node:
                     continue
                 try:
-                    message = decode(event.payload)
+                    message = open_peer_frame(event.payload)
                 except RemoteProtocolError as error:
                     self.log.warning("bad_peer_message", peer=event.src, error=str(error))
                     continue
@@ -111,46 +102,36 @@ class HeartbeatPeers:
             subscriber.close()
 
     async def _membership(self) -> None:
-        socket = zmq.asyncio.Context.instance().socket(zmq.SUB)
-        socket.setsockopt(zmq.LINGER, 0)
-        socket.setsockopt(zmq.SUBSCRIBE, b"")
-        socket.connect(pub_address(self.state_dir))
+        ccm = AsyncCcmClient(self.state_dir)
+        subscriber = ccm.subscribe()
         try:
-            await self._initial_view()
+            await self._initial_view(ccm)
             while True:
-                try:
-                    event = ccm_decode(await socket.recv())
-                except RemoteProtocolError:
-                    continue
+                event = await subscriber.recv()
                 if isinstance(event, MembershipChanged):
                     self.view(event.view_id, event.members)
         finally:
-            socket.close(0)
+            subscriber.close()
+            ccm.close()
 
-    async def _initial_view(self, attempts: int = 20) -> None:
+    async def _initial_view(self, ccm: AsyncCcmClient, attempts: int = 20) -> None:
         """Ask ccm for the current view (it republishes only every 2 s); give up quietly
         after `attempts` tries: the published views are enough."""
         for _ in range(attempts):
-            request = zmq.asyncio.Context.instance().socket(zmq.REQ)
-            request.setsockopt(zmq.LINGER, 0)
             try:
-                request.connect(ctl_address(self.state_dir))
-                await request.send(ccm_encode(QueryMembership()))
-                if await request.poll(500):
-                    status = ccm_decode(await request.recv())
-                    if isinstance(status, MembershipStatus) and status.view_id:
-                        self.view(status.view_id, tuple(status.members))
-                        return
-            except RemoteProtocolError:
-                pass
-            finally:
-                request.close(0)
+                status = await ccm.query()
+            except HAError:
+                await asyncio.sleep(0.1)
+                continue
+            if status.view_id:
+                self.view(status.view_id, tuple(status.members))
+                return
             await asyncio.sleep(0.1)
 
     def view(self, view_id: int, members: tuple[str, ...]) -> None:
         self._changed(self.peers.on_view(view_id, members, self.clock()))
         if self.peers.joined - {self.node}:
-            self._announce("*", answer=True)
+            self._announce(ALL_NODES, answer=True)
 
     def hello(self, sender: str, message: FencerHello) -> None:
         if message.node != sender:
@@ -158,11 +139,11 @@ class HeartbeatPeers:
             return
         self._changed(self.peers.on_hello(sender, self.clock()))
         if message.answer and self.peers.should_answer(sender):
-            self._announce(sender, answer=False)
+            self._announce(Node(sender), answer=False)
 
-    def _announce(self, destination: str, answer: bool) -> None:
+    def _announce(self, destination: Node | AllNodes, answer: bool) -> None:
         with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait((destination, encode(FencerHello(self.node, answer))))
+            self._queue.put_nowait((destination, peer_frame(FencerHello(self.node, answer))))
 
     def _changed(self, change: PeersChanged | None) -> None:
         if change is not None:

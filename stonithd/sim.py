@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from messaging.clock import FakeClock
-from messaging.effects import ArmTimer, CancelTimer, Log, Publish, Send, TimerFired
+from messaging.effects import ArmTimer, CancelTimer, Client, Log, Node, Publish, Send, TimerFired
 from stonithd.core import ClientRequest, ConfigChanged, Fencer, PeerMessage, PeersChanged
 from stonithd.devices import FencingConfig, load_config
-from stonithd.executor import AgentFinished, Reply, RunAgent
+from stonithd.executor import AgentFinished, RunAgent
 from stonithd.results import Outcome
 
 AgentScript = Callable[[str, RunAgent], tuple[Outcome, float]]
@@ -71,11 +71,12 @@ class SimCluster:
     def _apply(self, node: str, effects: list[Any]) -> None:
         now = self.clock.monotonic()
         for effect in effects:
-            if isinstance(effect, Send):
-                if effect.destination not in self.down and node not in self.down:
-                    self._push(now + self.latency, effect.destination, ("peer", node, effect))
-            elif isinstance(effect, Reply):
-                self.replies.append((node, effect.client, effect.message))
+            if isinstance(effect, Send) and isinstance(effect.destination, Client):
+                self.replies.append((node, effect.destination.token, effect.message))
+            elif isinstance(effect, Send) and isinstance(effect.destination, Node):
+                target = effect.destination.name
+                if target not in self.down and node not in self.down:
+                    self._push(now + self.latency, target, ("peer", node, effect))
             elif isinstance(effect, Publish):
                 self.published.append((node, effect.event))
             elif isinstance(effect, ArmTimer):

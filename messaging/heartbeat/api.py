@@ -3,13 +3,14 @@
 Other daemons of the same node (ccm first) import only this module. The heartbeat
 daemon of a node binds, inside the node's state directory:
 
-- ``ipc://<state_dir>/heartbeat.pub`` (zmq PUB). Two frames per event: the topic
-  (``b"status"``, ``b"message"``, ``b"table"``) and the msgpack body. Events:
+- ``ipc://<state_dir>/heartbeat.pub`` (`messaging.ipc.Publisher`): topic
+  ``status``, ``message`` or ``table`` and an event envelope. Events:
   `NodeStatusChanged`, `MessageReceived` and, every few seconds and after each status
   change, a full `NodeTable`.
-- ``ipc://<state_dir>/heartbeat.ctl`` (zmq REP). Requests `SendMessage` -> `Ack`,
-  `QueryNodes` -> `NodeTable`, `QueryCounters` -> `Counters`; a request the daemon cannot
-  decode gets `Ack(ok=False, error=...)`.
+- ``ipc://<state_dir>/heartbeat.ctl`` (`messaging.ipc.Server`). Requests `SendMessage` ->
+  `Ack` (a refused send -- unknown node, bad channel, too large -- is a ValidationError
+  reply), `QueryNodes` -> `NodeTable`, `QueryCounters` -> `Counters`, and the built-in
+  Ping. Frames are `messaging.envelope` envelopes (docs/wire-format.md).
 
 Semantics the contract promises:
 - status is "up" | "late" | "dead" (`NodeState`); a node is up while ANY link hears it;
@@ -34,7 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from messaging.codec import Registry
+from messaging.effects import AllNodes, Node
+from messaging.envelope import protocol
+from messaging.errors import RemoteProtocolError
 
 __all__ = [
     "BROADCAST", "IPC", "TOPIC_MESSAGE", "TOPIC_STATUS", "TOPIC_TABLE", "Ack",
@@ -43,7 +46,7 @@ __all__ = [
     "QueryCounters", "QueryNodes", "SendMessage", "ctl_endpoint", "pub_endpoint", "topic_of",
 ]
 
-IPC = Registry("heartbeat-ipc")
+IPC = protocol("heartbeat")
 BROADCAST = "*"
 PUB_NAME = "heartbeat.pub"
 CTL_NAME = "heartbeat.ctl"
@@ -164,10 +167,9 @@ class Counters:
 @IPC.register("ack")
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """Reply to SendMessage (ok=False + error when refused: unknown node, too large...)."""
+    """Reply to SendMessage: the message is queued (refusals are error replies)."""
 
-    ok: bool
-    error: str = ""
+    ok: bool = True
 
 
 HeartbeatEvent = NodeStatusChanged | MessageReceived | NodeTable
@@ -182,6 +184,10 @@ def topic_of(event: Any) -> bytes:
     return TOPIC_TABLE
 
 
+def _wire_destination(destination: Node | AllNodes) -> str:
+    return BROADCAST if isinstance(destination, AllNodes) else destination.name
+
+
 class HeartbeatClient:
     """Blocking client of the local heartbeat daemon (control requests + event stream).
 
@@ -189,30 +195,27 @@ class HeartbeatClient:
 
         hb = HeartbeatClient("/var/lib/hacluster")
         table = hb.query_nodes()
-        hb.send_message("*", "ccm", b"...")
-        events = hb.subscribe()          # a messaging.ipc.Subscriber
+        hb.send_message(ALL_NODES, "ccm", b"...")
+        events = hb.subscribe()          # a messaging.client.Subscriber
         event = events.recv(timeout=1.0) # NodeStatusChanged | MessageReceived | NodeTable | None
     """
 
     def __init__(self, state_dir: str | Path, *, timeout: float = 5.0) -> None:
-        from messaging.ipc import RequestClient
+        from messaging.client import Client
 
         self.state_dir = Path(state_dir)
-        self._ctl = RequestClient(ctl_endpoint(state_dir), IPC, timeout=timeout)
+        self._ctl = Client(ctl_endpoint(state_dir), IPC, timeout=timeout)
 
     def _ask(self, request: object, answer: type[Any]) -> Any:
-        from messaging.errors import RemoteProtocolError
-
         reply = self._ctl.request(request)
-        if isinstance(reply, Ack) and answer is not Ack:
-            raise RemoteProtocolError(f"heartbeat refused {type(request).__name__}: {reply.error}")
         if not isinstance(reply, answer):
             raise RemoteProtocolError(f"heartbeat answered {type(reply).__name__}")
         return reply
 
-    def send_message(self, dst: str, channel: str, payload: bytes) -> Ack:
-        """Queue `payload` for node `dst` (or "*"); Ack.ok False says why not."""
-        reply: Ack = self._ask(SendMessage(dst, channel, payload), Ack)
+    def send_message(self, destination: Node | AllNodes, channel: str, payload: bytes) -> Ack:
+        """Queue `payload` for one node or all; a refusal raises ValidationError."""
+        reply: Ack = self._ask(SendMessage(_wire_destination(destination), channel, payload),
+                               Ack)
         return reply
 
     def query_nodes(self) -> NodeTable:
@@ -223,15 +226,18 @@ class HeartbeatClient:
         counters: Counters = self._ask(QueryCounters(), Counters)
         return counters
 
+    def ping(self, timeout: float | None = None) -> Any:
+        return self._ctl.ping(timeout)
+
     def subscribe(self, topics: tuple[bytes, ...] = ()) -> Any:
-        """A `messaging.ipc.Subscriber` on the event stream (all topics by default)."""
-        from messaging.ipc import Subscriber
+        """A `messaging.client.Subscriber` on the event stream (all topics by default)."""
+        from messaging.client import Subscriber
 
         return Subscriber(pub_endpoint(self.state_dir), IPC, topics)
 
     def subscribe_async(self, topics: tuple[bytes, ...] = ()) -> Any:
-        """A `messaging.ipc.AsyncSubscriber` (zmq.asyncio) on the event stream."""
-        from messaging.ipc import AsyncSubscriber
+        """A `messaging.client.AsyncSubscriber` on the event stream."""
+        from messaging.client import AsyncSubscriber
 
         return AsyncSubscriber(pub_endpoint(self.state_dir), IPC, topics)
 
@@ -243,23 +249,21 @@ class AsyncHeartbeatClient:
     """asyncio twin of HeartbeatClient for daemons whose service runs an event loop."""
 
     def __init__(self, state_dir: str | Path, *, timeout: float = 5.0) -> None:
-        from messaging.ipc import AsyncRequestClient
+        from messaging.client import AsyncClient
 
         self.state_dir = Path(state_dir)
-        self._ctl = AsyncRequestClient(ctl_endpoint(state_dir), IPC, timeout=timeout)
+        self._ctl = AsyncClient(ctl_endpoint(state_dir), IPC, timeout=timeout)
 
     async def _ask(self, request: object, answer: type[Any]) -> Any:
-        from messaging.errors import RemoteProtocolError
-
         reply = await self._ctl.request(request)
-        if isinstance(reply, Ack) and answer is not Ack:
-            raise RemoteProtocolError(f"heartbeat refused {type(request).__name__}: {reply.error}")
         if not isinstance(reply, answer):
             raise RemoteProtocolError(f"heartbeat answered {type(reply).__name__}")
         return reply
 
-    async def send_message(self, dst: str, channel: str, payload: bytes) -> Ack:
-        reply: Ack = await self._ask(SendMessage(dst, channel, payload), Ack)
+    async def send_message(self, destination: Node | AllNodes, channel: str,
+                           payload: bytes) -> Ack:
+        reply: Ack = await self._ask(
+            SendMessage(_wire_destination(destination), channel, payload), Ack)
         return reply
 
     async def query_nodes(self) -> NodeTable:
@@ -271,7 +275,7 @@ class AsyncHeartbeatClient:
         return counters
 
     def subscribe(self, topics: tuple[bytes, ...] = ()) -> Any:
-        from messaging.ipc import AsyncSubscriber
+        from messaging.client import AsyncSubscriber
 
         return AsyncSubscriber(pub_endpoint(self.state_dir), IPC, topics)
 

@@ -3,14 +3,15 @@
 `HeartbeatCore.handle(event) -> list[Effect]` is the whole interface (plus the read-only
 queries `table(now)`, `counters` and `check_send`). It never touches sockets or clocks:
 the shell feeds `Started`, `PacketReceived`, `SendRequest`, `Stopping` and `TimerFired`,
-and performs the returned `SendDatagram`, `ArmTimer`, `Publish` and `Log` effects.
+and performs the returned `SendDatagram`, `ArmTimer`, `Publish`, `Persist` and `Log`
+effects (`Persist(HOSTCACHE, ...)` whenever autojoin admits a node never seen before).
 
 Invariants:
 - a packet is acted on only after its signature verified, its cluster matched, it came
   from an address that may be its sender's (`peers.source_refusal`) and its
   (generation, seq) was new: older generations are replays, seen seqs duplicates, and
   after a restart seqs at or below the persisted mark (`PeerMark`) are replays too;
-- the marks are handed to the shell (`SavePeers`) at every keepalive when they moved, and
+- the marks are persisted (`Persist(PEERS, ...)`) at every keepalive when they moved, and
   when stopping, so a restarted receiver does not believe packets captured earlier;
 - a link's liveness is refreshed only by a seq higher than any that link carried from
   that sender (a replayed packet can never keep a link alive);
@@ -28,7 +29,7 @@ from dataclasses import dataclass, replace
 
 from messaging.auth import KeyRing
 from messaging.config import HaConfig
-from messaging.effects import ArmTimer, Log, Publish, TimerFired
+from messaging.effects import ArmTimer, Log, Persist, Publish, TimerFired
 from messaging.heartbeat.api import (
     BROADCAST,
     TOPIC_MESSAGE,
@@ -44,14 +45,13 @@ from messaging.heartbeat.events import (
     Event,
     KeysReloaded,
     PacketReceived,
-    SavePeers,
     SendDatagram,
     SendRequest,
     Started,
     Stopping,
 )
 from messaging.heartbeat.liveness import Liveness, NodeLiveness, Timing
-from messaging.heartbeat.peers import Peer, PeerMark, source_refusal
+from messaging.heartbeat.peers import Peer, PeerMark, encode_marks, source_refusal
 from messaging.heartbeat.stream import Delivery, InStream, OutStream, Sent
 from messaging.wire import (
     BROADCAST as WIRE_BROADCAST,
@@ -73,6 +73,8 @@ DATAGRAM_BUDGET = 1400
 ENVELOPE_ALLOWANCE = 300  # header + names + signature, so fragments fit in DATAGRAM_BUDGET
 MAX_NAME = 64
 REXMIT_BATCH = 64
+HOSTCACHE = "hostcache"  # Persist name of the autojoined nodes, one per line
+PEERS = "hb_peers"  # Persist name of the senders' replay marks (peers.encode_marks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,9 +195,10 @@ class HeartbeatCore:
             effects.append(self._save_peers())
         return [*effects, ArmTimer("keepalive", self._next_beat(now))]
 
-    def _save_peers(self) -> SavePeers:
+    def _save_peers(self) -> Persist:
         self._marks_moved = False
-        return SavePeers(tuple(peer.mark(node) for node, peer in self.peers.items()))
+        marks = [peer.mark(node) for node, peer in self.peers.items()]
+        return Persist(PEERS, encode_marks(marks).encode())
 
     def _next_beat(self, now: float) -> float:
         """Keepalives follow a fixed grid (previous deadline + keepalive), not "fire time +
@@ -304,12 +307,17 @@ class HeartbeatCore:
 
     def _restarted(self, envelope: Envelope, old: Peer | None) -> list[Effect]:
         """First packet of a new generation: fresh replay and stream state."""
+        joined = envelope.src not in self.liveness.nodes
         record = self.liveness.add(envelope.src)
         self.peers[envelope.src] = Peer(envelope.generation, stream=InStream(self.settings.node))
         record.generation = envelope.generation
         if old is None:
-            return [Log("node_discovered", "info", (("node", envelope.src),
-                                                    ("generation", envelope.generation)))]
+            discovered: list[Effect] = [Log("node_discovered", "info", (
+                ("node", envelope.src), ("generation", envelope.generation)))]
+            if joined:  # autojoin: remembered across restarts (Heartbeat's host cache)
+                names = "".join(f"{name}\n" for name in self.liveness.nodes)
+                discovered.append(Persist(HOSTCACHE, names.encode()))
+            return discovered
         self.peers[envelope.src].stream.start_at(1)  # type: ignore[union-attr]
         return [Log("node_restarted", "warning", (("node", envelope.src),
                                                   ("generation", envelope.generation)))]

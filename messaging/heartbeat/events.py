@@ -1,8 +1,7 @@
 """Events fed to the heartbeat core and the effects it returns (beyond messaging.effects).
 
 The core's input is `Started`, `PacketReceived`, `SendRequest`, `KeysReloaded`, `Stopping` and
-`messaging.effects.TimerFired`; its output is `SendDatagram`, `SavePeers`, `ArmTimer`,
-`Publish` and `Log`.
+`messaging.effects.TimerFired`; its output is `SendDatagram`, `ArmTimer`, `Publish` and `Log`.
 Every event carries `now` (monotonic seconds); the core never reads a clock.
 """
 
@@ -11,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from messaging.auth import KeyRing
-from messaging.effects import ArmTimer, CancelTimer, Log, Publish, TimerFired
-from messaging.heartbeat.peers import PeerMark
+from messaging.effects import ArmTimer, CancelTimer, Log, Persist, Publish, TimerFired
 
 Address = tuple[str, int]
 
@@ -68,16 +66,23 @@ class SendDatagram:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class SavePeers:
-    """Persist the replay marks of every sender (read back into CoreSettings.known_peers)."""
-
-    marks: tuple[PeerMark, ...]
-
-
 Event = Started | Stopping | PacketReceived | SendRequest | KeysReloaded | TimerFired
-Effect = SendDatagram | SavePeers | ArmTimer | CancelTimer | Publish | Log
+Effect = SendDatagram | ArmTimer | CancelTimer | Publish | Persist | Log
 
-__all__ = ["Address", "ArmTimer", "CancelTimer", "Effect", "Event", "KeysReloaded", "Log",
-           "PacketReceived", "Publish", "SavePeers", "SendDatagram", "SendRequest", "Started",
-           "Stopping", "TimerFired"]
+__all__ = [
+    "Address",
+    "ArmTimer",
+    "CancelTimer",
+    "Effect",
+    "Event",
+    "KeysReloaded",
+    "Log",
+    "PacketReceived",
+    "Persist",
+    "Publish",
+    "SendDatagram",
+    "SendRequest",
+    "Started",
+    "Stopping",
+    "TimerFired",
+]

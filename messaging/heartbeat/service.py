@@ -1,17 +1,18 @@
 """The heartbeat daemon's I/O shell: UDP links, zmq IPC, timers, signals, around the core.
 
-Runs on asyncio. Datagrams from every link socket become `PacketReceived`; expired timers
-become `TimerFired`; `SendMessage` requests on the control socket become `SendRequest`.
-Effects are performed here and nowhere else: `SendDatagram` -> sendto, `ArmTimer` ->
-loop.call_at, `Publish` -> the PUB socket, `Log` -> structlog. The NodeTable is published
-every `TABLE_INTERVAL` seconds and after each status change.
+Runs on asyncio. The core runs in a `messaging.runtime.Runner` (timers, `Publish` -> the
+PUB socket, `Persist` -> files in the state directory, `Log` -> structlog) with one
+heartbeat effect of its own: `SendDatagram` -> sendto. Datagrams from every link socket
+become `PacketReceived`; `SendMessage` requests on the control socket (one
+`messaging.ipc.Server`) become `SendRequest`. The NodeTable is published every
+`TABLE_INTERVAL` seconds and after each status change.
 
 The generation number is kept in `<state_dir>/hb_generation` and is
 max(previous + 1, unix time), so it grows across restarts even if the file is lost. With
 `autojoin other|any`, nodes that joined are remembered in `<state_dir>/hostcache`. The
 core's replay marks (last generation, sequence and source address of every sender) are
-written to `<state_dir>/hb_peers` whenever the core asks (`SavePeers`) and read back at
-start, so a restarted daemon does not believe packets captured before it restarted.
+persisted as `<state_dir>/hb_peers` and read back at start, so a restarted daemon does not
+believe packets captured before it restarted.
 """
 
 from __future__ import annotations
@@ -26,34 +27,30 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import zmq
-import zmq.asyncio
-
 from messaging.auth import KeyRing
 from messaging.authkeys import load_authkeys
 from messaging.config import HaConfig
-from messaging.effects import ArmTimer, CancelTimer, Log, Publish, TimerFired
-from messaging.errors import ConfigError, HAError, RemoteProtocolError
+from messaging.daemon import DaemonHost
+from messaging.effects import Client, Publish
+from messaging.errors import ConfigError, RemoteProtocolError, ValidationError
 from messaging.heartbeat import api
-from messaging.heartbeat.core import CoreSettings, HeartbeatCore
+from messaging.heartbeat.core import HOSTCACHE, PEERS, CoreSettings, HeartbeatCore
 from messaging.heartbeat.events import (
     Event,
     KeysReloaded,
     PacketReceived,
-    SavePeers,
     SendDatagram,
     SendRequest,
     Started,
     Stopping,
 )
 from messaging.heartbeat.netio import LinkSocket, local_addresses, open_links
-from messaging.heartbeat.peers import PeerMark, decode_marks, encode_marks
-from messaging.ipc import bind, prepare_state_dir
+from messaging.heartbeat.peers import PeerMark, decode_marks
+from messaging.ipc import Publisher, Server, prepare_state_dir
+from messaging.runtime import AsyncioScheduler, Runner, StateFiles
 
 TABLE_INTERVAL = 2.0
 GENERATION_FILE = "hb_generation"
-HOSTCACHE_FILE = "hostcache"
-PEERS_FILE = "hb_peers"
 LOCK_FILE = "heartbeat.lock"
 PUB_HIGH_WATER = 100_000  # events queued per slow subscriber before zmq drops (default 1000)
 
@@ -80,32 +77,18 @@ def lock_state_dir(state_dir: Path) -> int:
 def load_hostcache(state_dir: Path) -> tuple[str, ...]:
     """Nodes that joined through autojoin earlier (one name per line)."""
     try:
-        lines = (state_dir / HOSTCACHE_FILE).read_text().split()
+        lines = (state_dir / HOSTCACHE).read_text().split()
     except OSError:
         return ()
     return tuple(dict.fromkeys(name for name in lines if name.isprintable() and len(name) <= 64))
 
 
-def save_hostcache(state_dir: Path, nodes: list[str]) -> None:
-    path = state_dir / HOSTCACHE_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(f"{name}\n" for name in nodes))
-    os.replace(tmp, path)
-
-
 def load_peer_marks(state_dir: Path) -> tuple[PeerMark, ...]:
-    """The replay marks an earlier run saved (none when the file is missing or bad)."""
+    """The replay marks an earlier run persisted (none when the file is missing or bad)."""
     try:
-        return decode_marks((state_dir / PEERS_FILE).read_text())
+        return decode_marks((state_dir / PEERS).read_text())
     except (OSError, UnicodeDecodeError):
         return ()
-
-
-def save_peer_marks(state_dir: Path, marks: tuple[PeerMark, ...]) -> None:
-    path = state_dir / PEERS_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(encode_marks(list(marks)))
-    os.replace(tmp, path)
 
 
 def next_generation(state_dir: Path, wall: float | None = None) -> int:
@@ -158,7 +141,7 @@ RECV_SIZE = 65535
 
 
 class HeartbeatService:
-    """One node's heartbeat daemon."""
+    """One node's heartbeat daemon: the core in a Runner, UDP links, one Server, one PUB."""
 
     def __init__(self, config: HaConfig, keys: KeyRing, options: Options, logger: Any) -> None:
         check_membership(config, options.node)
@@ -173,18 +156,23 @@ class HeartbeatService:
         links = tuple(dict.fromkeys(m.link for m in self.media))
         generation = next_generation(self.state_dir)
         settings = CoreSettings.from_config(config, options.node, generation, keys, links)
+        # replay marks of the previous run: packets captured before it are not believed
         settings = replace(settings, known_peers=load_peer_marks(self.state_dir))
         if config.autojoin != "none":  # remembered joiners are members again after a restart
             known = tuple(dict.fromkeys((*settings.nodes, *load_hostcache(self.state_dir))))
             settings = replace(settings, nodes=known)
         self.core = HeartbeatCore(settings)
-        self._known_nodes = len(self.core.liveness.nodes)
         self.counters_extra: dict[str, int] = {"tx.errors": 0, "udp.tx": 0}
         self.sockets: dict[str, LinkSocket] = {}
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._zmq = zmq.asyncio.Context()
-        self._pub: zmq.asyncio.Socket | None = None
-        self._stopped = asyncio.Event()
+        self.host = DaemonHost(logger)
+        self.publisher = Publisher(api.pub_endpoint(self.state_dir), api.IPC,
+                                   high_water=PUB_HIGH_WATER)
+        self.server = Server(api.ctl_endpoint(self.state_dir), api.IPC, self.answer,
+                             daemon="heartbeat", log=logger)
+        self.runner = Runner(self.core, AsyncioScheduler(), publish=self._publish,
+                             persist=StateFiles(self.state_dir),
+                             handlers={SendDatagram: self._send}, log=logger,
+                             before_timer=self._before_timer)
         self._table_due = asyncio.Event()
         self._leaving = False
 
@@ -192,32 +180,16 @@ class HeartbeatService:
     def feed(self, event: Event) -> None:
         if self._leaving and not isinstance(event, Stopping):
             return  # after Leaving went out nothing else may: peers would see us come back
-        for effect in self.core.handle(event):
-            self._perform(effect)
-        if len(self.core.liveness.nodes) != self._known_nodes:  # autojoin: someone new
-            self._known_nodes = len(self.core.liveness.nodes)
-            save_hostcache(self.state_dir, list(self.core.liveness.nodes))
+        self.runner.feed(event)
 
-    def _perform(self, effect: object) -> None:
-        if isinstance(effect, SendDatagram):
-            self._send(effect)
-        elif isinstance(effect, ArmTimer):
-            self._arm(effect.key, effect.deadline)
-        elif isinstance(effect, CancelTimer):
-            handle = self._timers.pop(effect.key, None)
-            if handle is not None:
-                handle.cancel()
-        elif isinstance(effect, Publish):
-            self._publish(effect.event)
-            if isinstance(effect.event, api.NodeStatusChanged):
-                self._table_due.set()
-        elif isinstance(effect, Log):
-            getattr(self.log, effect.level, self.log.info)(effect.event, **dict(effect.fields))
-        elif isinstance(effect, SavePeers):
-            try:
-                save_peer_marks(self.state_dir, effect.marks)
-            except OSError as error:  # a full disk must not stop the heartbeat
-                self.log.warning("peer_marks_not_saved", error=str(error))
+    def _publish(self, effect: Publish) -> None:
+        self.publisher.publish(effect.topic, effect.event)
+        if isinstance(effect.event, api.NodeStatusChanged):
+            self._table_due.set()
+
+    def _before_timer(self, key: str) -> None:
+        if key == "check":  # judge silence only after reading what already arrived
+            self._drain()
 
     def _send(self, effect: SendDatagram) -> None:
         link = self.sockets.get(effect.link)
@@ -250,26 +222,6 @@ class HeartbeatService:
         for link in self.sockets:
             self._readable(link)
 
-    def _arm(self, key: str, deadline: float) -> None:
-        old = self._timers.pop(key, None)
-        if old is not None:
-            old.cancel()
-        loop = asyncio.get_running_loop()
-        self._timers[key] = loop.call_at(deadline, self._fire, key)
-
-    def _fire(self, key: str) -> None:
-        self._timers.pop(key, None)
-        if key == "check":  # judge silence only after reading what already arrived
-            self._drain()
-        self.feed(TimerFired(key, asyncio.get_running_loop().time()))
-
-    def _publish(self, event: Any) -> None:
-        if self._pub is None:
-            return
-        with contextlib.suppress(zmq.ZMQError):
-            self._pub.send_multipart([api.topic_of(event), api.IPC.encode(event)],
-                                     flags=zmq.NOBLOCK)
-
     # ------------------------------------------------------------------ queries
     def table(self) -> api.NodeTable:
         now = asyncio.get_running_loop().time()
@@ -277,42 +229,31 @@ class HeartbeatService:
         counters = {**table.counters, **self.counters_extra}
         return api.NodeTable(table.local, table.cluster, table.nodes, counters, now)
 
-    def answer(self, request: object) -> object:
-        now = asyncio.get_running_loop().time()
+    def answer(self, request: object, client: Client) -> object:
+        """The control socket's requests (the Server answers Ping itself)."""
+        now = self.runner.monotonic()
         if isinstance(request, api.SendMessage):
             refusal = self.core.check_send(request.dst, request.channel, request.payload)
             if refusal is not None:
-                return api.Ack(False, refusal)
+                raise ValidationError(f"send refused: {refusal}")
             self.feed(SendRequest(request.dst, request.channel, request.payload, now))
-            return api.Ack(True)
+            return api.Ack()
         if isinstance(request, api.QueryNodes):
             return self.table()
         if isinstance(request, api.QueryCounters):
             return api.Counters(self.table().counters)
-        return api.Ack(False, f"unsupported request {type(request).__name__}")
+        raise RemoteProtocolError(f"heartbeat does not serve {type(request).__name__}")
 
     # ------------------------------------------------------------------ tasks
-    async def _serve_control(self, sock: zmq.asyncio.Socket) -> None:
-        while True:
-            data = await sock.recv()
-            try:
-                reply = self.answer(api.IPC.decode(data))
-            except RemoteProtocolError as error:
-                reply = api.Ack(False, str(error))
-            except HAError as error:  # a bug of ours must not wedge the REP socket
-                self.log.error("control_request_failed", error=str(error))
-                reply = api.Ack(False, f"internal error: {error}")
-            await sock.send(api.IPC.encode(reply))
-
     async def _publish_tables(self) -> None:
         while True:
-            self._publish(self.table())
+            self.publisher.publish(api.TOPIC_TABLE.decode(), self.table())
             self._table_due.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._table_due.wait(), TABLE_INTERVAL)
 
     def stop(self) -> None:
-        self._stopped.set()
+        self.host.stop()
 
     def reload_keys(self) -> None:
         """SIGHUP: re-read authkeys; a bad file is logged and the old keys stay in use."""
@@ -323,7 +264,7 @@ class HeartbeatService:
         except ConfigError as error:
             self.log.error("authkeys_reload_failed", error=str(error))
             return
-        self.feed(KeysReloaded(keys, asyncio.get_running_loop().time()))
+        self.feed(KeysReloaded(keys, self.runner.monotonic()))
 
     async def run(self) -> None:
         """Bind everything, run until SIGTERM/SIGINT or `stop()`, then leave cleanly."""
@@ -332,42 +273,35 @@ class HeartbeatService:
         self.sockets = open_links(self.media, self.options.bind_address)
         for link, link_socket in self.sockets.items():
             loop.add_reader(link_socket.sock.fileno(), self._readable, link)
-        self._pub = self._zmq.socket(zmq.PUB)
-        self._pub.setsockopt(zmq.SNDHWM, PUB_HIGH_WATER)
-        bind(self._pub, api.pub_endpoint(self.state_dir))
-        ctl = self._zmq.socket(zmq.REP)
-        bind(ctl, api.ctl_endpoint(self.state_dir))
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stop)
+        self.host.socket(self.publisher)
+        self.host.socket(self.server)
+        self.host.task(self.server.serve)
+        self.host.task(self._publish_tables)
         loop.add_signal_handler(signal.SIGHUP, self.reload_keys)
+        self.host.bind_all()
         self.log.info("heartbeat_started", generation=self.core.settings.generation,
                       scheduling=priority,
                       links=list(self.sockets), peers={k: v.destinations
                                                         for k, v in self.sockets.items()})
-        tasks = [asyncio.create_task(self._serve_control(ctl)),
-                 asyncio.create_task(self._publish_tables())]
         self.feed(Started(loop.time()))
         try:
-            await self._stopped.wait()
+            await self.host.run(bind=False)
         finally:
-            for handle in self._timers.values():
-                handle.cancel()
-            self.feed(Stopping(loop.time()))
-            self._leaving = True
+            self.runner.close()
+            self.feed_leaving(loop.time())
             await asyncio.sleep(0.05)  # let the Leaving datagrams go out
-            for task in tasks:
-                task.cancel()
-            self._close(ctl)
+            self._close()
 
-    def _close(self, ctl: zmq.asyncio.Socket) -> None:
-        for handle in self._timers.values():
-            handle.cancel()
+    def feed_leaving(self, now: float) -> None:
+        """Broadcast Leaving past the closed runner: its timers are gone, its sends not."""
+        for effect in self.core.handle(Stopping(now)):
+            if isinstance(effect, SendDatagram):
+                self._send(effect)
+        self._leaving = True
+
+    def _close(self) -> None:
         loop = asyncio.get_running_loop()
         for link_socket in self.sockets.values():
             loop.remove_reader(link_socket.sock.fileno())
             link_socket.close()
-        ctl.close(linger=0)
-        if self._pub is not None:
-            self._pub.close(linger=0)
-        self._zmq.term()
         self.log.info("heartbeat_stopped")

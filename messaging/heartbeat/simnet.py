@@ -17,18 +17,17 @@ from typing import Any
 
 from messaging.auth import KeyRing
 from messaging.clock import FakeClock
-from messaging.effects import ArmTimer, CancelTimer, Log, Publish, TimerFired
-from messaging.heartbeat.core import CoreSettings, HeartbeatCore
+from messaging.effects import ArmTimer, CancelTimer, Log, Persist, Publish, TimerFired
+from messaging.heartbeat.core import PEERS, CoreSettings, HeartbeatCore
 from messaging.heartbeat.events import (
     Effect,
     Event,
     PacketReceived,
-    SavePeers,
     SendDatagram,
     Started,
 )
 from messaging.heartbeat.liveness import Timing
-from messaging.heartbeat.peers import PeerMark
+from messaging.heartbeat.peers import PeerMark, decode_marks
 
 PORT = 694
 
@@ -73,7 +72,7 @@ class SimNet:
         self.timer_lateness = 0.0
         self.nodes: dict[str, SimNode] = {}
         self.wire_log: list[tuple[float, str, str, bytes]] = []
-        # what each node's shell persisted (SavePeers): a restart reads it back
+        # the replay marks each node's shell persisted: a restart reads them back
         self.disk: dict[str, tuple[PeerMark, ...]] = {}
         self._queue: list[tuple[float, int, str, Any]] = []
         self._order = itertools.count()
@@ -148,8 +147,8 @@ class SimNet:
             node.events.append(effect.event)
         elif isinstance(effect, Log):
             node.logs.append(effect)
-        elif isinstance(effect, SavePeers):
-            self.disk[node.name] = effect.marks
+        elif isinstance(effect, Persist) and effect.name == PEERS:
+            self.disk[node.name] = decode_marks(effect.data.decode())
 
     def _transmit(self, node: SimNode, effect: SendDatagram) -> None:
         model = self.links[effect.link]

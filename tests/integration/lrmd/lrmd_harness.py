@@ -10,9 +10,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import zmq
-
-from lrmd.api import PUBLISH_SOCKET, AgentSpec, ExecRequest, LrmdClient, OpCompleted, decode
+from lrmd.api import (
+    API,
+    OP_TOPIC,
+    PUBLISH_SOCKET,
+    AgentSpec,
+    ExecRequest,
+    LrmdClient,
+    OpCompleted,
+)
+from messaging.client import Subscriber
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -25,6 +32,9 @@ TEST_AGENTS = {
     "Garbage": "head -c 1000000 /dev/urandom; head -c 1000000 /dev/urandom >&2; exit 0\n",
     # leaves a child holding stdout open, like a badly daemonising start
     "Daemonizer": 'sleep 30 & echo $! > "$OCF_RESKEY_pidfile"; echo started; exit 0\n',
+    # counts its runs in a file beside itself and prints minimal meta-data
+    "Counted": 'echo run >> "$(dirname "$0")/.counted_runs"; echo "<resource-agent '
+    'name=\\"Counted\\"><parameters/><actions/></resource-agent>"; exit 0\n',
     # writes its whole environment to a file
     "Env": 'env > "$OCF_RESKEY_envfile"; exit 0\n',
     # exits with whatever rc it is told, with an exit reason
@@ -46,20 +56,23 @@ class Daemon:
         with self.client() as client:
             return client.execute(request)
 
-    def subscribe(self) -> zmq.Socket[bytes]:
-        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.SUBSCRIBE, b"op")
-        sock.connect(f"ipc://{self.state_dir / PUBLISH_SOCKET}")
-        time.sleep(0.3)  # let the subscription reach the PUB socket
-        return sock
+    def subscribe(self) -> Subscriber:
+        """A subscriber of published results, known to be live: it has received the result
+        of a probe operation (every first result is published)."""
+        sub = Subscriber(f"ipc://{self.state_dir / PUBLISH_SOCKET}", API, (OP_TOPIC,))
+        while True:
+            self.execute("ocf:hacluster:Dummy", "monitor", resource="subscription-probe")
+            event = sub.recv(0.5)
+            if event is not None:
+                break
+        while sub.recv(0.2) is not None:  # drain the probes' results
+            pass
+        return sub
 
 
-def next_event(sock: zmq.Socket[bytes], timeout: float) -> OpCompleted | None:
-    if not sock.poll(int(timeout * 1000)):
-        return None
-    event = decode(sock.recv_multipart()[-1])
-    assert isinstance(event, OpCompleted)
+def next_event(sub: Subscriber, timeout: float) -> OpCompleted | None:
+    event = sub.recv(timeout)
+    assert event is None or isinstance(event, OpCompleted)
     return event
 
 
@@ -115,9 +128,9 @@ def start_daemon(tmp_path: Path, *extra: str, netns: str = "") -> Daemon:
     log = tmp_path / "lrmd.log"
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     daemon = Daemon(state_dir, process, log)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     with daemon.client() as client:
-        while not client.is_running():
+        while not client.is_running():  # a condition, not a time: the daemon answers Ping
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "lrmd did not come up"
             time.sleep(0.1)

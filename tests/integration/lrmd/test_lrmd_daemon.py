@@ -1,5 +1,6 @@
 """The lrmd daemon with real agents and real processes: lifecycles, timeouts, monitors,
-bad input. Timing margins are generous: the machine is shared."""
+bad input. No wall-clock assertions (the machine is shared): ordering and what the daemon
+reports are checked; timing rules are the core's and are tested with a fake clock."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import threading
 import time
 from pathlib import Path
 
+import msgpack
 import pytest
 import zmq
 from lrmd_harness import Daemon, next_event
 from lxml import etree
 
 from lrmd.api import (
+    API,
     CONTROL_SOCKET,
     AgentSpec,
     CancelRequest,
@@ -24,6 +27,7 @@ from lrmd.api import (
     MetadataRequest,
     op_digest,
 )
+from messaging.envelope import Kind, decode
 from messaging.errors import HAError
 from messaging.types import OpStatus
 
@@ -72,15 +76,13 @@ def test_stateful_roles_through_lrmd(lrmd: Daemon, tmp_path: Path) -> None:
 
 def test_timeout_kills_the_process_group(lrmd: Daemon, tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
-    started = time.monotonic()
     result = lrmd.execute(
         "ocf:test:Sleeper", "start", params={"pidfile": str(pidfile)}, timeout_ms=1000
     )
     assert result.status == OpStatus.TIMEOUT
     assert "1000 ms" in result.exit_reason
-    assert time.monotonic() - started < 8
     child = int(pidfile.read_text())
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(child), "the agent's child survived the timeout"
@@ -97,7 +99,7 @@ def _alive(pid: int) -> bool:
 def test_agent_ignoring_sigterm_gets_sigkill(lrmd: Daemon) -> None:
     result = lrmd.execute("ocf:test:Stubborn", "start", timeout_ms=500)
     assert result.status == OpStatus.TIMEOUT
-    assert 1000 <= result.exec_time_ms < 6000  # timeout + the 1 s kill grace
+    assert result.exec_time_ms >= 1000  # SIGTERM was ignored: it took the 1 s kill grace
 
 
 def test_failing_monitor_noticed_within_one_interval(lrmd: Daemon, tmp_path: Path) -> None:
@@ -110,15 +112,13 @@ def test_failing_monitor_noticed_within_one_interval(lrmd: Daemon, tmp_path: Pat
     )
     assert first.rc == 0
     state.unlink()
-    removed = time.monotonic()
-    event = next_event(sub, 15)
+    event = next_event(sub, 60)
     while event is not None and event.rc == 0:  # the first result may still be in flight
-        event = next_event(sub, 15)
+        event = next_event(sub, 60)
     assert event is not None and event.rc == 7 and event.interval_ms == 2000
-    assert time.monotonic() - removed < 2.0 + 3.0  # one interval plus slack for load
-    again = next_event(sub, 10)  # failures are reported every time, not only on change
-    assert again is not None and again.rc == 7
-    sub.close(0)
+    again = next_event(sub, 60)  # failures are reported every time, not only on change
+    assert again is not None and again.rc == 7 and again.call_id == event.call_id
+    sub.close()
     with lrmd.client() as client:
         client.request(CancelRequest("r1", "monitor", 2000))
 
@@ -147,20 +147,28 @@ def test_garbage_and_hung_agents_do_not_disturb_others(lrmd: Daemon, tmp_path: P
     def run(name: str, agent: str, timeout_ms: int) -> None:
         results[name] = lrmd.execute(agent, "start", resource=name, timeout_ms=timeout_ms)
 
+    pidfile = tmp_path / "hung.pid"
+
+    def run_hung() -> None:
+        results["hung"] = lrmd.execute("ocf:test:Sleeper", "start", resource="hung",
+                                       params={"pidfile": str(pidfile)}, timeout_ms=10_000)
+
     threads = [
-        threading.Thread(target=run, args=("hung", "ocf:test:Stubborn", 4000)),
-        threading.Thread(target=run, args=("junk", "ocf:test:Garbage", 20000)),
+        threading.Thread(target=run_hung),
+        threading.Thread(target=run, args=("junk", "ocf:test:Garbage", 20_000)),
     ]
     for thread in threads:
         thread.start()
-    time.sleep(0.2)
-    started = time.monotonic()
+    deadline = time.monotonic() + 60
+    while not pidfile.exists():  # the hung agent runs: a condition, not a time
+        assert time.monotonic() < deadline, "the hung agent never started"
+        time.sleep(0.05)
     quick = lrmd.execute(
         "ocf:hacluster:Dummy", "start", resource="quick", params={"state": str(tmp_path / "q")}
     )
-    assert quick.rc == 0 and time.monotonic() - started < 3.5  # not behind the hung agent
+    assert quick.rc == 0 and "hung" not in results  # not queued behind the hung agent
     for thread in threads:
-        thread.join(30)
+        thread.join(60)
     junk = results["junk"]
     assert junk.rc == 0 and len(junk.output) <= 64 * 1024 + 1  # type: ignore[attr-defined]
     assert results["hung"].status == OpStatus.TIMEOUT  # type: ignore[attr-defined]
@@ -170,10 +178,11 @@ def test_garbage_requests_get_error_replies(lrmd: Daemon) -> None:
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(f"ipc://{lrmd.state_dir / CONTROL_SOCKET}")
-    for payload in (b"\xc1\xff not msgpack", b"\x93\x01\x02\x03"):
-        sock.send_multipart([b"", payload])
-        assert sock.poll(5000)
-        assert b"ErrorReply" in sock.recv_multipart()[-1]
+    for frames in ([b"", b"\xc1\xff not msgpack"], [b"", b"\x93\x01\x02\x03"],
+                   [b"", b"a", b"b", b"c"], [b"", msgpack.packb([2, ["ListRequest", []]])]):
+        sock.send_multipart(frames)
+        assert sock.poll(10_000)
+        assert decode(API, sock.recv_multipart()[-1]).kind is Kind.ERROR
     sock.close(0)
     with lrmd.client() as client, pytest.raises(HAError, match="timeout must be > 0"):
         client.execute(
@@ -182,19 +191,22 @@ def test_garbage_requests_get_error_replies(lrmd: Daemon) -> None:
     assert lrmd.execute("ocf:hacluster:Dummy", "meta-data").rc == 0
 
 
-def test_metadata_is_valid_and_cached(lrmd: Daemon) -> None:
+def test_metadata_is_cached(lrmd: Daemon, tmp_path: Path) -> None:
+    runs = tmp_path / "ocf" / "resource.d" / "test" / ".counted_runs"
+    with lrmd.client() as client:
+        replies = [client.request(MetadataRequest(AgentSpec.parse("ocf:test:Counted")),
+                                  timeout=30) for _ in range(3)]
+    assert all(isinstance(r, MetadataReply) and 'name="Counted"' in r.xml for r in replies)
+    assert runs.read_text().splitlines() == ["run"]  # the agent ran once for three requests
+
+
+def test_metadata_is_valid(lrmd: Daemon) -> None:
     schema_path = "/usr/share/resource-agents/metadata.rng"  # resource-agents' OCF 1.0 schema
     schema = etree.RelaxNG(etree.parse(schema_path)) if os.path.exists(schema_path) else None
     with lrmd.client() as client:
         for agent in ("ocf:hacluster:IPaddr", "ocf:hacluster:Dummy", "ocf:hacluster:Stateful"):
-            started = time.monotonic()
-            reply = client.request(MetadataRequest(AgentSpec.parse(agent)), timeout=15)
-            first = time.monotonic() - started
-            started = time.monotonic()
-            again = client.request(MetadataRequest(AgentSpec.parse(agent)), timeout=15)
-            assert isinstance(reply, MetadataReply) and isinstance(again, MetadataReply)
-            assert again.xml == reply.xml
-            assert time.monotonic() - started < first  # no agent run the second time
+            reply = client.request(MetadataRequest(AgentSpec.parse(agent)), timeout=30)
+            assert isinstance(reply, MetadataReply)
             root = etree.fromstring(reply.xml.encode())
             assert root.get("name") == agent.rsplit(":", 1)[1]
             if schema is not None:
@@ -231,15 +243,16 @@ def test_same_resource_serialised_other_resources_parallel(lrmd: Daemon, tmp_pat
                     reply=False,
                 )
             )
-    events = [next_event(sub, 20) for _ in range(3)]
-    sub.close(0)
+    events = [next_event(sub, 60) for _ in range(3)]
+    sub.close()
     assert all(e is not None for e in events)
     order = [e.resource for e in events if e is not None]
     assert sorted(order) == ["a", "a", "b"]
-    second_a = [e for e in events if e is not None and e.resource == "a"][1]
-    assert second_a.queue_time_ms >= 900  # waited for the first "a" to finish
+    first_a, second_a = [e for e in events if e is not None and e.resource == "a"]
+    assert second_a.queue_time_ms >= 900  # waited for the first "a" (op_sleep 1 s) to end
+    assert second_a.last_run >= first_a.last_run + first_a.exec_time_ms / 1000 - 0.01
     b = next(e for e in events if e is not None and e.resource == "b")
-    assert b.queue_time_ms < 900  # ran beside the first "a"
+    assert b.last_run < first_a.last_run + first_a.exec_time_ms / 1000  # beside the first "a"
 
 
 def test_agent_environment(lrmd: Daemon, tmp_path: Path) -> None:
@@ -274,35 +287,30 @@ def test_agent_environment(lrmd: Daemon, tmp_path: Path) -> None:
 
 def test_stonith_class_is_handed_to_stonithd(lrmd: Daemon) -> None:
     """A stand-in stonithd on the state dir's socket receives the hand-off and answers."""
-    from lrmd.api import STONITHD_SOCKET, OpCompleted, StonithExecRequest, decode, encode
+    from messaging.envelope import encode
+    from messaging.handoff import HANDOFF, STONITHD_SOCKET, StonithExecRequest, StonithExecResult
 
     router = zmq.Context.instance().socket(zmq.ROUTER)
     router.setsockopt(zmq.LINGER, 0)
     router.bind(f"ipc://{lrmd.state_dir / STONITHD_SOCKET}")
-    seen: list[StonithExecRequest] = []
+    seen: list[object] = []
 
     def answer() -> None:
-        if router.poll(10_000):
+        if router.poll(30_000):
             identity, _, payload = router.recv_multipart()
-            request = decode(payload)
+            envelope = decode(HANDOFF, payload)
+            request = envelope.message
             seen.append(request)
-            reply = OpCompleted(
-                request.call_id,
-                request.resource,
-                AgentSpec("stonith", request.agent),
-                request.action,
-                0,
-                rc=0,
-                status=0,
-            )
-            router.send_multipart([identity, b"", encode(reply)])
+            reply = StonithExecResult(request.call_id, rc=0, status=0)
+            router.send_multipart([identity, b"", encode(HANDOFF, Kind.REPLY,
+                                                         envelope.request_id, reply)])
 
     thread = threading.Thread(target=answer)
     thread.start()
     result = lrmd.execute(
         "stonith:fence_virt", "monitor", resource="fence1", params={"port": "node1"}
     )
-    thread.join(15)
+    thread.join(30)
     router.close(0)
     assert (result.rc, result.status) == (0, OpStatus.DONE)
     assert len(seen) == 1 and isinstance(seen[0], StonithExecRequest)
@@ -315,14 +323,13 @@ def test_stonith_class_is_handed_to_stonithd(lrmd: Daemon) -> None:
 
 def test_child_holding_stdout_does_not_stall_the_result(lrmd: Daemon, tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
-    started = time.monotonic()
     result = lrmd.execute("ocf:test:Daemonizer", "start", params={"pidfile": str(pidfile)})
-    elapsed = time.monotonic() - started
     try:
         assert (result.rc, result.status) == (0, OpStatus.DONE)
         assert "started" in result.output
-        assert elapsed < 10  # the 30 s sleeper kept the pipe, the lrmd gave up after ~1 s
-        assert _alive(int(pidfile.read_text()))  # a successful start's children are left alone
+        # the result came while the 30 s sleeper still holds the pipe (it is alive), and a
+        # successful start's children are left alone
+        assert _alive(int(pidfile.read_text()))
     finally:
         os.kill(int(pidfile.read_text()), 9)
 

@@ -1,5 +1,7 @@
 """Real heartbeat processes over UDP on 127.0.0.x (ucast on lo): they see each other,
-exchange messages through the zmq API, and detect a SIGKILL within deadtime + keepalive."""
+exchange messages through the IPC API, detect a SIGKILL and a clean stop, and keep their
+control socket answering after a malformed request (issue 8, defect 1). How fast a death
+is detected is checked in the simulator, where time is exact, not here."""
 
 from __future__ import annotations
 
@@ -16,12 +18,19 @@ from pathlib import Path
 import pytest
 
 from messaging.authkeys import write_authkeys
-from messaging.errors import ExitCode
-from messaging.heartbeat.api import HeartbeatClient, MessageReceived, NodeState, NodeStatusChanged
+from messaging.effects import ALL_NODES, Node
+from messaging.errors import ExitCode, ValidationError
+from messaging.heartbeat.api import (
+    HeartbeatClient,
+    MessageReceived,
+    NodeState,
+    NodeStatusChanged,
+    NodeTable,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 KEEPALIVE, DEADTIME = 0.5, 2.0
-SLACK = 1.5  # scheduling delay on a loaded, shared 2-core machine
+WAIT = 90.0  # upper bound of every wait for a condition on a loaded machine (not a check)
 
 
 def _free_port(addresses: list[str]) -> int:
@@ -110,7 +119,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         made.stop_all()
 
 
-def _wait_for(sub: object, predicate: object, timeout: float) -> object:
+def _wait_for(sub: object, predicate: object, timeout: float = WAIT) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         event = sub.recv(0.05)  # type: ignore[attr-defined]
@@ -119,29 +128,32 @@ def _wait_for(sub: object, predicate: object, timeout: float) -> object:
     return None
 
 
+def _subscribed(client: HeartbeatClient, topics: tuple[bytes, ...] = ()) -> object:
+    """A subscriber known to be live: it received a table (published every 2 s)."""
+    events = client.subscribe((*topics, b"table") if topics else ())
+    assert _wait_for(events, lambda e: isinstance(e, NodeTable)) is not None
+    return events
+
+
 def test_three_nodes_see_each_other_exchange_messages_and_detect_sigkill(
         cluster: Cluster) -> None:
     for name in cluster.names:
         cluster.wait_all_up(name)
     n1 = cluster.client("n1")
-    events = n1.subscribe()
-    time.sleep(0.3)  # zmq slow joiner
+    events = _subscribed(n1)
     n2 = cluster.client("n2")
-    assert n2.send_message("*", "test", b"hello from n2").ok
-    assert n2.send_message("n1", "test", b"x" * 50_000).ok  # fragmented
-    assert not n2.send_message("nobody", "test", b"x").ok
-    got = [_wait_for(events, lambda e: isinstance(e, MessageReceived), 20.0) for _ in range(2)]
+    assert n2.send_message(ALL_NODES, "test", b"hello from n2").ok
+    assert n2.send_message(Node("n1"), "test", b"x" * 50_000).ok  # fragmented
+    with pytest.raises(ValidationError, match="unknown node 'nobody'"):
+        n2.send_message(Node("nobody"), "test", b"x")
+    got = [_wait_for(events, lambda e: isinstance(e, MessageReceived)) for _ in range(2)]
     assert [(m.src, m.payload[:13], len(m.payload)) for m in got] == [  # type: ignore[union-attr]
         ("n2", b"hello from n2", 13), ("n2", b"x" * 13, 50_000)]
 
-    victim = cluster.procs["n3"]
-    killed = time.monotonic()
-    victim.send_signal(signal.SIGKILL)
+    cluster.procs["n3"].send_signal(signal.SIGKILL)
     dead = _wait_for(events, lambda e: isinstance(e, NodeStatusChanged) and e.node == "n3"
-                     and e.status is NodeState.DEAD, DEADTIME + KEEPALIVE + 5)
-    detected = time.monotonic() - killed
+                     and e.status is NodeState.DEAD)
     assert dead is not None, cluster.logs("n1")
-    assert detected <= DEADTIME + KEEPALIVE + SLACK, detected
     counters = n1.query_counters().counters
     assert counters["rx.accepted"] > 10 and counters.get("rejected.bad_signature", 0) == 0
     n1.close()
@@ -152,15 +164,16 @@ def test_clean_stop_is_seen_at_once_and_restart_gets_new_generation(cluster: Clu
     cluster.wait_all_up("n1")
     n1 = cluster.client("n1")
     before = {i.node: i.generation for i in n1.query_nodes().nodes}
-    events = n1.subscribe((b"status",))
-    time.sleep(0.3)
-    stopped = time.monotonic()
+    events = _subscribed(n1, (b"status",))
     cluster.procs["n2"].send_signal(signal.SIGTERM)
-    dead = _wait_for(events, lambda e: e.node == "n2" and e.status is NodeState.DEAD, 5.0)
-    assert dead is not None and time.monotonic() - stopped < DEADTIME
+    dead = _wait_for(events, lambda e: isinstance(e, NodeStatusChanged) and e.node == "n2"
+                     and e.status is NodeState.DEAD)
+    assert dead is not None
     assert cluster.procs["n2"].wait(30) == 0
+    assert "node_left" in cluster.logs("n1")  # told by n2's Leaving, not by deadtime
     cluster.start("n2")
-    up = _wait_for(events, lambda e: e.node == "n2" and e.status is NodeState.UP, 90.0)
+    up = _wait_for(events, lambda e: isinstance(e, NodeStatusChanged) and e.node == "n2"
+                   and e.status is NodeState.UP)
     assert up is not None and up.generation > before["n2"]  # type: ignore[attr-defined]
     n1.close()
 
@@ -194,4 +207,53 @@ def test_autojoin_any_admits_unlisted_nodes_and_remembers_them(tmp_path: Path) -
         made.wait_all_up("n1")
         assert (tmp_path / "n1" / "hostcache").read_text().split() == ["n1", "n2"]
     finally:
+        made.stop_all()
+
+
+def _multi_frame_request(endpoint: str) -> None:
+    """Issue 8, defect 1: one REQ message of three frames, as an attacker or a bug sends."""
+    import zmq
+
+    context = zmq.Context()
+    sock = context.socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(endpoint)
+        sock.send_multipart([b"a", b"b", b"c"])
+        assert sock.poll(10_000), "a multi-frame request got no answer"
+        sock.recv_multipart()
+    finally:
+        sock.close(0)
+        context.term()
+
+
+def test_multi_frame_request_does_not_wedge_heartbeat_or_ccm(tmp_path: Path) -> None:
+    from ccm.api import CcmClient
+
+    made = Cluster(tmp_path, 1)
+    made.start("n1")
+    ccm_log = open(tmp_path / "ccm.log", "ab")  # noqa: SIM115 - owned by the process
+    ccm = subprocess.Popen([sys.executable, "-m", "ccm", "-c", str(tmp_path / "ha.cf"),
+                            "-n", "n1", "--state-dir", str(made.state_dir("n1"))],
+                           cwd=REPO, stdout=ccm_log, stderr=subprocess.STDOUT)
+    try:
+        made.wait_all_up("n1")
+        state = made.state_dir("n1")
+        deadline = time.monotonic() + WAIT
+        while not (state / "ccm.ctl").exists():
+            assert time.monotonic() < deadline and ccm.poll() is None, made.logs("n1")
+            time.sleep(0.05)
+        for name in ("heartbeat.ctl", "ccm.ctl"):
+            _multi_frame_request(f"ipc://{state / name}")
+            _multi_frame_request(f"ipc://{state / name}")
+        client = made.client("n1")
+        try:
+            assert client.query_nodes().status_of("n1") is NodeState.UP
+            assert client.ping().daemon == "heartbeat"
+        finally:
+            client.close()
+        assert CcmClient(state).query(timeout=10.0).node == "n1"
+    finally:
+        ccm.terminate()
+        ccm.wait(30)
         made.stop_all()

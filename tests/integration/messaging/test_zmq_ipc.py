@@ -1,103 +1,292 @@
-"""zmq IPC with real ipc:// sockets: file permissions, typed request/reply, timeouts."""
+"""The one IPC server and client over real ipc:// sockets: permissions, request/reply with
+ids, errors both ways, timeouts and reconnects, and a server that keeps answering after
+garbage, multi-frame, oversized and wrongly typed requests (issue 8, defect 1)."""
 
 from __future__ import annotations
 
+import asyncio
 import grp
 import os
 import stat
 import threading
-import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import msgpack
 import pytest
 import zmq
 
-from messaging.errors import PeerTimeout, PeerUnreachable
-from messaging.heartbeat.api import (
-    IPC,
-    Ack,
-    HeartbeatClient,
-    NodeState,
-    NodeStatusChanged,
-    SendMessage,
-    ctl_endpoint,
-    pub_endpoint,
+from messaging.client import AsyncClient, Client, Subscriber
+from messaging.effects import Client as ClientToken
+from messaging.envelope import Kind, Pong, decode, encode, protocol
+from messaging.errors import (
+    InternalError,
+    NotFoundError,
+    PeerTimeout,
+    PeerUnreachable,
+    RemoteProtocolError,
 )
-from messaging.ipc import RequestClient, Subscriber, bind, cluster_gid
+from messaging.ipc import Publisher, Server, bind, cluster_gid
+
+API = protocol("itest")
+MAX_FRAME = 64 * 1024
 
 
-def test_bound_socket_is_0660_and_group_haclient(tmp_path: Path) -> None:
-    context = zmq.Context()
-    sock = context.socket(zmq.REP)
+@API.register("echo")
+@dataclass(frozen=True, slots=True)
+class Echo:
+    text: str
+
+
+@API.register("later")
+@dataclass(frozen=True, slots=True)
+class Later:
+    """Answered only when `release` arrives (so several requests are in flight)."""
+
+    text: str
+
+
+@API.register("release")
+@dataclass(frozen=True, slots=True)
+class Release:
+    pass
+
+
+@API.register("fail")
+@dataclass(frozen=True, slots=True)
+class Fail:
+    bug: bool = False
+
+
+@API.register("silent")
+@dataclass(frozen=True, slots=True)
+class Silent:
+    pass
+
+
+class Daemon:
+    """A Server on its own asyncio loop in a thread, with a handler like a daemon's."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.server = Server(endpoint, API, self.handle, daemon="itest", max_frame=MAX_FRAME)
+        self.waiting: list[tuple[Later, ClientToken]] = []
+        self.ready = threading.Event()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def handle(self, request: Any, client: ClientToken) -> Any:
+        if isinstance(request, Echo):
+            return Echo(request.text.upper())
+        if isinstance(request, Later):
+            self.waiting.append((request, client))
+            return None
+        if isinstance(request, Release):
+            for later, token in reversed(self.waiting):
+                self.server.send(token, Echo(later.text))
+                self.server.send(token, Echo(f"event after {later.text}"))
+            self.waiting.clear()
+            return Echo("released")
+        if isinstance(request, Fail):
+            if request.bug:
+                raise KeyError("a bug")
+            raise NotFoundError("no such thing")
+        return None  # Silent: never answered
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.server.bind()
+        self.ready.set()
+        task = self.loop.create_task(self.server.serve())
+        try:
+            self.loop.run_forever()
+        finally:
+            task.cancel()
+            self.loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+            self.server.close()
+            self.loop.close()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    made = Daemon(f"ipc://{tmp_path}/itest.ctl")
+    made.thread.start()
+    assert made.ready.wait(10)
     try:
-        bind(sock, ctl_endpoint(tmp_path))
-        info = (tmp_path / "heartbeat.ctl").stat()
-        assert stat.S_IMODE(info.st_mode) == 0o660
-        gid = cluster_gid()
-        if gid is not None and os.geteuid() == 0:
-            assert info.st_gid == gid == grp.getgrnam("haclient").gr_gid
+        yield made
     finally:
-        sock.close(linger=0)
-        context.term()
+        made.stop()
 
 
-def _serve_once(endpoint: str, reply: object, ready: threading.Event,
-                delay: float = 0.0) -> threading.Thread:
-    def run() -> None:
-        context = zmq.Context()
-        sock = context.socket(zmq.REP)
-        bind(sock, endpoint)
-        ready.set()
-        if sock.poll(5000):
-            request = IPC.decode(sock.recv())
-            assert isinstance(request, SendMessage)
-            time.sleep(delay)
-            sock.send(IPC.encode(reply))
-        sock.close(linger=0)
-        context.term()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+def _client(daemon: Daemon, timeout: float = 5.0) -> Client:
+    return Client(daemon.server.endpoint, API, timeout=timeout, max_frame=MAX_FRAME)
 
 
-def test_typed_request_reply(tmp_path: Path) -> None:
-    ready = threading.Event()
-    thread = _serve_once(ctl_endpoint(tmp_path), Ack(False, "unknown node 'x'"), ready)
-    ready.wait(5)
-    client = HeartbeatClient(tmp_path)
-    assert client.send_message("x", "ccm", b"hi") == Ack(False, "unknown node 'x'")
-    client.close()
-    thread.join(5)
+def test_socket_file_is_0660_and_group_haclient(daemon: Daemon, tmp_path: Path) -> None:
+    info = (tmp_path / "itest.ctl").stat()
+    assert stat.S_IMODE(info.st_mode) == 0o660
+    gid = cluster_gid()
+    if gid is not None and os.geteuid() == 0:
+        assert info.st_gid == gid == grp.getgrnam("haclient").gr_gid
 
 
-def test_timeout_and_missing_daemon(tmp_path: Path) -> None:
-    with pytest.raises(PeerUnreachable, match="no daemon listening"):
-        RequestClient(ctl_endpoint(tmp_path), IPC, timeout=0.2).request(SendMessage("*", "c", b""))
-    ready = threading.Event()
-    thread = _serve_once(ctl_endpoint(tmp_path), Ack(True), ready, delay=1.0)
-    ready.wait(5)
-    client = RequestClient(ctl_endpoint(tmp_path), IPC, timeout=0.2)
+def test_request_reply_and_builtin_ping(daemon: Daemon) -> None:
+    with _client(daemon) as client:
+        assert client.request(Echo("hi")) == Echo("HI")
+        pong = client.ping()
+        assert pong == Pong("itest", os.getpid())
+
+
+def test_several_requests_in_flight_are_matched_by_id(daemon: Daemon) -> None:
+    with _client(daemon) as client:
+        first, second = client.send_request(Later("one")), client.send_request(Later("two"))
+        assert client.request(Release()) == Echo("released")
+        assert client.wait_reply(first) == Echo("one")  # answered last, matched by id
+        assert client.wait_reply(second) == Echo("two")
+        events = {client.next_event(), client.next_event()}
+        assert events == {Echo("event after one"), Echo("event after two")}
+
+
+def test_errors_map_to_the_haerror_tree_and_the_server_goes_on(daemon: Daemon) -> None:
+    with _client(daemon) as client:
+        with pytest.raises(NotFoundError, match="no such thing"):
+            client.request(Fail())
+        with pytest.raises(InternalError, match="KeyError"):
+            client.request(Fail(bug=True))
+        assert client.request(Echo("still")) == Echo("STILL")
+
+
+def test_timeout_then_reconnect(daemon: Daemon) -> None:
+    client = _client(daemon, timeout=0.3)
     with pytest.raises(PeerTimeout):
-        client.request(SendMessage("*", "c", b""))
+        client.request(Silent())
+    assert client.request(Echo("again"), timeout=5.0) == Echo("AGAIN")
     client.close()
-    thread.join(5)
 
 
-def test_subscriber_skips_undecodable_events(tmp_path: Path) -> None:
+def test_missing_daemon_is_unreachable(tmp_path: Path) -> None:
+    with pytest.raises(PeerUnreachable, match="no daemon listening"):
+        Client(f"ipc://{tmp_path}/nobody.ctl", API).request(Echo("x"))
+
+
+def _raw_exchange(endpoint: str, kind: int, frames: list[bytes],
+                  wait: float = 5.0) -> list[bytes] | None:
+    """Send `frames` from a raw zmq socket; the reply frames, or None if none came."""
+    context = zmq.Context()
+    sock = context.socket(kind)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(endpoint)
+        sock.send_multipart(frames)
+        return sock.recv_multipart() if sock.poll(int(wait * 1000)) else None
+    finally:
+        sock.close(0)
+        context.term()
+
+
+BAD_REQUESTS: list[tuple[str, int, list[bytes]]] = [
+    ("multi-frame REQ (defect 1)", zmq.REQ, [b"a", b"b", b"c"]),
+    ("garbage", zmq.REQ, [b"\xc1\xc1\xc1"]),
+    ("empty frame", zmq.REQ, [b""]),
+    ("old lrmd format", zmq.REQ, [msgpack.packb([2, ["ListRequest", []]])]),
+    ("old stonithd format", zmq.REQ, [msgpack.packb({"v": 1, "t": "Echo", "b": {}})]),
+    ("other version", zmq.REQ, [msgpack.packb([9, "request", 5, "echo", ["x"]])]),
+    ("unknown type", zmq.REQ, [msgpack.packb([1, "request", 5, "nope", []])]),
+    ("wrong field type", zmq.REQ, [msgpack.packb([1, "request", 5, "echo", [3]])]),
+    ("a reply sent as request", zmq.REQ, [encode(API, Kind.REPLY, 5, Echo("x"))]),
+    ("DEALER without delimiter, two frames", zmq.DEALER, [b"x", b"y"]),
+]
+
+
+@pytest.mark.parametrize(("what", "kind", "frames"), BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS])
+def test_malformed_request_gets_an_error_and_the_server_keeps_serving(
+        daemon: Daemon, what: str, kind: int, frames: list[bytes]) -> None:
+    reply = _raw_exchange(daemon.server.endpoint, kind, frames)
+    assert reply is not None, f"{what}: no answer"
+    envelope = decode(API, reply[-1])
+    assert envelope.kind is Kind.ERROR
+    with pytest.raises(RemoteProtocolError):
+        raise envelope.message.to_exception()
+    with _client(daemon) as client:
+        assert client.request(Echo("alive")) == Echo("ALIVE")
+    assert daemon.server.rejected >= 1
+
+
+def test_oversized_request_is_dropped_and_the_server_keeps_serving(daemon: Daemon) -> None:
+    huge = encode(API, Kind.REQUEST, 1, Echo("x" * (2 * MAX_FRAME)))
+    assert _raw_exchange(daemon.server.endpoint, zmq.REQ, [huge], wait=0.5) is None
+    with _client(daemon) as client:
+        assert client.request(Echo("alive")) == Echo("ALIVE")
+        with pytest.raises(PeerTimeout):  # zmq drops the oversized frame's connection
+            client.request(Echo("y" * (2 * MAX_FRAME)), timeout=0.5)
+        assert client.request(Echo("after")) == Echo("AFTER")
+
+
+def test_async_client_concurrent_requests(daemon: Daemon) -> None:
+    async def scenario() -> list[Any]:
+        client = AsyncClient(daemon.server.endpoint, API, max_frame=MAX_FRAME)
+        try:
+            later = [asyncio.ensure_future(client.request(Later(t))) for t in ("a", "b")]
+            await asyncio.sleep(0)  # let both go out before the release
+            while len(daemon.waiting) < 2:
+                await asyncio.sleep(0.01)
+            released = await client.request(Release())
+            return [released, *(await asyncio.gather(*later))]
+        finally:
+            client.close()
+
+    assert asyncio.run(scenario()) == [Echo("released"), Echo("a"), Echo("b")]
+
+
+def test_publisher_events_reach_subscribers(tmp_path: Path) -> None:
+    endpoint = f"ipc://{tmp_path}/itest.pub"
+
+    async def scenario() -> list[Any]:
+        publisher = Publisher(endpoint, API)
+        publisher.bind()
+        subscriber = Subscriber(endpoint, API, ("status",))
+        try:
+            first = None
+            while first is None:  # until the subscription is live (zmq's slow joiner)
+                publisher.publish("status", Echo("ready"))
+                await asyncio.sleep(0.01)
+                first = subscriber.recv(0.05)
+            publisher.publish("other", Echo("filtered out"))
+            publisher.publish("status", Echo("n2 dead"))
+            await asyncio.sleep(0)
+            while (event := subscriber.recv(5.0)) == Echo("ready"):
+                pass
+            return [first, event]
+        finally:
+            subscriber.close()
+            publisher.close()
+
+    assert asyncio.run(scenario()) == [Echo("ready"), Echo("n2 dead")]
+
+
+def test_subscriber_skips_frames_that_are_not_events(tmp_path: Path) -> None:
+    endpoint = f"ipc://{tmp_path}/itest.pub"
     context = zmq.Context()
     pub = context.socket(zmq.PUB)
-    bind(pub, pub_endpoint(tmp_path))
-    sub = Subscriber(pub_endpoint(tmp_path), IPC, (b"status",), context=context)
+    bind(pub, endpoint)
+    subscriber = Subscriber(endpoint, API, ("status",), context=context)
     try:
-        time.sleep(0.3)
-        event = NodeStatusChanged("n2", NodeState.DEAD, {}, 3, 1.0)
-        pub.send_multipart([b"status", b"\xc1garbage"])
-        pub.send_multipart([b"message", IPC.encode(event)])  # other topic: filtered
-        pub.send_multipart([b"status", IPC.encode(event)])
-        assert sub.recv(1.0) == event
-        assert sub.recv(0.1) is None
+        event = encode(API, Kind.EVENT, 0, Echo("n2 dead"))
+        while subscriber.recv(0.05) is None:  # until the subscription is live
+            pub.send_multipart([b"status", encode(API, Kind.EVENT, 0, Echo("ready"))])
+        for junk in ([b"status", b"\xc1garbage"], [b"status"], [b"status", event, b"x"],
+                     [b"status", encode(API, Kind.REPLY, 3, Echo("a reply"))]):
+            pub.send_multipart(junk)
+        pub.send_multipart([b"status", event])
+        while (got := subscriber.recv(5.0)) == Echo("ready"):
+            pass
+        assert got == Echo("n2 dead")
     finally:
-        sub.close()
+        subscriber.close()
         pub.close(linger=0)
         context.term()

@@ -56,11 +56,25 @@ class Daemon:
         self.log = open(state.parent / f"{node}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      cwd=REPO)
-        deadline = time.monotonic() + 30
-        while not (state / "stonithd.sock").exists():
+        deadline = time.monotonic() + 60
+        while not self._answers():  # a condition: the fencer answers Ping
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"stonithd {node} did not start: {self.logs()}")
             time.sleep(0.05)
+
+    def _answers(self) -> bool:
+        from messaging.client import Client
+        from messaging.errors import HAError
+        from stonithd.api import API
+
+        if not (self.state / "stonithd.sock").exists():
+            return False
+        try:
+            with Client(self.endpoint, API, timeout=1.0) as client:
+                client.ping()
+        except HAError:
+            return False
+        return True
 
     def logs(self) -> str:
         self.log.flush()

@@ -9,15 +9,15 @@ import pytest
 from click.testing import CliRunner
 
 from ccm.api import (
+    API,
     MembershipChanged,
     MembershipStatus,
     NodeInfo,
     QueryMembership,
-    decode,
-    encode,
 )
 from ccm.cli import membership, render
 from ccm.config import parse
+from messaging.envelope import Kind, decode, encode
 from messaging.errors import ConfigError, RemoteProtocolError
 
 BASE = "keepalive 1\ndeadtime 5\nucast eth0 10.0.0.1\nnode a b c\n"
@@ -80,18 +80,19 @@ STATUS = MembershipStatus(
     [STATUS, QueryMembership(), MembershipChanged(3, ("a", "b"), "a", False, 5, 2, 3)],
 )
 def test_api_round_trip(message: object) -> None:
-    assert decode(encode(message)) == message  # type: ignore[arg-type]
+    assert decode(API, encode(API, Kind.EVENT, 0, message)).message == message
 
 
 @pytest.mark.parametrize(
     "data",
-    [b"\xc1", msgpack.packb({"v": 9, "t": "query", "b": {}}),
-     msgpack.packb({"v": 1, "t": "nope", "b": {}}),
-     msgpack.packb({"v": 1, "t": "changed", "b": {"view_id": 1}}), msgpack.packb([1, 2])],
+    [b"\xc1", msgpack.packb({"v": 1, "t": "query", "b": {}}),  # the old ccm format
+     msgpack.packb([9, "request", 1, "query_membership", []]),
+     msgpack.packb([1, "request", 1, "nope", []]),
+     msgpack.packb([1, "event", 0, "membership_changed", [1]]), msgpack.packb([1, 2])],
 )
 def test_api_rejects_garbage(data: bytes) -> None:
     with pytest.raises(RemoteProtocolError):
-        decode(data)
+        decode(API, data)
 
 
 def test_json_shape_is_the_documented_one() -> None:

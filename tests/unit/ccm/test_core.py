@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import msgpack
 import pytest
 
 from ccm.core import (
@@ -22,7 +23,7 @@ from ccm.core import (
 )
 from ccm.graph import cliques, distrust
 from ccm.protocol import Ack, Commit, Nack, Nudge, Propose, Reach, Report, from_wire, to_wire
-from messaging.effects import ArmTimer, CancelTimer, Effect, Publish, Send, TimerFired
+from messaging.effects import ArmTimer, CancelTimer, Effect, Node, Publish, Send, TimerFired
 from messaging.errors import RemoteProtocolError
 
 TIMING = Timing(settle=1.0, proposal_timeout=0.5, retry_delay=0.2, check_interval=0.5,
@@ -48,8 +49,10 @@ def full_mesh(name: str, *names: str) -> Membership:
     return settled(name, {p: tuple(n for n in everyone if n != p) for p in names})
 
 
-def sends(effects: list[Effect]) -> list[tuple[str, object]]:
-    return [(e.destination, e.message) for e in effects
+def sends(effects: list[Effect]) -> list[tuple[object, object]]:
+    """(node name or BROADCAST, message) of every non-gossip Send."""
+    return [(e.destination.name if isinstance(e.destination, Node) else e.destination,
+             e.message) for e in effects
             if isinstance(e, Send) and not isinstance(e.message, Reach)]
 
 
@@ -259,20 +262,26 @@ def test_protocol_round_trip(message: object) -> None:
     assert from_wire(to_wire(message)) == message  # type: ignore[arg-type]
 
 
+def _frame(tag: str, body: list[object], version: int = 1, kind: str = "event") -> bytes:
+    return msgpack.packb([version, kind, 0, tag, body])  # type: ignore[no-any-return]
+
+
 @pytest.mark.parametrize(
     "data",
     [
         None,
-        {"v": 2, "t": "ack", "b": {"view_id": 1, "round": 1}},
-        {"v": 1, "t": "bogus", "b": {}},
-        {"v": 1, "t": "ack", "b": {"view_id": 1}},
-        {"v": 1, "t": "ack", "b": {"view_id": -1, "round": 1}},
-        {"v": 1, "t": "ack", "b": {"view_id": True, "round": 1}},
-        {"v": 1, "t": "nudge", "b": {"view_id": 1, "reachable": [1], "max_view_id": 1}},
-        {"v": 1, "t": "commit", "b": {"coordinator": 5, "view_id": 1, "members": [], "round": 1}},
-        {"v": 1, "t": "reach", "b": {"reports": [["n1", 1, 1, 1]]}},
-        {"v": 1, "t": "reach", "b": {"reports": [["n1", 1, -1, 1, []]]}},
-        {"v": 1, "t": "reach", "b": {"reports": "n1"}},
+        msgpack.packb({"v": 1, "t": "ack", "b": {"view_id": 1, "round": 1}}),  # old format
+        _frame("ack", [1, 1], version=2),
+        _frame("bogus", []),
+        _frame("ack", [1]),
+        _frame("ack", [-1, 1]),
+        _frame("ack", [True, 1]),
+        _frame("ack", [1, 1], kind="request"),
+        _frame("nudge", [1, [1], 1]),
+        _frame("commit", [5, 1, [], 1]),
+        _frame("reach", [[["n1", 1, 1, 1]]]),
+        _frame("reach", [[["n1", 1, -1, 1, []]]]),
+        _frame("reach", ["n1"]),
     ],
 )
 def test_malformed_protocol_messages_are_remote_errors(data: object) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import msgpack
 import pytest
 from lxml import etree
 
-from lrmd.api import decode, encode
+from lrmd.api import API
 from lrmd.history import lrm_rsc_op_attributes, lrm_rsc_op_element, op_digest
 from lrmd.messages import AgentSpec, ExecRequest, HistoryReply, OpCompleted
+from messaging.envelope import Kind, decode, encode
 from messaging.errors import RemoteProtocolError, UsageError
 from messaging.types import OpStatus
 
@@ -131,12 +133,14 @@ def test_wire_round_trip_and_bad_input() -> None:
     request = ExecRequest(
         "db", AgentSpec("ocf", "Dummy", "heartbeat"), "monitor", params={"a": "1"}, interval_ms=5000
     )
-    assert decode(encode(request)) == request
+    frame = encode(API, Kind.REQUEST, 1, request)
+    assert decode(API, frame).message == request
     reply = HistoryReply(records=(_result(),))
-    assert decode(encode(reply)) == reply
-    for bad in (b"\xc1garbage", encode(request).replace(b"ExecRequest", b"ExecRequesX")):
+    assert decode(API, encode(API, Kind.REPLY, 1, reply)).message == reply
+    old_format = msgpack.packb([2, ["ExecRequest", []]])
+    for bad in (b"\xc1garbage", frame.replace(b"ExecRequest", b"ExecRequesX"), old_format):
         with pytest.raises(RemoteProtocolError):
-            decode(bad)
+            decode(API, bad)
 
 
 def test_agent_spec_parse() -> None:
@@ -233,7 +237,7 @@ def test_public_surface_of_lrmd_api() -> None:
         "op_digest",
         "lrm_rsc_op_element",
         "lrm_resource_element",
-        "StonithExecRequest",
+        "API",
         "CONTROL_SOCKET",
         "OP_TOPIC",
     }

@@ -31,7 +31,7 @@ def test_events_round_trip() -> None:
         NodeTable("n1", "c1", (NodeInfo("n1", NodeState.UP, {}, 3, 1.0),
                                NodeInfo("n2", NodeState.DEAD, {"eth0": LinkState.DEAD}, 0, None)),
                   {"rx": 5}, 9.0),
-        SendMessage("*", "ccm", b"x"), QueryNodes(), Counters({"tx": 1}), Ack(False, "no"),
+        SendMessage("*", "ccm", b"x"), QueryNodes(), Counters({"tx": 1}), Ack(),
     ]
     for event in events:
         back = IPC.decode(IPC.encode(event))
@@ -81,5 +81,6 @@ def test_public_surface_is_pinned() -> None:
         "MessageReceived": ["src", "channel", "payload", "generation", "broadcast"],
         "NodeTable": ["local", "cluster", "nodes", "counters", "now"],
         "SendMessage": ["dst", "channel", "payload"],
-        "QueryNodes": [], "QueryCounters": [], "Counters": ["counters"], "Ack": ["ok", "error"],
+        "QueryNodes": [], "QueryCounters": [], "Counters": ["counters"], "Ack": ["ok"],
+        "Ping": [], "Pong": ["daemon", "pid"], "ErrorReply": ["error", "exit_code", "message"],
     }

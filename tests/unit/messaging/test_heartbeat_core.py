@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from messaging.auth import AuthKey, KeyRing
-from messaging.effects import ArmTimer, TimerFired
+from messaging.effects import ArmTimer, Persist, TimerFired
 from messaging.heartbeat.api import LinkState, MessageReceived, NodeState, NodeStatusChanged
-from messaging.heartbeat.core import CoreSettings, HeartbeatCore
+from messaging.heartbeat.core import HOSTCACHE, CoreSettings, HeartbeatCore
 from messaging.heartbeat.events import PacketReceived, SendDatagram, SendRequest, Started
 from messaging.heartbeat.liveness import Timing
 from messaging.heartbeat.simnet import SimNet
@@ -229,6 +229,21 @@ def test_timers_and_heartbeat_effects() -> None:
     assert [(s.link, s.dest) for s in sends] == [("eth0", None), ("eth1", None)]
     arms = {e.key: e.deadline for e in effects if isinstance(e, ArmTimer)}
     assert arms == {"keepalive": 101.0, "check": 110.0}
+
+
+def test_autojoined_node_is_persisted_as_the_host_cache() -> None:
+    settings = CoreSettings("a", "test", 1, TIMING, ("eth0",), ("a",), KEYS, autojoin="other")
+    core = HeartbeatCore(settings)
+    core.handle(Started(0.0))
+    effects = core.handle(PacketReceived("eth0", _packet(1), ("10.0.0.2", 694), 1.0))
+    assert Persist(HOSTCACHE, b"a\nb\n") in effects
+    again = core.handle(PacketReceived("eth0", _packet(2), ("10.0.0.2", 694), 2.0))
+    assert not [e for e in again if isinstance(e, Persist)]  # only when the set grows
+
+
+def test_listed_nodes_are_not_persisted() -> None:
+    effects = _core().handle(PacketReceived("eth0", _packet(1), ("10.0.0.2", 694), 1.0))
+    assert not [e for e in effects if isinstance(e, Persist)]
 
 
 def test_send_refusals() -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from messaging.auth import AuthKey, KeyRing
 from messaging.config import parse_ha_cf
-from messaging.effects import TimerFired
+from messaging.effects import Persist, TimerFired
 from messaging.heartbeat.api import NodeState, NodeStatusChanged
-from messaging.heartbeat.core import CoreSettings, HeartbeatCore
-from messaging.heartbeat.events import PacketReceived, SavePeers, Started, Stopping
+from messaging.heartbeat.core import PEERS, CoreSettings, HeartbeatCore
+from messaging.heartbeat.events import PacketReceived, Started, Stopping
 from messaging.heartbeat.liveness import Timing
 from messaging.heartbeat.peers import PeerMark, decode_marks, encode_marks
 from messaging.heartbeat.simnet import PORT, SimNet
@@ -99,10 +99,11 @@ def _packet(seq: int, generation: int = 50) -> bytes:
 def test_marks_are_saved_when_they_move_and_when_stopping() -> None:
     core = _core()
     core.handle(PacketReceived("eth0", _packet(7), ("10.0.0.2", 694), 0.5))
-    saved = [e for e in core.handle(TimerFired("keepalive", 1.0)) if isinstance(e, SavePeers)]
-    assert saved == [SavePeers((PeerMark("b", 50, 7, (("eth0", "10.0.0.2"),)),))]
-    assert not [e for e in core.handle(TimerFired("keepalive", 2.0)) if isinstance(e, SavePeers)]
-    assert [e for e in core.handle(Stopping(2.5)) if isinstance(e, SavePeers)]
+    saved = [e for e in core.handle(TimerFired("keepalive", 1.0)) if isinstance(e, Persist)]
+    assert [decode_marks(e.data.decode()) for e in saved if e.name == PEERS] == [
+        (PeerMark("b", 50, 7, (("eth0", "10.0.0.2"),)),)]
+    assert not [e for e in core.handle(TimerFired("keepalive", 2.0)) if isinstance(e, Persist)]
+    assert [e for e in core.handle(Stopping(2.5)) if isinstance(e, Persist)]
 
 
 def test_restored_marks_set_the_replay_floor() -> None:

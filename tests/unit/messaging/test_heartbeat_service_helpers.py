@@ -30,10 +30,13 @@ def test_node_must_be_listed_unless_autojoin_any() -> None:
 
 
 def test_hostcache_round_trip_ignores_junk(tmp_path: Path) -> None:
-    from messaging.heartbeat.service import load_hostcache, save_hostcache
+    from messaging.effects import Persist
+    from messaging.heartbeat.core import HOSTCACHE
+    from messaging.heartbeat.service import load_hostcache
+    from messaging.runtime import StateFiles
 
     assert load_hostcache(tmp_path) == ()
-    save_hostcache(tmp_path, ["a", "b"])
+    StateFiles(tmp_path)(Persist(HOSTCACHE, b"a\nb\n"))  # what the core persists
     assert load_hostcache(tmp_path) == ("a", "b")
     (tmp_path / "hostcache").write_text("a\nb\na\n" + "x" * 100 + "\n")
     assert load_hostcache(tmp_path) == ("a", "b")

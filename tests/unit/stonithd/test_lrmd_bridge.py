@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
-from lrmd.api import StonithExecRequest, decode, encode
+from messaging.envelope import Kind, decode, encode
+from messaging.errors import ErrorReply, NotFoundError
+from messaging.handoff import HANDOFF, StonithExecRequest
 from messaging.types import OcfRc, OpStatus
-from stonithd.api import DeviceActionRequest, DeviceActionResult, ErrorReply
+from stonithd.api import API, DeviceActionRequest, DeviceActionResult
 from stonithd.lrmd_bridge import translate_reply, translate_request
 
 
@@ -24,7 +26,6 @@ def test_stop_completes_at_once_successfully() -> None:
     result = translate_request(_request("stop"))
     assert not isinstance(result, DeviceActionRequest)
     assert (result.rc, result.status, result.call_id) == (0, OpStatus.DONE, 7)
-    assert result.agent.standard == "stonith" and result.agent.type == "fence_hacluster_dummy"
 
 
 def test_unsupported_action_is_unimplemented() -> None:
@@ -42,13 +43,15 @@ def test_device_answer_maps_to_rc() -> None:
 
 
 def test_unknown_device_is_not_running_for_monitor_and_not_configured_for_start() -> None:
-    missing = ErrorReply(105, "No such device: fence-n1")
+    missing = ErrorReply.of(NotFoundError("No such device: fence-n1"))
     monitor = translate_reply(_request("monitor"), missing)
     start = translate_reply(_request("start"), missing)
     assert monitor.rc == OcfRc.NOT_RUNNING and monitor.status == OpStatus.DONE
     assert start.rc == OcfRc.ERR_CONFIGURED and start.status == OpStatus.ERROR_HARD
 
 
-def test_results_travel_on_the_lrmd_wire() -> None:
-    result = translate_reply(_request("monitor"), DeviceActionResult("fence-n1", "monitor", True))
-    assert decode(encode(result)) == result
+def test_hand_off_travels_between_the_lrmd_and_stonithd_protocols() -> None:
+    request = _request("monitor")
+    assert decode(API, encode(HANDOFF, Kind.REQUEST, 3, request)).message == request
+    result = translate_reply(request, DeviceActionResult("fence-n1", "monitor", True))
+    assert decode(HANDOFF, encode(API, Kind.REPLY, 3, result)).message == result

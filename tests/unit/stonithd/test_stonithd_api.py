@@ -1,10 +1,11 @@
-"""stonithd.api wire codec and the history store."""
+"""stonithd.api messages in the one IPC envelope, peer frames, and the history store."""
 
 from __future__ import annotations
 
 import msgpack
 import pytest
 
+from messaging.envelope import Kind, decode, encode
 from messaging.errors import RemoteProtocolError
 from stonithd import api
 from stonithd.history import MAX_ENTRIES, TRIM_TO, History
@@ -18,7 +19,7 @@ SAMPLES = [
     api.HistoryReply((api.HistoryEntry("o-1", "n1", "off", "n2", "c"),
                       api.HistoryEntry("o-2", "n1", "on", "n2", "c", "n3", "done", 4.0))),
     api.DeviceActionResult("d1", "list", True, "", "", ("p1", "p2")),
-    api.ErrorReply(105, "No such device"), api.QueryCapable("o-1", "n1", "n2", "reboot"),
+    api.QueryCapable("o-1", "n1", "n2", "reboot"),
     api.CapableReply("o-1", "n3", ("d1",)),
     api.ExecuteFence("o-1", "n1", "d1", "n2", "reboot", 20.0, 0.0, True),
     api.DeviceResult("o-1", "n3", "d1", False, "boom"),
@@ -29,32 +30,42 @@ SAMPLES = [
 
 @pytest.mark.parametrize("message", SAMPLES, ids=lambda m: type(m).__name__)
 def test_round_trip(message: api.Message) -> None:
-    assert api.decode(api.encode(message)) == message
+    assert decode(api.API, encode(api.API, Kind.REQUEST, 1, message)).message == message
 
 
-def test_integer_seconds_become_floats() -> None:
-    raw = msgpack.packb({"v": 1, "t": "FenceRequest", "b": {"target": "n1", "timeout": 5}})
-    decoded = api.decode(raw)
-    assert isinstance(decoded, api.FenceRequest) and decoded.timeout == 5.0
+def _frame(tag: str, body: list[object], version: int = 1) -> bytes:
+    return msgpack.packb([version, "request", 1, tag, body])  # type: ignore[no-any-return]
+
+
+def test_integer_seconds_become_floats_and_newer_fields_are_ignored() -> None:
+    decoded = decode(api.API, _frame("FenceRequest", ["n1", "off", 5, 0, 0, "me", "newer"]))
+    assert decoded.message == api.FenceRequest("n1", "off", 5.0, 0.0, 0.0, "me")
+    assert isinstance(decoded.message.timeout, float)
 
 
 @pytest.mark.parametrize(("payload", "message"), [
     (b"\xc1garbage", "undecodable"),
-    (msgpack.packb([1, 2]), "not a stonithd envelope"),
-    (msgpack.packb({"v": 2, "t": "HistoryRequest", "b": {}}), "wire version"),
-    (msgpack.packb({"v": 1, "t": "Pickle", "b": {}}), "unknown message type"),
-    (msgpack.packb({"v": 1, "t": "FenceRequest", "b": {"target": 3}}), "wrong type"),
-    (msgpack.packb({"v": 1, "t": "FenceRequest", "b": {"target": "n", "evil": 1}}),
-     "unknown fields"),
-    (msgpack.packb({"v": 1, "t": "FenceRequest", "b": {}}), "FenceRequest"),
-    (msgpack.packb({"v": 1, "t": "DeviceList", "b": {"devices": "abc"}}), "must be a list"),
-    (msgpack.packb({"v": 1, "t": "FenceResult", "b": {"op_id": "x", "target": "n",
-                                                     "action": "off", "ok": 1, "origin": "n"}}),
-     "wrong type"),
+    (msgpack.packb([1, 2]), "not an IPC envelope"),
+    (msgpack.packb({"v": 1, "t": "HistoryRequest", "b": {}}), "not an IPC envelope"),
+    (_frame("HistoryRequest", [], version=2), "version 2 unsupported"),
+    (_frame("Pickle", []), "unknown message type"),
+    (_frame("FenceRequest", [3]), "expected str"),
+    (_frame("FenceRequest", []), "lacks field 'target'"),
+    (_frame("DeviceList", ["abc"]), "expected list"),
+    (_frame("FenceResult", ["x", "n", "off", 1, "n"]), "expected bool"),
 ])
 def test_bad_messages_raise_remote_protocol_error(payload: bytes, message: str) -> None:
     with pytest.raises(RemoteProtocolError, match=message):
-        api.decode(payload)
+        decode(api.API, payload)
+
+
+def test_peer_frames_carry_only_peer_messages() -> None:
+    query = api.QueryCapable("o-1", "n1", "n2", "reboot")
+    assert api.open_peer_frame(api.peer_frame(query)) == query
+    with pytest.raises(RemoteProtocolError, match="not a fencer peer message"):
+        api.open_peer_frame(api.peer_frame(api.FenceRequest("n1")))
+    with pytest.raises(RemoteProtocolError):
+        api.open_peer_frame(encode(api.API, Kind.REQUEST, 1, query))
 
 
 def test_history_replaces_by_id_orders_newest_first_and_trims() -> None:

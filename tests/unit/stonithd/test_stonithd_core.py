@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from messaging.errors import ErrorReply
 from stonithd.api import (
     ConfirmRequest,
     DeviceActionRequest,
     DeviceList,
-    ErrorReply,
     FenceRequest,
     FenceResult,
     HistoryReply,

@@ -1,0 +1,331 @@
+"""The one IPC client (blocking and asyncio) and the one subscriber of daemon events.
+
+`Client` and `AsyncClient` talk to a `messaging.ipc.Server` over a DEALER socket with
+`messaging.envelope` frames. Each request gets a fresh id; replies are matched by id, so
+several requests may be in flight (`send_request` + `wait_reply`, or concurrent awaits),
+and a late reply can never be taken for another request's. An ``error`` reply is raised
+as the HAError it names (`ErrorReply.to_exception`); no reply within the timeout raises
+`PeerTimeout`, after which the socket is rebuilt (when no other request is in flight),
+so a restarted daemon is reached again. ``event`` frames a server pushes to this client
+(lrmd's OpCompleted after ExecAccepted) wait in `next_event`. A missing socket file is
+`PeerUnreachable` at once. Frames larger than ``max_frame`` are refused by zmq.
+
+`Subscriber` / `AsyncSubscriber` read a `messaging.ipc.Publisher`: ``[topic, envelope]``
+frames; frames that are not well-formed events are skipped (a publisher never makes a
+subscriber fail).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from messaging.codec import Registry
+from messaging.envelope import DEFAULT_MAX_FRAME, Envelope, Kind, Ping, Pong, decode, encode
+from messaging.errors import (
+    ErrorReply,
+    PeerTimeout,
+    PeerUnreachable,
+    RemoteProtocolError,
+    TransportError,
+)
+from messaging.ipc import endpoint_path, translated
+
+_ids = itertools.count(1)
+
+
+def _check_present(endpoint: str) -> None:
+    path = endpoint_path(endpoint)
+    if path is not None and not path.exists():
+        raise PeerUnreachable(f"{endpoint}: no daemon listening (socket file missing)")
+
+
+def _result(envelope: Envelope) -> Any:
+    if envelope.kind is Kind.ERROR:
+        assert isinstance(envelope.message, ErrorReply)
+        raise envelope.message.to_exception()
+    return envelope.message
+
+
+def _dealer(context: zmq.Context[Any] | zmq.asyncio.Context, endpoint: str,
+            max_frame: int) -> Any:
+    _check_present(endpoint)
+    sock = context.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.MAXMSGSIZE, max_frame + 1024)
+    with translated(endpoint):
+        sock.connect(endpoint)
+    return sock
+
+
+class Client:
+    """A blocking client of one daemon's `Server`."""
+
+    def __init__(self, endpoint: str, registry: Registry, *, timeout: float = 5.0,
+                 max_frame: int = DEFAULT_MAX_FRAME,
+                 context: zmq.Context[Any] | None = None) -> None:
+        self.endpoint = endpoint
+        self.registry = registry
+        self.timeout = timeout
+        self.max_frame = max_frame
+        self._context = context or zmq.Context.instance()
+        self._socket: Any = None
+        self._replies: dict[int, Envelope] = {}
+        self._waiting: set[int] = set()
+        self._events: deque[Envelope] = deque()
+
+    def send_request(self, message: object) -> int:
+        """Send `message` as a request; returns its id for `wait_reply`."""
+        if self._socket is None:
+            self._socket = _dealer(self._context, self.endpoint, self.max_frame)
+        request_id = next(_ids)
+        data = encode(self.registry, Kind.REQUEST, request_id, message)
+        with translated(self.endpoint):
+            self._socket.send_multipart([b"", data])
+        self._waiting.add(request_id)
+        return request_id
+
+    def wait_reply(self, request_id: int, timeout: float | None = None) -> Any:
+        """The reply to request `request_id`; raises its error, or PeerTimeout."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        try:
+            while request_id not in self._replies:
+                self._receive_one(deadline)
+        except PeerTimeout:
+            self._waiting.discard(request_id)
+            if not self._waiting:
+                self.close()
+            raise
+        self._waiting.discard(request_id)
+        return _result(self._replies.pop(request_id))
+
+    def request(self, message: object, timeout: float | None = None) -> Any:
+        """Send one request and return its reply (raising the error it names)."""
+        return self.wait_reply(self.send_request(message), timeout)
+
+    def next_event(self, timeout: float | None = None) -> Any:
+        """The next event the server pushed to this client; PeerTimeout after `timeout`."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        try:
+            while not self._events:
+                self._receive_one(deadline)
+        except PeerTimeout:
+            if not self._waiting:
+                self.close()
+            raise
+        return self._events.popleft().message
+
+    def ping(self, timeout: float | None = None) -> Pong:
+        """Ask the server whether it serves (every server answers Ping itself)."""
+        reply = self.request(Ping(), timeout)
+        if not isinstance(reply, Pong):
+            raise RemoteProtocolError(f"{self.endpoint} answered Ping with {type(reply).__name__}")
+        return reply
+
+    def _receive_one(self, deadline: float) -> None:
+        if self._socket is None:
+            raise PeerTimeout(f"{self.endpoint}: no request in flight")
+        left = max(0.0, deadline - time.monotonic())
+        with translated(self.endpoint):
+            if not self._socket.poll(int(left * 1000)):
+                raise PeerTimeout(f"{self.endpoint}: no answer within "
+                                  f"{self.timeout if left == 0 else left:.1f}s")
+            frames = self._socket.recv_multipart()
+        envelope = decode(self.registry, frames[-1], self.max_frame)
+        if envelope.kind is Kind.EVENT:
+            self._events.append(envelope)
+        elif envelope.request_id in self._waiting:
+            self._replies[envelope.request_id] = envelope
+        # a reply to a request we gave up on is dropped
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+        self._replies.clear()
+        self._waiting.clear()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncClient:
+    """The asyncio twin of Client: concurrent requests share one socket and one reader."""
+
+    def __init__(self, endpoint: str, registry: Registry, *, timeout: float = 5.0,
+                 max_frame: int = DEFAULT_MAX_FRAME,
+                 context: zmq.asyncio.Context | None = None) -> None:
+        self.endpoint = endpoint
+        self.registry = registry
+        self.timeout = timeout
+        self.max_frame = max_frame
+        self._context = context or zmq.asyncio.Context.instance()
+        self._socket: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: dict[int, asyncio.Future[Envelope]] = {}
+        self._events: asyncio.Queue[Envelope] = asyncio.Queue()
+
+    def _connect(self) -> Any:
+        if self._socket is None:
+            self._socket = _dealer(self._context, self.endpoint, self.max_frame)
+            self._reader = asyncio.get_running_loop().create_task(self._read(self._socket))
+        return self._socket
+
+    async def _read(self, sock: Any) -> None:
+        while True:
+            try:
+                frames = await sock.recv_multipart()
+                envelope = decode(self.registry, frames[-1], self.max_frame)
+            except RemoteProtocolError:
+                continue
+            except zmq.ZMQError:
+                return
+            if envelope.kind is Kind.EVENT:
+                self._events.put_nowait(envelope)
+                continue
+            future = self._pending.get(envelope.request_id)
+            if future is not None and not future.done():
+                future.set_result(envelope)
+
+    async def request(self, message: object, timeout: float | None = None) -> Any:
+        """Send one request and await its reply (raising the error it names)."""
+        sock = self._connect()
+        request_id = next(_ids)
+        data = encode(self.registry, Kind.REQUEST, request_id, message)
+        future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        wait = self.timeout if timeout is None else timeout
+        try:
+            with translated(self.endpoint):
+                await sock.send_multipart([b"", data])
+            envelope = await asyncio.wait_for(future, wait)
+        except TimeoutError:
+            raise PeerTimeout(f"{self.endpoint}: no answer within {wait:.1f}s") from None
+        finally:
+            self._pending.pop(request_id, None)
+            if not future.done() and not self._pending:
+                self.close()
+        return _result(envelope)
+
+    async def next_event(self, timeout: float | None = None) -> Any:
+        """The next event the server pushed to this client; PeerTimeout after `timeout`."""
+        self._connect()
+        wait = self.timeout if timeout is None else timeout
+        try:
+            return (await asyncio.wait_for(self._events.get(), wait)).message
+        except TimeoutError:
+            raise PeerTimeout(f"{self.endpoint}: no event within {wait:.1f}s") from None
+
+    async def ping(self, timeout: float | None = None) -> Pong:
+        reply = await self.request(Ping(), timeout)
+        if not isinstance(reply, Pong):
+            raise RemoteProtocolError(f"{self.endpoint} answered Ping with {type(reply).__name__}")
+        return reply
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            self._reader = None
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(TransportError(f"{self.endpoint}: client closed"))
+        self._pending.clear()
+
+
+def _subscribe(sock: Any, topics: Iterable[str | bytes]) -> None:
+    wanted = [t.encode() if isinstance(t, str) else t for t in topics] or [b""]
+    for topic in wanted:
+        sock.setsockopt(zmq.SUBSCRIBE, topic)
+
+
+def _event(registry: Registry, frames: list[bytes], max_frame: int) -> Any | None:
+    if len(frames) != 2:
+        return None
+    try:
+        envelope = decode(registry, frames[1], max_frame)
+    except RemoteProtocolError:
+        return None
+    return envelope.message if envelope.kind is Kind.EVENT else None
+
+
+class Subscriber:
+    """A blocking SUB client: `recv(timeout)` returns the next decoded event or None."""
+
+    def __init__(self, endpoint: str, registry: Registry, topics: Iterable[str | bytes] = (),
+                 *, max_frame: int = DEFAULT_MAX_FRAME,
+                 context: zmq.Context[Any] | None = None) -> None:
+        self.endpoint = endpoint
+        self.registry = registry
+        self.max_frame = max_frame
+        self.socket: zmq.Socket[Any] = (context or zmq.Context.instance()).socket(zmq.SUB)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.setsockopt(zmq.MAXMSGSIZE, max_frame + 1024)
+        _subscribe(self.socket, topics)
+        with translated(endpoint):
+            self.socket.connect(endpoint)
+
+    def recv(self, timeout: float | None = None) -> Any | None:
+        """Next event; None after `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            with translated(self.endpoint):
+                if not self.socket.poll(None if left is None else int(left * 1000)):
+                    return None
+                frames = self.socket.recv_multipart()
+            event = _event(self.registry, frames, self.max_frame)
+            if event is not None:
+                return event
+
+    def close(self) -> None:
+        self.socket.close(linger=0)
+
+
+class AsyncSubscriber:
+    """The asyncio twin of Subscriber: `await recv()` returns the next decoded event."""
+
+    def __init__(self, endpoint: str, registry: Registry, topics: Iterable[str | bytes] = (),
+                 *, max_frame: int = DEFAULT_MAX_FRAME,
+                 context: zmq.asyncio.Context | None = None) -> None:
+        self.endpoint = endpoint
+        self.registry = registry
+        self.max_frame = max_frame
+        self.socket = (context or zmq.asyncio.Context.instance()).socket(zmq.SUB)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.setsockopt(zmq.MAXMSGSIZE, max_frame + 1024)
+        _subscribe(self.socket, topics)
+        with translated(endpoint):
+            self.socket.connect(endpoint)
+
+    async def recv(self, timeout: float | None = None) -> Any | None:
+        """Next event; None after `timeout` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            with translated(self.endpoint):
+                if not await self.socket.poll(None if left is None else int(left * 1000)):
+                    return None
+                frames = await self.socket.recv_multipart()
+            event = _event(self.registry, frames, self.max_frame)
+            if event is not None:
+                return event
+
+    def close(self) -> None:
+        self.socket.close(linger=0)
+
+
+__all__ = ["AsyncClient", "AsyncSubscriber", "Client", "Subscriber"]

@@ -1,0 +1,105 @@
+"""The asyncio life of a daemon process: bind its sockets, run its tasks, stop cleanly.
+
+A service declares what it is made of (a `messaging.runtime.Runner` around its core, its
+`messaging.ipc.Server`s and `Publisher`s, background coroutines) and hands them to one
+`DaemonHost`, which binds every socket, installs SIGTERM/SIGINT handlers, runs until
+`stop()` (or a signal), then cancels the tasks and closes everything in reverse order.
+A background task that fails ends the daemon (logged), so the launcher respawns it
+instead of leaving a half-alive process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
+
+
+class Closeable(Protocol):
+    def close(self) -> None: ...
+
+
+class Bindable(Closeable, Protocol):
+    def bind(self) -> None: ...
+
+
+class DaemonHost:
+    """Owns one daemon's sockets and tasks on the running loop."""
+
+    def __init__(self, log: Any = None) -> None:
+        self.log = log
+        self._stop = asyncio.Event()
+        self._sockets: list[Bindable] = []
+        self._closeables: list[Closeable] = []
+        self._factories: list[Callable[[], Coroutine[Any, Any, Any]]] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.failure: BaseException | None = None
+
+    def socket(self, sock: Bindable) -> Bindable:
+        """A socket to bind at start and close at stop."""
+        self._sockets.append(sock)
+        return sock
+
+    def closing(self, thing: Closeable) -> Closeable:
+        """Something else to close at stop (clients, runners, link sockets)."""
+        self._closeables.append(thing)
+        return thing
+
+    def task(self, factory: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        """A coroutine to run from start until stop."""
+        self._factories.append(factory)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def bind_all(self) -> None:
+        for sock in self._sockets:
+            sock.bind()
+
+    async def run(self, *, bind: bool = True) -> None:
+        """Bind, start the tasks, wait for stop or a signal, then tear everything down.
+
+        Raises:
+            the exception of a background task that failed (after tearing down).
+        """
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop)
+        if bind:
+            self.bind_all()
+        self._tasks = [loop.create_task(factory()) for factory in self._factories]
+        for task in self._tasks:
+            task.add_done_callback(self._ended)
+        try:
+            await self._stop.wait()
+        finally:
+            await self.close()
+        if self.failure is not None:
+            raise self.failure
+
+    def _ended(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() or self._stop.is_set():
+            return
+        error = task.exception()
+        if error is None:  # a task that finished its work (a start-up step) is fine
+            return
+        if self.log is not None:
+            self.log.error("daemon_task_failed", error=repr(error))
+        self.failure = error
+        self.stop()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        for thing in reversed([*self._sockets, *self._closeables]):
+            with contextlib.suppress(Exception):
+                thing.close()

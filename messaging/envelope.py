@@ -1,0 +1,143 @@
+"""The one IPC envelope every daemon API speaks (pure: bytes in, typed values out).
+
+An IPC frame is one msgpack array::
+
+    [version, kind, request_id, tag, body]
+
+- ``version``: `IPC_VERSION` (1). Another version is refused, never guessed at.
+- ``kind``: ``"request"``, ``"reply"``, ``"error"`` or ``"event"``.
+- ``request_id``: the client's id for a request (1 .. 2**63-1); a reply, an error and an
+  event pushed to one client carry the id of the request they belong to; published
+  events and errors about undecodable requests carry 0.
+- ``tag``: the message type, a string from the daemon's `messaging.codec.Registry`.
+- ``body``: the message's fields in declaration order (`messaging.codec`), so trailing
+  fields a newer sender appends are ignored and missing trailing fields take defaults.
+
+Every registry of an IPC protocol extends `BUILTIN`, which holds what every server
+understands: `Ping` (answered with `Pong` by the server itself, the launcher's liveness
+probe) and `ErrorReply` (the body of every ``error`` frame; `messaging.errors` maps it to
+and from the HAError tree). Decoding never raises anything but `RemoteProtocolError`, and
+checks the frame size before unpacking.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from messaging.codec import Registry, build, pack, to_plain, unpack
+from messaging.errors import ErrorReply, LocalProtocolError, RemoteProtocolError
+
+IPC_VERSION = 1
+MAX_REQUEST_ID = (1 << 63) - 1
+DEFAULT_MAX_FRAME = 4 << 20  # 4 MiB: every daemon API but the CIB's
+CIB_MAX_FRAME = 32 << 20  # full CIBs and diffs of several MB
+
+
+class Kind(enum.StrEnum):
+    """What a frame is."""
+
+    REQUEST = "request"
+    REPLY = "reply"
+    ERROR = "error"
+    EVENT = "event"
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One decoded frame: its kind, request id and typed message."""
+
+    kind: Kind
+    request_id: int
+    message: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """A frame's envelope before its body is trusted (for error replies to bad requests)."""
+
+    kind: Kind
+    request_id: int
+    tag: str
+    body: list[Any]
+
+
+BUILTIN = Registry("ipc")
+
+
+@BUILTIN.register("ping")
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """Request every server answers itself: are you serving?"""
+
+
+@BUILTIN.register("pong")
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """Answer to Ping: which daemon answered, and its process id."""
+
+    daemon: str
+    pid: int
+
+
+BUILTIN.register("error")(ErrorReply)
+
+
+def protocol(name: str) -> Registry:
+    """A new registry for one daemon's API, extending the built-in messages."""
+    return Registry(name, parent=BUILTIN)
+
+
+def encode(registry: Registry, kind: Kind, request_id: int, message: object) -> bytes:
+    """The frame for `message`.
+
+    Raises:
+        LocalProtocolError: unregistered message, or a value msgpack cannot carry.
+    """
+    if not 0 <= request_id <= MAX_REQUEST_ID:
+        raise LocalProtocolError(f"request id {request_id} out of range")
+    if kind is Kind.ERROR and not isinstance(message, ErrorReply):
+        raise LocalProtocolError("an error frame carries an ErrorReply")
+    tag = registry.tag_of(message)
+    return pack([IPC_VERSION, kind.value, request_id, tag, to_plain(message)])
+
+
+def parse_header(data: bytes, max_size: int = DEFAULT_MAX_FRAME) -> Header:
+    """Check size, version, kind, request id and tag shape; the body stays untyped."""
+    frame = unpack(data, max_size=max_size)
+    if not isinstance(frame, list) or len(frame) != 5:
+        raise RemoteProtocolError("not an IPC envelope [version, kind, id, tag, body]")
+    version, kind, request_id, tag, body = frame
+    if version != IPC_VERSION or isinstance(version, bool):
+        raise RemoteProtocolError(f"IPC envelope version {version!r} unsupported "
+                                  f"(this side speaks {IPC_VERSION})")
+    try:
+        parsed_kind = Kind(kind)
+    except (ValueError, TypeError):
+        raise RemoteProtocolError(f"IPC envelope kind {kind!r} unknown") from None
+    if (not isinstance(request_id, int) or isinstance(request_id, bool)
+            or not 0 <= request_id <= MAX_REQUEST_ID):
+        raise RemoteProtocolError(f"IPC request id {request_id!r} is not an id")
+    if not isinstance(tag, str) or not isinstance(body, list):
+        raise RemoteProtocolError("IPC envelope tag must be a string and body a list")
+    return Header(parsed_kind, request_id, tag, body)
+
+
+def open_header(registry: Registry, header: Header) -> Envelope:
+    """Build the typed message of a parsed header (validating every field)."""
+    cls = registry.class_of(header.tag)
+    if (header.kind is Kind.ERROR) != (cls is ErrorReply):
+        raise RemoteProtocolError(f"{header.kind.value} frame cannot carry {header.tag!r}")
+    message: Any = build(cls, header.body, f"{registry.name} {cls.__name__}")
+    return Envelope(header.kind, header.request_id, message)
+
+
+def decode(registry: Registry, data: bytes, max_size: int = DEFAULT_MAX_FRAME) -> Envelope:
+    """The envelope in `data`; RemoteProtocolError for anything else."""
+    return open_header(registry, parse_header(data, max_size))
+
+
+__all__ = ["BUILTIN", "CIB_MAX_FRAME", "DEFAULT_MAX_FRAME", "IPC_VERSION", "Envelope",
+           "ErrorReply", "Header", "Kind", "Ping", "Pong", "decode", "encode",
+           "open_header", "parse_header", "protocol"]
