@@ -73,7 +73,8 @@ def check_start_config(config: HaConfig, config_path: str, node_name: str) -> No
 
 def build_children(config: HaConfig, ctx: StartContext) -> list[Child]:
     """The daemons ha.cf asks for (installed ones), then its `respawn` programs."""
-    children = [Child(spec.name, spec.command(ctx)) for spec in daemons_to_start(config)]
+    children = [Child(spec.name, spec.command(ctx), control=spec.control_endpoint(ctx))
+                for spec in daemons_to_start(config)]
     for entry in config.respawn:
         children.append(Child(Path(entry.argv[0]).name, list(entry.argv), user=entry.user))
     return children
