@@ -102,7 +102,8 @@ _WEDGED = ("import sys, time, zmq; s = zmq.Context().socket(zmq.ROUTER); "
            "s.bind(sys.argv[1]); time.sleep(600)")
 _HEALTHY = ("import asyncio, sys; from messaging.ipc import Server; "
             "from messaging.envelope import protocol; "
-            "asyncio.run(Server(sys.argv[1], protocol('t'), lambda m, c: None, daemon='t').serve())")
+            "asyncio.run(Server(sys.argv[1], protocol('t'), lambda m, c: None, "
+            "daemon='t').serve())")
 
 
 @pytest.mark.parametrize(("program", "wedged"), [(_WEDGED, True), (_HEALTHY, False)])
