@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from messaging.auth import KeyRing
-from messaging.config import HaConfig
+from messaging.config import HaConfig, check_node_name
 from messaging.effects import ArmTimer, Log, Persist, Publish, TimerFired
 from messaging.heartbeat.api import (
     BROADCAST,
@@ -111,6 +111,14 @@ class CoreSettings:
     @property
     def rexmit_interval(self) -> float:
         return max(0.05, min(self.timing.keepalive, 0.25))
+
+
+def _host_name(name: str) -> bool:
+    try:
+        check_node_name(name)
+    except ValueError:
+        return False
+    return True
 
 
 class HeartbeatCore:
@@ -261,7 +269,10 @@ class HeartbeatCore:
     def _admissible(self, src: str) -> bool:
         if len(src) > MAX_NAME:
             return False
-        return src in self.liveness.nodes or self.settings.autojoin in ("other", "any")
+        if src in self.liveness.nodes:
+            return True
+        # a joiner's name reaches logs, the hostcache and the CIB: host names only
+        return self.settings.autojoin in ("other", "any") and _host_name(src)
 
     def _node_up(self, node: str, now: float) -> bool:
         record = self.liveness.nodes.get(node)

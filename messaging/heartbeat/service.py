@@ -29,7 +29,7 @@ from typing import Any
 
 from messaging.auth import KeyRing
 from messaging.authkeys import load_authkeys
-from messaging.config import HaConfig
+from messaging.config import HaConfig, check_node_name
 from messaging.daemon import DaemonHost
 from messaging.effects import Client, Publish
 from messaging.errors import ConfigError, RemoteProtocolError, ValidationError
@@ -130,7 +130,12 @@ def raise_priority() -> str:
 
 
 def check_membership(config: HaConfig, node: str) -> None:
-    """Heartbeat refuses to start on a node that ha.cf does not list (unless autojoin any)."""
+    """Heartbeat refuses to start on a node that ha.cf does not list (unless autojoin any)
+    or whose name is not a host name."""
+    try:
+        check_node_name(node)
+    except ValueError as error:
+        raise ConfigError(f"node name: {error}") from None
     if config.nodes and node not in config.nodes and config.autojoin != "any":
         raise ConfigError(f"current node {node!r} is not in the configuration "
                           f"(node lines list {', '.join(config.nodes)})")

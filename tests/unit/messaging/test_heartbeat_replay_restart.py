@@ -146,3 +146,16 @@ def test_marks_survive_encoding_and_garbage_is_ignored() -> None:
                     '[{"node": "b", "generation": true, "seq": 0}]', "null",
                     '[{"node": "\\u0000", "generation": 1, "seq": 0}]']:
         assert decode_marks(garbage) == ()
+
+
+def test_autojoin_admits_host_names_only() -> None:
+    """Issue 8 defect 5: names reach logs, the hostcache and the CIB."""
+    core = _core(autojoin="any")
+    for src in ["../../etc/x", "a\x01b", "-x"]:
+        envelope = Envelope("test", src, 50, 1, "", Status(0, 1))
+        core.handle(PacketReceived("eth0", seal(envelope, KEYS.signing_key()),
+                                   ("10.0.0.9", 694), 1.0))
+    assert core.counters["rejected.unknown_node"] == 3
+    good = Envelope("test", "n9.example", 50, 1, "", Status(0, 1))
+    core.handle(PacketReceived("eth0", seal(good, KEYS.signing_key()), ("10.0.0.9", 694), 1.0))
+    assert core.counters["rx.accepted"] == 1
