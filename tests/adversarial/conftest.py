@@ -91,5 +91,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         write(f"| {probe:<44} | {o.tried:>7} | {o.rejected:>8} | {o.wrongly_accepted:>16} "
               f"| {o.crashes:>7} |")
     for probe in sorted(_TABLE):
-        for example in _TABLE[probe].examples:
+        for example in _TABLE[probe].examples[:10]:
             write(f"  {probe}: {example}")
