@@ -2,7 +2,11 @@
 
 It owns what every daemon shares: the error tree and the one exit-code table
 (`messaging.errors`), typed identifiers and enums (`messaging.types`), time
-(`messaging.clock`), effect types returned by pure cores (`messaging.effects`)
-and structured logging (`messaging.logs`). Later it also holds the heartbeat
-daemon, the wire format, zmq IPC and the launcher. It imports nothing else of ours.
+(`messaging.clock`), effects returned by pure cores and typed destinations
+(`messaging.effects`), the one core runner (`messaging.runtime`), the one IPC envelope,
+server and client (`messaging.envelope`, `messaging.ipc`, `messaging.client`), a daemon's
+asyncio life (`messaging.daemon`), contracts several daemons share (`messaging.membership`,
+`messaging.handoff`), configuration (`messaging.config`), structured logging
+(`messaging.logs`), the heartbeat daemon, its wire format and the launcher. It imports
+nothing else of ours.
 """

@@ -10,9 +10,9 @@ instance (unique) or as "Started: [ ... ]" bracket lists (anonymous).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from messaging.types import Role
 from pengine.graph_xml import key_resource
@@ -321,7 +321,7 @@ def failed_action_line(op: FailedOperation) -> str:
         if op.exit_reason:
             text += f" because '{op.exit_reason}'"
     if op.last_rc_change:
-        when = time.strftime("%a %b %e %H:%M:%S %Y", time.gmtime(op.last_rc_change))
+        when = datetime.fromtimestamp(op.last_rc_change, UTC).strftime("%a %b %e %H:%M:%S %Y")
         text += f" at {when}"
         if op.exec_time_ms:
             text += f" after {readable_interval(op.exec_time_ms)}"

@@ -1,5 +1,7 @@
-"""House rules that tools other than ruff/mypy do not check: module size, docstrings, and
-cross-daemon imports only through `<daemon>.api` (import-linter checks the layers)."""
+"""House rules that tools other than ruff/mypy do not check: module size, docstrings; and a
+quick mirror of the import-linter contracts in pyproject.toml (daemons independent of each
+other, other packages reach a daemon only through `<daemon>.api`), so a plain pytest run
+fails the same way `lint-imports` does."""
 
 from __future__ import annotations
 
@@ -43,9 +45,13 @@ def _imported(tree: ast.AST) -> list[str]:
 
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(REPO)))
-def test_cross_daemon_imports_use_api(path: Path) -> None:
+def test_daemons_are_independent_and_reached_through_their_api(path: Path) -> None:
     own = path.relative_to(REPO).parts[0]
     for name in _imported(ast.parse(path.read_text())):
         parts = name.split(".")
-        if parts[0] in DAEMONS and parts[0] != own and len(parts) > 1:
+        if parts[0] not in DAEMONS or parts[0] == own:
+            continue
+        assert own not in DAEMONS, f"{path} imports {name}: daemons are independent " \
+            "(shared contracts live in messaging)"
+        if len(parts) > 1:
             assert parts[1] == "api", f"{path} imports {name}; use {parts[0]}.api"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lab_names import lab_name
 
 pytestmark = [
     pytest.mark.lab,
@@ -31,7 +32,7 @@ pytestmark = [
     ),
 ]
 
-NAME = "hcfence"
+NAME = lab_name("hcfence")
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -7,14 +7,17 @@ import json
 import time
 
 from click.testing import CliRunner
+from lab_names import lab_name
 
 from ccm.api import CcmClient
 from lab.cli import lab
 from messaging.errors import HAError
 
+LOOP_LAB = lab_name("hcloop")
+
 
 def cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(lab, ["--name", "hcloop", *args], catch_exceptions=False)
+    result = CliRunner().invoke(lab, ["--name", LOOP_LAB, *args], catch_exceptions=False)
     return result.exit_code, result.output
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from lab_names import lab_name
 
 from ccm.api import CcmClient, MembershipStatus
 from lab.cli import lab
@@ -33,6 +34,11 @@ pytestmark = [
 
 KEEPALIVE, DEADTIME = 0.2, 1.0
 MARGIN = 1.5  # scheduling delays on a loaded 2-core machine
+
+TEST_LAB = lab_name("hctest")
+LINKS_LAB = lab_name("hclinks")
+LOSS_LAB = lab_name("hcloss")
+GONE_LAB = lab_name("hcgone")
 
 
 def cli(name: str, *args: str) -> str:
@@ -85,7 +91,7 @@ def _status_json(name: str) -> dict:  # type: ignore[type-arg]
 
 @pytest.fixture(scope="module")
 def three() -> Iterator[Lab]:
-    lab_ = Lab("hctest", "--nodes", "3")
+    lab_ = Lab(TEST_LAB, "--nodes", "3")
     yield lab_
     lab_.down()
 
@@ -95,32 +101,32 @@ def test_three_nodes_agree_on_one_quorate_view(three: Lab) -> None:
     status = three.query("n2")
     assert status is not None and status.quorate and status.expected_votes == 3
     assert {n.name: n.state for n in status.nodes} == {"n1": "up", "n2": "up", "n3": "up"}
-    data = _status_json("hctest")
+    data = _status_json(TEST_LAB)
     assert all(info["running"] and info["pid"] for info in data["nodes"].values())
-    assert data["nodes"]["n1"]["namespace"] == "hctest-n1"
+    assert data["nodes"]["n1"]["namespace"] == f"{TEST_LAB}-n1"
 
 
 def test_kill_9_is_seen_within_deadtime_plus_keepalive(three: Lab) -> None:
     three.wait([["n1", "n2", "n3"]], 10)
-    cli("hctest", "kill", "n3")
+    cli(TEST_LAB, "kill", "n3")
     took = three.wait([["n1", "n2"]], 10)
     assert took <= DEADTIME + KEEPALIVE + MARGIN, took
-    assert not _status_json("hctest")["nodes"]["n3"]["running"]
-    cli("hctest", "kill", "n3")  # idempotent
-    cli("hctest", "start", "n3")
+    assert not _status_json(TEST_LAB)["nodes"]["n3"]["running"]
+    cli(TEST_LAB, "kill", "n3")  # idempotent
+    cli(TEST_LAB, "start", "n3")
     three.wait([["n1", "n2", "n3"]], 15)
 
 
 def test_partition_gives_quorate_majority_and_inquorate_minority(three: Lab) -> None:
     three.wait([["n1", "n2", "n3"]], 10)
     before = three.query("n1")
-    cli("hctest", "partition", "n1,n2", "n3")
+    cli(TEST_LAB, "partition", "n1,n2", "n3")
     three.wait([["n1", "n2"], ["n3"]], 10)
     majority, minority = three.query("n2"), three.query("n3")
     assert majority is not None and minority is not None and before is not None
     assert majority.quorate and not minority.quorate
     assert majority.view_id > before.view_id
-    cli("hctest", "heal")
+    cli(TEST_LAB, "heal")
     three.wait([["n1", "n2", "n3"]], 10)
     merged = three.query("n3")
     assert merged is not None and merged.quorate
@@ -129,12 +135,12 @@ def test_partition_gives_quorate_majority_and_inquorate_minority(three: Lab) -> 
 
 def test_wrong_key_never_joins_and_is_counted_as_rejected(three: Lab) -> None:
     three.wait([["n1", "n2", "n3"]], 10)
-    cli("hctest", "kill", "n3")
+    cli(TEST_LAB, "kill", "n3")
     keys = three.state_dir("n3").parent / "etc" / "authkeys"
     original = keys.read_text()
     keys.write_text("auth 1\n1 hmac-sha256 not-the-cluster-secret\n")
     try:
-        cli("hctest", "start", "n3")
+        cli(TEST_LAB, "start", "n3")
         three.wait([["n1", "n2"], ["n3"]], 10)
         time.sleep(2 * DEADTIME)
         assert three.query("n1").members == ("n1", "n2")  # type: ignore[union-attr]
@@ -142,18 +148,18 @@ def test_wrong_key_never_joins_and_is_counted_as_rejected(three: Lab) -> None:
         rejected = sum(v for k, v in counters.items() if k.startswith("rejected"))
         assert rejected > 0, counters
     finally:
-        cli("hctest", "kill", "n3")
+        cli(TEST_LAB, "kill", "n3")
         keys.write_text(original)
-        cli("hctest", "start", "n3")
+        cli(TEST_LAB, "start", "n3")
     three.wait([["n1", "n2", "n3"]], 15)
 
 
 def test_cutting_one_of_two_links_changes_nothing() -> None:
-    two = Lab("hclinks", "--nodes", "3", "--links", "2")
+    two = Lab(LINKS_LAB, "--nodes", "3", "--links", "2")
     try:
         two.wait([["n1", "n2", "n3"]], 10)
         before = two.query("n1")
-        cli("hclinks", "link", "n2", "down", "--link", "1")
+        cli(LINKS_LAB, "link", "n2", "down", "--link", "1")
         time.sleep(DEADTIME * 3)
         after = two.query("n1")
         assert before is not None and after is not None
@@ -167,11 +173,11 @@ def test_cutting_one_of_two_links_changes_nothing() -> None:
 
 @pytest.mark.slow
 def test_thirty_percent_loss_with_deadtime_eight_keepalives_changes_nothing() -> None:
-    lossy = Lab("hcloss", "--nodes", "3", "--keepalive", "200", "--deadtime", "1600")
+    lossy = Lab(LOSS_LAB, "--nodes", "3", "--keepalive", "200", "--deadtime", "1600")
     try:
         lossy.wait([["n1", "n2", "n3"]], 10)
         before = {n: lossy.query(n) for n in ("n1", "n2", "n3")}
-        cli("hcloss", "loss", "n2", "30")
+        cli(LOSS_LAB, "loss", "n2", "30")
         time.sleep(60)
         for node, view in before.items():
             now = lossy.query(node)
@@ -182,16 +188,16 @@ def test_thirty_percent_loss_with_deadtime_eight_keepalives_changes_nothing() ->
 
 
 def test_down_is_idempotent_and_works_after_losing_the_state_file() -> None:
-    cli("hcgone", "up", "--nodes", "2")
-    holder = _status_json("hcgone")["nodes"]["n1"]["pid"]
-    Path("/run/hacluster-lab/hcgone.json").unlink()  # as if the tool had crashed
-    cli("hcgone", "down")
-    cli("hcgone", "down")
+    cli(GONE_LAB, "up", "--nodes", "2")
+    holder = _status_json(GONE_LAB)["nodes"]["n1"]["pid"]
+    Path(f"/run/hacluster-lab/{GONE_LAB}.json").unlink()  # as if the tool had crashed
+    cli(GONE_LAB, "down")
+    cli(GONE_LAB, "down")
     from subprocess import run
 
     listed = run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert "hcgone-" not in listed
+    assert f"{GONE_LAB}-" not in listed
     assert not alive(holder)
-    assert not Path("/var/lib/hacluster-lab/hcgone").exists()
-    result = CliRunner().invoke(lab, ["--name", "hcgone", "status"])
+    assert not Path(f"/var/lib/hacluster-lab/{GONE_LAB}").exists()
+    result = CliRunner().invoke(lab, ["--name", GONE_LAB, "status"])
     assert result.exit_code != 0 and "not up" in result.output

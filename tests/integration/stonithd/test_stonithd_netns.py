@@ -67,7 +67,11 @@ def test_peers_over_tcp_between_namespaces(two_hosts: tuple[str, str], tmp_path:
     procs = [start(ns, node, cib_file, tmp_path / node, env, tmp_path / f"{node}.log")
              for ns, node in zip(two_hosts, ("n1", "n2"), strict=True)]
     try:
-        time.sleep(1.0)  # both daemons bind before the first request
+        deadline = time.monotonic() + 60
+        while not all("stonithd_started" in (tmp_path / f"{n}.log").read_text()
+                      for n in ("n1", "n2")):  # both serve before the first request
+            assert time.monotonic() < deadline, "stonithd did not start"
+            time.sleep(0.05)
         admin = [sys.executable, "-c", "from stonithd.cli import main; main()"]
         done = subprocess.run(["ip", "netns", "exec", two_hosts[0], *admin, "--endpoint",
                                f"tcp://10.77.0.1:{PORT}", "-F", "n3", "-t", "60", "-V"],
