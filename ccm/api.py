@@ -28,6 +28,7 @@ from messaging.membership import (
     pub_address,
 )
 
+from .config import load as load_config
 from .core import PeerMessageReceived, PeerStatusChanged, Timing, View
 from .node import CcmNode
 from .protocol import CHANNEL
@@ -53,6 +54,7 @@ __all__ = [
     "Timing",
     "View",
     "ctl_address",
+    "load_config",
     "protocol_from_wire",
     "protocol_to_wire",
     "pub_address",

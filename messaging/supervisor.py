@@ -100,7 +100,7 @@ class DaemonSpec:
 DAEMONS: tuple[DaemonSpec, ...] = (
     DaemonSpec("heartbeat", "messaging.heartbeat", False, _heartbeat_args,
                control_socket="heartbeat.ctl"),
-    DaemonSpec("ccm", "ccm", False, config_check="ccm.config:load", control_socket="ccm.ctl"),
+    DaemonSpec("ccm", "ccm", False, config_check="ccm.api:load_config", control_socket="ccm.ctl"),
     DaemonSpec("cib", "cib", True),
     DaemonSpec("lrmd", "lrmd", True, _state_dir_only, control_socket="lrmd.ctl"),
     DaemonSpec("stonithd", "stonithd", True, control_socket="stonithd.sock"),
@@ -158,13 +158,15 @@ class Supervisor:
 
     def __init__(self, children: list[Child], state_dir: Path, log: Any,
                  policy: RespawnPolicy | None = None, stop_timeout: float = 10.0,
-                 probe_interval: float = 5.0, detector: WedgeDetector | None = None) -> None:
+                 probe_interval: float = 5.0, probe_timeout: float = 2.5,
+                 detector: WedgeDetector | None = None) -> None:
         self.children = children
         self.state_dir = state_dir
         self.log = log
         self.policy = policy or RespawnPolicy()
         self.stop_timeout = stop_timeout
         self.probe_interval = probe_interval
+        self.probe_timeout = probe_timeout
         self.detector = detector or WedgeDetector()
         self._stopping = asyncio.Event()
         self._watchers: list[asyncio.Task[None]] = []
@@ -229,7 +231,7 @@ class Supervisor:
             process = child.process
             if self._stopping.is_set() or process is None or child.state != "running":
                 continue
-            client = AsyncClient(endpoint, BUILTIN, timeout=self.probe_interval / 2)
+            client = AsyncClient(endpoint, BUILTIN, timeout=self.probe_timeout)
             try:
                 await client.ping()
                 answered = True

@@ -12,6 +12,7 @@ the node's pid 1).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -23,7 +24,14 @@ from pathlib import Path
 import pytest
 
 from tests.adversarial.conftest import Tally
-from tests.lab.test_membership_lab import DEADTIME, KEEPALIVE, MARGIN, Lab, cli
+
+# The lab tests import their helpers as top-level modules (pytest puts tests/lab on the
+# path when it collects them); do the same to share their Lab driver.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
+_membership_lab = importlib.import_module("test_membership_lab")
+Lab, cli = _membership_lab.Lab, _membership_lab.cli
+DEADTIME, KEEPALIVE, MARGIN = (_membership_lab.DEADTIME, _membership_lab.KEEPALIVE,
+                               _membership_lab.MARGIN)
 
 pytestmark = [
     pytest.mark.adversarial, pytest.mark.lab, pytest.mark.slow,

@@ -62,14 +62,14 @@ from messaging.watchdog import WedgeDetector
 state, mode = Path(sys.argv[1]), sys.argv[2]
 child = {child}
 sup = Supervisor([child], state, get_logger(daemon="launcher"), probe_interval=0.3,
-                 detector=WedgeDetector(failures=2, grace=0.0))
+                 probe_timeout={timeout}, detector=WedgeDetector(failures=2, grace=0.0))
 asyncio.run(sup.run())
 """
 
 
-def _launcher(tmp_path: Path, child: str) -> subprocess.Popen[bytes]:
+def _launcher(tmp_path: Path, child: str, timeout: float = 1.0) -> subprocess.Popen[bytes]:
     script = tmp_path / "launcher.py"
-    script.write_text(_LAUNCHER.format(child=child))
+    script.write_text(_LAUNCHER.format(child=child, timeout=timeout))
     return subprocess.Popen([PYTHON, str(script), str(tmp_path), "x"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -112,11 +112,14 @@ def test_a_wedged_daemon_is_killed_and_respawned(tmp_path: Path, program: str,
     endpoint = f"ipc://{tmp_path / 'd.ctl'}"
     child = (f"Child('d', [{PYTHON!r}, '-c', {program!r}, {endpoint!r}], "
              f"control={endpoint!r})")
-    launcher = _launcher(tmp_path, child)
+    # a healthy server gets a generous timeout (a loaded machine may be slow to answer),
+    # short enough that a broken probe would still kill it within the wait below;
+    # a wedged one never answers, however long we wait
+    launcher = _launcher(tmp_path, child, timeout=0.5 if wedged else 3.0)
     try:
         assert _wait_for(lambda: bool(_status(tmp_path).get("pid")))
         first = _status(tmp_path)["pid"]
-        respawned = _wait_for(lambda: _status(tmp_path).get("restarts", 0) >= 1, 8.0)
+        respawned = _wait_for(lambda: _status(tmp_path).get("restarts", 0) >= 1, 15.0)
         assert respawned is wedged
         if not wedged:
             assert _status(tmp_path)["pid"] == first
