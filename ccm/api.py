@@ -28,6 +28,7 @@ from messaging.membership import (
     pub_address,
 )
 
+from .config import load as load_config
 from .core import PeerMessageReceived, PeerStatusChanged, Timing, View
 from .node import VIEW_ID_FILE, CcmNode
 from .protocol import CHANNEL
@@ -54,6 +55,7 @@ __all__ = [
     "Timing",
     "View",
     "ctl_address",
+    "load_config",
     "protocol_from_wire",
     "protocol_to_wire",
     "pub_address",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from messaging.config import HaConfig, parse_ha_cf, parse_time
+from messaging.config import HaConfig, ascii_int, check_node_name, parse_ha_cf, parse_time
 from messaging.errors import ConfigError, Location
 
 from .quorum import QuorumSettings
@@ -31,6 +31,7 @@ QUORUM_DIRECTIVES = frozenset({
     "expected_votes", "quorum_votes", "two_node", "wait_for_all", "last_man_standing",
     "last_man_standing_window", "auto_tie_breaker", "auto_tie_breaker_node",
 })
+MAX_VOTES = 65535  # votequorum's own limit on expected and per-node votes
 _BOOLEANS = {"on": True, "yes": True, "true": True, "1": True,
              "off": False, "no": False, "false": False, "0": False}
 
@@ -82,23 +83,22 @@ def load(path: str | Path) -> CcmConfig:
 def _directive(name: str, args: list[str], options: dict[str, Any],
                votes: list[tuple[str, int]]) -> None:
     if name == "quorum_votes":
-        if len(args) != 2 or not args[1].isdigit():
+        if len(args) != 2:
             raise ValueError("expects a node name and a vote count, e.g. 'quorum_votes n1 2'")
-        votes.append((args[0], int(args[1])))
+        votes.append((check_node_name(args[0]),
+                      ascii_int(args[1], 0, MAX_VOTES, "a vote count")))
         return
     if not args:
         raise ValueError("needs a value")
     if name == "auto_tie_breaker_node":
         options[name] = args[0] if args[0] in ("lowest", "highest") and len(args) == 1 \
-            else tuple(args)
+            else tuple(check_node_name(node) for node in args)
         return
     if len(args) != 1:
         raise ValueError(f"takes one value, got {len(args)}")
     value = args[0]
     if name == "expected_votes":
-        if not value.isdigit() or int(value) < 1:
-            raise ValueError(f"{value!r} is not a positive integer")
-        options[name] = int(value)
+        options[name] = ascii_int(value, 1, MAX_VOTES, "a positive vote count")
     elif name == "last_man_standing_window":
         options[name] = parse_time(value)
     else:

@@ -62,21 +62,44 @@ def _executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
+def safe_component(name: str) -> bool:
+    """True for a name that is one path component and cannot leave its directory.
+
+    Pacemaker's executor only looks up agents as <dir>/<provider>/<type>; a provider of
+    ``..`` or a type with a separator would reach files that are not agents (and hidden
+    files are never listed as agents, so they are not runnable either).
+    """
+    return (bool(name) and len(name) <= 255 and "/" not in name and "\0" not in name
+            and not name.startswith(".") and name.isprintable())
+
+
+def _inside(directory: Path, candidate: Path) -> bool:
+    return Path(os.path.normpath(candidate)).parent == Path(os.path.normpath(directory))
+
+
 def locate(agent: AgentSpec, roots: Iterable[Path], lsb: Path) -> tuple[Path, Path] | None:
-    """(executable, OCF root) of `agent`, or None when it is not installed here."""
+    """(executable, OCF root) of `agent`, or None when it is not installed here.
+
+    Provider, type and LSB names must each be one safe path component (`safe_component`)
+    that stays inside its directory; anything else is simply not installed (OCF rc 5).
+    """
     if agent.standard == "ocf":
-        if "/" in agent.provider or "/" in agent.type or agent.type.startswith("."):
+        if not (safe_component(agent.provider) and safe_component(agent.type)):
             return None
         own = own_ocf_root()
         for root in roots:
             candidate = root / "resource.d" / agent.provider / agent.type
+            if not _inside(root / "resource.d" / agent.provider, candidate):
+                continue
             # our own wrappers are run with sh even if an installer dropped the x bit
             if _executable(candidate) or (root == own and candidate.is_file()):
                 return candidate, root
         return None
-    if agent.standard == "lsb" and "/" not in agent.type and not agent.type.startswith("."):
+    if agent.standard == "lsb" and safe_component(agent.type):
         candidate = lsb / agent.type
-        return (candidate, SYSTEM_OCF_ROOT) if _executable(candidate) else None
+        if _inside(lsb, candidate) and _executable(candidate):
+            return candidate, SYSTEM_OCF_ROOT
+    return None
     return None
 
 

@@ -5,8 +5,10 @@
     2 hmac-sha256 <secret> # ours, the default in generated files
     3 crc                  # no secret (and no security)
 
-A file readable by group or others is refused (like Heartbeat); so is a secret on a crc
-line, a missing secret elsewhere, an index outside 1..15, a duplicate index, or an `auth`
+A file with any group or other permission bit is refused (Heartbeat refuses any mode but
+owner-only); so is a secret on a crc
+line, a missing secret elsewhere, an index that is not ASCII digits 1..15 (`str.isdigit`
+also takes '²' and '٣'), a duplicate index, or an `auth`
 index that is not defined. As in Heartbeat the secret is the third token of its line.
 """
 
@@ -56,7 +58,7 @@ def parse_authkeys(text: str, source: str = "authkeys") -> KeyRing:
 
 
 def _index(word: str, where: Location) -> int:
-    if not word.isdigit() or not 1 <= int(word) <= MAX_INDEX:
+    if not (word.isascii() and word.isdigit()) or not 1 <= int(word) <= MAX_INDEX:
         raise ConfigError(f"{word!r} is not a key index (1-{MAX_INDEX})", location=where)
     return int(word)
 
@@ -78,7 +80,7 @@ def _key(index: int, words: list[str], where: Location) -> AuthKey:
 
 
 def load_authkeys(path: str | Path) -> KeyRing:
-    """Read authkeys, refusing a file that group or others can read.
+    """Read authkeys, refusing a file with any group or other permission bit.
 
     Raises:
         ConfigError: unreadable, too open, or invalid (naming file and line).
@@ -90,9 +92,11 @@ def load_authkeys(path: str | Path) -> KeyRing:
             text = handle.read()
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read: {error}", location=where) from None
-    if mode & (stat.S_IRGRP | stat.S_IROTH):
+    # Heartbeat refuses a key file group or others can read *or write*: a writable file
+    # lets them plant a key of their own.
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(f"bad permissions {stat.S_IMODE(mode):04o}: authkeys must not be "
-                          f"readable by group or others (chmod 600 {path})", location=where)
+                          f"accessible by group or others (chmod 600 {path})", location=where)
     return parse_authkeys(text, str(path))
 
 

@@ -9,16 +9,22 @@ directive or a bad value is a `ConfigError` naming file and line. Extensions of 
 named so they cannot clash with Heartbeat's (`cluster_name`, `state_dir`,
 `max_message`); see docs/ha.cf.md.
 
-Invariants of a returned HaConfig: times are float seconds with keepalive > 0,
-deadtime > 2 x keepalive, warntime < deadtime, initdead >= deadtime; at least one medium;
-nodes are unique; the own-address filtering of ucast lines happens later in the service
-(`HaConfig.media_for(own_addresses)`), so one file serves every node.
+Every value is validated once, here, with bounds (errors name file:line): times are
+plain ASCII decimals with an optional `s`/`ms` suffix; integers are ASCII digits; node names
+are host names; interface names are Linux interface names.
+
+Invariants of a returned HaConfig: times are float seconds with 10 ms <= keepalive <= 1 h,
+deadtime > 2 x keepalive and <= 1 day, keepalive <= warntime < deadtime, deadtime <=
+initdead <= 1 day; at least one medium; nodes are unique host names; the own-address
+filtering of ucast lines happens later in the service (`HaConfig.media_for(own_addresses)`),
+so one file serves every node.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -129,21 +135,50 @@ def default_state_dir() -> str:
     return os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
 
 
+# Heartbeat's time syntax: a decimal number of seconds, or of milliseconds with `ms`.
+# Python's float() would also take '1e-9', 'inf', '1_0' and non-ASCII digits.
+_TIME = re.compile(r"(\d{1,12}(?:\.\d{0,9})?|\.\d{1,9})(ms|s)?", re.ASCII | re.IGNORECASE)
+MIN_KEEPALIVE = 0.01   # below 10 ms the heartbeat loop would burn a whole core
+MAX_KEEPALIVE = 3600.0
+MAX_DEADTIME = 86400.0  # a day: beyond that "dead" detection means nothing
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?", re.ASCII)
+_INTERFACE = re.compile(r"[A-Za-z0-9_.:@-]{1,15}", re.ASCII)
+
+
 def parse_time(text: str) -> float:
     """A Heartbeat time value: seconds (decimals allowed) or milliseconds with `ms`."""
-    value = text.strip().lower()
-    scale = 1.0
-    if value.endswith("ms"):
-        value, scale = value[:-2], 0.001
-    elif value.endswith("s"):
-        value = value[:-1]
-    try:
-        seconds = float(value) * scale
-    except ValueError:
-        raise ValueError(f"{text!r} is not a time (seconds, or milliseconds with 'ms')") from None
-    if not seconds >= 0 or seconds == float("inf"):
-        raise ValueError(f"{text!r} is not a time")
-    return seconds
+    match = _TIME.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a time (seconds, or milliseconds with 'ms')")
+    scale = 0.001 if (match.group(2) or "").lower() == "ms" else 1.0
+    return float(match.group(1)) * scale
+
+
+def ascii_int(text: str, low: int, high: int, what: str) -> int:
+    """An integer written in ASCII digits within [low, high] (str.isdigit takes '²')."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 12 \
+            or not low <= int(text) <= high:
+        raise ValueError(f"{text!r} is not {what} ({low}-{high})")
+    return int(text)
+
+
+def check_node_name(name: str) -> str:
+    """A node name must be a host name: dot-separated labels of letters, digits, '-' and
+    '_' (1-63 characters, no leading or trailing '-'), 253 characters at most. Names reach
+    file paths, logs and the CIB, so separators and control characters are refused."""
+    if not name or len(name) > 253 or not all(_HOST_LABEL.fullmatch(label)
+                                              for label in name.split(".")):
+        shown = name if len(name) <= 40 else name[:40] + "..."
+        raise ValueError(f"{shown!r} is not a valid node name (a host name: labels of "
+                         "letters, digits, '-' and '_', at most 63 characters each, "
+                         "253 in all)")
+    return name
+
+
+def _interface(name: str) -> str:
+    if not _INTERFACE.fullmatch(name) or name in (".", ".."):
+        raise ValueError(f"{name!r} is not a network interface name")
+    return name
 
 
 @dataclass
@@ -152,6 +187,7 @@ class _Builder:
 
     source: str
     values: dict[str, object] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)
     media: list[Medium] = field(default_factory=list)
     nodes: list[str] = field(default_factory=list)
     respawn: list[Respawn] = field(default_factory=list)
@@ -167,9 +203,7 @@ def _one(args: list[str], what: str) -> str:
 
 
 def _port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ValueError(f"{text!r} is not a UDP port (1-65535)")
-    return int(text)
+    return ascii_int(text, 1, 65535, "a UDP port")
 
 
 def _ip(text: str, what: str) -> str:
@@ -179,9 +213,21 @@ def _ip(text: str, what: str) -> str:
         raise ValueError(f"{text!r} is not an IPv4 {what} address") from None
 
 
+_TIME_BOUNDS = {"keepalive": (MIN_KEEPALIVE, MAX_KEEPALIVE),
+                "deadtime": (2 * MIN_KEEPALIVE, MAX_DEADTIME),
+                "warntime": (MIN_KEEPALIVE, MAX_DEADTIME),
+                "initdead": (2 * MIN_KEEPALIVE, MAX_DEADTIME)}
+
+
 def _set_time(name: str) -> Callable[[_Builder, list[str], int], None]:
+    low, high = _TIME_BOUNDS[name]
+
     def apply(b: _Builder, args: list[str], line: int) -> None:
-        b.values[name] = parse_time(_one(args, name))
+        seconds = parse_time(_one(args, name))
+        if not low <= seconds <= high:
+            raise ValueError(f"{seconds:g}s is out of bounds ({low * 1000:g}ms-{high:g}s)")
+        b.values[name] = seconds
+        b.lines[name] = line
     return apply
 
 
@@ -193,7 +239,7 @@ def _udpport(b: _Builder, args: list[str], line: int) -> None:
 def _bcast(b: _Builder, args: list[str], line: int) -> None:
     if not args:
         raise ValueError("bcast needs at least one interface")
-    b.media += [Medium("bcast", iface, b.udpport, line=line) for iface in args]
+    b.media += [Medium("bcast", _interface(iface), b.udpport, line=line) for iface in args]
 
 
 def _mcast(b: _Builder, args: list[str], line: int) -> None:
@@ -202,23 +248,24 @@ def _mcast(b: _Builder, args: list[str], line: int) -> None:
     iface, group, port, ttl, loop = args
     if not ipaddress.IPv4Address(_ip(group, "multicast")).is_multicast:
         raise ValueError(f"{group} is not a multicast group (224.0.0.0/4)")
-    if not ttl.isdigit() or not 0 < int(ttl) < 256:
-        raise ValueError(f"mcast ttl {ttl!r} must be 1-255")
+    hops = ascii_int(ttl, 1, 255, "an mcast ttl")
     if loop not in ("0", "1"):
         raise ValueError(f"mcast loop {loop!r} must be 0 or 1")
-    b.media.append(Medium("mcast", iface, _port(port), group, int(ttl), line))
+    b.media.append(Medium("mcast", _interface(iface), _port(port), group, hops, line))
 
 
 def _ucast(b: _Builder, args: list[str], line: int) -> None:
     if len(args) != 2:
         raise ValueError("ucast takes: <interface> <peer address>")
-    b.media.append(Medium("ucast", args[0], b.udpport, _ip(args[1], "peer"), line=line))
+    b.media.append(Medium("ucast", _interface(args[0]), b.udpport, _ip(args[1], "peer"),
+                          line=line))
 
 
 def _node(b: _Builder, args: list[str], line: int) -> None:
     if not args:
         raise ValueError("node needs at least one node name")
     for name in args:
+        check_node_name(name)
         if name in b.nodes:
             raise ValueError(f"node {name!r} is listed twice")
         b.nodes.append(name)
@@ -240,12 +287,19 @@ _CRM_WORDS = {"off": "off", "no": "off", "false": "off", "on": "on", "yes": "on"
 def _respawn(b: _Builder, args: list[str], line: int) -> None:
     if len(args) < 2:
         raise ValueError("respawn takes: <user> <program> [args...]")
+    if not all(word.isprintable() for word in args):
+        raise ValueError("respawn arguments must be printable")
     b.respawn.append(Respawn(args[0], tuple(args[1:])))
 
 
 def _path(name: str) -> Callable[[_Builder, list[str], int], None]:
     def apply(b: _Builder, args: list[str], line: int) -> None:
-        b.values[name] = _one(args, name)
+        value = _one(args, name)
+        if not value.isprintable() or len(value) > 4096:
+            raise ValueError(f"{name} must be printable and at most 4096 characters")
+        if name != "logfacility" and not value.startswith("/"):
+            raise ValueError(f"{name} must be an absolute path")
+        b.values[name] = value
     return apply
 
 
@@ -258,17 +312,15 @@ def _cluster_name(b: _Builder, args: list[str], line: int) -> None:
 
 def _state_dir(b: _Builder, args: list[str], line: int) -> None:
     path = _one(args, "state_dir")
-    if not path.startswith("/"):
-        raise ValueError("state_dir must be an absolute path")
+    if not path.startswith("/") or not path.isprintable() or len(path) > 4096:
+        raise ValueError("state_dir must be a printable absolute path")
     b.values["state_dir"] = path
 
 
 def _max_message(b: _Builder, args: list[str], line: int) -> None:
-    text = _one(args, "max_message")
-    if not text.isdigit() or not 1024 <= int(text) <= 2 << 20:
-        raise ValueError("max_message must be a byte count between 1024 and 2097152 "
-                         "(the retransmission history must hold a whole message)")
-    b.values["max_message"] = int(text)
+    # the retransmission history must hold a whole message, hence the upper bound
+    b.values["max_message"] = ascii_int(_one(args, "max_message"), 1024, 2 << 20,
+                                        "a message size in bytes")
 
 
 _DIRECTIVES: dict[str, Callable[[_Builder, list[str], int], None]] = {
@@ -311,19 +363,24 @@ def _timers(b: _Builder) -> dict[str, float]:
             "initdead": initdead}
 
 
+def _at(b: _Builder, *names: str) -> Location:
+    """The line of the last of `names` given in the file (the file when none was)."""
+    lines = [b.lines[name] for name in names if name in b.lines]
+    return Location(b.source, max(lines) if lines else None)
+
+
 def _check(b: _Builder, t: dict[str, float]) -> None:
     where = Location(b.source)
-    if t["keepalive"] <= 0:
-        raise ConfigError("keepalive must be greater than 0", location=where)
     if t["deadtime"] <= 2 * t["keepalive"]:
         raise ConfigError(f"deadtime ({t['deadtime']:g}s) must be more than twice keepalive "
-                          f"({t['keepalive']:g}s)", location=where)
+                          f"({t['keepalive']:g}s)", location=_at(b, "keepalive", "deadtime"))
     if not t["keepalive"] <= t["warntime"] < t["deadtime"]:
         raise ConfigError(f"warntime ({t['warntime']:g}s) must lie between keepalive and "
-                          f"deadtime ({t['deadtime']:g}s)", location=where)
+                          f"deadtime ({t['deadtime']:g}s)",
+                          location=_at(b, "keepalive", "warntime", "deadtime"))
     if t["initdead"] < t["deadtime"]:
         raise ConfigError(f"initdead ({t['initdead']:g}s) must be at least deadtime "
-                          f"({t['deadtime']:g}s)", location=where)
+                          f"({t['deadtime']:g}s)", location=_at(b, "initdead", "deadtime"))
     if not b.media:
         raise ConfigError("no communication medium: add a bcast, mcast or ucast line",
                           location=where)

@@ -1,6 +1,7 @@
 """`hacluster node start|stop|status`: run a node's daemons like Heartbeat's master process.
 
-`start` reads ha.cf and authkeys (refusing bad ones before anything runs), writes
+`start` reads ha.cf and authkeys and runs every daemon's own configuration check (refusing
+bad ones with file:line and exit 78 before anything runs), writes
 ``<state_dir>/launcher.pid``, starts the installed daemons of `messaging.supervisor.DAEMONS`
 plus ha.cf `respawn` lines, respawns crashed ones with backoff and stops them in reverse
 order on SIGTERM. It runs in the foreground unless `--daemon`. `stop` signals the launcher
@@ -24,7 +25,7 @@ import click
 
 from messaging.authkeys import load_authkeys
 from messaging.command import fail
-from messaging.config import HaConfig, load_ha_cf
+from messaging.config import HaConfig, check_node_name, load_ha_cf
 from messaging.errors import ConfigError, ExitCode, HAError, Location, TransportError
 from messaging.ipc import prepare_state_dir
 from messaging.logs import configure, get_logger
@@ -60,9 +61,20 @@ def running_pid(state_dir: Path) -> int | None:
     return pid
 
 
+def check_start_config(config: HaConfig, config_path: str, node_name: str) -> None:
+    """Everything `start` refuses up front: a bad node name or a daemon's bad settings."""
+    try:
+        check_node_name(node_name)
+    except ValueError as error:
+        raise ConfigError(f"node name: {error}") from None
+    for spec in daemons_to_start(config):
+        spec.check_config(config_path)
+
+
 def build_children(config: HaConfig, ctx: StartContext) -> list[Child]:
     """The daemons ha.cf asks for (installed ones), then its `respawn` programs."""
-    children = [Child(spec.name, spec.command(ctx)) for spec in daemons_to_start(config)]
+    children = [Child(spec.name, spec.command(ctx), control=spec.control_endpoint(ctx))
+                for spec in daemons_to_start(config)]
     for entry in config.respawn:
         children.append(Child(Path(entry.argv[0]).name, list(entry.argv), user=entry.user))
     return children
@@ -107,13 +119,15 @@ def start(config_path: str, authkeys_path: str, node_name: str | None,
     try:
         config = load_ha_cf(config_path)
         load_authkeys(authkeys_path)
+        node_name = node_name or os.uname().nodename
+        check_start_config(config, config_path, node_name)
         directory = prepare_state_dir(_state_dir(config, state_dir))
         other = running_pid(directory)
         if other is not None:
             raise ConfigError(f"a launcher already runs with pid {other}",
                               location=Location(str(directory / PID_FILE)))
         ctx = StartContext(str(Path(config_path).resolve()), str(Path(authkeys_path).resolve()),
-                           node_name or os.uname().nodename, str(directory), bind_address)
+                           node_name, str(directory), bind_address)
         children = build_children(config, ctx)
         if detach:
             _daemonize(Path(config.logfile or directory / "launcher.log"))

@@ -6,7 +6,10 @@ built) and, for the CRM daemons, when ha.cf says ``crm on|respawn``. `RespawnPol
 pure: given exits and times it says when to start a child again (exponential backoff that
 resets after a stable run; exit code 100 means "do not respawn", as in Heartbeat).
 `Supervisor` is the asyncio shell that runs the children, restarts them per the policy,
-stops them in reverse order and writes a status file for `hacluster node status`.
+stops them in reverse order and writes a status file for `hacluster node status`. Every
+child dies with the launcher (`messaging.watchdog.die_with_parent`), and a daemon whose
+control socket stops answering the built-in `Ping` is killed and respawned
+(`messaging.watchdog.WedgeDetector`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from messaging.config import HaConfig
+from messaging.watchdog import WedgeDetector, die_with_parent
 
 NO_RESPAWN_EXIT = 100
 STATUS_FILE = "launcher.json"
@@ -64,6 +68,19 @@ class DaemonSpec:
     module: str
     needs_crm: bool
     arguments: Callable[[StartContext], list[str]] = _standard_args
+    # "module:function" that parses the daemon's own part of ha.cf and raises ConfigError;
+    # the launcher calls it before starting anything, so a bad value is reported once with
+    # its file:line instead of the daemon exiting 78 in a respawn loop. A string, because
+    # messaging may not import the daemons.
+    config_check: str | None = None
+    control_socket: str | None = None  # its IPC server in the state directory (Ping probe)
+
+    def check_config(self, config_path: str) -> None:
+        """Run the daemon's configuration check (nothing when it has none)."""
+        if self.config_check is None:
+            return
+        module, function = self.config_check.split(":")
+        getattr(importlib.import_module(module), function)(config_path)
 
     def installed(self) -> bool:
         try:
@@ -74,13 +91,19 @@ class DaemonSpec:
     def command(self, ctx: StartContext) -> list[str]:
         return [sys.executable, "-m", self.module, *self.arguments(ctx)]
 
+    def control_endpoint(self, ctx: StartContext) -> str | None:
+        if self.control_socket is None:
+            return None
+        return f"ipc://{Path(ctx.state_dir) / self.control_socket}"
+
 
 DAEMONS: tuple[DaemonSpec, ...] = (
-    DaemonSpec("heartbeat", "messaging.heartbeat", False, _heartbeat_args),
-    DaemonSpec("ccm", "ccm", False),
+    DaemonSpec("heartbeat", "messaging.heartbeat", False, _heartbeat_args,
+               control_socket="heartbeat.ctl"),
+    DaemonSpec("ccm", "ccm", False, config_check="ccm.api:load_config", control_socket="ccm.ctl"),
     DaemonSpec("cib", "cib", True),
-    DaemonSpec("lrmd", "lrmd", True, _state_dir_only),
-    DaemonSpec("stonithd", "stonithd", True),
+    DaemonSpec("lrmd", "lrmd", True, _state_dir_only, control_socket="lrmd.ctl"),
+    DaemonSpec("stonithd", "stonithd", True, control_socket="stonithd.sock"),
     DaemonSpec("pengine", "pengine", True),
     DaemonSpec("crmd", "crmd", True),
 )
@@ -127,18 +150,24 @@ class Child:
     state: str = "stopped"  # running | restarting | stopped | failed
     last_exit: int | None = None
     user: str | None = None  # run as this user (ha.cf respawn lines), when we are root
+    control: str | None = None  # endpoint of its IPC server, probed with Ping
 
 
 class Supervisor:
     """Runs the children, respawns them, stops them in reverse order."""
 
     def __init__(self, children: list[Child], state_dir: Path, log: Any,
-                 policy: RespawnPolicy | None = None, stop_timeout: float = 10.0) -> None:
+                 policy: RespawnPolicy | None = None, stop_timeout: float = 10.0,
+                 probe_interval: float = 5.0, probe_timeout: float = 2.5,
+                 detector: WedgeDetector | None = None) -> None:
         self.children = children
         self.state_dir = state_dir
         self.log = log
         self.policy = policy or RespawnPolicy()
         self.stop_timeout = stop_timeout
+        self.probe_interval = probe_interval
+        self.probe_timeout = probe_timeout
+        self.detector = detector or WedgeDetector()
         self._stopping = asyncio.Event()
         self._watchers: list[asyncio.Task[None]] = []
 
@@ -147,9 +176,11 @@ class Supervisor:
         as_user: dict[str, Any] = {}
         if child.user and os.geteuid() == 0:
             as_user["user"] = child.user
+        launcher = os.getpid()
         try:
             child.process = await asyncio.create_subprocess_exec(
-                *child.argv, start_new_session=True, **as_user)
+                *child.argv, start_new_session=True,
+                preexec_fn=lambda: die_with_parent(launcher), **as_user)
         except (OSError, ValueError, KeyError) as error:  # missing program, unknown user
             self.log.error("daemon_spawn_failed", daemon=child.spec_name, error=str(error))
             child.state = "failed"
@@ -184,6 +215,36 @@ class Supervisor:
                 return
             await self._spawn(child)
 
+    async def _probe(self, child: Child, endpoint: str) -> None:
+        """Ping the child's IPC server every probe_interval; kill it when wedged (its
+        watcher then respawns it like any crashed daemon)."""
+        import zmq
+
+        from messaging.client import AsyncClient
+        from messaging.envelope import BUILTIN
+        from messaging.errors import HAError
+
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.probe_interval)
+            process = child.process
+            if self._stopping.is_set() or process is None or child.state != "running":
+                continue
+            client = AsyncClient(endpoint, BUILTIN, timeout=self.probe_timeout)
+            try:
+                await client.ping()
+                answered = True
+            except (HAError, OSError, zmq.ZMQError):  # unanswered, unreachable, garbled
+                answered = False
+            finally:
+                client.close()
+            if self.detector.on_probe(child.spec_name, answered, child.started, loop.time()):
+                self.log.error("daemon_wedged", daemon=child.spec_name, pid=process.pid,
+                               endpoint=endpoint)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+
     def request_stop(self) -> None:
         self._stopping.set()
 
@@ -194,6 +255,8 @@ class Supervisor:
         for child in self.children:
             await self._spawn(child)
             self._watchers.append(asyncio.create_task(self._watch(child)))
+            if child.control is not None:
+                self._watchers.append(asyncio.create_task(self._probe(child, child.control)))
         await self._stopping.wait()
         await self.stop_all()
 

@@ -19,6 +19,7 @@ from typing import NoReturn
 import click
 from lxml import etree
 
+from messaging import schema
 from messaging.command import fail
 from messaging.errors import (
     ExitCode,
@@ -30,7 +31,7 @@ from messaging.errors import (
 )
 from pengine import graph_xml, simulate, status_text
 from pengine.api import Transition, schedule, unpack_status
-from pengine.input_check import parse_cib, unique_clones
+from pengine.input_check import MAX_INPUT_BYTES, parse_cib, unique_clones
 from pengine.model import Action
 
 
@@ -82,13 +83,14 @@ def _read_input(options: Options) -> tuple[bytes, str]:
     if options.live_check:
         raise PeerUnreachable("could not connect to the CIB manager: no cluster is running "
                               "on this host (use -x FILE to simulate a saved CIB)")
-    if options.xml_pipe:
-        return sys.stdin.buffer.read(), "<stdin>"
+    if options.xml_pipe:  # one byte over the limit is enough for the limit check to fire
+        return sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "<stdin>"
     if options.xml_file is None:
         raise UsageError("no input: give -x/--xml-file FILE, -p/--xml-pipe or -L/--live-check")
     path = Path(options.xml_file)
     try:
-        return path.read_bytes(), str(path)
+        with path.open("rb") as handle:
+            return handle.read(MAX_INPUT_BYTES + 1), str(path)
     except OSError as error:
         raise InputMissing(f"cannot read CIB file: {error.strerror}",
                            location=Location(str(path))) from None
@@ -132,6 +134,9 @@ def run(options: Options) -> int:
     """The whole command; returns the exit code (errors are raised as HAError)."""
     data, source = _read_input(options)
     now = parse_datetime(options.set_datetime) if options.set_datetime else None
+    if not schema.available():
+        click.echo(f"warning: Pacemaker's schemas are not in {schema.SCHEMA_DIR} (install "
+                   "pacemaker-common): the CIB is not schema-validated", err=True)
     root = parse_cib(data, source)
     if options.save_input:
         _write(options.save_input, etree.tostring(root, encoding="unicode") + "\n")

@@ -1,10 +1,17 @@
 """Up-front checks of a CIB file given to crm_simulate, with file:line locations.
 
-Pure: bytes or a parsed tree in, a parsed tree out or `ValidationError` raised. The checks
-are the ones a user gets wrong by hand and the engine would otherwise only see deep inside
-scheduling: the text is not XML, the root is not <cib>, `validate-with` names a schema
-Pacemaker does not have, or a constraint names a resource that does not exist. Every error
-names the file, the line and the element, and carries all findings as reports.
+Pure apart from reading Pacemaker's schema files: bytes or a parsed tree in, a parsed tree
+out or `ValidationError` raised. In order: size limits on the raw bytes (before the parser
+sees them), well-formed XML with a <cib> root, limits on the tree, Pacemaker's own RelaxNG
+schema chosen by `validate-with` (messaging.schema, when pacemaker-common is installed; the
+same rejections as Pacemaker, exit 78), then the checks the engine would otherwise only
+see deep inside scheduling (a constraint naming a resource that does not exist, ...).
+Every error names the file, the line and the element, and carries all findings as reports.
+
+Limits bound the work on pathological input (both libxml2's duplicate-attribute check and
+RelaxNG validation grow faster than linearly): no start tag over `MAX_TAG_BYTES`, at most
+`MAX_ELEMENTS` elements and `MAX_ATTRIBUTES` attributes on one element. Pacemaker's
+scheduler corpus stays far below them (at most ~3,300 elements).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import re
 
 from lxml import etree
 
+from messaging import schema
 from messaging.errors import Location, Report, ValidationError
 
 _SCHEMA = re.compile(r"^pacemaker-(\d+)\.(\d+)$")
@@ -29,8 +37,46 @@ _REFERENCES = {
 _RESOURCE_TAGS = ("primitive", "group", "clone", "master", "bundle", "template")
 
 
+MAX_INPUT_BYTES = 64 << 20
+MAX_TAG_BYTES = 256 << 10
+MAX_ELEMENTS = 100_000
+MAX_ATTRIBUTES = 256
+_LONG_TAG = re.compile(rb"<[^<>]{%d}" % MAX_TAG_BYTES)
+
+
+def check_raw_limits(data: bytes, source: str) -> None:
+    """Refuse input whose parsing alone would be too costly (before any parser runs)."""
+    if len(data) > MAX_INPUT_BYTES:
+        raise ValidationError(f"input of {len(data)} bytes exceeds the limit of "
+                              f"{MAX_INPUT_BYTES} bytes", location=Location(source))
+    if data.count(b"<") > 2 * MAX_ELEMENTS + 1000:
+        raise ValidationError(f"more than {MAX_ELEMENTS} elements (the limit)",
+                              location=Location(source))
+    long_tag = _LONG_TAG.search(data)
+    if long_tag is not None:
+        line = data.count(b"\n", 0, long_tag.start()) + 1
+        raise ValidationError(f"a tag longer than {MAX_TAG_BYTES} bytes (the limit)",
+                              location=Location(source, line))
+
+
+def _tree_limit_reports(root: etree._Element, source: str) -> list[Report]:
+    for count, element in enumerate(root.iter(), start=1):
+        if count > MAX_ELEMENTS:
+            return [Report("limit", f"more than {MAX_ELEMENTS} elements (the limit)",
+                           location=_where(element, source))]
+        if len(element.attrib) > MAX_ATTRIBUTES:
+            return [Report("limit", f"{len(element.attrib)} attributes on one element "
+                           f"(the limit is {MAX_ATTRIBUTES})", location=_where(element, source))]
+    return []
+
+
 def parse_cib(data: bytes, source: str) -> etree._Element:
-    """Parse CIB text; not XML or a root other than <cib> raises ValidationError."""
+    """Parse CIB text and validate it (limits, <cib> root, schema, references).
+
+    Raises:
+        ValidationError: with every finding as a report (exit 78).
+    """
+    check_raw_limits(data, source)
     parser = etree.XMLParser(remove_comments=True, resolve_entities=False, no_network=True,
                              huge_tree=True)
     try:
@@ -58,9 +104,25 @@ def _where(element: etree._Element, source: str) -> Location:
 
 
 def check_cib(root: etree._Element, source: str) -> None:
-    """Raise ValidationError listing every problem found (the first one is the message)."""
-    reports = (_schema_reports(root, source) + _primitive_reports(root, source)
+    """Raise ValidationError listing every problem found (the first one is the message).
+
+    Limits and Pacemaker's schema come first: a CIB that fails them is not looked into.
+    """
+    reports = _tree_limit_reports(root, source)
+    validated = not reports and schema.available() and root.get("validate-with", "none") \
+        .casefold() != schema.NONE
+    if validated:
+        reports = schema.validate(root, source=source)
+    if validated and not reports:
+        return
+    if not reports or validated:
+        # Duplicate ids: the schema checks those Pacemaker declares xsd:ID (node ids are
+        # not: Pacemaker accepts two <node id="1">), so a CIB the schema accepted is not
+        # checked again. After a schema failure our own findings, when any, are the
+        # clearer message; they never decide acceptance on their own when the schema ran.
+        own = (_schema_reports(root, source) + _primitive_reports(root, source)
                + _duplicate_reports(root, source) + _reference_reports(root, source))
+        reports = own + reports
     if reports:
         first = reports[0]
         more = f" (and {len(reports) - 1} more)" if len(reports) > 1 else ""

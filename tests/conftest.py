@@ -22,3 +22,14 @@ def shared() -> Path:
     if found is None:
         pytest.skip("../shared (reference corpus) is not beside this checkout")
     return found
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Options of the adversarial suite (tests/adversarial/README.md)."""
+    group = parser.getgroup("adversarial")
+    group.addoption("--adversarial-full", action="store_true", default=False,
+                    help="run every adversarial probe at full size (CI runs a seeded slice); "
+                         "same as HACLUSTER_ADVERSARIAL_FULL=1")
+    group.addoption("--adversarial-seed", type=int, default=None,
+                    help="seed of the adversarial probes (default 8, or "
+                         "$HACLUSTER_ADVERSARIAL_SEED)")

@@ -7,8 +7,12 @@ and performs the returned `SendDatagram`, `ArmTimer`, `Publish`, `Persist` and `
 effects (`Persist(HOSTCACHE, ...)` whenever autojoin admits a node never seen before).
 
 Invariants:
-- a packet is acted on only after its signature verified, its cluster matched and its
-  (generation, seq) was new: older generations are replays, seen seqs duplicates;
+- a packet is acted on only after its signature verified, its cluster matched, it came
+  from an address that may be its sender's (`peers.source_refusal`) and its
+  (generation, seq) was new: older generations are replays, seen seqs duplicates, and
+  after a restart seqs at or below the persisted mark (`PeerMark`) are replays too;
+- the marks are persisted (`Persist(PEERS, ...)`) at every keepalive when they moved, and
+  when stopping, so a restarted receiver does not believe packets captured earlier;
 - a link's liveness is refreshed only by a seq higher than any that link carried from
   that sender (a replayed packet can never keep a link alive);
 - every received packet is counted under exactly one of: accepted, duplicate, own,
@@ -21,10 +25,10 @@ missing messages while any gap is open).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from messaging.auth import KeyRing
-from messaging.config import HaConfig
+from messaging.config import HaConfig, check_node_name
 from messaging.effects import ArmTimer, Log, Persist, Publish, TimerFired
 from messaging.heartbeat.api import (
     BROADCAST,
@@ -47,6 +51,7 @@ from messaging.heartbeat.events import (
     Stopping,
 )
 from messaging.heartbeat.liveness import Liveness, NodeLiveness, Timing
+from messaging.heartbeat.peers import Peer, PeerMark, encode_marks, source_refusal
 from messaging.heartbeat.stream import Delivery, InStream, OutStream, Sent
 from messaging.wire import (
     BROADCAST as WIRE_BROADCAST,
@@ -69,6 +74,7 @@ ENVELOPE_ALLOWANCE = 300  # header + names + signature, so fragments fit in DATA
 MAX_NAME = 64
 REXMIT_BATCH = 64
 HOSTCACHE = "hostcache"  # Persist name of the autojoined nodes, one per line
+PEERS = "hb_peers"  # Persist name of the senders' replay marks (peers.encode_marks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,30 +91,34 @@ class CoreSettings:
     autojoin: str = "none"
     max_message: int = 1 << 20
     chunk_size: int = DATAGRAM_BUDGET - ENVELOPE_ALLOWANCE
+    known_peers: tuple[PeerMark, ...] = ()  # persisted by an earlier run of this node
+    # links made only of ucast lines, and the peer addresses configured on each
+    allowed_sources: tuple[tuple[str, frozenset[str]], ...] = ()
 
     @classmethod
     def from_config(cls, config: HaConfig, node: str, generation: int, keys: KeyRing,
                     links: tuple[str, ...] | None = None) -> CoreSettings:
         timing = Timing(config.keepalive, config.warntime, config.deadtime, config.initdead)
-        return cls(node, config.cluster_name, generation, timing,
-                   links if links is not None else config.links, config.nodes, keys,
-                   config.autojoin, config.max_message)
+        used = links if links is not None else config.links
+        allowed = []
+        for link in used:
+            media = [m for m in config.media if m.link == link]
+            if media and all(m.kind == "ucast" for m in media):
+                allowed.append((link, frozenset(m.address for m in media)))
+        return cls(node, config.cluster_name, generation, timing, used, config.nodes, keys,
+                   config.autojoin, config.max_message, allowed_sources=tuple(allowed))
 
     @property
     def rexmit_interval(self) -> float:
         return max(0.05, min(self.timing.keepalive, 0.25))
 
 
-@dataclass
-class Peer:
-    """Replay and stream state for one sender (reset when its generation changes)."""
-
-    generation: int = 0
-    highest_seq: int = 0
-    seen: set[int] = field(default_factory=set)
-    link_seq: dict[str, int] = field(default_factory=dict)
-    reply_to: tuple[str, Address] | None = None
-    stream: InStream | None = None
+def _host_name(name: str) -> bool:
+    try:
+        check_node_name(name)
+    except ValueError:
+        return False
+    return True
 
 
 class HeartbeatCore:
@@ -126,6 +136,12 @@ class HeartbeatCore:
         for name in (settings.node, *settings.nodes):
             self.liveness.add(name)
         self.liveness.add(settings.node).generation = settings.generation
+        self._allowed = dict(settings.allowed_sources)
+        self._marks_moved = False
+        for mark in settings.known_peers:
+            if mark.node in self.liveness.nodes and mark.node != settings.node:
+                self.peers[mark.node] = Peer.restored(mark, settings.node)
+                self.liveness.nodes[mark.node].generation = mark.generation
 
     # ----------------------------------------------------------------- dispatch
     def handle(self, event: Event) -> list[Effect]:
@@ -140,7 +156,7 @@ class HeartbeatCore:
             self.liveness.started = event.now
             return self._heartbeat(event.now) + self._check(event.now)
         if isinstance(event, Stopping):
-            return self._broadcast(WIRE_BROADCAST, Leaving())
+            return [*self._broadcast(WIRE_BROADCAST, Leaving()), self._save_peers()]
         if isinstance(event, KeysReloaded):
             self.settings = replace(self.settings, keys=event.keys)
             indexes = [k.index for k in event.keys.keys]
@@ -183,7 +199,14 @@ class HeartbeatCore:
     def _heartbeat(self, now: float) -> list[Effect]:
         status = Status(self.out.last_mseq, self.out.first_available)
         effects = self._broadcast(WIRE_BROADCAST, status)
+        if self._marks_moved:
+            effects.append(self._save_peers())
         return [*effects, ArmTimer("keepalive", self._next_beat(now))]
+
+    def _save_peers(self) -> Persist:
+        self._marks_moved = False
+        marks = [peer.mark(node) for node, peer in self.peers.items()]
+        return Persist(PEERS, encode_marks(marks).encode())
 
     def _next_beat(self, now: float) -> float:
         """Keepalives follow a fixed grid (previous deadline + keepalive), not "fire time +
@@ -246,21 +269,34 @@ class HeartbeatCore:
     def _admissible(self, src: str) -> bool:
         if len(src) > MAX_NAME:
             return False
-        return src in self.liveness.nodes or self.settings.autojoin in ("other", "any")
+        if src in self.liveness.nodes:
+            return True
+        # a joiner's name reaches logs, the hostcache and the CIB: host names only
+        return self.settings.autojoin in ("other", "any") and _host_name(src)
+
+    def _node_up(self, node: str, now: float) -> bool:
+        record = self.liveness.nodes.get(node)
+        return record is not None and self.liveness.status(record, now) is not NodeState.DEAD
 
     def _accept(self, envelope: Envelope, event: PacketReceived) -> list[Effect]:
         peer = self.peers.get(envelope.src)
+        refusal = source_refusal(peer, envelope.generation, event.link, event.addr[0],
+                                 self._allowed, self._node_up(envelope.src, event.now))
+        if refusal is not None:
+            return self._reject(refusal, f"{envelope.src} from {event.addr[0]} on {event.link}")
         effects: list[Effect] = []
         if peer is None or envelope.generation > peer.generation:
             effects += self._restarted(envelope, peer)
             peer = self.peers[envelope.src]
         elif envelope.generation < peer.generation:
             return self._reject("old_generation", f"{envelope.src} gen {envelope.generation}")
-        if envelope.seq <= peer.highest_seq - SEQ_WINDOW:  # too old to refresh anything
+        # too old to refresh anything, or accepted before this receiver restarted
+        if envelope.seq <= max(peer.highest_seq - SEQ_WINDOW, peer.floor):
             return effects + self._reject("replay", f"{envelope.src} seq {envelope.seq}")
         fresh_link = envelope.seq > peer.link_seq.get(event.link, 0)
         if fresh_link:
             peer.link_seq[event.link] = envelope.seq
+            peer.addresses.setdefault(event.link, event.addr[0])
             peer.reply_to = (event.link, event.addr)
             effects += self._heard(envelope.src, event.link, event.now)
         if envelope.seq in peer.seen:
@@ -273,6 +309,7 @@ class HeartbeatCore:
         return effects + self._dispatch(envelope, peer, event.now)
 
     def _remember_seq(self, peer: Peer, seq: int) -> None:
+        self._marks_moved = True
         peer.seen.add(seq)
         peer.highest_seq = max(peer.highest_seq, seq)
         if len(peer.seen) > 2 * SEQ_WINDOW:

@@ -9,7 +9,10 @@ become `PacketReceived`; `SendMessage` requests on the control socket (one
 
 The generation number is kept in `<state_dir>/hb_generation` and is
 max(previous + 1, unix time), so it grows across restarts even if the file is lost. With
-`autojoin other|any`, nodes that joined are remembered in `<state_dir>/hostcache`.
+`autojoin other|any`, nodes that joined are remembered in `<state_dir>/hostcache`. The
+core's replay marks (last generation, sequence and source address of every sender) are
+persisted as `<state_dir>/hb_peers` and read back at start, so a restarted daemon does not
+believe packets captured before it restarted.
 """
 
 from __future__ import annotations
@@ -26,12 +29,12 @@ from typing import Any
 
 from messaging.auth import KeyRing
 from messaging.authkeys import load_authkeys
-from messaging.config import HaConfig
+from messaging.config import HaConfig, check_node_name
 from messaging.daemon import DaemonHost, raise_priority
 from messaging.effects import Client, Publish
 from messaging.errors import ConfigError, RemoteProtocolError, ValidationError
 from messaging.heartbeat import api
-from messaging.heartbeat.core import HOSTCACHE, CoreSettings, HeartbeatCore
+from messaging.heartbeat.core import HOSTCACHE, PEERS, CoreSettings, HeartbeatCore
 from messaging.heartbeat.events import (
     Event,
     KeysReloaded,
@@ -42,6 +45,7 @@ from messaging.heartbeat.events import (
     Stopping,
 )
 from messaging.heartbeat.netio import LinkSocket, local_addresses, open_links
+from messaging.heartbeat.peers import PeerMark, decode_marks
 from messaging.ipc import Publisher, Server, prepare_state_dir
 from messaging.runtime import AsyncioScheduler, Runner, StateFiles
 
@@ -79,6 +83,14 @@ def load_hostcache(state_dir: Path) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for name in lines if name.isprintable() and len(name) <= 64))
 
 
+def load_peer_marks(state_dir: Path) -> tuple[PeerMark, ...]:
+    """The replay marks an earlier run persisted (none when the file is missing or bad)."""
+    try:
+        return decode_marks((state_dir / PEERS).read_text())
+    except (OSError, UnicodeDecodeError):
+        return ()
+
+
 def next_generation(state_dir: Path, wall: float | None = None) -> int:
     """Bump and persist this node's generation number."""
     path = state_dir / GENERATION_FILE
@@ -104,7 +116,12 @@ class Options:
 
 
 def check_membership(config: HaConfig, node: str) -> None:
-    """Heartbeat refuses to start on a node that ha.cf does not list (unless autojoin any)."""
+    """Heartbeat refuses to start on a node that ha.cf does not list (unless autojoin any)
+    or whose name is not a host name."""
+    try:
+        check_node_name(node)
+    except ValueError as error:
+        raise ConfigError(f"node name: {error}") from None
     if config.nodes and node not in config.nodes and config.autojoin != "any":
         raise ConfigError(f"current node {node!r} is not in the configuration "
                           f"(node lines list {', '.join(config.nodes)})")
@@ -130,6 +147,8 @@ class HeartbeatService:
         links = tuple(dict.fromkeys(m.link for m in self.media))
         generation = next_generation(self.state_dir)
         settings = CoreSettings.from_config(config, options.node, generation, keys, links)
+        # replay marks of the previous run: packets captured before it are not believed
+        settings = replace(settings, known_peers=load_peer_marks(self.state_dir))
         if config.autojoin != "none":  # remembered joiners are members again after a restart
             known = tuple(dict.fromkeys((*settings.nodes, *load_hostcache(self.state_dir))))
             settings = replace(settings, nodes=known)

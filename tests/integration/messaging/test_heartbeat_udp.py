@@ -194,7 +194,7 @@ def test_bad_configuration_exits_with_config_code(tmp_path: Path) -> None:
         [sys.executable, "-m", "messaging.heartbeat", "-c", str(tmp_path / "ha.cf"), "-k",
          str(tmp_path / "authkeys"), "-n", "b"], cwd=REPO, capture_output=True, text=True,
         timeout=60)
-    assert result.returncode == ExitCode.CONFIG and "readable by group or others" in result.stderr
+    assert result.returncode == ExitCode.CONFIG and "accessible by group or others" in result.stderr
 
 
 def test_autojoin_any_admits_unlisted_nodes_and_remembers_them(tmp_path: Path) -> None:

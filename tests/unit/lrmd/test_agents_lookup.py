@@ -75,3 +75,21 @@ def test_lsb_status_mapping() -> None:
         4,
         1,
     ]
+
+
+def test_names_that_leave_the_agents_directory_are_not_installed(tmp_path: Path) -> None:
+    """Issue 8 defect 3: `ocf:..:__init__.py` ran agents/ocf/__init__.py through /bin/sh."""
+    lsb = tmp_path / "init.d"
+    lsb.mkdir()
+    (tmp_path / "outside").write_text("#!/bin/sh\nexit 0\n")
+    (tmp_path / "outside").chmod(0o755)
+    _agent(tmp_path / "root", "p", "A")
+    roots = [tmp_path / "root", own_ocf_root()]
+    assert (own_ocf_root() / "__init__.py").is_file()  # the file the defect reached
+    for provider, name in [("..", "__init__.py"), ("..", "ocf/__init__.py"), ("p", ".."),
+                           (".", "A"), ("p/../p", "A"), ("", "A"), ("p", ""),
+                           ("p", "A\0"), ("p", "A\n"), ("..", "..")]:
+        assert locate(AgentSpec("ocf", name, provider), roots, lsb) is None, (provider, name)
+    for name in ["../outside", "..", ".", "", "x/../../outside"]:
+        assert locate(AgentSpec("lsb", name), roots, lsb) is None, name
+    assert locate(AgentSpec("ocf", "A", "p"), roots, lsb) is not None

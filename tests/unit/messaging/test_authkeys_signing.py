@@ -126,6 +126,11 @@ def test_parse_several_indexes_sign_with_auth_index() -> None:
         ("auth 2\n1 sha1 x\n", "authkeys:1", "no key with that index"),
         ("1 sha1 x\n", "authkeys", "no 'auth"),
         ("auth\n1 sha1 x\n", "authkeys:1", "exactly one"),
+        # issue 8 defect 4: Unicode digits were a traceback ('²') or an index ('٣')
+        ("auth \u00b2\n1 sha1 x\n", "authkeys:1", "not a key index"),
+        ("auth \u0663\n3 sha1 x\n", "authkeys:1", "not a key index"),
+        ("auth 1\n1 sha1 x\n\u0663 sha1 y\n", "authkeys:3", "not a key index"),
+        ("auth 1\n\uff11 sha1 x\n", "authkeys:2", "not a key index"),
     ],
 )
 def test_bad_authkeys(text: str, where: str, words: str) -> None:
@@ -135,12 +140,13 @@ def test_bad_authkeys(text: str, where: str, words: str) -> None:
     assert words in str(caught.value)
 
 
-@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644])
-def test_authkeys_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
+# issue 8 defect 4: writable by group/other (0620, 0602, 0622) was accepted
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o620, 0o602, 0o622, 0o610, 0o601])
+def test_authkeys_accessible_by_group_or_others_is_refused(tmp_path: Path, mode: int) -> None:
     path = tmp_path / "authkeys"
     path.write_text("auth 1\n1 sha1 SECRET\n")
     os.chmod(path, mode)
-    with pytest.raises(ConfigError, match="readable by group or others"):
+    with pytest.raises(ConfigError, match="bad permissions"):
         load_authkeys(path)
     os.chmod(path, 0o600)
     assert load_authkeys(path).signing_key().secret == b"SECRET"

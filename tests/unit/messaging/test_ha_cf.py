@@ -105,7 +105,7 @@ def test_crm_yes_and_pacemaker_alias() -> None:
         ("bcast eth0\nnode a\ncrm maybe\n", 3, "crm must be one of"),
         ("bcast eth0\nnode a\nstate_dir relative/dir\n", 3, "absolute"),
         ("bcast\nnode a\n", 1, "at least one interface"),
-        ("bcast e\nnode a\nmax_message 4194304\n", 3, "max_message must be"),
+        ("bcast e\nnode a\nmax_message 4194304\n", 3, "not a message size"),
     ],
 )
 def test_bad_lines_name_file_and_line(text: str, line: int, words: str) -> None:
@@ -148,3 +148,51 @@ def test_load_reports_missing_file(tmp_path: Path) -> None:
 def test_other_daemons_directives_are_kept_for_them() -> None:
     config = parse_ha_cf("bcast eth0\nnode a b\nexpected_votes 3\nquorum_votes a 2\n")
     assert config.foreign == (("expected_votes", 3, ("3",)), ("quorum_votes", 4, ("a", "2")))
+
+
+# Issue 8 defect 5: absurd times and names were accepted; each is refused at its line.
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("keepalive 0.001ms\nbcast e\nnode a\n", 1, "out of bounds"),
+        ("keepalive 1e-9\nbcast e\nnode a\n", 1, "not a time"),
+        ("keepalive 5ms\nbcast e\nnode a\n", 1, "out of bounds"),
+        ("keepalive 0\nbcast e\nnode a\n", 1, "out of bounds"),
+        ("deadtime 1e300\nbcast e\nnode a\n", 1, "not a time"),
+        ("deadtime 100000000\nbcast e\nnode a\n", 1, "out of bounds"),
+        ("deadtime inf\nbcast e\nnode a\n", 1, "not a time"),
+        ("deadtime nan\nbcast e\nnode a\n", 1, "not a time"),
+        ("deadtime 1_0\nbcast e\nnode a\n", 1, "not a time"),
+        ("deadtime \u0663\u0660\nbcast e\nnode a\n", 1, "not a time"),
+        ("bcast e\nkeepalive 2\nnode a\ndeadtime 3\n", 4, "more than twice keepalive"),
+        ("bcast e\nnode a\ninitdead 5\ndeadtime 10\n", 4, "at least deadtime"),
+        ("bcast e\nnode ../../etc/x\n", 2, "not a valid node name"),
+        ("bcast e\nnode a\x01b\n", 2, "not a valid node name"),
+        ("bcast e\nnode a\x7fb\n", 2, "not a valid node name"),
+        ("bcast e\nnode " + "a" * 100000 + "\n", 2, "not a valid node name"),
+        ("bcast e\nnode " + "a" * 64 + "\n", 2, "not a valid node name"),
+        ("bcast e\nnode " + ".".join(["a" * 63] * 4) + "\n", 2, "not a valid node name"),
+        ("bcast e\nnode -a\n", 2, "not a valid node name"),
+        ("bcast e\nnode a..b\n", 2, "not a valid node name"),
+        ("udpport \u0666\u0669\u0664\nbcast e\nnode a\n", 1, "not a UDP port"),
+        ("bcast ../e\nnode a\n", 1, "not a network interface"),
+        ("bcast e\nnode a\nlogfile rel/path\n", 3, "absolute path"),
+        ("bcast e\nnode a\nmax_message \u00b9\u2070\u2070\u2070\u2070\n", 3, "not a message"),
+    ],
+)
+def test_absurd_values_are_refused_at_their_line(text: str, line: int, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_ha_cf(text, "ha.cf")
+    assert str(caught.value).startswith(f"ha.cf:{line}: "), str(caught.value)[:200]
+    assert words in str(caught.value)
+    assert len(str(caught.value)) < 400
+
+
+def test_sane_extremes_and_host_names_are_accepted() -> None:
+    config = parse_ha_cf("keepalive 10ms\ndeadtime 30ms\nwarntime 20ms\ninitdead 1\n"
+                         "bcast eth0.100\nnode n1 db-2.example.com node_3 "
+                         + ".".join(["a" * 63] * 3) + "\n")
+    assert (config.keepalive, config.deadtime) == (0.01, 0.03)
+    assert config.nodes[1] == "db-2.example.com"
+    assert parse_ha_cf("deadtime 86400\nbcast e\nnode a\n").deadtime == 86400.0
+    assert parse_ha_cf("keepalive .5\nbcast e\nnode a\n").keepalive == 0.5

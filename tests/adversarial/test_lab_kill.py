@@ -1,0 +1,114 @@
+"""kill -9 of every process of a lab node, the launcher last (`hacluster lab`, namespaces).
+
+Each daemon of n3 killed in turn: the launcher respawns it and the three nodes agree on
+one view again. Then the launcher itself: its daemons stop with it (PR_SET_PDEATHSIG,
+heartbeat says it is leaving), n1 and n2 agree without n3 within deadtime + 1 keepalive
+(+ a scheduling margin), and no process of n3 is left. Uses the lab name `harden`.
+
+The pids in a lab node's launcher.json are pids of the node's PID namespace: signals go
+through `hacluster lab exec NODE kill`, never os.kill from the host (host pid 1 is not
+the node's pid 1).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.adversarial.conftest import Tally
+
+# The lab tests import their helpers as top-level modules (pytest puts tests/lab on the
+# path when it collects them); do the same to share their Lab driver.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
+_membership_lab = importlib.import_module("test_membership_lab")
+Lab, cli = _membership_lab.Lab, _membership_lab.cli
+DEADTIME, KEEPALIVE, MARGIN = (_membership_lab.DEADTIME, _membership_lab.KEEPALIVE,
+                               _membership_lab.MARGIN)
+
+pytestmark = [
+    pytest.mark.adversarial, pytest.mark.lab, pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the namespace lab needs root"),
+    pytest.mark.skipif(
+        not all(shutil.which(tool) for tool in ("ip", "nft", "unshare", "nsenter")),
+        reason="needs iproute2, nftables and util-linux (unshare, nsenter)"),
+]
+NAME = "harden"
+HACLUSTER = str(Path(sys.executable).parent / "hacluster")
+
+
+def _in_node(node: str, *argv: str) -> int:
+    """Run a command inside the lab node (its PID namespace); its exit code."""
+    return subprocess.call([HACLUSTER, "lab", "--name", NAME, "exec", node, *argv],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _kill_in_node(node: str, pid: int) -> None:
+    assert _in_node(node, "kill", "-9", str(pid)) == 0, f"no process {pid} in {node}"
+
+
+def _alive_in_node(node: str, pid: int) -> bool:
+    return _in_node(node, "sh", "-c", f"[ -e /proc/{pid} ] && "
+                    f"! grep -q '^State:.*Z' /proc/{pid}/status") == 0
+
+
+def _daemons(state_dir: Path) -> dict[str, int]:
+    status = json.loads((state_dir / "launcher.json").read_text())
+    return {d["name"]: d["pid"] for d in status["daemons"] if d["pid"]}
+
+
+def _launcher_pid(state_dir: Path) -> int:
+    return int((state_dir / "launcher.pid").read_text())
+
+
+def _wait(condition: object, deadline: float = 60.0) -> bool:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            if condition():  # type: ignore[operator]
+                return True
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def test_kill_9_every_process_of_a_lab_node(tally: Tally) -> None:
+    outcome = tally["lab kill -9: every process of n3"]
+    lab = Lab(NAME, "--nodes", "3")
+    try:
+        lab.wait([["n1", "n2", "n3"]], 30)
+        state = lab.state_dir("n3")
+        for daemon, pid in sorted(_daemons(state).items()):
+            outcome.tried += 1
+            _kill_in_node("n3", pid)
+            respawned = _wait(lambda daemon=daemon, pid=pid: _daemons(state).get(daemon)
+                              not in (None, pid))
+            lab.wait([["n1", "n2", "n3"]], 30)
+            if respawned:
+                outcome.rejected += 1
+            else:
+                outcome.bad("crashes", f"{daemon} not respawned")
+        outcome.tried += 1
+        children = list(_daemons(state).values())
+        _kill_in_node("n3", _launcher_pid(state))
+        took = lab.wait([["n1", "n2"]], 30)
+        orphans = not _wait(lambda: not any(_alive_in_node("n3", pid) for pid in children),
+                            30)
+        if took > DEADTIME + KEEPALIVE + MARGIN or orphans:
+            outcome.bad("crashes", f"n3 left the view after {took:.2f}s; orphans: {orphans}")
+        else:
+            outcome.rejected += 1
+        cli(NAME, "kill", "n3")  # what is left of the node (its namespace holder) goes too
+        cli(NAME, "start", "n3")  # and it boots again as a whole
+        lab.wait([["n1", "n2", "n3"]], 30)
+    finally:
+        lab.down()
+    assert outcome.crashes == 0, outcome.examples

@@ -1,0 +1,161 @@
+"""Issue 8 defect 2: a restarted receiver must not believe packets captured before it
+restarted, and a node's packets must come from that node's addresses.
+
+The scenario of the issue, in the simulator: packets of c are recorded, c dies, b's
+heartbeat restarts, and the recording is replayed to b (from a's address, and from c's).
+"""
+
+from __future__ import annotations
+
+from messaging.auth import AuthKey, KeyRing
+from messaging.config import parse_ha_cf
+from messaging.effects import Persist, TimerFired
+from messaging.heartbeat.api import NodeState, NodeStatusChanged
+from messaging.heartbeat.core import PEERS, CoreSettings, HeartbeatCore
+from messaging.heartbeat.events import PacketReceived, Started, Stopping
+from messaging.heartbeat.liveness import Timing
+from messaging.heartbeat.peers import PeerMark, decode_marks, encode_marks
+from messaging.heartbeat.simnet import PORT, SimNet
+from messaging.wire import Envelope, Status, seal
+
+KEYS = KeyRing(1, (AuthKey(1, "hmac-sha256", b"test-secret"),))
+TIMING = Timing(keepalive=1.0, warntime=3.0, deadtime=5.0, initdead=10.0)
+
+
+def _recorded_from(net: SimNet, sender: str) -> list[tuple[str, bytes]]:
+    return [(link, data) for _, src, link, data in net.wire_log if src == sender]
+
+
+def _seen_up(net: SimNet, observer: str, node: str) -> bool:
+    return any(isinstance(e, NodeStatusChanged) and e.node == node
+               and e.status is NodeState.UP for e in net.nodes[observer].events)
+
+
+def _replay_after_restart(from_address: str) -> SimNet:
+    net = SimNet(["a", "b", "c"], KEYS, TIMING)
+    net.start()
+    net.run_for(8)
+    captured = _recorded_from(net, "c")
+    assert len(captured) >= 8
+    net.kill("c")
+    net.run_for(TIMING.deadtime + 2)
+    net.restart("b")
+    net.nodes["b"].events.clear()
+    for link, data in captured:
+        net.inject("b", link, data, (from_address, PORT))
+    net.run_for(1)
+    return net
+
+
+def test_replay_after_receiver_restart_is_rejected() -> None:
+    net = _replay_after_restart("10.0.0.3")  # from c's own address
+    core = net.nodes["b"].core
+    assert core.counters["rx.accepted"] > 0  # a's live packets still count
+    assert not _seen_up(net, "b", "c")
+    assert core.table(net.now).status_of("c") is NodeState.DEAD
+    assert core.counters["rejected.replay"] + core.counters["rejected.old_generation"] > 0
+    assert not any(log.event == "node_discovered" and dict(log.fields)["node"] == "c"
+                   for log in net.nodes["b"].logs)
+
+
+def test_replay_from_another_nodes_address_is_rejected_even_without_marks() -> None:
+    net = SimNet(["a", "b", "c"], KEYS, TIMING)
+    net.start()
+    net.run_for(8)
+    captured = _recorded_from(net, "c")
+    net.kill("c")
+    net.run_for(TIMING.deadtime + 2)
+    net.nodes["b"].events.clear()
+    for link, data in captured:  # as in the issue: replayed from a's address
+        net.inject("b", link, data, ("10.0.0.1", PORT))
+    net.run_for(1)
+    assert not _seen_up(net, "b", "c")
+    assert net.nodes["b"].core.counters["rejected.wrong_address"] > 0
+
+
+def test_restarted_receiver_still_hears_live_peers() -> None:
+    net = SimNet(["a", "b"], KEYS, TIMING)
+    net.start()
+    net.run_for(5)
+    net.restart("b")
+    net.run_for(3)
+    assert net.nodes["b"].core.table(net.now).status_of("a") is NodeState.UP
+    net.restart("a")  # a restarted sender (new generation) is welcome again
+    net.run_for(3)
+    assert net.nodes["b"].core.table(net.now).status_of("a") is NodeState.UP
+
+
+def _core(**extra: object) -> HeartbeatCore:
+    settings = CoreSettings("a", "test", 1, TIMING, ("eth0",), ("a", "b"), KEYS, **extra)
+    core = HeartbeatCore(settings)  # type: ignore[arg-type]
+    core.handle(Started(0.0))
+    return core
+
+
+def _packet(seq: int, generation: int = 50) -> bytes:
+    return seal(Envelope("test", "b", generation, seq, "", Status(0, 1)), KEYS.signing_key())
+
+
+def test_marks_are_saved_when_they_move_and_when_stopping() -> None:
+    core = _core()
+    core.handle(PacketReceived("eth0", _packet(7), ("10.0.0.2", 694), 0.5))
+    saved = [e for e in core.handle(TimerFired("keepalive", 1.0)) if isinstance(e, Persist)]
+    assert [decode_marks(e.data.decode()) for e in saved if e.name == PEERS] == [
+        (PeerMark("b", 50, 7, (("eth0", "10.0.0.2"),)),)]
+    assert not [e for e in core.handle(TimerFired("keepalive", 2.0)) if isinstance(e, Persist)]
+    assert [e for e in core.handle(Stopping(2.5)) if isinstance(e, Persist)]
+
+
+def test_restored_marks_set_the_replay_floor() -> None:
+    mark = PeerMark("b", 50, 7, (("eth0", "10.0.0.2"),))
+    core = _core(known_peers=(mark,))
+    addr = ("10.0.0.2", 694)
+    for seq in (1, 7):
+        core.handle(PacketReceived("eth0", _packet(seq), addr, 1.0))
+    core.handle(PacketReceived("eth0", _packet(3, generation=49), addr, 1.0))
+    assert core.counters["rx.accepted"] == 0
+    core.handle(PacketReceived("eth0", _packet(8), addr, 1.1))
+    assert core.counters["rx.accepted"] == 1
+
+
+def test_ucast_links_accept_only_configured_peer_addresses() -> None:
+    config = parse_ha_cf("cluster_name test\nucast eth0 10.0.0.1\nucast eth0 10.0.0.2\nnode a b\n")
+    settings = CoreSettings.from_config(config, "a", 1, KEYS)
+    core = HeartbeatCore(settings)
+    core.handle(Started(0.0))
+    core.handle(PacketReceived("eth0", _packet(1), ("10.0.0.9", 694), 1.0))
+    assert core.counters["rejected.unknown_address"] == 1
+    core.handle(PacketReceived("eth0", _packet(2), ("10.0.0.2", 694), 1.0))
+    assert core.counters["rx.accepted"] == 1
+
+
+def test_a_node_may_move_address_only_with_a_new_generation_after_dying() -> None:
+    core = _core()
+    core.handle(PacketReceived("eth0", _packet(1), ("10.0.0.2", 694), 1.0))
+    core.handle(PacketReceived("eth0", _packet(2), ("10.0.0.7", 694), 1.5))
+    core.handle(PacketReceived("eth0", _packet(1, generation=60), ("10.0.0.7", 694), 2.0))
+    assert core.counters["rejected.wrong_address"] == 2  # b is up: no move allowed
+    core.handle(PacketReceived("eth0", _packet(1, generation=60), ("10.0.0.7", 694), 9.0))
+    assert core.counters["rx.accepted"] == 2
+
+
+def test_marks_survive_encoding_and_garbage_is_ignored() -> None:
+    marks = [PeerMark("b", 50, 7, (("eth0", "10.0.0.2"),)), PeerMark("c", 1, 0)]
+    assert decode_marks(encode_marks(marks)) == tuple(marks)
+    for garbage in ["", "{", "[1, 2]", '[{"node": "b", "generation": -1, "seq": 0}]',
+                    '[{"node": "b", "generation": true, "seq": 0}]', "null",
+                    '[{"node": "\\u0000", "generation": 1, "seq": 0}]']:
+        assert decode_marks(garbage) == ()
+
+
+def test_autojoin_admits_host_names_only() -> None:
+    """Issue 8 defect 5: names reach logs, the hostcache and the CIB."""
+    core = _core(autojoin="any")
+    for src in ["../../etc/x", "a\x01b", "-x"]:
+        envelope = Envelope("test", src, 50, 1, "", Status(0, 1))
+        core.handle(PacketReceived("eth0", seal(envelope, KEYS.signing_key()),
+                                   ("10.0.0.9", 694), 1.0))
+    assert core.counters["rejected.unknown_node"] == 3
+    good = Envelope("test", "n9.example", 50, 1, "", Status(0, 1))
+    core.handle(PacketReceived("eth0", seal(good, KEYS.signing_key()), ("10.0.0.9", 694), 1.0))
+    assert core.counters["rx.accepted"] == 1

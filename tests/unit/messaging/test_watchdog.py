@@ -1,0 +1,128 @@
+"""Issue 8 defect 7 (and the launcher's half of defect 1): a node is never half alive.
+
+- kill -9 of the launcher: its children used to run on unsupervised; now each gets
+  PR_SET_PDEATHSIG and stops (heartbeat then tells peers it is leaving).
+- a daemon whose control socket answers nothing is killed and respawned after a few
+  unanswered Ping probes; one that answers is left alone.
+Integration tests here wait for conditions (with a deadline), never for fixed times.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from messaging.watchdog import WedgeDetector
+
+PYTHON = sys.executable
+
+
+def _wait_for(condition: Callable[[], bool], deadline: float = 30.0) -> bool:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_detector_needs_consecutive_failures_after_the_grace() -> None:
+    detector = WedgeDetector(failures=3, grace=10.0)
+    assert not detector.on_probe("ccm", False, started=0.0, now=5.0)  # still starting
+    assert not detector.on_probe("ccm", False, 0.0, 11.0)
+    assert not detector.on_probe("ccm", False, 0.0, 12.0)
+    assert not detector.on_probe("ccm", True, 0.0, 13.0)  # an answer resets the count
+    assert not detector.on_probe("ccm", False, 0.0, 14.0)
+    assert not detector.on_probe("ccm", False, 0.0, 15.0)
+    assert detector.on_probe("ccm", False, 0.0, 16.0)
+    assert not detector.on_probe("ccm", False, 0.0, 17.0)  # counting starts over
+
+
+_LAUNCHER = """
+import asyncio, sys
+from pathlib import Path
+from messaging.logs import get_logger
+from messaging.supervisor import Child, Supervisor
+from messaging.watchdog import WedgeDetector
+state, mode = Path(sys.argv[1]), sys.argv[2]
+child = {child}
+sup = Supervisor([child], state, get_logger(daemon="launcher"), probe_interval=0.3,
+                 probe_timeout={timeout}, detector=WedgeDetector(failures=2, grace=0.0))
+asyncio.run(sup.run())
+"""
+
+
+def _launcher(tmp_path: Path, child: str, timeout: float = 1.0) -> subprocess.Popen[bytes]:
+    script = tmp_path / "launcher.py"
+    script.write_text(_LAUNCHER.format(child=child, timeout=timeout))
+    return subprocess.Popen([PYTHON, str(script), str(tmp_path), "x"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _status(tmp_path: Path) -> dict[str, object]:
+    try:
+        result = json.loads((tmp_path / "launcher.json").read_text())["daemons"][0]
+    except (OSError, ValueError, KeyError, IndexError):
+        return {}
+    assert isinstance(result, dict)
+    return result
+
+
+def test_children_stop_when_the_launcher_is_killed(tmp_path: Path) -> None:
+    sleeper = f"Child('sleeper', [{PYTHON!r}, '-c', 'import time; time.sleep(600)'])"
+    launcher = _launcher(tmp_path, sleeper)
+    try:
+        assert _wait_for(lambda: bool(_status(tmp_path).get("pid")))
+        pid = _status(tmp_path)["pid"]
+        assert isinstance(pid, int) and _alive(pid)
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait(timeout=30)
+        assert _wait_for(lambda: not _alive(pid)), "child outlived its launcher"
+    finally:
+        launcher.kill()
+        launcher.wait()
+
+
+_WEDGED = ("import sys, time, zmq; s = zmq.Context().socket(zmq.ROUTER); "
+           "s.bind(sys.argv[1]); time.sleep(600)")
+_HEALTHY = ("import asyncio, sys; from messaging.ipc import Server; "
+            "from messaging.envelope import protocol; "
+            "asyncio.run(Server(sys.argv[1], protocol('t'), lambda m, c: None, "
+            "daemon='t').serve())")
+
+
+@pytest.mark.parametrize(("program", "wedged"), [(_WEDGED, True), (_HEALTHY, False)])
+def test_a_wedged_daemon_is_killed_and_respawned(tmp_path: Path, program: str,
+                                                  wedged: bool) -> None:
+    endpoint = f"ipc://{tmp_path / 'd.ctl'}"
+    child = (f"Child('d', [{PYTHON!r}, '-c', {program!r}, {endpoint!r}], "
+             f"control={endpoint!r})")
+    # a healthy server gets a generous timeout (a loaded machine may be slow to answer),
+    # short enough that a broken probe would still kill it within the wait below;
+    # a wedged one never answers, however long we wait
+    launcher = _launcher(tmp_path, child, timeout=0.5 if wedged else 3.0)
+    try:
+        assert _wait_for(lambda: bool(_status(tmp_path).get("pid")))
+        first = _status(tmp_path)["pid"]
+        respawned = _wait_for(lambda: _status(tmp_path).get("restarts", 0) >= 1, 15.0)
+        assert respawned is wedged
+        if not wedged:
+            assert _status(tmp_path)["pid"] == first
+    finally:
+        launcher.terminate()
+        launcher.wait(timeout=30)
