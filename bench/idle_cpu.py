@@ -47,7 +47,11 @@ def sample(pids_of: Callable[[], dict[str, list[int]]], window: float
 def ours(nodes: int, window: float, settle: float) -> dict[str, dict[str, float]]:
     lab = OurLab(f"hcbcpu{nodes}")
     try:
-        lab.up(nodes, wait=300)
+        try:
+            lab.up(nodes, wait=300)
+        except RuntimeError as error:  # not idle: no number rather than a wrong one
+            print(f"SKIP ours at {nodes} nodes: {str(error)[-200:]}")
+            return {}
         time.sleep(settle)
         names = sorted(lab.status()["nodes"])
         return sample(lambda: {n: lab.node_pids(n) for n in names}, window)
@@ -89,8 +93,9 @@ def main() -> None:
     args = parser.parse_args()
     results = {}
     for count in (int(n) for n in args.nodes.split(",") if n):
-        results[f"ours {count} nodes"] = (summary(ours(count, args.window, args.settle)),
-                                          load_average())
+        usage = ours(count, args.window, args.settle)
+        if usage:
+            results[f"ours {count} nodes"] = (summary(usage), load_average())
     if args.pacemaker:
         usage = pacemaker(args.window, args.settle)
         if usage:

@@ -8,12 +8,17 @@ counted except the lab's own holder (it stands for the machine's init, not for t
 The daemons present are whatever the launcher starts today (heartbeat, ccm, lrmd, stonithd,
 then cib, attrd, crmd, pengine as they land). Pacemaker + Corosync: `pacemaker-lab.sh rss`
 in its 3-node lab (it has no 1-node mode), so its PSS is a little lower than alone: nodes
-share library pages there. Issue 10's goal: at most 120 MB PSS for the whole node.
+share library pages there. --imports adds, per daemon entry module, the memory and the
+packages a fresh interpreter has after importing it (python -X importtime for the slowest).
+Issue 10's goal: at most 120 MB PSS for the whole node.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import time
 
 import pcmk
@@ -60,11 +65,51 @@ def pacemaker_node() -> dict[str, tuple[int, int]]:
     return {name: (values[f"{name}:rss"], values[f"{name}:pss"]) for name in names}
 
 
+# what each process imports at start: the launcher and the daemons' entry modules
+ENTRIES = ("messaging.launcher", "messaging.heartbeat.__main__", "ccm.__main__", "cib.__main__",
+           "lrmd.__main__", "stonithd.__main__", "pengine.__main__", "crmd.__main__")
+_PROBE = """import importlib, json, sys
+importlib.import_module(sys.argv[1])
+roll = {l.split(':')[0]: int(l.split()[1]) for l in open('/proc/self/smaps_rollup')
+        if l.endswith('kB\\n')}
+tops = sorted({m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names))
+print(json.dumps([roll['Rss'], roll['Anonymous'], [t for t in tops if not t.startswith('_')]]))
+"""
+
+
+def import_costs() -> list[list[str]]:
+    """Per entry module: RSS and private (anonymous) memory after importing it in a fresh
+    interpreter, the slowest top-level imports (-X importtime, cumulative), the packages."""
+    rows = []
+    for entry in ENTRIES:
+        done = subprocess.run([sys.executable, "-X", "importtime", "-c", _PROBE, entry],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            continue  # not installed yet
+        rss, anon, packages = json.loads(done.stdout)
+        slow: dict[str, int] = {}
+        for line in done.stderr.splitlines()[1:]:
+            fields = line.split("|")
+            if len(fields) == 3 and not fields[2].startswith("  "):
+                name = fields[2].strip().split(".")[0]
+                slow[name] = slow.get(name, 0) + int(fields[1])
+        top = sorted(slow.items(), key=lambda kv: -kv[1])[:5]
+        rows.append([entry, f"{rss / 1024:.1f}", f"{anon / 1024:.1f}",
+                     ", ".join(f"{n} {us / 1000:.0f}" for n, us in top), " ".join(packages)])
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settle", type=float, default=3.0)
     parser.add_argument("--pacemaker", action="store_true")
+    parser.add_argument("--imports", action="store_true",
+                        help="also: what each daemon's entry module imports, and its cost")
     args = parser.parse_args()
+    if args.imports:
+        print(f"Imports of each entry module in a fresh interpreter ({load_average()})")
+        print(table(["entry", "RSS MB", "private MB", "slowest imports (ms, cumulative)",
+                     "non-stdlib packages"], import_costs()))
     ours = our_node(args.settle)
     ours_load = load_average()
     theirs = pacemaker_node() if args.pacemaker else {}
