@@ -2,7 +2,7 @@
 
     python bench/idle_cpu.py [--nodes 3,16] [--window 20] [--settle 5] [--pacemaker]
 
-Ours: `hacluster lab up --nodes N` (keepalive 200 ms, deadtime 1 s), wait for one view,
+Ours: `hacluster lab up --nodes N` (keepalive 200 ms, deadtime 1 s unless told), wait for one view,
 let it settle, then utime+stime of every process in each node's network namespace (the
 lab's holder and nsenter excluded) over --window seconds; p50 and max over the nodes, and
 per daemon at the median node. Pacemaker + Corosync: the same over its 3-node lab (token
@@ -44,11 +44,13 @@ def sample(pids_of: Callable[[], dict[str, list[int]]], window: float
     return usage
 
 
-def ours(nodes: int, window: float, settle: float) -> dict[str, dict[str, float]]:
+def ours(nodes: int, window: float, settle: float, timing: tuple[int, int] = (200, 1000)
+         ) -> dict[str, dict[str, float]]:
     lab = OurLab(f"hcbcpu{nodes}")
     try:
         try:
-            lab.up(nodes, wait=300)
+            lab.up(nodes, "--keepalive", str(timing[0]), "--deadtime", str(timing[1]),
+                   wait=300)
         except RuntimeError as error:  # not idle: no number rather than a wrong one
             print(f"SKIP ours at {nodes} nodes: {str(error)[-200:]}")
             return {}
@@ -89,13 +91,16 @@ def main() -> None:
     parser.add_argument("--nodes", default="3,16")
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--settle", type=float, default=5.0)
+    parser.add_argument("--keepalive", type=int, default=200, help="ms")
+    parser.add_argument("--deadtime", type=int, default=1000, help="ms")
     parser.add_argument("--pacemaker", action="store_true")
     args = parser.parse_args()
     results = {}
     for count in (int(n) for n in args.nodes.split(",") if n):
-        usage = ours(count, args.window, args.settle)
+        usage = ours(count, args.window, args.settle, (args.keepalive, args.deadtime))
         if usage:
-            results[f"ours {count} nodes"] = (summary(usage), load_average())
+            label = f"ours {count} nodes, ka {args.keepalive} ms"
+            results[label] = (summary(usage), load_average())
     if args.pacemaker:
         usage = pacemaker(args.window, args.settle)
         if usage:
