@@ -10,7 +10,24 @@ import logging
 import sys
 from typing import Any
 
-import structlog
+
+def _import_structlog() -> Any:
+    """structlog without rich: structlog.dev imports rich (and through it pygments) when it
+    is installed, only to pretty-print tracebacks; that is about 2.5 MB in every daemon,
+    which logs plain text. A None entry in sys.modules makes that import fail softly (the
+    plain traceback formatter is used); it is removed again so a tool may import rich."""
+    blocked = "rich" not in sys.modules
+    if blocked:
+        sys.modules["rich"] = None  # type: ignore[assignment]
+    try:
+        import structlog as module
+    finally:
+        if blocked and sys.modules.get("rich", 0) is None:
+            del sys.modules["rich"]
+    return module
+
+
+structlog = _import_structlog()
 
 
 def configure(level: str = "info", *, json: bool = False, stream: Any = None) -> None:

@@ -1,0 +1,218 @@
+"""CIB write and read costs in a running cluster (issue 9's benchmarks), ours beside Pacemaker.
+
+    python bench/cib_roundtrip.py [--nodes 3,16] [--count 100] [--pacemaker]
+
+Rows (p50/p99 over --count sequential requests unless said otherwise):
+- `cibadmin -M` round trip from a non-DC node and on the DC, process start included
+  (a bash loop inside the node times each command);
+- 8 concurrent writers: 8 loops of `cibadmin -M`, spread over the nodes, each on its own
+  nvpair; writes per second over the whole run;
+- `cibadmin -Q` time;
+- ours only: the round trip through the cib client API (`cib.client`), a joining node
+  receiving a 2 MB CIB (node start until its own `cibadmin -Q` shows the master's
+  version), and the cib daemon's PSS/RSS holding that 2 MB CIB.
+
+Our side needs the cib daemon (`cib.__main__`) and our cibadmin (console script
+`cibadmin` of this checkout's virtualenv, never Debian's /usr/sbin one); until they exist
+it prints a skip line instead of numbers. --pacemaker also builds the 3-node Pacemaker
+2.1.5 + Corosync lab (bench/pcmk.py) and measures the same rows there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pcmk
+from benchlib import (
+    OurLab,
+    fmt,
+    load_average,
+    memory_kb,
+    missing_daemons,
+    p50_p99,
+    process_name,
+    ratio,
+    table,
+)
+from crm_probe import Runner
+
+WRITERS = 8
+SET_ID = "hcbench"
+OUR_CIBADMIN = Path(sys.executable).parent / "cibadmin"
+
+
+def _set_xml(values: dict[str, str]) -> str:
+    pairs = "".join(f'<nvpair id="{SET_ID}-{k}" name="{SET_ID}-{k}" value="{v}"/>'
+                    for k, v in values.items())
+    return f'<cluster_property_set id="{SET_ID}">{pairs}</cluster_property_set>'
+
+
+def _modify(cibadmin: str, key: str) -> str:
+    return (f"{cibadmin} -M -X '<nvpair id=\"{SET_ID}-{key}\" name=\"{SET_ID}-{key}\" "
+            "value=\"'$i'\"/>'")
+
+
+def cib_rows(run_in: Runner, nodes: list[str], dc: str, cibadmin: str,
+             count: int) -> dict[str, object]:
+    """The shared measurements; `run_in(node, script)` runs bash inside a node."""
+    run_in(dc, f"{cibadmin} -C -o crm_config -X "
+               f"'{_set_xml({f'w{n}': '0' for n in range(WRITERS)})}'")
+    non_dc = next(n for n in nodes if n != dc)
+    rows: dict[str, object] = {}
+    for label, node in (("non-DC", non_dc), ("DC", dc)):
+        out = run_in(node, pcmk.timing_loop(_modify(cibadmin, "w0"), count))
+        rows[f"cibadmin -M round trip ({label})"] = p50_p99(pcmk.parse_micros(out))
+    rows["cibadmin -Q"] = p50_p99(pcmk.parse_micros(
+        run_in(non_dc, pcmk.timing_loop(f"{cibadmin} -Q", count))))
+    rows["8 writers, writes/s"] = _writers(run_in, nodes, cibadmin, count)
+    return rows
+
+
+def _writers(run_in: Runner, nodes: list[str], cibadmin: str, count: int) -> float:
+    per_writer = max(5, count // WRITERS)
+    script = {n: [] for n in nodes}  # type: dict[str, list[str]]
+    for writer in range(WRITERS):
+        loop = (f"for i in $(seq {per_writer}); do {_modify(cibadmin, f'w{writer}')} "
+                ">/dev/null || exit 1; done")
+        script[nodes[writer % len(nodes)]].append(f"( {loop} ) &")
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(len(nodes)) as pool:
+        list(pool.map(lambda n: run_in(n, " ".join(script[n]) + " wait"),
+                      [n for n in nodes if script[n]]))
+    return WRITERS * per_writer / (time.monotonic() - started)
+
+
+def pacemaker_side(count: int) -> dict[str, object]:
+    why = pcmk.missing()
+    if why:
+        print(f"SKIP Pacemaker side: {why}")
+        return {}
+    with pcmk.session() as (lab, _):
+        return cib_rows(lab.exec, list(pcmk.NODES), lab.dc(), "cibadmin", count)
+
+
+def our_side(nodes: int, count: int) -> dict[str, object]:
+    gone = missing_daemons("cib", "crmd")
+    if gone or not OUR_CIBADMIN.exists():
+        print(f"SKIP ours at {nodes} nodes: no {', '.join(gone) or 'cibadmin command'} "
+              "daemon/command in this checkout yet (nothing measured)")
+        return {}
+    lab = OurLab(f"hcbcib{nodes}")
+    try:
+        lab.up(nodes)
+        names = sorted(lab.status()["nodes"])
+        dc = _our_dc(lab, names[0])
+
+        def run_in(node: str, script: str) -> str:
+            return lab.lab("exec", node, "/bin/bash", "-c", script)
+
+        rows = cib_rows(run_in, names, dc, str(OUR_CIBADMIN), count)
+        rows.update(_api_round_trip(count))
+        rows.update(_big_cib(lab, names, dc, run_in))
+        return rows
+    finally:
+        lab.down()
+
+
+def _our_dc(lab: OurLab, node: str) -> str:
+    """The DC as our crm_mon reports it (Pacemaker's `Current DC:` line)."""
+    out = lab.lab("exec", node, "/bin/bash", "-c",
+                  f"{Path(sys.executable).parent / 'crm_mon'} -1")
+    for line in out.splitlines():
+        if "Current DC:" in line:
+            return line.split("Current DC:")[1].split()[0]
+    raise RuntimeError(f"no DC in our crm_mon -1: {out[-400:]}")
+
+
+def _api_round_trip(count: int) -> dict[str, object]:
+    try:
+        from cib import client
+    except ImportError:
+        print("SKIP API round trip: no cib.client module yet")
+        return {}
+    print(f"SKIP API round trip: cib.client exists ({client.__name__}) but this bench does "
+          "not know its call yet; wire it here (see issue 9)")
+    return {}
+
+
+def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str, object]:
+    """A joining node receiving a 2 MB CIB, and the cib daemon's memory holding it."""
+    bulk = _set_xml({f"bulk{n:05d}": "x" * 40 for n in range(20000)})
+    path = Path("/tmp") / f"{lab.name}-bulk.xml"
+    path.write_text(bulk.replace(f'id="{SET_ID}"', 'id="hcbench-bulk"'))
+    joiner = next(n for n in names if n != dc)
+    lab.lab("kill", joiner)
+    run_in(dc, f"{OUR_CIBADMIN} -C -o crm_config -x {path}")
+    version = run_in(dc, f"{OUR_CIBADMIN} -Q | head -c 400")
+    started = time.monotonic()
+    lab.lab("start", joiner)
+    while True:
+        try:
+            mine = run_in(joiner, f"{OUR_CIBADMIN} -Q -l | head -c 400")
+        except RuntimeError:
+            mine = ""
+        if _epoch(mine) == _epoch(version):
+            break
+        if time.monotonic() - started > 60:
+            return {"2 MB CIB to a joining node": None}
+        time.sleep(0.05)
+    took = time.monotonic() - started
+    cib_pids = [p for p in lab.node_pids(dc) if process_name(p) == "cib"]
+    rss, pss = memory_kb(cib_pids[0]) if cib_pids else (0, 0)
+    return {"2 MB CIB to a joining node": took,
+            "cib daemon with 2 MB CIB (PSS, RSS MB)": (pss / 1024, rss / 1024)}
+
+
+def _epoch(xml: str) -> tuple[str, ...]:
+    import re
+
+    return tuple(re.findall(r'(?:admin_epoch|epoch|num_updates)="(\d+)"', xml)[:3])
+
+
+def _cell(value: object, seconds_in_ms: bool = True) -> str:
+    if value is None:
+        return "not measured"
+    if isinstance(value, tuple):
+        if seconds_in_ms and all(isinstance(v, float) and v < 5 for v in value):
+            return " / ".join(f"{v * 1e3:.1f} ms" for v in value)
+        return " / ".join(f"{v:.1f}" for v in value)
+    return fmt(value)  # type: ignore[arg-type]
+
+
+def _first(value: object) -> float | None:
+    if isinstance(value, tuple):
+        return float(value[0])
+    return float(value) if isinstance(value, float) else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", default="3,16")
+    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--pacemaker", action="store_true")
+    args = parser.parse_args()
+    theirs = pacemaker_side(args.count) if args.pacemaker else {}
+    pacemaker_load = load_average()
+    ours = {int(n): our_side(int(n), args.count) for n in args.nodes.split(",") if n}
+    keys = list(dict.fromkeys([*theirs, *(k for r in ours.values() for k in r)]))
+    if not keys:
+        print("nothing measured")
+        return
+    sizes = sorted(ours)
+    headers = ["measure (p50 / p99)", "Pacemaker 3 nodes"] + [f"ours {n}" for n in sizes] + \
+        [f"ratio {n}" for n in sizes]
+    rows = [[k, _cell(theirs.get(k)) if k in theirs else "-"]
+            + [_cell(ours[n][k]) if k in ours[n] else "-" for n in sizes]
+            + [ratio(_first(ours[n].get(k)), _first(theirs.get(k))) for n in sizes]
+            for k in keys]
+    print(f"\nCIB round trips ({pacemaker_load} during Pacemaker; {load_average()} at the end)")
+    print(table(headers, rows))
+
+
+if __name__ == "__main__":
+    main()

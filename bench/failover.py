@@ -1,0 +1,125 @@
+"""Failover: kill -9 of the node hosting a resource until its start completed on another node.
+
+    python bench/failover.py [--nodes 3,16] [--trials 20] [--pacemaker [--pacemaker-trials 5]]
+
+Fencing included (fence_lab in our lab, fence_dummy in Pacemaker's), keepalive 200 ms and
+deadtime 1 s for ours; Corosync token 1000 ms for Pacemaker's 3-node lab (its default
+token is 3000 ms and gives about twice the time). Ours: `hacluster lab up`, an
+ocf:pacemaker:Dummy configured with our cibadmin, then per trial `lab kill` of the node
+`crm_resource --locate` names and a 50 ms poll of `crm_resource --locate` on a survivor
+until it names another node (a located resource has completed its start), then the victim
+boots again and the cluster settles. Pacemaker: `pacemaker-lab.sh failover-bench`, whose
+`started_ms` is the "Result of start operation ... ok" line of Pacemaker's own log and
+`failover_ms` its 100 ms poll of crm_resource. Our side needs cib and crmd (skipped with a
+message until they exist). Issue 10's goal: p50 <= 1.3 s and p99 <= 1.5 s at 3 nodes,
+p99 <= 2 s at 16.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import pcmk
+from benchlib import OurLab, load_average, missing_daemons, p50_p99, ratio, table
+from crm_probe import DUMMY, OUR_BIN, Runner, locate, tool, wait_stable
+
+GOALS = {3: (1.3, 1.5), 16: (None, 2.0)}
+
+
+def ours(nodes: int, trials: int) -> list[float]:
+    gone = missing_daemons("cib", "crmd")
+    if gone:
+        print(f"SKIP ours at {nodes} nodes: no {', '.join(gone)} daemon in this checkout yet")
+        return []
+    lab = OurLab(f"hcbfo{nodes}")
+    times: list[float] = []
+    try:
+        lab.up(nodes, "--keepalive", "200", "--deadtime", "1000", wait=300)
+        names = sorted(lab.status()["nodes"])
+
+        def run(node: str, script: str) -> str:
+            return lab.lab("exec", node, "/bin/bash", "-c", script)
+
+        run(names[0], f"{tool(OUR_BIN, 'cibadmin')} -C -o resources -X '{DUMMY}'")
+        for trial in range(trials):
+            took = _trial(lab, run, names)
+            times.append(took)
+            print(f"  ours {nodes} nodes trial {trial + 1}: {took:.3f}s")
+    finally:
+        lab.down()
+    return times
+
+
+def _trial(lab: OurLab, run: Runner, names: list[str]) -> float:
+    if wait_stable(run, names[0], OUR_BIN, len(names)) is None:
+        raise RuntimeError("cluster not stable before the trial")
+    victim = locate(run, names[0], OUR_BIN)[0]
+    observer = next(n for n in names if n != victim)
+    killed = time.monotonic()
+    lab.lab("kill", victim)
+    while True:
+        where = locate(run, observer, OUR_BIN)
+        if where and victim not in where:
+            took = time.monotonic() - killed
+            break
+        if time.monotonic() - killed > 120:
+            took = float("nan")
+            break
+        time.sleep(0.05)
+    lab.lab("start", victim)
+    return took
+
+
+def pacemaker(trials: int) -> dict[str, list[float]]:
+    why = pcmk.missing()
+    if why:
+        print(f"SKIP Pacemaker side: {why}")
+        return {}
+    with pcmk.session() as (lab, _):
+        out = lab.run("failover-bench", str(trials), timeout=300 * trials)
+    columns: dict[str, list[float]] = {"failover_ms": [], "started_ms": [], "fenced_ms": []}
+    for line in out.splitlines():
+        fields = line.split("\t")
+        if line.startswith("#") or len(fields) < 13:
+            continue
+        for name, index in (("failover_ms", 9), ("fenced_ms", 11), ("started_ms", 12)):
+            if fields[index].isdigit():
+                columns[name].append(int(fields[index]) / 1000)
+    return columns
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", default="3,16")
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--pacemaker", action="store_true")
+    parser.add_argument("--pacemaker-trials", type=int, default=5)
+    args = parser.parse_args()
+    rows = []
+    theirs = pacemaker(args.pacemaker_trials) if args.pacemaker else {}
+    their_p50 = None
+    for label in ("started_ms", "failover_ms", "fenced_ms"):
+        values = theirs.get(label)
+        if values:
+            p50, p99 = p50_p99(values)
+            their_p50 = their_p50 or p50
+            rows.append([f"Pacemaker 3 nodes, token 1000 ms ({label})", len(values),
+                         f"{p50:.2f}", f"{p99:.2f}", "-", "", load_average()])
+    for count in (int(n) for n in args.nodes.split(",") if n):
+        values = [v for v in ours(count, args.trials) if v == v]
+        if not values:
+            rows.append([f"ours {count} nodes", 0, "not measured", "-", "-", "", ""])
+            continue
+        p50, p99 = p50_p99(values)
+        goal50, goal99 = GOALS.get(count, (None, None))
+        verdict = "ok" if (goal50 is None or p50 <= goal50) and (goal99 is None or p99 <= goal99) \
+            else "missed"
+        rows.append([f"ours {count} nodes, ka 200 ms dt 1 s", len(values), f"{p50:.2f}",
+                     f"{p99:.2f}", ratio(p50, their_p50), verdict, load_average()])
+    print("\nFailover with fencing: kill -9 of the resource's node -> started elsewhere (s)")
+    print(table(["cluster", "n", "p50 s", "p99 s", "p50 vs Pacemaker", "goal", "load"], rows))
+
+
+if __name__ == "__main__":
+    main()
