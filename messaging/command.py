@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any, NoReturn
 
 import click
@@ -25,6 +24,9 @@ class _LazyGroup(click.Group):
     """A click group whose subcommands come from entry points, loaded on first use."""
 
     def _entry_points(self) -> dict[str, Any]:
+        # importlib.metadata costs ~15 ms (email, zipfile, ...): only the umbrella needs it
+        from importlib.metadata import entry_points
+
         return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
