@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from lxml import etree
@@ -35,12 +35,14 @@ from messaging.errors import (
     UsageError,
     ValidationError,
 )
-from pengine import graph_xml, simulate, status_text
 from pengine.api import Transition, schedule, unpack_status
 from pengine.inject import Injected, Injections, inject
 from pengine.input_check import parse_cib, unique_clones
 from pengine.model import Action, ClusterStatus
-from pengine.simulate_xml import XmlReport
+
+if TYPE_CHECKING:  # each output imports its own modules: a -R -Q run loads no renderer
+    from pengine.graph_xml import Synapse
+    from pengine.simulate import Simulation
 
 
 class InputMissing(HAError):
@@ -152,31 +154,48 @@ def run(options: Options) -> int:
     if options.save_input:
         _write(options.save_input, cib_text(copy.deepcopy(injected.cib)))
     transition = _schedule(injected.cib, given)
-    current = transition.status
-    if injected.modifications:
-        current = _status(root, given)
     _warn(injected.warnings)
-    report = XmlReport(options.request) if options.output_as == "xml" else None
-    date_line = execution_date_line(transition) if now is None else None
-    out = _current(options, transition, current, injected, given, date_line)
-    synapses = graph_xml.synapses(transition)
-    new_cib = injected.cib
+    synapses: tuple[Synapse, ...] = ()
+    if options.run_simulation or options.save_graph or options.save_dotfile:
+        from pengine.graph_xml import synapses as ordered_synapses
+
+        synapses = ordered_synapses(transition)
     result = None
     if options.run_simulation:
-        given = _Input(injected.cib, source, now, given.unique)
-        result = simulate.simulate(injected.cib, synapses, now=int(transition.now.timestamp()),
-                                   op_fail=options.op_fail, failure_now=int(time.time()))
+        from pengine.simulate import simulate
+
+        result = simulate(injected.cib, synapses, now=int(transition.now.timestamp()),
+                          op_fail=options.op_fail, failure_now=int(time.time()))
         _warn(result.warnings)
-        new_cib, lines = _simulated(transition, synapses, result, given, date_line)
-        out += lines
-    _save_artifacts(options, transition, synapses, new_cib)
-    if report is not None:
-        revised = _status(new_cib, given) if result is not None else None
-        out = report.render(current, injected, transition, result, revised,
-                            (root, new_cib)).splitlines()
-    if not options.quiet or report is not None:
-        _emit(options, out)
+        if result.failed is None:
+            _warn_unfired(synapses, result.fired)
+    run_result = _Run(given, injected, transition, result)
+    _save_artifacts(options, transition, synapses, run_result.new_cib)
+    if options.output_as == "xml":
+        _emit(options, _xml_lines(options, run_result))
+    elif not options.quiet:  # -Q: nothing to show, so no status is unpacked or rendered
+        _emit(options, _text_lines(options, run_result))
     return int(ExitCode.OK)
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What one run computed, for the output sections."""
+
+    given: _Input
+    injected: Injected
+    transition: Transition
+    result: Simulation | None
+
+    @property
+    def new_cib(self) -> etree._Element:
+        return self.result.cib if self.result is not None else self.injected.cib
+
+    def current_status(self) -> ClusterStatus:
+        """The status before the synthetic events (the scheduled one when there were none)."""
+        if self.injected.modifications:
+            return _status(self.given.root, self.given)
+        return self.transition.status
 
 
 def _schedule(cib: etree._Element, given: _Input) -> Transition:
@@ -206,9 +225,22 @@ def _emit(options: Options, lines: list[str]) -> None:
         _write(options.output_to, text + "\n")
 
 
-def _current(options: Options, transition: Transition, current: ClusterStatus,
-             injected: Injected, given: _Input, date_line: str | None) -> list[str]:
-    """Everything up to and including the Transition Summary."""
+def _xml_lines(options: Options, run: _Run) -> list[str]:
+    from pengine.simulate_xml import XmlReport
+
+    revised = _status(run.new_cib, run.given) if run.result is not None else None
+    text = XmlReport(options.request).render(
+        run.current_status(), run.injected, run.transition, run.result, revised,
+        (run.given.root, run.new_cib))
+    return text.splitlines()
+
+
+def _text_lines(options: Options, run: _Run) -> list[str]:
+    """Pacemaker's text sections, from "Current cluster status" to "Revised Cluster Status"."""
+    from pengine import status_text
+
+    date_line = execution_date_line(run.transition) if run.given.now is None else None
+    current = run.current_status()
     out: list[str] = []
     if options.set_datetime:
         out.append(f"Setting effective cluster time: {options.set_datetime}")
@@ -218,31 +250,24 @@ def _current(options: Options, transition: Transition, current: ClusterStatus,
     if counts:
         out += [counts, ""]
     out += ["Current cluster status:",
-            *status_text.render_status(current, unique_clones=given.unique), ""]
-    if injected.modifications:
+            *status_text.render_status(current, unique_clones=run.given.unique), ""]
+    if run.injected.modifications:
         out += ["Performing Requested Modifications:",
-                *(f"  * {step.text()}" for step in injected.modifications), ""]
+                *(f"  * {step.text()}" for step in run.injected.modifications), ""]
     if options.show_scores:
-        out += [*transition.scores, ""]
-    return [*out, "Transition Summary:", *transition.summary]
-
-
-def _simulated(transition: Transition, synapses: tuple[graph_xml.Synapse, ...],
-               result: simulate.Simulation, given: _Input,
-               date_line: str | None) -> tuple[etree._Element, list[str]]:
-    """The simulated run's two last sections and the CIB it left."""
-    if result.failed is None:
-        _warn_unfired(synapses, result.fired)
-    out = ["", "Executing Cluster Transition:", *result.lines]
+        out += [*run.transition.scores, ""]
+    out += ["Transition Summary:", *run.transition.summary]
+    if run.result is None:
+        return out
+    out += ["", "Executing Cluster Transition:", *run.result.lines]
     if date_line:
         out.append(date_line)
-    revised = _status(result.cib, given)
-    out += ["", "Revised Cluster Status:",
-            *status_text.render_status(revised, unique_clones=given.unique)]
-    return result.cib, out
+    revised = _status(run.result.cib, run.given)
+    return [*out, "", "Revised Cluster Status:",
+            *status_text.render_status(revised, unique_clones=run.given.unique)]
 
 
-def _warn_unfired(synapses: tuple[graph_xml.Synapse, ...],
+def _warn_unfired(synapses: tuple[Synapse, ...],
                   fired: tuple[Action, ...]) -> None:
     """A graph whose actions wait on each other can never complete: say so on stderr."""
     done = {action.id for action in fired}
@@ -254,7 +279,9 @@ def _warn_unfired(synapses: tuple[graph_xml.Synapse, ...],
 
 
 def _save_artifacts(options: Options, transition: Transition,
-                    synapses: tuple[graph_xml.Synapse, ...], cib: etree._Element) -> None:
+                    synapses: tuple[Synapse, ...], cib: etree._Element) -> None:
+    if options.save_graph or options.save_dotfile:
+        from pengine import graph_xml
     if options.save_graph:
         _write(options.save_graph, graph_xml.to_xml(transition, synapses))
     if options.save_dotfile:
@@ -403,6 +430,8 @@ def profile(directory: Path, repeat: int, output_as: str, output_to: str | None)
                 break
         timings.append((str(path), time.process_time() - start))
     if output_as == "xml":
+        from pengine.simulate_xml import XmlReport
+
         lines = XmlReport(" ".join(["crm_simulate", *sys.argv[1:]])).timings(timings)
     else:
         lines = ["Timings:", *(f"  * Testing {name} ... {spent:.2f} secs"

@@ -13,6 +13,7 @@ Pure functions of a `Transition`. Invariants:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -118,8 +119,9 @@ def _tag(action: Action) -> str:
 
 def graph_action(action: Action) -> GraphAction:
     """How the graph writer describes `action` (element, attributes, primitive, downed)."""
-    attributes = dict(action.attributes)
-    attributes.setdefault("crm_feature_set", FEATURE_SET)
+    attributes = action.attributes
+    if not any(name == "crm_feature_set" for name, _ in attributes):
+        attributes = (*attributes, ("crm_feature_set", FEATURE_SET))
     on_node = None if action.pseudo or action.node is None else action.node
     takes_down = action.task == "do_shutdown" or (
         action.task == "stonith" and _fence_kind(action) != "on")
@@ -129,7 +131,7 @@ def graph_action(action: Action) -> GraphAction:
         on_node=on_node, on_node_uuid=(action.node_id or action.node) if on_node else None,
         resource=_primitive(action) if action.resource is not None and not action.pseudo
         else None,
-        attributes=tuple(sorted(attributes.items())),
+        attributes=tuple(sorted(dict(attributes).items())),
         downed=(action.node_id,) if takes_down and action.node_id is not None else (),
         mode="cib" if action.task == "lrm_delete" else None,  # history removal: CIB only
         shutdown_lock=str(lock) if lock else None)
@@ -137,9 +139,14 @@ def graph_action(action: Action) -> GraphAction:
 
 def _primitive(action: Action) -> GraphResource:
     rsc = action.resource or ""
-    name = key_resource(action.key) or rsc
+    return _resource_element(key_resource(action.key) or rsc, rsc, action.agent)
+
+
+@functools.lru_cache(maxsize=8192)
+def _resource_element(name: str, rsc: str, agent: str | None) -> GraphResource:
+    """The <primitive> of a resource's actions (shared: a resource has many actions)."""
     long_id = rsc if name != rsc else None
-    parts = (action.agent or "::").split(":")
+    parts = (agent or "::").split(":")
     if len(parts) == 3:
         return GraphResource(name, long_id, parts[0], parts[1], parts[2])
     if len(parts) == 2:

@@ -16,6 +16,7 @@ pairs are sorted by name and include crm_feature_set, as in Pacemaker's graph.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -194,7 +195,6 @@ def build(transition: Transition,
 
 
 _XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._:-]*$")
-_SPECIAL = re.compile(r'[&<>"\n\r\t]')
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
                           "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
 
@@ -210,10 +210,15 @@ def _is_name(name: str) -> bool:
     return known
 
 
-def _attrs(pairs: list[tuple[str, str]]) -> str:
+# the written pairs, when every name is an XML name and no value needs escaping
+_PLAIN_PAIRS = re.compile(r'(?: [A-Za-z_][A-Za-z0-9._:-]*="[^"&<>\n\r\t]*")*')
+
+
+def _attrs(pairs: Iterable[tuple[str, str]]) -> str:
     """ name="value" pairs, values escaped as libxml2 does (checked once: rarely needed)."""
-    if _SPECIAL.search("".join([value for _, value in pairs])) is None:
-        return "".join([f' {name}="{value}"' for name, value in pairs])
+    text = "".join([f' {name}="{value}"' for name, value in pairs])
+    if _PLAIN_PAIRS.fullmatch(text) is not None:
+        return text
     return "".join([f' {name}="{value.translate(_ESCAPES)}"' for name, value in pairs])
 
 
@@ -241,6 +246,10 @@ def _action_lines(action: GraphAction, head: str, lines: list[str]) -> None:
                                                     ("provider", rsc.provider),
                                                     ("type", rsc.type)) if value is not None]
         lines.append(f"{pad}<primitive{_attrs(pairs)}/>")
+    text = "".join([f' {name}="{value}"' for name, value in action.attributes])
+    if _PLAIN_PAIRS.fullmatch(text) is not None:  # the common case, checked in one pass
+        lines.append(f"{pad}<attributes{text}/>")
+        return _downed(action, lines)
     plain = [pair for pair in action.attributes if _is_name(pair[0])]
     if len(plain) == len(action.attributes):
         lines.append(f"{pad}<attributes{_attrs(plain)}/>")
@@ -249,6 +258,12 @@ def _action_lines(action: GraphAction, head: str, lines: list[str]) -> None:
         lines += [f"{pad}  <param{_attrs([('name', n), ('value', v)])}/>"
                   for n, v in action.attributes if not _is_name(n)]
         lines.append(f"{pad}</attributes>")
+    _downed(action, lines)
+
+
+def _downed(action: GraphAction, lines: list[str]) -> None:
+    """The <downed> block (fencing, shutdown) and the action's closing tag."""
+    pad = " " * 8
     if action.downed:
         lines.append(f"{pad}<downed>")
         lines += [f"{pad}  <node{_attrs([('id', node)])}/>" for node in action.downed]
