@@ -16,10 +16,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pengine.api import Transition
 from pengine.model import Action, ResourceStatus
-from pengine.transition_graph import GraphAction, GraphResource, build, render_xml
+
+if TYPE_CHECKING:
+    from pengine.transition_graph import GraphAction, GraphResource
 
 FEATURE_SET = "3.16.1"
 _CLUSTER_TASKS = frozenset({"stonith", "do_shutdown", "clear_failcount", "lrm_refresh",
@@ -119,6 +122,8 @@ def _tag(action: Action) -> str:
 
 def graph_action(action: Action) -> GraphAction:
     """How the graph writer describes `action` (element, attributes, primitive, downed)."""
+    from pengine.transition_graph import GraphAction
+
     attributes = action.attributes
     if not any(name == "crm_feature_set" for name, _ in attributes):
         attributes = (*attributes, ("crm_feature_set", FEATURE_SET))
@@ -145,6 +150,8 @@ def _primitive(action: Action) -> GraphResource:
 @functools.lru_cache(maxsize=8192)
 def _resource_element(name: str, rsc: str, agent: str | None) -> GraphResource:
     """The <primitive> of a resource's actions (shared: a resource has many actions)."""
+    from pengine.transition_graph import GraphResource
+
     long_id = rsc if name != rsc else None
     parts = (agent or "::").split(":")
     if len(parts) == 3:
@@ -172,6 +179,9 @@ def header_values(transition: Transition) -> dict[str, str]:
 
 def to_xml(transition: Transition, ordered: tuple[Synapse, ...] | None = None) -> str:
     """The transition graph as text, in the layout `crm_simulate -G` writes."""
+    # imported here: -S without -G needs the synapses, not the frozen graph's classes
+    from pengine.transition_graph import build, render_xml
+
     return render_xml(build(transition, ordered))
 
 
