@@ -259,7 +259,10 @@ def _text_lines(options: Options, run: _Run) -> list[str]:
             *status_text.render_status(current, unique_clones=run.given.unique), ""]
     if run.injected.modifications:
         out += ["Performing Requested Modifications:",
-                *(f"  * {step.text()}" for step in run.injected.modifications), ""]
+                *(f"  * {step.text()}" for step in run.injected.modifications)]
+        if date_line:  # Pacemaker reads the modified CIB again and says so
+            out.append(date_line)
+        out.append("")
     if options.show_scores:
         out += [*run.transition.scores, ""]
     out += ["Transition Summary:", *run.transition.summary]

@@ -191,9 +191,8 @@ class _Editor:
             nodes = self.cib.find("configuration/nodes")
             if nodes is not None:
                 etree.SubElement(nodes, "node", id=uname, uname=uname)
-        state = etree.Element("node_state", id=node_id, uname=uname)
-        self.status.insert(_after_node_states(self.status), state)
-        return state
+        # appended, as the CIB appends a created element (after <tickets> made earlier)
+        return etree.SubElement(self.status, "node_state", id=node_id, uname=uname)
 
     def _node_state_change(self, uname: str, action: str) -> None:
         state = self.node_state(uname)
@@ -257,11 +256,6 @@ def inject_failcount(state: etree._Element, resource: str, task: str, interval_m
     return done
 
 
-def _after_node_states(status: etree._Element) -> int:
-    states = status.findall("node_state")
-    return status.index(states[-1]) + 1 if states else 0
-
-
 def _set_nvpair(parent: etree._Element, pair_id: str, name: str, value: str) -> None:
     for pair in parent.iterfind("nvpair"):
         if pair.get("name") == name:
@@ -297,13 +291,36 @@ def _plus_one(old: str) -> str | int:
 
 
 def _resource_agent(cib: etree._Element, resource: str) -> tuple[str, str | None, str] | None:
-    """(class, provider, type) of the primitive named `resource` (or `resource:N`)."""
-    wanted = {resource, resource.split(":", 1)[0]}
+    """(class, provider, type) of the primitive `resource` names, or None.
+
+    As Pacemaker looks resources up (by id, or by the name an instance's history is kept
+    under): a primitive outside any clone by its id; one inside a clone by an instance name
+    `id:N` (N below clone-max, default the number of nodes) or by any name its history
+    already uses, such as the bare id of an anonymous clone.
+    """
+    base, colon, instance = resource.partition(":")
     for primitive in cib.iterfind("configuration/resources//primitive"):
-        if primitive.get("id") in wanted:
-            return (primitive.get("class", ""), primitive.get("provider"),
-                    primitive.get("type", ""))
+        if primitive.get("id") != base:
+            continue
+        clone = next((a for a in primitive.iterancestors() if a.tag in ("clone", "master")),
+                     None)
+        agent = (primitive.get("class", ""), primitive.get("provider"),
+                 primitive.get("type", ""))
+        if clone is None:
+            return None if colon else agent
+        if colon and instance.isdigit() and int(instance) < _clone_max(cib, clone):
+            return agent
+        histories = cib.iterfind("status/node_state/lrm/lrm_resources/lrm_resource")
+        return agent if any(entry.get("id") == resource for entry in histories) else None
     return None
+
+
+def _clone_max(cib: etree._Element, clone: etree._Element) -> int:
+    for block in clone.iterfind("meta_attributes"):
+        for pair in block.iterfind("nvpair"):
+            if pair.get("name") == "clone-max" and pair.get("value", "").isdigit():
+                return int(pair.get("value", "0"))
+    return len(cib.findall("configuration/nodes/node"))
 
 
 def lrm_resource(state: etree._Element, resource: str,

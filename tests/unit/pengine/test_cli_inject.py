@@ -59,8 +59,9 @@ _SCHEDULER_MARKS = ("uname", "rsc-id")
 def _canonical(path: Path) -> list[object]:
     """What injection writes, in order; versions, comments and layout left out."""
     root = etree.parse(str(path), etree.XMLParser(remove_comments=True)).getroot()
+    # Pacemaker also upgrades an old CIB's schema (validate-with) on the way: not injection
     facts: list[object] = [sorted((k, v) for k, v in root.attrib.items()
-                                  if k not in ("epoch", "num_updates"))]
+                                  if k not in ("epoch", "num_updates", "validate-with"))]
     facts += [dict(p.attrib) for p in root.iterfind("configuration/crm_config//nvpair")]
     facts += [dict(n.attrib) for n in root.iterfind("configuration/nodes/node")]
     for state in root.iterfind("status/*"):
