@@ -20,6 +20,13 @@ from pengine.model import Action, ClusterStatus, Pairs
 if TYPE_CHECKING:  # networkx costs ~100 ms to import: only the views that need it load it
     import networkx as nx
 
+    from pengine.transition_graph import (
+        GraphAction,
+        GraphResource,
+        GraphSynapse,
+        TransitionGraph,
+    )
+
 FALLBACK_NOW = datetime.datetime(2022, 12, 8, tzinfo=datetime.UTC)
 
 CibInput = str | bytes | etree._Element
@@ -107,4 +114,29 @@ def unpack_status(
     return status_only(cib, now, default_now or FALLBACK_NOW)
 
 
-__all__ = ["FALLBACK_NOW", "Action", "ClusterStatus", "Transition", "schedule", "unpack_status"]
+def transition_graph(transition: Transition) -> TransitionGraph:
+    """The frozen, serialisable transition graph of a scheduler result (what crmd executes).
+
+    Synapses in Pacemaker's order, each action as `crm_simulate -G` describes it; see
+    pengine.transition_graph for to_dict/from_dict, pack/unpack, render_xml, to_networkx.
+    """
+    from pengine.transition_graph import build
+
+    return build(transition)
+
+
+_GRAPH_TYPES = frozenset({"GraphAction", "GraphResource", "GraphSynapse", "TransitionGraph"})
+
+
+def __getattr__(name: str) -> object:
+    """The graph's value types, imported on first use (crm_simulate -R never needs them)."""
+    if name in _GRAPH_TYPES:
+        from pengine import transition_graph as module
+
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["FALLBACK_NOW", "Action", "ClusterStatus", "GraphAction", "GraphResource",
+           "GraphSynapse", "Transition", "TransitionGraph", "schedule", "transition_graph",
+           "unpack_status"]

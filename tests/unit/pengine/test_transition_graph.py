@@ -68,6 +68,15 @@ def test_garbage_is_a_protocol_error() -> None:
         TransitionGraph.from_dict({"transition_id": "one", "synapses": []})
 
 
+def test_public_entry_for_crmd(shared: Path) -> None:
+    from pengine import api
+
+    transition = schedule((shared / CORPUS / "xml/group1.xml").read_bytes())
+    graph = api.transition_graph(transition)
+    assert isinstance(graph, api.TransitionGraph) and graph == build(transition)
+    assert isinstance(graph.synapses[0], api.GraphSynapse)
+
+
 def test_networkx_view_has_the_scheduler_edges(shared: Path) -> None:
     transition = schedule((shared / CORPUS / "xml/rec-node-1.xml").read_bytes())
     view = build(transition).to_networkx()
