@@ -92,11 +92,17 @@ class _RawFacts:
 
     def __init__(self, cib: etree._Element) -> None:
         self.target_roles: dict[str, str] = {}
+        self.parents: dict[str, str] = {}
         for element in cib.iterfind("configuration/resources//meta_attributes/nvpair"):
             block = element.getparent()
             owner = block.getparent() if block is not None else None
             if element.get("name") == "target-role" and owner is not None:
                 self.target_roles.setdefault(owner.get("id", ""), element.get("value", ""))
+        for tag in ("primitive", "group", "clone", "master"):
+            for element in cib.iterfind(f"configuration/resources//{tag}"):
+                parent = element.getparent()
+                if parent is not None and parent.tag != "resources":
+                    self.parents[element.get("id", "")] = parent.get("id", "")
         self.expected: dict[str, bool] = {}
         self.feature_sets: dict[str, str] = {}
         for state in cib.iterfind("status/node_state"):
@@ -105,6 +111,15 @@ class _RawFacts:
             for pair in state.iterfind("transient_attributes/instance_attributes/nvpair"):
                 if pair.get("name") == "#feature-set":
                     self.feature_sets[uname] = pair.get("value", "")
+
+    def target_role(self, rsc_id: str) -> str | None:
+        """The target-role text in force: the resource's own, else its nearest parent's."""
+        current: str | None = rsc_id.split(":", 1)[0]
+        while current is not None:
+            if current in self.target_roles:
+                return self.target_roles[current]
+            current = self.parents.get(current)
+        return None
 
 
 def _cluster_status(tag: str, status: ClusterStatus, raw: _RawFacts) -> list[str]:
@@ -145,7 +160,7 @@ def _resource(rsc: ResourceStatus, status: ClusterStatus, indent: int, raw: _Raw
     disabled = _bool(rsc.target_role == Role.STOPPED)
     target = None
     if rsc.target_role is not None:
-        target = raw.target_roles.get(rsc.id.split(":", 1)[0], rsc.target_role.text)
+        target = raw.target_role(rsc.id) or rsc.target_role.text
     if rsc.kind == "group":
         head = _element("group", [("id", rsc.id), ("number_resources", str(len(rsc.children))),
                                   ("managed", _bool(rsc.managed)), ("disabled", disabled)],
@@ -154,7 +169,8 @@ def _resource(rsc: ResourceStatus, status: ClusterStatus, indent: int, raw: _Raw
         head = _element("clone", [
             ("id", rsc.id), ("multi_state", _bool(rsc.kind == "promotable")),
             ("unique", _bool(rsc.unique)), ("managed", _bool(rsc.managed)),
-            ("disabled", disabled), ("failed", _bool(rsc.failed)),
+            # the clone's own flag, which its instances' failures do not set
+            ("disabled", disabled), ("failed", "false"),
             ("failure_ignored", _bool(rsc.failure_ignored)), ("target_role", target)],
             indent, close=False)
     else:
