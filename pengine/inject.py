@@ -372,12 +372,13 @@ def record_result(history: etree._Element, task: str, interval_ms: int, rc: int,
     }
     if digest is not None:
         values["op-digest"] = digest
+    existing = {op.get("id"): op for op in history}
     for op_id in ids:
-        existing = next((op for op in history if op.get("id") == op_id), None)
-        op = existing if existing is not None else etree.SubElement(history, "lrm_rsc_op",
-                                                                     id=op_id)
-        for name, value in values.items():
-            op.set(name, value)
+        found = existing.get(op_id)
+        if found is None:  # attributes in one call: simulated runs write tens of thousands
+            etree.SubElement(history, "lrm_rsc_op", attrib={"id": op_id, **values})
+        else:
+            found.attrib.update(list(values.items()))
 
 
 __all__ = ["Injected", "Injections", "Modification", "inject", "inject_failcount",
