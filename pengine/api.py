@@ -11,11 +11,21 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import networkx as nx
 from lxml import etree
 
 from pengine.model import Action, ClusterStatus, Pairs
+
+if TYPE_CHECKING:  # networkx costs ~100 ms to import: only the views that need it load it
+    import networkx as nx
+
+    from pengine.transition_graph import (
+        GraphAction,
+        GraphResource,
+        GraphSynapse,
+        TransitionGraph,
+    )
 
 FALLBACK_NOW = datetime.datetime(2022, 12, 8, tzinfo=datetime.UTC)
 
@@ -26,15 +36,15 @@ CibInput = str | bytes | etree._Element
 class Transition:
     """The result of one scheduler run.
 
-    graph: networkx DiGraph over the actions that go into the transition graph (required
-    and runnable, pseudo included); node key = Action.id, node attribute "action" = Action;
-    edge first -> then means "then waits for first".
+    edges: (first id, then id) pairs between actions of the transition graph (required and
+    runnable, pseudo included): "then waits for first". `graph` is the same as a networkx
+    DiGraph and `pengine.transition_graph.build` the frozen, serialisable graph.
     actions: every action created, in creation order (optional/blocked ones included).
     summary: the Transition Summary lines exactly as crm_simulate prints them.
     scores: "pcmk__primitive_assign: <rsc> allocation score on <node>: <score>" lines (sorted).
     """
 
-    graph: nx.DiGraph  # type: ignore[type-arg]
+    edges: tuple[tuple[int, int], ...]
     actions: tuple[Action, ...]
     summary: tuple[str, ...]
     scores: tuple[str, ...]
@@ -43,6 +53,27 @@ class Transition:
     transition_id: int = 0
     options: Pairs = field(default=())
     resource_order: tuple[str, ...] = ()  # top-level resources in Pacemaker's sorted order
+
+    @property
+    def graph(self) -> nx.DiGraph:  # type: ignore[type-arg]
+        """A new networkx view: node key Action.id with attribute "action", edge first->then.
+
+        Built on each call (networkx is imported only here), so callers keep the result.
+        """
+        import networkx
+
+        view: nx.DiGraph = networkx.DiGraph()  # type: ignore[type-arg]
+        view.add_nodes_from((action.id, {"action": action}) for action in self.actions
+                            if action.in_graph)
+        view.add_edges_from(self.edges)
+        return view
+
+    def predecessors(self) -> dict[int, list[int]]:
+        """then id -> the ids it waits for, in edge order (graph actions only)."""
+        found: dict[int, list[int]] = {}
+        for first, then in self.edges:
+            found.setdefault(then, []).append(first)
+        return found
 
 
 def schedule(
@@ -83,4 +114,29 @@ def unpack_status(
     return status_only(cib, now, default_now or FALLBACK_NOW)
 
 
-__all__ = ["FALLBACK_NOW", "Action", "ClusterStatus", "Transition", "schedule", "unpack_status"]
+def transition_graph(transition: Transition) -> TransitionGraph:
+    """The frozen, serialisable transition graph of a scheduler result (what crmd executes).
+
+    Synapses in Pacemaker's order, each action as `crm_simulate -G` describes it; see
+    pengine.transition_graph for to_dict/from_dict, pack/unpack, render_xml, to_networkx.
+    """
+    from pengine.transition_graph import build
+
+    return build(transition)
+
+
+_GRAPH_TYPES = frozenset({"GraphAction", "GraphResource", "GraphSynapse", "TransitionGraph"})
+
+
+def __getattr__(name: str) -> object:
+    """The graph's value types, imported on first use (crm_simulate -R never needs them)."""
+    if name in _GRAPH_TYPES:
+        from pengine import transition_graph as module
+
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["FALLBACK_NOW", "Action", "ClusterStatus", "GraphAction", "GraphResource",
+           "GraphSynapse", "Transition", "TransitionGraph", "schedule", "transition_graph",
+           "unpack_status"]

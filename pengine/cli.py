@@ -1,20 +1,27 @@
 """crm_simulate: run the policy engine on a CIB file and show or simulate the transition.
 
-A thin shell: it reads the input (file or stdin), hands it to `pengine.api.schedule`,
-prints Pacemaker's sections ("Current cluster status:", "Transition Summary:", "Executing
-Cluster Transition:", "Revised Cluster Status:") and writes the requested artifacts (graph
-XML, dot, the CIB after simulation). Errors become one line on stderr and an exit code from
+A thin shell: it reads the input (file or stdin), applies the synthetic events
+(pengine.inject: -u/-d/-f/-i/-q/-w/-g/-r/-b/-e, stamped with the wall clock as Pacemaker
+does), hands the result to `pengine.api.schedule`, prints Pacemaker's sections ("Current
+cluster status:", "Performing Requested Modifications:", "Transition Summary:", "Executing
+Cluster Transition:", "Revised Cluster Status:") as text or as Pacemaker's XML
+(pengine.simulate_xml), and writes the requested artifacts (graph XML, dot, the CIB before
+and after simulation). Errors become one line on stderr and an exit code from
 messaging.errors.ExitCode: USAGE 64 for bad options, NOINPUT 66 for a missing file, CONFIG
-78 for an unusable CIB, DISCONNECT 102 for --live-check without a cluster.
+78 for an unusable CIB, NOSUCH 105 for a node that does not exist or an unknown output
+format, DISCONNECT 102 for --live-check without a cluster. Malformed -i/-F specs are
+reported and skipped with exit code 0, as Pacemaker does.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from lxml import etree
@@ -29,10 +36,14 @@ from messaging.errors import (
     UsageError,
     ValidationError,
 )
-from pengine import graph_xml, simulate, status_text
 from pengine.api import Transition, schedule, unpack_status
+from pengine.inject import Injected, Injections, inject
 from pengine.input_check import MAX_INPUT_BYTES, parse_cib, unique_clones
-from pengine.model import Action
+from pengine.model import Action, ClusterStatus
+
+if TYPE_CHECKING:  # each output imports its own modules: a -R -Q run loads no renderer
+    from pengine.graph_xml import Synapse
+    from pengine.simulate import Simulation
 
 
 class InputMissing(HAError):
@@ -63,6 +74,11 @@ class Options:
     save_input: str | None
     set_datetime: str | None
     all_actions: bool
+    injections: Injections = field(default_factory=Injections)
+    op_fail: tuple[str, ...] = ()
+    output_as: str = "text"
+    output_to: str | None = None
+    request: str = "crm_simulate"
 
 
 def parse_datetime(text: str) -> datetime.datetime:
@@ -138,62 +154,134 @@ def run(options: Options) -> int:
         click.echo(f"warning: Pacemaker's schemas are not in {schema.SCHEMA_DIR} (install "
                    "pacemaker-common): the CIB is not schema-validated", err=True)
     root = parse_cib(data, source)
-    if options.save_input:
-        _write(options.save_input, etree.tostring(root, encoding="unicode") + "\n")
     given = _Input(root, source, now, unique_clones(root))
-    try:
-        transition = schedule(root, now)
-    except HAError as error:
-        raise _relocate(error, source) from None
-    date_line = execution_date_line(transition) if now is None else None
-    out = _current(options, transition, given, date_line)
-    synapses = graph_xml.synapses(transition)
-    new_cib = root
+    injected = inject(root, options.injections, int(time.time()))
+    if options.save_input:
+        _write(options.save_input, cib_text(copy.deepcopy(injected.cib)))
+    transition = _schedule(injected.cib, given)
+    _warn(injected.warnings)
+    synapses: tuple[Synapse, ...] = ()
+    if options.run_simulation or options.save_graph or options.save_dotfile:
+        from pengine.graph_xml import synapses as ordered_synapses
+
+        synapses = ordered_synapses(transition)
+    result = None
     if options.run_simulation:
-        new_cib, lines = _simulated(transition, synapses, given, date_line)
-        out += lines
-    _save_artifacts(options, transition, synapses, new_cib)
-    if not options.quiet:
-        click.echo("\n".join(out))
+        from pengine.simulate import simulate
+
+        result = simulate(injected.cib, synapses, now=int(transition.now.timestamp()),
+                          op_fail=options.op_fail, failure_now=int(time.time()))
+        _warn(result.warnings)
+        if result.failed is None:
+            _warn_unfired(synapses, result.fired)
+    run_result = _Run(given, injected, transition, result)
+    _save_artifacts(options, transition, synapses, run_result.new_cib)
+    if options.output_as == "xml":
+        _emit(options, _xml_lines(options, run_result))
+    elif not options.quiet:  # -Q: nothing to show, so no status is unpacked or rendered
+        _emit(options, _text_lines(options, run_result))
     return int(ExitCode.OK)
 
 
-def _current(options: Options, transition: Transition, given: _Input,
-             date_line: str | None) -> list[str]:
-    """Everything up to and including the Transition Summary."""
+class _Run:
+    """What one run computed, for the output sections.
+
+    A plain class: each dataclass costs ~0.7 ms of start-up, which crm_simulate pays often.
+    """
+
+    __slots__ = ("given", "injected", "result", "transition")
+
+    def __init__(self, given: _Input, injected: Injected, transition: Transition,
+                 result: Simulation | None) -> None:
+        self.given = given
+        self.injected = injected
+        self.transition = transition
+        self.result = result
+
+    @property
+    def new_cib(self) -> etree._Element:
+        return self.result.cib if self.result is not None else self.injected.cib
+
+    def current_status(self) -> ClusterStatus:
+        """The status before the synthetic events (the scheduled one when there were none)."""
+        if self.injected.modifications:
+            return _status(self.given.root, self.given)
+        return self.transition.status
+
+
+def _schedule(cib: etree._Element, given: _Input) -> Transition:
+    try:
+        return schedule(cib, given.now)
+    except HAError as error:
+        raise _relocate(error, given.source) from None
+
+
+def _status(cib: etree._Element, given: _Input) -> ClusterStatus:
+    try:
+        return unpack_status(cib, given.now)
+    except HAError as error:
+        raise _relocate(error, given.source) from None
+
+
+def _warn(warnings: tuple[str, ...]) -> None:
+    for warning in warnings:
+        click.echo(warning, err=True)
+
+
+def _emit(options: Options, lines: list[str]) -> None:
+    text = "\n".join(lines)
+    if options.output_to in (None, "-"):
+        click.echo(text)
+    else:
+        _write(options.output_to, text + "\n")
+
+
+def _xml_lines(options: Options, run: _Run) -> list[str]:
+    from pengine.simulate_xml import XmlReport
+
+    revised = _status(run.new_cib, run.given) if run.result is not None else None
+    text = XmlReport(options.request).render(
+        run.current_status(), run.injected, run.transition, run.result, revised,
+        (run.given.root, run.new_cib))
+    return text.splitlines()
+
+
+def _text_lines(options: Options, run: _Run) -> list[str]:
+    """Pacemaker's text sections, from "Current cluster status" to "Revised Cluster Status"."""
+    from pengine import status_text
+
+    date_line = execution_date_line(run.transition) if run.given.now is None else None
+    current = run.current_status()
     out: list[str] = []
     if options.set_datetime:
         out.append(f"Setting effective cluster time: {options.set_datetime}")
     if date_line:
         out.append(date_line)
-    counts = status_text.counts_line(transition.status)
+    counts = status_text.counts_line(current)
     if counts:
         out += [counts, ""]
     out += ["Current cluster status:",
-            *status_text.render_status(transition.status, unique_clones=given.unique), ""]
+            *status_text.render_status(current, unique_clones=run.given.unique), ""]
+    if run.injected.modifications:
+        out += ["Performing Requested Modifications:",
+                *(f"  * {step.text()}" for step in run.injected.modifications)]
+        if date_line:  # Pacemaker reads the modified CIB again and says so
+            out.append(date_line)
+        out.append("")
     if options.show_scores:
-        out += [*transition.scores, ""]
-    return [*out, "Transition Summary:", *transition.summary]
-
-
-def _simulated(transition: Transition, synapses: tuple[graph_xml.Synapse, ...],
-               given: _Input, date_line: str | None) -> tuple[etree._Element, list[str]]:
-    """Execute the graph on a copy of the CIB: the new CIB and the two last sections."""
-    result = simulate.simulate(given.root, synapses, now=int(transition.now.timestamp()))
-    _warn_unfired(synapses, result.fired)
-    out = ["", "Executing Cluster Transition:", *result.lines]
+        out += [*run.transition.scores, ""]
+    out += ["Transition Summary:", *run.transition.summary]
+    if run.result is None:
+        return out
+    out += ["", "Executing Cluster Transition:", *run.result.lines]
     if date_line:
         out.append(date_line)
-    try:
-        revised = unpack_status(result.cib, given.now)
-    except HAError as error:
-        raise _relocate(error, given.source) from None
-    out += ["", "Revised Cluster Status:",
-            *status_text.render_status(revised, unique_clones=given.unique)]
-    return result.cib, out
+    revised = _status(run.result.cib, run.given)
+    return [*out, "", "Revised Cluster Status:",
+            *status_text.render_status(revised, unique_clones=run.given.unique)]
 
 
-def _warn_unfired(synapses: tuple[graph_xml.Synapse, ...],
+def _warn_unfired(synapses: tuple[Synapse, ...],
                   fired: tuple[Action, ...]) -> None:
     """A graph whose actions wait on each other can never complete: say so on stderr."""
     done = {action.id for action in fired}
@@ -205,13 +293,21 @@ def _warn_unfired(synapses: tuple[graph_xml.Synapse, ...],
 
 
 def _save_artifacts(options: Options, transition: Transition,
-                    synapses: tuple[graph_xml.Synapse, ...], cib: etree._Element) -> None:
+                    synapses: tuple[Synapse, ...], cib: etree._Element) -> None:
+    if options.save_graph or options.save_dotfile:
+        from pengine import graph_xml
     if options.save_graph:
         _write(options.save_graph, graph_xml.to_xml(transition, synapses))
     if options.save_dotfile:
         _write(options.save_dotfile, graph_xml.to_dot(transition, all_actions=options.all_actions))
     if options.save_output:
-        _write(options.save_output, etree.tostring(cib, encoding="unicode") + "\n")
+        _write(options.save_output, cib_text(cib))
+
+
+def cib_text(cib: etree._Element) -> str:
+    """A CIB as crm_simulate saves it: indented by two spaces per level."""
+    etree.indent(cib, space="  ")
+    return etree.tostring(cib, encoding="unicode") + "\n"
 
 
 _PATH = click.Path(dir_okay=False)
@@ -226,27 +322,143 @@ _PATH = click.Path(dir_okay=False)
               help="Process the input and show what actions the cluster will take.")
 @click.option("-S", "--simulate", "run_simulation", is_flag=True,
               help="Like --run, but also simulate the actions and show the new status.")
+@click.option("-X", "--in-place", is_flag=True,
+              help="Like --simulate, but also store the results back to the input file.")
 @click.option("-s", "--show-scores", is_flag=True, help="Show allocation scores.")
 @click.option("-Q", "--quiet", is_flag=True, help="Display only essential output.")
+@click.option("-P", "--profile", "profile_dir", type=click.Path(file_okay=False),
+              help="Schedule every XML file in the directory and print timings.")
+@click.option("-N", "--repeat", type=click.IntRange(min=1), default=1,
+              help="With --profile, repeat each test N times.")
+@click.option("-u", "--node-up", multiple=True, metavar="NODE",
+              help="Simulate bringing a node online.")
+@click.option("-d", "--node-down", multiple=True, metavar="NODE",
+              help="Simulate taking a node offline.")
+@click.option("-f", "--node-fail", multiple=True, metavar="NODE", help="Simulate a node failing.")
+@click.option("-i", "--op-inject", multiple=True, metavar="OPSPEC",
+              help="Inject an operation result: RSC_TASK_INTERVAL@NODE=RC.")
+@click.option("-F", "--op-fail", multiple=True, metavar="OPSPEC",
+              help="If the task occurs during the simulation, have it fail with RC.")
+@click.option("-q", "--quorum", help="Set to '1' (or 'true') if the cluster has quorum.")
+@click.option("-w", "--watchdog", help="Set to '1' (or 'true') if a watchdog is active.")
+@click.option("-g", "--ticket-grant", multiple=True, metavar="TICKET", help="Grant a ticket.")
+@click.option("-r", "--ticket-revoke", multiple=True, metavar="TICKET", help="Revoke a ticket.")
+@click.option("-b", "--ticket-standby", multiple=True, metavar="TICKET",
+              help="Make a ticket standby.")
+@click.option("-e", "--ticket-activate", multiple=True, metavar="TICKET",
+              help="Activate a ticket.")
 @click.option("-G", "--save-graph", type=_PATH, help="Save the transition graph (XML).")
 @click.option("-D", "--save-dotfile", type=_PATH, help="Save the transition graph (DOT).")
 @click.option("-a", "--all-actions", is_flag=True,
               help="Show all possible actions in the DOT graph, even if not in the transition.")
 @click.option("-O", "--save-output", type=_PATH, help="Save the CIB after simulation.")
-@click.option("-I", "--save-input", type=_PATH, help="Save the input CIB.")
+@click.option("-I", "--save-input", type=_PATH, help="Save the input CIB (after injections).")
 @click.option("-t", "--set-datetime", metavar="DATETIME", help="Set date/time (ISO 8601).")
-def crm_simulate(xml_file: str | None, xml_pipe: bool, live_check: bool, run_only: bool,
-                 run_simulation: bool, show_scores: bool, quiet: bool, save_graph: str | None,
-                 save_dotfile: str | None, all_actions: bool, save_output: str | None,
-                 save_input: str | None, set_datetime: str | None) -> None:
+@click.option("--output-as", default="text", metavar="FORMAT",
+              help="Output format: text (default) or xml.")
+@click.option("--output-to", metavar="DEST", help='Write output here ("-" for stdout).')
+def crm_simulate(**given: object) -> None:
     """Simulate a cluster's response to events (hacluster's crm_simulate)."""
-    sources = sum((xml_file is not None, xml_pipe, live_check))
+    sys.exit(run_command(given))
+
+
+def run_command(given: dict[str, object]) -> int:
+    """Check the command line as a whole, then run the command it asks for."""
+    args = _Args(given)
+    if args.text("output_as") not in ("text", "xml"):
+        raise UnknownFormat(f"--output-as: unknown output format {args.text('output_as')!r} "
+                            "(use text or xml)")
+    if args.text("profile_dir"):
+        return profile(Path(args.text("profile_dir")), args.number("repeat"),
+                       args.text("output_as"), args.text("output_to") or None)
+    sources = sum((bool(args.text("xml_file")), args.flag("xml_pipe"), args.flag("live_check")))
     if sources > 1:
         raise UsageError("give only one of -x/--xml-file, -p/--xml-pipe, -L/--live-check")
-    options = Options(xml_file, xml_pipe, live_check, run_simulation, show_scores, quiet,
-                      save_graph, save_dotfile, save_output, save_input, set_datetime,
-                      all_actions)
-    sys.exit(run(options))
+    in_place = args.flag("in_place")
+    if in_place and not args.text("xml_file"):
+        raise UsageError("-X/--in-place needs -x/--xml-file")
+    injections = Injections(
+        quorum=args.text("quorum") or None, watchdog=args.text("watchdog") or None,
+        node_up=args.many("node_up"), node_down=args.many("node_down"),
+        node_fail=args.many("node_fail"), ticket_grant=args.many("ticket_grant"),
+        ticket_revoke=args.many("ticket_revoke"), ticket_standby=args.many("ticket_standby"),
+        ticket_activate=args.many("ticket_activate"), op_inject=args.many("op_inject"))
+    options = Options(
+        args.text("xml_file") or None, args.flag("xml_pipe"), args.flag("live_check"),
+        args.flag("run_simulation") or in_place, args.flag("show_scores"), args.flag("quiet"),
+        args.text("save_graph") or None, args.text("save_dotfile") or None,
+        (args.text("xml_file") if in_place else args.text("save_output")) or None,
+        args.text("save_input") or None, args.text("set_datetime") or None,
+        args.flag("all_actions"), injections, args.many("op_fail"), args.text("output_as"),
+        args.text("output_to") or None, " ".join(["crm_simulate", *sys.argv[1:]]))
+    return run(options)
+
+
+class _Args:
+    """click's keyword arguments, read with their types."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: dict[str, object]) -> None:
+        self.values = values
+
+    def text(self, name: str) -> str:
+        value = self.values.get(name)
+        return value if isinstance(value, str) else ""
+
+    def flag(self, name: str) -> bool:
+        return self.values.get(name) is True
+
+    def number(self, name: str) -> int:
+        value = self.values.get(name)
+        return value if isinstance(value, int) else 1
+
+    def many(self, name: str) -> tuple[str, ...]:
+        value = self.values.get(name)
+        return tuple(str(v) for v in value) if isinstance(value, tuple) else ()
+
+
+class UnknownFormat(HAError):
+    """--output-as names a format crm_simulate does not have (Pacemaker: CRM_EX_NOSUCH)."""
+
+    exit_code = ExitCode.NOSUCH
+
+
+def profile(directory: Path, repeat: int, output_as: str, output_to: str | None) -> int:
+    """-P: schedule each *.xml of `directory` `repeat` times and print the CPU time taken.
+
+    Files are taken in reverse name order, as Pacemaker's profiler walks its sorted list
+    from the end; a missing directory prints nothing.
+    """
+    try:
+        files = sorted((p for p in directory.iterdir()
+                        if p.suffix == ".xml" and not p.name.startswith(".")), reverse=True)
+    except OSError:
+        files = []
+    timings = []
+    for path in files:
+        start = time.process_time()
+        for _ in range(repeat):
+            try:
+                schedule(parse_cib(path.read_bytes(), str(path)))
+            except (HAError, OSError) as error:
+                click.echo(f"error: {path}: {error}", err=True)
+                break
+        timings.append((str(path), time.process_time() - start))
+    if output_as == "xml":
+        from pengine.simulate_xml import XmlReport
+
+        lines = XmlReport(" ".join(["crm_simulate", *sys.argv[1:]])).timings(timings)
+    else:
+        lines = ["Timings:", *(f"  * Testing {name} ... {spent:.2f} secs"
+                               for name, spent in timings)] if timings else []
+    if lines:
+        text = "\n".join(lines)
+        if output_to in (None, "-"):
+            click.echo(text)
+        else:
+            _write(output_to, text + "\n")
+    return int(ExitCode.OK)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

@@ -1,12 +1,11 @@
-"""Freeze propagated actions into public Actions and the networkx transition graph.
+"""Freeze propagated actions into public Actions and the edges of the transition graph.
 
 Invariants: graph nodes are exactly the actions that are required and runnable; an edge
-first -> then exists when an ordering links two such actions.
+first -> then exists when an ordering links two such actions (each pair once, in link
+order). No networkx here: the scheduler's hot path stays free of its import cost.
 """
 
 from __future__ import annotations
-
-import networkx as nx
 
 from pengine.actions import Work
 from pengine.model import Action
@@ -55,16 +54,16 @@ def _attributes(w: Work, rsc: RscConfig | None,
     return attrs
 
 
-def build_graph(actions: tuple[Action, ...], links: list[Link]) -> nx.DiGraph:  # type: ignore[type-arg]
-    graph: nx.DiGraph = nx.DiGraph()  # type: ignore[type-arg]
-    for action in actions:
-        if action.in_graph:
-            graph.add_node(action.id, action=action)
+def graph_edges(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[int, int], ...]:
+    """The (first id, then id) orderings that the transition graph keeps."""
+    in_graph = {action.id for action in actions if action.in_graph}
+    edges: dict[tuple[int, int], None] = {}
     for link in links:
         if "nograph" in link.flags or (
                 "member_flags" in link.flags
                 and link.then.task in ("start", "stop", "promote", "demote")):
             continue
-        if link.first.id in graph and link.then.id in graph:
-            graph.add_edge(link.first.id, link.then.id)
-    return graph
+        first, then = link.first.id, link.then.id
+        if first in in_graph and then in in_graph:
+            edges[(first, then)] = None
+    return tuple(edges)

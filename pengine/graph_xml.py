@@ -1,26 +1,28 @@
 """Turn a Transition into Pacemaker's transition graph: ordered synapses, XML and dot text.
 
 Pure functions of a `Transition`. Invariants:
-- Only actions in `Transition.graph` (required and runnable) become synapses; a synapse's
-  inputs are exactly its action's predecessors in that graph.
+- Only actions in the transition graph (required and runnable) become synapses; a
+  synapse's inputs are exactly its action's predecessors along `Transition.edges`.
 - Synapse order follows Pacemaker's graph writer: resources in the scheduler's resource order
   (`Transition.resource_order` when the engine provides it, else display order), each
   resource's own actions newest first (descending action id), then its children; then every
   action without a resource (fencing, shutdown, ...) newest first. The simulator fires
   synapses in this order, so it decides the "Executing Cluster Transition" order.
-- Output is deterministic: attributes are written sorted by name.
+- Output is deterministic: attributes are written sorted by name (transition_graph).
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from xml.sax.saxutils import quoteattr
+from typing import TYPE_CHECKING
 
 from pengine.api import Transition
 from pengine.model import Action, ResourceStatus
+
+if TYPE_CHECKING:
+    from pengine.transition_graph import GraphAction, GraphResource
 
 FEATURE_SET = "3.16.1"
 _CLUSTER_TASKS = frozenset({"stonith", "do_shutdown", "clear_failcount", "lrm_refresh",
@@ -38,22 +40,19 @@ class Synapse:
 
 def synapses(transition: Transition) -> tuple[Synapse, ...]:
     """The transition's synapses in Pacemaker's order (see the module docstring)."""
-    graph = transition.graph
-    ordered = list(_ordered_actions(transition))
+    in_graph = {action.id: action for action in transition.actions if action.in_graph}
+    before = transition.predecessors()
     result = []
-    for index, action in enumerate(ordered):
-        preds = sorted(graph.predecessors(action.id))
-        inputs = tuple(graph.nodes[p]["action"] for p in preds)
+    for index, action in enumerate(_ordered_actions(transition, in_graph)):
+        inputs = tuple(in_graph[p] for p in sorted(set(before.get(action.id, ()))))
         result.append(Synapse(index, action, inputs))
     return tuple(result)
 
 
-def _ordered_actions(transition: Transition) -> Iterator[Action]:
-    graph = transition.graph
+def _ordered_actions(transition: Transition, in_graph: dict[int, Action]) -> Iterator[Action]:
     by_resource: dict[str, list[Action]] = {}
     loose: list[Action] = []
-    for node_id in graph.nodes:
-        action: Action = graph.nodes[node_id]["action"]
+    for action in in_graph.values():
         if action.resource is None:
             loose.append(action)
         else:
@@ -121,80 +120,45 @@ def _tag(action: Action) -> str:
     return "rsc_op"
 
 
-_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._:-]*$")
-_SPECIAL = re.compile(r'[&<>"\n\r\t]')
+def graph_action(action: Action) -> GraphAction:
+    """How the graph writer describes `action` (element, attributes, primitive, downed)."""
+    from pengine.transition_graph import GraphAction
 
-
-def _quote(value: str) -> str:
-    """An attribute value in double quotes (quoteattr only when escaping is needed)."""
-    return quoteattr(value) if _SPECIAL.search(value) else f'"{value}"'
-
-
-def _attrs(pairs: Iterable[tuple[str, str]]) -> str:
-    pairs = list(pairs)
-    if _SPECIAL.search("".join(value for _, value in pairs)) is None:  # the common case
-        return "".join(f' {name}="{value}"' for name, value in pairs)
-    return "".join(f" {name}={_quote(value)}" for name, value in pairs)
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_xml_name(name: str) -> bool:
-    return _XML_NAME.match(name) is not None
-
-
-def _describe(action: Action) -> str:
-    """Tag and attributes shared by an action element and a trigger naming it."""
-    pairs = [("id", str(action.id)), ("operation", action.task),
-             ("operation_key", action.key)]
-    if not action.pseudo and action.node is not None:
-        pairs += [("on_node", action.node), ("on_node_uuid", action.node_id or action.node)]
-    if action.task == "lrm_delete":
-        pairs.append(("mode", "cib"))  # history removal happens in the CIB only
-    return f"{_tag(action)}{_attrs(pairs)}"
-
-
-def _action_lines(action: Action, head: str) -> list[str]:
-    pad = " " * 8
-    lock = getattr(action, "shutdown_lock", None)
-    if lock:
-        head += _attrs([("shutdown-lock", str(lock))])
-    lines = [f"      <{head}>"]
-    if action.resource is not None and not action.pseudo:
-        lines.append(f"{pad}<primitive{_attrs(_primitive(action))}/>")
-    attributes = dict(action.attributes)
-    attributes.setdefault("crm_feature_set", FEATURE_SET)
-    names = sorted(attributes)
-    plain = [n for n in names if _is_xml_name(n)]
-    odd = [n for n in names if not _is_xml_name(n)]  # e.g. "1" (positional parameters)
-    head = f"{pad}<attributes{_attrs((n, attributes[n]) for n in plain)}"
-    if odd:
-        lines.append(head + ">")
-        lines += [f"{pad}  <param{_attrs([('name', n), ('value', attributes[n])])}/>"
-                  for n in odd]
-        lines.append(f"{pad}</attributes>")
-    else:
-        lines.append(head + "/>")
+    attributes = action.attributes
+    if not any(name == "crm_feature_set" for name, _ in attributes):
+        attributes = (*attributes, ("crm_feature_set", FEATURE_SET))
+    on_node = None if action.pseudo or action.node is None else action.node
     takes_down = action.task == "do_shutdown" or (
         action.task == "stonith" and _fence_kind(action) != "on")
-    if takes_down and action.node_id is not None:
-        lines += [f"{pad}<downed>", f"{pad}  <node id={_quote(action.node_id)}/>",
-                  f"{pad}</downed>"]
-    lines.append(f"      </{_tag(action)}>")
-    return lines
+    lock = getattr(action, "shutdown_lock", None)
+    return GraphAction(
+        id=action.id, kind=_tag(action), operation=action.task, operation_key=action.key,
+        on_node=on_node, on_node_uuid=(action.node_id or action.node) if on_node else None,
+        resource=_primitive(action) if action.resource is not None and not action.pseudo
+        else None,
+        attributes=tuple(sorted(dict(attributes).items())),
+        downed=(action.node_id,) if takes_down and action.node_id is not None else (),
+        mode="cib" if action.task == "lrm_delete" else None,  # history removal: CIB only
+        shutdown_lock=str(lock) if lock else None)
 
 
-def _primitive(action: Action) -> list[tuple[str, str]]:
+def _primitive(action: Action) -> GraphResource:
     rsc = action.resource or ""
-    name = key_resource(action.key) or rsc
-    pairs = [("id", name)]
-    if name != rsc:
-        pairs.append(("long-id", rsc))
-    parts = (action.agent or "::").split(":")
+    return _resource_element(key_resource(action.key) or rsc, rsc, action.agent)
+
+
+@functools.lru_cache(maxsize=8192)
+def _resource_element(name: str, rsc: str, agent: str | None) -> GraphResource:
+    """The <primitive> of a resource's actions (shared: a resource has many actions)."""
+    from pengine.transition_graph import GraphResource
+
+    long_id = rsc if name != rsc else None
+    parts = (agent or "::").split(":")
     if len(parts) == 3:
-        pairs += [("class", parts[0]), ("provider", parts[1]), ("type", parts[2])]
-    elif len(parts) == 2:
-        pairs += [("class", parts[0]), ("type", parts[1])]
-    return pairs
+        return GraphResource(name, long_id, parts[0], parts[1], parts[2])
+    if len(parts) == 2:
+        return GraphResource(name, long_id, parts[0], None, parts[1])
+    return GraphResource(name, long_id, None, None, None)
 
 
 def _fence_kind(action: Action) -> str:
@@ -202,52 +166,23 @@ def _fence_kind(action: Action) -> str:
     return meta or action.key.rsplit("-", 1)[-1]
 
 
-def _header(transition: Transition) -> list[tuple[str, str]]:
+def header_values(transition: Transition) -> dict[str, str]:
+    """The graph header's option values (cluster options override the CIB's defaults)."""
     options = dict(transition.status.options) | dict(transition.options)
-    pairs = [("cluster-delay", options.get("cluster-delay", "60s")),
-             ("stonith-timeout", options.get("stonith-timeout", "60s")),
-             ("failed-stop-offset", "INFINITY"), ("failed-start-offset", "INFINITY"),
-             ("batch-limit", options.get("batch-limit", "0")),
-             ("transition_id", str(transition.transition_id))]
+    values = {"cluster-delay": options.get("cluster-delay", "60s"),
+              "stonith-timeout": options.get("stonith-timeout", "60s"),
+              "batch-limit": options.get("batch-limit", "0")}
     if options.get("migration-limit", "-1") != "-1":
-        pairs.append(("migration-limit", options["migration-limit"]))
-    return pairs
+        values["migration-limit"] = options["migration-limit"]
+    return values
 
 
 def to_xml(transition: Transition, ordered: tuple[Synapse, ...] | None = None) -> str:
-    """The transition graph as text, in the layout `crm_simulate -G` writes.
+    """The transition graph as text, in the layout `crm_simulate -G` writes."""
+    # imported here: -S without -G needs the synapses, not the frozen graph's classes
+    from pengine.transition_graph import build, render_xml
 
-    Written as text rather than through an element tree: for 2000 resources the graph has
-    tens of thousands of elements, and building them costs more than the scheduling.
-    """
-    steps = ordered if ordered is not None else synapses(transition)
-    head = f"<transition_graph{_attrs(_header(transition))}"
-    if not steps:
-        return head + "/>\n"
-    described: dict[int, str] = {}
-
-    def describe(action: Action) -> str:
-        text = described.get(action.id)
-        if text is None:
-            text = described[action.id] = _describe(action)
-        return text
-
-    lines = [head + ">"]
-    for synapse in steps:
-        priority = getattr(synapse.action, "priority", 0)
-        extra = f' priority="{priority}"' if priority else ""
-        lines += [f'  <synapse id="{synapse.id}"{extra}>', "    <action_set>",
-                  *_action_lines(synapse.action, describe(synapse.action)), "    </action_set>"]
-        if not synapse.inputs:
-            lines.append("    <inputs/>")
-        else:
-            lines.append("    <inputs>")
-            for before in synapse.inputs:
-                lines += ["      <trigger>", f"        <{describe(before)}/>", "      </trigger>"]
-            lines.append("    </inputs>")
-        lines.append("  </synapse>")
-    lines.append("</transition_graph>")
-    return "\n".join(lines) + "\n"
+    return render_xml(build(transition, ordered))
 
 
 def dot_name(action: Action) -> str:
@@ -299,23 +234,23 @@ def to_dot(transition: Transition, *, all_actions: bool = False) -> str:
     are dashed (they need `Transition.orderings`, all first->then action id pairs, when the
     engine provides it).
     """
-    graph = transition.graph
+    waits_for = transition.predecessors()
+    edges = set(transition.edges)
     unmanaged = _unmanaged(transition.status.resources)
     lines = [' digraph "g" {']
     drawn: dict[int, Action] = {}
     newest_first = sorted(transition.actions, key=lambda a: -a.id)
     for action in newest_first:
-        text = _dot_node(action, action.id in graph, unmanaged, all_actions)
+        text = _dot_node(action, action.in_graph, unmanaged, all_actions)
         if text is not None:
             drawn[action.id] = action
             lines.append(text)
     extra: dict[int, set[int]] = {}
     for first, then in getattr(transition, "orderings", ()):
-        if first in drawn and then in drawn and not graph.has_edge(first, then):
+        if first in drawn and then in drawn and (first, then) not in edges:
             extra.setdefault(then, set()).add(first)
     for action in newest_first:
-        befores = [(b, "bold") for b in graph.predecessors(action.id)] \
-            if action.id in graph else []
+        befores = [(b, "bold") for b in dict.fromkeys(waits_for.get(action.id, ()))]
         befores += [(b, "dashed") for b in extra.get(action.id, ())]
         for before, style in sorted(befores):
             lines.append(f'"{dot_name(drawn[before])}" -> "{dot_name(action)}" '

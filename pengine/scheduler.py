@@ -20,7 +20,7 @@ from pengine.fencing import (
     schedule_fencing_and_shutdowns,
     schedule_unfencing,
 )
-from pengine.graph import build_graph, freeze
+from pengine.graph import freeze, graph_edges
 from pengine.model import ClusterStatus
 from pengine.ordering import (
     Context,
@@ -114,7 +114,7 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
     propagate(links, ctx)
     actions = freeze(u, acts.actions)
     return Transition(
-        graph=build_graph(actions, links), actions=actions,
+        edges=graph_edges(actions, links), actions=actions,
         summary=summarise(u, placement, acts.actions, reloads), scores=placement.score_lines,
         status=build_status(u), now=u.now, transition_id=transition_id,
         options=u.options.raw,

@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from messaging.digest import parameters_digest
-from pengine.graph_xml import FEATURE_SET, Synapse, key_resource
+from pengine.graph_xml import Synapse, key_resource
+from pengine.inject import inject_failcount, record_result
 from pengine.model import Action
+from pengine.opspec import failure_for
 
 FAKE_DC_UUID = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"  # what crm_simulate writes
 _NO_HISTORY = frozenset({"stonith", "do_shutdown", "clear_failcount", "lrm_refresh",
@@ -126,6 +128,19 @@ class _Recorder:
             return
         self._rsc_result(action)
 
+    def fail(self, action: Action, name: str, rc: int, failure_now: int) -> list[str]:
+        """Record `action` as returning `rc` (-F/--op-fail): the lines Pacemaker prints."""
+        meta = dict(action.attributes)
+        probe = action.task == "monitor" and action.interval_ms == 0
+        target = int(meta.get("CRM_meta_op_target_rc", "7" if probe else "0"))
+        record_result(self._lrm_resource(action), action.task, action.interval_ms, rc,
+                      target_rc=target, now=self.now, exit_reason="User-injected result",
+                      digest=self._digest(action))
+        lines = [f"Pretending action {action.id} failed with rc={rc}"]
+        done = inject_failcount(self.node_state(action), name, action.task,
+                                action.interval_ms, rc, failure_now)
+        return lines + [f"  * {step.text()}" for step in done]
+
     def _forget(self, action: Action) -> None:
         """lrm delete: the resource's whole history on that node goes away."""
         entry = self._lrm_resource(action)
@@ -158,16 +173,15 @@ class _Recorder:
             resources = etree.SubElement(lrm, "lrm_resources")
         entry = etree.SubElement(resources, "lrm_resource", id=name)
         parts = (action.agent or "").split(":")
-        entry.set("type", parts[-1])
-        entry.set("class", parts[0])
+        entry.set("class", parts[0])  # Pacemaker's order: id, class, provider, type
         if len(parts) == 3:
             entry.set("provider", parts[1])
+        entry.set("type", parts[-1])
         self.histories[(action.node or "", name)] = entry
         return entry
 
     def _rsc_result(self, action: Action) -> None:
         entry = self._lrm_resource(action)
-        name = entry.get("id", "")
         if action.task == "cancel":
             for op in list(entry):
                 if op.get("interval") == str(action.interval_ms):
@@ -177,31 +191,15 @@ class _Recorder:
         probe = action.task == "monitor" and action.interval_ms == 0
         # Pacemaker always writes the target rc of a probe; 7 (not running) is its usual value
         rc = int(meta.get("CRM_meta_op_target_rc", "7" if probe else "0"))
-        if action.task in ("migrate_to", "migrate_from") or action.interval_ms:
-            op_id = f"{name}_{action.task}_{action.interval_ms}"
-        else:
-            op_id = f"{name}_last_0"
-        for old in entry:
-            if old.get("id") == op_id:
-                entry.remove(old)
-                break
-        self.call_id += 1
-        key = f"{action.id}:{self.transition_id}:{rc}:{self.dc_uuid:<36}"
-        attrib = {
-            "id": op_id, "operation_key": f"{name}_{action.task}_{action.interval_ms}",
-            "operation": action.task, "crm-debug-origin": "crm_simulate",
-            "crm_feature_set": FEATURE_SET, "transition-key": key,
-            "transition-magic": f"0:{rc};{key}", "exit-reason": "",
-            "on_node": action.node or "", "call-id": str(self.call_id), "rc-code": str(rc),
-            "op-status": "0", "interval": str(action.interval_ms),
-            "last-rc-change": str(self.now), "exec-time": "0", "queue-time": "0",
-            "op-digest": self._digest(action),
-        }
-        op = etree.SubElement(entry, "lrm_rsc_op", attrib=attrib)
-        for source, target in (("CRM_meta_migrate_source", "migrate_source"),
-                               ("CRM_meta_migrate_target", "migrate_target")):
-            if source in meta and action.task.startswith("migrate"):
-                op.set(target, meta[source])
+        record_result(entry, action.task, action.interval_ms, rc, target_rc=rc, now=self.now,
+                      exit_reason="", digest=self._digest(action))
+        if action.task.startswith("migrate"):
+            op_id = f"{entry.get('id', '')}_{action.task}_{action.interval_ms}"
+            op = next(op for op in entry if op.get("id") == op_id)
+            for source, target in (("CRM_meta_migrate_source", "migrate_source"),
+                                   ("CRM_meta_migrate_target", "migrate_target")):
+                if source in meta:
+                    op.set(target, meta[source])
 
     def _digest(self, action: Action) -> str:
         params = {k: v for k, v in action.attributes
@@ -243,9 +241,8 @@ def _primitive_params(cib: etree._Element) -> dict[str, dict[str, str]]:
     return found
 
 
-def apply(cib: etree._Element, fired: Sequence[Action], *, transition_id: int = -1,
-          now: int = 0) -> etree._Element:
-    """A copy of `cib` with the results of the fired actions written into its status."""
+def _recorder(cib: etree._Element, transition_id: int, now: int) -> _Recorder:
+    """A recorder over a private copy of `cib`, its indexes built once."""
     result = copy.deepcopy(cib)
     recorder = _Recorder(result, transition_id, now, FAKE_DC_UUID)
     recorder.params = _primitive_params(result)
@@ -255,23 +252,73 @@ def apply(cib: etree._Element, fired: Sequence[Action], *, transition_id: int = 
                           for entry in state.iterfind("lrm/lrm_resources/lrm_resource")}
     recorder.call_id = max((int(op.get("call-id", "0")) for op in result.iter("lrm_rsc_op")
                             if op.get("call-id", "").lstrip("-").isdigit()), default=0)
+    return recorder
+
+
+def apply(cib: etree._Element, fired: Sequence[Action], *, transition_id: int = -1,
+          now: int = 0) -> etree._Element:
+    """A copy of `cib` with the results of the fired actions written into its status."""
+    recorder = _recorder(cib, transition_id, now)
     for action in fired:
         recorder.record(action)
-    return result
+    return recorder.cib
 
 
 @dataclass(frozen=True, slots=True)
 class Simulation:
-    """What a simulated run did: the fired actions, their console lines and the new CIB."""
+    """What a simulated run did: the fired actions, their console lines and the new CIB.
+
+    failed: the action -F/--op-fail made fail (the transition stopped there), if any;
+    warnings: -F specs that matched an action but had no numeric result code.
+    """
 
     fired: tuple[Action, ...]
     lines: tuple[str, ...]
     cib: etree._Element
+    failed: Action | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def simulate(cib: etree._Element, synapses: Sequence[Synapse], *, transition_id: int = -1,
-             now: int = 0) -> Simulation:
-    """Fire every synapse in simulator order and record the results in a copy of `cib`."""
-    fired = fire_order(synapses)
-    lines = tuple(line for line in map(action_line, fired) if line is not None)
-    return Simulation(fired, lines, apply(cib, fired, transition_id=transition_id, now=now))
+             now: int = 0, op_fail: tuple[str, ...] = (),
+             failure_now: int | None = None) -> Simulation:
+    """Fire every synapse in simulator order and record the results in a copy of `cib`.
+
+    An action matching an `op_fail` spec returns that spec's rc instead: it is recorded as
+    failed (with fail-count/last-failure stamped `failure_now`, default `now`) and, as in
+    Pacemaker, the transition aborts: nothing after it fires.
+    """
+    recorder = _recorder(cib, transition_id, now)
+    fired: list[Action] = []
+    lines: list[str] = []
+    warnings: list[str] = []
+    for action in fire_order(synapses):
+        line = action_line(action)
+        if line is not None:
+            lines.append(line)
+        fired.append(action)
+        failure = _failure(action, op_fail, warnings) if op_fail else None
+        if failure is None:
+            recorder.record(action)
+            continue
+        stamp = now if failure_now is None else failure_now
+        lines += recorder.fail(action, failure[0], failure[1], stamp)
+        return Simulation(tuple(fired), tuple(lines), recorder.cib, action, tuple(warnings))
+    return Simulation(tuple(fired), tuple(lines), recorder.cib, None, tuple(warnings))
+
+
+def _failure(action: Action, specs: tuple[str, ...],
+             warnings: list[str]) -> tuple[str, int] | None:
+    """(name, rc) of the -F spec that makes this resource action fail, if any."""
+    if action.pseudo or action.resource is None or action.node is None \
+            or action.task in _NO_HISTORY:
+        return None
+    names = (key_resource(action.key) or action.resource, action.resource)
+    for spec in specs:
+        prefixes = [f"{n}_{action.task}_{action.interval_ms}@{action.node}=" for n in names]
+        if any(spec[: len(p)].lower() == p.lower() for p in prefixes):
+            found = failure_for((spec,), names, action.task, action.interval_ms, action.node)
+            if found is not None:
+                return found
+            warnings.append(f"Invalid failed operation '{spec}' (result code must be integer)")
+    return None

@@ -6,7 +6,6 @@ import csv
 import datetime
 from pathlib import Path
 
-import networkx as nx
 import pytest
 from lxml import etree
 
@@ -20,16 +19,12 @@ _IGNORED = {"crm_feature_set"}
 
 
 def _transition(synapse_list: tuple[Synapse, ...]) -> Transition:
-    graph: nx.DiGraph = nx.DiGraph()  # type: ignore[type-arg]
-    for synapse in synapse_list:
-        graph.add_node(synapse.action.id, action=synapse.action)
-    for synapse in synapse_list:
-        for before in synapse.inputs:
-            graph.add_edge(before.id, synapse.action.id)
+    edges = tuple((before.id, synapse.action.id)
+                  for synapse in synapse_list for before in synapse.inputs)
     status = ClusterStatus(nodes=(), resources=(), failed_operations=(), have_quorum=True,
                            dc=None, stonith_enabled=True, options=())
     actions = tuple(sorted((s.action for s in synapse_list), key=lambda a: a.id))
-    return Transition(graph=graph, actions=actions, summary=(), scores=(), status=status,
+    return Transition(edges=edges, actions=actions, summary=(), scores=(), status=status,
                       now=datetime.datetime(2022, 12, 8, tzinfo=datetime.UTC))
 
 
