@@ -54,6 +54,7 @@ from .daemons import (
     STONITHD,
     SimConfig,
     heartbeat_simulation,
+    inject_datagram,
     send_to_peers,
 )
 from .network import LinkModel, Network
@@ -78,6 +79,7 @@ __all__ = [
     "agreement_problems",
     "components",
     "heartbeat_simulation",
+    "inject_datagram",
     "membership_events",
     "send_to_peers",
     "stabilize",

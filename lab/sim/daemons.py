@@ -3,7 +3,9 @@
 Each spec glues a real pure core exactly like its service shell does:
 - heartbeat: `Started` at boot, `SendDatagram` onto the `Network`, datagrams back in as
   `PacketReceived`; publishes `NodeStatusChanged` ("status") and `MessageReceived`
-  ("message").
+  ("message"); reads back at boot the replay marks its last boot persisted (`hb_peers`,
+  as the service does from its state directory), so `kill`/`start` is a real restart
+  and `forget` a lost disk. `inject_datagram` hands it a datagram from any address.
 - ccm: "status" -> `PeerStatusChanged` (late counts as up), "message" on channel "ccm" ->
   `PeerMessageReceived`; `Send` -> heartbeat `SendRequest` (msgpack of the protocol wire
   form); remembers the last view id across restarts (the service's `ccm.view_id` file).
@@ -38,12 +40,14 @@ from ccm.api import (
 from lrmd.api import CoreRunAgent, KillProcessGroup, LrmdCore
 from messaging.auth import KeyRing
 from messaging.authkeys import parse_authkeys
+from messaging.config import DEFAULT_PORT
 from messaging.effects import ALL_NODES, AllNodes, Client, Node, Send
 from messaging.errors import InternalError
 from messaging.heartbeat.api import MessageReceived, NodeState, NodeStatusChanged
-from messaging.heartbeat.core import CoreSettings, HeartbeatCore
+from messaging.heartbeat.core import PEERS, CoreSettings, HeartbeatCore
 from messaging.heartbeat.events import PacketReceived, SendDatagram, SendRequest, Started
 from messaging.heartbeat.liveness import Timing as HeartbeatTiming
+from messaging.heartbeat.peers import decode_marks
 from stonithd import api as fencing
 
 from .agents import FenceDevices, ResourceAgents
@@ -97,9 +101,12 @@ def send_to_peers(ctx: DaemonContext, destination: Node | AllNodes, channel: str
 # ------------------------------------------------------------------------- heartbeat
 def _heartbeat_build(ctx: DaemonContext) -> HeartbeatCore:
     config = _config(ctx)
+    # the marks of the previous boot: packets captured before it are not believed
+    saved = ctx.memory.get(PEERS, b"")
     settings = CoreSettings(ctx.node, config.cluster, ctx.sim.next_generation(),
                             config.heartbeat_timing(), config.links, tuple(ctx.sim.names),
-                            config.keys, config.autojoin)
+                            config.keys, config.autojoin,
+                            known_peers=decode_marks(saved.decode()))
     return HeartbeatCore(settings)
 
 
@@ -114,6 +121,15 @@ def _heartbeat_handlers(ctx: DaemonContext) -> dict[type, Any]:
 HEARTBEAT = DaemonSpec(
     "heartbeat", _heartbeat_build, boot=lambda ctx: ctx.feed(Started(ctx.now)),
     handlers=_heartbeat_handlers)
+
+
+def inject_datagram(sim: Simulation, node: str, link: str, data: bytes,
+                    source: str) -> None:
+    """Hand `node`'s heartbeat, now, a datagram of our own making (forged, replayed,
+    garbled) on `link` as if it came from address `source` (heartbeat's port): an attacker
+    on the LAN, who may also spoof a member's address."""
+    sim.inject(node, "heartbeat",
+               lambda now: PacketReceived(link, data, (source, DEFAULT_PORT), now))
 
 
 # ------------------------------------------------------------------------- ccm

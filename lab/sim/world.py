@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from messaging.config import DEFAULT_PORT
 from messaging.effects import AllNodes, Client, Node, Publish, Send
 from messaging.errors import InternalError
 from messaging.runtime import Cancellable, EffectHandler, FakeScheduler, Runner
@@ -219,6 +220,13 @@ class Simulation:
             ctx.runner.close()
         self.trace.append(TraceEntry(self.now, name, "-", "node", "killed"))
 
+    def forget(self, name: str) -> None:
+        """Wipe what the node keeps on disk (a replaced disk, a reinstalled host): its next
+        boot reads nothing back. Usually between `kill` and `start`; the dicts are emptied
+        in place, so a daemon still running persists into the fresh disk from now on."""
+        for memory in self.nodes[name].memory.values():
+            memory.clear()
+
     def start(self, *names: str) -> None:
         """Boot a fresh incarnation of every registered daemon of each node named (of every
         node that is down when none is named); memory is kept."""
@@ -321,7 +329,7 @@ class Simulation:
         """Put one datagram from `ctx`'s node on `link`: to `dest` (an address) or to
         every other node; each copy reaches `daemon` there as `make_event(link, addr, now)`."""
         self.wire_log.append((self.now, ctx.node, link, data))
-        source = (self.nodes[ctx.node].address, 694)
+        source = (self.nodes[ctx.node].address, DEFAULT_PORT)
 
         def arrive(now: float) -> Any:
             return make_event(link, source, now)
@@ -334,7 +342,8 @@ class Simulation:
                 self.deliver(target, daemon, arrive, at)
 
     def inject(self, node: str, daemon: str, make_event: Callable[[float], Any]) -> None:
-        """Hand a daemon an event of our own making (an attacker's datagram, say) now."""
+        """Hand a daemon an event of our own making (an attacker's datagram, say) now;
+        `lab.sim.inject_datagram` builds heartbeat's."""
         self.deliver(node, daemon, make_event, self.now)
 
 

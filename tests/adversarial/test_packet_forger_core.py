@@ -1,9 +1,11 @@
-"""The packet forger against the heartbeat core, in the simulator (exact time).
+"""The packet forger against the heartbeat core, in the simulator (lab.sim, exact time).
 
 Three nodes a, b, c run; c is killed; an attacker then hands b forged datagrams of one
-kind per probe. Outcomes: every forged datagram is counted as rejected by b (none
-accepted, none delivered, c never seen up again), `handle` never raises, and after the
-fault b's view is right within deadtime + 1 keepalive (a up, c dead).
+kind per probe (`lab.sim.inject_datagram`, from c's own address). Outcomes: every forged
+datagram is counted as rejected by b (none accepted, none delivered, c never seen up
+again), `handle` never raises, and after the fault b's view is right within deadtime +
+1 keepalive (a up, c dead). A restart of b is a kill and a start: b reads back the
+replay marks it persisted, as the service does.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from collections.abc import Callable
 import msgpack
 import pytest
 
+from lab.sim import Simulation, heartbeat_simulation, inject_datagram
 from messaging.auth import AuthKey, KeyRing
 from messaging.heartbeat.api import MessageReceived, NodeState, NodeStatusChanged
 from messaging.heartbeat.liveness import Timing
-from messaging.heartbeat.simnet import PORT, SimNet
 from messaging.wire import Data, Envelope, Status, seal
 from tests.adversarial.conftest import Tally
 
@@ -83,24 +85,27 @@ PROBES: dict[str, tuple[Forge, int, int]] = {  # name -> (forger, CI count, full
 }
 
 
-def _rejected(net: SimNet, node: str) -> int:
-    return sum(v for k, v in net.nodes[node].core.counters.items() if k.startswith("rejected."))
+def _rejected(net: Simulation, node: str) -> int:
+    counters = net.core(node, "heartbeat").counters
+    return sum(v for k, v in counters.items() if k.startswith("rejected."))
 
 
-def _attack(net: SimNet, forged: list[bytes], source: str, tally: Tally, probe: str) -> None:
+def _attack(net: Simulation, forged: list[bytes], source: str, tally: Tally,
+            probe: str) -> None:
     outcome = tally[probe]
     before = _rejected(net, "b")
-    events_before = len(net.nodes["b"].events)
+    published = net.daemon("b", "heartbeat").published
+    events_before = len(published)
     for data in forged:
         outcome.tried += 1
         try:
-            net.inject("b", "eth0", data, (source, PORT))
+            inject_datagram(net, "b", "eth0", data, source)
             net.run_for(0.0005)
         except Exception as error:  # any exception out of the core is a crash
             outcome.bad("crashes", f"{type(error).__name__}: {error}")
     rejected = _rejected(net, "b") - before
     outcome.rejected += rejected
-    fresh = net.nodes["b"].events[events_before:]
+    fresh = published[events_before:]
     delivered = [e for e in fresh if isinstance(e, MessageReceived) and e.src == "c"]
     revived = [e for e in fresh if isinstance(e, NodeStatusChanged) and e.node == "c"
                and e.status is not NodeState.DEAD]
@@ -110,8 +115,8 @@ def _attack(net: SimNet, forged: list[bytes], source: str, tally: Tally, probe: 
                         f"{len(delivered)} delivered, c revived: {bool(revived)}")
 
 
-def _cluster_with_dead_c() -> tuple[SimNet, list[bytes]]:
-    net = SimNet(["a", "b", "c"], KEYS, TIMING)
+def _cluster_with_dead_c() -> tuple[Simulation, list[bytes]]:
+    net = heartbeat_simulation(["a", "b", "c"], KEYS, TIMING)
     net.start()
     net.run_for(6)
     recorded = [data for _, src, _, data in net.wire_log if src == "c"]
@@ -120,9 +125,9 @@ def _cluster_with_dead_c() -> tuple[SimNet, list[bytes]]:
     return net, recorded
 
 
-def _membership_right(net: SimNet) -> None:
+def _membership_right(net: Simulation) -> None:
     net.run_for(TIMING.deadtime + TIMING.keepalive)
-    table = net.nodes["b"].core.table(net.now)
+    table = net.core("b", "heartbeat").table(net.now)
     assert table.status_of("a") is NodeState.UP
     assert table.status_of("c") is NodeState.DEAD
 
@@ -144,8 +149,9 @@ def test_forged_packets_against_the_core(probe: str, tally: Tally, rng: random.R
 def test_replay_after_the_receiver_restarts(source: str, tally: Tally, rng: random.Random,
                                             budget: Callable[[int, int], int]) -> None:
     net, recorded = _cluster_with_dead_c()
-    net.restart("b")
-    net.nodes["b"].events.clear()
+    net.kill("b")  # a restart: b reads back the replay marks it persisted
+    net.start("b")
+    net.daemon("b", "heartbeat").published.clear()
     probe = f"core: replay after restart from {'c' if source.endswith('3') else 'a'}"
     _attack(net, _replayed(rng, recorded, budget(48, 5_000)), source, tally, probe)
     _membership_right(net)

@@ -1,12 +1,14 @@
 """Issue 8 defect 2: a restarted receiver must not believe packets captured before it
 restarted, and a node's packets must come from that node's addresses.
 
-The scenario of the issue, in the simulator: packets of c are recorded, c dies, b's
-heartbeat restarts, and the recording is replayed to b (from a's address, and from c's).
+The scenario of the issue, in the simulator (lab.sim): packets of c are recorded, c dies,
+b's heartbeat restarts (kill and start: it reads back the marks it persisted), and the
+recording is replayed to b (from a's address, and from c's).
 """
 
 from __future__ import annotations
 
+from lab.sim import Simulation, heartbeat_simulation, inject_datagram
 from messaging.auth import AuthKey, KeyRing
 from messaging.config import parse_ha_cf
 from messaging.effects import Persist, TimerFired
@@ -15,79 +17,85 @@ from messaging.heartbeat.core import PEERS, CoreSettings, HeartbeatCore
 from messaging.heartbeat.events import PacketReceived, Started, Stopping
 from messaging.heartbeat.liveness import Timing
 from messaging.heartbeat.peers import PeerMark, decode_marks, encode_marks
-from messaging.heartbeat.simnet import PORT, SimNet
 from messaging.wire import Envelope, Status, seal
 
 KEYS = KeyRing(1, (AuthKey(1, "hmac-sha256", b"test-secret"),))
 TIMING = Timing(keepalive=1.0, warntime=3.0, deadtime=5.0, initdead=10.0)
 
 
-def _recorded_from(net: SimNet, sender: str) -> list[tuple[str, bytes]]:
+def _recorded_from(net: Simulation, sender: str) -> list[tuple[str, bytes]]:
     return [(link, data) for _, src, link, data in net.wire_log if src == sender]
 
 
-def _seen_up(net: SimNet, observer: str, node: str) -> bool:
+def _seen_up(net: Simulation, observer: str, node: str) -> bool:
     return any(isinstance(e, NodeStatusChanged) and e.node == node
-               and e.status is NodeState.UP for e in net.nodes[observer].events)
+               and e.status is NodeState.UP
+               for e in net.daemon(observer, "heartbeat").published)
 
 
-def _replay_after_restart(from_address: str) -> SimNet:
-    net = SimNet(["a", "b", "c"], KEYS, TIMING)
+def _restart(net: Simulation, name: str) -> None:
+    net.kill(name)
+    net.start(name)
+
+
+def _replay_after_restart(from_address: str) -> Simulation:
+    net = heartbeat_simulation(["a", "b", "c"], KEYS, TIMING)
     net.start()
     net.run_for(8)
     captured = _recorded_from(net, "c")
     assert len(captured) >= 8
     net.kill("c")
     net.run_for(TIMING.deadtime + 2)
-    net.restart("b")
-    net.nodes["b"].events.clear()
+    _restart(net, "b")
+    net.daemon("b", "heartbeat").published.clear()
     for link, data in captured:
-        net.inject("b", link, data, (from_address, PORT))
+        inject_datagram(net, "b", link, data, from_address)
     net.run_for(1)
     return net
 
 
 def test_replay_after_receiver_restart_is_rejected() -> None:
     net = _replay_after_restart("10.0.0.3")  # from c's own address
-    core = net.nodes["b"].core
+    core = net.core("b", "heartbeat")
     assert core.counters["rx.accepted"] > 0  # a's live packets still count
     assert not _seen_up(net, "b", "c")
     assert core.table(net.now).status_of("c") is NodeState.DEAD
     assert core.counters["rejected.replay"] + core.counters["rejected.old_generation"] > 0
-    assert not any(log.event == "node_discovered" and dict(log.fields)["node"] == "c"
-                   for log in net.nodes["b"].logs)
+    assert not any(log.event == "node_discovered" and log.fields["node"] == "c"
+                   for log in net.daemon("b", "heartbeat").log.records)
 
 
 def test_replay_from_another_nodes_address_is_rejected_even_without_marks() -> None:
-    net = SimNet(["a", "b", "c"], KEYS, TIMING)
+    net = heartbeat_simulation(["a", "b", "c"], KEYS, TIMING)
     net.start()
     net.run_for(8)
     captured = _recorded_from(net, "c")
     net.kill("c")
     net.run_for(TIMING.deadtime + 2)
-    net.nodes["b"].events.clear()
+    net.daemon("b", "heartbeat").published.clear()
     for link, data in captured:  # as in the issue: replayed from a's address
-        net.inject("b", link, data, ("10.0.0.1", PORT))
+        inject_datagram(net, "b", link, data, "10.0.0.1")
     net.run_for(1)
     assert not _seen_up(net, "b", "c")
-    assert net.nodes["b"].core.counters["rejected.wrong_address"] > 0
+    assert net.core("b", "heartbeat").counters["rejected.wrong_address"] > 0
 
 
 def test_restarted_receiver_still_hears_live_peers() -> None:
-    net = SimNet(["a", "b"], KEYS, TIMING)
+    net = heartbeat_simulation(["a", "b"], KEYS, TIMING)
     net.start()
     net.run_for(5)
-    net.restart("b")
+    _restart(net, "b")
     net.run_for(3)
-    assert net.nodes["b"].core.table(net.now).status_of("a") is NodeState.UP
-    net.restart("a")  # a restarted sender (new generation) is welcome again
+    assert net.core("b", "heartbeat").table(net.now).status_of("a") is NodeState.UP
+    _restart(net, "a")  # a restarted sender (new generation) is welcome again
     net.run_for(3)
-    assert net.nodes["b"].core.table(net.now).status_of("a") is NodeState.UP
+    assert net.core("b", "heartbeat").table(net.now).status_of("a") is NodeState.UP
 
 
 def _core(**extra: object) -> HeartbeatCore:
-    settings = CoreSettings("a", "test", 1, TIMING, ("eth0",), ("a", "b"), KEYS, **extra)
-    core = HeartbeatCore(settings)  # type: ignore[arg-type]
+    settings = CoreSettings("a", "test", 1, TIMING, ("eth0",), ("a", "b"), KEYS,
+                            **extra)  # type: ignore[arg-type]
+    core = HeartbeatCore(settings)
     core.handle(Started(0.0))
     return core
 
