@@ -11,11 +11,21 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import networkx as nx
 from lxml import etree
 
-from pengine.model import Action, ClusterStatus, Pairs
+from pengine.model import (
+    Action,
+    ClusterStatus,
+    FailedOperation,
+    NodeStatus,
+    Pairs,
+    ResourceStatus,
+)
+
+if TYPE_CHECKING:  # networkx costs ~0.1 s to import; crm_mon only unpacks status
+    import networkx as nx
 
 FALLBACK_NOW = datetime.datetime(2022, 12, 8, tzinfo=datetime.UTC)
 
@@ -83,4 +93,88 @@ def unpack_status(
     return status_only(cib, now, default_now or FALLBACK_NOW)
 
 
-__all__ = ["FALLBACK_NOW", "Action", "ClusterStatus", "Transition", "schedule", "unpack_status"]
+def node_lines(status: ClusterStatus) -> list[str]:
+    """crm_mon's "Node List" entries (special nodes one per line, then Online/OFFLINE lists)."""
+    from pengine import status_text
+
+    return status_text.node_lines(status)
+
+
+def node_state_text(node: NodeStatus, active: bool) -> str:
+    """A node's state as crm_mon -n words it ("online", "OFFLINE", "standby", ...)."""
+    from pengine import status_text
+
+    special = status_text._node_state(node, active)
+    if special is not None:
+        return special
+    return "online" if node.online else "OFFLINE"
+
+
+def resource_lines(status: ClusterStatus, *, inactive: bool = True) -> list[str]:
+    """crm_mon's resource lines (crm_simulate's too); inactive=False hides inactive ones."""
+    from pengine import status_text
+
+    return status_text.resource_lines(status, inactive=inactive)
+
+
+def primitive_line(rsc: ResourceStatus) -> str:
+    """One primitive as `id<TAB>(agent):<TAB> state`."""
+    from pengine import status_text
+
+    return status_text.primitive_line(rsc)
+
+
+def failed_action_line(op: FailedOperation) -> str:
+    """One "Failed Resource Actions" entry."""
+    from pengine import status_text
+
+    return status_text.failed_action_line(op)
+
+
+def resource_counts(status: ClusterStatus) -> tuple[int, int, int]:
+    """(primitive instances configured, disabled, blocked) for crm_mon's summary."""
+    from pengine import status_text
+
+    return status_text.resource_counts(status)
+
+
+def duration_ms(text: str | None, default: int = 0) -> int:
+    """A Pacemaker duration ("60s", "1min", "PT5M", "500ms") in milliseconds."""
+    from pengine.xmlin import duration_ms as parse
+
+    return parse(text, default)
+
+
+def rc_text(rc: int) -> str:
+    """An OCF exit code as Pacemaker words it ("not running")."""
+    from pengine import status_text
+
+    return status_text._rc_text(rc)
+
+
+def readable_interval(ms: int) -> str:
+    """Pacemaker's short duration text (10s, 1m30s, 2h)."""
+    from pengine import status_text
+
+    return status_text.readable_interval(ms)
+
+
+__all__ = [
+    "FALLBACK_NOW",
+    "Action",
+    "ClusterStatus",
+    "FailedOperation",
+    "NodeStatus",
+    "ResourceStatus",
+    "Transition",
+    "failed_action_line",
+    "node_lines",
+    "node_state_text",
+    "primitive_line",
+    "rc_text",
+    "readable_interval",
+    "resource_counts",
+    "resource_lines",
+    "schedule",
+    "unpack_status",
+]

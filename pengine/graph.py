@@ -6,7 +6,7 @@ first -> then exists when an ordering links two such actions.
 
 from __future__ import annotations
 
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from pengine.actions import Work
 from pengine.model import Action
@@ -14,6 +14,9 @@ from pengine.ordering import Link
 from pengine.state import Unpacked
 from pengine.unpack_history import find_op_config
 from pengine.unpack_resources import RscConfig
+
+if TYPE_CHECKING:  # networkx costs ~0.1 s to import; status-only tools never build a graph
+    import networkx as nx
 
 
 def freeze(u: Unpacked, works: list[Work]) -> tuple[Action, ...]:
@@ -56,6 +59,8 @@ def _attributes(w: Work, rsc: RscConfig | None,
 
 
 def build_graph(actions: tuple[Action, ...], links: list[Link]) -> nx.DiGraph:  # type: ignore[type-arg]
+    import networkx as nx
+
     graph: nx.DiGraph = nx.DiGraph()  # type: ignore[type-arg]
     for action in actions:
         if action.in_graph:

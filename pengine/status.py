@@ -52,12 +52,16 @@ def _health(attrs: dict[str, str]) -> str | None:
 
 
 def build_status(u: Unpacked) -> ClusterStatus:
+    # Pacemaker shows a node's health colour only when a node-health-strategy is in force.
+    strategy = (dict(u.options.raw).get("node-health-strategy") or "none").lower()
+    shows_health = strategy != "none"
     nodes = tuple(
         NodeStatus(
             name=n.name, id=n.id, online=n.online, unclean=n.unclean, standby=n.standby,
             maintenance=n.maintenance, pending=n.pending, shutdown=n.shutdown, kind=n.kind,
             attributes=tuple(sorted((k, v) for k, v in n.attrs.items() if not k.startswith("#"))),
-            unseen=n.unseen, standby_onfail=n.standby_onfail, health=_health(n.attrs),
+            unseen=n.unseen, standby_onfail=n.standby_onfail,
+            health=_health(n.attrs) if shows_health else None,
             is_dc=n.id == u.options.dc_uuid,
         )
         for n in u.nodes
@@ -65,9 +69,12 @@ def build_status(u: Unpacked) -> ClusterStatus:
     resources = tuple(_resource(u, r.id) for r in u.resources if r.parent is None
                       and not (r.orphan and not u.states[r.id].running_on))
     failed = []
+    online = {n.name for n in u.nodes if n.online}
     for op in u.failed_ops:
         lrm_rsc = op.getparent()
         node_state = next((a for a in op.iterancestors("node_state")), None)
+        if node_state is not None and node_state.get("uname") not in online:
+            continue  # Pacemaker records failed actions of online nodes only
         failed.append(FailedOperation(
             op_id=op.get("id") or "", resource=(lrm_rsc.get("id") if lrm_rsc is not None
                                                 else "") or "",

@@ -107,13 +107,17 @@ class _Context:
     unclean: frozenset[str]
     all_nodes: tuple[str, ...]
     unique: frozenset[str]
+    inactive: bool = True  # crm_mon without -r hides what is not active anywhere
 
 
-def resource_lines(status: ClusterStatus,
-                   unique_clones: frozenset[str] = frozenset()) -> list[str]:
-    """Resource lines; nested lines are returned with two extra leading spaces per level."""
+def resource_lines(status: ClusterStatus, unique_clones: frozenset[str] = frozenset(),
+                   *, inactive: bool = True) -> list[str]:
+    """Resource lines; nested lines are returned with two extra leading spaces per level.
+
+    inactive=False leaves out resources active nowhere (crm_mon's "Active Resources").
+    """
     ctx = _Context(frozenset(n.name for n in status.nodes if n.unclean and not n.online),
-                   tuple(node.name for node in status.nodes), unique_clones)
+                   tuple(node.name for node in status.nodes), unique_clones, inactive)
     out: list[str] = []
     for rsc in status.resources:
         if rsc.orphan and not rsc.running_on:
@@ -122,13 +126,23 @@ def resource_lines(status: ClusterStatus,
     return out
 
 
+def is_active(rsc: ResourceStatus) -> bool:
+    """Active on some node (itself or any member or instance)."""
+    return bool(rsc.running_on) or any(is_active(child) for child in rsc.children)
+
+
 def _resource(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
     pad = "  " * depth
     bullet = "" if depth == 0 else "* "
+    if not ctx.inactive and not is_active(rsc):
+        return []
     if rsc.kind == "group":
-        head = f"{pad}{bullet}Resource Group: {rsc.id}{_collective_flags(rsc, ())}:"
+        members = rsc.children if ctx.inactive else tuple(filter(is_active, rsc.children))
+        hidden = len(rsc.children) - len(members)
+        note = (f"{hidden} member{'' if hidden == 1 else 's'} inactive",) if hidden else ()
+        head = f"{pad}{bullet}Resource Group: {rsc.id}{_collective_flags(rsc, note)}:"
         lines = [head]
-        for child in rsc.children:
+        for child in members:
             lines += _resource(child, ctx, depth + 1)
         return lines
     if rsc.kind in _COLLECTIVE:
@@ -206,8 +220,8 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
     inner = "  " * (depth + 1) + "* "
     simple: dict[str, list[str]] = {}
     for child in rsc.children:
-        if unique:
-            lines += _resource(child, ctx, depth + 1)
+        if unique:  # every instance of an active unique clone is listed, stopped ones too
+            lines += _resource(child, replace(ctx, inactive=True), depth + 1)
         elif not child.running_on:
             continue
         elif _plain_instance(child):
@@ -218,7 +232,7 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
     for label in ("Promoted", "Unpromoted", "Started"):
         if label in simple:
             lines.append(f"{inner}{label}: [ {' '.join(sorted(simple[label]))} ]")
-    if not unique:
+    if not unique and ctx.inactive:
         lines += _stopped_lists(rsc, ctx, inner)
     return lines
 
@@ -363,10 +377,16 @@ def counts_line(status: ClusterStatus) -> str | None:
     Counts primitive instances (group members and clone instances included, stopped
     orphans excluded); None when nothing is disabled or blocked.
     """
+    total, disabled, blocked = resource_counts(status)
+    if not disabled and not blocked:
+        return None
+    return (f"{disabled} of {total} resource instances DISABLED and {blocked} "
+            "BLOCKED from further action due to failure")
+
+
+def resource_counts(status: ClusterStatus) -> tuple[int, int, int]:
+    """Primitive instances configured, how many are disabled and how many blocked."""
     instances = [r for r in _primitives(status.resources) if r.running_on or not r.orphan]
     disabled = sum(1 for r in instances if r.target_role == Role.STOPPED)
     blocked = sum(1 for r in instances if r.blocked)
-    if not disabled and not blocked:
-        return None
-    return (f"{disabled} of {len(instances)} resource instances DISABLED and {blocked} "
-            "BLOCKED from further action due to failure")
+    return len(instances), disabled, blocked
