@@ -88,6 +88,7 @@ __all__ = [
     "StonithExecRequest",
     "decode",
     "encode",
+    "execute_direct",
     "lrm_resource_element",
     "lrm_rsc_op_attributes",
     "lrm_rsc_op_element",
@@ -208,3 +209,20 @@ def _error_for(reply: ErrorReply) -> Exception:
         ExitCode(reply.code) if reply.code in ExitCode._value2member_map_ else (ExitCode.ERROR)
     )
     return error
+
+
+def execute_direct(request: ExecRequest, state_dir: str | os.PathLike[str] | None = None
+                   ) -> OpCompleted:
+    """Run one request with the lrmd's core and runner in this process (no daemon).
+
+    For tools that debug an agent outside the cluster (crm_resource --force-*).
+    """
+    import asyncio
+    import tempfile
+
+    from lrmd.cli import run_direct
+
+    if state_dir is None:
+        with tempfile.TemporaryDirectory(prefix="hacluster-force-") as scratch:
+            return asyncio.run(run_direct(request, Path(scratch)))
+    return asyncio.run(run_direct(request, Path(state_dir)))
