@@ -45,7 +45,13 @@ def find_by_id(root: etree._Element, element_id: str) -> etree._Element | None:
 
 
 def ids_in_use(root: etree._Element) -> set[str]:
-    return {e.get("id") or "" for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
+    """Ids taken in the configuration (status ids such as lrm_resource live apart)."""
+    scope = root.find("configuration") if root.tag == "cib" else root
+    if scope is None:
+        return set()
+    references = ("obj_ref", "resource_ref", "role_ref")  # their ids name other objects
+    return {e.get("id") or "" for e in scope.iter()
+            if isinstance(e.tag, str) and e.get("id") and e.tag not in references}
 
 
 def unique_id(root: etree._Element, wanted: str) -> str:

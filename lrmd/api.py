@@ -89,6 +89,7 @@ __all__ = [
     "decode",
     "encode",
     "execute_direct",
+    "installed_agents",
     "lrm_resource_element",
     "lrm_rsc_op_attributes",
     "lrm_rsc_op_element",
@@ -226,3 +227,10 @@ def execute_direct(request: ExecRequest, state_dir: str | os.PathLike[str] | Non
         with tempfile.TemporaryDirectory(prefix="hacluster-force-") as scratch:
             return asyncio.run(run_direct(request, Path(scratch)))
     return asyncio.run(run_direct(request, Path(state_dir)))
+
+
+def installed_agents() -> list[str]:
+    """Every agent this node can run, as class:provider:type / lsb:name (for completion)."""
+    from lrmd.agents import list_agents, lsb_dir, ocf_roots
+
+    return sorted(str(spec) for spec in list_agents(ocf_roots(), lsb_dir()))

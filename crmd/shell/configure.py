@@ -36,8 +36,10 @@ def _check_new_id(root: etree._Element, ident: str) -> None:
 
 
 def _resource_ids(root: etree._Element) -> set[str]:
-    return {e.get("id") or "" for e in root.iterfind("configuration/resources//*")
-            if e.tag in cibedit.RESOURCE_TAGS}
+    """Ids a constraint may name: resources and tags (Pacemaker expands a tag's members)."""
+    tags = {t.get("id") or "" for t in root.iterfind("configuration/tags/tag")}
+    return tags | {e.get("id") or "" for e in root.iterfind("configuration/resources//*")
+                   if e.tag in cibedit.RESOURCE_TAGS}
 
 
 def add_primitive(root: etree._Element, args: list[str], notes: list[str]) -> None:
@@ -124,10 +126,13 @@ def add_node(root: etree._Element, args: list[str], notes: list[str]) -> None:
     else:
         uname = words.pop(0)
         node_id = uname
+    uname, _, kind = uname.partition(":")  # "uname:member" names the node type
     nodes = cibedit.section(root, "nodes")
     if any(n.get("uname") == uname for n in nodes):
         raise ExistsError(f"node {uname!r} is already configured")
     node = etree.Element("node", id=node_id, uname=uname)
+    if kind:
+        node.set("type", kind)
     current = None
     for word in words:
         if word in ("attributes", "utilization"):
@@ -145,6 +150,11 @@ def add_node(root: etree._Element, args: list[str], notes: list[str]) -> None:
 
 def add_xml(root: etree._Element, args: list[str], notes: list[str]) -> None:
     element = syntax.xml_element(args)
+    if element.tag in ("crm_config", "rsc_defaults", "op_defaults"):
+        for block in list(element):  # a wrapped defaults/property set (see render.xml_form)
+            _check_new_id(root, block.get("id") or "")
+            cibedit.section(root, element.tag).append(block)
+        return
     _check_new_id(root, element.get("id") or "")
     homes = {"primitive": "resources", "group": "resources", "clone": "resources",
              "master": "resources", "bundle": "resources", "rsc_location": "constraints",

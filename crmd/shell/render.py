@@ -49,7 +49,8 @@ def agent_text(element: etree._Element) -> str:
 
 
 def _set_line(block: etree._Element) -> str:
-    if block.find("rule") is not None or block.get("score") or len(block.attrib) != 1:
+    if block.find("rule") is not None or block.get("score") or len(block.attrib) != 1 \
+            or any(c.tag != "nvpair" for c in block):
         raise Unrenderable
     return " ".join([_SET_WORDS[block.tag], *_pairs(block)])
 
@@ -125,20 +126,22 @@ def _colocation(element: etree._Element) -> str:
 
 def _order(element: etree._Element) -> str:
     if len(element) or set(element.keys()) - {"id", "kind", "first", "then", "first-action",
-                                              "then-action"}:
+                                              "then-action", "symmetrical"}:
         raise Unrenderable
     kind = f" {element.get('kind')}:" if element.get("kind") else ""
+    extra = f" symmetrical={element.get('symmetrical')}" if element.get("symmetrical") else ""
     return (f"order {element.get('id')}{kind} "
             f"{_with_role(element.get('first'), element.get('first-action'))} "
-            f"{_with_role(element.get('then'), element.get('then-action'))}")
+            f"{_with_role(element.get('then'), element.get('then-action'))}{extra}")
 
 
 def _node(element: etree._Element) -> str:
     if set(element.keys()) - {"id", "uname", "type", "description"}:
         raise Unrenderable
-    if element.get("type") not in (None, "member", "normal") or element.get("description"):
+    kind = element.get("type")
+    if kind not in (None, "member", "normal", "ping", "remote") or element.get("description"):
         raise Unrenderable
-    head = f"node {element.get('id')}: {element.get('uname')}"
+    head = f"node {element.get('id')}: {element.get('uname')}" + (f":{kind}" if kind else "")
     lines = []
     for child in element:
         word = {"instance_attributes": "attributes", "utilization": "utilization"}.get(child.tag)
@@ -209,11 +212,21 @@ def xml_form(element: etree._Element) -> str:
         parent = comment.getparent()
         if parent is not None:
             parent.remove(comment)
+    parent = element.getparent()
+    if parent is not None and parent.tag in ("crm_config", "rsc_defaults", "op_defaults"):
+        wrapper = etree.Element(parent.tag)  # the section says which defaults these are
+        wrapper.append(copy)
+        copy = wrapper
     return "xml " + etree.tostring(copy, encoding="unicode").strip()
 
 
 def show(configuration: etree._Element, only: set[str] | None = None) -> str:
     """The whole configuration (or the objects named in `only`) in crmsh syntax."""
+    configuration = etree.fromstring(etree.tostring(configuration))
+    for comment in list(configuration.iter(etree.Comment)):  # crmsh syntax has no place
+        parent = comment.getparent()                            # for XML comments
+        if parent is not None:
+            parent.remove(comment)
     listed = objects(configuration)
     texts = {id(e): render_object(e, word) for _, _, e, word in listed
              if word in ("group", "clone", "master")}
@@ -236,7 +249,17 @@ _GENERATED_IDS = {"nvpair", "instance_attributes", "meta_attributes", "utilizati
 def canonical(element: etree._Element) -> tuple[object, ...]:
     """What "the same element" means: attributes in any order, children in order, and the
     ids crmsh's syntax never shows (nvpairs, attribute sets, ops, rules) left out."""
-    children = tuple(canonical(c) for c in element if isinstance(c.tag, str))
-    items = tuple(sorted((k, v) for k, v in element.items()
-                         if not (k == "id" and element.tag in _GENERATED_IDS)))
-    return (element.tag, items, children)
+    children = [canonical(c) for c in element if isinstance(c.tag, str)]
+    if element.tag in ("primitive", "group", "clone", "master", "node"):
+        # Where a set sits among a resource's children means nothing to Pacemaker;
+        # the order of a group's members does.
+        members = [canonical(c) for c in element if c.tag in _MEMBERS]
+        others = sorted(repr(c) for c in children if c[0] not in _MEMBERS)
+        children = [tuple(others), *members]
+    items = tuple(sorted((str(k), str(v)) for k, v in element.items()
+                         if not (k == "id" and element.tag in _GENERATED_IDS)
+                         and not (k == "boolean-op" and v == "and")))  # and: the default
+    return (element.tag, items, tuple(children))
+
+
+_MEMBERS = {"primitive", "group", "clone", "master", "bundle"}

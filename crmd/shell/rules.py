@@ -47,14 +47,15 @@ def _parse_rule(parent: etree._Element, words: list[str], rule_id: str) -> None:
     while words and words[0].startswith("$"):
         key, _, value = words.pop(0)[1:].partition("=")
         attributes[key] = value
-    if not words or not words[0].endswith(":"):
-        raise fail("a rule starts with '<score>:'", words[0] if words else None)
-    head = words.pop(0)[:-1]
+    if not words:
+        raise fail("a rule needs an expression")
     rule = etree.SubElement(parent, "rule")
-    try:
-        rule.set("score", score(head))
-    except ValidationError:  # not a number: a node attribute gives the score
-        rule.set("score-attribute", head)
+    if words[0].endswith(":"):  # no score at all is allowed (crmsh shows none then)
+        head = words.pop(0)[:-1]
+        try:
+            rule.set("score", score(head))
+        except ValidationError:  # not a number: a node attribute gives the score
+            rule.set("score-attribute", head)
     for key, value in attributes.items():
         rule.set(key, value)
     rule.set("id", attributes.get("id", rule_id))
@@ -96,11 +97,13 @@ def _expression(rule: etree._Element, words: list[str], expr_id: str) -> None:
     raise fail("not a rule expression", " ".join(words) or None)
 
 
-def _score_text(rule: etree._Element) -> str:
+def _score_text(rule: etree._Element) -> list[str]:
     if rule.get("score-attribute"):
-        return str(rule.get("score-attribute"))
-    value = rule.get("score", "0")
-    return {"INFINITY": "inf", "+INFINITY": "inf", "-INFINITY": "-inf"}.get(value, value)
+        return [f"{rule.get('score-attribute')}:"]
+    value = rule.get("score")
+    if value is None:
+        return []
+    return [f"{({'INFINITY': 'inf', '+INFINITY': 'inf', '-INFINITY': '-inf'}).get(value, value)}:"]
 
 
 def render_rule(rule: etree._Element) -> str:
@@ -117,7 +120,7 @@ def render_rule(rule: etree._Element) -> str:
     if not parts:
         raise Unrenderable
     joiner = f" {rule.get('boolean-op', 'and')} "
-    return " ".join([*head, f"{_score_text(rule)}:", joiner.join(parts)])
+    return " ".join([*head, *_score_text(rule), joiner.join(parts)])
 
 
 def _render_expression(child: etree._Element) -> str:

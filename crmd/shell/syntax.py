@@ -249,7 +249,8 @@ def order(args: list[str]) -> etree._Element:
             element.set("kind", "Optional")
         else:
             raise fail("order kind must be Mandatory, Optional or Serialize", head)
-    rest = tokens.items[tokens.position:]
+    rest = [word for word in tokens.items[tokens.position:] if "=" not in word]
+    options = [split_assignment(w) for w in tokens.items[tokens.position:] if "=" in w]
     if len(rest) != 2:
         raise fail("order takes two resources (resource sets are not supported)",
                    " ".join(rest) or None)
@@ -260,6 +261,8 @@ def order(args: list[str]) -> etree._Element:
     element.set("then", then)
     if then_action:
         element.set("then-action", then_action)
+    for key, value in options:
+        element.set(key, value)
     return element
 
 

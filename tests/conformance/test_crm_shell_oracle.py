@@ -107,3 +107,10 @@ def test_scripted_session_matches_crmsh(tmp_path: Path) -> None:
             differing.append(f"{step!r}: rc crmsh={theirs_rc} ours={ours_rc}")
             shutil.copy(theirs_cib, ours_cib)  # resynchronise so one difference shows once
     assert not differing, "steps that differ from crmsh:\n" + "\n".join(differing)
+    shutil.copy(theirs_cib, ours_cib)
+    show = ["configure", "show"]
+    theirs_show = subprocess.run([crmsh, *show], env={**os.environ, ENV_VAR: str(theirs_cib)},
+                                 capture_output=True, text=True, timeout=120, check=False)
+    ours_show = subprocess.run([*ours_cmd, *show], env={**os.environ, ENV_VAR: str(ours_cib)},
+                               capture_output=True, text=True, timeout=120, check=False)
+    assert ours_show.stdout == theirs_show.stdout
