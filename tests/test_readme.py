@@ -8,7 +8,6 @@ Lines are taken from the README's ```sh blocks; `;` separates commands; comments
 
 from __future__ import annotations
 
-import re
 import shlex
 import subprocess
 from pathlib import Path
