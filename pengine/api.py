@@ -88,7 +88,7 @@ def unpack_status(
     default_now: datetime.datetime | None = None,
 ) -> ClusterStatus:
     """Unpack only the cluster status (nodes, resources, failures) of a CIB."""
-    from pengine.scheduler import status_only
+    from pengine.status import status_only
 
     return status_only(cib, now, default_now or FALLBACK_NOW)
 

@@ -5,11 +5,17 @@ Invariant: pure translation; display order equals Pacemaker's resource order.
 
 from __future__ import annotations
 
+import datetime
+
+from lxml import etree
+
+from messaging.errors import HAError, ValidationError
 from messaging.types import Role
 from pengine.model import ClusterStatus, FailedOperation, NodeStatus, ResourceStatus
 from pengine.state import Unpacked
+from pengine.unpack import unpack
 from pengine.unpack_history import _int
-from pengine.xmlin import is_true
+from pengine.xmlin import is_true, parse
 
 
 def _resource(u: Unpacked, rid: str) -> ResourceStatus:
@@ -94,3 +100,34 @@ def build_status(u: Unpacked) -> ClusterStatus:
         have_quorum=u.options.have_quorum, dc=dc, stonith_enabled=u.options.stonith_enabled,
         options=u.options.raw, execution_date=_int(execution) if execution else None,
     )
+
+
+CibInput = str | bytes | etree._Element
+
+
+def effective_now(root: etree._Element, now: datetime.datetime | None,
+                  default_now: datetime.datetime) -> datetime.datetime:
+    if now is not None:
+        return now if now.tzinfo else now.replace(tzinfo=datetime.UTC)
+    execution = root.get("execution-date")
+    if execution and execution.strip().lstrip("-").isdigit():
+        return datetime.datetime.fromtimestamp(int(execution), tz=datetime.UTC)
+    return default_now
+
+
+def unpack_cib(cib: CibInput, now: datetime.datetime | None,
+               default_now: datetime.datetime) -> Unpacked:
+    """Parse and unpack a CIB (the first scheduler stage; status tools stop here, so this
+    module does not import the later stages and crm_mon starts fast)."""
+    root = parse(cib)
+    try:
+        return unpack(root, effective_now(root, now, default_now))
+    except HAError:
+        raise
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationError(f"unusable CIB: {exc}") from None
+
+
+def status_only(cib: CibInput, now: datetime.datetime | None,
+                default_now: datetime.datetime) -> ClusterStatus:
+    return build_status(unpack_cib(cib, now, default_now))

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from messaging.types import Role
-from pengine.graph_xml import key_resource
 from pengine.model import ClusterStatus, FailedOperation, NodeStatus, ResourceStatus
 
 _PENDING_STATE = {
@@ -320,6 +319,8 @@ def _op_resource(op: FailedOperation) -> str:
     key = op.op_key or op.op_id
     if key.endswith(("_last_failure_0", "_last_0")) or not key:
         return op.resource
+    from pengine.graph_xml import key_resource  # lazily: it pulls in the later stages
+
     return key_resource(key) or op.resource
 
 
