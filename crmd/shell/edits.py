@@ -19,6 +19,8 @@ _REFERENCES = ("rsc", "with-rsc", "first", "then")
 
 
 def delete(root: etree._Element, ids: list[str]) -> list[str]:
+    """Delete objects. As in crmsh, deleting a group, clone or ms removes only the container:
+    its members stay (at its place) and constraints naming it move to its first member."""
     configuration = root.find("configuration")
     if configuration is None:
         raise NotFoundError("the CIB has no configuration")
@@ -28,16 +30,15 @@ def delete(root: etree._Element, ids: list[str]) -> list[str]:
         if element is None:
             raise NotFoundError(f"object {ident} does not exist")
         found.append(element)
-    notes = []
-    gone = set(ids)
+    notes: list[str] = []
+    gone: set[str] = set()
     for element in found:
+        if element.tag in ("group", "clone", "master"):
+            _unwrap(configuration, element, notes)
+            continue
+        gone.add(element.get("id") or "")
         gone |= {d.get("id") or "" for d in element.iterdescendants() if d.get("id")}
-        parent = element.getparent()
         cibedit.remove(element)
-        if parent is not None and parent.tag in ("group", "clone", "master") and not any(
-                c.tag in cibedit.RESOURCE_TAGS for c in parent):
-            gone.add(parent.get("id") or "")
-            cibedit.remove(parent)
     for constraint in list(configuration.iterfind("constraints/*")):
         named = {constraint.get(a) for a in _REFERENCES} | {
             r.get("id") for r in constraint.iter("resource_ref")}
@@ -46,6 +47,24 @@ def delete(root: etree._Element, ids: list[str]) -> list[str]:
                          f"{constraint.get('id')} deleted")
             cibedit.remove(constraint)
     return notes
+
+
+def _unwrap(configuration: etree._Element, container: etree._Element,
+            notes: list[str]) -> None:
+    members = [c for c in container if c.tag in cibedit.RESOURCE_TAGS]
+    parent = container.getparent()
+    assert parent is not None
+    position = parent.index(container)
+    for offset, member in enumerate(members):
+        parent.insert(position + offset, member)
+    cibedit.remove(container)
+    old, new = container.get("id") or "", members[0].get("id") or "" if members else ""
+    for constraint in configuration.iterfind("constraints/*"):
+        for attribute in _REFERENCES:
+            if constraint.get(attribute) == old and new:
+                constraint.set(attribute, new)
+                notes.append(f"INFO: modified {constraint.tag.removeprefix('rsc_')}:"
+                             f"{constraint.get('id')} from {old} to {new}")
 
 
 def rename(root: etree._Element, old: str, new: str) -> None:

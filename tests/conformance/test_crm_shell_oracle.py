@@ -68,6 +68,9 @@ STEPS = [
     "node utilization gamma set cpu 2",
     "configure delete l1",
     "configure rename d1 d9",
+    "configure delete app",  # a group: crmsh ungroups and re-points its constraints
+    "configure delete app-data",  # constraints left naming nothing go too
+    "configure delete nosuch",
 ]
 
 
