@@ -57,6 +57,13 @@ def _health(attrs: dict[str, str]) -> str | None:
     return None
 
 
+def _masked_probe(op: etree._Element) -> bool:
+    """A probe that found the agent missing (rc 5 or status "not installed")."""
+    if op.get("operation") != "monitor" or _int(op.get("interval")) != 0:
+        return False
+    return _int(op.get("rc-code")) == 5 or _int(op.get("op-status")) == 7
+
+
 def build_status(u: Unpacked) -> ClusterStatus:
     # Pacemaker shows a node's health colour only when a node-health-strategy is in force.
     strategy = (dict(u.options.raw).get("node-health-strategy") or "none").lower()
@@ -81,6 +88,8 @@ def build_status(u: Unpacked) -> ClusterStatus:
         node_state = next((a for a in op.iterancestors("node_state")), None)
         if node_state is not None and node_state.get("uname") not in online:
             continue  # Pacemaker records failed actions of online nodes only
+        if _masked_probe(op):
+            continue  # the node just cannot run it: "Stopped (not installed)", not a failure
         failed.append(FailedOperation(
             op_id=op.get("id") or "", resource=(lrm_rsc.get("id") if lrm_rsc is not None
                                                 else "") or "",

@@ -162,7 +162,7 @@ def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = fro
     """`id<TAB>(agent):<TAB> state`, e.g. "rsc1\t(ocf:heartbeat:Dummy):\t Started node1"."""
     text = "ORPHANED " if rsc.orphan else ""
     if rsc.failed:
-        text += "FAILED" + (f" {rsc.role.text}" if rsc.role > Role.STARTED else "")
+        text += "FAILED" + (f" {rsc.role.text}" if rsc.role > Role.UNPROMOTED else "")
     elif rsc.pending_task in _PENDING_STATE:
         text += _PENDING_STATE[rsc.pending_task]
     else:
@@ -219,11 +219,12 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
     inner = "  " * (depth + 1) + "* "
     simple: dict[str, list[str]] = {}
     for child in rsc.children:
-        if unique:  # every instance of an active unique clone is listed, stopped ones too
-            lines += _resource(child, replace(ctx, inactive=True), depth + 1)
+        if unique:  # every primitive instance of an active unique clone is listed
+            shown_ctx = replace(ctx, inactive=True) if child.kind == "primitive" else ctx
+            lines += _resource(child, shown_ctx, depth + 1)
         elif not child.running_on:
             continue
-        elif _plain_instance(child):
+        elif _plain_instance(child, ctx.unclean):
             nodes = child.children[0].running_on if child.kind == "group" else child.running_on
             simple.setdefault(_role_label(rsc, child), []).extend(nodes)
         else:
@@ -253,18 +254,19 @@ def _stopped_lists(rsc: ResourceStatus, ctx: _Context, inner: str) -> list[str]:
     return lines
 
 
-def _plain_instance(child: ResourceStatus) -> bool:
+def _plain_instance(child: ResourceStatus, unclean: frozenset[str] = frozenset()) -> bool:
     """An anonymous instance that fits into a "Started: [ ... ]" list.
 
-    A group instance fits when every member is plainly active on the same node.
+    A group instance fits when every member is plainly active on the same node; one on an
+    unclean node does not (it is listed on its own, flagged UNCLEAN).
     """
     if child.kind == "group":
         return bool(child.children) and all(
-            _plain_instance(m) and m.running_on == child.children[0].running_on
+            _plain_instance(m, unclean) and m.running_on == child.children[0].running_on
             and m.role == child.children[0].role for m in child.children)
     return (child.kind == "primitive" and not child.failed and child.managed
             and not child.orphan and not child.blocked and len(child.running_on) == 1
-            and child.pending_task is None)
+            and child.pending_task is None and child.running_on[0] not in unclean)
 
 
 def _role_label(clone: ResourceStatus, child: ResourceStatus) -> str:

@@ -92,6 +92,7 @@ def _run(command: list[str], cib: Path) -> int:
 
 
 @pytest.mark.oracle
+@pytest.mark.timeout(1200)  # crmsh takes about a second per command, longer on a busy host
 def test_scripted_session_matches_crmsh(tmp_path: Path) -> None:
     crmsh = crmsh_tool()
     if crmsh is None:
