@@ -93,6 +93,7 @@ def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, str],
         element = etree.SubElement(parent, "resource", {
             "id": rsc.id.split(":")[0] if anonymous else rsc.id, "resource_agent": rsc.agent,
             "role": rsc.role.text if rsc.running_on else "Stopped",
+            **_target_role(rsc),
             "active": _bool(bool(rsc.running_on)), "orphaned": _bool(rsc.orphan),
             "blocked": _bool(rsc.blocked), "managed": _bool(rsc.managed),
             "failed": _bool(rsc.failed), "failure_ignored": _bool(rsc.failure_ignored),
@@ -110,18 +111,26 @@ def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, str],
             "id": rsc.id, "multi_state": _bool(rsc.kind == "promotable"),
             "unique": _bool(rsc.unique), "managed": _bool(rsc.managed),
             "disabled": disabled, "failed": "false",
-            "failure_ignored": _bool(rsc.failure_ignored)})
+            "failure_ignored": _bool(rsc.failure_ignored), **_target_role(rsc)})
     for child in rsc.children:
         _resource(element, child, ids, anonymous or (rsc.kind != "group" and not rsc.unique))
+
+
+def _target_role(rsc: ResourceStatus) -> dict[str, str]:
+    return {} if rsc.target_role is None else {"target_role": rsc.target_role.text}
 
 
 def _attributes(parent: etree._Element, status: ClusterStatus) -> None:
     from crmd.mon.text import shown_attributes
 
+    nodes = [n for n in sorted(status.nodes, key=lambda n: n.name)
+             if n.online and shown_attributes(n)]
+    if not nodes:
+        return
     section = etree.SubElement(parent, "node_attributes")
-    for node in sorted(status.nodes, key=lambda n: n.name):
+    for node in nodes:
         shown = shown_attributes(node)
-        if node.online and shown:
+        if shown:
             element = etree.SubElement(section, "node", name=node.name)
             for name, value in shown:
                 etree.SubElement(element, "attribute", name=name, value=value)

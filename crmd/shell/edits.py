@@ -20,7 +20,7 @@ _REFERENCES = ("rsc", "with-rsc", "first", "then")
 
 def delete(root: etree._Element, ids: list[str]) -> list[str]:
     """Delete objects. As in crmsh, deleting a group, clone or ms removes only the container:
-    its members stay (at its place) and constraints naming it move to its first member."""
+    its members stay (appended at the end) and constraints naming it move to its first member."""
     configuration = root.find("configuration")
     if configuration is None:
         raise NotFoundError("the CIB has no configuration")
@@ -54,10 +54,9 @@ def _unwrap(configuration: etree._Element, container: etree._Element,
     members = [c for c in container if c.tag in cibedit.RESOURCE_TAGS]
     parent = container.getparent()
     assert parent is not None
-    position = parent.index(container)
-    for offset, member in enumerate(members):
-        parent.insert(position + offset, member)
     cibedit.remove(container)
+    for member in members:  # crmsh appends the freed members at the end
+        parent.append(member)
     old, new = container.get("id") or "", members[0].get("id") or "" if members else ""
     for constraint in configuration.iterfind("constraints/*"):
         for attribute in _REFERENCES:
