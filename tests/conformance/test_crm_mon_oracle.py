@@ -83,6 +83,7 @@ def _ours(cib: Path, variant: str) -> list[str]:
 
 
 @pytest.mark.oracle
+@pytest.mark.timeout(1800)  # about 1,100 runs of each tool; minutes on a busy host
 def test_crm_mon_agrees_with_pacemaker(shared: Path) -> None:
     tool = pacemaker_tool("crm_mon")
     if tool is None:
