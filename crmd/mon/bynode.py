@@ -31,13 +31,33 @@ def _without_node(line: str, node: str) -> str:
     return head + sep + state.replace(f" {node}", "", 1)
 
 
+def _history_order(view: MonView, node_name: str) -> dict[str, int]:
+    """Resource id -> position of its history entry on the node.
+
+    Anonymous clone instances are numbered by the engine, not by the history, so their
+    configured id maps to the entry that left the resource running (else the first one).
+    """
+    exact: dict[str, int] = {}
+    running: dict[str, int] = {}
+    for history in view.histories:
+        if history.node != node_name:
+            continue
+        for index, entry in enumerate(history.resources):
+            exact.setdefault(entry.resource, index)
+            last = entry.operations[-1] if entry.operations else None
+            if last is not None and last.task != "stop" and last.rc in (0, 8):
+                running.setdefault(entry.resource.split(":")[0], index)
+    for rsc_id, index in exact.items():
+        running.setdefault(rsc_id.split(":")[0], index)
+    return {**running, **{k: v for k, v in exact.items() if ":" in k}}
+
+
 def _node_block(view: MonView, node_name: str, instances: list[tuple[ResourceStatus, bool]]
                 ) -> list[str]:
-    order = {h.resource: i for history in view.histories if history.node == node_name
-             for i, h in enumerate(history.resources)}
+    order = _history_order(view, node_name)
     here = [(rsc, unique) for rsc, unique in instances if node_name in rsc.running_on]
-    here.sort(key=lambda item: order.get(item[0].id, order.get(item[0].id.split(":")[0],
-                                                                len(order))))
+    here.sort(key=lambda item: order.get(item[0].id if item[1] else item[0].id.split(":")[0],
+                                         len(order)))
     lines = ["    * Resources:"]
     for rsc, unique in here:
         from dataclasses import replace
