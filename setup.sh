@@ -9,7 +9,7 @@ mode=${1:-}
 case "$mode" in lab|test) ;; *) echo "usage: $0 lab|test" >&2; exit 64;; esac
 
 apt_packages=(python3 python3-venv python3-dev gcc iproute2 nftables util-linux procps iputils-ping
-              pacemaker-cli-utils pacemaker-common resource-agents fence-agents docker-compose)
+              pacemaker-cli-utils pacemaker-common crmsh resource-agents fence-agents docker-compose)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

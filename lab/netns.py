@@ -307,7 +307,16 @@ def exec_in(state: LabState, name: str, argv: list[str]) -> int:
         raise NotFoundError(f"node {name} is not running")
     assert node.holder_pid is not None
     return subprocess.call(["nsenter", "-t", str(node.holder_pid), "-m", "-u", "-n", "-p",
-                            "--wd=/", "--", *argv])
+                            "--wd=/", "--", *argv], env=_exec_env())
+
+
+def _exec_env() -> dict[str, str]:
+    """`lab exec`'s environment: our tools (crm_mon, crm, cibadmin, ...) before Debian's
+    Pacemaker binaries of the same names, which would only fail to reach a cluster."""
+    env = _env()
+    ours = str(Path(sys.executable).parent)
+    env["PATH"] = ours + (":" + env["PATH"] if env.get("PATH") else "")
+    return env
 
 
 def down(spec_name: str, state: LabState | None) -> list[str]:

@@ -83,6 +83,8 @@ __all__ = [
     "MetadataRequest",
     "OpCompleted",
     "Submit",
+    "execute_direct",
+    "installed_agents",
     "lrm_resource_element",
     "lrm_rsc_op_attributes",
     "lrm_rsc_op_element",
@@ -142,3 +144,27 @@ class LrmdClient:
             result = self._client.next_event(max(0.0, deadline - time.monotonic()))
             if isinstance(result, OpCompleted) and result.call_id == accepted.call_id:
                 return result
+
+
+def execute_direct(request: ExecRequest, state_dir: str | os.PathLike[str] | None = None
+                   ) -> OpCompleted:
+    """Run one request with the lrmd's core and runner in this process (no daemon).
+
+    For tools that debug an agent outside the cluster (crm_resource --force-*).
+    """
+    import asyncio
+    import tempfile
+
+    from lrmd.cli import run_direct
+
+    if state_dir is None:
+        with tempfile.TemporaryDirectory(prefix="hacluster-force-") as scratch:
+            return asyncio.run(run_direct(request, Path(scratch)))
+    return asyncio.run(run_direct(request, Path(state_dir)))
+
+
+def installed_agents() -> list[str]:
+    """Every agent this node can run, as class:provider:type / lsb:name (for completion)."""
+    from lrmd.agents import list_agents, lsb_dir, ocf_roots
+
+    return sorted(str(spec) for spec in list_agents(ocf_roots(), lsb_dir()))

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from pengine.model import Action, ClusterStatus, Pairs
+from pengine.model import (
+    Action,
+    ClusterStatus,
+    FailedOperation,
+    NodeStatus,
+    Pairs,
+    ResourceStatus,
+)
 
 if TYPE_CHECKING:  # networkx costs ~100 ms to import: only the views that need it load it
     import networkx as nx
@@ -109,7 +116,7 @@ def unpack_status(
     default_now: datetime.datetime | None = None,
 ) -> ClusterStatus:
     """Unpack only the cluster status (nodes, resources, failures) of a CIB."""
-    from pengine.scheduler import status_only
+    from pengine.status import status_only
 
     return status_only(cib, now, default_now or FALLBACK_NOW)
 
@@ -137,6 +144,93 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["FALLBACK_NOW", "Action", "ClusterStatus", "GraphAction", "GraphResource",
-           "GraphSynapse", "Transition", "TransitionGraph", "schedule", "transition_graph",
-           "unpack_status"]
+def node_lines(status: ClusterStatus) -> list[str]:
+    """crm_mon's "Node List" entries (special nodes one per line, then Online/OFFLINE lists)."""
+    from pengine import status_text
+
+    return status_text.node_lines(status)
+
+
+def node_state_text(node: NodeStatus, active: bool) -> str:
+    """A node's state as crm_mon -n words it ("online", "OFFLINE", "standby", ...)."""
+    from pengine import status_text
+
+    special = status_text._node_state(node, active)
+    if special is not None:
+        return special
+    return "online" if node.online else "OFFLINE"
+
+
+def resource_lines(status: ClusterStatus, *, inactive: bool = True) -> list[str]:
+    """crm_mon's resource lines (crm_simulate's too); inactive=False hides inactive ones."""
+    from pengine import status_text
+
+    return status_text.resource_lines(status, inactive=inactive)
+
+
+def primitive_line(rsc: ResourceStatus) -> str:
+    """One primitive as `id<TAB>(agent):<TAB> state`."""
+    from pengine import status_text
+
+    return status_text.primitive_line(rsc)
+
+
+def failed_action_line(op: FailedOperation) -> str:
+    """One "Failed Resource Actions" entry."""
+    from pengine import status_text
+
+    return status_text.failed_action_line(op)
+
+
+def resource_counts(status: ClusterStatus) -> tuple[int, int, int]:
+    """(primitive instances configured, disabled, blocked) for crm_mon's summary."""
+    from pengine import status_text
+
+    return status_text.resource_counts(status)
+
+
+def duration_ms(text: str | None, default: int = 0) -> int:
+    """A Pacemaker duration ("60s", "1min", "PT5M", "500ms") in milliseconds."""
+    from pengine.xmlin import duration_ms as parse
+
+    return parse(text, default)
+
+
+def rc_text(rc: int) -> str:
+    """An OCF exit code as Pacemaker words it ("not running")."""
+    from pengine import status_text
+
+    return status_text._rc_text(rc)
+
+
+def readable_interval(ms: int) -> str:
+    """Pacemaker's short duration text (10s, 1m30s, 2h)."""
+    from pengine import status_text
+
+    return status_text.readable_interval(ms)
+
+
+__all__ = [
+    "FALLBACK_NOW",
+    "Action",
+    "ClusterStatus",
+    "FailedOperation",
+    "GraphAction",
+    "GraphResource",
+    "GraphSynapse",
+    "NodeStatus",
+    "ResourceStatus",
+    "Transition",
+    "TransitionGraph",
+    "failed_action_line",
+    "node_lines",
+    "node_state_text",
+    "primitive_line",
+    "rc_text",
+    "readable_interval",
+    "resource_counts",
+    "resource_lines",
+    "schedule",
+    "transition_graph",
+    "unpack_status",
+]

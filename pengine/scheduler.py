@@ -21,7 +21,6 @@ from pengine.fencing import (
     schedule_unfencing,
 )
 from pengine.graph import freeze, graph_edges
-from pengine.model import ClusterStatus
 from pengine.ordering import (
     Context,
     collective_children,
@@ -32,43 +31,15 @@ from pengine.ordering import (
 )
 from pengine.placement import place
 from pengine.state import Unpacked
-from pengine.status import build_status
+from pengine.status import build_status, unpack_cib
 from pengine.summary import summarise
-from pengine.unpack import unpack
-from pengine.xmlin import parse
 
 CibInput = str | bytes | etree._Element
 
 
-def effective_now(root: etree._Element, now: datetime.datetime | None,
-                  default_now: datetime.datetime) -> datetime.datetime:
-    if now is not None:
-        return now if now.tzinfo else now.replace(tzinfo=datetime.UTC)
-    execution = root.get("execution-date")
-    if execution and execution.strip().lstrip("-").isdigit():
-        return datetime.datetime.fromtimestamp(int(execution), tz=datetime.UTC)
-    return default_now
-
-
-def _unpack(cib: CibInput, now: datetime.datetime | None,
-            default_now: datetime.datetime) -> Unpacked:
-    root = parse(cib)
-    try:
-        return unpack(root, effective_now(root, now, default_now))
-    except HAError:
-        raise
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValidationError(f"unusable CIB: {exc}") from None
-
-
-def status_only(cib: CibInput, now: datetime.datetime | None,
-                default_now: datetime.datetime) -> ClusterStatus:
-    return build_status(_unpack(cib, now, default_now))
-
-
 def run(cib: CibInput, now: datetime.datetime | None, default_now: datetime.datetime,
         transition_id: int) -> Transition:
-    u = _unpack(cib, now, default_now)
+    u = unpack_cib(cib, now, default_now)
     try:
         return _schedule(u, transition_id)
     except HAError:

@@ -5,11 +5,17 @@ Invariant: pure translation; display order equals Pacemaker's resource order.
 
 from __future__ import annotations
 
+import datetime
+
+from lxml import etree
+
+from messaging.errors import HAError, ValidationError
 from messaging.types import Role
 from pengine.model import ClusterStatus, FailedOperation, NodeStatus, ResourceStatus
 from pengine.state import Unpacked
+from pengine.unpack import unpack
 from pengine.unpack_history import _int
-from pengine.xmlin import is_true
+from pengine.xmlin import is_true, parse
 
 
 def _resource(u: Unpacked, rid: str) -> ResourceStatus:
@@ -51,13 +57,24 @@ def _health(attrs: dict[str, str]) -> str | None:
     return None
 
 
+def _masked_probe(op: etree._Element) -> bool:
+    """A probe that found the agent missing (rc 5 or status "not installed")."""
+    if op.get("operation") != "monitor" or _int(op.get("interval")) != 0:
+        return False
+    return _int(op.get("rc-code")) == 5 or _int(op.get("op-status")) == 7
+
+
 def build_status(u: Unpacked) -> ClusterStatus:
+    # Pacemaker shows a node's health colour only when a node-health-strategy is in force.
+    strategy = (dict(u.options.raw).get("node-health-strategy") or "none").lower()
+    shows_health = strategy != "none"
     nodes = tuple(
         NodeStatus(
             name=n.name, id=n.id, online=n.online, unclean=n.unclean, standby=n.standby,
             maintenance=n.maintenance, pending=n.pending, shutdown=n.shutdown, kind=n.kind,
             attributes=tuple(sorted((k, v) for k, v in n.attrs.items() if not k.startswith("#"))),
-            unseen=n.unseen, standby_onfail=n.standby_onfail, health=_health(n.attrs),
+            unseen=n.unseen, standby_onfail=n.standby_onfail,
+            health=_health(n.attrs) if shows_health else None,
             is_dc=n.id == u.options.dc_uuid,
         )
         for n in u.nodes
@@ -65,9 +82,14 @@ def build_status(u: Unpacked) -> ClusterStatus:
     resources = tuple(_resource(u, r.id) for r in u.resources if r.parent is None
                       and not (r.orphan and not u.states[r.id].running_on))
     failed = []
+    online = {n.name for n in u.nodes if n.online}
     for op in u.failed_ops:
         lrm_rsc = op.getparent()
         node_state = next((a for a in op.iterancestors("node_state")), None)
+        if node_state is not None and node_state.get("uname") not in online:
+            continue  # Pacemaker records failed actions of online nodes only
+        if _masked_probe(op):
+            continue  # the node just cannot run it: "Stopped (not installed)", not a failure
         failed.append(FailedOperation(
             op_id=op.get("id") or "", resource=(lrm_rsc.get("id") if lrm_rsc is not None
                                                 else "") or "",
@@ -87,3 +109,34 @@ def build_status(u: Unpacked) -> ClusterStatus:
         have_quorum=u.options.have_quorum, dc=dc, stonith_enabled=u.options.stonith_enabled,
         options=u.options.raw, execution_date=_int(execution) if execution else None,
     )
+
+
+CibInput = str | bytes | etree._Element
+
+
+def effective_now(root: etree._Element, now: datetime.datetime | None,
+                  default_now: datetime.datetime) -> datetime.datetime:
+    if now is not None:
+        return now if now.tzinfo else now.replace(tzinfo=datetime.UTC)
+    execution = root.get("execution-date")
+    if execution and execution.strip().lstrip("-").isdigit():
+        return datetime.datetime.fromtimestamp(int(execution), tz=datetime.UTC)
+    return default_now
+
+
+def unpack_cib(cib: CibInput, now: datetime.datetime | None,
+               default_now: datetime.datetime) -> Unpacked:
+    """Parse and unpack a CIB (the first scheduler stage; status tools stop here, so this
+    module does not import the later stages and crm_mon starts fast)."""
+    root = parse(cib)
+    try:
+        return unpack(root, effective_now(root, now, default_now))
+    except HAError:
+        raise
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationError(f"unusable CIB: {exc}") from None
+
+
+def status_only(cib: CibInput, now: datetime.datetime | None,
+                default_now: datetime.datetime) -> ClusterStatus:
+    return build_status(unpack_cib(cib, now, default_now))

@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from messaging.types import Role
-from pengine.graph_xml import key_resource
 from pengine.model import ClusterStatus, FailedOperation, NodeStatus, ResourceStatus
 
 _PENDING_STATE = {
@@ -107,13 +106,17 @@ class _Context:
     unclean: frozenset[str]
     all_nodes: tuple[str, ...]
     unique: frozenset[str]
+    inactive: bool = True  # crm_mon without -r hides what is not active anywhere
 
 
-def resource_lines(status: ClusterStatus,
-                   unique_clones: frozenset[str] = frozenset()) -> list[str]:
-    """Resource lines; nested lines are returned with two extra leading spaces per level."""
+def resource_lines(status: ClusterStatus, unique_clones: frozenset[str] = frozenset(),
+                   *, inactive: bool = True) -> list[str]:
+    """Resource lines; nested lines are returned with two extra leading spaces per level.
+
+    inactive=False leaves out resources active nowhere (crm_mon's "Active Resources").
+    """
     ctx = _Context(frozenset(n.name for n in status.nodes if n.unclean and not n.online),
-                   tuple(node.name for node in status.nodes), unique_clones)
+                   tuple(node.name for node in status.nodes), unique_clones, inactive)
     out: list[str] = []
     for rsc in status.resources:
         if rsc.orphan and not rsc.running_on:
@@ -122,13 +125,23 @@ def resource_lines(status: ClusterStatus,
     return out
 
 
+def is_active(rsc: ResourceStatus) -> bool:
+    """Active on some node (itself or any member or instance)."""
+    return bool(rsc.running_on) or any(is_active(child) for child in rsc.children)
+
+
 def _resource(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
     pad = "  " * depth
     bullet = "" if depth == 0 else "* "
+    if not ctx.inactive and not is_active(rsc):
+        return []
     if rsc.kind == "group":
-        head = f"{pad}{bullet}Resource Group: {rsc.id}{_collective_flags(rsc, ())}:"
+        members = rsc.children if ctx.inactive else tuple(filter(is_active, rsc.children))
+        hidden = len(rsc.children) - len(members)
+        note = (f"{hidden} member{'' if hidden == 1 else 's'} inactive",) if hidden else ()
+        head = f"{pad}{bullet}Resource Group: {rsc.id}{_collective_flags(rsc, note)}:"
         lines = [head]
-        for child in rsc.children:
+        for child in members:
             lines += _resource(child, ctx, depth + 1)
         return lines
     if rsc.kind in _COLLECTIVE:
@@ -149,7 +162,7 @@ def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = fro
     """`id<TAB>(agent):<TAB> state`, e.g. "rsc1\t(ocf:heartbeat:Dummy):\t Started node1"."""
     text = "ORPHANED " if rsc.orphan else ""
     if rsc.failed:
-        text += "FAILED" + (f" {rsc.role.text}" if rsc.role > Role.STARTED else "")
+        text += "FAILED" + (f" {rsc.role.text}" if rsc.role > Role.UNPROMOTED else "")
     elif rsc.pending_task in _PENDING_STATE:
         text += _PENDING_STATE[rsc.pending_task]
     else:
@@ -206,11 +219,12 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
     inner = "  " * (depth + 1) + "* "
     simple: dict[str, list[str]] = {}
     for child in rsc.children:
-        if unique:
-            lines += _resource(child, ctx, depth + 1)
+        if unique:  # every primitive instance of an active unique clone is listed
+            shown_ctx = replace(ctx, inactive=True) if child.kind == "primitive" else ctx
+            lines += _resource(child, shown_ctx, depth + 1)
         elif not child.running_on:
             continue
-        elif _plain_instance(child):
+        elif _plain_instance(child, ctx.unclean):
             nodes = child.children[0].running_on if child.kind == "group" else child.running_on
             simple.setdefault(_role_label(rsc, child), []).extend(nodes)
         else:
@@ -218,7 +232,7 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
     for label in ("Promoted", "Unpromoted", "Started"):
         if label in simple:
             lines.append(f"{inner}{label}: [ {' '.join(sorted(simple[label]))} ]")
-    if not unique:
+    if not unique and ctx.inactive:
         lines += _stopped_lists(rsc, ctx, inner)
     return lines
 
@@ -240,18 +254,19 @@ def _stopped_lists(rsc: ResourceStatus, ctx: _Context, inner: str) -> list[str]:
     return lines
 
 
-def _plain_instance(child: ResourceStatus) -> bool:
+def _plain_instance(child: ResourceStatus, unclean: frozenset[str] = frozenset()) -> bool:
     """An anonymous instance that fits into a "Started: [ ... ]" list.
 
-    A group instance fits when every member is plainly active on the same node.
+    A group instance fits when every member is plainly active on the same node; one on an
+    unclean node does not (it is listed on its own, flagged UNCLEAN).
     """
     if child.kind == "group":
         return bool(child.children) and all(
-            _plain_instance(m) and m.running_on == child.children[0].running_on
+            _plain_instance(m, unclean) and m.running_on == child.children[0].running_on
             and m.role == child.children[0].role for m in child.children)
     return (child.kind == "primitive" and not child.failed and child.managed
             and not child.orphan and not child.blocked and len(child.running_on) == 1
-            and child.pending_task is None)
+            and child.pending_task is None and child.running_on[0] not in unclean)
 
 
 def _role_label(clone: ResourceStatus, child: ResourceStatus) -> str:
@@ -306,6 +321,8 @@ def _op_resource(op: FailedOperation) -> str:
     key = op.op_key or op.op_id
     if key.endswith(("_last_failure_0", "_last_0")) or not key:
         return op.resource
+    from pengine.graph_xml import key_resource  # lazily: it pulls in the later stages
+
     return key_resource(key) or op.resource
 
 
@@ -363,10 +380,16 @@ def counts_line(status: ClusterStatus) -> str | None:
     Counts primitive instances (group members and clone instances included, stopped
     orphans excluded); None when nothing is disabled or blocked.
     """
+    total, disabled, blocked = resource_counts(status)
+    if not disabled and not blocked:
+        return None
+    return (f"{disabled} of {total} resource instances DISABLED and {blocked} "
+            "BLOCKED from further action due to failure")
+
+
+def resource_counts(status: ClusterStatus) -> tuple[int, int, int]:
+    """Primitive instances configured, how many are disabled and how many blocked."""
     instances = [r for r in _primitives(status.resources) if r.running_on or not r.orphan]
     disabled = sum(1 for r in instances if r.target_role == Role.STOPPED)
     blocked = sum(1 for r in instances if r.blocked)
-    if not disabled and not blocked:
-        return None
-    return (f"{disabled} of {len(instances)} resource instances DISABLED and {blocked} "
-            "BLOCKED from further action due to failure")
+    return len(instances), disabled, blocked

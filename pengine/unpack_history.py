@@ -142,6 +142,8 @@ class HistoryUnpacker:
             st.locations.append((node.name, -INF, "masked-probe-failure"))
             return Role.STOPPED, on_fail, reset
         if status == -1:
+            if st.pending_task is None and not is_probe and task != "notify":
+                st.pending_task = task  # shown as "Starting", "Stopping", "(Monitoring)", ...
             if task == "start":
                 st.start_pending = True
                 st.pending_task = "start"

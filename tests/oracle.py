@@ -22,3 +22,17 @@ def pacemaker_tool(name: str) -> str | None:
         if program.read(4) != b"\x7fELF":
             return None
     return found
+
+
+def crmsh_tool() -> str | None:
+    """Absolute path of Debian's crmsh `crm` (a Python script under /usr/sbin), or None.
+
+    Ours is a console script in the virtualenv; Debian's lives in /usr/sbin and imports the
+    `crmsh` package, which tells them apart.
+    """
+    found = shutil.which("crm", path=DEBIAN_PATH)
+    if found is None or not found.startswith(("/usr/sbin/", "/usr/bin/")):
+        return None
+    with open(found, "rb") as program:
+        head = program.read(4096)
+    return found if b"crmsh" in head else None

@@ -1,0 +1,88 @@
+"""crm_mon -n: resources listed under the node they run on, then the inactive ones (-r).
+
+Pure. Pacemaker lists a node's resources in the order it found them active while reading
+the status section; that is the order of the node's <lrm_resource> entries, which the
+history (crmd.mon.history) keeps, so instances sort by their position there.
+"""
+
+from __future__ import annotations
+
+from crmd.mon.text import Display, MonView, bullets
+from pengine.api import (
+    ResourceStatus,
+    node_state_text,
+    primitive_line,
+    resource_lines,
+)
+
+
+def _leaves(rsc: ResourceStatus, unique: bool = False) -> list[tuple[ResourceStatus, bool]]:
+    """Primitive instances with whether their clone is globally unique."""
+    if rsc.kind == "primitive":
+        return [(rsc, unique)]
+    found = []
+    for child in rsc.children:
+        found += _leaves(child, unique or rsc.unique)
+    return found
+
+
+def _without_node(line: str, node: str) -> str:
+    head, sep, state = line.partition("):\t ")
+    return head + sep + state.replace(f" {node}", "", 1)
+
+
+def _history_order(view: MonView, node_name: str) -> dict[str, int]:
+    """Resource id -> position of its history entry on the node.
+
+    Anonymous clone instances are numbered by the engine, not by the history, so their
+    configured id maps to the entry that left the resource running (else the first one).
+    """
+    exact: dict[str, int] = {}
+    running: dict[str, int] = {}
+    for history in view.histories:
+        if history.node != node_name:
+            continue
+        for index, entry in enumerate(history.resources):
+            exact.setdefault(entry.resource, index)
+            last = entry.operations[-1] if entry.operations else None
+            if last is not None and last.task != "stop" and last.rc in (0, 8):
+                running.setdefault(entry.resource.split(":")[0], index)
+    for rsc_id, index in exact.items():
+        running.setdefault(rsc_id.split(":")[0], index)
+    return {**running, **{k: v for k, v in exact.items() if ":" in k}}
+
+
+def _node_block(view: MonView, node_name: str, instances: list[tuple[ResourceStatus, bool]]
+                ) -> list[str]:
+    order = _history_order(view, node_name)
+    here = [(rsc, unique) for rsc, unique in instances if node_name in rsc.running_on]
+    here.sort(key=lambda item: order.get(item[0].id if item[1] else item[0].id.split(":")[0],
+                                         len(order)))
+    lines = ["    * Resources:"]
+    for rsc, unique in here:
+        from dataclasses import replace
+
+        shown = rsc if unique else replace(rsc, id=rsc.id.split(":")[0])
+        lines.append(f"      * {_without_node(primitive_line(shown), node_name)}")
+    return lines
+
+
+def _inactive(view: MonView) -> list[str]:
+    partly = tuple(r for r in view.status.resources
+                   if any(not leaf.running_on for leaf, _ in _leaves(r)))
+    lines = resource_lines(type(view.status)(**{
+        **{f: getattr(view.status, f) for f in view.status.__dataclass_fields__},
+        "resources": partly}))
+    return ["", "Inactive Resources:", *(bullets(lines) or ["  * No inactive resources"])]
+
+
+def by_node_sections(view: MonView, display: Display) -> list[str]:
+    instances = [leaf for rsc in view.status.resources for leaf in _leaves(rsc)]
+    busy = {n for rsc, _ in instances for n in rsc.running_on}
+    lines = ["Node List:"]
+    for node in view.status.nodes:
+        lines.append(f"  * Node {node.name}: {node_state_text(node, node.name in busy)}:")
+        lines += _node_block(view, node.name, instances)
+    if display.inactive:
+        lines += _inactive(view)
+    return lines

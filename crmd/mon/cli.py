@@ -1,0 +1,107 @@
+"""crm_mon: show the cluster's status (Pacemaker 2.1.5's options and layout).
+
+A thin shell: read the CIB (crmd.cibfile), unpack it with the policy engine, hand the
+result to the text or XML renderer, print. Exit codes are Pacemaker's: 0 on success,
+CRM_EX_DISCONNECT (102) without a CIB, CRM_EX_USAGE (64) for bad options. Without -1 and on
+a terminal it refreshes every --interval seconds (crmd.mon.live).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+
+from messaging.errors import ExitCode, HAError, UsageError
+
+if TYPE_CHECKING:
+    from crmd.mon.text import Display, MonView
+
+
+def gather() -> MonView:
+    """Read the CIB and build the MonView (imports kept local: crm_mon must start fast)."""
+    from crmd.cibfile import read_cib
+    from crmd.mon.history import bans, expected_up, node_histories, transient_attributes
+    from crmd.mon.text import MonView
+    from pengine.api import unpack_status
+
+    root = read_cib()
+    status = unpack_status(root)
+    attributes = tuple((str(k), str(v)) for k, v in root.attrib.items())
+    return MonView(status=status, cib_attributes=attributes,
+                   histories=node_histories(root),
+                   transient=tuple(transient_attributes(root).items()),
+                   expected_up=expected_up(root), bans=bans(root),
+                   last_updated=time.strftime("%a %b %e %H:%M:%S %Y"))
+
+
+def _render(output_as: str, display: Display) -> str:
+    view = gather()
+    if output_as == "xml":
+        from crmd.mon.xml_out import render_xml
+
+        return render_xml(view, display, " ".join(sys.argv))
+    from crmd.mon.text import render
+
+    return "\n".join(render(view, display))
+
+
+@click.command(context_settings={"help_option_names": ["-h", "-?", "--help"]})
+@click.option("-1", "--one-shot", is_flag=True, help="Display the cluster status once and exit.")
+@click.option("-r", "--inactive", is_flag=True, help="Display inactive resources.")
+@click.option("-A", "--show-node-attributes", "attributes", is_flag=True,
+              help="Display node attributes.")
+@click.option("-f", "--failcounts", is_flag=True, help="Display resource fail counts.")
+@click.option("-o", "--operations", is_flag=True, help="Display resource operation history.")
+@click.option("-t", "--timing-details", "timing", is_flag=True,
+              help="Display resource operation history with timing details.")
+@click.option("-n", "--group-by-node", "by_node", is_flag=True,
+              help="Group resources by node.")
+@click.option("-i", "--interval", default="5", metavar="SECONDS",
+              help="Update frequency (default 5 seconds).")
+@click.option("--output-as", type=click.Choice(["text", "xml", "console"]), default="text",
+              help="Output format.")
+@click.option("-X", "--as-xml", is_flag=True, help="(deprecated) like --output-as=xml.")
+def crm_mon(one_shot: bool, inactive: bool, attributes: bool, failcounts: bool,
+            operations: bool, timing: bool, by_node: bool, interval: str, output_as: str,
+            as_xml: bool) -> None:
+    """Provides a summary of cluster's current state (hacluster's crm_mon)."""
+    from crmd.mon.text import Display
+
+    display = Display(inactive=inactive, attributes=attributes, failcounts=failcounts,
+                      operations=operations, timing=timing, by_node=by_node)
+    output = "xml" if as_xml else ("text" if output_as == "console" else output_as)
+    if one_shot or output == "xml" or not sys.stdout.isatty():
+        click.echo(_render(output, display))
+        return
+    from crmd.mon.live import run_live
+
+    run_live(lambda: _render("text", display), _seconds(interval))
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text.rstrip("s"))
+    except ValueError:
+        raise UsageError(f"--interval: {text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise UsageError("--interval must be positive")
+    return value
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Console entry point: usage errors exit 64, HAError/OSError map through the table."""
+    from messaging.command import fail
+
+    try:
+        crm_mon.main(args=argv, prog_name="crm_mon", standalone_mode=False)
+    except click.exceptions.UsageError as error:
+        click.echo(f"crm_mon: {error.format_message()}", err=True)
+        sys.exit(int(ExitCode.USAGE))
+    except click.exceptions.Abort:
+        sys.exit(int(ExitCode.ERROR))
+    except (HAError, OSError) as error:
+        fail(error)
+    sys.exit(int(ExitCode.OK))

@@ -1,0 +1,208 @@
+"""Read what crm_mon shows beside the unpacked status straight from a CIB: the summary's
+cluster facts, per-node operation history and fail counts.
+
+Pure: an lxml element in, frozen values out; nothing here prints. Order follows the CIB:
+nodes in <status> order, resources in <lrm_resources> order, operations by call id, which
+is how Pacemaker walks the history for "Operations" and "Migration Summary".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+INFINITY = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One lrm_rsc_op worth showing (probes that found nothing running are left out)."""
+
+    call_id: int
+    task: str
+    interval_ms: int
+    rc: int
+    last_rc_change: int | None
+    exec_ms: int | None
+    queue_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceHistory:
+    """A resource's operations on one node, with its fail count there."""
+
+    resource: str
+    operations: tuple[Operation, ...]
+    fail_count: int
+    last_failure: int | None
+    migration_threshold: int
+    orphan: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NodeHistory:
+    node: str
+    resources: tuple[ResourceHistory, ...]
+
+
+def _int(text: str | None, default: int = 0) -> int:
+    if text is None:
+        return default
+    text = text.strip()
+    if text.upper() in ("INFINITY", "+INFINITY"):
+        return INFINITY
+    if text.upper() == "-INFINITY":
+        return -INFINITY
+    try:
+        return int(text)
+    except ValueError:
+        return default
+
+
+def _optional_int(text: str | None) -> int | None:
+    return None if text is None else _int(text)
+
+
+def score_sum(values: list[int]) -> int:
+    """Pacemaker adds fail counts like scores: capped at INFINITY."""
+    return min(sum(values), INFINITY)
+
+
+def fail_counts(node_state: etree._Element) -> dict[str, tuple[int, int | None]]:
+    """Resource id -> (fail count, last failure) from the node's transient attributes.
+
+    Both the old per-resource form (fail-count-RSC) and the per-operation form
+    (fail-count-RSC#op_interval) count; RSC is the history's id (clone instances keep :N).
+    """
+    counts: dict[str, list[int]] = {}
+    last: dict[str, int] = {}
+    for pair in node_state.iterfind("transient_attributes/instance_attributes/nvpair"):
+        name = pair.get("name") or ""
+        for prefix, store in (("fail-count-", counts), ("last-failure-", None)):
+            if not name.startswith(prefix):
+                continue
+            rsc = name[len(prefix):].split("#")[0]
+            value = _int(pair.get("value"))
+            if store is None:
+                last[rsc] = max(last.get(rsc, 0), value)
+            else:
+                counts.setdefault(rsc, []).append(value)
+    return {rsc: (score_sum(values), last.get(rsc)) for rsc, values in counts.items()}
+
+
+def _operation(op: etree._Element) -> Operation | None:
+    task = op.get("operation") or ""
+    interval = _int(op.get("interval"))
+    rc = _int(op.get("rc-code"))
+    if task == "monitor" and interval == 0 and rc == 7:
+        return None  # a probe that found the resource stopped is no news
+    if task == "notify":
+        return None  # Pacemaker leaves notifications out of the history it shows
+    return Operation(
+        call_id=_int(op.get("call-id")), task=task, interval_ms=interval, rc=rc,
+        last_rc_change=_optional_int(op.get("last-rc-change")),
+        exec_ms=_optional_int(op.get("exec-time")),
+        queue_ms=_optional_int(op.get("queue-time")))
+
+
+def _threshold(root: etree._Element, rsc_id: str) -> int:
+    for element in root.iterfind("configuration/resources//primitive"):
+        if element.get("id") == rsc_id:
+            found = _meta(element, "migration-threshold")
+            if found is not None:
+                return _int(found)
+            parent = element.getparent()
+            while parent is not None and parent.tag in ("group", "clone", "master"):
+                found = _meta(parent, "migration-threshold")
+                if found is not None:
+                    return _int(found)
+                parent = parent.getparent()
+    for pair in root.iterfind("configuration/rsc_defaults/meta_attributes/nvpair"):
+        if pair.get("name") == "migration-threshold":
+            return _int(pair.get("value"))
+    return INFINITY
+
+
+def _meta(element: etree._Element, name: str) -> str | None:
+    for pair in element.iterfind("meta_attributes/nvpair"):
+        if pair.get("name") == name:
+            return pair.get("value")
+    return None
+
+
+def configured_ids(root: etree._Element) -> set[str]:
+    return {e.get("id") or "" for e in root.iterfind("configuration/resources//primitive")}
+
+
+def node_histories(root: etree._Element) -> tuple[NodeHistory, ...]:
+    """Every node's resource histories, in <status> order."""
+    known = configured_ids(root)
+    out = []
+    for node_state in root.iterfind("status/node_state"):
+        failures = fail_counts(node_state)
+        resources = []
+        for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
+            rid = lrm_rsc.get("id") or ""
+            ops = [o for o in map(_operation, lrm_rsc.iterfind("lrm_rsc_op")) if o is not None]
+            ops.sort(key=lambda o: (o.call_id < 0, o.call_id))  # pending (-1) ones last
+            base = rid.split(":")[0]
+            count, last = failures.get(rid, (0, None))
+            resources.append(ResourceHistory(
+                resource=rid, operations=_dedupe(ops), fail_count=count, last_failure=last,
+                migration_threshold=_threshold(root, base), orphan=base not in known))
+        out.append(NodeHistory(node_state.get("uname") or node_state.get("id") or "",
+                               tuple(resources)))
+    return tuple(out)
+
+
+def _dedupe(ops: list[Operation]) -> tuple[Operation, ...]:
+    """A last_failure entry repeats an operation already recorded under its own id."""
+    seen: set[tuple[int, str, int]] = set()
+    kept = []
+    for op in ops:
+        key = (op.call_id, op.task, op.interval_ms)
+        if key not in seen:
+            seen.add(key)
+            kept.append(op)
+    return tuple(kept)
+
+
+def transient_attributes(root: etree._Element) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Node name -> its transient (status section) attributes, sorted by name."""
+    found: dict[str, tuple[tuple[str, str], ...]] = {}
+    for node_state in root.iterfind("status/node_state"):
+        pairs = {p.get("name") or "": p.get("value") or "" for p in
+                 node_state.iterfind("transient_attributes/instance_attributes/nvpair")}
+        found[node_state.get("uname") or ""] = tuple(sorted(pairs.items()))
+    return found
+
+
+def expected_up(root: etree._Element) -> frozenset[str]:
+    """Nodes whose controller is expected to be a member (node_state expected="member")."""
+    return frozenset(n.get("uname") or "" for n in root.iterfind("status/node_state")
+                     if n.get("expected") == "member")
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    """A location constraint keeping a resource off a node (negative node score)."""
+
+    id: str
+    resource: str
+    node: str
+    weight: int
+    promoted_only: bool
+
+
+def bans(root: etree._Element) -> tuple[Ban, ...]:
+    """Negative node-score location constraints, newest first as Pacemaker lists them."""
+    found = []
+    for location in root.iterfind("configuration/constraints/rsc_location"):
+        node, score = location.get("node"), location.get("score")
+        if not node or score is None or _int(score) >= 0:
+            continue
+        role = (location.get("role") or "").lower()
+        found.append(Ban(location.get("id") or "", location.get("rsc") or "", node,
+                         _int(score), role in ("master", "promoted")))
+    return tuple(reversed(found))

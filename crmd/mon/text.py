@@ -1,0 +1,232 @@
+"""crm_mon's text output (Pacemaker 2.1.5 layout), section by section.
+
+Pure: a `MonView` (the unpacked ClusterStatus, the CIB's own attributes and the history
+read from it) plus the display options in, lines out. The resource and node lines come
+from the policy engine's renderer (the same lines crm_simulate prints as "Current cluster
+status"); only crm_mon's headings, summary and optional sections live here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from crmd.mon.history import Ban, NodeHistory, Operation, ResourceHistory
+from pengine.api import (
+    ClusterStatus,
+    NodeStatus,
+    ResourceStatus,
+    failed_action_line,
+    node_lines,
+    rc_text,
+    readable_interval,
+    resource_counts,
+    resource_lines,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Display:
+    """crm_mon's display switches (-r, -A, -f, -o, -t, -n)."""
+
+    inactive: bool = False
+    attributes: bool = False
+    failcounts: bool = False
+    operations: bool = False
+    timing: bool = False
+    by_node: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MonView:
+    """Everything crm_mon prints, already read from the CIB."""
+
+    status: ClusterStatus
+    cib_attributes: tuple[tuple[str, str], ...]
+    histories: tuple[NodeHistory, ...]
+    last_updated: str
+    transient: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    expected_up: frozenset[str] = frozenset()
+    bans: tuple[Ban, ...] = ()
+
+
+def ctime(stamp: int) -> str:
+    """Pacemaker's timestamp text ("Fri Mar  2 05:46:23 2012"), in local time."""
+    return time.strftime("%a %b %e %H:%M:%S %Y", time.localtime(stamp))
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def summary_lines(view: MonView) -> list[str]:
+    status = view.status
+    options = dict(status.options)
+    cib = dict(view.cib_attributes)
+    lines = ["Cluster Summary:",
+             f"  * Stack: {options.get('cluster-infrastructure', 'unknown')}"]
+    if status.dc is None:
+        lines.append("  * Current DC: NONE")
+    else:
+        quorum = "with" if status.have_quorum else "WITHOUT"
+        version = options.get("dc-version", "unknown")
+        lines.append(f"  * Current DC: {status.dc} (version {version}) - partition "
+                     f"{quorum} quorum")
+    lines.append(f"  * Last updated: {view.last_updated}")
+    change = cib.get("cib-last-written", "")
+    for label, key in (("by", "update-user"), ("via", "update-client"),
+                       ("on", "update-origin")):
+        if cib.get(key):
+            change += f" {label} {cib[key]}"
+    lines.append(f"  * Last change:  {change}")
+    lines.append(f"  * {_plural(len(status.nodes), 'node')} configured")
+    total, disabled, blocked = resource_counts(status)
+    notes = []
+    if disabled:
+        notes.append(f"{disabled} DISABLED")
+    if blocked:
+        notes.append(f"{blocked} BLOCKED from further action due to failure")
+    extra = f" ({', '.join(notes)})" if notes else ""
+    lines.append(f"  * {_plural(total, 'resource instance')} configured{extra}")
+    return lines
+
+
+def _management_note(status: ClusterStatus) -> list[str]:
+    options = dict(status.options)
+    if options.get("maintenance-mode", "false").lower() in ("true", "yes", "on", "1", "y"):
+        return ["", "              *** Resource management is DISABLED ***",
+                "  The cluster will not attempt to start, stop or recover services"]
+    if options.get("stop-all-resources", "false").lower() in ("true", "yes", "on", "1", "y"):
+        return ["", "              *** Resource management is DISABLED ***",
+                "  The cluster will keep all resources stopped"]
+    return []
+
+
+def bullets(lines: list[str], indent: str = "  ") -> list[str]:
+    """Top-level entries get "* "; nested ones come with their own bullets already."""
+    return [f"{indent}{line}" if line.startswith(" ") else f"{indent}* {line}"
+            for line in lines]
+
+
+def resources_section(view: MonView, display: Display) -> list[str]:
+    heading = "Full List of Resources:" if display.inactive else "Active Resources:"
+    lines = resource_lines(view.status, inactive=display.inactive)
+    if not lines:
+        empty = "No resources" if display.inactive else "No active resources"
+        return [heading, f"  * {empty}"]
+    return [heading, *bullets(lines)]
+
+
+def render(view: MonView, display: Display) -> list[str]:
+    """The whole one-shot text output."""
+    out = summary_lines(view) + _management_note(view.status)
+    if display.by_node:
+        from crmd.mon.bynode import by_node_sections
+
+        out += ["", *by_node_sections(view, display)]
+    else:
+        out += ["", "Node List:", *bullets(node_lines(view.status))]
+        out += ["", *resources_section(view, display)]
+    if display.attributes:
+        out += attribute_section(view)
+    if display.operations or display.timing:
+        out += operations_section(view, display.timing)
+    elif display.failcounts:
+        out += migration_section(view)
+    failed = view.status.failed_operations
+    if failed:
+        out += ["", "Failed Resource Actions:",
+                *(f"  * {failed_action_line(op)}" for op in failed)]
+    return out
+
+
+# Pacemaker never shows attributes with these prefixes under "Node Attributes".
+_HIDDEN_ATTRIBUTES = ("fail-count-", "last-failure-", "shutdown", "terminate", "standby", "#")
+
+
+def shown_attributes(node: NodeStatus) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in node.attributes if not k.startswith(_HIDDEN_ATTRIBUTES)]
+
+
+def attribute_section(view: MonView) -> list[str]:
+    """Attributes of online nodes, sorted by name (Pacemaker lists them in hash-table
+    order, which no one can reproduce; see the accepted differences in the oracle test)."""
+    lines = []
+    for node in sorted(view.status.nodes, key=lambda n: n.name):
+        shown = shown_attributes(node)
+        if not node.online or not shown:
+            continue
+        lines.append(f"  * Node: {node.name}:")
+        lines += [f"    * {name:<32}\t: {value:<10}" for name, value in shown]
+    return ["", "Node Attributes:", *lines] if lines else []
+
+
+def _failure_text(rsc: ResourceHistory, name: str) -> str:
+    text = f"{name}: migration-threshold={rsc.migration_threshold}"
+    if rsc.fail_count:
+        text += f" fail-count={rsc.fail_count}"
+        if rsc.last_failure:
+            text += f" last-failure='{ctime(rsc.last_failure)}'"
+    return text
+
+
+def _online_histories(view: MonView) -> list[NodeHistory]:
+    online = {node.name for node in view.status.nodes if node.online}
+    return [history for history in view.histories if history.node in online]
+
+
+def migration_section(view: MonView) -> list[str]:
+    lines = []
+    for node in _online_histories(view):
+        failing = [r for r in node.resources if r.fail_count]
+        if not failing:
+            continue
+        lines.append(f"  * Node: {node.node}:")
+        lines += [f"    * {_failure_text(r, r.resource)}" for r in failing]
+    return ["", "Migration Summary:", *lines]
+
+
+def unique_instances(resources: tuple[ResourceStatus, ...], inside: bool = False) -> set[str]:
+    found: set[str] = set()
+    for rsc in resources:
+        if rsc.kind == "primitive" and inside:
+            found.add(rsc.id)
+        found |= unique_instances(rsc.children, inside or rsc.unique)
+    return found
+
+
+def _op_text(op: Operation, timing: bool) -> str:
+    task = "probe" if op.task == "monitor" and op.interval_ms == 0 else op.task
+    text = f"({op.call_id}) {task}"
+    details = []
+    if op.interval_ms:
+        details.append(f'interval="{op.interval_ms}ms"')
+    if timing:
+        if op.last_rc_change:
+            details.append(f'last-rc-change="{ctime(op.last_rc_change)}"')
+        if op.exec_ms is not None:
+            details.append(f'exec-time="{op.exec_ms}ms"')
+        if op.queue_ms is not None:
+            details.append(f'queue-time="{op.queue_ms}ms"')
+        rc = max(op.rc, 0)  # pending and unknown results show as 0, as Pacemaker does
+        details.append(f"rc={rc} ({rc_text(rc)})")
+    return f"{text}: {' '.join(details)}" if details else text
+
+
+def operations_section(view: MonView, timing: bool) -> list[str]:
+    lines = ["", "Operations:"]
+    unique = unique_instances(view.status.resources)
+    for node in _online_histories(view):
+        shown = [r for r in node.resources if r.operations]
+        if not shown:
+            continue
+        lines.append(f"  * Node: {node.node}:")
+        for rsc in shown:
+            # Operations name anonymous clone instances by their configured id.
+            name = rsc.resource if rsc.resource in unique else rsc.resource.split(":")[0]
+            lines.append(f"    * {_failure_text(rsc, name)}:")
+            lines += [f"      * {_op_text(op, timing)}" for op in rsc.operations]
+    return lines
+
+
+__all__ = ["Display", "MonView", "ctime", "readable_interval", "render"]

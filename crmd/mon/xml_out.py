@@ -1,0 +1,219 @@
+"""crm_mon --output-as=xml: Pacemaker 2.1.5's <pacemaker-result api-version="2.25"> document.
+
+Pure: a MonView in, XML text out. Like Pacemaker's XML output it always carries every
+section (summary, nodes, resources with inactive ones, node_attributes, node_history,
+failures) whatever the text display switches say, and ends with <status code="0">.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from lxml import etree
+
+from crmd.mon.history import NodeHistory
+from crmd.mon.text import Display, MonView, ctime, unique_instances
+from pengine.api import ClusterStatus, ResourceStatus, duration_ms, rc_text
+
+API_VERSION = "2.25"
+
+
+def is_true(text: str | None) -> bool:
+    return (text or "").strip().lower() in ("true", "yes", "y", "on", "1")
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _summary(parent: etree._Element, view: MonView) -> None:
+    status = view.status
+    options = dict(status.options)
+    cib = dict(view.cib_attributes)
+    summary = etree.SubElement(parent, "summary")
+    etree.SubElement(summary, "stack", type=options.get("cluster-infrastructure", "unknown"))
+    dc = next((n for n in status.nodes if n.name == status.dc), None)
+    if dc is None:
+        etree.SubElement(summary, "current_dc", present="false")
+    else:
+        etree.SubElement(summary, "current_dc", present="true",
+                         version=options.get("dc-version", ""), name=dc.name, id=dc.id,
+                         with_quorum=_bool(status.have_quorum), mixed_version="false")
+    etree.SubElement(summary, "last_update", time=view.last_updated)
+    etree.SubElement(summary, "last_change", time=cib.get("cib-last-written", ""),
+                     user=cib.get("update-user", ""), client=cib.get("update-client", ""),
+                     origin=cib.get("update-origin", ""))
+    etree.SubElement(summary, "nodes_configured", number=str(len(status.nodes)))
+    from pengine.api import resource_counts
+
+    total, disabled, blocked = resource_counts(status)
+    etree.SubElement(summary, "resources_configured", number=str(total),
+                     disabled=str(disabled), blocked=str(blocked))
+    etree.SubElement(summary, "cluster_options", {
+        "stonith-enabled": _bool(status.stonith_enabled),
+        "symmetric-cluster": options.get("symmetric-cluster", "true"),
+        "no-quorum-policy": options.get("no-quorum-policy", "stop"),
+        "maintenance-mode": _bool(is_true(options.get("maintenance-mode"))),
+        "stop-all-resources": options.get("stop-all-resources", "false"),
+        "stonith-timeout-ms": str(duration_ms(options.get("stonith-timeout"), 60000)),
+        "priority-fencing-delay-ms": str(duration_ms(options.get("priority-fencing-delay"), 0))})
+
+
+def _leaves(rsc: ResourceStatus) -> list[ResourceStatus]:
+    if rsc.kind == "primitive":
+        return [rsc]
+    return [leaf for child in rsc.children for leaf in _leaves(child)]
+
+
+def _nodes(parent: etree._Element, view: MonView) -> None:
+    status = view.status
+    transient = dict(view.transient)
+    running: dict[str, int] = {}
+    for rsc in status.resources:
+        for leaf in _leaves(rsc):
+            for name in leaf.running_on:
+                running[name] = running.get(name, 0) + 1
+    nodes = etree.SubElement(parent, "nodes")
+    for node in status.nodes:
+        etree.SubElement(nodes, "node", {
+            "name": node.name, "id": node.id, "online": _bool(node.online),
+            "standby": _bool(node.standby), "standby_onfail": _bool(node.standby_onfail),
+            "maintenance": _bool(node.maintenance), "pending": _bool(node.pending),
+            "unclean": _bool(node.unclean), "health": (node.health or "green").lower(),
+            **({"feature_set": dict(transient.get(node.name, ())).get("#feature-set", "<3.15.1")}
+               if node.online else {}),
+            "shutdown": _bool(node.shutdown), "expected_up": _bool(node.name in view.expected_up),
+            "is_dc": _bool(node.name == status.dc),
+            "resources_running": str(running.get(node.name, 0)), "type": node.kind})
+
+
+def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, str],
+              anonymous: bool = False) -> None:
+    if rsc.kind == "primitive":
+        element = etree.SubElement(parent, "resource", {
+            "id": rsc.id.split(":")[0] if anonymous else rsc.id, "resource_agent": rsc.agent,
+            "role": rsc.role.text if rsc.running_on else "Stopped",
+            **_target_role(rsc),
+            "active": _bool(bool(rsc.running_on)), "orphaned": _bool(rsc.orphan),
+            "blocked": _bool(rsc.blocked), "managed": _bool(rsc.managed),
+            "failed": _bool(rsc.failed), "failure_ignored": _bool(rsc.failure_ignored),
+            "nodes_running_on": str(len(rsc.running_on))})
+        for node in rsc.running_on:
+            etree.SubElement(element, "node", name=node, id=ids.get(node, ""), cached="true")
+        return
+    disabled = _bool(rsc.target_role is not None and rsc.target_role.text == "Stopped")
+    if rsc.kind == "group":
+        element = etree.SubElement(parent, "group", id=rsc.id,
+                                   number_resources=str(len(rsc.children)),
+                                   managed=_bool(rsc.managed), disabled=disabled)
+    else:
+        element = etree.SubElement(parent, "clone", {
+            "id": rsc.id, "multi_state": _bool(rsc.kind == "promotable"),
+            "unique": _bool(rsc.unique), "managed": _bool(rsc.managed),
+            "disabled": disabled, "failed": "false",
+            "failure_ignored": _bool(rsc.failure_ignored), **_target_role(rsc)})
+    for child in rsc.children:
+        _resource(element, child, ids, anonymous or (rsc.kind != "group" and not rsc.unique))
+
+
+def _target_role(rsc: ResourceStatus) -> dict[str, str]:
+    return {} if rsc.target_role is None else {"target_role": rsc.target_role.text}
+
+
+def _attributes(parent: etree._Element, status: ClusterStatus) -> None:
+    from crmd.mon.text import shown_attributes
+
+    nodes = [n for n in sorted(status.nodes, key=lambda n: n.name)
+             if n.online and shown_attributes(n)]
+    if not nodes:
+        return
+    section = etree.SubElement(parent, "node_attributes")
+    for node in nodes:
+        shown = shown_attributes(node)
+        if shown:
+            element = etree.SubElement(section, "node", name=node.name)
+            for name, value in shown:
+                etree.SubElement(element, "attribute", name=name, value=value)
+
+
+def _history(parent: etree._Element, histories: list[NodeHistory], unique: set[str]) -> None:
+    section = etree.SubElement(parent, "node_history")
+    for node in histories:
+        shown = [r for r in node.resources if r.operations]
+        if not shown:
+            continue
+        element = etree.SubElement(section, "node", name=node.node)
+        for rsc in shown:
+            name = rsc.resource if rsc.resource in unique else rsc.resource.split(":")[0]
+            attrs = {"id": name, "orphan": _bool(rsc.orphan),
+                     "migration-threshold": str(rsc.migration_threshold)}
+            if rsc.fail_count:
+                attrs["fail-count"] = str(rsc.fail_count)
+                if rsc.last_failure:
+                    attrs["last-failure"] = ctime(rsc.last_failure)
+            history = etree.SubElement(element, "resource_history", attrs)
+            for op in rsc.operations:
+                probe = op.task == "monitor" and op.interval_ms == 0
+                rc = max(op.rc, 0)
+                values = {"call": str(op.call_id), "task": "probe" if probe else op.task,
+                          "rc": str(rc), "rc_text": rc_text(rc)}
+                if op.interval_ms:
+                    values["interval"] = f"{op.interval_ms}ms"
+                if op.last_rc_change:
+                    values["last-rc-change"] = ctime(op.last_rc_change)
+                if op.exec_ms is not None:
+                    values["exec-time"] = f"{op.exec_ms}ms"
+                if op.queue_ms is not None:
+                    values["queue-time"] = f"{op.queue_ms}ms"
+                etree.SubElement(history, "operation_history", values)
+
+
+def _failures(parent: etree._Element, status: ClusterStatus) -> None:
+    if not status.failed_operations:
+        return
+    section = etree.SubElement(parent, "failures")
+    for op in status.failed_operations:
+        # Pacemaker names the entry by its operation key when the history has one.
+        keyed = op.last_rc_change is not None or op.op_key != op.op_id
+        values = {"op_key" if keyed else "id": op.op_key or op.op_id, "node": op.node,
+                  "exitstatus": rc_text(op.rc), "exitreason": op.exit_reason or "none",
+                  "exitcode": str(op.rc), "call": str(op.call_id),
+                  "status": "complete" if op.status == 0 else "Error"}
+        if op.last_rc_change:
+            when = datetime.datetime.fromtimestamp(op.last_rc_change, datetime.UTC)
+            values.update({"last-rc-change": f"{when:%Y-%m-%d %H:%M:%SZ}",
+                           "queued": str(op.queue_time_ms or 0),
+                           "exec": str(op.exec_time_ms or 0),
+                           "interval": str(op.interval_ms), "task": op.task})
+        etree.SubElement(section, "failure", values)
+
+
+def _bans(parent: etree._Element, view: MonView) -> None:
+    if not view.bans:
+        return
+    section = etree.SubElement(parent, "bans")
+    for ban in view.bans:
+        etree.SubElement(section, "ban", {
+            "id": ban.id, "resource": ban.resource, "node": ban.node,
+            "weight": str(ban.weight), "promoted-only": _bool(ban.promoted_only),
+            "master_only": _bool(ban.promoted_only)})
+
+
+def render_xml(view: MonView, display: Display, request: str) -> str:
+    """The whole XML document (display switches do not narrow it, as in Pacemaker)."""
+    del display
+    root = etree.Element("pacemaker-result", {"api-version": API_VERSION, "request": request})
+    _summary(root, view)
+    _nodes(root, view)
+    ids = {node.name: node.id for node in view.status.nodes}
+    resources = etree.SubElement(root, "resources")
+    for rsc in view.status.resources:
+        _resource(resources, rsc, ids)
+    _attributes(root, view.status)
+    online = {n.name for n in view.status.nodes if n.online}
+    _history(root, [h for h in view.histories if h.node in online],
+             unique_instances(view.status.resources))
+    _failures(root, view.status)
+    _bans(root, view)
+    etree.SubElement(root, "status", code="0", message="OK")
+    return etree.tostring(root, pretty_print=True, encoding="unicode").rstrip("\n")

@@ -1,0 +1,1 @@
+"""crm_resource: inspect and change one resource (library functions and command line)."""

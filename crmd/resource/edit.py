@@ -1,0 +1,207 @@
+"""crm_resource's changes to the CIB: --move/--ban/--clear, parameters, --cleanup/--refresh.
+
+Pure edits of an lxml tree (crmd.cibedit underneath); each returns the messages Pacemaker's
+crm_resource prints. Constraint ids and shapes are Pacemaker's: `cli-prefer-<rsc>` (score
+INFINITY) and `cli-ban-<rsc>-on-<node>` (score -INFINITY), role Started; with a lifetime
+the node test becomes a rule `#uname eq <node>` joined with a date_expression `lt` end.
+Every lookup happens before the first change, so an error leaves the tree untouched.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from lxml import etree
+
+from crmd import cibedit
+from messaging.errors import UsageError
+from pengine.api import ClusterStatus, duration_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Messages of one edit (stdout, stderr) and whether the CIB changed."""
+
+    out: tuple[str, ...] = ()
+    err: tuple[str, ...] = ()
+    changed: bool = True
+
+
+def _lifetime_end(lifetime: str, now: datetime.datetime) -> str:
+    text = lifetime.strip()
+    millis = duration_ms(text, -1)
+    if millis <= 0:
+        raise UsageError(f"Invalid duration specified: {lifetime}")
+    end = now + datetime.timedelta(milliseconds=millis)
+    return end.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _location(root: etree._Element, ident: str, rsc: str, node: str, score: str,
+              end: str | None, rule_ids: tuple[str, str, str]) -> etree._Element:
+    constraints = cibedit.section(root, "constraints")
+    old = cibedit.find_by_id(root, ident)
+    if old is not None:
+        cibedit.remove(old)
+    if end is None:
+        return etree.SubElement(constraints, "rsc_location", id=ident, rsc=rsc, role="Started",
+                                node=node, score=score)
+    location = etree.SubElement(constraints, "rsc_location", id=ident, rsc=rsc, role="Started")
+    rule = etree.SubElement(location, "rule", id=rule_ids[0], score=score)
+    rule.set("boolean-op", "and")
+    etree.SubElement(rule, "expression", id=rule_ids[1], attribute="#uname", operation="eq",
+                     value=node, type="string")
+    etree.SubElement(rule, "date_expression", id=rule_ids[2], operation="lt", end=end)
+    return location
+
+
+def _active_nodes(status: ClusterStatus, rsc_id: str) -> list[str]:
+    from crmd.resource.query import _leaves, find_status
+
+    return sorted({n for leaf in _leaves(find_status(status, rsc_id)) for n in leaf.running_on})
+
+
+def move(root: etree._Element, status: ClusterStatus, rsc_id: str, node: str | None,
+         lifetime: str | None, now: datetime.datetime) -> Outcome:
+    """--move: prefer `node` (INFINITY); without a node there is nowhere to go."""
+    cibedit.find_resource(root, rsc_id)
+    if node is None:
+        active = _active_nodes(status, rsc_id)
+        raise UsageError(f"Resource '{rsc_id}' not moved: active in {len(active)} locations."
+                         f"\nTo prevent '{rsc_id}' from running on a specific location, "
+                         "specify a node.")
+    cibedit.find_node(root, node)
+    end = _lifetime_end(lifetime, now) if lifetime else None
+    _location(root, f"cli-prefer-{rsc_id}", rsc_id, node, "INFINITY", end,
+              (f"cli-prefer-rule-{rsc_id}", f"cli-prefer-expr-{rsc_id}",
+               f"cli-prefer-lifetime-end-{rsc_id}"))
+    note = (f"Migration will take effect until: {end}",) if end else ()
+    return Outcome(out=note)
+
+
+def ban(root: etree._Element, status: ClusterStatus, rsc_id: str, node: str | None,
+        lifetime: str | None, now: datetime.datetime) -> Outcome:
+    """--ban: keep the resource off `node` (default: the one node it is active on)."""
+    cibedit.find_resource(root, rsc_id)
+    if node is None:
+        active = _active_nodes(status, rsc_id)
+        if len(active) != 1:
+            raise UsageError(f"Resource '{rsc_id}' not moved: active in {len(active)} "
+                             f"locations.\nTo prevent '{rsc_id}' from running on a specific "
+                             "location, specify a node.")
+        node = active[0]
+    cibedit.find_node(root, node)
+    end = _lifetime_end(lifetime, now) if lifetime else None
+    ident = f"cli-ban-{rsc_id}-on-{node}"
+    _location(root, ident, rsc_id, node, "-INFINITY", end,
+              (f"{ident}-rule", f"{ident}-expr", f"{ident}-lifetime"))
+    warning = (
+        f"WARNING: Creating rsc_location constraint '{ident}' with a score of -INFINITY for "
+        f"resource {rsc_id} on {node}.",
+        f"\tThis will prevent {rsc_id} from running on {node} until the constraint is "
+        "removed using the clear option or by editing the CIB with an appropriate tool",
+        f"\tThis will be the case even if {node} is the last node in the cluster")
+    until = (f"Migration will take effect until: {end}",) if end else ()
+    return Outcome(out=until + warning)
+
+
+def clear(root: etree._Element, rsc_id: str, node: str | None) -> Outcome:
+    """--clear: remove cli-prefer-<rsc> and cli-ban-<rsc>-on-* (only `node`'s if given)."""
+    cibedit.find_resource(root, rsc_id)
+    removed = []
+    for location in list(root.iterfind("configuration/constraints/rsc_location")):
+        ident = location.get("id") or ""
+        prefer = ident == f"cli-prefer-{rsc_id}"
+        banned = ident.startswith(f"cli-ban-{rsc_id}-on-")
+        if node is not None:
+            prefer = prefer and _constraint_node(location) == node
+            banned = ident == f"cli-ban-{rsc_id}-on-{node}"
+        if prefer or banned:
+            cibedit.remove(location)
+            removed.append(f"Removing constraint: {ident}")
+    return Outcome(out=tuple(removed), changed=bool(removed))
+
+
+def _constraint_node(location: etree._Element) -> str | None:
+    if location.get("node"):
+        return location.get("node")
+    expr = location.find("rule/expression")
+    return expr.get("value") if expr is not None else None
+
+
+def set_parameter(root: etree._Element, rsc_id: str, name: str, value: str,
+                  meta: bool) -> Outcome:
+    element = cibedit.find_resource(root, rsc_id)
+    set_tag = "meta_attributes" if meta else "instance_attributes"
+    pair, created = cibedit.set_nvpair(root, element, set_tag, name, value)
+    block = pair.getparent()
+    where = f" set={block.get('id')}" if created and block is not None else ""
+    return Outcome(out=(f"Set '{rsc_id}' option: id={pair.get('id')}{where} name={name} "
+                        f"value={value}",))
+
+
+def delete_parameter(root: etree._Element, rsc_id: str, name: str, meta: bool) -> Outcome:
+    element = cibedit.find_resource(root, rsc_id)
+    set_tag = "meta_attributes" if meta else "instance_attributes"
+    pair = cibedit.delete_nvpair(element, set_tag, name)
+    if pair is None:
+        return Outcome(changed=False)
+    return Outcome(out=(f"Deleted '{rsc_id}' option: id={pair.get('id')} name={name}",))
+
+
+def cleanup(root: etree._Element, rsc_id: str | None, node: str | None,
+            refresh: bool) -> Outcome:
+    """Forget failures (--cleanup) or the whole history (--refresh) of a resource.
+
+    Removes the failed operation records (or every lrm_resource entry on --refresh) and the
+    fail-count/last-failure attributes, so the scheduler re-probes and may start it again.
+    """
+    if rsc_id is not None:
+        cibedit.find_resource(root, rsc_id)
+    if node is not None:
+        cibedit.find_node(root, node)
+    base = rsc_id.split(":")[0] if rsc_id else None
+    touched = set()
+    for node_state in root.iterfind("status/node_state"):
+        uname = node_state.get("uname") or ""
+        if node is not None and uname != node:
+            continue
+        for lrm_rsc in list(node_state.iterfind("lrm/lrm_resources/lrm_resource")):
+            rid = (lrm_rsc.get("id") or "").split(":")[0]
+            if base is not None and rid != base:
+                continue
+            if refresh:
+                cibedit.remove(lrm_rsc)
+                touched.add((rid, uname))
+            elif _forget_failures(lrm_rsc):
+                touched.add((rid, uname))
+        touched |= _forget_fail_counts(node_state, base, uname)
+    lines = [f"Cleaned up {rid} on {uname}" for rid, uname in sorted(touched)]
+    return Outcome(out=tuple(lines), changed=bool(touched))
+
+
+def _forget_failures(lrm_rsc: etree._Element) -> bool:
+    found = False
+    for op in list(lrm_rsc.iterfind("lrm_rsc_op")):
+        if (op.get("id") or "").endswith("_last_failure_0"):
+            cibedit.remove(op)
+            found = True
+    return found
+
+
+def _forget_fail_counts(node_state: etree._Element, base: str | None,
+                        uname: str) -> set[tuple[str, str]]:
+    touched = set()
+    for pair in list(node_state.iterfind("transient_attributes/instance_attributes/nvpair")):
+        name = pair.get("name") or ""
+        for prefix in ("fail-count-", "last-failure-"):
+            if name.startswith(prefix):
+                rid = name[len(prefix):].split("#")[0].split(":")[0]
+                if base is None or rid == base:
+                    cibedit.remove(pair)
+                    touched.add((rid, uname))
+    return touched
+
+
+__all__ = ["Outcome", "ban", "cleanup", "clear", "delete_parameter", "move",
+           "set_parameter"]

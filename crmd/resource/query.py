@@ -1,0 +1,162 @@
+"""crm_resource's read-only answers: --list, --locate, --why, --constraints, --get-parameter.
+
+Pure: the CIB element and its unpacked ClusterStatus in, lines (stdout) and notes (stderr)
+out. Wording follows Pacemaker 2.1.5's crm_resource.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from crmd import cibedit
+from messaging.errors import NotFoundError
+from messaging.types import Role
+from pengine.api import ClusterStatus, ResourceStatus, resource_lines
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a query prints: stdout lines and stderr lines."""
+
+    out: tuple[str, ...] = ()
+    err: tuple[str, ...] = ()
+
+
+def _strip_node(line: str, nodes: tuple[str, ...]) -> str:
+    head, sep, state = line.partition("):\t ")
+    if not sep:
+        return line
+    for node in nodes:
+        state = state.replace(f" {node}", "", 1) if state.split(" (")[0].endswith(
+            f" {node}") else state
+    return head + sep + state
+
+
+def list_resources(status: ClusterStatus) -> Answer:
+    """--list: every resource, inactive ones included, without node names on primitives."""
+    nodes = tuple(node.name for node in status.nodes)
+    lines = [_strip_node(line, nodes) for line in resource_lines(status)]
+    if not lines:
+        return Answer(("NO resources configured",))
+    shown = [f"  {line}" if line.startswith(" ") else f"  * {line}" for line in lines]
+    return Answer(("Full List of Resources:", *shown))
+
+
+def list_raw(root: etree._Element) -> Answer:
+    """--list-raw: the primitive ids in configuration order."""
+    return Answer(tuple(e.get("id") or "" for e in root.iterfind(
+        "configuration/resources//primitive")))
+
+
+def find_status(status: ClusterStatus, rsc_id: str) -> ResourceStatus:
+    def walk(items: tuple[ResourceStatus, ...]) -> ResourceStatus | None:
+        for rsc in items:
+            if rsc.id == rsc_id:
+                return rsc
+            found = walk(rsc.children)
+            if found is not None:
+                return found
+        return None
+
+    found = walk(status.resources)
+    if found is None:
+        raise NotFoundError(f"Resource '{rsc_id}' not found")
+    return found
+
+
+def _leaves(rsc: ResourceStatus) -> list[ResourceStatus]:
+    if rsc.kind == "primitive":
+        return [rsc]
+    return [leaf for child in rsc.children for leaf in _leaves(child)]
+
+
+def locate(status: ClusterStatus, rsc_id: str) -> Answer:
+    """--locate: one line per node the resource (or any instance) is active on."""
+    rsc = find_status(status, rsc_id)
+    lines = []
+    for leaf in _leaves(rsc):
+        suffix = " Promoted" if leaf.role == Role.PROMOTED else ""
+        lines += [f"resource {rsc_id} is running on: {node}{suffix}" for node in leaf.running_on]
+    if not lines:
+        return Answer(err=(f"resource {rsc_id} is NOT running",))
+    return Answer(tuple(lines))
+
+
+def why(status: ClusterStatus, rsc_id: str | None) -> Answer:
+    """--why: whether a resource (or each one) is running."""
+    targets = [find_status(status, rsc_id)] if rsc_id else list(status.resources)
+    lines = []
+    for rsc in targets:
+        active = any(leaf.running_on for leaf in _leaves(rsc))
+        lines.append(f"Resource {rsc.id} is {'running' if active else 'not running'}")
+    return Answer(tuple(lines))
+
+
+def _score(text: str | None) -> str:
+    value = (text or "0").strip()
+    upper = value.upper()
+    if upper in ("INFINITY", "+INFINITY", "INF", "+INF"):
+        return "INFINITY"
+    if upper in ("-INFINITY", "-INF"):
+        return "-INFINITY"
+    return value
+
+
+def _locations(root: etree._Element, rsc_id: str) -> list[str]:
+    lines = []
+    for loc in root.iterfind("configuration/constraints/rsc_location"):
+        if loc.get("rsc") != rsc_id:
+            continue
+        if loc.get("node"):
+            lines.append(f"Node {loc.get('node')} (score={_score(loc.get('score'))}, "
+                         f"id={loc.get('id')}, rsc={rsc_id})")
+            continue
+        for rule in loc.iterfind("rule"):
+            for expr in rule.iterfind("expression"):
+                if expr.get("attribute") == "#uname" and expr.get("operation") == "eq":
+                    lines.append(f"Node {expr.get('value')} (score={_score(rule.get('score'))}"
+                                 f", id={rule.get('id')}, rsc={rsc_id})")
+    return sorted(lines, key=lambda line: line.split(" (")[0], reverse=True)
+
+
+def constraints(root: etree._Element, rsc_id: str) -> Answer:
+    """--constraints: location constraints, then colocations in either direction."""
+    cibedit.find_resource(root, rsc_id)
+    out: list[str] = []
+    locations = _locations(root, rsc_id)
+    if locations:
+        out += ["Locations:", *(f"  * {line}" for line in locations)]
+    colocations = list(root.iterfind("configuration/constraints/rsc_colocation"))
+    dependents = [c for c in colocations if c.get("with-rsc") == rsc_id]
+    if dependents:
+        out.append(f"Resources colocated with {rsc_id}:")
+        out += _colocated(root, dependents, "rsc")
+    mine = [c for c in colocations if c.get("rsc") == rsc_id]
+    if mine:
+        out.append(f"Resources {rsc_id} is colocated with:")
+        out += _colocated(root, mine, "with-rsc")
+    return Answer(tuple(out))
+
+
+def _colocated(root: etree._Element, items: list[etree._Element], side: str) -> list[str]:
+    lines = []
+    for colocation in items:
+        other = colocation.get(side) or ""
+        lines.append(f"  * {other} (score={_score(colocation.get('score'))}, "
+                     f"id={colocation.get('id')})")
+        others = _locations(root, other)
+        if others:
+            lines += ["    * Locations:", *(f"      * {line}" for line in others)]
+    return lines
+
+
+def get_parameter(root: etree._Element, rsc_id: str, name: str, meta: bool) -> Answer:
+    """--get-parameter: the value, or a note on stderr when it is not set (rc 0)."""
+    element = cibedit.find_resource(root, rsc_id)
+    pair = cibedit.get_nvpair(element, "meta_attributes" if meta else "instance_attributes",
+                              name)
+    if pair is None:
+        return Answer(err=(f"Attribute '{name}' not found for '{rsc_id}'",))
+    return Answer((pair.get("value") or "",))

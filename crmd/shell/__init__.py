@@ -1,0 +1,1 @@
+"""The crm shell (crmsh-compatible): one command tree for `crm ...` and the interactive shell."""

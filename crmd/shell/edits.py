@@ -1,0 +1,135 @@
+"""configure delete, rename, load and verify: whole-object edits of a CIB tree (pure).
+
+delete removes the objects and every constraint that would be left naming one of them
+(crmsh does the same); members leave their group, and a group left empty goes too. rename
+changes an id and every reference. load replace empties resources, constraints and the
+property/defaults sets before applying the file; load update replaces objects by id.
+Checks come first, so an error leaves the tree unchanged.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from crmd import cibedit
+from crmd.shell.configure import apply, split_commands
+from messaging.errors import NotFoundError, ValidationError
+
+_REFERENCES = ("rsc", "with-rsc", "first", "then")
+
+
+def delete(root: etree._Element, ids: list[str]) -> list[str]:
+    """Delete objects. As in crmsh, deleting a group, clone or ms removes only the container:
+    its members stay (appended at the end) and constraints naming it move to its first member."""
+    configuration = root.find("configuration")
+    if configuration is None:
+        raise NotFoundError("the CIB has no configuration")
+    found = []
+    for ident in ids:
+        element = cibedit.find_by_id(configuration, ident)
+        if element is None:
+            raise NotFoundError(f"object {ident} does not exist")
+        found.append(element)
+    notes: list[str] = []
+    gone: set[str] = set()
+    for element in found:
+        if element.tag in ("group", "clone", "master"):
+            _unwrap(configuration, element, notes)
+            continue
+        gone.add(element.get("id") or "")
+        gone |= {d.get("id") or "" for d in element.iterdescendants() if d.get("id")}
+        cibedit.remove(element)
+    for constraint in list(configuration.iterfind("constraints/*")):
+        named = {constraint.get(a) for a in _REFERENCES} | {
+            r.get("id") for r in constraint.iter("resource_ref")}
+        if named & gone and constraint.get("id") not in gone:
+            notes.append(f"INFO: hanging {constraint.tag.removeprefix('rsc_')}:"
+                         f"{constraint.get('id')} deleted")
+            cibedit.remove(constraint)
+    return notes
+
+
+def _unwrap(configuration: etree._Element, container: etree._Element,
+            notes: list[str]) -> None:
+    members = [c for c in container if c.tag in cibedit.RESOURCE_TAGS]
+    parent = container.getparent()
+    assert parent is not None
+    cibedit.remove(container)
+    for member in members:  # crmsh appends the freed members at the end
+        parent.append(member)
+    old, new = container.get("id") or "", members[0].get("id") or "" if members else ""
+    for constraint in configuration.iterfind("constraints/*"):
+        for attribute in _REFERENCES:
+            if constraint.get(attribute) == old and new:
+                constraint.set(attribute, new)
+                notes.append(f"INFO: modified {constraint.tag.removeprefix('rsc_')}:"
+                             f"{constraint.get('id')} from {old} to {new}")
+
+
+def rename(root: etree._Element, old: str, new: str) -> None:
+    element = cibedit.find_by_id(root, old)
+    if element is None:
+        raise NotFoundError(f"object {old} does not exist")
+    if new in cibedit.ids_in_use(root):
+        raise ValidationError(f"id {new!r} is already in use")
+    element.set("id", new)
+    for node in root.iter():
+        if not isinstance(node.tag, str):
+            continue
+        for attribute in (*_REFERENCES, "id-ref"):
+            if node.get(attribute) == old:
+                node.set(attribute, new)
+        if node.tag == "resource_ref" and node.get("id") == old:
+            node.set("id", new)
+
+
+_CLEARED = ("resources", "constraints", "crm_config", "rsc_defaults", "op_defaults")
+
+
+def load(root: etree._Element, text: str, *, replace: bool) -> etree._Element:
+    """Apply a file of configure commands to a copy; the copy is returned on success."""
+    work = etree.fromstring(etree.tostring(root))
+    configuration = cibedit.section(work, "resources").getparent()
+    assert configuration is not None
+    if replace:
+        for name in _CLEARED:
+            block = configuration.find(name)
+            if block is not None:
+                for child in list(block):
+                    block.remove(child)
+        nodes = configuration.find("nodes")
+        if nodes is not None:
+            for node in list(nodes):
+                nodes.remove(node)
+    for number, (word, *args) in enumerate(split_commands(text), start=1):
+        ident = _object_id(word, args)
+        if not replace and ident:
+            existing = cibedit.find_by_id(configuration, ident)
+            if existing is not None and word not in ("property", "rsc_defaults",
+                                                     "op_defaults", "node"):
+                cibedit.remove(existing)
+        try:
+            apply(work, word, args)
+        except ValidationError as error:
+            raise ValidationError(f"line {number}: {error.message}") from None
+    return work
+
+
+def _object_id(word: str, args: list[str]) -> str | None:
+    if word == "xml":
+        from crmd.shell.syntax import xml_element
+
+        return xml_element(args).get("id")
+    return args[0] if args else None
+
+
+def verify(root: etree._Element) -> list[str]:
+    """Run the policy engine over the CIB; its complaints, or nothing when all is well."""
+    from messaging.errors import HAError
+    from pengine.api import schedule
+
+    try:
+        schedule(root)
+    except HAError as error:
+        return [f"ERROR: {error}"]
+    return []

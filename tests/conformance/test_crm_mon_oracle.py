@@ -1,0 +1,107 @@
+"""crm_mon beside Pacemaker's: Debian's /usr/sbin/crm_mon and ours on every corpus CIB.
+
+Both run with CIB_file on the same file; the text outputs are compared line by line.
+`tests/conformance/crm_mon_passing.txt` is a ratchet of "<options> <case>" pairs that agree:
+a listed pair that stops agreeing fails the test; HACLUSTER_WRITE_RATCHET=1 rewrites it.
+The agreement table is printed (pytest -s).
+
+Accepted differences (lines dropped or normalised before comparing):
+- "Last updated:" is the wall clock at the moment each tool ran.
+- "Last change:" is dropped too: Pacemaker prints it from the file's cib-last-written
+  attribute reformatted through its own time zone handling; the time itself is not ours.
+- XML: the <pacemaker-result request=...> line (it quotes each tool's own argv) and
+  <last_update> (wall clock).
+- Under -A, attributes of one node are compared as a set: Pacemaker lists them in the order
+  of a GLib hash table, which nothing outside that process can reproduce; we sort by name.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from crmd.cibfile import ENV_VAR
+from tests.oracle import pacemaker_tool
+
+RATCHET = Path(__file__).with_name("crm_mon_passing.txt")
+VARIANTS = ("-1", "-r", "-A", "-f", "-o", "-t", "-n", "-nr", "--output-as=xml")
+SAMPLE_EVERY = 7  # option variants run on every 7th case; plain -1 on all of them
+
+
+def _cases(corpus: Path, variant: str) -> list[Path]:
+    files = sorted(corpus.glob("*.xml"))
+    return files if variant == "-1" else files[SAMPLE_EVERY - 1::SAMPLE_EVERY]
+
+
+def _normalise(lines: list[str]) -> list[str]:
+    kept = [line for line in lines
+            if not line.startswith(("  * Last updated:", "  * Last change:",
+                                    "    <last_update ", "<pacemaker-result "))]
+    out: list[str] = []
+    block: list[str] = []
+    for line in kept:  # sort each node's attribute lines (hash-table order upstream)
+        if line.startswith("    * ") and "\t: " in line:
+            block.append(line)
+            continue
+        out += sorted(block)
+        block = []
+        out.append(line)
+    return out + sorted(block)
+
+
+def _theirs(tool: str, cib: Path, variant: str) -> list[str]:
+    args = [tool, "-1"] + ([] if variant == "-1" else [variant])
+    result = subprocess.run(args, env={**os.environ, ENV_VAR: str(cib)},
+                            capture_output=True, text=True, timeout=60, check=False)
+    return result.stdout.rstrip("\n").split("\n")
+
+
+def _ours(cib: Path, variant: str) -> list[str]:
+    from crmd.mon.cli import gather
+    from crmd.mon.text import Display, render
+
+    flags = variant.lstrip("-")
+    if variant == "--output-as=xml":
+        from crmd.mon.xml_out import render_xml
+
+        os.environ[ENV_VAR] = str(cib)
+        try:
+            return render_xml(gather(), Display(), "crm_mon").split("\n")
+        finally:
+            del os.environ[ENV_VAR]
+    display = Display(inactive="r" in flags, attributes="A" in flags,
+                      failcounts="f" in flags, operations="o" in flags,
+                      timing="t" in flags, by_node="n" in flags)
+    os.environ[ENV_VAR] = str(cib)
+    try:
+        return render(gather(), display)
+    finally:
+        del os.environ[ENV_VAR]
+
+
+@pytest.mark.oracle
+@pytest.mark.timeout(1800)  # about 1,100 runs of each tool; minutes on a busy host
+def test_crm_mon_agrees_with_pacemaker(shared: Path) -> None:
+    tool = pacemaker_tool("crm_mon")
+    if tool is None:
+        pytest.skip("Debian's crm_mon (pacemaker-cli-utils) is not installed")
+    corpus = shared / "conformance" / "scheduler" / "xml"
+    if not corpus.is_dir():
+        pytest.skip("scheduler corpus not present")
+    passing: set[str] = set()
+    table = []
+    for variant in VARIANTS:
+        cases = _cases(corpus, variant)
+        agreed = [c.stem for c in cases
+                  if _normalise(_ours(c, variant)) == _normalise(_theirs(tool, c, variant))]
+        passing |= {f"{variant} {name}" for name in agreed}
+        table.append(f"crm_mon {variant:<4} {len(agreed):>4}/{len(cases):<4}")
+    print("\n".join(["", "crm_mon agreement with Pacemaker 2.1.5:", *table]))
+    if os.environ.get("HACLUSTER_WRITE_RATCHET"):
+        RATCHET.write_text("".join(f"{entry}\n" for entry in sorted(passing)))
+    listed = {line.strip() for line in RATCHET.read_text().splitlines() if line.strip()}
+    lost = sorted(listed - passing)
+    assert not lost, f"crm_mon cases that used to agree now differ: {lost}"

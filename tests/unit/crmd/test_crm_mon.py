@@ -1,0 +1,130 @@
+"""crm_mon's command line: exit codes and the layout on a small hand-made CIB.
+
+Expected texts were checked against Debian's Pacemaker 2.1.5 crm_mon on the same file.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CIB = """<cib crm_feature_set="3.16.2" validate-with="pacemaker-3.9" epoch="5" num_updates="0"
+ admin_epoch="0" have-quorum="1" dc-uuid="1" cib-last-written="Mon Jan  2 10:00:00 2023">
+  <configuration>
+    <crm_config><cluster_property_set id="cib-bootstrap-options">
+      <nvpair id="o1" name="stonith-enabled" value="false"/>
+      <nvpair id="o2" name="cluster-infrastructure" value="corosync"/>
+    </cluster_property_set></crm_config>
+    <nodes><node id="1" uname="n1"/><node id="2" uname="n2"/></nodes>
+    <resources>
+      <group id="web">
+        <primitive id="vip" class="ocf" provider="heartbeat" type="IPaddr2"/>
+        <primitive id="www" class="ocf" provider="pacemaker" type="Dummy"/>
+      </group>
+      <primitive id="idle" class="ocf" provider="pacemaker" type="Dummy"/>
+    </resources>
+    <constraints/>
+  </configuration>
+  <status>
+    <node_state id="1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member">
+      <lrm id="1"><lrm_resources>
+        <lrm_resource id="vip" class="ocf" provider="heartbeat" type="IPaddr2">
+          <lrm_rsc_op id="vip_last_0" operation_key="vip_start_0" operation="start"
+           call-id="3" rc-code="0" op-status="0" interval="0"
+           transition-magic="0:0;1:1:0:x" transition-key="1:1:0:x"/>
+        </lrm_resource>
+        <lrm_resource id="www" class="ocf" provider="pacemaker" type="Dummy">
+          <lrm_rsc_op id="www_last_0" operation_key="www_start_0" operation="start"
+           call-id="4" rc-code="0" op-status="0" interval="0"
+           transition-magic="0:0;2:1:0:x" transition-key="2:1:0:x"/>
+        </lrm_resource>
+      </lrm_resources></lrm>
+    </node_state>
+    <node_state id="2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"/>
+  </status>
+</cib>
+"""
+
+
+def _run(args: list[str], cib: Path | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "CIB_file"}
+    if cib is not None:
+        env["CIB_file"] = str(cib)
+    code = "import sys; from crmd.mon.cli import main; main(sys.argv[1:])"
+    return subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+@pytest.fixture
+def cib(tmp_path: Path) -> Path:
+    path = tmp_path / "cib.xml"
+    path.write_text(CIB)
+    return path
+
+
+def test_one_shot_layout(cib: Path) -> None:
+    result = _run(["-1"], cib)
+    assert result.returncode == 0
+    lines = [line for line in result.stdout.splitlines() if "Last updated" not in line]
+    assert lines == [
+        "Cluster Summary:",
+        "  * Stack: corosync",
+        "  * Current DC: n1 (version unknown) - partition with quorum",
+        "  * Last change:  Mon Jan  2 10:00:00 2023",
+        "  * 2 nodes configured",
+        "  * 3 resource instances configured",
+        "",
+        "Node List:",
+        "  * Online: [ n1 n2 ]",
+        "",
+        "Active Resources:",
+        "  * Resource Group: web:",
+        "    * vip\t(ocf:heartbeat:IPaddr2):\t Started n1",
+        "    * www\t(ocf:pacemaker:Dummy):\t Started n1",
+    ]
+
+
+def test_inactive_resources_shown_with_r(cib: Path) -> None:
+    result = _run(["-1", "-r"], cib)
+    assert "Full List of Resources:" in result.stdout
+    assert "  * idle\t(ocf:pacemaker:Dummy):\t Stopped" in result.stdout
+
+
+def test_by_node(cib: Path) -> None:
+    out = _run(["-1", "-n"], cib).stdout.splitlines()
+    start = out.index("Node List:")
+    assert out[start:start + 7] == [
+        "Node List:", "  * Node n1: online:", "    * Resources:",
+        "      * vip\t(ocf:heartbeat:IPaddr2):\t Started",
+        "      * www\t(ocf:pacemaker:Dummy):\t Started",
+        "  * Node n2: online:", "    * Resources:"]
+
+
+def test_xml_output(cib: Path) -> None:
+    from lxml import etree
+
+    result = _run(["--output-as=xml"], cib)
+    root = etree.fromstring(result.stdout.encode())
+    assert root.tag == "pacemaker-result"
+    assert root.find("status").get("code") == "0"
+    assert [n.get("name") for n in root.iterfind("nodes/node")] == ["n1", "n2"]
+    assert root.find("resources/group").get("number_resources") == "2"
+
+
+def test_without_cib_file_is_disconnect() -> None:
+    result = _run(["-1"], None)
+    assert result.returncode == 102
+    assert "Could not connect to the CIB" in result.stderr
+
+
+def test_missing_file_is_noinput(tmp_path: Path) -> None:
+    result = _run(["-1"], tmp_path / "absent.xml")
+    assert result.returncode == 66
+
+
+def test_bad_option_is_usage(cib: Path) -> None:
+    assert _run(["--no-such-option"], cib).returncode == 64
