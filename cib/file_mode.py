@@ -1,7 +1,7 @@
 """cibadmin's file mode (CIB_file=PATH): load the file, run one operation, write it back.
 
 Invariants: the file is read once and written at most once, only when the operation changed
-the CIB, atomically (temporary file in the same directory, fsync, rename), pretty-printed as
+the CIB, atomically (cib.store.write_atomically), pretty-printed as
 Pacemaker writes it; a failed operation leaves the file byte for byte as it was. Loading adds
 an empty <status> when the file has none and refuses a CIB that fails its schema, as
 Pacemaker's file backend does.
@@ -10,13 +10,13 @@ Pacemaker's file backend does.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
+from pathlib import Path
 
 from cib.errors import InvalidArgument, NoSuchObject, SchemaViolation
 from cib.ops import perform, schema_validator
 from cib.request import Op, Outcome, Request
+from cib.store import write_atomically
 from cib.xmlio import Element, element_text, parse
 from messaging.errors import HAError, ValidationError
 
@@ -47,27 +47,6 @@ def load(path: str) -> Element:
     return cib
 
 
-def write_atomically(path: str, text: bytes) -> None:
-    """Replace `path` with `text`: temporary file, fsync, rename, directory fsync."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".cib.", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    directory_handle = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(directory_handle)
-    finally:
-        os.close(directory_handle)
-
-
 def request_from(options: argparse.Namespace, data: Element | None) -> Request:
     """The Request a cibadmin command line asks for."""
     op = _OPS[options.command]
@@ -92,7 +71,7 @@ def run_on_file(path: str, options: argparse.Namespace, data: Element | None) ->
     outcome = perform(cib, request_from(options, data))
     _print(outcome, options)
     if outcome.changed:
-        write_atomically(path, element_text(outcome.cib).encode())
+        write_atomically(Path(path).absolute(), element_text(outcome.cib).encode())
     return 0
 
 
