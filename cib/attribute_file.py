@@ -1,6 +1,7 @@
 """crm_attribute's work on a CIB file: resolve the target, run the query or change, save.
 
-Invariants: the file is written only when a change succeeded (atomically, through
+Invariants: the file is written after every CIB operation that succeeded, even one that
+changed nothing, as Pacemaker's file backend does (atomically, through
 cib.store.write_atomically); messages and exit codes are Pacemaker's.
 """
 
@@ -91,8 +92,7 @@ def _update(path: str, cib: Element, target: attribute.Target, options: argparse
         out.error(f"Error setting {options.name}={options.value} (section={target.section}, "
                   f"set={options.set_name or ''}): {reason_of(error)}")
         raise
-    if outcome.changed:
-        write_atomically(Path(path).absolute(), element_text(outcome.cib).encode())
+    write_atomically(Path(path).absolute(), element_text(outcome.cib).encode())
     return 0
 
 
@@ -103,8 +103,7 @@ def _delete(path: str, cib: Element, target: attribute.Target,
     if request is None:
         return 0
     outcome = perform(cib, request)
-    if outcome.changed:
-        write_atomically(Path(path).absolute(), element_text(outcome.cib).encode())
+    write_atomically(Path(path).absolute(), element_text(outcome.cib).encode())
     kind = "attribute" if target.node_uuid else "option"
     assert request.data is not None
     name = f" name={options.name}" if options.name else ""

@@ -101,7 +101,9 @@ def _fail(error: Exception) -> int:
     output = getattr(error, "output", None)
     if output is not None:
         sys.stdout.write(element_text(output))
-    if isinstance(error, HAError):
+    if getattr(error, "bad_input", False):
+        print(error, file=sys.stderr)
+    elif isinstance(error, HAError):
         print(f"Call failed: {reason_of(error)}\n  {error}", file=sys.stderr)
     return int(exit_code_for(error))
 
@@ -126,7 +128,7 @@ def _read_input(options: argparse.Namespace) -> Element | None:
             with open(options.xml_file, "rb") as handle:
                 text = handle.read()
         except OSError as error:
-            raise ValidationError(f"Couldn't parse input from {source}.\n  {error}") from None
+            raise _bad_input(f"Couldn't parse input from {source}. ({error.strerror})") from None
     elif options.xml_pipe:
         text, source = sys.stdin.buffer.read(), "stdin"
     else:
@@ -134,8 +136,15 @@ def _read_input(options: argparse.Namespace) -> Element | None:
     try:
         return parse(text, source)
     except ValidationError as error:
-        print(f"Couldn't parse input from {source}.", file=sys.stderr)
-        raise ValidationError(error.message) from None
+        raise _bad_input(f"{error.message.rstrip('.')}.") from None
+
+
+def _bad_input(message: str) -> Exception:
+    from messaging.errors import ValidationError
+
+    error = ValidationError(message)
+    setattr(error, "bad_input", True)  # noqa: B010  printed as is, without "Call failed"
+    return error
 
 
 def _digest(command: str, data: Element | None) -> int:

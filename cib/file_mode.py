@@ -1,10 +1,10 @@
 """cibadmin's file mode (CIB_file=PATH): load the file, run one operation, write it back.
 
-Invariants: the file is read once and written at most once, only when the operation changed
-the CIB, atomically (cib.store.write_atomically), pretty-printed as
-Pacemaker writes it; a failed operation leaves the file byte for byte as it was. Loading adds
-an empty <status> when the file has none and refuses a CIB that fails its schema, as
-Pacemaker's file backend does.
+Invariants: the file is read once and written at most once: after every successful write
+operation, even one that changed nothing (Pacemaker's file backend does the same),
+atomically (cib.store.write_atomically), pretty-printed as Pacemaker writes it; a failed
+operation leaves the file byte for byte as it was. Loading adds an empty <status> when the
+file has none and refuses a CIB that fails its schema, as Pacemaker's file backend does.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathlib import Path
 from cib.errors import InvalidArgument, NoSuchObject, SchemaViolation
 from cib.ops import perform, schema_validator
 from cib.request import Op, Outcome, Request
-from cib.store import write_atomically
 from cib.xmlio import Element, element_text, parse
 from messaging.errors import HAError, ValidationError
 
@@ -68,9 +67,12 @@ def run_on_file(path: str, options: argparse.Namespace, data: Element | None) ->
         print(f"{error.message}\nInit failed, could not perform requested operations",
               file=sys.stderr)
         return int(error.exit_code)
-    outcome = perform(cib, request_from(options, data))
+    request = request_from(options, data)
+    outcome = perform(cib, request)
     _print(outcome, options)
-    if outcome.changed:
+    if request.op is not Op.QUERY:
+        from cib.store import write_atomically
+
         write_atomically(Path(path).absolute(), element_text(outcome.cib).encode())
     return 0
 

@@ -17,11 +17,9 @@ from collections.abc import Callable
 from lxml import etree
 
 from cib import model
-from cib.diff import config_changed, create_patchset
 from cib.errors import NoSuchObject, OldUpdate, SchemaViolation, Unsafe
-from cib.ops_write import WRITERS, Quiet
 from cib.request import Op, Outcome, Request
-from cib.xmlio import Element
+from cib.xmlio import Element, element_text
 
 Validator = Callable[[Element], None]
 
@@ -40,24 +38,43 @@ def perform(cib: Element, request: Request, validate: Validator = schema_validat
     """Carry out `request` on `cib` (see the module docstring for the rules)."""
     if request.op is Op.QUERY:
         return _query(cib, request)
+    return _write(cib, request, validate)
+
+
+def _write(cib: Element, request: Request, validate: Validator) -> Outcome:
+    # Imported here so that a query (cibadmin -Q) does not load the write machinery.
+    from cib.diff import config_changed, create_patchset
+    from cib.ops_write import WRITERS, Quiet, Replaced
+
     if request.op in (Op.ERASE, Op.UPGRADE) and not request.force:
         raise Unsafe("--force is required")
     if request.op is Op.DELETE and request.multiple and not request.force:
         raise Unsafe("--force is required")
     written = WRITERS[request.op](cib, request)
     quiet = isinstance(written, Quiet)
-    scratch = written.tree if isinstance(written, Quiet) else written
+    removed = written.path if isinstance(written, Replaced) else None
+    scratch = written if isinstance(written, etree._Element) else written.tree
     _check_not_backwards(cib, scratch)
     model.fix_plus_plus(scratch)
     first = create_patchset(cib, scratch)
+    if first is not None and _same_text(cib, scratch):
+        # Pacemaker tracks changes as they are made; a comparison of two trees with
+        # duplicate ids sees moves where nothing moved, so an untouched tree is no change.
+        first = None
     patch, configuration = None, False
-    if first is not None:
-        configuration = config_changed(first) and not quiet
+    if first is not None or removed is not None:
+        configuration = first is not None and config_changed(first) and not quiet
+        configuration = configuration or "/cib/configuration" in (removed or "")
         model.manage_counters(scratch, configuration)
         patch = create_patchset(cib, scratch)
     validate(scratch)
     return Outcome(scratch if patch is not None else cib, patch=patch,
                    config_changed=configuration)
+
+
+
+def _same_text(old: Element, new: Element) -> bool:
+    return element_text(old, pretty=False) == element_text(new, pretty=False)
 
 
 def _check_not_backwards(old: Element, new: Element) -> None:

@@ -35,7 +35,16 @@ class Quiet:
         self.tree = tree
 
 
-Written = Element | Quiet
+class Replaced:
+    """An xpath replace: Pacemaker records the removal of the old element at `path` even
+    when the new one is identical, so the write counts as a change of that place."""
+
+    def __init__(self, tree: Element, path: str) -> None:
+        self.tree = tree
+        self.path = path
+
+
+Written = Element | Quiet | Replaced
 
 
 def _data(request: Request) -> Element:
@@ -212,7 +221,13 @@ def _delete(cib: Element, request: Request) -> Element:
     return scratch
 
 
-def _replace(cib: Element, request: Request) -> Element:
+def _address(node: Element) -> str:
+    from cib.diff import element_path
+
+    return element_path(node)
+
+
+def _replace(cib: Element, request: Request) -> Written:
     data = _data(request)
     if request.xpath is not None:
         scratch = copy.deepcopy(cib)
@@ -222,9 +237,10 @@ def _replace(cib: Element, request: Request) -> Element:
         parent = matches[0].getparent()
         if parent is None:
             raise InvalidArgument("the xpath addresses the whole /cib")
+        path = _address(matches[0])
         parent.remove(matches[0])
         parent.append(copy.deepcopy(data))
-        return scratch
+        return Replaced(scratch, path)
     if data.tag == "cib":
         return _replace_whole(cib, data)
     scope = None if request.scope in model.WHOLE or data.tag == request.scope else request.scope

@@ -1,4 +1,5 @@
-"""Applying a Pacemaker v2 patchset (what `cibadmin --patch` and replicas do with a diff).
+"""Applying a Pacemaker patchset (what `cibadmin --patch` and replicas do with a diff);
+format 2 here, format 1 (old feature sets) in cib.patch_v1.
 
 Invariants: the input tree is never changed (work happens on a copy that is returned);
 with `check_version` the patch's source version must equal the tree's exactly and its target
@@ -16,6 +17,7 @@ import re
 
 from cib.diff import VERSION_FIELDS
 from cib.errors import PatchFailed, PatchGap, PatchOld
+from cib.patch_v1 import apply_v1, v1_version_holders
 from cib.xmlio import Element, versioned_digest
 
 _SEGMENT = re.compile(r"^([^\[]+)(?:\[@id='([^']*)'\])?")
@@ -44,11 +46,16 @@ def patch_versions(patch: Element, current: tuple[int, int, int]) -> tuple[
     """(source, target) versions a patch declares; missing fields default like Pacemaker's."""
     source = list(current)
     target = [current[0], current[1], current[2] + 1]
-    version = patch.find("version")
-    if version is not None:
+    if patch.get("format", "1") == "1":
+        holders = v1_version_holders(patch)
+    else:
+        version = patch.find("version")
+        holders = (None, None) if version is None else (version.find("source"),
+                                                          version.find("target"))
+    if holders != (None, None):
         for index, name in enumerate(VERSION_FIELDS):
-            old = _int_field(version.find("source"), name)
-            new = _int_field(version.find("target"), name)
+            old = _int_field(holders[0], name)
+            new = _int_field(holders[1], name)
             if old is not None:
                 source[index] = old
             if new is not None:
@@ -106,23 +113,32 @@ def _first_match(nodes: list[Element], tag: str, ident: str | None,
 
 def apply_patchset(cib: Element, patch: Element, check: bool = True) -> Element:
     """A copy of `cib` with `patch` applied (see the module docstring for the rules)."""
-    if patch.get("format", "1") != "2":
-        raise PatchFailed(f"unsupported patch format {patch.get('format', '1')!r}")
+    patch_format = patch.get("format", "1")
+    if patch_format not in ("1", "2"):
+        raise PatchFailed(f"unsupported patch format {patch_format!r}")
     if check:
         check_version(cib, patch)
     result = copy.deepcopy(cib)
+    if patch_format == "1":
+        apply_v1(result, patch)
+        _check_digest(result, patch)
+        return result
     delayed: list[tuple[Element, Element]] = []
     for change in patch:
         _apply_first_pass(result, change, delayed)
     delayed.sort(key=lambda item: int(item[0].get("position", "0") or 0))
     for change, match in delayed:
         _apply_delayed(change, match)
+    _check_digest(result, patch)
+    return result
+
+
+def _check_digest(result: Element, patch: Element) -> None:
     digest = patch.get("digest")
     if digest is not None:
         computed = versioned_digest(result, result.get("crm_feature_set"))
         if computed.lower() != digest.lower():
             raise PatchFailed(f"digest after the patch is {computed}, the patch says {digest}")
-    return result
 
 
 def _apply_first_pass(root: Element, change: Element, delayed: list[tuple[Element, Element]]

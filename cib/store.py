@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +55,8 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def _write_file(directory: Path, name: str, data: bytes) -> None:
+    import tempfile  # lazy: a query never writes, and tempfile pulls in shutil and random
+
     handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
     try:
         with os.fdopen(handle, "wb") as out:

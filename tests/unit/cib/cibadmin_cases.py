@@ -56,6 +56,9 @@ def _create(rng: random.Random, cib: etree._Element) -> Case:
         ["-C", "-o", rng.choice(SCOPES), "-X", f'<primitive id="{new}" class="ocf" '
          'provider="pacemaker" type="Dummy"/>'],
         ["-C", "-o", "resources", "-X", '<primitive id="broken"'],
+        ["-C", "-o", "constraints", "-X",
+         f'<constraints><rsc_location id="loc2-{new}" rsc="{_pick(rng, primitives, "x")}" '
+         'node="n2" score="-INFINITY"/></constraints>'],
         ["-C", "-o", "resources", "-X", "not xml"],
         ["-C", "-A", "//resources", "-X", f'<primitive id="{new}" class="ocf" '
          'provider="pacemaker" type="Dummy"/>'],
@@ -80,6 +83,10 @@ def _modify(rng: random.Random, cib: etree._Element) -> Case:
         ["-M", "-A", f"//primitive[@id='{target}']", "-X",
          f'<primitive id="{target}" description="via xpath"/>'],
         ["-M", "-X", f'<primitive id="{target}" bogus-attr="1"/>'],
+        ["-M", "-X", f'<nvpair id="{_pick(rng, nvpairs, "x")}" value="value++"/>'],
+        ["-M", "-X", f'<primitive id="{target}"><meta_attributes id="{target}-gen-meta">'
+         f'<nvpair id="{target}-gen-meta-tr" name="target-role" value="Stopped"/>'
+         "</meta_attributes></primitive>"],
         ["-M", "-o", "rsc_defaults", "-c", "-X",
          '<meta_attributes id="gen-rsc-options"><nvpair id="gen-rsc-options-stickiness" '
          'name="resource-stickiness" value="100"/></meta_attributes>'],
@@ -113,6 +120,9 @@ def _delete(rng: random.Random, cib: etree._Element) -> Case:
         ["-d", "-A", rng.choice(XPATHS)],
         ["-d", "-A", rng.choice(XPATHS), "--force"],
         ["-D", "-A", "/cib"],
+        ["-D", "-o", "constraints", "-X",
+         f'<constraints><rsc_location id="{_pick(rng, _ids(cib, "rsc_location"), "x")}"/>'
+         "</constraints>"],
     ]
     return rng.choice(choices)
 
