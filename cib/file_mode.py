@@ -42,7 +42,11 @@ def load(path: str) -> Element:
         raise SchemaViolation(f"Could not connect to the CIB: {error.message}") from None
     if cib.find("status") is None:
         cib.append(parse("<status/>"))
-    schema_validator(cib)
+    try:
+        schema_validator(cib)
+    except SchemaViolation as error:
+        raise SchemaViolation(f"Could not connect to the CIB: {path} does not validate "
+                              f"against its schema ({error.message})", error.reports) from None
     return cib
 
 

@@ -25,13 +25,19 @@ Validator = Callable[[Element], None]
 
 
 def schema_validator(cib: Element) -> None:
-    """Check `cib` against its validate-with schema; SchemaViolation (78) when it fails."""
-    from messaging import schema  # lazy: compiling schemas is only needed for writes
+    """Check `cib` against its validate-with schema; SchemaViolation (78) when it fails.
+
+    The message names every element libxml2 complained about, by path, with its complaint.
+    """
+    from messaging import schema  # lazy: compiling schemas is only needed when validating
 
     reports = schema.validate(cib)
     if reports:
-        raise SchemaViolation(f"Update does not conform to the configured schema: "
-                              f"{reports[0].message}", tuple(reports))
+        details = "; ".join(f"{report.location.element or '/cib'}: {report.message}"
+                            for report in reports[:6])
+        more = f" (and {len(reports) - 6} more)" if len(reports) > 6 else ""
+        raise SchemaViolation(f"schema errors: {details}{more}",
+                              tuple(reports))
 
 
 def perform(cib: Element, request: Request, validate: Validator = schema_validator) -> Outcome:
