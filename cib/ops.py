@@ -63,7 +63,7 @@ def _write(cib: Element, request: Request, validate: Validator) -> Outcome:
     _check_not_backwards(cib, scratch)
     model.fix_plus_plus(scratch)
     first = create_patchset(cib, scratch)
-    if first is not None and _same_text(cib, scratch):
+    if first is not None and _tracked(request) and _same_text(cib, scratch):
         # Pacemaker tracks changes as they are made; a comparison of two trees with
         # duplicate ids sees moves where nothing moved, so an untouched tree is no change.
         first = None
@@ -77,6 +77,15 @@ def _write(cib: Element, request: Request, validate: Validator) -> Outcome:
     return Outcome(scratch if patch is not None else cib, patch=patch,
                    config_changed=configuration)
 
+
+
+def _tracked(request: Request) -> bool:
+    """Whether Pacemaker records this operation's changes as it makes them (rather than by
+    comparing a new document with the old one, as for a whole replace, bump, erase, patch
+    or upgrade)."""
+    if request.op in (Op.CREATE, Op.MODIFY, Op.DELETE):
+        return True
+    return request.op is Op.REPLACE and request.data is not None and request.data.tag != "cib"
 
 
 def _same_text(old: Element, new: Element) -> bool:
