@@ -3,10 +3,11 @@ update_validation with transformation).
 
 Invariants: the input tree is never changed; the walk starts at the CIB's validate-with and
 moves one schema at a time while the CIB validates, running Pacemaker's XSLT upgrade where a
-major version ends (upgrade-1.3.xsl, upgrade-2.10.xsl) and keeping a transform only if its
-result validates; pacemaker-next is never chosen. When the schema moved, admin_epoch goes up
-by one and epoch and num_updates restart at 1, as Pacemaker does; when it did not, the CIB is
-returned unchanged.
+major version ends (upgrade-1.3.xsl, upgrade-2.10.xsl) unless the CIB already validates with
+the next major version, and keeping a transform only if its result validates;
+pacemaker-next is never chosen. When the schema moved, admin_epoch goes up by one and epoch
+and num_updates restart at 1, as Pacemaker does; when it did not, the CIB is returned
+unchanged.
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ def upgrade_cib(cib: Element) -> Element:
             break
         best = index
         transform = _TRANSFORMS.get(name)
-        if transform is None or index + 1 >= len(versions):
-            index += 1
+        if transform is None or index + 1 >= len(versions) or _valid(
+                tree, directory, versions[index + 1]):
+            index += 1  # no transform needed: Pacemaker skips it when already valid
             continue
         converted = _apply(tree, directory, transform)
         if converted is None or not _valid(converted, directory, versions[index + 1]):

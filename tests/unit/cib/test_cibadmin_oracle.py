@@ -166,3 +166,21 @@ def test_cibadmin_matches_pacemaker(name: str, text: bytes, tmp_path: Path,
 
 def teardown_module() -> None:
     print(f"\ncibadmin agreement: {dict(TALLY)}")
+
+
+def _old_schema_files() -> list[Path]:
+    if not CORPUS.is_dir():
+        return []
+    return [path for path in sorted(CORPUS.glob("*.xml"))
+            if b'validate-with="pacemaker-1.' in path.read_bytes()[:600]
+            or b'validate-with="pacemaker-2.' in path.read_bytes()[:600]]
+
+
+@pytest.mark.parametrize("path", _old_schema_files(), ids=lambda path: path.name)
+def test_upgrade_matches_pacemaker(path: Path, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """--upgrade across schema versions (with Pacemaker's XSLT where it applies)."""
+    theirs, ours = tmp_path / "theirs.xml", tmp_path / "ours.xml"
+    theirs.write_bytes(path.read_bytes())
+    ours.write_bytes(path.read_bytes())
+    assert _compare(theirs, ours, ["-u", "--force"], monkeypatch) is None
