@@ -3,7 +3,8 @@
 Files in the directory: ``cib.xml`` and ``cib.xml.sig`` (the on-disk MD5 digest of the
 written tree), numbered backups of the previous pair ``cib-N.raw`` and ``cib-N.raw.sig``
 (hard links made before each write; N comes from ``cib.last`` and wraps at `series_max`,
-100 like Pacemaker's CIB_SERIES_MAX).
+100 like Pacemaker's CIB_SERIES_MAX), and ours alone: ``cib.term``, the replication term of
+the live copy (a backup taken instead counts as term 0).
 
 Invariants: a write is atomic (temporary file in the same directory, fsync, rename, then a
 directory fsync), the digest is written before the CIB so a crash between the two renames
@@ -38,6 +39,7 @@ class Loaded:
     cib: Element | None
     source: Path | None
     set_aside: list[Path] = field(default_factory=list)
+    term: int = 0
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -126,6 +128,12 @@ class CibStore:
         return [f"cib-{number}.raw" for number in order
                 if (self.directory / f"cib-{number}.raw").exists()]
 
+    def _term(self) -> int:
+        try:
+            return int((self.directory / "cib.term").read_text().strip())
+        except (OSError, ValueError):
+            return 0
+
     def _last(self) -> int | None:
         try:
             return int((self.directory / "cib.last").read_text().strip())
@@ -143,16 +151,20 @@ class CibStore:
             except ValidationError:
                 set_aside.extend(self._set_aside(name))
                 continue
-            return Loaded(_fresh_status(tree), self.directory / name, set_aside)
+            term = self._term() if name == LIVE else 0
+            return Loaded(_fresh_status(tree), self.directory / name, set_aside, term)
         return Loaded(None, None, set_aside)
 
-    def save(self, cib: Element, written: str | None = None, keep_status: bool = False) -> Path:
+    def save(self, cib: Element, written: str | None = None, keep_status: bool = False,
+             term: int | None = None) -> Path:
         """Write `cib` as the live CIB, backing up the previous pair first.
 
         Args:
             cib: the tree to write (not changed).
             written: the cib-last-written text (the caller's wall clock), or None to keep it.
             keep_status: write the status section too (our replicas' choice for tests).
+            term: the replication term of this copy (cib.replication), written after the
+                CIB so that a crash between the two leaves the older, weaker term.
         """
         self.directory.mkdir(parents=True, exist_ok=True)
         live = self.directory / LIVE
@@ -166,6 +178,8 @@ class CibStore:
         tree = for_disk(cib, written, keep_status)
         _write_file(self.directory, f"{LIVE}.sig", on_disk_digest(tree).encode())
         _write_file(self.directory, LIVE, element_text(tree).encode())
+        if term is not None:
+            _write_file(self.directory, "cib.term", str(term).encode())
         _fsync_directory(self.directory)
         return live
 

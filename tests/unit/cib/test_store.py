@@ -76,3 +76,13 @@ def test_our_signature_is_the_one_cibadmin_computes() -> None:
                  '<resources><primitive id="d1" class="ocf" provider="pacemaker" type="Dummy"/>'
                  '</resources><constraints/></configuration><status/></cib>')
     assert on_disk_digest(tree) == "44cadd04cc0eb99a8b4ee8b1cea58b87"
+
+
+def test_the_replication_term_is_kept_with_the_live_copy_only(tmp_path: Path) -> None:
+    store = CibStore(tmp_path)
+    store.save(parse(_cib(1)), term=4)
+    store.save(parse(_cib(2)), term=7)
+    assert store.load().term == 7
+    (tmp_path / "cib.xml.sig").write_text("0" * 32)
+    fallback = CibStore(tmp_path).load()
+    assert fallback.cib is not None and fallback.cib.get("epoch") == "1" and fallback.term == 0
