@@ -1,0 +1,89 @@
+"""`crm_attribute`: query, set and delete node attributes and cluster options (thin shell).
+
+File mode only so far (CIB_file=PATH, like Pacemaker's tools without a cluster); without it
+the command exits 102 as Pacemaker's does when no cluster runs. Options, output lines and
+exit codes are Pacemaker 2.1.5's; --output-as=xml prints its <pacemaker-result> document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from xml.sax.saxutils import quoteattr
+
+_STATUS_TEXT = {0: "OK", 2: "Invalid parameter", 64: "Incorrect usage",
+                70: "Internal software bug", 78: "Invalid configuration",
+                102: "Not connected", 105: "No such object", 108: "Requested item already exists",
+                109: "Multiple items match request"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crm_attribute", description=(
+        "Manage node attributes and cluster options (CIB_file=PATH works on a file)."))
+    parser.add_argument("-n", "--name")
+    parser.add_argument("-v", "--update", dest="value")
+    parser.add_argument("-D", "--delete", action="store_true")
+    parser.add_argument("-G", "--query", action="store_true")
+    parser.add_argument("-N", "--node")
+    parser.add_argument("-t", "--type", dest="kind")
+    parser.add_argument("-l", "--lifetime", dest="kind")
+    parser.add_argument("-q", "--quiet", action="store_true")
+    parser.add_argument("-i", "--id", dest="attr_id")
+    parser.add_argument("-s", "--set-name")
+    parser.add_argument("-d", "--default")
+    parser.add_argument("--output-as", choices=("text", "xml"), default="text")
+    return parser
+
+
+class _Out:
+    """Collects what crm_attribute prints, in text or Pacemaker's XML result format."""
+
+    def __init__(self, xml: bool, argv: list[str]) -> None:
+        self.xml, self.argv, self.items, self.errors = xml, argv, [], []  # type: ignore[var-annotated]
+
+    def attribute(self, section: str, name: str, value: str, quiet: bool) -> None:
+        if self.xml:
+            self.items.append(f"  <attribute name={quoteattr(name)} value={quoteattr(value)} "
+                              f"scope={quoteattr(section)}/>")
+        else:
+            print(value if quiet else f"scope={section}  name={name} value={value}")
+
+    def error(self, text: str) -> None:
+        self.errors.append(f"crm_attribute: {text}")
+        if not self.xml:
+            print(f"crm_attribute: {text}", file=sys.stderr)
+
+    def finish(self, code: int) -> int:
+        if self.xml:
+            request = quoteattr(" ".join(self.argv))
+            print(f'<pacemaker-result api-version="2.25" request={request}>')
+            print("\n".join(self.items)) if self.items else None
+            status = f'  <status code="{code}" message="{_STATUS_TEXT.get(code, "Error")}"'
+            if self.errors:
+                print(status + ">\n    <errors>")
+                for text in self.errors:
+                    print(f"      <error>{_escape(text)}</error>")
+                print("    </errors>\n  </status>")
+            else:
+                print(status + "/>")
+            print("</pacemaker-result>")
+        return code
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run crm_attribute; returns the exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    options = _parser().parse_args(args)
+    out = _Out(options.output_as == "xml", [sys.argv[0], *args])
+    path = os.environ.get("CIB_file")  # noqa: SIM112  Pacemaker's name
+    if not path:
+        out.error("Could not connect to the CIB: Transport endpoint is not connected")
+        return out.finish(102)
+    from cib.attribute_file import run
+
+    return out.finish(run(path, options, out))

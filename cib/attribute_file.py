@@ -1,0 +1,112 @@
+"""crm_attribute's work on a CIB file: resolve the target, run the query or change, save.
+
+Invariants: the file is written after every CIB operation that succeeded, even one that
+changed nothing, as Pacemaker's file backend does (atomically, through
+cib.store.write_atomically); messages and exit codes are Pacemaker's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Protocol
+
+from cib import attribute
+from cib.errors import NoSuchObject, reason_of
+from cib.file_mode import load
+from cib.ops import perform
+from cib.store import write_atomically
+from cib.xmlio import Element, element_text
+from messaging.errors import HAError
+
+
+class Output(Protocol):
+    """Where results and errors go (text or XML)."""
+
+    def attribute(self, section: str, name: str, value: str, quiet: bool) -> None: ...
+
+    def error(self, text: str) -> None: ...
+
+
+def _target(cib: Element, options: argparse.Namespace) -> attribute.Target:
+    section = attribute.section_for(options.kind, options.node)
+    if section == "crm_config":
+        return attribute.Target(section)
+    node = options.node or os.environ.get("OCF_RESKEY_CRM_meta_on_node")  # noqa: SIM112
+    node = node or os.uname().nodename
+    uuid, remote = attribute.node_uuid(cib, node)
+    return attribute.Target(section, uuid, remote)
+
+
+def run(path: str, options: argparse.Namespace, out: Output) -> int:
+    """Carry out the command line on the CIB file; returns the exit code."""
+    try:
+        cib = load(path)
+        target = _target(cib, options)
+    except HAError as error:
+        out.error(error.message)
+        return int(error.exit_code)
+    try:
+        if options.delete:
+            return _delete(path, cib, target, options)
+        if options.value is not None:
+            return _update(path, cib, target, options, out)
+        return _query(cib, target, options, out)
+    except attribute.MultipleMatches as many:
+        print(f"Multiple attributes match name={options.name}")
+        for pair in many.matches:
+            print(f"  Value: {pair.get('value')} \t(id={pair.get('id')})")
+        out.error("Please choose from one of the matches below and supply the 'id' with "
+                  "--attr-id")
+        return 0 if options.delete else int(many.exit_code)
+    except HAError as error:
+        out.error(f"Error performing operation: {reason_of(error)}")
+        return int(error.exit_code)
+
+
+def _query(cib: Element, target: attribute.Target, options: argparse.Namespace,
+           out: Output) -> int:
+    matches = attribute.find(cib, target, options.name, options.set_name, options.attr_id)
+    if not matches and options.default is not None:
+        out.attribute(target.section, options.name or "", options.default, options.quiet)
+        return 0
+    if not matches:
+        raise NoSuchObject("no such attribute")
+    for pair in matches:
+        out.attribute(target.section, pair.get("name") or "", pair.get("value") or "",
+                      options.quiet)
+    return 0
+
+
+def _update(path: str, cib: Element, target: attribute.Target, options: argparse.Namespace,
+            out: Output) -> int:
+    if options.name is None and options.attr_id is None:
+        out.error("Error performing operation: Invalid argument")
+        return 70
+    request = attribute.update_request(cib, target, options.name or options.attr_id,
+                                       options.value, options.set_name, options.attr_id)
+    try:
+        outcome = perform(cib, request)
+    except NoSuchObject as error:
+        out.error(f"Error setting {options.name}={options.value} (section={target.section}, "
+                  f"set={options.set_name or ''}): {reason_of(error)}")
+        raise
+    write_atomically(Path(path).absolute(), element_text(outcome.cib).encode())
+    return 0
+
+
+def _delete(path: str, cib: Element, target: attribute.Target,
+            options: argparse.Namespace) -> int:
+    request = attribute.delete_request(cib, target, options.name, options.set_name,
+                                       options.attr_id)
+    if request is None:
+        return 0
+    outcome = perform(cib, request)
+    write_atomically(Path(path).absolute(), element_text(outcome.cib).encode())
+    kind = "attribute" if target.node_uuid else "option"
+    assert request.data is not None
+    name = f" name={options.name}" if options.name else ""
+    set_text = f" set={options.set_name}" if options.set_name else ""
+    print(f"Deleted {target.section} {kind}: id={request.data.get('id')}{set_text}{name}")
+    return 0

@@ -1,0 +1,174 @@
+"""`cibadmin`: query and edit the CIB, option for option like Pacemaker's (thin shell).
+
+Only file mode exists so far: with CIB_file=PATH the command works on that file with no
+cluster, exactly as Pacemaker's cibadmin does (the file is rewritten, pretty-printed, only
+when the operation changed it). Without CIB_file it exits 102 as Pacemaker's does when no
+cluster is running. ACLs are out of scope: -U and -S are accepted and ignored. Exit codes
+and the `Call failed: <reason>` texts are Pacemaker's; our detail follows on the next line.
+Heavy modules are imported only by the commands that need them, so the command starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+
+if TYPE_CHECKING:
+    from cib.xmlio import Element
+
+_EPILOG = ("ACLs (-U, -S) are not implemented: every request runs with full rights. "
+           "Set CIB_file=PATH to work on a CIB file instead of the cluster.")
+_COMMANDS = {
+    "-u": ("--upgrade", "upgrade", "Upgrade the configuration to the latest syntax"),
+    "-Q": ("--query", "query", "Query the contents of the CIB"),
+    "-E": ("--erase", "erase", "Erase the contents of the whole CIB"),
+    "-B": ("--bump", "bump", "Increase the CIB's epoch value by 1"),
+    "-C": ("--create", "create", "Create an object in the CIB (fails if it exists)"),
+    "-M": ("--modify", "modify", "Find an object anywhere in the CIB and update it"),
+    "-P": ("--patch", "patch", "Apply an XML diff (see crm_diff)"),
+    "-R": ("--replace", "replace", "Recursively replace an object in the CIB"),
+    "-D": ("--delete", "delete", "Delete the first object matching the element and all its "
+           "attributes"),
+    "-d": ("--delete-all", "delete-all", "With --xpath, delete every match"),
+    "-5": ("--md5-sum", "md5", "Calculate the on-disk CIB digest"),
+    "-6": ("--md5-sum-versioned", "md5v", "Calculate an on-the-wire versioned CIB digest"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cibadmin", add_help=False, epilog=_EPILOG,
+                                     description="Query and edit the Pacemaker configuration")
+    parser.add_argument("-?", "--help", action="help", help="This text")
+    parser.add_argument("-$", "--version", action="version", version="cibadmin (hacluster)")
+    parser.add_argument("-V", "--verbose", action="count", default=0)
+    for short, (long, name, text) in _COMMANDS.items():
+        parser.add_argument(short, long, dest="command", action="store_const", const=name,
+                            help=text)
+    parser.add_argument("-a", "--empty", dest="empty", nargs="?", const="pacemaker-3.9",
+                        help="Output an empty CIB (optionally for a validate-with schema)")
+    parser.add_argument("-S", "--show-access", nargs="?", const="auto", help="(ignored: no ACLs)")
+    parser.add_argument("-f", "--force", action="store_true")
+    parser.add_argument("-t", "--timeout", help="Seconds to wait (ignored in file mode)")
+    parser.add_argument("-U", "--user", help="(ignored: no ACLs)")
+    parser.add_argument("-s", "--sync-call", action="store_true")
+    parser.add_argument("-l", "--local", action="store_true")
+    parser.add_argument("-c", "--allow-create", action="store_true")
+    parser.add_argument("-n", "--no-children", action="store_true")
+    parser.add_argument("-X", "--xml-text")
+    parser.add_argument("-x", "--xml-file")
+    parser.add_argument("-p", "--xml-pipe", action="store_true")
+    parser.add_argument("-o", "--scope")
+    parser.add_argument("-A", "--xpath")
+    parser.add_argument("-e", "--node-path", action="store_true")
+    parser.add_argument("-N", "--node")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run cibadmin; returns the exit code (also the console script's entry point)."""
+    args = argv if argv is not None else sys.argv[1:]
+    options = _parser().parse_args(args)
+    try:
+        return _run(options)
+    except BrokenPipeError:
+        return 0
+
+
+def _run(options: argparse.Namespace) -> int:
+    from messaging.errors import HAError
+
+    if options.empty is not None and options.command is None:
+        return _print_empty(options.empty)
+    if options.command is None:
+        _parser().print_usage(sys.stderr)
+        return 64
+    try:
+        data = _read_input(options)
+        if options.command in ("md5", "md5v"):
+            return _digest(options.command, data)
+        return _operate(options, data)
+    except HAError as error:
+        return _fail(error)
+
+
+def _fail(error: Exception) -> int:
+    from cib.errors import reason_of
+    from cib.xmlio import element_text
+    from messaging.errors import HAError, exit_code_for
+
+    output = getattr(error, "output", None)
+    if output is not None:
+        sys.stdout.write(element_text(output))
+    if getattr(error, "bad_input", False):
+        print(error, file=sys.stderr)
+    elif isinstance(error, HAError):
+        print(f"Call failed: {reason_of(error)}\n  {error}", file=sys.stderr)
+    return int(exit_code_for(error))
+
+
+def _print_empty(schema: str) -> int:
+    from cib.model import empty_cib
+    from cib.xmlio import element_text
+
+    sys.stdout.write(element_text(empty_cib(schema)))
+    return 0
+
+
+def _read_input(options: argparse.Namespace) -> Element | None:
+    from cib.xmlio import parse
+    from messaging.errors import ValidationError
+
+    if options.xml_text is not None:
+        text, source = options.xml_text.encode(), "input string"
+    elif options.xml_file is not None:
+        source = options.xml_file
+        try:
+            with open(options.xml_file, "rb") as handle:
+                text = handle.read()
+        except OSError as error:
+            raise _bad_input(f"Couldn't parse input from {source}. ({error.strerror})") from None
+    elif options.xml_pipe:
+        text, source = sys.stdin.buffer.read(), "stdin"
+    else:
+        return None
+    try:
+        return parse(text, source)
+    except ValidationError as error:
+        raise _bad_input(f"{error.message.rstrip('.')}.") from None
+
+
+def _bad_input(message: str) -> Exception:
+    from messaging.errors import ValidationError
+
+    error = ValidationError(message)
+    setattr(error, "bad_input", True)  # noqa: B010  printed as is, without "Call failed"
+    return error
+
+
+def _digest(command: str, data: Element | None) -> int:
+    from cib.xmlio import on_disk_digest, versioned_digest
+
+    if data is None:
+        print("Please supply XML to process with -X, -x or -p", file=sys.stderr)
+        return 64
+    if command == "md5":
+        print(on_disk_digest(data))
+    else:
+        print(versioned_digest(data, data.get("crm_feature_set")))
+    return 0
+
+
+def _operate(options: argparse.Namespace, data: Element | None) -> int:
+    from cib.file_mode import run_on_file
+
+    path = os.environ.get("CIB_file")  # noqa: SIM112  Pacemaker's name
+    if not path:
+        print("Could not connect to the CIB: Transport endpoint is not connected\n"
+              "Init failed, could not perform requested operations\n"
+              "  (hacluster's cibadmin needs CIB_file=PATH until the cib daemon exists)",
+              file=sys.stderr)
+        return 102
+    return run_on_file(path, options, data)

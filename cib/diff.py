@@ -1,0 +1,237 @@
+"""Pacemaker's v2 patchset: generate one between two CIB trees and apply one to a tree.
+
+The generator reproduces Pacemaker's change detection (children matched by tag and id, or
+the first child of the same tag when there is no id; attributes whose position shifted are
+reported as set; moves decided by positions that skip already-moved nodes), so a patch we
+make is the patch `crm_diff` makes for the same pair of files, change for change.
+
+Applying a patchset is cib.patch's business. Inputs are never changed.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from cib.xmlio import Element, attributes, is_comment
+
+VERSION_FIELDS = ("admin_epoch", "epoch", "num_updates")
+
+
+def _is_element(node: Element) -> bool:
+    return isinstance(node.tag, str)
+
+
+def _segment(node: Element) -> str:
+    ident = node.get("id")
+    return f"{node.tag}[@id='{ident}']" if ident is not None else str(node.tag)
+
+
+def element_path(node: Element) -> str:
+    """Pacemaker's path of an element: /cib/configuration/resources/primitive[@id='x']."""
+    parts = []
+    current: Element | None = node
+    while current is not None:
+        parts.append(_segment(current))
+        current = current.getparent()
+    return "/" + "/".join(reversed(parts))
+
+
+def _match_element(parent: Element, needle: Element) -> Element | None:
+    ident = needle.get("id")
+    for child in parent:
+        if child.tag == needle.tag and (ident is None or child.get("id") == ident):
+            return child
+    return None
+
+
+@dataclass
+class _Marks:
+    """The flags Pacemaker keeps on nodes while comparing, kept beside the trees instead."""
+
+    skip: set[int] = field(default_factory=set)
+    processed: set[int] = field(default_factory=set)
+    created: set[int] = field(default_factory=set)
+    moved: set[int] = field(default_factory=set)
+    attr_changes: dict[int, list[tuple[str, str | None]]] = field(default_factory=dict)
+    deleted: list[tuple[str, int]] = field(default_factory=list)
+    keep: list[Element] = field(default_factory=list)
+
+    def flag(self, flags: set[int], node: Element) -> None:
+        self.keep.append(node)  # an id() stays valid only while its proxy lives
+        flags.add(id(node))
+
+
+def _position(node: Element, skip: set[int]) -> int:
+    position = 0
+    sibling = node.getprevious()
+    while sibling is not None:
+        if id(sibling) not in skip:
+            position += 1
+        sibling = sibling.getprevious()
+    return position
+
+
+def _match(parent: Element, needle: Element, marks: _Marks) -> Element | None:
+    if _is_element(needle):
+        return _match_element(parent, needle)
+    return _match_comment(parent, needle, marks)
+
+
+def _match_comment(parent: Element, needle: Element, marks: _Marks) -> Element | None:
+    wanted = _position(needle, marks.skip)
+    for child in parent:
+        offset = _position(child, marks.skip)
+        if offset < wanted or id(child) in marks.skip:
+            continue
+        if offset > wanted:
+            return None
+        same = (is_comment(child)
+                and (child.text or "").lower() == (needle.text or "").lower())
+        return child if same else None
+    return None
+
+
+def _attribute_position(names: list[str], name: str, skipped: set[str]) -> int:
+    return sum(1 for other in names[: names.index(name)] if other not in skipped)
+
+
+def _diff_attributes(old: Element, new: Element, marks: _Marks) -> None:
+    old_names = [name for name, _ in attributes(old)]
+    new_names = [name for name, _ in attributes(new)]
+    skip_old: set[str] = set()
+    skip_new: set[str] = set()
+    dirty: set[str] = set()
+    deleted: list[str] = []
+    for name in old_names:
+        if name not in new.attrib:
+            deleted.append(name)
+            continue
+        if new.get(name) != old.get(name):
+            dirty.add(name)
+            continue
+        p_new = _attribute_position(new_names, name, skip_new)
+        p_old = _attribute_position(old_names, name, skip_old)
+        if p_new != p_old:
+            dirty.add(name)
+            (skip_old if p_old > p_new else skip_new).add(name)
+    changes: list[tuple[str, str | None]] = [
+        (name, value) for name, value in attributes(new)
+        if name in dirty or name not in old.attrib
+    ]
+    changes.extend((name, None) for name in deleted)
+    if changes:
+        marks.keep.append(new)
+        marks.attr_changes[id(new)] = changes
+
+
+def _mark_changes(old: Element, new: Element, marks: _Marks) -> None:
+    if id(new) in marks.processed:
+        return
+    marks.flag(marks.processed, new)
+    if _is_element(new):
+        _diff_attributes(old, new, marks)
+    for old_child in list(old):
+        new_child = _match(new, old_child, marks)
+        if new_child is not None:
+            _mark_changes(old_child, new_child, marks)
+        else:
+            path = element_path(new) + "/" + _segment(old_child)
+            comment = not _is_element(old_child)
+            marks.deleted.append((path, _position(old_child, marks.skip) if comment else -1))
+            marks.flag(marks.skip, old_child)
+    for new_child in list(new):
+        former = _match(old, new_child, marks)
+        if former is None:
+            marks.flag(marks.skip, new_child)
+            marks.flag(marks.created, new_child)
+            continue
+        p_new = _position(new_child, marks.skip)
+        p_old = _position(former, marks.skip)
+        if p_new != p_old:
+            marks.flag(marks.moved, new_child)
+            marks.flag(marks.skip, former if p_old > p_new else new_child)
+
+
+def _version_element(parent: Element, tag: str, cib: Element) -> None:
+    node = etree.SubElement(parent, tag)
+    for name in VERSION_FIELDS:
+        node.set(name, cib.get(name) or "1")
+
+
+def _emit(node: Element, patch: Element, marks: _Marks) -> None:
+    parent = node.getparent()
+    if id(node) in marks.created and parent is not None:
+        change = etree.SubElement(patch, "change", operation="create",
+                                  path=element_path(parent),
+                                  position=str(parent.index(node)))
+        change.append(copy.deepcopy(node))
+        return
+    changes = marks.attr_changes.get(id(node))
+    if changes:
+        change = etree.SubElement(patch, "change", operation="modify", path=element_path(node))
+        listing = etree.SubElement(change, "change-list")
+        for name, value in changes:
+            if value is None:
+                etree.SubElement(listing, "change-attr", name=name, operation="unset")
+            else:
+                etree.SubElement(listing, "change-attr", name=name, operation="set", value=value)
+        result = etree.SubElement(etree.SubElement(change, "change-result"), str(node.tag))
+        for name, value in attributes(node):
+            result.set(name, value)
+    for child in node:
+        _emit(child, patch, marks)
+    if id(node) in marks.moved and parent is not None:
+        etree.SubElement(patch, "change", operation="move", path=element_path(node),
+                         position=str(parent.index(node)))
+
+
+def has_changes(old: Element, new: Element) -> bool:
+    """Whether Pacemaker would see any change between the two trees."""
+    return create_patchset(old, new) is not None
+
+
+def create_patchset(old: Element, new: Element, with_version: bool = True) -> Element | None:
+    """The v2 patchset taking `old` to `new`, or None when they do not differ.
+
+    Args:
+        old: the tree before; not changed.
+        new: the tree after; not changed.
+        with_version: include the <version> source/target element (crm_diff -u leaves it out).
+    """
+    marks = _Marks()
+    _mark_changes(old, new, marks)
+    if not (marks.deleted or marks.created or marks.moved or marks.attr_changes):
+        return None
+    patch = etree.Element("diff", format="2")
+    if with_version:
+        version = etree.SubElement(patch, "version")
+        _version_element(version, "source", old)
+        _version_element(version, "target", new)
+    for path, position in marks.deleted:
+        change = etree.SubElement(patch, "change", operation="delete", path=path)
+        if position >= 0:
+            change.set("position", str(position))
+    _emit(new, patch, marks)
+    return patch
+
+
+def config_changed(patch: Element) -> bool:
+    """Whether a patchset touches the configuration section (bumps epoch, not num_updates)."""
+    for change in patch.iter("change"):
+        path = change.get("path") or ""
+        if "/cib/configuration" in path:
+            return True
+        if change.get("operation") == "create" and path == "/cib" and any(
+                child.tag == "configuration" for child in change):
+            return True
+    return False
+
+
+def changes(patch: Element) -> Iterator[Element]:
+    """The <change> elements of a patchset, in order."""
+    return (child for child in patch if child.tag == "change")
+

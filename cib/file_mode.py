@@ -1,0 +1,88 @@
+"""cibadmin's file mode (CIB_file=PATH): load the file, run one operation, write it back.
+
+Invariants: the file is read once and written at most once: after every successful write
+operation, even one that changed nothing (Pacemaker's file backend does the same),
+atomically (cib.store.write_atomically), pretty-printed as Pacemaker writes it; a failed
+operation leaves the file byte for byte as it was. Loading adds an empty <status> when the
+file has none and refuses a CIB that fails its schema, as Pacemaker's file backend does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cib.errors import InvalidArgument, NoSuchObject, SchemaViolation
+from cib.ops import perform, schema_validator
+from cib.request import Op, Outcome, Request
+from cib.xmlio import Element, element_text, parse
+from messaging.errors import HAError, ValidationError
+
+_OPS = {
+    "query": Op.QUERY, "create": Op.CREATE, "modify": Op.MODIFY, "replace": Op.REPLACE,
+    "delete": Op.DELETE, "delete-all": Op.DELETE, "erase": Op.ERASE, "bump": Op.BUMP,
+    "upgrade": Op.UPGRADE, "patch": Op.PATCH,
+}
+_NEEDS_DATA = {Op.CREATE, Op.MODIFY, Op.REPLACE}
+
+
+def load(path: str) -> Element:
+    """The CIB in `path`, with a <status> section, validated against its schema."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise NoSuchObject(f"Could not connect to the CIB: {path} does not exist") from None
+    except OSError as error:
+        raise NoSuchObject(f"Could not connect to the CIB: {error}") from None
+    try:
+        cib = parse(text, path)
+    except ValidationError as error:
+        raise SchemaViolation(f"Could not connect to the CIB: {error.message}") from None
+    if cib.find("status") is None:
+        cib.append(parse("<status/>"))
+    try:
+        schema_validator(cib)
+    except SchemaViolation as error:
+        raise SchemaViolation(f"Could not connect to the CIB: {path} does not validate "
+                              f"against its schema ({error.message})", error.reports) from None
+    return cib
+
+
+def request_from(options: argparse.Namespace, data: Element | None) -> Request:
+    """The Request a cibadmin command line asks for."""
+    op = _OPS[options.command]
+    if data is None and (op in _NEEDS_DATA or (op is Op.DELETE and options.xpath is None)):
+        raise InvalidArgument("this command needs XML input (-X, -x or -p)")
+    return Request(op, data=data, scope=options.scope, xpath=options.xpath,
+                   allow_create=options.allow_create, no_children=options.no_children,
+                   node_path=options.node_path, multiple=options.command == "delete-all",
+                   force=options.force)
+
+
+def run_on_file(path: str, options: argparse.Namespace, data: Element | None) -> int:
+    """Run the command line's operation on the CIB file; returns the exit code."""
+    if options.command == "patch" and data is None:
+        return 0
+    try:
+        cib = load(path)
+    except HAError as error:
+        print(f"{error.message}\nInit failed, could not perform requested operations",
+              file=sys.stderr)
+        return int(error.exit_code)
+    request = request_from(options, data)
+    outcome = perform(cib, request)
+    _print(outcome, options)
+    if request.op is not Op.QUERY:
+        from cib.store import write_atomically
+
+        write_atomically(Path(path).absolute(), element_text(outcome.cib).encode())
+    return 0
+
+
+def _print(outcome: Outcome, options: argparse.Namespace) -> None:
+    if outcome.paths:
+        sys.stdout.write("".join(f"{path}\n" for path in outcome.paths))
+    elif outcome.output is not None:
+        sys.stdout.write(element_text(outcome.output))

@@ -1,0 +1,158 @@
+"""The CIB operations as pure functions: a request and the current tree in, an outcome out.
+
+Invariants: the current tree is never changed; a failed operation raises one of cib.errors
+and nothing is half-applied; a successful write returns the new tree, the v2 patchset that
+takes the old tree to it (with the version bump inside) and whether the configuration
+changed. Version rules are Pacemaker's cib_perform_op: no change keeps the version, a
+configuration change bumps epoch and zeroes num_updates, any other change bumps num_updates;
+admin_epoch or epoch may not go backwards; ``name++`` values are expanded; the result must
+validate against its validate-with schema (exit 78 otherwise).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+from lxml import etree
+
+from cib import model
+from cib.errors import NoSuchObject, OldUpdate, SchemaViolation, Unsafe
+from cib.request import Op, Outcome, Request
+from cib.xmlio import Element, element_text
+
+Validator = Callable[[Element], None]
+
+
+def schema_validator(cib: Element) -> None:
+    """Check `cib` against its validate-with schema; SchemaViolation (78) when it fails.
+
+    The message names every element libxml2 complained about, by path, with its complaint.
+    """
+    from messaging import schema  # lazy: compiling schemas is only needed when validating
+
+    reports = schema.validate(cib)
+    if reports:
+        details = "; ".join(f"{report.location.element or '/cib'}: {report.message}"
+                            for report in reports[:6])
+        more = f" (and {len(reports) - 6} more)" if len(reports) > 6 else ""
+        raise SchemaViolation(f"schema errors: {details}{more}",
+                              tuple(reports))
+
+
+def perform(cib: Element, request: Request, validate: Validator = schema_validator) -> Outcome:
+    """Carry out `request` on `cib` (see the module docstring for the rules)."""
+    if request.op is Op.QUERY:
+        return _query(cib, request)
+    return _write(cib, request, validate)
+
+
+def _write(cib: Element, request: Request, validate: Validator) -> Outcome:
+    # Imported here so that a query (cibadmin -Q) does not load the write machinery.
+    from cib.diff import config_changed, create_patchset
+    from cib.ops_write import WRITERS, Quiet, Replaced
+
+    if request.op in (Op.ERASE, Op.UPGRADE) and not request.force:
+        raise Unsafe("--force is required")
+    if request.op is Op.DELETE and request.multiple and not request.force:
+        raise Unsafe("--force is required")
+    written = WRITERS[request.op](cib, request)
+    quiet = isinstance(written, Quiet)
+    removed = written.path if isinstance(written, Replaced) else None
+    scratch = written if isinstance(written, etree._Element) else written.tree
+    _check_not_backwards(cib, scratch)
+    model.fix_plus_plus(scratch)
+    first = create_patchset(cib, scratch)
+    if first is not None and _tracked(request) and _same_text(cib, scratch):
+        # Pacemaker tracks changes as they are made; a comparison of two trees with
+        # duplicate ids sees moves where nothing moved, so an untouched tree is no change.
+        first = None
+    patch, configuration = None, False
+    if first is not None or removed is not None:
+        configuration = first is not None and config_changed(first) and not quiet
+        configuration = configuration or "/cib/configuration" in (removed or "")
+        model.manage_counters(scratch, configuration)
+        patch = create_patchset(cib, scratch)
+    validate(scratch)
+    return Outcome(scratch if patch is not None else cib, patch=patch,
+                   config_changed=configuration)
+
+
+
+def _tracked(request: Request) -> bool:
+    """Whether Pacemaker records this operation's changes as it makes them (rather than by
+    comparing a new document with the old one, as for a whole replace, bump, erase, patch
+    or upgrade)."""
+    if request.op in (Op.CREATE, Op.MODIFY, Op.DELETE):
+        return True
+    return request.op is Op.REPLACE and request.data is not None and request.data.tag != "cib"
+
+
+def _same_text(old: Element, new: Element) -> bool:
+    return element_text(old, pretty=False) == element_text(new, pretty=False)
+
+
+def _check_not_backwards(old: Element, new: Element) -> None:
+    before, after = model.version_of(old), model.version_of(new)
+    if after.admin_epoch < before.admin_epoch or (
+            after.admin_epoch == before.admin_epoch and after.epoch < before.epoch):
+        raise OldUpdate(f"the version would go back from {before} to {after}")
+
+
+def _xpath_matches(cib: Element, xpath: str) -> list[Element]:
+    try:
+        found = cib.xpath(xpath)
+    except (etree.XPathError, ValueError):
+        return []
+    if not isinstance(found, list):
+        return []
+    return [node for node in found if isinstance(node, etree._Element)
+            and isinstance(node.tag, str)]
+
+
+def _shallow(node: Element) -> Element:
+    copied = etree.Element(str(node.tag))
+    for name, value in node.attrib.items():
+        copied.set(name, value)
+    return copied
+
+
+def _address(node: Element) -> str:
+    parts = []
+    current: Element | None = node
+    while current is not None:
+        ident = current.get("id")
+        parts.append(f"{current.tag}[@id='{ident}']" if ident is not None else str(current.tag))
+        current = current.getparent()
+    return "/" + "/".join(reversed(parts))
+
+
+def _query(cib: Element, request: Request) -> Outcome:
+    if request.xpath is not None:
+        return _query_xpath(cib, request)
+    section = model.find_section(cib, request.scope)
+    if section is None:
+        raise NoSuchObject(f"the CIB has no {request.scope} section")
+    output = _shallow(section) if request.no_children else copy.deepcopy(section)
+    return Outcome(cib, output=output)
+
+
+def _query_xpath(cib: Element, request: Request) -> Outcome:
+    assert request.xpath is not None
+    matches = _xpath_matches(cib, request.xpath)
+    if not matches:
+        raise NoSuchObject(f"nothing matches the xpath {request.xpath}")
+    if request.no_children:
+        copies = [_shallow(node) for node in matches]
+    elif request.node_path:
+        return Outcome(cib, paths=tuple(_address(node) for node in matches))
+    else:
+        copies = [copy.deepcopy(node) for node in matches]
+    if len(copies) == 1:
+        return Outcome(cib, output=copies[0])
+    wrapper = etree.Element("xpath-query")
+    wrapper.extend(copies)
+    return Outcome(cib, output=wrapper)
+
+
+__all__ = ["Op", "Outcome", "Request", "perform", "schema_validator"]

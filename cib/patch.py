@@ -1,0 +1,199 @@
+"""Applying a Pacemaker patchset (what `cibadmin --patch` and replicas do with a diff);
+format 2 here, format 1 (old feature sets) in cib.patch_v1.
+
+Invariants: the input tree is never changed (work happens on a copy that is returned);
+with `check_version` the patch's source version must equal the tree's exactly and its target
+must raise some field, else `PatchOld` (source below, or nothing raised) or `PatchGap`
+(source above: this copy missed updates and needs a full resync); a change naming a node the
+tree lacks, or a result whose digest differs from the patch's `digest`, raises `PatchFailed`.
+The order is Pacemaker's: deletions and modifications in patch order (moved nodes parked
+last), then creations and moves sorted by position.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+from cib.diff import VERSION_FIELDS
+from cib.errors import PatchFailed, PatchGap, PatchOld
+from cib.patch_v1 import apply_v1, v1_version_holders
+from cib.xmlio import Element, versioned_digest
+
+_SEGMENT = re.compile(r"^([^\[]+)(?:\[@id='([^']*)'\])?")
+
+
+def _int_field(node: Element | None, name: str) -> int | None:
+    if node is None:
+        return None
+    value = node.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return -1
+
+
+def version_of(cib: Element) -> tuple[int, int, int]:
+    """(admin_epoch, epoch, num_updates) with absent or negative fields as 0."""
+    found = (_int_field(cib, name) for name in VERSION_FIELDS)
+    return tuple(max(value or 0, 0) for value in found)  # type: ignore[return-value]
+
+
+def patch_versions(patch: Element, current: tuple[int, int, int]) -> tuple[
+        tuple[int, int, int], tuple[int, int, int]]:
+    """(source, target) versions a patch declares; missing fields default like Pacemaker's."""
+    source = list(current)
+    target = [current[0], current[1], current[2] + 1]
+    if patch.get("format", "1") == "1":
+        holders = v1_version_holders(patch)
+    else:
+        version = patch.find("version")
+        holders = (None, None) if version is None else (version.find("source"),
+                                                          version.find("target"))
+    if holders != (None, None):
+        for index, name in enumerate(VERSION_FIELDS):
+            old = _int_field(holders[0], name)
+            new = _int_field(holders[1], name)
+            if old is not None:
+                source[index] = old
+            if new is not None:
+                target[index] = new
+    return (source[0], source[1], source[2]), (target[0], target[1], target[2])
+
+
+def check_version(cib: Element, patch: Element) -> None:
+    """Raise unless `patch` starts at `cib`'s version and moves it forward."""
+    current = version_of(cib)
+    source, target = patch_versions(patch, current)
+    for have, start in zip(current, source, strict=True):
+        if have < start:
+            raise PatchGap(f"patch starts at {_dotted(source)}, the CIB is at {_dotted(current)}")
+        if have > start:
+            raise PatchOld(f"patch starts at {_dotted(source)}, the CIB is already at "
+                           f"{_dotted(current)}")
+    if not any(new > old for new, old in zip(target, source, strict=True)):
+        raise PatchOld(f"patch does not raise the version {_dotted(source)}")
+
+
+def _dotted(version: tuple[int, int, int]) -> str:
+    return ".".join(str(part) for part in version)
+
+
+def _find(root: Element, path: str, position: int) -> Element | None:
+    """Pacemaker's search_v2_xpath: walk /tag[@id='x'] segments from the document."""
+    segments = [piece for piece in path.split("/") if piece] if path.startswith("/") else []
+    if not segments:
+        return None
+    current: Element | None = None
+    for index, segment in enumerate(segments):
+        found = _SEGMENT.match(segment)
+        if found is None:
+            return None
+        tag, ident = found.group(1), found.group(2)
+        last = index == len(segments) - 1
+        candidates = [root] if current is None else list(current)
+        current = _first_match(candidates, tag, ident, position if last else -1)
+        if current is None:
+            return None
+    return current
+
+
+def _first_match(nodes: list[Element], tag: str, ident: str | None,
+                 position: int) -> Element | None:
+    for offset, node in enumerate(nodes):
+        if node.tag != tag or (ident is not None and node.get("id") != ident):
+            continue
+        if position >= 0 and offset != position:
+            continue
+        return node
+    return None
+
+
+def apply_patchset(cib: Element, patch: Element, check: bool = True) -> Element:
+    """A copy of `cib` with `patch` applied (see the module docstring for the rules)."""
+    patch_format = patch.get("format", "1")
+    if patch_format not in ("1", "2"):
+        raise PatchFailed(f"unsupported patch format {patch_format!r}")
+    if check:
+        check_version(cib, patch)
+    result = copy.deepcopy(cib)
+    if patch_format == "1":
+        apply_v1(result, patch)
+        _check_digest(result, patch)
+        return result
+    delayed: list[tuple[Element, Element]] = []
+    for change in patch:
+        _apply_first_pass(result, change, delayed)
+    delayed.sort(key=lambda item: int(item[0].get("position", "0") or 0))
+    for change, match in delayed:
+        _apply_delayed(change, match)
+    _check_digest(result, patch)
+    return result
+
+
+def _check_digest(result: Element, patch: Element) -> None:
+    digest = patch.get("digest")
+    if digest is not None:
+        computed = versioned_digest(result, result.get("crm_feature_set"))
+        if computed.lower() != digest.lower():
+            raise PatchFailed(f"digest after the patch is {computed}, the patch says {digest}")
+
+
+def _apply_first_pass(root: Element, change: Element, delayed: list[tuple[Element, Element]]
+                      ) -> None:
+    operation = change.get("operation")
+    if operation is None or change.tag != "change":
+        return
+    path = change.get("path") or ""
+    position = int(change.get("position", "-1")) if operation == "delete" else -1
+    match = _find(root, path, position)
+    if match is None:
+        if operation == "delete":
+            return
+        raise PatchFailed(f"no {operation} target {path} in the CIB")
+    if operation in ("create", "move"):
+        delayed.append((change, match))
+        parent = match.getparent()
+        if operation == "move" and parent is not None:
+            parent.append(match)  # parked last until the moves are placed
+    elif operation == "delete":
+        parent = match.getparent()
+        if parent is None:
+            raise PatchFailed("a patch cannot delete the CIB root")
+        parent.remove(match)
+    elif operation == "modify":
+        result = change.find("change-result")
+        if result is None or len(result) == 0:
+            raise PatchFailed(f"modify of {path} has no change-result")
+        match.attrib.clear()
+        for name, value in result[0].attrib.items():
+            match.set(name, value)
+    else:
+        raise PatchFailed(f"unknown patch operation {operation!r}")
+
+
+def _apply_delayed(change: Element, match: Element) -> None:
+    position = int(change.get("position", "0") or 0)
+    if change.get("operation") == "create":
+        if len(change) == 0:
+            raise PatchFailed(f"create under {change.get('path')} carries no element")
+        child = copy.deepcopy(change[0])
+        if position < len(match):
+            match[position].addprevious(child)
+        else:
+            match.append(child)
+        return
+    parent = match.getparent()
+    if parent is None:
+        raise PatchFailed("a patch cannot move the CIB root")
+    current = parent.index(match)
+    if position != current:
+        target = position + 1 if position > current else position
+        if target < len(parent):
+            parent[target].addprevious(match)
+        else:
+            parent.append(match)
+    if parent.index(match) != position:
+        raise PatchFailed(f"could not move {change.get('path')} to position {position}")

@@ -1,0 +1,334 @@
+"""CIB replication, pure: one master applies every write in order, replicas follow by diffs.
+
+Roles: the master is chosen by `choose_master` alone (the lowest node id of the ccm view;
+crmd's DC election replaces that one function). Every other member is a replica.
+
+Invariants:
+- Writes are applied only on the master, one at a time, in the order they reach it; a
+  client's write on a replica is forwarded there. The master's effects for a change are, in
+  this order: `PersistCib` (its disk) and one `Diff` to every other member; the
+  acknowledgement (`Acknowledge` for a local client, `WriteResult` to the origin) follows
+  once every other member of the view confirmed (`Applied`) that version. That is stronger
+  than "persisted and sent": ccm may report the master's death before its last diffs
+  arrive, and a diff from an old view is dropped, so a write only sent could be lost while
+  acknowledged; a confirmed one is in every survivor's announcement.
+- A replica applies a diff only from the current master and only when the patch starts at
+  its exact version and the result has the master's digest; otherwise it asks for the whole
+  CIB (`FetchCib`) and ignores diffs until the `FullCib` arrives. The master also announces
+  its version and digest some time after each change, so a replica that lost a diff
+  notices.
+- On every view change the new master collects each member's (version, term, digest),
+  takes the best copy (highest version tuple; equal versions go to the copy changed in the
+  later view, then to the master itself, then to the lowest node id) and pushes it whole to
+  every member whose copy differs. The term matters when a master persisted a write and
+  died before sending it: the survivors' next write reaches the same version in a later
+  view, and must win when the old master comes back, because that one was acknowledged.
+  Writes reaching the master meanwhile wait and are applied afterwards, in order.
+- A write still unanswered when the view changes is answered with exit 102 (outcome
+  unknown: retry); writes made while no master is known wait for one.
+- Messages from another view than the current one are dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cib.model import Version, version_of
+from cib.ops import Validator, perform
+from cib.patch import apply_patchset
+from cib.replication_messages import (
+    Acknowledge,
+    Announce,
+    Applied,
+    ClientWrite,
+    Diff,
+    FetchCib,
+    Forward,
+    FullCib,
+    PeerMessage,
+    PersistCib,
+    ViewChanged,
+    WireRequest,
+    WriteResult,
+)
+from cib.xmlio import Element, element_text, parse, versioned_digest
+from messaging.effects import ArmTimer, CancelTimer, Effect, Send, TimerFired
+from messaging.errors import ExitCode, HAError
+
+SYNC_TIMEOUT = 2.0
+FETCH_TIMEOUT = 2.0
+PING_DELAY = 1.0
+
+Event = ViewChanged | ClientWrite | PeerMessage | TimerFired
+CibEffect = Effect | PersistCib | Acknowledge
+
+
+def choose_master(members: tuple[tuple[int, str], ...]) -> str | None:
+    """The master of a view: the member with the lowest node id (crmd's election will
+    replace this rule)."""
+    return min(members)[1] if members else None
+
+
+def digest_of(cib: Element) -> str:
+    """The digest replicas compare (Pacemaker's versioned digest of the whole CIB)."""
+    return versioned_digest(cib, cib.get("crm_feature_set"))
+
+
+@dataclass
+class _Unconfirmed:
+    """A write applied on the master whose acknowledgement waits for replicas."""
+
+    origin: str
+    request_id: str
+    version: Version
+    waiting_for: set[str]
+
+
+@dataclass
+class _Sync:
+    """The master's state while it brings a new view's copies together."""
+
+    announced: dict[str, tuple[Version, int, str]] = field(default_factory=dict)
+    fetching_from: str | None = None
+    queue: list[tuple[str, str, WireRequest]] = field(default_factory=list)
+
+
+class ReplicaCore:
+    """The cib of one node: master or replica depending on the view."""
+
+    def __init__(self, node: str, cib: Element, validate: Validator, term: int = 0) -> None:
+        self.node = node
+        self.cib = cib
+        self.term = term
+        self.validate = validate
+        self.view = -1
+        self.members: dict[str, int] = {}
+        self.master: str | None = None
+        self.sync: _Sync | None = None
+        self.pending: set[str] = set()
+        self.waiting: list[tuple[str, WireRequest]] = []
+        self.resyncing = False
+        self.unconfirmed: list[_Unconfirmed] = []
+
+    @property
+    def version(self) -> Version:
+        return version_of(self.cib, absent=0)
+
+    def _state(self) -> tuple[Version, int, str]:
+        return self.version, self.term, digest_of(self.cib)
+
+    def _full(self) -> FullCib:
+        return FullCib(self.view, element_text(self.cib, pretty=False), self.version, self.term)
+
+    def _persist(self) -> PersistCib:
+        return PersistCib(element_text(self.cib, pretty=False), self.version, self.term)
+
+    def handle(self, event: Event) -> list[CibEffect]:
+        """Feed one event; returns the effects to carry out, in order."""
+        if isinstance(event, ViewChanged):
+            return self._on_view(event)
+        if isinstance(event, ClientWrite):
+            return self._on_client(event.request_id, event.request, event.now)
+        if isinstance(event, TimerFired):
+            return self._on_timer(event)
+        message = event.message
+        if getattr(message, "view", None) != self.view or event.sender not in self.members:
+            return []
+        return self._on_message(event.sender, message, event.now)
+
+    # -- membership ---------------------------------------------------------------------
+
+    def _on_view(self, event: ViewChanged) -> list[CibEffect]:
+        effects: list[CibEffect] = [CancelTimer("sync"), CancelTimer("fetch")]
+        effects += [Acknowledge(rid, ExitCode.DISCONNECT, "the master changed before "
+                                "answering; the write may or may not be applied", None)
+                    for rid in sorted(self.pending)]
+        if self.sync is not None:
+            effects += [Acknowledge(rid, ExitCode.DISCONNECT, "the view changed", None)
+                        for origin, rid, _ in self.sync.queue if origin == self.node]
+        effects += [Acknowledge(write.request_id, ExitCode.DISCONNECT, "the view changed "
+                                "before every replica confirmed the write", None)
+                    for write in self.unconfirmed if write.origin == self.node]
+        self.unconfirmed.clear()
+        self.pending.clear()
+        self.view = event.view
+        self.members = {name: ident for ident, name in event.members}
+        self.master = choose_master(event.members)
+        self.resyncing = False
+        self.sync = None
+        if self.master == self.node:
+            self.sync = _Sync({self.node: self._state()})
+            effects.append(ArmTimer("sync", event.now + SYNC_TIMEOUT))
+            effects += self._maybe_decide(event.now)
+        elif self.master is not None:
+            effects.append(Send(self.master, Announce(self.view, self.version,
+                                                      digest_of(self.cib), self.term)))
+        waiting, self.waiting = self.waiting, []
+        for request_id, request in waiting:
+            effects += self._on_client(request_id, request, event.now)
+        return effects
+
+    def _maybe_decide(self, now: float) -> list[CibEffect]:
+        assert self.sync is not None
+        if self.sync.fetching_from is not None or set(self.members) - set(self.sync.announced):
+            return []
+        return self._decide(now)
+
+    def _decide(self, now: float) -> list[CibEffect]:
+        assert self.sync is not None
+        announced = self.sync.announced
+        best = max(announced, key=lambda name: (
+            announced[name][0], announced[name][1], name == self.node,
+            -self.members.get(name, 0)))
+        effects: list[CibEffect] = [CancelTimer("sync")]
+        if best == self.node:
+            return effects + self._complete_sync(now)
+        self.sync.fetching_from = best
+        return [*effects, Send(best, FetchCib(self.view)), ArmTimer("fetch", now + FETCH_TIMEOUT)]
+
+    def _complete_sync(self, now: float) -> list[CibEffect]:
+        assert self.sync is not None
+        sync, self.sync = self.sync, None
+        mine = self._state()
+        effects: list[CibEffect] = []
+        full = self._full()
+        for member in sorted(self.members, key=self.members.__getitem__):
+            if member != self.node and sync.announced.get(member) != mine:
+                effects.append(Send(member, full))
+        for origin, request_id, request in sync.queue:
+            effects += self._apply(origin, request_id, request, now)
+        return effects
+
+    def _on_timer(self, event: TimerFired) -> list[CibEffect]:
+        if event.key == "ping" and self.master == self.node and self.sync is None:
+            announce = Announce(self.view, self.version, digest_of(self.cib), self.term)
+            return [Send(member, announce) for member in sorted(self.members)
+                    if member != self.node]
+        if self.sync is None:
+            return []
+        if event.key == "sync" and self.sync.fetching_from is None:
+            return self._decide(event.now)
+        if event.key == "fetch" and self.sync.fetching_from is not None:
+            self.sync.announced.pop(self.sync.fetching_from, None)
+            self.sync.fetching_from = None
+            return self._decide(event.now)
+        return []
+
+    # -- writes -------------------------------------------------------------------------
+
+    def _on_client(self, request_id: str, request: WireRequest, now: float) -> list[CibEffect]:
+        if self.master is None:
+            self.waiting.append((request_id, request))
+            return []
+        if self.master != self.node:
+            self.pending.add(request_id)
+            return [Send(self.master, Forward(self.view, request_id, request))]
+        if self.sync is not None:
+            self.sync.queue.append((self.node, request_id, request))
+            return []
+        return self._apply(self.node, request_id, request, now)
+
+    def _apply(self, origin: str, request_id: str, request: WireRequest,
+               now: float) -> list[CibEffect]:
+        effects: list[CibEffect] = []
+        try:
+            outcome = perform(self.cib, request.request(), self.validate)
+        except HAError as error:
+            return [self._result(origin, request_id, int(error.exit_code), str(error))]
+        replicas = {member for member in self.members if member != self.node}
+        if outcome.patch is None or not replicas:
+            if outcome.patch is not None:
+                self.cib, self.term = outcome.cib, self.view
+                effects.append(self._persist())
+            return [*effects, self._result(origin, request_id, 0, "OK")]
+        self.cib, self.term = outcome.cib, self.view
+        effects.append(self._persist())
+        diff = Diff(self.view, element_text(outcome.patch, pretty=False), digest_of(self.cib),
+                    self.version)
+        effects += [Send(member, diff) for member in sorted(replicas)]
+        effects.append(ArmTimer("ping", now + PING_DELAY))
+        self.unconfirmed.append(_Unconfirmed(origin, request_id, self.version, replicas))
+        return effects
+
+    def _on_applied(self, sender: str, message: Applied) -> list[CibEffect]:
+        effects: list[CibEffect] = []
+        for write in self.unconfirmed:
+            if write.version <= message.version:
+                write.waiting_for.discard(sender)
+        while self.unconfirmed and not self.unconfirmed[0].waiting_for:
+            write = self.unconfirmed.pop(0)
+            effects.append(self._result(write.origin, write.request_id, 0, "OK", write.version))
+        return effects
+
+    def _result(self, origin: str, request_id: str, code: int, message: str,
+                version: Version | None = None) -> CibEffect:
+        version = version or self.version
+        if origin == self.node:
+            return Acknowledge(request_id, code, message, version)
+        return Send(origin, WriteResult(self.view, request_id, code, message, version))
+
+    # -- messages -----------------------------------------------------------------------
+
+    def _on_message(self, sender: str, message: object, now: float) -> list[CibEffect]:
+        if isinstance(message, Forward) and self.master == self.node:
+            if self.sync is not None:
+                self.sync.queue.append((sender, message.request_id, message.request))
+                return []
+            return self._apply(sender, message.request_id, message.request, now)
+        if isinstance(message, WriteResult) and message.request_id in self.pending:
+            self.pending.discard(message.request_id)
+            return [Acknowledge(message.request_id, message.exit_code, message.message,
+                                message.version)]
+        if isinstance(message, Applied) and self.master == self.node:
+            return self._on_applied(sender, message)
+        if isinstance(message, Announce):
+            return self._on_announce(sender, message, now)
+        if isinstance(message, FetchCib):
+            return [Send(sender, self._full())]
+        if isinstance(message, FullCib):
+            return self._on_full(sender, message, now)
+        if isinstance(message, Diff) and sender == self.master:
+            return self._on_diff(message)
+        return []
+
+    def _on_announce(self, sender: str, message: Announce, now: float) -> list[CibEffect]:
+        if self.master == self.node:
+            if self.sync is None:
+                return []
+            self.sync.announced[sender] = (message.version, message.term, message.digest)
+            return self._maybe_decide(now)
+        if sender == self.master and not self.resyncing and (
+                message.version, message.term, message.digest) != self._state():
+            self.resyncing = True
+            return [Send(sender, FetchCib(self.view))]
+        return []
+
+    def _adopt(self, message: FullCib) -> list[CibEffect]:
+        self.cib = parse(message.cib)
+        self.term = message.term
+        return [self._persist()]
+
+    def _on_full(self, sender: str, message: FullCib, now: float) -> list[CibEffect]:
+        if self.master == self.node:
+            if self.sync is None or self.sync.fetching_from != sender:
+                return []
+            effects = [CancelTimer("fetch"), *self._adopt(message)]
+            return effects + self._complete_sync(now)
+        if sender != self.master:
+            return []
+        self.resyncing = False
+        return [*self._adopt(message), Send(sender, Applied(self.view, self.version))]
+
+    def _on_diff(self, message: Diff) -> list[CibEffect]:
+        if self.resyncing:
+            return []
+        try:
+            result = apply_patchset(self.cib, parse(message.patch), check=True)
+        except HAError:
+            result = None
+        if result is None or digest_of(result) != message.digest:
+            self.resyncing = True
+            return [Send(self.master or "", FetchCib(self.view))]
+        self.cib = result
+        self.term = message.view
+        return [self._persist(), Send(self.master or "", Applied(self.view, self.version))]

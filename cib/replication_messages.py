@@ -1,0 +1,157 @@
+"""The messages and effects of CIB replication (frozen; CIB content travels as XML text).
+
+Invariants: every message carries the view number it belongs to, so a message from an older
+membership view is recognised and dropped; versions are `cib.model.Version` triples; a
+`term` is the view in which the master made the copy's last change (it travels with
+announcements, whole CIBs and persisted copies and breaks ties between equal versions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cib.model import Version
+from cib.request import Op, Request
+from cib.xmlio import element_text, parse
+
+
+@dataclass(frozen=True, slots=True)
+class WireRequest:
+    """A CIB write as it travels between nodes (the Request with its XML as text)."""
+
+    op: str
+    data: str | None = None
+    scope: str | None = None
+    xpath: str | None = None
+    allow_create: bool = False
+    multiple: bool = False
+    force: bool = False
+
+    @classmethod
+    def of(cls, request: Request) -> WireRequest:
+        data = element_text(request.data, pretty=False) if request.data is not None else None
+        return cls(request.op.value, data, request.scope, request.xpath, request.allow_create,
+                   request.multiple, request.force)
+
+    def request(self) -> Request:
+        data = parse(self.data) if self.data is not None else None
+        return Request(Op(self.op), data, self.scope, self.xpath, self.allow_create,
+                       multiple=self.multiple, force=self.force)
+
+
+# Events fed to the core (besides messaging.effects.TimerFired).
+
+@dataclass(frozen=True, slots=True)
+class ViewChanged:
+    """ccm's new membership: `members` are (node id, node name); `view` only grows."""
+
+    now: float
+    view: int
+    members: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientWrite:
+    """A local client asks for a write; it is answered by an `Acknowledge` effect."""
+
+    now: float
+    request_id: str
+    request: WireRequest
+
+
+@dataclass(frozen=True, slots=True)
+class PeerMessage:
+    """A message from the cib of another node."""
+
+    now: float
+    sender: str
+    message: object
+
+
+# Messages between nodes.
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """A write sent to the master by the node its client is on."""
+
+    view: int
+    request_id: str
+    request: WireRequest
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """The master's answer to a forwarded write."""
+
+    view: int
+    request_id: str
+    exit_code: int
+    message: str
+    version: Version
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """A change made on the master: the v2 patchset and the digest of the result."""
+
+    view: int
+    patch: str
+    digest: str
+    version: Version
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """A replica confirms it holds the master's copy up to `version` (diff or whole CIB)."""
+
+    view: int
+    version: Version
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """A member's version and digest, sent to the master of a new view."""
+
+    view: int
+    version: Version
+    digest: str
+    term: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FetchCib:
+    """The master asks the holder of the best copy for it (or a replica asks for a resync)."""
+
+    view: int
+
+
+@dataclass(frozen=True, slots=True)
+class FullCib:
+    """A whole CIB: the master's resync of a replica, or the best copy sent to the master."""
+
+    view: int
+    cib: str
+    version: Version
+    term: int = 0
+
+
+# Effects specific to the cib (the generic ones are messaging.effects').
+
+@dataclass(frozen=True, slots=True)
+class PersistCib:
+    """Write the CIB to this node's disk (cib.store) before any later effect runs."""
+
+    cib: str
+    version: Version
+    term: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledge:
+    """Answer a local client's write: exit code 0 means it is on the master's disk and every
+    replica of the view confirmed it; 102 means the view changed first (outcome unknown)."""
+
+    request_id: str
+    exit_code: int
+    message: str
+    version: Version | None

@@ -1,0 +1,205 @@
+"""The CIB on disk, laid out and checked as Pacemaker's CIB manager does (I/O shell).
+
+Files in the directory: ``cib.xml`` and ``cib.xml.sig`` (the on-disk MD5 digest of the
+written tree), numbered backups of the previous pair ``cib-N.raw`` and ``cib-N.raw.sig``
+(hard links made before each write; N comes from ``cib.last`` and wraps at `series_max`,
+100 like Pacemaker's CIB_SERIES_MAX), and ours alone: ``cib.term``, the replication term of
+the live copy (a backup taken instead counts as term 0).
+
+Invariants: a write is atomic (temporary file in the same directory, fsync, rename, then a
+directory fsync), the digest is written before the CIB so a crash between the two renames
+leaves a pair that fails its check rather than a wrong pair that passes; a write refuses to
+replace a ``cib.xml`` that no longer matches its signature (someone edited it by hand: that
+file is moved aside first and kept). At load a file that is unreadable, unparsable or does
+not match its signature is moved aside as ``<name>.corrupt-K`` (never deleted) and the
+newest good backup is used instead; the status section is dropped and an empty one added,
+``dc-uuid`` is removed and missing version fields become 0, as Pacemaker does at start-up.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+from cib.xmlio import Element, element_text, on_disk_digest, parse
+from messaging.errors import ValidationError
+
+SERIES_MAX = 100
+LIVE = "cib.xml"
+
+
+@dataclass
+class Loaded:
+    """What `CibStore.load` found: the CIB (None when nothing usable) and what was set aside."""
+
+    cib: Element | None
+    source: Path | None
+    set_aside: list[Path] = field(default_factory=list)
+    term: int = 0
+
+
+def _fsync_directory(directory: Path) -> None:
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace `path` with `data`: temporary file, fsync, rename, directory fsync."""
+    _write_file(path.parent, path.name, data)
+    _fsync_directory(path.parent)
+
+
+def _write_file(directory: Path, name: str, data: bytes) -> None:
+    import tempfile  # lazy: a query never writes, and tempfile pulls in shutil and random
+
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, directory / name)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def for_disk(cib: Element, written: str | None = None, keep_status: bool = False) -> Element:
+    """The tree as Pacemaker writes it: no status (unless asked), num_updates 0."""
+    tree = copy.deepcopy(cib)
+    if not keep_status:
+        for status in tree.findall("status"):
+            tree.remove(status)
+        tree.set("num_updates", "0")
+    if written is not None:
+        tree.set("cib-last-written", written)
+    return tree
+
+
+class CibStore:
+    """The CIB directory of one node."""
+
+    def __init__(self, directory: Path, series_max: int = SERIES_MAX) -> None:
+        self.directory = directory
+        self.series_max = series_max
+
+    def _read_pair(self, name: str) -> Element:
+        """The tree in `name` if it matches `name`.sig; raises ValidationError otherwise."""
+        path = self.directory / name
+        try:
+            data = path.read_bytes()
+            signature = (self.directory / f"{name}.sig").read_text().strip()
+        except OSError as error:
+            raise ValidationError(f"{path}: cannot read it or its signature: {error}") from None
+        tree = parse(data, str(path))
+        if on_disk_digest(tree) != signature:
+            raise ValidationError(f"{path}: digest {on_disk_digest(tree)} does not match the "
+                                  f"signature {signature}")
+        return tree
+
+    def _set_aside(self, name: str) -> list[Path]:
+        moved = []
+        for member in (name, f"{name}.sig"):
+            path = self.directory / member
+            if path.exists():
+                index = 0
+                while (self.directory / f"{member}.corrupt-{index}").exists():
+                    index += 1
+                target = self.directory / f"{member}.corrupt-{index}"
+                os.replace(path, target)
+                moved.append(target)
+        if moved:
+            _fsync_directory(self.directory)
+        return moved
+
+    def _backups_newest_first(self) -> list[str]:
+        last = self._last()
+        if last is None:
+            return []
+        order = [(last - offset) % self.series_max for offset in range(self.series_max)]
+        return [f"cib-{number}.raw" for number in order
+                if (self.directory / f"cib-{number}.raw").exists()]
+
+    def _term(self) -> int:
+        try:
+            return int((self.directory / "cib.term").read_text().strip())
+        except (OSError, ValueError):
+            return 0
+
+    def _last(self) -> int | None:
+        try:
+            return int((self.directory / "cib.last").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def load(self) -> Loaded:
+        """The newest CIB that passes its signature check (see the module docstring)."""
+        set_aside: list[Path] = []
+        for name in [LIVE, *self._backups_newest_first()]:
+            if not (self.directory / name).exists():
+                continue
+            try:
+                tree = self._read_pair(name)
+            except ValidationError:
+                set_aside.extend(self._set_aside(name))
+                continue
+            term = self._term() if name == LIVE else 0
+            return Loaded(_fresh_status(tree), self.directory / name, set_aside, term)
+        return Loaded(None, None, set_aside)
+
+    def save(self, cib: Element, written: str | None = None, keep_status: bool = False,
+             term: int | None = None) -> Path:
+        """Write `cib` as the live CIB, backing up the previous pair first.
+
+        Args:
+            cib: the tree to write (not changed).
+            written: the cib-last-written text (the caller's wall clock), or None to keep it.
+            keep_status: write the status section too (our replicas' choice for tests).
+            term: the replication term of this copy (cib.replication), written after the
+                CIB so that a crash between the two leaves the older, weaker term.
+        """
+        self.directory.mkdir(parents=True, exist_ok=True)
+        live = self.directory / LIVE
+        if live.exists():
+            try:
+                self._read_pair(LIVE)
+            except ValidationError:
+                self._set_aside(LIVE)
+            else:
+                self._backup()
+        tree = for_disk(cib, written, keep_status)
+        _write_file(self.directory, f"{LIVE}.sig", on_disk_digest(tree).encode())
+        _write_file(self.directory, LIVE, element_text(tree).encode())
+        if term is not None:
+            _write_file(self.directory, "cib.term", str(term).encode())
+        _fsync_directory(self.directory)
+        return live
+
+    def _backup(self) -> None:
+        last = self._last()
+        number = 0 if last is None else (last + 1) % self.series_max
+        for suffix in ("", ".sig"):
+            target = self.directory / f"cib-{number}.raw{suffix}"
+            target.unlink(missing_ok=True)
+            os.link(self.directory / f"{LIVE}{suffix}", target)
+        _write_file(self.directory, "cib.last", str(number).encode())
+
+
+def _fresh_status(tree: Element) -> Element:
+    for status in tree.findall("status"):
+        tree.remove(status)
+    tree.append(etree.Element("status"))
+    if "dc-uuid" in tree.attrib:
+        del tree.attrib["dc-uuid"]
+    for name in ("admin_epoch", "epoch", "num_updates"):
+        if tree.get(name) is None:
+            tree.set(name, "0")
+    return tree

@@ -1,0 +1,94 @@
+"""The attribute manager's core: values shared by all nodes, written by one writer, dampened,
+and landing in the status section in Pacemaker's shape (controller.md §1.6)."""
+
+from __future__ import annotations
+
+from cib.attrd import (
+    AttrdCore,
+    AttrdView,
+    AttributeUpdate,
+    LocalUpdate,
+    PeerUpdate,
+    Shared,
+    WriteAttribute,
+    expand_value,
+)
+from cib.model import empty_cib
+from cib.ops import perform
+from messaging.effects import ArmTimer, Send, TimerFired
+
+MEMBERS = ((1, "n1"), (2, "n2"), (3, "n3"))
+
+
+def _cluster() -> dict[str, AttrdCore]:
+    cores = {name: AttrdCore(name) for _, name in MEMBERS}
+    for core in cores.values():
+        core.handle(AttrdView(0.0, 1, MEMBERS))
+    return cores
+
+
+def _spread(cores: dict[str, AttrdCore], origin: str, effects: list[object],
+            now: float = 0.0) -> list[WriteAttribute]:
+    writes = [effect for effect in effects if isinstance(effect, WriteAttribute)]
+    for effect in effects:
+        if isinstance(effect, Send) and isinstance(effect.message, Shared):
+            more = cores[effect.destination].handle(
+                PeerUpdate(now, origin, effect.message.view, effect.message.update))
+            writes += [item for item in more if isinstance(item, WriteAttribute)]
+    return writes
+
+
+def test_value_plus_plus_expands_against_the_current_value() -> None:
+    assert expand_value("value++", None) == "1"
+    assert expand_value("value++", "4") == "5"
+    assert expand_value("value+=10", "INFINITY") == "1000000"
+    assert expand_value("7", "4") == "7"
+
+
+def test_every_node_learns_an_update_and_only_the_writer_writes() -> None:
+    cores = _cluster()
+    effects = cores["n3"].handle(LocalUpdate(0.0, AttributeUpdate("fail-count-d1#monitor_10000",
+                                                                  "n3", "value++")))
+    writes = _spread(cores, "n3", effects)
+    assert all(core.values["fail-count-d1#monitor_10000"] == {"n3": "1"}
+               for core in cores.values())
+    assert len(writes) == 1  # n1, the lowest id, is the writer
+    cib = empty_cib()
+    for request in writes[0].requests:
+        cib = perform(cib, request.request()).cib
+    pair = cib.find("status/node_state/transient_attributes/instance_attributes/nvpair")
+    assert pair is not None
+    assert (pair.get("id"), pair.get("name"), pair.get("value")) == (
+        "status-3-fail-count-d1.monitor_10000", "fail-count-d1#monitor_10000", "1")
+    assert cib.find("status/node_state").get("id") == "3"
+
+
+def test_dampening_coalesces_changes_into_one_write() -> None:
+    cores = _cluster()
+    writer = cores["n1"]
+    first = writer.handle(LocalUpdate(0.0, AttributeUpdate("pingd", "n1", "100", dampen=5.0)))
+    assert ArmTimer("write:pingd", 5.0) in first
+    second = writer.handle(LocalUpdate(1.0, AttributeUpdate("pingd", "n1", "200", dampen=5.0)))
+    assert not [effect for effect in second if isinstance(effect, (ArmTimer, WriteAttribute))]
+    fired = writer.handle(TimerFired("write:pingd", 5.0))
+    assert len(fired) == 1 and isinstance(fired[0], WriteAttribute)
+    assert '"200"' in (fired[0].requests[0].data or "")
+
+
+def test_a_deleted_value_is_removed_from_the_status_section() -> None:
+    cores = _cluster()
+    cib = empty_cib()
+    for value in ("on", None):
+        effects = cores["n2"].handle(LocalUpdate(0.0, AttributeUpdate("standby", "n2", value)))
+        for write in _spread(cores, "n2", effects):
+            for request in write.requests:
+                cib = perform(cib, request.request()).cib
+    assert cib.find(".//nvpair") is None
+
+
+def test_a_new_writer_writes_everything_it_knows() -> None:
+    cores = _cluster()
+    _spread(cores, "n2", cores["n2"].handle(LocalUpdate(0.0, AttributeUpdate("a", "n2", "1"))))
+    survivors = ((2, "n2"), (3, "n3"))
+    effects = cores["n2"].handle(AttrdView(1.0, 2, survivors))
+    assert [effect.name for effect in effects if isinstance(effect, WriteAttribute)] == ["a"]
