@@ -26,7 +26,7 @@ from cib.replication import choose_master
 from cib.replication_messages import WireRequest
 from cib.request import Op
 from cib.xmlio import element_text
-from messaging.effects import ArmTimer, Effect, Send, TimerFired
+from messaging.effects import ArmTimer, Effect, Node, Send, TimerFired
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +120,7 @@ class AttrdCore:
             update = AttributeUpdate(update.name, update.node, expand_value(update.value, old),
                                      update.dampen)
         effects: list[Effect | WriteAttribute] = [
-            Send(member, Shared(self.view, update)) for member in sorted(self.members)
+            Send(Node(member), Shared(self.view, update)) for member in sorted(self.members)
             if member != self.node]
         return effects + self._store(update, event.now)
 
@@ -149,7 +149,7 @@ class AttrdCore:
             if self.node in node_values:
                 update = AttributeUpdate(name, self.node, node_values[self.node],
                                          self.dampen.get(name, 0.0))
-                effects += [Send(member, Shared(self.view, update))
+                effects += [Send(Node(member), Shared(self.view, update))
                             for member in sorted(self.members) if member != self.node]
         if self.writer == self.node:
             for name in sorted(self.values):

@@ -52,7 +52,7 @@ from cib.replication_messages import (
     WriteResult,
 )
 from cib.xmlio import Element, element_text, parse, versioned_digest
-from messaging.effects import ArmTimer, CancelTimer, Effect, Send, TimerFired
+from messaging.effects import ArmTimer, CancelTimer, Effect, Node, Send, TimerFired
 from messaging.errors import ExitCode, HAError
 
 SYNC_TIMEOUT = 2.0
@@ -161,7 +161,7 @@ class ReplicaCore:
             effects.append(ArmTimer("sync", event.now + SYNC_TIMEOUT))
             effects += self._maybe_decide(event.now)
         elif self.master is not None:
-            effects.append(Send(self.master, Announce(self.view, self.version,
+            effects.append(Send(Node(self.master), Announce(self.view, self.version,
                                                       digest_of(self.cib), self.term)))
         waiting, self.waiting = self.waiting, []
         for request_id, request in waiting:
@@ -184,7 +184,8 @@ class ReplicaCore:
         if best == self.node:
             return effects + self._complete_sync(now)
         self.sync.fetching_from = best
-        return [*effects, Send(best, FetchCib(self.view)), ArmTimer("fetch", now + FETCH_TIMEOUT)]
+        return [*effects, Send(Node(best), FetchCib(self.view)),
+                ArmTimer("fetch", now + FETCH_TIMEOUT)]
 
     def _complete_sync(self, now: float) -> list[CibEffect]:
         assert self.sync is not None
@@ -194,7 +195,7 @@ class ReplicaCore:
         full = self._full()
         for member in sorted(self.members, key=self.members.__getitem__):
             if member != self.node and sync.announced.get(member) != mine:
-                effects.append(Send(member, full))
+                effects.append(Send(Node(member), full))
         for origin, request_id, request in sync.queue:
             effects += self._apply(origin, request_id, request, now)
         return effects
@@ -202,7 +203,7 @@ class ReplicaCore:
     def _on_timer(self, event: TimerFired) -> list[CibEffect]:
         if event.key == "ping" and self.master == self.node and self.sync is None:
             announce = Announce(self.view, self.version, digest_of(self.cib), self.term)
-            return [Send(member, announce) for member in sorted(self.members)
+            return [Send(Node(member), announce) for member in sorted(self.members)
                     if member != self.node]
         if self.sync is None:
             return []
@@ -222,7 +223,7 @@ class ReplicaCore:
             return []
         if self.master != self.node:
             self.pending.add(request_id)
-            return [Send(self.master, Forward(self.view, request_id, request))]
+            return [Send(Node(self.master), Forward(self.view, request_id, request))]
         if self.sync is not None:
             self.sync.queue.append((self.node, request_id, request))
             return []
@@ -245,7 +246,7 @@ class ReplicaCore:
         effects.append(self._persist())
         diff = Diff(self.view, element_text(outcome.patch, pretty=False), digest_of(self.cib),
                     self.version)
-        effects += [Send(member, diff) for member in sorted(replicas)]
+        effects += [Send(Node(member), diff) for member in sorted(replicas)]
         effects.append(ArmTimer("ping", now + PING_DELAY))
         self.unconfirmed.append(_Unconfirmed(origin, request_id, self.version, replicas))
         return effects
@@ -265,7 +266,7 @@ class ReplicaCore:
         version = version or self.version
         if origin == self.node:
             return Acknowledge(request_id, code, message, version)
-        return Send(origin, WriteResult(self.view, request_id, code, message, version))
+        return Send(Node(origin), WriteResult(self.view, request_id, code, message, version))
 
     # -- messages -----------------------------------------------------------------------
 
@@ -284,7 +285,7 @@ class ReplicaCore:
         if isinstance(message, Announce):
             return self._on_announce(sender, message, now)
         if isinstance(message, FetchCib):
-            return [Send(sender, self._full())]
+            return [Send(Node(sender), self._full())]
         if isinstance(message, FullCib):
             return self._on_full(sender, message, now)
         if isinstance(message, Diff) and sender == self.master:
@@ -300,7 +301,7 @@ class ReplicaCore:
         if sender == self.master and not self.resyncing and (
                 message.version, message.term, message.digest) != self._state():
             self.resyncing = True
-            return [Send(sender, FetchCib(self.view))]
+            return [Send(Node(sender), FetchCib(self.view))]
         return []
 
     def _adopt(self, message: FullCib) -> list[CibEffect]:
@@ -317,7 +318,7 @@ class ReplicaCore:
         if sender != self.master:
             return []
         self.resyncing = False
-        return [*self._adopt(message), Send(sender, Applied(self.view, self.version))]
+        return [*self._adopt(message), Send(Node(sender), Applied(self.view, self.version))]
 
     def _on_diff(self, message: Diff) -> list[CibEffect]:
         if self.resyncing:
@@ -328,7 +329,7 @@ class ReplicaCore:
             result = None
         if result is None or digest_of(result) != message.digest:
             self.resyncing = True
-            return [Send(self.master or "", FetchCib(self.view))]
+            return [Send(Node(self.master or ""), FetchCib(self.view))]
         self.cib = result
         self.term = message.view
-        return [self._persist(), Send(self.master or "", Applied(self.view, self.version))]
+        return [self._persist(), Send(Node(self.master or ""), Applied(self.view, self.version))]

@@ -32,7 +32,7 @@ def _spread(cores: dict[str, AttrdCore], origin: str, effects: list[object],
     writes = [effect for effect in effects if isinstance(effect, WriteAttribute)]
     for effect in effects:
         if isinstance(effect, Send) and isinstance(effect.message, Shared):
-            more = cores[effect.destination].handle(
+            more = cores[effect.destination.name].handle(
                 PeerUpdate(now, origin, effect.message.view, effect.message.update))
             writes += [item for item in more if isinstance(item, WriteAttribute)]
     return writes

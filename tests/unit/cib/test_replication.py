@@ -91,8 +91,8 @@ class Exchange:
 
     def carry_out(self, name: str, effect: object) -> None:
         if isinstance(effect, Send):
-            if self.reachable(name, effect.destination):
-                self.channels.setdefault((name, effect.destination), deque()).append(
+            if self.reachable(name, effect.destination.name):
+                self.channels.setdefault((name, effect.destination.name), deque()).append(
                     effect.message)
         elif isinstance(effect, PersistCib):
             self.disks[name] = effect.cib
