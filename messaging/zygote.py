@@ -4,7 +4,7 @@
 
 Separate interpreters each import asyncio, zmq, msgpack, structlog, click and messaging
 (about 17 MB per daemon). The launcher instead starts this process first: it imports the
-common modules and every configured daemon's entry module once, then `gc.collect()` and
+common modules and every configured daemon's entry and service modules once, then `gc.collect()` and
 `gc.freeze()` (so the collector never writes to the shared objects and the pages stay
 shared copy-on-write), and serves spawn requests on the inherited SOCK_SEQPACKET socket FD.
 
@@ -32,6 +32,7 @@ import ctypes
 import ctypes.util
 import gc
 import importlib
+import importlib.util
 import os
 import signal
 import socket
@@ -79,17 +80,20 @@ def read_reply(data: bytes) -> int:
 
 
 def preload(modules: list[str]) -> list[str]:
-    """Import the common modules and each daemon's ``__main__`` (then forget that one, so
-    runpy executes it afresh as ``__main__`` in the child); freeze everything imported.
-    Returns the modules that failed to import (their daemons still start, unshared)."""
+    """Import the common modules, then each daemon's ``__main__`` (forgotten again, so that
+    runpy executes it afresh as ``__main__`` in the child) and its ``service`` module (some
+    entry modules import it only when they run); freeze everything imported. Returns the
+    modules that failed to import (their daemons still start, unshared)."""
     failed = []
     for name in COMMON_MODULES:
         importlib.import_module(name)
     for module in modules:
-        try:
-            importlib.import_module(f"{module}.__main__")
-        except (Exception, SystemExit):  # such a daemon fails in its own process
-            failed.append(module)
+        for part in ("__main__", "service"):
+            try:
+                if importlib.util.find_spec(f"{module}.{part}") is not None:
+                    importlib.import_module(f"{module}.{part}")
+            except (Exception, SystemExit):  # such a daemon fails in its own process
+                failed.append(f"{module}.{part}")
         sys.modules.pop(f"{module}.__main__", None)
     gc.collect()
     gc.freeze()
