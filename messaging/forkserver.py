@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import signal
 import socket
@@ -26,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from messaging.codec import unpack
-from messaging.watchdog import die_with_parent
+from messaging.watchdog import die_with_parent, prctl
 from messaging.zygote import MAX_MESSAGE, read_reply, request
 
 NO_ZYGOTE_ENV = "HACLUSTER_NO_ZYGOTE"
@@ -35,8 +33,7 @@ PR_SET_CHILD_SUBREAPER = 36
 
 def become_subreaper() -> bool:
     """Make orphaned descendants (the zygote's double-forked daemons) our children."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    return prctl(PR_SET_CHILD_SUBREAPER, 1) == 0
 
 
 def zygote_disabled() -> bool:

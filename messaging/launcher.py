@@ -4,7 +4,10 @@
 bad ones with file:line and exit 78 before anything runs), writes
 ``<state_dir>/launcher.pid``, starts the installed daemons of `messaging.supervisor.DAEMONS`
 plus ha.cf `respawn` lines, respawns crashed ones with backoff and stops them in reverse
-order on SIGTERM. It runs in the foreground unless `--daemon`. `stop` signals the launcher
+order on SIGTERM. The Python daemons are forked from a preloaded zygote (messaging.zygote,
+started here before the event loop; HACLUSTER_NO_ZYGOTE=1 execs each one instead), which
+saves the memory of importing the same modules in every daemon (issue 10). It runs in the
+foreground unless `--daemon`. `stop` signals the launcher
 named in the pid file and waits. `status` prints the daemons and heartbeat's node table
 (`--json` for machines); it exits 7 (not running) when no launcher runs.
 """

@@ -6,7 +6,9 @@ built) and, for the CRM daemons, when ha.cf says ``crm on|respawn``. `RespawnPol
 pure: given exits and times it says when to start a child again (exponential backoff that
 resets after a stable run; exit code 100 means "do not respawn", as in Heartbeat).
 `Supervisor` is the asyncio shell that runs the children, restarts them per the policy,
-stops them in reverse order and writes a status file for `hacluster node status`. Every
+stops them in reverse order and writes a status file for `hacluster node status`. A daemon
+of the table is forked by the zygote when the launcher has one (`messaging.forkserver`),
+else exec'd; everything else about it (respawn, probe, stop) is the same. Every
 child dies with the launcher (`messaging.watchdog.die_with_parent`), and a daemon whose
 control socket stops answering the built-in `Ping` is killed and respawned
 (`messaging.watchdog.WedgeDetector`).

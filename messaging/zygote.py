@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import gc
 import importlib
 import importlib.util
@@ -116,8 +115,9 @@ def set_command_line(argv: list[str]) -> None:
 
 
 def _set_comm(name: str) -> None:
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+    from messaging.watchdog import prctl
+
+    prctl(PR_SET_NAME, name.encode()[:15])
 
 
 def _become_daemon(name: str, module: str, argv: list[str], env: dict[str, str],
@@ -144,8 +144,6 @@ def _become_daemon(name: str, module: str, argv: list[str], env: dict[str, str],
     os.environ.update(env)
     random.seed()
     _fresh_runtime_state()
-    _set_comm(name)
-    set_command_line([sys.executable, "-m", module, *argv])
     sys.argv = [sys.executable, *argv]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
 
@@ -206,19 +204,21 @@ def spawn(server: socket.socket, data: bytes, fds: list[int], launcher: int) -> 
     if intermediate == 0:
         os.close(read_pid)
         me = os.getpid()  # not the daemon's getppid(): this process may be gone by then
-        daemon = os.fork()
-        if daemon == 0:
+        if os.fork() == 0:
+            # named before its pid is reported, so no tool ever sees it as the zygote
+            _set_comm(name)
+            set_command_line([sys.executable, "-m", module, *argv])
+            os.write(write_pid, str(os.getpid()).encode())
             os.close(write_pid)
             _wait_for_reparent(me)
             _run_daemon(name, module, argv, env, fds, launcher, server)
-        os.write(write_pid, str(daemon).encode())
         os._exit(0)
     os.close(write_pid)
     with os.fdopen(read_pid, "rb") as pipe:
         answer = pipe.read()
     os.waitpid(intermediate, 0)
     if not answer:
-        return pack({"error": "fork failed in the intermediate process"})
+        return pack({"error": "the daemon died before reporting its pid"})
     return pack({"pid": int(answer)})
 
 
