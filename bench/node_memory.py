@@ -1,6 +1,6 @@
 """Memory of one lab node: PSS summed over its daemons (RSS beside it), per daemon, vs Pacemaker.
 
-    python bench/node_memory.py [--settle 3] [--pacemaker]
+    python bench/node_memory.py [--settle 3] [--pacemaker] [--lab NAME] [--no-zygote]
 
 Ours: a 1-node lab (`hacluster lab up --nodes 1`), so no other node shares pages with it
 and PSS is what the node really costs; every process in the node's network namespace is
@@ -8,8 +8,10 @@ counted except the lab's own holder (it stands for the machine's init, not for t
 The daemons present are whatever the launcher starts today (heartbeat, ccm, lrmd, stonithd,
 then cib, attrd, crmd, pengine as they land). Pacemaker + Corosync: `pacemaker-lab.sh rss`
 in its 3-node lab (it has no 1-node mode), so its PSS is a little lower than alone: nodes
-share library pages there. --imports adds, per daemon entry module, the memory and the
-packages a fresh interpreter has after importing it (python -X importtime for the slowest).
+share library pages there. The launcher forks its Python daemons from a preloaded zygote
+(messaging.zygote); --no-zygote measures them started as separate interpreters. --imports
+adds, per daemon entry module, the memory and the packages a fresh interpreter has after
+importing it (python -X importtime for the slowest).
 Issue 10's goal: at most 120 MB PSS for the whole node.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -30,9 +33,14 @@ GOAL_PSS_MB = 120
 LAB_PLUMBING = ("lab.holder", "holder.py", "bash", "unshare", "nsenter")
 
 
-def our_node(settle: float) -> dict[str, tuple[int, int]]:
+def our_node(settle: float, name: str = "hcbmem", zygote: bool = True
+             ) -> dict[str, tuple[int, int]]:
     """{process name: (RSS kB, PSS kB)} of the one node, plus TOTAL."""
-    lab = OurLab("hcbmem")
+    lab = OurLab(name)
+    if zygote:
+        os.environ.pop("HACLUSTER_NO_ZYGOTE", None)
+    else:
+        os.environ["HACLUSTER_NO_ZYGOTE"] = "1"  # the lab passes it to the node's launcher
     try:
         lab.up(1)
         time.sleep(settle)  # let lazy first-request imports happen before measuring
@@ -103,6 +111,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settle", type=float, default=3.0)
     parser.add_argument("--pacemaker", action="store_true")
+    parser.add_argument("--lab", default="hcbmem", help="name of our 1-node lab")
+    parser.add_argument("--no-zygote", action="store_true",
+                        help="start the daemons as separate interpreters (HACLUSTER_NO_ZYGOTE)")
     parser.add_argument("--imports", action="store_true",
                         help="also: what each daemon's entry module imports, and its cost")
     args = parser.parse_args()
@@ -110,7 +121,7 @@ def main() -> None:
         print(f"Imports of each entry module in a fresh interpreter ({load_average()})")
         print(table(["entry", "RSS MB", "private MB", "slowest imports (ms, cumulative)",
                      "non-stdlib packages"], import_costs()))
-    ours = our_node(args.settle)
+    ours = our_node(args.settle, args.lab, not args.no_zygote)
     ours_load = load_average()
     theirs = pacemaker_node() if args.pacemaker else {}
     mb = 1024

@@ -4,7 +4,10 @@
 bad ones with file:line and exit 78 before anything runs), writes
 ``<state_dir>/launcher.pid``, starts the installed daemons of `messaging.supervisor.DAEMONS`
 plus ha.cf `respawn` lines, respawns crashed ones with backoff and stops them in reverse
-order on SIGTERM. It runs in the foreground unless `--daemon`. `stop` signals the launcher
+order on SIGTERM. The Python daemons are forked from a preloaded zygote (messaging.zygote,
+started here before the event loop; HACLUSTER_NO_ZYGOTE=1 execs each one instead), which
+saves the memory of importing the same modules in every daemon (issue 10). It runs in the
+foreground unless `--daemon`. `stop` signals the launcher
 named in the pid file and waits. `status` prints the daemons and heartbeat's node table
 (`--json` for machines); it exits 7 (not running) when no launcher runs.
 """
@@ -19,7 +22,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -37,6 +40,9 @@ from messaging.supervisor import (
     Supervisor,
     daemons_to_start,
 )
+
+if TYPE_CHECKING:
+    from messaging.forkserver import Forker
 
 DEFAULT_CONFIG = "/etc/ha.d/ha.cf"
 DEFAULT_AUTHKEYS = "/etc/ha.d/authkeys"
@@ -73,8 +79,8 @@ def check_start_config(config: HaConfig, config_path: str, node_name: str) -> No
 
 def build_children(config: HaConfig, ctx: StartContext) -> list[Child]:
     """The daemons ha.cf asks for (installed ones), then its `respawn` programs."""
-    children = [Child(spec.name, spec.command(ctx), control=spec.control_endpoint(ctx))
-                for spec in daemons_to_start(config)]
+    children = [Child(spec.name, spec.command(ctx), control=spec.control_endpoint(ctx),
+                      module=spec.module) for spec in daemons_to_start(config)]
     for entry in config.respawn:
         children.append(Child(Path(entry.argv[0]).name, list(entry.argv), user=entry.user))
     return children
@@ -136,14 +142,35 @@ def start(config_path: str, authkeys_path: str, node_name: str | None,
         fail(error)
 
 
+def _start_zygote(children: list[Child], log: Any) -> Forker | None:
+    """The fork server for the python daemons (messaging.zygote), started before the event
+    loop; None (every daemon exec'd) with HACLUSTER_NO_ZYGOTE=1 or when this process
+    cannot become the subreaper that the zygote's double-forked daemons need."""
+    from messaging.forkserver import Forker, become_subreaper, title_room, zygote_disabled
+
+    modules = [c.module for c in children if c.module is not None]
+    if zygote_disabled() or not modules:
+        return None
+    if not become_subreaper():
+        log.warning("zygote_disabled", reason="PR_SET_CHILD_SUBREAPER refused")
+        return None
+    forker = Forker(modules, title_room([c.argv for c in children]))
+    forker.start()
+    log.info("zygote_started", pid=forker.process.pid if forker.process else None)
+    return forker
+
+
 def _run(children: list[Child], directory: Path, log_level: str, node_name: str) -> None:
     configure(log_level)
     log = get_logger(daemon="launcher", node=node_name)
     pid_path = directory / PID_FILE
     pid_path.write_text(f"{os.getpid()}\n")
+    forker = _start_zygote(children, log)
     try:
-        asyncio.run(Supervisor(children, directory, log).run())
+        asyncio.run(Supervisor(children, directory, log, forker=forker).run())
     finally:
+        if forker is not None:
+            forker.close()
         with contextlib.suppress(OSError):
             pid_path.unlink()
 

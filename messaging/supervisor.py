@@ -6,7 +6,9 @@ built) and, for the CRM daemons, when ha.cf says ``crm on|respawn``. `RespawnPol
 pure: given exits and times it says when to start a child again (exponential backoff that
 resets after a stable run; exit code 100 means "do not respawn", as in Heartbeat).
 `Supervisor` is the asyncio shell that runs the children, restarts them per the policy,
-stops them in reverse order and writes a status file for `hacluster node status`. Every
+stops them in reverse order and writes a status file for `hacluster node status`. A daemon
+of the table is forked by the zygote when the launcher has one (`messaging.forkserver`),
+else exec'd; everything else about it (respawn, probe, stop) is the same. Every
 child dies with the launcher (`messaging.watchdog.die_with_parent`), and a daemon whose
 control socket stops answering the built-in `Ping` is killed and respawned
 (`messaging.watchdog.WedgeDetector`).
@@ -24,10 +26,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from messaging.config import HaConfig
 from messaging.watchdog import WedgeDetector, die_with_parent
+
+if TYPE_CHECKING:
+    from messaging.forkserver import Forker
 
 NO_RESPAWN_EXIT = 100
 STATUS_FILE = "launcher.json"
@@ -139,18 +144,32 @@ class RespawnPolicy:
         return delay
 
 
+class DaemonProcess(Protocol):
+    """What the supervisor needs of a started daemon: an asyncio subprocess, or a
+    `messaging.forkserver.ForkedProcess` when the zygote forked it."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def returncode(self) -> int | None: ...
+    async def wait(self) -> int: ...
+    def terminate(self) -> None: ...
+    def kill(self) -> None: ...
+
+
 @dataclass
 class Child:
     """A running (or waiting) daemon."""
 
     spec_name: str
     argv: list[str]
-    process: asyncio.subprocess.Process | None = None
+    process: DaemonProcess | None = None
     started: float = 0.0
     state: str = "stopped"  # running | restarting | stopped | failed
     last_exit: int | None = None
     user: str | None = None  # run as this user (ha.cf respawn lines), when we are root
     control: str | None = None  # endpoint of its IPC server, probed with Ping
+    module: str | None = None  # argv is `python -m module ...`: the zygote may fork it
 
 
 class Supervisor:
@@ -159,7 +178,8 @@ class Supervisor:
     def __init__(self, children: list[Child], state_dir: Path, log: Any,
                  policy: RespawnPolicy | None = None, stop_timeout: float = 10.0,
                  probe_interval: float = 5.0, probe_timeout: float = 2.5,
-                 detector: WedgeDetector | None = None) -> None:
+                 detector: WedgeDetector | None = None, forker: Forker | None = None
+                 ) -> None:
         self.children = children
         self.state_dir = state_dir
         self.log = log
@@ -168,8 +188,16 @@ class Supervisor:
         self.probe_interval = probe_interval
         self.probe_timeout = probe_timeout
         self.detector = detector or WedgeDetector()
+        self.forker = forker
         self._stopping = asyncio.Event()
         self._watchers: list[asyncio.Task[None]] = []
+
+    async def _fork(self, child: Child) -> DaemonProcess | None:
+        """The daemon forked by the zygote, or None to start it the plain way."""
+        if self.forker is None or child.module is None or child.user:
+            return None
+        return await self.forker.spawn(child.spec_name, child.module, child.argv[3:],
+                                       dict(os.environ), self.log)
 
     async def _spawn(self, child: Child) -> None:
         loop = asyncio.get_running_loop()
@@ -177,10 +205,14 @@ class Supervisor:
         if child.user and os.geteuid() == 0:
             as_user["user"] = child.user
         launcher = os.getpid()
+        how = "zygote"
         try:
-            child.process = await asyncio.create_subprocess_exec(
-                *child.argv, start_new_session=True,
-                preexec_fn=lambda: die_with_parent(launcher), **as_user)
+            child.process = await self._fork(child)
+            if child.process is None:
+                how = "exec"
+                child.process = await asyncio.create_subprocess_exec(
+                    *child.argv, start_new_session=True,
+                    preexec_fn=lambda: die_with_parent(launcher), **as_user)
         except (OSError, ValueError, KeyError) as error:  # missing program, unknown user
             self.log.error("daemon_spawn_failed", daemon=child.spec_name, error=str(error))
             child.state = "failed"
@@ -188,8 +220,18 @@ class Supervisor:
             return
         child.started = loop.time()
         child.state = "running"
-        self.log.info("daemon_started", daemon=child.spec_name, pid=child.process.pid)
+        self.log.info("daemon_started", daemon=child.spec_name, pid=child.process.pid, how=how)
         self.write_status()
+
+    async def _reap_orphans(self) -> None:
+        """As the node's subreaper, collect exited descendants nobody waits for."""
+        from messaging.forkserver import reap_orphans
+
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.probe_interval)
+            known = {c.process.pid for c in self.children if c.process is not None}
+            reap_orphans(known | (self.forker.pids() if self.forker else set()))
 
     async def _watch(self, child: Child) -> None:
         loop = asyncio.get_running_loop()
@@ -252,6 +294,8 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
+        if self.forker is not None:
+            self._watchers.append(asyncio.create_task(self._reap_orphans()))
         for child in self.children:
             await self._spawn(child)
             self._watchers.append(asyncio.create_task(self._watch(child)))
@@ -279,6 +323,8 @@ class Supervisor:
             self.log.info("daemon_stopped", daemon=child.spec_name, code=process.returncode)
         for watcher in self._watchers:
             watcher.cancel()
+        if self.forker is not None:
+            self.forker.close()
         self.write_status()
 
     def status(self) -> dict[str, Any]:

@@ -24,6 +24,12 @@ from dataclasses import dataclass, field
 PR_SET_PDEATHSIG = 1
 
 
+def prctl(option: int, argument: int | bytes) -> int:
+    """Linux prctl(option, argument): 0 on success (the one libc binding of the package)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return int(libc.prctl(option, argument, 0, 0, 0))
+
+
 def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
     """Ask the kernel to send `sig` to this process when its parent dies (Linux prctl).
 
@@ -31,8 +37,7 @@ def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
     effect, the child has already been re-parented: exit at once instead of running
     unsupervised.
     """
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+    prctl(PR_SET_PDEATHSIG, sig)
     if os.getppid() != parent_pid:
         os._exit(1)
 

@@ -1,0 +1,251 @@
+"""The fork server ("zygote"): one preloaded interpreter that forks the node's daemons.
+
+    python -m messaging.zygote FD MODULE... -- TITLE_SPACE
+
+Separate interpreters each import asyncio, zmq, msgpack, structlog, click and messaging
+(about 17 MB per daemon). The launcher instead starts this process first: it imports the
+common modules and every configured daemon's entry and service modules once, then `gc.collect()` and
+`gc.freeze()` (so the collector never writes to the shared objects and the pages stay
+shared copy-on-write), and serves spawn requests on the inherited SOCK_SEQPACKET socket FD.
+
+Protocol (`request`/`reply`, msgpack through messaging.codec, one datagram each):
+- the zygote sends `{"ready": pid}` once its imports are done;
+- a request is `{"name", "module", "argv", "env"}` with two file descriptors attached
+  (SCM_RIGHTS): the daemon's stdout and stderr;
+- the reply is `{"pid": N}` or `{"error": text}`.
+The daemon is double-forked: its intermediate parent exits at once, so it is re-parented
+to the launcher (a PR_SET_CHILD_SUBREAPER), which waits for it, signals it and gets
+PR_SET_PDEATHSIG from it exactly as for a daemon it started itself.
+
+Invariants: the zygote never creates an event loop, a thread, a zmq Context or socket (a
+fork would copy them half-alive); a forked daemon never returns into the server loop (it
+leaves through `os._exit`); it runs with its own session, default signal handlers, a fresh
+random seed, its own comm (PR_SET_NAME) and a command line rewritten to
+`python -m MODULE ARGV...` so `ps`, the lab and the benchmarks name it as before.
+TITLE_SPACE is a blank argument the launcher sizes so that every daemon's command line fits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import importlib
+import importlib.util
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from messaging.codec import pack, unpack
+
+COMMON_MODULES = ("asyncio", "zmq", "zmq.asyncio", "msgpack", "click", "messaging.logs",
+                  "messaging.ipc", "messaging.client", "messaging.daemon",
+                  "messaging.runtime", "messaging.command", "messaging.config")
+PR_SET_NAME = 15
+MAX_MESSAGE = 1 << 16
+LOG_FDS = 2  # stdout, stderr
+
+
+def request(name: str, module: str, argv: list[str], env: dict[str, str]) -> bytes:
+    """A spawn request (the launcher attaches the daemon's stdout and stderr)."""
+    return pack({"name": name, "module": module, "argv": argv, "env": env})
+
+
+def read_request(data: bytes) -> tuple[str, str, list[str], dict[str, str]]:
+    """The fields of a spawn request; ValueError when it is not one."""
+    message = unpack(data)
+    if not isinstance(message, dict):
+        raise ValueError("spawn request is not a map")
+    name, module = message.get("name"), message.get("module")
+    argv, env = message.get("argv"), message.get("env")
+    if not (isinstance(name, str) and isinstance(module, str) and isinstance(argv, list)
+            and all(isinstance(a, str) for a in argv) and isinstance(env, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())):
+        raise ValueError("spawn request needs name, module, argv (strings), env (strings)")
+    return name, module, argv, env
+
+
+def read_reply(data: bytes) -> int:
+    """The pid in a reply; ChildProcessError with the zygote's words when it failed."""
+    message = unpack(data)
+    if not isinstance(message, dict):
+        raise ChildProcessError("zygote reply is not a map")
+    if isinstance(message.get("pid"), int):
+        return int(message["pid"])
+    raise ChildProcessError(str(message.get("error", "zygote reply without pid")))
+
+
+def preload(modules: list[str]) -> list[str]:
+    """Import the common modules, then each daemon's ``__main__`` (forgotten again, so that
+    runpy executes it afresh as ``__main__`` in the child) and its ``service`` module (some
+    entry modules import it only when they run); freeze everything imported. Returns the
+    modules that failed to import (their daemons still start, unshared)."""
+    failed = []
+    for name in COMMON_MODULES:
+        importlib.import_module(name)
+    for module in modules:
+        for part in ("__main__", "service"):
+            try:
+                if importlib.util.find_spec(f"{module}.{part}") is not None:
+                    importlib.import_module(f"{module}.{part}")
+            except (Exception, SystemExit):  # such a daemon fails in its own process
+                failed.append(f"{module}.{part}")
+        sys.modules.pop(f"{module}.__main__", None)
+    gc.collect()
+    gc.freeze()
+    return failed
+
+
+def set_command_line(argv: list[str]) -> None:
+    """Rewrite /proc/self/cmdline in place (the kernel reads it from our arg area), NUL
+    separated like an exec'd process; truncated at a word when the area is too small."""
+    fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (stat fields 48, 49)
+    room = end - start
+    data = b""
+    for word in argv:
+        encoded = word.encode(errors="surrogateescape") + b"\0"
+        if len(data) + len(encoded) > room:
+            break
+        data += encoded
+    ctypes.memmove(start, data.ljust(room, b"\0"), room)
+
+
+def _set_comm(name: str) -> None:
+    from messaging.watchdog import prctl
+
+    prctl(PR_SET_NAME, name.encode()[:15])
+
+
+def _become_daemon(name: str, module: str, argv: list[str], env: dict[str, str],
+                   fds: list[int], launcher: int, server: socket.socket) -> None:
+    """In the forked daemon: shed the zygote's state, then run MODULE as __main__."""
+    import random
+    import runpy
+
+    from messaging.watchdog import die_with_parent
+
+    os.setsid()
+    die_with_parent(launcher)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD,
+                   signal.SIGPIPE, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    server.close()
+    os.dup2(fds[0], 1)
+    os.dup2(fds[1], 2)
+    for fd in fds:
+        if fd > 2:
+            os.close(fd)
+    os.environ.clear()
+    os.environ.update(env)
+    random.seed()
+    _fresh_runtime_state()
+    sys.argv = [sys.executable, *argv]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+def _fresh_runtime_state() -> None:
+    """Nothing the zygote imported may hand the daemon a shared singleton."""
+    import asyncio
+
+    import structlog
+    import zmq
+
+    asyncio.set_event_loop(None)
+    zmq.Context._instance = None
+    structlog.reset_defaults()
+
+
+def _run_daemon(*args: Any) -> None:
+    """Run the daemon and leave the process with its exit status, never returning."""
+    code = 1
+    try:
+        _become_daemon(*args)
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if done.code is not None and not isinstance(done.code, int):
+            print(done.code, file=sys.stderr)
+    except BaseException:  # whatever ended the daemon is reported, then it exits
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):  # a closed log must not block the exit
+                stream.flush()
+    os._exit(code)
+
+
+def _wait_for_reparent(intermediate: int) -> None:
+    """The daemon waits until its intermediate parent has exited (it is then the
+    launcher's child), so PR_SET_PDEATHSIG is tied to the launcher, not to the exiting
+    intermediate (which would fire it at once)."""
+    import time
+
+    while os.getppid() == intermediate:
+        time.sleep(0.001)
+
+
+def spawn(server: socket.socket, data: bytes, fds: list[int], launcher: int) -> bytes:
+    """Fork one daemon for a request; the reply to send back."""
+    try:
+        name, module, argv, env = read_request(data)
+        if len(fds) != LOG_FDS:
+            raise ValueError(f"spawn request carries {len(fds)} fds, expected {LOG_FDS}")
+    except Exception as error:  # ValueError, or the codec's RemoteProtocolError
+        return pack({"error": str(error)})
+    read_pid, write_pid = os.pipe()
+    intermediate = os.fork()
+    if intermediate == 0:
+        os.close(read_pid)
+        me = os.getpid()  # not the daemon's getppid(): this process may be gone by then
+        if os.fork() == 0:
+            # named before its pid is reported, so no tool ever sees it as the zygote
+            _set_comm(name)
+            set_command_line([sys.executable, "-m", module, *argv])
+            os.write(write_pid, str(os.getpid()).encode())
+            os.close(write_pid)
+            _wait_for_reparent(me)
+            _run_daemon(name, module, argv, env, fds, launcher, server)
+        os._exit(0)
+    os.close(write_pid)
+    with os.fdopen(read_pid, "rb") as pipe:
+        answer = pipe.read()
+    os.waitpid(intermediate, 0)
+    if not answer:
+        return pack({"error": "the daemon died before reporting its pid"})
+    return pack({"pid": int(answer)})
+
+
+def serve(server: socket.socket, launcher: int) -> None:
+    """Answer spawn requests until the launcher closes its end."""
+    while True:
+        data, fds, _, _ = socket.recv_fds(server, MAX_MESSAGE, LOG_FDS + 1)
+        if not data:
+            return
+        try:
+            reply = spawn(server, data, fds, launcher)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        server.send(reply)
+
+
+def main(argv: list[str]) -> None:
+    modules = argv[1:argv.index("--")] if "--" in argv else argv[1:]
+    server = socket.socket(fileno=int(argv[0]))
+    launcher = os.getppid()
+    failed = preload(modules)
+    if failed:
+        print(f"zygote: could not preload {', '.join(failed)}", file=sys.stderr, flush=True)
+    server.send(pack({"ready": os.getpid()}))
+    serve(server, launcher)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,81 @@
+"""The zygote's spawn protocol and what a forked daemon looks like (messaging.zygote,
+messaging.forkserver): real processes, a throwaway daemon package on PYTHONPATH."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from messaging.codec import pack
+from messaging.zygote import read_reply, read_request, request
+
+PROBE_DAEMON = """
+import json, os, random, sys
+from pathlib import Path
+if __name__ == "__main__":  # the zygote imports this module once to preload it
+    print(json.dumps({
+        "name": __name__, "argv": sys.argv[1:], "env": os.environ.get("PROBE"),
+        "cmdline": Path("/proc/self/cmdline").read_bytes().rstrip(b"\\0").decode().split("\\0"),
+        "comm": Path("/proc/self/comm").read_text().strip(), "sid": os.getsid(0) == os.getpid(),
+        "ppid": os.getppid(), "random": random.random(), "pid": os.getpid()}), flush=True)
+    print("to stderr", file=sys.stderr, flush=True)
+    sys.exit(int(sys.argv[1]))
+"""
+
+LAUNCHER = '''
+import asyncio, json, sys
+from messaging.forkserver import Forker, become_subreaper
+assert become_subreaper()
+async def main():
+    forker = Forker(["probe"], title=400)
+    forker.start()
+    results = []
+    for code in (3, 0):
+        process = await forker.spawn("probe-d", "probe", [str(code), "x" * 20], {"PROBE": "y"})
+        results.append([process.pid, await process.wait()])
+    forker.close()
+    print(json.dumps({"launcher": __import__("os").getpid(), "results": results}), flush=True)
+asyncio.run(main())
+'''
+
+
+def test_request_round_trip_and_bad_requests() -> None:
+    data = request("lrmd", "lrmd", ["--state-dir", "/x"], {"A": "b"})
+    assert read_request(data) == ("lrmd", "lrmd", ["--state-dir", "/x"], {"A": "b"})
+    with pytest.raises(ValueError, match="name, module"):
+        read_request(pack({"name": "x", "module": "m", "argv": [1], "env": {}}))
+    with pytest.raises(ValueError, match="not a map"):
+        read_request(pack([1, 2]))
+    assert read_reply(pack({"pid": 42})) == 42
+    with pytest.raises(ChildProcessError, match="no such module"):
+        read_reply(pack({"error": "no such module"}))
+
+
+def test_zygote_forks_a_daemon_that_looks_exec_started(tmp_path: Path) -> None:
+    package = tmp_path / "probe"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(PROBE_DAEMON)
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}:{Path(__file__).resolve().parents[3]}")
+    env.pop("HACLUSTER_NO_ZYGOTE", None)
+    result = subprocess.run([sys.executable, "-c", LAUNCHER], env=env, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    daemons, summary = lines[:-1], lines[-1]
+    assert [d["argv"] for d in daemons] == [["3", "x" * 20], ["0", "x" * 20]]
+    assert [code for _, code in summary["results"]] == [3, 0]
+    assert [d["pid"] for d in daemons] == [pid for pid, _ in summary["results"]]
+    for daemon in daemons:
+        assert daemon["name"] == "__main__" and daemon["env"] == "y" and daemon["sid"]
+        assert daemon["ppid"] == summary["launcher"]  # re-parented to the subreaper
+        assert daemon["cmdline"][1:3] == ["-m", "probe"]
+        assert daemon["cmdline"][3:] == daemon["argv"]
+        assert daemon["comm"] == "probe-d"
+    assert daemons[0]["random"] != daemons[1]["random"]  # reseeded after the fork
+    assert result.stderr.count("to stderr") == 2
