@@ -26,6 +26,7 @@ from crmd.messages import (
     ExecuteFencing,
     FenceCompleted,
     LocalOpResult,
+    LrmdRequest,
     MembershipView,
     ModifyCib,
     PeerMessage,
@@ -39,7 +40,7 @@ from crmd.node_actions import ClearFailures
 from crmd.recorder import merge_status
 from crmd.wire import decode, encode
 from lrmd.api import CancelRequest, ExecRequest, OpCompleted, op_digest
-from messaging.effects import ArmTimer, CancelTimer, Send, TimerFired
+from messaging.effects import ArmTimer, CancelTimer, Node, Send, TimerFired
 
 WALL0 = 1_700_000_000.0
 
@@ -236,11 +237,11 @@ class Cluster:
 
     def _perform(self, name: str, effect: Any) -> None:
         later = self.now + self.delay
-        if isinstance(effect, Send) and effect.destination == "lrmd":
-            if isinstance(effect.message, ExecRequest):
-                self.timeline.append((self.now, effect.message.action, name,
-                                      effect.message.resource))
-                request = effect.message
+        if isinstance(effect, LrmdRequest):
+            if isinstance(effect.request, ExecRequest):
+                self.timeline.append((self.now, effect.request.action, name,
+                                      effect.request.resource))
+                request = effect.request
                 lrmd = self.lrmds[name]
                 if (request.resource, request.action, request.interval_ms) in lrmd.hanging:
                     lrmd.hanging.discard((request.resource, request.action,
@@ -248,13 +249,14 @@ class Cluster:
                     return
                 result = lrmd.run(request, WALL0 + self.now)
                 self._push(later, "event", name, LocalOpResult(result, later))
-            elif not isinstance(effect.message, CancelRequest):
+            elif not isinstance(effect.request, CancelRequest):
                 raise AssertionError(effect)
         elif isinstance(effect, Send):
             # every message between controllers goes through its wire form
             wired = Send(effect.destination, decode(encode(effect.message)))
-            if effect.destination in self.alive:
-                self._push(later, "msg", effect.destination, (name, wired))
+            assert isinstance(effect.destination, Node)
+            if effect.destination.name in self.alive:
+                self._push(later, "msg", effect.destination.name, (name, wired))
         elif isinstance(effect, ArmTimer):
             self._timers[(name, effect.key)] = effect.deadline
             self._push(effect.deadline, "timer", name, effect)

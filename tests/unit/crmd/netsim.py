@@ -14,7 +14,7 @@ from typing import Any
 
 from crmd.election import Election, ElectionTiming, ViewChanged
 from crmd.messages import Credentials, PeerMessage, Vote
-from messaging.effects import ArmTimer, CancelTimer, Send, TimerFired
+from messaging.effects import ArmTimer, CancelTimer, Node, Send, TimerFired
 
 FEATURE_SET = "3.16.2"
 
@@ -109,7 +109,8 @@ class Net:
         self._apply(name, self.nodes[name].handle(TimerFired(timer.key, self.now)))
 
     def _deliver(self, source: str, incarnation: int, send: Send) -> None:
-        target = send.destination
+        assert isinstance(send.destination, Node)
+        target = send.destination.name
         if source not in self.alive or target not in self.alive:
             return
         if self._incarnation[source] != incarnation or target not in self.group_of(source):

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from crmd.election import Election, ElectionTiming, ViewChanged, beats
 from crmd.messages import Credentials, DcClaim, PeerMessage, Vote
-from messaging.effects import Send
+from messaging.effects import Node, Send
 from tests.unit.crmd.netsim import Net
 
 TIMING = ElectionTiming(election_timeout=2.0, dc_deadtime=2.0, holdoff=1.0)
@@ -112,7 +112,7 @@ def test_dc_answers_a_newcomers_vote_with_its_claim() -> None:
     assert dc.is_dc
     dc.handle(ViewChanged(("a", "b"), 3.0))
     effects = dc.handle(PeerMessage("b", Vote(1, Credentials("b", "3.16.2", 5.0)), 3.1))
-    assert effects == [Send("b", DcClaim(dc.credentials))]
+    assert effects == [Send(Node("b"), DcClaim(dc.credentials))]
     assert dc.is_dc
 
 
