@@ -167,8 +167,9 @@ class Election:
 
     def _on_vote(self, source: str, vote: Vote, now: float) -> list[Effect]:
         effects: list[Effect] = []
-        if source == self.dc and vote.credentials != self.dc_credentials:
-            # our DC's controller restarted (same node, new incarnation): the DC is gone
+        if source == self.dc and not self.is_dc:
+            # our DC votes: its controller restarted (new credentials) or it met another
+            # DC and called an election; either way it is no longer our DC
             effects = self._set_dc(None, None, now)
         return effects + self._count_vote(source, vote, now)
 
@@ -210,7 +211,10 @@ class Election:
         if self.is_dc:
             if beats(self.credentials, claim):
                 return [Send(Node(source), DcClaim(self.credentials))]
-            return self._accept(source, claim, now)
+            # Pacemaker's "another DC detected": elect, so that the nodes that followed
+            # us hear of it (merged partitions whose views arrive in different orders
+            # may have dropped the other DC's claim)
+            return self._set_dc(None, None, now) + self._start_election(now)
         if self.dc is None or self.dc_credentials is None or beats(claim, self.dc_credentials):
             return self._accept(source, claim, now)
         return []

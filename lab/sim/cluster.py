@@ -22,10 +22,11 @@ from typing import Any
 
 from lxml import etree
 
-from crmd.api import Controller, ShutdownRequested
+from crmd.api import Controller, ControllerTiming, ShutdownRequested
 from stonithd import api as fencing
 
 from .agents import FenceDevices, ResourceAgents
+from .checks import components
 from .controller import CIB, CRMD, ControllerSettings, cib_text
 from .daemons import ALL_DAEMONS, SimConfig
 from .world import Simulation
@@ -34,10 +35,24 @@ FENCE_DEVICE = "fencing"
 NEVER = 1e9
 
 
-def cluster_cib(path: Path, *, stonith: bool) -> bytes:
-    """The CIB at `path` with an empty status; with `stonith`, fencing enabled and one
-    fence_lab device able to fence every node."""
-    root = etree.parse(str(path)).getroot()
+def nodes_cib(names: list[str]) -> bytes:
+    """A CIB with these nodes (ids 1..N), fencing off and no resources."""
+    nodes = "".join(f'<node id="{i}" uname="{name}"/>' for i, name in enumerate(names, 1))
+    return (
+        '<cib crm_feature_set="3.16.1" validate-with="pacemaker-3.7" epoch="1" '
+        'num_updates="0" admin_epoch="0"><configuration><crm_config>'
+        '<cluster_property_set id="cib-bootstrap-options">'
+        '<nvpair id="opt-stonith-enabled" name="stonith-enabled" value="false"/>'
+        '</cluster_property_set></crm_config>'
+        f"<nodes>{nodes}</nodes><resources/><constraints/></configuration><status/></cib>"
+    ).encode()
+
+
+def cluster_cib(cib: Path | bytes, *, stonith: bool) -> bytes:
+    """The CIB (a file or its text) with an empty status; with `stonith`, fencing enabled
+    and one fence_lab device able to fence every node."""
+    text = cib if isinstance(cib, bytes) else cib.read_bytes()
+    root = etree.fromstring(text)
     status = root.find("status")
     if status is None:
         status = etree.SubElement(root, "status")
@@ -57,10 +72,13 @@ def cluster_cib(path: Path, *, stonith: bool) -> bytes:
 class ControllerCluster:
     """The nodes of a CIB's `nodes` section, every daemon on each, one simulation."""
 
-    def __init__(self, cib: Path, *, stonith: bool = False, results_from_cib: bool = False,
-                 seed: int = 1, keepalive: float = 0.2, deadtime: float = 1.0) -> None:
+    def __init__(self, cib: Path | bytes, *, stonith: bool = False,
+                 results_from_cib: bool = False, seed: int = 1, keepalive: float = 0.2,
+                 deadtime: float = 1.0, timing: ControllerTiming | None = None) -> None:
         self.settings = ControllerSettings(cluster_cib(cib, stonith=stonith),
                                            results_from_cib=results_from_cib)
+        if timing is not None:
+            self.settings.timing = timing
         self.names = sorted(self.settings.node_ids())
         self.agents = ResourceAgents()
         self.devices = FenceDevices(reboot_delay=NEVER)
@@ -153,6 +171,21 @@ class ControllerCluster:
 
     def placement(self) -> set[tuple[str, str]]:
         return {(rsc, n) for n, resources in self.running().items() for rsc in resources}
+
+    def dc_views(self) -> dict[frozenset[str], set[str | None]]:
+        """Per partition (nodes that hear each other): the DCs its controllers believe in."""
+        return {group: {self.controller(n).dc for n in group}
+                for group in components(self.sim)}
+
+    def agreed(self) -> bool:
+        """Every partition has exactly one DC, one of its members, believed by all."""
+        for group, dcs in self.dc_views().items():
+            dc = next(iter(dcs))
+            if len(dcs) != 1 or dc not in group or not self.controller(dc).is_dc:
+                return False
+            if [n for n in group if self.controller(n).is_dc] != [dc]:
+                return False
+        return True
 
     def dc(self) -> str | None:
         dcs = [n for n in sorted(self.alive) if self.controller(n).is_dc]
