@@ -227,9 +227,11 @@ def cib_text(ctx_or_sim: Any, node: str) -> bytes:
 
 
 def _members(ctx: DaemonContext) -> list[str]:
-    """This node's ccm view, alive (the copies a write of this node reaches)."""
+    """The copies a write of this node reaches: its ccm view's members that are alive and
+    that the network lets it reach now (a split is felt before ccm installs a new view)."""
     members = ctx.state.get("members") or (ctx.node,)
-    return [m for m in members if ctx.sim.alive(m)]
+    return [m for m in members if ctx.sim.alive(m) and (
+        m == ctx.node or ctx.sim.network.connected(ctx.node, m))]
 
 
 def _write(ctx: DaemonContext, write: CibWrite) -> None:
