@@ -18,7 +18,6 @@ devices' reboot never powers it back: tests `revive` nodes explicitly).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from lxml import etree
 
@@ -226,6 +225,3 @@ class ControllerCluster:
 
     def trace_lines(self) -> list[str]:
         return [entry.line() for entry in self.sim.trace]
-
-    def records(self) -> Any:
-        return self.settings.record
