@@ -3,7 +3,7 @@
 Other packages (the crmd daemon's shell, lab's whole-cluster simulator, tests) import only
 this module. Everything here is pure: cores take events that carry time and return effects.
 
-Peer messages (the `message` of `Send(node, message)` and `PeerMessage`) travel with
+Peer messages (the `message` of `Send(Node(name), message)` and `PeerMessage`) travel with
 `encode`/`decode` (`PEER_MESSAGES` lists them).
 
 Driving one node (`Controller`):
@@ -17,8 +17,9 @@ message from another node's controller), `TimerFired`, `CibChanged`, `CibSynced`
 node's lrmd), `FenceCompleted` (stonithd), `ShutdownRequested`, `StatusUpdated` (DC only,
 when results travel through the CIB: `Controller(..., results_from_cib=True)`).
 
-Effects out (perform them in order): `Send(node, message)` to another controller or
-`Send("lrmd", ExecRequest | CancelRequest)` to this node's lrmd; `ArmTimer`/`CancelTimer`;
+Effects out (perform them in order): `Send(Node(name), message)` to another controller
+(a node's own controller may be addressed too: the shell delivers it back as a `PeerMessage`)
+or `LrmdRequest(ExecRequest | CancelRequest)` to this node's lrmd; `ArmTimer`/`CancelTimer`;
 `Log`; `ModifyCib(section, xml)` (section "status" merges a node_state, "nodes" a node entry,
 "cib" sets root attributes such as have-quorum and dc-uuid); `DeleteCib(xpath)`;
 `SyncCib(source)` (join: make the partition's CIBs the copy of `source`, '' = this DC's,
@@ -81,6 +82,7 @@ from crmd.messages import (
     JoinOffer,
     JoinRequest,
     LocalOpResult,
+    LrmdRequest,
     MembershipView,
     ModifyCib,
     NodeLeft,
@@ -97,14 +99,13 @@ from crmd.messages import (
     UpdateAttribute,
     Vote,
 )
-from crmd.node_actions import LRMD, NodeExecutor
+from crmd.node_actions import NodeExecutor
 from crmd.recorder import Recorder, merge_status, results_in, timeout_record
 from crmd.transition import TransitionEngine
 from crmd.wire import PEER_MESSAGES, WIRE_VERSION, decode, encode
 
 __all__ = [
     "FEATURE_SET",
-    "LRMD",
     "PEER_MESSAGES",
     "RECHECK_TIMER",
     "TRANSITIONS",
@@ -142,6 +143,7 @@ __all__ = [
     "JoinRequest",
     "JoinTiming",
     "LocalOpResult",
+    "LrmdRequest",
     "MembershipView",
     "ModifyCib",
     "NoVote",

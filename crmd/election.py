@@ -38,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crmd.messages import ControllerStarted, Credentials, DcClaim, NoVote, PeerMessage, Vote
-from messaging.effects import ArmTimer, CancelTimer, Effect, Log, Publish, Send, TimerFired
+from messaging.effects import ArmTimer, CancelTimer, Effect, Log, Node, Publish, Send, TimerFired
 
 TOPIC = "election"
 TIMEOUT_TIMER = "election:timeout"
@@ -156,7 +156,8 @@ class Election:
             return []
         if self.candidate:
             newcomers = members - self.no_votes - {self.name}
-            effects = [Send(peer, Vote(self.round, self.credentials)) for peer in sorted(newcomers)]
+            vote = Vote(self.round, self.credentials)
+            effects = [Send(Node(peer), vote) for peer in sorted(newcomers)]
             return effects + self._check_won(now)
         if self.yielded_to is not None and self.yielded_to not in members:
             return self._start_election(now)
@@ -166,8 +167,9 @@ class Election:
 
     def _on_vote(self, source: str, vote: Vote, now: float) -> list[Effect]:
         effects: list[Effect] = []
-        if source == self.dc and vote.credentials != self.dc_credentials:
-            # our DC's controller restarted (same node, new incarnation): the DC is gone
+        if source == self.dc and not self.is_dc:
+            # our DC votes: its controller restarted (new credentials) or it met another
+            # DC and called an election; either way it is no longer our DC
             effects = self._set_dc(None, None, now)
         return effects + self._count_vote(source, vote, now)
 
@@ -176,7 +178,7 @@ class Election:
             if _version(vote.credentials.feature_set) < _version(self.credentials.feature_set):
                 # an older version must lead (rolling upgrades): give way
                 return self._set_dc(None, None, now) + self._yield(source, vote, now)
-            return [Send(source, DcClaim(self.credentials))]
+            return [Send(Node(source), DcClaim(self.credentials))]
         if self.dc is not None:
             return []  # our DC answers the voter with its claim
         if beats(vote.credentials, self.credentials):
@@ -185,7 +187,7 @@ class Election:
                 and beats(self.yielded_credentials, vote.credentials):
             return []  # the node we yielded to beats this voter too
         if self.candidate:
-            return [Send(source, Vote(self.round, self.credentials))]
+            return [Send(Node(source), Vote(self.round, self.credentials))]
         return self._start_election(now)
 
     def _yield(self, source: str, vote: Vote, now: float) -> list[Effect]:
@@ -193,7 +195,7 @@ class Election:
         self.yielded_to = source
         self.yielded_credentials = vote.credentials
         wait = self.timing.election_timeout + self.timing.dc_deadtime
-        return [Send(source, NoVote(vote.round, source)), CancelTimer(TIMEOUT_TIMER),
+        return [Send(Node(source), NoVote(vote.round, source)), CancelTimer(TIMEOUT_TIMER),
                 ArmTimer(DC_WAIT_TIMER, now + wait)]
 
     def _on_no_vote(self, source: str, no_vote: NoVote, now: float) -> list[Effect]:
@@ -208,8 +210,11 @@ class Election:
             return []
         if self.is_dc:
             if beats(self.credentials, claim):
-                return [Send(source, DcClaim(self.credentials))]
-            return self._accept(source, claim, now)
+                return [Send(Node(source), DcClaim(self.credentials))]
+            # Pacemaker's "another DC detected": elect, so that the nodes that followed
+            # us hear of it (merged partitions whose views arrive in different orders
+            # may have dropped the other DC's claim)
+            return self._set_dc(None, None, now) + self._start_election(now)
         if self.dc is None or self.dc_credentials is None or beats(claim, self.dc_credentials):
             return self._accept(source, claim, now)
         return []
@@ -266,7 +271,7 @@ class Election:
                 Publish(TOPIC, DcChanged(dc, now))]
 
     def _broadcast(self, message: object) -> list[Effect]:
-        return [Send(peer, message) for peer in sorted(self.members - {self.name})]
+        return [Send(Node(peer), message) for peer in sorted(self.members - {self.name})]
 
     def _on_timer(self, event: TimerFired) -> list[Effect]:
         if event.key == TIMEOUT_TIMER and self.candidate:

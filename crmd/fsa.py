@@ -12,12 +12,12 @@ Events in: `MembershipView`, `PeerMessage` (election, join, actions and results 
 controllers), `TimerFired`, `CibChanged`, `CibSynced`, `SchedulerDone`, `LocalOpResult`
 (this node's lrmd), `FenceCompleted` (stonithd), `ShutdownRequested`, `StatusUpdated` (the DC's
 CIB diffs, when results travel through the CIB).
-Effects out: `Send` (to a node name; "lrmd" means this node's lrmd), `ArmTimer`,
+Effects out: `Send` (to `Node(name)`), `LrmdRequest` (this node's lrmd), `ArmTimer`,
 `CancelTimer`, `Log`, `ModifyCib`/`DeleteCib`/`SyncCib` (section "cib" merges root
 attributes), `UpdateAttribute`/`ClearFailures`, `RunScheduler`, `ExecuteFencing`,
 `StopController`.
 Sends addressed to this node are handled inside `handle` (the DC joins and runs actions on
-itself like on any node), so a shell only ever sees Sends to others or to the lrmd.
+itself like on any node), so a shell only ever sees Sends to other nodes.
 
 Invariants: pure (time in events); a node is DC only while its election core says so; only
 the DC runs the join coordinator and the transition engine; fencing of a lost node comes
@@ -72,7 +72,7 @@ from crmd.messages import (
 from crmd.node_actions import NodeExecutor
 from crmd.recorder import Recorder, results_in, timeout_record
 from crmd.transition import TransitionEngine
-from messaging.effects import ArmTimer, CancelTimer, Log, Publish, Send, TimerFired
+from messaging.effects import ArmTimer, CancelTimer, Log, Node, Publish, Send, TimerFired
 from pengine.api import schedule
 
 RECHECK_TIMER = "crmd:recheck"
@@ -250,7 +250,7 @@ class Controller:
             return [UpdateAttribute(event.node, "shutdown", str(int(wall)))]
         if self.dc is None:
             return [Log("shutdown_deferred", "warning", (("reason", "no DC"),))]
-        return [Send(self.dc, ShutdownRequested(event.node, now, event.wall
+        return [Send(Node(self.dc), ShutdownRequested(event.node, now, event.wall
                                                 or now + self.wall_offset))]
 
     def _route(self, effects: list[Effect], now: float) -> list[Effect]:
@@ -259,13 +259,13 @@ class Controller:
         queue = list(effects)
         while queue:
             effect = queue.pop(0)
-            if isinstance(effect, Send) and effect.destination == self.name:
+            if isinstance(effect, Send) and effect.destination == Node(self.name):
                 queue += self._on_peer(PeerMessage(self.name, effect.message, now))
             elif isinstance(effect, Publish) and isinstance(effect.event, DcChanged):
                 queue += self._on_dc_changed(effect.event)
             elif isinstance(effect, (ExecuteResourceAction, ExecuteClusterAction)):
                 queue += self._expect_down(effect)
-                queue.append(Send(effect.node, effect))
+                queue.append(Send(Node(effect.node), effect))
             elif isinstance(effect, RecordActionTimeout):
                 out.append(ModifyCib("status", timeout_record(
                     effect.node, self.node_ids.get(effect.node, effect.node), effect.action,
@@ -370,7 +370,8 @@ class Controller:
             self.coordinator = None
             self.client.joined = False
             # Pacemaker's join announce: a DC that is offering already ignores it
-            return [*self._input(FsaInput.PENDING, now), Send(change.dc, JoinAnnounce(self.name))]
+            return [*self._input(FsaInput.PENDING, now),
+                    Send(Node(change.dc), JoinAnnounce(self.name))]
         self.coordinator = JoinCoordinator(self.name, self.node_ids, self.timing.join)
         effects = self._input(FsaInput.ELECTION_DC, now)
         effects += [ModifyCib("cib", self._root_xml())]

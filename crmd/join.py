@@ -40,7 +40,7 @@ from crmd.messages import (
     UpdateAttribute,
 )
 from lrmd.api import AgentSpec, ExecRequest
-from messaging.effects import ArmTimer, CancelTimer, Log, Send, TimerFired
+from messaging.effects import ArmTimer, CancelTimer, Log, Node, Send, TimerFired
 
 INTEGRATION_TIMER = "join:integration"
 FINALIZATION_TIMER = "join:finalization"
@@ -156,7 +156,7 @@ class JoinCoordinator:
     def _offer(self, node: str) -> list[CrmdEffect]:
         self.phases[node] = JoinPhase.NONE
         self._move(node, JoinPhase.WELCOMED)
-        return [Send(node, JoinOffer(self.join_id, self.dc, self.feature_set))]
+        return [Send(Node(node), JoinOffer(self.join_id, self.dc, self.feature_set))]
 
     def handle(self, event: PeerMessage | CibSynced | TimerFired) -> list[CrmdEffect]:
         if isinstance(event, CibSynced):
@@ -179,7 +179,7 @@ class JoinCoordinator:
             self._move(node, JoinPhase.NACK)
             self.expected[node] = "banned"
             return [Log("join_rejected", "warning", (("node", node),)),
-                    Send(node, JoinAckNack(self.join_id, ack=False))]
+                    Send(Node(node), JoinAckNack(self.join_id, ack=False))]
         self._move(node, JoinPhase.INTEGRATED)
         self.expected[node] = "member"
         version = tuple(request.cib_version)
@@ -209,7 +209,7 @@ class JoinCoordinator:
             self._move(node, JoinPhase.FINALIZED)
             entry = etree.Element("node", id=self.node_id(node), uname=node)
             effects += [ModifyCib("nodes", etree.tostring(entry, encoding="unicode")),
-                        Send(node, JoinAckNack(self.join_id, ack=True))]
+                        Send(Node(node), JoinAckNack(self.join_id, ack=True))]
         return effects
 
     def _confirm(self, confirm: JoinConfirm) -> list[CrmdEffect]:
@@ -272,7 +272,7 @@ class JoinClient:
         if isinstance(message, JoinOffer):
             self.join_id = message.join_id
             self.joined = False
-            return [Send(dc, JoinRequest(message.join_id, self.name, cib_version,
+            return [Send(Node(dc), JoinRequest(message.join_id, self.name, cib_version,
                                          self.feature_set))]
         if isinstance(message, JoinAckNack) and message.join_id == self.join_id:
             if not message.ack:
@@ -282,7 +282,7 @@ class JoinClient:
             state = node_state_xml(self.node_id, self.name, "controld_query_executor_state",
                                    in_ccm=True, crmd_online=True, children=[lrm_xml])
             return [UpdateAttribute(self.name, "#feature-set", self.feature_set),
-                    Send(dc, JoinConfirm(message.join_id, self.name, state))]
+                    Send(Node(dc), JoinConfirm(message.join_id, self.name, state))]
         return []
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from crmd.graph import GraphAction, TransitionGraph
-from lrmd.api import OpCompleted
+from lrmd.api import CancelRequest, ExecRequest, OpCompleted
 from messaging.effects import Effect
 
 # --- election (peer messages) -----------------------------------------------------------
@@ -336,7 +336,15 @@ class ClearFailures:
     resource: str
 
 
-CrmdEffect = (Effect | ModifyCib | DeleteCib | SyncCib | UpdateAttribute | RunScheduler
-              | ExecuteResourceAction | ExecuteFencing | ExecuteClusterAction
+@dataclass(frozen=True, slots=True)
+class LrmdRequest:
+    """Effect: hand `request` to this node's own lrmd (never another node's: the DC reaches
+    a remote lrmd only through that node's controller, as in Pacemaker)."""
+
+    request: ExecRequest | CancelRequest
+
+
+CrmdEffect = (Effect | LrmdRequest | ModifyCib | DeleteCib | SyncCib | UpdateAttribute
+              | RunScheduler | ExecuteResourceAction | ExecuteFencing | ExecuteClusterAction
               | RecordActionTimeout | TransitionFinished | ClearFailures | StopController)
 """Everything a crmd core may return."""

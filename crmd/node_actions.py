@@ -1,7 +1,7 @@
 """A node's side of the transition: run what the DC asks, record results, report back.
 
 `NodeExecutor.execute` turns an `ExecuteResourceAction` into a request to this node's lrmd
-(``Send("lrmd", ExecRequest | CancelRequest)``) after writing the pending record, and
+(an `LrmdRequest` of `ExecRequest` or `CancelRequest`) after writing the pending record, and
 carries out controller-level actions (clear_failcount, lrm_delete, do_shutdown) itself.
 `NodeExecutor.on_result` records an lrmd result (`crmd.recorder`) and sends the DC an
 `ActionResult` under the transition key of the request that started the operation (a
@@ -23,15 +23,15 @@ from crmd.messages import (
     ExecuteClusterAction,
     ExecuteResourceAction,
     LocalOpResult,
+    LrmdRequest,
     ModifyCib,
     StopController,
 )
 from crmd.recorder import Recorder
 from lrmd.api import DEFAULT_TIMEOUT_MS, AgentSpec, CancelRequest, ExecRequest
-from messaging.effects import Log, Send
+from messaging.effects import Log, Node, Send
 from messaging.types import OpStatus
 
-LRMD = "lrmd"
 _DONE_RCS = frozenset({7, 8, 190, 191})  # "error" results the controller records as done
 
 
@@ -78,7 +78,7 @@ class NodeExecutor:
             effects.append(ModifyCib("status", self.recorder.pending(
                 rsc, request.agent, action.task, action.interval_ms,
                 message.transition_key, wall, action.params)))
-        return [*effects, Send(LRMD, request)]
+        return [*effects, LrmdRequest(request)]
 
     def _cancel(self, action: GraphAction, rsc: str, key: str, dc: str) -> list[CrmdEffect]:
         operation = action.meta.get("CRM_meta_operation", "monitor")
@@ -88,10 +88,10 @@ class NodeExecutor:
         if history is not None:
             history.recurring.pop(op_key, None)
         self.keys.pop((rsc, operation, interval), None)
-        return [Send(LRMD, CancelRequest(rsc, operation, interval)),
+        return [LrmdRequest(CancelRequest(rsc, operation, interval)),
                 DeleteCib(f"/cib/status/node_state[@id='{self.node_id}']/lrm/lrm_resources"
                           f"/lrm_resource[@id='{rsc}']/lrm_rsc_op[@id='{op_key}']"),
-                Send(dc, ActionResult(key, self.name, 0, int(OpStatus.DONE), 0.0))]
+                Send(Node(dc), ActionResult(key, self.name, 0, int(OpStatus.DONE), 0.0))]
 
     def _cluster_action(self, action: GraphAction, key: str, dc: str) -> list[CrmdEffect]:
         effects: list[CrmdEffect] = []
@@ -102,7 +102,7 @@ class NodeExecutor:
             self.recorder.forget(rsc)
             effects.append(DeleteCib(f"/cib/status/node_state[@id='{self.node_id}']/lrm"
                                      f"/lrm_resources/lrm_resource[@id='{rsc}']"))
-        ack = Send(dc, ActionResult(key, self.name, 0, int(OpStatus.DONE), 0.0))
+        ack = Send(Node(dc), ActionResult(key, self.name, 0, int(OpStatus.DONE), 0.0))
         if action.task == "do_shutdown":  # acknowledge first: the node stops right after
             return [ack, Log("shutdown_ordered", fields=(("node", self.name),)),
                     StopController("the DC confirmed this node's shutdown")]
@@ -124,6 +124,6 @@ class NodeExecutor:
         status = result.status
         if status == OpStatus.ERROR and result.rc in _DONE_RCS:
             status = int(OpStatus.DONE)  # the DC judges these rcs itself
-        return [*effects, Send(dc, ActionResult(
+        return [*effects, Send(Node(dc), ActionResult(
             key, self.name, result.rc, status, event.now, result.interval_ms,
             result.exit_reason, result.last_rc_change, result.resource, result.action))]

@@ -9,7 +9,11 @@
 Pieces: `world` (Simulation, DaemonSpec, the runners on messaging.runtime's FakeScheduler),
 `network` (loss, delay, partition, cuts, per-datagram receive cost), `daemons` (the specs
 of heartbeat, ccm, lrmd and stonithd, and `SimConfig`), `agents` (fake resource agents and
-fence devices), `checks` (partitions and agreement), `script` (scenario scripts).
+fence devices), `checks` (partitions and agreement), `script` (scenario scripts),
+`controller` (crmd and an in-memory CIB holder standing in for the cib daemon: `CRMD`,
+`CIB`) and `cluster` (`ControllerCluster`: a CIB's nodes with every daemon, audited for
+double runs after every event). Import those two modules by name: they bring crmd and
+pengine, which the membership-only simulations do not need.
 
 Adding a daemon (cib, crmd): write a `DaemonSpec` and pass it in the registry list (or
 `sim.register(spec)`) before `add_nodes`; daemons boot in registry order. For example::

@@ -2,7 +2,8 @@
 
 `ResourceAgents` answers lrmd's `RunAgent` after a fake duration: start/stop mark the
 resource running or not on that node, monitor returns 0 (running) or 7 (not running),
-`fail(node, resource)` makes the resource die behind lrmd's back, and `hang` keeps an
+`fail(node, resource)` makes the resource die behind lrmd's back, `fail_once` makes the
+next run of an action fail (generic error, the resource not running), and `hang` keeps an
 action from ever finishing (lrmd's timeout, SIGTERM and SIGKILL then decide). A node's
 running resources die with the node.
 
@@ -36,6 +37,7 @@ class ResourceAgents:
     duration: dict[str, float] = field(default_factory=dict)  # action -> seconds
     default_duration: float = 0.05
     hang: set[tuple[str, str, str]] = field(default_factory=set)  # node, resource, action
+    fail_once: set[tuple[str, str, str]] = field(default_factory=set)  # next run fails
     ignore_term: bool = False  # a hung agent survives SIGTERM (only SIGKILL ends it)
     runs: list[tuple[float, str, str, str, int]] = field(default_factory=list)
 
@@ -72,6 +74,10 @@ class ResourceAgents:
         pending.discard(effect.call_id)
         running: set[str] = ctx.state.setdefault("running", set())
         resource, action = effect.request.resource, effect.request.action
+        if (ctx.node, resource, action) in self.fail_once:
+            self.fail_once.discard((ctx.node, resource, action))
+            running.discard(resource)
+            return CoreAgentFinished(effect.call_id, int(OcfRc.ERR_GENERIC), now)
         if action == "start":
             running.add(resource)
         elif action == "stop":

@@ -21,7 +21,8 @@ Commands (membership):
   views                     every node's view and quorum
   expect-view A B | C       each group shares one view with exactly those members
   expect-quorate A... / expect-inquorate A...
-Fencing and resource agents (`daemons=all`): see `lab.sim.script_ops`.
+Fencing and resource agents (`daemons=all`): see `lab.sim.script_ops`; whole clusters with
+controllers and a CIB: see `lab.sim.script_crm`.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Run:
     devices: list[str] = field(default_factory=list)  # CIB primitives of fence devices
     constraints: list[str] = field(default_factory=list)  # their location constraints
     clients: int = 0
+    crm: Any = None  # a lab.sim.cluster.ControllerCluster (`crm-cluster`)
 
     def need(self) -> Simulation:
         if self.sim is None:
@@ -111,10 +113,11 @@ def _leading_comments(text: str) -> list[str]:
 
 
 def _execute(run: Run, command: str) -> str:
+    from .script_crm import CRM_COMMANDS
     from .script_ops import OPS_COMMANDS
 
     verb, *args = command.split()
-    handler = _COMMANDS.get(verb) or OPS_COMMANDS.get(verb)
+    handler = _COMMANDS.get(verb) or OPS_COMMANDS.get(verb) or CRM_COMMANDS.get(verb)
     if handler is None:
         raise UsageError(f"unknown scenario command {verb!r}")
     return handler(run, args)

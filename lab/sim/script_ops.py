@@ -164,7 +164,7 @@ def _fence_line(run: Run, entry: TraceEntry) -> str | None:
             f" by {event.executioner or '-'} via {event.device or '-'}")
 
 
-def _op_line(run: Run, entry: TraceEntry) -> str | None:
+def op_line(run: Run, entry: TraceEntry) -> str | None:
     event = entry.event
     if not isinstance(event, OpCompleted):
         return None
@@ -178,7 +178,7 @@ def _power_line(run: Run, entry: TraceEntry) -> str | None:
     return f"{entry.when:7.3f} {entry.node}: {entry.event}"
 
 
-FORMATTERS.extend([_fence_line, _op_line, _power_line])
+FORMATTERS.extend([_fence_line, op_line, _power_line])
 
 OPS_COMMANDS: dict[str, Command] = {
     "fence-device": _fence_device,

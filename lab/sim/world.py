@@ -233,6 +233,17 @@ class Simulation:
         for name in names or tuple(self.names):
             self._boot(name)
 
+    def restart_daemon(self, name: str, daemon: str) -> None:
+        """One daemon of a live node stops and starts again (its process restarted); the
+        node, its other daemons and its memory stay."""
+        node = self.nodes[name]
+        if not node.alive:
+            return
+        node.daemons[daemon].runner.close()
+        self.trace.append(TraceEntry(self.now, name, daemon, "process", "restarted"))
+        ctx = node.daemons[daemon] = DaemonContext(self, node, self.registry[daemon])
+        ctx.spec.boot(ctx)
+
     def _boot(self, name: str) -> None:
         node = self.nodes[name]
         if node.alive:

@@ -52,3 +52,12 @@ def test_the_same_seed_gives_the_same_trace() -> None:
 def test_another_seed_gives_another_trace() -> None:
     text = (HERE / "lossy_network.txt").read_text()
     assert trace_of(text) != trace_of(text.replace("seed=", "seed=9", 1))
+
+
+def test_a_controller_scenario_is_deterministic() -> None:
+    # Issue 10: every scenario also runs in the simulator, deterministically: the whole
+    # trace (views, lrmd results, fencing, power) of a partition with fencing, twice.
+    text = (HERE / "crm_partition_no_quorum_stop.txt").read_text()
+    first, second = trace_of(text), trace_of(text)
+    assert len(first) > 100 and first == second
+    assert any("FenceResult" in line for line in first)

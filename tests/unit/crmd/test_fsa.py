@@ -1,4 +1,4 @@
-"""The controller FSA end to end: cores of every node over a small simulated cluster.
+"""The controller FSA end to end: every daemon core of every node in lab.sim.
 
 Pacemaker's own crm_simulate is the judge where it can be: the placement our cluster
 reaches from a fresh CIB must be the one Pacemaker plans for it, and the final CIB must
@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmd.fsa import FsaInput, FsaState, next_state
+from lab.sim.cluster import ControllerCluster as Cluster
 from tests.oracle import pacemaker_tool
-from tests.unit.crmd.clustersim import WALL0, Cluster, fail_recurring_monitor
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "cib-3node.xml"
@@ -83,8 +83,8 @@ def test_cold_start_reaches_pacemakers_placement_with_one_idle_dc(tmp_path: Path
     cluster.start_all()
     cluster.run_for(10.0)
     dc = cluster.dc()
-    assert dc is not None and cluster.nodes[dc].state is S.IDLE
-    assert {cluster.nodes[n].state for n in cluster.names if n != dc} == {S.NOT_DC}
+    assert dc is not None and cluster.controller(dc).state is S.IDLE
+    assert {cluster.controller(n).state for n in cluster.names if n != dc} == {S.NOT_DC}
     assert cluster.placement() == expected
     current = _pacemaker_agrees(cluster, tmp_path)
     assert "Online: [ alpha beta gamma ]" in current
@@ -102,9 +102,9 @@ def test_lost_node_is_fenced_before_its_resources_start_elsewhere(tmp_path: Path
     cluster.kill("beta")
     cluster.run_for(10.0)
     assert cluster.fenced == ["beta"]
-    fenced_at = next(t for t, what, node, _ in cluster.timeline if what == "fence")
-    moved = [t for t, what, node, rsc in cluster.timeline
-             if what == "start" and t > killed_at and rsc in ("service-ip", "app-data")]
+    fenced_at = cluster.fence_requests[0][0]
+    moved = [t for node in ("alpha", "gamma") for t, rsc in cluster.agent_runs(node, "start")
+             if t > killed_at and rsc in ("service-ip", "app-data")]
     assert moved and min(moved) > fenced_at
     assert {("service-ip", "alpha"), ("app-data", "alpha"),
             ("app-daemon", "alpha")} <= cluster.placement()
@@ -118,12 +118,12 @@ def test_dc_loss_elects_a_new_dc_and_restarts_nothing_needlessly(tmp_path: Path)
     cluster.start_all()
     cluster.run_for(10.0)
     assert cluster.dc() == "alpha"
-    beta_starts = list(cluster.lrmds["beta"].starts)
+    beta_starts = cluster.starts("beta")
     cluster.kill("alpha")
     cluster.run_for(10.0)
-    assert cluster.dc() == "beta" and cluster.nodes["beta"].state is S.IDLE
+    assert cluster.dc() == "beta" and cluster.controller("beta").state is S.IDLE
     assert cluster.fenced == ["alpha"]
-    new_starts = cluster.lrmds["beta"].starts[len(beta_starts):]
+    new_starts = cluster.starts("beta")[len(beta_starts):]
     assert not {"service-ip", "app-data", "app-daemon"} & set(new_starts), new_starts
     _pacemaker_agrees(cluster, tmp_path)
 
@@ -134,10 +134,10 @@ def test_failed_monitor_is_recovered_and_counted(tmp_path: Path, via_cib: bool) 
     cluster = Cluster(EXAMPLE, stonith=True, results_from_cib=via_cib)
     cluster.start_all()
     cluster.run_for(10.0)
-    starts_before = cluster.lrmds["alpha"].starts.count("heartbeat-probe")
-    fail_recurring_monitor(cluster, "alpha", "heartbeat-probe", 10000)
-    cluster.run_for(5.0)
-    assert cluster.lrmds["alpha"].starts.count("heartbeat-probe") == starts_before + 1
+    starts_before = cluster.starts("alpha").count("heartbeat-probe")
+    cluster.fail_resource("alpha", "heartbeat-probe")
+    cluster.run_for(15.0)  # the 10 s monitor notices, the DC recovers in place
+    assert cluster.starts("alpha").count("heartbeat-probe") == starts_before + 1
     assert ("heartbeat-probe", "alpha") in cluster.placement()
     text = cluster.cib_text().decode()
     assert 'name="fail-count-heartbeat-probe#monitor_10000" value="1"' in text
@@ -152,7 +152,7 @@ def test_same_inputs_same_run() -> None:
         cluster.run_for(10.0)
         cluster.kill("beta")
         cluster.run_for(10.0)
-        runs.append((cluster.timeline, cluster.cib_text()))
+        runs.append((cluster.trace_lines(), cluster.cib_text()))
     assert runs[0] == runs[1]
 
 
@@ -165,12 +165,13 @@ def test_fenced_node_rejoins_cleanly_and_nothing_moves(tmp_path: Path) -> None:
     cluster.run_for(10.0)
     assert cluster.fenced == ["gamma"]
     before = cluster.placement()
+    revived_at = cluster.now
     cluster.revive("gamma")
     cluster.run_for(10.0)
-    assert cluster.nodes["gamma"].state is S.NOT_DC and cluster.nodes["gamma"].dc == "alpha"
+    gamma = cluster.controller("gamma")
+    assert gamma.state is S.NOT_DC and gamma.dc == "alpha"
     assert cluster.placement() == before
-    probes = [rsc for t, what, node, rsc in cluster.timeline if node == "gamma"
-              and what == "monitor" and t > 20.0]
+    probes = [rsc for t, rsc in cluster.requests("gamma", "monitor") if t > revived_at]
     assert set(probes) >= {"service-ip", "app-data", "heartbeat-probe"}, "re-probed"
     current = _pacemaker_agrees(cluster, tmp_path)
     assert "Online: [ alpha beta gamma ]" in current
@@ -195,11 +196,11 @@ def test_partition_without_fencing_stops_the_minority_and_heals() -> None:
     cluster.run_for(10.0)
     cluster.partition([["alpha", "gamma"], ["beta"]])
     cluster.run_for(15.0)
-    assert cluster.nodes["beta"].is_dc and not cluster.nodes["beta"].quorate
-    assert not cluster.lrmds["beta"].running, "no-quorum-policy=stop"
-    cluster.partition([["alpha", "beta", "gamma"]])
+    assert cluster.controller("beta").is_dc and not cluster.controller("beta").quorate
+    assert not cluster.running()["beta"], "no-quorum-policy=stop"
+    cluster.heal()
     cluster.run_for(15.0)
-    assert cluster.dc() == "alpha" and cluster.nodes["beta"].state is S.NOT_DC
+    assert cluster.dc() == "alpha" and cluster.controller("beta").state is S.NOT_DC
     assert len(cluster.placement()) == 4
 
 
@@ -214,7 +215,7 @@ def test_node_shutdown_moves_resources_then_leaves_without_fencing(tmp_path: Pat
     assert cluster.stopped == ["beta"] and cluster.fenced == []
     assert {("service-ip", "alpha"), ("app-data", "alpha"),
             ("app-daemon", "alpha")} <= cluster.placement()
-    stops = [t for t, what, node, rsc in cluster.timeline if node == "beta" and what == "stop"]
+    stops = cluster.requests("beta", "stop")
     assert len(stops) == 3, "beta stopped its three resources before leaving"
     assert cluster.violations == []
     current = _pacemaker_agrees(cluster, tmp_path)
@@ -227,15 +228,14 @@ def test_controller_restart_rejoins_reprobes_and_restarts_nothing(tmp_path: Path
     cluster.start_all()
     cluster.run_for(10.0)
     before = cluster.placement()
-    starts = len(cluster.lrmds["beta"].starts)
+    starts = len(cluster.starts("beta"))
     restarted_at = cluster.now
     cluster.restart_controller("beta")
     cluster.run_for(15.0)
-    assert cluster.nodes["beta"].state is S.NOT_DC and cluster.dc() == "alpha"
+    assert cluster.controller("beta").state is S.NOT_DC and cluster.dc() == "alpha"
     assert cluster.placement() == before and cluster.fenced == []
-    assert len(cluster.lrmds["beta"].starts) == starts, "nothing restarted"
-    probed = {rsc for t, what, node, rsc in cluster.timeline
-              if node == "beta" and what == "monitor" and t > restarted_at}
+    assert len(cluster.starts("beta")) == starts, "nothing restarted"
+    probed = {rsc for t, rsc in cluster.requests("beta", "monitor") if t > restarted_at}
     assert {"service-ip", "app-data", "app-daemon"} <= probed
     _pacemaker_agrees(cluster, tmp_path)
 
@@ -260,8 +260,8 @@ def test_migration_threshold_moves_a_failed_resource(tmp_path: Path) -> None:
     cluster.start_all()
     cluster.run_for(10.0)
     assert ("heartbeat-probe", "alpha") in cluster.placement()
-    fail_recurring_monitor(cluster, "alpha", "heartbeat-probe", 10000)
-    cluster.run_for(5.0)
+    cluster.fail_resource("alpha", "heartbeat-probe")
+    cluster.run_for(15.0)
     moved = {node for rsc, node in cluster.placement() if rsc == "heartbeat-probe"}
     assert len(moved) == 1 and moved != {"alpha"}
     _pacemaker_agrees(cluster, tmp_path)
@@ -269,10 +269,8 @@ def test_migration_threshold_moves_a_failed_resource(tmp_path: Path) -> None:
 
 @pytest.mark.oracle
 def test_failed_start_bans_the_node_and_the_group_goes_elsewhere(tmp_path: Path) -> None:
-    from tests.unit.crmd.clustersim import FakeLrmd
-
     cluster = Cluster(EXAMPLE, stonith=True)
-    cluster.prepared["beta"] = FakeLrmd(failing={("app-data", "start", 0)})
+    cluster.fail_next("beta", "app-data", "start")
     cluster.start_all()
     cluster.run_for(15.0)
     text = cluster.cib_text().decode()
@@ -286,10 +284,8 @@ def test_failed_start_bans_the_node_and_the_group_goes_elsewhere(tmp_path: Path)
 
 @pytest.mark.parametrize("via_cib", [False, True], ids=["direct", "via-cib"])
 def test_an_action_that_never_answers_times_out_and_is_recovered(via_cib: bool) -> None:
-    from tests.unit.crmd.clustersim import FakeLrmd
-
     cluster = Cluster(EXAMPLE, stonith=True, results_from_cib=via_cib)
-    cluster.prepared["alpha"] = FakeLrmd(hanging={("heartbeat-probe", "start", 0)})
+    cluster.lose_request("alpha", "heartbeat-probe", "start")
     cluster.start_all()
     cluster.run_for(10.0)
     assert not any(rsc == "heartbeat-probe" for rsc, _ in cluster.placement())
@@ -298,7 +294,8 @@ def test_an_action_that_never_answers_times_out_and_is_recovered(via_cib: bool) 
     assert "Controller on alpha did not return result in time" in text
     assert 'name="fail-count-heartbeat-probe#start_0" value="INFINITY"' in text
     stamp = re.search(r'name="last-failure-heartbeat-probe#start_0" value="(\d+)"', text)
-    assert stamp is not None and 80 <= int(stamp.group(1)) - WALL0 <= 90, "epoch of the expiry"
+    wall0 = cluster.sim.scheduler.wall() - cluster.now
+    assert stamp is not None and 80 <= int(stamp.group(1)) - wall0 <= 90, "epoch of the expiry"
     cluster.run_for(10.0)
     where = {node for rsc, node in cluster.placement() if rsc == "heartbeat-probe"}
     assert len(where) == 1 and where != {"alpha"}
@@ -308,11 +305,12 @@ def test_fencing_that_keeps_failing_is_given_up_after_max_attempts() -> None:
     cluster = Cluster(EXAMPLE, stonith=True)
     cluster.start_all()
     cluster.run_for(10.0)
-    cluster.fencing_broken = True
+    cluster.break_fencing()
     cluster.kill("beta")
     cluster.run_for(60.0)
-    assert cluster.fence_attempts == ["beta"] * 10, "stonith-max-attempts"
-    assert cluster.nodes["alpha"].state is S.IDLE
+    assert [target for _, _, target, _ in cluster.fence_requests] == ["beta"] * 10, \
+        "stonith-max-attempts"
+    assert cluster.controller("alpha").state is S.IDLE
     assert not any(rsc in ("app-data", "service-ip") for rsc, _ in cluster.placement()), \
         "nothing of the unfenced node starts elsewhere"
 
@@ -339,14 +337,14 @@ def test_any_fault_sequence_settles_on_one_idle_dc_without_double_runs(
             cut = 1 + pick % (len(alive) - 1)
             cluster.partition([alive[:cut], alive[cut:]])
         elif fault == "heal":
-            cluster.partition([alive])
+            cluster.heal()
         elif fault == "restart":
             cluster.restart_controller(alive[pick % len(alive)])
         cluster.run_for(gap)
-    cluster.partition([sorted(cluster.alive)])
+    cluster.heal()
     cluster.run_for(120.0)
     dc = cluster.dc()
-    assert dc is not None and cluster.nodes[dc].state is S.IDLE
-    assert all(cluster.nodes[n].dc == dc for n in cluster.alive)
-    assert {cluster.nodes[n].state for n in cluster.alive if n != dc} <= {S.NOT_DC}
+    assert dc is not None and cluster.controller(dc).state is S.IDLE
+    assert all(cluster.controller(n).dc == dc for n in cluster.alive)
+    assert {cluster.controller(n).state for n in cluster.alive if n != dc} <= {S.NOT_DC}
     assert cluster.violations == [], "a resource ran on two nodes at once"

@@ -32,7 +32,7 @@ from crmd.messages import (
     UpdateAttribute,
 )
 from crmd.recorder import merge_status
-from messaging.effects import Send, TimerFired
+from messaging.effects import Node, Send, TimerFired
 from tests.oracle import pacemaker_tool
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -56,7 +56,8 @@ class Wire:
         while queue:
             effect = queue.pop(0)
             if isinstance(effect, Send) and isinstance(effect.message, (JoinOffer, JoinAckNack)):
-                node = effect.destination
+                assert isinstance(effect.destination, Node)
+                node = effect.destination.name
                 if node in self.silent:
                     continue
                 queue += self.clients[node].handle(

@@ -1,0 +1,227 @@
+"""A whole cluster with controllers, driven from tests: `lab.sim` with crmd and the CIB.
+
+    cluster = ControllerCluster(Path("examples/cib-3node.xml"), stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    cluster.kill("beta")          # power cut; heartbeat and ccm notice, the DC fences
+    cluster.run_for(10.0)
+    assert cluster.violations == []
+
+Every node runs heartbeat, ccm, lrmd, stonithd, the CIB holder and crmd on the one
+simulation (`lab.sim.world`): this module only builds the configuration and answers
+questions. `run_for` audits after every event of the queue: a unique resource active on
+two nodes at once (sampled from every live node's lrmd agents, never from the CIB) is
+recorded in `violations`. Fencing powers the target off and leaves it off (the fence
+devices' reboot never powers it back: tests `revive` nodes explicitly).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lxml import etree
+
+from crmd.api import Controller, ControllerTiming, ShutdownRequested
+from stonithd import api as fencing
+
+from .agents import FenceDevices, ResourceAgents
+from .checks import components
+from .controller import CIB, CRMD, ControllerSettings, cib_text
+from .daemons import ALL_DAEMONS, SimConfig
+from .world import Simulation
+
+FENCE_DEVICE = "fencing"
+NEVER = 1e9
+
+
+def nodes_cib(names: list[str]) -> bytes:
+    """A CIB with these nodes (ids 1..N), fencing off and no resources."""
+    nodes = "".join(f'<node id="{i}" uname="{name}"/>' for i, name in enumerate(names, 1))
+    return (
+        '<cib crm_feature_set="3.16.1" validate-with="pacemaker-3.7" epoch="1" '
+        'num_updates="0" admin_epoch="0"><configuration><crm_config>'
+        '<cluster_property_set id="cib-bootstrap-options">'
+        '<nvpair id="opt-stonith-enabled" name="stonith-enabled" value="false"/>'
+        '</cluster_property_set></crm_config>'
+        f"<nodes>{nodes}</nodes><resources/><constraints/></configuration><status/></cib>"
+    ).encode()
+
+
+def cluster_cib(cib: Path | bytes, *, stonith: bool) -> bytes:
+    """The CIB (a file or its text) with an empty status; with `stonith`, fencing enabled
+    and one fence_lab device able to fence every node."""
+    text = cib if isinstance(cib, bytes) else cib.read_bytes()
+    root = etree.fromstring(text)
+    status = root.find("status")
+    if status is None:
+        status = etree.SubElement(root, "status")
+    for child in list(status):
+        status.remove(child)
+    if stonith:
+        for pair in root.iter("nvpair"):
+            if pair.get("name") == "stonith-enabled":
+                pair.set("value", "true")
+        resources = root.find("configuration/resources")
+        assert resources is not None
+        resources.insert(0, etree.fromstring(
+            f'<primitive id="{FENCE_DEVICE}" class="stonith" type="fence_lab"/>'))
+    return etree.tostring(root)
+
+
+class ControllerCluster:
+    """The nodes of a CIB's `nodes` section, every daemon on each, one simulation."""
+
+    def __init__(self, cib: Path | bytes, *, stonith: bool = False,
+                 results_from_cib: bool = False, seed: int = 1, keepalive: float = 0.2,
+                 deadtime: float = 1.0, timing: ControllerTiming | None = None) -> None:
+        self.settings = ControllerSettings(cluster_cib(cib, stonith=stonith),
+                                           results_from_cib=results_from_cib)
+        if timing is not None:
+            self.settings.timing = timing
+        self.names = sorted(self.settings.node_ids())
+        self.agents = ResourceAgents()
+        self.devices = FenceDevices(reboot_delay=NEVER)
+        config = SimConfig(keepalive=keepalive, deadtime=deadtime,
+                           resource_agents=self.agents, fence_devices=self.devices,
+                           fencing_cib=self.settings.cib.decode() if stonith else None,
+                           extra={"crmd": self.settings})
+        self.sim = Simulation([*ALL_DAEMONS, CIB, CRMD], seed=seed, config=config)
+        self.violations: list[tuple[float, str, str, str]] = []
+
+    # ----------------------------------------------------------------- faults
+    def start_all(self) -> None:
+        self.sim.add_nodes(self.names)
+
+    def kill(self, name: str) -> None:
+        self.sim.kill(name)
+
+    def revive(self, name: str) -> None:
+        """The node boots again (empty history, a fresh CIB copy) and the network heals."""
+        self.sim.start(name)
+        self.sim.network.heal()
+
+    def partition(self, groups: list[list[str]]) -> None:
+        self.sim.network.groups = [frozenset(g) for g in groups]
+
+    def heal(self) -> None:
+        self.sim.network.heal()
+
+    def restart_controller(self, name: str) -> None:
+        """Only crmd restarts: the node stays in the view, its lrmd keeps running."""
+        self.sim.restart_daemon(name, "crmd")
+
+    def request_shutdown(self, name: str) -> None:
+        """`hacluster node stop` on `name`: its controller asks the DC."""
+        self.sim.feed(name, "crmd", lambda now: ShutdownRequested(name, now))
+
+    def break_fencing(self) -> None:
+        """Every fencing attempt with the cluster's device fails from now on."""
+        self.devices.failing.add(FENCE_DEVICE)
+
+    def fail_resource(self, node: str, resource: str) -> None:
+        """The resource dies on `node` behind lrmd's back (its monitor will notice)."""
+        self.agents.fail(self.sim.daemon(node, "lrmd"), resource)
+
+    def fail_next(self, node: str, resource: str, action: str) -> None:
+        """The next run of `action` of `resource` on `node` fails (generic error)."""
+        self.agents.fail_once.add((node, resource, action))
+
+    def lose_request(self, node: str, resource: str, action: str) -> None:
+        """`node`'s lrmd never gets the controller's next request for that action."""
+        self.settings.lost_requests.add((node, resource, action))
+
+    # ----------------------------------------------------------------- running
+    def run_for(self, seconds: float) -> None:
+        """Advance time, auditing after every event."""
+        scheduler = self.sim.scheduler
+        end = self.sim.now + seconds
+        while (deadline := scheduler.next_deadline()) is not None and deadline <= end:
+            scheduler.step()
+            self.audit()
+        scheduler.run_until(end)
+
+    def audit(self) -> None:
+        """No resource active on two nodes at once, by every live node's lrmd agents."""
+        seen: dict[str, str] = {}
+        for node, resources in sorted(self.running().items()):
+            for rsc in sorted(resources):
+                if rsc in seen:
+                    self.violations.append((self.sim.now, rsc, seen[rsc], node))
+                seen[rsc] = node
+
+    # ----------------------------------------------------------------- questions
+    @property
+    def now(self) -> float:
+        return self.sim.now
+
+    @property
+    def alive(self) -> set[str]:
+        return {n for n in self.names if self.sim.alive(n)}
+
+    def controller(self, name: str) -> Controller:
+        core = self.sim.core(name, "crmd")
+        assert isinstance(core, Controller)
+        return core
+
+    def running(self) -> dict[str, set[str]]:
+        """What every live node's lrmd agents run now."""
+        return {n: set(self.sim.daemon(n, "lrmd").state.get("running", ()))
+                for n in sorted(self.alive)}
+
+    def placement(self) -> set[tuple[str, str]]:
+        return {(rsc, n) for n, resources in self.running().items() for rsc in resources}
+
+    def dc_views(self) -> dict[frozenset[str], set[str | None]]:
+        """Per partition (nodes that hear each other): the DCs its controllers believe in."""
+        return {group: {self.controller(n).dc for n in group}
+                for group in components(self.sim)}
+
+    def agreed(self) -> bool:
+        """Every partition has exactly one DC, one of its members, believed by all."""
+        for group, dcs in self.dc_views().items():
+            dc = next(iter(dcs))
+            if len(dcs) != 1 or dc not in group or not self.controller(dc).is_dc:
+                return False
+            if [n for n in group if self.controller(n).is_dc] != [dc]:
+                return False
+        return True
+
+    def dc(self) -> str | None:
+        dcs = [n for n in sorted(self.alive) if self.controller(n).is_dc]
+        return dcs[0] if len(dcs) == 1 else None
+
+    def cib_text(self, node: str | None = None) -> bytes:
+        """A node's CIB copy (default: the DC's)."""
+        return cib_text(self.sim, node or self.dc() or sorted(self.alive)[0])
+
+    def agent_runs(self, node: str, action: str) -> list[tuple[float, str]]:
+        """(time, resource) of every run of `action` by `node`'s lrmd agents."""
+        return [(t, rsc) for t, n, rsc, act, _ in self.agents.runs
+                if n == node and act == action]
+
+    def requests(self, node: str, action: str, interval_ms: int = 0) -> list[tuple[float, str]]:
+        """(time, resource) of every request of `node`'s controller to its lrmd."""
+        return [(t, rsc) for t, n, rsc, act, interval in self.settings.record.lrmd
+                if n == node and act == action and interval == interval_ms]
+
+    def starts(self, node: str) -> list[str]:
+        return [rsc for _, rsc in self.agent_runs(node, "start")]
+
+    @property
+    def fenced(self) -> list[str]:
+        """Targets of successful fencing, once per operation (as its origin recorded)."""
+        return [e.event.target for e in self.sim.trace
+                if e.topic == fencing.FENCE_TOPIC and isinstance(e.event, fencing.FenceResult)
+                and e.event.ok and e.event.origin == e.node]
+
+    @property
+    def fence_requests(self) -> list[tuple[float, str, str, str]]:
+        """(time, DC, target, action) of every fencing the controllers asked for."""
+        return list(self.settings.record.fencing)
+
+    @property
+    def stopped(self) -> list[str]:
+        return list(self.settings.record.stopped)
+
+    def trace_lines(self) -> list[str]:
+        return [entry.line() for entry in self.sim.trace]
