@@ -55,3 +55,17 @@ def test_daemons_are_independent_and_reached_through_their_api(path: Path) -> No
             "(shared contracts live in messaging)"
         if len(parts) > 1:
             assert parts[1] == "api", f"{path} imports {name}; use {parts[0]}.api"
+
+
+def test_test_modules_have_unique_names() -> None:
+    """Test directories have no __init__.py, so pytest imports each test module by its bare
+    name: two files with one name make the second fail to collect (the run stops there)."""
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        if path.name in ("conftest.py", "__init__.py") or ".venv" in path.parts:
+            continue
+        if path.name in seen:
+            clashes.append(f"{seen[path.name].relative_to(REPO)} and {path.relative_to(REPO)}")
+        seen.setdefault(path.name, path)
+    assert not clashes, clashes
