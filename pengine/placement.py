@@ -19,6 +19,7 @@ from pengine.failcounts import fail_count
 from pengine.scores import INF, add, char2score, score2str
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
+from pengine.unpack_resources import RscConfig
 from pengine.utilization import (
     combine,
     compare_capacity,
@@ -63,13 +64,34 @@ def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
         dep_rsc = u.rsc(c.dependent)
         if dep_rsc.kind == "clone" and c.dependent_role in (Role.PROMOTED, Role.UNPROMOTED):
             continue
-        heads = list(dep_rsc.children) if dep_rsc.kind == "clone" else [c.dependent]
+        heads = [c.dependent]
+        if dep_rsc.kind == "clone":
+            # append_parent_colocation: a finite positive "clone with X" reaches the instances
+            # only when not every available node gets one (clone-max < available nodes).
+            if not (c.score < 0 or c.score >= INF
+                    or dep_rsc.clone_max < _available_count(u, cons, dep_rsc)):
+                continue
+            heads = list(dep_rsc.children)
         for head in heads:
             dep = _members(u, head)
             if dep:
                 out.append(Colocation(c.id, dep[0], primary, c.score, c.dependent_role,
                                       c.primary_role, c.node_attribute, c.influence))
     return out
+
+
+def _available_count(u: Unpacked, cons: Constraints, clone: RscConfig) -> int:
+    """Available nodes in the clone's allowed-node table (distribute_children's count)."""
+    if u.options.symmetric:
+        return sum(1 for n in u.nodes if n.available)
+    allowed: set[str] = set()
+    for prim in _members(u, clone.id):
+        allowed.update(node for node, _score, _tag in u.states[prim].locations
+                       if node is not None)
+    for loc in cons.locations:
+        if loc.rsc == clone.id:
+            allowed.update(node for node, _score in loc.scores)
+    return sum(1 for n in u.nodes if n.available and n.name in allowed)
 
 
 def _members(u: Unpacked, rid: str) -> list[str]:

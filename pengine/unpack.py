@@ -68,6 +68,9 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
             _apply_target_role(rsc, st, rsc.id in promotable)
     requires.update((r.id, resource_requires(r, options, any_unfencing))
                     for r in resources if r.kind == "primitive" and r.id not in requires)
+    # An orphaned fencing device found in the status is unpacked like a configured one
+    # (pe__unpack_resource sets pe_flag_have_stonith_resource), so it enables fencing.
+    have_device = have_device or any(r.orphan and r.standard == "stonith" for r in resources)
     return Unpacked(
         now=now, options=options, nodes=tuple(nodes), resources=tuple(resources),
         states=states, fence_requests=tuple(requests), failed_ops=tuple(walker.failed_ops),
@@ -94,6 +97,8 @@ def _unpack_lrm_resource(
     anonymous: tuple[dict[str, list[list[str]]], set[str]],
 ) -> None:
     clones, no_slot = anonymous
+    if not options.shutdown_lock and lrm_rsc.find("lrm_rsc_op") is None:
+        return  # unpack_lrm_resource: no operations, nothing to learn (not even an orphan)
     rid = lrm_rsc.get("id") or ""
     base = rid.split(":", 1)[0]
     if base in clones:
