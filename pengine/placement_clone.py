@@ -38,17 +38,18 @@ def _instance_cmp(placer: _Placer, priorities: dict[str, int], a: str, b: str) -
             return -1 if first > second else 1
     if node_a is None or node_b is None:
         return 0 if node_a is None and node_b is None else (1 if node_a is None else -1)
-    checks = (
-        lambda inst, node: placer.nodes[node].available,
-        lambda inst, node: node in placer.tables[placer.primitives_under(inst)[0]],
-        lambda inst, node: not any(placer.u.states[p].failed
-                                   for p in placer.primitives_under(inst)),
-    )
-    for check in checks:
-        first, second = check(a, node_a), check(b, node_b)
+    # current node can run resources; clone allowed there; not failed
+    for first, second in zip(_later_facts(placer, a, node_a), _later_facts(placer, b, node_b),
+                             strict=True):
         if first != second:
             return -1 if first else 1
     return _number(a) - _number(b)
+
+
+def _later_facts(placer: _Placer, inst: str, node: str) -> tuple[bool, bool, bool]:
+    prims = placer.primitives_under(inst)
+    return (placer.nodes[node].available, node in placer.tables[prims[0]],
+            not any(placer.u.states[p].failed for p in prims))
 
 
 def _number(inst: str) -> int:
@@ -104,8 +105,10 @@ def distribute(placer: _Placer, cid: str) -> None:
     priorities = {inst: clone.priority for inst in clone.children}
     if clone.promotable:
         priorities = add_promotion_scores(placer, cid)
-    ordered = sorted(clone.children, key=functools.cmp_to_key(
-        lambda a, b: _instance_cmp(placer, priorities, a, b)))
+    def compare(a: str, b: str) -> int:
+        return _instance_cmp(placer, priorities, a, b)
+
+    ordered = sorted(clone.children, key=functools.cmp_to_key(compare))
     instances = list(enumerate(ordered))
     counts: dict[str, int] = {}
     allocated = 0
