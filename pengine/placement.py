@@ -244,8 +244,18 @@ class _Placer:
                 count, _ = fail_count(rsc, worker, u.options, u.now,
                                       block_failure=st.block_failure)
                 if count > 0 and threshold - count <= 0:
-                    self._add(self.tables[rsc.id], worker.name, -INF)
+                    for banned in self._ban_scope(rsc.id):
+                        self._add(self.tables[banned], worker.name, -INF)
                     self.threshold_bans.setdefault(rsc.id, set()).add(worker.name)
+
+    def _ban_scope(self, rid: str) -> list[str]:
+        """pcmk__threshold_reached bans an anonymous clone instance's whole clone."""
+        if rid not in self.anonymous:
+            return [rid]
+        top = self.u.rsc(rid)
+        while top.parent is not None:
+            top = self.u.rsc(top.parent)
+        return self.primitives_under(top.id)
 
     def run(self) -> Placement:
         order = [r.id for r in self.u.resources if r.parent is None]
