@@ -173,7 +173,8 @@ class PrimitiveActions:
 
     def start(self, rid: str, node: str | None, optional: bool) -> None:
         act = self.action(rid, "start", node, True)
-        if act.runnable and not optional:
+        # An unmanaged resource's actions stay optional (custom_action re-forces it).
+        if act.runnable and not optional and self.p.managed.get(rid, True):
             act.optional = False
 
     def _step(self, rid: str, frm: Role, to: Role, chosen: str | None, optional: bool) -> None:

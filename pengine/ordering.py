@@ -305,11 +305,12 @@ def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
     if f.runnable and f.optional:
         f.optional = False
         changed = True
-    if not f.optional and t.optional:
-        t.optional = False
+    if not t.optional and f.optional:  # a required 'then' makes 'first' required
+        f.optional = False
         changed = True
     if not f.optional and not f.runnable and t.runnable:
         t.runnable = False
+        _set_reason(t, f, "unrunnable")  # pe_action_implies names the first action
         changed = True
     return changed
 
