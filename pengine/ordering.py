@@ -335,7 +335,9 @@ def propagate(links: list[Link], ctx: Context) -> None:
         inner = True
         while inner:
             inner = False
-            for link in links:
+            # order_actions prepends to actions_before: of two orderings that make the same
+            # action required, the later one is seen first and names the reason.
+            for link in reversed(links):
                 if _apply_required(link, ctx):
                     inner = changed = True
         for link in links:
