@@ -14,6 +14,7 @@ from pengine.rules import RuleContext
 from pengine.scores import INF
 from pengine.state import RscState, Unpacked
 from pengine.unpack_history import HistoryUnpacker
+from pengine.unpack_migration import apply_migrations
 from pengine.unpack_nodes import NodeWork, apply_node_states, unpack_nodes
 from pengine.unpack_options import Options, unpack_options
 from pengine.unpack_resources import (
@@ -58,6 +59,7 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
         for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
             _unpack_lrm_resource(lrm_rsc, node, resources, states, walker, options,
                                  (clones, no_slot))
+    apply_migrations(states, nodes)
     _block_groups(resources, states)
     promotable = _promotable_primitives(resources)
     for rsc in resources:
