@@ -53,5 +53,9 @@ def apply_migrations(states: dict[str, RscState], nodes: list[NodeWork]) -> None
             node = by_name.get(target)
             settled = [op for op in on_target if not _pending(op)]
             if node is not None and node.online and settled and target not in st.running_on:
-                st.running_on.append(target)
+                # native_add_running(target) happens while the source's entries are read,
+                # before the source itself is added: the target comes first.
+                at = st.running_on.index(source) if source in st.running_on \
+                    else len(st.running_on)
+                st.running_on.insert(at, target)
                 st.role = max(st.role, Role.STARTED)
