@@ -173,7 +173,8 @@ class PrimitiveActions:
 
     def start(self, rid: str, node: str | None, optional: bool) -> None:
         act = self.action(rid, "start", node, True)
-        if act.runnable and not optional:
+        # An unmanaged resource's actions stay optional (custom_action re-forces it).
+        if act.runnable and not optional and self.p.managed.get(rid, True):
             act.optional = False
 
     def _step(self, rid: str, frm: Role, to: Role, chosen: str | None, optional: bool) -> None:
@@ -183,9 +184,13 @@ class PrimitiveActions:
             self.stop(rid, optional)
         elif to == Role.PROMOTED:
             starts = self.acts.of(rid, "start", chosen)
-            act = self.action(rid, "promote", chosen, optional)
             if any(not s.runnable for s in starts):
+                # promote_resource creates no promote when a start there is unrunnable: the
+                # summary's promote is then a bare unrunnable one ("blocked", no reason).
+                act, _ = self.acts.new(op_key(rid, "promote"), "promote", rid, chosen, optional)
                 act.runnable = False
+            else:
+                self.action(rid, "promote", chosen, optional)
         elif frm == Role.PROMOTED:
             for node in self.u.states[rid].running_on:
                 self.action(rid, "demote", node, optional)

@@ -305,11 +305,12 @@ def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
     if f.runnable and f.optional:
         f.optional = False
         changed = True
-    if not f.optional and t.optional:
-        t.optional = False
+    if not t.optional and f.optional:  # a required 'then' makes 'first' required
+        f.optional = False
         changed = True
     if not f.optional and not f.runnable and t.runnable:
         t.runnable = False
+        _set_reason(t, f, "unrunnable")  # pe_action_implies names the first action
         changed = True
     return changed
 
@@ -334,7 +335,9 @@ def propagate(links: list[Link], ctx: Context) -> None:
         inner = True
         while inner:
             inner = False
-            for link in links:
+            # order_actions prepends to actions_before: of two orderings that make the same
+            # action required, the later one is seen first and names the reason.
+            for link in reversed(links):
                 if _apply_required(link, ctx):
                     inner = changed = True
         for link in links:

@@ -19,6 +19,7 @@ from pengine.failcounts import fail_count
 from pengine.scores import INF, add, char2score, score2str
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
+from pengine.unpack_resources import RscConfig
 from pengine.utilization import (
     combine,
     compare_capacity,
@@ -63,13 +64,34 @@ def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
         dep_rsc = u.rsc(c.dependent)
         if dep_rsc.kind == "clone" and c.dependent_role in (Role.PROMOTED, Role.UNPROMOTED):
             continue
-        heads = list(dep_rsc.children) if dep_rsc.kind == "clone" else [c.dependent]
+        heads = [c.dependent]
+        if dep_rsc.kind == "clone":
+            # append_parent_colocation: a finite positive "clone with X" reaches the instances
+            # only when not every available node gets one (clone-max < available nodes).
+            if not (c.score < 0 or c.score >= INF
+                    or dep_rsc.clone_max < _available_count(u, cons, dep_rsc)):
+                continue
+            heads = list(dep_rsc.children)
         for head in heads:
             dep = _members(u, head)
             if dep:
                 out.append(Colocation(c.id, dep[0], primary, c.score, c.dependent_role,
                                       c.primary_role, c.node_attribute, c.influence))
     return out
+
+
+def _available_count(u: Unpacked, cons: Constraints, clone: RscConfig) -> int:
+    """Available nodes in the clone's allowed-node table (distribute_children's count)."""
+    if u.options.symmetric:
+        return sum(1 for n in u.nodes if n.available)
+    allowed: set[str] = set()
+    for prim in _members(u, clone.id):
+        allowed.update(node for node, _score, _tag in u.states[prim].locations
+                       if node is not None)
+    for loc in cons.locations:
+        if loc.rsc == clone.id:
+            allowed.update(node for node, _score in loc.scores)
+    return sum(1 for n in u.nodes if n.available and n.name in allowed)
 
 
 def _members(u: Unpacked, rid: str) -> list[str]:
@@ -104,6 +126,7 @@ class _Placer:
         self.capacity = node_capacities(u)
         self.usage = resource_usage(u)
         self.used: dict[str, dict[str, int]] = {}
+        self.threshold_bans: dict[str, set[str]] = {}
         self.promotable = {p for r in u.resources if r.kind == "clone" and r.promotable
                            for inst in r.children for p in _members(u, inst)}
         if u.options.stonith_enabled and not u.have_fencing_device:
@@ -221,7 +244,18 @@ class _Placer:
                 count, _ = fail_count(rsc, worker, u.options, u.now,
                                       block_failure=st.block_failure)
                 if count > 0 and threshold - count <= 0:
-                    self._add(self.tables[rsc.id], worker.name, -INF)
+                    for banned in self._ban_scope(rsc.id):
+                        self._add(self.tables[banned], worker.name, -INF)
+                    self.threshold_bans.setdefault(rsc.id, set()).add(worker.name)
+
+    def _ban_scope(self, rid: str) -> list[str]:
+        """pcmk__threshold_reached bans an anonymous clone instance's whole clone."""
+        if rid not in self.anonymous:
+            return [rid]
+        top = self.u.rsc(rid)
+        while top.parent is not None:
+            top = self.u.rsc(top.parent)
+        return self.primitives_under(top.id)
 
     def run(self) -> Placement:
         order = [r.id for r in self.u.resources if r.parent is None]
@@ -237,21 +271,40 @@ class _Placer:
         )
 
     def _strategy_cmp(self, a: str, b: str) -> int:
-        key_a, key_b = self._strategy_key(a), self._strategy_key(b)
-        if key_a != key_b:
-            return -1 if key_a < key_b else 1
-        if self.u.rsc(a).kind != "primitive" or self.u.rsc(b).kind != "primitive":
-            return 0
-        scan = self._sorted_nodes()
-        table_a = self.tables.get(self.primitives_under(a)[0], {}) if self.primitives_under(a) \
-            else {}
-        table_b = self.tables.get(self.primitives_under(b)[0], {}) if self.primitives_under(b) \
-            else {}
-        for node in scan:
-            score_a, score_b = table_a.get(node, -INF), table_b.get(node, -INF)
+        """cmp_resources: priority, score on the current node, then scores node by node."""
+        rsc_a, rsc_b = self.u.rsc(a), self.u.rsc(b)
+        if rsc_a.priority != rsc_b.priority:
+            return -1 if rsc_a.priority > rsc_b.priority else 1
+        table_a, table_b = self._strategy_table(a), self._strategy_table(b)
+        keys = [(self._current_score(a, table_a), self._current_score(b, table_b))]
+        keys += [(table_a.get(n, -INF), table_b.get(n, -INF)) for n in self._sorted_nodes()]
+        for score_a, score_b in keys:
             if score_a != score_b:
                 return -1 if score_a > score_b else 1
         return 0
+
+    def _strategy_table(self, rid: str) -> Table:
+        """The table cmp_resources compares: a clone's own table (node base scores and the
+        clone's location constraints, no instance stickiness), else the first primitive's."""
+        if self.u.rsc(rid).kind == "clone":
+            table: Table = {n.name: n.base_score for n in self.u.nodes} \
+                if self.u.options.symmetric else {}
+            for loc in self.cons.locations:
+                if loc.rsc == rid and loc.role != Role.PROMOTED:
+                    for node, score in loc.scores:
+                        self._add(table, node, score)
+            if not self.u.rsc(rid).unique:  # an instance's failure limit bans the clone
+                for prim in self.primitives_under(rid):
+                    for node in self.threshold_bans.get(prim, ()):
+                        self._add(table, node, -INF)
+            return table
+        prims = self.primitives_under(rid)
+        return self.tables.get(prims[0], {}) if prims else {}
+
+    def _current_score(self, rid: str, table: Table) -> int:
+        current = next((self.u.states[p].running_on[0] for p in self.primitives_under(rid)
+                        if self.u.states[p].running_on), None)
+        return -INF if current is None else table.get(current, -INF)
 
     def _sorted_nodes(self) -> list[str]:
         """All nodes as pcmk__sort_nodes orders them before any assignment."""
@@ -270,17 +323,6 @@ class _Placer:
             return -1 if a.encode() < b.encode() else (1 if a != b else 0)
 
         return sorted(self.nodes, key=functools.cmp_to_key(cmp))
-
-    def _strategy_key(self, rid: str) -> tuple[int, int, int]:
-        """Resource order for non-default placement strategies (cmp_resources)."""
-        rsc = self.u.rsc(rid)
-        prims = self.primitives_under(rid)
-        current = next((self.u.states[p].running_on[0] for p in prims
-                        if self.u.states[p].running_on), None)
-        if current is None or not prims:
-            return (-rsc.priority, 1, 0)
-        score = self.tables[prims[0]].get(current, -INF)
-        return (-rsc.priority, 0, -score)
 
     def _assign_tree(self, rid: str, prefer: str | None = None) -> str | None:
         rsc = self.u.rsc(rid)

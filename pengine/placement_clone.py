@@ -7,10 +7,12 @@ is refused is rolled back completely (tables, counters, score lines).
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
-from pengine.scores import INF, add, char2score
+from pengine.promotion import add_promotion_scores, promotion_score
+from pengine.scores import INF, add
 from pengine.unpack_resources import meta_count
 
 if TYPE_CHECKING:
@@ -25,20 +27,48 @@ def _current(placer: _Placer, inst: str) -> str | None:
     return None
 
 
-def _sort_key(placer: _Placer, inst: str, index: int) -> tuple[int, ...]:
+def _instance_cmp(placer: _Placer, priorities: dict[str, int], a: str, b: str) -> int:
+    """pcmk__cmp_instance: which of two instances is assigned first (negative: a)."""
+    facts = [_instance_facts(placer, priorities, inst) for inst in (a, b)]
+    (mult_a, allowed_a, prio_a, node_a), (mult_b, allowed_b, prio_b, node_b) = facts
+    if mult_a and mult_b and mult_a != mult_b:
+        return -1 if mult_a < mult_b else 1
+    for first, second in ((allowed_a, allowed_b), (prio_a, prio_b)):
+        if first != second:
+            return -1 if first > second else 1
+    if node_a is None or node_b is None:
+        return 0 if node_a is None and node_b is None else (1 if node_a is None else -1)
+    # current node can run resources; clone allowed there; not failed
+    for first, second in zip(_later_facts(placer, a, node_a), _later_facts(placer, b, node_b),
+                             strict=True):
+        if first != second:
+            return -1 if first else 1
+    return _number(a) - _number(b)
+
+
+def _later_facts(placer: _Placer, inst: str, node: str) -> tuple[bool, bool, bool]:
     prims = placer.primitives_under(inst)
-    first = prims[0] if prims else inst
+    return (placer.nodes[node].available, node in placer.tables[prims[0]],
+            not any(placer.u.states[p].failed for p in prims))
+
+
+def _number(inst: str) -> int:
+    tail = inst.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def _instance_facts(placer: _Placer, priorities: dict[str, int],
+                    inst: str) -> tuple[int, bool, int, str | None]:
+    """(active node count, not active on a disallowed node, priority, usable current node)."""
+    prims = placer.primitives_under(inst)
     cur = _current(placer, inst)
-    multiple = any(len(placer.u.states[p].running_on) > 1 for p in prims)
-    node = placer.nodes.get(cur or "")
-    disallowed = cur is not None and placer.tables[first].get(cur, -INF) < 0
-    unavailable = node is None or not node.available
-    failed = any(placer.u.states[p].failed for p in prims)
-    scores: tuple[int, ...] = ()
-    if cur is None:  # inactive instances: the one with better node scores first
-        scores = tuple(sorted(-v for v in placer.tables[first].values()))
-    return (int(multiple), int(disallowed), int(cur is None), int(unavailable),
-            int(failed), *scores, index)
+    count = max((len(placer.u.states[p].running_on) for p in prims), default=0)
+    allowed = True
+    if cur is not None and prims and placer.tables[prims[0]].get(cur, -INF) < 0:
+        allowed, cur = False, None  # node_is_allowed clears the node
+    if cur is not None and cur not in placer.nodes:
+        cur = None
+    return count, allowed, priorities.get(inst, 0), cur
 
 
 def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
@@ -72,10 +102,14 @@ def distribute(placer: _Placer, cid: str) -> None:
             placer._assign_tree(c.primary)
     per_node = clone.clone_node_max
     limit = clone.clone_max
+    priorities = {inst: clone.priority for inst in clone.children}
     if clone.promotable:
-        add_promotion_scores(placer, cid)
-    instances = sorted(enumerate(clone.children),
-                       key=lambda pair: _sort_key(placer, pair[1], pair[0]))
+        priorities = add_promotion_scores(placer, cid)
+    def compare(a: str, b: str) -> int:
+        return _instance_cmp(placer, priorities, a, b)
+
+    ordered = sorted(clone.children, key=functools.cmp_to_key(compare))
+    instances = list(enumerate(ordered))
     counts: dict[str, int] = {}
     allocated = 0
     first_prims = placer.primitives_under(clone.children[0]) if clone.children else []
@@ -115,36 +149,6 @@ def distribute(placer: _Placer, cid: str) -> None:
         decide_roles(placer, cid)
 
 
-def _promotion_score(placer: _Placer, inst: str, node: str) -> tuple[int, bool]:
-    """Sum of master-<name> node attributes over the instance's primitives."""
-    attrs = placer.nodes[node].attrs if node in placer.nodes else {}
-    total = 0
-    found = False
-    for prim in placer.primitives_under(inst):
-        name = placer.u.states[prim].history_name or prim
-        value = attrs.get(f"master-{name}")
-        if value is None:
-            value = attrs.get(f"master-{prim.split(':', 1)[0]}")
-        if value is not None:
-            found = True
-            total = add(total, char2score(value))
-    return total, not found
-
-
-def add_promotion_scores(placer: _Placer, cid: str) -> None:
-    """Positive promotion scores make instances prefer those nodes."""
-    for inst in placer.u.rsc(cid).children:
-        for prim in placer.primitives_under(inst)[:1]:
-            table = placer.tables[prim]
-            for name in table:
-                node = placer.nodes.get(name)
-                if node is None or not node.available:
-                    continue
-                score, _ = _promotion_score(placer, inst, name)
-                if score > 0:
-                    table[name] = add(table[name], score)
-
-
 def decide_roles(placer: _Placer, cid: str) -> None:
     """Promote the best eligible instances (promoted-max, promoted-node-max)."""
     clone = placer.u.rsc(cid)
@@ -159,7 +163,7 @@ def decide_roles(placer: _Placer, cid: str) -> None:
         node = placer.assigned.get(prims[0]) if prims else None
         if node is None:
             continue
-        score, default = _promotion_score(placer, inst, node)
+        score, default = promotion_score(placer, cid, inst, node)
         priority = -1 if default else score
         priority = add(priority, _role_locations(placer, cid, node))
         priority = add(priority, _role_colocations(placer, cid, node))

@@ -14,6 +14,7 @@ from pengine.rules import RuleContext
 from pengine.scores import INF
 from pengine.state import RscState, Unpacked
 from pengine.unpack_history import HistoryUnpacker
+from pengine.unpack_migration import apply_migrations
 from pengine.unpack_nodes import NodeWork, apply_node_states, unpack_nodes
 from pengine.unpack_options import Options, unpack_options
 from pengine.unpack_resources import (
@@ -58,6 +59,7 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
         for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
             _unpack_lrm_resource(lrm_rsc, node, resources, states, walker, options,
                                  (clones, no_slot))
+    apply_migrations(states, nodes)
     _block_groups(resources, states)
     promotable = _promotable_primitives(resources)
     for rsc in resources:
@@ -68,6 +70,9 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
             _apply_target_role(rsc, st, rsc.id in promotable)
     requires.update((r.id, resource_requires(r, options, any_unfencing))
                     for r in resources if r.kind == "primitive" and r.id not in requires)
+    # An orphaned fencing device found in the status is unpacked like a configured one
+    # (pe__unpack_resource sets pe_flag_have_stonith_resource), so it enables fencing.
+    have_device = have_device or any(r.orphan and r.standard == "stonith" for r in resources)
     return Unpacked(
         now=now, options=options, nodes=tuple(nodes), resources=tuple(resources),
         states=states, fence_requests=tuple(requests), failed_ops=tuple(walker.failed_ops),
@@ -94,6 +99,8 @@ def _unpack_lrm_resource(
     anonymous: tuple[dict[str, list[list[str]]], set[str]],
 ) -> None:
     clones, no_slot = anonymous
+    if not options.shutdown_lock and lrm_rsc.find("lrm_rsc_op") is None:
+        return  # unpack_lrm_resource: no operations, nothing to learn (not even an orphan)
     rid = lrm_rsc.get("id") or ""
     base = rid.split(":", 1)[0]
     if base in clones:

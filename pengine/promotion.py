@@ -1,0 +1,99 @@
+"""Promotion scores of promotable clone instances (pcmk_sched_promotable.c, 2.1.5).
+
+Invariants: a score comes from the node attribute `master-<name>` (history name, else the
+instance id, else for anonymous clones the id without `:N`); it counts on a node only where
+Pacemaker's promotion_score_applies would count it; a cloned group's score is the sum of its
+members'. Pure functions over the placer's state; nothing here changes a table except
+`add_promotion_scores`, which returns the raised instance priorities.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pengine.scores import INF, add, char2score
+
+if TYPE_CHECKING:
+    from pengine.placement import _Placer
+
+
+def _base(prim: str) -> str:
+    return prim.rsplit(":", 1)[0]
+
+
+def _member_like(placer: _Placer, inst: str, base: str) -> str | None:
+    """The primitive of instance `inst` with base id `base` (cloned groups have several)."""
+    return next((p for p in placer.primitives_under(inst) if _base(p) == base), None)
+
+
+def _active_instance(placer: _Placer, cid: str, base: str, node: str) -> str | None:
+    for inst in placer.u.rsc(cid).children:
+        prim = _member_like(placer, inst, base)
+        if prim is not None and node in placer.u.states[prim].running_on:
+            return inst
+    return None
+
+
+def _known_anywhere_on(placer: _Placer, cid: str, base: str, node: str) -> bool:
+    for inst in placer.u.rsc(cid).children:
+        prim = _member_like(placer, inst, base)
+        if prim is not None and node in placer.u.states[prim].known_on:
+            return True
+    return False
+
+
+def score_applies(placer: _Placer, cid: str, inst: str, prim: str, node: str) -> bool:
+    """promotion_score_applies: does `prim`'s promotion score count on `node`?"""
+    st = placer.u.states[prim]
+    base = _base(prim)
+    applies = False
+    if not placer.u.rsc(cid).unique:
+        active = _active_instance(placer, cid, base, node)
+        if active == inst or (active is None and _known_anywhere_on(placer, cid, base, node)):
+            applies = True
+    if not applies:
+        applies = (not st.running_on and not st.known_on) \
+            or node in st.known_on or node in st.running_on
+    return applies and placer.tables.get(prim, {}).get(node, -INF) >= 0
+
+
+def promotion_score(placer: _Placer, cid: str, inst: str, node: str) -> tuple[int, bool]:
+    """(score, is_default): the summed promotion score of an instance on a node."""
+    attrs = placer.nodes[node].attrs if node in placer.nodes else {}
+    unique = placer.u.rsc(cid).unique
+    total, default = 0, True
+    for prim in placer.primitives_under(inst):
+        if not score_applies(placer, cid, inst, prim, node):
+            continue
+        name = placer.u.states[prim].history_name or prim
+        value = attrs.get(f"master-{name}")
+        if value is None and not unique and _base(prim) != prim:
+            value = attrs.get(f"master-{_base(prim)}")
+        if value is not None:
+            default = False
+            total = add(total, char2score(value))
+    return total, default
+
+
+def add_promotion_scores(placer: _Placer, cid: str) -> dict[str, int]:
+    """Positive scores join the instance's table; returns each instance's raised priority."""
+    priorities: dict[str, int] = {}
+    base_priority = placer.u.rsc(cid).priority
+    for inst in placer.u.rsc(cid).children:
+        prims = placer.primitives_under(inst)
+        if not prims:
+            continue
+        priority = base_priority
+        table = placer.tables[prims[0]]
+        scores = {}
+        for name in table:
+            node = placer.nodes.get(name)
+            if node is None or not node.available:
+                continue
+            scores[name], _ = promotion_score(placer, cid, inst, name)
+        for name, score in scores.items():
+            if score > 0:
+                table[name] = add(table[name], score)
+            priority = max(priority, score)
+        priorities[inst] = priority
+    return priorities
