@@ -3,10 +3,10 @@
 
 Two rounds, in this process, on the pure cores only (no daemons, no IPC, no CIB daemon):
   cold    schedule() of the generated CIB (every resource stopped: probes, starts,
-          monitors), `from_transition`, then the transition engine with every action
+          monitors), `graph_of`, then the transition engine with every action
           answered at once and every result recorded by that node's `Recorder`;
   loss    the status section rebuilt from the recorders (as joins do), one node marked
-          lost, then schedule() + from_transition + the engine again.
+          lost, then schedule() + graph_of + the engine again.
 Reported: seconds per step (process CPU time) and the graph sizes.
 
     python bench/crmd_transition.py --primitives 2000
@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.pengine_scale import generate_cib  # noqa: E402
+from crmd import graph as reading  # noqa: E402
 from crmd.api import (  # noqa: E402
     ActionResult,
     ExecuteClusterAction,
@@ -32,7 +33,7 @@ from crmd.api import (  # noqa: E402
     Recorder,
     TransitionEngine,
     TransitionFinished,
-    from_transition,
+    graph_of,
 )
 from lrmd.api import AgentSpec, OpCompleted, op_digest  # noqa: E402
 from pengine.api import schedule  # noqa: E402
@@ -59,19 +60,20 @@ def execute(graph, recorders: dict[str, Recorder]) -> tuple[int, str]:  # type: 
         if not isinstance(effect, (ExecuteResourceAction, ExecuteClusterAction)):
             continue
         action = effect.action
-        if isinstance(effect, ExecuteResourceAction) and action.agent:
+        agent, target_rc = reading.agent(action), reading.target_rc(action)
+        if isinstance(effect, ExecuteResourceAction) and agent:
             calls += 1
-            rc = 7 if action.target_rc == 7 else 0
-            params = action.params
+            params, interval = reading.params(action), reading.interval_ms(action)
             recorders[effect.node].record(OpCompleted(
-                call_id=calls, resource=action.resource or "", agent=AgentSpec.parse(action.agent),
-                action=action.task, interval_ms=action.interval_ms, rc=rc, status=0,
+                call_id=calls, resource=reading.resource_id(action) or "",
+                agent=AgentSpec.parse(agent), action=action.operation, interval_ms=interval,
+                rc=7 if target_rc == 7 else 0, status=0,
                 last_run=WALL, last_rc_change=WALL, exec_time_ms=1, params=params,
-                op_digest=op_digest(params, action.interval_ms, action.timeout_ms)),
+                op_digest=op_digest(params, interval, reading.timeout_ms(action))),
                 effect.transition_key)
         pending += engine.handle(ActionResult(effect.transition_key, effect.node,
-                                              action.target_rc, 0, 1.0))
-    return len(graph.actions), outcome
+                                              target_rc, 0, 1.0))
+    return len(graph.synapses), outcome
 
 
 def rebuild_status(cib_text: str, recorders: dict[str, Recorder], lost: str) -> str:
@@ -95,13 +97,13 @@ def main() -> None:
     recorders = {name: Recorder(name, str(i)) for i, name in enumerate(names, 1)}
     rows: list[tuple[str, float]] = []
     cold = _timed("cold: schedule()", rows, lambda: schedule(text))
-    graph = _timed("cold: from_transition", rows, lambda: from_transition(cold, 1))
+    graph = _timed("cold: graph_of", rows, lambda: graph_of(cold, 1))
     size, outcome = _timed("cold: engine + recorder", rows, lambda: execute(graph, recorders))
     print(f"cold graph: {size} actions, {outcome}")
     lost_text = _timed("loss: status rebuilt", rows,
                        lambda: rebuild_status(text, recorders, names[0]))
     loss = _timed("loss: schedule()", rows, lambda: schedule(lost_text))
-    graph = _timed("loss: from_transition", rows, lambda: from_transition(loss, 2))
+    graph = _timed("loss: graph_of", rows, lambda: graph_of(loss, 2))
     size, outcome = _timed("loss: engine + recorder", rows, lambda: execute(graph, recorders))
     print(f"loss graph: {size} actions, {outcome}")
     print("| step | CPU s |\n|---|---|")

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from crmd.election import DcChanged, Election, ElectionTiming, ViewChanged
 from crmd.fencing import FencingAttempts, fenced_updates
-from crmd.graph import FEATURE_SET, from_transition
+from crmd.graph import FEATURE_SET, graph_of
 from crmd.join import JoinClient, JoinCoordinator, JoinPhase, JoinTiming, node_state_xml
 from crmd.messages import (
     AbortTransition,
@@ -157,7 +157,7 @@ def run_scheduler(cib_xml: str | bytes, request: RunScheduler, now: float) -> Sc
     """The pure scheduler call a shell makes for a `RunScheduler` effect."""
     when = datetime.datetime.fromtimestamp(int(request.wall), tz=datetime.UTC)
     transition = schedule(cib_xml, when, transition_id=request.transition_id)
-    return SchedulerDone(from_transition(transition, request.transition_id), now, request.wall)
+    return SchedulerDone(graph_of(transition, request.transition_id), now, request.wall)
 
 
 _ELECTION_MESSAGES = (Vote, NoVote, DcClaim, ControllerStarted)
@@ -282,7 +282,7 @@ class Controller:
 
     def _expect_down(self, effect: ExecuteResourceAction | ExecuteClusterAction) -> list[Effect]:
         """Sending do_shutdown: the node is now expected down (its departure is clean)."""
-        if effect.action.task != "do_shutdown":
+        if effect.action.operation != "do_shutdown":
             return []
         if self.coordinator is not None:
             self.coordinator.expected[effect.node] = "down"
@@ -446,7 +446,7 @@ class Controller:
             return self._join_progress(now)
         if self.state is not FsaState.TRANSITION_ENGINE:
             return []
-        keys = {self.engine.key_of(a) for a in self.engine.graph.actions
+        keys = {self.engine.key_of(a) for a in self.engine.graph.actions().values()
                 if a.id in finished.failed} if self.engine.graph is not None else set()
         if finished.replan and not (keys and keys <= self.fencing.given_up):
             return self._input(FsaInput.PE_CALC, now)

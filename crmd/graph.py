@@ -1,31 +1,30 @@
-"""The frozen transition graph the transition engine executes, and transition keys.
+"""What the controller reads off pengine's frozen transition graph, and transition keys.
 
-A `TransitionGraph` is plain data: its actions in synapse order, each naming the ids of the
-actions that must be confirmed before it may fire. Two sources produce it:
-`from_transition` (the in-process pengine result) and `from_graph_xml` (Pacemaker's
-``<transition_graph>`` text, as written by ``crm_simulate -G`` and stored in the scheduler
-corpus as ``.exp``), so the engine can be checked against graphs Pacemaker itself produced.
+The graph itself is pengine's `TransitionGraph` (pengine.api): synapses in Pacemaker's
+order, each with one `GraphAction` described as Pacemaker's graph XML describes it. Two
+sources produce it: `graph_of` (the in-process scheduler result) and `graph_from_xml`
+(Pacemaker's ``<transition_graph>`` text, as ``crm_simulate -G`` writes it and the scheduler
+corpus stores it as ``.exp``). This module only adds the controller's reading of it: how an
+action is carried out (`action_kind`), its timeout, expected rc and instance parameters,
+the header durations in milliseconds, and Pacemaker's transition keys.
 
-Invariants: action ids are unique; every input id names an action of the same graph; the
-graph is immutable once built (the engine keeps its own mutable progress elsewhere).
+Invariants: pure functions over frozen values; nothing here builds or parses a graph.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
-import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from lxml import etree
+from pengine import api as pengine
 
-from messaging.errors import Location, ValidationError
-from pengine.api import Action, Transition
+if TYPE_CHECKING:
+    from pengine.api import GraphAction, Transition, TransitionGraph
 
 FEATURE_SET = "3.16.2"  # the CRM feature set this controller speaks (Pacemaker 2.1.5)
 FAKE_DC_UUID = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
-# Pacemaker sends these as cluster (crm_event) actions, not executor operations.
-_CLUSTER_TASKS = frozenset({"do_shutdown", "clear_failcount", "lrm_refresh", "lrm_delete",
-                            "maintenance_nodes"})
 _DEFAULT_DELAY_MS = 60_000  # cluster-delay and stonith-timeout default (60s)
 
 
@@ -38,73 +37,31 @@ class ActionKind(enum.Enum):
     CLUSTER = "cluster"  # a controller-level action (shutdown, clear_failcount, ...)
 
 
-@dataclass(frozen=True, slots=True)
-class GraphAction:
-    """One synapse: an action plus the ids of the actions it waits for."""
-
-    id: int
-    key: str
-    task: str
-    kind: ActionKind
-    inputs: tuple[int, ...] = ()
-    resource: str | None = None
-    agent: str | None = None
-    node: str | None = None
-    node_id: str | None = None
-    interval_ms: int = 0
-    attributes: tuple[tuple[str, str], ...] = ()
-    priority: int = 0
-
-    @property
-    def meta(self) -> dict[str, str]:
-        return dict(self.attributes)
-
-    @property
-    def timeout_ms(self) -> int:
-        """CRM_meta_timeout plus start-delay (0 when absent or invalid)."""
-        meta = self.meta
-        return _int(meta.get("CRM_meta_timeout")) + _int(meta.get("CRM_meta_start_delay"))
-
-    @property
-    def target_rc(self) -> int:
-        return _int(self.meta.get("CRM_meta_op_target_rc"))
-
-    @property
-    def no_wait(self) -> bool:
-        return self.meta.get("CRM_meta_op_no_wait") == "true"
-
-    @property
-    def can_fail(self) -> bool:
-        return self.meta.get("CRM_meta_can_fail") == "true"
-
-    @property
-    def fence_action(self) -> str:
-        """reboot / off / on for a fencing action."""
-        return self.meta.get("CRM_meta_stonith_action") or self.key.rsplit("-", 1)[-1]
-
-    @property
-    def params(self) -> dict[str, str]:
-        """Instance parameters (everything that is not CRM_meta_* or crm_feature_set)."""
-        return {k: v for k, v in self.attributes
-                if not k.startswith("CRM_meta_") and k != "crm_feature_set"}
+def graph_of(transition: Transition, transition_id: int | None = None) -> TransitionGraph:
+    """The graph of a scheduler result, numbered `transition_id` (default: the result's)."""
+    graph = pengine.transition_graph(transition)
+    if transition_id is None or transition_id == graph.transition_id:
+        return graph
+    return dataclasses.replace(graph, transition_id=transition_id)
 
 
-@dataclass(frozen=True, slots=True)
-class TransitionGraph:
-    """A whole transition graph: header values and the actions in synapse order."""
+def graph_from_xml(text: str | bytes, source: str = "<graph>") -> TransitionGraph:
+    """Pacemaker's ``<transition_graph>`` XML (ValidationError naming `source` if it is not)."""
+    return pengine.read_transition_graph(text, source)
 
-    transition_id: int
-    actions: tuple[GraphAction, ...]
-    cluster_delay_ms: int = _DEFAULT_DELAY_MS
-    stonith_timeout_ms: int = _DEFAULT_DELAY_MS
-    batch_limit: int = 0  # 0: no fixed limit
-    migration_limit: int = -1
 
-    def action(self, action_id: int) -> GraphAction | None:
-        for action in self.actions:
-            if action.id == action_id:
-                return action
-        return None
+def action_kind(action: GraphAction) -> ActionKind:
+    """Pacemaker sends fencing as a crm_event named stonith; other crm_events are the
+    controller's own (do_shutdown, clear_failcount, lrm_delete, ...)."""
+    if action.kind == "pseudo_event":
+        return ActionKind.PSEUDO
+    if action.kind == "rsc_op":
+        return ActionKind.RESOURCE
+    return ActionKind.FENCE if action.operation == "stonith" else ActionKind.CLUSTER
+
+
+def meta(action: GraphAction) -> dict[str, str]:
+    return dict(action.attributes)
 
 
 def _int(text: str | None) -> int:
@@ -114,119 +71,59 @@ def _int(text: str | None) -> int:
         return 0
 
 
-_UNITS = {"ms": 1, "msec": 1, "s": 1000, "sec": 1000, "": 1000, "m": 60_000, "min": 60_000,
-          "h": 3_600_000, "hr": 3_600_000}
+def timeout_ms(action: GraphAction) -> int:
+    """CRM_meta_timeout plus start-delay (0 when absent or invalid)."""
+    values = meta(action)
+    return _int(values.get("CRM_meta_timeout")) + _int(values.get("CRM_meta_start_delay"))
 
 
-def duration_ms(text: str | None, default: int) -> int:
-    """A graph header duration ("60s", "3m", "500ms", bare seconds) in milliseconds."""
-    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text or "")
-    if match is None or match.group(2).lower() not in _UNITS:
-        return default
-    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+def interval_ms(action: GraphAction) -> int:
+    return _int(meta(action).get("CRM_meta_interval"))
 
 
-def _kind(action: Action) -> ActionKind:
-    if action.pseudo:
-        return ActionKind.PSEUDO
-    if action.task == "stonith":
-        return ActionKind.FENCE
-    if action.resource is None or action.task in _CLUSTER_TASKS:
-        return ActionKind.CLUSTER
-    return ActionKind.RESOURCE
+def target_rc(action: GraphAction) -> int:
+    return _int(meta(action).get("CRM_meta_op_target_rc"))
 
 
-def from_transition(transition: Transition, transition_id: int | None = None) -> TransitionGraph:
-    """Freeze pengine's result into the graph the engine runs.
-
-    Synapse order is ascending action id (the order the scheduler created the actions);
-    Pacemaker's writer orders by resource, which only matters when batch-limit bites.
-    """
-    graph = transition.graph
-    options = dict(transition.status.options) | dict(transition.options)
-    actions = []
-    for action_id in sorted(graph.nodes):
-        action: Action = graph.nodes[action_id]["action"]
-        actions.append(GraphAction(
-            id=action.id, key=action.key, task=action.task, kind=_kind(action),
-            inputs=tuple(sorted(graph.predecessors(action_id))), resource=action.resource,
-            agent=action.agent, node=action.node, node_id=action.node_id,
-            interval_ms=action.interval_ms, attributes=action.attributes,
-            priority=int(getattr(action, "priority", 0) or 0)))
-    delay = duration_ms(options.get("cluster-delay"), _DEFAULT_DELAY_MS)
-    return TransitionGraph(
-        transition_id=transition.transition_id if transition_id is None else transition_id,
-        actions=tuple(actions), cluster_delay_ms=delay,
-        stonith_timeout_ms=duration_ms(options.get("stonith-timeout"), delay),
-        batch_limit=_int(options.get("batch-limit")),
-        migration_limit=int(options.get("migration-limit", "-1") or -1))
+def no_wait(action: GraphAction) -> bool:
+    return meta(action).get("CRM_meta_op_no_wait") == "true"
 
 
-_TAG_KIND = {"pseudo_event": ActionKind.PSEUDO, "rsc_op": ActionKind.RESOURCE,
-             "crm_event": ActionKind.CLUSTER}
+def can_fail(action: GraphAction) -> bool:
+    return meta(action).get("CRM_meta_can_fail") == "true"
 
 
-def from_graph_xml(text: str | bytes, source: str = "<graph>") -> TransitionGraph:
-    """Parse Pacemaker's ``<transition_graph>`` XML.
-
-    Raises:
-        ValidationError: not XML, not a transition graph, or an input naming no action.
-    """
-    try:
-        root = etree.fromstring(text.encode() if isinstance(text, str) else text,
-                                etree.XMLParser(resolve_entities=False, no_network=True))
-    except etree.XMLSyntaxError as error:
-        raise ValidationError(f"transition graph is not XML: {error}",
-                              location=Location(source)) from None
-    if root.tag != "transition_graph":
-        raise ValidationError(f"expected <transition_graph>, found <{root.tag}>",
-                              location=Location(source))
-    actions = [_synapse_action(synapse, source) for synapse in root.iter("synapse")]
-    known = {a.id for a in actions}
-    for action in actions:
-        missing = set(action.inputs) - known
-        if missing:
-            raise ValidationError(f"action {action.id} waits for unknown actions {missing}",
-                                  location=Location(source, element=f"synapse {action.id}"))
-    delay = duration_ms(root.get("cluster-delay"), _DEFAULT_DELAY_MS)
-    return TransitionGraph(
-        transition_id=_int(root.get("transition_id")), actions=tuple(actions),
-        cluster_delay_ms=delay,
-        stonith_timeout_ms=duration_ms(root.get("stonith-timeout"), delay),
-        batch_limit=_int(root.get("batch-limit")),
-        migration_limit=int(root.get("migration-limit", "-1")))
+def fence_action(action: GraphAction) -> str:
+    """reboot / off / on for a fencing action."""
+    return meta(action).get("CRM_meta_stonith_action") or action.operation_key.rsplit("-", 1)[-1]
 
 
-def _synapse_action(synapse: etree._Element, source: str) -> GraphAction:
-    found = list(synapse.iterfind("action_set/*"))
-    if len(found) != 1 or found[0].tag not in _TAG_KIND:
-        raise ValidationError("a synapse must hold exactly one action",
-                              location=Location(source, element=f"synapse {synapse.get('id')}"))
-    element = found[0]
-    attributes = element.find("attributes")
-    pairs: dict[str, str] = {}
-    if attributes is not None:
-        pairs = {str(k): str(v) for k, v in attributes.attrib.items()}
-        pairs |= {str(p.get("name")): str(p.get("value", "")) for p in attributes.iter("param")}
-    primitive = element.find("primitive")
-    task = str(element.get("operation"))
-    kind = _TAG_KIND[element.tag]
-    if kind is ActionKind.CLUSTER and task == "stonith":
-        kind = ActionKind.FENCE
-    agent = None
-    if primitive is not None:
-        parts = [primitive.get("class"), primitive.get("provider"), primitive.get("type")]
-        agent = ":".join(p for p in parts if p)
-    return GraphAction(
-        id=int(str(element.get("id"))), key=str(element.get("operation_key")), task=task,
-        kind=kind,
-        inputs=tuple(sorted(int(str(t.get("id"))) for t in synapse.iterfind("inputs/trigger/*"))),
-        resource=(primitive.get("long-id") or primitive.get("id")) if primitive is not None
-        else None,
-        agent=agent, node=element.get("on_node"), node_id=element.get("on_node_uuid"),
-        interval_ms=_int(pairs.get("CRM_meta_interval")),
-        attributes=tuple(sorted((str(k), str(v)) for k, v in pairs.items())),
-        priority=_int(synapse.get("priority")))
+def params(action: GraphAction) -> dict[str, str]:
+    """Instance parameters (everything that is not CRM_meta_* or crm_feature_set)."""
+    return {k: v for k, v in action.attributes
+            if not k.startswith("CRM_meta_") and k != "crm_feature_set"}
+
+
+def resource_id(action: GraphAction) -> str | None:
+    """The resource instance (long-id, e.g. a clone instance "db:1"), None for no resource."""
+    rsc = action.resource
+    return None if rsc is None else (rsc.long_id or rsc.id)
+
+
+def agent(action: GraphAction) -> str | None:
+    """class[:provider]:type of the action's resource agent."""
+    rsc = action.resource
+    if rsc is None:
+        return None
+    return ":".join(p for p in (rsc.rsc_class, rsc.provider, rsc.type) if p) or None
+
+
+def cluster_delay_ms(graph: TransitionGraph) -> int:
+    return pengine.duration_ms(graph.cluster_delay or None, _DEFAULT_DELAY_MS)
+
+
+def stonith_timeout_ms(graph: TransitionGraph) -> int:
+    return pengine.duration_ms(graph.stonith_timeout or None, cluster_delay_ms(graph))
 
 
 def transition_key(action_id: int, transition_id: int, target_rc: int, dc_uuid: str) -> str:

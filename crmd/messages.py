@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from crmd.graph import GraphAction, TransitionGraph
 from lrmd.api import CancelRequest, ExecRequest, OpCompleted
 from messaging.effects import Effect
+from pengine.api import GraphAction, TransitionGraph
 
 # --- election (peer messages) -----------------------------------------------------------
 

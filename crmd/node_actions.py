@@ -14,7 +14,7 @@ lrmd or at once for cancels and cluster actions.
 
 from __future__ import annotations
 
-from crmd.graph import GraphAction
+from crmd import graph as reading
 from crmd.messages import (
     ActionResult,
     ClearFailures,
@@ -31,6 +31,7 @@ from crmd.recorder import Recorder
 from lrmd.api import DEFAULT_TIMEOUT_MS, AgentSpec, CancelRequest, ExecRequest
 from messaging.effects import Log, Node, Send
 from messaging.types import OpStatus
+from pengine.api import GraphAction
 
 _DONE_RCS = frozenset({7, 8, 190, 191})  # "error" results the controller records as done
 
@@ -38,10 +39,10 @@ _DONE_RCS = frozenset({7, 8, 190, 191})  # "error" results the controller record
 def resource_name(action: GraphAction) -> str:
     """The name the executor knows the resource by: the operation key's resource part
     (for clone instances that is the name their history is recorded under)."""
-    suffix = f"_{action.task}_{action.interval_ms}"
-    if action.key.endswith(suffix):
-        return action.key[: -len(suffix)]
-    return action.resource or ""
+    suffix = f"_{action.operation}_{reading.interval_ms(action)}"
+    if action.operation_key.endswith(suffix):
+        return action.operation_key[: -len(suffix)]
+    return reading.resource_id(action) or ""
 
 
 class NodeExecutor:
@@ -61,28 +62,29 @@ class NodeExecutor:
         if isinstance(message, ExecuteClusterAction):
             return self._cluster_action(action, message.transition_key, dc)
         rsc = resource_name(action)
-        if action.task == "cancel":
+        if action.operation == "cancel":
             return self._cancel(action, rsc, message.transition_key, dc)
         meta = {k[len("CRM_meta_"):]: v for k, v in action.attributes
                 if k.startswith("CRM_meta_")}
+        params = reading.params(action)
         request = ExecRequest(
-            resource=rsc, agent=AgentSpec.parse(action.agent or "ocf:heartbeat:Dummy"),
-            action=action.task, params=action.params, meta=meta,
-            interval_ms=action.interval_ms,
+            resource=rsc, agent=AgentSpec.parse(reading.agent(action) or "ocf:heartbeat:Dummy"),
+            action=action.operation, params=params, meta=meta,
+            interval_ms=reading.interval_ms(action),
             timeout_ms=int(meta.get("timeout") or DEFAULT_TIMEOUT_MS),
-            target_rc=action.target_rc, reply=False)
-        self.keys[(rsc, action.task, action.interval_ms)] = message.transition_key
+            target_rc=reading.target_rc(action), reply=False)
+        self.keys[(rsc, action.operation, request.interval_ms)] = message.transition_key
         effects: list[CrmdEffect] = []
-        if meta.get("record_pending", "true") != "false" and action.task not in (
+        if meta.get("record_pending", "true") != "false" and action.operation not in (
                 "notify", "meta-data", "delete"):
             effects.append(ModifyCib("status", self.recorder.pending(
-                rsc, request.agent, action.task, action.interval_ms,
-                message.transition_key, wall, action.params)))
+                rsc, request.agent, action.operation, request.interval_ms,
+                message.transition_key, wall, params)))
         return [*effects, LrmdRequest(request)]
 
     def _cancel(self, action: GraphAction, rsc: str, key: str, dc: str) -> list[CrmdEffect]:
-        operation = action.meta.get("CRM_meta_operation", "monitor")
-        interval = int(action.meta.get("CRM_meta_interval", "0") or 0)
+        operation = reading.meta(action).get("CRM_meta_operation", "monitor")
+        interval = reading.interval_ms(action)
         history = self.recorder.resources.get(rsc)
         op_key = f"{rsc}_{operation}_{interval}"
         if history is not None:
@@ -95,15 +97,15 @@ class NodeExecutor:
 
     def _cluster_action(self, action: GraphAction, key: str, dc: str) -> list[CrmdEffect]:
         effects: list[CrmdEffect] = []
-        rsc = action.resource or ""
-        if action.task == "clear_failcount":
+        rsc = reading.resource_id(action) or ""
+        if action.operation == "clear_failcount":
             effects.append(ClearFailures(self.name, resource_name(action) or rsc))
-        elif action.task == "lrm_delete":
+        elif action.operation == "lrm_delete":
             self.recorder.forget(rsc)
             effects.append(DeleteCib(f"/cib/status/node_state[@id='{self.node_id}']/lrm"
                                      f"/lrm_resources/lrm_resource[@id='{rsc}']"))
         ack = Send(Node(dc), ActionResult(key, self.name, 0, int(OpStatus.DONE), 0.0))
-        if action.task == "do_shutdown":  # acknowledge first: the node stops right after
+        if action.operation == "do_shutdown":  # acknowledge first: the node stops right after
             return [ack, Log("shutdown_ordered", fields=(("node", self.name),)),
                     StopController("the DC confirmed this node's shutdown")]
         return [*effects, ack]

@@ -23,10 +23,12 @@ from dataclasses import dataclass, field, replace
 
 from lxml import etree
 
-from crmd.graph import FEATURE_SET, GraphAction, parse_transition_key
+from crmd import graph as reading
+from crmd.graph import FEATURE_SET, parse_transition_key
 from crmd.messages import ActionResult
 from lrmd.api import AgentSpec, OpCompleted, lrm_rsc_op_attributes, op_digest
 from messaging.types import OcfRc, OpStatus
+from pengine.api import GraphAction
 
 _NOT_RECORDED = frozenset({"cancel", "delete", "notify", "meta-data"})
 _TIMING = ("last-rc-change", "exec-time", "queue-time")
@@ -175,13 +177,16 @@ def timeout_record(node: str, node_id: str, action: GraphAction, transition_key:
                    exit_reason: str, wall: float, feature_set: str = FEATURE_SET) -> str:
     """The DC's synthesized result for an action whose node never answered
     (`controld_record_action_timeout`): op-status timeout, rc 1, call-id -1."""
-    agent = AgentSpec.parse(action.agent) if action.agent else AgentSpec("ocf", "unknown")
-    op = OpCompleted(call_id=-1, resource=action.resource or "", agent=agent,
-                     action=action.task, interval_ms=action.interval_ms,
+    spec = reading.agent(action)
+    agent = AgentSpec.parse(spec) if spec else AgentSpec("ocf", "unknown")
+    params, interval, timeout = (reading.params(action), reading.interval_ms(action),
+                                 reading.timeout_ms(action))
+    op = OpCompleted(call_id=-1, resource=reading.resource_id(action) or "", agent=agent,
+                     action=action.operation, interval_ms=interval,
                      rc=int(OcfRc.ERR_GENERIC), status=int(OpStatus.TIMEOUT),
                      exit_reason=exit_reason, last_run=wall, last_rc_change=wall,
-                     params=action.params, timeout_ms=action.timeout_ms,
-                     op_digest=op_digest(action.params, action.interval_ms, action.timeout_ms))
+                     params=params, timeout_ms=timeout,
+                     op_digest=op_digest(params, interval, timeout))
     recorder = Recorder(node, node_id, feature_set)
     recorder.resources[op.resource] = ResourceHistory(agent)
     entries = recorder._entries(op, transition_key, "controld_record_action_event", "")

@@ -29,13 +29,8 @@ from __future__ import annotations
 import enum
 import heapq
 
-from crmd.graph import (
-    FAKE_DC_UUID,
-    ActionKind,
-    GraphAction,
-    TransitionGraph,
-    parse_transition_key,
-)
+from crmd import graph as reading
+from crmd.graph import FAKE_DC_UUID, ActionKind, parse_transition_key
 from crmd.graph import transition_key as make_key
 from crmd.messages import (
     AbortTransition,
@@ -50,6 +45,7 @@ from crmd.messages import (
 )
 from messaging.effects import ArmTimer, CancelTimer, Effect, Log, TimerFired
 from messaging.types import OpStatus
+from pengine.api import GraphAction, TransitionGraph
 
 INFINITY = 1_000_000
 TIMER_PREFIX = "action:"
@@ -62,7 +58,7 @@ EngineEffect = (Effect | ExecuteResourceAction | ExecuteFencing | ExecuteCluster
 
 
 def _migration_nodes(action: GraphAction) -> set[str]:
-    meta = action.meta
+    meta = reading.meta(action)
     nodes = {meta.get("CRM_meta_migrate_source"), meta.get("CRM_meta_migrate_target")}
     return {n for n in nodes if n}
 
@@ -88,6 +84,8 @@ class TransitionEngine:
         self.unmatched = 0  # results that matched no running action (the FSA replans)
         self._wall_offset = 0.0
         self._by_id: dict[int, GraphAction] = {}
+        self._kind: dict[int, ActionKind] = {}
+        self._priority: dict[int, int] = {}
         self._position: dict[int, int] = {}
         self._dependents: dict[int, list[int]] = {}
         self._missing: dict[int, int] = {}
@@ -102,25 +100,28 @@ class TransitionEngine:
         if not self.finished:
             raise RuntimeError("start() while a transition is still running")
         self.graph = graph
-        self.progress = {a.id: Progress.PENDING for a in graph.actions}
+        self.progress = {s.action.id: Progress.PENDING for s in graph.synapses}
         self.abort_priority = 0
         self.abort_reason = ""
         self.finished = False
         self.fired_order = []
         self._wall_offset = wall - now
-        self._by_id = {a.id: a for a in graph.actions}
-        self._position = {a.id: index for index, a in enumerate(graph.actions)}
+        self._by_id = graph.actions()
+        self._kind = {i: reading.action_kind(a) for i, a in self._by_id.items()}
+        self._priority = {s.action.id: s.priority for s in graph.synapses}
+        self._position = {s.action.id: index for index, s in enumerate(graph.synapses)}
         self._outcomes = {}
         self._in_flight = set()
-        self._dependents = {a.id: [] for a in graph.actions}
-        self._missing = {a.id: len(a.inputs) for a in graph.actions}
-        for action in graph.actions:
-            for before in action.inputs:
-                self._dependents[before].append(action.id)
-        self._ready = [(self._position[a.id], a.id) for a in graph.actions if not a.inputs]
+        self._dependents = {i: [] for i in self._by_id}
+        self._missing = {s.action.id: len(s.inputs) for s in graph.synapses}
+        for synapse in graph.synapses:
+            for before in synapse.inputs:
+                self._dependents[before].append(synapse.action.id)
+        self._ready = [(self._position[s.action.id], s.action.id) for s in graph.synapses
+                       if not s.inputs]
         heapq.heapify(self._ready)
         effects: list[EngineEffect] = [Log("transition_started", fields=(
-            ("transition_id", graph.transition_id), ("actions", len(graph.actions))))]
+            ("transition_id", graph.transition_id), ("actions", len(graph.synapses))))]
         return effects + self._pass(now)
 
     def handle(self, event: Event) -> list[EngineEffect]:
@@ -146,7 +147,7 @@ class TransitionEngine:
         return [log, *self._pass(now)]
 
     def key_of(self, action: GraphAction) -> str:
-        return make_key(action.id, self._id, action.target_rc, self.dc_uuid)
+        return make_key(action.id, self._id, reading.target_rc(action), self.dc_uuid)
 
     @property
     def in_flight(self) -> list[int]:
@@ -162,7 +163,7 @@ class TransitionEngine:
         """Record a final state; dependents whose inputs are now all satisfied become ready."""
         self.progress[action_id] = progress
         self._in_flight.discard(action_id)
-        if progress is Progress.FAILED and not self._by_id[action_id].can_fail:
+        if progress is Progress.FAILED and not reading.can_fail(self._by_id[action_id]):
             return
         for then in self._dependents[action_id]:
             self._missing[then] -= 1
@@ -188,9 +189,9 @@ class TransitionEngine:
         return effects + self._check_finished()
 
     def _may_fire(self, action: GraphAction) -> bool:
-        if action.kind is ActionKind.PSEUDO:
+        if self._kind[action.id] is ActionKind.PSEUDO:
             return True
-        if self.abort_priority and action.priority < self.abort_priority:
+        if self.abort_priority and self._priority[action.id] < self.abort_priority:
             return False
         assert self.graph is not None
         limit = self.graph.batch_limit
@@ -203,24 +204,24 @@ class TransitionEngine:
         source and the target (Pacemaker's graph_action_allowed)."""
         assert self.graph is not None
         limit = self.graph.migration_limit
-        if limit < 0 or action.task not in _MIGRATIONS:
+        if limit < 0 or action.operation not in _MIGRATIONS:
             return True
         busy: dict[str, int] = {}
         for action_id in self._in_flight:
             other = self._by_id[action_id]
-            if other.task in _MIGRATIONS:
+            if other.operation in _MIGRATIONS:
                 for node in _migration_nodes(other):
                     busy[node] = busy.get(node, 0) + 1
         return all(busy.get(node, 0) < limit for node in _migration_nodes(action))
 
     def _fire(self, action: GraphAction, now: float) -> list[EngineEffect]:
         self.fired_order.append(action.id)
-        if action.kind is ActionKind.PSEUDO:
+        if self._kind[action.id] is ActionKind.PSEUDO:
             self._settle(action.id, Progress.CONFIRMED)
             return []
         key = self.key_of(action)
         effects: list[EngineEffect] = [self._dispatch(action, key)]
-        if action.no_wait:
+        if reading.no_wait(action):
             self._settle(action.id, Progress.CONFIRMED)
             return effects
         self.progress[action.id] = Progress.IN_FLIGHT
@@ -230,18 +231,20 @@ class TransitionEngine:
 
     def _dispatch(self, action: GraphAction, key: str) -> EngineEffect:
         assert self.graph is not None
-        if action.kind is ActionKind.FENCE:
-            return ExecuteFencing(key, action.node or "", action.fence_action,
-                                  self.graph.stonith_timeout_ms / 1000)
-        if action.kind is ActionKind.CLUSTER:
-            return ExecuteClusterAction(action.node or "", key, action)
-        return ExecuteResourceAction(action.node or "", key, action)
+        kind = self._kind[action.id]
+        if kind is ActionKind.FENCE:
+            return ExecuteFencing(key, action.on_node or "", reading.fence_action(action),
+                                  reading.stonith_timeout_ms(self.graph) / 1000)
+        if kind is ActionKind.CLUSTER:
+            return ExecuteClusterAction(action.on_node or "", key, action)
+        return ExecuteResourceAction(action.on_node or "", key, action)
 
     def _timer_s(self, action: GraphAction) -> float:
         assert self.graph is not None
-        delay = self.graph.cluster_delay_ms
-        timeout = (self.graph.stonith_timeout_ms if action.kind is ActionKind.FENCE
-                   else action.timeout_ms)
+        delay = reading.cluster_delay_ms(self.graph)
+        timeout = (reading.stonith_timeout_ms(self.graph)
+                   if self._kind[action.id] is ActionKind.FENCE
+                   else reading.timeout_ms(action))
         return (timeout + delay if timeout > 0 else delay) / 1000
 
     def _timer_key(self, action_id: int) -> str:
@@ -279,7 +282,7 @@ class TransitionEngine:
             action = self._by_id.get(key.action_id)
             if action is not None and self.progress[action.id] is Progress.IN_FLIGHT:
                 return self._confirm(action, event)
-            if action is not None and action.no_wait:
+            if action is not None and reading.no_wait(action):
                 return []  # confirmed when fired; its result changes nothing
             if action is not None and self._outcomes.get(action.id) == (event.rc, event.status):
                 return []  # another copy of a known result (_last_0 + _last_failure_0, or
@@ -299,37 +302,42 @@ class TransitionEngine:
         if failed and event.resource and event.task:
             probe = event.task == "monitor" and event.interval_ms == 0
             if outside or not probe:
-                action = GraphAction(id=-1, key="", task=event.task, kind=ActionKind.RESOURCE,
-                                     resource=event.resource, node=event.node,
-                                     interval_ms=event.interval_ms)
-                effects += self._failcount(action, event)
+                effects += self._failcount(event.resource, event.task, event.interval_ms,
+                                           "", event)
         return effects
 
     def _confirm(self, action: GraphAction, event: ActionResult) -> list[EngineEffect]:
         self._outcomes[action.id] = (event.rc, event.status)
         effects: list[EngineEffect] = [CancelTimer(self._timer_key(action.id))]
         rc = _EFFECTIVE_RC.get(event.rc, event.rc)
-        ok = event.status == OpStatus.DONE and rc == action.target_rc
-        if ok or action.meta.get("CRM_meta_on_fail") == "ignore":
+        ok = event.status == OpStatus.DONE and rc == reading.target_rc(action)
+        on_fail = reading.meta(action).get("CRM_meta_on_fail", "")
+        if ok or on_fail == "ignore":
             self._settle(action.id, Progress.CONFIRMED)
             if not ok:
-                effects += self._failcount(action, event)
+                effects += self._action_failcount(action, event)
             return effects + self._pass(event.now)
         self._settle(action.id, Progress.FAILED)
-        effects += self._failcount(action, event)
-        return effects + self.abort("Event failed", event.now, action.priority + 1)
+        effects += self._action_failcount(action, event)
+        return effects + self.abort("Event failed", event.now, self._priority[action.id] + 1)
 
-    def _failcount(self, action: GraphAction, event: ActionResult) -> list[EngineEffect]:
+    def _action_failcount(self, action: GraphAction, event: ActionResult) -> list[EngineEffect]:
+        resource = reading.resource_id(action)
+        if self._kind[action.id] is not ActionKind.RESOURCE or resource is None:
+            return []
+        return self._failcount(resource, action.operation, reading.interval_ms(action),
+                               reading.meta(action).get("CRM_meta_on_fail", ""), event)
+
+    def _failcount(self, resource: str, task: str, interval_ms: int, on_fail: str,
+                   event: ActionResult) -> list[EngineEffect]:
         """Pacemaker's update_failcount: probes never count; start/stop failures ban."""
-        if action.kind is not ActionKind.RESOURCE or action.resource is None:
+        if task == "monitor" and interval_ms == 0:
             return []
-        if action.task == "monitor" and action.interval_ms == 0:
-            return []
-        suffix = f"{action.resource}#{action.task}_{action.interval_ms}"
+        suffix = f"{resource}#{task}_{interval_ms}"
         wall = event.wall or (event.now + self._wall_offset)
         updates = [UpdateAttribute(event.node, f"last-failure-{suffix}", str(int(wall)))]
-        if action.meta.get("CRM_meta_on_fail") != "ignore":
-            value = "INFINITY" if action.task in ("start", "stop") else "value++"
+        if on_fail != "ignore":
+            value = "INFINITY" if task in ("start", "stop") else "value++"
             updates.insert(0, UpdateAttribute(event.node, f"fail-count-{suffix}", value))
         return list(updates)
 
@@ -342,19 +350,18 @@ class TransitionEngine:
             return []
         self._settle(action.id, Progress.FAILED)
         effects: list[EngineEffect] = [Log("action_timed_out", "warning", (
-            ("transition_id", self._id), ("action", action.key)))]
-        if action.kind is ActionKind.RESOURCE:
+            ("transition_id", self._id), ("action", action.operation_key)))]
+        if self._kind[action.id] is ActionKind.RESOURCE:
             # The synthesized result counts as a failure like any other (and its copy
             # coming back through the CIB is then known, not counted twice).
             self._outcomes[action.id] = (1, int(OpStatus.TIMEOUT))
             wall = event.now + self._wall_offset
-            reason = f"Controller on {action.node} did not return result in time"
-            effects.append(RecordActionTimeout(action.node or "", self.key_of(action), action,
-                                               reason, wall))
-            if not (action.task == "monitor" and action.interval_ms == 0):
-                effects += self._failcount(action, ActionResult(
-                    self.key_of(action), action.node or "", 1, int(OpStatus.TIMEOUT),
-                    event.now, action.interval_ms, reason, wall))
+            node = action.on_node or ""
+            reason = f"Controller on {action.on_node} did not return result in time"
+            effects.append(RecordActionTimeout(node, self.key_of(action), action, reason, wall))
+            effects += self._action_failcount(action, ActionResult(
+                self.key_of(action), node, 1, int(OpStatus.TIMEOUT), event.now,
+                reading.interval_ms(action), reason, wall))
         return effects + self.abort("Action lost", event.now)
 
     def _on_node_left(self, event: NodeLeft) -> list[EngineEffect]:
@@ -363,9 +370,9 @@ class TransitionEngine:
             return []
         effects: list[EngineEffect] = []
         hit = False
-        for action in self.graph.actions:
-            if action.node != event.node or action.kind in (ActionKind.PSEUDO,
-                                                            ActionKind.FENCE):
+        for action in self._by_id.values():
+            if action.on_node != event.node or self._kind[action.id] in (ActionKind.PSEUDO,
+                                                                         ActionKind.FENCE):
                 continue
             state = self.progress[action.id]
             if state is Progress.IN_FLIGHT:

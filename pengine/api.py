@@ -132,6 +132,37 @@ def transition_graph(transition: Transition) -> TransitionGraph:
     return build(transition)
 
 
+def read_transition_graph(text: str | bytes, source: str = "<graph>") -> TransitionGraph:
+    """Pacemaker's ``<transition_graph>`` XML (crm_simulate -G, the corpus .exp) as the frozen
+    graph; ValidationError naming `source` when it is not XML, not a transition graph, or an
+    input names no action of the graph."""
+    from messaging.errors import Location, ValidationError
+    from pengine.transition_graph import from_xml
+
+    try:
+        root = etree.fromstring(text.encode() if isinstance(text, str) else text,
+                                etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError as error:
+        raise ValidationError(f"transition graph is not XML: {error}",
+                              location=Location(source)) from None
+    if root.tag != "transition_graph":
+        raise ValidationError(f"expected <transition_graph>, found <{root.tag}>",
+                              location=Location(source))
+    try:
+        graph = from_xml(text)
+    except (ValueError, TypeError, IndexError) as error:
+        raise ValidationError(f"malformed transition graph: {error}",
+                              location=Location(source)) from None
+    known = set(graph.actions())
+    for synapse in graph.synapses:
+        missing = set(synapse.inputs) - known
+        if missing:
+            raise ValidationError(
+                f"action {synapse.action.id} waits for unknown actions {sorted(missing)}",
+                location=Location(source, element=f"synapse {synapse.id}"))
+    return graph
+
+
 _GRAPH_TYPES = frozenset({"GraphAction", "GraphResource", "GraphSynapse", "TransitionGraph"})
 
 
@@ -227,6 +258,7 @@ __all__ = [
     "node_state_text",
     "primitive_line",
     "rc_text",
+    "read_transition_graph",
     "readable_interval",
     "resource_counts",
     "resource_lines",

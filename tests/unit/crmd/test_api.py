@@ -12,6 +12,6 @@ def test_every_exported_name_exists() -> None:
 
 def test_core_entry_points_are_exported() -> None:
     for name in ("Controller", "TransitionEngine", "Election", "JoinCoordinator", "Recorder",
-                 "run_scheduler", "from_transition", "from_graph_xml"):
+                 "run_scheduler", "graph_of", "graph_from_xml"):
         assert name in crmd.api.__all__
     assert sorted(crmd.api.__all__) == sorted(set(crmd.api.__all__)), "no duplicates"

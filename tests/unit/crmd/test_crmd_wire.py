@@ -5,7 +5,6 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from crmd.graph import ActionKind, GraphAction
 from crmd.messages import (
     ActionResult,
     ControllerStarted,
@@ -25,11 +24,13 @@ from crmd.messages import (
 )
 from crmd.wire import PEER_MESSAGES, WIRE_VERSION, decode, encode
 from messaging.errors import RemoteProtocolError
+from pengine.api import GraphAction, GraphResource
 
 CREDS = Credentials("alpha", "3.16.2", 1700000000.5)
-ACTION = GraphAction(id=7, key="r_start_0", task="start", kind=ActionKind.RESOURCE,
-                     inputs=(3, 4), resource="r", agent="ocf:heartbeat:Dummy", node="beta",
-                     node_id="2", attributes=(("CRM_meta_timeout", "20000"), ("ip", "10.0.0.1")))
+ACTION = GraphAction(id=7, kind="rsc_op", operation="start", operation_key="r_start_0",
+                     on_node="beta", on_node_uuid="2",
+                     resource=GraphResource("r", "r:0", "ocf", "heartbeat", "Dummy"),
+                     attributes=(("CRM_meta_timeout", "20000"), ("ip", "10.0.0.1")))
 SAMPLES = [
     Vote(3, CREDS), NoVote(3, "alpha"), DcClaim(CREDS), ControllerStarted(CREDS),
     JoinAnnounce("beta"), JoinOffer(2, "alpha", "3.16.2"), JoinRequest(2, "beta", (0, 5, 9),

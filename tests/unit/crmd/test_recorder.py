@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from crmd.graph import ActionKind, GraphAction, transition_key
+from crmd.graph import transition_key
 from crmd.recorder import Recorder, merge_status, timeout_record
 from lrmd.api import AgentSpec, OpCompleted, op_digest
+from pengine.api import GraphAction, GraphResource
 from tests.oracle import pacemaker_tool
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -134,8 +135,10 @@ def test_pending_record_and_synthesized_timeout() -> None:
     recorder = Recorder("alpha", "1")
     op = ops_of(recorder.pending("r", DUMMY, "start", 0, key(2), WALL))["r_last_0"]
     assert (op["call-id"], op["rc-code"], op["op-status"]) == ("-1", "193", "-1")
-    action = GraphAction(id=7, key="r_start_0", task="start", kind=ActionKind.RESOURCE,
-                         resource="r", agent="ocf:heartbeat:Dummy", node="alpha")
+    action = GraphAction(id=7, kind="rsc_op", operation="start", operation_key="r_start_0",
+                         on_node="alpha", on_node_uuid="1",
+                         resource=GraphResource("r", None, "ocf", "heartbeat", "Dummy"),
+                         attributes=())
     xml = timeout_record("alpha", "1", action, key(7), "Controller on alpha did not return "
                          "result in time", WALL)
     ops = ops_of(xml)

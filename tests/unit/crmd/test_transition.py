@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from crmd.graph import ActionKind, GraphAction, TransitionGraph, from_graph_xml, from_transition
+from crmd.graph import ActionKind, action_kind, graph_from_xml, graph_of, target_rc
 from crmd.messages import (
     AbortTransition,
     ActionResult,
@@ -27,7 +27,7 @@ from crmd.messages import (
 )
 from crmd.transition import TransitionEngine
 from messaging.effects import ArmTimer, TimerFired
-from pengine.api import schedule
+from pengine.api import GraphAction, GraphResource, GraphSynapse, TransitionGraph, schedule
 
 ROOT = Path(__file__).resolve().parents[3]
 CORPUS = ROOT.parent / "shared" / "conformance" / "scheduler"
@@ -68,9 +68,8 @@ def run_to_completion(graph: TransitionGraph, seed: int) -> tuple[list[int], dic
         effect = outstanding.pop(rng.randrange(len(outstanding)))
         action_id = int(_key(effect).split(":")[0])
         done_at[action_id] = step
-        target = graph.action(action_id)
-        assert target is not None
-        absorb(engine.handle(ActionResult(_key(effect), target.node or "", target.target_rc,
+        target = graph.actions()[action_id]
+        absorb(engine.handle(ActionResult(_key(effect), target.on_node or "", target_rc(target),
                                           0, float(step))))
     assert len(finished) == 1
     return engine.fired_order, done_at, finished[0]
@@ -80,8 +79,9 @@ def _check_order(edges: list[tuple[int, int]], graph: TransitionGraph, order: li
                  done_at: dict[int, int]) -> None:
     """Every edge first -> then: `first` completed before `then` was fired."""
     position = {action_id: index for index, action_id in enumerate(order)}
-    assert set(position) == {a.id for a in graph.actions}, "every action fired exactly once"
-    pseudo = {a.id for a in graph.actions if a.kind is ActionKind.PSEUDO}
+    actions = graph.actions()
+    assert set(position) == set(actions), "every action fired exactly once"
+    pseudo = {i for i, a in actions.items() if action_kind(a) is ActionKind.PSEUDO}
     for first, then in edges:
         assert position[first] < position[then], (first, then)
         if first not in pseudo:
@@ -104,7 +104,7 @@ def test_pengine_graph_of_corpus_cib_completes_in_edge_order(case: str) -> None:
     if case == "<absent>":
         pytest.skip(f"scheduler corpus not found at {CORPUS}")
     transition = schedule((CORPUS / "xml" / f"{case}.xml").read_bytes())
-    graph = from_transition(transition)
+    graph = graph_of(transition)
     order, done_at, finish = run_to_completion(graph, seed=len(case))
     assert finish.outcome == "complete" and not finish.replan
     _check_order(list(transition.graph.edges), graph, order, done_at)
@@ -127,7 +127,7 @@ def test_pacemaker_exp_graph_completes_in_edge_order(case: str) -> None:
     if not path.exists():
         pytest.skip(f"no Pacemaker graph for {case}")
     text = path.read_bytes()
-    graph = from_graph_xml(text, str(path))
+    graph = graph_from_xml(text, str(path))
     order, done_at, finish = run_to_completion(graph, seed=3)
     assert finish.outcome == "complete"
     _check_order(_exp_edges(text), graph, order, done_at)
@@ -135,8 +135,8 @@ def test_pacemaker_exp_graph_completes_in_edge_order(case: str) -> None:
 
 def test_own_example_cib_graph_completes() -> None:
     transition = schedule((ROOT / "examples" / "cib-3node.xml").read_bytes())
-    graph = from_transition(transition)
-    assert graph.actions, "the example starts resources"
+    graph = graph_of(transition)
+    assert graph.synapses, "the example starts resources"
     order, done_at, finish = run_to_completion(graph, seed=7)
     assert finish.outcome == "complete"
     _check_order(list(transition.graph.edges), graph, order, done_at)
@@ -145,16 +145,35 @@ def test_own_example_cib_graph_completes() -> None:
 # --- hand-made graphs -------------------------------------------------------------------
 
 
+def rsc_op(action_id: int, key: str, task: str, node: str, attributes: dict[str, str],
+           resource: str | None = None) -> GraphAction:
+    """A resource action as Pacemaker's graph describes it (Dummy agent)."""
+    primitive = GraphResource(resource or key.split("_")[0], None, "ocf", "heartbeat", "Dummy")
+    return GraphAction(id=action_id, kind="rsc_op", operation=task, operation_key=key,
+                       on_node=node, on_node_uuid=node, resource=primitive,
+                       attributes=tuple(sorted(attributes.items())))
+
+
+def synapse(action: GraphAction, inputs: tuple[int, ...] = (), priority: int = 0) -> GraphSynapse:
+    return GraphSynapse(action.id, priority, action, inputs)
+
+
 def rsc(action_id: int, inputs: tuple[int, ...] = (), node: str = "n1", task: str = "start",
-        timeout: int = 20000, priority: int = 0) -> GraphAction:
-    return GraphAction(id=action_id, key=f"r{action_id}_{task}_0", task=task,
-                       kind=ActionKind.RESOURCE, inputs=inputs, resource=f"r{action_id}",
-                       agent="ocf:heartbeat:Dummy", node=node, node_id=node,
-                       attributes=(("CRM_meta_timeout", str(timeout)),), priority=priority)
+        timeout: int = 20000, priority: int = 0) -> GraphSynapse:
+    action = rsc_op(action_id, f"r{action_id}_{task}_0", task, node,
+                    {"CRM_meta_timeout": str(timeout)})
+    return synapse(action, inputs, priority)
+
+
+def graph_of_synapses(transition_id: int, synapses: tuple[GraphSynapse, ...], *,
+                      cluster_delay: str = "60s", stonith_timeout: str = "60s",
+                      batch_limit: int = 0, migration_limit: int = -1) -> TransitionGraph:
+    return TransitionGraph(transition_id, cluster_delay, stonith_timeout, "INFINITY",
+                           "INFINITY", batch_limit, migration_limit, synapses)
 
 
 def test_batch_limit_caps_actions_in_flight() -> None:
-    graph = TransitionGraph(1, tuple(rsc(i) for i in range(6)), batch_limit=2)
+    graph = graph_of_synapses(1, tuple(rsc(i) for i in range(6)), batch_limit=2)
     engine = TransitionEngine(UUID)
     effects = engine.start(graph, 0.0)
     sent = [e for e in effects if isinstance(e, ExecuteResourceAction)]
@@ -167,14 +186,14 @@ def test_batch_limit_caps_actions_in_flight() -> None:
 
 def test_transition_key_is_pacemakers_shape() -> None:
     engine = TransitionEngine("5f1b2c")
-    effects = engine.start(TransitionGraph(7, (rsc(3),)), 0.0)
+    effects = engine.start(graph_of_synapses(7, (rsc(3),)), 0.0)
     sent = [e for e in effects if isinstance(e, ExecuteResourceAction)]
     assert sent[0].transition_key == "3:7:0:" + "5f1b2c".ljust(36)
 
 
 def test_timeout_is_action_timeout_plus_cluster_delay_and_aborts() -> None:
-    graph = TransitionGraph(1, (rsc(0, timeout=20000), rsc(1, inputs=(0,))),
-                            cluster_delay_ms=60000)
+    graph = graph_of_synapses(1, (rsc(0, timeout=20000), rsc(1, inputs=(0,))),
+                              cluster_delay="60s")
     engine = TransitionEngine(UUID)
     effects = engine.start(graph, 100.0, wall=5000.0)
     timers = [e for e in effects if isinstance(e, ArmTimer)]
@@ -189,7 +208,7 @@ def test_timeout_is_action_timeout_plus_cluster_delay_and_aborts() -> None:
 
 
 def test_failed_result_aborts_but_in_flight_actions_complete() -> None:
-    graph = TransitionGraph(1, (rsc(0), rsc(1), rsc(2, inputs=(0,)), rsc(3, inputs=(1,))))
+    graph = graph_of_synapses(1, (rsc(0), rsc(1), rsc(2, inputs=(0,)), rsc(3, inputs=(1,))))
     engine = TransitionEngine(UUID)
     sent = [e for e in engine.start(graph, 0.0) if isinstance(e, ExecuteResourceAction)]
     effects = engine.handle(ActionResult(sent[0].transition_key, "n1", 1, 0, 1.0, wall=77.0))
@@ -204,11 +223,9 @@ def test_failed_result_aborts_but_in_flight_actions_complete() -> None:
 
 
 def test_probe_failure_does_not_count_and_degraded_rc_is_success() -> None:
-    probe = GraphAction(id=0, key="r_monitor_0", task="monitor", kind=ActionKind.RESOURCE,
-                        resource="r", node="n1",
-                        attributes=(("CRM_meta_op_target_rc", "7"),))
+    probe = rsc_op(0, "r_monitor_0", "monitor", "n1", {"CRM_meta_op_target_rc": "7"})
     engine = TransitionEngine(UUID)
-    sent = engine.start(TransitionGraph(1, (probe, rsc(1))), 0.0)
+    sent = engine.start(graph_of_synapses(1, (synapse(probe), rsc(1))), 0.0)
     keys = [e.transition_key for e in sent if isinstance(e, ExecuteResourceAction)]
     effects = engine.handle(ActionResult(keys[0], "n1", 0, 0, 1.0))  # running: unexpected
     assert not [e for e in effects if isinstance(e, UpdateAttribute)]
@@ -224,14 +241,14 @@ def test_probe_failure_does_not_count_and_degraded_rc_is_success() -> None:
 ])
 def test_results_outside_the_graph_abort(key: str, reason: str) -> None:
     engine = TransitionEngine(UUID)
-    engine.start(TransitionGraph(1, (rsc(0), rsc(1, inputs=(0,)))), 0.0)
+    engine.start(graph_of_synapses(1, (rsc(0), rsc(1, inputs=(0,)))), 0.0)
     effects = engine.handle(ActionResult(key, "n1", 0, 0, 1.0))
     assert engine.abort_reason == reason
     assert not [e for e in effects if isinstance(e, TransitionFinished)]
 
 
 def test_abort_stops_new_actions_then_replans() -> None:
-    graph = TransitionGraph(1, (rsc(0), rsc(1, inputs=(0,))))
+    graph = graph_of_synapses(1, (rsc(0), rsc(1, inputs=(0,))))
     engine = TransitionEngine(UUID)
     sent = [e for e in engine.start(graph, 0.0) if isinstance(e, ExecuteResourceAction)]
     engine.handle(AbortTransition("Configuration change", 0.5))
@@ -242,10 +259,11 @@ def test_abort_stops_new_actions_then_replans() -> None:
 
 
 def test_node_left_fails_its_actions_but_not_fencing() -> None:
-    fence = GraphAction(id=5, key="stonith-n2-reboot", task="stonith", kind=ActionKind.FENCE,
-                        node="n2")
-    graph = TransitionGraph(1, (rsc(0, node="n2"), fence, rsc(1, node="n1")),
-                            stonith_timeout_ms=90000)
+    fence = GraphAction(id=5, kind="crm_event", operation="stonith",
+                        operation_key="stonith-n2-reboot", on_node="n2", on_node_uuid="n2",
+                        resource=None, attributes=(), downed=("n2",))
+    graph = graph_of_synapses(1, (rsc(0, node="n2"), synapse(fence), rsc(1, node="n1")),
+                              stonith_timeout="90s")
     engine = TransitionEngine(UUID)
     effects = engine.start(graph, 0.0)
     fencing = [e for e in effects if isinstance(e, ExecuteFencing)]
@@ -256,11 +274,10 @@ def test_node_left_fails_its_actions_but_not_fencing() -> None:
 
 
 def test_copies_of_a_known_result_are_ignored_but_a_changed_one_replans() -> None:
-    monitor = GraphAction(id=0, key="r0_monitor_10000", task="monitor",
-                          kind=ActionKind.RESOURCE, resource="r0", node="n1",
-                          interval_ms=10000, attributes=(("CRM_meta_timeout", "20000"),))
+    monitor = rsc_op(0, "r0_monitor_10000", "monitor", "n1",
+                     {"CRM_meta_interval": "10000", "CRM_meta_timeout": "20000"})
     engine = TransitionEngine(UUID)
-    sent = [e for e in engine.start(TransitionGraph(4, (monitor,)), 0.0)
+    sent = [e for e in engine.start(graph_of_synapses(4, (synapse(monitor),)), 0.0)
             if isinstance(e, ExecuteResourceAction)]
     key = sent[0].transition_key
     first = ActionResult(key, "n1", 0, 0, 1.0, interval_ms=10000, resource="r0",
@@ -276,15 +293,14 @@ def test_copies_of_a_known_result_are_ignored_but_a_changed_one_replans() -> Non
 
 
 def test_migration_limit_counts_source_and_target() -> None:
-    def migrate(action_id: int, task: str, source: str, target: str) -> GraphAction:
-        return GraphAction(id=action_id, key=f"m{action_id}_{task}_0", task=task,
-                           kind=ActionKind.RESOURCE, resource=f"m{action_id}",
-                           node=source if task == "migrate_to" else target,
-                           attributes=(("CRM_meta_migrate_source", source),
-                                       ("CRM_meta_migrate_target", target)))
-    graph = TransitionGraph(1, (migrate(0, "migrate_to", "n1", "n2"),
-                                migrate(1, "migrate_to", "n3", "n1"),
-                                migrate(2, "migrate_to", "n3", "n4")), migration_limit=1)
+    def migrate(action_id: int, task: str, source: str, target: str) -> GraphSynapse:
+        return synapse(rsc_op(action_id, f"m{action_id}_{task}_0", task,
+                              source if task == "migrate_to" else target,
+                              {"CRM_meta_migrate_source": source,
+                               "CRM_meta_migrate_target": target}))
+    graph = graph_of_synapses(1, (migrate(0, "migrate_to", "n1", "n2"),
+                                  migrate(1, "migrate_to", "n3", "n1"),
+                                  migrate(2, "migrate_to", "n3", "n4")), migration_limit=1)
     engine = TransitionEngine(UUID)
     sent = [e.action.id for e in engine.start(graph, 0.0)
             if isinstance(e, ExecuteResourceAction)]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from messaging.errors import RemoteProtocolError
-from pengine.api import schedule
+from messaging.errors import RemoteProtocolError, ValidationError
+from pengine.api import read_transition_graph, schedule
 from pengine.graph_xml import synapses, to_xml
 from pengine.transition_graph import TransitionGraph, build, from_xml, render_xml
 
@@ -82,3 +82,29 @@ def test_networkx_view_has_the_scheduler_edges(shared: Path) -> None:
     view = build(transition).to_networkx()
     assert set(view.edges) == set(transition.edges)
     assert set(view.nodes) == {a.id for a in transition.actions if a.in_graph}
+
+
+_ONE_SYNAPSE = ('<transition_graph cluster-delay="60s" stonith-timeout="60s" '
+                'failed-stop-offset="INFINITY" failed-start-offset="INFINITY" batch-limit="0" '
+                'transition_id="4"><synapse id="0"><action_set><pseudo_event id="2" '
+                'operation="all_stopped" operation_key="all_stopped"><attributes/>'
+                '</pseudo_event></action_set><inputs>{inputs}</inputs></synapse>'
+                '</transition_graph>')
+
+
+def test_read_transition_graph_reads_a_graph() -> None:
+    graph = read_transition_graph(_ONE_SYNAPSE.format(inputs=""), "t.xml")
+    assert graph.transition_id == 4
+    assert [s.action.operation for s in graph.synapses] == ["all_stopped"]
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("<transition_graph", "not XML"),
+    ("<cib/>", "expected <transition_graph>"),
+    (_ONE_SYNAPSE.format(inputs='<trigger><rsc_op id="9"/></trigger>'), "unknown actions [9]"),
+    ('<transition_graph><synapse id="x"/></transition_graph>', "malformed"),
+])
+def test_read_transition_graph_names_the_source_of_bad_input(text: str, words: str) -> None:
+    with pytest.raises(ValidationError, match=r"t\.xml") as raised:
+        read_transition_graph(text, "t.xml")
+    assert words in str(raised.value)
