@@ -170,7 +170,7 @@ def _fast_data(tag: Any, fields: Any) -> Data | None:
     but five fields of exactly Data's types (the codec then decides)."""
     if tag != _DATA_TAG or type(tag) is not int or type(fields) is not list:
         return None
-    if len(fields) != 5 or any(type(v) is not t for v, t in zip(fields, _DATA_TYPES)):
+    if len(fields) != 5 or any(type(v) is not t for v, t in zip(fields, _DATA_TYPES, strict=True)):
         return None
     mseq, channel, chunk, more, index = fields
     return Data(mseq, channel, chunk, more, index)
