@@ -162,6 +162,7 @@ class Membership:
         self._next_nudge_at = 0.0
         self._ambiguous_since: float | None = None
         self._committed_at = 0.0
+        self._committed_versions: dict[str, tuple[int, int]] = {}
         self._target: frozenset[str] | None = None
         self._own_report()
 
@@ -314,6 +315,11 @@ class Membership:
             and self.is_settled_view()
             and report.view_id < self.view.view_id
             and now >= self._committed_at + self.timing.proposal_timeout
+            # Only a report made after the commit says the member missed it: members
+            # send no Reach after an install, so a gossip sent before it and delayed by
+            # retransmissions (30% loss) arrives late with the old view id; a member that
+            # really missed the commit also nudges.
+            and report.version > self._committed_versions.get(src, (-1, -1))
         ):
             self._want_round = True  # a member missed our last commit
         return self._evaluate(now)
@@ -413,6 +419,8 @@ class Membership:
         self._round = None
         self._committed_at = now
         members = tuple(sorted(current.members))
+        self._committed_versions = {m: self._reports[m].version for m in members
+                                    if m in self._reports}
         commit = Commit(self.name, current.view_id, members, current.number)
         effects: list[Effect] = [Send(BROADCAST, commit)] if len(members) > 1 else []
         return effects + self._install(View(current.view_id, members, self.name), now)

@@ -346,3 +346,20 @@ def test_restarted_coordinator_proposes_above_its_last_view_id() -> None:
     core.handle(PeerStatusChanged("n2", True, 0.1))
     core.handle(PeerMessageReceived("n2", Reach((report("n2", "n1"),)), 0.1))
     assert proposal_of(core.handle(TimerFired(TIMER_SETTLE, 1.0))).view_id == 5
+
+
+def test_a_gossip_sent_before_the_commit_and_delivered_late_starts_no_round() -> None:
+    # Members send no Reach after an install; under loss, a gossip a member sent before
+    # it installed can arrive after a proposal timeout with the old view id. Only a report
+    # newer than the one we committed with says the member missed the commit.
+    core = full_mesh("n1", "n2", "n3")
+    core.handle(TimerFired(TIMER_SETTLE, 1.0))
+    core.handle(PeerMessageReceived("n2", Ack(1, 1), 1.1))
+    core.handle(PeerMessageReceived("n3", Ack(1, 1), 1.1))
+    assert core.view.view_id == 1
+    late = 1.1 + 2 * TIMING.proposal_timeout
+    stale = Reach((report("n2", "n1", "n3"),))
+    assert sends(core.handle(PeerMessageReceived("n2", stale, late))) == []
+    newer = Reach((report("n2", "n1", "n3", counter=2),))  # made after, still on view 0
+    assert [type(m) for _, m in sends(core.handle(
+        PeerMessageReceived("n2", newer, late + 0.01)))] == [Propose]
