@@ -159,6 +159,23 @@ def _fast_status(tag: Any, fields: Any) -> Status | None:
     return Status(fields[0], fields[1])
 
 
+_DATA_TAG = WIRE.tag_of(Data(0, "", b""))
+_DATA_TYPES = (int, str, bytes, bool, int)
+
+
+def _fast_data(tag: Any, fields: Any) -> Data | None:
+    """A message fragment decoded without the generic codec: after a membership change
+    every node receives every ccm message (15 x 15 acks at 16 nodes), and the codec's
+    type introspection was two thirds of heartbeat's CPU per datagram. None for anything
+    but five fields of exactly Data's types (the codec then decides)."""
+    if tag != _DATA_TAG or type(tag) is not int or type(fields) is not list:
+        return None
+    if len(fields) != 5 or any(type(v) is not t for v, t in zip(fields, _DATA_TYPES, strict=True)):
+        return None
+    mseq, channel, chunk, more, index = fields
+    return Data(mseq, channel, chunk, more, index)
+
+
 def _envelope(body: Any) -> Envelope:
     if not isinstance(body, list) or len(body) < 7:
         raise RemoteProtocolError("envelope is not a 7-item list")
@@ -169,5 +186,6 @@ def _envelope(body: Any) -> Envelope:
             raise RemoteProtocolError(f"envelope field {name} has the wrong type")
     if generation < 0 or seq < 0 or not src:
         raise RemoteProtocolError("envelope with negative counters or empty src")
-    message = _fast_status(tag, fields) or WIRE.from_wire([tag, fields])
+    message = (_fast_status(tag, fields) or _fast_data(tag, fields)
+               or WIRE.from_wire([tag, fields]))
     return Envelope(cluster, src, generation, seq, dst, message)

@@ -4,7 +4,9 @@
 link, a partition, a one-way cut, random loss per link or per node), delayed (latency plus
 uniform jitter, which also reorders) or duplicated. `rx_cost` models a receiving host that
 needs time per datagram (a loaded machine): datagrams to one node are then processed one
-after another, so a burst queues up. Everything is data; `Simulation` asks `fates` and
+after another, so a burst queues up. With `host_cores` set, every node's heartbeat shares
+that many CPUs (the namespace lab: 16 nodes on one 2-core host), so a burst that reaches
+all nodes at once queues on the shared cores too. Everything is data; `Simulation` asks `fates` and
 schedules the deliveries, so a run is a function of (seed, commands).
 """
 
@@ -34,9 +36,11 @@ class Network:
     groups: list[frozenset[str]] = field(default_factory=list)  # empty: no partition
     cut_links: set[tuple[str, str, str | None]] = field(default_factory=set)  # src, dst, link
     rx_cost: float = 0.0  # seconds a receiving node spends per datagram (0: infinitely fast)
+    host_cores: int = 0  # CPUs all nodes share (0: every node has a CPU of its own)
     sent: int = 0
     dropped: int = 0
     _busy_until: dict[str, float] = field(default_factory=dict)
+    _cores_free: list[float] = field(default_factory=list)
 
     def connected(self, src: str, dst: str, link: str | None = None) -> bool:
         """Whether `src` can reach `dst` (on `link`, or on some link when None)."""
@@ -81,6 +85,13 @@ class Network:
         """When `dst` gets to a datagram arriving at `arrival` (after the ones before it)."""
         if not self.rx_cost:
             return arrival
-        done = max(arrival, self._busy_until.get(dst, 0.0)) + self.rx_cost
+        start = max(arrival, self._busy_until.get(dst, 0.0))
+        if self.host_cores:
+            if len(self._cores_free) != self.host_cores:
+                self._cores_free = [0.0] * self.host_cores
+            core = min(range(self.host_cores), key=self._cores_free.__getitem__)
+            start = max(start, self._cores_free[core])
+            self._cores_free[core] = start + self.rx_cost
+        done = start + self.rx_cost
         self._busy_until[dst] = done
         return done
