@@ -3,7 +3,8 @@
 With CIB_file=PATH the command works on that file with no cluster, exactly as Pacemaker's
 cibadmin does; without it, it asks the local cib daemon (`cib.api.CibClient`), and exits
 102 like Pacemaker's when none is running. ACLs are out of scope: -U and -S are accepted
-and ignored. Exit codes and the `Call failed: <reason>` texts are Pacemaker's; our detail follows on the next line.
+and ignored. Exit codes and the `Call failed: <reason>` texts are Pacemaker's; our detail
+follows on the next line.
 Heavy modules are imported only by the commands that need them, so the command starts fast.
 """
 
