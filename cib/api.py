@@ -137,11 +137,8 @@ class CibClient:
 
     def perform(self, request: Request) -> CibReply:
         """Run one cibadmin operation on the cluster's CIB."""
-        message: Query | Write
-        if request.op is Op.QUERY:
-            message = query_of(request)
-        else:
-            message = Write(WireRequest.of(request))
+        message: Query | Write = (query_of(request) if request.op is Op.QUERY
+                                  else Write(WireRequest.of(request)))
         reply = self._client.request(message)
         if not isinstance(reply, CibReply):
             raise RemoteProtocolError(f"the cib answered with {type(reply).__name__}")
