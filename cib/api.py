@@ -26,6 +26,7 @@ from cib.model import Version
 from cib.replication_messages import (
     Announce,
     Applied,
+    AskAnnounce,
     Diff,
     FetchCib,
     Forward,
@@ -94,7 +95,8 @@ class CibDiff:
     version: Version
 
 
-PEER_MESSAGES = (Forward, WriteResult, Diff, Applied, Announce, FetchCib, FullCib)
+PEER_MESSAGES = (Forward, WriteResult, Diff, Applied, Announce, AskAnnounce, FetchCib,
+                 FullCib)
 for _message in PEER_MESSAGES:
     API.register(f"peer_{_message.__name__.lower()}")(_message)
 
