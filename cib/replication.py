@@ -42,8 +42,8 @@ from cib.patch import apply_patchset
 from cib.replication_messages import (
     Acknowledge,
     Announce,
-    AskAnnounce,
     Applied,
+    AskAnnounce,
     ClientWrite,
     Diff,
     FetchCib,
