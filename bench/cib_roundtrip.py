@@ -118,7 +118,10 @@ def our_side(nodes: int, count: int) -> dict[str, object]:
         rows = cib_rows(run_in, names, dc, str(OUR_CIBADMIN), count)
         rows.update(_api_round_trip({n: status["nodes"][n]["state_dir"] for n in names}, dc,
                                     count))
-        rows.update(_big_cib(lab, names, dc, run_in))
+        try:
+            rows.update(_big_cib(lab, names, dc, run_in))
+        except RuntimeError as error:  # keep the rows measured so far
+            print(f"FAILED 2 MB CIB rows: {str(error)[-300:]}")
         return rows
     finally:
         lab.down()

@@ -78,6 +78,39 @@ def primitive(rid: str) -> str:
     return f'<primitive id="{rid}" class="ocf" provider="heartbeat" type="Dummy"/>'
 
 
+def crm_attribute(state_dir: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, HACLUSTER_STATE_DIR=state_dir)
+    env.pop("CIB_file", None)
+    return subprocess.run([str(BIN / "crm_attribute"), *args], env=env, capture_output=True,
+                          text=True, timeout=TIMEOUT, check=False)
+
+
+def check_attribute_and_diff_events(dirs: dict[str, str]) -> None:
+    """crm_attribute in live mode writes on one node and reads on another; a subscriber of
+    a replica sees the change as a CibDiff carrying the acknowledged version."""
+    from cib.api import CibClient, CibDiff
+
+    with CibClient(dirs["n3"]) as client:
+        subscriber = client.subscribe()
+        try:
+            event = None
+            for attempt in range(20):  # a SUB socket joins late: write until one arrives
+                result = crm_attribute(dirs["n2"], "-t", "crm_config", "-n", "hc-test",
+                                       "-v", f"v{attempt}")
+                assert result.returncode == 0, result.stderr
+                event = subscriber.recv(timeout=2.0)
+                if event is not None:
+                    break
+            assert isinstance(event, CibDiff) and "hc-test" in event.patch
+        finally:
+            subscriber.close()
+    deadline = time.monotonic() + TIMEOUT
+    while (query := crm_attribute(dirs["n1"], "-t", "crm_config", "-n", "hc-test", "-G",
+                                  "-q")).stdout.strip() != f"v{attempt}":
+        assert time.monotonic() < deadline, query
+        time.sleep(0.2)
+
+
 def test_cib_converges_across_nodes_and_master_restart() -> None:
     cli("down")
     code, out = cli("up", "--loopback", "--nodes", "3", "--wait", "30")
@@ -95,6 +128,7 @@ def test_cib_converges_across_nodes_and_master_restart() -> None:
         wait_converged(dirs, acked)
         assert 'description="m"' in cibadmin(dirs["n3"], "-Q", "-o", "resources").stdout
         assert len(acked) == 6
+        check_attribute_and_diff_events(dirs)
         assert cli("kill", "n1")[0] == 0  # n1 is the master: the lowest name
         survivors = {n: d for n, d in dirs.items() if n != "n1"}
         assert write(dirs["n2"], "-C", "-o", "resources", "-X", primitive("r-after"))
