@@ -8,7 +8,8 @@ Rows (p50/p99 over --count sequential requests unless said otherwise):
 - 8 concurrent writers: 8 loops of `cibadmin -M`, spread over the nodes, each on its own
   nvpair; writes per second over the whole run;
 - `cibadmin -Q` time;
-- ours only: the round trip through the cib client API (`cib.client`), a joining node
+- ours only: the round trip through the cib client API (`cib.api.CibClient`, from the
+  host to the node's socket), 8 API writers' writes/s, a joining node
   receiving a 2 MB CIB (node start until its own `cibadmin -Q` shows the master's
   version), and the cib daemon's PSS/RSS holding that 2 MB CIB.
 
@@ -21,6 +22,7 @@ it prints a skip line instead of numbers. --pacemaker also builds the 3-node Pac
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -97,23 +99,29 @@ def pacemaker_side(count: int) -> dict[str, object]:
 
 
 def our_side(nodes: int, count: int) -> dict[str, object]:
-    gone = missing_daemons("cib", "crmd")
+    gone = missing_daemons("cib")
     if gone or not OUR_CIBADMIN.exists():
         print(f"SKIP ours at {nodes} nodes: no {', '.join(gone) or 'cibadmin command'} "
               "daemon/command in this checkout yet (nothing measured)")
         return {}
-    lab = OurLab(f"hcbcib{nodes}")
+    lab = OurLab(os.environ.get("HACLUSTER_BENCH_LAB", f"hcbcib{nodes}"))  # own name per checkout
     try:
         lab.up(nodes)
-        names = sorted(lab.status()["nodes"])
-        dc = _our_dc(lab, names[0])
+        status = lab.status()
+        names = sorted(status["nodes"])
+        # Without crmd the cib's master is cib.replication.choose_master's: the lowest name.
+        dc = _our_dc(lab, names[0]) if not missing_daemons("crmd") else names[0]
 
         def run_in(node: str, script: str) -> str:
             return lab.lab("exec", node, "/bin/bash", "-c", script)
 
         rows = cib_rows(run_in, names, dc, str(OUR_CIBADMIN), count)
-        rows.update(_api_round_trip(count))
-        rows.update(_big_cib(lab, names, dc, run_in))
+        rows.update(_api_round_trip({n: status["nodes"][n]["state_dir"] for n in names}, dc,
+                                    count))
+        try:
+            rows.update(_big_cib(lab, names, dc, run_in))
+        except RuntimeError as error:  # keep the rows measured so far
+            print(f"FAILED 2 MB CIB rows: {str(error)[-300:]}")
         return rows
     finally:
         lab.down()
@@ -129,15 +137,57 @@ def _our_dc(lab: OurLab, node: str) -> str:
     raise RuntimeError(f"no DC in our crm_mon -1: {out[-400:]}")
 
 
-def _api_round_trip(count: int) -> dict[str, object]:
-    try:
-        from cib import client
-    except ImportError:
-        print("SKIP API round trip: no cib.client module yet")
-        return {}
-    print(f"SKIP API round trip: cib.client exists ({client.__name__}) but this bench does "
-          "not know its call yet; wire it here (see issue 9)")
-    return {}
+def _api_round_trip(state_dirs: dict[str, str], master: str,
+                    count: int) -> dict[str, object]:
+    """Round trips through `cib.api.CibClient` (no process start), and 8 API writers."""
+    from cib.api import CibClient
+    from cib.request import Op, Request
+    from cib.xmlio import parse
+
+    def modify(client: CibClient, key: str, value: int) -> None:
+        xml = f'<nvpair id="{SET_ID}-{key}" name="{SET_ID}-{key}" value="{value}"/>'
+        reply = client.perform(Request(Op.MODIFY, parse(xml)))
+        if reply.exit_code != 0:
+            raise RuntimeError(f"API write failed: {reply.message}")
+
+    rows: dict[str, object] = {}
+    non_master = next(n for n in sorted(state_dirs) if n != master)
+    for label, node in (("non-DC", non_master), ("DC", master)):
+        with CibClient(state_dirs[node]) as client:
+            times = []
+            for i in range(count):
+                started = time.perf_counter()
+                modify(client, "w0", i)
+                times.append(time.perf_counter() - started)
+        rows[f"API write round trip ({label})"] = p50_p99(times)
+    with CibClient(state_dirs[non_master]) as client:
+        times = []
+        for _ in range(count):
+            started = time.perf_counter()
+            client.perform(Request(Op.QUERY))
+            times.append(time.perf_counter() - started)
+    rows["API query"] = p50_p99(times)
+    rows["8 API writers, writes/s"] = _api_writers(state_dirs, modify, count)
+    return rows
+
+
+def _api_writers(state_dirs: dict[str, str], modify: object, count: int) -> float:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cib.api import CibClient
+
+    per_writer = max(5, count // WRITERS * 4)
+    nodes = sorted(state_dirs)
+
+    def writer(index: int) -> None:
+        with CibClient(state_dirs[nodes[index % len(nodes)]]) as client:
+            for i in range(per_writer):
+                modify(client, f"w{index}", i)  # type: ignore[operator]
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(WRITERS) as pool:
+        list(pool.map(writer, range(WRITERS)))
+    return WRITERS * per_writer / (time.monotonic() - started)
 
 
 def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str, object]:

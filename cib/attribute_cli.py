@@ -1,14 +1,14 @@
 """`crm_attribute`: query, set and delete node attributes and cluster options (thin shell).
 
-File mode only so far (CIB_file=PATH, like Pacemaker's tools without a cluster); without it
-the command exits 102 as Pacemaker's does when no cluster runs. Options, output lines and
+With CIB_file=PATH it works on that file (like Pacemaker's tools without a cluster), else on
+the local cib daemon (`cib.backend`); with neither it exits 102 as Pacemaker's does.
+Options, output lines and
 exit codes are Pacemaker 2.1.5's; --output-as=xml prints its <pacemaker-result> document.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from xml.sax.saxutils import quoteattr
 
@@ -80,10 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     options = _parser().parse_args(args)
     out = _Out(options.output_as == "xml", [sys.argv[0], *args])
-    path = os.environ.get("CIB_file")  # noqa: SIM112  Pacemaker's name
-    if not path:
+    from cib.attribute_file import run
+    from cib.backend import backend_from_environment
+    from messaging.errors import TransportError
+
+    try:
+        backend = backend_from_environment()
+    except TransportError:
         out.error("Could not connect to the CIB: Transport endpoint is not connected")
         return out.finish(102)
-    from cib.attribute_file import run
-
-    return out.finish(run(path, options, out))
+    try:
+        return out.finish(run(backend, options, out))
+    finally:
+        backend.close()

@@ -1,23 +1,20 @@
-"""crm_attribute's work on a CIB file: resolve the target, run the query or change, save.
+"""crm_attribute's work on a CIB: resolve the target, run the query or change.
 
-Invariants: the file is written after every CIB operation that succeeded, even one that
-changed nothing, as Pacemaker's file backend does (atomically, through
-cib.store.write_atomically); messages and exit codes are Pacemaker's.
+The CIB is a `cib.backend.Backend`: a file (CIB_file, written after every CIB operation
+that succeeded, even one that changed nothing, as Pacemaker's file backend does) or the
+local cib daemon; the same code runs on both. Messages and exit codes are Pacemaker's.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from typing import Protocol
 
 from cib import attribute
+from cib.backend import Backend
 from cib.errors import NoSuchObject, reason_of
-from cib.file_mode import load
-from cib.ops import perform
-from cib.store import write_atomically
-from cib.xmlio import Element, element_text
+from cib.xmlio import Element
 from messaging.errors import HAError
 
 
@@ -39,19 +36,19 @@ def _target(cib: Element, options: argparse.Namespace) -> attribute.Target:
     return attribute.Target(section, uuid, remote)
 
 
-def run(path: str, options: argparse.Namespace, out: Output) -> int:
-    """Carry out the command line on the CIB file; returns the exit code."""
+def run(backend: Backend, options: argparse.Namespace, out: Output) -> int:
+    """Carry out the command line on the backend's CIB; returns the exit code."""
     try:
-        cib = load(path)
+        cib = backend.load()
         target = _target(cib, options)
     except HAError as error:
         out.error(error.message)
         return int(error.exit_code)
     try:
         if options.delete:
-            return _delete(path, cib, target, options)
+            return _delete(backend, cib, target, options)
         if options.value is not None:
-            return _update(path, cib, target, options, out)
+            return _update(backend, cib, target, options, out)
         return _query(cib, target, options, out)
     except attribute.MultipleMatches as many:
         print(f"Multiple attributes match name={options.name}")
@@ -79,7 +76,7 @@ def _query(cib: Element, target: attribute.Target, options: argparse.Namespace,
     return 0
 
 
-def _update(path: str, cib: Element, target: attribute.Target, options: argparse.Namespace,
+def _update(backend: Backend, cib: Element, target: attribute.Target, options: argparse.Namespace,
             out: Output) -> int:
     if options.name is None and options.attr_id is None:
         out.error("Error performing operation: Invalid argument")
@@ -87,23 +84,21 @@ def _update(path: str, cib: Element, target: attribute.Target, options: argparse
     request = attribute.update_request(cib, target, options.name or options.attr_id,
                                        options.value, options.set_name, options.attr_id)
     try:
-        outcome = perform(cib, request)
+        backend.commit(request)
     except NoSuchObject as error:
         out.error(f"Error setting {options.name}={options.value} (section={target.section}, "
                   f"set={options.set_name or ''}): {reason_of(error)}")
         raise
-    write_atomically(Path(path).absolute(), element_text(outcome.cib).encode())
     return 0
 
 
-def _delete(path: str, cib: Element, target: attribute.Target,
+def _delete(backend: Backend, cib: Element, target: attribute.Target,
             options: argparse.Namespace) -> int:
     request = attribute.delete_request(cib, target, options.name, options.set_name,
                                        options.attr_id)
     if request is None:
         return 0
-    outcome = perform(cib, request)
-    write_atomically(Path(path).absolute(), element_text(outcome.cib).encode())
+    backend.commit(request)
     kind = "attribute" if target.node_uuid else "option"
     assert request.data is not None
     name = f" name={options.name}" if options.name else ""

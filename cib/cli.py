@@ -1,10 +1,10 @@
 """`cibadmin`: query and edit the CIB, option for option like Pacemaker's (thin shell).
 
-Only file mode exists so far: with CIB_file=PATH the command works on that file with no
-cluster, exactly as Pacemaker's cibadmin does (the file is rewritten, pretty-printed, only
-when the operation changed it). Without CIB_file it exits 102 as Pacemaker's does when no
-cluster is running. ACLs are out of scope: -U and -S are accepted and ignored. Exit codes
-and the `Call failed: <reason>` texts are Pacemaker's; our detail follows on the next line.
+With CIB_file=PATH the command works on that file with no cluster, exactly as Pacemaker's
+cibadmin does; without it, it asks the local cib daemon (`cib.api.CibClient`), and exits
+102 like Pacemaker's when none is running. ACLs are out of scope: -U and -S are accepted
+and ignored. Exit codes and the `Call failed: <reason>` texts are Pacemaker's; our detail
+follows on the next line.
 Heavy modules are imported only by the commands that need them, so the command starts fast.
 """
 
@@ -19,7 +19,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up
 if TYPE_CHECKING:
     from cib.xmlio import Element
 
-_EPILOG = ("ACLs (-U, -S) are not implemented: every request runs with full rights. "
+_EPILOG = ("Pacemaker's ACLs are not supported (-U and -S are ignored): every member of "
+           "group haclient (the cib socket's group, mode 0660) has full rights. "
            "Set CIB_file=PATH to work on a CIB file instead of the cluster.")
 _COMMANDS = {
     "-u": ("--upgrade", "upgrade", "Upgrade the configuration to the latest syntax"),
@@ -162,13 +163,9 @@ def _digest(command: str, data: Element | None) -> int:
 
 
 def _operate(options: argparse.Namespace, data: Element | None) -> int:
-    from cib.file_mode import run_on_file
+    from cib.file_mode import run_live, run_on_file
 
     path = os.environ.get("CIB_file")  # noqa: SIM112  Pacemaker's name
     if not path:
-        print("Could not connect to the CIB: Transport endpoint is not connected\n"
-              "Init failed, could not perform requested operations\n"
-              "  (hacluster's cibadmin needs CIB_file=PATH until the cib daemon exists)",
-              file=sys.stderr)
-        return 102
+        return run_live(options, data)
     return run_on_file(path, options, data)

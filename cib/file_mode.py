@@ -1,4 +1,11 @@
-"""cibadmin's file mode (CIB_file=PATH): load the file, run one operation, write it back.
+"""cibadmin's two backends: file mode (CIB_file=PATH) and live mode (the local cib daemon).
+
+Both turn the command line into one `Request` (`request_from`) and print the result the
+same way (`_print`); only where the operation runs differs. Live mode sends the request
+through `cib.api.CibClient` to the daemon whose sockets are in the state directory
+(`messaging.config.default_state_dir`) and exits with the daemon's code.
+
+File mode: load the file, run one operation, write it back.
 
 Invariants: the file is read once and written at most once: after every successful write
 operation, even one that changed nothing (Pacemaker's file backend does the same),
@@ -81,8 +88,40 @@ def run_on_file(path: str, options: argparse.Namespace, data: Element | None) ->
     return 0
 
 
+def run_live(options: argparse.Namespace, data: Element | None) -> int:
+    """Run the command line's operation through the local cib daemon; returns the exit code."""
+    from cib.api import CibClient
+    from messaging.config import default_state_dir
+
+    if options.command == "patch" and data is None:
+        return 0
+    request = request_from(options, data)
+    timeout = float(options.timeout) if options.timeout else 30.0
+    try:
+        with CibClient(default_state_dir(), timeout=timeout) as client:
+            reply = client.perform(request)
+    except HAError as error:
+        print("Could not connect to the CIB: Transport endpoint is not connected\n"
+              f"Init failed, could not perform requested operations\n  ({error.message})",
+              file=sys.stderr)
+        return int(error.exit_code)
+    if reply.exit_code != 0:
+        if reply.output is not None:
+            sys.stdout.write(reply.output)
+        print(f"Call failed: {reply.reason or reply.message}\n  {reply.message}",
+              file=sys.stderr)
+        return reply.exit_code
+    _print_text(reply.output, reply.paths)
+    return 0
+
+
 def _print(outcome: Outcome, options: argparse.Namespace) -> None:
-    if outcome.paths:
-        sys.stdout.write("".join(f"{path}\n" for path in outcome.paths))
-    elif outcome.output is not None:
-        sys.stdout.write(element_text(outcome.output))
+    output = element_text(outcome.output) if outcome.output is not None else None
+    _print_text(output, outcome.paths)
+
+
+def _print_text(output: str | None, paths: tuple[str, ...]) -> None:
+    if paths:
+        sys.stdout.write("".join(f"{path}\n" for path in paths))
+    elif output is not None:
+        sys.stdout.write(output)

@@ -23,7 +23,10 @@ Invariants:
   every member whose copy differs. The term matters when a master persisted a write and
   died before sending it: the survivors' next write reaches the same version in a later
   view, and must win when the old master comes back, because that one was acknowledged.
-  Writes reaching the master meanwhile wait and are applied afterwards, in order.
+  Writes reaching the master meanwhile wait and are applied afterwards, in order. A member
+  silent at the sync timeout is asked again (`AskAnnounce`, up to `SYNC_ASKS` times) before
+  the master decides without it: a restarted master's daemon may have missed the first
+  announcements, and deciding on its own older copy would lose acknowledged writes.
 - A write still unanswered when the view changes is answered with exit 102 (outcome
   unknown: retry); writes made while no master is known wait for one.
 - Messages from another view than the current one are dropped.
@@ -40,6 +43,7 @@ from cib.replication_messages import (
     Acknowledge,
     Announce,
     Applied,
+    AskAnnounce,
     ClientWrite,
     Diff,
     FetchCib,
@@ -56,6 +60,7 @@ from messaging.effects import ArmTimer, CancelTimer, Effect, Node, Send, TimerFi
 from messaging.errors import ExitCode, HAError
 
 SYNC_TIMEOUT = 2.0
+SYNC_ASKS = 5  # how often a new master asks a silent member to announce before going on
 FETCH_TIMEOUT = 2.0
 PING_DELAY = 1.0
 
@@ -89,6 +94,7 @@ class _Sync:
     """The master's state while it brings a new view's copies together."""
 
     announced: dict[str, tuple[Version, int, str]] = field(default_factory=dict)
+    asked: int = 0
     fetching_from: str | None = None
     queue: list[tuple[str, str, WireRequest]] = field(default_factory=list)
 
@@ -208,6 +214,11 @@ class ReplicaCore:
         if self.sync is None:
             return []
         if event.key == "sync" and self.sync.fetching_from is None:
+            silent = sorted(set(self.members) - set(self.sync.announced))
+            if silent and self.sync.asked < SYNC_ASKS:
+                self.sync.asked += 1
+                return [*(Send(Node(member), AskAnnounce(self.view)) for member in silent),
+                        ArmTimer("sync", event.now + SYNC_TIMEOUT)]
             return self._decide(event.now)
         if event.key == "fetch" and self.sync.fetching_from is not None:
             self.sync.announced.pop(self.sync.fetching_from, None)
@@ -284,6 +295,9 @@ class ReplicaCore:
             return self._on_applied(sender, message)
         if isinstance(message, Announce):
             return self._on_announce(sender, message, now)
+        if isinstance(message, AskAnnounce) and sender == self.master:
+            return [Send(Node(sender), Announce(self.view, self.version, digest_of(self.cib),
+                                                self.term))]
         if isinstance(message, FetchCib):
             return [Send(Node(sender), self._full())]
         if isinstance(message, FullCib):

@@ -119,6 +119,14 @@ class Announce:
 
 
 @dataclass(frozen=True, slots=True)
+class AskAnnounce:
+    """The master of a new view asks a member whose `Announce` it has not received (lost
+    because that daemon was still connecting to heartbeat) to send it again."""
+
+    view: int
+
+
+@dataclass(frozen=True, slots=True)
 class FetchCib:
     """The master asks the holder of the best copy for it (or a replica asks for a resync)."""
 

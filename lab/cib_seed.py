@@ -1,13 +1,17 @@
 """The CIB a lab node's fencer starts from: fencing enabled, one fence_lab device.
 
 `lab up` writes it to each node's state directory (STATE/cib.xml, which stonithd follows
-when the launcher starts it). The device `fence-lab` may fence every lab node
-(`pcmk_host_list`) through the lab's power switch (`pdu_socket`, see lab.pdu). Until a
-CIB daemon exists, this file is the whole configuration: edit it to add devices, levels
-or constraints (stonithd re-reads it within a second).
+when the launcher starts it) and, signed, into the cib daemon's store (STATE/cib/, see
+`seed_store`), so every node's cib starts from the same copy. The device `fence-lab` may
+fence every lab node (`pcmk_host_list`) through the lab's power switch (`pdu_socket`, see
+lab.pdu). stonithd still polls STATE/cib.xml (edit it to add devices, levels or
+constraints; it is re-read within a second); changes made through cibadmin reach the cib
+daemon's copy only.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from lxml import etree
 
@@ -45,4 +49,12 @@ def cib_xml(spec: LabSpec, pdu_socket: str = NODE_PDU_SOCKET) -> bytes:
     return data
 
 
-__all__ = ["cib_xml"]
+def seed_store(state_dir: Path, spec: LabSpec) -> None:
+    """Write `cib_xml` as the live copy of the cib daemon's store in `state_dir`."""
+    from cib.store import CibStore
+    from cib.xmlio import parse
+
+    CibStore(state_dir / "cib").save(parse(cib_xml(spec)), keep_status=True, term=0)
+
+
+__all__ = ["cib_xml", "seed_store"]

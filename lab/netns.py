@@ -37,7 +37,7 @@ from pathlib import Path
 
 from messaging.errors import HAError, NotFoundError, PeerTimeout, UsageError
 
-from .cib_seed import cib_xml
+from .cib_seed import cib_xml, seed_store
 from .layout import (
     LabSpec,
     LabState,
@@ -97,6 +97,7 @@ def up(spec: LabSpec, secret: str) -> LabState:
         write_node_files(spec, node, secret, "/var/lib/hacluster")
         if spec.crm:  # stonithd follows STATE/cib.xml
             (Path(node.directory) / "state" / "cib.xml").write_bytes(cib_xml(spec))
+            seed_store(Path(node.directory) / "state", spec)
     start_pdu(state)
     for node in state.nodes.values():
         start_node(state, node.name)

@@ -3,8 +3,9 @@
 A `Registry` maps a tag (a short int on the UDP wire, a string on IPC) to a dataclass.
 `encode(message)` packs `[tag, [field values in declaration order]]`; nested dataclasses
 become plain lists (their type is known from the annotation), enums become their value,
-tuples lists, mappings maps. `decode(data)` checks every value against the class's type
-hints before building the object, so garbage never reaches a core as a half-typed message.
+tuples (NamedTuples too) lists, mappings maps. `decode(data)` checks every value against
+the class's type hints before building the object, so garbage never reaches a core as a
+half-typed message.
 
 Invariants: decoding never raises anything but `RemoteProtocolError`; it never executes
 code from the payload (msgpack only, no ext types, no pickle); trailing fields a newer
@@ -112,6 +113,9 @@ def from_plain(hint: Any, data: Any, where: str = "message", depth: int = 0) -> 
             raise _bad(where, hint.__name__, data) from None
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return build(hint, data, where, depth + 1)
+    if isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields"):
+        fields = tuple(typing.get_type_hints(hint).values())  # a NamedTuple: typed items
+        return hint(*_tuple(fields, data, where, depth))
     return _scalar(hint, data, where)
 
 

@@ -106,7 +106,7 @@ DAEMONS: tuple[DaemonSpec, ...] = (
     DaemonSpec("heartbeat", "messaging.heartbeat", False, _heartbeat_args,
                control_socket="heartbeat.ctl"),
     DaemonSpec("ccm", "ccm", False, config_check="ccm.api:load_config", control_socket="ccm.ctl"),
-    DaemonSpec("cib", "cib", True),
+    DaemonSpec("cib", "cib", True, control_socket="cib.ctl"),
     DaemonSpec("lrmd", "lrmd", True, _state_dir_only, control_socket="lrmd.ctl"),
     DaemonSpec("stonithd", "stonithd", True, control_socket="stonithd.sock"),
     DaemonSpec("pengine", "pengine", True),

@@ -294,3 +294,27 @@ def test_a_replica_that_misses_a_diff_resyncs() -> None:
     assert_converged(exchange)
     assert exchange.primitives("n2") == {"a", "b"}
     assert etree.iselement(exchange.cores["n2"].cib)
+
+
+def test_a_restarted_master_that_missed_the_announcements_asks_again() -> None:
+    """Seen in the lab: the restarted master's daemon was not yet listening when the others
+    announced; deciding on its own older copy lost the write made while it was down."""
+    rng = random.Random(7)
+    exchange = Exchange(["n1", "n2", "n3"])
+    exchange.settle(rng)
+    exchange.write("n2", "before")
+    exchange.settle(rng)
+    exchange.kill("n1")
+    exchange.partition([{"n2", "n3"}])
+    exchange.settle(rng)
+    exchange.write("n3", "after")
+    exchange.settle(rng)
+    assert exchange.acks["after"] == 0
+    exchange.restart("n1")
+    exchange.groups = [{"n1", "n2", "n3"}]
+    exchange.new_views()
+    for sender in ("n2", "n3"):  # their first announcements never reach n1
+        exchange.channels.pop((sender, "n1"), None)
+    exchange.settle(rng)
+    assert_converged(exchange)
+    assert {"before", "after"} <= exchange.primitives("n1")

@@ -1,0 +1,217 @@
+"""The cib daemon's I/O shell: a `ReplicaCore` on a Runner, its sockets, heartbeat and ccm.
+
+What is wired to what (declared on one `messaging.daemon.DaemonHost`):
+
+- ccm's `MembershipChanged` (and the answer to a first query) -> `ViewChanged`. ccm names
+  members only; node ids are their rank in name order, which keeps `choose_master`'s
+  "lowest id" stable across views (the lowest name wins).
+- heartbeat channel ``cib``: peer frames (`cib.api.peer_frame`) in and out, in order.
+- the IPC `Server` (`cib.api`): `Query` answered at once from the local replica; `Write`
+  fed as `ClientWrite`, answered when the core emits its `Acknowledge`.
+- `PersistCib` -> `CibStore.save` (atomic, signed, backed up), then the change is
+  published as a `CibDiff` (patchset from the previously persisted copy).
+
+At start the store is loaded; a file failing its signature is set aside by `CibStore` and
+the newest good backup (or, failing that, an empty CIB at version 0) is announced, so the
+cluster's better copy replaces it at the first view. Socket permissions are the runtime's
+(0660, group haclient); Pacemaker's ACLs are not supported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+from typing import Any
+
+from cib.api import (
+    API,
+    DIFF_TOPIC,
+    PEER_CHANNEL,
+    CibDiff,
+    CibReply,
+    Query,
+    Write,
+    ctl_address,
+    open_peer_frame,
+    peer_frame,
+    pub_address,
+    request_of,
+)
+from cib.errors import reason_of
+from cib.model import empty_cib
+from cib.ops import perform, schema_validator
+from cib.replication import ReplicaCore
+from cib.replication_messages import Acknowledge, ClientWrite, PeerMessage, PersistCib, ViewChanged
+from cib.store import CibStore
+from cib.xmlio import Element, element_text, parse
+from messaging.daemon import DaemonHost
+from messaging.effects import Client, Node, Send
+from messaging.envelope import CIB_MAX_FRAME
+from messaging.errors import HAError, InternalError, RemoteProtocolError
+from messaging.heartbeat.api import AsyncHeartbeatClient, MessageReceived
+from messaging.ipc import Publisher, Server
+from messaging.logs import get_logger
+from messaging.membership import AsyncCcmClient, MembershipChanged
+from messaging.runtime import AsyncioScheduler, Runner
+
+SEND_QUEUE = 10000
+
+
+def view_members(members: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+    """ccm's member names as (node id, name): ids by name order, from 1."""
+    return tuple((rank, name) for rank, name in enumerate(sorted(members), start=1))
+
+
+def load_cib(store: CibStore, log: Any) -> tuple[Element, int]:
+    """The copy this node starts from, and its replication term."""
+    loaded = store.load()
+    for path in loaded.set_aside:
+        log.error("cib_corrupt_set_aside", path=str(path))
+    if loaded.cib is None:
+        log.warning("cib_empty_start", directory=str(store.directory))
+        return empty_cib(epoch=0), 0
+    log.info("cib_loaded", source=str(loaded.source), term=loaded.term)
+    return loaded.cib, loaded.term
+
+
+class CibService:
+    """One node's cib daemon."""
+
+    def __init__(self, node: str, state_dir: Path) -> None:
+        self.node, self.state_dir = node, state_dir
+        self.log = get_logger(daemon="cib", node=node)
+        self.store = CibStore(state_dir / "cib")
+        cib, term = load_cib(self.store, self.log)
+        self.core = ReplicaCore(node, cib, schema_validator, term)
+        self.persisted = cib
+        self.server = Server(ctl_address(state_dir), API, self.answer, daemon="cib",
+                             max_frame=CIB_MAX_FRAME, log=self.log)
+        self.publisher = Publisher(pub_address(state_dir), API, max_frame=CIB_MAX_FRAME)
+        self.runner = Runner(self.core, AsyncioScheduler(), send=self._send, log=self.log,
+                             handlers={PersistCib: self._persist, Acknowledge: self._ack})
+        self.heartbeat = AsyncHeartbeatClient(state_dir)
+        self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(SEND_QUEUE)
+        self._writes: dict[str, Client] = {}
+        self._ids = itertools.count(1)
+        self.host = DaemonHost(self.log)
+
+    # -- local clients ------------------------------------------------------------------
+
+    def answer(self, request: Any, client: Client) -> Any:
+        """One request of the control socket (the Server answers Ping itself)."""
+        if isinstance(request, Query):
+            return self._query(request)
+        if not isinstance(request, Write):
+            raise RemoteProtocolError(f"the cib takes Query and Write, not "
+                                      f"{type(request).__name__}")
+        request_id = f"{self.node}:{next(self._ids)}"
+        self._writes[request_id] = client
+        self.runner.feed(ClientWrite(self.runner.monotonic(), request_id, request.request))
+        return None
+
+    def _query(self, query: Query) -> CibReply:
+        try:
+            outcome = perform(self.core.cib, request_of(query))
+        except HAError as error:
+            output = getattr(error, "output", None)
+            return CibReply(int(error.exit_code), error.message,
+                            element_text(output) if output is not None else None,
+                            reason=reason_of(error))
+        text = element_text(outcome.output) if outcome.output is not None else None
+        return CibReply(0, "OK", text, outcome.paths, self.core.version)
+
+    def _ack(self, effect: Acknowledge) -> None:
+        client = self._writes.pop(effect.request_id, None)
+        if client is not None:
+            self.server.send(client, CibReply(effect.exit_code, effect.message,
+                                              version=effect.version,
+                                              reason=effect.message))
+
+    # -- disk and subscribers -----------------------------------------------------------
+
+    def _persist(self, effect: PersistCib) -> None:
+        from cib.diff import create_patchset  # lazy: only changes need it
+
+        cib = parse(effect.cib)
+        self.store.save(cib, keep_status=True, term=effect.term)
+        patch = create_patchset(self.persisted, cib)
+        self.persisted = cib
+        if patch is not None:
+            self.publisher.publish(DIFF_TOPIC, CibDiff(element_text(patch, pretty=False),
+                                                       effect.version))
+
+    # -- peers --------------------------------------------------------------------------
+
+    def _send(self, effect: Send) -> None:
+        if not isinstance(effect.destination, Node):
+            raise InternalError(f"the cib core sends only to nodes: {effect!r}")
+        try:
+            self._outbox.put_nowait((effect.destination.name, peer_frame(effect.message)))
+        except asyncio.QueueFull:
+            self.log.warning("peer_queue_full", peer=effect.destination.name)
+
+    async def _sender(self) -> None:
+        while True:
+            node, payload = await self._outbox.get()
+            try:
+                await self.heartbeat.send_message(Node(node), PEER_CHANNEL, payload)
+            except HAError as error:  # the core's timers and resyncs recover
+                self.log.warning("heartbeat_send_failed", peer=node, error=str(error))
+
+    async def _receiver(self) -> None:
+        subscriber = AsyncHeartbeatClient(self.state_dir).subscribe((b"message",))
+        try:
+            while True:
+                event = await subscriber.recv()
+                if not isinstance(event, MessageReceived) or event.channel != PEER_CHANNEL \
+                        or event.src == self.node:
+                    continue
+                try:
+                    message = open_peer_frame(event.payload)
+                except RemoteProtocolError as error:
+                    self.log.warning("bad_peer_message", peer=event.src, error=str(error))
+                    continue
+                self.runner.feed(PeerMessage(self.runner.monotonic(), event.src, message))
+        finally:
+            subscriber.close()
+
+    async def _membership(self) -> None:
+        ccm = AsyncCcmClient(self.state_dir)
+        subscriber = ccm.subscribe()
+        try:
+            while True:
+                try:
+                    status = await ccm.query()
+                except HAError:
+                    status = None
+                if status is not None and status.view_id:
+                    self._view(status.view_id, tuple(status.members))
+                    break
+                await asyncio.sleep(0.2)  # ccm not up yet: poll its query, not a readiness wait
+            while True:
+                event = await subscriber.recv()
+                if isinstance(event, MembershipChanged):
+                    self._view(event.view_id, event.members)
+        finally:
+            subscriber.close()
+            ccm.close()
+
+    def _view(self, view_id: int, members: tuple[str, ...]) -> None:
+        if view_id == self.core.view:
+            return
+        self.log.info("cib_view", view=view_id, members=list(members))
+        self.runner.feed(ViewChanged(self.runner.monotonic(), view_id, view_members(members)))
+
+    async def run(self) -> None:
+        self.host.socket(self.server)
+        self.host.socket(self.publisher)
+        for task in (self.server.serve, self._sender, self._receiver, self._membership):
+            self.host.task(task)
+        self.host.closing(self.runner)
+        self.host.closing(self.heartbeat)
+        self.log.info("cib_started", version=list(self.core.version))
+        await self.host.run()
+
+
+__all__ = ["CibService", "load_cib", "view_members"]

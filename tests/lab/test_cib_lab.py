@@ -1,0 +1,156 @@
+"""The cib daemon in a loopback lab: writes from every node converge on one CIB (same
+digest everywhere, every acknowledged write present), also after the master's node is
+killed, written around and restarted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from lab_names import lab_name
+
+from lab.cli import lab
+
+CIB_LAB = lab_name("hccibd")
+BIN = Path(sys.executable).parent
+TIMEOUT = 120.0  # a restarted node rejoins after heartbeat and ccm agree again
+
+
+def cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(lab, ["--name", CIB_LAB, *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def cibadmin(state_dir: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, HACLUSTER_STATE_DIR=state_dir)
+    env.pop("CIB_file", None)
+    return subprocess.run([str(BIN / "cibadmin"), *args], env=env, capture_output=True,
+                          text=True, timeout=TIMEOUT, check=False)
+
+
+def digest(state_dir: str) -> str | None:
+    query = cibadmin(state_dir, "-Q")
+    if query.returncode != 0:
+        return None
+    env = dict(os.environ)
+    env.pop("CIB_file", None)
+    result = subprocess.run([str(BIN / "cibadmin"), "-5", "-p"], input=query.stdout,
+                            capture_output=True, text=True, env=env, check=True)
+    return result.stdout.strip()
+
+
+def write(state_dir: str, *args: str) -> bool:
+    """One write, retried while its outcome is unknown (102: the view changed first);
+    True once acknowledged (exit 0)."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        result = cibadmin(state_dir, *args)
+        if result.returncode == 0:
+            return True
+        assert result.returncode in (102, 124, 108), result.stderr
+        if result.returncode == 108:  # an earlier try with unknown outcome did create it
+            return True
+    return False
+
+
+def converged(dirs: dict[str, str], expected_ids: set[str]) -> bool:
+    digests = {digest(d) for d in dirs.values()}
+    if len(digests) != 1 or None in digests:
+        return False
+    text = cibadmin(next(iter(dirs.values())), "-Q", "-o", "resources").stdout
+    return all(f'id="{rid}"' in text for rid in expected_ids)
+
+
+def wait_converged(dirs: dict[str, str], expected_ids: set[str]) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not converged(dirs, expected_ids):
+        assert time.monotonic() < deadline, {n: digest(d) for n, d in dirs.items()}
+        time.sleep(0.2)
+
+
+def primitive(rid: str) -> str:
+    return f'<primitive id="{rid}" class="ocf" provider="heartbeat" type="Dummy"/>'
+
+
+def crm_attribute(state_dir: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, HACLUSTER_STATE_DIR=state_dir)
+    env.pop("CIB_file", None)
+    return subprocess.run([str(BIN / "crm_attribute"), *args], env=env, capture_output=True,
+                          text=True, timeout=TIMEOUT, check=False)
+
+
+def check_attribute_and_diff_events(dirs: dict[str, str]) -> None:
+    """crm_attribute in live mode writes on one node and reads on another; a subscriber of
+    a replica sees the change as a CibDiff carrying the acknowledged version."""
+    from cib.api import CibClient, CibDiff
+
+    with CibClient(dirs["n3"]) as client:
+        subscriber = client.subscribe()
+        try:
+            event = None
+            for attempt in range(20):  # a SUB socket joins late: write until one arrives
+                result = crm_attribute(dirs["n2"], "-t", "crm_config", "-n", "hc-test",
+                                       "-v", f"v{attempt}")
+                assert result.returncode == 0, result.stderr
+                event = subscriber.recv(timeout=2.0)
+                if event is not None:
+                    break
+            assert isinstance(event, CibDiff) and "hc-test" in event.patch
+        finally:
+            subscriber.close()
+    deadline = time.monotonic() + TIMEOUT
+    while (query := crm_attribute(dirs["n1"], "-t", "crm_config", "-n", "hc-test", "-G",
+                                  "-q")).stdout.strip() != f"v{attempt}":
+        assert time.monotonic() < deadline, query
+        time.sleep(0.2)
+
+
+def test_cib_converges_across_nodes_and_master_restart() -> None:
+    cli("down")
+    code, out = cli("up", "--loopback", "--nodes", "3", "--wait", "30")
+    try:
+        assert code == 0, out
+        status = json.loads(cli("status", "--json")[1])
+        dirs = {n: info["state_dir"] for n, info in status["nodes"].items()}
+        acked: set[str] = set()
+        for round_ in range(2):
+            for node, state_dir in dirs.items():
+                rid = f"r-{node}-{round_}"
+                if write(state_dir, "-C", "-o", "resources", "-X", primitive(rid)):
+                    acked.add(rid)
+        assert write(dirs["n2"], "-M", "-X", '<primitive id="r-n1-0" description="m"/>')
+        wait_converged(dirs, acked)
+        assert 'description="m"' in cibadmin(dirs["n3"], "-Q", "-o", "resources").stdout
+        assert len(acked) == 6
+        check_attribute_and_diff_events(dirs)
+        assert cli("kill", "n1")[0] == 0  # n1 is the master: the lowest name
+        survivors = {n: d for n, d in dirs.items() if n != "n1"}
+        assert write(dirs["n2"], "-C", "-o", "resources", "-X", primitive("r-after"))
+        acked.add("r-after")
+        wait_converged(survivors, acked)
+        assert cli("start", "n1")[0] == 0
+        wait_converged(dirs, acked)
+    finally:
+        assert cli("down")[0] == 0
+
+
+@pytest.mark.slow
+def test_cib_lab_many_writes() -> None:
+    """The longer version: 30 writes from every node, then the same convergence check."""
+    cli("down")
+    code, out = cli("up", "--loopback", "--nodes", "3", "--wait", "30")
+    try:
+        assert code == 0, out
+        status = json.loads(cli("status", "--json")[1])
+        dirs = {n: info["state_dir"] for n, info in status["nodes"].items()}
+        acked = {f"s-{node}-{i}" for i in range(30) for node, d in dirs.items()
+                 if write(d, "-C", "-o", "resources", "-X", primitive(f"s-{node}-{i}"))}
+        wait_converged(dirs, acked)
+    finally:
+        assert cli("down")[0] == 0
