@@ -163,5 +163,14 @@ class CibClient:
         self.close()
 
 
+def seed_store(state_dir: str | Path, cib_text: bytes) -> None:
+    """Install `cib_text` as the live copy of a node's cib store before its daemon starts
+    (signed, as the daemon writes it): how a lab or an installer gives a node its first CIB."""
+    from cib.store import CibStore
+    from cib.xmlio import parse
+
+    CibStore(Path(state_dir) / "cib").save(parse(cib_text), keep_status=True, term=0)
+
+
 __all__ = ["API", "DIFF_TOPIC", "PEER_CHANNEL", "CibClient", "CibDiff", "CibReply", "Query",
-           "Write", "ctl_address", "open_peer_frame", "peer_frame", "pub_address"]
+           "Write", "ctl_address", "open_peer_frame", "peer_frame", "pub_address", "seed_store"]

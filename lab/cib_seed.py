@@ -51,10 +51,9 @@ def cib_xml(spec: LabSpec, pdu_socket: str = NODE_PDU_SOCKET) -> bytes:
 
 def seed_store(state_dir: Path, spec: LabSpec) -> None:
     """Write `cib_xml` as the live copy of the cib daemon's store in `state_dir`."""
-    from cib.store import CibStore
-    from cib.xmlio import parse
+    from cib.api import seed_store as install
 
-    CibStore(state_dir / "cib").save(parse(cib_xml(spec)), keep_status=True, term=0)
+    install(state_dir, cib_xml(spec))
 
 
 __all__ = ["cib_xml", "seed_store"]

@@ -84,8 +84,15 @@ def _configuration(path: Path) -> tuple[object, ...]:
     return canonical(configuration)
 
 
+def _pacemaker_env(cib: Path) -> dict[str, str]:
+    """crmsh runs Pacemaker's tools by name (crm_resource --show-metadata, cibadmin, ...): put
+    Debian's first on PATH, ahead of ours from the virtualenv, so the oracle stays Pacemaker."""
+    path = os.pathsep.join(["/usr/sbin", "/usr/bin", os.environ.get("PATH", "")])
+    return {**os.environ, "PATH": path, ENV_VAR: str(cib)}
+
+
 def _run(command: list[str], cib: Path) -> int:
-    result = subprocess.run(command, env={**os.environ, ENV_VAR: str(cib)},
+    result = subprocess.run(command, env=_pacemaker_env(cib),
                             capture_output=True, text=True, timeout=120, check=False,
                             stdin=subprocess.DEVNULL)
     return result.returncode
@@ -113,7 +120,7 @@ def test_scripted_session_matches_crmsh(tmp_path: Path) -> None:
     assert not differing, "steps that differ from crmsh:\n" + "\n".join(differing)
     shutil.copy(theirs_cib, ours_cib)
     show = ["configure", "show"]
-    theirs_show = subprocess.run([crmsh, *show], env={**os.environ, ENV_VAR: str(theirs_cib)},
+    theirs_show = subprocess.run([crmsh, *show], env=_pacemaker_env(theirs_cib),
                                  capture_output=True, text=True, timeout=120, check=False)
     ours_show = subprocess.run([*ours_cmd, *show], env={**os.environ, ENV_VAR: str(ours_cib)},
                                capture_output=True, text=True, timeout=120, check=False)
