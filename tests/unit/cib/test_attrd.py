@@ -4,8 +4,8 @@ and landing in the status section in Pacemaker's shape (controller.md §1.6)."""
 from __future__ import annotations
 
 from cib.attrd import (
-    AttrdCore,
     RETRY_DELAY,
+    AttrdCore,
     AttrdView,
     AttributeUpdate,
     LocalRefresh,
