@@ -11,6 +11,9 @@ Sockets (one node, inside its state directory; `messaging.envelope` frames, fram
   `CibDiff` (Pacemaker's v2 patchset as XML text, and the version after it) per change this
   node's copy took, in order; a whole-CIB resync is published as a diff from the old copy.
 
+The attribute manager's clients (`AttrdClient`, `AsyncAttrdClient`, contract in
+`cib.attrd_api`) are re-exported here: cib.api is the package's one public surface.
+
 Peer messages between cib daemons (heartbeat channel `PEER_CHANNEL`) are event frames of
 the same protocol (`peer_frame`). Field order of every message is part of the wire
 contract: only append fields.
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cib.attrd_api import AsyncAttrdClient, AttrdClient
 from cib.model import Version
 from cib.replication_messages import (
     Announce,
@@ -172,5 +176,6 @@ def seed_store(state_dir: str | Path, cib_text: bytes) -> None:
     CibStore(Path(state_dir) / "cib").save(parse(cib_text), keep_status=True, term=0)
 
 
-__all__ = ["API", "DIFF_TOPIC", "PEER_CHANNEL", "CibClient", "CibDiff", "CibReply", "Query",
-           "Write", "ctl_address", "open_peer_frame", "peer_frame", "pub_address", "seed_store"]
+__all__ = ["API", "DIFF_TOPIC", "PEER_CHANNEL", "AsyncAttrdClient", "AttrdClient", "CibClient",
+           "CibDiff", "CibReply", "Query", "Write", "ctl_address", "open_peer_frame", "peer_frame",
+           "pub_address", "seed_store"]
