@@ -3,10 +3,10 @@ and its writes through the local cib daemon.
 
 What is wired to what (declared on one `messaging.daemon.DaemonHost`):
 
-- ccm's membership -> `AttrdView`, node ids as the cib daemon numbers them
-  (`cib.service.view_members`: the status section's node_state ids).
-- heartbeat channel ``attrd`` (`cib.attrd_api.PEER_CHANNEL`): `Shared`, `SyncRequest` and
-  `RefreshRequest` as event frames of `PEER_API`, in order, from members only.
+- ccm's membership (`messaging.peer_channel.follow_membership`) -> `AttrdView`, node ids
+  as the cib daemon numbers them (`cib.service.view_members`: the node_state ids).
+- heartbeat channel ``attrd`` (`cib.attrd_api.PEER_CHANNEL`, a `PeerChannel`): `Shared`,
+  `SyncRequest` and `RefreshRequest` as event frames of `PEER_API`, in order.
 - the IPC `Server` (`cib.attrd_api`): updates fed as `LocalUpdate`/`LocalRefresh` and
   answered at once (`AttrdDone`); queries answered from the core's values.
 - `WriteAttribute` -> each request sent as a `cib.api.Write` to the local cib daemon (which
@@ -52,14 +52,12 @@ from messaging.daemon import DaemonHost
 from messaging.effects import Client, Node, Send
 from messaging.envelope import CIB_MAX_FRAME, DEFAULT_MAX_FRAME, Kind, decode, encode, protocol
 from messaging.errors import HAError, InternalError, NotFoundError, RemoteProtocolError
-from messaging.heartbeat.api import AsyncHeartbeatClient, MessageReceived
 from messaging.ipc import Server
 from messaging.logs import get_logger
-from messaging.membership import AsyncCcmClient, MembershipChanged
+from messaging.peer_channel import PeerChannel, follow_membership
 from messaging.runtime import AsyncioScheduler, Runner
 
 CIB_TIMEOUT = 30.0
-SEND_QUEUE = 10000
 
 PEER_API: Registry = protocol("attrd-peer")
 PEER_API.register("update")(AttributeUpdate)
@@ -91,10 +89,10 @@ class AttrdService:
                              log=self.log)
         self.runner = Runner(self.core, AsyncioScheduler(), send=self._send, log=self.log,
                              handlers={WriteAttribute: self._write})
-        self.heartbeat = AsyncHeartbeatClient(state_dir)
+        self.peers = PeerChannel(state_dir, node, PEER_CHANNEL, open_frame=open_peer_frame,
+                                 on_message=self._peer, log=self.log)
         self.cib = AsyncClient(cib_api.ctl_address(state_dir), cib_api.API,
                                timeout=CIB_TIMEOUT, max_frame=CIB_MAX_FRAME)
-        self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(SEND_QUEUE)
         self._writes: asyncio.Queue[WriteAttribute] = asyncio.Queue()
         self.host = DaemonHost(self.log)
 
@@ -156,35 +154,7 @@ class AttrdService:
     def _send(self, effect: Send) -> None:
         if not isinstance(effect.destination, Node):
             raise InternalError(f"the attrd core sends only to nodes: {effect!r}")
-        try:
-            self._outbox.put_nowait((effect.destination.name, peer_frame(effect.message)))
-        except asyncio.QueueFull:
-            self.log.warning("peer_queue_full", peer=effect.destination.name)
-
-    async def _sender(self) -> None:
-        while True:
-            node, payload = await self._outbox.get()
-            try:
-                await self.heartbeat.send_message(Node(node), PEER_CHANNEL, payload)
-            except HAError as error:  # a lost peer's values are re-sent at the next view
-                self.log.warning("heartbeat_send_failed", peer=node, error=str(error))
-
-    async def _receiver(self) -> None:
-        subscriber = AsyncHeartbeatClient(self.state_dir).subscribe((b"message",))
-        try:
-            while True:
-                event = await subscriber.recv()
-                if not isinstance(event, MessageReceived) or event.channel != PEER_CHANNEL \
-                        or event.src == self.node:
-                    continue
-                try:
-                    message = open_peer_frame(event.payload)
-                except RemoteProtocolError as error:
-                    self.log.warning("bad_peer_message", peer=event.src, error=str(error))
-                    continue
-                self._peer(event.src, message)
-        finally:
-            subscriber.close()
+        self.peers.send(effect.destination, peer_frame(effect.message))
 
     def _peer(self, sender: str, message: Shared | SyncRequest | RefreshRequest) -> None:
         now = self.runner.monotonic()
@@ -194,25 +164,7 @@ class AttrdService:
             self.runner.feed(PeerRequest(now, sender, message))
 
     async def _membership(self) -> None:
-        ccm = AsyncCcmClient(self.state_dir)
-        subscriber = ccm.subscribe()
-        try:
-            while True:
-                try:
-                    status = await ccm.query()
-                except HAError:
-                    status = None
-                if status is not None and status.view_id:
-                    self._view(status.view_id, tuple(status.members))
-                    break
-                await asyncio.sleep(0.2)  # ccm not up yet: poll its query, not a readiness wait
-            while True:
-                event = await subscriber.recv()
-                if isinstance(event, MembershipChanged):
-                    self._view(event.view_id, event.members)
-        finally:
-            subscriber.close()
-            ccm.close()
+        await follow_membership(self.state_dir, self._view)
 
     def _view(self, view_id: int, members: tuple[str, ...]) -> None:
         if view_id == self.core.view:
@@ -222,11 +174,10 @@ class AttrdService:
 
     async def run(self) -> None:
         self.host.socket(self.server)
-        for task in (self.server.serve, self._sender, self._receiver, self._membership,
-                     self._writer):
+        for task in (self.server.serve, self._membership, self._writer):
             self.host.task(task)
+        self.peers.attach(self.host)
         self.host.closing(self.runner)
-        self.host.closing(self.heartbeat)
         self.host.closing(self.cib)
         self.log.info("attrd_started")
         await self.host.run()
