@@ -18,7 +18,8 @@ Invariants:
   its own values to everyone. A node that left the view takes its values with it (as
   Pacemaker's attrd forgets a lost peer's values); the writer deletes them from the CIB.
   An attrd that starts (its first view) asks every member for everything it holds.
-- Node uuids are the ccm node ids (the status section's node_state ids).
+- node_state ids are the nodes' uuids given with each view (the configuration's node ids,
+  stable across views), never ranks within one view.
 """
 
 from __future__ import annotations
@@ -69,11 +70,14 @@ class PeerUpdate:
 
 @dataclass(frozen=True, slots=True)
 class AttrdView:
-    """ccm's membership for attrd: (node id, node name) pairs."""
+    """ccm's membership for attrd: (node id, node name) pairs (the ids choose the writer),
+    and the nodes' uuids (node_state ids: the configuration's node ids) by name; a member
+    without one is written under its member id."""
 
     now: float
     view: int
     members: tuple[tuple[int, str], ...]
+    uuids: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +162,7 @@ class AttrdCore:
     dampen: dict[str, float] = field(default_factory=dict)
     private: set[str] = field(default_factory=set)
     members: dict[str, int] = field(default_factory=dict)
+    uuids: dict[str, str] = field(default_factory=dict)
     view: int = -1
     writer: str | None = None
     armed: set[str] = field(default_factory=set)
@@ -191,6 +196,10 @@ class AttrdCore:
     def value(self, name: str, node: str) -> str | None:
         return self.values.get(name, {}).get(node)
 
+    def uuid(self, node: str) -> str:
+        """The node_state id of a member."""
+        return self.uuids.get(node) or str(self.members.get(node, node))
+
     def _to_peers(self, message: object) -> list[Output]:
         return [Send(Node(member), message) for member in sorted(self.members)
                 if member != self.node]
@@ -219,9 +228,10 @@ class AttrdCore:
     def _on_view(self, event: AttrdView) -> list[Output]:
         first = self.view < 0
         staying = {name for _, name in event.members}
-        left = {node: ident for node, ident in self.members.items() if node not in staying}
+        left = {node: self.uuid(node) for node in self.members if node not in staying}
         self.view = event.view
         self.members = {name: ident for ident, name in event.members}
+        self.uuids.update(event.uuids)
         self.writer = choose_master(event.members)
         for node_values in self.values.values():
             for node in left:
@@ -268,13 +278,13 @@ class AttrdCore:
         return []
 
     @staticmethod
-    def _forget(left: dict[str, int]) -> list[Output]:
+    def _forget(left: dict[str, str]) -> list[Output]:
         """The writer deletes departed nodes' transient attributes from the CIB (one
         attempt: a `WriteDone` for the empty name is not retried)."""
         return [WriteAttribute("", (WireRequest(
             Op.DELETE.value, xpath=f"/cib/status/node_state[@id='{ident}']"
             "/transient_attributes", multiple=True, force=True),))
-            for ident in sorted(left.values())]
+            for ident in sorted(set(left.values()))]
 
     def _write(self, name: str, now: float) -> list[Output]:
         if self.writer != self.node or name in self.private or name in self.armed:
@@ -283,18 +293,17 @@ class AttrdCore:
             self.pending.add(name)
             return []
         self.in_flight.add(name)
-        return [WriteAttribute(name, write_requests(name, self.values.get(name, {}),
-                                                    self.members))]
+        uuids = {node: self.uuid(node) for node in self.members}
+        return [WriteAttribute(name, write_requests(name, self.values.get(name, {}), uuids))]
 
 
-def write_requests(name: str, node_values: dict[str, str], members: dict[str, int]
+def write_requests(name: str, node_values: dict[str, str], uuids: dict[str, str]
                    ) -> tuple[WireRequest, ...]:
     """The CIB requests that make the status section hold exactly `node_values` of `name`
-    for the members (Pacemaker's build_update_element shape)."""
+    for the members, given by name -> node_state id (Pacemaker's build_update_element)."""
     writes: list[WireRequest] = []
     deletes: list[WireRequest] = []
-    for node in sorted(members, key=members.__getitem__):
-        uuid = str(members[node])
+    for node, uuid in sorted(uuids.items()):
         if node in node_values:
             state = etree.Element("node_state", id=uuid)
             attrs = etree.SubElement(state, "transient_attributes", id=uuid)

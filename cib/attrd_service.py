@@ -3,8 +3,10 @@ and its writes through the local cib daemon.
 
 What is wired to what (declared on one `messaging.daemon.DaemonHost`):
 
-- ccm's membership (`messaging.peer_channel.follow_membership`) -> `AttrdView`, node ids
-  as the cib daemon numbers them (`cib.service.view_members`: the node_state ids).
+- ccm's membership (`messaging.peer_channel.follow_membership`) -> `AttrdView`: member ids
+  as the cib daemon ranks them (`cib.service.view_members`, so the writer is the CIB
+  master's node), node_state ids from the CIB's nodes section (queried at each view; a
+  node not configured there is written under its name).
 - heartbeat channel ``attrd`` (`cib.attrd_api.PEER_CHANNEL`, a `PeerChannel`): `Shared`,
   `SyncRequest` and `RefreshRequest` as event frames of `PEER_API`, in order.
 - the IPC `Server` (`cib.attrd_api`): updates fed as `LocalUpdate`/`LocalRefresh` and
@@ -58,6 +60,8 @@ from messaging.peer_channel import PeerChannel, follow_membership
 from messaging.runtime import AsyncioScheduler, Runner
 
 CIB_TIMEOUT = 30.0
+UUID_TRIES = 10
+UUID_TIMEOUT = 0.5
 
 PEER_API: Registry = protocol("attrd-peer")
 PEER_API.register("update")(AttributeUpdate)
@@ -94,6 +98,8 @@ class AttrdService:
         self.cib = AsyncClient(cib_api.ctl_address(state_dir), cib_api.API,
                                timeout=CIB_TIMEOUT, max_frame=CIB_MAX_FRAME)
         self._writes: asyncio.Queue[WriteAttribute] = asyncio.Queue()
+        self._views: asyncio.Queue[tuple[int, tuple[str, ...]]] = asyncio.Queue()
+        self._uuids: dict[str, str] = {}
         self.host = DaemonHost(self.log)
 
     # -- local clients ------------------------------------------------------------------
@@ -164,17 +170,45 @@ class AttrdService:
             self.runner.feed(PeerRequest(now, sender, message))
 
     async def _membership(self) -> None:
-        await follow_membership(self.state_dir, self._view)
+        await follow_membership(self.state_dir,
+                                lambda view, members: self._views.put_nowait((view, members)))
 
-    def _view(self, view_id: int, members: tuple[str, ...]) -> None:
-        if view_id == self.core.view:
-            return
-        self.log.info("attrd_view", view=view_id, members=list(members))
-        self.runner.feed(AttrdView(self.runner.monotonic(), view_id, view_members(members)))
+    async def _feed_views(self) -> None:
+        """Each new view, with the members' node_state ids from the CIB's nodes section."""
+        while True:
+            view_id, members = await self._views.get()
+            while not self._views.empty():  # only the newest view matters
+                view_id, members = self._views.get_nowait()
+            if view_id == self.core.view:
+                continue
+            self._uuids.update(await self._configured_uuids())
+            uuids = tuple((name, self._uuids.get(name, name)) for name in members)
+            self.log.info("attrd_view", view=view_id, members=list(members))
+            self.runner.feed(AttrdView(self.runner.monotonic(), view_id,
+                                       view_members(members), uuids))
+
+    async def _configured_uuids(self) -> dict[str, str]:
+        """uname -> id of /cib/configuration/nodes (empty when the cib does not answer within
+        UUID_TRIES attempts: the last known ids, else the names, are used)."""
+        from cib.xmlio import parse
+
+        for _ in range(UUID_TRIES):
+            try:
+                reply = await self.cib.request(cib_api.Query(scope="nodes"), UUID_TIMEOUT)
+            except HAError:
+                await asyncio.sleep(UUID_TIMEOUT)
+                continue
+            if isinstance(reply, cib_api.CibReply) and reply.exit_code == 0 and reply.output:
+                return {node.get("uname") or "": node.get("id") or ""
+                        for node in parse(reply.output).iter("node")
+                        if node.get("uname") and node.get("id")}
+            await asyncio.sleep(UUID_TIMEOUT)
+        self.log.warning("attrd_node_ids_unknown")
+        return {}
 
     async def run(self) -> None:
         self.host.socket(self.server)
-        for task in (self.server.serve, self._membership, self._writer):
+        for task in (self.server.serve, self._membership, self._feed_views, self._writer):
             self.host.task(task)
         self.peers.attach(self.host)
         self.host.closing(self.runner)

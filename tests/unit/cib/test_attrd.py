@@ -166,3 +166,15 @@ def test_a_refresh_goes_to_the_writer_which_writes_everything() -> None:
     assert asked == [Send(Node("n1"), RefreshRequest(1))]
     written = cores["n1"].handle(PeerRequest(1.0, "n3", RefreshRequest(1)))
     assert [effect.name for effect in _writes(written)] == ["a"]
+
+
+def test_node_state_ids_are_the_given_uuids_and_stay_across_views() -> None:
+    uuids = (("n1", "uuid-a"), ("n2", "uuid-b"), ("n3", "uuid-c"))
+    cores = {name: AttrdCore(name) for _, name in MEMBERS}
+    for core in cores.values():
+        core.handle(AttrdView(0.0, 1, MEMBERS, uuids))
+    _spread(cores, "n1", cores["n1"].handle(LocalUpdate(0.0, AttributeUpdate("a", "n3", "1"))))
+    effects = cores["n2"].handle(AttrdView(1.0, 2, ((1, "n2"), (2, "n3"))))  # n1 left
+    forget, write = _writes(effects)[0], _writes(effects)[1]
+    assert forget.requests[0].xpath == "/cib/status/node_state[@id='uuid-a']/transient_attributes"
+    assert 'id="uuid-c"' in (write.requests[0].data or "")  # not n3's rank in the new view

@@ -28,6 +28,8 @@ class RecordingCib:
                              daemon="cib")
 
     def answer(self, request: Any, client: Client) -> Any:
+        if isinstance(request, cib_api.Query):  # attrd asks for the node ids at each view
+            return cib_api.CibReply(0, "OK", '<nodes><node id="101" uname="n1"/></nodes>')
         assert isinstance(request, cib_api.Write)
         self.writes.put_nowait(request.request)
         return cib_api.CibReply(0, "OK")
@@ -43,13 +45,13 @@ async def _scenario(state_dir: Path) -> None:
     try:
         while not (state_dir / "attrd.ctl").exists():
             await asyncio.sleep(0.01)
-        service._view(1, ("n1",))  # ccm's view, as the membership task would feed it
+        service._views.put_nowait((1, ("n1",)))  # ccm's view, as follow_membership feeds it
         await client.update("fail-count-d#monitor_10000", "value++")
         await client.update("fail-count-d#monitor_10000", "value++")
         assert await client.query("fail-count-d#monitor_10000") == {"n1": "2"}
         first = await asyncio.wait_for(cib.writes.get(), 10)
         assert first.op == "modify" and first.scope == "status"
-        assert 'id="status-1-fail-count-d.monitor_10000"' in first.data
+        assert 'id="status-101-fail-count-d.monitor_10000"' in first.data
         await client.update("standby", "on", node="n1", dampen=0.0)
         await client.delete("standby")
         assert await client.query("standby", all_nodes=True) == {}
