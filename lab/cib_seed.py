@@ -1,12 +1,10 @@
-"""The CIB a lab node's fencer starts from: fencing enabled, one fence_lab device.
+"""The CIB a lab node's cluster starts from: fencing enabled, one fence_lab device.
 
-`lab up` writes it to each node's state directory (STATE/cib.xml, which stonithd follows
-when the launcher starts it) and, signed, into the cib daemon's store (STATE/cib/, see
-`seed_store`), so every node's cib starts from the same copy. The device `fence-lab` may
-fence every lab node (`pcmk_host_list`) through the lab's power switch (`pdu_socket`, see
-lab.pdu). stonithd still polls STATE/cib.xml (edit it to add devices, levels or
-constraints; it is re-read within a second); changes made through cibadmin reach the cib
-daemon's copy only.
+`lab up` writes it, signed, into each node's cib daemon store (STATE/cib/, see
+`seed_store`), so every node's cib starts from the same copy; stonithd follows the cib
+daemon, so devices, levels and constraints added with cibadmin reach it. The device
+`fence-lab` may fence every lab node (`pcmk_host_list`) through the lab's power switch
+(`pdu_socket`, see lab.pdu).
 """
 
 from __future__ import annotations

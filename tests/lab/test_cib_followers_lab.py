@@ -1,9 +1,13 @@
-"""The attribute manager in a 3-node lab (real launchers or loopback daemons): an update on
+"""The cib daemon's followers in a 3-node lab: attrd and stonithd.
+
+The attribute manager (real launchers, or loopback daemons): an update on
 one node is seen on the others and lands in every node's status section; the value
 survives the writer's node being killed (the next writer writes on, and the dead node's
 own attributes leave attrd and the CIB); a restarted node learns the values again;
 dampening holds the CIB write back while attrd already has the value; crm_attribute -l
-reboot goes through attrd. Conditions are waited for, never timings asserted."""
+reboot goes through attrd. stonithd (namespace lab only: the loopback lab runs no
+fencer): a fence device created with cibadmin is registered without any file being
+touched. Conditions are waited for, never timings asserted."""
 
 from __future__ import annotations
 
@@ -125,3 +129,23 @@ def test_crm_attribute_reboot_goes_through_attrd(dirs: dict[str, str]) -> None:
         dirs["n3"], "lab-c"))
     wait_for("lab-c gone from the status", lambda: not in_status(dirs["n1"], "3", "lab-c",
                                                                   "on"))
+
+
+def test_a_device_added_with_cibadmin_reaches_stonithd(dirs: dict[str, str]) -> None:
+    if json.loads(cli("status", "--json")[1])["backend"] != "netns":
+        pytest.skip("the loopback lab starts no stonithd")
+    state = dirs["n3"]
+    wait_for("stonithd has the seeded device", lambda: "fence-lab" in tool(
+        state, "stonith_admin", "--list-registered").stdout)
+    device = ('<primitive id="fence-extra" class="stonith" type="fence_hacluster_dummy">'
+              '<instance_attributes id="fence-extra-ia"><nvpair id="fence-extra-hl" '
+              'name="pcmk_host_list" value="n2"/></instance_attributes></primitive>')
+    done = tool(dirs["n1"], "cibadmin", "-C", "-o", "resources", "-X", device)
+    assert done.returncode == 0, done.stderr
+    for state_dir in dirs.values():
+        wait_for("every fencer registers fence-extra", lambda d=state_dir: "fence-extra" in
+                 tool(d, "stonith_admin", "--list-registered").stdout)
+    assert tool(dirs["n2"], "cibadmin", "-D", "-X",
+                '<primitive id="fence-extra"/>').returncode == 0
+    wait_for("and forgets it when it is deleted", lambda: "fence-extra" not in tool(
+        state, "stonith_admin", "--list-registered").stdout)
