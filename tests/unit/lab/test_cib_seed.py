@@ -39,7 +39,8 @@ def test_demo_is_the_default_a_group_of_an_ip_on_the_lab_subnet_and_a_service() 
     members = root.xpath("//group[@id='demo']/primitive")
     assert [(p.get("id"), p.get("type")) for p in members] == [
         ("demo-ip", "IPaddr2"), ("demo-service", "Dummy")]
-    ip = ipaddress.ip_address(root.xpath("//primitive[@id='demo-ip']//nvpair[@name='ip']/@value")[0])
+    ip_path = "//primitive[@id='demo-ip']//nvpair[@name='ip']/@value"
+    ip = ipaddress.ip_address(root.xpath(ip_path)[0])
     subnet = ipaddress.ip_network(f"{address(spec, 1)}/24", strict=False)
     assert ip in subnet
     assert str(ip) not in {address(spec, i) for i in range(1, 17)}

@@ -46,8 +46,8 @@ def _summary(program: list[str], path: Path) -> list[str]:
 def test_crm_verify_accepts_the_demo(tmp_path: Path) -> None:
     assert VERIFY is not None
     path = _all_nodes_up(tmp_path)
-    done = subprocess.run([VERIFY, "--live-check", "-V"], capture_output=True, text=True, check=False,
-                          env={**os.environ, "CIB_file": str(path)})
+    done = subprocess.run([VERIFY, "--live-check", "-V"], capture_output=True, text=True,
+                          check=False, env={**os.environ, "CIB_file": str(path)})
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
 
 
