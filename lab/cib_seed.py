@@ -40,22 +40,29 @@ def seed_cib(nodes: list[str], cluster_name: str, config: str = "demo") -> bytes
         raise UsageError(f"the seed configuration is one of {', '.join(CIB_CONFIGS)}, "
                          f"not {config!r}")
     root = etree.fromstring(demo_xml(), etree.XMLParser(remove_comments=True))
-    root.xpath("//nvpair[@name='cluster-name']")[0].set("value", cluster_name)
-    node_list = root.find("configuration/nodes")
+    _find(root, ".//nvpair[@name='cluster-name']").set("value", cluster_name)
+    node_list = _find(root, "configuration/nodes")
     for old in list(node_list):
         node_list.remove(old)
     for index, name in enumerate(nodes, start=1):
         etree.SubElement(node_list, "node", id=str(index), uname=name)
-    device = root.xpath(f"//primitive[@id='{FENCE_DEVICE}']")[0]
-    device.xpath(".//nvpair[@name='pcmk_host_list']")[0].set("value", " ".join(nodes))
+    device = _find(root, f".//primitive[@id='{FENCE_DEVICE}']")
+    _find(device, ".//nvpair[@name='pcmk_host_list']").set("value", " ".join(nodes))
     if config == "empty":
-        resources_section = root.find("configuration/resources")
-        for child in list(resources_section):
+        section = _find(root, "configuration/resources")
+        for child in list(section):
             if child is not device:
-                resources_section.remove(child)
+                section.remove(child)
     etree.indent(root)
     data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
     return data + b"\n"
+
+
+def _find(parent: etree._Element, path: str) -> etree._Element:
+    found = parent.find(path)
+    if found is None:  # lab/demo.xml ships with the package: a missing part is our bug
+        raise AssertionError(f"lab/demo.xml has no {path}")
+    return found
 
 
 def cib_xml(spec: LabSpec) -> bytes:
