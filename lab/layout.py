@@ -191,5 +191,13 @@ def write_node_files(spec: LabSpec, node: NodeState, secret: str, state_dir: str
     keys.chmod(0o600)
 
 
+def clear_runtime_files(state_dir: Path) -> None:
+    """Remove what a running node leaves in its state directory that a reboot does not keep:
+    sockets and pid files (a stale pid may belong to another process after the reboot)."""
+    for leftover in state_dir.glob("*"):
+        if leftover.is_socket() or leftover.suffix in (".pub", ".ctl", ".pid"):
+            leftover.unlink(missing_ok=True)
+
+
 def new_secret() -> str:
     return secrets.token_hex(16)
