@@ -119,6 +119,7 @@ def fresh_lab() -> Iterator[None]:
     shell("hacluster lab down")
     up = shell("hacluster lab up --nodes 3 --wait 60")
     assert up.returncode == 0, up.stdout + up.stderr
+    assert "Node List:" in up.stdout, "lab up ends with crm_mon -1: " + up.stdout
     try:
         yield
     finally:
