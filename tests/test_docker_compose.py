@@ -8,6 +8,7 @@ as the README does. Running the containers needs Docker (see the README's "The D
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -30,6 +31,7 @@ COMPOSE = shutil.which("docker-compose")
 NODES = ["n1", "n2", "n3"]
 
 
+@functools.cache
 def _compose_config() -> dict[str, Any]:
     """`docker-compose config` (the resolved file), read with the YAML parser of
     docker-compose's own Python (our virtualenv has none)."""
