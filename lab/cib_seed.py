@@ -22,6 +22,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from cib.model import FEATURE_SET
 from messaging.errors import UsageError
 
 from .layout import CIB_CONFIGS, LabSpec
@@ -40,6 +41,9 @@ def seed_cib(nodes: list[str], cluster_name: str, config: str = "demo") -> bytes
         raise UsageError(f"the seed configuration is one of {', '.join(CIB_CONFIGS)}, "
                          f"not {config!r}")
     root = etree.fromstring(demo_xml(), etree.XMLParser(remove_comments=True))
+    # the CIB manager's feature set: Debian's Pacemaker 2.1.5 tools refuse a CIB file of a
+    # newer one ("Protocol not supported"), and crm_simulate aborts on it
+    root.set("crm_feature_set", FEATURE_SET)
     _find(root, ".//nvpair[@name='cluster-name']").set("value", cluster_name)
     node_list = _find(root, "configuration/nodes")
     for old in list(node_list):

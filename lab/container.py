@@ -16,6 +16,7 @@ heartbeat refuses keys others can read) in /etc/ha.d, gives the node its first C
 DIR/cib.xml unless it has one (a restarted container keeps its own CIB, as a rebooted node
 does), clears sockets and pid files a killed container left behind, then becomes the node's
 launcher (`hacluster node start`), so the container lives exactly as long as the launcher.
+It also makes /run/resource-agents, which a booted Debian has and a container has not.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .layout import clear_runtime_files
 CLUSTER_NAME = "demo"
 DEFAULT_NODES = "n1 n2 n3"
 ETC = Path("/etc/ha.d")
+RSCTMP = Path("/run/resource-agents")  # HA_RSCTMP of the OCF agents
 
 
 def ha_cf(nodes: list[str]) -> str:
@@ -85,10 +87,13 @@ def write_config(directory: Path, nodes: list[str]) -> list[str]:
     return written
 
 
-def install_node(config: Path, etc: Path, state_dir: Path) -> None:
+def install_node(config: Path, etc: Path, state_dir: Path, rsctmp: Path = RSCTMP) -> None:
     """Put a node's files in place from the shared config directory (see the module doc)."""
     from cib.api import seed_store
 
+    # what systemd-tmpfiles makes at boot from resource-agents' tmpfiles.d (no systemd in a
+    # container): the OCF agents keep their state there, Debian's Dummy cannot start without
+    rsctmp.mkdir(mode=0o755, parents=True, exist_ok=True)
     etc.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(config / "ha.cf", etc / "ha.cf")
     keys = etc / "authkeys"

@@ -115,7 +115,8 @@ def test_generated_config_is_read_by_our_parsers_and_the_key_is_made_once(
 def test_a_node_installs_its_files_and_keeps_its_cib_across_restarts(tmp_path: Path) -> None:
     config_dir, etc, state = tmp_path / "config", tmp_path / "etc", tmp_path / "state"
     write_config(config_dir, NODES)
-    install_node(config_dir, etc, state)
+    install_node(config_dir, etc, state, tmp_path / "run" / "resource-agents")
+    assert (tmp_path / "run" / "resource-agents").is_dir()
     assert (etc / "authkeys").stat().st_mode & 0o777 == 0o600
     assert (etc / "authkeys").read_bytes() == (config_dir / "authkeys").read_bytes()
     assert load_ha_cf(etc / "ha.cf").nodes == tuple(NODES)
@@ -123,7 +124,7 @@ def test_a_node_installs_its_files_and_keeps_its_cib_across_restarts(tmp_path: P
     assert (state / "cib").is_dir()
     (state / "cib.xml").write_text("<cib/>")  # the node's own CIB after it ran a while
     (state / "launcher.pid").write_text("7\n")  # left by a killed container
-    install_node(config_dir, etc, state)
+    install_node(config_dir, etc, state, tmp_path / "run" / "resource-agents")
     assert (state / "cib.xml").read_text() == "<cib/>"
     assert not (state / "launcher.pid").exists()
 

@@ -3,7 +3,8 @@ gives each node (its own network, mount, UTS and PID namespaces; eth0 on 10.213.
 behind one bridge; hostname = service name; /etc/hosts with the extra_hosts lines; the
 init service's output as its config directory) around the very command the compose file
 runs, `python -m lab.container node DIR`. The three nodes must resolve their ucast peers by
-name, agree on one quorate view, and each node's cib must start from the demo CIB.
+name, agree on one quorate view, each node's cib must start from the demo CIB, and the
+demo's agents (Debian's IPaddr2 and Dummy) must start inside a container.
 
 What this cannot show is Docker's part: the image build, the volumes, the engine's DNS,
 the restart policy and the power switch's Engine API calls (tests/unit/lab/test_docker_pdu.py
@@ -91,8 +92,18 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     process.wait(10)
 
 
+def _exec(process: subprocess.Popen[bytes], *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run a command in the container (like `docker compose exec`)."""
+    pid1 = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()[0]
+    env = dict(os.environ, PYTHONPATH=str(REPO), PATH=f"{Path(sys.executable).parent}:"
+               f"{os.environ.get('PATH', '')}")
+    return subprocess.run(["nsenter", "-t", pid1, "-m", "-u", "-n", "-p", "--wd=/", "--",
+                           *argv], capture_output=True, text=True, env=env, timeout=TIMEOUT,
+                          check=False)
+
+
 @pytest.fixture
-def containers(tmp_path: Path) -> Iterator[Path]:
+def containers(tmp_path: Path) -> Iterator[tuple[Path, list[subprocess.Popen[bytes]]]]:
     switch = f"{PREFIX}-sw"
     namespaces = [f"{PREFIX}-{node}" for node in NODES]
     for stale in [switch, *namespaces]:
@@ -107,7 +118,7 @@ def containers(tmp_path: Path) -> Iterator[Path]:
         for index, (node, namespace) in enumerate(zip(NODES, namespaces, strict=True), 1):
             _wire(switch, namespace, index)
             processes.append(_start(namespace, node, tmp_path / node, config))
-        yield tmp_path
+        yield tmp_path, processes
     finally:
         for process in processes:
             _stop(process)
@@ -126,7 +137,28 @@ def _views(home: Path) -> set[tuple[int, bool, tuple[str, ...]]]:
     return seen
 
 
-def test_three_containers_agree_on_one_view_and_start_from_the_demo(containers: Path) -> None:
+def test_three_containers_agree_on_one_view_and_start_from_the_demo(
+        containers: tuple[Path, list[subprocess.Popen[bytes]]]) -> None:
+    home, processes = containers
+    _wait_for_one_view(home)
+    for node in NODES:
+        state = home / node / "state"
+        assert (state / "cib").is_dir()
+        seeded = etree.parse(str(state / "cib.xml")).getroot()
+        assert seeded.xpath("//group/@id") == ["demo"]
+        assert int((state / "launcher.pid").read_text().split()[0]) > 0
+    log = (home / "n2" / "container.log").read_text(errors="replace")
+    assert "10.213.60.11" in log and "10.213.60.13" in log  # ucast peers, resolved by name
+    # the demo's agents work in a container: the group's members, started by n1's lrmd
+    ip = ["ocf:heartbeat:IPaddr2", "ip=10.213.60.100", "cidr_netmask=24"]
+    for argv in (["ocf:heartbeat:Dummy", "start"], [ip[0], "start", *ip[1:]]):
+        done = _exec(processes[0], "hacluster", "lrm", "exec", *argv)
+        assert done.returncode == 0, done.stdout + done.stderr
+    ping = _exec(processes[1], "ping", "-c", "1", "-W", "5", "10.213.60.100")
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+
+
+def _wait_for_one_view(containers: Path) -> None:
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
         views = _views(containers)
@@ -136,12 +168,3 @@ def test_three_containers_agree_on_one_view_and_start_from_the_demo(containers: 
     else:
         logs = (containers / "n1" / "container.log").read_text(errors="replace")[-3000:]
         pytest.fail(f"no common quorate view of {NODES}: {views}\n{logs}")
-    for node in NODES:
-        state = containers / node / "state"
-        assert (state / "cib").is_dir()
-        seeded = etree.parse(str(state / "cib.xml")).getroot()
-        assert seeded.xpath("//group/@id") == ["demo"]
-        launcher = int((state / "launcher.pid").read_text().split()[0])
-        assert launcher > 0
-    log = (containers / "n2" / "container.log").read_text(errors="replace")
-    assert "10.213.60.11" in log and "10.213.60.13" in log  # ucast peers, resolved by name
