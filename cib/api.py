@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from cib.attrd_api import AsyncAttrdClient, AttrdClient
+from cib.model import FEATURE_SET
 from cib.replication_messages import (
     Announce,
     Applied,
@@ -150,6 +151,7 @@ __all__ = [
     "API",
     "CTL_SOCKET",
     "DIFF_TOPIC",
+    "FEATURE_SET",
     "PEER_CHANNEL",
     "PUB_SOCKET",
     "AsyncAttrdClient",
