@@ -29,7 +29,7 @@ from typing import Any
 
 from messaging.effects import AllNodes, Node
 from messaging.errors import HAError, RemoteProtocolError
-from messaging.heartbeat.api import TOPIC_MESSAGE, AsyncHeartbeatClient, MessageReceived
+from messaging.heartbeat.api import AsyncHeartbeatClient, MessageReceived, message_topic
 from messaging.membership import AsyncCcmClient, MembershipChanged
 
 SEND_QUEUE = 10000
@@ -76,9 +76,8 @@ class PeerChannel:
                                  peer=str(destination), error=str(error))
 
     async def receiver(self) -> None:
-        # branch crmdd: a copy of the lead's module until main has it (main subscribes to
-        # message/<channel>; the prefix TOPIC_MESSAGE matches old and new heartbeats)
-        subscriber = AsyncHeartbeatClient(self.state_dir).subscribe((TOPIC_MESSAGE,))
+        subscriber = AsyncHeartbeatClient(self.state_dir).subscribe(
+            (message_topic(self.channel),))
         try:
             while True:
                 event = await subscriber.recv()
