@@ -77,7 +77,7 @@ def diff_events(patch_text: str, version: tuple[int, ...],
         attributes = attributes or touches_attributes
         if change.get("operation") in ("create", "modify") and "/cib/status" in path:
             ops += _changed_ops(change)
-    admin_epoch, epoch, updates = (tuple(version) + (0, 0, 0))[:3]
+    admin_epoch, epoch, updates = (*version, 0, 0, 0)[:3]
     events: list[CibChanged | StatusUpdated] = [
         CibChanged((admin_epoch, epoch, updates), now, config_changed=config,
                    attributes_changed=attributes)]

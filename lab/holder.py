@@ -4,10 +4,10 @@ Run as ``python -m lab.holder NODE DIR`` by `lab.netns` inside
 ``unshare --pid --fork --mount-proc --uts --mount`` in the node's network namespace. It
 sets the hostname to NODE (so `uname -n` is the node name), mounts fresh tmpfs on /run
 (with an empty /run/resource-agents, as tmpfiles.d makes at boot) and /dev/shm, bind-mounts
-DIR/etc over /etc/ha.d and DIR/state over /var/lib/hacluster (so a node's tools find their files at the default paths, and its ipc sockets never collide with
-another node's), binds the lab's PDU directory (DIR/../pdu) on /run/hacluster-pdu, writes
-DIR/ready and then only reaps children. Killing this process with
-SIGKILL kills everything in the node at once: the kernel's rule for a PID namespace's init.
+DIR/etc over /etc/ha.d and DIR/state over /var/lib/hacluster (so a node's tools find their
+files at the default paths, and its ipc sockets never collide with another node's), binds
+the lab's PDU directory (DIR/../pdu) on /run/hacluster-pdu, writes DIR/ready and then only
+reaps children. Killing this process with SIGKILL kills everything in the node at once: the kernel's rule for a PID namespace's init.
 """
 
 from __future__ import annotations
