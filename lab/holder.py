@@ -7,7 +7,8 @@ sets the hostname to NODE (so `uname -n` is the node name), mounts fresh tmpfs o
 DIR/etc over /etc/ha.d and DIR/state over /var/lib/hacluster (so a node's tools find their
 files at the default paths, and its ipc sockets never collide with another node's), binds
 the lab's PDU directory (DIR/../pdu) on /run/hacluster-pdu, writes DIR/ready and then only
-reaps children. Killing this process with SIGKILL kills everything in the node at once: the kernel's rule for a PID namespace's init.
+reaps children. Killing this process with SIGKILL kills everything in the node at once: the
+kernel's rule for a PID namespace's init.
 """
 
 from __future__ import annotations
