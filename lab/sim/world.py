@@ -320,7 +320,11 @@ class Simulation:
                                      effect.event))
         node = self.nodes[ctx.node]
         for other in node.daemons.values():
-            translate = other.spec.subscriptions.get(effect.topic)
+            # a subscription to "message" also takes "message/<channel>", as zmq matches
+            # topic prefixes (heartbeat publishes each channel under its own topic)
+            subscriptions = other.spec.subscriptions
+            translate = subscriptions.get(effect.topic) or subscriptions.get(
+                effect.topic.split("/", 1)[0])
             if translate is None:
                 continue
             for event in translate(other, effect.event):
