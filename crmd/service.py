@@ -17,6 +17,8 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
 - `LrmdRequest` -> the local lrmd (`lrmd.api`), its published results -> `LocalOpResult`;
 - `ExecuteFencing` -> the local stonithd (`stonithd.api`), its answer -> `FenceCompleted`;
 - the control socket (`crmd.control`): status, and a clean-shutdown request;
+- SIGTERM: a clean shutdown first (`ShutdownRequested`: the DC moves this node's
+  resources away, then confirms), for at most `SHUTDOWN_GRACE_S`;
 - `StopController`: the DC confirmed this node's shutdown; the daemon exits with
   `NO_RESPAWN_EXIT` so the launcher leaves it stopped.
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import signal
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -71,6 +74,7 @@ from messaging.runtime import AsyncioScheduler, Runner
 CHANNEL = "crmd"
 STARTUP_POLL_S = 0.2  # the cib or ccm not answering yet: ask again (a retry interval)
 FENCE_SLACK_S = 10.0
+SHUTDOWN_GRACE_S = 8.0  # under the launcher's 10 s before it kills a daemon it stops
 
 
 def node_ids_of(nodes_xml: str | None) -> dict[str, str]:
@@ -123,6 +127,7 @@ class ControllerService:
         self._early: list[tuple[str, Any]] = []
         self._view: tuple[int, tuple[str, ...], bool] | None = None
         self._latest_schedule = 0
+        self._shutting_down = False
         self._pengine = concurrent.futures.ThreadPoolExecutor(1, "pengine")
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -153,6 +158,8 @@ class ControllerService:
         self.host.closing(self.runner)
         loop.run_in_executor(self._pengine, warm_up)
         self.log.info("crmd_started", node_ids=node_ids)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._terminate)  # replaces the host's handler
         self.runner.perform_all(self.controller.start(self.runner.monotonic()))
         for source, message in self._early:
             self._peer(source, message)
@@ -332,6 +339,21 @@ class ControllerService:
         assert self.controller is not None
         node_id = self.controller.node_ids.get(effect.node, effect.node)
         self.cib.set_attribute(node_id, effect.node, effect.name, effect.value)
+
+    def _terminate(self) -> None:
+        """SIGTERM (the launcher stops the node): ask the DC to move this node's resources
+        away and wait for its do_shutdown (StopController), at most SHUTDOWN_GRACE_S, as
+        Pacemaker's controller does on SIGTERM. Alone, without a DC, or on a second
+        signal: stop now."""
+        core, runner = self.controller, self.runner
+        if self._shutting_down or core is None or runner is None or core.dc is None \
+                or core.members <= {self.node}:
+            self.host.stop()
+            return
+        self._shutting_down = True
+        self.log.info("crmd_shutdown_requested", dc=core.dc)
+        runner.feed(ShutdownRequested(self.node, runner.monotonic(), runner.wall()))
+        asyncio.get_running_loop().call_later(SHUTDOWN_GRACE_S, self.host.stop)
 
     def _stop(self, effect: StopController) -> None:
         from messaging.supervisor import NO_RESPAWN_EXIT
