@@ -125,3 +125,30 @@ def test_dummy_runs_where_crm_simulate_says_and_survives_kill_of_its_node(
     after = wait_for("the rebooted node to rejoin", lambda: _settled(cluster, NODES) or None)
     assert after == moved
     _oracles_agree(cluster, tmp_path, "failover.xml", next(iter(moved)))
+
+
+def _fence_count(cluster: Lab, observer: str, target: str) -> int:
+    from stonithd.api import HistoryReply, HistoryRequest, StonithClient, endpoint_in
+
+    with StonithClient(endpoint_in(cluster.state_dir(observer))) as client:
+        reply = client.call(HistoryRequest(target), 5.0)
+    assert isinstance(reply, HistoryReply)
+    return sum(1 for e in reply.entries if e.target == target)
+
+
+@pytest.mark.slow
+def test_node_stop_moves_the_resource_away_without_fencing(cluster: Lab,
+                                                           tmp_path: Path) -> None:
+    """`hacluster node stop` on the Dummy's node: the DC moves it first, then the node's
+    daemons stop; the node leaves cleanly (not fenced)."""
+    wait_for("a settled cluster", lambda: _settled(cluster, NODES) or None)
+    if not (nodes_running(cluster, NODES, "dummy1") or set()):
+        our_cibadmin(cluster.state_dir("n1"), "-C", "-o", "resources", "-X", DUMMY)
+    [host] = wait_for("dummy1 running", lambda: _settled(cluster, NODES) or None)
+    others = [n for n in NODES if n != host]
+    fenced_before = _fence_count(cluster, others[0], host)
+    cluster.ok("exec", host, "hacluster", "node", "stop")
+    moved = wait_for("dummy1 on another node", lambda: _settled(cluster, others) or None)
+    assert len(moved) == 1 and host not in moved
+    assert _fence_count(cluster, others[0], host) == fenced_before
+    _oracles_agree(cluster, tmp_path, "stopped.xml", next(iter(moved)))
