@@ -54,7 +54,7 @@ def cluster() -> Iterator[Lab]:
     the_lab = Lab(NAME)
     the_lab.cli("down")
     try:
-        output = the_lab.ok("up", "--nodes", "3", "--dc-timeout", "120")
+        output = the_lab.ok("up", "--nodes", "3", "--config", "empty", "--dc-timeout", "120")
         assert "idle" in output, output
         yield the_lab
     finally:
