@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cib.model import Version
+from cib.model import FEATURE_SET, Version
 from cib.replication_messages import (
     Announce,
     Applied,
@@ -194,6 +194,6 @@ def seed_store(state_dir: str | Path, cib_text: bytes) -> None:
     CibStore(Path(state_dir) / "cib").save(parse(cib_text), keep_status=True, term=0)
 
 
-__all__ = ["API", "DIFF_TOPIC", "PEER_CHANNEL", "CibClient", "CibDiff", "CibReply", "Query",
-           "WireRequest", "Write", "ctl_address", "open_peer_frame", "peer_frame", "pub_address",
-           "seed_store", "with_writes"]
+__all__ = ["API", "DIFF_TOPIC", "FEATURE_SET", "PEER_CHANNEL", "CibClient", "CibDiff",
+           "CibReply", "Query", "WireRequest", "Write", "ctl_address", "open_peer_frame",
+           "peer_frame", "pub_address", "seed_store", "with_writes"]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from cib.model import FEATURE_SET
+from cib.api import FEATURE_SET
 from messaging.errors import UsageError
 
 from .layout import CIB_CONFIGS, LabSpec
