@@ -11,8 +11,8 @@
   reads the local copy with the writes not yet answered applied on top, without waiting:
   the scheduler's input then holds every effect the controller returned before
   `RunScheduler` (Pacemaker's DC reads a CIB its own updates reached at once).
-- `set_attribute` is the one place transient attributes are written (attrd's job, until the
-  attrd daemon has a client: only this method changes then).
+- `set_attribute` and `clear_failures` are the one place transient attributes are written
+  (attrd's job, until the attrd daemon has a client: only these methods change then).
 - `follow(on_event)` turns each published `CibDiff` into controller events (`diff_events`).
 
 Invariants: writes leave in queue order; the loop never blocks on the cib.
@@ -39,7 +39,14 @@ from cib.api import (
     pub_address,
     with_writes,
 )
-from crmd.cib_events import attribute_write, diff_events, incremented, merged_status
+from crmd.cib_events import (
+    attribute_write,
+    diff_events,
+    incremented,
+    merged_status,
+    write_of,
+)
+from crmd.messages import ClearFailures
 from messaging.envelope import CIB_MAX_FRAME
 from messaging.errors import HAError, PeerTimeout, PeerUnreachable, TransportError
 
@@ -153,6 +160,10 @@ class CibLink:
         task = asyncio.ensure_future(self._increment(node_id, node, name, value))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def clear_failures(self, node: str, resource: str) -> None:
+        """Drop `resource`'s fail-count-* and last-failure-* attributes of `node`."""
+        self.write(write_of(ClearFailures(node, resource)))
 
     async def _increment(self, node_id: str, node: str, name: str, value: str) -> None:
         async with self._counting:

@@ -298,9 +298,10 @@ class ControllerService:
             RunScheduler: self._schedule,
             SyncCib: lambda e: self._spawn(self._sync()),
             UpdateAttribute: self._attribute,
+            ClearFailures: lambda e: self.cib.clear_failures(e.node, e.resource),
             StopController: self._stop,
         }
-        for write in (ModifyCib, DeleteCib, ClearFailures):
+        for write in (ModifyCib, DeleteCib):
             handlers[write] = lambda e: self.cib.write(write_of(e))
         return handlers
 
