@@ -90,7 +90,10 @@ class CibLink:
         """The CIB as this node's writes leave it: the local copy with every write not yet
         answered applied on top (`cib.api.with_writes`; re-applying one that the copy
         already holds changes nothing: merges and deletes are idempotent and attribute
-        values are absolute once queued). No wait for replication."""
+        values are absolute once queued). No wait for replication, only for the counting
+        up of attributes asked for earlier (they read the CIB before they write)."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
         before = self.unacknowledged()
         text = await self.query()
         if text is None:
