@@ -101,6 +101,16 @@ def write_of(effect: ModifyCib | DeleteCib | ClearFailures, node_id: str = "") -
     return WireRequest("delete", None, None, xpath, multiple=True, force=True)
 
 
+def failure_names(nvpairs_xml: str) -> list[str]:
+    """The attribute names in a query answer holding nvpair elements (one, or several
+    under the cib's ``xpath-query`` wrapper)."""
+    root = _parse(nvpairs_xml)
+    if root is None:
+        return []
+    pairs = [root] if root.tag == "nvpair" else list(root.iter("nvpair"))
+    return [str(pair.get("name")) for pair in pairs if pair.get("name")]
+
+
 def attribute_write(node_id: str, node: str, name: str, value: str) -> WireRequest:
     """Set one transient attribute of `node` in the status section, as attrd writes it."""
     pair_id = _NOT_ID.sub(".", f"status-{node_id}-{name}")
@@ -144,4 +154,5 @@ def incremented(old: str | None, value: str) -> str:
     return str(base + step)
 
 
-__all__ = ["attribute_write", "diff_events", "incremented", "merged_status", "write_of"]
+__all__ = ["attribute_write", "diff_events", "failure_names", "incremented", "merged_status",
+           "write_of"]

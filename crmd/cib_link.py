@@ -11,8 +11,10 @@
   reads the local copy with the writes not yet answered applied on top, without waiting:
   the scheduler's input then holds every effect the controller returned before
   `RunScheduler` (Pacemaker's DC reads a CIB its own updates reached at once).
-- `set_attribute` and `clear_failures` are the one place transient attributes are written
-  (attrd's job, until the attrd daemon has a client: only these methods change then).
+- `set_attribute` and `clear_failures` are the one place transient attributes are written:
+  into the CIB at once (so the next scheduler run sees a fail count, as `read_ahead`
+  promises) and into attrd (`cib.api.AsyncAttrdClient`), which holds the node's transient
+  attributes and whose writer must not write an older value back.
 - `follow(on_event)` turns each published `CibDiff` into controller events (`diff_events`).
 
 Invariants: writes leave in queue order; the loop never blocks on the cib.
@@ -21,7 +23,7 @@ Invariants: writes leave in queue order; the loop never blocks on the cib.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from lxml import etree
 from cib.api import (
     API,
     DIFF_TOPIC,
+    AsyncAttrdClient,
     CibDiff,
     CibReply,
     Query,
@@ -42,6 +45,7 @@ from cib.api import (
 from crmd.cib_events import (
     attribute_write,
     diff_events,
+    failure_names,
     incremented,
     merged_status,
     write_of,
@@ -54,6 +58,7 @@ RETRY_S = 0.2
 RETRY_FOR_S = 30.0
 REQUEST_TIMEOUT_S = 30.0
 MERGE_AT_MOST = 64
+ATTRD_TIMEOUT_S = 2.0  # a missing attrd must not hold fail counts back for long
 
 _Job = tuple[int, WireRequest] | asyncio.Future[None]
 
@@ -73,6 +78,8 @@ class CibLink:
         self.requests = 0
         self._unacked: dict[int, WireRequest] = {}
         self._counting = asyncio.Lock()
+        self._attrd_order = asyncio.Lock()
+        self.attrd = AsyncAttrdClient(state_dir, timeout=ATTRD_TIMEOUT_S)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- writes ---------------------------------------------------------------------------
@@ -152,21 +159,35 @@ class CibLink:
                                  error=reply.message)
             return
 
-    # -- attributes (attrd's part) --------------------------------------------------------
+    # -- attributes (written at once, held by attrd) --------------------------------------
 
     def set_attribute(self, node_id: str, node: str, name: str, value: str) -> None:
         """Write a transient attribute; ``value++`` (``value+=N``) counts up from the value
-        the CIB holds once every earlier write is done, one increment at a time."""
+        the CIB holds once every earlier write is done, one increment at a time. The
+        absolute value also goes to attrd, which holds the node's transient attributes
+        (its writer would otherwise write back its own idea of them)."""
         if not (value.endswith("++") or "+=" in value):
             self.write(attribute_write(node_id, node, name, value))
+            self._spawn(self._tell_attrd(node, {name: value}))
             return
-        task = asyncio.ensure_future(self._increment(node_id, node, name, value))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._increment(node_id, node, name, value))
 
     def clear_failures(self, node: str, resource: str) -> None:
-        """Drop `resource`'s fail-count-* and last-failure-* attributes of `node`."""
-        self.write(write_of(ClearFailures(node, resource)))
+        """Drop `resource`'s fail-count-* and last-failure-* attributes of `node`, in the CIB
+        (in write order) and in attrd. The names come from a query sent before the delete:
+        both go through the one cib socket, whose requests the cib answers in order."""
+        request = write_of(ClearFailures(node, resource))
+        names = asyncio.ensure_future(self.query(xpath=request.xpath))
+        self.write(request)
+        self._spawn(self._forget(node, names))
+
+    async def _forget(self, node: str, names: asyncio.Future[str | None]) -> None:
+        try:
+            text = await names
+        except HAError as error:
+            self.log.warning("failure_names_unread", node=node, error=str(error))
+            return
+        await self._tell_attrd(node, dict.fromkeys(failure_names(text or "")))
 
     async def _increment(self, node_id: str, node: str, name: str, value: str) -> None:
         async with self._counting:
@@ -176,8 +197,27 @@ class CibLink:
             except HAError as error:
                 self.log.error("attribute_read_failed", node=node, name=name, error=str(error))
                 return
-            self.write(attribute_write(node_id, node, name, incremented(old, value)))
+            absolute = incremented(old, value)
+            self.write(attribute_write(node_id, node, name, absolute))
+            await self._tell_attrd(node, {name: absolute})
             await self.settled()
+
+    async def _tell_attrd(self, node: str, values: dict[str, str | None]) -> None:
+        """Set (or, for None, delete) attributes of `node` in attrd, in call order. An attrd
+        that does not answer is logged: the CIB already holds the change."""
+        async with self._attrd_order:
+            for name, value in values.items():
+                try:
+                    await self.attrd.update(name, value, node=node)
+                except HAError as error:
+                    self.log.warning("attrd_update_failed", node=node, name=name,
+                                     error=str(error))
+                    return
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def attribute(self, node: str, name: str) -> str | None:
         text = await self.query(xpath=f"/cib/status/node_state[@uname='{node}']"
@@ -218,6 +258,7 @@ class CibLink:
 
     def close(self) -> None:
         self.client.close()
+        self.attrd.close()
 
 
 __all__ = ["CibLink"]

@@ -7,6 +7,7 @@ from lxml import etree
 
 from cib.model import empty_cib
 from cib.ops import perform
+from cib.request import Op, Request
 from cib.xmlio import Element, element_text
 from crmd.api import (
     CibChanged,
@@ -20,6 +21,7 @@ from crmd.api import (
 from crmd.cib_events import (
     attribute_write,
     diff_events,
+    failure_names,
     incremented,
     merged_status,
     write_of,
@@ -115,6 +117,21 @@ def test_clearing_failures_removes_only_that_resources_counts() -> None:
     cib.apply(write_of(ClearFailures("n1", "d1")))
     left = [p.get("name") for p in cib.tree.iter("nvpair")]
     assert left == ["fail-count-d10#start_0", "master-d1"]
+
+
+def test_the_names_to_forget_in_attrd_are_those_the_clearing_delete_matches() -> None:
+    cib = Cib()
+    for name in ("fail-count-d1#start_0", "last-failure-d1#monitor_10000",
+                 "fail-count-d10#start_0", "master-d1"):
+        cib.apply(attribute_write("1", "n1", name, "1"))
+    xpath = write_of(ClearFailures("n1", "d1")).xpath
+    several = perform(cib.tree, Request(Op.QUERY, xpath=xpath)).output
+    assert several is not None
+    assert failure_names(element_text(several)) == [
+        "fail-count-d1#start_0", "last-failure-d1#monitor_10000"]
+    one = failure_names('<nvpair id="x" name="fail-count-d1#start_0" value="2"/>')
+    assert one == ["fail-count-d1#start_0"]
+    assert failure_names("not xml") == []
 
 
 def test_a_delete_that_matches_nothing_changes_nothing() -> None:
