@@ -1,8 +1,10 @@
 """crm_mon: show the cluster's status (Pacemaker 2.1.5's options and layout).
 
-A thin shell: read the CIB (crmd.cibfile), unpack it with the policy engine, hand the
-result to the text or XML renderer, print. Exit codes are Pacemaker's: 0 on success,
-CRM_EX_DISCONNECT (102) without a CIB, CRM_EX_USAGE (64) for bad options. Without -1 and on
+A thin shell: read the CIB (crmd.cibaccess: the local cib daemon, or CIB_file's file),
+unpack it with the policy engine, hand the result to the text or XML renderer, print. Exit
+codes are Pacemaker's: 0 on success, CRM_EX_DISCONNECT (102) without a cib daemon (with
+Pacemaker's "Connection to cluster failed" line, or its XML error document), CRM_EX_USAGE
+(64) for bad options. Without -1 and on
 a terminal it refreshes every --interval seconds (crmd.mon.live).
 """
 
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
 def gather() -> MonView:
     """Read the CIB and build the MonView (imports kept local: crm_mon must start fast)."""
-    from crmd.cibfile import read_cib
+    from crmd.cibaccess import read_cib
     from crmd.mon.history import bans, expected_up, node_histories, transient_attributes
     from crmd.mon.text import MonView
     from pengine.api import unpack_status
@@ -38,7 +40,14 @@ def gather() -> MonView:
 
 
 def _render(output_as: str, display: Display) -> str:
-    view = gather()
+    from crmd.cibaccess import CibUnavailable
+
+    try:
+        view = gather()
+    except CibUnavailable as error:
+        if error.exit_code != ExitCode.DISCONNECT:
+            raise
+        raise NotConnected(output_as) from error
     if output_as == "xml":
         from crmd.mon.xml_out import render_xml
 
@@ -46,6 +55,27 @@ def _render(output_as: str, display: Display) -> str:
     from crmd.mon.text import render
 
     return "\n".join(render(view, display))
+
+
+class NotConnected(HAError):
+    """No cib daemon: printed as Pacemaker's crm_mon reports a cluster it cannot reach."""
+
+    exit_code = ExitCode.DISCONNECT
+
+    def __init__(self, output_as: str) -> None:
+        super().__init__("Connection to cluster failed: Connection refused")
+        self.output_as = output_as
+
+    def report(self) -> str:
+        if self.output_as != "xml":
+            return f"crm_mon: {self.message}"
+        from crmd.mon.xml_out import API_VERSION
+
+        return "\n".join([
+            f'<pacemaker-result api-version="{API_VERSION}" request="{" ".join(sys.argv)}">',
+            '  <status code="102" message="Not connected">', "    <errors>",
+            f"      <error>crm_mon: {self.message}</error>", "    </errors>", "  </status>",
+            "</pacemaker-result>"])
 
 
 @click.command(context_settings={"help_option_names": ["-h", "-?", "--help"]})
@@ -102,6 +132,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(int(ExitCode.USAGE))
     except click.exceptions.Abort:
         sys.exit(int(ExitCode.ERROR))
+    except NotConnected as error:
+        click.echo(error.report(), err=error.output_as != "xml")
+        sys.exit(int(error.exit_code))
     except (HAError, OSError) as error:
         fail(error)
     sys.exit(int(ExitCode.OK))

@@ -1,10 +1,12 @@
-"""crm_resource: Pacemaker's resource tool on a CIB file (CIB_file=PATH).
+"""crm_resource: Pacemaker's resource tool, on the live CIB or a CIB file (CIB_file=PATH).
 
-Thin shell: parse options, read the CIB (crmd.cibfile), call crmd.resource.query or .edit,
-write the CIB back when an edit changed it, print. Errors print Pacemaker's two lines
-("crm_resource: <what>" and "Error performing operation: <exit code text>") and exit with
-the CRM_EX code of the error (NotFoundError 105, UsageError 64). --force-start/-stop/-check
-run the agent once through the lrmd's executor code, without the cluster.
+Thin shell: parse options, read the CIB (crmd.cibaccess: the cib daemon, or the file),
+call crmd.resource.query or .edit, commit the change when an edit made one, print. Errors
+print Pacemaker's two lines ("crm_resource: <what>" and "Error performing operation: <exit
+code text>") and exit with the CRM_EX code of the error (NotFoundError 105, UsageError 64;
+no cib daemon: "Could not connect to the CIB: Transport endpoint is not connected", 102).
+--force-start/-stop/-check run the agent once through the lrmd's executor code, without the
+cluster.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from messaging.errors import ExitCode, HAError, UsageError, exit_code_for
 if TYPE_CHECKING:
     from lxml import etree
 
+    from crmd.cibaccess import CibConnection
     from crmd.resource.edit import Outcome
 
 _ERROR_TEXT = {ExitCode.NOSUCH: "No such object", ExitCode.USAGE: "Incorrect usage",
@@ -45,15 +48,24 @@ def _need(rsc: str | None, action: str) -> str:
 
 
 def run(action: str, options: dict[str, object]) -> int:
-    """Carry out one crm_resource action; returns the exit code."""
-    from crmd import cibfile
+    """Carry out one crm_resource action on the CIB; returns the exit code."""
+    from crmd.cibaccess import connect
+
+    connection = connect()
+    try:
+        return _run_on(connection, action, options)
+    finally:
+        connection.close()
+
+
+def _run_on(connection: CibConnection, action: str, options: dict[str, object]) -> int:
     from crmd.resource import edit, query
     from pengine.api import unpack_status
 
     given_rsc, given_node = options.get("resource"), options.get("node")
     rsc = given_rsc if isinstance(given_rsc, str) else None
     node = given_node if isinstance(given_node, str) else None
-    root = cibfile.read_cib()
+    root = connection.read()
     if action.startswith("force_"):
         from crmd.resource.force import force_action
 
@@ -88,8 +100,7 @@ def run(action: str, options: dict[str, object]) -> int:
                         lifetime if isinstance(lifetime, str) else None,
                         datetime.datetime.now(datetime.UTC))
     if outcome.changed:
-        cibfile.write_cib(root, client="crm_resource",
-                          configuration_changed=action not in ("cleanup", "refresh"))
+        connection.commit(root)
     _emit(outcome.out, outcome.err)
     return 0
 

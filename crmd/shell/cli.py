@@ -45,7 +45,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
         from crmd.shell.interactive import run_shell
 
         sys.exit(run_shell())
-    sys.exit(run_line(args, Session()))
+    state = Session()
+    try:
+        code = run_line(args, state)
+    finally:
+        state.close()
+    sys.exit(code)
 
 
 def _script(path: str) -> int:
@@ -62,4 +67,5 @@ def _script(path: str) -> int:
                 code = run_line(words, state) or code
     if state.dirty:
         state.commit()
+    state.close()
     return code

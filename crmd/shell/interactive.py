@@ -133,6 +133,7 @@ def run_shell() -> int:
             if state.dirty and _confirm("There are changes pending. Do you want to commit "
                                         "them (y/n)? ", session is not None):
                 state.commit()
+            state.close()
             return code
         level = new_level
 

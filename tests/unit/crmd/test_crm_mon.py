@@ -115,15 +115,24 @@ def test_xml_output(cib: Path) -> None:
     assert root.find("resources/group").get("number_resources") == "2"
 
 
-def test_without_cib_file_is_disconnect() -> None:
+def test_without_cib_file_or_daemon_is_disconnect(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # Live mode with no cib daemon: Debian's crm_mon 2.1.5 prints this line and exits 102.
+    monkeypatch.setenv("HACLUSTER_STATE_DIR", str(tmp_path))
     result = _run(["-1"], None)
     assert result.returncode == 102
-    assert "Could not connect to the CIB" in result.stderr
+    assert result.stderr == "crm_mon: Connection to cluster failed: Connection refused\n"
+    xml = _run(["-1", "--output-as=xml"], None)
+    assert xml.returncode == 102
+    assert '<status code="102" message="Not connected">' in xml.stdout
 
 
-def test_missing_file_is_noinput(tmp_path: Path) -> None:
+def test_missing_file_is_no_such_object(tmp_path: Path) -> None:
+    # Debian's crm_mon prints this line too (and then exits 0); its crm_resource exits 105
+    # for the same missing file, as every tool of ours does.
     result = _run(["-1"], tmp_path / "absent.xml")
-    assert result.returncode == 66
+    assert result.returncode == 105
+    assert "Could not connect to the CIB: No such device or address" in result.stderr
 
 
 def test_bad_option_is_usage(cib: Path) -> None:
