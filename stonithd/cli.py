@@ -154,11 +154,7 @@ def _device_action(opts: dict[str, Any], device: str, action: str) -> int:
 def _metadata(agent: str | None, timeout: float) -> int:
     if not agent:
         raise UsageError("--metadata requires --agent")
-    output = run_agent_sync(find_agent(agent, default_agent_dirs()), [("action", "metadata")],
-                            timeout)
-    if output.rc != 0 or not output.stdout.strip():
-        raise FencingError(f"Can't get fence agent meta-data: {output.error or output.stderr}")
-    click.echo(output.stdout, nl=False)
+    click.echo(api.fence_agent_metadata(agent, timeout), nl=False)
     return 0
 
 
@@ -182,13 +178,7 @@ def _validate(agent: str | None, options: tuple[str, ...], quiet: bool, timeout:
 
 
 def _installed(quiet: bool) -> int:
-    names: set[str] = set()
-    for directory in default_agent_dirs():
-        path = Path(directory)
-        if path.is_dir():
-            names |= {p.name for p in path.glob("fence_*")
-                      if p.is_file() and os.access(p, os.X_OK)}
-    _print_list(sorted(names), "fence device", "fence devices", quiet)
+    _print_list(api.installed_fence_agents(), "fence device", "fence devices", quiet)
     return 0
 
 

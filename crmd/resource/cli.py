@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 _ERROR_TEXT = {ExitCode.NOSUCH: "No such object", ExitCode.USAGE: "Incorrect usage",
                ExitCode.INVALID_PARAM: "Invalid parameter", ExitCode.DISCONNECT:
                "Not connected", ExitCode.NOINPUT: "Cannot open input",
-               ExitCode.CONFIG: "Invalid configuration"}
-_ACTIONS = ("list", "list_raw", "locate", "constraints", "why", "move", "ban", "clear",
-            "cleanup", "refresh", "set_parameter", "get_parameter", "delete_parameter",
-            "force_start", "force_stop", "force_check")
+               ExitCode.CONFIG: "Invalid configuration", ExitCode.ERROR: "Error occurred"}
+_AGENT_QUERIES = ("list_standards", "list_ocf_providers", "list_ocf_alternatives",
+                  "list_agents", "show_metadata")
+_ACTIONS = (*_AGENT_QUERIES, "list", "list_raw", "locate", "constraints", "why", "move",
+            "ban", "clear", "cleanup", "refresh", "set_parameter", "get_parameter",
+            "delete_parameter", "force_start", "force_stop", "force_check")
 
 
 def _emit(out: tuple[str, ...], err: tuple[str, ...]) -> None:
@@ -47,9 +49,27 @@ def _need(rsc: str | None, action: str) -> str:
     return rsc
 
 
+def _agent_query(action: str, argument: object) -> int:
+    """The agent questions (no CIB needed): crmd.resource.agents."""
+    from crmd.resource import agents
+
+    if action == "show_metadata":
+        click.echo(agents.show_metadata(str(argument)), nl=False)
+        return 0
+    lines = {"list_standards": lambda: agents.list_standards(),
+             "list_ocf_providers": lambda: agents.list_ocf_providers(),
+             "list_ocf_alternatives": lambda: agents.list_ocf_alternatives(str(argument)),
+             "list_agents": lambda: agents.list_agents(str(argument))}[action]()
+    _emit(tuple(lines), ())
+    return 0
+
+
 def run(action: str, options: dict[str, object]) -> int:
-    """Carry out one crm_resource action on the CIB; returns the exit code."""
+    """Carry out one crm_resource action; returns the exit code."""
     from crmd.cibaccess import connect
+
+    if action in _AGENT_QUERIES:
+        return _agent_query(action, options[action])
 
     connection = connect()
     try:
@@ -144,6 +164,13 @@ def _edit(action: str, root: etree._Element, rsc: str | None, node: str | None,
 @click.option("--force-start", is_flag=True, help="Run the agent's start here, now.")
 @click.option("--force-stop", is_flag=True, help="Run the agent's stop here, now.")
 @click.option("--force-check", is_flag=True, help="Run the agent's monitor here, now.")
+@click.option("--list-standards", is_flag=True, help="List supported standards.")
+@click.option("--list-ocf-providers", is_flag=True, help="List all available OCF providers.")
+@click.option("--list-ocf-alternatives", metavar="TYPE",
+              help="List OCF providers of an agent type.")
+@click.option("--list-agents", metavar="STD[:PROV]",
+              help="List agents of a standard (or OCF provider).")
+@click.option("--show-metadata", metavar="SPEC", help="Show an agent's meta-data.")
 @click.option("-f", "--force", is_flag=True, help="Accepted for compatibility.")
 @click.option("-Q", "--quiet", is_flag=True, help="Accepted for compatibility.")
 def crm_resource(**kw: object) -> None:
