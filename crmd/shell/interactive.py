@@ -20,7 +20,7 @@ from crmd.shell.cli import run_line
 from crmd.shell.session import Session
 from messaging.errors import HAError
 
-LEVELS = ("configure", "resource", "node")
+LEVELS = ("configure", "resource", "node", "ra")
 SHELL_WORDS = ("cd", "up", "end", "ls", "help", "quit", "exit", "bye")
 _RESOURCE_WORDS = {"start", "stop", "restart", "move", "ban", "clear", "cleanup", "locate",
                    "manage", "unmanage", "maintenance", "param", "meta", "delete", "rename",
