@@ -11,6 +11,8 @@ shortdesc", long description indented by 4) and advised operation defaults.
 
 from __future__ import annotations
 
+import functools
+
 import click
 from lxml import etree
 
@@ -93,6 +95,21 @@ def full_spec(name: str) -> str:
     if len(parts) == 2 and parts[0] == "ocf":
         return f"ocf:heartbeat:{parts[1]}"
     return name
+
+
+@functools.cache
+def agent_parameters(name: str) -> tuple[str, ...]:
+    """The parameter names in an agent's meta-data (empty when it has none or is unknown);
+    cached, as the shell asks again at every key press."""
+    from crmd.resource import agents
+
+    try:
+        metadata = agents.show_metadata(full_spec(name))
+        root = etree.fromstring(metadata.encode())
+    except (HAError, etree.XMLSyntaxError):
+        return ()
+    return tuple(p.get("name") or "" for p in root.iterfind("parameters/parameter")
+                 if p.get("name"))
 
 
 def _text(node: etree._Element, tag: str) -> str:

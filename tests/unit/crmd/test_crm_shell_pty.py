@@ -89,3 +89,32 @@ def test_errors_leave_the_cib_unchanged(shell) -> None:  # type: ignore[no-untyp
     child.send("quit\r")
     child.expect(pexpect.EOF)
     assert cib.read_text() == before
+
+
+def test_tab_completes_agent_parameters_from_meta_data(shell) -> None:  # type: ignore[no-untyped-def]
+    # ocf:pacemaker:Dummy's meta-data has an op_sleep parameter (and no other op_ name).
+    child, cib = shell
+    child.send("configure\r")
+    child.expect(at("configure"))
+    child.send("primitive p9 ocf:pacemaker:Dummy params op_sl\t")
+    child.expect("eep=")
+    child.send("2 me\t")
+    child.expect("ta")
+    child.send(" target-r\t")
+    child.expect("ole=")
+    child.send("Stopped\r")
+    child.expect(at("configure"))
+    child.send("commit\r")
+    child.expect(at("configure"))
+    root = etree.parse(str(cib)).getroot()
+    pairs = {(p.get("name"), p.get("value")) for p in
+             root.iterfind("configuration/resources/primitive[@id='p9']//nvpair")}
+    assert pairs == {("op_sleep", "2"), ("target-role", "Stopped")}
+    child.send("up\rresource\r")
+    child.expect(at("resource"))
+    child.send("param service-ip show cidr\t")
+    child.expect("_netmask")
+    child.send("\r")
+    child.expect("24")
+    child.send("quit\r")
+    child.expect(pexpect.EOF)
