@@ -275,6 +275,30 @@ def default_endpoint() -> str:
     return os.environ.get(ENDPOINT_ENV) or endpoint_in(default_state_dir())
 
 
+_ACTION_WORDS = {"reboot": "reboot", "off": "turning off", "on": "unfencing"}
+_STATE_WORDS = {OpState.DONE: "successful", OpState.FAILED: "failed",
+                OpState.PENDING: "pending"}
+
+
+def describe_event(entry: HistoryEntry, full_history: bool = True) -> str:
+    """Pacemaker's one-line description of a fencing operation (stonith_admin --history,
+    crm_mon's fencing sections): "reboot of n3 by n1 for client@origin successful at
+    <UTC time>"; without `full_history` (crm_mon reduced to the latest of each kind) the
+    state reads "last failed" / "last successful"."""
+    import time
+
+    text = f"{_ACTION_WORDS.get(entry.action, entry.action)} of {entry.target}"
+    if entry.state != OpState.PENDING and entry.executioner:
+        text += f" by {entry.executioner}"
+    text += f" for {entry.client}@{entry.origin}" + ("" if full_history else " last")
+    text += f" {_STATE_WORDS.get(entry.state, entry.state)}"
+    if entry.state == OpState.FAILED and entry.reason:
+        text += f" ({entry.reason})"
+    if entry.state != OpState.PENDING:
+        text += f" at {time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime(entry.completed))}"
+    return text
+
+
 def installed_fence_agents() -> list[str]:
     """The fence agents (fence_* executables) this node can run, sorted (stonith_admin
     --list-installed, crm_resource --list-agents stonith)."""

@@ -43,8 +43,6 @@ from stonithd.runner import default_agent_dirs, find_agent, run_agent_sync
 
 _CLIENT_MARGIN = 10.0
 _ACTION_WORD = {"reboot": "reboot", "off": "turning off", "on": "unfencing"}
-_STATE_WORD = {api.OpState.DONE: "successful", api.OpState.FAILED: "failed",
-               api.OpState.PENDING: "pending"}
 
 
 class _Failed(HAError):
@@ -95,20 +93,8 @@ def _print_list(items: list[str] | tuple[str, ...], singular: str, plural: str,
         click.echo(f"{len(items)} {singular if len(items) == 1 else plural} found")
 
 
-def _when(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(epoch))
-
-
 def _describe(entry: api.HistoryEntry) -> str:
-    text = f"{_ACTION_WORD.get(entry.action, entry.action)} of {entry.target}"
-    if entry.state != api.OpState.PENDING and entry.executioner:
-        text += f" by {entry.executioner}"
-    text += f" for {entry.client}@{entry.origin} {_STATE_WORD.get(entry.state, entry.state)}"
-    if entry.state == api.OpState.FAILED and entry.reason:
-        text += f" ({entry.reason})"
-    if entry.state != api.OpState.PENDING:
-        text += f" at {_when(entry.completed)}"
-    return text
+    return api.describe_event(entry)
 
 
 def _history(opts: dict[str, Any], target: str) -> int:

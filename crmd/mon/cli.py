@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 def gather() -> MonView:
     """Read the CIB and build the MonView (imports kept local: crm_mon must start fast)."""
     from crmd.cibaccess import read_cib
+    from crmd.mon.extras import fence_history, tickets
     from crmd.mon.history import bans, expected_up, node_histories, transient_attributes
     from crmd.mon.text import MonView
     from pengine.api import unpack_status
@@ -35,7 +36,8 @@ def gather() -> MonView:
     return MonView(status=status, cib_attributes=attributes,
                    histories=node_histories(root),
                    transient=tuple(transient_attributes(root).items()),
-                   expected_up=expected_up(root), bans=bans(root),
+                   expected_up=expected_up(root), bans=bans(root), tickets=tickets(root),
+                   fencing=fence_history(),
                    last_updated=time.strftime("%a %b %e %H:%M:%S %Y"))
 
 
@@ -91,17 +93,29 @@ class NotConnected(HAError):
               help="Group resources by node.")
 @click.option("-i", "--interval", default="5", metavar="SECONDS",
               help="Update frequency (default 5 seconds).")
+@click.option("-c", "--tickets", is_flag=True, help="Display cluster tickets.")
+@click.option("-m", "--fence-history", "fence_level", type=click.IntRange(0, 3),
+              default=1, metavar="LEVEL",
+              help="Show fence history: 0=off, 1=failures and pending (default), "
+                   "2=add successes, 3=full history.")
+@click.option("-s", "--simple-status", "simple", is_flag=True,
+              help="Display the cluster status once as a simple one line output.")
 @click.option("--output-as", type=click.Choice(["text", "xml", "console"]), default="text",
               help="Output format.")
 @click.option("-X", "--as-xml", is_flag=True, help="(deprecated) like --output-as=xml.")
 def crm_mon(one_shot: bool, inactive: bool, attributes: bool, failcounts: bool,
-            operations: bool, timing: bool, by_node: bool, interval: str, output_as: str,
-            as_xml: bool) -> None:
+            operations: bool, timing: bool, by_node: bool, interval: str, tickets: bool,
+            fence_level: int, simple: bool, output_as: str, as_xml: bool) -> None:
     """Provides a summary of cluster's current state (hacluster's crm_mon)."""
     from crmd.mon.text import Display
 
+    if simple:
+        _simple_status()
+        return
+
     display = Display(inactive=inactive, attributes=attributes, failcounts=failcounts,
-                      operations=operations, timing=timing, by_node=by_node)
+                      operations=operations, timing=timing, by_node=by_node,
+                      tickets=tickets, fence_level=fence_level)
     output = "xml" if as_xml else ("text" if output_as == "console" else output_as)
     if one_shot or output == "xml" or not sys.stdout.isatty():
         click.echo(_render(output, display))
@@ -109,6 +123,22 @@ def crm_mon(one_shot: bool, inactive: bool, attributes: bool, failcounts: bool,
     from crmd.mon.live import run_live
 
     run_live(lambda: _render("text", display), _seconds(interval))
+
+
+def _simple_status() -> None:
+    from crmd.cibaccess import CibUnavailable
+    from crmd.mon.simple import WARNING_NOTE, simple_status
+
+    try:
+        view = gather()
+    except CibUnavailable as error:
+        if error.exit_code != ExitCode.DISCONNECT:
+            raise
+        raise NotConnected("text") from error
+    line, warned = simple_status(view)
+    click.echo(line)
+    if warned:
+        click.echo(WARNING_NOTE, err=True)
 
 
 def _seconds(text: str) -> float:

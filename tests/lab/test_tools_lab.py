@@ -120,3 +120,17 @@ def test_refused_command_leaves_the_live_cib_unchanged(lab: Lab) -> None:
     missing = lab.on("n1", "crm_resource", "-r", "nosuch", "-p", "x", "-v", "1")
     assert missing.returncode == 105
     assert _digest(lab, "n1") == before
+
+
+def test_crm_node_fence_shows_in_crm_mon_fence_history(lab: Lab) -> None:
+    # The lab seeds a fence_lab device: crm node fence reboots n3 through n1's fencer,
+    # and crm_mon on n1 (live mode: it asks the fencer) lists it under -m 2.
+    fenced = lab.on("n1", "crm", "node", "fence", "n3")
+    assert fenced.returncode == 0, fenced.stdout + fenced.stderr
+    lab.wait("crm_mon -m 2 on n1 shows the reboot of n3",
+             lambda: "reboot of n3" in lab.on("n1", "crm_mon", "-1", "-m", "2").stdout)
+    mon = lab.on("n1", "crm_mon", "-1", "-m", "2").stdout
+    assert "Fencing History:" in mon and "successful" in mon
+    assert "Fencing History:" not in lab.on("n1", "crm_mon", "-1").stdout  # level 1
+    xml = lab.on("n1", "crm_mon", "-1", "--output-as=xml").stdout
+    assert '<fence_event action="reboot" target="n3"' in xml

@@ -137,3 +137,28 @@ def test_missing_file_is_no_such_object(tmp_path: Path) -> None:
 
 def test_bad_option_is_usage(cib: Path) -> None:
     assert _run(["--no-such-option"], cib).returncode == 64
+
+
+def test_fencing_sections_by_level() -> None:
+    # Section names and levels as Pacemaker 2.1.5's crm_mon -m documents them; the event
+    # text is stonith_admin's (stonithd.api.describe_event).
+    from crmd.mon.extras import fencing_lines
+    from stonithd.api import HistoryEntry, OpState
+
+    done_old = HistoryEntry("1", "n3", "reboot", "n1", "crm", "n2", OpState.DONE, 100.0)
+    done_new = HistoryEntry("2", "n3", "reboot", "n1", "crm", "n2", OpState.DONE, 200.0)
+    failed = HistoryEntry("3", "n2", "off", "n1", "crm", "n1", OpState.FAILED, 150.0,
+                          reason="no device")
+    pending = HistoryEntry("4", "n1", "reboot", "n2", "crm", "", OpState.PENDING)
+    events = (done_new, failed, done_old, pending)
+    level1 = fencing_lines(events, 1, failed=True) + fencing_lines(events, 1, failed=False)
+    assert level1 == [
+        "", "Failed Fencing Actions:",
+        "  * turning off of n2 by n1 for crm@n1 last failed (no device) at "
+        "1970-01-01 00:02:30Z",
+        "", "Pending Fencing Actions:", "  * reboot of n1 for crm@n2 last pending"]
+    level2 = fencing_lines(events, 2, failed=False)
+    assert level2[:2] == ["", "Fencing History:"] and len(level2) == 5  # old done reduced
+    assert len(fencing_lines(events, 3, failed=False)) == 6
+    assert fencing_lines(events, 0, failed=True) == []
+    assert fencing_lines(None, 2, failed=False) == []
