@@ -50,8 +50,9 @@ class CibConnection:
         self.backend = backend
         self._original: Element | None = None
 
-    def read(self) -> Element:
-        """A fresh copy of the whole CIB (configuration and status) for the caller."""
+    def read(self, private: bool = True) -> Element:
+        """The whole CIB (configuration and status): a copy of the caller's own to edit, or
+        (`private` False, for a tool that only reads) the backend's tree itself."""
         from cib.errors import NoSuchObject, SchemaViolation
 
         try:
@@ -59,7 +60,7 @@ class CibConnection:
         except (NoSuchObject, SchemaViolation) as error:
             raise CibFileUnreadable(NO_FILE) from error
         self._original = current
-        return copy.deepcopy(current)
+        return copy.deepcopy(current) if private else current
 
     def commit(self, edited: Element) -> bool:
         """Send the changes `edited` carries over the last read; False when there were none.
@@ -97,6 +98,6 @@ def read_cib() -> Element:
     """The whole CIB once, for tools that only read it (crm_mon, crm_resource --list)."""
     connection = connect()
     try:
-        return connection.read()
+        return connection.read(private=False)
     finally:
         connection.close()

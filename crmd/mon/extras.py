@@ -120,10 +120,10 @@ def fencing_lines(entries: tuple[HistoryEntry, ...] | None, level: int,
                   failed: bool) -> list[str]:
     """The fencing sections for -m LEVEL (see the module docstring): the failed ones
     (`failed`, shown before tickets) or the pending/history ones (after them)."""
-    from stonithd.api import OpState, describe_event
-
     if not entries or level <= 0:
         return []
+    from stonithd.api import OpState, describe_event
+
     full = level >= 3
     shown = list(entries) if full else _reduced(entries)
     if failed:
