@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING
 from messaging.errors import ExitCode, HAError, TransportError
 
 if TYPE_CHECKING:
-    from cib.backend import Backend
-    from cib.xmlio import Element
+    from lxml.etree import _Element as Element
+
+    from cib.api import Backend
 
 ENV_VAR = "CIB_file"
 NOT_CONNECTED = "Could not connect to the CIB: Transport endpoint is not connected"
@@ -46,19 +47,22 @@ class CibFileUnreadable(CibUnavailable):
 class CibConnection:
     """One tool run's CIB: read a copy, commit the changes made to it."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, file_mode: bool) -> None:
         self.backend = backend
+        self.file_mode = file_mode
         self._original: Element | None = None
 
     def read(self, private: bool = True) -> Element:
         """The whole CIB (configuration and status): a copy of the caller's own to edit, or
         (`private` False, for a tool that only reads) the backend's tree itself."""
-        from cib.errors import NoSuchObject, SchemaViolation
-
         try:
             current = self.backend.load()
-        except (NoSuchObject, SchemaViolation) as error:
-            raise CibFileUnreadable(NO_FILE) from error
+        except TransportError as error:
+            raise CibUnavailable(NOT_CONNECTED) from error
+        except HAError as error:
+            if self.file_mode:  # missing, unparsable or invalid: Pacemaker says only this
+                raise CibFileUnreadable(NO_FILE) from error
+            raise
         self._original = current
         return copy.deepcopy(current) if private else current
 
@@ -67,15 +71,14 @@ class CibConnection:
 
         After a commit, `edited` is the base of the next one.
         """
-        from cib.diff import create_patchset
-        from cib.request import Op, Request
+        from cib.api import change_request
 
         if self._original is None:
             raise RuntimeError("commit before read")
-        patch = create_patchset(self._original, edited, with_version=False)
-        if patch is None:
+        request = change_request(self._original, edited)
+        if request is None:
             return False
-        self.backend.commit(Request(Op.PATCH, data=patch))
+        self.backend.commit(request)
         self._original = copy.deepcopy(edited)
         return True
 
@@ -86,10 +89,12 @@ class CibConnection:
 def connect() -> CibConnection:
     """The CIB named by CIB_file, else the local cib daemon (CibUnavailable when it is not
     running)."""
-    from cib.backend import backend_from_environment
+    import os
+
+    from cib.api import tool_backend
 
     try:
-        return CibConnection(backend_from_environment())
+        return CibConnection(tool_backend(), bool(os.environ.get(ENV_VAR)))
     except TransportError as error:
         raise CibUnavailable(NOT_CONNECTED) from error
 

@@ -13,10 +13,10 @@ from typing import NoReturn
 
 def live_cib_text() -> bytes:
     """The whole current CIB as XML text (CibUnavailable when it cannot be had)."""
-    from cib.xmlio import element_text
+    from cib.api import cib_text
     from crmd.cibaccess import read_cib
 
-    return element_text(read_cib()).encode()
+    return cib_text(read_cib()).encode()
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
