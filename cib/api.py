@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cib.attrd_api import AsyncAttrdClient, AttrdClient
 from cib.model import FEATURE_SET
@@ -58,6 +58,10 @@ from messaging.cib_contract import (
 )
 from messaging.envelope import CIB_MAX_FRAME, Kind, decode, encode
 from messaging.errors import HAError, PeerUnreachable, RemoteProtocolError
+
+if TYPE_CHECKING:
+    from cib.backend import Backend as Backend
+    from cib.xmlio import Element
 
 PEER_CHANNEL = "cib"
 DEFAULT_TIMEOUT = 30.0
@@ -169,6 +173,30 @@ def seed_store(state_dir: str | Path, cib_text: bytes) -> None:
     CibStore(Path(state_dir) / "cib").save(parse(cib_text), keep_status=True, term=0)
 
 
+def tool_backend() -> Backend:
+    """The CIB a command-line tool works on, chosen as Pacemaker's tools choose: CIB_file's
+    file when set, else this node's cib daemon (PeerUnreachable when it is not running)."""
+    from cib.backend import backend_from_environment
+
+    return backend_from_environment()
+
+
+def change_request(old: Element, new: Element) -> Request | None:
+    """The request taking `old` to `new`: a v2 patchset without a version (the backend bumps
+    epoch or num_updates itself), or None when they do not differ."""
+    from cib.diff import create_patchset
+
+    patch = create_patchset(old, new, with_version=False)
+    return None if patch is None else Request(Op.PATCH, data=patch)
+
+
+def cib_text(root: Element) -> str:
+    """A CIB tree printed as Pacemaker prints it."""
+    from cib.xmlio import element_text
+
+    return element_text(root)
+
+
 __all__ = [
     "API",
     "CTL_SOCKET",
@@ -184,11 +212,14 @@ __all__ = [
     "Query",
     "WireRequest",
     "Write",
+    "change_request",
+    "cib_text",
     "ctl_address",
     "follow_cib",
     "open_peer_frame",
     "peer_frame",
     "pub_address",
     "seed_store",
+    "tool_backend",
     "with_writes",
 ]

@@ -1,8 +1,8 @@
 """Small, pure edits of a CIB element tree shared by crm_resource and the crm shell.
 
-This is the one place the operator tools change CIB XML; when cib's operations library is
-merged these helpers become calls into it. Every function works on an lxml tree in memory
-(the caller reads and writes the file through crmd.cibfile), raises NotFoundError for an
+This is the one place the operator tools change CIB XML. Every function works on a tree
+in memory (parsed by cib.xmlio; the caller reads it and commits the change as a patchset
+through crmd.cibaccess), raises NotFoundError for an
 unknown id and never leaves a half-made change: lookups happen before any mutation.
 Ids of new elements follow Pacemaker's tools ("<rsc>-instance_attributes",
 "<set>-<name>", "cli-prefer-<rsc>").

@@ -83,11 +83,14 @@ __all__ = [
     "MetadataRequest",
     "OpCompleted",
     "Submit",
+    "agent_metadata",
     "execute_direct",
     "installed_agents",
     "lrm_resource_element",
     "lrm_rsc_op_attributes",
     "lrm_rsc_op_element",
+    "lsb_scripts",
+    "ocf_agents",
     "op_digest",
     "reload_and_secure_attributes",
 ]
@@ -168,3 +171,35 @@ def installed_agents() -> list[str]:
     from lrmd.agents import list_agents, lsb_dir, ocf_roots
 
     return sorted(str(spec) for spec in list_agents(ocf_roots(), lsb_dir()))
+
+
+def ocf_agents() -> dict[str, list[str]]:
+    """Installed OCF agents by provider ({provider: [type, ...]}, each sorted as bytes, as
+    Pacemaker lists them); a provider found in several OCF roots is taken from the first."""
+    from lrmd.agents import list_agents, ocf_roots
+
+    found: dict[str, list[str]] = {}
+    for spec in list_agents(ocf_roots(), Path("/nonexistent")):
+        found.setdefault(spec.provider, []).append(spec.type)
+    return {provider: sorted(found[provider]) for provider in sorted(found)}
+
+
+def lsb_scripts() -> list[str]:
+    """Installed LSB init scripts (lsb:NAME agents), sorted."""
+    from lrmd.agents import list_agents, lsb_dir
+
+    return sorted(spec.type for spec in list_agents([], lsb_dir()))
+
+
+def agent_metadata(agent: AgentSpec) -> str:
+    """An ocf or lsb agent's meta-data XML, run here as the lrmd runs it (no daemon needed).
+
+    Raises:
+        AgentExecError: the agent is not installed; HAError: its meta-data call failed.
+    """
+    import asyncio
+
+    from lrmd.runner import SubprocessRunner
+    from lrmd.service import metadata
+
+    return asyncio.run(metadata(SubprocessRunner(), agent, {}))

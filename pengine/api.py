@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from lxml import etree
 
@@ -25,6 +25,8 @@ from pengine.model import (
 )
 
 if TYPE_CHECKING:  # networkx costs ~100 ms to import: only the views that need it load it
+    from collections.abc import Callable
+
     import networkx as nx
 
     from pengine.transition_graph import (
@@ -173,6 +175,15 @@ def __getattr__(name: str) -> object:
 
         return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def crm_simulate_main(argv: list[str] | None = None,
+                      live_source: Callable[[], bytes] | None = None) -> NoReturn:
+    """Run the crm_simulate command line; `live_source` gives -L/--live-check its CIB text
+    (the tool's entry point in crmd passes cib.backend's)."""
+    from pengine.cli import main
+
+    main(argv, live_source)
 
 
 def node_lines(status: ClusterStatus) -> list[str]:

@@ -9,7 +9,10 @@ Cluster Transition:", "Revised Cluster Status:") as text or as Pacemaker's XML
 and after simulation). Errors become one line on stderr and an exit code from
 messaging.errors.ExitCode: USAGE 64 for bad options, NOINPUT 66 for a missing file, CONFIG
 78 for an unusable CIB, NOSUCH 105 for a node that does not exist or an unknown output
-format, DISCONNECT 102 for --live-check without a cluster. Malformed -i/-F specs are
+format, NOINPUT 66 ("CIB query failed: Input file not available", as Pacemaker says) for
+-L/--live-check when the CIB cannot be had. -L reads the CIB through the `LiveSource` the
+entry point passes in (crmd.simulate: cib.backend, so CIB_file or the local cib daemon):
+the engine's package never talks to a daemon itself. Malformed -i/-F specs are
 reported and skipped with exit code 0, as Pacemaker does.
 """
 
@@ -19,6 +22,7 @@ import copy
 import datetime
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -32,7 +36,6 @@ from messaging.errors import (
     ExitCode,
     HAError,
     Location,
-    PeerUnreachable,
     UsageError,
     ValidationError,
 )
@@ -40,6 +43,8 @@ from pengine.api import Transition, schedule, unpack_status
 from pengine.inject import Injected, Injections, inject
 from pengine.input_check import MAX_INPUT_BYTES, parse_cib, unique_clones
 from pengine.model import Action, ClusterStatus
+
+LiveSource = Callable[[], bytes]  # the whole live CIB as XML text
 
 if TYPE_CHECKING:  # each output imports its own modules: a -R -Q run loads no renderer
     from pengine.graph_xml import Synapse
@@ -79,6 +84,7 @@ class Options:
     output_as: str = "text"
     output_to: str | None = None
     request: str = "crm_simulate"
+    live_source: LiveSource | None = None
 
 
 def parse_datetime(text: str) -> datetime.datetime:
@@ -97,8 +103,12 @@ def parse_datetime(text: str) -> datetime.datetime:
 
 def _read_input(options: Options) -> tuple[bytes, str]:
     if options.live_check:
-        raise PeerUnreachable("could not connect to the CIB manager: no cluster is running "
-                              "on this host (use -x FILE to simulate a saved CIB)")
+        try:
+            if options.live_source is None:
+                raise InputMissing("no CIB source")
+            return options.live_source(), "<live CIB>"
+        except HAError:
+            raise InputMissing("CIB query failed: Input file not available") from None
     if options.xml_pipe:  # one byte over the limit is enough for the limit check to fire
         return sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "<stdin>"
     if options.xml_file is None:
@@ -390,7 +400,8 @@ def run_command(given: dict[str, object]) -> int:
         (args.text("xml_file") if in_place else args.text("save_output")) or None,
         args.text("save_input") or None, args.text("set_datetime") or None,
         args.flag("all_actions"), injections, args.many("op_fail"), args.text("output_as"),
-        args.text("output_to") or None, " ".join(["crm_simulate", *sys.argv[1:]]))
+        args.text("output_to") or None, " ".join(["crm_simulate", *sys.argv[1:]]),
+        live_source=click.get_current_context().obj)
     return run(options)
 
 
@@ -461,10 +472,16 @@ def profile(directory: Path, repeat: int, output_as: str, output_to: str | None)
     return int(ExitCode.OK)
 
 
-def main(argv: list[str] | None = None) -> NoReturn:
-    """Console entry point: click usage errors exit 64, HAError/OSError via `fail`."""
+def main(argv: list[str] | None = None, live_source: LiveSource | None = None) -> NoReturn:
+    """Console entry point: click usage errors exit 64, HAError/OSError via `fail`.
+
+    Args:
+        argv: the arguments (sys.argv's when None).
+        live_source: what -L/--live-check reads the CIB text from.
+    """
     try:
-        crm_simulate.main(args=argv, prog_name="crm_simulate", standalone_mode=False)
+        crm_simulate.main(args=argv, prog_name="crm_simulate", standalone_mode=False,
+                          obj=live_source)
     except click.exceptions.UsageError as error:
         click.echo(f"error: {error.format_message()}", err=True)
         sys.exit(int(ExitCode.USAGE))

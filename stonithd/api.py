@@ -275,6 +275,57 @@ def default_endpoint() -> str:
     return os.environ.get(ENDPOINT_ENV) or endpoint_in(default_state_dir())
 
 
+_ACTION_WORDS = {"reboot": "reboot", "off": "turning off", "on": "unfencing"}
+_STATE_WORDS = {OpState.DONE: "successful", OpState.FAILED: "failed",
+                OpState.PENDING: "pending"}
+
+
+def describe_event(entry: HistoryEntry, full_history: bool = True) -> str:
+    """Pacemaker's one-line description of a fencing operation (stonith_admin --history,
+    crm_mon's fencing sections): "reboot of n3 by n1 for client@origin successful at
+    <UTC time>"; without `full_history` (crm_mon reduced to the latest of each kind) the
+    state reads "last failed" / "last successful"."""
+    import time
+
+    text = f"{_ACTION_WORDS.get(entry.action, entry.action)} of {entry.target}"
+    if entry.state != OpState.PENDING and entry.executioner:
+        text += f" by {entry.executioner}"
+    text += f" for {entry.client}@{entry.origin}" + ("" if full_history else " last")
+    text += f" {_STATE_WORDS.get(entry.state, entry.state)}"
+    if entry.state == OpState.FAILED and entry.reason:
+        text += f" ({entry.reason})"
+    if entry.state != OpState.PENDING:
+        text += f" at {time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime(entry.completed))}"
+    return text
+
+
+def installed_fence_agents() -> list[str]:
+    """The fence agents (fence_* executables) this node can run, sorted (stonith_admin
+    --list-installed, crm_resource --list-agents stonith)."""
+    from stonithd.runner import default_agent_dirs
+
+    names: set[str] = set()
+    for directory in default_agent_dirs():
+        path = Path(directory)
+        if path.is_dir():
+            names |= {p.name for p in path.glob("fence_*")
+                      if p.is_file() and os.access(p, os.X_OK)}
+    return sorted(names)
+
+
+def fence_agent_metadata(agent: str, timeout: float = 30.0) -> str:
+    """A fence agent's meta-data XML, run here (NotFoundError: no such agent; FencingError:
+    it ran but gave none)."""
+    from messaging.errors import FencingError
+    from stonithd.runner import default_agent_dirs, find_agent, run_agent_sync
+
+    output = run_agent_sync(find_agent(agent, default_agent_dirs()), [("action", "metadata")],
+                            timeout)
+    if output.rc != 0 or not output.stdout.strip():
+        raise FencingError(f"Can't get fence agent meta-data: {output.error or output.stderr}")
+    return output.stdout
+
+
 class StonithClient:
     """A blocking client of the local fencer (`messaging.client.Client`); an error reply
     is raised as the HAError it names (NotFoundError: no such device, ...)."""

@@ -43,8 +43,6 @@ from stonithd.runner import default_agent_dirs, find_agent, run_agent_sync
 
 _CLIENT_MARGIN = 10.0
 _ACTION_WORD = {"reboot": "reboot", "off": "turning off", "on": "unfencing"}
-_STATE_WORD = {api.OpState.DONE: "successful", api.OpState.FAILED: "failed",
-               api.OpState.PENDING: "pending"}
 
 
 class _Failed(HAError):
@@ -95,20 +93,8 @@ def _print_list(items: list[str] | tuple[str, ...], singular: str, plural: str,
         click.echo(f"{len(items)} {singular if len(items) == 1 else plural} found")
 
 
-def _when(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(epoch))
-
-
 def _describe(entry: api.HistoryEntry) -> str:
-    text = f"{_ACTION_WORD.get(entry.action, entry.action)} of {entry.target}"
-    if entry.state != api.OpState.PENDING and entry.executioner:
-        text += f" by {entry.executioner}"
-    text += f" for {entry.client}@{entry.origin} {_STATE_WORD.get(entry.state, entry.state)}"
-    if entry.state == api.OpState.FAILED and entry.reason:
-        text += f" ({entry.reason})"
-    if entry.state != api.OpState.PENDING:
-        text += f" at {_when(entry.completed)}"
-    return text
+    return api.describe_event(entry)
 
 
 def _history(opts: dict[str, Any], target: str) -> int:
@@ -154,11 +140,7 @@ def _device_action(opts: dict[str, Any], device: str, action: str) -> int:
 def _metadata(agent: str | None, timeout: float) -> int:
     if not agent:
         raise UsageError("--metadata requires --agent")
-    output = run_agent_sync(find_agent(agent, default_agent_dirs()), [("action", "metadata")],
-                            timeout)
-    if output.rc != 0 or not output.stdout.strip():
-        raise FencingError(f"Can't get fence agent meta-data: {output.error or output.stderr}")
-    click.echo(output.stdout, nl=False)
+    click.echo(api.fence_agent_metadata(agent, timeout), nl=False)
     return 0
 
 
@@ -182,13 +164,7 @@ def _validate(agent: str | None, options: tuple[str, ...], quiet: bool, timeout:
 
 
 def _installed(quiet: bool) -> int:
-    names: set[str] = set()
-    for directory in default_agent_dirs():
-        path = Path(directory)
-        if path.is_dir():
-            names |= {p.name for p in path.glob("fence_*")
-                      if p.is_file() and os.access(p, os.X_OK)}
-    _print_list(sorted(names), "fence device", "fence devices", quiet)
+    _print_list(api.installed_fence_agents(), "fence device", "fence devices", quiet)
     return 0
 
 

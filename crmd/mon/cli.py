@@ -1,8 +1,10 @@
 """crm_mon: show the cluster's status (Pacemaker 2.1.5's options and layout).
 
-A thin shell: read the CIB (crmd.cibfile), unpack it with the policy engine, hand the
-result to the text or XML renderer, print. Exit codes are Pacemaker's: 0 on success,
-CRM_EX_DISCONNECT (102) without a CIB, CRM_EX_USAGE (64) for bad options. Without -1 and on
+A thin shell: read the CIB (crmd.cibaccess: the local cib daemon, or CIB_file's file),
+unpack it with the policy engine, hand the result to the text or XML renderer, print. Exit
+codes are Pacemaker's: 0 on success, CRM_EX_DISCONNECT (102) without a cib daemon (with
+Pacemaker's "Connection to cluster failed" line, or its XML error document), CRM_EX_USAGE
+(64) for bad options. Without -1 and on
 a terminal it refreshes every --interval seconds (crmd.mon.live).
 """
 
@@ -22,7 +24,8 @@ if TYPE_CHECKING:
 
 def gather() -> MonView:
     """Read the CIB and build the MonView (imports kept local: crm_mon must start fast)."""
-    from crmd.cibfile import read_cib
+    from crmd.cibaccess import read_cib
+    from crmd.mon.extras import fence_history, tickets
     from crmd.mon.history import bans, expected_up, node_histories, transient_attributes
     from crmd.mon.text import MonView
     from pengine.api import unpack_status
@@ -33,12 +36,20 @@ def gather() -> MonView:
     return MonView(status=status, cib_attributes=attributes,
                    histories=node_histories(root),
                    transient=tuple(transient_attributes(root).items()),
-                   expected_up=expected_up(root), bans=bans(root),
+                   expected_up=expected_up(root), bans=bans(root), tickets=tickets(root),
+                   fencing=fence_history(),
                    last_updated=time.strftime("%a %b %e %H:%M:%S %Y"))
 
 
 def _render(output_as: str, display: Display) -> str:
-    view = gather()
+    from crmd.cibaccess import CibUnavailable
+
+    try:
+        view = gather()
+    except CibUnavailable as error:
+        if error.exit_code != ExitCode.DISCONNECT:
+            raise
+        raise NotConnected(output_as) from error
     if output_as == "xml":
         from crmd.mon.xml_out import render_xml
 
@@ -46,6 +57,27 @@ def _render(output_as: str, display: Display) -> str:
     from crmd.mon.text import render
 
     return "\n".join(render(view, display))
+
+
+class NotConnected(HAError):
+    """No cib daemon: printed as Pacemaker's crm_mon reports a cluster it cannot reach."""
+
+    exit_code = ExitCode.DISCONNECT
+
+    def __init__(self, output_as: str) -> None:
+        super().__init__("Connection to cluster failed: Connection refused")
+        self.output_as = output_as
+
+    def report(self) -> str:
+        if self.output_as != "xml":
+            return f"crm_mon: {self.message}"
+        from crmd.mon.xml_out import API_VERSION
+
+        return "\n".join([
+            f'<pacemaker-result api-version="{API_VERSION}" request="{" ".join(sys.argv)}">',
+            '  <status code="102" message="Not connected">', "    <errors>",
+            f"      <error>crm_mon: {self.message}</error>", "    </errors>", "  </status>",
+            "</pacemaker-result>"])
 
 
 @click.command(context_settings={"help_option_names": ["-h", "-?", "--help"]})
@@ -61,17 +93,29 @@ def _render(output_as: str, display: Display) -> str:
               help="Group resources by node.")
 @click.option("-i", "--interval", default="5", metavar="SECONDS",
               help="Update frequency (default 5 seconds).")
+@click.option("-c", "--tickets", is_flag=True, help="Display cluster tickets.")
+@click.option("-m", "--fence-history", "fence_level", type=click.IntRange(0, 3),
+              default=1, metavar="LEVEL",
+              help="Show fence history: 0=off, 1=failures and pending (default), "
+                   "2=add successes, 3=full history.")
+@click.option("-s", "--simple-status", "simple", is_flag=True,
+              help="Display the cluster status once as a simple one line output.")
 @click.option("--output-as", type=click.Choice(["text", "xml", "console"]), default="text",
               help="Output format.")
 @click.option("-X", "--as-xml", is_flag=True, help="(deprecated) like --output-as=xml.")
 def crm_mon(one_shot: bool, inactive: bool, attributes: bool, failcounts: bool,
-            operations: bool, timing: bool, by_node: bool, interval: str, output_as: str,
-            as_xml: bool) -> None:
+            operations: bool, timing: bool, by_node: bool, interval: str, tickets: bool,
+            fence_level: int, simple: bool, output_as: str, as_xml: bool) -> None:
     """Provides a summary of cluster's current state (hacluster's crm_mon)."""
     from crmd.mon.text import Display
 
+    if simple:
+        _simple_status()
+        return
+
     display = Display(inactive=inactive, attributes=attributes, failcounts=failcounts,
-                      operations=operations, timing=timing, by_node=by_node)
+                      operations=operations, timing=timing, by_node=by_node,
+                      tickets=tickets, fence_level=fence_level)
     output = "xml" if as_xml else ("text" if output_as == "console" else output_as)
     if one_shot or output == "xml" or not sys.stdout.isatty():
         click.echo(_render(output, display))
@@ -79,6 +123,22 @@ def crm_mon(one_shot: bool, inactive: bool, attributes: bool, failcounts: bool,
     from crmd.mon.live import run_live
 
     run_live(lambda: _render("text", display), _seconds(interval))
+
+
+def _simple_status() -> None:
+    from crmd.cibaccess import CibUnavailable
+    from crmd.mon.simple import WARNING_NOTE, simple_status
+
+    try:
+        view = gather()
+    except CibUnavailable as error:
+        if error.exit_code != ExitCode.DISCONNECT:
+            raise
+        raise NotConnected("text") from error
+    line, warned = simple_status(view)
+    click.echo(line)
+    if warned:
+        click.echo(WARNING_NOTE, err=True)
 
 
 def _seconds(text: str) -> float:
@@ -102,6 +162,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(int(ExitCode.USAGE))
     except click.exceptions.Abort:
         sys.exit(int(ExitCode.ERROR))
+    except NotConnected as error:
+        click.echo(error.report(), err=error.output_as != "xml")
+        sys.exit(int(error.exit_code))
     except (HAError, OSError) as error:
         fail(error)
     sys.exit(int(ExitCode.OK))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from crmd.mon.history import Ban, NodeHistory, Operation, ResourceHistory
 from pengine.api import (
@@ -24,6 +25,10 @@ from pengine.api import (
     resource_lines,
 )
 
+if TYPE_CHECKING:
+    from crmd.mon.extras import Ticket
+    from stonithd.api import HistoryEntry
+
 
 @dataclass(frozen=True, slots=True)
 class Display:
@@ -35,6 +40,8 @@ class Display:
     operations: bool = False
     timing: bool = False
     by_node: bool = False
+    tickets: bool = False
+    fence_level: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +55,8 @@ class MonView:
     transient: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     expected_up: frozenset[str] = frozenset()
     bans: tuple[Ban, ...] = ()
+    tickets: tuple[Ticket, ...] = ()
+    fencing: tuple[HistoryEntry, ...] | None = None  # None: no fencer to ask (file mode)
 
 
 def ctime(stamp: int) -> str:
@@ -137,7 +146,12 @@ def render(view: MonView, display: Display) -> list[str]:
     if failed:
         out += ["", "Failed Resource Actions:",
                 *(f"  * {failed_action_line(op)}" for op in failed)]
-    return out
+    from crmd.mon.extras import fencing_lines, ticket_lines
+
+    out += fencing_lines(view.fencing, display.fence_level, failed=True)
+    if display.tickets:
+        out += ticket_lines(view.tickets)
+    return out + fencing_lines(view.fencing, display.fence_level, failed=False)
 
 
 # Pacemaker never shows attributes with these prefixes under "Node Attributes".

@@ -214,6 +214,10 @@ def render_xml(view: MonView, display: Display, request: str) -> str:
     _history(root, [h for h in view.histories if h.node in online],
              unique_instances(view.status.resources))
     _failures(root, view.status)
+    from crmd.mon.extras import fencing_xml, tickets_xml
+
+    fencing_xml(root, view.fencing)
+    tickets_xml(root, view.tickets)
     _bans(root, view)
     etree.SubElement(root, "status", code="0", message="OK")
     return etree.tostring(root, pretty_print=True, encoding="unicode").rstrip("\n")

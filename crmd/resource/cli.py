@@ -1,10 +1,12 @@
-"""crm_resource: Pacemaker's resource tool on a CIB file (CIB_file=PATH).
+"""crm_resource: Pacemaker's resource tool, on the live CIB or a CIB file (CIB_file=PATH).
 
-Thin shell: parse options, read the CIB (crmd.cibfile), call crmd.resource.query or .edit,
-write the CIB back when an edit changed it, print. Errors print Pacemaker's two lines
-("crm_resource: <what>" and "Error performing operation: <exit code text>") and exit with
-the CRM_EX code of the error (NotFoundError 105, UsageError 64). --force-start/-stop/-check
-run the agent once through the lrmd's executor code, without the cluster.
+Thin shell: parse options, read the CIB (crmd.cibaccess: the cib daemon, or the file),
+call crmd.resource.query or .edit, commit the change when an edit made one, print. Errors
+print Pacemaker's two lines ("crm_resource: <what>" and "Error performing operation: <exit
+code text>") and exit with the CRM_EX code of the error (NotFoundError 105, UsageError 64;
+no cib daemon: "Could not connect to the CIB: Transport endpoint is not connected", 102).
+--force-start/-stop/-check run the agent once through the lrmd's executor code, without the
+cluster.
 """
 
 from __future__ import annotations
@@ -20,15 +22,18 @@ from messaging.errors import ExitCode, HAError, UsageError, exit_code_for
 if TYPE_CHECKING:
     from lxml import etree
 
+    from crmd.cibaccess import CibConnection
     from crmd.resource.edit import Outcome
 
 _ERROR_TEXT = {ExitCode.NOSUCH: "No such object", ExitCode.USAGE: "Incorrect usage",
                ExitCode.INVALID_PARAM: "Invalid parameter", ExitCode.DISCONNECT:
                "Not connected", ExitCode.NOINPUT: "Cannot open input",
-               ExitCode.CONFIG: "Invalid configuration"}
-_ACTIONS = ("list", "list_raw", "locate", "constraints", "why", "move", "ban", "clear",
-            "cleanup", "refresh", "set_parameter", "get_parameter", "delete_parameter",
-            "force_start", "force_stop", "force_check")
+               ExitCode.CONFIG: "Invalid configuration", ExitCode.ERROR: "Error occurred"}
+_AGENT_QUERIES = ("list_standards", "list_ocf_providers", "list_ocf_alternatives",
+                  "list_agents", "show_metadata")
+_ACTIONS = (*_AGENT_QUERIES, "list", "list_raw", "locate", "constraints", "why", "move",
+            "ban", "clear", "cleanup", "refresh", "set_parameter", "get_parameter",
+            "delete_parameter", "force_start", "force_stop", "force_check")
 
 
 def _emit(out: tuple[str, ...], err: tuple[str, ...]) -> None:
@@ -44,16 +49,43 @@ def _need(rsc: str | None, action: str) -> str:
     return rsc
 
 
+def _agent_query(action: str, argument: object) -> int:
+    """The agent questions (no CIB needed): crmd.resource.agents."""
+    from crmd.resource import agents
+
+    if action == "show_metadata":
+        click.echo(agents.show_metadata(str(argument)), nl=False)
+        return 0
+    lines = {"list_standards": lambda: agents.list_standards(),
+             "list_ocf_providers": lambda: agents.list_ocf_providers(),
+             "list_ocf_alternatives": lambda: agents.list_ocf_alternatives(str(argument)),
+             "list_agents": lambda: agents.list_agents(str(argument))}[action]()
+    _emit(tuple(lines), ())
+    return 0
+
+
 def run(action: str, options: dict[str, object]) -> int:
     """Carry out one crm_resource action; returns the exit code."""
-    from crmd import cibfile
+    from crmd.cibaccess import connect
+
+    if action in _AGENT_QUERIES:
+        return _agent_query(action, options[action])
+
+    connection = connect()
+    try:
+        return _run_on(connection, action, options)
+    finally:
+        connection.close()
+
+
+def _run_on(connection: CibConnection, action: str, options: dict[str, object]) -> int:
     from crmd.resource import edit, query
     from pengine.api import unpack_status
 
     given_rsc, given_node = options.get("resource"), options.get("node")
     rsc = given_rsc if isinstance(given_rsc, str) else None
     node = given_node if isinstance(given_node, str) else None
-    root = cibfile.read_cib()
+    root = connection.read()
     if action.startswith("force_"):
         from crmd.resource.force import force_action
 
@@ -88,8 +120,7 @@ def run(action: str, options: dict[str, object]) -> int:
                         lifetime if isinstance(lifetime, str) else None,
                         datetime.datetime.now(datetime.UTC))
     if outcome.changed:
-        cibfile.write_cib(root, client="crm_resource",
-                          configuration_changed=action not in ("cleanup", "refresh"))
+        connection.commit(root)
     _emit(outcome.out, outcome.err)
     return 0
 
@@ -133,6 +164,13 @@ def _edit(action: str, root: etree._Element, rsc: str | None, node: str | None,
 @click.option("--force-start", is_flag=True, help="Run the agent's start here, now.")
 @click.option("--force-stop", is_flag=True, help="Run the agent's stop here, now.")
 @click.option("--force-check", is_flag=True, help="Run the agent's monitor here, now.")
+@click.option("--list-standards", is_flag=True, help="List supported standards.")
+@click.option("--list-ocf-providers", is_flag=True, help="List all available OCF providers.")
+@click.option("--list-ocf-alternatives", metavar="TYPE",
+              help="List OCF providers of an agent type.")
+@click.option("--list-agents", metavar="STD[:PROV]",
+              help="List agents of a standard (or OCF provider).")
+@click.option("--show-metadata", metavar="SPEC", help="Show an agent's meta-data.")
 @click.option("-f", "--force", is_flag=True, help="Accepted for compatibility.")
 @click.option("-Q", "--quiet", is_flag=True, help="Accepted for compatibility.")
 def crm_resource(**kw: object) -> None:

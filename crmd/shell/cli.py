@@ -19,7 +19,8 @@ def run_line(words: list[str], state: object, prefix: tuple[str, ...] = ()) -> i
     from crmd.shell.commands import crm
 
     try:
-        crm.main(args=[*prefix, *words], prog_name="crm", standalone_mode=False, obj=state)
+        result = crm.main(args=[*prefix, *words], prog_name="crm", standalone_mode=False,
+                          obj=state)
     except click.exceptions.UsageError as error:
         click.echo(f"ERROR: {error.format_message()}", err=True)
         return int(ExitCode.USAGE)
@@ -30,7 +31,7 @@ def run_line(words: list[str], state: object, prefix: tuple[str, ...] = ()) -> i
     except (HAError, OSError) as error:
         click.echo(f"ERROR: {error}", err=True)
         return int(exit_code_for(error))
-    return 0
+    return result if isinstance(result, int) else 0  # click returns Exit's code here
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
@@ -45,21 +46,29 @@ def main(argv: list[str] | None = None) -> NoReturn:
         from crmd.shell.interactive import run_shell
 
         sys.exit(run_shell())
-    sys.exit(run_line(args, Session()))
+    state = Session()
+    try:
+        code = run_line(args, state)
+    finally:
+        state.close()
+    sys.exit(code)
 
 
 def _script(path: str) -> int:
-    import shlex
-
+    """crm -f FILE: the file's lines as typed in the shell (levels, cd/up, commit)."""
+    from crmd.shell.interactive import handle
     from crmd.shell.session import Session
 
     state = Session(interactive=True)
-    code = 0
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            words = shlex.split(line, comments=True)
-            if words:
-                code = run_line(words, state) or code
+    code, level = 0, ""
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            new_level, result = handle(line.rstrip("\n"), level, state)
+            code = result or code
+            if new_level is None:
+                break
+            level = new_level
     if state.dirty:
         state.commit()
+    state.close()
     return code

@@ -85,8 +85,8 @@ def add_constraint(build: Callable[[list[str]], etree._Element], root: etree._El
     element = build(args)
     _check_new_id(root, element.get("id") or "")
     known = _resource_ids(root)
-    for attribute in _REFERENCE_ATTRIBUTES:
-        name = element.get(attribute)
+    named = [element.get(attribute) for attribute in _REFERENCE_ATTRIBUTES]
+    for name in [*named, *(ref.get("id") for ref in element.iter("resource_ref"))]:
         if name is not None and name not in known:
             raise NotFoundError(f"resource {name!r} does not exist "
                                 f"(in {element.tag} {element.get('id')})")

@@ -88,6 +88,12 @@ _CLEARED = ("resources", "constraints", "crm_config", "rsc_defaults", "op_defaul
 
 def load(root: etree._Element, text: str, *, replace: bool) -> etree._Element:
     """Apply a file of configure commands to a copy; the copy is returned on success."""
+    return load_commands(root, split_commands(text), replace=replace)
+
+
+def load_commands(root: etree._Element, commands: list[list[str]], *,
+                  replace: bool) -> etree._Element:
+    """`load` of commands already split into words."""
     work = etree.fromstring(etree.tostring(root))
     configuration = cibedit.section(work, "resources").getparent()
     assert configuration is not None
@@ -101,17 +107,76 @@ def load(root: etree._Element, text: str, *, replace: bool) -> etree._Element:
         if nodes is not None:
             for node in list(nodes):
                 nodes.remove(node)
-    for number, (word, *args) in enumerate(split_commands(text), start=1):
+    for number, (word, *args) in enumerate(commands, start=1):
         ident = _object_id(word, args)
+        place = None
         if not replace and ident:
             existing = cibedit.find_by_id(configuration, ident)
             if existing is not None and word not in ("property", "rsc_defaults",
                                                      "op_defaults", "node"):
-                cibedit.remove(existing)
+                place = _take_out(configuration, existing)
         try:
             apply(work, word, args)
         except ValidationError as error:
             raise ValidationError(f"line {number}: {error.message}") from None
+        if place is not None and ident:
+            _put_back(configuration, ident, place)
+    return work
+
+
+def _take_out(configuration: etree._Element,
+              existing: etree._Element) -> tuple[etree._Element, int] | None:
+    """Remove an object that is about to be redefined; where it was."""
+    parent = existing.getparent()
+    _free_members(configuration, existing)
+    place = (parent, parent.index(existing)) if parent is not None else None
+    cibedit.remove(existing)
+    return place
+
+
+def _put_back(configuration: etree._Element, ident: str,
+              place: tuple[etree._Element, int]) -> None:
+    """A redefined object keeps its place among its siblings (crmsh replaces in place)."""
+    parent, index = place
+    rebuilt = cibedit.find_by_id(configuration, ident)
+    if rebuilt is not None and rebuilt.getparent() is parent:
+        parent.remove(rebuilt)
+        parent.insert(index, rebuilt)
+
+
+def _free_members(configuration: etree._Element, container: etree._Element) -> None:
+    """Before a group/clone/ms is replaced, its members go back to the top level, so the
+    new definition (which names them) can take them again, as crmsh's load update does."""
+    resources = configuration.find("resources")
+    if container.tag not in ("group", "clone", "master") or resources is None:
+        return
+    for member in [c for c in container if c.tag in cibedit.RESOURCE_TAGS]:
+        resources.append(member)
+
+
+def edited(root: etree._Element, before: str, after: str,
+           only: set[str] | None) -> etree._Element | None:
+    """`configure edit`: the CIB with the edited text applied, None when nothing changed.
+
+    As crmsh does, only objects whose text changed are redefined (in place, so untouched
+    ones keep their generated ids and positions), new ones are added, and objects of the
+    edited text (`only`, or everything shown) whose lines are gone are deleted.
+    """
+    old = {_object_id(word, args): [word, *args] for word, *args in split_commands(before)}
+    new = split_commands(after)
+    changed = [command for command in new
+               if old.get(_object_id(command[0], command[1:])) != command]
+    kept = {_object_id(word, args) for word, *args in new}
+    gone = (set(old) if only is None else only) - kept
+    if not changed and not gone:
+        return None
+    work = load_commands(root, changed, replace=False)
+    configuration = work.find("configuration")
+    for ident in sorted(i for i in gone if i):
+        element = cibedit.find_by_id(configuration, ident) if configuration is not None \
+            else None
+        if element is not None:
+            cibedit.remove(element)
     return work
 
 

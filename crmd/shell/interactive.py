@@ -20,7 +20,7 @@ from crmd.shell.cli import run_line
 from crmd.shell.session import Session
 from messaging.errors import HAError
 
-LEVELS = ("configure", "resource", "node")
+LEVELS = ("configure", "resource", "node", "ra")
 SHELL_WORDS = ("cd", "up", "end", "ls", "help", "quit", "exit", "bye")
 _RESOURCE_WORDS = {"start", "stop", "restart", "move", "ban", "clear", "cleanup", "locate",
                    "manage", "unmanage", "maintenance", "param", "meta", "delete", "rename",
@@ -75,12 +75,57 @@ def complete(level: str, text_before: str, state: Session) -> list[str]:
     if level == "configure" and command == "primitive" and len(done) == 2:
         candidates = agent_names()
     elif level == "configure" and command == "primitive":
-        candidates = ("params", "meta", "op", "utilization")
+        candidates = _primitive_words(done)
+    elif level == "resource" and command == "param" and len(done) == 3:
+        candidates = _resource_parameters(state, done[1])
     elif level == "node" and command in _NODE_WORDS:
         candidates = nodes
     elif command in _RESOURCE_WORDS:
         candidates = resources if len(done) == 1 else [*nodes, *resources]
     return [c for c in candidates if c.startswith(current)]
+
+
+_PRIMITIVE_BLOCKS = ("params", "meta", "op", "utilization")
+# Resource meta attributes Pacemaker knows (crm_resource --list-options primitive).
+_META_NAMES = ("allow-migrate", "failure-timeout", "is-managed", "maintenance",
+               "migration-threshold", "multiple-active", "priority", "requires",
+               "resource-stickiness", "target-role")
+_OP_NAMES = ("monitor", "start", "stop", "promote", "demote", "migrate_to", "migrate_from",
+             "notify", "reload")
+_OP_ATTRIBUTES = ("interval=", "timeout=", "role=", "on-fail=", "start-delay=",
+                  "OCF_CHECK_LEVEL=")
+
+
+def _primitive_words(done: list[str]) -> list[str]:
+    """After `primitive ID AGENT ...`: block keywords, and inside `params` the agent's
+    parameter names (from its meta-data) not given yet, as NAME=."""
+    from crmd.shell.ra import agent_parameters
+
+    block = next((w for w in reversed(done[3:]) if w in _PRIMITIVE_BLOCKS), None)
+    given = {w.partition("=")[0] for w in done[3:] if "=" in w}
+    names: list[str] = []
+    if block == "params":
+        names = [f"{p}=" for p in agent_parameters(done[2]) if p not in given]
+    elif block == "meta":
+        names = [f"{m}=" for m in _META_NAMES if m not in given]
+    elif block == "op":
+        names = list(_OP_NAMES) if done[-1] == "op" else list(_OP_ATTRIBUTES)
+    return [*names, *_PRIMITIVE_BLOCKS]
+
+
+def _resource_parameters(state: Session, rsc: str) -> list[str]:
+    """`resource param RSC set|delete|show <TAB>`: the parameters of RSC's agent."""
+    from crmd.shell.ra import agent_parameters
+
+    try:
+        root = state.live_edit() if not state.dirty else state.configuration_cib()
+    except (HAError, OSError):
+        return []
+    for element in root.iterfind("configuration/resources//primitive"):
+        if element.get("id") == rsc:
+            parts = [element.get("class"), element.get("provider"), element.get("type")]
+            return list(agent_parameters(":".join(p for p in parts if p)))
+    return []
 
 
 def prompt_text(level: str) -> str:
@@ -133,6 +178,7 @@ def run_shell() -> int:
             if state.dirty and _confirm("There are changes pending. Do you want to commit "
                                         "them (y/n)? ", session is not None):
                 state.commit()
+            state.close()
             return code
         level = new_level
 

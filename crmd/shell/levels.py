@@ -128,7 +128,7 @@ def resource_cleanup(rsc: str | None, node: str | None) -> None:
     state = session()
     outcome = cleanup(state.live_edit(), rsc, node, refresh=False)
     if outcome.changed:
-        state.live_done(configuration_changed=False)
+        state.live_done()
     for line in outcome.out:
         click.echo(line)
 

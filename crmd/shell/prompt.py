@@ -44,5 +44,7 @@ def _history() -> FileHistory | InMemoryHistory:
 
 
 def make_prompt_session(state: Session, level: Callable[[], str]) -> PromptSession[str]:
+    # Completion may run an agent's meta-data (asyncio.run in the lrmd's runner), which
+    # cannot happen inside prompt_toolkit's own event loop: complete in a worker thread.
     return PromptSession(completer=ShellCompleter(state, level), history=_history(),
-                         complete_while_typing=False)
+                         complete_while_typing=False, complete_in_thread=True)

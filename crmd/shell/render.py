@@ -15,6 +15,7 @@ import re
 from lxml import etree
 
 from crmd.shell.rules import Unrenderable, render_rule
+from crmd.shell.sets import render_sets
 
 _NOQUOTES = re.compile(r"^[\w.-]+$")
 _SET_WORDS = {"instance_attributes": "params", "meta_attributes": "meta",
@@ -116,8 +117,13 @@ def _with_role(rsc: str | None, role: str | None) -> str:
 
 
 def _colocation(element: etree._Element) -> str:
-    if len(element) or set(element.keys()) - {"id", "score", "rsc", "with-rsc", "rsc-role",
-                                              "with-rsc-role"}:
+    if len(element):
+        if set(element.keys()) - {"id", "score"}:
+            raise Unrenderable
+        items = " ".join(render_sets(element, "role"))
+        return f"colocation {element.get('id')} {_score(element.get('score'))}: {items}"
+    if set(element.keys()) - {"id", "score", "rsc", "with-rsc", "rsc-role",
+                              "with-rsc-role"}:
         raise Unrenderable
     return (f"colocation {element.get('id')} {_score(element.get('score'))}: "
             f"{_with_role(element.get('rsc'), element.get('rsc-role'))} "
@@ -125,11 +131,15 @@ def _colocation(element: etree._Element) -> str:
 
 
 def _order(element: etree._Element) -> str:
-    if len(element) or set(element.keys()) - {"id", "kind", "first", "then", "first-action",
-                                              "then-action", "symmetrical"}:
-        raise Unrenderable
     kind = f" {element.get('kind')}:" if element.get("kind") else ""
     extra = f" symmetrical={element.get('symmetrical')}" if element.get("symmetrical") else ""
+    if len(element):
+        if set(element.keys()) - {"id", "kind", "symmetrical"}:
+            raise Unrenderable
+        return f"order {element.get('id')}{kind} {' '.join(render_sets(element, 'action'))}{extra}"
+    if set(element.keys()) - {"id", "kind", "first", "then", "first-action", "then-action",
+                              "symmetrical"}:
+        raise Unrenderable
     return (f"order {element.get('id')}{kind} "
             f"{_with_role(element.get('first'), element.get('first-action'))} "
             f"{_with_role(element.get('then'), element.get('then-action'))}{extra}")

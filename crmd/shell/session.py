@@ -3,7 +3,9 @@
 One-shot `crm configure ...` commits each command at once (crmsh does the same). In the
 interactive shell, configure commands edit a working copy that `commit` writes and
 `refresh` throws away; resource and node commands act on the CIB at once, as in crmsh.
-I/O goes through crmd.cibfile only.
+The CIB is reached through crmd.cibaccess only (the cib daemon, or CIB_file's file); a
+commit sends what changed since the copy was read, so in live mode status updates the
+cluster made meanwhile are kept.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 import click
 from lxml import etree
 
-from crmd import cibfile
+from crmd.cibaccess import CibConnection, connect
 
 
 @dataclass
@@ -23,11 +25,21 @@ class Session:
     working: etree._Element | None = None
     dirty: bool = False
     notes: list[str] = field(default_factory=list)
+    connection: CibConnection | None = None
+
+    def _read(self) -> etree._Element:
+        if self.connection is None:
+            self.connection = connect()
+        return self.connection.read()
+
+    def _write(self) -> None:
+        if self.connection is not None and self.working is not None:
+            self.connection.commit(self.working)
 
     def configuration_cib(self) -> etree._Element:
         """The tree configure commands edit (read on first use)."""
         if self.working is None:
-            self.working = cibfile.read_cib()
+            self.working = self._read()
         return self.working
 
     def configured(self) -> None:
@@ -41,7 +53,7 @@ class Session:
         """Write the working copy; False when there was nothing to write."""
         if self.working is None or (self.interactive and not self.dirty):
             return False
-        cibfile.write_cib(self.working, client="crm")
+        self._write()
         self.dirty = False
         return True
 
@@ -53,15 +65,20 @@ class Session:
         """For resource/node commands: the CIB on disk (pending configure edits kept)."""
         if self.dirty and self.working is not None:
             return self.working
-        self.working = cibfile.read_cib()
+        self.working = self._read()
         return self.working
 
-    def live_done(self, configuration_changed: bool = True) -> None:
-        if self.dirty:
-            return  # goes out with the next commit
-        if self.working is not None:
-            cibfile.write_cib(self.working, client="crm",
-                              configuration_changed=configuration_changed)
+    def live_done(self) -> None:
+        """A resource/node command changed the tree: commit now, unless configure edits
+        are pending (then it goes out with their commit). The backend decides from the
+        change itself whether epoch or num_updates moves."""
+        if not self.dirty:
+            self._write()
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
 
 def session() -> Session:

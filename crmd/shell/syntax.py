@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from crmd.shell.sets import add_sets, uses_sets
 from messaging.errors import ValidationError
 
 OP_ATTRIBUTES = {"id", "name", "description", "interval", "timeout", "start-delay",
@@ -223,11 +224,12 @@ def colocation(args: list[str]) -> etree._Element:
     if not head.endswith(":"):
         raise fail("expected '<score>:'", head)
     rest = tokens.items[tokens.position:]
-    if len(rest) != 2:
-        raise fail("colocation takes two resources (resource sets are not supported)",
-                   " ".join(rest) or None)
+    element = etree.Element("rsc_colocation", id=ident, score=score(head[:-1]))
+    if uses_sets(rest):
+        add_sets(element, rest, "role")
+        return element
     (rsc, role), (with_rsc, with_role) = _rsc_role(rest[0]), _rsc_role(rest[1])
-    element = etree.Element("rsc_colocation", id=ident, score=score(head[:-1]), rsc=rsc)
+    element.set("rsc", rsc)
     if role:
         element.set("rsc-role", role)
     element.set("with-rsc", with_rsc)
@@ -245,15 +247,18 @@ def order(args: list[str]) -> etree._Element:
         word = head[:-1]
         if word.lower() in _KINDS:
             element.set("kind", _KINDS[word.lower()])
-        elif _is_score(word) and score(word) == "0":
-            element.set("kind", "Optional")
+        elif _is_score(word) and score(word) in ("0", "INFINITY"):
+            # crmsh maps the score form: inf is Mandatory, 0 Optional
+            element.set("kind", "Optional" if score(word) == "0" else "Mandatory")
         else:
             raise fail("order kind must be Mandatory, Optional or Serialize", head)
     rest = [word for word in tokens.items[tokens.position:] if "=" not in word]
     options = [split_assignment(w) for w in tokens.items[tokens.position:] if "=" in w]
-    if len(rest) != 2:
-        raise fail("order takes two resources (resource sets are not supported)",
-                   " ".join(rest) or None)
+    if uses_sets(rest):
+        for key, value in options:
+            element.set(key, value)
+        add_sets(element, rest, "action")
+        return element
     (first, first_action), (then, then_action) = _rsc_role(rest[0]), _rsc_role(rest[1])
     element.set("first", first)
     if first_action:

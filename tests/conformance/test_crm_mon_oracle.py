@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from crmd.cibfile import ENV_VAR
+from crmd.cibaccess import ENV_VAR
 from tests.oracle import pacemaker_tool
 
 RATCHET = Path(__file__).with_name("crm_mon_passing.txt")

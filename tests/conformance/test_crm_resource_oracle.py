@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from crmd.cibfile import ENV_VAR
+from crmd.cibaccess import ENV_VAR
 from tests.oracle import pacemaker_tool
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,6 +11,12 @@ Accepted differences:
   compared: each tool bumps it its own way.
 - `node standby` is left out: crmsh 4.4.1 first pings the node by name and refuses when the
   name does not resolve (it does not here); ours writes standby=on like crm_attribute.
+- `resource failcount` and `node fence/clearstate/delete` are left out: on a CIB file
+  crmsh 4.4.1 asks the controller (crm_node -p, crm_failcount) and fails; ours work on the
+  file (tests/unit/crmd/test_crm_shell_more.py) and on the live cluster.
+- `ra classes` and `ra providers`: ours also name our own OCF provider "hacluster" and
+  lack Pacemaker's "service" class (see test_crm_resource_agents_oracle.py); removed
+  before comparing.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from crmd.cibfile import ENV_VAR
+from crmd.cibaccess import ENV_VAR
 from tests.oracle import crmsh_tool
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,6 +55,18 @@ STEPS = [
     "configure colocation co2 500: g1:Started m1:Promoted",
     "configure order o1 Mandatory: c1 g1",
     "configure order o4 m1:promote g1:start",
+    "configure primitive d3 Dummy",
+    "configure primitive d4 Dummy",
+    "configure colocation cs1 inf: d3 d4 g1",  # resource sets
+    "configure colocation cs2 500: m1:Promoted ( d3 d4 ) g1",
+    "configure colocation cs3 -inf: [ d3 d4 ] c1",
+    "configure order os1 Mandatory: c1 ( d3 d4 ) g1",
+    "configure order os2 Optional: [ d3 d4 ] g1 symmetrical=false",
+    "configure order os3 inf: m1:promote d3:start d4:start",
+    "configure colocation cs9 inf: d3 ( d4 nosuch )",  # unknown member: both refuse
+    "resource promote m1",
+    "resource demote m1",
+    "resource promote service-ip",  # not promotable: both refuse
     "configure property maintenance-mode=false",
     "configure rsc_defaults resource-stickiness=100",
     "configure op_defaults timeout=240s",
@@ -125,3 +143,70 @@ def test_scripted_session_matches_crmsh(tmp_path: Path) -> None:
     ours_show = subprocess.run([*ours_cmd, *show], env={**os.environ, ENV_VAR: str(ours_cib)},
                                capture_output=True, text=True, timeout=120, check=False)
     assert ours_show.stdout == theirs_show.stdout
+
+
+RA_COMMANDS = ["ra classes", "ra list ocf pacemaker", "ra list ocf heartbeat", "ra list lsb",
+               "ra providers Dummy", "ra info ocf:pacemaker:Dummy", "ra info IPaddr2",
+               "ra meta ocf:pacemaker:Stateful", "ra info nosuch", "ra list nosuch"]
+
+
+def _without_ours(text: str) -> str:
+    """Our provider and Pacemaker's service class out; crmsh's messages (it prints its
+    deprecation note for `ra meta` on stdout, ours on stderr) too."""
+    lines = [line for line in text.splitlines(keepends=True)
+             if "WARNING" not in line and "INFO" not in line]
+    return "".join(lines).replace(" hacluster", "").replace("hacluster ", "").replace(
+        "service\n", "")
+
+
+@pytest.mark.oracle
+@pytest.mark.timeout(600)
+def test_ra_level_matches_crmsh(tmp_path: Path) -> None:
+    crmsh = crmsh_tool()
+    if crmsh is None:
+        pytest.skip("Debian's crmsh (/usr/sbin/crm) is not installed")
+    ours_cmd = [sys.executable, "-c", "from crmd.shell.cli import main; main()"]
+    env = _pacemaker_env(tmp_path / "unused.xml")
+    differing = []
+    for command in RA_COMMANDS:
+        words = command.split()
+        theirs = subprocess.run([crmsh, *words], env=env, capture_output=True, text=True,
+                                timeout=120, check=False, stdin=subprocess.DEVNULL)
+        ours = subprocess.run([*ours_cmd, *words], env=env, capture_output=True, text=True,
+                              timeout=120, check=False, stdin=subprocess.DEVNULL)
+        if (_without_ours(ours.stdout), ours.returncode != 0) != (
+                _without_ours(theirs.stdout), theirs.returncode != 0):
+            differing.append(command)
+    assert not differing, f"ra commands that differ from crmsh: {differing}"
+
+
+def _in_pty(command: list[str], env: dict[str, str]) -> int:
+    line = " ".join(shlex.quote(word) for word in command)
+    return subprocess.run(["script", "-qec", line, "/dev/null"], env=env, capture_output=True,
+                          text=True, timeout=120, check=False).returncode
+
+
+@pytest.mark.oracle
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("target", [(), ("app-with-ip",), ("app",)])
+def test_configure_edit_matches_crmsh(tmp_path: Path, target: tuple[str, ...]) -> None:
+    """`configure edit` with EDITOR set to a script, through a terminal (crmsh refuses to
+    edit in batch mode), on copies of the same CIB: the same configuration after."""
+    crmsh = crmsh_tool()
+    if crmsh is None or shutil.which("script") is None:
+        pytest.skip("Debian's crmsh (/usr/sbin/crm) or util-linux script(1) is missing")
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i -e 's/ inf: app service-ip/ 300: app service-ip/' "
+                      "-e 's/100: alpha/150: beta/' -e 's/^group app app-data app-daemon/"
+                      "group app app-daemon app-data/' -e '/^order ip-before-app/d' \"$1\"\n")
+    editor.chmod(0o755)
+    configurations = []
+    for name, command in (("theirs", [crmsh]), ("ours", [sys.executable, "-c",
+                                                         "from crmd.shell.cli import main; "
+                                                         "main()"])):
+        cib = tmp_path / f"{name}.xml"
+        shutil.copy(EXAMPLE, cib)
+        env = {**_pacemaker_env(cib), "EDITOR": str(editor)}
+        assert _in_pty([*command, "configure", "edit", *target], env) == 0
+        configurations.append(_configuration(cib))
+    assert configurations[0] == configurations[1]

@@ -34,7 +34,7 @@ def _objects(configuration: etree._Element) -> dict[tuple[str, str], object]:
 
 
 def test_show_then_load_gives_the_same_configuration(shared: Path) -> None:
-    from crmd.cibfile import parse
+    from cib.xmlio import parse
     from crmd.shell.edits import load
     from crmd.shell.render import show
 

@@ -115,16 +115,50 @@ def test_xml_output(cib: Path) -> None:
     assert root.find("resources/group").get("number_resources") == "2"
 
 
-def test_without_cib_file_is_disconnect() -> None:
+def test_without_cib_file_or_daemon_is_disconnect(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # Live mode with no cib daemon: Debian's crm_mon 2.1.5 prints this line and exits 102.
+    monkeypatch.setenv("HACLUSTER_STATE_DIR", str(tmp_path))
     result = _run(["-1"], None)
     assert result.returncode == 102
-    assert "Could not connect to the CIB" in result.stderr
+    assert result.stderr == "crm_mon: Connection to cluster failed: Connection refused\n"
+    xml = _run(["-1", "--output-as=xml"], None)
+    assert xml.returncode == 102
+    assert '<status code="102" message="Not connected">' in xml.stdout
 
 
-def test_missing_file_is_noinput(tmp_path: Path) -> None:
+def test_missing_file_is_no_such_object(tmp_path: Path) -> None:
+    # Debian's crm_mon prints this line too (and then exits 0); its crm_resource exits 105
+    # for the same missing file, as every tool of ours does.
     result = _run(["-1"], tmp_path / "absent.xml")
-    assert result.returncode == 66
+    assert result.returncode == 105
+    assert "Could not connect to the CIB: No such device or address" in result.stderr
 
 
 def test_bad_option_is_usage(cib: Path) -> None:
     assert _run(["--no-such-option"], cib).returncode == 64
+
+
+def test_fencing_sections_by_level() -> None:
+    # Section names and levels as Pacemaker 2.1.5's crm_mon -m documents them; the event
+    # text is stonith_admin's (stonithd.api.describe_event).
+    from crmd.mon.extras import fencing_lines
+    from stonithd.api import HistoryEntry, OpState
+
+    done_old = HistoryEntry("1", "n3", "reboot", "n1", "crm", "n2", OpState.DONE, 100.0)
+    done_new = HistoryEntry("2", "n3", "reboot", "n1", "crm", "n2", OpState.DONE, 200.0)
+    failed = HistoryEntry("3", "n2", "off", "n1", "crm", "n1", OpState.FAILED, 150.0,
+                          reason="no device")
+    pending = HistoryEntry("4", "n1", "reboot", "n2", "crm", "", OpState.PENDING)
+    events = (done_new, failed, done_old, pending)
+    level1 = fencing_lines(events, 1, failed=True) + fencing_lines(events, 1, failed=False)
+    assert level1 == [
+        "", "Failed Fencing Actions:",
+        "  * turning off of n2 by n1 for crm@n1 last failed (no device) at "
+        "1970-01-01 00:02:30Z",
+        "", "Pending Fencing Actions:", "  * reboot of n1 for crm@n2 last pending"]
+    level2 = fencing_lines(events, 2, failed=False)
+    assert level2[:2] == ["", "Fencing History:"] and len(level2) == 5  # old done reduced
+    assert len(fencing_lines(events, 3, failed=False)) == 6
+    assert fencing_lines(events, 0, failed=True) == []
+    assert fencing_lines(None, 2, failed=False) == []

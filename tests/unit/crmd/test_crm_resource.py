@@ -103,3 +103,31 @@ def test_force_start_then_check_runs_the_agent(cib: Path, tmp_path: Path) -> Non
     assert (tmp_path / "d.state").exists()
     assert _crm_resource(cib, "--force-check", "-r", "d").returncode == 0
     assert _crm_resource(cib, "--force-stop", "-r", "d").returncode == 0
+
+
+def test_status_edits_bump_num_updates_and_configuration_edits_epoch(cib: Path) -> None:
+    # The CIB manager's rule (cib_perform_op): a change of the configuration section bumps
+    # epoch and zeroes num_updates, any other change bumps num_updates.
+    assert _crm_resource(cib, "--cleanup", "-r", "d").returncode == 0
+    root = etree.parse(str(cib)).getroot()
+    assert (root.get("epoch"), root.get("num_updates")) == ("3", "5")
+    assert _crm_resource(cib, "-r", "e", "-p", "x", "-v", "1").returncode == 0
+    root = etree.parse(str(cib)).getroot()
+    assert (root.get("epoch"), root.get("num_updates")) == ("4", "0")
+
+
+def test_connection_errors_are_pacemakers(tmp_path: Path) -> None:
+    # Debian's crm_resource 2.1.5: no cib daemon (no CIB_file) exits 102, an unreadable
+    # CIB_file 105, each with these two lines.
+    code = "import sys; from crmd.resource.cli import main; main(sys.argv[1:])"
+    env = {k: v for k, v in os.environ.items() if k != "CIB_file"}
+    live = subprocess.run([sys.executable, "-c", code, "--list"], capture_output=True,
+                          env={**env, "HACLUSTER_STATE_DIR": str(tmp_path)}, text=True,
+                          timeout=60, check=False)
+    assert (live.returncode, live.stderr) == (102, (
+        "crm_resource: Could not connect to the CIB: Transport endpoint is not connected\n"
+        "Error performing operation: Not connected\n"))
+    missing = _crm_resource(tmp_path / "absent.xml", "--list")
+    assert (missing.returncode, missing.stderr) == (105, (
+        "crm_resource: Could not connect to the CIB: No such device or address\n"
+        "Error performing operation: No such object\n"))

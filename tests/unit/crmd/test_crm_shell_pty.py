@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,39 @@ def test_errors_leave_the_cib_unchanged(shell) -> None:  # type: ignore[no-untyp
     child.send("quit\r")
     child.expect(pexpect.EOF)
     assert cib.read_text() == before
+
+
+def _p9_pairs(cib: Path) -> set[tuple[str | None, str | None]]:
+    root = etree.parse(str(cib)).getroot()
+    return {(p.get("name"), p.get("value")) for p in
+            root.iterfind("configuration/resources/primitive[@id='p9']//nvpair")}
+
+
+def test_tab_completes_agent_parameters_from_meta_data(shell) -> None:  # type: ignore[no-untyped-def]
+    # ocf:pacemaker:Dummy's meta-data has an op_sleep parameter (and no other op_ name).
+    child, cib = shell
+    child.send("configure\r")
+    child.expect(at("configure"))
+    child.send("primitive p9 ocf:pacemaker:Dummy params op_sl\t")
+    child.expect("eep=")
+    child.send("2 me\t")
+    child.expect("ta")
+    child.send(" target-r\t")
+    child.expect("ole=")
+    child.send("Stopped\r")
+    child.expect(at("configure"))
+    child.send("commit\r")
+    child.expect(at("configure"))
+    wanted = {("op_sleep", "2"), ("target-role", "Stopped")}
+    deadline = time.monotonic() + 20  # a prompt redraw can match before commit has run
+    while (pairs := _p9_pairs(cib)) != wanted and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pairs == wanted
+    child.send("up\rresource\r")
+    child.expect(at("resource"))
+    child.send("param service-ip show cidr\t")
+    child.expect("_netmask")
+    child.send("\r")
+    child.expect("24")
+    child.send("quit\r")
+    child.expect(pexpect.EOF)

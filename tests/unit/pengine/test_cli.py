@@ -80,10 +80,28 @@ def test_dangling_reference_names_constraint_and_line(tmp_path: Path) -> None:
     assert "rsc_colocation id='app-with-ip'" in line and "no-such-ip" in line
 
 
-def test_live_check_without_cluster() -> None:
-    result = crm_simulate("-L", "-S")
-    assert result.returncode == 102
-    assert "could not connect" in _error_line(result)
+def _live(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """crm_simulate as installed: crmd.simulate gives pengine's -L the live CIB."""
+    return subprocess.run([sys.executable, "-m", "crmd.simulate", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_live_check_without_cluster(tmp_path: Path) -> None:
+    # Pacemaker 2.1.5 without a cluster: "crm_simulate: CIB query failed: Input file not
+    # available", exit 66.
+    env = {k: v for k, v in os.environ.items() if k != "CIB_file"}
+    result = _live("-L", "-S", env={**env, "HACLUSTER_STATE_DIR": str(tmp_path)})
+    assert result.returncode == 66
+    assert "CIB query failed: Input file not available" in _error_line(result)
+
+
+def test_live_check_reads_cib_file() -> None:
+    # Pacemaker's -L honours CIB_file like its other tools: the same output as -x FILE.
+    _engine()
+    live = _live("-L", "-S", env={**os.environ, "CIB_file": str(EXAMPLE)})
+    given = crm_simulate("-x", str(EXAMPLE), "-S")
+    assert live.returncode == 0, live.stderr
+    assert live.stdout == given.stdout
 
 
 @pytest.mark.parametrize("args", [("--bogus",), ("-S",), ("-x", "a.xml", "-L"),
