@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from messaging.types import Role
 from pengine.colocation import Table, apply_primary, merge_dependents
 from pengine.constraints import Colocation, Constraints
-from pengine.failcounts import fail_count
-from pengine.scores import INF, add, char2score, score2str
+from pengine.placement_tables import build_tables
+from pengine.scores import INF, add, score2str
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
 from pengine.unpack_resources import RscConfig
@@ -27,7 +27,6 @@ from pengine.utilization import (
     node_capacities,
     resource_usage,
 )
-from pengine.xmlin import is_true
 
 _VARIANT_RANK = {"clone": 2, "group": 1, "primitive": 0}
 
@@ -127,6 +126,7 @@ class _Placer:
         self.usage = resource_usage(u)
         self.used: dict[str, dict[str, int]] = {}
         self.threshold_bans: dict[str, set[str]] = {}
+        self.instance_order: dict[str, list[str]] = {}
         self.promotable = {p for r in u.resources if r.kind == "clone" and r.promotable
                            for inst in r.children for p in _members(u, inst)}
         if u.options.stonith_enabled and not u.have_fencing_device:
@@ -139,7 +139,7 @@ class _Placer:
             del rid
         for lst in self.with_this.values():
             lst.sort(key=lambda c: self._coloc_key(c.dependent))
-        self._build_tables(cons)
+        build_tables(self, cons)
 
     def _coloc_key(self, rid: str) -> tuple[int, int, str]:
         rsc = self.u.rsc(rid)
@@ -148,39 +148,6 @@ class _Placer:
             top = self.u.rsc(top.parent)
         return (-rsc.priority, -_VARIANT_RANK.get(rsc.kind, 0), rid)
 
-    def _build_tables(self, cons: Constraints) -> None:
-        u = self.u
-        shared = self._clone_wide_bans()
-        for rsc in u.primitives:
-            table: Table = {}
-            if u.options.symmetric:
-                table = {n.name: n.base_score for n in u.nodes}
-            for node, score, _tag in u.states[rsc.id].locations:
-                self._add(table, node, score)
-            for node, score in shared.get(rsc.base_id if rsc.id in self.anonymous else "", ()):
-                self._add(table, node, score)
-            locked = u.states[rsc.id].locked_to
-            if locked is not None:
-                for name in list(table):
-                    if name != locked:
-                        table[name] = -INF
-            self.tables[rsc.id] = table
-        self._node_health()
-        for loc in cons.locations:
-            if loc.role != Role.PROMOTED:
-                self._apply_location(loc.rsc, loc.scores, first=True)
-        self._node_criteria()
-
-    def _clone_wide_bans(self) -> dict[str, list[tuple[str | None, int]]]:
-        """History bans of one anonymous instance apply to the whole clone."""
-        tags = {"masked-probe-failure", "hard-error", "fatal-error", "__action_migration_auto__"}
-        out: dict[str, list[tuple[str | None, int]]] = {}
-        for rid in self.anonymous:
-            for node, score, tag in self.u.states[rid].locations:
-                if tag in tags:
-                    out.setdefault(rid.split(":", 1)[0], []).append((node, score))
-        return out
-
     def _add(self, table: Table, node: str | None, score: int) -> None:
         names = [node] if node is not None else list(self.nodes)
         for name in names:
@@ -188,74 +155,6 @@ class _Placer:
                 table[name] = add(table[name], score)
             elif name in self.nodes:
                 table[name] = add(self.nodes[name].weight, score)
-
-    def _apply_location(self, rid: str, scores: tuple[tuple[str, int], ...], first: bool) -> None:
-        rsc = self.u.rsc(rid)
-        if rsc.kind == "primitive":
-            for node, score in scores:
-                self._add(self.tables[rid], node, score)
-            return
-        if rsc.kind == "group":
-            for index, child in enumerate(rsc.children):
-                child_scores = scores if index == 0 else tuple((n, 0) for n, _ in scores)
-                self._apply_location(child, child_scores, first)
-            return
-        for child in rsc.children:
-            self._apply_location(child, scores, first)
-
-    def _node_health(self) -> None:
-        opts = dict(self.u.options.raw)
-        strategy = (opts.get("node-health-strategy") or "none").lower()
-        if strategy == "none":
-            return
-        colours = {"migrate-on-red": {"red": -INF, "yellow": 0, "green": 0},
-                   "only-green": {"red": -INF, "yellow": -INF, "green": 0}}.get(strategy)
-        if colours is None:
-            colours = {c: char2score(opts.get(f"node-health-{c}", default))
-                       for c, default in (("red", "-INFINITY"), ("yellow", "0"), ("green", "0"))}
-        base = char2score(opts.get("node-health-base")) if strategy == "progressive" else 0
-        for node in self.u.nodes:
-            health = base
-            for key, value in node.attrs.items():
-                if key.startswith("#health"):
-                    health = add(health, colours.get(value.lower(), char2score(value)))
-            if health == 0:
-                continue
-            for rsc in self.u.resources:
-                if rsc.parent is None and not (
-                        health < 0 and is_true(rsc.meta.get("allow-unhealthy-nodes"))):
-                    self._apply_location(rsc.id, ((node.name, health),), first=True)
-
-    def _node_criteria(self) -> None:
-        u = self.u
-        for rsc in u.primitives:
-            st = u.states[rsc.id]
-            table = self.tables[rsc.id]
-            if self.managed[rsc.id] and rsc.stickiness >= 1 and len(st.running_on) == 1:
-                node = st.running_on[0]
-                if u.options.symmetric or node in table:
-                    self._add(table, node, rsc.stickiness)
-        for worker in u.nodes:
-            for rsc in u.primitives:
-                st = u.states[rsc.id]
-                threshold = rsc.migration_threshold
-                if threshold == 0 or st.failure_ignored:
-                    continue
-                count, _ = fail_count(rsc, worker, u.options, u.now,
-                                      block_failure=st.block_failure)
-                if count > 0 and threshold - count <= 0:
-                    for banned in self._ban_scope(rsc.id):
-                        self._add(self.tables[banned], worker.name, -INF)
-                    self.threshold_bans.setdefault(rsc.id, set()).add(worker.name)
-
-    def _ban_scope(self, rid: str) -> list[str]:
-        """pcmk__threshold_reached bans an anonymous clone instance's whole clone."""
-        if rid not in self.anonymous:
-            return [rid]
-        top = self.u.rsc(rid)
-        while top.parent is not None:
-            top = self.u.rsc(top.parent)
-        return self.primitives_under(top.id)
 
     def run(self) -> Placement:
         order = [r.id for r in self.u.resources if r.parent is None]
@@ -374,7 +273,7 @@ class _Placer:
         self.busy.add(rid)
         for c in self.this_with.get(rid, []):
             self._assign_tree(c.primary)
-            if self._coloc_applies(c):
+            if self._coloc_applies(c) and not apply_per_instance(self, rid, c):
                 self.tables[rid] = apply_primary(
                     self.tables[rid], self.nodes_of(c.primary, c.primary_role), c, self.nodes)
         for c in self.with_this.get(rid, []):
@@ -489,6 +388,12 @@ def inhibit_unpaired_instances(placer: _Placer) -> None:
     from pengine.placement_clone import inhibit_unpaired_instances as inhibit
 
     inhibit(placer)
+
+
+def apply_per_instance(placer: _Placer, rid: str, c: Colocation) -> bool:
+    from pengine.placement_clone import apply_per_instance as apply
+
+    return apply(placer, rid, c)
 
 
 def assign_clone(placer: _Placer, cid: str) -> None:

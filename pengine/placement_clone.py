@@ -11,6 +11,8 @@ import functools
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
+from pengine.colocation import apply_primary
+from pengine.constraints import Colocation
 from pengine.promotion import add_promotion_scores, promotion_score
 from pengine.scores import INF, add
 from pengine.unpack_resources import meta_count
@@ -83,6 +85,12 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
             if counts.get(name, 0) >= per_node:
                 placer.tables[prim][name] = -INF
     node = placer._assign_tree(inst, prefer)
+    if prefer is not None and node is not None and node != prefer \
+            and placer.u.rsc(inst).kind == "group":
+        # Pacemaker rolls back a refused pre-assignment through the instance's own
+        # assignment, which a group does not have: its members stay where they went,
+        # and the instance counts neither towards clone-max nor towards its node's limit.
+        return None
     if prefer is not None and node != prefer:
         for prim in prims:
             placer.assigned.pop(prim, None)
@@ -109,6 +117,7 @@ def distribute(placer: _Placer, cid: str) -> None:
         return _instance_cmp(placer, priorities, a, b)
 
     ordered = sorted(clone.children, key=functools.cmp_to_key(compare))
+    placer.instance_order[cid] = ordered
     instances = list(enumerate(ordered))
     counts: dict[str, int] = {}
     allocated = 0
@@ -147,6 +156,25 @@ def distribute(placer: _Placer, cid: str) -> None:
             allocated += 1
     if clone.promotable:
         decide_roles(placer, cid)
+
+
+def apply_per_instance(placer: _Placer, rid: str, c: Colocation) -> bool:
+    """A finite, role-less colocation with a clone is applied once per instance.
+
+    In the clone's current child order, each instance adds the score where it was
+    placed (an unplaced one subtracts a positive score everywhere); each application
+    is rolled back on its own when it would leave no available node. False when the
+    colocation is not of that kind.
+    """
+    primary = placer.u.rsc(c.primary)
+    if primary.kind != "clone" or abs(c.score) >= INF or c.primary_role is not None:
+        return False
+    for inst in placer.instance_order.get(c.primary, list(primary.children)):
+        members = placer.primitives_under(inst)
+        node = placer.assigned.get(members[0]) if members else None
+        where = [placer.nodes[node]] if node is not None else []
+        placer.tables[rid] = apply_primary(placer.tables[rid], where, c, placer.nodes)
+    return True
 
 
 def decide_roles(placer: _Placer, cid: str) -> None:
