@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import functools
 import itertools
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from messaging.types import Role
 from pengine.colocation import Table, apply_primary, merge_dependents
 from pengine.constraints import Colocation, Constraints
-from pengine.placement_tables import build_tables
+from pengine.placement_tables import available_count, build_tables, primitive_members
 from pengine.scores import INF, add, score2str
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
-from pengine.unpack_resources import RscConfig
 from pengine.utilization import (
     combine,
     compare_capacity,
@@ -56,7 +56,7 @@ def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
     for c in cons.colocations:
         primary = c.primary
         if u.rsc(primary).kind == "group":
-            prim = _members(u, primary)
+            prim = primitive_members(u, primary)
             if not prim:
                 continue
             primary = prim[-1] if c.score >= INF else prim[0]
@@ -68,39 +68,15 @@ def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
             # append_parent_colocation: a finite positive "clone with X" reaches the instances
             # only when not every available node gets one (clone-max < available nodes).
             if not (c.score < 0 or c.score >= INF
-                    or dep_rsc.clone_max < _available_count(u, cons, dep_rsc)):
+                    or dep_rsc.clone_max < available_count(u, cons, dep_rsc)):
                 continue
             heads = list(dep_rsc.children)
         for head in heads:
-            dep = _members(u, head)
+            dep = primitive_members(u, head)
             if dep:
                 out.append(Colocation(c.id, dep[0], primary, c.score, c.dependent_role,
                                       c.primary_role, c.node_attribute, c.influence))
     return out
-
-
-def _available_count(u: Unpacked, cons: Constraints, clone: RscConfig) -> int:
-    """Available nodes in the clone's allowed-node table (distribute_children's count)."""
-    if u.options.symmetric:
-        return sum(1 for n in u.nodes if n.available)
-    allowed: set[str] = set()
-    for prim in _members(u, clone.id):
-        allowed.update(node for node, _score, _tag in u.states[prim].locations
-                       if node is not None)
-    for loc in cons.locations:
-        if loc.rsc == clone.id:
-            allowed.update(node for node, _score in loc.scores)
-    return sum(1 for n in u.nodes if n.available and n.name in allowed)
-
-
-def _members(u: Unpacked, rid: str) -> list[str]:
-    rsc = u.rsc(rid)
-    if rsc.kind == "primitive":
-        return [rid]
-    result: list[str] = []
-    for child in rsc.children:
-        result.extend(_members(u, child))
-    return result
 
 
 class _Placer:
@@ -119,7 +95,7 @@ class _Placer:
         self.managed = {rid: st.managed for rid, st in u.states.items()}
         self.cons = cons
         self.anonymous = {p for r in u.resources if r.kind == "clone" and not r.unique
-                          for inst in r.children for p in _members(u, inst)}
+                          for inst in r.children for p in primitive_members(u, inst)}
         self.unique_instances = {inst for r in u.resources if r.kind == "clone" and r.unique
                                  for inst in r.children}
         self.capacity = node_capacities(u)
@@ -127,8 +103,9 @@ class _Placer:
         self.used: dict[str, dict[str, int]] = {}
         self.threshold_bans: dict[str, set[str]] = {}
         self.instance_order: dict[str, list[str]] = {}
+        self.clone_tables: dict[str, Table] = {}  # clone id -> its own table, when merged
         self.promotable = {p for r in u.resources if r.kind == "clone" and r.promotable
-                           for inst in r.children for p in _members(u, inst)}
+                           for inst in r.children for p in primitive_members(u, inst)}
         if u.options.stonith_enabled and not u.have_fencing_device:
             self.managed = dict.fromkeys(self.managed, False)
         for c in self.colocations:
@@ -276,13 +253,14 @@ class _Placer:
             if self._coloc_applies(c) and not apply_per_instance(self, rid, c):
                 self.tables[rid] = apply_primary(
                     self.tables[rid], self.nodes_of(c.primary, c.primary_role), c, self.nodes)
+        tables = ChainMap(self.tables, self.clone_tables)
         for c in self.with_this.get(rid, []):
             if not self._influence(c) or c.dependent in self.assigned \
-                    or c.dependent not in self.tables:
+                    or c.dependent not in tables:
                 continue
             self.tables[rid] = merge_dependents(
                 c.dependent, self.tables[rid], c.node_attribute, c.score / INF,
-                tables=self.tables, with_this=self.with_this, nodes=self.nodes,
+                tables=tables, with_this=self.with_this, nodes=self.nodes,
                 has_influence=self._influence, merging=frozenset({rid}))
         st = self.u.states[rid]
         if st.next_role == Role.STOPPED:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from messaging.types import Role
 from pengine.colocation import apply_primary
 from pengine.constraints import Colocation
+from pengine.placement_tables import available_count
 from pengine.promotion import add_promotion_scores, promotion_score
 from pengine.scores import INF, add
 from pengine.unpack_resources import meta_count
@@ -126,6 +127,7 @@ def distribute(placer: _Placer, cid: str) -> None:
     usable = sum(1 for n, score in table.items()
                  if score >= 0 and n in placer.nodes and placer.nodes[n].available)
     optimal = min(per_node, max(1, limit // usable)) if usable else per_node
+    all_coloc = limit < available_count(placer.u, placer.cons, clone)
     for _, inst in instances:
         if allocated >= limit:
             break
@@ -136,6 +138,7 @@ def distribute(placer: _Placer, cid: str) -> None:
         node = placer.nodes.get(cur)
         if node is None or not node.available or counts.get(cur, 0) >= optimal:
             continue
+        append_parent_dependents(placer, cid, inst, all_coloc)
         if placer.tables[prims[0]].get(cur, -INF) < 0:
             continue
         if _assign_instance(placer, inst, cur, counts, per_node) == cur:
@@ -150,12 +153,40 @@ def distribute(placer: _Placer, cid: str) -> None:
                 placer.tables[prim] = dict.fromkeys(placer.tables[prim], -INF)
             placer._assign_tree(inst)
             continue
+        append_parent_dependents(placer, cid, inst, all_coloc)
         chosen = _assign_instance(placer, inst, None, counts, per_node)
         if chosen is not None:
             counts[chosen] = counts.get(chosen, 0) + 1
             allocated += 1
     if clone.promotable:
         decide_roles(placer, cid)
+
+
+def append_parent_dependents(placer: _Placer, cid: str, inst: str, all_coloc: bool) -> None:
+    """append_parent_colocation for "X with clone": copy it to the instance about to be placed.
+
+    Copied (in front) when not every available node gets an instance (`all_coloc`) or the
+    score is negative, and only while X influences (influence=true or the instance is not
+    active). Pacemaker copies at every placement attempt, so an instance whose
+    pre-assignment was refused carries the copy twice.
+    """
+    prims = placer.primitives_under(inst)
+    if not prims:
+        return
+    active = any(placer.u.states[p].running_on for p in prims)
+    for c in placer.cons.colocations:
+        if c.primary != cid or c.dependent == cid or not (all_coloc or c.score < 0) \
+                or not (c.influence or not active):
+            continue
+        dependent = placer.u.rsc(c.dependent)
+        if dependent.kind == "clone":  # a clone's own table is what its merge contributes
+            key = c.dependent
+            placer.clone_tables[key] = placer._strategy_table(key)
+        else:
+            key = placer.primitives_under(c.dependent)[0]
+        copied = Colocation(c.id, key, prims[0], c.score, c.dependent_role, c.primary_role,
+                            c.node_attribute, c.influence)
+        placer.with_this.setdefault(prims[0], []).insert(0, copied)
 
 
 def apply_per_instance(placer: _Placer, rid: str, c: Colocation) -> bool:

@@ -19,6 +19,8 @@ from pengine.xmlin import is_true
 if TYPE_CHECKING:
     from pengine.colocation import Table
     from pengine.placement import _Placer
+    from pengine.state import Unpacked
+    from pengine.unpack_resources import RscConfig
 
 
 def build_tables(placer: _Placer, cons: Constraints) -> None:
@@ -129,3 +131,27 @@ def ban_scope(placer: _Placer, rid: str) -> list[str]:
         top = placer.u.rsc(top.parent)
     return placer.primitives_under(top.id)
 
+
+
+def available_count(u: Unpacked, cons: Constraints, clone: RscConfig) -> int:
+    """Available nodes in the clone's allowed-node table (distribute_children's count)."""
+    if u.options.symmetric:
+        return sum(1 for n in u.nodes if n.available)
+    allowed: set[str] = set()
+    for prim in primitive_members(u, clone.id):
+        allowed.update(node for node, _score, _tag in u.states[prim].locations
+                       if node is not None)
+    for loc in cons.locations:
+        if loc.rsc == clone.id:
+            allowed.update(node for node, _score in loc.scores)
+    return sum(1 for n in u.nodes if n.available and n.name in allowed)
+
+
+def primitive_members(u: Unpacked, rid: str) -> list[str]:
+    rsc = u.rsc(rid)
+    if rsc.kind == "primitive":
+        return [rid]
+    result: list[str] = []
+    for child in rsc.children:
+        result.extend(primitive_members(u, child))
+    return result
