@@ -11,7 +11,7 @@ import functools
 import itertools
 from collections import ChainMap
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from messaging.types import Role
 from pengine.colocation import Table, apply_primary, merge_dependents
@@ -42,6 +42,8 @@ class Placement:
     managed: Mapping[str, bool]
     score_lines: tuple[str, ...]
     order: tuple[str, ...] = ()
+    # clone id -> its instances in the order assignment (and promotion) left them
+    instance_order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
@@ -144,6 +146,7 @@ class _Placer:
             assigned=self.assigned, next_role=self.next_role, tables=self.tables,
             colocations=tuple(self.colocations), managed=self.managed,
             score_lines=tuple(sorted(self.lines)), order=tuple(order),
+            instance_order={cid: tuple(insts) for cid, insts in self.instance_order.items()},
         )
 
     def _strategy_cmp(self, a: str, b: str) -> int:

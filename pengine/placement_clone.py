@@ -236,6 +236,10 @@ def decide_roles(placer: _Placer, cid: str) -> None:
             forced.add(inst)
         candidates.append((-priority, -int(current), index, inst, node))
     candidates.sort()
+    # pcmk__set_instance_roles leaves the children in promotion order
+    placed = [inst for _, _, _, inst, _ in candidates]
+    placer.instance_order[cid] = placed + [
+        inst for inst in placer.instance_order.get(cid, clone.children) if inst not in placed]
     promoted = 0
     counts: dict[str, int] = {}
     freeze = not opts.have_quorum and opts.no_quorum_policy == "freeze"
