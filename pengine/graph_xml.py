@@ -142,9 +142,18 @@ def graph_action(action: Action) -> GraphAction:
         shutdown_lock=str(lock) if lock else None)
 
 
+def graph_name(action: Action) -> str:
+    """The id of an action's <primitive> in the graph, which crm_simulate prints.
+
+    An anonymous clone's instances are all named after the configured primitive
+    (`d` for `d:1`): any instance may run under that name on a node.
+    """
+    return action.name or key_resource(action.key) or action.resource or ""
+
+
 def _primitive(action: Action) -> GraphResource:
     rsc = action.resource or ""
-    return _resource_element(key_resource(action.key) or rsc, rsc, action.agent)
+    return _resource_element(graph_name(action), rsc, action.agent)
 
 
 @functools.lru_cache(maxsize=8192)

@@ -314,6 +314,28 @@ class _Placer:
             return self.next_role.get(c.primary) == c.primary_role
         return True
 
+    def rank_nodes(self, table: Table, current: str | None = None) -> list[str]:
+        """A table's nodes, best first (sched_nodes.c compare_nodes)."""
+        strategy = self.u.options.placement_strategy
+
+        def effective(name: str) -> int:
+            node = self.nodes.get(name)
+            return table[name] if node is not None and node.available else -INF
+
+        def compare(a: str, b: str) -> int:
+            if effective(a) != effective(b):
+                return -1 if effective(a) > effective(b) else 1
+            if strategy != "minimal":
+                result = compare_capacity(self._spare(a), self._spare(b)) \
+                    if strategy == "balanced" else 0
+                result = result or self.count.get(a, 0) - self.count.get(b, 0)
+                result = result or (a != current) - (b != current)
+                if result:
+                    return -1 if result < 0 else 1
+            return -1 if a.encode() < b.encode() else (1 if a != b else 0)
+
+        return sorted(table, key=functools.cmp_to_key(compare))
+
     def _choose(self, rid: str, prefer: str | None = None) -> str | None:
         st = self.u.states[rid]
         if not self.managed[rid]:
@@ -333,20 +355,7 @@ class _Placer:
             if prefer is None:
                 prefer = most
 
-        def compare(a: str, b: str) -> int:
-            """sched_nodes.c compare_nodes, with rid's scores as node weights."""
-            if effective(a) != effective(b):
-                return -1 if effective(a) > effective(b) else 1
-            if strategy != "minimal":
-                result = compare_capacity(self._spare(a), self._spare(b)) \
-                    if strategy == "balanced" else 0
-                result = result or self.count.get(a, 0) - self.count.get(b, 0)
-                result = result or (a != current) - (b != current)
-                if result:
-                    return -1 if result < 0 else 1
-            return -1 if a.encode() < b.encode() else (1 if a != b else 0)
-
-        ranked = sorted(table, key=functools.cmp_to_key(compare))
+        ranked = self.rank_nodes(table, current)
         if not ranked:
             return None
         best = ranked[0]

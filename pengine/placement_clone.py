@@ -198,13 +198,45 @@ def apply_per_instance(placer: _Placer, rid: str, c: Colocation) -> bool:
     colocation is not of that kind.
     """
     primary = placer.u.rsc(c.primary)
-    if primary.kind != "clone" or abs(c.score) >= INF or c.primary_role is not None:
+    if primary.kind != "clone" or c.primary_role is not None:
+        return False
+    if _apply_interleaved(placer, rid, c):
+        return True
+    if abs(c.score) >= INF:
         return False
     for inst in placer.instance_order.get(c.primary, list(primary.children)):
         members = placer.primitives_under(inst)
         node = placer.assigned.get(members[0]) if members else None
         where = [placer.nodes[node]] if node is not None else []
         placer.tables[rid] = apply_primary(placer.tables[rid], where, c, placer.nodes)
+    return True
+
+
+def _apply_interleaved(placer: _Placer, rid: str, c: Colocation) -> bool:
+    """An interleaved clone's instance is colocated with one instance of the primary clone.
+
+    The partner is the primary instance placed on the best-ranked node of the dependent
+    instance's table (find_compatible_child); without one, a mandatory colocation leaves
+    the instance unplaced and a finite one is ignored. False when the dependent is not an
+    instance of an interleaved clone.
+    """
+    owner = placer.u.rsc(rid)
+    while owner.parent is not None and owner.kind != "clone":
+        owner = placer.u.rsc(owner.parent)
+    if owner.kind != "clone" or owner.id == c.primary or not owner.interleave:
+        return False
+    hosts: dict[str, str] = {}
+    for inst in placer.instance_order.get(c.primary, list(placer.u.rsc(c.primary).children)):
+        members = placer.primitives_under(inst)
+        node = placer.assigned.get(members[0]) if members else None
+        if node is not None:
+            hosts.setdefault(node, inst)
+    table = placer.tables[rid]
+    partner = next((node for node in placer.rank_nodes(table) if node in hosts), None)
+    if partner is not None:
+        placer.tables[rid] = apply_primary(table, [placer.nodes[partner]], c, placer.nodes)
+    elif c.score >= INF:
+        placer.tables[rid] = dict.fromkeys(table, -INF)
     return True
 
 
