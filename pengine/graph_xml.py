@@ -67,7 +67,7 @@ def _ordered_actions(transition: Transition, in_graph: dict[int, Action]) -> Ite
 
 
 def _resource_order(transition: Transition) -> list[str]:
-    """Resource ids depth first: parent before its children, top level in scheduler order."""
+    """Resource ids depth first (a clone after its instances), top level in scheduler order."""
     tree = {rsc.id: rsc for rsc in transition.status.resources}
     top: Iterable[str] = getattr(transition, "resource_order", None) or list(tree)
     order: list[str] = []
@@ -80,9 +80,14 @@ def _resource_order(transition: Transition) -> list[str]:
 
 
 def _walk(rsc: ResourceStatus, out: list[str]) -> None:
-    out.append(rsc.id)
+    # clone_expand adds the instances' actions before the clone's own; a group's come first
+    collective = rsc.kind in ("clone", "promotable")
+    if not collective:
+        out.append(rsc.id)
     for child in rsc.children:
         _walk(child, out)
+    if collective:
+        out.append(rsc.id)
 
 
 
