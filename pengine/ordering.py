@@ -153,28 +153,9 @@ def resolve(u: Unpacked, acts: ActionSet,
         if "user" in spec.flags and _interleaved(u, spec):
             links.extend(_interleave_links(u, acts, spec, assigned))
             continue
-        if spec.first_action is not None:
-            firsts = [spec.first_action]
-        else:
-            task = spec.first_task
-            if kinds.get(spec.first_rsc or "") in ("group", "clone") \
-                    and spec.first_rsc != spec.then_rsc and task in _COMPLETE \
-                    and "user" in spec.flags:
-                task = _COMPLETE[task]
-            firsts = acts.of(spec.first_rsc or "", task, spec.first_node)
-            if not firsts and task != spec.first_task:
-                # Only remapped when the collective has the completion action (a clone
-                # that is not promotable has no "promoted"): else the plain key is used.
-                task = spec.first_task
-                firsts = acts.of(spec.first_rsc or "", task, spec.first_node)
-            if not firsts:
-                if not ({"user", "phantom"} & spec.flags) \
-                        or not _create_missing(u, spec.first_rsc, task):
-                    continue
-                act, _ = acts.new(op_key(spec.first_rsc or "", task), task, spec.first_rsc,
-                                  None, True)
-                act.runnable = False
-                firsts = [act]
+        firsts = _firsts(u, acts, spec, kinds)
+        if not firsts:
+            continue
         if spec.then_action is not None:
             thens = [spec.then_action]
         else:
@@ -195,6 +176,28 @@ def resolve(u: Unpacked, acts: ActionSet,
                 if f is not t:
                     links.append(Link(f, t, spec.flags))
     return links
+
+
+def _firsts(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str]) -> list[Work]:
+    """The "first" actions of an order spec; a missing one is created when Pacemaker does."""
+    if spec.first_action is not None:
+        return [spec.first_action]
+    task = spec.first_task
+    if kinds.get(spec.first_rsc or "") in ("group", "clone") \
+            and spec.first_rsc != spec.then_rsc and task in _COMPLETE and "user" in spec.flags:
+        task = _COMPLETE[task]
+    firsts = acts.of(spec.first_rsc or "", task, spec.first_node)
+    if not firsts and task != spec.first_task:
+        # Only remapped when the collective has the completion action (a clone that is
+        # not promotable has no "promoted"): else the plain key is used.
+        task = spec.first_task
+        firsts = acts.of(spec.first_rsc or "", task, spec.first_node)
+    if firsts or not ({"user", "phantom"} & spec.flags) \
+            or not _create_missing(u, spec.first_rsc, task):
+        return firsts
+    act, _ = acts.new(op_key(spec.first_rsc or "", task), task, spec.first_rsc, None, True)
+    act.runnable = False
+    return [act]
 
 
 def _primitives(u: Unpacked, rid: str) -> list[str]:

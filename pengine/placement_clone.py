@@ -121,29 +121,14 @@ def distribute(placer: _Placer, cid: str) -> None:
     placer.instance_order[cid] = ordered
     instances = list(enumerate(ordered))
     counts: dict[str, int] = {}
-    allocated = 0
     first_prims = placer.primitives_under(clone.children[0]) if clone.children else []
     table = placer.tables[first_prims[0]] if first_prims else {}
     usable = sum(1 for n, score in table.items()
                  if score >= 0 and n in placer.nodes and placer.nodes[n].available)
     optimal = min(per_node, max(1, limit // usable)) if usable else per_node
     all_coloc = limit < available_count(placer.u, placer.cons, clone)
-    for _, inst in instances:
-        if allocated >= limit:
-            break
-        cur = _current(placer, inst)
-        prims = placer.primitives_under(inst)
-        if cur is None:
-            continue
-        node = placer.nodes.get(cur)
-        if node is None or not node.available or counts.get(cur, 0) >= optimal:
-            continue
-        append_parent_dependents(placer, cid, inst, all_coloc)
-        if placer.tables[prims[0]].get(cur, -INF) < 0:
-            continue
-        if _assign_instance(placer, inst, cur, counts, per_node) == cur:
-            counts[cur] = counts.get(cur, 0) + 1
-            allocated += 1
+    allocated = _keep_in_place(placer, cid, ordered, counts, (limit, per_node, optimal),
+                               all_coloc)
     for _, inst in instances:
         prims = placer.primitives_under(inst)
         if all(p in placer.assigned for p in prims):
@@ -160,6 +145,30 @@ def distribute(placer: _Placer, cid: str) -> None:
             allocated += 1
     if clone.promotable:
         decide_roles(placer, cid)
+
+
+def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[str, int],
+                   limits: tuple[int, int, int], all_coloc: bool) -> int:
+    """Pass 1: offer each active instance its current node; returns how many stayed."""
+    limit, per_node, optimal = limits
+    allocated = 0
+    for inst in ordered:
+        if allocated >= limit:
+            break
+        cur = _current(placer, inst)
+        prims = placer.primitives_under(inst)
+        if cur is None:
+            continue
+        node = placer.nodes.get(cur)
+        if node is None or not node.available or counts.get(cur, 0) >= optimal:
+            continue
+        append_parent_dependents(placer, cid, inst, all_coloc)
+        if placer.tables[prims[0]].get(cur, -INF) < 0:
+            continue
+        if _assign_instance(placer, inst, cur, counts, per_node) == cur:
+            counts[cur] = counts.get(cur, 0) + 1
+            allocated += 1
+    return allocated
 
 
 def append_parent_dependents(placer: _Placer, cid: str, inst: str, all_coloc: bool) -> None:
