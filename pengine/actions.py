@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from messaging.types import Role
 from pengine.placement import Placement
 from pengine.state import Unpacked
+from pengine.unpack_resources import template_members
 from pengine.xmlin import is_true
 
 IMPLIES_THEN = "implies_then"
@@ -327,12 +328,14 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
     """Probe every primitive on every online clean node where its state is unknown."""
     if not u.options.startup_probes:
         return
+    clones = _anonymous_instances(u)
     for node in u.nodes:
         if not node.online or node.unclean or node.maintenance:
             continue
+        probed = _probed_instances(u, p, clones, node.name)
         for rsc in u.primitives:
             st = u.states[rsc.id]
-            if node.name in st.known_on or rsc.orphan:
+            if node.name in st.known_on or rsc.orphan or probed.get(rsc.id, True) is False:
                 continue
             act, _ = acts.new(op_key(rsc.id, "monitor"), "monitor", rsc.id, node.name, False)
             act.runnable = not node.pending
@@ -342,6 +345,37 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
             top_running = any(u.states[p].running_on for p in _primitives(u, top))
             flag = RUNNABLE_LEFT if (not act.runnable and not top_running) else OPTIONAL
             acts.order(rsc.id, "monitor", rsc.id, "start", flag, first_action=act)
+
+
+def _anonymous_instances(u: Unpacked) -> list[tuple[list[list[str]], list[str]]]:
+    """Per anonymous clone: its instances' primitives (number order) and its orphans."""
+    out: list[tuple[list[list[str]], list[str]]] = []
+    for clone in u.resources:
+        if clone.kind != "clone" or clone.unique:
+            continue
+        bases = set(template_members(clone))
+        orphans = [r.id for r in u.resources if r.orphan and r.id.split(":", 1)[0] in bases]
+        out.append(([_primitives(u, inst) for inst in clone.children], orphans))
+    return out
+
+
+def _probed_instances(u: Unpacked, p: Placement,
+                      clones: list[tuple[list[list[str]], list[str]]],
+                      node: str) -> dict[str, bool]:
+    """probe_anonymous_clone: one instance per node, and none where one is known.
+
+    The instance probed is the one assigned to the node, else the first one.
+    """
+    out: dict[str, bool] = {}
+    for instances, orphans in clones:
+        known = any(node in u.states[prim].known_on
+                    for prim in [*orphans, *(q for inst in instances for q in inst)])
+        chosen = next((inst for inst in instances if inst and p.assigned.get(inst[0]) == node),
+                      instances[0] if instances else [])
+        for inst in instances:
+            for prim in inst:
+                out[prim] = not known and inst is chosen
+    return out
 
 
 def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:

@@ -35,11 +35,10 @@ def apply_primary(dep_table: Table, primary_nodes: list[NodeWork], c: Colocation
     if not primary_nodes:
         if c.score < 0:
             return work
-        for name in work:
+        for name in work:  # an unplaced primary: the score counts against every node
             work[name] = add(work[name], -c.score)
-        return work
     values = {node_attr(n, c.node_attribute) for n in primary_nodes} - {None}
-    for name in work:
+    for name in work if primary_nodes else ():
         matches = node_attr(nodes.get(name), c.node_attribute) in values
         if matches:
             if c.score < INF:

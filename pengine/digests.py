@@ -13,7 +13,7 @@ from messaging.digest import parameters_digest
 from pengine.state import RscState, Unpacked
 from pengine.unpack_history import find_op_config
 from pengine.unpack_resources import RscConfig
-from pengine.xmlin import Element
+from pengine.xmlin import Element, is_true
 
 _START_LIKE = ("start", "migrate_from")
 _CHECKED = ("monitor", "start", "promote", "migrate_from")
@@ -79,6 +79,55 @@ def config_changes(u: Unpacked) -> dict[str, dict[str, str]]:
             if change is not None:
                 result.setdefault(rsc.id, {})[node_name] = change
     return result
+
+
+def orphan_recurring(u: Unpacked) -> list[tuple[str, str, str, int, str]]:
+    """Recurring operations to cancel: (resource, node, task, interval ms, why).
+
+    On every node that can run actions (or is in maintenance), each active resource's
+    recurring operations since its last start are cancelled when the resource or node is
+    in maintenance, or (with stop-orphan-actions) when the operation is no longer
+    configured or is disabled (process_rsc_history, pcmk__check_action_config).
+    """
+    out: list[tuple[str, str, str, int, str]] = []
+    for node in u.nodes:
+        if not (node.available or node.maintenance):
+            continue
+        for rsc in u.primitives:
+            st: RscState = u.states[rsc.id]
+            if node.name not in st.running_on:
+                continue
+            maintenance = node.maintenance or u.options.maintenance_mode \
+                or is_true(rsc.meta.get("maintenance"), False)
+            for op in st.history.get(node.name, [])[_first_active(st.history[node.name]):]:
+                task, interval = op.get("operation") or "", int(op.get("interval") or 0)
+                if interval <= 0:
+                    continue
+                conf = find_op_config(rsc, task, interval)
+                if maintenance:
+                    out.append((rsc.id, node.name, task, interval, "maintenance mode"))
+                elif (conf is None or not conf.enabled) and u.options.stop_orphan_actions:
+                    out.append((rsc.id, node.name, task, interval, "orphan"))
+    return out
+
+
+def _first_active(history: list[Element]) -> int:
+    """calculate_active_ops: where the resource's current activity starts in its history."""
+    start = stop = implied_monitor = implied_clone = -1
+    for index, op in enumerate(history):
+        task = op.get("operation")
+        if task == "stop" and op.get("op-status") == "0":
+            stop = index
+        elif task in _START_LIKE:
+            start = index
+        elif task == "monitor" and implied_monitor <= stop:
+            if op.get("rc-code") in ("0", "8"):
+                implied_monitor = index
+        elif task in ("promote", "demote"):
+            implied_clone = index
+    if start == -1:
+        start = implied_clone if implied_clone != -1 else implied_monitor
+    return max(start, 0)
 
 
 def _node_change(rsc: RscConfig, st: RscState, node: str) -> str | None:

@@ -19,6 +19,7 @@ def freeze(u: Unpacked, works: list[Work]) -> tuple[Action, ...]:
     node_ids = {n.name: n.id for n in u.nodes}
     configs = {r.id: r for r in u.resources if r.kind == "primitive"}
     agents = {rid: r.agent for rid, r in configs.items()}
+    names = _anonymous_names(u)
     out = []
     for w in works:
         attrs = _attributes(w, configs.get(w.rsc or ""), node_ids)
@@ -29,8 +30,29 @@ def freeze(u: Unpacked, works: list[Work]) -> tuple[Action, ...]:
             interval_ms=w.interval_ms, pseudo=w.pseudo, optional=w.optional,
             runnable=w.runnable, attributes=tuple(sorted(attrs)), reason=w.reason,
             agent=agents.get(w.rsc or "") if not w.pseudo else None,
+            name=names.get(w.rsc or ""),
         ))
     return tuple(out)
+
+
+def _anonymous_names(u: Unpacked) -> dict[str, str]:
+    """Anonymous clone instances are named in the graph after their configured primitive
+    (`d` for `d:1`); an orphan instance after the history it was found under."""
+    out: dict[str, str] = {}
+    for rsc in u.resources:
+        if rsc.kind != "primitive" or ":" not in rsc.id:
+            continue
+        if rsc.orphan:
+            history = u.states[rsc.id].history_name
+            if history is not None and history != rsc.id:
+                out[rsc.id] = history
+            continue
+        top = rsc
+        while top.parent is not None and top.kind != "clone":
+            top = u.rsc(top.parent)
+        if top.kind == "clone" and not top.unique:
+            out[rsc.id] = rsc.id.split(":", 1)[0]
+    return out
 
 
 def _attributes(w: Work, rsc: RscConfig | None,

@@ -67,7 +67,7 @@ def _ordered_actions(transition: Transition, in_graph: dict[int, Action]) -> Ite
 
 
 def _resource_order(transition: Transition) -> list[str]:
-    """Resource ids depth first: parent before its children, top level in scheduler order."""
+    """Resource ids depth first (a clone after its instances), top level in scheduler order."""
     tree = {rsc.id: rsc for rsc in transition.status.resources}
     top: Iterable[str] = getattr(transition, "resource_order", None) or list(tree)
     order: list[str] = []
@@ -80,9 +80,14 @@ def _resource_order(transition: Transition) -> list[str]:
 
 
 def _walk(rsc: ResourceStatus, out: list[str]) -> None:
-    out.append(rsc.id)
+    # clone_expand adds the instances' actions before the clone's own; a group's come first
+    collective = rsc.kind in ("clone", "promotable")
+    if not collective:
+        out.append(rsc.id)
     for child in rsc.children:
         _walk(child, out)
+    if collective:
+        out.append(rsc.id)
 
 
 
@@ -142,9 +147,18 @@ def graph_action(action: Action) -> GraphAction:
         shutdown_lock=str(lock) if lock else None)
 
 
+def graph_name(action: Action) -> str:
+    """The id of an action's <primitive> in the graph, which crm_simulate prints.
+
+    An anonymous clone's instances are all named after the configured primitive
+    (`d` for `d:1`): any instance may run under that name on a node.
+    """
+    return action.name or key_resource(action.key) or action.resource or ""
+
+
 def _primitive(action: Action) -> GraphResource:
     rsc = action.resource or ""
-    return _resource_element(key_resource(action.key) or rsc, rsc, action.agent)
+    return _resource_element(graph_name(action), rsc, action.agent)
 
 
 @functools.lru_cache(maxsize=8192)

@@ -36,6 +36,7 @@ class Action:
     attributes: Pairs = ()
     reason: str | None = None
     agent: str | None = None  # "ocf:heartbeat:Dummy" style, None for pseudo/cluster actions
+    name: str | None = None  # the graph's <primitive id> when it is not the key's resource
 
     @property
     def in_graph(self) -> bool:

@@ -36,6 +36,7 @@ class Link:
     first: Work
     then: Work
     flags: frozenset[str]
+    via: Work | None = None  # the group/clone action a member link was derived from
 
 
 def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
@@ -152,23 +153,9 @@ def resolve(u: Unpacked, acts: ActionSet,
         if "user" in spec.flags and _interleaved(u, spec):
             links.extend(_interleave_links(u, acts, spec, assigned))
             continue
-        if spec.first_action is not None:
-            firsts = [spec.first_action]
-        else:
-            task = spec.first_task
-            if kinds.get(spec.first_rsc or "") in ("group", "clone") \
-                    and spec.first_rsc != spec.then_rsc and task in _COMPLETE \
-                    and "user" in spec.flags:
-                task = _COMPLETE[task]
-            firsts = acts.of(spec.first_rsc or "", task, spec.first_node)
-            if not firsts:
-                if not ({"user", "phantom"} & spec.flags) \
-                        or not _create_missing(u, spec.first_rsc, task):
-                    continue
-                act, _ = acts.new(op_key(spec.first_rsc or "", task), task, spec.first_rsc,
-                                  None, True)
-                act.runnable = False
-                firsts = [act]
+        firsts = _firsts(u, acts, spec, kinds)
+        if not firsts:
+            continue
         if spec.then_action is not None:
             thens = [spec.then_action]
         else:
@@ -183,12 +170,34 @@ def resolve(u: Unpacked, acts: ActionSet,
                             if then_kind == "clone" and (
                                     f.rsc is None or kinds.get(f.rsc) == "clone"):
                                 flags = flags - {IMPLIES_THEN}
-                            links.append(Link(f, t, flags))
+                            links.append(Link(f, t, flags, thens[0] if thens else None))
         for f in firsts:
             for t in thens:
                 if f is not t:
                     links.append(Link(f, t, spec.flags))
     return links
+
+
+def _firsts(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str]) -> list[Work]:
+    """The "first" actions of an order spec; a missing one is created when Pacemaker does."""
+    if spec.first_action is not None:
+        return [spec.first_action]
+    task = spec.first_task
+    if kinds.get(spec.first_rsc or "") in ("group", "clone") \
+            and spec.first_rsc != spec.then_rsc and task in _COMPLETE and "user" in spec.flags:
+        task = _COMPLETE[task]
+    firsts = acts.of(spec.first_rsc or "", task, spec.first_node)
+    if not firsts and task != spec.first_task:
+        # Only remapped when the collective has the completion action (a clone that is
+        # not promotable has no "promoted"): else the plain key is used.
+        task = spec.first_task
+        firsts = acts.of(spec.first_rsc or "", task, spec.first_node)
+    if firsts or not ({"user", "phantom"} & spec.flags) \
+            or not _create_missing(u, spec.first_rsc, task):
+        return firsts
+    act, _ = acts.new(op_key(spec.first_rsc or "", task), task, spec.first_rsc, None, True)
+    act.runnable = False
+    return [act]
 
 
 def _primitives(u: Unpacked, rid: str) -> list[str]:
@@ -199,10 +208,11 @@ def _primitives(u: Unpacked, rid: str) -> list[str]:
 
 
 def _create_missing(u: Unpacked, rid: str | None, task: str) -> bool:
-    if rid is None or rid not in u.states:
+    """rsc_order_first creates a missing "first" action (nodeless, so unrunnable)."""
+    if rid is None or not any(r.id == rid for r in u.resources):
         return False
-    st = u.states[rid]
-    if task == "stop" and not st.running_on:
+    running = any(u.states[p].running_on for p in _primitives(u, rid))
+    if task == "stop" and not running:
         return False
     return task != "demote"
 
@@ -329,15 +339,19 @@ def propagate(links: list[Link], ctx: Context) -> None:
         if act.id in ctx.min_runnable:
             any_links.setdefault(act.id, [])
             thens[act.id] = act
+    # order_actions prepends to actions_before: of two orderings that make the same action
+    # required, the later one is seen first and names the reason. But members of a group
+    # or clone "then" are updated along with the collective action, which is created
+    # before them, so links derived from a collective's ordering are seen first.
+    by_then = [link for link in reversed(links) if link.via is not None] \
+        + [link for link in reversed(links) if link.via is None]
     while changed and rounds < 1000:
         changed = False
         rounds += 1
         inner = True
         while inner:
             inner = False
-            # order_actions prepends to actions_before: of two orderings that make the same
-            # action required, the later one is seen first and names the reason.
-            for link in reversed(links):
+            for link in by_then:
                 if _apply_required(link, ctx):
                     inner = changed = True
         for link in links:

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import functools
 import itertools
+from collections import ChainMap
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from messaging.types import Role
 from pengine.colocation import Table, apply_primary, merge_dependents
 from pengine.constraints import Colocation, Constraints
-from pengine.failcounts import fail_count
-from pengine.scores import INF, add, char2score, score2str
+from pengine.placement_tables import available_count, build_tables, primitive_members
+from pengine.scores import INF, add, score2str
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
-from pengine.unpack_resources import RscConfig
 from pengine.utilization import (
     combine,
     compare_capacity,
@@ -27,7 +27,6 @@ from pengine.utilization import (
     node_capacities,
     resource_usage,
 )
-from pengine.xmlin import is_true
 
 _VARIANT_RANK = {"clone": 2, "group": 1, "primitive": 0}
 
@@ -43,6 +42,8 @@ class Placement:
     managed: Mapping[str, bool]
     score_lines: tuple[str, ...]
     order: tuple[str, ...] = ()
+    # clone id -> its instances in the order assignment (and promotion) left them
+    instance_order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
@@ -57,7 +58,7 @@ def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
     for c in cons.colocations:
         primary = c.primary
         if u.rsc(primary).kind == "group":
-            prim = _members(u, primary)
+            prim = primitive_members(u, primary)
             if not prim:
                 continue
             primary = prim[-1] if c.score >= INF else prim[0]
@@ -69,39 +70,15 @@ def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
             # append_parent_colocation: a finite positive "clone with X" reaches the instances
             # only when not every available node gets one (clone-max < available nodes).
             if not (c.score < 0 or c.score >= INF
-                    or dep_rsc.clone_max < _available_count(u, cons, dep_rsc)):
+                    or dep_rsc.clone_max < available_count(u, cons, dep_rsc)):
                 continue
             heads = list(dep_rsc.children)
         for head in heads:
-            dep = _members(u, head)
+            dep = primitive_members(u, head)
             if dep:
                 out.append(Colocation(c.id, dep[0], primary, c.score, c.dependent_role,
                                       c.primary_role, c.node_attribute, c.influence))
     return out
-
-
-def _available_count(u: Unpacked, cons: Constraints, clone: RscConfig) -> int:
-    """Available nodes in the clone's allowed-node table (distribute_children's count)."""
-    if u.options.symmetric:
-        return sum(1 for n in u.nodes if n.available)
-    allowed: set[str] = set()
-    for prim in _members(u, clone.id):
-        allowed.update(node for node, _score, _tag in u.states[prim].locations
-                       if node is not None)
-    for loc in cons.locations:
-        if loc.rsc == clone.id:
-            allowed.update(node for node, _score in loc.scores)
-    return sum(1 for n in u.nodes if n.available and n.name in allowed)
-
-
-def _members(u: Unpacked, rid: str) -> list[str]:
-    rsc = u.rsc(rid)
-    if rsc.kind == "primitive":
-        return [rid]
-    result: list[str] = []
-    for child in rsc.children:
-        result.extend(_members(u, child))
-    return result
 
 
 class _Placer:
@@ -120,15 +97,17 @@ class _Placer:
         self.managed = {rid: st.managed for rid, st in u.states.items()}
         self.cons = cons
         self.anonymous = {p for r in u.resources if r.kind == "clone" and not r.unique
-                          for inst in r.children for p in _members(u, inst)}
+                          for inst in r.children for p in primitive_members(u, inst)}
         self.unique_instances = {inst for r in u.resources if r.kind == "clone" and r.unique
                                  for inst in r.children}
         self.capacity = node_capacities(u)
         self.usage = resource_usage(u)
         self.used: dict[str, dict[str, int]] = {}
         self.threshold_bans: dict[str, set[str]] = {}
+        self.instance_order: dict[str, list[str]] = {}
+        self.clone_tables: dict[str, Table] = {}  # clone id -> its own table, when merged
         self.promotable = {p for r in u.resources if r.kind == "clone" and r.promotable
-                           for inst in r.children for p in _members(u, inst)}
+                           for inst in r.children for p in primitive_members(u, inst)}
         if u.options.stonith_enabled and not u.have_fencing_device:
             self.managed = dict.fromkeys(self.managed, False)
         for c in self.colocations:
@@ -139,7 +118,7 @@ class _Placer:
             del rid
         for lst in self.with_this.values():
             lst.sort(key=lambda c: self._coloc_key(c.dependent))
-        self._build_tables(cons)
+        build_tables(self, cons)
 
     def _coloc_key(self, rid: str) -> tuple[int, int, str]:
         rsc = self.u.rsc(rid)
@@ -148,39 +127,6 @@ class _Placer:
             top = self.u.rsc(top.parent)
         return (-rsc.priority, -_VARIANT_RANK.get(rsc.kind, 0), rid)
 
-    def _build_tables(self, cons: Constraints) -> None:
-        u = self.u
-        shared = self._clone_wide_bans()
-        for rsc in u.primitives:
-            table: Table = {}
-            if u.options.symmetric:
-                table = {n.name: n.base_score for n in u.nodes}
-            for node, score, _tag in u.states[rsc.id].locations:
-                self._add(table, node, score)
-            for node, score in shared.get(rsc.base_id if rsc.id in self.anonymous else "", ()):
-                self._add(table, node, score)
-            locked = u.states[rsc.id].locked_to
-            if locked is not None:
-                for name in list(table):
-                    if name != locked:
-                        table[name] = -INF
-            self.tables[rsc.id] = table
-        self._node_health()
-        for loc in cons.locations:
-            if loc.role != Role.PROMOTED:
-                self._apply_location(loc.rsc, loc.scores, first=True)
-        self._node_criteria()
-
-    def _clone_wide_bans(self) -> dict[str, list[tuple[str | None, int]]]:
-        """History bans of one anonymous instance apply to the whole clone."""
-        tags = {"masked-probe-failure", "hard-error", "fatal-error", "__action_migration_auto__"}
-        out: dict[str, list[tuple[str | None, int]]] = {}
-        for rid in self.anonymous:
-            for node, score, tag in self.u.states[rid].locations:
-                if tag in tags:
-                    out.setdefault(rid.split(":", 1)[0], []).append((node, score))
-        return out
-
     def _add(self, table: Table, node: str | None, score: int) -> None:
         names = [node] if node is not None else list(self.nodes)
         for name in names:
@@ -188,74 +134,6 @@ class _Placer:
                 table[name] = add(table[name], score)
             elif name in self.nodes:
                 table[name] = add(self.nodes[name].weight, score)
-
-    def _apply_location(self, rid: str, scores: tuple[tuple[str, int], ...], first: bool) -> None:
-        rsc = self.u.rsc(rid)
-        if rsc.kind == "primitive":
-            for node, score in scores:
-                self._add(self.tables[rid], node, score)
-            return
-        if rsc.kind == "group":
-            for index, child in enumerate(rsc.children):
-                child_scores = scores if index == 0 else tuple((n, 0) for n, _ in scores)
-                self._apply_location(child, child_scores, first)
-            return
-        for child in rsc.children:
-            self._apply_location(child, scores, first)
-
-    def _node_health(self) -> None:
-        opts = dict(self.u.options.raw)
-        strategy = (opts.get("node-health-strategy") or "none").lower()
-        if strategy == "none":
-            return
-        colours = {"migrate-on-red": {"red": -INF, "yellow": 0, "green": 0},
-                   "only-green": {"red": -INF, "yellow": -INF, "green": 0}}.get(strategy)
-        if colours is None:
-            colours = {c: char2score(opts.get(f"node-health-{c}", default))
-                       for c, default in (("red", "-INFINITY"), ("yellow", "0"), ("green", "0"))}
-        base = char2score(opts.get("node-health-base")) if strategy == "progressive" else 0
-        for node in self.u.nodes:
-            health = base
-            for key, value in node.attrs.items():
-                if key.startswith("#health"):
-                    health = add(health, colours.get(value.lower(), char2score(value)))
-            if health == 0:
-                continue
-            for rsc in self.u.resources:
-                if rsc.parent is None and not (
-                        health < 0 and is_true(rsc.meta.get("allow-unhealthy-nodes"))):
-                    self._apply_location(rsc.id, ((node.name, health),), first=True)
-
-    def _node_criteria(self) -> None:
-        u = self.u
-        for rsc in u.primitives:
-            st = u.states[rsc.id]
-            table = self.tables[rsc.id]
-            if self.managed[rsc.id] and rsc.stickiness >= 1 and len(st.running_on) == 1:
-                node = st.running_on[0]
-                if u.options.symmetric or node in table:
-                    self._add(table, node, rsc.stickiness)
-        for worker in u.nodes:
-            for rsc in u.primitives:
-                st = u.states[rsc.id]
-                threshold = rsc.migration_threshold
-                if threshold == 0 or st.failure_ignored:
-                    continue
-                count, _ = fail_count(rsc, worker, u.options, u.now,
-                                      block_failure=st.block_failure)
-                if count > 0 and threshold - count <= 0:
-                    for banned in self._ban_scope(rsc.id):
-                        self._add(self.tables[banned], worker.name, -INF)
-                    self.threshold_bans.setdefault(rsc.id, set()).add(worker.name)
-
-    def _ban_scope(self, rid: str) -> list[str]:
-        """pcmk__threshold_reached bans an anonymous clone instance's whole clone."""
-        if rid not in self.anonymous:
-            return [rid]
-        top = self.u.rsc(rid)
-        while top.parent is not None:
-            top = self.u.rsc(top.parent)
-        return self.primitives_under(top.id)
 
     def run(self) -> Placement:
         order = [r.id for r in self.u.resources if r.parent is None]
@@ -268,6 +146,7 @@ class _Placer:
             assigned=self.assigned, next_role=self.next_role, tables=self.tables,
             colocations=tuple(self.colocations), managed=self.managed,
             score_lines=tuple(sorted(self.lines)), order=tuple(order),
+            instance_order={cid: tuple(insts) for cid, insts in self.instance_order.items()},
         )
 
     def _strategy_cmp(self, a: str, b: str) -> int:
@@ -374,16 +253,17 @@ class _Placer:
         self.busy.add(rid)
         for c in self.this_with.get(rid, []):
             self._assign_tree(c.primary)
-            if self._coloc_applies(c):
+            if self._coloc_applies(c) and not apply_per_instance(self, rid, c):
                 self.tables[rid] = apply_primary(
                     self.tables[rid], self.nodes_of(c.primary, c.primary_role), c, self.nodes)
+        tables = ChainMap(self.tables, self.clone_tables)
         for c in self.with_this.get(rid, []):
             if not self._influence(c) or c.dependent in self.assigned \
-                    or c.dependent not in self.tables:
+                    or c.dependent not in tables:
                 continue
             self.tables[rid] = merge_dependents(
                 c.dependent, self.tables[rid], c.node_attribute, c.score / INF,
-                tables=self.tables, with_this=self.with_this, nodes=self.nodes,
+                tables=tables, with_this=self.with_this, nodes=self.nodes,
                 has_influence=self._influence, merging=frozenset({rid}))
         st = self.u.states[rid]
         if st.next_role == Role.STOPPED:
@@ -434,6 +314,28 @@ class _Placer:
             return self.next_role.get(c.primary) == c.primary_role
         return True
 
+    def rank_nodes(self, table: Table, current: str | None = None) -> list[str]:
+        """A table's nodes, best first (sched_nodes.c compare_nodes)."""
+        strategy = self.u.options.placement_strategy
+
+        def effective(name: str) -> int:
+            node = self.nodes.get(name)
+            return table[name] if node is not None and node.available else -INF
+
+        def compare(a: str, b: str) -> int:
+            if effective(a) != effective(b):
+                return -1 if effective(a) > effective(b) else 1
+            if strategy != "minimal":
+                result = compare_capacity(self._spare(a), self._spare(b)) \
+                    if strategy == "balanced" else 0
+                result = result or self.count.get(a, 0) - self.count.get(b, 0)
+                result = result or (a != current) - (b != current)
+                if result:
+                    return -1 if result < 0 else 1
+            return -1 if a.encode() < b.encode() else (1 if a != b else 0)
+
+        return sorted(table, key=functools.cmp_to_key(compare))
+
     def _choose(self, rid: str, prefer: str | None = None) -> str | None:
         st = self.u.states[rid]
         if not self.managed[rid]:
@@ -453,20 +355,7 @@ class _Placer:
             if prefer is None:
                 prefer = most
 
-        def compare(a: str, b: str) -> int:
-            """sched_nodes.c compare_nodes, with rid's scores as node weights."""
-            if effective(a) != effective(b):
-                return -1 if effective(a) > effective(b) else 1
-            if strategy != "minimal":
-                result = compare_capacity(self._spare(a), self._spare(b)) \
-                    if strategy == "balanced" else 0
-                result = result or self.count.get(a, 0) - self.count.get(b, 0)
-                result = result or (a != current) - (b != current)
-                if result:
-                    return -1 if result < 0 else 1
-            return -1 if a.encode() < b.encode() else (1 if a != b else 0)
-
-        ranked = sorted(table, key=functools.cmp_to_key(compare))
+        ranked = self.rank_nodes(table, current)
         if not ranked:
             return None
         best = ranked[0]
@@ -489,6 +378,12 @@ def inhibit_unpaired_instances(placer: _Placer) -> None:
     from pengine.placement_clone import inhibit_unpaired_instances as inhibit
 
     inhibit(placer)
+
+
+def apply_per_instance(placer: _Placer, rid: str, c: Colocation) -> bool:
+    from pengine.placement_clone import apply_per_instance as apply
+
+    return apply(placer, rid, c)
 
 
 def assign_clone(placer: _Placer, cid: str) -> None:

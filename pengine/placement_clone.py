@@ -11,6 +11,9 @@ import functools
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
+from pengine.colocation import apply_primary
+from pengine.constraints import Colocation
+from pengine.placement_tables import available_count
 from pengine.promotion import add_promotion_scores, promotion_score
 from pengine.scores import INF, add
 from pengine.unpack_resources import meta_count
@@ -83,6 +86,12 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
             if counts.get(name, 0) >= per_node:
                 placer.tables[prim][name] = -INF
     node = placer._assign_tree(inst, prefer)
+    if prefer is not None and node is not None and node != prefer \
+            and placer.u.rsc(inst).kind == "group":
+        # Pacemaker rolls back a refused pre-assignment through the instance's own
+        # assignment, which a group does not have: its members stay where they went,
+        # and the instance counts neither towards clone-max nor towards its node's limit.
+        return None
     if prefer is not None and node != prefer:
         for prim in prims:
             placer.assigned.pop(prim, None)
@@ -109,29 +118,17 @@ def distribute(placer: _Placer, cid: str) -> None:
         return _instance_cmp(placer, priorities, a, b)
 
     ordered = sorted(clone.children, key=functools.cmp_to_key(compare))
+    placer.instance_order[cid] = ordered
     instances = list(enumerate(ordered))
     counts: dict[str, int] = {}
-    allocated = 0
     first_prims = placer.primitives_under(clone.children[0]) if clone.children else []
     table = placer.tables[first_prims[0]] if first_prims else {}
     usable = sum(1 for n, score in table.items()
                  if score >= 0 and n in placer.nodes and placer.nodes[n].available)
     optimal = min(per_node, max(1, limit // usable)) if usable else per_node
-    for _, inst in instances:
-        if allocated >= limit:
-            break
-        cur = _current(placer, inst)
-        prims = placer.primitives_under(inst)
-        if cur is None:
-            continue
-        node = placer.nodes.get(cur)
-        if node is None or not node.available or counts.get(cur, 0) >= optimal:
-            continue
-        if placer.tables[prims[0]].get(cur, -INF) < 0:
-            continue
-        if _assign_instance(placer, inst, cur, counts, per_node) == cur:
-            counts[cur] = counts.get(cur, 0) + 1
-            allocated += 1
+    all_coloc = limit < available_count(placer.u, placer.cons, clone)
+    allocated = _keep_in_place(placer, cid, ordered, counts, (limit, per_node, optimal),
+                               all_coloc)
     for _, inst in instances:
         prims = placer.primitives_under(inst)
         if all(p in placer.assigned for p in prims):
@@ -141,12 +138,115 @@ def distribute(placer: _Placer, cid: str) -> None:
                 placer.tables[prim] = dict.fromkeys(placer.tables[prim], -INF)
             placer._assign_tree(inst)
             continue
+        append_parent_dependents(placer, cid, inst, all_coloc)
         chosen = _assign_instance(placer, inst, None, counts, per_node)
         if chosen is not None:
             counts[chosen] = counts.get(chosen, 0) + 1
             allocated += 1
     if clone.promotable:
         decide_roles(placer, cid)
+
+
+def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[str, int],
+                   limits: tuple[int, int, int], all_coloc: bool) -> int:
+    """Pass 1: offer each active instance its current node; returns how many stayed."""
+    limit, per_node, optimal = limits
+    allocated = 0
+    for inst in ordered:
+        if allocated >= limit:
+            break
+        cur = _current(placer, inst)
+        prims = placer.primitives_under(inst)
+        if cur is None:
+            continue
+        node = placer.nodes.get(cur)
+        if node is None or not node.available or counts.get(cur, 0) >= optimal:
+            continue
+        append_parent_dependents(placer, cid, inst, all_coloc)
+        if placer.tables[prims[0]].get(cur, -INF) < 0:
+            continue
+        if _assign_instance(placer, inst, cur, counts, per_node) == cur:
+            counts[cur] = counts.get(cur, 0) + 1
+            allocated += 1
+    return allocated
+
+
+def append_parent_dependents(placer: _Placer, cid: str, inst: str, all_coloc: bool) -> None:
+    """append_parent_colocation for "X with clone": copy it to the instance about to be placed.
+
+    Copied (in front) when not every available node gets an instance (`all_coloc`) or the
+    score is negative, and only while X influences (influence=true or the instance is not
+    active). Pacemaker copies at every placement attempt, so an instance whose
+    pre-assignment was refused carries the copy twice.
+    """
+    prims = placer.primitives_under(inst)
+    if not prims:
+        return
+    active = any(placer.u.states[p].running_on for p in prims)
+    for c in placer.cons.colocations:
+        if c.primary != cid or c.dependent == cid or not (all_coloc or c.score < 0) \
+                or not (c.influence or not active):
+            continue
+        dependent = placer.u.rsc(c.dependent)
+        if dependent.kind == "clone":  # a clone's own table is what its merge contributes
+            key = c.dependent
+            placer.clone_tables[key] = placer._strategy_table(key)
+        else:
+            key = placer.primitives_under(c.dependent)[0]
+        copied = Colocation(c.id, key, prims[0], c.score, c.dependent_role, c.primary_role,
+                            c.node_attribute, c.influence)
+        placer.with_this.setdefault(prims[0], []).insert(0, copied)
+
+
+def apply_per_instance(placer: _Placer, rid: str, c: Colocation) -> bool:
+    """A finite, role-less colocation with a clone is applied once per instance.
+
+    In the clone's current child order, each instance adds the score where it was
+    placed (an unplaced one subtracts a positive score everywhere); each application
+    is rolled back on its own when it would leave no available node. False when the
+    colocation is not of that kind.
+    """
+    primary = placer.u.rsc(c.primary)
+    if primary.kind != "clone" or c.primary_role is not None:
+        return False
+    if _apply_interleaved(placer, rid, c):
+        return True
+    if abs(c.score) >= INF:
+        return False
+    for inst in placer.instance_order.get(c.primary, list(primary.children)):
+        members = placer.primitives_under(inst)
+        node = placer.assigned.get(members[0]) if members else None
+        where = [placer.nodes[node]] if node is not None else []
+        placer.tables[rid] = apply_primary(placer.tables[rid], where, c, placer.nodes)
+    return True
+
+
+def _apply_interleaved(placer: _Placer, rid: str, c: Colocation) -> bool:
+    """An interleaved clone's instance is colocated with one instance of the primary clone.
+
+    The partner is the primary instance placed on the best-ranked node of the dependent
+    instance's table (find_compatible_child); without one, a mandatory colocation leaves
+    the instance unplaced and a finite one is ignored. False when the dependent is not an
+    instance of an interleaved clone.
+    """
+    owner = placer.u.rsc(rid)
+    while owner.parent is not None and owner.kind != "clone":
+        owner = placer.u.rsc(owner.parent)
+    if owner.kind != "clone" or owner.id == c.primary or not owner.interleave:
+        return False
+    hosts: dict[str, str] = {}
+    for inst in placer.instance_order.get(c.primary, list(placer.u.rsc(c.primary).children)):
+        members = placer.primitives_under(inst)
+        node = placer.assigned.get(members[0]) if members else None
+        if node is not None:
+            hosts.setdefault(node, inst)
+    table = placer.tables[rid]
+    partner = next((node for node in placer.rank_nodes(table) if node in hosts), None)
+    if partner is not None:
+        placer.tables[rid] = apply_primary(table, [placer.nodes[partner]], c, placer.nodes)
+    elif c.score >= INF:
+        placer.tables[rid] = dict.fromkeys(table, -INF)
+    return True
 
 
 def decide_roles(placer: _Placer, cid: str) -> None:
@@ -177,6 +277,10 @@ def decide_roles(placer: _Placer, cid: str) -> None:
             forced.add(inst)
         candidates.append((-priority, -int(current), index, inst, node))
     candidates.sort()
+    # pcmk__set_instance_roles leaves the children in promotion order
+    placed = [inst for _, _, _, inst, _ in candidates]
+    placer.instance_order[cid] = placed + [
+        inst for inst in placer.instance_order.get(cid, clone.children) if inst not in placed]
     promoted = 0
     counts: dict[str, int] = {}
     freeze = not opts.have_quorum and opts.no_quorum_policy == "freeze"

@@ -10,11 +10,19 @@ import datetime
 from lxml import etree
 
 from messaging.errors import HAError, ValidationError
-from pengine.actions import ActionSet, PrimitiveActions, clone_actions, group_actions, probes
+from pengine.actions import (
+    OPTIONAL,
+    ActionSet,
+    PrimitiveActions,
+    clone_actions,
+    group_actions,
+    op_key,
+    probes,
+)
 from pengine.api import Transition
 from pengine.blocking import block_dependents
 from pengine.constraints import unpack_constraints
-from pengine.digests import config_changes
+from pengine.digests import config_changes, orphan_recurring
 from pengine.fencing import (
     create_unpack_fencing,
     schedule_fencing_and_shutdowns,
@@ -55,6 +63,10 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
     create_unpack_fencing(u, acts)
     user_orderings(u, cons, acts)
     prim = PrimitiveActions(u, placement, acts)
+    for rid, node, task, interval, _why in orphan_recurring(u):  # before probes, as Pacemaker
+        cancel, _ = acts.new(op_key(rid, task, interval), "cancel", rid, node, False,
+                             interval_ms=interval)
+        acts.order(rid, "stop", rid, "cancel", OPTIONAL, then_action=cancel)
     probes(u, placement, acts)
     changes = config_changes(u)
     reloads: set[str] = set()

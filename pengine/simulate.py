@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from messaging.digest import parameters_digest
-from pengine.graph_xml import Synapse, key_resource
+from pengine.graph_xml import Synapse, graph_name, key_resource
 from pengine.inject import inject_failcount, record_result
 from pengine.model import Action
 from pengine.opspec import failure_for
@@ -78,8 +78,7 @@ def action_line(action: Action) -> str | None:
         target = f" for {action.resource}" if action.resource else ""
         return f"  * Cluster action:  {action.task}{target} on {action.node}"
     task = f"{action.task}={action.interval_ms}" if action.interval_ms else action.task
-    name = key_resource(action.key) or action.resource
-    return f"  * Resource action: {name:<15} {task} on {action.node}"
+    return f"  * Resource action: {graph_name(action):<15} {task} on {action.node}"
 
 
 
@@ -219,12 +218,8 @@ def operation_digest(params: dict[str, str]) -> str:
 
 
 def history_name(action: Action) -> str:
-    """The lrm_resource id: anonymous clone instances are recorded under the base id."""
-    rsc = action.resource or ""
-    unique = dict(action.attributes).get("CRM_meta_globally_unique", "true")
-    if ":" in rsc and unique == "false":
-        return rsc.split(":")[0]
-    return rsc
+    """The lrm_resource id: the graph's name (anonymous instances: the base id)."""
+    return action.name or action.resource or ""
 
 
 def _primitive_params(cib: etree._Element) -> dict[str, dict[str, str]]:

@@ -270,7 +270,7 @@ def _hosts(action: str, hosts: list[str], roles: list[str]) -> list[tuple[str, s
 
 def _executed(action: Action) -> str:
     """One fired action as an element of <transition> (empty: not shown)."""
-    from pengine.graph_xml import key_resource
+    from pengine.graph_xml import graph_name
     from pengine.simulate import fence_kind
 
     if action.task == "probe_again":
@@ -286,6 +286,6 @@ def _executed(action: Action) -> str:
         return _element("cluster_action", [("task", action.task), ("node", action.node),
                                            ("id", action.resource)], 2)
     interval = str(action.interval_ms) if action.interval_ms else None
-    return _element("rsc_action", [("resource", key_resource(action.key) or action.resource),
+    return _element("rsc_action", [("resource", graph_name(action)),
                                    ("op", action.task), ("node", action.node),
                                    ("interval", interval)], 2)

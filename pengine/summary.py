@@ -14,6 +14,7 @@ from pengine.actions import Work
 from pengine.placement import Placement
 from pengine.state import Unpacked
 from pengine.unpack_resources import template_members
+from pengine.xmlin import is_true
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +172,10 @@ def summarise(u: Unpacked, p: Placement, actions: list[Work],
     orphan_slot = _orphan_instances(u)
     for rid, (clone, _, _) in orphan_slot.items():
         top[rid] = clone
+    within = _instance_positions(u, p)
     ordered = sorted(u.resources, key=lambda r: (rank.get(top[r.id], len(rank)),
+                                                 within.get(r.id, len(within) + 1
+                                                            if r.id in orphan_slot else 0),
                                                  orphan_slot.get(r.id, ("", 0, 0))[1:]))
     for rsc in ordered:
         if rsc.kind == "primitive":
@@ -188,6 +192,33 @@ def summarise(u: Unpacked, p: Placement, actions: list[Work],
             text += f"  {item.tail}"
         lines.append(text)
     return tuple(lines)
+
+
+def _instance_positions(u: Unpacked, p: Placement) -> dict[str, int]:
+    """Each clone instance's (and its members') place in its clone's final children list.
+
+    The probe stage re-sorts every clone's children by instance number as soon as it
+    probes one node (startup probes on, a node online and clean), and ordered=true clones
+    are always in number order; otherwise the list keeps the order assignment and
+    promotion left it in. Number order is the resources' own order, so only the
+    other case needs positions.
+    """
+    probing = u.options.startup_probes and any(
+        n.online and not n.unclean and not n.maintenance for n in u.nodes)
+    out: dict[str, int] = {}
+    if probing:
+        return out
+    members: dict[str, list[str]] = {}
+    for rsc in u.resources:
+        if rsc.parent is not None:
+            members.setdefault(rsc.parent, []).append(rsc.id)
+    for clone in u.resources:
+        if clone.kind != "clone" or is_true(clone.meta.get("ordered")):
+            continue
+        for position, inst in enumerate(p.instance_order.get(clone.id, ())):
+            for rid in (inst, *members.get(inst, ())):
+                out[rid] = position
+    return out
 
 
 def _orphan_instances(u: Unpacked) -> dict[str, tuple[str, int, int]]:

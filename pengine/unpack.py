@@ -7,6 +7,7 @@ in status order; orphans are appended after configured resources.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 
 from messaging.types import Role
@@ -111,13 +112,20 @@ def _unpack_lrm_resource(
     if rsc is None:
         if any(r.id == rid for r in resources):
             return
-        rsc = RscConfig(
-            id=rid, kind="primitive", parent=None, children=(),
-            standard=lrm_rsc.get("class") or "ocf", provider=lrm_rsc.get("provider"),
-            agent_type=lrm_rsc.get("type") or "", meta={}, params={}, ops=(), orphan=True,
-        )
+        template = _instance_template(resources, base) if base in clones else None
+        if template is not None:
+            # An anonymous clone's orphan is one more instance built from the clone's
+            # template, so it inherits the clone's meta (is-managed, maintenance, ...).
+            rsc = dataclasses.replace(template, id=rid, parent=None, orphan=True)
+            st = _initial_state(rsc, options)
+        else:
+            rsc = RscConfig(
+                id=rid, kind="primitive", parent=None, children=(),
+                standard=lrm_rsc.get("class") or "ocf", provider=lrm_rsc.get("provider"),
+                agent_type=lrm_rsc.get("type") or "", meta={}, params={}, ops=(), orphan=True,
+            )
+            st = RscState(managed=not options.maintenance_mode)
         resources.append(rsc)
-        st = RscState(managed=not options.maintenance_mode)
         if options.stop_orphan_resources or base in clones:
             st.locations.append((None, -INF, "__orphan_do_not_run__"))
         else:
@@ -131,6 +139,12 @@ def _unpack_lrm_resource(
     _shutdown_lock(lrm_rsc, rsc, st, node, options, walker.now)
     if node.name in st.running_on:
         st.history_name = lrm_rsc.get("id") or rsc.id
+
+
+def _instance_template(resources: list[RscConfig], base: str) -> RscConfig | None:
+    """The configured instance member an orphan of history id `base` is built like."""
+    return next((r for r in resources if r.kind == "primitive" and r.parent is not None
+                 and r.id.split(":", 1)[0] == base), None)
 
 
 def _anonymous_clones(resources: list[RscConfig]) -> dict[str, list[list[str]]]:
@@ -239,6 +253,9 @@ def _promotable_primitives(resources: list[RscConfig]) -> set[str]:
         if rsc.kind == "clone" and rsc.promotable:
             for inst in rsc.children:
                 out.update(_primitives_under(by_id, inst))
+            bases = set(template_members(rsc))
+            out.update(r.id for r in resources  # orphan instances are promotable too
+                       if r.orphan and not rsc.unique and r.id.split(":", 1)[0] in bases)
     return out
 
 

@@ -114,6 +114,9 @@ class HistoryUnpacker:
         timeout = rsc.failure_timeout_s
         if timeout <= 0 or st.block_failure:
             return False
+        if op.get("operation") == "monitor" and _int(op.get("interval")) == 0 \
+                and _int(op.get("rc-code"), 0) in (0, 7, 8, 190, 191):
+            return False  # check_operation_expiry never expires a probe that found a state
         lrc = op.get("last-rc-change")
         if lrc is None:
             return False

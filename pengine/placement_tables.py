@@ -1,0 +1,157 @@
+"""Initial score tables of the assignment stage (before any resource is placed).
+
+Owns: node base scores, history bans, clone-wide bans of anonymous instances, location
+constraints, node health, stickiness on the current node and failure-threshold bans.
+Invariants: every primitive gets a table; scores only ever combine through scores.add
+(so -INFINITY wins); nothing here assigns a resource.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from messaging.types import Role
+from pengine.constraints import Constraints
+from pengine.failcounts import fail_count
+from pengine.scores import INF, add, char2score
+from pengine.xmlin import is_true
+
+if TYPE_CHECKING:
+    from pengine.colocation import Table
+    from pengine.placement import _Placer
+    from pengine.state import Unpacked
+    from pengine.unpack_resources import RscConfig
+
+
+def build_tables(placer: _Placer, cons: Constraints) -> None:
+    """Fill placer.tables for every primitive, then apply node criteria."""
+    u = placer.u
+    shared = clone_wide_bans(placer)
+    for rsc in u.primitives:
+        table: Table = {}
+        if u.options.symmetric:
+            table = {n.name: n.base_score for n in u.nodes}
+        for node, score, _tag in u.states[rsc.id].locations:
+            placer._add(table, node, score)
+        for node, score in shared.get(rsc.base_id if rsc.id in placer.anonymous else "", ()):
+            placer._add(table, node, score)
+        locked = u.states[rsc.id].locked_to
+        if locked is not None:
+            for name in list(table):
+                if name != locked:
+                    table[name] = -INF
+        placer.tables[rsc.id] = table
+    node_health(placer)
+    for loc in cons.locations:
+        if loc.role != Role.PROMOTED:
+            apply_location(placer, loc.rsc, loc.scores, first=True)
+    node_criteria(placer)
+
+
+def clone_wide_bans(placer: _Placer) -> dict[str, list[tuple[str | None, int]]]:
+    """History bans of one anonymous instance apply to the whole clone."""
+    tags = {"masked-probe-failure", "hard-error", "fatal-error", "__action_migration_auto__"}
+    out: dict[str, list[tuple[str | None, int]]] = {}
+    for rid in placer.anonymous:
+        for node, score, tag in placer.u.states[rid].locations:
+            if tag in tags:
+                out.setdefault(rid.split(":", 1)[0], []).append((node, score))
+    return out
+
+
+def apply_location(placer: _Placer, rid: str, scores: tuple[tuple[str, int], ...],
+                   first: bool) -> None:
+    rsc = placer.u.rsc(rid)
+    if rsc.kind == "primitive":
+        for node, score in scores:
+            placer._add(placer.tables[rid], node, score)
+        return
+    if rsc.kind == "group":
+        for index, child in enumerate(rsc.children):
+            child_scores = scores if index == 0 else tuple((n, 0) for n, _ in scores)
+            apply_location(placer, child, child_scores, first)
+        return
+    for child in rsc.children:
+        apply_location(placer, child, scores, first)
+
+
+def node_health(placer: _Placer) -> None:
+    opts = dict(placer.u.options.raw)
+    strategy = (opts.get("node-health-strategy") or "none").lower()
+    if strategy == "none":
+        return
+    colours = {"migrate-on-red": {"red": -INF, "yellow": 0, "green": 0},
+               "only-green": {"red": -INF, "yellow": -INF, "green": 0}}.get(strategy)
+    if colours is None:
+        colours = {c: char2score(opts.get(f"node-health-{c}", default))
+                   for c, default in (("red", "-INFINITY"), ("yellow", "0"), ("green", "0"))}
+    base = char2score(opts.get("node-health-base")) if strategy == "progressive" else 0
+    for node in placer.u.nodes:
+        health = base
+        for key, value in node.attrs.items():
+            if key.startswith("#health"):
+                health = add(health, colours.get(value.lower(), char2score(value)))
+        if health == 0:
+            continue
+        for rsc in placer.u.resources:
+            if rsc.parent is None and not (
+                    health < 0 and is_true(rsc.meta.get("allow-unhealthy-nodes"))):
+                apply_location(placer, rsc.id, ((node.name, health),), first=True)
+
+
+def node_criteria(placer: _Placer) -> None:
+    u = placer.u
+    for rsc in u.primitives:
+        st = u.states[rsc.id]
+        table = placer.tables[rsc.id]
+        if placer.managed[rsc.id] and rsc.stickiness >= 1 and len(st.running_on) == 1:
+            node = st.running_on[0]
+            if u.options.symmetric or node in table:
+                placer._add(table, node, rsc.stickiness)
+    for worker in u.nodes:
+        for rsc in u.primitives:
+            st = u.states[rsc.id]
+            threshold = rsc.migration_threshold
+            if threshold == 0 or st.failure_ignored:
+                continue
+            count, _ = fail_count(rsc, worker, u.options, u.now,
+                                  block_failure=st.block_failure)
+            if count > 0 and threshold - count <= 0:
+                for banned in ban_scope(placer, rsc.id):
+                    placer._add(placer.tables[banned], worker.name, -INF)
+                placer.threshold_bans.setdefault(rsc.id, set()).add(worker.name)
+
+
+def ban_scope(placer: _Placer, rid: str) -> list[str]:
+    """pcmk__threshold_reached bans an anonymous clone instance's whole clone."""
+    if rid not in placer.anonymous:
+        return [rid]
+    top = placer.u.rsc(rid)
+    while top.parent is not None:
+        top = placer.u.rsc(top.parent)
+    return placer.primitives_under(top.id)
+
+
+
+def available_count(u: Unpacked, cons: Constraints, clone: RscConfig) -> int:
+    """Available nodes in the clone's allowed-node table (distribute_children's count)."""
+    if u.options.symmetric:
+        return sum(1 for n in u.nodes if n.available)
+    allowed: set[str] = set()
+    for prim in primitive_members(u, clone.id):
+        allowed.update(node for node, _score, _tag in u.states[prim].locations
+                       if node is not None)
+    for loc in cons.locations:
+        if loc.rsc == clone.id:
+            allowed.update(node for node, _score in loc.scores)
+    return sum(1 for n in u.nodes if n.available and n.name in allowed)
+
+
+def primitive_members(u: Unpacked, rid: str) -> list[str]:
+    rsc = u.rsc(rid)
+    if rsc.kind == "primitive":
+        return [rid]
+    result: list[str] = []
+    for child in rsc.children:
+        result.extend(primitive_members(u, child))
+    return result
