@@ -83,3 +83,25 @@ def test_heal_clears_partition_loss_and_links_set_down(two_nodes: None) -> None:
     assert status["partition"] == [] and status["loss"] == {}
     assert "drop" not in _rules("partition") and "drop" not in _rules("loss")
     assert all(_link_up(node, dev) for node in ("n1", "n2") for dev in ("eth0", "eth1"))
+
+
+def _addresses(node: str, device: str) -> list[str]:
+    shown = subprocess.run(["ip", "-n", f"{NAME}-{node}", "-o", "-4", "addr", "show", device],
+                           capture_output=True, text=True, check=True).stdout
+    return [line.split()[3].split("/")[0] for line in shown.splitlines()]
+
+
+def test_a_killed_node_loses_addresses_its_resources_added(two_nodes: None) -> None:
+    """A node that loses power no longer answers for an IPaddr2 address: the namespace
+    outlives the node's processes, so the lab removes the address itself."""
+    own = _addresses("n2", "eth0")
+    subprocess.run(["ip", "-n", f"{NAME}-n2", "addr", "add", "10.213.60.250/24", "dev",
+                    "eth0"], check=True)
+    assert "10.213.60.250" in _addresses("n2", "eth0")
+    cli("kill", "n2")
+    assert _addresses("n2", "eth0") == own
+    subprocess.run(["ip", "-n", f"{NAME}-n2", "addr", "add", "10.213.60.251/24", "dev",
+                    "eth0"], check=True)
+    cli("start", "n2")  # a boot, too, starts with the configured addresses only
+    assert _addresses("n2", "eth0") == own
+    assert own == ["10.213.60.12"]

@@ -1,0 +1,231 @@
+"""crmd end to end in the namespace lab: three nodes with every daemon, Debian's resource
+agents (IPaddr2 on the lab subnet, Dummy), fence_lab through the lab's power switch, a
+configuration made live with our cibadmin. Every scenario waits for conditions (never
+sleeps for readiness) and judges by Pacemaker's crm_simulate on the live CIB and by every
+node's lrmd, sampled throughout by the auditor (lab.audit): no unique resource may ever run
+on two nodes, whatever the CIB says.
+
+The first test (placement after configuration) is the representative of the default CI
+slice; the fault scenarios are slow. They share one lab, and each leaves it whole again
+(every node up, healed, settled) for the next. Needs root, iproute2, nftables, util-linux,
+the installed console scripts and Debian's Pacemaker tools; skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import time
+from collections.abc import Iterator
+
+import pytest
+from crm_lab import BIN, SETTLE_TIMEOUT, CrmLab
+from lab_names import lab_name
+
+from lab.audit import placement
+from tests.oracle import pacemaker_tool
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.oracle,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the namespace lab needs root"),
+    pytest.mark.skipif(
+        not all(shutil.which(tool) for tool in ("ip", "nft", "unshare", "nsenter")),
+        reason="needs iproute2, nftables and util-linux (unshare, nsenter)"),
+    pytest.mark.skipif(pacemaker_tool("crm_simulate") is None or pacemaker_tool("crm_mon")
+                       is None, reason="Debian's crm_simulate and crm_mon are the oracle"),
+    pytest.mark.skipif(not (BIN / "hacluster").exists() or not (BIN / "cibadmin").exists(),
+                       reason="console scripts not installed (pip install -e .)"),
+    pytest.mark.skipif(importlib.util.find_spec("crmd.service") is None,
+                       reason="the crmd daemon (crmd/service.py) does not exist yet"),
+]
+
+NAME = lab_name("hce2e")
+NODES = ("n1", "n2", "n3")
+SERVICE_IP = "10.213.60.200"  # on link 0's subnet (lab.layout), no node owns it
+
+RESOURCES = {
+    "web-ip": ('<primitive id="web-ip" class="ocf" provider="heartbeat" type="IPaddr2">'
+               '<instance_attributes id="web-ip-ia">'
+               f'<nvpair id="web-ip-ip" name="ip" value="{SERVICE_IP}"/>'
+               '<nvpair id="web-ip-mask" name="cidr_netmask" value="24"/>'
+               '</instance_attributes><operations>'
+               '<op id="web-ip-mon" name="monitor" interval="10s"/></operations></primitive>'),
+    "web-data": ('<primitive id="web-data" class="ocf" provider="heartbeat" type="Dummy">'
+                 '<operations><op id="web-data-mon" name="monitor" interval="10s"/>'
+                 '</operations></primitive>'),
+}
+GROUP = f'<group id="web">{RESOURCES["web-ip"]}{RESOURCES["web-data"]}</group>'
+
+
+def _dummy(rid: str, interval: str = "10s", meta: str = "") -> str:
+    meta_xml = (f'<meta_attributes id="{rid}-meta">{meta}</meta_attributes>' if meta else "")
+    return (f'<primitive id="{rid}" class="ocf" provider="heartbeat" type="Dummy">{meta_xml}'
+            f'<operations><op id="{rid}-mon" name="monitor" interval="{interval}" '
+            'on-fail="restart"/></operations></primitive>')
+
+
+PRIMITIVES = [
+    _dummy("db"),
+    _dummy("cache"),
+    _dummy("report", "2s", '<nvpair id="report-mt" name="migration-threshold" value="2"/>'),
+]
+CONSTRAINTS = [
+    '<rsc_location id="loc-db" rsc="db" node="n1" score="100"/>',
+    '<rsc_location id="loc-web" rsc="web" node="n2" score="50"/>',
+    '<rsc_colocation id="col-cache-db" rsc="cache" with-rsc="db" score="INFINITY"/>',
+    '<rsc_order id="ord-db-cache" first="db" then="cache" kind="Mandatory"/>',
+    '<rsc_colocation id="col-report-web" rsc="report" with-rsc="web" score="-INFINITY"/>',
+    '<rsc_order id="ord-web-report" first="web" then="report" kind="Optional"/>',
+]
+UNIQUE = frozenset({"web-ip", "web-data", "db", "cache", "report"})
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[CrmLab]:
+    crm = CrmLab(NAME)
+    crm.lab("down")
+    try:
+        crm.ok("up", "--nodes", "3", "--wait", "60", timeout=180)
+        crm.resources = set(UNIQUE)
+        crm.start_sampling(UNIQUE)
+        crm.wait_settled("n1")  # the DC is idle before anything is configured
+        crm.property("n1", "no-quorum-policy", "stop")
+        crm.create("n1", "resources", GROUP)
+        for primitive in PRIMITIVES:
+            crm.create("n2", "resources", primitive)
+        for constraint in CONSTRAINTS:
+            crm.create("n3", "constraints", constraint)
+        yield crm
+        crm.check_no_double_run()
+    finally:
+        crm.stop_sampling()
+        crm.lab("down")
+
+
+def where(crm: CrmLab) -> dict[str, set[str]]:
+    assert crm.sampler is not None
+    return placement(crm.sampler.wait_rounds(1))
+
+
+def starts(crm: CrmLab) -> dict[str, dict[str, int]]:
+    """{node: {resource: call id of its start}} as the lrmds say now."""
+    assert crm.sampler is not None
+    return crm.sampler.wait_rounds(1)
+
+
+def restore(crm: CrmLab) -> None:
+    """Heal, power every node on, wait until all settled again (for the next scenario)."""
+    crm.ok("heal")
+    for node in NODES:
+        crm.ok("start", node)
+    crm.wait_settled("n1")
+
+
+def test_everything_starts_where_the_policy_engine_says(cluster: CrmLab) -> None:
+    the_plan = cluster.wait_settled("n1")
+    assert set(the_plan.placement) >= UNIQUE, the_plan.placement
+    placed = where(cluster)
+    assert placed["web-ip"] == placed["web-data"], "the group's members run together"
+    assert placed["cache"] == placed["db"], "colocation cache with db"
+    assert not placed["report"] & placed["web-ip"], "report is kept away from web"
+    cluster.check_cib_matches_lrmds("n2")
+    cluster.check_no_double_run()
+
+
+@pytest.mark.slow
+def test_failing_monitor_restarts_then_moves_at_migration_threshold(cluster: CrmLab) -> None:
+    cluster.wait_settled("n1")
+    (first_node,) = where(cluster)["report"]
+    for failure in (1, 2):
+        state_file = cluster.dummy_state_file(first_node, "report")
+        assert state_file.exists()
+        state_file.unlink()  # the agent's monitor now says "not running" (rc 7)
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while fail_count(cluster, first_node, "report") < failure:
+            assert time.monotonic() < deadline, "the fail count never rose"
+            time.sleep(0.2)
+        cluster.wait_settled("n1")
+        now = where(cluster)["report"]
+        if failure == 1:
+            assert now == {first_node}, "on-fail=restart keeps it where it was"
+        else:
+            assert first_node not in now, "migration-threshold=2 moves it away"
+    mon = cluster.tool("n1", "crm_mon", "-1", "-f")
+    assert "report" in mon.stdout and "fail-count=2" in mon.stdout, mon.stdout
+    cluster.tool("n1", "crm_resource", "--cleanup", "-r", "report")
+    cluster.wait_settled("n1")
+    cluster.check_no_double_run()
+
+
+def fail_count(crm: CrmLab, node: str, resource: str) -> int:
+    """The fail count of `resource` on `node` in the status section (monitor failures)."""
+    from lxml import etree
+
+    root = etree.fromstring(crm.cibadmin("n1", "-Q", "-o", "status").encode())
+    values = root.xpath(f"//node_state[@uname='{node}']//nvpair"
+                        f"[starts-with(@name, 'fail-count-{resource}#')]/@value")
+    return sum(int(str(v)) if str(v) != "INFINITY" else 1_000_000 for v in values)
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_group_node_fences_it_and_moves_the_group(cluster: CrmLab) -> None:
+    cluster.wait_settled("n1")
+    (victim,) = where(cluster)["web-data"]
+    survivor = next(n for n in NODES if n != victim)
+    cluster.ok("kill", victim)
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while True:  # fenced: the survivors' fencing history has the victim's reboot
+        history = cluster.lab("exec", survivor, "stonith_admin", "--history", victim)
+        if "success" in history.stdout.lower() or "successful" in history.stdout.lower():
+            break
+        assert time.monotonic() < deadline, f"{victim} was never fenced: {history.stdout}"
+        time.sleep(0.2)
+    cluster.wait_settled(survivor)
+    moved = where(cluster)["web-data"]
+    assert moved and victim not in moved and where(cluster)["web-ip"] == moved
+    restore(cluster)
+    cluster.check_no_double_run()
+
+
+@pytest.mark.slow
+def test_kill_of_the_dc_elects_another_and_restarts_nothing_needless(cluster: CrmLab) -> None:
+    cluster.wait_settled("n1")
+    dc = cluster.dc("n1")
+    assert dc is not None
+    before = starts(cluster)
+    cluster.ok("kill", dc)
+    survivor = next(n for n in NODES if n != dc)
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while (new_dc := cluster.dc(survivor)) in (None, dc):
+        assert time.monotonic() < deadline, "no new DC"
+        time.sleep(0.2)
+    cluster.wait_settled(survivor)
+    after = starts(cluster)
+    for node, running in before.items():
+        if node == dc:
+            continue
+        for resource, call_id in running.items():
+            assert after.get(node, {}).get(resource) == call_id, \
+                f"{resource} on {node} was restarted (call {call_id} -> " \
+                f"{after.get(node, {}).get(resource)}) though its node survived"
+    assert new_dc != dc
+    restore(cluster)
+    cluster.check_no_double_run()
+
+
+@pytest.mark.slow
+def test_partition_2_1_minority_stops_majority_fences_and_runs_all(cluster: CrmLab) -> None:
+    cluster.wait_settled("n1")
+    minority = "n3"
+    cluster.ok("partition", "n1,n2", minority)
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while starts(cluster).get(minority):  # stopped (no quorum) or fenced: nothing runs
+        assert time.monotonic() < deadline, f"{minority} still runs {starts(cluster)}"
+    the_plan = cluster.wait_settled("n1")
+    assert all(minority not in nodes for nodes in the_plan.placement.values())
+    assert set(where(cluster)) >= UNIQUE, "the majority runs everything"
+    restore(cluster)
+    cluster.check_no_double_run()
+    cluster.check_cib_matches_lrmds("n1")
