@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -105,3 +106,20 @@ def test_a_killed_node_loses_addresses_its_resources_added(two_nodes: None) -> N
     cli("start", "n2")  # a boot, too, starts with the configured addresses only
     assert _addresses("n2", "eth0") == own
     assert own == ["10.213.60.12"]
+
+
+def test_debian_dummy_keeps_its_state_in_the_nodes_own_run(two_nodes: None) -> None:
+    """Debian's Dummy writes /run/resource-agents/Dummy-<id>.state (HA_RSCTMP): each node
+    boots with that directory in its private /run, and another node does not see it."""
+    agent = "/usr/lib/ocf/resource.d/heartbeat/Dummy"
+    if not Path(agent).exists():
+        pytest.skip("Debian's resource-agents is not installed")
+
+    def dummy(node: str, action: str) -> int:
+        script = f"OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=probe-dummy {agent} {action}"
+        result = CliRunner().invoke(lab, ["--name", NAME, "exec", node, "sh", "-c", script])
+        return result.exit_code
+
+    assert dummy("n1", "start") == 0
+    assert dummy("n1", "monitor") == 0
+    assert dummy("n2", "monitor") == 7  # OCF_NOT_RUNNING: n2's /run is its own
