@@ -72,7 +72,7 @@ class ControllerCluster:
     """The nodes of a CIB's `nodes` section, every daemon on each, one simulation."""
 
     def __init__(self, cib: Path | bytes, *, stonith: bool = False,
-                 results_from_cib: bool = False, seed: int = 1, keepalive: float = 0.2,
+                 results_from_cib: bool = True, seed: int = 1, keepalive: float = 0.2,
                  deadtime: float = 1.0, timing: ControllerTiming | None = None) -> None:
         self.settings = ControllerSettings(cluster_cib(cib, stonith=stonith),
                                            results_from_cib=results_from_cib)
