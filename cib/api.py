@@ -173,4 +173,5 @@ def seed_store(state_dir: str | Path, cib_text: bytes) -> None:
 
 
 __all__ = ["API", "DIFF_TOPIC", "PEER_CHANNEL", "CibClient", "CibDiff", "CibReply", "Query",
-           "Write", "ctl_address", "open_peer_frame", "peer_frame", "pub_address", "seed_store"]
+           "WireRequest", "Write", "ctl_address", "open_peer_frame", "peer_frame", "pub_address",
+           "seed_store"]

@@ -5,7 +5,8 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
 - ccm's `MembershipChanged` (and the answer to a first query) -> `ViewChanged`. ccm names
   members only; node ids are their rank in name order, which keeps `choose_master`'s
   "lowest id" stable across views (the lowest name wins).
-- heartbeat channel ``cib``: peer frames (`cib.api.peer_frame`) in and out, in order.
+- heartbeat channel ``cib`` (`messaging.peer_channel`): peer frames (`cib.api.peer_frame`)
+  in and out, in order; ccm's views through `follow_membership`.
 - the IPC `Server` (`cib.api`): `Query` answered at once from the local replica; `Write`
   fed as `ClientWrite`, answered when the core emits its `Acknowledge`.
 - `PersistCib` -> `CibStore.save` (atomic, signed, backed up), then the change is
@@ -19,7 +20,6 @@ cluster's better copy replaces it at the first view. Socket permissions are the 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from pathlib import Path
 from typing import Any
@@ -49,13 +49,10 @@ from messaging.daemon import DaemonHost
 from messaging.effects import Client, Node, Send
 from messaging.envelope import CIB_MAX_FRAME
 from messaging.errors import HAError, InternalError, RemoteProtocolError
-from messaging.heartbeat.api import AsyncHeartbeatClient, MessageReceived
 from messaging.ipc import Publisher, Server
 from messaging.logs import get_logger
-from messaging.membership import AsyncCcmClient, MembershipChanged
+from messaging.peer_channel import PeerChannel, follow_membership
 from messaging.runtime import AsyncioScheduler, Runner
-
-SEND_QUEUE = 10000
 
 
 def view_members(members: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
@@ -90,8 +87,8 @@ class CibService:
         self.publisher = Publisher(pub_address(state_dir), API, max_frame=CIB_MAX_FRAME)
         self.runner = Runner(self.core, AsyncioScheduler(), send=self._send, log=self.log,
                              handlers={PersistCib: self._persist, Acknowledge: self._ack})
-        self.heartbeat = AsyncHeartbeatClient(state_dir)
-        self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(SEND_QUEUE)
+        self.peers = PeerChannel(state_dir, node, PEER_CHANNEL, open_frame=open_peer_frame,
+                                 on_message=self._peer_message, log=self.log)
         self._writes: dict[str, Client] = {}
         self._ids = itertools.count(1)
         self.host = DaemonHost(self.log)
@@ -146,56 +143,10 @@ class CibService:
     def _send(self, effect: Send) -> None:
         if not isinstance(effect.destination, Node):
             raise InternalError(f"the cib core sends only to nodes: {effect!r}")
-        try:
-            self._outbox.put_nowait((effect.destination.name, peer_frame(effect.message)))
-        except asyncio.QueueFull:
-            self.log.warning("peer_queue_full", peer=effect.destination.name)
+        self.peers.send(effect.destination, peer_frame(effect.message))
 
-    async def _sender(self) -> None:
-        while True:
-            node, payload = await self._outbox.get()
-            try:
-                await self.heartbeat.send_message(Node(node), PEER_CHANNEL, payload)
-            except HAError as error:  # the core's timers and resyncs recover
-                self.log.warning("heartbeat_send_failed", peer=node, error=str(error))
-
-    async def _receiver(self) -> None:
-        subscriber = AsyncHeartbeatClient(self.state_dir).subscribe((b"message",))
-        try:
-            while True:
-                event = await subscriber.recv()
-                if not isinstance(event, MessageReceived) or event.channel != PEER_CHANNEL \
-                        or event.src == self.node:
-                    continue
-                try:
-                    message = open_peer_frame(event.payload)
-                except RemoteProtocolError as error:
-                    self.log.warning("bad_peer_message", peer=event.src, error=str(error))
-                    continue
-                self.runner.feed(PeerMessage(self.runner.monotonic(), event.src, message))
-        finally:
-            subscriber.close()
-
-    async def _membership(self) -> None:
-        ccm = AsyncCcmClient(self.state_dir)
-        subscriber = ccm.subscribe()
-        try:
-            while True:
-                try:
-                    status = await ccm.query()
-                except HAError:
-                    status = None
-                if status is not None and status.view_id:
-                    self._view(status.view_id, tuple(status.members))
-                    break
-                await asyncio.sleep(0.2)  # ccm not up yet: poll its query, not a readiness wait
-            while True:
-                event = await subscriber.recv()
-                if isinstance(event, MembershipChanged):
-                    self._view(event.view_id, event.members)
-        finally:
-            subscriber.close()
-            ccm.close()
+    def _peer_message(self, sender: str, message: Any) -> None:
+        self.runner.feed(PeerMessage(self.runner.monotonic(), sender, message))
 
     def _view(self, view_id: int, members: tuple[str, ...]) -> None:
         if view_id == self.core.view:
@@ -206,10 +157,10 @@ class CibService:
     async def run(self) -> None:
         self.host.socket(self.server)
         self.host.socket(self.publisher)
-        for task in (self.server.serve, self._sender, self._receiver, self._membership):
-            self.host.task(task)
+        self.host.task(self.server.serve)
+        self.host.task(lambda: follow_membership(self.state_dir, self._view))
+        self.peers.attach(self.host)
         self.host.closing(self.runner)
-        self.host.closing(self.heartbeat)
         self.log.info("cib_started", version=list(self.core.version))
         await self.host.run()
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from cib.model import FEATURE_SET
+
 from .layout import NODE_PDU_SOCKET, LabSpec
 
 
@@ -24,7 +26,9 @@ def _nvpair(parent: etree._Element, prefix: str, name: str, value: str) -> None:
 
 def cib_xml(spec: LabSpec, pdu_socket: str = NODE_PDU_SOCKET) -> bytes:
     """A minimal Pacemaker-schema CIB with stonith-enabled=true and a fence_lab device."""
-    root = etree.Element("cib", {"validate-with": "pacemaker-3.9", "crm_feature_set": "3.17.4",
+    # the CIB manager's feature set: Debian's Pacemaker 2.1.5 tools refuse to write a CIB
+    # file of a newer one ("Protocol not supported")
+    root = etree.Element("cib", {"validate-with": "pacemaker-3.9", "crm_feature_set": FEATURE_SET,
                                  "epoch": "1", "num_updates": "0", "admin_epoch": "0"})
     config = etree.SubElement(root, "configuration")
     options = etree.SubElement(etree.SubElement(config, "crm_config"), "cluster_property_set",

@@ -3,12 +3,12 @@
 Run as ``python -m lab.holder NODE DIR`` by `lab.netns` inside
 ``unshare --pid --fork --mount-proc --uts --mount`` in the node's network namespace. It
 sets the hostname to NODE (so `uname -n` is the node name), mounts fresh tmpfs on /run
-(with /run/resource-agents, Debian's HA_RSCTMP, in it) and /dev/shm, bind-mounts DIR/etc
-over /etc/ha.d and DIR/state over /var/lib/hacluster (so a
-node's tools find their files at the default paths, and its ipc sockets never collide with
-another node's), binds the lab's PDU directory (DIR/../pdu) on /run/hacluster-pdu, writes
-DIR/ready and then only reaps children. Killing this process with
-SIGKILL kills everything in the node at once: the kernel's rule for a PID namespace's init.
+(with an empty /run/resource-agents, as tmpfiles.d makes at boot) and /dev/shm, bind-mounts
+DIR/etc over /etc/ha.d and DIR/state over /var/lib/hacluster (so a node's tools find their
+files at the default paths, and its ipc sockets never collide with another node's), binds
+the lab's PDU directory (DIR/../pdu) on /run/hacluster-pdu, writes DIR/ready and then only
+reaps children. Killing this process with SIGKILL kills everything in the node at once: the
+kernel's rule for a PID namespace's init.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 MOUNTS = (("etc", "/etc/ha.d"), ("state", "/var/lib/hacluster"))
 PDU_MOUNT = "/run/hacluster-pdu"  # lab.layout.NODE_PDU_DIR
-RESOURCE_AGENTS_RUN = "/run/resource-agents"  # HA_RSCTMP of Debian's resource-agents
+RSCTMP = "/run/resource-agents"  # HA_RSCTMP of the OCF agents
 
 
 def _mount(*args: str) -> None:
@@ -35,9 +35,9 @@ def prepare(node: str, directory: Path) -> None:
     _mount("--make-rprivate", "/")
     _mount("-t", "tmpfs", "-o", "mode=0755,size=64m", "tmpfs", "/run")
     _mount("-t", "tmpfs", "-o", "mode=1777,size=64m", "tmpfs", "/dev/shm")
-    # What Debian's tmpfiles.d for resource-agents creates at boot: agents keep their state
-    # files there (Dummy's default state path), so a fresh /run must have it.
-    Path(RESOURCE_AGENTS_RUN).mkdir(mode=0o755, exist_ok=True)
+    # what systemd-tmpfiles creates at boot from resource-agents' tmpfiles.d: agents keep
+    # their state there (Debian's Dummy cannot start without it)
+    Path(RSCTMP).mkdir(mode=0o755, parents=True, exist_ok=True)
     for sub, target in MOUNTS:
         Path(target).mkdir(parents=True, exist_ok=True)
         _mount("--bind", str(directory / sub), target)

@@ -4,7 +4,7 @@ Other daemons of the same node (ccm first) import only this module. The heartbea
 daemon of a node binds, inside the node's state directory:
 
 - ``ipc://<state_dir>/heartbeat.pub`` (`messaging.ipc.Publisher`): topic
-  ``status``, ``message`` or ``table`` and an event envelope. Events:
+  ``status``, ``message/<channel>`` or ``table`` and an event envelope. Events:
   `NodeStatusChanged`, `MessageReceived` and, every few seconds and after each status
   change, a full `NodeTable`.
 - ``ipc://<state_dir>/heartbeat.ctl`` (`messaging.ipc.Server`). Requests `SendMessage` ->
@@ -43,7 +43,8 @@ __all__ = [
     "BROADCAST", "IPC", "TOPIC_MESSAGE", "TOPIC_STATUS", "TOPIC_TABLE", "Ack",
     "AsyncHeartbeatClient", "Counters", "HeartbeatClient", "HeartbeatEvent", "LinkState",
     "MessageReceived", "NodeInfo", "NodeState", "NodeStatusChanged", "NodeTable",
-    "QueryCounters", "QueryNodes", "SendMessage", "ctl_endpoint", "pub_endpoint", "topic_of",
+    "QueryCounters", "QueryNodes", "SendMessage", "ctl_endpoint", "message_topic",
+    "pub_endpoint", "topic_of",
 ]
 
 IPC = protocol("heartbeat")
@@ -53,6 +54,13 @@ CTL_NAME = "heartbeat.ctl"
 
 TOPIC_STATUS = b"status"
 TOPIC_MESSAGE = b"message"
+
+
+def message_topic(channel: str) -> bytes:
+    """The PUB topic of messages on one channel: ``message/<channel>``. zmq matches topic
+    prefixes, so a subscriber of `TOPIC_MESSAGE` still gets every channel while a daemon
+    that subscribes to its own channel's topic never decodes anybody else's traffic."""
+    return TOPIC_MESSAGE + b"/" + channel.encode()
 TOPIC_TABLE = b"table"
 
 
@@ -180,7 +188,7 @@ def topic_of(event: Any) -> bytes:
     if isinstance(event, NodeStatusChanged):
         return TOPIC_STATUS
     if isinstance(event, MessageReceived):
-        return TOPIC_MESSAGE
+        return message_topic(event.channel)
     return TOPIC_TABLE
 
 

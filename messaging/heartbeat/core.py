@@ -32,12 +32,12 @@ from messaging.config import HaConfig, check_node_name
 from messaging.effects import ArmTimer, Log, Persist, Publish, TimerFired
 from messaging.heartbeat.api import (
     BROADCAST,
-    TOPIC_MESSAGE,
     TOPIC_STATUS,
     MessageReceived,
     NodeState,
     NodeStatusChanged,
     NodeTable,
+    message_topic,
 )
 from messaging.heartbeat.events import (
     Address,
@@ -238,7 +238,7 @@ class HeartbeatCore:
 
     def _deliver(self, src: str, generation: int, delivery: Delivery) -> Publish:
         self.counters["messages.delivered"] += 1
-        return Publish(TOPIC_MESSAGE.decode(), MessageReceived(
+        return Publish(message_topic(delivery.channel).decode(), MessageReceived(
             src, delivery.channel, delivery.payload, generation, delivery.broadcast))
 
     # ----------------------------------------------------------------- receiving

@@ -29,7 +29,7 @@ def test_flipped_byte_is_set_aside_at_daemon_start(tmp_path: Path) -> None:
         assert list((tmp_path / "cib").glob("cib.xml.corrupt-*"))
     finally:
         service.runner.close()
-        service.heartbeat.close()
+        service.peers.close()
 
 
 def test_nothing_usable_starts_from_version_zero(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_nothing_usable_starts_from_version_zero(tmp_path: Path) -> None:
         assert list((tmp_path / "cib").glob("cib.xml.corrupt-*"))
     finally:
         service.runner.close()
-        service.heartbeat.close()
+        service.peers.close()
 
 
 def test_lab_seed_is_a_valid_signed_store(tmp_path: Path) -> None:

@@ -1,0 +1,126 @@
+"""One daemon's conversation with its peers on other nodes, over the local heartbeat.
+
+Every cluster daemon above heartbeat (cib, attrd, stonithd, crmd) talks to its twins on the
+other nodes the same way, so the plumbing lives here once:
+
+* `PeerChannel.send(destination, payload)` queues a frame for `Node(name)` or `ALL_NODES`;
+  one task hands the frames to heartbeat in order (heartbeat then delivers them reliably,
+  in order, exactly once per sender generation), so a slow control socket never blocks the
+  daemon's loop. A full queue refuses the frame (`send` returns False) instead of growing
+  without bound; the daemon's core recovers through its own timers and resyncs.
+* the receiving task subscribes to heartbeat's ``message/<channel>`` topic only, drops our
+  own broadcasts coming back, opens each payload with the daemon's `open_frame` and hands
+  `(sender, message)` to `on_message`. A frame that does not open is logged and dropped:
+  one bad peer never stops the channel.
+* `follow_membership(state_dir, on_view)` feeds ccm's views: the current one by query (ccm
+  publishes a view only when it changes, so a daemon starting late would otherwise wait),
+  then every published `MembershipChanged`.
+
+Invariants: frames leave in the order `send` accepted them; `on_message` never sees a
+frame from this node or from another channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from messaging.effects import AllNodes, Node
+from messaging.errors import HAError, RemoteProtocolError
+from messaging.heartbeat.api import AsyncHeartbeatClient, MessageReceived, message_topic
+from messaging.membership import AsyncCcmClient, MembershipChanged
+
+SEND_QUEUE = 10000
+CCM_POLL_S = 0.2  # ccm not answering yet: ask again (a retry interval, not a readiness wait)
+
+__all__ = ["SEND_QUEUE", "PeerChannel", "follow_membership"]
+
+
+class PeerChannel:
+    """Ordered sends and filtered receipt of one heartbeat channel."""
+
+    def __init__(self, state_dir: Path, node: str, channel: str, *,
+                 open_frame: Callable[[bytes], Any],
+                 on_message: Callable[[str, Any], None], log: Any,
+                 queue_size: int = SEND_QUEUE) -> None:
+        self.state_dir, self.node, self.channel = Path(state_dir), node, channel
+        self.open_frame, self.on_message, self.log = open_frame, on_message, log
+        self._client = AsyncHeartbeatClient(self.state_dir)
+        self._queue: asyncio.Queue[tuple[Node | AllNodes, bytes]] = asyncio.Queue(queue_size)
+
+    def send(self, destination: Node | AllNodes, payload: bytes) -> bool:
+        """Queue one frame; False when the queue is full (the frame is dropped)."""
+        try:
+            self._queue.put_nowait((destination, payload))
+        except asyncio.QueueFull:
+            self.log.warning("peer_queue_full", channel=self.channel, peer=str(destination))
+            return False
+        return True
+
+    def attach(self, host: Any) -> None:
+        """Run the sender and receiver on `host` (a `messaging.daemon.DaemonHost`), and
+        close the heartbeat client when it stops."""
+        host.task(self.sender)
+        host.task(self.receiver)
+        host.closing(self)
+
+    async def sender(self) -> None:
+        while True:
+            destination, payload = await self._queue.get()
+            try:
+                await self._client.send_message(destination, self.channel, payload)
+            except HAError as error:
+                self.log.warning("heartbeat_send_failed", channel=self.channel,
+                                 peer=str(destination), error=str(error))
+
+    async def receiver(self) -> None:
+        subscriber = AsyncHeartbeatClient(self.state_dir).subscribe(
+            (message_topic(self.channel),))
+        try:
+            while True:
+                event = await subscriber.recv()
+                if not isinstance(event, MessageReceived) or event.channel != self.channel \
+                        or event.src == self.node:
+                    continue
+                try:
+                    message = self.open_frame(event.payload)
+                except RemoteProtocolError as error:
+                    self.log.warning("bad_peer_message", channel=self.channel,
+                                     peer=event.src, error=str(error))
+                    continue
+                self.on_message(event.src, message)
+        finally:
+            subscriber.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+
+async def follow_membership(state_dir: Path,
+                            on_view: Callable[[int, tuple[str, ...]], None]) -> None:
+    """Call `on_view(view_id, members)` with ccm's current view, then with every change.
+
+    Runs until cancelled. Views may repeat (the query and the first published event can
+    carry the same view): callers ignore a view id they already have.
+    """
+    ccm = AsyncCcmClient(state_dir)
+    subscriber = ccm.subscribe()
+    try:
+        while True:
+            try:
+                status = await ccm.query()
+            except HAError:
+                status = None
+            if status is not None and status.view_id:
+                on_view(status.view_id, tuple(status.members))
+                break
+            await asyncio.sleep(CCM_POLL_S)
+        while True:
+            event = await subscriber.recv()
+            if isinstance(event, MembershipChanged):
+                on_view(event.view_id, tuple(event.members))
+    finally:
+        subscriber.close()
+        ccm.close()
