@@ -6,9 +6,10 @@ live with our cibadmin, judged by Debian's crm_simulate and by every node's lrmd
   that node's state directory), the live CIB saved to a file.
 - `plan(path)`: Debian's crm_simulate on a saved CIB: the actions it would still take and
   where every resource runs once they are done.
-- `CrmLab.wait_settled`: the condition every scenario waits for (never a sleep): a DC is
-  named in the CIB, crm_simulate plans nothing more for the live CIB, and what the lrmds
-  run (sampled, `lab.audit_live`) is exactly where crm_simulate places every resource.
+- `CrmLab.wait_settled`: the condition every scenario waits for (never a sleep): one idle
+  DC agreed by the partition's controllers (their control sockets, `lab.cli.idle_dc`),
+  crm_simulate plans nothing more for the DC's live CIB, and what the lrmds run (sampled,
+  `lab.audit_live`) is exactly where crm_simulate places every configured resource.
 - `CrmLab.check_cib_matches_lrmds`: the CIB's view (Debian's crm_mon on the live CIB)
   against the lrmds' truth, at the end of a scenario.
 """
@@ -165,11 +166,19 @@ class CrmLab:
         return Path(f"/proc/{pid}/root/run/resource-agents/Dummy-{resource}.state")
 
     # -- conditions --------------------------------------------------------------------
-    def settled(self, node: str) -> tuple[bool, str, Plan | None]:
-        """(settled?, why not, the plan) for `node`'s view of the cluster right now."""
-        if self.dc(node) is None:
-            return False, "no DC in the CIB", None
-        the_plan = plan(self.save_cib(node))
+    def idle_dc(self, members: list[str]) -> str | None:
+        """The DC when exactly `members` form one view, every controller among them names
+        it, it is idle (S_IDLE, no transition) and the others have joined (lab.cli)."""
+        from lab.cli import idle_dc
+
+        return idle_dc(self.nodes.state(), sorted(members))
+
+    def settled(self, members: list[str]) -> tuple[bool, str, Plan | None]:
+        """(settled?, why not, the plan) of the partition made of `members` right now."""
+        dc = self.idle_dc(members)
+        if dc is None:
+            return False, f"no idle DC agreed by {sorted(members)}", None
+        the_plan = plan(self.save_cib(dc))
         if the_plan.actions:
             return False, f"crm_simulate still plans {list(the_plan.actions)}", the_plan
         assert self.sampler is not None, "start_sampling first"
@@ -177,19 +186,22 @@ class CrmLab:
         problems = placement_differences(the_plan.placement, truth, self.resources)
         return not problems, "; ".join(problems), the_plan
 
-    def wait_settled(self, node: str, timeout: float = SETTLE_TIMEOUT) -> Plan:
-        """Until `settled(node)`; fails with the last reason after `timeout`."""
+    def wait_settled(self, members: list[str] | None = None,
+                     timeout: float = SETTLE_TIMEOUT) -> Plan:
+        """Until `settled(members)` (default: every running node); fails with the last
+        reason after `timeout`."""
         deadline = time.monotonic() + timeout
         why = ""
         while time.monotonic() < deadline:
+            group = members if members is not None else sorted(self.nodes.running())
             try:
-                ok, why, the_plan = self.settled(node)
+                ok, why, the_plan = self.settled(group)
             except AssertionError as error:  # a cibadmin that could not answer yet
                 ok, why, the_plan = False, str(error), None
             if ok and the_plan is not None:
                 return the_plan
             time.sleep(0.2)  # poll interval of a condition, not a readiness guess
-        raise AssertionError(f"not settled on {node} after {timeout}s: {why}")
+        raise AssertionError(f"not settled after {timeout}s: {why}")
 
     def check_no_double_run(self) -> None:
         runs = self.audit.double_runs()
