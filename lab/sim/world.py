@@ -320,12 +320,10 @@ class Simulation:
                                      effect.event))
         node = self.nodes[ctx.node]
         for other in node.daemons.values():
-            translate = other.spec.subscriptions.get(effect.topic)
-            if translate is None:
-                continue
-            for event in translate(other, effect.event):
-                self.deliver(ctx.node, other.spec.name, _constant(event), self.now,
-                             node.incarnation)
+            for translate in _subscribed(other.spec.subscriptions, effect.topic):
+                for event in translate(other, effect.event):
+                    self.deliver(ctx.node, other.spec.name, _constant(event), self.now,
+                                 node.incarnation)
 
     def reply(self, ctx: DaemonContext, client: Any, message: Any) -> None:
         token = client.token if isinstance(client, Client) else str(client)
@@ -372,3 +370,10 @@ def destination_name(destination: Any) -> str:
     if isinstance(destination, AllNodes):
         return BROADCAST
     raise InternalError(f"Send to {destination!r}: not a Node or ALL_NODES")
+
+
+def _subscribed(subscriptions: Mapping[str, Translate], topic: str) -> list[Translate]:
+    """The translations subscribed to `topic`, matched as zmq matches a SUB socket's
+    subscriptions: by prefix ("message" receives heartbeat's "message/ccm")."""
+    return [translate for prefix, translate in subscriptions.items()
+            if topic.startswith(prefix)]
