@@ -10,9 +10,10 @@ Invariants and the reasoning behind them:
   promote, demote or migrate_from that succeeded, or a probe that found it running (rc 0 or
   8), and no recurring monitor reported it stopped or failed since. A failed start or stop
   is "unknown", not running: the auditor must never cry double run without proof.
-- An instance is (node, resource, call id of that last operation): the same call id in two
-  samples means the resource ran without interruption between them (any stop or restart
-  would have taken a new call id).
+- An instance is (node, resource, `Instance` of that last operation: its call id and when it
+  ran): the same instance in two samples means the resource ran without interruption
+  between them (any stop or restart takes a new call id; a restarted lrmd counts call ids
+  from 1 again, so the time the operation ran tells its instances apart).
 - A sample is an answer received some time in [sent, received]; the instance certainly ran
   from the first answer's `received` to the last answer's `sent`. Two instances of one
   resource on different nodes whose certain intervals overlap are a double run. A move
@@ -30,6 +31,7 @@ from typing import Protocol
 RUNNING_ACTIONS = frozenset({"start", "promote", "demote", "migrate_from"})
 RUNNING_RCS = frozenset({0, 8})  # OCF_SUCCESS, OCF_RUNNING_PROMOTED
 STATUS_DONE = 0  # lrmd's OpStatus.DONE: the agent ran to completion
+Instance = tuple[int, float]  # (call id, last_run) of the operation proving it runs
 
 
 class OpRecord(Protocol):
@@ -57,12 +59,13 @@ def _proves_running(last: OpRecord) -> bool:
     return last.action in RUNNING_ACTIONS or (last.action == "monitor" and last.interval_ms == 0)
 
 
-def running_instances(records: Iterable[OpRecord]) -> dict[str, int]:
-    """{resource: call id of the operation proving it runs} from one lrmd's history."""
+def running_instances(records: Iterable[OpRecord]) -> dict[str, Instance]:
+    """{resource: (call id, last_run) of the operation proving it runs} from one lrmd's
+    history."""
     by_resource: dict[str, list[OpRecord]] = {}
     for record in records:
         by_resource.setdefault(record.resource, []).append(record)
-    running: dict[str, int] = {}
+    running: dict[str, Instance] = {}
     for resource, history in by_resource.items():
         one_shot = [r for r in history if r.interval_ms == 0 and r.action != "cancel"]
         if not one_shot:
@@ -73,7 +76,7 @@ def running_instances(records: Iterable[OpRecord]) -> dict[str, int]:
             and (r.status != STATUS_DONE or r.rc not in RUNNING_RCS)
             for r in history)
         if _proves_running(last) and not stopped_since:
-            running[resource] = last.call_id
+            running[resource] = (last.call_id, last.last_run)
     return running
 
 
@@ -107,18 +110,19 @@ class DoubleRunAudit:
     """
 
     unique: frozenset[str] | None = None
-    _intervals: dict[tuple[str, str, int], _Interval] = field(default_factory=dict)
+    _intervals: dict[tuple[str, str, Instance], _Interval] = field(default_factory=dict)
     samples: int = 0
-    starts: dict[tuple[str, str], set[int]] = field(default_factory=dict)
+    starts: dict[tuple[str, str], set[Instance]] = field(default_factory=dict)
 
-    def add(self, node: str, sent: float, received: float, running: Mapping[str, int]) -> None:
+    def add(self, node: str, sent: float, received: float,
+            running: Mapping[str, Instance]) -> None:
         """What `node`'s lrmd answered to a request sent at `sent`, answered by `received`."""
         self.samples += 1
-        for resource, call_id in running.items():
+        for resource, instance in running.items():
             if self.unique is not None and resource not in self.unique:
                 continue
-            self.starts.setdefault((node, resource), set()).add(call_id)
-            key = (node, resource, call_id)
+            self.starts.setdefault((node, resource), set()).add(instance)
+            key = (node, resource, instance)
             interval = self._intervals.get(key)
             if interval is None:
                 self._intervals[key] = _Interval(received, sent)
@@ -149,7 +153,7 @@ class DoubleRunAudit:
         return {node: len(ids) for (node, rsc), ids in self.starts.items() if rsc == resource}
 
 
-def placement(running_by_node: Mapping[str, Mapping[str, int]]) -> dict[str, set[str]]:
+def placement(running_by_node: Mapping[str, Mapping[str, Instance]]) -> dict[str, set[str]]:
     """{resource: nodes running it} from one round of samples."""
     where: dict[str, set[str]] = {}
     for node, running in running_by_node.items():
@@ -170,6 +174,7 @@ def placement_differences(expected: Mapping[str, set[str]], actual: Mapping[str,
 __all__ = [
     "DoubleRun",
     "DoubleRunAudit",
+    "Instance",
     "OpRecord",
     "placement",
     "placement_differences",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from messaging.errors import HAError
 
-from .audit import DoubleRunAudit, running_instances
+from .audit import DoubleRunAudit, Instance, running_instances
 from .layout import LabState, load
 
 
@@ -49,7 +49,7 @@ class LabNodes:
                 for name, node in state.nodes.items() if node_running(state, name)}
 
 
-def sample_lrmd(state_dir: str, timeout: float = 1.0) -> dict[str, int] | None:
+def sample_lrmd(state_dir: str, timeout: float = 1.0) -> dict[str, Instance] | None:
     """{resource: call id proving it runs} from the lrmd in `state_dir`; None when that lrmd
     does not answer."""
     from lrmd.api import HistoryReply, HistoryRequest, LrmdClient
@@ -75,7 +75,7 @@ class LrmdSampler:
         self.nodes = nodes
         self.audit = audit
         self.period = period
-        self.last_round: dict[str, dict[str, int]] = {}
+        self.last_round: dict[str, dict[str, Instance]] = {}
         self.rounds = 0
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -92,9 +92,9 @@ class LrmdSampler:
         self._stop.set()
         self._thread.join(timeout=30)
 
-    def sample_once(self) -> dict[str, dict[str, int]]:
+    def sample_once(self) -> dict[str, dict[str, Instance]]:
         """One round over the running nodes; feeds the audit and returns the answers."""
-        answers: dict[str, dict[str, int]] = {}
+        answers: dict[str, dict[str, Instance]] = {}
         for node, state_dir in sorted(self.nodes.running().items()):
             sent = time.monotonic()
             running = sample_lrmd(state_dir)
@@ -109,7 +109,7 @@ class LrmdSampler:
             self.rounds += 1
         return answers
 
-    def wait_rounds(self, count: int = 1, timeout: float = 30.0) -> dict[str, dict[str, int]]:
+    def wait_rounds(self, count: int = 1, timeout: float = 30.0) -> dict[str, dict[str, Instance]]:
         """Wait until `count` more rounds completed; the last round's answers."""
         with self._lock:
             target = self.rounds + count

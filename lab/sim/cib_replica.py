@@ -128,7 +128,7 @@ CIB = DaemonSpec(
     "cib", _build, boot=_boot, send=_send,
     handlers=lambda ctx: {PersistCib: lambda e: _persist(ctx, e),
                           Acknowledge: lambda e: _acknowledge(ctx, e)},
-    subscriptions={MEMBERSHIP_TOPIC: _view, "message": _peer})
+    subscriptions={MEMBERSHIP_TOPIC: _view, f"message/{CIB_CHANNEL}": _peer})
 
 
 def cib_text(ctx_or_sim: Any, node: str) -> bytes:

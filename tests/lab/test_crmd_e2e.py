@@ -24,7 +24,7 @@ import pytest
 from crm_lab import BIN, SETTLE_TIMEOUT, CrmLab
 from lab_names import lab_name
 
-from lab.audit import placement
+from lab.audit import Instance, placement
 from messaging.errors import HAError
 from tests.oracle import pacemaker_tool
 
@@ -109,8 +109,8 @@ def where(crm: CrmLab) -> dict[str, set[str]]:
     return placement(crm.sampler.wait_rounds(1))
 
 
-def starts(crm: CrmLab) -> dict[str, dict[str, int]]:
-    """{node: {resource: call id of its start}} as the lrmds say now."""
+def starts(crm: CrmLab) -> dict[str, dict[str, Instance]]:
+    """{node: {resource: (call id, time) of its start}} as the lrmds say now."""
     assert crm.sampler is not None
     return crm.sampler.wait_rounds(1)
 
