@@ -101,7 +101,8 @@ def cluster() -> Iterator[CrmLab]:
         crm.check_no_double_run()
     finally:
         crm.stop_sampling()
-        crm.lab("down")
+        if not os.environ.get("HACLUSTER_E2E_KEEP"):  # keep the lab to look into a failure
+            crm.lab("down")
 
 
 def where(crm: CrmLab) -> dict[str, set[str]]:

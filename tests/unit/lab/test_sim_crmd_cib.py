@@ -4,14 +4,18 @@ replicated, as in the lab."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from lab.sim.cib_replica import cib_text
 from lab.sim.cluster import ControllerCluster
+from tests.oracle import pacemaker_tool
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "cib-3node.xml"
+E2E = EXAMPLE.with_name("cib-e2e.xml")
 
 
 def _restart_controller_starts(results_from_cib: bool) -> tuple[int, int]:
@@ -47,3 +51,53 @@ def test_a_controller_restart_restarts_nothing_when_results_come_through_the_cib
 def test_a_controller_restart_restarts_nothing_when_results_are_reported_directly() -> None:
     before, after = _restart_controller_starts(results_from_cib=False)
     assert after == before
+
+
+def _pacemaker_settled(cluster: ControllerCluster, tmp_path: Path) -> dict[str, set[str]]:
+    """Debian's crm_simulate on the DC's CIB copy: nothing left to do, and its placement is
+    what the lrmd histories say runs (the lab auditor's reading)."""
+    from lab.audit import placement, placement_differences
+
+    tool = pacemaker_tool("crm_simulate")
+    if tool is None:
+        pytest.skip("Debian's crm_simulate is not installed")
+    path = tmp_path / f"live-{cluster.now:.0f}.xml"
+    path.write_bytes(cluster.cib_text())
+    done = subprocess.run([tool, "-x", str(path), "-S", "--output-as=xml"],
+                          capture_output=True, check=True, timeout=120)
+    root = etree.fromstring(done.stdout)
+    assert root.find("transition/*") is None, etree.tostring(root.find("transition"))
+    planned = {str(r.get("id")): {str(n.get("name")) for n in r.iterfind("node")}
+               for r in root.iterfind("revised_cluster_status/resources//resource")
+               if r.get("active") == "true"}
+    truth = placement(cluster.lrmd_running())
+    assert placement_differences(planned, truth) == []
+    return planned
+
+
+@pytest.mark.oracle
+def test_the_e2e_configuration_settles_where_pacemaker_says(tmp_path: Path) -> None:
+    """examples/cib-e2e.xml (the lab e2e suite's configuration) through a group failover and
+    a 2|1 partition with a reboot inside the minority: after each, Pacemaker's scheduler on
+    the DC's copy plans nothing and places everything where the lrmds run it."""
+    cluster = ControllerCluster(E2E, stonith=True, seed=21)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    planned = _pacemaker_settled(cluster, tmp_path)
+    assert planned["web-data"] == planned["web-ip"] == {"n2"}
+    cluster.kill("n2")
+    cluster.run_for(10.0)
+    assert "n2" in cluster.fenced
+    _pacemaker_settled(cluster, tmp_path)
+    cluster.revive("n2")
+    cluster.run_for(10.0)
+    _pacemaker_settled(cluster, tmp_path)
+    cluster.partition([["n1", "n2"], ["n3"]])
+    cluster.run_for(10.0)
+    cluster.sim.start("n3")  # fence_lab's reboot: n3 boots alone, still cut off
+    cluster.run_for(10.0)
+    assert not cluster.running().get("n3"), "no quorum, no-quorum-policy=stop"
+    cluster.heal()
+    cluster.run_for(15.0)
+    _pacemaker_settled(cluster, tmp_path)
+    assert cluster.violations == [] and cluster.lrmd_audit.double_runs() == []
