@@ -101,3 +101,30 @@ def test_the_e2e_configuration_settles_where_pacemaker_says(tmp_path: Path) -> N
     cluster.run_for(15.0)
     _pacemaker_settled(cluster, tmp_path)
     assert cluster.violations == [] and cluster.lrmd_audit.double_runs() == []
+
+
+def _fail_counts(cluster: ControllerCluster, node: str, resource: str) -> int:
+    root = etree.fromstring(cluster.cib_text())
+    values = root.xpath(f"status/node_state[@uname='{node}']//nvpair"
+                        f"[starts-with(@name, 'fail-count-{resource}#')]/@value")
+    return sum(int(str(v)) for v in values) if isinstance(values, list) else 0
+
+
+def test_one_failure_counts_once_while_the_dc_is_slow_to_react() -> None:
+    """Found in the lab: the DC's scheduler took 5 s on a loaded host, report's 2 s monitor
+    failed three times meanwhile, and each repeated rc 7 was reported and counted: fail
+    count 5 after one failure, past migration-threshold=2, so report moved instead of
+    restarting in place. Pacemaker's executor reports a recurring result only when it
+    changes (the controller submits with lrmd_opt_notify_changes_only)."""
+    cluster = ControllerCluster(E2E, stonith=True, seed=14)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    assert "report" in cluster.running()["n3"]
+    cluster.settings.scheduler_delay = 5.0
+    cluster.fail_resource("n3", "report")
+    for step in range(10):  # monitors that take a different time each run, as real ones do
+        cluster.agents.duration["monitor"] = 0.05 + 0.01 * step
+        cluster.run_for(1.0)
+    cluster.run_for(10.0)
+    assert _fail_counts(cluster, "n3", "report") == 1
+    assert "report" in cluster.running()["n3"], "on-fail=restart below the threshold"
