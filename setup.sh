@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# setup.sh lab | test — install hacluster on a Debian 12 machine (as root) and run the main job.
-#   lab   install everything, then start a 3-node lab cluster
-#   test  install everything (Debian packages included), then run the checks and tests CI runs
+# setup.sh install | lab | test — install hacluster on a Debian 12 machine (as root).
+#   install  what a node needs to run (Debian packages and .venv); the Docker image runs this
+#   lab      install, plus the test oracles, then start a 3-node lab cluster
+#   test     install, plus the test oracles, then run the checks and tests CI runs
 # Idempotent: a second run reuses .venv and the installed packages.
 set -euo pipefail
 cd "$(dirname "$0")"
 mode=${1:-}
-case "$mode" in lab|test) ;; *) echo "usage: $0 lab|test" >&2; exit 64;; esac
+case "$mode" in install|lab|test) ;; *) echo "usage: $0 install|lab|test" >&2; exit 64;; esac
 
+# What a node runs with (pacemaker-common: Pacemaker's CIB schemas, which the cib validates with)
 apt_packages=(python3 python3-venv python3-dev gcc iproute2 nftables util-linux procps iputils-ping
-              pacemaker-cli-utils pacemaker-common crmsh resource-agents fence-agents docker-compose)
+              pacemaker-common resource-agents fence-agents)
+# Pacemaker's and crmsh's tools as test oracles; docker-compose validates docker-compose.yml
+[ "$mode" = install ] || apt_packages+=(pacemaker-cli-utils crmsh docker-compose)
+python_extras='.[test]'
+[ "$mode" = install ] && python_extras='.'
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,11 +31,12 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e '.[test]'; } \
+if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e "$python_extras"; } \
      > .venv/install.log 2>&1; then
   cat .venv/install.log >&2; echo "setup.sh: installing hacluster failed" >&2; exit 1
 fi
 export PATH="$PWD/.venv/bin:$PATH"
+[ "$mode" = install ] && exit 0
 
 if [ "$mode" = lab ]; then
   hacluster lab down >/dev/null 2>&1 || true   # a second run starts a fresh lab

@@ -28,7 +28,9 @@ from our_probe import OurCluster, wait_until
 GOALS = {3: 3.0, 16: 6.0}
 
 
-def ours(nodes: int) -> float | None:
+def ours(nodes: int) -> tuple[float, float] | None:
+    """(seconds from the first node's boot, seconds from the last node's boot command
+    returning) until settled."""
     gone = missing_daemons("cib", "crmd")
     if gone:
         print(f"SKIP ours at {nodes} nodes: no {', '.join(gone)} daemon in this checkout yet")
@@ -36,7 +38,7 @@ def ours(nodes: int) -> float | None:
     lab = OurLab(f"hcbcold{nodes}")
     cluster = OurCluster(lab.name)
     try:
-        lab.up(nodes, wait=300)
+        lab.up(nodes, "--config", "empty", wait=300)
         names = sorted(lab.status()["nodes"])
         our_cibadmin(cluster.state_dir(names[0]), "-C", "-o", "resources", "-X", DUMMY)
         if not wait_until(lambda: cluster.settled(names, "dummy"), 300):
@@ -46,9 +48,10 @@ def ours(nodes: int) -> float | None:
         started = time.monotonic()
         for name in names:
             lab.lab("start", name)
+        booted = time.monotonic()
         if not wait_until(lambda: cluster.settled(names, "dummy"), 120, poll=0.05):
             return None
-        return time.monotonic() - started
+        return time.monotonic() - started, time.monotonic() - booted
     finally:
         lab.down()
 
@@ -82,10 +85,12 @@ def main() -> None:
             rows.append(["Pacemaker 3 nodes, cold restart", f"{theirs:.1f}" if theirs else
                          "no stable cluster", "1.00x", "", load_average()])
     for count in (int(n) for n in args.nodes.split(",") if n):
-        took = ours(count)
+        measured = ours(count)
+        took = None if measured is None else measured[0]
         goal = GOALS.get(count)
         verdict = "" if took is None or goal is None else ("ok" if took <= goal else "missed")
-        rows.append([f"ours {count} nodes", "not measured" if took is None else f"{took:.1f}",
+        rows.append([f"ours {count} nodes", "not measured" if measured is None else
+                     f"{measured[0]:.1f} ({measured[1]:.1f} after the last boot command)",
                      ratio(took, theirs), verdict, load_average()])
     print("\nCold start until the DC is idle and every resource runs (s)")
     print(table(["cluster", "seconds", "vs Pacemaker", "goal", "load"], rows))

@@ -7,10 +7,12 @@
   dropped (the controller's next transition repairs what it meant); a cib that does not
   answer (restarting, no master during a view change) is retried every `RETRY_S` for up to
   `RETRY_FOR_S`.
-- `settled()` waits until every write queued before the call is done: the scheduler's
-  input then holds every effect the controller returned before `RunScheduler`.
-- `set_attribute` is the one place transient attributes are written (attrd's job, until the
-  attrd daemon has a client: only this method changes then).
+- `settled()` waits until every write queued before the call is done; `read_ahead()`
+  reads the local copy with the writes not yet answered applied on top, without waiting:
+  the scheduler's input then holds every effect the controller returned before
+  `RunScheduler` (Pacemaker's DC reads a CIB its own updates reached at once).
+- `set_attribute` and `clear_failures` are the one place transient attributes are written
+  (attrd's job, until the attrd daemon has a client: only these methods change then).
 - `follow(on_event)` turns each published `CibDiff` into controller events (`diff_events`).
 
 Invariants: writes leave in queue order; the loop never blocks on the cib.
@@ -35,8 +37,16 @@ from cib.api import (
     Write,
     ctl_address,
     pub_address,
+    with_writes,
 )
-from crmd.cib_events import attribute_write, diff_events, incremented, merged_status
+from crmd.cib_events import (
+    attribute_write,
+    diff_events,
+    incremented,
+    merged_status,
+    write_of,
+)
+from crmd.messages import ClearFailures
 from messaging.envelope import CIB_MAX_FRAME
 from messaging.errors import HAError, PeerTimeout, PeerUnreachable, TransportError
 
@@ -45,7 +55,7 @@ RETRY_FOR_S = 30.0
 REQUEST_TIMEOUT_S = 30.0
 MERGE_AT_MOST = 64
 
-_Job = WireRequest | asyncio.Future[None]
+_Job = tuple[int, WireRequest] | asyncio.Future[None]
 
 
 class CibLink:
@@ -61,6 +71,7 @@ class CibLink:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self.writes = 0
         self.requests = 0
+        self._unacked: dict[int, WireRequest] = {}
         self._counting = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -68,7 +79,29 @@ class CibLink:
 
     def write(self, request: WireRequest) -> None:
         self.writes += 1
-        self._queue.put_nowait(request)
+        self._unacked[self.writes] = request
+        self._queue.put_nowait((self.writes, request))
+
+    def unacknowledged(self) -> dict[int, WireRequest]:
+        """The writes queued or in flight (not yet answered by the cib), by sequence."""
+        return dict(self._unacked)
+
+    async def read_ahead(self) -> str | None:
+        """The CIB as this node's writes leave it: the local copy with every write not yet
+        answered applied on top (`cib.api.with_writes`; re-applying one that the copy
+        already holds changes nothing: merges and deletes are idempotent and attribute
+        values are absolute once queued). No wait for replication, only for the counting
+        up of attributes asked for earlier (they read the CIB before they write)."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        before = self.unacknowledged()
+        text = await self.query()
+        if text is None:
+            return None
+        pending = {**before, **self.unacknowledged()}
+        if not pending:
+            return text
+        return with_writes(text, [pending[seq] for seq in sorted(pending)])
 
     async def settled(self) -> None:
         """Return once every write queued before this call has been answered."""
@@ -87,11 +120,14 @@ class CibLink:
             batch = [job]
             while len(batch) < MERGE_AT_MOST and not self._queue.empty():
                 following = self._queue._queue[0]  # type: ignore[attr-defined]
-                if not isinstance(following, WireRequest) or merged_status(
-                        [batch[0], following]) is None:
+                if not isinstance(following, tuple) or merged_status(
+                        [batch[0][1], following[1]]) is None:
                     break
                 batch.append(self._queue.get_nowait())  # type: ignore[arg-type]
-            await self._send(merged_status(batch) or batch[0])
+            requests = [request for _, request in batch]
+            await self._send(merged_status(requests) or requests[0])
+            for seq, _ in batch:
+                self._unacked.pop(seq, None)
 
     async def _send(self, request: WireRequest) -> None:
         loop = asyncio.get_running_loop()
@@ -127,6 +163,10 @@ class CibLink:
         task = asyncio.ensure_future(self._increment(node_id, node, name, value))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def clear_failures(self, node: str, resource: str) -> None:
+        """Drop `resource`'s fail-count-* and last-failure-* attributes of `node`."""
+        self.write(write_of(ClearFailures(node, resource)))
 
     async def _increment(self, node_id: str, node: str, name: str, value: str) -> None:
         async with self._counting:

@@ -10,12 +10,17 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   `UpdateAttribute` as ordered writes, `SyncCib` answered once earlier writes are done (the
   cib daemons replicate; every copy of the partition is the master's), each published diff
   as `CibChanged`/`StatusUpdated` (results reach the DC through its CIB, Pacemaker's way);
-- `RunScheduler`: once earlier writes are done, the CIB is read and pengine runs in one
-  worker thread (the loop keeps serving heartbeat, IPC and timers meanwhile); a request
-  that a newer one overtook is skipped; the answer is fed as `SchedulerDone`;
+- `RunScheduler`: the CIB is read with this node's unanswered writes applied on top
+  (`CibLink.read_ahead`) and pengine runs in one worker thread (the loop keeps serving
+  heartbeat, IPC and timers meanwhile); a request that a newer one overtook is skipped;
+  the answer is fed as `SchedulerDone`;
 - `LrmdRequest` -> the local lrmd (`lrmd.api`), its published results -> `LocalOpResult`;
+  an lrmd that restarted (another pid answers its ping) makes crmd exit 1 to be respawned
+  (a fresh join re-probes the node and re-arms its monitors);
 - `ExecuteFencing` -> the local stonithd (`stonithd.api`), its answer -> `FenceCompleted`;
 - the control socket (`crmd.control`): status, and a clean-shutdown request;
+- SIGTERM: a clean shutdown first (`ShutdownRequested`: the DC moves this node's
+  resources away, then confirms), for at most `SHUTDOWN_GRACE_S`;
 - `StopController`: the DC confirmed this node's shutdown; the daemon exits with
   `NO_RESPAWN_EXIT` so the launcher leaves it stopped.
 
@@ -28,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import signal
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -70,6 +76,8 @@ from messaging.runtime import AsyncioScheduler, Runner
 CHANNEL = "crmd"
 STARTUP_POLL_S = 0.2  # the cib or ccm not answering yet: ask again (a retry interval)
 FENCE_SLACK_S = 10.0
+LRMD_PING_S = 1.0  # how often the local lrmd is asked who it is (a restart is noticed)
+SHUTDOWN_GRACE_S = 8.0  # under the launcher's 10 s before it kills a daemon it stops
 
 
 def node_ids_of(nodes_xml: str | None) -> dict[str, str]:
@@ -79,6 +87,21 @@ def node_ids_of(nodes_xml: str | None) -> dict[str, str]:
     root = etree.fromstring(nodes_xml.encode())
     return {str(n.get("uname")): str(n.get("id")) for n in root.iter("node")
             if n.get("uname") and n.get("id")}
+
+
+_EMPTY_CIB = ('<cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">'
+              "<configuration><crm_config/><nodes/><resources/><constraints/>"
+              "</configuration><status/></cib>")
+
+
+def warm_up() -> None:
+    """Run the scheduler and the local write path once on an empty CIB, in the worker
+    thread: their first run imports and compiles for about half a second, which would
+    otherwise land on the first real transition (a failover's)."""
+    from cib.api import WireRequest, with_writes
+
+    cib_xml = with_writes(_EMPTY_CIB, [WireRequest("modify", '<cib have-quorum="1"/>', "cib")])
+    run_scheduler(cib_xml, RunScheduler(0, 0.0), 0.0)
 
 
 class ControllerService:
@@ -107,6 +130,7 @@ class ControllerService:
         self._early: list[tuple[str, Any]] = []
         self._view: tuple[int, tuple[str, ...], bool] | None = None
         self._latest_schedule = 0
+        self._shutting_down = False
         self._pengine = concurrent.futures.ThreadPoolExecutor(1, "pengine")
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -135,13 +159,16 @@ class ControllerService:
         self.runner = Runner(self.controller, scheduler, send=self._send,
                              handlers=self._handlers(), log=self.log)
         self.host.closing(self.runner)
+        loop.run_in_executor(self._pengine, warm_up)
         self.log.info("crmd_started", node_ids=node_ids)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._terminate)  # replaces the host's handler
         self.runner.perform_all(self.controller.start(self.runner.monotonic()))
         for source, message in self._early:
             self._peer(source, message)
         self._early.clear()
         await asyncio.gather(self.cib.follow(self.runner.feed, self.runner.monotonic),
-                             self._lrmd_results(), self._membership())
+                             self._lrmd_results(), self._membership(), self._watch_lrmd())
 
     async def _node_ids(self) -> dict[str, str]:
         while True:
@@ -220,6 +247,25 @@ class ControllerService:
         finally:
             subscriber.close()
 
+    async def _watch_lrmd(self) -> None:
+        """Exit (the launcher respawns us) when the local lrmd was replaced by another
+        process: its operations and recurring monitors are gone, and only a fresh join
+        re-probes the node and re-arms them, as Pacemaker's controller treats a lost
+        executor connection as fatal."""
+        known: int | None = None
+        while True:
+            try:
+                pid = (await self.lrmd.ping(LRMD_PING_S)).pid
+            except HAError:
+                pid = None
+            if pid is not None and known is not None and pid != known:
+                self.log.error("lrmd_restarted", old_pid=known, pid=pid)
+                self.exit_code = 1
+                self.host.stop()
+                return
+            known = pid if pid is not None else known
+            await asyncio.sleep(LRMD_PING_S)
+
     # -- the control socket ---------------------------------------------------------------
 
     def answer(self, request: Any, client: Any) -> control.ControllerStatus:
@@ -252,9 +298,10 @@ class ControllerService:
             RunScheduler: self._schedule,
             SyncCib: lambda e: self._spawn(self._sync()),
             UpdateAttribute: self._attribute,
+            ClearFailures: lambda e: self.cib.clear_failures(e.node, e.resource),
             StopController: self._stop,
         }
-        for write in (ModifyCib, DeleteCib, ClearFailures):
+        for write in (ModifyCib, DeleteCib):
             handlers[write] = lambda e: self.cib.write(write_of(e))
         return handlers
 
@@ -293,16 +340,19 @@ class ControllerService:
         self._spawn(self._run_scheduler(effect))
 
     async def _run_scheduler(self, effect: RunScheduler) -> None:
-        await self.cib.settled()
-        if effect.transition_id != self._latest_schedule:
-            return  # a newer request overtook this one; the controller ignores stale answers
-        cib_xml = await self.cib.query()
-        if cib_xml is None or effect.transition_id != self._latest_schedule:
-            return
         loop = asyncio.get_running_loop()
+        asked = loop.time()
+        cib_xml = await self.cib.read_ahead()
+        if cib_xml is None or effect.transition_id != self._latest_schedule:
+            return  # a newer request overtook this one; the controller ignores stale answers
+        read = loop.time()
         done = await loop.run_in_executor(self._pengine, run_scheduler, cib_xml, effect, 0.0)
         assert self.runner is not None
-        self.runner.feed(dataclasses.replace(done, now=self.runner.monotonic()))
+        self.log.info("scheduler_done", transition_id=effect.transition_id,
+                      read_ms=round(1000 * (read - asked)),
+                      pengine_ms=round(1000 * (loop.time() - read)))
+        if effect.transition_id == self._latest_schedule:
+            self.runner.feed(dataclasses.replace(done, now=self.runner.monotonic()))
 
     async def _sync(self) -> None:
         await self.cib.settled()
@@ -312,6 +362,21 @@ class ControllerService:
         assert self.controller is not None
         node_id = self.controller.node_ids.get(effect.node, effect.node)
         self.cib.set_attribute(node_id, effect.node, effect.name, effect.value)
+
+    def _terminate(self) -> None:
+        """SIGTERM (the launcher stops the node): ask the DC to move this node's resources
+        away and wait for its do_shutdown (StopController), at most SHUTDOWN_GRACE_S, as
+        Pacemaker's controller does on SIGTERM. Alone, without a DC, or on a second
+        signal: stop now."""
+        core, runner = self.controller, self.runner
+        if self._shutting_down or core is None or runner is None or core.dc is None \
+                or core.members <= {self.node}:
+            self.host.stop()
+            return
+        self._shutting_down = True
+        self.log.info("crmd_shutdown_requested", dc=core.dc)
+        runner.feed(ShutdownRequested(self.node, runner.monotonic(), runner.wall()))
+        asyncio.get_running_loop().call_later(SHUTDOWN_GRACE_S, self.host.stop)
 
     def _stop(self, effect: StopController) -> None:
         from messaging.supervisor import NO_RESPAWN_EXIT

@@ -1,56 +1,77 @@
-"""The CIB a lab node's fencer starts from: fencing enabled, one fence_lab device.
+"""The CIB every lab node starts from: the demo configuration (lab/demo.xml) or no resources.
 
-`lab up` writes it to each node's state directory (STATE/cib.xml, which stonithd follows
-when the launcher starts it) and, signed, into the cib daemon's store (STATE/cib/, see
-`seed_store`), so every node's cib starts from the same copy. The device `fence-lab` may
-fence every lab node (`pcmk_host_list`) through the lab's power switch (`pdu_socket`, see
-lab.pdu). stonithd still polls STATE/cib.xml (edit it to add devices, levels or
-constraints; it is re-read within a second); changes made through cibadmin reach the cib
-daemon's copy only.
+`lab/demo.xml` is the one demo configuration of both labs (the namespace lab and
+docker-compose.yml): a virtual IP and a service in a group, stonith-enabled=true,
+no-quorum-policy=stop and the fence_lab device. `seed_cib` fits it to a cluster: its
+<nodes> and the device's `pcmk_host_list` become the cluster's node names, `cluster-name`
+the cluster's name; with ``config="empty"`` every resource but the fence device is dropped
+(fencing stays on, so stonithd still has a device). The device reaches the lab's power
+switch at `pdu_socket` (lab.pdu in the namespace lab, lab.docker_pdu in Docker).
+
+`lab up` writes the result to each node's state directory (STATE/cib.xml, which stonithd
+follows) and, signed, into the cib daemon's store (STATE/cib/, see `seed_store`), so every
+node's cib starts from the same copy. stonithd still polls STATE/cib.xml (edit it to add
+devices, levels or constraints; it is re-read within a second); changes made through
+cibadmin reach the cib daemon's copy only.
 """
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from lxml import etree
 
-from cib.model import FEATURE_SET
+from cib.api import FEATURE_SET
+from messaging.errors import UsageError
 
-from .layout import NODE_PDU_SOCKET, LabSpec
+from .layout import CIB_CONFIGS, LabSpec
+
+FENCE_DEVICE = "fence-lab"
 
 
-def _nvpair(parent: etree._Element, prefix: str, name: str, value: str) -> None:
-    etree.SubElement(parent, "nvpair", id=f"{prefix}-{name}", name=name, value=value)
+def demo_xml() -> bytes:
+    """The demo configuration exactly as shipped (lab/demo.xml)."""
+    return (resources.files("lab") / "demo.xml").read_bytes()
 
 
-def cib_xml(spec: LabSpec, pdu_socket: str = NODE_PDU_SOCKET) -> bytes:
-    """A minimal Pacemaker-schema CIB with stonith-enabled=true and a fence_lab device."""
-    # the CIB manager's feature set: Debian's Pacemaker 2.1.5 tools refuse to write a CIB
-    # file of a newer one ("Protocol not supported")
-    root = etree.Element("cib", {"validate-with": "pacemaker-3.9", "crm_feature_set": FEATURE_SET,
-                                 "epoch": "1", "num_updates": "0", "admin_epoch": "0"})
-    config = etree.SubElement(root, "configuration")
-    options = etree.SubElement(etree.SubElement(config, "crm_config"), "cluster_property_set",
-                               id="cib-bootstrap-options")
-    _nvpair(options, "cib-bootstrap-options", "stonith-enabled", "true")
-    _nvpair(options, "cib-bootstrap-options", "cluster-name", spec.name)
-    nodes = etree.SubElement(config, "nodes")
-    for index, name in enumerate(spec.node_names(), start=1):
-        etree.SubElement(nodes, "node", id=str(index), uname=name)
-    resources = etree.SubElement(config, "resources")
-    device = etree.SubElement(resources, "primitive", id="fence-lab", type="fence_lab")
-    device.set("class", "stonith")
-    attrs = etree.SubElement(device, "instance_attributes", id="fence-lab-ia")
-    _nvpair(attrs, "fence-lab-ia", "pcmk_host_list", " ".join(spec.node_names()))
-    _nvpair(attrs, "fence-lab-ia", "pdu_socket", pdu_socket)
-    ops = etree.SubElement(device, "operations")
-    etree.SubElement(ops, "op", id="fence-lab-monitor-60s", name="monitor", interval="60s")
-    etree.SubElement(config, "constraints")
-    etree.SubElement(root, "status")
-    data: bytes = etree.tostring(root, pretty_print=True, xml_declaration=True,
-                                 encoding="UTF-8")
-    return data
+def seed_cib(nodes: list[str], cluster_name: str, config: str = "demo") -> bytes:
+    """The demo CIB fitted to `nodes` and `cluster_name`; `config` is one of CIB_CONFIGS."""
+    if config not in CIB_CONFIGS:
+        raise UsageError(f"the seed configuration is one of {', '.join(CIB_CONFIGS)}, "
+                         f"not {config!r}")
+    root = etree.fromstring(demo_xml(), etree.XMLParser(remove_comments=True))
+    # the CIB manager's feature set: Debian's Pacemaker 2.1.5 tools refuse a CIB file of a
+    # newer one ("Protocol not supported"), and crm_simulate aborts on it
+    root.set("crm_feature_set", FEATURE_SET)
+    _find(root, ".//nvpair[@name='cluster-name']").set("value", cluster_name)
+    node_list = _find(root, "configuration/nodes")
+    for old in list(node_list):
+        node_list.remove(old)
+    for index, name in enumerate(nodes, start=1):
+        etree.SubElement(node_list, "node", id=str(index), uname=name)
+    device = _find(root, f".//primitive[@id='{FENCE_DEVICE}']")
+    _find(device, ".//nvpair[@name='pcmk_host_list']").set("value", " ".join(nodes))
+    if config == "empty":
+        section = _find(root, "configuration/resources")
+        for child in list(section):
+            if child is not device:
+                section.remove(child)
+    etree.indent(root)
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return data + b"\n"
+
+
+def _find(parent: etree._Element, path: str) -> etree._Element:
+    found = parent.find(path)
+    if found is None:  # lab/demo.xml ships with the package: a missing part is our bug
+        raise AssertionError(f"lab/demo.xml has no {path}")
+    return found
+
+
+def cib_xml(spec: LabSpec) -> bytes:
+    """The seed CIB of a lab made from `spec` (its nodes, its name, its `cib` choice)."""
+    return seed_cib(spec.node_names(), spec.name, spec.cib)
 
 
 def seed_store(state_dir: Path, spec: LabSpec) -> None:
@@ -60,4 +81,4 @@ def seed_store(state_dir: Path, spec: LabSpec) -> None:
     install(state_dir, cib_xml(spec))
 
 
-__all__ = ["cib_xml", "seed_store"]
+__all__ = ["cib_xml", "demo_xml", "seed_cib", "seed_store"]

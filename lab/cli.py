@@ -24,7 +24,7 @@ from messaging.command import fail
 from messaging.errors import ExitCode, HAError, PeerTimeout, UsageError
 
 from . import loopback, netns
-from .layout import AUTH_METHODS, LabSpec, LabState, address, load, new_secret
+from .layout import AUTH_METHODS, CIB_CONFIGS, LabSpec, LabState, address, load, new_secret
 from .procs import alive
 
 
@@ -147,21 +147,25 @@ def lab(ctx: click.Context, name: str) -> None:
               help="no namespaces (the default when not root)")
 @click.option("--wait", default=0.0, help="wait up to this many seconds for one view")
 @click.option("--crm/--no-crm", default=True, show_default=True,
-              help="'crm respawn' in ha.cf: also start cib, lrmd, stonithd and crmd (+ a "
-              "fencing CIB)")
+              help="'crm respawn' in ha.cf: also start the cluster daemons (+ a seed CIB)")
+@click.option("--config", "cib", type=click.Choice(CIB_CONFIGS), default="demo",
+              show_default=True,
+              help="seed CIB: demo (lab/demo.xml: a virtual IP and a service in a group, "
+              "fenced by fence_lab) or empty (the fence device only)")
 @click.option("--dc-timeout", default=120.0, show_default=True,
               help="with --crm: return once a DC is idle, failing after this many seconds "
               "(0: do not wait)")
 @click.pass_obj
 def up(name: str, count: int, links: int, media: str, keepalive: int, deadtime: int,
-       auth: str, force_loopback: bool, wait: float, crm: bool, dc_timeout: float) -> None:
+       auth: str, force_loopback: bool, wait: float, crm: bool, cib: str,
+       dc_timeout: float) -> None:
     """Create the nodes, write ha.cf/authkeys, start every node's daemons."""
     try:
         if _load(name) is not None:
             raise LabExists(f"lab {name} is already up (run 'hacluster lab down' first)")
         use_loopback = force_loopback or not _is_root()
         spec = LabSpec(name, count, links, media, keepalive, deadtime, auth,  # type: ignore[arg-type]
-                       loopback=use_loopback, crm=crm)
+                       loopback=use_loopback, crm=crm, cib=cib)
         state = (loopback.up if use_loopback else netns.up)(spec, new_secret())
         if wait:
             took = wait_for_view(state, list(state.nodes), wait)
@@ -171,8 +175,31 @@ def up(name: str, count: int, links: int, media: str, keepalive: int, deadtime: 
             click.echo(f"lab {name}: {count} nodes, DC {dc} idle after {took:.1f}s")
         elif not wait:
             click.echo(f"lab {name}: {count} nodes started")
+        if crm and not use_loopback:
+            show_cluster_status(state)
     except HAError as error:
         fail(error)
+
+
+def controller_installed() -> bool:
+    """Whether this build has crmd's daemon (without it, nothing places the resources)."""
+    import importlib.util
+
+    return importlib.util.find_spec("crmd.__main__") is not None
+
+
+def show_cluster_status(state: LabState) -> None:
+    """`crm_mon -1` on the first node, or why there is no such status to show."""
+    first = next(iter(state.nodes))
+    if not controller_installed():
+        click.echo(f"lab {state.spec.name}: this build has no cluster controller (crmd) yet, "
+                   "so the demo resources are configured but not started (see them with "
+                   f"'hacluster lab exec {first} cibadmin -Q -o resources')")
+        return
+    code = netns.exec_in(state, first, ["crm_mon", "-1"])
+    if code != 0:
+        click.echo(f"lab {state.spec.name}: crm_mon -1 on {first} exited {code} "
+                   "(see above); the lab itself is up")
 
 
 @lab.command()

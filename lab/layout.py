@@ -27,6 +27,7 @@ Media = Literal["ucast", "bcast"]
 AUTH_METHODS = ("hmac-sha256", "sha1", "md5", "crc")
 NODE_PDU_DIR = "/run/hacluster-pdu"
 NODE_PDU_SOCKET = f"{NODE_PDU_DIR}/pdu.sock"  # fence_lab's default pdu_socket
+CIB_CONFIGS = ("demo", "empty")  # what lab.cib_seed seeds: lab/demo.xml, or no resources
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,7 @@ class LabSpec:
     port: int = 694
     loopback: bool = False
     crm: bool = True  # `crm respawn` in ha.cf: the launcher also starts lrmd and stonithd
+    cib: str = "demo"  # the seed configuration, one of CIB_CONFIGS (see lab.cib_seed)
 
     def __post_init__(self) -> None:
         if not 1 <= self.nodes <= MAX_NODES:
@@ -55,6 +57,8 @@ class LabSpec:
             raise UsageError(f"--auth must be one of {', '.join(AUTH_METHODS)}, not {self.auth}")
         if not self.name.isalnum() or len(self.name) > 8:
             raise UsageError("--name must be 1..8 letters or digits")
+        if self.cib not in CIB_CONFIGS:
+            raise UsageError(f"--config must be one of {', '.join(CIB_CONFIGS)}, not {self.cib}")
         if self.loopback and self.media != "ucast":
             raise UsageError("the loopback lab (no root) supports ucast only")
 
@@ -185,6 +189,14 @@ def write_node_files(spec: LabSpec, node: NodeState, secret: str, state_dir: str
     keys = base / "etc" / "authkeys"
     keys.write_text(authkeys(spec, secret))
     keys.chmod(0o600)
+
+
+def clear_runtime_files(state_dir: Path) -> None:
+    """Remove what a running node leaves in its state directory that a reboot does not keep:
+    sockets and pid files (a stale pid may belong to another process after the reboot)."""
+    for leftover in state_dir.glob("*"):
+        if leftover.is_socket() or leftover.suffix in (".pub", ".ctl", ".pid"):
+            leftover.unlink(missing_ok=True)
 
 
 def new_secret() -> str:

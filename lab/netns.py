@@ -43,6 +43,7 @@ from .layout import (
     LabState,
     NodeState,
     address,
+    clear_runtime_files,
     data_root,
     link_name,
     pdu_dir,
@@ -152,9 +153,7 @@ def start_node(state: LabState, name: str) -> None:
     drop_resource_addresses(state, name)
     directory = Path(node.directory)
     (directory / "ready").unlink(missing_ok=True)
-    for leftover in (directory / "state").glob("*"):
-        if leftover.is_socket() or leftover.suffix in (".pub", ".ctl", ".pid"):
-            leftover.unlink(missing_ok=True)  # a reboot does not keep sockets
+    clear_runtime_files(directory / "state")
     log = open(directory / "log" / "holder.log", "ab")  # noqa: SIM115 - handed to the child
     parent = subprocess.Popen(
         ["ip", "netns", "exec", node.namespace, "unshare", "--pid", "--fork", "--mount-proc",

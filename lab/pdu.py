@@ -15,6 +15,8 @@ Protocol: one command per line, one answer line each.
 `off` answers only once every process of the node's PID namespace is gone, `on` once the
 node's holder runs and its daemons were started. Commands are carried out one at a time,
 on the state file re-read each time (so `hacluster lab kill/start` and the PDU agree).
+`Switch` speaks the protocol over any `Power`; lab.docker_pdu switches Docker containers
+with it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 from messaging.errors import HAError, PeerTimeout, UsageError
 
@@ -53,18 +56,26 @@ def _pids_in_pid_ns(inode: int) -> list[int]:
     return found
 
 
-class Pdu:
-    """One lab's switch: the commands, carried out one at a time."""
+class Power(Protocol):
+    """What a power switch switches: one plug per node."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def nodes(self) -> list[str]: ...
+
+    def is_on(self, node: str) -> bool: ...
+
+    def off(self, node: str) -> None:
+        """Cut the power; return only once every process of the node is gone."""
+
+    def on(self, node: str) -> None:
+        """Switch on; return once the node runs again."""
+
+
+class Switch:
+    """The line protocol over one `Power`, commands carried out one at a time."""
+
+    def __init__(self, power: Power) -> None:
+        self.power = power
         self.lock = threading.Lock()
-
-    def _state(self) -> LabState:
-        state = load(self.name, False)
-        if state is None:
-            raise UsageError(f"lab {self.name} is not up")
-        return state
 
     def answer(self, line: str) -> str:
         words = line.split()
@@ -77,24 +88,48 @@ class Pdu:
             return f"error {error.strerror or error}"
 
     def _command(self, words: list[str]) -> str:
-        state = self._state()
+        nodes = self.power.nodes()
         if words == ["list"]:
-            return " ".join(state.nodes)
+            return " ".join(nodes)
         if len(words) != 2 or words[0] not in ("off", "on", "reboot", "status"):
             raise UsageError(f"unknown command {' '.join(words)!r} "
                              "(off|on|reboot|status NODE, list)")
         verb, node = words
-        state.node(node)
+        if node not in nodes:
+            raise UsageError(f"no node {node!r} ({', '.join(nodes)})")
         if verb == "status":
-            return "on" if netns.holder_alive(state.node(node)) else "off"
+            return "on" if self.power.is_on(node) else "off"
         if verb in ("off", "reboot"):
-            self._off(state, node)
+            self.power.off(node)
         if verb in ("on", "reboot"):
-            netns.start_node(state, node)
+            self.power.on(node)
             return "on"
         return "off"
 
-    def _off(self, state: LabState, node: str) -> None:
+
+class LabPower:
+    """The nodes of one network-namespace lab, from its state file re-read each time."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _state(self) -> LabState:
+        state = load(self.name, False)
+        if state is None:
+            raise UsageError(f"lab {self.name} is not up")
+        return state
+
+    def nodes(self) -> list[str]:
+        return list(self._state().nodes)
+
+    def is_on(self, node: str) -> bool:
+        return netns.holder_alive(self._state().node(node))
+
+    def on(self, node: str) -> None:
+        netns.start_node(self._state(), node)
+
+    def off(self, node: str) -> None:
+        state = self._state()
         holder = state.node(node).holder_pid
         pid_ns = _pid_ns(holder) if holder is not None and netns.holder_alive(
             state.node(node)) else None
@@ -121,17 +156,21 @@ class _Handler(socketserver.StreamRequestHandler):
 class _Server(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
 
-    def __init__(self, path: str, pdu: Pdu) -> None:
+    def __init__(self, path: str, pdu: Switch) -> None:
         self.pdu = pdu
         super().__init__(path, _Handler)
 
 
 def serve(name: str) -> None:
     """Listen on the lab's PDU socket until SIGTERM."""
-    path = pdu_dir(name) / SOCKET_NAME
+    serve_at(pdu_dir(name) / SOCKET_NAME, LabPower(name))
+
+
+def serve_at(path: Path, power: Power) -> None:
+    """Answer the protocol for `power` on the unix socket `path` (mode 0600) until SIGTERM."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
-    server = _Server(str(path), Pdu(name))
+    server = _Server(str(path), Switch(power))
     os.chmod(path, 0o600)
 
     def stop(_signum: int, _frame: object) -> None:

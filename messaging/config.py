@@ -256,9 +256,48 @@ def _mcast(b: _Builder, args: list[str], line: int) -> None:
 
 def _ucast(b: _Builder, args: list[str], line: int) -> None:
     if len(args) != 2:
-        raise ValueError("ucast takes: <interface> <peer address>")
-    b.media.append(Medium("ucast", _interface(args[0]), b.udpport, _ip(args[1], "peer"),
-                          line=line))
+        raise ValueError("ucast takes: <interface> <peer address or host name>")
+    b.media.append(Medium("ucast", _interface(args[0]), b.udpport, _peer(args[1]), line=line))
+
+
+def _peer(text: str) -> str:
+    """A ucast peer: an IPv4 address, or a host name that heartbeat resolves when it starts
+    (`resolve_ucast`), as Heartbeat's ucast plugin resolves names with gethostbyname."""
+    if all(label.isdigit() for label in text.split(".")):
+        return _ip(text, "peer")  # '10.1.2' is a typo, not a host name
+    try:
+        return check_node_name(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is neither an IPv4 peer address nor a host name") from None
+
+
+def is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def resolve_ucast(config: HaConfig, lookup: Callable[[str], str]) -> HaConfig:
+    """`config` with each ucast host name replaced by the IPv4 address `lookup` gives for it.
+
+    Raises:
+        ConfigError: naming the ucast line, when `lookup` fails (OSError or ValueError) or
+            returns something that is not an IPv4 address.
+    """
+    media = []
+    for medium in config.media:
+        if medium.kind == "ucast" and not is_ipv4(medium.address):
+            try:
+                address = _ip(lookup(medium.address), "peer")
+            except (OSError, ValueError) as error:
+                raise ConfigError(f"ucast peer {medium.address!r} does not resolve to an IPv4 "
+                                  f"address ({error})",
+                                  location=Location(config.source, medium.line)) from None
+            medium = replace(medium, address=address)
+        media.append(medium)
+    return replace(config, media=tuple(media))
 
 
 def _node(b: _Builder, args: list[str], line: int) -> None:

@@ -9,7 +9,9 @@ kind of failure exits the same way everywhere. The numbers are Pacemaker's CRM_E
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class ExitCode(enum.IntEnum):
@@ -216,18 +218,37 @@ _REMOTE_ERRORS: dict[str, type[HAError]] = {cls.__name__: cls for cls in (
     HAError, ConfigError, UsageError, ValidationError, NotFoundError, ConflictError,
     ProtocolError, LocalProtocolError, RemoteProtocolError, TransportError, PeerTimeout,
     PeerUnreachable, AgentExecError, FencingError, InternalError)}
+
+
+def _report_fields(report: Report) -> tuple[str, str, str, str, int | None, str]:
+    where = report.location
+    return (report.code, report.message, report.severity.value, where.source, where.line,
+            where.element)
+
+
+def _report_of(row: Sequence[Any]) -> Report:
+    """A report back from its wire row; an unknown severity (a newer peer's) is an error."""
+    code, message, severity, source, line, element = (list(row) + [""] * 6)[:6]
+    known = Severity._value2member_map_.get(str(severity), Severity.ERROR)
+    return Report(str(code), str(message), Severity(known),
+                  Location(str(source), line if isinstance(line, int) else None, str(element)))
+
+
 # Names travel, not classes: a peer running another version may send a name we lack; it
 # becomes a plain HAError that keeps the peer's exit code.
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorReply:
-    """The one error answer of every IPC server: an `HAError` class name, its exit code
-    and message. `of(error)` and `to_exception()` are the only mapping, both directions."""
+    """The one error answer of every IPC server: an `HAError` class name, its exit code,
+    its message and, for a `ValidationError`, every report (as `_report_fields` rows, so a
+    peer of another version can read them). `of(error)` and `to_exception()` are the only
+    mapping, both directions."""
 
     error: str
     exit_code: int
     message: str
+    reports: tuple[tuple[str, str, str, str, int | None, str], ...] = ()
 
     @classmethod
     def of(cls, error: BaseException, exit_code: ExitCode | None = None) -> ErrorReply:
@@ -236,13 +257,16 @@ class ErrorReply:
         InternalError."""
         if isinstance(error, HAError):
             name = next(c.__name__ for c in type(error).__mro__ if c.__name__ in _REMOTE_ERRORS)
-            return cls(name, int(exit_code or error.exit_code), error.message)
+            reports = tuple(_report_fields(r) for r in getattr(error, "reports", ()))
+            return cls(name, int(exit_code or error.exit_code), error.message, reports)
         return cls("InternalError", int(ExitCode.SOFTWARE),
                    f"internal error: {type(error).__name__}: {error}")
 
     def to_exception(self) -> HAError:
         """The exception a client raises for this reply (same class, same exit code)."""
         error = _REMOTE_ERRORS.get(self.error, HAError)(self.message)
+        if isinstance(error, ValidationError):
+            error.reports = tuple(_report_of(row) for row in self.reports)
         if self.exit_code in ExitCode._value2member_map_:
             error.exit_code = ExitCode(self.exit_code)
         return error

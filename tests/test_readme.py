@@ -15,8 +15,9 @@ from pathlib import Path
 import click
 import pytest
 
+from tests.readme import sh_lines as readme_lines
+
 REPO = Path(__file__).resolve().parent.parent
-README = REPO / "README.md"
 SHELL_BUILTINS = {"cp", "export", "cd", "mkdir", "cat", "docker", "docker-compose"}
 
 
@@ -46,17 +47,6 @@ def _tool(name: str) -> click.Command | None:
 
         return crm
     return None
-
-
-def readme_lines() -> list[str]:
-    lines, inside = [], False
-    for line in README.read_text().splitlines():
-        if line.startswith("```"):
-            inside = line.strip() == "```sh"
-            continue
-        if inside and line.strip():
-            lines.append(line)
-    return lines
 
 
 def _commands(line: str) -> list[list[str]]:
@@ -93,7 +83,8 @@ def check_command(words: list[str]) -> None:
     if program.startswith("./"):
         assert (REPO / program[2:]).is_file(), f"{program} is not in the repository"
         if program == "./setup.sh":
-            assert args and args[0] in ("lab", "test"), f"setup.sh takes lab|test: {args}"
+            assert args and args[0] in ("install", "lab", "test"), \
+                f"setup.sh takes install|lab|test: {args}"
         return
     if program in SHELL_BUILTINS:
         return
@@ -120,3 +111,22 @@ def test_the_bad_tour_line_would_be_caught() -> None:
     with pytest.raises(click.UsageError):
         check_command(["hacluster", "lab", "exec", "n1", "hacluster", "membership",
                        "[--json]"])
+
+
+def test_the_readme_opens_with_exactly_the_two_set_up_commands() -> None:
+    first_block = (REPO / "README.md").read_text().split("```sh\n")[1].split("```")[0]
+    commands = [line.split("#")[0].split() for line in first_block.splitlines()]
+    assert commands == [["./setup.sh", "lab"], ["./setup.sh", "test"]]
+    assert all("as root on a fresh Debian 12" in line for line in first_block.splitlines())
+
+
+def test_the_walk_through_is_one_command_per_step_on_the_lab() -> None:
+    steps = readme_lines("Walk-through: status, a move, a failover, a partition")
+    assert len(steps) >= 10
+    for step in steps:
+        words = shlex.split(step, comments=True)
+        assert words[:2] == ["hacluster", "lab"] and ";" not in step.split("#")[0], step
+    joined = "\n".join(steps)
+    for needed in ("crm_mon -1", "crm resource move", "crm resource clear", "lab kill",
+                   "lab partition", "lab heal", "crm resource cleanup"):
+        assert needed in joined

@@ -13,7 +13,8 @@ import click
 
 from messaging.authkeys import load_authkeys
 from messaging.command import run_tool
-from messaging.config import load_ha_cf
+from messaging.config import load_ha_cf, resolve_ucast
+from messaging.heartbeat.netio import resolve_ipv4
 from messaging.heartbeat.service import HeartbeatService, Options
 from messaging.logs import configure, get_logger
 
@@ -35,7 +36,7 @@ def main(config_path: str, authkeys_path: str, node: str | None, bind_address: s
     """Run the heartbeat daemon of this node in the foreground."""
 
     def body() -> int:
-        config = load_ha_cf(config_path)
+        config = resolve_ucast(load_ha_cf(config_path), resolve_ipv4)
         keys = load_authkeys(authkeys_path)
         name = node or os.uname().nodename
         configure(log_level, json=json_logs)

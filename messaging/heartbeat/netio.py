@@ -54,6 +54,12 @@ def is_local_address(address: str) -> bool:
     return True
 
 
+def resolve_ipv4(name: str) -> str:
+    """The first IPv4 address of host `name` (/etc/hosts, DNS: the system's resolver)."""
+    found = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_DGRAM)
+    return str(found[0][4][0])
+
+
 def local_addresses(candidates: set[str] | None = None) -> set[str]:
     """Primary IPv4 addresses of every local interface, plus those of `candidates` that
     are local (so ucast lines naming a secondary address of ours are recognised)."""

@@ -24,9 +24,13 @@ from messaging.errors import (
     ExitCode,
     HAError,
     LocalProtocolError,
+    Location,
     NotFoundError,
     PeerTimeout,
     RemoteProtocolError,
+    Report,
+    Severity,
+    ValidationError,
 )
 
 API = protocol("test")
@@ -114,3 +118,23 @@ def test_error_mapping_of_foreign_and_unknown_errors() -> None:
         pass
 
     assert ErrorReply.of(Custom("gone")).error == "NotFoundError"  # nearest known ancestor
+
+
+def test_validation_reports_travel_in_the_error_reply() -> None:
+    reports = (
+        Report("E-ID", "duplicate id 'r1'", Severity.ERROR, Location("cib.xml", 12, "primitive")),
+        Report("W-OP", "no monitor", Severity.WARNING, Location("<stdin>", None, "")),
+    )
+    error = ValidationError("2 problems", reports)
+    back = decode(API, encode(API, Kind.ERROR, 3, ErrorReply.of(error))).message
+    raised = back.to_exception()
+    assert isinstance(raised, ValidationError)
+    assert raised.reports == reports
+    assert str(raised.reports[0]) == "cib.xml:12: primitive: error: duplicate id 'r1' [E-ID]"
+
+
+def test_an_error_reply_of_an_older_peer_has_no_reports() -> None:
+    old = msgpack.packb([IPC_VERSION, "error", 4, "error",
+                         ["ValidationError", int(ExitCode.CONFIG), "bad"]])
+    raised = decode(API, old).message.to_exception()
+    assert isinstance(raised, ValidationError) and raised.reports == ()

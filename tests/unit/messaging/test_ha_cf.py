@@ -196,3 +196,41 @@ def test_sane_extremes_and_host_names_are_accepted() -> None:
     assert config.nodes[1] == "db-2.example.com"
     assert parse_ha_cf("deadtime 86400\nbcast e\nnode a\n").deadtime == 86400.0
     assert parse_ha_cf("keepalive .5\nbcast e\nnode a\n").keepalive == 0.5
+
+
+def test_ucast_peer_may_be_a_host_name_resolved_at_start() -> None:
+    from messaging.config import resolve_ucast
+
+    text = "keepalive 1\ndeadtime 5\nucast eth0 n2\nucast eth0 10.0.0.3\nnode n1 n2 n3\n"
+    config = parse_ha_cf(text, "ha.cf")
+    assert [m.address for m in config.media] == ["n2", "10.0.0.3"]
+    hosts = {"n2": "10.0.0.2"}
+    resolved = resolve_ucast(config, hosts.__getitem__)
+    assert [m.address for m in resolved.media] == ["10.0.0.2", "10.0.0.3"]
+    assert resolved.media_for(["10.0.0.2"])[0].address == "10.0.0.3"
+
+
+def test_unresolvable_ucast_host_name_names_the_line() -> None:
+    from messaging.config import resolve_ucast
+
+    def nowhere(name: str) -> str:
+        raise OSError(f"{name}: Name or service not known")
+
+    config = parse_ha_cf("ucast eth0 10.0.0.1\nucast eth0 ghost\nnode a\n", "ha.cf")
+    with pytest.raises(ConfigError, match="ghost") as caught:
+        resolve_ucast(config, nowhere)
+    assert caught.value.location is not None and caught.value.location.line == 2
+
+
+@pytest.mark.parametrize("peer", ["10.0.2", "bad_host!", "-n2"])
+def test_ucast_peer_that_is_neither_address_nor_host_name_is_refused(peer: str) -> None:
+    with pytest.raises(ConfigError, match=r"ha\.cf:1: ucast: .*peer address"):
+        parse_ha_cf(f"ucast eth0 {peer}\nnode a\n", "ha.cf")
+
+
+def test_the_system_resolver_gives_heartbeat_an_ipv4_address() -> None:
+    from messaging.heartbeat.netio import resolve_ipv4
+
+    assert resolve_ipv4("localhost").startswith("127.")
+    with pytest.raises(OSError):
+        resolve_ipv4("no-such-host.invalid")

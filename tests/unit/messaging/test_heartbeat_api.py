@@ -82,5 +82,6 @@ def test_public_surface_is_pinned() -> None:
         "NodeTable": ["local", "cluster", "nodes", "counters", "now"],
         "SendMessage": ["dst", "channel", "payload"],
         "QueryNodes": [], "QueryCounters": [], "Counters": ["counters"], "Ack": ["ok"],
-        "Ping": [], "Pong": ["daemon", "pid"], "ErrorReply": ["error", "exit_code", "message"],
+        "Ping": [], "Pong": ["daemon", "pid"], "ErrorReply": ["error", "exit_code", "message",
+                                                               "reports"],
     }

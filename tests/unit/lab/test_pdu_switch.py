@@ -1,0 +1,57 @@
+"""The power switch's line protocol (lab.pdu.Switch) over a power source kept in a dict:
+the answers fence_lab parses, for the namespace lab and the Docker lab alike."""
+
+from __future__ import annotations
+
+from lab.pdu import Switch
+
+
+class Plugs:
+    """Three plugs; `off`/`on` record the order they were asked in."""
+
+    def __init__(self) -> None:
+        self.powered = {"n1": True, "n2": True, "n3": False}
+        self.calls: list[str] = []
+
+    def nodes(self) -> list[str]:
+        return list(self.powered)
+
+    def is_on(self, node: str) -> bool:
+        return self.powered[node]
+
+    def off(self, node: str) -> None:
+        self.calls.append(f"off {node}")
+        self.powered[node] = False
+
+    def on(self, node: str) -> None:
+        self.calls.append(f"on {node}")
+        self.powered[node] = True
+
+
+def test_commands_and_answers() -> None:
+    plugs = Plugs()
+    switch = Switch(plugs)
+    assert switch.answer("list") == "ok n1 n2 n3"
+    assert switch.answer("status n3") == "ok off"
+    assert switch.answer("off n1") == "ok off"
+    assert switch.answer("status n1") == "ok off"
+    assert switch.answer("reboot n2") == "ok on"
+    assert switch.answer("on n3") == "ok on"
+    assert plugs.calls == ["off n1", "off n2", "on n2", "on n3"]
+
+
+def test_bad_commands_are_answered_with_an_error_and_switch_nothing() -> None:
+    plugs = Plugs()
+    switch = Switch(plugs)
+    assert switch.answer("off n9") == "error no node 'n9' (n1, n2, n3)"
+    assert switch.answer("explode n1").startswith("error unknown command 'explode n1'")
+    assert switch.answer("off").startswith("error unknown command")
+    assert plugs.calls == []
+
+
+def test_a_failing_power_source_becomes_an_error_answer() -> None:
+    class Broken(Plugs):
+        def off(self, node: str) -> None:
+            raise PermissionError(13, "Permission denied")
+
+    assert Switch(Broken()).answer("off n1") == "error Permission denied"
