@@ -149,6 +149,7 @@ def start_node(state: LabState, name: str) -> None:
     node = state.node(name)
     if holder_alive(node):
         return
+    drop_resource_addresses(state, name)
     directory = Path(node.directory)
     (directory / "ready").unlink(missing_ok=True)
     clear_runtime_files(directory / "state")
@@ -243,6 +244,26 @@ def kill_node(state: LabState, name: str) -> None:
     node.holder_pid = None
     node.pids = {}
     save(state)
+    drop_resource_addresses(state, name)
+
+
+def drop_resource_addresses(state: LabState, name: str) -> None:
+    """Remove every address but the lab's own from the node's interfaces: the namespace
+    outlives the node's processes, but a machine that lost power (or boots) no longer holds
+    the addresses its resources (IPaddr2) had added, and must not answer for them."""
+    node = state.node(name)
+    own = {address(state.spec, node.index, k) for k in range(state.spec.links)}
+    for link in range(state.spec.links):
+        dev = link_name(state.spec, link)
+        shown = run("ip", "-n", node.namespace, "-o", "-4", "addr", "show", "dev", dev,
+                    check=False).stdout
+        for line in shown.splitlines():
+            words = line.split()
+            if "inet" in words:
+                cidr = words[words.index("inet") + 1]
+                if cidr.split("/")[0] not in own:
+                    run("ip", "-n", node.namespace, "addr", "del", cidr, "dev", dev,
+                        check=False)
 
 
 def partition(state: LabState, groups: list[list[str]]) -> None:

@@ -10,8 +10,9 @@ Invariants:
 * at most one operation per resource runs at a time; queued operations of one resource run
   in submission order; at most `max_parallel` operations run at once;
 * a recurring operation keeps one call id across its runs; between runs it waits on the timer
-  ``recur:<call_id>``; its results are published on the first run, when rc or status changes,
-  and on every failure; a stop cancels every recurring operation of its resource first;
+  ``recur:<call_id>``; its results are published on the first run and when rc or status
+  changes (a repeated failure is not published again); a stop cancels every recurring
+  operation of its resource first;
 * a running operation past its timeout gets SIGTERM, SIGKILL after `kill_grace`, and is
   reported as `OpStatus.TIMEOUT` (never as an rc); if its process still has not gone after
   another grace it is finalised anyway so the resource is not blocked forever;
@@ -348,7 +349,10 @@ class LrmdCore:
 
     def _report(self, op: _Op, result: OpCompleted, effects: Effects, *, force: bool) -> None:
         outcome = (result.rc, result.status)
-        if force or op.last_reported != outcome or result.failed:
+        # Pacemaker's executor reports a recurring result only when it changes (the
+        # controller submits with lrmd_opt_notify_changes_only): a monitor failing again
+        # before the DC reacted is the same failure, not another one to count.
+        if force or op.last_reported != outcome:
             effects.append(Publish(OP_TOPIC, result))
         op.last_reported = outcome
         if op.client and not op.replied:

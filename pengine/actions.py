@@ -14,7 +14,7 @@ from messaging.types import Role
 from pengine.placement import Placement
 from pengine.state import Unpacked
 from pengine.unpack_resources import template_members
-from pengine.xmlin import is_true
+from pengine.xmlin import Element, is_true
 
 IMPLIES_THEN = "implies_then"
 RUNNABLE_LEFT = "runnable_left"
@@ -278,7 +278,7 @@ class PrimitiveActions:
         rsc = self.u.rsc(rid)
         starts = [a for a in self.acts.of(rid, "start", node)]
         start_required = any(not a.optional for a in starts)
-        history = self.u.states[rid].history.get(node, [])
+        history = active_recurring(self.u.states[rid].history.get(node, []))
         for op in rsc.ops:
             if op.name != "monitor" or op.interval_ms <= 0 or not op.enabled:
                 continue
@@ -295,6 +295,31 @@ class PrimitiveActions:
                 not starts and self.nodes[node].online)
             self.acts.order(rid, "start", rid, "monitor", IMPLIES_THEN, RUNNABLE_LEFT,
                             then_action=act)
+
+
+def active_recurring(history: list[Element]) -> list[Element]:
+    """The recurring operations of one node's history (sorted by call id) that still run:
+    those recorded since the last start, as Pacemaker's unpacker counts them (the last
+    start or migrate_from; else the last promote/demote; else a monitor finding it running
+    after the last stop). None when the resource was stopped after its last start: a
+    monitor entry older than a restart belongs to the previous run and does not count."""
+    start = stop = implied_clone = implied_monitor = -1
+    for index, op in enumerate(history):
+        task = op.get("operation")
+        if task == "stop" and op.get("op-status") == "0":
+            stop = index
+        elif task in ("start", "migrate_from"):
+            start = index
+        elif task == "monitor" and implied_monitor <= stop:
+            if op.get("rc-code") in ("0", "8"):
+                implied_monitor = index
+        elif task in ("promote", "demote"):
+            implied_clone = index
+    if start == -1:
+        start = implied_clone if implied_clone != -1 else implied_monitor
+    if start == -1 or start < stop:
+        return []
+    return [op for op in history[start:] if op.get("interval", "0") != "0"]
 
 
 def group_actions(u: Unpacked, acts: ActionSet, gid: str) -> None:

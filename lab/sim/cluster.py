@@ -22,6 +22,7 @@ from pathlib import Path
 from lxml import etree
 
 from crmd.api import Controller, ControllerTiming, ShutdownRequested
+from lab.audit import DoubleRunAudit, Instance, running_instances
 from stonithd import api as fencing
 
 from .agents import FenceDevices, ResourceAgents
@@ -72,7 +73,7 @@ class ControllerCluster:
     """The nodes of a CIB's `nodes` section, every daemon on each, one simulation."""
 
     def __init__(self, cib: Path | bytes, *, stonith: bool = False,
-                 results_from_cib: bool = False, seed: int = 1, keepalive: float = 0.2,
+                 results_from_cib: bool = True, seed: int = 1, keepalive: float = 0.2,
                  deadtime: float = 1.0, timing: ControllerTiming | None = None) -> None:
         self.settings = ControllerSettings(cluster_cib(cib, stonith=stonith),
                                            results_from_cib=results_from_cib)
@@ -87,6 +88,7 @@ class ControllerCluster:
                            extra={"crmd": self.settings})
         self.sim = Simulation([*ALL_DAEMONS, CIB, CRMD], seed=seed, config=config)
         self.violations: list[tuple[float, str, str, str]] = []
+        self.lrmd_audit = DoubleRunAudit(self._unique_resources())
 
     # ----------------------------------------------------------------- faults
     def start_all(self) -> None:
@@ -141,7 +143,11 @@ class ControllerCluster:
         scheduler.run_until(end)
 
     def audit(self) -> None:
-        """No resource active on two nodes at once, by every live node's lrmd agents."""
+        """No resource active on two nodes at once, by every live node's lrmd agents; the
+        lab's auditor (lab.audit) fed with what every live lrmd's history says runs."""
+        now = self.sim.now
+        for node, running in self.lrmd_running().items():
+            self.lrmd_audit.add(node, now, now, running)
         seen: dict[str, str] = {}
         for node, resources in sorted(self.running().items()):
             for rsc in sorted(resources):
@@ -167,6 +173,32 @@ class ControllerCluster:
         """What every live node's lrmd agents run now."""
         return {n: set(self.sim.daemon(n, "lrmd").state.get("running", ()))
                 for n in sorted(self.alive)}
+
+    def lrmd_running(self) -> dict[str, dict[str, Instance]]:
+        """{node: {resource: call id}} as every live node's lrmd history proves it (the
+        lab auditor's reading, `lab.audit.running_instances`)."""
+        return {n: running_instances(self.sim.core(n, "lrmd").history())
+                for n in sorted(self.alive)}
+
+    def cib_placement(self, node: str | None = None) -> dict[str, set[str]]:
+        """Where a node's CIB copy (default: the DC's) says each primitive runs."""
+        from pengine.api import unpack_status
+
+        status = unpack_status(self.cib_text(node))
+        where: dict[str, set[str]] = {}
+        stack = list(status.resources)
+        while stack:
+            resource = stack.pop()
+            stack.extend(resource.children)
+            if not resource.children and resource.running_on:
+                where[resource.id] = set(resource.running_on)
+        return where
+
+    def _unique_resources(self) -> frozenset[str]:
+        """Primitives outside clones: the resources that may run on one node only."""
+        root = etree.fromstring(self.settings.cib)
+        return frozenset(str(p.get("id")) for p in root.iter("primitive")
+                         if not any(a.tag in ("clone", "master") for a in p.iterancestors()))
 
     def placement(self) -> set[tuple[str, str]]:
         return {(rsc, n) for n, resources in self.running().items() for rsc in resources}

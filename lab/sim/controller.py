@@ -1,4 +1,4 @@
-"""crmd in the whole-cluster simulator, with an in-memory CIB holder standing in for cib.
+"""crmd in the whole-cluster simulator, on the real cib replication (lab.sim.cib_replica).
 
 `CRMD` runs one `crmd.api.Controller` per node, glued like the crmd daemon's shell:
 - membership: ccm's `MembershipChanged` -> `MembershipView` (at boot, ccm's current view,
@@ -10,17 +10,15 @@
   `LocalOpResult`;
 - `ExecuteFencing` -> the node's stonithd core (a client `FenceRequest`), its "fence"
   publications for that target -> `FenceCompleted`;
-- `RunScheduler` -> pengine in-process on this node's CIB copy (`run_scheduler`);
-- CIB effects (`ModifyCib`, `DeleteCib`, `SyncCib`, `UpdateAttribute`, `ClearFailures`)
-  -> the `CIB` holder of every member of this node's ccm view.
-
-`CIB` is a stand-in until the cib daemon's replication core lands on main: one lxml tree
-per node (`CibCopy`), a write applied at once to every copy of the writer's ccm view (what
-replication achieves, without its latency), each copy then publishing `CibChanged` (and
-`StatusUpdated` for status writes, for controllers that learn results from the CIB). It
-also stands in for attrd (`UpdateAttribute`, `ClearFailures` edit transient attributes).
-A rebooted node's copy starts from `ControllerSettings.cib` (the join sync brings it up to
-date). `StopController` powers the node off after `cib_delay` (its daemons stop).
+- CIB effects (`ModifyCib`, `DeleteCib`, `ClearFailures`, `UpdateAttribute` as attrd
+  writes it) -> ordered writes to the node's own cib daemon (`cib_replica.CibWrites`),
+  which replicates them; every persisted change comes back on "cib" as `CibChanged` (and
+  `StatusUpdated` for controllers that learn results from the CIB);
+- `RunScheduler` -> once earlier writes are answered, pengine in-process on this node's
+  CIB copy (`run_scheduler`), a request overtaken by a newer one skipped;
+- `SyncCib` -> `CibSynced` once earlier writes are answered (the cib daemons replicate:
+  every copy of the partition is the master's, as in crmd's daemon);
+- `StopController` powers the node off after `cib_delay`, once its writes are answered.
 
 Settings: `SimConfig.extra["crmd"]` holds a `ControllerSettings`; `ControllerRecord` (in
 the settings) collects what tests audit: every lrmd request and fencing request.
@@ -35,7 +33,6 @@ from lxml import etree
 
 from ccm.api import MEMBERSHIP_TOPIC, MembershipChanged
 from crmd.api import (
-    CibChanged,
     CibSynced,
     ClearFailures,
     Controller,
@@ -55,7 +52,6 @@ from crmd.api import (
     UpdateAttribute,
     decode,
     encode,
-    merge_status,
     run_scheduler,
 )
 from lrmd.api import OP_TOPIC, CancelRequest, CoreCancel, ExecRequest, OpCompleted, Submit
@@ -64,11 +60,10 @@ from messaging.errors import InternalError
 from messaging.heartbeat.api import MessageReceived
 from stonithd import api as fencing
 
+from .cib_replica import CIB, CIB_TOPIC, CibWrites, cib_text
 from .world import DaemonContext, DaemonSpec
 
 CRMD_CHANNEL = "crmd"
-CIB_TOPIC = "cib"
-CibWrite = ModifyCib | DeleteCib | UpdateAttribute | ClearFailures
 
 
 @dataclass
@@ -87,7 +82,7 @@ class ControllerSettings:
     cib: bytes
     timing: ControllerTiming = field(
         default_factory=lambda: ControllerTiming(recheck_interval=1e9))
-    results_from_cib: bool = False
+    results_from_cib: bool = True  # as crmd's daemon: results reach the DC through its CIB
     cib_delay: float = 0.01
     scheduler_delay: float = 0.01
     record: ControllerRecord = field(default_factory=ControllerRecord)
@@ -104,154 +99,6 @@ def settings_of(ctx: DaemonContext) -> ControllerSettings:
     if not isinstance(settings, ControllerSettings):
         raise InternalError("lab.sim crmd needs SimConfig(extra={'crmd': ControllerSettings})")
     return settings
-
-
-# ------------------------------------------------------------------------- the CIB holder
-@dataclass(frozen=True, slots=True)
-class ApplyWrite:
-    """Event of the CIB holder: apply one controller write (replicated from `writer`)."""
-
-    write: Any
-    now: float
-
-
-@dataclass(frozen=True, slots=True)
-class ReplaceCopy:
-    """Event of the CIB holder: take `xml` as the whole CIB (a join's sync)."""
-
-    xml: bytes
-    now: float
-
-
-class CibCopy:
-    """One node's CIB copy: applies writes, publishes each change on "cib"."""
-
-    def __init__(self, xml: bytes, node_ids: dict[str, str]) -> None:
-        self.root = etree.fromstring(xml)
-        self.node_ids = node_ids
-
-    def text(self) -> bytes:
-        return etree.tostring(self.root)
-
-    def version(self) -> tuple[int, int, int]:
-        return (int(self.root.get("admin_epoch", "0")), int(self.root.get("epoch", "0")),
-                int(self.root.get("num_updates", "0")))
-
-    def handle(self, event: Any) -> list[Any]:
-        if isinstance(event, ReplaceCopy):
-            self.root = etree.fromstring(event.xml)
-            return []
-        if not isinstance(event, ApplyWrite) or not self._edit(event.write):
-            return []
-        self.root.set("num_updates", str(self.version()[2] + 1))
-        write = event.write
-        changed = CibChanged(self.version(), event.now, attributes_changed=isinstance(
-            write, (UpdateAttribute, ClearFailures)))
-        return [_publish(changed), *([_publish(StatusUpdated(write.xml, event.now))]
-                                     if isinstance(write, ModifyCib)
-                                     and write.section == "status" else [])]
-
-    def _edit(self, write: Any) -> bool:
-        status = self.root.find("status")
-        assert status is not None
-        if isinstance(write, ModifyCib) and write.section == "status":
-            merge_status(status, write.xml)
-        elif isinstance(write, ModifyCib) and write.section == "cib":
-            for key, value in etree.fromstring(write.xml).attrib.items():
-                self.root.set(key, value)
-        elif isinstance(write, ModifyCib):
-            return write.section == "nodes"  # the example CIBs configure every node
-        elif isinstance(write, DeleteCib):
-            found = self.root.xpath(write.xpath)
-            for element in found if isinstance(found, list) else []:
-                if isinstance(element, etree._Element):
-                    parent = element.getparent()
-                    if parent is not None:
-                        parent.remove(element)
-        elif isinstance(write, UpdateAttribute):
-            self._set_attribute(write)
-        elif isinstance(write, ClearFailures):
-            return self._clear_failures(write)
-        else:
-            return False
-        return True
-
-    def _attributes(self, node: str) -> Any:
-        node_id = self.node_ids.get(node, node)
-        status = self.root.find("status")
-        assert status is not None
-        merge_status(status, f'<node_state id="{node_id}" uname="{node}"><transient_attributes '
-                     f'id="{node_id}"><instance_attributes id="status-{node_id}"/>'
-                     "</transient_attributes></node_state>")
-        return status.find(f"node_state[@id='{node_id}']/transient_attributes/"
-                           "instance_attributes")
-
-    def _set_attribute(self, update: UpdateAttribute) -> None:
-        """attrd's write of one transient attribute (``value++`` counts up, as attrd does)."""
-        attributes = self._attributes(update.node)
-        pair_id = f"status-{self.node_ids.get(update.node)}-{update.name}".replace("#", ".")
-        pair = attributes.find(f"nvpair[@name='{update.name}']")
-        old = pair.get("value", "0") if pair is not None else "0"
-        value = update.value
-        if value == "value++":
-            value = "INFINITY" if old == "INFINITY" else str(int(old) + 1)
-        if pair is None:
-            pair = etree.SubElement(attributes, "nvpair", id=pair_id, name=update.name)
-        pair.set("value", value)
-
-    def _clear_failures(self, clear: ClearFailures) -> bool:
-        attributes = self._attributes(clear.node)
-        prefixes = (f"fail-count-{clear.resource}#", f"last-failure-{clear.resource}#")
-        doomed = [p for p in attributes if p.get("name", "").startswith(prefixes)]
-        for pair in doomed:
-            attributes.remove(pair)
-        return bool(doomed)
-
-
-def _publish(event: Any) -> Any:
-    from messaging.effects import Publish
-
-    return Publish(CIB_TOPIC, event)
-
-
-CIB = DaemonSpec(
-    "cib", lambda ctx: CibCopy(settings_of(ctx).cib, settings_of(ctx).node_ids()))
-
-
-def cib_text(ctx_or_sim: Any, node: str) -> bytes:
-    """`node`'s CIB copy as text."""
-    sim = getattr(ctx_or_sim, "sim", ctx_or_sim)
-    core = sim.core(node, "cib")
-    assert isinstance(core, CibCopy)
-    return core.text()
-
-
-def _members(ctx: DaemonContext) -> list[str]:
-    """The copies a write of this node reaches: its ccm view's members that are alive and
-    that the network lets it reach now (a split is felt before ccm installs a new view)."""
-    members = ctx.state.get("members") or (ctx.node,)
-    return [m for m in members if ctx.sim.alive(m) and (
-        m == ctx.node or ctx.sim.network.connected(ctx.node, m))]
-
-
-def _write(ctx: DaemonContext, write: CibWrite) -> None:
-    """Applied to every copy at once (the writer's next scheduler run must see it, as
-    Pacemaker's controller reads its CIB after its own update); the changes are published
-    from each copy, so controllers hear of them through the queue."""
-    for member in _members(ctx):
-        ctx.sim.daemon(member, "cib").feed(ApplyWrite(write, ctx.now))
-
-
-def _sync(ctx: DaemonContext, effect: SyncCib) -> None:
-    source = effect.source or ctx.node
-    delay = settings_of(ctx).cib_delay
-    ok = ctx.sim.alive(source)
-    if ok:
-        xml = cib_text(ctx, source)
-        for member in _members(ctx):
-            if member != source:
-                ctx.sim.daemon(member, "cib").feed(ReplaceCopy(xml, ctx.now))
-    ctx.after(delay, lambda now: CibSynced(ok, now))
 
 
 # ------------------------------------------------------------------------- crmd
@@ -326,17 +173,71 @@ def _execute_fencing(ctx: DaemonContext, effect: ExecuteFencing) -> None:
         f"crmd:{effect.transition_key}", request, now, ctx.wall))
 
 
+def _writes(ctx: DaemonContext) -> CibWrites:
+    writes = ctx.state.get("cib-writes")
+    if writes is None:
+        writes = ctx.state["cib-writes"] = CibWrites(ctx)
+    assert isinstance(writes, CibWrites)
+    return writes
+
+
 def _run_scheduler(ctx: DaemonContext, effect: RunScheduler) -> None:
+    """Once earlier writes are answered, pengine on this node's copy; a request that a
+    newer one overtook is skipped (the controller ignores stale answers anyway)."""
+    ctx.state["latest-schedule"] = effect.transition_id
     delay = settings_of(ctx).scheduler_delay
-    done = run_scheduler(cib_text(ctx, ctx.node), effect, ctx.now + delay)
-    ctx.after(delay, lambda now: done)
+
+    def run() -> None:
+        if ctx.state.get("latest-schedule") != effect.transition_id:
+            return
+        done = run_scheduler(cib_text(ctx, ctx.node), effect, ctx.now + delay)
+        ctx.after(delay, lambda now: done)
+
+    _writes(ctx).after_writes(run)
+
+
+def _sync(ctx: DaemonContext) -> None:
+    _writes(ctx).after_writes(lambda: ctx.after(0.0, lambda now: CibSynced(True, now)))
+
+
+def _attribute(ctx: DaemonContext, effect: UpdateAttribute) -> None:
+    """attrd's part: ``value++`` counts up from the local copy once earlier writes are
+    answered (crmd.cib_link.CibLink.set_attribute)."""
+    from crmd.cib_events import attribute_write, incremented
+
+    core = ctx.core
+    assert isinstance(core, Controller)
+    node_id = core.node_ids.get(effect.node, effect.node)
+    writes, value = _writes(ctx), effect.value
+    if not (value.endswith("++") or "+=" in value):
+        writes.write(attribute_write(node_id, effect.node, effect.name, value))
+        return
+
+    def count_up() -> None:
+        root = etree.fromstring(cib_text(ctx, ctx.node))
+        old = root.xpath(f"string(status/node_state[@uname='{effect.node}']"
+                         f"/transient_attributes//nvpair[@name='{effect.name}']/@value)")
+        new = incremented(str(old) or None, value)
+        writes.queue.appendleft(attribute_write(node_id, effect.node, effect.name, new))
+
+    writes.after_writes(count_up)
+
+
+def _write(ctx: DaemonContext, effect: ModifyCib | DeleteCib | ClearFailures) -> None:
+    from crmd.cib_events import write_of
+
+    _writes(ctx).write(write_of(effect))
 
 
 def _stop(ctx: DaemonContext, effect: StopController) -> None:
     settings_of(ctx).record.stopped.append(ctx.node)
     node = ctx.node
-    ctx.sim.scheduler.call_at(ctx.now + settings_of(ctx).cib_delay,
-                              lambda: ctx.sim.kill(node))
+
+    def power_off() -> None:
+        ctx.sim.scheduler.call_at(ctx.now + settings_of(ctx).cib_delay,
+                                  lambda: ctx.sim.kill(node))
+
+    _writes(ctx).after_writes(power_off)
 
 
 def _crmd_handlers(ctx: DaemonContext) -> dict[type, Any]:
@@ -344,10 +245,11 @@ def _crmd_handlers(ctx: DaemonContext) -> dict[type, Any]:
         LrmdRequest: lambda effect: _lrmd_request(ctx, effect),
         ExecuteFencing: lambda effect: _execute_fencing(ctx, effect),
         RunScheduler: lambda effect: _run_scheduler(ctx, effect),
-        SyncCib: lambda effect: _sync(ctx, effect),
+        SyncCib: lambda effect: _sync(ctx),
+        UpdateAttribute: lambda effect: _attribute(ctx, effect),
         StopController: lambda effect: _stop(ctx, effect),
     }
-    for write in (ModifyCib, DeleteCib, UpdateAttribute, ClearFailures):
+    for write in (ModifyCib, DeleteCib, ClearFailures):
         handlers[write] = lambda effect: _write(ctx, effect)
     return handlers
 
@@ -368,3 +270,5 @@ CRMD = DaemonSpec(
         CIB_TOPIC: _cib_event,
     })
 """Register after lab.sim's ALL_DAEMONS and `CIB`: `[*ALL_DAEMONS, CIB, CRMD]`."""
+
+__all__ = ["CIB", "CRMD", "ControllerRecord", "ControllerSettings", "cib_text", "settings_of"]

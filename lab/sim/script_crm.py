@@ -13,7 +13,14 @@
   expect-stopped RSC                   RSC's agent runs nowhere
   expect-not-restarted RSC...          no start of these since `crm-mark`
   expect-no-double-runs                no unique resource was ever active on two nodes
-                                       (sampled from every node's lrmd agents at every step)
+                                       (sampled from every node's lrmd agents at every step,
+                                       and by the lab's auditor from every lrmd's history)
+  expect-cib-matches-lrmds [NODE]      NODE's CIB copy (default: the DC's) places every
+                                       resource where the lrmd histories say it runs
+  expect-stopped-on NODE               NODE's agents run nothing (or NODE is down)
+  expect-fail-count RSC NODE N         RSC's fail counts on NODE in the DC's status sum to N
+  expect-settled                       an idle DC whose policy engine plans nothing more on
+                                       its CIB copy, which the lrmd histories match
 
 `kill`, `start`, `partition`, `heal`, `expect-fenced` and the other commands of
 `lab.sim.script` and `lab.sim.script_ops` work on the same simulation.
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lab.audit import placement, placement_differences
 from messaging.errors import UsageError
 
 from .cluster import ControllerCluster
@@ -123,13 +131,69 @@ def _expect_not_restarted(run: Run, args: list[str]) -> str:
 
 
 def _expect_no_double_runs(run: Run, args: list[str]) -> str:
-    violations = _cluster(run).violations
+    cluster = _cluster(run)
+    violations = cluster.violations
     if violations:
         when, rsc, first, second = violations[0]
         return _fail(run, "expect-no-double-runs",
                      f"{len(violations)} steps; first {rsc} on {first} and {second} at "
                      f"{when:.3f}")
+    runs = cluster.lrmd_audit.double_runs()
+    if runs:
+        return _fail(run, "expect-no-double-runs", f"lrmd histories: {runs[0]}")
     return "ok"
+
+
+def _lrmd_placement(cluster: ControllerCluster) -> dict[str, set[str]]:
+    return placement(cluster.lrmd_running())
+
+
+def _expect_cib_matches_lrmds(run: Run, args: list[str]) -> str:
+    cluster = _cluster(run)
+    node = args[0] if args else None
+    problems = placement_differences(cluster.cib_placement(node), _lrmd_placement(cluster))
+    if problems:
+        return _fail(run, "expect-cib-matches-lrmds", "; ".join(problems))
+    return "ok"
+
+
+def _expect_stopped_on(run: Run, args: list[str]) -> str:
+    running = _cluster(run).running().get(args[0], set())
+    if running:
+        return _fail(run, f"expect-stopped-on {args[0]}", f"runs {sorted(running)}")
+    return "ok"
+
+
+def _expect_fail_count(run: Run, args: list[str]) -> str:
+    """The fail counts of RSC on NODE (every operation's) in the DC's status section."""
+    from lxml import etree
+
+    resource, node, want = args
+    root = etree.fromstring(_cluster(run).cib_text())
+    values = root.xpath(f"status/node_state[@uname='{node}']//nvpair"
+                        f"[starts-with(@name, 'fail-count-{resource}#')]/@value")
+    total = sum(int(str(v)) for v in values) if isinstance(values, list) else 0
+    if str(total) != want:
+        return _fail(run, f"expect-fail-count {' '.join(args)}", f"fail count {total}")
+    return "ok"
+
+
+def _expect_settled(run: Run, args: list[str]) -> str:
+    """The DC's policy engine, run on the DC's CIB copy, plans nothing, and the lrmds run
+    exactly what that CIB says."""
+    from pengine.api import schedule
+
+    cluster = _cluster(run)
+    dc = cluster.dc()
+    if dc is None or cluster.controller(dc).state.name != "IDLE":
+        return _fail(run, "expect-settled", f"no idle DC ({dc})")
+    transition = schedule(cluster.cib_text(dc))
+    if transition.summary or any(a.in_graph for a in transition.actions):
+        planned = [line.strip() for line in transition.summary] or [
+            str(a) for a in transition.actions if a.in_graph]
+        return _fail(run, "expect-settled", f"the DC would still do {planned[:4]}")
+    problems = placement_differences(cluster.cib_placement(dc), _lrmd_placement(cluster))
+    return _fail(run, "expect-settled", "; ".join(problems)) if problems else "ok"
 
 
 CRM_COMMANDS: dict[str, Command] = {
@@ -142,4 +206,8 @@ CRM_COMMANDS: dict[str, Command] = {
     "expect-stopped": _expect_stopped,
     "expect-not-restarted": _expect_not_restarted,
     "expect-no-double-runs": _expect_no_double_runs,
+    "expect-cib-matches-lrmds": _expect_cib_matches_lrmds,
+    "expect-settled": _expect_settled,
+    "expect-stopped-on": _expect_stopped_on,
+    "expect-fail-count": _expect_fail_count,
 }

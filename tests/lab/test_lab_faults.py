@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -83,3 +84,42 @@ def test_heal_clears_partition_loss_and_links_set_down(two_nodes: None) -> None:
     assert status["partition"] == [] and status["loss"] == {}
     assert "drop" not in _rules("partition") and "drop" not in _rules("loss")
     assert all(_link_up(node, dev) for node in ("n1", "n2") for dev in ("eth0", "eth1"))
+
+
+def _addresses(node: str, device: str) -> list[str]:
+    shown = subprocess.run(["ip", "-n", f"{NAME}-{node}", "-o", "-4", "addr", "show", device],
+                           capture_output=True, text=True, check=True).stdout
+    return [line.split()[3].split("/")[0] for line in shown.splitlines()]
+
+
+def test_a_killed_node_loses_addresses_its_resources_added(two_nodes: None) -> None:
+    """A node that loses power no longer answers for an IPaddr2 address: the namespace
+    outlives the node's processes, so the lab removes the address itself."""
+    own = _addresses("n2", "eth0")
+    subprocess.run(["ip", "-n", f"{NAME}-n2", "addr", "add", "10.213.60.250/24", "dev",
+                    "eth0"], check=True)
+    assert "10.213.60.250" in _addresses("n2", "eth0")
+    cli("kill", "n2")
+    assert _addresses("n2", "eth0") == own
+    subprocess.run(["ip", "-n", f"{NAME}-n2", "addr", "add", "10.213.60.251/24", "dev",
+                    "eth0"], check=True)
+    cli("start", "n2")  # a boot, too, starts with the configured addresses only
+    assert _addresses("n2", "eth0") == own
+    assert own == ["10.213.60.12"]
+
+
+def test_debian_dummy_keeps_its_state_in_the_nodes_own_run(two_nodes: None) -> None:
+    """Debian's Dummy writes /run/resource-agents/Dummy-<id>.state (HA_RSCTMP): each node
+    boots with that directory in its private /run, and another node does not see it."""
+    agent = "/usr/lib/ocf/resource.d/heartbeat/Dummy"
+    if not Path(agent).exists():
+        pytest.skip("Debian's resource-agents is not installed")
+
+    def dummy(node: str, action: str) -> int:
+        script = f"OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=probe-dummy {agent} {action}"
+        result = CliRunner().invoke(lab, ["--name", NAME, "exec", node, "sh", "-c", script])
+        return result.exit_code
+
+    assert dummy("n1", "start") == 0
+    assert dummy("n1", "monitor") == 0
+    assert dummy("n2", "monitor") == 7  # OCF_NOT_RUNNING: n2's /run is its own

@@ -1,0 +1,198 @@
+"""The cib daemon in the whole-cluster simulator: `cib.replication.ReplicaCore` on every
+node, glued as cib/service.py glues it, and crmd's link to it as crmd's daemon uses it.
+
+The cib (`CIB`, one `ReplicaCore` per node):
+- ccm's `MembershipChanged` -> `ViewChanged` with node ids by name rank
+  (`cib.service.view_members`); at boot, ccm's current view when there is one;
+- peers: heartbeat channel "cib", `cib.api.peer_frame` both ways;
+- `PersistCib` -> the node's memory (its disk: survives a restart, so a rebooted node
+  starts from its last persisted copy and replication brings it up to date), then the
+  change since the previously persisted copy is published on "cib" as the controller
+  events crmd's daemon derives from each published diff (`crmd.cib_events.diff_events`);
+- `Acknowledge` -> the waiting client's callback, `ipc_delay` later.
+
+crmd's side (`CibWrites`, one per crmd boot, as `crmd.cib_link.CibLink` does it): writes
+leave one at a time in the order the controller asked (`crmd.cib_events.write_of`,
+`attribute_write`), a run of queued status modifications merged into one
+(`merged_status`); a refused write (any non-zero exit, including 102 "view changed,
+outcome unknown") is dropped as the daemon drops it; `after_writes(callback)` runs once
+every earlier write is answered (the scheduler's input, `SyncCib`, shutdown);
+``value++`` reads the local copy once earlier writes are done.
+
+Invariants: every CIB change reaches crmd only through a persisted copy's diff (never a
+shortcut), so replication latency, resyncs and view-change losses are part of every
+crmd scenario.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from ccm.api import MEMBERSHIP_TOPIC, MembershipChanged
+from cib.api import open_peer_frame, peer_frame
+from cib.ops import schema_validator
+from cib.replication import ReplicaCore
+from cib.replication_messages import (
+    Acknowledge,
+    ClientWrite,
+    PeerMessage,
+    PersistCib,
+    ViewChanged,
+    WireRequest,
+)
+from cib.service import view_members
+from cib.xmlio import element_text, parse
+from messaging.effects import Client, Publish, Send
+from messaging.errors import InternalError, RemoteProtocolError
+from messaging.heartbeat.api import MessageReceived
+
+from .world import DaemonContext, DaemonSpec
+
+CIB_CHANNEL = "cib"
+CIB_TOPIC = "cib"
+DISK = "cib"  # memory key: (cib text, term) as last persisted
+Done = Callable[[int], None]
+
+
+def _clients(ctx: DaemonContext) -> dict[str, Done]:
+    clients: dict[str, Done] = ctx.sim.config.extra.setdefault("cib-clients", {})
+    return clients
+
+
+def _build(ctx: DaemonContext) -> ReplicaCore:
+    from .controller import settings_of
+
+    text, term = ctx.memory.get(DISK, (settings_of(ctx).cib.decode(), 0))
+    ctx.state["persisted"] = parse(text)
+    return ReplicaCore(ctx.node, parse(text), schema_validator, term)
+
+
+def _boot(ctx: DaemonContext) -> None:
+    ccm = ctx.sim.nodes[ctx.node].daemons.get("ccm")
+    if ccm is not None and ccm.core.view.view_id > 0:  # a restart inside a view
+        snapshot = ccm.core.snapshot()
+        ctx.after(0.0, lambda now: ViewChanged(now, snapshot.view_id,
+                                               view_members(snapshot.members)))
+
+
+def _view(ctx: DaemonContext, event: MembershipChanged) -> list[Any]:
+    core = ctx.core
+    if event.view_id == core.view:
+        return []
+    return [ViewChanged(ctx.now, event.view_id, view_members(event.members))]
+
+
+def _peer(ctx: DaemonContext, event: MessageReceived) -> list[Any]:
+    if event.channel != CIB_CHANNEL or event.src == ctx.node:
+        return []
+    try:
+        message = open_peer_frame(event.payload)
+    except RemoteProtocolError:
+        return []
+    return [PeerMessage(ctx.now, event.src, message)]
+
+
+def _send(ctx: DaemonContext, effect: Send) -> None:
+    from .daemons import send_to_peers
+
+    if isinstance(effect.destination, Client):
+        raise InternalError(f"the cib core sent {effect!r} to a client")
+    send_to_peers(ctx, effect.destination, CIB_CHANNEL, peer_frame(effect.message))
+
+
+def _persist(ctx: DaemonContext, effect: PersistCib) -> None:
+    from cib.diff import create_patchset
+    from crmd.cib_events import diff_events
+
+    ctx.memory[DISK] = (effect.cib, effect.term)
+    cib = parse(effect.cib)
+    patch = create_patchset(ctx.state["persisted"], cib)
+    ctx.state["persisted"] = cib
+    if patch is None:
+        return
+    for event in diff_events(element_text(patch, pretty=False), effect.version, ctx.now):
+        ctx.sim.publish(ctx, Publish(CIB_TOPIC, event))
+
+
+def _acknowledge(ctx: DaemonContext, effect: Acknowledge) -> None:
+    done = _clients(ctx).pop(f"{ctx.node}:{effect.request_id}", None)
+    if done is not None:
+        code = effect.exit_code
+        ctx.sim.scheduler.call_at(ctx.now + ctx.sim.ipc_delay, lambda: done(code))
+
+
+CIB = DaemonSpec(
+    "cib", _build, boot=_boot, send=_send,
+    handlers=lambda ctx: {PersistCib: lambda e: _persist(ctx, e),
+                          Acknowledge: lambda e: _acknowledge(ctx, e)},
+    subscriptions={MEMBERSHIP_TOPIC: _view, f"message/{CIB_CHANNEL}": _peer})
+
+
+def cib_text(ctx_or_sim: Any, node: str) -> bytes:
+    """`node`'s CIB copy as text (the replica's current copy)."""
+    sim = getattr(ctx_or_sim, "sim", ctx_or_sim)
+    core = sim.core(node, "cib")
+    assert isinstance(core, ReplicaCore)
+    return element_text(core.cib, pretty=False).encode()
+
+
+# ------------------------------------------------------------------------- crmd's link
+
+class CibWrites:
+    """crmd's ordered writes to its node's cib (one per crmd boot)."""
+
+    def __init__(self, ctx: DaemonContext) -> None:
+        self.ctx = ctx
+        self.queue: deque[WireRequest | Callable[[], None]] = deque()
+        self.busy = False
+        self.refused: list[tuple[float, str, int]] = []
+        boots = ctx.sim.config.extra.setdefault("crmd-boots", itertools.count(1))
+        self.prefix = f"crmd-{next(boots)}"  # unique per boot, and the same for a seed
+        self.ids = itertools.count(1)
+
+    def alive(self) -> bool:
+        node = self.ctx.sim.nodes[self.ctx.node]
+        return node.alive and node.daemons.get("crmd") is self.ctx
+
+    def write(self, request: WireRequest) -> None:
+        self.queue.append(request)
+        self._pump()
+
+    def after_writes(self, callback: Callable[[], None]) -> None:
+        self.queue.append(callback)
+        self._pump()
+
+    def _pump(self) -> None:
+        from crmd.cib_events import merged_status
+
+        while not self.busy and self.queue and self.alive():
+            job = self.queue.popleft()
+            if not isinstance(job, WireRequest):
+                job()
+                continue
+            batch = [job]
+            while self.queue and isinstance(self.queue[0], WireRequest) and merged_status(
+                    [job, self.queue[0]]) is not None:
+                batch.append(self.queue.popleft())  # type: ignore[arg-type]
+            self._send(merged_status(batch) or job)
+
+    def _send(self, request: WireRequest) -> None:
+        self.busy = True
+        request_id = f"{self.prefix}-{next(self.ids)}"
+        _clients(self.ctx)[f"{self.ctx.node}:{request_id}"] = lambda code: self._done(
+            request, code)
+        self.ctx.request("cib", lambda now: ClientWrite(now, request_id, request))
+
+    def _done(self, request: WireRequest, code: int) -> None:
+        if not self.alive():
+            return
+        if code != 0:  # the daemon logs cib_write_refused and drops it
+            self.refused.append((self.ctx.now, request.op, code))
+        self.busy = False
+        self._pump()
+
+
+__all__ = ["CIB", "CIB_TOPIC", "CibWrites", "cib_text"]
