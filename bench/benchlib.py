@@ -81,6 +81,17 @@ def hacluster(*args: str, timeout: float = 600) -> str:
     return done.stdout
 
 
+def our_cibadmin(state_dir: Path, *args: str) -> str:
+    """Our cibadmin from the host against the cib of the node whose state dir is given."""
+    env = dict(os.environ, HACLUSTER_STATE_DIR=str(state_dir))
+    env.pop("CIB_file", None)
+    done = subprocess.run([str(Path(sys.executable).parent / "cibadmin"), *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"cibadmin {' '.join(args)}: {done.stderr}"[-1200:])
+    return done.stdout
+
+
 class OurLab:
     """`hacluster lab` under a name of its own."""
 

@@ -8,11 +8,13 @@ token is 3000 ms and gives about twice the time). Ours: `hacluster lab up`, an
 ocf:pacemaker:Dummy configured with our cibadmin, then per trial `lab kill` of the node
 `crm_resource --locate` names and a 50 ms poll of `crm_resource --locate` on a survivor
 until it names another node (a located resource has completed its start), then the victim
-boots again and the cluster settles. Pacemaker: `pacemaker-lab.sh failover-bench`, whose
-`started_ms` is the "Result of start operation ... ok" line of Pacemaker's own log and
-`failover_ms` its 100 ms poll of crm_resource. Our side needs cib and crmd (skipped with a
-message until they exist). Issue 10's goal: p50 <= 1.3 s and p99 <= 1.5 s at 3 nodes,
-p99 <= 2 s at 16.
+boots again and the cluster settles (ours: asked through the daemons' sockets, see
+our_probe: the kill happens in this process and every survivor's lrmd is polled every 10 ms,
+as `lab exec crm_resource` would cost hundreds of milliseconds per poll). Pacemaker:
+`pacemaker-lab.sh failover-bench`, whose `started_ms` is the "Result of start operation ...
+ok" line of Pacemaker's own log and `failover_ms` its 100 ms poll of crm_resource. Our side
+needs cib and crmd (skipped with a message until they exist). Issue 10's goal: p50 <= 1.3 s
+and p99 <= 1.5 s at 3 nodes, p99 <= 2 s at 16.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import argparse
 import time
 
 import pcmk
-from benchlib import OurLab, load_average, missing_daemons, p50_p99, ratio, table
-from crm_probe import DUMMY, OUR_BIN, Runner, locate, tool, wait_stable
+from benchlib import OurLab, load_average, missing_daemons, our_cibadmin, p50_p99, ratio, table
+from crm_probe import DUMMY
+from our_probe import OurCluster, wait_until
 
 GOALS = {3: (1.3, 1.5), 16: (None, 2.0)}
 
@@ -33,17 +36,14 @@ def ours(nodes: int, trials: int) -> list[float]:
         print(f"SKIP ours at {nodes} nodes: no {', '.join(gone)} daemon in this checkout yet")
         return []
     lab = OurLab(f"hcbfo{nodes}")
+    cluster = OurCluster(lab.name)
     times: list[float] = []
     try:
         lab.up(nodes, "--keepalive", "200", "--deadtime", "1000", wait=300)
         names = sorted(lab.status()["nodes"])
-
-        def run(node: str, script: str) -> str:
-            return lab.lab("exec", node, "/bin/bash", "-c", script)
-
-        run(names[0], f"{tool(OUR_BIN, 'cibadmin')} -C -o resources -X '{DUMMY}'")
+        our_cibadmin(cluster.state_dir(names[0]), "-C", "-o", "resources", "-X", DUMMY)
         for trial in range(trials):
-            took = _trial(lab, run, names)
+            took = _trial(lab, cluster, names)
             times.append(took)
             print(f"  ours {nodes} nodes trial {trial + 1}: {took:.3f}s")
     finally:
@@ -51,22 +51,20 @@ def ours(nodes: int, trials: int) -> list[float]:
     return times
 
 
-def _trial(lab: OurLab, run: Runner, names: list[str]) -> float:
-    if wait_stable(run, names[0], OUR_BIN, len(names)) is None:
+def _trial(lab: OurLab, cluster: OurCluster, names: list[str]) -> float:
+    """Kill the Dummy's node (in this process), poll every survivor's lrmd every 10 ms."""
+    if not wait_until(lambda: cluster.settled(names, "dummy"), 300):
         raise RuntimeError("cluster not stable before the trial")
-    victim = locate(run, names[0], OUR_BIN)[0]
-    observer = next(n for n in names if n != victim)
+    victim = cluster.located(names, "dummy")[0]
+    survivors = [n for n in names if n != victim]
     killed = time.monotonic()
-    lab.lab("kill", victim)
-    while True:
-        where = locate(run, observer, OUR_BIN)
-        if where and victim not in where:
+    cluster.kill_node(victim)
+    took = float("nan")
+    while time.monotonic() - killed < 120:
+        if cluster.located(survivors, "dummy"):
             took = time.monotonic() - killed
             break
-        if time.monotonic() - killed > 120:
-            took = float("nan")
-            break
-        time.sleep(0.05)
+        time.sleep(0.01)
     lab.lab("start", victim)
     return took
 

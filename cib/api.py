@@ -18,6 +18,7 @@ contract: only append fields.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from cib.replication_messages import (
 )
 from cib.request import Op, Request
 from messaging.envelope import CIB_MAX_FRAME, Kind, decode, encode, protocol
-from messaging.errors import PeerUnreachable, RemoteProtocolError
+from messaging.errors import HAError, PeerUnreachable, RemoteProtocolError
 
 API = protocol("cib")
 CTL_SOCKET = "cib.ctl"
@@ -163,6 +164,23 @@ class CibClient:
         self.close()
 
 
+def with_writes(cib_text: str, writes: Sequence[WireRequest]) -> str:
+    """`cib_text` with `writes` applied in order by the cib's own operations, without
+    schema validation (a client's view of its writes that are not acknowledged yet: the
+    crmd DC schedules on it, as Pacemaker's DC reads a CIB its own updates reached at
+    once). A write the operations refuse is left out."""
+    from cib.ops import perform
+    from cib.xmlio import element_text, parse
+
+    cib = parse(cib_text)
+    for write in writes:
+        try:
+            cib = perform(cib, write.request(), validate=lambda _: None).cib
+        except HAError:
+            continue
+    return element_text(cib, pretty=False)
+
+
 def seed_store(state_dir: str | Path, cib_text: bytes) -> None:
     """Install `cib_text` as the live copy of a node's cib store before its daemon starts
     (signed, as the daemon writes it): how a lab or an installer gives a node its first CIB."""
@@ -172,6 +190,6 @@ def seed_store(state_dir: str | Path, cib_text: bytes) -> None:
     CibStore(Path(state_dir) / "cib").save(parse(cib_text), keep_status=True, term=0)
 
 
-__all__ = ["API", "DIFF_TOPIC", "FEATURE_SET", "PEER_CHANNEL", "CibClient", "CibDiff",
-           "CibReply", "Query", "Write", "ctl_address", "open_peer_frame", "peer_frame",
-           "pub_address", "seed_store"]
+__all__ = ["API", "DIFF_TOPIC", "FEATURE_SET", "PEER_CHANNEL", "CibClient", "CibDiff", "CibReply",
+           "Query", "WireRequest", "Write", "ctl_address", "open_peer_frame", "peer_frame",
+           "pub_address", "seed_store", "with_writes"]

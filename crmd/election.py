@@ -22,7 +22,9 @@ What we add to Pacemaker's scheme, and why:
 - A controller that starts tells its first view so (`ControllerStarted`); a vote or that
   message from the DC's node with other credentials means the DC's controller restarted
   while its node stayed in the view: the DC is gone (Pacemaker learns it from the
-  controllers' process group).
+  controllers' process group). From any other member it is answered by the DC with its
+  claim, so the new controller follows the DC at once, and by a candidate with its vote
+  again (the first one reached the node before its controller ran).
 - Dampening: a node starts at most one election per `holdoff` seconds; a request inside the
   window is deferred to its end (a timer), so a flapping DC cannot cause an election storm.
 
@@ -133,6 +135,16 @@ class Election:
         if isinstance(message, ControllerStarted) and source == self.dc \
                 and message.credentials != self.dc_credentials:
             return self.call_election(now)  # our DC's controller restarted: it is gone
+        if isinstance(message, ControllerStarted) and self.is_dc:
+            # a controller started on a member: tell it who the DC is now, as Pacemaker's
+            # DC offers a join to a peer whose controller came online, instead of letting
+            # it wait dc_deadtime for a claim
+            return [Send(Node(source), DcClaim(self.credentials))]
+        if isinstance(message, ControllerStarted) and self.candidate \
+                and source not in self.no_votes:
+            # our vote reached that node before its controller ran: vote again rather
+            # than wait out the election timeout for its answer
+            return [Send(Node(source), Vote(self.round, self.credentials))]
         return []
 
     def call_election(self, now: float) -> list[Effect]:

@@ -93,6 +93,38 @@ def wait_for_view(state: LabState, nodes: list[str], timeout: float) -> float:
     raise PeerTimeout(f"nodes {' '.join(nodes)} did not agree on one view in {timeout}s")
 
 
+def idle_dc(state: LabState, nodes: list[str]) -> str | None:
+    """The DC when every one of `nodes` runs a controller that names it, all see exactly
+    `nodes` as members, the DC is idle (S_IDLE, no transition running) and the others
+    have joined it (S_NOT_DC); None otherwise."""
+    from crmd.control import query_status
+
+    answers = []
+    for name in nodes:
+        try:
+            answers.append(query_status(Path(state.nodes[name].directory) / "state", 1.0))
+        except HAError:
+            return None
+    dcs = {a.dc for a in answers}
+    if len(dcs) != 1 or "" in dcs or any(sorted(a.members) != sorted(nodes) for a in answers):
+        return None
+    dc = dcs.pop()
+    settled = all(a.idle_dc and a.transition == "idle" if a.node == dc
+                  else a.state == "S_NOT_DC" for a in answers)
+    return dc if settled else None
+
+
+def wait_for_idle_dc(state: LabState, nodes: list[str], timeout: float) -> tuple[str, float]:
+    """Wait until `idle_dc` names a DC; (the DC, seconds it took)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        dc = idle_dc(state, nodes)
+        if dc is not None:
+            return dc, time.monotonic() - start
+        time.sleep(0.1)
+    raise PeerTimeout(f"no idle DC among {' '.join(nodes)} after {timeout}s")
+
+
 @click.group("lab")
 @click.option("--name", default=lambda: os.environ.get("HACLUSTER_LAB", "hclab"),
               show_default="hclab or $HACLUSTER_LAB", help="lab name (namespace prefix)")
@@ -120,9 +152,13 @@ def lab(ctx: click.Context, name: str) -> None:
               show_default=True,
               help="seed CIB: demo (lab/demo.xml: a virtual IP and a service in a group, "
               "fenced by fence_lab) or empty (the fence device only)")
+@click.option("--dc-timeout", default=120.0, show_default=True,
+              help="with --crm: return once a DC is idle, failing after this many seconds "
+              "(0: do not wait)")
 @click.pass_obj
 def up(name: str, count: int, links: int, media: str, keepalive: int, deadtime: int,
-       auth: str, force_loopback: bool, wait: float, crm: bool, cib: str) -> None:
+       auth: str, force_loopback: bool, wait: float, crm: bool, cib: str,
+       dc_timeout: float) -> None:
     """Create the nodes, write ha.cf/authkeys, start every node's daemons."""
     try:
         if _load(name) is not None:
@@ -134,7 +170,10 @@ def up(name: str, count: int, links: int, media: str, keepalive: int, deadtime: 
         if wait:
             took = wait_for_view(state, list(state.nodes), wait)
             click.echo(f"lab {name}: {count} nodes agree on one view after {took:.1f}s")
-        else:
+        if crm and dc_timeout:
+            dc, took = wait_for_idle_dc(state, list(state.nodes), dc_timeout)
+            click.echo(f"lab {name}: {count} nodes, DC {dc} idle after {took:.1f}s")
+        elif not wait:
             click.echo(f"lab {name}: {count} nodes started")
         if crm and not use_loopback:
             show_cluster_status(state)

@@ -2,12 +2,13 @@
 
 Run as ``python -m lab.holder NODE DIR`` by `lab.netns` inside
 ``unshare --pid --fork --mount-proc --uts --mount`` in the node's network namespace. It
-sets the hostname to NODE (so `uname -n` is the node name), mounts fresh tmpfs on /run and
-/dev/shm, bind-mounts DIR/etc over /etc/ha.d and DIR/state over /var/lib/hacluster (so a
-node's tools find their files at the default paths, and its ipc sockets never collide with
-another node's), binds the lab's PDU directory (DIR/../pdu) on /run/hacluster-pdu, writes
-DIR/ready and then only reaps children. Killing this process with
-SIGKILL kills everything in the node at once: the kernel's rule for a PID namespace's init.
+sets the hostname to NODE (so `uname -n` is the node name), mounts fresh tmpfs on /run
+(with an empty /run/resource-agents, as tmpfiles.d makes at boot) and /dev/shm, bind-mounts
+DIR/etc over /etc/ha.d and DIR/state over /var/lib/hacluster (so a node's tools find their
+files at the default paths, and its ipc sockets never collide with another node's), binds
+the lab's PDU directory (DIR/../pdu) on /run/hacluster-pdu, writes DIR/ready and then only
+reaps children. Killing this process with SIGKILL kills everything in the node at once: the
+kernel's rule for a PID namespace's init.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 MOUNTS = (("etc", "/etc/ha.d"), ("state", "/var/lib/hacluster"))
 PDU_MOUNT = "/run/hacluster-pdu"  # lab.layout.NODE_PDU_DIR
+RSCTMP = "/run/resource-agents"  # HA_RSCTMP of the OCF agents
 
 
 def _mount(*args: str) -> None:
@@ -33,6 +35,9 @@ def prepare(node: str, directory: Path) -> None:
     _mount("--make-rprivate", "/")
     _mount("-t", "tmpfs", "-o", "mode=0755,size=64m", "tmpfs", "/run")
     _mount("-t", "tmpfs", "-o", "mode=1777,size=64m", "tmpfs", "/dev/shm")
+    # what systemd-tmpfiles creates at boot from resource-agents' tmpfiles.d: agents keep
+    # their state there (Debian's Dummy cannot start without it)
+    Path(RSCTMP).mkdir(mode=0o755, parents=True, exist_ok=True)
     for sub, target in MOUNTS:
         Path(target).mkdir(parents=True, exist_ok=True)
         _mount("--bind", str(directory / sub), target)

@@ -77,6 +77,7 @@ class SubprocessRunner:
         self.output_limit = output_limit
         self.state_dir = state_dir
         self._groups: dict[int, int] = {}
+        self._fencing_started: set[str] = set()  # stonith resources this executor started
 
     def running_calls(self) -> list[int]:
         return list(self._groups)
@@ -94,7 +95,7 @@ class SubprocessRunner:
         """Run one call to the end and return how it went (never raises for agent trouble)."""
         agent = request.agent
         if agent.standard == "stonith":
-            return await self._stonith(call_id, request, params)
+            return await self._fencing_device(call_id, request, params)
         found = locate(agent, self.roots, self.lsb)
         if found is None:
             return RunOutcome(
@@ -134,6 +135,24 @@ class SubprocessRunner:
             name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else -rc
             return RunOutcome(int(OcfRc.ERR_GENERIC), OpStatus.ERROR, f"killed by {name}", stdout)
         return RunOutcome(rc, OpStatus.DONE, exit_reason(stderr), stdout)
+
+    async def _fencing_device(
+        self, call_id: int, request: ExecRequest, params: dict[str, str]
+    ) -> RunOutcome:
+        """A stonith resource is "running" only where this executor started it: a probe
+        elsewhere says not running without asking the fencer (every fencer knows every
+        device from the CIB, so its monitor would answer running on every node), as
+        Pacemaker's executor answers probes of fencing resources from its own record."""
+        name = request.resource
+        if request.action == "monitor" and request.interval_ms == 0 \
+                and name not in self._fencing_started:
+            return RunOutcome(int(OcfRc.NOT_RUNNING), OpStatus.DONE)
+        outcome = await self._stonith(call_id, request, params)
+        if request.action == "start" and outcome.status is OpStatus.DONE and outcome.rc == 0:
+            self._fencing_started.add(name)
+        elif request.action == "stop":
+            self._fencing_started.discard(name)
+        return outcome
 
     async def _stonith(
         self, call_id: int, request: ExecRequest, params: dict[str, str]

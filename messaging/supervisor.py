@@ -110,7 +110,7 @@ DAEMONS: tuple[DaemonSpec, ...] = (
     DaemonSpec("lrmd", "lrmd", True, _state_dir_only, control_socket="lrmd.ctl"),
     DaemonSpec("stonithd", "stonithd", True, control_socket="stonithd.sock"),
     DaemonSpec("pengine", "pengine", True),
-    DaemonSpec("crmd", "crmd", True),
+    DaemonSpec("crmd", "crmd", True, control_socket="crmd.ctl"),
 )
 
 

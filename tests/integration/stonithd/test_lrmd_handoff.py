@@ -20,11 +20,16 @@ def test_stonith_resource_lifecycle_runs_through_stonithd(tmp_path: Path) -> Non
     fencer = Daemon(environment(tmp_path / "agents"), cib_file, lrmd.state_dir, "n1")
     try:
         agent = "stonith:fence_hacluster_dummy"
+        # a probe where this executor did not start the device: not running, although
+        # the fencer knows the device (Pacemaker's executor answers from its own record)
+        probe = lrmd.execute(agent, "monitor", resource="fence-n2")
+        assert (probe.rc, probe.status) == (OcfRc.NOT_RUNNING, OpStatus.DONE), probe
         start = lrmd.execute(agent, "start", resource="fence-n2")
         assert (start.rc, start.status) == (OcfRc.SUCCESS, OpStatus.DONE), start
         monitor = lrmd.execute(agent, "monitor", resource="fence-n2")
         assert monitor.rc == OcfRc.SUCCESS, monitor
         assert lrmd.execute(agent, "stop", resource="fence-n2").rc == OcfRc.SUCCESS
+        assert lrmd.execute(agent, "monitor", resource="fence-n2").rc == OcfRc.NOT_RUNNING
         missing_monitor = lrmd.execute(agent, "monitor", resource="fence-ghost")
         assert missing_monitor.rc == OcfRc.NOT_RUNNING, missing_monitor
         missing_start = lrmd.execute(agent, "start", resource="fence-ghost")

@@ -182,3 +182,26 @@ def test_a_vote_from_a_restarted_dc_controller_means_the_dc_is_gone() -> None:
     assert follower.dc is None or follower.candidate
     assert any(isinstance(e, Send) and isinstance(e.message, Vote) for e in effects), \
         "b is now the better candidate and votes"
+
+
+def test_a_controller_starting_late_hears_the_dc_or_the_vote_at_once() -> None:
+    """A member whose controller starts after the election began is told at once: by the
+    DC with its claim, by a candidate with its vote (not after dc_deadtime or the
+    election timeout)."""
+    from crmd.messages import ControllerStarted
+    from messaging.effects import TimerFired
+
+    late = Credentials("b", "3.16.2", 9.0)
+    candidate = Election(Credentials("a", "3.16.2", 1.0), TIMING)
+    candidate.handle(ViewChanged(("a", "b"), 0.0))
+    candidate.handle(TimerFired("election:dc-wait", 2.0))
+    assert candidate.candidate
+    effects = candidate.handle(PeerMessage("b", ControllerStarted(late), 2.5))
+    assert effects == [Send(Node("b"), Vote(candidate.round, candidate.credentials))]
+    dc = Election(Credentials("a", "3.16.2", 1.0), TIMING)
+    dc.handle(ViewChanged(("a",), 0.0))
+    dc.handle(TimerFired("election:dc-wait", 2.0))
+    dc.handle(ViewChanged(("a", "b"), 3.0))
+    assert dc.is_dc
+    effects = dc.handle(PeerMessage("b", ControllerStarted(late), 3.5))
+    assert effects == [Send(Node("b"), DcClaim(dc.credentials))]

@@ -1,0 +1,370 @@
+"""The crmd daemon: one node's `crmd.api.Controller` on a Runner, every effect carried out.
+
+What is wired to what (declared on one `messaging.daemon.DaemonHost`):
+
+- ccm (`messaging.membership`): the current view by query, then every published change,
+  as `MembershipView` (a view repeated by ccm's periodic republication is fed once);
+- peers: heartbeat channel ``crmd`` (`messaging.peer_channel.PeerChannel`), crmd's wire
+  form (`crmd.api.encode`/`decode`) both ways (`Send` out, `PeerMessage` in);
+- the local cib (`crmd.cib_link.CibLink`): `ModifyCib`/`DeleteCib`/`ClearFailures` and
+  `UpdateAttribute` as ordered writes, `SyncCib` answered once earlier writes are done (the
+  cib daemons replicate; every copy of the partition is the master's), each published diff
+  as `CibChanged`/`StatusUpdated` (results reach the DC through its CIB, Pacemaker's way);
+- `RunScheduler`: the CIB is read with this node's unanswered writes applied on top
+  (`CibLink.read_ahead`) and pengine runs in one worker thread (the loop keeps serving
+  heartbeat, IPC and timers meanwhile); a request that a newer one overtook is skipped;
+  the answer is fed as `SchedulerDone`;
+- `LrmdRequest` -> the local lrmd (`lrmd.api`), its published results -> `LocalOpResult`;
+- `ExecuteFencing` -> the local stonithd (`stonithd.api`), its answer -> `FenceCompleted`;
+- the control socket (`crmd.control`): status, and a clean-shutdown request;
+- SIGTERM: a clean shutdown first (`ShutdownRequested`: the DC moves this node's
+  resources away, then confirms), for at most `SHUTDOWN_GRACE_S`;
+- `StopController`: the DC confirmed this node's shutdown; the daemon exits with
+  `NO_RESPAWN_EXIT` so the launcher leaves it stopped.
+
+The controller is built once the cib answers (its node ids come from the CIB's nodes
+section); peer messages that arrive earlier wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import signal
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from crmd import control
+from crmd.api import (
+    CibSynced,
+    ClearFailures,
+    Controller,
+    ControllerTiming,
+    DeleteCib,
+    ExecuteFencing,
+    FenceCompleted,
+    LocalOpResult,
+    LrmdRequest,
+    MembershipView,
+    ModifyCib,
+    PeerMessage,
+    RunScheduler,
+    ShutdownRequested,
+    StopController,
+    SyncCib,
+    UpdateAttribute,
+    decode,
+    encode,
+    run_scheduler,
+)
+from crmd.cib_events import write_of
+from crmd.cib_link import CibLink
+from messaging.daemon import DaemonHost
+from messaging.effects import AllNodes, Node, Send
+from messaging.errors import HAError, InternalError
+from messaging.ipc import Server
+from messaging.logs import get_logger
+from messaging.peer_channel import PeerChannel
+from messaging.runtime import AsyncioScheduler, Runner
+
+CHANNEL = "crmd"
+STARTUP_POLL_S = 0.2  # the cib or ccm not answering yet: ask again (a retry interval)
+FENCE_SLACK_S = 10.0
+SHUTDOWN_GRACE_S = 8.0  # under the launcher's 10 s before it kills a daemon it stops
+
+
+def node_ids_of(nodes_xml: str | None) -> dict[str, str]:
+    """Configured node names -> ids, from the CIB's nodes section."""
+    if not nodes_xml:
+        return {}
+    root = etree.fromstring(nodes_xml.encode())
+    return {str(n.get("uname")): str(n.get("id")) for n in root.iter("node")
+            if n.get("uname") and n.get("id")}
+
+
+_EMPTY_CIB = ('<cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">'
+              "<configuration><crm_config/><nodes/><resources/><constraints/>"
+              "</configuration><status/></cib>")
+
+
+def warm_up() -> None:
+    """Run the scheduler and the local write path once on an empty CIB, in the worker
+    thread: their first run imports and compiles for about half a second, which would
+    otherwise land on the first real transition (a failover's)."""
+    from cib.api import WireRequest, with_writes
+
+    cib_xml = with_writes(_EMPTY_CIB, [WireRequest("modify", '<cib have-quorum="1"/>', "cib")])
+    run_scheduler(cib_xml, RunScheduler(0, 0.0), 0.0)
+
+
+class ControllerService:
+    """One node's crmd."""
+
+    def __init__(self, node: str, state_dir: Path, timing: ControllerTiming | None = None
+                 ) -> None:
+        from lrmd import api as lrmd
+        from messaging.client import AsyncClient
+        from stonithd import api as fencing
+
+        self.node, self.state_dir, self.timing = node, state_dir, timing
+        self.log = get_logger(daemon="crmd", node=node)
+        self.host = DaemonHost(self.log)
+        self.cib = CibLink(state_dir, self.log)
+        self.peers = PeerChannel(state_dir, node, CHANNEL, open_frame=decode,
+                                 on_message=self._peer, log=self.log)
+        self.server = Server(control.ctl_address(state_dir), control.API, self.answer,
+                             daemon="crmd", log=self.log)
+        self.lrmd = AsyncClient(f"ipc://{state_dir / lrmd.CONTROL_SOCKET}", lrmd.API)
+        self.fencer = AsyncClient(fencing.endpoint_in(state_dir), fencing.API)
+        self.runner: Runner | None = None
+        self.controller: Controller | None = None
+        self.started = 0.0
+        self.exit_code = 0
+        self._early: list[tuple[str, Any]] = []
+        self._view: tuple[int, tuple[str, ...], bool] | None = None
+        self._latest_schedule = 0
+        self._shutting_down = False
+        self._pengine = concurrent.futures.ThreadPoolExecutor(1, "pengine")
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- life -----------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        self.host.socket(self.server)
+        self.host.task(self.server.serve)
+        self.host.task(self.cib.writer)
+        self.host.task(self._main)
+        self.peers.attach(self.host)
+        for thing in (self.cib, self.lrmd, self.fencer):
+            self.host.closing(thing)
+        await self.host.run()
+        self._pengine.shutdown(wait=False, cancel_futures=True)
+        return self.exit_code
+
+    async def _main(self) -> None:
+        node_ids = await self._node_ids()
+        loop = asyncio.get_running_loop()
+        scheduler = AsyncioScheduler()
+        self.started = scheduler.wall()
+        self.controller = Controller(
+            self.node, node_ids, self.started, self.timing, results_from_cib=True,
+            wall_offset=scheduler.wall() - loop.time())
+        self.runner = Runner(self.controller, scheduler, send=self._send,
+                             handlers=self._handlers(), log=self.log)
+        self.host.closing(self.runner)
+        loop.run_in_executor(self._pengine, warm_up)
+        self.log.info("crmd_started", node_ids=node_ids)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._terminate)  # replaces the host's handler
+        self.runner.perform_all(self.controller.start(self.runner.monotonic()))
+        for source, message in self._early:
+            self._peer(source, message)
+        self._early.clear()
+        await asyncio.gather(self.cib.follow(self.runner.feed, self.runner.monotonic),
+                             self._lrmd_results(), self._membership())
+
+    async def _node_ids(self) -> dict[str, str]:
+        while True:
+            try:
+                return node_ids_of(await self.cib.query(scope="nodes"))
+            except HAError:
+                await asyncio.sleep(STARTUP_POLL_S)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("crmd_task_failed", error=repr(task.exception()))
+
+    def _feed(self, event: Any) -> None:
+        if self.runner is not None:
+            self.runner.feed(event)
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    # -- inputs ---------------------------------------------------------------------------
+
+    def _peer(self, source: str, message: Any) -> None:
+        if self.runner is None:
+            self._early.append((source, message))
+            return
+        self.runner.feed(PeerMessage(source, message, self.runner.monotonic()))
+
+    async def _membership(self) -> None:
+        from messaging.membership import AsyncCcmClient, MembershipChanged
+
+        ccm = AsyncCcmClient(self.state_dir)
+        subscriber = ccm.subscribe()
+        try:
+            while True:
+                try:
+                    status = await ccm.query()
+                except HAError:
+                    status = None
+                if status is not None and status.view_id:
+                    self._on_view(status.view_id, tuple(status.members), status.quorate)
+                    break
+                await asyncio.sleep(STARTUP_POLL_S)
+            while True:
+                event = await subscriber.recv()
+                if isinstance(event, MembershipChanged):
+                    self._on_view(event.view_id, tuple(event.members), event.quorate)
+        finally:
+            subscriber.close()
+            ccm.close()
+
+    def _on_view(self, view_id: int, members: tuple[str, ...], quorate: bool) -> None:
+        view = (view_id, tuple(sorted(members)), quorate)
+        if view == self._view:
+            return  # ccm republishes its view every few seconds
+        self._view = view
+        self.log.info("crmd_view", view=view_id, members=list(view[1]), quorate=quorate)
+        self._feed(MembershipView(view[1], quorate, self._now()))
+
+    async def _lrmd_results(self) -> None:
+        from lrmd import api as lrmd
+        from messaging.client import AsyncSubscriber
+
+        subscriber = AsyncSubscriber(f"ipc://{self.state_dir / lrmd.PUBLISH_SOCKET}",
+                                     lrmd.API, (lrmd.OP_TOPIC,))
+        try:
+            while True:
+                result = await subscriber.recv()
+                if isinstance(result, lrmd.OpCompleted):
+                    self._feed(LocalOpResult(result, self._now()))
+        finally:
+            subscriber.close()
+
+    # -- the control socket ---------------------------------------------------------------
+
+    def answer(self, request: Any, client: Any) -> control.ControllerStatus:
+        if isinstance(request, control.StopRequest) and self.runner is not None:
+            self.runner.feed(ShutdownRequested(self.node, self.runner.monotonic(),
+                                               self.runner.wall()))
+        elif not isinstance(request, (control.StatusRequest, control.StopRequest)):
+            raise InternalError(f"crmd takes status and stop requests, not "
+                                f"{type(request).__name__}")
+        return self.status()
+
+    def status(self) -> control.ControllerStatus:
+        core = self.controller
+        if core is None:
+            return control.ControllerStatus(self.node, "S_STARTING", "", (), False, "", 0,
+                                            (0, 0, 0), self.started)
+        transition = ""
+        if core.is_dc:
+            transition = "idle" if core.engine.finished else "running"
+        return control.ControllerStatus(
+            self.node, core.state.value, core.dc or "", tuple(sorted(core.members)),
+            core.quorate, transition, core.transition_id, core.cib_version, self.started)
+
+    # -- effects --------------------------------------------------------------------------
+
+    def _handlers(self) -> dict[type, Any]:
+        handlers: dict[type, Any] = {
+            LrmdRequest: lambda e: self._spawn(self._lrmd_request(e)),
+            ExecuteFencing: lambda e: self._spawn(self._fence(e)),
+            RunScheduler: self._schedule,
+            SyncCib: lambda e: self._spawn(self._sync()),
+            UpdateAttribute: self._attribute,
+            StopController: self._stop,
+        }
+        for write in (ModifyCib, DeleteCib, ClearFailures):
+            handlers[write] = lambda e: self.cib.write(write_of(e))
+        return handlers
+
+    def _send(self, effect: Send) -> None:
+        destination = effect.destination
+        if not isinstance(destination, (Node, AllNodes)):
+            raise InternalError(f"crmd sends only to nodes: {effect!r}")
+        self.peers.send(destination, encode(effect.message))
+
+    async def _lrmd_request(self, effect: LrmdRequest) -> None:
+        try:
+            await self.lrmd.request(effect.request)
+        except HAError as error:  # the action's timeout in the DC's engine acts
+            self.log.error("lrmd_request_failed", request=repr(effect.request),
+                           error=str(error))
+
+    async def _fence(self, effect: ExecuteFencing) -> None:
+        from stonithd import api as fencing
+
+        request = fencing.FenceRequest(effect.target, effect.action, effect.timeout_s,
+                                       client="crmd")
+        self.log.info("fencing_requested", target=effect.target, action=effect.action)
+        try:
+            result = await self.fencer.request(request, effect.timeout_s + FENCE_SLACK_S)
+            ok = isinstance(result, fencing.FenceResult) and result.ok
+            reason = getattr(result, "reason", "")
+        except HAError as error:
+            ok, reason = False, str(error)
+        self.log.info("fencing_done", target=effect.target, ok=ok, reason=reason)
+        assert self.runner is not None
+        self.runner.feed(FenceCompleted(effect.transition_key, effect.target, ok,
+                                        self.runner.monotonic(), self.runner.wall()))
+
+    def _schedule(self, effect: RunScheduler) -> None:
+        self._latest_schedule = effect.transition_id
+        self._spawn(self._run_scheduler(effect))
+
+    async def _run_scheduler(self, effect: RunScheduler) -> None:
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        cib_xml = await self.cib.read_ahead()
+        if cib_xml is None or effect.transition_id != self._latest_schedule:
+            return  # a newer request overtook this one; the controller ignores stale answers
+        read = loop.time()
+        done = await loop.run_in_executor(self._pengine, run_scheduler, cib_xml, effect, 0.0)
+        assert self.runner is not None
+        self.log.info("scheduler_done", transition_id=effect.transition_id,
+                      read_ms=round(1000 * (read - asked)),
+                      pengine_ms=round(1000 * (loop.time() - read)))
+        if effect.transition_id == self._latest_schedule:
+            self.runner.feed(dataclasses.replace(done, now=self.runner.monotonic()))
+
+    async def _sync(self) -> None:
+        await self.cib.settled()
+        self._feed(CibSynced(True, self._now()))
+
+    def _attribute(self, effect: UpdateAttribute) -> None:
+        assert self.controller is not None
+        node_id = self.controller.node_ids.get(effect.node, effect.node)
+        self.cib.set_attribute(node_id, effect.node, effect.name, effect.value)
+
+    def _terminate(self) -> None:
+        """SIGTERM (the launcher stops the node): ask the DC to move this node's resources
+        away and wait for its do_shutdown (StopController), at most SHUTDOWN_GRACE_S, as
+        Pacemaker's controller does on SIGTERM. Alone, without a DC, or on a second
+        signal: stop now."""
+        core, runner = self.controller, self.runner
+        if self._shutting_down or core is None or runner is None or core.dc is None \
+                or core.members <= {self.node}:
+            self.host.stop()
+            return
+        self._shutting_down = True
+        self.log.info("crmd_shutdown_requested", dc=core.dc)
+        runner.feed(ShutdownRequested(self.node, runner.monotonic(), runner.wall()))
+        asyncio.get_running_loop().call_later(SHUTDOWN_GRACE_S, self.host.stop)
+
+    def _stop(self, effect: StopController) -> None:
+        from messaging.supervisor import NO_RESPAWN_EXIT
+
+        self.log.info("crmd_stopping", reason=effect.reason)
+        self.exit_code = NO_RESPAWN_EXIT
+        self._spawn(self._stop_after_writes())
+
+    async def _stop_after_writes(self) -> None:
+        await self.cib.settled()
+        self.host.stop()
+
+
+__all__ = ["CHANNEL", "ControllerService", "node_ids_of"]
