@@ -1,5 +1,9 @@
 """The cib daemon's IPC protocol and `CibClient`, the one way other packages reach the cib.
 
+The read side (`Query`, `CibReply`, `CibDiff`, the sockets, `follow_cib`) is the contract in
+`messaging.cib_contract`, shared with daemons that may not import cib; this module adds
+`Write` and the peer messages to the same registry and re-exports it.
+
 Sockets (one node, inside its state directory; `messaging.envelope` frames, frames up to
 `CIB_MAX_FRAME` because whole CIBs travel):
 
@@ -10,6 +14,9 @@ Sockets (one node, inside its state directory; `messaging.envelope` frames, fram
 - ``ipc://<state_dir>/cib.pub`` (`messaging.ipc.Publisher`, topic `DIFF_TOPIC`): one
   `CibDiff` (Pacemaker's v2 patchset as XML text, and the version after it) per change this
   node's copy took, in order; a whole-CIB resync is published as a diff from the old copy.
+
+The attribute manager's clients (`AttrdClient`, `AsyncAttrdClient`, contract in
+`cib.attrd_api`) are re-exported here: cib.api is the package's one public surface.
 
 Peer messages between cib daemons (heartbeat channel `PEER_CHANNEL`) are event frames of
 the same protocol (`peer_frame`). Field order of every message is part of the wire
@@ -23,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cib.model import FEATURE_SET, Version
+from cib.attrd_api import AsyncAttrdClient, AttrdClient
+from cib.model import FEATURE_SET
 from cib.replication_messages import (
     Announce,
     Applied,
@@ -36,34 +44,23 @@ from cib.replication_messages import (
     WriteResult,
 )
 from cib.request import Op, Request
-from messaging.envelope import CIB_MAX_FRAME, Kind, decode, encode, protocol
+from messaging.cib_contract import (
+    API,
+    CTL_SOCKET,
+    DIFF_TOPIC,
+    PUB_SOCKET,
+    CibDiff,
+    CibReply,
+    Query,
+    ctl_address,
+    follow_cib,
+    pub_address,
+)
+from messaging.envelope import CIB_MAX_FRAME, Kind, decode, encode
 from messaging.errors import HAError, PeerUnreachable, RemoteProtocolError
 
-API = protocol("cib")
-CTL_SOCKET = "cib.ctl"
-PUB_SOCKET = "cib.pub"
-DIFF_TOPIC = "cib.diff"
 PEER_CHANNEL = "cib"
 DEFAULT_TIMEOUT = 30.0
-
-
-def ctl_address(state_dir: str | Path) -> str:
-    return f"ipc://{Path(state_dir) / CTL_SOCKET}"
-
-
-def pub_address(state_dir: str | Path) -> str:
-    return f"ipc://{Path(state_dir) / PUB_SOCKET}"
-
-
-@API.register("query")
-@dataclass(frozen=True, slots=True)
-class Query:
-    """A read-only request (cibadmin -Q with its -o, -A, -n, -e)."""
-
-    scope: str | None = None
-    xpath: str | None = None
-    no_children: bool = False
-    node_path: bool = False
 
 
 @API.register("write")
@@ -72,28 +69,6 @@ class Write:
     """A change, as `cib.replication_messages.WireRequest` carries it between nodes."""
 
     request: WireRequest
-
-
-@API.register("reply")
-@dataclass(frozen=True, slots=True)
-class CibReply:
-    """The answer to Query or Write: Pacemaker's exit code and what cibadmin prints."""
-
-    exit_code: int
-    message: str
-    output: str | None = None
-    paths: tuple[str, ...] = ()
-    version: Version | None = None
-    reason: str = ""  # Pacemaker's short text of a failure ("Call failed: <reason>")
-
-
-@API.register("cib_diff")
-@dataclass(frozen=True, slots=True)
-class CibDiff:
-    """A change this node's CIB took: the v2 patchset (XML text) and the version after it."""
-
-    patch: str
-    version: Version
 
 
 PEER_MESSAGES = (Forward, WriteResult, Diff, Applied, Announce, AskAnnounce, FetchCib,
@@ -190,6 +165,26 @@ def seed_store(state_dir: str | Path, cib_text: bytes) -> None:
     CibStore(Path(state_dir) / "cib").save(parse(cib_text), keep_status=True, term=0)
 
 
-__all__ = ["API", "DIFF_TOPIC", "FEATURE_SET", "PEER_CHANNEL", "CibClient", "CibDiff", "CibReply",
-           "Query", "WireRequest", "Write", "ctl_address", "open_peer_frame", "peer_frame",
-           "pub_address", "seed_store", "with_writes"]
+__all__ = [
+    "API",
+    "CTL_SOCKET",
+    "DIFF_TOPIC",
+    "FEATURE_SET",
+    "PEER_CHANNEL",
+    "PUB_SOCKET",
+    "AsyncAttrdClient",
+    "AttrdClient",
+    "CibClient",
+    "CibDiff",
+    "CibReply",
+    "Query",
+    "WireRequest",
+    "Write",
+    "ctl_address",
+    "follow_cib",
+    "open_peer_frame",
+    "peer_frame",
+    "pub_address",
+    "seed_store",
+    "with_writes",
+]

@@ -2,17 +2,24 @@
 memory on every node and written into the status section by one writer.
 
 Invariants:
-- Every node holds every attribute's value for every node; an update made on any node is
+- Every node holds every attribute's value for every member; an update made on any node is
   applied there and sent to all members, so each copy converges without the CIB.
 - ``value++`` and ``value+=N`` are expanded against the current value on the node the update
   is made on, saturating at INFINITY (as Pacemaker's attrd_expand_value).
 - Only the writer (chosen like the CIB master, by `cib.replication.choose_master`) writes,
-  with one CIB request per attribute holding every node's value (`WriteAttribute`); a
-  dampened attribute is written when its dampening timer fires, so changes during the delay
-  coalesce into one write. A new writer writes every attribute it knows.
+  with one `WriteAttribute` per attribute holding every member's value, and only when a
+  value or the dampening changed (Pacemaker's attrd_updater -U: "if this causes the value
+  to change"). A dampened attribute is written when its dampening timer fires: the first
+  change arms it and later changes coalesce into that one write. While a write of an
+  attribute is in flight a new one waits for `WriteDone`; a failed write is retried after
+  `RETRY_DELAY` (Pacemaker's temporary 2 s delay). Private attributes are never written.
+  A new writer, and a refresh (attrd_updater -R), writes every attribute it knows.
 - A node is the authority for its own attributes: after a view change each member sends
-  its own values to everyone, so a restarted writer learns them again.
-- Node uuids are the ccm node ids (the status section's node_state ids).
+  its own values to everyone. A node that left the view takes its values with it (as
+  Pacemaker's attrd forgets a lost peer's values); the writer deletes them from the CIB.
+  An attrd that starts (its first view) asks every member for everything it holds.
+- node_state ids are the nodes' uuids given with each view (the configuration's node ids,
+  stable across views), never ranks within one view.
 """
 
 from __future__ import annotations
@@ -28,15 +35,19 @@ from cib.request import Op
 from cib.xmlio import element_text
 from messaging.effects import ArmTimer, Effect, Node, Send, TimerFired
 
+RETRY_DELAY = 2.0
+
 
 @dataclass(frozen=True, slots=True)
 class AttributeUpdate:
-    """Set (value) or delete (None) attribute `name` of node `node`; `dampen` in seconds."""
+    """Set (value) or delete (None) attribute `name` of node `node`; `dampen` in seconds
+    (None keeps the attribute's dampening); a `private` attribute is never written."""
 
     name: str
     node: str
     value: str | None
-    dampen: float = 0.0
+    dampen: float | None = None
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,27 +70,74 @@ class PeerUpdate:
 
 @dataclass(frozen=True, slots=True)
 class AttrdView:
-    """ccm's membership for attrd: (node id, node name) pairs."""
+    """ccm's membership for attrd: (node id, node name) pairs (the ids choose the writer),
+    and the nodes' uuids (node_state ids: the configuration's node ids) by name; a member
+    without one is written under its member id."""
 
     now: float
     view: int
     members: tuple[tuple[int, str], ...]
+    uuids: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Shared:
-    """The message attrd sends to its peers."""
+    """Peer message: one update."""
 
     view: int
     update: AttributeUpdate
 
 
 @dataclass(frozen=True, slots=True)
+class SyncRequest:
+    """Peer message: a starting attrd asks for every value the receiver holds."""
+
+    view: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshRequest:
+    """Peer message: ask the writer to write every attribute again (attrd_updater -R)."""
+
+    view: int
+
+
+@dataclass(frozen=True, slots=True)
+class PeerRequest:
+    """A `SyncRequest` or `RefreshRequest` from another node's attrd."""
+
+    now: float
+    sender: str
+    message: SyncRequest | RefreshRequest
+
+
+@dataclass(frozen=True, slots=True)
+class LocalRefresh:
+    """A local client asks for every attribute to be written again."""
+
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class WriteDone:
+    """The shell's report on a `WriteAttribute`: every request acknowledged, or not."""
+
+    now: float
+    name: str
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True)
 class WriteAttribute:
-    """Effect: send these CIB writes (one attribute, all nodes) to the local cib."""
+    """Effect: send these CIB writes (one attribute, all nodes) to the local cib, in order,
+    then feed `WriteDone`."""
 
     name: str
     requests: tuple[WireRequest, ...]
+
+
+Event = LocalUpdate | PeerUpdate | PeerRequest | AttrdView | TimerFired | LocalRefresh | WriteDone
+Output = Effect | WriteAttribute
 
 
 def expand_value(value: str, old: str | None) -> str:
@@ -90,6 +148,11 @@ def expand_value(value: str, old: str | None) -> str:
     return str(min(char2score(old) + offset, INFINITY))
 
 
+def status_id(uuid: str, name: str) -> str:
+    """Pacemaker's nvpair id in transient_attributes (crm_xml_set_id makes '#', ':' '.')."""
+    return f"status-{uuid}-{name}".replace("#", ".").replace(":", ".")
+
+
 @dataclass
 class AttrdCore:
     """attrd on one node."""
@@ -97,83 +160,161 @@ class AttrdCore:
     node: str
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     dampen: dict[str, float] = field(default_factory=dict)
+    private: set[str] = field(default_factory=set)
     members: dict[str, int] = field(default_factory=dict)
+    uuids: dict[str, str] = field(default_factory=dict)
     view: int = -1
     writer: str | None = None
     armed: set[str] = field(default_factory=set)
+    in_flight: set[str] = field(default_factory=set)
+    pending: set[str] = field(default_factory=set)
 
-    def handle(self, event: LocalUpdate | PeerUpdate | AttrdView | TimerFired
-               ) -> list[Effect | WriteAttribute]:
+    def handle(self, event: Event) -> list[Output]:
         if isinstance(event, AttrdView):
             return self._on_view(event)
         if isinstance(event, TimerFired):
             name = event.key.removeprefix("write:")
             self.armed.discard(name)
-            return self._write(name) if self.writer == self.node else []
+            return self._write(name, event.now)
+        if isinstance(event, WriteDone):
+            return self._on_written(event)
+        if isinstance(event, LocalRefresh):
+            return self._refresh(event.now, self.node)
+        if isinstance(event, PeerRequest):
+            return self._on_request(event)
         if isinstance(event, PeerUpdate):
             if event.view != self.view or event.sender not in self.members:
                 return []
             return self._store(event.update, event.now)
         update = event.update
-        old = self.values.get(update.name, {}).get(update.node)
         if update.value is not None:
+            old = self.values.get(update.name, {}).get(update.node)
             update = AttributeUpdate(update.name, update.node, expand_value(update.value, old),
-                                     update.dampen)
-        effects: list[Effect | WriteAttribute] = [
-            Send(Node(member), Shared(self.view, update)) for member in sorted(self.members)
-            if member != self.node]
-        return effects + self._store(update, event.now)
+                                     update.dampen, update.private)
+        return self._to_peers(Shared(self.view, update)) + self._store(update, event.now)
 
-    def _store(self, update: AttributeUpdate, now: float) -> list[Effect | WriteAttribute]:
+    def value(self, name: str, node: str) -> str | None:
+        return self.values.get(name, {}).get(node)
+
+    def uuid(self, node: str) -> str:
+        """The node_state id of a member."""
+        return self.uuids.get(node) or str(self.members.get(node, node))
+
+    def _to_peers(self, message: object) -> list[Output]:
+        return [Send(Node(member), message) for member in sorted(self.members)
+                if member != self.node]
+
+    def _store(self, update: AttributeUpdate, now: float) -> list[Output]:
         node_values = self.values.setdefault(update.name, {})
+        changed = node_values.get(update.node) != update.value
         if update.value is None:
             node_values.pop(update.node, None)
         else:
             node_values[update.node] = update.value
-        self.dampen[update.name] = update.dampen
-        if self.writer != self.node:
+        if update.private:
+            self.private.add(update.name)
+        if update.dampen is not None and update.dampen != self.dampen.get(update.name, 0.0):
+            self.dampen[update.name] = update.dampen
+            changed = True
+        if not changed:
             return []
-        if update.dampen <= 0:
-            return self._write(update.name)
-        if update.name in self.armed:
+        if self.dampen.get(update.name, 0.0) <= 0:
+            return self._write(update.name, now)
+        if self.writer != self.node or update.name in self.armed:
             return []
         self.armed.add(update.name)
-        return [ArmTimer(f"write:{update.name}", now + update.dampen)]
+        return [ArmTimer(f"write:{update.name}", now + self.dampen[update.name])]
 
-    def _on_view(self, event: AttrdView) -> list[Effect | WriteAttribute]:
+    def _on_view(self, event: AttrdView) -> list[Output]:
+        first = self.view < 0
+        staying = {name for _, name in event.members}
+        left = {node: self.uuid(node) for node in self.members if node not in staying}
         self.view = event.view
         self.members = {name: ident for ident, name in event.members}
+        self.uuids.update(event.uuids)
         self.writer = choose_master(event.members)
-        effects: list[Effect | WriteAttribute] = []
+        for node_values in self.values.values():
+            for node in left:
+                node_values.pop(node, None)
+        effects: list[Output] = self._to_peers(SyncRequest(self.view)) if first else []
         for name, node_values in sorted(self.values.items()):
             if self.node in node_values:
-                update = AttributeUpdate(name, self.node, node_values[self.node],
-                                         self.dampen.get(name, 0.0))
-                effects += [Send(Node(member), Shared(self.view, update))
-                            for member in sorted(self.members) if member != self.node]
+                effects += self._to_peers(Shared(self.view, AttributeUpdate(
+                    name, self.node, node_values[self.node], self.dampen.get(name),
+                    name in self.private)))
         if self.writer == self.node:
+            effects += self._forget(left)
             for name in sorted(self.values):
-                effects += self._write(name)
+                effects += self._write(name, event.now)
         return effects
 
-    def _write(self, name: str) -> list[Effect | WriteAttribute]:
-        writes: list[WireRequest] = []
-        deletes: list[WireRequest] = []
-        node_values = self.values.get(name, {})
-        status = etree.Element("status")
-        for node in sorted(self.members, key=self.members.__getitem__):
-            uuid = str(self.members[node])
-            if node in node_values:
-                state = etree.SubElement(status, "node_state", id=uuid)
-                attrs = etree.SubElement(state, "transient_attributes", id=uuid)
-                sets = etree.SubElement(attrs, "instance_attributes", id=f"status-{uuid}")
-                ident = f"status-{uuid}-{name}".replace("#", ".").replace(":", ".")
-                etree.SubElement(sets, "nvpair", id=ident, name=name, value=node_values[node])
-            else:
-                deletes.append(WireRequest(
-                    Op.DELETE.value, xpath=f"/cib/status/node_state[@id='{uuid}']"
-                    f"/transient_attributes/instance_attributes/nvpair[@name='{name}']",
-                    multiple=True, force=True))
-        writes += [WireRequest(Op.MODIFY.value, element_text(state, pretty=False),
-                               scope="status", allow_create=True) for state in status]
-        return [WriteAttribute(name, (*writes, *deletes))]
+    def _on_request(self, event: PeerRequest) -> list[Output]:
+        if event.message.view != self.view or event.sender not in self.members:
+            return []
+        if isinstance(event.message, RefreshRequest):
+            return self._refresh(event.now, event.sender)
+        return [Send(Node(event.sender), Shared(self.view, AttributeUpdate(
+                    name, node, value, self.dampen.get(name), name in self.private)))
+                for name, node_values in sorted(self.values.items())
+                for node, value in sorted(node_values.items())]
+
+    def _refresh(self, now: float, asked_by: str) -> list[Output]:
+        if self.writer == self.node:
+            return [effect for name in sorted(self.values) for effect in self._write(name, now)]
+        if self.writer is None or asked_by != self.node:
+            return []
+        return [Send(Node(self.writer), RefreshRequest(self.view))]
+
+    def _on_written(self, event: WriteDone) -> list[Output]:
+        self.in_flight.discard(event.name)
+        if not event.name:
+            return []
+        if not event.ok:
+            self.armed.add(event.name)
+            return [ArmTimer(f"write:{event.name}", event.now + RETRY_DELAY)]
+        if event.name in self.pending:
+            self.pending.discard(event.name)
+            return self._write(event.name, event.now)
+        return []
+
+    @staticmethod
+    def _forget(left: dict[str, str]) -> list[Output]:
+        """The writer deletes departed nodes' transient attributes from the CIB (one
+        attempt: a `WriteDone` for the empty name is not retried)."""
+        return [WriteAttribute("", (WireRequest(
+            Op.DELETE.value, xpath=f"/cib/status/node_state[@id='{ident}']"
+            "/transient_attributes", multiple=True, force=True),))
+            for ident in sorted(set(left.values()))]
+
+    def _write(self, name: str, now: float) -> list[Output]:
+        if self.writer != self.node or name in self.private or name in self.armed:
+            return []
+        if name in self.in_flight:
+            self.pending.add(name)
+            return []
+        self.in_flight.add(name)
+        uuids = {node: self.uuid(node) for node in self.members}
+        return [WriteAttribute(name, write_requests(name, self.values.get(name, {}), uuids))]
+
+
+def write_requests(name: str, node_values: dict[str, str], uuids: dict[str, str]
+                   ) -> tuple[WireRequest, ...]:
+    """The CIB requests that make the status section hold exactly `node_values` of `name`
+    for the members, given by name -> node_state id (Pacemaker's build_update_element)."""
+    writes: list[WireRequest] = []
+    deletes: list[WireRequest] = []
+    for node, uuid in sorted(uuids.items()):
+        if node in node_values:
+            state = etree.Element("node_state", id=uuid)
+            attrs = etree.SubElement(state, "transient_attributes", id=uuid)
+            sets = etree.SubElement(attrs, "instance_attributes", id=f"status-{uuid}")
+            etree.SubElement(sets, "nvpair", id=status_id(uuid, name), name=name,
+                             value=node_values[node])
+            writes.append(WireRequest(Op.MODIFY.value, element_text(state, pretty=False),
+                                      scope="status", allow_create=True))
+        else:
+            deletes.append(WireRequest(
+                Op.DELETE.value, xpath=f"/cib/status/node_state[@id='{uuid}']"
+                f"/transient_attributes/instance_attributes/nvpair[@name='{name}']",
+                multiple=True, force=True))
+    return (*writes, *deletes)

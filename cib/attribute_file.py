@@ -2,7 +2,9 @@
 
 The CIB is a `cib.backend.Backend`: a file (CIB_file, written after every CIB operation
 that succeeded, even one that changed nothing, as Pacemaker's file backend does) or the
-local cib daemon; the same code runs on both. Messages and exit codes are Pacemaker's.
+local cib daemon; the same code runs on both. Messages and exit codes are Pacemaker's. In
+live mode a status (-l reboot) attribute of a cluster node is set and deleted through the
+attribute manager (the CIB directly only when attrd does not answer), as Pacemaker's does.
 """
 
 from __future__ import annotations
@@ -26,14 +28,30 @@ class Output(Protocol):
     def error(self, text: str) -> None: ...
 
 
+def _node_name(options: argparse.Namespace) -> str:
+    node = options.node or os.environ.get("OCF_RESKEY_CRM_meta_on_node")  # noqa: SIM112
+    return node or os.uname().nodename
+
+
 def _target(cib: Element, options: argparse.Namespace) -> attribute.Target:
     section = attribute.section_for(options.kind, options.node)
     if section == "crm_config":
         return attribute.Target(section)
-    node = options.node or os.environ.get("OCF_RESKEY_CRM_meta_on_node")  # noqa: SIM112
-    node = node or os.uname().nodename
-    uuid, remote = attribute.node_uuid(cib, node)
+    uuid, remote = attribute.node_uuid(cib, _node_name(options))
     return attribute.Target(section, uuid, remote)
+
+
+def _through_attrd(backend: Backend, target: attribute.Target,
+                   options: argparse.Namespace) -> bool:
+    """Transient (status) attributes of a cluster node are set and deleted by the attribute
+    manager, as Pacemaker's crm_attribute does; True when attrd took the change."""
+    if target.section != "status" or target.remote or not options.name \
+            or options.attr_id or options.set_name:
+        return False
+    if options.delete:
+        return backend.transient(options.name, None, _node_name(options))
+    return options.value is not None and backend.transient(options.name, options.value,
+                                                           _node_name(options))
 
 
 def run(backend: Backend, options: argparse.Namespace, out: Output) -> int:
@@ -45,6 +63,8 @@ def run(backend: Backend, options: argparse.Namespace, out: Output) -> int:
         out.error(error.message)
         return int(error.exit_code)
     try:
+        if _through_attrd(backend, target, options):
+            return 0
         if options.delete:
             return _delete(backend, cib, target, options)
         if options.value is not None:

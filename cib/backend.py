@@ -4,7 +4,8 @@ A tool reads the CIB with `load()` and makes each change with `commit(request)`;
 needs to know which backend it has. `FileBackend` performs the request on the file's tree
 and writes the file atomically after every successful write (Pacemaker's file backend
 does, even when nothing changed); `LiveBackend` sends the request through
-`cib.api.CibClient` and raises the daemon's failure as an HAError with its exit code.
+`cib.api.CibClient` and raises the daemon's failure as an HAError with its exit code, and
+hands status-section (transient) attribute changes to the attribute manager (`transient`).
 `backend_from_environment` picks one as Pacemaker's tools do: CIB_file when set.
 """
 
@@ -24,6 +25,8 @@ class Backend(Protocol):
     def load(self) -> Element: ...
 
     def commit(self, request: Request) -> None: ...
+
+    def transient(self, name: str, value: str | None, node: str) -> bool: ...
 
     def close(self) -> None: ...
 
@@ -51,6 +54,10 @@ class FileBackend:
         self._cib = outcome.cib
         write_atomically(Path(self.path).absolute(), element_text(outcome.cib).encode())
 
+    def transient(self, name: str, value: str | None, node: str) -> bool:
+        """A file has no attribute manager: status attributes are CIB writes."""
+        return False
+
     def close(self) -> None:
         return None
 
@@ -61,6 +68,7 @@ class LiveBackend:
     def __init__(self, state_dir: str) -> None:
         from cib.api import CibClient
 
+        self.state_dir = state_dir
         self.client = CibClient(state_dir)
 
     def load(self) -> Element:
@@ -74,6 +82,20 @@ class LiveBackend:
     def commit(self, request: Request) -> None:
         reply = self.client.perform(request)
         _raise_failure(reply.exit_code, reply.message)
+
+    def transient(self, name: str, value: str | None, node: str) -> bool:
+        """Set (None: delete) a status attribute through the local attrd; False when attrd
+        cannot take it, and the caller writes the CIB instead (Pacemaker's crm_attribute
+        falls back the same way)."""
+        from cib.attrd_api import AttrdClient
+        from messaging.errors import HAError
+
+        try:
+            with AttrdClient(self.state_dir) as attrd:
+                attrd.update(name, value, node)
+        except HAError:
+            return False
+        return True
 
     def close(self) -> None:
         self.client.close()

@@ -19,8 +19,9 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up
 if TYPE_CHECKING:
     from cib.xmlio import Element
 
-_EPILOG = ("Pacemaker's ACLs are not supported (-U and -S are ignored): every member of "
-           "group haclient (the cib socket's group, mode 0660) has full rights. "
+_EPILOG = ("Pacemaker's ACLs are not supported (-U and -S are ignored): members of group "
+           "haclient (the cib socket's group, mode 0660) may query; changes are taken from "
+           "root and hacluster only (others get exit 4, Permission denied). "
            "Set CIB_file=PATH to work on a CIB file instead of the cluster.")
 _COMMANDS = {
     "-u": ("--upgrade", "upgrade", "Upgrade the configuration to the latest syntax"),

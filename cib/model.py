@@ -9,11 +9,11 @@ cib_version_details does) and as 0 when bumping; `expand_plus_plus` implements t
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 from lxml import etree
 
 from cib.xmlio import Element, attributes
+from messaging.cib_contract import Version as Version  # re-exported: the CIB version type
 
 INFINITY = 1_000_000
 LATEST_SCHEMA = "pacemaker-3.9"
@@ -36,16 +36,6 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 }
 WHOLE = frozenset({"cib", "all"})
 
-
-class Version(NamedTuple):
-    """A CIB version triple; tuples compare the way Pacemaker orders CIBs."""
-
-    admin_epoch: int
-    epoch: int
-    num_updates: int
-
-    def __str__(self) -> str:
-        return f"{self.admin_epoch}.{self.epoch}.{self.num_updates}"
 
 
 def _field(cib: Element, name: str, absent: int) -> int:

@@ -15,12 +15,17 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
 At start the store is loaded; a file failing its signature is set aside by `CibStore` and
 the newest good backup (or, failing that, an empty CIB at version 0) is announced, so the
 cluster's better copy replaces it at the first view. Socket permissions are the runtime's
-(0660, group haclient); Pacemaker's ACLs are not supported.
+(0660, group haclient): members of haclient may query; writes are taken only from root,
+the cib's own user and hacluster (`writer_uids`, by the caller's kernel credentials), and
+refused from anyone else with exit 4 "Permission denied". Pacemaker's ACLs are not
+supported.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +53,7 @@ from cib.xmlio import Element, element_text, parse
 from messaging.daemon import DaemonHost
 from messaging.effects import Client, Node, Send
 from messaging.envelope import CIB_MAX_FRAME
-from messaging.errors import HAError, InternalError, RemoteProtocolError
+from messaging.errors import ExitCode, HAError, InternalError, RemoteProtocolError
 from messaging.ipc import Publisher, Server
 from messaging.logs import get_logger
 from messaging.peer_channel import PeerChannel, follow_membership
@@ -72,6 +77,20 @@ def load_cib(store: CibStore, log: Any) -> tuple[Element, int]:
     return loaded.cib, loaded.term
 
 
+CLUSTER_USER = "hacluster"
+
+
+def writer_uids() -> frozenset[int]:
+    """Who may change the CIB: root, the user the cib runs as, and the cluster's daemon
+    user hacluster. Any other user who can reach the socket (group haclient) may query."""
+    import pwd
+
+    uids = {0, os.geteuid()}
+    with contextlib.suppress(KeyError):
+        uids.add(pwd.getpwnam(CLUSTER_USER).pw_uid)
+    return frozenset(uids)
+
+
 class CibService:
     """One node's cib daemon."""
 
@@ -92,6 +111,7 @@ class CibService:
         self._writes: dict[str, Client] = {}
         self._ids = itertools.count(1)
         self.host = DaemonHost(self.log)
+        self.writers = writer_uids()
 
     # -- local clients ------------------------------------------------------------------
 
@@ -102,6 +122,11 @@ class CibService:
         if not isinstance(request, Write):
             raise RemoteProtocolError(f"the cib takes Query and Write, not "
                                       f"{type(request).__name__}")
+        peer = self.server.peer(client)
+        if peer is not None and peer.uid not in self.writers:
+            self.log.warning("cib_write_refused", uid=peer.uid, pid=peer.pid)
+            return CibReply(int(ExitCode.INSUFFICIENT_PRIV), "Permission denied",
+                            reason="Permission denied")
         request_id = f"{self.node}:{next(self._ids)}"
         self._writes[request_id] = client
         self.runner.feed(ClientWrite(self.runner.monotonic(), request_id, request.request))

@@ -8,11 +8,9 @@ the cluster's name; with ``config="empty"`` every resource but the fence device 
 (fencing stays on, so stonithd still has a device). The device reaches the lab's power
 switch at `pdu_socket` (lab.pdu in the namespace lab, lab.docker_pdu in Docker).
 
-`lab up` writes the result to each node's state directory (STATE/cib.xml, which stonithd
-follows) and, signed, into the cib daemon's store (STATE/cib/, see `seed_store`), so every
-node's cib starts from the same copy. stonithd still polls STATE/cib.xml (edit it to add
-devices, levels or constraints; it is re-read within a second); changes made through
-cibadmin reach the cib daemon's copy only.
+`lab up` writes the result, signed, into each node's cib daemon store (STATE/cib/, see
+`seed_store`), so every node's cib starts from the same copy; stonithd and attrd follow
+the cib daemon, so devices, levels and constraints added with cibadmin reach them.
 """
 
 from __future__ import annotations

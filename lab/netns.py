@@ -16,7 +16,7 @@ outlives the node's processes, so `kill`/`start` of a node keeps all three (a re
 not repair a cable); `heal` clears every one of them, and `status` lists partitions and loss.
 
 Fencing: `up` starts the lab's power switch (lab.pdu, socket bind-mounted into every node
-at /run/hacluster-pdu/pdu.sock) and, with `crm`, writes STATE/cib.xml with a fence_lab
+at /run/hacluster-pdu/pdu.sock) and, with `crm`, seeds the cib daemon's store with a fence_lab
 device, so stonithd inside any node can power other nodes off and on.
 
 Safety: processes are only ever signalled after checking that /proc/PID/ns/net is the
@@ -37,7 +37,7 @@ from pathlib import Path
 
 from messaging.errors import HAError, NotFoundError, PeerTimeout, UsageError
 
-from .cib_seed import cib_xml, seed_store
+from .cib_seed import seed_store
 from .layout import (
     LabSpec,
     LabState,
@@ -96,8 +96,7 @@ def up(spec: LabSpec, secret: str) -> LabState:
         save(state)
     for node in state.nodes.values():
         write_node_files(spec, node, secret, "/var/lib/hacluster")
-        if spec.crm:  # stonithd follows STATE/cib.xml
-            (Path(node.directory) / "state" / "cib.xml").write_bytes(cib_xml(spec))
+        if spec.crm:  # the cib daemon starts from it; stonithd and attrd follow the cib
             seed_store(Path(node.directory) / "state", spec)
     start_pdu(state)
     for node in state.nodes.values():

@@ -18,6 +18,11 @@ For every request it receives it answers, or drops it and keeps serving:
   out by `Server.send`). An HAError it raises becomes an error frame; any other exception
   is logged and answered as an InternalError.
 
+The server remembers who sent each unanswered request: `Server.peer(client)` is the local
+client's uid, gid and pid as the kernel gave them to libzmq (SO_PEERCRED on the ipc
+socket; None for other transports), so a daemon can grant some requests to some users
+only (the cib's writes).
+
 The first message sent to a token is its reply (or error); later ones reach the same
 client as ``event`` frames with the request's id (lrmd's OpCompleted after ExecAccepted).
 `Publisher` sends ``event`` frames on a PUB socket, one topic frame first.
@@ -32,6 +37,7 @@ import grp
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +68,28 @@ CLUSTER_GROUP = "haclient"
 SOCKET_MODE = 0o660
 MAX_UNANSWERED = 10_000  # tokens remembered for a later reply before the oldest is forgotten
 RequestHandler = Callable[[Any, Client], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PeerCredentials:
+    """Who is at the other end of a local (ipc) connection."""
+
+    uid: int
+    gid: int
+    pid: int
+
+
+def peer_credentials(frame: zmq.Frame) -> PeerCredentials | None:
+    """The credentials libzmq attached to a received ipc frame ("Peer-Address" is
+    ``host:uid:gid:pid`` there), or None (another transport, or libzmq without them)."""
+    try:
+        address = frame.get("Peer-Address")
+    except (zmq.ZMQError, ValueError, TypeError):
+        return None
+    parts = str(address).split(":")
+    if len(parts) != 4 or not all(part.isdigit() for part in parts[1:]):
+        return None
+    return PeerCredentials(int(parts[1]), int(parts[2]), int(parts[3]))
 
 
 def cluster_gid() -> int | None:
@@ -165,6 +193,7 @@ class Server:
         self._context = context or zmq.asyncio.Context.instance()
         self._socket: zmq.asyncio.Socket | None = None
         self._unanswered: OrderedDict[str, None] = OrderedDict()
+        self._peers: dict[str, PeerCredentials] = {}  # of unanswered tokens only
 
     def bind(self) -> None:
         sock = self._context.socket(zmq.ROUTER)
@@ -180,14 +209,15 @@ class Server:
             self.bind()
         assert self._socket is not None
         while True:
-            frames = await self._socket.recv_multipart()
+            received = await self._socket.recv_multipart(copy=False)
             try:
-                self.receive(frames)
+                self.receive([frame.bytes for frame in received],
+                             peer_credentials(received[-1]))
             except Exception as error:  # never let one request stop the server
                 self._log("error", "ipc_server_bug", error=repr(error))
 
-    def receive(self, frames: list[bytes]) -> None:
-        """Handle one multipart message from the ROUTER socket."""
+    def receive(self, frames: list[bytes], peer: PeerCredentials | None = None) -> None:
+        """Handle one multipart message from the ROUTER socket (sent by `peer`)."""
         identity, rest = frames[0], frames[1:]
         delimited = bool(rest) and rest[0] == b""
         body = rest[1:] if delimited else rest
@@ -208,12 +238,19 @@ class Server:
         except RemoteProtocolError as error:
             self._reject(token, str(error))
             return
+        if peer is not None:
+            self._peers[token] = peer
         self._dispatch(message, Client(token))
+
+    def peer(self, client: Client) -> PeerCredentials | None:
+        """Who sent `client`'s request, while it is unanswered (None when not known)."""
+        return self._peers.get(client.token)
 
     def _dispatch(self, message: Any, client: Client) -> None:
         self._unanswered[client.token] = None
         if len(self._unanswered) > MAX_UNANSWERED:
-            self._unanswered.popitem(last=False)
+            forgotten, _ = self._unanswered.popitem(last=False)
+            self._peers.pop(forgotten, None)
         if isinstance(message, Ping):
             self.send(client, Pong(self.daemon, os.getpid()))
             return
@@ -241,6 +278,7 @@ class Server:
         identity_hex, request_id, delimited = client.token.split(".")
         if client.token in self._unanswered:
             del self._unanswered[client.token]
+            self._peers.pop(client.token, None)
             kind = Kind.ERROR if isinstance(message, ErrorReply) else Kind.REPLY
         else:
             kind = Kind.EVENT

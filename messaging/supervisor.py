@@ -1,10 +1,11 @@
 """Keeping a node's daemons running: which to start, in what order, and respawn backoff.
 
 `DAEMONS` is the table of the stack's daemons in start order; a daemon is started only
-when its package has a ``__main__`` module (so the launcher works while the stack is being
-built) and, for the CRM daemons, when ha.cf says ``crm on|respawn``. `RespawnPolicy` is
-pure: given exits and times it says when to start a child again (exponential backoff that
-resets after a stable run; exit code 100 means "do not respawn", as in Heartbeat).
+when its entry is installed (a package's ``__main__`` module, or a plain module: so the
+launcher works while the stack is being built) and, for the CRM daemons, when ha.cf says
+``crm on|respawn``. `RespawnPolicy` is pure: given exits and times it says when to start a
+child again (exponential backoff that resets after a stable run; exit code 100 means "do
+not respawn", as in Heartbeat).
 `Supervisor` is the asyncio shell that runs the children, restarts them per the policy,
 stops them in reverse order and writes a status file for `hacluster node status`. A daemon
 of the table is forked by the zygote when the launcher has one (`messaging.forkserver`),
@@ -88,7 +89,11 @@ class DaemonSpec:
         getattr(importlib.import_module(module), function)(config_path)
 
     def installed(self) -> bool:
+        """Its entry exists: a package with ``__main__``, or a plain module (run with -m)."""
         try:
+            spec = importlib.util.find_spec(self.module)
+            if spec is not None and spec.submodule_search_locations is None:
+                return True
             return importlib.util.find_spec(f"{self.module}.__main__") is not None
         except ModuleNotFoundError:
             return False
@@ -107,6 +112,7 @@ DAEMONS: tuple[DaemonSpec, ...] = (
                control_socket="heartbeat.ctl"),
     DaemonSpec("ccm", "ccm", False, config_check="ccm.api:load_config", control_socket="ccm.ctl"),
     DaemonSpec("cib", "cib", True, control_socket="cib.ctl"),
+    DaemonSpec("attrd", "cib.attrd_daemon", True, control_socket="attrd.ctl"),
     DaemonSpec("lrmd", "lrmd", True, _state_dir_only, control_socket="lrmd.ctl"),
     DaemonSpec("stonithd", "stonithd", True, control_socket="stonithd.sock"),
     DaemonSpec("pengine", "pengine", True),

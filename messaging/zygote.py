@@ -78,6 +78,18 @@ def read_reply(data: bytes) -> int:
     raise ChildProcessError(str(message.get("error", "zygote reply without pid")))
 
 
+def _entry_modules(module: str) -> list[str]:
+    """What to preload for a daemon run as `python -m module`: a package's ``__main__`` and
+    ``service``, or a plain module itself (first: the one forgotten again after import)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (Exception, SystemExit):
+        return [f"{module}.__main__"]
+    if spec is not None and spec.submodule_search_locations is None:
+        return [module]
+    return [f"{module}.__main__", f"{module}.service"]
+
+
 def preload(modules: list[str]) -> list[str]:
     """Import the common modules, then each daemon's ``__main__`` (forgotten again, so that
     runpy executes it afresh as ``__main__`` in the child) and its ``service`` module (some
@@ -87,13 +99,14 @@ def preload(modules: list[str]) -> list[str]:
     for name in COMMON_MODULES:
         importlib.import_module(name)
     for module in modules:
-        for part in ("__main__", "service"):
+        entry = _entry_modules(module)
+        for name in entry:
             try:
-                if importlib.util.find_spec(f"{module}.{part}") is not None:
-                    importlib.import_module(f"{module}.{part}")
+                if importlib.util.find_spec(name) is not None:
+                    importlib.import_module(name)
             except (Exception, SystemExit):  # such a daemon fails in its own process
-                failed.append(f"{module}.{part}")
-        sys.modules.pop(f"{module}.__main__", None)
+                failed.append(name)
+        sys.modules.pop(entry[0], None)
     gc.collect()
     gc.freeze()
     return failed

@@ -2,8 +2,9 @@
 
     python -m stonithd [--cib FILE] [--state-dir DIR] [--node NAME] [--peer NAME=ENDPOINT ...]
 
-The launcher's convention (`-c ha.cf -n NODE --state-dir DIR`) is accepted too; without
---cib the daemon follows DIR/cib.xml and serves with no devices until that file appears.
+The launcher's convention (`-c ha.cf -n NODE --state-dir DIR`) is accepted too. Without
+--cib the daemon follows the node's cib daemon (sockets in DIR) and serves with no devices
+until the cib answers; with --cib FILE it polls that file (no cib daemon needed).
 
 Peers: with --peer NAME=ENDPOINT, those fencers over zmq. Without --peer, when heartbeat's
 sockets exist in DIR or -c is given (the launcher starts heartbeat and ccm first), over
@@ -35,8 +36,8 @@ from stonithd.service import Service
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stonithd", description="hacluster fencing daemon")
-    parser.add_argument("--cib", type=Path, help="CIB XML file to follow (default "
-                        "STATE/cib.xml, waited for when it does not exist yet)")
+    parser.add_argument("--cib", type=Path, help="follow this CIB XML file instead of the "
+                        "cib daemon (no-cib-daemon mode; the file is polled)")
     parser.add_argument("--state-dir", type=Path, default=Path(default_state_dir()),
                         help="sockets live here (default $HACLUSTER_STATE_DIR or "
                         f"{DEFAULT_STATE_DIR})")
@@ -82,9 +83,8 @@ def _main() -> int:
     args = _parser().parse_args()
     configure(args.log_level, json=args.log_json)
     state_dir = prepare_state_dir(args.state_dir).resolve()
-    cib = args.cib or state_dir / "cib.xml"
     service = Service(
-        node=args.node, cib=cib, wait_for_cib=args.cib is None,
+        node=args.node, cib=args.cib, state_dir=state_dir,
         listen=args.listen or endpoint_in(state_dir),
         events=args.events or events_endpoint_in(state_dir),
         peers=_peers(args.peer, args.node),

@@ -12,7 +12,10 @@ declares the sockets, run by a `messaging.daemon.DaemonHost`:
 * the peers: `ZmqPeers`, or under the launcher `HeartbeatPeers` (heartbeat channel
   "stonith", peers from ccm).
 
-The CIB file is polled (mtime and size); a changed file is loaded with
+The CIB comes from the node's cib daemon (`messaging.cib_contract.follow_cib`: the whole CIB
+at start, again after each configuration change announced on topic cib.diff, and after a
+gap); with `--cib FILE` (no cib daemon: tests, `stonith_admin --cib`, a fencer on its own)
+that file is polled instead (mtime and size). Either way a CIB is loaded with
 `devices.load_config`, and only a configuration that loads completely replaces the old one.
 `run_once` is the daemon-less path of `stonith_admin --cib`: the same core and shell with
 this node as the only fencer.
@@ -28,6 +31,7 @@ from typing import Any
 
 from lxml import etree
 
+from messaging.cib_contract import Version, follow_cib
 from messaging.daemon import DaemonHost
 from messaging.effects import Client, Node, Publish, Send
 from messaging.errors import ConfigError, ErrorReply, InternalError, NotFoundError
@@ -191,10 +195,15 @@ async def run_once(cib: Path, node: str, message: Any, agent_dirs: tuple[str, ..
 class Service:
     """The stonithd daemon: its sockets around a Shell, plus the CIB watcher."""
 
-    def __init__(self, node: str, cib: Path, listen: str, events: str,
+    def __init__(self, node: str, cib: Path | None, listen: str, events: str,
                  peers: Mapping[str, str], agent_dirs: tuple[str, ...],
-                 wait_for_cib: bool = False, heartbeat_dir: Path | None = None) -> None:
+                 wait_for_cib: bool = False, heartbeat_dir: Path | None = None,
+                 state_dir: Path | None = None) -> None:
+        """`cib` None: follow the cib daemon whose sockets are in `state_dir`."""
+        if cib is None and state_dir is None:
+            raise InternalError("stonithd needs a CIB file or the cib daemon's state dir")
         self.node, self.cib, self.listen, self.events = node, cib, listen, events
+        self.state_dir = state_dir
         self.wait_for_cib = wait_for_cib
         self.log = get_logger(daemon="stonithd", node=node)
         # stonith-class operations handed over by the lrmd, waiting for the fencer's answer
@@ -238,7 +247,24 @@ class Service:
             message = translate_reply(handed_over, message)
         self.server.send(Client(token), message)
 
+    async def _on_cib(self, text: str, version: Version) -> None:
+        """A CIB from the cib daemon: load it unless its fencing configuration is unusable."""
+        try:
+            config = load_config(text.encode(), source=f"the cib daemon's CIB {version}",
+                                 local_node=self.node)
+        except ConfigError as error:
+            self.log.error("cib_rejected", error=str(error), version=str(version))
+            return
+        self.log.info("cib_loaded", version=str(version))
+        await self.shell.load(config)
+        self._loaded = True
+
+    async def _follow_daemon(self) -> None:
+        assert self.state_dir is not None
+        await follow_cib(self.state_dir, self._on_cib, log=self.log)
+
     async def _reload_if_changed(self) -> None:
+        assert self.cib is not None
         try:
             stat = self.cib.stat()
         except OSError as error:
@@ -269,8 +295,9 @@ class Service:
         self.host.socket(self.server)
         self.host.socket(self.publisher)
         self.host.bind_all()
-        await self._reload_if_changed()
-        if not self._loaded and not self.wait_for_cib:
+        if self.cib is not None:
+            await self._reload_if_changed()
+        if self.cib is not None and not self._loaded and not self.wait_for_cib:
             self.server.close()
             self.publisher.close()
             raise ConfigError(f"cannot read CIB {self.cib}")
@@ -279,7 +306,7 @@ class Service:
         self.log.info("stonithd_started", listen=self.listen, events=self.events,
                       peers="heartbeat" if self.heartbeat else "zmq")
         self.host.task(self.server.serve)
-        self.host.task(self._watch_cib)
+        self.host.task(self._watch_cib if self.cib is not None else self._follow_daemon)
         self.host.closing(self.transport)
         self.host.closing(self.shell)
         try:

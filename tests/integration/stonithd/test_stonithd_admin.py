@@ -237,24 +237,38 @@ def test_exit_codes_match_pacemaker_stonith_admin_without_a_cluster(
         assert ours.returncode == theirs.returncode, (args, ours.stderr, theirs.stderr)
 
 
-def test_launcher_convention_waits_for_the_cib(tmp_path: Path, env: dict[str, str]) -> None:
+def test_launcher_convention_waits_for_the_cib_daemon(tmp_path: Path,
+                                                      env: dict[str, str]) -> None:
+    """Without --cib, stonithd serves with no devices until the node's cib daemon answers,
+    then takes its devices from the daemon's CIB (no file is read)."""
     import subprocess
     import sys
+
+    from cib.api import seed_store
 
     state = tmp_path / "state"
     argv = [sys.executable, "-m", "stonithd", "-c", "/nonexistent/ha.cf", "-n", "n1",
             "--state-dir", str(state)]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"ipc://{state}/stonithd.sock"
+    cibd = None
     try:
         assert wait_for(lambda: _answers(endpoint))
         admin = lambda *a: stonith_admin(env, "--endpoint", endpoint, *a)  # noqa: E731
         assert admin("-L").stdout.split()[0] == "0"
-        (state / "cib.xml").write_text(cib(device("late", pcmk_host_list="n2")))
+        (state / "cib.xml").write_text(cib(device("in-a-file", pcmk_host_list="n2")))
+        seed_store(state, cib(device("late", pcmk_host_list="n2")).encode())
+        cibd = subprocess.Popen([sys.executable, "-m", "cib", "-n", "n1", "--state-dir",
+                                 str(state)], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
         assert wait_for(lambda: "late" in admin("-L").stdout)
+        assert "in-a-file" not in admin("-L").stdout
     finally:
         proc.terminate()
         assert proc.wait(20) == 0
+        if cibd is not None:
+            cibd.terminate()
+            cibd.wait(20)
 
 
 def _answers(endpoint: str) -> bool:

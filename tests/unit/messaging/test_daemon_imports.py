@@ -16,7 +16,7 @@ import pytest
 
 UNUSED = ("rich", "pygments", "importlib.metadata", "email", "zipfile", "networkx", "pyroute2")
 ENTRIES = ("messaging.heartbeat.__main__", "ccm.__main__", "lrmd.__main__",
-           "stonithd.__main__", "messaging.launcher")
+           "stonithd.__main__", "cib.attrd_daemon", "messaging.launcher")
 
 
 def _loaded_after_import(module: str) -> list[str]:

@@ -52,3 +52,13 @@ def test_lrmd_gets_only_its_state_dir() -> None:
     ctx = StartContext("/etc/ha.d/ha.cf", "/etc/ha.d/authkeys", "n1", "/var/lib/x")
     lrmd = next(d for d in DAEMONS if d.name == "lrmd")
     assert lrmd.command(ctx)[1:] == ["-m", "lrmd", "--state-dir", "/var/lib/x"]
+
+
+def test_attrd_starts_between_cib_and_lrmd_from_its_plain_module() -> None:
+    names = [d.name for d in DAEMONS]
+    assert names.index("cib") + 1 == names.index("attrd") == names.index("lrmd") - 1
+    attrd = next(d for d in DAEMONS if d.name == "attrd")
+    ctx = StartContext("/etc/ha.d/ha.cf", "/etc/ha.d/authkeys", "n1", "/var/lib/x")
+    assert attrd.installed() and attrd.command(ctx)[1:3] == ["-m", "cib.attrd_daemon"]
+    assert attrd.control_endpoint(ctx) == "ipc:///var/lib/x/attrd.ctl"
+    assert not DaemonSpec("ghost", "cib.no_such_module_xyz", True).installed()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from messaging.codec import pack
-from messaging.zygote import read_reply, read_request, request
+from messaging.zygote import _entry_modules, read_reply, read_request, request
 
 PROBE_DAEMON = """
 import json, os, random, sys
@@ -54,6 +54,11 @@ def test_request_round_trip_and_bad_requests() -> None:
     assert read_reply(pack({"pid": 42})) == 42
     with pytest.raises(ChildProcessError, match="no such module"):
         read_reply(pack({"error": "no such module"}))
+
+
+def test_a_plain_entry_module_is_preloaded_itself() -> None:
+    assert _entry_modules("cib.attrd_daemon") == ["cib.attrd_daemon"]
+    assert _entry_modules("lrmd") == ["lrmd.__main__", "lrmd.service"]
 
 
 def test_zygote_forks_a_daemon_that_looks_exec_started(tmp_path: Path) -> None:
