@@ -38,7 +38,7 @@ def ours(nodes: int, lab_prefix: str = "hcbcold") -> tuple[float, float] | None:
     lab = OurLab(f"{lab_prefix}{nodes}")
     cluster = OurCluster(lab.name)
     try:
-        lab.up(nodes, wait=300)
+        lab.up(nodes, "--config", "empty", wait=300)
         names = sorted(lab.status()["nodes"])
         our_cibadmin(cluster.state_dir(names[0]), "-C", "-o", "resources", "-X", DUMMY)
         if not wait_until(lambda: cluster.settled(names, "dummy"), 300):

@@ -39,7 +39,8 @@ def ours(nodes: int, trials: int, lab_prefix: str = "hcbfo") -> list[float]:
     cluster = OurCluster(lab.name)
     times: list[float] = []
     try:
-        lab.up(nodes, "--keepalive", "200", "--deadtime", "1000", wait=300)
+        lab.up(nodes, "--keepalive", "200", "--deadtime", "1000", "--config", "empty",
+               wait=300)
         names = sorted(lab.status()["nodes"])
         our_cibadmin(cluster.state_dir(names[0]), "-C", "-o", "resources", "-X", DUMMY)
         for trial in range(trials):

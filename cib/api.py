@@ -140,19 +140,23 @@ class CibClient:
 
 
 def with_writes(cib_text: str, writes: Sequence[WireRequest]) -> str:
-    """`cib_text` with `writes` applied in order by the cib's own operations, without
-    schema validation (a client's view of its writes that are not acknowledged yet: the
-    crmd DC schedules on it, as Pacemaker's DC reads a CIB its own updates reached at
-    once). A write the operations refuse is left out."""
-    from cib.ops import perform
+    """`cib_text` with `writes` applied in order by the cib's own edit operations, without
+    version counters, patchsets or schema validation (a client's view of its writes that
+    are not acknowledged yet: the crmd DC schedules on it, as Pacemaker's DC reads a CIB its
+    own updates reached at once). A write the operations refuse is left out."""
+    from lxml import etree
+
+    from cib.ops_write import WRITERS
     from cib.xmlio import element_text, parse
 
     cib = parse(cib_text)
     for write in writes:
+        request = write.request()
         try:
-            cib = perform(cib, write.request(), validate=lambda _: None).cib
+            written = WRITERS[request.op](cib, request)
         except HAError:
             continue
+        cib = written if isinstance(written, etree._Element) else written.tree
     return element_text(cib, pretty=False)
 
 

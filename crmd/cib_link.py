@@ -11,8 +11,8 @@
   reads the local copy with the writes not yet answered applied on top, without waiting:
   the scheduler's input then holds every effect the controller returned before
   `RunScheduler` (Pacemaker's DC reads a CIB its own updates reached at once).
-- `set_attribute` is the one place transient attributes are written (attrd's job, until the
-  attrd daemon has a client: only this method changes then).
+- `set_attribute` and `clear_failures` are the one place transient attributes are written
+  (attrd's job, until the attrd daemon has a client: only these methods change then).
 - `follow(on_event)` turns each published `CibDiff` into controller events (`diff_events`).
 
 Invariants: writes leave in queue order; the loop never blocks on the cib.
@@ -39,7 +39,14 @@ from cib.api import (
     pub_address,
     with_writes,
 )
-from crmd.cib_events import attribute_write, diff_events, incremented, merged_status
+from crmd.cib_events import (
+    attribute_write,
+    diff_events,
+    incremented,
+    merged_status,
+    write_of,
+)
+from crmd.messages import ClearFailures
 from messaging.envelope import CIB_MAX_FRAME
 from messaging.errors import HAError, PeerTimeout, PeerUnreachable, TransportError
 
@@ -83,7 +90,10 @@ class CibLink:
         """The CIB as this node's writes leave it: the local copy with every write not yet
         answered applied on top (`cib.api.with_writes`; re-applying one that the copy
         already holds changes nothing: merges and deletes are idempotent and attribute
-        values are absolute once queued). No wait for replication."""
+        values are absolute once queued). No wait for replication, only for the counting
+        up of attributes asked for earlier (they read the CIB before they write)."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
         before = self.unacknowledged()
         text = await self.query()
         if text is None:
@@ -153,6 +163,10 @@ class CibLink:
         task = asyncio.ensure_future(self._increment(node_id, node, name, value))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def clear_failures(self, node: str, resource: str) -> None:
+        """Drop `resource`'s fail-count-* and last-failure-* attributes of `node`."""
+        self.write(write_of(ClearFailures(node, resource)))
 
     async def _increment(self, node_id: str, node: str, name: str, value: str) -> None:
         async with self._counting:

@@ -15,6 +15,8 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   heartbeat, IPC and timers meanwhile); a request that a newer one overtook is skipped;
   the answer is fed as `SchedulerDone`;
 - `LrmdRequest` -> the local lrmd (`lrmd.api`), its published results -> `LocalOpResult`;
+  an lrmd that restarted (another pid answers its ping) makes crmd exit 1 to be respawned
+  (a fresh join re-probes the node and re-arms its monitors);
 - `ExecuteFencing` -> the local stonithd (`stonithd.api`), its answer -> `FenceCompleted`;
 - the control socket (`crmd.control`): status, and a clean-shutdown request;
 - SIGTERM: a clean shutdown first (`ShutdownRequested`: the DC moves this node's
@@ -74,6 +76,7 @@ from messaging.runtime import AsyncioScheduler, Runner
 CHANNEL = "crmd"
 STARTUP_POLL_S = 0.2  # the cib or ccm not answering yet: ask again (a retry interval)
 FENCE_SLACK_S = 10.0
+LRMD_PING_S = 1.0  # how often the local lrmd is asked who it is (a restart is noticed)
 SHUTDOWN_GRACE_S = 8.0  # under the launcher's 10 s before it kills a daemon it stops
 
 
@@ -165,7 +168,7 @@ class ControllerService:
             self._peer(source, message)
         self._early.clear()
         await asyncio.gather(self.cib.follow(self.runner.feed, self.runner.monotonic),
-                             self._lrmd_results(), self._membership())
+                             self._lrmd_results(), self._membership(), self._watch_lrmd())
 
     async def _node_ids(self) -> dict[str, str]:
         while True:
@@ -244,6 +247,25 @@ class ControllerService:
         finally:
             subscriber.close()
 
+    async def _watch_lrmd(self) -> None:
+        """Exit (the launcher respawns us) when the local lrmd was replaced by another
+        process: its operations and recurring monitors are gone, and only a fresh join
+        re-probes the node and re-arms them, as Pacemaker's controller treats a lost
+        executor connection as fatal."""
+        known: int | None = None
+        while True:
+            try:
+                pid = (await self.lrmd.ping(LRMD_PING_S)).pid
+            except HAError:
+                pid = None
+            if pid is not None and known is not None and pid != known:
+                self.log.error("lrmd_restarted", old_pid=known, pid=pid)
+                self.exit_code = 1
+                self.host.stop()
+                return
+            known = pid if pid is not None else known
+            await asyncio.sleep(LRMD_PING_S)
+
     # -- the control socket ---------------------------------------------------------------
 
     def answer(self, request: Any, client: Any) -> control.ControllerStatus:
@@ -276,9 +298,10 @@ class ControllerService:
             RunScheduler: self._schedule,
             SyncCib: lambda e: self._spawn(self._sync()),
             UpdateAttribute: self._attribute,
+            ClearFailures: lambda e: self.cib.clear_failures(e.node, e.resource),
             StopController: self._stop,
         }
-        for write in (ModifyCib, DeleteCib, ClearFailures):
+        for write in (ModifyCib, DeleteCib):
             handlers[write] = lambda e: self.cib.write(write_of(e))
         return handlers
 

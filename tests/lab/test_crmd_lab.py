@@ -26,6 +26,7 @@ from crmd_lab_helpers import (
 )
 from lab_names import lab_name
 
+from messaging.errors import HAError
 from tests.oracle import pacemaker_tool
 
 pytestmark = [
@@ -54,7 +55,7 @@ def cluster() -> Iterator[Lab]:
     the_lab = Lab(NAME)
     the_lab.cli("down")
     try:
-        output = the_lab.ok("up", "--nodes", "3", "--dc-timeout", "120")
+        output = the_lab.ok("up", "--nodes", "3", "--config", "empty", "--dc-timeout", "120")
         assert "idle" in output, output
         yield the_lab
     finally:
@@ -125,6 +126,45 @@ def test_dummy_runs_where_crm_simulate_says_and_survives_kill_of_its_node(
     after = wait_for("the rebooted node to rejoin", lambda: _settled(cluster, NODES) or None)
     assert after == moved
     _oracles_agree(cluster, tmp_path, "failover.xml", next(iter(moved)))
+
+
+def _lrmd_pid(cluster: Lab, node: str) -> int:
+    from lrmd.api import API, CONTROL_SOCKET
+    from messaging.client import Client
+
+    address = f"ipc://{cluster.state_dir(node) / CONTROL_SOCKET}"
+    with Client(address, API, timeout=2.0) as client:
+        return client.ping().pid
+
+
+def _reprobed(cluster: Lab, node: str, old_pid: int) -> list[tuple[str, int, int]] | None:
+    """The new lrmd's history of dummy1 once it holds the re-probe and the monitor."""
+    from lrmd.api import HistoryReply, HistoryRequest, LrmdClient
+
+    try:
+        if _lrmd_pid(cluster, node) == old_pid:
+            return None
+        with LrmdClient(cluster.state_dir(node), timeout=2.0) as client:
+            reply = client.request(HistoryRequest("dummy1"))
+    except HAError:
+        return None
+    assert isinstance(reply, HistoryReply)
+    ops = [(r.action, r.interval_ms, r.rc) for r in reply.records]
+    return ops if ("monitor", 10000, 0) in ops else None
+
+
+@pytest.mark.slow
+def test_lrmd_kill_re_probes_and_rearms_the_monitor_without_restart(cluster: Lab) -> None:
+    """kill -9 of the lrmd under the running Dummy: the launcher respawns it, the
+    controller sees another lrmd and rejoins; the new lrmd probes the Dummy (running) and
+    runs its recurring monitor again; nothing stops or starts it."""
+    host = next(iter(wait_for("dummy1 running", lambda: _settled(cluster, NODES) or None)))
+    old = _lrmd_pid(cluster, host)
+    cluster.ok("exec", host, "kill", "-9", str(old))
+    ops = wait_for("the re-probe and monitor", lambda: _reprobed(cluster, host, old))
+    assert ("monitor", 0, 0) in ops, ops
+    assert not [op for op in ops if op[0] in ("start", "stop")], ops
+    assert wait_for("settled", lambda: _settled(cluster, NODES) or None) == {host}
 
 
 def _fence_count(cluster: Lab, observer: str, target: str) -> int:

@@ -26,6 +26,7 @@ from crmd.cib_events import (
 )
 from crmd.recorder import Recorder
 from lrmd.api import AgentSpec, OpCompleted
+from messaging.errors import HAError
 
 DUMMY = AgentSpec("ocf", "Dummy", "heartbeat")
 
@@ -146,3 +147,25 @@ def test_increments_follow_attrd() -> None:
 
 def test_a_patch_that_does_not_parse_means_nothing() -> None:
     assert diff_events("<diff", (0, 1, 2), 1.0) == []
+
+
+def test_unanswered_writes_read_ahead_as_the_cib_applies_them() -> None:
+    """cib.api.with_writes (the DC's scheduler input) holds what the cib's own operations
+    make of the same writes, refused ones left out."""
+    from cib.api import WireRequest, with_writes
+
+    writes = [write_of(ModifyCib("status", _start_record(0, 4))),
+              attribute_write("1", "n1", "fail-count-d1#start_0", "3"),
+              WireRequest("create", '<primitive id="x"/>', "nowhere"),  # refused
+              write_of(ClearFailures("n1", "d1")),
+              write_of(ModifyCib("cib", '<cib have-quorum="1"/>'))]
+    cib = Cib()
+    start = element_text(cib.tree, pretty=False)
+    for write in writes:
+        try:
+            cib.apply(write)
+        except HAError:  # the refused write
+            continue
+    ahead = etree.fromstring(with_writes(start, writes).encode())
+    assert etree.tostring(ahead.find("status")) == etree.tostring(cib.tree.find("status"))
+    assert ahead.get("have-quorum") == "1"
