@@ -47,6 +47,7 @@ def _until(condition: Callable[[], bool], pause: float, limit: float = 30.0) -> 
 def measure(dirs: dict[str, str], count: int) -> list[tuple[str, list[float]]]:
     from cib.api import AttrdClient, CibClient
     from cib.request import Op, Request
+    from messaging.errors import NotFoundError
 
     rows: list[tuple[str, list[float]]] = []
     with AttrdClient(dirs["n1"]) as writer, AttrdClient(dirs["n2"]) as other, \
@@ -57,9 +58,15 @@ def measure(dirs: dict[str, str], count: int) -> list[tuple[str, list[float]]]:
             lambda i: writer.update("bench-b", str(i)), count)))
         rows.append(("API query", _timed(lambda i: other.query("bench-a"), count)))
 
+        def seen(value: str) -> bool:
+            try:
+                return far.query("bench-c", "n2").get("n2") == value
+            except NotFoundError:  # n3 has not heard of the attribute yet
+                return False
+
         def propagate(i: int) -> None:
             other.update("bench-c", f"p{i}")
-            _until(lambda: far.query("bench-c", "n2").get("n2") == f"p{i}", 0.001)
+            _until(lambda: seen(f"p{i}"), 0.001)
 
         rows.append(("update n2 -> seen by n3's attrd", _timed(propagate, count)))
         xpath = ("/cib/status/node_state/transient_attributes//nvpair[@name='bench-d']")

@@ -166,7 +166,8 @@ class AttrdCore:
     view: int = -1
     writer: str | None = None
     armed: set[str] = field(default_factory=set)
-    in_flight: set[str] = field(default_factory=set)
+    in_flight: dict[str, frozenset[str]] = field(default_factory=dict)  # name -> nodes
+    in_cib: dict[str, frozenset[str]] = field(default_factory=dict)  # known since a write
     pending: set[str] = field(default_factory=set)
 
     def handle(self, event: Event) -> list[Output]:
@@ -236,6 +237,7 @@ class AttrdCore:
         for node_values in self.values.values():
             for node in left:
                 node_values.pop(node, None)
+        self.in_cib.clear()  # another partition's writer may have written meanwhile
         effects: list[Output] = self._to_peers(SyncRequest(self.view)) if first else []
         for name, node_values in sorted(self.values.items()):
             if self.node in node_values:
@@ -266,9 +268,13 @@ class AttrdCore:
         return [Send(Node(self.writer), RefreshRequest(self.view))]
 
     def _on_written(self, event: WriteDone) -> list[Output]:
-        self.in_flight.discard(event.name)
+        written = self.in_flight.pop(event.name, None)
         if not event.name:
             return []
+        if event.ok and written is not None:
+            self.in_cib[event.name] = written
+        else:
+            self.in_cib.pop(event.name, None)
         if not event.ok:
             self.armed.add(event.name)
             return [ArmTimer(f"write:{event.name}", event.now + RETRY_DELAY)]
@@ -292,29 +298,34 @@ class AttrdCore:
         if name in self.in_flight:
             self.pending.add(name)
             return []
-        self.in_flight.add(name)
-        uuids = {node: self.uuid(node) for node in self.members}
-        return [WriteAttribute(name, write_requests(name, self.values.get(name, {}), uuids))]
+        node_values = {node: value for node, value in self.values.get(name, {}).items()
+                       if node in self.members}
+        self.in_flight[name] = frozenset(node_values)
+        # a member's old value is deleted unless this writer knows the CIB has none
+        stale = [node for node in self.members if node not in node_values
+                 and (name not in self.in_cib or node in self.in_cib[name])]
+        return [WriteAttribute(name, write_requests(
+            name, {self.uuid(node): value for node, value in node_values.items()},
+            [self.uuid(node) for node in stale]))]
 
 
-def write_requests(name: str, node_values: dict[str, str], uuids: dict[str, str]
+def write_requests(name: str, values: dict[str, str], stale: list[str]
                    ) -> tuple[WireRequest, ...]:
-    """The CIB requests that make the status section hold exactly `node_values` of `name`
-    for the members, given by name -> node_state id (Pacemaker's build_update_element)."""
-    writes: list[WireRequest] = []
-    deletes: list[WireRequest] = []
-    for node, uuid in sorted(uuids.items()):
-        if node in node_values:
-            state = etree.Element("node_state", id=uuid)
+    """The CIB requests that write `name`: one modify of the status section holding every
+    node's value (by node_state id; Pacemaker's build_update_element shape, all nodes in one
+    request as Pacemaker's attrd writes them), then a delete per node in `stale`."""
+    requests: list[WireRequest] = []
+    if values:
+        status = etree.Element("status")
+        for uuid, value in sorted(values.items()):
+            state = etree.SubElement(status, "node_state", id=uuid)
             attrs = etree.SubElement(state, "transient_attributes", id=uuid)
             sets = etree.SubElement(attrs, "instance_attributes", id=f"status-{uuid}")
-            etree.SubElement(sets, "nvpair", id=status_id(uuid, name), name=name,
-                             value=node_values[node])
-            writes.append(WireRequest(Op.MODIFY.value, element_text(state, pretty=False),
-                                      scope="status", allow_create=True))
-        else:
-            deletes.append(WireRequest(
-                Op.DELETE.value, xpath=f"/cib/status/node_state[@id='{uuid}']"
-                f"/transient_attributes/instance_attributes/nvpair[@name='{name}']",
-                multiple=True, force=True))
-    return (*writes, *deletes)
+            etree.SubElement(sets, "nvpair", id=status_id(uuid, name), name=name, value=value)
+        requests.append(WireRequest(Op.MODIFY.value, element_text(status, pretty=False),
+                                    scope="status", allow_create=True))
+    requests += [WireRequest(
+        Op.DELETE.value, xpath=f"/cib/status/node_state[@id='{uuid}']"
+        f"/transient_attributes/instance_attributes/nvpair[@name='{name}']",
+        multiple=True, force=True) for uuid in sorted(stale)]
+    return tuple(requests)

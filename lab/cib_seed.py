@@ -9,8 +9,8 @@ the cluster's name; with ``config="empty"`` every resource but the fence device 
 switch at `pdu_socket` (lab.pdu in the namespace lab, lab.docker_pdu in Docker).
 
 `lab up` writes the result, signed, into each node's cib daemon store (STATE/cib/, see
-`seed_store`), so every node's cib starts from the same copy; stonithd and attrd follow
-the cib daemon, so devices, levels and constraints added with cibadmin reach them.
+`seed_store`), so every node's cib starts from the same copy; stonithd follows the cib
+daemon, so devices, levels and constraints added with cibadmin reach it.
 """
 
 from __future__ import annotations

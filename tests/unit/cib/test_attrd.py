@@ -178,3 +178,20 @@ def test_node_state_ids_are_the_given_uuids_and_stay_across_views() -> None:
     forget, write = _writes(effects)[0], _writes(effects)[1]
     assert forget.requests[0].xpath == "/cib/status/node_state[@id='uuid-a']/transient_attributes"
     assert 'id="uuid-c"' in (write.requests[0].data or "")  # not n3's rank in the new view
+
+
+def test_one_modify_holds_every_value_and_known_absent_values_are_not_deleted() -> None:
+    writer = _cluster()["n1"]
+    first = _writes(writer.handle(LocalUpdate(0.0, AttributeUpdate("a", "n2", "1"))))[0]
+    assert [r.op for r in first.requests] == ["modify", "delete", "delete"]  # CIB unknown yet
+    writer.handle(WriteDone(0.1, "a", True))
+    second = _writes(writer.handle(LocalUpdate(0.2, AttributeUpdate("a", "n3", "2"))))[0]
+    assert [r.op for r in second.requests] == ["modify"]  # n1 is known to have no value
+    cib = empty_cib()
+    for request in (*first.requests, *second.requests):
+        cib = perform(cib, request.request()).cib
+    assert {(pair.get("id"), pair.get("value")) for pair in cib.iter("nvpair")} == {
+        ("status-2-a", "1"), ("status-3-a", "2")}
+    writer.handle(WriteDone(0.3, "a", True))
+    third = _writes(writer.handle(LocalUpdate(0.4, AttributeUpdate("a", "n2", None))))[0]
+    assert [r.op for r in third.requests] == ["modify", "delete"]  # n2's value goes
