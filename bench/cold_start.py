@@ -28,14 +28,14 @@ from our_probe import OurCluster, wait_until
 GOALS = {3: 3.0, 16: 6.0}
 
 
-def ours(nodes: int) -> tuple[float, float] | None:
+def ours(nodes: int, lab_prefix: str = "hcbcold") -> tuple[float, float] | None:
     """(seconds from the first node's boot, seconds from the last node's boot command
     returning) until settled."""
     gone = missing_daemons("cib", "crmd")
     if gone:
         print(f"SKIP ours at {nodes} nodes: no {', '.join(gone)} daemon in this checkout yet")
         return None
-    lab = OurLab(f"hcbcold{nodes}")
+    lab = OurLab(f"{lab_prefix}{nodes}")
     cluster = OurCluster(lab.name)
     try:
         lab.up(nodes, "--config", "empty", wait=300)
@@ -71,6 +71,8 @@ def pacemaker() -> tuple[float, float | None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", default="3,16")
+    parser.add_argument("--lab", default="hcbcold",
+                        help="name prefix of our labs (each is PREFIX<nodes>)")
     parser.add_argument("--pacemaker", action="store_true")
     args = parser.parse_args()
     rows, theirs = [], None
@@ -85,7 +87,7 @@ def main() -> None:
             rows.append(["Pacemaker 3 nodes, cold restart", f"{theirs:.1f}" if theirs else
                          "no stable cluster", "1.00x", "", load_average()])
     for count in (int(n) for n in args.nodes.split(",") if n):
-        measured = ours(count)
+        measured = ours(count, args.lab)
         took = None if measured is None else measured[0]
         goal = GOALS.get(count)
         verdict = "" if took is None or goal is None else ("ok" if took <= goal else "missed")

@@ -30,12 +30,12 @@ from our_probe import OurCluster, wait_until
 GOALS = {3: (1.3, 1.5), 16: (None, 2.0)}
 
 
-def ours(nodes: int, trials: int) -> list[float]:
+def ours(nodes: int, trials: int, lab_prefix: str = "hcbfo") -> list[float]:
     gone = missing_daemons("cib", "crmd")
     if gone:
         print(f"SKIP ours at {nodes} nodes: no {', '.join(gone)} daemon in this checkout yet")
         return []
-    lab = OurLab(f"hcbfo{nodes}")
+    lab = OurLab(f"{lab_prefix}{nodes}")
     cluster = OurCluster(lab.name)
     times: list[float] = []
     try:
@@ -91,6 +91,8 @@ def pacemaker(trials: int) -> dict[str, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", default="3,16")
+    parser.add_argument("--lab", default="hcbfo",
+                        help="name prefix of our labs (each is PREFIX<nodes>)")
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--pacemaker", action="store_true")
     parser.add_argument("--pacemaker-trials", type=int, default=5)
@@ -106,7 +108,7 @@ def main() -> None:
             rows.append([f"Pacemaker 3 nodes, token 1000 ms ({label})", len(values),
                          f"{p50:.2f}", f"{p99:.2f}", "-", "", load_average()])
     for count in (int(n) for n in args.nodes.split(",") if n):
-        values = [v for v in ours(count, args.trials) if v == v]
+        values = [v for v in ours(count, args.trials, args.lab) if v == v]
         if not values:
             rows.append([f"ours {count} nodes", 0, "not measured", "-", "-", "", ""])
             continue

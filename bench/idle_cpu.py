@@ -44,9 +44,9 @@ def sample(pids_of: Callable[[], dict[str, list[int]]], window: float
     return usage
 
 
-def ours(nodes: int, window: float, settle: float, timing: tuple[int, int] = (200, 1000)
-         ) -> dict[str, dict[str, float]]:
-    lab = OurLab(f"hcbcpu{nodes}")
+def ours(nodes: int, window: float, settle: float, timing: tuple[int, int] = (200, 1000),
+         lab_prefix: str = "hcbcpu") -> dict[str, dict[str, float]]:
+    lab = OurLab(f"{lab_prefix}{nodes}")
     try:
         try:
             lab.up(nodes, "--keepalive", str(timing[0]), "--deadtime", str(timing[1]),
@@ -89,6 +89,8 @@ def summary(usage: dict[str, dict[str, float]]) -> tuple[float, float, dict[str,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", default="3,16")
+    parser.add_argument("--lab", default="hcbcpu",
+                        help="name prefix of our labs (each is PREFIX<nodes>)")
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--settle", type=float, default=5.0)
     parser.add_argument("--keepalive", type=int, default=200, help="ms")
@@ -97,7 +99,7 @@ def main() -> None:
     args = parser.parse_args()
     results = {}
     for count in (int(n) for n in args.nodes.split(",") if n):
-        usage = ours(count, args.window, args.settle, (args.keepalive, args.deadtime))
+        usage = ours(count, args.window, args.settle, (args.keepalive, args.deadtime), args.lab)
         if usage:
             label = f"ours {count} nodes, ka {args.keepalive} ms"
             results[label] = (summary(usage), load_average())

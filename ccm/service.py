@@ -211,7 +211,7 @@ class CcmService:
         self.host.stop()
 
     def _core(self, name: str) -> CcmNode:
-        timing = Timing.for_keepalive(self.config.ha.keepalive)
+        timing = Timing.for_keepalive(self.config.ha.keepalive, len(self.config.quorum.nodes))
         return CcmNode(name, self.config.quorum, timing, random.Random(),
                        incarnation=time.time_ns() // 1000,
                        last_view_id=load_view_id(self.state_dir))
@@ -223,7 +223,10 @@ class CcmService:
         # death and the agreed view waited for the CPU, which was most of ccm's 300 ms.
         priority = raise_priority() if self.options.realtime else "normal"
         client = hb.AsyncHeartbeatClient(self.state_dir, timeout=2.0)
-        subscriber = client.subscribe()
+        # our channel only: cib, attrd, crmd and stonithd peers talk through the same
+        # heartbeat, and decoding their messages to drop them was ccm's idle work too
+        subscriber = client.subscribe((hb.TOPIC_STATUS, hb.TOPIC_TABLE,
+                                       hb.message_topic(CHANNEL)))
         self.host.closing(subscriber)
         self.host.closing(client)
         self.table = await self._wait_for_heartbeat(client)

@@ -8,6 +8,11 @@ not ready in time, or refused the request. The launcher is PR_SET_CHILD_SUBREAPE
 (`become_subreaper`), so zygote-forked daemons are its children: it reaps them through a
 pidfd, and `reap_orphans` collects anything else re-parented to it (daemonizing resource
 agents) that nobody waits for.
+
+`start(fork=True)` (the launcher's first start, before its event loop exists) preloads
+in the launcher and forks the zygote from it (`messaging.zygote.run_forked`) when the
+launcher's argument area can hold the daemons' command lines; otherwise, and for every
+restart, the zygote is a fresh interpreter (`python -m messaging.zygote`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 
 from messaging.codec import unpack
 from messaging.watchdog import die_with_parent, prctl
-from messaging.zygote import MAX_MESSAGE, read_reply, request
+from messaging.zygote import MAX_MESSAGE, arg_room, preload, read_reply, request, run_forked
 
 NO_ZYGOTE_ENV = "HACLUSTER_NO_ZYGOTE"
 PR_SET_CHILD_SUBREAPER = 36
@@ -86,6 +91,41 @@ class ForkedProcess:
         self.send_signal(signal.SIGKILL)
 
 
+class ForkedZygote:
+    """A zygote forked from the launcher: the part of `subprocess.Popen` Forker uses."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            with contextlib.suppress(ChildProcessError):
+                done, status = os.waitpid(self.pid, os.WNOHANG)
+                if done == self.pid:
+                    self.returncode = _exit_code(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(["messaging.zygote"], timeout or 0.0)
+            time.sleep(0.01)
+        assert self.returncode is not None
+        return self.returncode
+
+    def terminate(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+
+
 def title_room(commands: Sequence[Sequence[str]]) -> int:
     """Bytes of command line the zygote must reserve so every daemon's fits."""
     return max((sum(len(w.encode()) + 1 for w in argv) for argv in commands), default=0) + 64
@@ -100,25 +140,44 @@ class Forker:
         self.title = title
         self.ready_timeout = ready_timeout
         self.reply_timeout = reply_timeout
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: subprocess.Popen[bytes] | ForkedZygote | None = None
         self._sock: socket.socket | None = None
         self._ready = False
         self._lock: asyncio.Lock | None = None
 
-    def start(self) -> None:
-        """Start a zygote (it preloads in the background; `spawn` waits for it)."""
+    def start(self, fork: bool = False) -> None:
+        """Start a zygote (exec'd, it preloads in the background; `spawn` waits for it).
+        With `fork`, and room for the titles, preload here and fork it from this process:
+        only before an event loop, a thread or a zmq Context exists."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         launcher = os.getpid()
-        argv = [sys.executable, "-m", "messaging.zygote", str(theirs.fileno()),
-                *self.modules, "--", " " * self.title]
         try:
-            self.process = subprocess.Popen(
-                argv, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=lambda: die_with_parent(launcher))
+            if fork and arg_room() >= self.title:
+                self.process = self._fork(ours, theirs, launcher)
+            else:
+                self.process = self._exec(theirs, launcher)
         finally:
             theirs.close()
         ours.setblocking(False)
         self._sock, self._ready = ours, False
+
+    def _exec(self, theirs: socket.socket, launcher: int) -> subprocess.Popen[bytes]:
+        argv = [sys.executable, "-m", "messaging.zygote", str(theirs.fileno()),
+                *self.modules, "--", " " * self.title]
+        return subprocess.Popen(
+            argv, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+            start_new_session=True, preexec_fn=lambda: die_with_parent(launcher))
+
+    def _fork(self, ours: socket.socket, theirs: socket.socket, launcher: int
+              ) -> ForkedZygote:
+        failed = preload(self.modules)  # in the launcher: one copy for all of the node
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            run_forked(theirs, launcher, failed)  # never returns
+        return ForkedZygote(pid)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -6,7 +6,10 @@ bad ones with file:line and exit 78 before anything runs), writes
 plus ha.cf `respawn` lines, respawns crashed ones with backoff and stops them in reverse
 order on SIGTERM. The Python daemons are forked from a preloaded zygote (messaging.zygote,
 started here before the event loop; HACLUSTER_NO_ZYGOTE=1 execs each one instead), which
-saves the memory of importing the same modules in every daemon (issue 10). It runs in the
+saves the memory of importing the same modules in every daemon (issue 10). The launcher
+preloads those modules itself and forks the zygote, so it shares their pages too; for the
+zygote to rename the daemons it forks, the launcher first starts itself again with a blank
+hidden `--title-room` when its command line is shorter than theirs. It runs in the
 foreground unless `--daemon`. `stop` signals the launcher
 named in the pid file and waits. `status` prints the daemons and heartbeat's node table
 (`--json` for machines); it exits 7 (not running) when no launcher runs.
@@ -119,8 +122,11 @@ _state_option = click.option("--state-dir", default=None, help="override ha.cf s
 @click.option("--daemon", "detach", is_flag=True, help="detach and run in the background")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--title-room", default=None, hidden=True,
+              help="blank room for the daemons' command lines (the launcher adds it itself)")
 def start(config_path: str, authkeys_path: str, node_name: str | None,
-          bind_address: str | None, state_dir: str | None, detach: bool, log_level: str) -> None:
+          bind_address: str | None, state_dir: str | None, detach: bool, log_level: str,
+          title_room: str | None) -> None:
     """Start the node's daemons and keep them running (foreground unless --daemon)."""
     try:
         config = load_ha_cf(config_path)
@@ -135,11 +141,28 @@ def start(config_path: str, authkeys_path: str, node_name: str | None,
         ctx = StartContext(str(Path(config_path).resolve()), str(Path(authkeys_path).resolve()),
                            node_name, str(directory), bind_address)
         children = build_children(config, ctx)
+        if title_room is None:
+            _make_title_room(children)
         if detach:
             _daemonize(Path(config.logfile or directory / "launcher.log"))
         _run(children, directory, log_level, ctx.node)
     except (HAError, OSError) as error:
         fail(error)
+
+
+def _make_title_room(children: list[Child]) -> None:
+    """Start this launcher again with a blank `--title-room` argument when its argument
+    area cannot hold the daemons' command lines: the zygote it forks (and every daemon
+    forked from that) can only show a command line that fits there."""
+    from messaging.forkserver import title_room, zygote_disabled
+    from messaging.zygote import arg_room
+
+    room = title_room([c.argv for c in children])
+    if zygote_disabled() or room <= 64 or arg_room() >= room:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [*sys.orig_argv, "--title-room", " " * room])
 
 
 def _start_zygote(children: list[Child], log: Any) -> Forker | None:
@@ -155,7 +178,7 @@ def _start_zygote(children: list[Child], log: Any) -> Forker | None:
         log.warning("zygote_disabled", reason="PR_SET_CHILD_SUBREAPER refused")
         return None
     forker = Forker(modules, title_room([c.argv for c in children]))
-    forker.start()
+    forker.start(fork=True)  # no event loop, thread or zmq Context exists yet
     log.info("zygote_started", pid=forker.process.pid if forker.process else None)
     return forker
 

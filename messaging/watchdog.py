@@ -16,7 +16,7 @@ Two failure modes leave a node half alive (issue 8, defects 1 and 7):
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import os
 import signal
 from dataclasses import dataclass, field
@@ -24,10 +24,17 @@ from dataclasses import dataclass, field
 PR_SET_PDEATHSIG = 1
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """The C library this interpreter already links, opened once: `find_library` runs
+    `ldconfig -p` in a subprocess (and imports tempfile, shutil) at every call, which cost
+    every daemon two process spawns between its fork and its first line."""
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def prctl(option: int, argument: int | bytes) -> int:
     """Linux prctl(option, argument): 0 on success (the one libc binding of the package)."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    return int(libc.prctl(option, argument, 0, 0, 0))
+    return int(_libc().prctl(option, argument, 0, 0, 0))
 
 
 def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:

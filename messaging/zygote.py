@@ -23,6 +23,14 @@ leaves through `os._exit`); it runs with its own session, default signal handler
 random seed, its own comm (PR_SET_NAME) and a command line rewritten to
 `python -m MODULE ARGV...` so `ps`, the lab and the benchmarks name it as before.
 TITLE_SPACE is a blank argument the launcher sizes so that every daemon's command line fits.
+
+Forked from the launcher (`run_forked`, what the launcher does at start when its own
+argument area has room for the titles): the launcher preloads and freezes first, then
+forks this server before it creates any event loop, thread or zmq Context, so the
+launcher, the zygote and every daemon share one copy of the common modules (a separate
+zygote interpreter held a second one). The forked zygote is renamed `python -m
+messaging.zygote` (comm `zygote`) and never returns into the launcher's code. A zygote
+started again while the launcher runs (its loop and zmq exist by then) is exec'd.
 """
 
 from __future__ import annotations
@@ -37,13 +45,14 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from messaging.codec import pack, unpack
 
 COMMON_MODULES = ("asyncio", "zmq", "zmq.asyncio", "msgpack", "click", "messaging.logs",
                   "messaging.ipc", "messaging.client", "messaging.daemon",
-                  "messaging.runtime", "messaging.command", "messaging.config")
+                  "messaging.runtime", "messaging.command", "messaging.config",
+                  "messaging.watchdog")
 PR_SET_NAME = 15
 MAX_MESSAGE = 1 << 16
 LOG_FDS = 2  # stdout, stderr
@@ -112,11 +121,21 @@ def preload(modules: list[str]) -> list[str]:
     return failed
 
 
+def _arg_area() -> tuple[int, int]:
+    fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[45]), int(fields[46])  # arg_start, arg_end (stat fields 48, 49)
+
+
+def arg_room() -> int:
+    """Bytes of this process's argument area: the longest command line it can show."""
+    start, end = _arg_area()
+    return end - start
+
+
 def set_command_line(argv: list[str]) -> None:
     """Rewrite /proc/self/cmdline in place (the kernel reads it from our arg area), NUL
     separated like an exec'd process; truncated at a word when the area is too small."""
-    fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-    start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (stat fields 48, 49)
+    start, end = _arg_area()
     room = end - start
     data = b""
     for word in argv:
@@ -247,6 +266,31 @@ def serve(server: socket.socket, launcher: int) -> None:
             for fd in fds:
                 os.close(fd)
         server.send(reply)
+
+
+def run_forked(server: socket.socket, launcher: int, failed: list[str]) -> NoReturn:
+    """The zygote in a child the launcher forked after `preload`: serve, then leave the
+    process (never return into the launcher's code, whatever happens)."""
+    code = 0
+    try:
+        from messaging.watchdog import die_with_parent
+
+        os.setsid()
+        die_with_parent(launcher)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        _set_comm("zygote")
+        set_command_line([sys.executable, "-m", "messaging.zygote"])
+        if failed:
+            print(f"zygote: could not preload {', '.join(failed)}", file=sys.stderr, flush=True)
+        server.send(pack({"ready": os.getpid()}))
+        serve(server, launcher)
+    except BaseException:  # reported, and the launcher starts daemons the plain way
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    os._exit(code)
 
 
 def main(argv: list[str]) -> None:

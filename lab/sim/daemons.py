@@ -136,7 +136,7 @@ def inject_datagram(sim: Simulation, node: str, link: str, data: bytes,
 def _ccm_build(ctx: DaemonContext) -> CcmNode:
     config = _config(ctx)
     settings = QuorumSettings(nodes=tuple(ctx.sim.names), **config.quorum)
-    timing = config.ccm_timing or Timing.for_keepalive(config.keepalive)
+    timing = config.ccm_timing or Timing.for_keepalive(config.keepalive, len(ctx.sim.names))
     saved = ctx.memory.get(VIEW_ID_FILE, b"0")  # what the core persisted last boot
     return CcmNode(ctx.node, settings, timing, ctx.rng, ctx.incarnation,
                    last_view_id=int(saved.decode().strip() or 0))

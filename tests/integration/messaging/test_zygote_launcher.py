@@ -1,7 +1,7 @@
-"""`hacluster node start` with the zygote (messaging.zygote): daemons are forked from it,
-look exec-started (command line, comm), die with the launcher on kill -9 (issue 8 defect
-7), are started the plain way while a killed zygote is replaced, and
-HACLUSTER_NO_ZYGOTE=1 starts every daemon the plain way."""
+"""`hacluster node start` with the zygote (messaging.zygote): the first zygote is forked
+from the launcher, daemons are forked from it, look exec-started (command line, comm),
+die with the launcher on kill -9 (issue 8 defect 7), are started the plain way while a
+killed zygote is replaced, and HACLUSTER_NO_ZYGOTE=1 starts every daemon the plain way."""
 
 from __future__ import annotations
 
@@ -104,6 +104,22 @@ def test_daemons_are_forked_by_the_zygote_and_look_exec_started(node: Node) -> N
     assert Path(f"/proc/{pid}/comm").read_text().strip() == "heartbeat"
     status = Path(f"/proc/{pid}/status").read_text()
     assert f"PPid:\t{node.launcher.pid}\n" in status  # the launcher is its subreaper
+
+
+def test_the_first_zygote_is_forked_from_the_launcher_and_names_daemons_in_full(
+        node: Node) -> None:
+    # forked (not exec'd): it shares the launcher's preloaded pages and shows only its name
+    zygote = node.zygote()
+    assert zygote is not None
+    cmdline = Path(f"/proc/{zygote}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    assert cmdline[1:] == [b"-m", b"messaging.zygote"], cmdline
+    assert Path(f"/proc/{zygote}/comm").read_text().strip() == "zygote"
+    # the launcher made room for the daemons' command lines: nothing is cut off
+    pid = node.pid("heartbeat")
+    assert pid is not None
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    assert str(node.state).encode() in cmdline, cmdline
+    assert cmdline[-2:] == [b"--bind", b"127.0.0.61"], cmdline  # its last argument
 
 
 def test_zygote_daemons_die_when_the_launcher_is_killed(node: Node) -> None:
