@@ -83,7 +83,8 @@ class ActionSet:
             if not optional:
                 floating.optional = False
             return floating, True
-        action = Work(len(self.actions), key, task, rsc, node, optional=optional)
+        # Pacemaker numbers actions from 1 (the working set starts its counter there).
+        action = Work(len(self.actions) + 1, key, task, rsc, node, optional=optional)
         for name, value in kw.items():
             setattr(action, name, value)
         self.actions.append(action)
