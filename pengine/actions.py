@@ -38,6 +38,7 @@ class Work:
     reason: str | None = None
     implied_by_fencing: bool = False
     print_pending: bool = False
+    no_wait: bool = False  # the controller fires it and does not wait for its result
 
 
 @dataclass

@@ -38,6 +38,7 @@ class RscState:
     history: dict[str, list[Element]] = field(default_factory=dict)
     agent_on: dict[str, str] = field(default_factory=dict)
     failed_stop_on: set[str] = field(default_factory=set)
+    recover_on: list[str] = field(default_factory=list)  # nodes whose failure means stop+start
     block_failure: bool = False
     history_name: str | None = None  # the lrm_resource id this instance was matched from
     locked_to: str | None = None  # shutdown-lock: the node the resource must stay on
