@@ -209,6 +209,9 @@ class PrimitiveActions:
         role = st.role if st.running_on else Role.STOPPED
         if st.running_on and role == Role.STOPPED:
             role = Role.STARTED
+        if st.partial_migration is not None and self._partial_migration(rid, chosen, role,
+                                                                        next_role):
+            return
         current = self.u.current_node(rid)
         need_stop = False
         active = self._active_count(rid)
@@ -244,12 +247,13 @@ class PrimitiveActions:
             self._monitors(rid, chosen)
 
     def _can_migrate(self, rid: str, current: str | None, chosen: str | None, role: Role,
-                     next_role: Role) -> bool:
+                     next_role: Role, partial: bool = False) -> bool:
         rsc = self.u.rsc(rid)
         st = self.u.states[rid]
         if not is_true(rsc.meta.get("allow-migrate")) or not self.p.managed.get(rid, True):
             return False
-        if st.failed or st.start_pending or len(st.running_on) != 1 or role != next_role:
+        if st.failed or st.start_pending or role != next_role \
+                or len(st.running_on) != (2 if partial else 1):
             return False
         nodes = [self.nodes.get(current or ""), self.nodes.get(chosen or "")]
         return all(n is not None and n.online and not n.unclean for n in nodes)
@@ -267,6 +271,37 @@ class PrimitiveActions:
         for stop in self.acts.of(rid, "stop", current):
             self.acts.order(rid, "stop", rid, "migrate_to", RUNNABLE_LEFT, "nograph",
                             first_action=stop, then_action=to)
+
+    def _partial_migration(self, rid: str, chosen: str | None, role: Role,
+                           next_role: Role) -> bool:
+        """Complete a partial migration to its still chosen target (True), or abandon it."""
+        st = self.u.states[rid]
+        assert st.partial_migration is not None
+        source, target = st.partial_migration
+        if chosen == target and self._can_migrate(rid, source, target, role, next_role,
+                                                  partial=True):
+            self._continue_migration(rid, source, target)
+            return True
+        # Pacemaker forgets an abandoned partial migration: both copies stop, and the
+        # resource's current node is the first one it runs on again.
+        st.partial_migration = None
+        return False
+
+    def _continue_migration(self, rid: str, source: str, target: str) -> None:
+        """A partial migration whose target is still chosen: migrate_from, then the source's
+        stop; the start on the target is only a pseudo action."""
+        frm, _ = self.acts.new(op_key(rid, "migrate_from"), "migrate_from", rid, target, False)
+        frm.runnable = self.runnable_reason(rid, "migrate_from", target, False)[0]
+        stop = self.action(rid, "stop", source, False)
+        start = self.action(rid, "start", target, False)
+        start.pseudo = True
+        self.acts.order(rid, "migrate_from", rid, "stop", OPTIONAL,
+                        first_action=frm, then_action=stop)
+        self.acts.order(rid, "migrate_from", rid, "start", OPTIONAL,
+                        first_action=frm, then_action=start)
+        self.acts.order(rid, "stop", rid, "start", OPTIONAL, first_action=stop,
+                        then_action=start)
+        self._monitors(rid, target)
 
     def _active_count(self, rid: str) -> int:
         st = self.u.states[rid]
