@@ -39,6 +39,7 @@ class Work:
     implied_by_fencing: bool = False
     print_pending: bool = False
     no_wait: bool = False  # the controller fires it and does not wait for its result
+    migrating: bool = False  # a start/stop that a planned live migration stands in for
 
 
 @dataclass
@@ -263,6 +264,8 @@ class PrimitiveActions:
         frm, _ = self.acts.new(op_key(rid, "migrate_from"), "migrate_from", rid, chosen, False)
         self.acts.order(rid, "migrate_to", rid, "migrate_from", OPTIONAL,
                         first_action=to, then_action=frm)
+        for action in self.acts.of(rid, "start", chosen) + self.acts.of(rid, "stop", current):
+            action.migrating = True
         for start in self.acts.of(rid, "start", chosen):
             self.acts.order(rid, "start", rid, "migrate_from", RUNNABLE_LEFT, "nograph",
                             first_action=start, then_action=frm)
@@ -295,6 +298,7 @@ class PrimitiveActions:
         stop = self.action(rid, "stop", source, False)
         start = self.action(rid, "start", target, False)
         start.pseudo = True
+        start.migrating = stop.migrating = True
         self.acts.order(rid, "migrate_from", rid, "stop", OPTIONAL,
                         first_action=frm, then_action=stop)
         self.acts.order(rid, "migrate_from", rid, "start", OPTIONAL,

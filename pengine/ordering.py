@@ -239,6 +239,8 @@ def _implies_then(link: Link, ctx: Context) -> bool:
     f, t = link.first, link.then
     if IMPLIES_THEN not in link.flags or not t.optional or not ctx.first_required(f, t):
         return False
+    if f.migrating and f.rsc != t.rsc:
+        return False  # a live migration's start/stop does not restart what follows it
     # A stop implied by fencing does not force a restart of a resource that does not
     # need fencing (it keeps running on its clean node).
     return not (f.implied_by_fencing and f.rsc == t.rsc and t.task == "start"

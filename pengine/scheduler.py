@@ -30,6 +30,7 @@ from pengine.fencing import (
     schedule_unfencing,
 )
 from pengine.graph import freeze, graph_edges
+from pengine.migration_orders import cancel_blocked_migrations
 from pengine.ordering import (
     Context,
     collective_children,
@@ -101,6 +102,7 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
             group_actions(u, acts, rsc.id)
         elif rsc.kind == "clone":
             clone_actions(u, acts, rsc.id)
+    cancel_blocked_migrations(u, acts)
     schedule_unfencing(u, acts)
     schedule_fencing_and_shutdowns(u, placement, acts)
     links = resolve(u, acts, dict(placement.assigned))

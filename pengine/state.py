@@ -90,6 +90,16 @@ class Unpacked:
     def rsc(self, rid: str) -> RscConfig:
         return self._resources_by_id[rid]
 
+    def has_rsc(self, rid: str) -> bool:
+        return rid in self._resources_by_id
+
+    def primitives_under(self, rid: str) -> list[str]:
+        """rid itself if a primitive, else the primitives below it, depth first."""
+        rsc = self.rsc(rid)
+        if rsc.kind == "primitive":
+            return [rid]
+        return [p for child in rsc.children for p in self.primitives_under(child)]
+
     def current_node(self, rid: str) -> str | None:
         """pe__current_node: the first running node; for requires != fencing the first
         clean online one (a resource there is not really lost); a partial migration's source
