@@ -223,7 +223,10 @@ class PrimitiveActions:
         moving = current is not None and chosen is not None and current != chosen
         if moving or (st.failed and st.stop_needed) or st.blocked:
             need_stop = True
-        if role == Role.PROMOTED and any(not a.optional for a in self.acts.of(rid, "start")):
+        if role == Role.PROMOTED and (next_role == Role.STARTED or any(
+                not a.optional for a in self.acts.of(rid, "start"))):
+            # Pacemaker's role matrix goes Promoted -> Unpromoted -> Stopped -> Started: a
+            # resource found promoted that is not promotable is demoted and restarted.
             need_stop = True
         r = role
         while r != Role.STOPPED:
