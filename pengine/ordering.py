@@ -68,7 +68,7 @@ def collective_children(u: Unpacked, acts: ActionSet) -> dict[int, list[Work]]:
     out: dict[int, list[Work]] = {}
     for act in acts.actions:
         if act.pseudo and act.rsc is not None and act.task in base \
-                and any(r.id == act.rsc and r.kind == "clone" for r in u.resources):
+                and u.has_rsc(act.rsc) and u.rsc(act.rsc).kind == "clone":
             out[act.id] = [a for p in _primitives(u, act.rsc) for a in acts.of(p, base[act.task])
                            if a.node is not None]
     return out
