@@ -11,6 +11,8 @@ clone (Stateful, promoted-max 1, a monitor per role). For each size it times:
   sched  `pengine.api.schedule()` in this process (no start-up, no graph writing),
   sim    ours with -S (simulate the whole transition too; Pacemaker's -S takes minutes
          because it writes one CIB update per action, so it is not run),
+  settled  CPU seconds of ours `-R -Q -G` on the CIB that -S produced (every resource running, with
+         a history on every node: the shape of a live cluster's status section),
   pcmk   Pacemaker's `crm_simulate -x F -R -Q -G out` on the same file, when installed
          (skipped past --pcmk-max primitives, and killed after --pcmk-timeout seconds),
 and reports wall and CPU seconds (user+sys of the child, from os.wait4, which is what
@@ -232,8 +234,8 @@ def main() -> int:
     cib_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, LC_ALL="C", CIB_shadow_dir=str(workdir))
     header = (f"{'prims':>6} {'nodes':>5} {'ours s':>7} {'cpu s':>7} {'sched':>7} "
-              f"{'MiB':>5} {'-S s':>6} {'-S MiB':>6} {'pcmk s':>7} {'cpu s':>7} {'MiB':>5} "
-              f"{'cpu ratio':>9}")
+              f"{'MiB':>5} {'-S s':>6} {'-S MiB':>6} {'settled':>7} {'pcmk s':>7} {'cpu s':>7} "
+              f"{'MiB':>5} {'cpu ratio':>9}")
     print(header)
     print("-" * len(header))
     for size in sizes:
@@ -242,10 +244,15 @@ def main() -> int:
         ours = best([run_child([*our_command(args.ours), "-x", str(path), "-R", "-Q", "-G",
                                 str(workdir / "ours.exp")], env) for _ in range(args.repeat)])
         sched = float("nan") if args.no_in_process else time_in_process(path, args.repeat)
-        simulated = "     -      -"
+        simulated = "     -      -       -"
         if not args.no_simulate:
-            sim = run_child([*our_command(args.ours), "-x", str(path), "-S", "-Q"], env)
-            simulated = f"{sim.seconds:6.2f} {sim.max_rss_mib:6.0f}"
+            settled_path = workdir / f"settled-{size}.xml"
+            sim = run_child([*our_command(args.ours), "-x", str(path), "-S", "-Q",
+                             "-O", str(settled_path)], env)
+            settled = best([run_child([*our_command(args.ours), "-x", str(settled_path), "-R",
+                                       "-Q", "-G", str(workdir / "settled.exp")], env)
+                            for _ in range(args.repeat)])
+            simulated = f"{sim.seconds:6.2f} {sim.max_rss_mib:6.0f} {settled.cpu_seconds:7.2f}"
         theirs = None
         if pacemaker and size <= args.pcmk_max:
             theirs = best([run_child([pacemaker, "-x", str(path), "-R", "-Q", "-G",

@@ -39,6 +39,8 @@ class Work:
     reason: str | None = None
     implied_by_fencing: bool = False
     print_pending: bool = False
+    no_wait: bool = False  # the controller fires it and does not wait for its result
+    migrating: bool = False  # a start/stop that a planned live migration stands in for
 
 
 @dataclass
@@ -84,7 +86,8 @@ class ActionSet:
             if not optional:
                 floating.optional = False
             return floating, True
-        action = Work(len(self.actions), key, task, rsc, node, optional=optional)
+        # Pacemaker numbers actions from 1 (the working set starts its counter there).
+        action = Work(len(self.actions) + 1, key, task, rsc, node, optional=optional)
         for name, value in kw.items():
             setattr(action, name, value)
         self.actions.append(action)
@@ -208,6 +211,9 @@ class PrimitiveActions:
         role = st.role if st.running_on else Role.STOPPED
         if st.running_on and role == Role.STOPPED:
             role = Role.STARTED
+        if st.partial_migration is not None and self._partial_migration(rid, chosen, role,
+                                                                        next_role):
+            return
         current = self.u.current_node(rid)
         need_stop = False
         active = self._active_count(rid)
@@ -218,7 +224,10 @@ class PrimitiveActions:
         moving = current is not None and chosen is not None and current != chosen
         if moving or (st.failed and st.stop_needed) or st.blocked:
             need_stop = True
-        if role == Role.PROMOTED and any(not a.optional for a in self.acts.of(rid, "start")):
+        if role == Role.PROMOTED and (next_role == Role.STARTED or any(
+                not a.optional for a in self.acts.of(rid, "start"))):
+            # Pacemaker's role matrix goes Promoted -> Unpromoted -> Stopped -> Started: a
+            # resource found promoted that is not promotable is demoted and restarted.
             need_stop = True
         r = role
         while r != Role.STOPPED:
@@ -243,12 +252,13 @@ class PrimitiveActions:
             self._monitors(rid, chosen)
 
     def _can_migrate(self, rid: str, current: str | None, chosen: str | None, role: Role,
-                     next_role: Role) -> bool:
+                     next_role: Role, partial: bool = False) -> bool:
         rsc = self.u.rsc(rid)
         st = self.u.states[rid]
         if not is_true(rsc.meta.get("allow-migrate")) or not self.p.managed.get(rid, True):
             return False
-        if st.failed or st.start_pending or len(st.running_on) != 1 or role != next_role:
+        if st.failed or st.start_pending or role != next_role \
+                or len(st.running_on) != (2 if partial else 1):
             return False
         nodes = [self.nodes.get(current or ""), self.nodes.get(chosen or "")]
         return all(n is not None and n.online and not n.unclean for n in nodes)
@@ -258,6 +268,8 @@ class PrimitiveActions:
         frm, _ = self.acts.new(op_key(rid, "migrate_from"), "migrate_from", rid, chosen, False)
         self.acts.order(rid, "migrate_to", rid, "migrate_from", OPTIONAL,
                         first_action=to, then_action=frm)
+        for action in self.acts.of(rid, "start", chosen) + self.acts.of(rid, "stop", current):
+            action.migrating = True
         for start in self.acts.of(rid, "start", chosen):
             self.acts.order(rid, "start", rid, "migrate_from", RUNNABLE_LEFT, "nograph",
                             first_action=start, then_action=frm)
@@ -266,6 +278,38 @@ class PrimitiveActions:
         for stop in self.acts.of(rid, "stop", current):
             self.acts.order(rid, "stop", rid, "migrate_to", RUNNABLE_LEFT, "nograph",
                             first_action=stop, then_action=to)
+
+    def _partial_migration(self, rid: str, chosen: str | None, role: Role,
+                           next_role: Role) -> bool:
+        """Complete a partial migration to its still chosen target (True), or abandon it."""
+        st = self.u.states[rid]
+        assert st.partial_migration is not None
+        source, target = st.partial_migration
+        if chosen == target and self._can_migrate(rid, source, target, role, next_role,
+                                                  partial=True):
+            self._continue_migration(rid, source, target)
+            return True
+        # Pacemaker forgets an abandoned partial migration: both copies stop, and the
+        # resource's current node is the first one it runs on again.
+        st.partial_migration = None
+        return False
+
+    def _continue_migration(self, rid: str, source: str, target: str) -> None:
+        """A partial migration whose target is still chosen: migrate_from, then the source's
+        stop; the start on the target is only a pseudo action."""
+        frm, _ = self.acts.new(op_key(rid, "migrate_from"), "migrate_from", rid, target, False)
+        frm.runnable = self.runnable_reason(rid, "migrate_from", target, False)[0]
+        stop = self.action(rid, "stop", source, False)
+        start = self.action(rid, "start", target, False)
+        start.pseudo = True
+        start.migrating = stop.migrating = True
+        self.acts.order(rid, "migrate_from", rid, "stop", OPTIONAL,
+                        first_action=frm, then_action=stop)
+        self.acts.order(rid, "migrate_from", rid, "start", OPTIONAL,
+                        first_action=frm, then_action=start)
+        self.acts.order(rid, "stop", rid, "start", OPTIONAL, first_action=stop,
+                        then_action=start)
+        self._monitors(rid, target)
 
     def _active_count(self, rid: str) -> int:
         st = self.u.states[rid]

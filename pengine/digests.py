@@ -24,7 +24,7 @@ def digest(params: Mapping[str, str]) -> str:
     return parameters_digest(params)
 
 
-def _active_entries(history: list[Element]) -> list[Element]:
+def active_entries(history: list[Element]) -> list[Element]:
     start = 0
     for index, op in enumerate(history):
         if op.get("operation") in _START_LIKE and op.get("rc-code", "0") == "0" \
@@ -33,10 +33,12 @@ def _active_entries(history: list[Element]) -> list[Element]:
     return history[start:]
 
 
-def _check_entry(rsc: RscConfig, op: Element) -> str | None:
+def check_entry(rsc: RscConfig, op: Element,
+                checked_tasks: tuple[str, ...] | None = _CHECKED) -> str | None:
+    """How a non-recurring entry's definition changed (None: unchanged or not checked)."""
     task = op.get("operation") or ""
     interval = int(op.get("interval") or 0)
-    if interval > 0 or task not in _CHECKED:
+    if interval > 0 or (checked_tasks is not None and task not in checked_tasks):
         return None
     conf = find_op_config(rsc, task, interval)
     params = {k: v for k, v in rsc.params.items() if not k.startswith("CRM_meta")}
@@ -135,8 +137,8 @@ def _node_change(rsc: RscConfig, st: RscState, node: str) -> str | None:
     if agent is not None and agent != rsc.agent:
         return "agent"
     found: str | None = None
-    for op in _active_entries(st.history.get(node, [])):
-        change = _check_entry(rsc, op)
+    for op in active_entries(st.history.get(node, [])):
+        change = check_entry(rsc, op)
         if change in ("restart", "agent"):
             return change
         if change == "reload":

@@ -22,21 +22,28 @@ def _base_name(rid: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _patterns(base: str, per_op: bool) -> tuple[re.Pattern[str], re.Pattern[str]]:
+def _patterns(base: str, per_op: bool,
+              operation: str | None = None) -> tuple[re.Pattern[str], re.Pattern[str]]:
     name = re.escape(base)
     suffix = r"(:\d+)?"
     if per_op:
-        return (re.compile(rf"^fail-count-{name}{suffix}#.+_\d+$"),
-                re.compile(rf"^last-failure-{name}{suffix}#.+_\d+$"))
+        op = re.escape(operation) if operation is not None else r".+_\d+"
+        return (re.compile(rf"^fail-count-{name}{suffix}#{op}$"),
+                re.compile(rf"^last-failure-{name}{suffix}#{op}$"))
     return (re.compile(rf"^fail-count-{name}{suffix}$"),
             re.compile(rf"^last-failure-{name}{suffix}$"))
 
 
-def raw_fail_count(rsc: RscConfig, node: NodeWork, options: Options) -> tuple[int, int]:
-    """(sum of fail counts, latest last-failure epoch or 0) for rsc on node."""
+def raw_fail_count(rsc: RscConfig, node: NodeWork, options: Options,
+                   operation: str | None = None) -> tuple[int, int]:
+    """(sum of fail counts, latest last-failure epoch or 0) for rsc on node.
+
+    `operation` ("<task>_<interval ms>") narrows per-operation counts to that operation's own,
+    as Pacemaker does when it asks about one history entry; legacy counts are not per op.
+    """
     if not any(k.startswith(("fail-count-", "last-failure-")) for k in node.attrs):
         return 0, 0
-    count_re, last_re = _patterns(_base_name(rsc.id), options.per_op_failcounts)
+    count_re, last_re = _patterns(_base_name(rsc.id), options.per_op_failcounts, operation)
     count = 0
     last = 0
     for key, value in node.attrs.items():

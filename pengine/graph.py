@@ -64,6 +64,8 @@ def _attributes(w: Work, rsc: RscConfig | None,
                   ("CRM_meta_on_node_uuid", node_ids.get(w.node, w.node))]
     if w.interval_ms:
         attrs.append(("CRM_meta_interval", str(w.interval_ms)))
+    if w.no_wait:
+        attrs.append(("CRM_meta_op_no_wait", "true"))
     if rsc is None or w.pseudo:
         return attrs
     op = find_op_config(rsc, w.task, w.interval_ms)

@@ -69,7 +69,7 @@ def collective_children(u: Unpacked, acts: ActionSet) -> dict[int, list[Work]]:
     out: dict[int, list[Work]] = {}
     for act in acts.actions:
         if act.pseudo and act.rsc is not None and act.task in base \
-                and any(r.id == act.rsc and r.kind == "clone" for r in u.resources):
+                and u.has_rsc(act.rsc) and u.rsc(act.rsc).kind == "clone":
             out[act.id] = [a for p in _primitives(u, act.rsc) for a in acts.of(p, base[act.task])
                            if a.node is not None]
     return out
@@ -249,6 +249,8 @@ def _implies_then(link: Link, ctx: Context) -> bool:
     f, t = link.first, link.then
     if IMPLIES_THEN not in link.flags or not t.optional or not ctx.first_required(f, t):
         return False
+    if f.migrating and f.rsc != t.rsc:
+        return False  # a live migration's start/stop does not restart what follows it
     # A stop implied by fencing does not force a restart of a resource that does not
     # need fencing (it keeps running on its clean node).
     return not (f.implied_by_fencing and f.rsc == t.rsc and t.task == "start"

@@ -181,7 +181,7 @@ class _Placer:
         return self.tables.get(prims[0], {}) if prims else {}
 
     def _current_score(self, rid: str, table: Table) -> int:
-        current = next((self.u.states[p].running_on[0] for p in self.primitives_under(rid)
+        current = next((self.u.states[p].current_node for p in self.primitives_under(rid)
                         if self.u.states[p].running_on), None)
         return -INF if current is None else table.get(current, -INF)
 
@@ -343,7 +343,7 @@ class _Placer:
         if self.u.options.stop_all_resources:
             return None
         table = self.tables[rid]
-        current = st.running_on[0] if st.running_on else None
+        current = st.current_node
 
         def effective(name: str) -> int:
             node = self.nodes.get(name)

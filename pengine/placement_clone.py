@@ -256,26 +256,13 @@ def decide_roles(placer: _Placer, cid: str) -> None:
     limit = meta_count(clone.meta, "promoted-max", meta_count(clone.meta, "master-max", 1))
     per_node = meta_count(clone.meta, "promoted-node-max",
                           meta_count(clone.meta, "master-node-max", 1))
-    candidates: list[tuple[int, int, int, str, str]] = []
-    forced: set[str] = set()
-    for index, inst in enumerate(clone.children):
-        prims = placer.primitives_under(inst)
-        node = placer.assigned.get(prims[0]) if prims else None
-        if node is None:
-            continue
-        score, default = promotion_score(placer, cid, inst, node)
-        priority = -1 if default else score
-        priority = add(priority, _role_locations(placer, cid, node))
-        priority = add(priority, _role_colocations(placer, cid, node))
-        if any(placer.u.states[p].next_role in (Role.UNPROMOTED, Role.STOPPED) for p in prims):
-            priority = -INF
-        if any(placer.assigned.get(p) is None for p in prims):
-            priority = -INF
-        current = max((placer.u.states[p].role for p in prims), default=Role.STOPPED)
-        if current == Role.PROMOTED and not any(placer.managed[p] for p in prims):
-            priority = INF  # an unmanaged promoted instance is forced to stay promoted
-            forced.add(inst)
-        candidates.append((-priority, -int(current), index, inst, node))
+    indexes, forced = _instance_indexes(placer, cid)
+    final = _clone_table_indexes(placer, cid, indexes)
+    # cmp_promotable_instance: final index, current role, then pcmk__cmp_instance (whose
+    # priority is the instance's own index before the clone table was consulted).
+    candidates: list[tuple[int, int, int, int, str, str]] = []
+    for index, (inst, (node, priority, current)) in enumerate(indexes.items()):
+        candidates.append((-final[inst], -int(current), -priority, index, inst, node))
     candidates.sort()
     # pcmk__set_instance_roles leaves the children in promotion order
     placed = [inst for _, _, _, inst, _ in candidates]
@@ -284,7 +271,7 @@ def decide_roles(placer: _Placer, cid: str) -> None:
     promoted = 0
     counts: dict[str, int] = {}
     freeze = not opts.have_quorum and opts.no_quorum_policy == "freeze"
-    for neg_priority, _, _, inst, node in candidates:
+    for neg_priority, _, _, _, inst, node in candidates:
         role = Role.UNPROMOTED
         eligible = promoted < limit and counts.get(node, 0) < per_node \
             and -neg_priority >= 0 and placer.nodes[node].available and not freeze
@@ -297,6 +284,56 @@ def decide_roles(placer: _Placer, cid: str) -> None:
                 placer.next_role[prim] = role
 
 
+def _instance_indexes(placer: _Placer,
+                      cid: str) -> tuple[dict[str, tuple[str, int, Role]], set[str]]:
+    """set_instance_priority: {instance: (node, sort index, current role)}, forced ones."""
+    clone = placer.u.rsc(cid)
+    copied = _copies_finite_colocations(placer, cid)
+    indexes: dict[str, tuple[str, int, Role]] = {}
+    forced: set[str] = set()
+    for inst in clone.children:
+        prims = placer.primitives_under(inst)
+        node = placer.assigned.get(prims[0]) if prims else None
+        if node is None:
+            continue
+        score, default = promotion_score(placer, cid, inst, node)
+        priority = -1 if default else score
+        priority = add(priority, _role_locations(placer, cid, node))
+        priority = add(priority, _role_colocations(placer, cid, node, copied))
+        if any(placer.u.states[p].next_role in (Role.UNPROMOTED, Role.STOPPED) for p in prims):
+            priority = -INF
+        if any(placer.assigned.get(p) is None for p in prims):
+            priority = -INF
+        current = max((placer.u.states[p].role for p in prims), default=Role.STOPPED)
+        if current == Role.PROMOTED and not any(placer.managed[p] for p in prims):
+            priority = INF  # an unmanaged promoted instance is forced to stay promoted
+            forced.add(inst)
+        indexes[inst] = (node, priority, current)
+    return indexes, forced
+
+
+def _copies_finite_colocations(placer: _Placer, cid: str) -> bool:
+    """append_parent_colocation copies a finite positive "clone with X" to the instances
+    only when not every available node gets an instance."""
+    clone = placer.u.rsc(cid)
+    usable = sum(1 for n in placer.u.nodes if n.available)
+    return clone.clone_max < usable
+
+
+def _clone_table_indexes(placer: _Placer, cid: str,
+                         indexes: dict[str, tuple[str, int, Role]]) -> dict[str, int]:
+    """sort_promotable_instances: non-negative indexes join the clone's own table (with its
+    plain location scores), and those instances then take their node's value from it."""
+    table = placer._strategy_table(cid)
+    for node, priority, _current in indexes.values():
+        if priority >= 0 and node in table:
+            table[node] = add(table[node], priority)
+    final = {}
+    for inst, (node, priority, _current) in indexes.items():
+        final[inst] = table.get(node, priority) if 0 <= priority < INF else priority
+    return final
+
+
 def _role_locations(placer: _Placer, cid: str, node: str) -> int:
     total = 0
     for loc in placer.cons.locations:
@@ -307,7 +344,7 @@ def _role_locations(placer: _Placer, cid: str, node: str) -> int:
     return total
 
 
-def _role_colocations(placer: _Placer, cid: str, node: str) -> int:
+def _role_colocations(placer: _Placer, cid: str, node: str, copied: bool) -> int:
     total = 0
     for c in placer.cons.colocations:
         if c.primary == cid and c.primary_role == Role.PROMOTED and c.score > 0 \
@@ -318,12 +355,14 @@ def _role_colocations(placer: _Placer, cid: str, node: str) -> int:
             if best > 0:
                 total = add(total, int(best * min(c.score, INF) / INF + 0.5))
     for c in placer.cons.colocations:
-        if c.dependent == cid and c.dependent_role == Role.UNPROMOTED and c.score >= INF:
+        if c.dependent != cid or not (copied or c.score < 0 or c.score >= INF):
+            continue  # a finite positive one that the instances did not get
+        if c.dependent_role == Role.UNPROMOTED and c.score >= INF:
             nodes = {n.name for n in placer.nodes_of(c.primary, c.primary_role)}
             if node in nodes:
                 total = add(total, -INF)
             continue
-        if c.dependent != cid or c.dependent_role != Role.PROMOTED:
+        if c.dependent_role != Role.PROMOTED:
             continue
         nodes = {n.name for n in placer.nodes_of(c.primary, c.primary_role)}
         if node in nodes:

@@ -6,6 +6,7 @@ unpack -> constraints -> placement -> actions -> fencing -> orderings -> summary
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 
 from lxml import etree
 
@@ -23,12 +24,14 @@ from pengine.api import Transition
 from pengine.blocking import block_dependents
 from pengine.constraints import unpack_constraints
 from pengine.digests import config_changes, orphan_recurring
+from pengine.failcount_clear import EXPIRED, failcount_clears
 from pengine.fencing import (
     create_unpack_fencing,
     schedule_fencing_and_shutdowns,
     schedule_unfencing,
 )
 from pengine.graph import freeze, graph_edges
+from pengine.migration_orders import cancel_blocked_migrations
 from pengine.ordering import (
     Context,
     collective_children,
@@ -56,13 +59,32 @@ def run(cib: CibInput, now: datetime.datetime | None, default_now: datetime.date
         raise ValidationError(f"unusable CIB: {exc}") from None
 
 
+def _clear_failcounts(acts: ActionSet, clears: list[tuple[str, str, str]],
+                      managed: Mapping[str, bool]) -> None:
+    """Cluster actions that reset a fail count; the controller does not wait for them.
+
+    Like any action of an unmanaged resource, the clearing stays optional (out of the graph).
+    """
+    for rsc, node, reason in clears:
+        action, _ = acts.new(op_key(rsc, "clear_failcount"), "clear_failcount", rsc, node,
+                             not managed.get(rsc, True))
+        action.reason = reason
+        action.no_wait = True
+
+
 def _schedule(u: Unpacked, transition_id: int) -> Transition:
     cons = unpack_constraints(u)
     placement = place(u, cons)
     acts = ActionSet()
     create_unpack_fencing(u, acts)
-    user_orderings(u, cons, acts)
+    clears = failcount_clears(u)
+    _clear_failcounts(acts, [c for c in clears if c[2] == EXPIRED], placement.managed)
     prim = PrimitiveActions(u, placement, acts)
+    for rsc in u.primitives:  # Pacemaker creates a recovery's stop while unpacking the failure
+        for node in u.states[rsc.id].recover_on:
+            prim.action(rsc.id, "stop", node, False)
+    user_orderings(u, cons, acts)
+    _clear_failcounts(acts, [c for c in clears if c[2] != EXPIRED], placement.managed)
     for rid, node, task, interval, _why in orphan_recurring(u):  # before probes, as Pacemaker
         cancel, _ = acts.new(op_key(rid, task, interval), "cancel", rid, node, False,
                              interval_ms=interval)
@@ -85,6 +107,7 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
             group_actions(u, acts, rsc.id)
         elif rsc.kind == "clone":
             clone_actions(u, acts, rsc.id)
+    cancel_blocked_migrations(u, acts)
     schedule_unfencing(u, acts)
     schedule_fencing_and_shutdowns(u, placement, acts)
     links = resolve(u, acts, dict(placement.assigned))

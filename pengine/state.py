@@ -38,9 +38,19 @@ class RscState:
     history: dict[str, list[Element]] = field(default_factory=dict)
     agent_on: dict[str, str] = field(default_factory=dict)
     failed_stop_on: set[str] = field(default_factory=set)
+    recover_on: list[str] = field(default_factory=list)  # nodes whose failure means stop+start
+    # A partial live migration (migrate_to done, migrate_from not): (source, target).
+    partial_migration: tuple[str, str] | None = None
     block_failure: bool = False
     history_name: str | None = None  # the lrm_resource id this instance was matched from
     locked_to: str | None = None  # shutdown-lock: the node the resource must stay on
+
+    @property
+    def current_node(self) -> str | None:
+        """pe__current_node: a partial migration's source, else the first node it runs on."""
+        if self.partial_migration is not None:
+            return self.partial_migration[0]
+        return self.running_on[0] if self.running_on else None
 
 
 @dataclass(frozen=True)
@@ -80,12 +90,26 @@ class Unpacked:
     def rsc(self, rid: str) -> RscConfig:
         return self._resources_by_id[rid]
 
+    def has_rsc(self, rid: str) -> bool:
+        return rid in self._resources_by_id
+
+    def primitives_under(self, rid: str) -> list[str]:
+        """rid itself if a primitive, else the primitives below it, depth first."""
+        rsc = self.rsc(rid)
+        if rsc.kind == "primitive":
+            return [rid]
+        return [p for child in rsc.children for p in self.primitives_under(child)]
+
     def current_node(self, rid: str) -> str | None:
         """pe__current_node: the first running node; for requires != fencing the first
-        clean online one (a resource there is not really lost)."""
-        running = self.states[rid].running_on
+        clean online one (a resource there is not really lost); a partial migration's source
+        while the migration may still complete."""
+        st = self.states[rid]
+        running = st.running_on
         if not running:
             return None
+        if st.partial_migration is not None:
+            return st.partial_migration[0]
         if self.requires.get(rid) != "fencing":
             for name in running:
                 node = self.node(name)

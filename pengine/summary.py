@@ -95,8 +95,9 @@ class _Summariser:
         if current is not None and chosen is not None and current != chosen:
             migrate = self._find(rid, "migrate_from", chosen)
             migrate_to = self._find(rid, "migrate_to", current)
-            if migrate is not None and migrate.runnable and migrate_to is not None \
-                    and migrate_to.runnable:
+            partial = self.u.states[rid].partial_migration is not None
+            if migrate is not None and migrate.runnable and (partial or (
+                    migrate_to is not None and migrate_to.runnable)):
                 return [Item("Migrate", rid, _details(role, role, current, chosen), "")]
         if start is None or start.optional:
             demote = self._find(rid, "demote", current)

@@ -51,6 +51,11 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
     no_slot = _no_slot_on_lost_nodes(resources, requires, len(nodes))
     by_name = {n.name: n for n in nodes}
     by_id = {n.id: n for n in nodes}
+    # One lookup per history entry: a scan of the resource list here made unpacking
+    # quadratic (16 nodes x 1000 primitives of history took seconds).
+    known: dict[str, RscConfig] = {}
+    for rsc in resources:
+        known.setdefault(rsc.id, rsc)
     for node_state in root.iterfind("status/node_state"):
         node = by_id.get(node_state.get("id") or "") or by_name.get(node_state.get("uname") or "")
         if node is None or node.kind != "member":
@@ -58,7 +63,7 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
         if not node.online and not options.stonith_enabled and not options.shutdown_lock:
             continue
         for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
-            _unpack_lrm_resource(lrm_rsc, node, resources, states, walker, options,
+            _unpack_lrm_resource(lrm_rsc, node, (resources, known), states, walker, options,
                                  (clones, no_slot))
     apply_migrations(states, nodes)
     _block_groups(resources, states)
@@ -95,10 +100,13 @@ def _initial_state(rsc: RscConfig, options: Options) -> RscState:
 
 
 def _unpack_lrm_resource(
-    lrm_rsc: Element, node: NodeWork, resources: list[RscConfig], states: dict[str, RscState],
+    lrm_rsc: Element, node: NodeWork,
+    configured: tuple[list[RscConfig], dict[str, RscConfig]], states: dict[str, RscState],
     walker: HistoryUnpacker, options: Options,
     anonymous: tuple[dict[str, list[list[str]]], set[str]],
 ) -> None:
+    """`configured`: the resource list (orphans get appended) and its index by id."""
+    resources, known = configured
     clones, no_slot = anonymous
     if not options.shutdown_lock and lrm_rsc.find("lrm_rsc_op") is None:
         return  # unpack_lrm_resource: no operations, nothing to learn (not even an orphan)
@@ -108,9 +116,10 @@ def _unpack_lrm_resource(
         lost = not node.online or node.unclean
         rid = _anonymous_instance(clones[base], base, node, states,
                                   orphan=lost and base in no_slot) or rid
-    rsc = next((r for r in resources if r.id == rid and r.kind == "primitive"), None)
+    found = known.get(rid)
+    rsc = found if found is not None and found.kind == "primitive" else None
     if rsc is None:
-        if any(r.id == rid for r in resources):
+        if found is not None:
             return
         template = _instance_template(resources, base) if base in clones else None
         if template is not None:
@@ -126,6 +135,7 @@ def _unpack_lrm_resource(
             )
             st = RscState(managed=not options.maintenance_mode)
         resources.append(rsc)
+        known[rid] = rsc
         if options.stop_orphan_resources or base in clones:
             st.locations.append((None, -INF, "__orphan_do_not_run__"))
         else:

@@ -61,6 +61,27 @@ def find_op_config(rsc: RscConfig, task: str, interval_ms: int) -> OpConfig | No
     return None
 
 
+def _blocking_failure(rsc: RscConfig, ops: list[Element]) -> bool:
+    """A failure of an op configured with on-fail=block: failure-timeout no longer applies.
+
+    Pacemaker looks for entries of the configured op (its `_last_failure_0`, or its own
+    `<rsc>_<op>_<interval>` entry with an unexpected rc) and then ignores the resource's
+    failure-timeout for the whole run, so such a failure never expires.
+    """
+    base = rsc.id.split(":", 1)[0]
+    for conf in rsc.ops:
+        if conf.on_fail != "block":
+            continue
+        for op in ops:
+            if op.get("operation") != conf.name or _int(op.get("interval")) != conf.interval_ms:
+                continue
+            if op.get("id") == f"{base}_last_failure_0" or (
+                    op.get("id") == f"{base}_{conf.name}_{conf.interval_ms}"
+                    and _int(op.get("rc-code"), 0) != target_rc(op)):
+                return True
+    return False
+
+
 def on_fail_for(rsc: RscConfig, task: str, interval_ms: int, options: Options) -> str:
     """The effective on-fail of an operation (scheduler.md §1.5)."""
     op = find_op_config(rsc, task, interval_ms)
@@ -100,6 +121,8 @@ class HistoryUnpacker:
         st.known_on.add(node.name)
         ordered = [op for op in sort_ops(ops) if op.get("operation") not in ("notify", "meta-data")]
         st.history[node.name] = ordered
+        if _blocking_failure(rsc, ordered):
+            st.block_failure = True
         role = Role.UNKNOWN
         on_fail = "ignore"
         next_role_reset = False
@@ -288,6 +311,8 @@ class HistoryUnpacker:
         elif on_fail != "ignore":
             st.failed = True
             st.stop_needed = True
+            if on_fail == "restart":
+                st.recover_on.append(node.name)
 
     def _add_running(self, rsc: RscConfig, st: RscState, node: NodeWork, failed: bool) -> None:
         if node.name not in st.running_on:

@@ -5,7 +5,9 @@ the newest entry on its source is considered. A successful migrate_from from tha
 target makes the migration "dangling" (the source no longer counts as running); otherwise the
 target counts as running too when it is online and holds some non-pending entry for the
 resource (Debian's 2.1.5 backports upstream's rule that a target with only pending entries is
-not a partial-migration target).
+not a partial-migration target); it is a partial migration when the migrate_from is missing or
+pending and the source is online too. A target that is not online leaves the resource failed
+(stopped and recovered, never migrated further).
 """
 
 from __future__ import annotations
@@ -24,11 +26,34 @@ def _pending(op: Element) -> bool:
     return op.get("op-status") == "-1" or op.get("call-id") == "-1"
 
 
-def _when(op: Element) -> int:
+def _number(op: Element, name: str) -> int | None:
     try:
-        return int(op.get("last-rc-change") or 0)
+        return int(op.get(name) or "")
     except ValueError:
-        return 0
+        return None
+
+
+def _is_newer(op: Element, reference: Element, same_node: bool) -> bool:
+    """pe__is_newer_op: call ids on one node, else last-rc-change (unknown: not newer)."""
+    if same_node:
+        mine, theirs = _number(op, "call-id"), _number(reference, "call-id")
+        if mine is not None and theirs is not None and mine >= 0 and theirs >= 0:
+            return mine > theirs
+    mine, theirs = _number(op, "last-rc-change"), _number(reference, "last-rc-change")
+    return mine is not None and theirs is not None and mine > theirs
+
+
+def _newer_state(ops: list[Element], reference: Element, same_node: bool) -> bool:
+    """A newer start/stop/migration, or a newer monitor finding it stopped, on that node."""
+    for op in ops:
+        if op is reference:
+            continue
+        task = op.get("operation")
+        counts = task in ("start", "stop", "migrate_to", "migrate_from") \
+            or (task == "monitor" and op.get("rc-code") == "7")
+        if counts and _is_newer(op, reference, same_node):
+            return True
+    return False
 
 
 def apply_migrations(states: dict[str, RscState], nodes: list[NodeWork]) -> None:
@@ -40,22 +65,33 @@ def apply_migrations(states: dict[str, RscState], nodes: list[NodeWork]) -> None
             migrate_to = ops[-1]
             target = migrate_to.get("migrate_target") or ""
             on_target = st.history.get(target, [])
-            if any(_when(op) > _when(migrate_to) and op.get("operation") != "migrate_from"
-                   for op in on_target):
-                continue  # newer state on the target: this migrate_to no longer matters
             migrate_from = next((op for op in reversed(on_target)
                                  if op.get("operation") == "migrate_from"
                                  and op.get("migrate_source") == source), None)
+            reference = migrate_from if migrate_from is not None else migrate_to
+            if _newer_state(on_target, reference, same_node=migrate_from is not None):
+                continue  # newer state on the target: this migration no longer matters
             if migrate_from is not None and _ok(migrate_from):
                 if source in st.running_on:  # dangling: only a stop remains on the source
                     st.running_on.remove(source)
                 continue
             node = by_name.get(target)
+            if node is None or not node.online:
+                if migrate_from is None or _pending(migrate_from):
+                    # Pacemaker cannot tell where it runs: treated as failed, so it is
+                    # stopped (and recovered) rather than migrated any further.
+                    st.failed = True
+                    st.stop_needed = True
+                continue
             settled = [op for op in on_target if not _pending(op)]
-            if node is not None and node.online and settled and target not in st.running_on:
+            if settled and target not in st.running_on:
                 # native_add_running(target) happens while the source's entries are read,
                 # before the source itself is added: the target comes first.
                 at = st.running_on.index(source) if source in st.running_on \
                     else len(st.running_on)
                 st.running_on.insert(at, target)
                 st.role = max(st.role, Role.STARTED)
+                source_node = by_name.get(source)
+                if (migrate_from is None or _pending(migrate_from)) \
+                        and source_node is not None and source_node.online:
+                    st.partial_migration = (source, target)

@@ -186,7 +186,6 @@ def _normalized(text: str) -> list[str]:
 # /work/coord/pengine-output-files.md). strict: fixing one makes the run fail until the
 # entry is removed here, so the list cannot go stale.
 KNOWN_ENGINE_GAPS = {
-    "failed-monitor": "engine does not schedule clear_failcount for the failed monitor",
 }
 
 

@@ -146,10 +146,9 @@ SCENARIOS = {
     "tickets": ["-r", "t2", "-b", "t3", "-e", "t4"],
 }
 # Differences that come from the scheduling engine, not from the simulator
-_IDS = "engine numbers actions from 0, Pacemaker from 1: 'Pretending action N' is off by one"
 ENGINE_GAPS = {
-    "probe-fails": _IDS, "start-fails": _IDS, "start-fails-case": _IDS,
-    "inject-and-quorum": "engine does not schedule clear_failcount for an injected failure",
+    "inject-and-quorum": "engine lacks Pacemaker's probe-before-stop orderings (probes of the "
+                         "resources stopping first gate the failed member's stop)",
     "inject-probe-running": "after a probe finds it active, the move's actions fire in "
                             "another order",
 }

@@ -1,0 +1,129 @@
+"""Which fail counts the scheduler clears (`clear_failcount` cluster actions), and why.
+
+Pacemaker 2.1.5 schedules `<rsc>_clear_failcount_0` on a node for two reasons:
+* "it expired": a history entry older than the resource's failure-timeout whose fail count
+  (its own `fail-count-<rsc>#<task>_<interval>`, or the legacy per-resource one) is set but
+  no longer effective (the matching last-failure is older than the timeout too);
+* "resource parameters have changed": an unexpired `<rsc>_last_failure_0` entry of a start
+  or monitor (of any result, the resource active or not) recorded a digest that no longer matches;
+* "action definition changed": the resource is active on the node, an entry since its last
+  start (a recurring one, or a monitor/start/promote/migrate_from) no longer matches its
+  definition (digest differs or was never recorded, or the recurring op is gone), and the
+  resource still has an effective fail count there.
+
+Invariants: pure; each (resource, node) pair appears at most once, expired ones first (they
+are found while the status is unpacked, before any other check), then in resource order.
+"""
+
+from __future__ import annotations
+
+from pengine.digests import check_entry, digest
+from pengine.failcounts import fail_count, raw_fail_count
+from pengine.state import Unpacked
+from pengine.unpack_history import find_op_config
+from pengine.unpack_nodes import NodeWork
+from pengine.unpack_resources import RscConfig
+from pengine.xmlin import Element
+
+EXPIRED = "it expired"
+DEFINITION_CHANGED = "action definition changed"
+PARAMETERS_CHANGED = "resource parameters have changed"
+_CHECKED_TASKS = ("monitor", "start", "promote", "migrate_from")
+
+
+def failcount_clears(u: Unpacked) -> list[tuple[str, str, str]]:
+    """[(resource, node, reason)] in the order Pacemaker creates the actions."""
+    expired: dict[tuple[str, str], str] = {}
+    changed: dict[tuple[str, str], str] = {}
+    for rsc in u.primitives:
+        st = u.states[rsc.id]
+        for node_name, history in st.history.items():
+            node = u.node(node_name)
+            if node is None:
+                continue
+            expiring = rsc.failure_timeout_s > 0 and not st.block_failure
+            if expiring and any(_op_expired(u, rsc, node, op) for op in history):
+                expired[(rsc.id, node_name)] = EXPIRED
+            if any(_failure_parameters_changed(rsc, op) for op in history
+                   if not (expiring and _op_expired(u, rsc, node, op))):
+                changed.setdefault((rsc.id, node_name), PARAMETERS_CHANGED)
+            if node_name in st.running_on and (node.available or node.maintenance) \
+                    and not rsc.orphan and _definition_changed(rsc, history) \
+                    and fail_count(rsc, node, u.options, u.now,
+                                   block_failure=st.block_failure)[0] > 0:
+                changed.setdefault((rsc.id, node_name), DEFINITION_CHANGED)
+    for key, reason in changed.items():
+        expired.setdefault(key, reason)
+    return [(rid, node, reason) for (rid, node), reason in expired.items()]
+
+
+def _op_expired(u: Unpacked, rsc: RscConfig, node: NodeWork, op: Element) -> bool:
+    """The entry is past failure-timeout and its own fail count no longer counts."""
+    changed = op.get("last-rc-change")
+    if changed is None or not changed.lstrip("-").isdigit():
+        return False
+    now = u.now.timestamp()
+    timeout = rsc.failure_timeout_s
+    if now < int(changed) + timeout:
+        return False
+    interval = op.get("interval") or "0"
+    operation = f"{op.get('operation') or ''}_{int(interval) if interval.isdigit() else 0}"
+    count, last = raw_fail_count(rsc, node, u.options, operation)
+    return count > 0 and now > last + timeout
+
+
+def _failure_parameters_changed(rsc: RscConfig, op: Element) -> bool:
+    """A last-failure entry whose recorded digest differs (none recorded: unknown, kept)."""
+    if op.get("id") != f"{rsc.id.split(':', 1)[0]}_last_failure_0" or op.get("op-digest") is None \
+            or op.get("operation") not in ("start", "monitor"):
+        return False
+    interval = op.get("interval") or "0"
+    interval_ms = int(interval) if interval.isdigit() else 0
+    if interval_ms == 0:
+        return check_entry(rsc, op, checked_tasks=None) is not None
+    return _recurring_changed(rsc, op, op.get("operation") or "", interval_ms)
+
+
+def _since_last_start(history: list[Element]) -> list[Element]:
+    """Entries Pacemaker checks: from the last start (of any result; failing that the last
+    promote/demote, or the first successful monitor after the last stop), none if stopped."""
+    start = stop = implied_clone = implied_monitor = -1
+    for index, op in enumerate(history):
+        task = op.get("operation")
+        if task == "stop" and op.get("op-status", "0") == "0":
+            stop = index
+        elif task in ("start", "migrate_from"):
+            start = index
+        elif task == "monitor" and implied_monitor <= stop:
+            if op.get("rc-code") in ("0", "8"):
+                implied_monitor = index
+        elif task in ("promote", "demote"):
+            implied_clone = index
+    if start == -1:
+        start = implied_clone if implied_clone != -1 else implied_monitor
+    return [] if start < stop else history[max(start, 0):]
+
+
+def _definition_changed(rsc: RscConfig, history: list[Element]) -> bool:
+    for op in _since_last_start(history):
+        task = op.get("operation") or ""
+        interval = op.get("interval") or "0"
+        interval_ms = int(interval) if interval.isdigit() else 0
+        if interval_ms == 0:
+            if task in _CHECKED_TASKS and check_entry(rsc, op) is not None:
+                return True
+        elif _recurring_changed(rsc, op, task, interval_ms):
+            return True
+    return False
+
+
+def _recurring_changed(rsc: RscConfig, op: Element, task: str, interval_ms: int) -> bool:
+    """A recurring entry's digest covers the parameters and the op's timeout (in ms)."""
+    conf = find_op_config(rsc, task, interval_ms)
+    if conf is None or not conf.enabled:  # a disabled op counts as no longer configured
+        return True
+    params = {k: v for k, v in rsc.params.items() if not k.startswith("CRM_meta")}
+    params.update(conf.params)
+    params["CRM_meta_timeout"] = str(conf.timeout_ms)
+    recorded = op.get("op-digest")
+    return recorded is None or recorded != digest(params)

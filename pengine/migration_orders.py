@@ -1,0 +1,75 @@
+"""Planned live migrations that an ordering with a restarting resource cancels.
+
+Pacemaker 2.1.5 (observed with crm_simulate, corpus 5-am-then-bm-a-not-migratable,
+7-migrate-group-one-unmigratable, 11-a-then-bm-b-move-a-clone-starting): when a mandatory
+ordering "X start then B start|stop" leads into a resource B that would migrate, and X (a
+resource that is not itself migrating, or a group or clone containing one) is restarting
+there, i.e. it has both a required stop and a required start, B moves by stop and start
+instead: `Move B ( n1 -> n2 )  due to unrunnable X stop` (the reason only when the ordering
+leads to B's start). X only starting, or only stopping, leaves the migration alone.
+
+Invariants: runs after every resource's actions exist and before orderings are resolved;
+only migrate_to/migrate_from actions (made unrunnable and optional, so out of the graph) and
+the start's reason change; a cancelled migration can cancel the next one along a chain.
+"""
+
+from __future__ import annotations
+
+from pengine.actions import IMPLIES_THEN, ActionSet, Work
+from pengine.state import Unpacked
+
+
+def cancel_blocked_migrations(u: Unpacked, acts: ActionSet) -> None:
+    orders = [o for o in acts.orders
+              if o.first_task == "start" and o.then_task in ("start", "stop")
+              and IMPLIES_THEN in o.flags and o.first_rsc is not None
+              and o.then_rsc is not None and u.has_rsc(o.first_rsc) and u.has_rsc(o.then_rsc)
+              and not _related(u, o.first_rsc, o.then_rsc)]
+    changed = True
+    while changed:
+        changed = False
+        for order in orders:
+            assert order.first_rsc is not None and order.then_rsc is not None
+            migration = _planned_migration(acts, order.then_rsc)
+            if not migration or not _restarting(u, acts, order.first_rsc):
+                continue
+            for action in migration:
+                action.runnable = False
+                action.optional = True
+            for action in acts.of(order.then_rsc, "start") + acts.of(order.then_rsc, "stop"):
+                action.migrating = False
+            if order.then_task == "start":
+                for stop in acts.of(order.then_rsc, "stop"):
+                    stop.reason = f"unrunnable {order.first_rsc} stop"
+            changed = True
+
+
+def _planned_migration(acts: ActionSet, rid: str) -> list[Work]:
+    actions = [a for task in ("migrate_to", "migrate_from") for a in acts.of(rid, task)]
+    return actions if any(a.runnable for a in actions) else []
+
+
+def _restarting(u: Unpacked, acts: ActionSet, rid: str) -> bool:
+    """Some primitive of rid stops and starts (both required) without migrating."""
+    for prim in u.primitives_under(rid):
+        if _planned_migration(acts, prim):
+            continue
+        stops = [a for a in acts.of(prim, "stop") if not a.optional]
+        starts = [a for a in acts.of(prim, "start") if not a.optional]
+        if stops and starts:
+            return True
+    return False
+
+
+def _ancestors(u: Unpacked, rid: str) -> set[str]:
+    found: set[str] = set()
+    parent = u.rsc(rid).parent
+    while parent is not None:
+        found.add(parent)
+        parent = u.rsc(parent).parent
+    return found
+
+
+def _related(u: Unpacked, first: str, then: str) -> bool:
+    """One contains the other (orderings inside a collective do not count)."""
+    return first == then or first in _ancestors(u, then) or then in _ancestors(u, first)
