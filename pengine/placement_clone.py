@@ -265,7 +265,7 @@ def decide_roles(placer: _Placer, cid: str) -> None:
         candidates.append((-final[inst], -int(current), -priority, index, inst, node))
     candidates.sort()
     # pcmk__set_instance_roles leaves the children in promotion order
-    placed = [inst for _, _, _, inst, _ in candidates]
+    placed = [candidate[4] for candidate in candidates]
     placer.instance_order[cid] = placed + [
         inst for inst in placer.instance_order.get(cid, clone.children) if inst not in placed]
     promoted = 0
