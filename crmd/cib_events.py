@@ -7,7 +7,9 @@ Two pure translations between the controller core and the cib daemon's language:
   /cib/configuration; transient attributes moved when one touches transient_attributes)
   and, when operation records were created or changed, one `StatusUpdated` holding them
   (each `lrm_rsc_op` inside an `lrm_resource` naming its resource, as Pacemaker's DC reads
-  them in `te_update_diff`). Deletions carry no results.
+  them in `te_update_diff`). Deletions carry no results, but a deleted lrm section,
+  resource or operation record marks the change `history_removed` (the DC replans: a
+  join's rewrite or a cleanup may have dropped a result the graph counted on).
 - `write_of(effect)`: `ModifyCib`, `DeleteCib` and `ClearFailures` as cib write requests
   (`cib.api.WireRequest`): status merges are modifications that may create, xpath deletes
   may match several elements or none.
@@ -61,13 +63,19 @@ def _changed_ops(change: etree._Element) -> list[etree._Element]:
     return found
 
 
+def _is_history(path: str) -> bool:
+    """Whether a deleted path is resource history: a node's lrm section, one of its
+    resources or one of their operation records."""
+    return path.startswith("/cib/status") and "/lrm" in path
+
+
 def diff_events(patch_text: str, version: tuple[int, ...],
                 now: float) -> list[CibChanged | StatusUpdated]:
     """The controller events of one CIB change (see the module docstring)."""
     patch = _parse(patch_text)
     if patch is None:
         return []
-    config = attributes = False
+    config = attributes = removed = False
     ops: list[etree._Element] = []
     for change in patch.iterfind("change"):
         path = change.get("path") or ""
@@ -77,10 +85,11 @@ def diff_events(patch_text: str, version: tuple[int, ...],
         attributes = attributes or touches_attributes
         if change.get("operation") in ("create", "modify") and "/cib/status" in path:
             ops += _changed_ops(change)
+        removed = removed or (change.get("operation") == "delete" and _is_history(path))
     admin_epoch, epoch, updates = (*version, 0, 0, 0)[:3]
     events: list[CibChanged | StatusUpdated] = [
         CibChanged((admin_epoch, epoch, updates), now, config_changed=config,
-                   attributes_changed=attributes)]
+                   attributes_changed=attributes, history_removed=removed)]
     if ops:
         holder = etree.Element("status")
         holder.extend(ops)

@@ -235,9 +235,8 @@ class Controller:
             return self.coordinator.handle(event) + self._join_progress(now)
         if isinstance(event, CibChanged):
             self.cib_version = event.version
-            if event.config_changed or event.attributes_changed:
-                return self._abort("Configuration change" if event.config_changed
-                                   else "Transient attribute change", now)
+            if event.abort_reason:
+                return self._abort(event.abort_reason, now)
         if isinstance(event, ShutdownRequested):
             return self._on_shutdown_request(event, now)
         return []

@@ -234,12 +234,23 @@ class RunScheduler:
 @dataclass(frozen=True, slots=True)
 class CibChanged:
     """The CIB changed: its new version, and whether configuration or transient attributes
-    moved (those abort a transition; lrm and node_state changes do not)."""
+    moved or resource history was deleted (those abort a transition, as Pacemaker's
+    te_update_diff does; lrm and node_state additions do not)."""
 
     version: tuple[int, int, int]
     now: float
     config_changed: bool = False
     attributes_changed: bool = False
+    history_removed: bool = False
+
+    @property
+    def abort_reason(self) -> str:
+        """Pacemaker's abort reason for this change (te_update_diff), "" for none."""
+        if self.config_changed:
+            return "Configuration change"
+        if self.attributes_changed:
+            return "Transient attribute change"
+        return "Resource state removal" if self.history_removed else ""
 
 
 @dataclass(frozen=True, slots=True)

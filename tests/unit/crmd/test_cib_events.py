@@ -134,6 +134,21 @@ def test_the_names_to_forget_in_attrd_are_those_the_clearing_delete_matches() ->
     assert failure_names("not xml") == []
 
 
+def test_deleted_resource_history_asks_the_dc_to_replan() -> None:
+    cib = Cib()
+    cib.apply(write_of(ModifyCib("status", _start_record(0, 4))))
+    assert [e.abort_reason for e in cib.events() if isinstance(e, CibChanged)] == [""]
+    cib.apply(write_of(DeleteCib("/cib/status/node_state[@id='1']/lrm")))
+    changed = [e for e in cib.events() if isinstance(e, CibChanged)]
+    assert [(e.history_removed, e.abort_reason) for e in changed] == [
+        (True, "Resource state removal")]
+    cib.apply(attribute_write("1", "n1", "fail-count-d1#start_0", "1"))
+    cib.apply(write_of(ClearFailures("n1", "d1")))
+    changed = [e for e in cib.events() if isinstance(e, CibChanged)]
+    assert [(e.history_removed, e.abort_reason) for e in changed] == [
+        (False, "Transient attribute change")]
+
+
 def test_a_delete_that_matches_nothing_changes_nothing() -> None:
     cib = Cib()
     before = etree.tostring(cib.tree)
