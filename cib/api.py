@@ -12,8 +12,11 @@ Sockets (one node, inside its state directory; `messaging.envelope` frames, fram
   node's copy took, in order; a whole-CIB resync is published as a diff from the old copy.
 
 Peer messages between cib daemons (heartbeat channel `PEER_CHANNEL`) are event frames of
-the same protocol (`peer_frame`). Field order of every message is part of the wire
-contract: only append fields.
+the same protocol (`peer_frame`). A frame larger than `BULK_THRESHOLD` (a whole CIB, a
+large diff) travels instead as a `messaging.bulk.Offer` over heartbeat and is fetched over
+the direct signed path (`messaging.bulk`); the receiver handles the fetched frame exactly
+as if heartbeat had carried it, in the sender's order. Field order of every message is part
+of the wire contract: only append fields.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from cib.replication_messages import (
     WriteResult,
 )
 from cib.request import Op, Request
+from messaging.bulk import Offer
 from messaging.envelope import CIB_MAX_FRAME, Kind, decode, encode, protocol
 from messaging.errors import PeerUnreachable, RemoteProtocolError
 
@@ -44,6 +48,7 @@ PUB_SOCKET = "cib.pub"
 DIFF_TOPIC = "cib.diff"
 PEER_CHANNEL = "cib"
 DEFAULT_TIMEOUT = 30.0
+BULK_THRESHOLD = 32 << 10  # heartbeat fragments above a few KB; its stream is for control
 
 
 def ctl_address(state_dir: str | Path) -> str:
@@ -99,6 +104,7 @@ PEER_MESSAGES = (Forward, WriteResult, Diff, Applied, Announce, AskAnnounce, Fet
                  FullCib)
 for _message in PEER_MESSAGES:
     API.register(f"peer_{_message.__name__.lower()}")(_message)
+API.register("peer_bulk_offer")(Offer)
 
 
 def query_of(request: Request) -> Query:
@@ -116,9 +122,11 @@ def peer_frame(message: object) -> bytes:
 
 
 def open_peer_frame(data: bytes) -> object:
-    """Parse `peer_frame` bytes; RemoteProtocolError unless it is a peer message."""
+    """Parse `peer_frame` bytes; RemoteProtocolError unless it is a peer message (or the
+    `Offer` of one to fetch over the bulk path)."""
     envelope = decode(API, data, CIB_MAX_FRAME)
-    if envelope.kind is not Kind.EVENT or not isinstance(envelope.message, PEER_MESSAGES):
+    if envelope.kind is not Kind.EVENT or not isinstance(envelope.message,
+                                                         (*PEER_MESSAGES, Offer)):
         raise RemoteProtocolError(f"not a cib peer message: {type(envelope.message).__name__}")
     message: object = envelope.message
     return message
@@ -172,5 +180,6 @@ def seed_store(state_dir: str | Path, cib_text: bytes) -> None:
     CibStore(Path(state_dir) / "cib").save(parse(cib_text), keep_status=True, term=0)
 
 
-__all__ = ["API", "DIFF_TOPIC", "PEER_CHANNEL", "CibClient", "CibDiff", "CibReply", "Query",
-           "Write", "ctl_address", "open_peer_frame", "peer_frame", "pub_address", "seed_store"]
+__all__ = ["API", "BULK_THRESHOLD", "DIFF_TOPIC", "PEER_CHANNEL", "CibClient", "CibDiff",
+           "CibReply", "Query", "Write", "ctl_address", "open_peer_frame", "peer_frame",
+           "pub_address", "seed_store"]

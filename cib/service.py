@@ -5,7 +5,12 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
 - ccm's `MembershipChanged` (and the answer to a first query) -> `ViewChanged`. ccm names
   members only; node ids are their rank in name order, which keeps `choose_master`'s
   "lowest id" stable across views (the lowest name wins).
-- heartbeat channel ``cib``: peer frames (`cib.api.peer_frame`) in and out, in order.
+- heartbeat channel ``cib``: peer frames (`cib.api.peer_frame`) in and out, in order. A
+  frame above `cib.api.BULK_THRESHOLD` is offered on this node's `messaging.bulk.BulkServer`
+  (TCP on the cluster addresses of ha.cf, signed with authkeys) and only its `Offer` goes
+  over heartbeat; the receiving shell fetches it before it reads the sender's next message,
+  so the core sees the sender's order unchanged. Without a readable ha.cf and authkeys (or
+  no cluster address) every frame takes heartbeat, as before.
 - the IPC `Server` (`cib.api`): `Query` answered at once from the local replica; `Write`
   fed as `ClientWrite`, answered when the core emits its `Acknowledge`.
 - `PersistCib` -> `CibStore.save` (atomic, signed, backed up), then the change is
@@ -26,6 +31,7 @@ from typing import Any
 
 from cib.api import (
     API,
+    BULK_THRESHOLD,
     DIFF_TOPIC,
     PEER_CHANNEL,
     CibDiff,
@@ -45,6 +51,7 @@ from cib.replication import ReplicaCore
 from cib.replication_messages import Acknowledge, ClientWrite, PeerMessage, PersistCib, ViewChanged
 from cib.store import CibStore
 from cib.xmlio import Element, element_text, parse
+from messaging.bulk import BulkServer, Offer, cluster_addresses, fetch
 from messaging.daemon import DaemonHost
 from messaging.effects import Client, Node, Send
 from messaging.envelope import CIB_MAX_FRAME
@@ -78,7 +85,8 @@ def load_cib(store: CibStore, log: Any) -> tuple[Element, int]:
 class CibService:
     """One node's cib daemon."""
 
-    def __init__(self, node: str, state_dir: Path) -> None:
+    def __init__(self, node: str, state_dir: Path, config_path: str | None = None,
+                 authkeys_path: str | None = None) -> None:
         self.node, self.state_dir = node, state_dir
         self.log = get_logger(daemon="cib", node=node)
         self.store = CibStore(state_dir / "cib")
@@ -95,6 +103,25 @@ class CibService:
         self._writes: dict[str, Client] = {}
         self._ids = itertools.count(1)
         self.host = DaemonHost(self.log)
+        self.bulk = self._bulk_server(config_path, authkeys_path)
+        self._last_frame: tuple[object, bytes] | None = None
+
+    def _bulk_server(self, config_path: str | None, authkeys_path: str | None
+                     ) -> BulkServer | None:
+        if config_path is None or authkeys_path is None:
+            return None
+        from messaging.authkeys import load_authkeys
+
+        try:
+            addresses = cluster_addresses(config_path)
+            keyring = load_authkeys(authkeys_path)
+        except (HAError, OSError) as error:
+            self.log.warning("bulk_path_disabled", error=str(error))
+            return None
+        if not addresses:
+            self.log.warning("bulk_path_disabled", error=f"no local address in {config_path}")
+            return None
+        return BulkServer(keyring, addresses, log=self.log)
 
     # -- local clients ------------------------------------------------------------------
 
@@ -146,14 +173,18 @@ class CibService:
     def _send(self, effect: Send) -> None:
         if not isinstance(effect.destination, Node):
             raise InternalError(f"the cib core sends only to nodes: {effect!r}")
+        if self._last_frame is None or self._last_frame[0] is not effect.message:
+            self._last_frame = (effect.message, peer_frame(effect.message))  # one per fan-out
         try:
-            self._outbox.put_nowait((effect.destination.name, peer_frame(effect.message)))
+            self._outbox.put_nowait((effect.destination.name, self._last_frame[1]))
         except asyncio.QueueFull:
             self.log.warning("peer_queue_full", peer=effect.destination.name)
 
     async def _sender(self) -> None:
         while True:
             node, payload = await self._outbox.get()
+            if self.bulk is not None and self.bulk.endpoints and len(payload) > BULK_THRESHOLD:
+                payload = peer_frame(self.bulk.offer(payload))
             try:
                 await self.heartbeat.send_message(Node(node), PEER_CHANNEL, payload)
             except HAError as error:  # the core's timers and resyncs recover
@@ -168,13 +199,28 @@ class CibService:
                         or event.src == self.node:
                     continue
                 try:
-                    message = open_peer_frame(event.payload)
-                except RemoteProtocolError as error:
+                    message = await self._open(event.payload)
+                except HAError as error:  # the core's announcements and resyncs recover
                     self.log.warning("bad_peer_message", peer=event.src, error=str(error))
                     continue
                 self.runner.feed(PeerMessage(self.runner.monotonic(), event.src, message))
         finally:
             subscriber.close()
+
+    async def _open(self, payload: bytes) -> object:
+        """The peer message of a heartbeat frame, fetched first when it is a bulk `Offer`
+        (awaited here, so later messages wait for it: the sender's order is kept)."""
+        message = open_peer_frame(payload)
+        if not isinstance(message, Offer):
+            return message
+        if self.bulk is None:
+            raise RemoteProtocolError("a bulk offer arrived but this node has no bulk path "
+                                      "(ha.cf or authkeys unreadable)")
+        frame = await fetch(message, self.bulk.keyring, CIB_MAX_FRAME)
+        message = open_peer_frame(frame)
+        if isinstance(message, Offer):
+            raise RemoteProtocolError("a bulk frame held another offer")
+        return message
 
     async def _membership(self) -> None:
         ccm = AsyncCcmClient(self.state_dir)
@@ -208,6 +254,9 @@ class CibService:
         self.host.socket(self.publisher)
         for task in (self.server.serve, self._sender, self._receiver, self._membership):
             self.host.task(task)
+        if self.bulk is not None:
+            self.host.task(self.bulk.start)
+            self.host.closing(self.bulk)
         self.host.closing(self.runner)
         self.host.closing(self.heartbeat)
         self.log.info("cib_started", version=list(self.core.version))

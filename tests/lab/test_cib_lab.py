@@ -154,3 +154,38 @@ def test_cib_lab_many_writes() -> None:
         wait_converged(dirs, acked)
     finally:
         assert cli("down")[0] == 0
+
+
+def _version(state_dir: str, *local: str) -> tuple[str, ...]:
+    """(admin_epoch, epoch, num_updates) of a node's CIB ("-l": its own replica)."""
+    import re
+
+    head = cibadmin(state_dir, "-Q", *local).stdout[:400]
+    return tuple(re.findall(r'\b(?:admin_epoch|epoch|num_updates)="(\d+)"', head)[:3])
+
+
+def test_a_joining_node_receives_a_2mb_cib(tmp_path: Path) -> None:
+    """A 2 MB CIB reaches a node that joins after it was written (the whole-CIB resync
+    takes the bulk path, not heartbeat's fragmented stream)."""
+    pairs = "".join(f'<nvpair id="bulk-{n:05d}" name="bulk-{n:05d}" value="{"x" * 40}"/>'
+                    for n in range(22000))
+    bulk = tmp_path / "bulk.xml"
+    bulk.write_text(f'<cluster_property_set id="bulk">{pairs}</cluster_property_set>')
+    assert bulk.stat().st_size > 2_000_000
+    cli("down")
+    code, out = cli("up", "--loopback", "--nodes", "3", "--wait", "30")
+    try:
+        assert code == 0, out
+        status = json.loads(cli("status", "--json")[1])
+        dirs = {n: info["state_dir"] for n, info in status["nodes"].items()}
+        assert cli("kill", "n3")[0] == 0
+        assert write(dirs["n1"], "-C", "-o", "crm_config", "-x", str(bulk))
+        wanted = _version(dirs["n1"])
+        assert cli("start", "n3")[0] == 0
+        deadline = time.monotonic() + TIMEOUT
+        while _version(dirs["n3"], "-l") != wanted:
+            assert time.monotonic() < deadline, (_version(dirs["n3"], "-l"), wanted)
+            time.sleep(0.2)
+        wait_converged(dirs, set())
+    finally:
+        assert cli("down")[0] == 0
