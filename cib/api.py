@@ -31,6 +31,7 @@ from cib.replication_messages import (
     Applied,
     AskAnnounce,
     Diff,
+    DiffBatch,
     FetchCib,
     Forward,
     FullCib,
@@ -101,7 +102,7 @@ class CibDiff:
 
 
 PEER_MESSAGES = (Forward, WriteResult, Diff, Applied, Announce, AskAnnounce, FetchCib,
-                 FullCib)
+                 FullCib, DiffBatch)
 for _message in PEER_MESSAGES:
     API.register(f"peer_{_message.__name__.lower()}")(_message)
 API.register("peer_bulk_offer")(Offer)

@@ -63,6 +63,7 @@ from messaging.membership import AsyncCcmClient, MembershipChanged
 from messaging.runtime import AsyncioScheduler, Runner
 
 SEND_QUEUE = 10000
+DEFERRED_WRITE_DELAY = 0.05  # a replica's disk lags its memory by at most this, plus a write
 
 
 def view_members(members: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
@@ -105,6 +106,8 @@ class CibService:
         self.host = DaemonHost(self.log)
         self.bulk = self._bulk_server(config_path, authkeys_path)
         self._last_frame: tuple[object, bytes] | None = None
+        self._deferred: tuple[PersistCib, list[str]] | None = None
+        self._deferred_handle: asyncio.TimerHandle | None = None
 
     def _bulk_server(self, config_path: str | None, authkeys_path: str | None
                      ) -> BulkServer | None:
@@ -158,15 +161,47 @@ class CibService:
     # -- disk and subscribers -----------------------------------------------------------
 
     def _persist(self, effect: PersistCib) -> None:
-        from cib.diff import create_patchset  # lazy: only changes need it
+        """Write the master's copy now; a replica's a moment later, coalesced (the core
+        sent its confirmation first: Pacemaker's replicas write asynchronously too)."""
+        if not effect.deferred:
+            self._cancel_deferred()
+            self._write(effect)
+            return
+        if self._deferred is None:
+            self._deferred_handle = asyncio.get_running_loop().call_later(
+                DEFERRED_WRITE_DELAY, self._write_deferred)
+            self._deferred = (effect, list(effect.patches))
+        else:  # keep every patch for subscribers, and only the newest copy for the disk
+            self._deferred = (effect, self._deferred[1] + list(effect.patches))
 
+    def _write_deferred(self) -> None:
+        pending, self._deferred, self._deferred_handle = self._deferred, None, None
+        if pending is not None:
+            effect, patches = pending
+            self._write(PersistCib(effect.cib, effect.version, effect.term, tuple(patches)))
+
+    def _cancel_deferred(self) -> None:
+        """A synchronous write supersedes the deferred one (its patches are published)."""
+        if self._deferred_handle is not None:
+            self._deferred_handle.cancel()
+        self._write_deferred()
+
+    def _write(self, effect: PersistCib) -> None:
         cib = parse(effect.cib)
         self.store.save(cib, keep_status=True, term=effect.term)
-        patch = create_patchset(self.persisted, cib)
+        patches = list(effect.patches)
+        if not patches:  # a whole-CIB resync: publish it as the diff from the old copy
+            from cib.diff import create_patchset  # lazy: only resyncs need it
+
+            patch = create_patchset(self.persisted, cib)
+            patches = [element_text(patch, pretty=False)] if patch is not None else []
         self.persisted = cib
-        if patch is not None:
-            self.publisher.publish(DIFF_TOPIC, CibDiff(element_text(patch, pretty=False),
-                                                       effect.version))
+        for patch_text in patches:
+            self.publisher.publish(DIFF_TOPIC, CibDiff(patch_text, effect.version))
+
+    def close(self) -> None:
+        """Write a deferred copy before the daemon exits."""
+        self._cancel_deferred()
 
     # -- peers --------------------------------------------------------------------------
 
@@ -257,6 +292,7 @@ class CibService:
         if self.bulk is not None:
             self.host.task(self.bulk.start)
             self.host.closing(self.bulk)
+        self.host.closing(self)  # closed after the runner: nothing new gets deferred
         self.host.closing(self.runner)
         self.host.closing(self.heartbeat)
         self.log.info("cib_started", version=list(self.core.version))
