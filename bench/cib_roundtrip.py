@@ -192,7 +192,7 @@ def _api_writers(state_dirs: dict[str, str], modify: object, count: int) -> floa
 
 def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str, object]:
     """A joining node receiving a 2 MB CIB, and the cib daemon's memory holding it."""
-    bulk = _set_xml({f"bulk{n:05d}": "x" * 40 for n in range(20000)})
+    bulk = _set_xml({f"bulk{n:05d}": "x" * 40 for n in range(22000)})
     path = Path("/tmp") / f"{lab.name}-bulk.xml"
     path.write_text(bulk.replace(f'id="{SET_ID}"', 'id="hcbench-bulk"'))
     joiner = next(n for n in names if n != dc)

@@ -25,7 +25,6 @@ offers, each for `OFFER_TTL` seconds, so an unfetched frame does not pin memory.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import os
@@ -37,6 +36,10 @@ from typing import Any
 
 from messaging.auth import AuthKey, KeyRing
 from messaging.errors import PeerTimeout, RemoteProtocolError, TransportError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING; asyncio loads when a transfer happens, not when
+if TYPE_CHECKING:       # a tool imports `Offer` with the cib's protocol
+    import asyncio
 
 MAGIC = b"HCBULK1\n"
 NONCE_SIZE = 16
@@ -94,6 +97,8 @@ class BulkServer:
 
     async def start(self) -> None:
         """Listen on every cluster address, one port for all (the first address's)."""
+        import asyncio
+
         port, endpoints = 0, []
         for address in self.addresses:
             try:
@@ -118,6 +123,8 @@ class BulkServer:
         return Offer(self.endpoints, token, len(payload), hashlib.sha256(payload).digest())
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import asyncio
+
         peer = writer.get_extra_info("peername")
         try:
             size = len(MAGIC) + 1 + NONCE_SIZE + TOKEN_SIZE
@@ -155,6 +162,8 @@ async def fetch(offer: Offer, keyring: KeyRing, max_frame: int,
             unsigned, of another size or digest.
         TransportError: no endpoint could be reached or the transfer broke off.
     """
+    import asyncio
+
     if offer.size > max_frame:
         raise RemoteProtocolError(f"bulk offer of {offer.size} bytes exceeds the "
                                   f"{max_frame}-byte limit")
@@ -174,6 +183,8 @@ async def fetch(offer: Offer, keyring: KeyRing, max_frame: int,
 
 
 async def _fetch_one(endpoint: str, offer: Offer, keyring: KeyRing) -> bytes:
+    import asyncio
+
     host, _, port = endpoint.rpartition(":")
     key = keyring.signing_key()
     nonce = os.urandom(NONCE_SIZE)
