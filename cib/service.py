@@ -251,7 +251,10 @@ class CibService:
         if self.bulk is None:
             raise RemoteProtocolError("a bulk offer arrived but this node has no bulk path "
                                       "(ha.cf or authkeys unreadable)")
+        started = self.runner.monotonic()
         frame = await fetch(message, self.bulk.keyring, CIB_MAX_FRAME)
+        self.log.info("bulk_fetched", size=len(frame),
+                      ms=round((self.runner.monotonic() - started) * 1e3, 1))
         message = open_peer_frame(frame)
         if isinstance(message, Offer):
             raise RemoteProtocolError("a bulk frame held another offer")
