@@ -212,9 +212,10 @@ def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str
             return {"2 MB CIB to a joining node (node start to CIB shown), s": None}
         time.sleep(0.05)
     took = time.monotonic() - started
-    log = Path(lab.status()["nodes"][joiner]["state_dir"]).parent / "log" / "cib.log"
-    fetches = [line for line in log.read_text(errors="replace").splitlines()
-               if "bulk_fetched" in line] if log.exists() else []
+    logs = Path(lab.status()["nodes"][joiner]["state_dir"]).parent / "log"
+    fetches = [line for name in ("cib.log", "launcher.log") if (logs / name).exists()
+               for line in (logs / name).read_text(errors="replace").splitlines()
+               if "bulk_fetched" in line]  # netns nodes log through their launcher
     cib_pids = [p for p in lab.node_pids(dc) if process_name(p) == "cib"]
     rss, pss = memory_kb(cib_pids[0]) if cib_pids else (0, 0)
     fetch_ms = _field(fetches[-1], "ms") if fetches else None
