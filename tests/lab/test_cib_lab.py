@@ -209,23 +209,33 @@ def test_1000_writes_from_every_node_while_the_master_is_killed_and_restarted() 
 
     with three_nodes() as dirs:
         acked: set[str] = set()
-        progress = threading.Semaphore(0)
+        progress, stop = threading.Semaphore(0), threading.Event()
 
         def writer(node: str) -> None:
             for i in range(334 if node != "n3" else 332):
+                if stop.is_set():  # the main thread failed: do not keep retrying
+                    return
                 rid = f"k-{node}-{i}"
                 if write(dirs[node], "-C", "-o", "resources", "-X", primitive(rid)):
                     acked.add(rid)
                 progress.release()
 
+        def after(writes: int) -> None:
+            for _ in range(writes):
+                assert progress.acquire(timeout=TIMEOUT), "the writers stopped progressing"
+
         with ThreadPoolExecutor(3) as pool:
             done = [pool.submit(writer, node) for node in sorted(dirs)]
-            for _ in range(150):  # a share of the writes first, then the master dies
-                progress.acquire()
-            assert cli("kill", "n1")[0] == 0
-            for _ in range(100):  # the survivors keep writing without it
-                progress.acquire()
-            assert cli("start", "n1")[0] == 0
+            try:
+                after(150)  # a share of the writes first, then the master dies
+                code, out = cli("kill", "n1")
+                assert code == 0, out
+                after(100)  # the survivors keep writing without it
+                code, out = cli("start", "n1")
+                assert code == 0, out
+            except BaseException:
+                stop.set()
+                raise
             for future in done:
                 future.result()
         assert len(acked) == 1000
