@@ -200,6 +200,7 @@ def test_a_joining_node_receives_a_2mb_cib(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # 1000 cibadmin processes: minutes on a loaded host
 def test_1000_writes_from_every_node_while_the_master_is_killed_and_restarted() -> None:
     """Issue 9's lab test: 1000 cibadmin writes spread over the 3 nodes while the master's
     node is killed and restarted; afterwards every node has the same digest and every
