@@ -13,8 +13,11 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   no cluster address) every frame takes heartbeat, as before.
 - the IPC `Server` (`cib.api`): `Query` answered at once from the local replica; `Write`
   fed as `ClientWrite`, answered when the core emits its `Acknowledge`.
-- `PersistCib` -> `CibStore.save` (atomic, signed, backed up), then the change is
-  published as a `CibDiff` (patchset from the previously persisted copy).
+- `PersistCib` -> `CibStore.save` (atomic, signed, backed up), then each of its patches is
+  published as a `CibDiff` (a whole-CIB resync: the patchset from the previously persisted
+  copy). A deferred one (a replica's, already confirmed from memory) is written
+  `DEFERRED_WRITE_DELAY` later, coalesced with those that follow; a synchronous write or
+  the daemon's stop writes it first.
 
 At start the store is loaded; a file failing its signature is set aside by `CibStore` and
 the newest good backup (or, failing that, an empty CIB at version 0) is announced, so the
