@@ -197,7 +197,16 @@ def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str
     path.write_text(bulk.replace(f'id="{SET_ID}"', 'id="hcbench-bulk"'))
     joiner = next(n for n in names if n != dc)
     lab.lab("kill", joiner)
-    run_in(dc, f"{OUR_CIBADMIN} -C -o crm_config -x {path}")
+    for attempt in range(10):  # the kill's view change may answer 102 (outcome unknown)
+        try:
+            run_in(dc, f"{OUR_CIBADMIN} -C -o crm_config -x {path}")
+            break
+        except RuntimeError as error:
+            if "already exists" in str(error):  # an earlier try did apply it
+                break
+            if "view changed" not in str(error) or attempt == 9:
+                raise
+            time.sleep(1.0)
     version = run_in(dc, f"{OUR_CIBADMIN} -Q | head -c 400")
     started = time.monotonic()
     lab.lab("start", joiner)
