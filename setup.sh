@@ -31,10 +31,17 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e "$python_extras"; } \
+# editable_mode=compat puts a plain path in a .pth file: the default editable finder is
+# imported at every interpreter start (pathlib, urllib, importlib.util), a cost each command
+# pays. compileall: tools start from bytecode even where PYTHONDONTWRITEBYTECODE is set, as
+# they would from a regular install.
+if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e "$python_extras" \
+       --config-settings editable_mode=compat; } \
      > .venv/install.log 2>&1; then
   cat .venv/install.log >&2; echo "setup.sh: installing hacluster failed" >&2; exit 1
 fi
+.venv/bin/python -m compileall -q messaging ccm cib crmd pengine lrmd stonithd agents lab \
+  >/dev/null
 export PATH="$PWD/.venv/bin:$PATH"
 [ "$mode" = install ] && exit 0
 

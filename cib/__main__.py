@@ -1,7 +1,8 @@
 """`python -m cib -n NODE --state-dir DIR`: run one node's cib daemon in the foreground.
 
 The launcher starts it with `-c ha.cf -n NODE --state-dir DIR` (`messaging.supervisor`);
-ha.cf itself is not read (the cib needs only the node name and the state directory). Runs
+ha.cf gives the cluster addresses of the bulk path (`messaging.bulk`) and authkeys, by
+default the file beside ha.cf (where Heartbeat keeps it), signs it. Runs
 `cib.service.CibService` until SIGTERM/SIGINT.
 """
 
@@ -20,22 +21,26 @@ from messaging.logs import configure
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-c", "--config", "config_path", default="/etc/ha.d/ha.cf", show_default=True,
-              help="ha.cf file (accepted for the launcher; not read)")
+              help="ha.cf file (its links carry the bulk path)")
+@click.option("-k", "--authkeys", "authkeys_path", default=None,
+              help="authkeys signing the bulk path [default: beside ha.cf]")
 @click.option("-n", "--node", default=None, help="this node's name [default: hostname]")
 @click.option("--state-dir", default=None, help="sockets and cib/ [default: $HACLUSTER_STATE_DIR "
               "or /var/lib/hacluster]")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--json-logs", is_flag=True, help="log JSON lines")
-def main(config_path: str, node: str | None, state_dir: str | None, log_level: str,
-         json_logs: bool) -> None:
+def main(config_path: str, authkeys_path: str | None, node: str | None, state_dir: str | None,
+         log_level: str, json_logs: bool) -> None:
     """Run the cib (cluster information base) daemon of this node."""
 
     def body() -> int:
         from cib.service import CibService
 
         configure(log_level, json=json_logs)
-        service = CibService(node or socket.gethostname(), Path(state_dir or default_state_dir()))
+        keys = authkeys_path or str(Path(config_path).parent / "authkeys")
+        service = CibService(node or socket.gethostname(), Path(state_dir or default_state_dir()),
+                             config_path, keys)
         asyncio.run(service.run())
         return 0
 

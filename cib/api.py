@@ -19,8 +19,11 @@ The attribute manager's clients (`AttrdClient`, `AsyncAttrdClient`, contract in
 `cib.attrd_api`) are re-exported here: cib.api is the package's one public surface.
 
 Peer messages between cib daemons (heartbeat channel `PEER_CHANNEL`) are event frames of
-the same protocol (`peer_frame`). Field order of every message is part of the wire
-contract: only append fields.
+the same protocol (`peer_frame`). A frame larger than `BULK_THRESHOLD` (a whole CIB, a
+large diff) travels instead as a `messaging.bulk.Offer` over heartbeat and is fetched over
+the direct signed path (`messaging.bulk`); the receiver handles the fetched frame exactly
+as if heartbeat had carried it, in the sender's order. Field order of every message is part
+of the wire contract: only append fields.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from cib.replication_messages import (
     Applied,
     AskAnnounce,
     Diff,
+    DiffBatch,
     FetchCib,
     Forward,
     FullCib,
@@ -44,6 +48,7 @@ from cib.replication_messages import (
     WriteResult,
 )
 from cib.request import Op, Request
+from messaging.bulk import Offer
 from messaging.cib_contract import (
     API,
     CTL_SOCKET,
@@ -65,6 +70,7 @@ if TYPE_CHECKING:
 
 PEER_CHANNEL = "cib"
 DEFAULT_TIMEOUT = 30.0
+BULK_THRESHOLD = 32 << 10  # heartbeat fragments above a few KB; its stream is for control
 
 
 @API.register("write")
@@ -76,9 +82,10 @@ class Write:
 
 
 PEER_MESSAGES = (Forward, WriteResult, Diff, Applied, Announce, AskAnnounce, FetchCib,
-                 FullCib)
+                 FullCib, DiffBatch)
 for _message in PEER_MESSAGES:
     API.register(f"peer_{_message.__name__.lower()}")(_message)
+API.register("peer_bulk_offer")(Offer)
 
 
 def query_of(request: Request) -> Query:
@@ -96,9 +103,11 @@ def peer_frame(message: object) -> bytes:
 
 
 def open_peer_frame(data: bytes) -> object:
-    """Parse `peer_frame` bytes; RemoteProtocolError unless it is a peer message."""
+    """Parse `peer_frame` bytes; RemoteProtocolError unless it is a peer message (or the
+    `Offer` of one to fetch over the bulk path)."""
     envelope = decode(API, data, CIB_MAX_FRAME)
-    if envelope.kind is not Kind.EVENT or not isinstance(envelope.message, PEER_MESSAGES):
+    if envelope.kind is not Kind.EVENT or not isinstance(envelope.message,
+                                                         (*PEER_MESSAGES, Offer)):
         raise RemoteProtocolError(f"not a cib peer message: {type(envelope.message).__name__}")
     message: object = envelope.message
     return message
@@ -199,6 +208,7 @@ def cib_text(root: Element) -> str:
 
 __all__ = [
     "API",
+    "BULK_THRESHOLD",
     "CTL_SOCKET",
     "DIFF_TOPIC",
     "FEATURE_SET",

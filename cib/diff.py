@@ -40,12 +40,56 @@ def element_path(node: Element) -> str:
     return "/" + "/".join(reversed(parts))
 
 
-def _match_element(parent: Element, needle: Element) -> Element | None:
+class _Siblings:
+    """One parent's children, indexed once: (tag, id) lookups in O(1) and positions that
+    leave out skipped siblings in O(log n) (a Fenwick tree of "not skipped" flags). A CIB
+    section can hold tens of thousands of siblings; scanning them per child made a diff
+    quadratic."""
+
+    def __init__(self, parent: Element, skip: set[int]) -> None:
+        self.children = list(parent)  # keeps the proxies, so their id()s stay valid
+        self.order = {id(child): index for index, child in enumerate(self.children)}
+        self.by_id: dict[tuple[str, str], Element] = {}
+        self.first_of_tag: dict[str, Element] = {}
+        for child in self.children:
+            if _is_element(child):
+                self.first_of_tag.setdefault(str(child.tag), child)
+                ident = child.get("id")
+                if ident is not None:
+                    self.by_id.setdefault((str(child.tag), ident), child)
+        self.counted = [id(child) not in skip for child in self.children]
+        self.tree = [0] * (len(self.children) + 1)
+        for index, counted in enumerate(self.counted):
+            if counted:
+                self._add(index, 1)
+
+    def _add(self, index: int, delta: int) -> None:
+        index += 1
+        while index < len(self.tree):
+            self.tree[index] += delta
+            index += index & -index
+
+    def position(self, node: Element) -> int:
+        """How many siblings before `node` are not skipped."""
+        index, total = self.order[id(node)], 0
+        while index > 0:
+            total += self.tree[index]
+            index -= index & -index
+        return total
+
+    def skipped(self, node: Element) -> None:
+        index = self.order[id(node)]
+        if self.counted[index]:
+            self.counted[index] = False
+            self._add(index, -1)
+
+
+def _match_element(siblings: _Siblings, needle: Element) -> Element | None:
+    """The first child of the same tag (and the same id, when the needle has one)."""
     ident = needle.get("id")
-    for child in parent:
-        if child.tag == needle.tag and (ident is None or child.get("id") == ident):
-            return child
-    return None
+    if ident is None:
+        return siblings.first_of_tag.get(str(needle.tag))
+    return siblings.by_id.get((str(needle.tag), ident))
 
 
 @dataclass
@@ -59,32 +103,39 @@ class _Marks:
     attr_changes: dict[int, list[tuple[str, str | None]]] = field(default_factory=dict)
     deleted: list[tuple[str, int]] = field(default_factory=list)
     keep: list[Element] = field(default_factory=list)
+    siblings: dict[int, _Siblings] = field(default_factory=dict)
 
     def flag(self, flags: set[int], node: Element) -> None:
         self.keep.append(node)  # an id() stays valid only while its proxy lives
         flags.add(id(node))
+        if flags is self.skip:
+            parent = node.getparent()
+            if parent is not None and id(parent) in self.siblings:
+                self.siblings[id(parent)].skipped(node)
 
+    def children_of(self, parent: Element) -> _Siblings:
+        found = self.siblings.get(id(parent))
+        if found is None:
+            self.keep.append(parent)
+            found = self.siblings[id(parent)] = _Siblings(parent, self.skip)
+        return found
 
-def _position(node: Element, skip: set[int]) -> int:
-    position = 0
-    sibling = node.getprevious()
-    while sibling is not None:
-        if id(sibling) not in skip:
-            position += 1
-        sibling = sibling.getprevious()
-    return position
+    def position(self, node: Element) -> int:
+        """Pacemaker's position of `node` among its siblings, skipped ones left out."""
+        parent = node.getparent()
+        return 0 if parent is None else self.children_of(parent).position(node)
 
 
 def _match(parent: Element, needle: Element, marks: _Marks) -> Element | None:
     if _is_element(needle):
-        return _match_element(parent, needle)
+        return _match_element(marks.children_of(parent), needle)
     return _match_comment(parent, needle, marks)
 
 
 def _match_comment(parent: Element, needle: Element, marks: _Marks) -> Element | None:
-    wanted = _position(needle, marks.skip)
+    wanted = marks.position(needle)
     for child in parent:
-        offset = _position(child, marks.skip)
+        offset = marks.position(child)
         if offset < wanted or id(child) in marks.skip:
             continue
         if offset > wanted:
@@ -141,7 +192,7 @@ def _mark_changes(old: Element, new: Element, marks: _Marks) -> None:
         else:
             path = element_path(new) + "/" + _segment(old_child)
             comment = not _is_element(old_child)
-            marks.deleted.append((path, _position(old_child, marks.skip) if comment else -1))
+            marks.deleted.append((path, marks.position(old_child) if comment else -1))
             marks.flag(marks.skip, old_child)
     for new_child in list(new):
         former = _match(old, new_child, marks)
@@ -149,8 +200,8 @@ def _mark_changes(old: Element, new: Element, marks: _Marks) -> None:
             marks.flag(marks.skip, new_child)
             marks.flag(marks.created, new_child)
             continue
-        p_new = _position(new_child, marks.skip)
-        p_old = _position(former, marks.skip)
+        p_new = marks.position(new_child)
+        p_old = marks.position(former)
         if p_new != p_old:
             marks.flag(marks.moved, new_child)
             marks.flag(marks.skip, former if p_old > p_new else new_child)

@@ -90,13 +90,38 @@ def _failed(data: Element, error: type[ObjectExists] | type[InvalidArgument],
     return exc
 
 
-def update_object(parent: Element, update: Element) -> None:
+class _ChildIndex:
+    """One element's children by (tag, id) and by tag alone (the first of each), so a
+    merge of thousands of siblings is linear, not a scan per child."""
+
+    def __init__(self, parent: Element) -> None:
+        self.first: dict[tuple[str, str | None], Element] = {}
+        for child in _elements(parent):
+            self.add(child)
+
+    def add(self, child: Element) -> None:
+        self.first.setdefault((str(child.tag), child.get("id")), child)
+        self.first.setdefault((str(child.tag), _ANY), child)
+
+    def find(self, tag: str, ident: str | None) -> Element | None:
+        return self.first.get((tag, _ANY if ident is None else ident))
+
+
+_ANY = "\0any"  # no id can hold a NUL: the key of "the first child of this tag"
+
+
+def update_object(parent: Element, update: Element,
+                  indexes: dict[Element, _ChildIndex] | None = None) -> None:
     """Pacemaker's update_cib_object: merge `update` into its namesake under `parent`."""
-    target = _matches(parent, str(update.tag), update.get("id"))
+    indexes = {} if indexes is None else indexes
+    index = indexes.get(parent) or indexes.setdefault(parent, _ChildIndex(parent))
+    target = index.find(str(update.tag), update.get("id"))
+    created = target is None
     if target is None:
         target = etree.SubElement(parent, str(update.tag))
     replace = update.get("replace")
     if replace is not None:
+        indexes.pop(target, None)  # children removed: index them again when needed
         for name in (item for item in replace.split(",") if item):
             doomed = target.find(name)
             if doomed is not None:
@@ -104,8 +129,10 @@ def update_object(parent: Element, update: Element) -> None:
     model.copy_in_properties(target, update)
     if "replace" in target.attrib:
         del target.attrib["replace"]
+    if created:
+        index.add(target)  # now that it carries the update's id
     for child in _elements(update):
-        update_object(target, child)
+        update_object(target, child, indexes)
 
 
 def _create(cib: Element, request: Request) -> Written:

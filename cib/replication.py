@@ -12,6 +12,13 @@ Invariants:
   than "persisted and sent": ccm may report the master's death before its last diffs
   arrive, and a diff from an old view is dropped, so a write only sent could be lost while
   acknowledged; a confirmed one is in every survivor's announcement.
+- Group commit: while a flushed change awaits its confirmations, later writes are applied
+  in memory and held; when the last confirmation arrives they are flushed together (one
+  `PersistCib`, one `DiffBatch` per replica) and each is acknowledged when that batch is
+  confirmed. A view change persists what is held and answers its writes 102.
+- A replica confirms a change once it holds it in memory (`Applied` before its deferred
+  `PersistCib`), as Pacemaker's replicas do: an acknowledged write is on the master's disk
+  and in every replica's memory.
 - A replica applies a diff only from the current master and only when the patch starts at
   its exact version and the result has the master's digest; otherwise it asks for the whole
   CIB (`FetchCib`) and ignores diffs until the `FullCib` arrives. The master also announces
@@ -46,6 +53,7 @@ from cib.replication_messages import (
     AskAnnounce,
     ClientWrite,
     Diff,
+    DiffBatch,
     FetchCib,
     Forward,
     FullCib,
@@ -115,6 +123,7 @@ class ReplicaCore:
         self.waiting: list[tuple[str, WireRequest]] = []
         self.resyncing = False
         self.unconfirmed: list[_Unconfirmed] = []
+        self.held: list[tuple[_Unconfirmed, str]] = []  # applied, not yet flushed
 
     @property
     def version(self) -> Version:
@@ -126,8 +135,9 @@ class ReplicaCore:
     def _full(self) -> FullCib:
         return FullCib(self.view, element_text(self.cib, pretty=False), self.version, self.term)
 
-    def _persist(self) -> PersistCib:
-        return PersistCib(element_text(self.cib, pretty=False), self.version, self.term)
+    def _persist(self, patches: tuple[str, ...] = (), deferred: bool = False) -> PersistCib:
+        return PersistCib(element_text(self.cib, pretty=False), self.version, self.term,
+                          patches, deferred)
 
     def handle(self, event: Event) -> list[CibEffect]:
         """Feed one event; returns the effects to carry out, in order."""
@@ -155,6 +165,12 @@ class ReplicaCore:
         effects += [Acknowledge(write.request_id, ExitCode.DISCONNECT, "the view changed "
                                 "before every replica confirmed the write", None)
                     for write in self.unconfirmed if write.origin == self.node]
+        if self.held:
+            effects.append(self._persist(tuple(patch for _, patch in self.held)))
+            effects += [Acknowledge(write.request_id, ExitCode.DISCONNECT, "the view changed "
+                                    "before the write was sent to the replicas", None)
+                        for write, _ in self.held if write.origin == self.node]
+            self.held.clear()
         self.unconfirmed.clear()
         self.pending.clear()
         self.view = event.view
@@ -251,18 +267,33 @@ class ReplicaCore:
         if outcome.patch is None or not replicas:
             if outcome.patch is not None:
                 self.cib, self.term = outcome.cib, self.view
-                effects.append(self._persist())
+                effects.append(self._persist((element_text(outcome.patch, pretty=False),)))
             return [*effects, self._result(origin, request_id, 0, "OK")]
         self.cib, self.term = outcome.cib, self.view
-        effects.append(self._persist())
-        diff = Diff(self.view, element_text(outcome.patch, pretty=False), digest_of(self.cib),
-                    self.version)
-        effects += [Send(Node(member), diff) for member in sorted(replicas)]
+        self.held.append((_Unconfirmed(origin, request_id, self.version, replicas),
+                          element_text(outcome.patch, pretty=False)))
+        if self.unconfirmed:  # a batch is out: this write joins the next one
+            return effects
+        return effects + self._flush(now)
+
+    def _flush(self, now: float) -> list[CibEffect]:
+        """Persist and send every held write as one batch."""
+        held, self.held = self.held, []
+        patches = tuple(patch for _, patch in held)
+        replicas = {member for member in self.members if member != self.node}
+        digest = digest_of(self.cib)
+        message: Diff | DiffBatch = (Diff(self.view, patches[0], digest, self.version)
+                                     if len(patches) == 1 else
+                                     DiffBatch(self.view, patches, digest, self.version))
+        effects: list[CibEffect] = [self._persist(patches)]
+        effects += [Send(Node(member), message) for member in sorted(replicas)]
         effects.append(ArmTimer("ping", now + PING_DELAY))
-        self.unconfirmed.append(_Unconfirmed(origin, request_id, self.version, replicas))
+        for write, _ in held:
+            write.waiting_for = set(replicas)
+            self.unconfirmed.append(write)
         return effects
 
-    def _on_applied(self, sender: str, message: Applied) -> list[CibEffect]:
+    def _on_applied(self, sender: str, message: Applied, now: float) -> list[CibEffect]:
         effects: list[CibEffect] = []
         for write in self.unconfirmed:
             if write.version <= message.version:
@@ -270,6 +301,8 @@ class ReplicaCore:
         while self.unconfirmed and not self.unconfirmed[0].waiting_for:
             write = self.unconfirmed.pop(0)
             effects.append(self._result(write.origin, write.request_id, 0, "OK", write.version))
+        if not self.unconfirmed and self.held:
+            effects += self._flush(now)
         return effects
 
     def _result(self, origin: str, request_id: str, code: int, message: str,
@@ -292,7 +325,7 @@ class ReplicaCore:
             return [Acknowledge(message.request_id, message.exit_code, message.message,
                                 message.version)]
         if isinstance(message, Applied) and self.master == self.node:
-            return self._on_applied(sender, message)
+            return self._on_applied(sender, message, now)
         if isinstance(message, Announce):
             return self._on_announce(sender, message, now)
         if isinstance(message, AskAnnounce) and sender == self.master:
@@ -302,7 +335,7 @@ class ReplicaCore:
             return [Send(Node(sender), self._full())]
         if isinstance(message, FullCib):
             return self._on_full(sender, message, now)
-        if isinstance(message, Diff) and sender == self.master:
+        if isinstance(message, Diff | DiffBatch) and sender == self.master:
             return self._on_diff(message)
         return []
 
@@ -334,11 +367,14 @@ class ReplicaCore:
         self.resyncing = False
         return [*self._adopt(message), Send(Node(sender), Applied(self.view, self.version))]
 
-    def _on_diff(self, message: Diff) -> list[CibEffect]:
+    def _on_diff(self, message: Diff | DiffBatch) -> list[CibEffect]:
         if self.resyncing:
             return []
+        patches = (message.patch,) if isinstance(message, Diff) else message.patches
+        result: Element | None = self.cib
         try:
-            result = apply_patchset(self.cib, parse(message.patch), check=True)
+            for patch in patches:
+                result = apply_patchset(self.cib if result is None else result, parse(patch))
         except HAError:
             result = None
         if result is None or digest_of(result) != message.digest:
@@ -346,4 +382,5 @@ class ReplicaCore:
             return [Send(Node(self.master or ""), FetchCib(self.view))]
         self.cib = result
         self.term = message.view
-        return [self._persist(), Send(Node(self.master or ""), Applied(self.view, self.version))]
+        return [Send(Node(self.master or ""), Applied(self.view, self.version)),
+                self._persist(patches, deferred=True)]

@@ -101,6 +101,17 @@ class Diff:
 
 
 @dataclass(frozen=True, slots=True)
+class DiffBatch:
+    """Several changes the master made while the previous batch awaited its confirmations
+    (group commit): the v2 patchsets in order and the digest of the result."""
+
+    view: int
+    patches: tuple[str, ...]
+    digest: str
+    version: Version
+
+
+@dataclass(frozen=True, slots=True)
 class Applied:
     """A replica confirms it holds the master's copy up to `version` (diff or whole CIB)."""
 
@@ -147,17 +158,24 @@ class FullCib:
 
 @dataclass(frozen=True, slots=True)
 class PersistCib:
-    """Write the CIB to this node's disk (cib.store) before any later effect runs."""
+    """Write the CIB to this node's disk (cib.store): before any later effect runs when
+    `deferred` is false (the master's copy, which acknowledgements wait for); a replica's
+    copy (`deferred`) may be written a little later, coalesced with the next ones, as
+    Pacemaker's replicas write asynchronously. `patches` are the v2 patchsets that led here
+    (empty after a whole-CIB resync), for change subscribers."""
 
     cib: str
     version: Version
     term: int = 0
+    patches: tuple[str, ...] = ()
+    deferred: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Acknowledge:
-    """Answer a local client's write: exit code 0 means it is on the master's disk and every
-    replica of the view confirmed it; 102 means the view changed first (outcome unknown)."""
+    """Answer a local client's write: exit code 0 means it is on the master's disk and in
+    the memory of every replica of the view (each confirmed it); 102 means the view changed
+    first (outcome unknown)."""
 
     request_id: str
     exit_code: int

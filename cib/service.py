@@ -6,11 +6,19 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   members only; node ids are their rank in name order, which keeps `choose_master`'s
   "lowest id" stable across views (the lowest name wins).
 - heartbeat channel ``cib`` (`messaging.peer_channel`): peer frames (`cib.api.peer_frame`)
-  in and out, in order; ccm's views through `follow_membership`.
+  in and out, in order; ccm's views through `follow_membership`. A frame above
+  `cib.api.BULK_THRESHOLD` is offered on this node's `messaging.bulk.BulkServer` (TCP on
+  the cluster addresses of ha.cf, signed with authkeys) and only its `Offer` goes over
+  heartbeat; the receiving shell fetches it before it reads the sender's next message,
+  so the core sees the sender's order unchanged. Without a readable ha.cf and authkeys (or
+  no cluster address) every frame takes heartbeat, as before.
 - the IPC `Server` (`cib.api`): `Query` answered at once from the local replica; `Write`
   fed as `ClientWrite`, answered when the core emits its `Acknowledge`.
-- `PersistCib` -> `CibStore.save` (atomic, signed, backed up), then the change is
-  published as a `CibDiff` (patchset from the previously persisted copy).
+- `PersistCib` -> `CibStore.save` (atomic, signed, backed up), then each of its patches is
+  published as a `CibDiff` (a whole-CIB resync: the patchset from the previously persisted
+  copy). A deferred one (a replica's, already confirmed from memory) is written
+  `DEFERRED_WRITE_DELAY` later, coalesced with those that follow; a synchronous write or
+  the daemon's stop writes it first.
 
 At start the store is loaded; a file failing its signature is set aside by `CibStore` and
 the newest good backup (or, failing that, an empty CIB at version 0) is announced, so the
@@ -23,6 +31,7 @@ supported.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import os
@@ -31,6 +40,7 @@ from typing import Any
 
 from cib.api import (
     API,
+    BULK_THRESHOLD,
     DIFF_TOPIC,
     PEER_CHANNEL,
     CibDiff,
@@ -50,6 +60,7 @@ from cib.replication import ReplicaCore
 from cib.replication_messages import Acknowledge, ClientWrite, PeerMessage, PersistCib, ViewChanged
 from cib.store import CibStore
 from cib.xmlio import Element, element_text, parse
+from messaging.bulk import BulkServer, Offer, cluster_addresses, fetch
 from messaging.daemon import DaemonHost
 from messaging.effects import Client, Node, Send
 from messaging.envelope import CIB_MAX_FRAME
@@ -58,6 +69,8 @@ from messaging.ipc import Publisher, Server
 from messaging.logs import get_logger
 from messaging.peer_channel import PeerChannel, follow_membership
 from messaging.runtime import AsyncioScheduler, Runner
+
+DEFERRED_WRITE_DELAY = 0.05  # a replica's disk lags its memory by at most this, plus a write
 
 
 def view_members(members: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
@@ -94,7 +107,8 @@ def writer_uids() -> frozenset[int]:
 class CibService:
     """One node's cib daemon."""
 
-    def __init__(self, node: str, state_dir: Path) -> None:
+    def __init__(self, node: str, state_dir: Path, config_path: str | None = None,
+                 authkeys_path: str | None = None) -> None:
         self.node, self.state_dir = node, state_dir
         self.log = get_logger(daemon="cib", node=node)
         self.store = CibStore(state_dir / "cib")
@@ -107,11 +121,33 @@ class CibService:
         self.runner = Runner(self.core, AsyncioScheduler(), send=self._send, log=self.log,
                              handlers={PersistCib: self._persist, Acknowledge: self._ack})
         self.peers = PeerChannel(state_dir, node, PEER_CHANNEL, open_frame=open_peer_frame,
-                                 on_message=self._peer_message, log=self.log)
+                                 on_message=self._peer_message, log=self.log,
+                                 prepare=self._offer_large, open_async=self._open)
+        self.writers = writer_uids()
         self._writes: dict[str, Client] = {}
         self._ids = itertools.count(1)
         self.host = DaemonHost(self.log)
-        self.writers = writer_uids()
+        self.bulk = self._bulk_server(config_path, authkeys_path)
+        self._last_frame: tuple[object, bytes] | None = None
+        self._deferred: tuple[PersistCib, list[str]] | None = None
+        self._deferred_handle: asyncio.TimerHandle | None = None
+
+    def _bulk_server(self, config_path: str | None, authkeys_path: str | None
+                     ) -> BulkServer | None:
+        if config_path is None or authkeys_path is None:
+            return None
+        from messaging.authkeys import load_authkeys
+
+        try:
+            addresses = cluster_addresses(config_path)
+            keyring = load_authkeys(authkeys_path)
+        except (HAError, OSError) as error:
+            self.log.warning("bulk_path_disabled", error=str(error))
+            return None
+        if not addresses:
+            self.log.warning("bulk_path_disabled", error=f"no local address in {config_path}")
+            return None
+        return BulkServer(keyring, addresses, log=self.log)
 
     # -- local clients ------------------------------------------------------------------
 
@@ -153,25 +189,83 @@ class CibService:
     # -- disk and subscribers -----------------------------------------------------------
 
     def _persist(self, effect: PersistCib) -> None:
-        from cib.diff import create_patchset  # lazy: only changes need it
+        """Write the master's copy now; a replica's a moment later, coalesced (the core
+        sent its confirmation first: Pacemaker's replicas write asynchronously too)."""
+        if not effect.deferred:
+            self._cancel_deferred()
+            self._write(effect)
+            return
+        if self._deferred is None:
+            self._deferred_handle = asyncio.get_running_loop().call_later(
+                DEFERRED_WRITE_DELAY, self._write_deferred)
+            self._deferred = (effect, list(effect.patches))
+        else:  # keep every patch for subscribers, and only the newest copy for the disk
+            self._deferred = (effect, self._deferred[1] + list(effect.patches))
 
+    def _write_deferred(self) -> None:
+        pending, self._deferred, self._deferred_handle = self._deferred, None, None
+        if pending is not None:
+            effect, patches = pending
+            self._write(PersistCib(effect.cib, effect.version, effect.term, tuple(patches)))
+
+    def _cancel_deferred(self) -> None:
+        """A synchronous write supersedes the deferred one (its patches are published)."""
+        if self._deferred_handle is not None:
+            self._deferred_handle.cancel()
+        self._write_deferred()
+
+    def _write(self, effect: PersistCib) -> None:
         cib = parse(effect.cib)
         self.store.save(cib, keep_status=True, term=effect.term)
-        patch = create_patchset(self.persisted, cib)
+        patches = list(effect.patches)
+        if not patches:  # a whole-CIB resync: publish it as the diff from the old copy
+            from cib.diff import create_patchset  # lazy: only resyncs need it
+
+            patch = create_patchset(self.persisted, cib)
+            patches = [element_text(patch, pretty=False)] if patch is not None else []
         self.persisted = cib
-        if patch is not None:
-            self.publisher.publish(DIFF_TOPIC, CibDiff(element_text(patch, pretty=False),
-                                                       effect.version))
+        for patch_text in patches:
+            self.publisher.publish(DIFF_TOPIC, CibDiff(patch_text, effect.version))
+
+    def close(self) -> None:
+        """Write a deferred copy before the daemon exits."""
+        self._cancel_deferred()
 
     # -- peers --------------------------------------------------------------------------
 
     def _send(self, effect: Send) -> None:
         if not isinstance(effect.destination, Node):
             raise InternalError(f"the cib core sends only to nodes: {effect!r}")
-        self.peers.send(effect.destination, peer_frame(effect.message))
+        if self._last_frame is None or self._last_frame[0] is not effect.message:
+            self._last_frame = (effect.message, peer_frame(effect.message))  # one per fan-out
+        self.peers.send(effect.destination, self._last_frame[1])
+
+    def _offer_large(self, payload: bytes) -> bytes:
+        """A frame above `BULK_THRESHOLD` leaves as the `Offer` of the bulk path."""
+        if self.bulk is not None and self.bulk.endpoints and len(payload) > BULK_THRESHOLD:
+            return peer_frame(self.bulk.offer(payload))
+        return payload
 
     def _peer_message(self, sender: str, message: Any) -> None:
         self.runner.feed(PeerMessage(self.runner.monotonic(), sender, message))
+
+    async def _open(self, payload: bytes) -> object:
+        """The peer message of a heartbeat frame, fetched first when it is a bulk `Offer`
+        (awaited here, so later messages wait for it: the sender's order is kept)."""
+        message = open_peer_frame(payload)
+        if not isinstance(message, Offer):
+            return message
+        if self.bulk is None:
+            raise RemoteProtocolError("a bulk offer arrived but this node has no bulk path "
+                                      "(ha.cf or authkeys unreadable)")
+        started = self.runner.monotonic()
+        frame = await fetch(message, self.bulk.keyring, CIB_MAX_FRAME)
+        self.log.info("bulk_fetched", size=len(frame),
+                      ms=round((self.runner.monotonic() - started) * 1e3, 1))
+        message = open_peer_frame(frame)
+        if isinstance(message, Offer):
+            raise RemoteProtocolError("a bulk frame held another offer")
+        return message
 
     def _view(self, view_id: int, members: tuple[str, ...]) -> None:
         if view_id == self.core.view:
@@ -185,6 +279,10 @@ class CibService:
         self.host.task(self.server.serve)
         self.host.task(lambda: follow_membership(self.state_dir, self._view))
         self.peers.attach(self.host)
+        if self.bulk is not None:
+            self.host.task(self.bulk.start)
+            self.host.closing(self.bulk)
+        self.host.closing(self)  # closed after the runner: nothing new gets deferred
         self.host.closing(self.runner)
         self.log.info("cib_started", version=list(self.core.version))
         await self.host.run()

@@ -10,10 +10,12 @@ Invariants: a write is atomic (temporary file in the same directory, fsync, rena
 directory fsync), the digest is written before the CIB so a crash between the two renames
 leaves a pair that fails its check rather than a wrong pair that passes; a write refuses to
 replace a ``cib.xml`` that no longer matches its signature (someone edited it by hand: that
-file is moved aside first and kept). At load a file that is unreadable, unparsable or does
-not match its signature is moved aside as ``<name>.corrupt-K`` (never deleted) and the
-newest good backup is used instead; the status section is dropped and an empty one added,
-``dc-uuid`` is removed and missing version fields become 0, as Pacemaker does at start-up.
+file is moved aside first and kept; the check is skipped when the pair is the very one
+this store wrote last: same inodes, size and modification times). At load a file that is
+unreadable, unparsable or does not match its signature is moved aside as
+``<name>.corrupt-K`` (never deleted) and the newest good backup is used instead; the status
+section is dropped and an empty one added, ``dc-uuid`` is removed and missing version fields
+become 0, as Pacemaker does at start-up.
 """
 
 from __future__ import annotations
@@ -90,6 +92,14 @@ class CibStore:
     def __init__(self, directory: Path, series_max: int = SERIES_MAX) -> None:
         self.directory = directory
         self.series_max = series_max
+        self._written: tuple[int, ...] | None = None  # stat of the pair we last wrote
+
+    def _stat(self) -> tuple[int, ...] | None:
+        try:
+            live, sig = (os.stat(self.directory / name) for name in (LIVE, f"{LIVE}.sig"))
+        except OSError:
+            return None
+        return live.st_ino, sig.st_ino, live.st_size, live.st_mtime_ns, sig.st_mtime_ns
 
     def _read_pair(self, name: str) -> Element:
         """The tree in `name` if it matches `name`.sig; raises ValidationError otherwise."""
@@ -170,7 +180,8 @@ class CibStore:
         live = self.directory / LIVE
         if live.exists():
             try:
-                self._read_pair(LIVE)
+                if self._stat() is None or self._stat() != self._written:
+                    self._read_pair(LIVE)  # not the pair we wrote last: check it first
             except ValidationError:
                 self._set_aside(LIVE)
             else:
@@ -181,6 +192,7 @@ class CibStore:
         if term is not None:
             _write_file(self.directory, "cib.term", str(term).encode())
         _fsync_directory(self.directory)
+        self._written = self._stat()
         return live
 
     def _backup(self) -> None:

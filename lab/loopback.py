@@ -28,7 +28,8 @@ def _argv(node: NodeState, spec: LabSpec) -> dict[str, list[str]]:
                       str(etc / "authkeys"), "-n", node.name, "--bind",
                       address(spec, node.index), "--state-dir", state],
         "ccm": ["-m", "ccm", "-c", str(etc / "ha.cf"), "-n", node.name, "--state-dir", state],
-    } | ({"cib": ["-m", "cib", "-n", node.name, "--state-dir", state],
+    } | ({"cib": ["-m", "cib", "-c", str(etc / "ha.cf"), "-n", node.name,
+                  "--state-dir", state],
           "attrd": ["-m", "cib.attrd_daemon", "-n", node.name, "--state-dir", state]}
          if spec.crm else {})
 

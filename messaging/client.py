@@ -17,7 +17,6 @@ subscriber fail).
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from collections import deque
@@ -25,7 +24,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import zmq
-import zmq.asyncio
 
 from messaging.codec import Registry
 from messaging.envelope import DEFAULT_MAX_FRAME, Envelope, Kind, Ping, Pong, decode, encode
@@ -37,6 +35,12 @@ from messaging.errors import (
     TransportError,
 )
 from messaging.ipc import endpoint_path, translated
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING; asyncio and zmq.asyncio load only when used:
+if TYPE_CHECKING:       # a blocking tool such as cibadmin should not pay for them
+    import asyncio
+
+    import zmq.asyncio
 
 _ids = itertools.count(1)
 
@@ -169,6 +173,10 @@ class AsyncClient:
         self.registry = registry
         self.timeout = timeout
         self.max_frame = max_frame
+        import asyncio
+
+        import zmq.asyncio
+
         self._context = context or zmq.asyncio.Context.instance()
         self._socket: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -177,6 +185,8 @@ class AsyncClient:
 
     def _connect(self) -> Any:
         if self._socket is None:
+            import asyncio
+
             self._socket = _dealer(self._context, self.endpoint, self.max_frame)
             self._reader = asyncio.get_running_loop().create_task(self._read(self._socket))
         return self._socket
@@ -199,6 +209,8 @@ class AsyncClient:
 
     async def request(self, message: object, timeout: float | None = None) -> Any:
         """Send one request and await its reply (raising the error it names)."""
+        import asyncio
+
         sock = self._connect()
         request_id = next(_ids)
         data = encode(self.registry, Kind.REQUEST, request_id, message)
@@ -219,6 +231,8 @@ class AsyncClient:
 
     async def next_event(self, timeout: float | None = None) -> Any:
         """The next event the server pushed to this client; PeerTimeout after `timeout`."""
+        import asyncio
+
         self._connect()
         wait = self.timeout if timeout is None else timeout
         try:
@@ -303,6 +317,8 @@ class AsyncSubscriber:
         self.endpoint = endpoint
         self.registry = registry
         self.max_frame = max_frame
+        import zmq.asyncio
+
         self.socket = (context or zmq.asyncio.Context.instance()).socket(zmq.SUB)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.MAXMSGSIZE, max_frame + 1024)
@@ -312,6 +328,8 @@ class AsyncSubscriber:
 
     async def recv(self, timeout: float | None = None) -> Any | None:
         """Next event; None after `timeout` seconds."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:

@@ -31,7 +31,6 @@ Foreign exceptions (zmq.ZMQError) are translated here into `TransportError`s.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import grp
 import os
@@ -42,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import zmq
-import zmq.asyncio
 
 from messaging.codec import Registry
 from messaging.effects import Client
@@ -68,6 +66,10 @@ CLUSTER_GROUP = "haclient"
 SOCKET_MODE = 0o660
 MAX_UNANSWERED = 10_000  # tokens remembered for a later reply before the oldest is forgotten
 RequestHandler = Callable[[Any, Client], Any]
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING; the servers load asyncio and zmq.asyncio when
+if TYPE_CHECKING:       # built, so a blocking client (cibadmin) importing helpers does not
+    import zmq.asyncio
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +175,8 @@ def _sent(future: Any) -> None:
 def _track(sending: Any) -> None:
     """A non-blocking zmq.asyncio send returns a future; a full queue drops the frame,
     and retrieving its exception keeps asyncio from reporting it as never retrieved."""
+    import asyncio
+
     if isinstance(sending, asyncio.Future):
         sending.add_done_callback(_sent)
 
@@ -190,6 +194,8 @@ class Server:
         self.max_frame = max_frame
         self.log = log
         self.rejected = 0
+        import zmq.asyncio
+
         self._context = context or zmq.asyncio.Context.instance()
         self._socket: zmq.asyncio.Socket | None = None
         self._unanswered: OrderedDict[str, None] = OrderedDict()
@@ -315,6 +321,8 @@ class Publisher:
         self.endpoint = endpoint
         self.registry = registry
         self.max_frame = max_frame
+        import zmq.asyncio
+
         self._socket = (context or zmq.asyncio.Context.instance()).socket(zmq.PUB)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.SNDHWM, high_water)
@@ -344,4 +352,6 @@ class Publisher:
 
 async def serve_forever(*servers: Server) -> None:
     """Run several servers' loops together until cancelled."""
+    import asyncio
+
     await asyncio.gather(*(server.serve() for server in servers))

@@ -12,6 +12,11 @@ other nodes the same way, so the plumbing lives here once:
   own broadcasts coming back, opens each payload with the daemon's `open_frame` and hands
   `(sender, message)` to `on_message`. A frame that does not open is logged and dropped:
   one bad peer never stops the channel.
+* a daemon whose frames can be large (the cib's whole-CIB resyncs) passes `prepare`, which
+  may replace a frame by a small one just before it leaves (an offer of the
+  `messaging.bulk` path), and `open_async`, which opens each received frame and may await
+  (fetch the offered frame): the receiver awaits it before reading the sender's next
+  frame, so the sender's order holds.
 * `follow_membership(state_dir, on_view)` feeds ccm's views: the current one by query (ccm
   publishes a view only when it changes, so a daemon starting late would otherwise wait),
   then every published `MembershipChanged`.
@@ -23,12 +28,12 @@ frame from this node or from another channel.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from messaging.effects import AllNodes, Node
-from messaging.errors import HAError, RemoteProtocolError
+from messaging.errors import HAError
 from messaging.heartbeat.api import AsyncHeartbeatClient, MessageReceived, message_topic
 from messaging.membership import AsyncCcmClient, MembershipChanged
 
@@ -44,9 +49,12 @@ class PeerChannel:
     def __init__(self, state_dir: Path, node: str, channel: str, *,
                  open_frame: Callable[[bytes], Any],
                  on_message: Callable[[str, Any], None], log: Any,
-                 queue_size: int = SEND_QUEUE) -> None:
+                 queue_size: int = SEND_QUEUE,
+                 prepare: Callable[[bytes], bytes] | None = None,
+                 open_async: Callable[[bytes], Awaitable[Any]] | None = None) -> None:
         self.state_dir, self.node, self.channel = Path(state_dir), node, channel
         self.open_frame, self.on_message, self.log = open_frame, on_message, log
+        self.prepare, self.open_async = prepare, open_async
         self._client = AsyncHeartbeatClient(self.state_dir)
         self._queue: asyncio.Queue[tuple[Node | AllNodes, bytes]] = asyncio.Queue(queue_size)
 
@@ -70,6 +78,8 @@ class PeerChannel:
         while True:
             destination, payload = await self._queue.get()
             try:
+                if self.prepare is not None:
+                    payload = self.prepare(payload)
                 await self._client.send_message(destination, self.channel, payload)
             except HAError as error:
                 self.log.warning("heartbeat_send_failed", channel=self.channel,
@@ -85,14 +95,19 @@ class PeerChannel:
                         or event.src == self.node:
                     continue
                 try:
-                    message = self.open_frame(event.payload)
-                except RemoteProtocolError as error:
+                    message = await self._open(event.payload)
+                except HAError as error:
                     self.log.warning("bad_peer_message", channel=self.channel,
                                      peer=event.src, error=str(error))
                     continue
                 self.on_message(event.src, message)
         finally:
             subscriber.close()
+
+    async def _open(self, payload: bytes) -> Any:
+        if self.open_async is not None:
+            return await self.open_async(payload)
+        return self.open_frame(payload)
 
     def close(self) -> None:
         self._client.close()

@@ -61,6 +61,11 @@ def _standard_args(ctx: StartContext) -> list[str]:
     return ["-c", ctx.config_path, "-n", ctx.node, "--state-dir", ctx.state_dir]
 
 
+def _with_authkeys(ctx: StartContext) -> list[str]:
+    """The cib signs its bulk path (`messaging.bulk`) with the cluster's authkeys."""
+    return [*_standard_args(ctx), "-k", ctx.authkeys_path]
+
+
 def _state_dir_only(ctx: StartContext) -> list[str]:
     """lrmd takes neither -c nor -n: it only needs its socket directory."""
     return ["--state-dir", ctx.state_dir]
@@ -111,7 +116,7 @@ DAEMONS: tuple[DaemonSpec, ...] = (
     DaemonSpec("heartbeat", "messaging.heartbeat", False, _heartbeat_args,
                control_socket="heartbeat.ctl"),
     DaemonSpec("ccm", "ccm", False, config_check="ccm.api:load_config", control_socket="ccm.ctl"),
-    DaemonSpec("cib", "cib", True, control_socket="cib.ctl"),
+    DaemonSpec("cib", "cib", True, _with_authkeys, control_socket="cib.ctl"),
     DaemonSpec("attrd", "cib.attrd_daemon", True, control_socket="attrd.ctl"),
     DaemonSpec("lrmd", "lrmd", True, _state_dir_only, control_socket="lrmd.ctl"),
     DaemonSpec("stonithd", "stonithd", True, control_socket="stonithd.sock"),

@@ -22,6 +22,7 @@ from cib.replication import ReplicaCore, digest_of
 from cib.replication_messages import (
     Acknowledge,
     ClientWrite,
+    DiffBatch,
     PeerMessage,
     PersistCib,
     ViewChanged,
@@ -318,3 +319,35 @@ def test_a_restarted_master_that_missed_the_announcements_asks_again() -> None:
     exchange.settle(rng)
     assert_converged(exchange)
     assert {"before", "after"} <= exchange.primitives("n1")
+
+
+def _deliver(exchange: Exchange, sender: str, receiver: str) -> object:
+    message = exchange.channels[(sender, receiver)].popleft()
+    exchange.feed(receiver, PeerMessage(0.0, sender, message))
+    return message
+
+
+def test_writes_made_while_a_batch_awaits_confirmation_go_out_as_one_batch() -> None:
+    """Group commit: b and c reach the master while a awaits its confirmations; they are
+    applied, held, and sent together once a is confirmed, and acknowledged only when every
+    replica confirmed their batch."""
+    exchange, rng = Exchange(["n1", "n2", "n3"]), random.Random(5)
+    exchange.settle(rng)
+    for ident in ("a", "b", "c"):
+        exchange.write("n1", ident)
+    assert [type(m).__name__ for m in exchange.channels[("n1", "n2")]] == ["Diff"]
+    for replica in ("n2", "n3"):
+        _deliver(exchange, "n1", replica)
+    _deliver(exchange, "n2", "n1")
+    assert "a" not in exchange.acks  # n3 has not confirmed yet
+    _deliver(exchange, "n3", "n1")
+    assert exchange.acks == {"a": 0}
+    batch = exchange.channels[("n1", "n2")][-1]
+    assert isinstance(batch, DiffBatch) and len(batch.patches) == 2
+    for replica in ("n2", "n3"):
+        _deliver(exchange, "n1", replica)
+        _deliver(exchange, replica, "n1")
+    assert exchange.acks == {"a": 0, "b": 0, "c": 0}
+    exchange.settle(rng)
+    assert_converged(exchange)
+    assert exchange.primitives("n3") >= {"a", "b", "c"}

@@ -1,0 +1,100 @@
+"""cibadmin's own cost, ours beside Debian's Pacemaker 2.1.5 one, in the same run.
+
+    python bench/cibadmin_startup.py [--count 30] [--state-dir DIR]
+
+Both commands run interleaved on the same CIB file (CIB_file mode: `-Q`, and `-M` on a
+scratch copy), so load hits both alike. Per row: wall time p50 / min, and CPU time (user +
+system of the process, from wait4's rusage), which a loaded machine inflates much less than
+wall time. With --state-dir (a running node's state directory, e.g. a lab node's), our
+`cibadmin -Q` and `-M` in live mode are timed too (no Debian counterpart there: Pacemaker's
+tools reach Pacemaker's daemons only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchlib import load_average, table
+
+OURS = str(Path(sys.executable).parent / "cibadmin")
+DEBIAN = "/usr/sbin/cibadmin"
+SET = '<cluster_property_set id="hcbench-startup"/>'
+MODIFY = ["-M", "-X", SET]
+
+
+def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one command."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def measure(commands: dict[str, tuple[list[str], dict[str, str]]], count: int
+            ) -> dict[str, list[tuple[float, float]]]:
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for _ in range(count):
+        for name, (argv, env) in commands.items():
+            samples[name].append(run_once(argv, env))
+    return samples
+
+
+def _row(name: str, values: list[tuple[float, float]]) -> list[str]:
+    walls, cpus = [v[0] for v in values], [v[1] for v in values]
+    return [name, f"{statistics.median(walls) * 1e3:.1f} / {min(walls) * 1e3:.1f} ms",
+            f"{statistics.median(cpus) * 1e3:.1f} ms"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=30)
+    parser.add_argument("--state-dir", help="a running node's state directory (live mode)")
+    args = parser.parse_args()
+    if not Path(DEBIAN).exists():
+        print(f"SKIP: no Debian cibadmin at {DEBIAN}")
+        return
+    work = Path(tempfile.mkdtemp(prefix="cibadmin-bench-"))
+    try:
+        cib = work / "cib.xml"
+        cib.write_text(subprocess.run([DEBIAN, "--empty"], capture_output=True, text=True,
+                                      check=True).stdout)
+        subprocess.run([DEBIAN, "-C", "-o", "crm_config", "-X", SET], check=True,
+                       env=dict(os.environ, CIB_file=str(cib)))
+        commands = {}
+        for label, binary in (("ours", OURS), ("Debian", DEBIAN)):
+            scratch = work / f"{label}.xml"
+            shutil.copy(cib, scratch)
+            query_env = dict(os.environ, CIB_file=str(cib))
+            commands[f"{label}: cibadmin -Q (CIB_file)"] = ([binary, "-Q"], query_env)
+            commands[f"{label}: cibadmin -M (CIB_file)"] = ([binary, *MODIFY],
+                                                            dict(os.environ, CIB_file=str(scratch)))
+        if args.state_dir:
+            live = {k: v for k, v in os.environ.items() if k != "CIB_file"}
+            live["HACLUSTER_STATE_DIR"] = args.state_dir
+            subprocess.run([OURS, "-C", "-o", "crm_config", "-X", SET], env=live, check=False,
+                           capture_output=True)  # 76 when it exists already
+            commands["ours: cibadmin -Q (live)"] = ([OURS, "-Q"], live)
+            commands["ours: cibadmin -M (live)"] = ([OURS, *MODIFY], live)
+        samples = measure(commands, args.count)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\ncibadmin start-up, {args.count} runs each, interleaved ({load_average()})")
+    print(table(["command", "wall p50 / min", "CPU p50"],
+                [_row(name, values) for name, values in samples.items()]))
+
+
+if __name__ == "__main__":
+    main()
