@@ -2,14 +2,17 @@
 ``node_state`` entries it writes and the probe requests for a node's resources.
 
 Pacemaker's join (`controld_join_dc.c`, `controld_join_client.c`):
-offer (DC -> every member, phase welcomed) -> request (node -> DC with its CIB version;
-phase integrated, expected=member, or nack: expected=banned) -> when nobody is still
-welcomed, the DC syncs the best CIB (highest (admin_epoch, epoch, num_updates), the DC's
-own copy wins ties) -> ack (DC -> each integrated node; phase finalized; ``<node>`` added to
-configuration/nodes) -> confirm (node -> DC with its ``node_state`` and a fresh ``<lrm>``
-built from its executor history; the DC deletes that node's old ``lrm`` and writes the new
-one; phase confirmed). When no node is welcomed, integrated or finalized the join is over.
-Integration and finalisation timeouts move on with whoever answered.
+offer (DC -> every member whose controller runs, phase welcomed) -> request (node -> DC with
+its CIB version; phase integrated, expected=member, or nack: expected=banned) -> when nobody
+is still welcomed, the DC syncs the best CIB (highest (admin_epoch, epoch, num_updates), the
+DC's own copy wins ties) -> ack (DC -> each integrated node; phase finalized; ``<node>``
+added to configuration/nodes) -> confirm (node -> DC with its ``node_state`` and a fresh
+``<lrm>`` built from its executor history; the DC deletes that node's old ``lrm`` and writes
+the new one; phase confirmed). When no node is welcomed, integrated or finalized the join is
+over. Integration and finalisation timeouts move on with whoever answered. A member whose
+controller does not run is not offered (it would hold the join for the integration timeout);
+it is written ``crmd="offline"``, ``join="down"`` and is offered when its controller
+announces itself.
 
 Invariants: a node's phase only moves to none/nack or to exactly the next phase; messages
 carrying another join id are ignored; ``node_state`` attributes are written exactly as
