@@ -39,7 +39,6 @@ from crmd.fsa import (
     FsaInput,
     FsaState,
     next_state,
-    run_scheduler,
 )
 from crmd.graph import (
     FEATURE_SET,
@@ -49,6 +48,7 @@ from crmd.graph import (
     graph_from_xml,
     graph_of,
     parse_transition_key,
+    run_scheduler,
     transition_key,
 )
 from crmd.join import (

@@ -26,14 +26,13 @@ from the scheduler's graph, never from here.
 
 from __future__ import annotations
 
-import datetime
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from crmd.election import DcChanged, Election, ElectionTiming, ViewChanged
 from crmd.fencing import FencingAttempts, fenced_updates
-from crmd.graph import FEATURE_SET, graph_of
+from crmd.graph import FEATURE_SET
 from crmd.join import JoinClient, JoinCoordinator, JoinPhase, JoinTiming, node_state_xml
 from crmd.messages import (
     AbortTransition,
@@ -73,7 +72,6 @@ from crmd.node_actions import NodeExecutor
 from crmd.recorder import Recorder, results_in, timeout_record
 from crmd.transition import TransitionEngine
 from messaging.effects import ArmTimer, CancelTimer, Log, Node, Publish, Send, TimerFired
-from pengine.api import schedule
 
 RECHECK_TIMER = "crmd:recheck"
 
@@ -153,13 +151,6 @@ class ControllerTiming:
     stonith_max_attempts: int = 10
 
 
-def run_scheduler(cib_xml: str | bytes, request: RunScheduler, now: float) -> SchedulerDone:
-    """The pure scheduler call a shell makes for a `RunScheduler` effect."""
-    when = datetime.datetime.fromtimestamp(int(request.wall), tz=datetime.UTC)
-    transition = schedule(cib_xml, when, transition_id=request.transition_id)
-    return SchedulerDone(graph_of(transition, request.transition_id), now, request.wall)
-
-
 _ELECTION_MESSAGES = (Vote, NoVote, DcClaim, ControllerStarted)
 Effect = CrmdEffect
 
@@ -191,6 +182,9 @@ class Controller:
         self.engine = TransitionEngine(self.node_id)
         self.fencing = FencingAttempts(self.timing.stonith_max_attempts)
         self.members: frozenset[str] = frozenset({name})
+        # peers whose controller runs: heard from since they last entered the view (what
+        # Pacemaker learns from the controllers' process group); joins go only to these
+        self.controllers: set[str] = {name}
         self.quorate = False
         self.cib_version = (0, 0, 0)
         self.transition_id = 0
@@ -319,6 +313,7 @@ class Controller:
         lost = self.members - set(view.members)
         joined = set(view.members) - self.members
         self.members = frozenset(view.members) | {self.name}
+        self.controllers -= lost
         self.quorate = view.quorate
         effects: list[Effect] = [*self.election.handle(
             ViewChanged(tuple(sorted(self.members)), view.now))]
@@ -330,7 +325,7 @@ class Controller:
         if joined and self.coordinator is not None and self.state in _DC_STATES:
             effects += self._abort("Node join", view.now) + self._input(FsaInput.NODE_JOIN,
                                                                         view.now)
-            for node in sorted(joined):
+            for node in sorted(joined & self.controllers):
                 effects += self.coordinator.offer_one(node, self.members, view.now)
         return effects + self._join_progress(view.now)  # a lost node may end the wait
 
@@ -371,7 +366,8 @@ class Controller:
             # Pacemaker's join announce: a DC that is offering already ignores it
             return [*self._input(FsaInput.PENDING, now),
                     Send(Node(change.dc), JoinAnnounce(self.name))]
-        self.coordinator = JoinCoordinator(self.name, self.node_ids, self.timing.join)
+        self.coordinator = JoinCoordinator(self.name, self.node_ids, self.timing.join,
+                                           controllers=self.controllers)
         effects = self._input(FsaInput.ELECTION_DC, now)
         effects += [ModifyCib("cib", self._root_xml())]
         return effects + self.coordinator.offer_all(self.members, now)
@@ -380,6 +376,7 @@ class Controller:
 
     def _on_peer(self, event: PeerMessage) -> list[Effect]:
         message = event.message
+        self.controllers.add(event.source)
         if isinstance(message, _ELECTION_MESSAGES):
             return [*self.election.handle(event)]
         if isinstance(message, (JoinOffer, JoinAckNack)):

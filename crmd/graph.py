@@ -14,10 +14,12 @@ Invariants: pure functions over frozen values; nothing here builds or parses a g
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from crmd.messages import RunScheduler, SchedulerDone
 from pengine import api as pengine
 
 if TYPE_CHECKING:
@@ -148,3 +150,10 @@ def parse_transition_key(key: str) -> TransitionKey | None:
         return TransitionKey(int(parts[0]), int(parts[1]), int(parts[2]), parts[3].rstrip())
     except ValueError:
         return None
+
+
+def run_scheduler(cib_xml: str | bytes, request: RunScheduler, now: float) -> SchedulerDone:
+    """The pure scheduler call a shell makes for a `RunScheduler` effect."""
+    when = datetime.datetime.fromtimestamp(int(request.wall), tz=datetime.UTC)
+    transition = pengine.schedule(cib_xml, when, transition_id=request.transition_id)
+    return SchedulerDone(graph_of(transition, request.transition_id), now, request.wall)

@@ -2,14 +2,17 @@
 ``node_state`` entries it writes and the probe requests for a node's resources.
 
 Pacemaker's join (`controld_join_dc.c`, `controld_join_client.c`):
-offer (DC -> every member, phase welcomed) -> request (node -> DC with its CIB version;
-phase integrated, expected=member, or nack: expected=banned) -> when nobody is still
-welcomed, the DC syncs the best CIB (highest (admin_epoch, epoch, num_updates), the DC's
-own copy wins ties) -> ack (DC -> each integrated node; phase finalized; ``<node>`` added to
-configuration/nodes) -> confirm (node -> DC with its ``node_state`` and a fresh ``<lrm>``
-built from its executor history; the DC deletes that node's old ``lrm`` and writes the new
-one; phase confirmed). When no node is welcomed, integrated or finalized the join is over.
-Integration and finalisation timeouts move on with whoever answered.
+offer (DC -> every member whose controller runs, phase welcomed) -> request (node -> DC with
+its CIB version; phase integrated, expected=member, or nack: expected=banned) -> when nobody
+is still welcomed, the DC syncs the best CIB (highest (admin_epoch, epoch, num_updates), the
+DC's own copy wins ties) -> ack (DC -> each integrated node; phase finalized; ``<node>``
+added to configuration/nodes) -> confirm (node -> DC with its ``node_state`` and a fresh
+``<lrm>`` built from its executor history; the DC deletes that node's old ``lrm`` and writes
+the new one; phase confirmed). When no node is welcomed, integrated or finalized the join is
+over. Integration and finalisation timeouts move on with whoever answered. A member whose
+controller does not run is not offered (it would hold the join for the integration timeout);
+it is written ``crmd="offline"``, ``join="down"`` and is offered when its controller
+announces itself.
 
 Invariants: a node's phase only moves to none/nack or to exactly the next phase; messages
 carrying another join id are ignored; ``node_state`` attributes are written exactly as
@@ -95,8 +98,12 @@ class JoinCoordinator:
     """The DC's join bookkeeping. `node_ids` maps node names to CIB node ids."""
 
     def __init__(self, dc: str, node_ids: Mapping[str, str], timing: JoinTiming | None = None,
-                 feature_set: str = FEATURE_SET) -> None:
+                 feature_set: str = FEATURE_SET, *,
+                 controllers: set[str] | None = None) -> None:
+        """`controllers`: the nodes whose controller is known to run, kept up to date by
+        the caller (None: assume every member's)."""
         self.dc = dc
+        self.controllers = controllers
         self.node_ids = dict(node_ids)
         self.timing = timing or JoinTiming()
         self.feature_set = feature_set
@@ -106,6 +113,12 @@ class JoinCoordinator:
         self.expected: dict[str, str] = {}
         self.best: tuple[tuple[int, int, int], str] | None = None
         self.syncing = False
+
+    def running(self, members: Iterable[str]) -> set[str]:
+        """The members whose controller runs (the DC's always does)."""
+        members = set(members)
+        known = members if self.controllers is None else members & self.controllers
+        return known | {self.dc}
 
     def node_id(self, node: str) -> str:
         return self.node_ids.get(node, node)
@@ -128,7 +141,9 @@ class JoinCoordinator:
         return False
 
     def offer_all(self, members: Iterable[str], now: float) -> list[CrmdEffect]:
-        """A new join round: every member is offered; lost nodes are expected down."""
+        """A new join round: every member whose controller runs is offered (Pacemaker's
+        `do_dc_join_offer_all` offers active peers only: a member without a controller
+        would hold the join until the integration timeout); lost nodes are expected down."""
         self.join_id += 1
         self.members = frozenset(members) | {self.dc}
         self.phases = {}
@@ -140,7 +155,7 @@ class JoinCoordinator:
                 self.expected[node] = "down"
                 effects.append(ModifyCib("status", node_state_xml(
                     self.node_id(node), node, "do_dc_join_offer_all", expected="down")))
-        for node in sorted(self.members):
+        for node in sorted(self.running(self.members)):
             effects += self._offer(node)
         return [*effects, ArmTimer(INTEGRATION_TIMER, now + self.timing.integration_timeout)]
 
@@ -238,13 +253,16 @@ class JoinCoordinator:
     def node_states(self, members: Iterable[str], origin: str = "do_state_transition",
                     online: Iterable[str] = ()) -> list[CrmdEffect]:
         """Every known node's node_state with all four attributes (the FINALIZE_JOIN ->
-        POLICY_ENGINE rewrite). `online`: nodes whose controller is up (default: members)."""
+        POLICY_ENGINE rewrite). `online`: nodes whose controller is up (default: the
+        members whose controller runs). A member without a controller that never joined
+        gets no ``expected`` (Pacemaker leaves it unset: the scheduler sees it pending)."""
         members = set(members)
-        running = set(online) or members
+        running = set(online) or self.running(members)
         effects: list[CrmdEffect] = []
         for node in sorted(set(self.node_ids) | members):
             phase = self.phases.get(node, JoinPhase.NONE)
-            expected = self.expected.get(node, "member" if node in members else "down")
+            expected = self.expected.get(node, "member" if node in running else
+                                         None if node in members else "down")
             effects.append(ModifyCib("status", node_state_xml(
                 self.node_id(node), node, origin, in_ccm=node in members,
                 crmd_online=node in running, join=phase, expected=expected)))

@@ -112,6 +112,11 @@ class ControllerCluster:
         """Only crmd restarts: the node stays in the view, its lrmd keeps running."""
         self.sim.restart_daemon(name, "crmd")
 
+    def stop_controller(self, name: str) -> None:
+        """Only crmd dies and stays down: heartbeat, ccm and lrmd run on, so the node stays
+        in the view without a controller (`restart_controller` starts it again)."""
+        self.sim.stop_daemon(name, "crmd")
+
     def request_shutdown(self, name: str) -> None:
         """`hacluster node stop` on `name`: its controller asks the DC."""
         self.sim.feed(name, "crmd", lambda now: ShutdownRequested(name, now))
@@ -164,6 +169,11 @@ class ControllerCluster:
     def alive(self) -> set[str]:
         return {n for n in self.names if self.sim.alive(n)}
 
+    @property
+    def with_controller(self) -> set[str]:
+        """Live nodes whose crmd runs."""
+        return {n for n in self.alive if "crmd" in self.sim.nodes[n].daemons}
+
     def controller(self, name: str) -> Controller:
         core = self.sim.core(name, "crmd")
         assert isinstance(core, Controller)
@@ -205,7 +215,8 @@ class ControllerCluster:
 
     def dc_views(self) -> dict[frozenset[str], set[str | None]]:
         """Per partition (nodes that hear each other): the DCs its controllers believe in."""
-        return {group: {self.controller(n).dc for n in group}
+        running = self.with_controller
+        return {group: {self.controller(n).dc for n in group & running}
                 for group in components(self.sim)}
 
     def agreed(self) -> bool:
@@ -214,12 +225,12 @@ class ControllerCluster:
             dc = next(iter(dcs))
             if len(dcs) != 1 or dc not in group or not self.controller(dc).is_dc:
                 return False
-            if [n for n in group if self.controller(n).is_dc] != [dc]:
+            if [n for n in group & self.with_controller if self.controller(n).is_dc] != [dc]:
                 return False
         return True
 
     def dc(self) -> str | None:
-        dcs = [n for n in sorted(self.alive) if self.controller(n).is_dc]
+        dcs = [n for n in sorted(self.with_controller) if self.controller(n).is_dc]
         return dcs[0] if len(dcs) == 1 else None
 
     def cib_text(self, node: str | None = None) -> bytes:

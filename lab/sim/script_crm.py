@@ -7,6 +7,8 @@
   crm-run SECONDS                      advance time auditing after every event; prints
                                        views, fencing, power changes and agent starts/stops
   crm-status                           the DC, every controller's state, what runs where
+  crm-stop-controller NODE             only NODE's crmd dies and stays down (its node stays
+                                       in the view); crm-start-controller NODE starts it
   crm-mark                             remember the agent runs so far (for expect-*-since)
   expect-dc NODE                       one DC in NODE's partition, NODE, idle, believed by all
   expect-running RSC NODE              RSC's agent runs on NODE, and nowhere else
@@ -83,9 +85,22 @@ def _crm_status(run: Run, args: list[str]) -> str:
         if name not in cluster.alive:
             lines.append(f"{name}: down")
             continue
+        if name not in cluster.with_controller:
+            lines.append(f"{name}: no controller")
+            continue
         running = " ".join(sorted(cluster.running()[name])) or "-"
         lines.append(f"{name}: {cluster.controller(name).state.name} running {running}")
     return "\n".join(lines)
+
+
+def _crm_stop_controller(run: Run, args: list[str]) -> str:
+    _cluster(run).stop_controller(args[0])
+    return "ok"
+
+
+def _crm_start_controller(run: Run, args: list[str]) -> str:
+    _cluster(run).restart_controller(args[0])
+    return "ok"
 
 
 def _crm_mark(run: Run, args: list[str]) -> str:
@@ -200,6 +215,8 @@ CRM_COMMANDS: dict[str, Command] = {
     "crm-cluster": _crm_cluster,
     "crm-run": _crm_run,
     "crm-status": _crm_status,
+    "crm-stop-controller": _crm_stop_controller,
+    "crm-start-controller": _crm_start_controller,
     "crm-mark": _crm_mark,
     "expect-dc": _expect_dc,
     "expect-running": _expect_running,

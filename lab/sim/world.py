@@ -239,10 +239,22 @@ class Simulation:
         node = self.nodes[name]
         if not node.alive:
             return
-        node.daemons[daemon].runner.close()
-        self.trace.append(TraceEntry(self.now, name, daemon, "process", "restarted"))
+        old = node.daemons.get(daemon)
+        if old is not None:
+            old.runner.close()
+        self.trace.append(TraceEntry(self.now, name, daemon, "process",
+                                     "restarted" if old is not None else "started"))
         ctx = node.daemons[daemon] = DaemonContext(self, node, self.registry[daemon])
         ctx.spec.boot(ctx)
+
+    def stop_daemon(self, name: str, daemon: str) -> None:
+        """One daemon of a live node dies and stays down (the rest of the node runs on);
+        `restart_daemon` starts it again. Events for it are dropped meanwhile."""
+        node = self.nodes[name]
+        ctx = node.daemons.pop(daemon, None) if node.alive else None
+        if ctx is not None:
+            ctx.runner.close()
+            self.trace.append(TraceEntry(self.now, name, daemon, "process", "stopped"))
 
     def _boot(self, name: str) -> None:
         node = self.nodes[name]
