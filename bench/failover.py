@@ -30,12 +30,12 @@ from our_probe import OurCluster, wait_until
 GOALS = {3: (1.3, 1.5), 16: (None, 2.0)}
 
 
-def ours(nodes: int, trials: int) -> list[float]:
+def ours(nodes: int, trials: int, name: str = "", keep: bool = False) -> list[float]:
     gone = missing_daemons("cib", "crmd")
     if gone:
         print(f"SKIP ours at {nodes} nodes: no {', '.join(gone)} daemon in this checkout yet")
         return []
-    lab = OurLab(f"hcbfo{nodes}")
+    lab = OurLab(name or f"hcbfo{nodes}")
     cluster = OurCluster(lab.name)
     times: list[float] = []
     try:
@@ -48,7 +48,8 @@ def ours(nodes: int, trials: int) -> list[float]:
             times.append(took)
             print(f"  ours {nodes} nodes trial {trial + 1}: {took:.3f}s")
     finally:
-        lab.down()
+        if not keep:
+            lab.down()
     return times
 
 
@@ -94,6 +95,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--pacemaker", action="store_true")
     parser.add_argument("--pacemaker-trials", type=int, default=5)
+    parser.add_argument("--name", default="", help="lab name (default hcbfo<nodes>)")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the lab up to read the daemons' logs (lab down later)")
     args = parser.parse_args()
     rows = []
     theirs = pacemaker(args.pacemaker_trials) if args.pacemaker else {}
