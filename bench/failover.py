@@ -29,10 +29,13 @@ from crm_probe import DUMMY
 from our_probe import OurCluster, wait_until
 
 GOALS = {3: (1.3, 1.5), 16: (None, 2.0)}
+REBOOT_OFF = ('<instance_attributes id="fence-lab-instance_attributes">'
+              '<nvpair id="fence-lab-instance_attributes-pcmk_reboot_action" '
+              'name="pcmk_reboot_action" value="off"/></instance_attributes>')
 
 
 def ours(nodes: int, trials: int, name: str = "", keep: bool = False,
-         trace: str = "") -> list[float]:
+         trace: str = "", fence_off: bool = False) -> list[float]:
     gone = missing_daemons("cib", "crmd")
     if gone:
         print(f"SKIP ours at {nodes} nodes: no {', '.join(gone)} daemon in this checkout yet")
@@ -45,6 +48,8 @@ def ours(nodes: int, trials: int, name: str = "", keep: bool = False,
                wait=300)
         names = sorted(lab.status()["nodes"])
         our_cibadmin(cluster.state_dir(names[0]), "-C", "-o", "resources", "-X", DUMMY)
+        if fence_off:  # experiment: the reboot without its power-on half (lab boot)
+            our_cibadmin(cluster.state_dir(names[0]), "-M", "-o", "resources", "-X", REBOOT_OFF)
         for trial in range(trials):
             took = _trial(lab, cluster, names, f"{trace}/trial{trial + 1}" if trace else "")
             times.append(took)
@@ -108,6 +113,9 @@ def main() -> None:
     parser.add_argument("--pacemaker-trials", type=int, default=5)
     parser.add_argument("--name", default="", help="lab name (default hcbfo<nodes>)")
     parser.add_argument("--trace", default="", help="copy each node's logs here per trial")
+    parser.add_argument("--fence-off", action="store_true",
+                        help="experiment: pcmk_reboot_action=off on the lab's device, so the "
+                        "fencing does not wait for the lab to boot the victim again")
     parser.add_argument("--keep", action="store_true",
                         help="leave the lab up to read the daemons' logs (lab down later)")
     args = parser.parse_args()
@@ -122,7 +130,8 @@ def main() -> None:
             rows.append([f"Pacemaker 3 nodes, token 1000 ms ({label})", len(values),
                          f"{p50:.2f}", f"{p99:.2f}", "-", "", load_average()])
     for count in (int(n) for n in args.nodes.split(",") if n):
-        measured = ours(count, args.trials, args.name, args.keep, args.trace)
+        measured = ours(count, args.trials, args.name, args.keep, args.trace,
+                        args.fence_off)
         values = [v for v in measured if v == v]
         if not values:
             rows.append([f"ours {count} nodes", 0, "not measured", "-", "-", "", ""])
