@@ -20,6 +20,7 @@ and p99 <= 1.5 s at 3 nodes, p99 <= 2 s at 16.
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 
 import pcmk
@@ -28,9 +29,13 @@ from crm_probe import DUMMY
 from our_probe import OurCluster, wait_until
 
 GOALS = {3: (1.3, 1.5), 16: (None, 2.0)}
+REBOOT_OFF = ('<instance_attributes id="fence-lab-instance_attributes">'
+              '<nvpair id="fence-lab-instance_attributes-pcmk_reboot_action" '
+              'name="pcmk_reboot_action" value="off"/></instance_attributes>')
 
 
-def ours(nodes: int, trials: int, lab_prefix: str = "hcbfo") -> list[float]:
+def ours(nodes: int, trials: int, lab_prefix: str = "hcbfo", keep: bool = False,
+         trace: str = "", fence_off: bool = False) -> list[float]:
     gone = missing_daemons("cib", "crmd")
     if gone:
         print(f"SKIP ours at {nodes} nodes: no {', '.join(gone)} daemon in this checkout yet")
@@ -43,22 +48,28 @@ def ours(nodes: int, trials: int, lab_prefix: str = "hcbfo") -> list[float]:
                wait=300)
         names = sorted(lab.status()["nodes"])
         our_cibadmin(cluster.state_dir(names[0]), "-C", "-o", "resources", "-X", DUMMY)
+        if fence_off:  # experiment: the reboot without its power-on half (lab boot)
+            our_cibadmin(cluster.state_dir(names[0]), "-M", "-o", "resources", "-X", REBOOT_OFF)
         for trial in range(trials):
-            took = _trial(lab, cluster, names)
+            took = _trial(lab, cluster, names, f"{trace}/trial{trial + 1}" if trace else "")
             times.append(took)
             print(f"  ours {nodes} nodes trial {trial + 1}: {took:.3f}s")
     finally:
-        lab.down()
+        if not keep:
+            lab.down()
     return times
 
 
-def _trial(lab: OurLab, cluster: OurCluster, names: list[str]) -> float:
-    """Kill the Dummy's node (in this process), poll every survivor's lrmd every 10 ms."""
+def _trial(lab: OurLab, cluster: OurCluster, names: list[str], trace: str = "") -> float:
+    """Kill the Dummy's node (in this process), poll every survivor's lrmd every 10 ms.
+
+    With `trace`, every node's log directory is copied there before the victim boots again
+    (the daemons' timestamps give the failover's timeline)."""
     if not wait_until(lambda: cluster.settled(names, "dummy"), 300):
         raise RuntimeError("cluster not stable before the trial")
     victim = cluster.located(names, "dummy")[0]
     survivors = [n for n in names if n != victim]
-    killed = time.monotonic()
+    killed, killed_wall = time.monotonic(), time.time()
     cluster.kill_node(victim)
     took = float("nan")
     while time.monotonic() - killed < 120:
@@ -66,6 +77,12 @@ def _trial(lab: OurLab, cluster: OurCluster, names: list[str]) -> float:
             took = time.monotonic() - killed
             break
         time.sleep(0.01)
+    if trace:
+        time.sleep(0.5)  # let the survivors finish writing what they logged
+        for node in names:
+            shutil.copytree(cluster.state_dir(node).parent / "log", f"{trace}/{node}",
+                            dirs_exist_ok=True)
+        print(f"  killed {victim} at wall {killed_wall:.3f}, logs in {trace}")
     lab.lab("start", victim)
     return took
 
@@ -96,6 +113,12 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--pacemaker", action="store_true")
     parser.add_argument("--pacemaker-trials", type=int, default=5)
+    parser.add_argument("--trace", default="", help="copy each node's logs here per trial")
+    parser.add_argument("--fence-off", action="store_true",
+                        help="experiment: pcmk_reboot_action=off on the lab's device, so the "
+                        "fencing does not wait for the lab to boot the victim again")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the lab up to read the daemons' logs (lab down later)")
     args = parser.parse_args()
     rows = []
     theirs = pacemaker(args.pacemaker_trials) if args.pacemaker else {}
@@ -108,7 +131,8 @@ def main() -> None:
             rows.append([f"Pacemaker 3 nodes, token 1000 ms ({label})", len(values),
                          f"{p50:.2f}", f"{p99:.2f}", "-", "", load_average()])
     for count in (int(n) for n in args.nodes.split(",") if n):
-        values = [v for v in ours(count, args.trials, args.lab) if v == v]
+        measured = ours(count, args.trials, args.lab, args.keep, args.trace, args.fence_off)
+        values = [v for v in measured if v == v]
         if not values:
             rows.append([f"ours {count} nodes", 0, "not measured", "-", "-", "", ""])
             continue

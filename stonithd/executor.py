@@ -4,7 +4,8 @@ Every fencer, origin or not, owns the devices it may run (`FencingConfig.runnabl
 
 * `QueryCapable` -> which runnable devices can fence the target. static-list and none are
   answered at once; dynamic-list runs the agent's `list` (result cached for
-  `LIST_CACHE_SECONDS`, one run per device at a time) and status runs `status` for the port;
+  `LIST_CACHE_SECONDS` while the device's definition is unchanged, one run per device at a
+  time) and status runs `status` for the port;
   the reply goes out when every check is back.
 * `ExecuteFence` -> refused when it arrives after its `expires` time (a message queued for
   an unreachable node must never fence later); else an optional delay (pcmk_delay_base/max
@@ -108,9 +109,17 @@ class Executor:
         return f"{kind}:{self.node}:{self._serial}"
 
     def reconfigure(self, config: FencingConfig, agent_actions: dict[str, frozenset[str]]) -> None:
+        """Take a new configuration; a dynamic list stays cached for an unchanged device.
+
+        Pacemaker's fencer keeps an identical re-registered device (and the host list it
+        learnt) when the CIB changes elsewhere, so a CIB write during a failover does not
+        put a `list` run in front of the next fencing action.
+        """
+        old_devices = self.config.devices
         self.config = config
         self.agent_actions = dict(agent_actions)
-        self._list_cache.clear()
+        self._list_cache = {device_id: cached for device_id, cached in self._list_cache.items()
+                            if config.devices.get(device_id) == old_devices.get(device_id)}
 
     def _runnable(self, device_id: str) -> Device | None:
         if device_id not in self.config.runnable:

@@ -12,17 +12,23 @@ one `Options` mapping. `run_agent` then dispatches the action and returns the ex
 Human output follows fence-agents ("Success: Powered OFF", "Status: ON"); errors go to
 stderr as one "Failed: ..." line. Nothing here knows a concrete device: an agent supplies a
 `Device` with power_on/power_off/status/plugs, and its extra `Param`s.
+
+Start-up cost is part of every fencing operation (the fencer starts the agent afresh for
+each action), so this module imports only `sys` and `time` at load: argparse (getopt style,
+used from a shell, never by the fencer), typing and everything else come lazily or only for
+type checking. tests/unit/agents/fence/test_fence_lab_agent.py pins that.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol, TextIO
-from xml.sax.saxutils import quoteattr
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (and re)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Protocol, TextIO
 
 ACTIONS = ("on", "off", "reboot", "status", "list", "list-status", "monitor",
            "metadata", "validate-all")
@@ -39,16 +45,23 @@ class AgentFailure(Exception):
     """The action cannot be carried out; the message becomes the 'Failed:' line."""
 
 
-@dataclass(frozen=True, slots=True)
 class Param:
-    """One agent parameter as the metadata and the option parsers know it."""
+    """One agent parameter as the metadata and the option parsers know it.
 
-    name: str
-    shortdesc: str
-    kind: str = "string"  # string | boolean | integer | second
-    default: str | None = None
-    short: str | None = None
-    required: bool = False
+    A plain class, not a dataclass: importing dataclasses costs the agent milliseconds.
+    """
+
+    __slots__ = ("default", "kind", "name", "required", "short", "shortdesc")
+
+    def __init__(self, name: str, shortdesc: str, kind: str = "string",
+                 default: str | None = None, short: str | None = None,
+                 required: bool = False) -> None:
+        self.name = name
+        self.shortdesc = shortdesc
+        self.kind = kind  # string | boolean | integer | second
+        self.default = default
+        self.short = short
+        self.required = required
 
 
 STANDARD_PARAMS = (
@@ -63,11 +76,13 @@ STANDARD_PARAMS = (
 )
 
 
-@dataclass(slots=True)
 class Options:
     """Parsed agent options: plain strings by canonical name (`port` is stored as `plug`)."""
 
-    values: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("values",)
+
+    def __init__(self, values: dict[str, str] | None = None) -> None:
+        self.values: dict[str, str] = {} if values is None else values
 
     def get(self, name: str, default: str = "") -> str:
         return self.values.get(name, default)
@@ -102,36 +117,40 @@ class Options:
         return self.values.get("plug", "").strip()
 
 
-class Device(Protocol):
-    """What a concrete agent implements; every method may raise AgentFailure."""
+if TYPE_CHECKING:
+    class Device(Protocol):
+        """What a concrete agent implements; every method may raise AgentFailure."""
 
-    def power_on(self, plug: str) -> None: ...
+        def power_on(self, plug: str) -> None: ...
 
-    def power_off(self, plug: str) -> None: ...
+        def power_off(self, plug: str) -> None: ...
 
-    def status(self, plug: str) -> bool:
-        """True when the plug is powered on."""
-        ...
+        def status(self, plug: str) -> bool:
+            """True when the plug is powered on."""
+            ...
 
-    def plugs(self) -> list[tuple[str, str]]:
-        """Every plug as (plug, alias); alias may be empty."""
-        ...
+        def plugs(self) -> list[tuple[str, str]]:
+            """Every plug as (plug, alias); alias may be empty."""
+            ...
 
-    def monitor(self) -> None:
-        """Raise AgentFailure when the device cannot be used."""
-        ...
+        def monitor(self) -> None:
+            """Raise AgentFailure when the device cannot be used."""
+            ...
 
 
-@dataclass(frozen=True, slots=True)
 class AgentSpec:
     """Name, descriptions and extra parameters of a concrete agent."""
 
-    name: str
-    shortdesc: str
-    longdesc: str
-    params: tuple[Param, ...]
-    make_device: Callable[[Options], Device]
-    multi_port: bool = True
+    __slots__ = ("longdesc", "make_device", "multi_port", "name", "params", "shortdesc")
+
+    def __init__(self, name: str, shortdesc: str, longdesc: str, params: tuple[Param, ...],
+                 make_device: Callable[[Options], Device], multi_port: bool = True) -> None:
+        self.name = name
+        self.shortdesc = shortdesc
+        self.longdesc = longdesc
+        self.params = params
+        self.make_device = make_device
+        self.multi_port = multi_port
 
     @property
     def all_params(self) -> tuple[Param, ...]:
@@ -166,6 +185,8 @@ def parse_stdin(text: str, spec: AgentSpec, err: TextIO) -> Options:
 
 def parse_argv(argv: Sequence[str], spec: AgentSpec) -> Options:
     """Parse getopt-style options (`-o off -n node1 --state-file=...`)."""
+    import argparse  # lazily: the fencer passes stdin, only a shell user pays for argparse
+
     parser = argparse.ArgumentParser(prog=spec.name, add_help=True)
     for param in spec.all_params:
         flags = [f"--{param.name.replace('_', '-')}"]
@@ -218,6 +239,12 @@ def _getopt(param: Param) -> str:
 
 def _text(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def quoteattr(value: str) -> str:
+    """`value` as a double-quoted XML attribute (xml.sax.saxutils would pull in urllib)."""
+    escaped = _text(value).replace('"', "&quot;")
+    return '"' + escaped.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;") + '"'
 
 
 def _wait_for(device: Device, plug: str, want_on: bool, options: Options) -> None:

@@ -15,18 +15,21 @@ Two ways to reach the lab's power:
   `pid`) is gone, so a fencer's success really means the node's processes no longer run.
 
 `list` shows every lab node.
+
+The fencer starts this agent for every fencing action, so its start-up is on the failover's
+critical path: at import only `os` and `socket` (the PDU path) are loaded; json, shlex and
+subprocess belong to the lab_command path and are imported there.
 """
 
 from __future__ import annotations
 
-import json
-import shlex
+import os
 import socket
-import subprocess
-from pathlib import Path
-from typing import Any
 
-from agents.fence._fencing import AgentFailure, AgentSpec, Options, Param, main
+from agents.fence._fencing import TYPE_CHECKING, AgentFailure, AgentSpec, Options, Param, main
+
+if TYPE_CHECKING:
+    from typing import Any
 
 _COMMAND_TIMEOUT = 30.0
 DEFAULT_PDU_SOCKET = "/run/hacluster-pdu/pdu.sock"  # lab.layout.NODE_PDU_SOCKET
@@ -78,7 +81,7 @@ class PduDevice:
 def make_device(options: Options) -> PduDevice | LabDevice:
     """The PDU when no lab_command is given and its socket exists, else the command line."""
     path = options.get("pdu_socket") or DEFAULT_PDU_SOCKET
-    if not options.get("lab_command") and (options.get("pdu_socket") or Path(path).exists()):
+    if not options.get("lab_command") and (options.get("pdu_socket") or os.path.exists(path)):
         return PduDevice(path, _COMMAND_TIMEOUT)
     return LabDevice(options)
 
@@ -87,11 +90,16 @@ class LabDevice:
     """The lab seen as a power switch with one plug per node."""
 
     def __init__(self, options: Options) -> None:
+        import shlex
+
         self.command = shlex.split(options.get("lab_command") or "hacluster lab")
         if not self.command:
             raise AgentFailure("lab_command is empty")
 
     def _run(self, *args: str) -> str:
+        import shlex
+        import subprocess
+
         argv = [*self.command, *args]
         try:
             done = subprocess.run(argv, capture_output=True, text=True,
@@ -108,6 +116,8 @@ class LabDevice:
         return done.stdout
 
     def _nodes(self) -> dict[str, dict[str, Any]]:
+        import json
+
         text = self._run("status", "--json")
         try:
             data = json.loads(text)
@@ -159,7 +169,8 @@ def _node_entries(data: object) -> dict[str, dict[str, Any]]:
 def _alive(pid: int) -> bool:
     """True while `pid` exists and is not a zombie waiting to be reaped."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as proc_stat:
+            stat = proc_stat.read()
     except FileNotFoundError:
         return False
     except OSError:

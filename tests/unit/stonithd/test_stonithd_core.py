@@ -18,6 +18,8 @@ from stonithd.api import (
     ListRegisteredRequest,
     OpState,
 )
+from stonithd.core import ConfigChanged
+from stonithd.devices import load_config
 from stonithd.executor import RunAgent
 from stonithd.results import Outcome
 
@@ -277,6 +279,42 @@ def test_dynamic_list_is_asked_once_and_cached() -> None:
     sim.run_until_idle()
     assert sim.replies_to("client:c") == [DeviceList(())]
     assert [r.action for _, r in device_runs(sim)].count("list") == 1
+
+
+def test_a_static_host_list_fences_with_the_one_reboot_run_and_nothing_before_it() -> None:
+    # The lab's device (pcmk_host_list): Pacemaker's fencer knows it can fence the target
+    # without asking the agent, so the only agent run on the failover's path is the reboot.
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n1 n2 n3")))
+    request(sim, "n1", FenceRequest("n2", "reboot", 30))
+    sim.run_until_idle()
+    assert result(sim).ok
+    assert [(node, run.action) for node, run in device_runs(sim)] == [("n1", "reboot")]
+
+
+def test_a_cib_change_elsewhere_keeps_the_cached_list_a_device_change_drops_it() -> None:
+    # Pacemaker's fencer keeps an identical re-registered device and the host list it learnt:
+    # a CIB write during a failover must not put a `list` run before the next fencing action.
+    def agents(node: str, run: RunAgent) -> tuple[Outcome, float]:
+        if run.action == "list":
+            return Outcome(True, ports=("n2", "n3")), 0.1
+        return Outcome(True), 0.1
+    xml = cib(device("d1"), constraints=only_on("d1", "n1"))
+    sim = fencing_simulation(NODES, xml, script=agents)
+
+    def reload(text: str) -> None:
+        sim.feed("n1", "stonithd", ConfigChanged(load_config(text, local_node="n1"), {}, sim.now))
+
+    def fence(target: str, client: str) -> list[str]:
+        request(sim, "n2", FenceRequest(target, "off", 60), client=client)
+        sim.run_until_idle()
+        assert result(sim, client).ok
+        return [r.action for node, r in device_runs(sim) if node == "n1"]
+
+    assert fence("n3", "client:a") == ["list", "off"]
+    reload(cib(device("d1") + device("d2", pcmk_host_list="n9"), constraints=only_on("d1", "n1")))
+    assert fence("n2", "client:b") == ["list", "off", "off"]  # no second list
+    reload(cib(device("d1", ipaddr="10.0.0.9"), constraints=only_on("d1", "n1")))
+    assert fence("n3", "client:c") == ["list", "off", "off", "list", "off"]
 
 
 def test_status_host_check_runs_status_with_the_port() -> None:
