@@ -316,8 +316,8 @@ def test_stonith_class_is_handed_to_stonithd(lrmd: Daemon) -> None:
 
     thread = threading.Thread(target=answer)
     thread.start()
-    result = lrmd.execute(
-        "stonith:fence_virt", "monitor", resource="fence1", params={"port": "node1"}
+    result = lrmd.execute(  # a start: probes are answered without the fencer
+        "stonith:fence_virt", "start", resource="fence1", params={"port": "node1"}
     )
     thread.join(30)
     router.close(0)
@@ -325,7 +325,7 @@ def test_stonith_class_is_handed_to_stonithd(lrmd: Daemon) -> None:
     assert len(seen) == 1 and isinstance(seen[0], StonithExecRequest)
     assert (seen[0].agent, seen[0].action, seen[0].params["port"]) == (
         "fence_virt",
-        "monitor",
+        "start",
         "node1",
     )
 
