@@ -206,6 +206,27 @@ def cib_text(root: Element) -> str:
     return element_text(root)
 
 
+# The pure replication core and its glue, for the whole-cluster simulator (lab.sim), which
+# drives it as cib.service does. Resolved lazily: tools importing this module for the client
+# must not pay for the core, the schemas or lxml's patchset code.
+_CORE_EXPORTS = {
+    "Acknowledge": "cib.replication_messages", "ClientWrite": "cib.replication_messages",
+    "PeerMessage": "cib.replication_messages", "PersistCib": "cib.replication_messages",
+    "ViewChanged": "cib.replication_messages", "ReplicaCore": "cib.replication",
+    "schema_validator": "cib.ops", "view_members": "cib.service",
+    "element_text": "cib.xmlio", "parse": "cib.xmlio", "create_patchset": "cib.diff",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _CORE_EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
 __all__ = [
     "API",
     "BULK_THRESHOLD",

@@ -32,19 +32,21 @@ from collections.abc import Callable
 from typing import Any
 
 from ccm.api import MEMBERSHIP_TOPIC, MembershipChanged
-from cib.api import open_peer_frame, peer_frame
-from cib.ops import schema_validator
-from cib.replication import ReplicaCore
-from cib.replication_messages import (
+from cib.api import (
     Acknowledge,
     ClientWrite,
     PeerMessage,
     PersistCib,
+    ReplicaCore,
     ViewChanged,
     WireRequest,
+    element_text,
+    open_peer_frame,
+    parse,
+    peer_frame,
+    schema_validator,
+    view_members,
 )
-from cib.service import view_members
-from cib.xmlio import element_text, parse
 from messaging.effects import Client, Publish, Send
 from messaging.errors import InternalError, RemoteProtocolError
 from messaging.heartbeat.api import MessageReceived
@@ -104,7 +106,7 @@ def _send(ctx: DaemonContext, effect: Send) -> None:
 
 
 def _persist(ctx: DaemonContext, effect: PersistCib) -> None:
-    from cib.diff import create_patchset
+    from cib.api import create_patchset
     from crmd.cib_events import diff_events
 
     ctx.memory[DISK] = (effect.cib, effect.term)
@@ -136,7 +138,8 @@ def cib_text(ctx_or_sim: Any, node: str) -> bytes:
     sim = getattr(ctx_or_sim, "sim", ctx_or_sim)
     core = sim.core(node, "cib")
     assert isinstance(core, ReplicaCore)
-    return element_text(core.cib, pretty=False).encode()
+    text: str = element_text(core.cib, pretty=False)
+    return text.encode()
 
 
 # ------------------------------------------------------------------------- crmd's link
