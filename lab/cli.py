@@ -170,7 +170,7 @@ def up(name: str, count: int, links: int, media: str, keepalive: int, deadtime: 
         if wait:
             took = wait_for_view(state, list(state.nodes), wait)
             click.echo(f"lab {name}: {count} nodes agree on one view after {took:.1f}s")
-        if crm and dc_timeout:
+        if crm and dc_timeout and not use_loopback:  # the loopback lab runs no crmd
             dc, took = wait_for_idle_dc(state, list(state.nodes), dc_timeout)
             click.echo(f"lab {name}: {count} nodes, DC {dc} idle after {took:.1f}s")
         elif not wait:
