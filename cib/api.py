@@ -39,11 +39,13 @@ from cib.replication_messages import (
     Announce,
     Applied,
     AskAnnounce,
+    DcClaim,
     Diff,
     DiffBatch,
     FetchCib,
     Forward,
     FullCib,
+    Handover,
     WireRequest,
     WriteResult,
 )
@@ -82,7 +84,7 @@ class Write:
 
 
 PEER_MESSAGES = (Forward, WriteResult, Diff, Applied, Announce, AskAnnounce, FetchCib,
-                 FullCib, DiffBatch)
+                 FullCib, DiffBatch, DcClaim, Handover)
 for _message in PEER_MESSAGES:
     API.register(f"peer_{_message.__name__.lower()}")(_message)
 API.register("peer_bulk_offer")(Offer)
