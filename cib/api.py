@@ -8,7 +8,8 @@ Sockets (one node, inside its state directory; `messaging.envelope` frames, fram
 `CIB_MAX_FRAME` because whole CIBs travel):
 
 - ``ipc://<state_dir>/cib.ctl`` (`messaging.ipc.Server`): `Query` and `Write` -> `CibReply`
-  (exit code, message, printed output, version), plus the built-in Ping. A query is answered
+  (exit code, message, printed output, version), plus the built-in Ping; `SetDc` (crmd
+  naming the DC, writers only) -> `CibReply` exit 0. A query is answered
   from this node's replica; a write goes to the master (`cib.replication`) and is answered
   once it is on the master's disk and every replica of the view confirmed it.
 - ``ipc://<state_dir>/cib.pub`` (`messaging.ipc.Publisher`, topic `DIFF_TOPIC`): one
@@ -81,6 +82,16 @@ class Write:
     """A change, as `cib.replication_messages.WireRequest` carries it between nodes."""
 
     request: WireRequest
+
+
+@API.register("set_dc")
+@dataclass(frozen=True, slots=True)
+class SetDc:
+    """crmd tells its node's cib which node is DC (None: none known), each time that
+    changes; the cib's replication prefers the DC's cib as master (`cib.replication`).
+    Answered with a `CibReply` (exit 0) once the cib took note."""
+
+    dc: str | None
 
 
 PEER_MESSAGES = (Forward, WriteResult, Diff, Applied, Announce, AskAnnounce, FetchCib,
@@ -222,6 +233,7 @@ __all__ = [
     "CibDiff",
     "CibReply",
     "Query",
+    "SetDc",
     "WireRequest",
     "Write",
     "change_request",

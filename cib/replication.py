@@ -2,7 +2,7 @@
 
 Roles: at each view the master is `choose_master`'s (the lowest node id of the ccm view);
 every other member is a replica. The DC's cib then takes the role, as in Pacemaker where
-the DC's cib holds the master copy: each cib learns the DC from its own crmd (`SetDc`) and
+the DC's cib holds the master copy: each cib learns the DC from its own crmd (`DcNamed`) and
 tells the master (`DcClaim`, and in its `Announce`); once every member names the same DC
 the master finishes its unconfirmed writes, holds new ones, and sends `Handover` (with a
 sequence number within the view) to every member. Only the master hands over and it
@@ -62,6 +62,7 @@ from cib.replication_messages import (
     AskAnnounce,
     ClientWrite,
     DcClaim,
+    DcNamed,
     Diff,
     DiffBatch,
     FetchCib,
@@ -70,7 +71,6 @@ from cib.replication_messages import (
     Handover,
     PeerMessage,
     PersistCib,
-    SetDc,
     ViewChanged,
     WireRequest,
     WriteResult,
@@ -84,7 +84,7 @@ SYNC_ASKS = 5  # how often a new master asks a silent member to announce before 
 FETCH_TIMEOUT = 2.0
 PING_DELAY = 1.0
 
-Event = ViewChanged | ClientWrite | PeerMessage | TimerFired | SetDc
+Event = ViewChanged | ClientWrite | PeerMessage | TimerFired | DcNamed
 CibEffect = Effect | PersistCib | Acknowledge
 
 
@@ -164,7 +164,7 @@ class ReplicaCore:
             return self._on_client(event.request_id, event.request, event.now)
         if isinstance(event, TimerFired):
             return self._on_timer(event)
-        if isinstance(event, SetDc):
+        if isinstance(event, DcNamed):
             return self._on_set_dc(event)
         message = event.message
         if getattr(message, "view", None) != self.view or event.sender not in self.members:
@@ -224,7 +224,9 @@ class ReplicaCore:
 
     # -- the DC takes the master role -----------------------------------------------------
 
-    def _on_set_dc(self, event: SetDc) -> list[CibEffect]:
+    def _on_set_dc(self, event: DcNamed) -> list[CibEffect]:
+        if event.dc == self.dc:  # crmd repeats itself (a restarted cib forgot)
+            return []
         self.dc = event.dc
         if self.master == self.node:
             self.claims[self.node] = event.dc

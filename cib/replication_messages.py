@@ -69,8 +69,9 @@ class PeerMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class SetDc:
-    """The local crmd names the DC (None: no DC known, e.g. during an election)."""
+class DcNamed:
+    """The local crmd names the DC (None: no DC known, e.g. during an election): the
+    event the cib daemon feeds when crmd sends `cib.api.SetDc`."""
 
     now: float
     dc: str | None

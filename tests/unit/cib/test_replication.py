@@ -5,7 +5,7 @@ FIFO channel per ordered pair of nodes, drops what crosses a partition or goes t
 node, delivers what a node sent before it died, and runs each core's effects in order, so a
 node can be killed after any prefix of them. Views are handed to every live member of a
 partition at once, with the lowest node id as master (cib.replication.choose_master) until
-every member's crmd names the same DC (`SetDc`), whose cib then takes the role. After every
+every member's crmd names the same DC (`DcNamed`), whose cib then takes the role. After every
 event the exchange checks that no view has two masters.
 """
 
@@ -24,10 +24,10 @@ from cib.replication import ReplicaCore, digest_of
 from cib.replication_messages import (
     Acknowledge,
     ClientWrite,
+    DcNamed,
     DiffBatch,
     PeerMessage,
     PersistCib,
-    SetDc,
     ViewChanged,
     WireRequest,
 )
@@ -104,7 +104,7 @@ class Exchange:
     def set_dc(self, name: str, dc: str | None) -> None:
         """`name`'s crmd tells its cib who the DC is."""
         if name in self.cores:
-            self.feed(name, SetDc(self.clock.monotonic(), dc))
+            self.feed(name, DcNamed(self.clock.monotonic(), dc))
 
     def carry_out(self, name: str, effect: object) -> None:
         if isinstance(effect, Send):
