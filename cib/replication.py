@@ -76,7 +76,7 @@ from cib.replication_messages import (
     WriteResult,
 )
 from cib.xmlio import Element, element_text, parse, versioned_digest
-from messaging.effects import ArmTimer, CancelTimer, Effect, Node, Send, TimerFired
+from messaging.effects import ArmTimer, CancelTimer, Effect, Log, Node, Send, TimerFired
 from messaging.errors import ExitCode, HAError
 
 SYNC_TIMEOUT = 2.0
@@ -204,13 +204,15 @@ class ReplicaCore:
         self.resyncing = False
         self.sync = None
         self.claims = {}
+        log = Log("cib_master", fields=(("master", master), ("view", self.view),
+                                        ("handovers", self.seq)))
         if self.master == self.node:
             self.claims = {self.node: self.dc}
             self.sync = _Sync({self.node: self._state()})
-            return [ArmTimer("sync", now + SYNC_TIMEOUT), *self._maybe_decide(now)]
+            return [log, ArmTimer("sync", now + SYNC_TIMEOUT), *self._maybe_decide(now)]
         if self.master is not None:
-            return [Send(Node(self.master), self._announce())]
-        return []
+            return [log, Send(Node(self.master), self._announce())]
+        return [log]
 
     def _announce(self) -> Announce:
         return Announce(self.view, self.version, digest_of(self.cib), self.term, self.dc)
@@ -258,8 +260,10 @@ class ReplicaCore:
         self.seq += 1
         self.master, self.claims = target, {}
         handover = Handover(self.view, self.seq, target)
-        effects: list[CibEffect] = [Send(Node(member), handover)
-                                    for member in sorted(self.members) if member != self.node]
+        effects: list[CibEffect] = [Log("cib_master", fields=(
+            ("master", target), ("view", self.view), ("handovers", self.seq)))]
+        effects += [Send(Node(member), handover)
+                    for member in sorted(self.members) if member != self.node]
         effects.append(Send(Node(target), self._announce()))
         parked, self.parked = self.parked, []
         effects += [self._refuse_forward(origin, request_id) for origin, request_id in parked]
