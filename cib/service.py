@@ -173,7 +173,8 @@ class CibService:
             return CibReply(int(ExitCode.INSUFFICIENT_PRIV), "Permission denied",
                             reason="Permission denied")
         if isinstance(request, SetDc):
-            self.log.info("cib_dc_named", dc=request.dc)
+            if request.dc != self.core.dc:  # crmd repeats it every few seconds
+                self.log.info("cib_dc_named", dc=request.dc)
             self.runner.feed(DcNamed(self.runner.monotonic(), request.dc))
             return CibReply(0, "OK")
         request_id = f"{self.node}:{next(self._ids)}"
