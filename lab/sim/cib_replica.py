@@ -48,8 +48,7 @@ from cib.replication_messages import (
 )
 from cib.service import view_members
 from cib.xmlio import element_text, parse
-from crmd.election import TOPIC as ELECTION_TOPIC
-from crmd.election import DcChanged
+from crmd.api import ELECTION_TOPIC, DcChanged
 from messaging.effects import Client, Publish, Send
 from messaging.errors import InternalError, RemoteProtocolError
 from messaging.heartbeat.api import MessageReceived
