@@ -204,10 +204,29 @@ def _dc_action(exchange: Exchange, action: str, node: str, value: int) -> None:
         exchange.set_dc(node, choices[(value // 7) % len(choices)])
 
 
+# elections and deliveries often enough that the master moves in most runs
+ELECTION_ACTIONS = st.lists(st.tuples(st.sampled_from(
+    ["write", "write", "deliver", "deliver", "deliver", "kill", "restart", "tick", "elect",
+     "elect", "claim", "partition", "heal"]), st.integers(0, 10_000)), max_size=60)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ACTIONS, st.integers(0, 2**32))
 def test_replicas_converge_after_writes_partitions_and_merges(actions: list[tuple[str, int]],
                                                               seed: int) -> None:
+    _run_and_converge(actions, seed)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ELECTION_ACTIONS, st.integers(0, 2**32))
+def test_replicas_converge_while_the_dc_moves(actions: list[tuple[str, int]],
+                                              seed: int) -> None:
+    _run_and_converge(actions, seed)
+
+
+def _run_and_converge(actions: list[tuple[str, int]], seed: int) -> None:
+    """Play `actions` on four nodes (the exchange checks one master per view after every
+    event), then heal, restart everyone and check that every copy is the same."""
     names = ["n1", "n2", "n3", "n4"]
     exchange, rng = Exchange(names), random.Random(seed)
     for count, (action, value) in enumerate(actions):
