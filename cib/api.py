@@ -8,7 +8,8 @@ Sockets (one node, inside its state directory; `messaging.envelope` frames, fram
 `CIB_MAX_FRAME` because whole CIBs travel):
 
 - ``ipc://<state_dir>/cib.ctl`` (`messaging.ipc.Server`): `Query` and `Write` -> `CibReply`
-  (exit code, message, printed output, version), plus the built-in Ping. A query is answered
+  (exit code, message, printed output, version), plus the built-in Ping; `SetDc` (crmd
+  naming the DC, writers only) -> `CibReply` exit 0. A query is answered
   from this node's replica; a write goes to the master (`cib.replication`) and is answered
   once it is on the master's disk and every replica of the view confirmed it.
 - ``ipc://<state_dir>/cib.pub`` (`messaging.ipc.Publisher`, topic `DIFF_TOPIC`): one
@@ -39,11 +40,13 @@ from cib.replication_messages import (
     Announce,
     Applied,
     AskAnnounce,
+    DcClaim,
     Diff,
     DiffBatch,
     FetchCib,
     Forward,
     FullCib,
+    Handover,
     WireRequest,
     WriteResult,
 )
@@ -81,8 +84,18 @@ class Write:
     request: WireRequest
 
 
+@API.register("set_dc")
+@dataclass(frozen=True, slots=True)
+class SetDc:
+    """crmd tells its node's cib which node is DC (None: none known), each time that
+    changes; the cib's replication prefers the DC's cib as master (`cib.replication`).
+    Answered with a `CibReply` (exit 0) once the cib took note."""
+
+    dc: str | None
+
+
 PEER_MESSAGES = (Forward, WriteResult, Diff, Applied, Announce, AskAnnounce, FetchCib,
-                 FullCib, DiffBatch)
+                 FullCib, DiffBatch, DcClaim, Handover)
 for _message in PEER_MESSAGES:
     API.register(f"peer_{_message.__name__.lower()}")(_message)
 API.register("peer_bulk_offer")(Offer)
@@ -212,7 +225,8 @@ def cib_text(root: Element) -> str:
 _CORE_EXPORTS = {
     "Acknowledge": "cib.replication_messages", "ClientWrite": "cib.replication_messages",
     "PeerMessage": "cib.replication_messages", "PersistCib": "cib.replication_messages",
-    "ViewChanged": "cib.replication_messages", "ReplicaCore": "cib.replication",
+    "ViewChanged": "cib.replication_messages", "DcNamed": "cib.replication_messages",
+    "ReplicaCore": "cib.replication",
     "schema_validator": "cib.ops", "view_members": "cib.service",
     "element_text": "cib.xmlio", "parse": "cib.xmlio", "create_patchset": "cib.diff",
 }
@@ -241,6 +255,7 @@ __all__ = [
     "CibDiff",
     "CibReply",
     "Query",
+    "SetDc",
     "WireRequest",
     "Write",
     "change_request",

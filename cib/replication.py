@@ -1,7 +1,16 @@
 """CIB replication, pure: one master applies every write in order, replicas follow by diffs.
 
-Roles: the master is chosen by `choose_master` alone (the lowest node id of the ccm view;
-crmd's DC election replaces that one function). Every other member is a replica.
+Roles: at each view the master is `choose_master`'s (the lowest node id of the ccm view);
+every other member is a replica. The DC's cib then takes the role, as in Pacemaker where
+the DC's cib holds the master copy: each cib learns the DC from its own crmd (`DcNamed`) and
+tells the master (`DcClaim`, and in its `Announce`); once every member names the same DC
+the master finishes its unconfirmed writes, holds new ones, and sends `Handover` (with a
+sequence number within the view) to every member. Only the master hands over and it
+stops being master before the new one starts, so a view never has two masters; while the
+claims disagree or name nobody (start-up, DC lost) the role stays where it is. The new
+master runs a view's sync (announcements, best copy) before it applies writes; a write
+forwarded to a node that is no longer master is refused (not applied) and the origin sends
+it to the new master.
 
 Invariants:
 - Writes are applied only on the master, one at a time, in the order they reach it; a
@@ -52,11 +61,14 @@ from cib.replication_messages import (
     Applied,
     AskAnnounce,
     ClientWrite,
+    DcClaim,
+    DcNamed,
     Diff,
     DiffBatch,
     FetchCib,
     Forward,
     FullCib,
+    Handover,
     PeerMessage,
     PersistCib,
     ViewChanged,
@@ -64,7 +76,7 @@ from cib.replication_messages import (
     WriteResult,
 )
 from cib.xmlio import Element, element_text, parse, versioned_digest
-from messaging.effects import ArmTimer, CancelTimer, Effect, Node, Send, TimerFired
+from messaging.effects import ArmTimer, CancelTimer, Effect, Log, Node, Send, TimerFired
 from messaging.errors import ExitCode, HAError
 
 SYNC_TIMEOUT = 2.0
@@ -72,13 +84,13 @@ SYNC_ASKS = 5  # how often a new master asks a silent member to announce before 
 FETCH_TIMEOUT = 2.0
 PING_DELAY = 1.0
 
-Event = ViewChanged | ClientWrite | PeerMessage | TimerFired
+Event = ViewChanged | ClientWrite | PeerMessage | TimerFired | DcNamed
 CibEffect = Effect | PersistCib | Acknowledge
 
 
 def choose_master(members: tuple[tuple[int, str], ...]) -> str | None:
-    """The master of a view: the member with the lowest node id (crmd's election will
-    replace this rule)."""
+    """The master at the start of a view, before any DC is agreed: the member with the
+    lowest node id (every member computes the same)."""
     return min(members)[1] if members else None
 
 
@@ -119,11 +131,16 @@ class ReplicaCore:
         self.members: dict[str, int] = {}
         self.master: str | None = None
         self.sync: _Sync | None = None
-        self.pending: set[str] = set()
+        self.pending: dict[str, WireRequest] = {}  # forwarded, unanswered
         self.waiting: list[tuple[str, WireRequest]] = []
         self.resyncing = False
         self.unconfirmed: list[_Unconfirmed] = []
         self.held: list[tuple[_Unconfirmed, str]] = []  # applied, not yet flushed
+        self.dc: str | None = None  # the DC our crmd names
+        self.seq = 0  # handovers seen in this view
+        self.claims: dict[str, str | None] = {}  # the master's record of members' DCs
+        self.handing_over: str | None = None  # the master waits to give the role to it
+        self.parked: list[tuple[str, str]] = []  # forwards held during a handover
 
     @property
     def version(self) -> Version:
@@ -147,6 +164,8 @@ class ReplicaCore:
             return self._on_client(event.request_id, event.request, event.now)
         if isinstance(event, TimerFired):
             return self._on_timer(event)
+        if isinstance(event, DcNamed):
+            return self._on_set_dc(event)
         message = event.message
         if getattr(message, "view", None) != self.view or event.sender not in self.members:
             return []
@@ -175,20 +194,91 @@ class ReplicaCore:
         self.pending.clear()
         self.view = event.view
         self.members = {name: ident for ident, name in event.members}
-        self.master = choose_master(event.members)
+        self.seq, self.handing_over, self.parked = 0, None, []
+        effects += self._take_master(choose_master(event.members), event.now)
+        return effects + self._retry_waiting(event.now)
+
+    def _take_master(self, master: str | None, now: float) -> list[CibEffect]:
+        """Follow `master` (a new view's, or a handover's): sync if it is us, else announce."""
+        self.master = master
         self.resyncing = False
         self.sync = None
+        self.claims = {}
+        log = Log("cib_master", fields=(("master", master), ("view", self.view),
+                                        ("handovers", self.seq)))
         if self.master == self.node:
+            self.claims = {self.node: self.dc}
             self.sync = _Sync({self.node: self._state()})
-            effects.append(ArmTimer("sync", event.now + SYNC_TIMEOUT))
-            effects += self._maybe_decide(event.now)
-        elif self.master is not None:
-            effects.append(Send(Node(self.master), Announce(self.view, self.version,
-                                                      digest_of(self.cib), self.term)))
+            return [log, ArmTimer("sync", now + SYNC_TIMEOUT), *self._maybe_decide(now)]
+        if self.master is not None:
+            return [log, Send(Node(self.master), self._announce())]
+        return [log]
+
+    def _announce(self) -> Announce:
+        return Announce(self.view, self.version, digest_of(self.cib), self.term, self.dc)
+
+    def _retry_waiting(self, now: float) -> list[CibEffect]:
+        effects: list[CibEffect] = []
         waiting, self.waiting = self.waiting, []
         for request_id, request in waiting:
-            effects += self._on_client(request_id, request, event.now)
+            effects += self._on_client(request_id, request, now)
         return effects
+
+    # -- the DC takes the master role -----------------------------------------------------
+
+    def _on_set_dc(self, event: DcNamed) -> list[CibEffect]:
+        if event.dc == self.dc:  # crmd repeats itself (a restarted cib forgot)
+            return []
+        self.dc = event.dc
+        if self.master == self.node:
+            self.claims[self.node] = event.dc
+            return self._maybe_hand_over(event.now)
+        if self.master is not None:
+            return [Send(Node(self.master), DcClaim(self.view, event.dc))]
+        return []
+
+    def _agreed_dc(self) -> str | None:
+        """The DC every member's cib names, when they all name the same member."""
+        named = {self.claims.get(member, None) for member in self.members}
+        if set(self.members) - set(self.claims) or len(named) != 1:
+            return None
+        dc = named.pop()
+        return dc if dc in self.members else None
+
+    def _maybe_hand_over(self, now: float) -> list[CibEffect]:
+        if self.master != self.node or self.sync is not None or self.handing_over:
+            return []
+        dc = self._agreed_dc()
+        if dc is None or dc == self.node:
+            return []
+        self.handing_over = dc
+        return [] if self.unconfirmed else self._hand_over(now)
+
+    def _hand_over(self, now: float) -> list[CibEffect]:
+        """Every write is confirmed: give the role away, then send what waited to it."""
+        target, self.handing_over = self.handing_over or "", None
+        self.seq += 1
+        self.master, self.claims = target, {}
+        handover = Handover(self.view, self.seq, target)
+        effects: list[CibEffect] = [Log("cib_master", fields=(
+            ("master", target), ("view", self.view), ("handovers", self.seq)))]
+        effects += [Send(Node(member), handover)
+                    for member in sorted(self.members) if member != self.node]
+        effects.append(Send(Node(target), self._announce()))
+        parked, self.parked = self.parked, []
+        effects += [self._refuse_forward(origin, request_id) for origin, request_id in parked]
+        return effects + self._retry_waiting(now)
+
+    def _refuse_forward(self, origin: str, request_id: str) -> CibEffect:
+        return Send(Node(origin), WriteResult(self.view, request_id, int(ExitCode.DISCONNECT),
+                                              "this node is no longer the master; the write "
+                                              "was not applied", self.version, refused=True))
+
+    def _on_handover(self, message: Handover, now: float) -> list[CibEffect]:
+        if message.seq <= self.seq:
+            return []
+        self.seq = message.seq
+        return self._take_master(message.master, now) + self._retry_waiting(now)
 
     def _maybe_decide(self, now: float) -> list[CibEffect]:
         assert self.sync is not None
@@ -220,11 +310,11 @@ class ReplicaCore:
                 effects.append(Send(Node(member), full))
         for origin, request_id, request in sync.queue:
             effects += self._apply(origin, request_id, request, now)
-        return effects
+        return effects + self._maybe_hand_over(now)
 
     def _on_timer(self, event: TimerFired) -> list[CibEffect]:
         if event.key == "ping" and self.master == self.node and self.sync is None:
-            announce = Announce(self.view, self.version, digest_of(self.cib), self.term)
+            announce = self._announce()
             return [Send(Node(member), announce) for member in sorted(self.members)
                     if member != self.node]
         if self.sync is None:
@@ -249,8 +339,11 @@ class ReplicaCore:
             self.waiting.append((request_id, request))
             return []
         if self.master != self.node:
-            self.pending.add(request_id)
+            self.pending[request_id] = request
             return [Send(Node(self.master), Forward(self.view, request_id, request))]
+        if self.handing_over is not None:
+            self.waiting.append((request_id, request))
+            return []
         if self.sync is not None:
             self.sync.queue.append((self.node, request_id, request))
             return []
@@ -303,6 +396,8 @@ class ReplicaCore:
             effects.append(self._result(write.origin, write.request_id, 0, "OK", write.version))
         if not self.unconfirmed and self.held:
             effects += self._flush(now)
+        elif not self.unconfirmed and self.handing_over is not None:
+            effects += self._hand_over(now)
         return effects
 
     def _result(self, origin: str, request_id: str, code: int, message: str,
@@ -315,13 +410,17 @@ class ReplicaCore:
     # -- messages -----------------------------------------------------------------------
 
     def _on_message(self, sender: str, message: object, now: float) -> list[CibEffect]:
-        if isinstance(message, Forward) and self.master == self.node:
-            if self.sync is not None:
-                self.sync.queue.append((sender, message.request_id, message.request))
-                return []
-            return self._apply(sender, message.request_id, message.request, now)
+        if isinstance(message, Forward):
+            return self._on_forward(sender, message, now)
+        if isinstance(message, Handover):
+            return self._on_handover(message, now)
+        if isinstance(message, DcClaim) and self.master == self.node:
+            self.claims[sender] = message.dc
+            return self._maybe_hand_over(now)
         if isinstance(message, WriteResult) and message.request_id in self.pending:
-            self.pending.discard(message.request_id)
+            request = self.pending.pop(message.request_id)
+            if message.refused:  # sent to a master that had handed over: to the new one
+                return self._on_client(message.request_id, request, now)
             return [Acknowledge(message.request_id, message.exit_code, message.message,
                                 message.version)]
         if isinstance(message, Applied) and self.master == self.node:
@@ -329,8 +428,7 @@ class ReplicaCore:
         if isinstance(message, Announce):
             return self._on_announce(sender, message, now)
         if isinstance(message, AskAnnounce) and sender == self.master:
-            return [Send(Node(sender), Announce(self.view, self.version, digest_of(self.cib),
-                                                self.term))]
+            return [Send(Node(sender), self._announce())]
         if isinstance(message, FetchCib):
             return [Send(Node(sender), self._full())]
         if isinstance(message, FullCib):
@@ -339,10 +437,22 @@ class ReplicaCore:
             return self._on_diff(message)
         return []
 
+    def _on_forward(self, sender: str, message: Forward, now: float) -> list[CibEffect]:
+        if self.master != self.node:
+            return [self._refuse_forward(sender, message.request_id)]
+        if self.handing_over is not None:
+            self.parked.append((sender, message.request_id))
+            return []
+        if self.sync is not None:
+            self.sync.queue.append((sender, message.request_id, message.request))
+            return []
+        return self._apply(sender, message.request_id, message.request, now)
+
     def _on_announce(self, sender: str, message: Announce, now: float) -> list[CibEffect]:
         if self.master == self.node:
+            self.claims[sender] = message.dc
             if self.sync is None:
-                return []
+                return self._maybe_hand_over(now)
             self.sync.announced[sender] = (message.version, message.term, message.digest)
             return self._maybe_decide(now)
         if sender == self.master and not self.resyncing and (

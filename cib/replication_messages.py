@@ -68,6 +68,15 @@ class PeerMessage:
     message: object
 
 
+@dataclass(frozen=True, slots=True)
+class DcNamed:
+    """The local crmd names the DC (None: no DC known, e.g. during an election): the
+    event the cib daemon feeds when crmd sends `cib.api.SetDc`."""
+
+    now: float
+    dc: str | None
+
+
 # Messages between nodes.
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +97,7 @@ class WriteResult:
     exit_code: int
     message: str
     version: Version
+    refused: bool = False  # not applied: this node had handed the master role over
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +137,25 @@ class Announce:
     version: Version
     digest: str
     term: int = 0
+    dc: str | None = None  # the DC this member's crmd names (None: unknown)
+
+
+@dataclass(frozen=True, slots=True)
+class DcClaim:
+    """A replica tells the master which node its crmd names as DC (None: unknown)."""
+
+    view: int
+    dc: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """The master of the view gives the role to `master` (the DC every member named).
+    `seq` counts handovers within the view: a member follows the highest it has seen."""
+
+    view: int
+    seq: int
+    master: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   so the core sees the sender's order unchanged. Without a readable ha.cf and authkeys (or
   no cluster address) every frame takes heartbeat, as before.
 - the IPC `Server` (`cib.api`): `Query` answered at once from the local replica; `Write`
-  fed as `ClientWrite`, answered when the core emits its `Acknowledge`.
+  fed as `ClientWrite`, answered when the core emits its `Acknowledge`; `SetDc` (from
+  crmd) fed as `DcNamed`, answered at once.
 - `PersistCib` -> `CibStore.save` (atomic, signed, backed up), then each of its patches is
   published as a `CibDiff` (a whole-CIB resync: the patchset from the previously persisted
   copy). A deferred one (a replica's, already confirmed from memory) is written
@@ -46,6 +47,7 @@ from cib.api import (
     CibDiff,
     CibReply,
     Query,
+    SetDc,
     Write,
     ctl_address,
     open_peer_frame,
@@ -57,7 +59,14 @@ from cib.errors import reason_of
 from cib.model import empty_cib
 from cib.ops import perform, schema_validator
 from cib.replication import ReplicaCore
-from cib.replication_messages import Acknowledge, ClientWrite, PeerMessage, PersistCib, ViewChanged
+from cib.replication_messages import (
+    Acknowledge,
+    ClientWrite,
+    DcNamed,
+    PeerMessage,
+    PersistCib,
+    ViewChanged,
+)
 from cib.store import CibStore
 from cib.xmlio import Element, element_text, parse
 from messaging.bulk import BulkServer, Offer, cluster_addresses, fetch
@@ -155,14 +164,19 @@ class CibService:
         """One request of the control socket (the Server answers Ping itself)."""
         if isinstance(request, Query):
             return self._query(request)
-        if not isinstance(request, Write):
-            raise RemoteProtocolError(f"the cib takes Query and Write, not "
+        if not isinstance(request, Write | SetDc):
+            raise RemoteProtocolError(f"the cib takes Query, Write and SetDc, not "
                                       f"{type(request).__name__}")
         peer = self.server.peer(client)
         if peer is not None and peer.uid not in self.writers:
             self.log.warning("cib_write_refused", uid=peer.uid, pid=peer.pid)
             return CibReply(int(ExitCode.INSUFFICIENT_PRIV), "Permission denied",
                             reason="Permission denied")
+        if isinstance(request, SetDc):
+            if request.dc != self.core.dc:  # crmd repeats it every few seconds
+                self.log.info("cib_dc_named", dc=request.dc)
+            self.runner.feed(DcNamed(self.runner.monotonic(), request.dc))
+            return CibReply(0, "OK")
         request_id = f"{self.node}:{next(self._ids)}"
         self._writes[request_id] = client
         self.runner.feed(ClientWrite(self.runner.monotonic(), request_id, request.request))

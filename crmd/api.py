@@ -30,6 +30,7 @@ feed `SchedulerDone`); `ExecuteFencing` (stonithd; then feed `FenceCompleted`);
 
 from __future__ import annotations
 
+from crmd.election import TOPIC as ELECTION_TOPIC
 from crmd.election import DcChanged, Election, ElectionTiming, ViewChanged, beats
 from crmd.fsa import (
     RECHECK_TIMER,
@@ -104,6 +105,7 @@ from crmd.transition import TransitionEngine
 from crmd.wire import PEER_MESSAGES, WIRE_VERSION, decode, encode
 
 __all__ = [
+    "ELECTION_TOPIC",
     "FEATURE_SET",
     "PEER_MESSAGES",
     "RECHECK_TIMER",

@@ -16,6 +16,9 @@
   promises) and into attrd (`cib.api.AsyncAttrdClient`), which holds the node's transient
   attributes and whose writer must not write an older value back.
 - `follow(on_event)` turns each published `CibDiff` into controller events (`diff_events`).
+- `name_dc(dc)` tells the cib which node is DC (`cib.api.SetDc`; the DC's cib then takes
+  the master copy): the `dc_teller` task sends it at each change and again every
+  `DC_REFRESH_S`, so a restarted cib learns it too (the cib ignores repeats).
 
 Invariants: writes leave in queue order; the loop never blocks on the cib.
 """
@@ -23,6 +26,7 @@ Invariants: writes leave in queue order; the loop never blocks on the cib.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,7 @@ from cib.api import (
     CibDiff,
     CibReply,
     Query,
+    SetDc,
     WireRequest,
     Write,
     ctl_address,
@@ -59,6 +64,7 @@ RETRY_FOR_S = 30.0
 REQUEST_TIMEOUT_S = 30.0
 MERGE_AT_MOST = 64
 ATTRD_TIMEOUT_S = 2.0  # a missing attrd must not hold fail counts back for long
+DC_REFRESH_S = 5.0
 
 _Job = tuple[int, WireRequest] | asyncio.Future[None]
 
@@ -81,6 +87,8 @@ class CibLink:
         self._attrd_order = asyncio.Lock()
         self.attrd = AsyncAttrdClient(state_dir, timeout=ATTRD_TIMEOUT_S)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._dc: str | None = None
+        self._dc_changed = asyncio.Event()
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -158,6 +166,26 @@ class CibLink:
                                  xpath=request.xpath, code=reply.exit_code,
                                  error=reply.message)
             return
+
+    # -- the DC -----------------------------------------------------------------------------
+
+    def name_dc(self, dc: str | None) -> None:
+        """The DC changed (None: no DC known); `dc_teller` tells the cib."""
+        self._dc = dc
+        self._dc_changed.set()
+
+    async def dc_teller(self) -> None:
+        """The task that tells the cib the DC: at each change, and every `DC_REFRESH_S`."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dc_changed.wait(), DC_REFRESH_S)
+            self._dc_changed.clear()
+            try:
+                await self.client.request(SetDc(self._dc))
+            except HAError as error:
+                self.log.warning("cib_dc_untold", dc=self._dc, error=str(error))
+                self._dc_changed.set()
+                await asyncio.sleep(RETRY_S)  # a retry interval: the cib is restarting
 
     # -- attributes (written at once, held by attrd) --------------------------------------
 

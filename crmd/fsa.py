@@ -256,6 +256,7 @@ class Controller:
                 queue += self._on_peer(PeerMessage(self.name, effect.message, now))
             elif isinstance(effect, Publish) and isinstance(effect.event, DcChanged):
                 queue += self._on_dc_changed(effect.event)
+                out.append(effect)  # the shell tells its cib (the DC's cib is master)
             elif isinstance(effect, (ExecuteResourceAction, ExecuteClusterAction)):
                 queue += self._expect_down(effect)
                 queue.append(Send(Node(effect.node), effect))

@@ -10,6 +10,7 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   `UpdateAttribute` as ordered writes, `SyncCib` answered once earlier writes are done (the
   cib daemons replicate; every copy of the partition is the master's), each published diff
   as `CibChanged`/`StatusUpdated` (results reach the DC through its CIB, Pacemaker's way);
+  each published `DcChanged` -> `CibLink.name_dc` (the DC's cib holds the master copy);
 - `RunScheduler`: the CIB is read with this node's unanswered writes applied on top
   (`CibLink.read_ahead`) and pengine runs in one worker thread (the loop keeps serving
   heartbeat, IPC and timers meanwhile); a request that a newer one overtook is skipped;
@@ -46,6 +47,7 @@ from crmd.api import (
     ClearFailures,
     Controller,
     ControllerTiming,
+    DcChanged,
     DeleteCib,
     ExecuteFencing,
     FenceCompleted,
@@ -66,7 +68,7 @@ from crmd.api import (
 from crmd.cib_events import write_of
 from crmd.cib_link import CibLink
 from messaging.daemon import DaemonHost
-from messaging.effects import AllNodes, Node, Send
+from messaging.effects import AllNodes, Node, Publish, Send
 from messaging.errors import HAError, InternalError
 from messaging.ipc import Server
 from messaging.logs import get_logger
@@ -140,6 +142,7 @@ class ControllerService:
         self.host.socket(self.server)
         self.host.task(self.server.serve)
         self.host.task(self.cib.writer)
+        self.host.task(self.cib.dc_teller)
         self.host.task(self._main)
         self.peers.attach(self.host)
         for thing in (self.cib, self.lrmd, self.fencer):
@@ -157,7 +160,7 @@ class ControllerService:
             self.node, node_ids, self.started, self.timing, results_from_cib=True,
             wall_offset=scheduler.wall() - loop.time())
         self.runner = Runner(self.controller, scheduler, send=self._send,
-                             handlers=self._handlers(), log=self.log)
+                             publish=self._publish, handlers=self._handlers(), log=self.log)
         self.host.closing(self.runner)
         loop.run_in_executor(self._pengine, warm_up)
         self.log.info("crmd_started", node_ids=node_ids)
@@ -304,6 +307,11 @@ class ControllerService:
         for write in (ModifyCib, DeleteCib):
             handlers[write] = lambda e: self.cib.write(write_of(e))
         return handlers
+
+    def _publish(self, effect: Publish) -> None:
+        """The controller publishes only DC changes; the cib learns them (its master)."""
+        if isinstance(effect.event, DcChanged):
+            self.cib.name_dc(effect.event.dc)
 
     def _send(self, effect: Send) -> None:
         destination = effect.destination

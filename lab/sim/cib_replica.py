@@ -9,7 +9,9 @@ The cib (`CIB`, one `ReplicaCore` per node):
   starts from its last persisted copy and replication brings it up to date), then the
   change since the previously persisted copy is published on "cib" as the controller
   events crmd's daemon derives from each published diff (`crmd.cib_events.diff_events`);
-- `Acknowledge` -> the waiting client's callback, `ipc_delay` later.
+- `Acknowledge` -> the waiting client's callback, `ipc_delay` later;
+- crmd's `DcChanged` (topic "election", published on the same node) -> `DcNamed`, as
+  crmd's daemon sends `cib.api.SetDc` (the DC's cib then takes the master copy).
 
 crmd's side (`CibWrites`, one per crmd boot, as `crmd.cib_link.CibLink` does it): writes
 leave one at a time in the order the controller asked (`crmd.cib_events.write_of`,
@@ -35,6 +37,7 @@ from ccm.api import MEMBERSHIP_TOPIC, MembershipChanged
 from cib.api import (
     Acknowledge,
     ClientWrite,
+    DcNamed,
     PeerMessage,
     PersistCib,
     ReplicaCore,
@@ -47,6 +50,7 @@ from cib.api import (
     schema_validator,
     view_members,
 )
+from crmd.api import ELECTION_TOPIC, DcChanged
 from messaging.effects import Client, Publish, Send
 from messaging.errors import InternalError, RemoteProtocolError
 from messaging.heartbeat.api import MessageReceived
@@ -97,6 +101,11 @@ def _peer(ctx: DaemonContext, event: MessageReceived) -> list[Any]:
     return [PeerMessage(ctx.now, event.src, message)]
 
 
+def _dc(ctx: DaemonContext, event: Any) -> list[Any]:
+    """crmd published a DC change: the cib learns it as the daemon does from `SetDc`."""
+    return [DcNamed(ctx.now, event.dc)] if isinstance(event, DcChanged) else []
+
+
 def _send(ctx: DaemonContext, effect: Send) -> None:
     from .daemons import send_to_peers
 
@@ -130,7 +139,8 @@ CIB = DaemonSpec(
     "cib", _build, boot=_boot, send=_send,
     handlers=lambda ctx: {PersistCib: lambda e: _persist(ctx, e),
                           Acknowledge: lambda e: _acknowledge(ctx, e)},
-    subscriptions={MEMBERSHIP_TOPIC: _view, f"message/{CIB_CHANNEL}": _peer})
+    subscriptions={MEMBERSHIP_TOPIC: _view, f"message/{CIB_CHANNEL}": _peer,
+                   ELECTION_TOPIC: _dc})
 
 
 def cib_text(ctx_or_sim: Any, node: str) -> bytes:

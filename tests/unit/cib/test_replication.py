@@ -4,7 +4,9 @@ The exchange here (not a simulator for the package; lab/sim will host the cores)
 FIFO channel per ordered pair of nodes, drops what crosses a partition or goes to a dead
 node, delivers what a node sent before it died, and runs each core's effects in order, so a
 node can be killed after any prefix of them. Views are handed to every live member of a
-partition at once, with the lowest node id as master (cib.replication.choose_master).
+partition at once, with the lowest node id as master (cib.replication.choose_master) until
+every member's crmd names the same DC (`DcNamed`), whose cib then takes the role. After every
+event the exchange checks that no view has two masters.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from cib.replication import ReplicaCore, digest_of
 from cib.replication_messages import (
     Acknowledge,
     ClientWrite,
+    DcNamed,
     DiffBatch,
     PeerMessage,
     PersistCib,
@@ -82,6 +85,7 @@ class Exchange:
 
     def feed(self, name: str, event: object, crash_after: int | None = None) -> None:
         effects = self.cores[name].handle(event)  # type: ignore[arg-type]
+        self.assert_one_master_per_view()
         for index, effect in enumerate(effects):
             if crash_after is not None and index >= crash_after:
                 self.kill(name)
@@ -89,6 +93,18 @@ class Exchange:
             self.carry_out(name, effect)
         if crash_after is not None and crash_after >= len(effects):
             self.kill(name)
+
+    def assert_one_master_per_view(self) -> None:
+        masters: dict[int, list[str]] = {}
+        for name, core in self.cores.items():
+            if core.master == name:
+                masters.setdefault(core.view, []).append(name)
+        assert all(len(names) == 1 for names in masters.values()), masters
+
+    def set_dc(self, name: str, dc: str | None) -> None:
+        """`name`'s crmd tells its cib who the DC is."""
+        if name in self.cores:
+            self.feed(name, DcNamed(self.clock.monotonic(), dc))
 
     def carry_out(self, name: str, effect: object) -> None:
         if isinstance(effect, Send):
@@ -172,14 +188,45 @@ def assert_converged(exchange: Exchange) -> None:
 
 
 ACTIONS = st.lists(st.tuples(st.sampled_from(["write", "deliver", "partition", "heal", "kill",
-                                              "restart", "tick"]),
+                                              "restart", "tick", "elect", "claim"]),
                              st.integers(0, 10_000)), max_size=60)
+
+
+def _dc_action(exchange: Exchange, action: str, node: str, value: int) -> None:
+    """"elect": every live member of node's partition learns that node is DC; "claim": one
+    node's crmd names a DC of its own (or none), disagreeing with the others."""
+    if action == "elect":
+        group = next(group for group in exchange.groups if node in group)
+        for member in sorted(group):
+            exchange.set_dc(member, node)
+    else:
+        choices = [*exchange.names, None]
+        exchange.set_dc(node, choices[(value // 7) % len(choices)])
+
+
+# elections and deliveries often enough that the master moves in most runs
+ELECTION_ACTIONS = st.lists(st.tuples(st.sampled_from(
+    ["write", "write", "deliver", "deliver", "deliver", "kill", "restart", "tick", "elect",
+     "elect", "claim", "partition", "heal"]), st.integers(0, 10_000)), max_size=60)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ACTIONS, st.integers(0, 2**32))
 def test_replicas_converge_after_writes_partitions_and_merges(actions: list[tuple[str, int]],
                                                               seed: int) -> None:
+    _run_and_converge(actions, seed)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ELECTION_ACTIONS, st.integers(0, 2**32))
+def test_replicas_converge_while_the_dc_moves(actions: list[tuple[str, int]],
+                                              seed: int) -> None:
+    _run_and_converge(actions, seed)
+
+
+def _run_and_converge(actions: list[tuple[str, int]], seed: int) -> None:
+    """Play `actions` on four nodes (the exchange checks one master per view after every
+    event), then heal, restart everyone and check that every copy is the same."""
     names = ["n1", "n2", "n3", "n4"]
     exchange, rng = Exchange(names), random.Random(seed)
     for count, (action, value) in enumerate(actions):
@@ -203,6 +250,8 @@ def test_replicas_converge_after_writes_partitions_and_merges(actions: list[tupl
             exchange.new_views()
         elif action == "tick":
             exchange.fire_next_timer()
+        elif action in ("elect", "claim"):
+            _dc_action(exchange, action, node, value)
     exchange.heal_and_settle(rng)
     assert_converged(exchange)
 
@@ -351,3 +400,62 @@ def test_writes_made_while_a_batch_awaits_confirmation_go_out_as_one_batch() -> 
     exchange.settle(rng)
     assert_converged(exchange)
     assert exchange.primitives("n3") >= {"a", "b", "c"}
+
+
+def _handover_scenario(seed: int, steps: int, victim: str | None) -> Exchange:
+    """Every crmd names n3 as DC while writes come from n1 and n2; after `steps` deliveries
+    `victim` (if any) dies; then more writes, and everyone comes back."""
+    exchange, rng = Exchange(["n1", "n2", "n3"]), random.Random(seed)
+    exchange.settle(rng)
+    exchange.write("n2", "before")
+    exchange.settle(rng)
+    for name in ("n3", "n2", "n1"):
+        exchange.set_dc(name, "n3")
+    exchange.write("n2", "during-n2")
+    exchange.write("n1", "during-n1")
+    for _ in range(steps):
+        exchange.deliver_one(rng)
+    if victim is not None:
+        exchange.kill(victim)
+        exchange.new_views()
+    exchange.settle(rng)
+    exchange.write("n2", "after")
+    exchange.settle(rng)
+    if victim != "n3":  # the DC's cib holds the master copy again once the view settled
+        assert {core.master for core in exchange.cores.values()} == {"n3"}
+    exchange.heal_and_settle(rng)
+    return exchange
+
+
+def test_the_master_moves_to_the_dc_without_losing_an_acknowledged_write() -> None:
+    moved = 0
+    for victim in (None, "n1", "n3"):
+        for steps in range(0, 14, 2):
+            for seed in range(3):
+                exchange = _handover_scenario(seed, steps, victim)
+                assert_converged(exchange)
+                acknowledged = {ident for ident, code in exchange.acks.items() if code == 0}
+                assert {"before", "after"} <= acknowledged
+                assert acknowledged <= exchange.primitives("n1"), (victim, steps, seed)
+                moved += victim is None
+    assert moved > 0
+
+
+def test_the_master_moves_only_when_every_member_names_the_same_dc() -> None:
+    exchange, rng = Exchange(["n1", "n2", "n3"]), random.Random(11)
+    exchange.settle(rng)
+    exchange.set_dc("n1", "n2")
+    exchange.set_dc("n2", "n2")
+    exchange.set_dc("n3", "n3")  # a different claim: nobody takes over
+    exchange.write("n3", "a")
+    exchange.settle(rng)
+    assert {core.master for core in exchange.cores.values()} == {"n1"}
+    exchange.set_dc("n3", "n2")  # now they agree
+    exchange.write("n3", "b")
+    exchange.settle(rng)
+    assert {core.master for core in exchange.cores.values()} == {"n2"}
+    assert exchange.acks == {"a": 0, "b": 0}
+    exchange.set_dc("n2", None)  # the DC is lost: the role stays until a view change
+    exchange.settle(rng)
+    assert {core.master for core in exchange.cores.values()} == {"n2"}
+    assert_converged(exchange)

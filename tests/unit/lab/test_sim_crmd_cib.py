@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from cib.replication import ReplicaCore
 from lab.sim.cib_replica import cib_text
 from lab.sim.cluster import ControllerCluster
 from tests.oracle import pacemaker_tool
@@ -36,6 +37,33 @@ def test_every_copy_converges_on_the_masters_and_holds_the_results() -> None:
     copies = {node: cib_text(cluster.sim, node) for node in cluster.names}
     assert len(set(copies.values())) == 1, "every replica holds the master's copy"
     assert b'operation="start"' in copies["alpha"] and b"app-daemon_last_0" in copies["alpha"]
+
+
+def _cib_masters(cluster: ControllerCluster) -> set[str | None]:
+    masters = set()
+    for node in sorted(cluster.alive):
+        core = cluster.sim.core(node, "cib")
+        assert isinstance(core, ReplicaCore)
+        masters.add(core.master)
+    return masters
+
+
+def test_the_dcs_cib_holds_the_master_copy_and_follows_a_new_dc() -> None:
+    """alpha (the lowest name: the fallback master) dies, beta becomes DC; alpha comes back
+    and beta stays DC, as Pacemaker keeps a running DC: beta's cib keeps the master copy."""
+    cluster = ControllerCluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    assert cluster.dc() == "alpha" and _cib_masters(cluster) == {"alpha"}
+    cluster.kill("alpha")
+    cluster.run_for(15.0)
+    assert cluster.dc() == "beta" and _cib_masters(cluster) == {"beta"}
+    cluster.revive("alpha")
+    cluster.run_for(15.0)
+    assert cluster.dc() == "beta" and "alpha" in cluster.alive
+    assert _cib_masters(cluster) == {"beta"}
+    assert len({cib_text(cluster.sim, node) for node in cluster.alive}) == 1
+    assert cluster.violations == []
 
 
 def test_a_controller_restart_restarts_nothing_when_results_come_through_the_cib() -> None:
