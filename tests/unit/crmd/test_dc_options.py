@@ -47,7 +47,7 @@ def test_the_settled_cib_holds_both_options_once() -> None:
 
 
 @pytest.mark.oracle
-def test_pacemakers_crm_mon_shows_the_stack_and_the_dc_version(tmp_path: Path) -> None:
+def test_pacemakers_crm_mon_shows_stack_dc_version_and_last_change(tmp_path: Path) -> None:
     tool = pacemaker_tool("crm_mon")
     if tool is None:
         pytest.skip("Debian's crm_mon is not installed")
@@ -60,3 +60,6 @@ def test_pacemakers_crm_mon_shows_the_stack_and_the_dc_version(tmp_path: Path) -
     assert "  * Stack: hacluster" in lines
     assert any(line.startswith("  * Current DC: ") and "(version 0.1.0-hacluster)" in line
                for line in lines), done.stdout
+    # cib-last-written, stamped by the cib on every configuration change, is "Last change:"
+    change = [line for line in lines if line.startswith("  * Last change:")]
+    assert len(change) == 1 and change[0].removeprefix("  * Last change:").strip(), lines
