@@ -9,6 +9,7 @@ cib_version_details does) and as 0 when bumping; `expand_plus_plus` implements t
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from lxml import etree
 
@@ -70,6 +71,12 @@ def manage_counters(cib: Element, config_changed: bool) -> None:
         cib.set("epoch", str(_field(cib, "epoch", 0) + 1))
     else:
         cib.set("num_updates", str(_field(cib, "num_updates", 0) + 1))
+
+
+def last_written_text(wall: float) -> str:
+    """`wall` (seconds since the epoch) as Pacemaker writes cib-last-written: ctime's
+    layout in local time, without the newline ("Sun Dec  6 06:00:00 2026")."""
+    return datetime.fromtimestamp(wall).strftime("%a %b %e %H:%M:%S %Y")
 
 
 def find_section(cib: Element, scope: str | None) -> Element | None:

@@ -40,14 +40,17 @@ def schema_validator(cib: Element) -> None:
                               tuple(reports))
 
 
-def perform(cib: Element, request: Request, validate: Validator = schema_validator) -> Outcome:
-    """Carry out `request` on `cib` (see the module docstring for the rules)."""
+def perform(cib: Element, request: Request, validate: Validator = schema_validator,
+            written: str | None = None) -> Outcome:
+    """Carry out `request` on `cib` (see the module docstring for the rules). `written` is
+    the cib-last-written text a configuration change stamps on the root (None: keep it)."""
     if request.op is Op.QUERY:
         return _query(cib, request)
-    return _write(cib, request, validate)
+    return _write(cib, request, validate, written)
 
 
-def _write(cib: Element, request: Request, validate: Validator) -> Outcome:
+def _write(cib: Element, request: Request, validate: Validator,
+           written_at: str | None = None) -> Outcome:
     # Imported here so that a query (cibadmin -Q) does not load the write machinery.
     from cib.diff import config_changed, create_patchset
     from cib.ops_write import WRITERS, Quiet, Replaced
@@ -72,6 +75,10 @@ def _write(cib: Element, request: Request, validate: Validator) -> Outcome:
         configuration = first is not None and config_changed(first) and not quiet
         configuration = configuration or "/cib/configuration" in (removed or "")
         model.manage_counters(scratch, configuration)
+        if configuration and written_at is not None:
+            # Pacemaker's cib_perform_op stamps the time of every configuration change
+            # (crm_mon's "Last change:"), inside the change so replicas get it in the diff
+            scratch.set("cib-last-written", written_at)
         patch = create_patchset(cib, scratch)
     validate(scratch)
     return Outcome(scratch if patch is not None else cib, patch=patch,

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cib.model import Version, version_of
+from cib.model import Version, last_written_text, version_of
 from cib.ops import Validator, perform
 from cib.patch import apply_patchset
 from cib.replication_messages import (
@@ -136,6 +136,7 @@ class ReplicaCore:
         self.resyncing = False
         self.unconfirmed: list[_Unconfirmed] = []
         self.held: list[tuple[_Unconfirmed, str]] = []  # applied, not yet flushed
+        self.wall: float | None = None  # the last wall clock an event brought
         self.dc: str | None = None  # the DC our crmd names
         self.seq = 0  # handovers seen in this view
         self.claims: dict[str, str | None] = {}  # the master's record of members' DCs
@@ -158,6 +159,8 @@ class ReplicaCore:
 
     def handle(self, event: Event) -> list[CibEffect]:
         """Feed one event; returns the effects to carry out, in order."""
+        if getattr(event, "wall", None) is not None:
+            self.wall = event.wall  # type: ignore[union-attr]
         if isinstance(event, ViewChanged):
             return self._on_view(event)
         if isinstance(event, ClientWrite):
@@ -353,7 +356,8 @@ class ReplicaCore:
                now: float) -> list[CibEffect]:
         effects: list[CibEffect] = []
         try:
-            outcome = perform(self.cib, request.request(), self.validate)
+            written = None if self.wall is None else last_written_text(self.wall)
+            outcome = perform(self.cib, request.request(), self.validate, written)
         except HAError as error:
             return [self._result(origin, request_id, int(error.exit_code), str(error))]
         replicas = {member for member in self.members if member != self.node}

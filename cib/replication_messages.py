@@ -57,6 +57,7 @@ class ClientWrite:
     now: float
     request_id: str
     request: WireRequest
+    wall: float | None = None  # the wall clock, for cib-last-written (None: not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class PeerMessage:
     now: float
     sender: str
     message: object
+    wall: float | None = None  # the wall clock, for cib-last-written (None: not known)
 
 
 @dataclass(frozen=True, slots=True)

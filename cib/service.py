@@ -179,7 +179,8 @@ class CibService:
             return CibReply(0, "OK")
         request_id = f"{self.node}:{next(self._ids)}"
         self._writes[request_id] = client
-        self.runner.feed(ClientWrite(self.runner.monotonic(), request_id, request.request))
+        self.runner.feed(ClientWrite(self.runner.monotonic(), request_id, request.request,
+                                     self.runner.wall()))
         return None
 
     def _query(self, query: Query) -> CibReply:
@@ -261,7 +262,8 @@ class CibService:
         return payload
 
     def _peer_message(self, sender: str, message: Any) -> None:
-        self.runner.feed(PeerMessage(self.runner.monotonic(), sender, message))
+        self.runner.feed(PeerMessage(self.runner.monotonic(), sender, message,
+                                     self.runner.wall()))
 
     async def _open(self, payload: bytes) -> object:
         """The peer message of a heartbeat frame, fetched first when it is a bulk `Offer`

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from crmd.election import DcChanged, Election, ElectionTiming, ViewChanged
 from crmd.fencing import FencingAttempts, fenced_updates
-from crmd.graph import FEATURE_SET
+from crmd.graph import DC_OPTIONS_XML, FEATURE_SET
 from crmd.join import JoinClient, JoinCoordinator, JoinPhase, JoinTiming, node_state_xml
 from crmd.messages import (
     AbortTransition,
@@ -370,7 +370,7 @@ class Controller:
         self.coordinator = JoinCoordinator(self.name, self.node_ids, self.timing.join,
                                            controllers=self.controllers)
         effects = self._input(FsaInput.ELECTION_DC, now)
-        effects += [ModifyCib("cib", self._root_xml())]
+        effects += [ModifyCib("cib", self._root_xml()), ModifyCib("crm_config", DC_OPTIONS_XML)]
         return effects + self.coordinator.offer_all(self.members, now)
 
     # --- peers --------------------------------------------------------------------------

@@ -6,7 +6,8 @@ sources produce it: `graph_of` (the in-process scheduler result) and `graph_from
 (Pacemaker's ``<transition_graph>`` text, as ``crm_simulate -G`` writes it and the scheduler
 corpus stores it as ``.exp``). This module only adds the controller's reading of it: how an
 action is carried out (`action_kind`), its timeout, expected rc and instance parameters,
-the header durations in milliseconds, and Pacemaker's transition keys.
+the header durations in milliseconds, and Pacemaker's transition keys; and the version
+constants the controller announces (feature set, dc-version, cluster-infrastructure).
 
 Invariants: pure functions over frozen values; nothing here builds or parses a graph.
 """
@@ -26,6 +27,18 @@ if TYPE_CHECKING:
     from pengine.api import GraphAction, Transition, TransitionGraph
 
 FEATURE_SET = "3.16.2"  # the CRM feature set this controller speaks (Pacemaker 2.1.5)
+# What the DC writes into crm_config when it wins, as Pacemaker's controller writes
+# dc-version ("2.1.5-<build>": version-build) and cluster-infrastructure ("corosync") in
+# cib-bootstrap-options: crm_mon shows them as "Stack:" and "Current DC: ... (version ...)".
+# "heartbeat" would be the natural stack name, but Pacemaker's schemas (options-3.0.rng)
+# refuse it (with openais and cman) as a retired stack, so the stack is named "hacluster".
+DC_VERSION = "0.1.0-hacluster"
+CLUSTER_INFRASTRUCTURE = "hacluster"
+DC_OPTIONS_XML = (
+    '<cluster_property_set id="cib-bootstrap-options">'
+    f'<nvpair id="cib-bootstrap-options-dc-version" name="dc-version" value="{DC_VERSION}"/>'
+    '<nvpair id="cib-bootstrap-options-cluster-infrastructure" name="cluster-infrastructure"'
+    f' value="{CLUSTER_INFRASTRUCTURE}"/></cluster_property_set>')
 FAKE_DC_UUID = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
 _DEFAULT_DELAY_MS = 60_000  # cluster-delay and stonith-timeout default (60s)
 

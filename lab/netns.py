@@ -52,6 +52,7 @@ from .layout import (
 )
 from .procs import (
     alive,
+    child_of,
     in_netns,
     netns_inode,
     pids_in_netns,
@@ -60,6 +61,7 @@ from .procs import (
 )
 
 NFT_TABLE = "hclab"
+HOLDER_TIMEOUT = 15.0
 
 
 def run(*argv: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess[str]:
@@ -146,9 +148,18 @@ def holder_alive(node: NodeState) -> bool:
 
 def start_node(state: LabState, name: str) -> None:
     """Boot a node: a fresh holder (PID 1 with private mounts), then its daemons."""
+    holder = power_on(state, name)
+    if holder is not None:
+        boot(state, name, holder)
+
+
+def power_on(state: LabState, name: str) -> int | None:
+    """Apply power: spawn the node's holder and record it (the node counts as on from
+    here, as a machine does once powered); returns its pid, None when it already ran.
+    The node is not booted yet: `boot` starts its daemons once its mounts exist."""
     node = state.node(name)
     if holder_alive(node):
-        return
+        return None
     drop_resource_addresses(state, name)
     directory = Path(node.directory)
     (directory / "ready").unlink(missing_ok=True)
@@ -161,8 +172,42 @@ def start_node(state: LabState, name: str) -> None:
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         cwd="/", env=_env())
     log.close()
-    node.holder_pid = _wait_for_holder(parent.pid, directory)
-    node.pids = start_daemons(node.holder_pid, directory, _env())
+    holder = child_of(parent.pid, HOLDER_TIMEOUT)
+    if holder is None:
+        raise PeerTimeout(f"node holder did not start in {HOLDER_TIMEOUT:g}s "
+                          f"(see {directory}/log)")
+    node.holder_pid, node.pids = holder, {}
+    save(state)
+    return holder
+
+
+def boot(state: LabState, name: str, holder: int) -> bool:
+    """Start the daemons of the node powered on as `holder` once that holder prepared the
+    mounts, and record them. False, with nothing started, when it died (power cut) first."""
+    if not wait_ready(state, name, holder):
+        return False
+    start_booted(state, name, holder)
+    return True
+
+
+def wait_ready(state: LabState, name: str, holder: int) -> bool:
+    """Wait until the holder `holder` wrote the node's ready file; False if it died."""
+    directory = Path(state.node(name).directory)
+    deadline = time.monotonic() + HOLDER_TIMEOUT
+    while not (directory / "ready").exists():
+        if not alive(holder):
+            return False
+        if time.monotonic() > deadline:
+            raise PeerTimeout(f"node holder did not come up in {HOLDER_TIMEOUT:g}s "
+                              f"(see {directory}/log)")
+        time.sleep(0.01)
+    return True
+
+
+def start_booted(state: LabState, name: str, holder: int) -> None:
+    """Start the daemons inside the ready holder `holder` and save them in `state`."""
+    node = state.node(name)
+    node.pids = start_daemons(holder, Path(node.directory), _env())
     save(state)
 
 
@@ -218,18 +263,6 @@ def _stop_switch(pid: int) -> None:
             time.sleep(0.02)
         if alive(pid):
             os.kill(pid, signal.SIGKILL)
-
-
-def _wait_for_holder(parent: int, directory: Path, timeout: float = 15.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        children = Path(f"/proc/{parent}/task/{parent}/children")
-        with contextlib.suppress(OSError):
-            pids = children.read_text().split()
-            if pids and (directory / "ready").exists():
-                return int(pids[0])
-        time.sleep(0.02)
-    raise PeerTimeout(f"node holder did not come up in {timeout}s (see {directory}/log)")
 
 
 def kill_node(state: LabState, name: str) -> None:

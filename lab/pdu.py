@@ -12,8 +12,11 @@ Protocol: one command per line, one answer line each.
     off NODE | on NODE | reboot NODE | status NODE | list
     -> "ok off" | "ok on" | "ok n1 n2 n3" | "error <reason>"
 
-`off` answers only once every process of the node's PID namespace is gone, `on` once the
-node's holder runs and its daemons were started. Commands are carried out one at a time,
+`off` answers only once every process of the node's PID namespace is gone, `on` once power
+is applied: the node's holder (its PID 1) is spawned and recorded, so `status` says on from
+then on, as a real PDU answers before the machine has booted; the node's daemons start in
+the background once its holder is ready (waiting for them would only delay the fencing
+result a fence agent waits for). Commands are carried out one at a time,
 on the state file re-read each time (so `hacluster lab kill/start` and the PDU agree).
 `Switch` speaks the protocol over any `Power`; lab.docker_pdu switches Docker containers
 with it.
@@ -108,10 +111,14 @@ class Switch:
 
 
 class LabPower:
-    """The nodes of one network-namespace lab, from its state file re-read each time."""
+    """The nodes of one network-namespace lab, from its state file re-read each time.
+
+    `lock` covers every read-modify-write of the state file made here, so a background boot
+    never records daemons of a holder that an `off` meanwhile killed."""
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.lock = threading.Lock()
 
     def _state(self) -> LabState:
         state = load(self.name, False)
@@ -126,14 +133,31 @@ class LabPower:
         return netns.holder_alive(self._state().node(node))
 
     def on(self, node: str) -> None:
-        netns.start_node(self._state(), node)
+        with self.lock:
+            holder = netns.power_on(self._state(), node)
+        if holder is not None:
+            threading.Thread(target=self._boot, args=(node, holder), daemon=True,
+                             name=f"boot-{node}").start()
+
+    def _boot(self, node: str, holder: int) -> None:
+        try:
+            if not netns.wait_ready(self._state(), node, holder):
+                return  # switched off before it booted
+            with self.lock:
+                state = self._state()
+                if state.node(node).holder_pid == holder and netns.holder_alive(
+                        state.node(node)):
+                    netns.start_booted(state, node, holder)
+        except HAError as error:
+            print(f"boot of {node} failed: {error}", file=sys.stderr, flush=True)
 
     def off(self, node: str) -> None:
-        state = self._state()
-        holder = state.node(node).holder_pid
-        pid_ns = _pid_ns(holder) if holder is not None and netns.holder_alive(
-            state.node(node)) else None
-        netns.kill_node(state, node)
+        with self.lock:
+            state = self._state()
+            holder = state.node(node).holder_pid
+            pid_ns = _pid_ns(holder) if holder is not None and netns.holder_alive(
+                state.node(node)) else None
+            netns.kill_node(state, node)
         deadline = time.monotonic() + GONE_TIMEOUT
         while pid_ns is not None and _pids_in_pid_ns(pid_ns):
             if time.monotonic() > deadline:

@@ -90,7 +90,7 @@ def pids_in_netns(inode: int) -> list[int]:
     return found
 
 
-def _child_of(pid: int, timeout: float = 5.0) -> int | None:
+def child_of(pid: int, timeout: float = 5.0) -> int | None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError, ValueError):
@@ -120,7 +120,7 @@ def start_daemons(holder: int, directory: Path, env: dict[str, str]) -> dict[str
              sys.executable, *args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=env)
         log.close()
-        child = _child_of(enter.pid)
+        child = child_of(enter.pid)
         pids[name] = child if child is not None else enter.pid
     return pids
 

@@ -98,7 +98,7 @@ def _peer(ctx: DaemonContext, event: MessageReceived) -> list[Any]:
         message = open_peer_frame(event.payload)
     except RemoteProtocolError:
         return []
-    return [PeerMessage(ctx.now, event.src, message)]
+    return [PeerMessage(ctx.now, event.src, message, ctx.wall)]
 
 
 def _dc(ctx: DaemonContext, event: Any) -> list[Any]:
@@ -197,7 +197,8 @@ class CibWrites:
         request_id = f"{self.prefix}-{next(self.ids)}"
         _clients(self.ctx)[f"{self.ctx.node}:{request_id}"] = lambda code: self._done(
             request, code)
-        self.ctx.request("cib", lambda now: ClientWrite(now, request_id, request))
+        self.ctx.request("cib", lambda now: ClientWrite(now, request_id, request,
+                                                                   self.ctx.wall))
 
     def _done(self, request: WireRequest, code: int) -> None:
         if not self.alive():

@@ -12,9 +12,12 @@ event the exchange checks that no view has two masters.
 from __future__ import annotations
 
 import random
+import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -459,3 +462,51 @@ def test_the_master_moves_only_when_every_member_names_the_same_dc() -> None:
     exchange.settle(rng)
     assert {core.master for core in exchange.cores.values()} == {"n2"}
     assert_converged(exchange)
+
+
+# Pacemaker's form of cib-last-written (ctime without the newline); 1796536800 is
+# 2026-12-06 06:00:00 UTC, and the tests run with TZ=UTC.
+SIX_AM, SIX_AM_TEXT = 1796536800.0, "Sun Dec  6 06:00:00 2026"
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _status_write(node_id: str) -> WireRequest:
+    return WireRequest(Op.CREATE.value, f'<node_state id="{node_id}" uname="n{node_id}"/>',
+                       scope="status")
+
+
+@pytest.mark.usefixtures("utc")
+def test_a_configuration_change_stamps_cib_last_written_on_every_copy() -> None:
+    exchange, rng = Exchange(["n1", "n2"]), random.Random(3)
+    exchange.settle(rng)
+    assert exchange.cores["n1"].cib.get("cib-last-written") is None
+    exchange.feed("n1", ClientWrite(0.0, "a", _create("a"), wall=SIX_AM))
+    exchange.settle(rng)
+    assert_converged(exchange)
+    for core in exchange.cores.values():
+        assert core.cib.get("cib-last-written") == SIX_AM_TEXT
+    # a status change is not a configuration change: the stamp stays (as in Pacemaker)
+    exchange.feed("n1", ClientWrite(0.0, "s", _status_write("1"), wall=SIX_AM + 60))
+    exchange.settle(rng)
+    assert exchange.cores["n2"].cib.get("cib-last-written") == SIX_AM_TEXT
+
+
+@pytest.mark.usefixtures("utc")
+def test_a_forwarded_write_is_stamped_with_the_masters_wall_clock() -> None:
+    exchange, rng = Exchange(["n1", "n2"]), random.Random(4)
+    exchange.settle(rng)
+    exchange.feed("n2", ClientWrite(0.0, "b", _create("b"), wall=SIX_AM - 3600))
+    forward = exchange.channels[("n2", "n1")].popleft()
+    exchange.feed("n1", PeerMessage(0.0, "n2", forward, wall=SIX_AM))
+    exchange.settle(rng)
+    assert_converged(exchange)
+    assert exchange.cores["n2"].cib.get("cib-last-written") == SIX_AM_TEXT
+    assert "b" in exchange.primitives("n2")
