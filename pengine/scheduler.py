@@ -72,6 +72,14 @@ def _clear_failcounts(acts: ActionSet, clears: list[tuple[str, str, str]],
         action.no_wait = True
 
 
+def _cancel_orphan_recurring(u: Unpacked, acts: ActionSet) -> None:
+    """Cancel recurring monitors that are no longer configured (or are paused)."""
+    for rid, node, task, interval, _why in orphan_recurring(u):
+        cancel, _ = acts.new(op_key(rid, task, interval), "cancel", rid, node, False,
+                             interval_ms=interval)
+        acts.order(rid, "stop", rid, "cancel", OPTIONAL, then_action=cancel)
+
+
 def _schedule(u: Unpacked, transition_id: int) -> Transition:
     cons = unpack_constraints(u)
     placement = place(u, cons)
@@ -85,10 +93,7 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
             prim.action(rsc.id, "stop", node, False)
     user_orderings(u, cons, acts)
     _clear_failcounts(acts, [c for c in clears if c[2] != EXPIRED], placement.managed)
-    for rid, node, task, interval, _why in orphan_recurring(u):  # before probes, as Pacemaker
-        cancel, _ = acts.new(op_key(rid, task, interval), "cancel", rid, node, False,
-                             interval_ms=interval)
-        acts.order(rid, "stop", rid, "cancel", OPTIONAL, then_action=cancel)
+    _cancel_orphan_recurring(u, acts)  # before probes, as Pacemaker
     probes(u, placement, acts)
     changes = config_changes(u)
     reloads: set[str] = set()

@@ -67,13 +67,7 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
                                  (clones, no_slot))
     apply_migrations(states, nodes)
     _block_groups(resources, states)
-    promotable = _promotable_primitives(resources)
-    for rsc in resources:
-        if rsc.kind == "primitive":
-            st = states[rsc.id]
-            if rsc.id in promotable and st.role == Role.STARTED:
-                st.role = Role.UNPROMOTED
-            _apply_target_role(rsc, st, rsc.id in promotable)
+    _settle_roles(resources, states)
     requires.update((r.id, resource_requires(r, options, any_unfencing))
                     for r in resources if r.kind == "primitive" and r.id not in requires)
     # An orphaned fencing device found in the status is unpacked like a configured one
@@ -84,6 +78,17 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
         states=states, fence_requests=tuple(requests), failed_ops=tuple(walker.failed_ops),
         have_fencing_device=have_device, requires=requires, root=root,
     )
+
+
+def _settle_roles(resources: list[RscConfig], states: dict[str, RscState]) -> None:
+    """A running instance of a promotable clone is Unpromoted; then target-role applies."""
+    promotable = _promotable_primitives(resources)
+    for rsc in resources:
+        if rsc.kind == "primitive":
+            st = states[rsc.id]
+            if rsc.id in promotable and st.role == Role.STARTED:
+                st.role = Role.UNPROMOTED
+            _apply_target_role(rsc, st, rsc.id in promotable)
 
 
 def _can_fence(options: Options, have_device: bool, node: NodeWork) -> bool:
