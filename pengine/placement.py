@@ -110,7 +110,11 @@ class _Placer:
                            for inst in r.children for p in primitive_members(u, inst)}
         if u.options.stonith_enabled and not u.have_fencing_device:
             self.managed = dict.fromkeys(self.managed, False)
-        for c in self.colocations:
+        # Pacemaker inserts each colocation into sorted lists (g_list_insert_sorted), which
+        # puts a new entry before the equal ones: among colocations with the same primary
+        # (or dependent) the later constraint comes first. Reversed creation order plus a
+        # stable sort gives the same lists.
+        for c in reversed(self.colocations):
             self.this_with.setdefault(c.dependent, []).append(c)
             self.with_this.setdefault(c.primary, []).append(c)
         for rid, lst in self.this_with.items():
