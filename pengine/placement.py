@@ -78,7 +78,24 @@ def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
             if dep:
                 out.append(Colocation(c.id, dep[0], primary, c.score, c.dependent_role,
                                       c.primary_role, c.node_attribute, c.influence))
+        if dep_rsc.kind == "group" and c.score >= INF:
+            out.extend(Colocation(c.id, member, primary, c.score, c.dependent_role,
+                                  c.primary_role, c.node_attribute, c.influence)
+                       for member in _after_unmanaged_member(u, dep_rsc.children))
     return out
+
+
+def _after_unmanaged_member(u: Unpacked, members: tuple[str, ...] | list[str]) -> list[str]:
+    """Group members that follow an unmanaged member.
+
+    Later members normally honour the group's colocations through the internal chain from
+    the first member; an unmanaged member breaks that chain, so Pacemaker gives the members
+    after it the group's mandatory colocations directly.
+    """
+    for index, member in enumerate(members):
+        if not u.states[member].managed:
+            return list(members[index + 1:])
+    return []
 
 
 class _Placer:
