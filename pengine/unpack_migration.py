@@ -13,6 +13,7 @@ pending and the source is online too. A target that is not online leaves the res
 from __future__ import annotations
 
 from messaging.types import Role
+from pengine.scores import INF
 from pengine.state import RscState
 from pengine.unpack_nodes import NodeWork
 from pengine.xmlin import Element
@@ -91,6 +92,10 @@ def apply_migrations(states: dict[str, RscState], nodes: list[NodeWork]) -> None
                     else len(st.running_on)
                 st.running_on.insert(at, target)
                 st.role = max(st.role, Role.STARTED)
+                if node.maintenance:  # active on a node in maintenance: left alone there
+                    st.managed = False
+                if not st.managed:
+                    st.locations.append((target, INF, "not_managed_default"))
                 source_node = by_name.get(source)
                 if (migrate_from is None or _pending(migrate_from)) \
                         and source_node is not None and source_node.online:
