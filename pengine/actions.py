@@ -243,13 +243,19 @@ class PrimitiveActions:
             n = _next_role(r, next_role)
             self._step(rid, r, n, chosen, False)
             r = n
-        self.acts.order(rid, "stop", rid, "start", OPTIONAL, IMPLIES_THEN, RESTART)
-        self.acts.order(rid, "start", rid, "promote", RUNNABLE_LEFT)
-        self.acts.order(rid, "demote", rid, "stop", OPTIONAL, RESTART)
+        self._implicit_orders(rid)
         if moving and self._can_migrate(rid, current, chosen, role, next_role):
             self._migrate(rid, current or "", chosen or "")
         if chosen is not None and next_role != Role.STOPPED and st.managed:
             self._monitors(rid, chosen)
+
+    def _implicit_orders(self, rid: str) -> None:
+        """Stop before start, start before promote, demote before stop: Pacemaker creates
+        a primitive's implicit orderings only when the resource is managed."""
+        if self.p.managed.get(rid, True):
+            self.acts.order(rid, "stop", rid, "start", OPTIONAL, IMPLIES_THEN, RESTART)
+            self.acts.order(rid, "start", rid, "promote", RUNNABLE_LEFT)
+            self.acts.order(rid, "demote", rid, "stop", OPTIONAL, RESTART)
 
     def _can_migrate(self, rid: str, current: str | None, chosen: str | None, role: Role,
                      next_role: Role, partial: bool = False) -> bool:

@@ -90,13 +90,18 @@ def apply_migrations(states: dict[str, RscState], nodes: list[NodeWork]) -> None
                 # before the source itself is added: the target comes first.
                 at = st.running_on.index(source) if source in st.running_on \
                     else len(st.running_on)
-                st.running_on.insert(at, target)
-                st.role = max(st.role, Role.STARTED)
-                if node.maintenance:  # active on a node in maintenance: left alone there
-                    st.managed = False
-                if not st.managed:
-                    st.locations.append((target, INF, "not_managed_default"))
+                _add_target(st, node, at)
                 source_node = by_name.get(source)
                 if (migrate_from is None or _pending(migrate_from)) \
                         and source_node is not None and source_node.online:
                     st.partial_migration = (source, target)
+
+
+def _add_target(st: RscState, target: NodeWork, at: int) -> None:
+    """The target counts as running, like any node with an active entry."""
+    st.running_on.insert(at, target.name)
+    st.role = max(st.role, Role.STARTED)
+    if target.maintenance:  # active on a node in maintenance: left alone there
+        st.managed = False
+    if not st.managed:
+        st.locations.append((target.name, INF, "not_managed_default"))
