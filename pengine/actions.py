@@ -41,6 +41,7 @@ class Work:
     print_pending: bool = False
     no_wait: bool = False  # the controller fires it and does not wait for its result
     migrating: bool = False  # a start/stop that a planned live migration stands in for
+    dangling: bool = False  # the stop on a finished migration's source (never restarts it)
 
 
 @dataclass
@@ -214,6 +215,7 @@ class PrimitiveActions:
         if st.partial_migration is not None and self._partial_migration(rid, chosen, role,
                                                                         next_role):
             return
+        self._dangling_stops(rid)
         current = self.u.current_node(rid)
         need_stop = False
         active = self._active_count(rid)
@@ -249,6 +251,11 @@ class PrimitiveActions:
         if chosen is not None and next_role != Role.STOPPED and st.managed:
             self._monitors(rid, chosen)
 
+    def _dangling_stops(self, rid: str) -> None:
+        """A required stop on each source of a finished migration that was never stopped."""
+        for node in self.u.states[rid].dangling_sources:
+            self.action(rid, "stop", node, False).dangling = True
+
     def _implicit_orders(self, rid: str) -> None:
         """Stop before start, start before promote, demote before stop: Pacemaker creates
         a primitive's implicit orderings only when the resource is managed."""
@@ -263,7 +270,9 @@ class PrimitiveActions:
         st = self.u.states[rid]
         if not is_true(rsc.meta.get("allow-migrate")) or not self.p.managed.get(rid, True):
             return False
-        if st.failed or st.start_pending or role != next_role \
+        # The dangling stop, required but not part of the migration, is ordered after
+        # migrate_from and makes it unrunnable: the resource moves instead.
+        if st.failed or st.start_pending or role != next_role or st.dangling_sources \
                 or len(st.running_on) != (2 if partial else 1):
             return False
         nodes = [self.nodes.get(current or ""), self.nodes.get(chosen or "")]

@@ -251,6 +251,8 @@ def _implies_then(link: Link, ctx: Context) -> bool:
         return False
     if f.migrating and f.rsc != t.rsc:
         return False  # a live migration's start/stop does not restart what follows it
+    if f.dangling and f.rsc == t.rsc:
+        return False  # stopping a finished migration's source does not restart it
     # A stop implied by fencing does not force a restart of a resource that does not
     # need fencing (it keeps running on its clean node).
     return not (f.implied_by_fencing and f.rsc == t.rsc and t.task == "start"

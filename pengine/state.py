@@ -41,6 +41,8 @@ class RscState:
     recover_on: list[str] = field(default_factory=list)  # nodes whose failure means stop+start
     # A partial live migration (migrate_to done, migrate_from not): (source, target).
     partial_migration: tuple[str, str] | None = None
+    # Sources of finished migrations whose stop never ran there: each still gets a stop.
+    dangling_sources: list[str] = field(default_factory=list)
     block_failure: bool = False
     history_name: str | None = None  # the lrm_resource id this instance was matched from
     locked_to: str | None = None  # shutdown-lock: the node the resource must stay on

@@ -75,6 +75,7 @@ def apply_migrations(states: dict[str, RscState], nodes: list[NodeWork]) -> None
             if migrate_from is not None and _ok(migrate_from):
                 if source in st.running_on:  # dangling: only a stop remains on the source
                     st.running_on.remove(source)
+                    st.dangling_sources.append(source)
                 continue
             node = by_name.get(target)
             if node is None or not node.online:
