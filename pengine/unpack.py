@@ -65,7 +65,7 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
         for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
             _unpack_lrm_resource(lrm_rsc, node, (resources, known), states, walker, options,
                                  (clones, no_slot))
-    apply_migrations(states, nodes)
+    apply_migrations(states, nodes, requests)
     _block_groups(resources, states)
     _settle_roles(resources, states)
     requires.update((r.id, resource_requires(r, options, any_unfencing))

@@ -57,9 +57,10 @@ def _newer_state(ops: list[Element], reference: Element, same_node: bool) -> boo
     return False
 
 
-def apply_migrations(states: dict[str, RscState], nodes: list[NodeWork]) -> None:
+def apply_migrations(states: dict[str, RscState], nodes: list[NodeWork],
+                     requests: list[tuple[str, str]]) -> None:
     by_name = {n.name: n for n in nodes}
-    for st in states.values():
+    for rid, st in states.items():
         for source, ops in list(st.history.items()):
             if not ops or ops[-1].get("operation") != "migrate_to" or not _ok(ops[-1]):
                 continue
@@ -76,6 +77,7 @@ def apply_migrations(states: dict[str, RscState], nodes: list[NodeWork]) -> None
                 if source in st.running_on:  # dangling: only a stop remains on the source
                     st.running_on.remove(source)
                     st.dangling_sources.append(source)
+                    _refence_dangling_source(rid, by_name.get(source), requests)
                 continue
             node = by_name.get(target)
             if node is None or not node.online:
@@ -106,3 +108,16 @@ def _add_target(st: RscState, target: NodeWork, at: int) -> None:
         st.managed = False
     if not st.managed:
         st.locations.append((target.name, INF, "not_managed_default"))
+
+
+def _refence_dangling_source(rid: str, source: NodeWork | None,
+                             requests: list[tuple[str, str]]) -> None:
+    """A dangling source is not active (the migration left it stopped there), so an offline
+    source is fenced because the stop it still needs cannot run, not for an active resource.
+    That fencing comes from action creation, after every fencing found while unpacking."""
+    active_reason = f"{rid} is thought to be active there"
+    if source is None or source.fence_reason != active_reason:
+        return
+    requests.remove((source.name, active_reason))
+    source.fence_reason = "stop is unrunnable"
+    requests.append((source.name, source.fence_reason))
