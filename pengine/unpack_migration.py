@@ -72,7 +72,12 @@ def apply_migrations(states: dict[str, RscState], nodes: list[NodeWork],
                                  and op.get("migrate_source") == source), None)
             reference = migrate_from if migrate_from is not None else migrate_to
             if _newer_state(on_target, reference, same_node=migrate_from is not None):
-                continue  # newer state on the target: this migration no longer matters
+                # Newer state on the target: the migration no longer matters there, but
+                # without a migrate_from result Pacemaker cannot tell where the resource
+                # runs, so it is failed on the source (recovered, never migrated).
+                if migrate_from is None or _pending(migrate_from):
+                    _fail(st)
+                continue
             if migrate_from is not None and _ok(migrate_from):
                 if source in st.running_on:  # dangling: only a stop remains on the source
                     st.running_on.remove(source)
@@ -82,10 +87,7 @@ def apply_migrations(states: dict[str, RscState], nodes: list[NodeWork],
             node = by_name.get(target)
             if node is None or not node.online:
                 if migrate_from is None or _pending(migrate_from):
-                    # Pacemaker cannot tell where it runs: treated as failed, so it is
-                    # stopped (and recovered) rather than migrated any further.
-                    st.failed = True
-                    st.stop_needed = True
+                    _fail(st)
                 continue
             settled = [op for op in on_target if not _pending(op)]
             if settled and target not in st.running_on:
@@ -98,6 +100,13 @@ def apply_migrations(states: dict[str, RscState], nodes: list[NodeWork],
                 if (migrate_from is None or _pending(migrate_from)) \
                         and source_node is not None and source_node.online:
                     st.partial_migration = (source, target)
+
+
+def _fail(st: RscState) -> None:
+    """Pacemaker cannot tell where it runs: treated as failed, so it is stopped (and
+    recovered) rather than migrated any further."""
+    st.failed = True
+    st.stop_needed = True
 
 
 def _add_target(st: RscState, target: NodeWork, at: int) -> None:
