@@ -329,6 +329,32 @@ def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
     return changed
 
 
+def _members_in_order(links: list[Link]) -> list[Link]:
+    """Reversed member links back in creation order within each run from one ordering."""
+    out: list[Link] = []
+    run: list[Link] = []
+    for link in links:
+        if run and (run[0].first is not link.first or run[0].via is not link.via):
+            out.extend(reversed(run))
+            run = []
+        run.append(link)
+    out.extend(reversed(run))
+    return out
+
+
+def _cascade_required(action: Work, afters: dict[int, list[Link]], ctx: Context) -> None:
+    """Depth first, like Pacemaker: an action that just became required updates the
+    actions ordered after it at once (naming itself as their reason), before the
+    ordering that changed it moves on to its next action (e.g. the next group member)."""
+    stack = [iter(afters.get(action.id, ()))]
+    while stack:
+        link = next(stack[-1], None)
+        if link is None:
+            stack.pop()
+        elif _apply_required(link, ctx):
+            stack.append(iter(afters.get(link.then.id, ())))
+
+
 def propagate(links: list[Link], ctx: Context) -> None:
     """Apply every link until nothing changes."""
     changed = True
@@ -347,8 +373,12 @@ def propagate(links: list[Link], ctx: Context) -> None:
     # required, the later one is seen first and names the reason. But members of a group
     # or clone "then" are updated along with the collective action, which is created
     # before them, so links derived from a collective's ordering are seen first.
-    by_then = [link for link in reversed(links) if link.via is not None] \
+    # One collective ordering updates its members in member order.
+    by_then = _members_in_order([link for link in reversed(links) if link.via is not None]) \
         + [link for link in reversed(links) if link.via is None]
+    afters: dict[int, list[Link]] = {}
+    for link in reversed(links):
+        afters.setdefault(link.first.id, []).append(link)
     while changed and rounds < 1000:
         changed = False
         rounds += 1
@@ -358,6 +388,7 @@ def propagate(links: list[Link], ctx: Context) -> None:
             for link in by_then:
                 if _apply_required(link, ctx):
                     inner = changed = True
+                    _cascade_required(link.then, afters, ctx)
         for link in links:
             if _apply(link, ctx):
                 changed = True
