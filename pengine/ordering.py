@@ -235,6 +235,7 @@ class Context:
     all_actions: list[Work]
     block: Callable[[], bool] | None = None
     requires: dict[str, str] = field(default_factory=dict)
+    running_on: dict[str, list[str]] = field(default_factory=dict)
 
     def first_required(self, f: Work, t: Work) -> bool:
         children = self.collective_children.get(f.id)
@@ -253,10 +254,12 @@ def _implies_then(link: Link, ctx: Context) -> bool:
         return False  # a live migration's start/stop does not restart what follows it
     if f.dangling and f.rsc == t.rsc:
         return False  # stopping a finished migration's source does not restart it
-    # A stop implied by fencing does not force a restart of a resource that does not
-    # need fencing (it keeps running on its clean node).
+    # A stop implied by fencing does not force a restart of a resource that does not need
+    # fencing and keeps running on another, clean node; if the fenced node was its only
+    # one, the resource has to start again.
     return not (f.implied_by_fencing and f.rsc == t.rsc and t.task == "start"
-                and ctx.requires.get(f.rsc or "") not in ("fencing", "unfencing"))
+                and ctx.requires.get(f.rsc or "") not in ("fencing", "unfencing")
+                and any(node != f.node for node in ctx.running_on.get(f.rsc or "", ())))
 
 
 def _apply_required(link: Link, ctx: Context) -> bool:

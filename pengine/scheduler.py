@@ -121,7 +121,7 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
                   group_locations(u, acts, dict(placement.assigned)), acts.min_runnable,
                   acts.actions,
                   lambda: block_dependents(u, cons.colocations, acts.by_rsc_task),
-                  dict(u.requires))
+                  dict(u.requires), {rid: st.running_on for rid, st in u.states.items()})
     propagate(links, ctx)
     actions = freeze(u, acts.actions)
     return Transition(
