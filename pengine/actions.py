@@ -423,12 +423,20 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
                 continue
             act, _ = acts.new(op_key(rsc.id, "monitor"), "monitor", rsc.id, node.name, False)
             act.runnable = not node.pending
-            top = rsc.id
-            while u.rsc(top).parent is not None:
-                top = u.rsc(top).parent or top
-            top_running = any(u.states[p].running_on for p in _primitives(u, top))
-            flag = RUNNABLE_LEFT if (not act.runnable and not top_running) else OPTIONAL
+            flag = RUNNABLE_LEFT if (not act.runnable and not _probe_owner_running(u, rsc.id)) \
+                else OPTIONAL
             acts.order(rsc.id, "monitor", rsc.id, "start", flag, first_action=act)
+
+
+def _probe_owner_running(u: Unpacked, rid: str) -> bool:
+    """An unrunnable probe (pending node) blocks the start unless this is active: the
+    primitive itself (a running group member does not cover the others), or a clone's
+    instances as a whole."""
+    top = rid
+    while u.rsc(top).parent is not None:
+        top = u.rsc(top).parent or top
+    owner = top if u.rsc(top).kind == "clone" else rid
+    return any(u.states[p].running_on for p in _primitives(u, owner))
 
 
 def _anonymous_instances(u: Unpacked) -> list[tuple[list[list[str]], list[str]]]:
