@@ -101,7 +101,7 @@ def orphan_recurring(u: Unpacked) -> list[tuple[str, str, str, int, str]]:
                 continue
             maintenance = node.maintenance or u.options.maintenance_mode \
                 or is_true(rsc.meta.get("maintenance"), False)
-            for op in st.history.get(node.name, [])[_first_active(st.history[node.name]):]:
+            for op in entries_since_last_start(st.history.get(node.name, [])):
                 task, interval = op.get("operation") or "", int(op.get("interval") or 0)
                 if interval <= 0:
                     continue
@@ -113,12 +113,16 @@ def orphan_recurring(u: Unpacked) -> list[tuple[str, str, str, int, str]]:
     return out
 
 
-def _first_active(history: list[Element]) -> int:
-    """calculate_active_ops: where the resource's current activity starts in its history."""
+def entries_since_last_start(history: list[Element]) -> list[Element]:
+    """calculate_active_ops: the entries of the resource's current activity on a node.
+
+    They run from the last start (of any result; failing that the last promote/demote, or the
+    first successful monitor after the last stop); none when a later stop ended it.
+    """
     start = stop = implied_monitor = implied_clone = -1
     for index, op in enumerate(history):
         task = op.get("operation")
-        if task == "stop" and op.get("op-status") == "0":
+        if task == "stop" and op.get("op-status", "0") == "0":
             stop = index
         elif task in _START_LIKE:
             start = index
@@ -129,7 +133,7 @@ def _first_active(history: list[Element]) -> int:
             implied_clone = index
     if start == -1:
         start = implied_clone if implied_clone != -1 else implied_monitor
-    return max(start, 0)
+    return [] if start < stop else history[max(start, 0):]
 
 
 def _node_change(rsc: RscConfig, st: RscState, node: str) -> str | None:

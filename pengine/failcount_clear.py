@@ -17,7 +17,7 @@ are found while the status is unpacked, before any other check), then in resourc
 
 from __future__ import annotations
 
-from pengine.digests import check_entry, digest
+from pengine.digests import check_entry, digest, entries_since_last_start
 from pengine.failcounts import fail_count, raw_fail_count
 from pengine.state import Unpacked
 from pengine.unpack_history import find_op_config
@@ -84,28 +84,8 @@ def _failure_parameters_changed(rsc: RscConfig, op: Element) -> bool:
     return _recurring_changed(rsc, op, op.get("operation") or "", interval_ms)
 
 
-def _since_last_start(history: list[Element]) -> list[Element]:
-    """Entries Pacemaker checks: from the last start (of any result; failing that the last
-    promote/demote, or the first successful monitor after the last stop), none if stopped."""
-    start = stop = implied_clone = implied_monitor = -1
-    for index, op in enumerate(history):
-        task = op.get("operation")
-        if task == "stop" and op.get("op-status", "0") == "0":
-            stop = index
-        elif task in ("start", "migrate_from"):
-            start = index
-        elif task == "monitor" and implied_monitor <= stop:
-            if op.get("rc-code") in ("0", "8"):
-                implied_monitor = index
-        elif task in ("promote", "demote"):
-            implied_clone = index
-    if start == -1:
-        start = implied_clone if implied_clone != -1 else implied_monitor
-    return [] if start < stop else history[max(start, 0):]
-
-
 def _definition_changed(rsc: RscConfig, history: list[Element]) -> bool:
-    for op in _since_last_start(history):
+    for op in entries_since_last_start(history):
         task = op.get("operation") or ""
         interval = op.get("interval") or "0"
         interval_ms = int(interval) if interval.isdigit() else 0
