@@ -199,7 +199,19 @@ class _Placer:
                         self._add(table, node, -INF)
             return table
         prims = self.primitives_under(rid)
-        return self.tables.get(prims[0], {}) if prims else {}
+        if not prims:
+            return {}
+        # Like assignment's own merge, the first primitive's scores take in those of the
+        # resources colocated with it (dependents, recursively: a group's later members
+        # through the internal colocations), each by its colocation's factor.
+        table: Table = dict(self.tables.get(prims[0], {}))
+        for c in self.with_this.get(prims[0], []):
+            if c.dependent in self.tables:
+                table = merge_dependents(
+                    c.dependent, table, c.node_attribute, c.score / INF, tables=self.tables,
+                    with_this=self.with_this, nodes=self.nodes, has_influence=self._influence,
+                    merging=frozenset({prims[0]}))
+        return table
 
     def _current_score(self, rid: str, table: Table) -> int:
         current = next((self.u.states[p].current_node for p in self.primitives_under(rid)
