@@ -46,8 +46,13 @@ class Placement:
     instance_order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
-    """Colocations between primitives: group internals + user constraints on members."""
+def map_colocations(u: Unpacked, cons: Constraints,
+                    group_primary: dict[int, str] | None = None) -> list[Colocation]:
+    """Colocations between primitives: group internals + user constraints on members.
+
+    `group_primary` (when given) receives, per mapped colocation whose primary was a group,
+    that group's id (keyed by the Colocation's id()).
+    """
     out: list[Colocation] = []
     for rsc in u.resources:
         if rsc.kind == "group":
@@ -78,6 +83,8 @@ def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
             if dep:
                 out.append(Colocation(c.id, dep[0], primary, c.score, c.dependent_role,
                                       c.primary_role, c.node_attribute, c.influence))
+                if group_primary is not None and primary != c.primary:
+                    group_primary[id(out[-1])] = c.primary
         if dep_rsc.kind == "group" and c.score >= INF:
             out.extend(Colocation(c.id, member, primary, c.score, c.dependent_role,
                                   c.primary_role, c.node_attribute, c.influence)
@@ -108,7 +115,12 @@ class _Placer:
         self.busy: set[str] = set()
         self.count: dict[str, int] = {n.name: 0 for n in u.nodes}
         self.lines: list[str] = []
-        self.colocations = map_colocations(u, cons)
+        # "X with group" colocations stay on the group until it is assigned (Pacemaker moves
+        # them to its last member then): merges through the group's members before that do
+        # not see them.
+        self.group_primary: dict[int, str] = {}
+        self.groups_started: set[str] = set()
+        self.colocations = map_colocations(u, cons, self.group_primary)
         self.this_with: dict[str, list[Colocation]] = {}
         self.with_this: dict[str, list[Colocation]] = {}
         self.managed = {rid: st.managed for rid, st in u.states.items()}
@@ -275,6 +287,9 @@ class _Placer:
                     f"pcmk__group_assign: {child} allocation score on {node}: {score2str(score)}")
 
     def _influence(self, c: Colocation) -> bool:
+        group = self.group_primary.get(id(c))
+        if group is not None and group not in self.groups_started:
+            return False
         return c.influence or not any(
             self.u.states[p].running_on for p in self.primitives_under(c.primary))
 
@@ -284,6 +299,9 @@ class _Placer:
         if rid in self.busy:
             return None
         self.busy.add(rid)
+        parent = self.u.rsc(rid).parent
+        if parent is not None and self.u.rsc(parent).kind == "group":
+            self.groups_started.add(parent)
         for c in self.this_with.get(rid, []):
             self._assign_tree(c.primary)
             if self._coloc_applies(c) and not apply_per_instance(self, rid, c):
