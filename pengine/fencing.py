@@ -7,6 +7,8 @@ never carry a reason (so they are never printed).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pengine.actions import IMPLIES_THEN, OPTIONAL, ActionSet, Work
 from pengine.placement import Placement
 from pengine.state import Unpacked
@@ -42,7 +44,7 @@ def schedule_fencing_and_shutdowns(u: Unpacked, p: Placement, acts: ActionSet) -
             op = fence_op(u, acts, node.name, node.fence_reason or "node is unclean")
             op.optional = False
             op.runnable = True
-            _imply_stops(u, acts, node.name, op)
+            _imply_stops(u, acts, node.name, op, p.managed)
         elif node.online and node.shutdown and not node.unclean:
             act, _ = acts.new(f"do_shutdown-{node.name}", "do_shutdown", None, node.name, False)
             act.runnable = True
@@ -53,25 +55,28 @@ def schedule_fencing_and_shutdowns(u: Unpacked, p: Placement, acts: ActionSet) -
                            first_action=stop, then_action=act)
 
 
-def _imply_stops(u: Unpacked, acts: ActionSet, node: str, op: Work) -> None:
+def _imply_stops(u: Unpacked, acts: ActionSet, node: str, op: Work,
+                 managed: Mapping[str, bool]) -> None:
+    # Fencing implies nothing for unmanaged resources: their stops stay as they are.
     parents: list[str] = []
     for act in acts.actions:
         if act.node == node and act.task == "stop" and act.rsc is not None \
-                and act.rsc in u.states:
+                and act.rsc in u.states and managed.get(act.rsc, True):
             parent = u.rsc(act.rsc).parent
             if parent is not None and parent not in parents:
                 parents.append(parent)
     for parent in parents:
         acts.order(None, "stonith", parent, "stop", OPTIONAL, first_action=op)
     for act in acts.actions:
-        if act.node == node and act.task in ("stop", "demote") and act.rsc is not None:
+        if act.node == node and act.task in ("stop", "demote") and act.rsc is not None \
+                and managed.get(act.rsc, True):
             act.pseudo = True
             act.runnable = True
             act.implied_by_fencing = True
             acts.order(None, "stonith", act.rsc, act.task, IMPLIES_THEN,
                        first_action=op, then_action=act)
     for rsc in u.primitives:
-        if u.requires.get(rsc.id) in ("fencing", "unfencing"):
+        if u.requires.get(rsc.id) in ("fencing", "unfencing") and managed.get(rsc.id, True):
             for start in acts.of(rsc.id, "start"):
                 acts.order(None, "stonith", rsc.id, "start", OPTIONAL,
                            first_action=op, then_action=start)
