@@ -197,7 +197,8 @@ class _Placer:
 
     def _strategy_table(self, rid: str) -> Table:
         """The table cmp_resources compares: a clone's own table (node base scores and the
-        clone's location constraints, no instance stickiness), else the first primitive's."""
+        clone's location constraints, no instance stickiness), else the first primitive's
+        merged with its dependents'."""
         if self.u.rsc(rid).kind == "clone":
             table: Table = {n.name: n.base_score for n in self.u.nodes} \
                 if self.u.options.symmetric else {}
@@ -216,14 +217,14 @@ class _Placer:
         # Like assignment's own merge, the first primitive's scores take in those of the
         # resources colocated with it (dependents, recursively: a group's later members
         # through the internal colocations), each by its colocation's factor.
-        table: Table = dict(self.tables.get(prims[0], {}))
+        merged = dict(self.tables.get(prims[0], {}))
         for c in self.with_this.get(prims[0], []):
             if c.dependent in self.tables:
-                table = merge_dependents(
-                    c.dependent, table, c.node_attribute, c.score / INF, tables=self.tables,
+                merged = merge_dependents(
+                    c.dependent, merged, c.node_attribute, c.score / INF, tables=self.tables,
                     with_this=self.with_this, nodes=self.nodes, has_influence=self._influence,
                     merging=frozenset({prims[0]}))
-        return table
+        return merged
 
     def _current_score(self, rid: str, table: Table) -> int:
         current = next((self.u.states[p].current_node for p in self.primitives_under(rid)

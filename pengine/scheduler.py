@@ -116,10 +116,9 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
     schedule_unfencing(u, acts)
     schedule_fencing_and_shutdowns(u, placement, acts)
     links = resolve(u, acts, dict(placement.assigned))
-    blocked = {rid for rid, st in u.states.items() if st.blocked}
-    ctx = Context(dict(placement.managed), blocked, collective_children(u, acts),
-                  group_locations(u, acts, dict(placement.assigned)), acts.min_runnable,
-                  acts.actions,
+    ctx = Context(dict(placement.managed), {rid for rid, st in u.states.items() if st.blocked},
+                  collective_children(u, acts), group_locations(u, acts, dict(placement.assigned)),
+                  acts.min_runnable, acts.actions,
                   lambda: block_dependents(u, cons.colocations, acts.by_rsc_task),
                   dict(u.requires), {rid: st.running_on for rid, st in u.states.items()})
     propagate(links, ctx)
