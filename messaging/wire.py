@@ -18,7 +18,7 @@ positional (only ever appended, with defaults).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from messaging.auth import AuthKey, KeyRing
 from messaging.codec import Registry, pack, unpack
@@ -41,26 +41,40 @@ class PacketRejected(RemoteProtocolError):
         self.reason = reason
 
 
+class Skip(NamedTuple):
+    """Data mseqs first..last of the sender's stream went to `dst` alone (by unicast): any
+    other receiver advances past them instead of asking for them again."""
+
+    dst: str
+    first: int
+    last: int
+
+
 @WIRE.register(1)
 @dataclass(frozen=True, slots=True)
 class Status:
-    """The heartbeat itself, every keepalive: 'I am alive; my data stream is at last_mseq'."""
+    """The heartbeat itself, every keepalive: 'I am alive; my data stream is at last_mseq'
+    (`skips`: the addressed messages of the last few keepalives, repeated for receivers
+    that lost the Data that first announced them)."""
 
     last_mseq: int
     first_mseq: int = 1
+    skips: tuple[Skip, ...] = ()
 
 
 @WIRE.register(2)
 @dataclass(frozen=True, slots=True)
 class Data:
     """One fragment of an upper-layer message (more=True: further fragments follow;
-    index = position of this fragment within its message, 0 for the first)."""
+    index = position of this fragment within its message, 0 for the first; `skips`: the
+    addressed messages sent by unicast since the sender's previous fragment to everyone)."""
 
     mseq: int
     channel: str
     chunk: bytes
     more: bool = False
     index: int = 0
+    skips: tuple[Skip, ...] = ()
 
 
 @WIRE.register(3)
@@ -105,6 +119,8 @@ class Envelope:
 def seal(envelope: Envelope, key: AuthKey) -> bytes:
     """Encode and sign `envelope` with `key`."""
     tag, fields = WIRE.to_wire(envelope.message)
+    if isinstance(envelope.message, (Status, Data)) and not envelope.message.skips:
+        fields = fields[:-1]  # no skips: the same bytes as before they existed (fast paths)
     body = pack([tag, envelope.cluster, envelope.src, envelope.generation, envelope.seq,
                  envelope.dst, fields])
     signed = MAGIC + bytes((VERSION, key.index)) + body
