@@ -165,14 +165,31 @@ def open_datagram(data: bytes, keys: KeyRing) -> Envelope:
 _STATUS_TAG = WIRE.tag_of(Status(0))
 
 
+def _fast_skips(value: Any) -> tuple[Skip, ...] | None:
+    """`skips` of exactly the expected shape ([[str, int, int], ...]), else None."""
+    if type(value) is not list:
+        return None
+    skips = []
+    for run in value:
+        if (type(run) is not list or len(run) != 3 or type(run[0]) is not str
+                or type(run[1]) is not int or type(run[2]) is not int):
+            return None
+        skips.append(Skip(run[0], run[1], run[2]))
+    return tuple(skips)
+
+
 def _fast_status(tag: Any, fields: Any) -> Status | None:
     """The heartbeat itself, decoded without the generic codec (it is most of the traffic);
-    None for anything not a well-formed two-int Status (the codec then decides)."""
+    None for anything not a well-formed two-int Status, with or without well-formed skips
+    (the codec then decides)."""
     if tag != _STATUS_TAG or type(tag) is not int or type(fields) is not list:
         return None
-    if len(fields) != 2 or type(fields[0]) is not int or type(fields[1]) is not int:
+    if len(fields) not in (2, 3) or type(fields[0]) is not int or type(fields[1]) is not int:
         return None
-    return Status(fields[0], fields[1])
+    if len(fields) == 2:
+        return Status(fields[0], fields[1])
+    skips = _fast_skips(fields[2])
+    return None if skips is None else Status(fields[0], fields[1], skips)
 
 
 _DATA_TAG = WIRE.tag_of(Data(0, "", b""))
@@ -183,13 +200,16 @@ def _fast_data(tag: Any, fields: Any) -> Data | None:
     """A message fragment decoded without the generic codec: after a membership change
     every node receives every ccm message (15 x 15 acks at 16 nodes), and the codec's
     type introspection was two thirds of heartbeat's CPU per datagram. None for anything
-    but five fields of exactly Data's types (the codec then decides)."""
+    but five fields of exactly Data's types, with or without well-formed skips (the codec
+    then decides)."""
     if tag != _DATA_TAG or type(tag) is not int or type(fields) is not list:
         return None
-    if len(fields) != 5 or any(type(v) is not t for v, t in zip(fields, _DATA_TYPES, strict=True)):
+    if len(fields) not in (5, 6) or any(type(v) is not t for v, t in zip(
+            fields, _DATA_TYPES, strict=False)):
         return None
-    mseq, channel, chunk, more, index = fields
-    return Data(mseq, channel, chunk, more, index)
+    mseq, channel, chunk, more, index = fields[:5]
+    skips = _fast_skips(fields[5]) if len(fields) == 6 else ()
+    return None if skips is None else Data(mseq, channel, chunk, more, index, skips)
 
 
 def _envelope(body: Any) -> Envelope:
