@@ -12,7 +12,7 @@ import asyncio
 
 import click
 
-from messaging.command import run_tool
+from messaging.command import daemon_options, run_tool
 from messaging.logs import configure, get_logger
 
 from .config import load
@@ -20,13 +20,8 @@ from .service import CcmService, Options
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-c", "--config", "config_path", default="/etc/ha.d/ha.cf", show_default=True,
-              help="ha.cf file")
-@click.option("-n", "--node", default=None, help="this node's name [default: heartbeat's]")
-@click.option("--state-dir", default=None, help="override ha.cf state_dir")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
-@click.option("--json-logs", is_flag=True, help="log JSON lines")
+@daemon_options(config_help="ha.cf file", node_help="this node's name [default: heartbeat's]",
+                state_dir_help="override ha.cf state_dir")
 def main(config_path: str, node: str | None, state_dir: str | None, log_level: str,
          json_logs: bool) -> None:
     """Run the ccm (membership + quorum) daemon of this node."""

@@ -14,22 +14,17 @@ from pathlib import Path
 
 import click
 
-from messaging.command import run_tool
+from messaging.command import daemon_options, run_tool
 from messaging.config import default_state_dir
 from messaging.logs import configure
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-c", "--config", "config_path", default="/etc/ha.d/ha.cf", show_default=True,
-              help="ha.cf file (its links carry the bulk path)")
+@daemon_options(config_help="ha.cf file (its links carry the bulk path)",
+                state_dir_help="sockets and cib/ [default: $HACLUSTER_STATE_DIR or "
+                "/var/lib/hacluster]")
 @click.option("-k", "--authkeys", "authkeys_path", default=None,
               help="authkeys signing the bulk path [default: beside ha.cf]")
-@click.option("-n", "--node", default=None, help="this node's name [default: hostname]")
-@click.option("--state-dir", default=None, help="sockets and cib/ [default: $HACLUSTER_STATE_DIR "
-              "or /var/lib/hacluster]")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
-@click.option("--json-logs", is_flag=True, help="log JSON lines")
 def main(config_path: str, authkeys_path: str | None, node: str | None, state_dir: str | None,
          log_level: str, json_logs: bool) -> None:
     """Run the cib (cluster information base) daemon of this node."""

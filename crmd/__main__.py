@@ -14,20 +14,13 @@ from pathlib import Path
 
 import click
 
-from messaging.command import run_tool
+from messaging.command import daemon_options, run_tool
 from messaging.config import default_state_dir
 from messaging.logs import configure
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-c", "--config", "config_path", default="/etc/ha.d/ha.cf", show_default=True,
-              help="ha.cf file (accepted for the launcher; not read)")
-@click.option("-n", "--node", default=None, help="this node's name [default: hostname]")
-@click.option("--state-dir", default=None, help="sockets [default: $HACLUSTER_STATE_DIR "
-              "or /var/lib/hacluster]")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
-@click.option("--json-logs", is_flag=True, help="log JSON lines")
+@daemon_options()
 def main(config_path: str, node: str | None, state_dir: str | None, log_level: str,
          json_logs: bool) -> None:
     """Run the cluster resource manager (controller) of this node."""

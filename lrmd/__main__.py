@@ -1,4 +1,7 @@
-"""``python -m lrmd --state-dir DIR``: run one node's local resource manager daemon."""
+"""``python -m lrmd --state-dir DIR``: run one node's local resource manager daemon.
+
+Takes the launcher's command line (`messaging.command.daemon_options`); only --state-dir
+and the logging options matter to lrmd."""
 
 from __future__ import annotations
 
@@ -7,20 +10,17 @@ from pathlib import Path
 
 import click
 
-from messaging.command import fail
+from messaging.command import daemon_options, fail
 from messaging.config import DEFAULT_STATE_DIR, STATE_DIR_ENV, default_state_dir
 from messaging.errors import ConflictError, HAError
 from messaging.logs import configure
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: Path(default_state_dir()),
-    show_default=f"${STATE_DIR_ENV} or {DEFAULT_STATE_DIR}",
-    help="Directory for the lrmd.ctl and lrmd.pub sockets.",
-)
+@daemon_options(config_help="ha.cf file (accepted for the launcher; not read)",
+                node_help="accepted for the launcher; lrmd serves its own node",
+                state_dir_help="directory for the lrmd.ctl and lrmd.pub sockets "
+                f"[default: ${STATE_DIR_ENV} or {DEFAULT_STATE_DIR}]")
 @click.option(
     "--max-parallel",
     type=click.IntRange(0, 1024),
@@ -41,31 +41,29 @@ from messaging.logs import configure
     type=click.Path(file_okay=False, path_type=Path),
     help="Extra OCF root searched first (repeatable; also $HACLUSTER_OCF_ROOTS).",
 )
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-)
 def main(
-    state_dir: Path,
+    config_path: str,
+    node: str | None,
+    state_dir: str | None,
+    log_level: str,
+    json_logs: bool,
     max_parallel: int,
     kill_grace: float,
     ocf_roots: tuple[Path, ...],
-    log_level: str,
 ) -> None:
     """Run the local resource manager daemon (lrmd) until SIGTERM."""
     from lrmd.api import LrmdClient
     from lrmd.service import run_daemon
 
-    configure(log_level)
-    with LrmdClient(state_dir) as client:
+    configure(log_level, json=json_logs)
+    sockets = Path(state_dir or default_state_dir())
+    with LrmdClient(sockets) as client:
         if client.is_running():
             fail(ConflictError(f"{client.path}: an lrmd already serves this state directory"))
     try:
         asyncio.run(
             run_daemon(
-                state_dir, max_parallel=max_parallel, kill_grace=kill_grace, extra_roots=ocf_roots
+                sockets, max_parallel=max_parallel, kill_grace=kill_grace, extra_roots=ocf_roots
             )
         )
     except (HAError, OSError) as error:

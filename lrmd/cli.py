@@ -14,7 +14,6 @@ import dataclasses
 import json
 import re
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -189,8 +188,7 @@ async def run_direct(request: ExecRequest, state_dir: Path) -> OpCompleted:
         if isinstance(message, OpCompleted) and not done.done():
             done.set_result(message)
 
-    loop_clock = asyncio.get_running_loop().time
-    core = LrmdCore(max_parallel=1, wall_offset=time.time() - loop_clock(), kill_grace=2.0)
+    core = LrmdCore(max_parallel=1, kill_grace=2.0)
     executor = Executor(
         core, SubprocessRunner(state_dir=state_dir), send=send, publish=lambda _event: None
     )

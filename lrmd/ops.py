@@ -2,7 +2,9 @@
 recurring monitors and timeouts, all expressed as effects.
 
 `LrmdCore.handle(event) -> list[Effect]` never touches processes, clocks or sockets. Events:
-`Submit`, `Cancel`, `AgentFinished` and `TimerFired`; each carries the shell's monotonic `now`.
+`Submit`, `Cancel`, `AgentFinished` and `TimerFired`; each carries the shell's monotonic `now`
+and may carry its wall time `wall` (epoch seconds): results are stamped (last_run,
+last_rc_change) with the wall time of the latest event that carried one, moved on by `now`.
 Effects: `RunAgent`, `KillProcessGroup`, `ArmTimer`/`CancelTimer`, `Publish(OP_TOPIC,
 OpCompleted)` and `Send(Client(token), reply)` (the token the request arrived with).
 
@@ -41,6 +43,7 @@ class Submit:
     request: ExecRequest
     now: float
     client: str = ""
+    wall: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,7 @@ class Cancel:
     interval_ms: int
     now: float
     client: str = ""
+    wall: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,7 @@ class AgentFinished:
     status: OpStatus = OpStatus.DONE
     exit_reason: str = ""
     output: str = ""
+    wall: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +140,12 @@ class LrmdCore:
     """The executor's state machine (see the module docstring for its rules)."""
 
     def __init__(
-        self, *, max_parallel: int = 4, wall_offset: float = 0.0, kill_grace: float = 5.0
+        self, *, max_parallel: int = 4, kill_grace: float = 5.0
     ) -> None:
         if max_parallel < 1:
             raise ValueError("max_parallel must be at least 1")
         self.max_parallel = max_parallel
-        self.wall_offset = wall_offset
+        self._wall_offset = 0.0  # epoch seconds minus `now`, from the latest event's wall
         self.kill_grace = kill_grace
         self._next_call_id = 1
         self._ops: dict[int, _Op] = {}
@@ -177,6 +182,8 @@ class LrmdCore:
     # -- events ------------------------------------------------------------------------
     def handle(self, event: Event) -> Effects:
         effects: Effects = []
+        if event.wall is not None:  # the wall clock may have been stepped since: follow it
+            self._wall_offset = event.wall - event.now
         if isinstance(event, Submit):
             self._submit(event, effects)
         elif isinstance(event, Cancel):
@@ -321,7 +328,7 @@ class LrmdCore:
     ) -> OpCompleted:
         started = op.started_at if op.state is _State.RUNNING else now
         request = op.request
-        last_rc_change = self.wall_offset + started
+        last_rc_change = self._wall_offset + started
         previous = self._rc_changed.get(_op_key(op))
         if op.interval_ms > 0 and previous is not None and previous[0] == rc:
             last_rc_change = previous[1]
@@ -339,7 +346,7 @@ class LrmdCore:
             output=output,
             exec_time_ms=round((now - started) * 1000) if op.state is _State.RUNNING else 0,
             queue_time_ms=round(max(0.0, started - op.queued_at) * 1000),
-            last_run=self.wall_offset + started,
+            last_run=self._wall_offset + started,
             last_rc_change=last_rc_change,
             op_digest=op.digest or op_digest(op.params, op.interval_ms, request.timeout_ms),
             params=op.params,

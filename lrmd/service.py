@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -79,11 +78,11 @@ class Executor:
         self.loop.feed(event)
 
     def submit(self, request: ExecRequest, client: str) -> None:
-        self.feed(Submit(request, self.loop.monotonic(), client))
+        self.feed(Submit(request, self.loop.monotonic(), client, self.loop.wall()))
 
     def cancel(self, request: CancelRequest, client: str) -> None:
-        now = self.loop.monotonic()
-        self.feed(Cancel(request.resource, request.action, request.interval_ms, now, client))
+        now, wall = self.loop.monotonic(), self.loop.wall()
+        self.feed(Cancel(request.resource, request.action, request.interval_ms, now, client, wall))
 
     def _on_send(self, effect: Send) -> None:
         if not isinstance(effect.destination, Client):
@@ -106,11 +105,13 @@ class Executor:
         try:
             outcome = await self.runner.run(effect.call_id, effect.request, effect.params)
             finished = AgentFinished(effect.call_id, outcome.rc, self.loop.monotonic(),
-                                     outcome.status, outcome.exit_reason, outcome.output)
+                                     outcome.status, outcome.exit_reason, outcome.output,
+                                     self.loop.wall())
         except Exception as error:  # a bug in the shell must not wedge the resource
             self.log.error("agent_run_failed", call_id=effect.call_id, error=repr(error))
             finished = AgentFinished(
-                effect.call_id, 1, self.loop.monotonic(), OpStatus.ERROR, f"lrmd: {error}"
+                effect.call_id, 1, self.loop.monotonic(), OpStatus.ERROR, f"lrmd: {error}",
+                wall=self.loop.wall(),
             )
         self.feed(finished)
 
@@ -135,7 +136,6 @@ class LrmdService:
         self.state_dir = state_dir
         core = LrmdCore(
             max_parallel=max_parallel or 2 * (os.cpu_count() or 1),
-            wall_offset=time.time() - time.monotonic(),  # asyncio's loop clock is monotonic
             kill_grace=kill_grace,
         )
         self.runner = runner or SubprocessRunner(state_dir=state_dir)

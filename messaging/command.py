@@ -4,20 +4,23 @@ Each package owns its click group (`lab`, `node`, `membership`, `lrm`, ...) and 
 under the entry-point group ``hacluster.commands``; the root group imports a subcommand's
 module only when that subcommand runs, so `hacluster --help` stays fast and no low layer
 imports a high one. Pacemaker-named tools (`crm_simulate`, `cibadmin`, ...) wrap their
-main function with `run_tool` for the same error-to-exit-code mapping.
+main function with `run_tool` for the same error-to-exit-code mapping. Every daemon's
+`__main__` takes the launcher's command line through `daemon_options`.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from messaging.errors import ExitCode, HAError, exit_code_for
 
 ENTRY_POINT_GROUP = "hacluster.commands"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+Command = TypeVar("Command", bound=Callable[..., Any])
 
 
 class _LazyGroup(click.Group):
@@ -50,6 +53,31 @@ class _LazyGroup(click.Group):
 @click.version_option(package_name="hacluster")
 def root() -> None:
     """hacluster: a high-availability cluster stack (Heartbeat R2 / Pacemaker architecture)."""
+
+
+def daemon_options(*, config_help: str = "ha.cf file (accepted for the launcher; not read)",
+                   node_help: str = "this node's name [default: hostname]",
+                   state_dir_help: str = "sockets [default: $HACLUSTER_STATE_DIR or "
+                   "/var/lib/hacluster]") -> Callable[[Command], Command]:
+    """The options of a daemon's entry, as `messaging.supervisor` starts every daemon:
+    `-c/--config` (config_path), `-n/--node`, `--state-dir`, `--log-level`, `--json-logs`.
+    Only the help texts differ between daemons (what each does with ha.cf and the node)."""
+    options = [
+        click.option("-c", "--config", "config_path", default="/etc/ha.d/ha.cf",
+                     show_default=True, help=config_help),
+        click.option("-n", "--node", default=None, help=node_help),
+        click.option("--state-dir", default=None, help=state_dir_help),
+        click.option("--log-level", default="info", show_default=True,
+                     type=click.Choice(LOG_LEVELS)),
+        click.option("--json-logs", is_flag=True, help="log JSON lines"),
+    ]
+
+    def apply(command: Command) -> Command:
+        for option in reversed(options):  # click lists them in decorator order
+            command = option(command)
+        return command
+
+    return apply
 
 
 def fail(error: BaseException) -> NoReturn:

@@ -12,7 +12,7 @@ Destinations are typed, never strings that may mean a node, everyone or a client
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -91,10 +91,12 @@ class Log:
 
 @dataclass(frozen=True, slots=True)
 class TimerFired:
-    """The event a shell feeds back when an armed timer expires."""
+    """The event a shell feeds back when an armed timer expires (`wall`: epoch seconds at
+    that moment, for cores that stamp results; not part of the timer's identity)."""
 
     key: str
     now: float
+    wall: float | None = field(default=None, compare=False)
 
 
 Effect = Send | Publish | ArmTimer | CancelTimer | Persist | Log

@@ -279,7 +279,7 @@ class Runner:
         del self._timers[key]
         if self._before_timer is not None:
             self._before_timer(key)
-        self.feed(TimerFired(key, self.scheduler.monotonic()))
+        self.feed(TimerFired(key, self.scheduler.monotonic(), self.scheduler.wall()))
 
     def _log(self, effect: Log) -> None:
         if self.log is not None:

@@ -18,7 +18,7 @@ positional (only ever appended, with defaults).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from messaging.auth import AuthKey, KeyRing
 from messaging.codec import Registry, pack, unpack
@@ -41,26 +41,40 @@ class PacketRejected(RemoteProtocolError):
         self.reason = reason
 
 
+class Skip(NamedTuple):
+    """Data mseqs first..last of the sender's stream went to `dst` alone (by unicast): any
+    other receiver advances past them instead of asking for them again."""
+
+    dst: str
+    first: int
+    last: int
+
+
 @WIRE.register(1)
 @dataclass(frozen=True, slots=True)
 class Status:
-    """The heartbeat itself, every keepalive: 'I am alive; my data stream is at last_mseq'."""
+    """The heartbeat itself, every keepalive: 'I am alive; my data stream is at last_mseq'
+    (`skips`: the addressed messages of the last few keepalives, repeated for receivers
+    that lost the Data that first announced them)."""
 
     last_mseq: int
     first_mseq: int = 1
+    skips: tuple[Skip, ...] = ()
 
 
 @WIRE.register(2)
 @dataclass(frozen=True, slots=True)
 class Data:
     """One fragment of an upper-layer message (more=True: further fragments follow;
-    index = position of this fragment within its message, 0 for the first)."""
+    index = position of this fragment within its message, 0 for the first; `skips`: the
+    addressed messages sent by unicast since the sender's previous fragment to everyone)."""
 
     mseq: int
     channel: str
     chunk: bytes
     more: bool = False
     index: int = 0
+    skips: tuple[Skip, ...] = ()
 
 
 @WIRE.register(3)
@@ -105,6 +119,8 @@ class Envelope:
 def seal(envelope: Envelope, key: AuthKey) -> bytes:
     """Encode and sign `envelope` with `key`."""
     tag, fields = WIRE.to_wire(envelope.message)
+    if isinstance(envelope.message, (Status, Data)) and not envelope.message.skips:
+        fields = fields[:-1]  # no skips: the same bytes as before they existed (fast paths)
     body = pack([tag, envelope.cluster, envelope.src, envelope.generation, envelope.seq,
                  envelope.dst, fields])
     signed = MAGIC + bytes((VERSION, key.index)) + body
@@ -149,14 +165,31 @@ def open_datagram(data: bytes, keys: KeyRing) -> Envelope:
 _STATUS_TAG = WIRE.tag_of(Status(0))
 
 
+def _fast_skips(value: Any) -> tuple[Skip, ...] | None:
+    """`skips` of exactly the expected shape ([[str, int, int], ...]), else None."""
+    if type(value) is not list:
+        return None
+    skips = []
+    for run in value:
+        if (type(run) is not list or len(run) != 3 or type(run[0]) is not str
+                or type(run[1]) is not int or type(run[2]) is not int):
+            return None
+        skips.append(Skip(run[0], run[1], run[2]))
+    return tuple(skips)
+
+
 def _fast_status(tag: Any, fields: Any) -> Status | None:
     """The heartbeat itself, decoded without the generic codec (it is most of the traffic);
-    None for anything not a well-formed two-int Status (the codec then decides)."""
+    None for anything not a well-formed two-int Status, with or without well-formed skips
+    (the codec then decides)."""
     if tag != _STATUS_TAG or type(tag) is not int or type(fields) is not list:
         return None
-    if len(fields) != 2 or type(fields[0]) is not int or type(fields[1]) is not int:
+    if len(fields) not in (2, 3) or type(fields[0]) is not int or type(fields[1]) is not int:
         return None
-    return Status(fields[0], fields[1])
+    if len(fields) == 2:
+        return Status(fields[0], fields[1])
+    skips = _fast_skips(fields[2])
+    return None if skips is None else Status(fields[0], fields[1], skips)
 
 
 _DATA_TAG = WIRE.tag_of(Data(0, "", b""))
@@ -167,13 +200,16 @@ def _fast_data(tag: Any, fields: Any) -> Data | None:
     """A message fragment decoded without the generic codec: after a membership change
     every node receives every ccm message (15 x 15 acks at 16 nodes), and the codec's
     type introspection was two thirds of heartbeat's CPU per datagram. None for anything
-    but five fields of exactly Data's types (the codec then decides)."""
+    but five fields of exactly Data's types, with or without well-formed skips (the codec
+    then decides)."""
     if tag != _DATA_TAG or type(tag) is not int or type(fields) is not list:
         return None
-    if len(fields) != 5 or any(type(v) is not t for v, t in zip(fields, _DATA_TYPES, strict=True)):
+    if len(fields) not in (5, 6) or any(type(v) is not t for v, t in zip(
+            fields, _DATA_TYPES, strict=False)):
         return None
-    mseq, channel, chunk, more, index = fields
-    return Data(mseq, channel, chunk, more, index)
+    mseq, channel, chunk, more, index = fields[:5]
+    skips = _fast_skips(fields[5]) if len(fields) == 6 else ()
+    return None if skips is None else Data(mseq, channel, chunk, more, index, skips)
 
 
 def _envelope(body: Any) -> Envelope:

@@ -77,13 +77,13 @@ class ResourceAgents:
         if (ctx.node, resource, action) in self.fail_once:
             self.fail_once.discard((ctx.node, resource, action))
             running.discard(resource)
-            return CoreAgentFinished(effect.call_id, int(OcfRc.ERR_GENERIC), now)
+            return CoreAgentFinished(effect.call_id, int(OcfRc.ERR_GENERIC), now, wall=ctx.wall)
         if action == "start":
             running.add(resource)
         elif action == "stop":
             running.discard(resource)
         rc = NOT_RUNNING if action == "monitor" and resource not in running else SUCCESS
-        return CoreAgentFinished(effect.call_id, rc, now)
+        return CoreAgentFinished(effect.call_id, rc, now, wall=ctx.wall)
 
     def kill(self, ctx: DaemonContext, effect: KillProcessGroup) -> None:
         pending: set[int] = ctx.state.setdefault("pending", set())
@@ -92,7 +92,7 @@ class ResourceAgents:
         pending.discard(effect.call_id)
         ctx.after(0.0, lambda now: CoreAgentFinished(
             effect.call_id, int(OcfRc.ERR_GENERIC), now, OpStatus.ERROR,
-            f"killed by signal {effect.signal}"))
+            f"killed by signal {effect.signal}", wall=ctx.wall))
 
 
 FenceScript = Callable[[str, Any], tuple[Any, float]]  # (node, RunAgent) -> Outcome, secs

@@ -158,10 +158,10 @@ def _lrmd_request(ctx: DaemonContext, effect: LrmdRequest) -> None:
         if lost in settings.lost_requests:  # a wedged lrmd: the controller's timeout acts
             settings.lost_requests.discard(lost)
             return
-        ctx.request("lrmd", lambda now: Submit(request, now))
+        ctx.request("lrmd", lambda now: Submit(request, now, wall=ctx.wall))
     elif isinstance(request, CancelRequest):
         ctx.request("lrmd", lambda now: CoreCancel(request.resource, request.action,
-                                                   request.interval_ms, now))
+                                                   request.interval_ms, now, wall=ctx.wall))
 
 
 def _execute_fencing(ctx: DaemonContext, effect: ExecuteFencing) -> None:

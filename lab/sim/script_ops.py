@@ -78,7 +78,7 @@ def _exec(run: Run, args: list[str]) -> str:
                           timeout_ms=int(keywords.get("timeout", 20000)))
     run.clients += 1
     client = f"client:{run.clients}"
-    sim.feed(node, "lrmd", lambda now: Submit(request, now, client))
+    sim.feed(node, "lrmd", lambda now: Submit(request, now, client, sim.scheduler.wall()))
     return f"ok ({client})"
 
 

@@ -12,7 +12,7 @@ import os
 import click
 
 from messaging.authkeys import load_authkeys
-from messaging.command import run_tool
+from messaging.command import daemon_options, run_tool
 from messaging.config import load_ha_cf, resolve_ucast
 from messaging.heartbeat.netio import resolve_ipv4
 from messaging.heartbeat.service import HeartbeatService, Options
@@ -20,17 +20,12 @@ from messaging.logs import configure, get_logger
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-c", "--config", "config_path", default="/etc/ha.d/ha.cf", show_default=True,
-              help="ha.cf file")
+@daemon_options(config_help="ha.cf file", node_help="this node's name [default: uname -n]",
+                state_dir_help="override ha.cf state_dir")
 @click.option("-k", "--authkeys", "authkeys_path", default="/etc/ha.d/authkeys",
               show_default=True, help="authkeys file (mode 0600)")
-@click.option("-n", "--node", default=None, help="this node's name [default: uname -n]")
 @click.option("--bind", "bind_address", default=None,
               help="bind link sockets to this address (also the 'own' address for ucast)")
-@click.option("--state-dir", default=None, help="override ha.cf state_dir")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
-@click.option("--json-logs", is_flag=True, help="log JSON lines")
 def main(config_path: str, authkeys_path: str, node: str | None, bind_address: str | None,
          state_dir: str | None, log_level: str, json_logs: bool) -> None:
     """Run the heartbeat daemon of this node in the foreground."""

@@ -17,7 +17,9 @@ Invariants:
   that sender (a replayed packet can never keep a link alive);
 - every received packet is counted under exactly one of: accepted, duplicate, own,
   or rejected.<reason>; nothing a peer sends raises out of `handle`;
-- upper-layer messages are delivered in order, exactly once per (sender, generation).
+- upper-layer messages are delivered in order, exactly once per (sender, generation);
+- a message addressed to one node goes by unicast to the addresses that node's packets
+  come from, when known, and its mseqs are announced to the others (`direct`).
 Timers: "keepalive" (send Status), "check" (next liveness deadline), "rexmit" (re-ask for
 missing messages while any gap is open).
 """
@@ -39,6 +41,7 @@ from messaging.heartbeat.api import (
     NodeTable,
     message_topic,
 )
+from messaging.heartbeat.direct import DirectLedger, unicast_routes
 from messaging.heartbeat.events import (
     Address,
     Effect,
@@ -130,6 +133,7 @@ class HeartbeatCore:
         self.liveness = Liveness(settings.node, settings.links, settings.timing)
         self.peers: dict[str, Peer] = {}
         self.out = OutStream(settings.chunk_size)
+        self.direct = DirectLedger()
         self._seq = 0
         self._rexmit_armed = False
         self._beat_due: float | None = None
@@ -197,7 +201,7 @@ class HeartbeatCore:
         return [self._tx(link, None, data) for link in self.settings.links]
 
     def _heartbeat(self, now: float) -> list[Effect]:
-        status = Status(self.out.last_mseq, self.out.first_available)
+        status = Status(self.out.last_mseq, self.out.first_available, self.direct.for_status())
         effects = self._broadcast(WIRE_BROADCAST, status)
         if self._marks_moved:
             effects.append(self._save_peers())
@@ -229,11 +233,22 @@ class HeartbeatCore:
         self.counters["messages.sent"] += 1
         effects: list[Effect] = []
         if dst != self.settings.node:  # a message to ourselves never touches the network
-            for item in self.out.fragments(dst, event.channel, event.payload):
-                effects += self._broadcast(item.dst, item.data)
+            effects += self._send_fragments(dst, event.channel, event.payload)
         if dst in (WIRE_BROADCAST, self.settings.node):
             local = Delivery(event.channel, event.payload, dst == WIRE_BROADCAST)
             effects.append(self._deliver(self.settings.node, self.settings.generation, local))
+        return effects
+
+    def _send_fragments(self, dst: str, channel: str, payload: bytes) -> list[Effect]:
+        routes = unicast_routes(self.peers.get(dst), dst, self.settings.links)
+        if routes and self.direct.room(dst):  # the runs before it ride along (for b after c)
+            items = self.out.fragments(dst, channel, payload, tuple(self.direct.pending))
+            self.direct.record(dst, items[0].data.mseq, items[-1].data.mseq)
+            sealed = [self._seal(dst, item.data) for item in items]
+            return [self._tx(link, addr, data) for data in sealed for link, addr in routes]
+        effects: list[Effect] = []
+        for item in self.out.fragments(dst, channel, payload, self.direct.take_pending()):
+            effects += self._broadcast(item.dst, item.data)
         return effects
 
     def _deliver(self, src: str, generation: int, delivery: Delivery) -> Publish:
@@ -297,6 +312,7 @@ class HeartbeatCore:
         if fresh_link:
             peer.link_seq[event.link] = envelope.seq
             peer.addresses.setdefault(event.link, event.addr[0])
+            peer.endpoints[event.link] = event.addr
             peer.reply_to = (event.link, event.addr)
             effects += self._heard(envelope.src, event.link, event.now)
         if envelope.seq in peer.seen:
@@ -361,8 +377,9 @@ class HeartbeatCore:
         message = envelope.message
         if isinstance(message, Status):
             done = stream.on_status(message.last_mseq, message.first_mseq)
+            done += stream.note_skips(message.skips)
         elif isinstance(message, Data):
-            done = stream.on_data(Sent(envelope.dst, message))
+            done = stream.on_data(Sent(envelope.dst, message)) + stream.note_skips(message.skips)
         elif isinstance(message, RetransmitRequest):
             return self._answer_rexmit(envelope, peer, message)
         elif isinstance(message, RetransmitGone):

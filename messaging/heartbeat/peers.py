@@ -45,6 +45,8 @@ class Peer:
     stream: InStream | None = None
     floor: int = 0  # sequence numbers at or below it were accepted before a restart
     addresses: dict[str, str] = field(default_factory=dict)
+    # per link, the (address, port) its packets came from: where unicast to it goes
+    endpoints: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def mark(self, node: str) -> PeerMark:
         return PeerMark(node, self.generation, self.highest_seq,

@@ -11,8 +11,11 @@ from the sender's Status (which carries its last mseq), so a lost last message i
 within one keepalive. Missing ranges are requested from the sender; if the sender no
 longer has them (`RetransmitGone`) the receiver skips ahead and counts them lost.
 Every fragment is processed exactly once; fragments addressed to another node advance
-the sequence but are not delivered. A message whose first fragment was never seen (we
-joined mid-message, or skipped lost history) is dropped whole, never delivered truncated.
+the sequence but are not delivered. Those the sender unicast to their node alone never
+reach us: the sender's later packets name them (`Skip`), and `note_skips` advances past
+them as if they had arrived, so they are never asked for (asking would only cost).
+A message whose first fragment was never seen (we joined mid-message, or skipped lost
+history) is dropped whole, never delivered truncated.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from messaging.wire import BROADCAST, Data
+from messaging.wire import BROADCAST, Data, Skip
 
 HISTORY_MESSAGES = 2048
 HISTORY_BYTES = 16 << 20
 RECEIVE_WINDOW = 2048
+_ELSEWHERE = Data(0, "", b"")  # stands in for a fragment unicast to another node
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +56,16 @@ class OutStream:
     def first_available(self) -> int:
         return self.history[0].data.mseq if self.history else self.next_mseq
 
-    def fragments(self, dst: str, channel: str, payload: bytes) -> list[Sent]:
-        """Number and remember the fragments of one message."""
+    def fragments(self, dst: str, channel: str, payload: bytes,
+                  skips: tuple[Skip, ...] = ()) -> list[Sent]:
+        """Number and remember the fragments of one message (`skips` ride on the first,
+        and stay in the history, so a resent fragment announces them again)."""
         pieces = [payload[i:i + self.chunk_size]
                   for i in range(0, len(payload), self.chunk_size)] or [b""]
         sent = []
         for index, piece in enumerate(pieces):
-            item = Sent(dst, Data(self.next_mseq, channel, piece, index < len(pieces) - 1, index))
+            item = Sent(dst, Data(self.next_mseq, channel, piece, index < len(pieces) - 1, index,
+                                  skips if index == 0 else ()))
             self.next_mseq += 1
             self._remember(item)
             sent.append(item)
@@ -137,6 +144,20 @@ class InStream:
         if mseq < self.expected or mseq >= self.expected + RECEIVE_WINDOW:
             return []
         self.buffer[mseq] = item
+        return self._drain()
+
+    def note_skips(self, skips: tuple[Skip, ...]) -> list[Delivery]:
+        """The sender unicast these fragments to one node each: the ones meant for others
+        count as received (not delivered); returns messages they unblock."""
+        if self.expected is None:
+            return []
+        for skip in skips:
+            if skip.dst in (BROADCAST, self.local):
+                continue  # ours: it arrives, or the gap is asked for as usual
+            last = min(skip.last, self.expected + RECEIVE_WINDOW - 1)
+            for mseq in range(max(skip.first, self.expected), last + 1):
+                self.buffer.setdefault(mseq, Sent(skip.dst, _ELSEWHERE))
+            self.known_last = max(self.known_last, last)
         return self._drain()
 
     def skip_to(self, first_available: int) -> list[Delivery]:

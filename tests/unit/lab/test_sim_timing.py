@@ -63,7 +63,7 @@ def submit(sim: Simulation, node: str, resource: str, action: str, *, interval_m
            timeout_ms: int = 20000) -> None:
     request = ExecRequest(resource, AgentSpec("ocf", "Dummy", "heartbeat"), action,
                           interval_ms=interval_ms, timeout_ms=timeout_ms)
-    sim.feed(node, "lrmd", Submit(request, sim.now, "client:t"))
+    sim.feed(node, "lrmd", Submit(request, sim.now, "client:t", sim.scheduler.wall()))
 
 
 def results(sim: Simulation, node: str, resource: str) -> list[tuple[float, OpCompleted]]:

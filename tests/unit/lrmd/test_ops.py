@@ -26,7 +26,7 @@ class Harness:
 
     def __init__(self, **kw: object) -> None:
         self.clock = FakeClock()
-        self.core = LrmdCore(wall_offset=1_000_000.0, **kw)  # type: ignore[arg-type]
+        self.core = LrmdCore(**kw)  # type: ignore[arg-type]
         self.timers: dict[str, float] = {}
         self.started: list[RunAgent] = []
         self.published: list[OpCompleted] = []
@@ -52,7 +52,7 @@ class Harness:
 
     def submit(self, resource: str, action: str, client: str = "c", **kw: object) -> int:
         request = ExecRequest(resource=resource, agent=DUMMY, action=action, **kw)  # type: ignore[arg-type]
-        effects = self.feed(Submit(request, self.clock.monotonic(), client))
+        effects = self.feed(Submit(request, self.clock.monotonic(), client, self.clock.wall()))
         if client:
             accepted = [e.message for e in effects if isinstance(e, Send)]
             assert isinstance(accepted[0], ExecAccepted)
@@ -60,7 +60,8 @@ class Harness:
         return 0
 
     def finish(self, call_id: int, rc: int = 0, **kw: object) -> None:
-        self.feed(AgentFinished(call_id, rc, self.clock.monotonic(), **kw))  # type: ignore[arg-type]
+        self.feed(AgentFinished(call_id, rc, self.clock.monotonic(), wall=self.clock.wall(),
+                                **kw))  # type: ignore[arg-type]
 
     def advance(self, seconds: float) -> None:
         """Move time forward, firing due timers in deadline order."""
@@ -72,7 +73,7 @@ class Harness:
             deadline, key = due[0]
             del self.timers[key]
             self.clock.advance(deadline - self.clock.monotonic())
-            self.feed(TimerFired(key, self.clock.monotonic()))
+            self.feed(TimerFired(key, self.clock.monotonic(), self.clock.wall()))
         self.clock.advance(target - self.clock.monotonic())
 
     def running_ids(self) -> list[int]:
@@ -171,6 +172,19 @@ def test_last_rc_change_only_moves_when_rc_changes() -> None:
     h.finish(call, 0)
     assert h.core.history("r1")[0].last_rc_change == first
     assert h.core.history("r1")[0].last_run == first + 10
+
+
+def test_results_are_stamped_with_the_wall_time_the_events_carry() -> None:
+    core = LrmdCore()
+    request = ExecRequest(resource="r1", agent=DUMMY, action="monitor", interval_ms=10_000)
+    core.handle(Submit(request, 5.0, "c", wall=1_000.0))
+    core.handle(AgentFinished(1, 0, 6.0, wall=1_001.0))
+    assert core.history("r1")[0].last_run == 1_000.0  # started at now 5 = wall 1000
+    # the wall clock is stepped forward (NTP): the next run is stamped with the new time
+    core.handle(TimerFired("recur:1", 16.0, 9_000.0))
+    core.handle(AgentFinished(1, 7, 17.0, wall=9_001.0))
+    assert (core.history("r1")[0].last_run, core.history("r1")[0].last_rc_change) == (
+        9_000.0, 9_000.0)
 
 
 def test_stop_cancels_recurring_monitors_first() -> None:

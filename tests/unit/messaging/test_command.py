@@ -43,3 +43,17 @@ def test_fail_prints_location_and_exits_with_table_code() -> None:
     result = CliRunner().invoke(broken, [])
     assert result.exit_code == 78
     assert "error: /etc/ha.d/ha.cf:3: unknown directive 'foo'" in result.output
+
+
+@pytest.mark.parametrize("module", ["messaging.heartbeat.__main__", "ccm.__main__",
+                                    "lrmd.__main__", "cib.__main__", "cib.attrd_daemon",
+                                    "crmd.__main__"])
+def test_every_daemon_entry_takes_the_launchers_command_line(module: str) -> None:
+    import importlib
+
+    command = importlib.import_module(module).main
+    line = ["-c", "/etc/ha.d/ha.cf", "-n", "n1", "--state-dir", "/run/x", "--log-level",
+            "debug", "--json-logs"]
+    params = command.make_context("daemon", line).params
+    assert (params["config_path"], params["node"], params["state_dir"], params["log_level"],
+            params["json_logs"]) == ("/etc/ha.d/ha.cf", "n1", "/run/x", "debug", True)

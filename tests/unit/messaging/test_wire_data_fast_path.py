@@ -27,7 +27,8 @@ def test_well_formed_data_decodes() -> None:
 
 @pytest.mark.parametrize("fields", [
     [7, "ccm", b"x"],  # defaults for more and index
-    [7, "ccm", b"x", False, 0, "a later field"],  # forward compatible: extra fields
+    [7, "ccm", b"x", False, 0, [["n3", 5, 6]]],  # skips: unicast fragments to step over
+    [7, "ccm", b"x", False, 0, [], "a later field"],  # forward compatible: extra fields
 ])
 def test_other_shapes_decode_like_the_codec(fields: list[object]) -> None:
     assert open_datagram(_signed(fields), RING).message == WIRE.from_wire([2, fields])

@@ -39,3 +39,19 @@ def test_a_bool_tag_is_not_the_status_tag() -> None:
     with pytest.raises(PacketRejected) as caught:
         open_datagram(_signed([7, 2], tag=True), RING)
     assert caught.value.reason == "garbage"
+
+
+@pytest.mark.parametrize("skips", [[["n3", 4, 6]], [["n3", 4, 6], ["n4", 7, 7]], []])
+def test_status_with_skips_decodes_like_the_codec(skips: object) -> None:
+    from messaging.wire import WIRE, Skip
+
+    message = open_datagram(_signed([7, 2, skips]), RING).message
+    assert message == WIRE.from_wire([1, [7, 2, skips]])
+    assert all(type(run) is Skip for run in message.skips)
+
+
+@pytest.mark.parametrize("skips", [[["n3", 4]], [[3, 4, 6]], [["n3", 4, True]], "n3", [None]])
+def test_malformed_skips_are_rejected_as_garbage(skips: object) -> None:
+    with pytest.raises(PacketRejected) as caught:
+        open_datagram(_signed([7, 2, skips]), RING)
+    assert caught.value.reason == "garbage"
