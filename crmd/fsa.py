@@ -39,10 +39,12 @@ from crmd.messages import (
     ActionResult,
     CibChanged,
     CibSynced,
+    ControllerAlive,
     ControllerStarted,
     Credentials,
     CrmdEffect,
     DcClaim,
+    DeleteCib,
     ExecuteClusterAction,
     ExecuteFencing,
     ExecuteResourceAction,
@@ -69,6 +71,7 @@ from crmd.messages import (
     Vote,
 )
 from crmd.node_actions import NodeExecutor
+from crmd.presence import KEEPALIVE_TIMER, ControllerPresence, PresenceTiming
 from crmd.recorder import Recorder, results_in, timeout_record
 from crmd.transition import TransitionEngine
 from messaging.effects import ArmTimer, CancelTimer, Log, Node, Publish, Send, TimerFired
@@ -82,9 +85,10 @@ class ControllerTiming:
     join: JoinTiming = field(default_factory=JoinTiming)
     recheck_interval: float = 900.0  # cluster-recheck-interval (15min)
     stonith_max_attempts: int = 10
+    presence: PresenceTiming = field(default_factory=PresenceTiming)
 
 
-_ELECTION_MESSAGES = (Vote, NoVote, DcClaim, ControllerStarted)
+_ELECTION_MESSAGES = (Vote, NoVote, DcClaim, ControllerStarted, ControllerAlive)
 Effect = CrmdEffect
 
 
@@ -106,7 +110,9 @@ class Controller:
         self.node_id = self.node_ids.get(name, name)
         self.timing = timing or ControllerTiming()
         self.state = FsaState.STARTING
-        self.election = Election(Credentials(name, feature_set, started), self.timing.election)
+        credentials = Credentials(name, feature_set, started)
+        self.election = Election(credentials, self.timing.election)
+        self.presence = ControllerPresence(credentials, self.timing.presence)
         self.client = JoinClient(name, self.node_id, feature_set)
         self.recorder = Recorder(name, self.node_id, feature_set)
         self.executor = NodeExecutor(name, self.node_id, self.recorder,
@@ -115,9 +121,15 @@ class Controller:
         self.engine = TransitionEngine(self.node_id)
         self.fencing = FencingAttempts(self.timing.stonith_max_attempts)
         self.members: frozenset[str] = frozenset({name})
-        # peers whose controller runs: heard from since they last entered the view (what
-        # Pacemaker learns from the controllers' process group); joins go only to these
-        self.controllers: set[str] = {name}
+        # peers whose controller runs (`crmd.presence`, what Pacemaker learns from the
+        # controllers' process group); joins go only to these, the election counts these
+        self.controllers: set[str] = self.presence.alive
+        self.election.controllers = frozenset(self.controllers)
+        # nodes whose controller was lost: their new controller's join waits until the
+        # DC's next graph started (Pacemaker's respawned controller rejoins only after
+        # the scheduler answered the loss)
+        self.awaiting_replan: set[str] = set()
+        self.deferred_rejoins: set[str] = set()
         self.quorate = False
         self.cib_version = (0, 0, 0)
         self.transition_id = 0
@@ -134,7 +146,7 @@ class Controller:
 
     def start(self, now: float) -> list[Effect]:
         self.state = FsaState.PENDING
-        return self._route([*self.election.start(now)], now)
+        return self._route([*self.election.start(now), *self.presence.start(now)], now)
 
     def handle(self, event: object) -> list[Effect]:
         now = float(getattr(event, "now", 0.0))
@@ -247,7 +259,10 @@ class Controller:
         lost = self.members - set(view.members)
         joined = set(view.members) - self.members
         self.members = frozenset(view.members) | {self.name}
-        self.controllers -= lost
+        self.presence.on_view(self.members)
+        self.election.controllers = frozenset(self.controllers)
+        self.awaiting_replan -= lost
+        self.deferred_rejoins -= lost
         self.quorate = view.quorate
         effects: list[Effect] = [*self.election.handle(
             ViewChanged(tuple(sorted(self.members)), view.now))]
@@ -270,6 +285,9 @@ class Controller:
         duplicate request is ignored). The join refreshes its history and re-probes."""
         if self.coordinator is None or self.state not in _DC_STATES:
             return []
+        if node in self.awaiting_replan:
+            self.deferred_rejoins.add(node)
+            return []
         effects = self._abort("Node join", now) + self._input(FsaInput.NODE_JOIN, now)
         return effects + self.coordinator.offer_one(node, self.members, now)
 
@@ -285,6 +303,36 @@ class Controller:
         effects: list[Effect] = [ModifyCib("status", update)]
         effects += self.engine.handle(NodeLeft(node, now))
         return effects + self._abort("Node failure", now)
+
+    def _controller_lost(self, node: str, now: float) -> list[Effect]:
+        """`node` stays a member but its controller is gone (Pacemaker's
+        `peer_update_callback` when a peer leaves the controllers' process group)."""
+        self.presence.lost(node)
+        effects: list[Effect] = [*self.election.controllers_changed(frozenset(self.controllers),
+                                                                    now)]
+        effects.append(Log("controller_lost", "warning", (("node", node),)))
+        if node == self.dc and not self.is_dc:
+            return effects + self.election.call_election(now)  # "our peer on the DC is dead"
+        if not self.is_dc or node not in self.members:
+            return effects
+        node_id = self.node_ids.get(node, node)
+        expected = self.coordinator.expected.get(node) if self.coordinator else None
+        if self.coordinator is not None:
+            self.coordinator.phases[node] = JoinPhase.NONE
+        effects.append(DeleteCib(f"/cib/status/node_state[@id='{node_id}']"
+                                 "/transient_attributes"))
+        if expected == "down":  # it was told to shut down: a clean departure
+            effects.append(ModifyCib("status", node_state_xml(
+                node_id, node, "peer_update_callback", crmd_online=False,
+                join=JoinPhase.NONE, expected="down")))
+            return effects + self._join_progress(now)
+        # not expected: only crmd="offline" is written; join and expected stay member, so
+        # the scheduler sees "peer process is no longer available" and fences the node
+        effects.append(ModifyCib("status", node_state_xml(
+            node_id, node, "peer_update_callback", crmd_online=False)))
+        self.awaiting_replan.add(node)
+        effects += self.engine.handle(NodeLeft(node, now))
+        return effects + self._abort("Node failure", now) + self._join_progress(now)
 
     def _root_xml(self) -> str:
         return f'<cib have-quorum="{1 if self.quorate else 0}" dc-uuid="{self.node_id}"/>'
@@ -309,8 +357,14 @@ class Controller:
     # --- peers --------------------------------------------------------------------------
 
     def _on_peer(self, event: PeerMessage) -> list[Effect]:
+        effects: list[Effect] = []
+        if self.presence.heard(event.source, event.now):
+            effects += self.election.controllers_changed(frozenset(self.controllers),
+                                                         event.now)
+        return effects + self._on_peer_message(event)
+
+    def _on_peer_message(self, event: PeerMessage) -> list[Effect]:
         message = event.message
-        self.controllers.add(event.source)
         if isinstance(message, _ELECTION_MESSAGES):
             return [*self.election.handle(event)]
         if isinstance(message, (JoinOffer, JoinAckNack)):
@@ -368,8 +422,12 @@ class Controller:
         if self.replan:
             return self._request_schedule(done.now)
         effects = self._input(FsaInput.PE_SUCCESS, done.now)
-        return effects + list(self.engine.start(done.graph, done.now,
-                                                done.now + self.wall_offset))
+        effects += self.engine.start(done.graph, done.now, done.now + self.wall_offset)
+        self.awaiting_replan.clear()
+        for node in sorted(self.deferred_rejoins):
+            self.deferred_rejoins.discard(node)
+            effects += self._rejoin(node, done.now)
+        return effects
 
     def _on_finished(self, finished: TransitionFinished, now: float) -> list[Effect]:
         if self.state is FsaState.FINALIZE_JOIN:
@@ -424,6 +482,10 @@ class Controller:
             return self.coordinator.handle(event) + self._join_progress(event.now)
         if key.startswith("action:"):
             return [*self.engine.handle(event)]
+        if key == KEEPALIVE_TIMER:
+            effects, silent = self.presence.tick(event.now)
+            return effects + [e for node in silent
+                              for e in self._controller_lost(node, event.now)]
         if key == RECHECK_TIMER and self.state is FsaState.IDLE:
             return self._input(FsaInput.PE_CALC, event.now)
         return []

@@ -53,6 +53,14 @@ class ControllerStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class ControllerAlive:
+    """Broadcast every keepalive period: the sender's controller runs (`crmd.presence`,
+    our stand-in for Pacemaker's controller process group)."""
+
+    credentials: Credentials
+
+
+@dataclass(frozen=True, slots=True)
 class DcClaim:
     """The sender is DC of its partition (sent on winning and on every membership change)."""
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from crmd.messages import (
     ActionResult,
+    ControllerAlive,
     ControllerStarted,
     DcClaim,
     ExecuteClusterAction,
@@ -32,7 +33,7 @@ WIRE_VERSION = 1
 PEER_MESSAGES: tuple[type, ...] = (
     Vote, NoVote, DcClaim, ControllerStarted, JoinAnnounce, JoinOffer, JoinRequest,
     JoinAckNack, JoinConfirm, ExecuteResourceAction, ExecuteClusterAction, ActionResult,
-    ShutdownRequested)
+    ShutdownRequested, ControllerAlive)
 
 _REGISTRY = Registry("crmd")
 for _cls in PEER_MESSAGES:
