@@ -136,6 +136,16 @@ class Controller:
         self.replan = False
         self.wall_offset = wall_offset  # epoch seconds = event now + wall_offset
 
+    def retime(self, timing: ControllerTiming) -> None:
+        """New cluster options (`crmd.options`, crm_config changed): timers armed from now
+        on use them, as Pacemaker's controller re-reads its options on every change."""
+        self.timing = timing
+        self.election.timing = timing.election
+        self.presence.timing = timing.presence
+        self.fencing.max_attempts = timing.stonith_max_attempts
+        if self.coordinator is not None:
+            self.coordinator.timing = timing.join
+
     @property
     def dc(self) -> str | None:
         return self.election.dc

@@ -43,6 +43,7 @@ from lxml import etree
 
 from crmd import control
 from crmd.api import (
+    CibChanged,
     CibSynced,
     ClearFailures,
     Controller,
@@ -153,11 +154,12 @@ class ControllerService:
 
     async def _main(self) -> None:
         node_ids = await self._node_ids()
+        timing = await self._timing()
         loop = asyncio.get_running_loop()
         scheduler = AsyncioScheduler()
         self.started = scheduler.wall()
         self.controller = Controller(
-            self.node, node_ids, self.started, self.timing, results_from_cib=True,
+            self.node, node_ids, self.started, timing, results_from_cib=True,
             wall_offset=scheduler.wall() - loop.time())
         self.runner = Runner(self.controller, scheduler, send=self._send,
                              publish=self._publish, handlers=self._handlers(), log=self.log)
@@ -170,7 +172,7 @@ class ControllerService:
         for source, message in self._early:
             self._peer(source, message)
         self._early.clear()
-        await asyncio.gather(self.cib.follow(self.runner.feed, self.runner.monotonic),
+        await asyncio.gather(self.cib.follow(self._cib_event, self.runner.monotonic),
                              self._lrmd_results(), self._membership(), self._watch_lrmd())
 
     async def _node_ids(self) -> dict[str, str]:
@@ -179,6 +181,30 @@ class ControllerService:
                 return node_ids_of(await self.cib.query(scope="nodes"))
             except HAError:
                 await asyncio.sleep(STARTUP_POLL_S)
+
+    async def _timing(self) -> ControllerTiming:
+        """The controller's timers from crm_config (`crmd.options`) over `self.timing`."""
+        from crmd.options import controller_timing
+
+        try:
+            crm_config = await self.cib.query(scope="crm_config")
+        except HAError:
+            crm_config = None
+        return controller_timing(crm_config, self.timing)
+
+    def _cib_event(self, event: Any) -> None:
+        """A CIB change for the controller; a configuration change re-reads its options."""
+        assert self.runner is not None
+        self.runner.feed(event)
+        if isinstance(event, CibChanged) and event.config_changed:
+            self._spawn(self._retime())
+
+    async def _retime(self) -> None:
+        timing = await self._timing()
+        if self.controller is not None and timing != self.controller.timing:
+            self.log.info("crmd_options", election_timeout=timing.election.election_timeout,
+                          dc_deadtime=timing.election.dc_deadtime)
+            self.controller.retime(timing)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coroutine)
