@@ -67,6 +67,32 @@ class DcClaim:
     credentials: Credentials
 
 
+# --- status between controllers (crmadmin -S of another node) ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatusQuery:
+    """Ask a peer's controller for its state (answered by its daemon, not its core)."""
+
+    query_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatusAnswer:
+    """A controller's state for `StatusQuery` `query_id`: its `ControllerStatus` fields."""
+
+    query_id: int
+    node: str
+    state: str
+    dc: str
+    members: tuple[str, ...]
+    quorate: bool
+    transition: str
+    transition_id: int
+    cib_version: tuple[int, int, int]
+    started: float
+
+
 # --- join (peer messages) ---------------------------------------------------------------
 
 

@@ -19,7 +19,10 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   an lrmd that restarted (another pid answers its ping) makes crmd exit 1 to be respawned
   (a fresh join re-probes the node and re-arms its monitors);
 - `ExecuteFencing` -> the local stonithd (`stonithd.api`), its answer -> `FenceCompleted`;
-- the control socket (`crmd.control`): status, and a clean-shutdown request;
+- the control socket (`crmd.control`): status, and a clean-shutdown request; a status
+  request naming another node goes to that node's crmd as `StatusQuery` on the peer channel
+  and its `StatusAnswer` is relayed (Pacemaker's text on `REMOTE_STATUS_S` of silence);
+  this daemon answers peers' `StatusQuery` itself (the core never sees either);
 - SIGTERM: a clean shutdown first (`ShutdownRequested`: the DC moves this node's
   resources away, then confirms), for at most `SHUTDOWN_GRACE_S`;
 - `StopController`: the DC confirmed this node's shutdown; the daemon exits with
@@ -68,9 +71,10 @@ from crmd.api import (
 )
 from crmd.cib_events import write_of
 from crmd.cib_link import CibLink
+from crmd.messages import StatusAnswer, StatusQuery
 from messaging.daemon import DaemonHost
 from messaging.effects import AllNodes, Node, Publish, Send
-from messaging.errors import HAError, InternalError
+from messaging.errors import ErrorReply, HAError, InternalError, PeerTimeout, PeerUnreachable
 from messaging.ipc import Server
 from messaging.logs import get_logger
 from messaging.peer_channel import PeerChannel
@@ -81,6 +85,7 @@ STARTUP_POLL_S = 0.2  # the cib or ccm not answering yet: ask again (a retry int
 FENCE_SLACK_S = 10.0
 LRMD_PING_S = 1.0  # how often the local lrmd is asked who it is (a restart is noticed)
 SHUTDOWN_GRACE_S = 8.0  # under the launcher's 10 s before it kills a daemon it stops
+REMOTE_STATUS_S = 1.5  # a peer's answer to crmadmin -S NODE, under the tool's 2 s timeout
 
 
 def node_ids_of(nodes_xml: str | None) -> dict[str, str]:
@@ -136,6 +141,8 @@ class ControllerService:
         self._shutting_down = False
         self._pengine = concurrent.futures.ThreadPoolExecutor(1, "pengine")
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._queries: dict[int, Any] = {}  # StatusQuery id -> the waiting IPC client
+        self._next_query = 0
 
     # -- life -----------------------------------------------------------------------------
 
@@ -226,6 +233,16 @@ class ControllerService:
     # -- inputs ---------------------------------------------------------------------------
 
     def _peer(self, source: str, message: Any) -> None:
+        if isinstance(message, StatusQuery):
+            answer = StatusAnswer(message.query_id, *dataclasses.astuple(self.status()))
+            self.peers.send(Node(source), encode(answer))
+            return
+        if isinstance(message, StatusAnswer):
+            client = self._queries.pop(message.query_id, None)
+            if client is not None:
+                self.server.send(client, control.ControllerStatus(
+                    *dataclasses.astuple(message)[1:]))
+            return
         if self.runner is None:
             self._early.append((source, message))
             return
@@ -297,7 +314,10 @@ class ControllerService:
 
     # -- the control socket ---------------------------------------------------------------
 
-    def answer(self, request: Any, client: Any) -> control.ControllerStatus:
+    def answer(self, request: Any, client: Any) -> control.ControllerStatus | None:
+        if isinstance(request, control.StatusRequest) and request.node not in ("", self.node):
+            self._ask_peer(request.node, client)
+            return None  # answered when the peer's StatusAnswer comes
         if isinstance(request, control.StopRequest) and self.runner is not None:
             self.runner.feed(ShutdownRequested(self.node, self.runner.monotonic(),
                                                self.runner.wall()))
@@ -305,6 +325,24 @@ class ControllerService:
             raise InternalError(f"crmd takes status and stop requests, not "
                                 f"{type(request).__name__}")
         return self.status()
+
+    def _ask_peer(self, node: str, client: Any) -> None:
+        """Relay a status request to `node`'s controller; the answer comes later."""
+        core = self.controller
+        if core is None or node not in core.members:
+            raise PeerUnreachable(f"{node} is not a member of this node's view")
+        self._next_query += 1
+        query_id = self._next_query
+        self._queries[query_id] = client
+        self.peers.send(Node(node), encode(StatusQuery(query_id)))
+        asyncio.get_running_loop().call_later(REMOTE_STATUS_S, self._unanswered, query_id)
+
+    def _unanswered(self, query_id: int) -> None:
+        client = self._queries.pop(query_id, None)
+        if client is not None:
+            self.server.send(client, ErrorReply.of(PeerTimeout(
+                "No reply received from controller before timeout "
+                f"({int(REMOTE_STATUS_S * 1000)}ms)")))
 
     def status(self) -> control.ControllerStatus:
         core = self.controller

@@ -24,6 +24,8 @@ from crmd.messages import (
     JoinRequest,
     NoVote,
     ShutdownRequested,
+    StatusAnswer,
+    StatusQuery,
     Vote,
 )
 from messaging.codec import Registry, pack, unpack
@@ -33,7 +35,7 @@ WIRE_VERSION = 1
 PEER_MESSAGES: tuple[type, ...] = (
     Vote, NoVote, DcClaim, ControllerStarted, JoinAnnounce, JoinOffer, JoinRequest,
     JoinAckNack, JoinConfirm, ExecuteResourceAction, ExecuteClusterAction, ActionResult,
-    ShutdownRequested, ControllerAlive)
+    ShutdownRequested, ControllerAlive, StatusQuery, StatusAnswer)
 
 _REGISTRY = Registry("crmd")
 for _cls in PEER_MESSAGES:
