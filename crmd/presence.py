@@ -37,10 +37,10 @@ KEEPALIVE_TIMER = "presence:keepalive"
 
 @dataclass(frozen=True, slots=True)
 class PresenceTiming:
-    keepalive: float = 1.0  # seconds between this controller's ControllerAlive broadcasts
+    keepalive: float = 2.0  # seconds between this controller's ControllerAlive broadcasts
     # silence after which a member's controller counts as gone: several keepalives, so a
     # busy peer (a long scheduler run, a large CIB write) is not taken for a dead one
-    deadtime: float = 5.0
+    deadtime: float = 6.0
 
 
 class ControllerPresence:
