@@ -12,12 +12,26 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from crmd.fsa import FsaState
-from crmd.messages import ControllerAlive, Credentials
+from crmd.fsa import Controller
+from crmd.fsa_matrix import FsaState
+from crmd.messages import (
+    ControllerAlive,
+    Credentials,
+    DeleteCib,
+    JoinAnnounce,
+    JoinOffer,
+    MembershipView,
+    ModifyCib,
+    NoVote,
+    PeerMessage,
+    RunScheduler,
+    SchedulerDone,
+)
 from crmd.presence import KEEPALIVE_TIMER, ControllerPresence, PresenceTiming
 from lab.sim.cluster import ControllerCluster as Cluster
 from messaging.clock import FakeClock
-from messaging.effects import ALL_NODES, ArmTimer, Send
+from messaging.effects import ALL_NODES, ArmTimer, Send, TimerFired
+from pengine.api import TransitionGraph
 from tests.oracle import pacemaker_tool
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -105,13 +119,30 @@ def test_a_dead_controller_gets_its_node_fenced_and_its_resources_moved() -> Non
     assert cluster.violations == []
 
 
-def test_without_fencing_the_dead_controller_is_only_written_offline() -> None:
+def test_without_fencing_the_node_counts_as_offline_and_nothing_is_fenced() -> None:
+    # Pacemaker 2.1.5's crm_simulate on that node_state without stonith: "Node beta:
+    # UNCLEAN (offline)", its resources started on a survivor (it cannot be fenced)
     cluster = _settled(stonith=False)
-    cluster.stop_controller("gamma")
-    _run_until_offline(cluster, "gamma")
+    assert {"service-ip", "app-data", "app-daemon"} <= cluster.running()["beta"]
+    cluster.stop_controller("beta")
+    _run_until_offline(cluster, "beta")
     cluster.run_for(10.0)
     assert cluster.fenced == []
     assert cluster.controller("alpha").state is FsaState.IDLE
+    assert {"service-ip", "app-data", "app-daemon"} <= cluster.running()["alpha"]
+
+
+def test_a_lost_controller_that_comes_back_at_once_still_gets_its_node_fenced() -> None:
+    # its new controller speaks right after the DC wrote it offline: the DC holds the
+    # join until the graph answering the loss started, so the fencing goes ahead (as
+    # Pacemaker's respawned controller returns after the scheduler answered)
+    cluster = _settled(stonith=True)
+    cluster.stop_controller("gamma")
+    _run_until_offline(cluster, "gamma")
+    cluster.restart_controller("gamma")
+    cluster.run_for(20.0)
+    assert "gamma" in cluster.fenced
+    assert cluster.violations == []
 
 
 def test_the_dc_controller_dying_elects_a_new_dc_that_fences_its_node() -> None:
@@ -138,3 +169,45 @@ def test_pacemaker_fences_the_node_whose_controller_is_offline(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert "Node gamma: UNCLEAN (online)" in done.stdout
     assert "Fence (reboot) gamma 'peer process is no longer available'" in done.stdout
+
+
+def _dc_alpha(clock: FakeClock) -> Controller:
+    """alpha's core as an idle DC of alpha, beta and gamma, every controller heard."""
+    core = Controller("alpha", {"alpha": "1", "beta": "2", "gamma": "3"}, started=1.0)
+    core.start(clock.monotonic())
+    core.handle(MembershipView(("alpha", "beta", "gamma"), True, clock.monotonic()))
+    for peer in ("beta", "gamma"):
+        core.handle(PeerMessage(peer, ControllerAlive(Credentials(peer, "3.16.2", 2.0)),
+                                clock.monotonic()))
+    core.handle(TimerFired("election:dc-wait", clock.advance(2.0)))
+    for peer in ("beta", "gamma"):
+        core.handle(PeerMessage(peer, NoVote(core.election.round, "alpha"), clock.monotonic()))
+    assert core.is_dc
+    core.state = FsaState.IDLE  # the join's own course is tested in test_fsa/test_join
+    return core
+
+
+def test_the_dc_holds_a_lost_controllers_join_until_the_next_graph_started() -> None:
+    clock = FakeClock()
+    core = _dc_alpha(clock)
+    core.handle(PeerMessage("gamma", ControllerAlive(Credentials("gamma", "3.16.2", 2.0)),
+                            clock.advance(5.0)))
+    effects = core.handle(TimerFired(KEEPALIVE_TIMER, clock.advance(2.0)))
+    writes = [e.xml for e in effects if isinstance(e, ModifyCib)]
+    assert any('uname="beta"' in x and 'crmd="offline"' in x and "join=" not in x
+               for x in writes), writes
+    assert any(isinstance(e, DeleteCib) and "transient_attributes" in e.xpath
+               for e in effects)
+    asked = [e for e in effects if isinstance(e, RunScheduler)]
+    assert core.state is FsaState.POLICY_ENGINE and len(asked) == 1
+    # beta's controller is back before the scheduler answered: its join waits
+    back = core.handle(PeerMessage("beta", JoinAnnounce("beta"), clock.advance(0.1)))
+    assert not [e for e in back if isinstance(e, Send) and isinstance(e.message, JoinOffer)]
+    assert core.state is FsaState.POLICY_ENGINE
+    graph = TransitionGraph(asked[0].transition_id, "60s", "60s", "INFINITY", "INFINITY",
+                            0, -1, ())
+    done = core.handle(SchedulerDone(graph, clock.advance(0.1)))
+    offers = [e.destination.name for e in done
+              if isinstance(e, Send) and isinstance(e.message, JoinOffer)]
+    assert "beta" in offers, "offered once the graph answering the loss started"
+    assert core.state is FsaState.INTEGRATION
