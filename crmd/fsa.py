@@ -44,7 +44,6 @@ from crmd.messages import (
     Credentials,
     CrmdEffect,
     DcClaim,
-    DeleteCib,
     ExecuteClusterAction,
     ExecuteFencing,
     ExecuteResourceAction,
@@ -71,7 +70,12 @@ from crmd.messages import (
     Vote,
 )
 from crmd.node_actions import NodeExecutor
-from crmd.presence import KEEPALIVE_TIMER, ControllerPresence, PresenceTiming
+from crmd.presence import (
+    KEEPALIVE_TIMER,
+    ControllerPresence,
+    PresenceTiming,
+    controller_gone_updates,
+)
 from crmd.recorder import Recorder, results_in, timeout_record
 from crmd.transition import TransitionEngine
 from messaging.effects import ArmTimer, CancelTimer, Log, Node, Publish, Send, TimerFired
@@ -325,21 +329,13 @@ class Controller:
             return effects + self.election.call_election(now)  # "our peer on the DC is dead"
         if not self.is_dc or node not in self.members:
             return effects
-        node_id = self.node_ids.get(node, node)
         expected = self.coordinator.expected.get(node) if self.coordinator else None
         if self.coordinator is not None:
             self.coordinator.phases[node] = JoinPhase.NONE
-        effects.append(DeleteCib(f"/cib/status/node_state[@id='{node_id}']"
-                                 "/transient_attributes"))
+        effects += controller_gone_updates(self.node_ids.get(node, node), node,
+                                           expected_down=expected == "down")
         if expected == "down":  # it was told to shut down: a clean departure
-            effects.append(ModifyCib("status", node_state_xml(
-                node_id, node, "peer_update_callback", crmd_online=False,
-                join=JoinPhase.NONE, expected="down")))
             return effects + self._join_progress(now)
-        # not expected: only crmd="offline" is written; join and expected stay member, so
-        # the scheduler sees "peer process is no longer available" and fences the node
-        effects.append(ModifyCib("status", node_state_xml(
-            node_id, node, "peer_update_callback", crmd_online=False)))
         self.awaiting_replan.add(node)
         effects += self.engine.handle(NodeLeft(node, now))
         return effects + self._abort("Node failure", now) + self._join_progress(now)

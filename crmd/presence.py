@@ -29,7 +29,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from crmd.messages import ControllerAlive, Credentials
+from crmd.join import JoinPhase, node_state_xml
+from crmd.messages import ControllerAlive, Credentials, CrmdEffect, DeleteCib, ModifyCib
 from messaging.effects import ALL_NODES, ArmTimer, Effect, Send
 
 KEEPALIVE_TIMER = "presence:keepalive"
@@ -90,3 +91,19 @@ class ControllerPresence:
     def lost(self, node: str) -> None:
         """`node`'s controller is gone for another reason (it said it stops)."""
         self.alive.discard(node)
+
+
+def controller_gone_updates(node_id: str, node: str, *, expected_down: bool
+                            ) -> list[CrmdEffect]:
+    """What the DC writes when `node`'s controller is gone while the node stays a member
+    (Pacemaker's `peer_update_callback`): its transient attributes are erased and its
+    node_state gets ``crmd="offline"`` only, so join and expected stay ``member`` and the
+    scheduler reads the node as unclean ("peer process is no longer available"); a node
+    that was told to shut down (`expected_down`) also gets join down, expected down."""
+    erase = DeleteCib(f"/cib/status/node_state[@id='{node_id}']/transient_attributes")
+    if expected_down:
+        state = node_state_xml(node_id, node, "peer_update_callback", crmd_online=False,
+                               join=JoinPhase.NONE, expected="down")
+    else:
+        state = node_state_xml(node_id, node, "peer_update_callback", crmd_online=False)
+    return [erase, ModifyCib("status", state)]

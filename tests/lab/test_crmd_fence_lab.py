@@ -2,7 +2,9 @@
 -STOP: the process stays, so the launcher does not respawn it before its wedge detector's
 15 s): the other controllers stop hearing it, the DC writes the node ``crmd="offline"``
 and, as Pacemaker's scheduler does with that node_state ("peer process is no longer
-available"), fences it through fence_lab; the demo group runs on a survivor.
+available"), fences it through fence_lab; the demo group runs on a survivor. On the way,
+`crmadmin -S` of the victim from the DC's node answers for the victim's controller, and
+times out as Pacemaker's does once that controller is stopped.
 
 Pacemaker's pacemakerd would respawn a controller that died; its DC sees the controller
 leave the process group at once and fences the node too. A controller killed with -9 here
@@ -82,8 +84,14 @@ def test_a_stopped_controller_gets_its_node_fenced_and_the_group_moved(cluster: 
     host = next(iter(hosts))
     victim = host if host != dc else next(n for n in NODES if n != dc)
     survivors = [n for n in NODES if n != victim]
+    # crmadmin -S of another node: the DC's crmd asks the victim's over the crmd channel
+    asked = _exec(cluster, dc, "crmadmin", "-S", victim)
+    assert asked.stdout == f"Controller on {victim} in state S_NOT_DC: ok\n", asked
     stopped = _exec(cluster, victim, "kill", "-STOP", str(_crmd_pid(cluster, victim)))
     assert stopped.returncode == 0, stopped.stderr
+    silent = _exec(cluster, dc, "crmadmin", "-S", victim)
+    assert silent.returncode == 124, silent  # Pacemaker's crmadmin: CRM_EX_TIMEOUT
+    assert "No reply received from controller before timeout" in silent.stdout + silent.stderr
     wait_for(f"{victim} fenced", lambda: _fenced(cluster, dc, victim))
     where = wait_for("demo-service on a survivor",
                      lambda: _running_on_survivor(cluster, survivors, "demo-service"))
