@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from crmd.control import ControllerStatus
 from lrmd.api import CancelRequest, ExecRequest, OpCompleted
 from messaging.effects import Effect
 from pengine.api import GraphAction, TransitionGraph
@@ -79,18 +80,10 @@ class StatusQuery:
 
 @dataclass(frozen=True, slots=True)
 class StatusAnswer:
-    """A controller's state for `StatusQuery` `query_id`: its `ControllerStatus` fields."""
+    """A controller's state for `StatusQuery` `query_id`."""
 
     query_id: int
-    node: str
-    state: str
-    dc: str
-    members: tuple[str, ...]
-    quorate: bool
-    transition: str
-    transition_id: int
-    cib_version: tuple[int, int, int]
-    started: float
+    status: ControllerStatus
 
 
 # --- join (peer messages) ---------------------------------------------------------------

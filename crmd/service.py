@@ -234,14 +234,12 @@ class ControllerService:
 
     def _peer(self, source: str, message: Any) -> None:
         if isinstance(message, StatusQuery):
-            answer = StatusAnswer(message.query_id, *dataclasses.astuple(self.status()))
-            self.peers.send(Node(source), encode(answer))
+            self.peers.send(Node(source), encode(StatusAnswer(message.query_id, self.status())))
             return
         if isinstance(message, StatusAnswer):
             client = self._queries.pop(message.query_id, None)
             if client is not None:
-                self.server.send(client, control.ControllerStatus(
-                    *dataclasses.astuple(message)[1:]))
+                self.server.send(client, message.status)
             return
         if self.runner is None:
             self._early.append((source, message))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
+from crmd.control import ControllerStatus
 from crmd.messages import (
     ActionResult,
     ControllerAlive,
@@ -44,8 +45,8 @@ SAMPLES = [
     ActionResult("7:1:0:1", "beta", 0, 0, 12.5, 0, "", 1700000001.0, "r", "start"),
     ShutdownRequested("beta", 3.0, 1700000002.0),
     ControllerAlive(CREDS), StatusQuery(4),
-    StatusAnswer(4, "beta", "S_NOT_DC", "alpha", ("alpha", "beta"), True, "", 0, (0, 5, 9),
-                 1700000000.5),
+    StatusAnswer(4, ControllerStatus("beta", "S_NOT_DC", "alpha", ("alpha", "beta"), True, "",
+                                     0, (0, 5, 9), 1700000000.5)),
 ]
 
 
