@@ -74,7 +74,7 @@ from crmd.cib_link import CibLink
 from crmd.messages import StatusAnswer, StatusQuery
 from messaging.daemon import DaemonHost
 from messaging.effects import AllNodes, Node, Publish, Send
-from messaging.errors import ErrorReply, HAError, InternalError, PeerTimeout, PeerUnreachable
+from messaging.errors import ErrorReply, HAError, InternalError, PeerTimeout
 from messaging.ipc import Server
 from messaging.logs import get_logger
 from messaging.peer_channel import PeerChannel
@@ -325,10 +325,9 @@ class ControllerService:
         return self.status()
 
     def _ask_peer(self, node: str, client: Any) -> None:
-        """Relay a status request to `node`'s controller; the answer comes later."""
-        core = self.controller
-        if core is None or node not in core.members:
-            raise PeerUnreachable(f"{node} is not a member of this node's view")
+        """Relay a status request to `node`'s controller; the answer comes later, or
+        Pacemaker's timeout message (also for a node that is not a member: Pacemaker's
+        crmadmin asks and waits, it does not check the membership)."""
         self._next_query += 1
         query_id = self._next_query
         self._queries[query_id] = client
