@@ -6,8 +6,10 @@ Invariants:
   applied there and sent to all members, so each copy converges without the CIB.
 - ``value++`` and ``value+=N`` are expanded against the current value on the node the update
   is made on, saturating at INFINITY (as Pacemaker's attrd_expand_value).
-- Only the writer (chosen like the CIB master, by `cib.replication.choose_master`) writes,
-  with one `WriteAttribute` per attribute holding every member's value, and only when a
+- Only the writer writes: the DC's node, as this node's crmd names it (`DcKnown`, the way
+  crmd tells its cib), so attributes are written where the master CIB is; while no DC is
+  known or the DC is not a member, the node `cib.replication.choose_master` picks. It
+  writes one `WriteAttribute` per attribute holding every member's value, and only when a
   value or the dampening changed (Pacemaker's attrd_updater -U: "if this causes the value
   to change"). A dampened attribute is written when its dampening timer fires: the first
   change arms it and later changes coalesce into that one write. While a write of an
@@ -112,6 +114,14 @@ class PeerRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class DcKnown:
+    """This node's crmd names the DC (None: none known); attrd's writer follows it."""
+
+    now: float
+    dc: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class LocalRefresh:
     """A local client asks for every attribute to be written again."""
 
@@ -136,7 +146,8 @@ class WriteAttribute:
     requests: tuple[WireRequest, ...]
 
 
-Event = LocalUpdate | PeerUpdate | PeerRequest | AttrdView | TimerFired | LocalRefresh | WriteDone
+Event = (LocalUpdate | PeerUpdate | PeerRequest | AttrdView | TimerFired | LocalRefresh
+         | WriteDone | DcKnown)
 Output = Effect | WriteAttribute
 
 
@@ -165,6 +176,8 @@ class AttrdCore:
     uuids: dict[str, str] = field(default_factory=dict)
     view: int = -1
     writer: str | None = None
+    dc: str | None = None  # as this node's crmd names it
+    ids: tuple[tuple[int, str], ...] = ()  # the view's (member id, name) pairs
     armed: set[str] = field(default_factory=set)
     in_flight: dict[str, frozenset[str]] = field(default_factory=dict)  # name -> nodes
     in_cib: dict[str, frozenset[str]] = field(default_factory=dict)  # known since a write
@@ -181,6 +194,8 @@ class AttrdCore:
             return self._on_written(event)
         if isinstance(event, LocalRefresh):
             return self._refresh(event.now, self.node)
+        if isinstance(event, DcKnown):
+            return self._on_dc(event)
         if isinstance(event, PeerRequest):
             return self._on_request(event)
         if isinstance(event, PeerUpdate):
@@ -233,7 +248,8 @@ class AttrdCore:
         self.view = event.view
         self.members = {name: ident for ident, name in event.members}
         self.uuids.update(event.uuids)
-        self.writer = choose_master(event.members)
+        self.ids = event.members
+        self.writer = self._choose_writer()
         for node_values in self.values.values():
             for node in left:
                 node_values.pop(node, None)
@@ -249,6 +265,21 @@ class AttrdCore:
             for name in sorted(self.values):
                 effects += self._write(name, event.now)
         return effects
+
+    def _choose_writer(self) -> str | None:
+        if self.dc is not None and self.dc in self.members:
+            return self.dc
+        return choose_master(self.ids) if self.ids else None
+
+    def _on_dc(self, event: DcKnown) -> list[Output]:
+        """A new DC: the writer moves with it; a node that becomes the writer writes every
+        attribute it knows (as a newly elected attrd writer does)."""
+        self.dc = event.dc
+        before, self.writer = self.writer, self._choose_writer()
+        if self.writer == before or self.writer != self.node:
+            return []
+        self.in_cib.clear()  # the previous writer may have written meanwhile
+        return [effect for name in sorted(self.values) for effect in self._write(name, event.now)]
 
     def _on_request(self, event: PeerRequest) -> list[Output]:
         if event.message.view != self.view or event.sender not in self.members:

@@ -3,7 +3,8 @@ what attrd_updater, crm_attribute -l reboot and crmd use to update, query and de
 transient node attributes.
 
 Socket: ``ipc://<state_dir>/attrd.ctl`` (`messaging.ipc.Server`, `messaging.envelope`
-frames): `AttrdUpdate` and `AttrdRefresh` -> `AttrdDone`, `AttrdQuery` -> `AttrdValues`,
+frames): `AttrdUpdate`, `AttrdRefresh` and `AttrdSetDc` (crmd names the DC, whose node
+becomes the writer) -> `AttrdDone`, `AttrdQuery` -> `AttrdValues`,
 plus the built-in Ping. An update is answered once the local attrd has applied it and sent
 it to every member (as Pacemaker's attrd acknowledges its clients), not once it is in the
 CIB: the writer writes it later (at once, or after the attribute's dampening). Failures are
@@ -60,6 +61,15 @@ class AttrdQuery:
 @dataclass(frozen=True, slots=True)
 class AttrdRefresh:
     """Have the writer write every attribute to the CIB again (attrd_updater -R)."""
+
+
+@API.register("set_dc")
+@dataclass(frozen=True, slots=True)
+class AttrdSetDc:
+    """crmd tells its node's attrd which node is DC (None: none known): attrd's writer is
+    the DC's node (`cib.attrd.AttrdCore`)."""
+
+    dc: str | None
 
 
 @API.register("done")
@@ -151,6 +161,9 @@ class AsyncAttrdClient:
     async def delete(self, name: str, node: str | None = None) -> None:
         await self.update(name, None, node)
 
+    async def set_dc(self, dc: str | None) -> None:
+        _check(await self._client.request(AttrdSetDc(dc)), AttrdDone)
+
     async def query(self, name: str, node: str | None = None, all_nodes: bool = False
                     ) -> dict[str, str]:
         reply = await self._client.request(AttrdQuery(name, node or "", all_nodes))
@@ -161,4 +174,4 @@ class AsyncAttrdClient:
 
 
 __all__ = ["API", "CTL_SOCKET", "PEER_CHANNEL", "AsyncAttrdClient", "AttrdClient", "AttrdDone",
-           "AttrdQuery", "AttrdRefresh", "AttrdUpdate", "AttrdValues", "ctl_address"]
+           "AttrdQuery", "AttrdRefresh", "AttrdSetDc", "AttrdUpdate", "AttrdValues", "ctl_address"]

@@ -10,7 +10,8 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
 - heartbeat channel ``attrd`` (`cib.attrd_api.PEER_CHANNEL`, a `PeerChannel`): `Shared`,
   `SyncRequest` and `RefreshRequest` as event frames of `PEER_API`, in order.
 - the IPC `Server` (`cib.attrd_api`): updates fed as `LocalUpdate`/`LocalRefresh` and
-  answered at once (`AttrdDone`); queries answered from the core's values.
+  answered at once (`AttrdDone`); queries answered from the core's values; crmd's
+  `AttrdSetDc` fed as `DcKnown` (the writer follows the DC).
 - `WriteAttribute` -> each request sent as a `cib.api.Write` to the local cib daemon (which
   forwards it to the master), in order; the outcome comes back as `WriteDone`, so the core
   retries failures and holds later writes of the attribute meanwhile.
@@ -27,6 +28,7 @@ from cib.attrd import (
     AttrdCore,
     AttrdView,
     AttributeUpdate,
+    DcKnown,
     LocalRefresh,
     LocalUpdate,
     PeerRequest,
@@ -43,6 +45,7 @@ from cib.attrd_api import (
     AttrdDone,
     AttrdQuery,
     AttrdRefresh,
+    AttrdSetDc,
     AttrdUpdate,
     AttrdValues,
     ctl_address,
@@ -111,9 +114,12 @@ class AttrdService:
         if isinstance(request, AttrdRefresh):
             self.runner.feed(LocalRefresh(self.runner.monotonic()))
             return AttrdDone()
+        if isinstance(request, AttrdSetDc):
+            self.runner.feed(DcKnown(self.runner.monotonic(), request.dc))
+            return AttrdDone()
         if not isinstance(request, AttrdUpdate):
-            raise RemoteProtocolError(f"attrd takes AttrdUpdate, AttrdQuery and AttrdRefresh, "
-                                      f"not {type(request).__name__}")
+            raise RemoteProtocolError(f"attrd takes AttrdUpdate, AttrdQuery, AttrdRefresh and "
+                                      f"AttrdSetDc, not {type(request).__name__}")
         node = request.node or self.node
         value = request.value
         if request.keep_value:

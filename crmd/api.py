@@ -32,15 +32,8 @@ from __future__ import annotations
 
 from crmd.election import TOPIC as ELECTION_TOPIC
 from crmd.election import DcChanged, Election, ElectionTiming, ViewChanged, beats
-from crmd.fsa import (
-    RECHECK_TIMER,
-    TRANSITIONS,
-    Controller,
-    ControllerTiming,
-    FsaInput,
-    FsaState,
-    next_state,
-)
+from crmd.fsa import RECHECK_TIMER, Controller, ControllerTiming
+from crmd.fsa_matrix import TRANSITIONS, FsaInput, FsaState, next_state
 from crmd.graph import (
     FEATURE_SET,
     ActionKind,
@@ -67,6 +60,7 @@ from crmd.messages import (
     CibChanged,
     CibSynced,
     ClearFailures,
+    ControllerAlive,
     ControllerStarted,
     Credentials,
     CrmdEffect,
@@ -118,6 +112,7 @@ __all__ = [
     "CibSynced",
     "ClearFailures",
     "Controller",
+    "ControllerAlive",
     "ControllerStarted",
     "ControllerTiming",
     "Credentials",

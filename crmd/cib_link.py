@@ -17,8 +17,9 @@
   attributes and whose writer must not write an older value back.
 - `follow(on_event)` turns each published `CibDiff` into controller events (`diff_events`).
 - `name_dc(dc)` tells the cib which node is DC (`cib.api.SetDc`; the DC's cib then takes
-  the master copy): the `dc_teller` task sends it at each change and again every
-  `DC_REFRESH_S`, so a restarted cib learns it too (the cib ignores repeats).
+  the master copy) and attrd (`AttrdSetDc`: its writer is the DC's node): the `dc_teller`
+  task sends it at each change and again every `DC_REFRESH_S`, so a restarted cib or
+  attrd learns it too (both ignore repeats).
 
 Invariants: writes leave in queue order; the loop never blocks on the cib.
 """
@@ -182,6 +183,7 @@ class CibLink:
             self._dc_changed.clear()
             try:
                 await self.client.request(SetDc(self._dc))
+                await self.attrd.set_dc(self._dc)  # attrd's writer follows the DC too
             except HAError as error:
                 self.log.warning("cib_dc_untold", dc=self._dc, error=str(error))
                 self._dc_changed.set()

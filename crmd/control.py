@@ -2,9 +2,12 @@
 
 Socket ``ipc://<state_dir>/crmd.ctl`` (`messaging.ipc.Server`, `messaging.envelope` frames):
 `StatusRequest` -> `ControllerStatus` (this node's FSA state, the DC it knows, its
-membership and the DC's transition state), `StopRequest` -> `ControllerStatus` after the
-controller was asked to shut this node down cleanly (Pacemaker's shutdown request: the DC
-moves the node's resources away, then stops it), plus the built-in Ping.
+membership and the DC's transition state; with `node` naming another node, that node's
+controller is asked over the crmd peer channel and its answer relayed, as Pacemaker's
+crmadmin -S reaches any node's controller through the cluster), `StopRequest` ->
+`ControllerStatus` after the controller was asked to shut this node down cleanly
+(Pacemaker's shutdown request: the DC moves the node's resources away, then stops it), plus
+the built-in Ping.
 
 Field order of every dataclass is part of the wire contract: only append fields.
 """
@@ -29,7 +32,9 @@ def ctl_address(state_dir: str | Path) -> str:
 @API.register("status_request")
 @dataclass(frozen=True, slots=True)
 class StatusRequest:
-    """Ask one controller how it is."""
+    """Ask one controller how it is: this one, or the controller of `node`."""
+
+    node: str = ""
 
 
 @API.register("stop_request")
@@ -71,13 +76,16 @@ class ControllerStatus:
                 "cib_version": list(self.cib_version), "started": self.started}
 
 
-def query_status(state_dir: str | Path, timeout: float = 2.0) -> ControllerStatus:
-    """Ask the controller whose socket is in `state_dir`.
+def query_status(state_dir: str | Path, timeout: float = 2.0, node: str = ""
+                 ) -> ControllerStatus:
+    """Ask the controller whose socket is in `state_dir` (with `node`: ask it to ask
+    `node`'s controller).
 
     Raises:
-        PeerUnreachable: no controller runs there.  PeerTimeout: it did not answer.
+        PeerUnreachable: no controller runs there.  PeerTimeout: it (or `node`'s) did not
+        answer.
     """
-    return _ask(state_dir, StatusRequest(), timeout)
+    return _ask(state_dir, StatusRequest(node), timeout)
 
 
 def request_stop(state_dir: str | Path, timeout: float = 2.0) -> ControllerStatus:

@@ -2,8 +2,8 @@
 
 Both read the controller's control socket (`crmd.control`) in the node's state directory
 ($HACLUSTER_STATE_DIR or /var/lib/hacluster). `crmadmin` prints Pacemaker's lines
-("Designated Controller is: NODE", "Controller on NODE in state S_IDLE: ok"); only this
-node's controller can be asked for its state (-S of another node is refused).
+("Designated Controller is: NODE", "Controller on NODE in state S_IDLE: ok"); -S of
+another node is relayed by this node's controller to that node's over the cluster.
 """
 
 from __future__ import annotations
@@ -79,15 +79,13 @@ def crmadmin(dc_lookup: bool, status_of: str | None, state_dir: str | None) -> N
 
         if not dc_lookup and not status_of:
             raise UsageError("crmadmin: one of -D or -S NODE is required")
-        answer = query_status(_state_dir(state_dir))
         if dc_lookup:
+            answer = query_status(_state_dir(state_dir))
             if not answer.dc:
                 raise NotFoundError("No DC is elected")
             click.echo(f"Designated Controller is: {answer.dc}")
         if status_of:
-            if status_of != answer.node:
-                raise UsageError(f"crmadmin -S: only this node's controller ({answer.node}) "
-                                 "can be asked")
+            answer = query_status(_state_dir(state_dir), node=status_of)
             click.echo(f"Controller on {answer.node} in state {answer.state}: ok")
         return 0
 

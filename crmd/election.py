@@ -25,6 +25,9 @@ What we add to Pacemaker's scheme, and why:
   controllers' process group). From any other member it is answered by the DC with its
   claim, so the new controller follows the DC at once, and by a candidate with its vote
   again (the first one reached the node before its controller ran).
+- The candidate waits only for the no-votes of members whose controller runs
+  (`controllers_changed`, fed from `crmd.presence`), as Pacemaker counts the controllers'
+  process group: a member without a controller does not hold the election for its timeout.
 - Dampening: a node starts at most one election per `holdoff` seconds; a request inside the
   window is deferred to its end (a timer), so a flapping DC cannot cause an election storm.
 
@@ -109,6 +112,8 @@ class Election:
         self.last_start: float | None = None
         self.elections_started = 0
         self.announced = False
+        # members whose controller runs (None: every member); only these must no-vote
+        self.controllers: frozenset[str] | None = None
 
     @property
     def is_dc(self) -> bool:
@@ -146,6 +151,13 @@ class Election:
             # than wait out the election timeout for its answer
             return [Send(Node(source), Vote(self.round, self.credentials))]
         return []
+
+    def controllers_changed(self, alive: frozenset[str], now: float) -> list[Effect]:
+        """The set of members whose controller runs changed: a candidate waiting only
+        for the no-vote of a controller that is gone wins now (Pacemaker counts the
+        controllers' process group, `crm_active_peers`, not the membership)."""
+        self.controllers = alive
+        return self._check_won(now)
 
     def call_election(self, now: float) -> list[Effect]:
         """Forget the DC and elect (e.g. the FSA saw the DC's controller go away)."""
@@ -253,7 +265,8 @@ class Election:
         return effects + self._check_won(now)
 
     def _check_won(self, now: float) -> list[Effect]:
-        if not self.candidate or not (self.members - {self.name}) <= self.no_votes:
+        voters = self.members if self.controllers is None else self.members & self.controllers
+        if not self.candidate or not (voters - {self.name}) <= self.no_votes:
             return []
         return self._win(now)
 

@@ -1,9 +1,8 @@
 """The controller state machine: Pacemaker's FSA states and inputs, and the per-node core
 (`Controller`) that ties election, join, scheduling, the transition engine and the recorder.
 
-`TRANSITIONS` is the subset of Pacemaker's state x input matrix (`controld_matrix.h`) that
-changes state; `next_state` looks it up (inputs not listed keep the state). Entering a
-state returns effects, never performs them:
+The states, inputs and Pacemaker's matrix live in `crmd.fsa_matrix`. Entering a state
+returns effects, never performs them:
 
     membership -> ELECTION -> (won) INTEGRATION -> FINALIZE_JOIN -> POLICY_ENGINE
                -> TRANSITION_ENGINE -> IDLE;   (lost) PENDING -> NOT_DC after the join.
@@ -26,12 +25,13 @@ from the scheduler's graph, never from here.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from crmd.election import DcChanged, Election, ElectionTiming, ViewChanged
 from crmd.fencing import FencingAttempts, fenced_updates
+from crmd.fsa_matrix import DC_STATES as _DC_STATES
+from crmd.fsa_matrix import FsaInput, FsaState, next_state
 from crmd.graph import DC_OPTIONS_XML, FEATURE_SET
 from crmd.join import JoinClient, JoinCoordinator, JoinPhase, JoinTiming, node_state_xml
 from crmd.messages import (
@@ -39,6 +39,7 @@ from crmd.messages import (
     ActionResult,
     CibChanged,
     CibSynced,
+    ControllerAlive,
     ControllerStarted,
     Credentials,
     CrmdEffect,
@@ -69,78 +70,17 @@ from crmd.messages import (
     Vote,
 )
 from crmd.node_actions import NodeExecutor
+from crmd.presence import (
+    KEEPALIVE_TIMER,
+    ControllerPresence,
+    PresenceTiming,
+    controller_gone_updates,
+)
 from crmd.recorder import Recorder, results_in, timeout_record
 from crmd.transition import TransitionEngine
 from messaging.effects import ArmTimer, CancelTimer, Log, Node, Publish, Send, TimerFired
 
 RECHECK_TIMER = "crmd:recheck"
-
-
-class FsaState(enum.Enum):
-    STARTING = "S_STARTING"
-    PENDING = "S_PENDING"
-    ELECTION = "S_ELECTION"
-    INTEGRATION = "S_INTEGRATION"
-    FINALIZE_JOIN = "S_FINALIZE_JOIN"
-    POLICY_ENGINE = "S_POLICY_ENGINE"
-    TRANSITION_ENGINE = "S_TRANSITION_ENGINE"
-    IDLE = "S_IDLE"
-    NOT_DC = "S_NOT_DC"
-    RECOVERY = "S_RECOVERY"
-    RELEASE_DC = "S_RELEASE_DC"
-    STOPPING = "S_STOPPING"
-    TERMINATE = "S_TERMINATE"
-    HALT = "S_HALT"
-
-
-class FsaInput(enum.Enum):
-    ELECTION = "I_ELECTION"
-    ELECTION_DC = "I_ELECTION_DC"
-    PENDING = "I_PENDING"
-    NOT_DC = "I_NOT_DC"
-    NODE_JOIN = "I_NODE_JOIN"
-    INTEGRATED = "I_INTEGRATED"
-    FINALIZED = "I_FINALIZED"
-    PE_CALC = "I_PE_CALC"
-    PE_SUCCESS = "I_PE_SUCCESS"
-    TE_SUCCESS = "I_TE_SUCCESS"
-    FAIL = "I_FAIL"
-    STOP = "I_STOP"
-    ERROR = "I_ERROR"
-    RECOVERED = "I_RECOVERED"
-
-
-S, In = FsaState, FsaInput
-_DC_STATES = (S.IDLE, S.INTEGRATION, S.FINALIZE_JOIN, S.POLICY_ENGINE, S.TRANSITION_ENGINE)
-TRANSITIONS: dict[tuple[FsaState, FsaInput], FsaState] = {
-    **{(s, In.ELECTION): S.ELECTION for s in (*_DC_STATES, S.NOT_DC, S.PENDING)},
-    # PENDING is ours: our election core can win straight from the dc-wait timer of a
-    # node that never saw another DC, without the FSA passing through ELECTION.
-    **{(s, In.ELECTION_DC): S.INTEGRATION for s in (S.IDLE, S.ELECTION, S.FINALIZE_JOIN,
-                                                    S.NOT_DC, S.POLICY_ENGINE,
-                                                    S.TRANSITION_ENGINE, S.PENDING)},
-    **{(s, In.PENDING): S.PENDING for s in (*_DC_STATES, S.ELECTION, S.NOT_DC, S.STARTING)},
-    **{(s, In.NODE_JOIN): S.INTEGRATION for s in (S.IDLE, S.FINALIZE_JOIN, S.POLICY_ENGINE,
-                                                  S.TRANSITION_ENGINE)},
-    (S.INTEGRATION, In.INTEGRATED): S.FINALIZE_JOIN,
-    (S.FINALIZE_JOIN, In.FINALIZED): S.POLICY_ENGINE,
-    (S.IDLE, In.PE_CALC): S.POLICY_ENGINE,
-    (S.TRANSITION_ENGINE, In.PE_CALC): S.POLICY_ENGINE,
-    (S.POLICY_ENGINE, In.PE_SUCCESS): S.TRANSITION_ENGINE,
-    (S.TRANSITION_ENGINE, In.TE_SUCCESS): S.IDLE,
-    (S.TRANSITION_ENGINE, In.FAIL): S.POLICY_ENGINE,
-    (S.PENDING, In.NOT_DC): S.NOT_DC,
-    **{(s, In.NOT_DC): S.RECOVERY for s in _DC_STATES},
-    **{(s, In.STOP): S.STOPPING for s in FsaState if s is not S.TERMINATE},
-    **{(s, In.ERROR): S.RECOVERY for s in FsaState if s is not S.STOPPING},
-    (S.STOPPING, In.ERROR): S.TERMINATE,
-    (S.RECOVERY, In.RECOVERED): S.PENDING,
-}
-
-
-def next_state(state: FsaState, fsa_input: FsaInput) -> FsaState:
-    """Pacemaker's matrix lookup; inputs that do not change the state keep it."""
-    return TRANSITIONS.get((state, fsa_input), state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +89,10 @@ class ControllerTiming:
     join: JoinTiming = field(default_factory=JoinTiming)
     recheck_interval: float = 900.0  # cluster-recheck-interval (15min)
     stonith_max_attempts: int = 10
+    presence: PresenceTiming = field(default_factory=PresenceTiming)
 
 
-_ELECTION_MESSAGES = (Vote, NoVote, DcClaim, ControllerStarted)
+_ELECTION_MESSAGES = (Vote, NoVote, DcClaim, ControllerStarted, ControllerAlive)
 Effect = CrmdEffect
 
 
@@ -173,7 +114,9 @@ class Controller:
         self.node_id = self.node_ids.get(name, name)
         self.timing = timing or ControllerTiming()
         self.state = FsaState.STARTING
-        self.election = Election(Credentials(name, feature_set, started), self.timing.election)
+        credentials = Credentials(name, feature_set, started)
+        self.election = Election(credentials, self.timing.election)
+        self.presence = ControllerPresence(credentials, self.timing.presence)
         self.client = JoinClient(name, self.node_id, feature_set)
         self.recorder = Recorder(name, self.node_id, feature_set)
         self.executor = NodeExecutor(name, self.node_id, self.recorder,
@@ -182,14 +125,30 @@ class Controller:
         self.engine = TransitionEngine(self.node_id)
         self.fencing = FencingAttempts(self.timing.stonith_max_attempts)
         self.members: frozenset[str] = frozenset({name})
-        # peers whose controller runs: heard from since they last entered the view (what
-        # Pacemaker learns from the controllers' process group); joins go only to these
-        self.controllers: set[str] = {name}
+        # peers whose controller runs (`crmd.presence`, what Pacemaker learns from the
+        # controllers' process group); joins go only to these, the election counts these
+        self.controllers: set[str] = self.presence.alive
+        self.election.controllers = frozenset(self.controllers)
+        # nodes whose controller was lost: their new controller's join waits until the
+        # DC's next graph started (Pacemaker's respawned controller rejoins only after
+        # the scheduler answered the loss)
+        self.awaiting_replan: set[str] = set()
+        self.deferred_rejoins: set[str] = set()
         self.quorate = False
         self.cib_version = (0, 0, 0)
         self.transition_id = 0
         self.replan = False
         self.wall_offset = wall_offset  # epoch seconds = event now + wall_offset
+
+    def retime(self, timing: ControllerTiming) -> None:
+        """New cluster options (`crmd.options`, crm_config changed): timers armed from now
+        on use them, as Pacemaker's controller re-reads its options on every change."""
+        self.timing = timing
+        self.election.timing = timing.election
+        self.presence.timing = timing.presence
+        self.fencing.max_attempts = timing.stonith_max_attempts
+        if self.coordinator is not None:
+            self.coordinator.timing = timing.join
 
     @property
     def dc(self) -> str | None:
@@ -201,7 +160,7 @@ class Controller:
 
     def start(self, now: float) -> list[Effect]:
         self.state = FsaState.PENDING
-        return self._route([*self.election.start(now)], now)
+        return self._route([*self.election.start(now), *self.presence.start(now)], now)
 
     def handle(self, event: object) -> list[Effect]:
         now = float(getattr(event, "now", 0.0))
@@ -314,7 +273,10 @@ class Controller:
         lost = self.members - set(view.members)
         joined = set(view.members) - self.members
         self.members = frozenset(view.members) | {self.name}
-        self.controllers -= lost
+        self.presence.on_view(self.members)
+        self.election.controllers = frozenset(self.controllers)
+        self.awaiting_replan -= lost
+        self.deferred_rejoins -= lost
         self.quorate = view.quorate
         effects: list[Effect] = [*self.election.handle(
             ViewChanged(tuple(sorted(self.members)), view.now))]
@@ -337,6 +299,9 @@ class Controller:
         duplicate request is ignored). The join refreshes its history and re-probes."""
         if self.coordinator is None or self.state not in _DC_STATES:
             return []
+        if node in self.awaiting_replan:
+            self.deferred_rejoins.add(node)
+            return []
         effects = self._abort("Node join", now) + self._input(FsaInput.NODE_JOIN, now)
         return effects + self.coordinator.offer_one(node, self.members, now)
 
@@ -352,6 +317,28 @@ class Controller:
         effects: list[Effect] = [ModifyCib("status", update)]
         effects += self.engine.handle(NodeLeft(node, now))
         return effects + self._abort("Node failure", now)
+
+    def _controller_lost(self, node: str, now: float) -> list[Effect]:
+        """`node` stays a member but its controller is gone (Pacemaker's
+        `peer_update_callback` when a peer leaves the controllers' process group)."""
+        self.presence.lost(node)
+        effects: list[Effect] = [*self.election.controllers_changed(frozenset(self.controllers),
+                                                                    now)]
+        effects.append(Log("controller_lost", "warning", (("node", node),)))
+        if node == self.dc and not self.is_dc:
+            return effects + self.election.call_election(now)  # "our peer on the DC is dead"
+        if not self.is_dc or node not in self.members:
+            return effects
+        expected = self.coordinator.expected.get(node) if self.coordinator else None
+        if self.coordinator is not None:
+            self.coordinator.phases[node] = JoinPhase.NONE
+        effects += controller_gone_updates(self.node_ids.get(node, node), node,
+                                           expected_down=expected == "down")
+        if expected == "down":  # it was told to shut down: a clean departure
+            return effects + self._join_progress(now)
+        self.awaiting_replan.add(node)
+        effects += self.engine.handle(NodeLeft(node, now))
+        return effects + self._abort("Node failure", now) + self._join_progress(now)
 
     def _root_xml(self) -> str:
         return f'<cib have-quorum="{1 if self.quorate else 0}" dc-uuid="{self.node_id}"/>'
@@ -376,8 +363,14 @@ class Controller:
     # --- peers --------------------------------------------------------------------------
 
     def _on_peer(self, event: PeerMessage) -> list[Effect]:
+        effects: list[Effect] = []
+        if self.presence.heard(event.source, event.now):
+            effects += self.election.controllers_changed(frozenset(self.controllers),
+                                                         event.now)
+        return effects + self._on_peer_message(event)
+
+    def _on_peer_message(self, event: PeerMessage) -> list[Effect]:
         message = event.message
-        self.controllers.add(event.source)
         if isinstance(message, _ELECTION_MESSAGES):
             return [*self.election.handle(event)]
         if isinstance(message, (JoinOffer, JoinAckNack)):
@@ -435,8 +428,12 @@ class Controller:
         if self.replan:
             return self._request_schedule(done.now)
         effects = self._input(FsaInput.PE_SUCCESS, done.now)
-        return effects + list(self.engine.start(done.graph, done.now,
-                                                done.now + self.wall_offset))
+        effects += self.engine.start(done.graph, done.now, done.now + self.wall_offset)
+        self.awaiting_replan.clear()
+        for node in sorted(self.deferred_rejoins):
+            self.deferred_rejoins.discard(node)
+            effects += self._rejoin(node, done.now)
+        return effects
 
     def _on_finished(self, finished: TransitionFinished, now: float) -> list[Effect]:
         if self.state is FsaState.FINALIZE_JOIN:
@@ -491,6 +488,10 @@ class Controller:
             return self.coordinator.handle(event) + self._join_progress(event.now)
         if key.startswith("action:"):
             return [*self.engine.handle(event)]
+        if key == KEEPALIVE_TIMER:
+            effects, silent = self.presence.tick(event.now)
+            return effects + [e for node in silent
+                              for e in self._controller_lost(node, event.now)]
         if key == RECHECK_TIMER and self.state is FsaState.IDLE:
             return self._input(FsaInput.PE_CALC, event.now)
         return []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from crmd.control import ControllerStatus
 from lrmd.api import CancelRequest, ExecRequest, OpCompleted
 from messaging.effects import Effect
 from pengine.api import GraphAction, TransitionGraph
@@ -53,10 +54,36 @@ class ControllerStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class ControllerAlive:
+    """Broadcast every keepalive period: the sender's controller runs (`crmd.presence`,
+    our stand-in for Pacemaker's controller process group)."""
+
+    credentials: Credentials
+
+
+@dataclass(frozen=True, slots=True)
 class DcClaim:
     """The sender is DC of its partition (sent on winning and on every membership change)."""
 
     credentials: Credentials
+
+
+# --- status between controllers (crmadmin -S of another node) ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatusQuery:
+    """Ask a peer's controller for its state (answered by its daemon, not its core)."""
+
+    query_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatusAnswer:
+    """A controller's state for `StatusQuery` `query_id`."""
+
+    query_id: int
+    status: ControllerStatus
 
 
 # --- join (peer messages) ---------------------------------------------------------------

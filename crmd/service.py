@@ -19,7 +19,10 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   an lrmd that restarted (another pid answers its ping) makes crmd exit 1 to be respawned
   (a fresh join re-probes the node and re-arms its monitors);
 - `ExecuteFencing` -> the local stonithd (`stonithd.api`), its answer -> `FenceCompleted`;
-- the control socket (`crmd.control`): status, and a clean-shutdown request;
+- the control socket (`crmd.control`): status, and a clean-shutdown request; a status
+  request naming another node goes to that node's crmd as `StatusQuery` on the peer channel
+  and its `StatusAnswer` is relayed (Pacemaker's text on `REMOTE_STATUS_S` of silence);
+  this daemon answers peers' `StatusQuery` itself (the core never sees either);
 - SIGTERM: a clean shutdown first (`ShutdownRequested`: the DC moves this node's
   resources away, then confirms), for at most `SHUTDOWN_GRACE_S`;
 - `StopController`: the DC confirmed this node's shutdown; the daemon exits with
@@ -43,6 +46,7 @@ from lxml import etree
 
 from crmd import control
 from crmd.api import (
+    CibChanged,
     CibSynced,
     ClearFailures,
     Controller,
@@ -67,9 +71,10 @@ from crmd.api import (
 )
 from crmd.cib_events import write_of
 from crmd.cib_link import CibLink
+from crmd.messages import StatusAnswer, StatusQuery
 from messaging.daemon import DaemonHost
 from messaging.effects import AllNodes, Node, Publish, Send
-from messaging.errors import HAError, InternalError
+from messaging.errors import ErrorReply, HAError, InternalError, PeerTimeout
 from messaging.ipc import Server
 from messaging.logs import get_logger
 from messaging.peer_channel import PeerChannel
@@ -80,6 +85,7 @@ STARTUP_POLL_S = 0.2  # the cib or ccm not answering yet: ask again (a retry int
 FENCE_SLACK_S = 10.0
 LRMD_PING_S = 1.0  # how often the local lrmd is asked who it is (a restart is noticed)
 SHUTDOWN_GRACE_S = 8.0  # under the launcher's 10 s before it kills a daemon it stops
+REMOTE_STATUS_S = 1.5  # a peer's answer to crmadmin -S NODE, under the tool's 2 s timeout
 
 
 def node_ids_of(nodes_xml: str | None) -> dict[str, str]:
@@ -135,6 +141,8 @@ class ControllerService:
         self._shutting_down = False
         self._pengine = concurrent.futures.ThreadPoolExecutor(1, "pengine")
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._queries: dict[int, Any] = {}  # StatusQuery id -> the waiting IPC client
+        self._next_query = 0
 
     # -- life -----------------------------------------------------------------------------
 
@@ -153,11 +161,12 @@ class ControllerService:
 
     async def _main(self) -> None:
         node_ids = await self._node_ids()
+        timing = await self._timing()
         loop = asyncio.get_running_loop()
         scheduler = AsyncioScheduler()
         self.started = scheduler.wall()
         self.controller = Controller(
-            self.node, node_ids, self.started, self.timing, results_from_cib=True,
+            self.node, node_ids, self.started, timing, results_from_cib=True,
             wall_offset=scheduler.wall() - loop.time())
         self.runner = Runner(self.controller, scheduler, send=self._send,
                              publish=self._publish, handlers=self._handlers(), log=self.log)
@@ -170,7 +179,7 @@ class ControllerService:
         for source, message in self._early:
             self._peer(source, message)
         self._early.clear()
-        await asyncio.gather(self.cib.follow(self.runner.feed, self.runner.monotonic),
+        await asyncio.gather(self.cib.follow(self._cib_event, self.runner.monotonic),
                              self._lrmd_results(), self._membership(), self._watch_lrmd())
 
     async def _node_ids(self) -> dict[str, str]:
@@ -179,6 +188,30 @@ class ControllerService:
                 return node_ids_of(await self.cib.query(scope="nodes"))
             except HAError:
                 await asyncio.sleep(STARTUP_POLL_S)
+
+    async def _timing(self) -> ControllerTiming:
+        """The controller's timers from crm_config (`crmd.options`) over `self.timing`."""
+        from crmd.options import controller_timing
+
+        try:
+            crm_config = await self.cib.query(scope="crm_config")
+        except HAError:
+            crm_config = None
+        return controller_timing(crm_config, self.timing)
+
+    def _cib_event(self, event: Any) -> None:
+        """A CIB change for the controller; a configuration change re-reads its options."""
+        assert self.runner is not None
+        self.runner.feed(event)
+        if isinstance(event, CibChanged) and event.config_changed:
+            self._spawn(self._retime())
+
+    async def _retime(self) -> None:
+        timing = await self._timing()
+        if self.controller is not None and timing != self.controller.timing:
+            self.log.info("crmd_options", election_timeout=timing.election.election_timeout,
+                          dc_deadtime=timing.election.dc_deadtime)
+            self.controller.retime(timing)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -200,6 +233,14 @@ class ControllerService:
     # -- inputs ---------------------------------------------------------------------------
 
     def _peer(self, source: str, message: Any) -> None:
+        if isinstance(message, StatusQuery):
+            self.peers.send(Node(source), encode(StatusAnswer(message.query_id, self.status())))
+            return
+        if isinstance(message, StatusAnswer):
+            client = self._queries.pop(message.query_id, None)
+            if client is not None:
+                self.server.send(client, message.status)
+            return
         if self.runner is None:
             self._early.append((source, message))
             return
@@ -271,7 +312,10 @@ class ControllerService:
 
     # -- the control socket ---------------------------------------------------------------
 
-    def answer(self, request: Any, client: Any) -> control.ControllerStatus:
+    def answer(self, request: Any, client: Any) -> control.ControllerStatus | None:
+        if isinstance(request, control.StatusRequest) and request.node not in ("", self.node):
+            self._ask_peer(request.node, client)
+            return None  # answered when the peer's StatusAnswer comes
         if isinstance(request, control.StopRequest) and self.runner is not None:
             self.runner.feed(ShutdownRequested(self.node, self.runner.monotonic(),
                                                self.runner.wall()))
@@ -279,6 +323,23 @@ class ControllerService:
             raise InternalError(f"crmd takes status and stop requests, not "
                                 f"{type(request).__name__}")
         return self.status()
+
+    def _ask_peer(self, node: str, client: Any) -> None:
+        """Relay a status request to `node`'s controller; the answer comes later, or
+        Pacemaker's timeout message (also for a node that is not a member: Pacemaker's
+        crmadmin asks and waits, it does not check the membership)."""
+        self._next_query += 1
+        query_id = self._next_query
+        self._queries[query_id] = client
+        self.peers.send(Node(node), encode(StatusQuery(query_id)))
+        asyncio.get_running_loop().call_later(REMOTE_STATUS_S, self._unanswered, query_id)
+
+    def _unanswered(self, query_id: int) -> None:
+        client = self._queries.pop(query_id, None)
+        if client is not None:
+            self.server.send(client, ErrorReply.of(PeerTimeout(
+                "No reply received from controller before timeout "
+                f"({int(REMOTE_STATUS_S * 1000)}ms)")))
 
     def status(self) -> control.ControllerStatus:
         core = self.controller

@@ -12,6 +12,7 @@ from typing import Any
 
 from crmd.messages import (
     ActionResult,
+    ControllerAlive,
     ControllerStarted,
     DcClaim,
     ExecuteClusterAction,
@@ -23,6 +24,8 @@ from crmd.messages import (
     JoinRequest,
     NoVote,
     ShutdownRequested,
+    StatusAnswer,
+    StatusQuery,
     Vote,
 )
 from messaging.codec import Registry, pack, unpack
@@ -32,7 +35,7 @@ WIRE_VERSION = 1
 PEER_MESSAGES: tuple[type, ...] = (
     Vote, NoVote, DcClaim, ControllerStarted, JoinAnnounce, JoinOffer, JoinRequest,
     JoinAckNack, JoinConfirm, ExecuteResourceAction, ExecuteClusterAction, ActionResult,
-    ShutdownRequested)
+    ShutdownRequested, ControllerAlive, StatusQuery, StatusAnswer)
 
 _REGISTRY = Registry("crmd")
 for _cls in PEER_MESSAGES:

@@ -103,9 +103,12 @@ def settings_of(ctx: DaemonContext) -> ControllerSettings:
 
 # ------------------------------------------------------------------------- crmd
 def _crmd_build(ctx: DaemonContext) -> Controller:
+    from crmd.options import controller_timing
+
     settings = settings_of(ctx)
     wall_offset = ctx.wall - ctx.now
-    return Controller(ctx.node, settings.node_ids(), ctx.wall, settings.timing,
+    timing = controller_timing(settings.cib.decode(), settings.timing)  # as crmd's daemon
+    return Controller(ctx.node, settings.node_ids(), ctx.wall, timing,
                       results_from_cib=settings.results_from_cib, wall_offset=wall_offset)
 
 

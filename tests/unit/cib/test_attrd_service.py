@@ -1,6 +1,7 @@
 """The attrd daemon's shell in one process: the IPC contract (update, query, delete,
-refresh, unknown attribute), and its writes reaching a cib daemon's control socket in
-Pacemaker's transient_attributes shape (a stand-in cib server records them)."""
+refresh, unknown attribute, crmd naming the DC), and its writes reaching a cib daemon's
+control socket in Pacemaker's transient_attributes shape (a stand-in cib server records
+them)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ async def _scenario(state_dir: Path) -> None:
         assert await client.query("standby", all_nodes=True) == {}
         with pytest.raises(NotFoundError):
             await client.query("never-set")
+        await client.set_dc("n1")  # crmd names the DC: the core's writer follows it
+        assert (service.core.dc, service.core.writer) == ("n1", "n1")
     finally:
         client.close()
         service.host.stop()

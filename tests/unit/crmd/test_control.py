@@ -8,6 +8,7 @@ fixed status (the daemon's own answer is exercised in tests/lab/test_crmd_lab.py
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from click.testing import CliRunner
 
 from crmd.control import API, ControllerStatus, StatusRequest, ctl_address, query_status
 from crmd.control_cli import crm, crmadmin
+from messaging.errors import PeerTimeout
 from messaging.ipc import Server
 
 STATUS = ControllerStatus("n2", "S_NOT_DC", "n1", ("n1", "n2", "n3"), True, "", 0,
@@ -33,6 +35,10 @@ def controller(tmp_path: Path) -> Iterator[Path]:
 
     def answer(request: Any, client: Any) -> ControllerStatus:
         assert isinstance(request, StatusRequest)
+        if request.node == "n3":  # as crmd relays -S of another node: that node's answer
+            return dataclasses.replace(STATUS, node="n3", state="S_IDLE", dc="n3")
+        if request.node not in ("", "n2"):
+            raise PeerTimeout("No reply received from controller before timeout (1500ms)")
         return STATUS
 
     server = Server(ctl_address(tmp_path), API, answer, daemon="crmd")
@@ -65,7 +71,14 @@ def test_crmadmin_prints_pacemakers_lines(controller: Path) -> None:
     state = CliRunner().invoke(crmadmin, ["-S", "n2", "--state-dir", str(controller)])
     assert (state.exit_code, state.output) == (0, "Controller on n2 in state S_NOT_DC: ok\n")
     other = CliRunner().invoke(crmadmin, ["-S", "n3", "--state-dir", str(controller)])
-    assert other.exit_code == 64  # usage: only the local controller can be asked
+    assert (other.exit_code, other.output) == (0, "Controller on n3 in state S_IDLE: ok\n")
+
+
+def test_crmadmin_of_a_silent_node_times_out_with_pacemakers_message(
+        controller: Path) -> None:
+    silent = CliRunner().invoke(crmadmin, ["-S", "n9", "--state-dir", str(controller)])
+    assert silent.exit_code == 124  # CRM_EX_TIMEOUT, as Pacemaker's crmadmin
+    assert "No reply received from controller before timeout" in silent.output
 
 
 def test_crm_status_json(controller: Path) -> None:

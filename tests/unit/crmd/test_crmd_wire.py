@@ -5,8 +5,10 @@ from __future__ import annotations
 import msgpack
 import pytest
 
+from crmd.control import ControllerStatus
 from crmd.messages import (
     ActionResult,
+    ControllerAlive,
     ControllerStarted,
     Credentials,
     DcClaim,
@@ -20,6 +22,8 @@ from crmd.messages import (
     NoVote,
     PeerMessage,
     ShutdownRequested,
+    StatusAnswer,
+    StatusQuery,
     Vote,
 )
 from crmd.wire import PEER_MESSAGES, WIRE_VERSION, decode, encode
@@ -40,6 +44,9 @@ SAMPLES = [
     ExecuteClusterAction("beta", "8:1:0:" + "1".ljust(36), ACTION),
     ActionResult("7:1:0:1", "beta", 0, 0, 12.5, 0, "", 1700000001.0, "r", "start"),
     ShutdownRequested("beta", 3.0, 1700000002.0),
+    ControllerAlive(CREDS), StatusQuery(4),
+    StatusAnswer(4, ControllerStatus("beta", "S_NOT_DC", "alpha", ("alpha", "beta"), True, "",
+                                     0, (0, 5, 9), 1700000000.5)),
 ]
 
 
