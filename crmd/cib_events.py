@@ -13,6 +13,8 @@ Two pure translations between the controller core and the cib daemon's language:
 - `write_of(effect)`: `ModifyCib`, `DeleteCib` and `ClearFailures` as cib write requests
   (`cib.api.WireRequest`): status merges are modifications that may create, xpath deletes
   may match several elements or none.
+- `resend_refused(exit_code)`: whether a write the cib answered with this code must be sent
+  again (the cib could not tell whether it was applied: the view or the master changed).
 - `attribute_write(...)`: a transient attribute as attrd writes it in the status section
   (`transient_attributes/instance_attributes id="status-<node id>"`, nvpair id
   ``status-<node id>-<name>`` with characters ids may not hold replaced by '.').
@@ -28,6 +30,7 @@ from lxml import etree
 
 from cib.api import WireRequest
 from crmd.messages import CibChanged, ClearFailures, DeleteCib, ModifyCib, StatusUpdated
+from messaging.errors import ExitCode
 
 _RESOURCE_IN_PATH = re.compile(r"lrm_resource\[@id='([^']*)'\]")
 _NOT_ID = re.compile(r"[^A-Za-z0-9_.-]")
@@ -110,6 +113,17 @@ def write_of(effect: ModifyCib | DeleteCib | ClearFailures, node_id: str = "") -
     return WireRequest("delete", None, None, xpath, multiple=True, force=True)
 
 
+def resend_refused(exit_code: int) -> bool:
+    """A write refused with DISCONNECT (the view or the master changed before the write was
+    confirmed everywhere: applied or not, nobody knows) is sent again: every controller
+    write is idempotent (merges of absolute values, deletes by xpath), and dropping it
+    loses what it carried (an action's result, so the DC waits out the action's timer;
+    the rewrite after a join's lrm delete, so the scheduler probes the node again).
+    Pacemaker's controller never sees this: its CIB manager queues updates across
+    membership changes. Any other refusal (bad XML, schema) would fail again."""
+    return exit_code == ExitCode.DISCONNECT
+
+
 def failure_names(nvpairs_xml: str) -> list[str]:
     """The attribute names in a query answer holding nvpair elements (one, or several
     under the cib's ``xpath-query`` wrapper)."""
@@ -164,4 +178,4 @@ def incremented(old: str | None, value: str) -> str:
 
 
 __all__ = ["attribute_write", "diff_events", "failure_names", "incremented", "merged_status",
-           "write_of"]
+           "resend_refused", "write_of"]

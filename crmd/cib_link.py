@@ -3,10 +3,10 @@
 - `write(request)` queues a cib write; one task sends them one at a time, in the order the
   controller asked (a node_state merge must land before the scheduler reads the CIB), and
   merges a run of queued status modifications into one request (`merged_status`), as
-  Pacemaker's controller batches its status updates. A write the cib refuses is logged and
-  dropped (the controller's next transition repairs what it meant); a cib that does not
-  answer (restarting, no master during a view change) is retried every `RETRY_S` for up to
-  `RETRY_FOR_S`.
+  Pacemaker's controller batches its status updates. A write refused because the view or
+  the master changed first (outcome unknown, `resend_refused`) is sent again at once, and a
+  cib that does not answer (restarting) every `RETRY_S`, both for up to `RETRY_FOR_S`; any
+  other refusal is logged and dropped (it would fail again).
 - `settled()` waits until every write queued before the call is done; `read_ahead()`
   reads the local copy with the writes not yet answered applied on top, without waiting:
   the scheduler's input then holds every effect the controller returned before
@@ -53,6 +53,7 @@ from crmd.cib_events import (
     failure_names,
     incremented,
     merged_status,
+    resend_refused,
     write_of,
 )
 from crmd.messages import ClearFailures
@@ -161,6 +162,10 @@ class CibLink:
                 self.log.warning("cib_write_refused", op=request.op, scope=request.scope,
                                  xpath=request.xpath, error=str(error))
                 return
+            if isinstance(reply, CibReply) and resend_refused(reply.exit_code) \
+                    and loop.time() <= give_up:
+                self.log.info("cib_write_resent", op=request.op, error=reply.message)
+                continue  # the new view's master queues it (no wait needed)
             if isinstance(reply, CibReply) and reply.exit_code != 0:
                 self.log.warning("cib_write_refused", op=request.op, scope=request.scope,
                                  xpath=request.xpath, code=reply.exit_code,

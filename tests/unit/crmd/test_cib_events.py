@@ -201,3 +201,12 @@ def test_unanswered_writes_read_ahead_as_the_cib_applies_them() -> None:
     ahead = etree.fromstring(with_writes(start, writes).encode())
     assert etree.tostring(ahead.find("status")) == etree.tostring(cib.tree.find("status"))
     assert ahead.get("have-quorum") == "1"
+
+
+def test_only_a_write_whose_outcome_the_view_change_left_unknown_is_sent_again() -> None:
+    from crmd.cib_events import resend_refused
+
+    assert resend_refused(102)  # DISCONNECT: the view or master changed before confirming
+    assert not resend_refused(0)
+    assert not resend_refused(78)  # a schema refusal would be refused again
+    assert not resend_refused(105)
