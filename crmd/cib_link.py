@@ -88,6 +88,7 @@ class CibLink:
         self._attrd_order = asyncio.Lock()
         self.attrd = AsyncAttrdClient(state_dir, timeout=ATTRD_TIMEOUT_S)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._increments: set[asyncio.Task[None]] = set()  # read_ahead waits for these only
         self._dc: str | None = None
         self._dc_changed = asyncio.Event()
 
@@ -107,9 +108,11 @@ class CibLink:
         answered applied on top (`cib.api.with_writes`; re-applying one that the copy
         already holds changes nothing: merges and deletes are idempotent and attribute
         values are absolute once queued). No wait for replication, only for the counting
-        up of attributes asked for earlier (they read the CIB before they write)."""
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        up of attributes asked for earlier (they read the CIB before they write); never for
+        attrd, which holds a copy of what the CIB already got (a slow or starting attrd
+        held the DC's scheduler runs up to `ATTRD_TIMEOUT_S` each)."""
+        if self._increments:
+            await asyncio.gather(*list(self._increments), return_exceptions=True)
         before = self.unacknowledged()
         text = await self.query()
         if text is None:
@@ -203,7 +206,7 @@ class CibLink:
             self.write(attribute_write(node_id, node, name, value))
             self._spawn(self._tell_attrd(node, {name: value}))
             return
-        self._spawn(self._increment(node_id, node, name, value))
+        self._increments.add(self._spawn(self._increment(node_id, node, name, value)))
 
     def clear_failures(self, node: str, resource: str) -> None:
         """Drop `resource`'s fail-count-* and last-failure-* attributes of `node`, in the CIB
@@ -232,7 +235,7 @@ class CibLink:
                 return
             absolute = incremented(old, value)
             self.write(attribute_write(node_id, node, name, absolute))
-            await self._tell_attrd(node, {name: absolute})
+            self._spawn(self._tell_attrd(node, {name: absolute}))  # in call order (its lock)
             await self.settled()
 
     async def _tell_attrd(self, node: str, values: dict[str, str | None]) -> None:
@@ -247,10 +250,12 @@ class CibLink:
                                      error=str(error))
                     return
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._increments.discard)
+        return task
 
     async def attribute(self, node: str, name: str) -> str | None:
         text = await self.query(xpath=f"/cib/status/node_state[@uname='{node}']"
