@@ -7,6 +7,8 @@ heartbeat's deadtime and ccm's agreement.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -207,7 +209,7 @@ def test_a_controller_starting_late_hears_the_dc_or_the_vote_at_once() -> None:
     assert effects == [Send(Node("b"), DcClaim(dc.credentials))]
 
 
-def _votes(effects: list[object]) -> list[str]:
+def _votes(effects: Sequence[object]) -> list[str]:
     return [str(e.destination.name) for e in effects
             if isinstance(e, Send) and isinstance(e.message, Vote)
             and isinstance(e.destination, Node)]
