@@ -417,7 +417,7 @@ class Controller:
             if not self.engine.finished:
                 return []  # Pacemaker finalizes only once the running transition is over
             if coordinator.finalized and not coordinator.syncing:
-                return self._input(FsaInput.FINALIZED, now)
+                return coordinator.settle() or self._input(FsaInput.FINALIZED, now)
             return coordinator.finalize(now)
         return []
 

@@ -113,6 +113,7 @@ class JoinCoordinator:
         self.expected: dict[str, str] = {}
         self.best: tuple[tuple[int, int, int], str] | None = None
         self.syncing = False
+        self.unsettled = False  # confirmations written since the last settle
 
     def running(self, members: Iterable[str]) -> set[str]:
         """The members whose controller runs (the DC's always does)."""
@@ -234,9 +235,22 @@ class JoinCoordinator:
         effects: list[CrmdEffect] = [
             DeleteCib(f"/cib/status/node_state[@id='{self.node_id(node)}']/lrm"),
             ModifyCib("status", confirm.node_state_xml)]
+        self.unsettled = True
         if self.finalized:
             effects.append(CancelTimer(FINALIZATION_TIMER))
         return effects
+
+    def settle(self) -> list[CrmdEffect]:
+        """Everyone confirmed: wait until the history rewrites are answered before the join
+        ends, as Pacemaker's DC finalizes only once its join updates completed
+        (`join_update_complete_callback`). Otherwise their echoes (the lrm delete, each
+        node's old results) reach the DC's next transition and abort it for nothing:
+        its scheduler read them already. [] when there is nothing to wait for."""
+        if not self.unsettled or self.syncing:
+            return []
+        self.unsettled = False
+        self.syncing = True
+        return [SyncCib("")]
 
     def _timer(self, event: TimerFired) -> list[CrmdEffect]:
         waiting = {INTEGRATION_TIMER: JoinPhase.WELCOMED,

@@ -90,6 +90,21 @@ def test_full_join_confirms_everyone_and_replaces_their_lrm() -> None:
     assert UpdateAttribute("beta", "#feature-set", "3.16.2") in wire.cib
 
 
+def test_the_join_ends_only_once_its_history_rewrites_are_answered() -> None:
+    """Pacemaker's DC finalizes once its join updates completed: the echoes of the lrm
+    deletes and rewrites then no longer abort the first transition (the lab's cold start
+    lost a transition and a replan to them)."""
+    wire = Wire("alpha", ["alpha", "beta"], {"alpha": (0, 5, 3), "beta": (0, 5, 3)})
+    wire.run(wire.coordinator.offer_all(["alpha", "beta"], 0.0))
+    wire.run(wire.coordinator.finalize(1.0))
+    wire.sync_done()
+    assert wire.coordinator.finalized and not wire.coordinator.syncing
+    assert wire.coordinator.settle() == [SyncCib("")], "wait for the rewrites first"
+    assert wire.coordinator.syncing and wire.coordinator.settle() == []
+    wire.sync_done()
+    assert not wire.coordinator.syncing and wire.coordinator.settle() == [], "settled"
+
+
 def test_the_highest_cib_version_wins_the_sync() -> None:
     wire = Wire("alpha", ["alpha", "beta"], {"alpha": (0, 5, 3), "beta": (0, 6, 0)})
     wire.run(wire.coordinator.offer_all(["alpha", "beta"], 0.0))
