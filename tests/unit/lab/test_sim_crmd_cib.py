@@ -184,3 +184,19 @@ def test_a_write_the_view_change_left_unconfirmed_is_sent_again() -> None:
     cluster.run_for(2.0)
     assert [code for _, _, code in writes.refused] == [102]
     assert b'name="probe-marker" value="1"' in cluster.cib_text()
+
+
+def test_a_fenced_nodes_history_going_away_does_not_abort_its_failover() -> None:
+    """Pacemaker's abort_unless_down: the victim's lrm and attributes are deleted as it is
+    fenced (and by attrd as it leaves); the graph that fences it expected that, so the
+    failover runs as one transition. In the 16-node lab such an abort landed while the
+    fencing ran, and the start waited for a second scheduler run."""
+    cluster = ControllerCluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    dc = cluster.controller("alpha")
+    before = dc.transition_id
+    cluster.kill("beta")
+    cluster.run_for(10.0)
+    assert "beta" in cluster.fenced and "app-daemon" in cluster.running()["alpha"]
+    assert dc.transition_id == before + 1, "one scheduler run, one transition"
