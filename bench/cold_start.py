@@ -1,15 +1,13 @@
 """Cold start: every node of a configured cluster boots at once, until the DC is idle and
 every resource runs.
 
-    python bench/cold_start.py [--nodes 3,16] [--pacemaker] [--together]
+    python bench/cold_start.py [--nodes 3,16] [--pacemaker]
 
 Both sides are first brought up and given an ocf:pacemaker:Dummy (the configuration is
 then on disk), every node is killed (kill -9 of the whole node), and the clock runs from
 the first node's boot to the first `crm_mon -1` showing a DC, every node online and no
 resource stopped, starting, stopping or failed (polled every 100 ms; the nodes boot one
-after the other as the tools allow, each `lab start` taking 1-2 s on a loaded host; with
-`--together` ours are all powered on at once, one `lab start` each in parallel, as when
-power returns to a rack). Ours is asked through the daemons' sockets (our_probe:
+after the other as the tools allow). Ours is asked through the daemons' sockets (our_probe:
 the controllers say the DC is idle with every node joined, the lrmds that the Dummy runs
 on one node), polled every 50 ms.
 Pacemaker's first `up` (namespaces, configuration and fencing device included) is printed
@@ -20,7 +18,6 @@ Issue 10's goal: at most 3 s at 3 nodes, 6 s at 16 (Pacemaker: about 24 s).
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import time
 
 import pcmk
@@ -31,17 +28,7 @@ from our_probe import OurCluster, wait_until
 GOALS = {3: 3.0, 16: 6.0}
 
 
-def _boot(lab: OurLab, names: list[str], together: bool) -> None:
-    if not together:
-        for name in names:
-            lab.lab("start", name)
-        return
-    with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
-        list(pool.map(lambda name: lab.lab("start", name), names))
-
-
-def ours(nodes: int, lab_prefix: str = "hcbcold",
-         together: bool = False) -> tuple[float, float] | None:
+def ours(nodes: int, lab_prefix: str = "hcbcold") -> tuple[float, float] | None:
     """(seconds from the first node's boot, seconds from the last node's boot command
     returning) until settled."""
     gone = missing_daemons("cib", "crmd")
@@ -59,7 +46,8 @@ def ours(nodes: int, lab_prefix: str = "hcbcold",
         for name in names:
             cluster.kill_node(name)
         started = time.monotonic()
-        _boot(lab, names, together)
+        for name in names:
+            lab.lab("start", name)
         booted = time.monotonic()
         if not wait_until(lambda: cluster.settled(names, "dummy"), 120, poll=0.05):
             return None
@@ -86,8 +74,6 @@ def main() -> None:
     parser.add_argument("--lab", default="hcbcold",
                         help="name prefix of our labs (each is PREFIX<nodes>)")
     parser.add_argument("--pacemaker", action="store_true")
-    parser.add_argument("--together", action="store_true",
-                        help="power our nodes on all at once (parallel `lab start`)")
     args = parser.parse_args()
     rows, theirs = [], None
     if args.pacemaker:
@@ -101,12 +87,11 @@ def main() -> None:
             rows.append(["Pacemaker 3 nodes, cold restart", f"{theirs:.1f}" if theirs else
                          "no stable cluster", "1.00x", "", load_average()])
     for count in (int(n) for n in args.nodes.split(",") if n):
-        measured = ours(count, args.lab, args.together)
+        measured = ours(count, args.lab)
         took = None if measured is None else measured[0]
         goal = GOALS.get(count)
         verdict = "" if took is None or goal is None else ("ok" if took <= goal else "missed")
-        rows.append([f"ours {count} nodes" + (" (booted together)" if args.together else ""),
-                     "not measured" if measured is None else
+        rows.append([f"ours {count} nodes", "not measured" if measured is None else
                      f"{measured[0]:.1f} ({measured[1]:.1f} after the last boot command)",
                      ratio(took, theirs), verdict, load_average()])
     print("\nCold start until the DC is idle and every resource runs (s)")
