@@ -39,7 +39,9 @@ Invariants:
   every member whose copy differs. The term matters when a master persisted a write and
   died before sending it: the survivors' next write reaches the same version in a later
   view, and must win when the old master comes back, because that one was acknowledged.
-  Writes reaching the master meanwhile wait and are applied afterwards, in order. A member
+  Writes reaching the master meanwhile wait and are applied afterwards, in order. The new
+  master asks every member for its announcement at once (one that installed the view
+  first announced while the master still dropped it as another view's); a member
   silent at the sync timeout is asked again (`AskAnnounce`, up to `SYNC_ASKS` times) before
   the master decides without it: a restarted master's daemon may have missed the first
   announcements, and deciding on its own older copy would lose acknowledged writes.
@@ -212,7 +214,11 @@ class ReplicaCore:
         if self.master == self.node:
             self.claims = {self.node: self.dc}
             self.sync = _Sync({self.node: self._state()})
-            return [log, ArmTimer("sync", now + SYNC_TIMEOUT), *self._maybe_decide(now)]
+            # A member that installed the view before us announced while we still dropped
+            # its message as another view's: ask everyone now, not at the sync timeout.
+            ask = [Send(Node(member), AskAnnounce(self.view))
+                   for member in sorted(self.members) if member != self.node]
+            return [log, *ask, ArmTimer("sync", now + SYNC_TIMEOUT), *self._maybe_decide(now)]
         if self.master is not None:
             return [log, Send(Node(self.master), self._announce())]
         return [log]

@@ -7,12 +7,17 @@ Two pure translations between the controller core and the cib daemon's language:
   /cib/configuration; transient attributes moved when one touches transient_attributes)
   and, when operation records were created or changed, one `StatusUpdated` holding them
   (each `lrm_rsc_op` inside an `lrm_resource` naming its resource, as Pacemaker's DC reads
-  them in `te_update_diff`). Deletions carry no results, but a deleted lrm section,
-  resource or operation record marks the change `history_removed` (the DC replans: a
-  join's rewrite or a cleanup may have dropped a result the graph counted on).
+  them in `te_update_diff`). Deletions carry no results; as Pacemaker's process_delete_diff
+  sorts them: a deleted operation record marks the change `history_removed` (the DC
+  replans: a cleanup may have dropped a result the graph counted on); a deleted
+  transient_attributes, lrm or node_state part goes to `removals` with its node id, and
+  aborts only when the running graph neither fences nor shuts down that node
+  (``abort_unless_down``: a lost node's attributes and history go as it is fenced).
 - `write_of(effect)`: `ModifyCib`, `DeleteCib` and `ClearFailures` as cib write requests
   (`cib.api.WireRequest`): status merges are modifications that may create, xpath deletes
   may match several elements or none.
+- `resend_refused(exit_code)`: whether a write the cib answered with this code must be sent
+  again (the cib could not tell whether it was applied: the view or the master changed).
 - `attribute_write(...)`: a transient attribute as attrd writes it in the status section
   (`transient_attributes/instance_attributes id="status-<node id>"`, nvpair id
   ``status-<node id>-<name>`` with characters ids may not hold replaced by '.').
@@ -28,6 +33,7 @@ from lxml import etree
 
 from cib.api import WireRequest
 from crmd.messages import CibChanged, ClearFailures, DeleteCib, ModifyCib, StatusUpdated
+from messaging.errors import ExitCode
 
 _RESOURCE_IN_PATH = re.compile(r"lrm_resource\[@id='([^']*)'\]")
 _NOT_ID = re.compile(r"[^A-Za-z0-9_.-]")
@@ -63,10 +69,24 @@ def _changed_ops(change: etree._Element) -> list[etree._Element]:
     return found
 
 
-def _is_history(path: str) -> bool:
-    """Whether a deleted path is resource history: a node's lrm section, one of its
-    resources or one of their operation records."""
-    return path.startswith("/cib/status") and "/lrm" in path
+_NODE_IN_PATH = re.compile(r"/node_state\[@id='([^']*)'\]")
+
+
+def _removal(path: str) -> tuple[str, str] | None:
+    """Pacemaker's process_delete_diff for a deleted status path: (node id, abort reason)
+    for removals that abort unless that node's fencing or shutdown is in the graph
+    (``abort_unless_down``), ("", reason) for an operation record (always aborts), None
+    for anything else."""
+    node = _NODE_IN_PATH.search(path)
+    if not path.startswith("/cib/status") or node is None:
+        return None
+    if "/transient_attributes[" in path:
+        return node.group(1), "Transient attribute: removal"
+    if "/lrm_rsc_op[" in path:
+        return "", "Resource operation removal"
+    if "/lrm[" in path:
+        return node.group(1), "Resource state removal"
+    return node.group(1), "Node state removal"
 
 
 def diff_events(patch_text: str, version: tuple[int, ...],
@@ -76,20 +96,25 @@ def diff_events(patch_text: str, version: tuple[int, ...],
     if patch is None:
         return []
     config = attributes = removed = False
+    removals: list[tuple[str, str]] = []
     ops: list[etree._Element] = []
     for change in patch.iterfind("change"):
         path = change.get("path") or ""
         config = config or path.startswith("/cib/configuration")
-        touches_attributes = "transient_attributes" in path or any(
+        removal = _removal(path) if change.get("operation") == "delete" else None
+        if removal is not None:
+            removed = removed or not removal[0]
+            removals += [removal] if removal[0] else []
+            continue
+        attributes = attributes or "transient_attributes" in path or any(
             True for _ in change.iter("transient_attributes"))
-        attributes = attributes or touches_attributes
         if change.get("operation") in ("create", "modify") and "/cib/status" in path:
             ops += _changed_ops(change)
-        removed = removed or (change.get("operation") == "delete" and _is_history(path))
     admin_epoch, epoch, updates = (*version, 0, 0, 0)[:3]
     events: list[CibChanged | StatusUpdated] = [
         CibChanged((admin_epoch, epoch, updates), now, config_changed=config,
-                   attributes_changed=attributes, history_removed=removed)]
+                   attributes_changed=attributes, history_removed=removed,
+                   removals=tuple(removals))]
     if ops:
         holder = etree.Element("status")
         holder.extend(ops)
@@ -108,6 +133,17 @@ def write_of(effect: ModifyCib | DeleteCib | ClearFailures, node_id: str = "") -
     xpath = (f"/cib/status/node_state[@uname='{effect.node}']/transient_attributes"
              f"/instance_attributes/nvpair[{test}]")
     return WireRequest("delete", None, None, xpath, multiple=True, force=True)
+
+
+def resend_refused(exit_code: int) -> bool:
+    """A write refused with DISCONNECT (the view or the master changed before the write was
+    confirmed everywhere: applied or not, nobody knows) is sent again: every controller
+    write is idempotent (merges of absolute values, deletes by xpath), and dropping it
+    loses what it carried (an action's result, so the DC waits out the action's timer;
+    the rewrite after a join's lrm delete, so the scheduler probes the node again).
+    Pacemaker's controller never sees this: its CIB manager queues updates across
+    membership changes. Any other refusal (bad XML, schema) would fail again."""
+    return exit_code == ExitCode.DISCONNECT
 
 
 def failure_names(nvpairs_xml: str) -> list[str]:
@@ -164,4 +200,4 @@ def incremented(old: str | None, value: str) -> str:
 
 
 __all__ = ["attribute_write", "diff_events", "failure_names", "incremented", "merged_status",
-           "write_of"]
+           "resend_refused", "write_of"]

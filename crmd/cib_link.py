@@ -3,10 +3,10 @@
 - `write(request)` queues a cib write; one task sends them one at a time, in the order the
   controller asked (a node_state merge must land before the scheduler reads the CIB), and
   merges a run of queued status modifications into one request (`merged_status`), as
-  Pacemaker's controller batches its status updates. A write the cib refuses is logged and
-  dropped (the controller's next transition repairs what it meant); a cib that does not
-  answer (restarting, no master during a view change) is retried every `RETRY_S` for up to
-  `RETRY_FOR_S`.
+  Pacemaker's controller batches its status updates. A write refused because the view or
+  the master changed first (outcome unknown, `resend_refused`) is sent again at once, and a
+  cib that does not answer (restarting) every `RETRY_S`, both for up to `RETRY_FOR_S`; any
+  other refusal is logged and dropped (it would fail again).
 - `settled()` waits until every write queued before the call is done; `read_ahead()`
   reads the local copy with the writes not yet answered applied on top, without waiting:
   the scheduler's input then holds every effect the controller returned before
@@ -54,6 +54,7 @@ from crmd.cib_events import (
     failure_names,
     incremented,
     merged_status,
+    resend_refused,
     write_of,
 )
 from crmd.messages import ClearFailures
@@ -88,6 +89,7 @@ class CibLink:
         self._attrd_order = asyncio.Lock()
         self.attrd = AsyncAttrdClient(state_dir, timeout=ATTRD_TIMEOUT_S)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._increments: set[asyncio.Task[None]] = set()  # read_ahead waits for these only
         self._dc: str | None = None
         self._dc_changed = asyncio.Event()
 
@@ -107,9 +109,11 @@ class CibLink:
         answered applied on top (`cib.api.with_writes`; re-applying one that the copy
         already holds changes nothing: merges and deletes are idempotent and attribute
         values are absolute once queued). No wait for replication, only for the counting
-        up of attributes asked for earlier (they read the CIB before they write)."""
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        up of attributes asked for earlier (they read the CIB before they write); never for
+        attrd, which holds a copy of what the CIB already got (a slow or starting attrd
+        held the DC's scheduler runs up to `ATTRD_TIMEOUT_S` each)."""
+        if self._increments:
+            await asyncio.gather(*list(self._increments), return_exceptions=True)
         before = self.unacknowledged()
         text = await self.query()
         if text is None:
@@ -162,6 +166,10 @@ class CibLink:
                 self.log.warning("cib_write_refused", op=request.op, scope=request.scope,
                                  xpath=request.xpath, error=str(error))
                 return
+            if isinstance(reply, CibReply) and resend_refused(reply.exit_code) \
+                    and loop.time() <= give_up:
+                self.log.info("cib_write_resent", op=request.op, error=reply.message)
+                continue  # the new view's master queues it (no wait needed)
             if isinstance(reply, CibReply) and reply.exit_code != 0:
                 self.log.warning("cib_write_refused", op=request.op, scope=request.scope,
                                  xpath=request.xpath, code=reply.exit_code,
@@ -200,7 +208,7 @@ class CibLink:
             self.write(attribute_write(node_id, node, name, value))
             self._spawn(self._tell_attrd(node, {name: value}))
             return
-        self._spawn(self._increment(node_id, node, name, value))
+        self._increments.add(self._spawn(self._increment(node_id, node, name, value)))
 
     def clear_failures(self, node: str, resource: str) -> None:
         """Drop `resource`'s fail-count-* and last-failure-* attributes of `node`, in the CIB
@@ -229,7 +237,7 @@ class CibLink:
                 return
             absolute = incremented(old, value)
             self.write(attribute_write(node_id, node, name, absolute))
-            await self._tell_attrd(node, {name: absolute})
+            self._spawn(self._tell_attrd(node, {name: absolute}))  # in call order (its lock)
             await self.settled()
 
     async def _tell_attrd(self, node: str, values: dict[str, str | None]) -> None:
@@ -244,10 +252,12 @@ class CibLink:
                                      error=str(error))
                     return
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._increments.discard)
+        return task
 
     async def attribute(self, node: str, name: str) -> str | None:
         text = await self.query(xpath=f"/cib/status/node_state[@uname='{node}']"

@@ -188,8 +188,10 @@ class Controller:
             return self.coordinator.handle(event) + self._join_progress(now)
         if isinstance(event, CibChanged):
             self.cib_version = event.version
-            if event.abort_reason:
-                return self._abort(event.abort_reason, now)
+            reason = event.abort_reason or next((why for node, why in event.removals
+                                                 if not self.engine.takes_down(node)), "")
+            if reason:
+                return self._abort(reason, now)
         if isinstance(event, ShutdownRequested):
             return self._on_shutdown_request(event, now)
         return []
@@ -410,7 +412,7 @@ class Controller:
             if not self.engine.finished:
                 return []  # Pacemaker finalizes only once the running transition is over
             if coordinator.finalized and not coordinator.syncing:
-                return self._input(FsaInput.FINALIZED, now)
+                return coordinator.settle() or self._input(FsaInput.FINALIZED, now)
             return coordinator.finalize(now)
         return []
 

@@ -113,6 +113,8 @@ class JoinCoordinator:
         self.expected: dict[str, str] = {}
         self.best: tuple[tuple[int, int, int], str] | None = None
         self.syncing = False
+        self.unsettled = False  # confirmations written since the last settle
+        self.rewrites: dict[str, str] = {}  # confirmed node -> its node_state with lrm
 
     def running(self, members: Iterable[str]) -> set[str]:
         """The members whose controller runs (the DC's always does)."""
@@ -147,6 +149,7 @@ class JoinCoordinator:
         self.join_id += 1
         self.members = frozenset(members) | {self.dc}
         self.phases = {}
+        self.rewrites = {}
         self.best = None
         self.syncing = False
         effects: list[CrmdEffect] = [Log("join_offered", fields=(("join_id", self.join_id),))]
@@ -231,12 +234,40 @@ class JoinCoordinator:
         node = confirm.node
         if not self._move(node, JoinPhase.CONFIRMED):
             return []
-        effects: list[CrmdEffect] = [
-            DeleteCib(f"/cib/status/node_state[@id='{self.node_id(node)}']/lrm"),
-            ModifyCib("status", confirm.node_state_xml)]
-        if self.finalized:
-            effects.append(CancelTimer(FINALIZATION_TIMER))
+        self.rewrites[node] = confirm.node_state_xml
+        return self._rewrite_history()
+
+    def _rewrite_history(self) -> list[CrmdEffect]:
+        """Once nobody is left to confirm: delete every confirmed node's ``lrm`` and write
+        the history it sent, as two CIB writes for the whole round (one xpath union, one
+        merged status update) rather than two per node: each write is a replicated round
+        trip, and the scheduler runs only after the join (Pacemaker's DC issues them per
+        node, but its CIB calls are asynchronous, not one at a time)."""
+        if not self.finalized:
+            return []
+        effects: list[CrmdEffect] = [CancelTimer(FINALIZATION_TIMER)]
+        written = self.rewrites
+        nodes = sorted(n for n in written if self.phases.get(n) is JoinPhase.CONFIRMED)
+        self.rewrites = {}
+        if not nodes:
+            return effects
+        effects.append(DeleteCib(" | ".join(
+            f"/cib/status/node_state[@id='{self.node_id(n)}']/lrm" for n in nodes)))
+        effects += [ModifyCib("status", written[n]) for n in nodes]
+        self.unsettled = True
         return effects
+
+    def settle(self) -> list[CrmdEffect]:
+        """Everyone confirmed: wait until the history rewrites are answered before the join
+        ends, as Pacemaker's DC finalizes only once its join updates completed
+        (`join_update_complete_callback`). Otherwise their echoes (the lrm delete, each
+        node's old results) reach the DC's next transition and abort it for nothing:
+        its scheduler read them already. [] when there is nothing to wait for."""
+        if not self.unsettled or self.syncing:
+            return []
+        self.unsettled = False
+        self.syncing = True
+        return [SyncCib("")]
 
     def _timer(self, event: TimerFired) -> list[CrmdEffect]:
         waiting = {INTEGRATION_TIMER: JoinPhase.WELCOMED,
@@ -248,7 +279,10 @@ class JoinCoordinator:
                                           and p is JoinPhase.INTEGRATED))
         for node in late:
             self._move(node, JoinPhase.NONE)
-        return [Log("join_timeout", "warning", (("late", ",".join(late)),))] if late else []
+        if not late:
+            return []
+        return [Log("join_timeout", "warning", (("late", ",".join(late)),)),
+                *self._rewrite_history()]
 
     def node_states(self, members: Iterable[str], origin: str = "do_state_transition",
                     online: Iterable[str] = ()) -> list[CrmdEffect]:

@@ -261,23 +261,26 @@ class RunScheduler:
 @dataclass(frozen=True, slots=True)
 class CibChanged:
     """The CIB changed: its new version, and whether configuration or transient attributes
-    moved or resource history was deleted (those abort a transition, as Pacemaker's
-    te_update_diff does; lrm and node_state additions do not)."""
+    moved or an operation record was deleted (those abort a transition, as Pacemaker's
+    te_update_diff does; lrm and node_state additions do not), and which nodes lost
+    attributes, history or state (`removals`)."""
 
     version: tuple[int, int, int]
     now: float
     config_changed: bool = False
     attributes_changed: bool = False
     history_removed: bool = False
+    removals: tuple[tuple[str, str], ...] = ()  # (node id, reason): abort unless down
 
     @property
     def abort_reason(self) -> str:
-        """Pacemaker's abort reason for this change (te_update_diff), "" for none."""
+        """Pacemaker's abort reason for this change (te_update_diff), "" for none; the
+        `removals` abort only when no down event of their node is in the graph."""
         if self.config_changed:
             return "Configuration change"
         if self.attributes_changed:
             return "Transient attribute change"
-        return "Resource state removal" if self.history_removed else ""
+        return "Resource operation removal" if self.history_removed else ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,6 +149,11 @@ class TransitionEngine:
     def key_of(self, action: GraphAction) -> str:
         return make_key(action.id, self._id, reading.target_rc(action), self.dc_uuid)
 
+    def takes_down(self, node_id: str) -> bool:
+        """Pacemaker's match_down_event: the current (or last) graph fences or shuts down
+        `node_id`, so its attributes and history going away was expected."""
+        return any(node_id in action.downed for action in self._by_id.values())
+
     @property
     def in_flight(self) -> list[int]:
         return sorted(self._in_flight)

@@ -16,10 +16,11 @@ The cib (`CIB`, one `ReplicaCore` per node):
 crmd's side (`CibWrites`, one per crmd boot, as `crmd.cib_link.CibLink` does it): writes
 leave one at a time in the order the controller asked (`crmd.cib_events.write_of`,
 `attribute_write`), a run of queued status modifications merged into one
-(`merged_status`); a refused write (any non-zero exit, including 102 "view changed,
-outcome unknown") is dropped as the daemon drops it; `after_writes(callback)` runs once
-every earlier write is answered (the scheduler's input, `SyncCib`, shutdown);
-``value++`` reads the local copy once earlier writes are done.
+(`merged_status`); a write refused with 102 (view or master changed, outcome unknown) is
+sent again, any other refusal dropped, as the daemon does
+(`crmd.cib_events.resend_refused`); `after_writes(callback)` runs once every earlier write
+is answered (the scheduler's input, `SyncCib`, shutdown); ``value++`` reads the local copy
+once earlier writes are done.
 
 Invariants: every CIB change reaches crmd only through a persisted copy's diff (never a
 shortcut), so replication latency, resyncs and view-change losses are part of every
@@ -201,11 +202,16 @@ class CibWrites:
                                                                    self.ctx.wall))
 
     def _done(self, request: WireRequest, code: int) -> None:
+        from crmd.cib_events import resend_refused
+
         if not self.alive():
             return
-        if code != 0:  # the daemon logs cib_write_refused and drops it
+        if code != 0:
             self.refused.append((self.ctx.now, request.op, code))
-        self.busy = False
+        if resend_refused(code):  # the view or master changed first: as the daemon, again
+            self._send(request)
+            return
+        self.busy = False  # done, or refused for good (the daemon logs and drops it)
         self._pump()
 
 

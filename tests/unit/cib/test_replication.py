@@ -37,7 +37,7 @@ from cib.replication_messages import (
 from cib.request import Op
 from cib.xmlio import Element, element_text, parse
 from messaging.clock import FakeClock
-from messaging.effects import ArmTimer, CancelTimer, Send, TimerFired
+from messaging.effects import ArmTimer, CancelTimer, Node, Send, TimerFired
 
 
 def _no_schema(cib: Element) -> None:
@@ -510,3 +510,26 @@ def test_a_forwarded_write_is_stamped_with_the_masters_wall_clock() -> None:
     assert_converged(exchange)
     assert exchange.cores["n2"].cib.get("cib-last-written") == SIX_AM_TEXT
     assert "b" in exchange.primitives("n2")
+
+
+def test_a_master_that_installs_the_view_last_asks_for_the_announcements_at_once() -> None:
+    """Seen in the lab's cold start: n2's cib installed view 2 before n1's (the master)
+    and announced; n1 dropped that as another view's message and waited the whole sync
+    timeout (2 s) before deciding, holding every write. The new master asks at once."""
+    from cib.replication_messages import Announce, AskAnnounce
+
+    start = parse(element_text(empty_cib(), pretty=False))
+    master = ReplicaCore("n1", start, _no_schema)
+    replica = ReplicaCore("n2", parse(element_text(empty_cib(), pretty=False)), _no_schema)
+    members = ((1, "n1"), (2, "n2"))
+    master.handle(ViewChanged(0.0, 1, ((1, "n1"),)))
+    early = [e.message for e in replica.handle(ViewChanged(0.1, 2, members))
+             if isinstance(e, Send)]
+    assert [type(m) for m in early] == [Announce]
+    assert master.handle(PeerMessage(0.11, "n2", early[0])) == [], "not its view yet"
+    asked = [e for e in master.handle(ViewChanged(0.2, 2, members)) if isinstance(e, Send)]
+    assert [(e.destination, type(e.message)) for e in asked] == [(Node("n2"), AskAnnounce)]
+    answer = [e.message for e in replica.handle(PeerMessage(0.21, "n1", asked[0].message))
+              if isinstance(e, Send)]
+    master.handle(PeerMessage(0.22, "n2", answer[0]))
+    assert master.sync is None, "decided on the answer, long before the sync timeout"

@@ -140,13 +140,18 @@ def test_deleted_resource_history_asks_the_dc_to_replan() -> None:
     assert [e.abort_reason for e in cib.events() if isinstance(e, CibChanged)] == [""]
     cib.apply(write_of(DeleteCib("/cib/status/node_state[@id='1']/lrm")))
     changed = [e for e in cib.events() if isinstance(e, CibChanged)]
-    assert [(e.history_removed, e.abort_reason) for e in changed] == [
-        (True, "Resource state removal")]
+    assert [(e.abort_reason, e.removals) for e in changed] == [
+        ("", (("1", "Resource state removal"),))], "aborts unless node 1 goes down"
     cib.apply(attribute_write("1", "n1", "fail-count-d1#start_0", "1"))
     cib.apply(write_of(ClearFailures("n1", "d1")))
     changed = [e for e in cib.events() if isinstance(e, CibChanged)]
+    assert [(e.abort_reason, e.removals) for e in changed] == [
+        ("", (("1", "Transient attribute: removal"),))]
+    cib.apply(write_of(ModifyCib("status", _start_record(0, 4))))
+    cib.apply(write_of(DeleteCib("//lrm_rsc_op[@id='d1_last_0']")))
+    changed = [e for e in cib.events() if isinstance(e, CibChanged)]
     assert [(e.history_removed, e.abort_reason) for e in changed] == [
-        (False, "Transient attribute change")]
+        (True, "Resource operation removal")]
 
 
 def test_a_delete_that_matches_nothing_changes_nothing() -> None:
@@ -201,3 +206,12 @@ def test_unanswered_writes_read_ahead_as_the_cib_applies_them() -> None:
     ahead = etree.fromstring(with_writes(start, writes).encode())
     assert etree.tostring(ahead.find("status")) == etree.tostring(cib.tree.find("status"))
     assert ahead.get("have-quorum") == "1"
+
+
+def test_only_a_write_whose_outcome_the_view_change_left_unknown_is_sent_again() -> None:
+    from crmd.cib_events import resend_refused
+
+    assert resend_refused(102)  # DISCONNECT: the view or master changed before confirming
+    assert not resend_refused(0)
+    assert not resend_refused(78)  # a schema refusal would be refused again
+    assert not resend_refused(105)

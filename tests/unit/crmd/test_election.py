@@ -7,6 +7,8 @@ heartbeat's deadtime and ccm's agreement.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -205,3 +207,43 @@ def test_a_controller_starting_late_hears_the_dc_or_the_vote_at_once() -> None:
     assert dc.is_dc
     effects = dc.handle(PeerMessage("b", ControllerStarted(late), 3.5))
     assert effects == [Send(Node("b"), DcClaim(dc.credentials))]
+
+
+def _votes(effects: Sequence[object]) -> list[str]:
+    return [str(e.destination.name) for e in effects
+            if isinstance(e, Send) and isinstance(e.message, Vote)
+            and isinstance(e.destination, Node)]
+
+
+def test_a_node_that_heard_every_member_start_votes_without_waiting_dc_deadtime() -> None:
+    """Cold start: every controller of the view announced its start after ours, so none of
+    them is a DC (a sitting DC announces nothing): vote at once, not after dc_deadtime."""
+    from crmd.messages import ControllerStarted
+
+    node = Election(Credentials("a", "3.16.2", 1.0), TIMING)
+    node.start(0.0)
+    node.handle(ViewChanged(("a", "b", "c"), 0.4))
+    after_b = node.handle(PeerMessage("b", ControllerStarted(Credentials("b", "3.16.2", 1.1)),
+                                      0.41))
+    assert _votes(after_b) == [], "c has not announced its start: it may be the DC"
+    after_c = node.handle(PeerMessage("c", ControllerStarted(Credentials("c", "3.16.2", 1.2)),
+                                      0.42))
+    assert node.candidate and _votes(after_c) == ["b", "c"]
+
+
+def test_a_node_alone_or_beside_a_silent_member_waits_dc_deadtime() -> None:
+    """Alone in its view (others may not be seen yet), or beside a member it has not heard
+    start (a sitting DC, whose claim answers the start), a node waits for a claim."""
+    from crmd.messages import ControllerStarted
+
+    alone = Election(Credentials("a", "3.16.2", 1.0), TIMING)
+    alone.start(0.0)
+    assert _votes(alone.handle(ViewChanged(("a",), 0.4))) == [] and not alone.candidate
+    beside = Election(Credentials("a", "3.16.2", 1.0), TIMING)
+    beside.start(0.0)
+    beside.handle(ViewChanged(("a", "b", "dc"), 0.4))
+    effects = beside.handle(PeerMessage("b", ControllerStarted(
+        Credentials("b", "3.16.2", 1.1)), 0.41))
+    assert _votes(effects) == [] and not beside.candidate
+    beside.handle(ViewChanged(("a", "b"), 5.0))  # the silent member left: b is all there is
+    assert beside.candidate

@@ -84,10 +84,30 @@ def test_full_join_confirms_everyone_and_replaces_their_lrm() -> None:
     assert set(wire.coordinator.phases.values()) == {JoinPhase.CONFIRMED}
     assert wire.coordinator.finalize(2.0) == [], "one sync per join round"
     deletes = [e.xpath for e in wire.cib if isinstance(e, DeleteCib)]
-    assert "/cib/status/node_state[@id='2']/lrm" in deletes
+    assert deletes == ["/cib/status/node_state[@id='1']/lrm | "
+                       "/cib/status/node_state[@id='2']/lrm | "
+                       "/cib/status/node_state[@id='3']/lrm"], "one delete for the round"
+    rewrites = [e for e in wire.cib if isinstance(e, ModifyCib) and "<lrm" in e.xml]
+    assert len(rewrites) == 3 and wire.cib.index(rewrites[0]) > wire.cib.index(
+        next(e for e in wire.cib if isinstance(e, DeleteCib))), "rewritten after the delete"
     nodes = [e.xml for e in wire.cib if isinstance(e, ModifyCib) and e.section == "nodes"]
     assert '<node id="3" uname="gamma"/>' in nodes
     assert UpdateAttribute("beta", "#feature-set", "3.16.2") in wire.cib
+
+
+def test_the_join_ends_only_once_its_history_rewrites_are_answered() -> None:
+    """Pacemaker's DC finalizes once its join updates completed: the echoes of the lrm
+    deletes and rewrites then no longer abort the first transition (the lab's cold start
+    lost a transition and a replan to them)."""
+    wire = Wire("alpha", ["alpha", "beta"], {"alpha": (0, 5, 3), "beta": (0, 5, 3)})
+    wire.run(wire.coordinator.offer_all(["alpha", "beta"], 0.0))
+    wire.run(wire.coordinator.finalize(1.0))
+    wire.sync_done()
+    assert wire.coordinator.finalized and not wire.coordinator.syncing
+    assert wire.coordinator.settle() == [SyncCib("")], "wait for the rewrites first"
+    assert wire.coordinator.syncing and wire.coordinator.settle() == []
+    wire.sync_done()
+    assert not wire.coordinator.syncing and wire.coordinator.settle() == [], "settled"
 
 
 def test_the_highest_cib_version_wins_the_sync() -> None:
@@ -108,6 +128,19 @@ def test_integration_timeout_moves_on_without_the_silent_node() -> None:
     wire.sync_done()
     assert wire.coordinator.finalized
     assert wire.coordinator.handle(TimerFired(FINALIZATION_TIMER, 999.0)) == []
+
+
+def test_histories_wait_for_the_last_confirmation_or_its_timeout() -> None:
+    wire = Wire("alpha", ["alpha", "beta", "gamma"], {n: (0, 1, 0) for n in IDS})
+    wire.run(wire.coordinator.offer_all(["alpha", "beta", "gamma"], 0.0))
+    wire.silent = frozenset({"gamma"})  # gamma answered the offer, never the ack
+    wire.run(wire.coordinator.finalize(1.0))
+    wire.sync_done()
+    assert not [e for e in wire.cib if isinstance(e, DeleteCib)], "gamma may still confirm"
+    wire.run(wire.coordinator.handle(TimerFired(FINALIZATION_TIMER, 1800.0)))
+    assert [e.xpath for e in wire.cib if isinstance(e, DeleteCib)] == [
+        "/cib/status/node_state[@id='1']/lrm | /cib/status/node_state[@id='2']/lrm"]
+    assert wire.coordinator.finalized and wire.coordinator.settle() == [SyncCib("")]
 
 
 def test_incompatible_feature_set_is_nacked_and_banned() -> None:

@@ -305,3 +305,16 @@ def test_migration_limit_counts_source_and_target() -> None:
     sent = [e.action.id for e in engine.start(graph, 0.0)
             if isinstance(e, ExecuteResourceAction)]
     assert sent == [0, 2], "1 shares n1 with 0; 2 touches neither n1 nor n2"
+
+
+def test_the_graph_knows_the_nodes_it_takes_down() -> None:
+    """Pacemaker's match_down_event, for abort_unless_down: a removal of node 2's history
+    or attributes is expected while (and after) the graph fences it; node 3's is not."""
+    fence = GraphAction(id=1, kind="crm_event", operation="stonith",
+                        operation_key="stonith-n2-reboot", on_node="n2", on_node_uuid="2",
+                        resource=None,
+                        attributes=(("CRM_meta_stonith_action", "reboot"),), downed=("2",))
+    engine = TransitionEngine(UUID)
+    assert not engine.takes_down("2"), "no graph yet"
+    engine.start(graph_of_synapses(1, (synapse(fence), rsc(2, (1,), node="n1"))), 0.0)
+    assert engine.takes_down("2") and not engine.takes_down("3")

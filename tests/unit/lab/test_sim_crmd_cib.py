@@ -156,3 +156,47 @@ def test_one_failure_counts_once_while_the_dc_is_slow_to_react() -> None:
     cluster.run_for(10.0)
     assert _fail_counts(cluster, "n3", "report") == 1
     assert "report" in cluster.running()["n3"], "on-fail=restart below the threshold"
+
+
+def test_a_write_the_view_change_left_unconfirmed_is_sent_again() -> None:
+    """Found in the 16-node lab: the cib answers a write still waiting for its replicas
+    when the view changes with 102 (outcome unknown), and crmd dropped it: a result never
+    reached the DC (which waited out the action's timer) and a join's lrm rewrite was
+    lost after its delete (the scheduler probed the node again). crmd sends it again."""
+    from cib.api import ViewChanged, view_members
+    from crmd.cib_events import attribute_write
+    from lab.sim.controller import _writes
+
+    cluster = ControllerCluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    ctx = cluster.sim.nodes["gamma"].daemons["crmd"]
+    writes = _writes(ctx)
+    writes.write(attribute_write("3", "gamma", "probe-marker", "1"))
+    cib = cluster.sim.core("gamma", "cib")
+    assert isinstance(cib, ReplicaCore)
+    while not cib.pending:  # forwarded to the master, not yet confirmed
+        cluster.sim.scheduler.step()
+    view = cib.view + 1
+    for node in cluster.names:  # the next view (the same members) reaches every cib
+        cluster.sim.feed(node, "cib", lambda now: ViewChanged(
+            now, view, view_members(tuple(cluster.names))))
+    cluster.run_for(2.0)
+    assert [code for _, _, code in writes.refused] == [102]
+    assert b'name="probe-marker" value="1"' in cluster.cib_text()
+
+
+def test_a_fenced_nodes_history_going_away_does_not_abort_its_failover() -> None:
+    """Pacemaker's abort_unless_down: the victim's lrm and attributes are deleted as it is
+    fenced (and by attrd as it leaves); the graph that fences it expected that, so the
+    failover runs as one transition. In the 16-node lab such an abort landed while the
+    fencing ran, and the start waited for a second scheduler run."""
+    cluster = ControllerCluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.run_for(10.0)
+    dc = cluster.controller("alpha")
+    before = dc.transition_id
+    cluster.kill("beta")
+    cluster.run_for(10.0)
+    assert "beta" in cluster.fenced and "app-daemon" in cluster.running()["alpha"]
+    assert dc.transition_id == before + 1, "one scheduler run, one transition"
