@@ -5,6 +5,7 @@ Invariant: pure translation; display order equals Pacemaker's resource order.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
 from lxml import etree
@@ -15,6 +16,7 @@ from pengine.model import ClusterStatus, FailedOperation, NodeStatus, ResourceSt
 from pengine.state import Unpacked
 from pengine.unpack import unpack
 from pengine.unpack_history import _int
+from pengine.unpack_resources import template_members
 from pengine.xmlin import is_true, parse
 
 
@@ -48,6 +50,48 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
     )
 
 
+def _orphan_instances(u: Unpacked) -> dict[str, tuple[ResourceStatus, ...]]:
+    """Active orphans of anonymous clones, as the extra instances Pacemaker shows them in.
+
+    Pacemaker builds such an orphan as one more instance of the clone from its template, so
+    crm_mon lists it inside the clone ("ORPHANED Started"); an orphaned group instance
+    carries every member of the template, those without history as stopped orphans.
+    """
+    found: dict[str, tuple[ResourceStatus, ...]] = {}
+    for clone in u.resources:
+        if clone.kind != "clone" or clone.unique or clone.element is None:
+            continue
+        members = template_members(clone)
+        group = next((c.get("id") or "" for c in clone.element if c.tag == "group"), None)
+        numbers = list(dict.fromkeys(
+            r.id.split(":", 1)[1] for r in u.resources
+            if r.orphan and r.parent is None and ":" in r.id
+            and r.id.split(":", 1)[0] in members and u.states[r.id].running_on))
+        instances = []
+        for number in numbers:
+            parts = tuple(_orphan_member(u, f"{m}:{number}") for m in members)
+            if group is None:
+                instances.append(parts[0])
+                continue
+            instances.append(dataclasses.replace(
+                parts[0], id=f"{group}:{number}", kind="group", agent="", children=parts,
+                running_on=tuple(dict.fromkeys(n for p in parts for n in p.running_on)),
+                failed=any(p.failed for p in parts), pending_task=None, not_installed_on=()))
+        if instances:
+            found[clone.id] = tuple(instances)
+    return found
+
+
+def _orphan_member(u: Unpacked, rid: str) -> ResourceStatus:
+    if rid in u.states:
+        return _resource(u, rid)
+    template = next(r for r in u.resources if r.parent is not None
+                    and r.id.split(":", 1)[0] == rid.split(":", 1)[0])
+    return ResourceStatus(id=rid, kind="primitive", agent=template.agent, children=(),
+                          role=Role.STOPPED, running_on=(), managed=True, failed=False,
+                          orphan=True, target_role=None)
+
+
 def _health(attrs: dict[str, str]) -> str | None:
     colours = {v.lower() for k, v in attrs.items() if k.startswith("#health")}
     if "red" in colours:
@@ -55,6 +99,17 @@ def _health(attrs: dict[str, str]) -> str | None:
     if "yellow" in colours:
         return "YELLOW"
     return None
+
+
+def _with_orphans(rsc: ResourceStatus,
+                  orphans: dict[str, tuple[ResourceStatus, ...]]) -> ResourceStatus:
+    if rsc.id not in orphans:
+        return rsc
+    children = rsc.children + orphans[rsc.id]
+    return dataclasses.replace(
+        rsc, children=children,
+        running_on=tuple(dict.fromkeys(n for c in children for n in c.running_on)),
+        failed=rsc.failed or any(c.failed for c in orphans[rsc.id]))
 
 
 def _masked_probe(op: etree._Element) -> bool:
@@ -79,21 +134,34 @@ def build_status(u: Unpacked) -> ClusterStatus:
         )
         for n in u.nodes
     )
-    resources = tuple(_resource(u, r.id) for r in u.resources if r.parent is None
+    orphans = _orphan_instances(u)
+    shown_inside = {m.id for instances in orphans.values() for i in instances
+                    for m in (i, *i.children)}
+    resources = tuple(_with_orphans(_resource(u, r.id), orphans) for r in u.resources
+                      if r.parent is None and r.id not in shown_inside
                       and not (r.orphan and not u.states[r.id].running_on))
     failed = []
     online = {n.name for n in u.nodes if n.online}
+    recorded: set[tuple[str | None, str]] = set()
     for op in u.failed_ops:
         lrm_rsc = op.getparent()
         node_state = next((a for a in op.iterancestors("node_state")), None)
-        if node_state is not None and node_state.get("uname") not in online:
+        uname = (node_state.get("uname") if node_state is not None else "") or ""
+        if node_state is not None and uname not in online:
             continue  # Pacemaker records failed actions of online nodes only
         if _masked_probe(op):
             continue  # the node just cannot run it: "Stopped (not installed)", not a failure
+        # Pacemaker records one failure per (operation_key, node), comparing the keys
+        # case-insensitively; old CIBs have no operation_key, so their node's first failure
+        # stands for all of them.
+        key = op.get("operation_key")
+        if (key and key.lower(), uname.lower()) in recorded:
+            continue
+        recorded.add((key and key.lower(), uname.lower()))
         failed.append(FailedOperation(
             op_id=op.get("id") or "", resource=(lrm_rsc.get("id") if lrm_rsc is not None
                                                 else "") or "",
-            node=(node_state.get("uname") if node_state is not None else "") or "",
+            node=uname,
             task=op.get("operation") or "", interval_ms=_int(op.get("interval")),
             rc=_int(op.get("rc-code")), status=_int(op.get("op-status")),
             call_id=_int(op.get("call-id")), exit_reason=op.get("exit-reason") or "",

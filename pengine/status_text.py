@@ -293,18 +293,23 @@ def _template_name(rsc: ResourceStatus) -> str:
 
 
 def readable_interval(ms: int) -> str:
-    """Pacemaker's short duration text: 10ms, 10s, 30.160s, 1m30s, 2h, 1d2h."""
+    """Pacemaker's short duration text: 10ms, 10s, 30.160s, 1m30s, 2h, 1d2h.
+
+    Pacemaker moves up to a larger unit only when the value exceeds it (its comparisons
+    are strict), so exactly one second reads "1000ms", one minute "60s", one hour "60m".
+    """
     if ms == 0:
         return "0s"
-    days, rest = divmod(ms, 86_400_000)
-    hours, rest = divmod(rest, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    text = "".join(f"{v}{u}" for v, u in ((days, "d"), (hours, "h"), (minutes, "m")) if v)
-    if seconds:
+    text = ""
+    for unit_ms, unit in ((86_400_000, "d"), (3_600_000, "h"), (60_000, "m")):
+        if ms > unit_ms:
+            text += f"{ms // unit_ms}{unit}"
+            ms %= unit_ms
+    if ms > 1000:
+        seconds, millis = divmod(ms, 1000)
         text += f"{seconds}.{millis:03d}s" if millis else f"{seconds}s"
-    elif millis:
-        text += f"{millis}ms"
+    elif ms:
+        text += f"{ms}ms"
     return text
 
 
@@ -348,8 +353,9 @@ def failed_action_line(op: FailedOperation) -> str:
 _RC_TEXT = {
     0: "ok", 1: "error", 2: "invalid parameter", 3: "unimplemented feature",
     4: "insufficient privileges", 5: "not installed", 6: "not configured",
-    7: "not running", 8: "promoted", 9: "promoted (failed)", 190: "degraded",
-    191: "degraded (promoted)",
+    7: "not running", 8: "promoted", 9: "promoted (failed)",
+    # Pacemaker 2.1.5's own words for the degraded codes (ocf_degraded-remap-ocf_ok)
+    190: "OCF_DEGRADED", 191: "promoted (degraded)",
 }
 _STATUS_TEXT = {
     -1: "pending", 0: "complete", 1: "Cancelled", 2: "Timed Out", 3: "NOT SUPPORTED",
