@@ -10,6 +10,7 @@ a terminal it refreshes every --interval seconds (crmd.mon.live).
 
 from __future__ import annotations
 
+import datetime
 import sys
 import time
 from typing import TYPE_CHECKING, NoReturn
@@ -31,7 +32,7 @@ def gather() -> MonView:
     from pengine.api import unpack_status
 
     root = read_cib()
-    status = unpack_status(root)
+    status = unpack_status(root, datetime.datetime.now(datetime.UTC))
     attributes = tuple((str(k), str(v)) for k, v in root.attrib.items())
     return MonView(status=status, cib_attributes=attributes,
                    histories=node_histories(root),
