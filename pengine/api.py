@@ -19,6 +19,7 @@ from pengine.model import (
     Action,
     ClusterStatus,
     FailedOperation,
+    LocationBan,
     NodeStatus,
     Pairs,
     ResourceStatus,
@@ -116,11 +117,15 @@ def unpack_status(
     now: datetime.datetime | None = None,
     *,
     default_now: datetime.datetime | None = None,
+    with_bans: bool = False,
 ) -> ClusterStatus:
-    """Unpack only the cluster status (nodes, resources, failures) of a CIB."""
+    """Unpack only the cluster status (nodes, resources, failures) of a CIB.
+
+    with_bans: also list the location constraints' negative scores (crm_mon's bans).
+    """
     from pengine.status import status_only
 
-    return status_only(cib, now, default_now or FALLBACK_NOW)
+    return status_only(cib, now, default_now or FALLBACK_NOW, with_bans=with_bans)
 
 
 def transition_graph(transition: Transition) -> TransitionGraph:
@@ -260,6 +265,7 @@ __all__ = [
     "GraphAction",
     "GraphResource",
     "GraphSynapse",
+    "LocationBan",
     "NodeStatus",
     "ResourceStatus",
     "Transition",

@@ -116,6 +116,21 @@ class FailedOperation:
 
 
 @dataclass(frozen=True, slots=True)
+class LocationBan:
+    """A location constraint's negative score on one node (crm_mon's <ban>).
+
+    id: the constraint's id, or its rule's id for a rule-based one (as Pacemaker names
+    the unpacked location). promoted_only: the location applies to the promoted role only.
+    """
+
+    id: str
+    resource: str
+    node: str
+    weight: int
+    promoted_only: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterStatus:
     """The unpacked cluster: what "Current cluster status" prints."""
 
@@ -127,3 +142,4 @@ class ClusterStatus:
     stonith_enabled: bool
     options: Pairs
     execution_date: int | None = None  # <cib execution-date>, epoch seconds, if any
+    bans: tuple[LocationBan, ...] = ()  # newest constraint first; filled on request only

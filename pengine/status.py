@@ -12,7 +12,13 @@ from lxml import etree
 
 from messaging.errors import HAError, ValidationError
 from messaging.types import Role
-from pengine.model import ClusterStatus, FailedOperation, NodeStatus, ResourceStatus
+from pengine.model import (
+    ClusterStatus,
+    FailedOperation,
+    LocationBan,
+    NodeStatus,
+    ResourceStatus,
+)
 from pengine.state import Unpacked
 from pengine.unpack import unpack
 from pengine.unpack_history import _int
@@ -119,7 +125,28 @@ def _masked_probe(op: etree._Element) -> bool:
     return _int(op.get("rc-code")) == 5 or _int(op.get("op-status")) == 7
 
 
-def build_status(u: Unpacked) -> ClusterStatus:
+def location_bans(u: Unpacked) -> tuple[LocationBan, ...]:
+    """Every negative node score of the location constraints, newest constraint first.
+
+    Pacemaker keeps its unpacked locations newest first. Walking its name-sorted node list,
+    an "and" rule starts from a reversed copy of that list and an "or" rule appends the
+    nodes that match, so the nodes of the former come in reverse order, the latter's not.
+    """
+    from pengine.constraints import unpack_constraints
+
+    or_rules = {rule.get("id") for rule in u.root.iterfind(".//rsc_location/rule")
+                if (rule.get("boolean-op") or "and").lower() == "or"}
+    bans = []
+    for location in reversed(unpack_constraints(u).locations):
+        scores = location.scores if location.rule_id in or_rules else \
+            tuple(reversed(location.scores))
+        bans += [LocationBan(location.rule_id or location.id, location.rsc, node, score,
+                             location.role == Role.PROMOTED)
+                 for node, score in scores if score < 0]
+    return tuple(bans)
+
+
+def build_status(u: Unpacked, *, with_bans: bool = False) -> ClusterStatus:
     # Pacemaker shows a node's health colour only when a node-health-strategy is in force.
     strategy = (dict(u.options.raw).get("node-health-strategy") or "none").lower()
     shows_health = strategy != "none"
@@ -176,6 +203,7 @@ def build_status(u: Unpacked) -> ClusterStatus:
         nodes=nodes, resources=resources, failed_operations=tuple(failed),
         have_quorum=u.options.have_quorum, dc=dc, stonith_enabled=u.options.stonith_enabled,
         options=u.options.raw, execution_date=_int(execution) if execution else None,
+        bans=location_bans(u) if with_bans else (),
     )
 
 
@@ -206,5 +234,5 @@ def unpack_cib(cib: CibInput, now: datetime.datetime | None,
 
 
 def status_only(cib: CibInput, now: datetime.datetime | None,
-                default_now: datetime.datetime) -> ClusterStatus:
-    return build_status(unpack_cib(cib, now, default_now))
+                default_now: datetime.datetime, *, with_bans: bool = False) -> ClusterStatus:
+    return build_status(unpack_cib(cib, now, default_now), with_bans=with_bans)

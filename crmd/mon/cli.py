@@ -27,17 +27,17 @@ def gather() -> MonView:
     """Read the CIB and build the MonView (imports kept local: crm_mon must start fast)."""
     from crmd.cibaccess import read_cib
     from crmd.mon.extras import fence_history, tickets
-    from crmd.mon.history import bans, expected_up, node_histories, transient_attributes
+    from crmd.mon.history import expected_up, node_histories, transient_attributes
     from crmd.mon.text import MonView
     from pengine.api import unpack_status
 
     root = read_cib()
-    status = unpack_status(root, datetime.datetime.now(datetime.UTC))
+    status = unpack_status(root, datetime.datetime.now(datetime.UTC), with_bans=True)
     attributes = tuple((str(k), str(v)) for k, v in root.attrib.items())
     return MonView(status=status, cib_attributes=attributes,
                    histories=node_histories(root),
                    transient=tuple(transient_attributes(root).items()),
-                   expected_up=expected_up(root), bans=bans(root), tickets=tickets(root),
+                   expected_up=expected_up(root), tickets=tickets(root),
                    fencing=fence_history(),
                    last_updated=time.strftime("%a %b %e %H:%M:%S %Y"))
 

@@ -182,27 +182,3 @@ def expected_up(root: etree._Element) -> frozenset[str]:
     """Nodes whose controller is expected to be a member (node_state expected="member")."""
     return frozenset(n.get("uname") or "" for n in root.iterfind("status/node_state")
                      if n.get("expected") == "member")
-
-
-@dataclass(frozen=True, slots=True)
-class Ban:
-    """A location constraint keeping a resource off a node (negative node score)."""
-
-    id: str
-    resource: str
-    node: str
-    weight: int
-    promoted_only: bool
-
-
-def bans(root: etree._Element) -> tuple[Ban, ...]:
-    """Negative node-score location constraints, newest first as Pacemaker lists them."""
-    found = []
-    for location in root.iterfind("configuration/constraints/rsc_location"):
-        node, score = location.get("node"), location.get("score")
-        if not node or score is None or _int(score) >= 0:
-            continue
-        role = (location.get("role") or "").lower()
-        found.append(Ban(location.get("id") or "", location.get("rsc") or "", node,
-                         _int(score), role in ("master", "promoted")))
-    return tuple(reversed(found))

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crmd.mon.history import Ban, NodeHistory, Operation, ResourceHistory
+from crmd.mon.history import NodeHistory, Operation, ResourceHistory
 from pengine.api import (
     ClusterStatus,
     NodeStatus,
@@ -54,7 +54,6 @@ class MonView:
     last_updated: str
     transient: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     expected_up: frozenset[str] = frozenset()
-    bans: tuple[Ban, ...] = ()
     tickets: tuple[Ticket, ...] = ()
     fencing: tuple[HistoryEntry, ...] | None = None  # None: no fencer to ask (file mode)
 

@@ -189,10 +189,10 @@ def _failures(parent: etree._Element, status: ClusterStatus) -> None:
 
 
 def _bans(parent: etree._Element, view: MonView) -> None:
-    if not view.bans:
+    if not view.status.bans:
         return
     section = etree.SubElement(parent, "bans")
-    for ban in view.bans:
+    for ban in view.status.bans:
         etree.SubElement(section, "ban", {
             "id": ban.id, "resource": ban.resource, "node": ban.node,
             "weight": str(ban.weight), "promoted-only": _bool(ban.promoted_only),
