@@ -250,6 +250,13 @@ def rc_text(rc: int) -> str:
     return status_text._rc_text(rc)
 
 
+def exec_status_text(status: int) -> str:
+    """An operation's execution status as Pacemaker words it ("complete", "Timed Out")."""
+    from pengine import status_text
+
+    return status_text._status_text(status)
+
+
 def readable_interval(ms: int) -> str:
     """Pacemaker's short duration text (10s, 1m30s, 2h)."""
     from pengine import status_text
@@ -270,6 +277,7 @@ __all__ = [
     "ResourceStatus",
     "Transition",
     "TransitionGraph",
+    "exec_status_text",
     "failed_action_line",
     "node_lines",
     "node_state_text",

@@ -94,6 +94,7 @@ class ResourceStatus:
     unique: bool = False  # globally-unique clone
     not_installed_on: tuple[str, ...] = ()  # nodes where a probe found the agent missing
     locked_to: str | None = None  # shutdown-lock: "Stopped <node> (LOCKED)"
+    target_role_text: str | None = None  # the target-role meta attribute as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +109,11 @@ class FailedOperation:
     rc: int
     status: int
     call_id: int
-    exit_reason: str
+    exit_reason: str | None  # None: the entry has no exit-reason attribute
     last_rc_change: int | None
     exec_time_ms: int | None = None
     queue_time_ms: int | None = None
-    op_key: str = ""  # operation_key attribute (else the entry id)
+    op_key: str = ""  # operation_key attribute ("" when the entry has none)
 
 
 @dataclass(frozen=True, slots=True)

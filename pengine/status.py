@@ -35,6 +35,7 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
             id=rid, kind="primitive", agent=rsc.agent, children=(), role=role,
             running_on=tuple(st.running_on), managed=st.managed,
             failed=st.failed, orphan=rsc.orphan, target_role=rsc.target_role,
+            target_role_text=rsc.meta.get("target-role"),
             pending_task=st.pending_task, blocked=st.blocked,
             failure_ignored=st.failure_ignored, description=rsc.meta.get("description"),
             not_installed_on=tuple(n for n, score, tag in st.locations
@@ -51,6 +52,7 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
         role=max((c.role for c in children), default=Role.STOPPED), running_on=running,
         managed=managed, failed=any(c.failed for c in children),
         orphan=False, target_role=rsc.target_role, description=rsc.meta.get("description"),
+        target_role_text=rsc.meta.get("target-role"),
         unique=rsc.kind == "clone" and rsc.unique,
         blocked=any(c.blocked for c in children),
     )
@@ -191,11 +193,11 @@ def build_status(u: Unpacked, *, with_bans: bool = False) -> ClusterStatus:
             node=uname,
             task=op.get("operation") or "", interval_ms=_int(op.get("interval")),
             rc=_int(op.get("rc-code")), status=_int(op.get("op-status")),
-            call_id=_int(op.get("call-id")), exit_reason=op.get("exit-reason") or "",
+            call_id=_int(op.get("call-id")), exit_reason=op.get("exit-reason"),
             last_rc_change=_int(op.get("last-rc-change")) if op.get("last-rc-change") else None,
             exec_time_ms=_int(op.get("exec-time")) if op.get("exec-time") else None,
             queue_time_ms=_int(op.get("queue-time")) if op.get("queue-time") else None,
-            op_key=op.get("operation_key") or op.get("id") or "",
+            op_key=op.get("operation_key") or "",
         ))
     dc = next((n.name for n in u.nodes if n.id == u.options.dc_uuid), None)
     execution = u.root.get("execution-date")

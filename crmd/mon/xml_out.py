@@ -13,7 +13,7 @@ from lxml import etree
 
 from crmd.mon.history import NodeHistory
 from crmd.mon.text import Display, MonView, ctime, unique_instances
-from pengine.api import ClusterStatus, ResourceStatus, duration_ms, rc_text
+from pengine.api import ClusterStatus, ResourceStatus, duration_ms, exec_status_text, rc_text
 
 API_VERSION = "2.25"
 
@@ -117,7 +117,9 @@ def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, str],
 
 
 def _target_role(rsc: ResourceStatus) -> dict[str, str]:
-    return {} if rsc.target_role is None else {"target_role": rsc.target_role.text}
+    # Pacemaker copies the meta attribute as written ("started" stays lower case).
+    text = rsc.target_role_text
+    return {} if text is None else {"target_role": text}
 
 
 def _attributes(parent: etree._Element, status: ClusterStatus) -> None:
@@ -173,18 +175,21 @@ def _failures(parent: etree._Element, status: ClusterStatus) -> None:
         return
     section = etree.SubElement(parent, "failures")
     for op in status.failed_operations:
-        # Pacemaker names the entry by its operation key when the history has one.
-        keyed = op.last_rc_change is not None or op.op_key != op.op_id
-        values = {"op_key" if keyed else "id": op.op_key or op.op_id, "node": op.node,
-                  "exitstatus": rc_text(op.rc), "exitreason": op.exit_reason or "none",
+        # Pacemaker names the entry by its operation key when the history has one, and
+        # says "none" only for a missing exit-reason (an empty one stays empty).
+        values = {"op_key" if op.op_key else "id": op.op_key or op.op_id, "node": op.node,
+                  "exitstatus": rc_text(op.rc),
+                  "exitreason": "none" if op.exit_reason is None else op.exit_reason,
                   "exitcode": str(op.rc), "call": str(op.call_id),
-                  "status": "complete" if op.status == 0 else "Error"}
+                  "status": exec_status_text(op.status)}
         if op.last_rc_change:
             when = datetime.datetime.fromtimestamp(op.last_rc_change, datetime.UTC)
-            values.update({"last-rc-change": f"{when:%Y-%m-%d %H:%M:%SZ}",
-                           "queued": str(op.queue_time_ms or 0),
-                           "exec": str(op.exec_time_ms or 0),
-                           "interval": str(op.interval_ms), "task": op.task})
+            values["last-rc-change"] = f"{when:%Y-%m-%d %H:%M:%SZ}"
+            if op.queue_time_ms is not None:
+                values["queued"] = str(op.queue_time_ms)
+            if op.exec_time_ms is not None:
+                values["exec"] = str(op.exec_time_ms)
+            values.update({"interval": str(op.interval_ms), "task": op.task})
         etree.SubElement(section, "failure", values)
 
 
@@ -211,8 +216,9 @@ def render_xml(view: MonView, display: Display, request: str) -> str:
         _resource(resources, rsc, ids)
     _attributes(root, view.status)
     online = {n.name for n in view.status.nodes if n.online}
-    _history(root, [h for h in view.histories if h.node in online],
-             unique_instances(view.status.resources))
+    if online:  # Pacemaker opens the section at the first online node
+        _history(root, [h for h in view.histories if h.node in online],
+                 unique_instances(view.status.resources))
     _failures(root, view.status)
     from crmd.mon.extras import fencing_xml, tickets_xml
 
