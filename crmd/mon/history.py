@@ -149,23 +149,11 @@ def node_histories(root: etree._Element) -> tuple[NodeHistory, ...]:
             base = rid.split(":")[0]
             count, last = failures.get(rid, (0, None))
             resources.append(ResourceHistory(
-                resource=rid, operations=_dedupe(ops), fail_count=count, last_failure=last,
+                resource=rid, operations=tuple(ops), fail_count=count, last_failure=last,
                 migration_threshold=_threshold(root, base), orphan=base not in known))
         out.append(NodeHistory(node_state.get("uname") or node_state.get("id") or "",
                                tuple(resources)))
     return tuple(out)
-
-
-def _dedupe(ops: list[Operation]) -> tuple[Operation, ...]:
-    """A last_failure entry repeats an operation already recorded under its own id."""
-    seen: set[tuple[int, str, int]] = set()
-    kept = []
-    for op in ops:
-        key = (op.call_id, op.task, op.interval_ms)
-        if key not in seen:
-            seen.add(key)
-            kept.append(op)
-    return tuple(kept)
 
 
 def transient_attributes(root: etree._Element) -> dict[str, tuple[tuple[str, str], ...]]:
