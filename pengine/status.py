@@ -59,11 +59,12 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
 
 
 def _orphan_instances(u: Unpacked) -> dict[str, tuple[ResourceStatus, ...]]:
-    """Active orphans of anonymous clones, as the extra instances Pacemaker shows them in.
+    """Orphans of anonymous clones, as the extra instances Pacemaker shows them in.
 
     Pacemaker builds such an orphan as one more instance of the clone from its template, so
-    crm_mon lists it inside the clone ("ORPHANED Started"); an orphaned group instance
-    carries every member of the template, those without history as stopped orphans.
+    crm_mon lists it inside the clone ("ORPHANED Started"; the XML lists stopped ones too);
+    an orphaned group instance carries every member of the template, those without
+    history as stopped orphans.
     """
     found: dict[str, tuple[ResourceStatus, ...]] = {}
     for clone in u.resources:
@@ -74,7 +75,7 @@ def _orphan_instances(u: Unpacked) -> dict[str, tuple[ResourceStatus, ...]]:
         numbers = list(dict.fromkeys(
             r.id.split(":", 1)[1] for r in u.resources
             if r.orphan and r.parent is None and ":" in r.id
-            and r.id.split(":", 1)[0] in members and u.states[r.id].running_on))
+            and r.id.split(":", 1)[0] in members))
         instances = []
         for number in numbers:
             parts = tuple(_orphan_member(u, f"{m}:{number}") for m in members)
