@@ -233,12 +233,19 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
         if label in simple:
             lines.append(f"{inner}{label}: [ {' '.join(sorted(simple[label]))} ]")
     if not unique and ctx.inactive:
-        lines += _stopped_lists(rsc, ctx, inner)
+        lines += _stopped_lists(rsc, ctx, inner, sum(len(v) for v in simple.values()))
     return lines
 
 
-def _stopped_lists(rsc: ResourceStatus, ctx: _Context, inner: str) -> list[str]:
-    """Nodes without an active instance: plain, then those where the agent is missing."""
+def _stopped_lists(rsc: ResourceStatus, ctx: _Context, inner: str,
+                   listed: int) -> list[str]:
+    """Nodes without an active instance: plain, then those where the agent is missing.
+
+    Pacemaker lists them only while its role lists (`listed` instances; those shown on a
+    line of their own do not count) hold fewer instances than the clone may run.
+    """
+    if listed >= sum(1 for child in rsc.children if not child.orphan):
+        return []
     used = _active_nodes(rsc.children)
     missing = set(rsc.not_installed_on)
     for child in rsc.children:
