@@ -92,8 +92,10 @@ def load(root: etree._Element, text: str, *, replace: bool) -> etree._Element:
 
 
 def load_commands(root: etree._Element, commands: list[list[str]], *,
-                  replace: bool) -> etree._Element:
-    """`load` of commands already split into words."""
+                  replace: bool, redefine: bool = False) -> etree._Element:
+    """`load` of commands already split into words. `redefine` (configure edit): a
+    property set, defaults set or node given again replaces the old one rather than
+    adding to it, so the lines the user deleted go."""
     work = etree.fromstring(etree.tostring(root))
     configuration = cibedit.section(work, "resources").getparent()
     assert configuration is not None
@@ -112,8 +114,8 @@ def load_commands(root: etree._Element, commands: list[list[str]], *,
         place = None
         if not replace and ident:
             existing = cibedit.find_by_id(configuration, ident)
-            if existing is not None and word not in ("property", "rsc_defaults",
-                                                     "op_defaults", "node"):
+            merged = word in ("property", "rsc_defaults", "op_defaults", "node")
+            if existing is not None and (redefine or not merged):
                 place = _take_out(configuration, existing)
         try:
             apply(work, word, args)
@@ -170,7 +172,7 @@ def edited(root: etree._Element, before: str, after: str,
     gone = (set(old) if only is None else only) - kept
     if not changed and not gone:
         return None
-    work = load_commands(root, changed, replace=False)
+    work = load_commands(root, changed, replace=False, redefine=True)
     configuration = work.find("configuration")
     for ident in sorted(i for i in gone if i):
         element = cibedit.find_by_id(configuration, ident) if configuration is not None \
@@ -185,7 +187,8 @@ def _object_id(word: str, args: list[str]) -> str | None:
         from crmd.shell.syntax import xml_element
 
         return xml_element(args).get("id")
-    return args[0] if args else None
+    # "property cib-bootstrap-options: ..." and "node 1: alpha" name the object "id:".
+    return args[0].removesuffix(":") if args else None
 
 
 def verify(root: etree._Element) -> list[str]:

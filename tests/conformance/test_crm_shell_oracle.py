@@ -210,3 +210,44 @@ def test_configure_edit_matches_crmsh(tmp_path: Path, target: tuple[str, ...]) -
         assert _in_pty([*command, "configure", "edit", *target], env) == 0
         configurations.append(_configuration(cib))
     assert configurations[0] == configurations[1]
+
+
+# (setup commands, sed expressions the editor applies): lines deleted in `configure edit`
+# must go from the CIB (crmsh redefines a changed property set, defaults set or node).
+EDIT_DELETIONS = {
+    "property-line": ((), ["/cluster-name=hacluster-lab/d"]),
+    "node-attribute": (("node attribute alpha set foo bar",),
+                       ["/foo=bar/d", "s/^node 1: alpha \\\\$/node 1: alpha/"]),
+    "node-and-default": (("configure rsc_defaults resource-stickiness=100 "
+                          "migration-threshold=3",),
+                         ["/^node 3: gamma/d", "s/resource-stickiness=100 \\\\$/"
+                          "resource-stickiness=100/", "/migration-threshold=3/d"]),
+}
+
+
+@pytest.mark.oracle
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("case", sorted(EDIT_DELETIONS))
+def test_configure_edit_deletions_match_crmsh(tmp_path: Path, case: str) -> None:
+    crmsh = crmsh_tool()
+    if crmsh is None or shutil.which("script") is None:
+        pytest.skip("Debian's crmsh (/usr/sbin/crm) or util-linux script(1) is missing")
+    setup, expressions = EDIT_DELETIONS[case]
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i " + " ".join(f"-e {shlex.quote(e)}"
+                                                     for e in expressions) + ' "$1"\n')
+    editor.chmod(0o755)
+    configurations = []
+    for name, command in (("theirs", [crmsh]), ("ours", [sys.executable, "-c",
+                                                         "from crmd.shell.cli import main; "
+                                                         "main()"])):
+        cib = tmp_path / f"{name}.xml"
+        shutil.copy(EXAMPLE, cib)
+        for step in setup:
+            assert _run([*command, *shlex.split(step)], cib) == 0, step
+        before = _configuration(cib)
+        env = {**_pacemaker_env(cib), "EDITOR": str(editor)}
+        assert _in_pty([*command, "configure", "edit"], env) == 0
+        assert _configuration(cib) != before, f"{name}: the edit changed nothing"
+        configurations.append(_configuration(cib))
+    assert configurations[0] == configurations[1]
