@@ -14,9 +14,8 @@ Accepted differences:
 - `resource failcount` and `node fence/clearstate/delete` are left out: on a CIB file
   crmsh 4.4.1 asks the controller (crm_node -p, crm_failcount) and fails; ours work on the
   file (tests/unit/crmd/test_crm_shell_more.py) and on the live cluster.
-- `ra classes` and `ra providers`: ours also name our own OCF provider "hacluster" and
-  lack Pacemaker's "service" class (see test_crm_resource_agents_oracle.py); removed
-  before comparing.
+- `ra classes` and `ra providers`: ours also name our own OCF provider "hacluster"
+  (see test_crm_resource_agents_oracle.py); removed before comparing.
 """
 
 from __future__ import annotations
@@ -89,6 +88,10 @@ STEPS = [
     "configure delete app",  # a group: crmsh ungroups and re-points its constraints
     "configure delete app-data",  # constraints left naming nothing go too
     "configure delete nosuch",
+    "configure primitive svc9 service:nosuch",  # no such init script: both refuse
+    *(f"configure primitive svc1 service:{p.name} op monitor interval=30s"
+      for p in sorted(Path("/etc/init.d").glob("*"))[:1]
+      if p.is_file() and os.access(p, os.X_OK)),
 ]
 
 
@@ -147,16 +150,18 @@ def test_scripted_session_matches_crmsh(tmp_path: Path) -> None:
 
 RA_COMMANDS = ["ra classes", "ra list ocf pacemaker", "ra list ocf heartbeat", "ra list lsb",
                "ra providers Dummy", "ra info ocf:pacemaker:Dummy", "ra info IPaddr2",
-               "ra meta ocf:pacemaker:Stateful", "ra info nosuch", "ra list nosuch"]
+               "ra meta ocf:pacemaker:Stateful", "ra info nosuch", "ra list nosuch",
+               "ra list service", "ra info service:nosuch",
+               *(f"ra info service:{p.name}" for p in sorted(Path("/etc/init.d").glob("*"))
+                 if p.is_file() and os.access(p, os.X_OK))]
 
 
 def _without_ours(text: str) -> str:
-    """Our provider and Pacemaker's service class out; crmsh's messages (it prints its
-    deprecation note for `ra meta` on stdout, ours on stderr) too."""
+    """Our provider out; crmsh's messages (it prints its deprecation note for `ra meta`
+    on stdout, ours on stderr) too."""
     lines = [line for line in text.splitlines(keepends=True)
              if "WARNING" not in line and "INFO" not in line]
-    return "".join(lines).replace(" hacluster", "").replace("hacluster ", "").replace(
-        "service\n", "")
+    return "".join(lines).replace(" hacluster", "").replace("hacluster ", "")
 
 
 @pytest.mark.oracle
