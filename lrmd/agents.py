@@ -200,7 +200,7 @@ def _lsb_header(script: Path) -> dict[str, str]:
         lines = script.read_text(errors="replace").splitlines()
     except OSError:
         return fields
-    inside, last = False, None
+    inside, last = False, ""
     for line in lines:
         if line.startswith("### BEGIN INIT INFO"):
             inside = True
@@ -210,12 +210,12 @@ def _lsb_header(script: Path) -> dict[str, str]:
             if line.startswith(("#\t", "#  ")):
                 fields[last] += line[1:] + "\n"
             else:
-                last = None
+                last = ""
         elif inside and line.startswith("# ") and ":" in line:
             last, _, value = line[2:].partition(":")
             fields.setdefault(last, value + "\n")
         else:
-            last = None
+            last = ""
     return fields
 
 

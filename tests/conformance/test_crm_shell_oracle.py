@@ -88,6 +88,8 @@ STEPS = [
     "configure delete app",  # a group: crmsh ungroups and re-points its constraints
     "configure delete app-data",  # constraints left naming nothing go too
     "configure delete nosuch",
+    "configure delete d3",  # in sets: crmsh takes it out, simplifies or drops constraints
+    "configure delete d4",
     "configure primitive svc9 service:nosuch",  # no such init script: both refuse
     *(f"configure primitive svc1 service:{p.name} op monitor interval=30s"
       for p in sorted(Path("/etc/init.d").glob("*"))[:1]
