@@ -37,7 +37,9 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
             failed=st.failed, orphan=rsc.orphan, target_role=rsc.target_role,
             target_role_text=rsc.meta.get("target-role"),
             pending_task=st.pending_task, blocked=st.blocked,
-            failure_ignored=st.failure_ignored, description=rsc.meta.get("description"),
+            failure_ignored=st.failure_ignored,
+            # the primitive's description attribute (a "description" meta attribute is not it)
+            description=rsc.element.get("description") if rsc.element is not None else None,
             not_installed_on=tuple(n for n, score, tag in st.locations
                                    if tag == "masked-probe-failure" and n is not None),
             locked_to=st.locked_to if not st.running_on else None,

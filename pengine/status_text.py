@@ -178,6 +178,8 @@ def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = fro
     flags = _primitive_flags(rsc, unclean)
     if flags:
         text += f" ({', '.join(flags)})"
+    if len(rsc.running_on) > 1 and rsc.description:
+        text += f" {rsc.description}"  # Pacemaker adds it for multiply active ones
     if len(rsc.running_on) > 1:
         text += f" [ {' '.join(rsc.running_on)} ]"
     return f"{rsc.id}\t({rsc.agent}):\t {text}"
