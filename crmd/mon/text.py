@@ -189,6 +189,8 @@ def _online_histories(view: MonView) -> list[NodeHistory]:
 
 
 def migration_section(view: MonView) -> list[str]:
+    if not any(node.online for node in view.status.nodes):
+        return []  # Pacemaker opens the section at the first online node
     lines = []
     for node in _online_histories(view):
         failing = [r for r in node.resources if r.fail_count]
@@ -227,6 +229,8 @@ def _op_text(op: Operation, timing: bool) -> str:
 
 
 def operations_section(view: MonView, timing: bool) -> list[str]:
+    if not any(node.online for node in view.status.nodes):
+        return []  # as for the migration summary: no online node, no heading
     lines = ["", "Operations:"]
     unique = unique_instances(view.status.resources)
     for node in _online_histories(view):
