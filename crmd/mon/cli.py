@@ -38,7 +38,12 @@ def build_view(root: etree._Element, fencing: tuple[HistoryEntry, ...] | None = 
                ) -> MonView:
     """The MonView of a CIB already read (crm_mon's and `crm status`'s)."""
     from crmd.mon.extras import tickets
-    from crmd.mon.history import expected_up, node_histories, transient_attributes
+    from crmd.mon.history import (
+        expected_up,
+        node_histories,
+        ping_expectations,
+        transient_attributes,
+    )
     from crmd.mon.text import MonView
     from pengine.api import unpack_status
 
@@ -49,7 +54,8 @@ def build_view(root: etree._Element, fencing: tuple[HistoryEntry, ...] | None = 
                    histories=node_histories(root),
                    transient=tuple(transient_attributes(root).items()),
                    expected_up=expected_up(root), tickets=tickets(root),
-                   fencing=fencing, last_updated=time.strftime("%a %b %e %H:%M:%S %Y"))
+                   fencing=fencing, last_updated=time.strftime("%a %b %e %H:%M:%S %Y"),
+                   expected_scores=tuple(ping_expectations(root).items()))
 
 
 def _render(output_as: str, display: Display) -> str:

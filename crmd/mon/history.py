@@ -170,3 +170,23 @@ def expected_up(root: etree._Element) -> frozenset[str]:
     """Nodes whose controller is expected to be a member (node_state expected="member")."""
     return frozenset(n.get("uname") or "" for n in root.iterfind("status/node_state")
                      if n.get("expected") == "member")
+
+
+def ping_expectations(root: etree._Element) -> dict[str, int]:
+    """Node attribute -> the score a ping resource writes when every host answers.
+
+    crm_mon compares a node's connectivity attribute with it: a ping/pingd resource (by
+    type) writes attribute `name` (default "pingd") as multiplier (default 1) times the
+    number of hosts in host_list. The first such resource for a name wins.
+    """
+    found: dict[str, int] = {}
+    for primitive in root.iterfind("configuration/resources//primitive"):
+        if (primitive.get("type") or "").lower() not in ("ping", "pingd"):
+            continue
+        params = {pair.get("name"): pair.get("value") or ""
+                  for pair in primitive.iterfind("instance_attributes/nvpair")}
+        hosts = len((params.get("host_list") or "").split())
+        multiplier = _int(params.get("multiplier") or "1")
+        found.setdefault(params.get("name") or "pingd", hosts * multiplier)
+    return found
+

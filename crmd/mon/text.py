@@ -56,6 +56,7 @@ class MonView:
     expected_up: frozenset[str] = frozenset()
     tickets: tuple[Ticket, ...] = ()
     fencing: tuple[HistoryEntry, ...] | None = None  # None: no fencer to ask (file mode)
+    expected_scores: tuple[tuple[str, int], ...] = ()  # ping attributes' full scores
 
 
 def ctime(stamp: int) -> str:
@@ -163,15 +164,42 @@ def shown_attributes(node: NodeStatus) -> list[tuple[str, str]]:
 
 def attribute_section(view: MonView) -> list[str]:
     """Attributes of online nodes, sorted by name (Pacemaker lists them in hash-table
-    order, which no one can reproduce; see the accepted differences in the oracle test)."""
+    order, which no one can reproduce; see the accepted differences in the oracle test).
+    A ping resource's attribute says how its connectivity stands, as Pacemaker's does."""
+    expected = dict(view.expected_scores)
     lines = []
-    for node in sorted(view.status.nodes, key=lambda n: n.name):
+    for node in sorted(view.status.nodes, key=lambda n: node_order(n.name)):
         shown = shown_attributes(node)
         if not node.online or not shown:
             continue
         lines.append(f"  * Node: {node.name}:")
-        lines += [f"    * {name:<32}\t: {value:<10}" for name, value in shown]
+        for name, value in shown:
+            line = f"    * {name:<32}\t: {value:<10}"
+            if name in expected:
+                score = _leading_int(value)
+                if score <= 0:
+                    line += "\t: Connectivity is lost"
+                elif score < expected[name]:
+                    line += f"\t: Connectivity is degraded (Expected={expected[name]})"
+            lines.append(line)
     return ["", "Node Attributes:", *lines] if lines else []
+
+
+def node_order(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Pacemaker's node order: case-insensitive, runs of digits compared as numbers
+    (dhcp69 before dhcp180)."""
+    import re
+
+    return tuple((0, int(part)) if part.isdigit() else (1, part)
+                 for part in re.findall(r"\d+|\D+", name.lower()))
+
+
+def _leading_int(text: str) -> int:
+    digits = text.strip()
+    sign = -1 if digits.startswith("-") else 1
+    digits = digits.lstrip("+-")
+    number = digits[:len(digits) - len(digits.lstrip("0123456789"))]
+    return sign * int(number) if number else 0
 
 
 def _failure_text(rsc: ResourceHistory, name: str) -> str:

@@ -87,7 +87,7 @@ def _nodes(parent: etree._Element, view: MonView) -> None:
             "resources_running": str(running.get(node.name, 0)), "type": node.kind})
 
 
-def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, str],
+def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, tuple[str, bool]],
               anonymous: bool = False) -> None:
     if rsc.kind == "primitive":
         element = etree.SubElement(parent, "resource", {
@@ -99,7 +99,9 @@ def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, str],
             "failed": _bool(rsc.failed), "failure_ignored": _bool(rsc.failure_ignored),
             "nodes_running_on": str(len(rsc.running_on))})
         for node in rsc.running_on:
-            etree.SubElement(element, "node", name=node, id=ids.get(node, ""), cached="true")
+            # cached: whether the node is online (its state is current), in Pacemaker's words
+            node_id, online = ids.get(node, ("", False))
+            etree.SubElement(element, "node", name=node, id=node_id, cached=_bool(online))
         return
     disabled = _bool(rsc.target_role is not None and rsc.target_role.text == "Stopped")
     if rsc.kind == "group":
@@ -122,10 +124,11 @@ def _target_role(rsc: ResourceStatus) -> dict[str, str]:
     return {} if text is None else {"target_role": text}
 
 
-def _attributes(parent: etree._Element, status: ClusterStatus) -> None:
-    from crmd.mon.text import shown_attributes
+def _attributes(parent: etree._Element, status: ClusterStatus,
+                expected: dict[str, int]) -> None:
+    from crmd.mon.text import node_order, shown_attributes
 
-    nodes = [n for n in sorted(status.nodes, key=lambda n: n.name)
+    nodes = [n for n in sorted(status.nodes, key=lambda n: node_order(n.name))
              if n.online and shown_attributes(n)]
     if not nodes:
         return
@@ -135,7 +138,9 @@ def _attributes(parent: etree._Element, status: ClusterStatus) -> None:
         if shown:
             element = etree.SubElement(section, "node", name=node.name)
             for name, value in shown:
-                etree.SubElement(element, "attribute", name=name, value=value)
+                attribute = etree.SubElement(element, "attribute", name=name, value=value)
+                if name in expected:
+                    attribute.set("expected", str(expected[name]))
 
 
 def _history(parent: etree._Element, histories: list[NodeHistory], unique: set[str]) -> None:
@@ -210,11 +215,11 @@ def render_xml(view: MonView, display: Display, request: str) -> str:
     root = etree.Element("pacemaker-result", {"api-version": API_VERSION, "request": request})
     _summary(root, view)
     _nodes(root, view)
-    ids = {node.name: node.id for node in view.status.nodes}
+    ids = {node.name: (node.id, node.online) for node in view.status.nodes}
     resources = etree.SubElement(root, "resources")
     for rsc in view.status.resources:
         _resource(resources, rsc, ids)
-    _attributes(root, view.status)
+    _attributes(root, view.status, dict(view.expected_scores))
     online = {n.name for n in view.status.nodes if n.online}
     if online:  # Pacemaker opens the section at the first online node
         _history(root, [h for h in view.histories if h.node in online],
