@@ -37,7 +37,6 @@ class ResourceHistory:
     fail_count: int
     last_failure: int | None
     migration_threshold: int
-    orphan: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +130,8 @@ def _meta(element: etree._Element, name: str) -> str | None:
     return None
 
 
-def configured_ids(root: etree._Element) -> set[str]:
-    return {e.get("id") or "" for e in root.iterfind("configuration/resources//primitive")}
-
-
 def node_histories(root: etree._Element) -> tuple[NodeHistory, ...]:
     """Every node's resource histories, in <status> order."""
-    known = configured_ids(root)
     out = []
     for node_state in root.iterfind("status/node_state"):
         failures = fail_counts(node_state)
@@ -150,7 +144,7 @@ def node_histories(root: etree._Element) -> tuple[NodeHistory, ...]:
             count, last = failures.get(rid, (0, None))
             resources.append(ResourceHistory(
                 resource=rid, operations=tuple(ops), fail_count=count, last_failure=last,
-                migration_threshold=_threshold(root, base), orphan=base not in known))
+                migration_threshold=_threshold(root, base)))
         out.append(NodeHistory(node_state.get("uname") or node_state.get("id") or "",
                                tuple(resources)))
     return tuple(out)

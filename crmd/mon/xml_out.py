@@ -113,7 +113,10 @@ def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, tuple[
             "id": rsc.id, "multi_state": _bool(rsc.kind == "promotable"),
             "unique": _bool(rsc.unique), "managed": _bool(rsc.managed),
             "disabled": disabled, "failed": "false",
-            "failure_ignored": _bool(rsc.failure_ignored), **_target_role(rsc)})
+            "failure_ignored": _bool(rsc.failure_ignored),
+            # a clone without its own target-role shows its first instance's, as Pacemaker
+            **_target_role(rsc if rsc.target_role_text or not rsc.children
+                           else rsc.children[0])})
     for child in rsc.children:
         _resource(element, child, ids, anonymous or (rsc.kind != "group" and not rsc.unique))
 
@@ -152,7 +155,9 @@ def _history(parent: etree._Element, histories: list[NodeHistory], unique: set[s
         element = etree.SubElement(section, "node", name=node.node)
         for rsc in shown:
             name = rsc.resource if rsc.resource in unique else rsc.resource.split(":")[0]
-            attrs = {"id": name, "orphan": _bool(rsc.orphan),
+            # Pacemaker says orphan="true" only for a history it has no resource for, and it
+            # makes one (an orphan resource) for every history with operations.
+            attrs = {"id": name, "orphan": "false",
                      "migration-threshold": str(rsc.migration_threshold)}
             if rsc.fail_count:
                 attrs["fail-count"] = str(rsc.fail_count)
