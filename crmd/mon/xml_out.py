@@ -82,7 +82,9 @@ def _nodes(parent: etree._Element, view: MonView) -> None:
             "unclean": _bool(node.unclean), "health": (node.health or "green").lower(),
             **({"feature_set": dict(transient.get(node.name, ())).get("#feature-set", "<3.15.1")}
                if node.online else {}),
-            "shutdown": _bool(node.shutdown), "expected_up": _bool(node.name in view.expected_up),
+            # a node asked to shut down is no longer expected up (Pacemaker's unpack)
+            "shutdown": _bool(node.shutdown),
+            "expected_up": _bool(node.name in view.expected_up and not node.shutdown),
             "is_dc": _bool(node.name == status.dc),
             "resources_running": str(running.get(node.name, 0)), "type": node.kind})
 
