@@ -80,7 +80,11 @@ def _orphan_instances(u: Unpacked) -> dict[str, tuple[ResourceStatus, ...]]:
             and r.id.split(":", 1)[0] in members))
         instances = []
         for number in numbers:
-            parts = tuple(_orphan_member(u, f"{m}:{number}") for m in members)
+            # built from the clone's template, an orphan inherits the clone's target-role
+            parts = tuple(
+                dataclasses.replace(part, target_role_text=part.target_role_text
+                                    or clone.meta.get("target-role"))
+                for part in (_orphan_member(u, f"{m}:{number}") for m in members))
             if group is None:
                 instances.append(parts[0])
                 continue

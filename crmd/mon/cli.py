@@ -55,7 +55,8 @@ def build_view(root: etree._Element, fencing: tuple[HistoryEntry, ...] | None = 
                    transient=tuple(transient_attributes(root).items()),
                    expected_up=expected_up(root), tickets=tickets(root),
                    fencing=fencing, last_updated=time.strftime("%a %b %e %H:%M:%S %Y"),
-                   expected_scores=tuple(ping_expectations(root).items()))
+                   expected_scores=tuple((name, rsc, score) for name, (rsc, score)
+                                         in ping_expectations(root).items()))
 
 
 def _render(output_as: str, display: Display) -> str:

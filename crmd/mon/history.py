@@ -166,14 +166,14 @@ def expected_up(root: etree._Element) -> frozenset[str]:
                      if n.get("expected") == "member")
 
 
-def ping_expectations(root: etree._Element) -> dict[str, int]:
-    """Node attribute -> the score a ping resource writes when every host answers.
+def ping_expectations(root: etree._Element) -> dict[str, tuple[str, int]]:
+    """Node attribute -> (ping resource id, the score it writes when every host answers).
 
-    crm_mon compares a node's connectivity attribute with it: a ping/pingd resource (by
-    type) writes attribute `name` (default "pingd") as multiplier (default 1) times the
-    number of hosts in host_list. The first such resource for a name wins.
+    crm_mon compares a node's connectivity attribute with it where that resource runs: a
+    ping/pingd resource (by type) writes attribute `name` (default "pingd") as multiplier
+    (default 1) times the number of hosts in host_list. The first one for a name wins.
     """
-    found: dict[str, int] = {}
+    found: dict[str, tuple[str, int]] = {}
     for primitive in root.iterfind("configuration/resources//primitive"):
         if (primitive.get("type") or "").lower() not in ("ping", "pingd"):
             continue
@@ -181,6 +181,6 @@ def ping_expectations(root: etree._Element) -> dict[str, int]:
                   for pair in primitive.iterfind("instance_attributes/nvpair")}
         hosts = len((params.get("host_list") or "").split())
         multiplier = _int(params.get("multiplier") or "1")
-        found.setdefault(params.get("name") or "pingd", hosts * multiplier)
+        found.setdefault(params.get("name") or "pingd",
+                         (primitive.get("id") or "", hosts * multiplier))
     return found
-

@@ -56,7 +56,8 @@ class MonView:
     expected_up: frozenset[str] = frozenset()
     tickets: tuple[Ticket, ...] = ()
     fencing: tuple[HistoryEntry, ...] | None = None  # None: no fencer to ask (file mode)
-    expected_scores: tuple[tuple[str, int], ...] = ()  # ping attributes' full scores
+    # ping attributes: (attribute, ping resource id, the score when every host answers)
+    expected_scores: tuple[tuple[str, str, int], ...] = ()
 
 
 def ctime(stamp: int) -> str:
@@ -166,12 +167,12 @@ def attribute_section(view: MonView) -> list[str]:
     """Attributes of online nodes, sorted by name (Pacemaker lists them in hash-table
     order, which no one can reproduce; see the accepted differences in the oracle test).
     A ping resource's attribute says how its connectivity stands, as Pacemaker's does."""
-    expected = dict(view.expected_scores)
     lines = []
     for node in sorted(view.status.nodes, key=lambda n: node_order(n.name)):
         shown = shown_attributes(node)
         if not node.online or not shown:
             continue
+        expected = expected_scores(view, node.name)
         lines.append(f"  * Node: {node.name}:")
         for name, value in shown:
             line = f"    * {name:<32}\t: {value:<10}"
@@ -183,6 +184,21 @@ def attribute_section(view: MonView) -> list[str]:
                     line += f"\t: Connectivity is degraded (Expected={expected[name]})"
             lines.append(line)
     return ["", "Node Attributes:", *lines] if lines else []
+
+
+def expected_scores(view: MonView, node: str) -> dict[str, int]:
+    """The ping attributes Pacemaker annotates on `node`: those whose ping resource (an
+    instance of it, for a clone) runs there."""
+    running = {leaf.id.split(":")[0] for leaf in _leaves(view.status.resources)
+               if node in leaf.running_on}
+    return {name: score for name, rsc, score in view.expected_scores if rsc in running}
+
+
+def _leaves(resources: tuple[ResourceStatus, ...]) -> list[ResourceStatus]:
+    found = []
+    for rsc in resources:
+        found += [rsc] if rsc.kind == "primitive" else _leaves(rsc.children)
+    return found
 
 
 def node_order(name: str) -> tuple[tuple[int, int | str], ...]:

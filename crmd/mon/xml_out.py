@@ -52,11 +52,21 @@ def _summary(parent: etree._Element, view: MonView) -> None:
     etree.SubElement(summary, "cluster_options", {
         "stonith-enabled": _bool(status.stonith_enabled),
         "symmetric-cluster": options.get("symmetric-cluster", "true"),
-        "no-quorum-policy": options.get("no-quorum-policy", "stop"),
+        "no-quorum-policy": _no_quorum_policy(status, cib),
         "maintenance-mode": _bool(is_true(options.get("maintenance-mode"))),
         "stop-all-resources": options.get("stop-all-resources", "false"),
         "stonith-timeout-ms": str(duration_ms(options.get("stonith-timeout"), 60000)),
         "priority-fencing-delay-ms": str(duration_ms(options.get("priority-fencing-delay"), 0))})
+
+
+def _no_quorum_policy(status: ClusterStatus, cib: dict[str, str]) -> str:
+    """The policy in force: Pacemaker resets "suicide" to "stop" when fencing is disabled,
+    or when the cluster has never had quorum (no quorum now, no no-quorum-panic)."""
+    policy = dict(status.options).get("no-quorum-policy", "stop")
+    if policy.lower() == "suicide" and not (
+            status.stonith_enabled and (status.have_quorum or is_true(cib.get("no-quorum-panic")))):
+        return "stop"
+    return policy
 
 
 def _leaves(rsc: ResourceStatus) -> list[ResourceStatus]:
@@ -99,7 +109,8 @@ def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, tuple[
             "active": _bool(bool(rsc.running_on)), "orphaned": _bool(rsc.orphan),
             "blocked": _bool(rsc.blocked), "managed": _bool(rsc.managed),
             "failed": _bool(rsc.failed), "failure_ignored": _bool(rsc.failure_ignored),
-            "nodes_running_on": str(len(rsc.running_on))})
+            "nodes_running_on": str(len(rsc.running_on)),
+            **({"locked_to": rsc.locked_to} if rsc.locked_to else {})})
         for node in rsc.running_on:
             # cached: whether the node is online (its state is current), in Pacemaker's words
             node_id, online = ids.get(node, ("", False))
@@ -129,10 +140,10 @@ def _target_role(rsc: ResourceStatus) -> dict[str, str]:
     return {} if text is None else {"target_role": text}
 
 
-def _attributes(parent: etree._Element, status: ClusterStatus,
-                expected: dict[str, int]) -> None:
-    from crmd.mon.text import node_order, shown_attributes
+def _attributes(parent: etree._Element, view: MonView) -> None:
+    from crmd.mon.text import expected_scores, node_order, shown_attributes
 
+    status = view.status
     nodes = [n for n in sorted(status.nodes, key=lambda n: node_order(n.name))
              if n.online and shown_attributes(n)]
     if not nodes:
@@ -142,6 +153,7 @@ def _attributes(parent: etree._Element, status: ClusterStatus,
         shown = shown_attributes(node)
         if shown:
             element = etree.SubElement(section, "node", name=node.name)
+            expected = expected_scores(view, node.name)
             for name, value in shown:
                 attribute = etree.SubElement(element, "attribute", name=name, value=value)
                 if name in expected:
@@ -226,7 +238,7 @@ def render_xml(view: MonView, display: Display, request: str) -> str:
     resources = etree.SubElement(root, "resources")
     for rsc in view.status.resources:
         _resource(resources, rsc, ids)
-    _attributes(root, view.status, dict(view.expected_scores))
+    _attributes(root, view)
     online = {n.name for n in view.status.nodes if n.online}
     if online:  # Pacemaker opens the section at the first online node
         _history(root, [h for h in view.histories if h.node in online],
