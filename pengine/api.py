@@ -250,6 +250,14 @@ def rc_text(rc: int) -> str:
     return status_text._rc_text(rc)
 
 
+def pending_state(rsc: ResourceStatus) -> str | None:
+    """A pending start/stop/migration/promotion/demotion as Pacemaker shows it in the
+    role's place ("Starting", ...), or None."""
+    from pengine import status_text
+
+    return status_text._PENDING_STATE.get(rsc.pending_task or "")
+
+
 def exec_status_text(status: int) -> str:
     """An operation's execution status as Pacemaker words it ("complete", "Timed Out")."""
     from pengine import status_text
@@ -281,6 +289,7 @@ __all__ = [
     "failed_action_line",
     "node_lines",
     "node_state_text",
+    "pending_state",
     "primitive_line",
     "rc_text",
     "read_transition_graph",

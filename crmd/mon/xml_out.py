@@ -13,7 +13,14 @@ from lxml import etree
 
 from crmd.mon.history import NodeHistory
 from crmd.mon.text import Display, MonView, ctime, unique_instances
-from pengine.api import ClusterStatus, ResourceStatus, duration_ms, exec_status_text, rc_text
+from pengine.api import (
+    ClusterStatus,
+    ResourceStatus,
+    duration_ms,
+    exec_status_text,
+    pending_state,
+    rc_text,
+)
 
 API_VERSION = "2.25"
 
@@ -104,12 +111,14 @@ def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, tuple[
     if rsc.kind == "primitive":
         element = etree.SubElement(parent, "resource", {
             "id": rsc.id.split(":")[0] if anonymous else rsc.id, "resource_agent": rsc.agent,
-            "role": rsc.role.text if rsc.running_on else "Stopped",
+            "role": pending_state(rsc) or (rsc.role.text if rsc.running_on else "Stopped"),
             **_target_role(rsc),
             "active": _bool(bool(rsc.running_on)), "orphaned": _bool(rsc.orphan),
             "blocked": _bool(rsc.blocked), "managed": _bool(rsc.managed),
             "failed": _bool(rsc.failed), "failure_ignored": _bool(rsc.failure_ignored),
             "nodes_running_on": str(len(rsc.running_on)),
+            # a pending recurring monitor is the one pending task Pacemaker names here
+            **({"pending": "Monitoring"} if rsc.pending_task == "monitor" else {}),
             **({"locked_to": rsc.locked_to} if rsc.locked_to else {})})
         for node in rsc.running_on:
             # cached: whether the node is online (its state is current), in Pacemaker's words
