@@ -92,10 +92,13 @@ def _nodes(parent: etree._Element, view: MonView) -> None:
                 running[name] = running.get(name, 0) + 1
     nodes = etree.SubElement(parent, "nodes")
     for node in status.nodes:
+        # a node never seen has not had its standby/maintenance attributes applied
+        applied = node.online or not node.unseen
         etree.SubElement(nodes, "node", {
             "name": node.name, "id": node.id, "online": _bool(node.online),
-            "standby": _bool(node.standby), "standby_onfail": _bool(node.standby_onfail),
-            "maintenance": _bool(node.maintenance), "pending": _bool(node.pending),
+            "standby": _bool(node.standby and applied),
+            "standby_onfail": _bool(node.standby_onfail),
+            "maintenance": _bool(node.maintenance and applied), "pending": _bool(node.pending),
             "unclean": _bool(node.unclean), "health": (node.health or "green").lower(),
             **({"feature_set": dict(transient.get(node.name, ())).get("#feature-set", "<3.15.1")}
                if node.online else {}),
