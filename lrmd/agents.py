@@ -95,7 +95,7 @@ def locate(agent: AgentSpec, roots: Iterable[Path], lsb: Path) -> tuple[Path, Pa
             if _executable(candidate) or (root == own and candidate.is_file()):
                 return candidate, root
         return None
-    if agent.standard == "lsb" and safe_component(agent.type):
+    if is_lsb(agent) and safe_component(agent.type):
         candidate = lsb / agent.type
         if _inside(lsb, candidate) and _executable(candidate):
             return candidate, SYSTEM_OCF_ROOT
@@ -173,22 +173,64 @@ def lsb_status_to_ocf(rc: int) -> int:
     return {0: 0, 1: 7, 2: 7, 3: 7, 150: 5, 151: 4}.get(rc, 1)
 
 
-def lsb_metadata(agent: AgentSpec, script: Path) -> str:
-    """Meta-data for an LSB script, from its ``### BEGIN INIT INFO`` header when present."""
-    short = agent.type
+def is_lsb(agent: AgentSpec) -> bool:
+    """An init script: lsb:NAME, or service:NAME, which Pacemaker resolves to the init
+    script when no systemd unit answers (our executor runs init scripts only)."""
+    return agent.standard in ("lsb", "service")
+
+
+# The header fields Pacemaker copies into the meta-data's <special tag='LSB'>, in order.
+_LSB_FIELDS = ("Provides", "Required-Start", "Required-Stop", "Should-Start", "Should-Stop",
+               "Default-Start", "Default-Stop")
+_LSB_ACTIONS = ("    <action name='meta-data'    timeout='5' />\n"
+                "    <action name='start'        timeout='15' />\n"
+                "    <action name='stop'         timeout='15' />\n"
+                "    <action name='status'       timeout='15' />\n"
+                "    <action name='restart'      timeout='15' />\n"
+                "    <action name='force-reload' timeout='15' />\n"
+                "    <action name='monitor'      timeout='15' interval='15' />\n")
+
+
+def _lsb_header(script: Path) -> dict[str, str]:
+    """The ``### BEGIN INIT INFO`` fields, each value as written after its colon with its
+    line end (Pacemaker keeps both). Description continues on "#<tab>" / "#  " lines; as
+    in Pacemaker, the line that ends it is not read as a field of its own."""
+    fields: dict[str, str] = {}
     try:
-        for line in script.read_text(errors="replace").splitlines()[:80]:
-            if line.startswith("# Short-Description:"):
-                short = line.split(":", 1)[1].strip()
+        lines = script.read_text(errors="replace").splitlines()
     except OSError:
-        pass
-    short = short.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    actions = "".join(
-        f'<action name="{a}" timeout="15s"/>' for a in ("start", "stop", "status", "meta-data")
-    )
-    return (
-        f'<?xml version="1.0"?>\n<resource-agent name="{agent.type}" version="1.0">\n'
-        f'<version>1.1</version>\n<longdesc lang="en">{short}</longdesc>\n'
-        f'<shortdesc lang="en">{short}</shortdesc>\n<parameters/>\n'
-        f"<actions>{actions}</actions>\n</resource-agent>\n"
-    )
+        return fields
+    inside, last = False, ""
+    for line in lines:
+        if line.startswith("### BEGIN INIT INFO"):
+            inside = True
+        elif line.startswith("### END INIT INFO"):
+            break
+        elif inside and last == "Description":
+            if line.startswith(("#\t", "#  ")):
+                fields[last] += line[1:] + "\n"
+            else:
+                last = ""
+        elif inside and line.startswith("# ") and ":" in line:
+            last, _, value = line[2:].partition(":")
+            fields.setdefault(last, value + "\n")
+        else:
+            last = ""
+    return fields
+
+
+def lsb_metadata(agent: AgentSpec, script: Path) -> str:
+    """Meta-data for an init script in Pacemaker's layout, from its LSB header."""
+    from xml.sax.saxutils import escape
+
+    fields = {k: escape(v) for k, v in _lsb_header(script).items()}
+    name = escape(agent.type)  # what Pacemaker says when a description is missing
+    special = "".join(f"    <{name}>{fields.get(name, '')}</{name}>\n" for name in _LSB_FIELDS)
+    return ("<?xml version='1.0'?>\n<!DOCTYPE resource-agent SYSTEM 'ra-api-1.dtd'>\n"
+            f"<resource-agent name='{name}' version='0.1'>\n"
+            "  <version>1.0</version>\n"
+            f"  <longdesc lang='en'>\n{fields.get('Description', name)}  </longdesc>\n"
+            f"  <shortdesc lang='en'>{fields.get('Short-Description', name)}</shortdesc>\n"
+            "  <parameters>\n  </parameters>\n"
+            f"  <actions>\n{_LSB_ACTIONS}  </actions>\n"
+            f"  <special tag='LSB'>\n{special}  </special>\n</resource-agent>\n")

@@ -50,9 +50,10 @@ class AgentSpec:
         parts = text.split(":")
         if len(parts) == 3 and parts[0] == "ocf" and all(parts):
             return cls(standard="ocf", provider=parts[1], type=parts[2])
-        if len(parts) == 2 and parts[0] in ("lsb", "stonith") and parts[1]:
+        if len(parts) == 2 and parts[0] in ("lsb", "service", "stonith") and parts[1]:
             return cls(standard=parts[0], type=parts[1])
-        raise UsageError(f"agent {text!r}: expected ocf:PROVIDER:TYPE, lsb:SCRIPT or stonith:AGENT")
+        raise UsageError(f"agent {text!r}: expected ocf:PROVIDER:TYPE, lsb:SCRIPT, "
+                         "service:NAME or stonith:AGENT")
 
     def __str__(self) -> str:
         if self.provider:

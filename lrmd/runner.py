@@ -25,6 +25,7 @@ from typing import Protocol
 from lrmd.agents import (
     agent_environment,
     exit_reason,
+    is_lsb,
     locate,
     lsb_action,
     lsb_dir,
@@ -102,13 +103,13 @@ class SubprocessRunner:
                 int(OcfRc.ERR_INSTALLED), OpStatus.NOT_INSTALLED, f"{agent} is not installed"
             )
         path, root = found
-        if agent.standard == "lsb" and request.action == "meta-data":
+        if is_lsb(agent) and request.action == "meta-data":
             return RunOutcome(0, output=lsb_metadata(agent, path))
-        action = lsb_action(request.action) if agent.standard == "lsb" else request.action
+        action = lsb_action(request.action) if is_lsb(agent) else request.action
         env = agent_environment(agent, request.resource, params, root)
         argv = [str(path), action] if os.access(path, os.X_OK) else ["/bin/sh", str(path), action]
         outcome = await self._spawn(call_id, argv, env)
-        if agent.standard == "lsb" and action == "status" and outcome.status is OpStatus.DONE:
+        if is_lsb(agent) and action == "status" and outcome.status is OpStatus.DONE:
             outcome = RunOutcome(lsb_status_to_ocf(outcome.rc), output=outcome.output)
         return outcome
 

@@ -19,6 +19,7 @@ from pengine.model import (
     Action,
     ClusterStatus,
     FailedOperation,
+    LocationBan,
     NodeStatus,
     Pairs,
     ResourceStatus,
@@ -116,11 +117,15 @@ def unpack_status(
     now: datetime.datetime | None = None,
     *,
     default_now: datetime.datetime | None = None,
+    with_bans: bool = False,
 ) -> ClusterStatus:
-    """Unpack only the cluster status (nodes, resources, failures) of a CIB."""
+    """Unpack only the cluster status (nodes, resources, failures) of a CIB.
+
+    with_bans: also list the location constraints' negative scores (crm_mon's bans).
+    """
     from pengine.status import status_only
 
-    return status_only(cib, now, default_now or FALLBACK_NOW)
+    return status_only(cib, now, default_now or FALLBACK_NOW, with_bans=with_bans)
 
 
 def transition_graph(transition: Transition) -> TransitionGraph:
@@ -245,6 +250,21 @@ def rc_text(rc: int) -> str:
     return status_text._rc_text(rc)
 
 
+def pending_state(rsc: ResourceStatus) -> str | None:
+    """A pending start/stop/migration/promotion/demotion as Pacemaker shows it in the
+    role's place ("Starting", ...), or None."""
+    from pengine import status_text
+
+    return status_text._PENDING_STATE.get(rsc.pending_task or "")
+
+
+def exec_status_text(status: int) -> str:
+    """An operation's execution status as Pacemaker words it ("complete", "Timed Out")."""
+    from pengine import status_text
+
+    return status_text._status_text(status)
+
+
 def readable_interval(ms: int) -> str:
     """Pacemaker's short duration text (10s, 1m30s, 2h)."""
     from pengine import status_text
@@ -260,13 +280,16 @@ __all__ = [
     "GraphAction",
     "GraphResource",
     "GraphSynapse",
+    "LocationBan",
     "NodeStatus",
     "ResourceStatus",
     "Transition",
     "TransitionGraph",
+    "exec_status_text",
     "failed_action_line",
     "node_lines",
     "node_state_text",
+    "pending_state",
     "primitive_line",
     "rc_text",
     "read_transition_graph",

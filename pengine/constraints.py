@@ -27,6 +27,7 @@ class Location:
     scores: tuple[tuple[str, int], ...]
     discovery: str = "always"
     role: Role | None = None
+    rule_id: str | None = None  # the rule a rule-based location comes from
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +145,8 @@ def _locations(el: Element, u: Unpacked, known: set[str], tops: list[str],
         for rule in el.findall("rule"):
             rule_role = _role(rule.get("role")) or role
             scores = _rule_scores(rule, u, found, rid)
-            out.append(Location(cid, rid, tuple(scores), discovery, rule_role))
+            out.append(Location(cid, rid, tuple(scores), discovery, rule_role,
+                                rule.get("id")))
     return out
 
 

@@ -94,6 +94,7 @@ class ResourceStatus:
     unique: bool = False  # globally-unique clone
     not_installed_on: tuple[str, ...] = ()  # nodes where a probe found the agent missing
     locked_to: str | None = None  # shutdown-lock: "Stopped <node> (LOCKED)"
+    target_role_text: str | None = None  # the target-role meta attribute as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +109,26 @@ class FailedOperation:
     rc: int
     status: int
     call_id: int
-    exit_reason: str
+    exit_reason: str | None  # None: the entry has no exit-reason attribute
     last_rc_change: int | None
     exec_time_ms: int | None = None
     queue_time_ms: int | None = None
-    op_key: str = ""  # operation_key attribute (else the entry id)
+    op_key: str = ""  # operation_key attribute ("" when the entry has none)
+
+
+@dataclass(frozen=True, slots=True)
+class LocationBan:
+    """A location constraint's negative score on one node (crm_mon's <ban>).
+
+    id: the constraint's id, or its rule's id for a rule-based one (as Pacemaker names
+    the unpacked location). promoted_only: the location applies to the promoted role only.
+    """
+
+    id: str
+    resource: str
+    node: str
+    weight: int
+    promoted_only: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,3 +143,4 @@ class ClusterStatus:
     stonith_enabled: bool
     options: Pairs
     execution_date: int | None = None  # <cib execution-date>, epoch seconds, if any
+    bans: tuple[LocationBan, ...] = ()  # newest constraint first; filled on request only

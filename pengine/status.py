@@ -5,16 +5,24 @@ Invariant: pure translation; display order equals Pacemaker's resource order.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
 from lxml import etree
 
 from messaging.errors import HAError, ValidationError
 from messaging.types import Role
-from pengine.model import ClusterStatus, FailedOperation, NodeStatus, ResourceStatus
+from pengine.model import (
+    ClusterStatus,
+    FailedOperation,
+    LocationBan,
+    NodeStatus,
+    ResourceStatus,
+)
 from pengine.state import Unpacked
 from pengine.unpack import unpack
 from pengine.unpack_history import _int
+from pengine.unpack_resources import template_members
 from pengine.xmlin import is_true, parse
 
 
@@ -27,8 +35,11 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
             id=rid, kind="primitive", agent=rsc.agent, children=(), role=role,
             running_on=tuple(st.running_on), managed=st.managed,
             failed=st.failed, orphan=rsc.orphan, target_role=rsc.target_role,
+            target_role_text=rsc.meta.get("target-role"),
             pending_task=st.pending_task, blocked=st.blocked,
-            failure_ignored=st.failure_ignored, description=rsc.meta.get("description"),
+            failure_ignored=st.failure_ignored,
+            # the primitive's description attribute (a "description" meta attribute is not it)
+            description=rsc.element.get("description") if rsc.element is not None else None,
             not_installed_on=tuple(n for n, score, tag in st.locations
                                    if tag == "masked-probe-failure" and n is not None),
             locked_to=st.locked_to if not st.running_on else None,
@@ -43,9 +54,57 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
         role=max((c.role for c in children), default=Role.STOPPED), running_on=running,
         managed=managed, failed=any(c.failed for c in children),
         orphan=False, target_role=rsc.target_role, description=rsc.meta.get("description"),
+        target_role_text=rsc.meta.get("target-role"),
         unique=rsc.kind == "clone" and rsc.unique,
         blocked=any(c.blocked for c in children),
     )
+
+
+def _orphan_instances(u: Unpacked) -> dict[str, tuple[ResourceStatus, ...]]:
+    """Orphans of anonymous clones, as the extra instances Pacemaker shows them in.
+
+    Pacemaker builds such an orphan as one more instance of the clone from its template, so
+    crm_mon lists it inside the clone ("ORPHANED Started"; the XML lists stopped ones too);
+    an orphaned group instance carries every member of the template, those without
+    history as stopped orphans.
+    """
+    found: dict[str, tuple[ResourceStatus, ...]] = {}
+    for clone in u.resources:
+        if clone.kind != "clone" or clone.unique or clone.element is None:
+            continue
+        members = template_members(clone)
+        group = next((c.get("id") or "" for c in clone.element if c.tag == "group"), None)
+        numbers = list(dict.fromkeys(
+            r.id.split(":", 1)[1] for r in u.resources
+            if r.orphan and r.parent is None and ":" in r.id
+            and r.id.split(":", 1)[0] in members))
+        instances = []
+        for number in numbers:
+            # built from the clone's template, an orphan inherits the clone's target-role
+            parts = tuple(
+                dataclasses.replace(part, target_role_text=part.target_role_text
+                                    or clone.meta.get("target-role"))
+                for part in (_orphan_member(u, f"{m}:{number}") for m in members))
+            if group is None:
+                instances.append(parts[0])
+                continue
+            instances.append(dataclasses.replace(
+                parts[0], id=f"{group}:{number}", kind="group", agent="", children=parts,
+                running_on=tuple(dict.fromkeys(n for p in parts for n in p.running_on)),
+                failed=any(p.failed for p in parts), pending_task=None, not_installed_on=()))
+        if instances:
+            found[clone.id] = tuple(instances)
+    return found
+
+
+def _orphan_member(u: Unpacked, rid: str) -> ResourceStatus:
+    if rid in u.states:
+        return _resource(u, rid)
+    template = next(r for r in u.resources if r.parent is not None
+                    and r.id.split(":", 1)[0] == rid.split(":", 1)[0])
+    return ResourceStatus(id=rid, kind="primitive", agent=template.agent, children=(),
+                          role=Role.STOPPED, running_on=(), managed=True, failed=False,
+                          orphan=True, target_role=None)
 
 
 def _health(attrs: dict[str, str]) -> str | None:
@@ -57,6 +116,17 @@ def _health(attrs: dict[str, str]) -> str | None:
     return None
 
 
+def _with_orphans(rsc: ResourceStatus,
+                  orphans: dict[str, tuple[ResourceStatus, ...]]) -> ResourceStatus:
+    if rsc.id not in orphans:
+        return rsc
+    children = rsc.children + orphans[rsc.id]
+    return dataclasses.replace(
+        rsc, children=children,
+        running_on=tuple(dict.fromkeys(n for c in children for n in c.running_on)),
+        failed=rsc.failed or any(c.failed for c in orphans[rsc.id]))
+
+
 def _masked_probe(op: etree._Element) -> bool:
     """A probe that found the agent missing (rc 5 or status "not installed")."""
     if op.get("operation") != "monitor" or _int(op.get("interval")) != 0:
@@ -64,7 +134,28 @@ def _masked_probe(op: etree._Element) -> bool:
     return _int(op.get("rc-code")) == 5 or _int(op.get("op-status")) == 7
 
 
-def build_status(u: Unpacked) -> ClusterStatus:
+def location_bans(u: Unpacked) -> tuple[LocationBan, ...]:
+    """Every negative node score of the location constraints, newest constraint first.
+
+    Pacemaker keeps its unpacked locations newest first. Walking its name-sorted node list,
+    an "and" rule starts from a reversed copy of that list and an "or" rule appends the
+    nodes that match, so the nodes of the former come in reverse order, the latter's not.
+    """
+    from pengine.constraints import unpack_constraints
+
+    or_rules = {rule.get("id") for rule in u.root.iterfind(".//rsc_location/rule")
+                if (rule.get("boolean-op") or "and").lower() == "or"}
+    bans = []
+    for location in reversed(unpack_constraints(u).locations):
+        scores = location.scores if location.rule_id in or_rules else \
+            tuple(reversed(location.scores))
+        bans += [LocationBan(location.rule_id or location.id, location.rsc, node, score,
+                             location.role == Role.PROMOTED)
+                 for node, score in scores if score < 0]
+    return tuple(bans)
+
+
+def build_status(u: Unpacked, *, with_bans: bool = False) -> ClusterStatus:
     # Pacemaker shows a node's health colour only when a node-health-strategy is in force.
     strategy = (dict(u.options.raw).get("node-health-strategy") or "none").lower()
     shows_health = strategy != "none"
@@ -79,28 +170,41 @@ def build_status(u: Unpacked) -> ClusterStatus:
         )
         for n in u.nodes
     )
-    resources = tuple(_resource(u, r.id) for r in u.resources if r.parent is None
+    orphans = _orphan_instances(u)
+    shown_inside = {m.id for instances in orphans.values() for i in instances
+                    for m in (i, *i.children)}
+    resources = tuple(_with_orphans(_resource(u, r.id), orphans) for r in u.resources
+                      if r.parent is None and r.id not in shown_inside
                       and not (r.orphan and not u.states[r.id].running_on))
     failed = []
     online = {n.name for n in u.nodes if n.online}
+    recorded: set[tuple[str | None, str]] = set()
     for op in u.failed_ops:
         lrm_rsc = op.getparent()
         node_state = next((a for a in op.iterancestors("node_state")), None)
-        if node_state is not None and node_state.get("uname") not in online:
+        uname = (node_state.get("uname") if node_state is not None else "") or ""
+        if node_state is not None and uname not in online:
             continue  # Pacemaker records failed actions of online nodes only
         if _masked_probe(op):
             continue  # the node just cannot run it: "Stopped (not installed)", not a failure
+        # Pacemaker records one failure per (operation_key, node), comparing the keys
+        # case-insensitively; old CIBs have no operation_key, so their node's first failure
+        # stands for all of them.
+        key = op.get("operation_key")
+        if (key and key.lower(), uname.lower()) in recorded:
+            continue
+        recorded.add((key and key.lower(), uname.lower()))
         failed.append(FailedOperation(
             op_id=op.get("id") or "", resource=(lrm_rsc.get("id") if lrm_rsc is not None
                                                 else "") or "",
-            node=(node_state.get("uname") if node_state is not None else "") or "",
+            node=uname,
             task=op.get("operation") or "", interval_ms=_int(op.get("interval")),
             rc=_int(op.get("rc-code")), status=_int(op.get("op-status")),
-            call_id=_int(op.get("call-id")), exit_reason=op.get("exit-reason") or "",
+            call_id=_int(op.get("call-id")), exit_reason=op.get("exit-reason"),
             last_rc_change=_int(op.get("last-rc-change")) if op.get("last-rc-change") else None,
             exec_time_ms=_int(op.get("exec-time")) if op.get("exec-time") else None,
             queue_time_ms=_int(op.get("queue-time")) if op.get("queue-time") else None,
-            op_key=op.get("operation_key") or op.get("id") or "",
+            op_key=op.get("operation_key") or "",
         ))
     dc = next((n.name for n in u.nodes if n.id == u.options.dc_uuid), None)
     execution = u.root.get("execution-date")
@@ -108,6 +212,7 @@ def build_status(u: Unpacked) -> ClusterStatus:
         nodes=nodes, resources=resources, failed_operations=tuple(failed),
         have_quorum=u.options.have_quorum, dc=dc, stonith_enabled=u.options.stonith_enabled,
         options=u.options.raw, execution_date=_int(execution) if execution else None,
+        bans=location_bans(u) if with_bans else (),
     )
 
 
@@ -138,5 +243,5 @@ def unpack_cib(cib: CibInput, now: datetime.datetime | None,
 
 
 def status_only(cib: CibInput, now: datetime.datetime | None,
-                default_now: datetime.datetime) -> ClusterStatus:
-    return build_status(unpack_cib(cib, now, default_now))
+                default_now: datetime.datetime, *, with_bans: bool = False) -> ClusterStatus:
+    return build_status(unpack_cib(cib, now, default_now), with_bans=with_bans)

@@ -178,6 +178,8 @@ def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = fro
     flags = _primitive_flags(rsc, unclean)
     if flags:
         text += f" ({', '.join(flags)})"
+    if len(rsc.running_on) > 1 and rsc.description:
+        text += f" {rsc.description}"  # Pacemaker adds it for multiply active ones
     if len(rsc.running_on) > 1:
         text += f" [ {' '.join(rsc.running_on)} ]"
     return f"{rsc.id}\t({rsc.agent}):\t {text}"
@@ -233,12 +235,19 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
         if label in simple:
             lines.append(f"{inner}{label}: [ {' '.join(sorted(simple[label]))} ]")
     if not unique and ctx.inactive:
-        lines += _stopped_lists(rsc, ctx, inner)
+        lines += _stopped_lists(rsc, ctx, inner, sum(len(v) for v in simple.values()))
     return lines
 
 
-def _stopped_lists(rsc: ResourceStatus, ctx: _Context, inner: str) -> list[str]:
-    """Nodes without an active instance: plain, then those where the agent is missing."""
+def _stopped_lists(rsc: ResourceStatus, ctx: _Context, inner: str,
+                   listed: int) -> list[str]:
+    """Nodes without an active instance: plain, then those where the agent is missing.
+
+    Pacemaker lists them only while its role lists (`listed` instances; those shown on a
+    line of their own do not count) hold fewer instances than the clone may run.
+    """
+    if listed >= sum(1 for child in rsc.children if not child.orphan):
+        return []
     used = _active_nodes(rsc.children)
     missing = set(rsc.not_installed_on)
     for child in rsc.children:
@@ -293,18 +302,23 @@ def _template_name(rsc: ResourceStatus) -> str:
 
 
 def readable_interval(ms: int) -> str:
-    """Pacemaker's short duration text: 10ms, 10s, 30.160s, 1m30s, 2h, 1d2h."""
+    """Pacemaker's short duration text: 10ms, 10s, 30.160s, 1m30s, 2h, 1d2h.
+
+    Pacemaker moves up to a larger unit only when the value exceeds it (its comparisons
+    are strict), so exactly one second reads "1000ms", one minute "60s", one hour "60m".
+    """
     if ms == 0:
         return "0s"
-    days, rest = divmod(ms, 86_400_000)
-    hours, rest = divmod(rest, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    text = "".join(f"{v}{u}" for v, u in ((days, "d"), (hours, "h"), (minutes, "m")) if v)
-    if seconds:
+    text = ""
+    for unit_ms, unit in ((86_400_000, "d"), (3_600_000, "h"), (60_000, "m")):
+        if ms > unit_ms:
+            text += f"{ms // unit_ms}{unit}"
+            ms %= unit_ms
+    if ms > 1000:
+        seconds, millis = divmod(ms, 1000)
         text += f"{seconds}.{millis:03d}s" if millis else f"{seconds}s"
-    elif millis:
-        text += f"{millis}ms"
+    elif ms:
+        text += f"{ms}ms"
     return text
 
 
@@ -348,8 +362,9 @@ def failed_action_line(op: FailedOperation) -> str:
 _RC_TEXT = {
     0: "ok", 1: "error", 2: "invalid parameter", 3: "unimplemented feature",
     4: "insufficient privileges", 5: "not installed", 6: "not configured",
-    7: "not running", 8: "promoted", 9: "promoted (failed)", 190: "degraded",
-    191: "degraded (promoted)",
+    7: "not running", 8: "promoted", 9: "promoted (failed)",
+    # Pacemaker 2.1.5's own words for the degraded codes (ocf_degraded-remap-ocf_ok)
+    190: "OCF_DEGRADED", 191: "promoted (degraded)",
 }
 _STATUS_TEXT = {
     -1: "pending", 0: "complete", 1: "Cancelled", 2: "Timed Out", 3: "NOT SUPPORTED",

@@ -185,6 +185,8 @@ class HistoryUnpacker:
         if result == "not-running":
             return Role.STOPPED, "ignore", True
         if result == "done":
+            if _int(op.get("rc-code"), 0) in (190, 191):
+                self.failed_ops.append(op)  # degraded: a success that crm_mon still lists
             return self._update_state(st, task, rc, role, on_fail, reset, op)
         strategy = on_fail_for(rsc, task, interval, self.options)
         if strategy == "ignore" and status == 7:

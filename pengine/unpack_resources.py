@@ -202,6 +202,11 @@ def _unpack_one(
         meta.setdefault("resource-stickiness", "1")
         child_els = child_els[:1]
         count = meta_count(meta, "clone-max", shape.node_count)
+        if is_true(meta.get("globally-unique")) and _forced_anonymous(child_els):
+            # Pacemaker ignores globally-unique for agents that cannot be unique (lsb,
+            # service, systemd, ...) and caps such a clone at one instance per node.
+            meta["globally-unique"] = "false"
+            count = min(count, shape.node_count)
         suffixes = [f":{i}" for i in range(count)]
     else:
         suffixes = [shape.suffix] * len(child_els)
@@ -220,6 +225,14 @@ def _unpack_one(
     for child, suffix in zip(child_els, suffixes, strict=True):
         _unpack_one(child, rid, [el, *ancestors], own_meta, defaults, ctx,
                     _Shape(shape.node_count, suffix), out)
+
+
+_ANONYMOUS_ONLY = ("lsb", "service", "systemd", "upstart", "nagios")
+
+
+def _forced_anonymous(child_els: list[Element]) -> bool:
+    return any((p.get("class") or "").lower() in _ANONYMOUS_ONLY
+               for c in child_els for p in c.iter("primitive"))
 
 
 def _params(lineage: list[Element], rctx: RuleContext) -> dict[str, str]:

@@ -63,7 +63,12 @@ def _node_block(view: MonView, node_name: str, instances: list[tuple[ResourceSta
         from dataclasses import replace
 
         shown = rsc if unique else replace(rsc, id=rsc.id.split(":")[0])
-        lines.append(f"      * {_without_node(primitive_line(shown), node_name)}")
+        # Active on several nodes: each node lists it on its own, without the node list.
+        shown = replace(shown, running_on=(node_name,))
+        line = _without_node(primitive_line(shown), node_name)
+        if rsc.description:  # listing resources alone, Pacemaker adds their description
+            line += f" {rsc.description}"
+        lines.append(f"      * {line}")
     return lines
 
 

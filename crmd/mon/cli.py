@@ -10,6 +10,7 @@ a terminal it refreshes every --interval seconds (crmd.mon.live).
 
 from __future__ import annotations
 
+import datetime
 import sys
 import time
 from typing import TYPE_CHECKING, NoReturn
@@ -19,26 +20,43 @@ import click
 from messaging.errors import ExitCode, HAError, UsageError
 
 if TYPE_CHECKING:
+    from lxml import etree
+
     from crmd.mon.text import Display, MonView
+    from stonithd.api import HistoryEntry
 
 
 def gather() -> MonView:
     """Read the CIB and build the MonView (imports kept local: crm_mon must start fast)."""
     from crmd.cibaccess import read_cib
-    from crmd.mon.extras import fence_history, tickets
-    from crmd.mon.history import bans, expected_up, node_histories, transient_attributes
+    from crmd.mon.extras import fence_history
+
+    return build_view(read_cib(), fencing=fence_history())
+
+
+def build_view(root: etree._Element, fencing: tuple[HistoryEntry, ...] | None = None
+               ) -> MonView:
+    """The MonView of a CIB already read (crm_mon's and `crm status`'s)."""
+    from crmd.mon.extras import tickets
+    from crmd.mon.history import (
+        expected_up,
+        node_histories,
+        ping_expectations,
+        transient_attributes,
+    )
     from crmd.mon.text import MonView
     from pengine.api import unpack_status
 
-    root = read_cib()
-    status = unpack_status(root)
+    # Pacemaker's crm_mon evaluates rules (and expires failures) at the current time.
+    status = unpack_status(root, datetime.datetime.now(datetime.UTC), with_bans=True)
     attributes = tuple((str(k), str(v)) for k, v in root.attrib.items())
     return MonView(status=status, cib_attributes=attributes,
                    histories=node_histories(root),
                    transient=tuple(transient_attributes(root).items()),
-                   expected_up=expected_up(root), bans=bans(root), tickets=tickets(root),
-                   fencing=fence_history(),
-                   last_updated=time.strftime("%a %b %e %H:%M:%S %Y"))
+                   expected_up=expected_up(root), tickets=tickets(root),
+                   fencing=fencing, last_updated=time.strftime("%a %b %e %H:%M:%S %Y"),
+                   expected_scores=tuple((name, rsc, score) for name, (rsc, score)
+                                         in ping_expectations(root).items()))
 
 
 def _render(output_as: str, display: Display) -> str:

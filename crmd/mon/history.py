@@ -37,7 +37,6 @@ class ResourceHistory:
     fail_count: int
     last_failure: int | None
     migration_threshold: int
-    orphan: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +130,8 @@ def _meta(element: etree._Element, name: str) -> str | None:
     return None
 
 
-def configured_ids(root: etree._Element) -> set[str]:
-    return {e.get("id") or "" for e in root.iterfind("configuration/resources//primitive")}
-
-
 def node_histories(root: etree._Element) -> tuple[NodeHistory, ...]:
     """Every node's resource histories, in <status> order."""
-    known = configured_ids(root)
     out = []
     for node_state in root.iterfind("status/node_state"):
         failures = fail_counts(node_state)
@@ -149,23 +143,11 @@ def node_histories(root: etree._Element) -> tuple[NodeHistory, ...]:
             base = rid.split(":")[0]
             count, last = failures.get(rid, (0, None))
             resources.append(ResourceHistory(
-                resource=rid, operations=_dedupe(ops), fail_count=count, last_failure=last,
-                migration_threshold=_threshold(root, base), orphan=base not in known))
+                resource=rid, operations=tuple(ops), fail_count=count, last_failure=last,
+                migration_threshold=_threshold(root, base)))
         out.append(NodeHistory(node_state.get("uname") or node_state.get("id") or "",
                                tuple(resources)))
     return tuple(out)
-
-
-def _dedupe(ops: list[Operation]) -> tuple[Operation, ...]:
-    """A last_failure entry repeats an operation already recorded under its own id."""
-    seen: set[tuple[int, str, int]] = set()
-    kept = []
-    for op in ops:
-        key = (op.call_id, op.task, op.interval_ms)
-        if key not in seen:
-            seen.add(key)
-            kept.append(op)
-    return tuple(kept)
 
 
 def transient_attributes(root: etree._Element) -> dict[str, tuple[tuple[str, str], ...]]:
@@ -184,25 +166,21 @@ def expected_up(root: etree._Element) -> frozenset[str]:
                      if n.get("expected") == "member")
 
 
-@dataclass(frozen=True, slots=True)
-class Ban:
-    """A location constraint keeping a resource off a node (negative node score)."""
+def ping_expectations(root: etree._Element) -> dict[str, tuple[str, int]]:
+    """Node attribute -> (ping resource id, the score it writes when every host answers).
 
-    id: str
-    resource: str
-    node: str
-    weight: int
-    promoted_only: bool
-
-
-def bans(root: etree._Element) -> tuple[Ban, ...]:
-    """Negative node-score location constraints, newest first as Pacemaker lists them."""
-    found = []
-    for location in root.iterfind("configuration/constraints/rsc_location"):
-        node, score = location.get("node"), location.get("score")
-        if not node or score is None or _int(score) >= 0:
+    crm_mon compares a node's connectivity attribute with it where that resource runs: a
+    ping/pingd resource (by type) writes attribute `name` (default "pingd") as multiplier
+    (default 1) times the number of hosts in host_list. The first one for a name wins.
+    """
+    found: dict[str, tuple[str, int]] = {}
+    for primitive in root.iterfind("configuration/resources//primitive"):
+        if (primitive.get("type") or "").lower() not in ("ping", "pingd"):
             continue
-        role = (location.get("role") or "").lower()
-        found.append(Ban(location.get("id") or "", location.get("rsc") or "", node,
-                         _int(score), role in ("master", "promoted")))
-    return tuple(reversed(found))
+        params = {pair.get("name"): pair.get("value") or ""
+                  for pair in primitive.iterfind("instance_attributes/nvpair")}
+        hosts = len((params.get("host_list") or "").split())
+        multiplier = _int(params.get("multiplier") or "1")
+        found.setdefault(params.get("name") or "pingd",
+                         (primitive.get("id") or "", hosts * multiplier))
+    return found

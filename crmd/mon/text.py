@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crmd.mon.history import Ban, NodeHistory, Operation, ResourceHistory
+from crmd.mon.history import NodeHistory, Operation, ResourceHistory
 from pengine.api import (
     ClusterStatus,
     NodeStatus,
@@ -54,9 +54,10 @@ class MonView:
     last_updated: str
     transient: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     expected_up: frozenset[str] = frozenset()
-    bans: tuple[Ban, ...] = ()
     tickets: tuple[Ticket, ...] = ()
     fencing: tuple[HistoryEntry, ...] | None = None  # None: no fencer to ask (file mode)
+    # ping attributes: (attribute, ping resource id, the score when every host answers)
+    expected_scores: tuple[tuple[str, str, int], ...] = ()
 
 
 def ctime(stamp: int) -> str:
@@ -164,15 +165,57 @@ def shown_attributes(node: NodeStatus) -> list[tuple[str, str]]:
 
 def attribute_section(view: MonView) -> list[str]:
     """Attributes of online nodes, sorted by name (Pacemaker lists them in hash-table
-    order, which no one can reproduce; see the accepted differences in the oracle test)."""
+    order, which no one can reproduce; see the accepted differences in the oracle test).
+    A ping resource's attribute says how its connectivity stands, as Pacemaker's does."""
     lines = []
-    for node in sorted(view.status.nodes, key=lambda n: n.name):
+    for node in sorted(view.status.nodes, key=lambda n: node_order(n.name)):
         shown = shown_attributes(node)
         if not node.online or not shown:
             continue
+        expected = expected_scores(view, node.name)
         lines.append(f"  * Node: {node.name}:")
-        lines += [f"    * {name:<32}\t: {value:<10}" for name, value in shown]
+        for name, value in shown:
+            line = f"    * {name:<32}\t: {value:<10}"
+            if name in expected:
+                score = _leading_int(value)
+                if score <= 0:
+                    line += "\t: Connectivity is lost"
+                elif score < expected[name]:
+                    line += f"\t: Connectivity is degraded (Expected={expected[name]})"
+            lines.append(line)
     return ["", "Node Attributes:", *lines] if lines else []
+
+
+def expected_scores(view: MonView, node: str) -> dict[str, int]:
+    """The ping attributes Pacemaker annotates on `node`: those whose ping resource (an
+    instance of it, for a clone) runs there."""
+    running = {leaf.id.split(":")[0] for leaf in _leaves(view.status.resources)
+               if node in leaf.running_on}
+    return {name: score for name, rsc, score in view.expected_scores if rsc in running}
+
+
+def _leaves(resources: tuple[ResourceStatus, ...]) -> list[ResourceStatus]:
+    found = []
+    for rsc in resources:
+        found += [rsc] if rsc.kind == "primitive" else _leaves(rsc.children)
+    return found
+
+
+def node_order(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Pacemaker's node order: case-insensitive, runs of digits compared as numbers
+    (dhcp69 before dhcp180)."""
+    import re
+
+    return tuple((0, int(part)) if part.isdigit() else (1, part)
+                 for part in re.findall(r"\d+|\D+", name.lower()))
+
+
+def _leading_int(text: str) -> int:
+    digits = text.strip()
+    sign = -1 if digits.startswith("-") else 1
+    digits = digits.lstrip("+-")
+    number = digits[:len(digits) - len(digits.lstrip("0123456789"))]
+    return sign * int(number) if number else 0
 
 
 def _failure_text(rsc: ResourceHistory, name: str) -> str:
@@ -190,6 +233,8 @@ def _online_histories(view: MonView) -> list[NodeHistory]:
 
 
 def migration_section(view: MonView) -> list[str]:
+    if not any(node.online for node in view.status.nodes):
+        return []  # Pacemaker opens the section at the first online node
     lines = []
     for node in _online_histories(view):
         failing = [r for r in node.resources if r.fail_count]
@@ -228,6 +273,8 @@ def _op_text(op: Operation, timing: bool) -> str:
 
 
 def operations_section(view: MonView, timing: bool) -> list[str]:
+    if not any(node.online for node in view.status.nodes):
+        return []  # as for the migration summary: no online node, no heading
     lines = ["", "Operations:"]
     unique = unique_instances(view.status.resources)
     for node in _online_histories(view):

@@ -13,7 +13,14 @@ from lxml import etree
 
 from crmd.mon.history import NodeHistory
 from crmd.mon.text import Display, MonView, ctime, unique_instances
-from pengine.api import ClusterStatus, ResourceStatus, duration_ms, rc_text
+from pengine.api import (
+    ClusterStatus,
+    ResourceStatus,
+    duration_ms,
+    exec_status_text,
+    pending_state,
+    rc_text,
+)
 
 API_VERSION = "2.25"
 
@@ -52,11 +59,21 @@ def _summary(parent: etree._Element, view: MonView) -> None:
     etree.SubElement(summary, "cluster_options", {
         "stonith-enabled": _bool(status.stonith_enabled),
         "symmetric-cluster": options.get("symmetric-cluster", "true"),
-        "no-quorum-policy": options.get("no-quorum-policy", "stop"),
+        "no-quorum-policy": _no_quorum_policy(status, cib),
         "maintenance-mode": _bool(is_true(options.get("maintenance-mode"))),
         "stop-all-resources": options.get("stop-all-resources", "false"),
         "stonith-timeout-ms": str(duration_ms(options.get("stonith-timeout"), 60000)),
         "priority-fencing-delay-ms": str(duration_ms(options.get("priority-fencing-delay"), 0))})
+
+
+def _no_quorum_policy(status: ClusterStatus, cib: dict[str, str]) -> str:
+    """The policy in force: Pacemaker resets "suicide" to "stop" when fencing is disabled,
+    or when the cluster has never had quorum (no quorum now, no no-quorum-panic)."""
+    policy = dict(status.options).get("no-quorum-policy", "stop")
+    if policy.lower() == "suicide" and not (
+            status.stonith_enabled and (status.have_quorum or is_true(cib.get("no-quorum-panic")))):
+        return "stop"
+    return policy
 
 
 def _leaves(rsc: ResourceStatus) -> list[ResourceStatus]:
@@ -75,31 +92,41 @@ def _nodes(parent: etree._Element, view: MonView) -> None:
                 running[name] = running.get(name, 0) + 1
     nodes = etree.SubElement(parent, "nodes")
     for node in status.nodes:
+        # a node never seen has not had its standby/maintenance attributes applied
+        applied = node.online or not node.unseen
         etree.SubElement(nodes, "node", {
             "name": node.name, "id": node.id, "online": _bool(node.online),
-            "standby": _bool(node.standby), "standby_onfail": _bool(node.standby_onfail),
-            "maintenance": _bool(node.maintenance), "pending": _bool(node.pending),
+            "standby": _bool(node.standby and applied),
+            "standby_onfail": _bool(node.standby_onfail),
+            "maintenance": _bool(node.maintenance and applied), "pending": _bool(node.pending),
             "unclean": _bool(node.unclean), "health": (node.health or "green").lower(),
             **({"feature_set": dict(transient.get(node.name, ())).get("#feature-set", "<3.15.1")}
                if node.online else {}),
-            "shutdown": _bool(node.shutdown), "expected_up": _bool(node.name in view.expected_up),
+            # a node asked to shut down is no longer expected up (Pacemaker's unpack)
+            "shutdown": _bool(node.shutdown),
+            "expected_up": _bool(node.name in view.expected_up and not node.shutdown),
             "is_dc": _bool(node.name == status.dc),
             "resources_running": str(running.get(node.name, 0)), "type": node.kind})
 
 
-def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, str],
+def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, tuple[str, bool]],
               anonymous: bool = False) -> None:
     if rsc.kind == "primitive":
         element = etree.SubElement(parent, "resource", {
             "id": rsc.id.split(":")[0] if anonymous else rsc.id, "resource_agent": rsc.agent,
-            "role": rsc.role.text if rsc.running_on else "Stopped",
+            "role": pending_state(rsc) or (rsc.role.text if rsc.running_on else "Stopped"),
             **_target_role(rsc),
             "active": _bool(bool(rsc.running_on)), "orphaned": _bool(rsc.orphan),
             "blocked": _bool(rsc.blocked), "managed": _bool(rsc.managed),
             "failed": _bool(rsc.failed), "failure_ignored": _bool(rsc.failure_ignored),
-            "nodes_running_on": str(len(rsc.running_on))})
+            "nodes_running_on": str(len(rsc.running_on)),
+            # a pending recurring monitor is the one pending task Pacemaker names here
+            **({"pending": "Monitoring"} if rsc.pending_task == "monitor" else {}),
+            **({"locked_to": rsc.locked_to} if rsc.locked_to else {})})
         for node in rsc.running_on:
-            etree.SubElement(element, "node", name=node, id=ids.get(node, ""), cached="true")
+            # cached: whether the node is online (its state is current), in Pacemaker's words
+            node_id, online = ids.get(node, ("", False))
+            etree.SubElement(element, "node", name=node, id=node_id, cached=_bool(online))
         return
     disabled = _bool(rsc.target_role is not None and rsc.target_role.text == "Stopped")
     if rsc.kind == "group":
@@ -111,19 +138,25 @@ def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, str],
             "id": rsc.id, "multi_state": _bool(rsc.kind == "promotable"),
             "unique": _bool(rsc.unique), "managed": _bool(rsc.managed),
             "disabled": disabled, "failed": "false",
-            "failure_ignored": _bool(rsc.failure_ignored), **_target_role(rsc)})
+            "failure_ignored": _bool(rsc.failure_ignored),
+            # a clone without its own target-role shows its first instance's, as Pacemaker
+            **_target_role(rsc if rsc.target_role_text or not rsc.children
+                           else rsc.children[0])})
     for child in rsc.children:
         _resource(element, child, ids, anonymous or (rsc.kind != "group" and not rsc.unique))
 
 
 def _target_role(rsc: ResourceStatus) -> dict[str, str]:
-    return {} if rsc.target_role is None else {"target_role": rsc.target_role.text}
+    # Pacemaker copies the meta attribute as written ("started" stays lower case).
+    text = rsc.target_role_text
+    return {} if text is None else {"target_role": text}
 
 
-def _attributes(parent: etree._Element, status: ClusterStatus) -> None:
-    from crmd.mon.text import shown_attributes
+def _attributes(parent: etree._Element, view: MonView) -> None:
+    from crmd.mon.text import expected_scores, node_order, shown_attributes
 
-    nodes = [n for n in sorted(status.nodes, key=lambda n: n.name)
+    status = view.status
+    nodes = [n for n in sorted(status.nodes, key=lambda n: node_order(n.name))
              if n.online and shown_attributes(n)]
     if not nodes:
         return
@@ -132,8 +165,11 @@ def _attributes(parent: etree._Element, status: ClusterStatus) -> None:
         shown = shown_attributes(node)
         if shown:
             element = etree.SubElement(section, "node", name=node.name)
+            expected = expected_scores(view, node.name)
             for name, value in shown:
-                etree.SubElement(element, "attribute", name=name, value=value)
+                attribute = etree.SubElement(element, "attribute", name=name, value=value)
+                if name in expected:
+                    attribute.set("expected", str(expected[name]))
 
 
 def _history(parent: etree._Element, histories: list[NodeHistory], unique: set[str]) -> None:
@@ -145,7 +181,9 @@ def _history(parent: etree._Element, histories: list[NodeHistory], unique: set[s
         element = etree.SubElement(section, "node", name=node.node)
         for rsc in shown:
             name = rsc.resource if rsc.resource in unique else rsc.resource.split(":")[0]
-            attrs = {"id": name, "orphan": _bool(rsc.orphan),
+            # Pacemaker says orphan="true" only for a history it has no resource for, and it
+            # makes one (an orphan resource) for every history with operations.
+            attrs = {"id": name, "orphan": "false",
                      "migration-threshold": str(rsc.migration_threshold)}
             if rsc.fail_count:
                 attrs["fail-count"] = str(rsc.fail_count)
@@ -173,26 +211,29 @@ def _failures(parent: etree._Element, status: ClusterStatus) -> None:
         return
     section = etree.SubElement(parent, "failures")
     for op in status.failed_operations:
-        # Pacemaker names the entry by its operation key when the history has one.
-        keyed = op.last_rc_change is not None or op.op_key != op.op_id
-        values = {"op_key" if keyed else "id": op.op_key or op.op_id, "node": op.node,
-                  "exitstatus": rc_text(op.rc), "exitreason": op.exit_reason or "none",
+        # Pacemaker names the entry by its operation key when the history has one, and
+        # says "none" only for a missing exit-reason (an empty one stays empty).
+        values = {"op_key" if op.op_key else "id": op.op_key or op.op_id, "node": op.node,
+                  "exitstatus": rc_text(op.rc),
+                  "exitreason": "none" if op.exit_reason is None else op.exit_reason,
                   "exitcode": str(op.rc), "call": str(op.call_id),
-                  "status": "complete" if op.status == 0 else "Error"}
+                  "status": exec_status_text(op.status)}
         if op.last_rc_change:
             when = datetime.datetime.fromtimestamp(op.last_rc_change, datetime.UTC)
-            values.update({"last-rc-change": f"{when:%Y-%m-%d %H:%M:%SZ}",
-                           "queued": str(op.queue_time_ms or 0),
-                           "exec": str(op.exec_time_ms or 0),
-                           "interval": str(op.interval_ms), "task": op.task})
+            values["last-rc-change"] = f"{when:%Y-%m-%d %H:%M:%SZ}"
+            if op.queue_time_ms is not None:
+                values["queued"] = str(op.queue_time_ms)
+            if op.exec_time_ms is not None:
+                values["exec"] = str(op.exec_time_ms)
+            values.update({"interval": str(op.interval_ms), "task": op.task})
         etree.SubElement(section, "failure", values)
 
 
 def _bans(parent: etree._Element, view: MonView) -> None:
-    if not view.bans:
+    if not view.status.bans:
         return
     section = etree.SubElement(parent, "bans")
-    for ban in view.bans:
+    for ban in view.status.bans:
         etree.SubElement(section, "ban", {
             "id": ban.id, "resource": ban.resource, "node": ban.node,
             "weight": str(ban.weight), "promoted-only": _bool(ban.promoted_only),
@@ -205,14 +246,15 @@ def render_xml(view: MonView, display: Display, request: str) -> str:
     root = etree.Element("pacemaker-result", {"api-version": API_VERSION, "request": request})
     _summary(root, view)
     _nodes(root, view)
-    ids = {node.name: node.id for node in view.status.nodes}
+    ids = {node.name: (node.id, node.online) for node in view.status.nodes}
     resources = etree.SubElement(root, "resources")
     for rsc in view.status.resources:
         _resource(resources, rsc, ids)
-    _attributes(root, view.status)
+    _attributes(root, view)
     online = {n.name for n in view.status.nodes if n.online}
-    _history(root, [h for h in view.histories if h.node in online],
-             unique_instances(view.status.resources))
+    if online:  # Pacemaker opens the section at the first online node
+        _history(root, [h for h in view.histories if h.node in online],
+                 unique_instances(view.status.resources))
     _failures(root, view.status)
     from crmd.mon.extras import fencing_xml, tickets_xml
 

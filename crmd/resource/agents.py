@@ -23,7 +23,7 @@ from messaging.errors import ExitCode, HAError, NotFoundError
 
 # The classes our executor runs (Pacemaker's also lists "service", which it maps to lsb
 # or systemd; we have no such alias, so we do not claim it).
-STANDARDS = ("ocf", "lsb", "stonith")
+STANDARDS = ("ocf", "lsb", "service", "stonith")
 
 
 class NoAgents(HAError):
@@ -62,8 +62,8 @@ def list_agents(spec: str) -> list[str]:
         by_provider = ocf_agents()
         for name in [provider] if provider else list(by_provider):
             found.extend(by_provider.get(name, []))
-    elif standard == "lsb" and not provider:
-        found = lsb_scripts()
+    elif standard in ("lsb", "service") and not provider:
+        found = lsb_scripts()  # service: the init scripts (the executor runs no systemd)
     elif standard == "stonith" and not provider:
         from stonithd.api import installed_fence_agents
 
@@ -97,4 +97,4 @@ def _metadata(parts: list[str]) -> str:
 
     if parts[0] == "ocf":
         return agent_metadata(AgentSpec("ocf", parts[2], parts[1]))
-    return agent_metadata(AgentSpec("lsb", parts[1]))
+    return agent_metadata(AgentSpec(parts[0], parts[1]))

@@ -33,6 +33,11 @@ def _object_command(word: str, help_text: str) -> None:
     def command(args: tuple[str, ...]) -> None:
         from crmd.shell.configure import apply
 
+        if word == "primitive":  # crmsh asks the agent first (load and edit do not here)
+            from crmd.shell.ra import check_agent
+            from crmd.shell.syntax import primitive
+
+            check_agent(primitive(list(args)))
         state = session()
         root = state.configuration_cib()
         snapshot = _copy(root)

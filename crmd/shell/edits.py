@@ -40,13 +40,75 @@ def delete(root: etree._Element, ids: list[str]) -> list[str]:
         gone |= {d.get("id") or "" for d in element.iterdescendants() if d.get("id")}
         cibedit.remove(element)
     for constraint in list(configuration.iterfind("constraints/*")):
-        named = {constraint.get(a) for a in _REFERENCES} | {
-            r.get("id") for r in constraint.iter("resource_ref")}
+        if constraint.find("resource_set") is not None:
+            _leave_sets(constraint, gone, notes)
+            continue
+        named = {constraint.get(a) for a in _REFERENCES}
         if named & gone and constraint.get("id") not in gone:
             notes.append(f"INFO: hanging {constraint.tag.removeprefix('rsc_')}:"
                          f"{constraint.get('id')} deleted")
             cibedit.remove(constraint)
     return notes
+
+
+def _leave_sets(constraint: etree._Element, gone: set[str], notes: list[str]) -> None:
+    """crmsh 4.4.1 takes deleted resources out of a constraint's sets: emptied sets go; a
+    constraint left with two resources and no unordered set of several becomes a plain
+    one; one left naming a single resource (none, for a location or ticket) goes."""
+    refs = [ref for ref in constraint.iter("resource_ref") if ref.get("id") in gone]
+    if not refs:
+        return
+    for ref in refs:
+        cibedit.remove(ref)
+    count, unordered = 0, False
+    for block in constraint.findall("resource_set"):
+        members = len(block.findall("resource_ref"))
+        if members == 0:
+            cibedit.remove(block)
+        elif members > 1 and block.get("sequential", "true").lower() in _FALSE:
+            unordered = True
+        count += members
+    if count == 2 and not unordered:
+        constraint = _plain(constraint)
+    name = f"{constraint.tag.removeprefix('rsc_')}:{constraint.get('id')}"
+    single = constraint.tag in ("rsc_location", "rsc_ticket")
+    if count < (1 if single else 2):
+        cibedit.remove(constraint)
+        notes.append(f"INFO: hanging {name} deleted")
+    else:
+        notes.append(f"INFO: constraint {name} updated")
+
+
+_FALSE = ("false", "no", "off", "0", "n")
+
+
+def _plain(constraint: etree._Element) -> etree._Element:
+    """The two-resource set constraint rewritten in the plain form, as crmsh does: written
+    out in its syntax without the set marks and read back; a colocation that had one set
+    then names its members the other way round (a set colocates each with the one before)."""
+    from crmd.shell import syntax
+    from crmd.shell.render import render_syntax
+    from crmd.shell.rules import Unrenderable
+
+    blocks = constraint.findall("resource_set")
+    for block in blocks:
+        if "sequential" in block.attrib:
+            del block.attrib["sequential"]
+    word = constraint.tag.removeprefix("rsc_")
+    try:
+        text = render_syntax(constraint)
+    except Unrenderable:
+        return constraint
+    build = syntax.colocation if word == "colocation" else syntax.order
+    plain = build(text.split()[1:])
+    if word == "colocation" and len(blocks) == 1:
+        rsc, with_rsc = plain.get("rsc"), plain.get("with-rsc")
+        plain.set("rsc", with_rsc or "")
+        plain.set("with-rsc", rsc or "")
+    parent = constraint.getparent()
+    assert parent is not None
+    parent.replace(constraint, plain)
+    return plain
 
 
 def _unwrap(configuration: etree._Element, container: etree._Element,
@@ -92,8 +154,10 @@ def load(root: etree._Element, text: str, *, replace: bool) -> etree._Element:
 
 
 def load_commands(root: etree._Element, commands: list[list[str]], *,
-                  replace: bool) -> etree._Element:
-    """`load` of commands already split into words."""
+                  replace: bool, redefine: bool = False) -> etree._Element:
+    """`load` of commands already split into words. `redefine` (configure edit): a
+    property set, defaults set or node given again replaces the old one rather than
+    adding to it, so the lines the user deleted go."""
     work = etree.fromstring(etree.tostring(root))
     configuration = cibedit.section(work, "resources").getparent()
     assert configuration is not None
@@ -112,8 +176,8 @@ def load_commands(root: etree._Element, commands: list[list[str]], *,
         place = None
         if not replace and ident:
             existing = cibedit.find_by_id(configuration, ident)
-            if existing is not None and word not in ("property", "rsc_defaults",
-                                                     "op_defaults", "node"):
+            merged = word in ("property", "rsc_defaults", "op_defaults", "node")
+            if existing is not None and (redefine or not merged):
                 place = _take_out(configuration, existing)
         try:
             apply(work, word, args)
@@ -170,7 +234,7 @@ def edited(root: etree._Element, before: str, after: str,
     gone = (set(old) if only is None else only) - kept
     if not changed and not gone:
         return None
-    work = load_commands(root, changed, replace=False)
+    work = load_commands(root, changed, replace=False, redefine=True)
     configuration = work.find("configuration")
     for ident in sorted(i for i in gone if i):
         element = cibedit.find_by_id(configuration, ident) if configuration is not None \
@@ -185,7 +249,8 @@ def _object_id(word: str, args: list[str]) -> str | None:
         from crmd.shell.syntax import xml_element
 
         return xml_element(args).get("id")
-    return args[0] if args else None
+    # "property cib-bootstrap-options: ..." and "node 1: alpha" name the object "id:".
+    return args[0].removesuffix(":") if args else None
 
 
 def verify(root: etree._Element) -> list[str]:

@@ -28,18 +28,25 @@ def _set_meta(rsc: str, name: str, value: str) -> None:
     del outcome  # crmsh prints nothing for start/stop/manage
 
 
-@resource.command("start")
-@click.argument("rsc")
-def resource_start(rsc: str) -> None:
-    """start RSC: target-role=Started."""
-    _set_meta(rsc, "target-role", "Started")
+# One command per meta toggle: (command, meta attribute, value, help). crmsh's resource
+# start/stop/manage/unmanage each set one meta attribute of the resource and print nothing.
+_RESOURCE_TOGGLES = (
+    ("start", "target-role", "Started", "start RSC: target-role=Started."),
+    ("stop", "target-role", "Stopped", "stop RSC: target-role=Stopped."),
+    ("manage", "is-managed", "true", "manage RSC: is-managed=true."),
+    ("unmanage", "is-managed", "false", "unmanage RSC: is-managed=false."),
+)
 
 
-@resource.command("stop")
-@click.argument("rsc")
-def resource_stop(rsc: str) -> None:
-    """stop RSC: target-role=Stopped."""
-    _set_meta(rsc, "target-role", "Stopped")
+def _add_resource_toggle(name: str, attribute: str, value: str, text: str) -> None:
+    @resource.command(name, help=text)
+    @click.argument("rsc")
+    def toggle(rsc: str) -> None:
+        _set_meta(rsc, attribute, value)
+
+
+for _toggle in _RESOURCE_TOGGLES:
+    _add_resource_toggle(*_toggle)
 
 
 @resource.command("restart")
@@ -48,20 +55,6 @@ def resource_restart(rsc: str) -> None:
     """restart RSC: stop, then start again."""
     _set_meta(rsc, "target-role", "Stopped")
     _set_meta(rsc, "target-role", "Started")
-
-
-@resource.command("manage")
-@click.argument("rsc")
-def resource_manage(rsc: str) -> None:
-    """manage RSC: is-managed=true."""
-    _set_meta(rsc, "is-managed", "true")
-
-
-@resource.command("unmanage")
-@click.argument("rsc")
-def resource_unmanage(rsc: str) -> None:
-    """unmanage RSC: is-managed=false."""
-    _set_meta(rsc, "is-managed", "false")
 
 
 @resource.command("maintenance")
@@ -231,32 +224,26 @@ def _local_node() -> str:
     return socket.gethostname()
 
 
-@node.command("standby")
-@click.argument("name", required=False)
-def node_standby(name: str | None) -> None:
-    """standby [NODE]: no resources may run there."""
-    _node_attribute(name or _local_node(), "standby", "on", "instance_attributes")
+# One command per node toggle: (command, node attribute, value, help); NODE defaults to
+# this host, as in crmsh.
+_NODE_TOGGLES = (
+    ("standby", "standby", "on", "standby [NODE]: no resources may run there."),
+    ("online", "standby", "off", "online [NODE]: leave standby."),
+    ("maintenance", "maintenance", "true",
+     "maintenance [NODE]: stop managing the node's resources."),
+    ("ready", "maintenance", "off", "ready [NODE]: leave maintenance."),
+)
 
 
-@node.command("online")
-@click.argument("name", required=False)
-def node_online(name: str | None) -> None:
-    """online [NODE]: leave standby."""
-    _node_attribute(name or _local_node(), "standby", "off", "instance_attributes")
+def _add_node_toggle(name: str, attribute: str, value: str, text: str) -> None:
+    @node.command(name, help=text)
+    @click.argument("name", required=False)
+    def toggle(name: str | None) -> None:
+        _node_attribute(name or _local_node(), attribute, value, "instance_attributes")
 
 
-@node.command("maintenance")
-@click.argument("name", required=False)
-def node_maintenance(name: str | None) -> None:
-    """maintenance [NODE]: stop managing the node's resources."""
-    _node_attribute(name or _local_node(), "maintenance", "true", "instance_attributes")
-
-
-@node.command("ready")
-@click.argument("name", required=False)
-def node_ready(name: str | None) -> None:
-    """ready [NODE]: leave maintenance."""
-    _node_attribute(name or _local_node(), "maintenance", "off", "instance_attributes")
+for _toggle in _NODE_TOGGLES:
+    _add_node_toggle(*_toggle)
 
 
 def _node_set(tag: str, name: str, action: str, attribute: str, value: str | None) -> None:

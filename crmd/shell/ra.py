@@ -185,3 +185,36 @@ def ra_meta(context: click.Context, name: str) -> None:
     click.echo("WARNING: This command 'meta' is deprecated, please use 'info'", err=True)
     click.echo('INFO: "meta" is accepted as "info"', err=True)
     context.invoke(ra_info, name=name)
+
+
+def check_agent(element: etree._Element) -> None:
+    """Refuse a primitive as crmsh does: its agent must give meta-data, and (but for fence
+    agents, whose parameters the fencer adds to) every parameter must be one the agent
+    declares, every required one given.
+
+    Raises:
+        NotFoundError: no such agent. ValidationError: an unknown or missing parameter.
+    """
+    from crmd.resource import agents
+    from messaging.errors import NotFoundError, ValidationError
+
+    standard = element.get("class")
+    if standard is None:
+        return  # built from a template: the template names the agent
+    spec = ":".join(p for p in (standard, element.get("provider"), element.get("type")) if p)
+    try:
+        metadata = etree.fromstring(agents.show_metadata(spec).encode())
+    except (HAError, etree.XMLSyntaxError):
+        raise NotFoundError(f"{spec}: no such resource agent") from None
+    if standard == "stonith":
+        return
+    declared = {p.get("name"): p.get("required") == "1"
+                for p in metadata.iterfind("parameters/parameter")}
+    given = [p.get("name") for p in element.iterfind("instance_attributes/nvpair")]
+    rid = element.get("id")
+    for name in given:
+        if name not in declared:
+            raise ValidationError(f'{rid}: parameter "{name}" is not known')
+    for name, required in declared.items():
+        if required and name not in given:
+            raise ValidationError(f'{rid}: required parameter "{name}" not defined')

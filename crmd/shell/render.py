@@ -200,6 +200,13 @@ def render_object(element: etree._Element, word: str) -> str:
     return text
 
 
+def render_syntax(element: etree._Element) -> str:
+    """A constraint in crmsh syntax without the round-trip check of render_object (a
+    two-resource set then reads back as a plain constraint, which crmsh relies on when it
+    simplifies sets). Raises Unrenderable when the syntax cannot carry it."""
+    return _render(element, element.tag)
+
+
 def _render(element: etree._Element, word: str) -> str:
     if word == "node":
         return _node(element)

@@ -4,8 +4,6 @@ warning about move/ban constraints left behind, the most common surprise after a
 
 from __future__ import annotations
 
-import time
-
 from lxml import etree
 
 
@@ -17,17 +15,10 @@ def leftover_moves(root: etree._Element) -> list[tuple[str, str]]:
 
 
 def show_status(root: etree._Element, words: list[str]) -> str:
-    from crmd.mon.history import bans, expected_up, node_histories, transient_attributes
-    from crmd.mon.text import Display, MonView, render
-    from pengine.api import unpack_status
+    from crmd.mon.cli import build_view
+    from crmd.mon.text import Display, render
 
-    status = unpack_status(root)
-    view = MonView(status=status,
-                   cib_attributes=tuple((str(k), str(v)) for k, v in root.attrib.items()),
-                   histories=node_histories(root), last_updated=time.strftime(
-                       "%a %b %e %H:%M:%S %Y"),
-                   transient=tuple(transient_attributes(root).items()),
-                   expected_up=expected_up(root), bans=bans(root))
+    view = build_view(root)
     if "xml" in words:
         from crmd.mon.xml_out import render_xml
 

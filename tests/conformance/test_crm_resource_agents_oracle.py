@@ -5,8 +5,9 @@ agents and their meta-data.
 Accepted differences:
 - Our own OCF provider "hacluster" (agents/ocf, always an OCF root of ours) is listed too:
   it is removed from our answers before comparing.
-- --list-standards: Pacemaker also lists "service" (its alias for lsb/systemd); our
-  executor has no such class, so we do not claim it.
+- "service" (Pacemaker's alias for a systemd unit or an init script) means the init
+  script for us: our executor runs no systemd units. Where systemd runs, Pacemaker's
+  answers for service:NAME may differ; the host here has none.
 - --list-agents stonith: Pacemaker also lists cluster-glue's legacy plugins (apcmaster,
   external/...); our fencer runs fence_* agents only. Ours must be a subset of theirs,
   apart from our own console-script agents (fence_lab, fence_hacluster_dummy).
@@ -37,7 +38,14 @@ CASES = [
     "--show-metadata ocf:heartbeat:Dummy", "--show-metadata ocf:pacemaker:Stateful",
     "--show-metadata ocf:heartbeat:IPaddr2", "--show-metadata ocf:heartbeat:nosuch",
     "--show-metadata nosuch", "--show-metadata stonith:fence_nosuch",
+    "--list-agents service", "--show-metadata service:nosuch",
 ]
+# Pacemaker's meta-data of each installed init script (its LSB header in a fixed layout),
+# as lsb:NAME and as service:NAME.
+INIT_SCRIPTS = sorted(p.name for p in Path("/etc/init.d").glob("*")
+                      if p.is_file() and os.access(p, os.X_OK))
+CASES += [f"--show-metadata {standard}:{name}" for name in INIT_SCRIPTS
+          for standard in ("lsb", "service")]
 
 
 def _run(command: list[str], env: dict[str, str] | None = None) -> tuple[str, str, int]:
@@ -74,7 +82,7 @@ def test_standards_and_fence_agents_are_pacemakers_less_what_we_cannot_run() -> 
     if theirs_tool is None:
         pytest.skip("Debian's crm_resource (pacemaker-cli-utils) is not installed")
     theirs = _run([theirs_tool, "--list-standards"])[0].split()
-    assert _ours("--list-standards")[0].split() == [s for s in theirs if s != "service"]
+    assert _ours("--list-standards")[0].split() == theirs
     fence = set(_ours("--list-agents", "stonith")[0].split()) - OUR_FENCE_AGENTS
     assert fence and fence <= set(_run([theirs_tool, "--list-agents", "stonith"])[0].split())
     ocf = _ours("--list-agents", "ocf")[0].split()

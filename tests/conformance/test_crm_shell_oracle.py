@@ -14,9 +14,8 @@ Accepted differences:
 - `resource failcount` and `node fence/clearstate/delete` are left out: on a CIB file
   crmsh 4.4.1 asks the controller (crm_node -p, crm_failcount) and fails; ours work on the
   file (tests/unit/crmd/test_crm_shell_more.py) and on the live cluster.
-- `ra classes` and `ra providers`: ours also name our own OCF provider "hacluster" and
-  lack Pacemaker's "service" class (see test_crm_resource_agents_oracle.py); removed
-  before comparing.
+- `ra classes` and `ra providers`: ours also name our own OCF provider "hacluster"
+  (see test_crm_resource_agents_oracle.py); removed before comparing.
 """
 
 from __future__ import annotations
@@ -89,6 +88,12 @@ STEPS = [
     "configure delete app",  # a group: crmsh ungroups and re-points its constraints
     "configure delete app-data",  # constraints left naming nothing go too
     "configure delete nosuch",
+    "configure delete d3",  # in sets: crmsh takes it out, simplifies or drops constraints
+    "configure delete d4",
+    "configure primitive svc9 service:nosuch",  # no such init script: both refuse
+    *(f"configure primitive svc1 service:{p.name} op monitor interval=30s"
+      for p in sorted(Path("/etc/init.d").glob("*"))[:1]
+      if p.is_file() and os.access(p, os.X_OK)),
 ]
 
 
@@ -147,16 +152,18 @@ def test_scripted_session_matches_crmsh(tmp_path: Path) -> None:
 
 RA_COMMANDS = ["ra classes", "ra list ocf pacemaker", "ra list ocf heartbeat", "ra list lsb",
                "ra providers Dummy", "ra info ocf:pacemaker:Dummy", "ra info IPaddr2",
-               "ra meta ocf:pacemaker:Stateful", "ra info nosuch", "ra list nosuch"]
+               "ra meta ocf:pacemaker:Stateful", "ra info nosuch", "ra list nosuch",
+               "ra list service", "ra info service:nosuch",
+               *(f"ra info service:{p.name}" for p in sorted(Path("/etc/init.d").glob("*"))
+                 if p.is_file() and os.access(p, os.X_OK))]
 
 
 def _without_ours(text: str) -> str:
-    """Our provider and Pacemaker's service class out; crmsh's messages (it prints its
-    deprecation note for `ra meta` on stdout, ours on stderr) too."""
+    """Our provider out; crmsh's messages (it prints its deprecation note for `ra meta`
+    on stdout, ours on stderr) too."""
     lines = [line for line in text.splitlines(keepends=True)
              if "WARNING" not in line and "INFO" not in line]
-    return "".join(lines).replace(" hacluster", "").replace("hacluster ", "").replace(
-        "service\n", "")
+    return "".join(lines).replace(" hacluster", "").replace("hacluster ", "")
 
 
 @pytest.mark.oracle
@@ -208,5 +215,46 @@ def test_configure_edit_matches_crmsh(tmp_path: Path, target: tuple[str, ...]) -
         shutil.copy(EXAMPLE, cib)
         env = {**_pacemaker_env(cib), "EDITOR": str(editor)}
         assert _in_pty([*command, "configure", "edit", *target], env) == 0
+        configurations.append(_configuration(cib))
+    assert configurations[0] == configurations[1]
+
+
+# (setup commands, sed expressions the editor applies): lines deleted in `configure edit`
+# must go from the CIB (crmsh redefines a changed property set, defaults set or node).
+EDIT_DELETIONS = {
+    "property-line": ((), ["/cluster-name=hacluster-lab/d"]),
+    "node-attribute": (("node attribute alpha set foo bar",),
+                       ["/foo=bar/d", "s/^node 1: alpha \\\\$/node 1: alpha/"]),
+    "node-and-default": (("configure rsc_defaults resource-stickiness=100 "
+                          "migration-threshold=3",),
+                         ["/^node 3: gamma/d", "s/resource-stickiness=100 \\\\$/"
+                          "resource-stickiness=100/", "/migration-threshold=3/d"]),
+}
+
+
+@pytest.mark.oracle
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("case", sorted(EDIT_DELETIONS))
+def test_configure_edit_deletions_match_crmsh(tmp_path: Path, case: str) -> None:
+    crmsh = crmsh_tool()
+    if crmsh is None or shutil.which("script") is None:
+        pytest.skip("Debian's crmsh (/usr/sbin/crm) or util-linux script(1) is missing")
+    setup, expressions = EDIT_DELETIONS[case]
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i " + " ".join(f"-e {shlex.quote(e)}"
+                                                     for e in expressions) + ' "$1"\n')
+    editor.chmod(0o755)
+    configurations = []
+    for name, command in (("theirs", [crmsh]), ("ours", [sys.executable, "-c",
+                                                         "from crmd.shell.cli import main; "
+                                                         "main()"])):
+        cib = tmp_path / f"{name}.xml"
+        shutil.copy(EXAMPLE, cib)
+        for step in setup:
+            assert _run([*command, *shlex.split(step)], cib) == 0, step
+        before = _configuration(cib)
+        env = {**_pacemaker_env(cib), "EDITOR": str(editor)}
+        assert _in_pty([*command, "configure", "edit"], env) == 0
+        assert _configuration(cib) != before, f"{name}: the edit changed nothing"
         configurations.append(_configuration(cib))
     assert configurations[0] == configurations[1]

@@ -202,3 +202,38 @@ def test_configure_edit_of_one_object_deletes_it_when_its_line_goes(cib: Path,
     env = {**os.environ, "CIB_file": str(cib), "EDITOR": str(editor)}
     assert _in_pty([*ours, "configure", "edit", "app-avoids-gamma"], env) == 0
     assert "app-avoids-gamma" not in crm(cib, "configure", "show").stdout
+
+
+# crmsh 4.4.1 on examples/cib-3node.xml with d3..d6 (Dummy) and these constraints, after
+# `configure delete d3` and `configure delete d5` (recorded with Debian's /usr/sbin/crm):
+# resources leave the sets, a two-resource remainder becomes a plain constraint (a
+# one-set colocation the other way round), one naming a single resource is deleted.
+SET_CONSTRAINTS = ["colocation cs1 inf: d3 d4 app", "order os1 Mandatory: d5 ( d3 d4 ) app",
+                   "colocation cs2 inf: ( d5 d6 ) d3", "order os2 Mandatory: d6 d5"]
+CRMSH_AFTER_DELETES = [
+    '<rsc_colocation id="cs1" score="INFINITY" rsc="app" with-rsc="d4"/>',
+    '<rsc_order id="os1" kind="Mandatory" first="d4" then="app"/>',
+]
+
+
+def test_deleting_set_members_updates_or_drops_constraints_as_crmsh_does() -> None:
+    from crmd.shell.configure import apply
+    from crmd.shell.edits import delete
+
+    root = etree.parse(str(Path(__file__).resolve().parents[3] / "examples" / "cib-3node.xml"),
+                       etree.XMLParser(remove_blank_text=True)).getroot()
+    for name in ("d3", "d4", "d5", "d6"):
+        apply(root, "primitive", [name, "Dummy"])
+    for command in SET_CONSTRAINTS:
+        word, *args = command.replace("(", " ( ").replace(")", " ) ").split()
+        apply(root, word, args)
+    notes = delete(root, ["d3"]) + delete(root, ["d5"])
+    assert notes == ["INFO: constraint colocation:cs1 updated",
+                     "INFO: constraint order:os1 updated",
+                     "INFO: constraint colocation:cs2 updated",
+                     "INFO: constraint order:os1 updated",
+                     "INFO: hanging colocation:cs2 deleted", "INFO: hanging order:os2 deleted"]
+    kept = [canonical(etree.fromstring(text)) for text in CRMSH_AFTER_DELETES]
+    found = [canonical(c) for c in root.iterfind("configuration/constraints/*")
+             if c.get("id") in ("cs1", "os1", "cs2", "os2")]
+    assert found == kept

@@ -169,8 +169,11 @@ def test_readable_interval() -> None:
     from pengine.status_text import readable_interval
 
     # values as crm_mon prints them in the corpus failures (after 30.160s, 58ms, 2m-interval)
-    assert [readable_interval(ms) for ms in (30160, 58, 120000, 10000, 0, 3661000)] == \
-        ["30.160s", "58ms", "2m", "10s", "0s", "1h1m1s"]
+    assert [readable_interval(ms) for ms in (30160, 58, 120000, 10000, 0, 3723000)] == \
+        ["30.160s", "58ms", "2m", "10s", "0s", "1h2m3s"]
+    # a unit is used only above it: group-dependents' 1000 ms monitor is a
+    # "1000ms-interval monitor", ocf_degraded-remap-ocf_ok's 60000 ms one "60s-interval"
+    assert [readable_interval(ms) for ms in (1000, 60000)] == ["1000ms", "60s"]
 
 
 FAILED_ACTION_CASES = ["simple4", "migration-ping-pong", "bug-5140-require-all-false",
