@@ -99,6 +99,21 @@ def load_cib(store: CibStore, log: Any) -> tuple[Element, int]:
     return loaded.cib, loaded.term
 
 
+def write_persisted(store: CibStore, effect: PersistCib, persisted: Element
+                    ) -> tuple[Element, list[str]]:
+    """Carry out `effect` on `store`: the copy now on disk, and the patches that took
+    `persisted` (the copy written before) to it, for subscribers."""
+    cib = parse(effect.cib)
+    store.save(cib, keep_status=True, term=effect.term)
+    patches = list(effect.patches)
+    if not patches:  # a whole-CIB resync: publish it as the diff from the old copy
+        from cib.diff import create_patchset  # lazy: only resyncs need it
+
+        patch = create_patchset(persisted, cib)
+        patches = [element_text(patch, pretty=False)] if patch is not None else []
+    return cib, patches
+
+
 CLUSTER_USER = "hacluster"
 
 
@@ -230,15 +245,7 @@ class CibService:
         self._write_deferred()
 
     def _write(self, effect: PersistCib) -> None:
-        cib = parse(effect.cib)
-        self.store.save(cib, keep_status=True, term=effect.term)
-        patches = list(effect.patches)
-        if not patches:  # a whole-CIB resync: publish it as the diff from the old copy
-            from cib.diff import create_patchset  # lazy: only resyncs need it
-
-            patch = create_patchset(self.persisted, cib)
-            patches = [element_text(patch, pretty=False)] if patch is not None else []
-        self.persisted = cib
+        self.persisted, patches = write_persisted(self.store, effect, self.persisted)
         for patch_text in patches:
             self.publisher.publish(DIFF_TOPIC, CibDiff(patch_text, effect.version))
 
@@ -304,4 +311,4 @@ class CibService:
         await self.host.run()
 
 
-__all__ = ["CibService", "load_cib", "view_members"]
+__all__ = ["CibService", "load_cib", "view_members", "write_persisted"]
