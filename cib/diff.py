@@ -182,7 +182,7 @@ def _diff_attributes(old: Element, new: Element, marks: _Marks) -> None:
         marks.attr_changes[id(new)] = changes
 
 
-def _keys_unique(root: Element) -> bool:
+def keys_unique(root: Element) -> bool:
     """Whether every element below `root` matches exactly its own counterpart in a copy:
     no two siblings share a tag and id, and no id-less element shares its tag with a
     sibling (it would match the first of that tag)."""
@@ -205,7 +205,7 @@ def _identical(old: Element, new: Element) -> bool:
         return False
     if etree.tostring(old) != etree.tostring(new):
         return False
-    return _keys_unique(old)
+    return keys_unique(old)
 
 
 def _mark_changes(old: Element, new: Element, marks: _Marks) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from cib.model import Version
 from cib.request import Op, Request
-from cib.xmlio import element_text, parse
+from cib.xmlio import Element, element_text, parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,9 +193,11 @@ class PersistCib:
     `deferred` is false (the master's copy, which acknowledgements wait for); a replica's
     copy (`deferred`) may be written a little later, coalesced with the next ones, as
     Pacemaker's replicas write asynchronously. `patches` are the v2 patchsets that led here
-    (empty after a whole-CIB resync), for change subscribers."""
+    (empty after a whole-CIB resync), for change subscribers. `cib` is the core's tree
+    itself, not a copy (no core changes a tree it has let go of); whoever carries the effect
+    out must not change it either."""
 
-    cib: str
+    cib: Element
     version: Version
     term: int = 0
     patches: tuple[str, ...] = ()

@@ -68,7 +68,7 @@ from cib.replication_messages import (
     ViewChanged,
 )
 from cib.store import CibStore
-from cib.xmlio import Element, element_text, parse
+from cib.xmlio import Element, element_text
 from messaging.bulk import BulkServer, Offer, cluster_addresses, fetch
 from messaging.daemon import DaemonHost
 from messaging.effects import Client, Node, Send
@@ -103,7 +103,7 @@ def write_persisted(store: CibStore, effect: PersistCib, persisted: Element
                     ) -> tuple[Element, list[str]]:
     """Carry out `effect` on `store`: the copy now on disk, and the patches that took
     `persisted` (the copy written before) to it, for subscribers."""
-    cib = parse(effect.cib)
+    cib = effect.cib
     store.save(cib, keep_status=True, term=effect.term)
     patches = list(effect.patches)
     if not patches:  # a whole-CIB resync: publish it as the diff from the old copy
