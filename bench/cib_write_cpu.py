@@ -3,8 +3,9 @@
     python bench/cib_write_cpu.py [--primitives 100] [--writes 200] [--big] [--profile N]
 
 Three `cib.replication.ReplicaCore`s (n1 the master) exchange their messages in memory;
-each `PersistCib` is carried out by the daemon's own code (`cib.service.write_persisted`
-into a `cib.store.CibStore` under a temporary directory, so the fsyncs are real). A write
+each `PersistCib` is carried out as the daemon does (`cib.service.published_patches`, and
+`cib.store.CibStore.save` under a temporary directory, so the fsyncs are real; here on
+the same thread, where the daemon writes on a worker thread). A write
 is `cibadmin -M` of one nvpair, through the wire form the daemon gets (`WireRequest`).
 Rows: CPU seconds (process time, which waiting for a CPU does not inflate) per write on
 the master and on one replica, and the wall time of the master's disk write. --big adds a
@@ -34,7 +35,7 @@ from cib.replication_messages import (
     WireRequest,
 )
 from cib.request import Op
-from cib.service import write_persisted
+from cib.service import published_patches
 from cib.store import CibStore
 from cib.xmlio import parse
 from messaging.effects import Send
@@ -95,8 +96,9 @@ class Cluster:
                                    PeerMessage(0.0, name, effect.message)))
             elif isinstance(effect, PersistCib):
                 wall = time.perf_counter()
-                self.persisted[name] = write_persisted(self.stores[name], effect,
-                                                       self.persisted[name])[0]
+                published_patches(effect, self.persisted[name])
+                self.stores[name].save(effect.cib, keep_status=True, term=effect.term)
+                self.persisted[name] = effect.cib
                 if name == "n1":
                     self.disk_wall.append(time.perf_counter() - wall)
             elif isinstance(effect, Acknowledge):
