@@ -9,8 +9,9 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   in and out, in order; ccm's views through `follow_membership`. A frame above
   `cib.api.BULK_THRESHOLD` is offered on this node's `messaging.bulk.BulkServer` (TCP on
   the cluster addresses of ha.cf, signed with authkeys) and only its `Offer` goes over
-  heartbeat; the receiving shell fetches it before it reads the sender's next message,
-  so the core sees the sender's order unchanged. Without a readable ha.cf and authkeys (or
+  heartbeat; the receiving shell fetches it while that sender's later messages wait
+  (`messaging.peer_channel.SenderOrder`: other peers' messages do not), so the core sees
+  each sender's order unchanged. Without a readable ha.cf and authkeys (or
   no cluster address) every frame takes heartbeat, as before.
 - the IPC `Server` (`cib.api`): `Query` answered at once from the local replica; `Write`
   fed as `ClientWrite`, answered when the core emits its `Acknowledge`; `SetDc` (from
@@ -277,7 +278,7 @@ class CibService:
 
     async def _open(self, payload: bytes) -> object:
         """The peer message of a heartbeat frame, fetched first when it is a bulk `Offer`
-        (awaited here, so later messages wait for it: the sender's order is kept)."""
+        (the same sender's later messages wait for it: its order is kept)."""
         message = open_peer_frame(payload)
         if not isinstance(message, Offer):
             return message
