@@ -143,6 +143,18 @@ class CibClient:
         """Run one cibadmin operation on the cluster's CIB."""
         message: Query | Write = (query_of(request) if request.op is Op.QUERY
                                   else Write(WireRequest.of(request)))
+        return self._reply(message)
+
+    def perform_wire(self, wire: WireRequest, no_children: bool = False,
+                     node_path: bool = False) -> CibReply:
+        """`perform` for a request already in its wire form (XML as text: no tree built
+        here). A query takes its scope and xpath from `wire`."""
+        message: Query | Write = (
+            Query(wire.scope, wire.xpath, no_children, node_path) if wire.op == Op.QUERY.value
+            else Write(wire))
+        return self._reply(message)
+
+    def _reply(self, message: Query | Write) -> CibReply:
         reply = self._client.request(message)
         if not isinstance(reply, CibReply):
             raise RemoteProtocolError(f"the cib answered with {type(reply).__name__}")
