@@ -14,7 +14,7 @@ from datetime import datetime
 from lxml import etree
 
 from cib.xmlio import Element, attributes
-from messaging.cib_contract import Version as Version  # re-exported: the CIB version type
+from messaging.types import Version as Version  # re-exported: the CIB version type
 
 INFINITY = 1_000_000
 LATEST_SCHEMA = "pacemaker-3.9"

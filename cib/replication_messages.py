@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cib.request import WireRequest as WireRequest  # re-exported: its home is cib.request
-from messaging.cib_contract import Version
+from messaging.types import Version
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING: cibadmin sends a WireRequest without lxml
 if TYPE_CHECKING:
