@@ -215,8 +215,8 @@ def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str
             mine = run_in(joiner, f"{OUR_CIBADMIN} -Q -l | head -c 400")
         except RuntimeError:
             mine = ""
-        if _epoch(mine) == _epoch(version):
-            break
+        if _epoch(mine) and _epoch(mine) >= _epoch(version):
+            break  # at or past it: crmd's writes for the joining node may follow at once
         if time.monotonic() - started > 60:
             return {"2 MB CIB to a joining node (node start to CIB shown), s": None}
         time.sleep(0.05)
@@ -241,10 +241,15 @@ def _field(line: str, name: str) -> float | None:
     return float(found.group(1)) if found else None
 
 
-def _epoch(xml: str) -> tuple[str, ...]:
+def _epoch(xml: str) -> tuple[int, ...]:
+    """The version triple in the order admin_epoch, epoch, num_updates (attribute order in
+    the text varies), empty when the text has none."""
     import re
 
-    return tuple(re.findall(r'(?:admin_epoch|epoch|num_updates)="(\d+)"', xml)[:3])
+    found = dict(re.findall(r'\b(admin_epoch|epoch|num_updates)="(\d+)"', xml[:400]))
+    if len(found) < 3:
+        return ()
+    return tuple(int(found[name]) for name in ("admin_epoch", "epoch", "num_updates"))
 
 
 def _cell(value: object, seconds_in_ms: bool = True) -> str:

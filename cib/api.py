@@ -29,29 +29,13 @@ of the wire contract: only append fields.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cib.attrd_api import AsyncAttrdClient, AttrdClient
-from cib.model import FEATURE_SET
-from cib.replication_messages import (
-    Announce,
-    Applied,
-    AskAnnounce,
-    DcClaim,
-    Diff,
-    DiffBatch,
-    FetchCib,
-    Forward,
-    FullCib,
-    Handover,
-    WireRequest,
-    WriteResult,
-)
-from cib.request import Op, Request
-from messaging.bulk import Offer
+from cib.request import Op, Request, WireRequest
 from messaging.cib_contract import (
     API,
     CTL_SOCKET,
@@ -68,7 +52,10 @@ from messaging.envelope import CIB_MAX_FRAME, Kind, decode, encode
 from messaging.errors import HAError, PeerUnreachable, RemoteProtocolError
 
 if TYPE_CHECKING:
+    from cib.attrd_api import AsyncAttrdClient as AsyncAttrdClient
+    from cib.attrd_api import AttrdClient as AttrdClient
     from cib.backend import Backend as Backend
+    from cib.model import FEATURE_SET as FEATURE_SET
     from cib.xmlio import Element
 
 PEER_CHANNEL = "cib"
@@ -94,11 +81,23 @@ class SetDc:
     dc: str | None
 
 
-PEER_MESSAGES = (Forward, WriteResult, Diff, Applied, Announce, AskAnnounce, FetchCib,
-                 FullCib, DiffBatch, DcClaim, Handover)
-for _message in PEER_MESSAGES:
-    API.register(f"peer_{_message.__name__.lower()}")(_message)
-API.register("peer_bulk_offer")(Offer)
+_PEER_NAMES = ("Forward", "WriteResult", "Diff", "Applied", "Announce", "AskAnnounce",
+               "FetchCib", "FullCib", "DiffBatch", "DcClaim", "Handover")
+
+
+@functools.cache
+def peer_messages() -> tuple[type, ...]:
+    """The cib-to-cib messages (and the bulk path's `Offer`), registered in `API` at the
+    first call: a client (cibadmin) never builds these classes, the daemons do before their
+    first peer frame."""
+    from cib import replication_messages
+    from messaging.bulk import Offer
+
+    messages = tuple(getattr(replication_messages, name) for name in _PEER_NAMES)
+    for message in messages:
+        API.register(f"peer_{message.__name__.lower()}")(message)
+    API.register("peer_bulk_offer")(Offer)
+    return (*messages, Offer)
 
 
 def query_of(request: Request) -> Query:
@@ -112,15 +111,16 @@ def request_of(query: Query) -> Request:
 
 def peer_frame(message: object) -> bytes:
     """The bytes of a cib-to-cib message (an event frame of `API`)."""
+    peer_messages()
     return encode(API, Kind.EVENT, 0, message)
 
 
 def open_peer_frame(data: bytes) -> object:
     """Parse `peer_frame` bytes; RemoteProtocolError unless it is a peer message (or the
     `Offer` of one to fetch over the bulk path)."""
+    known = peer_messages()
     envelope = decode(API, data, CIB_MAX_FRAME)
-    if envelope.kind is not Kind.EVENT or not isinstance(envelope.message,
-                                                         (*PEER_MESSAGES, Offer)):
+    if envelope.kind is not Kind.EVENT or not isinstance(envelope.message, known):
         raise RemoteProtocolError(f"not a cib peer message: {type(envelope.message).__name__}")
     message: object = envelope.message
     return message
@@ -143,6 +143,18 @@ class CibClient:
         """Run one cibadmin operation on the cluster's CIB."""
         message: Query | Write = (query_of(request) if request.op is Op.QUERY
                                   else Write(WireRequest.of(request)))
+        return self._reply(message)
+
+    def perform_wire(self, wire: WireRequest, no_children: bool = False,
+                     node_path: bool = False) -> CibReply:
+        """`perform` for a request already in its wire form (XML as text: no tree built
+        here). A query takes its scope and xpath from `wire`."""
+        message: Query | Write = (
+            Query(wire.scope, wire.xpath, no_children, node_path) if wire.op == Op.QUERY.value
+            else Write(wire))
+        return self._reply(message)
+
+    def _reply(self, message: Query | Write) -> CibReply:
         reply = self._client.request(message)
         if not isinstance(reply, CibReply):
             raise RemoteProtocolError(f"the cib answered with {type(reply).__name__}")
@@ -223,12 +235,14 @@ def cib_text(root: Element) -> str:
 # drives it as cib.service does. Resolved lazily: tools importing this module for the client
 # must not pay for the core, the schemas or lxml's patchset code.
 _CORE_EXPORTS = {
+    "AttrdClient": "cib.attrd_api", "AsyncAttrdClient": "cib.attrd_api",
     "Acknowledge": "cib.replication_messages", "ClientWrite": "cib.replication_messages",
     "PeerMessage": "cib.replication_messages", "PersistCib": "cib.replication_messages",
     "ViewChanged": "cib.replication_messages", "DcNamed": "cib.replication_messages",
     "ReplicaCore": "cib.replication",
     "schema_validator": "cib.ops", "view_members": "cib.service",
-    "element_text": "cib.xmlio", "parse": "cib.xmlio", "create_patchset": "cib.diff",
+    "FEATURE_SET": "cib.model", "element_text": "cib.xmlio", "parse": "cib.xmlio",
+    "create_patchset": "cib.diff",
 }
 
 
@@ -264,6 +278,7 @@ __all__ = [
     "follow_cib",
     "open_peer_frame",
     "peer_frame",
+    "peer_messages",
     "pub_address",
     "seed_store",
     "tool_backend",

@@ -88,12 +88,50 @@ def _run(options: argparse.Namespace) -> int:
         _parser().print_usage(sys.stderr)
         return 64
     try:
+        if _live(options):
+            text = _well_formed_text(options)
+            if text is not None or not _has_input(options):
+                from cib.file_mode import run_live_text
+
+                return run_live_text(options, text)
         data = _read_input(options)
         if options.command in ("md5", "md5v"):
             return _digest(options.command, data)
         return _operate(options, data)
     except HAError as error:
         return _fail(error)
+
+
+def _live(options: argparse.Namespace) -> bool:
+    return not os.environ.get("CIB_file") and options.command not in ("md5", "md5v")  # noqa: SIM112
+
+
+def _has_input(options: argparse.Namespace) -> bool:
+    return options.xml_text is not None or options.xml_file is not None or options.xml_pipe
+
+
+def _well_formed_text(options: argparse.Namespace) -> str | None:
+    """The XML input as text when it is well-formed (expat, in C: the live path then sends
+    it as it is, the daemon parses it with Pacemaker's parser, and this command never
+    loads lxml); None otherwise, and the input is read again by `_read_input`, whose
+    recovering parser decides what it means or how it fails, as before."""
+    import xml.parsers.expat
+
+    if options.xml_text is not None:
+        text = str(options.xml_text)
+    elif options.xml_file is not None:
+        try:
+            with open(options.xml_file, "rb") as handle:
+                text = handle.read().decode()
+        except (OSError, UnicodeDecodeError):
+            return None
+    else:
+        return None  # stdin cannot be read twice: -p keeps the lxml path
+    try:
+        xml.parsers.expat.ParserCreate().Parse(text, True)
+    except xml.parsers.expat.ExpatError:
+        return None
+    return text
 
 
 def _fail(error: Exception) -> int:

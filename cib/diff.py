@@ -104,6 +104,7 @@ class _Marks:
     deleted: list[tuple[str, int]] = field(default_factory=list)
     keep: list[Element] = field(default_factory=list)
     siblings: dict[int, _Siblings] = field(default_factory=dict)
+    same: set[int] = field(default_factory=set)  # new subtrees found identical, not walked
 
     def flag(self, flags: set[int], node: Element) -> None:
         self.keep.append(node)  # an id() stays valid only while its proxy lives
@@ -151,6 +152,8 @@ def _attribute_position(names: list[str], name: str, skipped: set[str]) -> int:
 
 
 def _diff_attributes(old: Element, new: Element, marks: _Marks) -> None:
+    if old.attrib.items() == new.attrib.items():  # same names, values and order: no change
+        return
     old_names = [name for name, _ in attributes(old)]
     new_names = [name for name, _ in attributes(new)]
     skip_old: set[str] = set()
@@ -179,10 +182,39 @@ def _diff_attributes(old: Element, new: Element, marks: _Marks) -> None:
         marks.attr_changes[id(new)] = changes
 
 
+def keys_unique(root: Element) -> bool:
+    """Whether every element below `root` matches exactly its own counterpart in a copy:
+    no two siblings share a tag and id, and no id-less element shares its tag with a
+    sibling (it would match the first of that tag)."""
+    for parent in root.iter(tag=etree.Element):
+        if len(parent) < 2:
+            continue
+        keys = [(child.tag, child.get("id")) for child in parent if _is_element(child)]
+        if len(set(keys)) != len(keys):
+            return False
+        tags = [tag for tag, _ in keys]
+        if any(ident is None and tags.count(tag) > 1 for tag, ident in keys):
+            return False
+    return True
+
+
+def _identical(old: Element, new: Element) -> bool:
+    """Whether comparing the two subtrees would find nothing: the same text (libxml2's
+    printing, in C) and keys that match each node with its copy."""
+    if len(old) == 0 or len(old) != len(new) or old.attrib.items() != new.attrib.items():
+        return False
+    if etree.tostring(old) != etree.tostring(new):
+        return False
+    return keys_unique(old)
+
+
 def _mark_changes(old: Element, new: Element, marks: _Marks) -> None:
     if id(new) in marks.processed:
         return
     marks.flag(marks.processed, new)
+    if _identical(old, new):
+        marks.flag(marks.same, new)
+        return
     if _is_element(new):
         _diff_attributes(old, new, marks)
     for old_child in list(old):
@@ -233,8 +265,9 @@ def _emit(node: Element, patch: Element, marks: _Marks) -> None:
         result = etree.SubElement(etree.SubElement(change, "change-result"), str(node.tag))
         for name, value in attributes(node):
             result.set(name, value)
-    for child in node:
-        _emit(child, patch, marks)
+    if id(node) not in marks.same:  # nothing changed below an identical subtree
+        for child in node:
+            _emit(child, patch, marks)
     if id(node) in marks.moved and parent is not None:
         etree.SubElement(patch, "change", operation="move", path=element_path(node),
                          position=str(parent.index(node)))

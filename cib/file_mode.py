@@ -18,13 +18,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from cib.errors import InvalidArgument, NoSuchObject, SchemaViolation
-from cib.ops import perform, schema_validator
-from cib.request import Op, Outcome, Request
-from cib.xmlio import Element, element_text, parse
+from cib.request import Op, Outcome, Request, WireRequest
 from messaging.errors import HAError, ValidationError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING: the live path loads neither lxml nor the ops
+if TYPE_CHECKING:
+    from cib.api import CibClient
+    from cib.xmlio import Element
+    from messaging.cib_contract import CibReply
 
 _OPS = {
     "query": Op.QUERY, "create": Op.CREATE, "modify": Op.MODIFY, "replace": Op.REPLACE,
@@ -36,6 +41,9 @@ _NEEDS_DATA = {Op.CREATE, Op.MODIFY, Op.REPLACE}
 
 def load(path: str) -> Element:
     """The CIB in `path`, with a <status> section, validated against its schema."""
+    from cib.ops import schema_validator
+    from cib.xmlio import parse
+
     try:
         with open(path, "rb") as handle:
             text = handle.read()
@@ -70,6 +78,9 @@ def request_from(options: argparse.Namespace, data: Element | None) -> Request:
 
 def run_on_file(path: str, options: argparse.Namespace, data: Element | None) -> int:
     """Run the command line's operation on the CIB file; returns the exit code."""
+    from cib.ops import perform
+    from cib.xmlio import element_text
+
     if options.command == "patch" and data is None:
         return 0
     try:
@@ -90,16 +101,20 @@ def run_on_file(path: str, options: argparse.Namespace, data: Element | None) ->
 
 def run_live(options: argparse.Namespace, data: Element | None) -> int:
     """Run the command line's operation through the local cib daemon; returns the exit code."""
-    from cib.api import CibClient
-    from messaging.config import default_state_dir
-
     if options.command == "patch" and data is None:
         return 0
     request = request_from(options, data)
+    return _ask_daemon(options, lambda client: client.perform(request))
+
+
+def _ask_daemon(options: argparse.Namespace, ask: Callable[[CibClient], CibReply]) -> int:
+    from cib.api import CibClient
+    from messaging.config import default_state_dir
+
     timeout = float(options.timeout) if options.timeout else 30.0
     try:
         with CibClient(default_state_dir(), timeout=timeout) as client:
-            reply = client.perform(request)
+            reply = ask(client)
     except HAError as error:
         print("Could not connect to the CIB: Transport endpoint is not connected\n"
               f"Init failed, could not perform requested operations\n  ({error.message})",
@@ -115,7 +130,23 @@ def run_live(options: argparse.Namespace, data: Element | None) -> int:
     return 0
 
 
+def run_live_text(options: argparse.Namespace, text: str | None) -> int:
+    """`run_live` for XML input given as well-formed text (or none): the request leaves as
+    text, so the command builds no tree (the daemon parses it as `run_live` would have)."""
+    op = _OPS[options.command]
+    if options.command == "patch" and text is None:
+        return 0
+    if text is None and (op in _NEEDS_DATA or (op is Op.DELETE and options.xpath is None)):
+        raise InvalidArgument("this command needs XML input (-X, -x or -p)")
+    wire = WireRequest(op.value, text, options.scope, options.xpath, options.allow_create,
+                       options.command == "delete-all", options.force)
+    return _ask_daemon(options, lambda client: client.perform_wire(
+        wire, options.no_children, options.node_path))
+
+
 def _print(outcome: Outcome, options: argparse.Namespace) -> None:
+    from cib.xmlio import element_text
+
     output = element_text(outcome.output) if outcome.output is not None else None
     _print_text(output, outcome.paths)
 

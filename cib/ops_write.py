@@ -157,10 +157,12 @@ def _create(cib: Element, request: Request) -> Written:
 
 def _update_child(node: Element, update: Element) -> bool:
     """Pacemaker's update_xml_child: merge into the first element (preorder) of tag and id."""
-    if node.tag == update.tag and node.get("id") == update.get("id"):
-        merge_object(node, update)
-        return True
-    return any(_update_child(child, update) for child in _elements(node))
+    ident = update.get("id")
+    for candidate in node.iter(str(update.tag)):  # preorder, from `node` itself, in C
+        if candidate.get("id") == ident:
+            merge_object(candidate, update)
+            return True
+    return False
 
 
 def merge_object(target: Element, update: Element) -> None:

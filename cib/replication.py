@@ -156,7 +156,7 @@ class ReplicaCore:
         return FullCib(self.view, element_text(self.cib, pretty=False), self.version, self.term)
 
     def _persist(self, patches: tuple[str, ...] = (), deferred: bool = False) -> PersistCib:
-        return PersistCib(element_text(self.cib, pretty=False), self.version, self.term,
+        return PersistCib(self.cib, self.version, self.term,
                           patches, deferred)
 
     def handle(self, event: Event) -> list[CibEffect]:

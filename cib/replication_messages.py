@@ -10,33 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cib.model import Version
-from cib.request import Op, Request
-from cib.xmlio import element_text, parse
+from cib.request import WireRequest as WireRequest  # re-exported: its home is cib.request
+from messaging.types import Version
 
-
-@dataclass(frozen=True, slots=True)
-class WireRequest:
-    """A CIB write as it travels between nodes (the Request with its XML as text)."""
-
-    op: str
-    data: str | None = None
-    scope: str | None = None
-    xpath: str | None = None
-    allow_create: bool = False
-    multiple: bool = False
-    force: bool = False
-
-    @classmethod
-    def of(cls, request: Request) -> WireRequest:
-        data = element_text(request.data, pretty=False) if request.data is not None else None
-        return cls(request.op.value, data, request.scope, request.xpath, request.allow_create,
-                   request.multiple, request.force)
-
-    def request(self) -> Request:
-        data = parse(self.data) if self.data is not None else None
-        return Request(Op(self.op), data, self.scope, self.xpath, self.allow_create,
-                       multiple=self.multiple, force=self.force)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING: cibadmin sends a WireRequest without lxml
+if TYPE_CHECKING:
+    from cib.xmlio import Element
 
 
 # Events fed to the core (besides messaging.effects.TimerFired).
@@ -193,9 +172,11 @@ class PersistCib:
     `deferred` is false (the master's copy, which acknowledgements wait for); a replica's
     copy (`deferred`) may be written a little later, coalesced with the next ones, as
     Pacemaker's replicas write asynchronously. `patches` are the v2 patchsets that led here
-    (empty after a whole-CIB resync), for change subscribers."""
+    (empty after a whole-CIB resync), for change subscribers. `cib` is the core's tree
+    itself, not a copy (no core changes a tree it has let go of); whoever carries the effect
+    out must not change it either."""
 
-    cib: str
+    cib: Element
     version: Version
     term: int = 0
     patches: tuple[str, ...] = ()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from cib.xmlio import Element
+TYPE_CHECKING = False  # typing.TYPE_CHECKING: clients build requests without loading lxml
+if TYPE_CHECKING:
+    from cib.xmlio import Element
 
 
 class Op(enum.Enum):
@@ -54,3 +56,32 @@ class Outcome:
     @property
     def changed(self) -> bool:
         return self.patch is not None
+
+
+@dataclass(frozen=True, slots=True)
+class WireRequest:
+    """A CIB write as it travels from a client to the cib and between nodes (the Request
+    with its XML as text; a client may build it from text without parsing any XML)."""
+
+    op: str
+    data: str | None = None
+    scope: str | None = None
+    xpath: str | None = None
+    allow_create: bool = False
+    multiple: bool = False
+    force: bool = False
+
+    @classmethod
+    def of(cls, request: Request) -> WireRequest:
+        from cib.xmlio import element_text
+
+        data = element_text(request.data, pretty=False) if request.data is not None else None
+        return cls(request.op.value, data, request.scope, request.xpath, request.allow_create,
+                   request.multiple, request.force)
+
+    def request(self) -> Request:
+        from cib.xmlio import parse
+
+        data = parse(self.data) if self.data is not None else None
+        return Request(Op(self.op), data, self.scope, self.xpath, self.allow_create,
+                       multiple=self.multiple, force=self.force)

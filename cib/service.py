@@ -9,8 +9,9 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   in and out, in order; ccm's views through `follow_membership`. A frame above
   `cib.api.BULK_THRESHOLD` is offered on this node's `messaging.bulk.BulkServer` (TCP on
   the cluster addresses of ha.cf, signed with authkeys) and only its `Offer` goes over
-  heartbeat; the receiving shell fetches it before it reads the sender's next message,
-  so the core sees the sender's order unchanged. Without a readable ha.cf and authkeys (or
+  heartbeat; the receiving shell fetches it while that sender's later messages wait
+  (`messaging.peer_channel.SenderOrder`: other peers' messages do not), so the core sees
+  each sender's order unchanged. Without a readable ha.cf and authkeys (or
   no cluster address) every frame takes heartbeat, as before.
 - the IPC `Server` (`cib.api`): `Query` answered at once from the local replica; `Write`
   fed as `ClientWrite`, answered when the core emits its `Acknowledge`; `SetDc` (from
@@ -55,6 +56,7 @@ from cib.api import (
     pub_address,
     request_of,
 )
+from cib.disk import DiskWriter
 from cib.errors import reason_of
 from cib.model import empty_cib
 from cib.ops import perform, schema_validator
@@ -66,9 +68,10 @@ from cib.replication_messages import (
     PeerMessage,
     PersistCib,
     ViewChanged,
+    WriteResult,
 )
 from cib.store import CibStore
-from cib.xmlio import Element, element_text, parse
+from cib.xmlio import Element, element_text
 from messaging.bulk import BulkServer, Offer, cluster_addresses, fetch
 from messaging.daemon import DaemonHost
 from messaging.effects import Client, Node, Send
@@ -97,6 +100,17 @@ def load_cib(store: CibStore, log: Any) -> tuple[Element, int]:
         return empty_cib(epoch=0), 0
     log.info("cib_loaded", source=str(loaded.source), term=loaded.term)
     return loaded.cib, loaded.term
+
+
+def published_patches(effect: PersistCib, persisted: Element) -> list[str]:
+    """The patches subscribers get for `effect`: its own, or after a whole-CIB resync the
+    patchset from `persisted` (the copy taken before) to it."""
+    if effect.patches:
+        return list(effect.patches)
+    from cib.diff import create_patchset  # lazy: only resyncs need it
+
+    patch = create_patchset(persisted, effect.cib)
+    return [element_text(patch, pretty=False)] if patch is not None else []
 
 
 CLUSTER_USER = "hacluster"
@@ -138,7 +152,8 @@ class CibService:
         self.host = DaemonHost(self.log)
         self.bulk = self._bulk_server(config_path, authkeys_path)
         self._last_frame: tuple[object, bytes] | None = None
-        self._deferred: tuple[PersistCib, list[str]] | None = None
+        self.disk = DiskWriter(self.store, self.log)
+        self._deferred: PersistCib | None = None  # a replica's newest copy, not yet written
         self._deferred_handle: asyncio.TimerHandle | None = None
 
     def _bulk_server(self, config_path: str | None, authkeys_path: str | None
@@ -197,54 +212,46 @@ class CibService:
     def _ack(self, effect: Acknowledge) -> None:
         client = self._writes.pop(effect.request_id, None)
         if client is not None:
-            self.server.send(client, CibReply(effect.exit_code, effect.message,
-                                              version=effect.version,
-                                              reason=effect.message))
+            reply = CibReply(effect.exit_code, effect.message, version=effect.version,
+                             reason=effect.message)
+            self.disk.after_writes(lambda: self.server.send(client, reply))
 
     # -- disk and subscribers -----------------------------------------------------------
 
     def _persist(self, effect: PersistCib) -> None:
-        """Write the master's copy now; a replica's a moment later, coalesced (the core
-        sent its confirmation first: Pacemaker's replicas write asynchronously too)."""
+        """Publish the change now; write the master's copy now (off the loop: its
+        acknowledgements wait for it, `cib.disk`), a replica's a moment later, coalesced
+        (the core sent its confirmation first: Pacemaker's replicas write asynchronously
+        too)."""
+        for patch_text in published_patches(effect, self.persisted):
+            self.publisher.publish(DIFF_TOPIC, CibDiff(patch_text, effect.version))
+        self.persisted = effect.cib
         if not effect.deferred:
-            self._cancel_deferred()
-            self._write(effect)
+            self._cancel_deferred()  # this newer copy supersedes it
+            self.disk.write(effect.cib, effect.term)
             return
-        if self._deferred is None:
+        self._deferred = effect
+        if self._deferred_handle is None:
             self._deferred_handle = asyncio.get_running_loop().call_later(
                 DEFERRED_WRITE_DELAY, self._write_deferred)
-            self._deferred = (effect, list(effect.patches))
-        else:  # keep every patch for subscribers, and only the newest copy for the disk
-            self._deferred = (effect, self._deferred[1] + list(effect.patches))
 
     def _write_deferred(self) -> None:
         pending, self._deferred, self._deferred_handle = self._deferred, None, None
         if pending is not None:
-            effect, patches = pending
-            self._write(PersistCib(effect.cib, effect.version, effect.term, tuple(patches)))
+            self.disk.write(pending.cib, pending.term)
 
     def _cancel_deferred(self) -> None:
-        """A synchronous write supersedes the deferred one (its patches are published)."""
         if self._deferred_handle is not None:
             self._deferred_handle.cancel()
-        self._write_deferred()
-
-    def _write(self, effect: PersistCib) -> None:
-        cib = parse(effect.cib)
-        self.store.save(cib, keep_status=True, term=effect.term)
-        patches = list(effect.patches)
-        if not patches:  # a whole-CIB resync: publish it as the diff from the old copy
-            from cib.diff import create_patchset  # lazy: only resyncs need it
-
-            patch = create_patchset(self.persisted, cib)
-            patches = [element_text(patch, pretty=False)] if patch is not None else []
-        self.persisted = cib
-        for patch_text in patches:
-            self.publisher.publish(DIFF_TOPIC, CibDiff(patch_text, effect.version))
+        self._deferred, self._deferred_handle = None, None
 
     def close(self) -> None:
-        """Write a deferred copy before the daemon exits."""
+        """Finish the writes in flight, then write a deferred copy, before the daemon exits."""
+        self.disk.close()
+        pending = self._deferred
         self._cancel_deferred()
+        if pending is not None:
+            self.store.save(pending.cib, keep_status=True, term=pending.term)
 
     # -- peers --------------------------------------------------------------------------
 
@@ -253,7 +260,11 @@ class CibService:
             raise InternalError(f"the cib core sends only to nodes: {effect!r}")
         if self._last_frame is None or self._last_frame[0] is not effect.message:
             self._last_frame = (effect.message, peer_frame(effect.message))  # one per fan-out
-        self.peers.send(effect.destination, self._last_frame[1])
+        frame, destination = self._last_frame[1], effect.destination
+        if isinstance(effect.message, WriteResult):  # a remote client's acknowledgement
+            self.disk.after_writes(lambda: self.peers.send(destination, frame))
+        else:
+            self.peers.send(destination, frame)
 
     def _offer_large(self, payload: bytes) -> bytes:
         """A frame above `BULK_THRESHOLD` leaves as the `Offer` of the bulk path."""
@@ -267,7 +278,7 @@ class CibService:
 
     async def _open(self, payload: bytes) -> object:
         """The peer message of a heartbeat frame, fetched first when it is a bulk `Offer`
-        (awaited here, so later messages wait for it: the sender's order is kept)."""
+        (the same sender's later messages wait for it: its order is kept)."""
         message = open_peer_frame(payload)
         if not isinstance(message, Offer):
             return message
@@ -304,4 +315,4 @@ class CibService:
         await self.host.run()
 
 
-__all__ = ["CibService", "load_cib", "view_members"]
+__all__ = ["CibService", "load_cib", "published_patches", "view_members"]

@@ -75,7 +75,10 @@ def _write_file(directory: Path, name: str, data: bytes) -> None:
 
 
 def for_disk(cib: Element, written: str | None = None, keep_status: bool = False) -> Element:
-    """The tree as Pacemaker writes it: no status (unless asked), num_updates 0."""
+    """The tree as Pacemaker writes it: no status (unless asked), num_updates 0. `cib`
+    itself when nothing needs changing (the caller does not change what it wrote)."""
+    if keep_status and written is None:
+        return cib
     tree = copy.deepcopy(cib)
     if not keep_status:
         for status in tree.findall("status"):
@@ -93,6 +96,7 @@ class CibStore:
         self.directory = directory
         self.series_max = series_max
         self._written: tuple[int, ...] | None = None  # stat of the pair we last wrote
+        self._term_written: int | None = None  # the cib.term this store last wrote
 
     def _stat(self) -> tuple[int, ...] | None:
         try:
@@ -189,8 +193,9 @@ class CibStore:
         tree = for_disk(cib, written, keep_status)
         _write_file(self.directory, f"{LIVE}.sig", on_disk_digest(tree).encode())
         _write_file(self.directory, LIVE, element_text(tree).encode())
-        if term is not None:
+        if term is not None and term != self._term_written:  # it changes at view changes only
             _write_file(self.directory, "cib.term", str(term).encode())
+            self._term_written = term
         _fsync_directory(self.directory)
         self._written = self._stat()
         return live

@@ -14,6 +14,7 @@ update-origin/-client/-user and crm-debug-origin) digests.
 from __future__ import annotations
 
 import hashlib
+import re
 
 from lxml import etree
 
@@ -67,11 +68,44 @@ _FILTERED = frozenset({"crm-debug-origin", "cib-last-written", "update-origin",
                        "update-client", "update-user"})
 
 
+_FILTERED_PATTERN = re.compile(" (?:" + "|".join(sorted(_FILTERED)) + ')="[^"]*"')
+_LIBXML_ENTITIES = ("&lt;", "&gt;", "&amp;", "&quot;")
+_TEXT_AFTER_TAG = re.compile(">[^<]")  # values escape >, so a > ends a tag
+_TEXT_AFTER_TAG_PRETTY = re.compile(">[^\n]")
+
+
 def element_text(element: Element, pretty: bool = True, filtered: bool = False) -> str:
     """`element` printed as Pacemaker prints XML (pretty) or digests it (compact)."""
+    fast = _libxml_text(element, pretty, filtered)
+    if fast is not None:
+        return fast
     out: list[str] = []
     _dump(element, 0, out, pretty, _FILTERED if filtered else frozenset())
     return "".join(out)
+
+
+def _libxml_text(element: Element, pretty: bool, filtered: bool) -> str | None:
+    """libxml2's own printing (tens of times faster than `_dump`) when it is provably the
+    same text: its layout and its escapes of & < > " equal Pacemaker's, so the only
+    differences are values holding ' (Pacemaker writes &apos;), a tab, newline or carriage
+    return (character references in libxml2, \\n-style text in Pacemaker), DEL, entities,
+    processing instructions and namespaces; any of those, seen in the text, means None
+    (print with `_dump`). Filtering drops the bookkeeping attributes by pattern, which
+    cannot match inside a value (its quotes are escaped) but could inside a comment."""
+    if not isinstance(element.tag, str):
+        return None
+    text = etree.tostring(element, encoding="unicode", pretty_print=pretty, with_tail=False)
+    if "'" in text or "\x7f" in text or "<?" in text or "xmlns" in text:
+        return None
+    if "&" in text and text.count("&") != sum(text.count(name) for name in _LIBXML_ENTITIES):
+        return None  # a character reference (&#10;) or an unexpanded entity
+    if (_TEXT_AFTER_TAG_PRETTY if pretty else _TEXT_AFTER_TAG).search(text):
+        return None  # a text node (`_dump` prints none), or a > inside a comment
+    if filtered:
+        if "<!--" in text:
+            return None
+        text = _FILTERED_PATTERN.sub("", text)
+    return text
 
 
 def _dump(node: Element, depth: int, out: list[str], pretty: bool,

@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from messaging.envelope import protocol
+from messaging.types import Version as Version  # re-exported: part of this contract
 
 API = protocol("cib")
 CTL_SOCKET = "cib.ctl"
@@ -30,17 +31,6 @@ DIFF_TOPIC = "cib.diff"
 GAP_CHECK_S = 30.0  # without a diff for this long, ask the version (a missed diff, a restart)
 RETRY_S = 1.0  # the cib does not answer yet: ask again (a retry interval, not a readiness wait)
 QUERY_TIMEOUT_S = 10.0
-
-
-class Version(NamedTuple):
-    """A CIB version triple; tuples compare the way Pacemaker orders CIBs."""
-
-    admin_epoch: int
-    epoch: int
-    num_updates: int
-
-    def __str__(self) -> str:
-        return f"{self.admin_epoch}.{self.epoch}.{self.num_updates}"
 
 
 def ctl_address(state_dir: str | Path) -> str:

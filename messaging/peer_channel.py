@@ -15,14 +15,18 @@ other nodes the same way, so the plumbing lives here once:
 * a daemon whose frames can be large (the cib's whole-CIB resyncs) passes `prepare`, which
   may replace a frame by a small one just before it leaves (an offer of the
   `messaging.bulk` path), and `open_async`, which opens each received frame and may await
-  (fetch the offered frame): the receiver awaits it before reading the sender's next
-  frame, so the sender's order holds.
+  (fetch the offered frame): `SenderOrder` opens each frame in a task of its own and hands
+  the messages of one sender over in that sender's order, so a slow or dead sender's
+  fetch (up to the bulk timeout) holds back only that sender's later messages, never
+  another peer's.
 * `follow_membership(state_dir, on_view)` feeds ccm's views: the current one by query (ccm
   publishes a view only when it changes, so a daemon starting late would otherwise wait),
   then every published `MembershipChanged`.
 
 Invariants: frames leave in the order `send` accepted them; `on_message` never sees a
-frame from this node or from another channel.
+frame from this node or from another channel; it sees each sender's messages in the order
+heartbeat delivered them (messages of different senders may overtake one another only
+while one is being fetched).
 """
 
 from __future__ import annotations
@@ -40,7 +44,47 @@ from messaging.membership import AsyncCcmClient, MembershipChanged
 SEND_QUEUE = 10000
 CCM_POLL_S = 0.2  # ccm not answering yet: ask again (a retry interval, not a readiness wait)
 
-__all__ = ["SEND_QUEUE", "PeerChannel", "follow_membership"]
+__all__ = ["SEND_QUEUE", "PeerChannel", "SenderOrder", "follow_membership"]
+
+
+class SenderOrder:
+    """Open frames concurrently, deliver each sender's messages in its own order."""
+
+    def __init__(self, open_async: Callable[[bytes], Awaitable[Any]],
+                 deliver: Callable[[str, Any], None],
+                 on_error: Callable[[str, HAError], None]) -> None:
+        self.open_async, self.deliver, self.on_error = open_async, deliver, on_error
+        self._tails: dict[str, asyncio.Task[None]] = {}
+
+    def received(self, sender: str, payload: bytes) -> None:
+        """Open `payload` now; deliver it after the sender's earlier messages."""
+        task = asyncio.get_running_loop().create_task(
+            self._open_then_deliver(sender, payload, self._tails.get(sender)))
+        self._tails[sender] = task
+        task.add_done_callback(lambda done: self._forget(sender, done))
+
+    async def _open_then_deliver(self, sender: str, payload: bytes,
+                                 previous: asyncio.Task[None] | None) -> None:
+        try:
+            message, error = await self.open_async(payload), None
+        except HAError as failure:
+            message, error = None, failure
+        if previous is not None and not previous.done():
+            await asyncio.wait((previous,))  # the sender's earlier message goes first
+        if error is not None:
+            self.on_error(sender, error)
+        else:
+            self.deliver(sender, message)
+
+    def _forget(self, sender: str, done: asyncio.Task[None]) -> None:
+        if self._tails.get(sender) is done:
+            del self._tails[sender]
+        if not done.cancelled() and done.exception() is not None:
+            raise done.exception()  # type: ignore[misc]  # a bug: the loop's handler logs it
+
+    def cancel(self) -> None:
+        for task in list(self._tails.values()):
+            task.cancel()
 
 
 class PeerChannel:
@@ -88,26 +132,31 @@ class PeerChannel:
     async def receiver(self) -> None:
         subscriber = AsyncHeartbeatClient(self.state_dir).subscribe(
             (message_topic(self.channel),))
+        ordered = (SenderOrder(self.open_async, self.on_message, self._bad_message)
+                   if self.open_async is not None else None)
         try:
             while True:
                 event = await subscriber.recv()
                 if not isinstance(event, MessageReceived) or event.channel != self.channel \
                         or event.src == self.node:
                     continue
+                if ordered is not None:
+                    ordered.received(event.src, event.payload)
+                    continue
                 try:
-                    message = await self._open(event.payload)
+                    message = self.open_frame(event.payload)
                 except HAError as error:
-                    self.log.warning("bad_peer_message", channel=self.channel,
-                                     peer=event.src, error=str(error))
+                    self._bad_message(event.src, error)
                     continue
                 self.on_message(event.src, message)
         finally:
+            if ordered is not None:
+                ordered.cancel()
             subscriber.close()
 
-    async def _open(self, payload: bytes) -> Any:
-        if self.open_async is not None:
-            return await self.open_async(payload)
-        return self.open_frame(payload)
+    def _bad_message(self, sender: str, error: HAError) -> None:
+        self.log.warning("bad_peer_message", channel=self.channel, peer=sender,
+                         error=str(error))
 
     def close(self) -> None:
         self._client.close()

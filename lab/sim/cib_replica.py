@@ -119,8 +119,8 @@ def _persist(ctx: DaemonContext, effect: PersistCib) -> None:
     from cib.api import create_patchset
     from crmd.cib_events import diff_events
 
-    ctx.memory[DISK] = (effect.cib, effect.term)
-    cib = parse(effect.cib)
+    ctx.memory[DISK] = (element_text(effect.cib, pretty=False), effect.term)
+    cib = effect.cib
     patch = create_patchset(ctx.state["persisted"], cib)
     ctx.state["persisted"] = cib
     if patch is None:

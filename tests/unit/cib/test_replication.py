@@ -115,7 +115,7 @@ class Exchange:
                 self.channels.setdefault((name, effect.destination.name), deque()).append(
                     effect.message)
         elif isinstance(effect, PersistCib):
-            self.disks[name] = effect.cib
+            self.disks[name] = element_text(effect.cib, pretty=False)
             self.terms[name] = effect.term
         elif isinstance(effect, Acknowledge):
             self.acks[effect.request_id] = effect.exit_code

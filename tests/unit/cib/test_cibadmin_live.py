@@ -1,0 +1,70 @@
+"""cibadmin in live mode against an in-process cib daemon (one node, its own master): a
+write given as well-formed text travels as text and the command never loads lxml; input
+that only libxml2's recovering parser accepts still takes the old path, with the same
+outcome as before (the daemon refuses what fails the schema, exit 78)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from cib.replication_messages import ViewChanged
+from cib.service import CibService
+from messaging.ipc import prepare_state_dir
+
+PROBE = """
+import sys
+from cib.cli import main
+code = main(sys.argv[1:])
+print("lxml loaded" if "lxml.etree" in sys.modules else "no lxml", code)
+"""
+
+
+def _cibadmin(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HACLUSTER_STATE_DIR": str(state_dir)}
+    env.pop("CIB_file", None)
+    return subprocess.run([sys.executable, "-c", PROBE, *args], env=env, text=True,
+                          capture_output=True, timeout=60, check=False)
+
+
+async def _scenario(state_dir: Path) -> list[subprocess.CompletedProcess[str]]:
+    service = CibService("n1", state_dir)
+    service.server.bind()
+    service.publisher.bind()
+    serving = asyncio.create_task(service.server.serve())
+    service.runner.feed(ViewChanged(service.runner.monotonic(), 1, ((1, "n1"),)))
+    loop = asyncio.get_running_loop()
+    commands = [
+        ("-C", "-o", "crm_config", "-X",
+         '<cluster_property_set id="live"><nvpair id="live-a" name="a" value="1"/>'
+         "</cluster_property_set>"),
+        ("-M", "-X", '<nvpair id="live-a" value="2"/>'),
+        ("-Q", "-A", "//nvpair[@id='live-a']"),
+        ("-C", "-o", "crm_config", "-X", "<bad"),
+    ]
+    try:
+        return [await loop.run_in_executor(None, lambda c=command: _cibadmin(state_dir, *c))
+                for command in commands]
+    finally:
+        serving.cancel()
+        service.close()
+        service.server.close()
+        service.publisher.close()
+        service.runner.close()
+
+
+def test_live_cibadmin_sends_text_without_lxml() -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        state_dir = Path(directory) / "state"
+        prepare_state_dir(state_dir)
+        create, modify, query, bad = asyncio.run(asyncio.wait_for(_scenario(state_dir), 120))
+    assert create.stdout.strip() == "no lxml 0", create.stderr
+    assert modify.stdout.strip() == "no lxml 0", modify.stderr
+    assert query.stdout.splitlines() == ['<nvpair id="live-a" name="a" value="2"/>',
+                                         "no lxml 0"]
+    assert bad.stdout.strip() == "lxml loaded 78"
+    assert "Call failed" in bad.stderr

@@ -1,0 +1,51 @@
+"""cib.disk: writes run in order off the loop, and an acknowledgement waits for every write
+issued before it (exit 0 still means "on the master's disk")."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+from cib.disk import DiskWriter
+from cib.model import empty_cib
+from cib.store import CibStore
+from messaging.logs import get_logger
+
+
+class GatedStore(CibStore):
+    """A real store whose writes wait for the test's go-ahead."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.gate = threading.Event()
+        self.saved: list[str | None] = []
+
+    def save(self, cib, written=None, keep_status=False, term=None):  # type: ignore[no-untyped-def]
+        assert self.gate.wait(10)
+        self.saved.append(cib.get("epoch"))
+        return super().save(cib, written, keep_status, term)
+
+
+def test_an_acknowledgement_waits_for_the_writes_before_it(tmp_path: Path) -> None:
+    store = GatedStore(tmp_path)
+    events: list[str] = []
+
+    async def scenario() -> None:
+        disk = DiskWriter(store, get_logger(daemon="test"))
+        disk.after_writes(lambda: events.append("ack before any write"))
+        disk.write(empty_cib(epoch=1), term=1)
+        disk.write(empty_cib(epoch=2), term=1)
+        disk.after_writes(lambda: events.append("ack after epoch 2"))
+        await asyncio.sleep(0.05)  # the loop runs on while the writes wait at the gate
+        events.append("loop ran")
+        store.gate.set()
+        while len(events) < 3:
+            await asyncio.sleep(0.01)
+        disk.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert events == ["ack before any write", "loop ran", "ack after epoch 2"]
+    assert store.saved == ["1", "2"]
+    loaded = CibStore(tmp_path).load()
+    assert loaded.cib is not None and loaded.cib.get("epoch") == "2"
