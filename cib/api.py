@@ -30,6 +30,7 @@ of the wire contract: only append fields.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,7 @@ class Write:
     """A change, as `cib.replication_messages.WireRequest` carries it between nodes."""
 
     request: WireRequest
+    client: str | None = None  # the client's name (cibadmin, crmd...), for update-client
 
 
 @API.register("set_dc")
@@ -129,10 +131,13 @@ def open_peer_frame(data: bytes) -> object:
 class CibClient:
     """Typed blocking client of one node's cib daemon."""
 
-    def __init__(self, state_dir: str | Path, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, state_dir: str | Path, timeout: float = DEFAULT_TIMEOUT,
+                 name: str | None = None) -> None:
         from messaging.client import Client  # lazy: cibadmin in file mode never connects
 
         self.state_dir = Path(state_dir)
+        # Pacemaker's tools sign on with their program name (update-client="cibadmin").
+        self.name = name if name is not None else Path(sys.argv[0]).name or None
         if not (self.state_dir / CTL_SOCKET).exists():
             raise PeerUnreachable(f"the cib daemon is not running (no {CTL_SOCKET} in "
                                   f"{self.state_dir})")
@@ -142,7 +147,7 @@ class CibClient:
     def perform(self, request: Request) -> CibReply:
         """Run one cibadmin operation on the cluster's CIB."""
         message: Query | Write = (query_of(request) if request.op is Op.QUERY
-                                  else Write(WireRequest.of(request)))
+                                  else Write(WireRequest.of(request), self.name))
         return self._reply(message)
 
     def perform_wire(self, wire: WireRequest, no_children: bool = False,
@@ -151,7 +156,7 @@ class CibClient:
         here). A query takes its scope and xpath from `wire`."""
         message: Query | Write = (
             Query(wire.scope, wire.xpath, no_children, node_path) if wire.op == Op.QUERY.value
-            else Write(wire))
+            else Write(wire, self.name))
         return self._reply(message)
 
     def _reply(self, message: Query | Write) -> CibReply:

@@ -151,7 +151,7 @@ class AttrdService:
             ok = True
             for request in effect.requests:
                 try:
-                    reply = await self.cib.request(cib_api.Write(request))
+                    reply = await self.cib.request(cib_api.Write(request, "attrd"))
                     ok = isinstance(reply, cib_api.CibReply) and reply.exit_code == 0
                 except HAError as error:
                     reply, ok = error, False

@@ -79,6 +79,32 @@ def last_written_text(wall: float) -> str:
     return datetime.fromtimestamp(wall).strftime("%a %b %e %H:%M:%S %Y")
 
 
+# Pacemaker records the author only in CIBs whose schema has the update-* attributes.
+_AUTHOR_ATTRIBUTES = ("update-origin", "update-client", "update-user")
+
+
+def records_author(validate_with: str | None) -> bool:
+    """Whether a CIB validated with `validate_with` takes the update-* attributes:
+    pacemaker-1.2 and later, pacemaker-next and none; not older or unknown names."""
+    if validate_with in ("pacemaker-next", "none"):
+        return True
+    match = re.fullmatch(r"pacemaker-(\d+)\.(\d+)", validate_with or "")
+    return match is not None and (int(match.group(1)), int(match.group(2))) >= (1, 2)
+
+
+def stamp_author(cib: Element, origin: str, client: str | None, user: str | None) -> None:
+    """Record who made a configuration change on the root, as Pacemaker's cib_perform_op
+    does next to cib-last-written; a value not known removes the attribute, so that the
+    previous change's author is not shown as this one's."""
+    if not records_author(cib.get("validate-with")):
+        return
+    for name, value in zip(_AUTHOR_ATTRIBUTES, (origin, client, user), strict=True):
+        if value is None:
+            cib.attrib.pop(name, None)
+        else:
+            cib.set(name, value)
+
+
 def find_section(cib: Element, scope: str | None) -> Element | None:
     """The element a scope names; None or an unknown scope means the whole CIB (as Pacemaker
     treats them), a known section that is absent gives None."""

@@ -18,7 +18,7 @@ from lxml import etree
 
 from cib import model
 from cib.errors import NoSuchObject, OldUpdate, SchemaViolation, Unsafe
-from cib.request import Op, Outcome, Request
+from cib.request import Author, Op, Outcome, Request
 from cib.xmlio import Element, element_text
 
 Validator = Callable[[Element], None]
@@ -41,16 +41,17 @@ def schema_validator(cib: Element) -> None:
 
 
 def perform(cib: Element, request: Request, validate: Validator = schema_validator,
-            written: str | None = None) -> Outcome:
+            written: str | None = None, author: Author | None = None) -> Outcome:
     """Carry out `request` on `cib` (see the module docstring for the rules). `written` is
-    the cib-last-written text a configuration change stamps on the root (None: keep it)."""
+    the cib-last-written text a configuration change stamps on the root (None: keep it,
+    as in file mode), `author` who asked (recorded along with `written`)."""
     if request.op is Op.QUERY:
         return _query(cib, request)
-    return _write(cib, request, validate, written)
+    return _write(cib, request, validate, written, author)
 
 
 def _write(cib: Element, request: Request, validate: Validator,
-           written_at: str | None = None) -> Outcome:
+           written_at: str | None = None, author: Author | None = None) -> Outcome:
     # Imported here so that a query (cibadmin -Q) does not load the write machinery.
     from cib.diff import config_changed, create_patchset, keys_unique
     from cib.ops_write import WRITERS, Quiet, Replaced
@@ -80,6 +81,8 @@ def _write(cib: Element, request: Request, validate: Validator,
             # Pacemaker's cib_perform_op stamps the time of every configuration change
             # (crm_mon's "Last change:"), inside the change so replicas get it in the diff
             scratch.set("cib-last-written", written_at)
+            if author is not None:
+                model.stamp_author(scratch, author.origin, author.client, author.user)
         patch = create_patchset(cib, scratch)
     if first is None or not _status_only(first):
         validate(scratch)

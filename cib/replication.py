@@ -363,7 +363,8 @@ class ReplicaCore:
         effects: list[CibEffect] = []
         try:
             written = None if self.wall is None else last_written_text(self.wall)
-            outcome = perform(self.cib, request.request(), self.validate, written)
+            outcome = perform(self.cib, request.request(), self.validate, written,
+                              request.author)
         except HAError as error:
             return [self._result(origin, request_id, int(error.exit_code), str(error))]
         replicas = {member for member in self.members if member != self.node}

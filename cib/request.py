@@ -59,6 +59,17 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Author:
+    """Who asked for a write, as Pacemaker's cib records it on the root of a configuration
+    change: `origin` the node the client is on, `client` its name (cibadmin, crmd...),
+    `user` the user it runs as (None when not known)."""
+
+    origin: str
+    client: str | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class WireRequest:
     """A CIB write as it travels from a client to the cib and between nodes (the Request
     with its XML as text; a client may build it from text without parsing any XML)."""
@@ -70,6 +81,15 @@ class WireRequest:
     allow_create: bool = False
     multiple: bool = False
     force: bool = False
+    # Stamped by the cib of the node the client is on (never by the client): trailing,
+    # so that a peer or client without them still decodes.
+    origin: str | None = None
+    client: str | None = None
+    user: str | None = None
+
+    @property
+    def author(self) -> Author | None:
+        return None if self.origin is None else Author(self.origin, self.client, self.user)
 
     @classmethod
     def of(cls, request: Request) -> WireRequest:

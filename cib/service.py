@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import itertools
 import os
 from pathlib import Path
@@ -127,6 +129,17 @@ def writer_uids() -> frozenset[int]:
     return frozenset(uids)
 
 
+@functools.lru_cache(maxsize=64)
+def user_name(uid: int) -> str | None:
+    """The login name of `uid` (update-user), None when it has none."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return None
+
+
 class CibService:
     """One node's cib daemon."""
 
@@ -194,7 +207,10 @@ class CibService:
             return CibReply(0, "OK")
         request_id = f"{self.node}:{next(self._ids)}"
         self._writes[request_id] = client
-        self.runner.feed(ClientWrite(self.runner.monotonic(), request_id, request.request,
+        # The author travels with the write to the master, which records it (update-*).
+        authored = dataclasses.replace(request.request, origin=self.node, client=request.client,
+                                       user=None if peer is None else user_name(peer.uid))
+        self.runner.feed(ClientWrite(self.runner.monotonic(), request_id, authored,
                                      self.runner.wall()))
         return None
 

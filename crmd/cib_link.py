@@ -155,7 +155,7 @@ class CibLink:
         while True:
             try:
                 self.requests += 1
-                reply = await self.client.request(Write(request))
+                reply = await self.client.request(Write(request, "crmd"))
             except (PeerTimeout, PeerUnreachable, TransportError) as error:
                 if loop.time() > give_up:
                     self.log.error("cib_write_lost", op=request.op, error=str(error))
