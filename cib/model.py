@@ -100,7 +100,8 @@ def stamp_author(cib: Element, origin: str, client: str | None, user: str | None
         return
     for name, value in zip(_AUTHOR_ATTRIBUTES, (origin, client, user), strict=True):
         if value is None:
-            cib.attrib.pop(name, None)
+            if name in cib.attrib:
+                del cib.attrib[name]
         else:
             cib.set(name, value)
 

@@ -120,7 +120,7 @@ def test_pacemakers_crm_mon_reads_the_author_we_record(tmp_path: Path) -> None:
 
 
 @pytest.mark.oracle
-@pytest.mark.skipif(CIBADMIN is None, reason="Debian's cibadmin (pacemaker-cli-utils) not installed")
+@pytest.mark.skipif(CIBADMIN is None, reason="Debian's cibadmin (pacemaker-cli-utils) absent")
 def test_file_mode_keeps_the_root_as_pacemakers_cibadmin_does(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from cib.cli import main
