@@ -20,6 +20,9 @@ Invariants:
   its own values to everyone. A node that left the view takes its values with it (as
   Pacemaker's attrd forgets a lost peer's values); the writer deletes them from the CIB.
   An attrd that starts (its first view) asks every member for everything it holds.
+- An attribute's set (attrd_updater -s) is the one given when attrd first learns of the
+  attribute, as in Pacemaker's attrd, which takes it when it creates the attribute; without
+  one the set is ``status-<node uuid>``.
 - node_state ids are the nodes' uuids given with each view (the configuration's node ids,
   stable across views), never ranks within one view.
 """
@@ -43,13 +46,15 @@ RETRY_DELAY = 2.0
 @dataclass(frozen=True, slots=True)
 class AttributeUpdate:
     """Set (value) or delete (None) attribute `name` of node `node`; `dampen` in seconds
-    (None keeps the attribute's dampening); a `private` attribute is never written."""
+    (None keeps the attribute's dampening); a `private` attribute is never written;
+    `set_id` names the instance_attributes set it is written in (attrd_updater -s)."""
 
     name: str
     node: str
     value: str | None
     dampen: float | None = None
     private: bool = False
+    set_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +164,10 @@ def expand_value(value: str, old: str | None) -> str:
     return str(min(char2score(old) + offset, INFINITY))
 
 
-def status_id(uuid: str, name: str) -> str:
-    """Pacemaker's nvpair id in transient_attributes (crm_xml_set_id makes '#', ':' '.')."""
-    return f"status-{uuid}-{name}".replace("#", ".").replace(":", ".")
+def status_id(uuid: str, name: str, set_id: str | None = None) -> str:
+    """Pacemaker's nvpair id in transient_attributes: ``<set>-<name>``, the set being
+    ``status-<uuid>`` unless named (crm_xml_set_id makes '#', ':' '.')."""
+    return f"{set_id or f'status-{uuid}'}-{name}".replace("#", ".").replace(":", ".")
 
 
 @dataclass
@@ -172,6 +178,7 @@ class AttrdCore:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     dampen: dict[str, float] = field(default_factory=dict)
     private: set[str] = field(default_factory=set)
+    sets: dict[str, str] = field(default_factory=dict)  # name -> its instance_attributes id
     members: dict[str, int] = field(default_factory=dict)
     uuids: dict[str, str] = field(default_factory=dict)
     view: int = -1
@@ -206,7 +213,7 @@ class AttrdCore:
         if update.value is not None:
             old = self.values.get(update.name, {}).get(update.node)
             update = AttributeUpdate(update.name, update.node, expand_value(update.value, old),
-                                     update.dampen, update.private)
+                                     update.dampen, update.private, update.set_id)
         return self._to_peers(Shared(self.view, update)) + self._store(update, event.now)
 
     def value(self, name: str, node: str) -> str | None:
@@ -221,6 +228,8 @@ class AttrdCore:
                 if member != self.node]
 
     def _store(self, update: AttributeUpdate, now: float) -> list[Output]:
+        if update.set_id and update.name not in self.values:
+            self.sets[update.name] = update.set_id
         node_values = self.values.setdefault(update.name, {})
         changed = node_values.get(update.node) != update.value
         if update.value is None:
@@ -259,7 +268,7 @@ class AttrdCore:
             if self.node in node_values:
                 effects += self._to_peers(Shared(self.view, AttributeUpdate(
                     name, self.node, node_values[self.node], self.dampen.get(name),
-                    name in self.private)))
+                    name in self.private, self.sets.get(name))))
         if self.writer == self.node:
             effects += self._forget(left)
             for name in sorted(self.values):
@@ -287,7 +296,8 @@ class AttrdCore:
         if isinstance(event.message, RefreshRequest):
             return self._refresh(event.now, event.sender)
         return [Send(Node(event.sender), Shared(self.view, AttributeUpdate(
-                    name, node, value, self.dampen.get(name), name in self.private)))
+                    name, node, value, self.dampen.get(name), name in self.private,
+                    self.sets.get(name))))
                 for name, node_values in sorted(self.values.items())
                 for node, value in sorted(node_values.items())]
 
@@ -337,22 +347,24 @@ class AttrdCore:
                  and (name not in self.in_cib or node in self.in_cib[name])]
         return [WriteAttribute(name, write_requests(
             name, {self.uuid(node): value for node, value in node_values.items()},
-            [self.uuid(node) for node in stale]))]
+            [self.uuid(node) for node in stale], self.sets.get(name)))]
 
 
-def write_requests(name: str, values: dict[str, str], stale: list[str]
-                   ) -> tuple[WireRequest, ...]:
+def write_requests(name: str, values: dict[str, str], stale: list[str],
+                   set_id: str | None = None) -> tuple[WireRequest, ...]:
     """The CIB requests that write `name`: one modify of the status section holding every
     node's value (by node_state id; Pacemaker's build_update_element shape, all nodes in one
-    request as Pacemaker's attrd writes them), then a delete per node in `stale`."""
+    request as Pacemaker's attrd writes them) in the set `set_id` (None: each node's
+    ``status-<uuid>``), then a delete per node in `stale` (from whichever set holds it)."""
     requests: list[WireRequest] = []
     if values:
         status = etree.Element("status")
         for uuid, value in sorted(values.items()):
             state = etree.SubElement(status, "node_state", id=uuid)
             attrs = etree.SubElement(state, "transient_attributes", id=uuid)
-            sets = etree.SubElement(attrs, "instance_attributes", id=f"status-{uuid}")
-            etree.SubElement(sets, "nvpair", id=status_id(uuid, name), name=name, value=value)
+            sets = etree.SubElement(attrs, "instance_attributes", id=set_id or f"status-{uuid}")
+            etree.SubElement(sets, "nvpair", id=status_id(uuid, name, set_id), name=name,
+                             value=value)
         requests.append(WireRequest(Op.MODIFY.value, element_text(status, pretty=False),
                                     scope="status", allow_create=True))
     requests += [WireRequest(

@@ -37,7 +37,8 @@ def ctl_address(state_dir: str | Path) -> str:
 class AttrdUpdate:
     """Set `name` of `node` ("": the daemon's node) to `value` (None deletes it; ``value++``
     and ``value+=N`` are expanded by attrd); `dampen` seconds (None keeps the attribute's);
-    `keep_value` changes only the dampening (attrd_updater -Y)."""
+    `keep_value` changes only the dampening (attrd_updater -Y); `set_id` names the
+    instance_attributes set of a new attribute (attrd_updater -s)."""
 
     name: str
     value: str | None
@@ -45,6 +46,7 @@ class AttrdUpdate:
     dampen: float | None = None
     private: bool = False
     keep_value: bool = False
+    set_id: str | None = None
 
 
 @API.register("query")
@@ -110,10 +112,11 @@ class AttrdClient:
         self._client = Client(ctl_address(self.state_dir), API, timeout=timeout)
 
     def update(self, name: str, value: str | None, node: str | None = None,
-               dampen: float | None = None, private: bool = False) -> None:
+               dampen: float | None = None, private: bool = False,
+               set_id: str | None = None) -> None:
         """Set (or, with value None, delete) one node's attribute."""
-        _check(self._client.request(AttrdUpdate(name, value, node or "", dampen, private)),
-               AttrdDone)
+        _check(self._client.request(AttrdUpdate(name, value, node or "", dampen, private,
+                                                set_id=set_id)), AttrdDone)
 
     def delete(self, name: str, node: str | None = None) -> None:
         self.update(name, None, node)
@@ -153,9 +156,10 @@ class AsyncAttrdClient:
         self._client = AsyncClient(ctl_address(self.state_dir), API, timeout=timeout)
 
     async def update(self, name: str, value: str | None, node: str | None = None,
-                     dampen: float | None = None, private: bool = False) -> None:
+                     dampen: float | None = None, private: bool = False,
+                     set_id: str | None = None) -> None:
         reply = await self._client.request(AttrdUpdate(name, value, node or "", dampen,
-                                                       private))
+                                                       private, set_id=set_id))
         _check(reply, AttrdDone)
 
     async def delete(self, name: str, node: str | None = None) -> None:

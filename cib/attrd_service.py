@@ -126,7 +126,8 @@ class AttrdService:
             value = self.core.value(request.name, node)
             if value is None:
                 raise NotFoundError(f"attribute {request.name} of {node} does not exist")
-        update = AttributeUpdate(request.name, node, value, request.dampen, request.private)
+        update = AttributeUpdate(request.name, node, value, request.dampen, request.private,
+                                 request.set_id)
         self.runner.feed(LocalUpdate(self.runner.monotonic(), update))
         return AttrdDone()
 

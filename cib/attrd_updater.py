@@ -181,7 +181,8 @@ def _request(options: argparse.Namespace) -> AttrdUpdate | AttrdQuery | AttrdRef
     if command == "D":
         return AttrdUpdate(options.name, None, node)
     return AttrdUpdate(options.name, options.value, node,
-                       None if command == "U" else delay, options.private, command == "Y")
+                       None if command == "U" else delay, options.private, command == "Y",
+                       options.set)
 
 
 def _run(options: argparse.Namespace, out: _Out) -> int:

@@ -195,3 +195,24 @@ def test_one_modify_holds_every_value_and_known_absent_values_are_not_deleted() 
     writer.handle(WriteDone(0.3, "a", True))
     third = _writes(writer.handle(LocalUpdate(0.4, AttributeUpdate("a", "n2", None))))[0]
     assert [r.op for r in third.requests] == ["modify", "delete"]  # n2's value goes
+
+
+def test_a_named_set_holds_the_attribute_and_is_the_one_given_first() -> None:
+    # Pacemaker's attrd takes an attribute's set (attrd_updater -s) when it creates the
+    # attribute and writes <instance_attributes id=SET><nvpair id="SET-name">.
+    cores = _cluster()
+    writes = _spread(cores, "n3", cores["n3"].handle(
+        LocalUpdate(0.0, AttributeUpdate("maint#x", "n3", "1", set_id="my-set"))))
+    cib = empty_cib()
+    for request in writes[0].requests:
+        cib = perform(cib, request.request()).cib
+    done = cores["n1"].handle(WriteDone(0.1, "maint#x", True))
+    assert not done
+    later = _spread(cores, "n2", cores["n2"].handle(
+        LocalUpdate(0.2, AttributeUpdate("maint#x", "n2", "2", set_id="other"))))
+    for request in later[0].requests:
+        cib = perform(cib, request.request()).cib
+    found = {(state.get("id"), sets.get("id"), pair.get("id"), pair.get("value"))
+             for state in cib.iter("node_state")
+             for sets in state.iter("instance_attributes") for pair in sets}
+    assert found == {("3", "my-set", "my-set-maint.x", "1"), ("2", "my-set", "my-set-maint.x", "2")}

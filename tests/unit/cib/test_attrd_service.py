@@ -25,6 +25,7 @@ class RecordingCib:
 
     def __init__(self, state_dir: Path) -> None:
         self.writes: asyncio.Queue[Any] = asyncio.Queue()
+        self.clients: set[str | None] = set()  # the names the writers signed with
         self.server = Server(cib_api.ctl_address(state_dir), cib_api.API, self.answer,
                              daemon="cib")
 
@@ -33,6 +34,7 @@ class RecordingCib:
             return cib_api.CibReply(0, "OK", '<nodes><node id="101" uname="n1"/></nodes>')
         assert isinstance(request, cib_api.Write)
         self.writes.put_nowait(request.request)
+        self.clients.add(request.client)
         return cib_api.CibReply(0, "OK")
 
 
@@ -58,6 +60,13 @@ async def _scenario(state_dir: Path) -> None:
         assert await client.query("standby", all_nodes=True) == {}
         with pytest.raises(NotFoundError):
             await client.query("never-set")
+        # attrd_updater -s: the attribute lands in the named set (Pacemaker's attrd shape)
+        await client.update("maint", "on", set_id="my-set")
+        while "maint" not in ((write := await asyncio.wait_for(cib.writes.get(), 10)).data
+                              or ""):
+            pass
+        assert '<instance_attributes id="my-set"><nvpair id="my-set-maint"' in write.data
+        assert cib.clients == {"attrd"}  # update-client of what attrd writes
         await client.set_dc("n1")  # crmd names the DC: the core's writer follows it
         assert (service.core.dc, service.core.writer) == ("n1", "n1")
     finally:
