@@ -113,7 +113,7 @@ def _ask_daemon(options: argparse.Namespace, ask: Callable[[CibClient], CibReply
 
     timeout = float(options.timeout) if options.timeout else 30.0
     try:
-        with CibClient(default_state_dir(), timeout=timeout) as client:
+        with CibClient(default_state_dir(), timeout=timeout, name="cibadmin") as client:
             reply = ask(client)
     except HAError as error:
         print("Could not connect to the CIB: Transport endpoint is not connected\n"

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from lxml import etree
 
 from cib.replication_messages import ViewChanged
 from cib.service import CibService
@@ -44,6 +47,7 @@ async def _scenario(state_dir: Path) -> list[subprocess.CompletedProcess[str]]:
          "</cluster_property_set>"),
         ("-M", "-X", '<nvpair id="live-a" value="2"/>'),
         ("-Q", "-A", "//nvpair[@id='live-a']"),
+        ("-Q", "-A", "/cib", "-n"),
         ("-C", "-o", "crm_config", "-X", "<bad"),
     ]
     try:
@@ -61,10 +65,17 @@ def test_live_cibadmin_sends_text_without_lxml() -> None:
     with tempfile.TemporaryDirectory() as directory:
         state_dir = Path(directory) / "state"
         prepare_state_dir(state_dir)
-        create, modify, query, bad = asyncio.run(asyncio.wait_for(_scenario(state_dir), 120))
+        create, modify, query, root, bad = asyncio.run(asyncio.wait_for(_scenario(state_dir), 120))
     assert create.stdout.strip() == "no lxml 0", create.stderr
     assert modify.stdout.strip() == "no lxml 0", modify.stderr
     assert query.stdout.splitlines() == ['<nvpair id="live-a" name="a" value="2"/>',
                                          "no lxml 0"]
+    # Pacemaker's cib records who made the last configuration change (crm_mon's "Last
+    # change: ... by USER via cibadmin on NODE"): the user from the socket's credentials
+    line = root.stdout.splitlines()[0]
+    stamped = etree.fromstring(line if line.endswith("/>") else line + "</cib>")
+    assert (stamped.get("update-origin"), stamped.get("update-client"),
+            stamped.get("update-user")) == ("n1", "cibadmin", pwd.getpwuid(os.geteuid()).pw_name)
+    assert stamped.get("cib-last-written")
     assert bad.stdout.strip() == "lxml loaded 78"
     assert "Call failed" in bad.stderr
