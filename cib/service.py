@@ -207,9 +207,11 @@ class CibService:
             return CibReply(0, "OK")
         request_id = f"{self.node}:{next(self._ids)}"
         self._writes[request_id] = client
-        # The author travels with the write to the master, which records it (update-*).
+        # The author travels with the write to the master, which records it (update-*);
+        # without credentials Pacemaker names the daemon's own user.
+        uid = os.geteuid() if peer is None else peer.uid
         authored = dataclasses.replace(request.request, origin=self.node, client=request.client,
-                                       user=None if peer is None else user_name(peer.uid))
+                                       user=user_name(uid))
         self.runner.feed(ClientWrite(self.runner.monotonic(), request_id, authored,
                                      self.runner.wall()))
         return None
