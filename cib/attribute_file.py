@@ -44,14 +44,14 @@ def _target(cib: Element, options: argparse.Namespace) -> attribute.Target:
 def _through_attrd(backend: Backend, target: attribute.Target,
                    options: argparse.Namespace) -> bool:
     """Transient (status) attributes of a cluster node are set and deleted by the attribute
-    manager, as Pacemaker's crm_attribute does; True when attrd took the change."""
-    if target.section != "status" or target.remote or not options.name \
-            or options.attr_id or options.set_name:
+    manager, as Pacemaker's crm_attribute does (--set-name goes along: attrd puts a new
+    attribute in that instance_attributes set); True when attrd took the change."""
+    if target.section != "status" or target.remote or not options.name or options.attr_id:
         return False
     if options.delete:
-        return backend.transient(options.name, None, _node_name(options))
-    return options.value is not None and backend.transient(options.name, options.value,
-                                                           _node_name(options))
+        return backend.transient(options.name, None, _node_name(options), options.set_name)
+    return options.value is not None and backend.transient(
+        options.name, options.value, _node_name(options), options.set_name)
 
 
 def run(backend: Backend, options: argparse.Namespace, out: Output) -> int:

@@ -26,7 +26,8 @@ class Backend(Protocol):
 
     def commit(self, request: Request) -> None: ...
 
-    def transient(self, name: str, value: str | None, node: str) -> bool: ...
+    def transient(self, name: str, value: str | None, node: str,
+                  set_id: str | None = None) -> bool: ...
 
     def close(self) -> None: ...
 
@@ -54,7 +55,8 @@ class FileBackend:
         self._cib = outcome.cib
         write_atomically(Path(self.path).absolute(), element_text(outcome.cib).encode())
 
-    def transient(self, name: str, value: str | None, node: str) -> bool:
+    def transient(self, name: str, value: str | None, node: str,
+                  set_id: str | None = None) -> bool:
         """A file has no attribute manager: status attributes are CIB writes."""
         return False
 
@@ -83,16 +85,17 @@ class LiveBackend:
         reply = self.client.perform(request)
         _raise_failure(reply.exit_code, reply.message)
 
-    def transient(self, name: str, value: str | None, node: str) -> bool:
-        """Set (None: delete) a status attribute through the local attrd; False when attrd
-        cannot take it, and the caller writes the CIB instead (Pacemaker's crm_attribute
-        falls back the same way)."""
+    def transient(self, name: str, value: str | None, node: str,
+                  set_id: str | None = None) -> bool:
+        """Set (None: delete) a status attribute through the local attrd (in the set
+        `set_id` when attrd creates it); False when attrd cannot take it, and the caller
+        writes the CIB instead (Pacemaker's crm_attribute falls back the same way)."""
         from cib.attrd_api import AttrdClient
         from messaging.errors import HAError
 
         try:
             with AttrdClient(self.state_dir) as attrd:
-                attrd.update(name, value, node)
+                attrd.update(name, value, node, set_id=set_id)
         except HAError:
             return False
         return True
