@@ -52,8 +52,6 @@ Invariants:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from cib.model import Version, last_written_text, version_of
 from cib.ops import Validator, perform
 from cib.patch import apply_patchset
@@ -77,6 +75,7 @@ from cib.replication_messages import (
     WireRequest,
     WriteResult,
 )
+from cib.replication_state import Sync, Unconfirmed
 from cib.xmlio import Element, element_text, parse, versioned_digest
 from messaging.effects import ArmTimer, CancelTimer, Effect, Log, Node, Send, TimerFired
 from messaging.errors import ExitCode, HAError
@@ -101,26 +100,6 @@ def digest_of(cib: Element) -> str:
     return versioned_digest(cib, cib.get("crm_feature_set"))
 
 
-@dataclass
-class _Unconfirmed:
-    """A write applied on the master whose acknowledgement waits for replicas."""
-
-    origin: str
-    request_id: str
-    version: Version
-    waiting_for: set[str]
-
-
-@dataclass
-class _Sync:
-    """The master's state while it brings a new view's copies together."""
-
-    announced: dict[str, tuple[Version, int, str]] = field(default_factory=dict)
-    asked: int = 0
-    fetching_from: str | None = None
-    queue: list[tuple[str, str, WireRequest]] = field(default_factory=list)
-
-
 class ReplicaCore:
     """The cib of one node: master or replica depending on the view."""
 
@@ -132,12 +111,12 @@ class ReplicaCore:
         self.view = -1
         self.members: dict[str, int] = {}
         self.master: str | None = None
-        self.sync: _Sync | None = None
+        self.sync: Sync | None = None
         self.pending: dict[str, WireRequest] = {}  # forwarded, unanswered
         self.waiting: list[tuple[str, WireRequest]] = []
         self.resyncing = False
-        self.unconfirmed: list[_Unconfirmed] = []
-        self.held: list[tuple[_Unconfirmed, str]] = []  # applied, not yet flushed
+        self.unconfirmed: list[Unconfirmed] = []
+        self.held: list[tuple[Unconfirmed, str]] = []  # applied, not yet flushed
         self.wall: float | None = None  # the last wall clock an event brought
         self.dc: str | None = None  # the DC our crmd names
         self.seq = 0  # handovers seen in this view
@@ -213,7 +192,7 @@ class ReplicaCore:
                                         ("handovers", self.seq)))
         if self.master == self.node:
             self.claims = {self.node: self.dc}
-            self.sync = _Sync({self.node: self._state()})
+            self.sync = Sync({self.node: self._state()})
             # A member that installed the view before us announced while we still dropped
             # its message as another view's: ask everyone now, not at the sync timeout.
             ask = [Send(Node(member), AskAnnounce(self.view))
@@ -374,7 +353,7 @@ class ReplicaCore:
                 effects.append(self._persist((element_text(outcome.patch, pretty=False),)))
             return [*effects, self._result(origin, request_id, 0, "OK")]
         self.cib, self.term = outcome.cib, self.view
-        self.held.append((_Unconfirmed(origin, request_id, self.version, replicas),
+        self.held.append((Unconfirmed(origin, request_id, self.version, replicas),
                           element_text(outcome.patch, pretty=False)))
         if self.unconfirmed:  # a batch is out: this write joins the next one
             return effects

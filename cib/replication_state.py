@@ -1,0 +1,30 @@
+"""The master's bookkeeping inside cib.replication's ReplicaCore: writes awaiting their
+replicas' confirmations and the state of a view's sync. Plain data, no behaviour; the
+invariants they serve are in cib.replication's docstring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cib.model import Version
+from cib.replication_messages import WireRequest
+
+
+@dataclass
+class Unconfirmed:
+    """A write applied on the master whose acknowledgement waits for replicas."""
+
+    origin: str
+    request_id: str
+    version: Version
+    waiting_for: set[str]
+
+
+@dataclass
+class Sync:
+    """The master's state while it brings a new view's copies together."""
+
+    announced: dict[str, tuple[Version, int, str]] = field(default_factory=dict)
+    asked: int = 0
+    fetching_from: str | None = None
+    queue: list[tuple[str, str, WireRequest]] = field(default_factory=list)
