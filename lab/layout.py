@@ -155,7 +155,7 @@ def _merge(base: Any, ours: Any, theirs: Any) -> Any:
     """Three-way merge of JSON values: our change since `base` wins, else theirs stays;
     dicts (the nodes, their pids, loss) merge key by key so commands on different nodes
     never undo each other."""
-    if ours == base or ours == theirs:
+    if ours in (base, theirs):
         return theirs
     if theirs == base or not all(isinstance(v, dict) for v in (base, ours, theirs)):
         return ours
