@@ -111,6 +111,19 @@ class OurLab:
     def down(self) -> None:
         self.lab("down")
 
+    def together(self, *commands: list[str], timeout: float = 600) -> None:
+        """Run several `lab` commands at once (e.g. every node's `start`, as when power
+        returns to a rack); raises with the output of the first that failed."""
+        exe = str(Path(sys.executable).parent / "hacluster")
+        running = [subprocess.Popen([exe, "lab", "--name", self.name, *args], cwd=REPO,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                   for args in commands]
+        outputs = [(process.communicate(timeout=timeout)[0], process.returncode, args)
+                   for process, args in zip(running, commands, strict=True)]
+        for output, code, args in outputs:
+            if code != 0:
+                raise RuntimeError(f"hacluster lab {' '.join(args)}: {output}"[-1200:])
+
     def status(self) -> dict[str, Any]:
         status: dict[str, Any] = json.loads(self.lab("status", "--json"))
         return status

@@ -1,7 +1,7 @@
 """Cold start: every node of a configured cluster boots at once, until the DC is idle and
 every resource runs.
 
-    python bench/cold_start.py [--nodes 3,16] [--pacemaker]
+    python bench/cold_start.py [--nodes 3,16] [--pacemaker] [--together] [--trials N]
 
 Both sides are first brought up and given an ocf:pacemaker:Dummy (the configuration is
 then on disk), every node is killed (kill -9 of the whole node), and the clock runs from
@@ -9,7 +9,9 @@ the first node's boot to the first `crm_mon -1` showing a DC, every node online 
 resource stopped, starting, stopping or failed (polled every 100 ms; the nodes boot one
 after the other as the tools allow). Ours is asked through the daemons' sockets (our_probe:
 the controllers say the DC is idle with every node joined, the lrmds that the Dummy runs
-on one node), polled every 50 ms.
+on one node), polled every 50 ms. With --together every node's `lab start` runs at once
+(power returning to a whole rack) instead of one after the other; --trials repeats the
+kill and cold start in the same lab, each row with the load average beside it.
 Pacemaker's first `up` (namespaces, configuration and fencing device included) is printed
 beside it. Our side needs cib and crmd; it prints a skip line until they exist.
 Issue 10's goal: at most 3 s at 3 nodes, 6 s at 16 (Pacemaker: about 24 s).
@@ -28,14 +30,18 @@ from our_probe import OurCluster, wait_until
 GOALS = {3: 3.0, 16: 6.0}
 
 
-def ours(nodes: int, lab_prefix: str = "hcbcold") -> tuple[float, float] | None:
-    """(seconds from the first node's boot, seconds from the last node's boot command
-    returning) until settled."""
+Trial = tuple[float, float, str]  # from the first boot, from the last boot returning, load
+
+
+def ours(nodes: int, lab_name: str, together: bool = False, trials: int = 1,
+         ) -> list[Trial] | None:
+    """One row per trial: seconds from the first node's boot and from the last node's boot
+    command returning until settled, with the load average then."""
     gone = missing_daemons("cib", "crmd")
     if gone:
         print(f"SKIP ours at {nodes} nodes: no {', '.join(gone)} daemon in this checkout yet")
         return None
-    lab = OurLab(f"{lab_prefix}{nodes}")
+    lab = OurLab(lab_name)
     cluster = OurCluster(lab.name)
     try:
         lab.up(nodes, "--config", "empty", wait=300)
@@ -43,17 +49,31 @@ def ours(nodes: int, lab_prefix: str = "hcbcold") -> tuple[float, float] | None:
         our_cibadmin(cluster.state_dir(names[0]), "-C", "-o", "resources", "-X", DUMMY)
         if not wait_until(lambda: cluster.settled(names, "dummy"), 300):
             raise RuntimeError("not stable after configuration")
-        for name in names:
-            cluster.kill_node(name)
-        started = time.monotonic()
-        for name in names:
-            lab.lab("start", name)
-        booted = time.monotonic()
-        if not wait_until(lambda: cluster.settled(names, "dummy"), 120, poll=0.05):
-            return None
-        return time.monotonic() - started, time.monotonic() - booted
+        measured = []
+        for _ in range(trials):
+            took = _cold_start(lab, cluster, names, together)
+            if took is None:
+                return measured or None
+            measured.append((*took, load_average()))
+        return measured
     finally:
         lab.down()
+
+
+def _cold_start(lab: OurLab, cluster: OurCluster, names: list[str],
+                together: bool) -> tuple[float, float] | None:
+    for name in names:
+        cluster.kill_node(name)
+    started = time.monotonic()
+    if together:
+        lab.together(*(["start", name] for name in names))
+    else:
+        for name in names:
+            lab.lab("start", name)
+    booted = time.monotonic()
+    if not wait_until(lambda: cluster.settled(names, "dummy"), 120, poll=0.05):
+        return None
+    return time.monotonic() - started, time.monotonic() - booted
 
 
 def pacemaker() -> tuple[float, float | None]:
@@ -73,8 +93,15 @@ def main() -> None:
     parser.add_argument("--nodes", default="3,16")
     parser.add_argument("--lab", default="hcbcold",
                         help="name prefix of our labs (each is PREFIX<nodes>)")
+    parser.add_argument("--name", help="exact name of our lab (one --nodes count only)")
     parser.add_argument("--pacemaker", action="store_true")
+    parser.add_argument("--together", action="store_true",
+                        help="start every node's `lab start` at once")
+    parser.add_argument("--trials", type=int, default=1,
+                        help="cold starts per lab (each is one row)")
     args = parser.parse_args()
+    if args.name and "," in args.nodes:
+        parser.error("--name needs a single --nodes count")
     rows, theirs = [], None
     if args.pacemaker:
         why = pcmk.missing()
@@ -86,14 +113,17 @@ def main() -> None:
                          f"{first_up:.1f}", "-", "", load_average()])
             rows.append(["Pacemaker 3 nodes, cold restart", f"{theirs:.1f}" if theirs else
                          "no stable cluster", "1.00x", "", load_average()])
+    how = "together" if args.together else "one after the other"
     for count in (int(n) for n in args.nodes.split(",") if n):
-        measured = ours(count, args.lab)
-        took = None if measured is None else measured[0]
-        goal = GOALS.get(count)
-        verdict = "" if took is None or goal is None else ("ok" if took <= goal else "missed")
-        rows.append([f"ours {count} nodes", "not measured" if measured is None else
-                     f"{measured[0]:.1f} ({measured[1]:.1f} after the last boot command)",
-                     ratio(took, theirs), verdict, load_average()])
+        name = args.name or f"{args.lab}{count}"
+        for took, after_boot, load in ours(count, name, args.together, args.trials) or [
+                (None, None, load_average())]:
+            goal = GOALS.get(count)
+            verdict = "" if took is None or goal is None else (
+                "ok" if took <= goal else "missed")
+            rows.append([f"ours {count} nodes, started {how}", "not measured" if took is None
+                         else f"{took:.1f} ({after_boot:.1f} after the last boot command)",
+                         ratio(took, theirs), verdict, load])
     print("\nCold start until the DC is idle and every resource runs (s)")
     print(table(["cluster", "seconds", "vs Pacemaker", "goal", "load"], rows))
 

@@ -219,6 +219,7 @@ def down(name: str) -> None:
                 removed += loopback.down(loopback_state)
         for path in _state_files(name):
             path.unlink(missing_ok=True)
+            path.with_suffix(".lock").unlink(missing_ok=True)  # save's lock (lab.layout)
         click.echo(f"lab {name}: removed {len(removed)} namespace(s)/node(s)")
     except HAError as error:
         fail(error)

@@ -5,13 +5,24 @@ after a crash of the tool; each node has a directory ``<root>/<name>/<node>/`` h
 ``etc/`` (ha.cf, authkeys: bind-mounted over /etc/ha.d inside the node), ``state/``
 (bind-mounted over /var/lib/hacluster) and ``log/``. Addresses come from a private range
 used only inside the lab's namespaces: link k of node i is 10.213.(60+k).(10+i)/24.
+
+Concurrent updates: several `lab` commands of one lab may run at once (every node started
+together, as when power returns to a rack). Each keeps the record it last loaded or saved;
+`save` takes an exclusive flock on ``<name>.lock`` and merges three ways: whatever this
+command changed since then replaces the file's value, everything else keeps what other
+commands wrote meanwhile. The file is replaced by an atomic rename of a uniquely named
+temporary, so a reader never sees half a file and writers never share a temporary.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -98,6 +109,9 @@ class LabState:
     partition: list[list[str]] = field(default_factory=list)
     loss: dict[str, int] = field(default_factory=dict)
     pdu_pid: int | None = None  # the lab's power switch (lab.pdu), netns labs only
+    # The record as this command last loaded or saved it (the merge base of `save`);
+    # never written to the file.
+    synced: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def node(self, name: str) -> NodeState:
         try:
@@ -127,12 +141,68 @@ def state_path(name: str, loopback: bool) -> Path:
     return state_root(loopback) / f"{name}.json"
 
 
+def _record(state: LabState) -> dict[str, Any]:
+    """The state as written to the file (without the merge base)."""
+    record = asdict(state)
+    del record["synced"]
+    return record
+
+
+_MISSING = object()
+
+
+def _merge(base: Any, ours: Any, theirs: Any) -> Any:
+    """Three-way merge of JSON values: our change since `base` wins, else theirs stays;
+    dicts (the nodes, their pids, loss) merge key by key so commands on different nodes
+    never undo each other."""
+    if ours in (base, theirs):
+        return theirs
+    if theirs == base or not all(isinstance(v, dict) for v in (base, ours, theirs)):
+        return ours
+    merged: dict[str, Any] = {}
+    for key in {**theirs, **ours}:
+        value = _merge(base.get(key, _MISSING), ours.get(key, _MISSING),
+                       theirs.get(key, _MISSING))
+        if value is not _MISSING:
+            merged[key] = value
+    return merged
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the lab's lock file (beside its state file)."""
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
+def _write_atomically(path: Path, record: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(record, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def save(state: LabState) -> None:
+    """Write `state`, keeping what other commands wrote since this one loaded it."""
     path = state_path(state.spec.name, state.spec.loopback)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(state), indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    ours = _record(state)
+    with _locked(path):
+        record = ours
+        if state.synced is not None:
+            try:
+                theirs = json.loads(path.read_text())
+            except (FileNotFoundError, ValueError):
+                theirs = None
+            if isinstance(theirs, dict):
+                record = _merge(state.synced, ours, theirs)
+        _write_atomically(path, record)
+    state.synced = ours
 
 
 def load(name: str, loopback: bool) -> LabState | None:
@@ -141,7 +211,8 @@ def load(name: str, loopback: bool) -> LabState | None:
         raw: dict[str, Any] = json.loads(path.read_text())
         nodes = {k: NodeState(**v) for k, v in raw["nodes"].items()}
         return LabState(LabSpec(**raw["spec"]), nodes, raw.get("switch", ""),
-                        raw.get("partition", []), raw.get("loss", {}), raw.get("pdu_pid"))
+                        raw.get("partition", []), raw.get("loss", {}), raw.get("pdu_pid"),
+                        synced=raw)
     except FileNotFoundError:
         return None
     except (ValueError, KeyError, TypeError) as error:
