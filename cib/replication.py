@@ -47,7 +47,9 @@ Invariants:
   announcements, and deciding on its own older copy would lose acknowledged writes.
 - A write still unanswered when the view changes is answered with exit 102 (outcome
   unknown: retry); writes made while no master is known wait for one.
-- Messages from another view than the current one are dropped.
+- Messages from an earlier view are dropped; those from a later one (its sender installed it
+  first: ccm hands a view to members one by one) wait until this node installs it, else a
+  write forwarded meanwhile would never be answered.
 """
 
 from __future__ import annotations
@@ -123,6 +125,7 @@ class ReplicaCore:
         self.claims: dict[str, str | None] = {}  # the master's record of members' DCs
         self.handing_over: str | None = None  # the master waits to give the role to it
         self.parked: list[tuple[str, str]] = []  # forwards held during a handover
+        self.early: list[tuple[int, str, object]] = []  # (view, sender, message), view ahead
 
     @property
     def version(self) -> Version:
@@ -150,10 +153,13 @@ class ReplicaCore:
             return self._on_timer(event)
         if isinstance(event, DcNamed):
             return self._on_set_dc(event)
-        message = event.message
-        if getattr(message, "view", None) != self.view or event.sender not in self.members:
+        view = getattr(event.message, "view", None)
+        if isinstance(view, int) and view > self.view:
+            self.early.append((view, event.sender, event.message))  # ours comes later
             return []
-        return self._on_message(event.sender, message, event.now)
+        if view != self.view or event.sender not in self.members:
+            return []
+        return self._on_message(event.sender, event.message, event.now)
 
     # -- membership ---------------------------------------------------------------------
 
@@ -180,7 +186,15 @@ class ReplicaCore:
         self.members = {name: ident for ident, name in event.members}
         self.seq, self.handing_over, self.parked = 0, None, []
         effects += self._take_master(choose_master(event.members), event.now)
-        return effects + self._retry_waiting(event.now)
+        return effects + self._retry_waiting(event.now) + self._replay_early(event.now)
+
+    def _replay_early(self, now: float) -> list[CibEffect]:
+        """Handle what members of this view sent before we installed it (a Forward dropped
+        as another view's was never answered: its client waited for its timeout)."""
+        early, self.early = self.early, [held for held in self.early if held[0] > self.view]
+        return [effect for view, sender, message in early
+                if view == self.view and sender in self.members
+                for effect in self._on_message(sender, message, now)]
 
     def _take_master(self, master: str | None, now: float) -> list[CibEffect]:
         """Follow `master` (a new view's, or a handover's): sync if it is us, else announce."""

@@ -533,3 +533,27 @@ def test_a_master_that_installs_the_view_last_asks_for_the_announcements_at_once
               if isinstance(e, Send)]
     master.handle(PeerMessage(0.22, "n2", answer[0]))
     assert master.sync is None, "decided on the answer, long before the sync timeout"
+
+
+def test_a_write_forwarded_before_the_master_installed_the_view_is_answered() -> None:
+    """Issue 10 (cold start, 1 trial in ~8 took 30 s): ccm hands a view to n3 first; n3's
+    crmd writes, n3 forwards it in the new view to n1, which still holds the old view and
+    so dropped it: n3 waited for an answer until crmd's request timed out. A message from
+    a view this node has not installed yet is handled once it installs that view."""
+    exchange, rng = Exchange(["n1", "n2", "n3"]), random.Random(3)
+    exchange.settle(rng)
+    members = tuple((exchange.ident(name), name) for name in exchange.names)
+    exchange.view += 1
+    exchange.feed("n3", ViewChanged(exchange.clock.monotonic(), exchange.view, members))
+    exchange.write("n3", "early")
+    sent = [_deliver(exchange, "n3", "n1")  # n1 is still in the previous view
+            for _ in range(len(exchange.channels[("n3", "n1")]))]
+    assert "Forward" in [type(message).__name__ for message in sent]
+    for name in ("n1", "n2"):
+        exchange.feed(name, ViewChanged(exchange.clock.monotonic(), exchange.view, members))
+    while exchange.deliver_one(rng):  # no timer fires: the answer must not wait for one
+        pass
+    assert exchange.acks == {"early": 0}
+    exchange.settle(rng)
+    assert_converged(exchange)
+    assert "early" in exchange.primitives("n2")
