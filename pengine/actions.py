@@ -398,6 +398,7 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
     if not u.options.startup_probes:
         return
     clones = _anonymous_instances(u)
+    through_clone: list[tuple[Work, str, str]] = []
     for node in u.nodes:
         if not node.online or node.unclean or node.maintenance:
             continue
@@ -408,12 +409,32 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
                 continue
             act, _ = acts.new(op_key(rsc.id, "monitor"), "monitor", rsc.id, node.name, False)
             act.runnable = not node.pending
-            top = rsc.id
-            while u.rsc(top).parent is not None:
-                top = u.rsc(top).parent or top
-            top_running = any(u.states[p].running_on for p in _primitives(u, top))
-            flag = RUNNABLE_LEFT if (not act.runnable and not top_running) else OPTIONAL
-            acts.order(rsc.id, "monitor", rsc.id, "start", flag, first_action=act)
+            through_clone.extend(_order_probe(u, acts, act, rsc.id))
+    # The clone's start sees its last-created probe first (orderings are prepended), and
+    # passes each one on to every instance's start, whose reason then names that probe.
+    for probe, member, flag in reversed(through_clone):
+        acts.order(probe.rsc, "monitor", member, "start", flag, first_action=probe)
+
+
+def _order_probe(u: Unpacked, acts: ActionSet, probe: Work,
+                 rid: str) -> list[tuple[Work, str, str]]:
+    """The probe comes before the start of its clone (when cloned), else of itself.
+
+    An unrunnable probe blocks that start unless the clone is already active somewhere
+    (Pacemaker's pcmk__probe_rsc_on_node). Returns the instance starts the clone's start
+    passes the ordering on to.
+    """
+    top = rid
+    while u.rsc(top).parent is not None:
+        top = u.rsc(top).parent or top
+    if u.rsc(top).kind != "clone":
+        top = rid
+    top_running = any(u.states[p].running_on for p in _primitives(u, top))
+    flag = RUNNABLE_LEFT if (not probe.runnable and not top_running) else OPTIONAL
+    acts.order(rid, "monitor", top, "start", flag, first_action=probe)
+    if top == rid:
+        return []
+    return [(probe, member, flag) for member in _primitives(u, top)]
 
 
 def _anonymous_instances(u: Unpacked) -> list[tuple[list[list[str]], list[str]]]:
