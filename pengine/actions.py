@@ -167,7 +167,7 @@ class PrimitiveActions:
         st = self.u.states[rid]
         for node in st.running_on:
             act = self.action(rid, "stop", node, optional)
-            if self.p.assigned.get(rid) is None:
+            if self.p.assigned.get(rid) is None and rid not in self.p.inhibited:
                 act.reason = "node availability"
             elif len(st.running_on) > 1 \
                     and self.u.rsc(rid).multiple_active == "stop_unexpected":
@@ -205,9 +205,25 @@ class PrimitiveActions:
         act.reason = "resource definition change"
 
     def create(self, rid: str) -> None:
+        inhibited = self.p.inhibited.get(rid)
+        if inhibited is None:
+            self._create(rid, self.p.assigned.get(rid), self.p.next_role.get(rid, Role.STOPPED))
+            return
+        # An instance inhibited by an interleaved ordering had its actions created where it
+        # was assigned; then native_assign_node(NULL) forces its stop and blocks its start,
+        # setting no reason (so a stop prints none, and a restart of it still requires the
+        # clone's start).
+        self._create(rid, *inhibited)
+        for act in self.acts.of(rid, "stop"):
+            act.optional = False
+        for act in self.acts.of(rid, "start"):
+            act.runnable = False
+        for act in self.acts.by_rsc_task.get((rid, "monitor"), ()):
+            if act.interval_ms:
+                act.runnable = False
+
+    def _create(self, rid: str, chosen: str | None, next_role: Role) -> None:
         st = self.u.states[rid]
-        chosen = self.p.assigned.get(rid)
-        next_role = self.p.next_role.get(rid, Role.STOPPED)
         role = st.role if st.running_on else Role.STOPPED
         if st.running_on and role == Role.STOPPED:
             role = Role.STARTED

@@ -44,6 +44,8 @@ class Placement:
     order: tuple[str, ...] = ()
     # clone id -> its instances in the order assignment (and promotion) left them
     instance_order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # instances an interleaved ordering left without a partner: node and role they had
+    inhibited: Mapping[str, tuple[str, Role]] = field(default_factory=dict)
 
 
 def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
@@ -88,6 +90,7 @@ class _Placer:
         self.tables: dict[str, Table] = {}
         self.assigned: dict[str, str | None] = {}
         self.next_role: dict[str, Role] = {}
+        self.inhibited: dict[str, tuple[str, Role]] = {}
         self.busy: set[str] = set()
         self.count: dict[str, int] = {n.name: 0 for n in u.nodes}
         self.lines: list[str] = []
@@ -147,6 +150,7 @@ class _Placer:
             colocations=tuple(self.colocations), managed=self.managed,
             score_lines=tuple(sorted(self.lines)), order=tuple(order),
             instance_order={cid: tuple(insts) for cid, insts in self.instance_order.items()},
+            inhibited=self.inhibited,
         )
 
     def _strategy_cmp(self, a: str, b: str) -> int:

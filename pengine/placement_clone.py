@@ -394,6 +394,7 @@ def inhibit_unpaired_instances(placer: _Placer) -> None:
                 node = _assigned_node(placer, inst)
                 if node is not None and node not in paired:
                     for prim in placer.primitives_under(inst):
+                        placer.inhibited[prim] = (node, placer.next_role.get(prim, Role.STARTED))
                         placer.assigned[prim] = None
                         placer.next_role[prim] = Role.STOPPED
                     changed = True
