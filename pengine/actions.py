@@ -512,3 +512,20 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     acts.order(cid, "stop", cid, "stopped", OPTIONAL)
     acts.order(cid, "stopped", cid, "start", OPTIONAL)
     acts.order(cid, "start", cid, "running", OPTIONAL)
+    if is_true(u.rsc(cid).meta.get("notify")):
+        for done in ("running", "stopped") + (("promoted", "demoted")
+                                              if u.rsc(cid).promotable else ()):
+            notified_action(acts, cid, done)
+
+
+def notified_action(acts: ActionSet, cid: str, done: str) -> Work:
+    """The confirmed post-notification pseudo action of a clone's phase (task "notified").
+
+    An ordering after a notifying clone's phase waits for it (action_uuid_for_ordering),
+    so it is what the reason of a dependent's action names.
+    """
+    act, created = acts.new(f"{cid}_confirmed-post_notify_{done}_0", "notified", cid, None,
+                            True, pseudo=True)
+    if created:
+        acts.order(cid, done, None, "notified", IMPLIES_THEN, RUNNABLE_LEFT, then_action=act)
+    return act

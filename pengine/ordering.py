@@ -20,10 +20,12 @@ from pengine.actions import (
     ActionSet,
     OrderSpec,
     Work,
+    notified_action,
     op_key,
 )
 from pengine.constraints import Constraints, Ordering
 from pengine.state import Unpacked
+from pengine.xmlin import is_true
 
 _INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote",
             "running": "stopped", "stopped": "running", "promoted": "demoted",
@@ -68,9 +70,12 @@ def collective_children(u: Unpacked, acts: ActionSet) -> dict[int, list[Work]]:
     base = {"running": "start", "start": "start", "stopped": "stop", "stop": "stop"}
     out: dict[int, list[Work]] = {}
     for act in acts.actions:
-        if act.pseudo and act.rsc is not None and act.task in base \
+        task = act.task
+        if task == "notified":  # <clone>_confirmed-post_notify_<done>_0
+            task = act.key.rsplit("_", 2)[-2]
+        if act.pseudo and act.rsc is not None and task in base \
                 and u.has_rsc(act.rsc) and u.rsc(act.rsc).kind == "clone":
-            out[act.id] = [a for p in _primitives(u, act.rsc) for a in acts.of(p, base[act.task])
+            out[act.id] = [a for p in _primitives(u, act.rsc) for a in acts.of(p, base[task])
                            if a.node is not None]
     return out
 
@@ -187,6 +192,10 @@ def _firsts(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str]
             and spec.first_rsc != spec.then_rsc and task in _COMPLETE and "user" in spec.flags:
         task = _COMPLETE[task]
     firsts = acts.of(spec.first_rsc or "", task, spec.first_node)
+    if firsts and task != spec.first_task and kinds.get(spec.first_rsc or "") == "clone" \
+            and is_true(u.rsc(spec.first_rsc or "").meta.get("notify")):
+        # A notifying clone's phase is complete once its post-notifications are confirmed.
+        return [notified_action(acts, spec.first_rsc or "", task)]
     if not firsts and task != spec.first_task:
         # Only remapped when the collective has the completion action (a clone that is
         # not promotable has no "promoted"): else the plain key is used.
