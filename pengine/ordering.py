@@ -258,6 +258,8 @@ def _implies_then(link: Link, ctx: Context) -> bool:
     f, t = link.first, link.then
     if IMPLIES_THEN not in link.flags or not t.optional or not ctx.first_required(f, t):
         return False
+    if t.rsc is not None and not ctx.managed.get(t.rsc, True):
+        return False  # an unmanaged resource's actions stay optional (custom_action)
     if f.migrating and f.rsc != t.rsc:
         return False  # a live migration's start/stop does not restart what follows it
     # A stop implied by fencing does not force a restart of a resource that does not
