@@ -172,6 +172,8 @@ def resolve(u: Unpacked, acts: ActionSet,
                     for t in acts.of(member, spec.then_task):
                         for f in firsts:
                             flags = spec.flags | {"nograph"}
+                            if _later_member(u, member):
+                                flags = flags | {"later_member"}
                             if then_kind == "clone" and (
                                     f.rsc is None or kinds.get(f.rsc) == "clone"):
                                 flags = flags - {IMPLIES_THEN}
@@ -207,6 +209,13 @@ def _firsts(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str]
     act, _ = acts.new(op_key(spec.first_rsc or "", task), task, spec.first_rsc, None, True)
     act.runnable = False
     return [act]
+
+
+def _later_member(u: Unpacked, rid: str) -> bool:
+    """A group member after the first one (its predecessor's ordering reaches it first)."""
+    parent = u.rsc(rid).parent
+    return parent is not None and u.rsc(parent).kind == "group" \
+        and u.rsc(parent).children[0] != rid
 
 
 def _primitives(u: Unpacked, rid: str) -> list[str]:
@@ -356,8 +365,13 @@ def propagate(links: list[Link], ctx: Context) -> None:
     # required, the later one is seen first and names the reason. But members of a group
     # or clone "then" are updated along with the collective action, which is created
     # before them, so links derived from a collective's ordering are seen first.
-    by_then = [link for link in reversed(links) if link.via is not None] \
-        + [link for link in reversed(links) if link.via is None]
+    # A member whose action changes is updated at once (Pacemaker's "bug lf#1421"
+    # recursion), so a later group member hears from its predecessor before the group's
+    # own ordering reaches it.
+    by_then = [link for link in reversed(links)
+               if link.via is not None and "later_member" not in link.flags] \
+        + [link for link in reversed(links) if link.via is None] \
+        + [link for link in reversed(links) if "later_member" in link.flags]
     while changed and rounds < 1000:
         changed = False
         rounds += 1
