@@ -39,6 +39,7 @@ class Link:
     then: Work
     flags: frozenset[str]
     via: Work | None = None  # the group/clone action a member link was derived from
+    origin: int = -1  # which order spec a derived member link came from
 
 
 def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
@@ -166,18 +167,19 @@ def resolve(u: Unpacked, acts: ActionSet,
         else:
             thens = acts.of(spec.then_rsc or "", spec.then_task, spec.then_node)
             then_kind = kinds.get(spec.then_rsc or "")
+            origin = -1
             if then_kind in ("group", "clone") and "user" in spec.flags \
                     and spec.first_rsc != spec.then_rsc:
                 for member in _primitives(u, spec.then_rsc or ""):
                     for t in acts.of(member, spec.then_task):
                         for f in firsts:
                             flags = spec.flags | {"nograph"}
-                            if _later_member(u, member):
-                                flags = flags | {"later_member"}
                             if then_kind == "clone" and (
                                     f.rsc is None or kinds.get(f.rsc) == "clone"):
                                 flags = flags - {IMPLIES_THEN}
-                            links.append(Link(f, t, flags, thens[0] if thens else None))
+                            links.append(Link(f, t, flags, thens[0] if thens else None,
+                                              len(links) if origin < 0 else origin))
+                            origin = links[-1].origin
         for f in firsts:
             for t in thens:
                 if f is not t:
@@ -209,13 +211,6 @@ def _firsts(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str]
     act, _ = acts.new(op_key(spec.first_rsc or "", task), task, spec.first_rsc, None, True)
     act.runnable = False
     return [act]
-
-
-def _later_member(u: Unpacked, rid: str) -> bool:
-    """A group member after the first one (its predecessor's ordering reaches it first)."""
-    parent = u.rsc(rid).parent
-    return parent is not None and u.rsc(parent).kind == "group" \
-        and u.rsc(parent).children[0] != rid
 
 
 def _primitives(u: Unpacked, rid: str) -> list[str]:
@@ -347,6 +342,13 @@ def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
     return changed
 
 
+def _cascade_required(act: Work, after: dict[int, list[Link]], ctx: Context) -> None:
+    """Apply at once the plain links out of an action that just became required."""
+    for link in after.get(act.id, ()):
+        if _apply_required(link, ctx):
+            _cascade_required(link.then, after, ctx)
+
+
 def propagate(links: list[Link], ctx: Context) -> None:
     """Apply every link until nothing changes."""
     changed = True
@@ -364,14 +366,22 @@ def propagate(links: list[Link], ctx: Context) -> None:
     # order_actions prepends to actions_before: of two orderings that make the same action
     # required, the later one is seen first and names the reason. But members of a group
     # or clone "then" are updated along with the collective action, which is created
-    # before them, so links derived from a collective's ordering are seen first.
-    # A member whose action changes is updated at once (Pacemaker's "bug lf#1421"
-    # recursion), so a later group member hears from its predecessor before the group's
-    # own ordering reaches it.
-    by_then = [link for link in reversed(links)
-               if link.via is not None and "later_member" not in link.flags] \
-        + [link for link in reversed(links) if link.via is None] \
-        + [link for link in reversed(links) if "later_member" in link.flags]
+    # before them, so links derived from a collective's ordering are seen first, member
+    # by member; a member whose action changes is updated at once (Pacemaker's lf#1421
+    # recursion), so its successors hear from it before the collective reaches them.
+    runs: list[list[Link]] = []
+    for link in links:
+        if link.via is None:
+            continue
+        if runs and runs[-1][-1].origin == link.origin:
+            runs[-1].append(link)
+        else:
+            runs.append([link])
+    by_then = [link for run in reversed(runs) for link in run] \
+        + [link for link in reversed(links) if link.via is None]
+    after: dict[int, list[Link]] = {}
+    for link in by_then[len(by_then) - sum(1 for lk in links if lk.via is None):]:
+        after.setdefault(link.first.id, []).append(link)
     while changed and rounds < 1000:
         changed = False
         rounds += 1
@@ -381,6 +391,8 @@ def propagate(links: list[Link], ctx: Context) -> None:
             for link in by_then:
                 if _apply_required(link, ctx):
                     inner = changed = True
+                    if link.via is not None:
+                        _cascade_required(link.then, after, ctx)
         for link in links:
             if _apply(link, ctx):
                 changed = True
