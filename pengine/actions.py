@@ -504,7 +504,12 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
         acts.order(cid, "demoted", cid, "stop", OPTIONAL)
     for inst in u.rsc(cid).children:
         acts.order(cid, "start", inst, "start", RUNNABLE_LEFT)
-        acts.order(inst, "start", cid, "running", "member_flags", "any_runnable")
+        if u.rsc(inst).kind == "group":
+            # A group instance can start only if all its members can (group_action_flags).
+            acts.order(inst, "start", cid, "running", "member_flags")
+            acts.order(inst, "running", cid, "running", "any_runnable")
+        else:
+            acts.order(inst, "start", cid, "running", "member_flags", "any_runnable")
         acts.order(cid, "stop", inst, "stop", OPTIONAL)
         acts.order(inst, "stop", cid, "stopped", "member_flags")
         acts.order(inst, "start", cid, "start", "member_flags")

@@ -174,9 +174,12 @@ def resolve(u: Unpacked, acts: ActionSet,
                     for t in acts.of(member, spec.then_task):
                         for f in firsts:
                             flags = spec.flags | {"nograph"}
-                            if then_kind == "clone" and (
-                                    f.rsc is None or kinds.get(f.rsc) == "clone"):
+                            if then_kind == "clone" and f.rsc is None:
                                 flags = flags - {IMPLIES_THEN}
+                            elif then_kind == "clone" and kinds.get(f.rsc or "") == "clone":
+                                # Not interleaved: the first clone's action as a whole (any
+                                # instance) decides for every then-instance.
+                                flags = flags | {"any_child"}
                             links.append(Link(f, t, flags, thens[0] if thens else None,
                                               len(links) if origin < 0 else origin))
                             origin = links[-1].origin
@@ -249,9 +252,9 @@ class Context:
     block: Callable[[], bool] | None = None
     requires: dict[str, str] = field(default_factory=dict)
 
-    def first_required(self, f: Work, t: Work) -> bool:
+    def first_required(self, f: Work, t: Work, any_child: bool = False) -> bool:
         children = self.collective_children.get(f.id)
-        node = self.location.get(t.id, t.node)
+        node = None if any_child else self.location.get(t.id, t.node)
         if children is None or node is None:
             return not f.optional
         return any(not c.optional for c in children if c.node == node)
@@ -260,7 +263,8 @@ class Context:
 def _implies_then(link: Link, ctx: Context) -> bool:
     """Does this link make its then-action required now?"""
     f, t = link.first, link.then
-    if IMPLIES_THEN not in link.flags or not t.optional or not ctx.first_required(f, t):
+    if IMPLIES_THEN not in link.flags or not t.optional \
+            or not ctx.first_required(f, t, "any_child" in link.flags):
         return False
     if t.rsc is not None and not ctx.managed.get(t.rsc, True):
         return False  # an unmanaged resource's actions stay optional (custom_action)
