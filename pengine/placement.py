@@ -112,7 +112,10 @@ class _Placer:
         self.promotable = {p for r in u.resources if r.kind == "clone" and r.promotable
                            for inst in r.children for p in primitive_members(u, inst)}
         if u.options.stonith_enabled and not u.have_fencing_device:
-            self.managed = dict.fromkeys(self.managed, False)
+            # Assignment unmanages every resource it assigns; a clone never assigns its
+            # orphan instances (beyond clone-max), so they stay managed and stop.
+            self.managed = {rid: rid in self._clone_orphans() and managed
+                            for rid, managed in self.managed.items()}
         for c in self.colocations:
             self.this_with.setdefault(c.dependent, []).append(c)
             self.with_this.setdefault(c.primary, []).append(c)
@@ -122,6 +125,12 @@ class _Placer:
         for lst in self.with_this.values():
             lst.sort(key=lambda c: self._coloc_key(c.dependent))
         build_tables(self, cons)
+
+    def _clone_orphans(self) -> set[str]:
+        bases = {prim.split(":", 1)[0] for r in self.u.resources
+                 if r.kind == "clone" and not r.unique
+                 for inst in r.children for prim in primitive_members(self.u, inst)}
+        return {r.id for r in self.u.resources if r.orphan and r.id.split(":", 1)[0] in bases}
 
     def _coloc_key(self, rid: str) -> tuple[int, int, str]:
         rsc = self.u.rsc(rid)
