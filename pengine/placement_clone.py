@@ -75,6 +75,14 @@ def _colocation_score(placer: _Placer, inst: str, node: str) -> int:
     return work[node]
 
 
+def _own_score(placer: _Placer, inst: str, node: str) -> int:
+    """The instance's own score on a node: a group instance's table holds what was placed
+    on the group (the clone's locations and bans), not its members' failures."""
+    if placer.u.rsc(inst).kind == "group":
+        return placer._strategy_table(placer.u.rsc(inst).parent or inst).get(node, -INF)
+    return placer.tables[placer.primitives_under(inst)[0]].get(node, -INF)
+
+
 def _own_table(placer: _Placer, rid: str) -> dict[str, int]:
     if placer.u.rsc(rid).kind == "clone":
         return placer._strategy_table(rid)
@@ -100,7 +108,7 @@ def _instance_facts(placer: _Placer, priorities: dict[str, int],
     cur = _current(placer, inst)
     count = max((len(placer.u.states[p].running_on) for p in prims), default=0)
     allowed = True
-    if cur is not None and prims and placer.tables[prims[0]].get(cur, -INF) < 0:
+    if cur is not None and prims and _own_score(placer, inst, cur) < 0:
         allowed, cur = False, None  # node_is_allowed clears the node
     if cur is not None and cur not in placer.nodes:
         cur = None
