@@ -214,13 +214,9 @@ class PrimitiveActions:
         # setting no reason (so a stop prints none, and a restart of it still requires the
         # clone's start).
         self._create(rid, *inhibited)
-        for act in self.acts.of(rid, "stop"):
-            act.optional = False
-        for act in self.acts.of(rid, "start"):
-            act.runnable = False
-        for act in self.acts.by_rsc_task.get((rid, "monitor"), ()):
-            if act.interval_ms:
-                act.runnable = False
+        from pengine.collective_actions import inhibit_actions
+
+        inhibit_actions(self.acts, rid)
 
     def _create(self, rid: str, chosen: str | None, next_role: Role) -> None:
         st = self.u.states[rid]
@@ -411,6 +407,8 @@ def _primitives(u: Unpacked, rid: str) -> list[str]:
 
 def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
     """Probe every primitive on every online clean node where its state is unknown."""
+    from pengine.collective_actions import order_probe
+
     if not u.options.startup_probes:
         return
     clones = _anonymous_instances(u)
@@ -425,32 +423,11 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
                 continue
             act, _ = acts.new(op_key(rsc.id, "monitor"), "monitor", rsc.id, node.name, False)
             act.runnable = not node.pending
-            through_clone.extend(_order_probe(u, acts, act, rsc.id))
+            through_clone.extend(order_probe(u, acts, act, rsc.id))
     # The clone's start sees its last-created probe first (orderings are prepended), and
     # passes each one on to every instance's start, whose reason then names that probe.
     for probe, member, flag in reversed(through_clone):
         acts.order(probe.rsc, "monitor", member, "start", flag, first_action=probe)
-
-
-def _order_probe(u: Unpacked, acts: ActionSet, probe: Work,
-                 rid: str) -> list[tuple[Work, str, str]]:
-    """The probe comes before the start of its clone (when cloned), else of itself.
-
-    An unrunnable probe blocks that start unless the clone is already active somewhere
-    (Pacemaker's pcmk__probe_rsc_on_node). Returns the instance starts the clone's start
-    passes the ordering on to.
-    """
-    top = rid
-    while u.rsc(top).parent is not None:
-        top = u.rsc(top).parent or top
-    if u.rsc(top).kind != "clone":
-        top = rid
-    top_running = any(u.states[p].running_on for p in _primitives(u, top))
-    flag = RUNNABLE_LEFT if (not probe.runnable and not top_running) else OPTIONAL
-    acts.order(rid, "monitor", top, "start", flag, first_action=probe)
-    if top == rid:
-        return []
-    return [(probe, member, flag) for member in _primitives(u, top)]
 
 
 def _anonymous_instances(u: Unpacked) -> list[tuple[list[list[str]], list[str]]]:
@@ -518,19 +495,6 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     acts.order(cid, "stopped", cid, "start", OPTIONAL)
     acts.order(cid, "start", cid, "running", OPTIONAL)
     if is_true(u.rsc(cid).meta.get("notify")):
-        for done in ("running", "stopped") + (("promoted", "demoted")
-                                              if u.rsc(cid).promotable else ()):
-            notified_action(acts, cid, done)
+        from pengine.collective_actions import notification_phases
 
-
-def notified_action(acts: ActionSet, cid: str, done: str) -> Work:
-    """The confirmed post-notification pseudo action of a clone's phase (task "notified").
-
-    An ordering after a notifying clone's phase waits for it (action_uuid_for_ordering),
-    so it is what the reason of a dependent's action names.
-    """
-    act, created = acts.new(f"{cid}_confirmed-post_notify_{done}_0", "notified", cid, None,
-                            True, pseudo=True)
-    if created:
-        acts.order(cid, done, None, "notified", IMPLIES_THEN, RUNNABLE_LEFT, then_action=act)
-    return act
+        notification_phases(u, acts, cid)

@@ -20,9 +20,9 @@ from pengine.actions import (
     ActionSet,
     OrderSpec,
     Work,
-    notified_action,
     op_key,
 )
+from pengine.collective_actions import notified_action
 from pengine.constraints import Constraints, Ordering
 from pengine.state import Unpacked
 from pengine.xmlin import is_true
@@ -346,6 +346,31 @@ def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
     return changed
 
 
+def _application_order(links: list[Link]) -> tuple[list[Link], dict[int, list[Link]]]:
+    """The order requiredness is applied in, and the plain links out of each action.
+
+    order_actions prepends to actions_before: of two orderings that make the same action
+    required, the later one is seen first and names the reason. But members of a group
+    or clone "then" are updated along with the collective action, which is created
+    before them, so links derived from a collective's ordering are seen first, member
+    by member; a member whose action changes is updated at once (Pacemaker's lf#1421
+    recursion), so its successors hear from it before the collective reaches them.
+    """
+    runs: list[list[Link]] = []
+    for link in links:
+        if link.via is None:
+            continue
+        if runs and runs[-1][-1].origin == link.origin:
+            runs[-1].append(link)
+        else:
+            runs.append([link])
+    plain = [link for link in reversed(links) if link.via is None]
+    after: dict[int, list[Link]] = {}
+    for link in plain:
+        after.setdefault(link.first.id, []).append(link)
+    return [link for run in reversed(runs) for link in run] + plain, after
+
+
 def _cascade_required(act: Work, after: dict[int, list[Link]], ctx: Context) -> None:
     """Apply at once the plain links out of an action that just became required."""
     for link in after.get(act.id, ()):
@@ -367,25 +392,7 @@ def propagate(links: list[Link], ctx: Context) -> None:
         if act.id in ctx.min_runnable:
             any_links.setdefault(act.id, [])
             thens[act.id] = act
-    # order_actions prepends to actions_before: of two orderings that make the same action
-    # required, the later one is seen first and names the reason. But members of a group
-    # or clone "then" are updated along with the collective action, which is created
-    # before them, so links derived from a collective's ordering are seen first, member
-    # by member; a member whose action changes is updated at once (Pacemaker's lf#1421
-    # recursion), so its successors hear from it before the collective reaches them.
-    runs: list[list[Link]] = []
-    for link in links:
-        if link.via is None:
-            continue
-        if runs and runs[-1][-1].origin == link.origin:
-            runs[-1].append(link)
-        else:
-            runs.append([link])
-    by_then = [link for run in reversed(runs) for link in run] \
-        + [link for link in reversed(links) if link.via is None]
-    after: dict[int, list[Link]] = {}
-    for link in by_then[len(by_then) - sum(1 for lk in links if lk.via is None):]:
-        after.setdefault(link.first.id, []).append(link)
+    by_then, after = _application_order(links)
     while changed and rounds < 1000:
         changed = False
         rounds += 1
