@@ -11,7 +11,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
-from pengine.colocation import apply_primary
+from pengine.colocation import add_matching, apply_primary
 from pengine.constraints import Colocation
 from pengine.placement_tables import available_count
 from pengine.promotion import add_promotion_scores, promotion_score
@@ -46,7 +46,48 @@ def _instance_cmp(placer: _Placer, priorities: dict[str, int], a: str, b: str) -
                              strict=True):
         if first != second:
             return -1 if first else 1
+    score_a, score_b = _colocation_score(placer, a, node_a), _colocation_score(placer, b, node_b)
+    if score_a != score_b:
+        return -1 if score_a > score_b else 1
     return _number(a) - _number(b)
+
+
+def _colocation_score(placer: _Placer, inst: str, node: str) -> int:
+    """cmp_instance_by_colocation: the current node's weight plus the clone's colocations.
+
+    The clone's "this with" primaries add their scores there (default mode), then its
+    influencing "with this" dependents (non-negative mode), each at factor score/INF. A
+    resource's colocation lists keep equal keys in reverse insertion order (sorted insert).
+    """
+    cid = placer.u.rsc(inst).parent or inst
+    work = {node: placer.nodes[node].weight}
+    this_with = [c for c in reversed(placer.cons.colocations)
+                 if c.dependent == cid and c.primary != cid and c.primary_role is None]
+    for c in sorted(this_with, key=lambda c: placer._coloc_key(c.primary)):
+        work = add_matching(work, _own_table(placer, c.primary), c.node_attribute,
+                            c.score / INF, placer.nodes)
+    with_this = [c for c in reversed(placer.cons.colocations)
+                 if c.primary == cid and c.dependent != cid and c.influence
+                 and c.dependent_role is None]
+    for c in sorted(with_this, key=lambda c: placer._coloc_key(c.dependent)):
+        work = add_matching(work, _own_table(placer, c.dependent), c.node_attribute,
+                            c.score / INF, placer.nodes, only_positive=True)
+    return work[node]
+
+
+def _own_score(placer: _Placer, inst: str, node: str) -> int:
+    """The instance's own score on a node: a group instance's table holds what was placed
+    on the group (the clone's locations and bans), not its members' failures."""
+    if placer.u.rsc(inst).kind == "group":
+        return placer._strategy_table(placer.u.rsc(inst).parent or inst).get(node, -INF)
+    return placer.tables[placer.primitives_under(inst)[0]].get(node, -INF)
+
+
+def _own_table(placer: _Placer, rid: str) -> dict[str, int]:
+    if placer.u.rsc(rid).kind == "clone":
+        return placer._strategy_table(rid)
+    prims = placer.primitives_under(rid)
+    return placer.tables.get(prims[0], {}) if prims else {}
 
 
 def _later_facts(placer: _Placer, inst: str, node: str) -> tuple[bool, bool, bool]:
@@ -67,7 +108,7 @@ def _instance_facts(placer: _Placer, priorities: dict[str, int],
     cur = _current(placer, inst)
     count = max((len(placer.u.states[p].running_on) for p in prims), default=0)
     allowed = True
-    if cur is not None and prims and placer.tables[prims[0]].get(cur, -INF) < 0:
+    if cur is not None and prims and _own_score(placer, inst, cur) < 0:
         allowed, cur = False, None  # node_is_allowed clears the node
     if cur is not None and cur not in placer.nodes:
         cur = None
@@ -394,6 +435,7 @@ def inhibit_unpaired_instances(placer: _Placer) -> None:
                 node = _assigned_node(placer, inst)
                 if node is not None and node not in paired:
                     for prim in placer.primitives_under(inst):
+                        placer.inhibited[prim] = (node, placer.next_role.get(prim, Role.STARTED))
                         placer.assigned[prim] = None
                         placer.next_role[prim] = Role.STOPPED
                     changed = True
