@@ -157,8 +157,8 @@ def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[s
             break
         cur = _current(placer, inst)
         prims = placer.primitives_under(inst)
-        if cur is None:
-            continue
+        if cur is None or any(placer.u.states[p].failed for p in prims):
+            continue  # a failed instance is only placed in the second pass
         node = placer.nodes.get(cur)
         if node is None or not node.available or counts.get(cur, 0) >= optimal:
             continue
