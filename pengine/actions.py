@@ -455,7 +455,9 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
             acts.min_runnable[act.id] = 1
     if u.rsc(cid).promotable:
         for task in ("promote", "promoted", "demote", "demoted"):
-            acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
+            act, _ = acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
+            if task == "promoted":  # no instance with a runnable promote: not runnable
+                acts.min_runnable[act.id] = 1
         for inst in u.rsc(cid).children:
             acts.order(cid, "promote", inst, "promote", RUNNABLE_LEFT)
             acts.order(inst, "promote", cid, "promoted", "member_flags", "any_runnable")
