@@ -120,6 +120,22 @@ def _next_role(frm: Role, to: Role) -> Role:
     return to
 
 
+def effective_quorum_policy(u: Unpacked, rid: str) -> str:
+    """no-quorum-policy as it applies to one resource's start or promote.
+
+    Pacemaker's "demote" keeps an active promotable instance (current role Unpromoted or
+    Promoted) running as if quorum were there (its role is capped at Unpromoted during
+    placement); every other resource is treated as under "stop".
+    """
+    opts = u.options
+    if opts.have_quorum:
+        return "ignore"
+    if opts.no_quorum_policy == "demote":
+        active_role = u.states[rid].role in (Role.UNPROMOTED, Role.PROMOTED)
+        return "ignore" if active_role else "stop"
+    return opts.no_quorum_policy
+
+
 def op_key(rsc: str, task: str, interval_ms: int = 0) -> str:
     return f"{rsc}_{task}_{interval_ms}"
 
@@ -141,10 +157,10 @@ class PrimitiveActions:
         if n is None or not n.online or n.pending:
             return False, None
         if task in ("start", "promote") and self.u.requires.get(rid) != "nothing":
-            opts = self.u.options
-            if not opts.have_quorum and opts.no_quorum_policy in ("stop", "demote"):
+            policy = effective_quorum_policy(self.u, rid)
+            if policy == "stop":
                 return False, "no quorum"
-            if not opts.have_quorum and opts.no_quorum_policy == "freeze":
+            if policy == "freeze":
                 st = self.u.states[rid]
                 if not st.running_on or moving_up:
                     return False, "quorum freeze"
@@ -224,6 +240,11 @@ class PrimitiveActions:
         moving = current is not None and chosen is not None and current != chosen
         if moving or (st.failed and st.stop_needed) or st.blocked:
             need_stop = True
+        if role > Role.STARTED and not moving and not st.failed and not st.blocked \
+                and current is not None and chosen is not None:
+            # A resource above Started that stays gets an optional start: when that cannot
+            # run (no quorum, an unrunnable first) the restart ordering requires the stop.
+            self.action(rid, "start", chosen, True)
         if role == Role.PROMOTED and (next_role == Role.STARTED or any(
                 not a.optional for a in self.acts.of(rid, "start"))):
             # Pacemaker's role matrix goes Promoted -> Unpromoted -> Stopped -> Started: a

@@ -17,6 +17,7 @@ from messaging.types import Role
 from pengine.colocation import Table, apply_primary, merge_dependents
 from pengine.constraints import Colocation, Constraints
 from pengine.placement_tables import available_count, build_tables, primitive_members
+from pengine.promotion import cap_promotion_without_quorum
 from pengine.scores import INF, add, score2str
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
@@ -142,6 +143,7 @@ class _Placer:
         for rid in order:
             self._assign_tree(rid)
         inhibit_unpaired_instances(self)
+        cap_promotion_without_quorum(self)
         return Placement(
             assigned=self.assigned, next_role=self.next_role, tables=self.tables,
             colocations=tuple(self.colocations), managed=self.managed,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from messaging.types import Role
 from pengine.scores import INF, add, char2score
 
 if TYPE_CHECKING:
@@ -97,3 +98,18 @@ def add_promotion_scores(placer: _Placer, cid: str) -> dict[str, int]:
             priority = max(priority, score)
         priorities[inst] = priority
     return priorities
+
+
+def cap_promotion_without_quorum(placer: _Placer) -> None:
+    """no-quorum-policy=demote: an active promotable instance goes no further than Unpromoted.
+
+    Pacemaker lowers the next role when it creates the instance's actions, after every
+    role was chosen, so nothing else is promoted in its place.
+    """
+    opts = placer.u.options
+    if opts.have_quorum or opts.no_quorum_policy != "demote":
+        return
+    for prim in placer.promotable:
+        active = placer.u.states[prim].role in (Role.UNPROMOTED, Role.PROMOTED)
+        if active and placer.next_role.get(prim) == Role.PROMOTED:
+            placer.next_role[prim] = Role.UNPROMOTED
