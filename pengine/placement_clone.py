@@ -271,10 +271,12 @@ def decide_roles(placer: _Placer, cid: str) -> None:
     promoted = 0
     counts: dict[str, int] = {}
     freeze = not opts.have_quorum and opts.no_quorum_policy == "freeze"
-    for neg_priority, _, _, _, inst, node in candidates:
+    for neg_priority, neg_current, _, _, inst, node in candidates:
         role = Role.UNPROMOTED
+        # quorum freeze: only an instance already promoted may stay promoted
+        frozen = freeze and -neg_current < Role.PROMOTED
         eligible = promoted < limit and counts.get(node, 0) < per_node \
-            and -neg_priority >= 0 and placer.nodes[node].available and not freeze
+            and -neg_priority >= 0 and placer.nodes[node].available and not frozen
         if inst in forced or eligible:
             role = Role.PROMOTED
             promoted += 1
