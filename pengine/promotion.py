@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from messaging.types import Role
 from pengine.scores import INF, add, char2score
+from pengine.unpack_resources import template_members
 
 if TYPE_CHECKING:
     from pengine.placement import _Placer
@@ -27,8 +28,17 @@ def _member_like(placer: _Placer, inst: str, base: str) -> str | None:
     return next((p for p in placer.primitives_under(inst) if _base(p) == base), None)
 
 
+def _instances(placer: _Placer, cid: str) -> list[str]:
+    """The clone's instances followed by its orphans (Pacemaker appends those to children)."""
+    clone = placer.u.rsc(cid)
+    bases = set(template_members(clone))
+    orphans = [r.id for r in placer.u.resources
+               if r.orphan and not clone.unique and _base(r.id) in bases]
+    return [*clone.children, *orphans]
+
+
 def _active_instance(placer: _Placer, cid: str, base: str, node: str) -> str | None:
-    for inst in placer.u.rsc(cid).children:
+    for inst in _instances(placer, cid):
         prim = _member_like(placer, inst, base)
         if prim is not None and node in placer.u.states[prim].running_on:
             return inst
@@ -36,7 +46,7 @@ def _active_instance(placer: _Placer, cid: str, base: str, node: str) -> str | N
 
 
 def _known_anywhere_on(placer: _Placer, cid: str, base: str, node: str) -> bool:
-    for inst in placer.u.rsc(cid).children:
+    for inst in _instances(placer, cid):
         prim = _member_like(placer, inst, base)
         if prim is not None and node in placer.u.states[prim].known_on:
             return True
