@@ -24,6 +24,7 @@ from pengine.actions import (
 )
 from pengine.constraints import Constraints, Ordering
 from pengine.state import Unpacked
+from pengine.unpack_resources import RscConfig
 
 _INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote",
             "running": "stopped", "stopped": "running", "promoted": "demoted",
@@ -108,8 +109,16 @@ def _interleaved(u: Unpacked, spec: OrderSpec) -> bool:
     kinds = {r.id: r for r in u.resources}
     first = kinds.get(spec.first_rsc or "")
     then = kinds.get(spec.then_rsc or "")
-    return first is not None and then is not None and first.kind == "clone" \
-        and then.kind == "clone" and then.interleave and spec.first_action is None
+    return first is not None and then is not None and spec.first_action is None \
+        and interleaves(first, then, spec.then_task)
+
+
+def interleaves(first: RscConfig, then: RscConfig, then_task: str) -> bool:
+    """can_interleave_actions: two different clones, and the `then` clone's interleave
+    decides, except before a stop or demote, where the `first` clone's does."""
+    if first.kind != "clone" or then.kind != "clone" or first.id == then.id:
+        return False
+    return (first if then_task in ("stop", "demote") else then).interleave
 
 
 def _instance_node(u: Unpacked, inst: str, assigned: dict[str, str | None],

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from messaging.types import Role
 from pengine.colocation import apply_primary
 from pengine.constraints import Colocation
+from pengine.ordering import interleaves
 from pengine.placement_tables import available_count
 from pengine.promotion import add_promotion_scores, promotion_score
 from pengine.scores import INF, add
@@ -377,8 +378,9 @@ def _role_colocations(placer: _Placer, cid: str, node: str, copied: bool) -> int
 def inhibit_unpaired_instances(placer: _Placer) -> None:
     """Mandatory interleaved orderings stop then-instances with no first-instance beside them.
 
-    For an ordering between two clones whose `then` clone interleaves (and whose first
-    action is not a stop or demote), an instance assigned to a node where no instance of
+    For a symmetrical ordering between two clones that interleave (the `then` clone's
+    setting, the `first` clone's before a stop or demote; the first action not a stop or
+    demote), an instance assigned to a node where no instance of
     the first clone is assigned is not started at all (multi_update_interleave_actions).
     """
     u = placer.u
@@ -387,7 +389,8 @@ def inhibit_unpaired_instances(placer: _Placer) -> None:
         changed = False
         for o in placer.cons.orderings:
             first, then = u.rsc(o.first), u.rsc(o.then)
-            if first.kind != "clone" or then.kind != "clone" or not then.interleave \
+            # an asymmetrical ordering carries neither runnable-left nor implies-then
+            if not interleaves(first, then, o.then_task) or not o.symmetrical \
                     or o.kind != "Mandatory" or o.via is not None \
                     or o.first_task in ("stop", "demote"):
                 continue
