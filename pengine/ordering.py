@@ -41,27 +41,40 @@ class Link:
 
 
 def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
-    """Record rsc_order constraints (and their inverses) as order specs."""
+    """Record rsc_order constraints (and their inverses) as order specs.
+
+    Every user ordering carries Pacemaker's "optional" bit, and order_actions drops an
+    ordering between two actions already ordered with a shared bit: of several
+    constraints between the same pair of actions, only the first one created counts.
+    """
+    seen: set[tuple[str, str, str, str]] = set()
     for o in cons.orderings:
         if o.via is not None:
             _via_ordering(u, acts, o)
             continue
-        if o.kind == "Optional":
-            flags: tuple[str, ...] = (OPTIONAL,)
-            if (u.rsc(o.then).meta.get("restart-type") or "").lower() == "restart":
-                flags = (OPTIONAL, IMPLIES_THEN)
-        elif o.kind == "Serialize":
-            flags = (OPTIONAL, "serialize")
-        elif o.symmetrical:
-            flags = (IMPLIES_THEN,) + ((RUNNABLE_LEFT,) if o.first_task in ("start", "promote")
-                                       else ())
-        else:
-            flags = (ASYMMETRICAL,)
-        acts.order(o.first, o.first_task, o.then, o.then_task, "user", *flags)
-        if o.symmetrical and o.kind != "Serialize":
+        forward = (o.first, o.first_task, o.then, o.then_task)
+        if forward not in seen:
+            seen.add(forward)
+            acts.order(o.first, o.first_task, o.then, o.then_task, "user", *_user_flags(u, o))
+        inverse = (o.then, _INVERSE.get(o.then_task, o.then_task), o.first,
+                   _INVERSE.get(o.first_task, o.first_task))
+        if o.symmetrical and o.kind != "Serialize" and inverse not in seen:
+            seen.add(inverse)
             inv_flags = ("user", "implies_first") if o.kind == "Mandatory" else ("user", OPTIONAL)
-            acts.order(o.then, _INVERSE.get(o.then_task, o.then_task), o.first,
-                       _INVERSE.get(o.first_task, o.first_task), *inv_flags)
+            acts.order(*inverse, *inv_flags)
+
+
+def _user_flags(u: Unpacked, o: Ordering) -> tuple[str, ...]:
+    if o.kind == "Optional":
+        if (u.rsc(o.then).meta.get("restart-type") or "").lower() == "restart":
+            return (OPTIONAL, IMPLIES_THEN)
+        return (OPTIONAL,)
+    if o.kind == "Serialize":
+        return (OPTIONAL, "serialize")
+    if o.symmetrical:
+        return (IMPLIES_THEN,) + ((RUNNABLE_LEFT,) if o.first_task in ("start", "promote")
+                                  else ())
+    return (ASYMMETRICAL,)
 
 
 def collective_children(u: Unpacked, acts: ActionSet) -> dict[int, list[Work]]:
@@ -176,9 +189,12 @@ def resolve(u: Unpacked, acts: ActionSet,
                     for t in acts.of(member, spec.then_task):
                         for f in firsts:
                             flags = spec.flags | {"nograph"}
-                            if then_kind == "clone" and (
-                                    f.rsc is None or kinds.get(f.rsc) == "clone"):
+                            if then_kind == "clone" and f.rsc is None:
                                 flags = flags - {IMPLIES_THEN}
+                            elif then_kind == "clone" and kinds.get(f.rsc) == "clone":
+                                # the first clone's flags are summarised over all of its
+                                # instances (no node): any required one restarts them all
+                                flags = flags | {"any_first_child"}
                             links.append(Link(f, t, flags, thens[0] if thens else None))
         for f in firsts:
             for t in thens:
@@ -256,7 +272,13 @@ class Context:
 def _implies_then(link: Link, ctx: Context) -> bool:
     """Does this link make its then-action required now?"""
     f, t = link.first, link.then
-    if IMPLIES_THEN not in link.flags or not t.optional or not ctx.first_required(f, t):
+    if IMPLIES_THEN not in link.flags or not t.optional:
+        return False
+    if "any_first_child" in link.flags:
+        if f.optional and not any(not c.optional
+                                  for c in ctx.collective_children.get(f.id, [])):
+            return False
+    elif not ctx.first_required(f, t):
         return False
     if f.migrating and f.rsc != t.rsc:
         return False  # a live migration's start/stop does not restart what follows it
