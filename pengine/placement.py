@@ -65,6 +65,10 @@ def map_colocations(u: Unpacked, cons: Constraints) -> list[Colocation]:
             primary = prim[-1] if c.score >= INF else prim[0]
         dep_rsc = u.rsc(c.dependent)
         if dep_rsc.kind == "clone" and c.dependent_role in (Role.PROMOTED, Role.UNPROMOTED):
+            # Instances skip it while placed (their role is not chosen yet), but the
+            # primary still merges the clone's own table as a "with this" dependent.
+            out.append(Colocation(c.id, c.dependent, primary, c.score, c.dependent_role,
+                                  c.primary_role, c.node_attribute, c.influence))
             continue
         heads = [c.dependent]
         if dep_rsc.kind == "clone":
@@ -120,6 +124,9 @@ class _Placer:
         for lst in self.with_this.values():
             lst.sort(key=lambda c: self._coloc_key(c.dependent))
         build_tables(self, cons)
+        for c in self.colocations:  # clones merged whole into their primaries' tables
+            if self.u.rsc(c.dependent).kind == "clone":
+                self.clone_tables[c.dependent] = self._strategy_table(c.dependent)
 
     def _coloc_key(self, rid: str) -> tuple[int, int, str]:
         rsc = self.u.rsc(rid)
