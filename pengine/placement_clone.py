@@ -8,10 +8,11 @@ is refused is rolled back completely (tables, counters, score lines).
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
-from pengine.colocation import apply_primary
+from pengine.colocation import Table, add_matching, apply_primary
 from pengine.constraints import Colocation
 from pengine.ordering import interleaves
 from pengine.placement_tables import available_count
@@ -21,6 +22,7 @@ from pengine.unpack_resources import meta_count
 
 if TYPE_CHECKING:
     from pengine.placement import _Placer
+    from pengine.unpack_nodes import NodeWork
 
 
 def _current(placer: _Placer, inst: str) -> str | None:
@@ -331,10 +333,27 @@ def _clone_table_indexes(placer: _Placer, cid: str,
     for node, priority, _current in indexes.values():
         if priority >= 0 and node in table:
             table[node] = add(table[node], priority)
+    for c in placer.cons.colocations:  # "X with Promoted clone": X's table, non-negative
+        if c.primary == cid and c.dependent != cid and c.primary_role == Role.PROMOTED \
+                and placer._influence(c):
+            table = _add_nonnegative(table, placer._strategy_table(c.dependent),
+                                     c.node_attribute, c.score / INF, placer.nodes)
     final = {}
     for inst, (node, priority, _current) in indexes.items():
         final[inst] = table.get(node, priority) if 0 <= priority < INF else priority
     return final
+
+
+def _add_nonnegative(table: Table, dep_table: Table, attr: str, factor: float,
+                     nodes: Mapping[str, NodeWork]) -> Table:
+    """add_node_scores_matching_attr in non-negative mode: a node at zero or above never
+    drops below zero (a positive one stops at 1, a zero one stays 0)."""
+    added = add_matching(table, dep_table, attr, factor, nodes)
+    out = dict(added)
+    for name, old in table.items():
+        if added[name] < 0 <= old:
+            out[name] = 1 if old > 0 else 0
+    return out
 
 
 def _role_locations(placer: _Placer, cid: str, node: str) -> int:
@@ -349,14 +368,6 @@ def _role_locations(placer: _Placer, cid: str, node: str) -> int:
 
 def _role_colocations(placer: _Placer, cid: str, node: str, copied: bool) -> int:
     total = 0
-    for c in placer.cons.colocations:
-        if c.primary == cid and c.primary_role == Role.PROMOTED and c.score > 0 \
-                and c.dependent not in placer.assigned:
-            heads = placer.primitives_under(c.dependent)[:1]
-            table = placer.tables.get(heads[0], {}) if heads else {}
-            best = table.get(node, 0)
-            if best > 0:
-                total = add(total, int(best * min(c.score, INF) / INF + 0.5))
     for c in placer.cons.colocations:
         if c.dependent != cid or not (copied or c.score < 0 or c.score >= INF):
             continue  # a finite positive one that the instances did not get
