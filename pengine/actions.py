@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from messaging.types import Role
 from pengine.placement import Placement
+from pengine.promotion import effective_quorum_policy
 from pengine.state import Unpacked
 from pengine.unpack_resources import template_members
 from pengine.xmlin import Element, is_true
@@ -120,22 +121,6 @@ def _next_role(frm: Role, to: Role) -> Role:
     return to
 
 
-def effective_quorum_policy(u: Unpacked, rid: str) -> str:
-    """no-quorum-policy as it applies to one resource's start or promote.
-
-    Pacemaker's "demote" keeps an active promotable instance (current role Unpromoted or
-    Promoted) running as if quorum were there (its role is capped at Unpromoted during
-    placement); every other resource is treated as under "stop".
-    """
-    opts = u.options
-    if opts.have_quorum:
-        return "ignore"
-    if opts.no_quorum_policy == "demote":
-        active_role = u.states[rid].role in (Role.UNPROMOTED, Role.PROMOTED)
-        return "ignore" if active_role else "stop"
-    return opts.no_quorum_policy
-
-
 def op_key(rsc: str, task: str, interval_ms: int = 0) -> str:
     return f"{rsc}_{task}_{interval_ms}"
 
@@ -231,25 +216,10 @@ class PrimitiveActions:
                                                                         next_role):
             return
         current = self.u.current_node(rid)
-        need_stop = False
-        active = self._active_count(rid)
-        if active > 1 and st.managed:
-            need_stop = True
         if st.start_pending and chosen is not None:
             self.action(rid, "start", chosen, True).print_pending = True
         moving = current is not None and chosen is not None and current != chosen
-        if moving or (st.failed and st.stop_needed) or st.blocked:
-            need_stop = True
-        if role > Role.STARTED and not moving and not st.failed and not st.blocked \
-                and current is not None and chosen is not None:
-            # A resource above Started that stays gets an optional start: when that cannot
-            # run (no quorum, an unrunnable first) the restart ordering requires the stop.
-            self.action(rid, "start", chosen, True)
-        if role == Role.PROMOTED and (next_role == Role.STARTED or any(
-                not a.optional for a in self.acts.of(rid, "start"))):
-            # Pacemaker's role matrix goes Promoted -> Unpromoted -> Stopped -> Started: a
-            # resource found promoted that is not promotable is demoted and restarted.
-            need_stop = True
+        need_stop = self._need_stop(rid, role, next_role, moving, current is not None)
         r = role
         while r != Role.STOPPED:
             n = _next_role(r, Role.STOPPED)
@@ -271,6 +241,25 @@ class PrimitiveActions:
             self._migrate(rid, current or "", chosen or "")
         if chosen is not None and next_role != Role.STOPPED and st.managed:
             self._monitors(rid, chosen)
+
+    def _need_stop(self, rid: str, role: Role, next_role: Role, moving: bool,
+                   active: bool) -> bool:
+        """Must the resource go down before it comes back (restart or move)?"""
+        st = self.u.states[rid]
+        chosen = self.p.assigned.get(rid)
+        need_stop = (self._active_count(rid) > 1 and st.managed) or moving \
+            or (st.failed and st.stop_needed) or st.blocked
+        if role > Role.STARTED and not moving and not st.failed and not st.blocked \
+                and active and chosen is not None:
+            # A resource above Started that stays gets an optional start: when that cannot
+            # run (no quorum, an unrunnable first) the restart ordering requires the stop.
+            self.action(rid, "start", chosen, True)
+        if role == Role.PROMOTED and (next_role == Role.STARTED or any(
+                not a.optional for a in self.acts.of(rid, "start"))):
+            # Pacemaker's role matrix goes Promoted -> Unpromoted -> Stopped -> Started: a
+            # resource found promoted that is not promotable is demoted and restarted.
+            need_stop = True
+        return need_stop
 
     def _can_migrate(self, rid: str, current: str | None, chosen: str | None, role: Role,
                      next_role: Role, partial: bool = False) -> bool:

@@ -191,7 +191,7 @@ def resolve(u: Unpacked, acts: ActionSet,
                             flags = spec.flags | {"nograph"}
                             if then_kind == "clone" and f.rsc is None:
                                 flags = flags - {IMPLIES_THEN}
-                            elif then_kind == "clone" and kinds.get(f.rsc) == "clone":
+                            elif then_kind == "clone" and kinds.get(f.rsc or "") == "clone":
                                 # the first clone's flags are summarised over all of its
                                 # instances (no node): any required one restarts them all
                                 flags = flags | {"any_first_child"}

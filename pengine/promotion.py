@@ -4,7 +4,9 @@ Invariants: a score comes from the node attribute `master-<name>` (history name,
 instance id, else for anonymous clones the id without `:N`); it counts on a node only where
 Pacemaker's promotion_score_applies would count it; a cloned group's score is the sum of its
 members'. Pure functions over the placer's state; nothing here changes a table except
-`add_promotion_scores`, which returns the raised instance priorities.
+`add_promotion_scores`, which returns the raised instance priorities. Also the quorum side
+of roles: no-quorum-policy=demote lets active promotable instances run, capped at
+Unpromoted (`cap_promotion_without_quorum` lowers their next role after every role is chosen).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pengine.unpack_resources import template_members
 
 if TYPE_CHECKING:
     from pengine.placement import _Placer
+    from pengine.state import Unpacked
 
 
 def _base(prim: str) -> str:
@@ -123,3 +126,19 @@ def cap_promotion_without_quorum(placer: _Placer) -> None:
         active = placer.u.states[prim].role in (Role.UNPROMOTED, Role.PROMOTED)
         if active and placer.next_role.get(prim) == Role.PROMOTED:
             placer.next_role[prim] = Role.UNPROMOTED
+
+
+def effective_quorum_policy(u: Unpacked, rid: str) -> str:
+    """no-quorum-policy as it applies to one resource's start or promote.
+
+    Pacemaker's "demote" keeps an active promotable instance (current role Unpromoted or
+    Promoted) running as if quorum were there (its role is capped at Unpromoted during
+    placement); every other resource is treated as under "stop".
+    """
+    opts = u.options
+    if opts.have_quorum:
+        return "ignore"
+    if opts.no_quorum_policy == "demote":
+        active_role = u.states[rid].role in (Role.UNPROMOTED, Role.PROMOTED)
+        return "ignore" if active_role else "stop"
+    return opts.no_quorum_policy
