@@ -49,7 +49,27 @@ def _instance_cmp(placer: _Placer, priorities: dict[str, int], a: str, b: str) -
                              strict=True):
         if first != second:
             return -1 if first else 1
+    coloc_a, coloc_b = (_colocation_score(placer, inst, node)
+                        for inst, node in ((a, node_a), (b, node_b)))
+    if coloc_a != coloc_b:
+        return -1 if coloc_a > coloc_b else 1
     return _number(a) - _number(b)
+
+
+def _colocation_score(placer: _Placer, inst: str, node: str) -> int:
+    """order_instance_by_colocation: the current node's weight after the clone's "this with"
+    colocations (default mode) and its "with this" ones (non-negative mode), roles aside."""
+    cid = placer.u.rsc(inst).parent or ""
+    table = {node: placer.nodes[node].weight}
+    for c in placer.cons.colocations:
+        if c.dependent == cid and c.primary != cid:
+            table = add_matching(table, placer._strategy_table(c.primary), c.node_attribute,
+                                 c.score / INF, placer.nodes)
+    for c in placer.cons.colocations:
+        if c.primary == cid and c.dependent != cid and placer._influence(c):
+            table = _add_nonnegative(table, placer._strategy_table(c.dependent),
+                                     c.node_attribute, c.score / INF, placer.nodes)
+    return table[node]
 
 
 def _later_facts(placer: _Placer, inst: str, node: str) -> tuple[bool, bool, bool]:
