@@ -42,6 +42,7 @@ class Work:
     print_pending: bool = False
     no_wait: bool = False  # the controller fires it and does not wait for its result
     migrating: bool = False  # a start/stop that a planned live migration stands in for
+    shown_task: str | None = None  # the task a "due to" reason names, when not `task`
 
 
 @dataclass
@@ -459,13 +460,17 @@ def _probed_instances(u: Unpacked, p: Placement,
 
 def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     """Pseudo start/running/stop/stopped actions of a clone and its instance orderings."""
+    # with notify=true an ordering's first is the completion's confirmed-post notification
+    shown = "notified" if is_true(u.rsc(cid).meta.get("notify")) else None
     for task in ("start", "running", "stop", "stopped"):
         act, _ = acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
+        act.shown_task = shown if task in ("running", "stopped") else None
         if task == "running":
             acts.min_runnable[act.id] = 1
     if u.rsc(cid).promotable:
         for task in ("promote", "promoted", "demote", "demoted"):
             act, _ = acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
+            act.shown_task = shown if task in ("promoted", "demoted") else None
             if task == "promoted":  # no instance with a runnable promote: not runnable
                 acts.min_runnable[act.id] = 1
         for inst in u.rsc(cid).children:

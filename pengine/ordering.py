@@ -245,7 +245,8 @@ def _create_missing(u: Unpacked, rid: str | None, task: str) -> bool:
 def _set_reason(then: Work, first: Work, text: str) -> None:
     if then.reason is not None or first.rsc == then.rsc:
         return
-    then.reason = f"{text} {first.rsc} {first.task}" if first.rsc else f"{text} {first.task}"
+    task = first.shown_task or first.task
+    then.reason = f"{text} {first.rsc} {task}" if first.rsc else f"{text} {task}"
 
 
 @dataclass
