@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from messaging.types import Role
 from pengine.placement import Placement
+from pengine.promotion import effective_quorum_policy
 from pengine.state import Unpacked
 from pengine.xmlin import Element, is_true
 
@@ -141,10 +142,10 @@ class PrimitiveActions:
         if n is None or not n.online or n.pending:
             return False, None
         if task in ("start", "promote") and self.u.requires.get(rid) != "nothing":
-            opts = self.u.options
-            if not opts.have_quorum and opts.no_quorum_policy in ("stop", "demote"):
+            policy = effective_quorum_policy(self.u, rid)
+            if policy == "stop":
                 return False, "no quorum"
-            if not opts.have_quorum and opts.no_quorum_policy == "freeze":
+            if policy == "freeze":
                 st = self.u.states[rid]
                 if not st.running_on or moving_up:
                     return False, "quorum freeze"
@@ -228,20 +229,10 @@ class PrimitiveActions:
             return
         self._dangling_stops(rid)
         current = self.u.current_node(rid)
-        need_stop = False
-        active = self._active_count(rid)
-        if active > 1 and st.managed:
-            need_stop = True
         if st.start_pending and chosen is not None:
             self.action(rid, "start", chosen, True).print_pending = True
         moving = current is not None and chosen is not None and current != chosen
-        if moving or (st.failed and st.stop_needed) or st.blocked:
-            need_stop = True
-        if role == Role.PROMOTED and (next_role == Role.STARTED or any(
-                not a.optional for a in self.acts.of(rid, "start"))):
-            # Pacemaker's role matrix goes Promoted -> Unpromoted -> Stopped -> Started: a
-            # resource found promoted that is not promotable is demoted and restarted.
-            need_stop = True
+        need_stop = self._need_stop(rid, role, next_role, moving, current is not None)
         r = role
         while r != Role.STOPPED:
             n = _next_role(r, Role.STOPPED)
@@ -274,6 +265,24 @@ class PrimitiveActions:
             self.acts.order(rid, "stop", rid, "start", OPTIONAL, IMPLIES_THEN, RESTART)
             self.acts.order(rid, "start", rid, "promote", RUNNABLE_LEFT)
             self.acts.order(rid, "demote", rid, "stop", OPTIONAL, RESTART)
+    def _need_stop(self, rid: str, role: Role, next_role: Role, moving: bool,
+                   active: bool) -> bool:
+        """Must the resource go down before it comes back (restart or move)?"""
+        st = self.u.states[rid]
+        chosen = self.p.assigned.get(rid)
+        need_stop = (self._active_count(rid) > 1 and st.managed) or moving \
+            or (st.failed and st.stop_needed) or st.blocked
+        if role > Role.STARTED and not moving and not st.failed and not st.blocked \
+                and active and chosen is not None:
+            # A resource above Started that stays gets an optional start: when that cannot
+            # run (no quorum, an unrunnable first) the restart ordering requires the stop.
+            self.action(rid, "start", chosen, True)
+        if role == Role.PROMOTED and (next_role == Role.STARTED or any(
+                not a.optional for a in self.acts.of(rid, "start"))):
+            # Pacemaker's role matrix goes Promoted -> Unpromoted -> Stopped -> Started: a
+            # resource found promoted that is not promotable is demoted and restarted.
+            need_stop = True
+        return need_stop
 
     def _can_migrate(self, rid: str, current: str | None, chosen: str | None, role: Role,
                      next_role: Role, partial: bool = False) -> bool:
@@ -420,7 +429,9 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
             acts.min_runnable[act.id] = 1
     if u.rsc(cid).promotable:
         for task in ("promote", "promoted", "demote", "demoted"):
-            acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
+            act, _ = acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
+            if task == "promoted":  # no instance with a runnable promote: not runnable
+                acts.min_runnable[act.id] = 1
         for inst in u.rsc(cid).children:
             acts.order(cid, "promote", inst, "promote", RUNNABLE_LEFT)
             acts.order(inst, "promote", cid, "promoted", "member_flags", "any_runnable")

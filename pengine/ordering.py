@@ -25,6 +25,7 @@ from pengine.actions import (
 from pengine.collective_actions import notified_action
 from pengine.constraints import Constraints, Ordering
 from pengine.state import Unpacked
+from pengine.unpack_resources import RscConfig
 from pengine.xmlin import is_true
 
 _INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote",
@@ -43,27 +44,40 @@ class Link:
 
 
 def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
-    """Record rsc_order constraints (and their inverses) as order specs."""
+    """Record rsc_order constraints (and their inverses) as order specs.
+
+    Every user ordering carries Pacemaker's "optional" bit, and order_actions drops an
+    ordering between two actions already ordered with a shared bit: of several
+    constraints between the same pair of actions, only the first one created counts.
+    """
+    seen: set[tuple[str, str, str, str]] = set()
     for o in cons.orderings:
         if o.via is not None:
             _via_ordering(u, acts, o)
             continue
-        if o.kind == "Optional":
-            flags: tuple[str, ...] = (OPTIONAL,)
-            if (u.rsc(o.then).meta.get("restart-type") or "").lower() == "restart":
-                flags = (OPTIONAL, IMPLIES_THEN)
-        elif o.kind == "Serialize":
-            flags = (OPTIONAL, "serialize")
-        elif o.symmetrical:
-            flags = (IMPLIES_THEN,) + ((RUNNABLE_LEFT,) if o.first_task in ("start", "promote")
-                                       else ())
-        else:
-            flags = (ASYMMETRICAL,)
-        acts.order(o.first, o.first_task, o.then, o.then_task, "user", *flags)
-        if o.symmetrical and o.kind != "Serialize":
+        forward = (o.first, o.first_task, o.then, o.then_task)
+        if forward not in seen:
+            seen.add(forward)
+            acts.order(o.first, o.first_task, o.then, o.then_task, "user", *_user_flags(u, o))
+        inverse = (o.then, _INVERSE.get(o.then_task, o.then_task), o.first,
+                   _INVERSE.get(o.first_task, o.first_task))
+        if o.symmetrical and o.kind != "Serialize" and inverse not in seen:
+            seen.add(inverse)
             inv_flags = ("user", "implies_first") if o.kind == "Mandatory" else ("user", OPTIONAL)
-            acts.order(o.then, _INVERSE.get(o.then_task, o.then_task), o.first,
-                       _INVERSE.get(o.first_task, o.first_task), *inv_flags)
+            acts.order(*inverse, *inv_flags)
+
+
+def _user_flags(u: Unpacked, o: Ordering) -> tuple[str, ...]:
+    if o.kind == "Optional":
+        if (u.rsc(o.then).meta.get("restart-type") or "").lower() == "restart":
+            return (OPTIONAL, IMPLIES_THEN)
+        return (OPTIONAL,)
+    if o.kind == "Serialize":
+        return (OPTIONAL, "serialize")
+    if o.symmetrical:
+        return (IMPLIES_THEN,) + ((RUNNABLE_LEFT,) if o.first_task in ("start", "promote")
+                                  else ())
+    return (ASYMMETRICAL,)
 
 
 def collective_children(u: Unpacked, acts: ActionSet) -> dict[int, list[Work]]:
@@ -114,8 +128,16 @@ def _interleaved(u: Unpacked, spec: OrderSpec) -> bool:
     kinds = {r.id: r for r in u.resources}
     first = kinds.get(spec.first_rsc or "")
     then = kinds.get(spec.then_rsc or "")
-    return first is not None and then is not None and first.kind == "clone" \
-        and then.kind == "clone" and then.interleave and spec.first_action is None
+    return first is not None and then is not None and spec.first_action is None \
+        and interleaves(first, then, spec.then_task)
+
+
+def interleaves(first: RscConfig, then: RscConfig, then_task: str) -> bool:
+    """can_interleave_actions: two different clones, and the `then` clone's interleave
+    decides, except before a stop or demote, where the `first` clone's does."""
+    if first.kind != "clone" or then.kind != "clone" or first.id == then.id:
+        return False
+    return (first if then_task in ("stop", "demote") else then).interleave
 
 
 def _instance_node(u: Unpacked, inst: str, assigned: dict[str, str | None],
@@ -255,7 +277,11 @@ class Context:
 
     def first_required(self, f: Work, t: Work, any_child: bool = False) -> bool:
         children = self.collective_children.get(f.id)
-        node = None if any_child else self.location.get(t.id, t.node)
+        if any_child:
+            # The first clone's flags summarised over all its instances (no node): any
+            # required instance counts.
+            return not f.optional or any(not c.optional for c in children or ())
+        node = self.location.get(t.id, t.node)
         if children is None or node is None:
             return not f.optional
         return any(not c.optional for c in children if c.node == node)

@@ -17,6 +17,7 @@ from messaging.types import Role
 from pengine.colocation import Table, apply_primary, merge_dependents
 from pengine.constraints import Colocation, Constraints
 from pengine.placement_tables import available_count, build_tables, primitive_members
+from pengine.promotion import cap_promotion_without_quorum
 from pengine.scores import INF, add, score2str
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
@@ -71,6 +72,10 @@ def map_colocations(u: Unpacked, cons: Constraints,
             primary = prim[-1] if c.score >= INF else prim[0]
         dep_rsc = u.rsc(c.dependent)
         if dep_rsc.kind == "clone" and c.dependent_role in (Role.PROMOTED, Role.UNPROMOTED):
+            # Instances skip it while placed (their role is not chosen yet), but the
+            # primary still merges the clone's own table as a "with this" dependent.
+            out.append(Colocation(c.id, c.dependent, primary, c.score, c.dependent_role,
+                                  c.primary_role, c.node_attribute, c.influence))
             continue
         heads = [c.dependent]
         if dep_rsc.kind == "clone":
@@ -149,6 +154,9 @@ class _Placer:
                                   if u.rsc(c.dependent).kind == "clone"}
         self._sort_colocation_lists()
         build_tables(self, cons)
+        for c in self.colocations:  # clones merged whole into their primaries' tables
+            if self.u.rsc(c.dependent).kind == "clone":
+                self.clone_tables[c.dependent] = self._strategy_table(c.dependent)
 
     def _sort_colocation_lists(self) -> None:
         """Each primitive's "this with" and "with this" colocations, in Pacemaker's order.
@@ -179,7 +187,6 @@ class _Placer:
         return top.kind == "clone" and top.id != c.dependent \
             and (c.id, top.id) in self.clone_constraints
 
-
     def _clone_orphans(self) -> set[str]:
         bases = {prim.split(":", 1)[0] for r in self.u.resources
                  if r.kind == "clone" and not r.unique
@@ -208,6 +215,7 @@ class _Placer:
         for rid in order:
             self._assign_tree(rid)
         inhibit_unpaired_instances(self)
+        cap_promotion_without_quorum(self)
         return Placement(
             assigned=self.assigned, next_role=self.next_role, tables=self.tables,
             colocations=tuple(self.colocations), managed=self.managed,

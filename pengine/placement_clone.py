@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from messaging.types import Role
 from pengine.colocation import add_matching, apply_primary
 from pengine.constraints import Colocation
+from pengine.ordering import interleaves
 from pengine.placement_tables import available_count
 from pengine.promotion import add_promotion_scores, promotion_score
 from pengine.scores import INF, add
@@ -198,8 +199,8 @@ def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[s
             break
         cur = _current(placer, inst)
         prims = placer.primitives_under(inst)
-        if cur is None:
-            continue
+        if cur is None or any(placer.u.states[p].failed for p in prims):
+            continue  # a failed instance is only placed in the second pass
         node = placer.nodes.get(cur)
         if node is None or not node.available or counts.get(cur, 0) >= optimal:
             continue
@@ -312,10 +313,12 @@ def decide_roles(placer: _Placer, cid: str) -> None:
     promoted = 0
     counts: dict[str, int] = {}
     freeze = not opts.have_quorum and opts.no_quorum_policy == "freeze"
-    for neg_priority, _, _, _, inst, node in candidates:
+    for neg_priority, neg_current, _, _, inst, node in candidates:
         role = Role.UNPROMOTED
+        # quorum freeze: only an instance already promoted may stay promoted
+        frozen = freeze and -neg_current < Role.PROMOTED
         eligible = promoted < limit and counts.get(node, 0) < per_node \
-            and -neg_priority >= 0 and placer.nodes[node].available and not freeze
+            and -neg_priority >= 0 and placer.nodes[node].available and not frozen
         if inst in forced or eligible:
             role = Role.PROMOTED
             promoted += 1
@@ -369,6 +372,11 @@ def _clone_table_indexes(placer: _Placer, cid: str,
     for node, priority, _current in indexes.values():
         if priority >= 0 and node in table:
             table[node] = add(table[node], priority)
+    for c in placer.cons.colocations:  # "X with Promoted clone": X's table, non-negative
+        if c.primary == cid and c.dependent != cid and c.primary_role == Role.PROMOTED \
+                and placer._influence(c):
+            table = add_matching(table, placer._strategy_table(c.dependent), c.node_attribute,
+                                 c.score / INF, placer.nodes, only_positive=True)
     final = {}
     for inst, (node, priority, _current) in indexes.items():
         final[inst] = table.get(node, priority) if 0 <= priority < INF else priority
@@ -387,14 +395,6 @@ def _role_locations(placer: _Placer, cid: str, node: str) -> int:
 
 def _role_colocations(placer: _Placer, cid: str, node: str, copied: bool) -> int:
     total = 0
-    for c in placer.cons.colocations:
-        if c.primary == cid and c.primary_role == Role.PROMOTED and c.score > 0 \
-                and c.dependent not in placer.assigned:
-            heads = placer.primitives_under(c.dependent)[:1]
-            table = placer.tables.get(heads[0], {}) if heads else {}
-            best = table.get(node, 0)
-            if best > 0:
-                total = add(total, int(best * min(c.score, INF) / INF + 0.5))
     for c in placer.cons.colocations:
         if c.dependent != cid or not (copied or c.score < 0 or c.score >= INF):
             continue  # a finite positive one that the instances did not get
@@ -416,8 +416,9 @@ def _role_colocations(placer: _Placer, cid: str, node: str, copied: bool) -> int
 def inhibit_unpaired_instances(placer: _Placer) -> None:
     """Mandatory interleaved orderings stop then-instances with no first-instance beside them.
 
-    For an ordering between two clones whose `then` clone interleaves (and whose first
-    action is not a stop or demote), an instance assigned to a node where no instance of
+    For a symmetrical ordering between two clones that interleave (the `then` clone's
+    setting, the `first` clone's before a stop or demote; the first action not a stop or
+    demote), an instance assigned to a node where no instance of
     the first clone is assigned is not started at all (multi_update_interleave_actions).
     """
     u = placer.u
@@ -426,7 +427,8 @@ def inhibit_unpaired_instances(placer: _Placer) -> None:
         changed = False
         for o in placer.cons.orderings:
             first, then = u.rsc(o.first), u.rsc(o.then)
-            if first.kind != "clone" or then.kind != "clone" or not then.interleave \
+            # an asymmetrical ordering carries neither runnable-left nor implies-then
+            if not interleaves(first, then, o.then_task) or not o.symmetrical \
                     or o.kind != "Mandatory" or o.via is not None \
                     or o.first_task in ("stop", "demote"):
                 continue
