@@ -1,4 +1,4 @@
-"""The action stage: per-primitive actions, group pseudo actions, probes, monitors.
+"""The action stage: per-primitive actions, group and clone pseudo actions, monitors.
 
 Invariants: an action is identified by (key, node); asking again for an existing action
 returns it (and can only make it required). Runnability at creation follows
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from messaging.types import Role
 from pengine.placement import Placement
+from pengine.promotion import effective_quorum_policy
 from pengine.state import Unpacked
-from pengine.unpack_resources import template_members
 from pengine.xmlin import Element, is_true
 
 IMPLIES_THEN = "implies_then"
@@ -142,10 +142,10 @@ class PrimitiveActions:
         if n is None or not n.online or n.pending:
             return False, None
         if task in ("start", "promote") and self.u.requires.get(rid) != "nothing":
-            opts = self.u.options
-            if not opts.have_quorum and opts.no_quorum_policy in ("stop", "demote"):
+            policy = effective_quorum_policy(self.u, rid)
+            if policy == "stop":
                 return False, "no quorum"
-            if not opts.have_quorum and opts.no_quorum_policy == "freeze":
+            if policy == "freeze":
                 st = self.u.states[rid]
                 if not st.running_on or moving_up:
                     return False, "quorum freeze"
@@ -168,7 +168,7 @@ class PrimitiveActions:
         st = self.u.states[rid]
         for node in st.running_on:
             act = self.action(rid, "stop", node, optional)
-            if self.p.assigned.get(rid) is None:
+            if self.p.assigned.get(rid) is None and rid not in self.p.inhibited:
                 act.reason = "node availability"
             elif len(st.running_on) > 1 \
                     and self.u.rsc(rid).multiple_active == "stop_unexpected":
@@ -206,9 +206,21 @@ class PrimitiveActions:
         act.reason = "resource definition change"
 
     def create(self, rid: str) -> None:
+        inhibited = self.p.inhibited.get(rid)
+        if inhibited is None:
+            self._create(rid, self.p.assigned.get(rid), self.p.next_role.get(rid, Role.STOPPED))
+            return
+        # An instance inhibited by an interleaved ordering had its actions created where it
+        # was assigned; then native_assign_node(NULL) forces its stop and blocks its start,
+        # setting no reason (so a stop prints none, and a restart of it still requires the
+        # clone's start).
+        self._create(rid, *inhibited)
+        from pengine.collective_actions import inhibit_actions
+
+        inhibit_actions(self.acts, rid)
+
+    def _create(self, rid: str, chosen: str | None, next_role: Role) -> None:
         st = self.u.states[rid]
-        chosen = self.p.assigned.get(rid)
-        next_role = self.p.next_role.get(rid, Role.STOPPED)
         role = st.role if st.running_on else Role.STOPPED
         if st.running_on and role == Role.STOPPED:
             role = Role.STARTED
@@ -217,20 +229,10 @@ class PrimitiveActions:
             return
         self._dangling_stops(rid)
         current = self.u.current_node(rid)
-        need_stop = False
-        active = self._active_count(rid)
-        if active > 1 and st.managed:
-            need_stop = True
         if st.start_pending and chosen is not None:
             self.action(rid, "start", chosen, True).print_pending = True
         moving = current is not None and chosen is not None and current != chosen
-        if moving or (st.failed and st.stop_needed) or st.blocked:
-            need_stop = True
-        if role == Role.PROMOTED and (next_role == Role.STARTED or any(
-                not a.optional for a in self.acts.of(rid, "start"))):
-            # Pacemaker's role matrix goes Promoted -> Unpromoted -> Stopped -> Started: a
-            # resource found promoted that is not promotable is demoted and restarted.
-            need_stop = True
+        need_stop = self._need_stop(rid, role, next_role, moving, current is not None)
         r = role
         while r != Role.STOPPED:
             n = _next_role(r, Role.STOPPED)
@@ -263,6 +265,24 @@ class PrimitiveActions:
             self.acts.order(rid, "stop", rid, "start", OPTIONAL, IMPLIES_THEN, RESTART)
             self.acts.order(rid, "start", rid, "promote", RUNNABLE_LEFT)
             self.acts.order(rid, "demote", rid, "stop", OPTIONAL, RESTART)
+    def _need_stop(self, rid: str, role: Role, next_role: Role, moving: bool,
+                   active: bool) -> bool:
+        """Must the resource go down before it comes back (restart or move)?"""
+        st = self.u.states[rid]
+        chosen = self.p.assigned.get(rid)
+        need_stop = (self._active_count(rid) > 1 and st.managed) or moving \
+            or (st.failed and st.stop_needed) or st.blocked
+        if role > Role.STARTED and not moving and not st.failed and not st.blocked \
+                and active and chosen is not None:
+            # A resource above Started that stays gets an optional start: when that cannot
+            # run (no quorum, an unrunnable first) the restart ordering requires the stop.
+            self.action(rid, "start", chosen, True)
+        if role == Role.PROMOTED and (next_role == Role.STARTED or any(
+                not a.optional for a in self.acts.of(rid, "start"))):
+            # Pacemaker's role matrix goes Promoted -> Unpromoted -> Stopped -> Started: a
+            # resource found promoted that is not promotable is demoted and restarted.
+            need_stop = True
+        return need_stop
 
     def _can_migrate(self, rid: str, current: str | None, chosen: str | None, role: Role,
                      next_role: Role, partial: bool = False) -> bool:
@@ -401,75 +421,6 @@ def group_actions(u: Unpacked, acts: ActionSet, gid: str) -> None:
     acts.order(gid, "start", gid, "running", OPTIONAL)
 
 
-def _primitives(u: Unpacked, rid: str) -> list[str]:
-    rsc = u.rsc(rid)
-    if rsc.kind == "primitive":
-        return [rid]
-    return [p for child in rsc.children for p in _primitives(u, child)]
-
-
-def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
-    """Probe every primitive on every online clean node where its state is unknown."""
-    if not u.options.startup_probes:
-        return
-    clones = _anonymous_instances(u)
-    for node in u.nodes:
-        if not node.online or node.unclean or node.maintenance:
-            continue
-        probed = _probed_instances(u, p, clones, node.name)
-        for rsc in u.primitives:
-            st = u.states[rsc.id]
-            if node.name in st.known_on or rsc.orphan or probed.get(rsc.id, True) is False:
-                continue
-            act, _ = acts.new(op_key(rsc.id, "monitor"), "monitor", rsc.id, node.name, False)
-            act.runnable = not node.pending
-            flag = RUNNABLE_LEFT if (not act.runnable and not _probe_owner_running(u, rsc.id)) \
-                else OPTIONAL
-            acts.order(rsc.id, "monitor", rsc.id, "start", flag, first_action=act)
-
-
-def _probe_owner_running(u: Unpacked, rid: str) -> bool:
-    """An unrunnable probe (pending node) blocks the start unless this is active: the
-    primitive itself (a running group member does not cover the others), or a clone's
-    instances as a whole."""
-    top = rid
-    while u.rsc(top).parent is not None:
-        top = u.rsc(top).parent or top
-    owner = top if u.rsc(top).kind == "clone" else rid
-    return any(u.states[p].running_on for p in _primitives(u, owner))
-
-
-def _anonymous_instances(u: Unpacked) -> list[tuple[list[list[str]], list[str]]]:
-    """Per anonymous clone: its instances' primitives (number order) and its orphans."""
-    out: list[tuple[list[list[str]], list[str]]] = []
-    for clone in u.resources:
-        if clone.kind != "clone" or clone.unique:
-            continue
-        bases = set(template_members(clone))
-        orphans = [r.id for r in u.resources if r.orphan and r.id.split(":", 1)[0] in bases]
-        out.append(([_primitives(u, inst) for inst in clone.children], orphans))
-    return out
-
-
-def _probed_instances(u: Unpacked, p: Placement,
-                      clones: list[tuple[list[list[str]], list[str]]],
-                      node: str) -> dict[str, bool]:
-    """probe_anonymous_clone: one instance per node, and none where one is known.
-
-    The instance probed is the one assigned to the node, else the first one.
-    """
-    out: dict[str, bool] = {}
-    for instances, orphans in clones:
-        known = any(node in u.states[prim].known_on
-                    for prim in [*orphans, *(q for inst in instances for q in inst)])
-        chosen = next((inst for inst in instances if inst and p.assigned.get(inst[0]) == node),
-                      instances[0] if instances else [])
-        for inst in instances:
-            for prim in inst:
-                out[prim] = not known and inst is chosen
-    return out
-
-
 def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     """Pseudo start/running/stop/stopped actions of a clone and its instance orderings."""
     for task in ("start", "running", "stop", "stopped"):
@@ -478,7 +429,9 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
             acts.min_runnable[act.id] = 1
     if u.rsc(cid).promotable:
         for task in ("promote", "promoted", "demote", "demoted"):
-            acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
+            act, _ = acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
+            if task == "promoted":  # no instance with a runnable promote: not runnable
+                acts.min_runnable[act.id] = 1
         for inst in u.rsc(cid).children:
             acts.order(cid, "promote", inst, "promote", RUNNABLE_LEFT)
             acts.order(inst, "promote", cid, "promoted", "member_flags", "any_runnable")
@@ -490,7 +443,12 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
         acts.order(cid, "demoted", cid, "stop", OPTIONAL)
     for inst in u.rsc(cid).children:
         acts.order(cid, "start", inst, "start", RUNNABLE_LEFT)
-        acts.order(inst, "start", cid, "running", "member_flags", "any_runnable")
+        if u.rsc(inst).kind == "group":
+            # A group instance can start only if all its members can (group_action_flags).
+            acts.order(inst, "start", cid, "running", "member_flags")
+            acts.order(inst, "running", cid, "running", "any_runnable")
+        else:
+            acts.order(inst, "start", cid, "running", "member_flags", "any_runnable")
         acts.order(cid, "stop", inst, "stop", OPTIONAL)
         acts.order(inst, "stop", cid, "stopped", "member_flags")
         acts.order(inst, "start", cid, "start", "member_flags")
@@ -498,3 +456,7 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     acts.order(cid, "stop", cid, "stopped", OPTIONAL)
     acts.order(cid, "stopped", cid, "start", OPTIONAL)
     acts.order(cid, "start", cid, "running", OPTIONAL)
+    if is_true(u.rsc(cid).meta.get("notify")):
+        from pengine.collective_actions import notification_phases
+
+        notification_phases(u, acts, cid)

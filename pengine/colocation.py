@@ -67,8 +67,12 @@ def _best_matching(table: Mapping[str, int], value: str | None, attr: str,
 
 
 def add_matching(work: Table, dep_table: Mapping[str, int], attr: str, factor: float,
-                 nodes: Mapping[str, NodeWork]) -> Table:
-    """Add factor x the dependent's best score on nodes sharing the attribute value."""
+                 nodes: Mapping[str, NodeWork], only_positive: bool = False) -> Table:
+    """Add factor x the dependent's best score on nodes sharing the attribute value.
+
+    `only_positive` (Pacemaker's non-negative mode) never takes a node below zero: a
+    node at 0 keeps 0, a positive one drops to 1.
+    """
     out = dict(work)
     for name, current in work.items():
         best = _best_matching(dep_table, node_attr(nodes.get(name), attr), attr, nodes)
@@ -78,6 +82,8 @@ def add_matching(work: Table, dep_table: Mapping[str, int], attr: str, factor: f
         if weight == 0 and best != 0:
             weight = 1 if factor > 0 else -1
         out[name] = add(weight, current)
+        if only_positive and out[name] < 0 and current >= 0:
+            out[name] = 1 if current > 0 else current
     return out
 
 

@@ -143,7 +143,9 @@ def _locations(el: Element, u: Unpacked, known: set[str], tops: list[str],
             out.append(Location(cid, rid, tuple(scores), discovery, role))
             continue
         for rule in el.findall("rule"):
-            rule_role = _role(rule.get("role")) or role
+            # Pacemaker 2.1.5 filters a rule's constraint by the rule's own (deprecated)
+            # role only: the rsc_location's role applies to node/score constraints.
+            rule_role = _role(rule.get("role"))
             scores = _rule_scores(rule, u, found, rid)
             out.append(Location(cid, rid, tuple(scores), discovery, rule_role,
                                 rule.get("id")))

@@ -22,8 +22,11 @@ from pengine.actions import (
     Work,
     op_key,
 )
+from pengine.collective_actions import notified_action
 from pengine.constraints import Constraints, Ordering
 from pengine.state import Unpacked
+from pengine.unpack_resources import RscConfig
+from pengine.xmlin import is_true
 
 _INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote",
             "running": "stopped", "stopped": "running", "promoted": "demoted",
@@ -37,30 +40,44 @@ class Link:
     then: Work
     flags: frozenset[str]
     via: Work | None = None  # the group/clone action a member link was derived from
+    origin: int = -1  # which order spec a derived member link came from
 
 
 def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
-    """Record rsc_order constraints (and their inverses) as order specs."""
+    """Record rsc_order constraints (and their inverses) as order specs.
+
+    Every user ordering carries Pacemaker's "optional" bit, and order_actions drops an
+    ordering between two actions already ordered with a shared bit: of several
+    constraints between the same pair of actions, only the first one created counts.
+    """
+    seen: set[tuple[str, str, str, str]] = set()
     for o in cons.orderings:
         if o.via is not None:
             _via_ordering(u, acts, o)
             continue
-        if o.kind == "Optional":
-            flags: tuple[str, ...] = (OPTIONAL,)
-            if (u.rsc(o.then).meta.get("restart-type") or "").lower() == "restart":
-                flags = (OPTIONAL, IMPLIES_THEN)
-        elif o.kind == "Serialize":
-            flags = (OPTIONAL, "serialize")
-        elif o.symmetrical:
-            flags = (IMPLIES_THEN,) + ((RUNNABLE_LEFT,) if o.first_task in ("start", "promote")
-                                       else ())
-        else:
-            flags = (ASYMMETRICAL,)
-        acts.order(o.first, o.first_task, o.then, o.then_task, "user", *flags)
-        if o.symmetrical and o.kind != "Serialize":
+        forward = (o.first, o.first_task, o.then, o.then_task)
+        if forward not in seen:
+            seen.add(forward)
+            acts.order(o.first, o.first_task, o.then, o.then_task, "user", *_user_flags(u, o))
+        inverse = (o.then, _INVERSE.get(o.then_task, o.then_task), o.first,
+                   _INVERSE.get(o.first_task, o.first_task))
+        if o.symmetrical and o.kind != "Serialize" and inverse not in seen:
+            seen.add(inverse)
             inv_flags = ("user", "implies_first") if o.kind == "Mandatory" else ("user", OPTIONAL)
-            acts.order(o.then, _INVERSE.get(o.then_task, o.then_task), o.first,
-                       _INVERSE.get(o.first_task, o.first_task), *inv_flags)
+            acts.order(*inverse, *inv_flags)
+
+
+def _user_flags(u: Unpacked, o: Ordering) -> tuple[str, ...]:
+    if o.kind == "Optional":
+        if (u.rsc(o.then).meta.get("restart-type") or "").lower() == "restart":
+            return (OPTIONAL, IMPLIES_THEN)
+        return (OPTIONAL,)
+    if o.kind == "Serialize":
+        return (OPTIONAL, "serialize")
+    if o.symmetrical:
+        return (IMPLIES_THEN,) + ((RUNNABLE_LEFT,) if o.first_task in ("start", "promote")
+                                  else ())
+    return (ASYMMETRICAL,)
 
 
 def collective_children(u: Unpacked, acts: ActionSet) -> dict[int, list[Work]]:
@@ -68,9 +85,12 @@ def collective_children(u: Unpacked, acts: ActionSet) -> dict[int, list[Work]]:
     base = {"running": "start", "start": "start", "stopped": "stop", "stop": "stop"}
     out: dict[int, list[Work]] = {}
     for act in acts.actions:
-        if act.pseudo and act.rsc is not None and act.task in base \
+        task = act.task
+        if task == "notified":  # <clone>_confirmed-post_notify_<done>_0
+            task = act.key.rsplit("_", 2)[-2]
+        if act.pseudo and act.rsc is not None and task in base \
                 and u.has_rsc(act.rsc) and u.rsc(act.rsc).kind == "clone":
-            out[act.id] = [a for p in _primitives(u, act.rsc) for a in acts.of(p, base[act.task])
+            out[act.id] = [a for p in _primitives(u, act.rsc) for a in acts.of(p, base[task])
                            if a.node is not None]
     return out
 
@@ -108,8 +128,16 @@ def _interleaved(u: Unpacked, spec: OrderSpec) -> bool:
     kinds = {r.id: r for r in u.resources}
     first = kinds.get(spec.first_rsc or "")
     then = kinds.get(spec.then_rsc or "")
-    return first is not None and then is not None and first.kind == "clone" \
-        and then.kind == "clone" and then.interleave and spec.first_action is None
+    return first is not None and then is not None and spec.first_action is None \
+        and interleaves(first, then, spec.then_task)
+
+
+def interleaves(first: RscConfig, then: RscConfig, then_task: str) -> bool:
+    """can_interleave_actions: two different clones, and the `then` clone's interleave
+    decides, except before a stop or demote, where the `first` clone's does."""
+    if first.kind != "clone" or then.kind != "clone" or first.id == then.id:
+        return False
+    return (first if then_task in ("stop", "demote") else then).interleave
 
 
 def _instance_node(u: Unpacked, inst: str, assigned: dict[str, str | None],
@@ -161,16 +189,22 @@ def resolve(u: Unpacked, acts: ActionSet,
         else:
             thens = acts.of(spec.then_rsc or "", spec.then_task, spec.then_node)
             then_kind = kinds.get(spec.then_rsc or "")
+            origin = -1
             if then_kind in ("group", "clone") and "user" in spec.flags \
                     and spec.first_rsc != spec.then_rsc:
                 for member in _primitives(u, spec.then_rsc or ""):
                     for t in acts.of(member, spec.then_task):
                         for f in firsts:
                             flags = spec.flags | {"nograph"}
-                            if then_kind == "clone" and (
-                                    f.rsc is None or kinds.get(f.rsc) == "clone"):
+                            if then_kind == "clone" and f.rsc is None:
                                 flags = flags - {IMPLIES_THEN}
-                            links.append(Link(f, t, flags, thens[0] if thens else None))
+                            elif then_kind == "clone" and kinds.get(f.rsc or "") == "clone":
+                                # Not interleaved: the first clone's action as a whole (any
+                                # instance) decides for every then-instance.
+                                flags = flags | {"any_child"}
+                            links.append(Link(f, t, flags, thens[0] if thens else None,
+                                              len(links) if origin < 0 else origin))
+                            origin = links[-1].origin
         for f in firsts:
             for t in thens:
                 if f is not t:
@@ -187,6 +221,10 @@ def _firsts(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str]
             and spec.first_rsc != spec.then_rsc and task in _COMPLETE and "user" in spec.flags:
         task = _COMPLETE[task]
     firsts = acts.of(spec.first_rsc or "", task, spec.first_node)
+    if firsts and task != spec.first_task and kinds.get(spec.first_rsc or "") == "clone" \
+            and is_true(u.rsc(spec.first_rsc or "").meta.get("notify")):
+        # A notifying clone's phase is complete once its post-notifications are confirmed.
+        return [notified_action(acts, spec.first_rsc or "", task)]
     if not firsts and task != spec.first_task:
         # Only remapped when the collective has the completion action (a clone that is
         # not promotable has no "promoted"): else the plain key is used.
@@ -237,8 +275,12 @@ class Context:
     requires: dict[str, str] = field(default_factory=dict)
     running_on: dict[str, list[str]] = field(default_factory=dict)
 
-    def first_required(self, f: Work, t: Work) -> bool:
+    def first_required(self, f: Work, t: Work, any_child: bool = False) -> bool:
         children = self.collective_children.get(f.id)
+        if any_child:
+            # The first clone's flags summarised over all its instances (no node): any
+            # required instance counts.
+            return not f.optional or any(not c.optional for c in children or ())
         node = self.location.get(t.id, t.node)
         if children is None or node is None:
             return not f.optional
@@ -248,8 +290,11 @@ class Context:
 def _implies_then(link: Link, ctx: Context) -> bool:
     """Does this link make its then-action required now?"""
     f, t = link.first, link.then
-    if IMPLIES_THEN not in link.flags or not t.optional or not ctx.first_required(f, t):
+    if IMPLIES_THEN not in link.flags or not t.optional \
+            or not ctx.first_required(f, t, "any_child" in link.flags):
         return False
+    if t.rsc is not None and not ctx.managed.get(t.rsc, True):
+        return False  # an unmanaged resource's actions stay optional (custom_action)
     if f.migrating and f.rsc != t.rsc:
         return False  # a live migration's start/stop does not restart what follows it
     if f.dangling and f.rsc == t.rsc:
@@ -332,30 +377,45 @@ def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
     return changed
 
 
-def _members_in_order(links: list[Link]) -> list[Link]:
-    """Reversed member links back in creation order within each run from one ordering."""
-    out: list[Link] = []
-    run: list[Link] = []
+def _application_order(links: list[Link]) -> tuple[list[Link], dict[int, list[Link]]]:
+    """The order requiredness is applied in, and the plain links out of each action.
+
+    order_actions prepends to actions_before: of two orderings that make the same action
+    required, the later one is seen first and names the reason. But members of a group
+    or clone "then" are updated along with the collective action, which is created
+    before them, so links derived from a collective's ordering are seen first, member
+    by member (in member order within one ordering, later orderings first); a member
+    whose action changes is updated at once (Pacemaker's lf#1421 recursion), so its
+    successors hear from it before the collective reaches them.
+    """
+    runs: list[list[Link]] = []
     for link in links:
-        if run and (run[0].first is not link.first or run[0].via is not link.via):
-            out.extend(reversed(run))
-            run = []
-        run.append(link)
-    out.extend(reversed(run))
-    return out
+        if link.via is None:
+            continue
+        if runs and runs[-1][-1].origin == link.origin:
+            runs[-1].append(link)
+        else:
+            runs.append([link])
+    plain = [link for link in reversed(links) if link.via is None]
+    after: dict[int, list[Link]] = {}
+    for link in plain:
+        after.setdefault(link.first.id, []).append(link)
+    return [link for run in reversed(runs) for link in run] + plain, after
 
 
-def _cascade_required(action: Work, afters: dict[int, list[Link]], ctx: Context) -> None:
+def _cascade_required(act: Work, after: dict[int, list[Link]], ctx: Context) -> None:
     """Depth first, like Pacemaker: an action that just became required updates the
-    actions ordered after it at once (naming itself as their reason), before the
-    ordering that changed it moves on to its next action (e.g. the next group member)."""
-    stack = [iter(afters.get(action.id, ()))]
+    actions plainly ordered after it at once (naming itself as their reason), before the
+    ordering that changed it moves on to its next member. Only plain links pass it on,
+    and only a member link starts it: cascading from and through every link makes
+    corpus cloned-group-stop name the clone instead of the member's predecessor."""
+    stack = [iter(after.get(act.id, ()))]
     while stack:
         link = next(stack[-1], None)
         if link is None:
             stack.pop()
         elif _apply_required(link, ctx):
-            stack.append(iter(afters.get(link.then.id, ())))
+            stack.append(iter(after.get(link.then.id, ())))
 
 
 def propagate(links: list[Link], ctx: Context) -> None:
@@ -372,16 +432,7 @@ def propagate(links: list[Link], ctx: Context) -> None:
         if act.id in ctx.min_runnable:
             any_links.setdefault(act.id, [])
             thens[act.id] = act
-    # order_actions prepends to actions_before: of two orderings that make the same action
-    # required, the later one is seen first and names the reason. But members of a group
-    # or clone "then" are updated along with the collective action, which is created
-    # before them, so links derived from a collective's ordering are seen first.
-    # One collective ordering updates its members in member order.
-    by_then = _members_in_order([link for link in reversed(links) if link.via is not None]) \
-        + [link for link in reversed(links) if link.via is None]
-    afters: dict[int, list[Link]] = {}
-    for link in reversed(links):
-        afters.setdefault(link.first.id, []).append(link)
+    by_then, after = _application_order(links)
     while changed and rounds < 1000:
         changed = False
         rounds += 1
@@ -391,7 +442,8 @@ def propagate(links: list[Link], ctx: Context) -> None:
             for link in by_then:
                 if _apply_required(link, ctx):
                     inner = changed = True
-                    _cascade_required(link.then, afters, ctx)
+                    if link.via is not None:
+                        _cascade_required(link.then, after, ctx)
         for link in links:
             if _apply(link, ctx):
                 changed = True

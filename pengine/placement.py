@@ -17,6 +17,7 @@ from messaging.types import Role
 from pengine.colocation import Table, apply_primary, merge_dependents
 from pengine.constraints import Colocation, Constraints
 from pengine.placement_tables import available_count, build_tables, primitive_members
+from pengine.promotion import cap_promotion_without_quorum
 from pengine.scores import INF, add, score2str
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
@@ -44,6 +45,8 @@ class Placement:
     order: tuple[str, ...] = ()
     # clone id -> its instances in the order assignment (and promotion) left them
     instance_order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # instances an interleaved ordering left without a partner: node and role they had
+    inhibited: Mapping[str, tuple[str, Role]] = field(default_factory=dict)
 
 
 def map_colocations(u: Unpacked, cons: Constraints,
@@ -69,6 +72,10 @@ def map_colocations(u: Unpacked, cons: Constraints,
             primary = prim[-1] if c.score >= INF else prim[0]
         dep_rsc = u.rsc(c.dependent)
         if dep_rsc.kind == "clone" and c.dependent_role in (Role.PROMOTED, Role.UNPROMOTED):
+            # Instances skip it while placed (their role is not chosen yet), but the
+            # primary still merges the clone's own table as a "with this" dependent.
+            out.append(Colocation(c.id, c.dependent, primary, c.score, c.dependent_role,
+                                  c.primary_role, c.node_attribute, c.influence))
             continue
         heads = [c.dependent]
         if dep_rsc.kind == "clone":
@@ -112,6 +119,7 @@ class _Placer:
         self.tables: dict[str, Table] = {}
         self.assigned: dict[str, str | None] = {}
         self.next_role: dict[str, Role] = {}
+        self.inhibited: dict[str, tuple[str, Role]] = {}
         self.busy: set[str] = set()
         self.count: dict[str, int] = {n.name: 0 for n in u.nodes}
         self.lines: list[str] = []
@@ -138,20 +146,52 @@ class _Placer:
         self.promotable = {p for r in u.resources if r.kind == "clone" and r.promotable
                            for inst in r.children for p in primitive_members(u, inst)}
         if u.options.stonith_enabled and not u.have_fencing_device:
-            self.managed = dict.fromkeys(self.managed, False)
-        # Pacemaker inserts each colocation into sorted lists (g_list_insert_sorted), which
-        # puts a new entry before the equal ones: among colocations with the same primary
-        # (or dependent) the later constraint comes first. Reversed creation order plus a
-        # stable sort gives the same lists.
-        for c in reversed(self.colocations):
+            # Assignment unmanages every resource it assigns; a clone never assigns its
+            # orphan instances (beyond clone-max), so they stay managed and stop.
+            self.managed = {rid: rid in self._clone_orphans() and managed
+                            for rid, managed in self.managed.items()}
+        self.clone_constraints = {(c.id, c.dependent) for c in cons.colocations
+                                  if u.rsc(c.dependent).kind == "clone"}
+        self._sort_colocation_lists()
+        build_tables(self, cons)
+        for c in self.colocations:  # clones merged whole into their primaries' tables
+            if self.u.rsc(c.dependent).kind == "clone":
+                self.clone_tables[c.dependent] = self._strategy_table(c.dependent)
+
+    def _sort_colocation_lists(self) -> None:
+        """Each primitive's "this with" and "with this" colocations, in Pacemaker's order.
+
+        Pacemaker inserts each colocation into sorted lists (g_list_insert_sorted), which
+        puts a new entry before the equal ones: among colocations with the same primary
+        (or dependent) the later constraint comes first. Reversed creation order plus a
+        stable sort gives the same lists. A clone instance's "this with" list gets its
+        clone's colocations inserted one by one (pcmk__add_collective_constraints), which
+        reverses them again: those come first, in creation order (seed 133).
+        """
+        inherited = [c for c in self.colocations if self._inherited_from_clone(c)]
+        inherited_ids = {id(c) for c in inherited}
+        for c in inherited + [c for c in reversed(self.colocations) if id(c) not in inherited_ids]:
             self.this_with.setdefault(c.dependent, []).append(c)
+        for c in reversed(self.colocations):
             self.with_this.setdefault(c.primary, []).append(c)
-        for rid, lst in self.this_with.items():
+        for lst in self.this_with.values():
             lst.sort(key=lambda c: self._coloc_key(c.primary))
-            del rid
         for lst in self.with_this.values():
             lst.sort(key=lambda c: self._coloc_key(c.dependent))
-        build_tables(self, cons)
+
+    def _inherited_from_clone(self, c: Colocation) -> bool:
+        """Was this instance colocation mapped from a constraint on its clone?"""
+        top = self.u.rsc(c.dependent)
+        while top.parent is not None and top.kind != "clone":
+            top = self.u.rsc(top.parent)
+        return top.kind == "clone" and top.id != c.dependent \
+            and (c.id, top.id) in self.clone_constraints
+
+    def _clone_orphans(self) -> set[str]:
+        bases = {prim.split(":", 1)[0] for r in self.u.resources
+                 if r.kind == "clone" and not r.unique
+                 for inst in r.children for prim in primitive_members(self.u, inst)}
+        return {r.id for r in self.u.resources if r.orphan and r.id.split(":", 1)[0] in bases}
 
     def _coloc_key(self, rid: str) -> tuple[int, int, str]:
         rsc = self.u.rsc(rid)
@@ -175,11 +215,13 @@ class _Placer:
         for rid in order:
             self._assign_tree(rid)
         inhibit_unpaired_instances(self)
+        cap_promotion_without_quorum(self)
         return Placement(
             assigned=self.assigned, next_role=self.next_role, tables=self.tables,
             colocations=tuple(self.colocations), managed=self.managed,
             score_lines=tuple(sorted(self.lines)), order=tuple(order),
             instance_order={cid: tuple(insts) for cid, insts in self.instance_order.items()},
+            inhibited=self.inhibited,
         )
 
     def _strategy_cmp(self, a: str, b: str) -> int:

@@ -11,8 +11,9 @@ import functools
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
-from pengine.colocation import apply_primary
+from pengine.colocation import add_matching, apply_primary
 from pengine.constraints import Colocation
+from pengine.ordering import interleaves
 from pengine.placement_tables import available_count
 from pengine.promotion import add_promotion_scores, promotion_score
 from pengine.scores import INF, add
@@ -46,7 +47,48 @@ def _instance_cmp(placer: _Placer, priorities: dict[str, int], a: str, b: str) -
                              strict=True):
         if first != second:
             return -1 if first else 1
+    score_a, score_b = _colocation_score(placer, a, node_a), _colocation_score(placer, b, node_b)
+    if score_a != score_b:
+        return -1 if score_a > score_b else 1
     return _number(a) - _number(b)
+
+
+def _colocation_score(placer: _Placer, inst: str, node: str) -> int:
+    """cmp_instance_by_colocation: the current node's weight plus the clone's colocations.
+
+    The clone's "this with" primaries add their scores there (default mode), then its
+    influencing "with this" dependents (non-negative mode), each at factor score/INF. A
+    resource's colocation lists keep equal keys in reverse insertion order (sorted insert).
+    """
+    cid = placer.u.rsc(inst).parent or inst
+    work = {node: placer.nodes[node].weight}
+    this_with = [c for c in reversed(placer.cons.colocations)
+                 if c.dependent == cid and c.primary != cid and c.primary_role is None]
+    for c in sorted(this_with, key=lambda c: placer._coloc_key(c.primary)):
+        work = add_matching(work, _own_table(placer, c.primary), c.node_attribute,
+                            c.score / INF, placer.nodes)
+    with_this = [c for c in reversed(placer.cons.colocations)
+                 if c.primary == cid and c.dependent != cid and c.influence
+                 and c.dependent_role is None]
+    for c in sorted(with_this, key=lambda c: placer._coloc_key(c.dependent)):
+        work = add_matching(work, _own_table(placer, c.dependent), c.node_attribute,
+                            c.score / INF, placer.nodes, only_positive=True)
+    return work[node]
+
+
+def _own_score(placer: _Placer, inst: str, node: str) -> int:
+    """The instance's own score on a node: a group instance's table holds what was placed
+    on the group (the clone's locations and bans), not its members' failures."""
+    if placer.u.rsc(inst).kind == "group":
+        return placer._strategy_table(placer.u.rsc(inst).parent or inst).get(node, -INF)
+    return placer.tables[placer.primitives_under(inst)[0]].get(node, -INF)
+
+
+def _own_table(placer: _Placer, rid: str) -> dict[str, int]:
+    if placer.u.rsc(rid).kind == "clone":
+        return placer._strategy_table(rid)
+    prims = placer.primitives_under(rid)
+    return placer.tables.get(prims[0], {}) if prims else {}
 
 
 def _later_facts(placer: _Placer, inst: str, node: str) -> tuple[bool, bool, bool]:
@@ -67,7 +109,7 @@ def _instance_facts(placer: _Placer, priorities: dict[str, int],
     cur = _current(placer, inst)
     count = max((len(placer.u.states[p].running_on) for p in prims), default=0)
     allowed = True
-    if cur is not None and prims and placer.tables[prims[0]].get(cur, -INF) < 0:
+    if cur is not None and prims and _own_score(placer, inst, cur) < 0:
         allowed, cur = False, None  # node_is_allowed clears the node
     if cur is not None and cur not in placer.nodes:
         cur = None
@@ -157,8 +199,8 @@ def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[s
             break
         cur = _current(placer, inst)
         prims = placer.primitives_under(inst)
-        if cur is None:
-            continue
+        if cur is None or any(placer.u.states[p].failed for p in prims):
+            continue  # a failed instance is only placed in the second pass
         node = placer.nodes.get(cur)
         if node is None or not node.available or counts.get(cur, 0) >= optimal:
             continue
@@ -271,10 +313,12 @@ def decide_roles(placer: _Placer, cid: str) -> None:
     promoted = 0
     counts: dict[str, int] = {}
     freeze = not opts.have_quorum and opts.no_quorum_policy == "freeze"
-    for neg_priority, _, _, _, inst, node in candidates:
+    for neg_priority, neg_current, _, _, inst, node in candidates:
         role = Role.UNPROMOTED
+        # quorum freeze: only an instance already promoted may stay promoted
+        frozen = freeze and -neg_current < Role.PROMOTED
         eligible = promoted < limit and counts.get(node, 0) < per_node \
-            and -neg_priority >= 0 and placer.nodes[node].available and not freeze
+            and -neg_priority >= 0 and placer.nodes[node].available and not frozen
         if inst in forced or eligible:
             role = Role.PROMOTED
             promoted += 1
@@ -328,6 +372,11 @@ def _clone_table_indexes(placer: _Placer, cid: str,
     for node, priority, _current in indexes.values():
         if priority >= 0 and node in table:
             table[node] = add(table[node], priority)
+    for c in placer.cons.colocations:  # "X with Promoted clone": X's table, non-negative
+        if c.primary == cid and c.dependent != cid and c.primary_role == Role.PROMOTED \
+                and placer._influence(c):
+            table = add_matching(table, placer._strategy_table(c.dependent), c.node_attribute,
+                                 c.score / INF, placer.nodes, only_positive=True)
     final = {}
     for inst, (node, priority, _current) in indexes.items():
         final[inst] = table.get(node, priority) if 0 <= priority < INF else priority
@@ -346,14 +395,6 @@ def _role_locations(placer: _Placer, cid: str, node: str) -> int:
 
 def _role_colocations(placer: _Placer, cid: str, node: str, copied: bool) -> int:
     total = 0
-    for c in placer.cons.colocations:
-        if c.primary == cid and c.primary_role == Role.PROMOTED and c.score > 0 \
-                and c.dependent not in placer.assigned:
-            heads = placer.primitives_under(c.dependent)[:1]
-            table = placer.tables.get(heads[0], {}) if heads else {}
-            best = table.get(node, 0)
-            if best > 0:
-                total = add(total, int(best * min(c.score, INF) / INF + 0.5))
     for c in placer.cons.colocations:
         if c.dependent != cid or not (copied or c.score < 0 or c.score >= INF):
             continue  # a finite positive one that the instances did not get
@@ -375,8 +416,9 @@ def _role_colocations(placer: _Placer, cid: str, node: str, copied: bool) -> int
 def inhibit_unpaired_instances(placer: _Placer) -> None:
     """Mandatory interleaved orderings stop then-instances with no first-instance beside them.
 
-    For an ordering between two clones whose `then` clone interleaves (and whose first
-    action is not a stop or demote), an instance assigned to a node where no instance of
+    For a symmetrical ordering between two clones that interleave (the `then` clone's
+    setting, the `first` clone's before a stop or demote; the first action not a stop or
+    demote), an instance assigned to a node where no instance of
     the first clone is assigned is not started at all (multi_update_interleave_actions).
     """
     u = placer.u
@@ -385,7 +427,8 @@ def inhibit_unpaired_instances(placer: _Placer) -> None:
         changed = False
         for o in placer.cons.orderings:
             first, then = u.rsc(o.first), u.rsc(o.then)
-            if first.kind != "clone" or then.kind != "clone" or not then.interleave \
+            # an asymmetrical ordering carries neither runnable-left nor implies-then
+            if not interleaves(first, then, o.then_task) or not o.symmetrical \
                     or o.kind != "Mandatory" or o.via is not None \
                     or o.first_task in ("stop", "demote"):
                 continue
@@ -394,6 +437,7 @@ def inhibit_unpaired_instances(placer: _Placer) -> None:
                 node = _assigned_node(placer, inst)
                 if node is not None and node not in paired:
                     for prim in placer.primitives_under(inst):
+                        placer.inhibited[prim] = (node, placer.next_role.get(prim, Role.STARTED))
                         placer.assigned[prim] = None
                         placer.next_role[prim] = Role.STOPPED
                     changed = True

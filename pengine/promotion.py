@@ -4,17 +4,22 @@ Invariants: a score comes from the node attribute `master-<name>` (history name,
 instance id, else for anonymous clones the id without `:N`); it counts on a node only where
 Pacemaker's promotion_score_applies would count it; a cloned group's score is the sum of its
 members'. Pure functions over the placer's state; nothing here changes a table except
-`add_promotion_scores`, which returns the raised instance priorities.
+`add_promotion_scores`, which returns the raised instance priorities. Also the quorum side
+of roles: no-quorum-policy=demote lets active promotable instances run, capped at
+Unpromoted (`cap_promotion_without_quorum` lowers their next role after every role is chosen).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from messaging.types import Role
 from pengine.scores import INF, add, char2score
+from pengine.unpack_resources import template_members
 
 if TYPE_CHECKING:
     from pengine.placement import _Placer
+    from pengine.state import Unpacked
 
 
 def _base(prim: str) -> str:
@@ -26,8 +31,17 @@ def _member_like(placer: _Placer, inst: str, base: str) -> str | None:
     return next((p for p in placer.primitives_under(inst) if _base(p) == base), None)
 
 
+def _instances(placer: _Placer, cid: str) -> list[str]:
+    """The clone's instances followed by its orphans (Pacemaker appends those to children)."""
+    clone = placer.u.rsc(cid)
+    bases = set(template_members(clone))
+    orphans = [r.id for r in placer.u.resources
+               if r.orphan and not clone.unique and _base(r.id) in bases]
+    return [*clone.children, *orphans]
+
+
 def _active_instance(placer: _Placer, cid: str, base: str, node: str) -> str | None:
-    for inst in placer.u.rsc(cid).children:
+    for inst in _instances(placer, cid):
         prim = _member_like(placer, inst, base)
         if prim is not None and node in placer.u.states[prim].running_on:
             return inst
@@ -35,7 +49,7 @@ def _active_instance(placer: _Placer, cid: str, base: str, node: str) -> str | N
 
 
 def _known_anywhere_on(placer: _Placer, cid: str, base: str, node: str) -> bool:
-    for inst in placer.u.rsc(cid).children:
+    for inst in _instances(placer, cid):
         prim = _member_like(placer, inst, base)
         if prim is not None and node in placer.u.states[prim].known_on:
             return True
@@ -97,3 +111,34 @@ def add_promotion_scores(placer: _Placer, cid: str) -> dict[str, int]:
             priority = max(priority, score)
         priorities[inst] = priority
     return priorities
+
+
+def cap_promotion_without_quorum(placer: _Placer) -> None:
+    """no-quorum-policy=demote: an active promotable instance goes no further than Unpromoted.
+
+    Pacemaker lowers the next role when it creates the instance's actions, after every
+    role was chosen, so nothing else is promoted in its place.
+    """
+    opts = placer.u.options
+    if opts.have_quorum or opts.no_quorum_policy != "demote":
+        return
+    for prim in placer.promotable:
+        active = placer.u.states[prim].role in (Role.UNPROMOTED, Role.PROMOTED)
+        if active and placer.next_role.get(prim) == Role.PROMOTED:
+            placer.next_role[prim] = Role.UNPROMOTED
+
+
+def effective_quorum_policy(u: Unpacked, rid: str) -> str:
+    """no-quorum-policy as it applies to one resource's start or promote.
+
+    Pacemaker's "demote" keeps an active promotable instance (current role Unpromoted or
+    Promoted) running as if quorum were there (its role is capped at Unpromoted during
+    placement); every other resource is treated as under "stop".
+    """
+    opts = u.options
+    if opts.have_quorum:
+        return "ignore"
+    if opts.no_quorum_policy == "demote":
+        active_role = u.states[rid].role in (Role.UNPROMOTED, Role.PROMOTED)
+        return "ignore" if active_role else "stop"
+    return opts.no_quorum_policy

@@ -18,7 +18,6 @@ from pengine.actions import (
     clone_actions,
     group_actions,
     op_key,
-    probes,
 )
 from pengine.api import Transition
 from pengine.blocking import block_dependents
@@ -41,6 +40,7 @@ from pengine.ordering import (
     user_orderings,
 )
 from pengine.placement import place
+from pengine.probes import probes
 from pengine.state import Unpacked
 from pengine.status import build_status, unpack_cib
 from pengine.summary import summarise

@@ -1,0 +1,74 @@
+"""Actions that clones add around their instances: probe orderings, notifications, inhibition.
+
+Invariants: a probe is ordered before the start of its clone (or, uncloned, of itself) and,
+through the clone, before every instance's start; a notifying clone's phase completes with
+its confirmed post-notification pseudo action; an inhibited instance keeps the actions
+created where it was assigned, its stop forced and its start and monitors blocked.
+"""
+
+from __future__ import annotations
+
+from pengine.actions import IMPLIES_THEN, OPTIONAL, RUNNABLE_LEFT, ActionSet, Work
+from pengine.state import Unpacked
+
+
+def _primitives(u: Unpacked, rid: str) -> list[str]:
+    rsc = u.rsc(rid)
+    if rsc.kind == "primitive":
+        return [rid]
+    return [p for child in rsc.children for p in _primitives(u, child)]
+
+
+def order_probe(u: Unpacked, acts: ActionSet, probe: Work,
+                rid: str) -> list[tuple[Work, str, str]]:
+    """The probe comes before the start of its clone (when cloned), else of itself.
+
+    An unrunnable probe blocks that start unless the clone is already active somewhere
+    (Pacemaker's pcmk__probe_rsc_on_node). Returns the instance starts the clone's start
+    passes the ordering on to.
+    """
+    top = rid
+    while u.rsc(top).parent is not None:
+        top = u.rsc(top).parent or top
+    if u.rsc(top).kind != "clone":
+        top = rid
+    top_running = any(u.states[p].running_on for p in _primitives(u, top))
+    flag = RUNNABLE_LEFT if (not probe.runnable and not top_running) else OPTIONAL
+    acts.order(rid, "monitor", top, "start", flag, first_action=probe)
+    if top == rid:
+        return []
+    return [(probe, member, flag) for member in _primitives(u, top)]
+
+
+def notification_phases(u: Unpacked, acts: ActionSet, cid: str) -> None:
+    """A notifying clone's phases: start and stop, plus promote and demote if promotable."""
+    promotable = ("promoted", "demoted") if u.rsc(cid).promotable else ()
+    for done in ("running", "stopped", *promotable):
+        notified_action(acts, cid, done)
+
+
+def notified_action(acts: ActionSet, cid: str, done: str) -> Work:
+    """The confirmed post-notification pseudo action of a clone's phase (task "notified").
+
+    An ordering after a notifying clone's phase waits for it (action_uuid_for_ordering),
+    so it is what the reason of a dependent's action names.
+    """
+    act, created = acts.new(f"{cid}_confirmed-post_notify_{done}_0", "notified", cid, None,
+                            True, pseudo=True)
+    if created:
+        acts.order(cid, done, None, "notified", IMPLIES_THEN, RUNNABLE_LEFT, then_action=act)
+    return act
+
+
+def inhibit_actions(acts: ActionSet, rid: str) -> None:
+    """native_assign_node(NULL) after actions exist: force the stop, block start and monitors.
+
+    No reason is set, so the stop prints none.
+    """
+    for act in acts.of(rid, "stop"):
+        act.optional = False
+    for act in acts.of(rid, "start"):
+        act.runnable = False
+    for act in acts.by_rsc_task.get((rid, "monitor"), ()):
+        if act.interval_ms:
+            act.runnable = False

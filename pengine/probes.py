@@ -1,0 +1,70 @@
+"""Probes: which primitives are probed on which nodes, and what their results gate.
+
+Invariants: a primitive is probed on every online, clean node out of maintenance where its
+state is unknown; an anonymous clone probes one instance per node (the one assigned there,
+else the first) and none where any instance or orphan is known. Each probe is ordered
+before its resource's start (through the clone's start when cloned, collective_actions).
+"""
+
+from __future__ import annotations
+
+from pengine.actions import ActionSet, Work, op_key
+from pengine.collective_actions import order_probe
+from pengine.placement import Placement
+from pengine.placement_tables import primitive_members
+from pengine.state import Unpacked
+from pengine.unpack_resources import template_members
+
+
+def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
+    """Probe every primitive on every online clean node where its state is unknown."""
+    if not u.options.startup_probes:
+        return
+    clones = _anonymous_instances(u)
+    through_clone: list[tuple[Work, str, str]] = []
+    for node in u.nodes:
+        if not node.online or node.unclean or node.maintenance:
+            continue
+        probed = _probed_instances(u, p, clones, node.name)
+        for rsc in u.primitives:
+            st = u.states[rsc.id]
+            if node.name in st.known_on or rsc.orphan or probed.get(rsc.id, True) is False:
+                continue
+            act, _ = acts.new(op_key(rsc.id, "monitor"), "monitor", rsc.id, node.name, False)
+            act.runnable = not node.pending
+            through_clone.extend(order_probe(u, acts, act, rsc.id))
+    # The clone's start sees its last-created probe first (orderings are prepended), and
+    # passes each one on to every instance's start, whose reason then names that probe.
+    for probe, member, flag in reversed(through_clone):
+        acts.order(probe.rsc, "monitor", member, "start", flag, first_action=probe)
+
+
+def _anonymous_instances(u: Unpacked) -> list[tuple[list[list[str]], list[str]]]:
+    """Per anonymous clone: its instances' primitives (number order) and its orphans."""
+    out: list[tuple[list[list[str]], list[str]]] = []
+    for clone in u.resources:
+        if clone.kind != "clone" or clone.unique:
+            continue
+        bases = set(template_members(clone))
+        orphans = [r.id for r in u.resources if r.orphan and r.id.split(":", 1)[0] in bases]
+        out.append(([primitive_members(u, inst) for inst in clone.children], orphans))
+    return out
+
+
+def _probed_instances(u: Unpacked, p: Placement,
+                      clones: list[tuple[list[list[str]], list[str]]],
+                      node: str) -> dict[str, bool]:
+    """probe_anonymous_clone: one instance per node, and none where one is known.
+
+    The instance probed is the one assigned to the node, else the first one.
+    """
+    out: dict[str, bool] = {}
+    for instances, orphans in clones:
+        known = any(node in u.states[prim].known_on
+                    for prim in [*orphans, *(q for inst in instances for q in inst)])
+        chosen = next((inst for inst in instances if inst and p.assigned.get(inst[0]) == node),
+                      instances[0] if instances else [])
+        for inst in instances:
+            for prim in inst:
+                out[prim] = not known and inst is chosen
+    return out
