@@ -176,6 +176,21 @@ def build_status(u: Unpacked, *, with_bans: bool = False) -> ClusterStatus:
     resources = tuple(_with_orphans(_resource(u, r.id), orphans) for r in u.resources
                       if r.parent is None and r.id not in shown_inside
                       and not (r.orphan and not u.states[r.id].running_on))
+    failed = _failed_operations(u)
+    dc = next((n.name for n in u.nodes if n.id == u.options.dc_uuid), None)
+    execution = u.root.get("execution-date")
+    return ClusterStatus(
+        nodes=nodes, resources=resources, failed_operations=tuple(failed),
+        have_quorum=u.options.have_quorum, dc=dc, stonith_enabled=u.options.stonith_enabled,
+        options=u.options.raw, execution_date=_int(execution) if execution else None,
+        bans=location_bans(u) if with_bans else (),
+    )
+
+
+CibInput = str | bytes | etree._Element
+
+def _failed_operations(u: Unpacked) -> list[FailedOperation]:
+    """The failed actions crm_mon lists, one per (operation_key, node) of online nodes."""
     failed = []
     online = {n.name for n in u.nodes if n.online}
     recorded: set[tuple[str | None, str]] = set()
@@ -206,17 +221,8 @@ def build_status(u: Unpacked, *, with_bans: bool = False) -> ClusterStatus:
             queue_time_ms=_int(op.get("queue-time")) if op.get("queue-time") else None,
             op_key=op.get("operation_key") or "",
         ))
-    dc = next((n.name for n in u.nodes if n.id == u.options.dc_uuid), None)
-    execution = u.root.get("execution-date")
-    return ClusterStatus(
-        nodes=nodes, resources=resources, failed_operations=tuple(failed),
-        have_quorum=u.options.have_quorum, dc=dc, stonith_enabled=u.options.stonith_enabled,
-        options=u.options.raw, execution_date=_int(execution) if execution else None,
-        bans=location_bans(u) if with_bans else (),
-    )
+    return failed
 
-
-CibInput = str | bytes | etree._Element
 
 
 def effective_now(root: etree._Element, now: datetime.datetime | None,

@@ -49,6 +49,27 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
     requires = {r.id: resource_requires(r, options, any_unfencing)
                 for r in resources if r.kind == "primitive"}
     no_slot = _no_slot_on_lost_nodes(resources, requires, len(nodes))
+    _unpack_histories(root, nodes, resources, states, walker, options, (clones, no_slot))
+    apply_migrations(states, nodes, requests)
+    _block_groups(resources, states)
+    _settle_roles(resources, states)
+    requires.update((r.id, resource_requires(r, options, any_unfencing))
+                    for r in resources if r.kind == "primitive" and r.id not in requires)
+    # An orphaned fencing device found in the status is unpacked like a configured one
+    # (pe__unpack_resource sets pe_flag_have_stonith_resource), so it enables fencing.
+    have_device = have_device or any(r.orphan and r.standard == "stonith" for r in resources)
+    return Unpacked(
+        now=now, options=options, nodes=tuple(nodes), resources=tuple(resources),
+        states=states, fence_requests=tuple(requests), failed_ops=tuple(walker.failed_ops),
+        have_fencing_device=have_device, requires=requires, root=root,
+    )
+
+def _unpack_histories(root: Element, nodes: list[NodeWork], resources: list[RscConfig],
+                      states: dict[str, RscState], walker: HistoryUnpacker,
+                      options: Options,
+                      slots: tuple[dict[str, list[list[str]]], set[str]]) -> None:
+    """Walk every member node's lrm history (skipping offline nodes whose history cannot
+    matter: no fencing and no shutdown locks)."""
     by_name = {n.name: n for n in nodes}
     by_id = {n.id: n for n in nodes}
     # One lookup per history entry: a scan of the resource list here made unpacking
@@ -64,20 +85,7 @@ def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
             continue
         for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
             _unpack_lrm_resource(lrm_rsc, node, (resources, known), states, walker, options,
-                                 (clones, no_slot))
-    apply_migrations(states, nodes, requests)
-    _block_groups(resources, states)
-    _settle_roles(resources, states)
-    requires.update((r.id, resource_requires(r, options, any_unfencing))
-                    for r in resources if r.kind == "primitive" and r.id not in requires)
-    # An orphaned fencing device found in the status is unpacked like a configured one
-    # (pe__unpack_resource sets pe_flag_have_stonith_resource), so it enables fencing.
-    have_device = have_device or any(r.orphan and r.standard == "stonith" for r in resources)
-    return Unpacked(
-        now=now, options=options, nodes=tuple(nodes), resources=tuple(resources),
-        states=states, fence_requests=tuple(requests), failed_ops=tuple(walker.failed_ops),
-        have_fencing_device=have_device, requires=requires, root=root,
-    )
+                                 slots)
 
 
 def _settle_roles(resources: list[RscConfig], states: dict[str, RscState]) -> None:

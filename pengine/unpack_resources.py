@@ -171,6 +171,20 @@ class _Shape:
     suffix: str
 
 
+def _meta(el: Element, ancestors: list[Element], parent_meta: dict[str, str],
+          defaults: Defaults, rctx: RuleContext) -> dict[str, str]:
+    """A resource's meta attributes: its XML attributes, its own and its ancestors' meta
+    sets, rsc_defaults, then what its parent passes down where still unset."""
+    meta: dict[str, str] = {str(k): str(v) for k, v in el.attrib.items()}
+    nvpairs(el.findall("meta_attributes"), lambda r: evaluate(r, rctx), meta)
+    for anc in ancestors:
+        nvpairs(anc.findall("meta_attributes"), lambda r: evaluate(r, rctx), meta)
+    nvpairs(defaults.rsc, lambda r: evaluate(r, rctx), meta)
+    for key, value in parent_meta.items():
+        meta.setdefault(key, value)
+    return meta
+
+
 def _unpack_one(
     el: Element, parent: str | None, ancestors: list[Element], parent_meta: dict[str, str],
     defaults: Defaults, ctx: RuleContext, shape: _Shape, out: list[RscConfig],
@@ -185,13 +199,7 @@ def _unpack_one(
     agent_type = el.get("type") or ""
     rctx = RuleContext(now=ctx.now, rsc_standard=standard, rsc_provider=provider,
                        rsc_agent=agent_type)
-    meta: dict[str, str] = {str(k): str(v) for k, v in el.attrib.items()}
-    nvpairs(el.findall("meta_attributes"), lambda r: evaluate(r, rctx), meta)
-    for anc in ancestors:
-        nvpairs(anc.findall("meta_attributes"), lambda r: evaluate(r, rctx), meta)
-    nvpairs(defaults.rsc, lambda r: evaluate(r, rctx), meta)
-    for key, value in parent_meta.items():
-        meta.setdefault(key, value)
+    meta = _meta(el, ancestors, parent_meta, defaults, rctx)
     params = _params([el, *ancestors], rctx)
     ops = tuple(_unpack_ops(el, defaults, rctx)) if kind == "primitive" else ()
     child_els = [c for c in el if isinstance(c.tag, str) and c.tag in VARIANTS]
