@@ -5,8 +5,6 @@ no start or stop), nothing fenced."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,16 +12,9 @@ from pathlib import Path
 
 import pytest
 from crmd_lab_helpers import Lab, idle_dc, nodes_running, wait_for
-from lab_names import lab_name
+from lab_names import NAMESPACE_LAB_MARKS, lab_name
 
-pytestmark = [
-    pytest.mark.lab,
-    pytest.mark.skipif(os.geteuid() != 0, reason="the namespace lab needs root"),
-    pytest.mark.skipif(
-        not all(shutil.which(tool) for tool in ("ip", "nft", "unshare", "nsenter")),
-        reason="needs iproute2, nftables and util-linux (unshare, nsenter)",
-    ),
-]
+pytestmark = NAMESPACE_LAB_MARKS
 
 NAME = lab_name("hcrespwn")
 NODES = ["n1", "n2", "n3"]

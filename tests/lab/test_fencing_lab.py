@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -21,16 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab_names import lab_name
+from lab_names import NAMESPACE_LAB_MARKS, lab_name
 
-pytestmark = [
-    pytest.mark.lab,
-    pytest.mark.skipif(os.geteuid() != 0, reason="the namespace lab needs root"),
-    pytest.mark.skipif(
-        not all(shutil.which(tool) for tool in ("ip", "nft", "unshare", "nsenter")),
-        reason="needs iproute2, nftables and util-linux (unshare, nsenter)",
-    ),
-]
+pytestmark = NAMESPACE_LAB_MARKS
 
 NAME = lab_name("hcfence")
 REPO = Path(__file__).resolve().parents[2]

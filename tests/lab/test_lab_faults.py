@@ -7,26 +7,17 @@ Needs root, iproute2, nftables and util-linux; skipped otherwise. Only the lab's
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from lab_names import lab_name
+from lab_names import NAMESPACE_LAB_MARKS, lab_name
 
 from lab.cli import lab
 
-pytestmark = [
-    pytest.mark.lab,
-    pytest.mark.skipif(os.geteuid() != 0, reason="the namespace lab needs root"),
-    pytest.mark.skipif(
-        not all(shutil.which(tool) for tool in ("ip", "nft", "unshare", "nsenter")),
-        reason="needs iproute2, nftables and util-linux (unshare, nsenter)",
-    ),
-]
+pytestmark = NAMESPACE_LAB_MARKS
 
 NAME = lab_name("hcfault")
 

@@ -7,15 +7,13 @@ with bounds, not benchmarks (bench/detect_latency.py measures).
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from lab_names import lab_name
+from lab_names import NAMESPACE_LAB_MARKS, lab_name
 
 from ccm.api import CcmClient, MembershipStatus
 from lab.cli import lab
@@ -23,14 +21,7 @@ from lab.procs import alive, netns_inode, pids_in_netns, power_switch_pids
 from messaging.errors import HAError
 from messaging.heartbeat.api import HeartbeatClient
 
-pytestmark = [
-    pytest.mark.lab,
-    pytest.mark.skipif(os.geteuid() != 0, reason="the namespace lab needs root"),
-    pytest.mark.skipif(
-        not all(shutil.which(tool) for tool in ("ip", "nft", "unshare", "nsenter")),
-        reason="needs iproute2, nftables and util-linux (unshare, nsenter)",
-    ),
-]
+pytestmark = NAMESPACE_LAB_MARKS
 
 KEEPALIVE, DEADTIME = 0.2, 1.0
 MARGIN = 1.5  # scheduling delays on a loaded 2-core machine

@@ -11,23 +11,15 @@ was. Needs root, iproute2, nftables, util-linux and the installed console script
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from lab_names import lab_name
+from lab_names import NAMESPACE_LAB_MARKS, lab_name
 
-pytestmark = [
-    pytest.mark.lab,
-    pytest.mark.skipif(os.geteuid() != 0, reason="the namespace lab needs root"),
-    pytest.mark.skipif(
-        not all(shutil.which(tool) for tool in ("ip", "nft", "unshare", "nsenter")),
-        reason="needs iproute2, nftables and util-linux (unshare, nsenter)",
-    ),
-]
+pytestmark = NAMESPACE_LAB_MARKS
 
 NAME = lab_name("hctools")
 REPO = Path(__file__).resolve().parents[2]
