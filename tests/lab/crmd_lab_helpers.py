@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,6 +46,25 @@ class Lab:
         from lab.layout import data_root
 
         return data_root(False) / self.name / node / "state"
+
+
+def demo_cluster(name: str) -> Iterator[Lab]:
+    """A 3-node lab with the demo configuration, up until the DC is idle, down afterwards
+    (the body of a module-scoped fixture: `yield from demo_cluster(NAME)`)."""
+    the_lab = Lab(name)
+    the_lab.cli("down")
+    try:
+        output = the_lab.ok("up", "--nodes", "3", "--config", "demo", "--dc-timeout", "120")
+        assert "idle" in output, output
+        yield the_lab
+    finally:
+        the_lab.cli("down")
+
+
+def lab_exec(the_lab: Lab, node: str, *command: str) -> subprocess.CompletedProcess[str]:
+    """`hacluster lab exec` as a process (its output goes to its stdout, not click's)."""
+    return subprocess.run([str(BIN / "hacluster"), "lab", "--name", the_lab.name, "exec", node,
+                           *command], capture_output=True, text=True, timeout=60, check=False)
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 120.0) -> T:

@@ -5,13 +5,10 @@ no start or stop), nothing fenced."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from crmd_lab_helpers import Lab, idle_dc, nodes_running, wait_for
+from crmd_lab_helpers import Lab, demo_cluster, idle_dc, lab_exec, nodes_running, wait_for
 from lab_names import NAMESPACE_LAB_MARKS, lab_name
 
 pytestmark = NAMESPACE_LAB_MARKS
@@ -23,21 +20,12 @@ KILLS = 3
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Lab]:
-    the_lab = Lab(NAME)
-    the_lab.cli("down")
-    try:
-        output = the_lab.ok("up", "--nodes", "3", "--config", "demo", "--dc-timeout", "120")
-        assert "idle" in output, output
-        yield the_lab
-    finally:
-        the_lab.cli("down")
+    yield from demo_cluster(NAME)
 
 
 def _exec(cluster: Lab, node: str, *command: str) -> str:
-    """`hacluster lab exec` as a process (its output goes to its stdout, not click's)."""
-    hacluster = Path(sys.executable).parent / "hacluster"
-    done = subprocess.run([str(hacluster), "lab", "--name", cluster.name, "exec", node,
-                           *command], capture_output=True, text=True, timeout=60, check=False)
+    """The command's output on NODE; it must succeed."""
+    done = lab_exec(cluster, node, *command)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
