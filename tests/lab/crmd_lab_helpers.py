@@ -48,13 +48,14 @@ class Lab:
         return data_root(False) / self.name / node / "state"
 
 
-def demo_cluster(name: str) -> Iterator[Lab]:
-    """A 3-node lab with the demo configuration, up until the DC is idle, down afterwards
-    (the body of a module-scoped fixture: `yield from demo_cluster(NAME)`)."""
+def demo_cluster(name: str, config: str = "demo") -> Iterator[Lab]:
+    """A 3-node lab with a seeded configuration (`lab up --config`), up until the DC is
+    idle, down afterwards (the body of a module-scoped fixture: `yield from
+    demo_cluster(NAME)`)."""
     the_lab = Lab(name)
     the_lab.cli("down")
     try:
-        output = the_lab.ok("up", "--nodes", "3", "--config", "demo", "--dc-timeout", "120")
+        output = the_lab.ok("up", "--nodes", "3", "--config", config, "--dc-timeout", "120")
         assert "idle" in output, output
         yield the_lab
     finally:

@@ -15,6 +15,7 @@ import pytest
 from crmd_lab_helpers import (
     Lab,
     crm_mon_location,
+    demo_cluster,
     idle_dc,
     live_cib,
     nodes_running,
@@ -52,14 +53,7 @@ DUMMY = ('<primitive id="dummy1" class="ocf" provider="heartbeat" type="Dummy">'
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Lab]:
-    the_lab = Lab(NAME)
-    the_lab.cli("down")
-    try:
-        output = the_lab.ok("up", "--nodes", "3", "--config", "empty", "--dc-timeout", "120")
-        assert "idle" in output, output
-        yield the_lab
-    finally:
-        the_lab.cli("down")
+    yield from demo_cluster(NAME, config="empty")
 
 
 def _plan_on_live_cib(cluster: Lab, tmp_path: Path) -> str:
