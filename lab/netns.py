@@ -51,6 +51,7 @@ from .layout import (
     write_node_files,
 )
 from .procs import (
+    NORMAL_PRIORITY,
     alive,
     child_of,
     in_netns,
@@ -166,9 +167,9 @@ def power_on(state: LabState, name: str) -> int | None:
     clear_runtime_files(directory / "state")
     log = open(directory / "log" / "holder.log", "ab")  # noqa: SIM115 - handed to the child
     parent = subprocess.Popen(
-        ["ip", "netns", "exec", node.namespace, "unshare", "--pid", "--fork", "--mount-proc",
-         "--uts", "--mount", "--propagation", "private", "--", sys.executable, "-m",
-         "lab.holder", name, str(directory)],
+        [*NORMAL_PRIORITY, "ip", "netns", "exec", node.namespace, "unshare", "--pid",
+         "--fork", "--mount-proc", "--uts", "--mount", "--propagation", "private", "--",
+         sys.executable, "-m", "lab.holder", name, str(directory)],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         cwd="/", env=_env())
     log.close()
@@ -235,9 +236,10 @@ def start_pdu(state: LabState) -> None:
     sock.unlink(missing_ok=True)
     log_path = data_root(False) / state.spec.name / "pdu.log"
     with open(log_path, "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "lab.pdu", state.spec.name],
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                   start_new_session=True, cwd="/", env=_env())
+        process = subprocess.Popen([*NORMAL_PRIORITY, sys.executable, "-m", "lab.pdu",
+                                    state.spec.name], stdin=subprocess.DEVNULL,
+                                   stdout=log, stderr=log, start_new_session=True, cwd="/",
+                                   env=_env())
     state.pdu_pid = process.pid
     save(state)
     deadline = time.monotonic() + 15
@@ -359,8 +361,8 @@ def exec_in(state: LabState, name: str, argv: list[str]) -> int:
     if not holder_alive(node):
         raise NotFoundError(f"node {name} is not running")
     assert node.holder_pid is not None
-    return subprocess.call(["nsenter", "-t", str(node.holder_pid), "-m", "-u", "-n", "-p",
-                            "--wd=/", "--", *argv], env=_exec_env())
+    return subprocess.call([*NORMAL_PRIORITY, "nsenter", "-t", str(node.holder_pid), "-m",
+                            "-u", "-n", "-p", "--wd=/", "--", *argv], env=_exec_env())
 
 
 def _exec_env() -> dict[str, str]:

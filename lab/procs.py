@@ -15,6 +15,12 @@ import sys
 import time
 from pathlib import Path
 
+# A node boots at normal priority whatever the priority of the tool that powers it on: a
+# benchmark raises itself to real time (messaging.daemon.raise_priority) to time the cluster,
+# and the nodes it restarted inherited SCHED_RR, every daemon of them (a real-time cib or
+# crmd of equal priority holds a core for a whole 100 ms round-robin slice, ahead of the
+# heartbeat and ccm it was measuring). Each daemon raises itself if it should.
+NORMAL_PRIORITY = ["chrt", "--other", "0"]
 LAUNCHER: dict[str, list[str]] = {
     # `hacluster node start -c /etc/ha.d/ha.cf`: starts and respawns the node's daemons.
     "launcher": ["-c", "from messaging.launcher import node; node()", "start",
@@ -116,8 +122,8 @@ def start_daemons(holder: int, directory: Path, env: dict[str, str]) -> dict[str
     for name, args in node_commands().items():
         log = open(directory / "log" / f"{name}.log", "ab")  # noqa: SIM115 - child owns it
         enter = subprocess.Popen(
-            ["nsenter", "-t", str(holder), "-m", "-u", "-n", "-p", "--wd=/", "--",
-             sys.executable, *args],
+            [*NORMAL_PRIORITY, "nsenter", "-t", str(holder), "-m", "-u", "-n", "-p", "--wd=/",
+             "--", sys.executable, *args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=env)
         log.close()
         child = child_of(enter.pid)
@@ -128,6 +134,7 @@ def start_daemons(holder: int, directory: Path, env: dict[str, str]) -> dict[str
 def start_plain(argv: list[str], log_path: Path, env: dict[str, str]) -> int:
     """Start one daemon as an ordinary process (the loopback lab); returns its pid."""
     with open(log_path, "ab") as log:
-        process = subprocess.Popen([sys.executable, *argv], stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=log, start_new_session=True, env=env)
+        process = subprocess.Popen([*NORMAL_PRIORITY, sys.executable, *argv],
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                   start_new_session=True, env=env)
     return process.pid
