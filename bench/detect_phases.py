@@ -12,16 +12,16 @@ on the one CLOCK_MONOTONIC every namespace shares:
 - view   each survivor's ccm MembershipChanged without the victim
 Times are printed relative to `last + deadtime` (the earliest a correct heartbeat may
 declare the death), so everything after 0 is what the stack adds; `kill` is the kill's own
-time on that scale (negative: the victim was killed that long before its silence counted).
+time on that scale (negative: the victim was killed that long before its silence counted)
+and `gone` when the victim's heartbeat process had ended.
 
-    python bench/detect_phases.py --name LAB [--trials 10] [--rounds]
+    python bench/detect_phases.py --name LAB [--trials 10] [--first 0]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
+import contextlib
 import statistics
 import sys
 import time
@@ -38,6 +38,7 @@ from ccm.protocol import CHANNEL, Ack, Commit, Nack, Propose, from_wire
 from lab import netns
 from lab.cli import wait_for_view
 from lab.layout import LabState, load
+from lab.procs import alive, descendants
 from messaging.envelope import decode
 from messaging.errors import RemoteProtocolError
 from messaging.heartbeat import api as hb
@@ -49,6 +50,7 @@ class Trace:
 
     victim: str
     killed: float = 0.0
+    gone: float = float("nan")  # when the victim's heartbeat process had ended
     last: dict[str, float] = field(default_factory=dict)
     dead: dict[str, float] = field(default_factory=dict)
     view: dict[str, float] = field(default_factory=dict)
@@ -111,18 +113,19 @@ def one_trial(state: LabState, victim: str, timeout: float, grace: float) -> Tra
             socks[sock] = (kind, node)
     time.sleep(0.3)  # let the subscriptions reach the publishers
     trace = Trace(victim)
-    holder = state.nodes[victim].holder_pid
-    assert holder is not None
+    heartbeat = _daemon_pid(state, victim, "heartbeat")
     trace.killed = time.monotonic()
-    os.kill(holder, signal.SIGKILL)
+    netns.kill_node(state, victim)
     survivors = len(state.nodes) - 1
     finished = None
     while time.monotonic() - trace.killed < timeout:
+        if trace.gone != trace.gone and not alive(heartbeat):  # NaN: not seen gone yet
+            trace.gone = time.monotonic()
         if finished is None and len(trace.view) == survivors and len(trace.last) == survivors:
             finished = time.monotonic()
         if finished is not None and time.monotonic() - finished > grace:
             break
-        for sock, _ in poller.poll(50):
+        for sock, _ in poller.poll(10):
             now = time.monotonic()
             kind, node = socks[sock]
             data = sock.recv_multipart()[-1]
@@ -133,6 +136,16 @@ def one_trial(state: LabState, victim: str, timeout: float, grace: float) -> Tra
     for sock in socks:
         sock.close()
     return trace
+
+
+def _daemon_pid(state: LabState, node: str, name: str) -> int:
+    info = state.nodes[node]
+    roots = [info.holder_pid or 0, *info.pids.values()]
+    for pid in (p for root in roots for p in descendants(root)):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/comm").read_text().strip() == name:
+                return pid
+    raise SystemExit(f"no {name} process on {node}")
 
 
 def _on_view(trace: Trace, node: str, data: bytes, now: float) -> None:
@@ -149,7 +162,7 @@ def phases(trace: Trace, deadtime: float) -> dict[str, float] | None:
     if not trace.last or not trace.dead or not trace.view:
         return None
     zero = max(trace.last.values()) + deadtime  # the victim's last packet, last heard
-    ms = {"kill": trace.killed - zero}
+    ms = {"kill": trace.killed - zero, "gone": trace.gone - zero}
     ms["dead_first"] = min(trace.dead.values()) - zero
     ms["dead_last"] = max(trace.dead.values()) - zero
     late = [trace.dead[n] - (trace.last[n] + deadtime) for n in trace.dead if n in trace.last]
@@ -172,7 +185,7 @@ def phases(trace: Trace, deadtime: float) -> dict[str, float] | None:
     return {k: (v * 1000 if k not in ("rounds", "nacks") else v) for k, v in ms.items()}
 
 
-COLUMNS = ("kill", "dead_first", "dead_last", "timer_late_max", "coord_dead", "propose",
+COLUMNS = ("kill", "gone", "dead_first", "dead_last", "timer_late_max", "coord_dead", "propose",
            "acks_last", "commit", "commit_last", "view_first", "view_last", "rounds", "nacks",
            "total")
 
@@ -217,7 +230,6 @@ def main() -> None:
 def _restart(name: str, victim: str, nodes: list[str]) -> None:
     state = load(name, False)
     assert state is not None
-    netns.kill_node(state, victim)  # the bookkeeping of `lab kill` (the holder is gone)
     netns.start_node(state, victim)
     wait_for_view(load(name, False), nodes, 120)  # type: ignore[arg-type]
 

@@ -54,6 +54,7 @@ from .procs import (
     NORMAL_PRIORITY,
     alive,
     child_of,
+    descendants,
     in_netns,
     netns_inode,
     pids_in_netns,
@@ -268,11 +269,20 @@ def _stop_switch(pid: int) -> None:
 
 
 def kill_node(state: LabState, name: str) -> None:
-    """SIGKILL the node's PID-namespace holder: every process of the node dies at once."""
+    """SIGKILL every process of the node at once (a power cut), children before parents.
+    Killing the PID-namespace holder alone also ends the rest, but only once the holder
+    itself runs to die: on a loaded host the node's heartbeat (real-time) went on sending
+    keepalives for up to 235 ms after the "cut". Children go first because a daemon whose
+    launcher dies gets SIGTERM (PR_SET_PDEATHSIG) and would leave cleanly, announcing it."""
     node = state.node(name)
     if holder_alive(node):
         assert node.holder_pid is not None
-        os.kill(node.holder_pid, signal.SIGKILL)
+        roots = [node.holder_pid, *node.pids.values()]  # the daemons are not its children
+        tree = [*roots, *(pid for root in roots for pid in descendants(root))]
+        for pid in reversed(tree):
+            if in_netns(pid, node.netns_inode):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 5
         while alive(node.holder_pid) and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -107,6 +107,20 @@ def child_of(pid: int, timeout: float = 5.0) -> int | None:
     return None
 
 
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of `pid` (children first), from /proc's children lists."""
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop(0)
+        with contextlib.suppress(OSError, ValueError):
+            for task in Path(f"/proc/{parent}/task").iterdir():
+                children = [int(c) for c in (task / "children").read_text().split()]
+                found += children
+                frontier += children
+    return found
+
+
 def node_commands() -> dict[str, list[str]]:
     """The launcher when messaging has one, else heartbeat and ccm themselves."""
     try:
