@@ -2,7 +2,8 @@
 
     python -m stonithd [--cib FILE] [--state-dir DIR] [--node NAME] [--peer NAME=ENDPOINT ...]
 
-The launcher's convention (`-c ha.cf -n NODE --state-dir DIR`) is accepted too. Without
+The options every daemon takes (`-c ha.cf -n NODE --state-dir DIR --log-level L
+--json-logs`, messaging.command.daemon_options, as the launcher starts it) plus its own. Without
 --cib the daemon follows the node's cib daemon (sockets in DIR) and serves with no devices
 until the cib answers; with --cib FILE it polls that file (no cib daemon needed).
 
@@ -18,13 +19,15 @@ endpoints (tcp:// or ipc://). Exit codes come from messaging.errors via run_tool
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import socket
 from pathlib import Path
 
-from messaging.command import run_tool
-from messaging.config import DEFAULT_STATE_DIR, default_state_dir
+import click
+from click.core import ParameterSource
+
+from messaging.command import daemon_options, run_tool
+from messaging.config import default_state_dir
 from messaging.errors import UsageError
 from messaging.ipc import prepare_state_dir
 from messaging.logs import configure
@@ -34,31 +37,7 @@ from stonithd.runner import default_agent_dirs
 from stonithd.service import Service
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stonithd", description="hacluster fencing daemon")
-    parser.add_argument("--cib", type=Path, help="follow this CIB XML file instead of the "
-                        "cib daemon (no-cib-daemon mode; the file is polled)")
-    parser.add_argument("--state-dir", type=Path, default=Path(default_state_dir()),
-                        help="sockets live here (default $HACLUSTER_STATE_DIR or "
-                        f"{DEFAULT_STATE_DIR})")
-    parser.add_argument("-n", "--node", default=socket.gethostname(), help="this node's name")
-    parser.add_argument("-c", "--config", type=Path,
-                        help="ha.cf (accepted for the launcher's convention; unused so far)")
-    parser.add_argument("--peer", action="append", default=[], metavar="NAME=ENDPOINT",
-                        help="another fencer's request endpoint (repeatable)")
-    parser.add_argument("--no-heartbeat", action="store_true",
-                        help="never use the heartbeat layer for peers (alone, or --peer)")
-    parser.add_argument("--listen", help="request endpoint (default ipc://STATE/stonithd.sock)")
-    parser.add_argument("--events", help="event endpoint (default ipc://STATE/"
-                        "stonithd-events.sock)")
-    parser.add_argument("--agent-dir", action="append", default=[],
-                        help="look for fence agents here first (repeatable)")
-    parser.add_argument("--log-level", default="info")
-    parser.add_argument("--log-json", action="store_true")
-    return parser
-
-
-def _peers(values: list[str], node: str) -> dict[str, str]:
+def _peers(values: tuple[str, ...], node: str) -> dict[str, str]:
     peers: dict[str, str] = {}
     for value in values:
         name, sep, endpoint = value.partition("=")
@@ -69,34 +48,56 @@ def _peers(values: list[str], node: str) -> dict[str, str]:
     return peers
 
 
-def _heartbeat_dir(args: argparse.Namespace) -> Path | None:
+def _heartbeat_dir(state_dir: Path, peers: tuple[str, ...], no_heartbeat: bool,
+                   config_given: bool) -> Path | None:
     """Peers over heartbeat when no --peer is given and heartbeat runs in the state dir
     (or will: the launcher, which passes -c, starts heartbeat before us)."""
-    if args.peer or args.no_heartbeat:
+    if peers or no_heartbeat:
         return None
-    if args.config is None and not heartbeat_available(args.state_dir):
+    if not config_given and not heartbeat_available(state_dir):
         return None
-    return Path(args.state_dir)
+    return state_dir
 
 
-def _main() -> int:
-    args = _parser().parse_args()
-    configure(args.log_level, json=args.log_json)
-    state_dir = prepare_state_dir(args.state_dir).resolve()
-    service = Service(
-        node=args.node, cib=args.cib, state_dir=state_dir,
-        listen=args.listen or endpoint_in(state_dir),
-        events=args.events or events_endpoint_in(state_dir),
-        peers=_peers(args.peer, args.node),
-        agent_dirs=default_agent_dirs(args.agent_dir),
-        heartbeat_dir=_heartbeat_dir(args),
-    )
-    asyncio.run(service.run())
-    return 0
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@daemon_options(config_help="ha.cf (given by the launcher: peers over heartbeat; not read)",
+                state_dir_help="sockets live here [default: $HACLUSTER_STATE_DIR or "
+                "/var/lib/hacluster]")
+@click.option("--cib", "cib_file", type=click.Path(path_type=Path),
+              help="follow this CIB XML file instead of the cib daemon (no-cib-daemon "
+              "mode; the file is polled)")
+@click.option("--peer", "peers", multiple=True, metavar="NAME=ENDPOINT",
+              help="another fencer's request endpoint (repeatable)")
+@click.option("--no-heartbeat", is_flag=True,
+              help="never use the heartbeat layer for peers (alone, or --peer)")
+@click.option("--listen", help="request endpoint [default: ipc://STATE/stonithd.sock]")
+@click.option("--events", help="event endpoint [default: ipc://STATE/stonithd-events.sock]")
+@click.option("--agent-dir", "agent_dirs", multiple=True,
+              help="look for fence agents here first (repeatable)")
+@click.pass_context
+def main(ctx: click.Context, config_path: str, node: str | None, state_dir: str | None,
+         log_level: str, json_logs: bool, cib_file: Path | None, peers: tuple[str, ...],
+         no_heartbeat: bool, listen: str | None, events: str | None,
+         agent_dirs: tuple[str, ...]) -> None:
+    """Run the fencing daemon (stonithd) of this node."""
+    config_given = ctx.get_parameter_source("config_path") is not ParameterSource.DEFAULT
+    name = node or socket.gethostname()
 
+    def body() -> int:
+        configure(log_level, json=json_logs)
+        directory = prepare_state_dir(Path(state_dir or default_state_dir())).resolve()
+        service = Service(
+            node=name, cib=cib_file, state_dir=directory,
+            listen=listen or endpoint_in(directory),
+            events=events or events_endpoint_in(directory),
+            peers=_peers(peers, name),
+            agent_dirs=default_agent_dirs(list(agent_dirs)),
+            heartbeat_dir=_heartbeat_dir(directory, peers, no_heartbeat, config_given),
+        )
+        asyncio.run(service.run())
+        return 0
 
-def main() -> None:
-    run_tool(_main)
+    run_tool(body)
 
 
 if __name__ == "__main__":
