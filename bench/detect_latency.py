@@ -17,6 +17,7 @@ import argparse
 import os
 import statistics
 import sys
+import threading
 import time
 from math import nan
 from pathlib import Path
@@ -56,7 +57,10 @@ def one_trial(nodes: list[str], victim: str, dirs: dict[str, Path], timeout: flo
         socks[sock] = node
     time.sleep(0.3)  # let the subscriptions reach the publishers
     killed = time.monotonic()
-    cli("kill", victim)
+    # `lab kill` returns once every process of the node has exited, which on a loaded
+    # host took longer than the deadtime: the views are read meanwhile, not after it
+    killer = threading.Thread(target=cli, args=("kill", victim))
+    killer.start()
     seen: dict[str, float] = {}
     while len(seen) < len(socks) and time.monotonic() - killed < timeout:
         for sock, _ in poller.poll(100):
@@ -68,6 +72,7 @@ def one_trial(nodes: list[str], victim: str, dirs: dict[str, Path], timeout: flo
             node = socks[sock]
             if isinstance(event, MembershipChanged) and victim not in event.members:
                 seen.setdefault(node, time.monotonic())
+    killer.join()
     for sock in socks:
         sock.close()
     if len(seen) < len(socks):

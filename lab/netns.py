@@ -269,27 +269,37 @@ def _stop_switch(pid: int) -> None:
 
 
 def kill_node(state: LabState, name: str) -> None:
-    """SIGKILL every process of the node at once (a power cut), children before parents.
-    Killing the PID-namespace holder alone also ends the rest, but only once the holder
-    itself runs to die: on a loaded host the node's heartbeat (real-time) went on sending
-    keepalives for up to 235 ms after the "cut". Children go first because a daemon whose
-    launcher dies gets SIGTERM (PR_SET_PDEATHSIG) and would leave cleanly, announcing it."""
+    """SIGKILL every process of the node at once (a power cut), children before parents,
+    then anything else still in its network namespace. Killing the PID-namespace holder
+    alone also ends the rest, but only once the holder itself runs to die: on a loaded host
+    the node's heartbeat (real-time) went on sending keepalives for up to 235 ms after the
+    "cut". Children go first because a daemon whose launcher dies gets SIGTERM
+    (PR_SET_PDEATHSIG) and would leave cleanly, announcing it. The sweep of the namespace
+    catches what the record missed: a second holder booted by a racing `lab start` and the
+    power switch kept its daemons (with the old authkeys) running after `lab kill`."""
     node = state.node(name)
     if holder_alive(node):
         assert node.holder_pid is not None
         roots = [node.holder_pid, *node.pids.values()]  # the daemons are not its children
-        tree = [*roots, *(pid for root in roots for pid in descendants(root))]
-        for pid in reversed(tree):
-            if in_netns(pid, node.netns_inode):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while alive(node.holder_pid) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        _kill_all(node, [*roots, *(pid for root in roots for pid in descendants(root))])
+    _kill_all(node, pids_in_netns(node.netns_inode))
     node.holder_pid = None
     node.pids = {}
     save(state)
     drop_resource_addresses(state, name)
+
+
+def _kill_all(node: NodeState, pids: list[int]) -> None:
+    """SIGKILL `pids` (those in the node's namespace) in reverse order; wait until gone."""
+    killed = []
+    for pid in reversed(pids):
+        if in_netns(pid, node.netns_inode):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in killed) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def drop_resource_addresses(state: LabState, name: str) -> None:
