@@ -220,6 +220,7 @@ def down(name: str) -> None:
         for path in _state_files(name):
             path.unlink(missing_ok=True)
             path.with_suffix(".lock").unlink(missing_ok=True)  # save's lock (lab.layout)
+            path.with_suffix(".power").unlink(missing_ok=True)  # lab.layout.power_lock
         click.echo(f"lab {name}: removed {len(removed)} namespace(s)/node(s)")
     except HAError as error:
         fail(error)

@@ -176,6 +176,18 @@ def _locked(path: Path) -> Iterator[None]:
         yield  # closing the file releases the lock
 
 
+@contextmanager
+def power_lock(spec: LabSpec) -> Iterator[None]:
+    """Serialise switching nodes on and off between the lab's commands and its power
+    switch (``<name>.power``): a `lab start` and a fencing reboot racing each other each
+    saw the node off and booted a holder of their own, two machines with one name."""
+    path = state_path(spec.name, spec.loopback).with_suffix(".power")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
 def _write_atomically(path: Path, record: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:

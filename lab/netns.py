@@ -46,7 +46,9 @@ from .layout import (
     clear_runtime_files,
     data_root,
     link_name,
+    load,
     pdu_dir,
+    power_lock,
     save,
     write_node_files,
 )
@@ -159,9 +161,20 @@ def power_on(state: LabState, name: str) -> int | None:
     """Apply power: spawn the node's holder and record it (the node counts as on from
     here, as a machine does once powered); returns its pid, None when it already ran.
     The node is not booted yet: `boot` starts its daemons once its mounts exist."""
-    node = state.node(name)
-    if holder_alive(node):
-        return None
+    with power_lock(state.spec):
+        recorded = load(state.spec.name, False)  # another command may have powered it on
+        node = state.node(name)
+        if recorded is not None and name in recorded.nodes:
+            node.holder_pid = recorded.nodes[name].holder_pid
+            node.pids = recorded.nodes[name].pids
+        if holder_alive(node):
+            return None
+        return _spawn_holder(state, node)
+
+
+def _spawn_holder(state: LabState, node: NodeState) -> int:
+    """Start the node's holder (under the power lock) and record it; its pid."""
+    name = node.name
     drop_resource_addresses(state, name)
     directory = Path(node.directory)
     (directory / "ready").unlink(missing_ok=True)
@@ -278,14 +291,15 @@ def kill_node(state: LabState, name: str) -> None:
     catches what the record missed: a second holder booted by a racing `lab start` and the
     power switch kept its daemons (with the old authkeys) running after `lab kill`."""
     node = state.node(name)
-    if holder_alive(node):
-        assert node.holder_pid is not None
-        roots = [node.holder_pid, *node.pids.values()]  # the daemons are not its children
-        _kill_all(node, [*roots, *(pid for root in roots for pid in descendants(root))])
-    _kill_all(node, pids_in_netns(node.netns_inode))
-    node.holder_pid = None
-    node.pids = {}
-    save(state)
+    with power_lock(state.spec):
+        if holder_alive(node):
+            assert node.holder_pid is not None
+            roots = [node.holder_pid, *node.pids.values()]  # the daemons: not its children
+            _kill_all(node, [*roots, *(pid for root in roots for pid in descendants(root))])
+        _kill_all(node, pids_in_netns(node.netns_inode))
+        node.holder_pid = None
+        node.pids = {}
+        save(state)
     drop_resource_addresses(state, name)
 
 
