@@ -11,15 +11,8 @@ Invariants:
   from an address that may be its sender's (`peers.source_refusal`) and its
   (generation, seq) was new: older generations are replays, seen seqs duplicates, and
   after a restart seqs at or below the persisted mark (`PeerMark`) are replays too;
-- the marks are persisted (`Persist(PEERS, ...)`) ahead of what was accepted: each
-  sender's mark is its highest accepted seq plus `mark_ahead`, rewritten (before the
-  packet is acted on) only when a packet crosses it, and when stopping. So every packet
-  ever acted on is at or below the mark on disk, even after a crash, and a restarted
-  receiver does not believe packets captured earlier; the price is that it ignores a live
-  sender's next packets up to that mark (at most `mark_ahead` keepalives, half of
-  initdead, so no live peer is declared dead at boot). Rewriting the file at every
-  keepalive was a tenth of an idle node's heartbeat work, and a write can block the
-  daemon in disk I/O on a busy host;
+- the marks are persisted (`Persist(PEERS, ...)`) at every keepalive when they moved, and
+  when stopping, so a restarted receiver does not believe packets captured earlier;
 - a link's liveness is refreshed only by a seq higher than any that link carried from
   that sender (a replayed packet can never keep a link alive);
 - every received packet is counted under exactly one of: accepted, duplicate, own,
@@ -83,7 +76,6 @@ DATAGRAM_BUDGET = 1400
 ENVELOPE_ALLOWANCE = 300  # header + names + signature, so fragments fit in DATAGRAM_BUDGET
 MAX_NAME = 64
 REXMIT_BATCH = 64
-MARK_AHEAD_MAX = 64  # seqs; see CoreSettings.mark_ahead
 HOSTCACHE = "hostcache"  # Persist name of the autojoined nodes, one per line
 PEERS = "hb_peers"  # Persist name of the senders' replay marks (peers.encode_marks)
 
@@ -120,13 +112,6 @@ class CoreSettings:
                    config.autojoin, config.max_message, allowed_sources=tuple(allowed))
 
     @property
-    def mark_ahead(self) -> int:
-        """How far past a sender's highest accepted seq its persisted replay mark goes:
-        the keepalives in half of initdead (1..MARK_AHEAD_MAX)."""
-        beats = int(self.timing.initdead / (2 * self.timing.keepalive))
-        return max(1, min(MARK_AHEAD_MAX, beats))
-
-    @property
     def rexmit_interval(self) -> float:
         return max(0.05, min(self.timing.keepalive, 0.25))
 
@@ -156,6 +141,7 @@ class HeartbeatCore:
             self.liveness.add(name)
         self.liveness.add(settings.node).generation = settings.generation
         self._allowed = dict(settings.allowed_sources)
+        self._marks_moved = False
         for mark in settings.known_peers:
             if mark.node in self.liveness.nodes and mark.node != settings.node:
                 self.peers[mark.node] = Peer.restored(mark, settings.node)
@@ -217,21 +203,13 @@ class HeartbeatCore:
     def _heartbeat(self, now: float) -> list[Effect]:
         status = Status(self.out.last_mseq, self.out.first_available, self.direct.for_status())
         effects = self._broadcast(WIRE_BROADCAST, status)
+        if self._marks_moved:
+            effects.append(self._save_peers())
         return [*effects, ArmTimer("keepalive", self._next_beat(now))]
 
-    def _save_peers(self, crossing: str = "", seq: int = 0) -> Persist:
-        """Every sender's mark, each moved `mark_ahead` past its highest accepted seq
-        (`seq` for the sender `crossing` its mark now). A sender not heard since this run
-        restored its mark keeps the restored one, so marks do not creep up across
-        restarts."""
-        ahead = self.settings.mark_ahead
-        marks = []
-        for node, peer in self.peers.items():
-            if node == crossing:
-                peer.persisted = max(peer.persisted, peer.highest_seq, seq) + ahead
-            elif peer.seen:
-                peer.persisted = max(peer.persisted, peer.highest_seq + ahead)
-            marks.append(replace(peer.mark(node), seq=peer.persisted))
+    def _save_peers(self) -> Persist:
+        self._marks_moved = False
+        marks = [peer.mark(node) for node, peer in self.peers.items()]
         return Persist(PEERS, encode_marks(marks).encode())
 
     def _next_beat(self, now: float) -> float:
@@ -330,7 +308,6 @@ class HeartbeatCore:
         # too old to refresh anything, or accepted before this receiver restarted
         if envelope.seq <= max(peer.highest_seq - SEQ_WINDOW, peer.floor):
             return effects + self._reject("replay", f"{envelope.src} seq {envelope.seq}")
-        crossing, acted_from = envelope.seq > peer.persisted, len(effects)
         fresh_link = envelope.seq > peer.link_seq.get(event.link, 0)
         if fresh_link:
             peer.link_seq[event.link] = envelope.seq
@@ -343,13 +320,12 @@ class HeartbeatCore:
                 self.counters["rx.duplicate"] += 1
                 return effects
             return effects + self._reject("duplicate", f"{envelope.src} seq {envelope.seq}")
-        if crossing:  # on disk before anything acts on it
-            effects.insert(acted_from, self._save_peers(envelope.src, envelope.seq))
         self._remember_seq(peer, envelope.seq)
         self.counters["rx.accepted"] += 1
         return effects + self._dispatch(envelope, peer, event.now)
 
     def _remember_seq(self, peer: Peer, seq: int) -> None:
+        self._marks_moved = True
         peer.seen.add(seq)
         peer.highest_seq = max(peer.highest_seq, seq)
         if len(peer.seen) > 2 * SEQ_WINDOW:

@@ -44,7 +44,6 @@ class Peer:
     reply_to: tuple[str, tuple[str, int]] | None = None
     stream: InStream | None = None
     floor: int = 0  # sequence numbers at or below it were accepted before a restart
-    persisted: int = 0  # the mark on disk for this generation (never below `highest_seq`)
     addresses: dict[str, str] = field(default_factory=dict)
     # per link, the (address, port) its packets came from: where unicast to it goes
     endpoints: dict[str, tuple[str, int]] = field(default_factory=dict)
@@ -56,7 +55,7 @@ class Peer:
     @classmethod
     def restored(cls, mark: PeerMark, local: str) -> Peer:
         return cls(mark.generation, mark.seq, stream=InStream(local), floor=mark.seq,
-                   persisted=mark.seq, addresses=dict(mark.addresses))
+                   addresses=dict(mark.addresses))
 
 
 def source_refusal(peer: Peer | None, generation: int, link: str, ip: str,
