@@ -181,13 +181,23 @@ def wait_for(check: Callable[[Cluster], bool], what: str) -> None:
         time.sleep(1.0)
     last = Cluster()
     pytest.fail(f"after {what!r}: online {sorted(last.online())}, demo on "
-                f"{sorted(last.demo_on())}\n{_compose_logs()[-6000:]}")
+                f"{sorted(last.demo_on())}\n{_incidents()}")
 
 
-def _compose_logs(*services: str) -> str:
-    return subprocess.run(["docker-compose", "logs", "--no-color", "--tail=40", *services],
+def _compose_logs(*services: str, tail: int = 40) -> str:
+    return subprocess.run(["docker-compose", "logs", "--no-color", f"--tail={tail}", *services],
                           capture_output=True, text=True, env=_env(), cwd=REPO,
                           check=False, timeout=120).stdout
+
+
+INCIDENTS = ("warning", "error", "node_dead", "fenc", "pdu_command", "membership_changed")
+
+
+def _incidents() -> str:
+    """What went wrong where, from every service's recent log (for a failure message)."""
+    lines = [line for line in _compose_logs(tail=400).splitlines()
+             if any(word in line for word in INCIDENTS)]
+    return "\n".join(sorted(lines, key=lambda line: line.partition("| ")[2])[-60:])
 
 
 def _project_containers() -> list[str]:
@@ -213,7 +223,8 @@ def test_the_readme_docker_lab_runs_as_written(no_project: None) -> None:
     assert any("up -d" in line for line in steps), "the README's Docker section starts nothing"
     for line in steps:
         done = shell(line, timeout=BUILD_TIMEOUT if "--build" in line else STEP_TIMEOUT)
-        assert done.returncode == 0, f"{line}\n{done.stdout}{done.stderr}"
+        assert done.returncode == 0, (f"{line}\nexit {done.returncode}\n{done.stdout}"
+                                      f"{done.stderr}\n{_incidents()}")
         if "stonith_admin --history n3" in line:
             assert "reboot of n3 by" in done.stdout, done.stdout
             assert "successful" in done.stdout, done.stdout
