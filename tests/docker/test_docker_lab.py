@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -232,6 +233,8 @@ def test_the_readme_docker_lab_runs_as_written(no_project: None) -> None:
         if check is not None:
             wait_for(check, line)
         if line.startswith("docker-compose kill n3"):
+            # fence_lab's reboot is off then on, or only on when the switch reports the
+            # plug off already (fence-agents' reboot); either way the pdu switched n3 on
             switched = _compose_logs("pdu")
-            assert "command='reboot n3'" in switched and "answer='ok on'" in switched, switched
+            assert re.search(r"answer='ok on' command='(on|reboot) n3'", switched), switched
     assert _project_containers() == [], "down -v left containers behind"
