@@ -3,7 +3,7 @@ as a machine without a Docker engine can check it: Docker's own tool accepts the
 file; it describes three nodes n1..n3 on the namespace lab's addresses, each name pinned
 for ucast; the configuration its init service generates is read by our own parsers; the
 power switch's socket is where the demo's fence device looks; the image installs exactly
-as the README does. Running the containers needs Docker (see the README's "The Docker lab").
+as the README does. tests/docker/test_docker_lab.py runs the containers on a Docker engine.
 """
 
 from __future__ import annotations
