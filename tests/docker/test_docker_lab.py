@@ -186,6 +186,7 @@ def wait_for(check: Callable[[Cluster], bool], what: str) -> None:
 
 
 def _compose_logs(*services: str, tail: int = 40) -> str:
+    """The services' last `tail` log lines (all services when none is named)."""
     return subprocess.run(["docker-compose", "logs", "--no-color", f"--tail={tail}", *services],
                           capture_output=True, text=True, env=_env(), cwd=REPO,
                           check=False, timeout=120).stdout
@@ -208,7 +209,9 @@ def _project_containers() -> list[str]:
 
 
 @pytest.fixture
-def no_project() -> Iterator[None]:
+def no_project(tmp_path: Path) -> Iterator[None]:
+    """No container of the test's project before the test, none after it; every service's
+    whole log is kept in tmp_path/compose.log (a failure's evidence outlives `down -v`)."""
     reason = _missing()
     if reason is not None:
         pytest.skip(reason)
@@ -216,6 +219,7 @@ def no_project() -> Iterator[None]:
     try:
         yield
     finally:
+        (tmp_path / "compose.log").write_text(_compose_logs(tail=100000))
         shell("docker-compose down -v")
 
 
