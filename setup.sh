@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# setup.sh install | lab | test — install hacluster on a Debian 12 machine (as root).
+# setup.sh install | lab | test | packages — install hacluster on a Debian 12 machine (as root).
 #   install  what a node needs to run (Debian packages and .venv); the Docker image runs this
+#   packages only the Debian packages of install (the Docker image's first layer, which a
+#            change to the source then does not rebuild)
 #   lab      install, plus the test oracles, then start a 3-node lab cluster
 #   test     install, plus the test oracles, then run the checks and tests CI runs
 # Idempotent: a second run reuses .venv and the installed packages.
 set -euo pipefail
 cd "$(dirname "$0")"
 mode=${1:-}
-case "$mode" in install|lab|test) ;; *) echo "usage: $0 install|lab|test" >&2; exit 64;; esac
+case "$mode" in packages|install|lab|test) ;;
+  *) echo "usage: $0 install|lab|test|packages" >&2; exit 64;; esac
 
 # What a node runs with (pacemaker-common: Pacemaker's CIB schemas, which the cib validates with)
 apt_packages=(python3 python3-venv python3-dev gcc iproute2 nftables util-linux procps iputils-ping
               pacemaker-common resource-agents fence-agents)
 # Pacemaker's and crmsh's tools as test oracles; docker-compose validates docker-compose.yml
-[ "$mode" = install ] || apt_packages+=(pacemaker-cli-utils crmsh docker-compose)
+case "$mode" in lab|test) apt_packages+=(pacemaker-cli-utils crmsh docker-compose);; esac
 python_extras='.[test]'
 [ "$mode" = install ] && python_extras='.'
 missing=()
@@ -27,6 +30,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+[ "$mode" = packages ] && exit 0
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv

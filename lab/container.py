@@ -45,11 +45,14 @@ RSCTMP = Path("/run/resource-agents")  # HA_RSCTMP of the OCF agents
 def ha_cf(nodes: list[str]) -> str:
     """The ha.cf every container shares (a ucast line naming a node's own address is
     ignored by that node, so one file serves all)."""
+    # 10 s before a silent node is dead (the namespace lab: 1 s): containers share the
+    # Docker host's CPUs with whatever else it runs, and a node starved for a few seconds
+    # must not be fenced for it; initdead stays at least twice deadtime, as Heartbeat asks.
     lines = [
         "# written by `python -m lab.container init` (docker-compose.yml's init service)",
-        "keepalive 500ms",
-        "warntime 2s",
-        "deadtime 4s",
+        "keepalive 1s",
+        "warntime 5s",
+        "deadtime 10s",
         "initdead 20s",
         "udpport 694",
         f"cluster_name {CLUSTER_NAME}",

@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from messaging.errors import HAError, PeerTimeout, UsageError
 
@@ -76,19 +76,23 @@ class Power(Protocol):
 class Switch:
     """The line protocol over one `Power`, commands carried out one at a time."""
 
-    def __init__(self, power: Power) -> None:
+    def __init__(self, power: Power, log: Any = None) -> None:
         self.power = power
+        self.log = log  # a bound structlog logger: what was switched, as a PDU's event log
         self.lock = threading.Lock()
 
     def answer(self, line: str) -> str:
         words = line.split()
         try:
             with self.lock:
-                return "ok " + self._command(words)
+                result = "ok " + self._command(words)
         except HAError as error:
-            return f"error {error}"
+            result = f"error {error}"
         except OSError as error:
-            return f"error {error.strerror or error}"
+            result = f"error {error.strerror or error}"
+        if self.log is not None and words[:1] not in (["status"], ["list"]):
+            self.log.info("pdu_command", command=" ".join(words), answer=result)
+        return result
 
     def _command(self, words: list[str]) -> str:
         nodes = self.power.nodes()
@@ -194,7 +198,10 @@ def serve_at(path: Path, power: Power) -> None:
     """Answer the protocol for `power` on the unix socket `path` (mode 0600) until SIGTERM."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
-    server = _Server(str(path), Switch(power))
+    from messaging.logs import configure, get_logger
+
+    configure()
+    server = _Server(str(path), Switch(power, get_logger(daemon="pdu")))
     os.chmod(path, 0o600)
 
     def stop(_signum: int, _frame: object) -> None:

@@ -3,7 +3,7 @@ as a machine without a Docker engine can check it: Docker's own tool accepts the
 file; it describes three nodes n1..n3 on the namespace lab's addresses, each name pinned
 for ucast; the configuration its init service generates is read by our own parsers; the
 power switch's socket is where the demo's fence device looks; the image installs exactly
-as the README does. Running the containers needs Docker (see the README's "The Docker lab").
+as the README does. tests/docker/test_docker_lab.py runs the containers on a Docker engine.
 """
 
 from __future__ import annotations
@@ -132,18 +132,26 @@ def test_a_node_installs_its_files_and_keeps_its_cib_across_restarts(tmp_path: P
 def test_the_image_installs_as_the_readme_does() -> None:
     dockerfile = (REPO / "docker" / "Dockerfile").read_text().splitlines()
     runs = [line.removeprefix("RUN ").strip() for line in dockerfile if line.startswith("RUN ")]
-    assert runs == ["./setup.sh install && rm -rf /var/lib/apt/lists/*"]
+    assert runs == ["./setup.sh packages && rm -rf /var/lib/apt/lists/*", "./setup.sh install"]
     readme = (REPO / "README.md").read_text()
     assert readme.split("```sh\n")[1].startswith("./setup.sh lab")
     assert "./setup.sh install" in readme
-    # lab and test run the very steps of install, before anything else they do
+    # lab and test run the very steps of install, before anything else they do; packages
+    # stops after install's Debian packages
     setup = (REPO / "setup.sh").read_text().splitlines()
     stop = setup.index('[ "$mode" = install ] && exit 0')
     differences = [line for line in setup[:stop] if "$mode" in line and "case" not in line]
     assert differences == [
-        '[ "$mode" = install ] || apt_packages+=(pacemaker-cli-utils crmsh docker-compose)',
         "[ \"$mode\" = install ] && python_extras='.'",
+        '[ "$mode" = packages ] && exit 0',
     ]
+    oracles = [line for line in setup[:stop] if "apt_packages+=" in line]
+    assert oracles == [
+        'case "$mode" in lab|test) apt_packages+=(pacemaker-cli-utils crmsh docker-compose);; esac'
+    ]
+    packages_done = setup.index('[ "$mode" = packages ] && exit 0')
+    packages_code = " ".join(line for line in setup[:packages_done] if not line.startswith("#"))
+    assert "apt-get install" in packages_code and ".venv" not in packages_code
     packages = " ".join(setup[:stop])
     for package in ("resource-agents", "fence-agents", "pacemaker-common", "python3-venv"):
         assert package in packages

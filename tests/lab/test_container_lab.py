@@ -9,7 +9,7 @@ agents, Debian's IPaddr2 and Dummy, started by hand inside a container).
 
 What this cannot show is Docker's part: the image build, the volumes, the engine's DNS,
 the restart policy and the power switch's Engine API calls (tests/unit/lab/test_docker_pdu.py
-checks those against a stand-in).
+checks those against a stand-in; tests/docker/test_docker_lab.py runs them on a real engine).
 """
 
 from __future__ import annotations

@@ -55,3 +55,26 @@ def test_a_failing_power_source_becomes_an_error_answer() -> None:
             raise PermissionError(13, "Permission denied")
 
     assert Switch(Broken()).answer("off n1") == "error Permission denied"
+
+
+class EventLog:
+    """A stand-in for the bound structlog logger the switch is given."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, str]]] = []
+
+    def info(self, event: str, **fields: str) -> None:
+        self.events.append((event, fields))
+
+
+def test_switching_commands_are_logged_and_queries_are_not() -> None:
+    log = EventLog()
+    switch = Switch(Plugs(), log)
+    switch.answer("list")
+    switch.answer("status n1")
+    switch.answer("reboot n3")
+    switch.answer("off n9")
+    assert log.events == [
+        ("pdu_command", {"command": "reboot n3", "answer": "ok on"}),
+        ("pdu_command", {"command": "off n9", "answer": "error no node 'n9' (n1, n2, n3)"}),
+    ]
