@@ -366,6 +366,12 @@ class Controller:
 
     def _on_peer(self, event: PeerMessage) -> list[Effect]:
         effects: list[Effect] = []
+        credentials = getattr(event.message, "credentials", None)
+        if isinstance(credentials, Credentials) and credentials.name == event.source \
+                and self.presence.restarted(event.source, credentials.started) and self.is_dc:
+            # its previous controller died (the launcher respawned it): Pacemaker's DC
+            # saw it leave the process group and answers as for any lost controller
+            effects += self._controller_lost(event.source, event.now)
         if self.presence.heard(event.source, event.now):
             effects += self.election.controllers_changed(frozenset(self.controllers),
                                                          event.now)
