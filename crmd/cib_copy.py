@@ -29,6 +29,7 @@ class FollowedCopy:
         self.latest: tuple[int, ...] = (-1, -1, -1)  # the newest version a patch reached
         self.applied = 0
         self.dropped = 0
+        self.why_dropped = ""  # the last patch refused, for the log
 
     def on_patch(self, patch_text: str, version: Sequence[int]) -> None:
         """The daemon published `patch_text`, which took its CIB to `version`."""
@@ -41,8 +42,8 @@ class FollowedCopy:
         try:
             self.tree = apply_patchset(self.tree, parse(patch_text), in_place=True)
             self.applied += 1
-        except HAError:  # a gap, an old patch or a digest that differs: query again
-            self.tree, self.dropped = None, self.dropped + 1
+        except HAError as error:  # a gap, an old patch or another digest: query again
+            self.tree, self.dropped, self.why_dropped = None, self.dropped + 1, str(error)
 
     def adopt(self, cib_text: str) -> etree._Element:
         """A query answered `cib_text`: keep it unless a newer patch was already seen."""

@@ -297,7 +297,10 @@ class CibLink:
             while True:
                 diff = await subscriber.recv()
                 if isinstance(diff, CibDiff):
+                    dropped = self.copy.dropped
                     self.copy.on_patch(diff.patch, tuple(diff.version))
+                    if self.copy.dropped > dropped:
+                        self.log.info("cib_copy_dropped", reason=self.copy.why_dropped)
                     for event in diff_events(diff.patch, tuple(diff.version), now()):
                         on_event(event)
         finally:
