@@ -85,6 +85,14 @@ class ControllerPresence:
         self.incarnations[source] = incarnation
         return source in self.alive and known is not None and known != incarnation
 
+    def restarted_sender(self, source: str, message: object) -> bool:
+        """`restarted` for a frame carrying its sender's credentials (any other: False).
+        Pacemaker's DC saw that old controller leave the process group although
+        pacemakerd respawned it, and answers as for any lost controller."""
+        credentials = getattr(message, "credentials", None)
+        return isinstance(credentials, Credentials) and credentials.name == source \
+            and self.restarted(source, credentials.started)
+
     def heard(self, source: str, now: float) -> bool:
         """A frame from `source`'s controller arrived; True when its controller was not
         known to run (it appeared)."""
