@@ -187,12 +187,22 @@ def with_writes(cib_text: str, writes: Sequence[WireRequest]) -> str:
     version counters, patchsets or schema validation (a client's view of its writes that
     are not acknowledged yet: the crmd DC schedules on it, as Pacemaker's DC reads a CIB its
     own updates reached at once). A write the operations refuse is left out."""
+    from cib.xmlio import element_text, parse
+
+    return element_text(with_writes_tree(parse(cib_text), writes, copy=False), pretty=False)
+
+
+def with_writes_tree(cib: Any, writes: Sequence[WireRequest], *, copy: bool = True) -> Any:
+    """`with_writes` on a parsed <cib> element: a copy of it (or, with copy=False, the
+    element itself changed) with `writes` applied."""
+    import copy as copying
+
     from lxml import etree
 
     from cib.ops_write import WRITERS
-    from cib.xmlio import element_text, parse
 
-    cib = parse(cib_text)
+    if copy:
+        cib = copying.deepcopy(cib)
     for write in writes:
         request = write.request()
         try:
@@ -200,7 +210,7 @@ def with_writes(cib_text: str, writes: Sequence[WireRequest]) -> str:
         except HAError:
             continue
         cib = written if isinstance(written, etree._Element) else written.tree
-    return element_text(cib, pretty=False)
+    return cib
 
 
 def seed_store(state_dir: str | Path, cib_text: bytes) -> None:

@@ -111,14 +111,17 @@ def _first_match(nodes: list[Element], tag: str, ident: str | None,
     return None
 
 
-def apply_patchset(cib: Element, patch: Element, check: bool = True) -> Element:
-    """A copy of `cib` with `patch` applied (see the module docstring for the rules)."""
+def apply_patchset(cib: Element, patch: Element, check: bool = True,
+                   in_place: bool = False) -> Element:
+    """A copy of `cib` with `patch` applied (see the module docstring for the rules); with
+    `in_place`, `cib` itself, left half-patched if this raises (for a caller that then
+    throws it away)."""
     patch_format = patch.get("format", "1")
     if patch_format not in ("1", "2"):
         raise PatchFailed(f"unsupported patch format {patch_format!r}")
     if check:
         check_version(cib, patch)
-    result = copy.deepcopy(cib)
+    result = cib if in_place else copy.deepcopy(cib)
     if patch_format == "1":
         apply_v1(result, patch)
         _check_digest(result, patch)

@@ -8,7 +8,8 @@
   cib that does not answer (restarting) every `RETRY_S`, both for up to `RETRY_FOR_S`; any
   other refusal is logged and dropped (it would fail again).
 - `settled()` waits until every write queued before the call is done; `read_ahead()`
-  reads the local copy with the writes not yet answered applied on top, without waiting:
+  gives the local copy, parsed and kept current from the published patchsets once read
+  (`crmd.cib_copy`), with the writes not yet answered applied on top, without waiting:
   the scheduler's input then holds every effect the controller returned before
   `RunScheduler` (Pacemaker's DC reads a CIB its own updates reached at once).
 - `set_attribute` and `clear_failures` are the one place transient attributes are written:
@@ -46,8 +47,8 @@ from cib.api import (
     Write,
     ctl_address,
     pub_address,
-    with_writes,
 )
+from crmd.cib_copy import FollowedCopy
 from crmd.cib_events import (
     attribute_write,
     diff_events,
@@ -92,6 +93,7 @@ class CibLink:
         self._increments: set[asyncio.Task[None]] = set()  # read_ahead waits for these only
         self._dc: str | None = None
         self._dc_changed = asyncio.Event()
+        self.copy = FollowedCopy()  # the DC's parsed CIB, once read_ahead made one
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -104,24 +106,28 @@ class CibLink:
         """The writes queued or in flight (not yet answered by the cib), by sequence."""
         return dict(self._unacked)
 
-    async def read_ahead(self) -> str | None:
+    async def read_ahead(self) -> etree._Element | None:
         """The CIB as this node's writes leave it: the local copy with every write not yet
-        answered applied on top (`cib.api.with_writes`; re-applying one that the copy
+        answered applied on top (`cib.api.with_writes_tree`; re-applying one that the copy
         already holds changes nothing: merges and deletes are idempotent and attribute
-        values are absolute once queued). No wait for replication, only for the counting
-        up of attributes asked for earlier (they read the CIB before they write); never for
-        attrd, which holds a copy of what the CIB already got (a slow or starting attrd
-        held the DC's scheduler runs up to `ATTRD_TIMEOUT_S` each)."""
+        values are absolute once queued). The copy is the one kept from the cib's published
+        patchsets (`crmd.cib_copy`; queried only when there is none yet or a patch did not
+        fit), so a run waits neither for the cib daemon's queue nor for a parse. No wait
+        for replication, only for the counting up of attributes asked for earlier (they
+        read the CIB before they write); never for attrd, which holds a copy of what the
+        CIB already got (a slow or starting attrd held the DC's scheduler runs up to
+        `ATTRD_TIMEOUT_S` each)."""
         if self._increments:
             await asyncio.gather(*list(self._increments), return_exceptions=True)
         before = self.unacknowledged()
-        text = await self.query()
-        if text is None:
-            return None
+        base = self.copy.tree
+        if base is None:
+            text = await self.query()
+            if text is None:
+                return None
+            base = self.copy.adopt(text)
         pending = {**before, **self.unacknowledged()}
-        if not pending:
-            return text
-        return with_writes(text, [pending[seq] for seq in sorted(pending)])
+        return self.copy.with_writes(base, [pending[seq] for seq in sorted(pending)])
 
     async def settled(self) -> None:
         """Return once every write queued before this call has been answered."""
@@ -291,6 +297,10 @@ class CibLink:
             while True:
                 diff = await subscriber.recv()
                 if isinstance(diff, CibDiff):
+                    dropped = self.copy.dropped
+                    self.copy.on_patch(diff.patch, tuple(diff.version))
+                    if self.copy.dropped > dropped:
+                        self.log.info("cib_copy_dropped", reason=self.copy.why_dropped)
                     for event in diff_events(diff.patch, tuple(diff.version), now()):
                         on_event(event)
         finally:

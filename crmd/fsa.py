@@ -365,10 +365,11 @@ class Controller:
     # --- peers --------------------------------------------------------------------------
 
     def _on_peer(self, event: PeerMessage) -> list[Effect]:
-        effects: list[Effect] = []
-        if self.presence.heard(event.source, event.now):
-            effects += self.election.controllers_changed(frozenset(self.controllers),
-                                                         event.now)
+        source, now = event.source, event.now
+        lost = self.presence.restarted_sender(source, event.message) and self.is_dc
+        effects = self._controller_lost(source, now) if lost else []  # its old one died
+        if self.presence.heard(source, now):
+            effects += self.election.controllers_changed(frozenset(self.controllers), now)
         return effects + self._on_peer_message(event)
 
     def _on_peer_message(self, event: PeerMessage) -> list[Effect]:

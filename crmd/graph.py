@@ -24,6 +24,8 @@ from crmd.messages import RunScheduler, SchedulerDone
 from pengine import api as pengine
 
 if TYPE_CHECKING:
+    from lxml import etree
+
     from pengine.api import GraphAction, Transition, TransitionGraph
 
 FEATURE_SET = "3.16.2"  # the CRM feature set this controller speaks (Pacemaker 2.1.5)
@@ -165,8 +167,10 @@ def parse_transition_key(key: str) -> TransitionKey | None:
         return None
 
 
-def run_scheduler(cib_xml: str | bytes, request: RunScheduler, now: float) -> SchedulerDone:
-    """The pure scheduler call a shell makes for a `RunScheduler` effect."""
+def run_scheduler(cib_xml: str | bytes | etree._Element, request: RunScheduler, now: float
+                  ) -> SchedulerDone:
+    """The pure scheduler call a shell makes for a `RunScheduler` effect (a parsed CIB is
+    the caller's to give away: the scheduler may change it)."""
     when = datetime.datetime.fromtimestamp(int(request.wall), tz=datetime.UTC)
     transition = pengine.schedule(cib_xml, when, transition_id=request.transition_id)
     return SchedulerDone(graph_of(transition, request.transition_id), now, request.wall)

@@ -11,10 +11,12 @@ controllers keep one themselves over the crmd channel:
   seconds; any frame from a peer's controller counts as hearing from it;
 - a member not heard from for `deadtime` seconds has lost its controller (a crash without
   respawn, a hung or stopped process);
-- a controller that is killed and respawned before `deadtime` runs out is not taken for a
-  lost one: its new incarnation announces itself (`ControllerStarted`) and rejoins (the
-  join refreshes the node's history). Pacemaker's DC sees the process-group leave at once
-  and usually fences before the respawned controller is back; we notice only silence.
+- a controller that is killed and respawned before `deadtime` runs out is lost all the
+  same: its new incarnation speaks with other credentials (its start time), which proves
+  the old one left (`restarted`). Pacemaker's DC sees the process-group leave at once
+  (`peer_update_callback`: crmd offline, "Node failure" abort) although pacemakerd
+  respawns the controller right away (`pcmk_child_exit` -> `pcmk_process_exit`), and its
+  scheduler fences the node ("peer process is no longer available").
 - a lost controller's node is fenced by the scheduler; if its controller speaks again
   first, the DC holds its join until the graph answering the loss has started
   (`crmd.fsa.Controller`), as Pacemaker's respawned controller comes back after the
@@ -54,6 +56,9 @@ class ControllerPresence:
         self.members: frozenset[str] = frozenset({self.name})
         self.alive: set[str] = {self.name}
         self.last_heard: dict[str, float] = {}
+        # the start time (election age) each peer's controller announced: a new one is a
+        # new process, so the old one is gone even if no silence showed it
+        self.incarnations: dict[str, float] = {}
 
     def start(self, now: float) -> list[Effect]:
         if self.timing.keepalive <= 0:
@@ -67,6 +72,26 @@ class ControllerPresence:
         self.alive &= self.members
         for node in set(self.last_heard) - self.members:
             del self.last_heard[node]
+        for node in set(self.incarnations) - self.members:
+            del self.incarnations[node]
+
+    def restarted(self, source: str, incarnation: float) -> bool:
+        """`source`'s controller spoke with start time `incarnation`; True when a controller
+        known to run there had another one: that process is gone (killed and respawned
+        before its silence counted). Call before `heard`."""
+        if source == self.name:
+            return False
+        known = self.incarnations.get(source)
+        self.incarnations[source] = incarnation
+        return source in self.alive and known is not None and known != incarnation
+
+    def restarted_sender(self, source: str, message: object) -> bool:
+        """`restarted` for a frame carrying its sender's credentials (any other: False).
+        Pacemaker's DC saw that old controller leave the process group although
+        pacemakerd respawned it, and answers as for any lost controller."""
+        credentials = getattr(message, "credentials", None)
+        return isinstance(credentials, Credentials) and credentials.name == source \
+            and self.restarted(source, credentials.started)
 
     def heard(self, source: str, now: float) -> bool:
         """A frame from `source`'s controller arrived; True when its controller was not

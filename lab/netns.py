@@ -105,8 +105,12 @@ def up(spec: LabSpec, secret: str) -> LabState:
         if spec.crm:  # the cib daemon starts from it; stonithd and attrd follow the cib
             seed_store(Path(node.directory) / "state", spec)
     start_pdu(state)
-    for node in state.nodes.values():
-        start_node(state, node.name)
+    # power every node on first, then boot each: the holders prepare their mounts side by
+    # side, so the cluster starts as a rack does when power returns, not node by node
+    holders = {name: power_on(state, name) for name in state.nodes}
+    for name, holder in holders.items():
+        if holder is not None:
+            boot(state, name, holder)
     save(state)
     return state
 

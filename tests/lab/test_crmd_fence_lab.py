@@ -6,10 +6,9 @@ available"), fences it through fence_lab; the demo group runs on a survivor. On 
 `crmadmin -S` of the victim from the DC's node answers for the victim's controller, and
 times out as Pacemaker's does once that controller is stopped.
 
-Pacemaker's pacemakerd would respawn a controller that died; its DC sees the controller
-leave the process group at once and fences the node too. A controller killed with -9 here
-is respawned within the launcher's 1 s and rejoins before the silence counts
-(tests/lab/test_crmd_respawn_lab.py), so -STOP is the way to keep it dead."""
+A controller killed with -9 is respawned by the launcher within 1 s; its node is fenced
+too, learnt from the new controller's start time rather than from silence
+(tests/lab/test_crmd_respawn_lab.py). -STOP keeps the old process, hence silence."""
 
 from __future__ import annotations
 

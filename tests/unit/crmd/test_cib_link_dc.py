@@ -67,7 +67,10 @@ async def _read_ahead_with_silent_attrd(state_dir: Path) -> tuple[str | None, bo
     try:
         link.set_attribute("1", "n1", "fail-count-rsc#monitor_10000", "1")
         link.set_attribute("1", "n1", "last-failure-rsc#monitor_10000", "++")
-        text = await link.read_ahead()
+        from cib.xmlio import element_text
+
+        tree = await link.read_ahead()
+        text = None if tree is None else element_text(tree, pretty=False)
         return text, all(not task.done() for task in link._tasks)
     finally:
         writer.cancel()
@@ -88,3 +91,57 @@ def test_the_schedulers_read_waits_for_the_cib_never_for_attrd() -> None:
     assert text is not None and attrd_still_busy
     assert 'name="fail-count-rsc#monitor_10000" value="1"' in text
     assert 'name="last-failure-rsc#monitor_10000" value="1"' in text
+
+
+async def _followed_copy_and_query(state_dir: Path) -> tuple[object, str, object]:
+    from cib.xmlio import parse
+
+    service = CibService("n1", state_dir)
+    service.server.bind()
+    serving = asyncio.create_task(service.server.serve())
+    link = CibLink(state_dir, get_logger(daemon="crmd", node="n1"))
+    service.publisher.bind()
+    service._view(1, ("n1",))
+    link.attrd = _SilentAttrd()  # type: ignore[assignment]
+    tasks = [asyncio.create_task(link.writer()),
+             asyncio.create_task(link.follow(lambda event: None, lambda: 0.0))]
+    try:
+        while link.copy.latest == (-1, -1, -1):  # until the subscription delivers
+            link.set_attribute("1", "n1", "attr-0", "0")
+            await link.settled()
+            await asyncio.sleep(0.05)
+        first = await link.read_ahead()  # no copy yet: queried, parsed and kept
+        assert first is not None and link.copy.tree is not None
+        for value in range(1, 6):
+            link.set_attribute("1", "n1", f"attr-{value}", str(value))
+            await link.settled()
+        text = await link.query()
+        assert text is not None
+        wanted = tuple(int(parse(text).get(f) or 0)
+                       for f in ("admin_epoch", "epoch", "num_updates"))
+        while link.copy.latest < wanted:  # the condition: every patch published so far
+            await asyncio.sleep(0.01)
+        return link.copy.tree, text, link.copy
+    finally:
+        for task in tasks:
+            task.cancel()
+        serving.cancel()
+        link.close()
+        service.server.close()
+        service.runner.close()
+
+
+def test_the_dcs_copy_follows_the_published_patches_to_the_cibs_own_digest() -> None:
+    """The scheduler's input no longer comes from a query and a parse per run: the copy
+    read once is patched from every published change and stays digest-equal to the cib."""
+    from cib.xmlio import parse, versioned_digest
+
+    with tempfile.TemporaryDirectory() as directory:
+        state_dir = Path(directory) / "state"
+        prepare_state_dir(state_dir)
+        tree, text, followed = asyncio.run(asyncio.wait_for(
+            _followed_copy_and_query(state_dir), 120))
+    assert followed.applied >= 5 and followed.dropped == 0  # type: ignore[attr-defined]
+    queried = parse(text)
+    assert versioned_digest(tree) == versioned_digest(queried)  # type: ignore[arg-type]
+    assert 'name="attr-5" value="5"' in text

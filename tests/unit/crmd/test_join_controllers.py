@@ -106,19 +106,16 @@ def test_pacemaker_reads_the_member_without_controller_as_pending(tmp_path: Path
     assert "Fence" not in done.stdout, "Pacemaker would fence it: wrong node_state"
 
 
-def test_a_controller_killed_and_respawned_repeatedly_disturbs_nothing() -> None:
+def test_a_controller_killed_and_respawned_gets_its_node_fenced_once() -> None:
+    # Pacemaker's pacemakerd respawns a controller killed by a signal at once, but the DC
+    # saw it leave the process group: crmd offline, and the scheduler fences the node
     cluster = Cluster(EXAMPLE, stonith=True)
     cluster.start_all()
     cluster.run_for(10.0)
-    before, starts = cluster.placement(), len(cluster.agents.runs)
-    for _ in range(5):
-        cluster.stop_controller("gamma")
-        cluster.run_for(1.0)  # the launcher's respawn delay
-        cluster.restart_controller("gamma")
-        cluster.run_for(3.0)
-    cluster.run_for(5.0)
+    cluster.stop_controller("gamma")
+    cluster.run_for(1.0)  # the launcher's respawn delay, far less than the silence limit
+    cluster.restart_controller("gamma")
+    cluster.run_for(20.0)
     assert cluster.dc() == "alpha" and cluster.controller("alpha").state is FsaState.IDLE
-    assert cluster.controller("gamma").state is FsaState.NOT_DC
-    assert cluster.placement() == before and cluster.fenced == []
-    assert [r for r in cluster.agents.runs[starts:] if r[3] in ("start", "stop")] == []
+    assert cluster.fenced == ["gamma"]
     assert cluster.violations == []

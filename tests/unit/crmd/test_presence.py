@@ -16,6 +16,7 @@ from crmd.fsa import Controller
 from crmd.fsa_matrix import FsaState
 from crmd.messages import (
     ControllerAlive,
+    ControllerStarted,
     Credentials,
     DeleteCib,
     JoinAnnounce,
@@ -211,3 +212,32 @@ def test_the_dc_holds_a_lost_controllers_join_until_the_next_graph_started() -> 
               if isinstance(e, Send) and isinstance(e.message, JoinOffer)]
     assert "beta" in offers, "offered once the graph answering the loss started"
     assert core.state is FsaState.INTEGRATION
+
+
+def test_a_new_incarnation_of_a_running_controller_means_the_old_one_died() -> None:
+    clock = FakeClock()
+    presence = _presence(clock)
+    assert presence.restarted("beta", 2.0) is False, "first heard: nothing to compare"
+    presence.heard("beta", clock.monotonic())
+    assert presence.restarted("beta", 2.0) is False
+    assert presence.restarted("beta", 9.0) is True, "other start time: a new process"
+    presence.lost("gamma")
+    assert presence.restarted("gamma", 3.0) is False
+    presence.lost("beta")
+    assert presence.restarted("beta", 12.0) is False, "already counted as lost"
+
+
+def test_the_dc_writes_a_respawned_controllers_node_offline_at_once() -> None:
+    # Pacemaker's DC sees the killed controller leave the process group although
+    # pacemakerd respawns it at once: crmd offline, a replan; the join waits for it
+    clock = FakeClock()
+    core = _dc_alpha(clock)
+    effects = core.handle(PeerMessage("beta", ControllerStarted(
+        Credentials("beta", "3.16.2", 7.0)), clock.advance(1.0)))
+    writes = [e.xml for e in effects if isinstance(e, ModifyCib)]
+    assert any('uname="beta"' in x and 'crmd="offline"' in x for x in writes), writes
+    assert core.state is FsaState.POLICY_ENGINE
+    assert "beta" in core.controllers, "its new controller runs"
+    back = core.handle(PeerMessage("beta", JoinAnnounce("beta"), clock.advance(0.1)))
+    assert not [e for e in back if isinstance(e, Send) and isinstance(e.message, JoinOffer)]
+

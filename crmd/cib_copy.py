@@ -1,0 +1,64 @@
+"""The DC's parsed copy of its node's CIB, kept current from the patchsets the cib daemon
+publishes for every change, so that a scheduler run needs neither a query to the cib
+daemon (which answers only after the writes queued before it, seconds on a loaded host)
+nor a parse of the whole CIB.
+
+Invariants: `tree` is None or the daemon's CIB at the version of the last patch applied;
+each patch is applied only onto its own source version (a gap or an older patch drops the
+copy: the next read queries again) and its digest, when it carries one, must match the
+result (`cib.patch.apply_patchset`); a copy made from a query answer is kept only if no
+patch newer than that answer has been seen (it may have arrived while the query was out).
+The kept tree is never handed out: readers get a copy with their own unanswered writes on
+top (`cib.api.with_writes_tree`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lxml import etree
+
+from cib.api import WireRequest, with_writes_tree
+from messaging.errors import HAError
+
+
+class FollowedCopy:
+    """One node's CIB as its published patchsets leave it (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.tree: etree._Element | None = None
+        self.latest: tuple[int, ...] = (-1, -1, -1)  # the newest version a patch reached
+        self.applied = 0
+        self.dropped = 0
+        self.why_dropped = ""  # the last patch refused, for the log
+
+    def on_patch(self, patch_text: str, version: Sequence[int]) -> None:
+        """The daemon published `patch_text`, which took its CIB to `version`."""
+        from cib.patch import apply_patchset
+        from cib.xmlio import parse
+
+        self.latest = max(self.latest, tuple(version))
+        if self.tree is None:
+            return
+        try:
+            self.tree = apply_patchset(self.tree, parse(patch_text), in_place=True)
+            self.applied += 1
+        except HAError as error:  # a gap, an old patch or another digest: query again
+            self.tree, self.dropped, self.why_dropped = None, self.dropped + 1, str(error)
+
+    def adopt(self, cib_text: str) -> etree._Element:
+        """A query answered `cib_text`: keep it unless a newer patch was already seen."""
+        from cib.patch import version_of
+        from cib.xmlio import parse
+
+        tree = parse(cib_text)
+        self.tree = tree if version_of(tree) >= self.latest else None
+        return tree
+
+    def with_writes(self, base: etree._Element, writes: Sequence[WireRequest]
+                    ) -> etree._Element:
+        """A copy of `base` with `writes` applied in order (the kept tree stays as it is)."""
+        written: etree._Element = with_writes_tree(base, writes)
+        return written
+
+
+__all__ = ["FollowedCopy"]
