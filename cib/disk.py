@@ -1,13 +1,15 @@
 """The cib daemon's disk writes, off its event loop, and what must wait for them (I/O shell).
 
 A write of the CIB costs several fsyncs (cib.store: the signature, the CIB, the directory),
-tens of milliseconds on an ordinary disk. Done on the event loop they stalled everything
-else: the diffs to the replicas left only after the master's fsyncs, and a replica's loop
-froze while it wrote its copy. Here every write runs on one worker thread, so the loop
-sends, receives and applies meanwhile.
+tens of milliseconds on an ordinary disk; a journal append (cib.journal) costs one
+fdatasync. Done on the event loop they stalled everything else: the diffs to the replicas
+left only after the master's fsyncs, and a replica's loop froze while it wrote its copy.
+Here every write runs on one worker thread, so the loop sends, receives and applies
+meanwhile.
 
 Invariants:
-- writes reach the store one at a time, in the order they were issued (one worker);
+- writes and journal appends reach the store one at a time, in the order they were issued
+  (one worker), so a save empties the journal of exactly the records issued before it;
 - an action passed to `after_writes` (the daemon's acknowledgements) runs on the loop only
   once every write issued before it is on disk, so "acknowledged" still means "on the
   master's disk": the core emits a batch's acknowledgements only after the `PersistCib` of
@@ -27,6 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from cib.journal import JournalRecord
 from cib.store import CibStore
 from cib.xmlio import Element
 
@@ -47,6 +50,13 @@ class DiskWriter:
         self.issued += 1
         future = asyncio.get_running_loop().run_in_executor(
             self._worker, lambda: self.store.save(cib, keep_status=True, term=term))
+        future.add_done_callback(self._written)
+
+    def append(self, record: JournalRecord) -> None:
+        """Start appending one batch to the journal (cib.journal), in order with the writes."""
+        self.issued += 1
+        future = asyncio.get_running_loop().run_in_executor(
+            self._worker, lambda: self.store.append(record))
         future.add_done_callback(self._written)
 
     def after_writes(self, action: Callable[[], object]) -> None:
