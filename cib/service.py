@@ -179,7 +179,11 @@ class CibService:
         self.disk = DiskWriter(self.store, self.log)
         self._deferred: PersistCib | None = None  # a replica's newest copy, not yet written
         self._deferred_handle: asyncio.TimerHandle | None = None
-        self._on_disk, self._on_disk_term = cib, term  # the copy last issued to the disk
+        # The copy last issued to the disk. None at start: the loaded copy differs from the
+        # file (status dropped, or no file at all), so the first write is a whole save and
+        # journal records always chain from a file holding exactly their base.
+        self._on_disk: Element | None = None
+        self._on_disk_term = term
         self._journaled = False  # records were appended since the last save was issued
         self._snapshot_handle: asyncio.TimerHandle | None = None
 
@@ -295,7 +299,7 @@ class CibService:
 
     def _snapshot_due(self) -> None:
         self._snapshot_handle = None
-        if self._journaled:
+        if self._journaled and self._on_disk is not None:
             self._save(self._on_disk, self._on_disk_term)
 
     def _cancel_deferred(self) -> None:
@@ -314,7 +318,7 @@ class CibService:
             self._snapshot_handle = None
         if pending is not None:
             self.store.save(pending.cib, keep_status=True, term=pending.term)
-        elif self._journaled:
+        elif self._journaled and self._on_disk is not None:
             self.store.save(self._on_disk, keep_status=True, term=self._on_disk_term)
         self.store.journal.close()
 

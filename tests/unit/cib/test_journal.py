@@ -4,6 +4,7 @@ a save empties the journal, and records already in a save are skipped."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
@@ -119,3 +120,38 @@ def test_the_daemon_start_folds_the_journal_into_a_save(tmp_path: Path) -> None:
     assert (tmp_path / "cib.journal").stat().st_size == 0
     saved = parse((tmp_path / "cib.xml").read_bytes())
     assert version_of(saved) == version_of(trees[-1])
+
+
+def test_the_daemon_journals_the_masters_batch_and_saves_behind_it(tmp_path: Path) -> None:
+    from cib.journal import JOURNAL
+    from cib.replication_messages import PersistCib
+    from cib.service import CibService
+
+    state = tmp_path / "state"
+    events: list[str] = []
+
+    async def scenario() -> None:
+        service = CibService("n1", state)
+        service.publisher.bind()
+        # the loaded copy is not the file (status dropped, or no file): saved whole
+        first, _ = _set(service.persisted, "p0", "first")
+        service._persist(PersistCib(first, version_of(first, absent=0), 4, ("<diff/>",),
+                                    digest="d"))
+        new, record = _set(first, "p0", "0")
+        service._persist(PersistCib(new, version_of(new, absent=0), 4, record.patches,
+                                    digest=record.digest))
+        service.disk.after_writes(lambda: events.append("acknowledged"))
+        journal, live = state / "cib" / JOURNAL, state / "cib" / "cib.xml"
+        while not events:
+            await asyncio.sleep(0.01)
+        records, _ = read_records(journal)
+        if records == [record] and _value(parse(live.read_bytes()), "p0") == "first":
+            events.append("in the journal only")
+        while journal.stat().st_size:  # the save behind it empties the journal
+            await asyncio.sleep(0.05)
+        events.append(f"saved {_value(parse(live.read_bytes()), 'p0')}")
+        service.close()
+        service.publisher.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert events == ["acknowledged", "in the journal only", "saved 0"]
