@@ -281,15 +281,16 @@ class CibService:
     def _write_deferred(self) -> None:
         pending, self._deferred, self._deferred_handle = self._deferred, None, None
         if pending is not None:
-            self._save(pending.cib, pending.term)
+            self._save(pending.cib, pending.term, behind=True)
 
-    def _save(self, cib: Element, term: int) -> None:
-        """Issue a whole-copy save (which empties the journal behind it)."""
+    def _save(self, cib: Element, term: int, behind: bool = False) -> None:
+        """Issue a whole-copy save (which empties the journal behind it); one `behind`
+        holds back no acknowledgement (`cib.disk`)."""
         if self._snapshot_handle is not None:
             self._snapshot_handle.cancel()
         self._snapshot_handle, self._journaled = None, False
         self._on_disk, self._on_disk_term = cib, term
-        self.disk.write(cib, term)
+        self.disk.write(cib, term, behind)
 
     def _save_later(self) -> None:
         self._journaled = True
@@ -300,7 +301,7 @@ class CibService:
     def _snapshot_due(self) -> None:
         self._snapshot_handle = None
         if self._journaled and self._on_disk is not None:
-            self._save(self._on_disk, self._on_disk_term)
+            self._save(self._on_disk, self._on_disk_term, behind=True)  # the journal holds it
 
     def _cancel_deferred(self) -> None:
         if self._deferred_handle is not None:
