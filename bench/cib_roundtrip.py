@@ -52,18 +52,35 @@ def _set_xml(values: dict[str, str]) -> str:
     return f'<cluster_property_set id="{SET_ID}">{pairs}</cluster_property_set>'
 
 
+class Rows(dict[str, object]):
+    """Measured rows, each with the 1-minute load average when it was measured (the machine
+    is shared: a row means little without it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads: dict[str, float] = {}
+
+    def __setitem__(self, key: str, value: object) -> None:
+        super().__setitem__(key, value)
+        self.loads[key] = os.getloadavg()[0]
+
+    def update(self, other: dict[str, object]) -> None:  # type: ignore[override]
+        for key, value in other.items():
+            self[key] = value
+
+
 def _modify(cibadmin: str, key: str) -> str:
     return (f"{cibadmin} -M -X '<nvpair id=\"{SET_ID}-{key}\" name=\"{SET_ID}-{key}\" "
             "value=\"'$i'\"/>'")
 
 
 def cib_rows(run_in: Runner, nodes: list[str], dc: str, cibadmin: str,
-             count: int) -> dict[str, object]:
+             count: int) -> Rows:
     """The shared measurements; `run_in(node, script)` runs bash inside a node."""
     run_in(dc, f"{cibadmin} -C -o crm_config -X "
                f"'{_set_xml({f'w{n}': '0' for n in range(WRITERS)})}'")
     non_dc = next(n for n in nodes if n != dc)
-    rows: dict[str, object] = {}
+    rows = Rows()
     for label, node in (("non-DC", non_dc), ("DC", dc)):
         out = run_in(node, pcmk.timing_loop(_modify(cibadmin, "w0"), count))
         rows[f"cibadmin -M round trip ({label})"] = p50_p99(pcmk.parse_micros(out))
@@ -89,21 +106,21 @@ def _writers(run_in: Runner, nodes: list[str], cibadmin: str, count: int) -> flo
     return WRITERS * per_writer / (time.monotonic() - started)
 
 
-def pacemaker_side(count: int) -> dict[str, object]:
+def pacemaker_side(count: int) -> Rows:
     why = pcmk.missing()
     if why:
         print(f"SKIP Pacemaker side: {why}")
-        return {}
+        return Rows()
     with pcmk.session() as (lab, _):
         return cib_rows(lab.exec, list(pcmk.NODES), lab.dc(), "cibadmin", count)
 
 
-def our_side(nodes: int, count: int) -> dict[str, object]:
+def our_side(nodes: int, count: int) -> Rows:
     gone = missing_daemons("cib")
     if gone or not OUR_CIBADMIN.exists():
         print(f"SKIP ours at {nodes} nodes: no {', '.join(gone) or 'cibadmin command'} "
               "daemon/command in this checkout yet (nothing measured)")
-        return {}
+        return Rows()
     lab = OurLab(os.environ.get("HACLUSTER_BENCH_LAB", f"hcbcib{nodes}"))  # own name per checkout
     try:
         lab.up(nodes)
@@ -150,7 +167,7 @@ def _api_round_trip(state_dirs: dict[str, str], master: str,
         if reply.exit_code != 0:
             raise RuntimeError(f"API write failed: {reply.message}")
 
-    rows: dict[str, object] = {}
+    rows = Rows()
     non_master = next(n for n in sorted(state_dirs) if n != master)
     for label, node in (("non-DC", non_master), ("DC", master)):
         with CibClient(state_dirs[node]) as client:
@@ -269,13 +286,18 @@ def _first(value: object) -> float | None:
     return float(value) if isinstance(value, float) else None
 
 
+def _load(rows: Rows, key: str) -> str:
+    """The 1-minute load average when `key` was measured."""
+    return f"{rows.loads[key]:.1f}" if key in rows.loads else "-"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", default="3,16")
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--pacemaker", action="store_true")
     args = parser.parse_args()
-    theirs = pacemaker_side(args.count) if args.pacemaker else {}
+    theirs = pacemaker_side(args.count) if args.pacemaker else Rows()
     pacemaker_load = load_average()
     ours = {int(n): our_side(int(n), args.count) for n in args.nodes.split(",") if n}
     keys = list(dict.fromkeys([*theirs, *(k for r in ours.values() for k in r)]))
@@ -283,10 +305,11 @@ def main() -> None:
         print("nothing measured")
         return
     sizes = sorted(ours)
-    headers = ["measure (p50 / p99)", "Pacemaker 3 nodes"] + [f"ours {n}" for n in sizes] + \
-        [f"ratio {n}" for n in sizes]
-    rows = [[k, _cell(theirs.get(k)) if k in theirs else "-"]
-            + [_cell(ours[n][k]) if k in ours[n] else "-" for n in sizes]
+    headers = ["measure (p50 / p99)", "Pacemaker 3 nodes", "load"] + \
+        [h for n in sizes for h in (f"ours {n}", "load")] + [f"ratio {n}" for n in sizes]
+    rows = [[k, _cell(theirs.get(k)) if k in theirs else "-", _load(theirs, k)]
+            + [c for n in sizes for c in (_cell(ours[n][k]) if k in ours[n] else "-",
+                                          _load(ours[n], k))]
             + [ratio(_first(ours[n].get(k)), _first(theirs.get(k))) for n in sizes]
             for k in keys]
     print(f"\nCIB round trips ({pacemaker_load} during Pacemaker; {load_average()} at the end)")

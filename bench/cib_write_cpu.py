@@ -4,8 +4,11 @@
 
 Three `cib.replication.ReplicaCore`s (n1 the master) exchange their messages in memory;
 each `PersistCib` is carried out as the daemon does (`cib.service.published_patches`, and
-`cib.store.CibStore.save` under a temporary directory, so the fsyncs are real; here on
-the same thread, where the daemon writes on a worker thread). A write
+the master's batch appended to its journal (`cib.store.CibStore.append`; a replica's copy
+saved whole, `CibStore.save`, at every change where the daemon coalesces them), under a
+temporary directory, so the fsyncs are real; here on the same thread, where the daemon
+writes on a worker thread; --save-every-write: the master saves the whole CIB per batch,
+as before cib.journal). A write
 is `cibadmin -M` of one nvpair, through the wire form the daemon gets (`WireRequest`).
 Rows: CPU seconds (process time, which waiting for a CPU does not inflate) per write on
 the master and on one replica, and the wall time of the master's disk write. --big adds a
@@ -24,6 +27,8 @@ from pathlib import Path
 from benchlib import load_average, p50_p99, table
 from pengine_scale import generate_cib
 
+from cib.journal import JournalRecord
+from cib.model import version_of
 from cib.ops import schema_validator
 from cib.replication import ReplicaCore
 from cib.replication_messages import (
@@ -74,10 +79,11 @@ def cib_text(primitives: int, big: bool) -> str:
 class Cluster:
     """Three cores, their disks, and per-node CPU seconds."""
 
-    def __init__(self, text: str, directory: Path) -> None:
+    def __init__(self, text: str, directory: Path, journal: bool = True) -> None:
         self.cores = {name: ReplicaCore(name, parse(text), schema_validator)
                       for name in NODES}
         self.stores = {name: CibStore(directory / name) for name in NODES}
+        self.journal = journal
         self.persisted = {name: parse(text) for name in NODES}
         self.cpu = dict.fromkeys(NODES, 0.0)
         self.disk_wall: list[float] = []
@@ -97,7 +103,12 @@ class Cluster:
             elif isinstance(effect, PersistCib):
                 wall = time.perf_counter()
                 published_patches(effect, self.persisted[name])
-                self.stores[name].save(effect.cib, keep_status=True, term=effect.term)
+                if self.journal and effect.digest and effect.patches and not effect.deferred:
+                    self.stores[name].append(JournalRecord(
+                        version_of(self.persisted[name], absent=0), effect.version,
+                        effect.term, effect.digest, effect.patches))
+                else:
+                    self.stores[name].save(effect.cib, keep_status=True, term=effect.term)
                 self.persisted[name] = effect.cib
                 if name == "n1":
                     self.disk_wall.append(time.perf_counter() - wall)
@@ -111,9 +122,9 @@ class Cluster:
             self.feed(name, event)
 
 
-def run(primitives: int, writes: int, big: bool) -> dict[str, object]:
+def run(primitives: int, writes: int, big: bool, journal: bool) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as directory:
-        cluster = Cluster(cib_text(primitives, big), Path(directory))
+        cluster = Cluster(cib_text(primitives, big), Path(directory), journal)
         size = len(cib_text(primitives, big))
         for name in NODES:
             cluster.cpu[name] = 0.0
@@ -141,16 +152,19 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=200)
     parser.add_argument("--big", action="store_true")
     parser.add_argument("--profile", type=int, default=0)
+    parser.add_argument("--save-every-write", action="store_true",
+                        help="the master saves the whole CIB per batch (before cib.journal)")
     args = parser.parse_args()
     if args.profile:
         import cProfile
         import pstats
 
         profiler = cProfile.Profile()
-        rows = profiler.runcall(run, args.primitives, args.writes, args.big)
+        rows = profiler.runcall(run, args.primitives, args.writes, args.big,
+                                not args.save_every_write)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
     else:
-        rows = run(args.primitives, args.writes, args.big)
+        rows = run(args.primitives, args.writes, args.big, not args.save_every_write)
     cells = []
     for key, value in rows.items():
         if isinstance(value, tuple):
@@ -159,8 +173,9 @@ def main() -> None:
             cells.append([key, f"{float(value) * 1e3:.2f}"])  # type: ignore[arg-type]
         else:
             cells.append([key, f"{float(value):.0f}"])  # type: ignore[arg-type]
+    disk = "whole save per batch" if args.save_every_write else "master journals"
     print(f"\nCIB write CPU ({args.primitives} primitives{', +2 MB' if args.big else ''}, "
-          f"{args.writes} writes; {load_average()})")
+          f"{args.writes} writes, {disk}; {load_average()})")
     print(table(["measure", "value"], cells))
 
 

@@ -1,17 +1,22 @@
 """The cib daemon's disk writes, off its event loop, and what must wait for them (I/O shell).
 
 A write of the CIB costs several fsyncs (cib.store: the signature, the CIB, the directory),
-tens of milliseconds on an ordinary disk. Done on the event loop they stalled everything
-else: the diffs to the replicas left only after the master's fsyncs, and a replica's loop
-froze while it wrote its copy. Here every write runs on one worker thread, so the loop
-sends, receives and applies meanwhile.
+tens of milliseconds on an ordinary disk; a journal append (cib.journal) costs one
+fdatasync. Done on the event loop they stalled everything else: the diffs to the replicas
+left only after the master's fsyncs, and a replica's loop froze while it wrote its copy.
+Here every write runs on one worker thread, so the loop sends, receives and applies
+meanwhile.
 
 Invariants:
-- writes reach the store one at a time, in the order they were issued (one worker);
+- writes and journal appends reach the store one at a time, in the order they were issued
+  (one worker), so a save empties the journal of exactly the records issued before it;
 - an action passed to `after_writes` (the daemon's acknowledgements) runs on the loop only
   once every write issued before it is on disk, so "acknowledged" still means "on the
   master's disk": the core emits a batch's acknowledgements only after the `PersistCib` of
-  that batch, so the write they depend on was issued before them;
+  that batch, so the write they depend on was issued before them. Writes issued `behind`
+  (a replica's deferred copy, the master's save behind its journal) are not waited for: a
+  non-DC node's answer to its client, already on the master's disk, no longer waits for
+  this node's own copy (it did: 15 ms in a profiled write);
 - a write that fails is fatal: the acknowledgements held behind it are never sent (their
   clients time out, outcome unknown) and the daemon is stopped (SIGTERM to itself), to be
   restarted by the launcher and take the cluster's copy.
@@ -27,6 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from cib.journal import JournalRecord
 from cib.store import CibStore
 from cib.xmlio import Element
 
@@ -42,11 +48,21 @@ class DiskWriter:
         self._held: deque[tuple[int, Callable[[], object]]] = deque()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cib-disk")
 
-    def write(self, cib: Element, term: int) -> None:
-        """Start writing `cib` (a tree nobody changes any more) with its term."""
-        self.issued += 1
+    def write(self, cib: Element, term: int, behind: bool = False) -> None:
+        """Start writing `cib` (a tree nobody changes any more) with its term. A write
+        `behind` (a replica's copy, or the master's save behind its journal) holds back no
+        acknowledgement: none depends on it."""
+        if not behind:
+            self.issued += 1
         future = asyncio.get_running_loop().run_in_executor(
             self._worker, lambda: self.store.save(cib, keep_status=True, term=term))
+        future.add_done_callback(self._saved_behind if behind else self._written)
+
+    def append(self, record: JournalRecord) -> None:
+        """Start appending one batch to the journal (cib.journal), in order with the writes."""
+        self.issued += 1
+        future = asyncio.get_running_loop().run_in_executor(
+            self._worker, lambda: self.store.append(record))
         future.add_done_callback(self._written)
 
     def after_writes(self, action: Callable[[], object]) -> None:
@@ -57,6 +73,10 @@ class DiskWriter:
             action()
         else:
             self._held.append((self.issued, action))
+
+    def _saved_behind(self, future: asyncio.Future[Any] | Future[Any]) -> None:
+        if future.exception() is not None:
+            self._written(future)  # fatal all the same
 
     def _written(self, future: asyncio.Future[Any] | Future[Any]) -> None:
         error = future.exception()

@@ -137,9 +137,9 @@ class ReplicaCore:
     def _full(self) -> FullCib:
         return FullCib(self.view, element_text(self.cib, pretty=False), self.version, self.term)
 
-    def _persist(self, patches: tuple[str, ...] = (), deferred: bool = False) -> PersistCib:
-        return PersistCib(self.cib, self.version, self.term,
-                          patches, deferred)
+    def _persist(self, patches: tuple[str, ...] = (), deferred: bool = False,
+                 digest: str = "") -> PersistCib:
+        return PersistCib(self.cib, self.version, self.term, patches, deferred, digest)
 
     def handle(self, event: Event) -> list[CibEffect]:
         """Feed one event; returns the effects to carry out, in order."""
@@ -382,7 +382,7 @@ class ReplicaCore:
         message: Diff | DiffBatch = (Diff(self.view, patches[0], digest, self.version)
                                      if len(patches) == 1 else
                                      DiffBatch(self.view, patches, digest, self.version))
-        effects: list[CibEffect] = [self._persist(patches)]
+        effects: list[CibEffect] = [self._persist(patches, digest=digest)]
         effects += [Send(Node(member), message) for member in sorted(replicas)]
         effects.append(ArmTimer("ping", now + PING_DELAY))
         for write, _ in held:

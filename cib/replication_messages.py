@@ -174,13 +174,15 @@ class PersistCib:
     Pacemaker's replicas write asynchronously. `patches` are the v2 patchsets that led here
     (empty after a whole-CIB resync), for change subscribers. `cib` is the core's tree
     itself, not a copy (no core changes a tree it has let go of); whoever carries the effect
-    out must not change it either."""
+    out must not change it either. `digest`, when set, lets the shell journal the batch
+    (cib.journal) instead of writing the whole CIB."""
 
     cib: Element
     version: Version
     term: int = 0
     patches: tuple[str, ...] = ()
     deferred: bool = False
+    digest: str = ""  # the versioned digest of `cib` when the core has it (a master's batch)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,13 +16,17 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
 - the IPC `Server` (`cib.api`): `Query` answered at once from the local replica; `Write`
   fed as `ClientWrite`, answered when the core emits its `Acknowledge`; `SetDc` (from
   crmd) fed as `DcNamed`, answered at once.
-- `PersistCib` -> `CibStore.save` (atomic, signed, backed up), then each of its patches is
-  published as a `CibDiff` (a whole-CIB resync: the patchset from the previously persisted
-  copy). A deferred one (a replica's, already confirmed from memory) is written
-  `DEFERRED_WRITE_DELAY` later, coalesced with those that follow; a synchronous write or
-  the daemon's stop writes it first.
+- `PersistCib`: each of its patches is published as a `CibDiff` (a whole-CIB resync: the
+  patchset from the previously persisted copy). The master's batch (patches and digest,
+  starting from the copy last issued to disk) is appended to the journal
+  (`CibStore.append`, one fdatasync: cib.journal) and the whole copy is saved
+  (`CibStore.save`: atomic, signed, backed up, journal emptied) `SNAPSHOT_DELAY` later,
+  coalesced; any other synchronous one is saved at once. A deferred one (a replica's,
+  already confirmed from memory) is saved `DEFERRED_WRITE_DELAY` later, coalesced with
+  those that follow; a synchronous write or the daemon's stop writes it first.
 
-At start the store is loaded; a file failing its signature is set aside by `CibStore` and
+At start the store is loaded (its journal replayed, then folded into a fresh save); a file
+failing its signature is set aside by `CibStore` and
 the newest good backup (or, failing that, an empty CIB at version 0) is announced, so the
 cluster's better copy replaces it at the first view. Socket permissions are the runtime's
 (0660, group haclient): members of haclient may query; writes are taken only from root,
@@ -60,7 +64,8 @@ from cib.api import (
 )
 from cib.disk import DiskWriter
 from cib.errors import reason_of
-from cib.model import empty_cib
+from cib.journal import JournalRecord
+from cib.model import empty_cib, version_of
 from cib.ops import perform, schema_validator
 from cib.replication import ReplicaCore
 from cib.replication_messages import (
@@ -85,6 +90,7 @@ from messaging.peer_channel import PeerChannel, follow_membership
 from messaging.runtime import AsyncioScheduler, Runner
 
 DEFERRED_WRITE_DELAY = 0.05  # a replica's disk lags its memory by at most this, plus a write
+SNAPSHOT_DELAY = 1.0  # the master's cib.xml lags its journal by at most this, plus a write
 
 
 def view_members(members: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
@@ -100,7 +106,12 @@ def load_cib(store: CibStore, log: Any) -> tuple[Element, int]:
     if loaded.cib is None:
         log.warning("cib_empty_start", directory=str(store.directory))
         return empty_cib(epoch=0), 0
-    log.info("cib_loaded", source=str(loaded.source), term=loaded.term)
+    log.info("cib_loaded", source=str(loaded.source), term=loaded.term,
+             journal_records=loaded.replayed)
+    if loaded.journal_problem is not None:
+        log.warning("cib_journal_stopped", reason=loaded.journal_problem)
+    if loaded.replayed or store.has_journal():  # fold it in: the journal restarts empty
+        store.save(loaded.cib, keep_status=True, term=loaded.term)
     return loaded.cib, loaded.term
 
 
@@ -168,6 +179,13 @@ class CibService:
         self.disk = DiskWriter(self.store, self.log)
         self._deferred: PersistCib | None = None  # a replica's newest copy, not yet written
         self._deferred_handle: asyncio.TimerHandle | None = None
+        # The copy last issued to the disk. None at start: the loaded copy differs from the
+        # file (status dropped, or no file at all), so the first write is a whole save and
+        # journal records always chain from a file holding exactly their base.
+        self._on_disk: Element | None = None
+        self._on_disk_term = term
+        self._journaled = False  # records were appended since the last save was issued
+        self._snapshot_handle: asyncio.TimerHandle | None = None
 
     def _bulk_server(self, config_path: str | None, authkeys_path: str | None
                      ) -> BulkServer | None:
@@ -241,12 +259,19 @@ class CibService:
         acknowledgements wait for it, `cib.disk`), a replica's a moment later, coalesced
         (the core sent its confirmation first: Pacemaker's replicas write asynchronously
         too)."""
-        for patch_text in published_patches(effect, self.persisted):
+        base = self.persisted
+        for patch_text in published_patches(effect, base):
             self.publisher.publish(DIFF_TOPIC, CibDiff(patch_text, effect.version))
         self.persisted = effect.cib
         if not effect.deferred:
             self._cancel_deferred()  # this newer copy supersedes it
-            self.disk.write(effect.cib, effect.term)
+            if effect.patches and effect.digest and base is self._on_disk:
+                self.disk.append(JournalRecord(version_of(base, absent=0), effect.version,
+                                               effect.term, effect.digest, effect.patches))
+                self._on_disk, self._on_disk_term = effect.cib, effect.term
+                self._save_later()
+            else:
+                self._save(effect.cib, effect.term)
             return
         self._deferred = effect
         if self._deferred_handle is None:
@@ -256,7 +281,27 @@ class CibService:
     def _write_deferred(self) -> None:
         pending, self._deferred, self._deferred_handle = self._deferred, None, None
         if pending is not None:
-            self.disk.write(pending.cib, pending.term)
+            self._save(pending.cib, pending.term, behind=True)
+
+    def _save(self, cib: Element, term: int, behind: bool = False) -> None:
+        """Issue a whole-copy save (which empties the journal behind it); one `behind`
+        holds back no acknowledgement (`cib.disk`)."""
+        if self._snapshot_handle is not None:
+            self._snapshot_handle.cancel()
+        self._snapshot_handle, self._journaled = None, False
+        self._on_disk, self._on_disk_term = cib, term
+        self.disk.write(cib, term, behind)
+
+    def _save_later(self) -> None:
+        self._journaled = True
+        if self._snapshot_handle is None:  # not pushed back by later records: bounded lag
+            self._snapshot_handle = asyncio.get_running_loop().call_later(
+                SNAPSHOT_DELAY, self._snapshot_due)
+
+    def _snapshot_due(self) -> None:
+        self._snapshot_handle = None
+        if self._journaled and self._on_disk is not None:
+            self._save(self._on_disk, self._on_disk_term, behind=True)  # the journal holds it
 
     def _cancel_deferred(self) -> None:
         if self._deferred_handle is not None:
@@ -264,12 +309,19 @@ class CibService:
         self._deferred, self._deferred_handle = None, None
 
     def close(self) -> None:
-        """Finish the writes in flight, then write a deferred copy, before the daemon exits."""
+        """Finish the writes in flight, then write a deferred copy (or fold the journal into
+        a save), before the daemon exits."""
         self.disk.close()
         pending = self._deferred
         self._cancel_deferred()
+        if self._snapshot_handle is not None:
+            self._snapshot_handle.cancel()
+            self._snapshot_handle = None
         if pending is not None:
             self.store.save(pending.cib, keep_status=True, term=pending.term)
+        elif self._journaled and self._on_disk is not None:
+            self.store.save(self._on_disk, keep_status=True, term=self._on_disk_term)
+        self.store.journal.close()
 
     # -- peers --------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ Files in the directory: ``cib.xml`` and ``cib.xml.sig`` (the on-disk MD5 digest 
 written tree), numbered backups of the previous pair ``cib-N.raw`` and ``cib-N.raw.sig``
 (hard links made before each write; N comes from ``cib.last`` and wraps at `series_max`,
 100 like Pacemaker's CIB_SERIES_MAX), and ours alone: ``cib.term``, the replication term of
-the live copy (a backup taken instead counts as term 0).
+the live copy (a backup taken instead counts as term 0), and ``cib.journal`` (cib.journal):
+the master's batches appended since the last save, replayed onto the copy at load.
 
 Invariants: a write is atomic (temporary file in the same directory, fsync, rename, then a
 directory fsync), the digest is written before the CIB so a crash between the two renames
@@ -15,7 +16,9 @@ this store wrote last: same inodes, size and modification times). At load a file
 unreadable, unparsable or does not match its signature is moved aside as
 ``<name>.corrupt-K`` (never deleted) and the newest good backup is used instead; the status
 section is dropped and an empty one added, ``dc-uuid`` is removed and missing version fields
-become 0, as Pacemaker does at start-up.
+become 0, as Pacemaker does at start-up. The journal is replayed before the status is
+dropped (its patches may touch the status); every save empties it once the new pair and
+the directory are on disk, so the journal always chains from the saved copy.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from cib.journal import JOURNAL, Journal, JournalRecord, fsync_directory, read_records, replay
 from cib.xmlio import Element, element_text, on_disk_digest, parse
 from messaging.errors import ValidationError
 
@@ -42,20 +46,14 @@ class Loaded:
     source: Path | None
     set_aside: list[Path] = field(default_factory=list)
     term: int = 0
-
-
-def _fsync_directory(directory: Path) -> None:
-    handle = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
+    replayed: int = 0  # journal records applied on top of the file
+    journal_problem: str | None = None  # why the journal was not used to its end
 
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace `path` with `data`: temporary file, fsync, rename, directory fsync."""
     _write_file(path.parent, path.name, data)
-    _fsync_directory(path.parent)
+    fsync_directory(path.parent)
 
 
 def _write_file(directory: Path, name: str, data: bytes) -> None:
@@ -97,6 +95,7 @@ class CibStore:
         self.series_max = series_max
         self._written: tuple[int, ...] | None = None  # stat of the pair we last wrote
         self._term_written: int | None = None  # the cib.term this store last wrote
+        self.journal = Journal(directory)
 
     def _stat(self) -> tuple[int, ...] | None:
         try:
@@ -131,7 +130,7 @@ class CibStore:
                 os.replace(path, target)
                 moved.append(target)
         if moved:
-            _fsync_directory(self.directory)
+            fsync_directory(self.directory)
         return moved
 
     def _backups_newest_first(self) -> list[str]:
@@ -166,8 +165,29 @@ class CibStore:
                 set_aside.extend(self._set_aside(name))
                 continue
             term = self._term() if name == LIVE else 0
-            return Loaded(_fresh_status(tree), self.directory / name, set_aside, term)
+            loaded = self._replay(tree, term)
+            loaded.source, loaded.set_aside = self.directory / name, set_aside + loaded.set_aside
+            return loaded
         return Loaded(None, None, set_aside)
+
+    def _replay(self, tree: Element, term: int) -> Loaded:
+        records, torn = read_records(self.journal.path)
+        done = replay(tree, records)
+        problem = done.stopped or ("a torn record at the end (never acknowledged)"
+                                   if torn else None)
+        # a journal that does not chain from this copy is kept aside, like a bad file
+        aside = self._set_aside(JOURNAL) if done.stopped is not None else []
+        return Loaded(_fresh_status(done.cib), None, aside,
+                      term if done.term is None else done.term, done.applied, problem)
+
+    def has_journal(self) -> bool:
+        """Whether journal records wait to be folded into a save."""
+        return self.journal.path.exists() and self.journal.path.stat().st_size > 0
+
+    def append(self, record: JournalRecord) -> None:
+        """Append one batch to the journal; returns once it is on disk (cib.journal)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.journal.append(record)
 
     def save(self, cib: Element, written: str | None = None, keep_status: bool = False,
              term: int | None = None) -> Path:
@@ -196,8 +216,9 @@ class CibStore:
         if term is not None and term != self._term_written:  # it changes at view changes only
             _write_file(self.directory, "cib.term", str(term).encode())
             self._term_written = term
-        _fsync_directory(self.directory)
+        fsync_directory(self.directory)
         self._written = self._stat()
+        self.journal.reset()  # only now: the pair holding every record is on disk
         return live
 
     def _backup(self) -> None:

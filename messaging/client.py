@@ -1,14 +1,18 @@
 """The one IPC client (blocking and asyncio) and the one subscriber of daemon events.
 
-`Client` and `AsyncClient` talk to a `messaging.ipc.Server` over a DEALER socket with
-`messaging.envelope` frames. Each request gets a fresh id; replies are matched by id, so
+`Client` and `AsyncClient` talk to a `messaging.ipc.Server` as DEALERs with
+`messaging.envelope` frames: `AsyncClient` on a pyzmq socket, the blocking `Client` over
+`messaging.zmtp` (ZMTP spoken directly on the same socket, so a command-line tool does not
+load pyzmq). Each request gets a fresh id; replies are matched by id, so
 several requests may be in flight (`send_request` + `wait_reply`, or concurrent awaits),
 and a late reply can never be taken for another request's. An ``error`` reply is raised
 as the HAError it names (`ErrorReply.to_exception`); no reply within the timeout raises
 `PeerTimeout`, after which the socket is rebuilt (when no other request is in flight),
 so a restarted daemon is reached again. ``event`` frames a server pushes to this client
 (lrmd's OpCompleted after ExecAccepted) wait in `next_event`. A missing socket file is
-`PeerUnreachable` at once. Frames larger than ``max_frame`` are refused by zmq.
+`PeerUnreachable` at once. Frames larger than ``max_frame`` are refused (by zmq, or by
+`messaging.zmtp` with a RemoteProtocolError); a connection that breaks before the reply is
+a `PeerTimeout` (outcome unknown).
 
 `Subscriber` / `AsyncSubscriber` read a `messaging.ipc.Publisher`: ``[topic, envelope]``
 frames; frames that are not well-formed events are skipped (a publisher never makes a
@@ -23,8 +27,6 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-import zmq
-
 from messaging.codec import Registry
 from messaging.envelope import DEFAULT_MAX_FRAME, Envelope, Kind, Ping, Pong, decode, encode
 from messaging.errors import (
@@ -34,12 +36,13 @@ from messaging.errors import (
     RemoteProtocolError,
     TransportError,
 )
-from messaging.ipc import endpoint_path, translated
+from messaging.zmtp import Connection, endpoint_path
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING; asyncio and zmq.asyncio load only when used:
+TYPE_CHECKING = False  # typing.TYPE_CHECKING; asyncio and zmq load only when used:
 if TYPE_CHECKING:       # a blocking tool such as cibadmin should not pay for them
     import asyncio
 
+    import zmq
     import zmq.asyncio
 
 _ids = itertools.count(1)
@@ -60,6 +63,10 @@ def _result(envelope: Envelope) -> Any:
 
 def _dealer(context: zmq.Context[Any] | zmq.asyncio.Context, endpoint: str,
             max_frame: int) -> Any:
+    import zmq
+
+    from messaging.ipc import translated
+
     _check_present(endpoint)
     sock = context.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
@@ -73,14 +80,12 @@ class Client:
     """A blocking client of one daemon's `Server`."""
 
     def __init__(self, endpoint: str, registry: Registry, *, timeout: float = 5.0,
-                 max_frame: int = DEFAULT_MAX_FRAME,
-                 context: zmq.Context[Any] | None = None) -> None:
+                 max_frame: int = DEFAULT_MAX_FRAME) -> None:
         self.endpoint = endpoint
         self.registry = registry
         self.timeout = timeout
         self.max_frame = max_frame
-        self._context = context or zmq.Context.instance()
-        self._socket: Any = None
+        self._socket: Connection | None = None
         self._replies: dict[int, Envelope] = {}
         self._waiting: set[int] = set()
         self._events: deque[Envelope] = deque()
@@ -88,11 +93,16 @@ class Client:
     def send_request(self, message: object) -> int:
         """Send `message` as a request; returns its id for `wait_reply`."""
         if self._socket is None:
-            self._socket = _dealer(self._context, self.endpoint, self.max_frame)
+            _check_present(self.endpoint)
+            self._socket = Connection(self.endpoint, time.monotonic() + self.timeout,
+                                      self.max_frame)
         request_id = next(_ids)
         data = encode(self.registry, Kind.REQUEST, request_id, message)
-        with translated(self.endpoint):
-            self._socket.send_multipart([b"", data])
+        try:
+            self._socket.send([b"", data])
+        except PeerTimeout:
+            self.close()
+            raise
         self._waiting.add(request_id)
         return request_id
 
@@ -137,11 +147,14 @@ class Client:
         if self._socket is None:
             raise PeerTimeout(f"{self.endpoint}: no request in flight")
         left = max(0.0, deadline - time.monotonic())
-        with translated(self.endpoint):
-            if not self._socket.poll(int(left * 1000)):
-                raise PeerTimeout(f"{self.endpoint}: no answer within "
-                                  f"{self.timeout if left == 0 else left:.1f}s")
-            frames = self._socket.recv_multipart()
+        try:
+            frames = self._socket.receive(deadline)
+        except (PeerTimeout, RemoteProtocolError):
+            if self._socket.broken:  # nothing more will come on it: the next request reconnects
+                self.close()
+                raise
+            raise PeerTimeout(f"{self.endpoint}: no answer within "
+                              f"{self.timeout if left == 0 else left:.1f}s") from None
         envelope = decode(self.registry, frames[-1], self.max_frame)
         if envelope.kind is Kind.EVENT:
             self._events.append(envelope)
@@ -151,7 +164,7 @@ class Client:
 
     def close(self) -> None:
         if self._socket is not None:
-            self._socket.close(linger=0)
+            self._socket.close()
             self._socket = None
         self._replies.clear()
         self._waiting.clear()
@@ -192,6 +205,8 @@ class AsyncClient:
         return self._socket
 
     async def _read(self, sock: Any) -> None:
+        import zmq
+
         while True:
             try:
                 frames = await sock.recv_multipart()
@@ -210,6 +225,8 @@ class AsyncClient:
     async def request(self, message: object, timeout: float | None = None) -> Any:
         """Send one request and await its reply (raising the error it names)."""
         import asyncio
+
+        from messaging.ipc import translated
 
         sock = self._connect()
         request_id = next(_ids)
@@ -260,6 +277,8 @@ class AsyncClient:
 
 
 def _subscribe(sock: Any, topics: Iterable[str | bytes]) -> None:
+    import zmq
+
     wanted = [t.encode() if isinstance(t, str) else t for t in topics] or [b""]
     for topic in wanted:
         sock.setsockopt(zmq.SUBSCRIBE, topic)
@@ -281,6 +300,10 @@ class Subscriber:
     def __init__(self, endpoint: str, registry: Registry, topics: Iterable[str | bytes] = (),
                  *, max_frame: int = DEFAULT_MAX_FRAME,
                  context: zmq.Context[Any] | None = None) -> None:
+        import zmq
+
+        from messaging.ipc import translated
+
         self.endpoint = endpoint
         self.registry = registry
         self.max_frame = max_frame
@@ -293,6 +316,8 @@ class Subscriber:
 
     def recv(self, timeout: float | None = None) -> Any | None:
         """Next event; None after `timeout` seconds."""
+        from messaging.ipc import translated
+
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -319,6 +344,8 @@ class AsyncSubscriber:
         self.max_frame = max_frame
         import zmq.asyncio
 
+        from messaging.ipc import translated
+
         self.socket = (context or zmq.asyncio.Context.instance()).socket(zmq.SUB)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.MAXMSGSIZE, max_frame + 1024)
@@ -329,6 +356,8 @@ class AsyncSubscriber:
     async def recv(self, timeout: float | None = None) -> Any | None:
         """Next event; None after `timeout` seconds."""
         import asyncio
+
+        from messaging.ipc import translated
 
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout

@@ -61,6 +61,7 @@ from messaging.errors import (
     RemoteProtocolError,
     TransportError,
 )
+from messaging.zmtp import endpoint_path
 
 CLUSTER_GROUP = "haclient"
 SOCKET_MODE = 0o660
@@ -100,11 +101,6 @@ def cluster_gid() -> int | None:
         return grp.getgrnam(CLUSTER_GROUP).gr_gid
     except KeyError:
         return None
-
-
-def endpoint_path(endpoint: str) -> Path | None:
-    """The filesystem path of an ``ipc://`` endpoint (None for tcp:// and friends)."""
-    return Path(endpoint[len("ipc://"):]) if endpoint.startswith("ipc://") else None
 
 
 def ipc_endpoint(state_dir: str | Path, name: str) -> str:

@@ -6,8 +6,12 @@ other nodes the same way, so the plumbing lives here once:
 * `PeerChannel.send(destination, payload)` queues a frame for `Node(name)` or `ALL_NODES`;
   one task hands the frames to heartbeat in order (heartbeat then delivers them reliably,
   in order, exactly once per sender generation), so a slow control socket never blocks the
-  daemon's loop. A full queue refuses the frame (`send` returns False) instead of growing
-  without bound; the daemon's core recovers through its own timers and resyncs.
+  daemon's loop. It does not wait for heartbeat's answer to one frame before handing over
+  the next (up to `SEND_WINDOW` unanswered): the requests share one socket, which zmq and
+  heartbeat's server keep in order, and a fan-out of the same frame to every replica no
+  longer pays one control-socket round trip per replica in a row. A full queue refuses the
+  frame (`send` returns False) instead of growing without bound; the daemon's core recovers
+  through its own timers and resyncs.
 * the receiving task subscribes to heartbeat's ``message/<channel>`` topic only, drops our
   own broadcasts coming back, opens each payload with the daemon's `open_frame` and hands
   `(sender, message)` to `on_message`. A frame that does not open is logged and dropped:
@@ -42,6 +46,7 @@ from messaging.heartbeat.api import AsyncHeartbeatClient, MessageReceived, messa
 from messaging.membership import AsyncCcmClient, MembershipChanged
 
 SEND_QUEUE = 10000
+SEND_WINDOW = 64  # frames handed to heartbeat and not yet answered
 CCM_POLL_S = 0.2  # ccm not answering yet: ask again (a retry interval, not a readiness wait)
 
 __all__ = ["SEND_QUEUE", "PeerChannel", "SenderOrder", "follow_membership"]
@@ -119,15 +124,31 @@ class PeerChannel:
         host.closing(self)
 
     async def sender(self) -> None:
-        while True:
-            destination, payload = await self._queue.get()
-            try:
-                if self.prepare is not None:
-                    payload = self.prepare(payload)
-                await self._client.send_message(destination, self.channel, payload)
-            except HAError as error:
-                self.log.warning("heartbeat_send_failed", channel=self.channel,
-                                 peer=str(destination), error=str(error))
+        window = asyncio.Semaphore(SEND_WINDOW)
+        sending: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                destination, payload = await self._queue.get()
+                await window.acquire()
+                # Tasks start in creation order and each hands its frame to the socket at
+                # its first step, so frames leave in the order they were queued.
+                task = asyncio.get_running_loop().create_task(
+                    self._send_one(destination, payload))
+                sending.add(task)
+                task.add_done_callback(sending.discard)
+                task.add_done_callback(lambda _: window.release())
+        finally:
+            for task in sending:
+                task.cancel()
+
+    async def _send_one(self, destination: Node | AllNodes, payload: bytes) -> None:
+        try:
+            if self.prepare is not None:
+                payload = self.prepare(payload)
+            await self._client.send_message(destination, self.channel, payload)
+        except HAError as error:
+            self.log.warning("heartbeat_send_failed", channel=self.channel,
+                             peer=str(destination), error=str(error))
 
     async def receiver(self) -> None:
         subscriber = AsyncHeartbeatClient(self.state_dir).subscribe(

@@ -30,9 +30,8 @@ def _haclient() -> int:
 
 
 def _as_nobody(endpoint: str, gid: int, report: int) -> None:
-    """In the child: become nobody (+haclient), query and write, report the exit codes."""
-    import zmq
-
+    """In the child: become nobody (+haclient), query and write, report the exit codes.
+    (The blocking Client holds no zmq context, so a forked child may use it.)"""
     from messaging.client import Client
 
     try:
@@ -40,13 +39,11 @@ def _as_nobody(endpoint: str, gid: int, report: int) -> None:
         os.setgroups([gid])
         os.setgid(nobody.pw_gid)
         os.setuid(nobody.pw_uid)
-        context = zmq.Context()
-        with Client(endpoint, API, timeout=10, context=context) as client:
+        with Client(endpoint, API, timeout=10) as client:
             query = client.request(Query(scope="nodes"))
             write = client.request(Write(WireRequest("create", '<node id="9" uname="x"/>',
                                                      scope="nodes")))
         codes = [query.exit_code, write.exit_code, write.reason]
-        context.term()
     except BaseException as error:  # report anything to the parent
         codes = [repr(error)]
     os.write(report, json.dumps(codes).encode())

@@ -49,3 +49,25 @@ def test_an_acknowledgement_waits_for_the_writes_before_it(tmp_path: Path) -> No
     assert store.saved == ["1", "2"]
     loaded = CibStore(tmp_path).load()
     assert loaded.cib is not None and loaded.cib.get("epoch") == "2"
+
+
+def test_a_copy_saved_behind_holds_back_no_acknowledgement(tmp_path: Path) -> None:
+    store = GatedStore(tmp_path)
+    events: list[str] = []
+
+    async def scenario() -> None:
+        disk = DiskWriter(store, get_logger(daemon="test"))
+        disk.write(empty_cib(epoch=1), term=1, behind=True)  # a replica's deferred copy
+        disk.after_writes(lambda: events.append("ack at once"))
+        disk.write(empty_cib(epoch=2), term=1)  # the master's copy
+        disk.after_writes(lambda: events.append("ack after epoch 2"))
+        await asyncio.sleep(0.05)
+        events.append("loop ran")
+        store.gate.set()
+        while len(events) < 3:
+            await asyncio.sleep(0.01)
+        disk.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert events == ["ack at once", "loop ran", "ack after epoch 2"]
+    assert store.saved == ["1", "2"]
