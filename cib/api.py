@@ -57,7 +57,10 @@ if TYPE_CHECKING:
     from cib.attrd_api import AttrdClient as AttrdClient
     from cib.backend import Backend as Backend
     from cib.model import FEATURE_SET as FEATURE_SET
+    from cib.patch import apply_patchset as apply_patchset
+    from cib.patch import version_of as version_of
     from cib.xmlio import Element
+    from cib.xmlio import parse as parse
 
 PEER_CHANNEL = "cib"
 DEFAULT_TIMEOUT = 30.0
@@ -258,6 +261,7 @@ _CORE_EXPORTS = {
     "schema_validator": "cib.ops", "view_members": "cib.service",
     "FEATURE_SET": "cib.model", "element_text": "cib.xmlio", "parse": "cib.xmlio",
     "create_patchset": "cib.diff",
+    "apply_patchset": "cib.patch", "version_of": "cib.patch",
 }
 
 
@@ -287,6 +291,7 @@ __all__ = [
     "SetDc",
     "WireRequest",
     "Write",
+    "apply_patchset",
     "change_request",
     "cib_text",
     "ctl_address",
@@ -297,5 +302,6 @@ __all__ = [
     "pub_address",
     "seed_store",
     "tool_backend",
+    "version_of",
     "with_writes",
 ]

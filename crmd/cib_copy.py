@@ -33,8 +33,7 @@ class FollowedCopy:
 
     def on_patch(self, patch_text: str, version: Sequence[int]) -> None:
         """The daemon published `patch_text`, which took its CIB to `version`."""
-        from cib.patch import apply_patchset
-        from cib.xmlio import parse
+        from cib.api import apply_patchset, parse
 
         self.latest = max(self.latest, tuple(version))
         if self.tree is None:
@@ -47,8 +46,7 @@ class FollowedCopy:
 
     def adopt(self, cib_text: str) -> etree._Element:
         """A query answered `cib_text`: keep it unless a newer patch was already seen."""
-        from cib.patch import version_of
-        from cib.xmlio import parse
+        from cib.api import parse, version_of
 
         tree = parse(cib_text)
         self.tree = tree if version_of(tree) >= self.latest else None
