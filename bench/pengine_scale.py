@@ -17,7 +17,9 @@ clone (Stateful, promoted-max 1, a monitor per role). For each size it times:
          (skipped past --pcmk-max primitives, and killed after --pcmk-timeout seconds),
 and reports wall and CPU seconds (user+sys of the child, from os.wait4, which is what
 matters on a loaded machine), the peak RSS of each child and ours/pcmk on CPU time.
-Best of --repeat runs. "sched" is CPU seconds of schedule() alone.
+Best of --repeat runs. "sched" is CPU seconds of schedule() alone. Ours runs with its
+bytecode caches (written by one untimed run first; PYTHONDONTWRITEBYTECODE is dropped for
+the children), as an installed package does.
 
     python bench/pengine_scale.py --sizes 100,500,1000,2000 --repeat 1
 """
