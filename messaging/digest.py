@@ -11,7 +11,6 @@ operations) is the caller's business.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 
 _REPLACEMENTS = {
@@ -43,4 +42,7 @@ def parameters_text(params: Mapping[str, str]) -> str:
 
 def parameters_digest(params: Mapping[str, str]) -> str:
     """MD5 hex of `parameters_text(params)` (32 lowercase hex digits)."""
+    import hashlib  # here: loading OpenSSL costs start-up time that a -R on a CIB without
+    # history never repays
+
     return hashlib.md5(parameters_text(params).encode()).hexdigest()
