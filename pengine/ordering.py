@@ -346,8 +346,8 @@ def _apply(link: Link, ctx: Context) -> bool:
         changed |= _restart(f, t, managed)
     if f.task == "stop" and not f.runnable and t.runnable and f.rsc is not None \
             and not managed.get(f.rsc, True) and f.rsc in blocked:
+        # Pacemaker clears 'then' runnable here without giving a reason.
         t.runnable = False
-        _set_reason(t, f, "unrunnable")
         changed = True
     if ASYMMETRICAL in flags and not f.runnable and t.runnable \
             and not (t.task == "start" and t.optional):
@@ -364,11 +364,11 @@ def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
     if not trigger:
         return False
     changed = False
-    if f.runnable and f.optional:
+    if f.optional and (f.runnable or not t.optional):
+        # handle_restart_ordering: 'first' becomes required because of 'then' and is
+        # told so ("required <then>") when they belong to different resources.
         f.optional = False
-        changed = True
-    if not t.optional and f.optional:  # a required 'then' makes 'first' required
-        f.optional = False
+        _set_reason(f, t, "required")
         changed = True
     if not f.optional and not f.runnable and t.runnable:
         t.runnable = False
