@@ -310,9 +310,12 @@ def _ordering_sets(el: Element, known: set[str], tags: dict[str, list[str]], kin
         via = None
         if not is_true(first.get("require-all"), True):
             via = f"one-or-more:{first.get('id') or ''}"
-        elif is_true(first.get("sequential"), True):
+        # Between sets, order_rsc_sets narrows a set to one end only when it says
+        # sequential="true" explicitly (pcmk__xe_attr_is_true): an unset "sequential",
+        # true inside the set, counts as false here and every member is ordered.
+        elif is_true(first.get("sequential")):
             firsts = firsts[-1:]
-        if is_true(second.get("sequential"), True):
+        if is_true(second.get("sequential")):
             thens = thens[:1]
         f_task = (first.get("action") or "start").lower()
         t_task = (second.get("action") or "start").lower()
