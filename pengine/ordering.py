@@ -81,8 +81,16 @@ def _user_flags(u: Unpacked, o: Ordering) -> tuple[str, ...]:
 
 
 def collective_children(u: Unpacked, acts: ActionSet) -> dict[int, list[Work]]:
-    """Clone pseudo action id -> the instances' primitive actions of the matching task."""
-    base = {"running": "start", "start": "start", "stopped": "stop", "stop": "stop"}
+    """Clone pseudo action id -> the instances' primitive actions of the matching task.
+
+    An ordering reads a clone "first" action's flags on the 'then' action's node
+    (action_flags_for_ordering -> the clone's summary over instance actions on that node),
+    so promote/promoted and demote/demoted count only the instances promoted or demoted
+    there, like start/running and stop/stopped.
+    """
+    base = {"running": "start", "start": "start", "stopped": "stop", "stop": "stop",
+            "promoted": "promote", "promote": "promote", "demoted": "demote",
+            "demote": "demote"}
     out: dict[int, list[Work]] = {}
     for act in acts.actions:
         task = act.task
