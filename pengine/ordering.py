@@ -329,6 +329,7 @@ def _apply_required(link: Link, ctx: Context) -> bool:
         return True
     if RESTART in flags and not t.optional and f.optional and f.runnable:
         f.optional = False
+        _set_reason(f, t, "required")  # handle_restart_ordering names 'then'
         return True
     return False
 
