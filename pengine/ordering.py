@@ -24,6 +24,7 @@ from pengine.actions import (
 )
 from pengine.collective_actions import notified_action
 from pengine.constraints import Constraints, Ordering
+from pengine.required_wave import RequiredWave
 from pengine.state import Unpacked
 from pengine.unpack_resources import RscConfig
 from pengine.xmlin import is_true
@@ -427,48 +428,6 @@ def _cascade_required(act: Work, after: dict[int, list[Link]], ctx: Context) -> 
             stack.append(iter(after.get(link.then.id, ())))
 
 
-class _RequiredWave:
-    """A restart ordering made 'first' required: Pacemaker updates the actions after
-    'first' at once, depth first, each through all the orderings before it, newest
-    first (pcmk__update_action_for_orderings). Pacemaker creates a member's own
-    stop -> start before its group's orderings, both after the user's: so a member's
-    group orderings are seen first, then its own, then user orderings."""
-
-    def __init__(self, links: list[Link], ctx: Context) -> None:
-        self.ctx = ctx
-        self.afters: dict[int, list[Link]] = {}
-        self.before: dict[int, list[Link]] = {}
-        # Our member -> group/clone links stand for the collective's summary flags,
-        # which Pacemaker computes when asked, not for orderings it walks.
-        plain = [link for link in links
-                 if link.via is None and "member_flags" not in link.flags]
-        for link in reversed(plain):
-            self.afters.setdefault(link.first.id, []).append(link)
-        for link in sorted(reversed(plain), key=self._age):
-            self.before.setdefault(link.then.id, []).append(link)
-
-    @staticmethod
-    def _age(link: Link) -> int:
-        if "user" in link.flags:
-            return 2
-        return 1 if link.first.rsc == link.then.rsc else 0
-
-    def after(self, act: Work) -> None:
-        for link in self.afters.get(act.id, ()):
-            self.update(link.then)
-
-    def update(self, then: Work) -> None:
-        was_optional = then.optional
-        for link in self.before.get(then.id, ()):
-            first_optional = link.first.optional
-            if _apply_required(link, self.ctx) and first_optional \
-                    and not link.first.optional:
-                self.after(link.first)
-                self.update(link.first)
-        if was_optional and not then.optional:
-            self.after(then)
-
-
 def propagate(links: list[Link], ctx: Context) -> None:
     """Apply every link until nothing changes."""
     changed = True
@@ -484,7 +443,7 @@ def propagate(links: list[Link], ctx: Context) -> None:
             any_links.setdefault(act.id, [])
             thens[act.id] = act
     by_then, after = _application_order(links)
-    wave = _RequiredWave(links, ctx)
+    wave = RequiredWave(links, lambda link: _apply_required(link, ctx))
     while changed and rounds < 1000:
         changed = False
         rounds += 1
