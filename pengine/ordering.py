@@ -355,8 +355,10 @@ def _apply(link: Link, ctx: Context) -> bool:
     if RESTART in flags:
         changed |= _restart(f, t, managed)
     if f.task == "stop" and not f.runnable and t.runnable and f.rsc is not None \
-            and not managed.get(f.rsc, True) and f.rsc in blocked:
-        # Pacemaker clears 'then' runnable here without giving a reason.
+            and not managed.get(f.rsc, True) and f.rsc in blocked and link.via is None:
+        # Pacemaker clears 'then' runnable here without giving a reason, and only on
+        # 'then' itself: a group's members are not told (update_action_for_ordering_flags
+        # does this outside the resource's update_ordered_actions method).
         t.runnable = False
         changed = True
     if ASYMMETRICAL in flags and not f.runnable and t.runnable \
