@@ -150,6 +150,7 @@ class _Placer:
         # so they stay managed and stop.
         self.unmanage_assigned = u.options.stonith_enabled and not u.have_fencing_device
         self.stay_managed = self._clone_orphans()
+        self.orphan_instances: dict[str, list[str]] = {}  # clone -> orphans distributed
         self.clone_constraints = {(c.id, c.dependent) for c in cons.colocations
                                   if u.rsc(c.dependent).kind == "clone"}
         self._sort_colocation_lists()
@@ -317,7 +318,8 @@ class _Placer:
 
     def nodes_of(self, rid: str, role: Role | None = None) -> list[NodeWork]:
         """Nodes a (possibly collective) primary has been assigned to (in a role)."""
-        names = [self.assigned.get(p) for p in self.primitives_under(rid)
+        names = [self.assigned.get(p) for p in [*self.primitives_under(rid),
+                                                *self.orphan_instances.get(rid, ())]
                  if role is None or self.next_role.get(p) == role]
         if self.u.rsc(rid).kind == "group":
             names = names[-1:]

@@ -211,6 +211,7 @@ def _orphans_kept_in_place(placer: _Placer, cid: str) -> list[str]:
            and placer.u.states[r.id].running_on
            and (placer.unmanage_assigned or not placer.managed[r.id])]
     placer.stay_managed.difference_update(out)
+    placer.orphan_instances[cid] = out
     return out
 
 
