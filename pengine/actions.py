@@ -116,7 +116,10 @@ def _next_role(frm: Role, to: Role) -> Role:
         if frm == Role.STOPPED:
             return Role.UNPROMOTED if to == Role.PROMOTED else to
         return Role.PROMOTED
-    if level[to] < level[frm]:
+    if level[to] < level[frm] or (frm, to) == (Role.UNPROMOTED, Role.STARTED):
+        # rsc_state_matrix[Unpromoted][Started] is Stopped: a demoted instance of a clone
+        # that is not promotable is stopped and started again (its start required from
+        # the start, so an ordering names no reason for it: seed 359).
         return Role.UNPROMOTED if frm == Role.PROMOTED else Role.STOPPED
     return to
 
