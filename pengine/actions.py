@@ -116,7 +116,10 @@ def _next_role(frm: Role, to: Role) -> Role:
         if frm == Role.STOPPED:
             return Role.UNPROMOTED if to == Role.PROMOTED else to
         return Role.PROMOTED
-    if level[to] < level[frm]:
+    if level[to] < level[frm] or (frm, to) == (Role.UNPROMOTED, Role.STARTED):
+        # rsc_state_matrix[Unpromoted][Started] is Stopped: a demoted instance of a clone
+        # that is not promotable is stopped and started again (its start required from
+        # the start, so an ordering names no reason for it: seed 359).
         return Role.UNPROMOTED if frm == Role.PROMOTED else Role.STOPPED
     return to
 
@@ -272,10 +275,12 @@ class PrimitiveActions:
         chosen = self.p.assigned.get(rid)
         need_stop = (self._active_count(rid) > 1 and st.managed) or moving \
             or (st.failed and st.stop_needed) or st.blocked
-        if role > Role.STARTED and not moving and not st.failed and not st.blocked \
+        if role > Role.STARTED and (moving or not (st.failed or st.blocked)) \
                 and active and chosen is not None:
-            # A resource above Started that stays gets an optional start: when that cannot
-            # run (no quorum, an unrunnable first) the restart ordering requires the stop.
+            # A resource above Started gets an optional start where it is assigned (Debian's
+            # 2.1.5 also does so when it moves, failed or not: a promoted instance moving to
+            # an unpromoted role is started there); when that cannot run (no quorum, an
+            # unrunnable first) the restart ordering requires the stop.
             self.action(rid, "start", chosen, True)
         if role == Role.PROMOTED and (next_role == Role.STARTED or any(
                 not a.optional for a in self.acts.of(rid, "start"))):

@@ -145,11 +145,12 @@ class _Placer:
         self.clone_tables: dict[str, Table] = {}  # clone id -> its own table, when merged
         self.promotable = {p for r in u.resources if r.kind == "clone" and r.promotable
                            for inst in r.children for p in primitive_members(u, inst)}
-        if u.options.stonith_enabled and not u.have_fencing_device:
-            # Assignment unmanages every resource it assigns; a clone never assigns its
-            # orphan instances (beyond clone-max), so they stay managed and stop.
-            self.managed = {rid: rid in self._clone_orphans() and managed
-                            for rid, managed in self.managed.items()}
+        # With fencing enabled and no device, pcmk__primitive_assign unmanages what it
+        # assigns; a clone's instances over clone-max (orphans included) are never assigned,
+        # so they stay managed and stop.
+        self.unmanage_assigned = u.options.stonith_enabled and not u.have_fencing_device
+        self.stay_managed = self._clone_orphans()
+        self.orphan_instances: dict[str, list[str]] = {}  # clone -> orphans distributed
         self.clone_constraints = {(c.id, c.dependent) for c in cons.colocations
                                   if u.rsc(c.dependent).kind == "clone"}
         self._sort_colocation_lists()
@@ -317,7 +318,8 @@ class _Placer:
 
     def nodes_of(self, rid: str, role: Role | None = None) -> list[NodeWork]:
         """Nodes a (possibly collective) primary has been assigned to (in a role)."""
-        names = [self.assigned.get(p) for p in self.primitives_under(rid)
+        names = [self.assigned.get(p) for p in [*self.primitives_under(rid),
+                                                *self.orphan_instances.get(rid, ())]
                  if role is None or self.next_role.get(p) == role]
         if self.u.rsc(rid).kind == "group":
             names = names[-1:]
@@ -432,6 +434,8 @@ class _Placer:
 
     def _choose(self, rid: str, prefer: str | None = None) -> str | None:
         st = self.u.states[rid]
+        if self.unmanage_assigned and rid not in self.stay_managed:
+            self.managed[rid] = False
         if not self.managed[rid]:
             return st.running_on[0] if st.running_on else None
         if self.u.options.stop_all_resources:

@@ -35,6 +35,9 @@ def build_tables(placer: _Placer, cons: Constraints) -> None:
             placer._add(table, node, score)
         for node, score in shared.get(rsc.base_id if rsc.id in placer.anonymous else "", ()):
             placer._add(table, node, score)
+            # resource_location() on the clone too: its own table (what a colocated
+            # primary merges) carries the ban (trace: "masked-probe-failure for c7").
+            placer.threshold_bans.setdefault(rsc.id, set()).add(node or "")
         locked = u.states[rsc.id].locked_to
         if locked is not None:
             for name in list(table):
