@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from messaging.types import Role
 from pengine.colocation import Table, apply_primary, merge_dependents
 from pengine.constraints import Colocation, Constraints
+from pengine.placement_sort import clone_table, strategy_order
 from pengine.placement_tables import available_count, build_tables, primitive_members
 from pengine.promotion import cap_promotion_without_quorum
 from pengine.scores import INF, add, score2str
@@ -211,7 +212,7 @@ class _Placer:
     def run(self) -> Placement:
         order = [r.id for r in self.u.resources if r.parent is None]
         if self.u.options.placement_strategy != "default":
-            order.sort(key=functools.cmp_to_key(self._strategy_cmp))
+            order = strategy_order(self, order)
         for rid in order:
             self._assign_tree(rid)
         inhibit_unpaired_instances(self)
@@ -224,35 +225,12 @@ class _Placer:
             inhibited=self.inhibited,
         )
 
-    def _strategy_cmp(self, a: str, b: str) -> int:
-        """cmp_resources: priority, score on the current node, then scores node by node."""
-        rsc_a, rsc_b = self.u.rsc(a), self.u.rsc(b)
-        if rsc_a.priority != rsc_b.priority:
-            return -1 if rsc_a.priority > rsc_b.priority else 1
-        table_a, table_b = self._strategy_table(a), self._strategy_table(b)
-        keys = [(self._current_score(a, table_a), self._current_score(b, table_b))]
-        keys += [(table_a.get(n, -INF), table_b.get(n, -INF)) for n in self._sorted_nodes()]
-        for score_a, score_b in keys:
-            if score_a != score_b:
-                return -1 if score_a > score_b else 1
-        return 0
-
     def _strategy_table(self, rid: str) -> Table:
         """The table cmp_resources compares: a clone's own table (node base scores and the
         clone's location constraints, no instance stickiness), else the first primitive's
         merged with its dependents'."""
         if self.u.rsc(rid).kind == "clone":
-            table: Table = {n.name: n.base_score for n in self.u.nodes} \
-                if self.u.options.symmetric else {}
-            for loc in self.cons.locations:
-                if loc.rsc == rid and loc.role != Role.PROMOTED:
-                    for node, score in loc.scores:
-                        self._add(table, node, score)
-            if not self.u.rsc(rid).unique:  # an instance's failure limit bans the clone
-                for prim in self.primitives_under(rid):
-                    for node in self.threshold_bans.get(prim, ()):
-                        self._add(table, node, -INF)
-            return table
+            return clone_table(self, rid)
         prims = self.primitives_under(rid)
         if not prims:
             return {}
@@ -267,29 +245,6 @@ class _Placer:
                     with_this=self.with_this, nodes=self.nodes, has_influence=self._influence,
                     merging=frozenset({prims[0]}))
         return merged
-
-    def _current_score(self, rid: str, table: Table) -> int:
-        current = next((self.u.states[p].current_node for p in self.primitives_under(rid)
-                        if self.u.states[p].running_on), None)
-        return -INF if current is None else table.get(current, -INF)
-
-    def _sorted_nodes(self) -> list[str]:
-        """All nodes as pcmk__sort_nodes orders them before any assignment."""
-        balanced = self.u.options.placement_strategy == "balanced"
-
-        def cmp(a: str, b: str) -> int:
-            na, nb = self.nodes[a], self.nodes[b]
-            wa = na.weight if na.available else -INF
-            wb = nb.weight if nb.available else -INF
-            if wa != wb:
-                return -1 if wa > wb else 1
-            if balanced:
-                result = compare_capacity(self.capacity.get(a, {}), self.capacity.get(b, {}))
-                if result:
-                    return -1 if result < 0 else 1
-            return -1 if a.encode() < b.encode() else (1 if a != b else 0)
-
-        return sorted(self.nodes, key=functools.cmp_to_key(cmp))
 
     def _assign_tree(self, rid: str, prefer: str | None = None) -> str | None:
         rsc = self.u.rsc(rid)
