@@ -42,6 +42,8 @@ class _Sorter:
         self.this_with = _this_with_lists(placer)
         self.nodes = sorted_nodes(placer)
         self.cache: dict[str, Table] = {}
+        self.status_order = [el.get("uname") or el.get("id") or ""
+                             for el in self.u.root.iterfind("status/node_state")]
 
     def compare(self, a: str, b: str) -> int:
         """cmp_resources: priority, score on the current node, then node by node."""
@@ -106,9 +108,18 @@ class _Sorter:
         return self.placer.tables.get(rid, {})
 
     def _current_score(self, rid: str, table: Table) -> int:
-        current = next((self.u.states[p].current_node for p in self.placer.primitives_under(rid)
-                        if self.u.states[p].running_on), None)
+        current = self._current_node(rid)
         return -INF if current is None else table.get(current, -INF)
+
+    def _current_node(self, rid: str) -> str | None:
+        """pe__current_node: the first node of the resource's running_on list. A collective's
+        list grows as unpacking finds its members active, node_state by node_state in status
+        order, so its first node is the earliest such node_state's (seed 324)."""
+        if self.u.rsc(rid).kind == "primitive":
+            return self.u.states[rid].current_node
+        active = {node for p in self.placer.primitives_under(rid)
+                  for node in self.u.states[p].running_on}
+        return next((node for node in self.status_order if node in active), None)
 
 
 def _this_with_lists(placer: _Placer) -> dict[str, list[Colocation]]:
