@@ -7,7 +7,6 @@ before it; the result (Placement) is frozen and records each primitive's final t
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections import ChainMap
 from collections.abc import Callable, Mapping
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from messaging.types import Role
 from pengine.colocation import Table, apply_primary, merge_dependents
 from pengine.constraints import Colocation, Constraints
+from pengine.glib_order import hash_order, list_sort, node_name_key
 from pengine.placement_sort import clone_table, strategy_order
 from pengine.placement_tables import available_count, build_tables, primitive_members
 from pengine.promotion import cap_promotion_without_quorum
@@ -351,7 +351,8 @@ class _Placer:
         spare = {n: self._spare(n) for n in self.capacity}
         together = combine(*(self.usage.get(r, {}) for r in self._colocated(rid)
                              if r not in self.assigned))
-        candidates = [n for n in table if effective(n) >= 0]
+        # The most capable node is the first of equals in the table's iteration order.
+        candidates = [n for n in self.table_order(table) if effective(n) >= 0]
         banned, most = insufficient_capacity(candidates, spare, self.usage.get(rid, {}),
                                              together)
         return {n: (-INF if n in banned else s) for n, s in table.items()}, most
@@ -383,7 +384,16 @@ class _Placer:
                     return -1 if result < 0 else 1
             return -1 if a.encode() < b.encode() else (1 if a != b else 0)
 
-        return sorted(table, key=functools.cmp_to_key(compare))
+        # native_choose_node sorts g_hash_table_get_values(): reversed iteration order.
+        return list_sort(self.table_order(table)[::-1], compare)
+
+    def table_order(self, table: Table) -> list[str]:
+        """The table's nodes in GHashTable iteration order (keyed by node id, inserted in
+        Pacemaker's node-list order): what ties among incomparable nodes fall back on."""
+        known = sorted((n for n in table if n in self.nodes), key=node_name_key)
+        by_id = {self.nodes[n].id: n for n in known}
+        return [by_id[i] for i in hash_order(tuple(by_id))] + \
+            [n for n in table if n not in self.nodes]
 
     def _choose(self, rid: str, prefer: str | None = None) -> str | None:
         st = self.u.states[rid]
