@@ -7,7 +7,7 @@ placement strategy's capacity comparison is not transitive, and the search for t
 capable node keeps the first of equals in iteration order, so both depend on where GLib's
 open addressing put each key.
 
-Invariants: pure functions; `hash_order` reproduces GLib 2.x's g_str_hash, bucket index
+Invariants: pure functions; `hash_order` reproduces crm_str_hash and GLib 2.x's bucket index
 ((hash * 11) mod prime), quadratic probing and in-place resizing for a table filled by
 inserting `keys` in order (no removals); `list_sort` is g_list_sort's stable top-down merge.
 """
@@ -26,10 +26,11 @@ _MIN_SHIFT = 3
 
 
 def str_hash(text: str) -> int:
-    """g_str_hash (djb2 over signed chars, 32-bit)."""
-    value = 5381
+    """crm_str_hash, the hash of Pacemaker's string-keyed tables (pcmk__strkey_table):
+    GLib's traditional string hash, h = h * 31 + c over signed chars from 0, 32-bit."""
+    value = 0
     for byte in text.encode():
-        value = (value * 33 + (byte - 256 if byte >= 128 else byte)) & 0xFFFFFFFF
+        value = (value * 31 + (byte - 256 if byte >= 128 else byte)) & 0xFFFFFFFF
     return max(value, 2)  # 0 and 1 mark unused and deleted buckets
 
 
