@@ -301,7 +301,9 @@ class _Placer:
         if parent is not None and self.u.rsc(parent).kind == "group":
             self.groups_started.add(parent)
         for c in self.this_with.get(rid, []):
-            self._assign_tree(c.primary)
+            # The primary's assign method runs first; for "X with group" that assigns the
+            # whole group, not only the member the score is taken from (seed 616).
+            self._assign_tree(self.group_primary.get(id(c), c.primary))
             if self._coloc_applies(c) and not apply_per_instance(self, rid, c):
                 self.tables[rid] = apply_primary(
                     self.tables[rid], self.nodes_of(c.primary, c.primary_role), c, self.nodes)
