@@ -99,10 +99,11 @@ def hash_order(keys: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def list_sort(items: Sequence[T], cmp: Callable[[T, T], int]) -> list[T]:
-    """g_list_sort: the first half takes the extra item; ties keep the left element."""
+    """g_list_sort: an odd list's second half takes the extra item (the split walks two
+    steps per one); ties keep the left element."""
     if len(items) <= 1:
         return list(items)
-    middle = (len(items) + 1) // 2
+    middle = len(items) // 2
     left, right = list_sort(items[:middle], cmp), list_sort(items[middle:], cmp)
     out: list[T] = []
     i = j = 0
