@@ -25,8 +25,8 @@ def _base_name(rid: str) -> str:
 def _patterns(base: str, per_op: bool, operation: str | None = None,
               unique: bool = False) -> tuple[re.Pattern[str], re.Pattern[str]]:
     name = re.escape(base)
-    # generate_fail_regex: an instance suffix is optional only for anonymous instances; a
-    # globally unique instance counts only the attributes named with its own id (d:2).
+    # generate_fail_regex: only a globally unique instance keeps its own number
+    # (rsc_fail_name); anything else matches any instance number or none.
     suffix = "" if unique else r"(:\d+)?"
     if per_op:
         op = re.escape(operation) if operation is not None else r".+_\d+"
@@ -45,9 +45,8 @@ def raw_fail_count(rsc: RscConfig, node: NodeWork, options: Options,
     """
     if not any(k.startswith(("fail-count-", "last-failure-")) for k in node.attrs):
         return 0, 0
-    unique = rsc.unique
-    count_re, last_re = _patterns(rsc.id if unique else _base_name(rsc.id),
-                                  options.per_op_failcounts, operation, unique)
+    name = rsc.id if rsc.unique else _base_name(rsc.id)
+    count_re, last_re = _patterns(name, options.per_op_failcounts, operation, rsc.unique)
     count = 0
     last = 0
     for key, value in node.attrs.items():
