@@ -224,15 +224,20 @@ class PrimitiveActions:
         role = st.role if st.running_on else Role.STOPPED
         if st.running_on and role == Role.STOPPED:
             role = Role.STARTED
-        if st.partial_migration is not None and self._partial_migration(rid, chosen, role,
-                                                                        next_role):
+        # A partial migration that cannot continue forces the resource to stop (need_stop).
+        abandoned = st.partial_migration is not None
+        if abandoned and self._partial_migration(rid, chosen, role, next_role):
             return
         self._dangling_stops(rid)
         current = self.u.current_node(rid)
         if st.start_pending and chosen is not None:
             self.action(rid, "start", chosen, True).print_pending = True
         moving = current is not None and chosen is not None and current != chosen
-        need_stop = self._need_stop(rid, role, next_role, moving, current is not None)
+        # [sim] found Stopped yet active on a migration target (a failed migrate_to, then a
+        # stop on the source): stopped there and started again, like a partial migration
+        # that cannot continue.
+        need_stop = self._need_stop(rid, role, next_role, moving, current is not None) \
+            or abandoned or (bool(st.running_on) and st.role == Role.STOPPED)
         r = role
         while r != Role.STOPPED:
             n = _next_role(r, Role.STOPPED)
@@ -248,7 +253,7 @@ class PrimitiveActions:
             self._step(rid, r, n, chosen, False)
             r = n
         self._implicit_orders(rid)
-        if moving and self._can_migrate(rid, current, chosen, role, next_role):
+        if moving and not abandoned and self._can_migrate(rid, current, chosen, role, next_role):
             self._migrate(rid, current or "", chosen or "")
         if chosen is not None and next_role != Role.STOPPED and st.managed:
             self._monitors(rid, chosen)

@@ -167,8 +167,8 @@ def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = fro
         text += _PENDING_STATE[rsc.pending_task]
     else:
         role = rsc.role
-        if role <= Role.STOPPED and rsc.running_on:
-            role = Role.STARTED
+        if role == Role.UNKNOWN and rsc.running_on:
+            role = Role.STARTED  # Pacemaker prints a role found Stopped as is (migrate-fail-7)
         text += role.text if role > Role.UNKNOWN else "Stopped"
     locked_to = getattr(rsc, "locked_to", None)
     if len(rsc.running_on) == 1:

@@ -104,6 +104,13 @@ def _op_default(rsc: RscConfig, name: str) -> str | None:
     return None
 
 
+def _note_migrate_to(st: RscState, node: NodeWork, op: Element, succeeded: bool) -> None:
+    """Remember each unpacked migrate_to (expired and cancelled ones never get here): its
+    effects on the target are applied once every node's history is known."""
+    if op.get("operation") == "migrate_to":
+        st.migrate_to_results.append((node.name, op, succeeded))
+
+
 class HistoryUnpacker:
     """Walks the status section and fills RscState for each primitive."""
 
@@ -187,11 +194,13 @@ class HistoryUnpacker:
         if result == "done":
             if _int(op.get("rc-code"), 0) in (190, 191):
                 self.failed_ops.append(op)  # degraded: a success that crm_mon still lists
+            _note_migrate_to(st, node, op, succeeded=True)
             return self._update_state(st, task, rc, role, on_fail, reset, op)
         strategy = on_fail_for(rsc, task, interval, self.options)
         if strategy == "ignore" and status == 7:
             strategy = "migrate"  # an agent that is not installed cannot be ignored
         self.failed_ops.append(op)
+        _note_migrate_to(st, node, op, succeeded=strategy == "ignore")
         if strategy == "ignore":
             st.failure_ignored = True
             return self._update_state(st, task, expected, role, on_fail, reset, op)
