@@ -1,13 +1,17 @@
 """Cross-node effects of live-migration history (unpack.c: unpack_migrate_to_success).
 
-Invariants: runs after every node's history is unpacked; only a successful migrate_to that is
-the newest entry on its source is considered. A successful migrate_from from that source on the
-target makes the migration "dangling" (the source no longer counts as running); otherwise the
-target counts as running too when it is online and holds some non-pending entry for the
-resource (Debian's 2.1.5 backports upstream's rule that a target with only pending entries is
-not a partial-migration target); it is a partial migration when the migrate_from is missing or
-pending and the source is online too. A target that is not online leaves the resource failed
-(stopped and recovered, never migrated further).
+Invariants: runs after every node's history is unpacked, on every migrate_to the history walk
+unpacked (newest or not; expired failures never reach it). A migrate_to matters unless both ends
+have newer state, or the source does and the target reported a migrate_from. A successful
+migrate_from from that source on the target makes the migration "dangling" (the source no
+longer counts as running); otherwise the target counts as running too when it is online, has no
+newer state and holds some non-pending entry for the resource (Debian's 2.1.5 backports
+upstream's rule that a target with only pending entries is not a partial-migration target); it
+is a partial migration when the migrate_from is missing or pending and the source is online
+too. A target that cannot count leaves the resource failed (stopped and recovered, never
+migrated further). A failed migrate_to counts its target as running when the target's state is
+known and unchanged since. The target is placed in the running list where Pacemaker adds it:
+while reading the source, before the source itself.
 """
 
 from __future__ import annotations
@@ -111,14 +115,14 @@ def _migrate_to_success(rid: str, st: RscState, by_name: dict[str, NodeWork], so
     node = by_name.get(target)
     active_on_target = not target_newer and node is not None and node.online
     if migrate_from is not None and not _pending(migrate_from):
-        if active_on_target:
+        if active_on_target and node is not None:
             _add_target(st, node, source, partial=False)
         else:  # cannot tell where it runs: recovered, never migrated further
             _fail(st)
         return
     if node is not None and node.online and not any(not _pending(op) for op in on_target):
         return  # nothing known on the target (cleaned): it is probed there first
-    if active_on_target:
+    if active_on_target and node is not None:
         source_node = by_name.get(source)
         _add_target(st, node, source, partial=source_node is not None and source_node.online)
     elif not source_newer:
@@ -160,7 +164,8 @@ def _add_target(st: RscState, target: NodeWork, source: str, partial: bool) -> N
         if order.index(target.name) < order.index(source):
             return
         st.running_on.remove(target.name)
-    at = sum(1 for name in st.running_on if name in order and order.index(name) < order.index(source))
+    before = set(order[:order.index(source)])
+    at = sum(1 for name in st.running_on if name in before)
     st.running_on.insert(at, target.name)
     if partial:
         st.partial_migration = (source, target.name)
