@@ -104,6 +104,11 @@ def _op_default(rsc: RscConfig, name: str) -> str | None:
     return None
 
 
+def _op_key(op: Element) -> str:
+    """get_op_key: the entry's operation_key, else its id."""
+    return op.get("operation_key") or op.get("id") or ""
+
+
 def _note_migrate_to(st: RscState, node: NodeWork, op: Element, succeeded: bool) -> None:
     """Remember each unpacked migrate_to (expired and cancelled ones never get here): its
     effects on the target are applied once every node's history is known."""
@@ -122,6 +127,7 @@ class HistoryUnpacker:
         self.requests = requests
         self.can_fence = can_fence
         self.failed_ops: list[Element] = []
+        self._last_failure_key: str | None = None  # of the resource on the node being read
 
     def unpack_resource_on_node(self, rsc: RscConfig, st: RscState, node: NodeWork,
                                 ops: list[Element]) -> None:
@@ -133,6 +139,7 @@ class HistoryUnpacker:
         role = Role.UNKNOWN
         on_fail = "ignore"
         next_role_reset = False
+        self._last_failure_key = None
         for op in ordered:
             role, on_fail, next_role_reset = self._unpack_op(
                 rsc, st, node, op, role, on_fail, next_role_reset)
@@ -204,6 +211,7 @@ class HistoryUnpacker:
         if strategy == "ignore":
             st.failure_ignored = True
             return self._update_state(st, task, expected, role, on_fail, reset, op)
+        self._last_failure_key = _op_key(op)
         return self._failure(rsc, st, node, task, rc, result, role, on_fail, strategy, is_probe)
 
     def _op_status(self, rsc: RscConfig, st: RscState, task: str, interval: int, rc: int,
@@ -243,6 +251,9 @@ class HistoryUnpacker:
             role = Role.STOPPED
         elif task == "monitor":
             role = max(role, Role.STARTED)
+            # update_resource_state: a success of the very monitor that last failed here
+            # clears the failure's pending on-fail (monitor-recovery).
+            clear = self._last_failure_key is not None and _op_key(op) == self._last_failure_key
         elif task in ("start", "migrate_from"):
             role, clear = Role.STARTED, True
         elif task == "stop":
