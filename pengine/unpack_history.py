@@ -8,6 +8,7 @@ handling follows Pacemaker 2.1.5 (worst on-fail kept, see scheduler.md §1.5); o
 from __future__ import annotations
 
 import datetime
+import functools
 
 from messaging.types import Role
 from pengine.failcounts import fail_count
@@ -36,22 +37,41 @@ def target_rc(op: Element) -> int:
     return _int(parts[2], 0) if len(parts) >= 3 else 0
 
 
-def _magic_transition(op: Element) -> int:
+def _magic_transition(op: Element) -> tuple[str, int]:
+    """decode_transition_magic: the (TE uuid, transition number) of an entry's magic."""
     magic = op.get("transition-magic") or ""
     _, _, key = magic.partition(";")
     parts = key.split(":")
-    return _int(parts[1], -1) if len(parts) >= 2 else -1
+    return (parts[3] if len(parts) >= 4 else "", _int(parts[1], -1) if len(parts) >= 2 else -1)
+
+
+def _compare_ops(a: Element, b: Element) -> int:
+    """pe__is_newer_op on one node: call ids; equal ones by last-rc-change; a pending entry
+    (call-id -1) by the transition numbers in the magic, so a pending start that a later
+    transition's stop superseded sorts before that stop (735)."""
+    a_call, b_call = _int(a.get("call-id"), -1), _int(b.get("call-id"), -1)
+    if a.get("id") == b.get("id") or (a_call == -1 and b_call == -1):
+        return 0
+    if 0 <= a_call < b_call:
+        return -1
+    if 0 <= b_call < a_call:
+        return 1
+    if a_call >= 0 and b_call >= 0:
+        a_change, b_change = _int(a.get("last-rc-change"), 0), _int(b.get("last-rc-change"), 0)
+        return (a_change > b_change) - (a_change < b_change)
+    (a_uuid, a_id), (b_uuid, b_id) = _magic_transition(a), _magic_transition(b)
+    if a_uuid != b_uuid or a_id == b_id:
+        return -1 if b_call == -1 else 1
+    if 0 <= a_id < b_id or b_id == -1:
+        return -1
+    if 0 <= b_id < a_id or a_id == -1:
+        return 1
+    return 0
 
 
 def sort_ops(ops: list[Element]) -> list[Element]:
-    """Oldest first: by call-id (pending last), then last-rc-change."""
-    def key(op: Element) -> tuple[int, int, int]:
-        call = _int(op.get("call-id"), -1)
-        lrc = _int(op.get("last-rc-change"), 0)
-        if call < 0:
-            return (1 << 40, _magic_transition(op), lrc)
-        return (call, lrc, 0)
-    return sorted(ops, key=key)
+    """Oldest first, as Pacemaker sorts one node's history (a stable merge sort)."""
+    return sorted(ops, key=functools.cmp_to_key(_compare_ops))
 
 
 def find_op_config(rsc: RscConfig, task: str, interval_ms: int) -> OpConfig | None:
