@@ -281,7 +281,7 @@ class HistoryUnpacker:
         elif task == "promote":
             role, clear = Role.PROMOTED, True
         elif task == "demote":
-            role, clear = Role.UNPROMOTED, True
+            role = Role.UNPROMOTED  # a demote does not clear an earlier failure
         elif task == "migrate_to":
             role = max(role, Role.STARTED)
         else:
