@@ -11,6 +11,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from messaging.types import Role
+from pengine.digests import entries_since_last_start
 from pengine.placement import Placement
 from pengine.promotion import effective_quorum_policy
 from pengine.state import Unpacked
@@ -383,27 +384,10 @@ class PrimitiveActions:
 
 def active_recurring(history: list[Element]) -> list[Element]:
     """The recurring operations of one node's history (sorted by call id) that still run:
-    those recorded since the last start, as Pacemaker's unpacker counts them (the last
-    start or migrate_from; else the last promote/demote; else a monitor finding it running
-    after the last stop). None when the resource was stopped after its last start: a
-    monitor entry older than a restart belongs to the previous run and does not count."""
-    start = stop = implied_clone = implied_monitor = -1
-    for index, op in enumerate(history):
-        task = op.get("operation")
-        if task == "stop" and op.get("op-status") == "0":
-            stop = index
-        elif task in ("start", "migrate_from"):
-            start = index
-        elif task == "monitor" and implied_monitor <= stop:
-            if op.get("rc-code") in ("0", "8"):
-                implied_monitor = index
-        elif task in ("promote", "demote"):
-            implied_clone = index
-    if start == -1:
-        start = implied_clone if implied_clone != -1 else implied_monitor
-    if start == -1 or start < stop:
-        return []
-    return [op for op in history[start:] if op.get("interval", "0") != "0"]
+    those recorded since the last start, as Pacemaker's unpacker counts them
+    (digests.entries_since_last_start). A monitor entry older than a restart belongs to the
+    previous run and does not count."""
+    return [op for op in entries_since_last_start(history) if op.get("interval", "0") != "0"]
 
 
 def group_actions(u: Unpacked, acts: ActionSet, gid: str) -> None:
