@@ -28,6 +28,7 @@ from pengine.fencing import (
     create_unpack_fencing,
     schedule_fencing_and_shutdowns,
     schedule_unfencing,
+    unfence_changed_devices,
 )
 from pengine.graph import freeze, graph_edges
 from pengine.migration_orders import cancel_blocked_migrations
@@ -96,6 +97,7 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
     _cancel_orphan_recurring(u, acts)  # before probes, as Pacemaker
     probes(u, placement, acts)
     changes = config_changes(u)
+    unfence_changed_devices(u, acts, changes)
     reloads: set[str] = set()
     for rid, per_node in changes.items():
         for node, change in per_node.items():
