@@ -223,6 +223,15 @@ class HistoryUnpacker:
                 self.failed_ops.append(op)  # degraded: a success that crm_mon still lists
             _note_migrate_to(st, node, op, succeeded=True)
             return self._update_state(st, task, rc, role, on_fail, reset, op)
+        return self._failed_op(rsc, st, node, op, (task, interval, rc, status, expected),
+                               (role, on_fail, reset, result, is_probe))
+
+    def _failed_op(self, rsc: RscConfig, st: RscState, node: NodeWork, op: Element,
+                   facts: tuple[str, int, int, int, int],
+                   walk: tuple[Role, str, bool, str, bool]) -> tuple[Role, str, bool]:
+        """A failure: ignored (on-fail=ignore, as a success) or handled by its on-fail."""
+        task, interval, rc, status, expected = facts
+        role, on_fail, reset, result, is_probe = walk
         strategy = on_fail_for(rsc, task, interval, self.options)
         if strategy == "ignore" and status == 7:
             strategy = "migrate"  # an agent that is not installed cannot be ignored
