@@ -15,6 +15,7 @@ from messaging.types import Role
 from pengine.rules import RuleContext, evaluate
 from pengine.scores import INF, char2score
 from pengine.state import Unpacked
+from pengine.unpack_resources import params_on_node
 from pengine.xmlin import Element, is_true
 
 
@@ -175,7 +176,8 @@ def _rule_scores(rule: Element, u: Unpacked, found: re.Match[str] | None,
         score_attr = re.sub(r"%(\d)", lambda m: found.group(int(m.group(1))) or "", score_attr)
     bool_or = (rule.get("boolean-op") or "and").lower() == "or"
     for node in u.nodes:
-        ctx = RuleContext(now=u.now, node_attrs=node.attrs, params=rsc.params, meta=rsc.meta)
+        params = params_on_node(rsc, node.attrs, u.now)
+        ctx = RuleContext(now=u.now, node_attrs=node.attrs, params=params, meta=rsc.meta)
         if not evaluate(rule, ctx):
             continue
         if score_attr:

@@ -28,6 +28,7 @@ from pengine.fencing import (
     create_unpack_fencing,
     schedule_fencing_and_shutdowns,
     schedule_unfencing,
+    unfence_changed_devices,
 )
 from pengine.graph import freeze, graph_edges
 from pengine.migration_orders import cancel_blocked_migrations
@@ -80,6 +81,23 @@ def _cancel_orphan_recurring(u: Unpacked, acts: ActionSet) -> None:
         acts.order(rid, "stop", rid, "cancel", OPTIONAL, then_action=cancel)
 
 
+def _apply_config_changes(u: Unpacked, acts: ActionSet, prim: PrimitiveActions) -> set[str]:
+    """Restart, stop or reload what changed definition (a changed fencing device also
+    unfences its node); returns the resources to reload."""
+    changes = config_changes(u)
+    unfence_changed_devices(u, acts, changes)
+    reloads: set[str] = set()
+    for rid, per_node in changes.items():
+        for node, change in per_node.items():
+            if change == "restart":
+                prim.force_restart(rid)
+            elif change == "agent":
+                prim.action(rid, "stop", node, False)
+            else:
+                reloads.add(rid)
+    return reloads
+
+
 def _schedule(u: Unpacked, transition_id: int) -> Transition:
     cons = unpack_constraints(u)
     placement = place(u, cons)
@@ -95,16 +113,7 @@ def _schedule(u: Unpacked, transition_id: int) -> Transition:
     _clear_failcounts(acts, [c for c in clears if c[2] != EXPIRED], placement.managed)
     _cancel_orphan_recurring(u, acts)  # before probes, as Pacemaker
     probes(u, placement, acts)
-    changes = config_changes(u)
-    reloads: set[str] = set()
-    for rid, per_node in changes.items():
-        for node, change in per_node.items():
-            if change == "restart":
-                prim.force_restart(rid)
-            elif change == "agent":
-                prim.action(rid, "stop", node, False)
-            else:
-                reloads.add(rid)
+    reloads = _apply_config_changes(u, acts, prim)
     for rsc in u.resources:
         if rsc.kind == "primitive":
             prim.create(rsc.id)
