@@ -11,6 +11,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from messaging.types import Role
+from pengine.digests import entries_since_last_start
 from pengine.placement import Placement
 from pengine.promotion import effective_quorum_policy
 from pengine.state import Unpacked
@@ -116,7 +117,10 @@ def _next_role(frm: Role, to: Role) -> Role:
         if frm == Role.STOPPED:
             return Role.UNPROMOTED if to == Role.PROMOTED else to
         return Role.PROMOTED
-    if level[to] < level[frm]:
+    if level[to] < level[frm] or (frm, to) == (Role.UNPROMOTED, Role.STARTED):
+        # rsc_state_matrix[Unpromoted][Started] is Stopped: a demoted instance of a clone
+        # that is not promotable is stopped and started again (its start required from
+        # the start, so an ordering names no reason for it: seed 359).
         return Role.UNPROMOTED if frm == Role.PROMOTED else Role.STOPPED
     return to
 
@@ -224,15 +228,20 @@ class PrimitiveActions:
         role = st.role if st.running_on else Role.STOPPED
         if st.running_on and role == Role.STOPPED:
             role = Role.STARTED
-        if st.partial_migration is not None and self._partial_migration(rid, chosen, role,
-                                                                        next_role):
+        # A partial migration that cannot continue forces the resource to stop (need_stop).
+        abandoned = st.partial_migration is not None
+        if abandoned and self._partial_migration(rid, chosen, role, next_role):
             return
         self._dangling_stops(rid)
         current = self.u.current_node(rid)
         if st.start_pending and chosen is not None:
             self.action(rid, "start", chosen, True).print_pending = True
         moving = current is not None and chosen is not None and current != chosen
-        need_stop = self._need_stop(rid, role, next_role, moving, current is not None)
+        # [sim] found Stopped yet active on a migration target (a failed migrate_to, then a
+        # stop on the source): stopped there and started again, like a partial migration
+        # that cannot continue.
+        need_stop = self._need_stop(rid, role, next_role, moving, current is not None) \
+            or abandoned or (bool(st.running_on) and st.role == Role.STOPPED)
         r = role
         while r != Role.STOPPED:
             n = _next_role(r, Role.STOPPED)
@@ -248,7 +257,7 @@ class PrimitiveActions:
             self._step(rid, r, n, chosen, False)
             r = n
         self._implicit_orders(rid)
-        if moving and self._can_migrate(rid, current, chosen, role, next_role):
+        if moving and not abandoned and self._can_migrate(rid, current, chosen, role, next_role):
             self._migrate(rid, current or "", chosen or "")
         if chosen is not None and next_role != Role.STOPPED and st.managed:
             self._monitors(rid, chosen)
@@ -272,10 +281,12 @@ class PrimitiveActions:
         chosen = self.p.assigned.get(rid)
         need_stop = (self._active_count(rid) > 1 and st.managed) or moving \
             or (st.failed and st.stop_needed) or st.blocked
-        if role > Role.STARTED and not moving and not st.failed and not st.blocked \
+        if role > Role.STARTED and (moving or not (st.failed or st.blocked)) \
                 and active and chosen is not None:
-            # A resource above Started that stays gets an optional start: when that cannot
-            # run (no quorum, an unrunnable first) the restart ordering requires the stop.
+            # A resource above Started gets an optional start where it is assigned (Debian's
+            # 2.1.5 also does so when it moves, failed or not: a promoted instance moving to
+            # an unpromoted role is started there); when that cannot run (no quorum, an
+            # unrunnable first) the restart ordering requires the stop.
             self.action(rid, "start", chosen, True)
         if role == Role.PROMOTED and (next_role == Role.STARTED or any(
                 not a.optional for a in self.acts.of(rid, "start"))):
@@ -378,27 +389,10 @@ class PrimitiveActions:
 
 def active_recurring(history: list[Element]) -> list[Element]:
     """The recurring operations of one node's history (sorted by call id) that still run:
-    those recorded since the last start, as Pacemaker's unpacker counts them (the last
-    start or migrate_from; else the last promote/demote; else a monitor finding it running
-    after the last stop). None when the resource was stopped after its last start: a
-    monitor entry older than a restart belongs to the previous run and does not count."""
-    start = stop = implied_clone = implied_monitor = -1
-    for index, op in enumerate(history):
-        task = op.get("operation")
-        if task == "stop" and op.get("op-status") == "0":
-            stop = index
-        elif task in ("start", "migrate_from"):
-            start = index
-        elif task == "monitor" and implied_monitor <= stop:
-            if op.get("rc-code") in ("0", "8"):
-                implied_monitor = index
-        elif task in ("promote", "demote"):
-            implied_clone = index
-    if start == -1:
-        start = implied_clone if implied_clone != -1 else implied_monitor
-    if start == -1 or start < stop:
-        return []
-    return [op for op in history[start:] if op.get("interval", "0") != "0"]
+    those recorded since the last start, as Pacemaker's unpacker counts them
+    (digests.entries_since_last_start). A monitor entry older than a restart belongs to the
+    previous run and does not count."""
+    return [op for op in entries_since_last_start(history) if op.get("interval", "0") != "0"]
 
 
 def group_actions(u: Unpacked, acts: ActionSet, gid: str) -> None:

@@ -15,6 +15,7 @@ from messaging.types import Role
 from pengine.rules import RuleContext, evaluate
 from pengine.scores import INF, char2score
 from pengine.state import Unpacked
+from pengine.unpack_resources import params_on_node
 from pengine.xmlin import Element, is_true
 
 
@@ -175,7 +176,8 @@ def _rule_scores(rule: Element, u: Unpacked, found: re.Match[str] | None,
         score_attr = re.sub(r"%(\d)", lambda m: found.group(int(m.group(1))) or "", score_attr)
     bool_or = (rule.get("boolean-op") or "and").lower() == "or"
     for node in u.nodes:
-        ctx = RuleContext(now=u.now, node_attrs=node.attrs, params=rsc.params, meta=rsc.meta)
+        params = params_on_node(rsc, node.attrs, u.now)
+        ctx = RuleContext(now=u.now, node_attrs=node.attrs, params=params, meta=rsc.meta)
         if not evaluate(rule, ctx):
             continue
         if score_attr:
@@ -310,9 +312,12 @@ def _ordering_sets(el: Element, known: set[str], tags: dict[str, list[str]], kin
         via = None
         if not is_true(first.get("require-all"), True):
             via = f"one-or-more:{first.get('id') or ''}"
-        elif is_true(first.get("sequential"), True):
+        # Between sets, order_rsc_sets narrows a set to one end only when it says
+        # sequential="true" explicitly (pcmk__xe_attr_is_true): an unset "sequential",
+        # true inside the set, counts as false here and every member is ordered.
+        elif is_true(first.get("sequential")):
             firsts = firsts[-1:]
-        if is_true(second.get("sequential"), True):
+        if is_true(second.get("sequential")):
             thens = thens[:1]
         f_task = (first.get("action") or "start").lower()
         t_task = (second.get("action") or "start").lower()

@@ -24,15 +24,6 @@ def digest(params: Mapping[str, str]) -> str:
     return parameters_digest(params)
 
 
-def active_entries(history: list[Element]) -> list[Element]:
-    start = 0
-    for index, op in enumerate(history):
-        if op.get("operation") in _START_LIKE and op.get("rc-code", "0") == "0" \
-                and op.get("op-status", "0") == "0":
-            start = index
-    return history[start:]
-
-
 def check_entry(rsc: RscConfig, op: Element,
                 checked_tasks: tuple[str, ...] | None = _CHECKED) -> str | None:
     """How a non-recurring entry's definition changed (None: unchanged or not checked)."""
@@ -117,13 +108,16 @@ def entries_since_last_start(history: list[Element]) -> list[Element]:
     """calculate_active_ops: the entries of the resource's current activity on a node.
 
     They run from the last start (of any result; failing that the last promote/demote, or the
-    first successful monitor after the last stop); none when a later stop ended it.
+    first successful monitor after the last stop); none when a later stop ended it. With no
+    start-like entry and no stop every entry counts (process_rsc_history and
+    process_recurring skip only entries before start_index, -1 here). The one walker for
+    recurring-op history (actions.active_recurring) and configuration checks.
     """
     start = stop = implied_monitor = implied_clone = -1
     for index, op in enumerate(history):
         task = op.get("operation")
-        if task == "stop" and op.get("op-status", "0") == "0":
-            stop = index
+        if task == "stop" and op.get("op-status") == "0":
+            stop = index  # a stop without an op-status is not a stop here (pcmk__str_eq)
         elif task in _START_LIKE:
             start = index
         elif task == "monitor" and implied_monitor <= stop:
@@ -141,7 +135,7 @@ def _node_change(rsc: RscConfig, st: RscState, node: str) -> str | None:
     if agent is not None and agent != rsc.agent:
         return "agent"
     found: str | None = None
-    for op in active_entries(st.history.get(node, [])):
+    for op in entries_since_last_start(st.history.get(node, [])):
         change = check_entry(rsc, op)
         if change in ("restart", "agent"):
             return change

@@ -22,10 +22,12 @@ def _base_name(rid: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _patterns(base: str, per_op: bool,
-              operation: str | None = None) -> tuple[re.Pattern[str], re.Pattern[str]]:
+def _patterns(base: str, per_op: bool, operation: str | None = None,
+              unique: bool = False) -> tuple[re.Pattern[str], re.Pattern[str]]:
     name = re.escape(base)
-    suffix = r"(:\d+)?"
+    # generate_fail_regex: only a globally unique instance keeps its own number
+    # (rsc_fail_name); anything else matches any instance number or none.
+    suffix = "" if unique else r"(:\d+)?"
     if per_op:
         op = re.escape(operation) if operation is not None else r".+_\d+"
         return (re.compile(rf"^fail-count-{name}{suffix}#{op}$"),
@@ -43,7 +45,8 @@ def raw_fail_count(rsc: RscConfig, node: NodeWork, options: Options,
     """
     if not any(k.startswith(("fail-count-", "last-failure-")) for k in node.attrs):
         return 0, 0
-    count_re, last_re = _patterns(_base_name(rsc.id), options.per_op_failcounts, operation)
+    name = rsc.id if rsc.unique else _base_name(rsc.id)
+    count_re, last_re = _patterns(name, options.per_op_failcounts, operation, rsc.unique)
     count = 0
     last = 0
     for key, value in node.attrs.items():

@@ -88,8 +88,34 @@ def needs_unfencing(u: Unpacked, rid: str) -> bool:
         (rsc.meta.get("provides") or "").lower() == "unfencing"
 
 
+_DEVICE_CHANGE = {"agent": "Device definition changed", "restart": "Device parameters changed",
+                  "reload": "Device parameters changed (reload)"}
+
+
+def unfence_changed_devices(u: Unpacked, acts: ActionSet,
+                            changes: dict[str, dict[str, str]]) -> None:
+    """trigger_unfencing: a fencing device whose agent or parameters changed on a node
+    unfences that node again, when some resource needs unfencing (unfence-definition,
+    unfence-parameters)."""
+    if not u.options.stonith_enabled or not any(needs_unfencing(u, r.id) for r in u.primitives):
+        return
+    for rid, per_node in changes.items():
+        if u.rsc(rid).standard != "stonith":
+            continue
+        for name, change in per_node.items():
+            node = u.node(name)
+            if node is None or not node.online or node.unclean or node.shutdown:
+                continue
+            op, created = acts.new(f"stonith-{name}-on", "stonith", None, name, False)
+            if created:
+                op.reason = _DEVICE_CHANGE[change]
+                op.runnable = True
+
+
 def schedule_unfencing(u: Unpacked, acts: ActionSet) -> None:
-    """Probes/starts of resources needing unfencing first unfence their node ("on")."""
+    """Probes/starts of resources needing unfencing first unfence their node ("on"): a node
+    never unfenced gets a required unfencing; a required one makes the starts required
+    (pcmk__order_vs_unfence orders it before starts with implies-then)."""
     if not u.options.stonith_enabled or not u.have_fencing_device:
         return
     nodes = {n.name: n for n in u.nodes}
@@ -98,12 +124,15 @@ def schedule_unfencing(u: Unpacked, acts: ActionSet) -> None:
                 or act.interval_ms or act.rsc not in u.states or not needs_unfencing(u, act.rsc):
             continue
         node = nodes.get(act.node)
-        if node is None or not node.online or node.unclean or "#node-unfenced" in node.attrs:
+        if node is None or not node.online or node.unclean:
             continue
         key = f"stonith-{node.name}-on"
+        if "#node-unfenced" in node.attrs and acts.find(key, node.name) is None:
+            continue
         op, created = acts.new(key, "stonith", None, node.name, False)
         if created:
             op.reason = f"required by {act.rsc} {act.task}"
             op.runnable = True
-        acts.order(None, "stonith", act.rsc, act.task, OPTIONAL,
+        kind = IMPLIES_THEN if act.task == "start" else OPTIONAL
+        acts.order(None, "stonith", act.rsc, act.task, kind,
                    first_action=op, then_action=act)

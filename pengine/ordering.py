@@ -24,6 +24,7 @@ from pengine.actions import (
 )
 from pengine.collective_actions import notified_action
 from pengine.constraints import Constraints, Ordering
+from pengine.required_wave import RequiredWave
 from pengine.state import Unpacked
 from pengine.unpack_resources import RscConfig
 from pengine.xmlin import is_true
@@ -81,8 +82,16 @@ def _user_flags(u: Unpacked, o: Ordering) -> tuple[str, ...]:
 
 
 def collective_children(u: Unpacked, acts: ActionSet) -> dict[int, list[Work]]:
-    """Clone pseudo action id -> the instances' primitive actions of the matching task."""
-    base = {"running": "start", "start": "start", "stopped": "stop", "stop": "stop"}
+    """Clone pseudo action id -> the instances' primitive actions of the matching task.
+
+    An ordering reads a clone "first" action's flags on the 'then' action's node
+    (action_flags_for_ordering -> the clone's summary over instance actions on that node),
+    so promote/promoted and demote/demoted count only the instances promoted or demoted
+    there, like start/running and stop/stopped.
+    """
+    base = {"running": "start", "start": "start", "stopped": "stop", "stop": "stop",
+            "promoted": "promote", "promote": "promote", "demoted": "demote",
+            "demote": "demote"}
     out: dict[int, list[Work]] = {}
     for act in acts.actions:
         task = act.task
@@ -321,6 +330,7 @@ def _apply_required(link: Link, ctx: Context) -> bool:
         return True
     if RESTART in flags and not t.optional and f.optional and f.runnable:
         f.optional = False
+        _set_reason(f, t, "required")  # handle_restart_ordering names 'then'
         return True
     return False
 
@@ -345,9 +355,11 @@ def _apply(link: Link, ctx: Context) -> bool:
     if RESTART in flags:
         changed |= _restart(f, t, managed)
     if f.task == "stop" and not f.runnable and t.runnable and f.rsc is not None \
-            and not managed.get(f.rsc, True) and f.rsc in blocked:
+            and not managed.get(f.rsc, True) and f.rsc in blocked and link.via is None:
+        # Pacemaker clears 'then' runnable here without giving a reason, and only on
+        # 'then' itself: a group's members are not told (update_action_for_ordering_flags
+        # does this outside the resource's update_ordered_actions method).
         t.runnable = False
-        _set_reason(t, f, "unrunnable")
         changed = True
     if ASYMMETRICAL in flags and not f.runnable and t.runnable \
             and not (t.task == "start" and t.optional):
@@ -364,11 +376,11 @@ def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
     if not trigger:
         return False
     changed = False
-    if f.runnable and f.optional:
+    if f.optional and (f.runnable or not t.optional):
+        # handle_restart_ordering: 'first' becomes required because of 'then' and is
+        # told so ("required <then>") when they belong to different resources.
         f.optional = False
-        changed = True
-    if not t.optional and f.optional:  # a required 'then' makes 'first' required
-        f.optional = False
+        _set_reason(f, t, "required")
         changed = True
     if not f.optional and not f.runnable and t.runnable:
         t.runnable = False
@@ -433,6 +445,7 @@ def propagate(links: list[Link], ctx: Context) -> None:
             any_links.setdefault(act.id, [])
             thens[act.id] = act
     by_then, after = _application_order(links)
+    wave = RequiredWave(links, lambda link: _apply_required(link, ctx))
     while changed and rounds < 1000:
         changed = False
         rounds += 1
@@ -440,10 +453,17 @@ def propagate(links: list[Link], ctx: Context) -> None:
         while inner:
             inner = False
             for link in by_then:
+                first_optional = link.first.optional
                 if _apply_required(link, ctx):
                     inner = changed = True
                     if link.via is not None:
                         _cascade_required(link.then, after, ctx)
+                    elif first_optional and not link.first.optional:
+                        wave.after(link.first)
+                        wave.update(link.first)
+                    else:
+                        wave.update(link.then)
+                        wave.after(link.then)
         for link in links:
             if _apply(link, ctx):
                 changed = True

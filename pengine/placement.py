@@ -7,7 +7,6 @@ before it; the result (Placement) is frozen and records each primitive's final t
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections import ChainMap
 from collections.abc import Callable, Mapping
@@ -16,6 +15,8 @@ from dataclasses import dataclass, field
 from messaging.types import Role
 from pengine.colocation import Table, apply_primary, merge_dependents
 from pengine.constraints import Colocation, Constraints
+from pengine.glib_order import hash_order, list_sort, node_name_key
+from pengine.placement_sort import clone_table, strategy_order
 from pengine.placement_tables import available_count, build_tables, primitive_members
 from pengine.promotion import cap_promotion_without_quorum
 from pengine.scores import INF, add, score2str
@@ -145,11 +146,12 @@ class _Placer:
         self.clone_tables: dict[str, Table] = {}  # clone id -> its own table, when merged
         self.promotable = {p for r in u.resources if r.kind == "clone" and r.promotable
                            for inst in r.children for p in primitive_members(u, inst)}
-        if u.options.stonith_enabled and not u.have_fencing_device:
-            # Assignment unmanages every resource it assigns; a clone never assigns its
-            # orphan instances (beyond clone-max), so they stay managed and stop.
-            self.managed = {rid: rid in self._clone_orphans() and managed
-                            for rid, managed in self.managed.items()}
+        # With fencing enabled and no device, pcmk__primitive_assign unmanages what it
+        # assigns; a clone's instances over clone-max (orphans included) are never assigned,
+        # so they stay managed and stop.
+        self.unmanage_assigned = u.options.stonith_enabled and not u.have_fencing_device
+        self.stay_managed = self._clone_orphans()
+        self.orphan_instances: dict[str, list[str]] = {}  # clone -> orphans distributed
         self.clone_constraints = {(c.id, c.dependent) for c in cons.colocations
                                   if u.rsc(c.dependent).kind == "clone"}
         self._sort_colocation_lists()
@@ -211,7 +213,7 @@ class _Placer:
     def run(self) -> Placement:
         order = [r.id for r in self.u.resources if r.parent is None]
         if self.u.options.placement_strategy != "default":
-            order.sort(key=functools.cmp_to_key(self._strategy_cmp))
+            order = strategy_order(self, order)
         for rid in order:
             self._assign_tree(rid)
         inhibit_unpaired_instances(self)
@@ -224,35 +226,12 @@ class _Placer:
             inhibited=self.inhibited,
         )
 
-    def _strategy_cmp(self, a: str, b: str) -> int:
-        """cmp_resources: priority, score on the current node, then scores node by node."""
-        rsc_a, rsc_b = self.u.rsc(a), self.u.rsc(b)
-        if rsc_a.priority != rsc_b.priority:
-            return -1 if rsc_a.priority > rsc_b.priority else 1
-        table_a, table_b = self._strategy_table(a), self._strategy_table(b)
-        keys = [(self._current_score(a, table_a), self._current_score(b, table_b))]
-        keys += [(table_a.get(n, -INF), table_b.get(n, -INF)) for n in self._sorted_nodes()]
-        for score_a, score_b in keys:
-            if score_a != score_b:
-                return -1 if score_a > score_b else 1
-        return 0
-
     def _strategy_table(self, rid: str) -> Table:
         """The table cmp_resources compares: a clone's own table (node base scores and the
         clone's location constraints, no instance stickiness), else the first primitive's
         merged with its dependents'."""
         if self.u.rsc(rid).kind == "clone":
-            table: Table = {n.name: n.base_score for n in self.u.nodes} \
-                if self.u.options.symmetric else {}
-            for loc in self.cons.locations:
-                if loc.rsc == rid and loc.role != Role.PROMOTED:
-                    for node, score in loc.scores:
-                        self._add(table, node, score)
-            if not self.u.rsc(rid).unique:  # an instance's failure limit bans the clone
-                for prim in self.primitives_under(rid):
-                    for node in self.threshold_bans.get(prim, ()):
-                        self._add(table, node, -INF)
-            return table
+            return clone_table(self, rid)
         prims = self.primitives_under(rid)
         if not prims:
             return {}
@@ -267,29 +246,6 @@ class _Placer:
                     with_this=self.with_this, nodes=self.nodes, has_influence=self._influence,
                     merging=frozenset({prims[0]}))
         return merged
-
-    def _current_score(self, rid: str, table: Table) -> int:
-        current = next((self.u.states[p].current_node for p in self.primitives_under(rid)
-                        if self.u.states[p].running_on), None)
-        return -INF if current is None else table.get(current, -INF)
-
-    def _sorted_nodes(self) -> list[str]:
-        """All nodes as pcmk__sort_nodes orders them before any assignment."""
-        balanced = self.u.options.placement_strategy == "balanced"
-
-        def cmp(a: str, b: str) -> int:
-            na, nb = self.nodes[a], self.nodes[b]
-            wa = na.weight if na.available else -INF
-            wb = nb.weight if nb.available else -INF
-            if wa != wb:
-                return -1 if wa > wb else 1
-            if balanced:
-                result = compare_capacity(self.capacity.get(a, {}), self.capacity.get(b, {}))
-                if result:
-                    return -1 if result < 0 else 1
-            return -1 if a.encode() < b.encode() else (1 if a != b else 0)
-
-        return sorted(self.nodes, key=functools.cmp_to_key(cmp))
 
     def _assign_tree(self, rid: str, prefer: str | None = None) -> str | None:
         rsc = self.u.rsc(rid)
@@ -317,7 +273,8 @@ class _Placer:
 
     def nodes_of(self, rid: str, role: Role | None = None) -> list[NodeWork]:
         """Nodes a (possibly collective) primary has been assigned to (in a role)."""
-        names = [self.assigned.get(p) for p in self.primitives_under(rid)
+        names = [self.assigned.get(p) for p in [*self.primitives_under(rid),
+                                                *self.orphan_instances.get(rid, ())]
                  if role is None or self.next_role.get(p) == role]
         if self.u.rsc(rid).kind == "group":
             names = names[-1:]
@@ -346,7 +303,9 @@ class _Placer:
         if parent is not None and self.u.rsc(parent).kind == "group":
             self.groups_started.add(parent)
         for c in self.this_with.get(rid, []):
-            self._assign_tree(c.primary)
+            # The primary's assign method runs first; for "X with group" that assigns the
+            # whole group, not only the member the score is taken from (seed 616).
+            self._assign_tree(self.group_primary.get(id(c), c.primary))
             if self._coloc_applies(c) and not apply_per_instance(self, rid, c):
                 self.tables[rid] = apply_primary(
                     self.tables[rid], self.nodes_of(c.primary, c.primary_role), c, self.nodes)
@@ -396,7 +355,8 @@ class _Placer:
         spare = {n: self._spare(n) for n in self.capacity}
         together = combine(*(self.usage.get(r, {}) for r in self._colocated(rid)
                              if r not in self.assigned))
-        candidates = [n for n in table if effective(n) >= 0]
+        # The most capable node is the first of equals in the table's iteration order.
+        candidates = [n for n in self.table_order(table) if effective(n) >= 0]
         banned, most = insufficient_capacity(candidates, spare, self.usage.get(rid, {}),
                                              together)
         return {n: (-INF if n in banned else s) for n, s in table.items()}, most
@@ -428,10 +388,21 @@ class _Placer:
                     return -1 if result < 0 else 1
             return -1 if a.encode() < b.encode() else (1 if a != b else 0)
 
-        return sorted(table, key=functools.cmp_to_key(compare))
+        # native_choose_node sorts g_hash_table_get_values(): reversed iteration order.
+        return list_sort(self.table_order(table)[::-1], compare)
+
+    def table_order(self, table: Table) -> list[str]:
+        """The table's nodes in GHashTable iteration order (keyed by node id, inserted in
+        Pacemaker's node-list order): what ties among incomparable nodes fall back on."""
+        known = sorted((n for n in table if n in self.nodes), key=node_name_key)
+        by_id = {self.nodes[n].id: n for n in known}
+        return [by_id[i] for i in hash_order(tuple(by_id))] + \
+            [n for n in table if n not in self.nodes]
 
     def _choose(self, rid: str, prefer: str | None = None) -> str | None:
         st = self.u.states[rid]
+        if self.unmanage_assigned and rid not in self.stay_managed:
+            self.managed[rid] = False
         if not self.managed[rid]:
             return st.running_on[0] if st.running_on else None
         if self.u.options.stop_all_resources:

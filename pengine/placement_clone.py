@@ -109,7 +109,9 @@ def _instance_facts(placer: _Placer, priorities: dict[str, int],
     cur = _current(placer, inst)
     count = max((len(placer.u.states[p].running_on) for p in prims), default=0)
     allowed = True
-    if cur is not None and prims and _own_score(placer, inst, cur) < 0:
+    # An orphan's bans are applied only when it is assigned (can_run_instance), not here.
+    if cur is not None and prims and _own_score(placer, inst, cur) < 0 \
+            and not placer.u.rsc(inst).orphan:
         allowed, cur = False, None  # node_is_allowed clears the node
     if cur is not None and cur not in placer.nodes:
         cur = None
@@ -159,8 +161,9 @@ def distribute(placer: _Placer, cid: str) -> None:
     def compare(a: str, b: str) -> int:
         return _instance_cmp(placer, priorities, a, b)
 
-    ordered = sorted(clone.children, key=functools.cmp_to_key(compare))
-    placer.instance_order[cid] = ordered
+    ordered = sorted([*clone.children, *_orphans_kept_in_place(placer, cid)],
+                     key=functools.cmp_to_key(compare))
+    placer.instance_order[cid] = [inst for inst in ordered if inst in clone.children]
     instances = list(enumerate(ordered))
     counts: dict[str, int] = {}
     first_prims = placer.primitives_under(clone.children[0]) if clone.children else []
@@ -176,6 +179,7 @@ def distribute(placer: _Placer, cid: str) -> None:
         if all(p in placer.assigned for p in prims):
             continue
         if allocated >= limit:
+            placer.stay_managed.update(prims)  # resource_location(-INF), never assigned
             for prim in prims:
                 placer.tables[prim] = dict.fromkeys(placer.tables[prim], -INF)
             placer._assign_tree(inst)
@@ -189,10 +193,33 @@ def distribute(placer: _Placer, cid: str) -> None:
         decide_roles(placer, cid)
 
 
+def _orphans_kept_in_place(placer: _Placer, cid: str) -> list[str]:
+    """Active orphan instances that assignment would leave where they run (unmanaged).
+
+    An orphan is one more child of its clone in Pacemaker, sorted and distributed with the
+    others; its bans keep a managed one from being assigned, but an unmanaged one (or one
+    assignment unmanages: fencing enabled without a device) stays on its node and takes
+    one of the clone-max slots, so a failed configured instance sorted after it is not
+    assigned and stops.
+    """
+    clone = placer.u.rsc(cid)
+    if clone.unique or any(placer.u.rsc(c).kind != "primitive" for c in clone.children):
+        return []
+    bases = {inst.split(":", 1)[0] for inst in clone.children}
+    out = [r.id for r in placer.u.resources
+           if r.orphan and r.kind == "primitive" and r.id.split(":", 1)[0] in bases
+           and placer.u.states[r.id].running_on
+           and (placer.unmanage_assigned or not placer.managed[r.id])]
+    placer.stay_managed.difference_update(out)
+    placer.orphan_instances[cid] = out
+    return out
+
+
 def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[str, int],
                    limits: tuple[int, int, int], all_coloc: bool) -> int:
     """Pass 1: offer each active instance its current node; returns how many stayed."""
     limit, per_node, optimal = limits
+    clone_children = placer.u.rsc(cid).children
     allocated = 0
     for inst in ordered:
         if allocated >= limit:
@@ -205,7 +232,7 @@ def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[s
         if node is None or not node.available or counts.get(cur, 0) >= optimal:
             continue
         append_parent_dependents(placer, cid, inst, all_coloc)
-        if placer.tables[prims[0]].get(cur, -INF) < 0:
+        if placer.tables[prims[0]].get(cur, -INF) < 0 and inst in clone_children:
             continue
         if _assign_instance(placer, inst, cur, counts, per_node) == cur:
             counts[cur] = counts.get(cur, 0) + 1

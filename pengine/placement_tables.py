@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from messaging.types import Role
 from pengine.constraints import Constraints
+from pengine.failcount_clear import PARAMETERS_CHANGED, failcount_clears
 from pengine.failcounts import fail_count
 from pengine.scores import INF, add, char2score
 from pengine.xmlin import is_true
@@ -35,6 +36,9 @@ def build_tables(placer: _Placer, cons: Constraints) -> None:
             placer._add(table, node, score)
         for node, score in shared.get(rsc.base_id if rsc.id in placer.anonymous else "", ()):
             placer._add(table, node, score)
+            # resource_location() on the clone too: its own table (what a colocated
+            # primary merges) carries the ban (trace: "masked-probe-failure for c7").
+            placer.threshold_bans.setdefault(rsc.id, set()).add(node or "")
         locked = u.states[rsc.id].locked_to
         if locked is not None:
             for name in list(table):
@@ -108,11 +112,16 @@ def node_criteria(placer: _Placer) -> None:
             node = st.running_on[0]
             if u.options.symmetric or node in table:
                 placer._add(table, node, rsc.stickiness)
+    # A fail count cleared while unpacking because the last failure's parameters changed
+    # (bug-5025-4) no longer forces the resource away; a clear for a changed definition,
+    # scheduled later, does not lift the ban (migration_threshold_moves).
+    clearing = {(rid, node) for rid, node, why in failcount_clears(u)
+                if why == PARAMETERS_CHANGED}
     for worker in u.nodes:
         for rsc in u.primitives:
             st = u.states[rsc.id]
             threshold = rsc.migration_threshold
-            if threshold == 0 or st.failure_ignored:
+            if threshold == 0 or st.failure_ignored or (rsc.id, worker.name) in clearing:
                 continue
             count, _ = fail_count(rsc, worker, u.options, u.now,
                                   block_failure=st.block_failure)

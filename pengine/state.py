@@ -43,6 +43,8 @@ class RscState:
     partial_migration: tuple[str, str] | None = None
     # Sources of finished migrations whose stop never ran there: each still gets a stop.
     dangling_sources: list[str] = field(default_factory=list)
+    # Every unpacked migrate_to, oldest first per node: (source node, entry, succeeded).
+    migrate_to_results: list[tuple[str, Element, bool]] = field(default_factory=list)
     block_failure: bool = False
     history_name: str | None = None  # the lrm_resource id this instance was matched from
     locked_to: str | None = None  # shutdown-lock: the node the resource must stay on
@@ -50,7 +52,7 @@ class RscState:
     @property
     def current_node(self) -> str | None:
         """pe__current_node: a partial migration's source, else the first node it runs on."""
-        if self.partial_migration is not None:
+        if self.partial_migration is not None and self.partial_migration[0] in self.running_on:
             return self.partial_migration[0]
         return self.running_on[0] if self.running_on else None
 
@@ -110,8 +112,11 @@ class Unpacked:
         running = st.running_on
         if not running:
             return None
-        if st.partial_migration is not None:
+        if st.partial_migration is not None and st.partial_migration[0] in running:
+            # pe__count_active_node: the source when it still runs, else the first node.
             return st.partial_migration[0]
+        if st.partial_migration is not None:
+            return running[0]
         if self.requires.get(rid) != "fencing":
             for name in running:
                 node = self.node(name)

@@ -167,8 +167,8 @@ def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = fro
         text += _PENDING_STATE[rsc.pending_task]
     else:
         role = rsc.role
-        if role <= Role.STOPPED and rsc.running_on:
-            role = Role.STARTED
+        if role == Role.UNKNOWN and rsc.running_on:
+            role = Role.STARTED  # Pacemaker prints a role found Stopped as is (migrate-fail-7)
         text += role.text if role > Role.UNKNOWN else "Stopped"
     locked_to = getattr(rsc, "locked_to", None)
     if len(rsc.running_on) == 1:
@@ -266,21 +266,22 @@ def _stopped_lists(rsc: ResourceStatus, ctx: _Context, inner: str,
 def _plain_instance(child: ResourceStatus, unclean: frozenset[str] = frozenset()) -> bool:
     """An anonymous instance that fits into a "Started: [ ... ]" list.
 
-    A group instance fits when every member is plainly active on the same node; one on an
-    unclean node does not (it is listed on its own, flagged UNCLEAN).
+    A group instance fits when every member is plainly active on the same node, whatever
+    their roles (pe__clone_default lists it by the group's highest role); one on an unclean
+    node does not (it is listed on its own, flagged UNCLEAN).
     """
     if child.kind == "group":
         return bool(child.children) and all(
             _plain_instance(m, unclean) and m.running_on == child.children[0].running_on
-            and m.role == child.children[0].role for m in child.children)
+            for m in child.children)
     return (child.kind == "primitive" and not child.failed and child.managed
             and not child.orphan and not child.blocked and len(child.running_on) == 1
             and child.pending_task is None and child.running_on[0] not in unclean)
 
 
 def _role_label(clone: ResourceStatus, child: ResourceStatus) -> str:
-    if child.kind == "group" and child.children:
-        child = child.children[0]
+    if child.kind == "group" and child.children:  # group_resource_state: the highest role
+        child = max(child.children, key=lambda member: member.role)
     if clone.kind == "promotable" and child.role <= Role.STARTED:
         return "Unpromoted"
     return child.role.text if child.role > Role.STOPPED else "Started"

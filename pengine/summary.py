@@ -84,7 +84,10 @@ class _Summariser:
             stop = self._find(rid, "stop", current)
         else:
             stop = self._find(rid, "stop", None)
-        if role == next_role and rid in self.reloads and current == chosen:
+        # A required stop (or demote) cancels the reload (pe_order_then_cancels_first): the
+        # resource restarts instead (reload-becomes-restart).
+        if role == next_role and rid in self.reloads and current == chosen \
+                and (stop is None or stop.optional):
             return [Item("Reload", rid, _details(role, role, current, chosen), "")]
         if role == next_role:
             return self._same_role(rid, st.failed, role, current, chosen, start, stop)

@@ -8,6 +8,7 @@ handling follows Pacemaker 2.1.5 (worst on-fail kept, see scheduler.md §1.5); o
 from __future__ import annotations
 
 import datetime
+import functools
 
 from messaging.types import Role
 from pengine.failcounts import fail_count
@@ -36,22 +37,41 @@ def target_rc(op: Element) -> int:
     return _int(parts[2], 0) if len(parts) >= 3 else 0
 
 
-def _magic_transition(op: Element) -> int:
+def _magic_transition(op: Element) -> tuple[str, int]:
+    """decode_transition_magic: the (TE uuid, transition number) of an entry's magic."""
     magic = op.get("transition-magic") or ""
     _, _, key = magic.partition(";")
     parts = key.split(":")
-    return _int(parts[1], -1) if len(parts) >= 2 else -1
+    return (parts[3] if len(parts) >= 4 else "", _int(parts[1], -1) if len(parts) >= 2 else -1)
+
+
+def _compare_ops(a: Element, b: Element) -> int:
+    """pe__is_newer_op on one node: call ids; equal ones by last-rc-change; a pending entry
+    (call-id -1) by the transition numbers in the magic, so a pending start that a later
+    transition's stop superseded sorts before that stop (735)."""
+    a_call, b_call = _int(a.get("call-id"), -1), _int(b.get("call-id"), -1)
+    if a.get("id") == b.get("id") or (a_call == -1 and b_call == -1):
+        return 0
+    if 0 <= a_call < b_call:
+        return -1
+    if 0 <= b_call < a_call:
+        return 1
+    if a_call >= 0 and b_call >= 0:
+        a_change, b_change = _int(a.get("last-rc-change"), 0), _int(b.get("last-rc-change"), 0)
+        return (a_change > b_change) - (a_change < b_change)
+    (a_uuid, a_id), (b_uuid, b_id) = _magic_transition(a), _magic_transition(b)
+    if a_uuid != b_uuid or a_id == b_id:
+        return -1 if b_call == -1 else 1
+    if 0 <= a_id < b_id or b_id == -1:
+        return -1
+    if 0 <= b_id < a_id or a_id == -1:
+        return 1
+    return 0
 
 
 def sort_ops(ops: list[Element]) -> list[Element]:
-    """Oldest first: by call-id (pending last), then last-rc-change."""
-    def key(op: Element) -> tuple[int, int, int]:
-        call = _int(op.get("call-id"), -1)
-        lrc = _int(op.get("last-rc-change"), 0)
-        if call < 0:
-            return (1 << 40, _magic_transition(op), lrc)
-        return (call, lrc, 0)
-    return sorted(ops, key=key)
+    """Oldest first, as Pacemaker sorts one node's history (a stable merge sort)."""
+    return sorted(ops, key=functools.cmp_to_key(_compare_ops))
 
 
 def find_op_config(rsc: RscConfig, task: str, interval_ms: int) -> OpConfig | None:
@@ -104,6 +124,18 @@ def _op_default(rsc: RscConfig, name: str) -> str | None:
     return None
 
 
+def _op_key(op: Element) -> str:
+    """get_op_key: the entry's operation_key, else its id."""
+    return op.get("operation_key") or op.get("id") or ""
+
+
+def _note_migrate_to(st: RscState, node: NodeWork, op: Element, succeeded: bool) -> None:
+    """Remember each unpacked migrate_to (expired and cancelled ones never get here): its
+    effects on the target are applied once every node's history is known."""
+    if op.get("operation") == "migrate_to":
+        st.migrate_to_results.append((node.name, op, succeeded))
+
+
 class HistoryUnpacker:
     """Walks the status section and fills RscState for each primitive."""
 
@@ -115,6 +147,7 @@ class HistoryUnpacker:
         self.requests = requests
         self.can_fence = can_fence
         self.failed_ops: list[Element] = []
+        self._last_failure_key: str | None = None  # of the resource on the node being read
 
     def unpack_resource_on_node(self, rsc: RscConfig, st: RscState, node: NodeWork,
                                 ops: list[Element]) -> None:
@@ -126,6 +159,7 @@ class HistoryUnpacker:
         role = Role.UNKNOWN
         on_fail = "ignore"
         next_role_reset = False
+        self._last_failure_key = None
         for op in ordered:
             role, on_fail, next_role_reset = self._unpack_op(
                 rsc, st, node, op, role, on_fail, next_role_reset)
@@ -187,14 +221,26 @@ class HistoryUnpacker:
         if result == "done":
             if _int(op.get("rc-code"), 0) in (190, 191):
                 self.failed_ops.append(op)  # degraded: a success that crm_mon still lists
+            _note_migrate_to(st, node, op, succeeded=True)
             return self._update_state(st, task, rc, role, on_fail, reset, op)
+        return self._failed_op(rsc, st, node, op, (task, interval, rc, status, expected),
+                               (role, on_fail, reset, result, is_probe))
+
+    def _failed_op(self, rsc: RscConfig, st: RscState, node: NodeWork, op: Element,
+                   facts: tuple[str, int, int, int, int],
+                   walk: tuple[Role, str, bool, str, bool]) -> tuple[Role, str, bool]:
+        """A failure: ignored (on-fail=ignore, as a success) or handled by its on-fail."""
+        task, interval, rc, status, expected = facts
+        role, on_fail, reset, result, is_probe = walk
         strategy = on_fail_for(rsc, task, interval, self.options)
         if strategy == "ignore" and status == 7:
             strategy = "migrate"  # an agent that is not installed cannot be ignored
         self.failed_ops.append(op)
+        _note_migrate_to(st, node, op, succeeded=strategy == "ignore")
         if strategy == "ignore":
             st.failure_ignored = True
             return self._update_state(st, task, expected, role, on_fail, reset, op)
+        self._last_failure_key = _op_key(op)
         return self._failure(rsc, st, node, task, rc, result, role, on_fail, strategy, is_probe)
 
     def _op_status(self, rsc: RscConfig, st: RscState, task: str, interval: int, rc: int,
@@ -234,6 +280,9 @@ class HistoryUnpacker:
             role = Role.STOPPED
         elif task == "monitor":
             role = max(role, Role.STARTED)
+            # update_resource_state: a success of the very monitor that last failed here
+            # clears the failure's pending on-fail (monitor-recovery).
+            clear = self._last_failure_key is not None and _op_key(op) == self._last_failure_key
         elif task in ("start", "migrate_from"):
             role, clear = Role.STARTED, True
         elif task == "stop":
@@ -241,7 +290,7 @@ class HistoryUnpacker:
         elif task == "promote":
             role, clear = Role.PROMOTED, True
         elif task == "demote":
-            role, clear = Role.UNPROMOTED, True
+            role = Role.UNPROMOTED  # a demote does not clear an earlier failure
         elif task == "migrate_to":
             role = max(role, Role.STARTED)
         else:

@@ -1,13 +1,17 @@
 """Cross-node effects of live-migration history (unpack.c: unpack_migrate_to_success).
 
-Invariants: runs after every node's history is unpacked; only a successful migrate_to that is
-the newest entry on its source is considered. A successful migrate_from from that source on the
-target makes the migration "dangling" (the source no longer counts as running); otherwise the
-target counts as running too when it is online and holds some non-pending entry for the
-resource (Debian's 2.1.5 backports upstream's rule that a target with only pending entries is
-not a partial-migration target); it is a partial migration when the migrate_from is missing or
-pending and the source is online too. A target that is not online leaves the resource failed
-(stopped and recovered, never migrated further).
+Invariants: runs after every node's history is unpacked, on every migrate_to the history walk
+unpacked (newest or not; expired failures never reach it). A migrate_to matters unless both ends
+have newer state, or the source does and the target reported a migrate_from. A successful
+migrate_from from that source on the target makes the migration "dangling" (the source no
+longer counts as running); otherwise the target counts as running too when it is online, has no
+newer state and holds some non-pending entry for the resource (Debian's 2.1.5 backports
+upstream's rule that a target with only pending entries is not a partial-migration target); it
+is a partial migration when the migrate_from is missing or pending and the source is online
+too. A target that cannot count leaves the resource failed (stopped and recovered, never
+migrated further). A failed migrate_to counts its target as running when the target's state is
+known and unchanged since. The target is placed in the running list where Pacemaker adds it:
+while reading the source, before the source itself.
 """
 
 from __future__ import annotations
@@ -61,45 +65,87 @@ def apply_migrations(states: dict[str, RscState], nodes: list[NodeWork],
                      requests: list[tuple[str, str]]) -> None:
     by_name = {n.name: n for n in nodes}
     for rid, st in states.items():
-        for source, ops in list(st.history.items()):
-            if not ops or ops[-1].get("operation") != "migrate_to" or not _ok(ops[-1]):
+        for source, migrate_to, succeeded in list(st.migrate_to_results):
+            if migrate_to.get("migrate_source", source) != source:
                 continue
-            migrate_to = ops[-1]
-            target = migrate_to.get("migrate_target") or ""
-            on_target = st.history.get(target, [])
-            migrate_from = next((op for op in reversed(on_target)
-                                 if op.get("operation") == "migrate_from"
-                                 and op.get("migrate_source") == source), None)
-            reference = migrate_from if migrate_from is not None else migrate_to
-            if _newer_state(on_target, reference, same_node=migrate_from is not None):
-                # Newer state on the target: the migration no longer matters there, but
-                # without a migrate_from result Pacemaker cannot tell where the resource
-                # runs, so it is failed on the source (recovered, never migrated).
-                if migrate_from is None or _pending(migrate_from):
-                    _fail(st)
-                continue
-            if migrate_from is not None and _ok(migrate_from):
-                if source in st.running_on:  # dangling: only a stop remains on the source
-                    st.running_on.remove(source)
-                    st.dangling_sources.append(source)
-                    _refence_dangling_source(rid, by_name.get(source), requests)
-                continue
-            node = by_name.get(target)
-            if node is None or not node.online:
-                if migrate_from is None or _pending(migrate_from):
-                    _fail(st)
-                continue
-            settled = [op for op in on_target if not _pending(op)]
-            if settled and target not in st.running_on:
-                # native_add_running(target) happens while the source's entries are read,
-                # before the source itself is added: the target comes first.
-                at = st.running_on.index(source) if source in st.running_on \
-                    else len(st.running_on)
-                _add_target(st, node, at)
-                source_node = by_name.get(source)
-                if (migrate_from is None or _pending(migrate_from)) \
-                        and source_node is not None and source_node.online:
-                    st.partial_migration = (source, target)
+            if succeeded:
+                _migrate_to_success(rid, st, by_name, source, migrate_to, requests)
+            else:
+                _migrate_to_failure(st, by_name, source, migrate_to)
+
+
+def _source_newer_op(st: RscState, source: str, migrate_to: Element) -> bool:
+    """non_monitor_after: a newer non-monitor entry on the source itself."""
+    return any(op.get("operation") != "monitor" and _is_newer(op, migrate_to, True)
+               for op in st.history.get(source, []) if op is not migrate_to)
+
+
+def _migrate_from(st: RscState, source: str, target: str) -> Element | None:
+    return next((op for op in reversed(st.history.get(target, []))
+                 if op.get("operation") == "migrate_from"
+                 and op.get("migrate_source") == source), None)
+
+
+def _migrate_to_success(rid: str, st: RscState, by_name: dict[str, NodeWork], source: str,
+                        migrate_to: Element, requests: list[tuple[str, str]]) -> None:
+    """unpack_migrate_to_success as Debian's 2.1.5 build has it (upstream PR 3020 backported):
+    the migrate_to still matters unless both ends have newer state, or the source does and
+    the target already reported a migrate_from."""
+    target = migrate_to.get("migrate_target") or ""
+    on_target = st.history.get(target, [])
+    migrate_from = _migrate_from(st, source, target)
+    source_newer = _source_newer_op(st, source, migrate_to)
+    if migrate_from is not None and source_newer:
+        return
+    if migrate_from is not None and not _pending(migrate_from):
+        # [sim] a failed migrate_from followed by a stop on the target leaves the resource
+        # failed on the source; a newer probe finding it stopped there does not count.
+        target_newer = any(op.get("operation") != "monitor"
+                           and _is_newer(op, migrate_from, True) for op in on_target)
+    else:
+        target_newer = _newer_state(on_target, migrate_to, same_node=False)
+    if source_newer and target_newer:
+        return
+    if migrate_from is not None and _ok(migrate_from):
+        if source in st.running_on:  # dangling: only a stop remains on the source
+            st.running_on.remove(source)
+            st.dangling_sources.append(source)
+            _refence_dangling_source(rid, by_name.get(source), requests)
+        return
+    node = by_name.get(target)
+    active_on_target = not target_newer and node is not None and node.online
+    if migrate_from is not None and not _pending(migrate_from):
+        if active_on_target and node is not None:
+            _add_target(st, node, source, partial=False)
+        else:  # cannot tell where it runs: recovered, never migrated further
+            _fail(st)
+        return
+    if node is not None and node.online and not any(not _pending(op) for op in on_target):
+        return  # nothing known on the target (cleaned): it is probed there first
+    if active_on_target and node is not None:
+        source_node = by_name.get(source)
+        _add_target(st, node, source, partial=source_node is not None and source_node.online)
+    elif not source_newer:
+        _fail(st)
+
+
+def _migrate_to_failure(st: RscState, by_name: dict[str, NodeWork], source: str,
+                        migrate_to: Element) -> None:
+    """unpack_migrate_to_failure: the resource may be active on a target whose state is
+    known and has not changed since (the target is added before the source)."""
+    target = migrate_to.get("migrate_target") or ""
+    on_target = [op for op in st.history.get(target, []) if not _pending(op)]
+    if not on_target:
+        return  # never probed there: the probe will tell
+    migrate_from = _migrate_from(st, source, target)
+    if migrate_from is not None and not _ok(migrate_from):
+        migrate_from = None  # only a successful migrate_from is looked for here
+    reference = migrate_from if migrate_from is not None else migrate_to
+    if _newer_state(on_target, reference, same_node=migrate_from is not None):
+        return
+    node = by_name.get(target)
+    if node is not None and node.online:
+        _add_target(st, node, source, partial=False)
 
 
 def _fail(st: RscState) -> None:
@@ -109,10 +155,26 @@ def _fail(st: RscState) -> None:
     st.stop_needed = True
 
 
-def _add_target(st: RscState, target: NodeWork, at: int) -> None:
-    """The target counts as running, like any node with an active entry."""
+def _add_target(st: RscState, target: NodeWork, source: str, partial: bool) -> None:
+    """The target counts as running, like any node with an active entry. Pacemaker adds it
+    (native_add_running) while reading the source's history, before the source itself and
+    after the nodes read earlier; a target read before the source keeps its place."""
+    order = list(st.history)
+    if target.name in st.running_on:
+        # A partial migration to a node where the resource already runs is left alone
+        # (as before; Pacemaker restarts a primitive migrating to its own node but not an
+        # anonymous clone instance, differential seed 197: not understood yet).
+        if partial or order.index(target.name) < order.index(source):
+            return
+        st.running_on.remove(target.name)
+    before = set(order[:order.index(source)])
+    at = sum(1 for name in st.running_on if name in before)
     st.running_on.insert(at, target.name)
-    st.role = max(st.role, Role.STARTED)
+    if partial:
+        st.partial_migration = (source, target.name)
+        # A stop on the source after its migrate_to does not make the partially migrated
+        # resource stopped on the target (process_rsc_state).
+        st.role = max(st.role, Role.STARTED)
     if target.maintenance:  # active on a node in maintenance: left alone there
         st.managed = False
     if not st.managed:

@@ -8,6 +8,7 @@ ancestors' meta (nearest first), rsc_defaults, then the parent's table.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -249,6 +250,22 @@ def _params(lineage: list[Element], rctx: RuleContext) -> dict[str, str]:
     for el in lineage:
         nvpairs(el.findall("instance_attributes"), lambda r: evaluate(r, rctx), params)
     return params
+
+
+def params_on_node(rsc: RscConfig, node_attrs: Mapping[str, str],
+                   now: datetime.datetime) -> Mapping[str, str]:
+    """pe_rsc_params(rsc, node): instance attributes with their rules evaluated for a node
+    (a value-source="param" location rule compares with these, node by node: value-source)."""
+    if rsc.element is None or rsc.element.find("instance_attributes/rule") is None:
+        return rsc.params
+    lineage = [rsc.element]
+    parent = rsc.element.getparent()
+    while parent is not None and parent.tag in VARIANTS:
+        lineage.append(parent)
+        parent = parent.getparent()
+    return _params(lineage, RuleContext(now=now, node_attrs=node_attrs,
+                                        rsc_standard=rsc.standard, rsc_provider=rsc.provider,
+                                        rsc_agent=rsc.agent_type))
 
 
 def template_members(clone: RscConfig) -> list[str]:

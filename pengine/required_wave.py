@@ -1,0 +1,77 @@
+"""Depth-first requiredness updates in Pacemaker's order (pcmk__update_action_for_orderings).
+
+When an ordering changes an action, Pacemaker updates the actions after it at once, each
+through all the orderings before it, newest first, before the ordering that changed it
+moves on. Only the reason an action is given depends on this order (the first reason set
+wins); the flags themselves still reach the caller's fixpoint.
+
+Invariant: flags only move from optional to required, so the recursion follows changes
+and ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Generic, Protocol, TypeVar
+
+from pengine.actions import Work
+
+
+class Ordered(Protocol):
+    """An ordering between two actions with its flags (ordering.Link)."""
+
+    @property
+    def first(self) -> Work: ...
+
+    @property
+    def then(self) -> Work: ...
+
+    @property
+    def flags(self) -> frozenset[str]: ...
+
+    @property
+    def via(self) -> Work | None: ...
+
+
+L = TypeVar("L", bound=Ordered)
+
+
+class RequiredWave(Generic[L]):
+    """Pacemaker creates a member's own stop -> start ordering before its group's, both
+    after the user's constraints, and walks each action's orderings newest first: so a
+    member's group orderings are seen first, then its own, then user orderings."""
+
+    def __init__(self, links: Sequence[L], apply: Callable[[L], bool]) -> None:
+        self.apply = apply
+        self.afters: dict[int, list[L]] = {}
+        self.befores: dict[int, list[L]] = {}
+        # Our member -> group/clone links stand for the collective's summary flags,
+        # which Pacemaker computes when asked, not for orderings it walks.
+        plain = [link for link in links
+                 if link.via is None and "member_flags" not in link.flags]
+        for link in reversed(plain):
+            self.afters.setdefault(link.first.id, []).append(link)
+        for link in sorted(reversed(plain), key=_age):
+            self.befores.setdefault(link.then.id, []).append(link)
+
+    def after(self, act: Work) -> None:
+        """Update every action ordered after `act`."""
+        for link in self.afters.get(act.id, ()):
+            self.update(link.then)
+
+    def update(self, then: Work) -> None:
+        """Apply the orderings before `then`; follow whatever became required."""
+        was_optional = then.optional
+        for link in self.befores.get(then.id, ()):
+            first_optional = link.first.optional
+            if self.apply(link) and first_optional and not link.first.optional:
+                self.after(link.first)
+                self.update(link.first)
+        if was_optional and not then.optional:
+            self.after(then)
+
+
+def _age(link: Ordered) -> int:
+    if "user" in link.flags:
+        return 2
+    return 1 if link.first.rsc == link.then.rsc else 0
