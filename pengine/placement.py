@@ -72,19 +72,20 @@ def map_colocations(u: Unpacked, cons: Constraints,
                 continue
             primary = prim[-1] if c.score >= INF else prim[0]
         dep_rsc = u.rsc(c.dependent)
-        if dep_rsc.kind == "clone" and c.dependent_role in (Role.PROMOTED, Role.UNPROMOTED):
-            # Instances skip it while placed (their role is not chosen yet), but the
-            # primary still merges the clone's own table as a "with this" dependent.
+        # append_parent_colocation: a finite positive "clone with X" reaches the instances
+        # only when not every available node gets one (clone-max < available nodes).
+        per_instance = dep_rsc.kind == "clone" and (
+            c.score < 0 or c.score >= INF or dep_rsc.clone_max < available_count(u, cons, dep_rsc))
+        if dep_rsc.kind == "clone" and (c.dependent_role in (Role.PROMOTED, Role.UNPROMOTED)
+                                        or not per_instance):
+            # Instances skip it while placed (their role is not chosen yet, or it is not
+            # copied to them), but the primary still merges the clone's own table as a
+            # "with this" dependent (seed 300).
             out.append(Colocation(c.id, c.dependent, primary, c.score, c.dependent_role,
                                   c.primary_role, c.node_attribute, c.influence))
             continue
         heads = [c.dependent]
         if dep_rsc.kind == "clone":
-            # append_parent_colocation: a finite positive "clone with X" reaches the instances
-            # only when not every available node gets one (clone-max < available nodes).
-            if not (c.score < 0 or c.score >= INF
-                    or dep_rsc.clone_max < available_count(u, cons, dep_rsc)):
-                continue
             heads = list(dep_rsc.children)
         for head in heads:
             dep = primitive_members(u, head)
