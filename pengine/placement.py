@@ -80,6 +80,8 @@ def map_colocations(u: Unpacked, cons: Constraints,
             # (append_parent_colocation: only when clone-max < available nodes).
             out.append(Colocation(c.id, c.dependent, primary, c.score, c.dependent_role,
                                   c.primary_role, c.node_attribute, c.influence))
+            if group_primary is not None and primary != c.primary:
+                group_primary[id(out[-1])] = c.primary
             if c.dependent_role in (Role.PROMOTED, Role.UNPROMOTED) or not (
                     c.score < 0 or c.score >= INF
                     or dep_rsc.clone_max < available_count(u, cons, dep_rsc)):
