@@ -108,8 +108,7 @@ def _instance_facts(placer: _Placer, priorities: dict[str, int],
     """(active node count, not active on a disallowed node, priority, usable current node)."""
     prims = placer.primitives_under(inst)
     cur = _current(placer, inst)
-    # A group instance counts each active member's nodes (two members on one node: 2).
-    count = sum(len(placer.u.states[p].running_on) for p in prims)
+    count = max((len(placer.u.states[p].running_on) for p in prims), default=0)
     allowed = True
     if cur is not None and prims and _own_score(placer, inst, cur) < 0:
         allowed, cur = False, None  # node_is_allowed clears the node
