@@ -310,9 +310,12 @@ def _ordering_sets(el: Element, known: set[str], tags: dict[str, list[str]], kin
         via = None
         if not is_true(first.get("require-all"), True):
             via = f"one-or-more:{first.get('id') or ''}"
-        elif is_true(first.get("sequential"), True):
+        # Between sets, only an explicit sequential="true" narrows a set to its end member
+        # (order_rsc_sets reads the attribute without the default): an unmarked set orders
+        # every member (seed 421).
+        elif is_true(first.get("sequential"), False):
             firsts = firsts[-1:]
-        if is_true(second.get("sequential"), True):
+        if is_true(second.get("sequential"), False):
             thens = thens[:1]
         f_task = (first.get("action") or "start").lower()
         t_task = (second.get("action") or "start").lower()
