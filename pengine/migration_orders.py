@@ -6,7 +6,9 @@ ordering "X start then B start|stop" leads into a resource B that would migrate,
 resource that is not itself migrating, or a group or clone containing one) is restarting
 there, i.e. it has both a required stop and a required start, B moves by stop and start
 instead: `Move B ( n1 -> n2 )  due to unrunnable X stop` (the reason only when the ordering
-leads to B's start). X only starting, or only stopping, leaves the migration alone.
+leads to B's start). X only starting, or only stopping, leaves the migration alone. A
+mandatory "X stop then B start" with X starting (not migrating) also makes B move:
+`due to unrunnable X start`.
 
 Invariants: runs after every resource's actions exist and before orderings are resolved;
 only migrate_to/migrate_from actions (made unrunnable and optional, so out of the graph) and
@@ -15,33 +17,50 @@ the start's reason change; a cancelled migration can cancel the next one along a
 
 from __future__ import annotations
 
-from pengine.actions import IMPLIES_THEN, ActionSet, Work
+from pengine.actions import IMPLIES_THEN, ActionSet, OrderSpec, Work
 from pengine.state import Unpacked
 
 
 def cancel_blocked_migrations(u: Unpacked, acts: ActionSet) -> None:
     orders = [o for o in acts.orders
-              if o.first_task == "start" and o.then_task in ("start", "stop")
-              and IMPLIES_THEN in o.flags and o.first_rsc is not None
-              and o.then_rsc is not None and u.has_rsc(o.first_rsc) and u.has_rsc(o.then_rsc)
+              if o.first_rsc is not None and o.then_rsc is not None
+              and u.has_rsc(o.first_rsc) and u.has_rsc(o.then_rsc)
               and not _related(u, o.first_rsc, o.then_rsc)]
     changed = True
     while changed:
         changed = False
         for order in orders:
-            assert order.first_rsc is not None and order.then_rsc is not None
-            migration = _planned_migration(acts, order.then_rsc)
-            if not migration or not _restarting(u, acts, order.first_rsc):
+            blocked = _blocked_migration(u, acts, order)
+            if blocked is None:
                 continue
-            for action in migration:
+            rid, reason = blocked
+            for action in _planned_migration(acts, rid):
                 action.runnable = False
                 action.optional = True
-            for action in acts.of(order.then_rsc, "start") + acts.of(order.then_rsc, "stop"):
+            for action in acts.of(rid, "start") + acts.of(rid, "stop"):
                 action.migrating = False
-            if order.then_task == "start":
-                for stop in acts.of(order.then_rsc, "stop"):
-                    stop.reason = f"unrunnable {order.first_rsc} stop"
+            if reason is not None:
+                for stop in acts.of(rid, "stop"):
+                    stop.reason = reason
             changed = True
+
+
+def _blocked_migration(u: Unpacked, acts: ActionSet,
+                       order: OrderSpec) -> tuple[str, str | None] | None:
+    """The resource whose planned migration `order` cancels, and the reason for its stop."""
+    first, then = order.first_rsc or "", order.then_rsc or ""
+    if order.first_task == "start" and order.then_task in ("start", "stop") \
+            and IMPLIES_THEN in order.flags \
+            and _planned_migration(acts, then) and _restarting(u, acts, first):
+        return then, f"unrunnable {first} stop" if order.then_task == "start" else None
+    # The inverse of a mandatory "X stop then B start": a required start of X that is not
+    # migrating takes migrate_runnable from B's stop (pcmk__update_ordered_actions), so B
+    # moves, its stop "due to unrunnable X start" (seed 443).
+    if order.first_task == "stop" and order.then_task == "start" \
+            and "implies_first" in order.flags \
+            and _planned_migration(acts, first) and _starting(u, acts, then):
+        return first, f"unrunnable {then} start"
+    return None
 
 
 def _planned_migration(acts: ActionSet, rid: str) -> list[Work]:
@@ -59,6 +78,12 @@ def _restarting(u: Unpacked, acts: ActionSet, rid: str) -> bool:
         if stops and starts:
             return True
     return False
+
+
+def _starting(u: Unpacked, acts: ActionSet, rid: str) -> bool:
+    """Some primitive of rid has a required start without migrating."""
+    return any(not a.optional for prim in u.primitives_under(rid)
+               if not _planned_migration(acts, prim) for a in acts.of(prim, "start"))
 
 
 def _ancestors(u: Unpacked, rid: str) -> set[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from messaging.types import Role
 from pengine.actions import (
     ASYMMETRICAL,
     IMPLIES_THEN,
@@ -97,7 +98,7 @@ def collective_children(u: Unpacked, acts: ActionSet) -> dict[int, list[Work]]:
         task = act.task
         if task == "notified":  # <clone>_confirmed-post_notify_<done>_0
             task = act.key.rsplit("_", 2)[-2]
-        if act.pseudo and act.rsc is not None and task in base \
+        if act.node is None and act.rsc is not None and task in base \
                 and u.has_rsc(act.rsc) and u.rsc(act.rsc).kind == "clone":
             out[act.id] = [a for p in _primitives(u, act.rsc) for a in acts.of(p, base[task])
                            if a.node is not None]
@@ -261,7 +262,10 @@ def _create_missing(u: Unpacked, rid: str | None, task: str) -> bool:
     running = any(u.states[p].running_on for p in _primitives(u, rid))
     if task == "stop" and not running:
         return False
-    return task != "demote"
+    # Only a first whose current role (a collective's: its highest member's) is Unpromoted
+    # has its missing demote ignored.
+    return task != "demote" or max((u.states[p].role for p in _primitives(u, rid)),
+                                        default=Role.UNKNOWN) != Role.UNPROMOTED
 
 
 def _set_reason(then: Work, first: Work, text: str) -> None:

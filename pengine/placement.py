@@ -72,17 +72,18 @@ def map_colocations(u: Unpacked, cons: Constraints,
                 continue
             primary = prim[-1] if c.score >= INF else prim[0]
         dep_rsc = u.rsc(c.dependent)
-        if dep_rsc.kind == "clone" and c.dependent_role in (Role.PROMOTED, Role.UNPROMOTED):
-            # Instances skip it while placed (their role is not chosen yet), but the
-            # primary still merges the clone's own table as a "with this" dependent.
-            out.append(Colocation(c.id, c.dependent, primary, c.score, c.dependent_role,
-                                  c.primary_role, c.node_attribute, c.influence))
-            continue
         heads = [c.dependent]
         if dep_rsc.kind == "clone":
-            # append_parent_colocation: a finite positive "clone with X" reaches the instances
-            # only when not every available node gets one (clone-max < available nodes).
-            if not (c.score < 0 or c.score >= INF
+            # The primary merges the clone's own table as one "with this" dependent (seeds
+            # 300, 461); the instances get the colocation too unless their role is not chosen
+            # yet, or it is finite and positive while every available node gets an instance
+            # (append_parent_colocation: only when clone-max < available nodes).
+            out.append(Colocation(c.id, c.dependent, primary, c.score, c.dependent_role,
+                                  c.primary_role, c.node_attribute, c.influence))
+            if group_primary is not None and primary != c.primary:
+                group_primary[id(out[-1])] = c.primary
+            if c.dependent_role in (Role.PROMOTED, Role.UNPROMOTED) or not (
+                    c.score < 0 or c.score >= INF
                     or dep_rsc.clone_max < available_count(u, cons, dep_rsc)):
                 continue
             heads = list(dep_rsc.children)
@@ -175,7 +176,8 @@ class _Placer:
         for c in inherited + [c for c in reversed(self.colocations) if id(c) not in inherited_ids]:
             self.this_with.setdefault(c.dependent, []).append(c)
         for c in reversed(self.colocations):
-            self.with_this.setdefault(c.primary, []).append(c)
+            if id(c) not in inherited_ids:
+                self.with_this.setdefault(c.primary, []).append(c)
         for lst in self.this_with.values():
             lst.sort(key=lambda c: self._coloc_key(c.primary))
         for lst in self.with_this.values():

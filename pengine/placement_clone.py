@@ -14,6 +14,7 @@ from messaging.types import Role
 from pengine.colocation import add_matching, apply_primary
 from pengine.constraints import Colocation
 from pengine.ordering import interleaves
+from pengine.placement_sort import clone_table
 from pengine.placement_tables import available_count
 from pengine.promotion import add_promotion_scores, promotion_score
 from pengine.scores import INF, add
@@ -125,9 +126,12 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
     saved_lines = len(placer.lines)
     saved_count = dict(placer.count)
     saved_used = dict(placer.used)
+    # can_run_instance: a node where the clone itself scores below zero (or is not allowed)
+    # is refused to every instance, whatever stickiness the instance has there.
+    parent = clone_table(placer, placer.u.rsc(inst).parent or inst)
     for prim in prims:
         for name in placer.tables[prim]:
-            if counts.get(name, 0) >= per_node:
+            if counts.get(name, 0) >= per_node or parent.get(name, -INF) < 0:
                 placer.tables[prim][name] = -INF
     node = placer._assign_tree(inst, prefer)
     if prefer is not None and node is not None and node != prefer \
