@@ -215,6 +215,13 @@ def resource_lines(status: ClusterStatus, *, inactive: bool = True) -> list[str]
     return status_text.resource_lines(status, inactive=inactive)
 
 
+def is_listed(rsc: ResourceStatus) -> bool:
+    """Whether crm_mon lists a top-level resource at all (its text and XML alike)."""
+    from pengine import status_text
+
+    return status_text.is_listed(rsc)
+
+
 def primitive_line(rsc: ResourceStatus) -> str:
     """One primitive as `id<TAB>(agent):<TAB> state`."""
     from pengine import status_text
@@ -287,6 +294,7 @@ __all__ = [
     "TransitionGraph",
     "exec_status_text",
     "failed_action_line",
+    "is_listed",
     "node_lines",
     "node_state_text",
     "pending_state",

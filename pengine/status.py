@@ -46,7 +46,7 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
         )
     children = tuple(_resource(u, c) for c in rsc.children)
     kind = "promotable" if rsc.promotable else rsc.kind
-    running = tuple(dict.fromkeys(n for c in children for n in c.running_on))
+    running = tuple(dict.fromkeys(n for c in children for n in _passed_up(u, c)))
     managed = is_true(rsc.meta.get("is-managed"), True) and not u.options.maintenance_mode \
         and not is_true(rsc.meta.get("maintenance"), False)
     return ResourceStatus(
@@ -58,6 +58,18 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
         unique=rsc.kind == "clone" and rsc.unique,
         blocked=any(c.blocked for c in children),
     )
+
+
+def _passed_up(u: Unpacked, child: ResourceStatus) -> tuple[str, ...]:
+    """The nodes a member counts as running on for its group or clone.
+
+    Pacemaker adds an unmanaged resource's node to its parents' only while that node is
+    online (native_add_running): a blocked instance left on an offline node is active
+    but its clone is not, so crm_mon does not list the clone at all.
+    """
+    if child.kind != "primitive" or child.managed:
+        return child.running_on
+    return tuple(n for n in child.running_on if (node := u.node(n)) is not None and node.online)
 
 
 def _orphan_instances(u: Unpacked) -> dict[str, tuple[ResourceStatus, ...]]:

@@ -118,11 +118,21 @@ def resource_lines(status: ClusterStatus, unique_clones: frozenset[str] = frozen
     ctx = _Context(frozenset(n.name for n in status.nodes if n.unclean and not n.online),
                    tuple(node.name for node in status.nodes), unique_clones, inactive)
     out: list[str] = []
-    for rsc in status.resources:
-        if rsc.orphan and not rsc.running_on:
-            continue  # a stopped orphan is history only; Pacemaker does not list it
+    for rsc in filter(is_listed, status.resources):
         out += _resource(rsc, ctx, depth=0)
     return out
+
+
+def is_listed(rsc: ResourceStatus) -> bool:
+    """Whether a top-level resource appears in the resource list at all.
+
+    A stopped orphan is history only. A group or clone active only through a blocked
+    member on an offline node has no node of its own (the member's node is not passed up
+    while offline), and Pacemaker skips a partly active resource running nowhere.
+    """
+    if rsc.running_on:
+        return True
+    return not rsc.orphan and not is_active(rsc)
 
 
 def is_active(rsc: ResourceStatus) -> bool:

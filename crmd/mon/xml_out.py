@@ -18,6 +18,7 @@ from pengine.api import (
     ResourceStatus,
     duration_ms,
     exec_status_text,
+    is_listed,
     pending_state,
     rc_text,
 )
@@ -248,7 +249,7 @@ def render_xml(view: MonView, display: Display, request: str) -> str:
     _nodes(root, view)
     ids = {node.name: (node.id, node.online) for node in view.status.nodes}
     resources = etree.SubElement(root, "resources")
-    for rsc in view.status.resources:
+    for rsc in filter(is_listed, view.status.resources):
         _resource(resources, rsc, ids)
     _attributes(root, view)
     online = {n.name for n in view.status.nodes if n.online}
