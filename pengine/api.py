@@ -222,6 +222,13 @@ def is_listed(rsc: ResourceStatus) -> bool:
     return status_text.is_listed(rsc)
 
 
+def per_op_fail_counts(root: etree._Element) -> bool:
+    """Whether the CIB's feature set (3.0.13 on) names fail counts per operation."""
+    from pengine.unpack_options import _FEATURE_SET_PER_OP, _feature_set
+
+    return _feature_set(root.get("crm_feature_set")) >= _FEATURE_SET_PER_OP
+
+
 def primitive_line(rsc: ResourceStatus) -> str:
     """One primitive as `id<TAB>(agent):<TAB> state`."""
     from pengine import status_text
@@ -298,6 +305,7 @@ __all__ = [
     "node_lines",
     "node_state_text",
     "pending_state",
+    "per_op_fail_counts",
     "primitive_line",
     "rc_text",
     "read_transition_graph",

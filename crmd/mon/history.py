@@ -8,6 +8,7 @@ is how Pacemaker walks the history for "Operations" and "Migration Summary".
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from lxml import etree
@@ -68,26 +69,36 @@ def score_sum(values: list[int]) -> int:
     return min(sum(values), INFINITY)
 
 
-def fail_counts(node_state: etree._Element) -> dict[str, tuple[int, int | None]]:
-    """Resource id -> (fail count, last failure) from the node's transient attributes.
+@dataclass(frozen=True, slots=True)
+class FailCountRule:
+    """How Pacemaker matches a history entry's fail-count attributes.
 
-    Both the old per-resource form (fail-count-RSC) and the per-operation form
-    (fail-count-RSC#op_interval) count; RSC is the history's id (clone instances keep :N).
+    anonymous: configured ids of primitives in anonymous clones; their entries count every
+    instance's attributes (fail-count-RSC and fail-count-RSC:N alike), any other entry only
+    its own id. per_op: a CIB of feature set 3.0.13 or later counts only the per-operation
+    names (fail-count-RSC#op_interval), an older one only the per-resource name.
     """
-    counts: dict[str, list[int]] = {}
-    last: dict[str, int] = {}
-    for pair in node_state.iterfind("transient_attributes/instance_attributes/nvpair"):
-        name = pair.get("name") or ""
-        for prefix, store in (("fail-count-", counts), ("last-failure-", None)):
-            if not name.startswith(prefix):
-                continue
-            rsc = name[len(prefix):].split("#")[0]
-            value = _int(pair.get("value"))
-            if store is None:
-                last[rsc] = max(last.get(rsc, 0), value)
-            else:
-                counts.setdefault(rsc, []).append(value)
-    return {rsc: (score_sum(values), last.get(rsc)) for rsc, values in counts.items()}
+
+    anonymous: frozenset[str] = frozenset()
+    per_op: bool = True
+
+    def pattern(self, prefix: str, history_id: str) -> re.Pattern[str]:
+        base = history_id.split(":")[0]
+        name = (re.escape(base) + r"(:\d+)?" if base in self.anonymous
+                else re.escape(history_id))
+        operation = r"#.+_\d+" if self.per_op else ""
+        return re.compile(f"^{prefix}-{name}{operation}$")
+
+
+def fail_count(attributes: dict[str, str], history_id: str,
+               rule: FailCountRule) -> tuple[int, int | None]:
+    """(fail count, last failure) of one history entry from its node's attributes: the
+    sum of every matching fail-count (capped like a score) and the latest last-failure."""
+    counts = rule.pattern("fail-count", history_id)
+    lasts = rule.pattern("last-failure", history_id)
+    values = [_int(v) for k, v in attributes.items() if counts.match(k)]
+    last = [_int(v) for k, v in attributes.items() if lasts.match(k)]
+    return score_sum(values), max(last) if last else None
 
 
 def _operation(op: etree._Element) -> Operation | None:
@@ -130,18 +141,20 @@ def _meta(element: etree._Element, name: str) -> str | None:
     return None
 
 
-def node_histories(root: etree._Element) -> tuple[NodeHistory, ...]:
+def node_histories(root: etree._Element,
+                   rule: FailCountRule = FailCountRule()) -> tuple[NodeHistory, ...]:
     """Every node's resource histories, in <status> order."""
     out = []
     for node_state in root.iterfind("status/node_state"):
-        failures = fail_counts(node_state)
+        attributes = {p.get("name") or "": p.get("value") or "" for p in node_state.iterfind(
+            "transient_attributes/instance_attributes/nvpair")}
         resources = []
         for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
             rid = lrm_rsc.get("id") or ""
             ops = [o for o in map(_operation, lrm_rsc.iterfind("lrm_rsc_op")) if o is not None]
             ops.sort(key=lambda o: (o.call_id < 0, o.call_id))  # pending (-1) ones last
             base = rid.split(":")[0]
-            count, last = failures.get(rid, (0, None))
+            count, last = fail_count(attributes, rid, rule)
             resources.append(ResourceHistory(
                 resource=rid, operations=tuple(ops), fail_count=count, last_failure=last,
                 migration_threshold=_threshold(root, base)))
