@@ -31,13 +31,18 @@ class Operation:
 
 @dataclass(frozen=True, slots=True)
 class ResourceHistory:
-    """A resource's operations on one node, with its fail count there."""
+    """A resource's operations on one node, with its fail count there.
+
+    resource: the history's id; name: the resource it belongs to as Pacemaker names it
+    under "Operations" (an anonymous clone instance by its configured id).
+    """
 
     resource: str
     operations: tuple[Operation, ...]
     fail_count: int
     last_failure: int | None
     migration_threshold: int
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,12 @@ class FailCountRule:
 
     anonymous: frozenset[str] = frozenset()
     per_op: bool = True
+
+    def name(self, history_id: str) -> str:
+        """The resource a history entry belongs to: the configured id for an anonymous
+        clone's instance; any other entry (an orphan's too) keeps its own id."""
+        base = history_id.split(":")[0]
+        return base if base in self.anonymous else history_id
 
     def pattern(self, prefix: str, history_id: str) -> re.Pattern[str]:
         base = history_id.split(":")[0]
@@ -157,7 +168,7 @@ def node_histories(root: etree._Element,
             count, last = fail_count(attributes, rid, rule)
             resources.append(ResourceHistory(
                 resource=rid, operations=tuple(ops), fail_count=count, last_failure=last,
-                migration_threshold=_threshold(root, base)))
+                migration_threshold=_threshold(root, base), name=rule.name(rid)))
         out.append(NodeHistory(node_state.get("uname") or node_state.get("id") or "",
                                tuple(resources)))
     return tuple(out)

@@ -12,7 +12,7 @@ import datetime
 from lxml import etree
 
 from crmd.mon.history import NodeHistory
-from crmd.mon.text import Display, MonView, ctime, unique_instances
+from crmd.mon.text import Display, MonView, ctime
 from pengine.api import (
     ClusterStatus,
     ResourceStatus,
@@ -173,7 +173,7 @@ def _attributes(parent: etree._Element, view: MonView) -> None:
                     attribute.set("expected", str(expected[name]))
 
 
-def _history(parent: etree._Element, histories: list[NodeHistory], unique: set[str]) -> None:
+def _history(parent: etree._Element, histories: list[NodeHistory]) -> None:
     section = etree.SubElement(parent, "node_history")
     for node in histories:
         shown = [r for r in node.resources if r.operations]
@@ -181,10 +181,9 @@ def _history(parent: etree._Element, histories: list[NodeHistory], unique: set[s
             continue
         element = etree.SubElement(section, "node", name=node.node)
         for rsc in shown:
-            name = rsc.resource if rsc.resource in unique else rsc.resource.split(":")[0]
             # Pacemaker says orphan="true" only for a history it has no resource for, and it
             # makes one (an orphan resource) for every history with operations.
-            attrs = {"id": name, "orphan": "false",
+            attrs = {"id": rsc.name, "orphan": "false",
                      "migration-threshold": str(rsc.migration_threshold)}
             if rsc.fail_count:
                 attrs["fail-count"] = str(rsc.fail_count)
@@ -254,8 +253,7 @@ def render_xml(view: MonView, display: Display, request: str) -> str:
     _attributes(root, view)
     online = {n.name for n in view.status.nodes if n.online}
     if online:  # Pacemaker opens the section at the first online node
-        _history(root, [h for h in view.histories if h.node in online],
-                 unique_instances(view.status.resources))
+        _history(root, [h for h in view.histories if h.node in online])
     _failures(root, view.status)
     from crmd.mon.extras import fencing_xml, tickets_xml
 
