@@ -229,6 +229,14 @@ def per_op_fail_counts(root: etree._Element) -> bool:
     return _feature_set(root.get("crm_feature_set")) >= _FEATURE_SET_PER_OP
 
 
+def sort_operations(ops: list[etree._Element]) -> list[etree._Element]:
+    """One resource's history entries on a node, oldest first, as the scheduler orders
+    them (call ids; a pending entry placed by its transition number)."""
+    from pengine.unpack_history import sort_ops
+
+    return sort_ops(ops)
+
+
 def primitive_line(rsc: ResourceStatus) -> str:
     """One primitive as `id<TAB>(agent):<TAB> state`."""
     from pengine import status_text
@@ -313,6 +321,7 @@ __all__ = [
     "resource_counts",
     "resource_lines",
     "schedule",
+    "sort_operations",
     "transition_graph",
     "unpack_status",
 ]

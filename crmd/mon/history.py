@@ -155,6 +155,8 @@ def _meta(element: etree._Element, name: str) -> str | None:
 def node_histories(root: etree._Element,
                    rule: FailCountRule = FailCountRule()) -> tuple[NodeHistory, ...]:
     """Every node's resource histories, in <status> order."""
+    from pengine.api import sort_operations
+
     out = []
     for node_state in root.iterfind("status/node_state"):
         attributes = {p.get("name") or "": p.get("value") or "" for p in node_state.iterfind(
@@ -162,8 +164,9 @@ def node_histories(root: etree._Element,
         resources = []
         for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
             rid = lrm_rsc.get("id") or ""
-            ops = [o for o in map(_operation, lrm_rsc.iterfind("lrm_rsc_op")) if o is not None]
-            ops.sort(key=lambda o: (o.call_id < 0, o.call_id))  # pending (-1) ones last
+            # oldest first, in the scheduler's order (a pending entry by its transition)
+            shown = [op for op in lrm_rsc.iterfind("lrm_rsc_op") if _operation(op) is not None]
+            ops = [o for o in map(_operation, sort_operations(shown)) if o is not None]
             base = rid.split(":")[0]
             count, last = fail_count(attributes, rid, rule)
             resources.append(ResourceHistory(
