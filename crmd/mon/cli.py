@@ -44,6 +44,7 @@ def build_view(root: etree._Element, fencing: tuple[HistoryEntry, ...] | None = 
         expected_up,
         node_histories,
         ping_expectations,
+        still_unique_members,
         transient_attributes,
     )
     from crmd.mon.text import MonView
@@ -59,7 +60,8 @@ def build_view(root: etree._Element, fencing: tuple[HistoryEntry, ...] | None = 
                    expected_up=expected_up(root), tickets=tickets(root),
                    fencing=fencing, last_updated=time.strftime("%a %b %e %H:%M:%S %Y"),
                    expected_scores=tuple((name, rsc, score) for name, (rsc, score)
-                                         in ping_expectations(root).items()))
+                                         in ping_expectations(root).items()),
+                   still_unique=still_unique_members(root, status.resources))
 
 
 def _anonymous_members(resources: tuple[ResourceStatus, ...],

@@ -58,6 +58,8 @@ class MonView:
     fencing: tuple[HistoryEntry, ...] | None = None  # None: no fencer to ask (file mode)
     # ping attributes: (attribute, ping resource id, the score when every host answers)
     expected_scores: tuple[tuple[str, str, int], ...] = ()
+    # clone instance members that keep their ":N" id although their clone is anonymous
+    still_unique: frozenset[str] = frozenset()
 
 
 def ctime(stamp: int) -> str:

@@ -11,7 +11,7 @@ import datetime
 
 from lxml import etree
 
-from crmd.mon.history import NodeHistory
+from crmd.mon.history import NodeHistory, is_true
 from crmd.mon.text import Display, MonView, ctime
 from pengine.api import (
     ClusterStatus,
@@ -24,10 +24,6 @@ from pengine.api import (
 )
 
 API_VERSION = "2.25"
-
-
-def is_true(text: str | None) -> bool:
-    return (text or "").strip().lower() in ("true", "yes", "y", "on", "1")
 
 
 def _bool(value: bool) -> str:
@@ -111,10 +107,11 @@ def _nodes(parent: etree._Element, view: MonView) -> None:
 
 
 def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, tuple[str, bool]],
-              anonymous: bool = False) -> None:
+              unique: frozenset[str], anonymous: bool = False) -> None:
     if rsc.kind == "primitive":
+        shown_id = rsc.id.split(":")[0] if anonymous and rsc.id not in unique else rsc.id
         element = etree.SubElement(parent, "resource", {
-            "id": rsc.id.split(":")[0] if anonymous else rsc.id, "resource_agent": rsc.agent,
+            "id": shown_id, "resource_agent": rsc.agent,
             "role": pending_state(rsc) or (rsc.role.text if rsc.running_on else "Stopped"),
             **_target_role(rsc),
             "active": _bool(bool(rsc.running_on)), "orphaned": _bool(rsc.orphan),
@@ -144,7 +141,8 @@ def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, tuple[
             **_target_role(rsc if rsc.target_role_text or not rsc.children
                            else rsc.children[0])})
     for child in rsc.children:
-        _resource(element, child, ids, anonymous or (rsc.kind != "group" and not rsc.unique))
+        _resource(element, child, ids, unique,
+                  anonymous or (rsc.kind != "group" and not rsc.unique))
 
 
 def _target_role(rsc: ResourceStatus) -> dict[str, str]:
@@ -249,7 +247,7 @@ def render_xml(view: MonView, display: Display, request: str) -> str:
     ids = {node.name: (node.id, node.online) for node in view.status.nodes}
     resources = etree.SubElement(root, "resources")
     for rsc in filter(is_listed, view.status.resources):
-        _resource(resources, rsc, ids)
+        _resource(resources, rsc, ids, view.still_unique)
     _attributes(root, view)
     online = {n.name for n in view.status.nodes if n.online}
     if online:  # Pacemaker opens the section at the first online node
