@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections.abc import Mapping
 
 from lxml import etree
 
@@ -22,7 +23,7 @@ from pengine.model import (
 from pengine.state import Unpacked
 from pengine.unpack import unpack
 from pengine.unpack_history import _int
-from pengine.unpack_resources import template_members
+from pengine.unpack_resources import RscConfig, template_members
 from pengine.xmlin import is_true, parse
 
 
@@ -92,10 +93,11 @@ def _orphan_instances(u: Unpacked) -> dict[str, tuple[ResourceStatus, ...]]:
             and r.id.split(":", 1)[0] in members))
         instances = []
         for number in numbers:
-            # built from the clone's template, an orphan inherits the clone's target-role
+            # built from the clone's template, an orphan carries the template's target-role
+            # (its member's own, else its group's or clone's)
             parts = tuple(
                 dataclasses.replace(part, target_role_text=part.target_role_text
-                                    or clone.meta.get("target-role"))
+                                    or _template_meta(u, clone, part.id).get("target-role"))
                 for part in (_orphan_member(u, f"{m}:{number}") for m in members))
             if group is None:
                 instances.append(parts[0])
@@ -112,11 +114,24 @@ def _orphan_instances(u: Unpacked) -> dict[str, tuple[ResourceStatus, ...]]:
 def _orphan_member(u: Unpacked, rid: str) -> ResourceStatus:
     if rid in u.states:
         return _resource(u, rid)
-    template = next(r for r in u.resources if r.parent is not None
-                    and r.id.split(":", 1)[0] == rid.split(":", 1)[0])
-    return ResourceStatus(id=rid, kind="primitive", agent=template.agent, children=(),
+    template = _template(u, rid)
+    return ResourceStatus(id=rid, kind="primitive",
+                          agent=template.agent if template is not None else "", children=(),
                           role=Role.STOPPED, running_on=(), managed=True, failed=False,
                           orphan=True, target_role=None)
+
+
+def _template(u: Unpacked, rid: str) -> RscConfig | None:
+    """The configured clone member an orphaned instance `rid` was built from."""
+    return next((r for r in u.resources if r.parent is not None
+                 and r.id.split(":", 1)[0] == rid.split(":", 1)[0]), None)
+
+
+def _template_meta(u: Unpacked, clone: RscConfig, rid: str) -> Mapping[str, str]:
+    """The meta attributes of the member an orphaned instance was built from (the clone's
+    own when clone-max=0 left it without instances)."""
+    template = _template(u, rid)
+    return clone.meta if template is None else template.meta
 
 
 def _health(attrs: dict[str, str]) -> str | None:
