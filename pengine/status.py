@@ -44,6 +44,7 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
             not_installed_on=tuple(n for n, score, tag in st.locations
                                    if tag == "masked-probe-failure" and n is not None),
             locked_to=st.locked_to if not st.running_on else None,
+            probe_failure_rc=_probe_failure_rc(u, rsc),
         )
     children = tuple(_resource(u, c) for c in rsc.children)
     kind = "promotable" if rsc.promotable else rsc.kind
@@ -59,6 +60,35 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
         unique=rsc.kind == "clone" and rsc.unique,
         blocked=any(c.blocked for c in children),
     )
+
+
+def _probe_failure_rc(u: Unpacked, rsc: RscConfig) -> int | None:
+    """The exit code of the first recorded failed probe of a primitive outside clones.
+
+    Pacemaker looks the probe up among the failures it recorded (online nodes only) and
+    matches only entries that carry an on_node attribute, which old CIBs lack.
+    """
+    if _in_clone(u, rsc):
+        return None
+    online = {n.name for n in u.nodes if n.online}
+    for op in u.failed_ops:
+        node_state = next(op.iterancestors("node_state"), None)
+        if node_state is None or node_state.get("uname") not in online:
+            continue
+        key = op.get("operation_key") or op.get("id") or ""
+        if _masked_probe(op) and op.get("on_node") and key.rsplit("_", 2)[0] == rsc.id:
+            return _int(op.get("rc-code"))
+    return None
+
+
+def _in_clone(u: Unpacked, rsc: RscConfig) -> bool:
+    parent = rsc.parent
+    while parent is not None:
+        config = u.rsc(parent)
+        if config.kind == "clone":
+            return True
+        parent = config.parent
+    return False
 
 
 def _passed_up(u: Unpacked, child: ResourceStatus) -> tuple[str, ...]:

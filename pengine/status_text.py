@@ -185,6 +185,8 @@ def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = fro
         text += f" {rsc.running_on[0]}"
     elif locked_to and not rsc.running_on:
         text += f" {locked_to}"
+    if rsc.probe_failure_rc is not None and not rsc.running_on:
+        text += f" ({_rc_text(rsc.probe_failure_rc)}) "  # Pacemaker's trailing space
     flags = _primitive_flags(rsc, unclean)
     if flags:
         text += f" ({', '.join(flags)})"
@@ -201,8 +203,6 @@ def _primitive_flags(rsc: ResourceStatus, unclean: frozenset[str] | set[str]) ->
         flags.append("UNCLEAN")
     if getattr(rsc, "locked_to", None):
         flags.append("LOCKED")
-    if not rsc.running_on and rsc.not_installed_on:
-        flags.append("not installed")
     if rsc.pending_task == "monitor":
         flags.append("Monitoring")
     if rsc.target_role == Role.STOPPED:
