@@ -258,7 +258,8 @@ def _stopped_lists(rsc: ResourceStatus, ctx: _Context, inner: str,
     """
     if listed >= sum(1 for child in rsc.children if not child.orphan):
         return []
-    used = _active_nodes(rsc.children)
+    # the clone's own nodes: a blocked instance's offline node is not one of them
+    used = set(rsc.running_on)
     missing = set(rsc.not_installed_on)
     for child in rsc.children:
         missing.update(child.not_installed_on)
