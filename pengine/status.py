@@ -37,7 +37,7 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
             running_on=tuple(st.running_on), managed=st.managed,
             failed=st.failed, orphan=rsc.orphan, target_role=rsc.target_role,
             target_role_text=rsc.meta.get("target-role"),
-            pending_task=st.pending_task, blocked=st.blocked,
+            pending_task=st.pending_task, pending_node=st.pending_node, blocked=st.blocked,
             failure_ignored=st.failure_ignored,
             # the primitive's description attribute (a "description" meta attribute is not it)
             description=rsc.element.get("description") if rsc.element is not None else None,

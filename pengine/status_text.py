@@ -183,6 +183,8 @@ def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = fro
     locked_to = getattr(rsc, "locked_to", None)
     if len(rsc.running_on) == 1:
         text += f" {rsc.running_on[0]}"
+    elif rsc.pending_node and not rsc.running_on:
+        text += f" {rsc.pending_node}"  # running nowhere yet: where its action is pending
     elif locked_to and not rsc.running_on:
         text += f" {locked_to}"
     if rsc.probe_failure_rc is not None and not rsc.running_on:
