@@ -208,11 +208,14 @@ def node_state_text(node: NodeStatus, active: bool) -> str:
     return "online" if node.online else "OFFLINE"
 
 
-def resource_lines(status: ClusterStatus, *, inactive: bool = True) -> list[str]:
-    """crm_mon's resource lines (crm_simulate's too); inactive=False hides inactive ones."""
+def resource_lines(status: ClusterStatus, *, inactive: bool = True,
+                   inactive_section: bool = False) -> list[str]:
+    """crm_mon's resource lines (crm_simulate's too); inactive=False hides inactive ones;
+    inactive_section: the lines of crm_mon -n's "Inactive Resources"."""
     from pengine import status_text
 
-    return status_text.resource_lines(status, inactive=inactive)
+    return status_text.resource_lines(status, inactive=inactive,
+                                      inactive_section=inactive_section)
 
 
 def is_listed(rsc: ResourceStatus) -> bool:

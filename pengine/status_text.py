@@ -110,16 +110,19 @@ class _Context:
 
 
 def resource_lines(status: ClusterStatus, unique_clones: frozenset[str] = frozenset(),
-                   *, inactive: bool = True) -> list[str]:
+                   *, inactive: bool = True, inactive_section: bool = False) -> list[str]:
     """Resource lines; nested lines are returned with two extra leading spaces per level.
 
     inactive=False leaves out resources active nowhere (crm_mon's "Active Resources").
+    inactive_section: crm_mon -n's "Inactive Resources", which lists a partly active
+    resource even where it has no node of its own (see is_listed).
     """
     ctx = _Context(frozenset(n.name for n in status.nodes if n.unclean and not n.online),
                    tuple(node.name for node in status.nodes), unique_clones, inactive)
     out: list[str] = []
-    for rsc in filter(is_listed, status.resources):
-        out += _resource(rsc, ctx, depth=0)
+    for rsc in status.resources:
+        if is_listed(rsc) or (inactive_section and not rsc.orphan):
+            out += _resource(rsc, ctx, depth=0)
     return out
 
 

@@ -79,7 +79,7 @@ def _inactive(view: MonView) -> list[str]:
                    if any(not leaf.running_on for leaf, _ in _leaves(r)))
     lines = resource_lines(type(view.status)(**{
         **{f: getattr(view.status, f) for f in view.status.__dataclass_fields__},
-        "resources": partly}))
+        "resources": partly}), inactive_section=True)
     return ["", "Inactive Resources:", *(bullets(lines) or ["  * No inactive resources"])]
 
 
