@@ -208,11 +208,36 @@ def node_state_text(node: NodeStatus, active: bool) -> str:
     return "online" if node.online else "OFFLINE"
 
 
-def resource_lines(status: ClusterStatus, *, inactive: bool = True) -> list[str]:
-    """crm_mon's resource lines (crm_simulate's too); inactive=False hides inactive ones."""
+def resource_lines(status: ClusterStatus, *, inactive: bool = True,
+                   inactive_section: bool = False) -> list[str]:
+    """crm_mon's resource lines (crm_simulate's too); inactive=False hides inactive ones;
+    inactive_section: the lines of crm_mon -n's "Inactive Resources"."""
     from pengine import status_text
 
-    return status_text.resource_lines(status, inactive=inactive)
+    return status_text.resource_lines(status, inactive=inactive,
+                                      inactive_section=inactive_section)
+
+
+def is_listed(rsc: ResourceStatus) -> bool:
+    """Whether crm_mon lists a top-level resource at all (its text and XML alike)."""
+    from pengine import status_text
+
+    return status_text.is_listed(rsc)
+
+
+def per_op_fail_counts(root: etree._Element) -> bool:
+    """Whether the CIB's feature set (3.0.13 on) names fail counts per operation."""
+    from pengine.unpack_options import _FEATURE_SET_PER_OP, _feature_set
+
+    return _feature_set(root.get("crm_feature_set")) >= _FEATURE_SET_PER_OP
+
+
+def sort_operations(ops: list[etree._Element]) -> list[etree._Element]:
+    """One resource's history entries on a node, oldest first, as the scheduler orders
+    them (call ids; a pending entry placed by its transition number)."""
+    from pengine.unpack_history import sort_ops
+
+    return sort_ops(ops)
 
 
 def primitive_line(rsc: ResourceStatus) -> str:
@@ -287,9 +312,11 @@ __all__ = [
     "TransitionGraph",
     "exec_status_text",
     "failed_action_line",
+    "is_listed",
     "node_lines",
     "node_state_text",
     "pending_state",
+    "per_op_fail_counts",
     "primitive_line",
     "rc_text",
     "read_transition_graph",
@@ -297,6 +324,7 @@ __all__ = [
     "resource_counts",
     "resource_lines",
     "schedule",
+    "sort_operations",
     "transition_graph",
     "unpack_status",
 ]

@@ -95,6 +95,9 @@ class ResourceStatus:
     not_installed_on: tuple[str, ...] = ()  # nodes where a probe found the agent missing
     locked_to: str | None = None  # shutdown-lock: "Stopped <node> (LOCKED)"
     target_role_text: str | None = None  # the target-role meta attribute as written
+    # the exit code of a failed probe shown beside a stopped primitive ("(not installed) ")
+    probe_failure_rc: int | None = None
+    pending_node: str | None = None  # where pending_task runs
 
 
 @dataclass(frozen=True, slots=True)

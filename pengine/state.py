@@ -33,6 +33,7 @@ class RscState:
     failure_ignored: bool = False
     start_pending: bool = False
     pending_task: str | None = None
+    pending_node: str | None = None  # where pending_task runs (crm_mon names that node)
     locations: list[tuple[str | None, int, str]] = field(default_factory=list)
     known_on: set[str] = field(default_factory=set)
     history: dict[str, list[Element]] = field(default_factory=dict)

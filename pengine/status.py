@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections.abc import Mapping
 
 from lxml import etree
 
@@ -22,7 +23,7 @@ from pengine.model import (
 from pengine.state import Unpacked
 from pengine.unpack import unpack
 from pengine.unpack_history import _int
-from pengine.unpack_resources import template_members
+from pengine.unpack_resources import RscConfig, template_members
 from pengine.xmlin import is_true, parse
 
 
@@ -36,17 +37,18 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
             running_on=tuple(st.running_on), managed=st.managed,
             failed=st.failed, orphan=rsc.orphan, target_role=rsc.target_role,
             target_role_text=rsc.meta.get("target-role"),
-            pending_task=st.pending_task, blocked=st.blocked,
+            pending_task=st.pending_task, pending_node=st.pending_node, blocked=st.blocked,
             failure_ignored=st.failure_ignored,
             # the primitive's description attribute (a "description" meta attribute is not it)
             description=rsc.element.get("description") if rsc.element is not None else None,
             not_installed_on=tuple(n for n, score, tag in st.locations
                                    if tag == "masked-probe-failure" and n is not None),
             locked_to=st.locked_to if not st.running_on else None,
+            probe_failure_rc=_probe_failure_rc(u, rsc),
         )
     children = tuple(_resource(u, c) for c in rsc.children)
     kind = "promotable" if rsc.promotable else rsc.kind
-    running = tuple(dict.fromkeys(n for c in children for n in c.running_on))
+    running = tuple(dict.fromkeys(n for c in children for n in _passed_up(u, c)))
     managed = is_true(rsc.meta.get("is-managed"), True) and not u.options.maintenance_mode \
         and not is_true(rsc.meta.get("maintenance"), False)
     return ResourceStatus(
@@ -58,6 +60,47 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
         unique=rsc.kind == "clone" and rsc.unique,
         blocked=any(c.blocked for c in children),
     )
+
+
+def _probe_failure_rc(u: Unpacked, rsc: RscConfig) -> int | None:
+    """The exit code of the first recorded failed probe of a primitive outside clones.
+
+    Pacemaker looks the probe up among the failures it recorded (online nodes only) and
+    matches only entries that carry an on_node attribute, which old CIBs lack.
+    """
+    if _in_clone(u, rsc):
+        return None
+    online = {n.name for n in u.nodes if n.online}
+    for op in u.failed_ops:
+        node_state = next(op.iterancestors("node_state"), None)
+        if node_state is None or node_state.get("uname") not in online:
+            continue
+        key = op.get("operation_key") or op.get("id") or ""
+        if _masked_probe(op) and op.get("on_node") and key.rsplit("_", 2)[0] == rsc.id:
+            return _int(op.get("rc-code"))
+    return None
+
+
+def _in_clone(u: Unpacked, rsc: RscConfig) -> bool:
+    parent = rsc.parent
+    while parent is not None:
+        config = u.rsc(parent)
+        if config.kind == "clone":
+            return True
+        parent = config.parent
+    return False
+
+
+def _passed_up(u: Unpacked, child: ResourceStatus) -> tuple[str, ...]:
+    """The nodes a member counts as running on for its group or clone.
+
+    Pacemaker adds an unmanaged resource's node to its parents' only while that node is
+    online (native_add_running): a blocked instance left on an offline node is active
+    but its clone is not, so crm_mon does not list the clone at all.
+    """
+    if child.kind != "primitive" or child.managed:
+        return child.running_on
+    return tuple(n for n in child.running_on if (node := u.node(n)) is not None and node.online)
 
 
 def _orphan_instances(u: Unpacked) -> dict[str, tuple[ResourceStatus, ...]]:
@@ -80,10 +123,11 @@ def _orphan_instances(u: Unpacked) -> dict[str, tuple[ResourceStatus, ...]]:
             and r.id.split(":", 1)[0] in members))
         instances = []
         for number in numbers:
-            # built from the clone's template, an orphan inherits the clone's target-role
+            # built from the clone's template, an orphan carries the template's target-role
+            # (its member's own, else its group's or clone's)
             parts = tuple(
                 dataclasses.replace(part, target_role_text=part.target_role_text
-                                    or clone.meta.get("target-role"))
+                                    or _template_meta(u, clone, part.id).get("target-role"))
                 for part in (_orphan_member(u, f"{m}:{number}") for m in members))
             if group is None:
                 instances.append(parts[0])
@@ -100,11 +144,24 @@ def _orphan_instances(u: Unpacked) -> dict[str, tuple[ResourceStatus, ...]]:
 def _orphan_member(u: Unpacked, rid: str) -> ResourceStatus:
     if rid in u.states:
         return _resource(u, rid)
-    template = next(r for r in u.resources if r.parent is not None
-                    and r.id.split(":", 1)[0] == rid.split(":", 1)[0])
-    return ResourceStatus(id=rid, kind="primitive", agent=template.agent, children=(),
+    template = _template(u, rid)
+    return ResourceStatus(id=rid, kind="primitive",
+                          agent=template.agent if template is not None else "", children=(),
                           role=Role.STOPPED, running_on=(), managed=True, failed=False,
                           orphan=True, target_role=None)
+
+
+def _template(u: Unpacked, rid: str) -> RscConfig | None:
+    """The configured clone member an orphaned instance `rid` was built from."""
+    return next((r for r in u.resources if r.parent is not None
+                 and r.id.split(":", 1)[0] == rid.split(":", 1)[0]), None)
+
+
+def _template_meta(u: Unpacked, clone: RscConfig, rid: str) -> Mapping[str, str]:
+    """The meta attributes of the member an orphaned instance was built from (the clone's
+    own when clone-max=0 left it without instances)."""
+    template = _template(u, rid)
+    return clone.meta if template is None else template.meta
 
 
 def _health(attrs: dict[str, str]) -> str | None:

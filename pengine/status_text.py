@@ -110,19 +110,32 @@ class _Context:
 
 
 def resource_lines(status: ClusterStatus, unique_clones: frozenset[str] = frozenset(),
-                   *, inactive: bool = True) -> list[str]:
+                   *, inactive: bool = True, inactive_section: bool = False) -> list[str]:
     """Resource lines; nested lines are returned with two extra leading spaces per level.
 
     inactive=False leaves out resources active nowhere (crm_mon's "Active Resources").
+    inactive_section: crm_mon -n's "Inactive Resources", which lists a partly active
+    resource even where it has no node of its own (see is_listed).
     """
     ctx = _Context(frozenset(n.name for n in status.nodes if n.unclean and not n.online),
                    tuple(node.name for node in status.nodes), unique_clones, inactive)
     out: list[str] = []
     for rsc in status.resources:
-        if rsc.orphan and not rsc.running_on:
-            continue  # a stopped orphan is history only; Pacemaker does not list it
-        out += _resource(rsc, ctx, depth=0)
+        if is_listed(rsc) or (inactive_section and not rsc.orphan):
+            out += _resource(rsc, ctx, depth=0)
     return out
+
+
+def is_listed(rsc: ResourceStatus) -> bool:
+    """Whether a top-level resource appears in the resource list at all.
+
+    A stopped orphan is history only. A group or clone active only through a blocked
+    member on an offline node has no node of its own (the member's node is not passed up
+    while offline), and Pacemaker skips a partly active resource running nowhere.
+    """
+    if rsc.running_on:
+        return True
+    return not rsc.orphan and not is_active(rsc)
 
 
 def is_active(rsc: ResourceStatus) -> bool:
@@ -173,8 +186,12 @@ def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = fro
     locked_to = getattr(rsc, "locked_to", None)
     if len(rsc.running_on) == 1:
         text += f" {rsc.running_on[0]}"
+    elif rsc.pending_node and not rsc.running_on:
+        text += f" {rsc.pending_node}"  # running nowhere yet: where its action is pending
     elif locked_to and not rsc.running_on:
         text += f" {locked_to}"
+    if rsc.probe_failure_rc is not None and not rsc.running_on:
+        text += f" ({_rc_text(rsc.probe_failure_rc)}) "  # Pacemaker's trailing space
     flags = _primitive_flags(rsc, unclean)
     if flags:
         text += f" ({', '.join(flags)})"
@@ -191,8 +208,6 @@ def _primitive_flags(rsc: ResourceStatus, unclean: frozenset[str] | set[str]) ->
         flags.append("UNCLEAN")
     if getattr(rsc, "locked_to", None):
         flags.append("LOCKED")
-    if not rsc.running_on and rsc.not_installed_on:
-        flags.append("not installed")
     if rsc.pending_task == "monitor":
         flags.append("Monitoring")
     if rsc.target_role == Role.STOPPED:
@@ -248,7 +263,8 @@ def _stopped_lists(rsc: ResourceStatus, ctx: _Context, inner: str,
     """
     if listed >= sum(1 for child in rsc.children if not child.orphan):
         return []
-    used = _active_nodes(rsc.children)
+    # the clone's own nodes: a blocked instance's offline node is not one of them
+    used = set(rsc.running_on)
     missing = set(rsc.not_installed_on)
     for child in rsc.children:
         missing.update(child.not_installed_on)

@@ -204,9 +204,11 @@ class HistoryUnpacker:
         if status == -1:
             if st.pending_task is None and not is_probe and task != "notify":
                 st.pending_task = task  # shown as "Starting", "Stopping", "(Monitoring)", ...
+                st.pending_node = node.name
             if task == "start":
                 st.start_pending = True
                 st.pending_task = "start"
+                st.pending_node = node.name
                 return max(role, Role.STARTED), on_fail, reset
             if task == "promote":
                 return Role.PROMOTED, on_fail, reset

@@ -35,7 +35,7 @@ def _history_order(view: MonView, node_name: str) -> dict[str, int]:
     """Resource id -> position of its history entry on the node.
 
     Anonymous clone instances are numbered by the engine, not by the history, so their
-    configured id maps to the entry that left the resource running (else the first one).
+    configured id maps to the entry that left the resource active (else the first one).
     """
     exact: dict[str, int] = {}
     running: dict[str, int] = {}
@@ -45,7 +45,9 @@ def _history_order(view: MonView, node_name: str) -> dict[str, int]:
         for index, entry in enumerate(history.resources):
             exact.setdefault(entry.resource, index)
             last = entry.operations[-1] if entry.operations else None
-            if last is not None and last.task != "stop" and last.rc in (0, 8):
+            # a failed start or monitor leaves it active (FAILED) there too
+            if last is not None and not (last.task == "stop" and last.rc == 0) \
+                    and last.rc != 7:
                 running.setdefault(entry.resource.split(":")[0], index)
     for rsc_id, index in exact.items():
         running.setdefault(rsc_id.split(":")[0], index)
@@ -77,7 +79,7 @@ def _inactive(view: MonView) -> list[str]:
                    if any(not leaf.running_on for leaf, _ in _leaves(r)))
     lines = resource_lines(type(view.status)(**{
         **{f: getattr(view.status, f) for f in view.status.__dataclass_fields__},
-        "resources": partly}))
+        "resources": partly}), inactive_section=True)
     return ["", "Inactive Resources:", *(bullets(lines) or ["  * No inactive resources"])]
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from lxml import etree
 
     from crmd.mon.text import Display, MonView
+    from pengine.api import ResourceStatus
     from stonithd.api import HistoryEntry
 
 
@@ -39,24 +40,42 @@ def build_view(root: etree._Element, fencing: tuple[HistoryEntry, ...] | None = 
     """The MonView of a CIB already read (crm_mon's and `crm status`'s)."""
     from crmd.mon.extras import tickets
     from crmd.mon.history import (
+        FailCountRule,
         expected_up,
         node_histories,
         ping_expectations,
+        still_unique_members,
         transient_attributes,
     )
     from crmd.mon.text import MonView
-    from pengine.api import unpack_status
+    from pengine.api import per_op_fail_counts, unpack_status
 
     # Pacemaker's crm_mon evaluates rules (and expires failures) at the current time.
     status = unpack_status(root, datetime.datetime.now(datetime.UTC), with_bans=True)
     attributes = tuple((str(k), str(v)) for k, v in root.attrib.items())
     return MonView(status=status, cib_attributes=attributes,
-                   histories=node_histories(root),
+                   histories=node_histories(root, FailCountRule(
+                       _anonymous_members(status.resources), per_op_fail_counts(root))),
                    transient=tuple(transient_attributes(root).items()),
                    expected_up=expected_up(root), tickets=tickets(root),
                    fencing=fencing, last_updated=time.strftime("%a %b %e %H:%M:%S %Y"),
                    expected_scores=tuple((name, rsc, score) for name, (rsc, score)
-                                         in ping_expectations(root).items()))
+                                         in ping_expectations(root).items()),
+                   still_unique=still_unique_members(root, status.resources))
+
+
+def _anonymous_members(resources: tuple[ResourceStatus, ...],
+                       anonymous: bool = False) -> frozenset[str]:
+    """Configured ids of the primitives in anonymous clones."""
+    found: set[str] = set()
+    for rsc in resources:
+        if rsc.kind == "primitive":
+            if anonymous:
+                found.add(rsc.id.split(":")[0])
+            continue
+        inside = anonymous or (rsc.kind in ("clone", "promotable") and not rsc.unique)
+        found |= _anonymous_members(rsc.children, inside)
+    return frozenset(found)
 
 
 def _render(output_as: str, display: Display) -> str:

@@ -8,9 +8,14 @@ is how Pacemaker walks the history for "Operations" and "Migration Summary".
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lxml import etree
+
+if TYPE_CHECKING:
+    from pengine.api import ResourceStatus
 
 INFINITY = 1_000_000
 
@@ -30,19 +35,28 @@ class Operation:
 
 @dataclass(frozen=True, slots=True)
 class ResourceHistory:
-    """A resource's operations on one node, with its fail count there."""
+    """A resource's operations on one node, with its fail count there.
+
+    resource: the history's id; name: the resource it belongs to as Pacemaker names it
+    under "Operations" (an anonymous clone instance by its configured id).
+    """
 
     resource: str
     operations: tuple[Operation, ...]
     fail_count: int
     last_failure: int | None
     migration_threshold: int
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
 class NodeHistory:
     node: str
     resources: tuple[ResourceHistory, ...]
+
+
+def is_true(text: str | None) -> bool:
+    return (text or "").strip().lower() in ("true", "yes", "y", "on", "1")
 
 
 def _int(text: str | None, default: int = 0) -> int:
@@ -68,26 +82,42 @@ def score_sum(values: list[int]) -> int:
     return min(sum(values), INFINITY)
 
 
-def fail_counts(node_state: etree._Element) -> dict[str, tuple[int, int | None]]:
-    """Resource id -> (fail count, last failure) from the node's transient attributes.
+@dataclass(frozen=True, slots=True)
+class FailCountRule:
+    """How Pacemaker matches a history entry's fail-count attributes.
 
-    Both the old per-resource form (fail-count-RSC) and the per-operation form
-    (fail-count-RSC#op_interval) count; RSC is the history's id (clone instances keep :N).
+    anonymous: configured ids of primitives in anonymous clones; their entries count every
+    instance's attributes (fail-count-RSC and fail-count-RSC:N alike), any other entry only
+    its own id. per_op: a CIB of feature set 3.0.13 or later counts only the per-operation
+    names (fail-count-RSC#op_interval), an older one only the per-resource name.
     """
-    counts: dict[str, list[int]] = {}
-    last: dict[str, int] = {}
-    for pair in node_state.iterfind("transient_attributes/instance_attributes/nvpair"):
-        name = pair.get("name") or ""
-        for prefix, store in (("fail-count-", counts), ("last-failure-", None)):
-            if not name.startswith(prefix):
-                continue
-            rsc = name[len(prefix):].split("#")[0]
-            value = _int(pair.get("value"))
-            if store is None:
-                last[rsc] = max(last.get(rsc, 0), value)
-            else:
-                counts.setdefault(rsc, []).append(value)
-    return {rsc: (score_sum(values), last.get(rsc)) for rsc, values in counts.items()}
+
+    anonymous: frozenset[str] = frozenset()
+    per_op: bool = True
+
+    def name(self, history_id: str) -> str:
+        """The resource a history entry belongs to: the configured id for an anonymous
+        clone's instance; any other entry (an orphan's too) keeps its own id."""
+        base = history_id.split(":")[0]
+        return base if base in self.anonymous else history_id
+
+    def pattern(self, prefix: str, history_id: str) -> re.Pattern[str]:
+        base = history_id.split(":")[0]
+        name = (re.escape(base) + r"(:\d+)?" if base in self.anonymous
+                else re.escape(history_id))
+        operation = r"#.+_\d+" if self.per_op else ""
+        return re.compile(f"^{prefix}-{name}{operation}$")
+
+
+def fail_count(attributes: dict[str, str], history_id: str,
+               rule: FailCountRule) -> tuple[int, int | None]:
+    """(fail count, last failure) of one history entry from its node's attributes: the
+    sum of every matching fail-count (capped like a score) and the latest last-failure."""
+    counts = rule.pattern("fail-count", history_id)
+    lasts = rule.pattern("last-failure", history_id)
+    values = [_int(v) for k, v in attributes.items() if counts.match(k)]
+    last = [_int(v) for k, v in attributes.items() if lasts.match(k)]
+    return score_sum(values), max(last) if last else None
 
 
 def _operation(op: etree._Element) -> Operation | None:
@@ -130,21 +160,26 @@ def _meta(element: etree._Element, name: str) -> str | None:
     return None
 
 
-def node_histories(root: etree._Element) -> tuple[NodeHistory, ...]:
+def node_histories(root: etree._Element,
+                   rule: FailCountRule = FailCountRule()) -> tuple[NodeHistory, ...]:
     """Every node's resource histories, in <status> order."""
+    from pengine.api import sort_operations
+
     out = []
     for node_state in root.iterfind("status/node_state"):
-        failures = fail_counts(node_state)
+        attributes = {p.get("name") or "": p.get("value") or "" for p in node_state.iterfind(
+            "transient_attributes/instance_attributes/nvpair")}
         resources = []
         for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
             rid = lrm_rsc.get("id") or ""
-            ops = [o for o in map(_operation, lrm_rsc.iterfind("lrm_rsc_op")) if o is not None]
-            ops.sort(key=lambda o: (o.call_id < 0, o.call_id))  # pending (-1) ones last
+            # oldest first, in the scheduler's order (a pending entry by its transition)
+            shown = [op for op in lrm_rsc.iterfind("lrm_rsc_op") if _operation(op) is not None]
+            ops = [o for o in map(_operation, sort_operations(shown)) if o is not None]
             base = rid.split(":")[0]
-            count, last = failures.get(rid, (0, None))
+            count, last = fail_count(attributes, rid, rule)
             resources.append(ResourceHistory(
                 resource=rid, operations=tuple(ops), fail_count=count, last_failure=last,
-                migration_threshold=_threshold(root, base)))
+                migration_threshold=_threshold(root, base), name=rule.name(rid)))
         out.append(NodeHistory(node_state.get("uname") or node_state.get("id") or "",
                                tuple(resources)))
     return tuple(out)
@@ -184,3 +219,32 @@ def ping_expectations(root: etree._Element) -> dict[str, tuple[str, int]]:
         found.setdefault(params.get("name") or "pingd",
                          (primitive.get("id") or "", hosts * multiplier))
     return found
+
+
+# Agent classes that cannot be globally unique (their clones are forced anonymous).
+_ANONYMOUS_ONLY = ("lsb", "service", "systemd", "upstart", "nagios")
+
+
+def still_unique_members(root: etree._Element, resources: tuple[ResourceStatus, ...]
+                         ) -> frozenset[str]:
+    """Members Pacemaker keeps naming by instance id in a forced-anonymous cloned group.
+
+    A clone configured globally-unique whose group holds an lsb (service, systemd, ...)
+    member is made anonymous while that member unpacks: Pacemaker clears uniqueness on
+    the clone and the instances already attached to it, but the instance being built is
+    attached only afterwards, so the last instance's other members stay unique and keep
+    their ":N" ids in crm_mon's output (force-anon-clone-max: dummy1:1, lsb3).
+    """
+    found: set[str] = set()
+    for clone in resources:
+        if clone.kind not in ("clone", "promotable") or clone.unique or not clone.children:
+            continue
+        last = clone.children[-1]
+        configured = next((el for el in root.iterfind("configuration/resources/*")
+                           if el.get("id") == clone.id), None)
+        if last.kind != "group" or configured is None \
+                or not is_true(_meta(configured, "globally-unique")):
+            continue
+        found |= {member.id for member in last.children
+                  if member.agent.split(":")[0].lower() not in _ANONYMOUS_ONLY}
+    return frozenset(found)

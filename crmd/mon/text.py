@@ -58,6 +58,8 @@ class MonView:
     fencing: tuple[HistoryEntry, ...] | None = None  # None: no fencer to ask (file mode)
     # ping attributes: (attribute, ping resource id, the score when every host answers)
     expected_scores: tuple[tuple[str, str, int], ...] = ()
+    # clone instance members that keep their ":N" id although their clone is anonymous
+    still_unique: frozenset[str] = frozenset()
 
 
 def ctime(stamp: int) -> str:
@@ -245,15 +247,6 @@ def migration_section(view: MonView) -> list[str]:
     return ["", "Migration Summary:", *lines]
 
 
-def unique_instances(resources: tuple[ResourceStatus, ...], inside: bool = False) -> set[str]:
-    found: set[str] = set()
-    for rsc in resources:
-        if rsc.kind == "primitive" and inside:
-            found.add(rsc.id)
-        found |= unique_instances(rsc.children, inside or rsc.unique)
-    return found
-
-
 def _op_text(op: Operation, timing: bool) -> str:
     task = "probe" if op.task == "monitor" and op.interval_ms == 0 else op.task
     text = f"({op.call_id}) {task}"
@@ -276,16 +269,13 @@ def operations_section(view: MonView, timing: bool) -> list[str]:
     if not any(node.online for node in view.status.nodes):
         return []  # as for the migration summary: no online node, no heading
     lines = ["", "Operations:"]
-    unique = unique_instances(view.status.resources)
     for node in _online_histories(view):
         shown = [r for r in node.resources if r.operations]
         if not shown:
             continue
         lines.append(f"  * Node: {node.node}:")
         for rsc in shown:
-            # Operations name anonymous clone instances by their configured id.
-            name = rsc.resource if rsc.resource in unique else rsc.resource.split(":")[0]
-            lines.append(f"    * {_failure_text(rsc, name)}:")
+            lines.append(f"    * {_failure_text(rsc, rsc.name)}:")
             lines += [f"      * {_op_text(op, timing)}" for op in rsc.operations]
     return lines
 

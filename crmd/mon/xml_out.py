@@ -11,22 +11,19 @@ import datetime
 
 from lxml import etree
 
-from crmd.mon.history import NodeHistory
-from crmd.mon.text import Display, MonView, ctime, unique_instances
+from crmd.mon.history import NodeHistory, is_true
+from crmd.mon.text import Display, MonView, ctime
 from pengine.api import (
     ClusterStatus,
     ResourceStatus,
     duration_ms,
     exec_status_text,
+    is_listed,
     pending_state,
     rc_text,
 )
 
 API_VERSION = "2.25"
-
-
-def is_true(text: str | None) -> bool:
-    return (text or "").strip().lower() in ("true", "yes", "y", "on", "1")
 
 
 def _bool(value: bool) -> str:
@@ -110,10 +107,11 @@ def _nodes(parent: etree._Element, view: MonView) -> None:
 
 
 def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, tuple[str, bool]],
-              anonymous: bool = False) -> None:
+              unique: frozenset[str], anonymous: bool = False) -> None:
     if rsc.kind == "primitive":
+        shown_id = rsc.id.split(":")[0] if anonymous and rsc.id not in unique else rsc.id
         element = etree.SubElement(parent, "resource", {
-            "id": rsc.id.split(":")[0] if anonymous else rsc.id, "resource_agent": rsc.agent,
+            "id": shown_id, "resource_agent": rsc.agent,
             "role": pending_state(rsc) or (rsc.role.text if rsc.running_on else "Stopped"),
             **_target_role(rsc),
             "active": _bool(bool(rsc.running_on)), "orphaned": _bool(rsc.orphan),
@@ -143,7 +141,8 @@ def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, tuple[
             **_target_role(rsc if rsc.target_role_text or not rsc.children
                            else rsc.children[0])})
     for child in rsc.children:
-        _resource(element, child, ids, anonymous or (rsc.kind != "group" and not rsc.unique))
+        _resource(element, child, ids, unique,
+                  anonymous or (rsc.kind != "group" and not rsc.unique))
 
 
 def _target_role(rsc: ResourceStatus) -> dict[str, str]:
@@ -172,7 +171,7 @@ def _attributes(parent: etree._Element, view: MonView) -> None:
                     attribute.set("expected", str(expected[name]))
 
 
-def _history(parent: etree._Element, histories: list[NodeHistory], unique: set[str]) -> None:
+def _history(parent: etree._Element, histories: list[NodeHistory]) -> None:
     section = etree.SubElement(parent, "node_history")
     for node in histories:
         shown = [r for r in node.resources if r.operations]
@@ -180,10 +179,9 @@ def _history(parent: etree._Element, histories: list[NodeHistory], unique: set[s
             continue
         element = etree.SubElement(section, "node", name=node.node)
         for rsc in shown:
-            name = rsc.resource if rsc.resource in unique else rsc.resource.split(":")[0]
             # Pacemaker says orphan="true" only for a history it has no resource for, and it
             # makes one (an orphan resource) for every history with operations.
-            attrs = {"id": name, "orphan": "false",
+            attrs = {"id": rsc.name, "orphan": "false",
                      "migration-threshold": str(rsc.migration_threshold)}
             if rsc.fail_count:
                 attrs["fail-count"] = str(rsc.fail_count)
@@ -248,13 +246,12 @@ def render_xml(view: MonView, display: Display, request: str) -> str:
     _nodes(root, view)
     ids = {node.name: (node.id, node.online) for node in view.status.nodes}
     resources = etree.SubElement(root, "resources")
-    for rsc in view.status.resources:
-        _resource(resources, rsc, ids)
+    for rsc in filter(is_listed, view.status.resources):
+        _resource(resources, rsc, ids, view.still_unique)
     _attributes(root, view)
     online = {n.name for n in view.status.nodes if n.online}
     if online:  # Pacemaker opens the section at the first online node
-        _history(root, [h for h in view.histories if h.node in online],
-                 unique_instances(view.status.resources))
+        _history(root, [h for h in view.histories if h.node in online])
     _failures(root, view.status)
     from crmd.mon.extras import fencing_xml, tickets_xml
 
