@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from cib.disk import DiskWriter
@@ -27,16 +28,13 @@ class GatedStore(CibStore):
         return super().save(cib, written, keep_status, term)
 
 
-def test_an_acknowledgement_waits_for_the_writes_before_it(tmp_path: Path) -> None:
-    store = GatedStore(tmp_path)
-    events: list[str] = []
+def _run_gated(store: GatedStore, events: list[str], queue: Callable[[DiskWriter], None]) -> None:
+    """Queue writes and acknowledgements while the store's gate holds the disk thread, let
+    the event loop run on ("loop ran"), open the gate and wait for the two acknowledgements."""
 
     async def scenario() -> None:
         disk = DiskWriter(store, get_logger(daemon="test"))
-        disk.after_writes(lambda: events.append("ack before any write"))
-        disk.write(empty_cib(epoch=1), term=1)
-        disk.write(empty_cib(epoch=2), term=1)
-        disk.after_writes(lambda: events.append("ack after epoch 2"))
+        queue(disk)
         await asyncio.sleep(0.05)  # the loop runs on while the writes wait at the gate
         events.append("loop ran")
         store.gate.set()
@@ -45,6 +43,19 @@ def test_an_acknowledgement_waits_for_the_writes_before_it(tmp_path: Path) -> No
         disk.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 20))
+
+
+def test_an_acknowledgement_waits_for_the_writes_before_it(tmp_path: Path) -> None:
+    store = GatedStore(tmp_path)
+    events: list[str] = []
+
+    def queue(disk: DiskWriter) -> None:
+        disk.after_writes(lambda: events.append("ack before any write"))
+        disk.write(empty_cib(epoch=1), term=1)
+        disk.write(empty_cib(epoch=2), term=1)
+        disk.after_writes(lambda: events.append("ack after epoch 2"))
+
+    _run_gated(store, events, queue)
     assert events == ["ack before any write", "loop ran", "ack after epoch 2"]
     assert store.saved == ["1", "2"]
     loaded = CibStore(tmp_path).load()
@@ -55,19 +66,12 @@ def test_a_copy_saved_behind_holds_back_no_acknowledgement(tmp_path: Path) -> No
     store = GatedStore(tmp_path)
     events: list[str] = []
 
-    async def scenario() -> None:
-        disk = DiskWriter(store, get_logger(daemon="test"))
+    def queue(disk: DiskWriter) -> None:
         disk.write(empty_cib(epoch=1), term=1, behind=True)  # a replica's deferred copy
         disk.after_writes(lambda: events.append("ack at once"))
         disk.write(empty_cib(epoch=2), term=1)  # the master's copy
         disk.after_writes(lambda: events.append("ack after epoch 2"))
-        await asyncio.sleep(0.05)
-        events.append("loop ran")
-        store.gate.set()
-        while len(events) < 3:
-            await asyncio.sleep(0.01)
-        disk.close()
 
-    asyncio.run(asyncio.wait_for(scenario(), 20))
+    _run_gated(store, events, queue)
     assert events == ["ack at once", "loop ran", "ack after epoch 2"]
     assert store.saved == ["1", "2"]
