@@ -5,7 +5,9 @@ A service declares what it is made of (a `messaging.runtime.Runner` around its c
 `DaemonHost`, which binds every socket, installs SIGTERM/SIGINT handlers, runs until
 `stop()` (or a signal), then cancels the tasks and closes everything in reverse order.
 A background task that fails ends the daemon (logged), so the launcher respawns it
-instead of leaving a half-alive process.
+instead of leaving a half-alive process; so a daemon whose loop turns also serves its
+sockets, and the loop heartbeat the launcher asks for (`messaging.loop_beat`, started
+here) is the launcher's proof that the daemon is not wedged.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import os
 import signal
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
+
+from messaging.loop_beat import from_environment
 
 
 def raise_priority() -> str:
@@ -107,6 +111,10 @@ class DaemonHost:
             loop.add_signal_handler(signum, self.stop)
         if bind:
             self.bind_all()
+        beat = from_environment()
+        if beat is not None:
+            beat.start()
+            self._closeables.append(beat)
         self._tasks = [loop.create_task(factory()) for factory in self._factories]
         for task in self._tasks:
             task.add_done_callback(self._ended)

@@ -11,8 +11,9 @@ stops them in reverse order and writes a status file for `hacluster node status`
 of the table is forked by the zygote when the launcher has one (`messaging.forkserver`),
 else exec'd; everything else about it (respawn, probe, stop) is the same. Every
 child dies with the launcher (`messaging.watchdog.die_with_parent`), and a daemon whose
-control socket stops answering the built-in `Ping` is killed and respawned
-(`messaging.watchdog.WedgeDetector`).
+event loop stops turning (its loop heartbeat, `messaging.loop_beat`, and the built-in
+`Ping` both silent for a deadline that discounts CPU starvation) is killed and respawned
+(`messaging.wedge.WedgeDetector`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from messaging.config import HaConfig
-from messaging.watchdog import WedgeDetector, die_with_parent
+from messaging.effects import Log
+from messaging.loop_beat import BEAT_ENV, read_beat, read_run_delay, runnable_per_cpu
+from messaging.watchdog import die_with_parent
+from messaging.wedge import KillWedged, LoopProbe, WedgeDetector
 
 if TYPE_CHECKING:
     from messaging.forkserver import Forker
@@ -188,7 +192,7 @@ class Supervisor:
 
     def __init__(self, children: list[Child], state_dir: Path, log: Any,
                  policy: RespawnPolicy | None = None, stop_timeout: float = 10.0,
-                 probe_interval: float = 5.0, probe_timeout: float = 2.5,
+                 probe_interval: float = 5.0,
                  detector: WedgeDetector | None = None, forker: Forker | None = None
                  ) -> None:
         self.children = children
@@ -197,18 +201,28 @@ class Supervisor:
         self.policy = policy or RespawnPolicy()
         self.stop_timeout = stop_timeout
         self.probe_interval = probe_interval
-        self.probe_timeout = probe_timeout
         self.detector = detector or WedgeDetector()
         self.forker = forker
         self._stopping = asyncio.Event()
         self._watchers: list[asyncio.Task[None]] = []
 
-    async def _fork(self, child: Child) -> DaemonProcess | None:
+    def _environment(self, child: Child) -> dict[str, str]:
+        """The child's environment: ours, plus where to write its loop heartbeat when it
+        is probed (a stale file of its previous run removed: it must not look alive)."""
+        env = dict(os.environ)
+        if child.control is not None:
+            beat = self._beat_path(child)
+            with contextlib.suppress(FileNotFoundError):
+                beat.unlink()
+            env[BEAT_ENV] = str(beat)
+        return env
+
+    async def _fork(self, child: Child, env: dict[str, str]) -> DaemonProcess | None:
         """The daemon forked by the zygote, or None to start it the plain way."""
         if self.forker is None or child.module is None or child.user:
             return None
         return await self.forker.spawn(child.spec_name, child.module, child.argv[3:],
-                                       dict(os.environ), self.log)
+                                       env, self.log)
 
     async def _spawn(self, child: Child) -> None:
         loop = asyncio.get_running_loop()
@@ -217,12 +231,13 @@ class Supervisor:
             as_user["user"] = child.user
         launcher = os.getpid()
         how = "zygote"
+        env = self._environment(child)
         try:
-            child.process = await self._fork(child)
+            child.process = await self._fork(child, env)
             if child.process is None:
                 how = "exec"
                 child.process = await asyncio.create_subprocess_exec(
-                    *child.argv, start_new_session=True,
+                    *child.argv, start_new_session=True, env=env,
                     preexec_fn=lambda: die_with_parent(launcher), **as_user)
         except (OSError, ValueError, KeyError) as error:  # missing program, unknown user
             self.log.error("daemon_spawn_failed", daemon=child.spec_name, error=str(error))
@@ -269,34 +284,56 @@ class Supervisor:
             await self._spawn(child)
 
     async def _probe(self, child: Child, endpoint: str) -> None:
-        """Ping the child's IPC server every probe_interval; kill it when wedged (its
-        watcher then respawns it like any crashed daemon)."""
-        import zmq
-
-        from messaging.client import AsyncClient
-        from messaging.envelope import BUILTIN
-        from messaging.errors import HAError
-
+        """Every probe_interval, gather the evidence that the child's loop turns (its loop
+        heartbeat, a Ping answered since the last probe however late, the kernel's count of
+        its CPU starvation) and let the `WedgeDetector` judge; a wedged child is killed and
+        its watcher respawns it like any crashed daemon."""
         loop = asyncio.get_running_loop()
+        ping: asyncio.Task[bool] | None = None
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.probe_interval)
             process = child.process
             if self._stopping.is_set() or process is None or child.state != "running":
                 continue
-            client = AsyncClient(endpoint, BUILTIN, timeout=self.probe_timeout)
-            try:
-                await client.ping()
-                answered = True
-            except (HAError, OSError, zmq.ZMQError):  # unanswered, unreachable, garbled
-                answered = False
-            finally:
-                client.close()
-            if self.detector.on_probe(child.spec_name, answered, child.started, loop.time()):
-                self.log.error("daemon_wedged", daemon=child.spec_name, pid=process.pid,
-                               endpoint=endpoint)
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
+            answered = _answered(ping)
+            if ping is None or ping.done():
+                ping = asyncio.create_task(self._ping(endpoint))
+            probe = LoopProbe(child.spec_name, loop.time(), child.started,
+                              read_beat(str(self._beat_path(child))), answered,
+                              read_run_delay(process.pid), runnable_per_cpu())
+            for effect in self.detector.handle(probe):
+                self._perform(effect, process)
+        if ping is not None:
+            ping.cancel()
+
+    async def _ping(self, endpoint: str) -> bool:
+        """One Ping, waited for as long as the detector's deadline: a late answer still
+        proves the loop turned."""
+        import zmq
+
+        from messaging.client import AsyncClient
+        from messaging.envelope import BUILTIN
+        from messaging.errors import HAError
+
+        client = AsyncClient(endpoint, BUILTIN, timeout=self.detector.deadline)
+        try:
+            await client.ping()
+            return True
+        except (HAError, OSError, zmq.ZMQError):  # unanswered, unreachable, garbled
+            return False
+        finally:
+            client.close()
+
+    def _perform(self, effect: KillWedged | Log, process: DaemonProcess) -> None:
+        if isinstance(effect, Log):
+            getattr(self.log, effect.level)(effect.event, pid=process.pid, **dict(effect.fields))
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+    def _beat_path(self, child: Child) -> Path:
+        return self.state_dir / f"{child.spec_name}.beat"
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -350,3 +387,10 @@ class Supervisor:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.status(), indent=1) + "\n")
         os.replace(tmp, path)
+
+
+def _answered(ping: asyncio.Task[bool] | None) -> bool:
+    """Whether this Ping came back answered (False while it is still waiting)."""
+    if ping is None or not ping.done() or ping.cancelled() or ping.exception() is not None:
+        return False
+    return ping.result()

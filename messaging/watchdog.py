@@ -6,11 +6,10 @@ Two failure modes leave a node half alive (issue 8, defects 1 and 7):
   when the launcher goes: heartbeat announces it is leaving and peers see the node dead
   at once. Restarting the node as a whole is then the init system's job (a systemd unit
   with Restart=on-failure for `hacluster node start`).
-- a daemon stays alive but its control socket answers nothing. The launcher sends each
-  daemon's IPC server the built-in `Ping` every `interval`; `WedgeDetector` (pure: results
-  and times in, a verdict out) decides when to kill it so the supervisor respawns it:
-  `failures` probes in a row unanswered, never within `grace` after a start (the daemon
-  may still be binding its socket).
+- a daemon stays alive but its event loop stops turning. The launcher reads each daemon's
+  loop heartbeat (`messaging.loop_beat`) and Pings it; `messaging.wedge.WedgeDetector`
+  (pure) decides when to kill it so the supervisor respawns it, discounting the time a
+  loaded host kept it from running.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import ctypes
 import functools
 import os
 import signal
-from dataclasses import dataclass, field
 
 PR_SET_PDEATHSIG = 1
 
@@ -47,23 +45,3 @@ def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
     prctl(PR_SET_PDEATHSIG, sig)
     if os.getppid() != parent_pid:
         os._exit(1)
-
-
-@dataclass
-class WedgeDetector:
-    """When an unanswered daemon should be killed (so that it is respawned)."""
-
-    failures: int = 3
-    grace: float = 10.0
-    missed: dict[str, int] = field(default_factory=dict)
-
-    def on_probe(self, name: str, answered: bool, started: float, now: float) -> bool:
-        """Record one probe of `name`; True when it is wedged and must be killed."""
-        if answered or now - started < self.grace:
-            self.missed.pop(name, None)
-            return False
-        self.missed[name] = self.missed.get(name, 0) + 1
-        if self.missed[name] >= self.failures:
-            self.missed.pop(name, None)
-            return True
-        return False

@@ -2,8 +2,9 @@
 
 - kill -9 of the launcher: its children used to run on unsupervised; now each gets
   PR_SET_PDEATHSIG and stops (heartbeat then tells peers it is leaving).
-- a daemon whose control socket answers nothing is killed and respawned after a few
-  unanswered Ping probes; one that answers is left alone.
+- a daemon whose loop stopped (no Ping answered, no loop heartbeat) is killed and
+  respawned; one that answers is left alone, and so is one whose loop heartbeat moves
+  even though nothing answers its Ping (the verdict itself: test_wedge.py).
 Integration tests here wait for conditions (with a deadline), never for fixed times.
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from messaging.watchdog import WedgeDetector
+from messaging.loop_beat import read_beat
 
 PYTHON = sys.executable
 
@@ -41,35 +42,23 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_detector_needs_consecutive_failures_after_the_grace() -> None:
-    detector = WedgeDetector(failures=3, grace=10.0)
-    assert not detector.on_probe("ccm", False, started=0.0, now=5.0)  # still starting
-    assert not detector.on_probe("ccm", False, 0.0, 11.0)
-    assert not detector.on_probe("ccm", False, 0.0, 12.0)
-    assert not detector.on_probe("ccm", True, 0.0, 13.0)  # an answer resets the count
-    assert not detector.on_probe("ccm", False, 0.0, 14.0)
-    assert not detector.on_probe("ccm", False, 0.0, 15.0)
-    assert detector.on_probe("ccm", False, 0.0, 16.0)
-    assert not detector.on_probe("ccm", False, 0.0, 17.0)  # counting starts over
-
-
 _LAUNCHER = """
 import asyncio, sys
 from pathlib import Path
 from messaging.logs import get_logger
 from messaging.supervisor import Child, Supervisor
-from messaging.watchdog import WedgeDetector
+from messaging.wedge import WedgeDetector
 state, mode = Path(sys.argv[1]), sys.argv[2]
 child = {child}
 sup = Supervisor([child], state, get_logger(daemon="launcher"), probe_interval=0.3,
-                 probe_timeout={timeout}, detector=WedgeDetector(failures=2, grace=0.0))
+                 detector=WedgeDetector(deadline={deadline}, grace=0.0))
 asyncio.run(sup.run())
 """
 
 
-def _launcher(tmp_path: Path, child: str, timeout: float = 1.0) -> subprocess.Popen[bytes]:
+def _launcher(tmp_path: Path, child: str, deadline: float = 1.0) -> subprocess.Popen[bytes]:
     script = tmp_path / "launcher.py"
-    script.write_text(_LAUNCHER.format(child=child, timeout=timeout))
+    script.write_text(_LAUNCHER.format(child=child, deadline=deadline))
     return subprocess.Popen([PYTHON, str(script), str(tmp_path), "x"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -112,10 +101,10 @@ def test_a_wedged_daemon_is_killed_and_respawned(tmp_path: Path, program: str,
     endpoint = f"ipc://{tmp_path / 'd.ctl'}"
     child = (f"Child('d', [{PYTHON!r}, '-c', {program!r}, {endpoint!r}], "
              f"control={endpoint!r})")
-    # a healthy server gets a generous timeout (a loaded machine may be slow to answer),
-    # short enough that a broken probe would still kill it within the wait below;
-    # a wedged one never answers, however long we wait
-    launcher = _launcher(tmp_path, child, timeout=0.5 if wedged else 3.0)
+    # neither writes a loop heartbeat: the Ping alone tells them apart. A healthy server
+    # gets a generous deadline (a loaded machine may be slow to answer), short enough that
+    # a broken probe would still kill it within the wait below; a wedged one never answers
+    launcher = _launcher(tmp_path, child, deadline=1.0 if wedged else 3.0)
     try:
         assert _wait_for(lambda: bool(_status(tmp_path).get("pid")))
         first = _status(tmp_path)["pid"]
@@ -123,6 +112,27 @@ def test_a_wedged_daemon_is_killed_and_respawned(tmp_path: Path, program: str,
         assert respawned is wedged
         if not wedged:
             assert _status(tmp_path)["pid"] == first
+    finally:
+        launcher.terminate()
+        launcher.wait(timeout=30)
+
+
+_DEAF_BUT_TURNING = ("import asyncio; from messaging.daemon import DaemonHost; "
+                     "asyncio.run(DaemonHost().run())")
+
+
+def test_a_daemon_whose_loop_heartbeat_moves_is_left_alone(tmp_path: Path) -> None:
+    """Its control socket is never bound (no Ping is ever answered), but its DaemonHost
+    writes the loop heartbeat the launcher asked for: that alone keeps it alive."""
+    endpoint = f"ipc://{tmp_path / 'nobody.ctl'}"
+    child = (f"Child('d', [{PYTHON!r}, '-c', {_DEAF_BUT_TURNING!r}], "
+             f"control={endpoint!r})")
+    launcher = _launcher(tmp_path, child, deadline=1.0)
+    beat = tmp_path / "d.beat"
+    try:
+        # six beats (one a second) are several deadlines and many probes of silence
+        assert _wait_for(lambda: (read_beat(str(beat)) or 0) >= 6)
+        assert _status(tmp_path)["restarts"] == 0
     finally:
         launcher.terminate()
         launcher.wait(timeout=30)
