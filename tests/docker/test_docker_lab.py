@@ -20,14 +20,13 @@ import os
 import re
 import shutil
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lxml import etree
 
 from tests.readme import sh_lines
+from tests.readme_steps import Check, Cluster, demo_on, effect_of, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 SECTION = "The Docker lab"
@@ -114,35 +113,9 @@ def in_node(node: str, *argv: str) -> subprocess.CompletedProcess[str]:
     return _run(["docker", "exec", found, *argv])
 
 
-class Cluster:
+def _cluster() -> Cluster:
     """What crm_mon --output-as=xml inside n1 says."""
-
-    def __init__(self) -> None:
-        done = in_node("n1", "crm_mon", "--output-as=xml")
-        try:
-            self.root = etree.fromstring(done.stdout.encode()) if done.returncode == 0 else None
-        except etree.XMLSyntaxError:
-            self.root = None
-
-    def online(self) -> set[str]:
-        if self.root is None:
-            return set()
-        return {str(n.get("name")) for n in self.root.iterfind("nodes/node")
-                if n.get("online") == "true"}
-
-    def demo_on(self) -> set[str]:
-        """Nodes where both members of the group demo are started (empty: not together)."""
-        if self.root is None:
-            return set()
-        where = []
-        for member in ("demo-ip", "demo-service"):
-            found = self.root.xpath(f"//resource[@id='{member}'][@role='Started']/node/@name")
-            where.append(set(map(str, found)))
-        return where[0] & where[1] if len(where[0]) == 1 else set()
-
-
-def _demo_on(*nodes: str) -> Callable[[Cluster], bool]:
-    return lambda c: bool(c.demo_on()) and c.demo_on() <= set(nodes)
+    return Cluster(in_node("n1", "crm_mon", "--output-as=xml"))
 
 
 def _formed(c: Cluster) -> bool:
@@ -152,37 +125,18 @@ def _formed(c: Cluster) -> bool:
 def _failed_over(c: Cluster) -> bool:
     """demo on a survivor, and n3 back (its container is started only by the pdu's reboot:
     Docker does not restart a killed container whatever its restart policy)."""
-    return c.online() == NODES and _demo_on("n1", "n2")(c)
+    return c.online() == NODES and demo_on("n1", "n2")(c)
 
 
 # What each step leads to (matched on the line's command, comments aside).
-EFFECTS: dict[str, Callable[[Cluster], bool]] = {
+EFFECTS: dict[str, Check] = {
     "up -d --build": _formed,
     "crm_mon -1": lambda c: bool(c.demo_on()),
-    "crm resource move demo n3": _demo_on("n3"),
-    "crm resource clear demo": _demo_on("n3"),
+    "crm resource move demo n3": demo_on("n3"),
+    "crm resource clear demo": demo_on("n3"),
     "kill n3": _failed_over,
     "start n3": _failed_over,
 }
-
-
-def _effect(line: str) -> Callable[[Cluster], bool] | None:
-    command = line.split("#")[0].strip()
-    for key, check in EFFECTS.items():
-        if command.endswith(key):
-            return check
-    return None
-
-
-def wait_for(check: Callable[[Cluster], bool], what: str) -> None:
-    deadline = time.monotonic() + STEP_TIMEOUT
-    while time.monotonic() < deadline:
-        if check(Cluster()):
-            return
-        time.sleep(1.0)
-    last = Cluster()
-    pytest.fail(f"after {what!r}: online {sorted(last.online())}, demo on "
-                f"{sorted(last.demo_on())}\n{_incidents()}")
 
 
 def _compose_logs(*services: str, tail: int = 40) -> str:
@@ -233,9 +187,9 @@ def test_the_readme_docker_lab_runs_as_written(no_project: None) -> None:
         if "stonith_admin --history n3" in line:
             assert "reboot of n3 by" in done.stdout, done.stdout
             assert "successful" in done.stdout, done.stdout
-        check = _effect(line)
+        check = effect_of(line, EFFECTS)
         if check is not None:
-            wait_for(check, line)
+            wait_for(_cluster, check, line, STEP_TIMEOUT, 1.0, _incidents)
         if line.startswith("docker-compose kill n3"):
             # fence_lab's reboot is off then on, or only on when the switch reports the
             # plug off already (fence-agents' reboot); either way the pdu switched n3 on

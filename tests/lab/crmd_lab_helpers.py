@@ -1,5 +1,6 @@
 """Helpers of the crmd lab tests: what each node's lrmd says runs, the controllers' status,
-the live CIB in a file, and Debian's Pacemaker tools run on it (the oracles).
+which node to break and where its resource went, the live CIB in a file, and Debian's
+Pacemaker tools run on it (the oracles).
 
 Nothing here trusts the CIB for what runs: `running_on` reads each node's lrmd history
 (the executor's own record of the agent calls it made) over the node's socket.
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,6 +70,13 @@ def lab_exec(the_lab: Lab, node: str, *command: str) -> subprocess.CompletedProc
                            *command], capture_output=True, text=True, timeout=60, check=False)
 
 
+def lab_output(the_lab: Lab, node: str, *command: str) -> str:
+    """The output of `command` on `node`; it must succeed."""
+    done = lab_exec(the_lab, node, *command)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 120.0) -> T:
     """Poll `probe` until it returns something other than None (a condition, no sleeps
     for readiness: the pause only spaces the questions)."""
@@ -119,6 +128,55 @@ def idle_dc(the_lab: Lab, nodes: list[str]) -> str | None:
     from lab.cli import _need, idle_dc
 
     return idle_dc(_need(the_lab.name), nodes)
+
+
+def crmd_pid(the_lab: Lab, node: str) -> int | None:
+    """The pid of `node`'s controller inside the node's own pid namespace."""
+    for line in lab_output(the_lab, node, "ps", "-eo", "pid,args").splitlines():
+        fields = line.split()
+        if fields[2:4] == ["-m", "crmd"]:
+            return int(fields[0])
+    return None
+
+
+def fenced(the_lab: Lab, by: str, target: str) -> bool | None:
+    """True once `by`'s fencing history holds a success against `target`."""
+    history = lab_exec(the_lab, by, "stonith_admin", "--history", target)
+    return True if history.returncode == 0 and "success" in history.stdout.lower() else None
+
+
+@dataclass(frozen=True)
+class Victim:
+    """The non-DC node a test breaks: the one running `resource` unless that is the DC."""
+
+    dc: str
+    host: str  # where the resource ran before
+    node: str
+    survivors: list[str]
+
+
+def choose_victim(the_lab: Lab, nodes: list[str], resource: str) -> Victim:
+    dc = wait_for("an idle DC", lambda: idle_dc(the_lab, nodes))
+    hosts = wait_for(f"{resource} running",
+                     lambda: nodes_running(the_lab, nodes, resource) or None)
+    host = next(iter(hosts))
+    node = host if host != dc else next(n for n in nodes if n != dc)
+    return Victim(dc, host, node, [n for n in nodes if n != node])
+
+
+def wait_moved_off(the_lab: Lab, victim: Victim, resource: str) -> str:
+    """Wait until `resource` runs on exactly one survivor: one that ran on the victim moved
+    to a survivor, one that ran on a healthy node stayed where it was."""
+    def on_one_survivor() -> str | None:
+        hosts = [n for n in victim.survivors if running_on(the_lab.state_dir(n), resource)]
+        return hosts[0] if len(hosts) == 1 else None
+
+    where = wait_for(f"{resource} on a survivor", on_one_survivor)
+    if victim.host == victim.node:
+        assert where in victim.survivors, f"{resource} left the broken node"
+    else:
+        assert where == victim.host, f"{resource} on a healthy node stays where it is"
+    return where
 
 
 def our_cibadmin(state_dir: Path, *args: str, data: str | None = None) -> str:

@@ -17,12 +17,14 @@ from collections.abc import Iterator
 import pytest
 from crmd_lab_helpers import (
     Lab,
+    choose_victim,
+    crmd_pid,
     demo_cluster,
+    fenced,
     idle_dc,
-    lab_exec,
-    nodes_running,
-    running_on,
+    lab_output,
     wait_for,
+    wait_moved_off,
 )
 from lab_names import NAMESPACE_LAB_MARKS, lab_name
 
@@ -37,51 +39,16 @@ def cluster() -> Iterator[Lab]:
     yield from demo_cluster(NAME)
 
 
-def _exec(cluster: Lab, node: str, *command: str) -> str:
-    """The command's output on NODE; it must succeed."""
-    done = lab_exec(cluster, node, *command)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
-def _crmd_pid(cluster: Lab, node: str) -> int | None:
-    """The pid of `node`'s controller inside the node's own pid namespace."""
-    for line in _exec(cluster, node, "ps", "-eo", "pid,args").splitlines():
-        fields = line.split()
-        if fields[2:4] == ["-m", "crmd"]:
-            return int(fields[0])
-    return None
-
-
-def _fenced(cluster: Lab, by: str, target: str) -> bool | None:
-    history = lab_exec(cluster, by, "stonith_admin", "--history", target)
-    return True if history.returncode == 0 and "success" in history.stdout.lower() else None
-
-
-def _running_on_survivor(cluster: Lab, survivors: list[str], resource: str) -> str | None:
-    hosts = [n for n in survivors if running_on(cluster.state_dir(n), resource)]
-    return hosts[0] if len(hosts) == 1 else None
-
-
 @pytest.mark.slow
 def test_a_controller_killed_and_respawned_gets_its_node_fenced(cluster: Lab) -> None:
-    dc = wait_for("an idle DC", lambda: idle_dc(cluster, NODES))
-    hosts = wait_for("demo-service running", lambda: nodes_running(
-        cluster, NODES, "demo-service") or None)
-    host = next(iter(hosts))
-    victim = host if host != dc else next(n for n in reversed(NODES) if n != dc)
-    survivors = [n for n in NODES if n != victim]
-    old = _crmd_pid(cluster, victim)
-    assert old is not None, f"no crmd on {victim}"
-    _exec(cluster, victim, "kill", "-9", str(old))
-    answer = _exec(cluster, dc, "crmadmin", "-D")
+    victim = choose_victim(cluster, NODES, "demo-service")
+    dc, node = victim.dc, victim.node
+    old = crmd_pid(cluster, node)
+    assert old is not None, f"no crmd on {node}"
+    lab_output(cluster, node, "kill", "-9", str(old))
+    answer = lab_output(cluster, dc, "crmadmin", "-D")
     assert f"Designated Controller is: {dc}" in answer, answer
-    wait_for(f"{victim} fenced", lambda: _fenced(cluster, dc, victim))
-    where = wait_for("demo-service on a survivor",
-                     lambda: _running_on_survivor(cluster, survivors, "demo-service"))
-    if host == victim:
-        assert where in survivors, "the group left the fenced node"
-    else:
-        assert where == host, "a group on a healthy node stays where it is"
-    assert wait_for("the DC idle again", lambda: idle_dc(cluster, survivors)
+    wait_for(f"{node} fenced", lambda: fenced(cluster, dc, node))
+    wait_moved_off(cluster, victim, "demo-service")
+    assert wait_for("the DC idle again", lambda: idle_dc(cluster, victim.survivors)
                     or idle_dc(cluster, NODES)) == dc  # the victim may be back after its reboot

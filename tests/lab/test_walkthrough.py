@@ -12,15 +12,14 @@ import importlib.util
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from lab_names import lab_name
-from lxml import etree
 
 from tests.readme import sh_lines
+from tests.readme_steps import Check, Cluster, demo_on, effect_of, wait_for
 
 WALK_LAB = lab_name("hcwalk")
 BIN = Path(sys.executable).parent
@@ -49,32 +48,9 @@ def shell(line: str) -> subprocess.CompletedProcess[str]:
                           timeout=STEP_TIMEOUT, check=False)
 
 
-class Cluster:
+def _cluster() -> Cluster:
     """What crm_mon --output-as=xml on n1 says."""
-
-    def __init__(self) -> None:
-        done = shell("hacluster lab exec n1 crm_mon --output-as=xml")
-        self.root = etree.fromstring(done.stdout.encode()) if done.returncode == 0 else None
-
-    def online(self) -> set[str]:
-        if self.root is None:
-            return set()
-        return {str(n.get("name")) for n in self.root.iterfind("nodes/node")
-                if n.get("online") == "true"}
-
-    def demo_on(self) -> set[str]:
-        """Nodes where both members of the group demo are started (empty: not together)."""
-        if self.root is None:
-            return set()
-        where = []
-        for member in ("demo-ip", "demo-service"):
-            found = self.root.xpath(f"//resource[@id='{member}'][@role='Started']/node/@name")
-            where.append(set(map(str, found)))
-        return where[0] & where[1] if len(where[0]) == 1 else set()
-
-
-def _demo_on(*nodes: str) -> Callable[[Cluster], bool]:
-    return lambda c: bool(c.demo_on()) and c.demo_on() <= set(nodes)
+    return Cluster(shell("hacluster lab exec n1 crm_mon --output-as=xml"))
 
 
 def _all_online_demo_started(c: Cluster) -> bool:
@@ -82,36 +58,17 @@ def _all_online_demo_started(c: Cluster) -> bool:
 
 
 # What each step leads to (matched on the line's command, comments aside).
-EFFECTS: dict[str, Callable[[Cluster], bool]] = {
+EFFECTS: dict[str, Check] = {
     "crm_mon -1": lambda c: bool(c.demo_on()),
-    "crm resource move demo n3": _demo_on("n3"),
-    "crm status": _demo_on("n3"),
-    "crm resource clear demo": _demo_on("n3"),
-    "lab kill n3": _demo_on("n1", "n2"),
-    "lab start n3": lambda c: "n3" in c.online() and bool(_demo_on("n1", "n2")(c)),
-    "lab partition n1,n2 n3": lambda c: "n3" not in c.online() and _demo_on("n1", "n2")(c),
+    "crm resource move demo n3": demo_on("n3"),
+    "crm status": demo_on("n3"),
+    "crm resource clear demo": demo_on("n3"),
+    "lab kill n3": demo_on("n1", "n2"),
+    "lab start n3": lambda c: "n3" in c.online() and bool(demo_on("n1", "n2")(c)),
+    "lab partition n1,n2 n3": lambda c: "n3" not in c.online() and demo_on("n1", "n2")(c),
     "lab heal": _all_online_demo_started,
     "crm resource cleanup demo": _all_online_demo_started,
 }
-
-
-def _effect(line: str) -> Callable[[Cluster], bool] | None:
-    command = line.split("#")[0].strip()
-    for key, check in EFFECTS.items():
-        if command.endswith(key):
-            return check
-    return None
-
-
-def wait_for(check: Callable[[Cluster], bool], what: str) -> None:
-    deadline = time.monotonic() + STEP_TIMEOUT
-    while time.monotonic() < deadline:
-        if check(Cluster()):
-            return
-        time.sleep(0.5)
-    last = Cluster()
-    pytest.fail(f"after {what!r}: online {sorted(last.online())}, demo on "
-                f"{sorted(last.demo_on())}")
 
 
 @pytest.fixture
@@ -132,6 +89,6 @@ def test_the_readme_walk_through_runs_as_written(fresh_lab: None) -> None:
     for line in steps:
         done = shell(line)
         assert done.returncode == 0, f"{line}\n{done.stdout}{done.stderr}"
-        check = _effect(line)
+        check = effect_of(line, EFFECTS)
         if check is not None:
-            wait_for(check, line)
+            wait_for(_cluster, check, line, STEP_TIMEOUT, 0.5)
