@@ -2,7 +2,7 @@
 
 Two pure translations between the controller core and the cib daemon's language:
 
-- `diff_events(patch, version, now)`: a `CibDiff` (Pacemaker's v2 patchset as text) as the
+- `diff_events(patch, version, now, wall)`: a `CibDiff` (Pacemaker's v2 patchset as text) as the
   events the core takes: one `CibChanged` (configuration moved when a change touches
   /cib/configuration; transient attributes moved when one touches transient_attributes)
   and, when operation records were created or changed, one `StatusUpdated` holding them
@@ -90,7 +90,7 @@ def _removal(path: str) -> tuple[str, str] | None:
 
 
 def diff_events(patch_text: str, version: tuple[int, ...],
-                now: float) -> list[CibChanged | StatusUpdated]:
+                now: float, wall: float = 0.0) -> list[CibChanged | StatusUpdated]:
     """The controller events of one CIB change (see the module docstring)."""
     patch = _parse(patch_text)
     if patch is None:
@@ -114,11 +114,11 @@ def diff_events(patch_text: str, version: tuple[int, ...],
     events: list[CibChanged | StatusUpdated] = [
         CibChanged((admin_epoch, epoch, updates), now, config_changed=config,
                    attributes_changed=attributes, history_removed=removed,
-                   removals=tuple(removals))]
+                   removals=tuple(removals), wall=wall)]
     if ops:
         holder = etree.Element("status")
         holder.extend(ops)
-        events.append(StatusUpdated(etree.tostring(holder, encoding="unicode"), now))
+        events.append(StatusUpdated(etree.tostring(holder, encoding="unicode"), now, wall))
     return events
 
 

@@ -287,8 +287,10 @@ class CibLink:
             return None
         return reply.output
 
-    async def follow(self, on_event: Callable[[Any], None], now: Callable[[], float]) -> None:
-        """Feed every published change of this node's CIB to `on_event`, until cancelled."""
+    async def follow(self, on_event: Callable[[Any], None], now: Callable[[], float],
+                     wall: Callable[[], float]) -> None:
+        """Feed every published change of this node's CIB to `on_event`, until cancelled
+        (each event stamped with the monotonic `now()` and epoch `wall()` of its arrival)."""
         from messaging.client import AsyncSubscriber
 
         subscriber = AsyncSubscriber(pub_address(self.state_dir), API, (DIFF_TOPIC,),
@@ -301,7 +303,7 @@ class CibLink:
                     self.copy.on_patch(diff.patch, tuple(diff.version))
                     if self.copy.dropped > dropped:
                         self.log.info("cib_copy_dropped", reason=self.copy.why_dropped)
-                    for event in diff_events(diff.patch, tuple(diff.version), now()):
+                    for event in diff_events(diff.patch, tuple(diff.version), now(), wall()):
                         on_event(event)
         finally:
             subscriber.close()

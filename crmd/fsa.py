@@ -101,11 +101,11 @@ class Controller:
 
     def __init__(self, name: str, node_ids: Mapping[str, str], started: float,
                  timing: ControllerTiming | None = None,
-                 feature_set: str = FEATURE_SET, *, results_from_cib: bool = False,
-                 wall_offset: float = 0.0) -> None:
+                 feature_set: str = FEATURE_SET, *, results_from_cib: bool = False) -> None:
         """`started`: epoch seconds this controller started (its election age).
-        `wall_offset`: epoch seconds minus the monotonic clock of the events' `now`
-        (`clock.wall() - clock.monotonic()`), for the scheduler's time and CIB timestamps.
+        Wall time (the scheduler's "now", CIB timestamps) arrives in events: every event
+        that carries a `wall` (epoch seconds at its `now`) sets it, later times move it on
+        by `now`, so a stepped clock is followed from the next such event.
         `results_from_cib`: nodes do not report results to the DC directly; the DC's shell
         feeds `StatusUpdated` from its CIB's change notifications instead (Pacemaker's way,
         which guarantees the scheduler's next input already holds every result)."""
@@ -138,7 +138,7 @@ class Controller:
         self.cib_version = (0, 0, 0)
         self.transition_id = 0
         self.replan = False
-        self.wall_offset = wall_offset  # epoch seconds = event now + wall_offset
+        self._wall_offset = 0.0  # epoch seconds minus `now`, from the latest event's wall
 
     def retime(self, timing: ControllerTiming) -> None:
         """New cluster options (`crmd.options`, crm_config changed): timers armed from now
@@ -158,13 +158,22 @@ class Controller:
     def is_dc(self) -> bool:
         return self.election.is_dc
 
-    def start(self, now: float) -> list[Effect]:
+    def start(self, now: float, wall: float = 0.0) -> list[Effect]:
+        self._follow_wall(now, wall)
         self.state = FsaState.PENDING
         return self._route([*self.election.start(now), *self.presence.start(now)], now)
 
     def handle(self, event: object) -> list[Effect]:
         now = float(getattr(event, "now", 0.0))
+        self._follow_wall(now, float(getattr(event, "wall", None) or 0.0))
         return self._route(self._dispatch(event, now), now)
+
+    def _follow_wall(self, now: float, wall: float) -> None:
+        if wall:  # 0: the event carries no wall time; the clock may have been stepped since
+            self._wall_offset = wall - now
+
+    def _wall(self, now: float) -> float:
+        return now + self._wall_offset
 
     # --- routing ------------------------------------------------------------------------
 
@@ -200,12 +209,12 @@ class Controller:
         """Pacemaker's handle_shutdown_request: the DC records the request as the node's
         ``shutdown`` attribute (epoch seconds); other nodes forward it to the DC."""
         if self.is_dc:
-            wall = event.wall or now + self.wall_offset
+            wall = event.wall or self._wall(now)
             return [UpdateAttribute(event.node, "shutdown", str(int(wall)))]
         if self.dc is None:
             return [Log("shutdown_deferred", "warning", (("reason", "no DC"),))]
-        return [Send(Node(self.dc), ShutdownRequested(event.node, now, event.wall
-                                                or now + self.wall_offset))]
+        return [Send(Node(self.dc), ShutdownRequested(event.node, now,
+                                                            event.wall or self._wall(now)))]
 
     def _route(self, effects: list[Effect], now: float) -> list[Effect]:
         """Handle what this node addressed to itself; translate engine and election effects."""
@@ -387,7 +396,7 @@ class Controller:
         if isinstance(message, (JoinRequest, JoinConfirm)) and self.coordinator is not None:
             return self.coordinator.handle(event) + self._join_progress(event.now)
         if isinstance(message, (ExecuteResourceAction, ExecuteClusterAction)):
-            return self.executor.execute(message, event.source, event.now + self.wall_offset)
+            return self.executor.execute(message, event.source, self._wall(event.now))
         if isinstance(message, ActionResult):
             return self._on_action_result(message, event.now)
         if isinstance(message, ShutdownRequested) and self.is_dc:
@@ -422,7 +431,7 @@ class Controller:
     def _request_schedule(self, now: float) -> list[Effect]:
         self.transition_id += 1
         self.replan = False
-        return [RunScheduler(self.transition_id, now + self.wall_offset)]
+        return [RunScheduler(self.transition_id, self._wall(now))]
 
     def _on_scheduled(self, done: SchedulerDone) -> list[Effect]:
         if self.state is not FsaState.POLICY_ENGINE or \
@@ -431,7 +440,7 @@ class Controller:
         if self.replan:
             return self._request_schedule(done.now)
         effects = self._input(FsaInput.PE_SUCCESS, done.now)
-        effects += self.engine.start(done.graph, done.now, done.now + self.wall_offset)
+        effects += self.engine.start(done.graph, done.now, self._wall(done.now))
         self.awaiting_replan.clear()
         for node in sorted(self.deferred_rejoins):
             self.deferred_rejoins.discard(node)

@@ -170,7 +170,9 @@ def parse_transition_key(key: str) -> TransitionKey | None:
 def run_scheduler(cib_xml: str | bytes | etree._Element, request: RunScheduler, now: float
                   ) -> SchedulerDone:
     """The pure scheduler call a shell makes for a `RunScheduler` effect (a parsed CIB is
-    the caller's to give away: the scheduler may change it)."""
+    the caller's to give away: the scheduler may change it). The answer carries no wall
+    time of its own (`request.wall` is the time the graph was computed for, not the time
+    it arrives): the shell stamps it when it feeds it back."""
     when = datetime.datetime.fromtimestamp(int(request.wall), tz=datetime.UTC)
     transition = pengine.schedule(cib_xml, when, transition_id=request.transition_id)
-    return SchedulerDone(graph_of(transition, request.transition_id), now, request.wall)
+    return SchedulerDone(graph_of(transition, request.transition_id), now)

@@ -4,7 +4,8 @@ Frozen slotted dataclasses only, no behaviour. Naming follows the house rule: ev
 past tense (`ActionResult`, `CibChanged`), peer messages as Pacemaker names them (vote,
 no-vote, join offer/request/ack/confirm), effects imperative (`ExecuteResourceAction`,
 `ModifyCib`, `UpdateAttribute`). CIB content travels as XML text. Times: every event carries
-`now` (monotonic seconds); epoch seconds, where the CIB needs them, travel as `wall`.
+`now` (monotonic seconds) and, from the shell, `wall`: the epoch seconds at that `now` (0: not
+given), the cores' only source of wall time; on an `ActionResult` `wall` is the result's time.
 """
 
 from __future__ import annotations
@@ -271,6 +272,7 @@ class CibChanged:
     attributes_changed: bool = False
     history_removed: bool = False
     removals: tuple[tuple[str, str], ...] = ()  # (node id, reason): abort unless down
+    wall: float = 0.0
 
     @property
     def abort_reason(self) -> str:
@@ -290,6 +292,7 @@ class StatusUpdated:
 
     status_xml: str
     now: float
+    wall: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +302,7 @@ class MembershipView:
     members: tuple[str, ...]
     quorate: bool
     now: float
+    wall: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +311,7 @@ class LocalOpResult:
 
     result: OpCompleted
     now: float
+    wall: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +356,7 @@ class StopController:
 class CibSynced:
     ok: bool
     now: float
+    wall: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +366,7 @@ class PeerMessage:
     source: str
     message: object
     now: float
+    wall: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -165,9 +165,8 @@ class ControllerService:
         loop = asyncio.get_running_loop()
         scheduler = AsyncioScheduler()
         self.started = scheduler.wall()
-        self.controller = Controller(
-            self.node, node_ids, self.started, timing, results_from_cib=True,
-            wall_offset=scheduler.wall() - loop.time())
+        self.controller = Controller(self.node, node_ids, self.started, timing,
+                                     results_from_cib=True)
         self.runner = Runner(self.controller, scheduler, send=self._send,
                              publish=self._publish, handlers=self._handlers(), log=self.log)
         self.host.closing(self.runner)
@@ -175,11 +174,13 @@ class ControllerService:
         self.log.info("crmd_started", node_ids=node_ids)
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._terminate)  # replaces the host's handler
-        self.runner.perform_all(self.controller.start(self.runner.monotonic()))
+        self.runner.perform_all(self.controller.start(self.runner.monotonic(),
+                                                      self.runner.wall()))
         for source, message in self._early:
             self._peer(source, message)
         self._early.clear()
-        await asyncio.gather(self.cib.follow(self._cib_event, self.runner.monotonic),
+        await asyncio.gather(self.cib.follow(self._cib_event, self.runner.monotonic,
+                                             self.runner.wall),
                              self._lrmd_results(), self._membership(), self._watch_lrmd())
 
     async def _node_ids(self) -> dict[str, str]:
@@ -230,6 +231,9 @@ class ControllerService:
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
 
+    def _wall(self) -> float:
+        return self.runner.wall() if self.runner is not None else 0.0
+
     # -- inputs ---------------------------------------------------------------------------
 
     def _peer(self, source: str, message: Any) -> None:
@@ -244,7 +248,8 @@ class ControllerService:
         if self.runner is None:
             self._early.append((source, message))
             return
-        self.runner.feed(PeerMessage(source, message, self.runner.monotonic()))
+        self.runner.feed(PeerMessage(source, message, self.runner.monotonic(),
+                                     self.runner.wall()))
 
     async def _membership(self) -> None:
         from messaging.membership import AsyncCcmClient, MembershipChanged
@@ -275,7 +280,7 @@ class ControllerService:
             return  # ccm republishes its view every few seconds
         self._view = view
         self.log.info("crmd_view", view=view_id, members=list(view[1]), quorate=quorate)
-        self._feed(MembershipView(view[1], quorate, self._now()))
+        self._feed(MembershipView(view[1], quorate, self._now(), self._wall()))
 
     async def _lrmd_results(self) -> None:
         from lrmd import api as lrmd
@@ -287,7 +292,7 @@ class ControllerService:
             while True:
                 result = await subscriber.recv()
                 if isinstance(result, lrmd.OpCompleted):
-                    self._feed(LocalOpResult(result, self._now()))
+                    self._feed(LocalOpResult(result, self._now(), self._wall()))
         finally:
             subscriber.close()
 
@@ -421,11 +426,12 @@ class ControllerService:
                       read_ms=round(1000 * (read - asked)),
                       pengine_ms=round(1000 * (loop.time() - read)))
         if effect.transition_id == self._latest_schedule:
-            self.runner.feed(dataclasses.replace(done, now=self.runner.monotonic()))
+            self.runner.feed(dataclasses.replace(done, now=self.runner.monotonic(),
+                                                 wall=self.runner.wall()))
 
     async def _sync(self) -> None:
         await self.cib.settled()
-        self._feed(CibSynced(True, self._now()))
+        self._feed(CibSynced(True, self._now(), self._wall()))
 
     def _attribute(self, effect: UpdateAttribute) -> None:
         assert self.controller is not None

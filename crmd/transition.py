@@ -360,7 +360,7 @@ class TransitionEngine:
             # The synthesized result counts as a failure like any other (and its copy
             # coming back through the CIB is then known, not counted twice).
             self._outcomes[action.id] = (1, int(OpStatus.TIMEOUT))
-            wall = event.now + self._wall_offset
+            wall = event.wall or event.now + self._wall_offset
             node = action.on_node or ""
             reason = f"Controller on {action.on_node} did not return result in time"
             effects.append(RecordActionTimeout(node, self.key_of(action), action, reason, wall))

@@ -41,6 +41,12 @@ class FakeClock:
     def wall(self) -> float:
         return self._now + self._wall_offset
 
+    def step_wall(self, seconds: float) -> float:
+        """The wall clock is set (an administrator, NTP stepping it), by `seconds` either
+        way; monotonic time does not move. Returns the new wall time."""
+        self._wall_offset += seconds
+        return self.wall()
+
     def advance(self, seconds: float) -> float:
         """Move time forward and return the new monotonic time."""
         if seconds < 0:

@@ -19,7 +19,11 @@ Invariants: an operation finishes exactly once (all its timers cancelled); ident
 concurrent requests (same target and action) share one operation; a request within
 `tolerance` of an equal success is answered from history without fencing again; the
 total operation timeout always ends an operation. No I/O, clock or randomness of its
-own: time arrives in events, randomness from the injected `random.Random`.
+own: time arrives in events, randomness from the injected `random.Random`. Every event
+carries the shell's monotonic `now`; those that carry `wall` (epoch seconds at that `now`:
+requests and peer messages always, timers, agent results, configuration and peer changes
+when the shell gives it) set the wall time that stamps history entries and execution
+deadlines, moved on by `now` until the next one, so a stepped clock is followed.
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ class ConfigChanged:
     config: FencingConfig
     agent_actions: dict[str, frozenset[str]]
     now: float
+    wall: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,7 @@ class PeersChanged:
 
     peers: tuple[str, ...]
     now: float
+    wall: float | None = None
 
 
 @dataclass(slots=True)
@@ -134,7 +140,7 @@ class Fencer:
         self._ops: dict[str, _Operation] = {}
         self._syncs: dict[str, tuple[str, str, set[str]]] = {}  # client, target, waiting
         self._serial = 0
-        self._wall_offset = 0.0
+        self._wall_offset = 0.0  # epoch seconds minus `now`, from the latest event's wall
 
     @property
     def config(self) -> FencingConfig:
@@ -142,8 +148,9 @@ class Fencer:
 
     def handle(self, event: object) -> list[Any]:
         """Feed one event; return the effects the shell must perform, in order."""
-        if isinstance(event, ClientRequest | PeerMessage):
-            self._wall_offset = event.wall - event.now
+        wall, now = getattr(event, "wall", None), getattr(event, "now", None)
+        if wall is not None and now is not None:  # the clock may have been stepped: follow it
+            self._wall_offset = wall - now
         if isinstance(event, ClientRequest):
             return self._client(event)
         if isinstance(event, PeerMessage):

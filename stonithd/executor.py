@@ -61,6 +61,7 @@ class AgentFinished:
     run_id: str
     outcome: Outcome
     now: float
+    wall: float | None = None  # epoch seconds at `now`
 
 
 @dataclass(slots=True)

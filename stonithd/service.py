@@ -24,6 +24,7 @@ this node as the only fencer.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -47,7 +48,7 @@ from stonithd.api import (
     open_peer_frame,
     peer_frame,
 )
-from stonithd.core import ClientRequest, ConfigChanged, Fencer, PeerMessage
+from stonithd.core import ClientRequest, ConfigChanged, Fencer, PeerMessage, PeersChanged
 from stonithd.devices import FencingConfig, load_config
 from stonithd.executor import AgentFinished, RunAgent
 from stonithd.lrmd_bridge import translate_reply, translate_request
@@ -89,6 +90,9 @@ class Shell:
 
     def feed(self, event: object) -> None:
         self.runner.feed(event)
+
+    def peers_changed(self, event: PeersChanged) -> None:
+        self.feed(dataclasses.replace(event, wall=self.runner.wall()))
 
     def client(self, client: str, message: Any) -> None:
         self.feed(ClientRequest(client, message, self.runner.monotonic(), self.runner.wall()))
@@ -133,7 +137,8 @@ class Shell:
                 outcome = interpret(run.action, output)
                 self.log.info("agent_finished", run_id=run.run_id, ok=outcome.ok, rc=output.rc,
                               elapsed=round(output.elapsed, 4), reason=outcome.reason)
-        self.feed(AgentFinished(run.run_id, outcome, self.runner.monotonic()))
+        self.feed(AgentFinished(run.run_id, outcome, self.runner.monotonic(),
+                                self.runner.wall()))
 
     async def agent_actions(self, config: FencingConfig) -> dict[str, frozenset[str]]:
         """Each configured agent's actions from its metadata (cached per agent)."""
@@ -151,7 +156,7 @@ class Shell:
 
     async def load(self, config: FencingConfig) -> None:
         actions = await self.agent_actions(config)
-        self.feed(ConfigChanged(config, actions, self.runner.monotonic()))
+        self.feed(ConfigChanged(config, actions, self.runner.monotonic(), self.runner.wall()))
 
     def close(self) -> None:
         self.runner.close()
@@ -221,7 +226,7 @@ class Service:
         self.shell = Shell(fencer, agent_dirs, self.transport, self._reply, self.publisher.publish)
         if self.heartbeat is not None:
             self.heartbeat.on_message = self.shell.peer
-            self.heartbeat.on_peers = self.shell.feed
+            self.heartbeat.on_peers = self.shell.peers_changed
         self._cib_stamp: tuple[float, int] | None = None
         self._loaded = False
         self.host = DaemonHost(self.log)

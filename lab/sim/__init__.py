@@ -27,7 +27,7 @@ Adding a daemon (cib, crmd): write a `DaemonSpec` and pass it in the registry li
         subscriptions={
             "message": lambda ctx, e: [PeerUpdate(e.src, decode(e.payload), ctx.now)]
                        if e.channel == "cib" and e.src != ctx.node else [],
-            MEMBERSHIP_TOPIC: lambda ctx, e: [PeersChanged(e.members, ctx.now)],
+            MEMBERSHIP_TOPIC: lambda ctx, e: [PeersChanged(e.members, ctx.now, ctx.wall)],
         },
         handlers=lambda ctx: {WriteCib: lambda eff: ctx.memory.__setitem__("cib.xml", eff.xml)},
     )

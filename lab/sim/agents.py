@@ -124,7 +124,8 @@ class FenceDevices:
               and target in ctx.sim.nodes):
             ctx.sim.scheduler.call_at(ctx.now + duration,
                                       lambda: self._power(ctx, action, target))
-        ctx.after(duration, lambda now: fencing.AgentFinished(effect.run_id, outcome, now))
+        ctx.after(duration, lambda now: fencing.AgentFinished(effect.run_id, outcome, now,
+                                                                  ctx.wall))
 
     def _decide(self, ctx: DaemonContext, effect: Any, action: str) -> tuple[Any, float]:
         if self.script is not None:

@@ -125,7 +125,8 @@ def _persist(ctx: DaemonContext, effect: PersistCib) -> None:
     ctx.state["persisted"] = cib
     if patch is None:
         return
-    for event in diff_events(element_text(patch, pretty=False), effect.version, ctx.now):
+    for event in diff_events(element_text(patch, pretty=False), effect.version, ctx.now,
+                             ctx.wall):
         ctx.sim.publish(ctx, Publish(CIB_TOPIC, event))
 
 

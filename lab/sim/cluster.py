@@ -119,7 +119,8 @@ class ControllerCluster:
 
     def request_shutdown(self, name: str) -> None:
         """`hacluster node stop` on `name`: its controller asks the DC."""
-        self.sim.feed(name, "crmd", lambda now: ShutdownRequested(name, now))
+        self.sim.feed(name, "crmd",
+                      lambda now: ShutdownRequested(name, now, self.sim.scheduler.wall()))
 
     def break_fencing(self) -> None:
         """Every fencing attempt with the cluster's device fails from now on."""

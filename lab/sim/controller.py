@@ -26,6 +26,7 @@ the settings) collects what tests audit: every lrmd request and fencing request.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,14 +107,13 @@ def _crmd_build(ctx: DaemonContext) -> Controller:
     from crmd.options import controller_timing
 
     settings = settings_of(ctx)
-    wall_offset = ctx.wall - ctx.now
     timing = controller_timing(settings.cib.decode(), settings.timing)  # as crmd's daemon
     return Controller(ctx.node, settings.node_ids(), ctx.wall, timing,
-                      results_from_cib=settings.results_from_cib, wall_offset=wall_offset)
+                      results_from_cib=settings.results_from_cib)
 
 
 def _crmd_boot(ctx: DaemonContext) -> None:
-    ctx.perform(ctx.core.start(ctx.now))
+    ctx.perform(ctx.core.start(ctx.now, ctx.wall))
     ccm = ctx.sim.nodes[ctx.node].daemons.get("ccm")
     if ccm is not None and ccm.core.view.view_id > 0:  # a restart inside a view
         snapshot = ccm.core.snapshot()
@@ -122,7 +122,7 @@ def _crmd_boot(ctx: DaemonContext) -> None:
 
 def _view(ctx: DaemonContext, event: MembershipChanged, now: float) -> MembershipView:
     ctx.state["members"] = event.members
-    return MembershipView(tuple(event.members), event.quorate, now)
+    return MembershipView(tuple(event.members), event.quorate, now, ctx.wall)
 
 
 def _crmd_send(ctx: DaemonContext, effect: Send) -> None:
@@ -136,11 +136,11 @@ def _crmd_send(ctx: DaemonContext, effect: Send) -> None:
 def _peer(ctx: DaemonContext, event: MessageReceived) -> list[Any]:
     if event.channel != CRMD_CHANNEL or event.src == ctx.node:
         return []
-    return [PeerMessage(event.src, decode(event.payload), ctx.now)]
+    return [PeerMessage(event.src, decode(event.payload), ctx.now, ctx.wall)]
 
 
 def _op(ctx: DaemonContext, event: OpCompleted) -> list[Any]:
-    return [LocalOpResult(event, ctx.now)]
+    return [LocalOpResult(event, ctx.now, ctx.wall)]
 
 
 def _fenced(ctx: DaemonContext, event: Any) -> list[Any]:
@@ -194,13 +194,13 @@ def _run_scheduler(ctx: DaemonContext, effect: RunScheduler) -> None:
         if ctx.state.get("latest-schedule") != effect.transition_id:
             return
         done = run_scheduler(cib_text(ctx, ctx.node), effect, ctx.now + delay)
-        ctx.after(delay, lambda now: done)
+        ctx.after(delay, lambda now: dataclasses.replace(done, now=now, wall=ctx.wall))
 
     _writes(ctx).after_writes(run)
 
 
 def _sync(ctx: DaemonContext) -> None:
-    _writes(ctx).after_writes(lambda: ctx.after(0.0, lambda now: CibSynced(True, now)))
+    _writes(ctx).after_writes(lambda: ctx.after(0.0, lambda now: CibSynced(True, now, ctx.wall)))
 
 
 def _attribute(ctx: DaemonContext, effect: UpdateAttribute) -> None:

@@ -191,7 +191,7 @@ def fencer_boot(ctx: DaemonContext) -> None:
     cib = _config(ctx).fencing_cib
     config = (fencing.load_config(cib, local_node=ctx.node) if cib
               else fencing.FencingConfig())
-    ctx.feed(fencing.ConfigChanged(config, {}, ctx.now))
+    ctx.feed(fencing.ConfigChanged(config, {}, ctx.now, ctx.wall))
 
 
 def _fencer_send(ctx: DaemonContext, effect: Send) -> None:

@@ -64,7 +64,8 @@ def set_peers(sim: Simulation, members: tuple[str, ...]) -> None:
     """A new view: every running member's fencer hears `PeersChanged(members)` now."""
     for node in members:
         if sim.alive(node):
-            sim.feed(node, "stonithd", fencing.PeersChanged(members, sim.now))
+            sim.feed(node, "stonithd", fencing.PeersChanged(members, sim.now,
+                                                               sim.scheduler.wall()))
 
 
 def fence_runs(sim: Simulation) -> list[tuple[str, Any]]:

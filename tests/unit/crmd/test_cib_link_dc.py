@@ -104,7 +104,7 @@ async def _followed_copy_and_query(state_dir: Path) -> tuple[object, str, object
     service._view(1, ("n1",))
     link.attrd = _SilentAttrd()  # type: ignore[assignment]
     tasks = [asyncio.create_task(link.writer()),
-             asyncio.create_task(link.follow(lambda event: None, lambda: 0.0))]
+             asyncio.create_task(link.follow(lambda event: None, lambda: 0.0, lambda: 0.0))]
     try:
         while link.copy.latest == (-1, -1, -1):  # until the subscription delivers
             link.set_attribute("1", "n1", "attr-0", "0")

@@ -299,6 +299,22 @@ def test_an_action_that_never_answers_times_out_and_is_recovered(via_cib: bool) 
     assert len(where) == 1 and where != {"alpha"}
 
 
+def test_a_stepped_wall_clock_is_followed_by_the_controllers_stamps() -> None:
+    """The wall clock is set a day ahead while a start hangs: the DC's timeout record is
+    stamped with the new time (it arrives with the timer), not with the time taken when
+    the transition started."""
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.lose_request("alpha", "heartbeat-probe", "start")
+    cluster.start_all()
+    cluster.run_for(10.0)
+    wall0 = cluster.sim.scheduler.wall() - cluster.now
+    cluster.sim.scheduler.clock.step_wall(86400.0)
+    cluster.run_for(80.0)  # the start's 20 s timeout + 60 s cluster-delay
+    stamp = re.search(r'name="last-failure-heartbeat-probe#start_0" value="(\d+)"',
+                      cluster.cib_text().decode())
+    assert stamp is not None and 86400 + 80 <= int(stamp.group(1)) - wall0 <= 86400 + 90
+
+
 def test_fencing_that_keeps_failing_is_given_up_after_max_attempts() -> None:
     cluster = Cluster(EXAMPLE, stonith=True)
     cluster.start_all()

@@ -207,6 +207,16 @@ def test_timeout_is_action_timeout_plus_cluster_delay_and_aborts() -> None:
     assert not [e for e in effects if isinstance(e, ExecuteResourceAction)]
 
 
+def test_a_timeout_is_stamped_with_the_wall_time_its_timer_carries() -> None:
+    graph = graph_of_synapses(1, (rsc(0, timeout=20000),), cluster_delay="60s")
+    engine = TransitionEngine(UUID)
+    timers = [e for e in engine.start(graph, 100.0, wall=5000.0) if isinstance(e, ArmTimer)]
+    effects = engine.handle(TimerFired(timers[0].key, 180.0, wall=90000.0))  # clock was set
+    recorded = [e for e in effects if isinstance(e, RecordActionTimeout)]
+    assert recorded[0].wall == pytest.approx(90000.0)
+    assert UpdateAttribute("n1", "last-failure-r0#start_0", "90000") in effects
+
+
 def test_failed_result_aborts_but_in_flight_actions_complete() -> None:
     graph = graph_of_synapses(1, (rsc(0), rsc(1), rsc(2, inputs=(0,)), rsc(3, inputs=(1,))))
     engine = TransitionEngine(UUID)

@@ -401,3 +401,17 @@ def test_a_late_execute_request_never_fences() -> None:
     assert not any(isinstance(e, RunAgent) for e in effects)
     in_time = fencer.handle(PeerMessage("n1", late, now=50.0, wall=999.0))
     assert any(isinstance(e, RunAgent) for e in in_time)
+
+
+def test_a_stepped_wall_clock_stamps_a_timed_out_operation_with_the_new_time() -> None:
+    """The total timeout is a timer: its result is stamped with the wall time the timer
+    carries, not with a time derived from the last message before the clock was set."""
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n2")),
+                             script=script(slow={"d1": 1e9}))
+    asked = sim.scheduler.wall()
+    request(sim, "n1", FenceRequest("n2", "reboot", 30))
+    sim.scheduler.call_at(29.9, lambda: sim.scheduler.clock.step_wall(86400.0))
+    sim.run_until_idle()
+    timed_out = result(sim)
+    assert "total timeout of 30s" in timed_out.reason
+    assert 86400.0 + 29.9 <= timed_out.completed - asked <= 86400.0 + 31.0
