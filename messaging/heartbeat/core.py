@@ -339,9 +339,6 @@ class HeartbeatCore:
         """First packet of a new generation: fresh replay and stream state."""
         joined = envelope.src not in self.liveness.nodes
         record = self.liveness.add(envelope.src)
-        # a restarted peer may hold a mark of ours written up to MARK_AHEAD past what it
-        # accepted (peers.py): jump past it, or it would refuse us as a replay until then
-        self._seq += MARK_AHEAD
         self.peers[envelope.src] = Peer(envelope.generation, stream=InStream(self.settings.node))
         record.generation = envelope.generation
         if old is None:
@@ -352,6 +349,9 @@ class HeartbeatCore:
                 discovered.append(Persist(HOSTCACHE, names.encode()))
             return discovered
         self.peers[envelope.src].stream.start_at(1)  # type: ignore[union-attr]
+        # the restarted peer may hold a mark of ours written up to MARK_AHEAD past what it
+        # accepted (peers.py): jump past it, or it would refuse us as a replay until then
+        self._seq += MARK_AHEAD
         return [Log("node_restarted", "warning", (("node", envelope.src),
                                                   ("generation", envelope.generation)))]
 

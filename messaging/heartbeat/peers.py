@@ -12,8 +12,8 @@ and is rewritten only once the highest accepted seq comes within MARK_AHEAD // 2
 (`Peer.mark_due`), not at every packet or keepalive. After a crash the restarted receiver
 takes the mark as its floor, so everything it accepted before stays refused, however
 late the last rewrite was. The sender's next packets are below that floor too, which is
-why a sender that sees a peer restart (a new generation) jumps its own sequence counter
-by MARK_AHEAD (`HeartbeatCore._restarted`): past any floor that peer can have written.
+why a sender that sees a known peer restart (a new generation) jumps its own sequence
+counter by MARK_AHEAD (`HeartbeatCore._restarted`): past any floor that peer can have written.
 
 `source_refusal` checks where a packet came from: a link made only of `ucast` lines
 accepts only its configured peer addresses, and a node's packets must come from the
@@ -31,10 +31,11 @@ from messaging.heartbeat.stream import InStream
 
 MAX_MARKS = 4096
 # How far ahead of the highest accepted seq a persisted mark is written. Half of it is the
-# headroom the writer thread has before the seqs reach the mark on disk: a keepalive every
-# 100 ms and a few ccm messages a second take minutes; a several-MB message (about 1000
-# datagrams per MB) could outrun a slow disk only with a far larger burst.
-MARK_AHEAD = 4096
+# headroom the writer thread has before the seqs reach the mark on disk (a keepalive every
+# 100 ms and a few ccm messages a second: about half a minute). It stays below the core's
+# SEQ_WINDOW, so the packets a sender had in flight when it jumped by MARK_AHEAD are not
+# taken for old replays by receivers that see the jumped ones first.
+MARK_AHEAD = 512
 _MAX_COUNTER = 1 << 63
 
 

@@ -207,3 +207,11 @@ def test_autojoin_admits_host_names_only() -> None:
     good = Envelope("test", "n9.example", 50, 1, "", Status(0, 1))
     core.handle(PacketReceived("eth0", seal(good, KEYS.signing_key()), ("10.0.0.9", 694), 1.0))
     assert core.counters["rx.accepted"] == 1
+
+
+def test_a_packet_sent_before_a_jump_and_overtaken_is_still_accepted() -> None:
+    core = _core()
+    addr = ("10.0.0.2", 694)
+    for seq in (10, 11 + MARK_AHEAD, 11):  # 11 left before the jump, arrives after
+        core.handle(PacketReceived("eth0", _packet(seq), addr, 1.0))
+    assert core.counters["rx.accepted"] == 3
