@@ -7,13 +7,14 @@ become `PacketReceived`; `SendMessage` requests on the control socket (one
 `messaging.ipc.Server`) become `SendRequest`. The NodeTable is published every
 `TABLE_INTERVAL` seconds and TABLE_SETTLE after a status change.
 
-The generation number is kept in `<state_dir>/hb_generation` and is
-max(previous + 1, unix time), so it grows across restarts even if the file is lost. With
-`autojoin other|any`, nodes that joined are remembered in `<state_dir>/hostcache`. The
-core's replay marks (last generation, sequence and source address of every sender) are
-persisted as `<state_dir>/hb_peers` and read back at start, so a restarted daemon does not
-believe packets captured before it restarted. The core's `Persist` effects are written in
-place on a writer thread (messaging.durable), never on the loop that judges liveness.
+The generation number is kept in `<state_dir>/hb_generation` and is max(previous + 1,
+unix time), so it grows across restarts even if the file is lost. With `autojoin
+other|any`, nodes that joined are remembered in `<state_dir>/hostcache`. The core's replay
+marks (last generation, a seq mark and source address of every sender) are persisted as
+`<state_dir>/hb_peers` and read back at start, so a restarted daemon does not believe
+packets captured before it restarted. All of them are messaging.durable slot files; the
+core's `Persist` effects are written on a writer thread, never on the loop that judges
+liveness (the generation is written once, before the loop starts).
 """
 
 from __future__ import annotations
@@ -95,14 +96,12 @@ def load_peer_marks(state_dir: Path) -> tuple[PeerMark, ...]:
 
 def next_generation(state_dir: Path, wall: float | None = None) -> int:
     """Bump and persist this node's generation number."""
-    path = state_dir / GENERATION_FILE
+    files = StateFiles(state_dir)  # before the loop runs: written at once, in place
     previous = 0
-    with contextlib.suppress(OSError, ValueError):
-        previous = int(path.read_text().strip())
+    with contextlib.suppress(ValueError, UnicodeDecodeError):
+        previous = int((files.read(GENERATION_FILE) or b"0").decode().strip())
     generation = max(previous + 1, int(wall if wall is not None else time.time()))
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(f"{generation}\n")
-    os.replace(tmp, path)
+    files(Persist(GENERATION_FILE, f"{generation}\n".encode()))
     return generation
 
 
