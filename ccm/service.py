@@ -10,7 +10,8 @@ in the state directory, `Log` -> structlog), the only place in ccm that reads a 
 - Our sockets: `ccm.pub` and `ccm.ctl` (QueryMembership -> MembershipStatus), see
   `messaging.membership`.
 - On disk: `ccm.view_id`, the last installed view id, persisted by the core on every new
-  view and read at start, so a restarted node never reuses a lower view id.
+  view (in place, on a writer thread: messaging.durable) and read at start, so a restarted
+  node never reuses a lower view id.
 A malformed peer message is logged and counted, never fatal.
 """
 
@@ -233,8 +234,12 @@ class CcmService:
         self._name = self._name or self.table.local
         self.log = self.log.bind(node=self._name)
         core = self._core(self._name)
+        # the view id is written on a thread: ccm publishes a new view right after its
+        # Persist, and a rename on a `discard` disk stalled the loop for up to seconds
+        state_files = StateFiles(self.state_dir, background=True, log=self.log)
+        self.host.closing(state_files)
         self.runner = Runner(core, AsyncioScheduler(), send=self._send, publish=self._publish,
-                             persist=StateFiles(self.state_dir), log=self.log)
+                             persist=state_files, log=self.log)
         self.host.closing(self.runner)
         self.host.socket(self.publisher)
         self.host.socket(self.server)

@@ -13,9 +13,10 @@ it exists for Heartbeat compatibility and is flagged as insecure by the config l
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 Method = Literal["crc", "md5", "sha1", "hmac-sha256"]
 METHODS: tuple[Method, ...] = ("crc", "md5", "sha1", "hmac-sha256")
@@ -45,6 +46,16 @@ def heartbeat_crc(data: bytes) -> int:
     return ~crc & 0xFFFFFFFF
 
 
+def _hmac_pads(secret: bytes, hash_name: str) -> tuple[Any, Any]:
+    """The inner and outer hash states of RFC 2104's HMAC after the padded key, so that
+    signing a message costs two state copies and two short updates."""
+    block = hashlib.new(hash_name).block_size
+    key = hashlib.new(hash_name, secret).digest() if len(secret) > block else secret
+    key = key.ljust(block, b"\0")
+    return (hashlib.new(hash_name, bytes(b ^ 0x36 for b in key)),
+            hashlib.new(hash_name, bytes(b ^ 0x5C for b in key)))
+
+
 @dataclass(frozen=True, slots=True)
 class AuthKey:
     """One authkeys entry: index (1..15), method and secret (empty for crc)."""
@@ -52,6 +63,11 @@ class AuthKey:
     index: int
     method: Method
     secret: bytes = b""
+    _pads: tuple[Any, Any] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.method != "crc":
+            object.__setattr__(self, "_pads", _hmac_pads(self.secret, _HASH_NAMES[self.method]))
 
     @property
     def digest_size(self) -> int:
@@ -59,11 +75,18 @@ class AuthKey:
 
     def digest(self, data: bytes) -> bytes:
         """The raw signature bytes of `data`."""
-        if self.method == "crc":
+        if self._pads is None:
             return heartbeat_crc(data).to_bytes(4, "big")
-        # one C call (OpenSSL's one-shot HMAC): heartbeat verifies every datagram, and
-        # building an hmac.HMAC object was a sixth of an idle 16-node heartbeat's CPU
-        return hmac.digest(self.secret, data, _HASH_NAMES[self.method])
+        # HMAC from the key's precomputed pad states: heartbeat signs and verifies every
+        # datagram, and OpenSSL 3's one-shot hmac.digest (which looks the digest up and
+        # keys it again each call) cost 5-6 us against 2-3 us for two state copies
+        inner, outer = self._pads
+        inner = inner.copy()
+        inner.update(data)
+        outer = outer.copy()
+        outer.update(inner.digest())
+        digest: bytes = outer.digest()
+        return digest
 
     def hexdigest(self, data: bytes) -> str:
         """The signature as Heartbeat writes it (crc: `%lx`, no leading zeros)."""

@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import heapq
 import itertools
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from messaging.clock import FakeClock
+from messaging.durable import BackgroundWriter, SlotFile
 from messaging.effects import ArmTimer, CancelTimer, Log, Persist, Publish, Send, TimerFired
 from messaging.errors import InternalError
 
@@ -145,24 +145,44 @@ class FakeScheduler:
 
 
 class StateFiles:
-    """The `Persist` handler of a daemon: one file per name in its state directory,
-    replaced atomically (write a temporary file, then rename)."""
+    """The `Persist` handler of a daemon: one `messaging.durable.SlotFile` per name in its
+    state directory, written in place (never renamed over, see messaging.durable).
 
-    def __init__(self, directory: str | Path) -> None:
+    With `background=True` (the daemons) the writes run on a `BackgroundWriter` thread, so
+    the event loop never waits on the disk; `close()` waits for what is still queued.
+    Without it (tests, tools) each `Persist` is written before the call returns."""
+
+    def __init__(self, directory: str | Path, background: bool = False,
+                 log: Any = None) -> None:
         self.directory = Path(directory)
+        self._files: dict[str, SlotFile] = {}
+        self._writer = BackgroundWriter(self._failed) if background else None
+        self._log = log
 
     def __call__(self, effect: Persist) -> None:
         target = self.directory / effect.name
-        temporary = target.with_name(target.name + ".tmp")
-        temporary.write_bytes(effect.data)
-        os.replace(temporary, target)
+        if self._writer is not None:
+            self._writer.submit(target, effect.data)
+        else:
+            self._files.setdefault(effect.name, SlotFile(target)).write(effect.data)
 
     def read(self, name: str) -> bytes | None:
         """What was persisted under `name` (None when nothing or unreadable)."""
-        try:
-            return (self.directory / name).read_bytes()
-        except OSError:
-            return None
+        if self._writer is not None:
+            queued = self._writer.pending(self.directory / name)
+            if queued is not None:
+                return queued
+        return SlotFile(self.directory / name).read()
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Write out what is queued (logged when `timeout` runs out first)."""
+        unfinished = self._writer is not None and not self._writer.close(timeout)
+        if unfinished and self._log is not None:
+            self._log.error("persist_unfinished", directory=str(self.directory))
+
+    def _failed(self, path: Path, error: OSError) -> None:
+        if self._log is not None:
+            self._log.error("persist_failed", file=str(path), error=str(error))
 
 
 class MemoryState(dict[str, bytes]):

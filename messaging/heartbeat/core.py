@@ -11,8 +11,10 @@ Invariants:
   from an address that may be its sender's (`peers.source_refusal`) and its
   (generation, seq) was new: older generations are replays, seen seqs duplicates, and
   after a restart seqs at or below the persisted mark (`PeerMark`) are replays too;
-- the marks are persisted (`Persist(PEERS, ...)`) at every keepalive when they moved, and
-  when stopping, so a restarted receiver does not believe packets captured earlier;
+- the marks are persisted (`Persist(PEERS, ...)`) written ahead (peers.MARK_AHEAD): when a
+  sender's highest accepted seq nears its mark, when an address is pinned, and when
+  stopping, so a restarted receiver does not believe packets captured earlier; a sender
+  that sees a peer restart jumps its own seq past any mark that peer can hold;
 - a link's liveness is refreshed only by a seq higher than any that link carried from
   that sender (a replayed packet can never keep a link alive);
 - every received packet is counted under exactly one of: accepted, duplicate, own,
@@ -54,7 +56,7 @@ from messaging.heartbeat.events import (
     Stopping,
 )
 from messaging.heartbeat.liveness import Liveness, NodeLiveness, Timing
-from messaging.heartbeat.peers import Peer, PeerMark, encode_marks, source_refusal
+from messaging.heartbeat.peers import MARK_AHEAD, Peer, PeerMark, encode_marks, source_refusal
 from messaging.heartbeat.stream import Delivery, InStream, OutStream, Sent
 from messaging.wire import (
     BROADCAST as WIRE_BROADCAST,
@@ -203,13 +205,11 @@ class HeartbeatCore:
     def _heartbeat(self, now: float) -> list[Effect]:
         status = Status(self.out.last_mseq, self.out.first_available, self.direct.for_status())
         effects = self._broadcast(WIRE_BROADCAST, status)
-        if self._marks_moved:
-            effects.append(self._save_peers())
         return [*effects, ArmTimer("keepalive", self._next_beat(now))]
 
     def _save_peers(self) -> Persist:
         self._marks_moved = False
-        marks = [peer.mark(node) for node, peer in self.peers.items()]
+        marks = [peer.mark_ahead(node) for node, peer in self.peers.items()]
         return Persist(PEERS, encode_marks(marks).encode())
 
     def _next_beat(self, now: float) -> float:
@@ -311,7 +311,9 @@ class HeartbeatCore:
         fresh_link = envelope.seq > peer.link_seq.get(event.link, 0)
         if fresh_link:
             peer.link_seq[event.link] = envelope.seq
-            peer.addresses.setdefault(event.link, event.addr[0])
+            if event.link not in peer.addresses:  # pinned from now on: part of the mark
+                peer.addresses[event.link] = event.addr[0]
+                self._marks_moved = True
             peer.endpoints[event.link] = event.addr
             peer.reply_to = (event.link, event.addr)
             effects += self._heard(envelope.src, event.link, event.now)
@@ -322,10 +324,11 @@ class HeartbeatCore:
             return effects + self._reject("duplicate", f"{envelope.src} seq {envelope.seq}")
         self._remember_seq(peer, envelope.seq)
         self.counters["rx.accepted"] += 1
+        if self._marks_moved or peer.mark_due():
+            effects.append(self._save_peers())
         return effects + self._dispatch(envelope, peer, event.now)
 
     def _remember_seq(self, peer: Peer, seq: int) -> None:
-        self._marks_moved = True
         peer.seen.add(seq)
         peer.highest_seq = max(peer.highest_seq, seq)
         if len(peer.seen) > 2 * SEQ_WINDOW:
@@ -346,6 +349,9 @@ class HeartbeatCore:
                 discovered.append(Persist(HOSTCACHE, names.encode()))
             return discovered
         self.peers[envelope.src].stream.start_at(1)  # type: ignore[union-attr]
+        # the restarted peer may hold a mark of ours written up to MARK_AHEAD past what it
+        # accepted (peers.py): jump past it, or it would refuse us as a replay until then
+        self._seq += MARK_AHEAD
         return [Log("node_restarted", "warning", (("node", envelope.src),
                                                   ("generation", envelope.generation)))]
 

@@ -5,8 +5,18 @@ Pure data and decisions, no I/O. `Peer` is the live replay and stream state of o
 generation, the highest sequence number accepted from it, and the source address pinned
 per link. A receiver that restarts loads its marks, so packets captured earlier and
 replayed later are recognised as old: an older generation, or a sequence number not above
-the mark. `source_refusal` checks where a packet came from: a link made only of `ucast`
-lines accepts only its configured peer addresses, and a node's packets must come from the
+the mark.
+
+The mark is a high-water mark written ahead: it records `highest accepted + MARK_AHEAD`,
+and is rewritten only once the highest accepted seq comes within MARK_AHEAD // 2 of it
+(`Peer.mark_due`), not at every packet or keepalive. After a crash the restarted receiver
+takes the mark as its floor, so everything it accepted before stays refused, however
+late the last rewrite was. The sender's next packets are below that floor too, which is
+why a sender that sees a known peer restart (a new generation) jumps its own sequence
+counter by MARK_AHEAD (`HeartbeatCore._restarted`): past any floor that peer can have written.
+
+`source_refusal` checks where a packet came from: a link made only of `ucast` lines
+accepts only its configured peer addresses, and a node's packets must come from the
 address first seen for it on that link; a new address is taken only with a newer
 generation while the node is not up (a node restarted elsewhere), never for a replay.
 """
@@ -20,6 +30,12 @@ from dataclasses import dataclass, field
 from messaging.heartbeat.stream import InStream
 
 MAX_MARKS = 4096
+# How far ahead of the highest accepted seq a persisted mark is written. Half of it is the
+# headroom the writer thread has before the seqs reach the mark on disk (a keepalive every
+# 100 ms and a few ccm messages a second: about half a minute). It stays below the core's
+# SEQ_WINDOW, so the packets a sender had in flight when it jumped by MARK_AHEAD are not
+# taken for old replays by receivers that see the jumped ones first.
+MARK_AHEAD = 512
 _MAX_COUNTER = 1 << 63
 
 
@@ -47,15 +63,22 @@ class Peer:
     addresses: dict[str, str] = field(default_factory=dict)
     # per link, the (address, port) its packets came from: where unicast to it goes
     endpoints: dict[str, tuple[str, int]] = field(default_factory=dict)
+    persisted: int = 0  # the seq floor last handed to be written (0: none this generation)
 
-    def mark(self, node: str) -> PeerMark:
-        return PeerMark(node, self.generation, self.highest_seq,
+    def mark_due(self) -> bool:
+        """True when the highest accepted seq came within half of MARK_AHEAD of the mark."""
+        return self.highest_seq > self.persisted - MARK_AHEAD // 2
+
+    def mark_ahead(self, node: str) -> PeerMark:
+        """The mark to persist now (MARK_AHEAD above the highest accepted seq)."""
+        self.persisted = self.highest_seq + MARK_AHEAD
+        return PeerMark(node, self.generation, self.persisted,
                         tuple(sorted(self.addresses.items())))
 
     @classmethod
     def restored(cls, mark: PeerMark, local: str) -> Peer:
         return cls(mark.generation, mark.seq, stream=InStream(local), floor=mark.seq,
-                   addresses=dict(mark.addresses))
+                   addresses=dict(mark.addresses), persisted=mark.seq)
 
 
 def source_refusal(peer: Peer | None, generation: int, link: str, ip: str,

@@ -7,12 +7,14 @@ become `PacketReceived`; `SendMessage` requests on the control socket (one
 `messaging.ipc.Server`) become `SendRequest`. The NodeTable is published every
 `TABLE_INTERVAL` seconds and TABLE_SETTLE after a status change.
 
-The generation number is kept in `<state_dir>/hb_generation` and is
-max(previous + 1, unix time), so it grows across restarts even if the file is lost. With
-`autojoin other|any`, nodes that joined are remembered in `<state_dir>/hostcache`. The
-core's replay marks (last generation, sequence and source address of every sender) are
-persisted as `<state_dir>/hb_peers` and read back at start, so a restarted daemon does not
-believe packets captured before it restarted.
+The generation number is kept in `<state_dir>/hb_generation` and is max(previous + 1,
+unix time), so it grows across restarts even if the file is lost. With `autojoin
+other|any`, nodes that joined are remembered in `<state_dir>/hostcache`. The core's replay
+marks (last generation, a seq mark and source address of every sender) are persisted as
+`<state_dir>/hb_peers` and read back at start, so a restarted daemon does not believe
+packets captured before it restarted. All of them are messaging.durable slot files; the
+core's `Persist` effects are written on a writer thread, never on the loop that judges
+liveness (the generation is written once, before the loop starts).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from messaging.auth import KeyRing
 from messaging.authkeys import load_authkeys
 from messaging.config import HaConfig, check_node_name
 from messaging.daemon import DaemonHost, raise_priority
-from messaging.effects import Client, Publish
+from messaging.effects import Client, Persist, Publish
 from messaging.errors import ConfigError, RemoteProtocolError, ValidationError
 from messaging.heartbeat import api
 from messaging.heartbeat.core import HOSTCACHE, PEERS, CoreSettings, HeartbeatCore
@@ -78,8 +80,8 @@ def lock_state_dir(state_dir: Path) -> int:
 def load_hostcache(state_dir: Path) -> tuple[str, ...]:
     """Nodes that joined through autojoin earlier (one name per line)."""
     try:
-        lines = (state_dir / HOSTCACHE).read_text().split()
-    except OSError:
+        lines = (StateFiles(state_dir).read(HOSTCACHE) or b"").decode().split()
+    except UnicodeDecodeError:
         return ()
     return tuple(dict.fromkeys(name for name in lines if name.isprintable() and len(name) <= 64))
 
@@ -87,21 +89,19 @@ def load_hostcache(state_dir: Path) -> tuple[str, ...]:
 def load_peer_marks(state_dir: Path) -> tuple[PeerMark, ...]:
     """The replay marks an earlier run persisted (none when the file is missing or bad)."""
     try:
-        return decode_marks((state_dir / PEERS).read_text())
-    except (OSError, UnicodeDecodeError):
+        return decode_marks((StateFiles(state_dir).read(PEERS) or b"[]").decode())
+    except UnicodeDecodeError:
         return ()
 
 
 def next_generation(state_dir: Path, wall: float | None = None) -> int:
     """Bump and persist this node's generation number."""
-    path = state_dir / GENERATION_FILE
+    files = StateFiles(state_dir)  # before the loop runs: written at once, in place
     previous = 0
-    with contextlib.suppress(OSError, ValueError):
-        previous = int(path.read_text().strip())
+    with contextlib.suppress(ValueError, UnicodeDecodeError):
+        previous = int((files.read(GENERATION_FILE) or b"0").decode().strip())
     generation = max(previous + 1, int(wall if wall is not None else time.time()))
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(f"{generation}\n")
-    os.replace(tmp, path)
+    files(Persist(GENERATION_FILE, f"{generation}\n".encode()))
     return generation
 
 
@@ -161,8 +161,10 @@ class HeartbeatService:
                                    high_water=PUB_HIGH_WATER)
         self.server = Server(api.ctl_endpoint(self.state_dir), api.IPC, self.answer,
                              daemon="heartbeat", log=logger)
+        # written on a thread: a rename on a `discard` disk stalled the loop for seconds
+        self.state_files = StateFiles(self.state_dir, background=True, log=logger)
         self.runner = Runner(self.core, AsyncioScheduler(), publish=self._publish,
-                             persist=StateFiles(self.state_dir),
+                             persist=self.state_files,
                              handlers={SendDatagram: self._send}, log=logger,
                              before_timer=self._before_timer)
         self._table_due = asyncio.Event()
@@ -289,12 +291,15 @@ class HeartbeatService:
             self.feed_leaving(loop.time())
             await asyncio.sleep(0.05)  # let the Leaving datagrams go out
             self._close()
+            self.state_files.close()
 
     def feed_leaving(self, now: float) -> None:
         """Broadcast Leaving past the closed runner: its timers are gone, its sends not."""
         for effect in self.core.handle(Stopping(now)):
             if isinstance(effect, SendDatagram):
                 self._send(effect)
+            elif isinstance(effect, Persist):
+                self.state_files(effect)
         self._leaving = True
 
     def _close(self) -> None:

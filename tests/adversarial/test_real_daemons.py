@@ -30,6 +30,7 @@ import zmq
 
 from messaging.auth import AuthKey, KeyRing
 from messaging.authkeys import load_authkeys
+from messaging.durable import SlotFile
 from messaging.envelope import DEFAULT_MAX_FRAME
 from messaging.heartbeat.api import NodeState
 from messaging.wire import Data, Envelope, Status, seal
@@ -226,7 +227,7 @@ def test_agent_traversal_through_the_real_lrmd(cluster: LocalCluster, tally: Tal
 def _captured_from_a3(cluster: LocalCluster, count: int) -> list[bytes]:
     """What a capture of a3's traffic holds: its generation, sequence numbers it used,
     sealed with the cluster key (the attacker replays; it cannot sign)."""
-    generation = int((cluster.state("a3") / "hb_generation").read_text())
+    generation = int(SlotFile(cluster.state("a3") / "hb_generation").read() or b"")
     key = load_authkeys(cluster.authkeys).signing_key()
     return [seal(Envelope("adv", "a3", generation, seq, "", Status(0, 1)), key)
             for seq in range(1, count + 1)]

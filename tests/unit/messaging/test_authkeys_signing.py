@@ -164,3 +164,16 @@ def test_generated_authkeys_are_private_random_and_loadable(tmp_path: Path) -> N
     write_authkeys(path, "sha1", index=4, secret="s3", overwrite=True)
     assert load_authkeys(path).signing_key() == AuthKey(4, "sha1", b"s3")
     assert parse_authkeys(render_authkeys("crc")).signing_key() == AuthKey(1, "crc")
+
+
+@pytest.mark.parametrize("method,name", [("md5", "md5"), ("sha1", "sha1"),
+                                         ("hmac-sha256", "sha256")])
+@pytest.mark.parametrize("secret_length", [0, 1, 64, 65, 200])
+def test_precomputed_pads_agree_with_the_standard_library_hmac(
+        method: str, name: str, secret_length: int) -> None:
+    """Secrets longer than a hash block are hashed first (RFC 2104): the stdlib decides."""
+    secret = bytes(range(secret_length % 256)) * (secret_length // 256 + 1)
+    secret = secret[:secret_length]
+    key = AuthKey(1, method, secret)  # type: ignore[arg-type]
+    for data in (b"", b"abc", bytes(1500)):
+        assert key.digest(data) == hmac.digest(secret, data, name)

@@ -14,10 +14,10 @@ from messaging.config import parse_ha_cf
 from messaging.effects import Persist, TimerFired
 from messaging.heartbeat.api import NodeState, NodeStatusChanged
 from messaging.heartbeat.core import PEERS, CoreSettings, HeartbeatCore
-from messaging.heartbeat.events import PacketReceived, Started, Stopping
+from messaging.heartbeat.events import PacketReceived, SendDatagram, Started, Stopping
 from messaging.heartbeat.liveness import Timing
-from messaging.heartbeat.peers import PeerMark, decode_marks, encode_marks
-from messaging.wire import Envelope, Status, seal
+from messaging.heartbeat.peers import MARK_AHEAD, PeerMark, decode_marks, encode_marks
+from messaging.wire import Envelope, Status, open_datagram, seal
 
 KEYS = KeyRing(1, (AuthKey(1, "hmac-sha256", b"test-secret"),))
 TIMING = Timing(keepalive=1.0, warntime=3.0, deadtime=5.0, initdead=10.0)
@@ -50,7 +50,9 @@ def _replay_after_restart(from_address: str) -> Simulation:
     net.daemon("b", "heartbeat").published.clear()
     for link, data in captured:
         inject_datagram(net, "b", link, data, from_address)
-    net.run_for(1)
+    # a's first keepalive may still be under b's restored floor (it jumps past it once it
+    # hears b's new generation, peers.MARK_AHEAD): the next one must count
+    net.run_for(2 * TIMING.keepalive)
     return net
 
 
@@ -104,14 +106,52 @@ def _packet(seq: int, generation: int = 50) -> bytes:
     return seal(Envelope("test", "b", generation, seq, "", Status(0, 1)), KEYS.signing_key())
 
 
-def test_marks_are_saved_when_they_move_and_when_stopping() -> None:
+def _saved_marks(effects: list[object]) -> list[tuple[PeerMark, ...]]:
+    return [decode_marks(e.data.decode()) for e in effects
+            if isinstance(e, Persist) and e.name == PEERS]
+
+
+def test_marks_are_written_ahead_and_rewritten_only_near_the_mark() -> None:
     core = _core()
-    core.handle(PacketReceived("eth0", _packet(7), ("10.0.0.2", 694), 0.5))
-    saved = [e for e in core.handle(TimerFired("keepalive", 1.0)) if isinstance(e, Persist)]
-    assert [decode_marks(e.data.decode()) for e in saved if e.name == PEERS] == [
-        (PeerMark("b", 50, 7, (("eth0", "10.0.0.2"),)),)]
-    assert not [e for e in core.handle(TimerFired("keepalive", 2.0)) if isinstance(e, Persist)]
-    assert [e for e in core.handle(Stopping(2.5)) if isinstance(e, Persist)]
+    addr = ("10.0.0.2", 694)
+    first = core.handle(PacketReceived("eth0", _packet(7), addr, 0.5))
+    assert _saved_marks(first) == [(PeerMark("b", 50, 7 + MARK_AHEAD, (("eth0", "10.0.0.2"),)),)]
+    assert not _saved_marks(core.handle(TimerFired("keepalive", 1.0)))  # not per keepalive
+    below = 7 + MARK_AHEAD // 2  # the last seq that does not bring the mark due
+    assert not _saved_marks(core.handle(PacketReceived("eth0", _packet(below), addr, 1.5)))
+    due = core.handle(PacketReceived("eth0", _packet(below + 1), addr, 1.6))
+    assert [m[0].seq for m in _saved_marks(due)] == [below + 1 + MARK_AHEAD]
+    assert _saved_marks(core.handle(Stopping(2.5)))
+
+
+def test_a_crash_after_the_last_write_still_refuses_everything_accepted() -> None:
+    """The receiver accepts up to just before the mark is due, crashes without writing
+    again, restarts from the marks on disk: none of what it accepted is believed again."""
+    core = _core()
+    addr = ("10.0.0.2", 694)
+    written = _saved_marks(core.handle(PacketReceived("eth0", _packet(1), addr, 0.5)))[-1]
+    for seq in range(2, MARK_AHEAD // 2 + 2):
+        assert not _saved_marks(core.handle(PacketReceived("eth0", _packet(seq), addr, 1.0)))
+    restarted = _core(known_peers=written)
+    for seq in (1, MARK_AHEAD // 2 + 1, MARK_AHEAD + 1):
+        restarted.handle(PacketReceived("eth0", _packet(seq), addr, 2.0))
+    assert restarted.counters["rx.accepted"] == 0
+    assert restarted.counters["rejected.replay"] == 3
+
+
+def test_a_sender_jumps_its_seq_past_a_restarted_peers_mark() -> None:
+    core = _core()
+    addr = ("10.0.0.2", 694)
+    core.handle(PacketReceived("eth0", _packet(1), addr, 0.5))
+    before = _sent_seq(core.handle(TimerFired("keepalive", 1.0)))
+    core.handle(PacketReceived("eth0", _packet(1, generation=51), addr, 1.5))  # b restarted
+    after = _sent_seq(core.handle(TimerFired("keepalive", 2.0)))
+    assert after > before + MARK_AHEAD  # above any floor b can have written for us
+
+
+def _sent_seq(effects: list[object]) -> int:
+    sent = [e for e in effects if isinstance(e, SendDatagram)]
+    return open_datagram(sent[0].data, KEYS).seq
 
 
 def test_restored_marks_set_the_replay_floor() -> None:
@@ -167,3 +207,11 @@ def test_autojoin_admits_host_names_only() -> None:
     good = Envelope("test", "n9.example", 50, 1, "", Status(0, 1))
     core.handle(PacketReceived("eth0", seal(good, KEYS.signing_key()), ("10.0.0.9", 694), 1.0))
     assert core.counters["rx.accepted"] == 1
+
+
+def test_a_packet_sent_before_a_jump_and_overtaken_is_still_accepted() -> None:
+    core = _core()
+    addr = ("10.0.0.2", 694)
+    for seq in (10, 11 + MARK_AHEAD, 11):  # 11 left before the jump, arrives after
+        core.handle(PacketReceived("eth0", _packet(seq), addr, 1.0))
+    assert core.counters["rx.accepted"] == 3
