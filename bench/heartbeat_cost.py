@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from messaging.authkeys import write_authkeys  # noqa: E402
+from messaging.effects import ALL_NODES  # noqa: E402
 from messaging.heartbeat.api import HeartbeatClient, MessageReceived, NodeState  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -124,7 +125,7 @@ def message_round(root: Path, names: list[str], count: int = 100) -> float:
     sender = HeartbeatClient(root / names[0])
     t0 = time.monotonic()
     for i in range(count):
-        sender.send_message("*", "bench", bytes([i % 256]) * 1024)
+        sender.send_message(ALL_NODES, "bench", bytes([i % 256]) * 1024)
     got = 0
     while got < count and time.monotonic() - t0 < 30:
         if isinstance(events.recv(1.0), MessageReceived):
