@@ -13,6 +13,10 @@ that the Dummy runs on one node), polled every 50 ms. Every node's `lab start` r
 once (power returning to a whole rack: a 16-node cold start is not 16 boot commands in a
 row), or one after the other with --one-by-one (the clock starts before the first one);
 --trials repeats the kill and cold start in the same lab, each row with the load beside it.
+--trace DIR copies every node's log directory there after each trial (DIR/trialN/NODE),
+with the wall time of the first boot, for the timeline of where the seconds went; with
+--cpu each trial also prints the CPU seconds every daemon kind used from its boot until
+settled, summed over the nodes (a cold start of 16 nodes on 2 cores is bound by CPU).
 Pacemaker's first `up` (namespaces, configuration and fencing device included) is printed
 beside it. Our side needs cib and crmd; it prints a skip line until they exist.
 Issue 10's goal: at most 3 s at 3 nodes, 6 s at 16 (Pacemaker: about 24 s).
@@ -21,10 +25,20 @@ Issue 10's goal: at most 3 s at 3 nodes, 6 s at 16 (Pacemaker: about 24 s).
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 
 import pcmk
-from benchlib import OurLab, load_average, missing_daemons, our_cibadmin, ratio, table
+from benchlib import (
+    OurLab,
+    cpu_seconds,
+    load_average,
+    missing_daemons,
+    our_cibadmin,
+    process_name,
+    ratio,
+    table,
+)
 from crm_probe import DUMMY, wait_stable
 from our_probe import OurCluster, wait_until
 
@@ -35,7 +49,7 @@ Trial = tuple[float, float, str]  # from the first boot, from the last boot retu
 
 
 def ours(nodes: int, lab_name: str, together: bool = False, trials: int = 1,
-         ) -> list[Trial] | None:
+         trace: str = "", cpu: bool = False) -> list[Trial] | None:
     """One row per trial: seconds from the first node's boot and from the last node's boot
     command returning until settled, with the load average then."""
     gone = missing_daemons("cib", "crmd")
@@ -51,8 +65,11 @@ def ours(nodes: int, lab_name: str, together: bool = False, trials: int = 1,
         if not wait_until(lambda: cluster.settled(names, "dummy"), 300):
             raise RuntimeError("not stable after configuration")
         measured = []
-        for _ in range(trials):
-            took = _cold_start(lab, cluster, names, together)
+        for trial in range(trials):
+            took = _cold_start(lab, cluster, names, together,
+                               f"{trace}/trial{trial + 1}" if trace else "")
+            if cpu:
+                print(_cpu_table(lab, names))
             if took is None:
                 return measured or None
             measured.append((*took, load_average()))
@@ -62,19 +79,39 @@ def ours(nodes: int, lab_name: str, together: bool = False, trials: int = 1,
 
 
 def _cold_start(lab: OurLab, cluster: OurCluster, names: list[str],
-                together: bool) -> tuple[float, float] | None:
+                together: bool, trace: str = "") -> tuple[float, float] | None:
     for name in names:
         cluster.kill_node(name)
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
     if together:
         lab.together(*(["start", name] for name in names))
     else:
         for name in names:
             lab.lab("start", name)
     booted = time.monotonic()
-    if not wait_until(lambda: cluster.settled(names, "dummy"), 120, poll=0.05):
-        return None
-    return time.monotonic() - started, time.monotonic() - booted
+    settled = wait_until(lambda: cluster.settled(names, "dummy"), 120, poll=0.05)
+    took = time.monotonic() - started, time.monotonic() - booted
+    if trace:
+        time.sleep(0.5)  # let the nodes finish writing what they logged
+        for node in names:
+            shutil.copytree(cluster.state_dir(node).parent / "log", f"{trace}/{node}",
+                            dirs_exist_ok=True)
+        print(f"  first boot at wall {started_wall:.3f}, took {took[0]:.2f} s, "
+              f"logs in {trace}")
+    return took if settled else None
+
+
+def _cpu_table(lab: OurLab, names: list[str]) -> str:
+    """CPU seconds per daemon kind, summed over the nodes, since each node booted."""
+    used: dict[str, float] = {}
+    for node in names:
+        for pid in lab.node_pids(node):
+            name = process_name(pid)
+            used[name] = used.get(name, 0.0) + cpu_seconds(pid)
+    rows = [[name, f"{seconds:.1f}"] for name, seconds in
+            sorted(used.items(), key=lambda item: -item[1]) if seconds >= 0.05]
+    rows.append(["total", f"{sum(used.values()):.1f}"])
+    return "CPU seconds until settled, all nodes\n" + table(["process", "CPU s"], rows)
 
 
 def pacemaker() -> tuple[float, float | None]:
@@ -102,6 +139,10 @@ def main() -> None:
                         help=argparse.SUPPRESS)  # the default now; kept for old commands
     parser.add_argument("--trials", type=int, default=1,
                         help="cold starts per lab (each is one row)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="print each trial's CPU seconds per daemon kind")
+    parser.add_argument("--trace", default="",
+                        help="copy each node's logs here per trial (DIR/trialN/NODE)")
     args = parser.parse_args()
     if args.name and "," in args.nodes:
         parser.error("--name needs a single --nodes count")
@@ -119,8 +160,9 @@ def main() -> None:
     how = "together" if args.together else "one after the other"
     for count in (int(n) for n in args.nodes.split(",") if n):
         name = args.name or f"{args.lab}{count}"
-        for took, after_boot, load in ours(count, name, args.together, args.trials) or [
-                (None, None, load_average())]:
+        measured = ours(count, name, args.together, args.trials, args.trace,
+                        args.cpu)
+        for took, after_boot, load in measured or [(None, None, load_average())]:
             goal = GOALS.get(count)
             verdict = "" if took is None or goal is None else (
                 "ok" if took <= goal else "missed")

@@ -8,11 +8,12 @@ each patch is applied only onto its own source version (a gap or an older patch 
 copy: the next read queries again) and its digest, when it carries one, must match the
 result (`cib.patch.apply_patchset`); a copy made from a query answer is kept only if no
 patch newer than that answer has been seen (it may have arrived while the query was out).
-The kept tree is never handed out: readers get a copy with their own unanswered writes on
-top (`cib.api.with_writes_tree`)."""
+The kept tree is never handed out nor changed by readers: they get a copy with their own
+unanswered writes on top (`cib.api.with_writes_tree`)."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 from lxml import etree
@@ -54,9 +55,33 @@ class FollowedCopy:
 
     def with_writes(self, base: etree._Element, writes: Sequence[WireRequest]
                     ) -> etree._Element:
-        """A copy of `base` with `writes` applied in order (the kept tree stays as it is)."""
-        written: etree._Element = with_writes_tree(base, writes)
-        return written
+        """A copy of `base` with `writes` applied in order (the kept tree stays as it is).
+
+        One copy of the whole CIB, not one per write plus one: every cib writer applies a
+        request to a scratch copy and leaves its input as it was (the cib's "nothing
+        half-applied"), so the writes go onto `base` itself and only a result that is
+        still `base` (nothing applied) is copied; a run of status modifications is
+        applied as one merged write (`merged_status`, as the cib receives them). At 16
+        nodes and 2000 resources a copy is about 0.3 s of the DC's CPU."""
+        if writes:
+            written: etree._Element = with_writes_tree(base, _runs_merged(writes),
+                                                       copy=False)
+            if written is not base:
+                return written
+        return copy.deepcopy(base)
+
+
+def _runs_merged(writes: Sequence[WireRequest]) -> list[WireRequest]:
+    """Consecutive status modifications as one write each run, order kept."""
+    from crmd.cib_events import merged_status
+
+    runs: list[list[WireRequest]] = []
+    for write in writes:
+        if runs and merged_status([runs[-1][0], write]) is not None:
+            runs[-1].append(write)
+        else:
+            runs.append([write])
+    return [merged_status(run) or run[0] for run in runs]
 
 
 __all__ = ["FollowedCopy"]

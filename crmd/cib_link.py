@@ -1,12 +1,13 @@
 """crmd's link to its node's cib daemon: writes in order, queries, and changes as events.
 
-- `write(request)` queues a cib write; one task sends them one at a time, in the order the
-  controller asked (a node_state merge must land before the scheduler reads the CIB), and
-  merges a run of queued status modifications into one request (`merged_status`), as
-  Pacemaker's controller batches its status updates. A write refused because the view or
-  the master changed first (outcome unknown, `resend_refused`) is sent again at once, and a
-  cib that does not answer (restarting) every `RETRY_S`, both for up to `RETRY_FOR_S`; any
-  other refusal is logged and dropped (it would fail again).
+- `write(request)` numbers a cib write and sends it through `crmd.write_pipeline`: up to
+  `WINDOW` requests outstanding at once, leaving in the order the controller asked (a
+  node_state merge must land before the scheduler reads the CIB), a run of queued status
+  modifications merged into one request. A write refused because the view or the master
+  changed first (outcome unknown, `resend_refused`) is sent again with every later one, in
+  order, once all outstanding ones are answered (a resend never overtakes a later write);
+  a cib that does not answer (restarting) likewise after `RETRY_S`; both for up to
+  `RETRY_FOR_S`. Any other refusal is logged and dropped (it would fail again).
 - `settled()` waits until every write queued before the call is done; `read_ahead()`
   gives the local copy, parsed and kept current from the published patchsets once read
   (`crmd.cib_copy`), with the writes not yet answered applied on top, without waiting:
@@ -22,7 +23,8 @@
   task sends it at each change and again every `DC_REFRESH_S`, so a restarted cib or
   attrd learns it too (both ignore repeats).
 
-Invariants: writes leave in queue order; the loop never blocks on the cib.
+Invariants: writes leave in sequence order, and are applied last in that order (resends
+included); the loop never blocks on the cib.
 """
 
 from __future__ import annotations
@@ -54,22 +56,19 @@ from crmd.cib_events import (
     diff_events,
     failure_names,
     incremented,
-    merged_status,
     resend_refused,
     write_of,
 )
 from crmd.messages import ClearFailures
+from crmd.write_pipeline import RETRY_FOR_S, WINDOW, Outcome, WritePipeline
+from crmd.write_pipeline import Send as PipelinedSend
 from messaging.envelope import CIB_MAX_FRAME
 from messaging.errors import HAError, PeerTimeout, PeerUnreachable, TransportError
 
 RETRY_S = 0.2
-RETRY_FOR_S = 30.0
 REQUEST_TIMEOUT_S = 30.0
-MERGE_AT_MOST = 64
 ATTRD_TIMEOUT_S = 2.0  # a missing attrd must not hold fail counts back for long
 DC_REFRESH_S = 5.0
-
-_Job = tuple[int, WireRequest] | asyncio.Future[None]
 
 
 class CibLink:
@@ -82,10 +81,8 @@ class CibLink:
         self.log = log
         self.client = AsyncClient(ctl_address(state_dir), API, timeout=REQUEST_TIMEOUT_S,
                                   max_frame=CIB_MAX_FRAME)
-        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
-        self.writes = 0
+        self.pipeline = WritePipeline(WINDOW, RETRY_FOR_S)
         self.requests = 0
-        self._unacked: dict[int, WireRequest] = {}
         self._counting = asyncio.Lock()
         self._attrd_order = asyncio.Lock()
         self.attrd = AsyncAttrdClient(state_dir, timeout=ATTRD_TIMEOUT_S)
@@ -98,13 +95,12 @@ class CibLink:
     # -- writes ---------------------------------------------------------------------------
 
     def write(self, request: WireRequest) -> None:
-        self.writes += 1
-        self._unacked[self.writes] = request
-        self._queue.put_nowait((self.writes, request))
+        self.pipeline.write(request)
+        self._pump()
 
     def unacknowledged(self) -> dict[int, WireRequest]:
         """The writes queued or in flight (not yet answered by the cib), by sequence."""
-        return dict(self._unacked)
+        return dict(self.pipeline.writes)
 
     async def read_ahead(self) -> etree._Element | None:
         """The CIB as this node's writes leave it: the local copy with every write not yet
@@ -132,55 +128,54 @@ class CibLink:
     async def settled(self) -> None:
         """Return once every write queued before this call has been answered."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(done)
+        self._release(self.pipeline.barrier(done))
         await done
 
-    async def writer(self) -> None:
-        """The task that sends the queued writes (run by the daemon's host)."""
-        while True:
-            job = await self._queue.get()
-            if isinstance(job, asyncio.Future):
-                if not job.done():
-                    job.set_result(None)
-                continue
-            batch = [job]
-            while len(batch) < MERGE_AT_MOST and not self._queue.empty():
-                following = self._queue._queue[0]  # type: ignore[attr-defined]
-                if not isinstance(following, tuple) or merged_status(
-                        [batch[0][1], following[1]]) is None:
-                    break
-                batch.append(self._queue.get_nowait())  # type: ignore[arg-type]
-            requests = [request for _, request in batch]
-            await self._send(merged_status(requests) or requests[0])
-            for seq, _ in batch:
-                self._unacked.pop(seq, None)
+    def _release(self, tokens: tuple[object, ...]) -> None:
+        for token in tokens:
+            if isinstance(token, asyncio.Future) and not token.done():
+                token.set_result(None)
 
-    async def _send(self, request: WireRequest) -> None:
+    def _pump(self) -> None:
+        """Send what the pipeline lets go now. The requests leave in this order: each
+        task is started in creation order and the cib socket (a zmq DEALER) queues what
+        it cannot send at once in order, so the cib receives them in sequence."""
         loop = asyncio.get_running_loop()
-        give_up = loop.time() + RETRY_FOR_S
-        while True:
-            try:
-                self.requests += 1
-                reply = await self.client.request(Write(request, "crmd"))
-            except (PeerTimeout, PeerUnreachable, TransportError) as error:
-                if loop.time() > give_up:
-                    self.log.error("cib_write_lost", op=request.op, error=str(error))
-                    return
-                await asyncio.sleep(RETRY_S)  # a retry interval: the cib is restarting
-                continue
-            except HAError as error:
-                self.log.warning("cib_write_refused", op=request.op, scope=request.scope,
-                                 xpath=request.xpath, error=str(error))
-                return
-            if isinstance(reply, CibReply) and resend_refused(reply.exit_code) \
-                    and loop.time() <= give_up:
-                self.log.info("cib_write_resent", op=request.op, error=reply.message)
-                continue  # the new view's master queues it (no wait needed)
-            if isinstance(reply, CibReply) and reply.exit_code != 0:
-                self.log.warning("cib_write_refused", op=request.op, scope=request.scope,
-                                 xpath=request.xpath, code=reply.exit_code,
-                                 error=reply.message)
-            return
+        for send in self.pipeline.sendable(loop.time()):
+            self.requests += 1
+            self._spawn(self._send(send))
+
+    async def _send(self, send: PipelinedSend) -> None:
+        outcome = await self._outcome(send.request)
+        loop = asyncio.get_running_loop()
+        finished = self.pipeline.answered(send.send_id, outcome, loop.time())
+        for _, request in finished.lost:
+            self.log.error("cib_write_lost", op=request.op, scope=request.scope,
+                           xpath=request.xpath)
+        self._release(finished.released)
+        if finished.rewind_after_delay:
+            await asyncio.sleep(RETRY_S)  # a retry interval: the cib is restarting
+            self.pipeline.resume()
+        self._pump()
+
+    async def _outcome(self, request: WireRequest) -> Outcome:
+        try:
+            reply = await self.client.request(Write(request, "crmd"))
+        except (PeerTimeout, PeerUnreachable, TransportError) as error:
+            self.log.info("cib_write_unanswered", op=request.op, error=str(error))
+            return Outcome.UNANSWERED
+        except HAError as error:
+            self.log.warning("cib_write_refused", op=request.op, scope=request.scope,
+                             xpath=request.xpath, error=str(error))
+            return Outcome.DROPPED
+        if isinstance(reply, CibReply) and resend_refused(reply.exit_code):
+            self.log.info("cib_write_resent", op=request.op, error=reply.message)
+            return Outcome.RESEND  # sent again, with every later one, in order
+        if isinstance(reply, CibReply) and reply.exit_code != 0:
+            self.log.warning("cib_write_refused", op=request.op, scope=request.scope,
+                             xpath=request.xpath, code=reply.exit_code, error=reply.message)
+            return Outcome.DROPPED
+        return Outcome.DONE
 
     # -- the DC -----------------------------------------------------------------------------
 

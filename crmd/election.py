@@ -121,6 +121,8 @@ class Election:
         # members whose controller runs (None: every member); only these must no-vote
         self.controllers: frozenset[str] | None = None
         self.started_peers: set[str] = set()  # members heard starting since our start
+        # members whose controller died while it was our DC (`take_lost_dcs`)
+        self.lost_dcs: set[str] = set()
 
     @property
     def is_dc(self) -> bool:
@@ -179,11 +181,20 @@ class Election:
         return self._start_election(now)
 
     def call_election(self, now: float) -> list[Effect]:
-        """Forget the DC and elect (e.g. the FSA saw the DC's controller go away)."""
+        """Forget the DC and elect: its controller went away (silent, or respawned)."""
+        if self.dc is not None and not self.is_dc:
+            self.lost_dcs.add(self.dc)
         effects = self._set_dc(None, None, now)
         return effects + self._start_election(now)
 
     # --- membership ---------------------------------------------------------------------
+
+    def take_lost_dcs(self) -> set[str]:
+        """The members whose controller died while it was our DC, forgotten once taken:
+        the DC that wins answers that loss (Pacemaker's peers see such a controller leave
+        the process group before its respawned successor joins it)."""
+        lost, self.lost_dcs = self.lost_dcs & self.members, set()
+        return lost
 
     def _on_view(self, members: frozenset[str], now: float) -> list[Effect]:
         self.members = members
@@ -214,6 +225,8 @@ class Election:
         if source == self.dc and not self.is_dc:
             # our DC votes: its controller restarted (new credentials) or it met another
             # DC and called an election; either way it is no longer our DC
+            if vote.credentials != self.dc_credentials:
+                self.lost_dcs.add(source)
             effects = self._set_dc(None, None, now)
         return effects + self._count_vote(source, vote, now)
 
@@ -298,6 +311,7 @@ class Election:
         return effects + self._broadcast(DcClaim(self.credentials))
 
     def _accept(self, source: str, claim: Credentials, now: float) -> list[Effect]:
+        self.lost_dcs.clear()  # that DC answers the loss
         self.candidate = False
         self.yielded_to = None
         self.yielded_credentials = None

@@ -13,7 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from crmd.join import JoinPhase, node_state_xml
-from crmd.messages import CrmdEffect, DeleteCib, ModifyCib
+from crmd.messages import (
+    ActionResult,
+    CrmdEffect,
+    DeleteCib,
+    ExecuteFencing,
+    FenceCompleted,
+    ModifyCib,
+)
+from messaging.effects import Log
 
 DEFAULT_MAX_ATTEMPTS = 10
 
@@ -42,3 +50,17 @@ class FencingAttempts:
 
     def exhausted(self, target: str) -> bool:
         return self.failures.get(target, 0) >= self.max_attempts
+
+    def completed(self, event: FenceCompleted, node_id: str
+                  ) -> tuple[list[CrmdEffect], ActionResult]:
+        """stonithd answered: the CIB writes (after a success) and the graph's result."""
+        self.record(event.target, event.ok)
+        effects = fenced_updates(node_id, event.target) if event.ok else []
+        return effects, ActionResult(event.transition_key, event.target,
+                                     0 if event.ok else 1, 0, event.now, wall=event.wall)
+
+    def give_up(self, effect: ExecuteFencing, now: float) -> tuple[Log, ActionResult]:
+        """The target failed too often: the action fails here, stonithd is not asked."""
+        self.given_up.add(effect.transition_key)
+        return (Log("fencing_given_up", "error", (("target", effect.target),)),
+                ActionResult(effect.transition_key, effect.target, 1, 0, now))

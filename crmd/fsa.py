@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from crmd.election import DcChanged, Election, ElectionTiming, ViewChanged
-from crmd.fencing import FencingAttempts, fenced_updates
+from crmd.fencing import FencingAttempts
 from crmd.fsa_matrix import DC_STATES as _DC_STATES
 from crmd.fsa_matrix import FsaInput, FsaState, next_state
 from crmd.graph import DC_OPTIONS_XML, FEATURE_SET
@@ -75,6 +75,7 @@ from crmd.presence import (
     ControllerPresence,
     PresenceTiming,
     controller_gone_updates,
+    former_dc_lost,
 )
 from crmd.recorder import Recorder, results_in, timeout_record
 from crmd.transition import TransitionEngine
@@ -272,7 +273,9 @@ class Controller:
         if state is FsaState.POLICY_ENGINE:
             effects: list[Effect] = []
             if before is FsaState.FINALIZE_JOIN and self.coordinator is not None:
-                effects += self.coordinator.node_states(self.members)
+                # a lost controller heard again is gone until its rejoin (awaiting_replan)
+                online = self.coordinator.running(self.members) - self.awaiting_replan
+                effects += self.coordinator.node_states(self.members, online=online)
             return effects + self._request_schedule(now)
         if state is FsaState.IDLE:
             return [ArmTimer(RECHECK_TIMER, now + self.timing.recheck_interval)]
@@ -369,6 +372,9 @@ class Controller:
                                            controllers=self.controllers)
         effects = self._input(FsaInput.ELECTION_DC, now)
         effects += [ModifyCib("cib", self._root_xml()), ModifyCib("crm_config", DC_OPTIONS_XML)]
+        lost = sorted(self.election.take_lost_dcs() & self.members - {self.name})
+        self.awaiting_replan.update(lost)  # their rejoin waits for the graph answering it
+        effects += former_dc_lost(self.presence, lost, self.node_ids)
         return effects + self.coordinator.offer_all(self.members, now)
 
     # --- peers --------------------------------------------------------------------------
@@ -474,22 +480,15 @@ class Controller:
 
     def _on_fenced(self, event: FenceCompleted) -> list[Effect]:
         """Fencing done: the target is cleanly down; its history and attributes go."""
-        effects: list[Effect] = []
-        self.fencing.record(event.target, event.ok)
-        if event.ok:
-            effects += fenced_updates(self.node_ids.get(event.target, event.target),
-                                      event.target)
-            if self.coordinator is not None:
-                self.coordinator.expected[event.target] = "down"
-        result = ActionResult(event.transition_key, event.target, 0 if event.ok else 1, 0,
-                              event.now, wall=event.wall)
-        return effects + list(self.engine.handle(result))
+        node_id = self.node_ids.get(event.target, event.target)
+        effects, result = self.fencing.completed(event, node_id)
+        if event.ok and self.coordinator is not None:
+            self.coordinator.expected[event.target] = "down"
+        return [*effects, *self.engine.handle(result)]
 
     def _give_up_fencing(self, effect: ExecuteFencing, now: float) -> list[Effect]:
         """This target failed fencing too often: fail the action here, do not ask stonithd."""
-        self.fencing.given_up.add(effect.transition_key)
-        log = Log("fencing_given_up", "error", (("target", effect.target),))
-        failed = ActionResult(effect.transition_key, effect.target, 1, 0, now)
+        log, failed = self.fencing.give_up(effect, now)
         return [log, *self.engine.handle(failed)]
 
     def _on_timer(self, event: TimerFired) -> list[Effect]:

@@ -21,6 +21,9 @@ controllers keep one themselves over the crmd channel:
   first, the DC holds its join until the graph answering the loss has started
   (`crmd.fsa.Controller`), as Pacemaker's respawned controller comes back after the
   scheduler's answer.
+- the DC's own controller lost (silent, or respawned): the peers elect, and the new DC
+  answers that loss like any other (`former_dc_lost`), as Pacemaker's peers see it leave
+  the process group before the respawned one joins.
 
 Invariants: pure (time comes in calls, no clock); `alive` always holds this node and only
 members of the last view; a peer is reported lost at most once until it is heard again.
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 
 from crmd.join import JoinPhase, node_state_xml
 from crmd.messages import ControllerAlive, Credentials, CrmdEffect, DeleteCib, ModifyCib
-from messaging.effects import ALL_NODES, ArmTimer, Effect, Send
+from messaging.effects import ALL_NODES, ArmTimer, Effect, Log, Send
 
 KEEPALIVE_TIMER = "presence:keepalive"
 
@@ -118,6 +121,29 @@ class ControllerPresence:
         self.alive.discard(node)
 
 
+def former_dc_lost(presence: ControllerPresence, nodes: Iterable[str],
+                   node_ids: dict[str, str]) -> list[CrmdEffect]:
+    """A new DC just won and `nodes` are members whose controller died while they were DC:
+    they count as lost controllers, their transient attributes are erased, and they are
+    not offered a join (the DC's caller holds their rejoin until the graph answering the
+    loss started). Pacemaker's peers see such a controller leave the process group
+    ("Our peer on the DC is dead": attributes erased, an election) before its respawned
+    successor joins it; the new DC offers joins to the group's members only, its join's
+    end writes the node ``crmd="offline"``, and the scheduler fences it ("peer process is
+    no longer available")."""
+    effects: list[CrmdEffect] = []
+    for node in nodes:
+        presence.lost(node)
+        node_id = node_ids.get(node, node)
+        effects += [Log("former_dc_controller_lost", "warning", (("node", node),)),
+                    _attributes_erased(node_id)]
+    return effects
+
+
+def _attributes_erased(node_id: str) -> DeleteCib:
+    return DeleteCib(f"/cib/status/node_state[@id='{node_id}']/transient_attributes")
+
+
 def controller_gone_updates(node_id: str, node: str, *, expected_down: bool
                             ) -> list[CrmdEffect]:
     """What the DC writes when `node`'s controller is gone while the node stays a member
@@ -125,7 +151,7 @@ def controller_gone_updates(node_id: str, node: str, *, expected_down: bool
     node_state gets ``crmd="offline"`` only, so join and expected stay ``member`` and the
     scheduler reads the node as unclean ("peer process is no longer available"); a node
     that was told to shut down (`expected_down`) also gets join down, expected down."""
-    erase = DeleteCib(f"/cib/status/node_state[@id='{node_id}']/transient_attributes")
+    erase = _attributes_erased(node_id)
     if expected_down:
         state = node_state_xml(node_id, node, "peer_update_callback", crmd_online=False,
                                join=JoinPhase.NONE, expected="down")

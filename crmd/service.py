@@ -149,7 +149,6 @@ class ControllerService:
     async def run(self) -> int:
         self.host.socket(self.server)
         self.host.task(self.server.serve)
-        self.host.task(self.cib.writer)
         self.host.task(self.cib.dc_teller)
         self.host.task(self._main)
         self.peers.attach(self.host)

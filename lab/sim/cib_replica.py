@@ -13,14 +13,14 @@ The cib (`CIB`, one `ReplicaCore` per node):
 - crmd's `DcChanged` (topic "election", published on the same node) -> `DcNamed`, as
   crmd's daemon sends `cib.api.SetDc` (the DC's cib then takes the master copy).
 
-crmd's side (`CibWrites`, one per crmd boot, as `crmd.cib_link.CibLink` does it): writes
-leave one at a time in the order the controller asked (`crmd.cib_events.write_of`,
-`attribute_write`), a run of queued status modifications merged into one
-(`merged_status`); a write refused with 102 (view or master changed, outcome unknown) is
-sent again, any other refusal dropped, as the daemon does
-(`crmd.cib_events.resend_refused`); `after_writes(callback)` runs once every earlier write
-is answered (the scheduler's input, `SyncCib`, shutdown); ``value++`` reads the local copy
-once earlier writes are done.
+crmd's side (`CibWrites`, one per crmd boot, as `crmd.cib_link.CibLink` does it): the
+same `crmd.write_pipeline.WritePipeline` (several requests outstanding, leaving in the
+order the controller asked, a run of queued status modifications merged into one; a write
+refused with 102, view or master changed, outcome unknown, is sent again with every later
+one, in order; any other refusal dropped, `crmd.cib_events.resend_refused`);
+`after_writes(callback)` runs once every earlier write is answered (the scheduler's input,
+`SyncCib`, shutdown); ``value++`` reads the local copy once earlier writes are done and
+writes the result as a new write, as the daemon does.
 
 Invariants: every CIB change reaches crmd only through a persisted copy's diff (never a
 shortcut), so replication latency, resyncs and view-change losses are part of every
@@ -30,7 +30,6 @@ crmd scenario.
 from __future__ import annotations
 
 import itertools
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +51,7 @@ from cib.api import (
     view_members,
 )
 from crmd.api import ELECTION_TOPIC, DcChanged
+from crmd.write_pipeline import RETRY_FOR_S, WINDOW, Outcome, WritePipeline
 from messaging.effects import Client, Publish, Send
 from messaging.errors import InternalError, RemoteProtocolError
 from messaging.heartbeat.api import MessageReceived
@@ -157,12 +157,11 @@ def cib_text(ctx_or_sim: Any, node: str) -> bytes:
 # ------------------------------------------------------------------------- crmd's link
 
 class CibWrites:
-    """crmd's ordered writes to its node's cib (one per crmd boot)."""
+    """crmd's pipelined writes to its node's cib (one per crmd boot)."""
 
-    def __init__(self, ctx: DaemonContext) -> None:
+    def __init__(self, ctx: DaemonContext, window: int = WINDOW) -> None:
         self.ctx = ctx
-        self.queue: deque[WireRequest | Callable[[], None]] = deque()
-        self.busy = False
+        self.pipeline = WritePipeline(window, RETRY_FOR_S)
         self.refused: list[tuple[float, str, int]] = []
         boots = ctx.sim.config.extra.setdefault("crmd-boots", itertools.count(1))
         self.prefix = f"crmd-{next(boots)}"  # unique per boot, and the same for a seed
@@ -173,46 +172,38 @@ class CibWrites:
         return node.alive and node.daemons.get("crmd") is self.ctx
 
     def write(self, request: WireRequest) -> None:
-        self.queue.append(request)
+        self.pipeline.write(request)
         self._pump()
 
     def after_writes(self, callback: Callable[[], None]) -> None:
-        self.queue.append(callback)
-        self._pump()
+        for ready in self.pipeline.barrier(callback):
+            ready()  # type: ignore[operator]
 
     def _pump(self) -> None:
-        from crmd.cib_events import merged_status
+        if not self.alive():
+            return
+        for send in self.pipeline.sendable(self.ctx.now):
+            self._send(send.send_id, send.request)
 
-        while not self.busy and self.queue and self.alive():
-            job = self.queue.popleft()
-            if not isinstance(job, WireRequest):
-                job()
-                continue
-            batch = [job]
-            while self.queue and isinstance(self.queue[0], WireRequest) and merged_status(
-                    [job, self.queue[0]]) is not None:
-                batch.append(self.queue.popleft())  # type: ignore[arg-type]
-            self._send(merged_status(batch) or job)
-
-    def _send(self, request: WireRequest) -> None:
-        self.busy = True
+    def _send(self, send_id: int, request: WireRequest) -> None:
         request_id = f"{self.prefix}-{next(self.ids)}"
         _clients(self.ctx)[f"{self.ctx.node}:{request_id}"] = lambda code: self._done(
-            request, code)
+            send_id, request, code)
         self.ctx.request("cib", lambda now: ClientWrite(now, request_id, request,
                                                                    self.ctx.wall))
 
-    def _done(self, request: WireRequest, code: int) -> None:
+    def _done(self, send_id: int, request: WireRequest, code: int) -> None:
         from crmd.cib_events import resend_refused
 
         if not self.alive():
             return
         if code != 0:
             self.refused.append((self.ctx.now, request.op, code))
-        if resend_refused(code):  # the view or master changed first: as the daemon, again
-            self._send(request)
-            return
-        self.busy = False  # done, or refused for good (the daemon logs and drops it)
+        outcome = Outcome.RESEND if resend_refused(code) else (
+            Outcome.DROPPED if code != 0 else Outcome.DONE)
+        finished = self.pipeline.answered(send_id, outcome, self.ctx.now)
+        for ready in finished.released:
+            ready()  # type: ignore[operator]
         self._pump()
 
 

@@ -221,7 +221,7 @@ def _attribute(ctx: DaemonContext, effect: UpdateAttribute) -> None:
         old = root.xpath(f"string(status/node_state[@uname='{effect.node}']"
                          f"/transient_attributes//nvpair[@name='{effect.name}']/@value)")
         new = incremented(str(old) or None, value)
-        writes.queue.appendleft(attribute_write(node_id, effect.node, effect.name, new))
+        writes.write(attribute_write(node_id, effect.node, effect.name, new))
 
     writes.after_writes(count_up)
 

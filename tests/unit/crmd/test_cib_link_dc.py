@@ -9,6 +9,7 @@ import asyncio
 import tempfile
 from pathlib import Path
 
+from cib.api import WireRequest
 from cib.service import CibService
 from crmd.cib_link import CibLink
 from messaging.ipc import prepare_state_dir
@@ -63,7 +64,6 @@ async def _read_ahead_with_silent_attrd(state_dir: Path) -> tuple[str | None, bo
     link = CibLink(state_dir, get_logger(daemon="crmd", node="n1"))
     service._view(1, ("n1",))  # a one-node view: this cib is the master
     link.attrd = _SilentAttrd()  # type: ignore[assignment]
-    writer = asyncio.create_task(link.writer())
     try:
         link.set_attribute("1", "n1", "fail-count-rsc#monitor_10000", "1")
         link.set_attribute("1", "n1", "last-failure-rsc#monitor_10000", "++")
@@ -73,7 +73,6 @@ async def _read_ahead_with_silent_attrd(state_dir: Path) -> tuple[str | None, bo
         text = None if tree is None else element_text(tree, pretty=False)
         return text, all(not task.done() for task in link._tasks)
     finally:
-        writer.cancel()
         serving.cancel()
         link.close()
         service.server.close()
@@ -103,8 +102,7 @@ async def _followed_copy_and_query(state_dir: Path) -> tuple[object, str, object
     service.publisher.bind()
     service._view(1, ("n1",))
     link.attrd = _SilentAttrd()  # type: ignore[assignment]
-    tasks = [asyncio.create_task(link.writer()),
-             asyncio.create_task(link.follow(lambda event: None, lambda: 0.0, lambda: 0.0))]
+    tasks = [asyncio.create_task(link.follow(lambda event: None, lambda: 0.0, lambda: 0.0))]
     try:
         while link.copy.latest == (-1, -1, -1):  # until the subscription delivers
             link.set_attribute("1", "n1", "attr-0", "0")
@@ -145,3 +143,54 @@ def test_the_dcs_copy_follows_the_published_patches_to_the_cibs_own_digest() -> 
     queried = parse(text)
     assert versioned_digest(tree) == versioned_digest(queried)  # type: ignore[arg-type]
     assert 'name="attr-5" value="5"' in text
+
+
+class _HeldCib:
+    """A cib that answers only when the test says so, in any order."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[object, asyncio.Future[object]]] = []
+
+    async def request(self, message: object, timeout: float | None = None) -> object:
+        answer: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self.requests.append((message, answer))
+        return await answer
+
+    def close(self) -> None:
+        pass
+
+
+async def _pipelined(state_dir: Path) -> list[list[str]]:
+    from cib.api import CibReply
+
+    link = CibLink(state_dir, get_logger(daemon="crmd", node="n1"))
+    cib = _HeldCib()
+    link.client = cib  # type: ignore[assignment]
+    rounds = []
+    for name in ("a", "b"):
+        link.write(WireRequest("delete", None, None, f"/cib/status/{name}", multiple=True,
+                               force=True))
+    settled = asyncio.ensure_future(link.settled())
+    await asyncio.sleep(0)  # let the send tasks run once
+    rounds.append([m.request.xpath for m, _ in cib.requests])  # type: ignore[attr-defined]
+    cib.requests[1][1].set_result(CibReply(0, "OK"))  # b applied...
+    cib.requests[0][1].set_result(CibReply(102, "the master changed"))  # ...a unknown
+    while len(cib.requests) < 4:
+        await asyncio.sleep(0.01)  # the condition: the resends
+    rounds.append([m.request.xpath for m, _ in cib.requests[2:]])  # type: ignore[attr-defined]
+    assert not settled.done()
+    for _, answer in cib.requests[2:]:
+        answer.set_result(CibReply(0, "OK"))
+    await settled
+    link.close()
+    return rounds
+
+
+def test_writes_are_outstanding_together_and_a_resend_repeats_the_later_ones_in_order(
+        ) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        state_dir = Path(directory) / "state"
+        prepare_state_dir(state_dir)
+        rounds = asyncio.run(asyncio.wait_for(_pipelined(state_dir), 30))
+    assert rounds == [["/cib/status/a", "/cib/status/b"],  # both out before any answer
+                      ["/cib/status/a", "/cib/status/b"]]  # b again after a's resend

@@ -156,6 +156,28 @@ def test_the_dc_controller_dying_elects_a_new_dc_that_fences_its_node() -> None:
     assert cluster.violations == []
 
 
+def test_the_dc_controller_respawned_gets_its_node_fenced_by_the_new_dc() -> None:
+    # Pacemaker: every peer sees the DC's controller leave the process group before the
+    # respawned one joins it ("Our peer on the DC is dead": election, its transient
+    # attributes erased); the new DC does not count a node whose controller is not in the
+    # group, writes it crmd=offline, and its scheduler fences it ("peer process is no
+    # longer available"), as for any other node's respawned controller
+    cluster = _settled(stonith=True)
+    cluster.restart_controller("alpha")
+    cib = _run_until_offline(cluster, "alpha")
+    new_dc = cluster.dc()
+    assert new_dc in ("beta", "gamma")
+    state = _node_state(cib, "alpha")
+    # written by the new DC's join end for every node, Pacemaker's populate_cib_nodes
+    assert (state["in_ccm"], state["crmd"], state["join"], state["expected"],
+            state["crm-debug-origin"]) == ("true", "offline", "down", "member",
+                                           "do_state_transition")
+    cluster.run_for(20.0)
+    assert "alpha" in cluster.fenced
+    assert cluster.dc() == new_dc, "the respawned controller does not take the DC back"
+    assert cluster.violations == []
+
+
 @pytest.mark.oracle
 def test_pacemaker_fences_the_node_whose_controller_is_offline(tmp_path: Path) -> None:
     tool = pacemaker_tool("crm_simulate")
