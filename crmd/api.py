@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from crmd.election import TOPIC as ELECTION_TOPIC
 from crmd.election import DcChanged, Election, ElectionTiming, ViewChanged, beats
-from crmd.fsa import RECHECK_TIMER, Controller, ControllerTiming
+from crmd.fsa import RECHECK_TIMER, Controller
 from crmd.fsa_matrix import TRANSITIONS, FsaInput, FsaState, next_state
 from crmd.graph import (
     FEATURE_SET,
@@ -95,6 +95,7 @@ from crmd.messages import (
 )
 from crmd.node_actions import NodeExecutor
 from crmd.recorder import Recorder, merge_status, results_in, timeout_record
+from crmd.timing import ControllerTiming
 from crmd.transition import TransitionEngine
 from crmd.wire import PEER_MESSAGES, WIRE_VERSION, decode, encode
 

@@ -26,14 +26,13 @@ from the scheduler's graph, never from here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
-from crmd.election import DcChanged, Election, ElectionTiming, ViewChanged
+from crmd.election import DcChanged, Election, ViewChanged
 from crmd.fencing import FencingAttempts
 from crmd.fsa_matrix import DC_STATES as _DC_STATES
 from crmd.fsa_matrix import FsaInput, FsaState, next_state
 from crmd.graph import DC_OPTIONS_XML, FEATURE_SET
-from crmd.join import JoinClient, JoinCoordinator, JoinPhase, JoinTiming, node_state_xml
+from crmd.join import JoinClient, JoinCoordinator, JoinPhase, node_state_xml
 from crmd.messages import (
     AbortTransition,
     ActionResult,
@@ -73,24 +72,15 @@ from crmd.node_actions import NodeExecutor
 from crmd.presence import (
     KEEPALIVE_TIMER,
     ControllerPresence,
-    PresenceTiming,
     controller_gone_updates,
     former_dc_lost,
 )
 from crmd.recorder import Recorder, results_in, timeout_record
+from crmd.timing import ControllerTiming
 from crmd.transition import TransitionEngine
 from messaging.effects import ArmTimer, CancelTimer, Log, Node, Publish, Send, TimerFired
 
 RECHECK_TIMER = "crmd:recheck"
-
-
-@dataclass(frozen=True, slots=True)
-class ControllerTiming:
-    election: ElectionTiming = field(default_factory=ElectionTiming)
-    join: JoinTiming = field(default_factory=JoinTiming)
-    recheck_interval: float = 900.0  # cluster-recheck-interval (15min)
-    stonith_max_attempts: int = 10
-    presence: PresenceTiming = field(default_factory=PresenceTiming)
 
 
 _ELECTION_MESSAGES = (Vote, NoVote, DcClaim, ControllerStarted, ControllerAlive)

@@ -26,8 +26,8 @@ import dataclasses
 from lxml import etree
 
 from crmd.election import ElectionTiming
-from crmd.fsa import ControllerTiming
 from crmd.join import JoinTiming
+from crmd.timing import ControllerTiming
 from pengine.api import duration_ms
 
 _UNSET = -1

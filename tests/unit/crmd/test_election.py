@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmd.election import Election, ElectionTiming, ViewChanged, beats
-from crmd.fsa import ControllerTiming
 from crmd.messages import Credentials, DcClaim, PeerMessage, Vote
+from crmd.timing import ControllerTiming
 from lab.sim.cluster import ControllerCluster, nodes_cib
 from messaging.effects import Node, Send
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from crmd.fsa import Controller, ControllerTiming
+from crmd.fsa import Controller
 from crmd.options import controller_timing
+from crmd.timing import ControllerTiming
 from messaging.effects import ArmTimer
 
 CONTROLD = Path("/usr/lib/pacemaker/pacemaker-controld")
