@@ -9,7 +9,8 @@ journal appends on one, whole-copy saves on the other, so an append (which an
 acknowledgement waits for) never queues behind a save (one waited 119 ms behind one).
 
 Invariants:
-- appends reach the journal one at a time, in the order they were issued (one thread);
+- appends reach the journal in the order they were issued (one thread); those issued
+  while it syncs go together with one sync (group commit), never before what precedes;
   saves run one at a time, in order, the newest of those requested while one runs replacing
   the others (coalesced: each is a whole copy);
 - a save never empties a journal record it does not hold: a save of the copy at version V
@@ -68,6 +69,8 @@ class DiskWriter:
         self._saving = False
         self._next_save: _Save | None = None
         self._closed = False
+        self._appending = False
+        self._queued: list[tuple[int, JournalRecord | Future[None]]] = []  # 0: a rotation
 
     def _number(self) -> int:
         self.issued += 1
@@ -86,20 +89,59 @@ class DiskWriter:
             self._start_save()
 
     def append(self, record: JournalRecord) -> None:
-        """Start appending one batch to the journal (cib.journal), in issue order."""
-        number = self._number()
+        """Append one batch to the journal (cib.journal), in issue order: at once, or with
+        the others issued while the journal's thread syncs (group commit: one sync)."""
+        self._queued.append((self._number(), record))
+        self._pump()
+
+    def _pump(self) -> None:
+        if self._appending or not self._queued:
+            return
+        queued, self._queued = self._queued, []
+        self._appending = True
         future = asyncio.get_running_loop().run_in_executor(
-            self._journal, self.store.append, record)
-        future.add_done_callback(lambda done: self._finished(done, [number]))
+            self._journal, self._write_journal, queued)
+        future.add_done_callback(lambda done: self._journaled(done, queued))
+
+    def _write_journal(self, queued: list[tuple[int, JournalRecord | Future[None]]]) -> None:
+        """On the journal's thread: runs of records appended with one sync each, and the
+        rotations queued between them, in order."""
+        records: list[JournalRecord] = []
+        try:
+            for _, item in queued:
+                if isinstance(item, JournalRecord):
+                    records.append(item)
+                    continue
+                if records:
+                    self.store.append(*records)
+                    records = []
+                self.store.journal.rotate()
+                item.set_result(None)
+            if records:
+                self.store.append(*records)
+        except BaseException as error:
+            for _, item in queued:  # a save waiting for its rotation fails too
+                if isinstance(item, Future) and not item.done():
+                    item.set_exception(error)
+            raise
+
+    def _journaled(self, future: asyncio.Future[Any],
+                   queued: list[tuple[int, JournalRecord | Future[None]]]) -> None:
+        self._appending = False
+        self._finished(future, [number for number, _ in queued if number])
+        if not self.failed and not self._closed:
+            self._pump()
 
     def _start_save(self) -> None:
         save, self._next_save = self._next_save, None
         if save is None:
             return
         self._saving = True
-        loop = asyncio.get_running_loop()
-        rotated = self._journal.submit(self.store.journal.rotate)  # behind the appends so far
-        future = loop.run_in_executor(self._saver, self._save, save, rotated)
+        rotated: Future[None] = Future()
+        self._queued.append((0, rotated))  # behind the appends issued so far
+        self._pump()
+        future = asyncio.get_running_loop().run_in_executor(
+            self._saver, self._save, save, rotated)
         future.add_done_callback(lambda done: self._saved(done, save.numbers))
 
     def _save(self, save: _Save, rotated: Future[None]) -> None:
@@ -144,6 +186,9 @@ class DiskWriter:
         daemon's stop folds them into its last save)."""
         self._closed = True
         self._journal.shutdown(wait=True)
+        queued, self._queued = self._queued, []
+        if not self.failed:
+            self._write_journal(queued)  # what waited for the last sync (and a rotation)
         self._saver.shutdown(wait=True)
         pending, self._next_save = self._next_save, None
         if pending is not None and not self.failed:

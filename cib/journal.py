@@ -163,15 +163,16 @@ class Journal:
         self.path = directory / JOURNAL
         self._fd: int | None = None
 
-    def append(self, record: JournalRecord) -> None:
-        """Write `record` and sync its data; returns once it is on disk."""
+    def append(self, *records: JournalRecord) -> None:
+        """Write `records` (one or a group: group commit) and sync their data, once;
+        returns once they are on disk."""
         if self._fd is None:
             created = not self.path.exists()
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             if created:  # the file's name must survive a crash too
                 os.fsync(self._fd)
                 fsync_directory(self.directory)
-        os.write(self._fd, record.encode())
+        os.write(self._fd, b"".join(record.encode() for record in records))
         os.fdatasync(self._fd)
 
     def rotate(self) -> None:

@@ -188,10 +188,11 @@ class CibStore:
         return any((self.directory / name).exists() and (self.directory / name).stat().st_size
                    for name in SEGMENTS)
 
-    def append(self, record: JournalRecord) -> None:
-        """Append one batch to the journal; returns once it is on disk (cib.journal)."""
+    def append(self, *records: JournalRecord) -> None:
+        """Append batches to the journal, one sync for all; returns once they are on disk
+        (cib.journal)."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.journal.append(record)
+        self.journal.append(*records)
 
     def save(self, cib: Element, written: str | None = None, keep_status: bool = False,
              term: int | None = None, reset_journal: bool = True) -> Path:

@@ -176,3 +176,47 @@ def test_a_start_finds_the_records_whichever_names_a_crash_left(tmp_path: Path) 
         assert {"v0", "v1", "v2", "v3"} <= _values(loaded.cib)
         shutil.copy(directory / name, directory / JOURNAL)
         (directory / name).unlink()
+
+
+class GatedAppends(CibStore):
+    """A real store whose first journal append waits for the test's go-ahead."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.gate = threading.Event()
+        self.groups: list[int] = []
+
+    def append(self, *records):  # type: ignore[no-untyped-def]
+        if not self.groups:
+            assert self.gate.wait(10)
+        self.groups.append(len(records))
+        super().append(*records)
+
+
+def test_appends_issued_during_a_sync_share_the_next_sync(tmp_path: Path) -> None:
+    from cib.disk import DiskWriter
+    from cib.journal import JournalRecord
+    from messaging.logs import get_logger
+    from messaging.types import Version
+
+    store = GatedAppends(tmp_path)
+    records = [JournalRecord(Version(0, n, 0), Version(0, n + 1, 0), 1, "d", ("<diff/>",))
+               for n in range(4)]
+    acked: list[int] = []
+
+    async def scenario() -> None:
+        disk = DiskWriter(store, get_logger(daemon="test"))
+        disk.append(records[0])  # its sync is held at the gate
+        disk.after_writes(lambda: acked.append(0))
+        for index in (1, 2, 3):
+            disk.append(records[index])
+            disk.after_writes(lambda index=index: acked.append(index))  # type: ignore[misc]
+        await asyncio.sleep(0.05)
+        assert acked == []
+        store.gate.set()
+        await _until(lambda: len(acked) == 4, "the acknowledgements")
+        disk.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert store.groups == [1, 3] and acked == [0, 1, 2, 3]
+    assert read_journal(tmp_path) == (records, False)
