@@ -189,6 +189,9 @@ class DiskWriter:
         queued, self._queued = self._queued, []
         if not self.failed:
             self._write_journal(queued)  # what waited for the last sync (and a rotation)
+        for _, item in queued:  # after a failure: a save waiting for its rotation gives up
+            if isinstance(item, Future) and not item.done():
+                item.set_exception(OSError("the journal failed before this rotation"))
         self._saver.shutdown(wait=True)
         pending, self._next_save = self._next_save, None
         if pending is not None and not self.failed:
