@@ -26,6 +26,20 @@ if str(REPO) not in sys.path:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def byte_compile() -> str:
+    """Compile the checkout's packages to .pyc as pip does when it installs them, and say so
+    (a note for the table). Without it a checkout run under PYTHONDONTWRITEBYTECODE=1 (as
+    these sessions are) compiles every imported module from source at every process start:
+    about a fifth of a Python command's start-up CPU, which no installed system pays."""
+    import compileall
+
+    packages = sorted(path for path in REPO.iterdir()
+                      if (path / "__init__.py").exists() and path.name not in ("tests", "bench"))
+    for package in packages:
+        compileall.compile_dir(package, quiet=1)
+    return f"byte-compiled {len(packages)} packages first, as an install does"
+
+
 def load_average() -> str:
     return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg()) + \
         f" on {os.cpu_count()} CPUs"

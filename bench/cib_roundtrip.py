@@ -30,6 +30,7 @@ from pathlib import Path
 import pcmk
 from benchlib import (
     OurLab,
+    byte_compile,
     fmt,
     load_average,
     memory_kb,
@@ -296,7 +297,10 @@ def main() -> None:
     parser.add_argument("--nodes", default="3,16")
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--pacemaker", action="store_true")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="do not byte-compile the checkout first (benchlib.byte_compile)")
     args = parser.parse_args()
+    compiled = "not byte-compiled" if args.no_compile else byte_compile()
     theirs = pacemaker_side(args.count) if args.pacemaker else Rows()
     pacemaker_load = load_average()
     ours = {int(n): our_side(int(n), args.count) for n in args.nodes.split(",") if n}
@@ -312,7 +316,8 @@ def main() -> None:
                                           _load(ours[n], k))]
             + [ratio(_first(ours[n].get(k)), _first(theirs.get(k))) for n in sizes]
             for k in keys]
-    print(f"\nCIB round trips ({pacemaker_load} during Pacemaker; {load_average()} at the end)")
+    print(f"\nCIB round trips ({pacemaker_load} during Pacemaker; {load_average()} at the end; "
+          f"{compiled})")
     print(table(headers, rows))
 
 

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import load_average, table
+from benchlib import byte_compile, load_average, table
 
 OURS = str(Path(sys.executable).parent / "cibadmin")
 DEBIAN = "/usr/sbin/cibadmin"
@@ -62,7 +62,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=30)
     parser.add_argument("--state-dir", help="a running node's state directory (live mode)")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="do not byte-compile the checkout first (benchlib.byte_compile)")
     args = parser.parse_args()
+    compiled = "not byte-compiled" if args.no_compile else byte_compile()
     if not Path(DEBIAN).exists():
         print(f"SKIP: no Debian cibadmin at {DEBIAN}")
         return
@@ -91,7 +94,8 @@ def main() -> None:
         samples = measure(commands, args.count)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\ncibadmin start-up, {args.count} runs each, interleaved ({load_average()})")
+    print(f"\ncibadmin start-up, {args.count} runs each, interleaved ({compiled}; "
+          f"{load_average()})")
     print(table(["command", "wall p50 / min", "CPU p50"],
                 [_row(name, values) for name, values in samples.items()]))
 

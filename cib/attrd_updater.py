@@ -151,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _connect(out: _Out, options: argparse.Namespace) -> AttrdClient | None:
     from cib.attrd_api import AttrdClient
-    from messaging.config import default_state_dir
     from messaging.errors import TransportError
+    from messaging.state_dir import default_state_dir
 
     try:
         return AttrdClient(default_state_dir())

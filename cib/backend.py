@@ -121,7 +121,7 @@ def backend_from_environment() -> Backend:
     path = os.environ.get("CIB_file")  # noqa: SIM112  Pacemaker's name
     if path:
         return FileBackend(path)
-    from messaging.config import default_state_dir
+    from messaging.state_dir import default_state_dir
 
     return LiveBackend(default_state_dir())
 

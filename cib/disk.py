@@ -4,19 +4,27 @@ A write of the CIB costs several fsyncs (cib.store: the signature, the CIB, the 
 tens of milliseconds on an ordinary disk; a journal append (cib.journal) costs one
 fdatasync. Done on the event loop they stalled everything else: the diffs to the replicas
 left only after the master's fsyncs, and a replica's loop froze while it wrote its copy.
-Here every write runs on one worker thread, so the loop sends, receives and applies
-meanwhile.
+Here they run on two worker threads, so the loop sends, receives and applies meanwhile:
+journal appends on one, whole-copy saves on the other, so an append (which an
+acknowledgement waits for) never queues behind a save (one waited 119 ms behind one).
 
 Invariants:
-- writes and journal appends reach the store one at a time, in the order they were issued
-  (one worker), so a save empties the journal of exactly the records issued before it;
+- appends reach the journal in the order they were issued (one thread); those issued
+  while it syncs go together with one sync (group commit), never before what precedes;
+  saves run one at a time, in order, the newest of those requested while one runs replacing
+  the others (coalesced: each is a whole copy);
+- a save never empties a journal record it does not hold: a save of the copy at version V
+  is issued after the append of the record ending at V, and starts with a rotation queued
+  on the journal's thread behind that append (`cib.journal.Journal.rotate`: the records so
+  far become the old file); the old file is deleted only once the saved copy and the
+  rotation are both done, and the next rotation waits for that (one save at a time);
 - an action passed to `after_writes` (the daemon's acknowledgements) runs on the loop only
-  once every write issued before it is on disk, so "acknowledged" still means "on the
-  master's disk": the core emits a batch's acknowledgements only after the `PersistCib` of
-  that batch, so the write they depend on was issued before them. Writes issued `behind`
-  (a replica's deferred copy, the master's save behind its journal) are not waited for: a
-  non-DC node's answer to its client, already on the master's disk, no longer waits for
-  this node's own copy (it did: 15 ms in a profiled write);
+  once every append and every save not `behind` issued before it is done, whichever thread
+  finished first, so "acknowledged" still means "on the master's disk": the core emits a
+  batch's acknowledgements only after its `PersistCib`, so the append they depend on was
+  issued before them. Saves issued `behind` (a replica's deferred copy, the master's save
+  behind its journal) are not waited for: a non-DC node's answer to its client, already on
+  the master's disk, does not wait for this node's own copy;
 - a write that fails is fatal: the acknowledgements held behind it are never sent (their
   clients time out, outcome unknown) and the daemon is stopped (SIGTERM to itself), to be
   restarted by the launcher and take the cluster's copy.
@@ -30,6 +38,7 @@ import signal
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from cib.journal import JournalRecord
@@ -37,48 +46,127 @@ from cib.store import CibStore
 from cib.xmlio import Element
 
 
+@dataclass
+class _Save:
+    """A requested whole-copy save and the issue numbers that complete with it."""
+
+    cib: Element
+    term: int
+    numbers: list[int] = field(default_factory=list)
+
+
 class DiskWriter:
-    """One store's writes, in order, on a worker thread."""
+    """One store's journal appends and saves, each kind in order on a thread of its own."""
 
     def __init__(self, store: CibStore, log: Any) -> None:
         self.store, self.log = store, log
         self.issued = 0
-        self.done = 0
         self.failed = False
+        self._unfinished: set[int] = set()  # issue numbers still being written
         self._held: deque[tuple[int, Callable[[], object]]] = deque()
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cib-disk")
+        self._journal = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cib-journal")
+        self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cib-save")
+        self._saving = False
+        self._next_save: _Save | None = None
+        self._closed = False
+        self._appending = False
+        self._queued: list[tuple[int, JournalRecord | Future[None]]] = []  # 0: a rotation
+
+    def _number(self) -> int:
+        self.issued += 1
+        self._unfinished.add(self.issued)
+        return self.issued
 
     def write(self, cib: Element, term: int, behind: bool = False) -> None:
-        """Start writing `cib` (a tree nobody changes any more) with its term. A write
-        `behind` (a replica's copy, or the master's save behind its journal) holds back no
-        acknowledgement: none depends on it."""
-        if not behind:
-            self.issued += 1
-        future = asyncio.get_running_loop().run_in_executor(
-            self._worker, lambda: self.store.save(cib, keep_status=True, term=term))
-        future.add_done_callback(self._saved_behind if behind else self._written)
+        """Save `cib` (a tree nobody changes any more) with its term, once the save in
+        progress (if any) is done. A save `behind` (a replica's copy, or the master's save
+        behind its journal) holds back no acknowledgement: none depends on it."""
+        numbers = [] if behind else [self._number()]
+        if self._next_save is not None:  # superseded: completes with this newer copy
+            numbers = self._next_save.numbers + numbers
+        self._next_save = _Save(cib, term, numbers)
+        if not self._saving:
+            self._start_save()
 
     def append(self, record: JournalRecord) -> None:
-        """Start appending one batch to the journal (cib.journal), in order with the writes."""
-        self.issued += 1
+        """Append one batch to the journal (cib.journal), in issue order: at once, or with
+        the others issued while the journal's thread syncs (group commit: one sync)."""
+        self._queued.append((self._number(), record))
+        self._pump()
+
+    def _pump(self) -> None:
+        if self._appending or not self._queued:
+            return
+        queued, self._queued = self._queued, []
+        self._appending = True
         future = asyncio.get_running_loop().run_in_executor(
-            self._worker, lambda: self.store.append(record))
-        future.add_done_callback(self._written)
+            self._journal, self._write_journal, queued)
+        future.add_done_callback(lambda done: self._journaled(done, queued))
+
+    def _write_journal(self, queued: list[tuple[int, JournalRecord | Future[None]]]) -> None:
+        """On the journal's thread: runs of records appended with one sync each, and the
+        rotations queued between them, in order."""
+        records: list[JournalRecord] = []
+        try:
+            for _, item in queued:
+                if isinstance(item, JournalRecord):
+                    records.append(item)
+                    continue
+                if records:
+                    self.store.append(*records)
+                    records = []
+                self.store.journal.rotate()
+                item.set_result(None)
+            if records:
+                self.store.append(*records)
+        except BaseException as error:
+            for _, item in queued:  # a save waiting for its rotation fails too
+                if isinstance(item, Future) and not item.done():
+                    item.set_exception(error)
+            raise
+
+    def _journaled(self, future: asyncio.Future[Any],
+                   queued: list[tuple[int, JournalRecord | Future[None]]]) -> None:
+        self._appending = False
+        self._finished(future, [number for number, _ in queued if number])
+        if not self.failed and not self._closed:
+            self._pump()
+
+    def _start_save(self) -> None:
+        save, self._next_save = self._next_save, None
+        if save is None:
+            return
+        self._saving = True
+        rotated: Future[None] = Future()
+        self._queued.append((0, rotated))  # behind the appends issued so far
+        self._pump()
+        future = asyncio.get_running_loop().run_in_executor(
+            self._saver, self._save, save, rotated)
+        future.add_done_callback(lambda done: self._saved(done, save.numbers))
+
+    def _save(self, save: _Save, rotated: Future[None]) -> None:
+        """On the save thread: the copy, then (the rotation done) the old journal file."""
+        self.store.save(save.cib, keep_status=True, term=save.term, reset_journal=False)
+        rotated.result()
+        self.store.journal.drop_old()
+        self.store.journal.prepare_next()
+
+    def _saved(self, future: asyncio.Future[Any], numbers: list[int]) -> None:
+        self._saving = False
+        self._finished(future, numbers)
+        if not self.failed and not self._closed:
+            self._start_save()
 
     def after_writes(self, action: Callable[[], object]) -> None:
         """Run `action` now if nothing is being written, else once what is issued is done."""
         if self.failed:
             return
-        if self.done >= self.issued:
+        if not self._unfinished:
             action()
         else:
             self._held.append((self.issued, action))
 
-    def _saved_behind(self, future: asyncio.Future[Any] | Future[Any]) -> None:
-        if future.exception() is not None:
-            self._written(future)  # fatal all the same
-
-    def _written(self, future: asyncio.Future[Any] | Future[Any]) -> None:
+    def _finished(self, future: asyncio.Future[Any], numbers: list[int]) -> None:
         error = future.exception()
         if error is not None:
             self.failed = True
@@ -87,13 +175,28 @@ class DiskWriter:
                               directory=str(self.store.directory))
             os.kill(os.getpid(), signal.SIGTERM)
             return
-        self.done += 1
-        while self._held and self._held[0][0] <= self.done:
+        self._unfinished.difference_update(numbers)
+        lowest = min(self._unfinished, default=self.issued + 1)
+        while self._held and self._held[0][0] < lowest:
             self._held.popleft()[1]()
 
     def close(self) -> None:
-        """Wait for the writes in flight (the daemon's stop)."""
-        self._worker.shutdown(wait=True)
+        """Wait for the writes in flight (the daemon's stop); a save still waiting for its
+        turn is written here (the journal kept: records issued after it may be newer; the
+        daemon's stop folds them into its last save)."""
+        self._closed = True
+        self._journal.shutdown(wait=True)
+        queued, self._queued = self._queued, []
+        if not self.failed:
+            self._write_journal(queued)  # what waited for the last sync (and a rotation)
+        for _, item in queued:  # after a failure: a save waiting for its rotation gives up
+            if isinstance(item, Future) and not item.done():
+                item.set_exception(OSError("the journal failed before this rotation"))
+        self._saver.shutdown(wait=True)
+        pending, self._next_save = self._next_save, None
+        if pending is not None and not self.failed:
+            self.store.save(pending.cib, keep_status=True, term=pending.term,
+                            reset_journal=False)
 
 
 __all__ = ["DiskWriter"]

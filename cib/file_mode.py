@@ -109,7 +109,7 @@ def run_live(options: argparse.Namespace, data: Element | None) -> int:
 
 def _ask_daemon(options: argparse.Namespace, ask: Callable[[CibClient], CibReply]) -> int:
     from cib.api import CibClient
-    from messaging.config import default_state_dir
+    from messaging.state_dir import default_state_dir
 
     timeout = float(options.timeout) if options.timeout else 30.0
     try:

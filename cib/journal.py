@@ -12,6 +12,16 @@ File ``cib.journal`` in the CIB directory: records, each ``length (4 bytes, big 
 from (``base``), the version it ends at, the replication term, the versioned digest of the
 result (cib.xmlio.versioned_digest, what replicas compare) and the v2 patchsets in order.
 
+Rotation, so that a save never stalls an append (cib.disk runs them on two threads): when
+a save of the copy at version V is issued, the journal's thread renames ``cib.journal`` to
+``cib.journal.old`` between two appends (`Journal.rotate`; records up to V are then all in
+the old file) and appends on in a fresh ``cib.journal`` (``cib.journal.next``, created and
+synced beforehand by the previous save, renamed in). Once ``cib.xml`` at V is on disk the
+save's thread deletes the old file (`Journal.drop_old`) and prepares the next one. No
+rename needs a directory sync: recovery reads all three names (`read_journal`) and orders
+their records by the version they start from, so whichever names a crash left, every
+synced record is found, and those the saved copy already holds are skipped.
+
 Invariants:
 - a record is acknowledged only after its bytes are fdatasync'd (the caller waits for
   `Journal.append` to return);
@@ -35,10 +45,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cib.xmlio import Element, versioned_digest
-from messaging.errors import HAError
+from messaging.errors import HAError, InternalError
 from messaging.types import Version
 
 JOURNAL = "cib.journal"
+OLD = "cib.journal.old"  # the records up to the save in progress (rotation)
+NEXT = "cib.journal.next"  # the empty file the next rotation appends to
+SEGMENTS = (OLD, JOURNAL, NEXT)
 _HEADER = struct.Struct(">II")
 
 
@@ -98,6 +111,20 @@ def read_records(path: Path) -> tuple[list[JournalRecord], bool]:
     return records, False
 
 
+def read_journal(directory: Path) -> tuple[list[JournalRecord], bool]:
+    """Every record of the directory's journal files (rotation may leave up to three), in
+    chain order: the files by the version their first record starts from. Whether any had a
+    torn tail."""
+    parts, torn = [], False
+    for name in SEGMENTS:
+        records, cut = read_records(directory / name)
+        torn = torn or cut
+        if records:
+            parts.append(records)
+    parts.sort(key=lambda records: records[0].base)
+    return [record for records in parts for record in records], torn
+
+
 def replay(cib: Element, records: list[JournalRecord]) -> Replayed:
     """`cib` (a snapshot as written, status included) with the journal's records applied."""
     from cib.model import version_of  # lazy: only a start with a journal replays
@@ -127,35 +154,70 @@ def replay(cib: Element, records: list[JournalRecord]) -> Replayed:
 
 
 class Journal:
-    """Appends to one directory's journal; emptied after each snapshot."""
+    """Appends to one directory's journal (`append` and `rotate` on one thread, `drop_old`
+    and `prepare_next` on the saving one, never while a rotation runs: cib.disk); emptied
+    by each snapshot."""
 
     def __init__(self, directory: Path) -> None:
+        self.directory = directory
         self.path = directory / JOURNAL
         self._fd: int | None = None
-        self._empty = not self.path.exists() or self.path.stat().st_size == 0
 
-    def append(self, record: JournalRecord) -> None:
-        """Write `record` and sync its data; returns once it is on disk."""
+    def append(self, *records: JournalRecord) -> None:
+        """Write `records` (one or a group: group commit) and sync their data, once;
+        returns once they are on disk."""
         if self._fd is None:
             created = not self.path.exists()
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             if created:  # the file's name must survive a crash too
                 os.fsync(self._fd)
-                fsync_directory(self.path.parent)
-        os.write(self._fd, record.encode())
+                fsync_directory(self.directory)
+        os.write(self._fd, b"".join(record.encode() for record in records))
         os.fdatasync(self._fd)
-        self._empty = False
+
+    def rotate(self) -> None:
+        """Set the records appended so far aside as the old file (a save holding them all
+        is being written) and append on in the prepared next one."""
+        self.close()
+        old = self.directory / OLD
+        if old.exists() and old.stat().st_size:  # an empty one may be left from a crash
+            raise InternalError(f"{old}: a rotation before the last save dropped it")
+        if self.path.exists():
+            os.rename(self.path, self.directory / OLD)
+        if (self.directory / NEXT).exists():
+            os.rename(self.directory / NEXT, self.path)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+
+    def drop_old(self) -> None:
+        """The save holding the old file's records is on disk: delete them."""
+        (self.directory / OLD).unlink(missing_ok=True)
+
+    def prepare_next(self) -> None:
+        """Create the empty file the next rotation appends to, its name synced (so the first
+        append after a rotation costs one fdatasync, as every other)."""
+        path = self.directory / NEXT
+        if path.exists():
+            return
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        fsync_directory(self.directory)
 
     def reset(self) -> None:
-        """Empty the journal (the snapshot just written holds every record)."""
-        if self._empty or (self._fd is None and not self.path.exists()):
+        """Empty the journal (the snapshot just written holds every record; no append or
+        rotation runs meanwhile)."""
+        for name in (OLD, NEXT):
+            (self.directory / name).unlink(missing_ok=True)
+        if self._fd is None and not self.path.exists():
             return
         fd = self._fd if self._fd is not None else os.open(self.path, os.O_WRONLY)
-        os.ftruncate(fd, 0)
-        os.fdatasync(fd)
+        if os.fstat(fd).st_size:
+            os.ftruncate(fd, 0)
+            os.fdatasync(fd)
         if self._fd is None:
             os.close(fd)
-        self._empty = True
 
     def close(self) -> None:
         if self._fd is not None:
@@ -172,5 +234,5 @@ def fsync_directory(directory: Path) -> None:
         os.close(handle)
 
 
-__all__ = ["JOURNAL", "Journal", "JournalRecord", "Replayed", "fsync_directory", "read_records",
-           "replay"]
+__all__ = ["JOURNAL", "NEXT", "OLD", "SEGMENTS", "Journal", "JournalRecord", "Replayed",
+           "fsync_directory", "read_journal", "read_records", "replay"]

@@ -5,34 +5,32 @@ every other member is a replica. The DC's cib then takes the role, as in Pacemak
 the DC's cib holds the master copy: each cib learns the DC from its own crmd (`DcNamed`) and
 tells the master (`DcClaim`, and in its `Announce`); once every member names the same DC
 the master finishes its unconfirmed writes, holds new ones, and sends `Handover` (with a
-sequence number within the view) to every member. Only the master hands over and it
-stops being master before the new one starts, so a view never has two masters; while the
-claims disagree or name nobody (start-up, DC lost) the role stays where it is. The new
-master runs a view's sync (announcements, best copy) before it applies writes; a write
-forwarded to a node that is no longer master is refused (not applied) and the origin sends
-it to the new master.
+sequence number within the view) to every member. Only the master hands over, and it
+stops being master first, so a view never has two masters; while the claims disagree or
+name nobody (start-up, DC lost) the role stays. The new master runs a view's sync
+(announcements, best copy) before it applies writes; a write forwarded to a node no
+longer master is refused (not applied) and the origin sends it to the new master.
 
 Invariants:
-- Writes are applied only on the master, one at a time, in the order they reach it; a
-  client's write on a replica is forwarded there. The master's effects for a change are, in
-  this order: `PersistCib` (its disk) and one `Diff` to every other member; the
-  acknowledgement (`Acknowledge` for a local client, `WriteResult` to the origin) follows
-  once every other member of the view confirmed (`Applied`) that version. That is stronger
-  than "persisted and sent": ccm may report the master's death before its last diffs
-  arrive, and a diff from an old view is dropped, so a write only sent could be lost while
-  acknowledged; a confirmed one is in every survivor's announcement.
-- Group commit: while a flushed change awaits its confirmations, later writes are applied
-  in memory and held; when the last confirmation arrives they are flushed together (one
-  `PersistCib`, one `DiffBatch` per replica) and each is acknowledged when that batch is
-  confirmed. A view change persists what is held and answers its writes 102.
+- Writes are applied only on the master, one at a time, in the order they reach it (a
+  replica forwards its clients' writes). The master's effects for a change, in order:
+  `PersistCib` (its disk) and one `Diff` to every other member; the acknowledgement
+  (`Acknowledge` locally, `WriteResult` to the origin) once every other member of the
+  view confirmed (`Applied`) that version: stronger than "persisted and sent", since ccm
+  may report the master's death before its last diffs arrive (dropped: an old view's).
+- Group commit: up to `BATCHES_IN_FLIGHT` flushed batches await confirmations at once (the
+  next is applied, journaled and sent while the previous one's fdatasync runs); later
+  writes are applied in memory and held, and flushed together (one `PersistCib`, one
+  `DiffBatch` per replica) when the oldest batch is confirmed. Writes are acknowledged in
+  order, each when its batch is confirmed. A view change persists what is held and
+  answers its writes 102.
 - A replica confirms a change once it holds it in memory (`Applied` before its deferred
-  `PersistCib`), as Pacemaker's replicas do: an acknowledged write is on the master's disk
-  and in every replica's memory.
+  `PersistCib`), as Pacemaker's replicas do: acknowledged = on the master's disk and in
+  every replica's memory.
 - A replica applies a diff only from the current master and only when the patch starts at
   its exact version and the result has the master's digest; otherwise it asks for the whole
-  CIB (`FetchCib`) and ignores diffs until the `FullCib` arrives. The master also announces
-  its version and digest some time after each change, so a replica that lost a diff
-  notices.
+  CIB (`FetchCib`) and ignores diffs until the `FullCib` arrives. The master announces its
+  version and digest some time after each change: a replica that lost a diff notices.
 - On every view change the new master collects each member's (version, term, digest),
   takes the best copy (highest version tuple; equal versions go to the copy changed in the
   later view, then to the master itself, then to the lowest node id) and pushes it whole to
@@ -40,16 +38,15 @@ Invariants:
   died before sending it: the survivors' next write reaches the same version in a later
   view, and must win when the old master comes back, because that one was acknowledged.
   Writes reaching the master meanwhile wait and are applied afterwards, in order. The new
-  master asks every member for its announcement at once (one that installed the view
-  first announced while the master still dropped it as another view's); a member
-  silent at the sync timeout is asked again (`AskAnnounce`, up to `SYNC_ASKS` times) before
-  the master decides without it: a restarted master's daemon may have missed the first
-  announcements, and deciding on its own older copy would lose acknowledged writes.
-- A write still unanswered when the view changes is answered with exit 102 (outcome
-  unknown: retry); writes made while no master is known wait for one.
-- Messages from an earlier view are dropped; those from a later one (its sender installed it
-  first: ccm hands a view to members one by one) wait until this node installs it, else a
-  write forwarded meanwhile would never be answered.
+  master asks every member to announce at once (one that installed the view first
+  announced while the master dropped it as another view's); a member silent at the sync
+  timeout is asked again (`AskAnnounce`, up to `SYNC_ASKS` times) before the master decides
+  without it: deciding on a restarted master's older copy would lose acknowledged writes.
+- A write unanswered when the view changes is answered 102 (outcome unknown: retry);
+  writes made while no master is known wait for one.
+- Messages from an earlier view are dropped; those from a later one (ccm hands a view to
+  members one by one) wait until this node installs it, else a write forwarded meanwhile
+  would never be answered.
 """
 
 from __future__ import annotations
@@ -77,7 +74,7 @@ from cib.replication_messages import (
     WireRequest,
     WriteResult,
 )
-from cib.replication_state import Sync, Unconfirmed
+from cib.replication_state import Sync, Unconfirmed, batches_out
 from cib.xmlio import Element, element_text, parse, versioned_digest
 from messaging.effects import ArmTimer, CancelTimer, Effect, Log, Node, Send, TimerFired
 from messaging.errors import ExitCode, HAError
@@ -86,6 +83,7 @@ SYNC_TIMEOUT = 2.0
 SYNC_ASKS = 5  # how often a new master asks a silent member to announce before going on
 FETCH_TIMEOUT = 2.0
 PING_DELAY = 1.0
+BATCHES_IN_FLIGHT = 2  # flushed and unconfirmed at once (group commit, pipelined)
 
 Event = ViewChanged | ClientWrite | PeerMessage | TimerFired | DcNamed
 CibEffect = Effect | PersistCib | Acknowledge
@@ -119,6 +117,7 @@ class ReplicaCore:
         self.resyncing = False
         self.unconfirmed: list[Unconfirmed] = []
         self.held: list[tuple[Unconfirmed, str]] = []  # applied, not yet flushed
+        self.flushes = 0  # batches flushed (numbers each write's batch)
         self.wall: float | None = None  # the last wall clock an event brought
         self.dc: str | None = None  # the DC our crmd names
         self.seq = 0  # handovers seen in this view
@@ -369,7 +368,7 @@ class ReplicaCore:
         self.cib, self.term = outcome.cib, self.view
         self.held.append((Unconfirmed(origin, request_id, self.version, replicas),
                           element_text(outcome.patch, pretty=False)))
-        if self.unconfirmed:  # a batch is out: this write joins the next one
+        if batches_out(self.unconfirmed) >= BATCHES_IN_FLIGHT:  # this write joins the next batch
             return effects
         return effects + self._flush(now)
 
@@ -385,8 +384,9 @@ class ReplicaCore:
         effects: list[CibEffect] = [self._persist(patches, digest=digest)]
         effects += [Send(Node(member), message) for member in sorted(replicas)]
         effects.append(ArmTimer("ping", now + PING_DELAY))
+        self.flushes += 1
         for write, _ in held:
-            write.waiting_for = set(replicas)
+            write.waiting_for, write.batch = set(replicas), self.flushes
             self.unconfirmed.append(write)
         return effects
 
@@ -398,7 +398,7 @@ class ReplicaCore:
         while self.unconfirmed and not self.unconfirmed[0].waiting_for:
             write = self.unconfirmed.pop(0)
             effects.append(self._result(write.origin, write.request_id, 0, "OK", write.version))
-        if not self.unconfirmed and self.held:
+        if self.held and batches_out(self.unconfirmed) < BATCHES_IN_FLIGHT:
             effects += self._flush(now)
         elif not self.unconfirmed and self.handing_over is not None:
             effects += self._hand_over(now)

@@ -18,6 +18,12 @@ class Unconfirmed:
     request_id: str
     version: Version
     waiting_for: set[str]
+    batch: int = 0  # the flush that sent it (cib.replication: batches in flight)
+
+
+def batches_out(unconfirmed: list[Unconfirmed]) -> int:
+    """How many flushed batches the master's unconfirmed writes (in flush order) span."""
+    return unconfirmed[-1].batch - unconfirmed[0].batch + 1 if unconfirmed else 0
 
 
 @dataclass

@@ -4,8 +4,9 @@ Files in the directory: ``cib.xml`` and ``cib.xml.sig`` (the on-disk MD5 digest 
 written tree), numbered backups of the previous pair ``cib-N.raw`` and ``cib-N.raw.sig``
 (hard links made before each write; N comes from ``cib.last`` and wraps at `series_max`,
 100 like Pacemaker's CIB_SERIES_MAX), and ours alone: ``cib.term``, the replication term of
-the live copy (a backup taken instead counts as term 0), and ``cib.journal`` (cib.journal):
-the master's batches appended since the last save, replayed onto the copy at load.
+the live copy (a backup taken instead counts as term 0), and ``cib.journal`` (cib.journal, with
+``.old`` and ``.next`` while it rotates): the master's batches appended since the last
+save, replayed onto the copy at load.
 
 Invariants: a write is atomic (temporary file in the same directory, fsync, rename, then a
 directory fsync), the digest is written before the CIB so a crash between the two renames
@@ -18,7 +19,8 @@ unreadable, unparsable or does not match its signature is moved aside as
 section is dropped and an empty one added, ``dc-uuid`` is removed and missing version fields
 become 0, as Pacemaker does at start-up. The journal is replayed before the status is
 dropped (its patches may touch the status); every save empties it once the new pair and
-the directory are on disk, so the journal always chains from the saved copy.
+the directory are on disk (or, when rotated, drops the old file the save holds:
+cib.journal), so the journal always chains from the saved copy.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from cib.journal import JOURNAL, Journal, JournalRecord, fsync_directory, read_records, replay
+from cib.journal import SEGMENTS, Journal, JournalRecord, fsync_directory, read_journal, replay
 from cib.xmlio import Element, element_text, on_disk_digest, parse
 from messaging.errors import ValidationError
 
@@ -171,26 +173,29 @@ class CibStore:
         return Loaded(None, None, set_aside)
 
     def _replay(self, tree: Element, term: int) -> Loaded:
-        records, torn = read_records(self.journal.path)
+        records, torn = read_journal(self.directory)
         done = replay(tree, records)
         problem = done.stopped or ("a torn record at the end (never acknowledged)"
                                    if torn else None)
         # a journal that does not chain from this copy is kept aside, like a bad file
-        aside = self._set_aside(JOURNAL) if done.stopped is not None else []
+        aside = ([path for name in SEGMENTS for path in self._set_aside(name)]
+                 if done.stopped is not None else [])
         return Loaded(_fresh_status(done.cib), None, aside,
                       term if done.term is None else done.term, done.applied, problem)
 
     def has_journal(self) -> bool:
         """Whether journal records wait to be folded into a save."""
-        return self.journal.path.exists() and self.journal.path.stat().st_size > 0
+        return any((self.directory / name).exists() and (self.directory / name).stat().st_size
+                   for name in SEGMENTS)
 
-    def append(self, record: JournalRecord) -> None:
-        """Append one batch to the journal; returns once it is on disk (cib.journal)."""
+    def append(self, *records: JournalRecord) -> None:
+        """Append batches to the journal, one sync for all; returns once they are on disk
+        (cib.journal)."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.journal.append(record)
+        self.journal.append(*records)
 
     def save(self, cib: Element, written: str | None = None, keep_status: bool = False,
-             term: int | None = None) -> Path:
+             term: int | None = None, reset_journal: bool = True) -> Path:
         """Write `cib` as the live CIB, backing up the previous pair first.
 
         Args:
@@ -199,6 +204,8 @@ class CibStore:
             keep_status: write the status section too (our replicas' choice for tests).
             term: the replication term of this copy (cib.replication), written after the
                 CIB so that a crash between the two leaves the older, weaker term.
+            reset_journal: empty the journal afterwards; False when the journal is rotated
+                instead (its appends go on meanwhile on another thread: cib.disk).
         """
         self.directory.mkdir(parents=True, exist_ok=True)
         live = self.directory / LIVE
@@ -218,7 +225,8 @@ class CibStore:
             self._term_written = term
         fsync_directory(self.directory)
         self._written = self._stat()
-        self.journal.reset()  # only now: the pair holding every record is on disk
+        if reset_journal:
+            self.journal.reset()  # only now: the pair holding every record is on disk
         return live
 
     def _backup(self) -> None:

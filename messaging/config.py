@@ -23,7 +23,6 @@ so one file serves every node.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -31,10 +30,11 @@ from pathlib import Path
 from typing import Literal
 
 from messaging.errors import ConfigError, Location
+from messaging.state_dir import DEFAULT_STATE_DIR as DEFAULT_STATE_DIR
+from messaging.state_dir import STATE_DIR_ENV as STATE_DIR_ENV
+from messaging.state_dir import default_state_dir as default_state_dir
 
 DEFAULT_PORT = 694
-DEFAULT_STATE_DIR = "/var/lib/hacluster"  # the one default of every daemon and tool
-STATE_DIR_ENV = "HACLUSTER_STATE_DIR"
 DEFAULT_CLUSTER = "hacluster"
 DEFAULT_MAX_MESSAGE = 1 << 20
 
@@ -127,12 +127,6 @@ def _normal_ip(text: str) -> str:
         return str(ipaddress.ip_address(text))
     except ValueError:
         return text
-
-
-def default_state_dir() -> str:
-    """Where a daemon or tool looks for a node's sockets when neither ha.cf nor an option
-    says: $HACLUSTER_STATE_DIR, else `DEFAULT_STATE_DIR` (ha.cf's `state_dir` default)."""
-    return os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
 
 
 # Heartbeat's time syntax: a decimal number of seconds, or of milliseconds with `ms`.

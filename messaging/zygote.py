@@ -163,8 +163,12 @@ def _become_daemon(name: str, module: str, argv: list[str], env: dict[str, str],
     os.setsid()
     die_with_parent(launcher)
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD,
-                   signal.SIGPIPE, signal.SIGUSR1, signal.SIGUSR2):
+                   signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(signum, signal.SIG_DFL)
+    # As a freshly started Python has it: ignored, so a write to a socket its peer closed
+    # is an EPIPE error, not death (at SIG_DFL a master cib died of a replica giving up a
+    # bulk fetch; subprocess still gives agents the default disposition).
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
     server.close()
     os.dup2(fds[0], 1)

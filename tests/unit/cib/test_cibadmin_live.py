@@ -79,3 +79,21 @@ def test_live_cibadmin_sends_text_without_lxml() -> None:
     assert stamped.get("cib-last-written")
     assert bad.stdout.strip() == "lxml loaded 78"
     assert "Call failed" in bad.stderr
+
+
+START_PROBE = """
+import sys
+from cib.cli import main
+code = main(sys.argv[1:])
+print(sorted(m for m in ("lxml.etree", "messaging.config", "shutil") if m in sys.modules), code)
+"""
+
+
+def test_the_live_path_loads_neither_the_ha_cf_parser_nor_shutil(tmp_path: Path) -> None:
+    """Start-up cost: a tool finds its node's sockets without messaging.config, and argparse
+    sizes its help without shutil (and the compression modules shutil imports)."""
+    env = {**os.environ, "HACLUSTER_STATE_DIR": str(tmp_path)}  # no daemon there: exit 102
+    env.pop("CIB_file", None)
+    done = subprocess.run([sys.executable, "-c", START_PROBE, "-M", "-X", '<nvpair id="a"/>'],
+                          env=env, text=True, capture_output=True, timeout=60, check=False)
+    assert done.stdout.strip() == "[] 102", done.stderr

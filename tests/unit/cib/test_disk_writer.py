@@ -22,10 +22,11 @@ class GatedStore(CibStore):
         self.gate = threading.Event()
         self.saved: list[str | None] = []
 
-    def save(self, cib, written=None, keep_status=False, term=None):  # type: ignore[no-untyped-def]
+    def save(self, cib, written=None, keep_status=False, term=None,  # type: ignore[no-untyped-def]
+             reset_journal=True):
         assert self.gate.wait(10)
         self.saved.append(cib.get("epoch"))
-        return super().save(cib, written, keep_status, term)
+        return super().save(cib, written, keep_status, term, reset_journal)
 
 
 def _run_gated(store: GatedStore, events: list[str], queue: Callable[[DiskWriter], None]) -> None:

@@ -11,6 +11,7 @@ event the exchange checks that no view has two masters.
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from collections import deque
@@ -259,8 +260,10 @@ def _run_and_converge(actions: list[tuple[str, int]], seed: int) -> None:
     assert_converged(exchange)
 
 
-def _victim_scenario(origin: str, n1_events_before_crash: int, crash_after: int) -> Exchange:
-    """Write "victim" from `origin` while n1 is master; n1 dies after handling
+def _victim_scenario(origin: str, n1_events_before_crash: int, crash_after: int,
+                     pipelined: bool = False) -> Exchange:
+    """Write "victim" from `origin` while n1 is master (and, `pipelined`, "victim2" right
+    behind it: a second batch out before the first is confirmed); n1 dies after handling
     `n1_events_before_crash` events of the write path and then `crash_after` effects of the
     next one (or never, when the path ends first)."""
     exchange, rng = Exchange(["n1", "n2", "n3"]), random.Random(n1_events_before_crash)
@@ -273,6 +276,9 @@ def _victim_scenario(origin: str, n1_events_before_crash: int, crash_after: int)
         handled = 1
     else:
         exchange.write(origin, "victim")
+    if pipelined and "n1" in exchange.cores:
+        exchange.write(origin, "victim2")
+        handled += origin == "n1"
     while True:
         busy = sorted(key for key, queue in exchange.channels.items() if queue)
         if not busy:
@@ -294,17 +300,19 @@ def _victim_scenario(origin: str, n1_events_before_crash: int, crash_after: int)
 
 
 def test_an_acknowledged_write_survives_the_master_dying_at_every_step() -> None:
-    crashed_after_ack = 0
-    for origin in ("n1", "n2"):
-        for events in range(6):
-            for crash_after in range(6):
-                exchange = _victim_scenario(origin, events, crash_after)
-                assert_converged(exchange)
-                acknowledged = {ident for ident, code in exchange.acks.items() if code == 0}
-                assert {"before", "after"} <= acknowledged
-                assert acknowledged <= exchange.primitives("n1"), (origin, events, crash_after)
-                crashed_after_ack += "victim" in acknowledged
+    crashed_after_ack = pipelined_acks = 0
+    for origin, events, crash_after, pipelined in itertools.product(
+            ("n1", "n2"), range(7), range(6), (False, True)):
+        exchange = _victim_scenario(origin, events, crash_after, pipelined)
+        assert_converged(exchange)
+        acknowledged = {ident for ident, code in exchange.acks.items() if code == 0}
+        assert {"before", "after"} <= acknowledged
+        assert acknowledged <= exchange.primitives("n1"), (origin, events, crash_after,
+                                                           pipelined)
+        crashed_after_ack += "victim" in acknowledged
+        pipelined_acks += "victim2" in acknowledged
     assert crashed_after_ack > 0  # some runs killed the master after it acknowledged
+    assert pipelined_acks > 0
 
 
 def test_the_highest_version_wins_a_merge() -> None:
@@ -379,15 +387,16 @@ def _deliver(exchange: Exchange, sender: str, receiver: str) -> object:
     return message
 
 
-def test_writes_made_while_a_batch_awaits_confirmation_go_out_as_one_batch() -> None:
-    """Group commit: b and c reach the master while a awaits its confirmations; they are
-    applied, held, and sent together once a is confirmed, and acknowledged only when every
-    replica confirmed their batch."""
+def test_writes_made_while_two_batches_await_confirmation_go_out_as_one_batch() -> None:
+    """Group commit, pipelined: a and b leave as two batches at once (b does not wait for
+    a's confirmations); c and d reach the master while both are out, are applied, held,
+    and sent together once a is confirmed; each is acknowledged only when every replica
+    confirmed its batch, in order."""
     exchange, rng = Exchange(["n1", "n2", "n3"]), random.Random(5)
     exchange.settle(rng)
-    for ident in ("a", "b", "c"):
+    for ident in ("a", "b", "c", "d"):
         exchange.write("n1", ident)
-    assert [type(m).__name__ for m in exchange.channels[("n1", "n2")]] == ["Diff"]
+    assert [type(m).__name__ for m in exchange.channels[("n1", "n2")]] == ["Diff", "Diff"]
     for replica in ("n2", "n3"):
         _deliver(exchange, "n1", replica)
     _deliver(exchange, "n2", "n1")
@@ -396,13 +405,17 @@ def test_writes_made_while_a_batch_awaits_confirmation_go_out_as_one_batch() -> 
     assert exchange.acks == {"a": 0}
     batch = exchange.channels[("n1", "n2")][-1]
     assert isinstance(batch, DiffBatch) and len(batch.patches) == 2
+    for replica in ("n2", "n3"):  # b's Diff, then the batch of c and d
+        _deliver(exchange, "n1", replica)
+        _deliver(exchange, replica, "n1")
+    assert exchange.acks == {"a": 0, "b": 0}
     for replica in ("n2", "n3"):
         _deliver(exchange, "n1", replica)
         _deliver(exchange, replica, "n1")
-    assert exchange.acks == {"a": 0, "b": 0, "c": 0}
+    assert exchange.acks == {"a": 0, "b": 0, "c": 0, "d": 0}
     exchange.settle(rng)
     assert_converged(exchange)
-    assert exchange.primitives("n3") >= {"a", "b", "c"}
+    assert exchange.primitives("n3") >= {"a", "b", "c", "d"}
 
 
 def _handover_scenario(seed: int, steps: int, victim: str | None) -> Exchange:

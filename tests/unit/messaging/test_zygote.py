@@ -15,14 +15,15 @@ from messaging.codec import pack
 from messaging.zygote import _entry_modules, read_reply, read_request, request
 
 PROBE_DAEMON = """
-import json, os, random, sys
+import json, os, random, signal, sys
 from pathlib import Path
 if __name__ == "__main__":  # the zygote imports this module once to preload it
     print(json.dumps({
         "name": __name__, "argv": sys.argv[1:], "env": os.environ.get("PROBE"),
         "cmdline": Path("/proc/self/cmdline").read_bytes().rstrip(b"\\0").decode().split("\\0"),
         "comm": Path("/proc/self/comm").read_text().strip(), "sid": os.getsid(0) == os.getpid(),
-        "ppid": os.getppid(), "random": random.random(), "pid": os.getpid()}), flush=True)
+        "ppid": os.getppid(), "random": random.random(), "pid": os.getpid(),
+        "sigpipe_ignored": signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN}), flush=True)
     print("to stderr", file=sys.stderr, flush=True)
     sys.exit(int(sys.argv[1]))
 """
@@ -82,5 +83,6 @@ def test_zygote_forks_a_daemon_that_looks_exec_started(tmp_path: Path) -> None:
         assert daemon["cmdline"][1:3] == ["-m", "probe"]
         assert daemon["cmdline"][3:] == daemon["argv"]
         assert daemon["comm"] == "probe-d"
+        assert daemon["sigpipe_ignored"]  # as Python started by exec: EPIPE, not death
     assert daemons[0]["random"] != daemons[1]["random"]  # reseeded after the fork
     assert result.stderr.count("to stderr") == 2
