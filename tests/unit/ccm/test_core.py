@@ -9,6 +9,7 @@ import pytest
 
 from ccm.core import (
     BROADCAST,
+    ROUND_EXTENSIONS,
     TIMER_CHECK,
     TIMER_HOLD,
     TIMER_RETRY,
@@ -171,16 +172,38 @@ def test_failed_round_retries_with_a_higher_view_id() -> None:
     assert proposal_of(effects).view_id == 7
 
 
-def test_silent_member_times_out_and_the_round_is_retried() -> None:
+def test_silent_member_is_asked_again_then_the_round_is_retried() -> None:
     core = full_mesh("n1", "n2", "n3")
     core.handle(TimerFired(TIMER_SETTLE, 1.0))
     core.handle(PeerMessageReceived("n2", Ack(1, 1), 1.1))
-    effects = core.handle(TimerFired(TIMER_ROUND, 1.5))
+    for extension in range(ROUND_EXTENSIONS):  # the same round, asked again
+        now = 1.5 + 0.5 * extension
+        effects = core.handle(TimerFired(TIMER_ROUND, now))
+        assert proposal_of(effects) == Propose("n1", 1, ("n1", "n2", "n3"), 1, core.reports())
+        assert ArmTimer(TIMER_ROUND, now + 0.5) in effects
+    effects = core.handle(TimerFired(TIMER_ROUND, 1.5 + 0.5 * ROUND_EXTENSIONS))
     assert installed(effects) == []
     assert any(isinstance(e, ArmTimer) and e.key == TIMER_RETRY for e in effects)
     # heartbeat declares n3 dead: the next round goes without it, at once
     effects = core.handle(PeerStatusChanged("n3", False, 1.6))
     assert proposal_of(effects).members == ("n1", "n2")
+
+
+def test_an_ack_later_than_the_proposal_timeout_still_commits_its_round() -> None:
+    core = full_mesh("n1", "n2", "n3")
+    core.handle(TimerFired(TIMER_SETTLE, 1.0))
+    core.handle(PeerMessageReceived("n2", Ack(1, 1), 1.1))
+    core.handle(TimerFired(TIMER_ROUND, 1.5))
+    effects = core.handle(PeerMessageReceived("n3", Ack(1, 1), 1.7))
+    assert installed(effects) == [View(1, ("n1", "n2", "n3"), "n1")]
+
+
+def test_a_refused_round_is_not_kept_open_past_its_timeout() -> None:
+    core = full_mesh("n1", "n2", "n3")
+    core.handle(TimerFired(TIMER_SETTLE, 1.0))
+    core.handle(PeerMessageReceived("n2", Nack(1, 1, ("n1", "n2", "n3"), 0), 1.1))
+    effects = core.handle(TimerFired(TIMER_ROUND, 1.5))
+    assert any(isinstance(e, ArmTimer) and e.key == TIMER_RETRY for e in effects)
 
 
 def test_nudge_makes_the_coordinator_run_a_round() -> None:
