@@ -178,8 +178,10 @@ class _Placer:
         for c in reversed(self.colocations):
             if id(c) not in inherited_ids:
                 self.with_this.setdefault(c.primary, []).append(c)
+        # cmp_primary_priority compares the constraint's own primary: for "X with group" that
+        # is the group (a group variant sorts before primitives), not the member it maps to.
         for lst in self.this_with.values():
-            lst.sort(key=lambda c: self._coloc_key(c.primary))
+            lst.sort(key=lambda c: self._coloc_key(self.group_primary.get(id(c), c.primary)))
         for lst in self.with_this.values():
             lst.sort(key=lambda c: self._coloc_key(c.dependent))
 
