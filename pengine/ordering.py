@@ -100,8 +100,8 @@ def collective_children(u: Unpacked, acts: ActionSet) -> dict[int, list[Work]]:
             task = act.key.rsplit("_", 2)[-2]
         if act.node is None and act.rsc is not None and task in base \
                 and u.has_rsc(act.rsc) and u.rsc(act.rsc).kind == "clone":
-            out[act.id] = [a for p in _primitives(u, act.rsc) for a in acts.of(p, base[task])
-                           if a.node is not None]
+            out[act.id] = [a for p in u.instance_primitives(act.rsc)
+                           for a in acts.of(p, base[task]) if a.node is not None]
     return out
 
 
@@ -259,12 +259,12 @@ def _create_missing(u: Unpacked, rid: str | None, task: str) -> bool:
     """rsc_order_first creates a missing "first" action (nodeless, so unrunnable)."""
     if rid is None or not any(r.id == rid for r in u.resources):
         return False
-    running = any(u.states[p].running_on for p in _primitives(u, rid))
+    running = any(u.states[p].running_on for p in u.instance_primitives(rid))
     if task == "stop" and not running:
         return False
-    # Only a first whose current role (a collective's: its highest member's) is Unpromoted
-    # has its missing demote ignored.
-    return task != "demote" or max((u.states[p].role for p in _primitives(u, rid)),
+    # Only a first whose current role (a collective's: its highest member's, orphan
+    # instances included) is Unpromoted has its missing demote ignored.
+    return task != "demote" or max((u.states[p].role for p in u.instance_primitives(rid)),
                                         default=Role.UNKNOWN) != Role.UNPROMOTED
 
 
