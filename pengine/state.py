@@ -48,6 +48,8 @@ class RscState:
     migrate_to_results: list[tuple[str, Element, bool]] = field(default_factory=list)
     block_failure: bool = False
     history_name: str | None = None  # the lrm_resource id this instance was matched from
+    # node -> position of the lrm_resource that made it active there, in that node's list
+    unpacked_at: dict[str, int] = field(default_factory=dict)
     locked_to: str | None = None  # shutdown-lock: the node the resource must stay on
 
     @property

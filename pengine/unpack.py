@@ -83,9 +83,9 @@ def _unpack_histories(root: Element, nodes: list[NodeWork], resources: list[RscC
             continue
         if not node.online and not options.stonith_enabled and not options.shutdown_lock:
             continue
-        for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
+        for position, lrm_rsc in enumerate(node_state.iterfind("lrm/lrm_resources/lrm_resource")):
             _unpack_lrm_resource(lrm_rsc, node, (resources, known), states, walker, options,
-                                 slots)
+                                 slots, position)
 
 
 def _settle_roles(resources: list[RscConfig], states: dict[str, RscState]) -> None:
@@ -116,9 +116,10 @@ def _unpack_lrm_resource(
     lrm_rsc: Element, node: NodeWork,
     configured: tuple[list[RscConfig], dict[str, RscConfig]], states: dict[str, RscState],
     walker: HistoryUnpacker, options: Options,
-    anonymous: tuple[dict[str, list[list[str]]], set[str]],
+    anonymous: tuple[dict[str, list[list[str]]], set[str]], position: int = 0,
 ) -> None:
-    """`configured`: the resource list (orphans get appended) and its index by id."""
+    """`configured`: the resource list (orphans get appended) and its index by id;
+    `position`: the entry's place in its node's lrm_resources (unpack order)."""
     resources, known = configured
     clones, no_slot = anonymous
     if not options.shutdown_lock and lrm_rsc.find("lrm_rsc_op") is None:
@@ -162,6 +163,7 @@ def _unpack_lrm_resource(
     _shutdown_lock(lrm_rsc, rsc, st, node, options, walker.now)
     if node.name in st.running_on:
         st.history_name = lrm_rsc.get("id") or rsc.id
+        st.unpacked_at.setdefault(node.name, position)
 
 
 def _instance_template(resources: list[RscConfig], base: str) -> RscConfig | None:
