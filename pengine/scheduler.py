@@ -17,8 +17,8 @@ from pengine.actions import (
     PrimitiveActions,
     clone_actions,
     group_actions,
-    orphan_group_orders,
     op_key,
+    orphan_group_orders,
 )
 from pengine.api import Transition
 from pengine.blocking import block_dependents
