@@ -7,12 +7,12 @@ is refused is rolled back completely (tables, counters, score lines).
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
 from pengine.colocation import add_matching, apply_primary
 from pengine.constraints import Colocation
+from pengine.glib_order import list_sort
 from pengine.ordering import interleaves
 from pengine.placement_sort import clone_table
 from pengine.placement_tables import available_count
@@ -188,8 +188,9 @@ def distribute(placer: _Placer, cid: str) -> None:
     def compare(a: str, b: str) -> int:
         return _instance_cmp(placer, priorities, a, b)
 
-    ordered = sorted([*clone.children, *_orphans_kept_in_place(placer, cid)],
-                     key=functools.cmp_to_key(compare))
+    # g_list_sort (merge sort): pcmk__cmp_instance is not transitive (inactive instances
+    # tie with everything after the first rules), so the merge order decides.
+    ordered = list_sort([*clone.children, *_orphans_kept_in_place(placer, cid)], compare)
     placer.instance_order[cid] = [inst for inst in ordered if inst in clone.children]
     instances = list(enumerate(ordered))
     counts: dict[str, int] = {}
