@@ -340,7 +340,15 @@ def _apply_interleaved(placer: _Placer, rid: str, c: Colocation) -> bool:
     table = placer.tables[rid]
     partner = next((node for node in placer.rank_nodes(table) if node in hosts), None)
     if partner is not None:
-        placer.tables[rid] = apply_primary(table, [placer.nodes[partner]], c, placer.nodes)
+        # With a group instance the colocation goes on to one member (group's
+        # rsc_colocation_rh): the last for a mandatory one (the group must be fully up),
+        # else the first; an unassigned member takes the score off every node
+        # (bug-lf-2422: the instance stays unassigned, "due to node availability").
+        members = placer.primitives_under(hosts[partner])
+        member = members[-1] if c.score >= INF else members[0]
+        where = placer.assigned.get(member)
+        placer.tables[rid] = apply_primary(
+            table, [placer.nodes[where]] if where is not None else [], c, placer.nodes)
     elif c.score >= INF:
         placer.tables[rid] = dict.fromkeys(table, -INF)
     return True
