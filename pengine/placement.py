@@ -275,10 +275,21 @@ class _Placer:
             return [rid]
         return [p for child in rsc.children for p in self.primitives_under(child)]
 
-    def nodes_of(self, rid: str, role: Role | None = None) -> list[NodeWork]:
-        """Nodes a (possibly collective) primary has been assigned to (in a role)."""
-        names = [self.assigned.get(p) for p in [*self.primitives_under(rid),
-                                                *self.orphan_instances.get(rid, ())]
+    def nodes_of(self, rid: str, role: Role | None = None,
+                 skip_blocked: bool = False) -> list[NodeWork]:
+        """Nodes a (possibly collective) primary has been assigned to (in a role).
+
+        `skip_blocked`: leave out a clone's instances with a blocked member (a mandatory
+        colocation with a clone counts only the others: clone_rsc_colocation_rh skips
+        is_set_recursive(pe_rsc_block); bug-cl-5170).
+        """
+        prims = [*self.primitives_under(rid), *self.orphan_instances.get(rid, ())]
+        if skip_blocked:
+            rsc = self.u.rsc(rid)
+            blocked = {p for inst in rsc.children for p in self.primitives_under(inst)
+                       if any(self.u.states[m].blocked for m in self.primitives_under(inst))}
+            prims = [p for p in prims if p not in blocked and not self.u.states[p].blocked]
+        names = [self.assigned.get(p) for p in prims
                  if role is None or self.next_role.get(p) == role]
         if self.u.rsc(rid).kind == "group":
             names = names[-1:]
@@ -311,8 +322,16 @@ class _Placer:
             # whole group, not only the member the score is taken from (seed 616).
             self._assign_tree(self.group_primary.get(id(c), c.primary))
             if self._coloc_applies(c) and not apply_per_instance(self, rid, c):
+                # clone_rsc_colocation_rh: a mandatory colocation with a clone (a
+                # promotable one only without a role) takes the nodes of its unblocked
+                # instances, whatever role was asked of a clone that cannot promote
+                # (unrunnable-2).
+                primary = self.u.rsc(c.primary)
+                whole = primary.kind == "clone" and c.score >= INF \
+                    and (c.primary_role is None or not primary.promotable)
+                role = None if whole else c.primary_role
                 self.tables[rid] = apply_primary(
-                    self.tables[rid], self.nodes_of(c.primary, c.primary_role), c, self.nodes)
+                    self.tables[rid], self.nodes_of(c.primary, role, whole), c, self.nodes)
         tables = ChainMap(self.tables, self.clone_tables)
         for c in self.with_this.get(rid, []):
             if not self._influence(c) or c.dependent in self.assigned \
