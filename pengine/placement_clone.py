@@ -14,7 +14,7 @@ from pengine.colocation import add_matching, apply_primary
 from pengine.constraints import Colocation
 from pengine.glib_order import list_sort
 from pengine.ordering import interleaves
-from pengine.placement_sort import clone_table
+from pengine.placement_sort import clone_table, instance_active_count
 from pengine.placement_tables import available_count
 from pengine.promotion import add_promotion_scores, promotion_score
 from pengine.scores import INF, add
@@ -108,7 +108,7 @@ def _instance_facts(placer: _Placer, priorities: dict[str, int],
     """(active node count, not active on a disallowed node, priority, usable current node)."""
     prims = placer.primitives_under(inst)
     cur = _current(placer, inst)
-    count = _active_count(placer, inst, prims)
+    count = instance_active_count(placer, inst, prims)
     allowed = True
     # An orphan's bans are applied only when it is assigned (can_run_instance), not here.
     if cur is not None and prims and _own_score(placer, inst, cur) < 0 \
@@ -117,29 +117,6 @@ def _instance_facts(placer: _Placer, priorities: dict[str, int],
     if cur is not None and cur not in placer.nodes:
         cur = None
     return count, allowed, priorities.get(inst, 0), cur
-
-
-def _active_count(placer: _Placer, inst: str, prims: list[str]) -> int:
-    """How many entries pe__find_active_on counts in an instance's running_on list.
-
-    native_add_running lists a node once on a group instance for its managed members (it
-    skips a node already listed), but an unmanaged member appends its node (when online)
-    to every parent without that check. So a group instance whose unmanaged member was
-    unpacked after another member on the same node counts as multiply active, and sorts
-    after a less multiply active instance (pcmk__cmp_instance; seed 462).
-    """
-    if placer.u.rsc(inst).kind == "primitive":
-        return len(placer.u.states[inst].running_on)
-    entries = sorted((placer.u.states[p].unpacked_at.get(node, 0), node, p)
-                     for p in prims for node in placer.u.states[p].running_on)
-    listed: list[str] = []
-    for _, node, prim in entries:
-        if not placer.u.states[prim].managed:
-            if node in placer.nodes and placer.nodes[node].online:
-                listed.append(node)
-        elif node not in listed:
-            listed.append(node)
-    return len(listed)
 
 
 def _assign_instance(placer: _Placer, inst: str, prefer: str | None,

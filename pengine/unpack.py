@@ -118,8 +118,7 @@ def _unpack_lrm_resource(
     walker: HistoryUnpacker, options: Options,
     anonymous: tuple[dict[str, list[list[str]]], set[str]], position: int = 0,
 ) -> None:
-    """`configured`: the resource list (orphans get appended) and its index by id;
-    `position`: the entry's place in its node's lrm_resources (unpack order)."""
+    """`configured`: resources (orphans get appended), by id; `position`: in lrm_resources."""
     resources, known = configured
     clones, no_slot = anonymous
     if not options.shutdown_lock and lrm_rsc.find("lrm_rsc_op") is None:
@@ -156,9 +155,8 @@ def _unpack_lrm_resource(
             st.managed = False
         states[rid] = st
     st = states[rsc.id]
-    agent = ":".join(x for x in (lrm_rsc.get("class"), lrm_rsc.get("provider"),
-                                 lrm_rsc.get("type")) if x)
-    st.agent_on[node.name] = agent
+    st.agent_on[node.name] = ":".join(
+        x for x in (lrm_rsc.get("class"), lrm_rsc.get("provider"), lrm_rsc.get("type")) if x)
     walker.unpack_resource_on_node(rsc, st, node, list(lrm_rsc.iterfind("lrm_rsc_op")))
     _shutdown_lock(lrm_rsc, rsc, st, node, options, walker.now)
     if node.name in st.running_on:
