@@ -199,12 +199,15 @@ class _Placer:
                  for inst in r.children for prim in primitive_members(self.u, inst)}
         return {r.id for r in self.u.resources if r.orphan and r.id.split(":", 1)[0] in bases}
 
-    def _coloc_key(self, rid: str) -> tuple[int, int, str]:
+    def _coloc_key(self, rid: str) -> tuple[int, int, bool, str]:
+        """cmp_primary_priority / cmp_dependent_priority: priority, variant (clones first),
+        promotable clones before other clones (seed 54), then id."""
         rsc = self.u.rsc(rid)
         top = rsc
         while top.parent is not None:
             top = self.u.rsc(top.parent)
-        return (-rsc.priority, -_VARIANT_RANK.get(rsc.kind, 0), rid)
+        return (-rsc.priority, -_VARIANT_RANK.get(rsc.kind, 0),
+                not (rsc.kind == "clone" and rsc.promotable), rid)
 
     def _add(self, table: Table, node: str | None, score: int) -> None:
         names = [node] if node is not None else list(self.nodes)
