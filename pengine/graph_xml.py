@@ -129,9 +129,8 @@ def graph_action(action: Action) -> GraphAction:
     """How the graph writer describes `action` (element, attributes, primitive, downed)."""
     from pengine.transition_graph import GraphAction
 
-    attributes = action.attributes
-    if not any(name == "crm_feature_set" for name, _ in attributes):
-        attributes = (*attributes, ("crm_feature_set", FEATURE_SET))
+    attributes = dict(action.attributes)
+    attributes.setdefault("crm_feature_set", FEATURE_SET)
     on_node = None if action.pseudo or action.node is None else action.node
     takes_down = action.task == "do_shutdown" or (
         action.task == "stonith" and _fence_kind(action) != "on")
@@ -141,7 +140,7 @@ def graph_action(action: Action) -> GraphAction:
         on_node=on_node, on_node_uuid=(action.node_id or action.node) if on_node else None,
         resource=_primitive(action) if action.resource is not None and not action.pseudo
         else None,
-        attributes=tuple(sorted(dict(attributes).items())),
+        attributes=tuple(sorted(attributes.items())),
         downed=(action.node_id,) if takes_down and action.node_id is not None else (),
         mode="cib" if action.task == "lrm_delete" else None,  # history removal: CIB only
         shutdown_lock=str(lock) if lock else None)

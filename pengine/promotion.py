@@ -11,6 +11,7 @@ Unpromoted (`cap_promotion_without_quorum` lowers their next role after every ro
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
@@ -31,13 +32,22 @@ def _member_like(placer: _Placer, inst: str, base: str) -> str | None:
     return next((p for p in placer.primitives_under(inst) if _base(p) == base), None)
 
 
+# placer -> clone id -> its instances: a placer's resources never change, and the scan over
+# every resource would otherwise repeat for each instance, primitive and node
+_INSTANCES: weakref.WeakKeyDictionary[_Placer, dict[str, list[str]]] = \
+    weakref.WeakKeyDictionary()
+
+
 def _instances(placer: _Placer, cid: str) -> list[str]:
     """The clone's instances followed by its orphans (Pacemaker appends those to children)."""
-    clone = placer.u.rsc(cid)
-    bases = set(template_members(clone))
-    orphans = [r.id for r in placer.u.resources
-               if r.orphan and not clone.unique and _base(r.id) in bases]
-    return [*clone.children, *orphans]
+    known = _INSTANCES.setdefault(placer, {})
+    if cid not in known:
+        clone = placer.u.rsc(cid)
+        bases = set(template_members(clone))
+        orphans = [r.id for r in placer.u.resources
+                   if r.orphan and not clone.unique and _base(r.id) in bases]
+        known[cid] = [*clone.children, *orphans]
+    return known[cid]
 
 
 def _active_instance(placer: _Placer, cid: str, base: str, node: str) -> str | None:
