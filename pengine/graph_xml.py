@@ -93,6 +93,7 @@ def _walk(rsc: ResourceStatus, out: list[str]) -> None:
 
 _MULTIWORD_TASKS = ("migrate_to", "migrate_from", "clear_failcount", "lrm_delete", "lrm_refresh",
                     "probe_again")
+_MULTIWORD_SUFFIXES = tuple("_" + task for task in _MULTIWORD_TASKS)
 
 
 def key_resource(key: str) -> str | None:
@@ -104,13 +105,15 @@ def key_resource(key: str) -> str | None:
     head, sep, interval = key.rpartition("_")
     if not sep or not interval.isdigit():
         return None
-    for marker in ("_pre_notify_", "_post_notify_", "_confirmed-pre_notify_",
-                   "_confirmed-post_notify_"):
-        if marker in head:
-            return head.split(marker, 1)[0]
-    for task in _MULTIWORD_TASKS:
-        if head.endswith("_" + task):
-            return head[: -len(task) - 1]
+    if "_notify_" in head:  # in every marker: one search rules them all out (graph writing)
+        for marker in ("_pre_notify_", "_post_notify_", "_confirmed-pre_notify_",
+                       "_confirmed-post_notify_"):
+            if marker in head:
+                return head.split(marker, 1)[0]
+    if head.endswith(_MULTIWORD_SUFFIXES):
+        for task in _MULTIWORD_TASKS:
+            if head.endswith("_" + task):
+                return head[: -len(task) - 1]
     rsc, sep, _task = head.rpartition("_")
     return rsc if sep else None
 

@@ -32,38 +32,39 @@ def _member_like(placer: _Placer, inst: str, base: str) -> str | None:
     return next((p for p in placer.primitives_under(inst) if _base(p) == base), None)
 
 
-# placer -> clone id -> its instances: a placer's resources never change, and the scan over
-# every resource would otherwise repeat for each instance, primitive and node
-_INSTANCES: weakref.WeakKeyDictionary[_Placer, dict[str, list[str]]] = \
+# placer -> (clone id, base id) -> its members: a placer's resources never change, and the
+# scan over every resource would otherwise repeat for each instance, primitive and node
+_MEMBERS: weakref.WeakKeyDictionary[_Placer, dict[tuple[str, str], list[tuple[str, str]]]] = \
     weakref.WeakKeyDictionary()
 
 
 def _instances(placer: _Placer, cid: str) -> list[str]:
     """The clone's instances followed by its orphans (Pacemaker appends those to children)."""
-    known = _INSTANCES.setdefault(placer, {})
-    if cid not in known:
-        clone = placer.u.rsc(cid)
-        bases = set(template_members(clone))
-        orphans = [r.id for r in placer.u.resources
-                   if r.orphan and not clone.unique and _base(r.id) in bases]
-        known[cid] = [*clone.children, *orphans]
-    return known[cid]
+    clone = placer.u.rsc(cid)
+    bases = set(template_members(clone))
+    orphans = [r.id for r in placer.u.resources
+               if r.orphan and not clone.unique and _base(r.id) in bases]
+    return [*clone.children, *orphans]
+
+
+def _members(placer: _Placer, cid: str, base: str) -> list[tuple[str, str]]:
+    """(instance, its primitive with base id `base`) for each instance that has one."""
+    known = _MEMBERS.setdefault(placer, {})
+    if (cid, base) not in known:
+        pairs = [(inst, _member_like(placer, inst, base)) for inst in _instances(placer, cid)]
+        known[(cid, base)] = [(inst, prim) for inst, prim in pairs if prim is not None]
+    return known[(cid, base)]
 
 
 def _active_instance(placer: _Placer, cid: str, base: str, node: str) -> str | None:
-    for inst in _instances(placer, cid):
-        prim = _member_like(placer, inst, base)
-        if prim is not None and node in placer.u.states[prim].running_on:
+    for inst, prim in _members(placer, cid, base):
+        if node in placer.u.states[prim].running_on:
             return inst
     return None
 
 
 def _known_anywhere_on(placer: _Placer, cid: str, base: str, node: str) -> bool:
-    for inst in _instances(placer, cid):
-        prim = _member_like(placer, inst, base)
-        if prim is not None and node in placer.u.states[prim].known_on:
-            return True
-    return False
+    return any(node in placer.u.states[prim].known_on for _, prim in _members(placer, cid, base))
 
 
 def score_applies(placer: _Placer, cid: str, inst: str, prim: str, node: str) -> bool:
