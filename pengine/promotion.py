@@ -11,7 +11,6 @@ Unpromoted (`cap_promotion_without_quorum` lowers their next role after every ro
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
@@ -32,12 +31,6 @@ def _member_like(placer: _Placer, inst: str, base: str) -> str | None:
     return next((p for p in placer.primitives_under(inst) if _base(p) == base), None)
 
 
-# placer -> (clone id, base id) -> its members: a placer's resources never change, and the
-# scan over every resource would otherwise repeat for each instance, primitive and node
-_MEMBERS: weakref.WeakKeyDictionary[_Placer, dict[tuple[str, str], list[tuple[str, str]]]] = \
-    weakref.WeakKeyDictionary()
-
-
 def _instances(placer: _Placer, cid: str) -> list[str]:
     """The clone's instances followed by its orphans (Pacemaker appends those to children)."""
     clone = placer.u.rsc(cid)
@@ -48,8 +41,13 @@ def _instances(placer: _Placer, cid: str) -> list[str]:
 
 
 def _members(placer: _Placer, cid: str, base: str) -> list[tuple[str, str]]:
-    """(instance, its primitive with base id `base`) for each instance that has one."""
-    known = _MEMBERS.setdefault(placer, {})
+    """(instance, its primitive with base id `base`) for each instance that has one.
+
+    Kept on the placer, whose resources never change: the scan over every resource would
+    otherwise repeat for each instance, primitive and node.
+    """
+    known: dict[tuple[str, str], list[tuple[str, str]]] = \
+        placer.__dict__.setdefault("_promotion_members", {})
     if (cid, base) not in known:
         pairs = [(inst, _member_like(placer, inst, base)) for inst in _instances(placer, cid)]
         known[(cid, base)] = [(inst, prim) for inst, prim in pairs if prim is not None]
