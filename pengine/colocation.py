@@ -54,18 +54,6 @@ def _round_half_away(value: float) -> int:
     return int(value - 0.5) if value < 0 else int(value + 0.5)
 
 
-def _best_matching(table: Mapping[str, int], value: str | None, attr: str,
-                   nodes: Mapping[str, NodeWork]) -> int:
-    best = -INF
-    for name, score in table.items():
-        node = nodes.get(name)
-        if node is None or not node.available:
-            continue
-        if score > best and node_attr(node, attr) == value:
-            best = score
-    return best
-
-
 def add_matching(work: Table, dep_table: Mapping[str, int], attr: str, factor: float,
                  nodes: Mapping[str, NodeWork], only_positive: bool = False) -> Table:
     """Add factor x the dependent's best score on nodes sharing the attribute value.
@@ -74,8 +62,17 @@ def add_matching(work: Table, dep_table: Mapping[str, int], attr: str, factor: f
     node at 0 keeps 0, a positive one drops to 1.
     """
     out = dict(work)
+    # the dependent's best score on available nodes per attribute value, in one pass (a scan
+    # of its table per node made this quadratic in the number of nodes)
+    best_by_value: dict[str | None, int] = {}
+    for name, score in dep_table.items():
+        node = nodes.get(name)
+        if node is not None and node.available:
+            value = node_attr(node, attr)
+            if score > best_by_value.get(value, -INF):
+                best_by_value[value] = score
     for name, current in work.items():
-        best = _best_matching(dep_table, node_attr(nodes.get(name), attr), attr, nodes)
+        best = best_by_value.get(node_attr(nodes.get(name), attr), -INF)
         if factor < 0 and best < 0:
             continue
         weight = _round_half_away(factor * best)

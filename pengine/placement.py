@@ -415,7 +415,16 @@ class _Placer:
             return -1 if a.encode() < b.encode() else (1 if a != b else 0)
 
         # native_choose_node sorts g_hash_table_get_values(): reversed iteration order.
-        return list_sort(self.table_order(table)[::-1], compare)
+        if strategy == "balanced":
+            return list_sort(self.table_order(table)[::-1], compare)
+        # Without the capacity comparison, compare is a total order (names are unique), so
+        # g_list_sort's merge and a key sort give the same list; the key sort is far cheaper.
+        scores = {name: effective(name) for name in table}
+        if strategy == "minimal":
+            return sorted(self.table_order(table)[::-1],
+                          key=lambda n: (-scores[n], n.encode()))
+        return sorted(self.table_order(table)[::-1],
+                      key=lambda n: (-scores[n], self.count.get(n, 0), n != current, n.encode()))
 
     def table_order(self, table: Table) -> list[str]:
         """The table's nodes in GHashTable iteration order (keyed by node id, inserted in

@@ -40,20 +40,29 @@ def _instances(placer: _Placer, cid: str) -> list[str]:
     return [*clone.children, *orphans]
 
 
+def _members(placer: _Placer, cid: str, base: str) -> list[tuple[str, str]]:
+    """(instance, its primitive with base id `base`) for each instance that has one.
+
+    Kept on the placer, whose resources never change: the scan over every resource would
+    otherwise repeat for each instance, primitive and node.
+    """
+    known: dict[tuple[str, str], list[tuple[str, str]]] = \
+        placer.__dict__.setdefault("_promotion_members", {})
+    if (cid, base) not in known:
+        pairs = [(inst, _member_like(placer, inst, base)) for inst in _instances(placer, cid)]
+        known[(cid, base)] = [(inst, prim) for inst, prim in pairs if prim is not None]
+    return known[(cid, base)]
+
+
 def _active_instance(placer: _Placer, cid: str, base: str, node: str) -> str | None:
-    for inst in _instances(placer, cid):
-        prim = _member_like(placer, inst, base)
-        if prim is not None and node in placer.u.states[prim].running_on:
+    for inst, prim in _members(placer, cid, base):
+        if node in placer.u.states[prim].running_on:
             return inst
     return None
 
 
 def _known_anywhere_on(placer: _Placer, cid: str, base: str, node: str) -> bool:
-    for inst in _instances(placer, cid):
-        prim = _member_like(placer, inst, base)
-        if prim is not None and node in placer.u.states[prim].known_on:
-            return True
-    return False
+    return any(node in placer.u.states[prim].known_on for _, prim in _members(placer, cid, base))
 
 
 def score_applies(placer: _Placer, cid: str, inst: str, prim: str, node: str) -> bool:

@@ -27,9 +27,10 @@ from pengine.unpack_resources import (
 from pengine.xmlin import Element, duration_ms, is_true, resolve_refs
 
 
-def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
-    """Unpack a whole CIB."""
-    root = copy.deepcopy(cib_root)
+def unpack(cib_root: Element, now: datetime.datetime, *, owned: bool = False) -> Unpacked:
+    """Unpack a whole CIB (`owned`: the caller gives up the tree, which is then resolved in
+    place instead of copied: a 2000-resource history is ~20 MB of XML)."""
+    root = cib_root if owned else copy.deepcopy(cib_root)
     resolve_refs(root)
     options = unpack_options(root, now)
     ctx = RuleContext(now=now)
