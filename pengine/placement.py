@@ -496,7 +496,3 @@ def assign_clone(placer: _Placer, cid: str) -> None:
 def place(u: Unpacked, cons: Constraints) -> Placement:
     """Assign every primitive to a node (or none)."""
     return _Placer(u, cons).run()
-
-
-def available(node: NodeWork) -> bool:
-    return node.available
