@@ -151,9 +151,9 @@ def interleaves(first: RscConfig, then: RscConfig, then_task: str) -> bool:
 
 
 def _instance_node(u: Unpacked, inst: str, assigned: dict[str, str | None],
-                   task: str) -> str | None:
+                   current: bool) -> str | None:
     prims = _primitives(u, inst)
-    if task in ("stop", "demote", "stopped", "demoted"):
+    if current:
         for p in prims:
             if u.states[p].running_on:
                 return u.states[p].running_on[0]
@@ -162,16 +162,27 @@ def _instance_node(u: Unpacked, inst: str, assigned: dict[str, str | None],
 
 def _interleave_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
                       assigned: dict[str, str | None]) -> list[Link]:
-    """interleave=true: each then-instance waits only for the first-instance on its node."""
+    """interleave=true: each then-instance waits only for the first-instance on its node.
+
+    Pacemaker (multi_update_interleave_actions) pairs instances by their current node when
+    'first' is a stop or demote (the clone's stopped/demoted action), for the 'then'
+    instance too (a 'then' instance that is not running falls back to its next node), and
+    never pairs a blocked (failed) 'first' instance (is_child_compatible skips instances
+    with pe_rsc_block set on them or any child): a then-instance without a partner is not
+    ordered at all.
+    """
     out: list[Link] = []
-    first_insts = u.rsc(spec.first_rsc or "").children
+    first_insts = [inst for inst in u.rsc(spec.first_rsc or "").children
+                   if not any(u.states[p].blocked for p in _primitives(u, inst))]
+    current = spec.first_task in ("stop", "demote", "stopped", "demoted")
     for then_inst in u.rsc(spec.then_rsc or "").children:
-        node = _instance_node(u, then_inst, assigned, spec.then_task)
+        node = _instance_node(u, then_inst, assigned,
+                              current)
         if node is None:
             continue
         thens = acts.of(then_inst, spec.then_task)
         for first_inst in first_insts:
-            if _instance_node(u, first_inst, assigned, spec.first_task) != node:
+            if _instance_node(u, first_inst, assigned, current) != node:
                 continue
             task = spec.first_task
             if u.rsc(first_inst).kind != "primitive":
