@@ -404,16 +404,16 @@ def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
     return changed
 
 
-def _application_order(links: list[Link]) -> tuple[list[Link], dict[int, list[Link]]]:
-    """The order requiredness is applied in, and the plain links out of each action.
+def _application_order(links: list[Link]) -> list[Link]:
+    """The order requiredness is applied in.
 
     order_actions prepends to actions_before: of two orderings that make the same action
     required, the later one is seen first and names the reason. But members of a group
     or clone "then" are updated along with the collective action, which is created
     before them, so links derived from a collective's ordering are seen first, member
     by member (in member order within one ordering, later orderings first); a member
-    whose action changes is updated at once (Pacemaker's lf#1421 recursion), so its
-    successors hear from it before the collective reaches them.
+    whose action changes is updated at once through its own orderings (Pacemaker's
+    lf#1421 recursion), before the collective reaches the next member.
     """
     runs: list[list[Link]] = []
     for link in links:
@@ -424,25 +424,7 @@ def _application_order(links: list[Link]) -> tuple[list[Link], dict[int, list[Li
         else:
             runs.append([link])
     plain = [link for link in reversed(links) if link.via is None]
-    after: dict[int, list[Link]] = {}
-    for link in plain:
-        after.setdefault(link.first.id, []).append(link)
-    return [link for run in reversed(runs) for link in run] + plain, after
-
-
-def _cascade_required(act: Work, after: dict[int, list[Link]], ctx: Context) -> None:
-    """Depth first, like Pacemaker: an action that just became required updates the
-    actions plainly ordered after it at once (naming itself as their reason), before the
-    ordering that changed it moves on to its next member. Only plain links pass it on,
-    and only a member link starts it: cascading from and through every link makes
-    corpus cloned-group-stop name the clone instead of the member's predecessor."""
-    stack = [iter(after.get(act.id, ()))]
-    while stack:
-        link = next(stack[-1], None)
-        if link is None:
-            stack.pop()
-        elif _apply_required(link, ctx):
-            stack.append(iter(after.get(link.then.id, ())))
+    return [link for run in reversed(runs) for link in run] + plain
 
 
 def propagate(links: list[Link], ctx: Context) -> None:
@@ -459,7 +441,7 @@ def propagate(links: list[Link], ctx: Context) -> None:
         if act.id in ctx.min_runnable:
             any_links.setdefault(act.id, [])
             thens[act.id] = act
-    by_then, after = _application_order(links)
+    by_then = _application_order(links)
     wave = RequiredWave(links, lambda link: _apply_required(link, ctx))
     while changed and rounds < 1000:
         changed = False
@@ -472,7 +454,10 @@ def propagate(links: list[Link], ctx: Context) -> None:
                 if _apply_required(link, ctx):
                     inner = changed = True
                     if link.via is not None:
-                        _cascade_required(link.then, after, ctx)
+                        # A member action that changed is updated at once through all
+                        # its own orderings (pcmk__update_ordered_actions re-runs
+                        # pcmk__update_action_for_orderings on a 'then' with a parent).
+                        wave.update(link.then)
                     elif first_optional and not link.first.optional:
                         wave.after(link.first)
                         wave.update(link.first)
