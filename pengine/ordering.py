@@ -8,6 +8,7 @@ reason set on an action wins (scheduler.md §4.3).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,6 +34,8 @@ from pengine.xmlin import is_true
 _INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote",
             "running": "stopped", "stopped": "running", "promoted": "demoted",
             "demoted": "promoted"}
+# A link whose collective 'first' was remapped to its completion action (start -> running)
+REMAPPED = "remapped"
 _COMPLETE = {"start": "running", "stop": "stopped", "promote": "promoted", "demote": "demoted"}
 
 
@@ -205,6 +208,8 @@ def resolve(u: Unpacked, acts: ActionSet,
         firsts = _firsts(u, acts, spec, kinds)
         if not firsts:
             continue
+        if spec.first_action is None and firsts[0].task != spec.first_task:
+            spec = dataclasses.replace(spec, flags=spec.flags | {REMAPPED})
         if spec.then_action is not None:
             thens = [spec.then_action]
         else:
@@ -424,7 +429,16 @@ def _application_order(links: list[Link]) -> list[Link]:
         else:
             runs.append([link])
     plain = [link for link in reversed(links) if link.via is None]
-    return [link for run in reversed(runs) for link in run] + plain
+    members = [link for run in reversed(runs) for link in run]
+    # action_for_ordering remaps a collective 'first' (start -> running) only when 'then'
+    # is first updated, and that pass orders the remapped action anew instead of applying
+    # it: the other orderings of the same kind name the reason first.
+    return _remapped_last(members) + _remapped_last(plain)
+
+
+def _remapped_last(links: list[Link]) -> list[Link]:
+    return [link for link in links if REMAPPED not in link.flags] \
+        + [link for link in links if REMAPPED in link.flags]
 
 
 def propagate(links: list[Link], ctx: Context) -> None:
