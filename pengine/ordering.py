@@ -348,9 +348,11 @@ def _apply_required(link: Link, ctx: Context) -> bool:
         t.optional = False
         _set_reason(t, f, "required")
         return True
-    if RESTART in flags and not t.optional and f.optional and f.runnable:
+    if RESTART in flags and not t.optional and f.optional:
+        # handle_restart_ordering: a required 'then' makes 'first' required even when
+        # 'first' cannot run (a blocked later member's stop), naming 'then'
         f.optional = False
-        _set_reason(f, t, "required")  # handle_restart_ordering names 'then'
+        _set_reason(f, t, "required")
         return True
     return False
 
