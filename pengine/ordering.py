@@ -167,20 +167,15 @@ def _interleave_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
                       assigned: dict[str, str | None]) -> list[Link]:
     """interleave=true: each then-instance waits only for the first-instance on its node.
 
-    Pacemaker (multi_update_interleave_actions) pairs instances by their current node when
-    'first' is a stop or demote (the clone's stopped/demoted action), for the 'then'
-    instance too (a 'then' instance that is not running falls back to its next node), and
-    never pairs a blocked (failed) 'first' instance (is_child_compatible skips instances
-    with pe_rsc_block set on them or any child): a then-instance without a partner is not
-    ordered at all.
+    multi_update_interleave_actions pairs both instances by current node after a stop or
+    demote, and never pairs a blocked first instance (is_child_compatible).
     """
     out: list[Link] = []
     first_insts = [inst for inst in u.rsc(spec.first_rsc or "").children
                    if not any(u.states[p].blocked for p in _primitives(u, inst))]
     current = spec.first_task in ("stop", "demote", "stopped", "demoted")
     for then_inst in u.rsc(spec.then_rsc or "").children:
-        node = _instance_node(u, then_inst, assigned,
-                              current)
+        node = _instance_node(u, then_inst, assigned, current)
         if node is None:
             continue
         thens = acts.of(then_inst, spec.then_task)
@@ -431,11 +426,10 @@ def _application_order(links: list[Link]) -> list[Link]:
         else:
             runs.append([link])
     plain = [link for link in reversed(links) if link.via is None]
-    members = [link for run in reversed(runs) for link in run]
-    # action_for_ordering remaps a collective 'first' (start -> running) only when 'then'
-    # is first updated, and that pass orders the remapped action anew instead of applying
-    # it: the other orderings of the same kind name the reason first.
-    return _remapped_last(members) + _remapped_last(plain)
+    # action_for_ordering remaps a collective 'first' (start -> running) when 'then' is
+    # first updated and orders it anew instead of applying it: the others name the reason.
+    return _remapped_last([link for run in reversed(runs) for link in run]) \
+        + _remapped_last(plain)
 
 
 def _remapped_last(links: list[Link]) -> list[Link]:
@@ -457,6 +451,11 @@ def propagate(links: list[Link], ctx: Context) -> None:
         if act.id in ctx.min_runnable:
             any_links.setdefault(act.id, [])
             thens[act.id] = act
+    for tid, firsts in any_links.items():
+        if not firsts:
+            # A clone action none of whose instances has that action is unrunnable from
+            # the start (summary_action_flags finds no runnable instance action).
+            _any_runnable(thens[tid], firsts, ctx)
     by_then = _application_order(links)
     wave = RequiredWave(links, lambda link: _apply_required(link, ctx))
     while changed and rounds < 1000:
@@ -470,9 +469,8 @@ def propagate(links: list[Link], ctx: Context) -> None:
                 if _apply_required(link, ctx):
                     inner = changed = True
                     if link.via is not None:
-                        # A member action that changed is updated at once through all
-                        # its own orderings (pcmk__update_ordered_actions re-runs
-                        # pcmk__update_action_for_orderings on a 'then' with a parent).
+                        # pcmk__update_ordered_actions re-updates a changed member at
+                        # once through its own orderings
                         wave.update(link.then)
                     elif first_optional and not link.first.optional:
                         wave.after(link.first)
@@ -486,11 +484,16 @@ def propagate(links: list[Link], ctx: Context) -> None:
         if ctx.block is not None and ctx.block():
             changed = True
         for tid, firsts in any_links.items():
-            then = thens[tid]
-            need = ctx.min_runnable.get(tid, 1)
-            if then.runnable and (firsts or tid in ctx.min_runnable) \
-                    and sum(f.runnable for f in firsts) < need:
-                then.runnable = False
-                if firsts:
-                    _set_reason(then, firsts[0], "unrunnable")
-                changed = True
+            changed |= _any_runnable(thens[tid], firsts, ctx)
+
+
+def _any_runnable(then: Work, firsts: list[Work], ctx: Context) -> bool:
+    """'then' runs once enough of its 'firsts' can (a clone's summary flags, clone-min)."""
+    need = ctx.min_runnable.get(then.id, 1)
+    if then.runnable and (firsts or then.id in ctx.min_runnable) \
+            and sum(f.runnable for f in firsts) < need:
+        then.runnable = False
+        if firsts:
+            _set_reason(then, firsts[0], "unrunnable")
+        return True
+    return False
