@@ -26,7 +26,7 @@ from pengine.actions import (
 )
 from pengine.collective_actions import notified_action
 from pengine.constraints import Constraints, Ordering
-from pengine.required_wave import RequiredWave
+from pengine.required_wave import REMAPPED, RequiredWave, application_order
 from pengine.state import Unpacked
 from pengine.unpack_resources import RscConfig
 from pengine.xmlin import is_true
@@ -34,8 +34,7 @@ from pengine.xmlin import is_true
 _INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote",
             "running": "stopped", "stopped": "running", "promoted": "demoted",
             "demoted": "promoted"}
-# A link whose collective 'first' was remapped to its completion action (start -> running)
-REMAPPED = "remapped"
+PRINTED = "implies_then_printed"
 _COMPLETE = {"start": "running", "stop": "stopped", "promote": "promoted", "demote": "demoted"}
 
 
@@ -133,8 +132,8 @@ def _via_ordering(u: Unpacked, acts: ActionSet, o: Ordering) -> None:
     for first in firsts:
         task = o.first_task if u.rsc(first).kind == "primitive" else \
             _COMPLETE.get(o.first_task, o.first_task)
-        acts.order(first, task, None, via, "any_runnable", "member_flags",
-                   then_action=pseudo)
+        # pe_order_one_or_more|pe_order_implies_then_printed: no requiredness passes on
+        acts.order(first, task, None, via, "any_runnable", PRINTED, then_action=pseudo)
 
 
 def _interleaved(u: Unpacked, spec: OrderSpec) -> bool:
@@ -406,37 +405,6 @@ def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
     return changed
 
 
-def _application_order(links: list[Link]) -> list[Link]:
-    """The order requiredness is applied in.
-
-    order_actions prepends to actions_before: of two orderings that make the same action
-    required, the later one is seen first and names the reason. But members of a group
-    or clone "then" are updated along with the collective action, which is created
-    before them, so links derived from a collective's ordering are seen first, member
-    by member (in member order within one ordering, later orderings first); a member
-    whose action changes is updated at once through its own orderings (Pacemaker's
-    lf#1421 recursion), before the collective reaches the next member.
-    """
-    runs: list[list[Link]] = []
-    for link in links:
-        if link.via is None:
-            continue
-        if runs and runs[-1][-1].origin == link.origin:
-            runs[-1].append(link)
-        else:
-            runs.append([link])
-    plain = [link for link in reversed(links) if link.via is None]
-    # action_for_ordering remaps a collective 'first' (start -> running) when 'then' is
-    # first updated and orders it anew instead of applying it: the others name the reason.
-    return _remapped_last([link for run in reversed(runs) for link in run]) \
-        + _remapped_last(plain)
-
-
-def _remapped_last(links: list[Link]) -> list[Link]:
-    return [link for link in links if REMAPPED not in link.flags] \
-        + [link for link in links if REMAPPED in link.flags]
-
-
 def propagate(links: list[Link], ctx: Context) -> None:
     """Apply every link until nothing changes."""
     changed = True
@@ -456,7 +424,7 @@ def propagate(links: list[Link], ctx: Context) -> None:
             # A clone action none of whose instances has that action is unrunnable from
             # the start (summary_action_flags finds no runnable instance action).
             _any_runnable(thens[tid], firsts, ctx)
-    by_then = _application_order(links)
+    by_then = application_order(links)
     wave = RequiredWave(links, lambda link: _apply_required(link, ctx))
     while changed and rounds < 1000:
         changed = False
@@ -485,6 +453,15 @@ def propagate(links: list[Link], ctx: Context) -> None:
             changed = True
         for tid, firsts in any_links.items():
             changed |= _any_runnable(thens[tid], firsts, ctx)
+    _print_pseudo_actions(links)
+
+
+def _print_pseudo_actions(links: list[Link]) -> None:
+    """A required first puts its one-or-more pseudo action in the graph, once every flag
+    is settled (pe_order_implies_then_printed only marks it pe_action_print_always)."""
+    for link in links:
+        if PRINTED in link.flags and not link.first.optional:
+            link.then.optional = False
 
 
 def _any_runnable(then: Work, firsts: list[Work], ctx: Context) -> bool:
