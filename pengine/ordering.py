@@ -195,11 +195,15 @@ def resolve(u: Unpacked, acts: ActionSet,
     assigned = assigned or {}
     links: list[Link] = []
     kinds = {r.id: r.kind for r in u.resources}
+    phantoms: set[int] = set()
     for spec in list(acts.orders):
         if "user" in spec.flags and _interleaved(u, spec):
             links.extend(_interleave_links(u, acts, spec, assigned))
             continue
+        created = len(acts.actions)
         firsts = _firsts(u, acts, spec, kinds)
+        if "phantom" in spec.flags:
+            phantoms.update(a.id for a in acts.actions[created:])
         if not firsts:
             continue
         if spec.first_action is None and firsts[0].task != spec.first_task:
@@ -225,6 +229,10 @@ def resolve(u: Unpacked, acts: ActionSet,
                             links.append(Link(f, t, flags, thens[0] if thens else None,
                                               len(links) if origin < 0 else origin))
                             origin = links[-1].origin
+        if spec.first_rsc == spec.then_rsc and spec.first_task == "stop":
+            # Pacemaker applies a member's own stop -> start ordering before its group's
+            # orderings create a missing (unassigned) start: it never reaches that start.
+            thens = [t for t in thens if t.id not in phantoms]
         for f in firsts:
             for t in thens:
                 if f is not t:
