@@ -57,7 +57,7 @@ def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
     seen: set[tuple[str, str, str, str]] = set()
     for o in cons.orderings:
         if o.via is not None:
-            _via_ordering(u, acts, o)
+            _via_ordering(u, acts, o, seen)
             continue
         forward = (o.first, o.first_task, o.then, o.then_task)
         if forward not in seen:
@@ -119,14 +119,23 @@ def group_locations(u: Unpacked, acts: ActionSet, assigned: dict[str, str | None
     return out
 
 
-def _via_ordering(u: Unpacked, acts: ActionSet, o: Ordering) -> None:
-    """first -> one-or-more pseudo action -> then (runnable once enough firsts are)."""
+def _via_ordering(u: Unpacked, acts: ActionSet, o: Ordering,
+                  seen: set[tuple[str, str, str, str]]) -> None:
+    """first -> one-or-more pseudo action -> then (runnable once enough firsts are).
+
+    order_rsc_sets orders the pseudo action before every member of the 'then' set.
+    """
     via = o.via or ""
     pseudo, created = acts.new(via, via, None, None, True, pseudo=True)
     if created:
         acts.min_runnable[pseudo.id] = o.via_min
+    if (via, via, o.then, o.then_task) not in seen:
+        seen.add((via, via, o.then, o.then_task))
         acts.order(None, via, o.then, o.then_task, "user", IMPLIES_THEN, RUNNABLE_LEFT,
                    first_action=pseudo)
+    if (o.first, via, via, via) in seen:
+        return
+    seen.add((o.first, via, via, via))
     rsc = u.rsc(o.first)
     firsts = [o.first] if rsc.kind != "clone" else list(rsc.children)
     for first in firsts:
