@@ -472,7 +472,9 @@ def inhibit_unpaired_instances(placer: _Placer) -> None:
                     or o.kind != "Mandatory" or o.via is not None \
                     or o.first_task in ("stop", "demote"):
                 continue
-            paired = {_assigned_node(placer, inst) for inst in first.children}
+            # is_child_compatible never pairs a blocked (failed) first instance
+            paired = {_assigned_node(placer, inst) for inst in first.children
+                      if not any(u.states[p].blocked for p in placer.primitives_under(inst))}
             for inst in then.children:
                 node = _assigned_node(placer, inst)
                 if node is not None and node not in paired:
