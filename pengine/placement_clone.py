@@ -250,8 +250,10 @@ def append_parent_dependents(placer: _Placer, cid: str, inst: str, all_coloc: bo
     Copied (in front) when not every available node gets an instance (`all_coloc`) or the
     score is negative, and only while X influences (influence=true or the instance is not
     active). Pacemaker copies at every placement attempt, so an instance whose
-    pre-assignment was refused carries the copy twice.
+    pre-assignment was refused carries the copy twice (counted in `parent_copies`, which
+    the role colocations of a promotable clone use too).
     """
+    placer.parent_copies[inst] = placer.parent_copies.get(inst, 0) + 1
     prims = placer.primitives_under(inst)
     if not prims:
         return
@@ -374,7 +376,8 @@ def _instance_indexes(placer: _Placer,
         score, default = promotion_score(placer, cid, inst, node)
         priority = -1 if default else score
         priority = add(priority, _role_locations(placer, cid, node))
-        priority = add(priority, _role_colocations(placer, cid, node, copied))
+        attempts = max(placer.parent_copies.get(inst, 0), 1)
+        priority = add(priority, _role_colocations(placer, cid, node, attempts, copied))
         if any(placer.u.states[p].next_role in (Role.UNPROMOTED, Role.STOPPED) for p in prims):
             priority = -INF
         if any(placer.assigned.get(p) is None for p in prims):
@@ -424,23 +427,31 @@ def _role_locations(placer: _Placer, cid: str, node: str) -> int:
     return total
 
 
-def _role_colocations(placer: _Placer, cid: str, node: str, copied: bool) -> int:
+def _role_colocations(placer: _Placer, cid: str, node: str, attempts: int,
+                      copied: bool) -> int:
+    """pcmk__apply_coloc_to_priority, once per copy of each role colocation of the clone.
+
+    append_parent_colocation copies the clone's "with" colocations to an instance at every
+    assignment attempt (a finite positive one only when not every node gets an instance:
+    `copied`); `attempts` counts the copies. On the primary's node a Promoted-role
+    colocation adds its score and an Unpromoted-role one subtracts it (seed 461:
+    "Unpromoted with X, -50" raises the priority by 50 per copy); elsewhere only a
+    mandatory Promoted-role one bans.
+    """
     total = 0
     for c in placer.cons.colocations:
-        if c.dependent != cid or not (copied or c.score < 0 or c.score >= INF):
-            continue  # a finite positive one that the instances did not get
-        if c.dependent_role == Role.UNPROMOTED and c.score >= INF:
-            nodes = {n.name for n in placer.nodes_of(c.primary, c.primary_role)}
-            if node in nodes:
-                total = add(total, -INF)
+        if c.dependent != cid or c.dependent_role not in (Role.PROMOTED, Role.UNPROMOTED):
             continue
-        if c.dependent_role != Role.PROMOTED:
+        if 0 <= c.score < INF and not copied:
             continue
         nodes = {n.name for n in placer.nodes_of(c.primary, c.primary_role)}
-        if node in nodes:
-            total = add(total, c.score)
-        elif c.score >= INF:
-            total = add(total, -INF)
+        if node not in nodes:
+            if c.dependent_role == Role.PROMOTED and c.score >= INF:
+                total = add(total, -INF)
+            continue
+        sign = -1 if c.dependent_role == Role.UNPROMOTED else 1
+        for _ in range(attempts):
+            total = add(total, sign * c.score)
     return total
 
 
