@@ -16,6 +16,7 @@ from pengine.actions import (
     ASYMMETRICAL,
     IMPLIES_THEN,
     OPTIONAL,
+    PROMOTED_IMPLIES_FIRST,
     RESTART,
     RUNNABLE_LEFT,
     ActionSet,
@@ -332,7 +333,8 @@ def _apply_required(link: Link, ctx: Context) -> bool:
         t.optional = False
         _set_reason(t, f, "required")
         return True
-    if RESTART in flags and not t.optional and f.optional and f.runnable:
+    if (RESTART in flags or PROMOTED_IMPLIES_FIRST in flags) and not t.optional \
+            and f.optional and f.runnable:
         f.optional = False
         _set_reason(f, t, "required")  # handle_restart_ordering names 'then'
         return True
@@ -358,6 +360,10 @@ def _apply(link: Link, ctx: Context) -> bool:
         changed = True
     if RESTART in flags:
         changed |= _restart(f, t, managed)
+    if PROMOTED_IMPLIES_FIRST in flags and not t.optional and f.optional:
+        f.optional = False
+        _set_reason(f, t, "required")
+        changed = True
     if f.task == "stop" and not f.runnable and t.runnable and f.rsc is not None \
             and not managed.get(f.rsc, True) and f.rsc in blocked and link.via is None:
         # Pacemaker clears 'then' runnable here without giving a reason, and only on
