@@ -16,7 +16,11 @@ from pengine.constraints import Colocation
 from pengine.ordering import interleaves
 from pengine.placement_sort import clone_table
 from pengine.placement_tables import available_count
-from pengine.promotion import add_promotion_scores, promotion_score
+from pengine.promotion import (
+    add_promotion_scores,
+    merge_promoted_role_primaries,
+    promotion_score,
+)
 from pengine.scores import INF, add
 from pengine.unpack_resources import meta_count
 
@@ -127,11 +131,15 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
     saved_count = dict(placer.count)
     saved_used = dict(placer.used)
     # can_run_instance: a node where the clone itself scores below zero (or is not allowed)
-    # is refused to every instance, whatever stickiness the instance has there.
+    # is refused to every instance, whatever stickiness the instance has there; so is a
+    # node that cannot run resources (can_run_resources: standby, maintenance, offline),
+    # which also keeps a promotion score from counting there (seed 425).
     parent = clone_table(placer, placer.u.rsc(inst).parent or inst)
     for prim in prims:
         for name in placer.tables[prim]:
-            if counts.get(name, 0) >= per_node or parent.get(name, -INF) < 0:
+            host = placer.nodes.get(name)
+            if counts.get(name, 0) >= per_node or parent.get(name, -INF) < 0 \
+                    or host is None or not host.available:
                 placer.tables[prim][name] = -INF
     node = placer._assign_tree(inst, prefer)
     if prefer is not None and node is not None and node != prefer \
@@ -406,6 +414,7 @@ def _clone_table_indexes(placer: _Placer, cid: str,
     for node, priority, _current in indexes.values():
         if priority >= 0 and node in table:
             table[node] = add(table[node], priority)
+    table = merge_promoted_role_primaries(placer, cid, table)
     for c in placer.cons.colocations:  # "X with Promoted clone": X's table, non-negative
         if c.primary == cid and c.dependent != cid and c.primary_role == Role.PROMOTED \
                 and placer._influence(c):
