@@ -8,6 +8,7 @@ is refused is rolled back completely (tables, counters, score lines).
 from __future__ import annotations
 
 import functools
+from functools import partial
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
@@ -342,20 +343,20 @@ def decide_roles(placer: _Placer, cid: str) -> None:
                           meta_count(clone.meta, "master-node-max", 1))
     indexes, forced = _instance_indexes(placer, cid)
     final = _clone_table_indexes(placer, cid, indexes)
-    # cmp_promotable_instance: final index, current role, then pcmk__cmp_instance (whose
-    # priority is the instance's own index before the clone table was consulted).
-    candidates: list[tuple[int, int, int, int, str, str]] = []
-    for index, (inst, (node, priority, current)) in enumerate(indexes.items()):
-        candidates.append((-final[inst], -int(current), -priority, index, inst, node))
-    candidates.sort()
+    # cmp_promotable_instance: final index, current role, then pcmk__cmp_instance (priority:
+    # the index before the clone table; a failed instance after: corpus promoted-demote-2).
+    priorities = {inst: priority for inst, (_node, priority, _cur) in indexes.items()}
+    insts = sorted(indexes, key=functools.cmp_to_key(partial(_instance_cmp, placer, priorities)))
+    candidates = sorted([(-final[i], -int(indexes[i][2]), i, indexes[i][0]) for i in insts],
+                        key=lambda candidate: candidate[:2])
     # pcmk__set_instance_roles leaves the children in promotion order
-    placed = [candidate[4] for candidate in candidates]
+    placed = [candidate[2] for candidate in candidates]
     placer.instance_order[cid] = placed + [
         inst for inst in placer.instance_order.get(cid, clone.children) if inst not in placed]
     promoted = 0
     counts: dict[str, int] = {}
     freeze = not opts.have_quorum and opts.no_quorum_policy == "freeze"
-    for neg_priority, neg_current, _, _, inst, node in candidates:
+    for neg_priority, neg_current, inst, node in candidates:
         role = Role.UNPROMOTED
         # quorum freeze: only an instance already promoted may stay promoted
         frozen = freeze and -neg_current < Role.PROMOTED
@@ -441,13 +442,10 @@ def _role_colocations(placer: _Placer, cid: str, node: str, attempts: int,
                       copied: bool) -> int:
     """pcmk__apply_coloc_to_priority, once per copy of each role colocation of the clone.
 
-    append_parent_colocation copies the clone's "with" colocations to an instance at every
-    assignment attempt (a finite positive one only when not every node gets an instance:
-    `copied`); `attempts` counts the copies. On the primary's node a Promoted-role
-    colocation adds its score and an Unpromoted-role one subtracts it (seed 461:
-    "Unpromoted with X, -50" raises the priority by 50 per copy); elsewhere only a
-    mandatory Promoted-role one bans.
-    """
+    append_parent_colocation copies them to an instance at every assignment attempt
+    (`attempts`; a finite positive one only when not every node gets one: `copied`). On
+    the primary's node a Promoted-role colocation adds its score, an Unpromoted-role one
+    subtracts it (seed 461); elsewhere only a mandatory Promoted-role one bans."""
     total = 0
     for c in placer.cons.colocations:
         if c.dependent != cid or c.dependent_role not in (Role.PROMOTED, Role.UNPROMOTED):
