@@ -115,24 +115,6 @@ def add_promotion_scores(placer: _Placer, cid: str) -> dict[str, int]:
     return priorities
 
 
-def merge_influencing_dependents(placer: _Placer, cid: str, table: Table) -> Table:
-    """pcmk__clone_allocate: before its instances are placed, the clone's table takes in the
-    scores of each resource colocated with it that has influence (non-negatively, rolled
-    back when no node stays usable); those are still in it when the instances are sorted
-    for promotion (corpus promoted-demote: an address colocated with the clone makes its
-    node's instance the one promoted).
-    """
-    merging = frozenset({cid, *placer.primitives_under(cid)})
-    for c in placer.with_this.get(cid, []):
-        if placer._influence(c):
-            table = merge_dependents(
-                c.dependent, table, c.node_attribute, c.score / INF,
-                tables=ChainMap(placer.tables, placer.clone_tables),
-                with_this=placer.with_this, nodes=placer.nodes,
-                has_influence=placer._influence, merging=merging, only_positive=True)
-    return table
-
-
 def merge_promoted_role_primaries(placer: _Placer, cid: str, table: Table) -> Table:
     """apply_coloc_to_dependent (sort_promotable_instances): "clone Promoted with X" merges
     X's scores into the clone's table by score/INFINITY (a -INFINITY node costs a finite
