@@ -19,6 +19,7 @@ from pengine.placement_sort import clone_table
 from pengine.placement_tables import available_count
 from pengine.promotion import (
     add_promotion_scores,
+    merge_influencing_dependents,
     merge_promoted_role_primaries,
     promotion_score,
 )
@@ -411,7 +412,7 @@ def _clone_table_indexes(placer: _Placer, cid: str,
                          indexes: dict[str, tuple[str, int, Role]]) -> dict[str, int]:
     """sort_promotable_instances: non-negative indexes join the clone's own table (with its
     plain location scores), and those instances then take their node's value from it."""
-    table = placer._strategy_table(cid)
+    table = merge_influencing_dependents(placer, cid, placer._strategy_table(cid))
     for node, priority, _current in indexes.values():
         if priority >= 0 and node in table:
             table[node] = add(table[node], priority)
