@@ -274,11 +274,15 @@ class _Placer:
             return [rid]
         return [p for child in rsc.children for p in self.primitives_under(child)]
 
-    def nodes_of(self, rid: str, role: Role | None = None) -> list[NodeWork]:
-        """Nodes a (possibly collective) primary has been assigned to (in a role)."""
+    def nodes_of(self, rid: str, role: Role | None = None,
+                 skip_blocked: bool = False) -> list[NodeWork]:
+        """Nodes a (possibly collective) primary has been assigned to (in a role);
+        `skip_blocked` leaves out blocked instances (pe_rsc_block), which a mandatory
+        colocation with a clone does not count (corpus clone-fail-block-colocation)."""
         names = [self.assigned.get(p) for p in [*self.primitives_under(rid),
                                                 *self.orphan_instances.get(rid, ())]
-                 if role is None or self.next_role.get(p) == role]
+                 if (role is None or self.next_role.get(p) == role)
+                 and not (skip_blocked and self.u.states[p].blocked)]
         if self.u.rsc(rid).kind == "group":
             names = names[-1:]
         return [self.nodes[n] for n in dict.fromkeys(names) if n is not None]
@@ -310,8 +314,9 @@ class _Placer:
             # whole group, not only the member the score is taken from (seed 616).
             self._assign_tree(self.group_primary.get(id(c), c.primary))
             if self._coloc_applies(c) and not apply_per_instance(self, rid, c):
-                self.tables[rid] = apply_primary(
-                    self.tables[rid], self.nodes_of(c.primary, c.primary_role), c, self.nodes)
+                clone = self.u.rsc(c.primary).kind == "clone" and c.score >= INF
+                self.tables[rid] = apply_primary(self.tables[rid], self.nodes_of(
+                    c.primary, c.primary_role, skip_blocked=clone), c, self.nodes)
         tables = ChainMap(self.tables, self.clone_tables)
         for c in self.with_this.get(rid, []):
             if not self._influence(c) or c.dependent in self.assigned \
