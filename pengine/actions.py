@@ -21,6 +21,9 @@ from pengine.xmlin import Element, is_true
 IMPLIES_THEN = "implies_then"
 RUNNABLE_LEFT = "runnable_left"
 RESTART = "restart"
+# pe_order_promoted_implies_first: a required stop of a promoted resource requires its demote
+# (and nothing about runnability: an unrunnable demote does not block the stop, seed 359).
+PROMOTED_IMPLIES_FIRST = "promoted_implies_first"
 ASYMMETRICAL = "asymmetrical"
 OPTIONAL = "optional"
 
@@ -274,7 +277,7 @@ class PrimitiveActions:
         if self.p.managed.get(rid, True):
             self.acts.order(rid, "stop", rid, "start", OPTIONAL, IMPLIES_THEN, RESTART)
             self.acts.order(rid, "start", rid, "promote", RUNNABLE_LEFT)
-            self.acts.order(rid, "demote", rid, "stop", OPTIONAL, RESTART)
+            self.acts.order(rid, "demote", rid, "stop", OPTIONAL, PROMOTED_IMPLIES_FIRST)
     def _need_stop(self, rid: str, role: Role, next_role: Role, moving: bool,
                    active: bool) -> bool:
         """Must the resource go down before it comes back (restart or move)?"""

@@ -17,6 +17,7 @@ from pengine.actions import (
     ASYMMETRICAL,
     IMPLIES_THEN,
     OPTIONAL,
+    PROMOTED_IMPLIES_FIRST,
     RESTART,
     RUNNABLE_LEFT,
     ActionSet,
@@ -359,9 +360,11 @@ def _apply_required(link: Link, ctx: Context) -> bool:
         t.optional = False
         _set_reason(t, f, "required")
         return True
-    if RESTART in flags and not t.optional and f.optional:
-        # handle_restart_ordering: a required 'then' makes 'first' required even when
-        # 'first' cannot run (a blocked later member's stop), naming 'then'
+    if (RESTART in flags or PROMOTED_IMPLIES_FIRST in flags) and not t.optional \
+            and f.optional:
+        # handle_restart_ordering / pe_order_promoted_implies_first: a required 'then'
+        # makes 'first' required even when 'first' cannot run (a blocked later member's
+        # stop), naming 'then'
         f.optional = False
         _set_reason(f, t, "required")
         return True
@@ -387,6 +390,10 @@ def _apply(link: Link, ctx: Context) -> bool:
         changed = True
     if RESTART in flags:
         changed |= _restart(f, t, managed)
+    if PROMOTED_IMPLIES_FIRST in flags and not t.optional and f.optional:
+        f.optional = False
+        _set_reason(f, t, "required")
+        changed = True
     if f.task == "stop" and not f.runnable and t.runnable and f.rsc is not None \
             and not managed.get(f.rsc, True) and f.rsc in blocked and link.via is None:
         # Pacemaker clears 'then' runnable here without giving a reason, and only on

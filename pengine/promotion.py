@@ -11,9 +11,11 @@ Unpromoted (`cap_promotion_without_quorum` lowers their next role after every ro
 
 from __future__ import annotations
 
+from collections import ChainMap
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
+from pengine.colocation import Table, merge_dependents
 from pengine.scores import INF, add, char2score
 from pengine.unpack_resources import template_members
 
@@ -120,6 +122,45 @@ def add_promotion_scores(placer: _Placer, cid: str) -> dict[str, int]:
             priority = max(priority, score)
         priorities[inst] = priority
     return priorities
+
+
+def merge_influencing_dependents(placer: _Placer, cid: str, table: Table) -> Table:
+    """pcmk__clone_allocate: before its instances are placed, the clone's table takes in the
+    scores of each resource colocated with it that has influence (non-negatively, rolled
+    back when no node stays usable); those are still in it when the instances are sorted
+    for promotion (corpus promoted-demote: an address colocated with the clone makes its
+    node's instance the one promoted).
+    """
+    merging = frozenset({cid, *placer.primitives_under(cid)})
+    for c in placer.with_this.get(cid, []):
+        if placer._influence(c):
+            table = merge_dependents(
+                c.dependent, table, c.node_attribute, c.score / INF,
+                tables=ChainMap(placer.tables, placer.clone_tables),
+                with_this=placer.with_this, nodes=placer.nodes,
+                has_influence=placer._influence, merging=merging, only_positive=True)
+    return table
+
+
+def merge_promoted_role_primaries(placer: _Placer, cid: str, table: Table) -> Table:
+    """apply_coloc_to_dependent (sort_promotable_instances): "clone Promoted with X" merges
+    X's scores into the clone's table by score/INFINITY (a -INFINITY node costs a finite
+    colocation its score: seed 425), then X's own dependents, rolled back when no node
+    stays usable. The clone is being merged, so neither it nor its instances recurse.
+    A group primary is left out (Pacemaker merges through its members).
+    """
+    merging = frozenset({cid, *placer.primitives_under(cid)})
+    for c in placer.cons.colocations:
+        if c.dependent != cid or c.dependent_role != Role.PROMOTED or c.primary == cid \
+                or placer.u.rsc(c.primary).kind == "group":
+            continue
+        table = merge_dependents(
+            c.primary, table, c.node_attribute, c.score / INF,
+            tables=ChainMap({c.primary: placer._strategy_table(c.primary)}, placer.tables,
+                            placer.clone_tables),
+            with_this=placer.with_this, nodes=placer.nodes,
+            has_influence=placer._influence, merging=merging)
+    return table
 
 
 def cap_promotion_without_quorum(placer: _Placer) -> None:
