@@ -12,13 +12,13 @@ promoted instance stays promoted; the clone's children are left in promotion ord
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
 from pengine.colocation import add_matching
+from pengine.glib_order import list_sort
 from pengine.promotion import (
     merge_influencing_dependents,
     merge_promoted_role_primaries,
@@ -43,12 +43,20 @@ def decide_roles(placer: _Placer, cid: str, instance_cmp: InstanceCompare) -> No
                           meta_count(clone.meta, "master-node-max", 1))
     indexes, forced = _instance_indexes(placer, cid)
     final = _clone_table_indexes(placer, cid, indexes)
-    # cmp_promotable_instance: final index, current role, then pcmk__cmp_instance (priority:
-    # the index before the clone table; a failed instance after: corpus promoted-demote-2).
+    # sort_promotable_instances: one g_list_sort of the children (left in assignment order)
+    # by cmp_promotable_instance: final index, current role, then pcmk__cmp_instance
+    # (priority: the index before the clone table; a failed instance after: corpus
+    # promoted-demote-2). pcmk__cmp_instance is not transitive, so the merge order decides.
     priorities = {inst: priority for inst, (_node, priority, _cur) in indexes.items()}
-    insts = sorted(indexes, key=functools.cmp_to_key(partial(instance_cmp, placer, priorities)))
-    candidates = sorted([(-final[i], -int(indexes[i][2]), i, indexes[i][0]) for i in insts],
-                        key=lambda candidate: candidate[:2])
+    tie_break = partial(instance_cmp, placer, priorities)
+
+    def compare(a: str, b: str) -> int:
+        key_a, key_b = (-final[a], -int(indexes[a][2])), (-final[b], -int(indexes[b][2]))
+        return -1 if key_a < key_b else 1 if key_a > key_b else tie_break(a, b)
+
+    start = [i for i in placer.instance_order.get(cid, clone.children) if i in indexes]
+    candidates = [(-final[i], -int(indexes[i][2]), i, indexes[i][0])
+                  for i in list_sort(start, compare)]
     # pcmk__set_instance_roles leaves the children in promotion order
     placed = [candidate[2] for candidate in candidates]
     placer.instance_order[cid] = placed + [
