@@ -15,11 +15,15 @@ from pengine.digests import entries_since_last_start
 from pengine.placement import Placement
 from pengine.promotion import effective_quorum_policy
 from pengine.state import Unpacked
+from pengine.unpack_resources import template_members
 from pengine.xmlin import Element, is_true
 
 IMPLIES_THEN = "implies_then"
 RUNNABLE_LEFT = "runnable_left"
 RESTART = "restart"
+# pe_order_promoted_implies_first: a required stop of a promoted resource requires its demote
+# (and nothing about runnability: an unrunnable demote does not block the stop, seed 359).
+PROMOTED_IMPLIES_FIRST = "promoted_implies_first"
 ASYMMETRICAL = "asymmetrical"
 OPTIONAL = "optional"
 
@@ -273,7 +277,7 @@ class PrimitiveActions:
         if self.p.managed.get(rid, True):
             self.acts.order(rid, "stop", rid, "start", OPTIONAL, IMPLIES_THEN, RESTART)
             self.acts.order(rid, "start", rid, "promote", RUNNABLE_LEFT)
-            self.acts.order(rid, "demote", rid, "stop", OPTIONAL, RESTART)
+            self.acts.order(rid, "demote", rid, "stop", OPTIONAL, PROMOTED_IMPLIES_FIRST)
     def _need_stop(self, rid: str, role: Role, next_role: Role, moving: bool,
                    active: bool) -> bool:
         """Must the resource go down before it comes back (restart or move)?"""
@@ -413,6 +417,28 @@ def group_actions(u: Unpacked, acts: ActionSet, gid: str) -> None:
     acts.order(gid, "stop", gid, "stopped", OPTIONAL)
     acts.order(gid, "stopped", gid, "start", OPTIONAL)
     acts.order(gid, "start", gid, "running", OPTIONAL)
+
+
+def orphan_group_orders(u: Unpacked, acts: ActionSet, cid: str) -> None:
+    """The internal stop orderings of a clone's orphan group instances.
+
+    Pacemaker unpacks a history id it cannot fit in a configured instance of a clone of
+    groups as a new group instance (find_anonymous_clone -> create_child_clone), so its
+    members keep the group's "stop later member, then earlier member" ordering
+    (optional | restart): an unmanaged later member whose stop cannot run blocks the stop
+    of the members before it (seed 291). Our orphans are primitives, so the orderings
+    are added here between the orphans of one instance number.
+    """
+    clone = u.rsc(cid)
+    template = template_members(clone)
+    if clone.unique or len(template) < 2:
+        return
+    orphans = {r.id for r in u.resources if r.orphan and r.kind == "primitive"}
+    numbers = {o.rsplit(":", 1)[1] for o in orphans if o.rsplit(":", 1)[0] in template}
+    for number in sorted(numbers):
+        members = [m for m in (f"{t}:{number}" for t in template) if m in orphans]
+        for prev, cur in itertools.pairwise(members):
+            acts.order(cur, "stop", prev, "stop", OPTIONAL, RESTART)
 
 
 def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:

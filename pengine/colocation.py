@@ -54,28 +54,34 @@ def _round_half_away(value: float) -> int:
     return int(value - 0.5) if value < 0 else int(value + 0.5)
 
 
-def _best_matching(table: Mapping[str, int], value: str | None, attr: str,
-                   nodes: Mapping[str, NodeWork]) -> int:
-    best = -INF
-    for name, score in table.items():
-        node = nodes.get(name)
-        if node is None or not node.available:
-            continue
-        if score > best and node_attr(node, attr) == value:
-            best = score
-    return best
+# INFINITY_HACK: a positive node that a non-negative merge would take below zero is marked
+# unusable until the merge ends (then it becomes 1), so a merge that leaves no node usable
+# is rolled back.
+UNUSABLE = -100 * INF
 
 
 def add_matching(work: Table, dep_table: Mapping[str, int], attr: str, factor: float,
-                 nodes: Mapping[str, NodeWork], only_positive: bool = False) -> Table:
+                 nodes: Mapping[str, NodeWork], only_positive: bool = False,
+                 mark_unusable: bool = False) -> Table:
     """Add factor x the dependent's best score on nodes sharing the attribute value.
 
     `only_positive` (Pacemaker's non-negative mode) never takes a node below zero: a
-    node at 0 keeps 0, a positive one drops to 1.
+    node at 0 keeps 0, a positive one drops to 1 (to UNUSABLE with `mark_unusable`).
     """
     out = dict(work)
+    # the dependent's best score on available nodes per attribute value, in one pass (a scan
+    # of its table per node made this quadratic in the number of nodes)
+    best_by_value: dict[str | None, int] = {}
+    for name, score in dep_table.items():
+        node = nodes.get(name)
+        if node is not None and node.available:
+            value = node_attr(node, attr)
+            if score > best_by_value.get(value, -INF):
+                best_by_value[value] = score
     for name, current in work.items():
-        best = _best_matching(dep_table, node_attr(nodes.get(name), attr), attr, nodes)
+        if mark_unusable and current == UNUSABLE:
+            continue  # "node was marked unusable": later merges leave it alone
+        best = best_by_value.get(node_attr(nodes.get(name), attr), -INF)
         if factor < 0 and best < 0:
             continue
         weight = _round_half_away(factor * best)
@@ -83,7 +89,7 @@ def add_matching(work: Table, dep_table: Mapping[str, int], attr: str, factor: f
             weight = 1 if factor > 0 else -1
         out[name] = add(weight, current)
         if only_positive and out[name] < 0 and current >= 0:
-            out[name] = 1 if current > 0 else current
+            out[name] = (UNUSABLE if mark_unusable else 1) if current > 0 else current
     return out
 
 
@@ -91,13 +97,15 @@ def merge_dependents(
     rid: str, work: Table, attr: str, factor: float, *,
     tables: Mapping[str, Table], with_this: Mapping[str, list[Colocation]],
     nodes: Mapping[str, NodeWork], has_influence: Callable[[Colocation], bool],
-    merging: frozenset[str],
+    merging: frozenset[str], only_positive: bool = False,
 ) -> Table:
-    """pcmk__add_colocated_node_scores for dependent `rid` into a primary's table."""
+    """pcmk__add_colocated_node_scores for dependent `rid` into a primary's table
+    (`only_positive`: pe_weights_positive, kept through the recursion)."""
     if rid in merging:
         return work
     merging = merging | {rid}
-    result = add_matching(work, tables.get(rid, {}), attr, factor, nodes)
+    result = add_matching(work, tables.get(rid, {}), attr, factor, nodes, only_positive,
+                          mark_unusable=only_positive)
     if can_run_any(result, nodes):
         for c in with_this.get(rid, []):
             if not has_influence(c):
@@ -105,7 +113,10 @@ def merge_dependents(
             sign = -1.0 if factor < 0 else 1.0
             result = merge_dependents(
                 c.dependent, result, c.node_attribute, sign * c.score / INF, tables=tables,
-                with_this=with_this, nodes=nodes, has_influence=has_influence, merging=merging)
+                with_this=with_this, nodes=nodes, has_influence=has_influence, merging=merging,
+                only_positive=only_positive)
     if not can_run_any(result, nodes):
         return work
+    if only_positive:
+        result = {name: 1 if score == UNUSABLE else score for name, score in result.items()}
     return result

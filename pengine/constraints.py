@@ -217,8 +217,14 @@ def _colocation_sets(el: Element, u: Unpacked, known: set[str],
         role = rset.get("role")
         if not is_true(rset.get("sequential"), True) or value == 0:
             continue
+        # ordering="group" (the default) colocates each member with the one before it;
+        # any other value ("listed") each member with the one after it
+        # (ordered-set-natural).
+        listed = (rset.get("ordering") or "group").lower() != "group"
         for i in range(1, len(members)):
-            if value > 0:
+            if value > 0 and listed:
+                make(members[i - 1], members[i], value, role, role)
+            elif value > 0:
                 make(members[i], members[i - 1], value, role, role)
             else:
                 for j in range(i):

@@ -32,7 +32,19 @@ _CHECKED_TASKS = ("monitor", "start", "promote", "migrate_from")
 
 
 def failcount_clears(u: Unpacked) -> list[tuple[str, str, str]]:
-    """[(resource, node, reason)] in the order Pacemaker creates the actions."""
+    """[(resource, node, reason)] in the order Pacemaker creates the actions (not to be
+    modified: computed once per unpacked CIB, which placement and the scheduler both ask,
+    and kept beside Unpacked's other cached lookups)."""
+    cached: list[tuple[str, str, str]] | None = u.__dict__.get(_CACHE_KEY)
+    if cached is None:
+        cached = u.__dict__[_CACHE_KEY] = _failcount_clears(u)
+    return cached
+
+
+_CACHE_KEY = "_failcount_clears"
+
+
+def _failcount_clears(u: Unpacked) -> list[tuple[str, str, str]]:
     expired: dict[tuple[str, str], str] = {}
     changed: dict[tuple[str, str], str] = {}
     for rsc in u.primitives:

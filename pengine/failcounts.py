@@ -36,6 +36,12 @@ def _patterns(base: str, per_op: bool, operation: str | None = None,
             re.compile(rf"^last-failure-{name}{suffix}$"))
 
 
+def has_failure_attributes(node: NodeWork) -> bool:
+    """Any fail-count-* or last-failure-* attribute on the node? (Without one, every fail
+    count there is 0.)"""
+    return any(k.startswith(("fail-count-", "last-failure-")) for k in node.attrs)
+
+
 def raw_fail_count(rsc: RscConfig, node: NodeWork, options: Options,
                    operation: str | None = None) -> tuple[int, int]:
     """(sum of fail counts, latest last-failure epoch or 0) for rsc on node.
@@ -43,7 +49,7 @@ def raw_fail_count(rsc: RscConfig, node: NodeWork, options: Options,
     `operation` ("<task>_<interval ms>") narrows per-operation counts to that operation's own,
     as Pacemaker does when it asks about one history entry; legacy counts are not per op.
     """
-    if not any(k.startswith(("fail-count-", "last-failure-")) for k in node.attrs):
+    if not has_failure_attributes(node):
         return 0, 0
     name = rsc.id if rsc.unique else _base_name(rsc.id)
     count_re, last_re = _patterns(name, options.per_op_failcounts, operation, rsc.unique)

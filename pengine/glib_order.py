@@ -117,6 +117,7 @@ def list_sort(items: Sequence[T], cmp: Callable[[T, T], int]) -> list[T]:
     return out + left[i:] + right[j:]
 
 
+@functools.lru_cache(maxsize=4096)  # a cluster has few node names, sorted over and over
 def node_name_key(name: str) -> tuple[tuple[int, int], ...]:
     """pe__cmp_node_name's order (digit runs compare as numbers, letters without case):
     the order of Pacemaker's node list, hence of a symmetric resource's table inserts."""

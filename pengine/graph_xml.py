@@ -93,6 +93,7 @@ def _walk(rsc: ResourceStatus, out: list[str]) -> None:
 
 _MULTIWORD_TASKS = ("migrate_to", "migrate_from", "clear_failcount", "lrm_delete", "lrm_refresh",
                     "probe_again")
+_MULTIWORD_SUFFIXES = tuple("_" + task for task in _MULTIWORD_TASKS)
 
 
 def key_resource(key: str) -> str | None:
@@ -104,13 +105,15 @@ def key_resource(key: str) -> str | None:
     head, sep, interval = key.rpartition("_")
     if not sep or not interval.isdigit():
         return None
-    for marker in ("_pre_notify_", "_post_notify_", "_confirmed-pre_notify_",
-                   "_confirmed-post_notify_"):
-        if marker in head:
-            return head.split(marker, 1)[0]
-    for task in _MULTIWORD_TASKS:
-        if head.endswith("_" + task):
-            return head[: -len(task) - 1]
+    if "_notify_" in head:  # in every marker: one search rules them all out (graph writing)
+        for marker in ("_pre_notify_", "_post_notify_", "_confirmed-pre_notify_",
+                       "_confirmed-post_notify_"):
+            if marker in head:
+                return head.split(marker, 1)[0]
+    if head.endswith(_MULTIWORD_SUFFIXES):
+        for task in _MULTIWORD_TASKS:
+            if head.endswith("_" + task):
+                return head[: -len(task) - 1]
     rsc, sep, _task = head.rpartition("_")
     return rsc if sep else None
 
@@ -129,9 +132,8 @@ def graph_action(action: Action) -> GraphAction:
     """How the graph writer describes `action` (element, attributes, primitive, downed)."""
     from pengine.transition_graph import GraphAction
 
-    attributes = action.attributes
-    if not any(name == "crm_feature_set" for name, _ in attributes):
-        attributes = (*attributes, ("crm_feature_set", FEATURE_SET))
+    attributes = dict(action.attributes)
+    attributes.setdefault("crm_feature_set", FEATURE_SET)
     on_node = None if action.pseudo or action.node is None else action.node
     takes_down = action.task == "do_shutdown" or (
         action.task == "stonith" and _fence_kind(action) != "on")
@@ -141,7 +143,7 @@ def graph_action(action: Action) -> GraphAction:
         on_node=on_node, on_node_uuid=(action.node_id or action.node) if on_node else None,
         resource=_primitive(action) if action.resource is not None and not action.pseudo
         else None,
-        attributes=tuple(sorted(dict(attributes).items())),
+        attributes=tuple(sorted(attributes.items())),
         downed=(action.node_id,) if takes_down and action.node_id is not None else (),
         mode="cib" if action.task == "lrm_delete" else None,  # history removal: CIB only
         shutdown_lock=str(lock) if lock else None)

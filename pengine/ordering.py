@@ -8,6 +8,7 @@ reason set on an action wins (scheduler.md §4.3).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ from pengine.actions import (
     ASYMMETRICAL,
     IMPLIES_THEN,
     OPTIONAL,
+    PROMOTED_IMPLIES_FIRST,
     RESTART,
     RUNNABLE_LEFT,
     ActionSet,
@@ -25,7 +27,7 @@ from pengine.actions import (
 )
 from pengine.collective_actions import notified_action
 from pengine.constraints import Constraints, Ordering
-from pengine.required_wave import RequiredWave
+from pengine.required_wave import REMAPPED, RequiredWave, application_order
 from pengine.state import Unpacked
 from pengine.unpack_resources import RscConfig
 from pengine.xmlin import is_true
@@ -33,6 +35,7 @@ from pengine.xmlin import is_true
 _INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote",
             "running": "stopped", "stopped": "running", "promoted": "demoted",
             "demoted": "promoted"}
+PRINTED = "implies_then_printed"
 _COMPLETE = {"start": "running", "stop": "stopped", "promote": "promoted", "demote": "demoted"}
 
 
@@ -55,7 +58,7 @@ def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
     seen: set[tuple[str, str, str, str]] = set()
     for o in cons.orderings:
         if o.via is not None:
-            _via_ordering(u, acts, o)
+            _via_ordering(u, acts, o, seen)
             continue
         forward = (o.first, o.first_task, o.then, o.then_task)
         if forward not in seen:
@@ -100,8 +103,8 @@ def collective_children(u: Unpacked, acts: ActionSet) -> dict[int, list[Work]]:
             task = act.key.rsplit("_", 2)[-2]
         if act.node is None and act.rsc is not None and task in base \
                 and u.has_rsc(act.rsc) and u.rsc(act.rsc).kind == "clone":
-            out[act.id] = [a for p in _primitives(u, act.rsc) for a in acts.of(p, base[task])
-                           if a.node is not None]
+            out[act.id] = [a for p in u.instance_primitives(act.rsc)
+                           for a in acts.of(p, base[task]) if a.node is not None]
     return out
 
 
@@ -117,21 +120,30 @@ def group_locations(u: Unpacked, acts: ActionSet, assigned: dict[str, str | None
     return out
 
 
-def _via_ordering(u: Unpacked, acts: ActionSet, o: Ordering) -> None:
-    """first -> one-or-more pseudo action -> then (runnable once enough firsts are)."""
+def _via_ordering(u: Unpacked, acts: ActionSet, o: Ordering,
+                  seen: set[tuple[str, str, str, str]]) -> None:
+    """first -> one-or-more pseudo action -> then (runnable once enough firsts are).
+
+    order_rsc_sets orders the pseudo action before every member of the 'then' set.
+    """
     via = o.via or ""
     pseudo, created = acts.new(via, via, None, None, True, pseudo=True)
     if created:
         acts.min_runnable[pseudo.id] = o.via_min
+    if (via, via, o.then, o.then_task) not in seen:
+        seen.add((via, via, o.then, o.then_task))
         acts.order(None, via, o.then, o.then_task, "user", IMPLIES_THEN, RUNNABLE_LEFT,
                    first_action=pseudo)
+    if (o.first, via, via, via) in seen:
+        return
+    seen.add((o.first, via, via, via))
     rsc = u.rsc(o.first)
     firsts = [o.first] if rsc.kind != "clone" else list(rsc.children)
     for first in firsts:
         task = o.first_task if u.rsc(first).kind == "primitive" else \
             _COMPLETE.get(o.first_task, o.first_task)
-        acts.order(first, task, None, via, "any_runnable", "member_flags",
-                   then_action=pseudo)
+        # pe_order_one_or_more|pe_order_implies_then_printed: no requiredness passes on
+        acts.order(first, task, None, via, "any_runnable", PRINTED, then_action=pseudo)
 
 
 def _interleaved(u: Unpacked, spec: OrderSpec) -> bool:
@@ -151,9 +163,9 @@ def interleaves(first: RscConfig, then: RscConfig, then_task: str) -> bool:
 
 
 def _instance_node(u: Unpacked, inst: str, assigned: dict[str, str | None],
-                   task: str) -> str | None:
+                   current: bool) -> str | None:
     prims = _primitives(u, inst)
-    if task in ("stop", "demote", "stopped", "demoted"):
+    if current:
         for p in prims:
             if u.states[p].running_on:
                 return u.states[p].running_on[0]
@@ -162,16 +174,22 @@ def _instance_node(u: Unpacked, inst: str, assigned: dict[str, str | None],
 
 def _interleave_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
                       assigned: dict[str, str | None]) -> list[Link]:
-    """interleave=true: each then-instance waits only for the first-instance on its node."""
+    """interleave=true: each then-instance waits only for the first-instance on its node.
+
+    multi_update_interleave_actions pairs both instances by current node after a stop or
+    demote, and never pairs a blocked first instance (is_child_compatible).
+    """
     out: list[Link] = []
-    first_insts = u.rsc(spec.first_rsc or "").children
+    first_insts = [inst for inst in u.rsc(spec.first_rsc or "").children
+                   if not any(u.states[p].blocked for p in _primitives(u, inst))]
+    current = spec.first_task in ("stop", "demote", "stopped", "demoted")
     for then_inst in u.rsc(spec.then_rsc or "").children:
-        node = _instance_node(u, then_inst, assigned, spec.then_task)
+        node = _instance_node(u, then_inst, assigned, current)
         if node is None:
             continue
         thens = acts.of(then_inst, spec.then_task)
         for first_inst in first_insts:
-            if _instance_node(u, first_inst, assigned, spec.first_task) != node:
+            if _instance_node(u, first_inst, assigned, current) != node:
                 continue
             task = spec.first_task
             if u.rsc(first_inst).kind != "primitive":
@@ -187,13 +205,19 @@ def resolve(u: Unpacked, acts: ActionSet,
     assigned = assigned or {}
     links: list[Link] = []
     kinds = {r.id: r.kind for r in u.resources}
+    phantoms: set[int] = set()
     for spec in list(acts.orders):
         if "user" in spec.flags and _interleaved(u, spec):
             links.extend(_interleave_links(u, acts, spec, assigned))
             continue
+        created = len(acts.actions)
         firsts = _firsts(u, acts, spec, kinds)
+        if "phantom" in spec.flags:
+            phantoms.update(a.id for a in acts.actions[created:])
         if not firsts:
             continue
+        if spec.first_action is None and firsts[0].task != spec.first_task:
+            spec = dataclasses.replace(spec, flags=spec.flags | {REMAPPED})
         if spec.then_action is not None:
             thens = [spec.then_action]
         else:
@@ -215,6 +239,10 @@ def resolve(u: Unpacked, acts: ActionSet,
                             links.append(Link(f, t, flags, thens[0] if thens else None,
                                               len(links) if origin < 0 else origin))
                             origin = links[-1].origin
+        if spec.first_rsc == spec.then_rsc and spec.first_task == "stop":
+            # Pacemaker applies a member's own stop -> start ordering before its group's
+            # orderings create a missing (unassigned) start: it never reaches that start.
+            thens = [t for t in thens if t.id not in phantoms]
         for f in firsts:
             for t in thens:
                 if f is not t:
@@ -259,12 +287,12 @@ def _create_missing(u: Unpacked, rid: str | None, task: str) -> bool:
     """rsc_order_first creates a missing "first" action (nodeless, so unrunnable)."""
     if rid is None or not any(r.id == rid for r in u.resources):
         return False
-    running = any(u.states[p].running_on for p in _primitives(u, rid))
+    running = any(u.states[p].running_on for p in u.instance_primitives(rid))
     if task == "stop" and not running:
         return False
-    # Only a first whose current role (a collective's: its highest member's) is Unpromoted
-    # has its missing demote ignored.
-    return task != "demote" or max((u.states[p].role for p in _primitives(u, rid)),
+    # Only a first whose current role (a collective's: its highest member's, orphan
+    # instances included) is Unpromoted has its missing demote ignored.
+    return task != "demote" or max((u.states[p].role for p in u.instance_primitives(rid)),
                                         default=Role.UNKNOWN) != Role.UNPROMOTED
 
 
@@ -332,9 +360,13 @@ def _apply_required(link: Link, ctx: Context) -> bool:
         t.optional = False
         _set_reason(t, f, "required")
         return True
-    if RESTART in flags and not t.optional and f.optional and f.runnable:
+    if (RESTART in flags or PROMOTED_IMPLIES_FIRST in flags) and not t.optional \
+            and f.optional:
+        # handle_restart_ordering / pe_order_promoted_implies_first: a required 'then'
+        # makes 'first' required even when 'first' cannot run (a blocked later member's
+        # stop), naming 'then'
         f.optional = False
-        _set_reason(f, t, "required")  # handle_restart_ordering names 'then'
+        _set_reason(f, t, "required")
         return True
     return False
 
@@ -358,6 +390,10 @@ def _apply(link: Link, ctx: Context) -> bool:
         changed = True
     if RESTART in flags:
         changed |= _restart(f, t, managed)
+    if PROMOTED_IMPLIES_FIRST in flags and not t.optional and f.optional:
+        f.optional = False
+        _set_reason(f, t, "required")
+        changed = True
     if f.task == "stop" and not f.runnable and t.runnable and f.rsc is not None \
             and not managed.get(f.rsc, True) and f.rsc in blocked and link.via is None:
         # Pacemaker clears 'then' runnable here without giving a reason, and only on
@@ -393,47 +429,6 @@ def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
     return changed
 
 
-def _application_order(links: list[Link]) -> tuple[list[Link], dict[int, list[Link]]]:
-    """The order requiredness is applied in, and the plain links out of each action.
-
-    order_actions prepends to actions_before: of two orderings that make the same action
-    required, the later one is seen first and names the reason. But members of a group
-    or clone "then" are updated along with the collective action, which is created
-    before them, so links derived from a collective's ordering are seen first, member
-    by member (in member order within one ordering, later orderings first); a member
-    whose action changes is updated at once (Pacemaker's lf#1421 recursion), so its
-    successors hear from it before the collective reaches them.
-    """
-    runs: list[list[Link]] = []
-    for link in links:
-        if link.via is None:
-            continue
-        if runs and runs[-1][-1].origin == link.origin:
-            runs[-1].append(link)
-        else:
-            runs.append([link])
-    plain = [link for link in reversed(links) if link.via is None]
-    after: dict[int, list[Link]] = {}
-    for link in plain:
-        after.setdefault(link.first.id, []).append(link)
-    return [link for run in reversed(runs) for link in run] + plain, after
-
-
-def _cascade_required(act: Work, after: dict[int, list[Link]], ctx: Context) -> None:
-    """Depth first, like Pacemaker: an action that just became required updates the
-    actions plainly ordered after it at once (naming itself as their reason), before the
-    ordering that changed it moves on to its next member. Only plain links pass it on,
-    and only a member link starts it: cascading from and through every link makes
-    corpus cloned-group-stop name the clone instead of the member's predecessor."""
-    stack = [iter(after.get(act.id, ()))]
-    while stack:
-        link = next(stack[-1], None)
-        if link is None:
-            stack.pop()
-        elif _apply_required(link, ctx):
-            stack.append(iter(after.get(link.then.id, ())))
-
-
 def propagate(links: list[Link], ctx: Context) -> None:
     """Apply every link until nothing changes."""
     changed = True
@@ -448,7 +443,12 @@ def propagate(links: list[Link], ctx: Context) -> None:
         if act.id in ctx.min_runnable:
             any_links.setdefault(act.id, [])
             thens[act.id] = act
-    by_then, after = _application_order(links)
+    for tid, firsts in any_links.items():
+        if not firsts:
+            # A clone action none of whose instances has that action is unrunnable from
+            # the start (summary_action_flags finds no runnable instance action).
+            _any_runnable(thens[tid], firsts, ctx)
+    by_then = application_order(links)
     wave = RequiredWave(links, lambda link: _apply_required(link, ctx))
     while changed and rounds < 1000:
         changed = False
@@ -461,7 +461,9 @@ def propagate(links: list[Link], ctx: Context) -> None:
                 if _apply_required(link, ctx):
                     inner = changed = True
                     if link.via is not None:
-                        _cascade_required(link.then, after, ctx)
+                        # pcmk__update_ordered_actions re-updates a changed member at
+                        # once through its own orderings
+                        wave.update(link.then)
                     elif first_optional and not link.first.optional:
                         wave.after(link.first)
                         wave.update(link.first)
@@ -474,11 +476,25 @@ def propagate(links: list[Link], ctx: Context) -> None:
         if ctx.block is not None and ctx.block():
             changed = True
         for tid, firsts in any_links.items():
-            then = thens[tid]
-            need = ctx.min_runnable.get(tid, 1)
-            if then.runnable and (firsts or tid in ctx.min_runnable) \
-                    and sum(f.runnable for f in firsts) < need:
-                then.runnable = False
-                if firsts:
-                    _set_reason(then, firsts[0], "unrunnable")
-                changed = True
+            changed |= _any_runnable(thens[tid], firsts, ctx)
+    _print_pseudo_actions(links)
+
+
+def _print_pseudo_actions(links: list[Link]) -> None:
+    """A required first puts its one-or-more pseudo action in the graph, once every flag
+    is settled (pe_order_implies_then_printed only marks it pe_action_print_always)."""
+    for link in links:
+        if PRINTED in link.flags and not link.first.optional:
+            link.then.optional = False
+
+
+def _any_runnable(then: Work, firsts: list[Work], ctx: Context) -> bool:
+    """'then' runs once enough of its 'firsts' can (a clone's summary flags, clone-min)."""
+    need = ctx.min_runnable.get(then.id, 1)
+    if then.runnable and (firsts or then.id in ctx.min_runnable) \
+            and sum(f.runnable for f in firsts) < need:
+        then.runnable = False
+        if firsts:
+            _set_reason(then, firsts[0], "unrunnable")
+        return True
+    return False

@@ -145,6 +145,7 @@ class _Placer:
         self.threshold_bans: dict[str, set[str]] = {}
         self.instance_order: dict[str, list[str]] = {}
         self.clone_tables: dict[str, Table] = {}  # clone id -> its own table, when merged
+        self.parent_copies: dict[str, int] = {}  # instance -> allocate_instance attempts
         self.promotable = {p for r in u.resources if r.kind == "clone" and r.promotable
                            for inst in r.children for p in primitive_members(u, inst)}
         # With fencing enabled and no device, pcmk__primitive_assign unmanages what it
@@ -178,8 +179,10 @@ class _Placer:
         for c in reversed(self.colocations):
             if id(c) not in inherited_ids:
                 self.with_this.setdefault(c.primary, []).append(c)
+        # cmp_primary_priority compares the constraint's own primary: for "X with group" that
+        # is the group (a group variant sorts before primitives), not the member it maps to.
         for lst in self.this_with.values():
-            lst.sort(key=lambda c: self._coloc_key(c.primary))
+            lst.sort(key=lambda c: self._coloc_key(self.group_primary.get(id(c), c.primary)))
         for lst in self.with_this.values():
             lst.sort(key=lambda c: self._coloc_key(c.dependent))
 
@@ -197,12 +200,15 @@ class _Placer:
                  for inst in r.children for prim in primitive_members(self.u, inst)}
         return {r.id for r in self.u.resources if r.orphan and r.id.split(":", 1)[0] in bases}
 
-    def _coloc_key(self, rid: str) -> tuple[int, int, str]:
+    def _coloc_key(self, rid: str) -> tuple[int, int, bool, str]:
+        """cmp_primary_priority / cmp_dependent_priority: priority, variant (clones first),
+        promotable clones before other clones (seed 54), then id."""
         rsc = self.u.rsc(rid)
         top = rsc
         while top.parent is not None:
             top = self.u.rsc(top.parent)
-        return (-rsc.priority, -_VARIANT_RANK.get(rsc.kind, 0), rid)
+        return (-rsc.priority, -_VARIANT_RANK.get(rsc.kind, 0),
+                not (rsc.kind == "clone" and rsc.promotable), rid)
 
     def _add(self, table: Table, node: str | None, score: int) -> None:
         names = [node] if node is not None else list(self.nodes)
@@ -273,10 +279,21 @@ class _Placer:
             return [rid]
         return [p for child in rsc.children for p in self.primitives_under(child)]
 
-    def nodes_of(self, rid: str, role: Role | None = None) -> list[NodeWork]:
-        """Nodes a (possibly collective) primary has been assigned to (in a role)."""
-        names = [self.assigned.get(p) for p in [*self.primitives_under(rid),
-                                                *self.orphan_instances.get(rid, ())]
+    def nodes_of(self, rid: str, role: Role | None = None,
+                 skip_blocked: bool = False) -> list[NodeWork]:
+        """Nodes a (possibly collective) primary has been assigned to (in a role).
+
+        `skip_blocked`: leave out a clone's instances with a blocked member (a mandatory
+        colocation with a clone counts only the others: clone_rsc_colocation_rh skips
+        is_set_recursive(pe_rsc_block); bug-cl-5170).
+        """
+        prims = [*self.primitives_under(rid), *self.orphan_instances.get(rid, ())]
+        if skip_blocked:
+            rsc = self.u.rsc(rid)
+            blocked = {p for inst in rsc.children for p in self.primitives_under(inst)
+                       if any(self.u.states[m].blocked for m in self.primitives_under(inst))}
+            prims = [p for p in prims if p not in blocked and not self.u.states[p].blocked]
+        names = [self.assigned.get(p) for p in prims
                  if role is None or self.next_role.get(p) == role]
         if self.u.rsc(rid).kind == "group":
             names = names[-1:]
@@ -309,8 +326,16 @@ class _Placer:
             # whole group, not only the member the score is taken from (seed 616).
             self._assign_tree(self.group_primary.get(id(c), c.primary))
             if self._coloc_applies(c) and not apply_per_instance(self, rid, c):
+                # clone_rsc_colocation_rh: a mandatory colocation with a clone (a
+                # promotable one only without a role) takes the nodes of its unblocked
+                # instances, whatever role was asked of a clone that cannot promote
+                # (unrunnable-2).
+                primary = self.u.rsc(c.primary)
+                whole = primary.kind == "clone" and c.score >= INF \
+                    and (c.primary_role is None or not primary.promotable)
+                role = None if whole else c.primary_role
                 self.tables[rid] = apply_primary(
-                    self.tables[rid], self.nodes_of(c.primary, c.primary_role), c, self.nodes)
+                    self.tables[rid], self.nodes_of(c.primary, role, whole), c, self.nodes)
         tables = ChainMap(self.tables, self.clone_tables)
         for c in self.with_this.get(rid, []):
             if not self._influence(c) or c.dependent in self.assigned \
@@ -391,7 +416,16 @@ class _Placer:
             return -1 if a.encode() < b.encode() else (1 if a != b else 0)
 
         # native_choose_node sorts g_hash_table_get_values(): reversed iteration order.
-        return list_sort(self.table_order(table)[::-1], compare)
+        if strategy == "balanced":
+            return list_sort(self.table_order(table)[::-1], compare)
+        # Without the capacity comparison, compare is a total order (names are unique), so
+        # g_list_sort's merge and a key sort give the same list; the key sort is far cheaper.
+        scores = {name: effective(name) for name in table}
+        if strategy == "minimal":
+            return sorted(self.table_order(table)[::-1],
+                          key=lambda n: (-scores[n], n.encode()))
+        return sorted(self.table_order(table)[::-1],
+                      key=lambda n: (-scores[n], self.count.get(n, 0), n != current, n.encode()))
 
     def table_order(self, table: Table) -> list[str]:
         """The table's nodes in GHashTable iteration order (keyed by node id, inserted in
@@ -463,7 +497,3 @@ def assign_clone(placer: _Placer, cid: str) -> None:
 def place(u: Unpacked, cons: Constraints) -> Placement:
     """Assign every primitive to a node (or none)."""
     return _Placer(u, cons).run()
-
-
-def available(node: NodeWork) -> bool:
-    return node.available

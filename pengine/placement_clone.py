@@ -7,18 +7,18 @@ is refused is rolled back completely (tables, counters, score lines).
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
 from pengine.colocation import add_matching, apply_primary
 from pengine.constraints import Colocation
+from pengine.glib_order import list_sort
 from pengine.ordering import interleaves
-from pengine.placement_sort import clone_table
+from pengine.placement_roles import decide_roles
+from pengine.placement_sort import clone_table, instance_active_count
 from pengine.placement_tables import available_count
-from pengine.promotion import add_promotion_scores, promotion_score
-from pengine.scores import INF, add
-from pengine.unpack_resources import meta_count
+from pengine.promotion import add_promotion_scores
+from pengine.scores import INF
 
 if TYPE_CHECKING:
     from pengine.placement import _Placer
@@ -108,7 +108,7 @@ def _instance_facts(placer: _Placer, priorities: dict[str, int],
     """(active node count, not active on a disallowed node, priority, usable current node)."""
     prims = placer.primitives_under(inst)
     cur = _current(placer, inst)
-    count = max((len(placer.u.states[p].running_on) for p in prims), default=0)
+    count = instance_active_count(placer, inst, prims)
     allowed = True
     # An orphan's bans are applied only when it is assigned (can_run_instance), not here.
     if cur is not None and prims and _own_score(placer, inst, cur) < 0 \
@@ -127,11 +127,15 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
     saved_count = dict(placer.count)
     saved_used = dict(placer.used)
     # can_run_instance: a node where the clone itself scores below zero (or is not allowed)
-    # is refused to every instance, whatever stickiness the instance has there.
+    # is refused to every instance, whatever stickiness the instance has there; so is a
+    # node that cannot run resources (can_run_resources: standby, maintenance, offline),
+    # which also keeps a promotion score from counting there (seed 425).
     parent = clone_table(placer, placer.u.rsc(inst).parent or inst)
     for prim in prims:
         for name in placer.tables[prim]:
-            if counts.get(name, 0) >= per_node or parent.get(name, -INF) < 0:
+            host = placer.nodes.get(name)
+            if counts.get(name, 0) >= per_node or parent.get(name, -INF) < 0 \
+                    or host is None or not host.available:
                 placer.tables[prim][name] = -INF
     node = placer._assign_tree(inst, prefer)
     if prefer is not None and node is not None and node != prefer \
@@ -165,8 +169,9 @@ def distribute(placer: _Placer, cid: str) -> None:
     def compare(a: str, b: str) -> int:
         return _instance_cmp(placer, priorities, a, b)
 
-    ordered = sorted([*clone.children, *_orphans_kept_in_place(placer, cid)],
-                     key=functools.cmp_to_key(compare))
+    # g_list_sort (merge sort): pcmk__cmp_instance is not transitive (inactive instances
+    # tie with everything after the first rules), so the merge order decides.
+    ordered = list_sort([*clone.children, *_orphans_kept_in_place(placer, cid)], compare)
     placer.instance_order[cid] = [inst for inst in ordered if inst in clone.children]
     instances = list(enumerate(ordered))
     counts: dict[str, int] = {}
@@ -194,7 +199,7 @@ def distribute(placer: _Placer, cid: str) -> None:
             counts[chosen] = counts.get(chosen, 0) + 1
             allocated += 1
     if clone.promotable:
-        decide_roles(placer, cid)
+        decide_roles(placer, cid, _instance_cmp)
 
 
 def _orphans_kept_in_place(placer: _Placer, cid: str) -> list[str]:
@@ -250,8 +255,10 @@ def append_parent_dependents(placer: _Placer, cid: str, inst: str, all_coloc: bo
     Copied (in front) when not every available node gets an instance (`all_coloc`) or the
     score is negative, and only while X influences (influence=true or the instance is not
     active). Pacemaker copies at every placement attempt, so an instance whose
-    pre-assignment was refused carries the copy twice.
+    pre-assignment was refused carries the copy twice (counted in `parent_copies`, which
+    the role colocations of a promotable clone use too).
     """
+    placer.parent_copies[inst] = placer.parent_copies.get(inst, 0) + 1
     prims = placer.primitives_under(inst)
     if not prims:
         return
@@ -316,132 +323,18 @@ def _apply_interleaved(placer: _Placer, rid: str, c: Colocation) -> bool:
     table = placer.tables[rid]
     partner = next((node for node in placer.rank_nodes(table) if node in hosts), None)
     if partner is not None:
-        placer.tables[rid] = apply_primary(table, [placer.nodes[partner]], c, placer.nodes)
+        # With a group instance the colocation goes on to one member (group's
+        # rsc_colocation_rh): the last for a mandatory one (the group must be fully up),
+        # else the first; an unassigned member takes the score off every node
+        # (bug-lf-2422: the instance stays unassigned, "due to node availability").
+        members = placer.primitives_under(hosts[partner])
+        member = members[-1] if c.score >= INF else members[0]
+        where = placer.assigned.get(member)
+        placer.tables[rid] = apply_primary(
+            table, [placer.nodes[where]] if where is not None else [], c, placer.nodes)
     elif c.score >= INF:
         placer.tables[rid] = dict.fromkeys(table, -INF)
     return True
-
-
-def decide_roles(placer: _Placer, cid: str) -> None:
-    """Promote the best eligible instances (promoted-max, promoted-node-max)."""
-    clone = placer.u.rsc(cid)
-    opts = placer.u.options
-    limit = meta_count(clone.meta, "promoted-max", meta_count(clone.meta, "master-max", 1))
-    per_node = meta_count(clone.meta, "promoted-node-max",
-                          meta_count(clone.meta, "master-node-max", 1))
-    indexes, forced = _instance_indexes(placer, cid)
-    final = _clone_table_indexes(placer, cid, indexes)
-    # cmp_promotable_instance: final index, current role, then pcmk__cmp_instance (whose
-    # priority is the instance's own index before the clone table was consulted).
-    candidates: list[tuple[int, int, int, int, str, str]] = []
-    for index, (inst, (node, priority, current)) in enumerate(indexes.items()):
-        candidates.append((-final[inst], -int(current), -priority, index, inst, node))
-    candidates.sort()
-    # pcmk__set_instance_roles leaves the children in promotion order
-    placed = [candidate[4] for candidate in candidates]
-    placer.instance_order[cid] = placed + [
-        inst for inst in placer.instance_order.get(cid, clone.children) if inst not in placed]
-    promoted = 0
-    counts: dict[str, int] = {}
-    freeze = not opts.have_quorum and opts.no_quorum_policy == "freeze"
-    for neg_priority, neg_current, _, _, inst, node in candidates:
-        role = Role.UNPROMOTED
-        # quorum freeze: only an instance already promoted may stay promoted
-        frozen = freeze and -neg_current < Role.PROMOTED
-        eligible = promoted < limit and counts.get(node, 0) < per_node \
-            and -neg_priority >= 0 and placer.nodes[node].available and not frozen
-        if inst in forced or eligible:
-            role = Role.PROMOTED
-            promoted += 1
-            counts[node] = counts.get(node, 0) + 1
-        for prim in placer.primitives_under(inst):
-            if placer.assigned.get(prim) is not None:
-                placer.next_role[prim] = role
-
-
-def _instance_indexes(placer: _Placer,
-                      cid: str) -> tuple[dict[str, tuple[str, int, Role]], set[str]]:
-    """set_instance_priority: {instance: (node, sort index, current role)}, forced ones."""
-    clone = placer.u.rsc(cid)
-    copied = _copies_finite_colocations(placer, cid)
-    indexes: dict[str, tuple[str, int, Role]] = {}
-    forced: set[str] = set()
-    for inst in clone.children:
-        prims = placer.primitives_under(inst)
-        node = placer.assigned.get(prims[0]) if prims else None
-        if node is None:
-            continue
-        score, default = promotion_score(placer, cid, inst, node)
-        priority = -1 if default else score
-        priority = add(priority, _role_locations(placer, cid, node))
-        priority = add(priority, _role_colocations(placer, cid, node, copied))
-        if any(placer.u.states[p].next_role in (Role.UNPROMOTED, Role.STOPPED) for p in prims):
-            priority = -INF
-        if any(placer.assigned.get(p) is None for p in prims):
-            priority = -INF
-        current = max((placer.u.states[p].role for p in prims), default=Role.STOPPED)
-        if current == Role.PROMOTED and not any(placer.managed[p] for p in prims):
-            priority = INF  # an unmanaged promoted instance is forced to stay promoted
-            forced.add(inst)
-        indexes[inst] = (node, priority, current)
-    return indexes, forced
-
-
-def _copies_finite_colocations(placer: _Placer, cid: str) -> bool:
-    """append_parent_colocation copies a finite positive "clone with X" to the instances
-    only when not every available node gets an instance."""
-    clone = placer.u.rsc(cid)
-    usable = sum(1 for n in placer.u.nodes if n.available)
-    return clone.clone_max < usable
-
-
-def _clone_table_indexes(placer: _Placer, cid: str,
-                         indexes: dict[str, tuple[str, int, Role]]) -> dict[str, int]:
-    """sort_promotable_instances: non-negative indexes join the clone's own table (with its
-    plain location scores), and those instances then take their node's value from it."""
-    table = placer._strategy_table(cid)
-    for node, priority, _current in indexes.values():
-        if priority >= 0 and node in table:
-            table[node] = add(table[node], priority)
-    for c in placer.cons.colocations:  # "X with Promoted clone": X's table, non-negative
-        if c.primary == cid and c.dependent != cid and c.primary_role == Role.PROMOTED \
-                and placer._influence(c):
-            table = add_matching(table, placer._strategy_table(c.dependent), c.node_attribute,
-                                 c.score / INF, placer.nodes, only_positive=True)
-    final = {}
-    for inst, (node, priority, _current) in indexes.items():
-        final[inst] = table.get(node, priority) if 0 <= priority < INF else priority
-    return final
-
-
-def _role_locations(placer: _Placer, cid: str, node: str) -> int:
-    total = 0
-    for loc in placer.cons.locations:
-        if loc.rsc == cid and loc.role == Role.PROMOTED:
-            for name, score in loc.scores:
-                if name == node:
-                    total = add(total, score)
-    return total
-
-
-def _role_colocations(placer: _Placer, cid: str, node: str, copied: bool) -> int:
-    total = 0
-    for c in placer.cons.colocations:
-        if c.dependent != cid or not (copied or c.score < 0 or c.score >= INF):
-            continue  # a finite positive one that the instances did not get
-        if c.dependent_role == Role.UNPROMOTED and c.score >= INF:
-            nodes = {n.name for n in placer.nodes_of(c.primary, c.primary_role)}
-            if node in nodes:
-                total = add(total, -INF)
-            continue
-        if c.dependent_role != Role.PROMOTED:
-            continue
-        nodes = {n.name for n in placer.nodes_of(c.primary, c.primary_role)}
-        if node in nodes:
-            total = add(total, c.score)
-        elif c.score >= INF:
-            total = add(total, -INF)
-    return total
 
 
 def inhibit_unpaired_instances(placer: _Placer) -> None:
@@ -463,7 +356,9 @@ def inhibit_unpaired_instances(placer: _Placer) -> None:
                     or o.kind != "Mandatory" or o.via is not None \
                     or o.first_task in ("stop", "demote"):
                 continue
-            paired = {_assigned_node(placer, inst) for inst in first.children}
+            # is_child_compatible never pairs a blocked (failed) first instance
+            paired = {_assigned_node(placer, inst) for inst in first.children
+                      if not any(u.states[p].blocked for p in placer.primitives_under(inst))}
             for inst in then.children:
                 node = _assigned_node(placer, inst)
                 if node is not None and node not in paired:

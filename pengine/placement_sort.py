@@ -7,6 +7,8 @@ The scores compared are the resource's own allowed-node table merged with its "t
 primaries' tables (recursively, each by its colocation's factor), as the merge with the
 init and forward flags does. The list is also the order of the Transition Summary.
 
+Also the active count by which the clone instance sort (pcmk__cmp_instance) starts.
+
 Invariants: pure over the placer's initial tables (nothing is assigned yet); the sort is
 stable (g_list_sort is a merge sort), so equal resources keep document order.
 """
@@ -178,3 +180,26 @@ def sorted_nodes(placer: _Placer) -> list[str]:
         return -1 if a.encode() < b.encode() else (1 if a != b else 0)
 
     return sorted(placer.nodes, key=functools.cmp_to_key(cmp))
+
+
+def instance_active_count(placer: _Placer, inst: str, prims: list[str]) -> int:
+    """How many entries pe__find_active_on counts in an instance's running_on list.
+
+    native_add_running lists a node once on a group instance for its managed members (it
+    skips a node already listed), but an unmanaged member appends its node (when online)
+    to every parent without that check. So a group instance whose unmanaged member was
+    unpacked after another member on the same node counts as multiply active, and sorts
+    after a less multiply active instance (pcmk__cmp_instance; seed 462).
+    """
+    if placer.u.rsc(inst).kind == "primitive":
+        return len(placer.u.states[inst].running_on)
+    entries = sorted((placer.u.states[p].unpacked_at.get(node, 0), node, p)
+                     for p in prims for node in placer.u.states[p].running_on)
+    listed: list[str] = []
+    for _, node, prim in entries:
+        if not placer.u.states[prim].managed:
+            if node in placer.nodes and placer.nodes[node].online:
+                listed.append(node)
+        elif node not in listed:
+            listed.append(node)
+    return len(listed)

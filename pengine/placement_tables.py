@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from messaging.types import Role
 from pengine.constraints import Constraints
 from pengine.failcount_clear import PARAMETERS_CHANGED, failcount_clears
-from pengine.failcounts import fail_count
+from pengine.failcounts import fail_count, has_failure_attributes
 from pengine.scores import INF, add, char2score
 from pengine.xmlin import is_true
 
@@ -118,6 +118,8 @@ def node_criteria(placer: _Placer) -> None:
     clearing = {(rid, node) for rid, node, why in failcount_clears(u)
                 if why == PARAMETERS_CHANGED}
     for worker in u.nodes:
+        if not has_failure_attributes(worker):
+            continue  # every fail count is 0 there: no primitive reaches its threshold
         for rsc in u.primitives:
             st = u.states[rsc.id]
             threshold = rsc.migration_threshold

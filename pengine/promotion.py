@@ -11,9 +11,11 @@ Unpromoted (`cap_promotion_without_quorum` lowers their next role after every ro
 
 from __future__ import annotations
 
+from collections import ChainMap
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
+from pengine.colocation import Table, merge_dependents
 from pengine.scores import INF, add, char2score
 from pengine.unpack_resources import template_members
 
@@ -40,20 +42,29 @@ def _instances(placer: _Placer, cid: str) -> list[str]:
     return [*clone.children, *orphans]
 
 
+def _members(placer: _Placer, cid: str, base: str) -> list[tuple[str, str]]:
+    """(instance, its primitive with base id `base`) for each instance that has one.
+
+    Kept on the placer, whose resources never change: the scan over every resource would
+    otherwise repeat for each instance, primitive and node.
+    """
+    known: dict[tuple[str, str], list[tuple[str, str]]] = \
+        placer.__dict__.setdefault("_promotion_members", {})
+    if (cid, base) not in known:
+        pairs = [(inst, _member_like(placer, inst, base)) for inst in _instances(placer, cid)]
+        known[(cid, base)] = [(inst, prim) for inst, prim in pairs if prim is not None]
+    return known[(cid, base)]
+
+
 def _active_instance(placer: _Placer, cid: str, base: str, node: str) -> str | None:
-    for inst in _instances(placer, cid):
-        prim = _member_like(placer, inst, base)
-        if prim is not None and node in placer.u.states[prim].running_on:
+    for inst, prim in _members(placer, cid, base):
+        if node in placer.u.states[prim].running_on:
             return inst
     return None
 
 
 def _known_anywhere_on(placer: _Placer, cid: str, base: str, node: str) -> bool:
-    for inst in _instances(placer, cid):
-        prim = _member_like(placer, inst, base)
-        if prim is not None and node in placer.u.states[prim].known_on:
-            return True
-    return False
+    return any(node in placer.u.states[prim].known_on for _, prim in _members(placer, cid, base))
 
 
 def score_applies(placer: _Placer, cid: str, inst: str, prim: str, node: str) -> bool:
@@ -111,6 +122,45 @@ def add_promotion_scores(placer: _Placer, cid: str) -> dict[str, int]:
             priority = max(priority, score)
         priorities[inst] = priority
     return priorities
+
+
+def merge_influencing_dependents(placer: _Placer, cid: str, table: Table) -> Table:
+    """pcmk__clone_allocate: before its instances are placed, the clone's table takes in the
+    scores of each resource colocated with it that has influence (non-negatively, rolled
+    back when no node stays usable); those are still in it when the instances are sorted
+    for promotion (corpus promoted-demote: an address colocated with the clone makes its
+    node's instance the one promoted).
+    """
+    merging = frozenset({cid, *placer.primitives_under(cid)})
+    for c in placer.with_this.get(cid, []):
+        if placer._influence(c):
+            table = merge_dependents(
+                c.dependent, table, c.node_attribute, c.score / INF,
+                tables=ChainMap(placer.tables, placer.clone_tables),
+                with_this=placer.with_this, nodes=placer.nodes,
+                has_influence=placer._influence, merging=merging, only_positive=True)
+    return table
+
+
+def merge_promoted_role_primaries(placer: _Placer, cid: str, table: Table) -> Table:
+    """apply_coloc_to_dependent (sort_promotable_instances): "clone Promoted with X" merges
+    X's scores into the clone's table by score/INFINITY (a -INFINITY node costs a finite
+    colocation its score: seed 425), then X's own dependents, rolled back when no node
+    stays usable. The clone is being merged, so neither it nor its instances recurse.
+    A group primary is left out (Pacemaker merges through its members).
+    """
+    merging = frozenset({cid, *placer.primitives_under(cid)})
+    for c in placer.cons.colocations:
+        if c.dependent != cid or c.dependent_role != Role.PROMOTED or c.primary == cid \
+                or placer.u.rsc(c.primary).kind == "group":
+            continue
+        table = merge_dependents(
+            c.primary, table, c.node_attribute, c.score / INF,
+            tables=ChainMap({c.primary: placer._strategy_table(c.primary)}, placer.tables,
+                            placer.clone_tables),
+            with_this=placer.with_this, nodes=placer.nodes,
+            has_influence=placer._influence, merging=merging)
+    return table
 
 
 def cap_promotion_without_quorum(placer: _Placer) -> None:

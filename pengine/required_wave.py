@@ -5,6 +5,8 @@ through all the orderings before it, newest first, before the ordering that chan
 moves on. Only the reason an action is given depends on this order (the first reason set
 wins); the flags themselves still reach the caller's fixpoint.
 
+Also owns the order the caller applies requiredness in (application_order).
+
 Invariant: flags only move from optional to required, so the recursion follows changes
 and ends.
 """
@@ -32,8 +34,13 @@ class Ordered(Protocol):
     @property
     def via(self) -> Work | None: ...
 
+    @property
+    def origin(self) -> int: ...
+
 
 L = TypeVar("L", bound=Ordered)
+# A link whose collective 'first' was remapped to its completion action (start -> running)
+REMAPPED = "remapped"
 
 
 class RequiredWave(Generic[L]):
@@ -75,3 +82,34 @@ def _age(link: Ordered) -> int:
     if "user" in link.flags:
         return 2
     return 1 if link.first.rsc == link.then.rsc else 0
+
+
+def application_order(links: list[L]) -> list[L]:
+    """The order requiredness is applied in (ordering.propagate).
+
+    order_actions prepends to actions_before: of two orderings that make the same action
+    required, the later one is seen first and names the reason. But members of a group
+    or clone "then" are updated along with the collective action, which is created
+    before them, so links derived from a collective's ordering are seen first, member
+    by member (in member order within one ordering, later orderings first); a member
+    whose action changes is updated at once through its own orderings (Pacemaker's
+    lf#1421 recursion), before the collective reaches the next member.
+    """
+    runs: list[list[L]] = []
+    for link in links:
+        if link.via is None:
+            continue
+        if runs and runs[-1][-1].origin == link.origin:
+            runs[-1].append(link)
+        else:
+            runs.append([link])
+    plain = [link for link in reversed(links) if link.via is None]
+    # action_for_ordering remaps a collective 'first' (start -> running) when 'then' is
+    # first updated and orders it anew instead of applying it: the others name the reason.
+    return _remapped_last([link for run in reversed(runs) for link in run]) \
+        + _remapped_last(plain)
+
+
+def _remapped_last(links: list[L]) -> list[L]:
+    return [link for link in links if REMAPPED not in link.flags] \
+        + [link for link in links if REMAPPED in link.flags]

@@ -18,6 +18,7 @@ from pengine.actions import (
     clone_actions,
     group_actions,
     op_key,
+    orphan_group_orders,
 )
 from pengine.api import Transition
 from pengine.blocking import block_dependents
@@ -123,6 +124,7 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
             group_actions(unpacked, action_set, rsc.id)
         elif rsc.kind == "clone":
             clone_actions(unpacked, action_set, rsc.id)
+            orphan_group_orders(unpacked, action_set, rsc.id)
     cancel_blocked_migrations(unpacked, action_set)
     schedule_unfencing(unpacked, action_set)
     schedule_fencing_and_shutdowns(unpacked, placement, action_set)

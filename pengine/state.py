@@ -48,6 +48,8 @@ class RscState:
     migrate_to_results: list[tuple[str, Element, bool]] = field(default_factory=list)
     block_failure: bool = False
     history_name: str | None = None  # the lrm_resource id this instance was matched from
+    # node -> position of the lrm_resource that made it active there, in that node's list
+    unpacked_at: dict[str, int] = field(default_factory=dict)
     locked_to: str | None = None  # shutdown-lock: the node the resource must stay on
 
     @property
@@ -104,6 +106,24 @@ class Unpacked:
         if rsc.kind == "primitive":
             return [rid]
         return [p for child in rsc.children for p in self.primitives_under(child)]
+
+    @cached_property
+    def _anonymous_orphans(self) -> dict[str, list[str]]:
+        """Anonymous clone id -> its orphan primitives (Pacemaker adds each orphan instance
+        to the clone's children: find_anonymous_clone -> create_child_clone)."""
+        from pengine.unpack_resources import template_members
+
+        bases = {base: r.id for r in self.resources if r.kind == "clone" and not r.unique
+                 for base in template_members(r)}
+        out: dict[str, list[str]] = {}
+        for r in self.resources:
+            if r.orphan and r.kind == "primitive" and r.id.split(":", 1)[0] in bases:
+                out.setdefault(bases[r.id.split(":", 1)[0]], []).append(r.id)
+        return out
+
+    def instance_primitives(self, rid: str) -> list[str]:
+        """primitives_under, plus a clone's orphan instances (its children in Pacemaker)."""
+        return self.primitives_under(rid) + self._anonymous_orphans.get(rid, [])
 
     def current_node(self, rid: str) -> str | None:
         """pe__current_node: the first running node; for requires != fencing the first

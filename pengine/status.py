@@ -297,8 +297,9 @@ def unpack_cib(cib: CibInput, now: datetime.datetime | None,
     """Parse and unpack a CIB (the first scheduler stage; status tools stop here, so this
     module does not import the later stages and crm_mon starts fast)."""
     root = parse(cib)
-    try:
-        return unpack(root, effective_now(root, now, default_now))
+    try:  # a tree parsed here from text is nobody else's: no need to copy it
+        return unpack(root, effective_now(root, now, default_now),
+                      owned=isinstance(cib, (str, bytes)))
     except HAError:
         raise
     except (ValueError, KeyError, TypeError) as exc:

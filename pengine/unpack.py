@@ -27,9 +27,10 @@ from pengine.unpack_resources import (
 from pengine.xmlin import Element, duration_ms, is_true, resolve_refs
 
 
-def unpack(cib_root: Element, now: datetime.datetime) -> Unpacked:
-    """Unpack a whole CIB."""
-    root = copy.deepcopy(cib_root)
+def unpack(cib_root: Element, now: datetime.datetime, *, owned: bool = False) -> Unpacked:
+    """Unpack a whole CIB (`owned`: the caller gives up the tree, which is then resolved in
+    place instead of copied: a 2000-resource history is ~20 MB of XML)."""
+    root = cib_root if owned else copy.deepcopy(cib_root)
     resolve_refs(root)
     options = unpack_options(root, now)
     ctx = RuleContext(now=now)
@@ -83,9 +84,9 @@ def _unpack_histories(root: Element, nodes: list[NodeWork], resources: list[RscC
             continue
         if not node.online and not options.stonith_enabled and not options.shutdown_lock:
             continue
-        for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
+        for position, lrm_rsc in enumerate(node_state.iterfind("lrm/lrm_resources/lrm_resource")):
             _unpack_lrm_resource(lrm_rsc, node, (resources, known), states, walker, options,
-                                 slots)
+                                 slots, position)
 
 
 def _settle_roles(resources: list[RscConfig], states: dict[str, RscState]) -> None:
@@ -116,9 +117,9 @@ def _unpack_lrm_resource(
     lrm_rsc: Element, node: NodeWork,
     configured: tuple[list[RscConfig], dict[str, RscConfig]], states: dict[str, RscState],
     walker: HistoryUnpacker, options: Options,
-    anonymous: tuple[dict[str, list[list[str]]], set[str]],
+    anonymous: tuple[dict[str, list[list[str]]], set[str]], position: int = 0,
 ) -> None:
-    """`configured`: the resource list (orphans get appended) and its index by id."""
+    """`configured`: resources (orphans get appended), by id; `position`: in lrm_resources."""
     resources, known = configured
     clones, no_slot = anonymous
     if not options.shutdown_lock and lrm_rsc.find("lrm_rsc_op") is None:
@@ -155,13 +156,13 @@ def _unpack_lrm_resource(
             st.managed = False
         states[rid] = st
     st = states[rsc.id]
-    agent = ":".join(x for x in (lrm_rsc.get("class"), lrm_rsc.get("provider"),
-                                 lrm_rsc.get("type")) if x)
-    st.agent_on[node.name] = agent
+    st.agent_on[node.name] = ":".join(
+        x for x in (lrm_rsc.get("class"), lrm_rsc.get("provider"), lrm_rsc.get("type")) if x)
     walker.unpack_resource_on_node(rsc, st, node, list(lrm_rsc.iterfind("lrm_rsc_op")))
     _shutdown_lock(lrm_rsc, rsc, st, node, options, walker.now)
     if node.name in st.running_on:
         st.history_name = lrm_rsc.get("id") or rsc.id
+        st.unpacked_at.setdefault(node.name, position)
 
 
 def _instance_template(resources: list[RscConfig], base: str) -> RscConfig | None:

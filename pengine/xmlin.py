@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from typing import cast
 
 from lxml import etree
 
@@ -125,10 +126,13 @@ def nvpairs(
 
 def resolve_refs(root: Element) -> None:
     """Replace id-ref elements by copies of their targets (in place, on our own copy)."""
+    # The referring elements, in document order, found by libxml2: a live cluster's status
+    # section is tens of thousands of elements and almost never holds a reference.
+    referring = cast("list[Element]", root.xpath("descendant-or-self::*[@id-ref]"))
+    if not referring:
+        return
     ids = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
-    for el in list(root.iter()):
-        if not isinstance(el.tag, str):
-            continue
+    for el in referring:
         ref = el.get("id-ref")
         if ref and el.get("id") is None and ref in ids:
             target = ids[ref]

@@ -204,9 +204,14 @@ class StatusGen:
                 if state not in ("running", "promoted", "probe_running"):
                     state = "stopped" if rng.random() < 0.5 else state
         if top.migratable and len(self.nodes) > 1 and rng.random() < 0.2:
-            free = [n for n in self.nodes if top.members[0] not in self.hist[n].resources]
-            if free:
-                self.migration(top.members[0], agent, free[0], rng.choice(self.nodes), False)
+            # A real cluster migrates an anonymous instance only onto a node that has no
+            # history of that clone yet (one lrm_resource per node for it), so the target is
+            # picked among the nodes without one, like the source.
+            base = top.members[0]
+            free = [n for n in self.nodes
+                    if all(r.split(":")[0] != base for r in self.hist[n].resources)]
+            if len(free) > 1:
+                self.migration(base, agent, free[0], rng.choice(free[1:]), False)
 
     def promotion_scores(self, top: Top) -> None:
         for node in self.nodes:

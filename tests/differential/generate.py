@@ -116,6 +116,32 @@ def _rsc_defaults(rng: random.Random, features: set[str]) -> str:
     return f'<rsc_defaults>{nvset("meta_attributes", "rsc-options", pairs)}</rsc_defaults>'
 
 
+def _allow_unmanaged_promotable(cfg: ConfigGen, status: StatusGen, opts: dict[str, str],
+                                node_attrs: dict[str, dict]) -> str:
+    """Score-0 locations that keep an unmanaged promotable instance on an allowed node.
+
+    Pacemaker 2.1.5's crm_simulate aborts (add_sort_index_to_node_weight asserts that an
+    instance's node is among its clone's allowed nodes) when an unmanaged promotable
+    instance stays on a node an asymmetric cluster does not allow its clone on: such a CIB
+    is no input Pacemaker can schedule (seed 267). Draws nothing from the generator, so no
+    other CIB changes.
+    """
+    if opts.get("symmetric-cluster") != "false":
+        return ""
+    out = []
+    for top in cfg.tops:
+        unmanaged = 'name="is-managed" value="false"' in top.xml \
+            or 'name="maintenance" value="true"' in top.xml \
+            or opts.get("maintenance-mode") == "true"
+        for node, history in status.hist.items():
+            held = any(hid.split(":")[0] in top.members for hid in history.resources)
+            if top.promotable and held and (
+                    unmanaged or node_attrs.get(node, {}).get("maintenance") == "true"):
+                out.append(f'<rsc_location id="gen-allow-{top.id}-{node}" rsc="{top.id}" '
+                           f'node="{node}" score="0"/>')
+    return "".join(out)
+
+
 def generate(seed: int) -> GeneratedCib:
     rng = random.Random(seed)
     features: set[str] = set()
@@ -142,7 +168,8 @@ def generate(seed: int) -> GeneratedCib:
             status.primitive_like(top, agent)
     if rng.random() < 0.1:
         status.orphan()
-    constraints = cfg.constraints()
+    constraints = cfg.constraints() + _allow_unmanaged_promotable(cfg, status, opts,
+                                                                  node_attrs)
     if opts.get("placement-strategy") is None and cfg.strategy != "default":
         opts["placement-strategy"] = cfg.strategy
     nodes_xml = cfg.nodes_xml(node_attrs)

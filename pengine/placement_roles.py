@@ -1,0 +1,171 @@
+"""Roles of a promotable clone's instances (pcmk__set_instance_roles, 2.1.5).
+
+Runs after the clone's instances are placed: each placed instance gets a promotion index
+(promotion score, Promoted-role locations and role colocations), the clone's own table
+(with the scores merged into it) turns non-negative indexes into final ones, and the best
+eligible instances are promoted within promoted-max and promoted-node-max.
+
+Invariants: only instances whose primitives are all assigned are candidates; an unmanaged
+promoted instance stays promoted; the clone's children are left in promotion order
+(placer.instance_order), the unplaced ones after them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from messaging.types import Role
+from pengine.colocation import add_matching
+from pengine.glib_order import list_sort
+from pengine.promotion import (
+    merge_influencing_dependents,
+    merge_promoted_role_primaries,
+    promotion_score,
+)
+from pengine.scores import INF, add
+from pengine.unpack_resources import meta_count
+
+if TYPE_CHECKING:
+    from pengine.placement import _Placer
+
+# pcmk__cmp_instance(placer, priorities, a, b), owned by placement_clone
+InstanceCompare = Callable[["_Placer", dict[str, int], str, str], int]
+
+
+def decide_roles(placer: _Placer, cid: str, instance_cmp: InstanceCompare) -> None:
+    """Promote the best eligible instances (promoted-max, promoted-node-max)."""
+    clone = placer.u.rsc(cid)
+    opts = placer.u.options
+    limit = meta_count(clone.meta, "promoted-max", meta_count(clone.meta, "master-max", 1))
+    per_node = meta_count(clone.meta, "promoted-node-max",
+                          meta_count(clone.meta, "master-node-max", 1))
+    indexes, forced = _instance_indexes(placer, cid)
+    final = _clone_table_indexes(placer, cid, indexes)
+    # sort_promotable_instances: one g_list_sort of the children (left in assignment order)
+    # by cmp_promotable_instance: final index, current role, then pcmk__cmp_instance
+    # (priority: the index before the clone table; a failed instance after: corpus
+    # promoted-demote-2). pcmk__cmp_instance is not transitive, so the merge order decides.
+    priorities = {inst: priority for inst, (_node, priority, _cur) in indexes.items()}
+    tie_break = partial(instance_cmp, placer, priorities)
+
+    def compare(a: str, b: str) -> int:
+        key_a, key_b = (-final[a], -int(indexes[a][2])), (-final[b], -int(indexes[b][2]))
+        return -1 if key_a < key_b else 1 if key_a > key_b else tie_break(a, b)
+
+    start = [i for i in placer.instance_order.get(cid, clone.children) if i in indexes]
+    candidates = [(-final[i], -int(indexes[i][2]), i, indexes[i][0])
+                  for i in list_sort(start, compare)]
+    # pcmk__set_instance_roles leaves the children in promotion order
+    placed = [candidate[2] for candidate in candidates]
+    placer.instance_order[cid] = placed + [
+        inst for inst in placer.instance_order.get(cid, clone.children) if inst not in placed]
+    promoted = 0
+    counts: dict[str, int] = {}
+    freeze = not opts.have_quorum and opts.no_quorum_policy == "freeze"
+    for neg_priority, neg_current, inst, node in candidates:
+        role = Role.UNPROMOTED
+        # quorum freeze: only an instance already promoted may stay promoted
+        frozen = freeze and -neg_current < Role.PROMOTED
+        eligible = promoted < limit and counts.get(node, 0) < per_node \
+            and -neg_priority >= 0 and placer.nodes[node].available and not frozen
+        if inst in forced or eligible:
+            role = Role.PROMOTED
+            promoted += 1
+            counts[node] = counts.get(node, 0) + 1
+        for prim in placer.primitives_under(inst):
+            if placer.assigned.get(prim) is not None:
+                placer.next_role[prim] = role
+
+
+def _instance_indexes(placer: _Placer,
+                      cid: str) -> tuple[dict[str, tuple[str, int, Role]], set[str]]:
+    """set_instance_priority: {instance: (node, sort index, current role)}, forced ones."""
+    clone = placer.u.rsc(cid)
+    copied = _copies_finite_colocations(placer, cid)
+    indexes: dict[str, tuple[str, int, Role]] = {}
+    forced: set[str] = set()
+    for inst in clone.children:
+        prims = placer.primitives_under(inst)
+        node = placer.assigned.get(prims[0]) if prims else None
+        if node is None:
+            continue
+        score, default = promotion_score(placer, cid, inst, node)
+        priority = -1 if default else score
+        priority = add(priority, _role_locations(placer, cid, node))
+        attempts = max(placer.parent_copies.get(inst, 0), 1)
+        priority = add(priority, _role_colocations(placer, cid, node, attempts, copied))
+        if any(placer.u.states[p].next_role in (Role.UNPROMOTED, Role.STOPPED) for p in prims):
+            priority = -INF
+        if any(placer.assigned.get(p) is None for p in prims):
+            priority = -INF
+        current = max((placer.u.states[p].role for p in prims), default=Role.STOPPED)
+        if current == Role.PROMOTED and not any(placer.managed[p] for p in prims):
+            priority = INF  # an unmanaged promoted instance is forced to stay promoted
+            forced.add(inst)
+        indexes[inst] = (node, priority, current)
+    return indexes, forced
+
+
+def _copies_finite_colocations(placer: _Placer, cid: str) -> bool:
+    """append_parent_colocation copies a finite positive "clone with X" to the instances
+    only when not every available node gets an instance."""
+    clone = placer.u.rsc(cid)
+    usable = sum(1 for n in placer.u.nodes if n.available)
+    return clone.clone_max < usable
+
+
+def _clone_table_indexes(placer: _Placer, cid: str,
+                         indexes: dict[str, tuple[str, int, Role]]) -> dict[str, int]:
+    """sort_promotable_instances: non-negative indexes join the clone's own table (with its
+    plain location scores), and those instances then take their node's value from it."""
+    table = merge_influencing_dependents(placer, cid, placer._strategy_table(cid))
+    for node, priority, _current in indexes.values():
+        if priority >= 0 and node in table:
+            table[node] = add(table[node], priority)
+    table = merge_promoted_role_primaries(placer, cid, table)
+    for c in placer.cons.colocations:  # "X with Promoted clone": X's table, non-negative
+        if c.primary == cid and c.dependent != cid and c.primary_role == Role.PROMOTED \
+                and placer._influence(c):
+            table = add_matching(table, placer._strategy_table(c.dependent), c.node_attribute,
+                                 c.score / INF, placer.nodes, only_positive=True)
+    final = {}
+    for inst, (node, priority, _current) in indexes.items():
+        final[inst] = table.get(node, priority) if 0 <= priority < INF else priority
+    return final
+
+
+def _role_locations(placer: _Placer, cid: str, node: str) -> int:
+    total = 0
+    for loc in placer.cons.locations:
+        if loc.rsc == cid and loc.role == Role.PROMOTED:
+            for name, score in loc.scores:
+                if name == node:
+                    total = add(total, score)
+    return total
+
+
+def _role_colocations(placer: _Placer, cid: str, node: str, attempts: int,
+                      copied: bool) -> int:
+    """pcmk__apply_coloc_to_priority, once per copy of each role colocation of the clone.
+
+    append_parent_colocation copies them to an instance at every assignment attempt
+    (`attempts`; a finite positive one only when not every node gets one: `copied`). On
+    the primary's node a Promoted-role colocation adds its score, an Unpromoted-role one
+    subtracts it (seed 461); elsewhere only a mandatory Promoted-role one bans."""
+    total = 0
+    for c in placer.cons.colocations:
+        if c.dependent != cid or c.dependent_role not in (Role.PROMOTED, Role.UNPROMOTED):
+            continue
+        if 0 <= c.score < INF and not copied:
+            continue
+        nodes = {n.name for n in placer.nodes_of(c.primary, c.primary_role)}
+        if node not in nodes:
+            if c.dependent_role == Role.PROMOTED and c.score >= INF:
+                total = add(total, -INF)
+            continue
+        sign = -1 if c.dependent_role == Role.UNPROMOTED else 1
+        for _ in range(attempts):
+            total = add(total, sign * c.score)
+    return total
