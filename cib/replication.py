@@ -280,9 +280,9 @@ class ReplicaCore:
 
     def _decide(self, now: float) -> list[CibEffect]:
         assert self.sync is not None
-        announced = self.sync.announced
+        announced, fresh = self.sync.announced, self.sync.fresh
         best = max(announced, key=lambda name: (  # a live copy beats a restarted one's
-            announced[name][0], announced[name][1], name not in self.sync.fresh,
+            announced[name][0], announced[name][1], name not in fresh,
             name == self.node, -self.members.get(name, 0)))
         effects: list[CibEffect] = [CancelTimer("sync")]
         if best == self.node:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from cib.replication import ReplicaCore, digest_of
+from cib.replication import ReplicaCore
 from cib.replication_messages import ClientWrite, ViewChanged, WireRequest
+from cib.replication_state import digest_of
 from cib.request import Op
 from cib.store import CibStore
 from tests.unit.cib.test_replication import Exchange, _no_schema
