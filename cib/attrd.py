@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from cib.model import INFINITY, char2score
-from cib.replication import choose_master
 from cib.replication_messages import WireRequest
+from cib.replication_state import choose_master
 from cib.request import Op
 from cib.xmlio import element_text
 from messaging.effects import ArmTimer, Effect, Node, Send, TimerFired

@@ -192,3 +192,18 @@ def fix_plus_plus(root: Element) -> None:
         owner, name = getattr(value, "getparent", None), getattr(value, "attrname", None)
         if owner is not None and name is not None:  # an attribute value (_ElementUnicodeResult)
             expand_plus_plus(owner(), str(name), str(value), self_expand=True)
+
+
+def as_started(tree: Element) -> Element:
+    """`tree` (changed in place) as a cib starts from its disk copy: the status section
+    emptied and ``dc-uuid`` removed (Pacemaker keeps no status across a restart: the
+    cluster's copy brings it), missing version fields set to 0."""
+    for status in tree.findall("status"):
+        tree.remove(status)
+    tree.append(etree.Element("status"))
+    if "dc-uuid" in tree.attrib:
+        del tree.attrib["dc-uuid"]
+    for name in ("admin_epoch", "epoch", "num_updates"):
+        if tree.get(name) is None:
+            tree.set(name, "0")
+    return tree

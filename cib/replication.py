@@ -6,47 +6,46 @@ the DC's cib holds the master copy: each cib learns the DC from its own crmd (`D
 tells the master (`DcClaim`, and in its `Announce`); once every member names the same DC
 the master finishes its unconfirmed writes, holds new ones, and sends `Handover` (with a
 sequence number within the view) to every member. Only the master hands over, and it
-stops being master first, so a view never has two masters; while the claims disagree or
-name nobody (start-up, DC lost) the role stays. The new master runs a view's sync
-(announcements, best copy) before it applies writes; a write forwarded to a node no
-longer master is refused (not applied) and the origin sends it to the new master.
+stops being master first; while the claims disagree or name nobody (start-up, DC lost) the
+role stays. The new master runs a view's sync before it applies writes; a write forwarded
+to a node no longer master is refused (not applied) and the origin sends it to the new one.
+
+A cib respawned while its node stays in the view starts `fresh` (its disk copy has no
+status) and follows the view's rule; a member that saw handovers answers it with the latest
+`Handover`, and the master answers an `Announce` outside a sync that differs from its copy
+with its whole CIB (Pacemaker's cib asks the master for a sync at start).
 
 Invariants:
 - Writes are applied only on the master, one at a time, in the order they reach it (a
   replica forwards its clients' writes). The master's effects for a change, in order:
   `PersistCib` (its disk) and one `Diff` to every other member; the acknowledgement
-  (`Acknowledge` locally, `WriteResult` to the origin) once every other member of the
-  view confirmed (`Applied`) that version: stronger than "persisted and sent", since ccm
-  may report the master's death before its last diffs arrive (dropped: an old view's).
-- Group commit: up to `BATCHES_IN_FLIGHT` flushed batches await confirmations at once (the
-  next is applied, journaled and sent while the previous one's fdatasync runs); later
-  writes are applied in memory and held, and flushed together (one `PersistCib`, one
-  `DiffBatch` per replica) when the oldest batch is confirmed. Writes are acknowledged in
-  order, each when its batch is confirmed. A view change persists what is held and
-  answers its writes 102.
+  (`Acknowledge` locally, `WriteResult` to the origin) once every other member confirmed
+  (`Applied`) that version (ccm may report the master's death before its diffs arrive).
+- Group commit: up to `BATCHES_IN_FLIGHT` flushed batches await confirmations at once;
+  later writes are applied in memory, held, and flushed together (one `PersistCib`, one
+  `DiffBatch` per replica) when the oldest batch is confirmed; each write is acknowledged
+  when its batch is. A view change persists what is held and answers its writes 102.
 - A replica confirms a change once it holds it in memory (`Applied` before its deferred
-  `PersistCib`), as Pacemaker's replicas do: acknowledged = on the master's disk and in
-  every replica's memory.
-- A replica applies a diff only from the current master and only when the patch starts at
-  its exact version and the result has the master's digest; otherwise it asks for the whole
-  CIB (`FetchCib`) and ignores diffs until the `FullCib` arrives. The master announces its
-  version and digest some time after each change: a replica that lost a diff notices.
+  `PersistCib`), as Pacemaker's replicas do. It applies a diff only from the current master
+  and only when the patch starts at its exact version and the result has the master's
+  digest; otherwise it asks for the whole CIB (`FetchCib`) and ignores diffs until the
+  `FullCib` arrives. The master announces its version and digest some time after each
+  change: a replica that lost a diff notices.
 - On every view change the new master collects each member's (version, term, digest),
   takes the best copy (highest version tuple; equal versions go to the copy changed in the
-  later view, then to the master itself, then to the lowest node id) and pushes it whole to
-  every member whose copy differs. The term matters when a master persisted a write and
-  died before sending it: the survivors' next write reaches the same version in a later
-  view, and must win when the old master comes back, because that one was acknowledged.
+  later view, then to a live copy over a fresh one (a respawned master must not push its
+  status-less copy), then to the master itself, then to the lowest node id) and pushes it
+  whole to every member whose copy differs. The term matters when a master persisted a
+  write and died before sending it: the survivors' next write reaches the same version in
+  a later view, and must win when the old master comes back (that one was acknowledged).
   Writes reaching the master meanwhile wait and are applied afterwards, in order. The new
-  master asks every member to announce at once (one that installed the view first
-  announced while the master dropped it as another view's); a member silent at the sync
-  timeout is asked again (`AskAnnounce`, up to `SYNC_ASKS` times) before the master decides
-  without it: deciding on a restarted master's older copy would lose acknowledged writes.
+  master asks every member to announce at once, and a member silent at the sync timeout
+  again (`AskAnnounce`, up to `SYNC_ASKS` times) before deciding without it: deciding on a
+  restarted master's older copy would lose acknowledged writes.
 - A write unanswered when the view changes is answered 102 (outcome unknown: retry);
-  writes made while no master is known wait for one.
-- Messages from an earlier view are dropped; those from a later one (ccm hands a view to
-  members one by one) wait until this node installs it, else a write forwarded meanwhile
-  would never be answered.
+  writes made while no master is known wait for one. Messages from an earlier view are
+  dropped; those from a later one (ccm hands a view to members one by one) wait until this
+  node installs it, else a write forwarded meanwhile would never be answered.
 """
 
 from __future__ import annotations
@@ -74,8 +73,8 @@ from cib.replication_messages import (
     WireRequest,
     WriteResult,
 )
-from cib.replication_state import Sync, Unconfirmed, batches_out
-from cib.xmlio import Element, element_text, parse, versioned_digest
+from cib.replication_state import Sync, Unconfirmed, batches_out, choose_master, digest_of
+from cib.xmlio import Element, element_text, parse
 from messaging.effects import ArmTimer, CancelTimer, Effect, Log, Node, Send, TimerFired
 from messaging.errors import ExitCode, HAError
 
@@ -89,25 +88,13 @@ Event = ViewChanged | ClientWrite | PeerMessage | TimerFired | DcNamed
 CibEffect = Effect | PersistCib | Acknowledge
 
 
-def choose_master(members: tuple[tuple[int, str], ...]) -> str | None:
-    """The master at the start of a view, before any DC is agreed: the member with the
-    lowest node id (every member computes the same)."""
-    return min(members)[1] if members else None
-
-
-def digest_of(cib: Element) -> str:
-    """The digest replicas compare (Pacemaker's versioned digest of the whole CIB)."""
-    return versioned_digest(cib, cib.get("crm_feature_set"))
-
-
 class ReplicaCore:
     """The cib of one node: master or replica depending on the view."""
 
-    def __init__(self, node: str, cib: Element, validate: Validator, term: int = 0) -> None:
-        self.node = node
-        self.cib = cib
-        self.term = term
-        self.validate = validate
+    def __init__(self, node: str, cib: Element, validate: Validator, term: int = 0,
+                 fresh: bool = False) -> None:
+        self.node, self.cib, self.term, self.validate = node, cib, term, validate
+        self.fresh = fresh  # loaded from disk (status dropped), not synced since
         self.view = -1
         self.members: dict[str, int] = {}
         self.master: str | None = None
@@ -205,7 +192,7 @@ class ReplicaCore:
                                         ("handovers", self.seq)))
         if self.master == self.node:
             self.claims = {self.node: self.dc}
-            self.sync = Sync({self.node: self._state()})
+            self.sync = Sync({self.node: self._state()}, fresh={self.node} if self.fresh else set())
             # A member that installed the view before us announced while we still dropped
             # its message as another view's: ask everyone now, not at the sync timeout.
             ask = [Send(Node(member), AskAnnounce(self.view))
@@ -216,7 +203,8 @@ class ReplicaCore:
         return [log]
 
     def _announce(self) -> Announce:
-        return Announce(self.view, self.version, digest_of(self.cib), self.term, self.dc)
+        return Announce(self.view, self.version, digest_of(self.cib), self.term, self.dc,
+                        self.fresh)
 
     def _retry_waiting(self, now: float) -> list[CibEffect]:
         effects: list[CibEffect] = []
@@ -279,7 +267,10 @@ class ReplicaCore:
         if message.seq <= self.seq:
             return []
         self.seq = message.seq
-        return self._take_master(message.master, now) + self._retry_waiting(now)
+        queued = self.sync.queue if self.sync is not None else []  # we took the view's rule
+        self.waiting += [(rid, request) for origin, rid, request in queued if origin == self.node]
+        refused = [self._refuse_forward(o, rid) for o, rid, _ in queued if o != self.node]
+        return [*refused, *self._take_master(message.master, now), *self._retry_waiting(now)]
 
     def _maybe_decide(self, now: float) -> list[CibEffect]:
         assert self.sync is not None
@@ -289,10 +280,10 @@ class ReplicaCore:
 
     def _decide(self, now: float) -> list[CibEffect]:
         assert self.sync is not None
-        announced = self.sync.announced
-        best = max(announced, key=lambda name: (
-            announced[name][0], announced[name][1], name == self.node,
-            -self.members.get(name, 0)))
+        announced, fresh = self.sync.announced, self.sync.fresh
+        best = max(announced, key=lambda name: (  # a live copy beats a restarted one's
+            announced[name][0], announced[name][1], name not in fresh,
+            name == self.node, -self.members.get(name, 0)))
         effects: list[CibEffect] = [CancelTimer("sync")]
         if best == self.node:
             return effects + self._complete_sync(now)
@@ -302,7 +293,7 @@ class ReplicaCore:
 
     def _complete_sync(self, now: float) -> list[CibEffect]:
         assert self.sync is not None
-        sync, self.sync = self.sync, None
+        sync, self.sync, self.fresh = self.sync, None, False
         mine = self._state()
         effects: list[CibEffect] = []
         full = self._full()
@@ -431,8 +422,9 @@ class ReplicaCore:
             return self._on_applied(sender, message, now)
         if isinstance(message, Announce):
             return self._on_announce(sender, message, now)
-        if isinstance(message, AskAnnounce) and sender == self.master:
-            return [Send(Node(sender), self._announce())]
+        if isinstance(message, AskAnnounce):
+            return (self._missed_handovers(sender) if sender != self.master
+                    else [Send(Node(sender), self._announce())])
         if isinstance(message, FetchCib):
             return [Send(Node(sender), self._full())]
         if isinstance(message, FullCib):
@@ -455,19 +447,28 @@ class ReplicaCore:
     def _on_announce(self, sender: str, message: Announce, now: float) -> list[CibEffect]:
         if self.master == self.node:
             self.claims[sender] = message.dc
-            if self.sync is None:
-                return self._maybe_hand_over(now)
-            self.sync.announced[sender] = (message.version, message.term, message.digest)
+            state = (message.version, message.term, message.digest)
+            if self.sync is None:  # a respawned cib: its first sync brings the status
+                full = [Send(Node(sender), self._full())] if state != self._state() else []
+                return full + self._maybe_hand_over(now)
+            self.sync.announced[sender] = state
+            self.sync.fresh |= {sender} if message.fresh else set()
             return self._maybe_decide(now)
-        if sender == self.master and not self.resyncing and (
-                message.version, message.term, message.digest) != self._state():
+        if sender != self.master or message.fresh:  # misdirected, or our master respawned
+            return self._missed_handovers(sender)
+        if not self.resyncing and (message.version, message.term, message.digest) != self._state():
             self.resyncing = True
             return [Send(Node(sender), FetchCib(self.view))]
         return []
 
+    def _missed_handovers(self, sender: str) -> list[CibEffect]:
+        """A respawned cib that follows the view's rule learns the view's latest handover."""
+        if self.seq and self.master not in (None, self.node):
+            return [Send(Node(sender), Handover(self.view, self.seq, self.master or ""))]
+        return []
+
     def _adopt(self, message: FullCib) -> list[CibEffect]:
-        self.cib = parse(message.cib)
-        self.term = message.term
+        self.cib, self.term, self.fresh = parse(message.cib), message.term, False
         return [self._persist()]
 
     def _on_full(self, sender: str, message: FullCib, now: float) -> list[CibEffect]:
@@ -494,7 +495,6 @@ class ReplicaCore:
         if result is None or digest_of(result) != message.digest:
             self.resyncing = True
             return [Send(Node(self.master or ""), FetchCib(self.view))]
-        self.cib = result
-        self.term = message.view
+        self.cib, self.term, self.fresh = result, message.view, False
         return [Send(Node(self.master or ""), Applied(self.view, self.version)),
                 self._persist(patches, deferred=True)]

@@ -119,6 +119,7 @@ class Announce:
     digest: str
     term: int = 0
     dc: str | None = None  # the DC this member's crmd names (None: unknown)
+    fresh: bool = False  # a copy loaded from disk at start (no status), not synced since
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """The master's bookkeeping inside cib.replication's ReplicaCore: writes awaiting their
-replicas' confirmations and the state of a view's sync. Plain data, no behaviour; the
-invariants they serve are in cib.replication's docstring."""
+replicas' confirmations and the state of a view's sync (plain data), and the two rules
+every member computes alike: the master a view starts with, and the digest copies are
+compared by. The invariants they serve are in cib.replication's docstring."""
 
 from __future__ import annotations
 
@@ -8,6 +9,18 @@ from dataclasses import dataclass, field
 
 from cib.model import Version
 from cib.replication_messages import WireRequest
+from cib.xmlio import Element, versioned_digest
+
+
+def choose_master(members: tuple[tuple[int, str], ...]) -> str | None:
+    """The master at the start of a view, before any DC is agreed: the member with the
+    lowest node id (every member computes the same)."""
+    return min(members)[1] if members else None
+
+
+def digest_of(cib: Element) -> str:
+    """The digest replicas compare (Pacemaker's versioned digest of the whole CIB)."""
+    return versioned_digest(cib, cib.get("crm_feature_set"))
 
 
 @dataclass
@@ -34,3 +47,4 @@ class Sync:
     asked: int = 0
     fetching_from: str | None = None
     queue: list[tuple[str, str, WireRequest]] = field(default_factory=list)
+    fresh: set[str] = field(default_factory=set)  # announced copies loaded from disk

@@ -160,7 +160,9 @@ class CibService:
         self.log = get_logger(daemon="cib", node=node)
         self.store = CibStore(state_dir / "cib")
         cib, term = load_cib(self.store, self.log)
-        self.core = ReplicaCore(node, cib, schema_validator, term)
+        # fresh: the loaded copy has no status; a live member's copy of the same version
+        # is preferred, and the master sends its whole CIB when this one announces
+        self.core = ReplicaCore(node, cib, schema_validator, term, fresh=True)
         self.persisted = cib
         self.server = Server(ctl_address(state_dir), API, self.answer, daemon="cib",
                              max_frame=CIB_MAX_FRAME, log=self.log)

@@ -30,9 +30,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lxml import etree
-
 from cib.journal import SEGMENTS, Journal, JournalRecord, fsync_directory, read_journal, replay
+from cib.model import as_started
 from cib.xmlio import Element, element_text, on_disk_digest, parse
 from messaging.errors import ValidationError
 
@@ -180,7 +179,7 @@ class CibStore:
         # a journal that does not chain from this copy is kept aside, like a bad file
         aside = ([path for name in SEGMENTS for path in self._set_aside(name)]
                  if done.stopped is not None else [])
-        return Loaded(_fresh_status(done.cib), None, aside,
+        return Loaded(as_started(done.cib), None, aside,
                       term if done.term is None else done.term, done.applied, problem)
 
     def has_journal(self) -> bool:
@@ -238,14 +237,3 @@ class CibStore:
             os.link(self.directory / f"{LIVE}{suffix}", target)
         _write_file(self.directory, "cib.last", str(number).encode())
 
-
-def _fresh_status(tree: Element) -> Element:
-    for status in tree.findall("status"):
-        tree.remove(status)
-    tree.append(etree.Element("status"))
-    if "dc-uuid" in tree.attrib:
-        del tree.attrib["dc-uuid"]
-    for name in ("admin_epoch", "epoch", "num_updates"):
-        if tree.get(name) is None:
-            tree.set(name, "0")
-    return tree

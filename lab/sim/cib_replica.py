@@ -70,11 +70,14 @@ def _clients(ctx: DaemonContext) -> dict[str, Done]:
 
 
 def _build(ctx: DaemonContext) -> ReplicaCore:
+    from cib.model import as_started
+
     from .controller import settings_of
 
+    # as the daemon starts (cib.service): from its disk copy without the status, `fresh`
     text, term = ctx.memory.get(DISK, (settings_of(ctx).cib.decode(), 0))
-    ctx.state["persisted"] = parse(text)
-    return ReplicaCore(ctx.node, parse(text), schema_validator, term)
+    ctx.state["persisted"] = as_started(parse(text))
+    return ReplicaCore(ctx.node, as_started(parse(text)), schema_validator, term, fresh=True)
 
 
 def _boot(ctx: DaemonContext) -> None:

@@ -132,9 +132,14 @@ def idle_dc(the_lab: Lab, nodes: list[str]) -> str | None:
 
 def crmd_pid(the_lab: Lab, node: str) -> int | None:
     """The pid of `node`'s controller inside the node's own pid namespace."""
+    return daemon_pid(the_lab, node, "crmd")
+
+
+def daemon_pid(the_lab: Lab, node: str, module: str) -> int | None:
+    """The pid of `node`'s daemon run as `python -m module`, in the node's pid namespace."""
     for line in lab_output(the_lab, node, "ps", "-eo", "pid,args").splitlines():
         fields = line.split()
-        if fields[2:4] == ["-m", "crmd"]:
+        if fields[2:4] == ["-m", module]:
             return int(fields[0])
     return None
 
