@@ -1,6 +1,12 @@
 """The fixed list of scheduler stages (scheduler.md §0), each a pure step.
 
 unpack -> constraints -> placement -> actions -> fencing -> orderings -> summary/graph.
+
+What each stage returns: unpack_cib an Unpacked, unpack_constraints Constraints, place a
+Placement, create_actions a CreatedActions (every action and ordering, sealed, with the
+orderings resolved to links), propagate settles the actions' flags in place, freeze the
+frozen Actions, graph_edges and summarise the Transition's edges and summary lines.
+Invariant: nothing after create_actions can add an action or an ordering.
 """
 
 from __future__ import annotations
