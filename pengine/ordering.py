@@ -9,7 +9,7 @@ reason set on an action wins (scheduler.md §4.3).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from messaging.types import Role
@@ -28,6 +28,7 @@ from pengine.actions import (
 from pengine.collective_actions import notified_action
 from pengine.constraints import Constraints, Ordering
 from pengine.required_wave import REMAPPED, RequiredWave, application_order
+from pengine.sealed_actions import SealedActions
 from pengine.state import Unpacked
 from pengine.unpack_resources import RscConfig
 from pengine.xmlin import is_true
@@ -85,7 +86,7 @@ def _user_flags(u: Unpacked, o: Ordering) -> tuple[str, ...]:
     return (ASYMMETRICAL,)
 
 
-def collective_children(u: Unpacked, acts: ActionSet) -> dict[int, list[Work]]:
+def collective_children(u: Unpacked, acts: SealedActions) -> dict[int, list[Work]]:
     """Clone pseudo action id -> the instances' primitive actions of the matching task.
 
     An ordering reads a clone "first" action's flags on the 'then' action's node
@@ -94,8 +95,7 @@ def collective_children(u: Unpacked, acts: ActionSet) -> dict[int, list[Work]]:
     there, like start/running and stop/stopped.
     """
     base = {"running": "start", "start": "start", "stopped": "stop", "stop": "stop",
-            "promoted": "promote", "promote": "promote", "demoted": "demote",
-            "demote": "demote"}
+            "promoted": "promote", "promote": "promote", "demoted": "demote", "demote": "demote"}
     out: dict[int, list[Work]] = {}
     for act in acts.actions:
         task = act.task
@@ -108,7 +108,7 @@ def collective_children(u: Unpacked, acts: ActionSet) -> dict[int, list[Work]]:
     return out
 
 
-def group_locations(u: Unpacked, acts: ActionSet, assigned: dict[str, str | None]
+def group_locations(u: Unpacked, acts: SealedActions, assigned: Mapping[str, str | None]
                     ) -> dict[int, str | None]:
     """A group's start/stop pseudo actions are located where the group is assigned."""
     out: dict[int, str | None] = {}
@@ -310,8 +310,8 @@ class Context:
     blocked: set[str]
     collective_children: dict[int, list[Work]]
     location: dict[int, str | None]
-    min_runnable: dict[int, int]
-    all_actions: list[Work]
+    min_runnable: Mapping[int, int]
+    all_actions: Sequence[Work]
     block: Callable[[], bool] | None = None
     requires: dict[str, str] = field(default_factory=dict)
     running_on: dict[str, list[str]] = field(default_factory=dict)

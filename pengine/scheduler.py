@@ -1,12 +1,19 @@
 """The fixed list of scheduler stages (scheduler.md §0), each a pure step.
 
 unpack -> constraints -> placement -> actions -> fencing -> orderings -> summary/graph.
+
+What each stage returns: unpack_cib an Unpacked, unpack_constraints Constraints, place a
+Placement, create_actions a CreatedActions (every action and ordering, sealed, with the
+orderings resolved to links), propagate settles the actions' flags in place, freeze the
+frozen Actions, graph_edges and summarise the Transition's edges and summary lines.
+Invariant: nothing after create_actions can add an action or an ordering.
 """
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -35,6 +42,7 @@ from pengine.graph import freeze, graph_edges
 from pengine.migration_orders import cancel_blocked_migrations
 from pengine.ordering import (
     Context,
+    Link,
     collective_children,
     group_locations,
     propagate,
@@ -43,6 +51,7 @@ from pengine.ordering import (
 )
 from pengine.placement import Placement, place
 from pengine.probes import probes
+from pengine.sealed_actions import SealedActions, seal
 from pengine.state import Unpacked
 from pengine.status import build_status, unpack_cib
 from pengine.summary import summarise
@@ -100,9 +109,36 @@ def _apply_config_changes(unpacked: Unpacked, action_set: ActionSet,
     return reloads
 
 
+class CreatedActions(NamedTuple):
+    """What the action-creating stages produce: every action and ordering, sealed."""
+
+    actions: SealedActions
+    links: list[Link]  # the orderings resolved to action pairs, creation order
+    reloads: frozenset[str]  # resources whose definition changed only in reloadable ways
+
+
 def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
     constraints = unpack_constraints(unpacked)
     placement = place(unpacked, constraints)
+    created = create_actions(unpacked, constraints, placement)
+    propagate(created.links, _ordering_context(unpacked, constraints, placement,
+                                               created.actions))
+    work_list = list(created.actions.actions)
+    actions = freeze(unpacked, work_list)
+    return Transition(
+        edges=graph_edges(actions, created.links), actions=actions,
+        summary=summarise(unpacked, placement, work_list, set(created.reloads)),
+        scores=placement.score_lines,
+        status=build_status(unpacked), now=unpacked.now, transition_id=transition_id,
+        options=unpacked.options.raw,
+        resource_order=placement.order,
+    )
+
+
+def create_actions(unpacked: Unpacked, constraints: Constraints,
+                   placement: Placement) -> CreatedActions:
+    """Every stage that creates actions or orderings, in Pacemaker's order; the result is
+    sealed, so the stages after it (propagation, graph, summary) cannot add any."""
     action_set = ActionSet()
     create_unpack_fencing(unpacked, action_set)
     clears = failcount_clears(unpacked)
@@ -128,27 +164,21 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
     cancel_blocked_migrations(unpacked, action_set)
     schedule_unfencing(unpacked, action_set)
     schedule_fencing_and_shutdowns(unpacked, placement, action_set)
+    # resolve still creates a missing "first" action (rsc_order_first), so sealing waits
     links = resolve(unpacked, action_set, dict(placement.assigned))
-    propagate(links, _ordering_context(unpacked, constraints, placement, action_set))
-    actions = freeze(unpacked, action_set.actions)
-    return Transition(
-        edges=graph_edges(actions, links), actions=actions,
-        summary=summarise(unpacked, placement, action_set.actions, reloads),
-        scores=placement.score_lines,
-        status=build_status(unpacked), now=unpacked.now, transition_id=transition_id,
-        options=unpacked.options.raw,
-        resource_order=placement.order,
-    )
+    return CreatedActions(seal(action_set), links, frozenset(reloads))
 
 
 def _ordering_context(unpacked: Unpacked, constraints: Constraints, placement: Placement,
-                      action_set: ActionSet) -> Context:
+                      actions: SealedActions) -> Context:
     """What the ordering propagation reads besides the links themselves."""
     states = unpacked.states
+    # block_dependents only reads this copy: it is built once, not on every propagation round
+    by_rsc_task = {key: list(works) for key, works in actions.by_rsc_task.items()}
     return Context(
-        dict(placement.managed), {rid for rid, st in states.items() if st.blocked},
-        collective_children(unpacked, action_set),
-        group_locations(unpacked, action_set, dict(placement.assigned)),
-        action_set.min_runnable, action_set.actions,
-        lambda: block_dependents(unpacked, constraints.colocations, action_set.by_rsc_task),
-        dict(unpacked.requires), {rid: st.running_on for rid, st in states.items()})
+        dict(placement.managed), {rid for rid, state in states.items() if state.blocked},
+        collective_children(unpacked, actions),
+        group_locations(unpacked, actions, dict(placement.assigned)),
+        actions.min_runnable, actions.actions,
+        lambda: block_dependents(unpacked, constraints.colocations, by_rsc_task),
+        dict(unpacked.requires), {rid: state.running_on for rid, state in states.items()})

@@ -1,0 +1,65 @@
+"""The action set is sealed once the action-creating stages are over (issue 12, "Shape")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from messaging.errors import InternalError
+from pengine.actions import ActionSet, op_key
+from pengine.api import FALLBACK_NOW
+from pengine.constraints import unpack_constraints
+from pengine.placement import place
+from pengine.scheduler import create_actions
+from pengine.sealed_actions import seal
+from pengine.status import unpack_cib
+
+CIBS = Path(__file__).parent / "cibs"
+
+
+def _one_action_set() -> ActionSet:
+    action_set = ActionSet()
+    action_set.new(op_key("db", "start"), "start", "db", "n1", False)
+    action_set.order("db", "stop", "db", "start", "optional")
+    return action_set
+
+
+def test_sealed_view_refuses_new_actions_and_orderings() -> None:
+    sealed = seal(_one_action_set())
+    with pytest.raises(InternalError, match="db_stop_0 created after"):
+        sealed.new(op_key("db", "stop"), "stop", "db", "n1", False)
+    with pytest.raises(InternalError, match="sealed"):
+        sealed.order("db", "start", "web", "start")
+    assert [a.key for a in sealed.actions] == ["db_start_0"]
+    assert len(sealed.orders) == 1
+
+
+def test_sealed_collections_cannot_be_grown_directly() -> None:
+    sealed = seal(_one_action_set())
+    with pytest.raises(AttributeError):
+        sealed.actions.append(sealed.actions[0])  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        sealed.index[("x", None)] = sealed.actions[0]  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        sealed.extra = 1  # type: ignore[attr-defined]
+
+
+def test_sealed_view_does_not_follow_its_source() -> None:
+    action_set = _one_action_set()
+    sealed = seal(action_set)
+    action_set.new(op_key("db", "stop"), "stop", "db", "n1", False)
+    assert sealed.find("db_stop_0", "n1") is None
+    assert [a.key for a in sealed.of("db", "start", "n1")] == ["db_start_0"]
+
+
+def test_scheduler_hands_later_stages_a_sealed_set() -> None:
+    unpacked = unpack_cib((CIBS / "group-move.xml").read_bytes(), None, FALLBACK_NOW)
+    constraints = unpack_constraints(unpacked)
+    created = create_actions(unpacked, constraints, place(unpacked, constraints))
+    assert created.actions.actions, "the run created actions"
+    first = created.actions.actions[0]
+    with pytest.raises(InternalError):
+        created.actions.new("late_start_0", "start", first.rsc, first.node, False)
+    with pytest.raises(InternalError):
+        created.actions.order(first.rsc, first.task, first.rsc, "stop")
