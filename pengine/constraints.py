@@ -62,6 +62,8 @@ class Ordering:
 
 @dataclass(frozen=True, slots=True)
 class Constraints:
+    """Every location, colocation and ordering constraint of one CIB, unpacked."""
+
     locations: tuple[Location, ...]
     colocations: tuple[Colocation, ...]
     orderings: tuple[Ordering, ...]

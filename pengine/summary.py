@@ -19,6 +19,8 @@ from pengine.xmlin import is_true
 
 @dataclass(frozen=True, slots=True)
 class Item:
+    """One line of the Transition Summary: verb, resource, details and trailing reason."""
+
     verb: str
     rsc: str
     details: str

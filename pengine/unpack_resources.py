@@ -168,6 +168,8 @@ def _loc(rsc: RscConfig) -> object:
 
 @dataclass(frozen=True, slots=True)
 class _Shape:
+    """How many nodes a resource spans and the instance suffix its ids carry."""
+
     node_count: int
     suffix: str
 
