@@ -146,14 +146,14 @@ def _write(path: str, text: str) -> None:
         raise OutputFailed(f"cannot write {path}: {error.strerror}") from None
 
 
-@dataclass(frozen=True, slots=True)
 class _Input:
-    """The parsed input and what every section needs to know about it."""
+    """The parsed input and what every section needs to know (plain: start-up cost)."""
 
-    root: etree._Element
-    source: str
-    now: datetime.datetime | None
-    unique: frozenset[str]
+    __slots__ = ("now", "root", "source", "unique")
+
+    def __init__(self, root: etree._Element, source: str, now: datetime.datetime | None,
+                 unique: frozenset[str]) -> None:
+        self.root, self.source, self.now, self.unique = root, source, now, unique
 
 
 def run(options: Options) -> int:

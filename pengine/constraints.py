@@ -60,11 +60,19 @@ class Ordering:
     via_min: int = 1
 
 
-@dataclass(frozen=True, slots=True)
 class Constraints:
-    locations: tuple[Location, ...]
-    colocations: tuple[Colocation, ...]
-    orderings: tuple[Ordering, ...]
+    """Every location, colocation and ordering constraint of one CIB, unpacked.
+
+    Plain rather than a dataclass (start-up cost); only read after construction.
+    """
+
+    __slots__ = ("colocations", "locations", "orderings")
+
+    def __init__(self, locations: tuple[Location, ...], colocations: tuple[Colocation, ...],
+                 orderings: tuple[Ordering, ...]) -> None:
+        self.locations = locations
+        self.colocations = colocations
+        self.orderings = orderings
 
 
 def _role(text: str | None) -> Role | None:

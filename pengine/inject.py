@@ -83,13 +83,17 @@ class Modification:
                 f"{values['node_path']} '{values['cib_node']}'")
 
 
-@dataclass(frozen=True, slots=True)
 class Injected:
-    """The modified CIB, what was done (in order) and the specs that were skipped."""
+    """The modified CIB, what was done (in order) and the specs that were skipped.
 
-    cib: etree._Element
-    modifications: tuple[Modification, ...]
-    warnings: tuple[str, ...]
+    Plain rather than a dataclass (crm_simulate's start-up cost); only read once made.
+    """
+
+    __slots__ = ("cib", "modifications", "warnings")
+
+    def __init__(self, cib: etree._Element, modifications: tuple[Modification, ...],
+                 warnings: tuple[str, ...]) -> None:
+        self.cib, self.modifications, self.warnings = cib, modifications, warnings
 
 
 def inject(cib: etree._Element, injections: Injections, now: int) -> Injected:

@@ -9,26 +9,34 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from pengine.xmlin import Element, duration_ms
 
 UTC = datetime.UTC
 
 
-@dataclass(frozen=True)
 class RuleContext:
-    """What a rule may look at."""
+    """What a rule may look at (read-only once made; params and meta default to empty).
 
-    now: datetime.datetime
-    node_attrs: Mapping[str, str] | None = None
-    rsc_standard: str | None = None
-    rsc_provider: str | None = None
-    rsc_agent: str | None = None
-    op_name: str | None = None
-    op_interval_ms: int | None = None
-    params: Mapping[str, str] = field(default_factory=dict)
-    meta: Mapping[str, str] = field(default_factory=dict)
+    A plain slotted class rather than a frozen dataclass: one is made per resource and
+    operation, and a frozen dataclass's __init__ and its generated methods cost
+    crm_simulate start-up time.
+    """
+
+    __slots__ = ("meta", "node_attrs", "now", "op_interval_ms", "op_name", "params",
+                 "rsc_agent", "rsc_provider", "rsc_standard")
+
+    def __init__(self, now: datetime.datetime, node_attrs: Mapping[str, str] | None = None,
+                 rsc_standard: str | None = None, rsc_provider: str | None = None,
+                 rsc_agent: str | None = None, op_name: str | None = None,
+                 op_interval_ms: int | None = None, params: Mapping[str, str] | None = None,
+                 meta: Mapping[str, str] | None = None) -> None:
+        self.now, self.node_attrs = now, node_attrs
+        self.rsc_standard, self.rsc_provider, self.rsc_agent = (rsc_standard, rsc_provider,
+                                                                 rsc_agent)
+        self.op_name, self.op_interval_ms = op_name, op_interval_ms
+        self.params: Mapping[str, str] = {} if params is None else params
+        self.meta: Mapping[str, str] = {} if meta is None else meta
 
 
 def evaluate(rule: Element, ctx: RuleContext) -> bool:

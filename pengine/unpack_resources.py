@@ -166,10 +166,17 @@ def _loc(rsc: RscConfig) -> object:
     return where(rsc.element) if rsc.element is not None else None
 
 
-@dataclass(frozen=True, slots=True)
 class _Shape:
-    node_count: int
-    suffix: str
+    """How many nodes a resource spans and the instance suffix its ids carry.
+
+    Plain rather than a dataclass (start-up cost); only read after construction.
+    """
+
+    __slots__ = ("node_count", "suffix")
+
+    def __init__(self, node_count: int, suffix: str) -> None:
+        self.node_count = node_count
+        self.suffix = suffix
 
 
 def _meta(el: Element, ancestors: list[Element], parent_meta: dict[str, str],
