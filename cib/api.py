@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from cib.attrd_api import AttrdClient as AttrdClient
     from cib.backend import Backend as Backend
     from cib.model import FEATURE_SET as FEATURE_SET
+    from cib.model import as_started as as_started
     from cib.patch import apply_patchset as apply_patchset
     from cib.patch import version_of as version_of
     from cib.xmlio import Element
@@ -259,7 +260,8 @@ _CORE_EXPORTS = {
     "ViewChanged": "cib.replication_messages", "DcNamed": "cib.replication_messages",
     "ReplicaCore": "cib.replication",
     "schema_validator": "cib.ops", "view_members": "cib.service",
-    "FEATURE_SET": "cib.model", "element_text": "cib.xmlio", "parse": "cib.xmlio",
+    "FEATURE_SET": "cib.model", "as_started": "cib.model",
+    "element_text": "cib.xmlio", "parse": "cib.xmlio",
     "create_patchset": "cib.diff",
     "apply_patchset": "cib.patch", "version_of": "cib.patch",
 }
@@ -292,6 +294,7 @@ __all__ = [
     "WireRequest",
     "Write",
     "apply_patchset",
+    "as_started",
     "change_request",
     "cib_text",
     "ctl_address",

@@ -70,7 +70,7 @@ def _clients(ctx: DaemonContext) -> dict[str, Done]:
 
 
 def _build(ctx: DaemonContext) -> ReplicaCore:
-    from cib.model import as_started
+    from cib.api import as_started
 
     from .controller import settings_of
 
