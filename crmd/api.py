@@ -14,7 +14,8 @@ Driving one node (`Controller`):
 Events in: `MembershipView` (from ccm's `MembershipChanged`), `PeerMessage` (any crmd
 message from another node's controller), `TimerFired`, `CibChanged`, `CibSynced`,
 `SchedulerDone` (answer to `RunScheduler`, see `run_scheduler`), `LocalOpResult` (this
-node's lrmd), `FenceCompleted` (stonithd), `ShutdownRequested`, `StatusUpdated` (DC only,
+node's lrmd), `LrmdReplaced` (another process answers as this node's lrmd: the old one died),
+`FenceCompleted` (stonithd), `ShutdownRequested`, `StatusUpdated` (DC only,
 when results travel through the CIB: `Controller(..., results_from_cib=True)`).
 
 Effects out (perform them in order): `Send(Node(name), message)` to another controller
@@ -76,6 +77,8 @@ from crmd.messages import (
     JoinOffer,
     JoinRequest,
     LocalOpResult,
+    LrmdLost,
+    LrmdReplaced,
     LrmdRequest,
     MembershipView,
     ModifyCib,
@@ -139,6 +142,8 @@ __all__ = [
     "JoinRequest",
     "JoinTiming",
     "LocalOpResult",
+    "LrmdLost",
+    "LrmdReplaced",
     "LrmdRequest",
     "MembershipView",
     "ModifyCib",

@@ -9,8 +9,8 @@ returns effects, never performs them:
 
 Events in: `MembershipView`, `PeerMessage` (election, join, actions and results between
 controllers), `TimerFired`, `CibChanged`, `CibSynced`, `SchedulerDone`, `LocalOpResult`
-(this node's lrmd), `FenceCompleted` (stonithd), `ShutdownRequested`, `StatusUpdated` (the DC's
-CIB diffs, when results travel through the CIB).
+(this node's lrmd), `LrmdReplaced` (`crmd.lrmd_loss`), `FenceCompleted` (stonithd),
+`ShutdownRequested`, `StatusUpdated` (the DC's CIB diffs, when results travel through the CIB).
 Effects out: `Send` (to `Node(name)`), `LrmdRequest` (this node's lrmd), `ArmTimer`,
 `CancelTimer`, `Log`, `ModifyCib`/`DeleteCib`/`SyncCib` (section "cib" merges root
 attributes), `UpdateAttribute`/`ClearFailures`, `RunScheduler`, `ExecuteFencing`,
@@ -33,6 +33,7 @@ from crmd.fsa_matrix import DC_STATES as _DC_STATES
 from crmd.fsa_matrix import FsaInput, FsaState, next_state
 from crmd.graph import DC_OPTIONS_XML, FEATURE_SET
 from crmd.join import JoinClient, JoinCoordinator, JoinPhase, node_state_xml
+from crmd.lrmd_loss import lrmd_lost, lrmd_replaced
 from crmd.messages import (
     AbortTransition,
     ActionResult,
@@ -53,6 +54,8 @@ from crmd.messages import (
     JoinOffer,
     JoinRequest,
     LocalOpResult,
+    LrmdLost,
+    LrmdReplaced,
     MembershipView,
     ModifyCib,
     NodeLeft,
@@ -65,7 +68,6 @@ from crmd.messages import (
     StatusUpdated,
     StopController,
     TransitionFinished,
-    UpdateAttribute,
     Vote,
 )
 from crmd.node_actions import NodeExecutor
@@ -76,6 +78,7 @@ from crmd.presence import (
     former_dc_lost,
 )
 from crmd.recorder import Recorder, results_in, timeout_record
+from crmd.shutdown import expect_down, shutdown_request
 from crmd.timing import ControllerTiming
 from crmd.transition import TransitionEngine
 from messaging.effects import ArmTimer, CancelTimer, Log, Node, Publish, Send, TimerFired
@@ -187,25 +190,18 @@ class Controller:
         if isinstance(event, CibSynced) and self.coordinator is not None:
             return self.coordinator.handle(event) + self._join_progress(now)
         if isinstance(event, CibChanged):
-            self.cib_version = event.version
-            reason = event.abort_reason or next((why for node, why in event.removals
-                                                 if not self.engine.takes_down(node)), "")
-            if reason:
-                return self._abort(reason, now)
+            return self._on_cib_changed(event, now)
         if isinstance(event, ShutdownRequested):
-            return self._on_shutdown_request(event, now)
+            return shutdown_request(event, self.is_dc, self.dc, self._wall(now), now)
+        if isinstance(event, LrmdReplaced):
+            return lrmd_replaced(self.executor, self.client, self.dc)
         return []
 
-    def _on_shutdown_request(self, event: ShutdownRequested, now: float) -> list[Effect]:
-        """Pacemaker's handle_shutdown_request: the DC records the request as the node's
-        ``shutdown`` attribute (epoch seconds); other nodes forward it to the DC."""
-        if self.is_dc:
-            wall = event.wall or self._wall(now)
-            return [UpdateAttribute(event.node, "shutdown", str(int(wall)))]
-        if self.dc is None:
-            return [Log("shutdown_deferred", "warning", (("reason", "no DC"),))]
-        return [Send(Node(self.dc), ShutdownRequested(event.node, now,
-                                                            event.wall or self._wall(now)))]
+    def _on_cib_changed(self, event: CibChanged, now: float) -> list[Effect]:
+        self.cib_version = event.version
+        reason = event.abort_reason or next((why for node, why in event.removals
+                                             if not self.engine.takes_down(node)), "")
+        return self._abort(reason, now) if reason else []
 
     def _route(self, effects: list[Effect], now: float) -> list[Effect]:
         """Handle what this node addressed to itself; translate engine and election effects."""
@@ -219,7 +215,7 @@ class Controller:
                 queue += self._on_dc_changed(effect.event)
                 out.append(effect)  # the shell tells its cib (the DC's cib is master)
             elif isinstance(effect, (ExecuteResourceAction, ExecuteClusterAction)):
-                queue += self._expect_down(effect)
+                queue += expect_down(effect, self.coordinator, self.node_ids)
                 queue.append(Send(Node(effect.node), effect))
             elif isinstance(effect, RecordActionTimeout):
                 out.append(ModifyCib("status", timeout_record(
@@ -234,16 +230,6 @@ class Controller:
             else:
                 out.append(effect)
         return out
-
-    def _expect_down(self, effect: ExecuteResourceAction | ExecuteClusterAction) -> list[Effect]:
-        """Sending do_shutdown: the node is now expected down (its departure is clean)."""
-        if effect.action.operation != "do_shutdown":
-            return []
-        if self.coordinator is not None:
-            self.coordinator.expected[effect.node] = "down"
-        return [ModifyCib("status", node_state_xml(
-            self.node_ids.get(effect.node, effect.node), effect.node, "execute_cluster_action",
-            expected="down"))]
 
     def _input(self, fsa_input: FsaInput, now: float) -> list[Effect]:
         before = self.state
@@ -396,7 +382,10 @@ class Controller:
         if isinstance(message, ActionResult):
             return self._on_action_result(message, event.now)
         if isinstance(message, ShutdownRequested) and self.is_dc:
-            return self._on_shutdown_request(message, event.now)
+            return shutdown_request(message, True, self.dc, self._wall(event.now), event.now)
+        if isinstance(message, LrmdLost) and self.is_dc and event.source in self.members:
+            return (lrmd_lost(self.engine, event.source, event.now)
+                    + self._rejoin(event.source, event.now))
         return []
 
     def _on_action_result(self, result: ActionResult, now: float) -> list[Effect]:

@@ -99,6 +99,15 @@ class JoinAnnounce:
 
 
 @dataclass(frozen=True, slots=True)
+class LrmdLost:
+    """`node`'s lrmd was replaced by another process (killed and respawned) while its
+    controller ran on: the DC fails the node's in-flight actions (they died with the old
+    lrmd) and offers the node a fresh join, which re-probes it."""
+
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
 class JoinOffer:
     join_id: int
     dc: str
@@ -310,6 +319,15 @@ class LocalOpResult:
     """The local lrmd finished an operation (first result, or a recurring one that changed)."""
 
     result: OpCompleted
+    now: float
+    wall: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LrmdReplaced:
+    """The shell found another process answering as the local lrmd: the old one died, and
+    with it every operation it ran (recurring monitors included)."""
+
     now: float
     wall: float = 0.0
 

@@ -16,8 +16,8 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   heartbeat, IPC and timers meanwhile); a request that a newer one overtook is skipped;
   the answer is fed as `SchedulerDone`;
 - `LrmdRequest` -> the local lrmd (`lrmd.api`), its published results -> `LocalOpResult`;
-  an lrmd that restarted (another pid answers its ping) makes crmd exit 1 to be respawned
-  (a fresh join re-probes the node and re-arms its monitors);
+  an lrmd that restarted (another pid answers its ping) -> `LrmdReplaced` (the controller
+  stays; a fresh join re-probes the node and re-arms its monitors, `crmd.lrmd_loss`);
 - `ExecuteFencing` -> the local stonithd (`stonithd.api`), its answer -> `FenceCompleted`;
 - the control socket (`crmd.control`): status, and a clean-shutdown request; a status
   request naming another node goes to that node's crmd as `StatusQuery` on the peer channel
@@ -56,6 +56,7 @@ from crmd.api import (
     ExecuteFencing,
     FenceCompleted,
     LocalOpResult,
+    LrmdReplaced,
     LrmdRequest,
     MembershipView,
     ModifyCib,
@@ -296,10 +297,9 @@ class ControllerService:
             subscriber.close()
 
     async def _watch_lrmd(self) -> None:
-        """Exit (the launcher respawns us) when the local lrmd was replaced by another
-        process: its operations and recurring monitors are gone, and only a fresh join
-        re-probes the node and re-arms them, as Pacemaker's controller treats a lost
-        executor connection as fatal."""
+        """Tell the controller when the local lrmd was replaced by another process: its
+        operations and recurring monitors are gone. The controller stays (one that left
+        gets its node fenced) and rejoins, which re-probes the node (`crmd.lrmd_loss`)."""
         known: int | None = None
         while True:
             try:
@@ -307,10 +307,8 @@ class ControllerService:
             except HAError:
                 pid = None
             if pid is not None and known is not None and pid != known:
-                self.log.error("lrmd_restarted", old_pid=known, pid=pid)
-                self.exit_code = 1
-                self.host.stop()
-                return
+                self.log.warning("lrmd_restarted", old_pid=known, pid=pid)
+                self._feed(LrmdReplaced(self._now(), self._wall()))
             known = pid if pid is not None else known
             await asyncio.sleep(LRMD_PING_S)
 

@@ -22,6 +22,7 @@ from crmd.messages import (
     JoinConfirm,
     JoinOffer,
     JoinRequest,
+    LrmdLost,
     NoVote,
     ShutdownRequested,
     StatusAnswer,
@@ -35,7 +36,7 @@ WIRE_VERSION = 1
 PEER_MESSAGES: tuple[type, ...] = (
     Vote, NoVote, DcClaim, ControllerStarted, JoinAnnounce, JoinOffer, JoinRequest,
     JoinAckNack, JoinConfirm, ExecuteResourceAction, ExecuteClusterAction, ActionResult,
-    ShutdownRequested, ControllerAlive, StatusQuery, StatusAnswer)
+    ShutdownRequested, ControllerAlive, StatusQuery, StatusAnswer, LrmdLost)
 
 _REGISTRY = Registry("crmd")
 for _cls in PEER_MESSAGES:

@@ -5,7 +5,8 @@ resource running or not on that node, monitor returns 0 (running) or 7 (not runn
 `fail(node, resource)` makes the resource die behind lrmd's back, `fail_once` makes the
 next run of an action fail (generic error, the resource not running), and `hang` keeps an
 action from ever finishing (lrmd's timeout, SIGTERM and SIGKILL then decide). A node's
-running resources die with the node.
+running resources die with the node, not with its lrmd: like an agent's state file under
+/run, they outlive an lrmd restart (`running`).
 
 `FenceDevices` answers stonithd's `RunAgent` after a fake duration and really acts on the
 simulated cluster: `off` kills the target node, `on` boots it, `reboot` does both
@@ -40,10 +41,15 @@ class ResourceAgents:
     fail_once: set[tuple[str, str, str]] = field(default_factory=set)  # next run fails
     ignore_term: bool = False  # a hung agent survives SIGTERM (only SIGKILL ends it)
     runs: list[tuple[float, str, str, str, int]] = field(default_factory=list)
+    _running: dict[tuple[str, int], set[str]] = field(default_factory=dict)
+
+    def running(self, ctx: DaemonContext) -> set[str]:
+        """What runs on ctx's node in its current boot (kept across lrmd restarts)."""
+        return self._running.setdefault((ctx.node, ctx.incarnation), set())
 
     def fail(self, ctx: DaemonContext, resource: str) -> None:
         """The resource dies on ctx's node without lrmd doing anything."""
-        ctx.state.setdefault("running", set()).discard(resource)
+        self.running(ctx).discard(resource)
 
     def run(self, ctx: DaemonContext, effect: CoreRunAgent) -> None:
         request = effect.request
@@ -72,7 +78,7 @@ class ResourceAgents:
         if effect.call_id not in pending:
             return None  # killed meanwhile
         pending.discard(effect.call_id)
-        running: set[str] = ctx.state.setdefault("running", set())
+        running = self.running(ctx)
         resource, action = effect.request.resource, effect.request.action
         if (ctx.node, resource, action) in self.fail_once:
             self.fail_once.discard((ctx.node, resource, action))

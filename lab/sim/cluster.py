@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from crmd.api import Controller, ControllerTiming, ShutdownRequested
+from crmd.api import Controller, ControllerTiming, LrmdReplaced, ShutdownRequested
 from lab.audit import DoubleRunAudit, Instance, running_instances
 from stonithd import api as fencing
 
@@ -33,6 +33,7 @@ from .world import Simulation
 
 FENCE_DEVICE = "fencing"
 NEVER = 1e9
+LRMD_NOTICE_S = 1.0  # crmd's daemon asks its lrmd who it is every second
 
 
 def nodes_cib(names: list[str]) -> bytes:
@@ -112,6 +113,16 @@ class ControllerCluster:
         """Only crmd restarts: the node stays in the view, its lrmd keeps running."""
         self.sim.restart_daemon(name, "crmd")
 
+    def restart_lrmd(self, name: str, noticed_after: float = LRMD_NOTICE_S) -> None:
+        """Only lrmd dies and is respawned (kill -9 and the launcher): its operations and
+        monitors die with it, the resources it started keep running; the node's crmd
+        notices another lrmd `noticed_after` seconds later (the daemon pings its lrmd
+        every second) and is fed `LrmdReplaced`."""
+        self.sim.restart_daemon(name, "lrmd")
+        wall = self.sim.scheduler.wall
+        self.sim.deliver(name, "crmd", lambda now: LrmdReplaced(now, wall()),
+                         self.sim.now + noticed_after, self.sim.nodes[name].incarnation)
+
     def stop_controller(self, name: str) -> None:
         """Only crmd dies and stays down: heartbeat, ccm and lrmd run on, so the node stays
         in the view without a controller (`restart_controller` starts it again)."""
@@ -182,7 +193,7 @@ class ControllerCluster:
 
     def running(self) -> dict[str, set[str]]:
         """What every live node's lrmd agents run now."""
-        return {n: set(self.sim.daemon(n, "lrmd").state.get("running", ()))
+        return {n: set(self.agents.running(self.sim.daemon(n, "lrmd")))
                 for n in sorted(self.alive)}
 
     def lrmd_running(self) -> dict[str, dict[str, Instance]]:

@@ -19,6 +19,7 @@ from crmd.messages import (
     JoinConfirm,
     JoinOffer,
     JoinRequest,
+    LrmdLost,
     NoVote,
     PeerMessage,
     ShutdownRequested,
@@ -44,7 +45,7 @@ SAMPLES = [
     ExecuteClusterAction("beta", "8:1:0:" + "1".ljust(36), ACTION),
     ActionResult("7:1:0:1", "beta", 0, 0, 12.5, 0, "", 1700000001.0, "r", "start"),
     ShutdownRequested("beta", 3.0, 1700000002.0),
-    ControllerAlive(CREDS), StatusQuery(4),
+    ControllerAlive(CREDS), StatusQuery(4), LrmdLost("beta"),
     StatusAnswer(4, ControllerStatus("beta", "S_NOT_DC", "alpha", ("alpha", "beta"), True, "",
                                      0, (0, 5, 9), 1700000000.5)),
 ]
