@@ -151,14 +151,20 @@ def _reprobed(cluster: Lab, node: str, old_pid: int) -> list[tuple[str, int, int
 def test_lrmd_kill_re_probes_and_rearms_the_monitor_without_restart(cluster: Lab) -> None:
     """kill -9 of the lrmd under the running Dummy: the launcher respawns it, the
     controller sees another lrmd and rejoins; the new lrmd probes the Dummy (running) and
-    runs its recurring monitor again; nothing stops or starts it."""
+    runs its recurring monitor again; nothing stops or starts it, the node is not fenced."""
+    wait_for("a settled cluster", lambda: _settled(cluster, NODES) is not None or None)
+    if not (nodes_running(cluster, NODES, "dummy1") or set()):
+        our_cibadmin(cluster.state_dir("n1"), "-C", "-o", "resources", "-X", DUMMY)
     host = next(iter(wait_for("dummy1 running", lambda: _settled(cluster, NODES) or None)))
+    observer = next(n for n in NODES if n != host)
+    fenced_before = _fence_count(cluster, observer, host)
     old = _lrmd_pid(cluster, host)
     cluster.ok("exec", host, "kill", "-9", str(old))
     ops = wait_for("the re-probe and monitor", lambda: _reprobed(cluster, host, old))
     assert ("monitor", 0, 0) in ops, ops
     assert not [op for op in ops if op[0] in ("start", "stop")], ops
     assert wait_for("settled", lambda: _settled(cluster, NODES) or None) == {host}
+    assert _fence_count(cluster, observer, host) == fenced_before
 
 
 def _fence_count(cluster: Lab, observer: str, target: str) -> int:
