@@ -1,9 +1,10 @@
 """kill -9 of every process of a lab node, the launcher last (`hacluster lab`, namespaces).
 
 Each daemon of n3 killed in turn: the launcher respawns it and the three nodes agree on
-one view again. Then the launcher itself: its daemons stop with it (PR_SET_PDEATHSIG,
-heartbeat says it is leaving), n1 and n2 agree without n3 within deadtime + 1 keepalive
-(+ a scheduling margin), and no process of n3 is left. Uses the lab name `harden`.
+one view again; only crmd's and heartbeat's deaths get the node fenced (it reboots). Then
+the launcher itself: its daemons stop with it (PR_SET_PDEATHSIG, heartbeat says it is
+leaving), n1 and n2 agree without n3 within deadtime + 1 keepalive (+ a scheduling
+margin), and no process of n3 is left. Uses the lab name `harden`.
 
 The pids in a lab node's launcher.json are pids of the node's PID namespace: signals go
 through `hacluster lab exec NODE kill`, never os.kill from the host (host pid 1 is not
@@ -41,6 +42,10 @@ pytestmark = [
         reason="needs iproute2, nftables and util-linux (unshare, nsenter)"),
 ]
 NAME = "harden"
+# Killing these gets the node fenced and rebooted, as in Pacemaker: a controller that left
+# the process group, a node whose membership layer died. Every other daemon is respawned
+# with no fencing (issue 10: "recovery of crmd or lrmd ... no needless restarts" for lrmd).
+FENCED_WHEN_KILLED = frozenset({"crmd", "heartbeat"})
 HACLUSTER = str(Path(sys.executable).parent / "hacluster")
 
 
@@ -80,6 +85,23 @@ def _wait(condition: object, deadline: float = 60.0) -> bool:
     return False
 
 
+def _fenced_by_crmd(observer_state: Path, target: str) -> int:
+    """Completed fencings of `target` the controllers asked for (the observer's history)."""
+    from stonithd.api import HistoryReply, HistoryRequest, OpState, StonithClient, endpoint_in
+
+    with StonithClient(endpoint_in(observer_state)) as client:
+        reply = client.call(HistoryRequest(target), 5.0)
+    assert isinstance(reply, HistoryReply)
+    return sum(1 for e in reply.entries
+               if e.target == target and e.state == OpState.DONE and e.client == "crmd")
+
+
+def _booted_afresh(state_dir: Path) -> bool:
+    """The node's launcher runs every daemon of a new boot (no respawn counted yet)."""
+    status = json.loads((state_dir / "launcher.json").read_text())
+    return all(d["state"] == "running" and d["restarts"] == 0 for d in status["daemons"])
+
+
 def test_kill_9_every_process_of_a_lab_node(tally: Tally) -> None:
     outcome = tally["lab kill -9: every process of n3"]
     lab = Lab(NAME, "--nodes", "3")
@@ -94,10 +116,19 @@ def test_kill_9_every_process_of_a_lab_node(tally: Tally) -> None:
             assert _wait(lambda daemon=daemon: _alive_in_node(
                 "n3", _daemons(state)[daemon]), 120), f"{daemon} never came back"
             pid = _daemons(state)[daemon]
+            fenced = _fenced_by_crmd(lab.state_dir("n1"), "n3")
             _kill_in_node("n3", pid)
             respawned = _wait(lambda daemon=daemon, pid=pid: _daemons(state).get(daemon)
                               not in (None, pid))
+            if daemon in FENCED_WHEN_KILLED:  # however late the fencing: wait for the boot
+                assert _wait(lambda before=fenced: _fenced_by_crmd(lab.state_dir("n1"), "n3")
+                             > before, 120), f"n3 not fenced after its {daemon} died"
+                assert _wait(lambda: _booted_afresh(state), 120), "n3 did not boot again"
             lab.wait([["n1", "n2", "n3"]], 60)
+            if daemon not in FENCED_WHEN_KILLED and \
+                    _fenced_by_crmd(lab.state_dir("n1"), "n3") > fenced:
+                outcome.bad("crashes", f"n3 fenced after its {daemon} was respawned")
+                continue
             if respawned:
                 outcome.rejected += 1
             else:
