@@ -64,6 +64,18 @@ def _alive_in_node(node: str, pid: int) -> bool:
                     f"! grep -q '^State:.*Z' /proc/{pid}/status") == 0
 
 
+def _started(node: str, pid: int) -> str | None:
+    """When process `pid` of the node started (/proc/PID/stat's starttime), None when no
+    such live process: the node leaving the view gets it fenced and rebooted, and the new
+    boot's daemons may get the same pids, so a pid alone does not tell an orphan."""
+    done = subprocess.run([HACLUSTER, "lab", "--name", NAME, "exec", node, "cat",
+                           f"/proc/{pid}/stat"], capture_output=True, text=True, check=False)
+    fields = done.stdout.rpartition(")")[2].split()
+    if done.returncode != 0 or len(fields) < 20 or fields[0] == "Z":
+        return None
+    return fields[19]
+
+
 def _daemons(state_dir: Path) -> dict[str, int]:
     status = json.loads((state_dir / "launcher.json").read_text())
     return {d["name"]: d["pid"] for d in status["daemons"] if d["pid"]}
@@ -134,10 +146,11 @@ def test_kill_9_every_process_of_a_lab_node(tally: Tally) -> None:
             else:
                 outcome.bad("crashes", f"{daemon} not respawned")
         outcome.tried += 1
-        children = list(_daemons(state).values())
+        children = {pid: _started("n3", pid) for pid in _daemons(state).values()}
         _kill_in_node("n3", _launcher_pid(state))
         took = lab.wait([["n1", "n2"]], 30)
-        orphans = not _wait(lambda: not any(_alive_in_node("n3", pid) for pid in children),
+        orphans = not _wait(lambda: not any(_started("n3", pid) == started
+                                            for pid, started in children.items()),
                             30)
         if took > DEADTIME + KEEPALIVE + MARGIN or orphans:
             outcome.bad("crashes", f"n3 left the view after {took:.2f}s; orphans: {orphans}")
