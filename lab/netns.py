@@ -226,7 +226,7 @@ def wait_ready(state: LabState, name: str, holder: int) -> bool:
 def start_booted(state: LabState, name: str, holder: int) -> None:
     """Start the daemons inside the ready holder `holder` and save them in `state`."""
     node = state.node(name)
-    node.pids = start_daemons(holder, Path(node.directory), _env())
+    node.pids = start_daemons(holder, Path(node.directory), _env(), state.spec.name)
     save(state)
 
 
@@ -246,7 +246,10 @@ def _is_pdu(state: LabState, pid: int) -> bool:
 
 
 def start_pdu(state: LabState) -> None:
-    """Start the lab's power switch (lab.pdu) in our namespaces unless it runs."""
+    """Start the lab's power switch (lab.pdu) in our namespaces unless it runs, with blank
+    command-line room for the launchers its node forker forks (lab.nodefork)."""
+    from .nodefork import TITLE_ROOM
+
     if state.pdu_pid is not None and _is_pdu(state, state.pdu_pid):
         return
     sock = pdu_dir(state.spec.name) / "pdu.sock"
@@ -255,7 +258,7 @@ def start_pdu(state: LabState) -> None:
     log_path = data_root(False) / state.spec.name / "pdu.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen([*NORMAL_PRIORITY, sys.executable, "-m", "lab.pdu",
-                                    state.spec.name], stdin=subprocess.DEVNULL,
+                                    state.spec.name, " " * TITLE_ROOM], stdin=subprocess.DEVNULL,
                                    stdout=log, stderr=log, start_new_session=True, cwd="/",
                                    env=_env())
     state.pdu_pid = process.pid
