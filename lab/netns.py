@@ -37,7 +37,6 @@ from pathlib import Path
 
 from messaging.errors import HAError, NotFoundError, PeerTimeout, UsageError
 
-from .cib_seed import seed_store
 from .layout import (
     LabSpec,
     LabState,
@@ -103,6 +102,8 @@ def up(spec: LabSpec, secret: str) -> LabState:
     for node in state.nodes.values():
         write_node_files(spec, node, secret, "/var/lib/hacluster")
         if spec.crm:  # the cib daemon starts from it; stonithd and attrd follow the cib
+            from .cib_seed import seed_store  # lxml and cib: `up` only, not `start`/`kill`
+
             seed_store(Path(node.directory) / "state", spec)
     start_pdu(state)
     # power every node on first, then boot each: the holders prepare their mounts side by

@@ -79,11 +79,10 @@ def preload_boot() -> None:
 
 
 # ------------------------------------------------------------------ client
-def boot_launcher(lab: str, holder: int, args: list[str], log_path: Path,
+def boot_launcher(path: Path, holder: int, args: list[str], log_path: Path,
                   env: dict[str, str]) -> int | None:
-    """Ask the lab's forker to start the launcher with `args` inside the node of `holder`;
-    its host pid, or None when no forker answers (the caller then execs one itself)."""
-    path = socket_path(lab)
+    """Ask the forker listening on `path` to start the launcher with `args` inside the node
+    of `holder`; its host pid, or None when no forker answers (the caller then execs one)."""
     if exec_boot_forced() or not path.exists():
         return None
     request = pack({"holder": holder, "argv": args, "env": env})
@@ -103,10 +102,9 @@ def boot_launcher(lab: str, holder: int, args: list[str], log_path: Path,
 
 
 # ------------------------------------------------------------------ server
-def start(lab: str) -> int | None:
-    """Fork the server from this (preloaded, still single-threaded) process; its pid, or
-    None when the socket cannot be made (the lab then boots nodes with nsenter)."""
-    path = socket_path(lab)
+def start(path: Path) -> int | None:
+    """Fork the server listening on `path` from this (preloaded, still single-threaded)
+    process; its pid, or None when the socket cannot be made (nodes then boot by nsenter)."""
     path.unlink(missing_ok=True)
     try:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -277,4 +275,4 @@ def _become_launcher_process(argv: list[str], env: dict[str, str], fds: list[int
 def serve(lab: str) -> int | None:
     """For lab.pdu: preload, then fork the server; its pid or None."""
     preload_boot()
-    return start(lab)
+    return start(socket_path(lab))

@@ -138,9 +138,9 @@ def start_daemons(holder: int, directory: Path, env: dict[str, str],
     pids = {}
     for name, args in node_commands().items():
         if name == "launcher" and lab is not None:
-            from .nodefork import LAUNCHER_CODE, boot_launcher
+            from .nodefork import LAUNCHER_CODE, boot_launcher, socket_path
 
-            forked = boot_launcher(lab, holder, args[args.index(LAUNCHER_CODE) + 1:],
+            forked = boot_launcher(socket_path(lab), holder, args[args.index(LAUNCHER_CODE) + 1:],
                                    directory / "log" / f"{name}.log", env)
             if forked is not None:
                 pids[name] = forked
