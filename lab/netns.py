@@ -4,7 +4,8 @@ Topology (root only): a switch namespace ``<lab>-sw`` holds one Linux bridge per
 (multicast snooping off); each node ``<lab>-nI`` has a network namespace with ``ethK``
 (10.213.(60+K).(10+I)/24), a veth whose peer ``pI-K`` is a bridge port. Nothing of the lab
 touches the machine's own namespaces. Each node runs `lab.holder` as PID 1 of its own PID,
-UTS and mount namespaces; daemons are started in it with ``nsenter`` and die with it.
+UTS and mount namespaces; its launcher is forked into them by the power switch's node
+forker (lab.nodefork: setns, the imports shared) or started with ``nsenter``, and dies with it.
 
 Faults live in one nft ``bridge`` table in the switch namespace: chain ``partition`` drops
 frames between ports of different groups, chain ``loss`` drops ``numgen random mod 100 <
