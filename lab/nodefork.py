@@ -17,9 +17,9 @@ process enters a PID namespace only through its children; the intermediate repor
 child's host pid and exits. The child's parent is then the machine's init (the reaper of
 the intermediate's PID namespace), outside the node as nsenter was: inside the node its
 parent pid reads 0 either way. The child is the node's launcher: own session, normal
-scheduling priority, cwd /, the request's environment, the command line ``python -c "from messaging.launcher
-import node; node()" start ...`` and then the very code a machine runs for `hacluster node
-start` (configuration checks, the zygote, every daemon, respawns). Each node keeps its
+scheduling priority, cwd /, the request's environment, the command line ``python -c
+"from messaging.launcher import node; node()" start ...`` and then the very code a machine
+runs for `hacluster node start` (configuration checks, the zygote, every daemon, respawns). Each node keeps its
 own /run, /var/lib/hacluster and logs, from the holder's mount namespace; only the
 interpreter's start-up and imports are shared, copy-on-write.
 
