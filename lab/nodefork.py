@@ -19,9 +19,9 @@ the intermediate's PID namespace), outside the node as nsenter was: inside the n
 parent pid reads 0 either way. The child is the node's launcher: own session, normal
 scheduling priority, cwd /, the request's environment, the command line ``python -c
 "from messaging.launcher import node; node()" start ...`` and then the very code a machine
-runs for `hacluster node start` (configuration checks, the zygote, every daemon, respawns). Each node keeps its
-own /run, /var/lib/hacluster and logs, from the holder's mount namespace; only the
-interpreter's start-up and imports are shared, copy-on-write.
+runs for `hacluster node start` (configuration checks, the zygote, every daemon,
+respawns). Each node keeps its own /run, /var/lib/hacluster and logs, from the holder's
+mount namespace; only the interpreter's start-up and imports are shared, copy-on-write.
 
 Protocol (SOCK_SEQPACKET, msgpack through messaging.codec, one datagram each way per
 connection): request ``{"holder": pid, "argv": [...], "env": {...}}`` plus two fds; reply
