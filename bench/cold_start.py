@@ -4,7 +4,8 @@ every resource runs.
     python bench/cold_start.py [--nodes 3,16] [--pacemaker] [--one-by-one] [--trials N]
 
 Both sides are first brought up and given an ocf:pacemaker:Dummy (the configuration is
-then on disk), every node is killed (kill -9 of the whole node), and the clock runs from
+then on disk), every node is killed (ours: all stopped at once, then kill -9 of each whole
+node, so no survivor fences the others before the cold start), and the clock runs from
 the first node's boot to the first `crm_mon -1` showing a DC, every node online and no
 resource stopped, starting, stopping or failed (polled every 100 ms; Pacemaker's nodes
 boot one after the other as its lab tool allows). Ours is asked through the daemons'
@@ -80,8 +81,7 @@ def ours(nodes: int, lab_name: str, together: bool = False, trials: int = 1,
 
 def _cold_start(lab: OurLab, cluster: OurCluster, names: list[str],
                 together: bool, trace: str = "") -> tuple[float, float] | None:
-    for name in names:
-        cluster.kill_node(name)
+    cluster.power_cut(names)
     started, started_wall = time.monotonic(), time.time()
     if together:
         lab.together(*(["start", name] for name in names))

@@ -37,6 +37,10 @@ def our_node(settle: float, name: str = "hcbmem", zygote: bool = True
              ) -> dict[str, tuple[int, int]]:
     """{process name: (RSS kB, PSS kB)} of the one node, plus TOTAL."""
     lab = OurLab(name)
+    # the node's launcher exec'd as on a machine: forked from the lab's power switch
+    # (lab.nodefork) it would share pages with a process outside the node, and its PSS
+    # would count only part of them
+    os.environ["HACLUSTER_LAB_EXEC_BOOT"] = "1"
     if zygote:
         os.environ.pop("HACLUSTER_NO_ZYGOTE", None)
     else:

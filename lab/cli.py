@@ -19,7 +19,6 @@ from typing import Any
 
 import click
 
-from ccm.api import CcmClient
 from messaging.command import fail
 from messaging.errors import ExitCode, HAError, PeerTimeout, UsageError
 
@@ -77,6 +76,8 @@ def status_json(state: LabState) -> dict[str, Any]:
 
 def wait_for_view(state: LabState, nodes: list[str], timeout: float) -> float:
     """Wait until `nodes` all report one view made of exactly them; seconds it took."""
+    from ccm.api import CcmClient  # `up`'s wait only, not `start`/`kill`
+
     start = time.monotonic()
     want = sorted(nodes)
     while time.monotonic() - start < timeout:

@@ -4,7 +4,8 @@ Topology (root only): a switch namespace ``<lab>-sw`` holds one Linux bridge per
 (multicast snooping off); each node ``<lab>-nI`` has a network namespace with ``ethK``
 (10.213.(60+K).(10+I)/24), a veth whose peer ``pI-K`` is a bridge port. Nothing of the lab
 touches the machine's own namespaces. Each node runs `lab.holder` as PID 1 of its own PID,
-UTS and mount namespaces; daemons are started in it with ``nsenter`` and die with it.
+UTS and mount namespaces; its launcher is forked into them by the power switch's node
+forker (lab.nodefork: setns, the imports shared) or started with ``nsenter``, and dies with it.
 
 Faults live in one nft ``bridge`` table in the switch namespace: chain ``partition`` drops
 frames between ports of different groups, chain ``loss`` drops ``numgen random mod 100 <
@@ -37,7 +38,6 @@ from pathlib import Path
 
 from messaging.errors import HAError, NotFoundError, PeerTimeout, UsageError
 
-from .cib_seed import seed_store
 from .layout import (
     LabSpec,
     LabState,
@@ -103,6 +103,8 @@ def up(spec: LabSpec, secret: str) -> LabState:
     for node in state.nodes.values():
         write_node_files(spec, node, secret, "/var/lib/hacluster")
         if spec.crm:  # the cib daemon starts from it; stonithd and attrd follow the cib
+            from .cib_seed import seed_store  # lxml and cib: `up` only, not `start`/`kill`
+
             seed_store(Path(node.directory) / "state", spec)
     start_pdu(state)
     # power every node on first, then boot each: the holders prepare their mounts side by
@@ -226,7 +228,7 @@ def wait_ready(state: LabState, name: str, holder: int) -> bool:
 def start_booted(state: LabState, name: str, holder: int) -> None:
     """Start the daemons inside the ready holder `holder` and save them in `state`."""
     node = state.node(name)
-    node.pids = start_daemons(holder, Path(node.directory), _env())
+    node.pids = start_daemons(holder, Path(node.directory), _env(), state.spec.name)
     save(state)
 
 
@@ -246,7 +248,10 @@ def _is_pdu(state: LabState, pid: int) -> bool:
 
 
 def start_pdu(state: LabState) -> None:
-    """Start the lab's power switch (lab.pdu) in our namespaces unless it runs."""
+    """Start the lab's power switch (lab.pdu) in our namespaces unless it runs, with blank
+    command-line room for the launchers its node forker forks (lab.nodefork)."""
+    from .nodefork import TITLE_ROOM
+
     if state.pdu_pid is not None and _is_pdu(state, state.pdu_pid):
         return
     sock = pdu_dir(state.spec.name) / "pdu.sock"
@@ -255,7 +260,7 @@ def start_pdu(state: LabState) -> None:
     log_path = data_root(False) / state.spec.name / "pdu.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen([*NORMAL_PRIORITY, sys.executable, "-m", "lab.pdu",
-                                    state.spec.name], stdin=subprocess.DEVNULL,
+                                    state.spec.name, " " * TITLE_ROOM], stdin=subprocess.DEVNULL,
                                    stdout=log, stderr=log, start_new_session=True, cwd="/",
                                    env=_env())
     state.pdu_pid = process.pid

@@ -190,7 +190,11 @@ class _Server(socketserver.ThreadingUnixStreamServer):
 
 
 def serve(name: str) -> None:
-    """Listen on the lab's PDU socket until SIGTERM."""
+    """Fork the lab's node forker (lab.nodefork: before any thread exists), then listen on
+    the lab's PDU socket until SIGTERM."""
+    from . import nodefork
+
+    nodefork.serve(name)
     serve_at(pdu_dir(name) / SOCKET_NAME, LabPower(name))
 
 

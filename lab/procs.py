@@ -130,10 +130,21 @@ def node_commands() -> dict[str, list[str]]:
     return LAUNCHER if found else DAEMONS
 
 
-def start_daemons(holder: int, directory: Path, env: dict[str, str]) -> dict[str, int]:
-    """Start the node's launcher (or daemons) inside the node of `holder`; host pids by name."""
+def start_daemons(holder: int, directory: Path, env: dict[str, str],
+                  lab: str | None = None) -> dict[str, int]:
+    """Start the node's launcher (or daemons) inside the node of `holder`; host pids by name.
+    The launcher is forked by the lab's node forker (lab.nodefork) when `lab` has one,
+    else exec'd with nsenter."""
     pids = {}
     for name, args in node_commands().items():
+        if name == "launcher" and lab is not None:
+            from .nodefork import LAUNCHER_CODE, boot_launcher, socket_path
+
+            forked = boot_launcher(socket_path(lab), holder, args[args.index(LAUNCHER_CODE) + 1:],
+                                   directory / "log" / f"{name}.log", env)
+            if forked is not None:
+                pids[name] = forked
+                continue
         log = open(directory / "log" / f"{name}.log", "ab")  # noqa: SIM115 - child owns it
         enter = subprocess.Popen(
             [*NORMAL_PRIORITY, "nsenter", "-t", str(holder), "-m", "-u", "-n", "-p", "--wd=/",

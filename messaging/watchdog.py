@@ -35,6 +35,14 @@ def prctl(option: int, argument: int | bytes) -> int:
     return int(_libc().prctl(option, argument, 0, 0, 0))
 
 
+def setns(fd: int, nstype: int) -> None:
+    """Linux setns(fd, nstype): join the namespace open as `fd` (OSError on failure;
+    Python 3.11's os module has no binding)."""
+    if _libc().setns(fd, nstype) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+
+
 def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
     """Ask the kernel to send `sig` to this process when its parent dies (Linux prctl).
 

@@ -1,0 +1,279 @@
+"""The lab's node forker: every node's launcher forked from one preloaded interpreter.
+
+A real machine starts one interpreter per node. A lab of 16 nodes on a 2-core host, booted
+all at once (power returning to a rack), paid about 0.6 CPU-seconds per node just for the
+launcher's interpreter start, its imports and the preload of every daemon's modules, all
+16 of them competing for the same two cores (issue 10's cold start). So the lab's power
+switch (lab.pdu, started by `lab up` in the machine's own namespaces) imports what the
+launcher and every daemon need once (`preload_boot`) and, before it starts any thread,
+forks `serve`: a single-threaded server listening on ``DATA_DIR/<lab>/boot.sock``, outside
+every node (nodes bind-mount only the ``pdu`` directory next to it).
+
+A boot request names a node's holder (its PID 1, lab.holder) and the launcher's
+arguments, with the launcher's stdout and stderr attached (SCM_RIGHTS). The server forks an
+intermediate that joins the holder's UTS, network, PID and mount namespaces (setns; a
+process may join a mount namespace only while single-threaded) and forks again, since a
+process enters a PID namespace only through its children; the intermediate reports that
+child's host pid and exits. The child's parent is then the machine's init (the reaper of
+the intermediate's PID namespace), outside the node as nsenter was: inside the node its
+parent pid reads 0 either way. The child is the node's launcher: own session, normal
+scheduling priority, cwd /, the request's environment, the command line ``python -c
+"from messaging.launcher import node; node()" start ...`` and then the very code a machine
+runs for `hacluster node start` (configuration checks, the zygote, every daemon,
+respawns). Each node keeps its own /run, /var/lib/hacluster and logs, from the holder's
+mount namespace; only the interpreter's start-up and imports are shared, copy-on-write.
+
+Protocol (SOCK_SEQPACKET, msgpack through messaging.codec, one datagram each way per
+connection): request ``{"holder": pid, "argv": [...], "env": {...}}`` plus two fds; reply
+``{"pid": N}`` or ``{"error": text}``. `boot_launcher` (the client, used by
+lab.procs.start_daemons) returns None when no forker answers and the lab then starts the
+launcher with nsenter as before; HACLUSTER_LAB_EXEC_BOOT=1 forces that (for comparison).
+
+Invariants: the server has no thread, event loop or zmq Context (it is forked before the
+power switch creates any); it dies with the power switch (PR_SET_PDEATHSIG); a forked
+launcher never returns into the server loop (it leaves through `os._exit`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from messaging.codec import pack, unpack
+
+from .layout import DATA_DIR
+
+BOOT_SOCKET = "boot.sock"
+LAUNCHER_CODE = "from messaging.launcher import node; node()"
+# setns(2) flags; the mount namespace last: the others are opened through /proc first
+NAMESPACES = (("uts", 0x04000000), ("net", 0x40000000), ("pid", 0x20000000),
+              ("mnt", 0x00020000))
+LOG_FDS = 2  # stdout, stderr
+MAX_MESSAGE = 1 << 16
+REPLY_TIMEOUT = 10.0
+# Blank command-line room the power switch starts with: a launcher forked from it shows its
+# own command line there and needs room for its daemons' (messaging.forkserver.title_room),
+# else it would exec itself again to get it.
+TITLE_ROOM = 2048
+
+
+def socket_path(lab: str) -> Path:
+    return DATA_DIR / lab / BOOT_SOCKET
+
+
+def exec_boot_forced() -> bool:
+    return os.environ.get("HACLUSTER_LAB_EXEC_BOOT") == "1"
+
+
+def preload_boot() -> None:
+    """Import the launcher and every daemon's modules (as the launcher's zygote does)."""
+    import messaging.launcher  # noqa: F401 - the point is the import
+    from messaging.supervisor import DAEMONS
+    from messaging.zygote import preload
+
+    preload([spec.module for spec in DAEMONS if spec.module is not None])
+
+
+# ------------------------------------------------------------------ client
+def boot_launcher(path: Path, holder: int, args: list[str], log_path: Path,
+                  env: dict[str, str]) -> int | None:
+    """Ask the forker listening on `path` to start the launcher with `args` inside the node
+    of `holder`; its host pid, or None when no forker answers (the caller then execs one)."""
+    if exec_boot_forced() or not path.exists():
+        return None
+    request = pack({"holder": holder, "argv": args, "env": env})
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn, \
+                open(log_path, "ab") as log:
+            conn.settimeout(REPLY_TIMEOUT)
+            conn.connect(str(path))
+            socket.send_fds(conn, [request], [log.fileno(), log.fileno()])
+            reply = unpack(conn.recv(MAX_MESSAGE))
+    except (OSError, ValueError):
+        return None
+    if isinstance(reply, dict) and isinstance(reply.get("pid"), int):
+        return int(reply["pid"])
+    print(f"node forker: {reply!r}; starting the launcher with nsenter", file=sys.stderr)
+    return None
+
+
+# ------------------------------------------------------------------ server
+def start(path: Path) -> int | None:
+    """Fork the server listening on `path` from this (preloaded, still single-threaded)
+    process; its pid, or None when the socket cannot be made (nodes then boot by nsenter)."""
+    path.unlink(missing_ok=True)
+    try:
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        listener.bind(str(path))
+        os.chmod(path, 0o600)
+        listener.listen(64)
+    except OSError as error:
+        print(f"node forker not started: {error}", file=sys.stderr, flush=True)
+        return None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        _serve_forever(listener, parent)
+    listener.close()
+    return pid
+
+
+def _serve_forever(listener: socket.socket, parent: int) -> NoReturn:
+    code = 0
+    try:
+        from messaging.watchdog import die_with_parent
+
+        die_with_parent(parent)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_DFL)
+        from messaging.zygote import set_command_line
+
+        set_command_line([sys.executable, "-m", "lab.nodefork"])
+        while True:
+            conn, _ = listener.accept()
+            with conn:
+                _answer(conn, listener)
+    except BaseException:  # reported; the lab falls back to nsenter
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    os._exit(code)
+
+
+def _answer(conn: socket.socket, listener: socket.socket) -> None:
+    data, fds, _, _ = socket.recv_fds(conn, MAX_MESSAGE, LOG_FDS + 1)
+    try:
+        reply = _spawn(data, fds, [conn, listener])
+    finally:
+        for fd in fds:
+            os.close(fd)
+    with contextlib.suppress(OSError):
+        conn.send(reply)
+
+
+def read_request(data: bytes) -> tuple[int, list[str], dict[str, str]]:
+    """The fields of a boot request; ValueError when it is not one."""
+    message = unpack(data)
+    if not isinstance(message, dict):
+        raise ValueError("boot request is not a map")
+    holder, argv, env = message.get("holder"), message.get("argv"), message.get("env")
+    if not (isinstance(holder, int) and holder > 1 and isinstance(argv, list)
+            and all(isinstance(a, str) for a in argv) and isinstance(env, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())):
+        raise ValueError("boot request needs holder (pid), argv and env (strings)")
+    return holder, argv, env
+
+
+def _spawn(data: bytes, fds: list[int], sockets: list[socket.socket]) -> bytes:
+    """Fork the launcher for one request; the reply."""
+    try:
+        holder, argv, env = read_request(data)
+        if len(fds) != LOG_FDS:
+            raise ValueError(f"boot request carries {len(fds)} fds, expected {LOG_FDS}")
+        namespaces = [(os.open(f"/proc/{holder}/ns/{kind}", os.O_RDONLY), flag)
+                      for kind, flag in NAMESPACES]
+    except (ValueError, OSError) as error:
+        return pack({"error": str(error)})
+    read_pid, write_pid = os.pipe()
+    intermediate = os.fork()
+    if intermediate == 0:
+        os.close(read_pid)
+        _enter_and_fork(namespaces, write_pid, argv, env, fds, sockets)
+    for fd, _ in namespaces:
+        os.close(fd)
+    os.close(write_pid)
+    with os.fdopen(read_pid, "rb") as pipe:
+        answer = pipe.read()
+    os.waitpid(intermediate, 0)
+    if not answer.isdigit():
+        return pack({"error": answer.decode(errors="replace") or "the launcher died unborn"})
+    return pack({"pid": int(answer)})
+
+
+def _enter_and_fork(namespaces: list[tuple[int, int]], write_pid: int, argv: list[str],
+                    env: dict[str, str], fds: list[int],
+                    sockets: list[socket.socket]) -> NoReturn:
+    """In the intermediate: join the node's namespaces, fork the launcher into them,
+    report its pid (as this, the machine's, PID namespace numbers it) and exit."""
+    try:
+        from messaging.watchdog import setns
+
+        for fd, flag in namespaces:
+            setns(fd, flag)
+            os.close(fd)
+        launcher = os.fork()
+    except BaseException as error:
+        os.write(write_pid, f"joining the node failed: {error}".encode())
+        os._exit(1)
+    if launcher == 0:
+        os.close(write_pid)
+        for sock in sockets:
+            sock.close()
+        _run_launcher(argv, env, fds)
+    os.write(write_pid, str(launcher).encode())
+    os._exit(0)
+
+
+def _run_launcher(argv: list[str], env: dict[str, str], fds: list[int]) -> NoReturn:
+    """In the node: become its launcher, as `python -c LAUNCHER_CODE ARGV...` would."""
+    code = 1
+    try:
+        _become_launcher_process(argv, env, fds)
+        from messaging.launcher import node
+
+        node.main(args=argv, prog_name="hacluster node")
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except BaseException:  # whatever ended it is reported, then the process exits
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+    os._exit(code)
+
+
+def _become_launcher_process(argv: list[str], env: dict[str, str], fds: list[int]) -> None:
+    """What exec'ing the launcher would have given it: session, priority, cwd, stdio,
+    signal dispositions, environment, seed and command line."""
+    import random
+
+    from messaging.zygote import set_command_line
+
+    os.setsid()
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    os.chdir("/")
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as a fresh interpreter has it
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(fds[0], 1)
+    os.dup2(fds[1], 2)
+    for fd in {null, *fds} - {0, 1, 2}:
+        os.close(fd)
+    os.environ.clear()
+    os.environ.update(env)
+    random.seed()
+    command = [sys.executable, "-c", LAUNCHER_CODE, *argv]
+    sys.argv = ["-c", *argv]
+    sys.orig_argv = command  # what a re-exec of the launcher (title room) would run
+    set_command_line(command)
+
+
+def serve(lab: str) -> int | None:
+    """For lab.pdu: preload, then fork the server; its pid or None."""
+    preload_boot()
+    return start(socket_path(lab))
