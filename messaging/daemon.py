@@ -21,7 +21,6 @@ from typing import Any, Protocol
 
 from messaging.loop_beat import from_environment
 
-
 RT_RUNTIME_PATH = "/proc/sys/kernel/sched_rt_runtime_us"
 # mlockall(2) flags (Linux): lock what is mapped now, what is mapped later, and only once a
 # page is touched (MCL_ONFAULT, Linux 4.4), not the whole mapping at once
@@ -90,10 +89,11 @@ def rt_throttled(path: str = RT_RUNTIME_PATH) -> bool:
 def lock_memory() -> str:
     """Lock the process's pages in memory so that a page-in never delays it (Heartbeat's
     cl_make_realtime: mlockall(MCL_CURRENT|MCL_FUTURE) after lifting RLIMIT_MEMLOCK,
-    skipped when the limit stays too small; CAP_IPC_LOCK ignores the limit). MCL_ONFAULT locks pages as they are touched
-    instead of faulting in every mapping at once: the full form adds ~22 MB to each Python
-    daemon (thread stacks, unused library pages). Returns "mlocked" or "" (not permitted;
-    an mlockall(MCL_FUTURE) under a finite limit would make later allocations fail)."""
+    skipped when the limit stays too small; CAP_IPC_LOCK ignores the limit). MCL_ONFAULT
+    locks pages as they are touched instead of faulting in every mapping at once: the full
+    form adds ~22 MB to each Python daemon (thread stacks, unused library pages). Returns
+    "mlocked" or "" (not permitted; an mlockall(MCL_FUTURE) under a finite limit would
+    make later allocations fail)."""
     import ctypes
     import resource
 
