@@ -115,11 +115,12 @@ def warm_up() -> None:
 
 
 def _scheduler_on_cpu(cib_xml: etree._Element, effect: RunScheduler
-                      ) -> tuple[SchedulerDone, float]:
-    """`run_scheduler` on the pengine thread, with the CPU seconds that thread spent on it."""
-    started = time.thread_time()
+                      ) -> tuple[SchedulerDone, tuple[float, float, float]]:
+    """`run_scheduler` on the pengine thread, with when it began and ended (monotonic) and
+    the CPU seconds that thread spent on it."""
+    began, cpu = time.monotonic(), time.thread_time()
     done = run_scheduler(cib_xml, effect, 0.0)
-    return done, time.thread_time() - started
+    return done, (began, time.monotonic(), time.thread_time() - cpu)
 
 
 class ControllerService:
@@ -429,13 +430,18 @@ class ControllerService:
         if cib_xml is None or effect.transition_id != self._latest_schedule:
             return  # a newer request overtook this one; the controller ignores stale answers
         read = loop.time()
-        done, cpu = await loop.run_in_executor(self._pengine, _scheduler_on_cpu, cib_xml,
-                                               effect)
+        process_cpu = time.process_time()
+        done, (began, ended, cpu) = await loop.run_in_executor(
+            self._pengine, _scheduler_on_cpu, cib_xml, effect)
         assert self.runner is not None
-        # pengine_ms minus cpu_ms is the time the scheduler waited for a CPU or the GIL
+        # where a slow answer waited: for the thread to start, for a CPU or the GIL while
+        # it ran (wall beyond cpu_ms), or for this loop to take the answer (back_ms)
         self.log.info("scheduler_done", transition_id=effect.transition_id,
                       read_ms=round(1000 * (read - asked)),
-                      pengine_ms=round(1000 * (loop.time() - read)), cpu_ms=round(1000 * cpu))
+                      pengine_ms=round(1000 * (loop.time() - read)), cpu_ms=round(1000 * cpu),
+                      start_ms=round(1000 * (began - read)), run_ms=round(1000 * (ended - began)),
+                      back_ms=round(1000 * (loop.time() - ended)),
+                      process_cpu_ms=round(1000 * (time.process_time() - process_cpu)))
         if effect.transition_id == self._latest_schedule:
             self.runner.feed(dataclasses.replace(done, now=self.runner.monotonic(),
                                                  wall=self.runner.wall()))
