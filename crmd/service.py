@@ -62,7 +62,6 @@ from crmd.api import (
     ModifyCib,
     PeerMessage,
     RunScheduler,
-    SchedulerDone,
     ShutdownRequested,
     StopController,
     SyncCib,
@@ -74,6 +73,7 @@ from crmd.api import (
 from crmd.cib_events import write_of
 from crmd.cib_link import CibLink
 from crmd.messages import StatusAnswer, StatusQuery
+from crmd.scheduler_runs import InlineScheduling, element_count, run_timed
 from messaging.daemon import DaemonHost
 from messaging.effects import AllNodes, Node, Publish, Send
 from messaging.errors import ErrorReply, HAError, InternalError, PeerTimeout
@@ -114,15 +114,6 @@ def warm_up() -> None:
     run_scheduler(cib_xml, RunScheduler(0, 0.0), 0.0)
 
 
-def _scheduler_on_cpu(cib_xml: etree._Element, effect: RunScheduler
-                      ) -> tuple[SchedulerDone, tuple[float, float, float]]:
-    """`run_scheduler` on the pengine thread, with when it began and ended (monotonic) and
-    the CPU seconds that thread spent on it."""
-    began, cpu = time.monotonic(), time.thread_time()
-    done = run_scheduler(cib_xml, effect, 0.0)
-    return done, (began, time.monotonic(), time.thread_time() - cpu)
-
-
 class ControllerService:
     """One node's crmd."""
 
@@ -151,6 +142,7 @@ class ControllerService:
         self._latest_schedule = 0
         self._shutting_down = False
         self._pengine = concurrent.futures.ThreadPoolExecutor(1, "pengine")
+        self._inline = InlineScheduling()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._queries: dict[int, Any] = {}  # StatusQuery id -> the waiting IPC client
         self._next_query = 0
@@ -431,8 +423,14 @@ class ControllerService:
             return  # a newer request overtook this one; the controller ignores stale answers
         read = loop.time()
         process_cpu = time.process_time()
-        done, (began, ended, cpu) = await loop.run_in_executor(
-            self._pengine, _scheduler_on_cpu, cib_xml, effect)
+        size = element_count(cib_xml)
+        if self._inline.fits(size):
+            done, (began, ended, cpu) = run_timed(cib_xml, effect)
+        else:
+            with self._inline.threaded():
+                done, (began, ended, cpu) = await loop.run_in_executor(
+                    self._pengine, run_timed, cib_xml, effect)
+        self._inline.learn(size, cpu)
         assert self.runner is not None
         # where a slow answer waited: for the thread to start, for a CPU or the GIL while
         # it ran (wall beyond cpu_ms), or for this loop to take the answer (back_ms)
