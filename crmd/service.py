@@ -73,7 +73,7 @@ from crmd.api import (
 from crmd.cib_events import write_of
 from crmd.cib_link import CibLink
 from crmd.messages import StatusAnswer, StatusQuery
-from crmd.scheduler_runs import InlineScheduling, element_count, run_timed
+from crmd.scheduler_runs import run_timed
 from messaging.daemon import DaemonHost
 from messaging.effects import AllNodes, Node, Publish, Send
 from messaging.errors import ErrorReply, HAError, InternalError, PeerTimeout
@@ -142,7 +142,6 @@ class ControllerService:
         self._latest_schedule = 0
         self._shutting_down = False
         self._pengine = concurrent.futures.ThreadPoolExecutor(1, "pengine")
-        self._inline = InlineScheduling()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._queries: dict[int, Any] = {}  # StatusQuery id -> the waiting IPC client
         self._next_query = 0
@@ -423,14 +422,8 @@ class ControllerService:
             return  # a newer request overtook this one; the controller ignores stale answers
         read = loop.time()
         process_cpu = time.process_time()
-        size = element_count(cib_xml)
-        if self._inline.fits(size):
-            done, (began, ended, cpu) = run_timed(cib_xml, effect)
-        else:
-            with self._inline.threaded():
-                done, (began, ended, cpu) = await loop.run_in_executor(
-                    self._pengine, run_timed, cib_xml, effect)
-        self._inline.learn(size, cpu)
+        done, (began, ended, cpu) = await loop.run_in_executor(
+            self._pengine, run_timed, cib_xml, effect)
         assert self.runner is not None
         # where a slow answer waited: for the thread to start, for a CPU or the GIL while
         # it ran (wall beyond cpu_ms), or for this loop to take the answer (back_ms)
