@@ -186,7 +186,7 @@ def main() -> None:
     args = parser.parse_args()
     from messaging.daemon import raise_priority
 
-    print(f"trace priority: {raise_priority()}", file=sys.stderr)
+    print(f"trace priority: {raise_priority(lock=False)}", file=sys.stderr)
     state = load(args.name, False)
     if state is None:
         raise SystemExit(f"no lab {args.name}")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from messaging.daemon import DaemonHost, raise_priority
+from messaging.daemon import DaemonHost, apply_realtime
 from messaging.effects import AllNodes, Client, Node, Publish, Send
 from messaging.errors import (
     HAError,
@@ -222,7 +222,8 @@ class CcmService:
         # Membership runs at heartbeat's priority (Corosync runs its membership real-time
         # too): at 16 nodes on a saturated host each of the ~12 process wake-ups between a
         # death and the agreed view waited for the CPU, which was most of ccm's 300 ms.
-        priority = raise_priority() if self.options.realtime else "normal"
+        priority = apply_realtime(self.options.realtime and self.config.ha.realtime,
+                                  self.config.ha.rtprio, self.log)
         client = hb.AsyncHeartbeatClient(self.state_dir, timeout=2.0)
         # our channel only: cib, attrd, crmd and stonithd peers talk through the same
         # heartbeat, and decoding their messages to drop them was ccm's idle work too

@@ -38,6 +38,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import signal
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ from crmd.api import (
 from crmd.cib_events import write_of
 from crmd.cib_link import CibLink
 from crmd.messages import StatusAnswer, StatusQuery
+from crmd.scheduler_runs import run_timed
 from messaging.daemon import DaemonHost
 from messaging.effects import AllNodes, Node, Publish, Send
 from messaging.errors import ErrorReply, HAError, InternalError, PeerTimeout
@@ -417,11 +419,18 @@ class ControllerService:
         if cib_xml is None or effect.transition_id != self._latest_schedule:
             return  # a newer request overtook this one; the controller ignores stale answers
         read = loop.time()
-        done = await loop.run_in_executor(self._pengine, run_scheduler, cib_xml, effect, 0.0)
+        process_cpu = time.process_time()
+        done, (began, ended, cpu) = await loop.run_in_executor(
+            self._pengine, run_timed, cib_xml, effect)
         assert self.runner is not None
+        # where a slow answer waited: for the thread to start, for a CPU or the GIL while
+        # it ran (wall beyond cpu_ms), or for this loop to take the answer (back_ms)
         self.log.info("scheduler_done", transition_id=effect.transition_id,
                       read_ms=round(1000 * (read - asked)),
-                      pengine_ms=round(1000 * (loop.time() - read)))
+                      pengine_ms=round(1000 * (loop.time() - read)), cpu_ms=round(1000 * cpu),
+                      start_ms=round(1000 * (began - read)), run_ms=round(1000 * (ended - began)),
+                      back_ms=round(1000 * (loop.time() - ended)),
+                      process_cpu_ms=round(1000 * (time.process_time() - process_cpu)))
         if effect.transition_id == self._latest_schedule:
             self.runner.feed(dataclasses.replace(done, now=self.runner.monotonic(),
                                                  wall=self.runner.wall()))

@@ -2,7 +2,7 @@
 
 A Heartbeat user's existing ha.cf is accepted unchanged: every directive Heartbeat 3
 knows is recognised; the ones hacluster acts on are typed fields, the legacy ones that have
-no meaning here (ping, auto_failback, apiauth, realtime, ...) are kept in `legacy` so the
+no meaning here (ping, auto_failback, apiauth, ...) are kept in `legacy` so the
 service can log that they are ignored; directives of other daemons sharing the file
 (ccm's quorum settings, `FOREIGN_DIRECTIVES`) are kept unparsed in `foreign`. An unknown
 directive or a bad value is a `ConfigError` naming file and line. Extensions of ours are
@@ -47,7 +47,7 @@ LEGACY_DIRECTIVES = frozenset({
     "serial", "baud", "mcast6", "ucast6", "ping", "ping_group", "deadping", "hbaping",
     "auto_failback", "nice_failback", "crm_daemon_dir", "crmd_spawns_pengine", "apiauth",
     "use_logd", "conn_logd_time", "debug", "compression", "compression_threshold",
-    "traditional_compression", "msgfmt", "hbgenmethod", "realtime", "rtprio", "hopfudge",
+    "traditional_compression", "msgfmt", "hbgenmethod", "hopfudge",
     "watchdog", "stonith", "stonith_host", "coredumps", "uuidfrom", "env",
     "max_rexmit_delay", "coreroot", "log_badpack", "use_apphbd", "normalpoll", "quorum_server",
 })
@@ -107,6 +107,8 @@ class HaConfig:
     cluster_name: str = DEFAULT_CLUSTER
     state_dir: str = DEFAULT_STATE_DIR
     max_message: int = DEFAULT_MAX_MESSAGE
+    realtime: bool = True  # Heartbeat's default: its daemons run SCHED_RR, memory locked
+    rtprio: int = 1  # Heartbeat's default: the lowest SCHED_RR priority
     legacy: tuple[tuple[str, int], ...] = ()
     foreign: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
 
@@ -313,6 +315,20 @@ def _choice(name: str, options: dict[str, str]) -> Callable[[_Builder, list[str]
     return apply
 
 
+def _realtime(b: _Builder, args: list[str], line: int) -> None:
+    word = _one(args, "realtime").lower()
+    if word not in _BOOLEAN_WORDS:
+        raise ValueError(f"realtime must be on or off, not {word!r}")
+    b.values["realtime"] = _BOOLEAN_WORDS[word]
+
+
+def _rtprio(b: _Builder, args: list[str], line: int) -> None:
+    # SCHED_RR's range on Linux; Heartbeat checks it against sched_get_priority_min/max
+    b.values["rtprio"] = ascii_int(_one(args, "rtprio"), 1, 99, "a SCHED_RR priority")
+
+
+_BOOLEAN_WORDS = {"on": True, "yes": True, "true": True, "y": True, "1": True,
+                  "off": False, "no": False, "false": False, "n": False, "0": False}
 _CRM_WORDS = {"off": "off", "no": "off", "false": "off", "on": "on", "yes": "on",
               "true": "on", "respawn": "respawn"}
 
@@ -376,6 +392,8 @@ _DIRECTIVES: dict[str, Callable[[_Builder, list[str], int], None]] = {
     "cluster_name": _cluster_name,
     "state_dir": _state_dir,
     "max_message": _max_message,
+    "realtime": _realtime,
+    "rtprio": _rtprio,
 }
 
 

@@ -21,13 +21,21 @@ from typing import Any, Protocol
 
 from messaging.loop_beat import from_environment
 
+RT_RUNTIME_PATH = "/proc/sys/kernel/sched_rt_runtime_us"
+# mlockall(2) flags (Linux): lock what is mapped now, what is mapped later, and only once a
+# page is touched (MCL_ONFAULT, Linux 4.4), not the whole mapping at once
+MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT = 1, 2, 4
 
-def raise_priority() -> str:
-    """Run this daemon as a (lowest-priority) real-time task, as Heartbeat does with
-    `realtime on` (and Corosync for its membership): on a CPU-saturated host a normal task
-    can wait hundreds of milliseconds to run, long enough for peers to see a deadtime of
-    silence or for a view change to miss its budget. Falls back to nice -10, then to
-    nothing; returns what was obtained (for the start-up log).
+
+def raise_priority(rtprio: int = 1, lock: bool = True) -> str:
+    """Run this daemon as a real-time task (SCHED_RR at `rtprio`, Heartbeat's lowest by
+    default), as Heartbeat does with `realtime on` (and Corosync for its membership): on a
+    CPU-saturated host a normal task can wait hundreds of milliseconds to run, long enough
+    for peers to see a deadtime of silence or for a view change to miss its budget. Falls
+    back to nice -10 (refused: EPERM in a container without CAP_SYS_NICE; or the kernel's
+    real-time throttling is off, so a runaway loop could starve the host), then to nothing;
+    returns what was obtained (for the start-up log). With `lock`, also locks the process
+    in memory as Heartbeat does (`lock_memory`).
 
     Every thread of the process is raised, not just the caller: each message to or from
     another daemon passes through zmq's I/O thread, and left at normal priority that thread
@@ -35,16 +43,88 @@ def raise_priority() -> str:
     between heartbeat's death verdict and the last node's new view). Threads started later
     inherit it, and so do child processes: whoever starts processes from a raised one
     decides their priority (the lab boots its nodes at normal priority, see lab.procs)."""
+    locked = lock_memory() if lock else ""
+    obtained = _set_real_time(rtprio) if rt_throttled() else None
+    if obtained is None:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, -10)
+            obtained = "nice -10"
+    return " ".join(part for part in (obtained or "normal", locked) if part)
+
+
+def apply_realtime(realtime: bool, rtprio: int, log: Any) -> str:
+    """ha.cf's `realtime` and `rtprio` for this daemon: `raise_priority` when on, with a
+    warning naming what it got instead when the kernel or the container refused (the daemon
+    then runs as it can); returns the scheduling for the daemon's start-up log line."""
+    if not realtime:
+        return "normal (realtime off)"
+    obtained = raise_priority(rtprio)
+    if not obtained.startswith("SCHED_RR") and log is not None:
+        log.warning("realtime_refused", wanted=f"SCHED_RR {rtprio}", obtained=obtained,
+                    rt_throttled=rt_throttled())
+    return obtained
+
+
+def _set_real_time(rtprio: int) -> str | None:
     with contextlib.suppress(OSError, AttributeError):
-        os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(1))
+        os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(rtprio))
         for thread in _threads():
             with contextlib.suppress(OSError):  # a thread that ended meanwhile
-                os.sched_setscheduler(thread, os.SCHED_RR, os.sched_param(1))
-        return "SCHED_RR 1"
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, 0, -10)
-        return "nice -10"
-    return "normal"
+                os.sched_setscheduler(thread, os.SCHED_RR, os.sched_param(rtprio))
+        return f"SCHED_RR {rtprio}"
+    return None
+
+
+def rt_throttled(path: str = RT_RUNTIME_PATH) -> bool:
+    """Whether the kernel keeps real-time tasks from taking the whole CPU (the default
+    sched_rt_runtime_us 950000 of each second leaves 5 % to normal tasks); -1 turns that
+    off, and a busy loop at real-time priority could then hang the host."""
+    try:
+        with open(path, encoding="ascii") as source:
+            return int(source.read().strip()) >= 0
+    except (OSError, ValueError):
+        return False
+
+
+def lock_memory() -> str:
+    """Lock the process's pages in memory so that a page-in never delays it (Heartbeat's
+    cl_make_realtime: mlockall(MCL_CURRENT|MCL_FUTURE) after lifting RLIMIT_MEMLOCK,
+    skipped when the limit stays too small; CAP_IPC_LOCK ignores the limit). MCL_ONFAULT
+    locks pages as they are touched instead of faulting in every mapping at once: the full
+    form adds ~22 MB to each Python daemon (thread stacks, unused library pages). Returns
+    "mlocked" or "" (not permitted; an mlockall(MCL_FUTURE) under a finite limit would
+    make later allocations fail)."""
+    import ctypes
+    import resource
+
+    with contextlib.suppress(OSError, ValueError):
+        resource.setrlimit(resource.RLIMIT_MEMLOCK,
+                           (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    if resource.getrlimit(resource.RLIMIT_MEMLOCK)[0] != resource.RLIM_INFINITY \
+            and not _may_lock_beyond_limit():
+        return ""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        done = libc.mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0
+    except (OSError, AttributeError):
+        return ""
+    return "mlocked" if done else ""
+
+
+CAP_IPC_LOCK = 14  # linux/capability.h: locks memory whatever RLIMIT_MEMLOCK says
+
+
+def _may_lock_beyond_limit() -> bool:
+    """Whether this process holds CAP_IPC_LOCK (root usually does, even where a container
+    keeps it from raising its own RLIMIT_MEMLOCK)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> CAP_IPC_LOCK & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
 
 
 def _threads() -> list[int]:

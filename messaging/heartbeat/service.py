@@ -32,7 +32,7 @@ from typing import Any
 from messaging.auth import KeyRing
 from messaging.authkeys import load_authkeys
 from messaging.config import HaConfig, check_node_name
-from messaging.daemon import DaemonHost, raise_priority
+from messaging.daemon import DaemonHost, apply_realtime
 from messaging.effects import Client, Persist, Publish
 from messaging.errors import ConfigError, RemoteProtocolError, ValidationError
 from messaging.heartbeat import api
@@ -269,7 +269,8 @@ class HeartbeatService:
     async def run(self) -> None:
         """Bind everything, run until SIGTERM/SIGINT or `stop()`, then leave cleanly."""
         loop = asyncio.get_running_loop()
-        priority = raise_priority() if self.options.realtime else "normal"
+        priority = apply_realtime(self.options.realtime and self.config.realtime,
+                                  self.config.rtprio, self.log)
         self.sockets = open_links(self.media, self.options.bind_address)
         for link, link_socket in self.sockets.items():
             loop.add_reader(link_socket.sock.fileno(), self._readable, link)

@@ -38,8 +38,8 @@ def test_heartbeat_users_file_is_accepted_unchanged() -> None:
         ("ucast", "eth0", "10.88.0.11", 694), ("ucast", "eth0", "10.88.0.12", 694)]
     assert config.links == ("eth0",)
     assert config.logfile == "/var/log/ha-log" and config.logfacility == "none"
-    assert {name for name, _ in config.legacy} == {"use_logd", "auto_failback", "realtime",
-                                                    "apiauth"}
+    assert {name for name, _ in config.legacy} == {"use_logd", "auto_failback", "apiauth"}
+    assert config.realtime is True and config.rtprio == 1
 
 
 def test_ucast_line_naming_own_address_is_ignored() -> None:
@@ -86,6 +86,16 @@ def test_media_udpport_order_and_mcast_bcast() -> None:
     assert (config.cluster_name, config.state_dir) == ("prod", "/run/hac")
 
 
+def test_realtime_is_on_at_the_lowest_priority_unless_ha_cf_says_otherwise() -> None:
+    # Heartbeat's defaults: `realtime on`, SCHED_RR at sched_get_priority_min (1)
+    default = parse_ha_cf("bcast e\nnode a\n")
+    assert (default.realtime, default.rtprio) == (True, 1)
+    chosen = parse_ha_cf("bcast e\nnode a\nrealtime off\nrtprio 5\n")
+    assert (chosen.realtime, chosen.rtprio) == (False, 5)
+    assert parse_ha_cf("bcast e\nnode a\nrealtime Yes\n").realtime is True
+    assert not parse_ha_cf("bcast e\nnode a\nrealtime off\n").legacy
+
+
 def test_crm_yes_and_pacemaker_alias() -> None:
     assert parse_ha_cf("crm yes\nbcast e\nnode a\n").crm == "on"
     assert parse_ha_cf("pacemaker respawn\nbcast e\nnode a\n").crm == "respawn"
@@ -106,6 +116,9 @@ def test_crm_yes_and_pacemaker_alias() -> None:
         ("bcast eth0\nnode a\nstate_dir relative/dir\n", 3, "absolute"),
         ("bcast\nnode a\n", 1, "at least one interface"),
         ("bcast e\nnode a\nmax_message 4194304\n", 3, "not a message size"),
+        ("bcast e\nnode a\nrealtime sometimes\n", 3, "realtime must be on or off"),
+        ("bcast e\nnode a\nrtprio 100\n", 3, "not a SCHED_RR priority"),
+        ("bcast e\nnode a\nrtprio 0\n", 3, "not a SCHED_RR priority"),
     ],
 )
 def test_bad_lines_name_file_and_line(text: str, line: int, words: str) -> None:
