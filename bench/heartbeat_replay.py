@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import CLOCK_TICKS, REPO, load_average, table
+from benchlib import CLOCK_TICKS, REPO, context_switches, load_average, table
 
 from messaging.authkeys import load_authkeys, write_authkeys
 from messaging.heartbeat.api import HeartbeatClient, NodeState
@@ -128,13 +128,13 @@ def main() -> None:
                     raise SystemExit("the daemon did not see every peer up within 30 s")
                 time.sleep(0.2)
             time.sleep(args.settle)
-            cpu, switches = _user_system(daemon.pid), _switches(daemon.pid)
+            cpu, switches = _user_system(daemon.pid), context_switches(daemon.pid)
             started = time.monotonic()
             time.sleep(args.window)
             elapsed = time.monotonic() - started
             user, system = (100 * (after - before) / elapsed
                             for after, before in zip(_user_system(daemon.pid), cpu, strict=True))
-            switches = (_switches(daemon.pid) - switches) / elapsed
+            switches = (context_switches(daemon.pid) - switches) / elapsed
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(10)
@@ -155,15 +155,6 @@ def _user_system(pid: int) -> tuple[float, float]:
     """Seconds of user and system CPU of `pid` so far (all threads)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
-
-
-def _switches(pid: int) -> int:
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for line in (task / "status").read_text().splitlines():
-            if "ctxt_switches:" in line:
-                total += int(line.split()[1])
-    return total
 
 
 if __name__ == "__main__":

@@ -14,33 +14,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
-from benchlib import OurLab, cpu_seconds, load_average, process_name, table
+from benchlib import OurLab, context_switches, cpu_seconds, load_average, process_name, table
 
 LAB_PLUMBING = ("lab.holder", "holder.py", "bash", "unshare", "nsenter", "sleep")
 
 
-def switches(pid: int) -> int:
-    """Context switches of every thread of `pid` so far (0 if it is gone)."""
-    total = 0
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-    except OSError:
-        return 0
-    for task in tasks:
-        try:
-            text = (task / "status").read_text()
-        except OSError:
-            continue
-        for line in text.splitlines():
-            if "ctxt_switches:" in line:
-                total += int(line.split()[1])
-    return total
-
-
 def snapshot(pids: dict[str, list[int]]) -> dict[int, tuple[str, float, int]]:
-    return {pid: (process_name(pid), cpu_seconds(pid), switches(pid))
+    return {pid: (process_name(pid), cpu_seconds(pid), context_switches(pid))
             for procs in pids.values() for pid in procs}
 
 
