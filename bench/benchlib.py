@@ -170,6 +170,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def context_switches(pid: int) -> int:
+    """Context switches of every thread of `pid` so far, voluntary and not (0 if it is
+    gone): an idle thread switches out once per wake-up, so this counts wake-ups."""
+    total = 0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return 0
+    for task in tasks:
+        try:
+            text = (task / "status").read_text()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) for line in text.splitlines()
+                     if "ctxt_switches:" in line)
+    return total
+
+
 def process_name(pid: int) -> str:
     """What a process is: the module after `-m`, the script name, or its comm."""
     try:

@@ -188,7 +188,7 @@ class CcmService:
 
     async def _receiver(self, subscriber: Any) -> None:
         while True:
-            event = await subscriber.recv(1.0)
+            event = await subscriber.recv()  # no timeout: an idle ccm sleeps
             if event is not None:
                 self._on_heartbeat(event)
 

@@ -86,7 +86,9 @@ from messaging.runtime import AsyncioScheduler, Runner
 CHANNEL = "crmd"
 STARTUP_POLL_S = 0.2  # the cib or ccm not answering yet: ask again (a retry interval)
 FENCE_SLACK_S = 10.0
-LRMD_PING_S = 1.0  # how often the local lrmd is asked who it is (a restart is noticed)
+# how often the local lrmd is asked who it is (a restart is noticed); each Ping wakes both
+# daemons, two threads each, so an idle node does not ask every second
+LRMD_PING_S = 2.0
 SHUTDOWN_GRACE_S = 8.0  # under the launcher's 10 s before it kills a daemon it stops
 REMOTE_STATUS_S = 1.5  # a peer's answer to crmadmin -S NODE, under the tool's 2 s timeout
 

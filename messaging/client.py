@@ -354,7 +354,9 @@ class AsyncSubscriber:
             self.socket.connect(endpoint)
 
     async def recv(self, timeout: float | None = None) -> Any | None:
-        """Next event; None after `timeout` seconds."""
+        """Next event; None after `timeout` seconds. Without a timeout it awaits the frames
+        alone: pyzmq's asyncio poll builds a poller and a future per call, which doubled a
+        subscriber's CPU per event."""
         import asyncio
 
         from messaging.ipc import translated
@@ -364,7 +366,7 @@ class AsyncSubscriber:
         while True:
             left = None if deadline is None else max(0.0, deadline - loop.time())
             with translated(self.endpoint):
-                if not await self.socket.poll(None if left is None else int(left * 1000)):
+                if left is not None and not await self.socket.poll(int(left * 1000)):
                     return None
                 frames = await self.socket.recv_multipart()
             event = _event(self.registry, frames, self.max_frame)

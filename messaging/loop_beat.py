@@ -1,9 +1,11 @@
 """A daemon's loop heartbeat, and what the launcher reads of a daemon to judge a wedge.
 
 The launcher names a file in the child's environment (`BEAT_ENV`, as systemd passes
-WATCHDOG_USEC and NOTIFY_SOCKET); the daemon's `messaging.daemon.DaemonHost` then runs a
-`LoopBeat`: a timer callback on its own event loop that writes an ever-changing counter
-(8 bytes, little-endian, at offset 0) into that file every `interval`. The counter moves
+WATCHDOG_USEC and NOTIFY_SOCKET) and how often to write it (`BEAT_INTERVAL_ENV`: half its
+probe interval, so a turning loop moves the counter between any two probes, and an idle
+daemon wakes no more often than that); the daemon's `messaging.daemon.DaemonHost` then
+runs a `LoopBeat`: a timer callback on its own event loop that writes an ever-changing
+counter (8 bytes, little-endian, at offset 0) into that file every `interval`. The counter moves
 only when the loop turns, so it proves progress without asking the loop anything; reading
 it costs the launcher one pread, however loaded the host. A file, not a socket: nothing to
 answer, nothing to time out: neither side ever waits for the other.
@@ -19,7 +21,8 @@ import contextlib
 import os
 
 BEAT_ENV = "HACLUSTER_LOOP_BEAT"
-BEAT_INTERVAL = 1.0
+BEAT_INTERVAL_ENV = "HACLUSTER_LOOP_BEAT_INTERVAL"
+BEAT_INTERVAL = 1.0  # when the launcher names no interval
 
 
 class LoopBeat:
@@ -53,9 +56,15 @@ class LoopBeat:
 
 
 def from_environment() -> LoopBeat | None:
-    """The beat the launcher asked for, if it asked."""
+    """The beat the launcher asked for, if it asked (at the interval it named, if valid)."""
     path = os.environ.get(BEAT_ENV)
-    return LoopBeat(path) if path else None
+    if not path:
+        return None
+    try:
+        interval = float(os.environ.get(BEAT_INTERVAL_ENV, BEAT_INTERVAL))
+    except ValueError:
+        interval = BEAT_INTERVAL
+    return LoopBeat(path, interval if 0 < interval < float("inf") else BEAT_INTERVAL)
 
 
 def read_beat(path: str) -> int | None:

@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from messaging.config import HaConfig
 from messaging.effects import Log
-from messaging.loop_beat import BEAT_ENV, read_beat, read_run_delay, runnable_per_cpu
+from messaging.loop_beat import (
+    BEAT_ENV,
+    BEAT_INTERVAL_ENV,
+    read_beat,
+    read_run_delay,
+    runnable_per_cpu,
+)
 from messaging.watchdog import die_with_parent
 from messaging.wedge import KillWedged, LoopProbe, WedgeDetector
 
@@ -208,13 +214,17 @@ class Supervisor:
 
     def _environment(self, child: Child) -> dict[str, str]:
         """The child's environment: ours, plus where to write its loop heartbeat when it
-        is probed (a stale file of its previous run removed: it must not look alive)."""
+        is probed (a stale file of its previous run removed: it must not look alive) and
+        how often: twice per probe (or per deadline, if shorter), so a turning loop moves
+        it between any two probes."""
         env = dict(os.environ)
         if child.control is not None:
             beat = self._beat_path(child)
             with contextlib.suppress(FileNotFoundError):
                 beat.unlink()
             env[BEAT_ENV] = str(beat)
+            interval = min(self.probe_interval, self.detector.deadline) / 2
+            env[BEAT_INTERVAL_ENV] = f"{interval:g}"
         return env
 
     async def _fork(self, child: Child, env: dict[str, str]) -> DaemonProcess | None:
@@ -287,9 +297,13 @@ class Supervisor:
         """Every probe_interval, gather the evidence that the child's loop turns (its loop
         heartbeat, a Ping answered since the last probe however late, the kernel's count of
         its CPU starvation) and let the `WedgeDetector` judge; a wedged child is killed and
-        its watcher respawns it like any crashed daemon."""
+        its watcher respawns it like any crashed daemon. A Ping is sent only when the beat
+        did not move since the previous probe (or the child writes none): a moving beat
+        already proves the loop turns, and a Ping costs a socket and a wake-up on both sides
+        (at idle, seven Pings per probe interval were most of the launcher's work)."""
         loop = asyncio.get_running_loop()
         ping: asyncio.Task[bool] | None = None
+        last_beat: int | None = None
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.probe_interval)
@@ -297,10 +311,13 @@ class Supervisor:
             if self._stopping.is_set() or process is None or child.state != "running":
                 continue
             answered = _answered(ping)
-            if ping is None or ping.done():
+            if ping is not None and ping.done():
+                ping = None  # its answer is counted once, at this probe
+            beat = read_beat(str(self._beat_path(child)))
+            if ping is None and (beat is None or beat == last_beat):
                 ping = asyncio.create_task(self._ping(endpoint))
-            probe = LoopProbe(child.spec_name, loop.time(), child.started,
-                              read_beat(str(self._beat_path(child))), answered,
+            last_beat = beat
+            probe = LoopProbe(child.spec_name, loop.time(), child.started, beat, answered,
                               read_run_delay(process.pid), runnable_per_cpu())
             for effect in self.detector.handle(probe):
                 self._perform(effect, process)

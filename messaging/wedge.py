@@ -10,8 +10,8 @@ for the application's own heartbeats. We do the same, and discount starvation:
 
 - progress evidence, gathered by the launcher each probe (`LoopProbe`): the daemon's loop
   heartbeat counter changed (`messaging.loop_beat`: a timer callback on the daemon's own
-  loop bumps it every second), or a Ping (answered by that loop) came back since the last
-  probe, however late;
+  loop bumps it twice per probe interval), or a Ping (answered by that loop, sent when the
+  counter did not move) came back since the last probe, however late;
 - time without progress counts only while the daemon was *not* waiting for a CPU: the
   kernel's run-queue wait of the daemon's main thread (/proc/PID/schedstat `run_delay`) is
   subtracted. Where the kernel does not report it, wall time is divided by the host's

@@ -212,14 +212,22 @@ def _fast_data(tag: Any, fields: Any) -> Data | None:
     return None if skips is None else Data(mseq, channel, chunk, more, index, skips)
 
 
-def _envelope(body: Any) -> Envelope:
-    if not isinstance(body, list) or len(body) < 7:
-        raise RemoteProtocolError("envelope is not a 7-item list")
-    tag, cluster, src, generation, seq, dst, fields = body[:7]
+def _wrong_field(cluster: Any, src: Any, dst: Any, generation: Any, seq: Any) -> None:
     for value, kind, name in ((cluster, str, "cluster"), (src, str, "src"), (dst, str, "dst"),
                               (generation, int, "generation"), (seq, int, "seq")):
         if not isinstance(value, kind) or isinstance(value, bool):
             raise RemoteProtocolError(f"envelope field {name} has the wrong type")
+
+
+def _envelope(body: Any) -> Envelope:
+    if not isinstance(body, list) or len(body) < 7:
+        raise RemoteProtocolError("envelope is not a 7-item list")
+    tag, cluster, src, generation, seq, dst, fields = body[:7]
+    # msgpack gives exactly str and int (bool apart): one test for the common case, the
+    # field-by-field walk only to name what is wrong
+    if not (type(cluster) is str and type(src) is str and type(dst) is str
+            and type(generation) is int and type(seq) is int):
+        _wrong_field(cluster, src, dst, generation, seq)
     if generation < 0 or seq < 0 or not src:
         raise RemoteProtocolError("envelope with negative counters or empty src")
     message = (_fast_status(tag, fields) or _fast_data(tag, fields)

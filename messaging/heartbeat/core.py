@@ -295,8 +295,13 @@ class HeartbeatCore:
 
     def _accept(self, envelope: Envelope, event: PacketReceived) -> list[Effect]:
         peer = self.peers.get(envelope.src)
-        refusal = source_refusal(peer, envelope.generation, event.link, event.addr[0],
-                                 self._allowed, self._node_up(envelope.src, event.now))
+        ip = event.addr[0]
+        # whether the node is up matters only for a packet from another address than the
+        # pinned one (a restart may move a node): not worked out for every keepalive
+        pinned = peer.addresses.get(event.link) if peer is not None else None
+        moved = pinned is not None and pinned != ip and self._node_up(envelope.src, event.now)
+        refusal = source_refusal(peer, envelope.generation, event.link, ip, self._allowed,
+                                 moved)
         if refusal is not None:
             return self._reject(refusal, f"{envelope.src} from {event.addr[0]} on {event.link}")
         effects: list[Effect] = []
@@ -374,8 +379,10 @@ class HeartbeatCore:
         assert stream is not None
         lost_before, torn_before = stream.lost, stream.torn
         effects = self._dispatch_stream(envelope, peer, stream, now)
-        self.counters["messages.lost"] += stream.lost - lost_before
-        self.counters["messages.torn"] += stream.torn - torn_before
+        if stream.lost != lost_before:
+            self.counters["messages.lost"] += stream.lost - lost_before
+        if stream.torn != torn_before:
+            self.counters["messages.torn"] += stream.torn - torn_before
         return effects
 
     def _dispatch_stream(self, envelope: Envelope, peer: Peer, stream: InStream,

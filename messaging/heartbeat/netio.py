@@ -20,6 +20,12 @@ from messaging.errors import ConfigError, TransportError
 
 SIOCGIFADDR = 0x8915
 SIOCGIFBRDADDR = 0x8919
+# asm-generic/socket.h (the socket module does not name them): the kernel stamps each
+# datagram with its arrival time (CLOCK_REALTIME, a struct timespec in the ancillary data)
+SO_TIMESTAMPNS = 35
+SCM_TIMESTAMPNS = SO_TIMESTAMPNS
+TIMESPEC = struct.Struct("@ll")
+STAMP_SPACE = socket.CMSG_SPACE(TIMESPEC.size)
 Address = tuple[str, int]
 
 
@@ -71,6 +77,15 @@ def local_addresses(candidates: set[str] | None = None) -> set[str]:
     return found
 
 
+def arrival_time(ancillary: list[tuple[int, int, bytes]]) -> float | None:
+    """The kernel's arrival time (wall-clock seconds) in recvmsg's ancillary data, if any."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(data) >= TIMESPEC.size:
+            seconds, nanoseconds = TIMESPEC.unpack_from(data)
+            return float(seconds + nanoseconds / 1e9)
+    return None
+
+
 @dataclass
 class LinkSocket:
     """The socket of one link and its default destinations."""
@@ -92,6 +107,8 @@ def _base_socket(interface: str, bind_address: str, port: int,
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         with contextlib.suppress(OSError):  # needs root; optional on lo / in tests
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+        with contextlib.suppress(OSError):  # without it a datagram counts when it is read
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         sock.bind((bind_address, port))
         sock.setblocking(False)
     except OSError as error:

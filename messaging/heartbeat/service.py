@@ -7,6 +7,11 @@ become `PacketReceived`; `SendMessage` requests on the control socket (one
 `messaging.ipc.Server`) become `SendRequest`. The NodeTable is published every
 `TABLE_INTERVAL` seconds and TABLE_SETTLE after a status change.
 
+Reading is paced (`messaging.heartbeat.pacing`): while keepalives come densely and
+nothing else goes on, the sockets are read every few tens of milliseconds instead of at
+each datagram, which is timestamped by the kernel on arrival (`netio.arrival_time`) so
+liveness is judged on when a packet came, not when it was read.
+
 The generation number is kept in `<state_dir>/hb_generation` and is max(previous + 1,
 unix time), so it grows across restarts even if the file is lost. With `autojoin
 other|any`, nodes that joined are remembered in `<state_dir>/hostcache`. The core's replay
@@ -46,7 +51,14 @@ from messaging.heartbeat.events import (
     Started,
     Stopping,
 )
-from messaging.heartbeat.netio import LinkSocket, local_addresses, open_links
+from messaging.heartbeat.netio import (
+    STAMP_SPACE,
+    LinkSocket,
+    arrival_time,
+    local_addresses,
+    open_links,
+)
+from messaging.heartbeat.pacing import ReadPacing
 from messaging.heartbeat.peers import PeerMark, decode_marks
 from messaging.ipc import Publisher, Server, prepare_state_dir
 from messaging.runtime import AsyncioScheduler, Runner, StateFiles
@@ -169,6 +181,9 @@ class HeartbeatService:
                              before_timer=self._before_timer)
         self._table_due = asyncio.Event()
         self._leaving = False
+        self.pacing = ReadPacing()
+        self._snooze: asyncio.TimerHandle | None = None
+        self._last_heard = 0.0  # packets are fed in time order, never before a timer
 
     # ------------------------------------------------------------------ effects
     def feed(self, event: Event) -> None:
@@ -180,15 +195,19 @@ class HeartbeatService:
         self.publisher.publish(effect.topic, effect.event)
         if isinstance(effect.event, api.NodeStatusChanged):
             self._table_due.set()
+            self._stay_awake(self.pacing.status_changed)
 
     def _before_timer(self, key: str) -> None:
         if key == "check":  # judge silence only after reading what already arrived
             self._drain()
+        self._last_heard = max(self._last_heard, self.runner.monotonic())
 
     def _send(self, effect: SendDatagram) -> None:
         link = self.sockets.get(effect.link)
         if link is None:
             return
+        if effect.dest is not None:  # a retransmission asked or answered, a direct message
+            self._stay_awake(self.pacing.sent)
         for dest in [effect.dest] if effect.dest is not None else link.destinations:
             try:
                 link.sock.sendto(effect.data, dest)
@@ -198,23 +217,55 @@ class HeartbeatService:
                 self.counters_extra["udp.tx"] += 1
 
     def _readable(self, link: str) -> None:
+        """A link socket has datagrams: read them, then maybe let the next ones queue."""
+        count = self._read(link)
+        if self._snooze is not None or self._leaving:
+            return
+        loop = asyncio.get_running_loop()
+        until = self.pacing.read(count, loop.time())
+        if until is not None:
+            for link_socket in self.sockets.values():
+                loop.remove_reader(link_socket.sock.fileno())
+            self._snooze = loop.call_at(until, self._wake)
+
+    def _wake(self) -> None:
+        """End a snooze: each datagram wakes the daemon again (those queued at once)."""
+        if self._snooze is None:
+            return
+        self._snooze.cancel()
+        self._snooze = None
+        loop = asyncio.get_running_loop()
+        for link, link_socket in self.sockets.items():
+            loop.add_reader(link_socket.sock.fileno(), self._readable, link)
+
+    def _stay_awake(self, note: Any) -> None:
+        note(self.runner.monotonic())
+        self._wake()
+
+    def _read(self, link: str) -> int:
         """Read every datagram queued on `link` (up to READ_BATCH), not one per loop turn:
-        after a CPU stall a timer must not judge silence while packets wait unread."""
+        after a CPU stall a timer must not judge silence while packets wait unread. Each is
+        fed at its arrival time (never later than now, never before one fed earlier)."""
         sock = self.sockets[link].sock
-        loop_time = asyncio.get_running_loop().time
-        for _ in range(READ_BATCH):
+        now = self.runner.monotonic()
+        wall_to_loop = now - time.time()
+        for count in range(READ_BATCH):
             try:
-                data, addr = sock.recvfrom(RECV_SIZE)
+                data, ancillary, _, addr = sock.recvmsg(RECV_SIZE, STAMP_SPACE)
             except (BlockingIOError, InterruptedError):
-                return
+                return count
             except OSError:  # e.g. ICMP port unreachable reported on the socket
                 self.counters_extra["rx.errors"] = self.counters_extra.get("rx.errors", 0) + 1
                 continue
-            self.feed(PacketReceived(link, data, (addr[0], addr[1]), loop_time()))
+            arrived = arrival_time(ancillary)
+            heard = now if arrived is None else min(now, arrived + wall_to_loop)
+            self._last_heard = max(self._last_heard, heard)
+            self.feed(PacketReceived(link, data, (addr[0], addr[1]), self._last_heard))
+        return READ_BATCH
 
     def _drain(self) -> None:
         for link in self.sockets:
-            self._readable(link)
+            self._read(link)
 
     # ------------------------------------------------------------------ queries
     def table(self) -> api.NodeTable:
@@ -231,6 +282,7 @@ class HeartbeatService:
             if refusal is not None:
                 raise ValidationError(f"send refused: {refusal}")
             self.feed(SendRequest(request.dst, request.channel, request.payload, now))
+            self._stay_awake(self.pacing.sent)  # the answers are read as they come
             return api.Ack()
         if isinstance(request, api.QueryNodes):
             return self.table()
@@ -305,6 +357,9 @@ class HeartbeatService:
 
     def _close(self) -> None:
         loop = asyncio.get_running_loop()
+        if self._snooze is not None:
+            self._snooze.cancel()
+            self._snooze = None
         for link_socket in self.sockets.values():
             loop.remove_reader(link_socket.sock.fileno())
             link_socket.close()

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import select
+import time
+
 import pytest
 
 from messaging.config import Medium, parse_ha_cf
 from messaging.errors import ConfigError
-from messaging.heartbeat.netio import is_local_address, local_addresses, open_link, open_links
+from messaging.heartbeat.netio import (
+    STAMP_SPACE,
+    arrival_time,
+    is_local_address,
+    local_addresses,
+    open_link,
+    open_links,
+)
 
 
 def test_own_addresses() -> None:
@@ -34,3 +44,29 @@ def test_mixed_media_on_one_interface_are_refused() -> None:
     media = [Medium("ucast", "lo", 694, "127.0.0.2"), Medium("bcast", "lo", 694)]
     with pytest.raises(ConfigError, match="mixes bcast, ucast"):
         open_link("lo", media, None)
+
+
+def test_a_datagram_carries_its_arrival_time_not_its_read_time() -> None:
+    """The paced reader (messaging.heartbeat.pacing) may read a keepalive tens of ms after
+    it came; liveness must count it as heard when it arrived."""
+    config = parse_ha_cf("udpport 39998\nucast lo 127.0.0.64\nucast lo 127.0.0.65\nnode a b\n")
+    receiver = open_links(config.media_for({"127.0.0.64"}), "127.0.0.64")["lo"]
+    sender = open_links(config.media_for({"127.0.0.65"}), "127.0.0.65")["lo"]
+    try:
+        before = time.time()
+        sender.sock.sendto(b"keepalive", ("127.0.0.64", 39998))
+        assert select.select([receiver.sock], [], [], 10.0)[0]
+        sent_by = time.time()
+        time.sleep(0.05)  # left unread for a while, as during a snooze
+        data, ancillary, _, _ = receiver.sock.recvmsg(2048, STAMP_SPACE)
+        arrived = arrival_time(ancillary)
+        assert data == b"keepalive"
+        assert arrived is not None and before - 0.01 <= arrived <= sent_by + 0.01
+    finally:
+        receiver.close()
+        sender.close()
+
+
+def test_no_arrival_time_without_the_kernels_stamp() -> None:
+    assert arrival_time([]) is None
+    assert arrival_time([(0, 0, b"\0" * 16)]) is None

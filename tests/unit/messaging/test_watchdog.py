@@ -130,9 +130,49 @@ def test_a_daemon_whose_loop_heartbeat_moves_is_left_alone(tmp_path: Path) -> No
     launcher = _launcher(tmp_path, child, deadline=1.0)
     beat = tmp_path / "d.beat"
     try:
-        # six beats (one a second) are several deadlines and many probes of silence
-        assert _wait_for(lambda: (read_beat(str(beat)) or 0) >= 6)
+        # thirty beats (two per 0.3 s probe) are several deadlines and many probes of
+        # silence
+        assert _wait_for(lambda: (read_beat(str(beat)) or 0) >= 30)
         assert _status(tmp_path)["restarts"] == 0
+    finally:
+        launcher.terminate()
+        launcher.wait(timeout=30)
+
+
+_COUNTS_PINGS = """
+import asyncio, sys, zmq
+from messaging.daemon import DaemonHost
+router = zmq.Context().socket(zmq.ROUTER)
+router.bind(sys.argv[1])
+async def count() -> None:
+    pings = 0
+    while True:
+        while router.poll(0):
+            router.recv_multipart()
+            pings += 1
+        with open(sys.argv[2], "w") as out:
+            out.write(str(pings))
+        await asyncio.sleep(0.05)
+host = DaemonHost()
+host.task(count)
+asyncio.run(host.run())
+"""
+
+
+def test_a_daemon_whose_loop_heartbeat_moves_is_not_pinged(tmp_path: Path) -> None:
+    """A moving beat already proves the loop turns: the launcher sends no Ping then (a
+    Ping costs a socket and a wake-up on both sides), only while the beat has not been
+    seen yet. It is left alone all the same: its Pings are never answered."""
+    endpoint = f"ipc://{tmp_path / 'd.ctl'}"
+    pings = tmp_path / "pings"
+    child = (f"Child('d', [{PYTHON!r}, '-c', {_COUNTS_PINGS!r}, {endpoint!r}, "
+             f"{str(pings)!r}], control={endpoint!r})")
+    launcher = _launcher(tmp_path, child, deadline=1.0)
+    beat = tmp_path / "d.beat"
+    try:
+        assert _wait_for(lambda: (read_beat(str(beat)) or 0) >= 30)  # some 15 probes
+        assert _status(tmp_path)["restarts"] == 0
+        assert int(pings.read_text() or 0) <= 2  # before its first beat was read
     finally:
         launcher.terminate()
         launcher.wait(timeout=30)
