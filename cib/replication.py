@@ -20,7 +20,7 @@ Invariants:
   replica forwards its clients' writes). The master's effects for a change, in order:
   `PersistCib` (its disk) and one `Diff` to every other member; the acknowledgement
   (`Acknowledge` locally, `WriteResult` to the origin) once every other member confirmed
-  (`Applied`) that version (ccm may report the master's death before its diffs arrive).
+  (`Applied`) that version (the guarantee this gives: the `cib` package's docstring).
 - Group commit: up to `BATCHES_IN_FLIGHT` flushed batches await confirmations at once;
   later writes are applied in memory, held, and flushed together (one `PersistCib`, one
   `DiffBatch` per replica) when the oldest batch is confirmed; each write is acknowledged

@@ -188,9 +188,10 @@ class PersistCib:
 
 @dataclass(frozen=True, slots=True)
 class Acknowledge:
-    """Answer a local client's write: exit code 0 means it is on the master's disk and in
-    the memory of every replica of the view (each confirmed it); 102 means the view changed
-    first (outcome unknown)."""
+    """Answer a local client's write: exit code 0 means it is in the memory of every
+    replica of the view (each confirmed it) and, once the shell carried out the master's
+    `PersistCib` before it, in the master's journal (the `cib` package's docstring);
+    102 means the view changed first (outcome unknown)."""
 
     request_id: str
     exit_code: int
