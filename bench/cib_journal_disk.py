@@ -7,8 +7,9 @@ Rows (wall p50 / p90, and CPU p50 of the calling thread): `CibStore.save` (backu
 signature, CIB and cib.last each written atomically with fsync, directory fsync) and
 `CibStore.append` (one journal record, one fdatasync), for a small CIB and a 2 MB one; and
 the raw disk: one fdatasync'd 600-byte append; and what the daemon's acknowledgement waits
-for when a snapshot save is under way (`cib.disk.DiskWriter`: a save of the 2 MB CIB
-issued behind, then one journal append, until `after_writes` runs the acknowledgement).
+for, alone and when a snapshot save is under way (`cib.disk.DiskWriter`: a save of the
+2 MB CIB issued behind, then one journal append, until `after_writes` runs the
+acknowledgement).
 Run it in the lab's data directory (the same file system as the cib daemons' stores).
 """
 
@@ -60,17 +61,21 @@ def _synced_append(fd: int) -> None:
     os.fdatasync(fd)
 
 
-async def _append_during_save(store: object, cib: Element, record: object,
+async def _append_during_save(store: object, cib: Element | None, record: object,
                               count: int) -> list[tuple[float, float]]:
     """Wall time from a journal append to its acknowledgement, each issued right after a
-    whole save (behind: nothing waits for it) of `cib`; CPU is not measured (0)."""
+    whole save (behind: nothing waits for it) of `cib` (None: alone, after the previous
+    append's sync had time to finish); CPU is not measured (0)."""
     from cib.disk import DiskWriter
     from messaging.logs import get_logger
 
     disk = DiskWriter(store, get_logger(daemon="bench"))  # type: ignore[arg-type]
     samples = []
     for _ in range(count):
-        disk.write(cib, term=1, behind=True)
+        if cib is not None:
+            disk.write(cib, term=1, behind=True)
+        else:
+            await asyncio.sleep(0.03)
         acknowledged = asyncio.get_running_loop().create_future()
         started = time.perf_counter()
         disk.append(record)  # type: ignore[arg-type]
@@ -107,6 +112,8 @@ def main() -> None:
             for _ in range(args.count):
                 samples.setdefault(f"save, {label}", []).append(_timed(save))
                 samples.setdefault(f"journal append, {label}", []).append(_timed(append))
+        samples["append acknowledged, nothing else running (DiskWriter)"] = asyncio.run(
+            _append_during_save(CibStore(work / "alone"), None, record, args.count))
         samples["append acknowledged while a 2 MB save runs (DiskWriter)"] = asyncio.run(
             _append_during_save(CibStore(work / "writer"), _cib(22000), record, args.count))
         raw = os.open(work / "raw", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

@@ -11,7 +11,8 @@ Sockets (one node, inside its state directory; `messaging.envelope` frames, fram
   (exit code, message, printed output, version), plus the built-in Ping; `SetDc` (crmd
   naming the DC, writers only) -> `CibReply` exit 0. A query is answered
   from this node's replica; a write goes to the master (`cib.replication`) and is answered
-  once it is on the master's disk and every replica of the view confirmed it.
+  once every replica of the view holds it and it is written into the master's journal
+  (the guarantee is in the `cib` package's docstring).
 - ``ipc://<state_dir>/cib.pub`` (`messaging.ipc.Publisher`, topic `DIFF_TOPIC`): one
   `CibDiff` (Pacemaker's v2 patchset as XML text, and the version after it) per change this
   node's copy took, in order; a whole-CIB resync is published as a diff from the old copy.

@@ -4,30 +4,43 @@ A write of the CIB costs several fsyncs (cib.store: the signature, the CIB, the 
 tens of milliseconds on an ordinary disk; a journal append (cib.journal) costs one
 fdatasync. Done on the event loop they stalled everything else: the diffs to the replicas
 left only after the master's fsyncs, and a replica's loop froze while it wrote its copy.
-Here they run on two worker threads, so the loop sends, receives and applies meanwhile:
-journal appends on one, whole-copy saves on the other, so an append (which an
-acknowledgement waits for) never queues behind a save (one waited 119 ms behind one).
+Here they run on three worker threads, so the loop sends, receives and applies meanwhile:
+journal writes on one, their fdatasyncs on another, whole-copy saves on the third, so a
+journal write (which an acknowledgement waits for) never queues behind a save (one waited
+119 ms behind one) nor behind the previous batch's sync.
+
+What an acknowledgement waits for (cib.replication's docstring has the whole guarantee):
+the master journals a batch only when it has replicas, and acknowledges it only once every
+replica of the view holds it in memory; the batch's bytes must then be written into the
+master's journal (the page cache: they survive the death of the master's process, and the
+death of its node while a replica lives), not synced: the fdatasync follows in the
+background, the batches written meanwhile sharing the next one (group commit), as
+Pacemaker's cib acknowledges once a change is applied and sent through the ring, and
+writes the CIB to disk afterwards. A master without replicas (one node) never journals:
+its changes are whole-copy saves, and those are waited for to the end (fsync included).
 
 Invariants:
-- appends reach the journal in the order they were issued (one thread); those issued
-  while it syncs go together with one sync (group commit), never before what precedes;
-  saves run one at a time, in order, the newest of those requested while one runs replacing
-  the others (coalesced: each is a whole copy);
+- journal writes reach the file in the order they were issued (one thread); those issued
+  while it writes go together, never before what precedes; each written run is synced
+  afterwards, in order, the runs written during a sync sharing the next one; saves run one
+  at a time, in order, the newest of those requested while one runs replacing the others
+  (coalesced: each is a whole copy);
 - a save never empties a journal record it does not hold: a save of the copy at version V
   is issued after the append of the record ending at V, and starts with a rotation queued
   on the journal's thread behind that append (`cib.journal.Journal.rotate`: the records so
   far become the old file); the old file is deleted only once the saved copy and the
   rotation are both done, and the next rotation waits for that (one save at a time);
 - an action passed to `after_writes` (the daemon's acknowledgements) runs on the loop only
-  once every append and every save not `behind` issued before it is done, whichever thread
-  finished first, so "acknowledged" still means "on the master's disk": the core emits a
-  batch's acknowledgements only after its `PersistCib`, so the append they depend on was
-  issued before them. Saves issued `behind` (a replica's deferred copy, the master's save
-  behind its journal) are not waited for: a non-DC node's answer to its client, already on
-  the master's disk, does not wait for this node's own copy;
-- a write that fails is fatal: the acknowledgements held behind it are never sent (their
-  clients time out, outcome unknown) and the daemon is stopped (SIGTERM to itself), to be
-  restarted by the launcher and take the cluster's copy.
+  once every journal append issued before it is written and every save not `behind`
+  issued before it is done, whichever thread finished first: the core emits a batch's
+  acknowledgements only after its `PersistCib`, so the append they depend on was issued
+  before them. Saves issued `behind` (a replica's deferred copy, the master's save behind
+  its journal) are not waited for: a non-DC node's answer to its client, already in the
+  master's journal, does not wait for this node's own copy;
+- a write or sync that fails is fatal: the acknowledgements held behind it are never sent
+  (their clients time out, outcome unknown) and the daemon is stopped (SIGTERM to itself),
+  to be restarted by the launcher and take the cluster's copy (a failed sync may come
+  after acknowledgements: those writes are held by every replica).
 """
 
 from __future__ import annotations
@@ -39,6 +52,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from cib.journal import JournalRecord
@@ -56,16 +70,20 @@ class _Save:
 
 
 class DiskWriter:
-    """One store's journal appends and saves, each kind in order on a thread of its own."""
+    """One store's journal writes, journal syncs and saves, each kind in order on a thread
+    of its own."""
 
     def __init__(self, store: CibStore, log: Any) -> None:
         self.store, self.log = store, log
         self.issued = 0
         self.failed = False
-        self._unfinished: set[int] = set()  # issue numbers still being written
+        self._unfinished: set[int] = set()  # issue numbers holding acknowledgements back
         self._held: deque[tuple[int, Callable[[], object]]] = deque()
         self._journal = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cib-journal")
         self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cib-save")
+        self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cib-sync")
+        self._unsynced: SimpleQueue[int] = SimpleQueue()  # written journal data to sync
+        self._syncing = False
         self._saving = False
         self._next_save: _Save | None = None
         self._closed = False
@@ -89,8 +107,9 @@ class DiskWriter:
             self._start_save()
 
     def append(self, record: JournalRecord) -> None:
-        """Append one batch to the journal (cib.journal), in issue order: at once, or with
-        the others issued while the journal's thread syncs (group commit: one sync)."""
+        """Append one batch to the journal (cib.journal), in issue order: written at once,
+        or with the others issued while the journal's thread writes; synced behind, with
+        the others written meanwhile (group commit: one sync)."""
         self._queued.append((self._number(), record))
         self._pump()
 
@@ -99,31 +118,66 @@ class DiskWriter:
             return
         queued, self._queued = self._queued, []
         self._appending = True
-        future = asyncio.get_running_loop().run_in_executor(
-            self._journal, self._write_journal, queued)
+        loop = asyncio.get_running_loop()
+
+        def written(numbers: list[int]) -> None:  # on the journal's thread
+            loop.call_soon_threadsafe(self._journal_written, numbers)
+
+        future = loop.run_in_executor(self._journal, self._write_journal, queued, written)
         future.add_done_callback(lambda done: self._journaled(done, queued))
 
-    def _write_journal(self, queued: list[tuple[int, JournalRecord | Future[None]]]) -> None:
-        """On the journal's thread: runs of records appended with one sync each, and the
-        rotations queued between them, in order."""
-        records: list[JournalRecord] = []
+    def _write_journal(self, queued: list[tuple[int, JournalRecord | Future[None]]],
+                       written: Callable[[list[int]], object]) -> None:
+        """On the journal's thread: runs of records written together (`written` told of
+        each, their sync queued), and the rotations queued between them, in order."""
+        run: list[tuple[int, JournalRecord]] = []
         try:
-            for _, item in queued:
+            for number, item in queued:
                 if isinstance(item, JournalRecord):
-                    records.append(item)
+                    run.append((number, item))
                     continue
-                if records:
-                    self.store.append(*records)
-                    records = []
+                self._write_run(run, written)
+                run = []
                 self.store.journal.rotate()
                 item.set_result(None)
-            if records:
-                self.store.append(*records)
+            self._write_run(run, written)
         except BaseException as error:
             for _, item in queued:  # a save waiting for its rotation fails too
                 if isinstance(item, Future) and not item.done():
                     item.set_exception(error)
             raise
+
+    def _write_run(self, run: list[tuple[int, JournalRecord]],
+                   written: Callable[[list[int]], object]) -> None:
+        if run:
+            self._unsynced.put(self.store.write_journal(*(record for _, record in run)))
+            written([number for number, _ in run])
+
+    def _journal_written(self, numbers: list[int]) -> None:
+        """On the loop: release what waited for these records, and sync them behind."""
+        if self.failed:
+            return
+        self._release(numbers)
+        self._pump_sync()
+
+    def _pump_sync(self) -> None:
+        if self._syncing or self._closed:
+            return
+        handles = _drain(self._unsynced)
+        if not handles:
+            return
+        self._syncing = True
+        future = asyncio.get_running_loop().run_in_executor(
+            self._syncer, self.store.sync_journal, handles)
+        future.add_done_callback(self._synced)
+
+    def _synced(self, future: asyncio.Future[Any]) -> None:
+        self._syncing = False
+        error = future.exception()
+        if error is not None:
+            self._fail(error)
+        elif not self.failed:
+            self._pump_sync()
 
     def _journaled(self, future: asyncio.Future[Any],
                    queued: list[tuple[int, JournalRecord | Future[None]]]) -> None:
@@ -169,16 +223,24 @@ class DiskWriter:
     def _finished(self, future: asyncio.Future[Any], numbers: list[int]) -> None:
         error = future.exception()
         if error is not None:
-            self.failed = True
-            self._held.clear()
-            self.log.critical("cib_write_failed", error=str(error),
-                              directory=str(self.store.directory))
-            os.kill(os.getpid(), signal.SIGTERM)
+            self._fail(error)
+        else:
+            self._release(numbers)
+
+    def _release(self, numbers: list[int]) -> None:
+        if self.failed:
             return
         self._unfinished.difference_update(numbers)
         lowest = min(self._unfinished, default=self.issued + 1)
         while self._held and self._held[0][0] < lowest:
             self._held.popleft()[1]()
+
+    def _fail(self, error: BaseException) -> None:
+        self.failed = True
+        self._held.clear()
+        self.log.critical("cib_write_failed", error=str(error),
+                          directory=str(self.store.directory))
+        os.kill(os.getpid(), signal.SIGTERM)
 
     def close(self) -> None:
         """Wait for the writes in flight (the daemon's stop); a save still waiting for its
@@ -187,16 +249,32 @@ class DiskWriter:
         self._closed = True
         self._journal.shutdown(wait=True)
         queued, self._queued = self._queued, []
-        if not self.failed:
-            self._write_journal(queued)  # what waited for the last sync (and a rotation)
+        if not self.failed:  # what waited for the last write (and a rotation)
+            self._write_journal(queued, lambda numbers: None)
         for _, item in queued:  # after a failure: a save waiting for its rotation gives up
             if isinstance(item, Future) and not item.done():
                 item.set_exception(OSError("the journal failed before this rotation"))
         self._saver.shutdown(wait=True)
+        self._syncer.shutdown(wait=True)
+        unsynced = _drain(self._unsynced)
+        if self.failed:
+            for handle in unsynced:
+                os.close(handle)
+        else:
+            self.store.sync_journal(unsynced)
         pending, self._next_save = self._next_save, None
         if pending is not None and not self.failed:
             self.store.save(pending.cib, keep_status=True, term=pending.term,
                             reset_journal=False)
+
+
+def _drain(handles: SimpleQueue[int]) -> list[int]:
+    drained: list[int] = []
+    while True:
+        try:
+            drained.append(handles.get_nowait())
+        except Empty:
+            return drained
 
 
 __all__ = ["DiskWriter"]

@@ -1,4 +1,4 @@
-"""The master's write journal: each acknowledged batch appended and fdatasync'd (I/O shell).
+"""The master's write journal: each batch appended, then fdatasync'd (I/O shell).
 
 Why: a whole-CIB write (cib.store: signature, CIB and directory, each fsync'd, plus the
 numbered backup) costs 5-50 ms on a shared disk, and the master's acknowledgements waited
@@ -23,8 +23,9 @@ their records by the version they start from, so whichever names a crash left, e
 synced record is found, and those the saved copy already holds are skipped.
 
 Invariants:
-- a record is acknowledged only after its bytes are fdatasync'd (the caller waits for
-  `Journal.append` to return);
+- a record is acknowledged only after its bytes are written into the file (`Journal.write`
+  returned; every replica holds it too: the `cib` package's docstring), and fdatasync'd
+  behind (`sync_handles`); `Journal.append` writes and syncs at once;
 - the records chain from the snapshot the store last wrote: the first applies to it, each
   next one to the previous result (the cib daemon journals a batch only when the tree it
   starts from is the last one issued to disk, else it writes a snapshot);
@@ -166,6 +167,12 @@ class Journal:
     def append(self, *records: JournalRecord) -> None:
         """Write `records` (one or a group: group commit) and sync their data, once;
         returns once they are on disk."""
+        sync_handles([self.write(*records)])
+
+    def write(self, *records: JournalRecord) -> int:
+        """Write `records` into the file (the kernel's page cache: they survive the death
+        of this process, not a power loss) without syncing; returns a duplicate of the
+        file's descriptor for `sync_handles`, valid after a rotation closed the file."""
         if self._fd is None:
             created = not self.path.exists()
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -173,7 +180,7 @@ class Journal:
                 os.fsync(self._fd)
                 fsync_directory(self.directory)
         os.write(self._fd, b"".join(record.encode() for record in records))
-        os.fdatasync(self._fd)
+        return os.dup(self._fd)
 
     def rotate(self) -> None:
         """Set the records appended so far aside as the old file (a save holding them all
@@ -225,6 +232,17 @@ class Journal:
             self._fd = None
 
 
+def sync_handles(handles: list[int]) -> None:
+    """fdatasync each descriptor `Journal.write` returned (several of one file cost little
+    more than one: group commit), then close them all, even when a sync fails."""
+    try:
+        for handle in handles:
+            os.fdatasync(handle)
+    finally:
+        for handle in handles:
+            os.close(handle)
+
+
 def fsync_directory(directory: Path) -> None:
     """Make the names in `directory` durable (a created, renamed or removed file)."""
     handle = os.open(directory, os.O_RDONLY)
@@ -235,4 +253,4 @@ def fsync_directory(directory: Path) -> None:
 
 
 __all__ = ["JOURNAL", "NEXT", "OLD", "SEGMENTS", "Journal", "JournalRecord", "Replayed",
-           "fsync_directory", "read_journal", "read_records", "replay"]
+           "fsync_directory", "read_journal", "read_records", "replay", "sync_handles"]

@@ -1,51 +1,49 @@
 """CIB replication, pure: one master applies every write in order, replicas follow by diffs.
 
-Roles: at each view the master is `choose_master`'s (the lowest node id of the ccm view);
-every other member is a replica. The DC's cib then takes the role, as in Pacemaker where
-the DC's cib holds the master copy: each cib learns the DC from its own crmd (`DcNamed`) and
-tells the master (`DcClaim`, and in its `Announce`); once every member names the same DC
-the master finishes its unconfirmed writes, holds new ones, and sends `Handover` (with a
-sequence number within the view) to every member. Only the master hands over, and it
-stops being master first; while the claims disagree or name nobody (start-up, DC lost) the
-role stays. The new master runs a view's sync before it applies writes; a write forwarded
-to a node no longer master is refused (not applied) and the origin sends it to the new one.
+Roles: at each view the master is `choose_master`'s (the lowest node id of the ccm view); every
+other member is a replica. The DC's cib then takes the role, as in Pacemaker where the DC's cib
+holds the master copy: each cib learns the DC from its own crmd (`DcNamed`) and tells the master
+(`DcClaim`, and in its `Announce`); once every member names the same DC the master finishes its
+unconfirmed writes, holds new ones, and sends `Handover` (with a sequence number within the view)
+to every member. Only the master hands over, and it stops being master first; while the claims
+disagree or name nobody (start-up, DC lost) the role stays. The new master runs a view's sync
+before it applies writes; a write forwarded to a former master is refused (not applied) and the
+origin sends it to the new one.
 
-A cib respawned while its node stays in the view starts `fresh` (its disk copy has no
-status) and follows the view's rule; a member that saw handovers answers it with the latest
-`Handover`, and the master answers an `Announce` outside a sync that differs from its copy
-with its whole CIB (Pacemaker's cib asks the master for a sync at start).
+A cib respawned while its node stays in the view starts `fresh` (its disk copy has no status) and
+follows the view's rule; a member that saw handovers answers it with the latest `Handover`, and the
+master answers an `Announce` outside a sync that differs from its copy with its whole CIB
+(Pacemaker's cib asks the master for a sync at start). A respawned master's first `AskAnnounce`
+says `fresh`: writes forwarded to it before get 102.
 
 Invariants:
-- Writes are applied only on the master, one at a time, in the order they reach it (a
-  replica forwards its clients' writes). The master's effects for a change, in order:
-  `PersistCib` (its disk) and one `Diff` to every other member; the acknowledgement
-  (`Acknowledge` locally, `WriteResult` to the origin) once every other member confirmed
-  (`Applied`) that version (ccm may report the master's death before its diffs arrive).
-- Group commit: up to `BATCHES_IN_FLIGHT` flushed batches await confirmations at once;
-  later writes are applied in memory, held, and flushed together (one `PersistCib`, one
-  `DiffBatch` per replica) when the oldest batch is confirmed; each write is acknowledged
-  when its batch is. A view change persists what is held and answers its writes 102.
+- Writes are applied only on the master, one at a time, in the order they reach it (a replica
+  forwards its clients' writes). The master's effects for a change, in order: `PersistCib` (its
+  disk) and one `Diff` to every other member; the acknowledgement (`Acknowledge` locally,
+  `WriteResult` to the origin) once every other member confirmed (`Applied`) that version (what
+  that guarantees: the `cib` package's docstring).
+- Group commit: up to `BATCHES_IN_FLIGHT` flushed batches await confirmations at once; later writes
+  are applied in memory, held, and flushed together (one `PersistCib`, one `DiffBatch` per replica)
+  when the oldest batch is confirmed; each write is acknowledged when its batch is. A view change
+  persists what is held and answers its writes 102.
 - A replica confirms a change once it holds it in memory (`Applied` before its deferred
-  `PersistCib`), as Pacemaker's replicas do. It applies a diff only from the current master
-  and only when the patch starts at its exact version and the result has the master's
-  digest; otherwise it asks for the whole CIB (`FetchCib`) and ignores diffs until the
-  `FullCib` arrives. The master announces its version and digest some time after each
-  change: a replica that lost a diff notices.
-- On every view change the new master collects each member's (version, term, digest),
-  takes the best copy (highest version tuple; equal versions go to the copy changed in the
-  later view, then to a live copy over a fresh one (a respawned master must not push its
-  status-less copy), then to the master itself, then to the lowest node id) and pushes it
-  whole to every member whose copy differs. The term matters when a master persisted a
-  write and died before sending it: the survivors' next write reaches the same version in
-  a later view, and must win when the old master comes back (that one was acknowledged).
-  Writes reaching the master meanwhile wait and are applied afterwards, in order. The new
-  master asks every member to announce at once, and a member silent at the sync timeout
-  again (`AskAnnounce`, up to `SYNC_ASKS` times) before deciding without it: deciding on a
-  restarted master's older copy would lose acknowledged writes.
-- A write unanswered when the view changes is answered 102 (outcome unknown: retry);
-  writes made while no master is known wait for one. Messages from an earlier view are
-  dropped; those from a later one (ccm hands a view to members one by one) wait until this
-  node installs it, else a write forwarded meanwhile would never be answered.
+  `PersistCib`), as Pacemaker's replicas do. It applies a diff only from the current master and
+  only when the patch starts at its exact version and the result has the master's digest; otherwise
+  it asks for the whole CIB (`FetchCib`) and ignores diffs until the `FullCib` arrives. The master
+  announces its version and digest a while after each change: a replica that lost a diff notices.
+- On every view change the new master collects each member's (version, term, digest), takes the
+  best copy (highest version tuple; equal versions go to the copy changed in the later view, then
+  to a live copy over a fresh one (a respawned master must not push its status-less copy), then to
+  the master itself, then to the lowest node id) and pushes it whole to every member whose copy
+  differs. The term matters when a master persisted a write and died before sending it: the
+  survivors' next write reaches the same version in a later view, and must win when the old master
+  comes back (that one was acknowledged). Writes reaching the master meanwhile wait, in order. It
+  asks every member to announce at once, one silent at the sync timeout again (`AskAnnounce`, up to
+  `SYNC_ASKS` times), before deciding without it (on an older copy: acknowledged writes lost).
+- A write unanswered when the view changes is answered 102 (outcome unknown: retry); writes made
+  while no master is known wait for one. Messages from an earlier view are dropped; those from a
+  later one (ccm hands a view to members one by one) wait until this node installs it, else a write
+  forwarded meanwhile would never be answered.
 """
 
 from __future__ import annotations
@@ -72,6 +70,7 @@ from cib.replication_messages import (
     ViewChanged,
     WireRequest,
     WriteResult,
+    unknown_outcome,
 )
 from cib.replication_state import Sync, Unconfirmed, batches_out, choose_master, digest_of
 from cib.xmlio import Element, element_text, parse
@@ -151,20 +150,15 @@ class ReplicaCore:
 
     def _on_view(self, event: ViewChanged) -> list[CibEffect]:
         effects: list[CibEffect] = [CancelTimer("sync"), CancelTimer("fetch")]
-        effects += [Acknowledge(rid, ExitCode.DISCONNECT, "the master changed before "
-                                "answering; the write may or may not be applied", None)
-                    for rid in sorted(self.pending)]
-        if self.sync is not None:
-            effects += [Acknowledge(rid, ExitCode.DISCONNECT, "the view changed", None)
-                        for origin, rid, _ in self.sync.queue if origin == self.node]
-        effects += [Acknowledge(write.request_id, ExitCode.DISCONNECT, "the view changed "
-                                "before every replica confirmed the write", None)
-                    for write in self.unconfirmed if write.origin == self.node]
+        queued = self.sync.queue if self.sync is not None else []
+        effects += unknown_outcome(self.pending, "the master changed before answering")
+        effects += unknown_outcome([r for o, r, _ in queued if o == self.node], "the view changed")
+        mine = [write.request_id for write in self.unconfirmed if write.origin == self.node]
+        effects += unknown_outcome(mine, "the view changed before every replica confirmed it")
         if self.held:
             effects.append(self._persist(tuple(patch for _, patch in self.held)))
-            effects += [Acknowledge(write.request_id, ExitCode.DISCONNECT, "the view changed "
-                                    "before the write was sent to the replicas", None)
-                        for write, _ in self.held if write.origin == self.node]
+            mine = [write.request_id for write, _ in self.held if write.origin == self.node]
+            effects += unknown_outcome(mine, "the view changed before it was sent to the replicas")
             self.held.clear()
         self.unconfirmed.clear()
         self.pending.clear()
@@ -195,7 +189,7 @@ class ReplicaCore:
             self.sync = Sync({self.node: self._state()}, fresh={self.node} if self.fresh else set())
             # A member that installed the view before us announced while we still dropped
             # its message as another view's: ask everyone now, not at the sync timeout.
-            ask = [Send(Node(member), AskAnnounce(self.view))
+            ask = [Send(Node(member), AskAnnounce(self.view, self.fresh))
                    for member in sorted(self.members) if member != self.node]
             return [log, *ask, ArmTimer("sync", now + SYNC_TIMEOUT), *self._maybe_decide(now)]
         if self.master is not None:
@@ -423,8 +417,7 @@ class ReplicaCore:
         if isinstance(message, Announce):
             return self._on_announce(sender, message, now)
         if isinstance(message, AskAnnounce):
-            return (self._missed_handovers(sender) if sender != self.master
-                    else [Send(Node(sender), self._announce())])
+            return self._on_ask(sender, message.fresh)
         if isinstance(message, FetchCib):
             return [Send(Node(sender), self._full())]
         if isinstance(message, FullCib):
@@ -460,6 +453,13 @@ class ReplicaCore:
             self.resyncing = True
             return [Send(Node(sender), FetchCib(self.view))]
         return []
+
+    def _on_ask(self, sender: str, fresh: bool) -> list[CibEffect]:
+        if sender != self.master:
+            return self._missed_handovers(sender)
+        lost, self.pending = (self.pending, {}) if fresh else ({}, self.pending)
+        return [*unknown_outcome(lost, "the master's cib restarted before answering"),
+                Send(Node(sender), self._announce())]
 
     def _missed_handovers(self, sender: str) -> list[CibEffect]:
         """A respawned cib that follows the view's rule learns the view's latest handover."""

@@ -8,9 +8,11 @@ announcements, whole CIBs and persisted copies and breaks ties between equal ver
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cib.request import WireRequest as WireRequest  # re-exported: its home is cib.request
+from messaging.errors import ExitCode
 from messaging.types import Version
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING: cibadmin sends a WireRequest without lxml
@@ -143,9 +145,11 @@ class Handover:
 @dataclass(frozen=True, slots=True)
 class AskAnnounce:
     """The master of a new view asks a member whose `Announce` it has not received (lost
-    because that daemon was still connecting to heartbeat) to send it again."""
+    because that daemon was still connecting to heartbeat) to send it again. `fresh`: the
+    master's cib has just started (respawned): the writes forwarded to it before are lost."""
 
     view: int
+    fresh: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,11 +192,19 @@ class PersistCib:
 
 @dataclass(frozen=True, slots=True)
 class Acknowledge:
-    """Answer a local client's write: exit code 0 means it is on the master's disk and in
-    the memory of every replica of the view (each confirmed it); 102 means the view changed
-    first (outcome unknown)."""
+    """Answer a local client's write: exit code 0 means it is in the memory of every
+    replica of the view (each confirmed it) and, once the shell carried out the master's
+    `PersistCib` before it, in the master's journal (the `cib` package's docstring);
+    102 means the view changed first (outcome unknown)."""
 
     request_id: str
     exit_code: int
     message: str
     version: Version | None
+
+
+def unknown_outcome(request_ids: Iterable[str], why: str) -> list[Acknowledge]:
+    """Answer local clients' writes 102 (not connected: the write may or may not be
+    applied, retry), in request id order."""
+    return [Acknowledge(rid, ExitCode.DISCONNECT, f"{why}; the write may or may not be "
+                        "applied", None) for rid in sorted(request_ids)]

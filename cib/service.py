@@ -18,8 +18,9 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   crmd) fed as `DcNamed`, answered at once.
 - `PersistCib`: each of its patches is published as a `CibDiff` (a whole-CIB resync: the
   patchset from the previously persisted copy). The master's batch (patches and digest,
-  starting from the copy last issued to disk) is appended to the journal
-  (`CibStore.append`, one fdatasync: cib.journal) and the whole copy is saved
+  starting from the copy last issued to disk) is written into the journal (cib.journal;
+  its acknowledgements wait for that write, its fdatasync follows behind: cib.disk) and
+  the whole copy is saved
   (`CibStore.save`: atomic, signed, backed up, journal emptied) `SNAPSHOT_DELAY` later,
   coalesced; any other synchronous one is saved at once. A deferred one (a replica's,
   already confirmed from memory) is saved `DEFERRED_WRITE_DELAY` later, coalesced with

@@ -30,7 +30,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cib.journal import SEGMENTS, Journal, JournalRecord, fsync_directory, read_journal, replay
+from cib.journal import (
+    SEGMENTS,
+    Journal,
+    JournalRecord,
+    fsync_directory,
+    read_journal,
+    replay,
+    sync_handles,
+)
 from cib.model import as_started
 from cib.xmlio import Element, element_text, on_disk_digest, parse
 from messaging.errors import ValidationError
@@ -192,6 +200,16 @@ class CibStore:
         (cib.journal)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self.journal.append(*records)
+
+    def write_journal(self, *records: JournalRecord) -> int:
+        """Write batches to the journal without syncing (`cib.journal.Journal.write`); the
+        returned handle goes to `sync_journal`."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return self.journal.write(*records)
+
+    def sync_journal(self, handles: list[int]) -> None:
+        """Sync (and close) what `write_journal` returned: one group commit."""
+        sync_handles(handles)
 
     def save(self, cib: Element, written: str | None = None, keep_status: bool = False,
              term: int | None = None, reset_journal: bool = True) -> Path:

@@ -1,5 +1,5 @@
 """cib.disk: writes run in order off the loop, and an acknowledgement waits for every write
-issued before it (exit 0 still means "on the master's disk")."""
+issued before it (exit 0 means "written into the master's journal", not yet synced)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import shutil
 import threading
 from pathlib import Path
 
-from cib.journal import JOURNAL, NEXT, OLD, read_journal
+from cib.journal import JOURNAL, NEXT, OLD, JournalRecord, read_journal
 from cib.model import empty_cib, version_of
 from cib.replication import ReplicaCore
 from cib.replication_messages import (
@@ -179,34 +179,47 @@ def test_a_start_finds_the_records_whichever_names_a_crash_left(tmp_path: Path) 
 
 
 class GatedAppends(CibStore):
-    """A real store whose first journal append waits for the test's go-ahead."""
+    """A real store whose first journal write, or (`gate_syncs`) every journal sync, waits
+    for the test's go-ahead."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, gate_syncs: bool = False) -> None:
         super().__init__(directory)
         self.gate = threading.Event()
+        self.gate_syncs = gate_syncs
         self.groups: list[int] = []
+        self.synced = 0
 
-    def append(self, *records):  # type: ignore[no-untyped-def]
-        if not self.groups:
+    def write_journal(self, *records):  # type: ignore[no-untyped-def]
+        if not self.groups and not self.gate_syncs:
             assert self.gate.wait(10)
         self.groups.append(len(records))
-        super().append(*records)
+        return super().write_journal(*records)
+
+    def sync_journal(self, handles):  # type: ignore[no-untyped-def]
+        if self.gate_syncs:
+            assert self.gate.wait(10)
+        super().sync_journal(handles)
+        self.synced += len(handles)
 
 
-def test_appends_issued_during_a_sync_share_the_next_sync(tmp_path: Path) -> None:
-    from cib.disk import DiskWriter
-    from cib.journal import JournalRecord
-    from messaging.logs import get_logger
+def _records(count: int) -> list[JournalRecord]:
     from messaging.types import Version
 
+    return [JournalRecord(Version(0, n, 0), Version(0, n + 1, 0), 1, "d", ("<diff/>",))
+            for n in range(count)]
+
+
+def test_appends_issued_during_a_write_share_the_next_write(tmp_path: Path) -> None:
+    from cib.disk import DiskWriter
+    from messaging.logs import get_logger
+
     store = GatedAppends(tmp_path)
-    records = [JournalRecord(Version(0, n, 0), Version(0, n + 1, 0), 1, "d", ("<diff/>",))
-               for n in range(4)]
+    records = _records(4)
     acked: list[int] = []
 
     async def scenario() -> None:
         disk = DiskWriter(store, get_logger(daemon="test"))
-        disk.append(records[0])  # its sync is held at the gate
+        disk.append(records[0])  # its write is held at the gate
         disk.after_writes(lambda: acked.append(0))
         for index in (1, 2, 3):
             disk.append(records[index])
@@ -219,4 +232,30 @@ def test_appends_issued_during_a_sync_share_the_next_sync(tmp_path: Path) -> Non
 
     asyncio.run(asyncio.wait_for(scenario(), 20))
     assert store.groups == [1, 3] and acked == [0, 1, 2, 3]
+    assert read_journal(tmp_path) == (records, False)
+
+
+def test_an_acknowledgement_waits_for_the_journal_write_not_its_sync(tmp_path: Path) -> None:
+    """Group commit in the background: the batches written while a sync is held are
+    acknowledged at once, and share the syncs that follow; close() syncs what is left."""
+    from cib.disk import DiskWriter
+    from messaging.logs import get_logger
+
+    store = GatedAppends(tmp_path, gate_syncs=True)
+    records = _records(3)
+    acked: list[int] = []
+
+    async def scenario() -> None:
+        disk = DiskWriter(store, get_logger(daemon="test"))
+        for index, record in enumerate(records):
+            disk.append(record)
+            disk.after_writes(lambda index=index: acked.append(index))  # type: ignore[misc]
+            await _until(lambda count=index + 1: len(acked) == count,  # type: ignore[misc]
+                         "the acknowledgement")
+        assert store.synced == 0  # every sync is still held at the gate
+        store.gate.set()
+        disk.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert acked == [0, 1, 2] and store.synced == 3
     assert read_journal(tmp_path) == (records, False)

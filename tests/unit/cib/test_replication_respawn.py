@@ -147,3 +147,26 @@ def test_the_respawn_tests_fail_without_status_in_the_store(tmp_path: Path) -> N
     assert loaded.cib is not None
     assert loaded.cib.get("num_updates") == live.cib.get("num_updates")
     assert digest_of(loaded.cib) != digest_of(live.cib)
+
+
+def test_a_write_forwarded_to_a_master_whose_cib_died_is_answered_102(tmp_path: Path) -> None:
+    """n2 forwards a write to n1, the master, whose cib dies before reading it (the node
+    stays in the view: no view change answers it). The respawned master's first ask says it
+    is fresh, and n2 answers its client 102 (outcome unknown) at once instead of letting it
+    wait for its timeout; writes after it are applied."""
+    from cib.replication_messages import Forward
+
+    for dc, victim in ((None, "n1"), ("n2", "n2")):
+        exchange, rng = _cluster_with_status(dc=dc)
+        origin = "n3"
+        exchange.write(origin, "lost")
+        assert any(isinstance(message, Forward)
+                   for message in exchange.channels.get((origin, victim), ()))
+        _respawn(exchange, victim, tmp_path / victim)  # the forward dies with it
+        exchange.settle(rng)
+        assert exchange.acks["lost"] == 102, (dc, victim)
+        assert "lost" not in exchange.primitives(victim)
+        exchange.write(origin, "after")
+        exchange.settle(rng)
+        assert exchange.acks["after"] == 0
+        _assert_everyone_has_the_status(exchange)
