@@ -70,7 +70,8 @@ def in_netns(pid: int, inode: int) -> bool:
 
 def power_switch_pids(lab: str) -> list[int]:
     """Every running `python -m lab.pdu LAB` of exactly this lab (its name is the last
-    argument), found from /proc alone: `lab down` stops the switch even without its state."""
+    argument but for blank title room), found from /proc alone: `lab down` stops the switch
+    even without its state."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -79,6 +80,8 @@ def power_switch_pids(lab: str) -> list[int]:
             argv = (entry / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
         except OSError:
             continue
+        while argv and not argv[-1].strip():  # the switch's blank title room (lab.netns)
+            argv.pop()
         if (len(argv) >= 3 and argv[-3:] == [b"-m", b"lab.pdu", lab.encode()]
                 and alive(int(entry.name))):
             found.append(int(entry.name))
