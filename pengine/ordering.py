@@ -140,10 +140,10 @@ def _via_ordering(u: Unpacked, acts: ActionSet, o: Ordering,
     rsc = u.rsc(o.first)
     firsts = [o.first] if rsc.kind != "clone" else list(rsc.children)
     for first in firsts:
-        task = o.first_task if u.rsc(first).kind == "primitive" else \
-            _COMPLETE.get(o.first_task, o.first_task)
-        # pe_order_one_or_more|pe_order_implies_then_printed: no requiredness passes on
-        acts.order(first, task, None, via, "any_runnable", PRINTED, then_action=pseudo)
+        # pe_order_one_or_more|pe_order_implies_then_printed: no requiredness passes on.
+        # The pseudo action has no resource, so a group's start is not remapped to its
+        # "running" (action_for_ordering): group_action_flags reads the start itself.
+        acts.order(first, o.first_task, None, via, "any_runnable", PRINTED, then_action=pseudo)
 
 
 def _interleaved(u: Unpacked, spec: OrderSpec) -> bool:
