@@ -140,9 +140,8 @@ def _via_ordering(u: Unpacked, acts: ActionSet, o: Ordering,
     rsc = u.rsc(o.first)
     firsts = [o.first] if rsc.kind != "clone" else list(rsc.children)
     for first in firsts:
-        # pe_order_one_or_more|pe_order_implies_then_printed: no requiredness passes on.
-        # The pseudo action has no resource, so a group's start is not remapped to its
-        # "running" (action_for_ordering): group_action_flags reads the start itself.
+        # pe_order_one_or_more|implies_then_printed: no requiredness passes on. A pseudo
+        # 'then' has no resource: a group's start is not remapped (action_for_ordering).
         acts.order(first, o.first_task, None, via, "any_runnable", PRINTED, then_action=pseudo)
 
 
@@ -449,7 +448,8 @@ def propagate(links: list[Link], ctx: Context) -> None:
             # the start (summary_action_flags finds no runnable instance action).
             _any_runnable(thens[tid], firsts, ctx)
     by_then = application_order(links)
-    wave = RequiredWave(links, lambda link: _apply_required(link, ctx))
+    wave = RequiredWave(links, lambda link: _apply_required(link, ctx),
+                        lambda link: _restart(link.first, link.then, ctx.managed))
     while changed and rounds < 1000:
         changed = False
         rounds += 1
@@ -473,6 +473,8 @@ def propagate(links: list[Link], ctx: Context) -> None:
         for link in links:
             if _apply(link, ctx):
                 changed = True
+                if not link.then.runnable:
+                    wave.unrunnable(link)
         if ctx.block is not None and ctx.block():
             changed = True
         for tid, firsts in any_links.items():
