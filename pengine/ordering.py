@@ -430,8 +430,7 @@ def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
 
 def propagate(links: list[Link], ctx: Context) -> None:
     """Apply every link until nothing changes."""
-    changed = True
-    rounds = 0
+    changed, rounds = True, 0
     any_links: dict[int, list[Work]] = {}
     thens: dict[int, Work] = {}
     for link in links:
@@ -473,8 +472,7 @@ def propagate(links: list[Link], ctx: Context) -> None:
         for link in links:
             if _apply(link, ctx):
                 changed = True
-                if not link.then.runnable:
-                    wave.unrunnable(link)
+                wave.unrunnable(link)
         if ctx.block is not None and ctx.block():
             changed = True
         for tid, firsts in any_links.items():

@@ -77,7 +77,7 @@ class RequiredWave(Generic[L]):
         Not after a remapped collective ordering (start -> running), which Pacemaker
         first orders anew and applies only when it re-processes 'then' (corpus
         cloned-group-stop, bug-lf-2171; a plain ordering does, seed 197)."""
-        if REMAPPED in link.flags:
+        if REMAPPED in link.flags or link.then.runnable:
             return
         for before in self.befores.get(link.then.id, ()):
             if RESTART in before.flags and self.restart(before):
