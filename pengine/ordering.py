@@ -140,10 +140,9 @@ def _via_ordering(u: Unpacked, acts: ActionSet, o: Ordering,
     rsc = u.rsc(o.first)
     firsts = [o.first] if rsc.kind != "clone" else list(rsc.children)
     for first in firsts:
-        task = o.first_task if u.rsc(first).kind == "primitive" else \
-            _COMPLETE.get(o.first_task, o.first_task)
-        # pe_order_one_or_more|pe_order_implies_then_printed: no requiredness passes on
-        acts.order(first, task, None, via, "any_runnable", PRINTED, then_action=pseudo)
+        # pe_order_one_or_more|implies_then_printed: no requiredness passes on. A pseudo
+        # 'then' has no resource: a group's start is not remapped (action_for_ordering).
+        acts.order(first, o.first_task, None, via, "any_runnable", PRINTED, then_action=pseudo)
 
 
 def _interleaved(u: Unpacked, spec: OrderSpec) -> bool:
@@ -431,8 +430,7 @@ def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
 
 def propagate(links: list[Link], ctx: Context) -> None:
     """Apply every link until nothing changes."""
-    changed = True
-    rounds = 0
+    changed, rounds = True, 0
     any_links: dict[int, list[Work]] = {}
     thens: dict[int, Work] = {}
     for link in links:
@@ -449,7 +447,8 @@ def propagate(links: list[Link], ctx: Context) -> None:
             # the start (summary_action_flags finds no runnable instance action).
             _any_runnable(thens[tid], firsts, ctx)
     by_then = application_order(links)
-    wave = RequiredWave(links, lambda link: _apply_required(link, ctx))
+    wave = RequiredWave(links, lambda link: _apply_required(link, ctx),
+                        lambda link: _restart(link.first, link.then, ctx.managed))
     while changed and rounds < 1000:
         changed = False
         rounds += 1
@@ -473,6 +472,7 @@ def propagate(links: list[Link], ctx: Context) -> None:
         for link in links:
             if _apply(link, ctx):
                 changed = True
+                wave.unrunnable(link)
         if ctx.block is not None and ctx.block():
             changed = True
         for tid, firsts in any_links.items():

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
-from pengine.actions import Work
+from pengine.actions import RESTART, Work
 
 
 class Ordered(Protocol):
@@ -48,8 +48,10 @@ class RequiredWave(Generic[L]):
     after the user's constraints, and walks each action's orderings newest first: so a
     member's group orderings are seen first, then its own, then user orderings."""
 
-    def __init__(self, links: Sequence[L], apply: Callable[[L], bool]) -> None:
+    def __init__(self, links: Sequence[L], apply: Callable[[L], bool],
+                 restart: Callable[[L], bool] = lambda link: False) -> None:
         self.apply = apply
+        self.restart = restart
         self.afters: dict[int, list[L]] = {}
         self.befores: dict[int, list[L]] = {}
         # Our member -> group/clone links stand for the collective's summary flags,
@@ -65,6 +67,21 @@ class RequiredWave(Generic[L]):
         """Update every action ordered after `act`."""
         for link in self.afters.get(act.id, ()):
             self.update(link.then)
+
+    def unrunnable(self, link: L) -> None:
+        """`link` just made its 'then' unrunnable: Pacemaker re-updates a changed action
+        through its own orderings before the actions after it (the lf#1421 recursion), so
+        a restart ordering makes its resource's stop required, and the stop its start,
+        before a later ordering reads the start (requiredness arrives before
+        unrunnability: "required X start" names the reason, not "unrunnable X start").
+        Not after a remapped collective ordering (start -> running), which Pacemaker
+        first orders anew and applies only when it re-processes 'then' (corpus
+        cloned-group-stop, bug-lf-2171; a plain ordering does, seed 197)."""
+        if REMAPPED in link.flags or link.then.runnable:
+            return
+        for before in self.befores.get(link.then.id, ()):
+            if RESTART in before.flags and self.restart(before):
+                self.apply(before)  # the now required stop makes its start required
 
     def update(self, then: Work) -> None:
         """Apply the orderings before `then`; follow whatever became required."""
