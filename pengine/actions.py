@@ -30,7 +30,8 @@ OPTIONAL = "optional"
 
 @dataclass
 class Work:
-    """An action while flags are still being propagated."""
+    """An action as the creating stages build it; sealing freezes it (sealed_actions), and
+    flag propagation works on a writable copy."""
 
     id: int
     key: str

@@ -2,11 +2,13 @@
 
 unpack -> constraints -> placement -> actions -> fencing -> orderings -> summary/graph.
 
-What each stage returns: unpack_cib an Unpacked, unpack_constraints Constraints, place a
-Placement, create_actions a CreatedActions (every action and ordering, sealed, with the
-orderings resolved to links), propagate settles the actions' flags in place, freeze the
-frozen Actions, graph_edges and summarise the Transition's edges and summary lines.
-Invariant: nothing after create_actions can add an action or an ordering.
+What each stage returns, each a value the later stages only read: unpack_cib an Unpacked,
+unpack_constraints Constraints, place a Placement, create_actions a CreatedActions (every
+action and ordering, sealed, with the orderings resolved to links), settle_flags a
+FlagsTable (every action's propagated flags), freeze the public Actions, graph_edges and
+summarise the Transition's edges and summary lines.
+Invariants: nothing after create_actions can add an action or an ordering, nor change an
+action (a sealed Work refuses writes): propagation runs on its own working copy.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from pengine.ordering import (
 )
 from pengine.placement import Placement, place
 from pengine.probes import probes
-from pengine.sealed_actions import SealedActions, seal
+from pengine.sealed_actions import FlagsTable, SealedActions, seal
 from pengine.state import Unpacked
 from pengine.status import build_status, unpack_cib
 from pengine.summary import summarise
@@ -121,13 +123,11 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
     constraints = unpack_constraints(unpacked)
     placement = place(unpacked, constraints)
     created = create_actions(unpacked, constraints, placement)
-    propagate(created.links, _ordering_context(unpacked, constraints, placement,
-                                               created.actions))
-    work_list = list(created.actions.actions)
-    actions = freeze(unpacked, work_list)
+    flags = settle_flags(unpacked, constraints, placement, created)
+    actions = freeze(unpacked, created.actions.actions, flags)
     return Transition(
         edges=graph_edges(actions, created.links), actions=actions,
-        summary=summarise(unpacked, placement, work_list, set(created.reloads)),
+        summary=summarise(unpacked, placement, actions, set(created.reloads)),
         scores=placement.score_lines,
         status=build_status(unpacked), now=unpacked.now, transition_id=transition_id,
         options=unpacked.options.raw,
@@ -167,6 +167,22 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     # resolve still creates a missing "first" action (rsc_order_first), so sealing waits
     links = resolve(unpacked, action_set, dict(placement.assigned))
     return CreatedActions(seal(action_set), links, frozenset(reloads))
+
+
+def settle_flags(unpacked: Unpacked, constraints: Constraints, placement: Placement,
+                 created: CreatedActions) -> FlagsTable:
+    """Every action's flags once the orderings (and colocation blocking) have settled them.
+
+    Propagation sets flags on a working copy of the sealed actions, with the links moved
+    onto that copy; the sealed actions themselves stay as created.
+    """
+    scratch = created.actions.working_copy()
+    copies = scratch.actions  # ids count from 1 in creation order (ActionSet.new)
+    links = [Link(copies[link.first.id - 1], copies[link.then.id - 1], link.flags,
+                  None if link.via is None else copies[link.via.id - 1], link.origin)
+             for link in created.links]
+    propagate(links, _ordering_context(unpacked, constraints, placement, scratch))
+    return FlagsTable(copies)
 
 
 def _ordering_context(unpacked: Unpacked, constraints: Constraints, placement: Placement,

@@ -6,18 +6,35 @@ it hands this view to flag propagation, the graph and the summary.
 
 Invariants: the view's collections are immutable (tuples and mapping proxies over copies),
 so nothing can add an action or an ordering through it; `new` and `order` raise
-InternalError. The Work objects themselves are shared and still carry the flags that
-propagation settles.
+InternalError. Sealing also freezes the Work objects themselves: any attribute write on
+one raises InternalError. Flag propagation works on a private working copy of the set
+(`working_copy`) and hands on its result as a FlagsTable, which is immutable too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 from messaging.errors import InternalError
 from pengine.actions import ActionSet, OrderSpec, Work
+
+
+class _SealedWork(Work):
+    """A Work of a sealed set: it refuses every attribute write (checked by class, so the
+    creating stages, which write Work attributes all the time, pay nothing for it)."""
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise InternalError(f"action {self.key} ({name}) changed after the action set "
+                            "was sealed")
+
+
+def _copy(work: Work) -> Work:
+    """A writable Work equal to `work` (copying its attributes without __setattr__)."""
+    copy = object.__new__(Work)
+    copy.__dict__.update(work.__dict__)
+    return copy
 
 
 class SealedActions:
@@ -50,7 +67,47 @@ class SealedActions:
         raise InternalError(f"ordering after {first_rsc} {first_task} added after the "
                             "action set was sealed")
 
+    def working_copy(self) -> SealedActions:
+        """The same set (same ids, same order) over fresh writable copies of its actions:
+        flag propagation's private scratch, so the sealed actions stay as created."""
+        copies = {work.id: _copy(work) for work in self.actions}
+        source = ActionSet(
+            [copies[work.id] for work in self.actions], list(self.orders),
+            {key: copies[work.id] for key, work in self.index.items()},
+            {key: [copies[work.id] for work in works]
+             for key, works in self.by_rsc_task.items()},
+            dict(self.min_runnable))
+        return SealedActions(source)
+
 
 def seal(action_set: ActionSet) -> SealedActions:
-    """The read-only view of `action_set` as it is now; later changes to it do not show."""
+    """The read-only view of `action_set` as it is now; later changes to it do not show,
+    and its actions refuse any change from now on."""
+    for work in action_set.actions:
+        work.__class__ = _SealedWork
     return SealedActions(action_set)
+
+
+class ActionFlags(NamedTuple):
+    """An action's flags once propagation settled them."""
+
+    optional: bool  # not required in this transition
+    runnable: bool
+    reason: str | None  # the summary's "due to" text
+
+
+class FlagsTable:
+    """Action id -> its settled flags (what propagation returns); immutable."""
+
+    __slots__ = ("_by_id",)
+
+    def __init__(self, works: Iterable[Work]) -> None:
+        by_id: dict[int, ActionFlags] = {
+            work.id: ActionFlags(work.optional, work.runnable, work.reason) for work in works}
+        self._by_id: Mapping[int, ActionFlags] = MappingProxyType(by_id)
+
+    def __getitem__(self, action_id: int) -> ActionFlags:
+        return self._by_id[action_id]
+
+    def __len__(self) -> int:
+        return len(self._by_id)
