@@ -30,13 +30,6 @@ class _SealedWork(Work):
                             "was sealed")
 
 
-def _copy(work: Work) -> Work:
-    """A writable Work equal to `work` (copying its attributes without __setattr__)."""
-    copy = object.__new__(Work)
-    copy.__dict__.update(work.__dict__)
-    return copy
-
-
 class SealedActions:
     """All actions and orderings of one run, no longer growing."""
 
@@ -68,16 +61,24 @@ class SealedActions:
                             "action set was sealed")
 
     def working_copy(self) -> SealedActions:
-        """The same set (same ids, same order) over fresh writable copies of its actions:
-        flag propagation's private scratch, so the sealed actions stay as created."""
-        copies = {work.id: _copy(work) for work in self.actions}
-        source = ActionSet(
-            [copies[work.id] for work in self.actions], list(self.orders),
-            {key: copies[work.id] for key, work in self.index.items()},
-            {key: [copies[work.id] for work in works]
-             for key, works in self.by_rsc_task.items()},
-            dict(self.min_runnable))
-        return SealedActions(source)
+        """The same set over fresh writable copies of its actions (same ids, same order, so
+        the copy of action id N is `actions[N - 1]`): flag propagation's private scratch,
+        so the sealed actions stay as created."""
+        copies = []
+        for work in self.actions:
+            copy = object.__new__(Work)  # not Work(...): no __init__ per action, no checks
+            copy.__dict__.update(work.__dict__)
+            copies.append(copy)
+        view = object.__new__(SealedActions)
+        view.actions = tuple(copies)
+        view.orders = self.orders
+        view.index = MappingProxyType({key: copies[work.id - 1]
+                                       for key, work in self.index.items()})
+        view.by_rsc_task = MappingProxyType({
+            key: tuple([copies[work.id - 1] for work in works])
+            for key, works in self.by_rsc_task.items()})
+        view.min_runnable = self.min_runnable
+        return view
 
 
 def seal(action_set: ActionSet) -> SealedActions:
