@@ -25,16 +25,16 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable) -> tuple[Actio
     configs = {r.id: r for r in u.resources if r.kind == "primitive"}
     agents = {rid: r.agent for rid, r in configs.items()}
     names = _anonymous_names(u)
+    optional, runnable, reason = flags.optional, flags.runnable, flags.reason
     out = []
     for w in works:
         attrs = _attributes(w, configs.get(w.rsc or ""), node_ids)
-        settled = flags[w.id]
         out.append(Action(
             id=w.id, key=w.key, task=w.task, resource=w.rsc,
             node=w.node,
             node_id=node_ids.get(w.node) if w.node else None,
-            interval_ms=w.interval_ms, pseudo=w.pseudo, optional=settled.optional,
-            runnable=settled.runnable, attributes=tuple(sorted(attrs)), reason=settled.reason,
+            interval_ms=w.interval_ms, pseudo=w.pseudo, optional=optional[w.id],
+            runnable=runnable[w.id], attributes=tuple(sorted(attrs)), reason=reason[w.id],
             agent=agents.get(w.rsc or "") if not w.pseudo else None,
             name=names.get(w.rsc or ""),
         ))

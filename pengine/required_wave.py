@@ -48,8 +48,10 @@ class RequiredWave(Generic[L]):
     after the user's constraints, and walks each action's orderings newest first: so a
     member's group orderings are seen first, then its own, then user orderings."""
 
-    def __init__(self, links: Sequence[L], apply: Callable[[L], bool]) -> None:
+    def __init__(self, links: Sequence[L], apply: Callable[[L], bool],
+                 optional: Sequence[bool]) -> None:
         self.apply = apply
+        self.optional = optional  # action id -> optional, as `apply` updates it
         self.afters: dict[int, list[L]] = {}
         self.befores: dict[int, list[L]] = {}
         # Our member -> group/clone links stand for the collective's summary flags,
@@ -68,13 +70,14 @@ class RequiredWave(Generic[L]):
 
     def update(self, then: Work) -> None:
         """Apply the orderings before `then`; follow whatever became required."""
-        was_optional = then.optional
+        optional = self.optional
+        was_optional = optional[then.id]
         for link in self.befores.get(then.id, ()):
-            first_optional = link.first.optional
-            if self.apply(link) and first_optional and not link.first.optional:
+            first_optional = optional[link.first.id]
+            if self.apply(link) and first_optional and not optional[link.first.id]:
                 self.after(link.first)
                 self.update(link.first)
-        if was_optional and not then.optional:
+        if was_optional and not optional[then.id]:
             self.after(then)
 
 

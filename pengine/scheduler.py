@@ -8,7 +8,7 @@ action and ordering, sealed, with the orderings resolved to links), settle_flags
 FlagsTable (every action's propagated flags), freeze the public Actions, graph_edges and
 summarise the Transition's edges and summary lines.
 Invariants: nothing after create_actions can add an action or an ordering, nor change an
-action (a sealed Work refuses writes): propagation runs on its own working copy.
+action (a sealed Work refuses writes): propagation sets flags in its own SettlingFlags.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from pengine.ordering import (
 )
 from pengine.placement import Placement, place
 from pengine.probes import probes
-from pengine.sealed_actions import FlagsTable, SealedActions, seal
+from pengine.sealed_actions import FlagsTable, SealedActions, SettlingFlags, seal
 from pengine.state import Unpacked
 from pengine.status import build_status, unpack_cib
 from pengine.summary import summarise
@@ -173,20 +173,17 @@ def settle_flags(unpacked: Unpacked, constraints: Constraints, placement: Placem
                  created: CreatedActions) -> FlagsTable:
     """Every action's flags once the orderings (and colocation blocking) have settled them.
 
-    Propagation sets flags on a working copy of the sealed actions, with the links moved
-    onto that copy; the sealed actions themselves stay as created.
+    Propagation keeps what it sets in its own SettlingFlags: the sealed actions stay as
+    created.
     """
-    scratch = created.actions.working_copy()
-    copies = scratch.actions  # ids count from 1 in creation order (ActionSet.new)
-    links = [Link(copies[link.first.id - 1], copies[link.then.id - 1], link.flags,
-                  None if link.via is None else copies[link.via.id - 1], link.origin)
-             for link in created.links]
-    propagate(links, _ordering_context(unpacked, constraints, placement, scratch))
-    return FlagsTable(copies)
+    flags = SettlingFlags(created.actions.actions)
+    propagate(created.links, _ordering_context(unpacked, constraints, placement,
+                                               created.actions, flags))
+    return flags.settled()
 
 
 def _ordering_context(unpacked: Unpacked, constraints: Constraints, placement: Placement,
-                      actions: SealedActions) -> Context:
+                      actions: SealedActions, flags: SettlingFlags) -> Context:
     """What the ordering propagation reads besides the links themselves."""
     states = unpacked.states
     # block_dependents only reads this copy: it is built once, not on every propagation round
@@ -195,6 +192,6 @@ def _ordering_context(unpacked: Unpacked, constraints: Constraints, placement: P
         dict(placement.managed), {rid for rid, state in states.items() if state.blocked},
         collective_children(unpacked, actions),
         group_locations(unpacked, actions, dict(placement.assigned)),
-        actions.min_runnable, actions.actions,
-        lambda: block_dependents(unpacked, constraints.colocations, by_rsc_task),
+        actions.min_runnable, actions.actions, flags,
+        lambda: block_dependents(unpacked, constraints.colocations, by_rsc_task, flags),
         dict(unpacked.requires), {rid: state.running_on for rid, state in states.items()})

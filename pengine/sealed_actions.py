@@ -7,13 +7,13 @@ it hands this view to flag propagation, the graph and the summary.
 Invariants: the view's collections are immutable (tuples and mapping proxies over copies),
 so nothing can add an action or an ordering through it; `new` and `order` raise
 InternalError. Sealing also freezes the Work objects themselves: any attribute write on
-one raises InternalError. Flag propagation works on a private working copy of the set
-(`working_copy`) and hands on its result as a FlagsTable, which is immutable too.
+one raises InternalError. Flag propagation keeps the flags it settles in its own
+SettlingFlags (per action id) and hands them on as a FlagsTable, which is immutable too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import NamedTuple, NoReturn
 
@@ -60,26 +60,6 @@ class SealedActions:
         raise InternalError(f"ordering after {first_rsc} {first_task} added after the "
                             "action set was sealed")
 
-    def working_copy(self) -> SealedActions:
-        """The same set over fresh writable copies of its actions (same ids, same order, so
-        the copy of action id N is `actions[N - 1]`): flag propagation's private scratch,
-        so the sealed actions stay as created."""
-        copies = []
-        for work in self.actions:
-            copy = object.__new__(Work)  # not Work(...): no __init__ per action, no checks
-            copy.__dict__.update(work.__dict__)
-            copies.append(copy)
-        view = object.__new__(SealedActions)
-        view.actions = tuple(copies)
-        view.orders = self.orders
-        view.index = MappingProxyType({key: copies[work.id - 1]
-                                       for key, work in self.index.items()})
-        view.by_rsc_task = MappingProxyType({
-            key: tuple([copies[work.id - 1] for work in works])
-            for key, works in self.by_rsc_task.items()})
-        view.min_runnable = self.min_runnable
-        return view
-
 
 def seal(action_set: ActionSet) -> SealedActions:
     """The read-only view of `action_set` as it is now; later changes to it do not show,
@@ -98,17 +78,47 @@ class ActionFlags(NamedTuple):
 
 
 class FlagsTable:
-    """Action id -> its settled flags (what propagation returns); immutable."""
+    """Action id -> its settled flags (what propagation returns); immutable.
 
-    __slots__ = ("_by_id",)
+    `optional`, `runnable` and `reason` are tuples indexed by action id (ids count from 1
+    in creation order, ActionSet.new; index 0 is unused).
+    """
 
-    def __init__(self, works: Iterable[Work]) -> None:
-        by_id: dict[int, ActionFlags] = {
-            work.id: ActionFlags(work.optional, work.runnable, work.reason) for work in works}
-        self._by_id: Mapping[int, ActionFlags] = MappingProxyType(by_id)
+    __slots__ = ("optional", "reason", "runnable")
+
+    def __init__(self, optional: Iterable[bool], runnable: Iterable[bool],
+                 reason: Iterable[str | None]) -> None:
+        self.optional: tuple[bool, ...] = tuple(optional)
+        self.runnable: tuple[bool, ...] = tuple(runnable)
+        self.reason: tuple[str | None, ...] = tuple(reason)
 
     def __getitem__(self, action_id: int) -> ActionFlags:
-        return self._by_id[action_id]
+        if not 0 < action_id < len(self.optional):
+            raise KeyError(action_id)
+        return ActionFlags(self.optional[action_id], self.runnable[action_id],
+                           self.reason[action_id])
 
     def __len__(self) -> int:
-        return len(self._by_id)
+        return len(self.optional) - 1
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if hasattr(self, name):
+            raise AttributeError(f"FlagsTable.{name} is read-only")
+        object.__setattr__(self, name, value)
+
+
+class SettlingFlags:
+    """Flag propagation's own state: per action id, the flags as propagation has set them
+    so far, starting from the sealed actions' creation flags (which stay as they are)."""
+
+    __slots__ = ("optional", "reason", "runnable")
+
+    def __init__(self, actions: Sequence[Work]) -> None:
+        if any(work.id != index for index, work in enumerate(actions, 1)):
+            raise InternalError("action ids do not count from 1 in creation order")
+        self.optional: list[bool] = [True, *(work.optional for work in actions)]
+        self.runnable: list[bool] = [False, *(work.runnable for work in actions)]
+        self.reason: list[str | None] = [None, *(work.reason for work in actions)]
+
+    def settled(self) -> FlagsTable:
+        return FlagsTable(self.optional, self.runnable, self.reason)

@@ -14,7 +14,7 @@ from pengine.api import FALLBACK_NOW
 from pengine.constraints import unpack_constraints
 from pengine.placement import place
 from pengine.scheduler import create_actions, settle_flags
-from pengine.sealed_actions import ActionFlags, FlagsTable, seal
+from pengine.sealed_actions import ActionFlags, SettlingFlags, seal
 from pengine.status import unpack_cib
 
 CIBS = Path(__file__).parent / "cibs"
@@ -79,19 +79,22 @@ def test_a_sealed_action_refuses_late_flag_writes() -> None:
     assert (start.optional, start.runnable, start.reason) == (False, True, None)
 
 
-def test_working_copy_is_writable_and_leaves_the_sealed_actions_alone() -> None:
+def test_settling_flags_start_from_creation_and_freeze_into_a_table() -> None:
     sealed = seal(_one_action_set())
-    scratch = sealed.working_copy()
-    copy = scratch.find("db_start_0", "n1")
-    assert copy is not None and copy is not sealed.actions[0]
-    assert scratch.of("db", "start") == [copy]
-    copy.runnable = False
-    copy.reason = "unrunnable web start"
-    assert sealed.actions[0].runnable and sealed.actions[0].reason is None
-    flags = FlagsTable(scratch.actions)
-    assert flags[copy.id] == ActionFlags(False, False, "unrunnable web start")
+    flags = SettlingFlags(sealed.actions)
+    start = sealed.actions[0]
+    flags.runnable[start.id] = False
+    flags.reason[start.id] = "unrunnable web start"
+    assert start.runnable and start.reason is None
+    table = flags.settled()
+    assert table[start.id] == ActionFlags(False, False, "unrunnable web start")
+    assert len(table) == 1
+    flags.optional[start.id] = True  # the table is a copy: later changes do not show
+    assert table[start.id].optional is False
+    with pytest.raises(KeyError):
+        table[0]
     with pytest.raises(AttributeError):
-        flags[copy.id].runnable = True  # type: ignore[misc]
+        table.optional = (True, True)  # type: ignore[misc]
 
 
 def test_settling_flags_does_not_touch_the_sealed_actions() -> None:
