@@ -28,7 +28,7 @@ ASYMMETRICAL = "asymmetrical"
 OPTIONAL = "optional"
 
 
-@dataclass
+@dataclass(slots=True)
 class Work:
     """An action as the creating stages build it; sealing freezes it (sealed_actions), and
     flag propagation works on a writable copy."""

@@ -3,7 +3,8 @@
 Invariants: orderings are resolved in creation order (a missing "first" action becomes an
 optional nodeless, hence unrunnable, action); flags only ever move from optional to
 required and from runnable to unrunnable, so propagation reaches a fixpoint; the first
-reason set on an action wins (scheduler.md §4.3).
+reason set on an action wins (scheduler.md §4.3). Propagation reads and sets flags only in
+ctx.flags (a SettlingFlags indexed by action id): the Work objects are sealed by then.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pengine.actions import (
 from pengine.collective_actions import notified_action
 from pengine.constraints import Constraints, Ordering
 from pengine.required_wave import REMAPPED, RequiredWave, application_order
-from pengine.sealed_actions import SealedActions, SettlingFlags
+from pengine.sealed_actions import SettlingFlags
 from pengine.state import Unpacked
 from pengine.unpack_resources import RscConfig
 from pengine.xmlin import is_true
@@ -84,40 +85,6 @@ def _user_flags(u: Unpacked, o: Ordering) -> tuple[str, ...]:
         return (IMPLIES_THEN,) + ((RUNNABLE_LEFT,) if o.first_task in ("start", "promote")
                                   else ())
     return (ASYMMETRICAL,)
-
-
-def collective_children(u: Unpacked, acts: SealedActions) -> dict[int, list[Work]]:
-    """Clone pseudo action id -> the instances' primitive actions of the matching task.
-
-    An ordering reads a clone "first" action's flags on the 'then' action's node
-    (action_flags_for_ordering -> the clone's summary over instance actions on that node),
-    so promote/promoted and demote/demoted count only the instances promoted or demoted
-    there, like start/running and stop/stopped.
-    """
-    base = {"running": "start", "start": "start", "stopped": "stop", "stop": "stop",
-            "promoted": "promote", "promote": "promote", "demoted": "demote", "demote": "demote"}
-    out: dict[int, list[Work]] = {}
-    for act in acts.actions:
-        task = act.task
-        if task == "notified":  # <clone>_confirmed-post_notify_<done>_0
-            task = act.key.rsplit("_", 2)[-2]
-        if act.node is None and act.rsc is not None and task in base \
-                and u.has_rsc(act.rsc) and u.rsc(act.rsc).kind == "clone":
-            out[act.id] = [a for p in u.instance_primitives(act.rsc)
-                           for a in acts.of(p, base[task]) if a.node is not None]
-    return out
-
-
-def group_locations(u: Unpacked, acts: SealedActions, assigned: Mapping[str, str | None]
-                    ) -> dict[int, str | None]:
-    """A group's start/stop pseudo actions are located where the group is assigned."""
-    out: dict[int, str | None] = {}
-    for act in acts.actions:
-        if act.pseudo and act.rsc is not None and act.task == "start":
-            rsc = u.rsc(act.rsc)
-            if rsc.kind == "group" and rsc.children:
-                out[act.id] = assigned.get(_primitives(u, rsc.id)[0])
-    return out
 
 
 def _via_ordering(u: Unpacked, acts: ActionSet, o: Ordering,

@@ -45,12 +45,11 @@ from pengine.migration_orders import cancel_blocked_migrations
 from pengine.ordering import (
     Context,
     Link,
-    collective_children,
-    group_locations,
     propagate,
     resolve,
     user_orderings,
 )
+from pengine.ordering_context import collective_children, group_locations
 from pengine.placement import Placement, place
 from pengine.probes import probes
 from pengine.sealed_actions import FlagsTable, SealedActions, SettlingFlags, seal

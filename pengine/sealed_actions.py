@@ -25,6 +25,8 @@ class _SealedWork(Work):
     """A Work of a sealed set: it refuses every attribute write (checked by class, so the
     creating stages, which write Work attributes all the time, pay nothing for it)."""
 
+    __slots__ = ()  # Work's own slots: reading a sealed action stays as fast as before
+
     def __setattr__(self, name: str, value: object) -> NoReturn:
         raise InternalError(f"action {self.key} ({name}) changed after the action set "
                             "was sealed")

@@ -94,7 +94,7 @@ def test_settling_flags_start_from_creation_and_freeze_into_a_table() -> None:
     with pytest.raises(KeyError):
         table[0]
     with pytest.raises(AttributeError):
-        table.optional = (True, True)  # type: ignore[misc]
+        table.optional = (True, True)
 
 
 def test_settling_flags_does_not_touch_the_sealed_actions() -> None:
