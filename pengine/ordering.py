@@ -29,7 +29,7 @@ from pengine.actions import (
 from pengine.collective_actions import notified_action
 from pengine.constraints import Constraints, Ordering
 from pengine.required_wave import REMAPPED, RequiredWave, application_order
-from pengine.sealed_actions import SettlingFlags
+from pengine.sealed_actions import FlagsTable, SettlingFlags
 from pengine.state import Unpacked
 from pengine.unpack_resources import RscConfig
 from pengine.xmlin import is_true
@@ -402,10 +402,9 @@ def _restart(f: Work, t: Work, managed: dict[str, bool], flags: SettlingFlags) -
     return changed
 
 
-def propagate(links: list[Link], ctx: Context) -> None:
-    """Apply every link until nothing changes."""
-    changed = True
-    rounds = 0
+def propagate(links: list[Link], ctx: Context) -> FlagsTable:
+    """Apply every link until nothing changes; returns the flags settled in ctx.flags."""
+    changed, rounds = True, 0
     any_links: dict[int, list[Work]] = {}
     thens: dict[int, Work] = {}
     for link in links:
@@ -451,6 +450,7 @@ def propagate(links: list[Link], ctx: Context) -> None:
         for tid, firsts in any_links.items():
             changed |= _any_runnable(thens[tid], firsts, ctx)
     _print_pseudo_actions(links, ctx.flags.optional)
+    return ctx.flags.settled()
 
 
 def _print_pseudo_actions(links: list[Link], optional: list[bool]) -> None:

@@ -176,9 +176,8 @@ def settle_flags(unpacked: Unpacked, constraints: Constraints, placement: Placem
     created.
     """
     flags = SettlingFlags(created.actions.actions)
-    propagate(created.links, _ordering_context(unpacked, constraints, placement,
-                                               created.actions, flags))
-    return flags.settled()
+    return propagate(created.links, _ordering_context(unpacked, constraints, placement,
+                                                      created.actions, flags))
 
 
 def _ordering_context(unpacked: Unpacked, constraints: Constraints, placement: Placement,
