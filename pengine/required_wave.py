@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
 from pengine.actions import RESTART, Work
+from pengine.sealed_actions import SettlingFlags
 
 
 class Ordered(Protocol):
@@ -49,8 +50,11 @@ class RequiredWave(Generic[L]):
     member's group orderings are seen first, then its own, then user orderings."""
 
     def __init__(self, links: Sequence[L], apply: Callable[[L], bool],
-                 restart: Callable[[L], bool] = lambda link: False) -> None:
+                 flags: SettlingFlags, restart: Callable[[L], bool] = lambda link: False
+                 ) -> None:
         self.apply = apply
+        self.optional = flags.optional  # action id -> optional, as `apply` updates it
+        self.runnable = flags.runnable  # action id -> runnable, as propagation updates it
         self.restart = restart
         self.afters: dict[int, list[L]] = {}
         self.befores: dict[int, list[L]] = {}
@@ -77,7 +81,7 @@ class RequiredWave(Generic[L]):
         Not after a remapped collective ordering (start -> running), which Pacemaker
         first orders anew and applies only when it re-processes 'then' (corpus
         cloned-group-stop, bug-lf-2171; a plain ordering does, seed 197)."""
-        if REMAPPED in link.flags or link.then.runnable:
+        if REMAPPED in link.flags or self.runnable[link.then.id]:
             return
         for before in self.befores.get(link.then.id, ()):
             if RESTART in before.flags and self.restart(before):
@@ -85,13 +89,14 @@ class RequiredWave(Generic[L]):
 
     def update(self, then: Work) -> None:
         """Apply the orderings before `then`; follow whatever became required."""
-        was_optional = then.optional
+        optional = self.optional
+        was_optional = optional[then.id]
         for link in self.befores.get(then.id, ()):
-            first_optional = link.first.optional
-            if self.apply(link) and first_optional and not link.first.optional:
+            first_optional = optional[link.first.id]
+            if self.apply(link) and first_optional and not optional[link.first.id]:
                 self.after(link.first)
                 self.update(link.first)
-        if was_optional and not then.optional:
+        if was_optional and not optional[then.id]:
             self.after(then)
 
 
