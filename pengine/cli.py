@@ -77,24 +77,16 @@ class Options(Record):
                  op_fail: tuple[str, ...] = (), output_as: str = "text",
                  output_to: str | None = None, request: str = "crm_simulate",
                  live_source: LiveSource | None = None) -> None:
-        self.xml_file = xml_file
-        self.xml_pipe = xml_pipe
-        self.live_check = live_check
-        self.run_simulation = run_simulation
-        self.show_scores = show_scores
-        self.quiet = quiet
-        self.save_graph = save_graph
-        self.save_dotfile = save_dotfile
-        self.save_output = save_output
-        self.save_input = save_input
-        self.set_datetime = set_datetime
-        self.all_actions = all_actions
+        self.xml_file, self.xml_pipe, self.live_check = xml_file, xml_pipe, live_check
+        self.run_simulation, self.show_scores, self.quiet = run_simulation, show_scores, quiet
+        self.save_graph, self.save_dotfile = save_graph, save_dotfile
+        self.save_output, self.save_input = save_output, save_input
+        self.set_datetime, self.all_actions = set_datetime, all_actions
         self.injections: Injections = Injections() if injections is None else injections
-        self.op_fail = op_fail
-        self.output_as = output_as
-        self.output_to = output_to
-        self.request = request
-        self.live_source = live_source
+        self.op_fail, self.output_as, self.output_to = op_fail, output_as, output_to
+        self.request, self.live_source = request, live_source
+
+
 def parse_datetime(text: str) -> datetime.datetime:
     """An ISO 8601 date/time; a missing zone means UTC (as Pacemaker's crm_time does)."""
     cleaned = text.strip().replace(" ", "T", 1)

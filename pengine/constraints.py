@@ -33,6 +33,8 @@ class Location(Record):
         self.discovery = discovery
         self.role = role
         self.rule_id = rule_id  # the rule a rule-based location comes from
+
+
 class Colocation(Record):
     """dependent is placed relative to primary."""
 
@@ -50,6 +52,8 @@ class Colocation(Record):
         self.primary_role = primary_role
         self.node_attribute = node_attribute
         self.influence = influence
+
+
 class Ordering(Record):
     """then waits for first (in resource/task terms)."""
 
@@ -67,6 +71,8 @@ class Ordering(Record):
         self.symmetrical = symmetrical
         self.via = via  # a "one-or-more" pseudo action between first and then
         self.via_min = via_min
+
+
 class Constraints:
     """Every location, colocation and ordering constraint of one CIB, unpacked.
 

@@ -38,6 +38,8 @@ class Synapse(Record):
         self.id = id
         self.action = action
         self.inputs = inputs
+
+
 def synapses(transition: Transition) -> tuple[Synapse, ...]:
     """The transition's synapses in Pacemaker's order (see the module docstring)."""
     in_graph = {action.id: action for action in transition.actions if action.in_graph}

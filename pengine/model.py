@@ -79,6 +79,8 @@ class NodeStatus(Record):
         self.standby_onfail = standby_onfail
         self.is_dc = is_dc
         self.health = health  # "RED" / "YELLOW" from #health-* attributes, else None
+
+
 class ResourceStatus(Record):
     """A resource as shown in "Full List of Resources" (in display order).
 
@@ -121,6 +123,8 @@ class ResourceStatus(Record):
         # the exit code of a failed probe shown beside a stopped primitive ("(not installed) ")
         self.probe_failure_rc = probe_failure_rc
         self.pending_node = pending_node  # where pending_task runs
+
+
 class FailedOperation(Record):
     """A failed lrm_rsc_op entry, for "Failed Resource Actions"."""
 
@@ -144,6 +148,8 @@ class FailedOperation(Record):
         self.exec_time_ms = exec_time_ms
         self.queue_time_ms = queue_time_ms
         self.op_key = op_key  # operation_key attribute ("" when the entry has none)
+
+
 class LocationBan(Record):
     """A location constraint's negative score on one node (crm_mon's <ban>).
 
@@ -159,6 +165,8 @@ class LocationBan(Record):
         self.node = node
         self.weight = weight
         self.promoted_only = promoted_only
+
+
 class ClusterStatus(Record):
     """The unpacked cluster: what "Current cluster status" prints."""
 

@@ -32,6 +32,8 @@ class OpSpec(Record):
         self.interval_ms = interval_ms
         self.node = node
         self.rc = rc
+
+
 def parse_operation_key(key: str) -> tuple[str, str, int] | None:
     """(resource, task, interval in ms) of an operation key, or None when it is not one."""
     head, sep, interval = key.rpartition("_")

@@ -49,6 +49,8 @@ class Options(Record):
         self.have_watchdog = have_watchdog
         self.shutdown_lock = shutdown_lock
         self.raw = raw
+
+
 def _feature_set(text: str | None) -> tuple[int, ...]:
     if not text:
         return (0,)

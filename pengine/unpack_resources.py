@@ -41,6 +41,8 @@ class OpConfig(Record):
         self.enabled = enabled
         self.params = params
         self.meta = meta
+
+
 @dataclass(frozen=True)
 class RscConfig:
     """A configured (or orphaned) resource."""
@@ -135,6 +137,8 @@ class Defaults(Record):
     def __init__(self, rsc: tuple[Element, ...], op: tuple[Element, ...]) -> None:
         self.rsc = rsc
         self.op = op
+
+
 def unpack_resources(root: Element, options: Options, ctx: RuleContext) -> tuple[RscConfig, ...]:
     """All configured resources: top-level order by priority, then their descendants."""
     section = root.find("configuration/resources")
