@@ -14,7 +14,6 @@ Invariants: pure functions over frozen values; nothing here builds or parses a g
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import enum
 from dataclasses import dataclass
@@ -59,7 +58,7 @@ def graph_of(transition: Transition, transition_id: int | None = None) -> Transi
     graph = pengine.transition_graph(transition)
     if transition_id is None or transition_id == graph.transition_id:
         return graph
-    return dataclasses.replace(graph, transition_id=transition_id)
+    return graph.replace(transition_id=transition_id)
 
 
 def graph_from_xml(text: str | bytes, source: str = "<graph>") -> TransitionGraph:

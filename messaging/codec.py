@@ -1,6 +1,7 @@
-"""Typed msgpack for frozen dataclasses: a tag registry with explicit, validated decoding.
+"""Typed msgpack for frozen dataclasses and Records: a tag registry, validated decoding.
 
-A `Registry` maps a tag (a short int on the UDP wire, a string on IPC) to a dataclass.
+A `Registry` maps a tag (a short int on the UDP wire, a string on IPC) to a dataclass or a
+messaging.record.Record (both encode the same way: fields in declaration order).
 `encode(message)` packs `[tag, [field values in declaration order]]`; nested dataclasses
 become plain lists (their type is known from the annotation), enums become their value,
 tuples (NamedTuples too) lists, mappings maps. `decode(data)` checks every value against
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 import msgpack
 
 from messaging.errors import LocalProtocolError, RemoteProtocolError
+from messaging.record import Record, field_defaults
 
 T = TypeVar("T")
 Tag = int | str
@@ -33,6 +35,8 @@ _MAX_DEPTH = 16
 
 def to_plain(value: Any) -> Any:
     """Turn a dataclass/enum/tuple/mapping tree into msgpack-native values."""
+    if isinstance(value, Record):
+        return [to_plain(getattr(value, name)) for name in value.__fields__]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return [_plain_item(getattr(value, f.name)) for f in dataclasses.fields(value)]
     if isinstance(value, enum.Enum):
@@ -64,7 +68,8 @@ def _bad(where: str, expected: str, data: Any) -> RemoteProtocolError:
 def _hints(cls: type) -> dict[str, Any]:
     cached = _HINT_CACHE.get(cls)
     if cached is None:
-        cached = typing.get_type_hints(cls)
+        # a Record's fields are its __init__'s typed parameters
+        cached = typing.get_type_hints(cls.__init__ if issubclass(cls, Record) else cls)
         _HINT_CACHE[cls] = cached
     return cached
 
@@ -126,7 +131,7 @@ def from_plain(hint: Any, data: Any, where: str = "message", depth: int = 0) -> 
             return hint(data)
         except (ValueError, TypeError):
             raise _bad(where, hint.__name__, data) from None
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and (issubclass(hint, Record) or dataclasses.is_dataclass(hint)):
         return build(hint, data, where, depth + 1)
     if isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields"):
         fields = tuple(typing.get_type_hints(hint).values())  # a NamedTuple: typed items
@@ -169,19 +174,35 @@ def _mapping(args: tuple[Any, ...], data: Any, where: str, depth: int) -> dict[A
     }
 
 
+def _fields(cls: type) -> tuple[tuple[str, bool], ...]:
+    """(name, has a default) per field of a dataclass or Record, in declaration order."""
+    cached = _FIELD_CACHE.get(cls)
+    if cached is None:
+        if issubclass(cls, Record):
+            defaults = field_defaults(cls)
+            cached = tuple((name, name in defaults) for name in cls.__fields__)
+        else:
+            cached = tuple((f.name, f.default is not dataclasses.MISSING
+                            or f.default_factory is not dataclasses.MISSING)
+                           for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+        _FIELD_CACHE[cls] = cached
+    return cached
+
+
+_FIELD_CACHE: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
 def build(cls: type[T], data: Any, where: str = "message", depth: int = 0) -> T:
     """Build dataclass `cls` from its positional field list, validating every field."""
     if not isinstance(data, list):
         raise _bad(where, f"{cls.__name__} fields", data)
     hints = _hints(cls)
     values: dict[str, Any] = {}
-    for index, field in enumerate(dataclasses.fields(cls)):  # type: ignore[arg-type]
+    for index, (name, optional) in enumerate(_fields(cls)):
         if index < len(data):
-            values[field.name] = from_plain(hints[field.name], data[index],
-                                            f"{where}.{field.name}", depth + 1)
-        elif (field.default is dataclasses.MISSING
-              and field.default_factory is dataclasses.MISSING):
-            raise RemoteProtocolError(f"{where}: {cls.__name__} lacks field {field.name!r}")
+            values[name] = from_plain(hints[name], data[index], f"{where}.{name}", depth + 1)
+        elif not optional:
+            raise RemoteProtocolError(f"{where}: {cls.__name__} lacks field {name!r}")
     try:
         return cls(**values)
     except (TypeError, ValueError) as error:
@@ -225,8 +246,9 @@ class Registry:
         def bind(cls: type[T]) -> type[T]:
             if tag in self._by_tag:
                 raise LocalProtocolError(f"{self.name}: tag {tag!r} registered twice")
-            if not dataclasses.is_dataclass(cls):
-                raise LocalProtocolError(f"{self.name}: {cls.__name__} is not a dataclass")
+            if not (issubclass(cls, Record) or dataclasses.is_dataclass(cls)):
+                raise LocalProtocolError(f"{self.name}: {cls.__name__} is not a dataclass "
+                                         "or Record")
             self._by_tag[tag] = cls
             self._by_class[cls] = tag
             return cls

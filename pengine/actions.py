@@ -28,9 +28,10 @@ ASYMMETRICAL = "asymmetrical"
 OPTIONAL = "optional"
 
 
-@dataclass
+@dataclass(slots=True)
 class Work:
-    """An action while flags are still being propagated."""
+    """An action as the creating stages build it; sealing freezes it (sealed_actions), and
+    flag propagation works on a writable copy."""
 
     id: int
     key: str

@@ -10,11 +10,11 @@ that the same input always gives the same transition). Bad input raises
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NoReturn
 
 from lxml import etree
 
+from messaging.record import Record
 from pengine.model import (
     Action,
     ClusterStatus,
@@ -42,8 +42,7 @@ FALLBACK_NOW = datetime.datetime(2022, 12, 8, tzinfo=datetime.UTC)
 CibInput = str | bytes | etree._Element
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
+class Transition(Record):
     """The result of one scheduler run.
 
     edges: (first id, then id) pairs between actions of the transition graph (required and
@@ -54,15 +53,22 @@ class Transition:
     scores: "pcmk__primitive_assign: <rsc> allocation score on <node>: <score>" lines (sorted).
     """
 
-    edges: tuple[tuple[int, int], ...]
-    actions: tuple[Action, ...]
-    summary: tuple[str, ...]
-    scores: tuple[str, ...]
-    status: ClusterStatus
-    now: datetime.datetime
-    transition_id: int = 0
-    options: Pairs = field(default=())
-    resource_order: tuple[str, ...] = ()  # top-level resources in Pacemaker's sorted order
+    __slots__ = ("actions", "edges", "now", "options", "resource_order", "scores", "status",
+                 "summary", "transition_id")
+
+    def __init__(self, edges: tuple[tuple[int, int], ...], actions: tuple[Action, ...],
+                 summary: tuple[str, ...], scores: tuple[str, ...], status: ClusterStatus,
+                 now: datetime.datetime, transition_id: int = 0, options: Pairs = (),
+                 resource_order: tuple[str, ...] = ()) -> None:
+        self.edges = edges
+        self.actions = actions
+        self.summary = summary
+        self.scores = scores
+        self.status = status
+        self.now = now
+        self.transition_id = transition_id
+        self.options = options
+        self.resource_order = resource_order  # top-level resources in Pacemaker's sorted order
 
     @property
     def graph(self) -> nx.DiGraph:  # type: ignore[type-arg]

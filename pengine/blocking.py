@@ -11,6 +11,7 @@ from messaging.types import Role
 from pengine.actions import Work
 from pengine.constraints import Colocation
 from pengine.scores import INF
+from pengine.sealed_actions import SettlingFlags
 from pengine.state import Unpacked
 
 
@@ -32,22 +33,24 @@ def _heads(u: Unpacked, rid: str) -> list[str]:
 
 
 def block_dependents(u: Unpacked, colocations: tuple[Colocation, ...],
-                     by_rsc_task: dict[tuple[str | None, str], list[Work]]) -> bool:
+                     by_rsc_task: dict[tuple[str | None, str], list[Work]],
+                     flags: SettlingFlags) -> bool:
     changed = False
+    runnable, reason = flags.runnable, flags.reason
     for c in colocations:
         if c.score < INF:
             continue
         p_task = "promote" if c.primary_role == Role.PROMOTED else "start"
         firsts = [a for p in _primitives(u, c.primary)
                   for a in by_rsc_task.get((p, p_task), ()) if a.node is not None]
-        if not firsts or any(a.runnable for a in firsts):
+        if not firsts or any(runnable[a.id] for a in firsts):
             continue
         d_task = "promote" if c.dependent_role == Role.PROMOTED else "start"
         for dep in _heads(u, c.dependent):
             for act in by_rsc_task.get((dep, d_task), ()):
-                if act.runnable:
-                    act.runnable = False
-                    if act.reason is None:
-                        act.reason = f"colocation with {c.primary}"
+                if runnable[act.id]:
+                    runnable[act.id] = False
+                    if reason[act.id] is None:
+                        reason[act.id] = f"colocation with {c.primary}"
                     changed = True
     return changed

@@ -23,7 +23,6 @@ import datetime
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -39,6 +38,7 @@ from messaging.errors import (
     UsageError,
     ValidationError,
 )
+from messaging.record import Record
 from pengine.api import Transition, schedule, unpack_status
 from pengine.inject import Injected, Injections, inject
 from pengine.input_check import MAX_INPUT_BYTES, parse_cib, unique_clones
@@ -63,28 +63,28 @@ class OutputFailed(HAError):
     exit_code = ExitCode.CANTCREAT
 
 
-@dataclass(frozen=True, slots=True)
-class Options:
+class Options(Record):
     """What the command line asked for."""
 
-    xml_file: str | None
-    xml_pipe: bool
-    live_check: bool
-    run_simulation: bool
-    show_scores: bool
-    quiet: bool
-    save_graph: str | None
-    save_dotfile: str | None
-    save_output: str | None
-    save_input: str | None
-    set_datetime: str | None
-    all_actions: bool
-    injections: Injections = field(default_factory=Injections)
-    op_fail: tuple[str, ...] = ()
-    output_as: str = "text"
-    output_to: str | None = None
-    request: str = "crm_simulate"
-    live_source: LiveSource | None = None
+    __slots__ = ("all_actions", "injections", "live_check", "live_source", "op_fail", "output_as",
+                 "output_to", "quiet", "request", "run_simulation", "save_dotfile", "save_graph",
+                 "save_input", "save_output", "set_datetime", "show_scores", "xml_file", "xml_pipe")
+
+    def __init__(self, xml_file: str | None, xml_pipe: bool, live_check: bool, run_simulation: bool,
+                 show_scores: bool, quiet: bool, save_graph: str | None, save_dotfile: str | None,
+                 save_output: str | None, save_input: str | None, set_datetime: str | None,
+                 all_actions: bool, injections: Injections | None = None,
+                 op_fail: tuple[str, ...] = (), output_as: str = "text",
+                 output_to: str | None = None, request: str = "crm_simulate",
+                 live_source: LiveSource | None = None) -> None:
+        self.xml_file, self.xml_pipe, self.live_check = xml_file, xml_pipe, live_check
+        self.run_simulation, self.show_scores, self.quiet = run_simulation, show_scores, quiet
+        self.save_graph, self.save_dotfile = save_graph, save_dotfile
+        self.save_output, self.save_input = save_output, save_input
+        self.set_datetime, self.all_actions = set_datetime, all_actions
+        self.injections: Injections = Injections() if injections is None else injections
+        self.op_fail, self.output_as, self.output_to = op_fail, output_as, output_to
+        self.request, self.live_source = request, live_source
 
 
 def parse_datetime(text: str) -> datetime.datetime:

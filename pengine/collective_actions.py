@@ -32,8 +32,10 @@ def order_probe(u: Unpacked, acts: ActionSet, probe: Work,
         top = u.rsc(top).parent or top
     if u.rsc(top).kind != "clone":
         top = rid
-    top_running = any(u.states[p].running_on for p in _primitives(u, top))
-    flag = RUNNABLE_LEFT if (not probe.runnable and not top_running) else OPTIONAL
+    # Pacemaker 2.1.5 asks whether the probed resource itself (not its clone) is active
+    # (pcmk__probe_rsc_on_node tests rsc->running_on; later versions test the clone's):
+    # an unrunnable probe of an inactive instance blocks the whole clone's start.
+    flag = RUNNABLE_LEFT if (not probe.runnable and not u.states[rid].running_on) else OPTIONAL
     acts.order(rid, "monitor", top, "start", flag, first_action=probe)
     if top == rid:
         return []

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
 
+from messaging.record import Record
 from messaging.types import Role
 from pengine.rules import RuleContext, evaluate
 from pengine.scores import INF, char2score
@@ -19,45 +19,58 @@ from pengine.unpack_resources import params_on_node
 from pengine.xmlin import Element, is_true
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(Record):
     """rsc gets `score` added on each listed node."""
 
-    id: str
-    rsc: str
-    scores: tuple[tuple[str, int], ...]
-    discovery: str = "always"
-    role: Role | None = None
-    rule_id: str | None = None  # the rule a rule-based location comes from
+    __slots__ = ("discovery", "id", "role", "rsc", "rule_id", "scores")
+
+    def __init__(self, id: str, rsc: str, scores: tuple[tuple[str, int], ...],
+                 discovery: str = "always", role: Role | None = None,
+                 rule_id: str | None = None) -> None:
+        self.id = id
+        self.rsc = rsc
+        self.scores = scores
+        self.discovery = discovery
+        self.role = role
+        self.rule_id = rule_id  # the rule a rule-based location comes from
 
 
-@dataclass(frozen=True, slots=True)
-class Colocation:
+class Colocation(Record):
     """dependent is placed relative to primary."""
 
-    id: str
-    dependent: str
-    primary: str
-    score: int
-    dependent_role: Role | None
-    primary_role: Role | None
-    node_attribute: str
-    influence: bool
+    __slots__ = ("dependent", "dependent_role", "id", "influence", "node_attribute", "primary",
+                 "primary_role", "score")
+
+    def __init__(self, id: str, dependent: str, primary: str, score: int,
+                 dependent_role: Role | None, primary_role: Role | None, node_attribute: str,
+                 influence: bool) -> None:
+        self.id = id
+        self.dependent = dependent
+        self.primary = primary
+        self.score = score
+        self.dependent_role = dependent_role
+        self.primary_role = primary_role
+        self.node_attribute = node_attribute
+        self.influence = influence
 
 
-@dataclass(frozen=True, slots=True)
-class Ordering:
+class Ordering(Record):
     """then waits for first (in resource/task terms)."""
 
-    id: str
-    first: str
-    first_task: str
-    then: str
-    then_task: str
-    kind: str  # Mandatory / Optional / Serialize
-    symmetrical: bool
-    via: str | None = None  # a "one-or-more" pseudo action between first and then
-    via_min: int = 1
+    __slots__ = ("first", "first_task", "id", "kind", "symmetrical", "then", "then_task", "via",
+                 "via_min")
+
+    def __init__(self, id: str, first: str, first_task: str, then: str, then_task: str, kind: str,
+                 symmetrical: bool, via: str | None = None, via_min: int = 1) -> None:
+        self.id = id
+        self.first = first
+        self.first_task = first_task
+        self.then = then
+        self.then_task = then_task
+        self.kind = kind  # Mandatory / Optional / Serialize
+        self.symmetrical = symmetrical
+        self.via = via  # a "one-or-more" pseudo action between first and then
+        self.via_min = via_min
 
 
 class Constraints:

@@ -1,4 +1,5 @@
-"""Freeze propagated actions into public Actions and the edges of the transition graph.
+"""Freeze the sealed actions and their settled flags (the FlagsTable) into public Actions,
+and the edges of the transition graph.
 
 Invariants: graph nodes are exactly the actions that are required and runnable; an edge
 first -> then exists when an ordering links two such actions (each pair once, in link
@@ -7,19 +8,24 @@ order). No networkx here: the scheduler's hot path stays free of its import cost
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pengine.actions import Work
 from pengine.model import Action
 from pengine.ordering import Link
+from pengine.sealed_actions import FlagsTable
 from pengine.state import Unpacked
 from pengine.unpack_history import find_op_config
 from pengine.unpack_resources import RscConfig
 
 
-def freeze(u: Unpacked, works: list[Work]) -> tuple[Action, ...]:
+def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable) -> tuple[Action, ...]:
+    """The public Actions: each sealed Work with the flags propagation settled for it."""
     node_ids = {n.name: n.id for n in u.nodes}
     configs = {r.id: r for r in u.resources if r.kind == "primitive"}
     agents = {rid: r.agent for rid, r in configs.items()}
     names = _anonymous_names(u)
+    optional, runnable, reason = flags.optional, flags.runnable, flags.reason
     out = []
     for w in works:
         attrs = _attributes(w, configs.get(w.rsc or ""), node_ids)
@@ -27,8 +33,8 @@ def freeze(u: Unpacked, works: list[Work]) -> tuple[Action, ...]:
             id=w.id, key=w.key, task=w.task, resource=w.rsc,
             node=w.node,
             node_id=node_ids.get(w.node) if w.node else None,
-            interval_ms=w.interval_ms, pseudo=w.pseudo, optional=w.optional,
-            runnable=w.runnable, attributes=tuple(sorted(attrs)), reason=w.reason,
+            interval_ms=w.interval_ms, pseudo=w.pseudo, optional=optional[w.id],
+            runnable=runnable[w.id], attributes=tuple(sorted(attrs)), reason=reason[w.id],
             agent=agents.get(w.rsc or "") if not w.pseudo else None,
             name=names.get(w.rsc or ""),
         ))

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from messaging.record import Record
 from pengine.api import Transition
 from pengine.model import Action, ResourceStatus
 
@@ -29,13 +29,15 @@ _CLUSTER_TASKS = frozenset({"stonith", "do_shutdown", "clear_failcount", "lrm_re
                             "lrm_delete", "maintenance_nodes"})
 
 
-@dataclass(frozen=True, slots=True)
-class Synapse:
+class Synapse(Record):
     """One graph step: an action and the actions that must be confirmed before it fires."""
 
-    id: int
-    action: Action
-    inputs: tuple[Action, ...]
+    __slots__ = ("action", "id", "inputs")
+
+    def __init__(self, id: int, action: Action, inputs: tuple[Action, ...]) -> None:
+        self.id = id
+        self.action = action
+        self.inputs = inputs
 
 
 def synapses(transition: Transition) -> tuple[Synapse, ...]:

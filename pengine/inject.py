@@ -21,11 +21,11 @@ operation spec or an unknown resource is skipped with a warning, as Pacemaker do
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 from lxml import etree
 
 from messaging.errors import NotFoundError
+from messaging.record import Record
 from pengine.opspec import OpSpec, parse_op_spec, parse_operation_key
 
 FAKE_DC_UUID = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
@@ -33,20 +33,27 @@ CRM_FEATURE_SET = "3.16.1"
 INFINITY = 1000000
 
 
-@dataclass(frozen=True, slots=True)
-class Injections:
+class Injections(Record):
     """The synthetic events of one crm_simulate run (each tuple in command-line order)."""
 
-    quorum: str | None = None
-    watchdog: str | None = None
-    node_up: tuple[str, ...] = ()
-    node_down: tuple[str, ...] = ()
-    node_fail: tuple[str, ...] = ()
-    ticket_grant: tuple[str, ...] = ()
-    ticket_revoke: tuple[str, ...] = ()
-    ticket_standby: tuple[str, ...] = ()
-    ticket_activate: tuple[str, ...] = ()
-    op_inject: tuple[str, ...] = ()
+    __slots__ = ("node_down", "node_fail", "node_up", "op_inject", "quorum", "ticket_activate",
+                 "ticket_grant", "ticket_revoke", "ticket_standby", "watchdog")
+
+    def __init__(self, quorum: str | None = None, watchdog: str | None = None,
+                 node_up: tuple[str, ...] = (), node_down: tuple[str, ...] = (),
+                 node_fail: tuple[str, ...] = (), ticket_grant: tuple[str, ...] = (),
+                 ticket_revoke: tuple[str, ...] = (), ticket_standby: tuple[str, ...] = (),
+                 ticket_activate: tuple[str, ...] = (), op_inject: tuple[str, ...] = ()) -> None:
+        self.quorum = quorum
+        self.watchdog = watchdog
+        self.node_up = node_up
+        self.node_down = node_down
+        self.node_fail = node_fail
+        self.ticket_grant = ticket_grant
+        self.ticket_revoke = ticket_revoke
+        self.ticket_standby = ticket_standby
+        self.ticket_activate = ticket_activate
+        self.op_inject = op_inject
 
     @property
     def requested(self) -> bool:
@@ -56,12 +63,14 @@ class Injections:
                     self.ticket_activate, self.op_inject))
 
 
-@dataclass(frozen=True, slots=True)
-class Modification:
+class Modification(Record):
     """One reported step: kind is quorum, watchdog, node, ticket, spec or attr."""
 
-    kind: str
-    fields: tuple[tuple[str, str], ...]
+    __slots__ = ("fields", "kind")
+
+    def __init__(self, kind: str, fields: tuple[tuple[str, str], ...]) -> None:
+        self.kind = kind
+        self.fields = fields
 
     def text(self) -> str:
         """The line Pacemaker's text output prints for this step (without the bullet)."""

@@ -1,21 +1,21 @@
 """Public, frozen value types of the policy engine (the other packages code against these).
 
-Invariants: every type here is a frozen, slotted dataclass holding only immutable values
-(str, int, bool, tuples of those or of other frozen types); nothing here does I/O.
+Invariants: every type here is a slotted messaging.record.Record (a value: equality, hashing
+and replace() as a frozen dataclass; nothing assigns a field after __init__) holding only
+immutable values (str, int, bool, tuples of those or of other such types); nothing here does
+I/O. Records rather than dataclasses: crm_simulate pays for every dataclass at start-up.
 Node names are Pacemaker unames; resource ids are the XML ids (clone instances `id:N`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from messaging.record import Record
 from messaging.types import Role
 
 Pairs = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Action:
+class Action(Record):
     """One scheduled action (a synapse candidate of the transition graph).
 
     key: Pacemaker's key, e.g. "rsc1_start_0", "stonith-node1-reboot", "do_shutdown-node1",
@@ -23,20 +23,27 @@ class Action:
     runnable: can be executed (False = "blocked"). reason: the summary's "due to" text.
     """
 
-    id: int
-    key: str
-    task: str
-    resource: str | None
-    node: str | None
-    node_id: str | None
-    interval_ms: int
-    pseudo: bool
-    optional: bool
-    runnable: bool
-    attributes: Pairs = ()
-    reason: str | None = None
-    agent: str | None = None  # "ocf:heartbeat:Dummy" style, None for pseudo/cluster actions
-    name: str | None = None  # the graph's <primitive id> when it is not the key's resource
+    __slots__ = ("agent", "attributes", "id", "interval_ms", "key", "name", "node", "node_id",
+                 "optional", "pseudo", "reason", "resource", "runnable", "task")
+
+    def __init__(self, id: int, key: str, task: str, resource: str | None, node: str | None,
+                 node_id: str | None, interval_ms: int, pseudo: bool, optional: bool,
+                 runnable: bool, attributes: Pairs = (), reason: str | None = None,
+                 agent: str | None = None, name: str | None = None) -> None:
+        self.id = id
+        self.key = key
+        self.task = task
+        self.resource = resource
+        self.node = node
+        self.node_id = node_id
+        self.interval_ms = interval_ms
+        self.pseudo = pseudo
+        self.optional = optional
+        self.runnable = runnable
+        self.attributes = attributes
+        self.reason = reason
+        self.agent = agent  # "ocf:heartbeat:Dummy" style, None for pseudo/cluster actions
+        self.name = name  # the graph's <primitive id> when it is not the key's resource
 
     @property
     def in_graph(self) -> bool:
@@ -44,106 +51,138 @@ class Action:
         return self.runnable and not self.optional
 
 
-@dataclass(frozen=True, slots=True)
-class NodeStatus:
+class NodeStatus(Record):
     """A cluster node as unpacked from <nodes> and its <node_state>.
 
     kind: "member" (cluster node), "remote" or "ping". online/unclean/pending etc. follow
     Pacemaker's determine_online_status; attributes holds instance + transient attributes.
     """
 
-    name: str
-    id: str
-    online: bool
-    unclean: bool
-    standby: bool
-    maintenance: bool
-    pending: bool
-    shutdown: bool
-    kind: str = "member"
-    attributes: Pairs = ()
-    unseen: bool = False
-    standby_onfail: bool = False
-    is_dc: bool = False
-    health: str | None = None  # "RED" / "YELLOW" from #health-* attributes, else None
+    __slots__ = ("attributes", "health", "id", "is_dc", "kind", "maintenance", "name", "online",
+                 "pending", "shutdown", "standby", "standby_onfail", "unclean", "unseen")
+
+    def __init__(self, name: str, id: str, online: bool, unclean: bool, standby: bool,
+                 maintenance: bool, pending: bool, shutdown: bool, kind: str = "member",
+                 attributes: Pairs = (), unseen: bool = False, standby_onfail: bool = False,
+                 is_dc: bool = False, health: str | None = None) -> None:
+        self.name = name
+        self.id = id
+        self.online = online
+        self.unclean = unclean
+        self.standby = standby
+        self.maintenance = maintenance
+        self.pending = pending
+        self.shutdown = shutdown
+        self.kind = kind
+        self.attributes = attributes
+        self.unseen = unseen
+        self.standby_onfail = standby_onfail
+        self.is_dc = is_dc
+        self.health = health  # "RED" / "YELLOW" from #health-* attributes, else None
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceStatus:
+class ResourceStatus(Record):
     """A resource as shown in "Full List of Resources" (in display order).
 
     kind: "primitive", "group", "clone", "promotable". role: the current role (for a
     collective, the highest child role). running_on: node names where it is active.
     """
 
-    id: str
-    kind: str
-    agent: str
-    children: tuple[ResourceStatus, ...]
-    role: Role
-    running_on: tuple[str, ...]
-    managed: bool
-    failed: bool
-    orphan: bool
-    target_role: Role | None
-    pending_task: str | None = None
-    blocked: bool = False
-    failure_ignored: bool = False
-    maintenance: bool = False
-    description: str | None = None
-    unique: bool = False  # globally-unique clone
-    not_installed_on: tuple[str, ...] = ()  # nodes where a probe found the agent missing
-    locked_to: str | None = None  # shutdown-lock: "Stopped <node> (LOCKED)"
-    target_role_text: str | None = None  # the target-role meta attribute as written
-    # the exit code of a failed probe shown beside a stopped primitive ("(not installed) ")
-    probe_failure_rc: int | None = None
-    pending_node: str | None = None  # where pending_task runs
+    __slots__ = ("agent", "blocked", "children", "description", "failed", "failure_ignored", "id",
+                 "kind", "locked_to", "maintenance", "managed", "not_installed_on", "orphan",
+                 "pending_node", "pending_task", "probe_failure_rc", "role", "running_on",
+                 "target_role", "target_role_text", "unique")
+
+    def __init__(self, id: str, kind: str, agent: str, children: tuple[ResourceStatus, ...],
+                 role: Role, running_on: tuple[str, ...], managed: bool, failed: bool, orphan: bool,
+                 target_role: Role | None, pending_task: str | None = None, blocked: bool = False,
+                 failure_ignored: bool = False, maintenance: bool = False,
+                 description: str | None = None, unique: bool = False,
+                 not_installed_on: tuple[str, ...] = (), locked_to: str | None = None,
+                 target_role_text: str | None = None, probe_failure_rc: int | None = None,
+                 pending_node: str | None = None) -> None:
+        self.id = id
+        self.kind = kind
+        self.agent = agent
+        self.children = children
+        self.role = role
+        self.running_on = running_on
+        self.managed = managed
+        self.failed = failed
+        self.orphan = orphan
+        self.target_role = target_role
+        self.pending_task = pending_task
+        self.blocked = blocked
+        self.failure_ignored = failure_ignored
+        self.maintenance = maintenance
+        self.description = description
+        self.unique = unique  # globally-unique clone
+        self.not_installed_on = not_installed_on  # nodes where a probe found the agent missing
+        self.locked_to = locked_to  # shutdown-lock: "Stopped <node> (LOCKED)"
+        self.target_role_text = target_role_text  # the target-role meta attribute as written
+        # the exit code of a failed probe shown beside a stopped primitive ("(not installed) ")
+        self.probe_failure_rc = probe_failure_rc
+        self.pending_node = pending_node  # where pending_task runs
 
 
-@dataclass(frozen=True, slots=True)
-class FailedOperation:
+class FailedOperation(Record):
     """A failed lrm_rsc_op entry, for "Failed Resource Actions"."""
 
-    op_id: str
-    resource: str
-    node: str
-    task: str
-    interval_ms: int
-    rc: int
-    status: int
-    call_id: int
-    exit_reason: str | None  # None: the entry has no exit-reason attribute
-    last_rc_change: int | None
-    exec_time_ms: int | None = None
-    queue_time_ms: int | None = None
-    op_key: str = ""  # operation_key attribute ("" when the entry has none)
+    __slots__ = ("call_id", "exec_time_ms", "exit_reason", "interval_ms", "last_rc_change", "node",
+                 "op_id", "op_key", "queue_time_ms", "rc", "resource", "status", "task")
+
+    def __init__(self, op_id: str, resource: str, node: str, task: str, interval_ms: int, rc: int,
+                 status: int, call_id: int, exit_reason: str | None, last_rc_change: int | None,
+                 exec_time_ms: int | None = None, queue_time_ms: int | None = None,
+                 op_key: str = "") -> None:
+        self.op_id = op_id
+        self.resource = resource
+        self.node = node
+        self.task = task
+        self.interval_ms = interval_ms
+        self.rc = rc
+        self.status = status
+        self.call_id = call_id
+        self.exit_reason = exit_reason  # None: the entry has no exit-reason attribute
+        self.last_rc_change = last_rc_change
+        self.exec_time_ms = exec_time_ms
+        self.queue_time_ms = queue_time_ms
+        self.op_key = op_key  # operation_key attribute ("" when the entry has none)
 
 
-@dataclass(frozen=True, slots=True)
-class LocationBan:
+class LocationBan(Record):
     """A location constraint's negative score on one node (crm_mon's <ban>).
 
     id: the constraint's id, or its rule's id for a rule-based one (as Pacemaker names
     the unpacked location). promoted_only: the location applies to the promoted role only.
     """
 
-    id: str
-    resource: str
-    node: str
-    weight: int
-    promoted_only: bool
+    __slots__ = ("id", "node", "promoted_only", "resource", "weight")
+
+    def __init__(self, id: str, resource: str, node: str, weight: int, promoted_only: bool) -> None:
+        self.id = id
+        self.resource = resource
+        self.node = node
+        self.weight = weight
+        self.promoted_only = promoted_only
 
 
-@dataclass(frozen=True, slots=True)
-class ClusterStatus:
+class ClusterStatus(Record):
     """The unpacked cluster: what "Current cluster status" prints."""
 
-    nodes: tuple[NodeStatus, ...]
-    resources: tuple[ResourceStatus, ...]
-    failed_operations: tuple[FailedOperation, ...]
-    have_quorum: bool
-    dc: str | None
-    stonith_enabled: bool
-    options: Pairs
-    execution_date: int | None = None  # <cib execution-date>, epoch seconds, if any
-    bans: tuple[LocationBan, ...] = ()  # newest constraint first; filled on request only
+    __slots__ = ("bans", "dc", "execution_date", "failed_operations", "have_quorum", "nodes",
+                 "options", "resources", "stonith_enabled")
+
+    def __init__(self, nodes: tuple[NodeStatus, ...], resources: tuple[ResourceStatus, ...],
+                 failed_operations: tuple[FailedOperation, ...], have_quorum: bool, dc: str | None,
+                 stonith_enabled: bool, options: Pairs, execution_date: int | None = None,
+                 bans: tuple[LocationBan, ...] = ()) -> None:
+        self.nodes = nodes
+        self.resources = resources
+        self.failed_operations = failed_operations
+        self.have_quorum = have_quorum
+        self.dc = dc
+        self.stonith_enabled = stonith_enabled
+        self.options = options
+        self.execution_date = execution_date  # <cib execution-date>, epoch seconds, if any
+        self.bans = bans  # newest constraint first; filled on request only

@@ -10,7 +10,8 @@ caller skips it, as Pacemaker does.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from messaging.record import Record
 
 _MULTIWORD_TASKS = ("migrate_to", "migrate_from", "clear_failcount", "lrm_delete",
                     "lrm_refresh", "pre_notify", "post_notify", "confirmed-pre_notify",
@@ -18,16 +19,19 @@ _MULTIWORD_TASKS = ("migrate_to", "migrate_from", "clear_failcount", "lrm_delete
 _RC = re.compile(r"\s*([+-]?\d+)")
 
 
-@dataclass(frozen=True, slots=True)
-class OpSpec:
+class OpSpec(Record):
     """One parsed spec: the operation, where it ran and the result it returned."""
 
-    text: str
-    resource: str
-    task: str
-    interval_ms: int
-    node: str
-    rc: int
+    __slots__ = ("interval_ms", "node", "rc", "resource", "task", "text")
+
+    def __init__(self, text: str, resource: str, task: str, interval_ms: int, node: str,
+                 rc: int) -> None:
+        self.text = text
+        self.resource = resource
+        self.task = task
+        self.interval_ms = interval_ms
+        self.node = node
+        self.rc = rc
 
 
 def parse_operation_key(key: str) -> tuple[str, str, int] | None:

@@ -3,7 +3,8 @@
 Invariants: orderings are resolved in creation order (a missing "first" action becomes an
 optional nodeless, hence unrunnable, action); flags only ever move from optional to
 required and from runnable to unrunnable, so propagation reaches a fixpoint; the first
-reason set on an action wins (scheduler.md §4.3).
+reason set on an action wins (scheduler.md §4.3). Propagation reads and sets flags only in
+ctx.flags (a SettlingFlags indexed by action id): the Work objects are sealed by then.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pengine.actions import (
 from pengine.collective_actions import notified_action
 from pengine.constraints import Constraints, Ordering
 from pengine.required_wave import REMAPPED, RequiredWave, application_order
-from pengine.sealed_actions import SealedActions
+from pengine.sealed_actions import FlagsTable, SettlingFlags
 from pengine.state import Unpacked
 from pengine.unpack_resources import RscConfig
 from pengine.xmlin import is_true
@@ -86,40 +87,6 @@ def _user_flags(u: Unpacked, o: Ordering) -> tuple[str, ...]:
     return (ASYMMETRICAL,)
 
 
-def collective_children(u: Unpacked, acts: SealedActions) -> dict[int, list[Work]]:
-    """Clone pseudo action id -> the instances' primitive actions of the matching task.
-
-    An ordering reads a clone "first" action's flags on the 'then' action's node
-    (action_flags_for_ordering -> the clone's summary over instance actions on that node),
-    so promote/promoted and demote/demoted count only the instances promoted or demoted
-    there, like start/running and stop/stopped.
-    """
-    base = {"running": "start", "start": "start", "stopped": "stop", "stop": "stop",
-            "promoted": "promote", "promote": "promote", "demoted": "demote", "demote": "demote"}
-    out: dict[int, list[Work]] = {}
-    for act in acts.actions:
-        task = act.task
-        if task == "notified":  # <clone>_confirmed-post_notify_<done>_0
-            task = act.key.rsplit("_", 2)[-2]
-        if act.node is None and act.rsc is not None and task in base \
-                and u.has_rsc(act.rsc) and u.rsc(act.rsc).kind == "clone":
-            out[act.id] = [a for p in u.instance_primitives(act.rsc)
-                           for a in acts.of(p, base[task]) if a.node is not None]
-    return out
-
-
-def group_locations(u: Unpacked, acts: SealedActions, assigned: Mapping[str, str | None]
-                    ) -> dict[int, str | None]:
-    """A group's start/stop pseudo actions are located where the group is assigned."""
-    out: dict[int, str | None] = {}
-    for act in acts.actions:
-        if act.pseudo and act.rsc is not None and act.task == "start":
-            rsc = u.rsc(act.rsc)
-            if rsc.kind == "group" and rsc.children:
-                out[act.id] = assigned.get(_primitives(u, rsc.id)[0])
-    return out
-
-
 def _via_ordering(u: Unpacked, acts: ActionSet, o: Ordering,
                   seen: set[tuple[str, str, str, str]]) -> None:
     """first -> one-or-more pseudo action -> then (runnable once enough firsts are).
@@ -140,10 +107,9 @@ def _via_ordering(u: Unpacked, acts: ActionSet, o: Ordering,
     rsc = u.rsc(o.first)
     firsts = [o.first] if rsc.kind != "clone" else list(rsc.children)
     for first in firsts:
-        task = o.first_task if u.rsc(first).kind == "primitive" else \
-            _COMPLETE.get(o.first_task, o.first_task)
-        # pe_order_one_or_more|pe_order_implies_then_printed: no requiredness passes on
-        acts.order(first, task, None, via, "any_runnable", PRINTED, then_action=pseudo)
+        # pe_order_one_or_more|implies_then_printed: no requiredness passes on. A pseudo
+        # 'then' has no resource: a group's start is not remapped (action_for_ordering).
+        acts.order(first, o.first_task, None, via, "any_runnable", PRINTED, then_action=pseudo)
 
 
 def _interleaved(u: Unpacked, spec: OrderSpec) -> bool:
@@ -296,10 +262,11 @@ def _create_missing(u: Unpacked, rid: str | None, task: str) -> bool:
                                         default=Role.UNKNOWN) != Role.UNPROMOTED
 
 
-def _set_reason(then: Work, first: Work, text: str) -> None:
-    if then.reason is not None or first.rsc == then.rsc:
+def _set_reason(reason: list[str | None], then: Work, first: Work, text: str) -> None:
+    if reason[then.id] is not None or first.rsc == then.rsc:
         return
-    then.reason = f"{text} {first.rsc} {first.task}" if first.rsc else f"{text} {first.task}"
+    reason[then.id] = f"{text} {first.rsc} {first.task}" if first.rsc else \
+        f"{text} {first.task}"
 
 
 @dataclass
@@ -312,26 +279,28 @@ class Context:
     location: dict[int, str | None]
     min_runnable: Mapping[int, int]
     all_actions: Sequence[Work]
+    flags: SettlingFlags  # what propagation sets: the sealed actions keep their own
     block: Callable[[], bool] | None = None
     requires: dict[str, str] = field(default_factory=dict)
     running_on: dict[str, list[str]] = field(default_factory=dict)
 
     def first_required(self, f: Work, t: Work, any_child: bool = False) -> bool:
+        optional = self.flags.optional
         children = self.collective_children.get(f.id)
         if any_child:
             # The first clone's flags summarised over all its instances (no node): any
             # required instance counts.
-            return not f.optional or any(not c.optional for c in children or ())
+            return not optional[f.id] or any(not optional[c.id] for c in children or ())
         node = self.location.get(t.id, t.node)
         if children is None or node is None:
-            return not f.optional
-        return any(not c.optional for c in children if c.node == node)
+            return not optional[f.id]
+        return any(not optional[c.id] for c in children if c.node == node)
 
 
 def _implies_then(link: Link, ctx: Context) -> bool:
     """Does this link make its then-action required now?"""
     f, t = link.first, link.then
-    if IMPLIES_THEN not in link.flags or not t.optional \
+    if IMPLIES_THEN not in link.flags or not ctx.flags.optional[t.id] \
             or not ctx.first_required(f, t, "any_child" in link.flags):
         return False
     if t.rsc is not None and not ctx.managed.get(t.rsc, True):
@@ -351,22 +320,23 @@ def _implies_then(link: Link, ctx: Context) -> bool:
 def _apply_required(link: Link, ctx: Context) -> bool:
     """The requiredness half of a link (applied before runnability each round)."""
     f, t, flags = link.first, link.then, link.flags
+    optional, reason = ctx.flags.optional, ctx.flags.reason
     if "member_flags" in flags:
-        if not f.optional and t.optional and (f.node is not None or f.pseudo):
-            t.optional = False
+        if not optional[f.id] and optional[t.id] and (f.node is not None or f.pseudo):
+            optional[t.id] = False
             return True
         return False
     if _implies_then(link, ctx):
-        t.optional = False
-        _set_reason(t, f, "required")
+        optional[t.id] = False
+        _set_reason(reason, t, f, "required")
         return True
-    if (RESTART in flags or PROMOTED_IMPLIES_FIRST in flags) and not t.optional \
-            and f.optional:
+    if (RESTART in flags or PROMOTED_IMPLIES_FIRST in flags) and not optional[t.id] \
+            and optional[f.id]:
         # handle_restart_ordering / pe_order_promoted_implies_first: a required 'then'
         # makes 'first' required even when 'first' cannot run (a blocked later member's
         # stop), naming 'then'
-        f.optional = False
-        _set_reason(f, t, "required")
+        optional[f.id] = False
+        _set_reason(reason, f, t, "required")
         return True
     return False
 
@@ -374,65 +344,106 @@ def _apply_required(link: Link, ctx: Context) -> bool:
 def _apply(link: Link, ctx: Context) -> bool:
     managed, blocked = ctx.managed, ctx.blocked
     f, t, flags = link.first, link.then, link.flags
+    optional, runnable, reason = ctx.flags.optional, ctx.flags.runnable, ctx.flags.reason
     changed = False
     if "member_flags" in flags:
-        if not f.optional and t.optional and (f.node is not None or f.pseudo):
-            t.optional = False
+        if not optional[f.id] and optional[t.id] and (f.node is not None or f.pseudo):
+            optional[t.id] = False
             changed = True
         return changed
     if _implies_then(link, ctx):
-        t.optional = False
-        _set_reason(t, f, "required")
+        optional[t.id] = False
+        _set_reason(reason, t, f, "required")
         changed = True
-    if RUNNABLE_LEFT in flags and not f.runnable and t.runnable:
-        t.runnable = False
-        _set_reason(t, f, "unrunnable")
+    if RUNNABLE_LEFT in flags and not runnable[f.id] and runnable[t.id]:
+        runnable[t.id] = False
+        _set_reason(reason, t, f, "unrunnable")
         changed = True
     if RESTART in flags:
-        changed |= _restart(f, t, managed)
-    if PROMOTED_IMPLIES_FIRST in flags and not t.optional and f.optional:
-        f.optional = False
-        _set_reason(f, t, "required")
+        changed |= _restart(f, t, managed, ctx.flags)
+    if PROMOTED_IMPLIES_FIRST in flags and not optional[t.id] and optional[f.id]:
+        optional[f.id] = False
+        _set_reason(reason, f, t, "required")
         changed = True
-    if f.task == "stop" and not f.runnable and t.runnable and f.rsc is not None \
+    if f.task == "stop" and not runnable[f.id] and runnable[t.id] and f.rsc is not None \
             and not managed.get(f.rsc, True) and f.rsc in blocked and link.via is None:
         # Pacemaker clears 'then' runnable here without giving a reason, and only on
         # 'then' itself: a group's members are not told (update_action_for_ordering_flags
         # does this outside the resource's update_ordered_actions method).
-        t.runnable = False
+        runnable[t.id] = False
         changed = True
-    if ASYMMETRICAL in flags and not f.runnable and t.runnable \
-            and not (t.task == "start" and t.optional):
-        t.runnable = False
-        t.optional = False
-        _set_reason(t, f, "unrunnable")
+    if ASYMMETRICAL in flags and not runnable[f.id] and runnable[t.id] \
+            and not (t.task == "start" and optional[t.id]):
+        runnable[t.id] = False
+        optional[t.id] = False
+        _set_reason(reason, t, f, "unrunnable")
         changed = True
     return changed
 
 
-def _restart(f: Work, t: Work, managed: dict[str, bool]) -> bool:
-    trigger = not t.optional or (
-        not t.runnable and f.rsc == t.rsc and managed.get(t.rsc or "", True))
+def _restart(f: Work, t: Work, managed: dict[str, bool], flags: SettlingFlags) -> bool:
+    optional, runnable, reason = flags.optional, flags.runnable, flags.reason
+    trigger = not optional[t.id] or (
+        not runnable[t.id] and f.rsc == t.rsc and managed.get(t.rsc or "", True))
     if not trigger:
         return False
     changed = False
-    if f.optional and (f.runnable or not t.optional):
+    if optional[f.id] and (runnable[f.id] or not optional[t.id]):
         # handle_restart_ordering: 'first' becomes required because of 'then' and is
         # told so ("required <then>") when they belong to different resources.
-        f.optional = False
-        _set_reason(f, t, "required")
+        optional[f.id] = False
+        _set_reason(reason, f, t, "required")
         changed = True
-    if not f.optional and not f.runnable and t.runnable:
-        t.runnable = False
-        _set_reason(t, f, "unrunnable")  # pe_action_implies names the first action
+    if not optional[f.id] and not runnable[f.id] and runnable[t.id]:
+        runnable[t.id] = False
+        _set_reason(reason, t, f, "unrunnable")  # pe_action_implies names the first action
         changed = True
     return changed
 
 
-def propagate(links: list[Link], ctx: Context) -> None:
-    """Apply every link until nothing changes."""
-    changed = True
-    rounds = 0
+def propagate(links: list[Link], ctx: Context) -> FlagsTable:
+    """Apply every link until nothing changes; returns the flags settled in ctx.flags."""
+    changed, rounds = True, 0
+    any_links, thens = _any_runnable_links(links, ctx)
+    by_then = application_order(links)
+    wave = RequiredWave(links, lambda link: _apply_required(link, ctx), ctx.flags,
+                        lambda link: _restart(link.first, link.then, ctx.managed, ctx.flags))
+    while changed and rounds < 1000:
+        changed = False
+        rounds += 1
+        inner = True
+        while inner:
+            inner = False
+            for link in by_then:
+                first_optional = ctx.flags.optional[link.first.id]
+                if _apply_required(link, ctx):
+                    inner = changed = True
+                    if link.via is not None:
+                        # pcmk__update_ordered_actions re-updates a changed member at
+                        # once through its own orderings
+                        wave.update(link.then)
+                    elif first_optional and not ctx.flags.optional[link.first.id]:
+                        wave.after(link.first)
+                        wave.update(link.first)
+                    else:
+                        wave.update(link.then)
+                        wave.after(link.then)
+        for link in links:
+            if _apply(link, ctx):
+                changed = True
+                wave.unrunnable(link)
+        if ctx.block is not None and ctx.block():
+            changed = True
+        for tid, firsts in any_links.items():
+            changed |= _any_runnable(thens[tid], firsts, ctx)
+    _print_pseudo_actions(links, ctx.flags.optional)
+    return ctx.flags.settled()
+
+
+def _any_runnable_links(links: list[Link], ctx: Context
+                        ) -> tuple[dict[int, list[Work]], dict[int, Work]]:
+    """Actions that run once enough of their firsts can (then id -> firsts, then id ->
+    then); those with no first at all are made unrunnable here."""
     any_links: dict[int, list[Work]] = {}
     thens: dict[int, Work] = {}
     for link in links:
@@ -448,53 +459,25 @@ def propagate(links: list[Link], ctx: Context) -> None:
             # A clone action none of whose instances has that action is unrunnable from
             # the start (summary_action_flags finds no runnable instance action).
             _any_runnable(thens[tid], firsts, ctx)
-    by_then = application_order(links)
-    wave = RequiredWave(links, lambda link: _apply_required(link, ctx))
-    while changed and rounds < 1000:
-        changed = False
-        rounds += 1
-        inner = True
-        while inner:
-            inner = False
-            for link in by_then:
-                first_optional = link.first.optional
-                if _apply_required(link, ctx):
-                    inner = changed = True
-                    if link.via is not None:
-                        # pcmk__update_ordered_actions re-updates a changed member at
-                        # once through its own orderings
-                        wave.update(link.then)
-                    elif first_optional and not link.first.optional:
-                        wave.after(link.first)
-                        wave.update(link.first)
-                    else:
-                        wave.update(link.then)
-                        wave.after(link.then)
-        for link in links:
-            if _apply(link, ctx):
-                changed = True
-        if ctx.block is not None and ctx.block():
-            changed = True
-        for tid, firsts in any_links.items():
-            changed |= _any_runnable(thens[tid], firsts, ctx)
-    _print_pseudo_actions(links)
+    return any_links, thens
 
 
-def _print_pseudo_actions(links: list[Link]) -> None:
+def _print_pseudo_actions(links: list[Link], optional: list[bool]) -> None:
     """A required first puts its one-or-more pseudo action in the graph, once every flag
     is settled (pe_order_implies_then_printed only marks it pe_action_print_always)."""
     for link in links:
-        if PRINTED in link.flags and not link.first.optional:
-            link.then.optional = False
+        if PRINTED in link.flags and not optional[link.first.id]:
+            optional[link.then.id] = False
 
 
 def _any_runnable(then: Work, firsts: list[Work], ctx: Context) -> bool:
     """'then' runs once enough of its 'firsts' can (a clone's summary flags, clone-min)."""
     need = ctx.min_runnable.get(then.id, 1)
-    if then.runnable and (firsts or then.id in ctx.min_runnable) \
-            and sum(f.runnable for f in firsts) < need:
-        then.runnable = False
+    runnable = ctx.flags.runnable
+    if runnable[then.id] and (firsts or then.id in ctx.min_runnable) \
+            and sum(runnable[f.id] for f in firsts) < need:
+        runnable[then.id] = False
         if firsts:
-            _set_reason(then, firsts[0], "unrunnable")
+            _set_reason(ctx.flags.reason, then, firsts[0], "unrunnable")
         return True
     return False

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
-from pengine.actions import Work
+from pengine.actions import RESTART, Work
+from pengine.sealed_actions import SettlingFlags
 
 
 class Ordered(Protocol):
@@ -48,8 +49,13 @@ class RequiredWave(Generic[L]):
     after the user's constraints, and walks each action's orderings newest first: so a
     member's group orderings are seen first, then its own, then user orderings."""
 
-    def __init__(self, links: Sequence[L], apply: Callable[[L], bool]) -> None:
+    def __init__(self, links: Sequence[L], apply: Callable[[L], bool],
+                 flags: SettlingFlags, restart: Callable[[L], bool] = lambda link: False
+                 ) -> None:
         self.apply = apply
+        self.optional = flags.optional  # action id -> optional, as `apply` updates it
+        self.runnable = flags.runnable  # action id -> runnable, as propagation updates it
+        self.restart = restart
         self.afters: dict[int, list[L]] = {}
         self.befores: dict[int, list[L]] = {}
         # Our member -> group/clone links stand for the collective's summary flags,
@@ -66,15 +72,31 @@ class RequiredWave(Generic[L]):
         for link in self.afters.get(act.id, ()):
             self.update(link.then)
 
+    def unrunnable(self, link: L) -> None:
+        """`link` just made its 'then' unrunnable: Pacemaker re-updates a changed action
+        through its own orderings before the actions after it (the lf#1421 recursion), so
+        a restart ordering makes its resource's stop required, and the stop its start,
+        before a later ordering reads the start (requiredness arrives before
+        unrunnability: "required X start" names the reason, not "unrunnable X start").
+        Not after a remapped collective ordering (start -> running), which Pacemaker
+        first orders anew and applies only when it re-processes 'then' (corpus
+        cloned-group-stop, bug-lf-2171; a plain ordering does, seed 197)."""
+        if REMAPPED in link.flags or self.runnable[link.then.id]:
+            return
+        for before in self.befores.get(link.then.id, ()):
+            if RESTART in before.flags and self.restart(before):
+                self.apply(before)  # the now required stop makes its start required
+
     def update(self, then: Work) -> None:
         """Apply the orderings before `then`; follow whatever became required."""
-        was_optional = then.optional
+        optional = self.optional
+        was_optional = optional[then.id]
         for link in self.befores.get(then.id, ()):
-            first_optional = link.first.optional
-            if self.apply(link) and first_optional and not link.first.optional:
+            first_optional = optional[link.first.id]
+            if self.apply(link) and first_optional and not optional[link.first.id]:
                 self.after(link.first)
                 self.update(link.first)
-        if was_optional and not then.optional:
+        if was_optional and not optional[then.id]:
             self.after(then)
 
 

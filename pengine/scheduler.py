@@ -2,11 +2,13 @@
 
 unpack -> constraints -> placement -> actions -> fencing -> orderings -> summary/graph.
 
-What each stage returns: unpack_cib an Unpacked, unpack_constraints Constraints, place a
-Placement, create_actions a CreatedActions (every action and ordering, sealed, with the
-orderings resolved to links), propagate settles the actions' flags in place, freeze the
-frozen Actions, graph_edges and summarise the Transition's edges and summary lines.
-Invariant: nothing after create_actions can add an action or an ordering.
+What each stage returns, each a value the later stages only read: unpack_cib an Unpacked,
+unpack_constraints Constraints, place a Placement, create_actions a CreatedActions (every
+action and ordering, sealed, with the orderings resolved to links), settle_flags a
+FlagsTable (every action's propagated flags), freeze the public Actions, graph_edges and
+summarise the Transition's edges and summary lines.
+Invariants: nothing after create_actions can add an action or an ordering, nor change an
+action (a sealed Work refuses writes): propagation sets flags in its own SettlingFlags.
 """
 
 from __future__ import annotations
@@ -43,15 +45,14 @@ from pengine.migration_orders import cancel_blocked_migrations
 from pengine.ordering import (
     Context,
     Link,
-    collective_children,
-    group_locations,
     propagate,
     resolve,
     user_orderings,
 )
+from pengine.ordering_context import collective_children, group_locations
 from pengine.placement import Placement, place
 from pengine.probes import probes
-from pengine.sealed_actions import SealedActions, seal
+from pengine.sealed_actions import FlagsTable, SealedActions, SettlingFlags, seal
 from pengine.state import Unpacked
 from pengine.status import build_status, unpack_cib
 from pengine.summary import summarise
@@ -121,13 +122,11 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
     constraints = unpack_constraints(unpacked)
     placement = place(unpacked, constraints)
     created = create_actions(unpacked, constraints, placement)
-    propagate(created.links, _ordering_context(unpacked, constraints, placement,
-                                               created.actions))
-    work_list = list(created.actions.actions)
-    actions = freeze(unpacked, work_list)
+    flags = settle_flags(unpacked, constraints, placement, created)
+    actions = freeze(unpacked, created.actions.actions, flags)
     return Transition(
         edges=graph_edges(actions, created.links), actions=actions,
-        summary=summarise(unpacked, placement, work_list, set(created.reloads)),
+        summary=summarise(unpacked, placement, actions, set(created.reloads)),
         scores=placement.score_lines,
         status=build_status(unpacked), now=unpacked.now, transition_id=transition_id,
         options=unpacked.options.raw,
@@ -169,8 +168,20 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     return CreatedActions(seal(action_set), links, frozenset(reloads))
 
 
+def settle_flags(unpacked: Unpacked, constraints: Constraints, placement: Placement,
+                 created: CreatedActions) -> FlagsTable:
+    """Every action's flags once the orderings (and colocation blocking) have settled them.
+
+    Propagation keeps what it sets in its own SettlingFlags: the sealed actions stay as
+    created.
+    """
+    flags = SettlingFlags(created.actions.actions)
+    return propagate(created.links, _ordering_context(unpacked, constraints, placement,
+                                                      created.actions, flags))
+
+
 def _ordering_context(unpacked: Unpacked, constraints: Constraints, placement: Placement,
-                      actions: SealedActions) -> Context:
+                      actions: SealedActions, flags: SettlingFlags) -> Context:
     """What the ordering propagation reads besides the links themselves."""
     states = unpacked.states
     # block_dependents only reads this copy: it is built once, not on every propagation round
@@ -179,6 +190,6 @@ def _ordering_context(unpacked: Unpacked, constraints: Constraints, placement: P
         dict(placement.managed), {rid for rid, state in states.items() if state.blocked},
         collective_children(unpacked, actions),
         group_locations(unpacked, actions, dict(placement.assigned)),
-        actions.min_runnable, actions.actions,
-        lambda: block_dependents(unpacked, constraints.colocations, by_rsc_task),
+        actions.min_runnable, actions.actions, flags,
+        lambda: block_dependents(unpacked, constraints.colocations, by_rsc_task, flags),
         dict(unpacked.requires), {rid: state.running_on for rid, state in states.items()})

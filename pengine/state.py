@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from messaging.record import Record
 from messaging.types import Role
 from pengine.unpack_nodes import NodeWork
 from pengine.unpack_options import Options
@@ -19,38 +20,60 @@ from pengine.unpack_resources import RscConfig
 from pengine.xmlin import Element
 
 
-@dataclass
-class RscState:
+class RscState(Record):
     """History-derived state of one primitive (filled by unpack_history)."""
 
-    role: Role = Role.STOPPED
-    next_role: Role | None = None
-    running_on: list[str] = field(default_factory=list)
-    failed: bool = False
-    stop_needed: bool = False
-    blocked: bool = False
-    managed: bool = True
-    failure_ignored: bool = False
-    start_pending: bool = False
-    pending_task: str | None = None
-    pending_node: str | None = None  # where pending_task runs (crm_mon names that node)
-    locations: list[tuple[str | None, int, str]] = field(default_factory=list)
-    known_on: set[str] = field(default_factory=set)
-    history: dict[str, list[Element]] = field(default_factory=dict)
-    agent_on: dict[str, str] = field(default_factory=dict)
-    failed_stop_on: set[str] = field(default_factory=set)
-    recover_on: list[str] = field(default_factory=list)  # nodes whose failure means stop+start
-    # A partial live migration (migrate_to done, migrate_from not): (source, target).
-    partial_migration: tuple[str, str] | None = None
-    # Sources of finished migrations whose stop never ran there: each still gets a stop.
-    dangling_sources: list[str] = field(default_factory=list)
-    # Every unpacked migrate_to, oldest first per node: (source node, entry, succeeded).
-    migrate_to_results: list[tuple[str, Element, bool]] = field(default_factory=list)
-    block_failure: bool = False
-    history_name: str | None = None  # the lrm_resource id this instance was matched from
-    # node -> position of the lrm_resource that made it active there, in that node's list
-    unpacked_at: dict[str, int] = field(default_factory=dict)
-    locked_to: str | None = None  # shutdown-lock: the node the resource must stay on
+    __slots__ = ("agent_on", "block_failure", "blocked", "dangling_sources", "failed",
+                 "failed_stop_on", "failure_ignored", "history", "history_name", "known_on",
+                 "locations", "locked_to", "managed", "migrate_to_results", "next_role",
+                 "partial_migration", "pending_node", "pending_task", "recover_on", "role",
+                 "running_on", "start_pending", "stop_needed", "unpacked_at")
+
+    def __init__(self, role: Role = Role.STOPPED, next_role: Role | None = None,
+                 running_on: list[str] | None = None, failed: bool = False,
+                 stop_needed: bool = False, blocked: bool = False, managed: bool = True,
+                 failure_ignored: bool = False, start_pending: bool = False,
+                 pending_task: str | None = None, pending_node: str | None = None,
+                 locations: list[tuple[str | None, int, str]] | None = None,
+                 known_on: set[str] | None = None, history: dict[str, list[Element]] | None = None,
+                 agent_on: dict[str, str] | None = None, failed_stop_on: set[str] | None = None,
+                 recover_on: list[str] | None = None,
+                 partial_migration: tuple[str, str] | None = None,
+                 dangling_sources: list[str] | None = None,
+                 migrate_to_results: list[tuple[str, Element, bool]] | None = None,
+                 block_failure: bool = False, history_name: str | None = None,
+                 unpacked_at: dict[str, int] | None = None, locked_to: str | None = None) -> None:
+        self.role = role
+        self.next_role = next_role
+        self.running_on: list[str] = list() if running_on is None else running_on
+        self.failed = failed
+        self.stop_needed = stop_needed
+        self.blocked = blocked
+        self.managed = managed
+        self.failure_ignored = failure_ignored
+        self.start_pending = start_pending
+        self.pending_task = pending_task
+        self.pending_node = pending_node  # where pending_task runs (crm_mon names that node)
+        self.locations: list[tuple[str | None, int, str]] = (
+            [] if locations is None else locations)
+        self.known_on: set[str] = set() if known_on is None else known_on
+        self.history: dict[str, list[Element]] = dict() if history is None else history
+        self.agent_on: dict[str, str] = dict() if agent_on is None else agent_on
+        self.failed_stop_on: set[str] = set() if failed_stop_on is None else failed_stop_on
+        # nodes whose failure means stop+start
+        self.recover_on: list[str] = list() if recover_on is None else recover_on
+        # A partial live migration (migrate_to done, migrate_from not): (source, target).
+        self.partial_migration = partial_migration
+        # Sources of finished migrations whose stop never ran there: each still gets a stop.
+        self.dangling_sources: list[str] = list() if dangling_sources is None else dangling_sources
+        # Every unpacked migrate_to, oldest first per node: (source node, entry, succeeded).
+        self.migrate_to_results: list[tuple[str, Element, bool]] = (
+            [] if migrate_to_results is None else migrate_to_results)
+        self.block_failure = block_failure
+        self.history_name = history_name  # the lrm_resource id this instance was matched from
+        # node -> position of the lrm_resource that made it active there, in that node's list
+        self.unpacked_at: dict[str, int] = dict() if unpacked_at is None else unpacked_at
+        self.locked_to = locked_to  # shutdown-lock: the node the resource must stay on
 
     @property
     def current_node(self) -> str | None:

@@ -5,7 +5,6 @@ Invariant: pure translation; display order equals Pacemaker's resource order.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 from collections.abc import Mapping
 
@@ -126,14 +125,14 @@ def _orphan_instances(u: Unpacked) -> dict[str, tuple[ResourceStatus, ...]]:
             # built from the clone's template, an orphan carries the template's target-role
             # (its member's own, else its group's or clone's)
             parts = tuple(
-                dataclasses.replace(part, target_role_text=part.target_role_text
-                                    or _template_meta(u, clone, part.id).get("target-role"))
+                part.replace(target_role_text=part.target_role_text
+                             or _template_meta(u, clone, part.id).get("target-role"))
                 for part in (_orphan_member(u, f"{m}:{number}") for m in members))
             if group is None:
                 instances.append(parts[0])
                 continue
-            instances.append(dataclasses.replace(
-                parts[0], id=f"{group}:{number}", kind="group", agent="", children=parts,
+            instances.append(parts[0].replace(
+                id=f"{group}:{number}", kind="group", agent="", children=parts,
                 running_on=tuple(dict.fromkeys(n for p in parts for n in p.running_on)),
                 failed=any(p.failed for p in parts), pending_task=None, not_installed_on=()))
         if instances:
@@ -178,8 +177,8 @@ def _with_orphans(rsc: ResourceStatus,
     if rsc.id not in orphans:
         return rsc
     children = rsc.children + orphans[rsc.id]
-    return dataclasses.replace(
-        rsc, children=children,
+    return rsc.replace(
+        children=children,
         running_on=tuple(dict.fromkeys(n for c in children for n in c.running_on)),
         failed=rsc.failed or any(c.failed for c in orphans[rsc.id]))
 

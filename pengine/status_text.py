@@ -306,10 +306,10 @@ def _role_label(clone: ResourceStatus, child: ResourceStatus) -> str:
 def _anonymous(child: ResourceStatus) -> ResourceStatus:
     """Anonymous instances are shown under their configured name (no ":N")."""
     if child.kind == "group":
-        return replace(child, children=tuple(_anonymous(m) for m in child.children))
+        return child.replace(children=tuple(_anonymous(m) for m in child.children))
     if child.kind != "primitive":
         return child
-    return replace(child, id=child.id.split(":")[0])
+    return child.replace(id=child.id.split(":")[0])
 
 
 def _template_name(rsc: ResourceStatus) -> str:

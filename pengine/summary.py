@@ -8,7 +8,7 @@ scheduler.md §5.3-5.5; unmanaged resources print nothing.
 from __future__ import annotations
 
 from messaging.types import Role
-from pengine.actions import Work
+from pengine.model import Action
 from pengine.placement import Placement
 from pengine.state import Unpacked
 from pengine.unpack_resources import template_members
@@ -31,7 +31,7 @@ class Item:
         self.tail = tail
 
 
-def _tail(source: Work | None, action: Work | None) -> str:
+def _tail(source: Action | None, action: Action | None) -> str:
     reason = source.reason if source is not None else None
     blocked = action is not None and not action.runnable
     if reason and blocked:
@@ -57,17 +57,17 @@ def _details(role: Role, next_role: Role, origin: str | None, dest: str | None) 
 
 
 class _Summariser:
-    def __init__(self, u: Unpacked, p: Placement, actions: list[Work],
+    def __init__(self, u: Unpacked, p: Placement, actions: tuple[Action, ...],
                  reloads: set[str]) -> None:
         self.reloads = reloads
         self.u = u
         self.p = p
         self.actions = actions
-        self.by_rsc_task: dict[tuple[str | None, str], list[Work]] = {}
+        self.by_rsc_task: dict[tuple[str | None, str], list[Action]] = {}
         for act in actions:
-            self.by_rsc_task.setdefault((act.rsc, act.task), []).append(act)
+            self.by_rsc_task.setdefault((act.resource, act.task), []).append(act)
 
-    def _find(self, rid: str, task: str, node: str | None) -> Work | None:
+    def _find(self, rid: str, task: str, node: str | None) -> Action | None:
         for a in self.by_rsc_task.get((rid, task), ()):
             if a.interval_ms == 0 and (node is None or a.node == node):
                 return a
@@ -100,7 +100,7 @@ class _Summariser:
         return self._role_change(rid, st, role, next_role, current, chosen, start, stop)
 
     def _same_role(self, rid: str, failed: bool, role: Role, current: str | None,
-                   chosen: str | None, start: Work | None, stop: Work | None) -> list[Item]:
+                   chosen: str | None, start: Action | None, stop: Action | None) -> list[Item]:
         if current is not None and chosen is not None and current != chosen:
             migrate = self._find(rid, "migrate_from", chosen)
             migrate_to = self._find(rid, "migrate_to", current)
@@ -128,8 +128,8 @@ class _Summariser:
         return [Item("Restart", rid, _details(role, role, current, chosen), _tail(start, start))]
 
     def _role_change(self, rid: str, st: object, role: Role, next_role: Role,
-                     current: str | None, chosen: str | None, start: Work | None,
-                     stop: Work | None) -> list[Item]:
+                     current: str | None, chosen: str | None, start: Action | None,
+                     stop: Action | None) -> list[Item]:
         from pengine.state import RscState
         assert isinstance(st, RscState)
         if stop is not None and (next_role == Role.STOPPED or (
@@ -165,7 +165,7 @@ class _Summariser:
         return []
 
 
-def summarise(u: Unpacked, p: Placement, actions: list[Work],
+def summarise(u: Unpacked, p: Placement, actions: tuple[Action, ...],
               reloads: set[str]) -> tuple[str, ...]:
     """The Transition Summary lines (without the header)."""
     lines: list[str] = []

@@ -8,7 +8,9 @@ described exactly as `crm_simulate -G` writes it and the ids of the actions it w
 `pack`/`unpack` (msgpack through messaging.codec) move it between processes, and
 `to_networkx` gives the graph view for analysis.
 
-Invariants: every value here is a frozen, slotted dataclass of str/int/None and tuples;
+Invariants: every value here is a slotted messaging.record.Record (a value: never changed
+once made; plain classes, as a graph of 2000 actions made frozen dataclasses at start-up
+cost) of str/int/None and tuples;
 synapse ids are 0..n-1 in order; an input id is the id of some synapse's action; attribute
 pairs are sorted by name and include crm_feature_set, as in Pacemaker's graph.
 """
@@ -17,9 +19,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from messaging.record import Record
 from pengine.model import Pairs
 
 if TYPE_CHECKING:
@@ -29,63 +31,65 @@ if TYPE_CHECKING:
     from pengine.graph_xml import Synapse
 
 
-@dataclass(frozen=True, slots=True)
-class GraphResource:
+class GraphResource(Record):
     """The <primitive> of a resource action: history name, instance id and agent."""
 
-    id: str
-    long_id: str | None
-    rsc_class: str | None
-    provider: str | None
-    type: str | None
+    __slots__ = ("id", "long_id", "provider", "rsc_class", "type")
+
+    def __init__(self, id: str, long_id: str | None, rsc_class: str | None,
+                 provider: str | None, type: str | None) -> None:
+        self.id, self.long_id, self.rsc_class = id, long_id, rsc_class
+        self.provider, self.type = provider, type
 
 
-@dataclass(frozen=True, slots=True)
-class GraphAction:
+class GraphAction(Record):
     """One action element: rsc_op, pseudo_event or crm_event, with its attributes.
 
     on_node/on_node_uuid are None for pseudo actions; downed lists the node ids the action
     takes down (fencing other than "on", shutdown); mode is "cib" for lrm_delete.
     """
 
-    id: int
-    kind: str
-    operation: str
-    operation_key: str
-    on_node: str | None
-    on_node_uuid: str | None
-    resource: GraphResource | None
-    attributes: Pairs
-    downed: tuple[str, ...] = ()
-    mode: str | None = None
-    shutdown_lock: str | None = None
+    __slots__ = ("attributes", "downed", "id", "kind", "mode", "on_node", "on_node_uuid",
+                 "operation", "operation_key", "resource", "shutdown_lock")
+
+    def __init__(self, id: int, kind: str, operation: str, operation_key: str,
+                 on_node: str | None, on_node_uuid: str | None,
+                 resource: GraphResource | None, attributes: Pairs,
+                 downed: tuple[str, ...] = (), mode: str | None = None,
+                 shutdown_lock: str | None = None) -> None:
+        self.id, self.kind, self.operation = id, kind, operation
+        self.operation_key, self.on_node, self.on_node_uuid = operation_key, on_node, on_node_uuid
+        self.resource, self.attributes, self.downed = resource, attributes, downed
+        self.mode, self.shutdown_lock = mode, shutdown_lock
 
 
-@dataclass(frozen=True, slots=True)
-class GraphSynapse:
+class GraphSynapse(Record):
     """One step: the action and the ids of the actions confirmed before it may fire."""
 
-    id: int
-    priority: int
-    action: GraphAction
-    inputs: tuple[int, ...]
+    __slots__ = ("action", "id", "inputs", "priority")
+
+    def __init__(self, id: int, priority: int, action: GraphAction,
+                 inputs: tuple[int, ...]) -> None:
+        self.id, self.priority, self.action, self.inputs = id, priority, action, inputs
 
 
-@dataclass(frozen=True, slots=True)
-class TransitionGraph:
+class TransitionGraph(Record):
     """The whole graph with the header values the executor needs (as Pacemaker writes them).
 
     batch_limit 0 means no limit; migration_limit -1 means unset.
     """
 
-    transition_id: int
-    cluster_delay: str
-    stonith_timeout: str
-    failed_stop_offset: str
-    failed_start_offset: str
-    batch_limit: int
-    migration_limit: int
-    synapses: tuple[GraphSynapse, ...]
+    __slots__ = ("batch_limit", "cluster_delay", "failed_start_offset",
+                 "failed_stop_offset", "migration_limit", "stonith_timeout", "synapses",
+                 "transition_id")
+
+    def __init__(self, transition_id: int, cluster_delay: str, stonith_timeout: str,
+                 failed_stop_offset: str, failed_start_offset: str, batch_limit: int,
+                 migration_limit: int, synapses: tuple[GraphSynapse, ...]) -> None:
+        self.transition_id, self.cluster_delay = transition_id, cluster_delay
+        self.stonith_timeout, self.failed_stop_offset = stonith_timeout, failed_stop_offset
+        self.failed_start_offset, self.batch_limit = failed_start_offset, batch_limit
+        self.migration_limit, self.synapses = migration_limit, synapses
 
     def actions(self) -> dict[int, GraphAction]:
         """Action id -> action, for every synapse."""

@@ -8,35 +8,44 @@ never acted upon here.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
+from messaging.record import Record
 from pengine.rules import RuleContext, evaluate
 from pengine.scores import INF, char2score
 from pengine.unpack_options import Options
 from pengine.xmlin import Element, is_true, nvpairs
 
 
-@dataclass
-class NodeWork:
+class NodeWork(Record):
     """A node while the status is being unpacked (mutable only inside unpacking)."""
 
-    name: str
-    id: str
-    kind: str
-    base_score: int
-    attrs: dict[str, str]
-    online: bool = False
-    unclean: bool = False
-    standby: bool = False
-    maintenance: bool = False
-    pending: bool = False
-    shutdown: bool = False
-    unseen: bool = True
-    expected_up: bool = False
-    standby_onfail: bool = False
-    weight: int = 0
-    fence_reason: str | None = None
-    state: Element | None = field(default=None, repr=False)
+    __slots__ = ("attrs", "base_score", "expected_up", "fence_reason", "id", "kind", "maintenance",
+                 "name", "online", "pending", "shutdown", "standby", "standby_onfail", "state",
+                 "unclean", "unseen", "weight")
+
+    def __init__(self, name: str, id: str, kind: str, base_score: int, attrs: dict[str, str],
+                 online: bool = False, unclean: bool = False, standby: bool = False,
+                 maintenance: bool = False, pending: bool = False, shutdown: bool = False,
+                 unseen: bool = True, expected_up: bool = False, standby_onfail: bool = False,
+                 weight: int = 0, fence_reason: str | None = None,
+                 state: Element | None = None) -> None:
+        self.name = name
+        self.id = id
+        self.kind = kind
+        self.base_score = base_score
+        self.attrs = attrs
+        self.online = online
+        self.unclean = unclean
+        self.standby = standby
+        self.maintenance = maintenance
+        self.pending = pending
+        self.shutdown = shutdown
+        self.unseen = unseen
+        self.expected_up = expected_up
+        self.standby_onfail = standby_onfail
+        self.weight = weight
+        self.fence_reason = fence_reason
+        self.state = state
 
     @property
     def available(self) -> bool:

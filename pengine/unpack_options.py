@@ -7,36 +7,48 @@ Invariant: the result is a frozen Options value; unknown options are kept verbat
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
 
+from messaging.record import Record
 from pengine.rules import RuleContext, evaluate
 from pengine.xmlin import Element, is_true, nvpairs
 
 _FEATURE_SET_PER_OP = (3, 0, 13)
 
 
-@dataclass(frozen=True, slots=True)
-class Options:
+class Options(Record):
     """Cluster options with Pacemaker 2.1.5 defaults."""
 
-    symmetric: bool
-    stonith_enabled: bool
-    stonith_action: str
-    no_quorum_policy: str
-    have_quorum: bool
-    maintenance_mode: bool
-    stop_orphan_resources: bool
-    stop_orphan_actions: bool
-    start_failure_is_fatal: bool
-    startup_probes: bool
-    startup_fencing: bool
-    stop_all_resources: bool
-    placement_strategy: str
-    per_op_failcounts: bool
-    dc_uuid: str | None
-    have_watchdog: bool
-    shutdown_lock: bool
-    raw: tuple[tuple[str, str], ...]
+    __slots__ = ("dc_uuid", "have_quorum", "have_watchdog", "maintenance_mode", "no_quorum_policy",
+                 "per_op_failcounts", "placement_strategy", "raw", "shutdown_lock",
+                 "start_failure_is_fatal", "startup_fencing", "startup_probes", "stonith_action",
+                 "stonith_enabled", "stop_all_resources", "stop_orphan_actions",
+                 "stop_orphan_resources", "symmetric")
+
+    def __init__(self, symmetric: bool, stonith_enabled: bool, stonith_action: str,
+                 no_quorum_policy: str, have_quorum: bool, maintenance_mode: bool,
+                 stop_orphan_resources: bool, stop_orphan_actions: bool,
+                 start_failure_is_fatal: bool, startup_probes: bool, startup_fencing: bool,
+                 stop_all_resources: bool, placement_strategy: str, per_op_failcounts: bool,
+                 dc_uuid: str | None, have_watchdog: bool, shutdown_lock: bool,
+                 raw: tuple[tuple[str, str], ...]) -> None:
+        self.symmetric = symmetric
+        self.stonith_enabled = stonith_enabled
+        self.stonith_action = stonith_action
+        self.no_quorum_policy = no_quorum_policy
+        self.have_quorum = have_quorum
+        self.maintenance_mode = maintenance_mode
+        self.stop_orphan_resources = stop_orphan_resources
+        self.stop_orphan_actions = stop_orphan_actions
+        self.start_failure_is_fatal = start_failure_is_fatal
+        self.startup_probes = startup_probes
+        self.startup_fencing = startup_fencing
+        self.stop_all_resources = stop_all_resources
+        self.placement_strategy = placement_strategy
+        self.per_op_failcounts = per_op_failcounts
+        self.dc_uuid = dc_uuid
+        self.have_watchdog = have_watchdog
+        self.shutdown_lock = shutdown_lock
+        self.raw = raw
 
 
 def _feature_set(text: str | None) -> tuple[int, ...]:

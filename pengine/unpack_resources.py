@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from messaging.errors import ValidationError
+from messaging.record import Record
 from messaging.types import Role
 from pengine.rules import RuleContext, evaluate
 from pengine.scores import INF, char2score
@@ -22,19 +23,24 @@ from pengine.xmlin import Element, duration_ms, is_true, nvpairs, where
 VARIANTS = {"primitive": "primitive", "group": "group", "clone": "clone", "master": "clone"}
 
 
-@dataclass(frozen=True, slots=True)
-class OpConfig:
+class OpConfig(Record):
     """One configured <op>."""
 
-    id: str
-    name: str
-    interval_ms: int
-    role: Role | None
-    on_fail: str | None
-    timeout_ms: int
-    enabled: bool
-    params: Mapping[str, str]
-    meta: Mapping[str, str]
+    __slots__ = ("enabled", "id", "interval_ms", "meta", "name", "on_fail", "params", "role",
+                 "timeout_ms")
+
+    def __init__(self, id: str, name: str, interval_ms: int, role: Role | None, on_fail: str | None,
+                 timeout_ms: int, enabled: bool, params: Mapping[str, str],
+                 meta: Mapping[str, str]) -> None:
+        self.id = id
+        self.name = name
+        self.interval_ms = interval_ms
+        self.role = role
+        self.on_fail = on_fail
+        self.timeout_ms = timeout_ms
+        self.enabled = enabled
+        self.params = params
+        self.meta = meta
 
 
 @dataclass(frozen=True)
@@ -123,12 +129,14 @@ class RscConfig:
         return is_true(self.meta.get("critical"), True)
 
 
-@dataclass(frozen=True, slots=True)
-class Defaults:
+class Defaults(Record):
     """rsc_defaults / op_defaults blocks (evaluated per resource / op)."""
 
-    rsc: tuple[Element, ...]
-    op: tuple[Element, ...]
+    __slots__ = ("op", "rsc")
+
+    def __init__(self, rsc: tuple[Element, ...], op: tuple[Element, ...]) -> None:
+        self.rsc = rsc
+        self.op = op
 
 
 def unpack_resources(root: Element, options: Options, ctx: RuleContext) -> tuple[RscConfig, ...]:

@@ -62,11 +62,9 @@ def _node_block(view: MonView, node_name: str, instances: list[tuple[ResourceSta
                                          len(order)))
     lines = ["    * Resources:"]
     for rsc, unique in here:
-        from dataclasses import replace
-
-        shown = rsc if unique else replace(rsc, id=rsc.id.split(":")[0])
+        shown = rsc if unique else rsc.replace(id=rsc.id.split(":")[0])
         # Active on several nodes: each node lists it on its own, without the node list.
-        shown = replace(shown, running_on=(node_name,))
+        shown = shown.replace(running_on=(node_name,))
         line = _without_node(primitive_line(shown), node_name)
         if rsc.description:  # listing resources alone, Pacemaker adds their description
             line += f" {rsc.description}"
@@ -77,9 +75,7 @@ def _node_block(view: MonView, node_name: str, instances: list[tuple[ResourceSta
 def _inactive(view: MonView) -> list[str]:
     partly = tuple(r for r in view.status.resources
                    if any(not leaf.running_on for leaf, _ in _leaves(r)))
-    lines = resource_lines(type(view.status)(**{
-        **{f: getattr(view.status, f) for f in view.status.__dataclass_fields__},
-        "resources": partly}), inactive_section=True)
+    lines = resource_lines(view.status.replace(resources=partly), inactive_section=True)
     return ["", "Inactive Resources:", *(bullets(lines) or ["  * No inactive resources"])]
 
 

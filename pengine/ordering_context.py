@@ -1,0 +1,48 @@
+"""What flag propagation reads about the sealed actions besides the links themselves.
+
+Built once per run by the scheduler from the sealed action set (ordering.Context holds
+the results): which instance actions stand for a clone's pseudo action, and where a
+group's pseudo actions are located. Invariant: pure functions of the sealed set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pengine.actions import Work
+from pengine.sealed_actions import SealedActions
+from pengine.state import Unpacked
+
+
+def collective_children(u: Unpacked, acts: SealedActions) -> dict[int, list[Work]]:
+    """Clone pseudo action id -> the instances' primitive actions of the matching task.
+
+    An ordering reads a clone "first" action's flags on the 'then' action's node
+    (action_flags_for_ordering -> the clone's summary over instance actions on that node),
+    so promote/promoted and demote/demoted count only the instances promoted or demoted
+    there, like start/running and stop/stopped.
+    """
+    base = {"running": "start", "start": "start", "stopped": "stop", "stop": "stop",
+            "promoted": "promote", "promote": "promote", "demoted": "demote", "demote": "demote"}
+    out: dict[int, list[Work]] = {}
+    for act in acts.actions:
+        task = act.task
+        if task == "notified":  # <clone>_confirmed-post_notify_<done>_0
+            task = act.key.rsplit("_", 2)[-2]
+        if act.node is None and act.rsc is not None and task in base \
+                and u.has_rsc(act.rsc) and u.rsc(act.rsc).kind == "clone":
+            out[act.id] = [a for p in u.instance_primitives(act.rsc)
+                           for a in acts.of(p, base[task]) if a.node is not None]
+    return out
+
+
+def group_locations(u: Unpacked, acts: SealedActions, assigned: Mapping[str, str | None]
+                    ) -> dict[int, str | None]:
+    """A group's start/stop pseudo actions are located where the group is assigned."""
+    out: dict[int, str | None] = {}
+    for act in acts.actions:
+        if act.pseudo and act.rsc is not None and act.task == "start":
+            rsc = u.rsc(act.rsc)
+            if rsc.kind == "group" and rsc.children:
+                out[act.id] = assigned.get(u.primitives_under(rsc.id)[0])
+    return out
