@@ -24,6 +24,7 @@ from pengine.promotion import (
     merge_promoted_role_primaries,
     promotion_score,
 )
+from pengine.placement_tables import available_count
 from pengine.scores import INF, add
 from pengine.unpack_resources import meta_count
 
@@ -120,9 +121,10 @@ def _instance_indexes(placer: _Placer,
 def _copies_finite_colocations(placer: _Placer, cid: str) -> bool:
     """append_parent_colocation copies a finite positive "clone with X" to the instances
     only when not every available node gets an instance."""
+    # distribute_children counts the available nodes of the clone's allowed-node table, so
+    # in an asymmetric cluster only the nodes its locations name (seed 673)
     clone = placer.u.rsc(cid)
-    usable = sum(1 for n in placer.u.nodes if n.available)
-    return clone.clone_max < usable
+    return clone.clone_max < available_count(placer.u, placer.cons, clone)
 
 
 def _clone_table_indexes(placer: _Placer, cid: str,
