@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 from messaging.types import Role
 from pengine.colocation import add_matching
 from pengine.glib_order import list_sort
+from pengine.placement_tables import available_count
 from pengine.promotion import (
     merge_influencing_dependents,
     merge_promoted_role_primaries,
     promotion_score,
 )
-from pengine.placement_tables import available_count
 from pengine.scores import INF, add
 from pengine.unpack_resources import meta_count
 
