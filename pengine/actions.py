@@ -286,12 +286,13 @@ class PrimitiveActions:
         chosen = self.p.assigned.get(rid)
         need_stop = (self._active_count(rid) > 1 and st.managed) or moving \
             or (st.failed and st.stop_needed) or st.blocked
-        if role > Role.STARTED and (moving or not (st.failed or st.blocked)) \
+        if role > Role.STARTED and (moving or not st.blocked) \
                 and active and chosen is not None:
             # A resource above Started gets an optional start where it is assigned (Debian's
-            # 2.1.5 also does so when it moves, failed or not: a promoted instance moving to
-            # an unpromoted role is started there); when that cannot run (no quorum, an
-            # unrunnable first) the restart ordering requires the stop.
+            # 2.1.5 also does so when it moves or failed: a failed promoted instance that
+            # stays as Unpromoted is demoted, stopped and started again, seed 691; a promoted
+            # instance moving to an unpromoted role is started there); when that cannot run
+            # (no quorum, an unrunnable first) the restart ordering requires the stop.
             self.action(rid, "start", chosen, True)
         if role == Role.PROMOTED and (next_role == Role.STARTED or any(
                 not a.optional for a in self.acts.of(rid, "start"))):

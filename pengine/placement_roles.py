@@ -6,8 +6,8 @@ Runs after the clone's instances are placed: each placed instance gets a promoti
 eligible instances are promoted within promoted-max and promoted-node-max.
 
 Invariants: only instances whose primitives are all assigned are candidates; an unmanaged
-promoted instance stays promoted; the clone's children are left in promotion order
-(placer.instance_order), the unplaced ones after them.
+promoted instance stays promoted; the clone's children (placed or not) are left in promotion order
+(placer.instance_order).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from messaging.types import Role
 from pengine.colocation import add_matching
 from pengine.glib_order import list_sort
+from pengine.placement_tables import available_count
 from pengine.promotion import (
     merge_influencing_dependents,
     merge_promoted_role_primaries,
@@ -50,17 +51,21 @@ def decide_roles(placer: _Placer, cid: str, instance_cmp: InstanceCompare) -> No
     priorities = {inst: priority for inst, (_node, priority, _cur) in indexes.items()}
     tie_break = partial(instance_cmp, placer, priorities)
 
+    # An unplaced instance is sorted too: set_instance_priority returns before setting its
+    # sort_index (left 0) and the current role still counts (seed 668: a stopping Promoted
+    # instance is listed before a stopping Unpromoted one).
+    keys = {inst: (-final[inst], -int(indexes[inst][2])) if inst in indexes
+            else (0, -int(_current_role(placer, inst)))
+            for inst in placer.instance_order.get(cid, clone.children)}
+
     def compare(a: str, b: str) -> int:
-        key_a, key_b = (-final[a], -int(indexes[a][2])), (-final[b], -int(indexes[b][2]))
+        key_a, key_b = keys[a], keys[b]
         return -1 if key_a < key_b else 1 if key_a > key_b else tie_break(a, b)
 
-    start = [i for i in placer.instance_order.get(cid, clone.children) if i in indexes]
-    candidates = [(-final[i], -int(indexes[i][2]), i, indexes[i][0])
-                  for i in list_sort(start, compare)]
     # pcmk__set_instance_roles leaves the children in promotion order
-    placed = [candidate[2] for candidate in candidates]
-    placer.instance_order[cid] = placed + [
-        inst for inst in placer.instance_order.get(cid, clone.children) if inst not in placed]
+    placer.instance_order[cid] = list_sort(list(keys), compare)
+    candidates = [(-final[i], -int(indexes[i][2]), i, indexes[i][0])
+                  for i in placer.instance_order[cid] if i in indexes]
     promoted = 0
     counts: dict[str, int] = {}
     freeze = not opts.have_quorum and opts.no_quorum_policy == "freeze"
@@ -77,6 +82,11 @@ def decide_roles(placer: _Placer, cid: str, instance_cmp: InstanceCompare) -> No
         for prim in placer.primitives_under(inst):
             if placer.assigned.get(prim) is not None:
                 placer.next_role[prim] = role
+
+
+def _current_role(placer: _Placer, inst: str) -> Role:
+    return max((placer.u.states[p].role for p in placer.primitives_under(inst)),
+               default=Role.STOPPED)
 
 
 def _instance_indexes(placer: _Placer,
@@ -100,7 +110,7 @@ def _instance_indexes(placer: _Placer,
             priority = -INF
         if any(placer.assigned.get(p) is None for p in prims):
             priority = -INF
-        current = max((placer.u.states[p].role for p in prims), default=Role.STOPPED)
+        current = _current_role(placer, inst)
         if current == Role.PROMOTED and not any(placer.managed[p] for p in prims):
             priority = INF  # an unmanaged promoted instance is forced to stay promoted
             forced.add(inst)
@@ -111,9 +121,10 @@ def _instance_indexes(placer: _Placer,
 def _copies_finite_colocations(placer: _Placer, cid: str) -> bool:
     """append_parent_colocation copies a finite positive "clone with X" to the instances
     only when not every available node gets an instance."""
+    # distribute_children counts the available nodes of the clone's allowed-node table, so
+    # in an asymmetric cluster only the nodes its locations name (seed 673)
     clone = placer.u.rsc(cid)
-    usable = sum(1 for n in placer.u.nodes if n.available)
-    return clone.clone_max < usable
+    return clone.clone_max < available_count(placer.u, placer.cons, clone)
 
 
 def _clone_table_indexes(placer: _Placer, cid: str,
