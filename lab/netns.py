@@ -167,7 +167,7 @@ def power_on(state: LabState, name: str) -> int | None:
     """Apply power: spawn the node's holder and record it (the node counts as on from
     here, as a machine does once powered); returns its pid, None when it already ran.
     The node is not booted yet: `boot` starts its daemons once its mounts exist."""
-    with power_lock(state.spec):
+    with power_lock(state.spec, name):
         recorded = load(state.spec.name, False)  # another command may have powered it on
         node = state.node(name)
         if recorded is not None and name in recorded.nodes:
@@ -300,7 +300,7 @@ def kill_node(state: LabState, name: str) -> None:
     catches what the record missed: a second holder booted by a racing `lab start` and the
     power switch kept its daemons (with the old authkeys) running after `lab kill`."""
     node = state.node(name)
-    with power_lock(state.spec):
+    with power_lock(state.spec, name):
         if holder_alive(node):
             assert node.holder_pid is not None
             roots = [node.holder_pid, *node.pids.values()]  # the daemons: not its children
