@@ -1,7 +1,8 @@
 """PID 1 of one lab node: private hostname and mounts, then reap every orphan until killed.
 
-Run as ``python -m lab.holder NODE DIR`` by `lab.netns` inside
-``unshare --pid --fork --mount-proc --uts --mount`` in the node's network namespace. It
+Forked by the lab's node forker (lab.nodefork: `enter_new_node`, `mount_proc`, then
+`main`), or run as ``python -m lab.holder NODE DIR`` by `lab.netns` inside ``unshare --pid
+--fork --mount-proc --uts --mount`` in the node's network namespace without one. It
 sets the hostname to NODE (so `uname -n` is the node name), mounts fresh tmpfs on /run
 (with an empty /run/resource-agents, as tmpfiles.d makes at boot) and /dev/shm, bind-mounts
 DIR/etc over /etc/ha.d and DIR/state over /var/lib/hacluster (so a node's tools find their
@@ -21,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from messaging.watchdog import mount
+from messaging.watchdog import mount, setns, unmount, unshare
 
 MOUNTS = (("etc", "/etc/ha.d"), ("state", "/var/lib/hacluster"))
 PDU_MOUNT = "/run/hacluster-pdu"  # lab.layout.NODE_PDU_DIR
@@ -30,6 +31,11 @@ RSCTMP = "/run/resource-agents"  # HA_RSCTMP of the OCF agents
 MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
+MNT_DETACH = 0x2
+# <sched.h>
+CLONE_NEWNS, CLONE_NEWUTS = 0x00020000, 0x04000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 
 
 def _tmpfs(target: str, options: str) -> None:
@@ -56,6 +62,25 @@ def prepare(node: str, directory: Path) -> None:
     if pdu.is_dir():
         Path(PDU_MOUNT).mkdir(parents=True, exist_ok=True)
         _bind(pdu, PDU_MOUNT)
+
+
+def enter_new_node(netns_fd: int, netns_name: str) -> None:
+    """In a single-threaded process about to fork the holder: what ``ip netns exec NS
+    unshare --pid --fork --uts --mount --propagation private`` gives it, done with system
+    calls (lab.nodefork): the node's network namespace with its own /sys (as `ip netns
+    exec` remounts it), new UTS and mount namespaces with private propagation, and a new
+    PID namespace whose init is this process's next child."""
+    setns(netns_fd, CLONE_NEWNET)
+    unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWPID)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    unmount("/sys", MNT_DETACH)
+    mount(netns_name, "/sys", "sysfs")
+
+
+def mount_proc() -> None:
+    """As PID 1 of the new PID namespace: a /proc of that namespace (`unshare
+    --mount-proc`), so the node's tools see only its own processes."""
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
 def reap_forever() -> None:

@@ -185,6 +185,20 @@ def _spawn_holder(state: LabState, node: NodeState) -> int:
     directory = Path(node.directory)
     (directory / "ready").unlink(missing_ok=True)
     clear_runtime_files(directory / "state")
+    from .nodefork import boot_holder, socket_path
+
+    forked = boot_holder(socket_path(state.spec.name), name, node.namespace, directory,
+                         directory / "log" / "holder.log")
+    holder = forked if forked is not None else _exec_holder(node, directory)
+    node.holder_pid, node.pids = holder, {}
+    save(state)
+    return holder
+
+
+def _exec_holder(node: NodeState, directory: Path) -> int:
+    """Start the holder as a machine would start its init: its own interpreter, in new
+    namespaces made by `ip netns exec` and `unshare`; its pid."""
+    name = node.name
     log = open(directory / "log" / "holder.log", "ab")  # noqa: SIM115 - handed to the child
     parent = subprocess.Popen(
         [*NORMAL_PRIORITY, "ip", "netns", "exec", node.namespace, "unshare", "--pid",
@@ -197,8 +211,6 @@ def _spawn_holder(state: LabState, node: NodeState) -> int:
     if holder is None:
         raise PeerTimeout(f"node holder did not start in {HOLDER_TIMEOUT:g}s "
                           f"(see {directory}/log)")
-    node.holder_pid, node.pids = holder, {}
-    save(state)
     return holder
 
 

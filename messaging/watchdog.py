@@ -56,6 +56,21 @@ def mount(source: str | None, target: str, fstype: str | None = None, flags: int
         raise OSError(errno, f"mount {target}: {os.strerror(errno)}")
 
 
+def unmount(target: str, flags: int = 0) -> None:
+    """Linux umount2(target, flags) (OSError naming the target on failure)."""
+    if _libc().umount2(os.fsencode(target), flags) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"umount {target}: {os.strerror(errno)}")
+
+
+def unshare(flags: int) -> None:
+    """Linux unshare(flags): new namespaces for this process (its children, for a PID
+    namespace); Python 3.11's os module has no binding."""
+    if _libc().unshare(flags) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"unshare: {os.strerror(errno)}")
+
+
 def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
     """Ask the kernel to send `sig` to this process when its parent dies (Linux prctl).
 
