@@ -10,6 +10,7 @@ processes on 127.0.x.y (lab.loopback, fewer faults). The fence agent fence_lab r
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import sys
@@ -221,7 +222,8 @@ def down(name: str) -> None:
         for path in _state_files(name):
             path.unlink(missing_ok=True)
             path.with_suffix(".lock").unlink(missing_ok=True)  # save's lock (lab.layout)
-            path.with_suffix(".power").unlink(missing_ok=True)  # lab.layout.power_lock
+            for lock in path.parent.glob(f"{glob.escape(path.stem)}.*.power"):
+                lock.unlink(missing_ok=True)  # lab.layout.power_lock, one per node
         click.echo(f"lab {name}: removed {len(removed)} namespace(s)/node(s)")
     except HAError as error:
         fail(error)

@@ -141,6 +141,10 @@ def state_path(name: str, loopback: bool) -> Path:
     return state_root(loopback) / f"{name}.json"
 
 
+def power_lock_path(name: str, loopback: bool, node: str) -> Path:
+    return state_root(loopback) / f"{name}.{node}.power"
+
+
 def _record(state: LabState) -> dict[str, Any]:
     """The state as written to the file (without the merge base)."""
     record = asdict(state)
@@ -177,11 +181,14 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 @contextmanager
-def power_lock(spec: LabSpec) -> Iterator[None]:
-    """Serialise switching nodes on and off between the lab's commands and its power
-    switch (``<name>.power``): a `lab start` and a fencing reboot racing each other each
-    saw the node off and booted a holder of their own, two machines with one name."""
-    path = state_path(spec.name, spec.loopback).with_suffix(".power")
+def power_lock(spec: LabSpec, node: str) -> Iterator[None]:
+    """Serialise switching `node` on and off between the lab's commands and its power
+    switch (``<name>.<node>.power``): a `lab start` and a fencing reboot racing each other
+    each saw the node off and booted a holder of their own, two machines with one name.
+    One lock per node: with one for the whole lab, the 16 `lab start` of a cold start
+    queued behind each other while each started its holder (its launcher started up to
+    12 s after the first boot command); machines of a rack power on side by side."""
+    path = power_lock_path(spec.name, spec.loopback, node)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

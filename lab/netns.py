@@ -167,7 +167,7 @@ def power_on(state: LabState, name: str) -> int | None:
     """Apply power: spawn the node's holder and record it (the node counts as on from
     here, as a machine does once powered); returns its pid, None when it already ran.
     The node is not booted yet: `boot` starts its daemons once its mounts exist."""
-    with power_lock(state.spec):
+    with power_lock(state.spec, name):
         recorded = load(state.spec.name, False)  # another command may have powered it on
         node = state.node(name)
         if recorded is not None and name in recorded.nodes:
@@ -185,6 +185,20 @@ def _spawn_holder(state: LabState, node: NodeState) -> int:
     directory = Path(node.directory)
     (directory / "ready").unlink(missing_ok=True)
     clear_runtime_files(directory / "state")
+    from .nodefork import boot_holder, socket_path
+
+    forked = boot_holder(socket_path(state.spec.name), name, node.namespace, directory,
+                         directory / "log" / "holder.log")
+    holder = forked if forked is not None else _exec_holder(node, directory)
+    node.holder_pid, node.pids = holder, {}
+    save(state)
+    return holder
+
+
+def _exec_holder(node: NodeState, directory: Path) -> int:
+    """Start the holder as a machine would start its init: its own interpreter, in new
+    namespaces made by `ip netns exec` and `unshare`; its pid."""
+    name = node.name
     log = open(directory / "log" / "holder.log", "ab")  # noqa: SIM115 - handed to the child
     parent = subprocess.Popen(
         [*NORMAL_PRIORITY, "ip", "netns", "exec", node.namespace, "unshare", "--pid",
@@ -197,8 +211,6 @@ def _spawn_holder(state: LabState, node: NodeState) -> int:
     if holder is None:
         raise PeerTimeout(f"node holder did not start in {HOLDER_TIMEOUT:g}s "
                           f"(see {directory}/log)")
-    node.holder_pid, node.pids = holder, {}
-    save(state)
     return holder
 
 
@@ -300,7 +312,7 @@ def kill_node(state: LabState, name: str) -> None:
     catches what the record missed: a second holder booted by a racing `lab start` and the
     power switch kept its daemons (with the old authkeys) running after `lab kill`."""
     node = state.node(name)
-    with power_lock(state.spec):
+    with power_lock(state.spec, name):
         if holder_alive(node):
             assert node.holder_pid is not None
             roots = [node.holder_pid, *node.pids.values()]  # the daemons: not its children

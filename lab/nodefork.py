@@ -23,11 +23,20 @@ runs for `hacluster node start` (configuration checks, the zygote, every daemon,
 respawns). Each node keeps its own /run, /var/lib/hacluster and logs, from the holder's
 mount namespace; only the interpreter's start-up and imports are shared, copy-on-write.
 
+The node's holder is forked the same way (`boot_holder`, used by lab.netns when it powers
+a node on): instead of ``ip netns exec NS unshare --pid --fork --mount-proc --uts --mount
+--propagation private python -m lab.holder NODE DIR`` (four programs and an interpreter
+start per node, under the node's power lock), the intermediate joins the node's network
+namespace, makes new UTS, mount (private, with the namespace's own /sys) and PID
+namespaces with system calls (lab.holder.enter_new_node), and its child, PID 1 there,
+mounts its /proc and runs lab.holder's own code (hostname, mounts, ready file, reaping).
+
 Protocol (SOCK_SEQPACKET, msgpack through messaging.codec, one datagram each way per
-connection): request ``{"holder": pid, "argv": [...], "env": {...}}`` plus two fds; reply
-``{"pid": N}`` or ``{"error": text}``. `boot_launcher` (the client, used by
-lab.procs.start_daemons) returns None when no forker answers and the lab then starts the
-launcher with nsenter as before; HACLUSTER_LAB_EXEC_BOOT=1 forces that (for comparison).
+connection): request ``{"holder": pid, "argv": [...], "env": {...}}`` (a launcher) or
+``{"node": name, "netns": name, "directory": path}`` (a holder), plus two fds (its stdout
+and stderr); reply ``{"pid": N}`` or ``{"error": text}``. The clients return None when no
+forker answers and the lab then execs the programs as before; HACLUSTER_LAB_EXEC_BOOT=1
+forces that (for comparison, and for bench/node_memory.py).
 
 Invariants: the server has no thread, event loop or zmq Context (it is forked before the
 power switch creates any); it dies with the power switch (PR_SET_PDEATHSIG); a forked
@@ -37,10 +46,13 @@ launcher never returns into the server loop (it leaves through `os._exit`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -54,6 +66,8 @@ LAUNCHER_CODE = "from messaging.launcher import node; node()"
 NAMESPACES = (("uts", 0x04000000), ("net", 0x40000000), ("pid", 0x20000000),
               ("mnt", 0x00020000))
 LOG_FDS = 2  # stdout, stderr
+NETNS_DIR = "/run/netns"  # where `ip netns add` names network namespaces
+NETNS_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 MAX_MESSAGE = 1 << 16
 REPLY_TIMEOUT = 10.0
 # Blank command-line room the power switch starts with: a launcher forked from it shows its
@@ -84,21 +98,33 @@ def boot_launcher(path: Path, holder: int, args: list[str], log_path: Path,
                   env: dict[str, str]) -> int | None:
     """Ask the forker listening on `path` to start the launcher with `args` inside the node
     of `holder`; its host pid, or None when no forker answers (the caller then execs one)."""
+    return _ask(path, {"holder": holder, "argv": args, "env": env}, log_path, "launcher")
+
+
+def boot_holder(path: Path, node: str, namespace: str, directory: Path,
+                log_path: Path) -> int | None:
+    """Ask the forker listening on `path` to start the holder of `node` (lab.holder) in the
+    network namespace `namespace`; its host pid, or None when no forker answers (the
+    caller then starts it with `ip netns exec ... unshare`)."""
+    return _ask(path, {"node": node, "netns": namespace, "directory": str(directory)},
+                log_path, "holder")
+
+
+def _ask(path: Path, message: dict[str, object], log_path: Path, what: str) -> int | None:
     if exec_boot_forced() or not path.exists():
         return None
-    request = pack({"holder": holder, "argv": args, "env": env})
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn, \
                 open(log_path, "ab") as log:
             conn.settimeout(REPLY_TIMEOUT)
             conn.connect(str(path))
-            socket.send_fds(conn, [request], [log.fileno(), log.fileno()])
+            socket.send_fds(conn, [pack(message)], [log.fileno(), log.fileno()])
             reply = unpack(conn.recv(MAX_MESSAGE))
     except (OSError, ValueError):
         return None
     if isinstance(reply, dict) and isinstance(reply.get("pid"), int):
         return int(reply["pid"])
-    print(f"node forker: {reply!r}; starting the launcher with nsenter", file=sys.stderr)
+    print(f"node forker: {reply!r}; starting the {what} with a program", file=sys.stderr)
     return None
 
 
@@ -160,7 +186,7 @@ def _answer(conn: socket.socket, listener: socket.socket) -> None:
 
 
 def read_request(data: bytes) -> tuple[int, list[str], dict[str, str]]:
-    """The fields of a boot request; ValueError when it is not one."""
+    """The fields of a launcher's boot request; ValueError when it is not one."""
     message = unpack(data)
     if not isinstance(message, dict):
         raise ValueError("boot request is not a map")
@@ -172,54 +198,109 @@ def read_request(data: bytes) -> tuple[int, list[str], dict[str, str]]:
     return holder, argv, env
 
 
+def read_holder_request(data: bytes) -> tuple[str, str, str] | None:
+    """(node, network namespace, directory) of a holder's power-on request; None when the
+    request is not one (a launcher's); ValueError when malformed."""
+    message = unpack(data)
+    if not isinstance(message, dict) or "node" not in message:
+        return None
+    fields = message.get("node"), message.get("netns"), message.get("directory")
+    node, namespace, directory = fields
+    if not (isinstance(node, str) and isinstance(namespace, str)
+            and isinstance(directory, str) and node and directory.startswith("/")
+            and NETNS_NAME.fullmatch(namespace)):
+        raise ValueError("holder request needs node, netns (a name) and directory (absolute)")
+    return node, namespace, directory
+
+
 def _spawn(data: bytes, fds: list[int], sockets: list[socket.socket]) -> bytes:
-    """Fork the launcher for one request; the reply."""
+    """Fork the launcher or holder of one request; the reply."""
     try:
-        holder, argv, env = read_request(data)
         if len(fds) != LOG_FDS:
             raise ValueError(f"boot request carries {len(fds)} fds, expected {LOG_FDS}")
-        namespaces = [(os.open(f"/proc/{holder}/ns/{kind}", os.O_RDONLY), flag)
-                      for kind, flag in NAMESPACES]
+        holder_request = read_holder_request(data)
+        if holder_request is not None:
+            node, namespace, directory = holder_request
+            entry: list[tuple[int, int]] = [(os.open(f"{NETNS_DIR}/{namespace}", os.O_RDONLY),
+                                             0)]
+            run: Callable[[], NoReturn] = functools.partial(
+                _run_holder, node, directory, fds)
+        else:
+            holder, argv, env = read_request(data)
+            entry = [(os.open(f"/proc/{holder}/ns/{kind}", os.O_RDONLY), flag)
+                     for kind, flag in NAMESPACES]
+            run = functools.partial(_run_launcher, argv, env, fds)
     except (ValueError, OSError) as error:
         return pack({"error": str(error)})
     read_pid, write_pid = os.pipe()
     intermediate = os.fork()
     if intermediate == 0:
         os.close(read_pid)
-        _enter_and_fork(namespaces, write_pid, argv, env, fds, sockets)
-    for fd, _ in namespaces:
+        _enter_and_fork(entry, write_pid, run, sockets, holder_request)
+    for fd, _ in entry:
         os.close(fd)
     os.close(write_pid)
     with os.fdopen(read_pid, "rb") as pipe:
         answer = pipe.read()
     os.waitpid(intermediate, 0)
     if not answer.isdigit():
-        return pack({"error": answer.decode(errors="replace") or "the launcher died unborn"})
+        return pack({"error": answer.decode(errors="replace") or "the child died unborn"})
     return pack({"pid": int(answer)})
 
 
-def _enter_and_fork(namespaces: list[tuple[int, int]], write_pid: int, argv: list[str],
-                    env: dict[str, str], fds: list[int],
-                    sockets: list[socket.socket]) -> NoReturn:
-    """In the intermediate: join the node's namespaces, fork the launcher into them,
-    report its pid (as this, the machine's, PID namespace numbers it) and exit."""
+def _enter_and_fork(namespaces: list[tuple[int, int]], write_pid: int,
+                    run: Callable[[], NoReturn], sockets: list[socket.socket],
+                    holder_request: tuple[str, str, str] | None) -> NoReturn:
+    """In the intermediate: join the node's namespaces (a launcher) or make the node's new
+    ones (a holder), fork the child into them, report its pid (as this, the machine's, PID
+    namespace numbers it) and exit."""
     try:
-        from messaging.watchdog import setns
+        if holder_request is not None:
+            from .holder import enter_new_node
 
-        for fd, flag in namespaces:
-            setns(fd, flag)
+            enter_new_node(namespaces[0][0], holder_request[1])
+        else:
+            from messaging.watchdog import setns
+
+            for fd, flag in namespaces:
+                setns(fd, flag)
+        for fd, _ in namespaces:
             os.close(fd)
-        launcher = os.fork()
+        child = os.fork()
     except BaseException as error:
         os.write(write_pid, f"joining the node failed: {error}".encode())
         os._exit(1)
-    if launcher == 0:
+    if child == 0:
         os.close(write_pid)
         for sock in sockets:
             sock.close()
-        _run_launcher(argv, env, fds)
-    os.write(write_pid, str(launcher).encode())
+        run()
+    os.write(write_pid, str(child).encode())
     os._exit(0)
+
+
+def _run_holder(node: str, directory: str, fds: list[int]) -> NoReturn:
+    """In the node, as PID 1 of its new PID namespace: become its holder, as `python -m
+    lab.holder NODE DIR` run by `ip netns exec NS unshare ... --mount-proc` would."""
+    code = 1
+    try:
+        from . import holder
+
+        _detach(fds)
+        holder.mount_proc()
+        from messaging.zygote import set_command_line
+
+        set_command_line([sys.executable, "-m", "lab.holder", node, directory])
+        code = holder.main([node, directory])
+    except BaseException:  # whatever ended it is reported, then the process exits
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+    os._exit(code)
 
 
 def _run_launcher(argv: list[str], env: dict[str, str], fds: list[int]) -> NoReturn:
@@ -244,13 +325,10 @@ def _run_launcher(argv: list[str], env: dict[str, str], fds: list[int]) -> NoRet
     os._exit(code)
 
 
-def _become_launcher_process(argv: list[str], env: dict[str, str], fds: list[int]) -> None:
-    """What exec'ing the launcher would have given it: session, priority, cwd, stdio,
-    signal dispositions, environment, seed and command line."""
-    import random
-
-    from messaging.zygote import set_command_line
-
+def _detach(fds: list[int]) -> None:
+    """What a program started by the lab gets: own session, normal scheduling priority
+    (lab.procs.NORMAL_PRIORITY), cwd /, stdin from /dev/null, stdout and stderr to the
+    log, the signal dispositions and mask of a fresh interpreter."""
     os.setsid()
     os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
     os.chdir("/")
@@ -264,6 +342,16 @@ def _become_launcher_process(argv: list[str], env: dict[str, str], fds: list[int
     os.dup2(fds[1], 2)
     for fd in {null, *fds} - {0, 1, 2}:
         os.close(fd)
+
+
+def _become_launcher_process(argv: list[str], env: dict[str, str], fds: list[int]) -> None:
+    """What exec'ing the launcher would have given it: session, priority, cwd, stdio,
+    signal dispositions, environment, seed and command line."""
+    import random
+
+    from messaging.zygote import set_command_line
+
+    _detach(fds)
     os.environ.clear()
     os.environ.update(env)
     random.seed()

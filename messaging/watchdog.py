@@ -31,7 +31,7 @@ def _libc() -> ctypes.CDLL:
 
 
 def prctl(option: int, argument: int | bytes) -> int:
-    """Linux prctl(option, argument): 0 on success (the one libc binding of the package)."""
+    """Linux prctl(option, argument): 0 on success (libc bindings of the package live here)."""
     return int(_libc().prctl(option, argument, 0, 0, 0))
 
 
@@ -41,6 +41,34 @@ def setns(fd: int, nstype: int) -> None:
     if _libc().setns(fd, nstype) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, os.strerror(errno))
+
+
+def mount(source: str | None, target: str, fstype: str | None = None, flags: int = 0,
+          data: str | None = None) -> None:
+    """Linux mount(2) (OSError naming the target on failure): the lab's node holder mounts
+    its private /run and binds without running a `mount` program for each."""
+    def c_string(text: str | None) -> bytes | None:
+        return None if text is None else os.fsencode(text)
+
+    if _libc().mount(c_string(source), c_string(target), c_string(fstype),
+                     ctypes.c_ulong(flags), c_string(data)) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount {target}: {os.strerror(errno)}")
+
+
+def unmount(target: str, flags: int = 0) -> None:
+    """Linux umount2(target, flags) (OSError naming the target on failure)."""
+    if _libc().umount2(os.fsencode(target), flags) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"umount {target}: {os.strerror(errno)}")
+
+
+def unshare(flags: int) -> None:
+    """Linux unshare(flags): new namespaces for this process (its children, for a PID
+    namespace); Python 3.11's os module has no binding."""
+    if _libc().unshare(flags) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"unshare: {os.strerror(errno)}")
 
 
 def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:

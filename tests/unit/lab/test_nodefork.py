@@ -85,3 +85,48 @@ def test_a_malformed_boot_request_is_refused(request_: bytes) -> None:
 def test_no_forker_means_the_caller_execs_the_launcher(tmp_path: Path) -> None:
     assert nodefork.boot_launcher(tmp_path / "boot.sock", 123, ["start"],
                                   tmp_path / "log", {}) is None
+
+
+@needs_root
+def test_a_forked_holder_is_init_of_a_new_node(tmp_path: Path) -> None:
+    """The holder the forker starts is PID 1 of its own PID namespace, in the named network
+    namespace, with the node's hostname and its etc/ bind-mounted on /etc/ha.d (the same
+    node `ip netns exec ... unshare ... python -m lab.holder` makes)."""
+    namespace = f"hctest{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    directory = tmp_path / "tn1"
+    for sub in ("etc", "state", "log"):
+        (directory / sub).mkdir(parents=True)
+    (directory / "etc" / "ha.cf").write_text("node tn1\n")
+    sock = tmp_path / "boot.sock"
+    forker = subprocess.Popen([sys.executable, "-c", FORKER, str(sock)],
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    holder = None
+    try:
+        _wait_for(sock)
+        holder = nodefork.boot_holder(sock, "tn1", namespace, directory,
+                                      directory / "log" / "holder.log")
+        assert holder is not None
+        _wait_for(directory / "ready")
+        status = Path(f"/proc/{holder}/status").read_text()
+        assert status.split("NSpid:")[1].split("\n")[0].split()[-1] == "1"
+        assert os.stat(f"/proc/{holder}/ns/net").st_ino == os.stat(
+            f"/run/netns/{namespace}").st_ino
+        hostname = subprocess.run(["nsenter", "-t", str(holder), "-u", "hostname"],
+                                  capture_output=True, text=True, check=True).stdout
+        assert hostname.strip() == "tn1"
+        assert Path(f"/proc/{holder}/root/etc/ha.d/ha.cf").read_text() == "node tn1\n"
+        assert Path(f"/proc/{holder}/cmdline").read_bytes().split(b"\0")[1:3] == [
+            b"-m", b"lab.holder"]
+    finally:
+        if holder is not None:
+            os.kill(holder, 9)
+        forker.kill()
+        forker.wait()
+        subprocess.run(["ip", "netns", "del", namespace], check=False)
+
+
+def test_a_holder_request_names_a_namespace_not_a_path() -> None:
+    bad = pack({"node": "n1", "netns": "../../proc/1/ns/net", "directory": "/tmp/n1"})
+    with pytest.raises(ValueError, match="netns"):
+        nodefork.read_holder_request(bad)

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from lab.layout import LabSpec, LabState, NodeState, load, save
+from lab.layout import (
+    LabSpec,
+    LabState,
+    NodeState,
+    load,
+    power_lock,
+    power_lock_path,
+    save,
+)
 
 NODES = 6
 
@@ -94,3 +102,29 @@ def test_state_file_keeps_its_format(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert sorted(raw["nodes"]["n1"]) == ["directory", "holder_pid", "index", "name",
                                           "namespace", "netns_inode", "pids"]
     assert list(tmp_path.joinpath("run", "hacluster-lab").glob("*.tmp")) == []
+
+
+def _held_elsewhere(path: Path) -> bool:
+    """Whether another open file description holds the flock on `path` (a probe that does
+    not wait: a second `lab start` would block there)."""
+    import fcntl
+
+    with open(path, "a") as probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
+
+
+def test_power_lock_is_per_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Powering on one node excludes a racing power switch on that node (two holders with
+    one name) but not the other nodes of the rack, which boot side by side."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    spec = _fresh_lab(tmp_path)
+    with power_lock(spec, "n1"):
+        assert _held_elsewhere(power_lock_path(spec.name, True, "n1"))
+        assert not _held_elsewhere(power_lock_path(spec.name, True, "n2"))
+        with power_lock(spec, "n2"):  # would wait forever with one lock for the lab
+            assert _held_elsewhere(power_lock_path(spec.name, True, "n2"))
+    assert not _held_elsewhere(power_lock_path(spec.name, True, "n1"))

@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from messaging.command import fail, root
+from messaging.command import ENTRY_POINT_GROUP, OWN_COMMANDS, fail, root
 from messaging.errors import ConfigError, Location
 
 
@@ -27,6 +27,20 @@ def test_root_lists_every_registered_group() -> None:
     assert result.exit_code == 0
     for group in ("lab", "lrm", "membership", "node"):
         assert group in result.output
+
+
+@pytest.mark.skipif(not _installed(), reason="hacluster is not installed (entry points absent)")
+def test_own_commands_are_this_distributions_entry_points() -> None:
+    """The shortcut table names exactly what pyproject.toml registers (nothing drifts)."""
+    registered = {entry.name: entry.value for entry in distribution("hacluster").entry_points
+                  if entry.group == ENTRY_POINT_GROUP}
+    assert registered == OWN_COMMANDS
+
+
+def test_own_command_loads_through_the_table() -> None:
+    result = CliRunner().invoke(root, ["lab", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "start" in result.output
 
 
 def test_unknown_subcommand_is_a_usage_error() -> None:
