@@ -26,9 +26,8 @@ line by line), so a reboot's five commands cost one connect and one switch threa
 
 from __future__ import annotations
 
-import os
-
 import _socket
+import os
 
 from agents.fence._fencing import TYPE_CHECKING, AgentFailure, AgentSpec, Options, Param, main
 
