@@ -20,8 +20,7 @@ The fencer starts this agent for every fencing action, so its start-up is on the
 critical path: at import only `os` and the C module `_socket` (the PDU path) are loaded:
 the `socket` module would add enum, selectors and collections, about 40% of the agent's
 CPU per run; json, shlex and subprocess belong to the lab_command path and are imported
-there. One connection to the switch carries every command of a run (the switch answers
-line by line), so a reboot's five commands cost one connect and one switch thread.
+there.
 """
 
 from __future__ import annotations
@@ -39,45 +38,26 @@ DEFAULT_PDU_SOCKET = "/run/hacluster-pdu/pdu.sock"  # lab.layout.NODE_PDU_SOCKET
 
 
 class PduDevice:
-    """The lab's power switch (lab.pdu) over its unix socket, one connection per run."""
+    """The lab's power switch (lab.pdu) over its unix socket, one connection per command."""
 
     def __init__(self, path: str, timeout: float) -> None:
         self.path = path
         self.timeout = timeout
-        self._sock: _socket.socket | None = None
-        self._pending = b""
-
-    def _connection(self) -> _socket.socket:
-        if self._sock is None:
-            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-            sock.settimeout(self.timeout)
-            try:
-                sock.connect(self.path)
-            except BaseException:
-                sock.close()
-                raise
-            self._sock = sock
-        return self._sock
-
-    def _readline(self, sock: _socket.socket) -> bytes:
-        while b"\n" not in self._pending:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            self._pending += chunk
-        line, _, self._pending = self._pending.partition(b"\n")
-        return line
 
     def _ask(self, *words: str) -> str:
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
-            sock = self._connection()
+            sock.settimeout(self.timeout)
+            sock.connect(self.path)
             sock.sendall((" ".join(words) + "\n").encode())
-            answer = self._readline(sock).decode("utf-8", "replace").strip()
+            answer = _readline(sock).decode("utf-8", "replace").strip()
         except TimeoutError:
             raise AgentFailure(f"power switch {self.path} did not answer "
                                f"{' '.join(words)!r} in {self.timeout:g}s") from None
         except OSError as error:
             raise AgentFailure(f"power switch {self.path}: {error.strerror or error}") from None
+        finally:
+            sock.close()
         verdict, _, rest = answer.partition(" ")
         if verdict != "ok":
             raise AgentFailure(f"power switch: {rest or answer or 'no answer'}")
@@ -100,6 +80,17 @@ class PduDevice:
 
     def monitor(self) -> None:
         self._ask("list")
+
+
+def _readline(sock: _socket.socket) -> bytes:
+    """One answer line (the switch sends exactly one per command)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.rstrip(b"\n")
 
 
 def make_device(options: Options) -> PduDevice | LabDevice:
