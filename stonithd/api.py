@@ -162,9 +162,14 @@ class QueryCapable:
 
 @dataclass(frozen=True, slots=True)
 class CapableReply:
+    """A fencer's answer to `QueryCapable`: its devices that can fence the target, and of
+    those the `verified` ones: a list, monitor or status of the device succeeded on that
+    fencer (Pacemaker's "verified" flag: in a cluster, where the device's resource runs)."""
+
     op_id: str
     node: str
     devices: tuple[str, ...] = ()
+    verified: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

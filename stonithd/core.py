@@ -2,8 +2,9 @@
 
 A fencing operation is driven by its origin (the node whose client asked):
 
-1. query: `QueryCapable` goes to every known fencer, this node included (the shell loops
-   `Send` to itself back in); the phase ends when all replied or `query_timeout` passed.
+1. query: `QueryCapable` to every fencer, this node included (the shell loops `Send` back
+   in); ends when all replied, when the replies suffice (`query_ready`), or at
+   `query_timeout`. Later replies still count when choosing executors.
 2. plan: the target's topology levels (or, without topology, one implicit level per
    capable device, by id); a level succeeds when every device in it succeeds.
 3. execute: each device goes to one executor that reported it, preferring this node,
@@ -58,6 +59,7 @@ from stonithd.api import DeviceActionRequest as _DeviceAction
 from stonithd.devices import FencingConfig
 from stonithd.executor import AgentFinished, Executor
 from stonithd.history import History
+from stonithd.query_ready import can_start_early, unplanned
 
 QUERY_TIMEOUT = 5.0
 EXEC_TIMEOUT_FACTOR = 1.2  # Pacemaker's TIMEOUT_MULTIPLY_FACTOR
@@ -111,6 +113,7 @@ class _Operation:
     clients: list[str]
     list_only: bool = False
     replies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    verified: dict[str, tuple[str, ...]] = field(default_factory=dict)
     plan: list[tuple[str, ...]] = field(default_factory=list)
     level: int = 0
     position: int = 0
@@ -304,11 +307,7 @@ class Fencer:
         if isinstance(message, ExecuteFence):
             return self.executor.execute(message, event.now, event.wall)
         if isinstance(message, CapableReply):
-            op = self._ops.get(message.op_id)
-            if op is None or op.planned:
-                return []
-            op.replies[message.node] = message.devices
-            return self._maybe_plan(op, event.now)
+            return self._capable(message, event.now)
         if isinstance(message, DeviceResult):
             return self._device_result(message, event.now)
         if isinstance(message, HistoryPull):
@@ -325,9 +324,22 @@ class Fencer:
                     (("sender", event.sender), ("type", type(message).__name__)))]
 
     def _maybe_plan(self, op: _Operation, now: float) -> list[Any]:
-        if op.planned or any(peer not in op.replies for peer in self.peers):
+        if op.planned:
             return []
-        return self._plan(op, now)
+        levels = [lvl.devices for lvl in self.config.levels_for(op.request.target)]
+        early = not op.list_only and can_start_early(op.request.target, op.request.action,
+                                                     op.replies, op.verified, levels)
+        return self._plan(op, now) if early or set(self.peers) <= set(op.replies) else []
+
+    def _capable(self, reply: CapableReply, now: float) -> list[Any]:
+        op = self._ops.get(reply.op_id)
+        if op is not None:
+            op.replies[reply.node], op.verified[reply.node] = reply.devices, reply.verified
+            if not op.planned:
+                return self._maybe_plan(op, now)
+            if not op.list_only and not self.config.levels_for(op.request.target):
+                op.plan += unplanned(op.plan, reply.devices)  # a late reply's new devices
+        return []
 
     def _plan(self, op: _Operation, now: float) -> list[Any]:
         op.planned = True

@@ -104,6 +104,9 @@ class Executor:
         self._list_runs: dict[str, str] = {}  # device -> in-flight list run
         self._list_cache: dict[str, tuple[tuple[str, ...], float]] = {}
         self._device_actions: dict[str, tuple[str, DeviceActionRequest]] = {}
+        # Devices a list/monitor/status run succeeded for here (Pacemaker's "verified"):
+        # a capability reply naming one lets the origin fence without waiting for others.
+        self.verified: set[str] = set()
 
     def _run_id(self, kind: str) -> str:
         self._serial += 1
@@ -121,6 +124,9 @@ class Executor:
         self.agent_actions = dict(agent_actions)
         self._list_cache = {device_id: cached for device_id, cached in self._list_cache.items()
                             if config.devices.get(device_id) == old_devices.get(device_id)}
+        self.verified = {device_id for device_id in self.verified
+                         if device_id in config.runnable
+                         and config.devices.get(device_id) == old_devices.get(device_id)}
 
     def _runnable(self, device_id: str) -> Device | None:
         if device_id not in self.config.runnable:
@@ -177,6 +183,7 @@ class Executor:
             self._list_runs.pop(check.device.id, None)
             if outcome.ok:
                 self._list_cache[check.device.id] = (outcome.ports, now)
+                self.verified.add(check.device.id)
             else:
                 effects.append(Log("device_list_failed", "warning",
                                    (("device", check.device.id), ("reason", outcome.reason))))
@@ -193,7 +200,9 @@ class Executor:
 
     def _capable_reply(self, query: _Query) -> Send:
         found = tuple(sorted(set(query.found)))
-        return Send(Node(query.request.origin), CapableReply(query.request.op_id, self.node, found))
+        verified = tuple(d for d in found if d in self.verified)
+        return Send(Node(query.request.origin),
+                    CapableReply(query.request.op_id, self.node, found, verified))
 
     # -- fencing ------------------------------------------------------------------------
 
@@ -274,6 +283,8 @@ class Executor:
             return []
         client, request = pending
         outcome = event.outcome
+        if outcome.ok and request.action in ("list", "monitor", "status"):
+            self.verified.add(request.device)
         state = "" if outcome.powered_on is None else ("on" if outcome.powered_on else "off")
         return [Send(Client(client), DeviceActionResult(request.device, request.action, outcome.ok,
                                                  outcome.reason, state, outcome.ports))]

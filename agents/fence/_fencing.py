@@ -257,8 +257,11 @@ def _wait_for(device: Device, plug: str, want_on: bool, options: Options) -> Non
         time.sleep(0.05)
 
 
-def _switch(device: Device, plug: str, want_on: bool, options: Options, out: TextIO) -> None:
-    if device.status(plug) == want_on:
+def _switch(device: Device, plug: str, want_on: bool, options: Options, out: TextIO,
+            known_on: bool | None = None) -> None:
+    """Switch the plug unless it is in that state already (`known_on`: the state just seen,
+    so a reboot's "on" half does not ask again what its "off" half confirmed)."""
+    if (device.status(plug) if known_on is None else known_on) == want_on:
         out.write(f"Success: Already {'ON' if want_on else 'OFF'}\n")
         return
     (device.power_on if want_on else device.power_off)(plug)
@@ -300,7 +303,7 @@ def _dispatch(spec: AgentSpec, options: Options, out: TextIO) -> int:
     if action == "reboot":
         _switch(device, plug, False, options, out)
         try:
-            _switch(device, plug, True, options, out)
+            _switch(device, plug, True, options, out, known_on=False)
         except AgentFailure as error:  # fence-agents: the off half decides a reboot
             sys.stderr.write(f"WARNING: power on after reboot failed: {error}\n")
         return EXIT_OK
