@@ -282,8 +282,8 @@ def _enter_and_fork(namespaces: list[tuple[int, int]], write_pid: int,
 def _run_holder(node: str, directory: str, fds: list[int]) -> NoReturn:
     """In the node, as PID 1 of its new PID namespace: become its holder, as `python -m
     lab.holder NODE DIR` run by `ip netns exec NS unshare ... --mount-proc` would."""
-    code = 1
-    try:
+
+    def body() -> int:
         from . import holder
 
         _detach(fds)
@@ -291,27 +291,31 @@ def _run_holder(node: str, directory: str, fds: list[int]) -> NoReturn:
         from messaging.zygote import set_command_line
 
         set_command_line([sys.executable, "-m", "lab.holder", node, directory])
-        code = holder.main([node, directory])
-    except BaseException:  # whatever ended it is reported, then the process exits
-        import traceback
+        return holder.main([node, directory])
 
-        traceback.print_exc()
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-    os._exit(code)
+    _exit_with(body)
 
 
 def _run_launcher(argv: list[str], env: dict[str, str], fds: list[int]) -> NoReturn:
     """In the node: become its launcher, as `python -c LAUNCHER_CODE ARGV...` would."""
-    code = 1
-    try:
+
+    def body() -> int:
         _become_launcher_process(argv, env, fds)
         from messaging.launcher import node
 
         node.main(args=argv, prog_name="hacluster node")
-        code = 0
+        return 0
+
+    _exit_with(body)
+
+
+def _exit_with(body: Callable[[], int]) -> NoReturn:
+    """Run a forked child's `body` and end the process with its exit code (a SystemExit's
+    code; 1 after reporting anything else), flushing output first: a fork must never return
+    into the boot server's code."""
+    code = 1
+    try:
+        code = body()
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except BaseException:  # whatever ended it is reported, then the process exits
