@@ -69,6 +69,7 @@ LOG_FDS = 2  # stdout, stderr
 NETNS_DIR = "/run/netns"  # where `ip netns add` names network namespaces
 NETNS_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 MAX_MESSAGE = 1 << 16
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 REPLY_TIMEOUT = 10.0
 # Blank command-line room the power switch starts with: a launcher forked from it shows its
 # own command line there and needs room for its daemons' (messaging.forkserver.title_room),
@@ -159,6 +160,7 @@ def _serve_forever(listener: socket.socket, parent: int) -> NoReturn:
         die_with_parent(parent)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, signal.SIG_DFL)
+        _become_reaper()
         from messaging.zygote import set_command_line
 
         set_command_line([sys.executable, "-m", "lab.nodefork"])
@@ -172,6 +174,27 @@ def _serve_forever(listener: socket.socket, parent: int) -> NoReturn:
         traceback.print_exc()
         code = 1
     os._exit(code)
+
+
+def _become_reaper() -> None:
+    """Adopt and reap the holders and launchers this server forked once their intermediate
+    exited (PR_SET_CHILD_SUBREAPER): otherwise they are orphans of the machine's init, and
+    an init that reaps late (a container's or VM's) leaves a powered-off node's holder a
+    zombie for seconds, which `lab kill` and the power switch's `off` count as running."""
+    from messaging.watchdog import prctl
+
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    signal.signal(signal.SIGCHLD, _reap_children)
+
+
+def _reap_children(_signum: int, _frame: object) -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _answer(conn: socket.socket, listener: socket.socket) -> None:
@@ -235,6 +258,7 @@ def _spawn(data: bytes, fds: list[int], sockets: list[socket.socket]) -> bytes:
     read_pid, write_pid = os.pipe()
     intermediate = os.fork()
     if intermediate == 0:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # a launcher or holder reaps its own
         os.close(read_pid)
         _enter_and_fork(entry, write_pid, run, sockets, holder_request)
     for fd, _ in entry:
@@ -242,7 +266,8 @@ def _spawn(data: bytes, fds: list[int], sockets: list[socket.socket]) -> bytes:
     os.close(write_pid)
     with os.fdopen(read_pid, "rb") as pipe:
         answer = pipe.read()
-    os.waitpid(intermediate, 0)
+    with contextlib.suppress(ChildProcessError):  # _reap_children may have been first
+        os.waitpid(intermediate, 0)
     if not answer.isdigit():
         return pack({"error": answer.decode(errors="replace") or "the child died unborn"})
     return pack({"pid": int(answer)})
