@@ -400,14 +400,20 @@ class _Placer:
                 and effective(prefer) >= effective(best):
             return prefer
         if effective(best) > 0 and rid not in self.unique_instances:
-            for cur in st.running_on:
-                node = self.nodes.get(cur)
-                if node is not None and node.available and cur in table \
-                        and effective(cur) == effective(best):
-                    best = cur
-                    break
+            best = self._current_if_tied(st.running_on, table, best, effective)
         if effective(best) < 0:
             return None
+        return best
+
+    def _current_if_tied(self, running_on: list[str], table: Table, best: str,
+                         effective: Callable[[str], int]) -> str:
+        """The first available node the resource runs on that scores as well as `best`,
+        else `best`: among equal nodes Pacemaker keeps a resource where it is active."""
+        for cur in running_on:
+            node = self.nodes.get(cur)
+            if node is not None and node.available and cur in table \
+                    and effective(cur) == effective(best):
+                return cur
         return best
 
 
