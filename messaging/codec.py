@@ -126,14 +126,22 @@ def from_plain(hint: Any, data: Any, where: str = "message", depth: int = 0) -> 
         return _tuple(args, data, where, depth)
     if origin in (dict, Mapping):
         return _mapping(args, data, where, depth)
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+    if isinstance(hint, type):
+        return _from_class(hint, data, where, depth)
+    return _scalar(hint, data, where)
+
+
+def _from_class(hint: type, data: Any, where: str, depth: int) -> Any:
+    """A value of a plain class: an enum member, a record or dataclass, a NamedTuple, or a
+    scalar of that type."""
+    if issubclass(hint, enum.Enum):
         try:
             return hint(data)
         except (ValueError, TypeError):
             raise _bad(where, hint.__name__, data) from None
-    if isinstance(hint, type) and (issubclass(hint, Record) or dataclasses.is_dataclass(hint)):
+    if issubclass(hint, Record) or dataclasses.is_dataclass(hint):
         return build(hint, data, where, depth + 1)
-    if isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields"):
+    if issubclass(hint, tuple) and hasattr(hint, "_fields"):
         fields = tuple(typing.get_type_hints(hint).values())  # a NamedTuple: typed items
         return hint(*_tuple(fields, data, where, depth))
     return _scalar(hint, data, where)

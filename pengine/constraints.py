@@ -220,18 +220,27 @@ def _set_members(rset: Element, known: set[str], tags: dict[str, list[str]]) -> 
     return out
 
 
+# A colocation a set constraint states: dependent, primary, score, their roles.
+_SetPair = tuple[str, str, int, str | None, str | None]
+
+
 def _colocation_sets(el: Element, u: Unpacked, known: set[str],
                      tags: dict[str, list[str]], score: int) -> list[Colocation]:
-    out: list[Colocation] = []
+    """A set colocation's colocations: those within each set, then those between sets."""
     sets = el.findall("resource_set")
     cid = el.get("id") or ""
     attr = el.get("node-attribute") or "#uname"
+    pairs = _within_set_pairs(sets, known, tags, score) + \
+        _between_set_pairs(sets, known, tags, score)
+    return [Colocation(cid, dep, prim, value, _role(drole), _role(prole), attr,
+                       is_true(el.get("influence"), u.rsc(dep).critical))
+            for dep, prim, value, drole, prole in pairs if dep != prim]
 
-    def make(dep: str, prim: str, value: int, drole: str | None, prole: str | None) -> None:
-        if dep != prim:
-            out.append(Colocation(cid, dep, prim, value, _role(drole), _role(prole), attr,
-                                  is_true(el.get("influence"), u.rsc(dep).critical)))
 
+def _within_set_pairs(sets: list[Element], known: set[str], tags: dict[str, list[str]],
+                      score: int) -> list[_SetPair]:
+    """Colocations among the members of each sequential set with a non-zero score."""
+    out: list[_SetPair] = []
     for rset in sets:
         members = _set_members(rset, known, tags)
         value = char2score(rset.get("score")) if rset.get("score") else score
@@ -244,12 +253,19 @@ def _colocation_sets(el: Element, u: Unpacked, known: set[str],
         listed = (rset.get("ordering") or "group").lower() != "group"
         for i in range(1, len(members)):
             if value > 0 and listed:
-                make(members[i - 1], members[i], value, role, role)
+                out.append((members[i - 1], members[i], value, role, role))
             elif value > 0:
-                make(members[i], members[i - 1], value, role, role)
+                out.append((members[i], members[i - 1], value, role, role))
             else:
-                for j in range(i):
-                    make(members[i], members[j], value, role, role)
+                out.extend((members[i], members[j], value, role, role) for j in range(i))
+    return out
+
+
+def _between_set_pairs(sets: list[Element], known: set[str], tags: dict[str, list[str]],
+                       score: int) -> list[_SetPair]:
+    """Colocations of each set with the next one: a sequential set takes part through
+    its first member as dependent and its last member as primary."""
+    out: list[_SetPair] = []
     for first, second in itertools.pairwise(sets):
         deps = _set_members(first, known, tags)
         prims = _set_members(second, known, tags)
@@ -259,9 +275,8 @@ def _colocation_sets(el: Element, u: Unpacked, known: set[str],
             deps = deps[:1]
         if is_true(second.get("sequential"), True):
             prims = prims[-1:]
-        for dep in deps:
-            for prim in prims:
-                make(dep, prim, score, first.get("role"), second.get("role"))
+        out.extend((dep, prim, score, first.get("role"), second.get("role"))
+                   for dep in deps for prim in prims)
     return out
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from pengine.actions import Work
 from pengine.model import Action
-from pengine.ordering import Link
+from pengine.order_links import Link
 from pengine.sealed_actions import FlagsTable
 from pengine.state import Unpacked
 from pengine.unpack_history import find_op_config

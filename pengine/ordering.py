@@ -28,6 +28,7 @@ from pengine.actions import (
 )
 from pengine.collective_actions import notified_action
 from pengine.constraints import Constraints, Ordering
+from pengine.order_links import Link, member_links
 from pengine.required_wave import REMAPPED, RequiredWave, application_order
 from pengine.sealed_actions import FlagsTable, SettlingFlags
 from pengine.state import Unpacked
@@ -39,15 +40,6 @@ _INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "pr
             "demoted": "promoted"}
 PRINTED = "implies_then_printed"
 _COMPLETE = {"start": "running", "stop": "stopped", "promote": "promoted", "demote": "demoted"}
-
-
-@dataclass(frozen=True)
-class Link:
-    first: Work
-    then: Work
-    flags: frozenset[str]
-    via: Work | None = None  # the group/clone action a member link was derived from
-    origin: int = -1  # which order spec a derived member link came from
 
 
 def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
@@ -184,36 +176,30 @@ def resolve(u: Unpacked, acts: ActionSet,
             continue
         if spec.first_action is None and firsts[0].task != spec.first_task:
             spec = dataclasses.replace(spec, flags=spec.flags | {REMAPPED})
-        if spec.then_action is not None:
-            thens = [spec.then_action]
-        else:
-            thens = acts.of(spec.then_rsc or "", spec.then_task, spec.then_node)
-            then_kind = kinds.get(spec.then_rsc or "")
-            origin = -1
-            if then_kind in ("group", "clone") and "user" in spec.flags \
-                    and spec.first_rsc != spec.then_rsc:
-                for member in _primitives(u, spec.then_rsc or ""):
-                    for t in acts.of(member, spec.then_task):
-                        for f in firsts:
-                            flags = spec.flags | {"nograph"}
-                            if then_kind == "clone" and f.rsc is None:
-                                flags = flags - {IMPLIES_THEN}
-                            elif then_kind == "clone" and kinds.get(f.rsc or "") == "clone":
-                                # Not interleaved: the first clone's action as a whole (any
-                                # instance) decides for every then-instance.
-                                flags = flags | {"any_child"}
-                            links.append(Link(f, t, flags, thens[0] if thens else None,
-                                              len(links) if origin < 0 else origin))
-                            origin = links[-1].origin
+        thens = _thens(u, acts, spec, kinds, firsts, links)
         if spec.first_rsc == spec.then_rsc and spec.first_task == "stop":
             # Pacemaker applies a member's own stop -> start ordering before its group's
             # orderings create a missing (unassigned) start: it never reaches that start.
             thens = [t for t in thens if t.id not in phantoms]
-        for f in firsts:
-            for t in thens:
-                if f is not t:
-                    links.append(Link(f, t, spec.flags))
+        links.extend(Link(f, t, spec.flags) for f in firsts for t in thens if f is not t)
     return links
+
+
+def _thens(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str],
+           firsts: list[Work], links: list[Link]) -> list[Work]:
+    """The "then" actions of an order spec; a user ordering on another collective first
+    appends its member links to `links` (they precede the spec's own links)."""
+    if spec.then_action is not None:
+        return [spec.then_action]
+    thens = acts.of(spec.then_rsc or "", spec.then_task, spec.then_node)
+    then_kind = kinds.get(spec.then_rsc or "")
+    if then_kind in ("group", "clone") and "user" in spec.flags \
+            and spec.first_rsc != spec.then_rsc:
+        member_thens = [t for member in _primitives(u, spec.then_rsc or "")
+                        for t in acts.of(member, spec.then_task)]
+        links.extend(member_links(spec, firsts, member_thens, then_kind, kinds,
+                                  thens[0] if thens else None, len(links)))
+    return thens
 
 
 def _firsts(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str]) -> list[Work]:

@@ -7,17 +7,17 @@ before it; the result (Placement) is frozen and records each primitive's final t
 
 from __future__ import annotations
 
-import itertools
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from messaging.types import Role
 from pengine.colocation import Table, apply_primary, merge_dependents
+from pengine.colocation_map import map_colocations
 from pengine.constraints import Colocation, Constraints
 from pengine.glib_order import hash_order, list_sort, node_name_key
 from pengine.placement_sort import clone_table, strategy_order
-from pengine.placement_tables import available_count, build_tables, primitive_members
+from pengine.placement_tables import build_tables, primitive_members
 from pengine.promotion import cap_promotion_without_quorum
 from pengine.scores import INF, add, score2str
 from pengine.state import Unpacked
@@ -48,70 +48,6 @@ class Placement:
     instance_order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # instances an interleaved ordering left without a partner: node and role they had
     inhibited: Mapping[str, tuple[str, Role]] = field(default_factory=dict)
-
-
-def map_colocations(u: Unpacked, cons: Constraints,
-                    group_primary: dict[int, str] | None = None) -> list[Colocation]:
-    """Colocations between primitives: group internals + user constraints on members.
-
-    `group_primary` (when given) receives, per mapped colocation whose primary was a group,
-    that group's id (keyed by the Colocation's id()).
-    """
-    out: list[Colocation] = []
-    for rsc in u.resources:
-        if rsc.kind == "group":
-            members = list(rsc.children)
-            for prev, cur in itertools.pairwise(members):
-                out.append(Colocation(f"{rsc.id}-internal", cur, prev, INF, None, None,
-                                      "#uname", u.rsc(cur).critical))
-    for c in cons.colocations:
-        primary = c.primary
-        if u.rsc(primary).kind == "group":
-            prim = primitive_members(u, primary)
-            if not prim:
-                continue
-            primary = prim[-1] if c.score >= INF else prim[0]
-        dep_rsc = u.rsc(c.dependent)
-        heads = [c.dependent]
-        if dep_rsc.kind == "clone":
-            # The primary merges the clone's own table as one "with this" dependent (seeds
-            # 300, 461); the instances get the colocation too unless their role is not chosen
-            # yet, or it is finite and positive while every available node gets an instance
-            # (append_parent_colocation: only when clone-max < available nodes).
-            out.append(Colocation(c.id, c.dependent, primary, c.score, c.dependent_role,
-                                  c.primary_role, c.node_attribute, c.influence))
-            if group_primary is not None and primary != c.primary:
-                group_primary[id(out[-1])] = c.primary
-            if c.dependent_role in (Role.PROMOTED, Role.UNPROMOTED) or not (
-                    c.score < 0 or c.score >= INF
-                    or dep_rsc.clone_max < available_count(u, cons, dep_rsc)):
-                continue
-            heads = list(dep_rsc.children)
-        for head in heads:
-            dep = primitive_members(u, head)
-            if dep:
-                out.append(Colocation(c.id, dep[0], primary, c.score, c.dependent_role,
-                                      c.primary_role, c.node_attribute, c.influence))
-                if group_primary is not None and primary != c.primary:
-                    group_primary[id(out[-1])] = c.primary
-        if dep_rsc.kind == "group" and c.score >= INF:
-            out.extend(Colocation(c.id, member, primary, c.score, c.dependent_role,
-                                  c.primary_role, c.node_attribute, c.influence)
-                       for member in _after_unmanaged_member(u, dep_rsc.children))
-    return out
-
-
-def _after_unmanaged_member(u: Unpacked, members: tuple[str, ...] | list[str]) -> list[str]:
-    """Group members that follow an unmanaged member.
-
-    Later members normally honour the group's colocations through the internal chain from
-    the first member; an unmanaged member breaks that chain, so Pacemaker gives the members
-    after it the group's mandatory colocations directly.
-    """
-    for index, member in enumerate(members):
-        if not u.states[member].managed:
-            return list(members[index + 1:])
-    return []
 
 
 class _Placer:
@@ -464,14 +400,20 @@ class _Placer:
                 and effective(prefer) >= effective(best):
             return prefer
         if effective(best) > 0 and rid not in self.unique_instances:
-            for cur in st.running_on:
-                node = self.nodes.get(cur)
-                if node is not None and node.available and cur in table \
-                        and effective(cur) == effective(best):
-                    best = cur
-                    break
+            best = self._current_if_tied(st.running_on, table, best, effective)
         if effective(best) < 0:
             return None
+        return best
+
+    def _current_if_tied(self, running_on: list[str], table: Table, best: str,
+                         effective: Callable[[str], int]) -> str:
+        """The first available node the resource runs on that scores as well as `best`,
+        else `best`: among equal nodes Pacemaker keeps a resource where it is active."""
+        for cur in running_on:
+            node = self.nodes.get(cur)
+            if node is not None and node.available and cur in table \
+                    and effective(cur) == effective(best):
+                return cur
         return best
 
 

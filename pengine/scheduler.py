@@ -42,9 +42,9 @@ from pengine.fencing import (
 )
 from pengine.graph import freeze, graph_edges
 from pengine.migration_orders import cancel_blocked_migrations
+from pengine.order_links import Link
 from pengine.ordering import (
     Context,
-    Link,
     propagate,
     resolve,
     user_orderings,

@@ -202,20 +202,7 @@ class HistoryUnpacker:
             st.locations.append((node.name, -INF, "masked-probe-failure"))
             return Role.STOPPED, on_fail, reset
         if status == -1:
-            if st.pending_task is None and not is_probe and task != "notify":
-                st.pending_task = task  # shown as "Starting", "Stopping", "(Monitoring)", ...
-                st.pending_node = node.name
-            if task == "start":
-                st.start_pending = True
-                st.pending_task = "start"
-                st.pending_node = node.name
-                return max(role, Role.STARTED), on_fail, reset
-            if task == "promote":
-                return Role.PROMOTED, on_fail, reset
-            if task in ("stop", "demote", "migrate_to", "migrate_from") or (
-                    task == "monitor" and interval == 0):
-                return role, on_fail, reset
-            return role, on_fail, reset
+            return _pending_role(st, node, task, role, is_probe), on_fail, reset
         result, role = self._op_status(rsc, st, task, interval, rc, status, expected, role,
                                        is_probe)
         if result == "not-running":
@@ -247,32 +234,16 @@ class HistoryUnpacker:
 
     def _op_status(self, rsc: RscConfig, st: RscState, task: str, interval: int, rc: int,
                    status: int, expected: int, role: Role, is_probe: bool) -> tuple[str, Role]:
+        """How an operation counts ("done", "not-running" or a failure kind) and the role
+        its result shows."""
         if status not in (0, 4):
             return {2: "timeout", 3: "not-supported", 5: "hard", 6: "fatal", 7: "hard"}.get(
                 status, "error"), role
-        result = "done" if rc == expected else "error"
-        if rc == 0:
-            if is_probe and expected == 7:
-                result = "done"
-        elif rc == 7:
-            if is_probe or expected == rc or not st.managed:
-                return "not-running", Role.STOPPED
-        elif rc == 8:
-            if is_probe and rc != expected:
-                result = "done"
+        if rc == 7 and (is_probe or expected == rc or not st.managed):
+            return "not-running", Role.STOPPED
+        if rc in (8, 9):
             role = Role.PROMOTED
-        elif rc == 9:
-            role = Role.PROMOTED
-            result = "error"
-        elif rc == 6:
-            result = "fatal"
-        elif rc == 3 and interval > 0:
-            result = "not-supported"
-        elif rc in (2, 3, 4, 5):
-            result = "hard"
-        elif result == "done":
-            result = "error"
-        return result, role
+        return _rc_verdict(rc, expected, interval, is_probe), role
 
     def _update_state(self, st: RscState, task: str, rc: int, role: Role, on_fail: str,
                       reset: bool, op: Element) -> tuple[Role, str, bool]:
@@ -308,6 +279,18 @@ class HistoryUnpacker:
             on_fail = strategy
         if strategy == "block":
             st.block_failure = True
+        role = self._role_after_failed_task(st, node, task, rc, role, strategy)
+        if is_probe and rc == 5:
+            role = Role.STOPPED
+        elif role < Role.STARTED:
+            role = Role.STARTED
+        _ban_after_failure(st, node, strategy, result)
+        return role, on_fail, False
+
+    def _role_after_failed_task(self, st: RscState, node: NodeWork, task: str, rc: int,
+                                role: Role, strategy: str) -> Role:
+        """The role a failed action leaves; a failed stop also bans the node, and one
+        that cannot be recovered by fencing blocks the resource."""
         if task == "stop":
             st.locations.append((node.name, -INF, "__stop_fail__"))
             st.failed_stop_on.add(node.name)
@@ -320,18 +303,7 @@ class HistoryUnpacker:
             role = Role.PROMOTED  # blocked where it failed: still promoted
         elif task == "demote":
             role = Role.STOPPED if rc == 7 else Role.UNPROMOTED
-        if is_probe and rc == 5:
-            role = Role.STOPPED
-        elif role < Role.STARTED:
-            role = Role.STARTED
-        if strategy == "stop":
-            st.next_role = Role.STOPPED
-            st.locations.append((None, -INF, "__action_migration_auto__"))
-        if result == "hard":
-            st.locations.append((node.name, -INF, "hard-error"))
-        elif result == "fatal":
-            st.locations.append((None, -INF, "fatal-error"))
-        return role, on_fail, False
+        return role
 
     def _process_state(self, rsc: RscConfig, st: RscState, node: NodeWork, role: Role,
                        on_fail: str) -> None:
@@ -342,6 +314,17 @@ class HistoryUnpacker:
         saved = on_fail
         if node.unclean:
             on_fail = "ignore"
+        self._apply_on_fail(rsc, st, node, on_fail)
+        if not active:
+            return
+        if role > st.role or st.role == Role.STOPPED:
+            st.role = max(role, st.role)
+        self._add_running(rsc, st, node, saved != "ignore")
+        _mark_failed(st, node, on_fail)
+
+    def _apply_on_fail(self, rsc: RscConfig, st: RscState, node: NodeWork,
+                       on_fail: str) -> None:
+        """The node- or resource-wide consequence of the history's pending on-fail."""
         if on_fail == "fence":
             fence(node, f"{rsc.id} failed there", self.requests)
         elif on_fail == "standby":
@@ -354,18 +337,6 @@ class HistoryUnpacker:
             st.locations.append((node.name, -INF, "__action_migration_auto__"))
         elif on_fail == "stop":
             st.next_role = Role.STOPPED
-        if not active:
-            return
-        if role > st.role or st.role == Role.STOPPED:
-            st.role = max(role, st.role)
-        self._add_running(rsc, st, node, saved != "ignore")
-        if on_fail in ("demote", "block"):
-            st.failed = True
-        elif on_fail != "ignore":
-            st.failed = True
-            st.stop_needed = True
-            if on_fail == "restart":
-                st.recover_on.append(node.name)
 
     def _add_running(self, rsc: RscConfig, st: RscState, node: NodeWork, failed: bool) -> None:
         if node.name not in st.running_on:
@@ -381,3 +352,64 @@ class HistoryUnpacker:
             elif policy == "block":
                 st.managed = False
                 st.blocked = True
+
+
+def _pending_role(st: RscState, node: NodeWork, task: str, role: Role,
+                  is_probe: bool) -> Role:
+    """An operation still in flight (op-status -1): recorded as pending (shown as
+    "Starting", "Stopping", "(Monitoring)", ...); a pending start counts as started and a
+    pending promote as promoted, any other leaves the role as it was."""
+    if st.pending_task is None and not is_probe and task != "notify":
+        st.pending_task = task
+        st.pending_node = node.name
+    if task == "start":
+        st.start_pending = True
+        st.pending_task = "start"
+        st.pending_node = node.name
+        return max(role, Role.STARTED)
+    if task == "promote":
+        return Role.PROMOTED
+    return role
+
+
+# Completed-operation exit codes that are failures whatever was expected.
+_FAILURE_KIND = {9: "error", 6: "fatal", 2: "hard", 3: "hard", 4: "hard", 5: "hard"}
+
+
+def _rc_verdict(rc: int, expected: int, interval: int, is_probe: bool) -> str:
+    """How a completed operation's exit code counts: "done" or a failure kind.
+
+    0, 7 and 8 are successes when expected; a probe also succeeds finding the resource
+    promoted (8), or running (0) where stopped was expected. A recurring operation's 3
+    (unimplemented) is "not-supported"; any other code is an error.
+    """
+    if rc in (0, 7, 8):
+        probe_success = is_probe and (rc == 8 or (rc == 0 and expected == 7))
+        return "done" if rc == expected or probe_success else "error"
+    if rc == 3 and interval > 0:
+        return "not-supported"
+    return _FAILURE_KIND.get(rc, "error")
+
+
+def _ban_after_failure(st: RscState, node: NodeWork, strategy: str, result: str) -> None:
+    """Location bans a failure earns: on-fail=stop keeps the resource off every node, a
+    hard error bans the node and a fatal error every node."""
+    if strategy == "stop":
+        st.next_role = Role.STOPPED
+        st.locations.append((None, -INF, "__action_migration_auto__"))
+    if result == "hard":
+        st.locations.append((node.name, -INF, "hard-error"))
+    elif result == "fatal":
+        st.locations.append((None, -INF, "fatal-error"))
+
+
+def _mark_failed(st: RscState, node: NodeWork, on_fail: str) -> None:
+    """An active resource with a pending on-fail is failed; unless demote or block handle
+    it in place, it must stop, and on-fail=restart recovers it on this node."""
+    if on_fail in ("demote", "block"):
+        st.failed = True
+    elif on_fail != "ignore":
+        st.failed = True
+        st.stop_needed = True
+        if on_fail == "restart":
+            st.recover_on.append(node.name)

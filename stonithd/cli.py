@@ -173,7 +173,9 @@ _COMMANDS = ("reboot", "fence", "unfence", "off", "on", "confirm", "list", "list
              "validate")
 
 
-def _dispatch(opts: dict[str, Any]) -> int:
+def _chosen_command(opts: dict[str, Any]) -> tuple[str, Any]:
+    """The one command given and its value, once the options that go with it are checked
+    (--node defaults to this host's name)."""
     chosen = [c for c in _COMMANDS if opts[c] not in (None, False)]
     if len(chosen) != 1:
         raise UsageError("give exactly one command (for example --reboot NODE); see --help")
@@ -183,6 +185,11 @@ def _dispatch(opts: dict[str, Any]) -> int:
     if opts["node"] is not None and opts["cib"] is None:
         raise UsageError("--node only makes sense with --cib")
     opts["node"] = opts["node"] or os.uname().nodename
+    return command, value
+
+
+def _dispatch(opts: dict[str, Any]) -> int:
+    command, value = _chosen_command(opts)
     if command in ("reboot", "fence", "off", "unfence", "on"):
         action = {"reboot": "reboot", "fence": "off", "off": "off"}.get(command, "on")
         return _fence(opts, value, action)

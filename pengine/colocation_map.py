@@ -1,0 +1,111 @@
+"""Mapping colocations onto primitives: group internals and user constraints on members.
+
+Invariants: the output keeps Pacemaker's creation order (group-internal chains first, in
+resource order, then each user colocation's mappings in constraint order); nothing here
+reads placement state, only the unpacked configuration and the constraint list.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from messaging.types import Role
+from pengine.constraints import Colocation, Constraints
+from pengine.placement_tables import available_count, primitive_members
+from pengine.scores import INF
+from pengine.state import Unpacked
+from pengine.unpack_resources import RscConfig
+
+
+def map_colocations(u: Unpacked, cons: Constraints,
+                    group_primary: dict[int, str] | None = None) -> list[Colocation]:
+    """Colocations between primitives: group internals + user constraints on members.
+
+    `group_primary` (when given) receives, per mapped colocation whose primary was a group,
+    that group's id (keyed by the Colocation's id()).
+    """
+    out = _group_internal_colocations(u)
+    for c in cons.colocations:
+        primary = _primary_member(u, c)
+        if primary is None:
+            continue
+        mapped = _dependent_colocations(u, cons, c, primary)
+        if group_primary is not None and primary != c.primary:
+            group_primary.update((id(m), c.primary) for m in mapped)
+        out.extend(mapped)
+        dep_rsc = u.rsc(c.dependent)
+        if dep_rsc.kind == "group" and c.score >= INF:
+            out.extend(_between(c, member, primary)
+                       for member in _after_unmanaged_member(u, dep_rsc.children))
+    return out
+
+
+def _group_internal_colocations(u: Unpacked) -> list[Colocation]:
+    """Each group member is colocated (mandatory) with the member before it."""
+    return [Colocation(f"{rsc.id}-internal", cur, prev, INF, None, None, "#uname",
+                       u.rsc(cur).critical)
+            for rsc in u.resources if rsc.kind == "group"
+            for prev, cur in itertools.pairwise(rsc.children)]
+
+
+def _primary_member(u: Unpacked, c: Colocation) -> str | None:
+    """The primitive standing for the colocation's primary: a group's last member for a
+    mandatory colocation (the whole group must run), its first member otherwise; None for
+    an empty group."""
+    if u.rsc(c.primary).kind != "group":
+        return c.primary
+    members = primitive_members(u, c.primary)
+    if not members:
+        return None
+    return members[-1] if c.score >= INF else members[0]
+
+
+def _dependent_colocations(u: Unpacked, cons: Constraints, c: Colocation,
+                           primary: str) -> list[Colocation]:
+    """The colocation as seen from the dependent's primitives (its first member)."""
+    dep_rsc = u.rsc(c.dependent)
+    out: list[Colocation] = []
+    heads = [c.dependent]
+    if dep_rsc.kind == "clone":
+        # The primary merges the clone's own table as one "with this" dependent (seeds
+        # 300, 461).
+        out.append(_between(c, c.dependent, primary))
+        if not _instances_get_colocation(u, cons, c, dep_rsc):
+            return out
+        heads = list(dep_rsc.children)
+    for head in heads:
+        dep = primitive_members(u, head)
+        if dep:
+            out.append(_between(c, dep[0], primary))
+    return out
+
+
+def _instances_get_colocation(u: Unpacked, cons: Constraints, c: Colocation,
+                              clone: RscConfig) -> bool:
+    """Whether a clone's instances get its colocation too (append_parent_colocation).
+
+    Not while their role is still to be chosen, and not for a finite positive score while
+    every available node gets an instance (only when clone-max < available nodes).
+    """
+    if c.dependent_role in (Role.PROMOTED, Role.UNPROMOTED):
+        return False
+    return c.score < 0 or c.score >= INF or clone.clone_max < available_count(u, cons, clone)
+
+
+def _between(c: Colocation, dependent: str, primary: str) -> Colocation:
+    """Colocation `c` restated between two primitives (or a clone and a primitive)."""
+    return Colocation(c.id, dependent, primary, c.score, c.dependent_role, c.primary_role,
+                      c.node_attribute, c.influence)
+
+
+def _after_unmanaged_member(u: Unpacked, members: tuple[str, ...] | list[str]) -> list[str]:
+    """Group members that follow an unmanaged member.
+
+    Later members normally honour the group's colocations through the internal chain from
+    the first member; an unmanaged member breaks that chain, so Pacemaker gives the members
+    after it the group's mandatory colocations directly.
+    """
+    for index, member in enumerate(members):
+        if not u.states[member].managed:
+            return list(members[index + 1:])
+    return []

@@ -1,0 +1,43 @@
+"""Links between actions, and the member links a user ordering on a collective derives.
+
+Invariants: a Link is frozen; member links keep creation order (then-member, then-action,
+first-action) and all links derived from one order spec share its `origin` index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pengine.actions import IMPLIES_THEN, OrderSpec, Work
+
+
+@dataclass(frozen=True)
+class Link:
+    first: Work
+    then: Work
+    flags: frozenset[str]
+    via: Work | None = None  # the group/clone action a member link was derived from
+    origin: int = -1  # which order spec a derived member link came from
+
+
+def member_links(spec: OrderSpec, firsts: list[Work], member_thens: list[Work],
+                 then_kind: str | None, kinds: dict[str, str], via: Work | None,
+                 origin: int) -> list[Link]:
+    """Links from each "first" action to every member action of a group or clone "then".
+
+    A user ordering with a collective "then" also reaches its members' actions directly;
+    these links stay out of the graph ("nograph") and only carry flags. `origin` is the
+    index the first of them gets in the link list, shared by all of them.
+    """
+    out: list[Link] = []
+    for then in member_thens:
+        for first in firsts:
+            flags = spec.flags | {"nograph"}
+            if then_kind == "clone" and first.rsc is None:
+                flags = flags - {IMPLIES_THEN}
+            elif then_kind == "clone" and kinds.get(first.rsc or "") == "clone":
+                # Not interleaved: the first clone's action as a whole (any instance)
+                # decides for every then-instance.
+                flags = flags | {"any_child"}
+            out.append(Link(first, then, flags, via, origin))
+    return out
