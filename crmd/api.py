@@ -15,7 +15,8 @@ Events in: `MembershipView` (from ccm's `MembershipChanged`), `PeerMessage` (any
 message from another node's controller), `TimerFired`, `CibChanged`, `CibSynced`,
 `SchedulerDone` (answer to `RunScheduler`, see `run_scheduler`), `LocalOpResult` (this
 node's lrmd), `LrmdReplaced` (another process answers as this node's lrmd: the old one died),
-`FenceCompleted` (stonithd), `ShutdownRequested`, `StatusUpdated` (DC only,
+`FenceCompleted` (stonithd), `NodeFenced` (every fencing stonithd publishes),
+`ShutdownRequested`, `StatusUpdated` (DC only,
 when results travel through the CIB: `Controller(..., results_from_cib=True)`).
 
 Effects out (perform them in order): `Send(Node(name), message)` to another controller
@@ -82,6 +83,7 @@ from crmd.messages import (
     LrmdRequest,
     MembershipView,
     ModifyCib,
+    NodeFenced,
     NodeLeft,
     NoVote,
     PeerMessage,
@@ -149,6 +151,7 @@ __all__ = [
     "ModifyCib",
     "NoVote",
     "NodeExecutor",
+    "NodeFenced",
     "NodeLeft",
     "PeerMessage",
     "RecordActionTimeout",

@@ -5,14 +5,20 @@ target's node_state gets join=down expected=down, and everything below it (``lrm
 ``transient_attributes``) is deleted, since a fenced node runs nothing and starts afresh.
 `FencingAttempts` is `too_many_st_failures`: after `stonith-max-attempts` (default 10)
 failed fencings of a target, the DC stops asking for it and waits for something else to
-change instead of replanning the same fencing forever. Pure.
+change instead of replanning the same fencing forever. `FencingAttempts.external` is
+Pacemaker's `tengine_stonith_notify` for a fencing the DC did not ask for (stonith_admin,
+another node's controller): the DC writes the target cleanly down and the transition is
+aborted ("External Fencing Operation"), so the scheduler replans from a node known to be
+safely down instead of fencing it again when it leaves (and quickly rejoins) the view.
+Pure.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from crmd.join import JoinPhase, node_state_xml
+from crmd.join import JoinCoordinator, JoinPhase, node_state_xml
 from crmd.messages import (
     ActionResult,
     CrmdEffect,
@@ -20,10 +26,13 @@ from crmd.messages import (
     ExecuteFencing,
     FenceCompleted,
     ModifyCib,
+    NodeFenced,
 )
 from messaging.effects import Log
 
 DEFAULT_MAX_ATTEMPTS = 10
+POWER_DOWN_ACTIONS = ("off", "reboot")  # "on" (unfencing) leaves a node as it was
+OWN_CLIENT = "crmd"  # the client name this controller's fencing requests carry
 
 
 def fenced_updates(node_id: str, target: str) -> list[CrmdEffect]:
@@ -58,6 +67,27 @@ class FencingAttempts:
         effects = fenced_updates(node_id, event.target) if event.ok else []
         return effects, ActionResult(event.transition_key, event.target,
                                      0 if event.ok else 1, 0, event.now, wall=event.wall)
+
+    def external(self, event: NodeFenced, local: str, node_ids: Mapping[str, str],
+                 coordinator: JoinCoordinator | None) -> list[CrmdEffect]:
+        """A published fencing result on the DC: for a successful off/reboot of another
+        cluster node that this controller did not ask for (its own come as
+        `FenceCompleted`), the clean-down writes; else nothing. The join coordinator
+        learns the node is expected down, so its loss from the view that follows is a
+        clean departure, not a failure to fence."""
+        if not event.ok or event.action not in POWER_DOWN_ACTIONS \
+                or event.target == local or event.target not in node_ids \
+                or (event.origin == local and event.client == OWN_CLIENT):
+            return []
+        self.record(event.target, True)
+        if coordinator is not None:
+            coordinator.phases[event.target] = JoinPhase.NONE
+            coordinator.expected[event.target] = "down"
+        log = Log("external_fencing", "warning", (("target", event.target),
+                                                  ("action", event.action),
+                                                  ("origin", event.origin),
+                                                  ("client", event.client)))
+        return [log, *fenced_updates(node_ids[event.target], event.target)]
 
     def give_up(self, effect: ExecuteFencing, now: float) -> tuple[Log, ActionResult]:
         """The target failed too often: the action fails here, stonithd is not asked."""

@@ -10,6 +10,7 @@ returns effects, never performs them:
 Events in: `MembershipView`, `PeerMessage` (election, join, actions and results between
 controllers), `TimerFired`, `CibChanged`, `CibSynced`, `SchedulerDone`, `LocalOpResult`
 (this node's lrmd), `LrmdReplaced` (`crmd.lrmd_loss`), `FenceCompleted` (stonithd),
+`NodeFenced` (any fencing stonithd published: `FencingAttempts.external`),
 `ShutdownRequested`, `StatusUpdated` (the DC's CIB diffs, when results travel through the CIB).
 Effects out: `Send` (to `Node(name)`), `LrmdRequest` (this node's lrmd), `ArmTimer`,
 `CancelTimer`, `Log`, `ModifyCib`/`DeleteCib`/`SyncCib` (section "cib" merges root
@@ -58,6 +59,7 @@ from crmd.messages import (
     LrmdReplaced,
     MembershipView,
     ModifyCib,
+    NodeFenced,
     NodeLeft,
     NoVote,
     PeerMessage,
@@ -180,8 +182,8 @@ class Controller:
             return self._on_timer(event)
         if isinstance(event, LocalOpResult):
             return self.executor.on_result(event, self.dc)
-        if isinstance(event, FenceCompleted):
-            return self._on_fenced(event)
+        if isinstance(event, (FenceCompleted, NodeFenced)):
+            return self._on_fenced(event, now)
         if isinstance(event, StatusUpdated):
             return [e for r in results_in(event.status_xml, now)
                     for e in self._on_action_result(r, now)]
@@ -457,13 +459,22 @@ class Controller:
                     *self._input(FsaInput.PE_CALC, now)]
         return []
 
-    def _on_fenced(self, event: FenceCompleted) -> list[Effect]:
+    def _on_fenced(self, event: FenceCompleted | NodeFenced, now: float) -> list[Effect]:
         """Fencing done: the target is cleanly down; its history and attributes go."""
+        if isinstance(event, NodeFenced):
+            return self._on_external_fencing(event, now)
         node_id = self.node_ids.get(event.target, event.target)
         effects, result = self.fencing.completed(event, node_id)
         if event.ok and self.coordinator is not None:
             self.coordinator.expected[event.target] = "down"
         return [*effects, *self.engine.handle(result)]
+
+    def _on_external_fencing(self, event: NodeFenced, now: float) -> list[Effect]:
+        """Fencing the DC did not ask for: write the node cleanly down and replan."""
+        if not self.is_dc:
+            return []
+        effects = self.fencing.external(event, self.name, self.node_ids, self.coordinator)
+        return effects + self._abort("External Fencing Operation", now) if effects else []
 
     def _give_up_fencing(self, effect: ExecuteFencing, now: float) -> list[Effect]:
         """This target failed fencing too often: fail the action here, do not ask stonithd."""

@@ -344,6 +344,22 @@ class FenceCompleted:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeFenced:
+    """The local stonithd's notification of any fencing that ended (its ``fence`` topic):
+    ones this controller asked for (also answered as `FenceCompleted`) and ones asked by
+    others (``stonith_admin``, another node's controller). `origin` is the node whose
+    client asked, `client` that client's name."""
+
+    target: str
+    action: str
+    ok: bool
+    origin: str
+    client: str
+    now: float
+    wall: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class SchedulerDone:
     graph: TransitionGraph
     now: float

@@ -19,6 +19,7 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   an lrmd that restarted (another pid answers its ping) -> `LrmdReplaced` (the controller
   stays; a fresh join re-probes the node and re-arms its monitors, `crmd.lrmd_loss`);
 - `ExecuteFencing` -> the local stonithd (`stonithd.api`), its answer -> `FenceCompleted`;
+  every result stonithd publishes (topic ``fence``) -> `NodeFenced`;
 - the control socket (`crmd.control`): status, and a clean-shutdown request; a status
   request naming another node goes to that node's crmd as `StatusQuery` on the peer channel
   and its `StatusAnswer` is relayed (Pacemaker's text on `REMOTE_STATUS_S` of silence);
@@ -61,6 +62,7 @@ from crmd.api import (
     LrmdRequest,
     MembershipView,
     ModifyCib,
+    NodeFenced,
     PeerMessage,
     RunScheduler,
     ShutdownRequested,
@@ -73,6 +75,7 @@ from crmd.api import (
 )
 from crmd.cib_events import write_of
 from crmd.cib_link import CibLink
+from crmd.fencing import OWN_CLIENT
 from crmd.messages import StatusAnswer, StatusQuery
 from crmd.scheduler_runs import run_timed
 from messaging.daemon import DaemonHost
@@ -185,7 +188,8 @@ class ControllerService:
         self._early.clear()
         await asyncio.gather(self.cib.follow(self._cib_event, self.runner.monotonic,
                                              self.runner.wall),
-                             self._lrmd_results(), self._membership(), self._watch_lrmd())
+                             self._lrmd_results(), self._fence_events(), self._membership(),
+                             self._watch_lrmd())
 
     async def _node_ids(self) -> dict[str, str]:
         while True:
@@ -300,6 +304,25 @@ class ControllerService:
         finally:
             subscriber.close()
 
+    async def _fence_events(self) -> None:
+        """Every fencing the local stonithd saw end (its own operations and the results
+        its peers broadcast) -> `NodeFenced`: the DC records fencings it did not ask for
+        (Pacemaker's controller is notified of every fencing by its fencer)."""
+        from messaging.client import AsyncSubscriber
+        from stonithd import api as fencing
+
+        subscriber = AsyncSubscriber(fencing.events_endpoint_in(self.state_dir), fencing.API,
+                                     (fencing.FENCE_TOPIC,))
+        try:
+            while True:
+                result = await subscriber.recv()
+                if isinstance(result, fencing.FenceResult):  # the core logs what it acts on
+                    self._feed(NodeFenced(result.target, result.action, result.ok,
+                                          result.origin, result.client, self._now(),
+                                          self._wall()))
+        finally:
+            subscriber.close()
+
     async def _watch_lrmd(self) -> None:
         """Tell the controller when the local lrmd was replaced by another process: its
         operations and recurring monitors are gone. The controller stays (one that left
@@ -397,7 +420,7 @@ class ControllerService:
         from stonithd import api as fencing
 
         request = fencing.FenceRequest(effect.target, effect.action, effect.timeout_s,
-                                       client="crmd")
+                                       client=OWN_CLIENT)
         self.log.info("fencing_requested", target=effect.target, action=effect.action)
         try:
             result = await self.fencer.request(request, effect.timeout_s + FENCE_SLACK_S)

@@ -9,7 +9,8 @@
 - `LrmdRequest` -> the node's own lrmd core (`Submit`/`Cancel`), its "op" publications ->
   `LocalOpResult`;
 - `ExecuteFencing` -> the node's stonithd core (a client `FenceRequest`), its "fence"
-  publications for that target -> `FenceCompleted`;
+  publications for that target -> `FenceCompleted`; every "fence" publication ->
+  `NodeFenced` (as crmd's daemon subscribes to its stonithd's results);
 - CIB effects (`ModifyCib`, `DeleteCib`, `ClearFailures`, `UpdateAttribute` as attrd
   writes it) -> ordered writes to the node's own cib daemon (`cib_replica.CibWrites`),
   which replicates them; every persisted change comes back on "cib" as `CibChanged` (and
@@ -45,6 +46,7 @@ from crmd.api import (
     LrmdRequest,
     MembershipView,
     ModifyCib,
+    NodeFenced,
     PeerMessage,
     RunScheduler,
     StatusUpdated,
@@ -55,6 +57,7 @@ from crmd.api import (
     encode,
     run_scheduler,
 )
+from crmd.fencing import OWN_CLIENT
 from lrmd.api import OP_TOPIC, CancelRequest, CoreCancel, ExecRequest, OpCompleted, Submit
 from messaging.effects import Client, Send
 from messaging.errors import InternalError
@@ -144,12 +147,15 @@ def _op(ctx: DaemonContext, event: OpCompleted) -> list[Any]:
 
 
 def _fenced(ctx: DaemonContext, event: Any) -> list[Any]:
-    pending: dict[str, str] = ctx.state.setdefault("fencing", {})
-    if not isinstance(event, fencing.FenceResult) or event.origin != ctx.node \
-            or event.target not in pending:
+    if not isinstance(event, fencing.FenceResult):
         return []
+    notified = NodeFenced(event.target, event.action, event.ok, event.origin, event.client,
+                          ctx.now, ctx.wall)
+    pending: dict[str, str] = ctx.state.setdefault("fencing", {})
+    if event.origin != ctx.node or event.target not in pending:
+        return [notified]
     key = pending.pop(event.target)
-    return [FenceCompleted(key, event.target, event.ok, ctx.now, ctx.wall)]
+    return [FenceCompleted(key, event.target, event.ok, ctx.now, ctx.wall), notified]
 
 
 def _lrmd_request(ctx: DaemonContext, effect: LrmdRequest) -> None:
@@ -171,7 +177,7 @@ def _execute_fencing(ctx: DaemonContext, effect: ExecuteFencing) -> None:
     settings_of(ctx).record.fencing.append((ctx.now, ctx.node, effect.target, effect.action))
     ctx.state.setdefault("fencing", {})[effect.target] = effect.transition_key
     request = fencing.FenceRequest(effect.target, effect.action, effect.timeout_s,
-                                   client="crmd")
+                                   client=OWN_CLIENT)
     ctx.request("stonithd", lambda now: fencing.ClientRequest(
         f"crmd:{effect.transition_key}", request, now, ctx.wall))
 
