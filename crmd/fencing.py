@@ -50,6 +50,7 @@ class FencingAttempts:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     failures: dict[str, int] = field(default_factory=dict)
     given_up: set[str] = field(default_factory=set)  # transition keys refused here
+    fenced_dcs: set[str] = field(default_factory=set)  # fenced while no DC could record it
 
     def record(self, target: str, ok: bool) -> None:
         if ok:
@@ -68,26 +69,50 @@ class FencingAttempts:
         return effects, ActionResult(event.transition_key, event.target,
                                      0 if event.ok else 1, 0, event.now, wall=event.wall)
 
-    def external(self, event: NodeFenced, local: str, node_ids: Mapping[str, str],
-                 coordinator: JoinCoordinator | None) -> list[CrmdEffect]:
-        """A published fencing result on the DC: for a successful off/reboot of another
-        cluster node that this controller did not ask for (its own come as
-        `FenceCompleted`), the clean-down writes; else nothing. The join coordinator
-        learns the node is expected down, so its loss from the view that follows is a
-        clean departure, not a failure to fence."""
+    def external(self, event: NodeFenced, local: str, dc: str | None,
+                 node_ids: Mapping[str, str], coordinator: JoinCoordinator | None
+                 ) -> list[CrmdEffect]:
+        """A published fencing result: for a successful off/reboot of another cluster
+        node that this controller did not ask for (its own come as `FenceCompleted`),
+        the DC's clean-down writes; else nothing. The join coordinator learns the node
+        is expected down, so its loss from the view that follows is a clean departure,
+        not a failure to fence. Without a DC, or when the DC itself was fenced, the
+        target is remembered until this node's next join as DC ends (`cleanup`), as
+        Pacemaker's controller keeps its stonith cleanup list for its DC takeover."""
         if not event.ok or event.action not in POWER_DOWN_ACTIONS \
                 or event.target == local or event.target not in node_ids \
                 or (event.origin == local and event.client == OWN_CLIENT):
             return []
         self.record(event.target, True)
-        if coordinator is not None:
-            coordinator.phases[event.target] = JoinPhase.NONE
-            coordinator.expected[event.target] = "down"
+        if dc != local:
+            if dc is None or dc == event.target:
+                self.fenced_dcs.add(event.target)
+            return []
         log = Log("external_fencing", "warning", (("target", event.target),
                                                   ("action", event.action),
                                                   ("origin", event.origin),
                                                   ("client", event.client)))
-        return [log, *fenced_updates(node_ids[event.target], event.target)]
+        return [log, *self._cleanly_down(event.target, node_ids, coordinator)]
+
+    def cleanup(self, node_ids: Mapping[str, str], coordinator: JoinCoordinator,
+                online: set[str]) -> list[CrmdEffect]:
+        """This DC's join ended (after its CIB sync, which could have undone earlier
+        writes): targets fenced while there was no DC, or the DC itself, are written
+        cleanly down unless they joined again meanwhile."""
+        targets, self.fenced_dcs = sorted(self.fenced_dcs - online), set()
+        effects: list[CrmdEffect] = []
+        for target in targets:
+            effects += [Log("fenced_node_cleanup", "warning", (("target", target),)),
+                        *self._cleanly_down(target, node_ids, coordinator)]
+        return effects
+
+    @staticmethod
+    def _cleanly_down(target: str, node_ids: Mapping[str, str],
+                      coordinator: JoinCoordinator | None) -> list[CrmdEffect]:
+        if coordinator is not None:
+            coordinator.phases[target] = JoinPhase.NONE
+            coordinator.expected[target] = "down"
+        return fenced_updates(node_ids[target], target)
 
     def give_up(self, effect: ExecuteFencing, now: float) -> tuple[Log, ActionResult]:
         """The target failed too often: the action fails here, stonithd is not asked."""

@@ -254,6 +254,7 @@ class Controller:
                 # a lost controller heard again is gone until its rejoin (awaiting_replan)
                 online = self.coordinator.running(self.members) - self.awaiting_replan
                 effects += self.coordinator.node_states(self.members, online=online)
+                effects += self.fencing.cleanup(self.node_ids, self.coordinator, online)
             return effects + self._request_schedule(now)
         if state is FsaState.IDLE:
             return [ArmTimer(RECHECK_TIMER, now + self.timing.recheck_interval)]
@@ -342,6 +343,7 @@ class Controller:
             return self._input(FsaInput.ELECTION, now)
         if change.dc != self.name:
             self.coordinator = None
+            self.fencing.fenced_dcs.clear()  # that DC was told of them by its own fencer
             self.client.joined = False
             # Pacemaker's join announce: a DC that is offering already ignores it
             return [*self._input(FsaInput.PENDING, now),
@@ -461,20 +463,15 @@ class Controller:
 
     def _on_fenced(self, event: FenceCompleted | NodeFenced, now: float) -> list[Effect]:
         """Fencing done: the target is cleanly down; its history and attributes go."""
-        if isinstance(event, NodeFenced):
-            return self._on_external_fencing(event, now)
+        if isinstance(event, NodeFenced):  # one the DC did not ask for: replan from it
+            effects = self.fencing.external(event, self.name, self.dc, self.node_ids,
+                                            self.coordinator)
+            return effects + self._abort("External Fencing Operation", now) if effects else []
         node_id = self.node_ids.get(event.target, event.target)
         effects, result = self.fencing.completed(event, node_id)
         if event.ok and self.coordinator is not None:
             self.coordinator.expected[event.target] = "down"
         return [*effects, *self.engine.handle(result)]
-
-    def _on_external_fencing(self, event: NodeFenced, now: float) -> list[Effect]:
-        """Fencing the DC did not ask for: write the node cleanly down and replan."""
-        if not self.is_dc:
-            return []
-        effects = self.fencing.external(event, self.name, self.node_ids, self.coordinator)
-        return effects + self._abort("External Fencing Operation", now) if effects else []
 
     def _give_up_fencing(self, effect: ExecuteFencing, now: float) -> list[Effect]:
         """This target failed fencing too often: fail the action here, do not ask stonithd."""

@@ -74,3 +74,21 @@ def test_an_external_off_leaves_the_node_cleanly_down_and_its_resources_move() -
     assert b"<lrm " not in etree.tostring(etree.fromstring(cluster.cib_text("alpha")).find(
         f"status/node_state[@uname='{TARGET}']"))
     assert cluster.violations == [] and cluster.lrmd_audit.double_runs() == []
+
+
+@pytest.mark.parametrize("action", ["off", "reboot"])
+def test_an_external_fencing_of_the_dc_is_recorded_by_the_next_dc(action: str) -> None:
+    """The fenced node was the DC: no DC records it when the result arrives; the node
+    that wins the election writes it cleanly down at the end of its join (Pacemaker's
+    stonith cleanup list, run at the DC takeover) instead of fencing it again."""
+    cluster = _settled_cluster(reboot_delay=0.1)
+    sim = cluster.sim
+    request = fencing.FenceRequest("alpha", action, 60.0, client="stonith_admin")
+    sim.feed("gamma", "stonithd", lambda now: fencing.ClientRequest(
+        "stonith_admin:1", request, now, sim.scheduler.wall()))
+    cluster.run_for(30.0)
+    assert cluster.fenced == ["alpha"], "fenced once, by stonith_admin"
+    assert cluster.fence_requests == [], "no controller asked for another fencing"
+    assert cluster.dc() in ("beta", "gamma")
+    assert cluster.controller(cluster.dc() or "").engine.finished
+    assert cluster.violations == [] and cluster.lrmd_audit.double_runs() == []
