@@ -64,6 +64,13 @@ def _alive_in_node(node: str, pid: int) -> bool:
                     f"! grep -q '^State:.*Z' /proc/{pid}/status") == 0
 
 
+def _another(now: int | None, pid: int, started: str | None) -> bool:
+    """The daemon runs as another process than `pid` started at `started`."""
+    if now is None:
+        return False
+    return now != pid or _started("n3", now) not in (None, started)
+
+
 def _started(node: str, pid: int) -> str | None:
     """When process `pid` of the node started (/proc/PID/stat's starttime), None when no
     such live process: the node leaving the view gets it fenced and rebooted, and the new
@@ -128,10 +135,13 @@ def test_kill_9_every_process_of_a_lab_node(tally: Tally) -> None:
             assert _wait(lambda daemon=daemon: _alive_in_node(
                 "n3", _daemons(state)[daemon]), 120), f"{daemon} never came back"
             pid = _daemons(state)[daemon]
+            started = _started("n3", pid)
             fenced = _fenced_by_crmd(lab.state_dir("n1"), "n3")
             _kill_in_node("n3", pid)
-            respawned = _wait(lambda daemon=daemon, pid=pid: _daemons(state).get(daemon)
-                              not in (None, pid))
+            # another process: another pid, or the same pid in the node's next boot (a fenced
+            # node's fresh PID namespace numbers its daemons alike), told by its start time
+            respawned = _wait(lambda daemon=daemon, pid=pid, started=started: _another(
+                _daemons(state).get(daemon), pid, started))
             if daemon in FENCED_WHEN_KILLED:  # however late the fencing: wait for the boot
                 assert _wait(lambda before=fenced: _fenced_by_crmd(lab.state_dir("n1"), "n3")
                              > before, 120), f"n3 not fenced after its {daemon} died"
