@@ -37,7 +37,7 @@ from ccm.api import API as CCM_API
 from ccm.api import MembershipChanged
 from ccm.protocol import CHANNEL, Ack, Commit, Nack, Propose, from_wire
 from lab import netns
-from lab.cli import wait_for_view
+from lab.cli import wait_until_settled
 from lab.layout import LabState, load
 from messaging.envelope import decode
 from messaging.errors import RemoteProtocolError
@@ -50,6 +50,7 @@ class Trace:
 
     victim: str
     killed: float = 0.0
+    killed_wall: float = 0.0  # the same instant on the wall clock, to find it in the logs
     last: dict[str, float] = field(default_factory=dict)
     dead: dict[str, float] = field(default_factory=dict)
     view: dict[str, float] = field(default_factory=dict)
@@ -112,7 +113,7 @@ def one_trial(state: LabState, victim: str, timeout: float, grace: float) -> Tra
             socks[sock] = (kind, node)
     time.sleep(0.3)  # let the subscriptions reach the publishers
     trace = Trace(victim)
-    trace.killed = time.monotonic()
+    trace.killed, trace.killed_wall = time.monotonic(), time.time()
     killer = threading.Thread(target=netns.kill_node, args=(state, victim))
     killer.start()  # it waits for the node's processes to exit: read the events meanwhile
     survivors = len(state.nodes) - 1
@@ -194,7 +195,7 @@ def main() -> None:
     nodes = list(state.nodes)
     print(f"{len(nodes)} nodes, keepalive {state.spec.keepalive_ms} ms, deadtime "
           f"{state.spec.deadtime_ms} ms; ms relative to last packet heard + deadtime")
-    print(" ".join(f"{c:>10}" for c in ("victim", *COLUMNS)))
+    print(" ".join(f"{c:>10}" for c in ("victim", *COLUMNS)), "killed (UTC)")
     rows = []
     for trial in range(args.trials):
         victim = nodes[(args.first + trial) % len(nodes)]
@@ -207,8 +208,9 @@ def main() -> None:
             print(f"{victim:>10} incomplete trace: {trace}")
             continue
         rows.append(row)
+        killed_at = time.strftime("%H:%M:%S", time.gmtime(trace.killed_wall))
         print(" ".join([f"{victim:>10}", *(f"{row.get(c, float('nan')):>10.1f}"
-                                           for c in COLUMNS)]), flush=True)
+                                           for c in COLUMNS), killed_at]), flush=True)
     if rows:
         print(" ".join([f"{'median':>10}", *(
             f"{statistics.median(r.get(c, float('nan')) for r in rows):>10.1f}"
@@ -219,7 +221,8 @@ def _restart(name: str, victim: str, nodes: list[str]) -> None:
     state = load(name, False)
     assert state is not None
     netns.start_node(state, victim)
-    wait_for_view(load(name, False), nodes, 120)  # type: ignore[arg-type]
+    # the cluster fences the victim too: its reboot must not land in the next trial
+    wait_until_settled(load(name, False), nodes, 180)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

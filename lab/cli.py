@@ -127,6 +127,19 @@ def wait_for_idle_dc(state: LabState, nodes: list[str], timeout: float) -> tuple
     raise PeerTimeout(f"no idle DC among {' '.join(nodes)} after {timeout}s")
 
 
+def wait_until_settled(state: LabState, nodes: list[str], timeout: float) -> float:
+    """Wait until `nodes` agree on one view and, with crm on, a DC among them is idle;
+    seconds it took. A benchmark that kills nodes waits for this before its next kill: the
+    DC fences a node it lost uncleanly even when the node has booted again meanwhile (as
+    Pacemaker does: a member whose controller is gone is "no longer available"), and a
+    fencing reboot that landed in the next trial took a survivor down for seconds, or for
+    good when that trial's victim was the DC itself, in the middle of the reboot."""
+    took = wait_for_view(state, nodes, timeout)
+    if state.spec.crm and not state.spec.loopback and controller_installed():
+        took += wait_for_idle_dc(state, nodes, max(1.0, timeout - took))[1]
+    return took
+
+
 @click.group("lab")
 @click.option("--name", default=lambda: os.environ.get("HACLUSTER_LAB", "hclab"),
               show_default="hclab or $HACLUSTER_LAB", help="lab name (namespace prefix)")
