@@ -33,6 +33,7 @@ from messaging.handoff import STONITHD_SOCKET, StonithExecRequest, StonithExecRe
 FENCE_TOPIC = "fence"
 FENCE_ACTIONS = ("reboot", "off", "on")
 DEVICE_ACTIONS = ("list", "monitor", "status")
+UNREGISTER = "stop"  # the lrmd stopped the device's resource here: no longer verified
 EVENTS_SOCKET = "stonithd-events.sock"
 ENDPOINT_ENV = "HACLUSTER_STONITHD"
 

@@ -4,8 +4,9 @@ core following it with a device verified where its resource runs."""
 
 from __future__ import annotations
 
+from lab.sim import Simulation
 from lab.sim.direct import fencing_simulation, request
-from stonithd.api import FenceRequest
+from stonithd.api import DeviceActionRequest, DeviceActionResult, FenceRequest
 from stonithd.executor_choice import Choice, choose_executor, implicit_levels, ranked_fencers
 from tests.unit.stonithd.test_stonithd_core import cib, device, fence_runs, result
 from tests.unit.stonithd.test_stonithd_early_start import monitor
@@ -81,3 +82,28 @@ def test_the_target_with_the_only_verified_device_fences_itself_last() -> None:
     request(sim, "n1", FenceRequest("n2", "reboot", 30))
     sim.run_until_idle()
     assert fence_runs(sim) == [("n4", "a", "reboot")]
+
+
+def stop(sim: Simulation, node: str, rid: str) -> None:
+    """What the lrmd's stop of the device's resource asks that node's fencer."""
+    request(sim, node, DeviceActionRequest(rid, "stop"), client=f"client:stop-{rid}")
+    sim.run_until_idle()
+    assert sim.replies_to(f"client:stop-{rid}")[-1] == DeviceActionResult(rid, "stop", True)
+
+
+def test_a_stopped_device_resource_is_no_longer_verified_where_it_stopped() -> None:
+    # the resource ran on n3, then moved to n1 (stop on n3, start on n1): n1 fences, as
+    # Pacemaker's executor unregistering the device on stop clears its verified flag
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n1 n2 n3 n4")))
+    monitor(sim, "n3", "d1")
+    stop(sim, "n3", "d1")
+    assert sim.core("n3", "stonithd").executor.verified == set()
+    monitor(sim, "n1", "d1")
+    request(sim, "n4", FenceRequest("n2", "reboot", 30))
+    sim.run_until_idle()
+    assert fence_runs(sim) == [("n1", "d1", "reboot")]
+
+
+def test_stopping_an_unknown_device_succeeds() -> None:
+    sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n1")))
+    stop(sim, "n2", "no-such-device")
