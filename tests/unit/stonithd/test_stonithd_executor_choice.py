@@ -92,16 +92,17 @@ def stop(sim: Simulation, node: str, rid: str) -> None:
 
 
 def test_a_stopped_device_resource_is_no_longer_verified_where_it_stopped() -> None:
-    # the resource ran on n3, then moved to n1 (stop on n3, start on n1): n1 fences, as
+    # the resource ran on n1, then moved to n3 (stop on n1, start on n3): n3 fences, as
     # Pacemaker's executor unregistering the device on stop clears its verified flag
+    # (were n1 still verified, its later reply would rank it first)
     sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n1 n2 n3 n4")))
-    monitor(sim, "n3", "d1")
-    stop(sim, "n3", "d1")
-    assert sim.core("n3", "stonithd").executor.verified == set()
     monitor(sim, "n1", "d1")
+    stop(sim, "n1", "d1")
+    assert sim.core("n1", "stonithd").executor.verified == set()
+    monitor(sim, "n3", "d1")
     request(sim, "n4", FenceRequest("n2", "reboot", 30))
     sim.run_until_idle()
-    assert fence_runs(sim) == [("n1", "d1", "reboot")]
+    assert fence_runs(sim) == [("n3", "d1", "reboot")]
 
 
 def test_stopping_an_unknown_device_succeeds() -> None:
