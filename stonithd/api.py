@@ -366,11 +366,11 @@ class StonithClient:
 # The pure core and its glue, for simulators (lab.sim) that drive it like the service does.
 # Resolved lazily: stonithd.core imports this module for the messages.
 _CORE_EXPORTS = {
-    "AgentFinished": "stonithd.executor", "ClientRequest": "stonithd.core",
-    "ConfigChanged": "stonithd.core", "Fencer": "stonithd.core",
+    "AgentFinished": "stonithd.executor", "ClientRequest": "stonithd.events",
+    "ConfigChanged": "stonithd.events", "Fencer": "stonithd.core",
     "FencingConfig": "stonithd.devices", "Outcome": "stonithd.results",
-    "PeerMessage": "stonithd.core", "PeerSet": "stonithd.membership",
-    "PeersChanged": "stonithd.core", "RunAgent": "stonithd.executor",
+    "PeerMessage": "stonithd.events", "PeerSet": "stonithd.membership",
+    "PeersChanged": "stonithd.events", "RunAgent": "stonithd.executor",
     "load_config": "stonithd.devices",
 }
 
