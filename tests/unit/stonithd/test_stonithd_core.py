@@ -18,8 +18,8 @@ from stonithd.api import (
     ListRegisteredRequest,
     OpState,
 )
-from stonithd.core import ConfigChanged
 from stonithd.devices import load_config
+from stonithd.events import ConfigChanged
 from stonithd.executor import RunAgent
 from stonithd.results import Outcome
 
@@ -391,7 +391,7 @@ def test_device_delays_apply_only_to_the_first_device_of_an_operation() -> None:
 
 def test_a_late_execute_request_never_fences() -> None:
     from stonithd.api import DeviceResult, ExecuteFence
-    from stonithd.core import PeerMessage
+    from stonithd.events import PeerMessage
 
     sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n2")))
     fencer = sim.core("n3", "stonithd")
