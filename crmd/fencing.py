@@ -3,6 +3,12 @@
 `fenced_updates` is Pacemaker's `send_stonith_update` plus the clean-up after it: the
 target's node_state gets join=down expected=down, and everything below it (``lrm`` and
 ``transient_attributes``) is deleted, since a fenced node runs nothing and starts afresh.
+``in_ccm`` and ``crmd`` are left to the membership writes (`post_cache_update`,
+`peer_update_callback`), because the node may already be back by the time the result
+arrives; only a node this controller never saw in a view gets ``in_ccm="false"`` here
+(Pacemaker: peer state unknown -> cluster flag too), or the scheduler would keep it
+UNCLEAN ("peer has not been seen by the cluster") and fence it again. A lost node's final
+entry is thus in_ccm="false" crmd="offline" join="down" expected="down" (crm_mon: OFFLINE).
 `FencingAttempts` is `too_many_st_failures`: after `stonith-max-attempts` (default 10)
 failed fencings of a target, the DC stops asking for it and waits for something else to
 change instead of replanning the same fencing forever. `FencingAttempts.external` is
@@ -35,11 +41,14 @@ POWER_DOWN_ACTIONS = ("off", "reboot")  # "on" (unfencing) leaves a node as it w
 OWN_CLIENT = "crmd"  # the client name this controller's fencing requests carry
 
 
-def fenced_updates(node_id: str, target: str) -> list[CrmdEffect]:
-    """The CIB writes after `target` was fenced (off/reboot)."""
+def fenced_updates(node_id: str, target: str, *, seen: bool = True) -> list[CrmdEffect]:
+    """The CIB writes after `target` was fenced (off/reboot); `seen`: this controller has
+    had the target in a membership view (else in_ccm="false" is written too)."""
     base = f"/cib/status/node_state[@id='{node_id}']"
+    in_ccm = None if seen else False
     return [ModifyCib("status", node_state_xml(node_id, target, "send_stonith_update",
-                                               join=JoinPhase.NONE, expected="down")),
+                                               in_ccm=in_ccm, join=JoinPhase.NONE,
+                                               expected="down")),
             DeleteCib(f"{base}/lrm"), DeleteCib(f"{base}/transient_attributes")]
 
 
@@ -51,6 +60,7 @@ class FencingAttempts:
     failures: dict[str, int] = field(default_factory=dict)
     given_up: set[str] = field(default_factory=set)  # transition keys refused here
     fenced_dcs: set[str] = field(default_factory=set)  # fenced while no DC could record it
+    seen: set[str] = field(default_factory=set)  # nodes ever in this controller's views
 
     def record(self, target: str, ok: bool) -> None:
         if ok:
@@ -61,11 +71,13 @@ class FencingAttempts:
     def exhausted(self, target: str) -> bool:
         return self.failures.get(target, 0) >= self.max_attempts
 
-    def completed(self, event: FenceCompleted, node_id: str
+    def completed(self, event: FenceCompleted, node_ids: Mapping[str, str],
+                  coordinator: JoinCoordinator | None
                   ) -> tuple[list[CrmdEffect], ActionResult]:
-        """stonithd answered: the CIB writes (after a success) and the graph's result."""
+        """stonithd answered: the CIB writes (after a success; the join coordinator learns
+        the target is down, as Pacemaker's `crmd_peer_down`) and the graph's result."""
         self.record(event.target, event.ok)
-        effects = fenced_updates(node_id, event.target) if event.ok else []
+        effects = self._cleanly_down(event.target, node_ids, coordinator) if event.ok else []
         return effects, ActionResult(event.transition_key, event.target,
                                      0 if event.ok else 1, 0, event.now, wall=event.wall)
 
@@ -106,13 +118,12 @@ class FencingAttempts:
                         *self._cleanly_down(target, node_ids, coordinator)]
         return effects
 
-    @staticmethod
-    def _cleanly_down(target: str, node_ids: Mapping[str, str],
+    def _cleanly_down(self, target: str, node_ids: Mapping[str, str],
                       coordinator: JoinCoordinator | None) -> list[CrmdEffect]:
         if coordinator is not None:
             coordinator.phases[target] = JoinPhase.NONE
             coordinator.expected[target] = "down"
-        return fenced_updates(node_ids[target], target)
+        return fenced_updates(node_ids.get(target, target), target, seen=target in self.seen)
 
     def give_up(self, effect: ExecuteFencing, now: float) -> tuple[Log, ActionResult]:
         """The target failed too often: the action fails here, stonithd is not asked."""

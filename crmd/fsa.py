@@ -266,6 +266,7 @@ class Controller:
         lost = self.members - set(view.members)
         joined = set(view.members) - self.members
         self.members = frozenset(view.members) | {self.name}
+        self.fencing.seen |= self.members  # Pacemaker's peer cache: a state once seen
         self.presence.on_view(self.members)
         self.election.controllers = frozenset(self.controllers)
         self.awaiting_replan -= lost
@@ -467,10 +468,7 @@ class Controller:
             effects = self.fencing.external(event, self.name, self.dc, self.node_ids,
                                             self.coordinator)
             return effects + self._abort("External Fencing Operation", now) if effects else []
-        node_id = self.node_ids.get(event.target, event.target)
-        effects, result = self.fencing.completed(event, node_id)
-        if event.ok and self.coordinator is not None:
-            self.coordinator.expected[event.target] = "down"
+        effects, result = self.fencing.completed(event, self.node_ids, self.coordinator)
         return [*effects, *self.engine.handle(result)]
 
     def _give_up_fencing(self, effect: ExecuteFencing, now: float) -> list[Effect]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from messaging.handoff import STONITHD_SOCKET, StonithExecRequest, StonithExecRe
 FENCE_TOPIC = "fence"
 FENCE_ACTIONS = ("reboot", "off", "on")
 DEVICE_ACTIONS = ("list", "monitor", "status")
+UNREGISTER = "stop"  # the lrmd stopped the device's resource here: no longer verified
 EVENTS_SOCKET = "stonithd-events.sock"
 ENDPOINT_ENV = "HACLUSTER_STONITHD"
 
@@ -285,11 +287,32 @@ _STATE_WORDS = {OpState.DONE: "successful", OpState.FAILED: "failed",
                 OpState.PENDING: "pending"}
 
 
-def describe_event(entry: HistoryEntry, full_history: bool = True) -> str:
+def later_success(index: int, newest_first: Sequence[HistoryEntry]) -> str | None:
+    """Who succeeded later at what `newest_first[index]` (a failure) tried: a successful
+    entry listed before it, same target (any case) and action, completed after it; its
+    executioner preferred when the same node, else the first one found ("some node" when
+    it names none). Pacemaker's `stonith__later_succeeded`."""
+    failed, other = newest_first[index], None
+    for newer in newest_first[:index]:
+        if newer.state != OpState.DONE or newer.action != failed.action \
+                or newer.target.casefold() != failed.target.casefold() \
+                or newer.completed <= failed.completed:
+            continue
+        if not failed.executioner \
+                or failed.executioner.casefold() == (newer.executioner or "").casefold():
+            return newer.executioner or None
+        if other is None:
+            other = newer.executioner or "some node"
+    return other
+
+
+def describe_event(entry: HistoryEntry, full_history: bool = True,
+                   later_succeeded: str | None = None) -> str:
     """Pacemaker's one-line description of a fencing operation (stonith_admin --history,
     crm_mon's fencing sections): "reboot of n3 by n1 for client@origin successful at
     <UTC time>"; without `full_history` (crm_mon reduced to the latest of each kind) the
-    state reads "last failed" / "last successful"."""
+    state reads "last failed" / "last successful"; a failure that a later attempt made
+    good ends "(a later attempt from NODE succeeded)" (`later_success`)."""
     import time
 
     text = f"{_ACTION_WORDS.get(entry.action, entry.action)} of {entry.target}"
@@ -301,6 +324,8 @@ def describe_event(entry: HistoryEntry, full_history: bool = True) -> str:
         text += f" ({entry.reason})"
     if entry.state != OpState.PENDING:
         text += f" at {time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime(entry.completed))}"
+    if entry.state == OpState.FAILED and later_succeeded:
+        text += f" (a later attempt from {later_succeeded} succeeded)"
     return text
 
 
@@ -365,11 +390,11 @@ class StonithClient:
 # The pure core and its glue, for simulators (lab.sim) that drive it like the service does.
 # Resolved lazily: stonithd.core imports this module for the messages.
 _CORE_EXPORTS = {
-    "AgentFinished": "stonithd.executor", "ClientRequest": "stonithd.core",
-    "ConfigChanged": "stonithd.core", "Fencer": "stonithd.core",
+    "AgentFinished": "stonithd.executor", "ClientRequest": "stonithd.events",
+    "ConfigChanged": "stonithd.events", "Fencer": "stonithd.core",
     "FencingConfig": "stonithd.devices", "Outcome": "stonithd.results",
-    "PeerMessage": "stonithd.core", "PeerSet": "stonithd.membership",
-    "PeersChanged": "stonithd.core", "RunAgent": "stonithd.executor",
+    "PeerMessage": "stonithd.events", "PeerSet": "stonithd.membership",
+    "PeersChanged": "stonithd.events", "RunAgent": "stonithd.executor",
     "load_config": "stonithd.devices",
 }
 

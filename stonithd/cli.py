@@ -93,15 +93,11 @@ def _print_list(items: list[str] | tuple[str, ...], singular: str, plural: str,
         click.echo(f"{len(items)} {singular if len(items) == 1 else plural} found")
 
 
-def _describe(entry: api.HistoryEntry) -> str:
-    return api.describe_event(entry)
-
-
 def _history(opts: dict[str, Any], target: str) -> int:
     request = api.HistoryRequest(target, opts["cleanup"], opts["broadcast"])
     reply = _call(opts, request, opts["timeout"])
     assert isinstance(reply, api.HistoryReply)
-    entries = list(reply.entries)
+    entries = everything = list(reply.entries)  # newest first
     if not opts["verbose"]:  # Pacemaker: only the last successful operation per node
         latest: dict[str, api.HistoryEntry] = {}
         for entry in entries:
@@ -109,7 +105,9 @@ def _history(opts: dict[str, Any], target: str) -> int:
                 latest.setdefault(entry.target, entry)
         entries = list(latest.values())
     for entry in entries:
-        click.echo(f"{entry.completed:.0f}" if opts["quiet"] else _describe(entry))
+        later = api.later_success(everything.index(entry), everything)
+        click.echo(f"{entry.completed:.0f}" if opts["quiet"]
+                   else api.describe_event(entry, later_succeeded=later))
     return 0
 
 

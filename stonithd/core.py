@@ -7,8 +7,9 @@ A fencing operation is driven by its origin (the node whose client asked):
    `query_timeout`. Later replies still count when choosing executors.
 2. plan: the target's topology levels (or, without topology, one implicit level per
    capable device, by id); a level succeeds when every device in it succeeds.
-3. execute: each device goes to one executor that reported it, preferring this node,
-   then other nodes, and the target itself only when nobody else can (never for `on`).
+3. execute: each device goes to one executor that reported it, chosen by Pacemaker's rule
+   (`stonithd.executor_choice`: a verified fencer other than the target, else wait while
+   the query is open, else any other fencer, else the target itself but never for `on`).
    A reboot through a level of several devices runs as `off` on every device, then `on`
    on every device (Pacemaker's remapped reboot); a failed `on` is reported, not fatal.
    A device failure, a missing executor or no `DeviceResult` within the device timeout
@@ -57,7 +58,9 @@ from stonithd.api import (
 )
 from stonithd.api import DeviceActionRequest as _DeviceAction
 from stonithd.devices import FencingConfig
+from stonithd.events import ClientRequest, ConfigChanged, PeerMessage, PeersChanged
 from stonithd.executor import AgentFinished, Executor
+from stonithd.executor_choice import Choice, choose_executor, implicit_levels
 from stonithd.history import History
 from stonithd.query_ready import can_start_early, unplanned
 
@@ -65,45 +68,6 @@ QUERY_TIMEOUT = 5.0
 EXEC_TIMEOUT_FACTOR = 1.2  # Pacemaker's TIMEOUT_MULTIPLY_FACTOR
 MANUAL_EXECUTIONER = "a human"
 MANUAL_DEVICE = "manual_ack"
-
-
-@dataclass(frozen=True, slots=True)
-class ClientRequest:
-    """Event: a local client (opaque token `client`) sent `message`."""
-
-    client: str
-    message: Any
-    now: float
-    wall: float
-
-
-@dataclass(frozen=True, slots=True)
-class PeerMessage:
-    """Event: fencer `sender` (possibly this node) sent `message`."""
-
-    sender: str
-    message: Any
-    now: float
-    wall: float
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigChanged:
-    """Event: a new fencing configuration (and what each agent's metadata offers)."""
-
-    config: FencingConfig
-    agent_actions: dict[str, frozenset[str]]
-    now: float
-    wall: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PeersChanged:
-    """Event: the fencers that take part in queries (this node is always added)."""
-
-    peers: tuple[str, ...]
-    now: float
-    wall: float | None = None
 
 
 @dataclass(slots=True)
@@ -123,6 +87,8 @@ class _Operation:
     executioner: str = ""
     planned: bool = False
     phase: str = ""  # "off"/"on" while a reboot is carried out as off-all then on-all
+    query_closed: bool = False  # every fencer replied, or the query timed out
+    waiting: bool = False  # planned, but waiting for replies before an unverified executor
 
     @property
     def action(self) -> str:
@@ -185,6 +151,8 @@ class Fencer:
                 for node in [n for n in op.replies if n not in self.peers]:
                     del op.replies[node]
                 effects += self._maybe_plan(op, event.now)
+            elif op.waiting:
+                effects += self._resume(op, event.now)
             elif op.executor and op.executor not in self.peers:
                 left = op.executor
                 op.replies.pop(left, None)
@@ -329,7 +297,7 @@ class Fencer:
         levels = [lvl.devices for lvl in self.config.levels_for(op.request.target)]
         early = not op.list_only and can_start_early(op.request.target, op.request.action,
                                                      op.replies, op.verified, levels)
-        return self._plan(op, now) if early or set(self.peers) <= set(op.replies) else []
+        return self._plan(op, now) if early or self._all_replied(op) else []
 
     def _capable(self, reply: CapableReply, now: float) -> list[Any]:
         op = self._ops.get(reply.op_id)
@@ -339,30 +307,41 @@ class Fencer:
                 return self._maybe_plan(op, now)
             if not op.list_only and not self.config.levels_for(op.request.target):
                 op.plan += unplanned(op.plan, reply.devices)  # a late reply's new devices
+            return self._resume(op, now)
         return []
+
+    def _resume(self, op: _Operation, now: float) -> list[Any]:
+        """A planned operation waiting for replies: choose again with what is known now."""
+        if not op.waiting:
+            return []
+        op.waiting = False
+        return self._execute_next(op, now)
 
     def _plan(self, op: _Operation, now: float) -> list[Any]:
         op.planned = True
-        effects: list[Any] = [CancelTimer(f"query:{op.op_id}")]
+        effects: list[Any] = []
+        if self._all_replied(op) or op.list_only:  # else the query stays open a while
+            op.query_closed = True
+            effects.append(CancelTimer(f"query:{op.op_id}"))
         capable = sorted({d for devices in op.replies.values() for d in devices})
         if op.list_only:
             del self._ops[op.op_id]
             return [*effects, *(Send(Client(c), DeviceList(tuple(capable))) for c in op.clients)]
         levels = self.config.levels_for(op.request.target)
-        op.plan = [lvl.devices for lvl in levels] or [(d,) for d in capable]
+        op.plan = [lvl.devices for lvl in levels] or implicit_levels(
+            op.request.target, op.replies, op.verified)
         if not op.plan or not capable:
             op.reasons.append(f"no device on any of {len(op.replies)} replying fencers "
                               f"can fence {op.request.target}")
             return [*effects, *self._finish(op, False, ExitCode.NOSUCH, self._wall(now))]
         return [*effects, *self._execute_next(op, now)]
 
-    def _choose(self, op: _Operation, device: str) -> str | None:
-        able = [node for node, devices in op.replies.items() if device in devices]
-        target = op.request.target
-        ordered = sorted(able, key=lambda n: (n == target, n != self.node, n))
-        if not ordered or (ordered[0] == target and op.action == "on"):
-            return None
-        return ordered[0]
+    def _all_replied(self, op: _Operation) -> bool:
+        return set(self.peers) <= set(op.replies)
+
+    def _choose(self, op: _Operation, device: str) -> Choice:
+        return choose_executor(device, op.request.target, op.action, op.replies, op.verified,
+                               query_open=not (op.query_closed or self._all_replied(op)))
 
     def _next_position(self, op: _Operation) -> bool:
         """Step past a finished device; True when the whole level is done."""
@@ -386,9 +365,13 @@ class Fencer:
                     and len(devices) > 1:
                 op.phase = "off"  # rebooting each of several supplies would never cut power
             device_id = devices[op.position]
-            executor = self._choose(op, device_id)
-            if executor is not None:
-                return self._send_execute(op, device_id, executor, now)
+            choice = self._choose(op, device_id)
+            if choice.wait:
+                op.waiting = True
+                return [Log("fence_waiting_for_replies", "debug", (("op_id", op.op_id),
+                                                                   ("device", device_id)))]
+            if choice.executor is not None:
+                return self._send_execute(op, device_id, choice.executor, now)
             if op.phase == "on":
                 op.reasons.append(f"no fencer can switch {device_id} back on")
                 if self._next_position(op):
@@ -452,7 +435,8 @@ class Fencer:
         if op is None:
             return []
         if kind == "query":
-            return [] if op.planned else self._plan(op, event.now)
+            op.query_closed = True
+            return self._resume(op, event.now) if op.planned else self._plan(op, event.now)
         if kind == "exec":
             device = op.plan[op.level][op.position]
             return self._device_result(DeviceResult(op.op_id, op.executor, device, False,

@@ -12,7 +12,9 @@ Every fencer, origin or not, owns the devices it may run (`FencingConfig.runnabl
   plus the requested delay, first device of an operation only; a requested delay of -1
   disables them), then the agent, retried up to `pcmk_<action>_retries` times while the
   device timeout has time left; one `DeviceResult` goes back to the origin.
-* `DeviceActionRequest` from a local client -> run list/monitor/status once and reply.
+* `DeviceActionRequest` from a local client -> run list/monitor/status once and reply;
+  `stop` (the lrmd stopped the device's resource here) clears the device's verified flag
+  and is answered at once, known device or not (Pacemaker's `stonith_device_remove`).
 
 Agents are never run here: the shell performs `RunAgent` and feeds back `AgentFinished`.
 """
@@ -27,6 +29,7 @@ from messaging.effects import ArmTimer, Client, Log, Node, Send
 from messaging.errors import ErrorReply, ExitCode, NotFoundError, UsageError
 from stonithd.api import (
     DEVICE_ACTIONS,
+    UNREGISTER,
     CapableReply,
     DeviceActionRequest,
     DeviceActionResult,
@@ -260,6 +263,9 @@ class Executor:
     # -- device actions for local clients -----------------------------------------------
 
     def device_action(self, client: str, request: DeviceActionRequest) -> Effects:
+        if request.action == UNREGISTER:
+            self.verified.discard(request.device)
+            return [Send(Client(client), DeviceActionResult(request.device, UNREGISTER, True))]
         device = self._runnable(request.device)
         if device is None:
             return [Send(Client(client), ErrorReply.of(

@@ -7,7 +7,10 @@ pure translation both ways:
 
 * start and monitor (any interval) -> a `DeviceActionRequest(monitor)` on the device named
   by the resource id: the device must be configured in the CIB and its agent must answer;
-* stop -> done at once (the fencer keeps no per-device process to stop);
+* stop -> a `DeviceActionRequest(stop)`: the fencer forgets that the device was verified
+  on this node (Pacemaker's executor unregisters the device, `stonith_device_remove`
+  clears `verified`; the CIB registration stays), so another fencer where the resource
+  now runs is preferred as executor; it answers at once, even for an unknown device;
 * anything else -> rc 3 (unimplemented), as Pacemaker's fencer answers.
 
 A device missing from the CIB answers a monitor with rc 7 (not running) and a start with
@@ -19,7 +22,7 @@ from __future__ import annotations
 from messaging.errors import ErrorReply
 from messaging.handoff import StonithExecRequest, StonithExecResult
 from messaging.types import OcfRc, OpStatus
-from stonithd.api import DeviceActionRequest, DeviceActionResult
+from stonithd.api import UNREGISTER, DeviceActionRequest, DeviceActionResult
 
 MONITOR_LIKE = frozenset({"start", "monitor"})
 
@@ -28,8 +31,8 @@ def translate_request(request: StonithExecRequest) -> DeviceActionRequest | Ston
     """The fencer request for an lrmd hand-off, or the immediate result when none is needed."""
     if request.action in MONITOR_LIKE:
         return DeviceActionRequest(request.resource, "monitor", request.timeout_ms / 1000.0)
-    if request.action == "stop":
-        return _completed(request, OcfRc.SUCCESS, OpStatus.DONE)
+    if request.action == UNREGISTER:
+        return DeviceActionRequest(request.resource, UNREGISTER, request.timeout_ms / 1000.0)
     return _completed(request, OcfRc.ERR_UNIMPLEMENTED, OpStatus.NOT_SUPPORTED,
                       f"stonith resources do not support {request.action!r}")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from stonithd.core import PeersChanged
+from stonithd.events import PeersChanged
 
 
 class PeerSet:

@@ -24,7 +24,7 @@ from messaging.effects import ALL_NODES, AllNodes, Node
 from messaging.logs import get_logger
 from messaging.peer_channel import PeerChannel, follow_membership
 from stonithd.api import FencerHello, open_peer_frame, peer_frame
-from stonithd.core import PeersChanged
+from stonithd.events import PeersChanged
 from stonithd.membership import PeerSet
 
 CHANNEL = "stonith"

@@ -48,8 +48,9 @@ from stonithd.api import (
     open_peer_frame,
     peer_frame,
 )
-from stonithd.core import ClientRequest, ConfigChanged, Fencer, PeerMessage, PeersChanged
+from stonithd.core import Fencer
 from stonithd.devices import FencingConfig, load_config
+from stonithd.events import ClientRequest, ConfigChanged, PeerMessage, PeersChanged
 from stonithd.executor import AgentFinished, RunAgent
 from stonithd.lrmd_bridge import translate_reply, translate_request
 from stonithd.peers_heartbeat import HeartbeatPeers

@@ -11,7 +11,8 @@ CIB_file Pacemaker's crm_mon has no fencer to ask and shows none, and neither do
 -m/--fence-history LEVEL: 0 none; 1 (default) "Failed Fencing Actions:" and "Pending
 Fencing Actions:"; 2 adds successes under "Fencing History:"; 3 shows every operation,
 not only the latest of each target/action/state. Event texts are stonith_admin's
-(stonithd.api.describe_event).
+(stonithd.api.describe_event); a failure made good later says by whom, judged within the
+list shown (reduced below level 3), as Pacemaker's crm_mon judges its reduced history.
 
 Pure apart from `fence_history`, which asks the fencer.
 """
@@ -122,7 +123,7 @@ def fencing_lines(entries: tuple[HistoryEntry, ...] | None, level: int,
     (`failed`, shown before tickets) or the pending/history ones (after them)."""
     if not entries or level <= 0:
         return []
-    from stonithd.api import OpState, describe_event
+    from stonithd.api import OpState, describe_event, later_success
 
     full = level >= 3
     shown = list(entries) if full else _reduced(entries)
@@ -136,7 +137,8 @@ def fencing_lines(entries: tuple[HistoryEntry, ...] | None, level: int,
                                                        if e.state == OpState.PENDING]
     if not chosen:
         return []
-    return ["", heading, *(f"  * {describe_event(e, full)}" for e in chosen)]
+    later = {id(e): later_success(i, shown) for i, e in enumerate(shown)}
+    return ["", heading, *(f"  * {describe_event(e, full, later[id(e)])}" for e in chosen)]
 
 
 def fencing_xml(parent: etree._Element, entries: tuple[HistoryEntry, ...] | None) -> None:

@@ -4,6 +4,9 @@
                                                  a fence device for NODEs (before
                                                  add-nodes); `on`: only NODE may run it
   fence ORIGIN TARGET [ACTION] [timeout=S]       a client on ORIGIN asks to fence TARGET
+  fence-resource NODE ID start|stop              what NODE's lrmd asks its fencer when the
+                                                 device's stonith resource starts there
+                                                 (a monitor: verified) or stops (unverified)
   exec NODE RSC ACTION [interval=MS] [timeout=MS] lrmd on NODE runs RSC's ACTION
   agent-fail NODE RSC                            RSC dies on NODE behind lrmd's back
   agent-hang NODE RSC ACTION                     later runs of ACTION never finish
@@ -66,6 +69,19 @@ def _fence(run: Run, args: list[str]) -> str:
     run.clients += 1
     client = f"client:{run.clients}"
     sim.feed(origin, "stonithd",
+             lambda now: fencing.ClientRequest(client, request, now, sim.scheduler.wall()))
+    return f"ok ({client})"
+
+
+def _fence_resource(run: Run, args: list[str]) -> str:
+    """As lrmd hands a stonith resource's start (a monitor) or stop (an unregister) over."""
+    sim = run.need()
+    node, device, action = args
+    request = fencing.DeviceActionRequest(
+        device, "monitor" if action == "start" else fencing.UNREGISTER)
+    run.clients += 1
+    client = f"client:{run.clients}"
+    sim.feed(node, "stonithd",
              lambda now: fencing.ClientRequest(client, request, now, sim.scheduler.wall()))
     return f"ok ({client})"
 
@@ -183,6 +199,7 @@ FORMATTERS.extend([_fence_line, op_line, _power_line])
 OPS_COMMANDS: dict[str, Command] = {
     "fence-device": _fence_device,
     "fence": _fence,
+    "fence-resource": _fence_resource,
     "exec": _exec,
     "agent-fail": _agent_fail,
     "agent-hang": _agent_hang,

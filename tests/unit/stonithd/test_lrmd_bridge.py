@@ -22,10 +22,10 @@ def test_start_and_monitor_become_a_device_monitor() -> None:
         assert translated == DeviceActionRequest("fence-n1", "monitor", 20.0)
 
 
-def test_stop_completes_at_once_successfully() -> None:
-    result = translate_request(_request("stop"))
-    assert not isinstance(result, DeviceActionRequest)
-    assert (result.rc, result.status, result.call_id) == (0, OpStatus.DONE, 7)
+def test_stop_unregisters_the_device_and_succeeds() -> None:
+    assert translate_request(_request("stop")) == DeviceActionRequest("fence-n1", "stop", 20.0)
+    done = translate_reply(_request("stop"), DeviceActionResult("fence-n1", "stop", True))
+    assert (done.rc, done.status, done.call_id) == (0, OpStatus.DONE, 7)
 
 
 def test_unsupported_action_is_unimplemented() -> None:

@@ -18,8 +18,8 @@ from stonithd.api import (
     ListRegisteredRequest,
     OpState,
 )
-from stonithd.core import ConfigChanged
 from stonithd.devices import load_config
+from stonithd.events import ConfigChanged
 from stonithd.executor import RunAgent
 from stonithd.results import Outcome
 
@@ -84,11 +84,13 @@ def test_reboot_is_executed_by_another_node_and_every_node_learns_the_result() -
         assert entry.executioner == done.executioner and entry.origin == "n2"
 
 
-def test_origin_prefers_itself_when_it_is_not_the_target() -> None:
+def test_the_origin_is_not_preferred_a_fencer_other_than_the_target_runs_the_device() -> None:
+    # Pacemaker ranks replies, not the origin: with nothing verified, the fencer other than
+    # the target whose reply came last (n3's own reply is delivered first) runs the device.
     sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n1 n2 n3")))
     request(sim, "n3", FenceRequest("n1", "off", 30))
     sim.run_until_idle()
-    assert fence_runs(sim) == [("n3", "d1", "off")]
+    assert fence_runs(sim) == [("n2", "d1", "off")]
 
 
 def test_the_target_fences_itself_only_when_nobody_else_can_and_never_for_on() -> None:
@@ -140,7 +142,7 @@ def test_every_device_of_a_level_must_succeed_and_all_levels_failing_is_reported
     failed = result(sim)
     assert not failed.ok and failed.exit_code == 1
     assert failed.reason.startswith("All topology levels failed")
-    assert "b on n1: b broke" in failed.reason and "c on n1: c broke" in failed.reason
+    assert "b on n3: b broke" in failed.reason and "c on n3: c broke" in failed.reason
     assert [d for _, d, _ in fence_runs(sim)] == ["a", "b", "c"]
 
 
@@ -155,7 +157,7 @@ def test_failed_on_phase_of_a_remapped_reboot_is_reported_not_fatal() -> None:
     request(sim, "n1", FenceRequest("n2", "reboot", 60))
     sim.run_until_idle()
     done = result(sim)
-    assert done.ok and "pdu2 on n1 (on): stuck" in done.reason
+    assert done.ok and "pdu2 on n3 (on): stuck" in done.reason
     assert [a for _, _, a in fence_runs(sim)][:3] == ["off", "off", "on"]
 
 
@@ -288,7 +290,7 @@ def test_a_static_host_list_fences_with_the_one_reboot_run_and_nothing_before_it
     request(sim, "n1", FenceRequest("n2", "reboot", 30))
     sim.run_until_idle()
     assert result(sim).ok
-    assert [(node, run.action) for node, run in device_runs(sim)] == [("n1", "reboot")]
+    assert [(node, run.action) for node, run in device_runs(sim)] == [("n3", "reboot")]
 
 
 def test_a_cib_change_elsewhere_keeps_the_cached_list_a_device_change_drops_it() -> None:
@@ -351,7 +353,7 @@ def test_local_queries_history_and_device_actions() -> None:
     assert sim.replies_to("client:d")[0].exit_code == 2
     assert isinstance(sim.replies_to("client:e")[0], ErrorReply)
     reply = sim.replies_to("client:g")[0]
-    assert isinstance(reply, HistoryReply) and reply.entries[0].executioner == "n1"
+    assert isinstance(reply, HistoryReply) and reply.entries[0].executioner == "n3"
     request(sim, "n3", HistoryRequest("n2", cleanup=True), client="client:h")
     request(sim, "n1", HistoryRequest("*"), client="client:i")
     assert sim.replies_to("client:h") == [HistoryReply(())]
@@ -389,7 +391,7 @@ def test_device_delays_apply_only_to_the_first_device_of_an_operation() -> None:
 
 def test_a_late_execute_request_never_fences() -> None:
     from stonithd.api import DeviceResult, ExecuteFence
-    from stonithd.core import PeerMessage
+    from stonithd.events import PeerMessage
 
     sim = fencing_simulation(NODES, cib(device("d1", pcmk_host_list="n2")))
     fencer = sim.core("n3", "stonithd")

@@ -77,10 +77,21 @@ def test_topology_starts_once_every_level_device_is_known_not_before() -> None:
                 '<fencing-level id="l2" target="n4" index="2" devices="b"/>')
     resources = device("a", pcmk_host_list="n4") + device("b", pcmk_host_list="n4")
     known = fencing_simulation(NODES, cib(resources, topology, only_on("b", "n2")))
+    monitor(known, "n1", "a")
     known.kill("n3")
     request(known, "n1", FenceRequest("n4", "reboot", 60))
     known.run_until(known.now + 1.0)  # a and b known from n1 and n2: no wait for n3
     assert fence_runs(known) == [("n1", "a", "reboot")]
+    # all devices known but `a` verified nowhere: Pacemaker's stonith_choose_peer waits
+    # for the other replies (here the query timeout) before settling for an unverified one
+    unverified = fencing_simulation(NODES, cib(resources, topology, only_on("b", "n2")))
+    unverified.kill("n3")
+    start = unverified.now
+    request(unverified, "n1", FenceRequest("n4", "reboot", 60))
+    unverified.run_until(start + 4.9)
+    assert fence_runs(unverified) == []
+    unverified.run_until_idle()
+    assert fence_runs(unverified)[0][1:] == ("a", "reboot")
     # b runs only on the silent n3: a verified `a` alone must not skip level 2's device
     missing = fencing_simulation(NODES, cib(resources, topology, only_on("b", "n3")))
     monitor(missing, "n1", "a")

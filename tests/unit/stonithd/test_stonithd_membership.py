@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lab.sim.direct import fencing_simulation, request, set_peers
 from stonithd.api import FenceRequest, FenceResult, HistoryReply, HistoryRequest
-from stonithd.core import PeersChanged
+from stonithd.events import PeersChanged
 from stonithd.membership import PeerSet
 from tests.unit.stonithd.test_stonithd_core import cib, device, fence_runs, only_on, script
 
