@@ -35,6 +35,6 @@ class Timing:
             check_interval=max(0.1, keepalive),
             hold=max(0.2, 2 * keepalive),
             gossip_interval=max(1.0, 5 * keepalive, (nodes - 1) * keepalive),
-            join_quiet=max(0.2, 2 * keepalive),
-            join_max=max(0.8, 8 * keepalive),
+            join_quiet=max(0.2, 4 * keepalive),
+            join_max=max(0.8, 10 * keepalive),
         )
