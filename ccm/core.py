@@ -49,7 +49,7 @@ from messaging.effects import (
 
 from .graph import ambiguous_peers, target_membership
 from .protocol import Ack, Commit, Nack, Nudge, PeerMessage, Propose, Reach, Report, Reports
-from .timing import Timing
+from .timing import Timing as Timing  # re-exported: callers import it from here
 
 VIEW_TOPIC = "ccm.view"
 BROADCAST = ALL_NODES
