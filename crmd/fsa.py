@@ -406,8 +406,7 @@ class Controller:
         if coordinator is None:
             return []
         if self.state is FsaState.INTEGRATION and coordinator.integrated:
-            return coordinator.batch_hold(now, self.members - self.controllers) \
-                or self._input(FsaInput.INTEGRATED, now)
+            return self._input(FsaInput.INTEGRATED, now)
         if self.state is FsaState.FINALIZE_JOIN:
             if not self.engine.finished:
                 return []  # Pacemaker finalizes only once the running transition is over

@@ -47,7 +47,6 @@ from messaging.effects import ArmTimer, CancelTimer, Log, Node, Send, TimerFired
 
 INTEGRATION_TIMER = "join:integration"
 FINALIZATION_TIMER = "join:finalization"
-BATCH_TIMER = "join:batch"
 
 
 class JoinPhase(enum.IntEnum):
@@ -93,8 +92,6 @@ def feature_set_compatible(dc_version: str, join_version: str) -> bool:
 class JoinTiming:
     integration_timeout: float = 180.0  # join-integration-timeout (3min)
     finalization_timeout: float = 1800.0  # join-finalization-timeout (30min)
-    batch_quiet: float = 0.5  # `batch_hold`: no controller came for this long ...
-    batch_max: float = 2.0  # ... or this long since the round first waited
 
 
 class JoinCoordinator:
@@ -118,8 +115,6 @@ class JoinCoordinator:
         self.syncing = False
         self.unsettled = False  # confirmations written since the last settle
         self.rewrites: dict[str, str] = {}  # confirmed node -> its node_state with lrm
-        self.arrived_at: float | None = None  # the last controller offered by `offer_one`
-        self.holding_since: float | None = None
 
     def running(self, members: Iterable[str]) -> set[str]:
         """The members whose controller runs (the DC's always does)."""
@@ -153,7 +148,6 @@ class JoinCoordinator:
         would hold the join until the integration timeout); lost nodes are expected down."""
         self.join_id += 1
         self.members = frozenset(members) | {self.dc}
-        self.arrived_at = self.holding_since = None
         self.phases = {}
         self.rewrites = {}
         self.best = None
@@ -174,7 +168,6 @@ class JoinCoordinator:
         self.members = frozenset(members) | {self.dc}
         self.best = None
         self.syncing = False
-        self.arrived_at = now
         effects = self._offer(node) + (self._offer(self.dc) if node != self.dc else [])
         return [*effects, ArmTimer(INTEGRATION_TIMER, now + self.timing.integration_timeout)]
 
@@ -212,22 +205,6 @@ class JoinCoordinator:
                 or (version == self.best[0] and node == self.dc)):
             self.best = (request.cib_version, node)
         return [CancelTimer(INTEGRATION_TIMER)] if self.integrated else []
-
-    def batch_hold(self, now: float, without_controller: Iterable[str]) -> list[CrmdEffect]:
-        """Everyone offered answered: while members still have no controller and
-        controllers keep arriving (a booting rack), wait until none came for `batch_quiet`,
-        at most `batch_max`, so one finalization (a CIB sync, a nodes write, acks and a
-        history rewrite, each replicated to every node) takes in many nodes rather than
-        one round per arriving controller. [] when the join may go on now."""
-        if set(without_controller) and self.arrived_at is not None \
-                and self.timing.batch_quiet > 0:
-            self.holding_since = self.holding_since if self.holding_since is not None else now
-            due = min(self.arrived_at + self.timing.batch_quiet,
-                      self.holding_since + self.timing.batch_max)
-            if now < due:
-                return [ArmTimer(BATCH_TIMER, due)]
-        self.arrived_at = self.holding_since = None
-        return []
 
     def finalize(self, now: float) -> list[CrmdEffect]:
         """Sync the best CIB to everyone; the acks follow when the sync is done."""

@@ -26,6 +26,7 @@ import dataclasses
 from lxml import etree
 
 from crmd.election import ElectionTiming
+from crmd.join import JoinTiming
 from crmd.timing import ControllerTiming
 from pengine.api import duration_ms
 
@@ -63,8 +64,8 @@ def controller_timing(crm_config_xml: str | None,
                                   base.election.election_timeout),
         dc_deadtime=_seconds(options, "dc-deadtime", base.election.dc_deadtime),
         holdoff=base.election.holdoff)
-    join = dataclasses.replace(
-        base.join, integration_timeout=_seconds(options, "join-integration-timeout",
+    join = JoinTiming(
+        integration_timeout=_seconds(options, "join-integration-timeout",
                                      base.join.integration_timeout),
         finalization_timeout=_seconds(options, "join-finalization-timeout",
                                       base.join.finalization_timeout))
