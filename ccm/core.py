@@ -22,7 +22,8 @@ How the members of a partition agree:
    than its installed view, else nacks. Proposals and nacks carry reports, so a round
    also brings both ends' graphs together. All acked -> `Commit`; a member installs only
    the commit of the proposal it last acked. A round nobody refused outlives a few
-   proposal timeouts (asked again); failed rounds retry after a jittered delay.
+   proposal timeouts (asked again); failed rounds retry after a jittered delay. Nodes
+   joining in a burst are batched into one round (`_join_wait`); losses never wait.
 4. Repair. A member whose installed view differs from its target nudges its coordinator;
    a coordinator that hears (by gossip) a member report another view id runs a new round.
 
@@ -48,6 +49,7 @@ from messaging.effects import (
 
 from .graph import ambiguous_peers, target_membership
 from .protocol import Ack, Commit, Nack, Nudge, PeerMessage, Propose, Reach, Report, Reports
+from .timing import Timing as Timing  # re-exported: callers import it from here
 
 VIEW_TOPIC = "ccm.view"
 BROADCAST = ALL_NODES
@@ -57,33 +59,8 @@ TIMER_RETRY = "ccm.retry"
 TIMER_CHECK = "ccm.check"
 TIMER_HOLD = "ccm.hold"
 TIMER_GOSSIP = "ccm.gossip"
+TIMER_JOIN = "ccm.join"
 ROUND_EXTENSIONS = 3  # proposal timeouts a round without refusals stays open for
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    """Protocol timers in seconds; `for_keepalive` derives sane values from the heartbeat."""
-
-    settle: float = 1.0
-    proposal_timeout: float = 0.5
-    retry_delay: float = 0.2
-    check_interval: float = 0.5
-    hold: float = 0.5
-    gossip_interval: float = 1.0
-
-    @classmethod
-    def for_keepalive(cls, keepalive: float, nodes: int = 1) -> Timing:
-        """Timers for heartbeat's `keepalive` in a cluster of `nodes`. The gossip interval
-        grows with the cluster so each node receives at most one gossip per keepalive (at
-        16 nodes and 200 ms, 15 a second were a third of an idle node's work)."""
-        return cls(
-            settle=max(0.2, 2 * keepalive),
-            proposal_timeout=max(0.2, 2 * keepalive),
-            retry_delay=max(0.05, keepalive / 2),
-            check_interval=max(0.1, keepalive),
-            hold=max(0.2, 2 * keepalive),
-            gossip_interval=max(1.0, 5 * keepalive, (nodes - 1) * keepalive),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +147,9 @@ class Membership:
         self._committed_at = 0.0
         self._committed_versions: dict[str, tuple[int, int]] = {}
         self._target: frozenset[str] | None = None
+        self._joiners: frozenset[str] = frozenset()  # members-to-be a join round waits for
+        self._joining_since = self._joiner_seen_at = 0.0
+        self._joined_at = -1.0  # when the last view that only added members was installed
         self._own_report()
 
     # ------------------------------------------------------------------ queries
@@ -274,7 +254,7 @@ class Membership:
         if event.key == TIMER_RETRY:
             self._retry_pending = False
             return self._evaluate(now)
-        if event.key == TIMER_HOLD:
+        if event.key in (TIMER_HOLD, TIMER_JOIN):
             return self._evaluate(now)
         if event.key == TIMER_ROUND and self._round is not None:
             return self._round_overdue(now)
@@ -343,8 +323,30 @@ class Membership:
                 return []
             return self._abort_round() + self._evaluate(now)
         if (self._want_round or not self.is_settled_view()) and not self._retry_pending:
-            return self._start_round(now)
+            return self._join_wait(now) or self._start_round(now)
         return []
+
+    def _join_wait(self, now: float) -> list[Effect]:
+        """In a burst of joins (nodes only join, and the last view, under `join_max` ago,
+        only added members) wait until no new joiner came for `join_quiet`, at most
+        `join_max` after the first, so a booting rack goes through a few views, not one per
+        node, as Heartbeat's CCM collects every node that shows up during a joining round:
+        each view is work for every node's cib, attrd, controller and fencer. A lone joiner
+        and a loss never wait. [] when the round may start now, else the timer to wait for."""
+        joiners = self.target() - frozenset(self.view.members)
+        if not joiners or not self.target() >= frozenset(self.view.members) \
+                or self.timing.join_quiet <= 0:
+            self._joiners = frozenset()  # a loss, or nothing to wait for: at once
+            return []
+        if not self._joiners:
+            if self._joined_at < 0 or now >= self._joined_at + self.timing.join_max:
+                return []  # not a burst: a lone joiner, or one after a loss
+            self._joining_since = now
+        if joiners != self._joiners:
+            self._joiners, self._joiner_seen_at = joiners, now
+        due = min(self._joiner_seen_at + self.timing.join_quiet,
+                  self._joining_since + self.timing.join_max)
+        return [] if now >= due else [ArmTimer(TIMER_JOIN, due)]
 
     def _hold(self, now: float) -> list[Effect] | None:
         """Wait a little while a linked peer is outside our target (likely stale reports)."""
@@ -466,12 +468,8 @@ class Membership:
     def _on_propose(self, src: str, message: Propose, now: float) -> list[Effect]:
         if self.name not in message.members or src != message.coordinator:
             return []
-        agrees = (
-            message.coordinator == self.coordinator()
-            and frozenset(message.members) == self.target()
-            and message.view_id > self.view.view_id
-        )
-        if agrees:
+        if (message.coordinator == self.coordinator() and message.view_id > self.view.view_id
+                and frozenset(message.members) == self.target()):  # we agree
             self.max_view_id = max(self.max_view_id, message.view_id)
             self._acked = (message.coordinator, message.view_id, message.round)
             return [Send(Node(src), Ack(message.view_id, message.round))]
@@ -490,7 +488,9 @@ class Membership:
         return self._install(view, now) + self._evaluate(now)
 
     def _install(self, view: View, now: float) -> list[Effect]:
-        self.view = view
+        # a view that only added members starts or continues a burst of joins
+        self._joined_at = now if set(view.members) > set(self.view.members) else -1.0
+        self.view, self._joiners = view, frozenset()
         self.max_view_id = max(self.max_view_id, view.view_id)
         self._acked = None
         self._next_nudge_at = now  # if the target already moved on, say so at once

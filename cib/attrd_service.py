@@ -5,8 +5,8 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
 
 - ccm's membership (`messaging.peer_channel.follow_membership`) -> `AttrdView`: member ids
   as the cib daemon ranks them (`cib.service.view_members`, so the writer is the CIB
-  master's node), node_state ids from the CIB's nodes section (queried at each view; a
-  node not configured there is written under its name).
+  master's node), node_state ids from the CIB's nodes section (queried at a view with a
+  member whose id is not known yet; a node not configured there is written under its name).
 - heartbeat channel ``attrd`` (`cib.attrd_api.PEER_CHANNEL`, a `PeerChannel`): `Shared`,
   `SyncRequest` and `RefreshRequest` as event frames of `PEER_API`, in order.
 - the IPC `Server` (`cib.attrd_api`): updates fed as `LocalUpdate`/`LocalRefresh` and
@@ -188,7 +188,10 @@ class AttrdService:
                 view_id, members = self._views.get_nowait()
             if view_id == self.core.view:
                 continue
-            self._uuids.update(await self._configured_uuids())
+            if any(name not in self._uuids for name in members):
+                # node ids do not change: a query per view was work for the cib and us at
+                # every one of a boot's views (Pacemaker's attrd keeps its peer cache too)
+                self._uuids.update(await self._configured_uuids())
             uuids = tuple((name, self._uuids.get(name, name)) for name in members)
             self.log.info("attrd_view", view=view_id, members=list(members))
             self.runner.feed(AttrdView(self.runner.monotonic(), view_id,

@@ -284,13 +284,20 @@ def kill(name: str, node: str) -> None:
 
 
 @lab.command()
-@click.argument("node")
+@click.argument("nodes", nargs=-1, required=True)
 @click.pass_obj
-def start(name: str, node: str) -> None:
-    """Boot NODE again (fresh /run, same ha.cf and state dir)."""
+def start(name: str, nodes: tuple[str, ...]) -> None:
+    """Boot NODES again (fresh /run, same ha.cf and state dir); several at once are all
+    powered on before any boots, as a rack when power returns."""
     try:
         state = _need(name)
-        (loopback.start_node if state.spec.loopback else netns.start_node)(state, node)
+        for node in nodes:
+            state.node(node)  # an unknown name fails before any node is powered on
+        if state.spec.loopback:
+            for node in nodes:
+                loopback.start_node(state, node)
+        else:
+            netns.start_nodes(state, list(nodes))
     except HAError as error:
         fail(error)
 

@@ -114,3 +114,22 @@ def test_debian_dummy_keeps_its_state_in_the_nodes_own_run(two_nodes: None) -> N
     assert dummy("n1", "start") == 0
     assert dummy("n1", "monitor") == 0
     assert dummy("n2", "monitor") == 7  # OCF_NOT_RUNNING: n2's /run is its own
+
+
+def test_one_start_boots_several_nodes(two_nodes: None) -> None:
+    """`lab start n1 n2` powers both nodes on (as power returning to a rack): each gets a
+    new holder and its daemons; an unknown name fails before any node is powered on."""
+    before = _status()["nodes"]
+    cli("kill", "n1")
+    cli("kill", "n2")
+    assert not any(node["running"] for node in _status()["nodes"].values())
+    unknown = CliRunner().invoke(lab, ["--name", NAME, "start", "n1", "n9"])
+    assert unknown.exit_code != 0
+    assert not any(node["running"] for node in _status()["nodes"].values())
+    cli("start", "n1", "n2")
+    after = _status()["nodes"]
+    for name in ("n1", "n2"):
+        assert after[name]["running"], after[name]
+        assert after[name]["pid"] != before[name]["pid"]
+        assert after[name]["daemons"] and all(
+            daemon["running"] for daemon in after[name]["daemons"].values())

@@ -18,6 +18,7 @@ from cib.attrd import (
     WriteAttribute,
     WriteDone,
     expand_value,
+    write_requests,
 )
 from cib.model import empty_cib
 from cib.ops import perform
@@ -183,12 +184,19 @@ def test_node_state_ids_are_the_given_uuids_and_stay_across_views() -> None:
 def test_one_modify_holds_every_value_and_known_absent_values_are_not_deleted() -> None:
     writer = _cluster()["n1"]
     first = _writes(writer.handle(LocalUpdate(0.0, AttributeUpdate("a", "n2", "1"))))[0]
-    assert [r.op for r in first.requests] == ["modify", "delete", "delete"]  # CIB unknown yet
+    # the CIB is unknown yet: the old values of n1 and n3 go, in one request (one write)
+    assert [r.op for r in first.requests] == ["modify", "delete"]
     writer.handle(WriteDone(0.1, "a", True))
     second = _writes(writer.handle(LocalUpdate(0.2, AttributeUpdate("a", "n3", "2"))))[0]
     assert [r.op for r in second.requests] == ["modify"]  # n1 is known to have no value
-    cib = empty_cib()
-    for request in (*first.requests, *second.requests):
+    cib = empty_cib()  # holding every node's value of a previous boot
+    for request in write_requests("a", {"1": "old", "2": "old", "3": "old"}, []):
+        cib = perform(cib, request.request()).cib
+    for request in first.requests:
+        cib = perform(cib, request.request()).cib
+    assert {(pair.get("id"), pair.get("value")) for pair in cib.iter("nvpair")} == {
+        ("status-2-a", "1")}
+    for request in second.requests:
         cib = perform(cib, request.request()).cib
     assert {(pair.get("id"), pair.get("value")) for pair in cib.iter("nvpair")} == {
         ("status-2-a", "1"), ("status-3-a", "2")}

@@ -26,11 +26,13 @@ class RecordingCib:
     def __init__(self, state_dir: Path) -> None:
         self.writes: asyncio.Queue[Any] = asyncio.Queue()
         self.clients: set[str | None] = set()  # the names the writers signed with
+        self.queries = 0
         self.server = Server(cib_api.ctl_address(state_dir), cib_api.API, self.answer,
                              daemon="cib")
 
     def answer(self, request: Any, client: Client) -> Any:
-        if isinstance(request, cib_api.Query):  # attrd asks for the node ids at each view
+        if isinstance(request, cib_api.Query):  # attrd asks for node ids it does not know
+            self.queries += 1
             return cib_api.CibReply(0, "OK", '<nodes><node id="101" uname="n1"/></nodes>')
         assert isinstance(request, cib_api.Write)
         self.writes.put_nowait(request.request)
@@ -69,6 +71,10 @@ async def _scenario(state_dir: Path) -> None:
         assert cib.clients == {"attrd"}  # update-client of what attrd writes
         await client.set_dc("n1")  # crmd names the DC: the core's writer follows it
         assert (service.core.dc, service.core.writer) == ("n1", "n1")
+        service._views.put_nowait((2, ("n1",)))  # a view of known members: no query
+        while service.core.view != 2:
+            await asyncio.sleep(0.01)
+        assert cib.queries == 1
     finally:
         client.close()
         service.host.stop()
