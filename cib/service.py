@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import itertools
 import os
@@ -231,8 +230,8 @@ class CibService:
         # The author travels with the write to the master, which records it (update-*);
         # without credentials Pacemaker names the daemon's own user.
         uid = os.geteuid() if peer is None else peer.uid
-        authored = dataclasses.replace(request.request, origin=self.node, client=request.client,
-                                       user=user_name(uid))
+        authored = request.request.replace(origin=self.node, client=request.client,
+                                           user=user_name(uid))
         self.runner.feed(ClientWrite(self.runner.monotonic(), request_id, authored,
                                      self.runner.wall()))
         return None
