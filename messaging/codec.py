@@ -35,7 +35,7 @@ _MAX_DEPTH = 16
 def to_plain(value: Any) -> Any:
     """Turn a dataclass/enum/tuple/mapping tree into msgpack-native values."""
     if isinstance(value, Record):
-        return [to_plain(getattr(value, name)) for name in value.__fields__]
+        return [_plain_item(getattr(value, name)) for name in value.__fields__]
     if _is_dataclass(type(value)) and not isinstance(value, type):
         return [_plain_item(getattr(value, name)) for name, _ in _fields(type(value))]
     if isinstance(value, enum.Enum):
