@@ -72,6 +72,7 @@ from cib.replication_messages import (
     Acknowledge,
     ClientWrite,
     DcNamed,
+    FullCib,
     PeerMessage,
     PersistCib,
     ViewChanged,
@@ -333,6 +334,8 @@ class CibService:
         if self._last_frame is None or self._last_frame[0] is not effect.message:
             self._last_frame = (effect.message, peer_frame(effect.message))  # one per fan-out
         frame, destination = self._last_frame[1], effect.destination
+        if isinstance(effect.message, FullCib):  # a join's or resync's whole copy: when it left
+            self.log.info("cib_full_sent", to=destination.name, size=len(frame))
         if isinstance(effect.message, WriteResult):  # a remote client's acknowledgement
             self.disk.after_writes(lambda: self.peers.send(destination, frame))
         else:
