@@ -5,8 +5,9 @@ and nothing is half-applied; a successful write returns the new tree, the v2 pat
 takes the old tree to it (with the version bump inside) and whether the configuration
 changed. Version rules are Pacemaker's cib_perform_op: no change keeps the version, a
 configuration change bumps epoch and zeroes num_updates, any other change bumps num_updates;
-admin_epoch or epoch may not go backwards; ``name++`` values are expanded; the result must
-validate against its validate-with schema (exit 78 otherwise).
+admin_epoch or epoch may not go backwards; ``name++`` values are expanded; the result of a
+change outside the status section must validate against its validate-with schema (exit 78
+otherwise; a write that changed nothing keeps the tree it was given, unchecked).
 """
 
 from __future__ import annotations
