@@ -214,7 +214,14 @@ def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str
     path = Path("/tmp") / f"{lab.name}-bulk.xml"
     path.write_text(bulk.replace(f'id="{SET_ID}"', 'id="hcbench-bulk"'))
     joiner = next(n for n in names if n != dc)
+    # With fencing on, the DC reboots the killed node at once (the lab's fence device; a
+    # node boots in ~1 s since the node forker): it was back before the 2 MB create, which
+    # then reached it as a replicated diff while this measured a `lab start` of a running
+    # node. Off, the node stays down until started: what is timed is a join again.
+    run_in(dc, f"{OUR_CIBADMIN.parent / 'crm_attribute'} -t crm_config -n stonith-enabled "
+               "-v false")
     lab.lab("kill", joiner)
+    _wait_stopped(lab, joiner)
     for attempt in range(10):  # the kill's view change may answer 102 (outcome unknown)
         try:
             run_in(dc, f"{OUR_CIBADMIN} -C -o crm_config -x {path}")
@@ -250,6 +257,13 @@ def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str
             "2 MB CIB bulk fetch on the joiner (from its cib log), s":
                 None if fetch_ms is None else fetch_ms / 1e3,
             "cib daemon with 2 MB CIB (PSS, RSS MB)": (pss / 1024, rss / 1024)}
+
+
+def _wait_stopped(lab: OurLab, node: str) -> None:
+    """Wait until the lab reports `node` stopped (the kill is a power cut)."""
+    deadline = time.monotonic() + 30
+    while lab.status()["nodes"][node].get("running") and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def _field(line: str, name: str) -> float | None:

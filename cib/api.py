@@ -33,7 +33,6 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +51,7 @@ from messaging.cib_contract import (
 )
 from messaging.envelope import CIB_MAX_FRAME, Kind, decode, encode
 from messaging.errors import HAError, PeerUnreachable, RemoteProtocolError
+from messaging.record import Record
 
 if TYPE_CHECKING:
     from cib.attrd_api import AsyncAttrdClient as AsyncAttrdClient
@@ -70,22 +70,26 @@ BULK_THRESHOLD = 32 << 10  # heartbeat fragments above a few KB; its stream is f
 
 
 @API.register("write")
-@dataclass(frozen=True, slots=True)
-class Write:
-    """A change, as `cib.replication_messages.WireRequest` carries it between nodes."""
+class Write(Record):
+    """A change, as `cib.replication_messages.WireRequest` carries it between nodes;
+    `client` is the client's name (cibadmin, crmd...), for update-client."""
 
-    request: WireRequest
-    client: str | None = None  # the client's name (cibadmin, crmd...), for update-client
+    __slots__ = ("client", "request")
+
+    def __init__(self, request: WireRequest, client: str | None = None) -> None:
+        self.request, self.client = request, client
 
 
 @API.register("set_dc")
-@dataclass(frozen=True, slots=True)
-class SetDc:
+class SetDc(Record):
     """crmd tells its node's cib which node is DC (None: none known), each time that
     changes; the cib's replication prefers the DC's cib as master (`cib.replication`).
     Answered with a `CibReply` (exit 0) once the cib took note."""
 
-    dc: str | None
+    __slots__ = ("dc",)
+
+    def __init__(self, dc: str | None) -> None:
+        self.dc = dc
 
 
 _PEER_NAMES = ("Forward", "WriteResult", "Diff", "Applied", "Announce", "AskAnnounce",

@@ -14,6 +14,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
+from messaging.help_format import HelpFormatter
+
 if TYPE_CHECKING:
     from cib.attrd_api import AttrdClient, AttrdQuery, AttrdRefresh, AttrdUpdate
 
@@ -54,7 +56,8 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="attrd_updater", add_help=False,
-        description="query and update node attributes in the attribute manager")
+        description="query and update node attributes in the attribute manager",
+        formatter_class=HelpFormatter)
     parser.add_argument("-h", "--help", "--help-all", action="help")
     parser.add_argument("-n", "--name")
     for letter, long_name in (("U", "update"), ("B", "update-both")):

@@ -11,14 +11,13 @@ follow the CIB's version and schema rules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from lxml import etree
 
 from cib.errors import NoSuchObject
 from cib.request import Op, Request
 from cib.xmlio import Element
 from messaging.errors import ExitCode, HAError
+from messaging.record import Record
 
 NODE_SECTIONS = ("nodes", "status")
 OPTION_SECTIONS = ("crm_config", "rsc_defaults", "op_defaults")
@@ -37,13 +36,13 @@ class MultipleMatches(HAError):
         self.matches = matches
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Record):
     """Where an attribute lives: a section and, for node attributes, the node's id."""
 
-    section: str
-    node_uuid: str | None = None
-    remote: bool = False
+    __slots__ = ("node_uuid", "remote", "section")
+
+    def __init__(self, section: str, node_uuid: str | None = None, remote: bool = False) -> None:
+        self.section, self.node_uuid, self.remote = section, node_uuid, remote
 
 
 def section_for(kind: str | None, node: str | None) -> str:

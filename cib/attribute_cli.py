@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from xml.sax.saxutils import quoteattr
+
+# libxml2's escaping, shared with attrd_updater (xml.sax.saxutils costs ~30 ms of start-up:
+# it imports urllib.request, http.client, email and ssl)
+from cib.attrd_updater import quoteattr
+from messaging.help_format import HelpFormatter
 
 _STATUS_TEXT = {0: "OK", 2: "Invalid parameter", 64: "Incorrect usage",
                 70: "Internal software bug", 78: "Invalid configuration",
@@ -20,7 +24,8 @@ _STATUS_TEXT = {0: "OK", 2: "Invalid parameter", 64: "Incorrect usage",
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm_attribute", description=(
-        "Manage node attributes and cluster options (CIB_file=PATH works on a file)."))
+        "Manage node attributes and cluster options (CIB_file=PATH works on a file)."),
+        formatter_class=HelpFormatter)
     parser.add_argument("-n", "--name")
     parser.add_argument("-v", "--update", dest="value")
     parser.add_argument("-D", "--delete", action="store_true")

@@ -14,6 +14,8 @@ import argparse
 import os
 import sys
 
+from messaging.help_format import HelpFormatter
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 
 if TYPE_CHECKING:
@@ -40,32 +42,10 @@ _COMMANDS = {
 }
 
 
-class _Formatter(argparse.HelpFormatter):
-    """argparse's formatter, its width found as shutil.get_terminal_size finds it but
-    without importing shutil (and through it zlib, bz2 and lzma): argparse builds one
-    formatter per added option, so every start paid for that import."""
-
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: int | None = None) -> None:
-        super().__init__(prog, indent_increment, max_help_position,
-                         _columns() - 2 if width is None else width)
-
-
-def _columns() -> int:
-    try:
-        return int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        pass
-    try:
-        return os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-    except (AttributeError, ValueError, OSError):
-        return 80
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cibadmin", add_help=False, epilog=_EPILOG,
                                      description="Query and edit the Pacemaker configuration",
-                                     formatter_class=_Formatter)
+                                     formatter_class=HelpFormatter)
     parser.add_argument("-?", "--help", action="help", help="This text")
     parser.add_argument("-$", "--version", action="version", version="cibadmin (hacluster)")
     parser.add_argument("-V", "--verbose", action="count", default=0)

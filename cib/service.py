@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import itertools
 import os
@@ -73,6 +72,7 @@ from cib.replication_messages import (
     Acknowledge,
     ClientWrite,
     DcNamed,
+    FullCib,
     PeerMessage,
     PersistCib,
     ViewChanged,
@@ -231,8 +231,8 @@ class CibService:
         # The author travels with the write to the master, which records it (update-*);
         # without credentials Pacemaker names the daemon's own user.
         uid = os.geteuid() if peer is None else peer.uid
-        authored = dataclasses.replace(request.request, origin=self.node, client=request.client,
-                                       user=user_name(uid))
+        authored = request.request.replace(origin=self.node, client=request.client,
+                                           user=user_name(uid))
         self.runner.feed(ClientWrite(self.runner.monotonic(), request_id, authored,
                                      self.runner.wall()))
         return None
@@ -334,6 +334,8 @@ class CibService:
         if self._last_frame is None or self._last_frame[0] is not effect.message:
             self._last_frame = (effect.message, peer_frame(effect.message))  # one per fan-out
         frame, destination = self._last_frame[1], effect.destination
+        if isinstance(effect.message, FullCib):  # a join's or resync's whole copy: when it left
+            self.log.info("cib_full_sent", to=destination.name, size=len(frame))
         if isinstance(effect.message, WriteResult):  # a remote client's acknowledgement
             self.disk.after_writes(lambda: self.peers.send(destination, frame))
         else:

@@ -17,11 +17,11 @@ Field order of every dataclass here is part of the wire contract: only append fi
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from messaging.envelope import protocol
+from messaging.record import Record
 from messaging.types import Version as Version  # re-exported: part of this contract
 
 API = protocol("cib")
@@ -42,36 +42,39 @@ def pub_address(state_dir: str | Path) -> str:
 
 
 @API.register("query")
-@dataclass(frozen=True, slots=True)
-class Query:
+class Query(Record):
     """A read-only request (cibadmin -Q with its -o, -A, -n, -e)."""
 
-    scope: str | None = None
-    xpath: str | None = None
-    no_children: bool = False
-    node_path: bool = False
+    __slots__ = ("no_children", "node_path", "scope", "xpath")
+
+    def __init__(self, scope: str | None = None, xpath: str | None = None,
+                 no_children: bool = False, node_path: bool = False) -> None:
+        self.scope, self.xpath = scope, xpath
+        self.no_children, self.node_path = no_children, node_path
 
 
 @API.register("reply")
-@dataclass(frozen=True, slots=True)
-class CibReply:
-    """The answer to a query or write: Pacemaker's exit code and what cibadmin prints."""
+class CibReply(Record):
+    """The answer to a query or write: Pacemaker's exit code and what cibadmin prints
+    (`reason`: Pacemaker's short text of a failure, "Call failed: <reason>")."""
 
-    exit_code: int
-    message: str
-    output: str | None = None
-    paths: tuple[str, ...] = ()
-    version: Version | None = None
-    reason: str = ""  # Pacemaker's short text of a failure ("Call failed: <reason>")
+    __slots__ = ("exit_code", "message", "output", "paths", "reason", "version")
+
+    def __init__(self, exit_code: int, message: str, output: str | None = None,
+                 paths: tuple[str, ...] = (), version: Version | None = None,
+                 reason: str = "") -> None:
+        self.exit_code, self.message, self.output = exit_code, message, output
+        self.paths, self.version, self.reason = paths, version, reason
 
 
 @API.register("cib_diff")
-@dataclass(frozen=True, slots=True)
-class CibDiff:
+class CibDiff(Record):
     """A change this node's CIB took: the v2 patchset (XML text) and the version after it."""
 
-    patch: str
-    version: Version
+    __slots__ = ("patch", "version")
+
+    def __init__(self, patch: str, version: Version) -> None:
+        self.patch, self.version = patch, version
 
 
 OnCib = Callable[[str, Version], Awaitable[None]]

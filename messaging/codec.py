@@ -16,7 +16,6 @@ fall back to the dataclass default or are an error.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import types
 import typing
@@ -36,9 +35,9 @@ _MAX_DEPTH = 16
 def to_plain(value: Any) -> Any:
     """Turn a dataclass/enum/tuple/mapping tree into msgpack-native values."""
     if isinstance(value, Record):
-        return [to_plain(getattr(value, name)) for name in value.__fields__]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return [_plain_item(getattr(value, f.name)) for f in dataclasses.fields(value)]
+        return [_plain_item(getattr(value, name)) for name in value.__fields__]
+    if _is_dataclass(type(value)) and not isinstance(value, type):
+        return [_plain_item(getattr(value, name)) for name, _ in _fields(type(value))]
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (tuple, list, frozenset)):
@@ -139,7 +138,7 @@ def _from_class(hint: type, data: Any, where: str, depth: int) -> Any:
             return hint(data)
         except (ValueError, TypeError):
             raise _bad(where, hint.__name__, data) from None
-    if issubclass(hint, Record) or dataclasses.is_dataclass(hint):
+    if issubclass(hint, Record) or _is_dataclass(hint):
         return build(hint, data, where, depth + 1)
     if issubclass(hint, tuple) and hasattr(hint, "_fields"):
         fields = tuple(typing.get_type_hints(hint).values())  # a NamedTuple: typed items
@@ -182,6 +181,12 @@ def _mapping(args: tuple[Any, ...], data: Any, where: str, depth: int) -> dict[A
     }
 
 
+def _is_dataclass(cls: type) -> bool:
+    """dataclasses.is_dataclass for a class, without importing dataclasses (and inspect):
+    a command whose messages are all Records never loads them."""
+    return hasattr(cls, "__dataclass_fields__")
+
+
 def _fields(cls: type) -> tuple[tuple[str, bool], ...]:
     """(name, has a default) per field of a dataclass or Record, in declaration order."""
     cached = _FIELD_CACHE.get(cls)
@@ -190,6 +195,8 @@ def _fields(cls: type) -> tuple[tuple[str, bool], ...]:
             defaults = field_defaults(cls)
             cached = tuple((name, name in defaults) for name in cls.__fields__)
         else:
+            import dataclasses  # loaded already: cls is one
+
             cached = tuple((f.name, f.default is not dataclasses.MISSING
                             or f.default_factory is not dataclasses.MISSING)
                            for f in dataclasses.fields(cls))  # type: ignore[arg-type]
@@ -254,7 +261,7 @@ class Registry:
         def bind(cls: type[T]) -> type[T]:
             if tag in self._by_tag:
                 raise LocalProtocolError(f"{self.name}: tag {tag!r} registered twice")
-            if not (issubclass(cls, Record) or dataclasses.is_dataclass(cls)):
+            if not (issubclass(cls, Record) or _is_dataclass(cls)):
                 raise LocalProtocolError(f"{self.name}: {cls.__name__} is not a dataclass "
                                          "or Record")
             self._by_tag[tag] = cls

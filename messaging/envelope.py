@@ -23,11 +23,11 @@ checks the frame size before unpacking.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Any
 
 from messaging.codec import Registry, build, pack, to_plain, unpack
 from messaging.errors import ErrorReply, LocalProtocolError, RemoteProtocolError
+from messaging.record import Record
 
 IPC_VERSION = 1
 MAX_REQUEST_ID = (1 << 63) - 1
@@ -44,41 +44,45 @@ class Kind(enum.StrEnum):
     EVENT = "event"
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
+class Envelope(Record):
     """One decoded frame: its kind, request id and typed message."""
 
-    kind: Kind
-    request_id: int
-    message: Any
+    __slots__ = ("kind", "message", "request_id")
+
+    def __init__(self, kind: Kind, request_id: int, message: Any) -> None:
+        self.kind, self.request_id, self.message = kind, request_id, message
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
+class Header(Record):
     """A frame's envelope before its body is trusted (for error replies to bad requests)."""
 
-    kind: Kind
-    request_id: int
-    tag: str
-    body: list[Any]
+    __slots__ = ("body", "kind", "request_id", "tag")
+
+    def __init__(self, kind: Kind, request_id: int, tag: str, body: list[Any]) -> None:
+        self.kind, self.request_id, self.tag, self.body = kind, request_id, tag, body
 
 
 BUILTIN = Registry("ipc")
 
 
 @BUILTIN.register("ping")
-@dataclass(frozen=True, slots=True)
-class Ping:
+class Ping(Record):
     """Request every server answers itself: are you serving?"""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        pass
 
 
 @BUILTIN.register("pong")
-@dataclass(frozen=True, slots=True)
-class Pong:
+class Pong(Record):
     """Answer to Ping: which daemon answered, and its process id."""
 
-    daemon: str
-    pid: int
+    __slots__ = ("daemon", "pid")
+
+    def __init__(self, daemon: str, pid: int) -> None:
+        self.daemon, self.pid = daemon, pid
 
 
 BUILTIN.register("error")(ErrorReply)

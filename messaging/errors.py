@@ -9,9 +9,13 @@ kind of failure exits the same way everywhere. The numbers are Pacemaker's CRM_E
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+
+from messaging.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: every tool imports this
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 
 class ExitCode(enum.IntEnum):
@@ -70,13 +74,13 @@ class Severity(enum.Enum):
     INFO = "info"
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(Record):
     """Where in an input a problem is: a file (or '<stdin>'), a line, an element or key."""
 
-    source: str = ""
-    line: int | None = None
-    element: str = ""
+    __slots__ = ("element", "line", "source")
+
+    def __init__(self, source: str = "", line: int | None = None, element: str = "") -> None:
+        self.source, self.line, self.element = source, line, element
 
     def __str__(self) -> str:
         parts = [self.source or "<input>"]
@@ -87,14 +91,16 @@ class Location:
         return ": ".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
-    """One structured finding of a validator (pcs style): a code, a severity and a message."""
+class Report(Record):
+    """One structured finding of a validator (pcs style): a code, a severity and a message
+    (`location` defaults to an empty Location, as the dataclass's default_factory did)."""
 
-    code: str
-    message: str
-    severity: Severity = Severity.ERROR
-    location: Location = field(default_factory=Location)
+    __slots__ = ("code", "location", "message", "severity")
+
+    def __init__(self, code: str, message: str, severity: Severity = Severity.ERROR,
+                 location: Location | None = None) -> None:
+        self.code, self.message, self.severity = code, message, severity
+        self.location = Location() if location is None else location
 
     def __str__(self) -> str:
         return f"{self.location}: {self.severity.value}: {self.message} [{self.code}]"
@@ -238,17 +244,17 @@ def _report_of(row: Sequence[Any]) -> Report:
 # becomes a plain HAError that keeps the peer's exit code.
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorReply:
+class ErrorReply(Record):
     """The one error answer of every IPC server: an `HAError` class name, its exit code,
     its message and, for a `ValidationError`, every report (as `_report_fields` rows, so a
     peer of another version can read them). `of(error)` and `to_exception()` are the only
     mapping, both directions."""
 
-    error: str
-    exit_code: int
-    message: str
-    reports: tuple[tuple[str, str, str, str, int | None, str], ...] = ()
+    __slots__ = ("error", "exit_code", "message", "reports")
+
+    def __init__(self, error: str, exit_code: int, message: str,
+                 reports: tuple[tuple[str, str, str, str, int | None, str], ...] = ()) -> None:
+        self.error, self.exit_code, self.message, self.reports = error, exit_code, message, reports
 
     @classmethod
     def of(cls, error: BaseException, exit_code: ExitCode | None = None) -> ErrorReply:

@@ -24,7 +24,9 @@ time: the classes that need to be values say so and never assign outside __init_
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (tools' start-up)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Self
 
 
 class Record:

@@ -51,6 +51,29 @@ def test_a_change_to_nothing_keeps_the_version_and_the_tree() -> None:
     assert outcome.patch is None and outcome.cib is BASE
 
 
+class _Counting:
+    """A validator that counts its calls (and accepts every tree)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, cib: object) -> None:
+        self.calls += 1
+
+
+@pytest.mark.parametrize(("data", "scope", "validations"), [
+    ('<cib validate-with="pacemaker-3.9"/>', None, 0),  # the value it has: no change
+    ('<cib have-quorum="1"/>', None, 1),  # a root attribute changes: checked
+    (DUMMY, "resources", 1),
+])
+def test_a_write_that_changes_nothing_is_not_validated_again(
+        data: str, scope: str | None, validations: int) -> None:
+    validator = _Counting()
+    op = Op.CREATE if scope else Op.MODIFY
+    perform(BASE, Request(op, parse(data), scope=scope), validator)
+    assert validator.calls == validations
+
+
 @pytest.mark.parametrize(("request_", "error"), [
     (Request(Op.CREATE, parse('<primitive id="d1" class="ocf" provider="pacemaker" '
                               'type="Dummy"/>'), scope="resources"), ObjectExists),
