@@ -300,8 +300,8 @@ class JoinCoordinator:
     def node_states(self, members: Iterable[str], origin: str = "do_state_transition",
                     online: Iterable[str] = ()) -> list[CrmdEffect]:
         """Every known node's node_state with all four attributes (the FINALIZE_JOIN ->
-        POLICY_ENGINE rewrite; a node never seen gets none, see `known`). `online`: nodes whose controller is up (default: the
-        members whose controller runs). A member without a controller that never joined
+        POLICY_ENGINE rewrite; a node never seen gets none, see `known`). `online`: nodes
+        whose controller is up (default: the members whose controller runs). A member without a controller that never joined
         gets no ``expected`` (Pacemaker leaves it unset: the scheduler sees it pending)."""
         members = set(members)
         running = set(online) or self.running(members)
