@@ -301,8 +301,9 @@ class JoinCoordinator:
                     online: Iterable[str] = ()) -> list[CrmdEffect]:
         """Every known node's node_state with all four attributes (the FINALIZE_JOIN ->
         POLICY_ENGINE rewrite; a node never seen gets none, see `known`). `online`: nodes
-        whose controller is up (default: the members whose controller runs). A member without a controller that never joined
-        gets no ``expected`` (Pacemaker leaves it unset: the scheduler sees it pending)."""
+        whose controller is up (default: the members whose controller runs). A member
+        without a controller that never joined gets no ``expected`` (Pacemaker leaves it
+        unset: the scheduler sees it pending)."""
         members = set(members)
         running = set(online) or self.running(members)
         effects: list[CrmdEffect] = []
