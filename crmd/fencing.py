@@ -123,7 +123,9 @@ class FencingAttempts:
         if coordinator is not None:
             coordinator.phases[target] = JoinPhase.NONE
             coordinator.expected[target] = "down"
-        return fenced_updates(node_ids.get(target, target), target, seen=target in self.seen)
+        effects = fenced_updates(node_ids.get(target, target), target, seen=target in self.seen)
+        self.seen.add(target)  # Pacemaker's `crmd_peer_down`: peer state lost from now on
+        return effects
 
     def give_up(self, effect: ExecuteFencing, now: float) -> tuple[Log, ActionResult]:
         """The target failed too often: the action fails here, stonithd is not asked."""

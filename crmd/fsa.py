@@ -350,7 +350,8 @@ class Controller:
             return [*self._input(FsaInput.PENDING, now),
                     Send(Node(change.dc), JoinAnnounce(self.name))]
         self.coordinator = JoinCoordinator(self.name, self.node_ids, self.timing.join,
-                                           controllers=self.controllers)
+                                           controllers=self.controllers,
+                                           seen=self.fencing.seen)
         effects = self._input(FsaInput.ELECTION_DC, now)
         effects += [ModifyCib("cib", self._root_xml()), ModifyCib("crm_config", DC_OPTIONS_XML)]
         lost = sorted(self.election.take_lost_dcs() & self.members - {self.name})

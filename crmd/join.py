@@ -99,11 +99,14 @@ class JoinCoordinator:
 
     def __init__(self, dc: str, node_ids: Mapping[str, str], timing: JoinTiming | None = None,
                  feature_set: str = FEATURE_SET, *,
-                 controllers: set[str] | None = None) -> None:
+                 controllers: set[str] | None = None, seen: set[str] | None = None) -> None:
         """`controllers`: the nodes whose controller is known to run, kept up to date by
-        the caller (None: assume every member's)."""
+        the caller (None: assume every member's). `seen`: the nodes ever in this
+        controller's views or fenced by it, also kept by the caller (None: every
+        configured node); only those get ``node_state`` writes (`known`)."""
         self.dc = dc
         self.controllers = controllers
+        self.seen = seen
         self.node_ids = dict(node_ids)
         self.timing = timing or JoinTiming()
         self.feature_set = feature_set
@@ -124,6 +127,16 @@ class JoinCoordinator:
 
     def node_id(self, node: str) -> str:
         return self.node_ids.get(node, node)
+
+    def known(self, members: Iterable[str]) -> set[str]:
+        """The nodes given a ``node_state``: members and the configured nodes seen before.
+        Pacemaker's `create_node_state_update` writes nothing for a peer without a
+        membership state ("not seen yet"), so a configured node that never booted has no
+        ``node_state`` and its scheduler treats it as unseen: UNCLEAN and fenced once the
+        cluster is quorate under startup-fencing=true (the default), merely offline
+        under startup-fencing=false."""
+        configured = set(self.node_ids) if self.seen is None else set(self.node_ids) & self.seen
+        return configured | set(members)
 
     @property
     def integrated(self) -> bool:
@@ -153,7 +166,7 @@ class JoinCoordinator:
         self.best = None
         self.syncing = False
         effects: list[CrmdEffect] = [Log("join_offered", fields=(("join_id", self.join_id),))]
-        for node in sorted(set(self.node_ids) - self.members):
+        for node in sorted(self.known(self.members) - self.members):
             if node not in self.expected:
                 self.expected[node] = "down"
                 effects.append(ModifyCib("status", node_state_xml(
@@ -287,13 +300,14 @@ class JoinCoordinator:
     def node_states(self, members: Iterable[str], origin: str = "do_state_transition",
                     online: Iterable[str] = ()) -> list[CrmdEffect]:
         """Every known node's node_state with all four attributes (the FINALIZE_JOIN ->
-        POLICY_ENGINE rewrite). `online`: nodes whose controller is up (default: the
-        members whose controller runs). A member without a controller that never joined
-        gets no ``expected`` (Pacemaker leaves it unset: the scheduler sees it pending)."""
+        POLICY_ENGINE rewrite; a node never seen gets none, see `known`). `online`: nodes
+        whose controller is up (default: the members whose controller runs). A member
+        without a controller that never joined gets no ``expected`` (Pacemaker leaves it
+        unset: the scheduler sees it pending)."""
         members = set(members)
         running = set(online) or self.running(members)
         effects: list[CrmdEffect] = []
-        for node in sorted(set(self.node_ids) | members):
+        for node in sorted(self.known(members)):
             phase = self.phases.get(node, JoinPhase.NONE)
             expected = self.expected.get(node, "member" if node in running else
                                          None if node in members else "down")

@@ -95,6 +95,12 @@ class ControllerCluster:
     def start_all(self) -> None:
         self.sim.add_nodes(self.names)
 
+    def start_only(self, *names: str) -> None:
+        """Every configured node exists (its fence device can reach it) but only these
+        boot: the others stay powered off until `revive`d or fenced with "on"."""
+        self.sim.add_nodes(self.names, boot=False)
+        self.sim.start(*names)
+
     def kill(self, name: str) -> None:
         self.sim.kill(name)
 

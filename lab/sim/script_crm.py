@@ -1,9 +1,10 @@
 """Scenario commands for whole clusters with controllers (crmd) and a CIB.
 
   crm-cluster CIB [stonith] [seed=N]   every node of CIB's `nodes` section runs heartbeat,
-                                       ccm, lrmd, stonithd, the CIB holder and crmd
+        [boot=NODE,...]                ccm, lrmd, stonithd, the CIB holder and crmd
                                        (CIB relative to the repository); `stonith` enables
-                                       fencing with one fence_lab device
+                                       fencing with one fence_lab device; `boot=` powers
+                                       on only the nodes named (the others stay off)
   crm-run SECONDS                      advance time auditing after every event; prints
                                        views, fencing, power changes and agent starts/stops
   crm-status                           the DC, every controller's state, what runs where
@@ -55,7 +56,11 @@ def _crm_cluster(run: Run, args: list[str]) -> str:
     cluster = ControllerCluster(ROOT / args[0], stonith="stonith" in args, seed=seed)
     run.crm, run.sim, run.config = cluster, cluster.sim, cluster.sim.config
     run.options["daemons"] = "all"  # power changes are part of the transcript
-    cluster.start_all()
+    boot = next((a.partition("=")[2].split(",") for a in args if a.startswith("boot=")), [])
+    if boot:
+        cluster.start_only(*boot)
+    else:
+        cluster.start_all()
     return f"nodes {' '.join(cluster.names)}"
 
 
