@@ -5,12 +5,7 @@ leave in that order; up to `window` are outstanding at once, so a transition's r
 not wait for each other's replicated round trip (Pacemaker's controller issues its CIB
 updates asynchronously, `cib_conn->cmds->modify` with a callback, never one at a time).
 A run of queued status modifications is sent as one request (`merged_status`), as
-Pacemaker's controller batches its status updates; and a status modification waits while
-another one of this node is outstanding (`_held_for_merge`: one in flight at a time, the
-ones arriving meanwhile leave together when it is answered). A booting node's probes give
-four writes at once (two pending records, two results); sent one by one, sixteen nodes'
-64 writes each took a master apply, a replicated diff and every controller's diff handling
-in turn, and the DC waited 1.3 s under load for the last result after the probes ended.
+Pacemaker's controller batches its status updates.
 
 The cib daemon takes one client's requests in the order they arrive and applies them in
 that order on the master; what can reorder them is a resend: a write answered "outcome
@@ -56,7 +51,6 @@ class _Request:
     send_id: int
     first_sent: float
     outcome: Outcome | None = None
-    status: bool = False  # a (merged) status modification: the next one waits for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +107,7 @@ class WritePipeline:
     def sendable(self, now: float) -> list[Send]:
         """The requests to send now, in order (none while a rewind waits for answers)."""
         sends: list[Send] = []
-        while not self.rewinding and self.queue and len(self.outstanding) < self.window \
-                and not self._held_for_merge():
+        while not self.rewinding and self.queue and len(self.outstanding) < self.window:
             seqs = [self.queue.popleft()]
             while self.queue and len(seqs) < MERGE_AT_MOST and merged_status(
                     [self.writes[seqs[0]], self.writes[self.queue[0]]]) is not None:
@@ -122,16 +115,9 @@ class WritePipeline:
             request = merged_status([self.writes[s] for s in seqs]) or self.writes[seqs[0]]
             self._send_ids += 1
             first = min(self.first_sent.setdefault(s, now) for s in seqs)
-            status = _is_status(request)
-            self.outstanding.append(_Request(seqs, self._send_ids, first, status=status))
+            self.outstanding.append(_Request(seqs, self._send_ids, first))
             sends.append(Send(self._send_ids, request, tuple(seqs)))
         return sends
-
-    def _held_for_merge(self) -> bool:
-        """The head of the queue is a status modification and one is outstanding: it
-        waits, so that those queued meanwhile leave merged with it as one request."""
-        return _is_status(self.writes[self.queue[0]]) and any(
-            r.status and r.outcome is None for r in self.outstanding)
 
     def answered(self, send_id: int, outcome: Outcome, now: float) -> Finished:
         """The cib answered request `send_id` (or failed to). Completes what can complete
@@ -183,10 +169,6 @@ class WritePipeline:
         self.barriers = [(seq, token) for seq, token in self.barriers
                          if seq > self.completed_through]
         return due
-
-
-def _is_status(request: WireRequest) -> bool:
-    return request.op == "modify" and request.scope == "status" and request.data is not None
 
 
 __all__ = ["RETRY_FOR_S", "WINDOW", "Finished", "Outcome", "Send", "WritePipeline"]
