@@ -6,9 +6,8 @@ holds the master copy: each cib learns the DC from its own crmd (`DcNamed`) and 
 (`DcClaim`, and in its `Announce`); once every member names the same DC the master finishes its
 unconfirmed writes, holds new ones, and sends `Handover` (with a sequence number within the view)
 to every member. Only the master hands over, and it stops being master first; while the claims
-disagree or name nobody (start-up, DC lost) the role stays. The new master runs a view's sync
-before it applies writes; a write forwarded to a former master is refused (not applied) and the
-origin sends it to the new one.
+disagree or name nobody (start-up, DC lost) the role stays. The new master applies writes at once
+(no sync); a write forwarded to a former master is refused and the origin sends it to the new one.
 
 A cib respawned while its node stays in the view starts `fresh` (its disk copy has no status) and
 follows the view's rule; a member that saw handovers answers it with the latest `Handover`, the
@@ -28,10 +27,10 @@ Invariants:
   confirmed; each write is acknowledged when its batch is. A view change persists what is held
   and answers its writes 102.
 - A replica confirms a change once it holds it in memory (`Applied` before its deferred
-  `PersistCib`), as Pacemaker's replicas do. It applies a diff only from the current master and
-  only when the patch starts at its exact version and the result has the master's digest; otherwise
-  it asks for the whole CIB (`FetchCib`) and ignores diffs until the `FullCib` arrives. The master
-  announces its version and digest a while after each change: a replica that lost a diff notices.
+  `PersistCib`), as Pacemaker's replicas do. It applies a diff only from the current master, when
+  the patch starts at its exact version and the result has the master's digest; else it asks for
+  the whole CIB (`FetchCib`), ignoring diffs until the `FullCib` arrives. The master announces its
+  version and digest a while after each change: a replica that lost a diff notices.
 - On every view change the new master collects each member's (version, term, digest), takes the
   best copy (highest version tuple; equal versions go to the copy changed in the later view, then
   to a live copy over a fresh one (a respawned master must not push its status-less copy), then to
@@ -95,13 +94,12 @@ class ReplicaCore:
                  fresh: bool = False) -> None:
         self.node, self.cib, self.term, self.validate = node, cib, term, validate
         self.fresh = fresh  # loaded from disk (status dropped), not synced since
-        self.view = -1
+        self.view, self.resyncing = -1, False
         self.members: dict[str, int] = {}
         self.master: str | None = None
         self.sync: Sync | None = None
         self.pending: dict[str, WireRequest] = {}  # forwarded, unanswered
         self.waiting: list[tuple[str, WireRequest]] = []
-        self.resyncing = False
         self.unconfirmed: list[Unconfirmed] = []
         self.held: list[tuple[Unconfirmed, str]] = []  # applied, not yet flushed
         self.held_published = 0  # how many leading held writes a PublishChange announced
@@ -180,8 +178,10 @@ class ReplicaCore:
                 if view == self.view and sender in self.members
                 for effect in self._on_message(sender, message, now)]
 
-    def _take_master(self, master: str | None, now: float) -> list[CibEffect]:
-        """Follow `master` (a new view's, or a handover's): sync if it is us, else announce."""
+    def _take_master(self, master: str | None, now: float,
+                     handover: bool = False) -> list[CibEffect]:
+        """Follow `master`: sync if it is us, else announce; after a handover no sync (every
+        member confirmed the last write before it; a copy that differs gets the whole CIB)."""
         self.master = master
         self.resyncing = False
         self.sync = None
@@ -190,6 +190,8 @@ class ReplicaCore:
                                         ("handovers", self.seq)))
         if self.master == self.node:
             self.claims = {self.node: self.dc}
+            if handover:
+                return [log]
             self.sync = Sync({self.node: self._state()}, fresh={self.node} if self.fresh else set())
             # A member that installed the view before us announced while we still dropped
             # its message as another view's: ask everyone now, not at the sync timeout.
@@ -260,7 +262,7 @@ class ReplicaCore:
         queued = self.sync.queue if self.sync is not None else []  # we took the view's rule
         self.waiting += [(rid, request) for origin, rid, request in queued if origin == self.node]
         refused = [self._refuse_forward(o, rid) for o, rid, _ in queued if o != self.node]
-        return [*refused, *self._take_master(message.master, now), *self._retry_waiting(now)]
+        return [*refused, *self._take_master(message.master, now, True), *self._retry_waiting(now)]
 
     def _maybe_decide(self, now: float) -> list[CibEffect]:
         assert self.sync is not None
