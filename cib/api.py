@@ -262,6 +262,7 @@ _CORE_EXPORTS = {
     "AttrdClient": "cib.attrd_api", "AsyncAttrdClient": "cib.attrd_api",
     "Acknowledge": "cib.replication_messages", "ClientWrite": "cib.replication_messages",
     "PeerMessage": "cib.replication_messages", "PersistCib": "cib.replication_messages",
+    "PublishChange": "cib.replication_messages",
     "ViewChanged": "cib.replication_messages", "DcNamed": "cib.replication_messages",
     "ReplicaCore": "cib.replication",
     "schema_validator": "cib.ops", "view_members": "cib.service",

@@ -6,15 +6,14 @@ holds the master copy: each cib learns the DC from its own crmd (`DcNamed`) and 
 (`DcClaim`, and in its `Announce`); once every member names the same DC the master finishes its
 unconfirmed writes, holds new ones, and sends `Handover` (with a sequence number within the view)
 to every member. Only the master hands over, and it stops being master first; while the claims
-disagree or name nobody (start-up, DC lost) the role stays. The new master runs a view's sync
-before it applies writes; a write forwarded to a former master is refused (not applied) and the
-origin sends it to the new one.
+disagree or name nobody (start-up, DC lost) the role stays. The new master applies writes at once
+(no sync); a write forwarded to a former master is refused and the origin sends it to the new one.
 
 A cib respawned while its node stays in the view starts `fresh` (its disk copy has no status) and
-follows the view's rule; a member that saw handovers answers it with the latest `Handover`, and the
-master answers an `Announce` outside a sync that differs from its copy with its whole CIB
-(Pacemaker's cib asks the master for a sync at start). A respawned master's first `AskAnnounce`
-says `fresh`: writes forwarded to it before get 102.
+follows the view's rule; a member that saw handovers answers it with the latest `Handover`, the
+master answers an `Announce` outside a sync that differs from its copy with its whole CIB (as
+Pacemaker's cib asks for a sync at start); a respawned master's first `AskAnnounce` says `fresh`:
+writes forwarded to it before get 102.
 
 Invariants:
 - Writes are applied only on the master, one at a time, in the order they reach it (a replica
@@ -23,14 +22,15 @@ Invariants:
   `WriteResult` to the origin) once every other member confirmed (`Applied`) that version (what
   that guarantees: the `cib` package's docstring).
 - Group commit: up to `BATCHES_IN_FLIGHT` flushed batches await confirmations at once; later writes
-  are applied in memory, held, and flushed together (one `PersistCib`, one `DiffBatch` per replica)
-  when the oldest batch is confirmed; each write is acknowledged when its batch is. A view change
-  persists what is held and answers its writes 102.
+  are applied in memory, held (each announced to local subscribers at once: `PublishChange`), and
+  flushed together (one `PersistCib`, one `DiffBatch` per replica) when the oldest batch is
+  confirmed; each write is acknowledged when its batch is. A view change persists what is held
+  and answers its writes 102.
 - A replica confirms a change once it holds it in memory (`Applied` before its deferred
-  `PersistCib`), as Pacemaker's replicas do. It applies a diff only from the current master and
-  only when the patch starts at its exact version and the result has the master's digest; otherwise
-  it asks for the whole CIB (`FetchCib`) and ignores diffs until the `FullCib` arrives. The master
-  announces its version and digest a while after each change: a replica that lost a diff notices.
+  `PersistCib`), as Pacemaker's replicas do. It applies a diff only from the current master, when
+  the patch starts at its exact version and the result has the master's digest; else it asks for
+  the whole CIB (`FetchCib`), ignoring diffs until the `FullCib` arrives. The master announces its
+  version and digest a while after each change: a replica that lost a diff notices.
 - On every view change the new master collects each member's (version, term, digest), takes the
   best copy (highest version tuple; equal versions go to the copy changed in the later view, then
   to a live copy over a fresh one (a respawned master must not push its status-less copy), then to
@@ -40,10 +40,9 @@ Invariants:
   comes back (that one was acknowledged). Writes reaching the master meanwhile wait, in order. It
   asks every member to announce at once, one silent at the sync timeout again (`AskAnnounce`, up to
   `SYNC_ASKS` times), before deciding without it (on an older copy: acknowledged writes lost).
-- A write unanswered when the view changes is answered 102 (outcome unknown: retry); writes made
-  while no master is known wait for one. Messages from an earlier view are dropped; those from a
-  later one (ccm hands a view to members one by one) wait until this node installs it, else a write
-  forwarded meanwhile would never be answered.
+- A write unanswered at a view change gets 102 (outcome unknown: retry); writes made while no
+  master is known wait for one. Messages from an earlier view are dropped; those from a later one
+  (ccm hands a view to members one by one) wait until this node installs it.
 """
 
 from __future__ import annotations
@@ -67,12 +66,13 @@ from cib.replication_messages import (
     Handover,
     PeerMessage,
     PersistCib,
+    PublishChange,
     ViewChanged,
     WireRequest,
     WriteResult,
     unknown_outcome,
 )
-from cib.replication_state import Sync, Unconfirmed, batches_out, choose_master, digest_of
+from cib.replication_state import Sync, Unconfirmed, batches_out, choose_master, dc_of, digest_of
 from cib.xmlio import Element, element_text, parse
 from messaging.effects import ArmTimer, CancelTimer, Effect, Log, Node, Send, TimerFired
 from messaging.errors import ExitCode, HAError
@@ -84,7 +84,7 @@ PING_DELAY = 1.0
 BATCHES_IN_FLIGHT = 2  # flushed and unconfirmed at once (group commit, pipelined)
 
 Event = ViewChanged | ClientWrite | PeerMessage | TimerFired | DcNamed
-CibEffect = Effect | PersistCib | Acknowledge
+CibEffect = Effect | PersistCib | Acknowledge | PublishChange
 
 
 class ReplicaCore:
@@ -94,15 +94,15 @@ class ReplicaCore:
                  fresh: bool = False) -> None:
         self.node, self.cib, self.term, self.validate = node, cib, term, validate
         self.fresh = fresh  # loaded from disk (status dropped), not synced since
-        self.view = -1
+        self.view, self.resyncing = -1, False
         self.members: dict[str, int] = {}
         self.master: str | None = None
         self.sync: Sync | None = None
         self.pending: dict[str, WireRequest] = {}  # forwarded, unanswered
         self.waiting: list[tuple[str, WireRequest]] = []
-        self.resyncing = False
         self.unconfirmed: list[Unconfirmed] = []
         self.held: list[tuple[Unconfirmed, str]] = []  # applied, not yet flushed
+        self.held_published = 0  # how many leading held writes a PublishChange announced
         self.flushes = 0  # batches flushed (numbers each write's batch)
         self.wall: float | None = None  # the last wall clock an event brought
         self.dc: str | None = None  # the DC our crmd names
@@ -123,8 +123,8 @@ class ReplicaCore:
         return FullCib(self.view, element_text(self.cib, pretty=False), self.version, self.term)
 
     def _persist(self, patches: tuple[str, ...] = (), deferred: bool = False,
-                 digest: str = "") -> PersistCib:
-        return PersistCib(self.cib, self.version, self.term, patches, deferred, digest)
+                 digest: str = "", published: int = 0) -> PersistCib:
+        return PersistCib(self.cib, self.version, self.term, patches, deferred, digest, published)
 
     def handle(self, event: Event) -> list[CibEffect]:
         """Feed one event; returns the effects to carry out, in order."""
@@ -156,7 +156,9 @@ class ReplicaCore:
         mine = [write.request_id for write in self.unconfirmed if write.origin == self.node]
         effects += unknown_outcome(mine, "the view changed before every replica confirmed it")
         if self.held:
-            effects.append(self._persist(tuple(patch for _, patch in self.held)))
+            effects.append(self._persist(tuple(patch for _, patch in self.held),
+                                         published=self.held_published))
+            self.held_published = 0
             mine = [write.request_id for write, _ in self.held if write.origin == self.node]
             effects += unknown_outcome(mine, "the view changed before it was sent to the replicas")
             self.held.clear()
@@ -176,8 +178,10 @@ class ReplicaCore:
                 if view == self.view and sender in self.members
                 for effect in self._on_message(sender, message, now)]
 
-    def _take_master(self, master: str | None, now: float) -> list[CibEffect]:
-        """Follow `master` (a new view's, or a handover's): sync if it is us, else announce."""
+    def _take_master(self, master: str | None, now: float,
+                     handover: bool = False) -> list[CibEffect]:
+        """Follow `master`: sync if it is us, else announce; after a handover no sync (every
+        member confirmed the last write before it; a copy that differs gets the whole CIB)."""
         self.master = master
         self.resyncing = False
         self.sync = None
@@ -186,6 +190,8 @@ class ReplicaCore:
                                         ("handovers", self.seq)))
         if self.master == self.node:
             self.claims = {self.node: self.dc}
+            if handover:
+                return [log]
             self.sync = Sync({self.node: self._state()}, fresh={self.node} if self.fresh else set())
             # A member that installed the view before us announced while we still dropped
             # its message as another view's: ask everyone now, not at the sync timeout.
@@ -220,18 +226,10 @@ class ReplicaCore:
             return [Send(Node(self.master), DcClaim(self.view, event.dc))]
         return []
 
-    def _agreed_dc(self) -> str | None:
-        """The DC every member's cib names, when they all name the same member."""
-        named = {self.claims.get(member, None) for member in self.members}
-        if set(self.members) - set(self.claims) or len(named) != 1:
-            return None
-        dc = named.pop()
-        return dc if dc in self.members else None
-
     def _maybe_hand_over(self, now: float) -> list[CibEffect]:
         if self.master != self.node or self.sync is not None or self.handing_over:
             return []
-        dc = self._agreed_dc()
+        dc = dc_of(self.claims, self.members)
         if dc is None or dc == self.node:
             return []
         self.handing_over = dc
@@ -264,7 +262,7 @@ class ReplicaCore:
         queued = self.sync.queue if self.sync is not None else []  # we took the view's rule
         self.waiting += [(rid, request) for origin, rid, request in queued if origin == self.node]
         refused = [self._refuse_forward(o, rid) for o, rid, _ in queued if o != self.node]
-        return [*refused, *self._take_master(message.master, now), *self._retry_waiting(now)]
+        return [*refused, *self._take_master(message.master, now, True), *self._retry_waiting(now)]
 
     def _maybe_decide(self, now: float) -> list[CibEffect]:
         assert self.sync is not None
@@ -354,19 +352,21 @@ class ReplicaCore:
         self.held.append((Unconfirmed(origin, request_id, self.version, replicas),
                           element_text(outcome.patch, pretty=False)))
         if batches_out(self.unconfirmed) >= BATCHES_IN_FLIGHT:  # this write joins the next batch
-            return effects
+            self.held_published += 1
+            return [*effects, PublishChange(self.cib, self.version, self.held[-1][1])]
         return effects + self._flush(now)
 
     def _flush(self, now: float) -> list[CibEffect]:
         """Persist and send every held write as one batch."""
         held, self.held = self.held, []
+        published, self.held_published = self.held_published, 0
         patches = tuple(patch for _, patch in held)
         replicas = {member for member in self.members if member != self.node}
         digest = digest_of(self.cib)
         message: Diff | DiffBatch = (Diff(self.view, patches[0], digest, self.version)
                                      if len(patches) == 1 else
                                      DiffBatch(self.view, patches, digest, self.version))
-        effects: list[CibEffect] = [self._persist(patches, digest=digest)]
+        effects: list[CibEffect] = [self._persist(patches, digest=digest, published=published)]
         effects += [Send(Node(member), message) for member in sorted(replicas)]
         effects.append(ArmTimer("ping", now + PING_DELAY))
         self.flushes += 1

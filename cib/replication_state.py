@@ -18,6 +18,15 @@ def choose_master(members: tuple[tuple[int, str], ...]) -> str | None:
     return min(members)[1] if members else None
 
 
+def dc_of(claims: dict[str, str | None], members: dict[str, int]) -> str | None:
+    """The DC every member's cib names (`claims`), when they all name the same member."""
+    named = {claims.get(member) for member in members}
+    if set(members) - set(claims) or len(named) != 1:
+        return None
+    dc = named.pop()
+    return dc if dc in members else None
+
+
 def digest_of(cib: Element) -> str:
     """The digest replicas compare (Pacemaker's versioned digest of the whole CIB)."""
     return versioned_digest(cib, cib.get("crm_feature_set"))

@@ -17,7 +17,8 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   fed as `ClientWrite`, answered when the core emits its `Acknowledge`; `SetDc` (from
   crmd) fed as `DcNamed`, answered at once.
 - `PersistCib`: each of its patches is published as a `CibDiff` (a whole-CIB resync: the
-  patchset from the previously persisted copy). The master's batch (patches and digest,
+  patchset from the previously persisted copy), but for those a `PublishChange` already
+  published when the master applied and held them. The master's batch (patches and digest,
   starting from the copy last issued to disk) is written into the journal (cib.journal;
   its acknowledgements wait for that write, its fdatasync follows behind: cib.disk) and
   the whole copy is saved
@@ -75,6 +76,7 @@ from cib.replication_messages import (
     FullCib,
     PeerMessage,
     PersistCib,
+    PublishChange,
     ViewChanged,
     WriteResult,
 )
@@ -169,7 +171,8 @@ class CibService:
                              max_frame=CIB_MAX_FRAME, log=self.log)
         self.publisher = Publisher(pub_address(state_dir), API, max_frame=CIB_MAX_FRAME)
         self.runner = Runner(self.core, AsyncioScheduler(), send=self._send, log=self.log,
-                             handlers={PersistCib: self._persist, Acknowledge: self._ack})
+                             handlers={PersistCib: self._persist, Acknowledge: self._ack,
+                                       PublishChange: self._publish})
         self.peers = PeerChannel(state_dir, node, PEER_CHANNEL, open_frame=open_peer_frame,
                                  on_message=self._peer_message, log=self.log,
                                  prepare=self._offer_large, open_async=self._open)
@@ -263,7 +266,7 @@ class CibService:
         (the core sent its confirmation first: Pacemaker's replicas write asynchronously
         too)."""
         base = self.persisted
-        for patch_text in published_patches(effect, base):
+        for patch_text in published_patches(effect, base)[effect.published:]:
             self.publisher.publish(DIFF_TOPIC, CibDiff(patch_text, effect.version))
         self.persisted = effect.cib
         if not effect.deferred:
@@ -280,6 +283,11 @@ class CibService:
         if self._deferred_handle is None:
             self._deferred_handle = asyncio.get_running_loop().call_later(
                 DEFERRED_WRITE_DELAY, self._write_deferred)
+
+    def _publish(self, effect: PublishChange) -> None:
+        """A write the master holds (group commit): its subscribers (the DC's crmd) learn
+        it now; its batch's `PersistCib` writes it to disk later."""
+        self.publisher.publish(DIFF_TOPIC, CibDiff(effect.patch, effect.version))
 
     def _write_deferred(self) -> None:
         pending, self._deferred, self._deferred_handle = self._deferred, None, None

@@ -395,7 +395,8 @@ class ControllerService:
             StopController: self._stop,
         }
         for write in (ModifyCib, DeleteCib):
-            handlers[write] = lambda e: self.cib.write(write_of(e))
+            handlers[write] = lambda e: self.cib.write(
+                write_of(e), lazy=isinstance(e, ModifyCib) and e.lazy)
         return handlers
 
     def _publish(self, effect: Publish) -> None:

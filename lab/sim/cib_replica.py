@@ -40,6 +40,7 @@ from cib.api import (
     DcNamed,
     PeerMessage,
     PersistCib,
+    PublishChange,
     ReplicaCore,
     ViewChanged,
     WireRequest,
@@ -118,11 +119,14 @@ def _send(ctx: DaemonContext, effect: Send) -> None:
     send_to_peers(ctx, effect.destination, CIB_CHANNEL, peer_frame(effect.message))
 
 
-def _persist(ctx: DaemonContext, effect: PersistCib) -> None:
+def _persist(ctx: DaemonContext, effect: PersistCib | PublishChange) -> None:
+    """Write the copy to the node's memory and publish what changed since the copy last
+    published; a `PublishChange` (a write the master holds) publishes only."""
     from cib.api import create_patchset
     from crmd.cib_events import diff_events
 
-    ctx.memory[DISK] = (element_text(effect.cib, pretty=False), effect.term)
+    if isinstance(effect, PersistCib):
+        ctx.memory[DISK] = (element_text(effect.cib, pretty=False), effect.term)
     cib = effect.cib
     patch = create_patchset(ctx.state["persisted"], cib)
     ctx.state["persisted"] = cib
@@ -143,6 +147,7 @@ def _acknowledge(ctx: DaemonContext, effect: Acknowledge) -> None:
 CIB = DaemonSpec(
     "cib", _build, boot=_boot, send=_send,
     handlers=lambda ctx: {PersistCib: lambda e: _persist(ctx, e),
+                          PublishChange: lambda e: _persist(ctx, e),
                           Acknowledge: lambda e: _acknowledge(ctx, e)},
     subscriptions={MEMBERSHIP_TOPIC: _view, f"message/{CIB_CHANNEL}": _peer,
                    ELECTION_TOPIC: _dc})
@@ -174,19 +179,23 @@ class CibWrites:
         node = self.ctx.sim.nodes[self.ctx.node]
         return node.alive and node.daemons.get("crmd") is self.ctx
 
-    def write(self, request: WireRequest) -> None:
-        self.pipeline.write(request)
+    def write(self, request: WireRequest, lazy: bool = False) -> None:
+        self.pipeline.write(request, lazy, self.ctx.now)
         self._pump()
 
     def after_writes(self, callback: Callable[[], None]) -> None:
         for ready in self.pipeline.barrier(callback):
             ready()  # type: ignore[operator]
+        self._pump()  # the barrier lets lazy writes go now
 
     def _pump(self) -> None:
         if not self.alive():
             return
         for send in self.pipeline.sendable(self.ctx.now):
             self._send(send.send_id, send.request)
+        due = self.pipeline.wake_at()
+        if due is not None:  # lazy writes held back: they leave on their own then
+            self.ctx.sim.scheduler.call_at(due, self._pump)
 
     def _send(self, send_id: int, request: WireRequest) -> None:
         request_id = f"{self.prefix}-{next(self.ids)}"

@@ -32,6 +32,7 @@ from cib.replication_messages import (
     DiffBatch,
     PeerMessage,
     PersistCib,
+    PublishChange,
     ViewChanged,
     WireRequest,
 )
@@ -61,6 +62,8 @@ class Exchange:
     timers: dict[tuple[str, str], float] = field(default_factory=dict)
     groups: list[set[str]] = field(default_factory=list)
     acks: dict[str, int] = field(default_factory=dict)
+    published: list[tuple[str, str]] = field(default_factory=list)  # PublishChange patches
+    persists: list[tuple[str, PersistCib]] = field(default_factory=list)
     view: int = 0
     # synced: each node's copy as its last whole-copy save left it (fsync'd before any
     # later acknowledgement). A master's journal batches (PersistCib with a digest) and a
@@ -123,12 +126,15 @@ class Exchange:
                 self.channels.setdefault((name, effect.destination.name), deque()).append(
                     effect.message)
         elif isinstance(effect, PersistCib):
+            self.persists.append((name, effect))
             self.disks[name] = element_text(effect.cib, pretty=False)
             self.terms[name] = effect.term
             if not effect.deferred and not effect.digest:
                 self.synced[name] = self.disks[name]
         elif isinstance(effect, Acknowledge):
             self.acks[effect.request_id] = effect.exit_code
+        elif isinstance(effect, PublishChange):
+            self.published.append((name, effect.patch))
         elif isinstance(effect, ArmTimer):
             self.timers[(name, effect.key)] = effect.deadline
         elif isinstance(effect, CancelTimer):
@@ -605,3 +611,26 @@ def test_a_write_forwarded_before_the_master_installed_the_view_is_answered() ->
     exchange.settle(rng)
     assert_converged(exchange)
     assert "early" in exchange.primitives("n2")
+
+
+def test_a_write_the_master_holds_is_published_at_once_and_not_again_with_its_batch() -> None:
+    """c and d wait for a batch to be confirmed before they leave for the replicas, but the
+    master's subscribers (the DC's crmd) learn them when applied; the batch's PersistCib
+    says both were published already; acknowledgements still wait for every replica."""
+    exchange, rng = Exchange(["n1", "n2", "n3"]), random.Random(5)
+    exchange.settle(rng)
+    for ident in ("a", "b", "c", "d"):
+        exchange.write("n1", ident)
+    published = [patch for name, patch in exchange.published if name == "n1"]
+    assert len(published) == 2 and 'id="c"' in published[0] and 'id="d"' in published[1]
+    assert "c" not in exchange.acks
+    for replica in ("n2", "n3"):
+        _deliver(exchange, "n1", replica)
+    exchange.persists.clear()
+    for replica in ("n2", "n3"):  # a confirmed: the batch of c and d leaves
+        _deliver(exchange, replica, "n1")
+    batches = [(len(p.patches), p.published) for name, p in exchange.persists if name == "n1"]
+    assert batches == [(2, 2)] and exchange.acks == {"a": 0}
+    exchange.settle(rng)
+    assert_converged(exchange)
+    assert exchange.acks == {"a": 0, "b": 0, "c": 0, "d": 0}
