@@ -414,16 +414,48 @@ def propagate(links: list[Link], ctx: Context) -> FlagsTable:
                     else:
                         wave.update(link.then)
                         wave.after(link.then)
-        for link in links:
-            if _apply(link, ctx):
-                changed = True
-                wave.unrunnable(link)
+        changed |= _runnable_pass(links, ctx, wave)
         if ctx.block is not None and ctx.block():
             changed = True
         for tid, firsts in any_links.items():
             changed |= _any_runnable(thens[tid], firsts, ctx)
     _print_pseudo_actions(links, ctx.flags.optional)
     return ctx.flags.settled()
+
+
+def _runnable_pass(links: list[Link], ctx: Context, wave: RequiredWave[Link]) -> bool:
+    """Apply every link once, in creation order; returns whether any flag changed.
+
+    A collective 'first' remapped to its completion action (start -> running) is applied
+    only when Pacemaker re-processes the changed 'then', and a changed 'then' has the
+    actions after it updated at once (pcmk__update_action_for_orderings): so an inactive
+    resource after it learns its unrunnability from it ("unrunnable r4 start"), before
+    a later link from the collective reaches that resource directly (seed 681).
+    """
+    afters: dict[int, list[Link]] = {}
+    for link in links:
+        afters.setdefault(link.first.id, []).append(link)
+    changed = False
+
+    def apply(link: Link, follow: bool) -> None:
+        nonlocal changed
+        was_runnable = ctx.flags.runnable[link.then.id]
+        if not _apply(link, ctx):
+            return
+        changed = True
+        wave.unrunnable(link)
+        if not follow or not was_runnable or ctx.flags.runnable[link.then.id]:
+            return
+        for after in afters.get(link.then.id, ()):
+            # Pacemaker visits actions newest first: one created after 'then' was already
+            # reached from the collective. A running resource's start also hears of
+            # requiredness from its restart, which our requiredness rounds apply first.
+            if after.then.id < link.then.id and not ctx.running_on.get(after.then.rsc or ""):
+                apply(after, follow)
+
+    for link in links:
+        apply(link, REMAPPED in link.flags and link.via is None)
+    return changed
 
 
 def _any_runnable_links(links: list[Link], ctx: Context
