@@ -428,9 +428,8 @@ def _runnable_pass(links: list[Link], ctx: Context, wave: RequiredWave[Link]) ->
 
     A collective 'first' remapped to its completion action (start -> running) is applied
     only when Pacemaker re-processes the changed 'then', and a changed 'then' has the
-    actions after it updated at once (pcmk__update_action_for_orderings): so an inactive
-    resource after it learns its unrunnability from it ("unrunnable r4 start"), before
-    a later link from the collective reaches that resource directly (seed 681).
+    actions after it updated at once (pcmk__update_action_for_orderings): an inactive
+    resource after it names it ("unrunnable r4 start", not the collective: seed 681).
     """
     afters: dict[int, list[Link]] = {}
     for link in links:
