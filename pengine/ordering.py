@@ -30,6 +30,7 @@ from pengine.collective_actions import notified_action
 from pengine.constraints import Constraints, Ordering
 from pengine.order_links import Link, member_links
 from pengine.required_wave import REMAPPED, RequiredWave, application_order
+from pengine.runnable_pass import runnable_pass, unrunnable_collective_firsts
 from pengine.sealed_actions import FlagsTable, SettlingFlags
 from pengine.state import Unpacked
 from pengine.unpack_resources import RscConfig
@@ -394,6 +395,7 @@ def propagate(links: list[Link], ctx: Context) -> FlagsTable:
     by_then = application_order(links)
     wave = RequiredWave(links, lambda link: _apply_required(link, ctx), ctx.flags,
                         lambda link: _restart(link.first, link.then, ctx.managed, ctx.flags))
+    unrunnable_collective_firsts(links, lambda link: _apply(link, ctx), ctx.flags, wave)
     while changed and rounds < 1000:
         changed = False
         rounds += 1
@@ -414,47 +416,14 @@ def propagate(links: list[Link], ctx: Context) -> FlagsTable:
                     else:
                         wave.update(link.then)
                         wave.after(link.then)
-        changed |= _runnable_pass(links, ctx, wave)
+        changed |= runnable_pass(links, lambda link: _apply(link, ctx), ctx.flags, wave,
+                                 ctx.running_on)
         if ctx.block is not None and ctx.block():
             changed = True
         for tid, firsts in any_links.items():
             changed |= _any_runnable(thens[tid], firsts, ctx)
     _print_pseudo_actions(links, ctx.flags.optional)
     return ctx.flags.settled()
-
-
-def _runnable_pass(links: list[Link], ctx: Context, wave: RequiredWave[Link]) -> bool:
-    """Apply every link once, in creation order; returns whether any flag changed.
-
-    A collective 'first' remapped to its completion action (start -> running) is applied
-    only when Pacemaker re-processes the changed 'then', and a changed 'then' has the
-    actions after it updated at once (pcmk__update_action_for_orderings): an inactive
-    resource after it names it ("unrunnable r4 start", not the collective: seed 681).
-    """
-    afters: dict[int, list[Link]] = {}
-    for link in links:
-        afters.setdefault(link.first.id, []).append(link)
-    changed = False
-
-    def apply(link: Link, follow: bool) -> None:
-        nonlocal changed
-        was_runnable = ctx.flags.runnable[link.then.id]
-        if not _apply(link, ctx):
-            return
-        changed = True
-        wave.unrunnable(link)
-        if not follow or not was_runnable or ctx.flags.runnable[link.then.id]:
-            return
-        for after in afters.get(link.then.id, ()):
-            # Pacemaker visits actions newest first: one created after 'then' was already
-            # reached from the collective. A running resource's start also hears of
-            # requiredness from its restart, which our requiredness rounds apply first.
-            if after.then.id < link.then.id and not ctx.running_on.get(after.then.rsc or ""):
-                apply(after, follow)
-
-    for link in links:
-        apply(link, REMAPPED in link.flags and link.via is None)
-    return changed
 
 
 def _any_runnable_links(links: list[Link], ctx: Context
