@@ -26,11 +26,31 @@ def unrunnable_collective_firsts(links: Sequence[Link], apply: Callable[[Link], 
     runnable_left, as update_action_for_ordering_flags does); a missing first is created
     last, so it is updated first (seed 520: "unrunnable r1 start", not "required m4:0
     start")."""
+    afters = _afters(links)
     for link in links:
-        if link.via is not None and RUNNABLE_LEFT in link.flags \
-                and not flags.runnable[link.first.id]:
-            wave.update(link.first)
-            apply(link)
+        if link.via is None or RUNNABLE_LEFT not in link.flags \
+                or flags.runnable[link.first.id]:
+            continue
+        wave.update(link.first)
+        was_optional = flags.optional[link.then.id]
+        if not apply(link):
+            continue
+        # A member whose action changed is updated again at once: a running member's
+        # restart makes its stop and then its start required, and a start that became
+        # required updates the actions after it before the next member is told (seed
+        # 520: "unrunnable m4:0 start" for the member after a running m4:0).
+        wave.unrunnable(link)
+        if was_optional and not flags.optional[link.then.id]:
+            for after in afters.get(link.then.id, ()):
+                if after.via is None:
+                    apply(after)
+
+
+def _afters(links: Sequence[Link]) -> dict[int, list[Link]]:
+    afters: dict[int, list[Link]] = {}
+    for link in links:
+        afters.setdefault(link.first.id, []).append(link)
+    return afters
 
 
 def runnable_pass(links: Sequence[Link], apply: Callable[[Link], bool], flags: SettlingFlags,
@@ -42,9 +62,7 @@ def runnable_pass(links: Sequence[Link], apply: Callable[[Link], bool], flags: S
     actions after it updated at once: an inactive resource after it names it ("unrunnable
     r4 start", not the collective: seed 681).
     """
-    afters: dict[int, list[Link]] = {}
-    for link in links:
-        afters.setdefault(link.first.id, []).append(link)
+    afters = _afters(links)
     changed = False
 
     def visit(link: Link, follow: bool) -> None:
