@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from pengine.actions import RUNNABLE_LEFT
+from pengine.actions import RUNNABLE_LEFT, Work
 from pengine.order_links import Link
 from pengine.required_wave import REMAPPED, RequiredWave
 from pengine.sealed_actions import SettlingFlags
@@ -27,11 +27,26 @@ def unrunnable_collective_firsts(links: Sequence[Link], apply: Callable[[Link], 
     last, so it is updated first (seed 520: "unrunnable r1 start", not "required m4:0
     start")."""
     afters = _afters(links)
+    befores: dict[int, list[Work]] = {}
+    for link in links:
+        befores.setdefault(link.then.id, []).append(link.first)
+    settled: set[int] = set()
+
+    def settle(act: Work) -> None:
+        # the firsts created missing are the newest actions: updated before the
+        # collective's, each after the actions before it
+        if act.id in settled:
+            return
+        settled.add(act.id)
+        for first in befores.get(act.id, ()):
+            settle(first)
+        wave.update(act)
+
     for link in links:
         if link.via is None or RUNNABLE_LEFT not in link.flags \
                 or flags.runnable[link.first.id]:
             continue
-        wave.update(link.first)
+        settle(link.first)
         was_optional = flags.optional[link.then.id]
         if not apply(link):
             continue
