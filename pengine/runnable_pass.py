@@ -22,43 +22,53 @@ def unrunnable_collective_firsts(links: Sequence[Link], apply: Callable[[Link], 
                                  flags: SettlingFlags, wave: RequiredWave[Link]) -> None:
     """A group's or clone's action after an already unrunnable first tells its members
     before their own orderings do: Pacemaker visits actions newest first, the collective's
-    after its members', and passes the ordering on to each member (implies_then before
-    runnable_left, as update_action_for_ordering_flags does); a missing first is created
-    last, so it is updated first (seed 520: "unrunnable r1 start", not "required m4:0
-    start")."""
+    after its members', and passes each ordering before it on to each member, newest
+    ordering first (implies_then before runnable_left, as update_action_for_ordering_flags
+    does); a missing first is created last, so it is updated first (seed 520: "unrunnable
+    r1 start", not "required m4:0 start"; seed 758: a newer "required r6 start" wins)."""
+    settle = _Settler(links, wave)
     afters = _afters(links)
-    befores: dict[int, list[Work]] = {}
+    by_member: dict[int, list[Link]] = {}
     for link in links:
-        befores.setdefault(link.then.id, []).append(link.first)
-    settled: set[int] = set()
+        if link.via is not None and RUNNABLE_LEFT in link.flags:
+            by_member.setdefault(link.then.id, []).append(link)
+    for member_links in by_member.values():
+        if all(flags.runnable[link.first.id] for link in member_links):
+            continue
+        for link in reversed(member_links):
+            settle(link.first)
+            was_optional = flags.optional[link.then.id]
+            if not apply(link):
+                continue
+            # A member whose action changed is updated again at once: a running member's
+            # restart makes its stop and then its start required, and a start that
+            # became required updates the actions after it before the next member is
+            # told (seed 520: "unrunnable m4:0 start" after a running m4:0).
+            wave.unrunnable(link)
+            if was_optional and not flags.optional[link.then.id]:
+                for after in afters.get(link.then.id, ()):
+                    if after.via is None:
+                        apply(after)
 
-    def settle(act: Work) -> None:
-        # the firsts created missing are the newest actions: updated before the
-        # collective's, each after the actions before it
-        if act.id in settled:
+
+class _Settler:
+    """Updates an action's requiredness after that of every action before it, once: the
+    firsts created missing are the newest actions, updated before the collective's."""
+
+    def __init__(self, links: Sequence[Link], wave: RequiredWave[Link]) -> None:
+        self.wave = wave
+        self.befores: dict[int, list[Work]] = {}
+        for link in links:
+            self.befores.setdefault(link.then.id, []).append(link.first)
+        self.settled: set[int] = set()
+
+    def __call__(self, act: Work) -> None:
+        if act.id in self.settled:
             return
-        settled.add(act.id)
-        for first in befores.get(act.id, ()):
-            settle(first)
-        wave.update(act)
-
-    for link in links:
-        if link.via is None or RUNNABLE_LEFT not in link.flags \
-                or flags.runnable[link.first.id]:
-            continue
-        settle(link.first)
-        was_optional = flags.optional[link.then.id]
-        if not apply(link):
-            continue
-        # A member whose action changed is updated again at once: a running member's
-        # restart makes its stop and then its start required, and a start that became
-        # required updates the actions after it before the next member is told (seed
-        # 520: "unrunnable m4:0 start" for the member after a running m4:0).
-        wave.unrunnable(link)
-        if was_optional and not flags.optional[link.then.id]:
-            for after in afters.get(link.then.id, ()):
-                if after.via is None:
-                    apply(after)
+        self.settled.add(act.id)
+        for first in self.befores.get(act.id, ()):
+            self(first)
+        self.wave.update(act)
 
 
 def _afters(links: Sequence[Link]) -> dict[int, list[Link]]:
