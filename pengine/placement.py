@@ -284,9 +284,10 @@ class _Placer:
         st = self.u.states[rid]
         if st.next_role == Role.STOPPED:
             self._add(self.tables[rid], None, -INF)
-        for node, score in sorted(self.tables[rid].items()):
-            self.lines.append(
-                f"pcmk__primitive_assign: {rid} allocation score on {node}: {score2str(score)}")
+        if not self.u.rsc(rid).orphan:  # pe__show_node_weights_as skips orphans
+            for node, score in sorted(self.tables[rid].items()):
+                self.lines.append(f"pcmk__primitive_assign: {rid} allocation score on {node}: "
+                                  f"{score2str(score)}")
         chosen = self._choose(rid, prefer)
         self.assigned[rid] = chosen
         self.busy.discard(rid)
