@@ -261,17 +261,8 @@ class _Placer:
             # The primary's assign method runs first; for "X with group" that assigns the
             # whole group, not only the member the score is taken from (seed 616).
             self._assign_tree(self.group_primary.get(id(c), c.primary))
-            if self._coloc_applies(c) and not apply_per_instance(self, rid, c):
-                # clone_rsc_colocation_rh: a mandatory colocation with a clone (a
-                # promotable one only without a role) takes the nodes of its unblocked
-                # instances, whatever role was asked of a clone that cannot promote
-                # (unrunnable-2).
-                primary = self.u.rsc(c.primary)
-                whole = primary.kind == "clone" and c.score >= INF \
-                    and (c.primary_role is None or not primary.promotable)
-                role = None if whole else c.primary_role
-                self.tables[rid] = apply_primary(
-                    self.tables[rid], self.nodes_of(c.primary, role, whole), c, self.nodes)
+            for _ in range(self._copies(rid, c)):
+                self._apply_this_with(rid, c)
         tables = ChainMap(self.tables, self.clone_tables)
         for c in self.with_this.get(rid, []):
             if not self._influence(c) or c.dependent in self.assigned \
@@ -299,6 +290,31 @@ class _Placer:
         else:
             self.next_role[rid] = Role.STOPPED
         return chosen
+
+    def _copies(self, rid: str, c: Colocation) -> int:
+        """How many times a "this with" colocation is in the instance's list.
+
+        append_parent_colocation prepends the clone's own "clone with X" colocations to
+        the instance at each allocate_instance call, so an instance whose pre-assignment
+        to its current node was refused applies them twice (seed 77).
+        """
+        if rid in self.anonymous or rid in self.unique_instances:
+            if self.u.rsc(rid).kind == "primitive" and self._inherited_from_clone(c):
+                return max(1, self.parent_copies.get(rid, 0))
+        return 1
+
+    def _apply_this_with(self, rid: str, c: Colocation) -> None:
+        if self._coloc_applies(c) and not apply_per_instance(self, rid, c):
+            # clone_rsc_colocation_rh: a mandatory colocation with a clone (a
+            # promotable one only without a role) takes the nodes of its unblocked
+            # instances, whatever role was asked of a clone that cannot promote
+            # (unrunnable-2).
+            primary = self.u.rsc(c.primary)
+            whole = primary.kind == "clone" and c.score >= INF \
+                and (c.primary_role is None or not primary.promotable)
+            role = None if whole else c.primary_role
+            self.tables[rid] = apply_primary(
+                self.tables[rid], self.nodes_of(c.primary, role, whole), c, self.nodes)
 
     def _colocated(self, rid: str) -> list[str]:
         """rid and the resources tied to it by INFINITY colocations, either way."""

@@ -123,7 +123,6 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
                      counts: dict[str, int], per_node: int) -> str | None:
     prims = placer.primitives_under(inst)
     saved = {p: dict(placer.tables[p]) for p in prims}
-    saved_lines = len(placer.lines)
     saved_count = dict(placer.count)
     saved_used = dict(placer.used)
     # can_run_instance: a node where the clone itself scores below zero (or is not allowed)
@@ -149,7 +148,6 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
             placer.assigned.pop(prim, None)
             placer.next_role.pop(prim, None)
             placer.tables[prim] = saved[prim]
-        del placer.lines[saved_lines:]
         placer.count = saved_count
         placer.used = saved_used
         return None
