@@ -298,9 +298,9 @@ class _Placer:
         the instance at each allocate_instance call, so an instance whose pre-assignment
         to its current node was refused applies them twice (seed 77).
         """
-        if rid in self.anonymous or rid in self.unique_instances:
-            if self.u.rsc(rid).kind == "primitive" and self._inherited_from_clone(c):
-                return max(1, self.parent_copies.get(rid, 0))
+        instance = rid in self.anonymous or rid in self.unique_instances
+        if instance and self.u.rsc(rid).kind == "primitive" and self._inherited_from_clone(c):
+            return max(1, self.parent_copies.get(rid, 0))
         return 1
 
     def _apply_this_with(self, rid: str, c: Colocation) -> None:
