@@ -189,7 +189,11 @@ def distribute(placer: _Placer, cid: str) -> None:
             placer.stay_managed.update(prims)  # resource_location(-INF), never assigned
             for prim in prims:
                 placer.tables[prim] = dict.fromkeys(placer.tables[prim], -INF)
+            # Pacemaker never runs the assignment of an instance over the limit: it
+            # prints no score lines for it.
+            printed = len(placer.lines)
             placer._assign_tree(inst)
+            del placer.lines[printed:]
             continue
         append_parent_dependents(placer, cid, inst, all_coloc)
         chosen = _assign_instance(placer, inst, None, counts, per_node)
