@@ -152,7 +152,9 @@ class _Placer:
             if name in table:
                 table[name] = add(table[name], score)
             elif name in self.nodes:
-                table[name] = add(self.nodes[name].weight, score)
+                # pcmk__apply_location inserts the constraint's own node copy, whose
+                # weight is the constraint's score whatever the node's state (seed 23)
+                table[name] = score
 
     def run(self) -> Placement:
         order = [r.id for r in self.u.resources if r.parent is None]
