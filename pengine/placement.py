@@ -94,9 +94,25 @@ class _Placer:
                                   if u.rsc(c.dependent).kind == "clone"}
         self._sort_colocation_lists()
         build_tables(self, cons)
+        self.group_last = self._group_dependents()
         for c in self.colocations:  # clones merged whole into their primaries' tables
             if self.u.rsc(c.dependent).kind == "clone":
                 self.clone_tables[c.dependent] = self._strategy_table(c.dependent)
+
+    def _group_dependents(self) -> dict[int, str]:
+        """Mapped colocations whose dependent was a group: id() -> the group's last member."""
+        groups = {c.id: self.u.rsc(c.dependent) for c in self.cons.colocations
+                  if self.u.rsc(c.dependent).kind == "group"}
+        out: dict[int, str] = {}
+        for c in self.colocations:
+            group = groups.get(c.id)
+            members = primitive_members(self.u, group.id) if group is not None else []
+            if members and c.dependent == members[0]:
+                out[id(c)] = members[-1]
+        return out
+
+    def last_member(self, c: Colocation) -> str | None:
+        return self.group_last.get(id(c))
 
     def _sort_colocation_lists(self) -> None:
         """Each primitive's "this with" and "with this" colocations, in Pacemaker's order.
@@ -190,7 +206,8 @@ class _Placer:
                 merged = merge_dependents(
                     c.dependent, merged, c.node_attribute, c.score / INF, tables=self.tables,
                     with_this=self.with_this, nodes=self.nodes, has_influence=self._influence,
-                    merging=frozenset({prims[0]}))
+                    merging=frozenset({prims[0]}), group_last=self.last_member,
+                    last=self.last_member(c))
         return merged
 
     def _assign_tree(self, rid: str, prefer: str | None = None) -> str | None:
@@ -273,7 +290,8 @@ class _Placer:
             self.tables[rid] = merge_dependents(
                 c.dependent, self.tables[rid], c.node_attribute, c.score / INF,
                 tables=tables, with_this=self.with_this, nodes=self.nodes,
-                has_influence=self._influence, merging=frozenset({rid}))
+                has_influence=self._influence, merging=frozenset({rid}),
+                group_last=self.last_member, last=self.last_member(c))
         st = self.u.states[rid]
         if st.next_role == Role.STOPPED:
             self._add(self.tables[rid], None, -INF)
