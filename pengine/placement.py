@@ -324,6 +324,15 @@ class _Placer:
         return 1
 
     def _apply_this_with(self, rid: str, c: Colocation) -> None:
+        primary = self.u.rsc(c.primary)
+        if primary.kind == "clone" and c.score < INF \
+                and c.primary_role in (Role.PROMOTED, Role.UNPROMOTED) \
+                and (not primary.promotable or not self.nodes_of(c.primary, c.primary_role)):
+            # An optional colocation with a clone's role counts only the instances placed
+            # in that role (pcmk__update_dependent_with_promotable; for a clone that cannot
+            # promote, pcmk__colocation_affects skips every instance): with none, it does
+            # nothing, rather than count against every node like an unplaced primary.
+            return
         if self._coloc_applies(c) and not apply_per_instance(self, rid, c):
             # clone_rsc_colocation_rh: a mandatory colocation with a clone (a
             # promotable one only without a role) takes the nodes of its unblocked
