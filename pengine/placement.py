@@ -284,8 +284,10 @@ class _Placer:
                 self._apply_this_with(rid, c)
         tables = ChainMap(self.tables, self.clone_tables)
         for c in self.with_this.get(rid, []):
-            if not self._influence(c) or c.dependent in self.assigned \
-                    or c.dependent not in tables:
+            # A clone dependent is merged even while (or after) its instances are placed
+            # (pcmk__native_allocate merges every dependent; seed 408).
+            assigned = c.dependent in self.assigned and self.u.rsc(c.dependent).kind != "clone"
+            if not self._influence(c) or assigned or c.dependent not in tables:
                 continue
             self.tables[rid] = merge_dependents(
                 c.dependent, self.tables[rid], c.node_attribute, c.score / INF,
