@@ -123,7 +123,6 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
                      counts: dict[str, int], per_node: int) -> str | None:
     prims = placer.primitives_under(inst)
     saved = {p: dict(placer.tables[p]) for p in prims}
-    saved_lines = len(placer.lines)
     saved_count = dict(placer.count)
     saved_used = dict(placer.used)
     # can_run_instance: a node where the clone itself scores below zero (or is not allowed)
@@ -149,7 +148,6 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
             placer.assigned.pop(prim, None)
             placer.next_role.pop(prim, None)
             placer.tables[prim] = saved[prim]
-        del placer.lines[saved_lines:]
         placer.count = saved_count
         placer.used = saved_used
         return None
@@ -191,7 +189,11 @@ def distribute(placer: _Placer, cid: str) -> None:
             placer.stay_managed.update(prims)  # resource_location(-INF), never assigned
             for prim in prims:
                 placer.tables[prim] = dict.fromkeys(placer.tables[prim], -INF)
+            # Pacemaker never runs the assignment of an instance over the limit: it
+            # prints no score lines for it.
+            printed = len(placer.lines)
             placer._assign_tree(inst)
+            del placer.lines[printed:]
             continue
         append_parent_dependents(placer, cid, inst, all_coloc)
         chosen = _assign_instance(placer, inst, None, counts, per_node)
