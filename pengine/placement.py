@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from messaging.types import Role
-from pengine.colocation import Table, apply_primary, merge_dependents
+from pengine.colocation import Table, apply_primary, can_run_any, merge_dependents
 from pengine.colocation_map import map_colocations
 from pengine.constraints import Colocation, Constraints
 from pengine.glib_order import hash_order, list_sort, node_name_key
@@ -270,8 +270,12 @@ class _Placer:
                 whole = primary.kind == "clone" and c.score >= INF \
                     and (c.primary_role is None or not primary.promotable)
                 role = None if whole else c.primary_role
-                self.tables[rid] = apply_primary(
+                applied = apply_primary(
                     self.tables[rid], self.nodes_of(c.primary, role, whole), c, self.nodes)
+                # Pacemaker keeps the scores from before a colocation limited to the
+                # promoted role when it would leave no node available (seed 42).
+                if c.dependent_role != Role.PROMOTED or can_run_any(applied, self.nodes):
+                    self.tables[rid] = applied
         tables = ChainMap(self.tables, self.clone_tables)
         for c in self.with_this.get(rid, []):
             if not self._influence(c) or c.dependent in self.assigned \
