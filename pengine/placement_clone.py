@@ -317,6 +317,9 @@ def _apply_interleaved(placer: _Placer, rid: str, c: Colocation) -> bool:
     hosts: dict[str, str] = {}
     for inst in placer.instance_order.get(c.primary, list(placer.u.rsc(c.primary).children)):
         members = placer.primitives_under(inst)
+        # is_child_compatible: an instance with a blocked member is never a partner (seed 425)
+        if any(placer.u.states[m].blocked for m in members):
+            continue
         node = placer.assigned.get(members[0]) if members else None
         if node is not None:
             hosts.setdefault(node, inst)
