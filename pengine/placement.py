@@ -262,20 +262,7 @@ class _Placer:
             # whole group, not only the member the score is taken from (seed 616).
             self._assign_tree(self.group_primary.get(id(c), c.primary))
             if self._coloc_applies(c) and not apply_per_instance(self, rid, c):
-                # clone_rsc_colocation_rh: a mandatory colocation with a clone (a
-                # promotable one only without a role) takes the nodes of its unblocked
-                # instances, whatever role was asked of a clone that cannot promote
-                # (unrunnable-2).
-                primary = self.u.rsc(c.primary)
-                whole = primary.kind == "clone" and c.score >= INF \
-                    and (c.primary_role is None or not primary.promotable)
-                role = None if whole else c.primary_role
-                applied = apply_primary(
-                    self.tables[rid], self.nodes_of(c.primary, role, whole), c, self.nodes)
-                # Pacemaker keeps the scores from before a colocation limited to the
-                # promoted role when it would leave no node available (seed 42).
-                if c.dependent_role != Role.PROMOTED or can_run_any(applied, self.nodes):
-                    self.tables[rid] = applied
+                self._apply_this_with(rid, c)
         tables = ChainMap(self.tables, self.clone_tables)
         for c in self.with_this.get(rid, []):
             if not self._influence(c) or c.dependent in self.assigned \
@@ -327,6 +314,22 @@ class _Placer:
         banned, most = insufficient_capacity(candidates, spare, self.usage.get(rid, {}),
                                              together)
         return {n: (-INF if n in banned else s) for n, s in table.items()}, most
+
+    def _apply_this_with(self, rid: str, c: Colocation) -> None:
+        """Apply a placed primary's colocation to dependent `rid`'s table."""
+        # clone_rsc_colocation_rh: a mandatory colocation with a clone (a promotable one
+        # only without a role) takes the nodes of its unblocked instances, whatever role
+        # was asked of a clone that cannot promote (unrunnable-2).
+        primary = self.u.rsc(c.primary)
+        whole = primary.kind == "clone" and c.score >= INF \
+            and (c.primary_role is None or not primary.promotable)
+        role = None if whole else c.primary_role
+        applied = apply_primary(
+            self.tables[rid], self.nodes_of(c.primary, role, whole), c, self.nodes)
+        # Pacemaker keeps the scores from before a colocation limited to the promoted
+        # role when it would leave no node available (seed 42).
+        if c.dependent_role != Role.PROMOTED or can_run_any(applied, self.nodes):
+            self.tables[rid] = applied
 
     def _coloc_applies(self, c: Colocation) -> bool:
         if c.primary not in self.assigned:
