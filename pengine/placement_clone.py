@@ -191,7 +191,12 @@ def distribute(placer: _Placer, cid: str) -> None:
             placer.stay_managed.update(prims)  # resource_location(-INF), never assigned
             for prim in prims:
                 placer.tables[prim] = dict.fromkeys(placer.tables[prim], -INF)
-            placer._assign_tree(inst)
+            if all(placer.managed[p] for p in prims):
+                placer._assign_tree(inst)
+            else:
+                # An unmanaged instance over the limit is not assigned either (it would be
+                # assigned where it runs): its node does not count as loaded (seed 437).
+                placer.assigned.update(dict.fromkeys(prims))
             continue
         append_parent_dependents(placer, cid, inst, all_coloc)
         chosen = _assign_instance(placer, inst, None, counts, per_node)
