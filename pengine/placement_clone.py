@@ -87,6 +87,8 @@ def _own_score(placer: _Placer, inst: str, node: str) -> int:
 
 def _own_table(placer: _Placer, rid: str) -> dict[str, int]:
     if placer.u.rsc(rid).kind == "clone":
+        if rid in placer.after_promotion:
+            return placer.after_promotion[rid]
         return placer._strategy_table(rid)
     prims = placer.primitives_under(rid)
     return placer.tables.get(prims[0], {}) if prims else {}

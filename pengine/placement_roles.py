@@ -141,6 +141,9 @@ def _clone_table_indexes(placer: _Placer, cid: str,
                 and placer._influence(c):
             table = add_matching(table, placer._strategy_table(c.dependent), c.node_attribute,
                                  c.score / INF, placer.nodes, only_positive=True)
+    # Pacemaker writes these scores into the clone's own node table: what a later clone's
+    # instance sort reads for its colocation with this clone (seed 70).
+    placer.after_promotion[cid] = table
     final = {}
     for inst, (node, priority, _current) in indexes.items():
         final[inst] = table.get(node, priority) if 0 <= priority < INF else priority
