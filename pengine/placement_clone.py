@@ -17,7 +17,7 @@ from pengine.ordering import interleaves
 from pengine.placement_roles import decide_roles
 from pengine.placement_sort import clone_table, instance_active_count
 from pengine.placement_tables import available_count
-from pengine.promotion import add_promotion_scores
+from pengine.promotion import add_promotion_scores, merge_influencing_dependents
 from pengine.scores import INF
 
 if TYPE_CHECKING:
@@ -87,8 +87,8 @@ def _own_score(placer: _Placer, inst: str, node: str) -> int:
 
 def _own_table(placer: _Placer, rid: str) -> dict[str, int]:
     if placer.u.rsc(rid).kind == "clone":
-        if rid in placer.after_promotion:
-            return placer.after_promotion[rid]
+        if rid in placer.allowed_after:
+            return placer.allowed_after[rid]
         return placer._strategy_table(rid)
     prims = placer.primitives_under(rid)
     return placer.tables.get(prims[0], {}) if prims else {}
@@ -163,6 +163,10 @@ def distribute(placer: _Placer, cid: str) -> None:
     for c in placer.cons.colocations:  # "this with" primaries are assigned first
         if c.dependent == cid and c.primary != cid:
             placer._assign_tree(c.primary)
+    # pcmk__clone_allocate merges its influencing dependents into the clone's own table for
+    # good: a later clone's instance sort reads that table (seed 312).
+    placer.allowed_after[cid] = merge_influencing_dependents(
+        placer, cid, placer._strategy_table(cid))
     per_node = clone.clone_node_max
     limit = clone.clone_max
     priorities = {inst: clone.priority for inst in clone.children}

@@ -143,7 +143,7 @@ def _clone_table_indexes(placer: _Placer, cid: str,
                                  c.score / INF, placer.nodes, only_positive=True)
     # Pacemaker writes these scores into the clone's own node table: what a later clone's
     # instance sort reads for its colocation with this clone (seed 70).
-    placer.after_promotion[cid] = table
+    placer.allowed_after[cid] = table
     final = {}
     for inst, (node, priority, _current) in indexes.items():
         final[inst] = table.get(node, priority) if 0 <= priority < INF else priority
