@@ -199,7 +199,9 @@ class _Placer:
         if rsc.kind == "clone":
             if rid not in self.assigned:
                 self.assigned[rid] = None
+                self.busy.add(rid)
                 assign_clone(self, rid)
+                self.busy.discard(rid)
             return None
         if rsc.kind == "group":
             self._group_lines(rid)
@@ -266,8 +268,10 @@ class _Placer:
                 self._apply_this_with(rid, c)
         tables = ChainMap(self.tables, self.clone_tables)
         for c in self.with_this.get(rid, []):
-            if not self._influence(c) or c.dependent in self.assigned \
-                    or c.dependent not in tables:
+            # A clone still being assigned (pe_rsc_allocating) is merged all the same: it
+            # assigns the primaries of its "this with" colocations first (seed 300).
+            done = c.dependent in self.assigned and c.dependent not in self.busy
+            if not self._influence(c) or done or c.dependent not in tables:
                 continue
             self.tables[rid] = merge_dependents(
                 c.dependent, self.tables[rid], c.node_attribute, c.score / INF,
