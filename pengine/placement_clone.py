@@ -7,10 +7,11 @@ is refused is rolled back completely (tables, counters, score lines).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
-from pengine.colocation import add_matching, apply_primary
+from pengine.colocation import Table, add_matching, apply_primary, can_run_any, merge_dependents
 from pengine.constraints import Colocation
 from pengine.glib_order import list_sort
 from pengine.ordering import interleaves
@@ -66,15 +67,50 @@ def _colocation_score(placer: _Placer, inst: str, node: str) -> int:
     this_with = [c for c in reversed(placer.cons.colocations)
                  if c.dependent == cid and c.primary != cid and c.primary_role is None]
     for c in sorted(this_with, key=lambda c: placer._coloc_key(c.primary)):
-        work = add_matching(work, _own_table(placer, c.primary), c.node_attribute,
-                            c.score / INF, placer.nodes)
+        work = _merge_scores(placer, c.primary, work, c, only_positive=False)
     with_this = [c for c in reversed(placer.cons.colocations)
                  if c.primary == cid and c.dependent != cid and c.influence
                  and c.dependent_role is None]
     for c in sorted(with_this, key=lambda c: placer._coloc_key(c.dependent)):
-        work = add_matching(work, _own_table(placer, c.dependent), c.node_attribute,
-                            c.score / INF, placer.nodes, only_positive=True)
+        work = _merge_scores(placer, c.dependent, work, c, only_positive=True)
     return work[node]
+
+
+class _OwnTables(Mapping[str, Table]):
+    """Each resource's own table, as _own_table reads it (for merge_dependents)."""
+
+    def __init__(self, placer: _Placer) -> None:
+        self.placer = placer
+
+    def __getitem__(self, rid: str) -> Table:
+        return _own_table(self.placer, rid)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(r.id for r in self.placer.u.resources)
+
+    def __len__(self) -> int:
+        return len(self.placer.u.resources)
+
+
+def _merge_scores(placer: _Placer, rid: str, work: Table, c: Colocation,
+                  only_positive: bool) -> Table:
+    """pcmk__native_merge_weights without rollback at the top: `rid`'s scores by the
+    colocation's factor, then (rolled back one by one) those of the resources colocated
+    with `rid`, recursively, each by its own colocation's factor (seed 312)."""
+    factor = c.score / INF
+    work = add_matching(work, _own_table(placer, rid), c.node_attribute, factor,
+                        placer.nodes, only_positive=only_positive)
+    if not can_run_any(work, placer.nodes):
+        return work
+    sign = -1.0 if factor < 0 else 1.0
+    for dep in placer.with_this.get(rid, []):
+        if placer._influence(dep):
+            work = merge_dependents(
+                dep.dependent, work, dep.node_attribute, sign * dep.score / INF,
+                tables=_OwnTables(placer), with_this=placer.with_this, nodes=placer.nodes,
+                has_influence=placer._influence, merging=frozenset({rid}),
+                only_positive=only_positive)
+    return work
 
 
 def _own_score(placer: _Placer, inst: str, node: str) -> int:
