@@ -230,15 +230,7 @@ def distribute(placer: _Placer, cid: str) -> None:
         if all(p in placer.assigned for p in prims):
             continue
         if allocated >= limit:
-            placer.stay_managed.update(prims)  # resource_location(-INF), never assigned
-            for prim in prims:
-                placer.tables[prim] = dict.fromkeys(placer.tables[prim], -INF)
-            if all(placer.managed[p] for p in prims):
-                placer._assign_tree(inst)
-            else:
-                # An unmanaged instance over the limit is not assigned either (it would be
-                # assigned where it runs): its node does not count as loaded (seed 437).
-                placer.assigned.update(dict.fromkeys(prims))
+            _over_limit(placer, inst, prims)
             continue
         append_parent_dependents(placer, cid, inst, all_coloc)
         chosen = _assign_instance(placer, inst, None, counts, per_node)
@@ -247,6 +239,19 @@ def distribute(placer: _Placer, cid: str) -> None:
             allocated += 1
     if clone.promotable:
         decide_roles(placer, cid, _instance_cmp)
+
+
+def _over_limit(placer: _Placer, inst: str, prims: list[str]) -> None:
+    """An instance past clone-max: resource_location(-INF), never assigned."""
+    placer.stay_managed.update(prims)
+    for prim in prims:
+        placer.tables[prim] = dict.fromkeys(placer.tables[prim], -INF)
+    if all(placer.managed[p] for p in prims):
+        placer._assign_tree(inst)
+    else:
+        # An unmanaged instance over the limit is not assigned either (it would be
+        # assigned where it runs): its node does not count as loaded (seed 437).
+        placer.assigned.update(dict.fromkeys(prims))
 
 
 def _orphans_kept_in_place(placer: _Placer, cid: str) -> list[str]:
