@@ -287,8 +287,11 @@ def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[s
             break
         cur = _current(placer, inst)
         prims = placer.primitives_under(inst)
-        if cur is None or any(placer.u.states[p].failed for p in prims):
-            continue  # a failed instance is only placed in the second pass
+        # A failed instance is only placed in the second pass; a group instance is never
+        # marked failed itself (only its members are), so it is offered its node (seed 150).
+        failed = placer.u.rsc(inst).kind == "primitive" and placer.u.states[inst].failed
+        if cur is None or failed:
+            continue
         node = placer.nodes.get(cur)
         if node is None or not node.available or counts.get(cur, 0) >= optimal:
             continue
