@@ -246,12 +246,13 @@ def _over_limit(placer: _Placer, inst: str, prims: list[str]) -> None:
     placer.stay_managed.update(prims)
     for prim in prims:
         placer.tables[prim] = dict.fromkeys(placer.tables[prim], -INF)
-    if all(placer.managed[p] for p in prims):
-        placer._assign_tree(inst)
-    else:
-        # An unmanaged instance over the limit is not assigned either (it would be
-        # assigned where it runs): its node does not count as loaded (seed 437).
-        placer.assigned.update(dict.fromkeys(prims))
+    count, used = dict(placer.count), dict(placer.used)
+    placer._assign_tree(inst)
+    if not all(placer.managed[p] for p in prims):
+        # Pacemaker does not assign an unmanaged instance over the limit either, so its
+        # node does not count as loaded for later resources (seed 437); it stays where
+        # it runs, without actions.
+        placer.count, placer.used = count, used
 
 
 def _orphans_kept_in_place(placer: _Placer, cid: str) -> list[str]:
