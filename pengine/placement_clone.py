@@ -97,6 +97,8 @@ def _merge_scores(placer: _Placer, rid: str, work: Table, c: Colocation,
     """pcmk__native_merge_weights without rollback at the top: `rid`'s scores by the
     colocation's factor, then (rolled back one by one) those of the resources colocated
     with `rid`, recursively, each by its own colocation's factor (seed 312)."""
+    if rid in placer.merging:
+        return work  # "Breaking dependency loop"
     factor = c.score / INF
     work = add_matching(work, _own_table(placer, rid), c.node_attribute, factor,
                         placer.nodes, only_positive=only_positive)
@@ -108,7 +110,7 @@ def _merge_scores(placer: _Placer, rid: str, work: Table, c: Colocation,
             work = merge_dependents(
                 dep.dependent, work, dep.node_attribute, sign * dep.score / INF,
                 tables=_OwnTables(placer), with_this=placer.with_this, nodes=placer.nodes,
-                has_influence=placer._influence, merging=frozenset({rid}),
+                has_influence=placer._influence, merging=frozenset({rid, *placer.merging}),
                 only_positive=only_positive)
     return work
 
