@@ -62,9 +62,8 @@ def decide_roles(placer: _Placer, cid: str, instance_cmp: InstanceCompare) -> No
         key_a, key_b = keys[a], keys[b]
         return -1 if key_a < key_b else 1 if key_a > key_b else tie_break(a, b)
 
-    # pcmk__set_instance_roles leaves the children in promotion order. The clone is being
-    # merged (pe_rsc_merging) while they are sorted, so a tie-break's colocation merge
-    # does not come back through it (seed 425).
+    # pcmk__set_instance_roles leaves the children in promotion order; the clone is being
+    # merged (pe_rsc_merging) meanwhile: tie-breaks' merges skip it (seed 425).
     placer.merging.add(cid)
     placer.instance_order[cid] = list_sort(list(keys), compare)
     placer.merging.discard(cid)
