@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from messaging.types import Role
-from pengine.colocation import Table, apply_primary, merge_dependents
+from pengine.colocation import Table, apply_primary, can_run_any, merge_dependents
 from pengine.colocation_map import map_colocations
 from pengine.constraints import Colocation, Constraints
 from pengine.glib_order import hash_order, list_sort, node_name_key
@@ -82,6 +82,8 @@ class _Placer:
         self.instance_order: dict[str, list[str]] = {}
         self.clone_tables: dict[str, Table] = {}  # clone id -> its own table, when merged
         self.parent_copies: dict[str, int] = {}  # instance -> allocate_instance attempts
+        self.allowed_after: dict[str, Table] = {}  # clone -> its own table once assigned
+        self.merging: set[str] = set()  # clones whose promotion order is being sorted
         self.promotable = {p for r in u.resources if r.kind == "clone" and r.promotable
                            for inst in r.children for p in primitive_members(u, inst)}
         # With fencing enabled and no device, pcmk__primitive_assign unmanages what it
@@ -217,7 +219,9 @@ class _Placer:
         if rsc.kind == "clone":
             if rid not in self.assigned:
                 self.assigned[rid] = None
+                self.busy.add(rid)
                 assign_clone(self, rid)
+                self.busy.discard(rid)
             return None
         if rsc.kind == "group":
             self._group_lines(rid)
@@ -284,10 +288,12 @@ class _Placer:
                 self._apply_this_with(rid, c)
         tables = ChainMap(self.tables, self.clone_tables)
         for c in self.with_this.get(rid, []):
-            # A clone dependent is merged even while (or after) its instances are placed
-            # (pcmk__native_allocate merges every dependent; seed 408).
-            assigned = c.dependent in self.assigned and self.u.rsc(c.dependent).kind != "clone"
-            if not self._influence(c) or assigned or c.dependent not in tables:
+            # A clone dependent is merged even while (pe_rsc_allocating is not assigned;
+            # it assigns its "this with" primaries first: seed 300) or after its instances
+            # are placed (pcmk__native_allocate merges every dependent; seed 408).
+            done = c.dependent in self.assigned and c.dependent not in self.busy \
+                and self.u.rsc(c.dependent).kind != "clone"
+            if not self._influence(c) or done or c.dependent not in tables:
                 continue
             self.tables[rid] = merge_dependents(
                 c.dependent, self.tables[rid], c.node_attribute, c.score / INF,
@@ -326,6 +332,7 @@ class _Placer:
         return 1
 
     def _apply_this_with(self, rid: str, c: Colocation) -> None:
+        """Apply a placed primary's colocation to dependent `rid`'s table."""
         primary = self.u.rsc(c.primary)
         if primary.kind == "clone" and c.score < INF \
                 and c.primary_role in (Role.PROMOTED, Role.UNPROMOTED) \
@@ -340,12 +347,15 @@ class _Placer:
             # promotable one only without a role) takes the nodes of its unblocked
             # instances, whatever role was asked of a clone that cannot promote
             # (unrunnable-2).
-            primary = self.u.rsc(c.primary)
             whole = primary.kind == "clone" and c.score >= INF \
                 and (c.primary_role is None or not primary.promotable)
             role = None if whole else c.primary_role
-            self.tables[rid] = apply_primary(
+            applied = apply_primary(
                 self.tables[rid], self.nodes_of(c.primary, role, whole), c, self.nodes)
+            # Pacemaker keeps the scores from before a colocation limited to the promoted
+            # role when it would leave no node available (seed 42).
+            if c.dependent_role != Role.PROMOTED or can_run_any(applied, self.nodes):
+                self.tables[rid] = applied
 
     def _colocated(self, rid: str) -> list[str]:
         """rid and the resources tied to it by INFINITY colocations, either way."""
