@@ -25,6 +25,7 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable) -> tuple[Actio
     configs = {r.id: r for r in u.resources if r.kind == "primitive"}
     agents = {rid: r.agent for rid, r in configs.items()}
     names = _anonymous_names(u)
+    labels = _printed_names(u, names)
     optional, runnable, reason = flags.optional, flags.runnable, flags.reason
     out = []
     for w in works:
@@ -36,7 +37,7 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable) -> tuple[Actio
             interval_ms=w.interval_ms, pseudo=w.pseudo, optional=optional[w.id],
             runnable=runnable[w.id], attributes=tuple(sorted(attrs)), reason=reason[w.id],
             agent=agents.get(w.rsc or "") if not w.pseudo else None,
-            name=names.get(w.rsc or ""),
+            name=names.get(w.rsc or ""), label=labels.get(w.rsc or ""),
         ))
     return tuple(out)
 
@@ -58,6 +59,25 @@ def _anonymous_names(u: Unpacked) -> dict[str, str]:
             top = u.rsc(top.parent)
         if top.kind == "clone" and not top.unique:
             out[rsc.id] = rsc.id.split(":", 1)[0]
+    return out
+
+
+def _printed_names(u: Unpacked, names: dict[str, str]) -> dict[str, str]:
+    """Anonymous instances crm_simulate prints by their long-id rather than the graph's id.
+
+    Pacemaker's simulator prints an action's <primitive id> when its input's resource list
+    finds that id (a resource's id, or a history id an instance was unpacked from, its
+    clone_name), else the long-id: the instance's clone_name when it has another one, else
+    its own id. So `d:1` prints as `d` only while some node's history knows it as `d`.
+    """
+    findable = {r.id for r in u.resources}
+    findable.update(st.clone_name for st in u.states.values() if st.clone_name is not None)
+    out: dict[str, str] = {}
+    for rid, name in names.items():
+        if name in findable or u.rsc(rid).orphan:
+            continue
+        clone_name = u.states[rid].clone_name
+        out[rid] = clone_name if clone_name is not None and clone_name != name else rid
     return out
 
 
