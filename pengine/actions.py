@@ -342,6 +342,13 @@ class PrimitiveActions:
         for stop in self.acts.of(rid, "stop", current):
             self.acts.order(rid, "stop", rid, "migrate_to", RUNNABLE_LEFT, "nograph",
                             first_action=stop, then_action=to)
+        # The graph's own migration orderings: probes, then migrate_to, then migrate_from,
+        # then the source's stop and the (pseudo) start (pcmk__create_migration_actions).
+        self.acts.order(rid, "monitor", rid, "migrate_to", OPTIONAL, then_action=to)
+        self.acts.order(rid, "migrate_from", rid, "stop", OPTIONAL, first_action=frm,
+                        then_node=current)
+        self.acts.order(rid, "migrate_from", rid, "start", OPTIONAL, first_action=frm,
+                        then_node=chosen)
 
     def _partial_migration(self, rid: str, chosen: str | None, role: Role,
                            next_role: Role) -> bool:

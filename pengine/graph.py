@@ -27,19 +27,34 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable) -> tuple[Actio
     names = _anonymous_names(u)
     labels = _printed_names(u, names)
     optional, runnable, reason = flags.optional, flags.runnable, flags.reason
+    migrated = _migrated_starts(works, runnable)
     out = []
     for w in works:
-        attrs = _attributes(w, configs.get(w.rsc or ""), node_ids)
+        pseudo = w.pseudo or w.id in migrated
+        attrs = _attributes(w, configs.get(w.rsc or ""), node_ids, on_node=not pseudo)
         out.append(Action(
             id=w.id, key=w.key, task=w.task, resource=w.rsc,
             node=w.node,
             node_id=node_ids.get(w.node) if w.node else None,
-            interval_ms=w.interval_ms, pseudo=w.pseudo, optional=optional[w.id],
+            interval_ms=w.interval_ms, pseudo=pseudo, optional=optional[w.id],
             runnable=runnable[w.id], attributes=tuple(sorted(attrs)), reason=reason[w.id],
             agent=agents.get(w.rsc or "") if not w.pseudo else None,
             name=names.get(w.rsc or ""), label=labels.get(w.rsc or ""),
         ))
     return tuple(out)
+
+
+def _migrated_starts(works: Sequence[Work], runnable: Sequence[bool]) -> set[int]:
+    """The starts a live migration stands in for: pseudo actions in the graph.
+
+    Pacemaker makes the start of a planned migration a pseudo action when it creates the
+    migration (pcmk__create_migration_actions) and makes it real again only when the
+    migrate_from cannot run (its migrate_from -> start ordering is pseudo_left).
+    """
+    migrate_from = {(w.rsc, w.node) for w in works
+                    if w.task == "migrate_from" and runnable[w.id]}
+    return {w.id for w in works
+            if w.task == "start" and w.migrating and (w.rsc, w.node) in migrate_from}
 
 
 def _anonymous_names(u: Unpacked) -> dict[str, str]:
@@ -81,11 +96,12 @@ def _printed_names(u: Unpacked, names: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def _attributes(w: Work, rsc: RscConfig | None,
-                node_ids: dict[str, str]) -> list[tuple[str, str]]:
-    """CRM_meta_* (and the instance parameters) the graph writer puts in <attributes>."""
+def _attributes(w: Work, rsc: RscConfig | None, node_ids: dict[str, str],
+                on_node: bool = True) -> list[tuple[str, str]]:
+    """CRM_meta_* (and the instance parameters) the graph writer puts in <attributes>;
+    `on_node` False: a pseudo action (no node information)."""
     attrs: list[tuple[str, str]] = []
-    if w.node is not None and not w.pseudo:
+    if w.node is not None and on_node:
         attrs += [("CRM_meta_on_node", w.node),
                   ("CRM_meta_on_node_uuid", node_ids.get(w.node, w.node))]
     if w.interval_ms:

@@ -41,6 +41,7 @@ from pengine.fencing import (
     unfence_changed_devices,
 )
 from pengine.graph import freeze, graph_edges
+from pengine.load_orders import create_load_orders
 from pengine.migration_orders import cancel_blocked_migrations
 from pengine.order_links import Link
 from pengine.ordering import (
@@ -154,6 +155,7 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
         for node in unpacked.states[rsc.id].recover_on:
             primitive_actions.action(rsc.id, "stop", node, False)
     user_orderings(unpacked, constraints, action_set)
+    create_load_orders(unpacked, placement, action_set)  # internal constraints: before checks
     _clear_failcounts(action_set, [c for c in clears if c[2] != EXPIRED], placement.managed)
     _cancel_orphan_recurring(unpacked, action_set)  # before probes, as Pacemaker
     probes(unpacked, placement, action_set)
