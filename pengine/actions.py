@@ -271,8 +271,7 @@ class PrimitiveActions:
     def _monitored(self, rid: str, node: str, next_role: Role) -> bool:
         """Pacemaker creates recurring actions where a resource is to be active, and where
         an unmanaged one is left; never when failure blocks it or in maintenance."""
-        st = self.u.states[rid]
-        work_node = self.u.node(node)
+        st, work_node = self.u.states[rid], self.u.node(node)
         if st.blocked or self.u.options.maintenance_mode \
                 or is_true(self.u.rsc(rid).meta.get("maintenance"), False) \
                 or (work_node is not None and work_node.maintenance):
@@ -328,6 +327,7 @@ class PrimitiveActions:
         return all(n is not None and n.online and not n.unclean for n in nodes)
 
     def _migrate(self, rid: str, current: str, chosen: str) -> None:
+        from pengine.migration_orders import migration_graph_orders
         to, _ = self.acts.new(op_key(rid, "migrate_to"), "migrate_to", rid, current, False)
         frm, _ = self.acts.new(op_key(rid, "migrate_from"), "migrate_from", rid, chosen, False)
         self.acts.order(rid, "migrate_to", rid, "migrate_from", OPTIONAL,
@@ -342,13 +342,7 @@ class PrimitiveActions:
         for stop in self.acts.of(rid, "stop", current):
             self.acts.order(rid, "stop", rid, "migrate_to", RUNNABLE_LEFT, "nograph",
                             first_action=stop, then_action=to)
-        # The graph's own migration orderings: probes, then migrate_to, then migrate_from,
-        # then the source's stop and the (pseudo) start (pcmk__create_migration_actions).
-        self.acts.order(rid, "monitor", rid, "migrate_to", OPTIONAL, then_action=to)
-        self.acts.order(rid, "migrate_from", rid, "stop", OPTIONAL, first_action=frm,
-                        then_node=current)
-        self.acts.order(rid, "migrate_from", rid, "start", OPTIONAL, first_action=frm,
-                        then_node=chosen)
+        migration_graph_orders(self.acts, (to, frm), current, chosen)
 
     def _partial_migration(self, rid: str, chosen: str | None, role: Role,
                            next_role: Role) -> bool:

@@ -20,7 +20,6 @@ from __future__ import annotations
 from pengine.digests import check_entry, entries_since_last_start, recurring_changed
 from pengine.failcounts import fail_count, raw_fail_count
 from pengine.state import Unpacked
-from pengine.unpack_history import find_op_config
 from pengine.unpack_nodes import NodeWork
 from pengine.unpack_resources import RscConfig
 from pengine.xmlin import Element
