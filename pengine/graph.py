@@ -28,10 +28,12 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable) -> tuple[Actio
     labels = _printed_names(u, names)
     optional, runnable, reason = flags.optional, flags.runnable, flags.reason
     migrated = _migrated_starts(works, runnable)
+    migrations = _migration_meta(works)
     out = []
     for w in works:
         pseudo = w.pseudo or w.id in migrated
         attrs = _attributes(w, configs.get(w.rsc or ""), node_ids, on_node=not pseudo)
+        attrs += migrations.get(w.id, [])
         out.append(Action(
             id=w.id, key=w.key, task=w.task, resource=w.rsc,
             node=w.node,
@@ -55,6 +57,22 @@ def _migrated_starts(works: Sequence[Work], runnable: Sequence[bool]) -> set[int
                     if w.task == "migrate_from" and runnable[w.id]}
     return {w.id for w in works
             if w.task == "start" and w.migrating and (w.rsc, w.node) in migrate_from}
+
+
+def _migration_meta(works: Sequence[Work]) -> dict[int, list[tuple[str, str]]]:
+    """The source and target a migrate_to/migrate_from carries (add_migration_meta); a
+    migrate_to also asks for its pending state to be recorded (record-pending)."""
+    target = {w.rsc: w.node for w in works if w.task == "migrate_from" and w.node}
+    source = {w.rsc: w.node for w in works if w.task == "stop" and w.migrating and w.node}
+    source.update({w.rsc: w.node for w in works if w.task == "migrate_to" and w.node})
+    out: dict[int, list[tuple[str, str]]] = {}
+    for w in works:
+        if w.task in ("migrate_to", "migrate_from") and w.rsc in source and w.rsc in target:
+            out[w.id] = [("CRM_meta_migrate_source", source[w.rsc] or ""),
+                         ("CRM_meta_migrate_target", target[w.rsc] or "")]
+            if w.task == "migrate_to":
+                out[w.id].append(("CRM_meta_record_pending", "true"))
+    return out
 
 
 def _anonymous_names(u: Unpacked) -> dict[str, str]:
