@@ -147,8 +147,6 @@ def graph_edges(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[i
                 "member_flags" in link.flags
                 and link.then.task in ("start", "stop", "promote", "demote")):
             continue
-        if "first_non_migratable" in link.flags and link.first.migrating:
-            continue  # only while the first is not itself migrating
         first, then = link.first.id, link.then.id
         if first in in_graph and then in in_graph:
             edges[(first, then)] = None

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from pengine.actions import IMPLIES_THEN, OPTIONAL, ActionSet, OrderSpec, Work
 from pengine.state import Unpacked
-from pengine.xmlin import is_true
 
 
 def cancel_blocked_migrations(u: Unpacked, acts: ActionSet) -> None:
@@ -55,40 +54,6 @@ def migration_graph_orders(acts: ActionSet, migration: tuple[Work, Work], source
     acts.order(rid, "monitor", rid, "migrate_to", OPTIONAL, then_action=to)
     acts.order(rid, "migrate_from", rid, "stop", OPTIONAL, first_action=frm, then_node=source)
     acts.order(rid, "migrate_from", rid, "start", OPTIONAL, first_action=frm, then_node=target)
-
-
-_EQUIVALENTS = {("start", "start"): "start", ("stop", "stop"): "stop",
-                ("promote", "start"): "promote", ("demote", "stop"): "demote"}
-
-
-def migration_equivalents(u: Unpacked, acts: ActionSet) -> None:
-    """Orderings of migrate_to/migrate_from equivalent to those of starts and stops.
-
-    Pacemaker duplicates each ordering between two unrelated resources, one of them
-    allowed to migrate, for the migration actions (pcmk__order_migration_equivalents): "A
-    start then B start" also orders A's migrate_from (both migratable) and A's start
-    (unless A itself migrates) before B's migrate_to; "A stop then B stop", "A promote then
-    B start" and "A demote then B stop" order A's action before B's migrate_to. Only
-    ordering, no flags; a collective first completes as for a user ordering (running).
-    """
-    def migratable(rid: str) -> bool:
-        return u.has_rsc(rid) and is_true(u.rsc(rid).meta.get("allow-migrate"))
-
-    for spec in list(acts.orders):
-        first, then = spec.first_rsc, spec.then_rsc
-        if first is None or then is None or first == then or not u.has_rsc(first) \
-                or not u.has_rsc(then) or _related(u, first, then):
-            continue
-        task = _EQUIVALENTS.get((spec.first_task, spec.then_task))
-        if task is None or not migratable(then):
-            continue
-        if task == "start" and migratable(first):
-            acts.order(first, "migrate_from", then, "migrate_to", "user", OPTIONAL)
-        flags = (FIRST_NON_MIGRATABLE,) if migratable(first) else ()
-        acts.order(first, task, then, "migrate_to", "user", OPTIONAL, *flags)
-
-
-FIRST_NON_MIGRATABLE = "first_non_migratable"  # the graph drops it when first migrates
 
 
 def _blocked_migration(u: Unpacked, acts: ActionSet,

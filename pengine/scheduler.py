@@ -42,7 +42,7 @@ from pengine.fencing import (
 )
 from pengine.graph import freeze, graph_edges
 from pengine.load_orders import create_load_orders
-from pengine.migration_orders import cancel_blocked_migrations, migration_equivalents
+from pengine.migration_orders import cancel_blocked_migrations
 from pengine.order_links import Link
 from pengine.ordering import (
     Context,
@@ -171,7 +171,6 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     cancel_blocked_migrations(unpacked, action_set)
     schedule_unfencing(unpacked, action_set)
     schedule_fencing_and_shutdowns(unpacked, placement, action_set)
-    migration_equivalents(unpacked, action_set)
     # resolve still creates a missing "first" action (rsc_order_first), so sealing waits
     links = resolve(unpacked, action_set, dict(placement.assigned))
     return CreatedActions(seal(action_set), links, frozenset(reloads))
