@@ -150,4 +150,26 @@ def graph_edges(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[i
         first, then = link.first.id, link.then.id
         if first in in_graph and then in in_graph:
             edges[(first, then)] = None
+    for link in links:
+        if "load" in link.flags and link.then.task == "migrate_to" \
+                and (link.first.id, link.then.id) in edges \
+                and _reaches(edges, link.then.id, link.first.id):
+            # A load_stopped -> migrate_to ordering that closes a loop (two resources
+            # migrating towards each other's nodes) is dropped (ordering_is_invalid).
+            del edges[(link.first.id, link.then.id)]
     return tuple(edges)
+
+
+def _reaches(edges: dict[tuple[int, int], None], start: int, goal: int) -> bool:
+    after: dict[int, list[int]] = {}
+    for first, then in edges:
+        after.setdefault(first, []).append(then)
+    seen, todo = {start}, [start]
+    while todo:
+        for nxt in after.get(todo.pop(), ()):
+            if nxt == goal:
+                return True
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return False
