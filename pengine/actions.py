@@ -48,6 +48,7 @@ class Work:
     no_wait: bool = False  # the controller fires it and does not wait for its result
     migrating: bool = False  # a start/stop that a planned live migration stands in for
     dangling: bool = False  # the stop on a finished migration's source (never restarts it)
+    rescheduled: bool = False  # a recurring op whose definition changed: sent again
 
 
 @dataclass
@@ -264,8 +265,18 @@ class PrimitiveActions:
         self._implicit_orders(rid)
         if moving and not abandoned and self._can_migrate(rid, current, chosen, role, next_role):
             self._migrate(rid, current or "", chosen or "")
-        if chosen is not None and next_role != Role.STOPPED and st.managed:
+        if chosen is not None and self._monitored(rid, chosen, next_role):
             self._monitors(rid, chosen)
+
+    def _monitored(self, rid: str, node: str, next_role: Role) -> bool:
+        """Pacemaker creates recurring actions where a resource is to be active, and where
+        an unmanaged one is left; never when failure blocks it or in maintenance."""
+        st, work_node = self.u.states[rid], self.u.node(node)
+        if st.blocked or self.u.options.maintenance_mode \
+                or is_true(self.u.rsc(rid).meta.get("maintenance"), False) \
+                or (work_node is not None and work_node.maintenance):
+            return False
+        return next_role != Role.STOPPED or not self.p.managed.get(rid, True)
 
     def _dangling_stops(self, rid: str) -> None:
         """A required stop on each source of a finished migration that was never stopped."""
@@ -316,6 +327,7 @@ class PrimitiveActions:
         return all(n is not None and n.online and not n.unclean for n in nodes)
 
     def _migrate(self, rid: str, current: str, chosen: str) -> None:
+        from pengine.migration_orders import migration_graph_orders
         to, _ = self.acts.new(op_key(rid, "migrate_to"), "migrate_to", rid, current, False)
         frm, _ = self.acts.new(op_key(rid, "migrate_from"), "migrate_from", rid, chosen, False)
         self.acts.order(rid, "migrate_to", rid, "migrate_from", OPTIONAL,
@@ -330,6 +342,7 @@ class PrimitiveActions:
         for stop in self.acts.of(rid, "stop", current):
             self.acts.order(rid, "stop", rid, "migrate_to", RUNNABLE_LEFT, "nograph",
                             first_action=stop, then_action=to)
+        migration_graph_orders(self.acts, (to, frm), current, chosen)
 
     def _partial_migration(self, rid: str, chosen: str | None, role: Role,
                            next_role: Role) -> bool:
@@ -384,13 +397,16 @@ class PrimitiveActions:
             known = any(h.get("operation_key") == key or (
                 h.get("operation") == "monitor" and h.get("interval") == str(op.interval_ms)
                 and h.get("rc-code") in ("0", None)) for h in history)
-            optional = known and not start_required
+            prior = self.acts.find(key, node)
+            optional = known and not start_required \
+                and not (prior is not None and prior.rescheduled)
             act, _ = self.acts.new(key, "monitor", rid, node, optional,
                                    interval_ms=op.interval_ms)
             act.runnable = (bool(starts) and all(a.runnable for a in starts)) or (
                 not starts and self.nodes[node].online)
-            self.acts.order(rid, "start", rid, "monitor", IMPLIES_THEN, RUNNABLE_LEFT,
-                            then_action=act)
+            if self.p.managed.get(rid, True):  # an unmanaged one's monitor waits for nothing
+                self.acts.order(rid, "start", rid, "monitor", IMPLIES_THEN, RUNNABLE_LEFT,
+                                then_action=act)
 
 
 def active_recurring(history: list[Element]) -> list[Element]:

@@ -98,23 +98,33 @@ def merge_dependents(
     tables: Mapping[str, Table], with_this: Mapping[str, list[Colocation]],
     nodes: Mapping[str, NodeWork], has_influence: Callable[[Colocation], bool],
     merging: frozenset[str], only_positive: bool = False,
+    group_last: Callable[[Colocation], str | None] | None = None, last: str | None = None,
 ) -> Table:
     """pcmk__add_colocated_node_scores for dependent `rid` into a primary's table
-    (`only_positive`: pe_weights_positive, kept through the recursion)."""
+    (`only_positive`: pe_weights_positive, kept through the recursion).
+
+    `last`: `rid` stands for a group (its first member), whose last member this is: the
+    native merge of a group takes its first member's scores (with that member's own "with
+    this" colocations), then the colocations with its last member once more (Pacemaker
+    2.1.5 pcmk__native_merge_weights; a one-member group counts them twice, seed 96).
+    `group_last` tells, for a colocation, the last member when its dependent is a group.
+    """
     if rid in merging:
         return work
     merging = merging | {rid}
     result = add_matching(work, tables.get(rid, {}), attr, factor, nodes, only_positive,
                           mark_unusable=only_positive)
     if can_run_any(result, nodes):
-        for c in with_this.get(rid, []):
+        lists = [with_this.get(rid, [])] + ([with_this.get(last, [])] if last else [])
+        for c in (c for lst in lists for c in lst):
             if not has_influence(c):
                 continue
             sign = -1.0 if factor < 0 else 1.0
             result = merge_dependents(
                 c.dependent, result, c.node_attribute, sign * c.score / INF, tables=tables,
                 with_this=with_this, nodes=nodes, has_influence=has_influence, merging=merging,
-                only_positive=only_positive)
+                only_positive=only_positive, group_last=group_last,
+                last=group_last(c) if group_last else None)
     if not can_run_any(result, nodes):
         return work
     if only_positive:

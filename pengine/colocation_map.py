@@ -84,10 +84,13 @@ def _instances_get_colocation(u: Unpacked, cons: Constraints, c: Colocation,
                               clone: RscConfig) -> bool:
     """Whether a clone's instances get its colocation too (append_parent_colocation).
 
-    Not while their role is still to be chosen, and not for a finite positive score while
-    every available node gets an instance (only when clone-max < available nodes).
+    Not a positive one limited to a role (an instance's role is still unknown while it is
+    placed, so pcmk__colocation_affects skips it; a negative one limited to a role that
+    differs from that unknown role does apply: seed 42), and not for a finite positive
+    score while every available node gets an instance (only when clone-max < available
+    nodes).
     """
-    if c.dependent_role in (Role.PROMOTED, Role.UNPROMOTED):
+    if c.dependent_role in (Role.PROMOTED, Role.UNPROMOTED) and c.score >= 0:
         return False
     return c.score < 0 or c.score >= INF or clone.clone_max < available_count(u, cons, clone)
 

@@ -16,6 +16,7 @@ from pengine.unpack_resources import RscConfig
 from pengine.xmlin import Element, is_true
 
 _START_LIKE = ("start", "migrate_from")
+RESCHEDULE = "reschedule"
 _CHECKED = ("monitor", "start", "promote", "migrate_from")
 
 
@@ -57,6 +58,18 @@ def check_entry(rsc: RscConfig, op: Element,
     return "restart"
 
 
+def recurring_changed(rsc: RscConfig, op: Element, task: str, interval_ms: int) -> bool:
+    """A recurring entry's digest covers the parameters and the op's timeout (in ms)."""
+    conf = find_op_config(rsc, task, interval_ms)
+    if conf is None or not conf.enabled:  # a disabled op counts as no longer configured
+        return True
+    params = {k: v for k, v in rsc.params.items() if not k.startswith("CRM_meta")}
+    params.update(conf.params)
+    params["CRM_meta_timeout"] = str(conf.timeout_ms)
+    recorded = op.get("op-digest")
+    return recorded is None or recorded != digest(params)
+
+
 def config_changes(u: Unpacked) -> dict[str, dict[str, str]]:
     """{rsc: {node: "restart" | "reload" | "agent"}} for active primitives."""
     result: dict[str, dict[str, str]] = {}
@@ -75,12 +88,15 @@ def config_changes(u: Unpacked) -> dict[str, dict[str, str]]:
 
 
 def orphan_recurring(u: Unpacked) -> list[tuple[str, str, str, int, str]]:
-    """Recurring operations to cancel: (resource, node, task, interval ms, why).
+    """Recurring operations to cancel or send again: (resource, node, task, interval ms, why).
 
     On every node that can run actions (or is in maintenance), each active resource's
     recurring operations since its last start are cancelled when the resource or node is
     in maintenance, or (with stop-orphan-actions) when the operation is no longer
-    configured or is disabled (process_rsc_history, pcmk__check_action_config).
+    configured or is disabled (process_rsc_history, pcmk__check_action_config). One still
+    configured whose definition changed is sent again ("reschedule": Pacemaker marks it
+    pe_action_reschedule rather than restarting the resource, and the recurring action it
+    creates later for the resource there is then required).
     """
     out: list[tuple[str, str, str, int, str]] = []
     for node in u.nodes:
@@ -101,6 +117,9 @@ def orphan_recurring(u: Unpacked) -> list[tuple[str, str, str, int, str]]:
                     out.append((rsc.id, node.name, task, interval, "maintenance mode"))
                 elif (conf is None or not conf.enabled) and u.options.stop_orphan_actions:
                     out.append((rsc.id, node.name, task, interval, "orphan"))
+                elif conf is not None and conf.enabled \
+                        and recurring_changed(rsc, op, task, interval):
+                    out.append((rsc.id, node.name, task, interval, RESCHEDULE))
     return out
 
 

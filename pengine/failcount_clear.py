@@ -17,10 +17,9 @@ are found while the status is unpacked, before any other check), then in resourc
 
 from __future__ import annotations
 
-from pengine.digests import check_entry, digest, entries_since_last_start
+from pengine.digests import check_entry, entries_since_last_start, recurring_changed
 from pengine.failcounts import fail_count, raw_fail_count
 from pengine.state import Unpacked
-from pengine.unpack_history import find_op_config
 from pengine.unpack_nodes import NodeWork
 from pengine.unpack_resources import RscConfig
 from pengine.xmlin import Element
@@ -93,7 +92,7 @@ def _failure_parameters_changed(rsc: RscConfig, op: Element) -> bool:
     interval_ms = int(interval) if interval.isdigit() else 0
     if interval_ms == 0:
         return check_entry(rsc, op, checked_tasks=None) is not None
-    return _recurring_changed(rsc, op, op.get("operation") or "", interval_ms)
+    return recurring_changed(rsc, op, op.get("operation") or "", interval_ms)
 
 
 def _definition_changed(rsc: RscConfig, history: list[Element]) -> bool:
@@ -104,18 +103,6 @@ def _definition_changed(rsc: RscConfig, history: list[Element]) -> bool:
         if interval_ms == 0:
             if task in _CHECKED_TASKS and check_entry(rsc, op) is not None:
                 return True
-        elif _recurring_changed(rsc, op, task, interval_ms):
+        elif recurring_changed(rsc, op, task, interval_ms):
             return True
     return False
-
-
-def _recurring_changed(rsc: RscConfig, op: Element, task: str, interval_ms: int) -> bool:
-    """A recurring entry's digest covers the parameters and the op's timeout (in ms)."""
-    conf = find_op_config(rsc, task, interval_ms)
-    if conf is None or not conf.enabled:  # a disabled op counts as no longer configured
-        return True
-    params = {k: v for k, v in rsc.params.items() if not k.startswith("CRM_meta")}
-    params.update(conf.params)
-    params["CRM_meta_timeout"] = str(conf.timeout_ms)
-    recorded = op.get("op-digest")
-    return recorded is None or recorded != digest(params)

@@ -25,20 +25,54 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable) -> tuple[Actio
     configs = {r.id: r for r in u.resources if r.kind == "primitive"}
     agents = {rid: r.agent for rid, r in configs.items()}
     names = _anonymous_names(u)
+    labels = _printed_names(u, names)
     optional, runnable, reason = flags.optional, flags.runnable, flags.reason
+    migrated = _migrated_starts(works, runnable)
+    migrations = _migration_meta(works)
     out = []
     for w in works:
-        attrs = _attributes(w, configs.get(w.rsc or ""), node_ids)
+        pseudo = w.pseudo or w.id in migrated
+        attrs = _attributes(w, configs.get(w.rsc or ""), node_ids, on_node=not pseudo)
+        attrs += migrations.get(w.id, [])
         out.append(Action(
             id=w.id, key=w.key, task=w.task, resource=w.rsc,
             node=w.node,
             node_id=node_ids.get(w.node) if w.node else None,
-            interval_ms=w.interval_ms, pseudo=w.pseudo, optional=optional[w.id],
+            interval_ms=w.interval_ms, pseudo=pseudo, optional=optional[w.id],
             runnable=runnable[w.id], attributes=tuple(sorted(attrs)), reason=reason[w.id],
             agent=agents.get(w.rsc or "") if not w.pseudo else None,
-            name=names.get(w.rsc or ""),
+            name=names.get(w.rsc or ""), label=labels.get(w.rsc or ""),
         ))
     return tuple(out)
+
+
+def _migrated_starts(works: Sequence[Work], runnable: Sequence[bool]) -> set[int]:
+    """The starts a live migration stands in for: pseudo actions in the graph.
+
+    Pacemaker makes the start of a planned migration a pseudo action when it creates the
+    migration (pcmk__create_migration_actions) and makes it real again only when the
+    migrate_from cannot run (its migrate_from -> start ordering is pseudo_left).
+    """
+    migrate_from = {(w.rsc, w.node) for w in works
+                    if w.task == "migrate_from" and runnable[w.id]}
+    return {w.id for w in works
+            if w.task == "start" and w.migrating and (w.rsc, w.node) in migrate_from}
+
+
+def _migration_meta(works: Sequence[Work]) -> dict[int, list[tuple[str, str]]]:
+    """The source and target a migrate_to/migrate_from carries (add_migration_meta); a
+    migrate_to also asks for its pending state to be recorded (record-pending)."""
+    target = {w.rsc: w.node for w in works if w.task == "migrate_from" and w.node}
+    source = {w.rsc: w.node for w in works if w.task == "stop" and w.migrating and w.node}
+    source.update({w.rsc: w.node for w in works if w.task == "migrate_to" and w.node})
+    out: dict[int, list[tuple[str, str]]] = {}
+    for w in works:
+        if w.task in ("migrate_to", "migrate_from") and w.rsc in source and w.rsc in target:
+            out[w.id] = [("CRM_meta_migrate_source", source[w.rsc] or ""),
+                         ("CRM_meta_migrate_target", target[w.rsc] or "")]
+            if w.task == "migrate_to":
+                out[w.id].append(("CRM_meta_record_pending", "true"))
+    return out
 
 
 def _anonymous_names(u: Unpacked) -> dict[str, str]:
@@ -61,11 +95,31 @@ def _anonymous_names(u: Unpacked) -> dict[str, str]:
     return out
 
 
-def _attributes(w: Work, rsc: RscConfig | None,
-                node_ids: dict[str, str]) -> list[tuple[str, str]]:
-    """CRM_meta_* (and the instance parameters) the graph writer puts in <attributes>."""
+def _printed_names(u: Unpacked, names: dict[str, str]) -> dict[str, str]:
+    """Anonymous instances crm_simulate prints by their long-id rather than the graph's id.
+
+    Pacemaker's simulator prints an action's <primitive id> when its input's resource list
+    finds that id (a resource's id, or a history id an instance was unpacked from, its
+    clone_name), else the long-id: the instance's clone_name when it has another one, else
+    its own id. So `d:1` prints as `d` only while some node's history knows it as `d`.
+    """
+    findable = {r.id for r in u.resources}
+    findable.update(st.clone_name for st in u.states.values() if st.clone_name is not None)
+    out: dict[str, str] = {}
+    for rid, name in names.items():
+        if name in findable or u.rsc(rid).orphan:
+            continue
+        clone_name = u.states[rid].clone_name
+        out[rid] = clone_name if clone_name is not None and clone_name != name else rid
+    return out
+
+
+def _attributes(w: Work, rsc: RscConfig | None, node_ids: dict[str, str],
+                on_node: bool = True) -> list[tuple[str, str]]:
+    """CRM_meta_* (and the instance parameters) the graph writer puts in <attributes>;
+    `on_node` False: a pseudo action (no node information)."""
     attrs: list[tuple[str, str]] = []
-    if w.node is not None and not w.pseudo:
+    if w.node is not None and on_node:
         attrs += [("CRM_meta_on_node", w.node),
                   ("CRM_meta_on_node_uuid", node_ids.get(w.node, w.node))]
     if w.interval_ms:
@@ -96,4 +150,26 @@ def graph_edges(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[i
         first, then = link.first.id, link.then.id
         if first in in_graph and then in in_graph:
             edges[(first, then)] = None
+    for link in links:
+        if "load" in link.flags and link.then.task == "migrate_to" \
+                and (link.first.id, link.then.id) in edges \
+                and _reaches(edges, link.then.id, link.first.id):
+            # A load_stopped -> migrate_to ordering that closes a loop (two resources
+            # migrating towards each other's nodes) is dropped (ordering_is_invalid).
+            del edges[(link.first.id, link.then.id)]
     return tuple(edges)
+
+
+def _reaches(edges: dict[tuple[int, int], None], start: int, goal: int) -> bool:
+    after: dict[int, list[int]] = {}
+    for first, then in edges:
+        after.setdefault(first, []).append(then)
+    seen, todo = {start}, [start]
+    while todo:
+        for nxt in after.get(todo.pop(), ()):
+            if nxt == goal:
+                return True
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return False

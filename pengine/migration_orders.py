@@ -17,7 +17,7 @@ the start's reason change; a cancelled migration can cancel the next one along a
 
 from __future__ import annotations
 
-from pengine.actions import IMPLIES_THEN, ActionSet, OrderSpec, Work
+from pengine.actions import IMPLIES_THEN, OPTIONAL, ActionSet, OrderSpec, Work
 from pengine.state import Unpacked
 
 
@@ -43,6 +43,17 @@ def cancel_blocked_migrations(u: Unpacked, acts: ActionSet) -> None:
                 for stop in acts.of(rid, "stop"):
                     stop.reason = reason
             changed = True
+
+
+def migration_graph_orders(acts: ActionSet, migration: tuple[Work, Work], source: str,
+                           target: str) -> None:
+    """The graph's own orderings of a planned migration (pcmk__create_migration_actions):
+    probes, then migrate_to, then migrate_from, then the source's stop and the start."""
+    to, frm = migration
+    rid = to.rsc
+    acts.order(rid, "monitor", rid, "migrate_to", OPTIONAL, then_action=to)
+    acts.order(rid, "migrate_from", rid, "stop", OPTIONAL, first_action=frm, then_node=source)
+    acts.order(rid, "migrate_from", rid, "start", OPTIONAL, first_action=frm, then_node=target)
 
 
 def _blocked_migration(u: Unpacked, acts: ActionSet,

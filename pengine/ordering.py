@@ -30,6 +30,7 @@ from pengine.collective_actions import notified_action
 from pengine.constraints import Constraints, Ordering
 from pengine.order_links import Link, member_links
 from pengine.required_wave import REMAPPED, RequiredWave, application_order
+from pengine.runnable_pass import runnable_pass, unrunnable_collective_firsts
 from pengine.sealed_actions import FlagsTable, SettlingFlags
 from pengine.state import Unpacked
 from pengine.unpack_resources import RscConfig
@@ -394,6 +395,7 @@ def propagate(links: list[Link], ctx: Context) -> FlagsTable:
     by_then = application_order(links)
     wave = RequiredWave(links, lambda link: _apply_required(link, ctx), ctx.flags,
                         lambda link: _restart(link.first, link.then, ctx.managed, ctx.flags))
+    unrunnable_collective_firsts(links, lambda link: _apply(link, ctx), ctx.flags, wave)
     while changed and rounds < 1000:
         changed = False
         rounds += 1
@@ -414,10 +416,8 @@ def propagate(links: list[Link], ctx: Context) -> FlagsTable:
                     else:
                         wave.update(link.then)
                         wave.after(link.then)
-        for link in links:
-            if _apply(link, ctx):
-                changed = True
-                wave.unrunnable(link)
+        changed |= runnable_pass(links, lambda link: _apply(link, ctx), ctx.flags, wave,
+                                 ctx.running_on)
         if ctx.block is not None and ctx.block():
             changed = True
         for tid, firsts in any_links.items():

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from messaging.types import Role
-from pengine.colocation import Table, apply_primary, merge_dependents
+from pengine.colocation import Table, apply_primary, can_run_any, merge_dependents
 from pengine.colocation_map import map_colocations
 from pengine.constraints import Colocation, Constraints
 from pengine.glib_order import hash_order, list_sort, node_name_key
@@ -82,6 +82,8 @@ class _Placer:
         self.instance_order: dict[str, list[str]] = {}
         self.clone_tables: dict[str, Table] = {}  # clone id -> its own table, when merged
         self.parent_copies: dict[str, int] = {}  # instance -> allocate_instance attempts
+        self.allowed_after: dict[str, Table] = {}  # clone -> its own table once assigned
+        self.merging: set[str] = set()  # clones whose promotion order is being sorted
         self.promotable = {p for r in u.resources if r.kind == "clone" and r.promotable
                            for inst in r.children for p in primitive_members(u, inst)}
         # With fencing enabled and no device, pcmk__primitive_assign unmanages what it
@@ -94,9 +96,25 @@ class _Placer:
                                   if u.rsc(c.dependent).kind == "clone"}
         self._sort_colocation_lists()
         build_tables(self, cons)
+        self.group_last = self._group_dependents()
         for c in self.colocations:  # clones merged whole into their primaries' tables
             if self.u.rsc(c.dependent).kind == "clone":
                 self.clone_tables[c.dependent] = self._strategy_table(c.dependent)
+
+    def _group_dependents(self) -> dict[int, str]:
+        """Mapped colocations whose dependent was a group: id() -> the group's last member."""
+        groups = {c.id: self.u.rsc(c.dependent) for c in self.cons.colocations
+                  if self.u.rsc(c.dependent).kind == "group"}
+        out: dict[int, str] = {}
+        for c in self.colocations:
+            group = groups.get(c.id)
+            members = primitive_members(self.u, group.id) if group is not None else []
+            if members and c.dependent == members[0]:
+                out[id(c)] = members[-1]
+        return out
+
+    def last_member(self, c: Colocation) -> str | None:
+        return self.group_last.get(id(c))
 
     def _sort_colocation_lists(self) -> None:
         """Each primitive's "this with" and "with this" colocations, in Pacemaker's order.
@@ -152,7 +170,9 @@ class _Placer:
             if name in table:
                 table[name] = add(table[name], score)
             elif name in self.nodes:
-                table[name] = add(self.nodes[name].weight, score)
+                # pcmk__apply_location inserts the constraint's own node copy, whose
+                # weight is the constraint's score whatever the node's state (seed 23)
+                table[name] = score
 
     def run(self) -> Placement:
         order = [r.id for r in self.u.resources if r.parent is None]
@@ -188,7 +208,8 @@ class _Placer:
                 merged = merge_dependents(
                     c.dependent, merged, c.node_attribute, c.score / INF, tables=self.tables,
                     with_this=self.with_this, nodes=self.nodes, has_influence=self._influence,
-                    merging=frozenset({prims[0]}))
+                    merging=frozenset({prims[0]}), group_last=self.last_member,
+                    last=self.last_member(c))
         return merged
 
     def _assign_tree(self, rid: str, prefer: str | None = None) -> str | None:
@@ -198,7 +219,9 @@ class _Placer:
         if rsc.kind == "clone":
             if rid not in self.assigned:
                 self.assigned[rid] = None
+                self.busy.add(rid)
                 assign_clone(self, rid)
+                self.busy.discard(rid)
             return None
         if rsc.kind == "group":
             self._group_lines(rid)
@@ -261,32 +284,29 @@ class _Placer:
             # The primary's assign method runs first; for "X with group" that assigns the
             # whole group, not only the member the score is taken from (seed 616).
             self._assign_tree(self.group_primary.get(id(c), c.primary))
-            if self._coloc_applies(c) and not apply_per_instance(self, rid, c):
-                # clone_rsc_colocation_rh: a mandatory colocation with a clone (a
-                # promotable one only without a role) takes the nodes of its unblocked
-                # instances, whatever role was asked of a clone that cannot promote
-                # (unrunnable-2).
-                primary = self.u.rsc(c.primary)
-                whole = primary.kind == "clone" and c.score >= INF \
-                    and (c.primary_role is None or not primary.promotable)
-                role = None if whole else c.primary_role
-                self.tables[rid] = apply_primary(
-                    self.tables[rid], self.nodes_of(c.primary, role, whole), c, self.nodes)
+            for _ in range(self._copies(rid, c)):
+                self._apply_this_with(rid, c)
         tables = ChainMap(self.tables, self.clone_tables)
         for c in self.with_this.get(rid, []):
-            if not self._influence(c) or c.dependent in self.assigned \
-                    or c.dependent not in tables:
+            # A clone dependent is merged even while (pe_rsc_allocating is not assigned;
+            # it assigns its "this with" primaries first: seed 300) or after its instances
+            # are placed (pcmk__native_allocate merges every dependent; seed 408).
+            done = c.dependent in self.assigned and c.dependent not in self.busy \
+                and self.u.rsc(c.dependent).kind != "clone"
+            if not self._influence(c) or done or c.dependent not in tables:
                 continue
             self.tables[rid] = merge_dependents(
                 c.dependent, self.tables[rid], c.node_attribute, c.score / INF,
                 tables=tables, with_this=self.with_this, nodes=self.nodes,
-                has_influence=self._influence, merging=frozenset({rid}))
+                has_influence=self._influence, merging=frozenset({rid}),
+                group_last=self.last_member, last=self.last_member(c))
         st = self.u.states[rid]
         if st.next_role == Role.STOPPED:
             self._add(self.tables[rid], None, -INF)
-        for node, score in sorted(self.tables[rid].items()):
-            self.lines.append(
-                f"pcmk__primitive_assign: {rid} allocation score on {node}: {score2str(score)}")
+        if not self.u.rsc(rid).orphan:  # pe__show_node_weights_as skips orphans
+            for node, score in sorted(self.tables[rid].items()):
+                self.lines.append(f"pcmk__primitive_assign: {rid} allocation score on {node}: "
+                                  f"{score2str(score)}")
         chosen = self._choose(rid, prefer)
         self.assigned[rid] = chosen
         self.busy.discard(rid)
@@ -298,6 +318,44 @@ class _Placer:
         else:
             self.next_role[rid] = Role.STOPPED
         return chosen
+
+    def _copies(self, rid: str, c: Colocation) -> int:
+        """How many times a "this with" colocation is in the instance's list.
+
+        append_parent_colocation prepends the clone's own "clone with X" colocations to
+        the instance at each allocate_instance call, so an instance whose pre-assignment
+        to its current node was refused applies them twice (seed 77).
+        """
+        instance = rid in self.anonymous or rid in self.unique_instances
+        if instance and self.u.rsc(rid).kind == "primitive" and self._inherited_from_clone(c):
+            return max(1, self.parent_copies.get(rid, 0))
+        return 1
+
+    def _apply_this_with(self, rid: str, c: Colocation) -> None:
+        """Apply a placed primary's colocation to dependent `rid`'s table."""
+        primary = self.u.rsc(c.primary)
+        if primary.kind == "clone" and c.score < INF \
+                and c.primary_role in (Role.PROMOTED, Role.UNPROMOTED) \
+                and (not primary.promotable or not self.nodes_of(c.primary, c.primary_role)):
+            # An optional colocation with a clone's role counts only the instances placed
+            # in that role (pcmk__update_dependent_with_promotable; for a clone that cannot
+            # promote, pcmk__colocation_affects skips every instance): with none, it does
+            # nothing, rather than count against every node like an unplaced primary.
+            return
+        if self._coloc_applies(c) and not apply_per_instance(self, rid, c):
+            # clone_rsc_colocation_rh: a mandatory colocation with a clone (a
+            # promotable one only without a role) takes the nodes of its unblocked
+            # instances, whatever role was asked of a clone that cannot promote
+            # (unrunnable-2).
+            whole = primary.kind == "clone" and c.score >= INF \
+                and (c.primary_role is None or not primary.promotable)
+            role = None if whole else c.primary_role
+            applied = apply_primary(
+                self.tables[rid], self.nodes_of(c.primary, role, whole), c, self.nodes)
+            # Pacemaker keeps the scores from before a colocation limited to the promoted
+            # role when it would leave no node available (seed 42).
+            if c.dependent_role != Role.PROMOTED or can_run_any(applied, self.nodes):
+                self.tables[rid] = applied
 
     def _colocated(self, rid: str) -> list[str]:
         """rid and the resources tied to it by INFINITY colocations, either way."""

@@ -7,17 +7,18 @@ is refused is rolled back completely (tables, counters, score lines).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
-from pengine.colocation import add_matching, apply_primary
+from pengine.colocation import Table, add_matching, apply_primary, can_run_any, merge_dependents
 from pengine.constraints import Colocation
 from pengine.glib_order import list_sort
 from pengine.ordering import interleaves
 from pengine.placement_roles import decide_roles
 from pengine.placement_sort import clone_table, instance_active_count
 from pengine.placement_tables import available_count
-from pengine.promotion import add_promotion_scores
+from pengine.promotion import add_promotion_scores, merge_influencing_dependents
 from pengine.scores import INF
 
 if TYPE_CHECKING:
@@ -66,15 +67,52 @@ def _colocation_score(placer: _Placer, inst: str, node: str) -> int:
     this_with = [c for c in reversed(placer.cons.colocations)
                  if c.dependent == cid and c.primary != cid and c.primary_role is None]
     for c in sorted(this_with, key=lambda c: placer._coloc_key(c.primary)):
-        work = add_matching(work, _own_table(placer, c.primary), c.node_attribute,
-                            c.score / INF, placer.nodes)
+        work = _merge_scores(placer, c.primary, work, c, only_positive=False)
     with_this = [c for c in reversed(placer.cons.colocations)
                  if c.primary == cid and c.dependent != cid and c.influence
                  and c.dependent_role is None]
     for c in sorted(with_this, key=lambda c: placer._coloc_key(c.dependent)):
-        work = add_matching(work, _own_table(placer, c.dependent), c.node_attribute,
-                            c.score / INF, placer.nodes, only_positive=True)
+        work = _merge_scores(placer, c.dependent, work, c, only_positive=True)
     return work[node]
+
+
+class _OwnTables(Mapping[str, Table]):
+    """Each resource's own table, as _own_table reads it (for merge_dependents)."""
+
+    def __init__(self, placer: _Placer) -> None:
+        self.placer = placer
+
+    def __getitem__(self, rid: str) -> Table:
+        return _own_table(self.placer, rid)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(r.id for r in self.placer.u.resources)
+
+    def __len__(self) -> int:
+        return len(self.placer.u.resources)
+
+
+def _merge_scores(placer: _Placer, rid: str, work: Table, c: Colocation,
+                  only_positive: bool) -> Table:
+    """pcmk__native_merge_weights without rollback at the top: `rid`'s scores by the
+    colocation's factor, then (rolled back one by one) those of the resources colocated
+    with `rid`, recursively, each by its own colocation's factor (seed 312)."""
+    if rid in placer.merging:
+        return work  # "Breaking dependency loop"
+    factor = c.score / INF
+    work = add_matching(work, _own_table(placer, rid), c.node_attribute, factor,
+                        placer.nodes, only_positive=only_positive)
+    if not can_run_any(work, placer.nodes):
+        return work
+    sign = -1.0 if factor < 0 else 1.0
+    for dep in placer.with_this.get(rid, []):
+        if placer._influence(dep):
+            work = merge_dependents(
+                dep.dependent, work, dep.node_attribute, sign * dep.score / INF,
+                tables=_OwnTables(placer), with_this=placer.with_this, nodes=placer.nodes,
+                has_influence=placer._influence, merging=frozenset({rid, *placer.merging}),
+                only_positive=only_positive)
+    return work
 
 
 def _own_score(placer: _Placer, inst: str, node: str) -> int:
@@ -87,6 +125,8 @@ def _own_score(placer: _Placer, inst: str, node: str) -> int:
 
 def _own_table(placer: _Placer, rid: str) -> dict[str, int]:
     if placer.u.rsc(rid).kind == "clone":
+        if rid in placer.allowed_after:
+            return placer.allowed_after[rid]
         return placer._strategy_table(rid)
     prims = placer.primitives_under(rid)
     return placer.tables.get(prims[0], {}) if prims else {}
@@ -123,7 +163,6 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
                      counts: dict[str, int], per_node: int) -> str | None:
     prims = placer.primitives_under(inst)
     saved = {p: dict(placer.tables[p]) for p in prims}
-    saved_lines = len(placer.lines)
     saved_count = dict(placer.count)
     saved_used = dict(placer.used)
     # can_run_instance: a node where the clone itself scores below zero (or is not allowed)
@@ -149,7 +188,6 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
             placer.assigned.pop(prim, None)
             placer.next_role.pop(prim, None)
             placer.tables[prim] = saved[prim]
-        del placer.lines[saved_lines:]
         placer.count = saved_count
         placer.used = saved_used
         return None
@@ -161,6 +199,10 @@ def distribute(placer: _Placer, cid: str) -> None:
     for c in placer.cons.colocations:  # "this with" primaries are assigned first
         if c.dependent == cid and c.primary != cid:
             placer._assign_tree(c.primary)
+    # pcmk__clone_allocate merges its influencing dependents into the clone's own table for
+    # good: a later clone's instance sort reads that table (seed 312).
+    placer.allowed_after[cid] = merge_influencing_dependents(
+        placer, cid, placer._strategy_table(cid))
     per_node = clone.clone_node_max
     limit = clone.clone_max
     priorities = {inst: clone.priority for inst in clone.children}
@@ -188,10 +230,7 @@ def distribute(placer: _Placer, cid: str) -> None:
         if all(p in placer.assigned for p in prims):
             continue
         if allocated >= limit:
-            placer.stay_managed.update(prims)  # resource_location(-INF), never assigned
-            for prim in prims:
-                placer.tables[prim] = dict.fromkeys(placer.tables[prim], -INF)
-            placer._assign_tree(inst)
+            _over_limit(placer, inst, prims)
             continue
         append_parent_dependents(placer, cid, inst, all_coloc)
         chosen = _assign_instance(placer, inst, None, counts, per_node)
@@ -200,6 +239,24 @@ def distribute(placer: _Placer, cid: str) -> None:
             allocated += 1
     if clone.promotable:
         decide_roles(placer, cid, _instance_cmp)
+
+
+def _over_limit(placer: _Placer, inst: str, prims: list[str]) -> None:
+    """An instance past clone-max: resource_location(-INF), never assigned."""
+    placer.stay_managed.update(prims)
+    for prim in prims:
+        placer.tables[prim] = dict.fromkeys(placer.tables[prim], -INF)
+    count, used = dict(placer.count), dict(placer.used)
+    # Pacemaker never runs the assignment of an instance over the limit: it prints no
+    # score lines for it.
+    printed = len(placer.lines)
+    placer._assign_tree(inst)
+    del placer.lines[printed:]
+    if not all(placer.managed[p] for p in prims):
+        # Pacemaker does not assign an unmanaged instance over the limit either, so its
+        # node does not count as loaded for later resources (seed 437); it stays where
+        # it runs, without actions.
+        placer.count, placer.used = count, used
 
 
 def _orphans_kept_in_place(placer: _Placer, cid: str) -> list[str]:
@@ -235,8 +292,11 @@ def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[s
             break
         cur = _current(placer, inst)
         prims = placer.primitives_under(inst)
-        if cur is None or any(placer.u.states[p].failed for p in prims):
-            continue  # a failed instance is only placed in the second pass
+        # A failed instance is only placed in the second pass; a group instance is never
+        # marked failed itself (only its members are), so it is offered its node (seed 150).
+        failed = placer.u.rsc(inst).kind == "primitive" and placer.u.states[inst].failed
+        if cur is None or failed:
+            continue
         node = placer.nodes.get(cur)
         if node is None or not node.available or counts.get(cur, 0) >= optimal:
             continue
@@ -317,6 +377,9 @@ def _apply_interleaved(placer: _Placer, rid: str, c: Colocation) -> bool:
     hosts: dict[str, str] = {}
     for inst in placer.instance_order.get(c.primary, list(placer.u.rsc(c.primary).children)):
         members = placer.primitives_under(inst)
+        # is_child_compatible: an instance with a blocked member is never a partner (seed 425)
+        if any(placer.u.states[m].blocked for m in members):
+            continue
         node = placer.assigned.get(members[0]) if members else None
         if node is not None:
             hosts.setdefault(node, inst)

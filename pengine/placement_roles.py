@@ -62,8 +62,11 @@ def decide_roles(placer: _Placer, cid: str, instance_cmp: InstanceCompare) -> No
         key_a, key_b = keys[a], keys[b]
         return -1 if key_a < key_b else 1 if key_a > key_b else tie_break(a, b)
 
-    # pcmk__set_instance_roles leaves the children in promotion order
+    # pcmk__set_instance_roles leaves the children in promotion order; the clone is being
+    # merged (pe_rsc_merging) meanwhile: tie-breaks' merges skip it (seed 425).
+    placer.merging.add(cid)
     placer.instance_order[cid] = list_sort(list(keys), compare)
+    placer.merging.discard(cid)
     candidates = [(-final[i], -int(indexes[i][2]), i, indexes[i][0])
                   for i in placer.instance_order[cid] if i in indexes]
     promoted = 0
@@ -141,6 +144,9 @@ def _clone_table_indexes(placer: _Placer, cid: str,
                 and placer._influence(c):
             table = add_matching(table, placer._strategy_table(c.dependent), c.node_attribute,
                                  c.score / INF, placer.nodes, only_positive=True)
+    # Pacemaker writes these scores into the clone's own node table: what a later clone's
+    # instance sort reads for its colocation with this clone (seed 70).
+    placer.allowed_after[cid] = table
     final = {}
     for inst, (node, priority, _current) in indexes.items():
         final[inst] = table.get(node, priority) if 0 <= priority < INF else priority

@@ -32,7 +32,7 @@ from pengine.actions import (
 from pengine.api import Transition
 from pengine.blocking import block_dependents
 from pengine.constraints import Constraints, unpack_constraints
-from pengine.digests import config_changes, orphan_recurring
+from pengine.digests import RESCHEDULE, config_changes, orphan_recurring
 from pengine.failcount_clear import EXPIRED, failcount_clears
 from pengine.fencing import (
     create_unpack_fencing,
@@ -41,6 +41,7 @@ from pengine.fencing import (
     unfence_changed_devices,
 )
 from pengine.graph import freeze, graph_edges
+from pengine.load_orders import create_load_orders
 from pengine.migration_orders import cancel_blocked_migrations
 from pengine.order_links import Link
 from pengine.ordering import (
@@ -85,8 +86,14 @@ def _clear_failcounts(action_set: ActionSet, clears: list[tuple[str, str, str]],
 
 
 def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet) -> None:
-    """Cancel recurring monitors that are no longer configured (or are paused)."""
-    for rid, node, task, interval, _why in orphan_recurring(unpacked):
+    """Cancel recurring monitors that are no longer configured (or are paused); mark those
+    whose definition changed to be sent again (an optional action until the resource's
+    recurring actions are created, which then makes it required)."""
+    for rid, node, task, interval, why in orphan_recurring(unpacked):
+        if why == RESCHEDULE:
+            action_set.new(op_key(rid, task, interval), task, rid, node, True,
+                           interval_ms=interval, rescheduled=True)
+            continue
         cancel, _ = action_set.new(op_key(rid, task, interval), "cancel", rid, node, False,
                                    interval_ms=interval)
         action_set.order(rid, "stop", rid, "cancel", OPTIONAL, then_action=cancel)
@@ -148,6 +155,7 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
         for node in unpacked.states[rsc.id].recover_on:
             primitive_actions.action(rsc.id, "stop", node, False)
     user_orderings(unpacked, constraints, action_set)
+    create_load_orders(unpacked, placement, action_set)  # internal constraints: before checks
     _clear_failcounts(action_set, [c for c in clears if c[2] != EXPIRED], placement.managed)
     _cancel_orphan_recurring(unpacked, action_set)  # before probes, as Pacemaker
     probes(unpacked, placement, action_set)

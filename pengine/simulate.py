@@ -78,9 +78,7 @@ def action_line(action: Action) -> str | None:
         target = f" for {action.resource}" if action.resource else ""
         return f"  * Cluster action:  {action.task}{target} on {action.node}"
     task = f"{action.task}={action.interval_ms}" if action.interval_ms else action.task
-    return f"  * Resource action: {graph_name(action):<15} {task} on {action.node}"
-
-
+    return f"  * Resource action: {action.label or graph_name(action):<15} {task} on {action.node}"
 
 
 def fence_kind(action: Action) -> str:

@@ -23,8 +23,9 @@ from pengine.xmlin import Element
 class RscState(Record):
     """History-derived state of one primitive (filled by unpack_history)."""
 
-    __slots__ = ("agent_on", "block_failure", "blocked", "dangling_sources", "failed",
-                 "failed_stop_on", "failure_ignored", "history", "history_name", "known_on",
+    __slots__ = ("agent_on", "block_failure", "blocked", "clone_name", "dangling_sources",
+                 "failed", "failed_stop_on", "failure_ignored", "history", "history_name",
+                 "known_on",
                  "locations", "locked_to", "managed", "migrate_to_results", "next_role",
                  "partial_migration", "pending_node", "pending_task", "recover_on", "role",
                  "running_on", "start_pending", "stop_needed", "unpacked_at")
@@ -74,6 +75,9 @@ class RscState(Record):
         # node -> position of the lrm_resource that made it active there, in that node's list
         self.unpacked_at: dict[str, int] = dict() if unpacked_at is None else unpacked_at
         self.locked_to = locked_to  # shutdown-lock: the node the resource must stay on
+        # The last history id (lrm_resource) other than its own this instance was unpacked
+        # from, on any node (Pacemaker's clone_name: each such history renames it).
+        self.clone_name: str | None = None
 
     @property
     def current_node(self) -> str | None:

@@ -160,9 +160,18 @@ def _unpack_lrm_resource(
         x for x in (lrm_rsc.get("class"), lrm_rsc.get("provider"), lrm_rsc.get("type")) if x)
     walker.unpack_resource_on_node(rsc, st, node, list(lrm_rsc.iterfind("lrm_rsc_op")))
     _shutdown_lock(lrm_rsc, rsc, st, node, options, walker.now)
-    if node.name in st.running_on:
-        st.history_name = lrm_rsc.get("id") or rsc.id
-        st.unpacked_at.setdefault(node.name, position)
+    _note_history_name(lrm_rsc.get("id") or rsc.id, rsc.id, st, node.name, position)
+
+
+def _note_history_name(history_id: str, rid: str, st: RscState, node: str,
+                       position: int) -> None:
+    """Remember the history id an instance was unpacked from (each other id renames it,
+    as Pacemaker's clone_name), and the one it was found running under."""
+    if history_id != rid:
+        st.clone_name = history_id
+    if node in st.running_on:
+        st.history_name = history_id
+        st.unpacked_at.setdefault(node, position)
 
 
 def _instance_template(resources: list[RscConfig], base: str) -> RscConfig | None:

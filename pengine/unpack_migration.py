@@ -109,6 +109,9 @@ def _migrate_to_success(rid: str, st: RscState, by_name: dict[str, NodeWork], so
     if migrate_from is not None and _ok(migrate_from):
         if source in st.running_on:  # dangling: only a stop remains on the source
             st.running_on.remove(source)
+            # not active there, so no unmanaged stickiness there either (seed 12)
+            st.locations = [loc for loc in st.locations
+                            if loc != (source, INF, "not_managed_default")]
             st.dangling_sources.append(source)
             _refence_dangling_source(rid, by_name.get(source), requests)
         return

@@ -1,8 +1,9 @@
-"""Record a reduced regression case: `python -m tests.differential.record NAME CIB.xml`.
+"""Record a reduced regression case: `python -m tests.differential.record NAME CIB.xml [--scores]`.
 
 Copies the CIB to tests/differential/cases/NAME.xml and writes Pacemaker's Transition Summary
 (from Debian's crm_simulate -S on that file) to NAME.summary, the golden value that
-test_regressions.py checks our engine against.
+test_regressions.py checks our engine against. With `--scores` it also writes Pacemaker's
+`pcmk__primitive_assign` score lines (crm_simulate -s) to NAME.scores.
 """
 
 from __future__ import annotations
@@ -17,13 +18,18 @@ CASES = Path(__file__).with_name("cases")
 
 
 def main(argv: list[str]) -> int:
-    name, source = argv
+    scores = "--scores" in argv
+    name, source = [arg for arg in argv if arg != "--scores"]
     xml = Path(source).read_text()
     target = CASES / f"{name}.xml"
     target.write_text(xml)
     with tempfile.TemporaryDirectory(prefix="pengine-record-") as tmp:
         lines = summary_lines(pacemaker(target, tmp, "-S"))
+        score_lines = [line for line in pacemaker(target, tmp, "-s").splitlines()
+                       if line.startswith("pcmk__primitive_assign:")] if scores else []
     (CASES / f"{name}.summary").write_text("".join(f"{line}\n" for line in lines))
+    if scores:
+        (CASES / f"{name}.scores").write_text("".join(f"{line}\n" for line in score_lines))
     print("\n".join(lines) or "(empty summary)")
     return 0
 

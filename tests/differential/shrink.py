@@ -1,9 +1,10 @@
-"""Shrink a disagreeing CIB: `python -m tests.differential.shrink SEED [-o FILE]`.
+"""Shrink a disagreeing CIB: `python -m tests.differential.shrink SEED [-o FILE] [--scores]`.
 
 Greedy delta debugging over the XML: remove one element at a time (constraints, resources,
 group members, histories, history entries, attributes, node states) and keep the removal when
 Pacemaker still produces a summary and ours still disagrees with it. Repeats until a whole pass
 removes nothing. The result is the regression case to keep (with Pacemaker's summary).
+With `--scores` the disagreement kept is in the `pcmk__primitive_assign` score lines (`-s`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from lxml import etree
@@ -43,7 +45,31 @@ def disagrees(xml: str) -> tuple[str, ...] | None:
     return None if norm(expected) == norm(got) else expected
 
 
-def shrink(xml: str) -> str:
+def scores_disagree(xml: str) -> tuple[str, ...] | None:
+    """Pacemaker's primitive_assign score lines when ours differ from them, else None."""
+    from pengine.api import schedule
+
+    with tempfile.TemporaryDirectory(prefix="pengine-shrink-") as tmp:
+        path = Path(tmp) / "cib.xml"
+        path.write_text(xml)
+        out = pacemaker(path, tmp, "-s")
+    theirs = score_lines(out)
+    if not theirs:
+        return None
+    try:
+        mine = score_lines("\n".join(schedule(xml).scores))
+    except Exception:
+        return theirs
+    return None if set(theirs) == set(mine) else theirs
+
+
+def score_lines(text: str) -> tuple[str, ...]:
+    """The `pcmk__primitive_assign` lines of a `-s` output (the ones our engine prints)."""
+    return tuple(line for line in text.splitlines()
+                 if line.startswith("pcmk__primitive_assign:"))
+
+
+def shrink(xml: str, disagrees: Callable[[str], tuple[str, ...] | None] = disagrees) -> str:
     root = etree.fromstring(xml.encode())
     changed = True
     while changed:
@@ -67,20 +93,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("seed", type=int)
     parser.add_argument("-o", "--output")
+    parser.add_argument("--scores", action="store_true")
     args = parser.parse_args(argv)
     xml = generate(args.seed).xml
-    if disagrees(xml) is None:
+    predicate = scores_disagree if args.scores else disagrees
+    if predicate(xml) is None:
         print(f"seed {args.seed} agrees with Pacemaker", file=sys.stderr)
         return 1
-    small = shrink(xml)
+    small = shrink(xml, predicate)
     if args.output:
         Path(args.output).write_text(small)
     else:
         print(small)
     from pengine.api import schedule
 
-    print("expected:\n" + "\n".join(disagrees(small) or ()), file=sys.stderr)
-    print("got:\n" + "\n".join(schedule(small).summary), file=sys.stderr)
+    got = schedule(small).scores if args.scores else schedule(small).summary
+    print("expected:\n" + "\n".join(predicate(small) or ()), file=sys.stderr)
+    print("got:\n" + "\n".join(score_lines("\n".join(got)) if args.scores else got),
+          file=sys.stderr)
     return 0
 
 

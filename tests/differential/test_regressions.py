@@ -2,7 +2,9 @@
 
 Each NAME.xml is a shrunk generated CIB; NAME.summary is Pacemaker 2.1.5's Transition Summary
 for it, recorded from Debian's crm_simulate (tests/differential/record.py). Comparison is
-whitespace-insensitive, line by line, in order.
+whitespace-insensitive, line by line, in order. A case with NAME.scores (Pacemaker's
+`pcmk__primitive_assign` lines from crm_simulate -s) must also print exactly that set of
+score lines.
 """
 
 from __future__ import annotations
@@ -22,3 +24,15 @@ def test_reduced_case_matches_pacemaker(case: Path) -> None:
     expected = case.with_suffix(".summary").read_text().splitlines()
     got = schedule(case.read_text()).summary
     assert norm(got) == norm(expected), "\n".join(["expected:", *expected, "got:", *got])
+
+
+SCORED = [c for c in CASES if c.with_suffix(".scores").exists()]
+
+
+@pytest.mark.parametrize("case", SCORED, ids=[c.stem for c in SCORED])
+def test_reduced_case_scores_match_pacemaker(case: Path) -> None:
+    expected = set(case.with_suffix(".scores").read_text().splitlines())
+    got = {line for line in schedule(case.read_text()).scores
+           if line.startswith("pcmk__primitive_assign:")}
+    assert got == expected, "\n".join(["missing:", *sorted(expected - got),
+                                       "extra:", *sorted(got - expected)])
