@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from cib.attrd_api import AttrdClient, AttrdQuery, AttrdRefresh, AttrdUpdate
@@ -42,17 +42,10 @@ class _Command(argparse.Action):
             namespace.value = values
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        """Pacemaker's one line for a bad command line (exit 64)."""
-        unknown = message.partition("unrecognized arguments: ")[2]
-        text = f"Unknown option {unknown.split()[0]}" if unknown else message
-        print(f"attrd_updater: {text}", file=sys.stderr)
-        raise SystemExit(64)
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    from messaging.command import UsageParser
+
+    parser = UsageParser(
         prog="attrd_updater", add_help=False,
         description="query and update node attributes in the attribute manager")
     parser.add_argument("-h", "--help", "--help-all", action="help")

@@ -19,7 +19,9 @@ _STATUS_TEXT = {0: "OK", 2: "Invalid parameter", 64: "Incorrect usage",
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crm_attribute", description=(
+    from messaging.command import UsageParser
+
+    parser = UsageParser(prog="crm_attribute", description=(
         "Manage node attributes and cluster options (CIB_file=PATH works on a file)."))
     parser.add_argument("-n", "--name")
     parser.add_argument("-v", "--update", dest="value")

@@ -51,16 +51,25 @@ def list_raw(root: etree._Element) -> Answer:
 
 
 def find_status(status: ClusterStatus, rsc_id: str) -> ResourceStatus:
-    def walk(items: tuple[ResourceStatus, ...]) -> ResourceStatus | None:
+    """The resource `rsc_id`; a clone's child named by its configured id (no ":N") is
+    its first instance, as Pacemaker's crm_resource resolves it."""
+    return _find_with_clone(status, rsc_id)[0]
+
+
+def _find_with_clone(status: ClusterStatus, rsc_id: str
+                     ) -> tuple[ResourceStatus, ResourceStatus | None]:
+    """(the resource, the clone it is an instance of when named by its configured id)."""
+    def walk(items: tuple[ResourceStatus, ...], parent: ResourceStatus | None,
+             base: bool) -> tuple[ResourceStatus, ResourceStatus | None] | None:
         for rsc in items:
-            if rsc.id == rsc_id:
-                return rsc
-            found = walk(rsc.children)
+            if rsc.id == rsc_id or (base and rsc.id.split(":")[0] == rsc_id):
+                return rsc, parent if base else None
+            found = walk(rsc.children, rsc, base)
             if found is not None:
                 return found
         return None
 
-    found = walk(status.resources)
+    found = walk(status.resources, None, False) or walk(status.resources, None, True)
     if found is None:
         raise NotFoundError(f"Resource '{rsc_id}' not found")
     return found
@@ -74,9 +83,12 @@ def _leaves(rsc: ResourceStatus) -> list[ResourceStatus]:
 
 def locate(status: ClusterStatus, rsc_id: str) -> Answer:
     """--locate: one line per node the resource (or any instance) is active on."""
-    rsc = find_status(status, rsc_id)
+    rsc, clone = _find_with_clone(status, rsc_id)
+    rsc = clone or rsc  # a clone's child stands for all of the clone's instances
+    # Pacemaker lists a clone's instances last first
+    leaves = _leaves(rsc) if rsc.kind == "primitive" else _leaves(rsc)[::-1]
     lines = []
-    for leaf in _leaves(rsc):
+    for leaf in leaves:
         suffix = " Promoted" if leaf.role == Role.PROMOTED else ""
         lines += [f"resource {rsc_id} is running on: {node}{suffix}" for node in leaf.running_on]
     if not lines:
