@@ -96,8 +96,15 @@ def locate(status: ClusterStatus, rsc_id: str) -> Answer:
     return Answer(tuple(lines))
 
 
-def why(status: ClusterStatus, rsc_id: str | None) -> Answer:
-    """--why: whether a resource (or each one) is running."""
+def why(status: ClusterStatus, rsc_id: str | None, node: str | None = None) -> Answer:
+    """--why: whether a resource (or each one) is running; with -N, on that host."""
+    if node is not None and rsc_id:
+        if node not in {n.name for n in status.nodes}:
+            raise NotFoundError(f"Node '{node}' not found")
+        rsc = find_status(status, rsc_id)
+        active = any(node in leaf.running_on for leaf in _leaves(rsc))
+        return Answer((f"Resource {rsc.id} is {'' if active else 'not '}running on host "
+                       f"{node}",))
     targets = [find_status(status, rsc_id)] if rsc_id else list(status.resources)
     lines = []
     for rsc in targets:

@@ -48,3 +48,16 @@ def test_locate_clone_child_lists_every_instance(tmp_path: Path) -> None:
 def test_why_clone_child_names_first_instance(tmp_path: Path) -> None:
     done = _crm_resource(tmp_path, "--why", "-r", "d")
     assert (done.returncode, done.stdout) == (0, "Resource d:0 is running\n")
+
+
+def test_why_on_host_checks_that_host(tmp_path: Path) -> None:
+    """--why -r R -N N (probe finding, seed 3: ours ignored -N)."""
+    assert _crm_resource(tmp_path, "--why", "-r", "c", "-N", "n1").stdout == \
+        "Resource c is running on host n1\n"
+    assert _crm_resource(tmp_path, "--why", "-r", "d", "-N", "n2").stdout == \
+        "Resource d:0 is not running on host n2\n"
+
+
+def test_why_on_unknown_host_is_not_found(tmp_path: Path) -> None:
+    done = _crm_resource(tmp_path, "--why", "-r", "c", "-N", "ghost")
+    assert done.returncode == 105 and "Node 'ghost' not found" in done.stderr
