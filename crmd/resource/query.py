@@ -51,8 +51,9 @@ def list_raw(root: etree._Element) -> Answer:
 
 
 def find_status(status: ClusterStatus, rsc_id: str) -> ResourceStatus:
-    """The resource `rsc_id`; a clone's child named by its configured id (no ":N") is
-    its first instance, as Pacemaker's crm_resource resolves it."""
+    """The resource `rsc_id`; an anonymous clone's child named by its configured id (no
+    ":N") is its first instance, as Pacemaker's crm_resource resolves it (a globally-unique
+    clone's child is found only by its instance id)."""
     return _find_with_clone(status, rsc_id)[0]
 
 
@@ -62,7 +63,8 @@ def _find_with_clone(status: ClusterStatus, rsc_id: str
     def walk(items: tuple[ResourceStatus, ...], parent: ResourceStatus | None,
              base: bool) -> tuple[ResourceStatus, ResourceStatus | None] | None:
         for rsc in items:
-            if rsc.id == rsc_id or (base and rsc.id.split(":")[0] == rsc_id):
+            anonymous = parent is not None and not parent.unique  # a unique clone's child
+            if rsc.id == rsc_id or (base and anonymous and rsc.id.split(":")[0] == rsc_id):
                 return rsc, parent if base else None
             found = walk(rsc.children, rsc, base)
             if found is not None:

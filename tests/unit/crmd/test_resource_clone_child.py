@@ -31,9 +31,10 @@ CIB = """<cib crm_feature_set="3.16.1" validate-with="pacemaker-3.7" epoch="1" n
 """
 
 
-def _crm_resource(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _crm_resource(tmp_path: Path, *args: str, text: str = CIB
+                  ) -> subprocess.CompletedProcess[str]:
     cib = tmp_path / "cib.xml"
-    cib.write_text(CIB)
+    cib.write_text(text)
     return subprocess.run([sys.executable, "-c", "from crmd.resource.cli import main; main()",
                            *args], env={"CIB_file": str(cib), "PATH": "/usr/bin"},
                           capture_output=True, text=True, timeout=60, check=False)
@@ -61,3 +62,13 @@ def test_why_on_host_checks_that_host(tmp_path: Path) -> None:
 def test_why_on_unknown_host_is_not_found(tmp_path: Path) -> None:
     done = _crm_resource(tmp_path, "--why", "-r", "c", "-N", "ghost")
     assert done.returncode == 105 and "Node 'ghost' not found" in done.stderr
+
+
+def test_unique_clone_child_is_not_found_by_configured_id(tmp_path: Path) -> None:
+    """Probe finding (seed 2): only an anonymous clone's child resolves by its bare id."""
+    unique = CIB.replace('<clone id="c">', '<clone id="c"><meta_attributes id="c-m"><nvpair '
+                         'id="c-m-u" name="globally-unique" value="true"/></meta_attributes>')
+    unique = unique.replace('lrm_resource id="d"', 'lrm_resource id="d:0"', 1)
+    unique = unique.replace('lrm_resource id="d" ', 'lrm_resource id="d:1" ', 1)
+    done = _crm_resource(tmp_path, "--locate", "-r", "d", text=unique)
+    assert done.returncode == 105 and "Resource 'd' not found" in done.stderr
