@@ -175,12 +175,15 @@ def _edit(action: str, root: etree._Element, rsc: str | None, node: str | None,
 @click.option("-Q", "--quiet", is_flag=True, help="Accepted for compatibility.")
 def crm_resource(**kw: object) -> None:
     """Perform tasks related to cluster resources (hacluster's crm_resource)."""
+    # click fills kw in the order the options were given: as with Pacemaker's crm_resource,
+    # the last command option on the line wins ("--move --ban" bans)
+    given = ["list" if key == "list_" else key for key, value in kw.items() if value]
     kw["list"] = kw.pop("list_")
     kw["name"] = kw.get("set_parameter") or kw.get("get_parameter") or kw.get("delete_parameter")
-    chosen = [a for a in _ACTIONS if kw.get(a)]
+    chosen = [a for a in given if a in _ACTIONS]
     if not chosen:
         raise UsageError("No command given (try --list, --locate, --move, ... or --help)")
-    sys.exit(run(chosen[0], kw))
+    sys.exit(run(chosen[-1], kw))
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

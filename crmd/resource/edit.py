@@ -63,13 +63,11 @@ def _active_nodes(status: ClusterStatus, rsc_id: str) -> list[str]:
 
 def move(root: etree._Element, status: ClusterStatus, rsc_id: str, node: str | None,
          lifetime: str | None, now: datetime.datetime) -> Outcome:
-    """--move: prefer `node` (INFINITY); without a node there is nowhere to go."""
-    cibedit.find_resource(root, rsc_id)
+    """--move: prefer `node` (INFINITY). Without a node Pacemaker moves the resource away
+    from where it runs: a ban on its one active node (as --ban without a node)."""
     if node is None:
-        active = _active_nodes(status, rsc_id)
-        raise UsageError(f"Resource '{rsc_id}' not moved: active in {len(active)} locations."
-                         f"\nTo prevent '{rsc_id}' from running on a specific location, "
-                         "specify a node.")
+        return ban(root, status, rsc_id, None, lifetime, now)
+    cibedit.find_resource(root, rsc_id)
     cibedit.find_node(root, node)
     end = _lifetime_end(lifetime, now) if lifetime else None
     _location(root, f"cli-prefer-{rsc_id}", rsc_id, node, "INFINITY", end,

@@ -12,7 +12,8 @@ same name) with CIB_file on their own copies of the CIB and returns both outcome
 Accepted differences (normalised away):
 - timestamps (YYYY-MM-DD HH:MM:SS[Z], cib-last-written, crm_mon's "Last updated"/<last_update>)
   and the <pacemaker-result request=...> line, which quotes each tool's own argv;
-- stderr's wording: only whether the tool complained (non-empty stderr) is compared;
+- stderr's wording: only whether the tool complained (non-empty stderr) is compared; the
+  same for an XML result's <error> lines (the wording of its <status> is compared);
 - a command Pacemaker's tool crashed on (signal) is not compared;
 - under crm_mon -A, attribute lines of a node are compared as a set (GLib hash order).
 Run `python -m tests.differential.probe_cli FIRST LAST` for the per-tool agreement table and
@@ -40,7 +41,7 @@ CIB_ENV = "CIB_file"
 TOOLS = ("crm_resource", "crm_attribute", "crm_mon", "cibadmin")
 _STAMP = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:Z|[+-]\d\d:?\d\d)?")
 _WRITTEN = re.compile(r' (cib-last-written|update-client|update-user|update-origin)="[^"]*"')
-_DROP = ("  * Last updated:", "    <last_update ", "<pacemaker-result ")
+_DROP = ("  * Last updated:", "    <last_update ", "<pacemaker-result ", "      <error>")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,40 @@
+"""crm_resource: the last command option wins; --move without -N bans the current node.
+
+Probe findings (tests/differential/probe_cli.py seeds 1, 11): ours refused "--move --ban"
+(64; Pacemaker takes the last one) and "--move -r R" without a node (64; Pacemaker bans R
+from the one node it is active on). Golden constraints are Pacemaker 2.1.5's crm_resource
+on the CIB of test_resource_clone_child (CIB_file), read back with cibadmin.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lxml import etree
+
+from tests.unit.crmd.test_resource_clone_child import _crm_resource
+
+
+def _constraints(tmp_path: Path, *args: str) -> list[dict[str, str]]:
+    done = _crm_resource(tmp_path, *args)
+    assert done.returncode == 0, done.stderr
+    root = etree.parse(str(tmp_path / "cib.xml")).getroot()
+    return [dict(c.attrib) for c in root.iter("rsc_location")]
+
+
+def test_ban_given_last_wins(tmp_path: Path) -> None:
+    assert _constraints(tmp_path, "--move", "--ban", "-r", "d", "-N", "n2") == [
+        {"id": "cli-ban-d-on-n2", "rsc": "d", "role": "Started", "node": "n2",
+         "score": "-INFINITY"}]
+
+
+def test_move_given_last_wins(tmp_path: Path) -> None:
+    assert _constraints(tmp_path, "--ban", "--move", "-r", "d", "-N", "n2") == [
+        {"id": "cli-prefer-d", "rsc": "d", "role": "Started", "node": "n2",
+         "score": "INFINITY"}]
+
+
+def test_move_without_node_bans_where_it_runs(tmp_path: Path) -> None:
+    assert _constraints(tmp_path, "--move", "-r", "d") == [
+        {"id": "cli-ban-d-on-n1", "rsc": "d", "role": "Started", "node": "n1",
+         "score": "-INFINITY"}]
