@@ -117,6 +117,43 @@ def _nodes(parent: etree._Element, view: MonView) -> None:
             "resources_running": str(running.get(node.name, 0)), "type": node.kind})
 
 
+def _by_node(nodes: etree._Element, view: MonView) -> None:
+    """-n: each node element lists the primitives active on it, in the order of that
+    node's resource history (Pacemaker's per-node running list), as in its XML output."""
+    ids = {node.name: (node.id, node.online) for node in view.status.nodes}
+    leaves = _leaves_with_anonymity(view.status.resources, False)
+    order = {h.node: [r.resource for r in h.resources] for h in view.histories}
+    for element in nodes:
+        name = element.get("name", "")
+        history = order.get(name, [])
+        here = [(leaf, anon) for leaf, anon in leaves if name in leaf.running_on]
+        here.sort(key=lambda pair: _history_index(history, pair[0].id))
+        for leaf, anonymous in here:
+            _resource(element, leaf, ids, view.still_unique, anonymous)
+
+
+def _history_index(history: list[str], rsc_id: str) -> int:
+    """Where `rsc_id` stands in a node's history (a clone instance's number there may
+    differ from ours: then its configured id decides)."""
+    if rsc_id in history:
+        return history.index(rsc_id)
+    bases = [entry.split(":")[0] for entry in history]
+    base = rsc_id.split(":")[0]
+    return bases.index(base) if base in bases else len(history)
+
+
+def _leaves_with_anonymity(resources: tuple[ResourceStatus, ...], anonymous: bool
+                           ) -> list[tuple[ResourceStatus, bool]]:
+    found: list[tuple[ResourceStatus, bool]] = []
+    for rsc in resources:
+        if rsc.kind == "primitive":
+            found.append((rsc, anonymous))
+            continue
+        inside = anonymous or (rsc.kind in ("clone", "promotable") and not rsc.unique)
+        found += _leaves_with_anonymity(rsc.children, inside)
+    return found
+
+
 def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, tuple[str, bool]],
               unique: frozenset[str], anonymous: bool = False) -> None:
     if rsc.kind == "primitive":
@@ -257,11 +294,16 @@ def render_xml(view: MonView, display: Display, request: str) -> str:
     _summary(root, view, shows)
     if shows("nodes"):
         _nodes(root, view)
+        if display.by_node:
+            _by_node(root.find("nodes"), view)
     ids = {node.name: (node.id, node.online) for node in view.status.nodes}
     if shows("resources"):
         resources = etree.SubElement(root, "resources")
         for rsc in filter(is_listed, view.status.resources):
-            _resource(resources, rsc, ids, view.still_unique)
+            # -n: a resource active everywhere it has instances is listed under its nodes
+            # instead (a partly active group or clone stays here)
+            if not (display.by_node and all(leaf.running_on for leaf in _leaves(rsc))):
+                _resource(resources, rsc, ids, view.still_unique)
     if shows("attributes"):
         _attributes(root, view)
     online = {n.name for n in view.status.nodes if n.online}

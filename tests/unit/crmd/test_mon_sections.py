@@ -67,3 +67,24 @@ def test_bad_section_under_xml_is_an_xml_error_with_usage_code() -> None:
 def test_exclude_summary_in_xml_keeps_cluster_options() -> None:
     out = _crm_mon("--output-as=xml", "--exclude=summary").stdout
     assert "<cluster_options " in out and "<stack " not in out and "<nodes_configured" not in out
+
+
+def test_group_by_node_xml_nests_active_resources_under_nodes(tmp_path: Path) -> None:
+    """crm_mon --output-as=xml -n (probe finding, seeds 2 and 11). Golden ids are Pacemaker
+    2.1.5's output on generated CIB seed 2: each node lists its active primitives in its
+    history's order; <resources> keeps only what is not active everywhere."""
+    from lxml import etree
+
+    from tests.differential.generate import generate
+
+    cib = tmp_path / "cib.xml"
+    cib.write_text(generate(2).xml)
+    done = subprocess.run([sys.executable, "-c", "from crmd.mon.cli import main; main()",
+                           "-1", "--output-as=xml", "-n"], env={"CIB_file": str(cib),
+                                                                 "PATH": "/usr/bin"},
+                          capture_output=True, text=True, timeout=60, check=False)
+    root = etree.fromstring(done.stdout.encode())
+    nested = {n.get("name"): [r.get("id") for r in n.findall("resource")]
+              for n in root.find("nodes")}
+    assert nested == {"node1": [], "node2": ["m2", "r10"], "node3": ["r11", "d13:1"]}
+    assert [r.get("id") for r in root.find("resources")] == ["c12", "g1", "r5", "g6"]
