@@ -90,7 +90,7 @@ def _leaves(rsc: ResourceStatus) -> list[ResourceStatus]:
     return [leaf for child in rsc.children for leaf in _leaves(child)]
 
 
-def _nodes(parent: etree._Element, view: MonView) -> None:
+def _nodes(parent: etree._Element, view: MonView) -> etree._Element:
     status = view.status
     transient = dict(view.transient)
     running: dict[str, int] = {}
@@ -115,6 +115,7 @@ def _nodes(parent: etree._Element, view: MonView) -> None:
             "expected_up": _bool(node.name in view.expected_up and not node.shutdown),
             "is_dc": _bool(node.name == status.dc),
             "resources_running": str(running.get(node.name, 0)), "type": node.kind})
+    return nodes
 
 
 def _by_node(nodes: etree._Element, view: MonView) -> None:
@@ -293,9 +294,9 @@ def render_xml(view: MonView, display: Display, request: str) -> str:
     root = etree.Element("pacemaker-result", {"api-version": API_VERSION, "request": request})
     _summary(root, view, shows)
     if shows("nodes"):
-        _nodes(root, view)
+        nodes = _nodes(root, view)
         if display.by_node:
-            _by_node(root.find("nodes"), view)
+            _by_node(nodes, view)
     ids = {node.name: (node.id, node.online) for node in view.status.nodes}
     if shows("resources"):
         resources = etree.SubElement(root, "resources")
