@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 _ERROR_TEXT = {ExitCode.NOSUCH: "No such object", ExitCode.USAGE: "Incorrect usage",
                ExitCode.INVALID_PARAM: "Invalid parameter", ExitCode.DISCONNECT:
                "Not connected", ExitCode.NOINPUT: "Cannot open input",
+               ExitCode.EXISTS: "Requested item already exists",
                ExitCode.CONFIG: "Invalid configuration", ExitCode.ERROR: "Error occurred"}
 _AGENT_QUERIES = ("list_standards", "list_ocf_providers", "list_ocf_alternatives",
                   "list_agents", "show_metadata")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from crmd import cibedit
-from messaging.errors import UsageError
+from messaging.errors import ExitCode, HAError, UsageError
 from pengine.api import ClusterStatus, duration_ms
 
 
@@ -61,6 +61,13 @@ def _active_nodes(status: ClusterStatus, rsc_id: str) -> list[str]:
     return sorted({n for leaf in _leaves(find_status(status, rsc_id)) for n in leaf.running_on})
 
 
+class AlreadyThere(HAError):
+    """--move to the one node the resource already runs on: Pacemaker's crm_resource
+    refuses with CRM_EX_EXISTS (108) and changes nothing."""
+
+    exit_code = ExitCode.EXISTS
+
+
 def move(root: etree._Element, status: ClusterStatus, rsc_id: str, node: str | None,
          lifetime: str | None, now: datetime.datetime) -> Outcome:
     """--move: prefer `node` (INFINITY). Without a node Pacemaker moves the resource away
@@ -69,6 +76,8 @@ def move(root: etree._Element, status: ClusterStatus, rsc_id: str, node: str | N
         return ban(root, status, rsc_id, None, lifetime, now)
     cibedit.find_resource(root, rsc_id)
     cibedit.find_node(root, node)
+    if _active_nodes(status, rsc_id) == [node]:
+        raise AlreadyThere(f"Resource '{rsc_id}' is already active on {node}")
     end = _lifetime_end(lifetime, now) if lifetime else None
     _location(root, f"cli-prefer-{rsc_id}", rsc_id, node, "INFINITY", end,
               (f"cli-prefer-rule-{rsc_id}", f"cli-prefer-expr-{rsc_id}",

@@ -1,4 +1,5 @@
-"""crm_resource: the last command option wins; --move without -N bans the current node.
+"""crm_resource: the last command option wins; --move without -N bans the current node;
+--move to where the resource already runs is refused (108).
 
 Probe findings (tests/differential/probe_cli.py seeds 1, 11): ours refused "--move --ban"
 (64; Pacemaker takes the last one) and "--move -r R" without a node (64; Pacemaker bans R
@@ -38,3 +39,12 @@ def test_move_without_node_bans_where_it_runs(tmp_path: Path) -> None:
     assert _constraints(tmp_path, "--move", "-r", "d") == [
         {"id": "cli-ban-d-on-n1", "rsc": "d", "role": "Started", "node": "n1",
          "score": "-INFINITY"}]
+
+
+def test_move_to_the_node_it_runs_on_exits_108_unchanged(tmp_path: Path) -> None:
+    """Probe finding (seed 27): ours added a cli-prefer constraint (rc 0); Pacemaker 2.1.5
+    refuses with 108 and leaves the CIB alone (d resolves to d:0, active on n1 only)."""
+    done = _crm_resource(tmp_path, "--move", "-r", "d", "-N", "n1")
+    assert done.returncode == 108 and done.stderr
+    root = etree.parse(str(tmp_path / "cib.xml")).getroot()
+    assert list(root.iter("rsc_location")) == []
