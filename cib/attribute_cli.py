@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     options = _parser().parse_args(args)
     out = _Out(options.output_as == "xml", [sys.argv[0], *args])
+    if options.name == "":
+        # Pacemaker 2.1.5 writes an nvpair named "" (id "<set>-"); we refuse instead
+        out.error("-n/--name must not be empty")
+        return out.finish(64)
     from cib.attribute_file import run
     from cib.backend import backend_from_environment
     from messaging.errors import TransportError
