@@ -92,7 +92,7 @@ def _run_on(connection: CibConnection, action: str, options: dict[str, object]) 
 
         return force_action(root, _need(rsc, action), action.removeprefix("force_"))
     if action == "list_raw":
-        _emit(query.list_raw(root).out, ())
+        _emit(query.list_raw(unpack_status(root)).out, ())
         return 0
     if action == "get_parameter":
         answer = query.get_parameter(root, _need(rsc, action), str(options["name"]),

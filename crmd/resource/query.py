@@ -44,10 +44,10 @@ def list_resources(status: ClusterStatus) -> Answer:
     return Answer(("Full List of Resources:", *shown))
 
 
-def list_raw(root: etree._Element) -> Answer:
-    """--list-raw: the primitive ids in configuration order."""
-    return Answer(tuple(e.get("id") or "" for e in root.iterfind(
-        "configuration/resources//primitive")))
+def list_raw(status: ClusterStatus) -> Answer:
+    """--list-raw: every primitive instance id (clone instances with ":N"), in the
+    scheduler's resource order (priority first), as Pacemaker's crm_resource lists them."""
+    return Answer(tuple(leaf.id for rsc in status.resources for leaf in _leaves(rsc)))
 
 
 def find_status(status: ClusterStatus, rsc_id: str) -> ResourceStatus:

@@ -72,3 +72,10 @@ def test_unique_clone_child_is_not_found_by_configured_id(tmp_path: Path) -> Non
     unique = unique.replace('lrm_resource id="d" ', 'lrm_resource id="d:1" ', 1)
     done = _crm_resource(tmp_path, "--locate", "-r", "d", text=unique)
     assert done.returncode == 105 and "Resource 'd' not found" in done.stderr
+
+
+def test_list_raw_names_clone_instances(tmp_path: Path) -> None:
+    """Probe finding (seeds 4, 5, 33, 38): ours listed configured ids; Pacemaker 2.1.5
+    lists each instance ("d:0", "d:1") in the scheduler's resource order."""
+    done = _crm_resource(tmp_path, "--list-raw")
+    assert (done.returncode, done.stdout) == (0, "d:0\nd:1\n")
