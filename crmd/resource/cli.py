@@ -96,7 +96,7 @@ def _run_on(connection: CibConnection, action: str, options: dict[str, object]) 
         return 0
     if action == "get_parameter":
         answer = query.get_parameter(root, _need(rsc, action), str(options["name"]),
-                                     bool(options["meta"]))
+                                     bool(options["meta"]), bool(options["utilization"]))
         _emit(answer.out, answer.err)
         return 0
     outcome: Outcome
@@ -130,14 +130,16 @@ def _edit(action: str, root: etree._Element, rsc: str | None, node: str | None,
           options: dict[str, object]) -> Outcome:
     from crmd.resource import edit
 
-    meta = bool(options["meta"])
+    meta, utilization = bool(options["meta"]), bool(options["utilization"])
     if action == "set_parameter":
         value = options.get("value")
         if not isinstance(value, str):
             raise UsageError("--set-parameter needs -v/--parameter-value")
-        return edit.set_parameter(root, _need(rsc, action), str(options["name"]), value, meta)
+        return edit.set_parameter(root, _need(rsc, action), str(options["name"]), value, meta,
+                                  utilization)
     if action == "delete_parameter":
-        return edit.delete_parameter(root, _need(rsc, action), str(options["name"]), meta)
+        return edit.delete_parameter(root, _need(rsc, action), str(options["name"]), meta,
+                                     utilization)
     if action == "clear":
         return edit.clear(root, _need(rsc, action), node)
     return edit.cleanup(root, rsc, node, refresh=action == "refresh")
@@ -159,6 +161,8 @@ def _edit(action: str, root: etree._Element, rsc: str | None, node: str | None,
 @click.option("-d", "--delete-parameter", metavar="NAME", help="Delete a resource parameter.")
 @click.option("-v", "--parameter-value", "value", metavar="VALUE", help="Value for -p.")
 @click.option("-m", "--meta", is_flag=True, help="Act on meta attributes, not parameters.")
+@click.option("-z", "--utilization", is_flag=True,
+              help="Act on utilization attributes (wins over --meta).")
 @click.option("-r", "--resource", metavar="ID", help="Resource id.")
 @click.option("-N", "--node", metavar="NAME", help="Node name.")
 @click.option("-u", "--lifetime", metavar="DURATION", help="Lifetime of --move/--ban.")

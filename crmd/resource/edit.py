@@ -137,20 +137,23 @@ def _constraint_node(location: etree._Element) -> str | None:
 
 
 def set_parameter(root: etree._Element, rsc_id: str, name: str, value: str,
-                  meta: bool) -> Outcome:
+                  meta: bool, utilization: bool = False) -> Outcome:
+    from crmd.resource.query import set_tag
+
     element = cibedit.find_resource(root, rsc_id)
-    set_tag = "meta_attributes" if meta else "instance_attributes"
-    pair, created = cibedit.set_nvpair(root, element, set_tag, name, value)
+    pair, created = cibedit.set_nvpair(root, element, set_tag(meta, utilization), name, value)
     block = pair.getparent()
     where = f" set={block.get('id')}" if created and block is not None else ""
     return Outcome(out=(f"Set '{rsc_id}' option: id={pair.get('id')}{where} name={name} "
                         f"value={value}",))
 
 
-def delete_parameter(root: etree._Element, rsc_id: str, name: str, meta: bool) -> Outcome:
+def delete_parameter(root: etree._Element, rsc_id: str, name: str, meta: bool,
+                     utilization: bool = False) -> Outcome:
+    from crmd.resource.query import set_tag
+
     element = cibedit.find_resource(root, rsc_id)
-    set_tag = "meta_attributes" if meta else "instance_attributes"
-    pair = cibedit.delete_nvpair(element, set_tag, name)
+    pair = cibedit.delete_nvpair(element, set_tag(meta, utilization), name)
     if pair is None:
         return Outcome(changed=False)
     return Outcome(out=(f"Deleted '{rsc_id}' option: id={pair.get('id')} name={name}",))

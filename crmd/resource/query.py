@@ -173,11 +173,18 @@ def _colocated(root: etree._Element, items: list[etree._Element], side: str) -> 
     return lines
 
 
-def get_parameter(root: etree._Element, rsc_id: str, name: str, meta: bool) -> Answer:
+def set_tag(meta: bool, utilization: bool = False) -> str:
+    """The attribute block -p/-g/-d act on: --utilization's, --meta's or the parameters'."""
+    if utilization:
+        return "utilization"
+    return "meta_attributes" if meta else "instance_attributes"
+
+
+def get_parameter(root: etree._Element, rsc_id: str, name: str, meta: bool,
+                  utilization: bool = False) -> Answer:
     """--get-parameter: the value, or a note on stderr when it is not set (rc 0)."""
     element = cibedit.find_resource(root, rsc_id)
-    pair = cibedit.get_nvpair(element, "meta_attributes" if meta else "instance_attributes",
-                              name)
+    pair = cibedit.get_nvpair(element, set_tag(meta, utilization), name)
     if pair is None:
         return Answer(err=(f"Attribute '{name}' not found for '{rsc_id}'",))
     return Answer((pair.get("value") or "",))

@@ -48,3 +48,15 @@ def test_move_to_the_node_it_runs_on_exits_108_unchanged(tmp_path: Path) -> None
     assert done.returncode == 108 and done.stderr
     root = etree.parse(str(tmp_path / "cib.xml")).getroot()
     assert list(root.iter("rsc_location")) == []
+
+
+def test_utilization_sets_the_utilization_block(tmp_path: Path) -> None:
+    """Probe finding (seed 39): ours had no --utilization (64). Golden: Pacemaker 2.1.5."""
+    example = Path(__file__).resolve().parents[3] / "examples" / "cib-3node.xml"
+    done = _crm_resource(tmp_path, "-r", "app-data", "--utilization", "-p", "cpu", "-v", "2",
+                         text=example.read_text())
+    assert done.stdout == ("Set 'app-data' option: id=app-data-utilization-cpu "
+                           "set=app-data-utilization name=cpu value=2\n")
+    pair = etree.parse(str(tmp_path / "cib.xml")).getroot().find(
+        ".//primitive[@id='app-data']/utilization/nvpair")
+    assert pair is not None and (pair.get("name"), pair.get("value")) == ("cpu", "2")
