@@ -142,6 +142,7 @@ def set_parameter(root: etree._Element, rsc_id: str, name: str, value: str,
 
     element = cibedit.find_resource(root, rsc_id)
     pair, created = cibedit.set_nvpair(root, element, set_tag(meta, utilization), name, value)
+    # Pacemaker names the set whenever the nvpair is new
     block = pair.getparent()
     where = f" set={block.get('id')}" if created and block is not None else ""
     return Outcome(out=(f"Set '{rsc_id}' option: id={pair.get('id')}{where} name={name} "

@@ -60,3 +60,20 @@ def test_utilization_sets_the_utilization_block(tmp_path: Path) -> None:
     pair = etree.parse(str(tmp_path / "cib.xml")).getroot().find(
         ".//primitive[@id='app-data']/utilization/nvpair")
     assert pair is not None and (pair.get("name"), pair.get("value")) == ("cpu", "2")
+
+
+def test_new_parameter_goes_to_the_rsc_named_set(tmp_path: Path) -> None:
+    """Probe finding (seed 40): a new nvpair goes into "<rsc>-<set tag>" (created after the
+    other children), not the first existing block, and "set=" is named whenever the nvpair
+    is new. Golden: Pacemaker 2.1.5 on examples/cib-3node.xml."""
+    example = Path(__file__).resolve().parents[3] / "examples" / "cib-3node.xml"
+    done = _crm_resource(tmp_path, "-r", "service-ip", "-p", "newp", "-v", "1",
+                         text=example.read_text())
+    assert done.stdout == ("Set 'service-ip' option: id=service-ip-instance_attributes-newp "
+                           "set=service-ip-instance_attributes name=newp value=1\n")
+    primitive = etree.parse(str(tmp_path / "cib.xml")).getroot().find(
+        ".//primitive[@id='service-ip']")
+    assert primitive is not None
+    assert [(c.tag, c.get("id")) for c in primitive] == [
+        ("instance_attributes", "service-ip-params"), ("operations", None),
+        ("instance_attributes", "service-ip-instance_attributes")]
