@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from cib.attrd_api import AttrdClient, AttrdQuery, AttrdRefresh, AttrdUpdate
@@ -42,10 +42,21 @@ class _Command(argparse.Action):
             namespace.value = values
 
 
-def _parser() -> argparse.ArgumentParser:
-    from messaging.command import UsageParser
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """Pacemaker's one line for a bad command line (exit 64)."""
+        unknown = message.partition("unrecognized arguments: ")[2]
+        text = f"Unknown option {unknown.split()[0]}" if unknown else message
+        print(f"{self.prog}: {text}", file=sys.stderr)
+        raise SystemExit(64)
 
-    parser = UsageParser(
+
+# crm_attribute's parser too: a bad command line exits CRM_EX_USAGE (64), not argparse's 2
+UsageParser = _Parser
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
         prog="attrd_updater", add_help=False,
         description="query and update node attributes in the attribute manager")
     parser.add_argument("-h", "--help", "--help-all", action="help")

@@ -46,13 +46,6 @@ class Target:
     remote: bool = False
 
 
-class UnknownSection(HAError):
-    """-t/-l names no attribute section. Pacemaker's crm_attribute fails such a request
-    with ENOMSG, which its exit-code table maps to CRM_EX_PROTOCOL (76); scripts see 76."""
-
-    exit_code = ExitCode.PROTOCOL
-
-
 def section_for(kind: str | None, node: str | None) -> str:
     """crm_attribute's section from -t/-l and whether -N was given."""
     if kind is None:
@@ -62,6 +55,13 @@ def section_for(kind: str | None, node: str | None) -> str:
         raise UnknownSection(f"-t/-l {kind!r} is not an attribute section (one of "
                              f"{', '.join(sorted(_BASE))}, or the lifetimes reboot, forever)")
     return section
+
+
+class UnknownSection(HAError):
+    """-t/-l names no attribute section. Pacemaker's crm_attribute fails such a request
+    with ENOMSG, which its exit-code table maps to CRM_EX_PROTOCOL (76); scripts see 76."""
+
+    exit_code = ExitCode.PROTOCOL
 
 
 def node_uuid(cib: Element, name: str) -> tuple[str, bool]:

@@ -19,7 +19,7 @@ _STATUS_TEXT = {0: "OK", 2: "Invalid parameter", 64: "Incorrect usage",
 
 
 def _parser() -> argparse.ArgumentParser:
-    from messaging.command import UsageParser
+    from cib.attrd_updater import UsageParser
 
     parser = UsageParser(prog="crm_attribute", description=(
         "Manage node attributes and cluster options (CIB_file=PATH works on a file)."))

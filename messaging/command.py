@@ -10,7 +10,6 @@ main function with `run_tool` for the same error-to-exit-code mapping. Every dae
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -123,14 +122,3 @@ def main() -> None:
         root.main(standalone_mode=True)
     except (HAError, OSError) as error:
         fail(error)
-
-
-class UsageParser(argparse.ArgumentParser):
-    """argparse for Pacemaker-named tools: a bad command line is one "<prog>: <what>" line
-    on stderr and CRM_EX_USAGE (64), as Pacemaker's option parser exits, not argparse's 2."""
-
-    def error(self, message: str) -> NoReturn:
-        unknown = message.partition("unrecognized arguments: ")[2]
-        text = f"Unknown option {unknown.split()[0]}" if unknown else message
-        print(f"{self.prog}: {text}", file=sys.stderr)
-        raise SystemExit(int(ExitCode.USAGE))
