@@ -143,8 +143,14 @@ def _locations(root: etree._Element, rsc_id: str) -> list[str]:
 
 
 def constraints(root: etree._Element, rsc_id: str) -> Answer:
-    """--constraints: location constraints, then colocations in either direction."""
-    cibedit.find_resource(root, rsc_id)
+    """--constraints: location constraints, then colocations in either direction, of the
+    resource's top-level ancestor (a group member or clone child answers for its group or
+    clone, as Pacemaker's crm_resource does)."""
+    element = cibedit.find_resource(root, rsc_id)
+    parent = element.getparent()
+    while parent is not None and parent.tag in ("group", "clone", "master", "bundle"):
+        element, parent = parent, parent.getparent()
+    rsc_id = element.get("id") or rsc_id
     out: list[str] = []
     locations = _locations(root, rsc_id)
     if locations:

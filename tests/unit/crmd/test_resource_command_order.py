@@ -77,3 +77,13 @@ def test_new_parameter_goes_to_the_rsc_named_set(tmp_path: Path) -> None:
     assert [(c.tag, c.get("id")) for c in primitive] == [
         ("instance_attributes", "service-ip-params"), ("operations", None),
         ("instance_attributes", "service-ip-instance_attributes")]
+
+
+def test_constraints_of_a_group_member_are_its_groups(tmp_path: Path) -> None:
+    """Probe finding (seed 32): Pacemaker 2.1.5 answers --constraints for a group member
+    with its group's constraints (golden: its output on examples/cib-3node.xml)."""
+    example = Path(__file__).resolve().parents[3] / "examples" / "cib-3node.xml"
+    done = _crm_resource(tmp_path, "--constraints", "-r", "app-data", text=example.read_text())
+    assert done.stdout == (
+        "Locations:\n  * Node gamma (score=-INFINITY, id=app-avoids-gamma, rsc=app)\n"
+        "Resources app is colocated with:\n  * service-ip (score=INFINITY, id=app-with-ip)\n")
