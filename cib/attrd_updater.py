@@ -49,8 +49,12 @@ class _Parser(argparse.ArgumentParser):
         """Pacemaker's one line for a bad command line (exit 64)."""
         unknown = message.partition("unrecognized arguments: ")[2]
         text = f"Unknown option {unknown.split()[0]}" if unknown else message
-        print(f"attrd_updater: {text}", file=sys.stderr)
+        print(f"{self.prog}: {text}", file=sys.stderr)
         raise SystemExit(64)
+
+
+# crm_attribute's parser too: a bad command line exits CRM_EX_USAGE (64), not argparse's 2
+UsageParser = _Parser
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -49,7 +49,18 @@ def section_for(kind: str | None, node: str | None) -> str:
     """crm_attribute's section from -t/-l and whether -N was given."""
     if kind is None:
         return "nodes" if node is not None else "crm_config"
-    return {"reboot": "status", "forever": "nodes"}.get(kind.lower(), kind)
+    section = {"reboot": "status", "forever": "nodes"}.get(kind.lower(), kind)
+    if section not in _BASE:
+        raise UnknownSection(f"-t/-l {kind!r} is not an attribute section (one of "
+                             f"{', '.join(sorted(_BASE))}, or the lifetimes reboot, forever)")
+    return section
+
+
+class UnknownSection(HAError):
+    """-t/-l names no attribute section. Pacemaker's crm_attribute fails such a request
+    with ENOMSG, which its exit-code table maps to CRM_EX_PROTOCOL (76); scripts see 76."""
+
+    exit_code = ExitCode.PROTOCOL
 
 
 def node_uuid(cib: Element, name: str) -> tuple[str, bool]:

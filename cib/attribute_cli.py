@@ -13,7 +13,7 @@ import sys
 
 # libxml2's escaping, shared with attrd_updater (xml.sax.saxutils costs ~30 ms of start-up:
 # it imports urllib.request, http.client, email and ssl)
-from cib.attrd_updater import quoteattr
+from cib.attrd_updater import UsageParser, quoteattr
 from messaging.help_format import HelpFormatter
 
 _STATUS_TEXT = {0: "OK", 2: "Invalid parameter", 64: "Incorrect usage",
@@ -23,7 +23,7 @@ _STATUS_TEXT = {0: "OK", 2: "Invalid parameter", 64: "Incorrect usage",
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crm_attribute", description=(
+    parser = UsageParser(prog="crm_attribute", description=(
         "Manage node attributes and cluster options (CIB_file=PATH works on a file)."),
         formatter_class=HelpFormatter)
     parser.add_argument("-n", "--name")
@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     options = _parser().parse_args(args)
     out = _Out(options.output_as == "xml", [sys.argv[0], *args])
+    if options.name == "":
+        # Pacemaker 2.1.5 writes an nvpair named "" (id "<set>-"); we refuse instead
+        out.error("-n/--name must not be empty")
+        return out.finish(64)
     from cib.attribute_file import run
     from cib.backend import backend_from_environment
     from messaging.errors import TransportError

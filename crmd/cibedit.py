@@ -81,19 +81,24 @@ def get_nvpair(element: etree._Element, set_tag: str, name: str) -> etree._Eleme
 
 def set_nvpair(root: etree._Element, element: etree._Element, set_tag: str, name: str,
                value: str) -> tuple[etree._Element, bool]:
-    """Set name=value in the element's first <set_tag> block; (nvpair, set created?)."""
+    """Set name=value on the element; (nvpair, was it new?).
+
+    An existing nvpair (in any <set_tag> block) is updated in place. A new one goes, as
+    Pacemaker's crm_resource puts it, into the block whose id is "<element id>-<set_tag>"
+    (appended after the element's children when absent), not into another existing block.
+    """
     pair = get_nvpair(element, set_tag, name)
     if pair is not None:
         pair.set("value", value)
         return pair, False
-    block = element.find(set_tag)
-    created = block is None
+    block_id = f"{element.get('id')}-{set_tag}"
+    block = next((b for b in element.iterfind(set_tag) if b.get("id") == block_id), None)
     if block is None:
-        block = etree.Element(set_tag, id=unique_id(root, f"{element.get('id')}-{set_tag}"))
+        block = etree.Element(set_tag, id=unique_id(root, block_id))
         element.append(block)  # Pacemaker's tools append new sets after existing children
     pair = etree.SubElement(block, "nvpair", id=unique_id(root, f"{block.get('id')}-{name}"),
                             name=name, value=value)
-    return pair, created
+    return pair, True
 
 
 def delete_nvpair(element: etree._Element, set_tag: str, name: str) -> etree._Element | None:

@@ -108,13 +108,20 @@ class NotConnected(HAError):
     def report(self) -> str:
         if self.output_as != "xml":
             return f"crm_mon: {self.message}"
-        from crmd.mon.xml_out import API_VERSION
+        return xml_error(int(self.exit_code), "Not connected", self.message)
 
-        return "\n".join([
-            f'<pacemaker-result api-version="{API_VERSION}" request="{" ".join(sys.argv)}">',
-            '  <status code="102" message="Not connected">', "    <errors>",
-            f"      <error>crm_mon: {self.message}</error>", "    </errors>", "  </status>",
-            "</pacemaker-result>"])
+
+def xml_error(code: int, status: str, message: str) -> str:
+    """Pacemaker's XML result document for a failed crm_mon (printed on stdout)."""
+    from xml.sax.saxutils import escape, quoteattr
+
+    from crmd.mon.xml_out import API_VERSION
+
+    return "\n".join([
+        f'<pacemaker-result api-version="{API_VERSION}" request={quoteattr(" ".join(sys.argv))}>',
+        f'  <status code="{code}" message="{status}">', "    <errors>",
+        f"      <error>crm_mon: {escape(message)}</error>", "    </errors>", "  </status>",
+        "</pacemaker-result>"])
 
 
 @click.command(context_settings={"help_option_names": ["-h", "-?", "--help"]})
@@ -150,16 +157,52 @@ def crm_mon(one_shot: bool, inactive: bool, attributes: bool, failcounts: bool,
         _simple_status()
         return
 
+    output = "xml" if as_xml else ("text" if output_as == "console" else output_as)
     display = Display(inactive=inactive, attributes=attributes, failcounts=failcounts,
                       operations=operations, timing=timing, by_node=by_node,
                       tickets=tickets, fence_level=fence_level)
-    output = "xml" if as_xml else ("text" if output_as == "console" else output_as)
+    display = _with_sections(display, output, _SECTION_STEPS)
     if one_shot or output == "xml" or not sys.stdout.isatty():
-        click.echo(_render(output, display))
+        text = _render(output, display)
+        if text:  # --include=none prints nothing at all, not an empty line
+            click.echo(text)
         return
     from crmd.mon.live import run_live
 
     run_live(lambda: _render("text", display), _seconds(interval))
+
+
+_SECTION_STEPS: list[tuple[str, str]] = []  # main() takes --include/--exclude out of argv
+
+
+def _with_sections(display: Display, output: str, steps: list[tuple[str, str]]) -> Display:
+    """Display narrowed by --include/--exclude (none given: the default sections)."""
+    if not steps:
+        return display
+    from dataclasses import replace
+
+    from crmd.mon.sections import ALL, TEXT_DEFAULT, resolve
+
+    if output == "xml":
+        return replace(display, sections=resolve(ALL, steps))
+    flagged = {name for name in ALL if display.shows(name)}
+    return replace(display, sections=resolve(TEXT_DEFAULT | flagged, steps))
+
+
+def _take_sections(argv: list[str]) -> list[str]:
+    """argv without --include/--exclude, which are checked here (a bad section name is a
+    usage error; under --output-as=xml Pacemaker reports it as an XML document on stdout)."""
+    from crmd.mon.sections import ALL, resolve, split_steps
+
+    try:
+        rest, _SECTION_STEPS[:] = split_steps(argv)
+        resolve(ALL, _SECTION_STEPS)
+    except UsageError as error:
+        if not {"--output-as=xml", "-X", "--as-xml"} & set(argv):
+            raise
+        click.echo(xml_error(int(ExitCode.USAGE), "Incorrect usage", error.message))
+        sys.exit(int(ExitCode.USAGE))
+    return rest
 
 
 def _simple_status() -> None:
@@ -193,6 +236,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     from messaging.command import fail
 
     try:
+        argv = _take_sections(sys.argv[1:] if argv is None else argv)
         crm_mon.main(args=argv, prog_name="crm_mon", standalone_mode=False)
     except click.exceptions.UsageError as error:
         click.echo(f"crm_mon: {error.format_message()}", err=True)

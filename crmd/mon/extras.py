@@ -1,4 +1,4 @@
-"""crm_mon's tickets and fencing-history sections (Pacemaker 2.1.5's layout).
+"""crm_mon's tickets, bans and fencing-history sections (Pacemaker 2.1.5's layout).
 
 Tickets: every <ticket_state> in the status plus every ticket an rsc_ticket constraint
 names (revoked until granted), as "id: granted|revoked[ [standby]][ last-granted="<ctime>"]"
@@ -14,6 +14,8 @@ not only the latest of each target/action/state. Event texts are stonith_admin's
 (stonithd.api.describe_event); a failure made good later says by whom, judged within the
 list shown (reduced below level 3), as Pacemaker's crm_mon judges its reduced history.
 
+Bans (--include=bans): each negative location score, "id<TAB>prevents R from running on N".
+
 Pure apart from `fence_history`, which asks the fencer.
 """
 
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 if TYPE_CHECKING:
+    from pengine.api import ClusterStatus
     from stonithd.api import HistoryEntry
 
 
@@ -60,6 +63,15 @@ def _state(ticket: Ticket) -> str:
 
 def _ctime(stamp: int) -> str:
     return time.strftime("%a %b %e %H:%M:%S %Y", time.localtime(stamp))
+
+
+def ban_lines(status: ClusterStatus) -> list[str]:
+    """--include=bans: each negative location constraint, the way Pacemaker words it."""
+    if not status.bans:
+        return []
+    return ["Negative Location Constraints:", *(
+        f"  * {ban.id}\tprevents {ban.resource} from running "
+        f"{'as Promoted ' if ban.promoted_only else ''}on {ban.node}" for ban in status.bans)]
 
 
 def ticket_lines(found: tuple[Ticket, ...]) -> list[str]:

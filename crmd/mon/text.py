@@ -42,6 +42,19 @@ class Display:
     by_node: bool = False
     tickets: bool = False
     fence_level: int = 1
+    # --include/--exclude's result (crmd.mon.sections); None: the default text sections
+    sections: frozenset[str] | None = None
+
+    def shows(self, section: str) -> bool:
+        """Whether `section` is printed (the -A/-f/-o/-c switches add theirs)."""
+        if self.sections is not None:
+            return section in self.sections
+        from crmd.mon.sections import TEXT_DEFAULT
+
+        return section in TEXT_DEFAULT or {
+            "attributes": self.attributes, "failcounts": self.failcounts,
+            "operations": self.operations or self.timing, "tickets": self.tickets,
+        }.get(section, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,27 +84,36 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def summary_lines(view: MonView) -> list[str]:
+def summary_lines(view: MonView, display: Display | None = None) -> list[str]:
+    """The "Cluster Summary:" block: the lines of the summary sections shown."""
+    shows = display.shows if display is not None else (lambda _section: True)
     status = view.status
     options = dict(status.options)
     cib = dict(view.cib_attributes)
-    lines = ["Cluster Summary:",
-             f"  * Stack: {options.get('cluster-infrastructure', 'unknown')}"]
-    if status.dc is None:
+    lines = []
+    if shows("stack"):
+        lines.append(f"  * Stack: {options.get('cluster-infrastructure', 'unknown')}")
+    if shows("dc") and status.dc is None:
         lines.append("  * Current DC: NONE")
-    else:
+    elif shows("dc"):
         quorum = "with" if status.have_quorum else "WITHOUT"
         version = options.get("dc-version", "unknown")
         lines.append(f"  * Current DC: {status.dc} (version {version}) - partition "
                      f"{quorum} quorum")
-    lines.append(f"  * Last updated: {view.last_updated}")
-    change = cib.get("cib-last-written", "")
-    for label, key in (("by", "update-user"), ("via", "update-client"),
-                       ("on", "update-origin")):
-        if cib.get(key):
-            change += f" {label} {cib[key]}"
-    lines.append(f"  * Last change:  {change}")
-    lines.append(f"  * {_plural(len(status.nodes), 'node')} configured")
+    if shows("times"):
+        lines.append(f"  * Last updated: {view.last_updated}")
+        change = cib.get("cib-last-written", "")
+        for label, key in (("by", "update-user"), ("via", "update-client"),
+                           ("on", "update-origin")):
+            if cib.get(key):
+                change += f" {label} {cib[key]}"
+        lines.append(f"  * Last change:  {change}")
+    if shows("counts"):
+        lines += _count_lines(status)
+    return ["Cluster Summary:", *lines] if lines else []
+
+
+def _count_lines(status: ClusterStatus) -> list[str]:
     total, disabled, blocked = resource_counts(status)
     notes = []
     if disabled:
@@ -99,8 +121,8 @@ def summary_lines(view: MonView) -> list[str]:
     if blocked:
         notes.append(f"{blocked} BLOCKED from further action due to failure")
     extra = f" ({', '.join(notes)})" if notes else ""
-    lines.append(f"  * {_plural(total, 'resource instance')} configured{extra}")
-    return lines
+    return [f"  * {_plural(len(status.nodes), 'node')} configured",
+            f"  * {_plural(total, 'resource instance')} configured{extra}"]
 
 
 def _management_note(status: ClusterStatus) -> list[str]:
@@ -130,31 +152,54 @@ def resources_section(view: MonView, display: Display) -> list[str]:
 
 
 def render(view: MonView, display: Display) -> list[str]:
-    """The whole one-shot text output."""
-    out = summary_lines(view) + _management_note(view.status)
-    if display.by_node:
+    """The whole one-shot text output: the sections shown, a blank line between them."""
+    out: list[str] = []
+    for block in filter(None, _core_blocks(view, display) + _extra_blocks(view, display)):
+        out += ([""] if out else []) + block
+    return out
+
+
+def _core_blocks(view: MonView, display: Display) -> list[list[str]]:
+    """Summary, management note, nodes and resources."""
+    blocks = [summary_lines(view, display)]
+    if display.shows("maint-mode"):
+        blocks.append(_management_note(view.status)[1:])
+    if display.by_node and display.shows("nodes"):
         from crmd.mon.bynode import by_node_sections
 
-        out += ["", *by_node_sections(view, display)]
-    else:
-        out += ["", "Node List:", *bullets(node_lines(view.status))]
-        out += ["", *resources_section(view, display)]
-    if display.attributes:
-        out += attribute_section(view)
-    if display.operations or display.timing:
-        out += operations_section(view, display.timing)
-    elif display.failcounts:
-        out += migration_section(view)
-    failed = view.status.failed_operations
-    if failed:
-        out += ["", "Failed Resource Actions:",
-                *(f"  * {failed_action_line(op)}" for op in failed)]
-    from crmd.mon.extras import fencing_lines, ticket_lines
+        blocks.append(by_node_sections(view, display))
+    elif display.shows("nodes"):
+        blocks.append(["Node List:", *bullets(node_lines(view.status))])
+    if display.shows("resources") and not display.by_node:
+        blocks.append(resources_section(view, display))
+    return blocks
 
-    out += fencing_lines(view.fencing, display.fence_level, failed=True)
-    if display.tickets:
-        out += ticket_lines(view.tickets)
-    return out + fencing_lines(view.fencing, display.fence_level, failed=False)
+
+def _extra_blocks(view: MonView, display: Display) -> list[list[str]]:
+    """Attributes, history, failures, fencing, tickets and bans, in Pacemaker's order."""
+    from crmd.mon.extras import ban_lines, fencing_lines, ticket_lines
+
+    blocks = []
+    if display.shows("attributes"):
+        blocks.append(attribute_section(view)[1:])
+    if display.shows("operations"):
+        blocks.append(operations_section(view, display.timing)[1:])
+    elif display.shows("failcounts"):
+        blocks.append(migration_section(view)[1:])
+    failed = view.status.failed_operations
+    if failed and display.shows("failures"):
+        blocks.append(["Failed Resource Actions:",
+                       *(f"  * {failed_action_line(op)}" for op in failed)])
+    level = display.fence_level
+    if display.shows("fencing-failed"):
+        blocks.append(fencing_lines(view.fencing, level, failed=True)[1:])
+    if display.shows("tickets"):
+        blocks.append(ticket_lines(view.tickets)[1:])
+    if display.shows("bans"):
+        blocks.append(ban_lines(view.status))
+    if display.shows("fencing-pending") or display.shows("fencing-succeeded"):
+        blocks.append(fencing_lines(view.fencing, level, failed=False)[1:])
+    return blocks
 
 
 # Pacemaker never shows attributes with these prefixes under "Node Attributes".

@@ -8,6 +8,7 @@ failures) whatever the text display switches say, and ends with <status code="0"
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 
 from lxml import etree
 
@@ -30,29 +31,39 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _summary(parent: etree._Element, view: MonView) -> None:
+def _summary(parent: etree._Element, view: MonView, shows: Callable[[str], bool]) -> None:
+    """<summary>: the elements of the summary sections shown (none shown: no element)."""
+    if not any(map(shows, ("stack", "dc", "times", "counts", "options"))):
+        return
     status = view.status
     options = dict(status.options)
     cib = dict(view.cib_attributes)
     summary = etree.SubElement(parent, "summary")
-    etree.SubElement(summary, "stack", type=options.get("cluster-infrastructure", "unknown"))
+    if shows("stack"):
+        etree.SubElement(summary, "stack",
+                         type=options.get("cluster-infrastructure", "unknown"))
     dc = next((n for n in status.nodes if n.name == status.dc), None)
-    if dc is None:
+    if shows("dc") and dc is None:
         etree.SubElement(summary, "current_dc", present="false")
-    else:
+    elif shows("dc") and dc is not None:
         etree.SubElement(summary, "current_dc", present="true",
                          version=options.get("dc-version", ""), name=dc.name, id=dc.id,
                          with_quorum=_bool(status.have_quorum), mixed_version="false")
-    etree.SubElement(summary, "last_update", time=view.last_updated)
-    etree.SubElement(summary, "last_change", time=cib.get("cib-last-written", ""),
-                     user=cib.get("update-user", ""), client=cib.get("update-client", ""),
-                     origin=cib.get("update-origin", ""))
-    etree.SubElement(summary, "nodes_configured", number=str(len(status.nodes)))
+    if shows("times"):
+        etree.SubElement(summary, "last_update", time=view.last_updated)
+        etree.SubElement(summary, "last_change", time=cib.get("cib-last-written", ""),
+                         user=cib.get("update-user", ""),
+                         client=cib.get("update-client", ""),
+                         origin=cib.get("update-origin", ""))
     from pengine.api import resource_counts
 
     total, disabled, blocked = resource_counts(status)
-    etree.SubElement(summary, "resources_configured", number=str(total),
-                     disabled=str(disabled), blocked=str(blocked))
+    if shows("counts"):
+        etree.SubElement(summary, "nodes_configured", number=str(len(status.nodes)))
+        etree.SubElement(summary, "resources_configured", number=str(total),
+                         disabled=str(disabled), blocked=str(blocked))
+    if not shows("options"):
+        return
     etree.SubElement(summary, "cluster_options", {
         "stonith-enabled": _bool(status.stonith_enabled),
         "symmetric-cluster": options.get("symmetric-cluster", "true"),
@@ -79,7 +90,7 @@ def _leaves(rsc: ResourceStatus) -> list[ResourceStatus]:
     return [leaf for child in rsc.children for leaf in _leaves(child)]
 
 
-def _nodes(parent: etree._Element, view: MonView) -> None:
+def _nodes(parent: etree._Element, view: MonView) -> etree._Element:
     status = view.status
     transient = dict(view.transient)
     running: dict[str, int] = {}
@@ -104,6 +115,44 @@ def _nodes(parent: etree._Element, view: MonView) -> None:
             "expected_up": _bool(node.name in view.expected_up and not node.shutdown),
             "is_dc": _bool(node.name == status.dc),
             "resources_running": str(running.get(node.name, 0)), "type": node.kind})
+    return nodes
+
+
+def _by_node(nodes: etree._Element, view: MonView) -> None:
+    """-n: each node element lists the primitives active on it, in the order of that
+    node's resource history (Pacemaker's per-node running list), as in its XML output."""
+    ids = {node.name: (node.id, node.online) for node in view.status.nodes}
+    leaves = _leaves_with_anonymity(view.status.resources, False)
+    order = {h.node: [r.resource for r in h.resources] for h in view.histories}
+    for element in nodes:
+        name = element.get("name", "")
+        history = order.get(name, [])
+        here = [(leaf, anon) for leaf, anon in leaves if name in leaf.running_on]
+        here.sort(key=lambda pair: _history_index(history, pair[0].id))
+        for leaf, anonymous in here:
+            _resource(element, leaf, ids, view.still_unique, anonymous)
+
+
+def _history_index(history: list[str], rsc_id: str) -> int:
+    """Where `rsc_id` stands in a node's history (a clone instance's number there may
+    differ from ours: then its configured id decides)."""
+    if rsc_id in history:
+        return history.index(rsc_id)
+    bases = [entry.split(":")[0] for entry in history]
+    base = rsc_id.split(":")[0]
+    return bases.index(base) if base in bases else len(history)
+
+
+def _leaves_with_anonymity(resources: tuple[ResourceStatus, ...], anonymous: bool
+                           ) -> list[tuple[ResourceStatus, bool]]:
+    found: list[tuple[ResourceStatus, bool]] = []
+    for rsc in resources:
+        if rsc.kind == "primitive":
+            found.append((rsc, anonymous))
+            continue
+        inside = anonymous or (rsc.kind in ("clone", "promotable") and not rsc.unique)
+        found += _leaves_with_anonymity(rsc.children, inside)
+    return found
 
 
 def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, tuple[str, bool]],
@@ -239,24 +288,38 @@ def _bans(parent: etree._Element, view: MonView) -> None:
 
 
 def render_xml(view: MonView, display: Display, request: str) -> str:
-    """The whole XML document (display switches do not narrow it, as in Pacemaker)."""
-    del display
+    """The whole XML document: every section unless --include/--exclude narrowed it (the
+    other display switches do not narrow it, as in Pacemaker)."""
+    shows = (lambda _name: True) if display.sections is None else display.sections.__contains__
     root = etree.Element("pacemaker-result", {"api-version": API_VERSION, "request": request})
-    _summary(root, view)
-    _nodes(root, view)
+    _summary(root, view, shows)
+    if shows("nodes"):
+        nodes = _nodes(root, view)
+        if display.by_node:
+            _by_node(nodes, view)
     ids = {node.name: (node.id, node.online) for node in view.status.nodes}
-    resources = etree.SubElement(root, "resources")
-    for rsc in filter(is_listed, view.status.resources):
-        _resource(resources, rsc, ids, view.still_unique)
-    _attributes(root, view)
+    if shows("resources"):
+        resources = etree.SubElement(root, "resources")
+        for rsc in filter(is_listed, view.status.resources):
+            # -n: a resource active everywhere it has instances is listed under its nodes
+            # instead (a partly active group or clone stays here)
+            if not (display.by_node and all(leaf.running_on for leaf in _leaves(rsc))):
+                _resource(resources, rsc, ids, view.still_unique)
+    if shows("attributes"):
+        _attributes(root, view)
     online = {n.name for n in view.status.nodes if n.online}
-    if online:  # Pacemaker opens the section at the first online node
+    if online and (shows("operations") or shows("failcounts")):
+        # Pacemaker opens the section at the first online node
         _history(root, [h for h in view.histories if h.node in online])
-    _failures(root, view.status)
+    if shows("failures"):
+        _failures(root, view.status)
     from crmd.mon.extras import fencing_xml, tickets_xml
 
-    fencing_xml(root, view.fencing)
-    tickets_xml(root, view.tickets)
-    _bans(root, view)
+    if shows("fencing-failed") or shows("fencing-pending") or shows("fencing-succeeded"):
+        fencing_xml(root, view.fencing)
+    if shows("tickets"):
+        tickets_xml(root, view.tickets)
+    if shows("bans"):
+        _bans(root, view)
     etree.SubElement(root, "status", code="0", message="OK")
     return etree.tostring(root, pretty_print=True, encoding="unicode").rstrip("\n")

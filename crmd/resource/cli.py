@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 _ERROR_TEXT = {ExitCode.NOSUCH: "No such object", ExitCode.USAGE: "Incorrect usage",
                ExitCode.INVALID_PARAM: "Invalid parameter", ExitCode.DISCONNECT:
                "Not connected", ExitCode.NOINPUT: "Cannot open input",
+               ExitCode.EXISTS: "Requested item already exists",
                ExitCode.CONFIG: "Invalid configuration", ExitCode.ERROR: "Error occurred"}
 _AGENT_QUERIES = ("list_standards", "list_ocf_providers", "list_ocf_alternatives",
                   "list_agents", "show_metadata")
@@ -91,11 +92,11 @@ def _run_on(connection: CibConnection, action: str, options: dict[str, object]) 
 
         return force_action(root, _need(rsc, action), action.removeprefix("force_"))
     if action == "list_raw":
-        _emit(query.list_raw(root).out, ())
+        _emit(query.list_raw(unpack_status(root)).out, ())
         return 0
     if action == "get_parameter":
         answer = query.get_parameter(root, _need(rsc, action), str(options["name"]),
-                                     bool(options["meta"]))
+                                     bool(options["meta"]), bool(options["utilization"]))
         _emit(answer.out, answer.err)
         return 0
     outcome: Outcome
@@ -108,7 +109,7 @@ def _run_on(connection: CibConnection, action: str, options: dict[str, object]) 
         elif action == "locate":
             answer = query.locate(status, _need(rsc, action))
         elif action == "why":
-            answer = query.why(status, rsc)
+            answer = query.why(status, rsc, node)
         elif action == "constraints":
             answer = query.constraints(root, _need(rsc, action))
         if action not in ("move", "ban"):
@@ -129,14 +130,16 @@ def _edit(action: str, root: etree._Element, rsc: str | None, node: str | None,
           options: dict[str, object]) -> Outcome:
     from crmd.resource import edit
 
-    meta = bool(options["meta"])
+    meta, utilization = bool(options["meta"]), bool(options["utilization"])
     if action == "set_parameter":
         value = options.get("value")
         if not isinstance(value, str):
             raise UsageError("--set-parameter needs -v/--parameter-value")
-        return edit.set_parameter(root, _need(rsc, action), str(options["name"]), value, meta)
+        return edit.set_parameter(root, _need(rsc, action), str(options["name"]), value, meta,
+                                  utilization)
     if action == "delete_parameter":
-        return edit.delete_parameter(root, _need(rsc, action), str(options["name"]), meta)
+        return edit.delete_parameter(root, _need(rsc, action), str(options["name"]), meta,
+                                     utilization)
     if action == "clear":
         return edit.clear(root, _need(rsc, action), node)
     return edit.cleanup(root, rsc, node, refresh=action == "refresh")
@@ -158,6 +161,8 @@ def _edit(action: str, root: etree._Element, rsc: str | None, node: str | None,
 @click.option("-d", "--delete-parameter", metavar="NAME", help="Delete a resource parameter.")
 @click.option("-v", "--parameter-value", "value", metavar="VALUE", help="Value for -p.")
 @click.option("-m", "--meta", is_flag=True, help="Act on meta attributes, not parameters.")
+@click.option("-z", "--utilization", is_flag=True,
+              help="Act on utilization attributes (wins over --meta).")
 @click.option("-r", "--resource", metavar="ID", help="Resource id.")
 @click.option("-N", "--node", metavar="NAME", help="Node name.")
 @click.option("-u", "--lifetime", metavar="DURATION", help="Lifetime of --move/--ban.")
@@ -175,12 +180,15 @@ def _edit(action: str, root: etree._Element, rsc: str | None, node: str | None,
 @click.option("-Q", "--quiet", is_flag=True, help="Accepted for compatibility.")
 def crm_resource(**kw: object) -> None:
     """Perform tasks related to cluster resources (hacluster's crm_resource)."""
+    # click fills kw in the order the options were given: as with Pacemaker's crm_resource,
+    # the last command option on the line wins ("--move --ban" bans)
+    given = ["list" if key == "list_" else key for key, value in kw.items() if value]
     kw["list"] = kw.pop("list_")
     kw["name"] = kw.get("set_parameter") or kw.get("get_parameter") or kw.get("delete_parameter")
-    chosen = [a for a in _ACTIONS if kw.get(a)]
+    chosen = [a for a in given if a in _ACTIONS]
     if not chosen:
         raise UsageError("No command given (try --list, --locate, --move, ... or --help)")
-    sys.exit(run(chosen[0], kw))
+    sys.exit(run(chosen[-1], kw))
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from crmd import cibedit
-from messaging.errors import UsageError
+from messaging.errors import ExitCode, HAError, UsageError
 from pengine.api import ClusterStatus, duration_ms
 
 
@@ -61,16 +61,23 @@ def _active_nodes(status: ClusterStatus, rsc_id: str) -> list[str]:
     return sorted({n for leaf in _leaves(find_status(status, rsc_id)) for n in leaf.running_on})
 
 
+class AlreadyThere(HAError):
+    """--move to the one node the resource already runs on: Pacemaker's crm_resource
+    refuses with CRM_EX_EXISTS (108) and changes nothing."""
+
+    exit_code = ExitCode.EXISTS
+
+
 def move(root: etree._Element, status: ClusterStatus, rsc_id: str, node: str | None,
          lifetime: str | None, now: datetime.datetime) -> Outcome:
-    """--move: prefer `node` (INFINITY); without a node there is nowhere to go."""
-    cibedit.find_resource(root, rsc_id)
+    """--move: prefer `node` (INFINITY). Without a node Pacemaker moves the resource away
+    from where it runs: a ban on its one active node (as --ban without a node)."""
     if node is None:
-        active = _active_nodes(status, rsc_id)
-        raise UsageError(f"Resource '{rsc_id}' not moved: active in {len(active)} locations."
-                         f"\nTo prevent '{rsc_id}' from running on a specific location, "
-                         "specify a node.")
+        return ban(root, status, rsc_id, None, lifetime, now)
+    cibedit.find_resource(root, rsc_id)
     cibedit.find_node(root, node)
+    if _active_nodes(status, rsc_id) == [node]:
+        raise AlreadyThere(f"Resource '{rsc_id}' is already active on {node}")
     end = _lifetime_end(lifetime, now) if lifetime else None
     _location(root, f"cli-prefer-{rsc_id}", rsc_id, node, "INFINITY", end,
               (f"cli-prefer-rule-{rsc_id}", f"cli-prefer-expr-{rsc_id}",
@@ -130,20 +137,24 @@ def _constraint_node(location: etree._Element) -> str | None:
 
 
 def set_parameter(root: etree._Element, rsc_id: str, name: str, value: str,
-                  meta: bool) -> Outcome:
+                  meta: bool, utilization: bool = False) -> Outcome:
+    from crmd.resource.query import set_tag
+
     element = cibedit.find_resource(root, rsc_id)
-    set_tag = "meta_attributes" if meta else "instance_attributes"
-    pair, created = cibedit.set_nvpair(root, element, set_tag, name, value)
+    pair, created = cibedit.set_nvpair(root, element, set_tag(meta, utilization), name, value)
+    # Pacemaker names the set whenever the nvpair is new
     block = pair.getparent()
     where = f" set={block.get('id')}" if created and block is not None else ""
     return Outcome(out=(f"Set '{rsc_id}' option: id={pair.get('id')}{where} name={name} "
                         f"value={value}",))
 
 
-def delete_parameter(root: etree._Element, rsc_id: str, name: str, meta: bool) -> Outcome:
+def delete_parameter(root: etree._Element, rsc_id: str, name: str, meta: bool,
+                     utilization: bool = False) -> Outcome:
+    from crmd.resource.query import set_tag
+
     element = cibedit.find_resource(root, rsc_id)
-    set_tag = "meta_attributes" if meta else "instance_attributes"
-    pair = cibedit.delete_nvpair(element, set_tag, name)
+    pair = cibedit.delete_nvpair(element, set_tag(meta, utilization), name)
     if pair is None:
         return Outcome(changed=False)
     return Outcome(out=(f"Deleted '{rsc_id}' option: id={pair.get('id')} name={name}",))

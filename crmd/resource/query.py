@@ -44,23 +44,34 @@ def list_resources(status: ClusterStatus) -> Answer:
     return Answer(("Full List of Resources:", *shown))
 
 
-def list_raw(root: etree._Element) -> Answer:
-    """--list-raw: the primitive ids in configuration order."""
-    return Answer(tuple(e.get("id") or "" for e in root.iterfind(
-        "configuration/resources//primitive")))
+def list_raw(status: ClusterStatus) -> Answer:
+    """--list-raw: every primitive instance id (clone instances with ":N"), in the
+    scheduler's resource order (priority first), as Pacemaker's crm_resource lists them."""
+    return Answer(tuple(leaf.id for rsc in status.resources for leaf in _leaves(rsc)))
 
 
 def find_status(status: ClusterStatus, rsc_id: str) -> ResourceStatus:
-    def walk(items: tuple[ResourceStatus, ...]) -> ResourceStatus | None:
+    """The resource `rsc_id`; an anonymous clone's child named by its configured id (no
+    ":N") is its first instance, as Pacemaker's crm_resource resolves it (a globally-unique
+    clone's child is found only by its instance id)."""
+    return _find_with_clone(status, rsc_id)[0]
+
+
+def _find_with_clone(status: ClusterStatus, rsc_id: str
+                     ) -> tuple[ResourceStatus, ResourceStatus | None]:
+    """(the resource, the clone it is an instance of when named by its configured id)."""
+    def walk(items: tuple[ResourceStatus, ...], parent: ResourceStatus | None,
+             base: bool) -> tuple[ResourceStatus, ResourceStatus | None] | None:
         for rsc in items:
-            if rsc.id == rsc_id:
-                return rsc
-            found = walk(rsc.children)
+            anonymous = parent is not None and not parent.unique  # a unique clone's child
+            if rsc.id == rsc_id or (base and anonymous and rsc.id.split(":")[0] == rsc_id):
+                return rsc, parent if base else None
+            found = walk(rsc.children, rsc, base)
             if found is not None:
                 return found
         return None
 
-    found = walk(status.resources)
+    found = walk(status.resources, None, False) or walk(status.resources, None, True)
     if found is None:
         raise NotFoundError(f"Resource '{rsc_id}' not found")
     return found
@@ -74,9 +85,12 @@ def _leaves(rsc: ResourceStatus) -> list[ResourceStatus]:
 
 def locate(status: ClusterStatus, rsc_id: str) -> Answer:
     """--locate: one line per node the resource (or any instance) is active on."""
-    rsc = find_status(status, rsc_id)
+    rsc, clone = _find_with_clone(status, rsc_id)
+    rsc = clone or rsc  # a clone's child stands for all of the clone's instances
+    # Pacemaker lists a clone's instances last first
+    leaves = _leaves(rsc) if rsc.kind == "primitive" else _leaves(rsc)[::-1]
     lines = []
-    for leaf in _leaves(rsc):
+    for leaf in leaves:
         suffix = " Promoted" if leaf.role == Role.PROMOTED else ""
         lines += [f"resource {rsc_id} is running on: {node}{suffix}" for node in leaf.running_on]
     if not lines:
@@ -84,8 +98,15 @@ def locate(status: ClusterStatus, rsc_id: str) -> Answer:
     return Answer(tuple(lines))
 
 
-def why(status: ClusterStatus, rsc_id: str | None) -> Answer:
-    """--why: whether a resource (or each one) is running."""
+def why(status: ClusterStatus, rsc_id: str | None, node: str | None = None) -> Answer:
+    """--why: whether a resource (or each one) is running; with -N, on that host."""
+    if node is not None and rsc_id:
+        if node not in {n.name for n in status.nodes}:
+            raise NotFoundError(f"Node '{node}' not found")
+        rsc = find_status(status, rsc_id)
+        active = any(node in leaf.running_on for leaf in _leaves(rsc))
+        return Answer((f"Resource {rsc.id} is {'' if active else 'not '}running on host "
+                       f"{node}",))
     targets = [find_status(status, rsc_id)] if rsc_id else list(status.resources)
     lines = []
     for rsc in targets:
@@ -122,8 +143,14 @@ def _locations(root: etree._Element, rsc_id: str) -> list[str]:
 
 
 def constraints(root: etree._Element, rsc_id: str) -> Answer:
-    """--constraints: location constraints, then colocations in either direction."""
-    cibedit.find_resource(root, rsc_id)
+    """--constraints: location constraints, then colocations in either direction, of the
+    resource's top-level ancestor (a group member or clone child answers for its group or
+    clone, as Pacemaker's crm_resource does)."""
+    element = cibedit.find_resource(root, rsc_id)
+    parent = element.getparent()
+    while parent is not None and parent.tag in ("group", "clone", "master", "bundle"):
+        element, parent = parent, parent.getparent()
+    rsc_id = element.get("id") or rsc_id
     out: list[str] = []
     locations = _locations(root, rsc_id)
     if locations:
@@ -152,11 +179,18 @@ def _colocated(root: etree._Element, items: list[etree._Element], side: str) -> 
     return lines
 
 
-def get_parameter(root: etree._Element, rsc_id: str, name: str, meta: bool) -> Answer:
+def set_tag(meta: bool, utilization: bool = False) -> str:
+    """The attribute block -p/-g/-d act on: --utilization's, --meta's or the parameters'."""
+    if utilization:
+        return "utilization"
+    return "meta_attributes" if meta else "instance_attributes"
+
+
+def get_parameter(root: etree._Element, rsc_id: str, name: str, meta: bool,
+                  utilization: bool = False) -> Answer:
     """--get-parameter: the value, or a note on stderr when it is not set (rc 0)."""
     element = cibedit.find_resource(root, rsc_id)
-    pair = cibedit.get_nvpair(element, "meta_attributes" if meta else "instance_attributes",
-                              name)
+    pair = cibedit.get_nvpair(element, set_tag(meta, utilization), name)
     if pair is None:
         return Answer(err=(f"Attribute '{name}' not found for '{rsc_id}'",))
     return Answer((pair.get("value") or "",))

@@ -41,6 +41,7 @@ CASES = [
     "-r service-ip --meta -p target-role -v Stopped", "-r service-ip -g ip",
     "-r service-ip -g nosuch", "-r nosuch -g ip", "-r service-ip -d cidr_netmask",
     "-r service-ip -d nosuch", "-r app-data -p state -v /tmp/x.state",
+    "-r app-data --utilization -p cpu -v 2", "-r app-data -z -g cpu", "-r app-data -z -d cpu",
 ]
 _STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ")
 
