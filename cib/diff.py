@@ -182,20 +182,34 @@ def _diff_attributes(old: Element, new: Element, marks: _Marks) -> None:
         marks.attr_changes[id(new)] = changes
 
 
+# Elements with two element children or more, their children's ids, whether a child has
+# none: found by libxml2 in C (a Python walk over the elements of a 2 MB CIB took 0.1 s,
+# and the diff asks this of every unchanged section it meets)
+_CROWDED = etree.XPath("descendant-or-self::*[*[2]]")
+_CHILD_IDS = etree.XPath("*/@id", smart_strings=False)
+_SOME_CHILD_WITHOUT_ID = etree.XPath("boolean(*[not(@id)])")
+
+
 def keys_unique(root: Element) -> bool:
     """Whether every element below `root` matches exactly its own counterpart in a copy:
     no two siblings share a tag and id, and no id-less element shares its tag with a
     sibling (it would match the first of that tag)."""
-    for parent in root.iter(tag=etree.Element):
-        if len(parent) < 2:
-            continue
-        keys = [(child.tag, child.get("id")) for child in parent if _is_element(child)]
-        if len(set(keys)) != len(keys):
-            return False
-        tags = [tag for tag, _ in keys]
-        if any(ident is None and tags.count(tag) > 1 for tag, ident in keys):
+    crowded: list[Element] = _CROWDED(root)  # type: ignore[assignment]
+    for parent in crowded:
+        ids: list[str] = _CHILD_IDS(parent)  # type: ignore[assignment]
+        if not _SOME_CHILD_WITHOUT_ID(parent) and len(set(ids)) == len(ids):
+            continue  # distinct ids: distinct keys whatever the tags
+        if not _children_keys_unique(parent):
             return False
     return True
+
+
+def _children_keys_unique(parent: Element) -> bool:
+    keys = [(child.tag, child.get("id")) for child in parent if _is_element(child)]
+    if len(set(keys)) != len(keys):
+        return False
+    tags = [tag for tag, _ in keys]
+    return not any(ident is None and tags.count(tag) > 1 for tag, ident in keys)
 
 
 def _identical(old: Element, new: Element) -> bool:
