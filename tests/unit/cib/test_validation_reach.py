@@ -3,6 +3,8 @@
 The validator is injected (cib.ops.perform takes it), so the tests see which trees were
 checked: nothing for a change inside the status section, the root alone for a change of
 the root's attributes, the whole tree otherwise. Refusals keep the whole check's message.
+Also the two shortcuts of the comparison a write makes: the patch built once, and the
+sibling-key check (cib.diff.keys_unique) done by XPath.
 """
 
 from __future__ import annotations
@@ -92,3 +94,18 @@ def test_the_patch_is_the_one_a_whole_comparison_gives(data: str, scope: str | N
     whole = create_patchset(BASE, outcome.cib)
     assert whole is not None
     assert element_text(outcome.patch) == element_text(whole)
+
+
+@pytest.mark.parametrize(("xml", "unique"), [
+    ('<a><b id="1"/><c id="1"/><b id="2"/></a>', True),  # an id shared across tags
+    ('<a><b id="1"/><!-- note --><b id="1"/></a>', False),  # same tag and id
+    ('<a><x><b/><c/></x><x id="2"><b/><b/></x></a>', False),  # id-less, same tag
+    ('<a><b/><!-- one element child --></a>', True),
+    ('<a><s><b id="1"/><b id="2"/></s><t><b id="1"/><b id="2"/></t></a>', True),
+])
+def test_keys_are_unique_only_when_each_sibling_has_its_own(xml: str, unique: bool) -> None:
+    # a comparison matches children by tag and id (or the first of a tag): shared keys
+    # make a whole comparison see moves where nothing moved
+    from cib.diff import keys_unique
+
+    assert keys_unique(parse(xml)) is unique
