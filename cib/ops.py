@@ -67,7 +67,10 @@ def _write(cib: Element, request: Request, validate: Validator,
     removed = written.path if isinstance(written, Replaced) else None
     scratch = written if isinstance(written, etree._Element) else written.tree
     _check_not_backwards(cib, scratch)
-    model.fix_plus_plus(scratch)
+    if request.data is None or b"+" in etree.tostring(request.data):
+        # a ``name++`` comes in with the request (Pacemaker expands it in the object it
+        # updates): with none in the data, a scan of every attribute of the tree is spared
+        model.fix_plus_plus(scratch)
     first = create_patchset(cib, scratch)
     if (first is not None and _tracked(request) and not keys_unique(cib)
             and _same_text(cib, scratch)):
