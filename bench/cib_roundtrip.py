@@ -249,15 +249,17 @@ def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str
         time.sleep(0.05)
     took = time.monotonic() - started
     logs = Path(lab.status()["nodes"][joiner]["state_dir"]).parent / "log"
-    fetches = [line for name in ("cib.log", "launcher.log") if (logs / name).exists()
-               for line in (logs / name).read_text(errors="replace").splitlines()
-               if "bulk_fetched" in line]  # netns nodes log through their launcher
+    lines = [line for name in ("cib.log", "launcher.log") if (logs / name).exists()
+             for line in (logs / name).read_text(errors="replace").splitlines()]
+    fetches = [line for line in lines if "bulk_fetched" in line]  # netns: the launcher logs
     cib_pids = [p for p in lab.node_pids(dc) if process_name(p) == "cib"]
     rss, pss = memory_kb(cib_pids[0]) if cib_pids else (0, 0)
     fetch_ms = _field(fetches[-1], "ms") if fetches else None
     return {"2 MB CIB to a joining node (node start to CIB shown), s": took,
             "2 MB CIB bulk fetch on the joiner (from its cib log), s":
                 None if fetch_ms is None else fetch_ms / 1e3,
+            "2 MB CIB: joiner's cib sees the full view to CIB held (its log), s":
+                _view_to_copy(lines, len(names)),
             "cib daemon with 2 MB CIB (PSS, RSS MB)": (pss / 1024, rss / 1024)}
 
 
@@ -266,6 +268,23 @@ def _wait_stopped(lab: OurLab, node: str) -> None:
     deadline = time.monotonic() + 30
     while lab.status()["nodes"][node].get("running") and time.monotonic() < deadline:
         time.sleep(0.1)
+
+
+def _view_to_copy(lines: list[str], members: int) -> float | None:
+    """Seconds from the joiner's cib seeing every member (its last full cib_view) to its
+    copy being fetched (bulk_fetched): the cib's part of a join, without the node's boot
+    and the membership forming before it."""
+    from datetime import datetime
+
+    def stamp(line: str) -> datetime:
+        return datetime.fromisoformat(line.split()[0].rstrip("Z"))
+
+    fetched = [line for line in lines if "bulk_fetched" in line]
+    views = [line for line in lines if "cib_view" in line and line.count("'n") == members
+             and (not fetched or stamp(line) <= stamp(fetched[-1]))]
+    if not fetched or not views:
+        return None
+    return (stamp(fetched[-1]) - stamp(views[-1])).total_seconds()
 
 
 def _field(line: str, name: str) -> float | None:
