@@ -1,6 +1,6 @@
 """CIB write and read costs in a running cluster (issue 9's benchmarks), ours beside Pacemaker.
 
-    python bench/cib_roundtrip.py [--nodes 3,16] [--count 100] [--pacemaker]
+    python bench/cib_roundtrip.py [--nodes 3,16] [--count 100] [--pacemaker] [--join-only]
 
 Rows (p50/p99 over --count sequential requests unless said otherwise):
 - `cibadmin -M` round trip from a non-DC node and on the DC, process start included
@@ -116,7 +116,7 @@ def pacemaker_side(count: int) -> Rows:
         return cib_rows(lab.exec, list(pcmk.NODES), lab.dc(), "cibadmin", count)
 
 
-def our_side(nodes: int, count: int) -> Rows:
+def our_side(nodes: int, count: int, join_only: bool = False) -> Rows:
     gone = missing_daemons("cib")
     if gone or not OUR_CIBADMIN.exists():
         print(f"SKIP ours at {nodes} nodes: no {', '.join(gone) or 'cibadmin command'} "
@@ -133,9 +133,11 @@ def our_side(nodes: int, count: int) -> Rows:
         def run_in(node: str, script: str) -> str:
             return lab.lab("exec", node, "/bin/bash", "-c", script)
 
-        rows = cib_rows(run_in, names, dc, str(OUR_CIBADMIN), count)
-        rows.update(_api_round_trip({n: status["nodes"][n]["state_dir"] for n in names}, dc,
-                                    count))
+        rows = Rows()
+        if not join_only:
+            rows = cib_rows(run_in, names, dc, str(OUR_CIBADMIN), count)
+            rows.update(_api_round_trip({n: status["nodes"][n]["state_dir"] for n in names},
+                                        dc, count))
         try:
             rows.update(_big_cib(lab, names, dc, run_in))
         except RuntimeError as error:  # keep the rows measured so far
@@ -247,15 +249,17 @@ def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str
         time.sleep(0.05)
     took = time.monotonic() - started
     logs = Path(lab.status()["nodes"][joiner]["state_dir"]).parent / "log"
-    fetches = [line for name in ("cib.log", "launcher.log") if (logs / name).exists()
-               for line in (logs / name).read_text(errors="replace").splitlines()
-               if "bulk_fetched" in line]  # netns nodes log through their launcher
+    lines = [line for name in ("cib.log", "launcher.log") if (logs / name).exists()
+             for line in (logs / name).read_text(errors="replace").splitlines()]
+    fetches = [line for line in lines if "bulk_fetched" in line]  # netns: the launcher logs
     cib_pids = [p for p in lab.node_pids(dc) if process_name(p) == "cib"]
     rss, pss = memory_kb(cib_pids[0]) if cib_pids else (0, 0)
     fetch_ms = _field(fetches[-1], "ms") if fetches else None
     return {"2 MB CIB to a joining node (node start to CIB shown), s": took,
             "2 MB CIB bulk fetch on the joiner (from its cib log), s":
                 None if fetch_ms is None else fetch_ms / 1e3,
+            "2 MB CIB: joiner's cib sees the full view to CIB held (its log), s":
+                _view_to_copy(lines, len(names)),
             "cib daemon with 2 MB CIB (PSS, RSS MB)": (pss / 1024, rss / 1024)}
 
 
@@ -264,6 +268,23 @@ def _wait_stopped(lab: OurLab, node: str) -> None:
     deadline = time.monotonic() + 30
     while lab.status()["nodes"][node].get("running") and time.monotonic() < deadline:
         time.sleep(0.1)
+
+
+def _view_to_copy(lines: list[str], members: int) -> float | None:
+    """Seconds from the joiner's cib seeing every member (its last full cib_view) to its
+    copy being fetched (bulk_fetched): the cib's part of a join, without the node's boot
+    and the membership forming before it."""
+    from datetime import datetime
+
+    def stamp(line: str) -> datetime:
+        return datetime.fromisoformat(line.split()[0].rstrip("Z"))
+
+    fetched = [line for line in lines if "bulk_fetched" in line]
+    views = [line for line in lines if "cib_view" in line and line.count("'n") == members
+             and (not fetched or stamp(line) <= stamp(fetched[-1]))]
+    if not fetched or not views:
+        return None
+    return (stamp(fetched[-1]) - stamp(views[-1])).total_seconds()
 
 
 def _field(line: str, name: str) -> float | None:
@@ -311,13 +332,16 @@ def main() -> None:
     parser.add_argument("--nodes", default="3,16")
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--pacemaker", action="store_true")
+    parser.add_argument("--join-only", action="store_true",
+                        help="measure only the 2 MB join rows (and the daemon's memory)")
     parser.add_argument("--no-compile", action="store_true",
                         help="do not byte-compile the checkout first (benchlib.byte_compile)")
     args = parser.parse_args()
     compiled = "not byte-compiled" if args.no_compile else byte_compile()
     theirs = pacemaker_side(args.count) if args.pacemaker else Rows()
     pacemaker_load = load_average()
-    ours = {int(n): our_side(int(n), args.count) for n in args.nodes.split(",") if n}
+    ours = {int(n): our_side(int(n), args.count, args.join_only)
+            for n in args.nodes.split(",") if n}
     keys = list(dict.fromkeys([*theirs, *(k for r in ours.values() for k in r)]))
     if not keys:
         print("nothing measured")

@@ -182,20 +182,34 @@ def _diff_attributes(old: Element, new: Element, marks: _Marks) -> None:
         marks.attr_changes[id(new)] = changes
 
 
+# Elements with two element children or more, their children's ids, whether a child has
+# none: found by libxml2 in C (a Python walk over the elements of a 2 MB CIB took 0.1 s,
+# and the diff asks this of every unchanged section it meets)
+_CROWDED = etree.XPath("descendant-or-self::*[*[2]]")
+_CHILD_IDS = etree.XPath("*/@id", smart_strings=False)
+_SOME_CHILD_WITHOUT_ID = etree.XPath("boolean(*[not(@id)])")
+
+
 def keys_unique(root: Element) -> bool:
     """Whether every element below `root` matches exactly its own counterpart in a copy:
     no two siblings share a tag and id, and no id-less element shares its tag with a
     sibling (it would match the first of that tag)."""
-    for parent in root.iter(tag=etree.Element):
-        if len(parent) < 2:
-            continue
-        keys = [(child.tag, child.get("id")) for child in parent if _is_element(child)]
-        if len(set(keys)) != len(keys):
-            return False
-        tags = [tag for tag, _ in keys]
-        if any(ident is None and tags.count(tag) > 1 for tag, ident in keys):
+    crowded: list[Element] = _CROWDED(root)  # type: ignore[assignment]
+    for parent in crowded:
+        ids: list[str] = _CHILD_IDS(parent)  # type: ignore[assignment]
+        if not _SOME_CHILD_WITHOUT_ID(parent) and len(set(ids)) == len(ids):
+            continue  # distinct ids: distinct keys whatever the tags
+        if not _children_keys_unique(parent):
             return False
     return True
+
+
+def _children_keys_unique(parent: Element) -> bool:
+    keys = [(child.tag, child.get("id")) for child in parent if _is_element(child)]
+    if len(set(keys)) != len(keys):
+        return False
+    tags = [tag for tag, _ in keys]
+    return not any(ident is None and tags.count(tag) > 1 for tag, ident in keys)
 
 
 def _identical(old: Element, new: Element) -> bool:
@@ -253,24 +267,54 @@ def _emit(node: Element, patch: Element, marks: _Marks) -> None:
                                   position=str(parent.index(node)))
         change.append(copy.deepcopy(node))
         return
-    changes = marks.attr_changes.get(id(node))
-    if changes:
-        change = etree.SubElement(patch, "change", operation="modify", path=element_path(node))
-        listing = etree.SubElement(change, "change-list")
-        for name, value in changes:
-            if value is None:
-                etree.SubElement(listing, "change-attr", name=name, operation="unset")
-            else:
-                etree.SubElement(listing, "change-attr", name=name, operation="set", value=value)
-        result = etree.SubElement(etree.SubElement(change, "change-result"), str(node.tag))
-        for name, value in attributes(node):
-            result.set(name, value)
+    _emit_modify(node, patch, marks)
     if id(node) not in marks.same:  # nothing changed below an identical subtree
         for child in node:
             _emit(child, patch, marks)
     if id(node) in marks.moved and parent is not None:
         etree.SubElement(patch, "change", operation="move", path=element_path(node),
                          position=str(parent.index(node)))
+
+
+def _emit_modify(node: Element, patch: Element, marks: _Marks) -> None:
+    """The change setting and unsetting `node`'s attributes, if any."""
+    changes = marks.attr_changes.get(id(node))
+    if not changes:
+        return
+    change = etree.SubElement(patch, "change", operation="modify", path=element_path(node))
+    listing = etree.SubElement(change, "change-list")
+    for name, value in changes:
+        if value is None:
+            etree.SubElement(listing, "change-attr", name=name, operation="unset")
+        else:
+            etree.SubElement(listing, "change-attr", name=name, operation="set", value=value)
+    result = etree.SubElement(etree.SubElement(change, "change-result"), str(node.tag))
+    for name, value in attributes(node):
+        result.set(name, value)
+
+
+def restamp_root(patch: Element, old: Element, new: Element) -> Element:
+    """`patch`, made by `create_patchset(old, earlier)` where `earlier` differed from `new`
+    only in the root's attributes (the version counters and the change stamp written after
+    the change was found), brought up to `new`: the target version and the root's modify
+    change recomputed, the rest kept. Changed in place and returned; what
+    `create_patchset(old, new)` gives, without comparing the two whole trees a second time
+    (a CIB of megabytes takes a tenth of a second per comparison)."""
+    for element in patch.iter("target"):
+        for name in VERSION_FIELDS:
+            element.set(name, new.get(name) or "1")
+    index = next((place for place, child in enumerate(patch)  # after the deletions
+                  if child.tag == "change" and child.get("operation") != "delete"), len(patch))
+    if (index < len(patch) and patch[index].get("operation") == "modify"
+            and patch[index].get("path") == element_path(new)):
+        patch.remove(patch[index])  # the root's own change always comes first (_emit)
+    marks = _Marks()
+    _diff_attributes(old, new, marks)
+    fresh = etree.Element("diff")
+    _emit_modify(new, fresh, marks)
+    for offset, change in enumerate(fresh):
+        patch.insert(index + offset, change)
+    return patch
 
 
 def has_changes(old: Element, new: Element) -> bool:

@@ -13,6 +13,7 @@ otherwise; a write that changed nothing keeps the tree it was given, unchecked).
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 
 from lxml import etree
@@ -54,7 +55,7 @@ def perform(cib: Element, request: Request, validate: Validator = schema_validat
 def _write(cib: Element, request: Request, validate: Validator,
            written_at: str | None = None, author: Author | None = None) -> Outcome:
     # Imported here so that a query (cibadmin -Q) does not load the write machinery.
-    from cib.diff import config_changed, create_patchset, keys_unique
+    from cib.diff import config_changed, create_patchset, keys_unique, restamp_root
     from cib.ops_write import WRITERS, Quiet, Replaced
 
     if request.op in (Op.ERASE, Op.UPGRADE) and not request.force:
@@ -66,7 +67,10 @@ def _write(cib: Element, request: Request, validate: Validator,
     removed = written.path if isinstance(written, Replaced) else None
     scratch = written if isinstance(written, etree._Element) else written.tree
     _check_not_backwards(cib, scratch)
-    model.fix_plus_plus(scratch)
+    if request.data is None or b"+" in etree.tostring(request.data):
+        # a ``name++`` comes in with the request (Pacemaker expands it in the object it
+        # updates): with none in the data, a scan of every attribute of the tree is spared
+        model.fix_plus_plus(scratch)
     first = create_patchset(cib, scratch)
     if (first is not None and _tracked(request) and not keys_unique(cib)
             and _same_text(cib, scratch)):
@@ -74,6 +78,7 @@ def _write(cib: Element, request: Request, validate: Validator,
         # duplicate ids sees moves where nothing moved, so an untouched tree is no change.
         first = None
     patch, configuration = None, False
+    reach = None if first is None else _reach(first)  # before `first` becomes the patch
     if first is not None or removed is not None:
         configuration = first is not None and config_changed(first) and not quiet
         configuration = configuration or "/cib/configuration" in (removed or "")
@@ -84,12 +89,15 @@ def _write(cib: Element, request: Request, validate: Validator,
             scratch.set("cib-last-written", written_at)
             if author is not None:
                 model.stamp_author(scratch, author.origin, author.client, author.user)
-        patch = create_patchset(cib, scratch)
-    if (first is not None or removed is not None) and (first is None or not _status_only(first)):
+        # the counters and stamp changed only the root's attributes: the diff found above
+        # needs its root change redone, not a second walk of both trees
+        patch = (create_patchset(cib, scratch) if first is None
+                 else restamp_root(first, cib, scratch))
+    if first is not None or removed is not None:
         # A write that changed nothing leaves the tree it was given (returned as it was):
         # validating it again (seconds on a 2 MB CIB, for each of crmd's unchanged
         # have-quorum/dc-uuid writes of a join) cannot refuse anything the CIB now holds.
-        validate(scratch)
+        _validate_change(scratch, reach, validate)
     return Outcome(scratch if patch is not None else cib, patch=patch,
                    config_changed=configuration)
 
@@ -104,16 +112,60 @@ def _tracked(request: Request) -> bool:
     return request.op is Op.REPLACE and request.data is not None and request.data.tag != "cib"
 
 
-def _status_only(patch: Element) -> bool:
-    """Whether every change is inside the status section, which Pacemaker's schemas let
-    hold anything (status-1.0.rng): the result validates exactly when the tree before did,
-    so checking it again (a few ms of a few-ms write) is skipped. The version attributes
-    the counters change next are plain integers the tree before had valid too."""
+# What a change can make invalid, from the narrowest: nothing (inside the status section),
+# the root's own attributes, anything.
+_STATUS, _ROOT, _WHOLE = 0, 1, 2
+# Every schema from pacemaker-1.2 on (and pacemaker-next) takes the root's attributes from
+# the same definitions (cib-1.2.rng, versions.rng); pacemaker-1.0 and its aliases do not.
+_SHARED_ROOT = re.compile(r"^pacemaker-(?:(?:[2-9]|\d{2,})\.\d+|1\.[2-9]|next)$",
+                          re.IGNORECASE)
+
+
+def _reach(patch: Element) -> int:
+    """How much of the tree the changes of `patch` can make invalid. Pacemaker's schemas
+    let the status section hold anything (status-1.0.rng), so a change inside it keeps the
+    result valid exactly when the tree before was; the version attributes the counters
+    change next are plain integers the tree before had valid too. A change of the root's
+    attributes other than validate-with (which picks the schema of everything) touches
+    only what the root's attribute definitions check."""
     from cib.diff import changes
 
-    return all((change.get("path") or "").startswith("/cib/status/")
-               or (change.get("path") == "/cib/status" and change.get("operation") == "modify")
-               for change in changes(patch))
+    reach = _STATUS
+    for change in changes(patch):
+        path, operation = change.get("path") or "", change.get("operation")
+        if path.startswith("/cib/status/") or (
+                path == "/cib/status" and operation in ("modify", "create")):
+            continue
+        if path == "/cib" and operation == "modify" and not any(
+                item.get("name") == "validate-with" for item in change.iter("change-attr")):
+            reach = _ROOT
+            continue
+        return _WHOLE
+    return reach
+
+
+def _validate_change(scratch: Element, reach: int | None, validate: Validator) -> None:
+    """Validate what the change can have made invalid (`reach`; None: everything). A change
+    of the root's attributes is checked on the root alone, with the least configuration
+    the schemas take; when that fails the whole tree is checked, so that the refusal says
+    exactly what a whole check says."""
+    if reach == _STATUS:
+        return
+    if reach == _ROOT and _SHARED_ROOT.match(scratch.get("validate-with") or ""):
+        try:
+            validate(_root_alone(scratch))
+            return
+        except SchemaViolation:
+            pass
+    validate(scratch)
+
+
+def _root_alone(cib: Element) -> Element:
+    root = _shallow(cib)
+    configuration = etree.SubElement(root, "configuration")
+    for section in ("crm_config", "nodes", "resources", "constraints"):
+        etree.SubElement(configuration, section)
+    return root
 
 
 def _same_text(old: Element, new: Element) -> bool:

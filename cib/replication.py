@@ -72,7 +72,7 @@ from cib.replication_messages import (
     WriteResult,
     unknown_outcome,
 )
-from cib.replication_state import Sync, Unconfirmed, batches_out, choose_master, dc_of, digest_of
+from cib.replication_state import DigestCache, Sync, Unconfirmed, batches_out, choose_master, dc_of
 from cib.xmlio import Element, element_text, parse
 from messaging.effects import ArmTimer, CancelTimer, Effect, Log, Node, Send, TimerFired
 from messaging.errors import ExitCode, HAError
@@ -93,7 +93,7 @@ class ReplicaCore:
     def __init__(self, node: str, cib: Element, validate: Validator, term: int = 0,
                  fresh: bool = False) -> None:
         self.node, self.cib, self.term, self.validate = node, cib, term, validate
-        self.fresh = fresh  # loaded from disk (status dropped), not synced since
+        self.fresh, self.digest = fresh, DigestCache()  # fresh: loaded from disk, not synced since
         self.view, self.resyncing = -1, False
         self.members: dict[str, int] = {}
         self.master: str | None = None
@@ -117,7 +117,7 @@ class ReplicaCore:
         return version_of(self.cib, absent=0)
 
     def _state(self) -> tuple[Version, int, str]:
-        return self.version, self.term, digest_of(self.cib)
+        return self.version, self.term, self.digest(self.cib)
 
     def _full(self) -> FullCib:
         return FullCib(self.view, element_text(self.cib, pretty=False), self.version, self.term)
@@ -203,7 +203,7 @@ class ReplicaCore:
         return [log]
 
     def _announce(self) -> Announce:
-        return Announce(self.view, self.version, digest_of(self.cib), self.term, self.dc,
+        return Announce(self.view, self.version, self.digest(self.cib), self.term, self.dc,
                         self.fresh)
 
     def _retry_waiting(self, now: float) -> list[CibEffect]:
@@ -362,7 +362,7 @@ class ReplicaCore:
         published, self.held_published = self.held_published, 0
         patches = tuple(patch for _, patch in held)
         replicas = {member for member in self.members if member != self.node}
-        digest = digest_of(self.cib)
+        digest = self.digest(self.cib)
         message: Diff | DiffBatch = (Diff(self.view, patches[0], digest, self.version)
                                      if len(patches) == 1 else
                                      DiffBatch(self.view, patches, digest, self.version))
@@ -492,7 +492,7 @@ class ReplicaCore:
                 result = apply_patchset(self.cib if result is None else result, parse(patch))
         except HAError:
             result = None
-        if result is None or digest_of(result) != message.digest:
+        if result is None or self.digest(result) != message.digest:
             self.resyncing = True
             return [Send(Node(self.master or ""), FetchCib(self.view))]
         self.cib, self.term, self.fresh = result, message.view, False

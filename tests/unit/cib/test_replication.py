@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from cib.model import empty_cib
-from cib.replication import ReplicaCore, digest_of
+from cib.replication import ReplicaCore
 from cib.replication_messages import (
     Acknowledge,
     ClientWrite,
@@ -36,6 +36,7 @@ from cib.replication_messages import (
     ViewChanged,
     WireRequest,
 )
+from cib.replication_state import digest_of
 from cib.request import Op
 from cib.xmlio import Element, element_text, parse
 from messaging.clock import FakeClock
