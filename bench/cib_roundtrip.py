@@ -224,16 +224,7 @@ def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str
                "-v false")
     lab.lab("kill", joiner)
     _wait_stopped(lab, joiner)
-    for attempt in range(10):  # the kill's view change may answer 102 (outcome unknown)
-        try:
-            run_in(dc, f"{OUR_CIBADMIN} -C -o crm_config -x {path}")
-            break
-        except RuntimeError as error:
-            if "already exists" in str(error):  # an earlier try did apply it
-                break
-            if "view changed" not in str(error) or attempt == 9:
-                raise
-            time.sleep(1.0)
+    _create_retrying(run_in, dc, path)
     version = run_in(dc, f"{OUR_CIBADMIN} -Q | head -c 400")
     started = time.monotonic()
     lab.lab("start", joiner)
@@ -261,6 +252,20 @@ def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str
             "2 MB CIB: joiner's cib sees the full view to CIB held (its log), s":
                 _view_to_copy(lines, len(names)),
             "cib daemon with 2 MB CIB (PSS, RSS MB)": (pss / 1024, rss / 1024)}
+
+
+def _create_retrying(run_in: Runner, dc: str, path: Path) -> None:
+    """Create the bulk set on `dc`; the kill's view change may answer 102 (outcome unknown)."""
+    for attempt in range(10):
+        try:
+            run_in(dc, f"{OUR_CIBADMIN} -C -o crm_config -x {path}")
+            return
+        except RuntimeError as error:
+            if "already exists" in str(error):  # an earlier try did apply it
+                return
+            if "view changed" not in str(error) or attempt == 9:
+                raise
+            time.sleep(1.0)
 
 
 def _wait_stopped(lab: OurLab, node: str) -> None:

@@ -7,7 +7,7 @@ holds the master copy: each cib learns the DC from its own crmd (`DcNamed`) and 
 unconfirmed writes, holds new ones, and sends `Handover` (with a sequence number within the view)
 to every member. Only the master hands over, and it stops being master first; while the claims
 disagree or name nobody (start-up, DC lost) the role stays. The new master applies writes at once
-(no sync); a write forwarded to a former master is refused and the origin sends it to the new one.
+(no sync unless its copy is fresh); a write forwarded to a former master is refused and resent.
 
 A cib respawned while its node stays in the view starts `fresh` (its disk copy has no status) and
 follows the view's rule; a member that saw handovers answers it with the latest `Handover`, the
@@ -190,7 +190,7 @@ class ReplicaCore:
                                         ("handovers", self.seq)))
         if self.master == self.node:
             self.claims = {self.node: self.dc}
-            if handover:
+            if handover and not self.fresh:  # a respawned cib replayed a handover: sync
                 return [log]
             self.sync = Sync({self.node: self._state()}, fresh={self.node} if self.fresh else set())
             # A member that installed the view before us announced while we still dropped
