@@ -17,8 +17,8 @@ failover benchmark measure, and our election decides as soon as every live contr
 answered (the timeout only covers lost messages). Set the properties to Pacemaker's values
 to get its behaviour. ``dc-deadtime`` also sets the DC's startup grace (`crmd.startup_grace`:
 never-seen nodes are not fenced that long after its start), 20s when unset as in Pacemaker,
-whose controllers wait that long before electing. A value that does not parse keeps the default (Pacemaker logs it and
-uses the default too). Pure: XML text in, a `ControllerTiming` out.
+whose controllers wait that long before electing. A value that does not parse keeps the
+default (Pacemaker logs it and uses the default too). Pure: XML text in, a `ControllerTiming` out.
 """
 
 from __future__ import annotations

@@ -73,11 +73,14 @@ def without_startup_fencing(cib: str | bytes | etree._Element) -> etree._Element
     if crm_config is None:
         crm_config = etree.SubElement(config, "crm_config")
         config.insert(0, crm_config)
-    sets = crm_config.xpath(f"cluster_property_set[@id='{_BOOTSTRAP}']")
-    bootstrap = sets[0] if sets else etree.SubElement(crm_config, "cluster_property_set",
-                                                       id=_BOOTSTRAP)
-    pairs = bootstrap.xpath("nvpair[@name='startup-fencing']")
-    pair = pairs[0] if pairs else etree.SubElement(
-        bootstrap, "nvpair", id=f"{_BOOTSTRAP}-startup-fencing", name="startup-fencing")
+    bootstrap = next((block for block in crm_config.iterchildren("cluster_property_set")
+                      if block.get("id") == _BOOTSTRAP), None)
+    if bootstrap is None:
+        bootstrap = etree.SubElement(crm_config, "cluster_property_set", id=_BOOTSTRAP)
+    pair = next((nvpair for nvpair in bootstrap.iterchildren("nvpair")
+                 if nvpair.get("name") == "startup-fencing"), None)
+    if pair is None:
+        pair = etree.SubElement(bootstrap, "nvpair", id=f"{_BOOTSTRAP}-startup-fencing",
+                                name="startup-fencing")
     pair.set("value", "false")
     return root
