@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crmd.messages import RunScheduler, SchedulerDone
-from crmd.startup_grace import without_startup_fencing
 from pengine import api as pengine
 
 if TYPE_CHECKING:
@@ -173,8 +172,6 @@ def run_scheduler(cib_xml: str | bytes | etree._Element, request: RunScheduler, 
     the caller's to give away: the scheduler may change it). The answer carries no wall
     time of its own (`request.wall` is the time the graph was computed for, not the time
     it arrives): the shell stamps it when it feeds it back."""
-    if request.spare_unseen:
-        cib_xml = without_startup_fencing(cib_xml)
     when = datetime.datetime.fromtimestamp(int(request.wall), tz=datetime.UTC)
     transition = pengine.schedule(cib_xml, when, transition_id=request.transition_id)
     return SchedulerDone(graph_of(transition, request.transition_id), now)

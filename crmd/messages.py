@@ -262,12 +262,10 @@ class UpdateAttribute:
 class RunScheduler:
     """Compute transition `transition_id` from the CIB as it is once every effect before
     this one has been applied (`crmd.fsa.run_scheduler` is the pure call), then feed back
-    `SchedulerDone`. `wall` is the scheduler's "now" (epoch seconds). `spare_unseen`: run
-    it as under startup-fencing=false (the DC's startup grace, `crmd.startup_grace`)."""
+    `SchedulerDone`. `wall` is the scheduler's "now" (epoch seconds)."""
 
     transition_id: int
     wall: float
-    spare_unseen: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,9 @@ with Debian's crm_simulate -LS and crm_mon -1 on CIBs with and without that node
 Timing: Pacemaker's controllers wait dc-deadtime (20 s by default) after their start before
 the first election, so no scheduler runs, and nothing is fenced, before then; a node that
 boots within that window joins unharmed. Ours elects at once and emulates the window as the
-DC's startup grace (`crmd.startup_grace`): never-seen nodes are spared until dc-deadtime
-(configured, else 20 s) after the DC's controller started, then fenced once.
+DC's startup grace (`crmd.startup_grace`): while a configured node was never seen, the DC
+plans nothing until dc-deadtime (configured, else 20 s) after its controller started; a
+node that never boots is then fenced once, before anything starts.
 """
 
 from __future__ import annotations
@@ -176,6 +177,10 @@ def test_a_node_that_never_boots_is_fenced_once_when_dc_deadtime_has_passed() ->
     [(when, _, target, action)] = cluster.fence_requests
     assert (target, action) == (ABSENT, "reboot")
     assert PACEMAKER_DC_DEADTIME <= when < PACEMAKER_DC_DEADTIME + 2.0
+    starts = [float(line.split()[0]) for line in cluster.trace_lines()
+              if "lrmd op: OpCompleted" in line and "action='start'" in line
+              and "resource='fencing'" not in line]
+    assert starts and min(starts) > when, "nothing starts before the unseen node is fenced"
     assert cluster.violations == []
 
 
