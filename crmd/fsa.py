@@ -81,13 +81,12 @@ from crmd.presence import (
 )
 from crmd.recorder import Recorder, results_in, timeout_record
 from crmd.shutdown import expect_down, shutdown_request
+from crmd.startup_grace import STARTUP_GRACE_TIMER, StartupGrace
 from crmd.timing import ControllerTiming
 from crmd.transition import TransitionEngine
 from messaging.effects import ArmTimer, CancelTimer, Log, Node, Publish, Send, TimerFired
 
 RECHECK_TIMER = "crmd:recheck"
-
-
 _ELECTION_MESSAGES = (Vote, NoVote, DcClaim, ControllerStarted, ControllerAlive)
 Effect = CrmdEffect
 
@@ -120,6 +119,7 @@ class Controller:
         self.coordinator: JoinCoordinator | None = None
         self.engine = TransitionEngine(self.node_id)
         self.fencing = FencingAttempts(self.timing.stonith_max_attempts)
+        self.startup = StartupGrace()  # plans wait for never-seen nodes still booting
         self.members: frozenset[str] = frozenset({name})
         # peers whose controller runs (`crmd.presence`, what Pacemaker learns from the
         # controllers' process group); joins go only to these, the election counts these
@@ -156,7 +156,7 @@ class Controller:
 
     def start(self, now: float, wall: float = 0.0) -> list[Effect]:
         self._follow_wall(now, wall)
-        self.state = FsaState.PENDING
+        self.state, self.startup.started = FsaState.PENDING, now
         return self._route([*self.election.start(now), *self.presence.start(now)], now)
 
     def handle(self, event: object) -> list[Effect]:
@@ -420,8 +420,11 @@ class Controller:
     # --- policy and transitions ---------------------------------------------------------
 
     def _request_schedule(self, now: float) -> list[Effect]:
-        self.transition_id += 1
-        self.replan = False
+        held, effects = self.startup.holds(now, self.timing.startup_grace,
+                                           set(self.node_ids) - self.fencing.seen)
+        if held:  # Pacemaker plans nothing before dc-deadtime: a booting node is spared
+            return effects
+        self.transition_id, self.replan = self.transition_id + 1, False
         return [RunScheduler(self.transition_id, self._wall(now))]
 
     def _on_scheduled(self, done: SchedulerDone) -> list[Effect]:
@@ -491,4 +494,7 @@ class Controller:
                               for e in self._controller_lost(node, event.now)]
         if key == RECHECK_TIMER and self.state is FsaState.IDLE:
             return self._input(FsaInput.PE_CALC, event.now)
+        if key == STARTUP_GRACE_TIMER and self.startup.holding \
+                and self.state is FsaState.POLICY_ENGINE:  # plan: fence who never came
+            return self._request_schedule(event.now)
         return []

@@ -15,8 +15,10 @@ re-read on every configuration change by `config_query_callback`):
 Our election defaults are short on purpose: a new DC within seconds is what the lab and its
 failover benchmark measure, and our election decides as soon as every live controller
 answered (the timeout only covers lost messages). Set the properties to Pacemaker's values
-to get its behaviour. A value that does not parse keeps the default (Pacemaker logs it and
-uses the default too). Pure: XML text in, a `ControllerTiming` out.
+to get its behaviour. ``dc-deadtime`` also sets the DC's startup grace (`crmd.startup_grace`:
+never-seen nodes are not fenced that long after its start), 20s when unset as in Pacemaker,
+whose controllers wait that long before electing. A value that does not parse keeps the
+default (Pacemaker logs it and uses the default too). Pure: XML text in, a `ControllerTiming` out.
 """
 
 from __future__ import annotations
@@ -73,5 +75,6 @@ def controller_timing(crm_config_xml: str | None,
     return dataclasses.replace(
         base, election=election, join=join,
         recheck_interval=_seconds(options, "cluster-recheck-interval", base.recheck_interval),
+        startup_grace=_seconds(options, "dc-deadtime", base.startup_grace),
         stonith_max_attempts=int(attempts) if attempts.isdigit() and int(attempts) > 0
         else base.stonith_max_attempts)

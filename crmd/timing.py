@@ -1,5 +1,6 @@
 """The controller core's timer settings, grouped: election, join, presence, the recheck
-interval and the fencing attempt limit (`crmd.options` reads them from ``crm_config``).
+interval, the fencing attempt limit and the startup grace (`crmd.options` reads them from
+``crm_config``).
 
 Invariant: frozen; a change of cluster options makes a new value (`Controller.retime`).
 """
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from crmd.election import ElectionTiming
 from crmd.join import JoinTiming
 from crmd.presence import PresenceTiming
+from crmd.startup_grace import PACEMAKER_DC_DEADTIME
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,3 +22,4 @@ class ControllerTiming:
     recheck_interval: float = 900.0  # cluster-recheck-interval (15min)
     stonith_max_attempts: int = 10
     presence: PresenceTiming = field(default_factory=PresenceTiming)
+    startup_grace: float = PACEMAKER_DC_DEADTIME  # dc-deadtime as configured (crmd.startup_grace)
