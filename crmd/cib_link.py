@@ -94,8 +94,8 @@ class CibLink:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def write(self, request: WireRequest, lazy: bool = False) -> None:
-        self.pipeline.write(request, lazy, asyncio.get_running_loop().time())
+    def write(self, request: WireRequest) -> None:
+        self.pipeline.write(request)
         self._pump()
 
     def unacknowledged(self) -> dict[int, WireRequest]:
@@ -129,7 +129,6 @@ class CibLink:
         """Return once every write queued before this call has been answered."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._release(self.pipeline.barrier(done))
-        self._pump()  # the barrier lets lazy writes go now
         await done
 
     def _release(self, tokens: tuple[object, ...]) -> None:
@@ -145,9 +144,6 @@ class CibLink:
         for send in self.pipeline.sendable(loop.time()):
             self.requests += 1
             self._spawn(self._send(send))
-        due = self.pipeline.wake_at()
-        if due is not None:  # lazy writes held back: they leave on their own then
-            loop.call_at(due, self._pump)
 
     async def _send(self, send: PipelinedSend) -> None:
         outcome = await self._outcome(send.request)

@@ -229,12 +229,10 @@ class TransitionFinished:
 
 @dataclass(frozen=True, slots=True)
 class ModifyCib:
-    """Merge `xml` (an element of `section`, e.g. a node_state) into the CIB; a `lazy` one
-    (a pending record) may wait briefly to leave with the next write (crmd.write_pipeline)."""
+    """Merge `xml` (an element of `section`, e.g. a node_state) into the CIB."""
 
     section: str
     xml: str
-    lazy: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,7 @@ class NodeExecutor:
                 "notify", "meta-data", "delete"):
             effects.append(ModifyCib("status", self.recorder.pending(
                 rsc, request.agent, action.operation, request.interval_ms,
-                message.transition_key, wall, params), lazy=True))
+                message.transition_key, wall, params)))
         return [*effects, LrmdRequest(request)]
 
     def _cancel(self, action: GraphAction, rsc: str, key: str, dc: str) -> list[CrmdEffect]:

@@ -395,8 +395,7 @@ class ControllerService:
             StopController: self._stop,
         }
         for write in (ModifyCib, DeleteCib):
-            handlers[write] = lambda e: self.cib.write(
-                write_of(e), lazy=isinstance(e, ModifyCib) and e.lazy)
+            handlers[write] = lambda e: self.cib.write(write_of(e))
         return handlers
 
     def _publish(self, effect: Publish) -> None:

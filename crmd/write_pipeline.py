@@ -5,12 +5,7 @@ leave in that order; up to `window` are outstanding at once, so a transition's r
 not wait for each other's replicated round trip (Pacemaker's controller issues its CIB
 updates asynchronously, `cib_conn->cmds->modify` with a callback, never one at a time).
 A run of queued status modifications is sent as one request (`merged_status`), as
-Pacemaker's controller batches its status updates. A `lazy` write (a pending record,
-which no one waits for) may wait up to `LAZY_FOR_S` while only lazy writes are queued, so
-that it leaves merged with the next one (a probe's pending records with the first probe
-result): a booting node's two probes were four writes, and the cib master applies writes
-one at a time (16 nodes: 64 writes, ~20 ms each under load, before the DC saw the last
-result). Any other write, or a barrier, sends the queued ones at once.
+Pacemaker's controller batches its status updates.
 
 The cib daemon takes one client's requests in the order they arrive and applies them in
 that order on the master; what can reorder them is a resend: a write answered "outcome
@@ -41,7 +36,6 @@ from crmd.cib_events import merged_status
 MERGE_AT_MOST = 64
 WINDOW = 8  # requests outstanding at once
 RETRY_FOR_S = 30.0  # a write refused (outcome unknown) or unanswered this long is given up
-LAZY_FOR_S = 0.25  # a lazy write waits at most this long for another to leave with
 
 
 class Outcome(enum.Enum):
@@ -89,30 +83,19 @@ class WritePipeline:
     last_seq: int = 0
     completed_through: int = 0
     rewinding: bool = False
-    lazy_for: float = LAZY_FOR_S
-    lazy_since: float | None = None  # when the queue, all lazy, got its first write
     _send_ids: int = 0
 
-    def write(self, request: WireRequest, lazy: bool = False, now: float = 0.0) -> int:
-        """Queue a write; its sequence number. A `lazy` one may wait (see `wake_at`)."""
+    def write(self, request: WireRequest) -> int:
+        """Queue a write; its sequence number."""
         self.last_seq += 1
         self.writes[self.last_seq] = request
-        if not lazy:
-            self.lazy_since = None
-        elif self.lazy_since is None and not self.queue:
-            self.lazy_since = now
         self.queue.append(self.last_seq)
         return self.last_seq
-
-    def wake_at(self) -> float | None:
-        """When the lazy writes held back are due to leave on their own (None: none is)."""
-        return None if self.lazy_since is None else self.lazy_since + self.lazy_for
 
     def barrier(self, token: object) -> tuple[object, ...]:
         """Release `token` once every write queued so far completed (now, if they did)."""
         if self.completed_through >= self.last_seq:
             return (token,)
-        self.lazy_since = None  # someone waits for them: no longer held back
         self.barriers.append((self.last_seq, token))
         return ()
 
@@ -124,10 +107,6 @@ class WritePipeline:
     def sendable(self, now: float) -> list[Send]:
         """The requests to send now, in order (none while a rewind waits for answers)."""
         sends: list[Send] = []
-        due = self.wake_at()
-        if due is not None and now < due:
-            return sends
-        self.lazy_since = None
         while not self.rewinding and self.queue and len(self.outstanding) < self.window:
             seqs = [self.queue.popleft()]
             while self.queue and len(seqs) < MERGE_AT_MOST and merged_status(
@@ -192,4 +171,4 @@ class WritePipeline:
         return due
 
 
-__all__ = ["LAZY_FOR_S", "RETRY_FOR_S", "WINDOW", "Finished", "Outcome", "Send", "WritePipeline"]
+__all__ = ["RETRY_FOR_S", "WINDOW", "Finished", "Outcome", "Send", "WritePipeline"]

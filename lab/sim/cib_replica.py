@@ -179,23 +179,19 @@ class CibWrites:
         node = self.ctx.sim.nodes[self.ctx.node]
         return node.alive and node.daemons.get("crmd") is self.ctx
 
-    def write(self, request: WireRequest, lazy: bool = False) -> None:
-        self.pipeline.write(request, lazy, self.ctx.now)
+    def write(self, request: WireRequest) -> None:
+        self.pipeline.write(request)
         self._pump()
 
     def after_writes(self, callback: Callable[[], None]) -> None:
         for ready in self.pipeline.barrier(callback):
             ready()  # type: ignore[operator]
-        self._pump()  # the barrier lets lazy writes go now
 
     def _pump(self) -> None:
         if not self.alive():
             return
         for send in self.pipeline.sendable(self.ctx.now):
             self._send(send.send_id, send.request)
-        due = self.pipeline.wake_at()
-        if due is not None:  # lazy writes held back: they leave on their own then
-            self.ctx.sim.scheduler.call_at(due, self._pump)
 
     def _send(self, send_id: int, request: WireRequest) -> None:
         request_id = f"{self.prefix}-{next(self.ids)}"

@@ -235,7 +235,7 @@ def _attribute(ctx: DaemonContext, effect: UpdateAttribute) -> None:
 def _write(ctx: DaemonContext, effect: ModifyCib | DeleteCib | ClearFailures) -> None:
     from crmd.cib_events import write_of
 
-    _writes(ctx).write(write_of(effect), lazy=isinstance(effect, ModifyCib) and effect.lazy)
+    _writes(ctx).write(write_of(effect))
 
 
 def _stop(ctx: DaemonContext, effect: StopController) -> None:

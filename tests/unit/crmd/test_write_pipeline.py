@@ -100,29 +100,3 @@ def test_a_write_refused_for_good_completes_without_a_resend() -> None:
     finished = pipeline.answered(1, Outcome.DROPPED, 0.1)
     assert finished.lost == () and pipeline.completed_through == 1
     assert pipeline.sendable(0.1) == []
-
-
-def test_a_lazy_write_waits_to_leave_merged_with_the_next_write() -> None:
-    pipeline = WritePipeline(lazy_for=0.25)
-    pipeline.write(attribute_write("1", "n1", "pending-a", "1"), lazy=True, now=0.0)
-    pipeline.write(attribute_write("1", "n1", "pending-b", "1"), lazy=True, now=0.01)
-    assert _sent(pipeline, 0.02) == [] and pipeline.wake_at() == 0.25
-    pipeline.write(attribute_write("1", "n1", "result-a", "7"), now=0.05)  # not lazy
-    sends = pipeline.sendable(0.05)
-    assert [s.seqs for s in sends] == [(1, 2, 3)], "all three leave as one request"
-    assert pipeline.wake_at() is None
-
-
-def test_a_lazy_write_leaves_on_its_own_when_its_time_is_up() -> None:
-    pipeline = WritePipeline(lazy_for=0.25)
-    pipeline.write(attribute_write("1", "n1", "pending", "1"), lazy=True, now=1.0)
-    assert _sent(pipeline, 1.2) == []
-    assert _sent(pipeline, 1.25) == [(1, (1,))]
-
-
-def test_a_barrier_sends_the_lazy_writes_at_once() -> None:
-    pipeline = WritePipeline(lazy_for=0.25)
-    pipeline.write(attribute_write("1", "n1", "pending", "1"), lazy=True, now=0.0)
-    assert pipeline.barrier("sync") == ()
-    assert _sent(pipeline, 0.0) == [(1, (1,))]
-    assert pipeline.answered(1, Outcome.DONE, 0.1).released == ("sync",)
