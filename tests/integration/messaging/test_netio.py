@@ -11,6 +11,7 @@ from messaging.config import Medium, parse_ha_cf
 from messaging.errors import ConfigError
 from messaging.heartbeat.netio import (
     STAMP_SPACE,
+    LinkSocket,
     arrival_time,
     is_local_address,
     local_addresses,
@@ -53,18 +54,30 @@ def test_a_datagram_carries_its_arrival_time_not_its_read_time() -> None:
     receiver = open_links(config.media_for({"127.0.0.64"}), "127.0.0.64")["lo"]
     sender = open_links(config.media_for({"127.0.0.65"}), "127.0.0.65")["lo"]
     try:
-        before = time.time()
-        sender.sock.sendto(b"keepalive", ("127.0.0.64", 39998))
-        assert select.select([receiver.sock], [], [], 10.0)[0]
-        sent_by = time.time()
-        time.sleep(0.05)  # left unread for a while, as during a snooze
-        data, ancillary, _, _ = receiver.sock.recvmsg(2048, STAMP_SPACE)
-        arrived = arrival_time(ancillary)
-        assert data == b"keepalive"
-        assert arrived is not None and before - 0.01 <= arrived <= sent_by + 0.01
+        # Linux turns receive stamps on for the whole host through deferred work
+        # (net_enable_timestamp schedules netstamp_work); until it has run, a datagram with no
+        # stamp gets one when it is read (__sock_recv_timestamp). The first one may thus carry
+        # its read time when no other socket on the host asked for stamps: try a few.
+        stamps = [_arrival_after_a_late_read(sender, receiver) for _ in range(5)]
+        assert any(before - 0.01 <= arrived <= sent_by + 0.01
+                   for before, arrived, sent_by in stamps), stamps
     finally:
         receiver.close()
         sender.close()
+
+
+def _arrival_after_a_late_read(sender: LinkSocket,
+                               receiver: LinkSocket) -> tuple[float, float, float]:
+    """(time before sending, the datagram's stamp, time it was known to be there)."""
+    before = time.time()
+    sender.sock.sendto(b"keepalive", ("127.0.0.64", 39998))
+    assert select.select([receiver.sock], [], [], 10.0)[0]
+    sent_by = time.time()
+    time.sleep(0.05)  # left unread for a while, as during a snooze
+    data, ancillary, _, _ = receiver.sock.recvmsg(2048, STAMP_SPACE)
+    arrived = arrival_time(ancillary)
+    assert data == b"keepalive" and arrived is not None
+    return before, arrived, sent_by
 
 
 def test_no_arrival_time_without_the_kernels_stamp() -> None:
