@@ -8,7 +8,10 @@ directories; ours are Python scripts, so an ELF check tells them apart for certa
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+from pathlib import Path
 
 DEBIAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -36,3 +39,12 @@ def crmsh_tool() -> str | None:
     with open(found, "rb") as program:
         head = program.read(4096)
     return found if b"crmsh" in head else None
+
+
+def run_on_cib_file(tool: str, cib: bytes, folder: Path, *args: str) -> str:
+    """Stdout then stderr of `tool args` run on `cib` written into `folder` (CIB_file)."""
+    path = folder / "cib.xml"
+    path.write_bytes(cib)
+    done = subprocess.run([tool, *args], capture_output=True, text=True, check=False,
+                          env={**os.environ, "CIB_file": str(path)}, timeout=60)
+    return done.stdout + done.stderr

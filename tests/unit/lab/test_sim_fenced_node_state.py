@@ -10,8 +10,6 @@ without in_ccm would stay UNCLEAN ("peer has not been seen by the cluster").
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ from lxml import etree
 from crmd.fencing import fenced_updates
 from crmd.messages import ModifyCib
 from lab.sim.cluster import ControllerCluster
-from tests.oracle import pacemaker_tool
+from tests.oracle import pacemaker_tool, run_on_cib_file
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "cib-e2e.xml"
 VICTIM = "n2"  # runs the group
@@ -62,23 +60,15 @@ def test_the_fencing_write_leaves_membership_attributes_to_membership() -> None:
                           'expected="down" crm-debug-origin="send_stonith_update"/>')
 
 
-def _run(tool: str, cib: bytes, tmp_path: Path, *args: str) -> str:
-    path = tmp_path / "cib.xml"
-    path.write_bytes(cib)
-    done = subprocess.run([tool, *args], capture_output=True, text=True, check=False,
-                          env={**os.environ, "CIB_file": str(path)}, timeout=60)
-    return done.stdout + done.stderr
-
-
 @pytest.mark.oracle
 @pytest.mark.skipif(CRM_MON is None or CRM_SIMULATE is None,
                     reason="Debian's crm_mon/crm_simulate (pacemaker-cli-utils) absent")
 def test_pacemaker_shows_the_fenced_node_offline_and_plans_no_fencing(
         fenced_cib: bytes, tmp_path: Path) -> None:
     assert CRM_MON is not None and CRM_SIMULATE is not None
-    shown = _run(CRM_MON, fenced_cib, tmp_path, "-1")
+    shown = run_on_cib_file(CRM_MON, fenced_cib, tmp_path, "-1")
     assert f"OFFLINE: [ {VICTIM} ]" in shown and "UNCLEAN" not in shown, shown
-    planned = _run(CRM_SIMULATE, fenced_cib, tmp_path, "-LS")
+    planned = run_on_cib_file(CRM_SIMULATE, fenced_cib, tmp_path, "-LS")
     assert "Fence" not in planned.split("Transition Summary:")[1], planned
 
 
@@ -95,4 +85,4 @@ def test_a_never_seen_node_needs_in_ccm_false_to_stop_being_unclean(
         status.remove(old)
         write, = [e for e in fenced_updates("2", VICTIM, seen=seen) if isinstance(e, ModifyCib)]
         status.append(etree.fromstring(write.xml))  # the only write a never-seen node gets
-        assert expected in _run(CRM_MON, etree.tostring(root), tmp_path, "-1"), seen
+        assert expected in run_on_cib_file(CRM_MON, etree.tostring(root), tmp_path, "-1"), seen

@@ -19,15 +19,13 @@ node that never boots is then fenced once, before anything starts.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
 from lab.sim.cluster import ControllerCluster
-from tests.oracle import pacemaker_tool
+from tests.oracle import pacemaker_tool, run_on_cib_file
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "cib-e2e.xml"
 ABSENT = "n3"
@@ -77,14 +75,6 @@ def test_the_fenced_never_seen_node_is_written_cleanly_down(
                                             "expected": "down"}
 
 
-def _run(tool: str, cib: bytes, tmp_path: Path, *args: str) -> str:
-    path = tmp_path / "cib.xml"
-    path.write_bytes(cib)
-    done = subprocess.run([tool, *args], capture_output=True, text=True, check=False,
-                          env={**os.environ, "CIB_file": str(path)}, timeout=60)
-    return done.stdout + done.stderr
-
-
 @pytest.mark.oracle
 @ORACLES
 def test_pacemaker_reads_the_fenced_node_as_offline_and_plans_no_more_fencing(
@@ -93,9 +83,9 @@ def test_pacemaker_reads_the_fenced_node_as_offline_and_plans_no_more_fencing(
     dc = two_of_three.dc()
     assert dc is not None
     cib = two_of_three.cib_text(dc)
-    shown = _run(CRM_MON, cib, tmp_path, "-1")
+    shown = run_on_cib_file(CRM_MON, cib, tmp_path, "-1")
     assert f"OFFLINE: [ {ABSENT} ]" in shown and "UNCLEAN" not in shown, shown
-    planned = _run(CRM_SIMULATE, cib, tmp_path, "-LS")
+    planned = run_on_cib_file(CRM_SIMULATE, cib, tmp_path, "-LS")
     assert "Fence" not in planned, planned
 
 
@@ -145,7 +135,7 @@ def test_pacemaker_shows_the_unseen_node_offline_with_startup_fencing_false(
     assert CRM_MON is not None
     dc = without_startup_fencing.dc()
     assert dc is not None
-    shown = _run(CRM_MON, without_startup_fencing.cib_text(dc), tmp_path, "-1")
+    shown = run_on_cib_file(CRM_MON, without_startup_fencing.cib_text(dc), tmp_path, "-1")
     assert f"OFFLINE: [ {ABSENT} ]" in shown and "UNCLEAN" not in shown, shown
 
 
