@@ -123,13 +123,13 @@ def test_the_first_zygote_is_forked_from_the_launcher_and_names_daemons_in_full(
 
 
 def test_zygote_daemons_die_when_the_launcher_is_killed(node: Node) -> None:
-    pids = [p for p in (node.pid(name) for name in node.daemons()) if p is not None]
+    named = {p: name for name in node.daemons() if (p := node.pid(name)) is not None}
     zygote = node.zygote()
-    assert pids and zygote is not None
+    assert named and zygote is not None
     node.launcher.send_signal(signal.SIGKILL)
     node.launcher.wait(30)
-    assert _wait(lambda: not any(_alive(p) for p in [*pids, zygote]), 30), \
-        [p for p in pids if _alive(p)]
+    assert _wait(lambda: not any(_alive(p) for p in [*named, zygote]), 30), \
+        [(named.get(p, "zygote"), p) for p in [*named, zygote] if _alive(p)]
 
 
 def test_a_killed_zygote_is_replaced_and_daemons_start_meanwhile(node: Node) -> None:
