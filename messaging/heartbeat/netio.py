@@ -5,6 +5,17 @@ One `LinkSocket` per link (= interface). It knows where the link's packets go by
 interface) and which socket receives them. Interface details come from Linux ioctls
 (SIOCGIFADDR / SIOCGIFBRDADDR), so no extra dependency is needed. Binding to a device
 needs root; without it the socket is bound to the address only (fine for tests on lo).
+
+Neighbour confirmation: a unicast destination heard on the link within `fresh` seconds (the
+caller passes deadtime) is sent to with MSG_CONFIRM, which tells the kernel the neighbour is
+reachable, as a TCP ACK does. Without it a peer's ARP entry goes STALE every ~30 s and is
+re-checked with three unicast ARP probes; on a lossy link all three can fail (each needs a
+request and a reply through), the entry becomes FAILED and every datagram to that peer waits
+for a broadcast re-resolution, one second per retry: the peer hears silence for seconds and
+declares us dead although most of our keepalives would have got through. Heartbeat's ucast
+medium sends with no flags and has the same exposure. A peer we no longer hear (dead, or
+re-addressed) is not confirmed after `fresh`, so the kernel probes it normally again; an
+ARP packet from the peer updates our entry whether or not we confirm.
 """
 
 from __future__ import annotations
@@ -93,6 +104,24 @@ class LinkSocket:
     link: str
     sock: socket.socket
     destinations: list[Address] = field(default_factory=list)
+    heard_at: dict[str, float] = field(default_factory=dict)  # source IP -> monotonic time
+
+    def heard(self, address: str, now: float) -> None:
+        """A datagram from `address` came in on this link at `now`."""
+        self.heard_at[address] = now
+
+    def send_flags(self, dest: Address, now: float, fresh: float) -> int:
+        """MSG_CONFIRM for a destination heard within `fresh` seconds, else no flags."""
+        heard = self.heard_at.get(dest[0])
+        return socket.MSG_CONFIRM if heard is not None and now - heard <= fresh else 0
+
+    def send(self, data: bytes, dest: Address, now: float, fresh: float) -> None:
+        """sendto `dest`, confirming the neighbour while we hear it (module docstring).
+
+        Raises:
+            OSError: as sendto does (full buffer, unreachable network).
+        """
+        self.sock.sendto(data, self.send_flags(dest, now, fresh), dest)
 
     def close(self) -> None:
         self.sock.close()

@@ -208,9 +208,10 @@ class HeartbeatService:
             return
         if effect.dest is not None:  # a retransmission asked or answered, a direct message
             self._stay_awake(self.pacing.sent)
+        now = self.runner.monotonic()
         for dest in [effect.dest] if effect.dest is not None else link.destinations:
             try:
-                link.sock.sendto(effect.data, dest)
+                link.send(effect.data, dest, now, self.config.deadtime)
             except OSError:  # full buffer or unreachable peer: UDP may drop, the core resends
                 self.counters_extra["tx.errors"] += 1
             else:
@@ -246,7 +247,8 @@ class HeartbeatService:
         """Read every datagram queued on `link` (up to READ_BATCH), not one per loop turn:
         after a CPU stall a timer must not judge silence while packets wait unread. Each is
         fed at its arrival time (never later than now, never before one fed earlier)."""
-        sock = self.sockets[link].sock
+        link_socket = self.sockets[link]
+        sock = link_socket.sock
         now = self.runner.monotonic()
         wall_to_loop = now - time.time()
         for count in range(READ_BATCH):
@@ -260,6 +262,7 @@ class HeartbeatService:
             arrived = arrival_time(ancillary)
             heard = now if arrived is None else min(now, arrived + wall_to_loop)
             self._last_heard = max(self._last_heard, heard)
+            link_socket.heard(addr[0], self._last_heard)
             self.feed(PacketReceived(link, data, (addr[0], addr[1]), self._last_heard))
         return READ_BATCH
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import select
+import socket
 import time
 
 import pytest
@@ -83,3 +84,20 @@ def _arrival_after_a_late_read(sender: LinkSocket,
 def test_no_arrival_time_without_the_kernels_stamp() -> None:
     assert arrival_time([]) is None
     assert arrival_time([(0, 0, b"\0" * 16)]) is None
+
+
+def test_a_peer_heard_within_fresh_is_sent_to_with_msg_confirm() -> None:
+    """Hearing a peer confirms its ARP entry, so a lossy link cannot make it FAILED (the
+    kernel's own re-probes then need request and reply through) while the peer is heard."""
+    config = parse_ha_cf("udpport 39997\nucast lo 127.0.0.66\nucast lo 127.0.0.67\nnode a b\n")
+    link = open_links(config.media_for({"127.0.0.66"}), "127.0.0.66")["lo"]
+    try:
+        peer, stranger = ("127.0.0.67", 39997), ("127.0.0.68", 39997)
+        assert link.send_flags(peer, 10.0, 1.6) == 0  # never heard
+        link.heard("127.0.0.67", 10.0)
+        assert link.send_flags(peer, 11.6, 1.6) == socket.MSG_CONFIRM
+        assert link.send_flags(stranger, 11.6, 1.6) == 0
+        assert link.send_flags(peer, 11.7, 1.6) == 0  # silent for longer than fresh
+        link.send(b"keepalive", peer, 10.5, 1.6)  # the kernel takes the flag on UDP
+    finally:
+        link.close()
