@@ -129,7 +129,24 @@ def test_zygote_daemons_die_when_the_launcher_is_killed(node: Node) -> None:
     node.launcher.send_signal(signal.SIGKILL)
     node.launcher.wait(30)
     assert _wait(lambda: not any(_alive(p) for p in [*named, zygote]), 30), \
-        [(named.get(p, "zygote"), p) for p in [*named, zygote] if _alive(p)]
+        [_kernel_view(named.get(p, "zygote"), p) for p in [*named, zygote] if _alive(p)]
+
+
+def _kernel_view(name: str, pid: int) -> str:
+    """What the kernel says of a process that outlived its launcher: its command line (a
+    reused pid shows another one), parent, state and where it waits, and its signal sets
+    (a death signal never sent leaves SIGTERM neither pending nor caught; one caught by the
+    daemon's graceful stop shows in SigCgt while the stop hangs)."""
+    wanted = ("State", "PPid", "Threads", "SigQ", "SigPnd", "ShdPnd", "SigBlk", "SigIgn",
+              "SigCgt")
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:200]
+        status = [line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                  if line.split(":")[0] in wanted]
+        wchan = Path(f"/proc/{pid}/wchan").read_text()
+    except OSError as error:
+        return f"{name} {pid}: {error}"
+    return f"{name} {pid} {cmdline!r} wchan={wchan} {'; '.join(status)}"
 
 
 def test_a_killed_zygote_is_replaced_and_daemons_start_meanwhile(node: Node) -> None:
