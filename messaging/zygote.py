@@ -238,20 +238,28 @@ def spawn(server: socket.socket, data: bytes, fds: list[int], launcher: int) -> 
     read_pid, write_pid = os.pipe()
     intermediate = os.fork()
     if intermediate == 0:
-        os.close(read_pid)
-        me = os.getpid()  # not the daemon's getppid(): this process may be gone by then
-        if os.fork() == 0:
-            # named before its pid is reported, so no tool ever sees it as the zygote
+        try:
+            os.close(read_pid)
+            # named before the daemon is forked from it: no tool ever sees the daemon as
+            # the zygote, and its pid is reported by this process without waiting until
+            # the daemon is scheduled (on a loaded host each wait was a time slice, and
+            # the zygote forks the next daemon only after this answer)
             _set_comm(name)
             set_command_line([sys.executable, "-m", module, *argv])
-            os.write(write_pid, str(os.getpid()).encode())
-            os.close(write_pid)
-            _wait_for_reparent(me)
-            _run_daemon(name, module, argv, env, fds, launcher, server)
-        os._exit(0)
+            me = os.getpid()  # not the daemon's getppid(): this process may be gone by then
+            daemon = os.fork()
+            if daemon == 0:
+                os.close(write_pid)
+                _wait_for_reparent(me)
+                _run_daemon(name, module, argv, env, fds, launcher, server)
+            os.write(write_pid, str(daemon).encode())
+        finally:
+            os._exit(0)
     os.close(write_pid)
-    with os.fdopen(read_pid, "rb") as pipe:
-        answer = pipe.read()
+    try:  # one read: the daemon holds the pipe open until it runs, so no waiting for EOF
+        answer = os.read(read_pid, 32)
+    finally:
+        os.close(read_pid)
     os.waitpid(intermediate, 0)
     if not answer:
         return pack({"error": "the daemon died before reporting its pid"})
