@@ -227,8 +227,12 @@ def _wait_for_reparent(intermediate: int) -> None:
         time.sleep(0.001)
 
 
-def spawn(server: socket.socket, data: bytes, fds: list[int], launcher: int) -> bytes:
-    """Fork one daemon for a request; the reply to send back."""
+Started = tuple[int, int] | bytes  # (intermediate pid, read end of its pid pipe) or a reply
+
+
+def spawn(server: socket.socket, data: bytes, fds: list[int], launcher: int) -> Started:
+    """Fork the intermediate of one daemon for a request (`answer` reads its pid), or the
+    error reply to send back."""
     try:
         name, module, argv, env = read_request(data)
         if len(fds) != LOG_FDS:
@@ -256,28 +260,61 @@ def spawn(server: socket.socket, data: bytes, fds: list[int], launcher: int) -> 
         finally:
             os._exit(0)
     os.close(write_pid)
+    return intermediate, read_pid
+
+
+def answer(started: Started) -> bytes:
+    """The reply to a request `spawn` started: the daemon's pid as its intermediate
+    reported it (or why there is none)."""
+    if isinstance(started, bytes):
+        return started
+    intermediate, read_pid = started
     try:  # one read: the daemon holds the pipe open until it runs, so no waiting for EOF
-        answer = os.read(read_pid, 32)
+        reported = os.read(read_pid, 32)
     finally:
         os.close(read_pid)
     os.waitpid(intermediate, 0)
-    if not answer:
+    if not reported:
         return pack({"error": "the daemon died before reporting its pid"})
-    return pack({"pid": int(answer)})
+    return pack({"pid": int(reported)})
+
+
+def _queued(server: socket.socket) -> list[tuple[bytes, list[int]]]:
+    """The next request (waited for), then every request already queued behind it."""
+    data, fds, _, _ = socket.recv_fds(server, MAX_MESSAGE, LOG_FDS + 1)
+    batch = [(data, fds)]
+    server.setblocking(False)  # recv_fds drops its flags argument (3.11): no MSG_DONTWAIT
+    try:
+        while data:
+            data, fds, _, _ = socket.recv_fds(server, MAX_MESSAGE, LOG_FDS + 1)
+            batch.append((data, fds))
+    except BlockingIOError:
+        pass
+    finally:
+        server.setblocking(True)
+    return batch
 
 
 def serve(server: socket.socket, launcher: int) -> None:
-    """Answer spawn requests until the launcher closes its end."""
+    """Answer spawn requests, in order, until the launcher closes its end. The requests
+    already queued (a node's first daemons come together) are all forked before any is
+    answered, so their intermediates run side by side instead of one after the other."""
     while True:
-        data, fds, _, _ = socket.recv_fds(server, MAX_MESSAGE, LOG_FDS + 1)
-        if not data:
+        started: list[Started] = []
+        closed = False
+        for data, fds in _queued(server):
+            if not data:
+                closed = True
+                break
+            try:
+                started.append(spawn(server, data, fds, launcher))
+            finally:
+                for fd in fds:
+                    os.close(fd)
+        for item in started:
+            server.send(answer(item))
+        if closed:
             return
-        try:
-            reply = spawn(server, data, fds, launcher)
-        finally:
-            for fd in fds:
-                os.close(fd)
-        server.send(reply)
 
 
 def run_forked(server: socket.socket, launcher: int, failed: list[str]) -> NoReturn:

@@ -114,6 +114,7 @@ def test_spawns_in_flight_together_each_get_their_own_daemon(tmp_path: Path) -> 
     (package / "__main__.py").write_text(PROBE_DAEMON)
     env = dict(os.environ, PYTHONPATH=f"{tmp_path}:{Path(__file__).resolve().parents[3]}")
     env.pop("HACLUSTER_NO_ZYGOTE", None)
+    env.pop("PYTHONUNBUFFERED", None)  # one write per line: the daemons run side by side
     result = subprocess.run([sys.executable, "-c", CONCURRENT_LAUNCHER], env=env,
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
