@@ -12,8 +12,11 @@ Protocol (`request`/`reply`, msgpack through messaging.codec, one datagram each)
 - the zygote sends `{"ready": pid}` once its imports are done;
 - a request is `{"name", "module", "argv", "env"}` with two file descriptors attached
   (SCM_RIGHTS): the daemon's stdout and stderr;
-- the reply is `{"pid": N}` or `{"error": text}`.
-The daemon is double-forked: its intermediate parent exits at once, so it is re-parented
+- the reply is `{"pid": N}` or `{"error": text}`, one per request, in request order (the
+  requests already queued are all forked before the first is answered: a node's first
+  daemons are asked for together).
+The daemon is double-forked: its intermediate parent (named as the daemon before forking
+it) reports the daemon's pid and exits at once, so the daemon is re-parented
 to the launcher (a PR_SET_CHILD_SUBREAPER), which waits for it, signals it and gets
 PR_SET_PDEATHSIG from it exactly as for a daemon it started itself.
 
