@@ -7,12 +7,17 @@ wall time on and prints, in seconds from it: when each node's launcher started a
 controller started, every view the ccm of the node that ended as coordinator installed
 (with its size), each node's first view, the election, the DC's join rounds and
 transitions, and the first and last resource operation. Counts of views per node and of
-view-driven work (cib_view, attrd_view, crmd_view, fencer_peers) close the report.
+view-driven work (cib_view, attrd_view, crmd_view, fencer_peers) and one line of phases
+close the report: the last launcher and the last controller started, the join finalized,
+the first transition, the last start completed and the transition finished, with the
+median and largest time from a node's launcher to its controller (every join waits for
+the last controller, so this and the lab's boot spread are compared between runs).
 """
 
 from __future__ import annotations
 
 import re
+import statistics
 import sys
 from collections import Counter
 from datetime import datetime
@@ -70,6 +75,35 @@ def main() -> None:
         print(f"{at:7.2f}  {text}")
     print(", ".join(f"{event} {counts[event]}" for event in VIEW_DRIVEN),
           f"(over {len(logs)} nodes)")
+    print(phases(logs))
+
+
+def phases(logs: dict[str, list[tuple[float, str, dict[str, str]]]]) -> str:
+    """One line: when the boot's phases ended, in seconds from the first boot."""
+    launched: dict[str, float] = {}
+    controller: dict[str, float] = {}
+    marks: dict[str, float] = {}
+    for node, lines in logs.items():
+        for at, event, fields in lines:
+            if event == "zygote_started":
+                launched[node] = at
+                controller.pop(node, None)
+            elif event == "crmd_started":
+                controller[node] = at
+            elif event == "fsa_input" and fields.get("input") == "I_FINALIZED":
+                marks.setdefault("finalized", at)
+            elif event in ("transition_started", "transition_finished"):
+                marks.setdefault(event.replace("_", " "), at)
+            elif event == "op_completed" and "_start_0" in fields.get("op_key", ""):
+                marks["last start"] = max(marks.get("last start", 0.0), at)
+    chains = [controller[n] - launched[n] for n in controller if n in launched]
+    if not chains:
+        return "phases: no controller started"
+    ends = {"last launcher": max(launched.values()), "last crmd": max(controller.values()),
+            **marks}
+    in_order = sorted(ends.items(), key=lambda item: item[1])
+    return ("phases: " + ", ".join(f"{k} {v:.2f}" for k, v in in_order)
+            + f"; launcher to crmd median {statistics.median(chains):.2f} max {max(chains):.2f}")
 
 
 if __name__ == "__main__":

@@ -264,8 +264,14 @@ def _spawn(data: bytes, fds: list[int], sockets: list[socket.socket]) -> bytes:
     for fd, _ in entry:
         os.close(fd)
     os.close(write_pid)
-    with os.fdopen(read_pid, "rb") as pipe:
-        answer = pipe.read()
+    # one read, not to EOF: the forked child holds the pipe open until it is scheduled and
+    # closes it, while the intermediate's one write (a pid or an error, well under
+    # PIPE_BUF, so whole) is there at once. Reading to EOF waited a time slice per node on
+    # a loaded host, and a rack's `lab start` boots its nodes one after the other.
+    try:
+        answer = os.read(read_pid, 4096)
+    finally:
+        os.close(read_pid)
     with contextlib.suppress(ChildProcessError):  # _reap_children may have been first
         os.waitpid(intermediate, 0)
     if not answer.isdigit():

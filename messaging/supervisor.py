@@ -361,8 +361,10 @@ class Supervisor:
             loop.add_signal_handler(sig, self.request_stop)
         if self.forker is not None:
             self._watchers.append(asyncio.create_task(self._reap_orphans()))
+        # every first start at once: with the zygote the requests leave together and it
+        # forks the daemons in this order without waiting for us between them
+        await asyncio.gather(*(self._spawn(child) for child in self.children))
         for child in self.children:
-            await self._spawn(child)
             self._watchers.append(asyncio.create_task(self._watch(child)))
             if child.control is not None:
                 self._watchers.append(asyncio.create_task(self._probe(child, child.control)))

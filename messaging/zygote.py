@@ -12,8 +12,11 @@ Protocol (`request`/`reply`, msgpack through messaging.codec, one datagram each)
 - the zygote sends `{"ready": pid}` once its imports are done;
 - a request is `{"name", "module", "argv", "env"}` with two file descriptors attached
   (SCM_RIGHTS): the daemon's stdout and stderr;
-- the reply is `{"pid": N}` or `{"error": text}`.
-The daemon is double-forked: its intermediate parent exits at once, so it is re-parented
+- the reply is `{"pid": N}` or `{"error": text}`, one per request, in request order (the
+  requests already queued are all forked before the first is answered: a node's first
+  daemons are asked for together).
+The daemon is double-forked: its intermediate parent (named as the daemon before forking
+it) reports the daemon's pid and exits at once, so the daemon is re-parented
 to the launcher (a PR_SET_CHILD_SUBREAPER), which waits for it, signals it and gets
 PR_SET_PDEATHSIG from it exactly as for a daemon it started itself.
 
@@ -227,8 +230,12 @@ def _wait_for_reparent(intermediate: int) -> None:
         time.sleep(0.001)
 
 
-def spawn(server: socket.socket, data: bytes, fds: list[int], launcher: int) -> bytes:
-    """Fork one daemon for a request; the reply to send back."""
+Started = tuple[int, int] | bytes  # (intermediate pid, read end of its pid pipe) or a reply
+
+
+def spawn(server: socket.socket, data: bytes, fds: list[int], launcher: int) -> Started:
+    """Fork the intermediate of one daemon for a request (`answer` reads its pid), or the
+    error reply to send back."""
     try:
         name, module, argv, env = read_request(data)
         if len(fds) != LOG_FDS:
@@ -238,38 +245,79 @@ def spawn(server: socket.socket, data: bytes, fds: list[int], launcher: int) -> 
     read_pid, write_pid = os.pipe()
     intermediate = os.fork()
     if intermediate == 0:
-        os.close(read_pid)
-        me = os.getpid()  # not the daemon's getppid(): this process may be gone by then
-        if os.fork() == 0:
-            # named before its pid is reported, so no tool ever sees it as the zygote
+        try:
+            os.close(read_pid)
+            # named before the daemon is forked from it: no tool ever sees the daemon as
+            # the zygote, and its pid is reported by this process without waiting until
+            # the daemon is scheduled (on a loaded host each wait was a time slice, and
+            # the zygote forks the next daemon only after this answer)
             _set_comm(name)
             set_command_line([sys.executable, "-m", module, *argv])
-            os.write(write_pid, str(os.getpid()).encode())
-            os.close(write_pid)
-            _wait_for_reparent(me)
-            _run_daemon(name, module, argv, env, fds, launcher, server)
-        os._exit(0)
+            me = os.getpid()  # not the daemon's getppid(): this process may be gone by then
+            daemon = os.fork()
+            if daemon == 0:
+                os.close(write_pid)
+                _wait_for_reparent(me)
+                _run_daemon(name, module, argv, env, fds, launcher, server)
+            os.write(write_pid, str(daemon).encode())
+        finally:
+            os._exit(0)
     os.close(write_pid)
-    with os.fdopen(read_pid, "rb") as pipe:
-        answer = pipe.read()
+    return intermediate, read_pid
+
+
+def answer(started: Started) -> bytes:
+    """The reply to a request `spawn` started: the daemon's pid as its intermediate
+    reported it (or why there is none)."""
+    if isinstance(started, bytes):
+        return started
+    intermediate, read_pid = started
+    try:  # one read: the daemon holds the pipe open until it runs, so no waiting for EOF
+        reported = os.read(read_pid, 32)
+    finally:
+        os.close(read_pid)
     os.waitpid(intermediate, 0)
-    if not answer:
+    if not reported:
         return pack({"error": "the daemon died before reporting its pid"})
-    return pack({"pid": int(answer)})
+    return pack({"pid": int(reported)})
+
+
+def _queued(server: socket.socket) -> list[tuple[bytes, list[int]]]:
+    """The next request (waited for), then every request already queued behind it."""
+    data, fds, _, _ = socket.recv_fds(server, MAX_MESSAGE, LOG_FDS + 1)
+    batch = [(data, fds)]
+    server.setblocking(False)  # recv_fds drops its flags argument (3.11): no MSG_DONTWAIT
+    try:
+        while data:
+            data, fds, _, _ = socket.recv_fds(server, MAX_MESSAGE, LOG_FDS + 1)
+            batch.append((data, fds))
+    except BlockingIOError:
+        pass
+    finally:
+        server.setblocking(True)
+    return batch
 
 
 def serve(server: socket.socket, launcher: int) -> None:
-    """Answer spawn requests until the launcher closes its end."""
+    """Answer spawn requests, in order, until the launcher closes its end. The requests
+    already queued (a node's first daemons come together) are all forked before any is
+    answered, so their intermediates run side by side instead of one after the other."""
     while True:
-        data, fds, _, _ = socket.recv_fds(server, MAX_MESSAGE, LOG_FDS + 1)
-        if not data:
+        started: list[Started] = []
+        closed = False
+        for data, fds in _queued(server):
+            if not data:
+                closed = True
+                break
+            try:
+                started.append(spawn(server, data, fds, launcher))
+            finally:
+                for fd in fds:
+                    os.close(fd)
+        for item in started:
+            server.send(answer(item))
+        if closed:
             return
-        try:
-            reply = spawn(server, data, fds, launcher)
-        finally:
-            for fd in fds:
-                os.close(fd)
-        server.send(reply)
 
 
 def run_forked(server: socket.socket, launcher: int, failed: list[str]) -> NoReturn:

@@ -147,3 +147,29 @@ def test_missing_and_unexecutable_agents(tmp_path: Path) -> None:
     out = run_agent_sync(str(plain), [], 5)
     assert out.rc is None and "cannot run" in interpret("off", out).reason
     assert sys.executable  # the wrappers run with this interpreter (HACLUSTER_PYTHON)
+
+
+def test_our_wrappers_come_before_the_console_scripts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HACLUSTER_FENCE_AGENT_DIRS", raising=False)
+    from stonithd.runner import default_agent_dirs
+
+    assert find_agent("fence_lab", default_agent_dirs()) == str(AGENT_BIN / "fence_lab")
+
+
+@pytest.mark.parametrize("agent", ["fence_hacluster_dummy", "fence_lab"])
+def test_wrapper_runs_isolated_from_any_directory_and_through_a_link(
+        agent: str, tmp_path: Path) -> None:
+    """The wrapper starts Python with -I -S: it finds this checkout from its own real
+    path, so neither the caller's directory, a link to it elsewhere, nor a PYTHONPATH
+    holding another `agents` package changes which agent runs."""
+    shadow = tmp_path / "shadow" / "agents"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('the shadowing package ran')\n")
+    link = tmp_path / "sbin" / agent
+    link.parent.mkdir()
+    link.symlink_to(AGENT_BIN / agent)
+    env = {**environment(), "PYTHONPATH": str(shadow.parent)}
+    done = subprocess.run([str(link), "-o", "metadata"], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f'<resource-agent name="{agent}"' in done.stdout

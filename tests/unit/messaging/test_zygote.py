@@ -86,3 +86,43 @@ def test_zygote_forks_a_daemon_that_looks_exec_started(tmp_path: Path) -> None:
         assert daemon["sigpipe_ignored"]  # as Python started by exec: EPIPE, not death
     assert daemons[0]["random"] != daemons[1]["random"]  # reseeded after the fork
     assert result.stderr.count("to stderr") == 2
+
+
+CONCURRENT_LAUNCHER = '''
+import asyncio, json, sys
+from messaging.forkserver import Forker, become_subreaper
+assert become_subreaper()
+async def main():
+    forker = Forker(["probe"], title=400)
+    forker.start()
+    codes = list(range(5, 11))
+    processes = await asyncio.gather(*(forker.spawn("probe-d", "probe", [str(code)], {})
+                                       for code in codes))
+    results = [[p.pid, await p.wait()] for p in processes]
+    forker.close()
+    print(json.dumps({"launcher": __import__("os").getpid(), "results": results}), flush=True)
+asyncio.run(main())
+'''
+
+
+def test_spawns_in_flight_together_each_get_their_own_daemon(tmp_path: Path) -> None:
+    """The launcher sends every first start at once (before the zygote said ready): each
+    reply reaches the request it answers, in order, so pid i is the daemon of request i."""
+    package = tmp_path / "probe"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(PROBE_DAEMON)
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}:{Path(__file__).resolve().parents[3]}")
+    env.pop("HACLUSTER_NO_ZYGOTE", None)
+    env.pop("PYTHONUNBUFFERED", None)  # one write per line: the daemons run side by side
+    result = subprocess.run([sys.executable, "-c", CONCURRENT_LAUNCHER], env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    daemons, summary = lines[:-1], lines[-1]
+    by_pid = {d["pid"]: d for d in daemons}
+    assert len(by_pid) == 6
+    for code, (pid, exit_code) in zip(range(5, 11), summary["results"], strict=True):
+        assert by_pid[pid]["argv"] == [str(code)]  # the daemon of this very request
+        assert exit_code == code
+        assert by_pid[pid]["ppid"] == summary["launcher"]
