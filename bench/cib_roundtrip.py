@@ -1,6 +1,7 @@
 """CIB write and read costs in a running cluster (issue 9's benchmarks), ours beside Pacemaker.
 
-    python bench/cib_roundtrip.py [--nodes 3,16] [--count 100] [--pacemaker] [--join-only]
+    python bench/cib_roundtrip.py [--nodes 3,16] [--count 100] [--pacemaker]
+                                  [--join-only | --no-join]
 
 Rows (p50/p99 over --count sequential requests unless said otherwise):
 - `cibadmin -M` round trip from a non-DC node and on the DC, process start included
@@ -116,7 +117,7 @@ def pacemaker_side(count: int) -> Rows:
         return cib_rows(lab.exec, list(pcmk.NODES), lab.dc(), "cibadmin", count)
 
 
-def our_side(nodes: int, count: int, join_only: bool = False) -> Rows:
+def our_side(nodes: int, count: int, join_only: bool = False, join: bool = True) -> Rows:
     gone = missing_daemons("cib")
     if gone or not OUR_CIBADMIN.exists():
         print(f"SKIP ours at {nodes} nodes: no {', '.join(gone) or 'cibadmin command'} "
@@ -138,6 +139,8 @@ def our_side(nodes: int, count: int, join_only: bool = False) -> Rows:
             rows = cib_rows(run_in, names, dc, str(OUR_CIBADMIN), count)
             rows.update(_api_round_trip({n: status["nodes"][n]["state_dir"] for n in names},
                                         dc, count))
+        if not join:
+            return rows
         try:
             rows.update(_big_cib(lab, names, dc, run_in))
         except RuntimeError as error:  # keep the rows measured so far
@@ -339,13 +342,15 @@ def main() -> None:
     parser.add_argument("--pacemaker", action="store_true")
     parser.add_argument("--join-only", action="store_true",
                         help="measure only the 2 MB join rows (and the daemon's memory)")
+    parser.add_argument("--no-join", action="store_true",
+                        help="skip the 2 MB join rows (a short run of the write rows)")
     parser.add_argument("--no-compile", action="store_true",
                         help="do not byte-compile the checkout first (benchlib.byte_compile)")
     args = parser.parse_args()
     compiled = "not byte-compiled" if args.no_compile else byte_compile()
     theirs = pacemaker_side(args.count) if args.pacemaker else Rows()
     pacemaker_load = load_average()
-    ours = {int(n): our_side(int(n), args.count, args.join_only)
+    ours = {int(n): our_side(int(n), args.count, args.join_only, not args.no_join)
             for n in args.nodes.split(",") if n}
     keys = list(dict.fromkeys([*theirs, *(k for r in ours.values() for k in r)]))
     if not keys:
