@@ -32,6 +32,7 @@ import pcmk
 from benchlib import (
     OurLab,
     byte_compile,
+    cpu_seconds,
     fmt,
     load_average,
     memory_kb,
@@ -137,8 +138,10 @@ def our_side(nodes: int, count: int, join_only: bool = False, join: bool = True)
         rows = Rows()
         if not join_only:
             rows = cib_rows(run_in, names, dc, str(OUR_CIBADMIN), count)
+            daemons = {(node, pid): process_name(pid)
+                       for node in names for pid in lab.node_pids(node)}
             rows.update(_api_round_trip({n: status["nodes"][n]["state_dir"] for n in names},
-                                        dc, count))
+                                        dc, count, daemons))
         if not join:
             return rows
         try:
@@ -160,9 +163,10 @@ def _our_dc(lab: OurLab, node: str) -> str:
     raise RuntimeError(f"no DC in our crm_mon -1: {out[-400:]}")
 
 
-def _api_round_trip(state_dirs: dict[str, str], master: str,
-                    count: int) -> dict[str, object]:
-    """Round trips through `cib.api.CibClient` (no process start), and 8 API writers."""
+def _api_round_trip(state_dirs: dict[str, str], master: str, count: int,
+                    daemons: dict[tuple[str, int], str]) -> dict[str, object]:
+    """Round trips through `cib.api.CibClient` (no process start), and 8 API writers with
+    the CPU each kind of daemon spent per write meanwhile (`daemons`: (node, pid) -> name)."""
     from cib.api import CibClient
     from cib.request import Op, Request
     from cib.xmlio import parse
@@ -190,11 +194,35 @@ def _api_round_trip(state_dirs: dict[str, str], master: str,
             client.perform(Request(Op.QUERY))
             times.append(time.perf_counter() - started)
     rows["API query"] = p50_p99(times)
-    rows["8 API writers, writes/s"] = _api_writers(state_dirs, modify, count)
+    before = _cpu_by_daemon(daemons, master)
+    rows["8 API writers, writes/s"], writes = _api_writers(state_dirs, modify, count)
+    after = _cpu_by_daemon(daemons, master)
+    for key in sorted(after, key=lambda k: before.get(k, 0.0) - after[k]):
+        spent = (after[key] - before.get(key, 0.0)) / writes
+        if spent >= 5e-5:
+            rows[f"8 API writers: CPU per write, {key}, ms"] = spent * 1e3
     return rows
 
 
-def _api_writers(state_dirs: dict[str, str], modify: object, count: int) -> float:
+def _cpu_by_daemon(daemons: dict[tuple[str, int], str], dc: str) -> dict[str, float]:
+    """CPU seconds so far by daemon kind, the DC's apart (the writers' own process: "bench
+    clients")."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    totals = {"bench clients (all threads)": usage.ru_utime + usage.ru_stime}
+    for (node, pid), name in daemons.items():
+        key = f"{name} ({'DC' if node == dc else 'each non-DC'})"
+        share = 1.0 if node == dc else 1.0 / max(1, len({n for n, _ in daemons} - {dc}))
+        try:
+            totals[key] = totals.get(key, 0.0) + cpu_seconds(pid) * share
+        except OSError:
+            continue
+    return totals
+
+
+def _api_writers(state_dirs: dict[str, str], modify: object,
+                 count: int) -> tuple[float, int]:
     from concurrent.futures import ThreadPoolExecutor
 
     from cib.api import CibClient
@@ -210,7 +238,7 @@ def _api_writers(state_dirs: dict[str, str], modify: object, count: int) -> floa
     started = time.monotonic()
     with ThreadPoolExecutor(WRITERS) as pool:
         list(pool.map(writer, range(WRITERS)))
-    return WRITERS * per_writer / (time.monotonic() - started)
+    return WRITERS * per_writer / (time.monotonic() - started), WRITERS * per_writer
 
 
 def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str, object]:
