@@ -182,11 +182,14 @@ def _api_round_trip(state_dirs: dict[str, str], master: str, count: int,
     for label, node in (("non-DC", non_master), ("DC", master)):
         with CibClient(state_dirs[node]) as client:
             times = []
+            before = _cpu_by_daemon(daemons, master)
             for i in range(count):
                 started = time.perf_counter()
                 modify(client, "w0", i)
                 times.append(time.perf_counter() - started)
+            after = _cpu_by_daemon(daemons, master)
         rows[f"API write round trip ({label})"] = p50_p99(times)
+        _cpu_rows(rows, f"API writes from the {label}", before, after, count)
     with CibClient(state_dirs[non_master]) as client:
         times = []
         for _ in range(count):
@@ -196,12 +199,17 @@ def _api_round_trip(state_dirs: dict[str, str], master: str, count: int,
     rows["API query"] = p50_p99(times)
     before = _cpu_by_daemon(daemons, master)
     rows["8 API writers, writes/s"], writes = _api_writers(state_dirs, modify, count)
-    after = _cpu_by_daemon(daemons, master)
-    for key in sorted(after, key=lambda k: before.get(k, 0.0) - after[k]):
-        spent = (after[key] - before.get(key, 0.0)) / writes
-        if spent >= 5e-5:
-            rows[f"8 API writers: CPU per write, {key}, ms"] = spent * 1e3
+    _cpu_rows(rows, "8 API writers", before, _cpu_by_daemon(daemons, master), writes)
     return rows
+
+
+def _cpu_rows(rows: Rows, label: str, before: dict[str, float], after: dict[str, float],
+              writes: int) -> None:
+    """One row per daemon kind: CPU ms per write between the two snapshots."""
+    spent = {key: (after[key] - before.get(key, 0.0)) / writes for key in after}
+    for key in sorted(spent, key=lambda k: -spent[k]):
+        if spent[key] >= 5e-5:
+            rows[f"{label}: CPU per write, {key}, ms"] = spent[key] * 1e3
 
 
 def _cpu_by_daemon(daemons: dict[tuple[str, int], str], dc: str) -> dict[str, float]:
