@@ -21,7 +21,7 @@ Invariants:
   disk) and one `Diff` to every other member; the acknowledgement (`Acknowledge` locally,
   `WriteResult` to the origin) once every other member confirmed (`Applied`) that version (what
   that guarantees: the `cib` package's docstring). An origin that applied the diff carrying its
-  write answers by the same rule first, from the other replicas' `Applied` copied to it
+  write answers by the same rule, from the other replicas' `Applied` copied to it
   (cib.replication_follower); the master's `WriteResult` answers what it could not.
 - Group commit: up to `BATCHES_IN_FLIGHT` flushed batches await confirmations at once; later writes
   are applied in memory, held (each announced to local subscribers at once: `PublishChange`), and
@@ -384,15 +384,17 @@ class ReplicaCore:
         """A replica's confirmation: on the master, of its batches; on an origin, of the
         writes it answers itself (cib.replication_follower)."""
         self.answers.confirm(sender, message.version)
+        effects = answer_committed(self)  # ours, ridden before a handover made us master
         if self.master != self.node:
-            return answer_committed(self)
-        effects: list[CibEffect] = []
+            return effects
         for write in self.unconfirmed:
-            if write.version <= message.version:
+            if write.version <= message.version and sender in write.waiting_for:
                 write.waiting_for.discard(sender)
+                write.origin_answers |= sender == write.origin and message.by_diff
         while self.unconfirmed and not self.unconfirmed[0].waiting_for:
             write = self.unconfirmed.pop(0)
-            effects.append(self._result(write.origin, write.request_id, 0, "OK", write.version))
+            if not write.origin_answers:  # else it answers itself
+                effects.append(self._result(write.origin, write.request_id, 0, "OK", write.version))
         if self.held and batches_out(self.unconfirmed) < BATCHES_IN_FLIGHT:
             effects += self._flush(now)
         elif not self.unconfirmed and self.handing_over is not None:
@@ -491,4 +493,6 @@ class ReplicaCore:
         if sender != self.master:
             return []
         self.resyncing = False
-        return [*self._adopt(message), Send(Node(sender), Applied(self.view, self.version))]
+        effects, others = self._adopt(message), sorted(set(self.members) - {sender, self.node})
+        applied = Applied(self.view, self.version)  # to all: origins may wait for it
+        return [*effects, *(Send(Node(member), applied) for member in [sender, *others])]

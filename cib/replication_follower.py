@@ -12,8 +12,11 @@ the master sends the diff to an origin only once the batch is in its journal (ci
 So the origin answers its client (exit 0) once it applied the diff carrying its write and
 every other replica of the view (not itself, not the master that sent the diff) confirmed a
 version at least the write's: the rule the master acknowledges by, seen from the origin. The
-master's `WriteResult` still comes and answers whatever the origin could not (it resynced
-instead of applying the diff, or the master moved); the first answer wins.
+master's `WriteResult` answers whatever the origin could not (it resynced instead of applying
+the diff); the first answer wins. The master sends no `WriteResult` for a write whose origin's first
+confirmation covering it came from a diff (`Applied.by_diff`): that origin applied the diff
+carrying it and answers it; a replica that took a whole CIB instead confirms it to every
+member, so an origin waiting for its confirmation hears it.
 
 Invariants: a write is answered here only while the origin still waits for it (it is in the
 core's `pending`); the confirmations count only within one view (`clear` at every view); the
@@ -101,7 +104,7 @@ def follow_diff(core: ReplicaCore, message: Diff | DiffBatch) -> list[CibEffect]
                                            strict=False):
         if origin == core.node and request_id in core.pending:
             core.answers.ride(request_id, version, needed)
-    applied = Applied(core.view, core.version)
+    applied = Applied(core.view, core.version, by_diff=True)
     told = sorted(needed & set(message.origins))  # they answer their clients from it
     return [Send(Node(master), applied), *(Send(Node(other), applied) for other in told),
             core._persist(patches, deferred=True), *answer_committed(core)]

@@ -113,11 +113,13 @@ class DiffBatch:
 
 @dataclass(frozen=True, slots=True)
 class Applied:
-    """A replica confirms it holds the master's copy up to `version` (diff or whole CIB), to
-    the master and to the other origins of the writes a diff carried."""
+    """A replica confirms it holds the master's copy up to `version`: from a diff (`by_diff`;
+    sent to the master and to the other origins of the writes it carried, and its origin
+    answers those writes itself) or from a whole CIB (sent to every member)."""
 
     view: int
     version: Version
+    by_diff: bool = False
 
 
 @dataclass(frozen=True, slots=True)
