@@ -21,8 +21,7 @@ Invariants:
   disk) and one `Diff` to every other member; the acknowledgement (`Acknowledge` locally,
   `WriteResult` to the origin) once every other member confirmed (`Applied`) that version (what
   that guarantees: the `cib` package's docstring). An origin that applied the diff carrying its
-  write answers by the same rule, from the other replicas' `Applied` copied to it
-  (cib.replication_follower); the master's `WriteResult` answers what it could not.
+  write answers by the same rule itself (cib.replication_follower), without a `WriteResult`.
 - Group commit: up to `BATCHES_IN_FLIGHT` flushed batches await confirmations at once; later writes
   are applied in memory, held (each announced to local subscribers at once: `PublishChange`), and
   flushed together (one `PersistCib`, one `DiffBatch` per replica) when the oldest batch is
@@ -51,7 +50,7 @@ from __future__ import annotations
 
 from cib.model import Version, last_written_text, version_of
 from cib.ops import Validator, perform
-from cib.replication_follower import OriginAnswers, answer_committed, follow_diff
+from cib.replication_follower import OriginAnswers, follow_diff, note_confirmation
 from cib.replication_messages import (
     Acknowledge,
     Announce,
@@ -66,6 +65,7 @@ from cib.replication_messages import (
     Forward,
     FullCib,
     Handover,
+    Journaled,
     PeerMessage,
     PersistCib,
     PublishChange,
@@ -373,6 +373,8 @@ class ReplicaCore:
                                      DiffBatch(self.view, patches, digest, self.version, *names))
         effects: list[CibEffect] = [self._persist(patches, digest=digest, published=published)]
         effects += [Send(Node(member), message) for member in sorted(replicas)]
+        journaled = Journaled(self.view, self.version)  # the shell sends it after the write
+        effects += [Send(Node(origin), journaled) for origin in sorted(replicas & set(names[0]))]
         effects.append(ArmTimer("ping", now + PING_DELAY))
         self.flushes += 1
         for write, _ in held:
@@ -380,12 +382,12 @@ class ReplicaCore:
             self.unconfirmed.append(write)
         return effects
 
-    def _on_applied(self, sender: str, message: Applied, now: float) -> list[CibEffect]:
-        """A replica's confirmation: on the master, of its batches; on an origin, of the
-        writes it answers itself (cib.replication_follower)."""
-        self.answers.confirm(sender, message.version)
-        effects = answer_committed(self)  # ours, ridden before a handover made us master
-        if self.master != self.node:
+    def _on_applied(self, sender: str, message: Applied | Journaled,
+                    now: float) -> list[CibEffect]:
+        """A replica's confirmation (or a master's journal mark): on the master, of its
+        batches; on an origin, of the writes it answers itself (cib.replication_follower)."""
+        effects = note_confirmation(self, sender, message)  # ours, even if made master since
+        if self.master != self.node or isinstance(message, Journaled):
             return effects
         for write in self.unconfirmed:
             if write.version <= message.version and sender in write.waiting_for:
@@ -425,7 +427,7 @@ class ReplicaCore:
                 return self._on_client(message.request_id, request, now)
             return [Acknowledge(message.request_id, message.exit_code, message.message,
                                 message.version)]
-        if isinstance(message, Applied):
+        if isinstance(message, Applied | Journaled):
             return self._on_applied(sender, message, now)
         if isinstance(message, Announce):
             return self._on_announce(sender, message, now)

@@ -7,28 +7,30 @@ its batch into its journal, sends the batch's diff to every replica and acknowle
 write once every replica confirmed it (`Applied`): the master's `WriteResult` then crosses
 the network a fourth time. The origin is itself a replica and can see the same commit point
 one crossing earlier: the diff names the writes it carries (`Diff.origins`/`requests`), a
-replica confirms a batch to the master and to every other member whose write it carries, and
-the master sends the diff to an origin only once the batch is in its journal (cib.service).
-So the origin answers its client (exit 0) once it applied the diff carrying its write and
-every other replica of the view (not itself, not the master that sent the diff) confirmed a
-version at least the write's: the rule the master acknowledges by, seen from the origin. The
-master's `WriteResult` answers whatever the origin could not (it resynced instead of applying
-the diff); the first answer wins. The master sends no `WriteResult` for a write whose origin's first
-confirmation covering it came from a diff (`Applied.by_diff`): that origin applied the diff
-carrying it and answers it; a replica that took a whole CIB instead confirms it to every
-member, so an origin waiting for its confirmation hears it.
+replica confirms a batch to the master and to every other member whose write it carries,
+and the master tells those origins once the batch is in its journal (`Journaled`, sent by
+cib.service after the disk write; the diff itself leaves at once, so the origin applies it
+while the master writes). So the origin answers its client (exit 0) once it applied the
+diff carrying its write, the master that sent it journaled that version, and every other
+replica of the view confirmed it: the rule the master acknowledges by, seen from the
+origin. The master sends no `WriteResult` for a write whose origin's first confirmation
+covering it came from a diff (`Applied.by_diff`): that origin applied the diff carrying it
+and answers it. An origin that took a whole CIB instead is answered by the master's
+`WriteResult`; a replica that took a whole CIB confirms it to every member, so an origin
+waiting for its confirmation hears it.
 
 Invariants: a write is answered here only while the origin still waits for it (it is in the
 core's `pending`); the confirmations count only within one view (`clear` at every view); the
-members whose confirmation a write needs are fixed when its diff is applied (a handover
-later in the view does not change who held it).
+members whose confirmation a write needs, and the master whose journal mark it needs, are
+fixed when its diff is applied (a handover later in the view changes neither); a journal
+mark counts only from that master's `Journaled`, never from its `Applied` as a replica.
 """
 
 from __future__ import annotations
 
 from cib.model import version_of
 from cib.patch import apply_patchset
-from cib.replication_messages import Acknowledge, Applied, Diff, DiffBatch, FetchCib
+from cib.replication_messages import Acknowledge, Applied, Diff, DiffBatch, FetchCib, Journaled
 from cib.xmlio import Element, parse
 from messaging.effects import Node, Send
 from messaging.errors import HAError
@@ -44,18 +46,26 @@ class OriginAnswers:
     other replicas' confirmations, and the versions those confirmed so far in this view."""
 
     def __init__(self) -> None:
-        self.riding: dict[str, tuple[Version, frozenset[str]]] = {}
+        self.riding: dict[str, tuple[Version, frozenset[str], str]] = {}
         self.confirmed: dict[str, Version] = {}
+        self.journaled: dict[str, Version] = {}
 
     def clear(self) -> None:
         """A new view: nothing carries over (the core answers the pending writes 102)."""
         self.riding.clear()
         self.confirmed.clear()
+        self.journaled.clear()
 
-    def ride(self, request_id: str, version: Version, needed: frozenset[str]) -> None:
+    def ride(self, request_id: str, version: Version, needed: frozenset[str],
+             master: str) -> None:
         """This node applied its write `request_id`, reaching `version`; `needed` must
-        confirm at least that version before the write is committed."""
-        self.riding[request_id] = (version, needed)
+        confirm at least that version, and `master` journal it, before it is committed."""
+        self.riding[request_id] = (version, needed, master)
+
+    def master_journaled(self, master: str, version: Version) -> None:
+        """`master` wrote its copy up to `version` into its journal (its `Journaled`)."""
+        known = self.journaled.get(master)
+        self.journaled[master] = version if known is None else max(known, version)
 
     def confirm(self, member: str, version: Version) -> None:
         """`member` holds the master's copy up to `version` (its `Applied`)."""
@@ -68,15 +78,19 @@ class OriginAnswers:
 
     def committed(self) -> list[tuple[str, Version]]:
         """The writes every needed member confirmed, in request order, forgotten here."""
-        done = [(request_id, version) for request_id, (version, needed) in self.riding.items()
-                if all(self._holds(member, version) for member in needed)]
+        done = [(request_id, version)
+                for request_id, (version, needed, master) in self.riding.items()
+                if all(_at_least(self.confirmed, member, version) for member in needed)
+                and _at_least(self.journaled, master, version)]
         for request_id, _ in done:
             del self.riding[request_id]
         return done
 
-    def _holds(self, member: str, version: Version) -> bool:
-        confirmed = self.confirmed.get(member)
-        return confirmed is not None and confirmed >= version
+
+
+def _at_least(versions: dict[str, Version], member: str, version: Version) -> bool:
+    known = versions.get(member)
+    return known is not None and known >= version
 
 
 def follow_diff(core: ReplicaCore, message: Diff | DiffBatch) -> list[CibEffect]:
@@ -103,7 +117,7 @@ def follow_diff(core: ReplicaCore, message: Diff | DiffBatch) -> list[CibEffect]
     for origin, request_id, version in zip(message.origins, message.requests, versions,
                                            strict=False):
         if origin == core.node and request_id in core.pending:
-            core.answers.ride(request_id, version, needed)
+            core.answers.ride(request_id, version, needed, master)
     applied = Applied(core.view, core.version, by_diff=True)
     told = sorted(needed & set(message.origins))  # they answer their clients from it
     return [Send(Node(master), applied), *(Send(Node(other), applied) for other in told),
@@ -115,3 +129,14 @@ def answer_committed(core: ReplicaCore) -> list[CibEffect]:
     return [Acknowledge(request_id, 0, "OK", version)
             for request_id, version in core.answers.committed()
             if core.pending.pop(request_id, None) is not None]
+
+
+def note_confirmation(core: ReplicaCore, sender: str,
+                      message: Applied | Journaled) -> list[CibEffect]:
+    """A replica's `Applied` or a master's `Journaled` reached this node: answer the writes
+    of its own that are now committed."""
+    if isinstance(message, Journaled):
+        core.answers.master_journaled(sender, message.version)
+    else:
+        core.answers.confirm(sender, message.version)
+    return answer_committed(core)

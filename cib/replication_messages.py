@@ -123,6 +123,16 @@ class Applied:
 
 
 @dataclass(frozen=True, slots=True)
+class Journaled:
+    """The master wrote its copy up to `version` into its journal: sent, once the write is
+    done, to the origins of the writes a batch carried (they answer their clients by the
+    master's rule: cib.replication_follower). Its order against other messages is free."""
+
+    view: int
+    version: Version
+
+
+@dataclass(frozen=True, slots=True)
 class Announce:
     """A member's version and digest, sent to the master of a new view."""
 

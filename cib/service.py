@@ -16,11 +16,11 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
 - the IPC `Server` (`cib.api`): `Query` answered at once from the local replica; `Write`
   fed as `ClientWrite`, answered when the core emits its `Acknowledge`; `SetDc` (from
   crmd) fed as `DcNamed`, answered at once.
-- Order against the disk: an answer to a remote client (`WriteResult`) and a diff sent to
-  the origin of a write it carries (which answers its client from it:
-  cib.replication_follower) leave only once the master's batch is in its journal
-  (`DiskWriter.after_writes`); later frames to that node wait behind them. Diffs to the
-  other replicas leave at once, while the journal is written.
+- Order against the disk: an answer to a remote client (`WriteResult`) and the master's
+  mark that a batch is journaled (`Journaled`, by which the origins of its writes answer
+  their clients: cib.replication_follower) leave only once the master's batch is in its
+  journal (`DiskWriter.after_writes`); the diffs leave at once, while the journal is
+  written.
 - `PersistCib`: each of its patches is published as a `CibDiff` (a whole-CIB resync: the
   patchset from the previously persisted copy), but for those a `PublishChange` already
   published when the master applied and held them. The master's batch (patches and digest,
@@ -78,9 +78,8 @@ from cib.replication_messages import (
     Acknowledge,
     ClientWrite,
     DcNamed,
-    Diff,
-    DiffBatch,
     FullCib,
+    Journaled,
     PeerMessage,
     PersistCib,
     PublishChange,
@@ -189,7 +188,6 @@ class CibService:
         self.host = DaemonHost(self.log)
         self.bulk = self._bulk_server(config_path, authkeys_path)
         self._last_frame: tuple[object, bytes] | None = None
-        self._held_sends: dict[str, int] = {}  # frames per node waiting for the disk
         self.disk = DiskWriter(self.store, self.log)
         self._deferred: PersistCib | None = None  # a replica's newest copy, not yet written
         self._deferred_handle: asyncio.TimerHandle | None = None
@@ -352,26 +350,10 @@ class CibService:
         frame, destination = self._last_frame[1], effect.destination
         if isinstance(effect.message, FullCib):  # a join's or resync's whole copy: when it left
             self.log.info("cib_full_sent", to=destination.name, size=len(frame))
-        message = effect.message
-        if (isinstance(message, WriteResult)  # a remote client's acknowledgement
-                or (isinstance(message, Diff | DiffBatch) and destination.name in message.origins)
-                or self._held_sends.get(destination.name)):
-            self._send_after_writes(destination, frame)
+        if isinstance(effect.message, WriteResult | Journaled):  # they say "it is on disk"
+            self.disk.after_writes(lambda: self.peers.send(destination, frame))
         else:
             self.peers.send(destination, frame)
-
-    def _send_after_writes(self, destination: Node, frame: bytes) -> None:
-        """Send once what the disk was given so far is written (`cib.disk.after_writes`): an
-        answer, or a diff its origin answers its client from (cib.replication_follower), must
-        leave only once the batch is in the journal. Later frames to the same node wait
-        behind it: each peer sees this node's order."""
-        self._held_sends[destination.name] = self._held_sends.get(destination.name, 0) + 1
-
-        def send() -> None:
-            self._held_sends[destination.name] -= 1
-            self.peers.send(destination, frame)
-
-        self.disk.after_writes(send)
 
     def _offer_large(self, payload: bytes) -> bytes:
         """A frame above `BULK_THRESHOLD` leaves as the `Offer` of the bulk path."""

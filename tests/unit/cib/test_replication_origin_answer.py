@@ -1,6 +1,7 @@
 """The origin of a forwarded write answers its client from the replication messages
-(cib.replication_follower): one network crossing fewer than waiting for the master's
-`WriteResult`, with the same commit point.
+(cib.replication_follower: the diff, the other replicas' confirmations, the master's
+journal mark): one network crossing fewer than waiting for the master's `WriteResult`, with
+the same commit point.
 
 The exchange is test_replication's: FIFO channels, every core's effects in order, a node
 killed after any prefix of them, and at every acknowledgement the commit-point check
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from cib.replication import ReplicaCore
-from cib.replication_messages import Acknowledge, Applied, Diff, Forward, WriteResult
+from cib.replication_messages import Acknowledge, Applied, Diff, Forward, Journaled, WriteResult
 from tests.unit.cib.test_replication import Exchange, _victim_scenario, assert_converged
 
 
@@ -31,7 +32,7 @@ class EarlyOrigin(ReplicaCore):
     def handle(self, event):  # type: ignore[no-untyped-def]
         effects = super().handle(event)
         early = [Acknowledge(request_id, 0, "OK", version)
-                 for request_id, (version, _) in self.answers.riding.items()
+                 for request_id, (version, _, _) in self.answers.riding.items()
                  if self.pending.pop(request_id, None) is not None]
         self.answers.riding.clear()
         return effects + early
@@ -109,9 +110,10 @@ def test_an_origin_answering_before_the_other_replica_confirmed_loses_the_write(
 
 
 def test_the_origin_answers_from_the_diff_and_the_other_replicas_confirmation() -> None:
-    """n2's write: Forward, the diffs, n3's confirmation copied to n2: n2 answers while the
-    master has not even received the confirmations it would answer by; n2's confirmation
-    tells the master it applied the diff, so no `WriteResult` follows."""
+    """n2's write: Forward, the diffs, n3's confirmation copied to n2, the master's journal
+    mark: n2 answers while the master has not even received the confirmations it would
+    answer by; n2's confirmation tells the master it applied the diff, so no `WriteResult`
+    follows."""
     exchange = Recording(["n1", "n2", "n3"])
     exchange.settle(random.Random(0))
     exchange.write("n2", "w")
@@ -120,6 +122,8 @@ def test_the_origin_answers_from_the_diff_and_the_other_replicas_confirmation() 
     assert isinstance(_deliver(exchange, "n3", "n2"), Applied)  # before n2 has the diff
     assert "w" not in exchange.acks
     assert isinstance(_deliver(exchange, "n1", "n2"), Diff)
+    assert "w" not in exchange.acks  # the master's journal mark follows its diff
+    assert isinstance(_deliver(exchange, "n1", "n2"), Journaled)
     assert exchange.answered == [("n2", "w", 0)]
     assert not any(isinstance(message, WriteResult) for message in _settle_in_order(exchange))
     assert exchange.answered == [("n2", "w", 0)]

@@ -1,8 +1,8 @@
-"""The cib daemon's sends against its disk (cib.service): a diff reaches the origin of a
-write it carries only once the master's batch is written (that origin answers its client
-from it: cib.replication_follower), the later frames to that node wait behind it, and the
-other replicas get the diff at once. The disk writes are real (cib.disk's worker threads on
-a temporary directory); the heartbeat channel is replaced by a recorder of what left."""
+"""The cib daemon's sends against its disk (cib.service): the master's journal mark
+(`Journaled`, by which the origin of a write answers its client: cib.replication_follower)
+leaves only once the master's batch is written; the diffs and other frames leave at once.
+The disk writes are real (cib.disk's worker threads on a temporary directory); the
+heartbeat channel is replaced by a recorder of what left."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cib.api import open_peer_frame
 from cib.model import Version, empty_cib
-from cib.replication_messages import Announce, Diff
+from cib.replication_messages import Announce, Diff, Journaled
 from cib.service import CibService
 from messaging.effects import Node, Send
 
@@ -30,7 +30,7 @@ class SentFrames:
         """Nothing to close."""
 
 
-def test_a_diff_reaches_its_origin_only_after_the_masters_disk_write(tmp_path: Path) -> None:
+def test_the_journal_mark_leaves_only_after_the_masters_disk_write(tmp_path: Path) -> None:
     async def scenario() -> list[tuple[str, object]]:
         service = CibService("n1", tmp_path)
         frames = SentFrames()
@@ -38,11 +38,12 @@ def test_a_diff_reaches_its_origin_only_after_the_masters_disk_write(tmp_path: P
         try:
             service.disk.write(empty_cib(epoch=3), 1)  # the batch's write, still running
             diff = Diff(1, "<diff/>", "digest", Version(0, 3, 0), ("n2",), ("n2:1",))
+            mark = Journaled(1, Version(0, 3, 0))
             announce = Announce(1, Version(0, 3, 0), "digest")
             for effect in (Send(Node("n3"), diff), Send(Node("n2"), diff),
-                           Send(Node("n2"), announce), Send(Node("n3"), announce)):
+                           Send(Node("n2"), mark), Send(Node("n2"), announce)):
                 service._send(effect)
-            assert frames.sent == [("n3", diff), ("n3", announce)]  # n2's wait for the disk
+            assert frames.sent == [("n3", diff), ("n2", diff), ("n2", announce)]
             for _ in range(500):
                 if len(frames.sent) == 4:
                     break
@@ -53,5 +54,4 @@ def test_a_diff_reaches_its_origin_only_after_the_masters_disk_write(tmp_path: P
             service.runner.close()
 
     sent = asyncio.run(scenario())
-    assert sent[2:] == [("n2", sent[0][1]), ("n2", sent[1][1])]  # in order, after the write
-    assert isinstance(sent[2][1], Diff) and isinstance(sent[3][1], Announce)
+    assert sent[3] == ("n2", Journaled(1, Version(0, 3, 0)))  # once the write was done
