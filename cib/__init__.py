@@ -5,9 +5,8 @@ every replica of the view holds it in memory (`cib.replication`) and its batch i
 into the master's journal (`cib.disk`: the kernel's page cache, fdatasync'd in the
 background, batches written meanwhile sharing the next sync); a write made on a replica is
 answered there by the same rule, from the replication messages (`cib.replication_follower`:
-the master's diff reaches it only once the batch is in the journal, and the other replicas
-copy their confirmations to it). It therefore survives the
-death of the master's cib process (the kernel still writes the file), the death of the
+the master's diff, its mark that the batch is in the journal, and the other replicas'
+confirmations copied to it). It therefore survives the death of the master's cib process (the kernel still writes the file), the death of the
 master's node (every replica holds it and one of them becomes master with the highest
 version), and any failure that leaves one node of the view with its copy; only a
 simultaneous power loss of the master's node and of every replica before their disks
