@@ -5,7 +5,8 @@
 strace timestamps (one host, one clock) every frame the three cib daemons send and receive
 while the bench writes one nvpair at a time through `cib.api.CibClient`, from a non-DC node
 and then on the DC (the master), 0.2 s apart; each frame is recognised by its message name
-(`write`, `reply`, `peer_forward`, `peer_diff`, `peer_applied`, `peer_writeresult`). The
+(`write` and its `reply`, `peer_forward`, `peer_diff`, `peer_applied`, `peer_journaled`,
+`peer_writeresult`; one syscall may carry several frames: the first is named). The
 median of each step over the writes is printed, as milliseconds since the client sent. A
 network crossing (cib -> heartbeat -> UDP -> heartbeat -> cib) is the time from one cib's
 send to the other's receipt; the time inside a cib, from receipt to send, includes its
@@ -30,7 +31,9 @@ from pathlib import Path
 
 from benchlib import OurLab, load_average, process_name, table
 
-MESSAGES = ("peer_writeresult", "peer_forward", "peer_applied", "peer_diff", "reply", "write")
+MESSAGES = ("peer_writeresult", "peer_forward", "peer_applied", "peer_diff", "peer_journaled",
+            "write")
+CLIENT_REPLY = re.compile(r"reply.{1,24}reply")  # kind "reply", message "reply": a CibReply
 LINE = re.compile(r"^(\d+)\s+(\d+\.\d+) (sendto|recvfrom|sendmsg|recvmsg)\((\d+), \"(.*)")
 
 
@@ -105,7 +108,9 @@ def _frames(path: Path) -> list[tuple[float, str, str]]:
         found = LINE.match(line)
         if found is None:
             continue
-        name = next((m for m in MESSAGES if m in found.group(5)), None)
+        body = found.group(5)
+        name = "client reply" if CLIENT_REPLY.search(body) else next(
+            (m for m in MESSAGES if m in body), None)
         if name is None:
             continue
         direction = "send" if found.group(3).startswith("send") else "recv"
