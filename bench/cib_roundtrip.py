@@ -1,7 +1,7 @@
 """CIB write and read costs in a running cluster (issue 9's benchmarks), ours beside Pacemaker.
 
     python bench/cib_roundtrip.py [--nodes 3,16] [--count 100] [--pacemaker]
-                                  [--join-only | --no-join]
+                                  [--join-only | --no-join | --api-only]
 
 Rows (p50/p99 over --count sequential requests unless said otherwise):
 - `cibadmin -M` round trip from a non-DC node and on the DC, process start included
@@ -118,7 +118,8 @@ def pacemaker_side(count: int) -> Rows:
         return cib_rows(lab.exec, list(pcmk.NODES), lab.dc(), "cibadmin", count)
 
 
-def our_side(nodes: int, count: int, join_only: bool = False, join: bool = True) -> Rows:
+def our_side(nodes: int, count: int, join_only: bool = False, join: bool = True,
+             api_only: bool = False) -> Rows:
     gone = missing_daemons("cib")
     if gone or not OUR_CIBADMIN.exists():
         print(f"SKIP ours at {nodes} nodes: no {', '.join(gone) or 'cibadmin command'} "
@@ -136,8 +137,9 @@ def our_side(nodes: int, count: int, join_only: bool = False, join: bool = True)
             return lab.lab("exec", node, "/bin/bash", "-c", script)
 
         rows = Rows()
-        if not join_only:
+        if not join_only and not api_only:
             rows = cib_rows(run_in, names, dc, str(OUR_CIBADMIN), count)
+        if not join_only:
             daemons = {(node, pid): process_name(pid)
                        for node in names for pid in lab.node_pids(node)}
             rows.update(_api_round_trip({n: status["nodes"][n]["state_dir"] for n in names},
@@ -380,13 +382,16 @@ def main() -> None:
                         help="measure only the 2 MB join rows (and the daemon's memory)")
     parser.add_argument("--no-join", action="store_true",
                         help="skip the 2 MB join rows (a short run of the write rows)")
+    parser.add_argument("--api-only", action="store_true",
+                        help="only the client API rows (no cibadmin processes; implies --no-join)")
     parser.add_argument("--no-compile", action="store_true",
                         help="do not byte-compile the checkout first (benchlib.byte_compile)")
     args = parser.parse_args()
     compiled = "not byte-compiled" if args.no_compile else byte_compile()
     theirs = pacemaker_side(args.count) if args.pacemaker else Rows()
     pacemaker_load = load_average()
-    ours = {int(n): our_side(int(n), args.count, args.join_only, not args.no_join)
+    ours = {int(n): our_side(int(n), args.count, args.join_only,
+                             not (args.no_join or args.api_only), args.api_only)
             for n in args.nodes.split(",") if n}
     keys = list(dict.fromkeys([*theirs, *(k for r in ours.values() for k in r)]))
     if not keys:
