@@ -80,8 +80,7 @@ def _modify(cibadmin: str, key: str) -> str:
 def cib_rows(run_in: Runner, nodes: list[str], dc: str, cibadmin: str,
              count: int) -> Rows:
     """The shared measurements; `run_in(node, script)` runs bash inside a node."""
-    run_in(dc, f"{cibadmin} -C -o crm_config -X "
-               f"'{_set_xml({f'w{n}': '0' for n in range(WRITERS)})}'")
+    _create_set(run_in, dc, cibadmin)
     non_dc = next(n for n in nodes if n != dc)
     rows = Rows()
     for label, node in (("non-DC", non_dc), ("DC", dc)):
@@ -91,6 +90,12 @@ def cib_rows(run_in: Runner, nodes: list[str], dc: str, cibadmin: str,
         run_in(non_dc, pcmk.timing_loop(f"{cibadmin} -Q", count))))
     rows["8 writers, writes/s"] = _writers(run_in, nodes, cibadmin, count)
     return rows
+
+
+def _create_set(run_in: Runner, dc: str, cibadmin: str) -> None:
+    """The nvpairs every writer modifies (one per writer)."""
+    run_in(dc, f"{cibadmin} -C -o crm_config -X "
+               f"'{_set_xml({f'w{n}': '0' for n in range(WRITERS)})}'")
 
 
 def _writers(run_in: Runner, nodes: list[str], cibadmin: str, count: int) -> float:
@@ -139,6 +144,8 @@ def our_side(nodes: int, count: int, join_only: bool = False, join: bool = True,
         rows = Rows()
         if not join_only and not api_only:
             rows = cib_rows(run_in, names, dc, str(OUR_CIBADMIN), count)
+        elif api_only:
+            _create_set(run_in, dc, str(OUR_CIBADMIN))
         if not join_only:
             daemons = {(node, pid): process_name(pid)
                        for node in names for pid in lab.node_pids(node)}
