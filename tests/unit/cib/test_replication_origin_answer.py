@@ -161,3 +161,21 @@ def _settle_in_order(exchange: Exchange) -> list[object]:
         if not busy:
             return delivered
         delivered.append(_deliver(exchange, *busy[0]))
+
+
+def test_a_write_needs_its_masters_journal_mark_not_its_confirmation_as_a_replica() -> None:
+    """After a handover the old master confirms diffs as a replica (`Applied`); that says
+    nothing of its journal: only its `Journaled` completes the writes it applied."""
+    from cib.model import Version
+    from cib.replication_follower import OriginAnswers
+
+    answers, version = OriginAnswers(), Version(0, 5, 0)
+    answers.ride("n2:7", version, frozenset({"n3"}), "n1")
+    answers.confirm("n3", Version(0, 6, 0))
+    answers.confirm("n1", Version(0, 6, 0))  # n1, a replica now, applied a later diff
+    assert answers.committed() == []
+    answers.master_journaled("n1", Version(0, 4, 0))  # an earlier batch's mark
+    assert answers.committed() == []
+    answers.master_journaled("n1", version)
+    assert answers.committed() == [("n2:7", version)]
+    assert answers.committed() == []  # answered once
