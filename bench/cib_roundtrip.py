@@ -1,6 +1,7 @@
 """CIB write and read costs in a running cluster (issue 9's benchmarks), ours beside Pacemaker.
 
-    python bench/cib_roundtrip.py [--nodes 3,16] [--count 100] [--pacemaker] [--join-only]
+    python bench/cib_roundtrip.py [--nodes 3,16] [--count 100] [--pacemaker]
+                                  [--join-only | --no-join | --api-only]
 
 Rows (p50/p99 over --count sequential requests unless said otherwise):
 - `cibadmin -M` round trip from a non-DC node and on the DC, process start included
@@ -31,6 +32,7 @@ import pcmk
 from benchlib import (
     OurLab,
     byte_compile,
+    cpu_seconds,
     fmt,
     load_average,
     memory_kb,
@@ -78,8 +80,7 @@ def _modify(cibadmin: str, key: str) -> str:
 def cib_rows(run_in: Runner, nodes: list[str], dc: str, cibadmin: str,
              count: int) -> Rows:
     """The shared measurements; `run_in(node, script)` runs bash inside a node."""
-    run_in(dc, f"{cibadmin} -C -o crm_config -X "
-               f"'{_set_xml({f'w{n}': '0' for n in range(WRITERS)})}'")
+    _create_set(run_in, dc, cibadmin)
     non_dc = next(n for n in nodes if n != dc)
     rows = Rows()
     for label, node in (("non-DC", non_dc), ("DC", dc)):
@@ -89,6 +90,12 @@ def cib_rows(run_in: Runner, nodes: list[str], dc: str, cibadmin: str,
         run_in(non_dc, pcmk.timing_loop(f"{cibadmin} -Q", count))))
     rows["8 writers, writes/s"] = _writers(run_in, nodes, cibadmin, count)
     return rows
+
+
+def _create_set(run_in: Runner, dc: str, cibadmin: str) -> None:
+    """The nvpairs every writer modifies (one per writer)."""
+    run_in(dc, f"{cibadmin} -C -o crm_config -X "
+               f"'{_set_xml({f'w{n}': '0' for n in range(WRITERS)})}'")
 
 
 def _writers(run_in: Runner, nodes: list[str], cibadmin: str, count: int) -> float:
@@ -116,7 +123,8 @@ def pacemaker_side(count: int) -> Rows:
         return cib_rows(lab.exec, list(pcmk.NODES), lab.dc(), "cibadmin", count)
 
 
-def our_side(nodes: int, count: int, join_only: bool = False) -> Rows:
+def our_side(nodes: int, count: int, join_only: bool = False, join: bool = True,
+             api_only: bool = False) -> Rows:
     gone = missing_daemons("cib")
     if gone or not OUR_CIBADMIN.exists():
         print(f"SKIP ours at {nodes} nodes: no {', '.join(gone) or 'cibadmin command'} "
@@ -134,10 +142,17 @@ def our_side(nodes: int, count: int, join_only: bool = False) -> Rows:
             return lab.lab("exec", node, "/bin/bash", "-c", script)
 
         rows = Rows()
-        if not join_only:
+        if not join_only and not api_only:
             rows = cib_rows(run_in, names, dc, str(OUR_CIBADMIN), count)
+        elif api_only:
+            _create_set(run_in, dc, str(OUR_CIBADMIN))
+        if not join_only:
+            daemons = {(node, pid): process_name(pid)
+                       for node in names for pid in lab.node_pids(node)}
             rows.update(_api_round_trip({n: status["nodes"][n]["state_dir"] for n in names},
-                                        dc, count))
+                                        dc, count, daemons))
+        if not join:
+            return rows
         try:
             rows.update(_big_cib(lab, names, dc, run_in))
         except RuntimeError as error:  # keep the rows measured so far
@@ -157,9 +172,10 @@ def _our_dc(lab: OurLab, node: str) -> str:
     raise RuntimeError(f"no DC in our crm_mon -1: {out[-400:]}")
 
 
-def _api_round_trip(state_dirs: dict[str, str], master: str,
-                    count: int) -> dict[str, object]:
-    """Round trips through `cib.api.CibClient` (no process start), and 8 API writers."""
+def _api_round_trip(state_dirs: dict[str, str], master: str, count: int,
+                    daemons: dict[tuple[str, int], str]) -> dict[str, object]:
+    """Round trips through `cib.api.CibClient` (no process start), and 8 API writers with
+    the CPU each kind of daemon spent per write meanwhile (`daemons`: (node, pid) -> name)."""
     from cib.api import CibClient
     from cib.request import Op, Request
     from cib.xmlio import parse
@@ -175,11 +191,14 @@ def _api_round_trip(state_dirs: dict[str, str], master: str,
     for label, node in (("non-DC", non_master), ("DC", master)):
         with CibClient(state_dirs[node]) as client:
             times = []
+            before = _cpu_by_daemon(daemons, master)
             for i in range(count):
                 started = time.perf_counter()
                 modify(client, "w0", i)
                 times.append(time.perf_counter() - started)
+            after = _cpu_by_daemon(daemons, master)
         rows[f"API write round trip ({label})"] = p50_p99(times)
+        _cpu_rows(rows, f"API writes from the {label}", before, after, count)
     with CibClient(state_dirs[non_master]) as client:
         times = []
         for _ in range(count):
@@ -187,11 +206,40 @@ def _api_round_trip(state_dirs: dict[str, str], master: str,
             client.perform(Request(Op.QUERY))
             times.append(time.perf_counter() - started)
     rows["API query"] = p50_p99(times)
-    rows["8 API writers, writes/s"] = _api_writers(state_dirs, modify, count)
+    before = _cpu_by_daemon(daemons, master)
+    rows["8 API writers, writes/s"], writes = _api_writers(state_dirs, modify, count)
+    _cpu_rows(rows, "8 API writers", before, _cpu_by_daemon(daemons, master), writes)
     return rows
 
 
-def _api_writers(state_dirs: dict[str, str], modify: object, count: int) -> float:
+def _cpu_rows(rows: Rows, label: str, before: dict[str, float], after: dict[str, float],
+              writes: int) -> None:
+    """One row per daemon kind: CPU ms per write between the two snapshots."""
+    spent = {key: (after[key] - before.get(key, 0.0)) / writes for key in after}
+    for key in sorted(spent, key=lambda k: -spent[k]):
+        if spent[key] >= 5e-5:
+            rows[f"{label}: CPU per write, {key}, ms"] = spent[key] * 1e3
+
+
+def _cpu_by_daemon(daemons: dict[tuple[str, int], str], dc: str) -> dict[str, float]:
+    """CPU seconds so far by daemon kind, the DC's apart (the writers' own process: "bench
+    clients")."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    totals = {"bench clients (all threads)": usage.ru_utime + usage.ru_stime}
+    for (node, pid), name in daemons.items():
+        key = f"{name} ({'DC' if node == dc else 'each non-DC'})"
+        share = 1.0 if node == dc else 1.0 / max(1, len({n for n, _ in daemons} - {dc}))
+        try:
+            totals[key] = totals.get(key, 0.0) + cpu_seconds(pid) * share
+        except OSError:
+            continue
+    return totals
+
+
+def _api_writers(state_dirs: dict[str, str], modify: object,
+                 count: int) -> tuple[float, int]:
     from concurrent.futures import ThreadPoolExecutor
 
     from cib.api import CibClient
@@ -207,7 +255,7 @@ def _api_writers(state_dirs: dict[str, str], modify: object, count: int) -> floa
     started = time.monotonic()
     with ThreadPoolExecutor(WRITERS) as pool:
         list(pool.map(writer, range(WRITERS)))
-    return WRITERS * per_writer / (time.monotonic() - started)
+    return WRITERS * per_writer / (time.monotonic() - started), WRITERS * per_writer
 
 
 def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str, object]:
@@ -339,13 +387,18 @@ def main() -> None:
     parser.add_argument("--pacemaker", action="store_true")
     parser.add_argument("--join-only", action="store_true",
                         help="measure only the 2 MB join rows (and the daemon's memory)")
+    parser.add_argument("--no-join", action="store_true",
+                        help="skip the 2 MB join rows (a short run of the write rows)")
+    parser.add_argument("--api-only", action="store_true",
+                        help="only the client API rows (no cibadmin processes; implies --no-join)")
     parser.add_argument("--no-compile", action="store_true",
                         help="do not byte-compile the checkout first (benchlib.byte_compile)")
     args = parser.parse_args()
     compiled = "not byte-compiled" if args.no_compile else byte_compile()
     theirs = pacemaker_side(args.count) if args.pacemaker else Rows()
     pacemaker_load = load_average()
-    ours = {int(n): our_side(int(n), args.count, args.join_only)
+    ours = {int(n): our_side(int(n), args.count, args.join_only,
+                             not (args.no_join or args.api_only), args.api_only)
             for n in args.nodes.split(",") if n}
     keys = list(dict.fromkeys([*theirs, *(k for r in ours.values() for k in r)]))
     if not keys:

@@ -93,7 +93,7 @@ class SetDc(Record):
 
 
 _PEER_NAMES = ("Forward", "WriteResult", "Diff", "Applied", "Announce", "AskAnnounce",
-               "FetchCib", "FullCib", "DiffBatch", "DcClaim", "Handover")
+               "FetchCib", "FullCib", "DiffBatch", "DcClaim", "Handover", "Journaled")
 
 
 @functools.cache

@@ -20,7 +20,8 @@ Invariants:
   forwards its clients' writes). The master's effects for a change, in order: `PersistCib` (its
   disk) and one `Diff` to every other member; the acknowledgement (`Acknowledge` locally,
   `WriteResult` to the origin) once every other member confirmed (`Applied`) that version (what
-  that guarantees: the `cib` package's docstring).
+  that guarantees: the `cib` package's docstring). An origin that applied the diff carrying its
+  write answers by the same rule itself (cib.replication_follower), without a `WriteResult`.
 - Group commit: up to `BATCHES_IN_FLIGHT` flushed batches await confirmations at once; later writes
   are applied in memory, held (each announced to local subscribers at once: `PublishChange`), and
   flushed together (one `PersistCib`, one `DiffBatch` per replica) when the oldest batch is
@@ -49,7 +50,7 @@ from __future__ import annotations
 
 from cib.model import Version, last_written_text, version_of
 from cib.ops import Validator, perform
-from cib.patch import apply_patchset
+from cib.replication_follower import OriginAnswers, follow_diff, note_confirmation
 from cib.replication_messages import (
     Acknowledge,
     Announce,
@@ -64,6 +65,7 @@ from cib.replication_messages import (
     Forward,
     FullCib,
     Handover,
+    Journaled,
     PeerMessage,
     PersistCib,
     PublishChange,
@@ -99,6 +101,7 @@ class ReplicaCore:
         self.master: str | None = None
         self.sync: Sync | None = None
         self.pending: dict[str, WireRequest] = {}  # forwarded, unanswered
+        self.answers = OriginAnswers()  # pending writes applied here, awaiting confirmations
         self.waiting: list[tuple[str, WireRequest]] = []
         self.unconfirmed: list[Unconfirmed] = []
         self.held: list[tuple[Unconfirmed, str]] = []  # applied, not yet flushed
@@ -164,6 +167,7 @@ class ReplicaCore:
             self.held.clear()
         self.unconfirmed.clear()
         self.pending.clear()
+        self.answers.clear()
         self.view = event.view
         self.members = {name: ident for ident, name in event.members}
         self.seq, self.handing_over, self.parked = 0, None, []
@@ -363,11 +367,14 @@ class ReplicaCore:
         patches = tuple(patch for _, patch in held)
         replicas = {member for member in self.members if member != self.node}
         digest = self.digest(self.cib)
-        message: Diff | DiffBatch = (Diff(self.view, patches[0], digest, self.version)
+        names = (tuple(w.origin for w, _ in held), tuple(w.request_id for w, _ in held))
+        message: Diff | DiffBatch = (Diff(self.view, patches[0], digest, self.version, *names)
                                      if len(patches) == 1 else
-                                     DiffBatch(self.view, patches, digest, self.version))
+                                     DiffBatch(self.view, patches, digest, self.version, *names))
         effects: list[CibEffect] = [self._persist(patches, digest=digest, published=published)]
         effects += [Send(Node(member), message) for member in sorted(replicas)]
+        journaled = Journaled(self.view, self.version)  # the shell sends it after the write
+        effects += [Send(Node(origin), journaled) for origin in sorted(replicas & set(names[0]))]
         effects.append(ArmTimer("ping", now + PING_DELAY))
         self.flushes += 1
         for write, _ in held:
@@ -375,14 +382,21 @@ class ReplicaCore:
             self.unconfirmed.append(write)
         return effects
 
-    def _on_applied(self, sender: str, message: Applied, now: float) -> list[CibEffect]:
-        effects: list[CibEffect] = []
+    def _on_applied(self, sender: str, message: Applied | Journaled,
+                    now: float) -> list[CibEffect]:
+        """A replica's confirmation (or a master's journal mark): on the master, of its
+        batches; on an origin, of the writes it answers itself (cib.replication_follower)."""
+        effects = note_confirmation(self, sender, message)  # ours, even if made master since
+        if self.master != self.node or isinstance(message, Journaled):
+            return effects
         for write in self.unconfirmed:
-            if write.version <= message.version:
+            if write.version <= message.version and sender in write.waiting_for:
                 write.waiting_for.discard(sender)
+                write.origin_answers |= sender == write.origin and message.by_diff
         while self.unconfirmed and not self.unconfirmed[0].waiting_for:
             write = self.unconfirmed.pop(0)
-            effects.append(self._result(write.origin, write.request_id, 0, "OK", write.version))
+            if not write.origin_answers:  # else it answers itself
+                effects.append(self._result(write.origin, write.request_id, 0, "OK", write.version))
         if self.held and batches_out(self.unconfirmed) < BATCHES_IN_FLIGHT:
             effects += self._flush(now)
         elif not self.unconfirmed and self.handing_over is not None:
@@ -408,11 +422,12 @@ class ReplicaCore:
             return self._maybe_hand_over(now)
         if isinstance(message, WriteResult) and message.request_id in self.pending:
             request = self.pending.pop(message.request_id)
+            self.answers.forget(message.request_id)
             if message.refused:  # sent to a master that had handed over: to the new one
                 return self._on_client(message.request_id, request, now)
             return [Acknowledge(message.request_id, message.exit_code, message.message,
                                 message.version)]
-        if isinstance(message, Applied) and self.master == self.node:
+        if isinstance(message, Applied | Journaled):
             return self._on_applied(sender, message, now)
         if isinstance(message, Announce):
             return self._on_announce(sender, message, now)
@@ -423,7 +438,7 @@ class ReplicaCore:
         if isinstance(message, FullCib):
             return self._on_full(sender, message, now)
         if isinstance(message, Diff | DiffBatch) and sender == self.master:
-            return self._on_diff(message)
+            return [] if self.resyncing else follow_diff(self, message)
         return []
 
     def _on_forward(self, sender: str, message: Forward, now: float) -> list[CibEffect]:
@@ -480,21 +495,6 @@ class ReplicaCore:
         if sender != self.master:
             return []
         self.resyncing = False
-        return [*self._adopt(message), Send(Node(sender), Applied(self.view, self.version))]
-
-    def _on_diff(self, message: Diff | DiffBatch) -> list[CibEffect]:
-        if self.resyncing:
-            return []
-        patches = (message.patch,) if isinstance(message, Diff) else message.patches
-        result: Element | None = self.cib
-        try:
-            for patch in patches:
-                result = apply_patchset(self.cib if result is None else result, parse(patch))
-        except HAError:
-            result = None
-        if result is None or self.digest(result) != message.digest:
-            self.resyncing = True
-            return [Send(Node(self.master or ""), FetchCib(self.view))]
-        self.cib, self.term, self.fresh = result, message.view, False
-        return [Send(Node(self.master or ""), Applied(self.view, self.version)),
-                self._persist(patches, deferred=True)]
+        effects, others = self._adopt(message), sorted(set(self.members) - {sender, self.node})
+        applied = Applied(self.view, self.version)  # to all: origins may wait for it
+        return [*effects, *(Send(Node(member), applied) for member in [sender, *others])]

@@ -85,12 +85,17 @@ class WriteResult:
 
 @dataclass(frozen=True, slots=True)
 class Diff:
-    """A change made on the master: the v2 patchset and the digest of the result."""
+    """A change made on the master: the v2 patchset and the digest of the result. `origins`
+    and `requests` name the write (its node and request id; empty from an older master): its
+    origin answers its client from this diff (cib.replication_answers), and a replica
+    confirms it to that origin too."""
 
     view: int
     patch: str
     digest: str
     version: Version
+    origins: tuple[str, ...] = ()
+    requests: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +107,26 @@ class DiffBatch:
     patches: tuple[str, ...]
     digest: str
     version: Version
+    origins: tuple[str, ...] = ()  # each patch's write, as `Diff`'s
+    requests: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Applied:
-    """A replica confirms it holds the master's copy up to `version` (diff or whole CIB)."""
+    """A replica confirms it holds the master's copy up to `version`: from a diff (`by_diff`;
+    sent to the master and to the other origins of the writes it carried, and its origin
+    answers those writes itself) or from a whole CIB (sent to every member)."""
+
+    view: int
+    version: Version
+    by_diff: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Journaled:
+    """The master wrote its copy up to `version` into its journal: sent, once the write is
+    done, to the origins of the writes a batch carried (they answer their clients by the
+    master's rule: cib.replication_follower). Its order against other messages is free."""
 
     view: int
     version: Version

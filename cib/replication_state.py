@@ -57,6 +57,7 @@ class Unconfirmed:
     version: Version
     waiting_for: set[str]
     batch: int = 0  # the flush that sent it (cib.replication: batches in flight)
+    origin_answers: bool = False  # its origin applied it from a diff: answers it itself
 
 
 def batches_out(unconfirmed: list[Unconfirmed]) -> int:

@@ -16,6 +16,11 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
 - the IPC `Server` (`cib.api`): `Query` answered at once from the local replica; `Write`
   fed as `ClientWrite`, answered when the core emits its `Acknowledge`; `SetDc` (from
   crmd) fed as `DcNamed`, answered at once.
+- Order against the disk: an answer to a remote client (`WriteResult`) and the master's
+  mark that a batch is journaled (`Journaled`, by which the origins of its writes answer
+  their clients: cib.replication_follower) leave only once the master's batch is in its
+  journal (`DiskWriter.after_writes`); the diffs leave at once, while the journal is
+  written.
 - `PersistCib`: each of its patches is published as a `CibDiff` (a whole-CIB resync: the
   patchset from the previously persisted copy), but for those a `PublishChange` already
   published when the master applied and held them. The master's batch (patches and digest,
@@ -74,6 +79,7 @@ from cib.replication_messages import (
     ClientWrite,
     DcNamed,
     FullCib,
+    Journaled,
     PeerMessage,
     PersistCib,
     PublishChange,
@@ -344,7 +350,7 @@ class CibService:
         frame, destination = self._last_frame[1], effect.destination
         if isinstance(effect.message, FullCib):  # a join's or resync's whole copy: when it left
             self.log.info("cib_full_sent", to=destination.name, size=len(frame))
-        if isinstance(effect.message, WriteResult):  # a remote client's acknowledgement
+        if isinstance(effect.message, WriteResult | Journaled):  # they say "it is on disk"
             self.disk.after_writes(lambda: self.peers.send(destination, frame))
         else:
             self.peers.send(destination, frame)

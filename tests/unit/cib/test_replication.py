@@ -6,7 +6,10 @@ node, delivers what a node sent before it died, and runs each core's effects in 
 node can be killed after any prefix of them. Views are handed to every live member of a
 partition at once, with the lowest node id as master (cib.replication.choose_master) until
 every member's crmd names the same DC (`DcNamed`), whose cib then takes the role. After every
-event the exchange checks that no view has two masters.
+event the exchange checks that no view has two masters, and at every acknowledgement of a
+write it made that the commit point was passed (`Exchange.check_commit_point`): whoever
+answers (the master, or the origin from the replication messages), every member of the view
+held the write in memory and its master had written it to disk.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import itertools
 import random
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -73,12 +76,17 @@ class Exchange:
     # and every message it sent that was not delivered yet.
     synced: dict[str, str] = field(default_factory=dict)
     power_loss: bool = False
+    core_class: type[ReplicaCore] = ReplicaCore
+    written: set[str] = field(default_factory=set)  # request ids = primitive ids (`write`)
+    # (node, view) pairs whose memory held a primitive, and masters whose disk held it
+    held: dict[str, set[tuple[str, int]]] = field(default_factory=dict)
+    journaled: dict[str, set[tuple[str, int]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         start = element_text(empty_cib(), pretty=False)
         for name in self.names:
             self.disks[name] = self.synced[name] = start
-            self.cores[name] = ReplicaCore(name, parse(start), _no_schema)
+            self.cores[name] = self.core_class(name, parse(start), _no_schema)
         self.groups = [set(self.names)]
         self.new_views()
 
@@ -108,6 +116,31 @@ class Exchange:
             self.carry_out(name, effect)
         if crash_after is not None and crash_after >= len(effects):
             self.kill(name)
+        elif name in self.cores:
+            self.note_held(name)
+
+    def note_held(self, name: str) -> None:
+        core = self.cores[name]
+        for ident in _primitive_ids(core.cib) & self.written:
+            self.held.setdefault(ident, set()).add((name, core.view))
+
+    def check_commit_point(self, name: str, request_id: str) -> None:
+        """`name` acknowledges `request_id` (exit 0): every member of its view must have
+        held the write in memory in this view, and a master of the view must have written
+        it to disk (the `cib` package's docstring); else an acknowledged write could be lost
+        to a failure the guarantee covers."""
+        if request_id not in self.written:
+            return
+        core = self.cores[name]
+        for member, other in self.cores.items():
+            if other.view == core.view:
+                self.note_held(member)
+        holders = {member for member, view in self.held.get(request_id, ()) | self.journaled.get(
+            request_id, set()) if view == core.view}  # a master killed after its journal write
+        missing = sorted(set(core.members) - holders)
+        assert not missing, f"{request_id} acknowledged on {name} before {missing} held it"
+        assert any(view == core.view for _, view in self.journaled.get(request_id, ())), (
+            f"{request_id} acknowledged on {name} before its master wrote it to disk")
 
     def assert_one_master_per_view(self) -> None:
         masters: dict[int, list[str]] = {}
@@ -130,9 +163,15 @@ class Exchange:
             self.persists.append((name, effect))
             self.disks[name] = element_text(effect.cib, pretty=False)
             self.terms[name] = effect.term
+            core = self.cores[name]
+            if not effect.deferred and core.master == name:
+                for ident in _primitive_ids(effect.cib) & self.written:
+                    self.journaled.setdefault(ident, set()).add((name, core.view))
             if not effect.deferred and not effect.digest:
                 self.synced[name] = self.disks[name]
         elif isinstance(effect, Acknowledge):
+            if effect.exit_code == 0:
+                self.check_commit_point(name, effect.request_id)
             self.acks[effect.request_id] = effect.exit_code
         elif isinstance(effect, PublishChange):
             self.published.append((name, effect.patch))
@@ -153,8 +192,8 @@ class Exchange:
             del self.channels[key]
 
     def restart(self, name: str) -> None:
-        self.cores[name] = ReplicaCore(name, parse(self.disks[name]), _no_schema,
-                                       self.terms.get(name, 0))
+        self.cores[name] = self.core_class(name, parse(self.disks[name]), _no_schema,
+                                           self.terms.get(name, 0))
 
     def partition(self, groups: list[set[str]]) -> None:
         self.groups = groups
@@ -164,6 +203,7 @@ class Exchange:
 
     def write(self, name: str, ident: str, crash_after: int | None = None) -> None:
         if name in self.cores:
+            self.written.add(ident)
             self.feed(name, ClientWrite(self.clock.monotonic(), ident, _create(ident)), crash_after)
 
     def deliver_one(self, rng: random.Random, crash_after: int | None = None) -> bool:
@@ -200,6 +240,10 @@ class Exchange:
 
     def primitives(self, name: str) -> set[str]:
         return {node.get("id") or "" for node in self.cores[name].cib.iter("primitive")}
+
+
+def _primitive_ids(cib: Element) -> set[str]:
+    return {node.get("id") or "" for node in cib.iter("primitive")}
 
 
 def assert_converged(exchange: Exchange) -> None:
@@ -281,13 +325,14 @@ def _run_and_converge(actions: list[tuple[str, int]], seed: int) -> None:
 
 
 def _victim_scenario(origin: str, n1_events_before_crash: int, crash_after: int,
-                     pipelined: bool = False, power_loss: bool = False) -> Exchange:
+                     pipelined: bool = False, power_loss: bool = False,
+                     make: Callable[[list[str]], Exchange] = Exchange) -> Exchange:
     """Write "victim" from `origin` while n1 is master (and, `pipelined`, "victim2" right
     behind it: a second batch out before the first is confirmed); n1 dies after handling
     `n1_events_before_crash` events of the write path and then `crash_after` effects of the
     next one (or never, when the path ends first): its process, or (`power_loss`) its
     node, losing every journal write not yet synced."""
-    exchange, rng = Exchange(["n1", "n2", "n3"]), random.Random(n1_events_before_crash)
+    exchange, rng = make(["n1", "n2", "n3"]), random.Random(n1_events_before_crash)
     exchange.power_loss = power_loss
     exchange.settle(rng)
     exchange.write("n3", "before")
