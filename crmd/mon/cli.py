@@ -295,6 +295,7 @@ def _seconds(text: str) -> float:
 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Console entry point: usage errors exit 64, HAError/OSError map through the table."""
+    console_script = argv is None
     try:
         argv = _take_sections(sys.argv[1:] if argv is None else argv)
         options = _plain_flags(argv)
@@ -309,6 +310,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
         from messaging.command import fail  # loads click: only on the way out with an error
 
         fail(error)
+    if console_script:  # nothing runs after this process's output
+        from messaging.tool_exit import exit_now
+
+        exit_now(int(ExitCode.OK))
     sys.exit(int(ExitCode.OK))
 
 
