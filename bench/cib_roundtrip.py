@@ -229,12 +229,9 @@ def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str
     state_dir = lab.status()["nodes"][joiner]["state_dir"]
     started = time.monotonic()
     lab.lab("start", joiner)
-    while _epoch(_root_of(state_dir)) < _epoch(version):
-        # at or past it: crmd's writes for the joining node may follow at once
-        if time.monotonic() - started > 60:
-            return {"2 MB CIB to a joining node (node start to CIB shown), s": None}
-        time.sleep(0.02)
-    took = time.monotonic() - started
+    took = _shown_after(state_dir, _epoch(version), started)
+    if took is None:
+        return {"2 MB CIB to a joining node (node start to CIB shown), s": None}
     logs = Path(lab.status()["nodes"][joiner]["state_dir"]).parent / "log"
     lines = [line for name in ("cib.log", "launcher.log") if (logs / name).exists()
              for line in (logs / name).read_text(errors="replace").splitlines()]
@@ -250,21 +247,34 @@ def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str
             "cib daemon with 2 MB CIB (PSS, RSS MB)": (pss / 1024, rss / 1024)}
 
 
-def _root_of(state_dir: str) -> str:
-    """The joiner's CIB root element (its version), as `cibadmin -Q -l -n -A /cib` shows
-    it, asked from the host through the node's socket; "" while its cib does not answer.
-    (Polling with `lab exec ... cibadmin` cost a process start and a namespace entry per
-    sample: at load 5, the sampling alone added 0.1-0.4 s to the measured join.)"""
+def _shown_after(state_dir: str, version: tuple[int, ...], started: float) -> float | None:
+    """Seconds from `started` until the joiner's cib shows `version` or later (at or past
+    it: crmd's writes for the joining node may follow at once), as `cibadmin -Q -l -n -A
+    /cib` would show it; None after a minute. Asked from the host through the node's
+    socket every 50 ms on one connection (re-opened when the node's cib is not up yet):
+    a `lab exec ... cibadmin` process per sample, as before, added its start and namespace
+    entry (0.1-0.4 s at load 5) to the measured join."""
     from cib.api import CibClient
     from cib.request import Op, Request
     from messaging.errors import HAError
 
+    client: CibClient | None = None
     try:
-        with CibClient(state_dir, timeout=1.0, name="bench") as client:
-            reply = client.perform(Request(Op.QUERY, xpath="/cib", no_children=True))
-    except (HAError, OSError):
-        return ""
-    return reply.output or ""
+        while time.monotonic() - started < 60:
+            try:
+                client = client or CibClient(state_dir, timeout=1.0, name="bench")
+                reply = client.perform(Request(Op.QUERY, xpath="/cib", no_children=True))
+                if _epoch(reply.output or "") >= version:
+                    return time.monotonic() - started
+            except (HAError, OSError):
+                if client is not None:
+                    client.close()
+                client = None
+            time.sleep(0.05)
+        return None
+    finally:
+        if client is not None:
+            client.close()
 
 
 def _create_retrying(run_in: Runner, dc: str, path: Path) -> None:
