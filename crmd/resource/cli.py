@@ -200,6 +200,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(int(ExitCode.ERROR))
     except (HAError, OSError) as error:
         _fail(error)
+    if argv is None:  # the console script: nothing runs after this process's output
+        from messaging.tool_exit import exit_now
+
+        exit_now(int(ExitCode.OK))
     sys.exit(int(ExitCode.OK))
 
 
