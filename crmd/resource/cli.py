@@ -193,6 +193,19 @@ def crm_resource(**kw: object) -> None:
 
 def main(argv: list[str] | None = None) -> NoReturn:
     try:
+        _main(argv)
+    except SystemExit as done:
+        code = 0 if done.code is None else done.code
+        if argv is None and isinstance(code, int):
+            # the console script: nothing runs after this process's output
+            from messaging.tool_exit import exit_now
+
+            exit_now(code)
+        raise
+
+
+def _main(argv: list[str] | None) -> NoReturn:
+    try:
         crm_resource.main(args=argv, prog_name="crm_resource", standalone_mode=False)
     except click.exceptions.UsageError as error:
         _fail(UsageError(error.format_message()))
@@ -200,10 +213,6 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(int(ExitCode.ERROR))
     except (HAError, OSError) as error:
         _fail(error)
-    if argv is None:  # the console script: nothing runs after this process's output
-        from messaging.tool_exit import exit_now
-
-        exit_now(int(ExitCode.OK))
     sys.exit(int(ExitCode.OK))
 
 
