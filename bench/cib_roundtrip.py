@@ -227,7 +227,7 @@ def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str
     _create_retrying(run_in, dc, path)
     version = run_in(dc, f"{OUR_CIBADMIN} -Q | head -c 400")
     state_dir = lab.status()["nodes"][joiner]["state_dir"]
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
     lab.lab("start", joiner)
     took = _shown_after(state_dir, _epoch(version), started)
     if took is None:
@@ -244,7 +244,35 @@ def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str
                 None if fetch_ms is None else fetch_ms / 1e3,
             "2 MB CIB: joiner's cib sees the full view to CIB held (its log), s":
                 _view_to_copy(lines, len(names)),
+            **_join_phases(lines, started_wall),
             "cib daemon with 2 MB CIB (PSS, RSS MB)": (pss / 1024, rss / 1024)}
+
+
+# Where a join's time goes: the joiner's own log events, in boot order.
+_JOIN_EVENTS = (("launcher up", "zygote_started"), ("heartbeat up", "heartbeat_started"),
+                ("in the membership view", "membership_changed"),
+                ("cib up (own disk copy loaded)", "cib_started"),
+                ("cib knows the master", "cib_master"), ("CIB fetched", "bulk_fetched"))
+
+
+def _join_phases(lines: list[str], started_wall: float) -> dict[str, object]:
+    """Seconds from the `lab start` command to the first of each `_JOIN_EVENTS` in the
+    joiner's log after it (None when absent)."""
+    from datetime import UTC, datetime
+
+    start = datetime.fromtimestamp(started_wall, UTC).replace(tzinfo=None)
+    rows: dict[str, object] = {}
+    for label, event in _JOIN_EVENTS:
+        seconds = None
+        for line in lines:
+            if f" {event} " not in line:
+                continue
+            when = datetime.fromisoformat(line.split()[0].rstrip("Z"))
+            if when >= start:
+                seconds = (when - start).total_seconds()
+                break
+        rows[f"join: node start -> {label} (joiner's log), s"] = seconds
+    return rows
 
 
 def _shown_after(state_dir: str, version: tuple[int, ...], started: float) -> float | None:
