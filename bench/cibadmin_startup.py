@@ -7,7 +7,8 @@ scratch copy), so load hits both alike. Per row: wall time p50 / min, and CPU ti
 system of the process, from wait4's rusage), which a loaded machine inflates much less than
 wall time. With --state-dir (a running node's state directory, e.g. a lab node's), our
 `cibadmin -Q` and `-M` in live mode are timed too (no Debian counterpart there: Pacemaker's
-tools reach Pacemaker's daemons only).
+tools reach Pacemaker's daemons only). --tools adds the other CIB commands' start-up, ours
+beside Debian's on the same file: `crm_mon -1`, `crm_attribute -G` and `crm_resource -l`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ OURS = str(Path(sys.executable).parent / "cibadmin")
 DEBIAN = "/usr/sbin/cibadmin"
 SET = '<cluster_property_set id="hcbench-startup"/>'
 MODIFY = ["-M", "-X", SET]
+PRIMITIVE = '<primitive id="hcbench-dummy" class="ocf" provider="pacemaker" type="Dummy"/>'
+# (label, our console script, Debian's binary, arguments): read-only, on the same file
+TOOLS = (("crm_mon -1", "crm_mon", "/usr/sbin/crm_mon", ["-1"]),
+         ("crm_attribute -G", "crm_attribute", "/usr/sbin/crm_attribute",
+          ["-t", "crm_config", "-n", "hcbench-attr", "-G", "-q"]),
+         ("crm_resource -l", "crm_resource", "/usr/sbin/crm_resource", ["-l"]))
 
 
 def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -58,10 +65,25 @@ def _row(name: str, values: list[tuple[float, float]]) -> list[str]:
             f"{statistics.median(cpus) * 1e3:.1f} ms"]
 
 
+def _tool_commands(cib: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """The --tools rows, on `cib` given a primitive and an attribute to show first."""
+    env = dict(os.environ, CIB_file=str(cib))
+    subprocess.run([DEBIAN, "-C", "-o", "resources", "-X", PRIMITIVE], check=True, env=env)
+    subprocess.run(["/usr/sbin/crm_attribute", "-t", "crm_config", "-n", "hcbench-attr",
+                    "-v", "1"], check=True, env=env, capture_output=True)
+    commands = {}
+    for name, ours, debian, arguments in TOOLS:
+        commands[f"ours: {name}"] = ([str(Path(OURS).parent / ours), *arguments], env)
+        commands[f"Debian: {name}"] = ([debian, *arguments], env)
+    return commands
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=30)
     parser.add_argument("--state-dir", help="a running node's state directory (live mode)")
+    parser.add_argument("--tools", action="store_true",
+                        help="also crm_mon -1, crm_attribute -G, crm_resource -l (CIB_file)")
     parser.add_argument("--no-compile", action="store_true",
                         help="do not byte-compile the checkout first (benchlib.byte_compile)")
     args = parser.parse_args()
@@ -76,7 +98,7 @@ def main() -> None:
                                       check=True).stdout)
         subprocess.run([DEBIAN, "-C", "-o", "crm_config", "-X", SET], check=True,
                        env=dict(os.environ, CIB_file=str(cib)))
-        commands = {}
+        commands = _tool_commands(cib) if args.tools else {}
         for label, binary in (("ours", OURS), ("Debian", DEBIAN)):
             scratch = work / f"{label}.xml"
             shutil.copy(cib, scratch)

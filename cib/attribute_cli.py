@@ -81,8 +81,17 @@ def _escape(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run crm_attribute; returns the exit code."""
-    args = sys.argv[1:] if argv is None else argv
+    """Run crm_attribute; returns the exit code (the console script, argv None, ends the
+    process with it at once: messaging.tool_exit)."""
+    code = _main(sys.argv[1:] if argv is None else argv)
+    if argv is None:
+        from messaging.tool_exit import exit_now
+
+        exit_now(code)
+    return code
+
+
+def _main(args: list[str]) -> int:
     options = _parser().parse_args(args)
     out = _Out(options.output_as == "xml", [sys.argv[0], *args])
     if options.name == "":

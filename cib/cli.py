@@ -77,9 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     options = _parser().parse_args(args)
     try:
-        return _run(options)
+        code = _run(options)
     except BrokenPipeError:
-        return 0
+        code = 0
+    if argv is None:  # the console script: nothing runs after this process's output
+        from messaging.tool_exit import exit_now
+
+        exit_now(code)
+    return code
 
 
 def _run(options: argparse.Namespace) -> int:

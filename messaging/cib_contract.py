@@ -22,7 +22,7 @@ from typing import Any
 
 from messaging.envelope import protocol
 from messaging.record import Record
-from messaging.types import Version as Version  # re-exported: part of this contract
+from messaging.version import Version as Version  # re-exported: part of this contract
 
 API = protocol("cib")
 CTL_SOCKET = "cib.ctl"

@@ -7,7 +7,9 @@ the CIB status section (lrm_rsc_op rc-code and op-status) without translation.
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple, NewType
+from typing import NewType
+
+from messaging.version import Version as Version  # re-exported: its home before
 
 NodeName = NewType("NodeName", str)
 NodeId = NewType("NodeId", str)
@@ -97,16 +99,3 @@ class OpStatus(enum.IntEnum):
 def op_key(resource: str, action: str, interval_ms: int) -> OpKey:
     """Pacemaker's operation key, e.g. ``rsc1_monitor_10000``."""
     return OpKey(f"{resource}_{action}_{interval_ms}")
-
-
-class Version(NamedTuple):
-    """A CIB version triple; tuples compare the way Pacemaker orders CIBs. (Here rather
-    than in messaging.cib_contract so that the CIB's file-mode tools, which never talk to a
-    daemon, do not load the wire protocol to name a version.)"""
-
-    admin_epoch: int
-    epoch: int
-    num_updates: int
-
-    def __str__(self) -> str:
-        return f"{self.admin_epoch}.{self.epoch}.{self.num_updates}"

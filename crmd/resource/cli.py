@@ -1,7 +1,9 @@
 """crm_resource: Pacemaker's resource tool, on the live CIB or a CIB file (CIB_file=PATH).
 
-Thin shell: parse options, read the CIB (crmd.cibaccess: the cib daemon, or the file),
-call crmd.resource.query or .edit, commit the change when an edit made one, print. Errors
+Thin shell: parse options (the click command in crmd.resource.command; the plain
+read-only queries by `_plain_read`, without click, so they start fast), read the CIB
+(crmd.cibaccess: the cib daemon, or the file), call crmd.resource.query or .edit, commit
+the change when an edit made one, print. Errors
 print Pacemaker's two lines ("crm_resource: <what>" and "Error performing operation: <exit
 code text>") and exit with the CRM_EX code of the error (NotFoundError 105, UsageError 64;
 no cib daemon: "Could not connect to the CIB: Transport endpoint is not connected", 102).
@@ -13,9 +15,7 @@ from __future__ import annotations
 
 import datetime
 import sys
-from typing import TYPE_CHECKING, NoReturn
-
-import click
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from messaging.errors import ExitCode, HAError, UsageError, exit_code_for
 
@@ -32,16 +32,19 @@ _ERROR_TEXT = {ExitCode.NOSUCH: "No such object", ExitCode.USAGE: "Incorrect usa
                ExitCode.CONFIG: "Invalid configuration", ExitCode.ERROR: "Error occurred"}
 _AGENT_QUERIES = ("list_standards", "list_ocf_providers", "list_ocf_alternatives",
                   "list_agents", "show_metadata")
-_ACTIONS = (*_AGENT_QUERIES, "list", "list_raw", "locate", "constraints", "why", "move",
+ACTIONS = (*_AGENT_QUERIES, "list", "list_raw", "locate", "constraints", "why", "move",
             "ban", "clear", "cleanup", "refresh", "set_parameter", "get_parameter",
             "delete_parameter", "force_start", "force_stop", "force_check")
 
 
 def _emit(out: tuple[str, ...], err: tuple[str, ...]) -> None:
+    """Print as click.echo does for plain text (crm_resource prints no colours)."""
     for line in out:
-        click.echo(line)
+        sys.stdout.write(f"{line}\n")
+    sys.stdout.flush()
     for line in err:
-        click.echo(line, err=True)
+        sys.stderr.write(f"{line}\n")
+    sys.stderr.flush()
 
 
 def _need(rsc: str | None, action: str) -> str:
@@ -55,7 +58,8 @@ def _agent_query(action: str, argument: object) -> int:
     from crmd.resource import agents
 
     if action == "show_metadata":
-        click.echo(agents.show_metadata(str(argument)), nl=False)
+        sys.stdout.write(agents.show_metadata(str(argument)))
+        sys.stdout.flush()
         return 0
     lines = {"list_standards": lambda: agents.list_standards(),
              "list_ocf_providers": lambda: agents.list_ocf_providers(),
@@ -145,67 +149,82 @@ def _edit(action: str, root: etree._Element, rsc: str | None, node: str | None,
     return edit.cleanup(root, rsc, node, refresh=action == "refresh")
 
 
-@click.command(context_settings={"help_option_names": ["-h", "-?", "--help"]})
-@click.option("-L", "--list", "list_", is_flag=True, help="List all cluster resources.")
-@click.option("-l", "--list-raw", is_flag=True, help="List resource ids only.")
-@click.option("-W", "--locate", is_flag=True, help="Show where a resource is running.")
-@click.option("-a", "--constraints", is_flag=True, help="Show constraints on a resource.")
-@click.option("-Y", "--why", is_flag=True, help="Show why a resource is (not) running.")
-@click.option("-M", "--move", is_flag=True, help="Move a resource to -N node.")
-@click.option("-B", "--ban", is_flag=True, help="Keep a resource off -N node.")
-@click.option("-U", "--clear", is_flag=True, help="Remove --move/--ban constraints.")
-@click.option("-C", "--cleanup", is_flag=True, help="Forget a resource's failures.")
-@click.option("-R", "--refresh", is_flag=True, help="Forget a resource's whole history.")
-@click.option("-p", "--set-parameter", metavar="NAME", help="Set a resource parameter.")
-@click.option("-g", "--get-parameter", metavar="NAME", help="Show a resource parameter.")
-@click.option("-d", "--delete-parameter", metavar="NAME", help="Delete a resource parameter.")
-@click.option("-v", "--parameter-value", "value", metavar="VALUE", help="Value for -p.")
-@click.option("-m", "--meta", is_flag=True, help="Act on meta attributes, not parameters.")
-@click.option("-z", "--utilization", is_flag=True,
-              help="Act on utilization attributes (wins over --meta).")
-@click.option("-r", "--resource", metavar="ID", help="Resource id.")
-@click.option("-N", "--node", metavar="NAME", help="Node name.")
-@click.option("-u", "--lifetime", metavar="DURATION", help="Lifetime of --move/--ban.")
-@click.option("--force-start", is_flag=True, help="Run the agent's start here, now.")
-@click.option("--force-stop", is_flag=True, help="Run the agent's stop here, now.")
-@click.option("--force-check", is_flag=True, help="Run the agent's monitor here, now.")
-@click.option("--list-standards", is_flag=True, help="List supported standards.")
-@click.option("--list-ocf-providers", is_flag=True, help="List all available OCF providers.")
-@click.option("--list-ocf-alternatives", metavar="TYPE",
-              help="List OCF providers of an agent type.")
-@click.option("--list-agents", metavar="STD[:PROV]",
-              help="List agents of a standard (or OCF provider).")
-@click.option("--show-metadata", metavar="SPEC", help="Show an agent's meta-data.")
-@click.option("-f", "--force", is_flag=True, help="Accepted for compatibility.")
-@click.option("-Q", "--quiet", is_flag=True, help="Accepted for compatibility.")
-def crm_resource(**kw: object) -> None:
-    """Perform tasks related to cluster resources (hacluster's crm_resource)."""
-    # click fills kw in the order the options were given: as with Pacemaker's crm_resource,
-    # the last command option on the line wins ("--move --ban" bans)
-    given = ["list" if key == "list_" else key for key, value in kw.items() if value]
-    kw["list"] = kw.pop("list_")
-    kw["name"] = kw.get("set_parameter") or kw.get("get_parameter") or kw.get("delete_parameter")
-    chosen = [a for a in given if a in _ACTIONS]
-    if not chosen:
-        raise UsageError("No command given (try --list, --locate, --move, ... or --help)")
-    sys.exit(run(chosen[-1], kw))
-
-
 def main(argv: list[str] | None = None) -> NoReturn:
+    try:
+        _main(argv)
+    except SystemExit as done:
+        code = 0 if done.code is None else done.code
+        if argv is None and isinstance(code, int):
+            # the console script: nothing runs after this process's output
+            from messaging.tool_exit import exit_now
+
+            exit_now(code)
+        raise
+
+
+def _main(argv: list[str] | None) -> NoReturn:
+    plain = _plain_read(sys.argv[1:] if argv is None else argv)
+    try:
+        if plain is not None:
+            sys.exit(run(*plain))
+        _run_click(argv)
+    except (HAError, OSError) as error:
+        _fail(error)
+    sys.exit(int(ExitCode.OK))
+
+
+def _run_click(argv: list[str] | None) -> None:
+    import click
+
+    from crmd.resource.command import crm_resource
+
     try:
         crm_resource.main(args=argv, prog_name="crm_resource", standalone_mode=False)
     except click.exceptions.UsageError as error:
         _fail(UsageError(error.format_message()))
     except click.exceptions.Abort:
         sys.exit(int(ExitCode.ERROR))
-    except (HAError, OSError) as error:
-        _fail(error)
-    sys.exit(int(ExitCode.OK))
+
+
+# The read-only queries `_plain_read` takes without click: flag -> run()'s action.
+_PLAIN_ACTIONS = {"-L": "list", "--list": "list", "-l": "list_raw", "--list-raw": "list_raw",
+                  "-W": "locate", "--locate": "locate", "-a": "constraints",
+                  "--constraints": "constraints", "-Y": "why", "--why": "why"}
+_PLAIN_VALUES = {"-r": "resource", "--resource": "resource", "-N": "node", "--node": "node"}
+
+
+def _plain_read(argv: list[str]) -> tuple[str, dict[str, object]] | None:
+    """(action, options) for run() when `argv` is one read-only query flag with at most -r
+    ID and -N NAME, each spelled out and given a value that is no option; None for anything
+    else, which the click command reads (it stays the one definition of every option)."""
+    actions: list[str] = []
+    options: dict[str, object] = {}
+    words = iter(argv)
+    for word in words:
+        if word in _PLAIN_ACTIONS:
+            actions.append(_PLAIN_ACTIONS[word])
+        elif word in _PLAIN_VALUES and _PLAIN_VALUES[word] not in options:
+            value = next(words, None)
+            if value is None or value.startswith("-") or not value:
+                return None
+            options[_PLAIN_VALUES[word]] = value
+        else:
+            return None
+    return (actions[0], options) if len(actions) == 1 else None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "crm_resource":  # the click command, for callers that embed it (tests, docs)
+        from crmd.resource.command import crm_resource
+
+        return crm_resource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _fail(error: BaseException) -> NoReturn:
     code = exit_code_for(error)
-    click.echo(f"crm_resource: {error}", err=True)
+    lines = [f"crm_resource: {error}"]
     if code != ExitCode.USAGE:  # usage errors explain themselves, as in Pacemaker
-        click.echo(f"Error performing operation: {_ERROR_TEXT.get(code, code.name)}", err=True)
+        lines.append(f"Error performing operation: {_ERROR_TEXT.get(code, code.name)}")
+    _emit((), tuple(lines))
     sys.exit(int(code))

@@ -162,3 +162,39 @@ def test_fencing_sections_by_level() -> None:
     assert len(fencing_lines(events, 3, failed=False)) == 6
     assert fencing_lines(events, 0, failed=True) == []
     assert fencing_lines(None, 2, failed=False) == []
+
+
+def _without_clock(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "Last updated" not in line
+            and "last_update" not in line and "request=" not in line]
+
+
+@pytest.mark.parametrize("flags", [["-1"], ["-1rf"], ["-1", "-A", "-n", "-c"],
+                                   ["--one-shot", "--inactive"], ["--output-as=xml"],
+                                   ["-1", "-s"]])
+def test_plain_flags_print_what_the_click_command_prints(cib: Path, flags: list[str]) -> None:
+    # `-i 5` (the default interval, a value option) sends the same request through click.
+    fast, through_click = _run(flags, cib), _run([*flags, "-i", "5"], cib)
+    assert (fast.returncode, _without_clock(fast.stdout), fast.stderr) == (
+        through_click.returncode, _without_clock(through_click.stdout), through_click.stderr)
+    assert fast.stdout.strip()
+
+
+def test_one_shot_does_not_load_click(cib: Path) -> None:
+    code = ("import sys; from crmd.mon.cli import main\n"
+            "try:\n    main(['-1'])\nexcept SystemExit:\n    pass\n"
+            "print('click loaded' if 'click' in sys.modules else 'no click', file=sys.stderr)")
+    env = dict(os.environ, CIB_file=str(cib))
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.stderr.strip().splitlines()[-1] == "no click"
+
+
+def test_plain_flags_reads_only_on_off_flags() -> None:
+    from crmd.mon.cli import _plain_flags
+
+    assert _plain_flags(["-1rf"]) == {"one_shot": True, "inactive": True, "failcounts": True}
+    assert _plain_flags(["--output-as=console"]) == {"output_as": "console"}
+    for left_to_click in (["-1i5"], ["-h"], ["--output-as=json"], ["-m", "2"], ["-"],
+                          ["--one"], ["-1", "extra"]):
+        assert _plain_flags(left_to_click) is None, left_to_click

@@ -131,3 +131,35 @@ def test_connection_errors_are_pacemakers(tmp_path: Path) -> None:
     assert (missing.returncode, missing.stderr) == (105, (
         "crm_resource: Could not connect to the CIB: No such device or address\n"
         "Error performing operation: No such object\n"))
+
+
+@pytest.mark.parametrize("args", [["-l"], ["--list"], ["-L"], ["-W", "-r", "d"],
+                                  ["--locate", "--resource", "d"], ["-W", "-r", "nope"],
+                                  ["-W"], ["-a", "-r", "d"], ["-Y", "-r", "d", "-N", "n1"]])
+def test_plain_queries_answer_as_the_click_command_does(cib: Path, args: list[str]) -> None:
+    # -Q ("accepted for compatibility") sends the same query through the click command.
+    plain, through_click = _crm_resource(cib, *args), _crm_resource(cib, *args, "-Q")
+    assert (plain.returncode, plain.stdout, plain.stderr) == (
+        through_click.returncode, through_click.stdout, through_click.stderr)
+    assert plain.stdout or plain.stderr or args[0] == "-a"  # d has no constraints
+
+
+def test_plain_read_takes_only_spelled_out_queries() -> None:
+    from crmd.resource.cli import _plain_read
+
+    assert _plain_read(["-W", "-r", "d"]) == ("locate", {"resource": "d"})
+    assert _plain_read(["--list-raw"]) == ("list_raw", {})
+    for left_to_click in (["-W", "-r"], ["-W", "-r", "-N"], ["-Wr", "d"], ["-r", "d"],
+                          ["-l", "-L"], ["-W", "--resource=d"], ["-W", "-r", "d", "-r", "e"],
+                          ["-M", "-r", "d"], ["--help"], ["-l", "-Q"], []):
+        assert _plain_read(left_to_click) is None, left_to_click
+
+
+def test_list_raw_does_not_load_click(cib: Path) -> None:
+    code = ("import sys; from crmd.resource.cli import main\n"
+            "try:\n    main(['-l'])\nexcept SystemExit:\n    pass\n"
+            "print('click loaded' if 'click' in sys.modules else 'no click', file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], env={**os.environ,
+                            "CIB_file": str(cib)}, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.stderr.strip().splitlines()[-1] == "no click"
