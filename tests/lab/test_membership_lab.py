@@ -24,8 +24,7 @@ from messaging.heartbeat.api import HeartbeatClient
 
 pytestmark = NAMESPACE_LAB_MARKS
 
-KEEPALIVE, DEADTIME = 0.2, 1.0
-MARGIN = 1.5  # scheduling delays on a loaded 2-core machine
+DEADTIME = 1.0
 
 TEST_LAB = lab_name("hctest")
 LINKS_LAB = lab_name("hclinks")
@@ -99,11 +98,12 @@ def test_three_nodes_agree_on_one_quorate_view(three: Lab) -> None:
     assert data["nodes"]["n1"]["namespace"] == f"{TEST_LAB}-n1"
 
 
-def test_kill_9_is_seen_within_deadtime_plus_keepalive(three: Lab) -> None:
+def test_kill_9_is_seen_by_the_survivors(three: Lab) -> None:
     three.wait([["n1", "n2", "n3"]], 10)
     cli(TEST_LAB, "kill", "n3")
-    took = three.wait([["n1", "n2"]], 10)
-    assert took <= DEADTIME + KEEPALIVE + MARGIN, took
+    # a bound on a hung test only: detection at deadtime after the last beat is checked
+    # exactly on the simulator's clock (tests/unit/lab/test_sim_timing.py)
+    three.wait([["n1", "n2"]], 60)
     assert not _status_json(TEST_LAB)["nodes"]["n3"]["running"]
     cli(TEST_LAB, "kill", "n3")  # idempotent
     cli(TEST_LAB, "start", "n3")

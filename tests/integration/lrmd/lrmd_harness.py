@@ -26,8 +26,8 @@ REPO = Path(__file__).resolve().parents[3]
 TEST_AGENTS = {
     # forks a long sleeper (same process group), records its pid, then hangs
     "Sleeper": 'sleep 300 & echo $! > "$OCF_RESKEY_pidfile"; sleep 300\n',
-    # ignores SIGTERM, so only SIGKILL ends it
-    "Stubborn": "trap '' TERM; while :; do sleep 0.2; done\n",
+    # records its pid and ignores SIGTERM, so only SIGKILL ends it
+    "Stubborn": 'echo $$ > "$OCF_RESKEY_pidfile"; trap \'\' TERM; while :; do sleep 0.2; done\n',
     # a megabyte of random bytes on both streams, then success
     "Garbage": "head -c 1000000 /dev/urandom; head -c 1000000 /dev/urandom >&2; exit 0\n",
     # leaves a child holding stdout open, like a badly daemonising start

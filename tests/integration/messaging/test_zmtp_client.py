@@ -42,7 +42,18 @@ def _serve_once(path: Path, answer: bytes, ready: threading.Event) -> None:
         with connection:
             connection.recv(4096)
             connection.sendall(answer)
-            time.sleep(0.5)  # keep it open while the client reads
+            _wait_until_closed(connection)  # the client read the answer and gave up
+
+
+def _wait_until_closed(connection: socket.socket) -> None:
+    """Keep the connection open until the client closes it (not a guessed delay, which a
+    loaded host may outlast before the client has read the answer)."""
+    connection.settimeout(30)
+    try:
+        while connection.recv(4096):
+            pass
+    except OSError:
+        pass  # reset or timed out: the client is gone either way
 
 
 @pytest.fixture
