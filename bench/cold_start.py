@@ -122,8 +122,8 @@ def _retransmissions(cluster: OurCluster, names: list[str]) -> str:
         for key, value in counters.items():
             if key.startswith("rexmit.") or key == "messages.lost":
                 summed[key] = summed.get(key, 0) + value
-    return "retransmissions, all nodes: " + ", ".join(
-        f"{key} {value}" for key, value in sorted(summed.items()))
+    return "retransmissions, all nodes: " + (", ".join(
+        f"{key} {value}" for key, value in sorted(summed.items())) or "none")
 
 
 def _cpu_table(lab: OurLab, names: list[str]) -> str:
