@@ -124,7 +124,8 @@ def preload(modules: list[str]) -> list[str]:
         # once, before any daemon (or, in the lab, any node) is forked from this process
         from messaging import schema
 
-        schema.preload()
+        with contextlib.suppress(Exception):  # a broken schema is the cib's to report
+            schema.preload()
     gc.collect()
     gc.freeze()
     return failed
