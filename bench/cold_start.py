@@ -19,7 +19,8 @@ before the first one);
 --trace DIR copies every node's log directory there after each trial (DIR/trialN/NODE),
 with the wall time of the first boot, for the timeline of where the seconds went; with
 --cpu each trial also prints the CPU seconds every daemon kind used from its boot until
-settled, summed over the nodes (a cold start of 16 nodes on 2 cores is bound by CPU).
+settled, summed over the nodes (a cold start of 16 nodes on 2 cores is bound by CPU), and
+heartbeat's retransmission counters (requests, resends) summed over the nodes.
 Pacemaker's first `up` (namespaces, configuration and fencing device included) is printed
 beside it. Our side needs cib and crmd; it prints a skip line until they exist.
 Issue 10's goal: at most 3 s at 3 nodes, 6 s at 16 (Pacemaker: about 24 s).
@@ -73,6 +74,7 @@ def ours(nodes: int, lab_name: str, together: bool = False, trials: int = 1,
                                f"{trace}/trial{trial + 1}" if trace else "")
             if cpu:
                 print(_cpu_table(lab, names))
+                print(_retransmissions(cluster, names))
             if took is None:
                 return measured or None
             measured.append((*took, load_average()))
@@ -101,6 +103,27 @@ def _cold_start(lab: OurLab, cluster: OurCluster, names: list[str],
         print(f"  first boot at wall {started_wall:.3f}, took {took[0]:.2f} s, "
               f"logs in {trace}")
     return took if settled else None
+
+
+def _retransmissions(cluster: OurCluster, names: list[str]) -> str:
+    """Heartbeat's retransmission counters summed over the nodes (since each booted)."""
+    from messaging.errors import HAError
+    from messaging.heartbeat.api import HeartbeatClient
+
+    summed: dict[str, int] = {}
+    for node in names:
+        client = HeartbeatClient(cluster.state_dir(node))
+        try:
+            counters = client.query_counters().counters
+        except HAError as error:
+            return f"retransmissions: {node} did not answer ({error})"
+        finally:
+            client.close()
+        for key, value in counters.items():
+            if key.startswith("rexmit.") or key == "messages.lost":
+                summed[key] = summed.get(key, 0) + value
+    return "retransmissions, all nodes: " + (", ".join(
+        f"{key} {value}" for key, value in sorted(summed.items())) or "none")
 
 
 def _cpu_table(lab: OurLab, names: list[str]) -> str:

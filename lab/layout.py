@@ -11,7 +11,9 @@ together, as when power returns to a rack). Each keeps the record it last loaded
 `save` takes an exclusive flock on ``<name>.lock`` and merges three ways: whatever this
 command changed since then replaces the file's value, everything else keeps what other
 commands wrote meanwhile. The file is replaced by an atomic rename of a uniquely named
-temporary, so a reader never sees half a file and writers never share a temporary.
+temporary, so a reader never sees half a file and writers never share a temporary. Threads
+of one command (a rack's nodes booted side by side) save one after the other: the record
+and its merge base are one pair.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import os
 import secrets
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -206,10 +209,18 @@ def _write_atomically(path: Path, record: dict[str, Any]) -> None:
         raise
 
 
+_SAVING = threading.Lock()  # one save at a time in this process (see the docstring)
+
+
 def save(state: LabState) -> None:
     """Write `state`, keeping what other commands wrote since this one loaded it."""
     path = state_path(state.spec.name, state.spec.loopback)
     path.parent.mkdir(parents=True, exist_ok=True)
+    with _SAVING:
+        _save_locked(state, path)
+
+
+def _save_locked(state: LabState, path: Path) -> None:
     ours = _record(state)
     with _locked(path):
         record = ours

@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from messaging.errors import HAError, NotFoundError, PeerTimeout, UsageError
@@ -157,14 +158,25 @@ def start_node(state: LabState, name: str) -> None:
 
 
 def start_nodes(state: LabState, names: list[str]) -> None:
-    """Boot several nodes as power returning to a rack does: every one is powered on
-    first, then each is booted, so their holders prepare side by side (as `up` does). Run
-    as one command per node, 16 nodes paid 16 interpreter starts of this command, one after
-    the other on a loaded 2-core host: the last node powered on 5-10 s after the first."""
-    holders = {name: power_on(state, name) for name in names}
-    for name, holder in holders.items():
-        if holder is not None:
-            boot(state, name, holder)
+    """Boot several nodes as power returning to a rack does: side by side, each powered on
+    and booted by a thread of its own (the node forker forks the requests that arrive
+    together at once). Run as one command per node, 16 nodes paid 16 interpreter starts of
+    this command on a loaded 2-core host; booted one after the other by this command, the
+    last node's launcher started 3.3-5.9 s after the first. Every node is attempted; the
+    first failure is raised once all are done (the nodes that did boot stay up)."""
+    if len(names) == 1:
+        _power_and_boot(state, names[0])
+        return
+    with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="boot") as pool:
+        booting = [pool.submit(_power_and_boot, state, name) for name in names]
+    for each in booting:
+        each.result()
+
+
+def _power_and_boot(state: LabState, name: str) -> None:
+    holder = power_on(state, name)
+    if holder is not None:
+        boot(state, name, holder)
 
 
 def power_on(state: LabState, name: str) -> int | None:

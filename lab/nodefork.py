@@ -34,7 +34,9 @@ mounts its /proc and runs lab.holder's own code (hostname, mounts, ready file, r
 Protocol (SOCK_SEQPACKET, msgpack through messaging.codec, one datagram each way per
 connection): request ``{"holder": pid, "argv": [...], "env": {...}}`` (a launcher) or
 ``{"node": name, "netns": name, "directory": path}`` (a holder), plus two fds (its stdout
-and stderr); reply ``{"pid": N}`` or ``{"error": text}``. The clients return None when no
+and stderr); reply ``{"pid": N}`` or ``{"error": text}``. Requests already queued when the
+server accepts one (a rack's nodes, booted side by side) are all forked before any is
+answered; replies go out in the order the requests came. The clients return None when no
 forker answers and the lab then execs the programs as before; HACLUSTER_LAB_EXEC_BOOT=1
 forces that (for comparison, and for bench/node_memory.py).
 
@@ -166,8 +168,12 @@ def _serve_forever(listener: socket.socket, parent: int) -> NoReturn:
         set_command_line([sys.executable, "-m", "lab.nodefork"])
         while True:
             conn, _ = listener.accept()
-            with conn:
-                _answer(conn, listener)
+            batch = [conn, *_queued(listener)]
+            try:
+                _answer(batch, listener)
+            finally:
+                for each in batch:
+                    each.close()
     except BaseException:  # reported; the lab falls back to nsenter
         import traceback
 
@@ -197,15 +203,49 @@ def _reap_children(_signum: int, _frame: object) -> None:
             return
 
 
-def _answer(conn: socket.socket, listener: socket.socket) -> None:
-    data, fds, _, _ = socket.recv_fds(conn, MAX_MESSAGE, LOG_FDS + 1)
+def _queued(listener: socket.socket) -> list[socket.socket]:
+    """The connections already waiting behind the one accepted (a rack's `lab start` asks
+    for every node at once), without blocking."""
+    queued = []
+    listener.setblocking(False)
     try:
-        reply = _spawn(data, fds, [conn, listener])
+        while True:
+            conn, _ = listener.accept()
+            conn.setblocking(True)
+            queued.append(conn)
+    except BlockingIOError:
+        pass
     finally:
-        for fd in fds:
-            os.close(fd)
-    with contextlib.suppress(OSError):
-        conn.send(reply)
+        listener.setblocking(True)
+    return queued
+
+
+def _answer(batch: list[socket.socket], listener: socket.socket) -> None:
+    """Fork the intermediate of every request in `batch` before reading any one's report,
+    so their intermediates (setns, fork) run side by side: answered one at a time, each
+    node waited for the previous node's intermediate to be scheduled, a time slice each on
+    a loaded host. Replies still go out in the order the requests came."""
+    spawned: list[bytes | tuple[int, int]] = []
+    reads: list[int] = []
+    try:
+        for conn in batch:
+            data, fds, _, _ = socket.recv_fds(conn, MAX_MESSAGE, LOG_FDS + 1)
+            try:
+                started = _spawn(data, fds, [*batch, listener], reads)
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            spawned.append(started)
+            if isinstance(started, tuple):
+                reads.append(started[1])
+        for conn, started in zip(batch, spawned, strict=False):
+            reply = started if isinstance(started, bytes) else _report(*started)
+            with contextlib.suppress(OSError):
+                conn.send(reply)
+    finally:
+        for fd in reads:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def read_request(data: bytes) -> tuple[int, list[str], dict[str, str]]:
@@ -236,8 +276,11 @@ def read_holder_request(data: bytes) -> tuple[str, str, str] | None:
     return node, namespace, directory
 
 
-def _spawn(data: bytes, fds: list[int], sockets: list[socket.socket]) -> bytes:
-    """Fork the launcher or holder of one request; the reply."""
+def _spawn(data: bytes, fds: list[int], sockets: list[socket.socket],
+           inherited: list[int]) -> bytes | tuple[int, int]:
+    """Fork the intermediate of one request: (its pid, the read end of its report), or the
+    error reply. `sockets` and `inherited` (the reports of earlier requests of a batch)
+    are closed in the launcher or holder, which must not hold them."""
     try:
         if len(fds) != LOG_FDS:
             raise ValueError(f"boot request carries {len(fds)} fds, expected {LOG_FDS}")
@@ -260,18 +303,22 @@ def _spawn(data: bytes, fds: list[int], sockets: list[socket.socket]) -> bytes:
     if intermediate == 0:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # a launcher or holder reaps its own
         os.close(read_pid)
+        for fd in inherited:
+            os.close(fd)
         _enter_and_fork(entry, write_pid, run, sockets, holder_request)
     for fd, _ in entry:
         os.close(fd)
     os.close(write_pid)
+    return intermediate, read_pid
+
+
+def _report(intermediate: int, read_pid: int) -> bytes:
+    """The reply once the intermediate reported its child's pid (or why it failed)."""
     # one read, not to EOF: the forked child holds the pipe open until it is scheduled and
     # closes it, while the intermediate's one write (a pid or an error, well under
     # PIPE_BUF, so whole) is there at once. Reading to EOF waited a time slice per node on
     # a loaded host, and a rack's `lab start` boots its nodes one after the other.
-    try:
-        answer = os.read(read_pid, 4096)
-    finally:
-        os.close(read_pid)
+    answer = os.read(read_pid, 4096)
     with contextlib.suppress(ChildProcessError):  # _reap_children may have been first
         os.waitpid(intermediate, 0)
     if not answer.isdigit():

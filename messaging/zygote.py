@@ -119,6 +119,13 @@ def preload(modules: list[str]) -> list[str]:
             except (Exception, SystemExit):  # such a daemon fails in its own process
                 failed.append(name)
         sys.modules.pop(entry[0], None)
+    if "cib.service" in sys.modules:
+        # the cib master validates every configuration change: compile the schema here,
+        # once, before any daemon (or, in the lab, any node) is forked from this process
+        from messaging import schema
+
+        with contextlib.suppress(Exception):  # a broken schema is the cib's to report
+            schema.preload()
     gc.collect()
     gc.freeze()
     return failed

@@ -22,7 +22,11 @@ Semantics the contract promises:
   it never went dead, so watchers can detect a quick restart.
 - MessageReceived is delivered reliably, in order, exactly once per (src, generation),
   for both broadcasts (dst "*") and messages addressed to this node; our own broadcasts
-  are delivered back to us too (like Heartbeat), with src = local node.
+  are delivered back to us too (like Heartbeat), with src = local node. Reliably from
+  where: a generation that follows one this heartbeat heard, from its first message; any
+  other (a node first heard, or one both sides restarted since: a cold boot), from the
+  first message heard of it, as in Heartbeat: what a node sent before we heard it is not
+  delivered (the upper layers' own protocols ask again: ccm's join, crmd's join offers).
 - Field order of every dataclass here is part of the wire contract: only append fields
   (with defaults), never reorder or remove.
 """

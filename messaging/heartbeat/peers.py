@@ -65,6 +65,11 @@ class Peer:
     endpoints: dict[str, tuple[str, int]] = field(default_factory=dict)
     persisted: int = 0  # the seq floor last handed to be written (0: none this generation)
 
+    def heard(self) -> bool:
+        """True once a packet of this generation was accepted by this process: a peer
+        restored from the persisted marks alone was never heard."""
+        return bool(self.link_seq)
+
     def mark_due(self) -> bool:
         """True when the highest accepted seq came within half of MARK_AHEAD of the mark."""
         return self.highest_seq > self.persisted - MARK_AHEAD // 2

@@ -10,10 +10,13 @@ Needs root (namespaces); bad requests are refused without forking anything.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -38,8 +41,10 @@ def _wait_for(path: Path) -> None:
         time.sleep(0.02)
 
 
-@needs_root
-def test_a_forked_launcher_reads_the_nodes_own_files(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _node_and_forker(tmp_path: Path) -> Iterator[tuple[int, Path, Path, dict[str, str]]]:
+    """A throwaway node whose tmpfs holds an ha.cf, and a forker: (holder, the tmpfs
+    directory, the forker's socket, the environment)."""
     inside, ready = tmp_path / "inside", tmp_path / "ready"
     inside.mkdir()
     script = (f"mount -t tmpfs none {inside} && printf '{HA_CF}' > {inside}/ha.cf && "
@@ -54,21 +59,51 @@ def test_a_forked_launcher_reads_the_nodes_own_files(tmp_path: Path) -> None:
         assert holder is not None
         _wait_for(ready)
         _wait_for(sock)
-        log = tmp_path / "launcher.log"
-        pid = nodefork.boot_launcher(sock, holder, [
-            "status", "-c", str(inside / "ha.cf"), "--state-dir", str(inside / "state")],
-            log, env)
-        assert pid is not None and pid != holder
-        deadline = time.monotonic() + 30
-        while "launcher:" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert log.read_text().strip() == "launcher: not running"
-        assert not (inside / "ha.cf").exists()  # the file lives in the node only
+        yield holder, inside, sock, env
     finally:
         forker.kill()
         node.kill()
         forker.wait()
         node.wait()
+
+
+def _status_args(inside: Path) -> list[str]:
+    return ["status", "-c", str(inside / "ha.cf"), "--state-dir", str(inside / "state")]
+
+
+def _wait_for_answer(log: Path) -> str:
+    deadline = time.monotonic() + 30
+    while "launcher:" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return log.read_text().strip()
+
+
+@needs_root
+def test_a_forked_launcher_reads_the_nodes_own_files(tmp_path: Path) -> None:
+    with _node_and_forker(tmp_path) as (holder, inside, sock, env):
+        log = tmp_path / "launcher.log"
+        pid = nodefork.boot_launcher(sock, holder, _status_args(inside), log, env)
+        assert pid is not None and pid != holder
+        assert _wait_for_answer(log) == "launcher: not running"
+        assert not (inside / "ha.cf").exists()  # the file lives in the node only
+
+
+@needs_root
+def test_requests_arriving_together_are_each_answered(tmp_path: Path) -> None:
+    """A rack's nodes ask at once (lab.netns.start_nodes): every good request gets its own
+    launcher, with its own log; a bad one among them gets its error, the others are not
+    disturbed."""
+    with _node_and_forker(tmp_path) as (holder, inside, sock, env):
+        logs = [tmp_path / f"launcher{i}.log" for i in range(4)]
+        holders = [holder, holder, 2**22 + 1, holder]  # above pid_max: no such process
+        with ThreadPoolExecutor(len(logs)) as pool:
+            asked = [pool.submit(nodefork.boot_launcher, sock, h, _status_args(inside), log,
+                                 env) for h, log in zip(holders, logs, strict=True)]
+        pids = [each.result() for each in asked]
+        assert pids[2] is None
+        good = [pid for i, pid in enumerate(pids) if i != 2]
+        assert None not in good and len(set(good)) == 3 and holder not in good
+        assert [_wait_for_answer(logs[i]) for i in (0, 1, 3)] == ["launcher: not running"] * 3
 
 
 @pytest.mark.parametrize("request_", [

@@ -17,7 +17,7 @@ from messaging.heartbeat.core import PEERS, CoreSettings, HeartbeatCore
 from messaging.heartbeat.events import PacketReceived, SendDatagram, Started, Stopping
 from messaging.heartbeat.liveness import Timing
 from messaging.heartbeat.peers import MARK_AHEAD, PeerMark, decode_marks, encode_marks
-from messaging.wire import Envelope, Status, open_datagram, seal
+from messaging.wire import Envelope, RetransmitRequest, Status, open_datagram, seal
 
 KEYS = KeyRing(1, (AuthKey(1, "hmac-sha256", b"test-secret"),))
 TIMING = Timing(keepalive=1.0, warntime=3.0, deadtime=5.0, initdead=10.0)
@@ -215,3 +215,34 @@ def test_a_packet_sent_before_a_jump_and_overtaken_is_still_accepted() -> None:
     for seq in (10, 11 + MARK_AHEAD, 11):  # 11 left before the jump, arrives after
         core.handle(PacketReceived("eth0", _packet(seq), addr, 1.0))
     assert core.counters["rx.accepted"] == 3
+
+
+def _stream_packet(seq: int, generation: int, last_mseq: int) -> bytes:
+    """b's keepalive: its data stream is at `last_mseq` (all still available from 1)."""
+    return seal(Envelope("test", "b", generation, seq, "", Status(last_mseq, 1)),
+                KEYS.signing_key())
+
+
+def _requests(effects: list[object]) -> list[RetransmitRequest]:
+    sent = [open_datagram(e.data, KEYS) for e in effects if isinstance(e, SendDatagram)]
+    return [m.message for m in sent if isinstance(m.message, RetransmitRequest)]
+
+
+def test_a_peer_known_only_from_the_marks_is_first_heard_where_it_is() -> None:
+    """Both restarted (a cold boot): b's messages sent before a first heard its new
+    generation are no gap to fill, as for a node never heard (Heartbeat likewise restarts
+    its sequence tracking at a new generation's first packet)."""
+    mark = PeerMark("b", 50, 7, (("eth0", "10.0.0.2"),))
+    core = _core(known_peers=(mark,))
+    addr = ("10.0.0.2", 694)
+    effects = core.handle(PacketReceived("eth0", _stream_packet(1, 51, 40), addr, 0.5))
+    assert _requests(effects) == []
+    assert core.counters["rexmit.requested"] == 0
+
+
+def test_a_peer_restarting_while_heard_has_its_new_stream_filled_from_the_start() -> None:
+    core = _core()
+    addr = ("10.0.0.2", 694)
+    core.handle(PacketReceived("eth0", _stream_packet(1, 50, 0), addr, 0.5))
+    effects = core.handle(PacketReceived("eth0", _stream_packet(1, 51, 40), addr, 1.5))
+    assert [(r.first, r.last) for r in _requests(effects)] == [(1, 40)]

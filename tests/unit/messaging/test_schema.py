@@ -126,6 +126,20 @@ def test_each_schema_is_compiled_once() -> None:
     assert after.misses == before.misses and after.hits > before.hits
 
 
+def test_preload_compiles_what_a_newest_cib_validates_with() -> None:
+    assert schema.preload()
+    newest = schema.known_versions()[-1]
+    assert newest == "pacemaker-3.9"  # Debian's 2.1.5 (pacemaker-common) ships up to 3.9
+    before = schema._compiled.cache_info()
+    assert schema.validate(_cib(newest)) == []
+    after = schema._compiled.cache_info()
+    assert after.misses == before.misses and after.hits == before.hits + 1
+
+
+def test_preload_without_schemas_compiles_nothing(tmp_path: Path) -> None:
+    assert not schema.preload(tmp_path)
+
+
 def test_missing_schemas_raise_schema_unavailable(tmp_path: Path) -> None:
     assert not schema.available(tmp_path)
     with pytest.raises(schema.SchemaUnavailable) as caught:
