@@ -15,10 +15,10 @@ declares the sockets, run by a `messaging.daemon.DaemonHost`:
 The CIB comes from the node's cib daemon (`messaging.cib_contract.follow_cib`: the whole CIB
 at start, again after each configuration change announced on topic cib.diff that
 `cib_interest.concerns_fencing` cannot rule out, and after a gap); with `--cib FILE` (no
-cib daemon: tests, `stonith_admin --cib`, a fencer on its own) that file is polled instead (mtime and size). Either way a CIB is loaded with
-`devices.load_config`, and only a configuration that loads completely replaces the old one.
-`run_once` is the daemon-less path of `stonith_admin --cib`: the same core and shell with
-this node as the only fencer.
+cib daemon: tests, `stonith_admin --cib`, a fencer on its own) that file is polled instead
+(mtime and size). Either way a CIB is loaded with `devices.load_config`, and only a
+configuration that loads completely replaces the old one. `run_once` is the daemon-less
+path of `stonith_admin --cib`: the same core and shell with this node as the only fencer.
 """
 
 from __future__ import annotations
