@@ -169,6 +169,11 @@ class Journal:
         returns once they are on disk."""
         sync_handles([self.write(*records)])
 
+    @property
+    def is_open(self) -> bool:
+        """The current file is open: a `write` needs neither a create nor its syncs."""
+        return self._fd is not None
+
     def write(self, *records: JournalRecord) -> int:
         """Write `records` into the file (the kernel's page cache: they survive the death
         of this process, not a power loss) without syncing; returns a duplicate of the

@@ -13,6 +13,8 @@ Two pure translations between the controller core and the cib daemon's language:
   transient_attributes, lrm or node_state part goes to `removals` with its node id, and
   aborts only when the running graph neither fences nor shuts down that node
   (``abort_unless_down``: a lost node's attributes and history go as it is fenced).
+  `timing_changed` says whether a controller timing option may have moved
+  (`messaging.cib_changes.touches_options`): the daemon re-reads its options only then.
 - `write_of(effect)`: `ModifyCib`, `DeleteCib` and `ClearFailures` as cib write requests
   (`cib.api.WireRequest`): status merges are modifications that may create, xpath deletes
   may match several elements or none.
@@ -33,6 +35,8 @@ from lxml import etree
 
 from cib.api import WireRequest
 from crmd.messages import CibChanged, ClearFailures, DeleteCib, ModifyCib, StatusUpdated
+from crmd.options import TIMING_OPTIONS
+from messaging.cib_changes import touches_options
 from messaging.errors import ExitCode
 
 _RESOURCE_IN_PATH = re.compile(r"lrm_resource\[@id='([^']*)'\]")
@@ -114,7 +118,8 @@ def diff_events(patch_text: str, version: tuple[int, ...],
     events: list[CibChanged | StatusUpdated] = [
         CibChanged((admin_epoch, epoch, updates), now, config_changed=config,
                    attributes_changed=attributes, history_removed=removed,
-                   removals=tuple(removals), wall=wall)]
+                   removals=tuple(removals), wall=wall,
+                   timing_changed=config and touches_options(patch, TIMING_OPTIONS.__contains__))]
     if ops:
         holder = etree.Element("status")
         holder.extend(ops)

@@ -273,7 +273,8 @@ class CibChanged:
     """The CIB changed: its new version, and whether configuration or transient attributes
     moved or an operation record was deleted (those abort a transition, as Pacemaker's
     te_update_diff does; lrm and node_state additions do not), and which nodes lost
-    attributes, history or state (`removals`)."""
+    attributes, history or state (`removals`); `timing_changed` is False only when the
+    change provably left every option `crmd.options.controller_timing` reads alone."""
 
     version: tuple[int, int, int]
     now: float
@@ -282,6 +283,7 @@ class CibChanged:
     history_removed: bool = False
     removals: tuple[tuple[str, str], ...] = ()  # (node id, reason): abort unless down
     wall: float = 0.0
+    timing_changed: bool = True  # may a controller timing option (crm_config) have moved
 
     @property
     def abort_reason(self) -> str:

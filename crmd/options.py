@@ -33,6 +33,11 @@ from crmd.timing import ControllerTiming
 from pengine.api import duration_ms
 
 _UNSET = -1
+# Every cluster property `controller_timing` reads: a change of another one leaves the
+# timing as it is (`crmd.cib_events` marks such changes, so the daemon does not re-query).
+TIMING_OPTIONS = frozenset({"election-timeout", "dc-deadtime", "join-integration-timeout",
+                            "join-finalization-timeout", "cluster-recheck-interval",
+                            "stonith-max-attempts"})
 
 
 def _seconds(options: dict[str, str], name: str, default: float) -> float:

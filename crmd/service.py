@@ -209,10 +209,11 @@ class ControllerService:
         return controller_timing(crm_config, self.timing)
 
     def _cib_event(self, event: Any) -> None:
-        """A CIB change for the controller; a configuration change re-reads its options."""
+        """A CIB change for the controller; a configuration change that may have moved a
+        timing option re-reads its options (no other change can alter what it reads)."""
         assert self.runner is not None
         self.runner.feed(event)
-        if isinstance(event, CibChanged) and event.config_changed:
+        if isinstance(event, CibChanged) and event.config_changed and event.timing_changed:
             self._spawn(self._retime())
 
     async def _retime(self) -> None:

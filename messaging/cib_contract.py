@@ -16,6 +16,7 @@ Field order of every dataclass here is part of the wire contract: only append fi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -78,17 +79,30 @@ class CibDiff(Record):
 
 
 OnCib = Callable[[str, Version], Awaitable[None]]
+Concerns = Callable[[str], bool]
+_SOURCE = re.compile(r'<source admin_epoch="(\d+)" epoch="(\d+)" num_updates="(\d+)"/>')
+
+
+def patch_source(patch: str) -> Version | None:
+    """The version a v2 patchset applies to (its <source>), None when it names none."""
+    match = _SOURCE.search(patch)
+    return Version(*(int(number) for number in match.groups())) if match else None
 
 
 async def follow_cib(state_dir: str | Path, on_cib: OnCib, *, log: Any = None,
-                     configuration_only: bool = True, gap_check: float = GAP_CHECK_S) -> None:
+                     configuration_only: bool = True, gap_check: float = GAP_CHECK_S,
+                     concerns: Concerns | None = None) -> None:
     """Await `on_cib(cib_xml, version)` with the whole CIB of the local cib daemon at start,
     then after every change (with `configuration_only`, after every change of the
     configuration: of (admin_epoch, epoch), which status updates leave alone), and after a
     gap: when no diff came for `gap_check` seconds and the cib's version is not the last one
     seen (a diff missed while the cib restarted). Subscribes before the first query, so no
     change falls between them. Runs until cancelled; retries while the cib daemon is not
-    running."""
+    running.
+
+    With `concerns`, a change whose diff follows the last version seen (its source is that
+    version: no diff was missed in between) and of which `concerns(patch)` says it cannot
+    matter to the caller is taken without a fetch; a diff after a gap is fetched for."""
     from messaging.client import AsyncClient, AsyncSubscriber
     from messaging.envelope import CIB_MAX_FRAME
 
@@ -101,7 +115,8 @@ async def follow_cib(state_dir: str | Path, on_cib: OnCib, *, log: Any = None,
         while True:
             event = await subscriber.recv(gap_check)
             if isinstance(event, CibDiff):
-                if _wanted(last, event.version, configuration_only):
+                if _wanted(last, event.version, configuration_only) \
+                        and not _harmless(last, event, concerns):
                     last = await _fetch(client, on_cib, log)
                 else:
                     last = max(last, event.version)
@@ -119,6 +134,12 @@ def _wanted(last: Version, new: Version | None, configuration_only: bool) -> boo
     if new < last and new[:2] == last[:2]:
         return False  # a diff published before our query answered
     return not configuration_only or new[:2] != last[:2]
+
+
+def _harmless(last: Version, diff: CibDiff, concerns: Concerns | None) -> bool:
+    """`diff` directly follows `last` and its changes do not concern the caller."""
+    return concerns is not None and patch_source(diff.patch) == last \
+        and not concerns(diff.patch)
 
 
 async def _version(client: Any) -> Version | None:
@@ -152,4 +173,4 @@ async def _fetch(client: Any, on_cib: OnCib, log: Any) -> Version:
 
 
 __all__ = ["API", "DIFF_TOPIC", "CibDiff", "CibReply", "Query", "Version", "ctl_address",
-           "follow_cib", "pub_address"]
+           "follow_cib", "patch_source", "pub_address"]

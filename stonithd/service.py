@@ -13,12 +13,12 @@ declares the sockets, run by a `messaging.daemon.DaemonHost`:
   "stonith", peers from ccm).
 
 The CIB comes from the node's cib daemon (`messaging.cib_contract.follow_cib`: the whole CIB
-at start, again after each configuration change announced on topic cib.diff, and after a
-gap); with `--cib FILE` (no cib daemon: tests, `stonith_admin --cib`, a fencer on its own)
-that file is polled instead (mtime and size). Either way a CIB is loaded with
-`devices.load_config`, and only a configuration that loads completely replaces the old one.
-`run_once` is the daemon-less path of `stonith_admin --cib`: the same core and shell with
-this node as the only fencer.
+at start, again after each configuration change announced on topic cib.diff that
+`cib_interest.concerns_fencing` cannot rule out, and after a gap); with `--cib FILE` (no
+cib daemon: tests, `stonith_admin --cib`, a fencer on its own) that file is polled instead
+(mtime and size). Either way a CIB is loaded with `devices.load_config`, and only a
+configuration that loads completely replaces the old one. `run_once` is the daemon-less
+path of `stonith_admin --cib`: the same core and shell with this node as the only fencer.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from stonithd.api import (
     open_peer_frame,
     peer_frame,
 )
+from stonithd.cib_interest import concerns_fencing
 from stonithd.core import Fencer
 from stonithd.devices import FencingConfig, load_config
 from stonithd.events import ClientRequest, ConfigChanged, PeerMessage, PeersChanged
@@ -267,7 +268,8 @@ class Service:
 
     async def _follow_daemon(self) -> None:
         assert self.state_dir is not None
-        await follow_cib(self.state_dir, self._on_cib, log=self.log)
+        await follow_cib(self.state_dir, self._on_cib, log=self.log,
+                         concerns=concerns_fencing)
 
     async def _reload_if_changed(self) -> None:
         assert self.cib is not None

@@ -76,3 +76,39 @@ def test_a_copy_saved_behind_holds_back_no_acknowledgement(tmp_path: Path) -> No
     _run_gated(store, events, queue)
     assert events == ["ack at once", "loop ran", "ack after epoch 2"]
     assert store.saved == ["1", "2"]
+
+
+def test_an_append_to_an_open_journal_is_in_the_file_when_append_returns(
+        tmp_path: Path) -> None:
+    """With the journal's thread idle and its file open, the batch is written on the loop
+    (page cache, sync behind); what waited for it is released on the loop's next turn,
+    never inside `append`."""
+    from cib.journal import JOURNAL, JournalRecord, read_journal
+    from messaging.types import Version
+
+    def record(epoch: int) -> JournalRecord:
+        return JournalRecord(Version(0, epoch - 1, 0), Version(0, epoch, 0), 1, "0" * 32,
+                             (f"<diff epoch='{epoch}'/>",))
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        disk = DiskWriter(CibStore(tmp_path), get_logger(daemon="test"))
+        events: list[str] = []
+        disk.append(record(2))  # the first one creates the file, on the journal's thread
+        disk.after_writes(lambda: events.append("first acked"))
+        while not events:
+            await asyncio.sleep(0.01)
+        size = (tmp_path / JOURNAL).stat().st_size
+        disk.append(record(3))
+        written = ["in the file"] if (tmp_path / JOURNAL).stat().st_size > size else []
+        disk.after_writes(lambda: events.append("second acked"))
+        written += events[1:]  # nothing released inside append
+        while len(events) < 2:
+            await asyncio.sleep(0.01)
+        disk.close()
+        return written, events
+
+    written, events = asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert written == ["in the file"]
+    assert events == ["first acked", "second acked"]
+    records, _ = read_journal(tmp_path)
+    assert [r.version.epoch for r in records] == [2, 3]

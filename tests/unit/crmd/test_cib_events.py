@@ -215,3 +215,26 @@ def test_only_a_write_whose_outcome_the_view_change_left_unknown_is_sent_again()
     assert not resend_refused(0)
     assert not resend_refused(78)  # a schema refusal would be refused again
     assert not resend_refused(105)
+
+
+def test_only_a_change_that_may_move_a_timing_option_asks_to_re_read_them() -> None:
+    from cib.api import WireRequest
+
+    cib = Cib()
+    options = ('<cluster_property_set id="opts"><nvpair id="o1" name="bench-w0" value="1"/>'
+               '<nvpair id="o2" name="dc-deadtime" value="5s"/></cluster_property_set>')
+    cib.apply(WireRequest("create", options, "crm_config"))
+    [created] = cib.events()
+    assert isinstance(created, CibChanged) and created.timing_changed
+    cib.apply(WireRequest("modify", '<nvpair id="o1" name="bench-w0" value="2"/>',
+                          "crm_config"))
+    [other] = cib.events()
+    assert isinstance(other, CibChanged) and other.config_changed
+    assert not other.timing_changed
+    cib.apply(WireRequest("modify", '<nvpair id="o2" name="dc-deadtime" value="9s"/>',
+                          "crm_config"))
+    [timing] = cib.events()
+    assert isinstance(timing, CibChanged) and timing.timing_changed
+    cib.apply(WireRequest("delete", '<nvpair id="o1"/>', "crm_config"))
+    [deleted] = cib.events()  # a deletion names only the id: it may have been an option
+    assert isinstance(deleted, CibChanged) and deleted.timing_changed

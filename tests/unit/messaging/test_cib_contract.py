@@ -83,3 +83,55 @@ def test_follow_cib_fetches_at_start_on_configuration_changes_and_after_a_gap(
         tmp_path: Path) -> None:
     seen = asyncio.run(asyncio.wait_for(_scenario(tmp_path), 30))
     assert seen == [Version(0, 1, 0), Version(0, 2, 0), Version(0, 3, 0)]
+
+
+def _diff(source: Version, target: Version, body: str) -> CibDiff:
+    def element(tag: str, version: Version) -> str:
+        return (f'<{tag} admin_epoch="{version.admin_epoch}" epoch="{version.epoch}" '
+                f'num_updates="{version.num_updates}"/>')
+    return CibDiff(f'<diff format="2"><version>{element("source", source)}'
+                   f'{element("target", target)}</version>{body}</diff>', target)
+
+
+async def _concerns_scenario(state_dir: Path) -> tuple[list[Version], int]:
+    cib = StandInCib(state_dir)
+    cib.server.bind()
+    cib.publisher.bind()
+    serving = asyncio.create_task(cib.server.serve())
+    seen: list[Version] = []
+
+    async def on_cib(text: str, version: Version) -> None:
+        seen.append(version)
+
+    def publish(diff: CibDiff) -> None:
+        cib.version = diff.version
+        cib.publisher.publish(DIFF_TOPIC, diff)
+
+    following = asyncio.create_task(follow_cib(state_dir, on_cib, gap_check=30,
+                                               concerns=lambda patch: "fence" in patch))
+    try:
+        await _until(lambda: seen)
+        for epoch in range(2, 102):  # a SUB socket joins late: repeat until one is fetched
+            publish(_diff(Version(0, epoch - 1, 0), Version(0, epoch, 0), "fence"))
+            await asyncio.sleep(0.05)
+            if seen[-1] == Version(0, epoch, 0):
+                break
+        fetched, last = len(seen), seen[-1]
+        nearby = Version(0, last.epoch + 1, 0)
+        publish(_diff(last, nearby, "other"))  # follows the last version, no concern: kept
+        gapped = Version(0, last.epoch + 3, 0)
+        publish(_diff(Version(0, last.epoch + 2, 0), gapped, "other"))  # after a gap: fetched
+        await _until(lambda: seen[-1] == gapped)
+        return seen[fetched:], fetched
+    finally:
+        following.cancel()
+        serving.cancel()
+        cib.server.close()
+        cib.publisher.close()
+
+
+def test_follow_cib_skips_a_contiguous_change_of_no_concern_but_not_one_after_a_gap(
+        tmp_path: Path) -> None:
+    after, fetched = asyncio.run(asyncio.wait_for(_concerns_scenario(tmp_path), 30))
+    assert fetched >= 2  # the start and the concerning change
+    assert [version.epoch for version in after] == [after[-1].epoch]
