@@ -264,6 +264,7 @@ _CORE_EXPORTS = {
     "PeerMessage": "cib.replication_messages", "PersistCib": "cib.replication_messages",
     "PublishChange": "cib.replication_messages",
     "ViewChanged": "cib.replication_messages", "DcNamed": "cib.replication_messages",
+    "PeerFenced": "cib.replication_messages",
     "ReplicaCore": "cib.replication",
     "schema_validator": "cib.ops", "view_members": "cib.service",
     "FEATURE_SET": "cib.model", "as_started": "cib.model",
