@@ -11,7 +11,9 @@ The cib (`CIB`, one `ReplicaCore` per node):
   events crmd's daemon derives from each published diff (`crmd.cib_events.diff_events`);
 - `Acknowledge` -> the waiting client's callback, `ipc_delay` later;
 - crmd's `DcChanged` (topic "election", published on the same node) -> `DcNamed`, as
-  crmd's daemon sends `cib.api.SetDc` (the DC's cib then takes the master copy).
+  crmd's daemon sends `cib.api.SetDc` (the DC's cib then takes the master copy);
+- stonithd's results (topic "fence") of a node powered off or rebooted -> `PeerFenced`, as
+  crmd's daemon relays each to its cib (`cib.api.PeerWasFenced`).
 
 crmd's side (`CibWrites`, one per crmd boot, as `crmd.cib_link.CibLink` does it): the
 same `crmd.write_pipeline.WritePipeline` (several requests outstanding, leaving in the
