@@ -50,3 +50,27 @@ def test_the_master_stops_waiting_for_a_replica_fenced_before_the_view_changes()
     cluster.run_for(20.0)
     assert cluster.agreed() and victim in cluster.alive and cluster.violations == []
     assert _cib(cluster, victim).version == master.version  # synced whole when back
+
+
+def test_the_group_starts_on_a_survivor_before_the_fast_rebooted_node_is_back() -> None:
+    """Pacemaker's DC resets a fenced node's join at once; here the node also lost its
+    power, so until a controller of its next boot is offered a join the DC writes it out
+    of the view (in the view without a controller Pacemaker's scheduler sees it pending
+    and blocks the starts: "Start service-ip ( alpha ) blocked" from Debian's crm_simulate
+    on that CIB)."""
+    cluster = ControllerCluster(EXAMPLE, stonith=True)
+    cluster.devices.reboot_delay = REBOOT_S
+    cluster.start_all()
+    cluster.run_for(10.0)
+    dc = cluster.dc()
+    victim = next(node for node, names in sorted(cluster.running().items())
+                  if node != dc and names)
+    group = set(cluster.running()[victim])
+    cluster.restart_controller(victim)
+    while not cluster.fenced and cluster.now < 20.0:
+        cluster.run_for(0.01)
+    cluster.run_for(REBOOT_S - 0.01)  # the rebooted node is not back yet
+    assert victim not in cluster.alive
+    assert any(group <= names for node, names in cluster.running().items() if node != victim)
+    cluster.run_for(20.0)
+    assert cluster.agreed() and victim in cluster.alive and cluster.violations == []
