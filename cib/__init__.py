@@ -15,4 +15,11 @@ group commit (the replicas write their copy within `cib.service.DEFERRED_WRITE_D
 This is Pacemaker's rule: its cib acknowledges a change once applied and sent through the
 totem ring, and writes the CIB afterwards. A master with no replica (a one-node view)
 journals nothing: each change is a whole-copy save, fsync'd before the acknowledgement.
+
+"Every replica of the view" excludes a member stonithd reported powered off or rebooted
+(crmd relays the result: `cib.api.PeerWasFenced`): its cib died with it, so its copy no
+longer counts, though ccm may still list the node (a reboot faster than heartbeat's
+deadtime). Its messages in that view are ignored; its next boot's cib comes in a later
+view and is synced whole. The replica set is thus the view's members minus the nodes
+fenced since that view began; the master itself is never dropped this way.
 """

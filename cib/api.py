@@ -9,7 +9,8 @@ Sockets (one node, inside its state directory; `messaging.envelope` frames, fram
 
 - ``ipc://<state_dir>/cib.ctl`` (`messaging.ipc.Server`): `Query` and `Write` -> `CibReply`
   (exit code, message, printed output, version), plus the built-in Ping; `SetDc` (crmd
-  naming the DC, writers only) -> `CibReply` exit 0. A query is answered
+  naming the DC) and `PeerWasFenced` (crmd relaying a fencing), writers only -> `CibReply`
+  exit 0. A query is answered
   from this node's replica; a write goes to the master (`cib.replication`) and is answered
   once every replica of the view holds it and it is written into the master's journal
   (the guarantee is in the `cib` package's docstring).
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from cib.model import as_started as as_started
     from cib.patch import apply_patchset as apply_patchset
     from cib.patch import version_of as version_of
+    from cib.replication_messages import FENCED_BY as FENCED_BY
     from cib.xmlio import Element
     from cib.xmlio import parse as parse
 
@@ -90,6 +92,19 @@ class SetDc(Record):
 
     def __init__(self, dc: str | None) -> None:
         self.dc = dc
+
+
+@API.register("peer_fenced")
+class PeerWasFenced(Record):
+    """crmd relays its stonithd's result: `node` was powered off or rebooted, so its cib
+    replica died with it and stops counting in the view (`cib.replication`; the cib does
+    not follow stonithd itself: independent daemons meet through crmd). Answered with a
+    `CibReply` (exit 0) once the cib took note."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: str) -> None:
+        self.node = node
 
 
 _PEER_NAMES = ("Forward", "WriteResult", "Diff", "Applied", "Announce", "AskAnnounce",
@@ -264,6 +279,7 @@ _CORE_EXPORTS = {
     "PeerMessage": "cib.replication_messages", "PersistCib": "cib.replication_messages",
     "PublishChange": "cib.replication_messages",
     "ViewChanged": "cib.replication_messages", "DcNamed": "cib.replication_messages",
+    "PeerFenced": "cib.replication_messages", "FENCED_BY": "cib.replication_messages",
     "ReplicaCore": "cib.replication",
     "schema_validator": "cib.ops", "view_members": "cib.service",
     "FEATURE_SET": "cib.model", "as_started": "cib.model",
@@ -295,6 +311,7 @@ __all__ = [
     "CibClient",
     "CibDiff",
     "CibReply",
+    "PeerWasFenced",
     "Query",
     "SetDc",
     "WireRequest",

@@ -44,13 +44,14 @@ Invariants:
 - A write unanswered at a view change gets 102 (outcome unknown: retry); writes made while no
   master is known wait for one. Messages from an earlier view are dropped; those from a later one
   (ccm hands a view to members one by one) wait until this node installs it.
+- A member reported fenced (`PeerFenced`) leaves this view's members: cib.replication_follower.
 """
 
 from __future__ import annotations
 
 from cib.model import Version, last_written_text, version_of
 from cib.ops import Validator, perform
-from cib.replication_follower import OriginAnswers, follow_diff, note_confirmation
+from cib.replication_follower import OriginAnswers, follow_diff, note_confirmation, on_fenced
 from cib.replication_messages import (
     Acknowledge,
     Announce,
@@ -66,6 +67,7 @@ from cib.replication_messages import (
     FullCib,
     Handover,
     Journaled,
+    PeerFenced,
     PeerMessage,
     PersistCib,
     PublishChange,
@@ -85,7 +87,7 @@ FETCH_TIMEOUT = 2.0
 PING_DELAY = 1.0
 BATCHES_IN_FLIGHT = 2  # flushed and unconfirmed at once (group commit, pipelined)
 
-Event = ViewChanged | ClientWrite | PeerMessage | TimerFired | DcNamed
+Event = ViewChanged | ClientWrite | PeerMessage | TimerFired | DcNamed | PeerFenced
 CibEffect = Effect | PersistCib | Acknowledge | PublishChange
 
 
@@ -141,6 +143,8 @@ class ReplicaCore:
             return self._on_timer(event)
         if isinstance(event, DcNamed):
             return self._on_set_dc(event)
+        if isinstance(event, PeerFenced):
+            return on_fenced(self, event)
         view = getattr(event.message, "view", None)
         if isinstance(view, int) and view > self.view:
             self.early.append((view, event.sender, event.message))  # ours comes later
@@ -148,8 +152,6 @@ class ReplicaCore:
         if view != self.view or event.sender not in self.members:
             return []
         return self._on_message(event.sender, event.message, event.now)
-
-    # -- membership ---------------------------------------------------------------------
 
     def _on_view(self, event: ViewChanged) -> list[CibEffect]:
         effects: list[CibEffect] = [CancelTimer("sync"), CancelTimer("fetch")]
@@ -216,8 +218,6 @@ class ReplicaCore:
         for request_id, request in waiting:
             effects += self._on_client(request_id, request, now)
         return effects
-
-    # -- the DC takes the master role -----------------------------------------------------
 
     def _on_set_dc(self, event: DcNamed) -> list[CibEffect]:
         if event.dc == self.dc:  # crmd repeats itself (a restarted cib forgot)
@@ -320,8 +320,6 @@ class ReplicaCore:
             return self._decide(event.now)
         return []
 
-    # -- writes -------------------------------------------------------------------------
-
     def _on_client(self, request_id: str, request: WireRequest, now: float) -> list[CibEffect]:
         if self.master is None:
             self.waiting.append((request_id, request))
@@ -393,6 +391,10 @@ class ReplicaCore:
             if write.version <= message.version and sender in write.waiting_for:
                 write.waiting_for.discard(sender)
                 write.origin_answers |= sender == write.origin and message.by_diff
+        return effects + self._release(now)
+
+    def _release(self, now: float) -> list[CibEffect]:
+        effects: list[CibEffect] = []
         while self.unconfirmed and not self.unconfirmed[0].waiting_for:
             write = self.unconfirmed.pop(0)
             if not write.origin_answers:  # else it answers itself
@@ -409,8 +411,6 @@ class ReplicaCore:
         if origin == self.node:
             return Acknowledge(request_id, code, message, version)
         return Send(Node(origin), WriteResult(self.view, request_id, code, message, version))
-
-    # -- messages -----------------------------------------------------------------------
 
     def _on_message(self, sender: str, message: object, now: float) -> list[CibEffect]:
         if isinstance(message, Forward):

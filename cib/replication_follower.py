@@ -30,9 +30,18 @@ from __future__ import annotations
 
 from cib.model import version_of
 from cib.patch import apply_patchset
-from cib.replication_messages import Acknowledge, Applied, Diff, DiffBatch, FetchCib, Journaled
+from cib.replication_messages import (
+    Acknowledge,
+    Applied,
+    Diff,
+    DiffBatch,
+    FetchCib,
+    Journaled,
+    PeerFenced,
+)
+from cib.replication_state import forget_fenced
 from cib.xmlio import Element, parse
-from messaging.effects import Node, Send
+from messaging.effects import Log, Node, Send
 from messaging.errors import HAError
 from messaging.types import Version
 
@@ -75,6 +84,11 @@ class OriginAnswers:
     def forget(self, request_id: str) -> None:
         """Answered otherwise (the master's `WriteResult`)."""
         self.riding.pop(request_id, None)
+
+    def fenced(self, member: str) -> None:
+        """`member` was fenced: its confirmation is needed no more (cib.replication)."""
+        self.riding = {request_id: (version, needed - {member}, master)
+                       for request_id, (version, needed, master) in self.riding.items()}
 
     def committed(self) -> list[tuple[str, Version]]:
         """The writes every needed member confirmed, in request order, forgotten here."""
@@ -140,3 +154,24 @@ def note_confirmation(core: ReplicaCore, sender: str,
     else:
         core.answers.confirm(sender, message.version)
     return answer_committed(core)
+
+
+def on_fenced(core: ReplicaCore, event: PeerFenced) -> list[CibEffect]:
+    """stonithd reported a member fenced: its cib died with it, so it is no longer a member
+    whose copy counts in this view (Pacemaker's cib never waits for a fenced peer). The
+    master acknowledges what every remaining replica confirmed, an origin answers what the
+    others confirmed, a sync stops waiting for its announce; the node's next cib comes in a
+    later ccm view and is synced whole. The master itself is not dropped: its replicas
+    wait for that view (a new master is chosen only there)."""
+    if event.node in (core.node, core.master) or not forget_fenced(
+            event.node, core.members, core.unconfirmed):
+        return []
+    core.answers.fenced(event.node)
+    effects: list[CibEffect] = [
+        Log("cib_replica_fenced", fields=(("node", event.node), ("view", core.view))),
+        *answer_committed(core)]
+    if core.master != core.node:
+        return effects
+    if core.sync is not None:
+        return effects + core._maybe_decide(event.now)
+    return effects + core._release(event.now)

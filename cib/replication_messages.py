@@ -60,6 +60,19 @@ class DcNamed:
     dc: str | None
 
 
+FENCED_BY = ("off", "reboot")  # the fencing actions after which the target's cib is gone
+
+
+@dataclass(frozen=True, slots=True)
+class PeerFenced:
+    """stonithd reports `node` fenced (off or reboot succeeded): its cib died with it. The
+    master stops waiting for that replica's confirmations (Pacemaker's cib never waits for
+    a fenced peer); the node's next cib joins in a later view and is synced whole."""
+
+    now: float
+    node: str
+
+
 # Messages between nodes.
 
 @dataclass(frozen=True, slots=True)

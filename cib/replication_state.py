@@ -74,3 +74,13 @@ class Sync:
     fetching_from: str | None = None
     queue: list[tuple[str, str, WireRequest]] = field(default_factory=list)
     fresh: set[str] = field(default_factory=set)  # announced copies loaded from disk
+
+
+def forget_fenced(node: str, members: dict[str, int], unconfirmed: list[Unconfirmed]) -> bool:
+    """Drop a fenced replica from the view's members (its messages in this view are ignored
+    from now on) and from every write's confirmations; False if it was no member."""
+    if members.pop(node, None) is None:
+        return False
+    for write in unconfirmed:
+        write.waiting_for.discard(node)
+    return True

@@ -59,6 +59,7 @@ from cib.api import (
     PEER_CHANNEL,
     CibDiff,
     CibReply,
+    PeerWasFenced,
     Query,
     SetDc,
     Write,
@@ -80,6 +81,7 @@ from cib.replication_messages import (
     DcNamed,
     FullCib,
     Journaled,
+    PeerFenced,
     PeerMessage,
     PersistCib,
     PublishChange,
@@ -222,14 +224,18 @@ class CibService:
         """One request of the control socket (the Server answers Ping itself)."""
         if isinstance(request, Query):
             return self._query(request)
-        if not isinstance(request, Write | SetDc):
-            raise RemoteProtocolError(f"the cib takes Query, Write and SetDc, not "
-                                      f"{type(request).__name__}")
+        if not isinstance(request, Write | SetDc | PeerWasFenced):
+            raise RemoteProtocolError(f"the cib takes Query, Write, SetDc and PeerWasFenced, "
+                                      f"not {type(request).__name__}")
         peer = self.server.peer(client)
         if peer is not None and peer.uid not in self.writers:
             self.log.warning("cib_write_refused", uid=peer.uid, pid=peer.pid)
             return CibReply(int(ExitCode.INSUFFICIENT_PRIV), "Permission denied",
                             reason="Permission denied")
+        if isinstance(request, PeerWasFenced):
+            self.log.info("cib_peer_fenced", node=request.node)
+            self.runner.feed(PeerFenced(self.runner.monotonic(), request.node))
+            return CibReply(0, "OK")
         if isinstance(request, SetDc):
             if request.dc != self.core.dc:  # crmd repeats it every few seconds
                 self.log.info("cib_dc_named", dc=request.dc)

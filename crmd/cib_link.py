@@ -17,6 +17,8 @@
   into the CIB at once (so the next scheduler run sees a fail count, as `read_ahead`
   promises) and into attrd (`cib.api.AsyncAttrdClient`), which holds the node's transient
   attributes and whose writer must not write an older value back.
+- `note_fencing(target, action, ok)` tells the cib a node was powered off or rebooted
+  (`cib.api.PeerWasFenced`): its replica stops counting in the view.
 - `follow(on_event)` turns each published `CibDiff` into controller events (`diff_events`).
 - `name_dc(dc)` tells the cib which node is DC (`cib.api.SetDc`; the DC's cib then takes
   the master copy) and attrd (`AttrdSetDc`: its writer is the DC's node): the `dc_teller`
@@ -40,9 +42,11 @@ from lxml import etree
 from cib.api import (
     API,
     DIFF_TOPIC,
+    FENCED_BY,
     AsyncAttrdClient,
     CibDiff,
     CibReply,
+    PeerWasFenced,
     Query,
     SetDc,
     WireRequest,
@@ -199,6 +203,19 @@ class CibLink:
                 await asyncio.sleep(RETRY_S)  # a retry interval: the cib is restarting
 
     # -- attributes (written at once, held by attrd) --------------------------------------
+
+    def note_fencing(self, target: str, action: str, ok: bool) -> None:
+        """stonithd's result: a node powered off or rebooted is told to the cib, whose master
+        stops waiting for that node's replica (Pacemaker's cib never waits for a fenced
+        peer; with a reboot faster than deadtime the view would change only later)."""
+        if ok and action in FENCED_BY:
+            self._spawn(self._tell_fenced(target))
+
+    async def _tell_fenced(self, target: str) -> None:
+        try:
+            await self.client.request(PeerWasFenced(target))
+        except HAError as error:  # the cib restarts: it takes the next view's rule
+            self.log.warning("cib_fencing_untold", node=target, error=str(error))
 
     def set_attribute(self, node_id: str, node: str, name: str, value: str) -> None:
         """Write a transient attribute; ``value++`` (``value+=N``) counts up from the value

@@ -123,6 +123,14 @@ class FencingAttempts:
         if coordinator is not None:
             coordinator.phases[target] = JoinPhase.NONE
             coordinator.expected[target] = "down"
+            if coordinator.controllers is not None:  # the controllers the DC knows to run
+                # Powered off or rebooted: its controller died with it (Pacemaker's
+                # `crmd_peer_down` resets its join; the power-down goes further). Until a
+                # controller of its next boot is offered a join, the join's node_state
+                # says it is out (crmd offline, in_ccm false), not pending: a reboot faster
+                # than deadtime, back before the view changes, must not block the starts.
+                coordinator.controllers.discard(target)
+            coordinator.powered_down.add(target)
         effects = fenced_updates(node_ids.get(target, target), target, seen=target in self.seen)
         self.seen.add(target)  # Pacemaker's `crmd_peer_down`: peer state lost from now on
         return effects

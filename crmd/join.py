@@ -118,6 +118,7 @@ class JoinCoordinator:
         self.syncing = False
         self.unsettled = False  # confirmations written since the last settle
         self.rewrites: dict[str, str] = {}  # confirmed node -> its node_state with lrm
+        self.powered_down: set[str] = set()  # fenced; no controller of its next boot offered
 
     def running(self, members: Iterable[str]) -> set[str]:
         """The members whose controller runs (the DC's always does)."""
@@ -185,6 +186,7 @@ class JoinCoordinator:
         return [*effects, ArmTimer(INTEGRATION_TIMER, now + self.timing.integration_timeout)]
 
     def _offer(self, node: str) -> list[CrmdEffect]:
+        self.powered_down.discard(node)  # a controller of its next boot: in the view again
         self.phases[node] = JoinPhase.NONE
         self._move(node, JoinPhase.WELCOMED)
         return [Send(Node(node), JoinOffer(self.join_id, self.dc, self.feature_set))]
@@ -303,7 +305,10 @@ class JoinCoordinator:
         POLICY_ENGINE rewrite; a node never seen gets none, see `known`). `online`: nodes
         whose controller is up (default: the members whose controller runs). A member
         without a controller that never joined gets no ``expected`` (Pacemaker leaves it
-        unset: the scheduler sees it pending)."""
+        unset: the scheduler sees it pending). A node fenced since (`powered_down`) is
+        written out of the view: its power went, though a reboot faster than deadtime is
+        back before the view changes (in the view, without a controller, the scheduler
+        would see it pending and block the starts the fencing was for)."""
         members = set(members)
         running = set(online) or self.running(members)
         effects: list[CrmdEffect] = []
@@ -312,7 +317,8 @@ class JoinCoordinator:
             expected = self.expected.get(node, "member" if node in running else
                                          None if node in members else "down")
             effects.append(ModifyCib("status", node_state_xml(
-                self.node_id(node), node, origin, in_ccm=node in members,
+                self.node_id(node), node, origin,
+                in_ccm=node in members and node not in self.powered_down,
                 crmd_online=node in running, join=phase, expected=expected)))
         return effects
 

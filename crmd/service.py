@@ -318,9 +318,9 @@ class ControllerService:
             while True:
                 result = await subscriber.recv()
                 if isinstance(result, fencing.FenceResult):  # the core logs what it acts on
-                    self._feed(NodeFenced(result.target, result.action, result.ok,
-                                          result.origin, result.client, self._now(),
-                                          self._wall()))
+                    self.cib.note_fencing(result.target, result.action, result.ok)
+                    self._feed(NodeFenced(result.target, result.action, result.ok, result.origin,
+                                          result.client, self._now(), self._wall()))
         finally:
             subscriber.close()
 

@@ -11,7 +11,9 @@ The cib (`CIB`, one `ReplicaCore` per node):
   events crmd's daemon derives from each published diff (`crmd.cib_events.diff_events`);
 - `Acknowledge` -> the waiting client's callback, `ipc_delay` later;
 - crmd's `DcChanged` (topic "election", published on the same node) -> `DcNamed`, as
-  crmd's daemon sends `cib.api.SetDc` (the DC's cib then takes the master copy).
+  crmd's daemon sends `cib.api.SetDc` (the DC's cib then takes the master copy);
+- stonithd's results (topic "fence") of a node powered off or rebooted -> `PeerFenced`, as
+  crmd's daemon relays each to its cib (`cib.api.PeerWasFenced`).
 
 crmd's side (`CibWrites`, one per crmd boot, as `crmd.cib_link.CibLink` does it): the
 same `crmd.write_pipeline.WritePipeline` (several requests outstanding, leaving in the
@@ -38,6 +40,7 @@ from cib.api import (
     Acknowledge,
     ClientWrite,
     DcNamed,
+    PeerFenced,
     PeerMessage,
     PersistCib,
     PublishChange,
@@ -51,11 +54,13 @@ from cib.api import (
     schema_validator,
     view_members,
 )
+from cib.replication_messages import FENCED_BY
 from crmd.api import ELECTION_TOPIC, DcChanged
 from crmd.write_pipeline import RETRY_FOR_S, WINDOW, Outcome, WritePipeline
 from messaging.effects import Client, Publish, Send
 from messaging.errors import InternalError, RemoteProtocolError
 from messaging.heartbeat.api import MessageReceived
+from stonithd import api as fencing
 
 from .world import DaemonContext, DaemonSpec
 
@@ -111,6 +116,14 @@ def _dc(ctx: DaemonContext, event: Any) -> list[Any]:
     return [DcNamed(ctx.now, event.dc)] if isinstance(event, DcChanged) else []
 
 
+def _fenced(ctx: DaemonContext, event: Any) -> list[Any]:
+    """stonithd's result (its own or a peer's broadcast): a node powered off or rebooted
+    -> `PeerFenced`, as cib.service subscribes to its node's stonithd."""
+    if isinstance(event, fencing.FenceResult) and event.ok and event.action in FENCED_BY:
+        return [PeerFenced(ctx.now, event.target)]
+    return []
+
+
 def _send(ctx: DaemonContext, effect: Send) -> None:
     from .daemons import send_to_peers
 
@@ -150,7 +163,7 @@ CIB = DaemonSpec(
                           PublishChange: lambda e: _persist(ctx, e),
                           Acknowledge: lambda e: _acknowledge(ctx, e)},
     subscriptions={MEMBERSHIP_TOPIC: _view, f"message/{CIB_CHANNEL}": _peer,
-                   ELECTION_TOPIC: _dc})
+                   ELECTION_TOPIC: _dc, fencing.FENCE_TOPIC: _fenced})
 
 
 def cib_text(ctx_or_sim: Any, node: str) -> bytes:

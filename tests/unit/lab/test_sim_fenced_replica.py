@@ -1,0 +1,76 @@
+"""Issue 10: a fenced node whose reboot is faster than heartbeat's deadtime. The lab's
+respawned-controller run (node n2's crmd killed and respawned; the DC fences n2; the lab's
+reboot is back in ~0.3 s) showed the DC's join writes waiting for the fenced node's cib
+replica until the membership view changed ("cib_write_resent ... the view changed before
+every replica confirmed"). Pacemaker's cib never waits for a fenced peer: once stonithd
+reports the reboot, the fenced replica no longer counts in the view, so the master
+acknowledges what the surviving replicas confirmed at once.
+
+The simulator replays it on the fake clock: restart the controller of the node running the
+group, let the DC fence it with a 0.3 s reboot, and look at the master between the fencing
+result and the rebooted node's return (no view change happens in that window)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cib.replication import ReplicaCore
+from lab.sim.cluster import ControllerCluster
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "cib-3node.xml"
+REBOOT_S = 0.3  # the lab's fence_lab reboot is back within ~0.3 s, under deadtime (1 s)
+
+
+def _cib(cluster: ControllerCluster, node: str) -> ReplicaCore:
+    core = cluster.sim.core(node, "cib")
+    assert isinstance(core, ReplicaCore)
+    return core
+
+
+def test_the_master_stops_waiting_for_a_replica_fenced_before_the_view_changes() -> None:
+    cluster = ControllerCluster(EXAMPLE, stonith=True)
+    cluster.devices.reboot_delay = REBOOT_S
+    cluster.start_all()
+    cluster.run_for(10.0)
+    dc = cluster.dc()
+    victim = next(node for node, names in sorted(cluster.running().items())
+                  if node != dc and names)
+    cluster.restart_controller(victim)
+    while not cluster.fenced and cluster.now < 20.0:
+        cluster.run_for(0.01)
+    assert cluster.fenced == [victim]
+    master = _cib(cluster, str(dc))
+    view = master.view
+    cluster.run_for(REBOOT_S / 3)  # fenced, not yet back: the view has not changed
+    assert master.view == view
+    assert master.unconfirmed == [], "writes still wait for the fenced replica"
+    assert victim not in master.members
+    survivor = next(node for node in cluster.alive if node not in (dc, victim))
+    assert _cib(cluster, survivor).version == master.version
+    cluster.run_for(20.0)
+    assert cluster.agreed() and victim in cluster.alive and cluster.violations == []
+    assert _cib(cluster, victim).version == master.version  # synced whole when back
+
+
+def test_the_group_starts_on_a_survivor_before_the_fast_rebooted_node_is_back() -> None:
+    """Pacemaker's DC resets a fenced node's join at once; here the node also lost its
+    power, so until a controller of its next boot is offered a join the DC writes it out
+    of the view (in the view without a controller Pacemaker's scheduler sees it pending
+    and blocks the starts: "Start service-ip ( alpha ) blocked" from Debian's crm_simulate
+    on that CIB)."""
+    cluster = ControllerCluster(EXAMPLE, stonith=True)
+    cluster.devices.reboot_delay = REBOOT_S
+    cluster.start_all()
+    cluster.run_for(10.0)
+    dc = cluster.dc()
+    victim = next(node for node, names in sorted(cluster.running().items())
+                  if node != dc and names)
+    group = set(cluster.running()[victim])
+    cluster.restart_controller(victim)
+    while not cluster.fenced and cluster.now < 20.0:
+        cluster.run_for(0.01)
+    cluster.run_for(REBOOT_S - 0.01)  # the rebooted node is not back yet
+    assert victim not in cluster.alive
+    assert any(group <= names for node, names in cluster.running().items() if node != victim)
+    cluster.run_for(20.0)
+    assert cluster.agreed() and victim in cluster.alive and cluster.violations == []
