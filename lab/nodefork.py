@@ -136,11 +136,16 @@ def start(path: Path) -> int | None:
     """Fork the server listening on `path` from this (preloaded, still single-threaded)
     process; its pid, or None when the socket cannot be made (nodes then boot by nsenter)."""
     path.unlink(missing_ok=True)
+    # bound and listening under a temporary name, then renamed: a client that sees `path`
+    # never connects between bind and listen (ECONNREFUSED: it then booted by exec instead)
+    staging = path.with_name(path.name + ".new")
+    staging.unlink(missing_ok=True)
     try:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        listener.bind(str(path))
-        os.chmod(path, 0o600)
+        listener.bind(str(staging))
+        os.chmod(staging, 0o600)
         listener.listen(64)
+        os.rename(staging, path)
     except OSError as error:
         print(f"node forker not started: {error}", file=sys.stderr, flush=True)
         return None
