@@ -32,7 +32,7 @@ from crmd.election import DcChanged, Election, ViewChanged
 from crmd.fencing import FencingAttempts
 from crmd.fsa_matrix import DC_STATES as _DC_STATES
 from crmd.fsa_matrix import FsaInput, FsaState, next_state
-from crmd.graph import DC_OPTIONS_XML, FEATURE_SET
+from crmd.graph import DC_OPTIONS_XML, FEATURE_SET, dc_root_xml
 from crmd.join import JoinClient, JoinCoordinator, JoinPhase, node_state_xml
 from crmd.lrmd_loss import lrmd_lost, lrmd_replaced
 from crmd.messages import (
@@ -255,6 +255,8 @@ class Controller:
                 online = self.coordinator.running(self.members) - self.awaiting_replan
                 effects += self.coordinator.node_states(self.members, online=online)
                 effects += self.fencing.cleanup(self.node_ids, self.coordinator, online)
+                # Pacemaker's do_dc_join_final writes the root again (see dc_root_xml)
+                effects.append(ModifyCib("cib", dc_root_xml(self.quorate, self.node_id)))
             return effects + self._request_schedule(now)
         if state is FsaState.IDLE:
             return [ArmTimer(RECHECK_TIMER, now + self.timing.recheck_interval)]
@@ -276,7 +278,7 @@ class Controller:
             ViewChanged(tuple(sorted(self.members)), view.now))]
         if not self.is_dc:
             return effects
-        effects.append(ModifyCib("cib", self._root_xml()))
+        effects.append(ModifyCib("cib", dc_root_xml(self.quorate, self.node_id)))
         for node in sorted(lost):
             effects += self._node_lost(node, view.now)
         if joined and self.coordinator is not None and self.state in _DC_STATES:
@@ -334,9 +336,6 @@ class Controller:
         effects += self.engine.handle(NodeLeft(node, now))
         return effects + self._abort("Node failure", now) + self._join_progress(now)
 
-    def _root_xml(self) -> str:
-        return f'<cib have-quorum="{1 if self.quorate else 0}" dc-uuid="{self.node_id}"/>'
-
     def _on_dc_changed(self, change: DcChanged) -> list[Effect]:
         now = change.now
         if change.dc is None:
@@ -353,7 +352,8 @@ class Controller:
                                            controllers=self.controllers,
                                            seen=self.fencing.seen)
         effects = self._input(FsaInput.ELECTION_DC, now)
-        effects += [ModifyCib("cib", self._root_xml()), ModifyCib("crm_config", DC_OPTIONS_XML)]
+        effects += [ModifyCib("cib", dc_root_xml(self.quorate, self.node_id)),
+                    ModifyCib("crm_config", DC_OPTIONS_XML)]
         lost = sorted(self.election.take_lost_dcs() & self.members - {self.name})
         self.awaiting_replan.update(lost)  # their rejoin waits for the graph answering it
         effects += former_dc_lost(self.presence, lost, self.node_ids)

@@ -44,6 +44,15 @@ FAKE_DC_UUID = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
 _DEFAULT_DELAY_MS = 60_000  # cluster-delay and stonith-timeout default (60s)
 
 
+def dc_root_xml(quorate: bool, dc_uuid: str) -> str:
+    """The CIB root attributes only the DC writes (Pacemaker's `crm_update_quorum`): at
+    takeover, on every view, and again at the end of every join round, as Pacemaker's
+    `do_dc_join_final` does, so that a dc-uuid written by a node that was DC briefly (a
+    partition's DC before the merge, its write reaching the cib master after ours) does
+    not stay in the CIB once the DC is idle."""
+    return f'<cib have-quorum="{1 if quorate else 0}" dc-uuid="{dc_uuid}"/>'
+
+
 class ActionKind(enum.Enum):
     """How the engine carries an action out."""
 
