@@ -100,6 +100,8 @@ def _run_on(connection: CibConnection, action: str, options: dict[str, object]) 
         _emit(answer.out, answer.err)
         return 0
     outcome: Outcome
+    if action in ("move", "ban", "clear", "constraints"):
+        edit.check_target(unpack_status(root), _need(rsc, action), action)
     if action in ("set_parameter", "delete_parameter", "clear", "cleanup", "refresh"):
         outcome = _edit(action, root, rsc, node, options)
     else:

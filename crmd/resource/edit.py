@@ -68,6 +68,25 @@ class AlreadyThere(HAError):
     exit_code = ExitCode.EXISTS
 
 
+class CloneInstance(HAError):
+    """--move/--ban/--clear named a clone instance ("rsc:N"): Pacemaker's crm_resource
+    refuses with CRM_EX_INVALID_PARAM (2), since its constraints name whole resources."""
+
+    exit_code = ExitCode.INVALID_PARAM
+
+
+def check_target(status: ClusterStatus, rsc_id: str, action: str) -> None:
+    """Resolve `rsc_id` as Pacemaker's crm_resource does for --move/--ban/--clear/
+    --constraints: an anonymous clone's child by its configured id, a globally-unique
+    clone's child only by an instance id (NotFoundError, 105, otherwise); an instance id
+    is refused (CloneInstance) by all but --constraints."""
+    from crmd.resource.query import find_status
+
+    find_status(status, rsc_id)
+    if ":" in rsc_id and action != "constraints":
+        raise CloneInstance(f"Cannot operate on clone resource instance '{rsc_id}'")
+
+
 def move(root: etree._Element, status: ClusterStatus, rsc_id: str, node: str | None,
          lifetime: str | None, now: datetime.datetime) -> Outcome:
     """--move: prefer `node` (INFINITY). Without a node Pacemaker moves the resource away
@@ -113,8 +132,11 @@ def ban(root: etree._Element, status: ClusterStatus, rsc_id: str, node: str | No
 
 
 def clear(root: etree._Element, rsc_id: str, node: str | None) -> Outcome:
-    """--clear: remove cli-prefer-<rsc> and cli-ban-<rsc>-on-* (only `node`'s if given)."""
+    """--clear: remove cli-prefer-<rsc> and cli-ban-<rsc>-on-* (only `node`'s if given; an
+    unknown node is NotFoundError, 105, as in Pacemaker)."""
     cibedit.find_resource(root, rsc_id)
+    if node is not None:
+        cibedit.find_node(root, node)
     removed = []
     for location in list(root.iterfind("configuration/constraints/rsc_location")):
         ident = location.get("id") or ""

@@ -29,6 +29,18 @@ CASES = [
                                                     "-v", "3"]),
     ("promotion-explicit-type", 1000, "crm_attribute", ["-p", "d2", "-N", "node1", "-v", "3",
                                                         "-t", "crm_config"]),
+    # seed 1058: d8 and d2 are children of globally-unique clones c7 and c1
+    ("unique-child-clear", 1058, "crm_resource", ["--clear", "-r", "d8"]),
+    ("unique-child-ban", 1058, "crm_resource", ["--ban", "-r", "d8", "-N", "node1"]),
+    ("unique-child-constraints", 1058, "crm_resource", ["--constraints", "-r", "d8"]),
+    ("instance-clear", 1058, "crm_resource", ["--clear", "-r", "d8:0"]),
+    ("instance-constraints", 1058, "crm_resource", ["--constraints", "-r", "d8:0"]),
+    # seed 1000: d2 is the child of anonymous clone c1
+    ("anonymous-child-clear", 1000, "crm_resource", ["--clear", "-r", "d2"]),
+    ("instance-ban", 1000, "crm_resource", ["--ban", "-r", "d2:0", "-N", "node1"]),
+    ("instance-move", 1000, "crm_resource", ["--move", "-r", "d2:0"]),
+    ("clone-instance-unknown", 1000, "crm_resource", ["--ban", "-r", "c1:0", "-N", "node1"]),
+    ("clear-unknown-node", 1011, "crm_resource", ["--clear", "-r", "g5", "-N", "ghost"]),
 ]
 
 
