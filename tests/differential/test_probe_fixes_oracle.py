@@ -41,6 +41,14 @@ CASES = [
     ("instance-move", 1000, "crm_resource", ["--move", "-r", "d2:0"]),
     ("clone-instance-unknown", 1000, "crm_resource", ["--ban", "-r", "c1:0", "-N", "node1"]),
     ("clear-unknown-node", 1011, "crm_resource", ["--clear", "-r", "g5", "-N", "ghost"]),
+    # an unknown -t/-l: the node is mapped first (unknown node 105), except for crm_config
+    ("bad-lifetime-unknown-node", 1065, "crm_attribute", ["-N", "ghost", "-n", "rack", "-D",
+                                                          "-l", "bogus"]),
+    ("bad-type-known-node", 1000, "crm_attribute", ["-t", "bogus", "-N", "node1", "-n", "x",
+                                                    "-G"]),
+    ("bad-type-local-node", 1000, "crm_attribute", ["-l", "bogus", "-n", "x", "-G"]),
+    ("upper-crm-config", 1000, "crm_attribute", ["-t", "CRM_CONFIG", "-N", "ghost", "-n", "x",
+                                                 "-G"]),
 ]
 
 
