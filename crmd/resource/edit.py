@@ -158,11 +158,30 @@ def _constraint_node(location: etree._Element) -> str | None:
     return expr.get("value") if expr is not None else None
 
 
+class MetaAttributeExists(HAError):
+    """An instance attribute whose name the resource's top-level parent has as a meta
+    attribute: Pacemaker's crm_resource refuses without --force (CRM_EX_MULTIPLE, 109)."""
+
+    exit_code = ExitCode.MULTIPLE
+
+
+def _refuse_shadowed(element: etree._Element, name: str) -> None:
+    top = element
+    while (parent := top.getparent()) is not None and parent.tag != "resources":
+        top = parent
+    for pair in top.iterfind(f"meta_attributes/nvpair[@name='{name}']"):
+        raise MetaAttributeExists(
+            f"There is already a meta attribute for '{top.get('id')}' called '{name}' "
+            f"(id={pair.get('id')}): delete it first or use --force")
+
+
 def set_parameter(root: etree._Element, rsc_id: str, name: str, value: str,
-                  meta: bool, utilization: bool = False) -> Outcome:
+                  meta: bool, utilization: bool = False, force: bool = False) -> Outcome:
     from crmd.resource.query import set_tag
 
     element = cibedit.find_resource(root, rsc_id)
+    if not (meta or utilization or force) and "'" not in name:
+        _refuse_shadowed(element, name)
     pair, created = cibedit.set_nvpair(root, element, set_tag(meta, utilization), name, value)
     # Pacemaker names the set whenever the nvpair is new
     block = pair.getparent()

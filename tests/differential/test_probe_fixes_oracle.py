@@ -41,6 +41,13 @@ CASES = [
     ("instance-move", 1000, "crm_resource", ["--move", "-r", "d2:0"]),
     ("clone-instance-unknown", 1000, "crm_resource", ["--ban", "-r", "c1:0", "-N", "node1"]),
     ("clear-unknown-node", 1011, "crm_resource", ["--clear", "-r", "g5", "-N", "ghost"]),
+    # seed 1020: group g1 has meta target-role; m2 (in g1) and m3 (own meta is-managed)
+    ("shadowed-by-parent-meta", 1020, "crm_resource", ["-r", "m2", "-p", "target-role",
+                                                       "-v", "v1"]),
+    ("shadowed-forced", 1020, "crm_resource", ["-r", "m2", "-p", "target-role", "-v", "v1",
+                                               "--force"]),
+    ("own-meta-not-shadowing", 1020, "crm_resource", ["-r", "m3", "-p", "is-managed",
+                                                      "-v", "1"]),
     # an unknown -t/-l: the node is mapped first (unknown node 105), except for crm_config
     ("bad-lifetime-unknown-node", 1065, "crm_attribute", ["-N", "ghost", "-n", "rack", "-D",
                                                           "-l", "bogus"]),
