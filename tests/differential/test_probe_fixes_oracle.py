@@ -48,6 +48,13 @@ CASES = [
                                                "--force"]),
     ("own-meta-not-shadowing", 1020, "crm_resource", ["-r", "m3", "-p", "is-managed",
                                                       "-v", "1"]),
+    # --constraints with resource sets (locations and colocations), ties last-first
+    ("constraints-sets", 1032, "crm_resource", ["--constraints", "-r", "m4"]),
+    ("constraints-set-dependent", 1016, "crm_resource", ["--constraints", "-r", "c2"]),
+    ("constraints-location-order", 1055, "crm_resource", ["--constraints", "-r", "m8"]),
+    ("constraints-sequential-set", 1064, "crm_resource", ["--constraints", "-r", "c6"]),
+    ("constraints-set-first-member", 1071, "crm_resource", ["--constraints", "-r", "r8"]),
+    ("constraints-within-set-id", 1032, "crm_resource", ["--constraints", "-r", "r1"]),
     # an unknown -t/-l: the node is mapped first (unknown node 105), except for crm_config
     ("bad-lifetime-unknown-node", 1065, "crm_attribute", ["-N", "ghost", "-n", "rack", "-D",
                                                           "-l", "bogus"]),
