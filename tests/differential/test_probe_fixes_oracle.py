@@ -55,6 +55,9 @@ CASES = [
     ("constraints-sequential-set", 1064, "crm_resource", ["--constraints", "-r", "c6"]),
     ("constraints-set-first-member", 1071, "crm_resource", ["--constraints", "-r", "r8"]),
     ("constraints-within-set-id", 1032, "crm_resource", ["--constraints", "-r", "r1"]),
+    # cibadmin -P with a diff of an unknown format: invalid argument (70)
+    ("patch-unknown-format", 1009, "cibadmin", ["-P", "-X", '<diff format="7"/>']),
+    ("patch-format-1-empty", 1009, "cibadmin", ["-P", "-X", '<diff format="1"/>']),
     # an unknown -t/-l: the node is mapped first (unknown node 105), except for crm_config
     ("bad-lifetime-unknown-node", 1065, "crm_attribute", ["-N", "ghost", "-n", "rack", "-D",
                                                           "-l", "bogus"]),
