@@ -58,6 +58,9 @@ CASES = [
     # cibadmin -P with a diff of an unknown format: invalid argument (70)
     ("patch-unknown-format", 1009, "cibadmin", ["-P", "-X", '<diff format="7"/>']),
     ("patch-format-1-empty", 1009, "cibadmin", ["-P", "-X", '<diff format="1"/>']),
+    # seed 1008: clone c11's "Started: [ ... ]" list in numeric-aware node order
+    ("clone-list-node-order", 1008, "crm_mon", ["-1"]),
+    ("clone-list-node-order-list", 1008, "crm_resource", ["--list"]),
     # an unknown -t/-l: the node is mapped first (unknown node 105), except for crm_config
     ("bad-lifetime-unknown-node", 1065, "crm_attribute", ["-N", "ghost", "-n", "rack", "-D",
                                                           "-l", "bogus"]),
