@@ -9,6 +9,7 @@ exit codes are Pacemaker 2.1.5's; --output-as=xml prints its <pacemaker-result> 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 # libxml2's escaping, shared with attrd_updater (xml.sax.saxutils costs ~30 ms of start-up:
@@ -37,8 +38,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-i", "--id", dest="attr_id")
     parser.add_argument("-s", "--set-name")
     parser.add_argument("-d", "--default")
+    parser.add_argument("-p", "--promotion", nargs="?", action=_Promotion, dest="name")
+    parser.set_defaults(promotion=False)
     parser.add_argument("--output-as", choices=("text", "xml"), default="text")
     return parser
+
+
+class _Promotion(argparse.Action):
+    """-p/--promotion[=RESOURCE]: the node attribute "master-RESOURCE" (the promotion score
+    Pacemaker's scheduler reads), RESOURCE defaulting to $OCF_RESOURCE_INSTANCE. It shares
+    -n's destination, so whichever of the two comes last names the attribute, as upstream."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        resource = values if isinstance(values, str) else os.environ.get("OCF_RESOURCE_INSTANCE")
+        namespace.promotion = True
+        namespace.name = None if resource is None else f"master-{resource}"
 
 
 class _Out:
@@ -94,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args: list[str]) -> int:
     options = _parser().parse_args(args)
     out = _Out(options.output_as == "xml", [sys.argv[0], *args])
+    if options.promotion:
+        if options.name is None:
+            out.error("-p/--promotion needs a resource: give one or run it from a resource agent")
+            return out.finish(64)
+        # a promotion score is a transient node attribute unless -t/-l says otherwise
+        options.kind = options.kind or "reboot"
     if options.name == "":
         # Pacemaker 2.1.5 writes an nvpair named "" (id "<set>-"); we refuse instead
         out.error("-n/--name must not be empty")

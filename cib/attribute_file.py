@@ -34,7 +34,14 @@ def _node_name(options: argparse.Namespace) -> str:
 
 
 def _target(cib: Element, options: argparse.Namespace) -> attribute.Target:
-    section = attribute.section_for(options.kind, options.node)
+    try:
+        section = attribute.section_for(options.kind, options.node)
+    except attribute.UnknownSection:
+        # Pacemaker maps the node name (for any -t but crm_config, in any case) before it
+        # looks at an unknown -t/-l: an unknown node is reported first (105)
+        if (options.kind or "").lower() != "crm_config":
+            attribute.node_uuid(cib, _node_name(options))
+        raise
     if section == "crm_config":
         return attribute.Target(section)
     uuid, remote = attribute.node_uuid(cib, _node_name(options))

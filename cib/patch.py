@@ -16,7 +16,7 @@ import copy
 import re
 
 from cib.diff import VERSION_FIELDS
-from cib.errors import PatchFailed, PatchGap, PatchOld
+from cib.errors import InvalidArgument, PatchFailed, PatchGap, PatchOld
 from cib.patch_v1 import apply_v1, v1_version_holders
 from cib.xmlio import Element, versioned_digest
 
@@ -118,7 +118,8 @@ def apply_patchset(cib: Element, patch: Element, check: bool = True,
     throws it away)."""
     patch_format = patch.get("format", "1")
     if patch_format not in ("1", "2"):
-        raise PatchFailed(f"unsupported patch format {patch_format!r}")
+        # Pacemaker refuses an unknown format as an invalid argument (cibadmin exits 70)
+        raise InvalidArgument(f"unsupported patch format {patch_format!r}")
     if check:
         check_version(cib, patch)
     result = cib if in_place else copy.deepcopy(cib)

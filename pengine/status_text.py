@@ -10,6 +10,7 @@ instance (unique) or as "Started: [ ... ]" bracket lists (anonymous).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -248,10 +249,18 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
             lines += _resource(_anonymous(child), ctx, depth + 1)
     for label in ("Promoted", "Unpromoted", "Started"):
         if label in simple:
-            lines.append(f"{inner}{label}: [ {' '.join(sorted(simple[label]))} ]")
+            nodes = sorted(simple[label], key=natural_key)
+            lines.append(f"{inner}{label}: [ {' '.join(nodes)} ]")
     if not unique and ctx.inactive:
         lines += _stopped_lists(rsc, ctx, inner, sum(len(v) for v in simple.values()))
     return lines
+
+
+def natural_key(name: str) -> list[tuple[int, int, str]]:
+    """Pacemaker's node-list order (pcmk__numeric_strcasecmp): case-insensitive, runs of
+    digits compared as numbers ("node4" before "node11")."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part.lower())
+            for part in re.split(r"(\d+)", name) if part]
 
 
 def _stopped_lists(rsc: ResourceStatus, ctx: _Context, inner: str,

@@ -29,6 +29,7 @@ _ERROR_TEXT = {ExitCode.NOSUCH: "No such object", ExitCode.USAGE: "Incorrect usa
                ExitCode.INVALID_PARAM: "Invalid parameter", ExitCode.DISCONNECT:
                "Not connected", ExitCode.NOINPUT: "Cannot open input",
                ExitCode.EXISTS: "Requested item already exists",
+               ExitCode.MULTIPLE: "Multiple items match request",
                ExitCode.CONFIG: "Invalid configuration", ExitCode.ERROR: "Error occurred"}
 _AGENT_QUERIES = ("list_standards", "list_ocf_providers", "list_ocf_alternatives",
                   "list_agents", "show_metadata")
@@ -104,6 +105,8 @@ def _run_on(connection: CibConnection, action: str, options: dict[str, object]) 
         _emit(answer.out, answer.err)
         return 0
     outcome: Outcome
+    if action in ("move", "ban", "clear", "constraints"):
+        edit.check_target(unpack_status(root), _need(rsc, action), action)
     if action in ("set_parameter", "delete_parameter", "clear", "cleanup", "refresh"):
         outcome = _edit(action, root, rsc, node, options)
     else:
@@ -140,7 +143,7 @@ def _edit(action: str, root: etree._Element, rsc: str | None, node: str | None,
         if not isinstance(value, str):
             raise UsageError("--set-parameter needs -v/--parameter-value")
         return edit.set_parameter(root, _need(rsc, action), str(options["name"]), value, meta,
-                                  utilization)
+                                  utilization, bool(options.get("force")))
     if action == "delete_parameter":
         return edit.delete_parameter(root, _need(rsc, action), str(options["name"]), meta,
                                      utilization)

@@ -68,6 +68,25 @@ class AlreadyThere(HAError):
     exit_code = ExitCode.EXISTS
 
 
+class CloneInstance(HAError):
+    """--move/--ban/--clear named a clone instance ("rsc:N"): Pacemaker's crm_resource
+    refuses with CRM_EX_INVALID_PARAM (2), since its constraints name whole resources."""
+
+    exit_code = ExitCode.INVALID_PARAM
+
+
+def check_target(status: ClusterStatus, rsc_id: str, action: str) -> None:
+    """Resolve `rsc_id` as Pacemaker's crm_resource does for --move/--ban/--clear/
+    --constraints: an anonymous clone's child by its configured id, a globally-unique
+    clone's child only by an instance id (NotFoundError, 105, otherwise); an instance id
+    is refused (CloneInstance) by all but --constraints."""
+    from crmd.resource.query import find_status
+
+    find_status(status, rsc_id)
+    if ":" in rsc_id and action != "constraints":
+        raise CloneInstance(f"Cannot operate on clone resource instance '{rsc_id}'")
+
+
 def move(root: etree._Element, status: ClusterStatus, rsc_id: str, node: str | None,
          lifetime: str | None, now: datetime.datetime) -> Outcome:
     """--move: prefer `node` (INFINITY). Without a node Pacemaker moves the resource away
@@ -113,8 +132,11 @@ def ban(root: etree._Element, status: ClusterStatus, rsc_id: str, node: str | No
 
 
 def clear(root: etree._Element, rsc_id: str, node: str | None) -> Outcome:
-    """--clear: remove cli-prefer-<rsc> and cli-ban-<rsc>-on-* (only `node`'s if given)."""
+    """--clear: remove cli-prefer-<rsc> and cli-ban-<rsc>-on-* (only `node`'s if given; an
+    unknown node is NotFoundError, 105, as in Pacemaker)."""
     cibedit.find_resource(root, rsc_id)
+    if node is not None:
+        cibedit.find_node(root, node)
     removed = []
     for location in list(root.iterfind("configuration/constraints/rsc_location")):
         ident = location.get("id") or ""
@@ -136,11 +158,30 @@ def _constraint_node(location: etree._Element) -> str | None:
     return expr.get("value") if expr is not None else None
 
 
+class MetaAttributeExists(HAError):
+    """An instance attribute whose name the resource's top-level parent has as a meta
+    attribute: Pacemaker's crm_resource refuses without --force (CRM_EX_MULTIPLE, 109)."""
+
+    exit_code = ExitCode.MULTIPLE
+
+
+def _refuse_shadowed(element: etree._Element, name: str) -> None:
+    top = element
+    while (parent := top.getparent()) is not None and parent.tag != "resources":
+        top = parent
+    for pair in top.iterfind(f"meta_attributes/nvpair[@name='{name}']"):
+        raise MetaAttributeExists(
+            f"There is already a meta attribute for '{top.get('id')}' called '{name}' "
+            f"(id={pair.get('id')}): delete it first or use --force")
+
+
 def set_parameter(root: etree._Element, rsc_id: str, name: str, value: str,
-                  meta: bool, utilization: bool = False) -> Outcome:
+                  meta: bool, utilization: bool = False, force: bool = False) -> Outcome:
     from crmd.resource.query import set_tag
 
     element = cibedit.find_resource(root, rsc_id)
+    if not (meta or utilization or force) and "'" not in name:
+        _refuse_shadowed(element, name)
     pair, created = cibedit.set_nvpair(root, element, set_tag(meta, utilization), name, value)
     # Pacemaker names the set whenever the nvpair is new
     block = pair.getparent()

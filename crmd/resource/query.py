@@ -6,6 +6,7 @@ out. Wording follows Pacemaker 2.1.5's crm_resource.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from lxml import etree
@@ -128,7 +129,8 @@ def _score(text: str | None) -> str:
 def _locations(root: etree._Element, rsc_id: str) -> list[str]:
     lines = []
     for loc in root.iterfind("configuration/constraints/rsc_location"):
-        if loc.get("rsc") != rsc_id:
+        in_set = loc.find(f"resource_set/resource_ref[@id='{rsc_id}']") is not None
+        if loc.get("rsc") != rsc_id and not in_set:
             continue
         if loc.get("node"):
             lines.append(f"Node {loc.get('node')} (score={_score(loc.get('score'))}, "
@@ -139,7 +141,8 @@ def _locations(root: etree._Element, rsc_id: str) -> list[str]:
                 if expr.get("attribute") == "#uname" and expr.get("operation") == "eq":
                     lines.append(f"Node {expr.get('value')} (score={_score(rule.get('score'))}"
                                  f", id={rule.get('id')}, rsc={rsc_id})")
-    return sorted(lines, key=lambda line: line.split(" (")[0], reverse=True)
+    # Pacemaker prepends each location to the resource's list: the last comes first
+    return lines[::-1]
 
 
 def constraints(root: etree._Element, rsc_id: str) -> Answer:
@@ -155,24 +158,72 @@ def constraints(root: etree._Element, rsc_id: str) -> Answer:
     locations = _locations(root, rsc_id)
     if locations:
         out += ["Locations:", *(f"  * {line}" for line in locations)]
-    colocations = list(root.iterfind("configuration/constraints/rsc_colocation"))
-    dependents = [c for c in colocations if c.get("with-rsc") == rsc_id]
+    pairs = colocation_pairs(root)
+    dependents = [(dep, ident, score) for dep, primary, ident, score in pairs
+                  if primary == rsc_id]
     if dependents:
         out.append(f"Resources colocated with {rsc_id}:")
-        out += _colocated(root, dependents, "rsc")
-    mine = [c for c in colocations if c.get("rsc") == rsc_id]
+        out += _colocated(root, dependents)
+    mine = [(primary, ident, score) for dep, primary, ident, score in pairs if dep == rsc_id]
     if mine:
         out.append(f"Resources {rsc_id} is colocated with:")
-        out += _colocated(root, mine, "with-rsc")
+        out += _colocated(root, mine)
     return Answer(tuple(out))
 
 
-def _colocated(root: etree._Element, items: list[etree._Element], side: str) -> list[str]:
+def colocation_pairs(root: etree._Element) -> list[tuple[str, str, str, str]]:
+    """(dependent, primary, id, score) of every colocation, sets expanded as Pacemaker
+    2.1.5 does: in a sequential set (the default) each member is colocated with the one before
+    it; between two sets, the first member of the earlier set (each member when it is not
+    sequential) with the last member of the later set (each member when not sequential); a
+    pair inside one set is known by the set's id."""
+    pairs = []
+    for colocation in root.iterfind("configuration/constraints/rsc_colocation"):
+        ident, score = colocation.get("id") or "", _score(colocation.get("score"))
+        if colocation.get("rsc"):
+            pairs.append((colocation.get("rsc") or "", colocation.get("with-rsc") or "",
+                          ident, score))
+        blocks = list(colocation.iterfind("resource_set"))
+        for index, block in enumerate(blocks):
+            members = [ref.get("id") or "" for ref in block.iterfind("resource_ref")]
+            if _true(block.get("sequential", "true")):
+                pairs += [(later, earlier, block.get("id") or "", score)
+                          for earlier, later in itertools.pairwise(members)]
+            if index == 0:
+                continue
+            before = [ref.get("id") or "" for ref in blocks[index - 1].iterfind("resource_ref")]
+            dependents = before[:1] if _true(blocks[index - 1].get("sequential", "true")) else (
+                before)
+            primaries = members[-1:] if _true(block.get("sequential", "true")) else members
+            pairs += [(dependent, primary, ident, score) for dependent in dependents
+                      for primary in primaries]
+    return pairs
+
+
+def _true(text: str) -> bool:
+    return text.lower() in ("true", "yes", "1", "on", "y")
+
+
+def _rank(root: etree._Element, rsc_id: str) -> tuple[int, int, str]:
+    """Pacemaker's order of a resource's colocations: the other resource's priority (high
+    first), then variant (bundle, clone, group, primitive), then id."""
+    element = cibedit.find_by_id(root, rsc_id)
+    tag = element.tag if element is not None else "primitive"
+    variant = {"bundle": 3, "clone": 2, "master": 2, "group": 1}.get(str(tag), 0)
+    priority = element.find("meta_attributes/nvpair[@name='priority']") if (
+        element is not None) else None
+    try:
+        value = int(priority.get("value") or 0) if priority is not None else 0
+    except ValueError:
+        value = 0
+    return -value, -variant, rsc_id
+
+
+def _colocated(root: etree._Element, items: list[tuple[str, str, str]]) -> list[str]:
     lines = []
-    for colocation in items:
-        other = colocation.get(side) or ""
-        lines.append(f"  * {other} (score={_score(colocation.get('score'))}, "
-                     f"id={colocation.get('id')})")
+    # each is inserted before its equals (g_list_insert_sorted): ties come last-first
+    for other, ident, score in sorted(items[::-1], key=lambda item: _rank(root, item[0])):
+        lines.append(f"  * {other} (score={score}, id={ident})")
         others = _locations(root, other)
         if others:
             lines += ["    * Locations:", *(f"      * {line}" for line in others)]

@@ -18,8 +18,9 @@ Accepted differences (normalised away):
 - under crm_mon -A, attribute lines of a node are compared as a set (GLib hash order).
 Deliberate differences (still counted by the survey, kept out of the oracle test's seeds):
 - `crm_attribute -n "" ...`: Pacemaker writes an nvpair named ""; ours refuses (64).
-Run `python -m tests.differential.probe_cli FIRST LAST` for the per-tool agreement table and
-the disagreements with their seeds.
+Run `python -m tests.differential.probe_cli FIRST LAST [--wide]` for the per-tool agreement
+table and the disagreements with their seeds; --wide draws `wide_commands(seed)` (the options
+of tests/differential/probe_wide.py, from a random stream of their own) instead.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from tests.differential.generate import generate
+from tests.differential.probe_wide import (
+    wide_cibadmin,
+    wide_crm_attribute,
+    wide_crm_mon,
+    wide_crm_resource,
+)
 from tests.oracle import pacemaker_tool
 
 CIB_ENV = "CIB_file"
@@ -146,6 +153,8 @@ def _cibadmin(rng: random.Random, ids: Ids) -> list[str]:
 
 _DRAW = {"crm_resource": _crm_resource, "crm_attribute": _crm_attribute,
          "crm_mon": _crm_mon, "cibadmin": _cibadmin}
+_WIDE = {"crm_resource": wide_crm_resource, "crm_attribute": wide_crm_attribute,
+         "crm_mon": wide_crm_mon, "cibadmin": wide_cibadmin}
 
 
 def commands(seed: int, per_tool: int = 3) -> tuple[str, list[tuple[str, list[str]]]]:
@@ -154,6 +163,16 @@ def commands(seed: int, per_tool: int = 3) -> tuple[str, list[tuple[str, list[st
     ids = _ids(xml)
     rng = random.Random(seed * 7919 + 17)
     return xml, [(tool, _DRAW[tool](rng, ids)) for tool in TOOLS for _ in range(per_tool)]
+
+
+def wide_commands(seed: int, per_tool: int = 2) -> tuple[str, list[tuple[str, list[str]]]]:
+    """The seed's CIB and `per_tool` command lines of the wider options (probe_wide), drawn
+    from their own random stream so that `commands(seed)` stays what earlier surveys ran."""
+    xml = generate(seed).xml
+    ids = _ids(xml)
+    rng = random.Random(seed * 104729 + 31)
+    return xml, [(tool, _WIDE[tool](rng, ids, xml)) for tool in TOOLS
+                 for _ in range(per_tool)]
 
 
 def _normalise(text: str) -> str:
@@ -213,16 +232,18 @@ def differences(theirs: Outcome, ours: Outcome) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Probe seeds FIRST..LAST; print the agreement table and each disagreement."""
+    """Probe seeds FIRST..LAST (with --wide: the wider command lines of probe_wide); print
+    the agreement table and each disagreement."""
     args = sys.argv[1:] if argv is None else argv
     first, last = int(args[0]), int(args[1])
+    draw = wide_commands if "--wide" in args[2:] else commands
     if shutil.which("cibadmin", path="/usr/sbin") is None:
         print("Debian's Pacemaker tools are not installed", file=sys.stderr)
         return 69
     agreed: Counter[str] = Counter()
     tried: Counter[str] = Counter()
     for seed in range(first, last + 1):
-        xml, lines = commands(seed)
+        xml, lines = draw(seed)
         for tool, cmd in lines:
             theirs, ours = probe(tool, cmd, xml)
             tried[tool] += 1
