@@ -249,8 +249,8 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
             lines += _resource(_anonymous(child), ctx, depth + 1)
     for label in ("Promoted", "Unpromoted", "Started"):
         if label in simple:
-            nodes = sorted(simple[label], key=natural_key)
-            lines.append(f"{inner}{label}: [ {' '.join(nodes)} ]")
+            in_order = sorted(simple[label], key=natural_key)
+            lines.append(f"{inner}{label}: [ {' '.join(in_order)} ]")
     if not unique and ctx.inactive:
         lines += _stopped_lists(rsc, ctx, inner, sum(len(v) for v in simple.values()))
     return lines
