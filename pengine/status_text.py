@@ -10,12 +10,12 @@ instance (unique) or as "Started: [ ... ]" bracket lists (anonymous).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from messaging.types import Role
+from pengine.glib_order import node_name_key
 from pengine.model import ClusterStatus, FailedOperation, NodeStatus, ResourceStatus
 
 _PENDING_STATE = {
@@ -249,18 +249,11 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
             lines += _resource(_anonymous(child), ctx, depth + 1)
     for label in ("Promoted", "Unpromoted", "Started"):
         if label in simple:
-            in_order = sorted(simple[label], key=natural_key)
+            in_order = sorted(simple[label], key=node_name_key)
             lines.append(f"{inner}{label}: [ {' '.join(in_order)} ]")
     if not unique and ctx.inactive:
         lines += _stopped_lists(rsc, ctx, inner, sum(len(v) for v in simple.values()))
     return lines
-
-
-def natural_key(name: str) -> list[tuple[int, int, str]]:
-    """Pacemaker's node-list order (pcmk__numeric_strcasecmp): case-insensitive, runs of
-    digits compared as numbers ("node4" before "node11")."""
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part.lower())
-            for part in re.split(r"(\d+)", name) if part]
 
 
 def _stopped_lists(rsc: ResourceStatus, ctx: _Context, inner: str,
