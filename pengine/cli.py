@@ -267,6 +267,7 @@ def _text_lines(options: Options, run: _Run) -> list[str]:
         out.append(f"Setting effective cluster time: {options.set_datetime}")
     if date_line:
         out.append(date_line)
+    out += status_text.maintenance_banner(current)
     counts = status_text.counts_line(current)
     if counts:
         out += [counts, ""]
