@@ -1,7 +1,7 @@
 """Probes: which primitives are probed on which nodes, and what their results gate.
 
 Invariants: a primitive is probed on every online, clean node out of maintenance where its
-state is unknown; an anonymous clone probes one instance per node (the one assigned there,
+state is unknown (in maintenance or not); an anonymous clone probes one instance per node (the one assigned there,
 else the first) and none where any instance or orphan is known. Each probe is ordered
 before its resource's start (through the clone's start when cloned, collective_actions).
 """
@@ -25,7 +25,9 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
     clones = _anonymous_instances(u)
     through_clone: list[tuple[Work, str, str]] = []
     for node in u.nodes:
-        if not node.online or node.unclean or node.maintenance:
+        # a node in maintenance is probed too (pcmk__schedule_probes skips only offline,
+        # unclean and discovery-disabled nodes)
+        if not node.online or node.unclean:
             continue
         probed = _probed_instances(u, p, clones, node.name)
         for rsc in u.primitives:
