@@ -411,6 +411,14 @@ def _primitives(resources: Iterable[ResourceStatus]) -> Iterable[ResourceStatus]
             yield from _primitives(rsc.children)
 
 
+def without_pending(status: ClusterStatus) -> ClusterStatus:
+    """The status as printed without pending actions: a pending start shows as Started."""
+    def strip(rsc: ResourceStatus) -> ResourceStatus:
+        return rsc.replace(pending_task=None, pending_node=None,
+                           children=tuple(strip(child) for child in rsc.children))
+    return status.replace(resources=tuple(strip(rsc) for rsc in status.resources))
+
+
 def maintenance_banner(status: ClusterStatus) -> list[str]:
     """The notice crm_simulate prints above the status while maintenance-mode is on (not for
     stop-all-resources: Debian's 2.1.5 prints none then), blank lines around it."""
