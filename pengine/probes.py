@@ -1,9 +1,10 @@
 """Probes: which primitives are probed on which nodes, and what their results gate.
 
-Invariants: a primitive is probed on every online, clean node out of maintenance where its
-state is unknown (in maintenance or not); an anonymous clone probes one instance per node (the one assigned there,
+Invariants: a primitive is probed on every online, clean node (in maintenance or not) where
+its state is unknown; an anonymous clone probes one instance per node (the one assigned there,
 else the first) and none where any instance or orphan is known. Each probe is ordered
-before its resource's start (through the clone's start when cloned, collective_actions).
+before its resource's start (through the clone's start when cloned, collective_actions), and
+before whatever is ordered after the resource's stop (probe_then_links).
 """
 
 from __future__ import annotations
@@ -77,9 +78,11 @@ def _probed_instances(u: Unpacked, p: Placement,
 def probe_then_links(u: Unpacked, acts: ActionSet) -> list[Link]:
     """"Probe A, then X" for every "stop A, then X" ordering of a primitive A and another
     resource (add_probe_orderings_for_stops): a probe that finds A running leads to a stop
-    only in the next transition, so X also waits for A's probes. Optional orderings, except
-    that a load ordering stays one (internal flag-only orderings are no constraints); a probe waits for no fencing that unfences its node, and
-    a shutdown waits only for the probes of its own node."""
+    only in the next transition, so X also waits for A's probes.
+
+    Optional orderings, except that a load ordering stays one (internal flag-only orderings
+    are no constraints); no unfencing of the probe's node and no shutdown of another node
+    waits for a probe (probe_needed_before_action)."""
     primitives = {rsc.id for rsc in u.primitives}
     links: list[Link] = []
     for spec in acts.orders:
