@@ -274,7 +274,8 @@ class PrimitiveActions:
         st, work_node = self.u.states[rid], self.u.node(node)
         if st.blocked or self.u.options.maintenance_mode \
                 or is_true(self.u.rsc(rid).meta.get("maintenance"), False) \
-                or (work_node is not None and work_node.maintenance):
+                or (work_node is not None and work_node.maintenance) \
+                or self.u.rsc(rid).orphan:  # an orphan is assigned nowhere: no monitors
             return False
         return next_role != Role.STOPPED or not self.p.managed.get(rid, True)
 

@@ -59,7 +59,8 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       "maintenance-mode-banner-and-pending-start-revised-as-started",
                       "promotable-instances-get-the-monitor-of-their-role",
                       "probes-of-a-stopping-resource-gate-stops-ordered-after-it",
-                      "resources-are-probed-on-a-node-in-maintenance"]
+                      "resources-are-probed-on-a-node-in-maintenance",
+                      "unmanaged-orphan-instance-gets-no-recurring-monitor"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
