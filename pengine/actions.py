@@ -266,7 +266,7 @@ class PrimitiveActions:
         if moving and not abandoned and self._can_migrate(rid, current, chosen, role, next_role):
             self._migrate(rid, current or "", chosen or "")
         if chosen is not None and self._monitored(rid, chosen, next_role):
-            self._monitors(rid, chosen)
+            self._monitors(rid, chosen, next_role)
 
     def _monitored(self, rid: str, node: str, next_role: Role) -> bool:
         """Pacemaker creates recurring actions where a resource is to be active, and where
@@ -274,7 +274,8 @@ class PrimitiveActions:
         st, work_node = self.u.states[rid], self.u.node(node)
         if st.blocked or self.u.options.maintenance_mode \
                 or is_true(self.u.rsc(rid).meta.get("maintenance"), False) \
-                or (work_node is not None and work_node.maintenance):
+                or (work_node is not None and work_node.maintenance) \
+                or self.u.rsc(rid).orphan:  # an orphan is assigned nowhere: no monitors
             return False
         return next_role != Role.STOPPED or not self.p.managed.get(rid, True)
 
@@ -383,30 +384,10 @@ class PrimitiveActions:
         return sum(1 for n in st.running_on
                    if self.nodes[n].online and not self.nodes[n].unclean)
 
-    def _monitors(self, rid: str, node: str) -> None:
-        rsc = self.u.rsc(rid)
-        starts = [a for a in self.acts.of(rid, "start", node)]
-        start_required = any(not a.optional for a in starts)
-        history = active_recurring(self.u.states[rid].history.get(node, []))
-        for op in rsc.ops:
-            if op.name != "monitor" or op.interval_ms <= 0 or not op.enabled:
-                continue
-            if op.role not in (None, Role.STARTED, Role.UNKNOWN):
-                continue
-            key = op_key(rid, "monitor", op.interval_ms)
-            known = any(h.get("operation_key") == key or (
-                h.get("operation") == "monitor" and h.get("interval") == str(op.interval_ms)
-                and h.get("rc-code") in ("0", None)) for h in history)
-            prior = self.acts.find(key, node)
-            optional = known and not start_required \
-                and not (prior is not None and prior.rescheduled)
-            act, _ = self.acts.new(key, "monitor", rid, node, optional,
-                                   interval_ms=op.interval_ms)
-            act.runnable = (bool(starts) and all(a.runnable for a in starts)) or (
-                not starts and self.nodes[node].online)
-            if self.p.managed.get(rid, True):  # an unmanaged one's monitor waits for nothing
-                self.acts.order(rid, "start", rid, "monitor", IMPLIES_THEN, RUNNABLE_LEFT,
-                                then_action=act)
+    def _monitors(self, rid: str, node: str, next_role: Role = Role.STARTED) -> None:
+        from pengine.recurring import create_monitors
+
+        create_monitors(self, rid, node, next_role)
 
 
 def active_recurring(history: list[Element]) -> list[Element]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from messaging.types import Role
 from pengine.actions import Work
 from pengine.model import Action
 from pengine.order_links import Link
@@ -134,6 +135,9 @@ def _attributes(w: Work, rsc: RscConfig | None, node_ids: dict[str, str],
         attrs.append(("CRM_meta_op_target_rc", "7"))
     elif op is not None:
         attrs.append(("CRM_meta_name", op.name))
+        if w.task == "monitor" and op.role == Role.PROMOTED:
+            # a Promoted-role monitor expects CRM_EX_PROMOTED (recurring_op_for_active)
+            attrs.append(("CRM_meta_op_target_rc", "8"))
     attrs += [(k, v) for k, v in rsc.params.items() if not k.startswith("CRM_meta")]
     return attrs
 

@@ -52,7 +52,7 @@ from pengine.ordering import (
 )
 from pengine.ordering_context import collective_children, group_locations
 from pengine.placement import Placement, place
-from pengine.probes import probes
+from pengine.probes import probe_then_links, probes
 from pengine.sealed_actions import FlagsTable, SealedActions, SettlingFlags, seal
 from pengine.state import Unpacked
 from pengine.status import build_status, unpack_cib
@@ -173,6 +173,7 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     schedule_fencing_and_shutdowns(unpacked, placement, action_set)
     # resolve still creates a missing "first" action (rsc_order_first), so sealing waits
     links = resolve(unpacked, action_set, dict(placement.assigned))
+    links += probe_then_links(unpacked, action_set)
     return CreatedActions(seal(action_set), links, frozenset(reloads))
 
 
