@@ -203,6 +203,11 @@ def distribute(placer: _Placer, cid: str) -> None:
     # good: a later clone's instance sort reads that table (seed 312).
     placer.allowed_after[cid] = merge_influencing_dependents(
         placer, cid, placer._strategy_table(cid))
+    if cid in placer.clone_tables:
+        # The merged scores stay in the clone's allowed_nodes, which is what a later merge
+        # through "clone with X" reads (its instances' merges of X: case
+        # clone-merge-reads-its-dependents-merged-table, seed 75).
+        placer.clone_tables[cid] = placer.allowed_after[cid]
     per_node = clone.clone_node_max
     limit = clone.clone_max
     priorities = {inst: clone.priority for inst in clone.children}
