@@ -328,8 +328,15 @@ def append_parent_dependents(placer: _Placer, cid: str, inst: str, all_coloc: bo
     if not prims:
         return
     active = any(placer.u.states[p].running_on for p in prims)
-    for c in placer.cons.colocations:
-        if c.primary != cid or c.dependent == cid or not (all_coloc or c.score < 0) \
+    # The clone's "with this" list is sorted like any (later constraint first among equal
+    # dependents), and each entry is prepended to the instance's list in that order: the
+    # instance merges them in reverse, e.g. an earlier positive colocation before a later
+    # negative one with the same resource (case parent-dependents-merge-in-creation-order,
+    # seed 190).
+    own = sorted((c for c in reversed(placer.cons.colocations) if c.primary == cid),
+                 key=lambda c: placer._coloc_key(c.dependent))
+    for c in own:
+        if c.dependent == cid or not (all_coloc or c.score < 0) \
                 or not (c.influence or not active):
             continue
         dependent = placer.u.rsc(c.dependent)
