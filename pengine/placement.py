@@ -132,9 +132,11 @@ class _Placer:
             self.this_with.setdefault(c.dependent, []).append(c)
         moved: list[Colocation] = []
         for c in reversed(self.colocations):
+            if id(c) in inherited_ids:
+                continue
             if id(c) in self.group_primary:
                 moved.append(c)
-            elif id(c) not in inherited_ids:
+            else:
                 self.with_this.setdefault(c.primary, []).append(c)
         # cmp_primary_priority compares the constraint's own primary: for "X with group" that
         # is the group (a group variant sorts before primitives), not the member it maps to.
