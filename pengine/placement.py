@@ -345,7 +345,7 @@ class _Placer:
     def _apply_this_with(self, rid: str, c: Colocation) -> None:
         """Apply a placed primary's colocation to dependent `rid`'s table."""
         primary = self.u.rsc(c.primary)
-        if primary.kind == "clone" and c.score < INF \
+        if primary.kind == "clone" and 0 <= c.score < INF \
                 and c.primary_role in (Role.PROMOTED, Role.UNPROMOTED) \
                 and (not primary.promotable or not self.nodes_of(c.primary, c.primary_role)):
             # An optional colocation with a clone's role counts only the instances placed

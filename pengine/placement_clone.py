@@ -359,7 +359,12 @@ def apply_per_instance(placer: _Placer, rid: str, c: Colocation) -> bool:
     colocation is not of that kind.
     """
     primary = placer.u.rsc(c.primary)
-    if primary.kind != "clone" or c.primary_role is not None:
+    # A role filters a negative colocation only when an instance has that role: the
+    # instances of a clone that cannot promote never do, so it acts as role-less there
+    # (pcmk__colocation_affects checks a negative score's role for equality; case
+    # negative-role-colocation-with-unpromotable-clone-counts-every-instance, seed 122).
+    roleless = c.primary_role is None or (c.score < 0 and not primary.promotable)
+    if primary.kind != "clone" or not roleless:
         return False
     if _apply_interleaved(placer, rid, c):
         return True
