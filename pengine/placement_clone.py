@@ -243,7 +243,7 @@ def distribute(placer: _Placer, cid: str) -> None:
             counts[chosen] = counts.get(chosen, 0) + 1
             allocated += 1
     if clone.promotable:
-        decide_roles(placer, cid, _instance_cmp)
+        decide_roles(placer, cid, _instance_cmp, priorities)
 
 
 def _over_limit(placer: _Placer, inst: str, prims: list[str]) -> None:
