@@ -170,8 +170,14 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
     # node that cannot run resources (can_run_resources: standby, maintenance, offline),
     # which also keeps a promotion score from counting there (seed 425).
     parent = clone_table(placer, placer.u.rsc(inst).parent or inst)
+    # can_run_instance walks the instance's own allowed nodes: a group instance's are the
+    # clone's, so a node only its member knows (an unmanaged member's current node in an
+    # asymmetric cluster) is left alone (case unmanaged-group-instance-keeps-its-node).
+    group = placer.u.rsc(inst).kind == "group"
     for prim in prims:
         for name in placer.tables[prim]:
+            if group and name not in parent:
+                continue
             host = placer.nodes.get(name)
             if counts.get(name, 0) >= per_node or parent.get(name, -INF) < 0 \
                     or host is None or not host.available:
