@@ -34,9 +34,15 @@ def map_colocations(u: Unpacked, cons: Constraints,
             group_primary.update((id(m), c.primary) for m in mapped)
         out.extend(mapped)
         dep_rsc = u.rsc(c.dependent)
-        if dep_rsc.kind == "group" and c.score >= INF:
+        groups = [dep_rsc] if dep_rsc.kind == "group" else \
+            [u.rsc(inst) for inst in dep_rsc.children if u.rsc(inst).kind == "group"] \
+            if dep_rsc.kind == "clone" else []
+        # A cloned group's instance gets the clone's mandatory colocation (append_parent_
+        # colocation) and expands it like any group (case cloned-group-after-unmanaged-
+        # member-gets-clone-colocation, seed 442).
+        for group in groups if c.score >= INF else ():
             out.extend(_between(c, member, primary)
-                       for member in _after_unmanaged_member(u, dep_rsc.children))
+                       for member in _after_unmanaged_member(u, group.children))
     return out
 
 
