@@ -19,7 +19,7 @@ from pengine.placement_roles import decide_roles
 from pengine.placement_sort import clone_table, instance_active_count
 from pengine.placement_tables import available_count
 from pengine.promotion import add_promotion_scores, merge_influencing_dependents
-from pengine.scores import INF
+from pengine.scores import INF, add
 
 if TYPE_CHECKING:
     from pengine.placement import _Placer
@@ -371,7 +371,7 @@ def apply_per_instance(placer: _Placer, rid: str, c: Colocation) -> bool:
     # negative-role-colocation-with-unpromotable-clone-counts-every-instance, seed 122).
     roleless = c.primary_role is None or (c.score < 0 and not primary.promotable)
     if primary.kind != "clone" or not roleless:
-        return False
+        return primary.kind == "clone" and _apply_promotable_mandatory(placer, rid, c)
     if _apply_interleaved(placer, rid, c):
         return True
     if abs(c.score) >= INF:
@@ -381,6 +381,28 @@ def apply_per_instance(placer: _Placer, rid: str, c: Colocation) -> bool:
         node = placer.assigned.get(members[0]) if members else None
         where = [placer.nodes[node]] if node is not None else []
         placer.tables[rid] = apply_primary(placer.tables[rid], where, c, placer.nodes)
+    return True
+
+
+def _apply_promotable_mandatory(placer: _Placer, rid: str, c: Colocation) -> bool:
+    """A mandatory colocation with a promotable clone's role (promotable_colocation_rh).
+
+    Nodes without an instance in that role are banned, and each node with one adds the
+    weight that instance was assigned with (node_list_exclude merging scores): a
+    promotion score of INFINITY carries over (case mandatory-promoted-colocation-adds-
+    instance-weight, seed 26). Not for Promoted-with-Promoted, nor group instances.
+    """
+    primary = placer.u.rsc(c.primary)
+    if not primary.promotable or c.score < INF or c.dependent_role == c.primary_role \
+            == Role.PROMOTED or any(placer.u.rsc(i).kind != "primitive" for i in primary.children):
+        return False
+    weights: dict[str, int] = {}
+    for inst in placer.instance_order.get(c.primary, list(primary.children)):
+        node = placer.assigned.get(inst)
+        if node is not None and placer.next_role.get(inst) == c.primary_role:
+            weights[node] = placer.tables[inst].get(node, 0)  # the last instance's counts
+    placer.tables[rid] = {name: add(score, weights[name]) if name in weights else -INF
+                          for name, score in placer.tables[rid].items()}
     return True
 
 
