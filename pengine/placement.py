@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from messaging.types import Role
 from pengine.colocation import Table, apply_primary, can_run_any, merge_dependents
-from pengine.colocation_map import map_colocations
+from pengine.colocation_map import map_colocations, with_this_lists
 from pengine.constraints import Colocation, Constraints
 from pengine.glib_order import hash_order, list_sort, node_name_key
 from pengine.placement_sort import clone_table, strategy_order
@@ -130,26 +130,13 @@ class _Placer:
         inherited_ids = {id(c) for c in inherited}
         for c in inherited + [c for c in reversed(self.colocations) if id(c) not in inherited_ids]:
             self.this_with.setdefault(c.dependent, []).append(c)
-        moved: list[Colocation] = []
-        for c in reversed(self.colocations):
-            if id(c) in inherited_ids:
-                continue
-            if id(c) in self.group_primary:
-                moved.append(c)
-            else:
-                self.with_this.setdefault(c.primary, []).append(c)
+        self.with_this = with_this_lists(self.u, self.colocations, inherited_ids,
+                                         self.group_primary,
+                                         lambda c: self._coloc_key(c.dependent))
         # cmp_primary_priority compares the constraint's own primary: for "X with group" that
         # is the group (a group variant sorts before primitives), not the member it maps to.
         for lst in self.this_with.values():
             lst.sort(key=lambda c: self._coloc_key(self.group_primary.get(id(c), c.primary)))
-        for lst in self.with_this.values():
-            lst.sort(key=lambda c: self._coloc_key(c.dependent))
-        # Pacemaker 2.1.5 expand_group_colocations appends a group's "R with group" list to
-        # its last member's (g_list_concat, unsorted), whatever member the score is applied
-        # from: the last member merges R too (case group-dependent-merges-into-last-member).
-        for c in sorted(moved, key=lambda c: self._coloc_key(c.dependent)):
-            last = primitive_members(self.u, self.group_primary[id(c)])[-1]
-            self.with_this.setdefault(last, []).append(c)
 
     def _inherited_from_clone(self, c: Colocation) -> bool:
         """Was this instance colocation mapped from a constraint on its clone?"""

@@ -7,6 +7,7 @@ is refused is rolled back completely (tables, counters, score lines).
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,7 @@ def _current(placer: _Placer, inst: str) -> str | None:
     return None
 
 
-def _instance_cmp(placer: _Placer, priorities: dict[str, int], a: str, b: str) -> int:
+def _instance_cmp(placer: _Placer, priorities: Mapping[str, int], a: str, b: str) -> int:
     """pcmk__cmp_instance: which of two instances is assigned first (negative: a)."""
     facts = [_instance_facts(placer, priorities, inst) for inst in (a, b)]
     (mult_a, allowed_a, prio_a, node_a), (mult_b, allowed_b, prio_b, node_b) = facts
@@ -143,7 +144,7 @@ def _number(inst: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
-def _instance_facts(placer: _Placer, priorities: dict[str, int],
+def _instance_facts(placer: _Placer, priorities: Mapping[str, int],
                     inst: str) -> tuple[int, bool, int, str | None]:
     """(active node count, not active on a disallowed node, priority, usable current node)."""
     prims = placer.primitives_under(inst)
@@ -205,15 +206,7 @@ def distribute(placer: _Placer, cid: str) -> None:
     for c in placer.cons.colocations:  # "this with" primaries are assigned first
         if c.dependent == cid and c.primary != cid:
             placer._assign_tree(c.primary)
-    # pcmk__clone_allocate merges its influencing dependents into the clone's own table for
-    # good: a later clone's instance sort reads that table (seed 312).
-    placer.allowed_after[cid] = merge_influencing_dependents(
-        placer, cid, placer._strategy_table(cid))
-    if cid in placer.clone_tables:
-        # The merged scores stay in the clone's allowed_nodes, which is what a later merge
-        # through "clone with X" reads (its instances' merges of X: case
-        # clone-merge-reads-its-dependents-merged-table, seed 75).
-        placer.clone_tables[cid] = placer.allowed_after[cid]
+    _merge_own_dependents(placer, cid)
     per_node = clone.clone_node_max
     limit = clone.clone_max
     priorities = {inst: clone.priority for inst in clone.children}
@@ -249,7 +242,22 @@ def distribute(placer: _Placer, cid: str) -> None:
             counts[chosen] = counts.get(chosen, 0) + 1
             allocated += 1
     if clone.promotable:
-        decide_roles(placer, cid, _instance_cmp, priorities)
+        # An unplaced instance keeps the priority it was assigned with in the promotion
+        # sort's tie-break (set_instance_priority returns early for it; case
+        # unplaced-instance-keeps-promotion-priority, seed 216).
+        decide_roles(placer, cid, lambda pl, roles, a, b: _instance_cmp(
+            pl, ChainMap(roles, priorities), a, b))
+
+
+def _merge_own_dependents(placer: _Placer, cid: str) -> None:
+    """pcmk__clone_allocate merges its influencing dependents into the clone's own table
+    for good: a later clone's instance sort reads that table (seed 312), and so does a
+    later merge through "clone with X" (its instances' merges of X: case
+    clone-merge-reads-its-dependents-merged-table, seed 75)."""
+    placer.allowed_after[cid] = merge_influencing_dependents(
+        placer, cid, placer._strategy_table(cid))
+    if cid in placer.clone_tables:
+        placer.clone_tables[cid] = placer.allowed_after[cid]
 
 
 def _over_limit(placer: _Placer, inst: str, prims: list[str]) -> None:

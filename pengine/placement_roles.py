@@ -35,13 +35,8 @@ if TYPE_CHECKING:
 InstanceCompare = Callable[["_Placer", dict[str, int], str, str], int]
 
 
-def decide_roles(placer: _Placer, cid: str, instance_cmp: InstanceCompare,
-                 assigned_priorities: dict[str, int] | None = None) -> None:
-    """Promote the best eligible instances (promoted-max, promoted-node-max).
-
-    `assigned_priorities`: the instances' priorities while they were assigned (promotion
-    scores added by pcmk__add_promotion_scores); an unplaced instance keeps its own.
-    """
+def decide_roles(placer: _Placer, cid: str, instance_cmp: InstanceCompare) -> None:
+    """Promote the best eligible instances (promoted-max, promoted-node-max)."""
     clone = placer.u.rsc(cid)
     opts = placer.u.options
     limit = meta_count(clone.meta, "promoted-max", meta_count(clone.meta, "master-max", 1))
@@ -53,10 +48,7 @@ def decide_roles(placer: _Placer, cid: str, instance_cmp: InstanceCompare,
     # by cmp_promotable_instance: final index, current role, then pcmk__cmp_instance
     # (priority: the index before the clone table; a failed instance after: corpus
     # promoted-demote-2). pcmk__cmp_instance is not transitive, so the merge order decides.
-    # set_instance_priority returns early for an unplaced instance, which keeps the priority
-    # it had during assignment (case unplaced-instance-keeps-promotion-priority, seed 216).
-    priorities = dict(assigned_priorities or {})
-    priorities.update((inst, priority) for inst, (_node, priority, _cur) in indexes.items())
+    priorities = {inst: priority for inst, (_node, priority, _cur) in indexes.items()}
     tie_break = partial(instance_cmp, placer, priorities)
 
     # An unplaced instance is sorted too: set_instance_priority returns before setting its
