@@ -397,12 +397,14 @@ def _apply_promotable_mandatory(placer: _Placer, rid: str, c: Colocation) -> boo
 
     Nodes without an instance in that role are banned, and each node with one adds the
     weight that instance was assigned with (node_list_exclude merging scores): a
-    promotion score of INFINITY carries over (case mandatory-promoted-colocation-adds-
-    instance-weight, seed 26). Not for Promoted-with-Promoted, nor group instances.
+    promotion score carries over (case mandatory-promoted-colocation-adds-instance-weight,
+    seed 26). Not for Promoted-with-Promoted, nor group instances.
     """
     primary = placer.u.rsc(c.primary)
-    if not primary.promotable or c.score < INF or c.dependent_role == c.primary_role \
-            == Role.PROMOTED or any(placer.u.rsc(i).kind != "primitive" for i in primary.children):
+    # Only seen with the Promoted role: an Unpromoted instance's node adds nothing (seed 256).
+    if not primary.promotable or c.score < INF or c.primary_role != Role.PROMOTED \
+            or c.dependent_role == Role.PROMOTED \
+            or any(placer.u.rsc(i).kind != "primitive" for i in primary.children):
         return False
     weights: dict[str, int] = {}
     for inst in placer.instance_order.get(c.primary, list(primary.children)):
