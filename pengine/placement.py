@@ -83,6 +83,7 @@ class _Placer:
         self.clone_tables: dict[str, Table] = {}  # clone id -> its own table, when merged
         self.parent_copies: dict[str, int] = {}  # instance -> allocate_instance attempts
         self.allowed_after: dict[str, Table] = {}  # clone -> its own table once assigned
+        self.preassigned: set[str] = set()  # instances kept on their current node (pass 1)
         self.merging: set[str] = set()  # clones whose promotion order is being sorted
         self.promotable = {p for r in u.resources if r.kind == "clone" and r.promotable
                            for inst in r.children for p in primitive_members(u, inst)}

@@ -323,6 +323,7 @@ def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[s
         if placer.tables[prims[0]].get(cur, -INF) < 0 and inst in clone_children:
             continue
         if _assign_instance(placer, inst, cur, counts, per_node) == cur:
+            placer.preassigned.add(inst)
             counts[cur] = counts.get(cur, 0) + 1
             allocated += 1
     return allocated
@@ -410,7 +411,10 @@ def _apply_promotable_mandatory(placer: _Placer, rid: str, c: Colocation) -> boo
     for inst in placer.instance_order.get(c.primary, list(primary.children)):
         node = placer.assigned.get(inst)
         if node is not None and placer.next_role.get(inst) == c.primary_role:
-            weights[node] = placer.tables[inst].get(node, 0)  # the last instance's counts
+            # the last instance's counts; one kept on its current node adds 0 (seed 250), and
+            # only a positive weight was seen added
+            weight = 0 if inst in placer.preassigned else placer.tables[inst].get(node, 0)
+            weights[node] = max(weight, 0)
     placer.tables[rid] = {name: add(score, weights[name]) if name in weights else -INF
                           for name, score in placer.tables[rid].items()}
     return True
