@@ -19,8 +19,9 @@ from pengine.ordering import interleaves
 from pengine.placement_roles import decide_roles
 from pengine.placement_sort import clone_table, instance_active_count
 from pengine.placement_tables import available_count
+from pengine.promotable_colocation import apply_role_colocation
 from pengine.promotion import add_promotion_scores, merge_influencing_dependents
-from pengine.scores import INF, add
+from pengine.scores import INF
 
 if TYPE_CHECKING:
     from pengine.placement import _Placer
@@ -380,7 +381,7 @@ def apply_per_instance(placer: _Placer, rid: str, c: Colocation) -> bool:
     # negative-role-colocation-with-unpromotable-clone-counts-every-instance, seed 122).
     roleless = c.primary_role is None or (c.score < 0 and not primary.promotable)
     if primary.kind != "clone" or not roleless:
-        return primary.kind == "clone" and _apply_promotable_mandatory(placer, rid, c)
+        return primary.kind == "clone" and apply_role_colocation(placer, rid, c)
     if _apply_interleaved(placer, rid, c):
         return True
     if abs(c.score) >= INF:
@@ -390,33 +391,6 @@ def apply_per_instance(placer: _Placer, rid: str, c: Colocation) -> bool:
         node = placer.assigned.get(members[0]) if members else None
         where = [placer.nodes[node]] if node is not None else []
         placer.tables[rid] = apply_primary(placer.tables[rid], where, c, placer.nodes)
-    return True
-
-
-def _apply_promotable_mandatory(placer: _Placer, rid: str, c: Colocation) -> bool:
-    """A mandatory colocation with a promotable clone's role (promotable_colocation_rh).
-
-    Nodes without an instance in that role are banned, and each node with one adds the
-    weight that instance was assigned with (node_list_exclude merging scores): a
-    promotion score carries over (case mandatory-promoted-colocation-adds-instance-weight,
-    seed 26). Not for Promoted-with-Promoted, nor group instances.
-    """
-    primary = placer.u.rsc(c.primary)
-    # Only seen with the Promoted role: an Unpromoted instance's node adds nothing (seed 256).
-    if not primary.promotable or c.score < INF or c.primary_role != Role.PROMOTED \
-            or c.dependent_role == Role.PROMOTED \
-            or any(placer.u.rsc(i).kind != "primitive" for i in primary.children):
-        return False
-    weights: dict[str, int] = {}
-    for inst in placer.instance_order.get(c.primary, list(primary.children)):
-        node = placer.assigned.get(inst)
-        if node is not None and placer.next_role.get(inst) == c.primary_role:
-            # the last instance's counts; one kept on its current node adds 0 (seed 250), and
-            # only a positive weight was seen added
-            weight = 0 if inst in placer.preassigned else placer.tables[inst].get(node, 0)
-            weights[node] = max(weight, 0)
-    placer.tables[rid] = {name: add(score, weights[name]) if name in weights else -INF
-                          for name, score in placer.tables[rid].items()}
     return True
 
 
