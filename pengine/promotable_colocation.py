@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
-from pengine.colocation import apply_primary, can_run_any
+from pengine.colocation import can_run_any, node_attr
 from pengine.constraints import Colocation
 from pengine.scores import INF, add
 
@@ -55,16 +55,20 @@ def _finite(placer: _Placer, rid: str, c: Colocation) -> bool:
     """A finite colocation with a promotable clone's role adds its score once per instance
     in that role (promotable_colocation_rh updates the node for each child): two instances
     on one node count twice (case role-colocation-counts-each-instance-on-a-node, seed 122).
-    Rolled back when no node stays available; not with a dependent role."""
+    Rolled back as a whole when no node stays available; not with a dependent role."""
     primary = placer.u.rsc(c.primary)
-    if not primary.promotable or c.score >= INF or c.dependent_role is not None:
+    if not primary.promotable or abs(c.score) >= INF or c.dependent_role is not None:
         return False
     work = dict(placer.tables[rid])
     for inst in placer.instance_order.get(c.primary, list(primary.children)):
         prims = placer.primitives_under(inst)
         node = placer.assigned.get(prims[0]) if prims else None
         if node is not None and placer.next_role.get(prims[0]) == c.primary_role:
-            work = apply_primary(work, [placer.nodes[node]], c, placer.nodes)
+            value = node_attr(placer.nodes[node], c.node_attribute)
+            for name in work:
+                if value is not None \
+                        and node_attr(placer.nodes.get(name), c.node_attribute) == value:
+                    work[name] = add(work[name], c.score)
     if can_run_any(work, placer.nodes):
         placer.tables[rid] = work
     return True
