@@ -461,15 +461,17 @@ def orphan_group_orders(u: Unpacked, acts: ActionSet, cid: str) -> None:
 
 def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     """Pseudo start/running/stop/stopped actions of a clone and its instance orderings."""
-    for task in ("start", "running", "stop", "stopped"):
+    from pengine.collective_actions import notification_links, notification_phase
+
+    notify, promotable = is_true(u.rsc(cid).meta.get("notify")), u.rsc(cid).promotable
+    for task in ("start", "running", "stop", "stopped") + (
+            ("promote", "promoted", "demote", "demoted") if promotable else ()):
         act, _ = acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
-        if task == "running":
+        if task in ("running", "promoted"):  # no instance can: not runnable
             acts.min_runnable[act.id] = 1
-    if u.rsc(cid).promotable:
-        for task in ("promote", "promoted", "demote", "demoted"):
-            act, _ = acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
-            if task == "promoted":  # no instance with a runnable promote: not runnable
-                acts.min_runnable[act.id] = 1
+        if notify and task in ("running", "stopped", "promoted", "demoted"):
+            notification_phase(acts, cid, task)
+    if promotable:
         for inst in u.rsc(cid).children:
             acts.order(cid, "promote", inst, "promote", RUNNABLE_LEFT)
             acts.order(inst, "promote", cid, "promoted", "member_flags", "any_runnable")
@@ -494,7 +496,5 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     acts.order(cid, "stop", cid, "stopped", OPTIONAL)
     acts.order(cid, "stopped", cid, "start", OPTIONAL)
     acts.order(cid, "start", cid, "running", OPTIONAL)
-    if is_true(u.rsc(cid).meta.get("notify")):
-        from pengine.collective_actions import notification_phases
-
-        notification_phases(u, acts, cid)
+    if notify:
+        notification_links(u, acts, cid)

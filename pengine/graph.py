@@ -8,7 +8,7 @@ order). No networkx here: the scheduler's hot path stays free of its import cost
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pengine.actions import Work
 from pengine.model import Action
@@ -19,8 +19,10 @@ from pengine.unpack_history import find_op_config
 from pengine.unpack_resources import RscConfig
 
 
-def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable) -> tuple[Action, ...]:
-    """The public Actions: each sealed Work with the flags propagation settled for it."""
+def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
+           meta: Mapping[int, Sequence[tuple[str, str]]] | None = None) -> tuple[Action, ...]:
+    """The public Actions: each sealed Work with the flags propagation settled for it;
+    `meta`: extra attributes by action id (the notify_* variables of notifications)."""
     node_ids = {n.name: n.id for n in u.nodes}
     configs = {r.id: r for r in u.resources if r.kind == "primitive"}
     agents = {rid: r.agent for rid, r in configs.items()}
@@ -34,6 +36,7 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable) -> tuple[Actio
         pseudo = w.pseudo or w.id in migrated
         attrs = _attributes(w, configs.get(w.rsc or ""), node_ids, on_node=not pseudo)
         attrs += migrations.get(w.id, [])
+        attrs += (meta or {}).get(w.id, ())
         out.append(Action(
             id=w.id, key=w.key, task=w.task, resource=w.rsc,
             node=w.node,
