@@ -461,8 +461,7 @@ def orphan_group_orders(u: Unpacked, acts: ActionSet, cid: str) -> None:
 
 def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     """Pseudo start/running/stop/stopped actions of a clone and its instance orderings."""
-    from pengine.collective_actions import notification_links, notification_phase
-
+    from pengine.collective_actions import notification_phase
     notify, promotable = is_true(u.rsc(cid).meta.get("notify")), u.rsc(cid).promotable
     for task in ("start", "running", "stop", "stopped") + (
             ("promote", "promoted", "demote", "demoted") if promotable else ()):
@@ -470,7 +469,7 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
         if task in ("running", "promoted"):  # no instance can: not runnable
             acts.min_runnable[act.id] = 1
         if notify and task in ("running", "stopped", "promoted", "demoted"):
-            notification_phase(acts, cid, task)
+            notification_phase(u, acts, cid, task)
     if promotable:
         for inst in u.rsc(cid).children:
             acts.order(cid, "promote", inst, "promote", RUNNABLE_LEFT)
@@ -483,18 +482,19 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
         acts.order(cid, "demoted", cid, "stop", OPTIONAL)
     for inst in u.rsc(cid).children:
         acts.order(cid, "start", inst, "start", RUNNABLE_LEFT)
-        if u.rsc(inst).kind == "group":
-            # A group instance can start only if all its members can (group_action_flags).
-            acts.order(inst, "start", cid, "running", "member_flags")
+        group = ("nograph",) if u.rsc(inst).kind == "group" else ()
+        if group:
+            # A group instance can start only if all its members can (group_action_flags);
+            # the graph waits for its running/stopped, not its start/stop (seed 10).
+            acts.order(inst, "start", cid, "running", "member_flags", *group)
             acts.order(inst, "running", cid, "running", "any_runnable")
+            acts.order(inst, "stopped", cid, "stopped", OPTIONAL)
         else:
             acts.order(inst, "start", cid, "running", "member_flags", "any_runnable")
         acts.order(cid, "stop", inst, "stop", OPTIONAL)
-        acts.order(inst, "stop", cid, "stopped", "member_flags")
+        acts.order(inst, "stop", cid, "stopped", "member_flags", *group)
         acts.order(inst, "start", cid, "start", "member_flags")
         acts.order(inst, "stop", cid, "stop", "member_flags")
     acts.order(cid, "stop", cid, "stopped", OPTIONAL)
     acts.order(cid, "stopped", cid, "start", OPTIONAL)
     acts.order(cid, "start", cid, "running", OPTIONAL)
-    if notify:
-        notification_links(u, acts, cid)

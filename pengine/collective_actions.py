@@ -46,7 +46,7 @@ _PHASE_OF = {"running": "start", "stopped": "stop", "promoted": "promote",
              "demoted": "demote"}
 
 
-def notification_phase(acts: ActionSet, cid: str, done: str) -> None:
+def notification_phase(u: Unpacked, acts: ActionSet, cid: str, done: str) -> None:
     """One phase of a notifying clone, created right after the clone's completion action
     `done` (running, stopped, promoted, demoted) as Pacemaker does.
 
@@ -66,6 +66,8 @@ def notification_phase(acts: ActionSet, cid: str, done: str) -> None:
     acts.order(cid, "notified", cid, op, OPTIONAL, first_action=pre_done)
     acts.order(cid, "notified", cid, "notify", OPTIONAL, first_action=pre_done,
                then_action=post)
+    if done == ("demoted" if u.rsc(cid).promotable else "stopped"):  # the last phase
+        notification_links(u, acts, cid)
 
 
 def notification_links(u: Unpacked, acts: ActionSet, cid: str) -> None:

@@ -127,7 +127,8 @@ class _Expander:
         ids = {n.name: n.id for n in self.u.nodes}
         rscs: list[str] = []
         unames: list[str] = []
-        for e in sorted(entries, key=lambda e: (e.rsc, e.node is not None, ids.get(e.node or "", ""))):
+        # compare_notify_entries: by instance, then node id, an entry without a node last
+        for e in sorted(entries, key=lambda e: (e.rsc, e.node is None, ids.get(e.node or ""))):
             if (with_nodes and e.node is None) or (rscs and rscs[-1] == e.rsc):
                 continue  # one entry per instance; a listed node is required
             rscs.append(e.rsc)

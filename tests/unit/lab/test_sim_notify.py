@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lab.sim.cluster import ControllerCluster, nodes_cib
 from lrmd.agents import agent_environment
 from lrmd.messages import AgentSpec
-from lab.sim.cluster import ControllerCluster, nodes_cib
 
 NOTIFY_CLONE = (
     '<clone id="web"><meta_attributes id="web-meta">'
