@@ -159,9 +159,7 @@ class _Expander:
                                "CRM_meta_notify_key_type": key_type,
                                "CRM_meta_notify_key_operation": key_op}
         for p in self.u.instance_primitives(cid):
-            for w in self._instance_actions(p):
-                self.meta.setdefault(w.id, {}).update(
-                    {k: v for k, v in keys.items() if k not in self.meta.get(w.id, {})})
+            self._add_meta(self._instance_actions(p), keys)
             if op in ("start", "promote", "demote") and not data.activity[op]:
                 continue  # no instance starts (promotes, demotes): nothing to tell
             ends = ((pre, pre_done), (post, post_done))
@@ -170,12 +168,57 @@ class _Expander:
             else:
                 self._next(p, op, ends, keys)
 
+    def after_fencing(self, cid: str, p: str, stop: Work) -> None:
+        """A stop implied by fencing gets its own post-notification after the fencing
+        (pe__order_notifs_after_fencing): pseudo actions named after the instance and the
+        fencing, telling every other instance only that `p` stopped on the fenced node.
+        Pacemaker does this before expanding the clone: these values win over the phase's
+        (meta attributes are never overwritten)."""
+        fence = next((w for w in self.actions.by_rsc_task.get((None, "stonith"), ())
+                      if w.node == stop.node), None)
+        if fence is None:
+            return
+        required = not self.optional[fence.id]
+        name = self.u.states[p].clone_name  # the graph names them as clone_op_key does
+        post = self._pseudo(f"{name}_post_notify_stop_0" if name else
+                            f"{p}_post_notify_stonith_0", "notify", p, required,
+                            self.runnable[fence.id])
+        done = self._pseudo(f"{name}_notified_0" if name else
+                            f"{p}_confirmed-post_notify_stonith_0", "notified", p,
+                            required, self.runnable[fence.id])
+        for w, key_type in ((post, "post"), (done, "confirmed-post")):
+            self.meta[w.id] = {"CRM_meta_notify_type": "post",
+                               "CRM_meta_notify_operation": "stop",
+                               "CRM_meta_notify_key_type": key_type,
+                               "CRM_meta_notify_key_operation": "stonith"}
+        self.links += [Link(fence, post, frozenset({OPTIONAL})),
+                       Link(post, done, frozenset({OPTIONAL}))]
+        keys = {"CRM_meta_notify_stop_resource": p,
+                "CRM_meta_notify_stop_uname": stop.node or ""}
+        for q in self.u.instance_primitives(cid):
+            self._add_meta(self._instance_actions(q), keys)
+            self._current(q, "stop", ((post, done), (post, done)), keys, pre=False)
+
+    def _pseudo(self, key: str, task: str, rsc: str, required: bool, runnable: bool) -> Work:
+        act = Work(len(self.works) + 1, key, task, rsc, None, pseudo=True,
+                   optional=not required)
+        self.works.append(act)
+        self.optional.append(not required)
+        self.runnable.append(runnable)
+        self.reason.append(None)
+        return act
+
+    def _add_meta(self, works: list[Work], keys: dict[str, str]) -> None:
+        for w in works:
+            meta = self.meta.setdefault(w.id, {})
+            meta.update({k: v for k, v in keys.items() if k not in meta})
+
     def _instance_actions(self, p: str) -> list[Work]:
         return [w for task in _ACTIVITY for w in self.actions.of(p, task)
                 if w.node is not None and not self.optional[w.id]]
 
     def _current(self, p: str, op: str, ends: tuple[tuple[Work, Work], ...],
-                 keys: dict[str, str]) -> None:
+                 keys: dict[str, str], pre: bool = True) -> None:
         """Stop or demote: notify every node the instance runs on, except a node being
         fenced when its stop is implied by that fencing; post-notify it there only when it
         is not stopping (or it is the demote phase)."""
@@ -189,7 +232,8 @@ class _Expander:
             if stop is not None and (stop.pseudo or stop.implied_by_fencing) \
                     and node is not None and node.unclean:
                 continue
-            self._notify(p, name, ends[0], keys)
+            if pre:
+                self._notify(p, name, ends[0], keys)
             if op == "demote" or stop is None or self.optional[stop.id]:
                 self._notify(p, name, ends[1], keys, post=True)
 
@@ -212,8 +256,8 @@ class _Expander:
         node = self.u.node(node_name)
         if node is None or not node.online or not self.runnable[pseudo.id]:
             return
-        kind, _, rest = pseudo.key[len(pseudo.rsc or ""):].lstrip("_").partition("_notify_")
-        operation = _OPERATION.get(rest.rsplit("_", 1)[0], rest.rsplit("_", 1)[0])
+        meta = self.meta[pseudo.id]
+        kind, operation = meta["CRM_meta_notify_type"], meta["CRM_meta_notify_operation"]
         key = f"{p}_{kind}_notify_{operation}_0"
         optional = self.optional[pseudo.id] or not self.placement.managed.get(p, True)
         act = self.created.get((key, node_name))
@@ -227,10 +271,13 @@ class _Expander:
             self.meta[act.id] = {"CRM_meta_notify_type": kind,
                                  "CRM_meta_notify_operation": operation,
                                  "CRM_meta_notify_key_type": kind,
-                                 "CRM_meta_notify_key_operation": rest.rsplit("_", 1)[0],
+                                 "CRM_meta_notify_key_operation":
+                                     meta["CRM_meta_notify_key_operation"],
                                  **keys}
-        elif not optional:
-            self.optional[act.id] = False
+        else:  # made once already (after fencing): its values stay, missing ones are added
+            self.optional[act.id] = self.optional[act.id] and optional
+            self._add_meta([act], {"CRM_meta_notify_type": kind,
+                                   "CRM_meta_notify_operation": operation, **keys})
         self.links.append(Link(pseudo, act, frozenset({OPTIONAL})))
         self.links.append(Link(act, confirmed, frozenset({OPTIONAL})))
         if post:  # recurring monitors wait for every post-notification
@@ -239,17 +286,17 @@ class _Expander:
                     self.links.append(Link(confirmed, w, frozenset({OPTIONAL})))
 
 
-_OPERATION = {"running": "start", "stopped": "stop", "promoted": "promote",
-              "demoted": "demote"}
-
-
 def expand_notifications(u: Unpacked, placement: Placement, actions: SealedActions,
                          links: Sequence[Link], flags: FlagsTable) -> Expansion:
     """The notify actions of every notifying clone (clone_expand), in resource order."""
     ex = _Expander(u, placement, actions, flags)
-    for rsc in u.resources:
-        if rsc.kind != "clone" or not is_true(rsc.meta.get("notify")):
-            continue
+    clones = [r.id for r in u.resources if r.kind == "clone" and is_true(r.meta.get("notify"))]
+    for cid in clones:
+        for p in u.instance_primitives(cid):
+            for stop in actions.of(p, "stop"):
+                if stop.implied_by_fencing:
+                    ex.after_fencing(cid, p, stop)
+    for rsc in (u.rsc(cid) for cid in clones):
         data = ex.collect(rsc.id)
         keys = ex.keys(rsc.id, data)
         for op, done in _PHASES:
