@@ -234,7 +234,10 @@ class _Expander:
                 continue
             if pre:
                 self._notify(p, name, ends[0], keys)
-            if op == "demote" or stop is None or self.optional[stop.id]:
+            # after fencing, the stop is as created: Pacemaker orders notifications after
+            # fencing before the orderings make a restart's stop required
+            stopping = stop is not None and not (self.optional[stop.id] if pre else stop.optional)
+            if op == "demote" or not stopping:
                 self._notify(p, name, ends[1], keys, post=True)
 
     def _next(self, p: str, op: str, ends: tuple[tuple[Work, Work], ...],
