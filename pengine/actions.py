@@ -461,7 +461,7 @@ def orphan_group_orders(u: Unpacked, acts: ActionSet, cid: str) -> None:
 
 def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     """Pseudo start/running/stop/stopped actions of a clone and its instance orderings."""
-    from pengine.collective_actions import notification_phase
+    from pengine.collective_actions import clone_instances, notification_phase
     notify, promotable = is_true(u.rsc(cid).meta.get("notify")), u.rsc(cid).promotable
     for task in ("start", "running", "stop", "stopped") + (
             ("promote", "promoted", "demote", "demoted") if promotable else ()):
@@ -480,7 +480,7 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
             acts.order(inst, "demote", cid, "demote", "member_flags")
         acts.order(cid, "running", cid, "promote", OPTIONAL)
         acts.order(cid, "demoted", cid, "stop", OPTIONAL)
-    for inst in u.rsc(cid).children:
+    for inst in clone_instances(u, cid):
         acts.order(cid, "start", inst, "start", RUNNABLE_LEFT)
         group = ("nograph",) if u.rsc(inst).kind == "group" else ()
         if group:

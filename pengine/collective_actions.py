@@ -19,6 +19,16 @@ def _primitives(u: Unpacked, rid: str) -> list[str]:
     return [p for child in rsc.children for p in _primitives(u, child)]
 
 
+def clone_instances(u: Unpacked, cid: str) -> list[str]:
+    """A clone's instances, with the orphans of a clone of primitives: Pacemaker adds each
+    orphan instance to the clone's children (create_child_clone), so the clone's stop and
+    stopped order it too (seed 161)."""
+    children = list(u.rsc(cid).children)
+    if any(u.rsc(c).kind != "primitive" for c in children):
+        return children
+    return children + [p for p in u.instance_primitives(cid) if p not in children]
+
+
 def order_probe(u: Unpacked, acts: ActionSet, probe: Work,
                 rid: str) -> list[tuple[Work, str, str]]:
     """The probe comes before the start of its clone (when cloned), else of itself.
