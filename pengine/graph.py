@@ -20,9 +20,11 @@ from pengine.unpack_resources import RscConfig
 
 
 def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
-           meta: Mapping[int, Sequence[tuple[str, str]]] | None = None) -> tuple[Action, ...]:
+           meta: Mapping[int, Sequence[tuple[str, str]]] | None = None,
+           priority: Mapping[int, int] | None = None) -> tuple[Action, ...]:
     """The public Actions: each sealed Work with the flags propagation settled for it;
-    `meta`: extra attributes by action id (the notify_* variables of notifications)."""
+    `meta`: extra attributes by action id (the notify_* variables of notifications),
+    `priority`: synapse priorities by action id (post-notifications)."""
     node_ids = {n.name: n.id for n in u.nodes}
     configs = {r.id: r for r in u.resources if r.kind == "primitive"}
     agents = {rid: r.agent for rid, r in configs.items()}
@@ -45,6 +47,7 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
             runnable=runnable[w.id], attributes=tuple(sorted(attrs)), reason=reason[w.id],
             agent=agents.get(w.rsc or "") if not w.pseudo else None,
             name=names.get(w.rsc or ""), label=labels.get(w.rsc or ""),
+            priority=(priority or {}).get(w.id, 0),
         ))
     return tuple(out)
 

@@ -23,6 +23,7 @@ from messaging.types import Role
 from pengine.actions import OPTIONAL, Work
 from pengine.order_links import Link
 from pengine.placement import Placement
+from pengine.scores import INF
 from pengine.sealed_actions import FlagsTable, SealedActions
 from pengine.state import Unpacked
 from pengine.xmlin import is_true
@@ -40,6 +41,9 @@ class Expansion(NamedTuple):
     flags: FlagsTable
     links: list[Link]
     meta: Mapping[int, Pairs]  # action id -> CRM_meta_notify_* attributes it carries
+    # action id -> synapse priority: post-notifications are INF, so that they still run
+    # after the controller aborts the transition (pe_notif.c sets their priority)
+    priority: Mapping[int, int]
 
 
 @dataclass
@@ -68,6 +72,7 @@ class _Expander:
     works: list[Work] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
     meta: dict[int, dict[str, str]] = field(default_factory=dict)
+    priority: dict[int, int] = field(default_factory=dict)
     created: dict[tuple[str, str], Work] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -155,6 +160,8 @@ class _Expander:
                                           (post_done, "post", "confirmed-post", done)):
             if data.activity[op]:
                 self.optional[w.id] = False
+            if kind == "post":
+                self.priority[w.id] = INF
             self.meta[w.id] = {"CRM_meta_notify_type": kind, "CRM_meta_notify_operation": op,
                                "CRM_meta_notify_key_type": key_type,
                                "CRM_meta_notify_key_operation": key_op}
@@ -187,6 +194,7 @@ class _Expander:
                             f"{p}_confirmed-post_notify_stonith_0", "notified", p,
                             required, self.runnable[fence.id])
         for w, key_type in ((post, "post"), (done, "confirmed-post")):
+            self.priority[w.id] = INF
             self.meta[w.id] = {"CRM_meta_notify_type": "post",
                                "CRM_meta_notify_operation": "stop",
                                "CRM_meta_notify_key_type": key_type,
@@ -281,6 +289,8 @@ class _Expander:
             self.optional[act.id] = self.optional[act.id] and optional
             self._add_meta([act], {"CRM_meta_notify_type": kind,
                                    "CRM_meta_notify_operation": operation, **keys})
+        if post:
+            self.priority[act.id] = INF
         self.links.append(Link(pseudo, act, frozenset({OPTIONAL})))
         self.links.append(Link(act, confirmed, frozenset({OPTIONAL})))
         if post:  # recurring monitors wait for every post-notification
@@ -306,4 +316,4 @@ def expand_notifications(u: Unpacked, placement: Placement, actions: SealedActio
             ex.phase(rsc.id, op, done, data, keys)
     meta = {aid: tuple(sorted(m.items())) for aid, m in ex.meta.items()}
     table = FlagsTable(ex.optional, ex.runnable, ex.reason)
-    return Expansion(tuple(ex.works), table, [*links, *ex.links], meta)
+    return Expansion(tuple(ex.works), table, [*links, *ex.links], meta, ex.priority)

@@ -132,7 +132,8 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
     created = create_actions(unpacked, constraints, placement)
     flags = settle_flags(unpacked, constraints, placement, created)
     expanded = expand_notifications(unpacked, placement, created.actions, created.links, flags)
-    actions = freeze(unpacked, expanded.works, expanded.flags, expanded.meta)
+    actions = freeze(unpacked, expanded.works, expanded.flags, expanded.meta,
+                     expanded.priority)
     return Transition(
         edges=graph_edges(actions, expanded.links), actions=actions,
         summary=summarise(unpacked, placement, actions, set(created.reloads)),

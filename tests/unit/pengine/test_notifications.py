@@ -32,11 +32,12 @@ EXECUTING_CASES = ["notify-1", "notify-2", "notify-3", "promoted-notify", "promo
                    "promoted-pseudo", "interleave-stop", "interleave-restart", "inc7",
                    "colocation_constraint_stops_unpromoted", "bug-n-387749"]
 
-Facts = dict[tuple[str, str], tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]]
+Facts = dict[tuple[str, str], tuple[object, ...]]
 
 
 def _notify_facts(root: etree._Element) -> Facts:
-    """(key, node) of every notify synapse -> its notify_* attributes and its inputs."""
+    """(key, node) of every notify synapse -> its notify_* attributes, its inputs and its
+    priority (post-notifications outrank an aborted transition)."""
     out: Facts = {}
     for synapse in root.iterfind("synapse"):
         action = synapse.find("action_set")[0]  # type: ignore[index]
@@ -49,7 +50,7 @@ def _notify_facts(root: etree._Element) -> Facts:
                               if k.startswith("CRM_meta_notify_")))
         inputs = tuple(sorted((t[0].get("operation_key", ""), t[0].get("on_node", ""))
                               for t in synapse.iterfind("inputs/trigger")))
-        out[(key, action.get("on_node", ""))] = (notify, inputs)
+        out[(key, action.get("on_node", ""))] = (notify, inputs, synapse.get("priority"))
     return out
 
 
