@@ -442,15 +442,16 @@ def orphan_group_orders(u: Unpacked, acts: ActionSet, cid: str) -> None:
 
 def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     """Pseudo start/running/stop/stopped actions of a clone and its instance orderings."""
-    for task in ("start", "running", "stop", "stopped"):
+    from pengine.collective_actions import clone_instances, notification_phase
+    notify, promotable = is_true(u.rsc(cid).meta.get("notify")), u.rsc(cid).promotable
+    for task in ("start", "running", "stop", "stopped") + (
+            ("promote", "promoted", "demote", "demoted") if promotable else ()):
         act, _ = acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
-        if task == "running":
+        if task in ("running", "promoted"):  # no instance can: not runnable
             acts.min_runnable[act.id] = 1
-    if u.rsc(cid).promotable:
-        for task in ("promote", "promoted", "demote", "demoted"):
-            act, _ = acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
-            if task == "promoted":  # no instance with a runnable promote: not runnable
-                acts.min_runnable[act.id] = 1
+        if notify and task in ("running", "stopped", "promoted", "demoted"):
+            notification_phase(u, acts, cid, task)
+    if promotable:
         for inst in u.rsc(cid).children:
             acts.order(cid, "promote", inst, "promote", RUNNABLE_LEFT)
             acts.order(inst, "promote", cid, "promoted", "member_flags", "any_runnable")
@@ -460,22 +461,21 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
             acts.order(inst, "demote", cid, "demote", "member_flags")
         acts.order(cid, "running", cid, "promote", OPTIONAL)
         acts.order(cid, "demoted", cid, "stop", OPTIONAL)
-    for inst in u.rsc(cid).children:
+    for inst in clone_instances(u, cid):
         acts.order(cid, "start", inst, "start", RUNNABLE_LEFT)
-        if u.rsc(inst).kind == "group":
-            # A group instance can start only if all its members can (group_action_flags).
-            acts.order(inst, "start", cid, "running", "member_flags")
+        group = ("nograph",) if u.rsc(inst).kind == "group" else ()
+        if group:
+            # A group instance can start only if all its members can (group_action_flags);
+            # the graph waits for its running/stopped, not its start/stop (seed 10).
+            acts.order(inst, "start", cid, "running", "member_flags", *group)
             acts.order(inst, "running", cid, "running", "any_runnable")
+            acts.order(inst, "stopped", cid, "stopped", OPTIONAL)
         else:
             acts.order(inst, "start", cid, "running", "member_flags", "any_runnable")
         acts.order(cid, "stop", inst, "stop", OPTIONAL)
-        acts.order(inst, "stop", cid, "stopped", "member_flags")
+        acts.order(inst, "stop", cid, "stopped", "member_flags", *group)
         acts.order(inst, "start", cid, "start", "member_flags")
         acts.order(inst, "stop", cid, "stop", "member_flags")
     acts.order(cid, "stop", cid, "stopped", OPTIONAL)
     acts.order(cid, "stopped", cid, "start", OPTIONAL)
     acts.order(cid, "start", cid, "running", OPTIONAL)
-    if is_true(u.rsc(cid).meta.get("notify")):
-        from pengine.collective_actions import notification_phases
-
-        notification_phases(u, acts, cid)

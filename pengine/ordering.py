@@ -158,6 +158,16 @@ def _interleave_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
     return out
 
 
+def _clone_level_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
+                       kinds: dict[str, str]) -> list[Link]:
+    """An interleaved ordering still orders the two clones' own actions in the graph
+    (a notifying first clone's through its confirmed post-notification): only flags go
+    instance by instance. The link carries no flags (graph edge only)."""
+    firsts = _firsts(u, acts, spec, kinds)
+    thens = acts.of(spec.then_rsc or "", spec.then_task)
+    return [Link(f, t, frozenset({OPTIONAL})) for f in firsts for t in thens]
+
+
 def resolve(u: Unpacked, acts: ActionSet,
             assigned: dict[str, str | None] | None = None) -> list[Link]:
     """Turn order specs into links between actions (creation order)."""
@@ -168,6 +178,7 @@ def resolve(u: Unpacked, acts: ActionSet,
     for spec in list(acts.orders):
         if "user" in spec.flags and _interleaved(u, spec):
             links.extend(_interleave_links(u, acts, spec, assigned))
+            links.extend(_clone_level_links(u, acts, spec, kinds))
             continue
         created = len(acts.actions)
         firsts = _firsts(u, acts, spec, kinds)

@@ -43,6 +43,7 @@ from pengine.fencing import (
 from pengine.graph import freeze, graph_edges
 from pengine.load_orders import create_load_orders
 from pengine.migration_orders import cancel_blocked_migrations
+from pengine.notifications import expand_notifications
 from pengine.order_links import Link
 from pengine.ordering import (
     Context,
@@ -130,9 +131,11 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
     placement = place(unpacked, constraints)
     created = create_actions(unpacked, constraints, placement)
     flags = settle_flags(unpacked, constraints, placement, created)
-    actions = freeze(unpacked, created.actions.actions, flags)
+    expanded = expand_notifications(unpacked, placement, created.actions, created.links, flags)
+    actions = freeze(unpacked, expanded.works, expanded.flags, expanded.meta,
+                     expanded.priority)
     return Transition(
-        edges=graph_edges(actions, created.links), actions=actions,
+        edges=graph_edges(actions, expanded.links), actions=actions,
         summary=summarise(unpacked, placement, actions, set(created.reloads)),
         scores=placement.score_lines,
         status=build_status(unpacked), now=unpacked.now, transition_id=transition_id,
