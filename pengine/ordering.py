@@ -28,6 +28,7 @@ from pengine.actions import (
 )
 from pengine.collective_actions import notified_action
 from pengine.constraints import Constraints, Ordering
+from pengine.interleave_partner import Placed, unplaced_partner
 from pengine.order_links import Link, member_links
 from pengine.required_wave import REMAPPED, RequiredWave, application_order
 from pengine.runnable_pass import runnable_pass, unrunnable_collective_firsts
@@ -40,6 +41,9 @@ _INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "pr
             "running": "stopped", "stopped": "running", "promoted": "demoted",
             "demoted": "promoted"}
 PRINTED = "implies_then_printed"
+# an interleaved ordering's link to an instance it left unplaced: applied when Pacemaker
+# unassigns the instance, before the instance's own stop reaches its start
+UNPLACED_PAIR = "unplaced_pair"
 _COMPLETE = {"start": "running", "stop": "stopped", "promote": "promoted", "demote": "demoted"}
 
 
@@ -132,7 +136,7 @@ def _instance_node(u: Unpacked, inst: str, assigned: dict[str, str | None],
 
 
 def _interleave_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
-                      assigned: dict[str, str | None]) -> list[Link]:
+                      assigned: dict[str, str | None], placed: Placed) -> list[Link]:
     """interleave=true: each then-instance waits only for the first-instance on its node.
 
     multi_update_interleave_actions pairs both instances by current node after a stop or
@@ -144,22 +148,33 @@ def _interleave_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
     current = spec.first_task in ("stop", "demote", "stopped", "demoted")
     for then_inst in u.rsc(spec.then_rsc or "").children:
         node = _instance_node(u, then_inst, assigned, current)
-        if node is None:
-            continue
         thens = acts.of(then_inst, spec.then_task)
+        partner = None
+        if node is None and thens and not current:
+            # Pacemaker re-processes the ordering after unassigning an unpaired instance,
+            # and then pairs it by its allowed nodes (seed 1031: "required g2:1 running")
+            order = placed.instance_order.get(spec.first_rsc or "", first_insts)
+            partner = unplaced_partner(u, then_inst, {
+                inst: _instance_node(u, inst, assigned, current)
+                for inst in order if inst in first_insts}, placed)
+        elif node is None:
+            continue
         for first_inst in first_insts:
-            if _instance_node(u, first_inst, assigned, current) != node:
+            if partner is None and _instance_node(u, first_inst, assigned, current) != node:
+                continue
+            if partner is not None and first_inst != partner:
                 continue
             task = spec.first_task
             if u.rsc(first_inst).kind != "primitive":
                 task = _COMPLETE.get(task, task)
+            flags = spec.flags | ({UNPLACED_PAIR} if partner is not None else set())
             for f in acts.of(first_inst, task):
-                out.extend(Link(f, t, spec.flags) for t in thens)
+                out.extend(Link(f, t, flags) for t in thens)
     return out
 
 
-def resolve(u: Unpacked, acts: ActionSet,
-            assigned: dict[str, str | None] | None = None) -> list[Link]:
+def resolve(u: Unpacked, acts: ActionSet, assigned: dict[str, str | None] | None = None,
+            placed: Placed | None = None) -> list[Link]:
     """Turn order specs into links between actions (creation order)."""
     assigned = assigned or {}
     links: list[Link] = []
@@ -167,7 +182,7 @@ def resolve(u: Unpacked, acts: ActionSet,
     phantoms: set[int] = set()
     for spec in list(acts.orders):
         if "user" in spec.flags and _interleaved(u, spec):
-            links.extend(_interleave_links(u, acts, spec, assigned))
+            links.extend(_interleave_links(u, acts, spec, assigned, placed or Placed()))
             continue
         created = len(acts.actions)
         firsts = _firsts(u, acts, spec, kinds)
@@ -395,6 +410,7 @@ def propagate(links: list[Link], ctx: Context) -> FlagsTable:
     by_then = application_order(links)
     wave = RequiredWave(links, lambda link: _apply_required(link, ctx), ctx.flags,
                         lambda link: _restart(link.first, link.then, ctx.managed, ctx.flags))
+    _apply_unplaced_pairs(links, ctx)
     unrunnable_collective_firsts(links, lambda link: _apply(link, ctx), ctx.flags, wave)
     while changed and rounds < 1000:
         changed = False
@@ -424,6 +440,19 @@ def propagate(links: list[Link], ctx: Context) -> FlagsTable:
             changed |= _any_runnable(thens[tid], firsts, ctx)
     _print_pseudo_actions(links, ctx.flags.optional)
     return ctx.flags.settled()
+
+
+def _apply_unplaced_pairs(links: list[Link], ctx: Context) -> None:
+    """The links to instances an interleaved ordering unassigned come first: Pacemaker
+    applies them while it unassigns, before the instance's stop reaches its start, with
+    a group first's flags summarised from its members (pcmk__group_action_flags)."""
+    for link in links:
+        if UNPLACED_PAIR not in link.flags:
+            continue
+        for member in links:
+            if member.then is link.first and IMPLIES_THEN in member.flags:
+                _apply_required(member, ctx)
+        _apply_required(link, ctx)
 
 
 def _any_runnable_links(links: list[Link], ctx: Context
