@@ -146,30 +146,31 @@ def _interleave_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
     first_insts = [inst for inst in u.rsc(spec.first_rsc or "").children
                    if not any(u.states[p].blocked for p in _primitives(u, inst))]
     current = spec.first_task in ("stop", "demote", "stopped", "demoted")
+    # find_compatible_child_by_node takes the first instance on the node in the first
+    # clone's children as assignment sorted them (seed 583: g9:0 of two on node14)
+    order = [inst for inst in placed.instance_order.get(spec.first_rsc or "", ())
+             if inst in first_insts]
+    nodes = {inst: _instance_node(u, inst, assigned, current)
+             for inst in order + [inst for inst in first_insts if inst not in order]}
     for then_inst in u.rsc(spec.then_rsc or "").children:
         node = _instance_node(u, then_inst, assigned, current)
         thens = acts.of(then_inst, spec.then_task)
-        partner = None
-        if node is None and thens and not current:
+        if node is not None:
+            partner = next((inst for inst, at in nodes.items() if at == node), None)
+        elif thens and not current:
             # Pacemaker re-processes the ordering after unassigning an unpaired instance,
             # and then pairs it by its allowed nodes (seed 1031: "required g2:1 running")
-            order = placed.instance_order.get(spec.first_rsc or "", first_insts)
-            partner = unplaced_partner(u, then_inst, {
-                inst: _instance_node(u, inst, assigned, current)
-                for inst in order if inst in first_insts}, placed)
-        elif node is None:
+            partner = unplaced_partner(u, then_inst, nodes, placed)
+        else:
             continue
-        for first_inst in first_insts:
-            if partner is None and _instance_node(u, first_inst, assigned, current) != node:
-                continue
-            if partner is not None and first_inst != partner:
-                continue
-            task = spec.first_task
-            if u.rsc(first_inst).kind != "primitive":
-                task = _COMPLETE.get(task, task)
-            flags = spec.flags | ({UNPLACED_PAIR} if partner is not None else set())
-            for f in acts.of(first_inst, task):
-                out.extend(Link(f, t, flags) for t in thens)
+        if partner is None:
+            continue
+        task = spec.first_task
+        if u.rsc(partner).kind != "primitive":
+            task = _COMPLETE.get(task, task)
+        flags = spec.flags | ({UNPLACED_PAIR} if node is None else set())
+        for f in acts.of(partner, task):
+            out.extend(Link(f, t, flags) for t in thens)
     return out
 
 
