@@ -448,6 +448,11 @@ def _apply_unplaced_pairs(links: list[Link], ctx: Context) -> None:
     applies them while it unassigns, before the instance's stop reaches its start, with
     a group first's flags summarised from its members (pcmk__group_action_flags)."""
     for link in links:
+        if "phantom" in link.flags and IMPLIES_THEN in link.flags:
+            # a group's running is as required as its members' starts whenever an
+            # ordering reads it (pcmk__group_action_flags; seed 691: "required g1 running")
+            _apply_required(link, ctx)
+    for link in links:
         if UNPLACED_PAIR not in link.flags:
             continue
         for member in links:

@@ -23,7 +23,7 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
     clones = _anonymous_instances(u)
     through_clone: list[tuple[Work, str, str]] = []
     for node in u.nodes:
-        if not node.online or node.unclean or node.maintenance:
+        if not node.online or node.unclean:
             continue
         probed = _probed_instances(u, p, clones, node.name)
         for rsc in u.primitives:
