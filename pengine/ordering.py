@@ -41,8 +41,7 @@ _INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "pr
             "running": "stopped", "stopped": "running", "promoted": "demoted",
             "demoted": "promoted"}
 PRINTED = "implies_then_printed"
-# an interleaved ordering's link to an instance it left unplaced: applied when Pacemaker
-# unassigns the instance, before the instance's own stop reaches its start
+# an interleaved ordering's link to an instance it left unplaced (_apply_unplaced_pairs)
 UNPLACED_PAIR = "unplaced_pair"
 _COMPLETE = {"start": "running", "stop": "stopped", "promote": "promoted", "demote": "demoted"}
 
@@ -444,21 +443,15 @@ def propagate(links: list[Link], ctx: Context) -> FlagsTable:
 
 
 def _apply_unplaced_pairs(links: list[Link], ctx: Context) -> None:
-    """The links to instances an interleaved ordering unassigned come first: Pacemaker
-    applies them while it unassigns, before the instance's stop reaches its start, with
-    a group first's flags summarised from its members (pcmk__group_action_flags)."""
-    for link in links:
-        if "phantom" in link.flags and IMPLIES_THEN in link.flags:
-            # a group's running is as required as its members' starts whenever an
-            # ordering reads it (pcmk__group_action_flags; seed 691: "required g1 running")
-            _apply_required(link, ctx)
-    for link in links:
-        if UNPLACED_PAIR not in link.flags:
-            continue
-        for member in links:
-            if member.then is link.first and IMPLIES_THEN in member.flags:
-                _apply_required(member, ctx)
-        _apply_required(link, ctx)
+    """Requiredness Pacemaker settles before its ordering pass reaches it: a group's running
+    is as required as its members' starts whenever an ordering reads it
+    (pcmk__group_action_flags; seed 691: "required g1 running"), and an interleaved link to
+    an instance the ordering unassigned applies while it unassigns, before the instance's
+    own stop reaches its start (seed 1031)."""
+    for flag in ("phantom", UNPLACED_PAIR):
+        for link in links:
+            if flag in link.flags and (flag == UNPLACED_PAIR or IMPLIES_THEN in link.flags):
+                _apply_required(link, ctx)
 
 
 def _any_runnable_links(links: list[Link], ctx: Context
