@@ -443,15 +443,16 @@ def propagate(links: list[Link], ctx: Context) -> FlagsTable:
 
 
 def _apply_unplaced_pairs(links: list[Link], ctx: Context) -> None:
-    """Requiredness Pacemaker settles before its ordering pass reaches it: a group's running
-    is as required as its members' starts whenever an ordering reads it
-    (pcmk__group_action_flags; seed 691: "required g1 running"), and an interleaved link to
-    an instance the ordering unassigned applies while it unassigns, before the instance's
-    own stop reaches its start (seed 1031)."""
-    for flag in ("phantom", UNPLACED_PAIR):
-        for link in links:
-            if flag in link.flags and (flag == UNPLACED_PAIR or IMPLIES_THEN in link.flags):
-                _apply_required(link, ctx)
+    """An interleaved link to an instance the ordering unassigned applies while Pacemaker
+    unassigns it, before the instance's own stop reaches its start, with a group first's
+    flags read from its members (pcmk__group_action_flags; seed 1031)."""
+    for link in links:
+        if UNPLACED_PAIR not in link.flags:
+            continue
+        for member in links:
+            if member.then is link.first and IMPLIES_THEN in member.flags:
+                _apply_required(member, ctx)
+        _apply_required(link, ctx)
 
 
 def _any_runnable_links(links: list[Link], ctx: Context
