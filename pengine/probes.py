@@ -1,10 +1,12 @@
 """Probes: which primitives are probed on which nodes, and what their results gate.
 
-Invariants: a primitive is probed on every online, clean node (in maintenance or not) where
-its state is unknown; an anonymous clone probes one instance per node (the one assigned there,
-else the first) and none where any instance or orphan is known. Each probe is ordered
-before its resource's start (through the clone's start when cloned, collective_actions), and
-before whatever is ordered after the resource's stop (probe_then_links).
+Invariants: a primitive is probed on every online, clean node where its state is unknown,
+nodes in maintenance included (Pacemaker 2.1.5 probes there; a pending node's probe cannot
+run and so blocks the start after it: seed 620); an anonymous clone probes one instance
+per node (the one assigned there, else the first) and none where any instance or orphan is
+known. Each probe is ordered before its resource's start (through the clone's start when
+cloned, collective_actions), and before whatever is ordered after the resource's stop
+(probe_then_links).
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ from pengine.fencing import (
     unfence_changed_devices,
 )
 from pengine.graph import freeze, graph_edges
+from pengine.interleave_partner import Placed
 from pengine.load_orders import create_load_orders
 from pengine.migration_orders import cancel_blocked_migrations
 from pengine.notifications import expand_notifications
@@ -175,7 +176,8 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     schedule_unfencing(unpacked, action_set)
     schedule_fencing_and_shutdowns(unpacked, placement, action_set)
     # resolve still creates a missing "first" action (rsc_order_first), so sealing waits
-    links = resolve(unpacked, action_set, dict(placement.assigned))
+    links = resolve(unpacked, action_set, dict(placement.assigned),
+                    Placed(placement.tables, placement.instance_order))
     links += probe_then_links(unpacked, action_set)
     return CreatedActions(seal(action_set), links, frozenset(reloads))
 
