@@ -7,11 +7,13 @@ start is optional. A monitor configured for another role is not created; one tha
 there is cancelled before the role change (promote, demote or stop) that makes it wrong.
 
 Invariants: only actions and orderings are recorded (in the ActionSet the caller owns); a
-Stopped-role monitor is never created here.
+Stopped-role monitor is never created here, nor one whose name and interval another
+operation of the resource repeats.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from messaging.types import Role
@@ -43,9 +45,10 @@ def create_monitors(pa: PrimitiveActions, rid: str, node: str, next_role: Role) 
     role = pa.u.states[rid].role
     if not managed and pa.u.states[rid].running_on:
         next_role = role  # an unmanaged resource keeps its role (pcmk__primitive_assign)
-    for op in pa.u.rsc(rid).ops:
+    ops = pa.u.rsc(rid).ops
+    for op in ops:
         if op.name != "monitor" or op.interval_ms <= 0 or not op.enabled \
-                or op.role == Role.STOPPED:
+                or op.role == Role.STOPPED or _duplicated(ops, op):
             continue
         key = op_key(rid, "monitor", op.interval_ms)
         prior = acts.find(key, node)
@@ -67,6 +70,13 @@ def create_monitors(pa: PrimitiveActions, rid: str, node: str, next_role: Role) 
             elif role == Role.PROMOTED:
                 acts.order(rid, "demote", rid, "monitor", OPTIONAL, RUNNABLE_LEFT,
                            then_action=act)
+
+
+def _duplicated(ops: Sequence[OpConfig], op: OpConfig) -> bool:
+    """is_op_dup: an operation whose name and interval another one repeats (say a Promoted
+    and an Unpromoted monitor of the same interval) gets no recurring action at all, for
+    neither role (corpus promoted-notify, bug-lf-2606: no monitor in Pacemaker's graph)."""
+    return sum(1 for o in ops if o.name == op.name and o.interval_ms == op.interval_ms) > 1
 
 
 def _running(history: list[Element], key: str, op: OpConfig) -> bool:
