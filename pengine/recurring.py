@@ -80,10 +80,13 @@ def _duplicated(ops: Sequence[OpConfig], op: OpConfig) -> bool:
 
 
 def _running(history: list[Element], key: str, op: OpConfig) -> bool:
-    """The monitor already runs on the node (an entry of the resource's current activity)."""
+    """The monitor already runs on the node (an entry of the resource's current activity).
+    An anonymous instance's entry may carry another instance number in its key; a Promoted
+    one then counts with its rc 8 (CRM_EX_PROMOTED, what it expects: seed 250)."""
+    ok = ("0", "8", None) if op.role == Role.PROMOTED else ("0", None)
     return any(h.get("operation_key") == key or (
         h.get("operation") == "monitor" and h.get("interval") == str(op.interval_ms)
-        and h.get("rc-code") in ("0", None)) for h in history)
+        and h.get("rc-code") in ok) for h in history)
 
 
 def _cancel_wrong_role(pa: PrimitiveActions, rid: str, node: str, op: OpConfig, role: Role,
