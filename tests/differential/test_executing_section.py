@@ -60,7 +60,8 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       "promotable-instances-get-the-monitor-of-their-role",
                       "probes-of-a-stopping-resource-gate-stops-ordered-after-it",
                       "resources-are-probed-on-a-node-in-maintenance",
-                      "unmanaged-orphan-instance-gets-no-recurring-monitor"]
+                      "unmanaged-orphan-instance-gets-no-recurring-monitor",
+                      "running-promoted-monitor-of-a-renumbered-instance-stays-optional"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
