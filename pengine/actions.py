@@ -266,7 +266,7 @@ class PrimitiveActions:
         if moving and not abandoned and self._can_migrate(rid, current, chosen, role, next_role):
             self._migrate(rid, current or "", chosen or "")
         if chosen is not None and self._monitored(rid, chosen, next_role):
-            self._monitors(rid, chosen)
+            self._monitors(rid, chosen, next_role)
 
     def _monitored(self, rid: str, node: str, next_role: Role) -> bool:
         """Pacemaker creates recurring actions where a resource is to be active, and where
@@ -274,7 +274,8 @@ class PrimitiveActions:
         st, work_node = self.u.states[rid], self.u.node(node)
         if st.blocked or self.u.options.maintenance_mode \
                 or is_true(self.u.rsc(rid).meta.get("maintenance"), False) \
-                or (work_node is not None and work_node.maintenance):
+                or (work_node is not None and work_node.maintenance) \
+                or self.u.rsc(rid).orphan:  # an orphan is assigned nowhere: no monitors
             return False
         return next_role != Role.STOPPED or not self.p.managed.get(rid, True)
 
@@ -383,30 +384,10 @@ class PrimitiveActions:
         return sum(1 for n in st.running_on
                    if self.nodes[n].online and not self.nodes[n].unclean)
 
-    def _monitors(self, rid: str, node: str) -> None:
-        rsc = self.u.rsc(rid)
-        starts = [a for a in self.acts.of(rid, "start", node)]
-        start_required = any(not a.optional for a in starts)
-        history = active_recurring(self.u.states[rid].history.get(node, []))
-        for op in rsc.ops:
-            if op.name != "monitor" or op.interval_ms <= 0 or not op.enabled:
-                continue
-            if op.role not in (None, Role.STARTED, Role.UNKNOWN):
-                continue
-            key = op_key(rid, "monitor", op.interval_ms)
-            known = any(h.get("operation_key") == key or (
-                h.get("operation") == "monitor" and h.get("interval") == str(op.interval_ms)
-                and h.get("rc-code") in ("0", None)) for h in history)
-            prior = self.acts.find(key, node)
-            optional = known and not start_required \
-                and not (prior is not None and prior.rescheduled)
-            act, _ = self.acts.new(key, "monitor", rid, node, optional,
-                                   interval_ms=op.interval_ms)
-            act.runnable = (bool(starts) and all(a.runnable for a in starts)) or (
-                not starts and self.nodes[node].online)
-            if self.p.managed.get(rid, True):  # an unmanaged one's monitor waits for nothing
-                self.acts.order(rid, "start", rid, "monitor", IMPLIES_THEN, RUNNABLE_LEFT,
-                                then_action=act)
+    def _monitors(self, rid: str, node: str, next_role: Role = Role.STARTED) -> None:
+        from pengine.recurring import create_monitors
+
+        create_monitors(self, rid, node, next_role)
 
 
 def active_recurring(history: list[Element]) -> list[Element]:
@@ -461,15 +442,16 @@ def orphan_group_orders(u: Unpacked, acts: ActionSet, cid: str) -> None:
 
 def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     """Pseudo start/running/stop/stopped actions of a clone and its instance orderings."""
-    for task in ("start", "running", "stop", "stopped"):
+    from pengine.collective_actions import clone_instances, notification_phase
+    notify, promotable = is_true(u.rsc(cid).meta.get("notify")), u.rsc(cid).promotable
+    for task in ("start", "running", "stop", "stopped") + (
+            ("promote", "promoted", "demote", "demoted") if promotable else ()):
         act, _ = acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
-        if task == "running":
+        if task in ("running", "promoted"):  # no instance can: not runnable
             acts.min_runnable[act.id] = 1
-    if u.rsc(cid).promotable:
-        for task in ("promote", "promoted", "demote", "demoted"):
-            act, _ = acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
-            if task == "promoted":  # no instance with a runnable promote: not runnable
-                acts.min_runnable[act.id] = 1
+        if notify and task in ("running", "stopped", "promoted", "demoted"):
+            notification_phase(u, acts, cid, task)
+    if promotable:
         for inst in u.rsc(cid).children:
             acts.order(cid, "promote", inst, "promote", RUNNABLE_LEFT)
             acts.order(inst, "promote", cid, "promoted", "member_flags", "any_runnable")
@@ -479,22 +461,21 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
             acts.order(inst, "demote", cid, "demote", "member_flags")
         acts.order(cid, "running", cid, "promote", OPTIONAL)
         acts.order(cid, "demoted", cid, "stop", OPTIONAL)
-    for inst in u.rsc(cid).children:
+    for inst in clone_instances(u, cid):
         acts.order(cid, "start", inst, "start", RUNNABLE_LEFT)
-        if u.rsc(inst).kind == "group":
-            # A group instance can start only if all its members can (group_action_flags).
-            acts.order(inst, "start", cid, "running", "member_flags")
+        group = ("nograph",) if u.rsc(inst).kind == "group" else ()
+        if group:
+            # A group instance can start only if all its members can (group_action_flags);
+            # the graph waits for its running/stopped, not its start/stop (seed 10).
+            acts.order(inst, "start", cid, "running", "member_flags", *group)
             acts.order(inst, "running", cid, "running", "any_runnable")
+            acts.order(inst, "stopped", cid, "stopped", OPTIONAL)
         else:
             acts.order(inst, "start", cid, "running", "member_flags", "any_runnable")
         acts.order(cid, "stop", inst, "stop", OPTIONAL)
-        acts.order(inst, "stop", cid, "stopped", "member_flags")
+        acts.order(inst, "stop", cid, "stopped", "member_flags", *group)
         acts.order(inst, "start", cid, "start", "member_flags")
         acts.order(inst, "stop", cid, "stop", "member_flags")
     acts.order(cid, "stop", cid, "stopped", OPTIONAL)
     acts.order(cid, "stopped", cid, "start", OPTIONAL)
     acts.order(cid, "start", cid, "running", OPTIONAL)
-    if is_true(u.rsc(cid).meta.get("notify")):
-        from pengine.collective_actions import notification_phases
-
-        notification_phases(u, acts, cid)

@@ -267,6 +267,7 @@ def _text_lines(options: Options, run: _Run) -> list[str]:
         out.append(f"Setting effective cluster time: {options.set_datetime}")
     if date_line:
         out.append(date_line)
+    out += status_text.maintenance_banner(current)
     counts = status_text.counts_line(current)
     if counts:
         out += [counts, ""]
@@ -286,7 +287,8 @@ def _text_lines(options: Options, run: _Run) -> list[str]:
     out += ["", "Executing Cluster Transition:", *run.result.lines]
     if date_line:
         out.append(date_line)
-    revised = _status(run.result.cib, run.given)
+    # crm_simulate shows pending actions (Starting, ...) in the current status only
+    revised = status_text.without_pending(_status(run.result.cib, run.given))
     return [*out, "", "Revised Cluster Status:",
             *status_text.render_status(revised, unique_clones=run.given.unique)]
 

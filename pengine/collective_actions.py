@@ -19,6 +19,16 @@ def _primitives(u: Unpacked, rid: str) -> list[str]:
     return [p for child in rsc.children for p in _primitives(u, child)]
 
 
+def clone_instances(u: Unpacked, cid: str) -> list[str]:
+    """A clone's instances, with the orphans of a clone of primitives: Pacemaker adds each
+    orphan instance to the clone's children (create_child_clone), so the clone's stop and
+    stopped order it too (seed 161)."""
+    children = list(u.rsc(cid).children)
+    if any(u.rsc(c).kind != "primitive" for c in children):
+        return children
+    return children + [p for p in u.instance_primitives(cid) if p not in children]
+
+
 def order_probe(u: Unpacked, acts: ActionSet, probe: Work,
                 rid: str) -> list[tuple[Work, str, str]]:
     """The probe comes before the start of its clone (when cloned), else of itself.
@@ -42,23 +52,77 @@ def order_probe(u: Unpacked, acts: ActionSet, probe: Work,
     return [(probe, member, flag) for member in _primitives(u, top)]
 
 
-def notification_phases(u: Unpacked, acts: ActionSet, cid: str) -> None:
-    """A notifying clone's phases: start and stop, plus promote and demote if promotable."""
-    promotable = ("promoted", "demoted") if u.rsc(cid).promotable else ()
-    for done in ("running", "stopped", *promotable):
-        notified_action(acts, cid, done)
+_PHASE_OF = {"running": "start", "stopped": "stop", "promoted": "promote",
+             "demoted": "demote"}
+
+
+def notification_phase(u: Unpacked, acts: ActionSet, cid: str, done: str) -> None:
+    """One phase of a notifying clone, created right after the clone's completion action
+    `done` (running, stopped, promoted, demoted) as Pacemaker does.
+
+    Pacemaker's four pseudo actions (pe_notif.c, create_notification_boundaries):
+    pre-notify -> confirmed-pre -> the clone's action, and the clone's completion ->
+    post-notify -> confirmed-post (implies_then), confirmed-pre -> post. The notify
+    actions of the instances come later, once flags are settled (notifications.py).
+    """
+    op = _PHASE_OF[done]
+    pre, _ = acts.new(f"{cid}_pre_notify_{op}_0", "notify", cid, None, True, pseudo=True)
+    pre_done, _ = acts.new(f"{cid}_confirmed-pre_notify_{op}_0", "notified", cid, None,
+                           True, pseudo=True)
+    post = _post_notify(acts, cid, done)
+    notified_action(acts, cid, done)
+    acts.order(cid, "notify", cid, "notified", OPTIONAL, first_action=pre,
+               then_action=pre_done)
+    acts.order(cid, "notified", cid, op, OPTIONAL, first_action=pre_done)
+    acts.order(cid, "notified", cid, "notify", OPTIONAL, first_action=pre_done,
+               then_action=post)
+    if done == ("demoted" if u.rsc(cid).promotable else "stopped"):  # the last phase
+        notification_links(u, acts, cid)
+
+
+def notification_links(u: Unpacked, acts: ActionSet, cid: str) -> None:
+    """The orderings between a notifying clone's phases: a restart's stop notifications
+    end before the start's begin; promotion waits for every other phase, demotion's come
+    before the stop's and the start's (clone_create_pseudo_actions,
+    create_promotable_actions)."""
+    _after(acts, cid, "stopped", "start")
+    if u.rsc(cid).promotable:
+        for done in ("stopped", "running", "demoted"):
+            _after(acts, cid, done, "promote")
+        for op in ("start", "stop"):
+            _after(acts, cid, "demoted", op)
+
+
+def _after(acts: ActionSet, cid: str, done: str, op: str) -> None:
+    post_done = notified_action(acts, cid, done)
+    pre = acts.find(f"{cid}_pre_notify_{op}_0", None)
+    acts.order(cid, "notified", cid, "notify", OPTIONAL, first_action=post_done,
+               then_action=pre)
+
+
+def _post_notify(acts: ActionSet, cid: str, done: str) -> Work:
+    """The post-notification pseudo action: required with the clone's completion, and
+    runnable only when it is."""
+    act, created = acts.new(f"{cid}_post_notify_{done}_0", "notify", cid, None, True,
+                            pseudo=True)
+    if created:
+        acts.order(cid, done, None, "notify", IMPLIES_THEN, RUNNABLE_LEFT, then_action=act)
+    return act
 
 
 def notified_action(acts: ActionSet, cid: str, done: str) -> Work:
     """The confirmed post-notification pseudo action of a clone's phase (task "notified").
 
     An ordering after a notifying clone's phase waits for it (action_uuid_for_ordering),
-    so it is what the reason of a dependent's action names.
+    so it is what the reason of a dependent's action names. It follows the post-notify
+    pseudo action (implies_then).
     """
     act, created = acts.new(f"{cid}_confirmed-post_notify_{done}_0", "notified", cid, None,
                             True, pseudo=True)
     if created:
-        acts.order(cid, done, None, "notified", IMPLIES_THEN, RUNNABLE_LEFT, then_action=act)
+        post = _post_notify(acts, cid, done)
+        acts.order(cid, "notify", None, "notified", IMPLIES_THEN, RUNNABLE_LEFT,
+                   first_action=post, then_action=act)
     return act
 
 

@@ -8,6 +8,8 @@ reads placement state, only the unpacked configuration and the constraint list.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from typing import Any
 
 from messaging.types import Role
 from pengine.constraints import Colocation, Constraints
@@ -34,9 +36,38 @@ def map_colocations(u: Unpacked, cons: Constraints,
             group_primary.update((id(m), c.primary) for m in mapped)
         out.extend(mapped)
         dep_rsc = u.rsc(c.dependent)
-        if dep_rsc.kind == "group" and c.score >= INF:
+        groups = [dep_rsc] if dep_rsc.kind == "group" else \
+            [u.rsc(inst) for inst in dep_rsc.children if u.rsc(inst).kind == "group"] \
+            if dep_rsc.kind == "clone" else []
+        # A cloned group's instance gets the clone's mandatory colocation (append_parent_
+        # colocation) and expands it like any group (case cloned-group-after-unmanaged-
+        # member-gets-clone-colocation, seed 442).
+        for group in groups if c.score >= INF else ():
             out.extend(_between(c, member, primary)
-                       for member in _after_unmanaged_member(u, dep_rsc.children))
+                       for member in _after_unmanaged_member(u, group.children))
+    return out
+
+
+def with_this_lists(u: Unpacked, colocations: list[Colocation], skip: set[int],
+                    group_primary: dict[int, str],
+                    key: Callable[[Colocation], Any]) -> dict[str, list[Colocation]]:
+    """Each primitive's "with this" colocations (those in `skip` left out), sorted.
+
+    Pacemaker inserts into sorted lists, a new entry before equal ones: reversed creation
+    order and a stable sort give the same list. An "R with group" colocation is on the
+    group until it is assigned; expand_group_colocations then appends (g_list_concat,
+    unsorted) the group's list to its last member's, whatever member the score is applied
+    from: the last member merges R too (case group-dependent-merges-into-last-member).
+    """
+    out: dict[str, list[Colocation]] = {}
+    moved: list[Colocation] = []
+    for c in reversed(colocations):
+        if id(c) not in skip:
+            (moved if id(c) in group_primary else out.setdefault(c.primary, [])).append(c)
+    for lst in out.values():
+        lst.sort(key=key)
+    for c in sorted(moved, key=key):
+        out.setdefault(primitive_members(u, group_primary[id(c)])[-1], []).append(c)
     return out
 
 

@@ -8,8 +8,9 @@ order). No networkx here: the scheduler's hot path stays free of its import cost
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from messaging.types import Role
 from pengine.actions import Work
 from pengine.model import Action
 from pengine.order_links import Link
@@ -19,8 +20,12 @@ from pengine.unpack_history import find_op_config
 from pengine.unpack_resources import RscConfig
 
 
-def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable) -> tuple[Action, ...]:
-    """The public Actions: each sealed Work with the flags propagation settled for it."""
+def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
+           meta: Mapping[int, Sequence[tuple[str, str]]] | None = None,
+           priority: Mapping[int, int] | None = None) -> tuple[Action, ...]:
+    """The public Actions: each sealed Work with the flags propagation settled for it;
+    `meta`: extra attributes by action id (the notify_* variables of notifications),
+    `priority`: synapse priorities by action id (post-notifications)."""
     node_ids = {n.name: n.id for n in u.nodes}
     configs = {r.id: r for r in u.resources if r.kind == "primitive"}
     agents = {rid: r.agent for rid, r in configs.items()}
@@ -34,6 +39,7 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable) -> tuple[Actio
         pseudo = w.pseudo or w.id in migrated
         attrs = _attributes(w, configs.get(w.rsc or ""), node_ids, on_node=not pseudo)
         attrs += migrations.get(w.id, [])
+        attrs += (meta or {}).get(w.id, ())
         out.append(Action(
             id=w.id, key=w.key, task=w.task, resource=w.rsc,
             node=w.node,
@@ -42,6 +48,7 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable) -> tuple[Actio
             runnable=runnable[w.id], attributes=tuple(sorted(attrs)), reason=reason[w.id],
             agent=agents.get(w.rsc or "") if not w.pseudo else None,
             name=names.get(w.rsc or ""), label=labels.get(w.rsc or ""),
+            priority=(priority or {}).get(w.id, 0),
         ))
     return tuple(out)
 
@@ -134,6 +141,9 @@ def _attributes(w: Work, rsc: RscConfig | None, node_ids: dict[str, str],
         attrs.append(("CRM_meta_op_target_rc", "7"))
     elif op is not None:
         attrs.append(("CRM_meta_name", op.name))
+        if w.task == "monitor" and op.role == Role.PROMOTED:
+            # a Promoted-role monitor expects CRM_EX_PROMOTED (recurring_op_for_active)
+            attrs.append(("CRM_meta_op_target_rc", "8"))
     attrs += [(k, v) for k, v in rsc.params.items() if not k.startswith("CRM_meta")]
     return attrs
 

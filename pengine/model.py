@@ -24,13 +24,14 @@ class Action(Record):
     """
 
     __slots__ = ("agent", "attributes", "id", "interval_ms", "key", "label", "name", "node",
-                 "node_id", "optional", "pseudo", "reason", "resource", "runnable", "task")
+                 "node_id", "optional", "priority", "pseudo", "reason", "resource", "runnable",
+                 "task")
 
     def __init__(self, id: int, key: str, task: str, resource: str | None, node: str | None,
                  node_id: str | None, interval_ms: int, pseudo: bool, optional: bool,
                  runnable: bool, attributes: Pairs = (), reason: str | None = None,
                  agent: str | None = None, name: str | None = None,
-                 label: str | None = None) -> None:
+                 label: str | None = None, priority: int = 0) -> None:
         self.id = id
         self.key = key
         self.task = task
@@ -46,6 +47,7 @@ class Action(Record):
         self.agent = agent  # "ocf:heartbeat:Dummy" style, None for pseudo/cluster actions
         self.name = name  # the graph's <primitive id> when it is not the key's resource
         self.label = label  # what crm_simulate prints for it when that is not `name`
+        self.priority = priority  # its synapse's priority (the controller's abort threshold)
 
     @property
     def in_graph(self) -> bool:

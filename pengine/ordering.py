@@ -28,6 +28,12 @@ from pengine.actions import (
 )
 from pengine.collective_actions import notified_action
 from pengine.constraints import Constraints, Ordering
+from pengine.interleave_partner import (
+    COMPLETE,
+    UNPLACED_PAIR,
+    Placed,
+    interleave_links,
+)
 from pengine.order_links import Link, member_links
 from pengine.required_wave import REMAPPED, RequiredWave, application_order
 from pengine.runnable_pass import runnable_pass, unrunnable_collective_firsts
@@ -40,7 +46,6 @@ _INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "pr
             "running": "stopped", "stopped": "running", "promoted": "demoted",
             "demoted": "promoted"}
 PRINTED = "implies_then_printed"
-_COMPLETE = {"start": "running", "stop": "stopped", "promote": "promoted", "demote": "demoted"}
 
 
 def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
@@ -121,45 +126,18 @@ def interleaves(first: RscConfig, then: RscConfig, then_task: str) -> bool:
     return (first if then_task in ("stop", "demote") else then).interleave
 
 
-def _instance_node(u: Unpacked, inst: str, assigned: dict[str, str | None],
-                   current: bool) -> str | None:
-    prims = _primitives(u, inst)
-    if current:
-        for p in prims:
-            if u.states[p].running_on:
-                return u.states[p].running_on[0]
-    return next((assigned.get(p) for p in prims if assigned.get(p)), None)
+def _clone_level_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
+                       kinds: dict[str, str]) -> list[Link]:
+    """An interleaved ordering still orders the two clones' own actions in the graph
+    (a notifying first clone's through its confirmed post-notification): only flags go
+    instance by instance. The link carries no flags (graph edge only)."""
+    firsts = _firsts(u, acts, spec, kinds)
+    thens = acts.of(spec.then_rsc or "", spec.then_task)
+    return [Link(f, t, frozenset({OPTIONAL})) for f in firsts for t in thens]
 
 
-def _interleave_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
-                      assigned: dict[str, str | None]) -> list[Link]:
-    """interleave=true: each then-instance waits only for the first-instance on its node.
-
-    multi_update_interleave_actions pairs both instances by current node after a stop or
-    demote, and never pairs a blocked first instance (is_child_compatible).
-    """
-    out: list[Link] = []
-    first_insts = [inst for inst in u.rsc(spec.first_rsc or "").children
-                   if not any(u.states[p].blocked for p in _primitives(u, inst))]
-    current = spec.first_task in ("stop", "demote", "stopped", "demoted")
-    for then_inst in u.rsc(spec.then_rsc or "").children:
-        node = _instance_node(u, then_inst, assigned, current)
-        if node is None:
-            continue
-        thens = acts.of(then_inst, spec.then_task)
-        for first_inst in first_insts:
-            if _instance_node(u, first_inst, assigned, current) != node:
-                continue
-            task = spec.first_task
-            if u.rsc(first_inst).kind != "primitive":
-                task = _COMPLETE.get(task, task)
-            for f in acts.of(first_inst, task):
-                out.extend(Link(f, t, spec.flags) for t in thens)
-    return out
-
-
-def resolve(u: Unpacked, acts: ActionSet,
-            assigned: dict[str, str | None] | None = None) -> list[Link]:
+def resolve(u: Unpacked, acts: ActionSet, assigned: dict[str, str | None] | None = None,
+            placed: Placed | None = None) -> list[Link]:
     """Turn order specs into links between actions (creation order)."""
     assigned = assigned or {}
     links: list[Link] = []
@@ -167,7 +145,8 @@ def resolve(u: Unpacked, acts: ActionSet,
     phantoms: set[int] = set()
     for spec in list(acts.orders):
         if "user" in spec.flags and _interleaved(u, spec):
-            links.extend(_interleave_links(u, acts, spec, assigned))
+            links.extend(interleave_links(u, acts, spec, assigned, placed or Placed()))
+            links.extend(_clone_level_links(u, acts, spec, kinds))
             continue
         created = len(acts.actions)
         firsts = _firsts(u, acts, spec, kinds)
@@ -209,8 +188,8 @@ def _firsts(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str]
         return [spec.first_action]
     task = spec.first_task
     if kinds.get(spec.first_rsc or "") in ("group", "clone") \
-            and spec.first_rsc != spec.then_rsc and task in _COMPLETE and "user" in spec.flags:
-        task = _COMPLETE[task]
+            and spec.first_rsc != spec.then_rsc and task in COMPLETE and "user" in spec.flags:
+        task = COMPLETE[task]
     firsts = acts.of(spec.first_rsc or "", task, spec.first_node)
     if firsts and task != spec.first_task and kinds.get(spec.first_rsc or "") == "clone" \
             and is_true(u.rsc(spec.first_rsc or "").meta.get("notify")):
@@ -395,6 +374,7 @@ def propagate(links: list[Link], ctx: Context) -> FlagsTable:
     by_then = application_order(links)
     wave = RequiredWave(links, lambda link: _apply_required(link, ctx), ctx.flags,
                         lambda link: _restart(link.first, link.then, ctx.managed, ctx.flags))
+    _apply_unplaced_pairs(links, ctx)
     unrunnable_collective_firsts(links, lambda link: _apply(link, ctx), ctx.flags, wave)
     while changed and rounds < 1000:
         changed = False
@@ -424,6 +404,19 @@ def propagate(links: list[Link], ctx: Context) -> FlagsTable:
             changed |= _any_runnable(thens[tid], firsts, ctx)
     _print_pseudo_actions(links, ctx.flags.optional)
     return ctx.flags.settled()
+
+
+def _apply_unplaced_pairs(links: list[Link], ctx: Context) -> None:
+    """An interleaved link to an instance the ordering unassigned applies while Pacemaker
+    unassigns it, before the instance's own stop reaches its start, with a group first's
+    flags read from its members (pcmk__group_action_flags; seed 1031)."""
+    for link in links:
+        if UNPLACED_PAIR not in link.flags:
+            continue
+        for member in links:
+            if member.then is link.first and IMPLIES_THEN in member.flags:
+                _apply_required(member, ctx)
+        _apply_required(link, ctx)
 
 
 def _any_runnable_links(links: list[Link], ctx: Context

@@ -27,7 +27,8 @@ def collective_children(u: Unpacked, acts: SealedActions) -> dict[int, list[Work
     out: dict[int, list[Work]] = {}
     for act in acts.actions:
         task = act.task
-        if task == "notified":  # <clone>_confirmed-post_notify_<done>_0
+        if task == "notified" and "_confirmed-post_" in act.key:
+            # <clone>_confirmed-post_notify_<done>_0 (not the confirmed-pre one)
             task = act.key.rsplit("_", 2)[-2]
         if act.node is None and act.rsc is not None and task in base \
                 and u.has_rsc(act.rsc) and u.rsc(act.rsc).kind == "clone":

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from messaging.types import Role
 from pengine.colocation import Table, apply_primary, can_run_any, merge_dependents
-from pengine.colocation_map import map_colocations
+from pengine.colocation_map import map_colocations, with_this_lists
 from pengine.constraints import Colocation, Constraints
 from pengine.glib_order import hash_order, list_sort, node_name_key
 from pengine.placement_sort import clone_table, strategy_order
@@ -83,6 +83,7 @@ class _Placer:
         self.clone_tables: dict[str, Table] = {}  # clone id -> its own table, when merged
         self.parent_copies: dict[str, int] = {}  # instance -> allocate_instance attempts
         self.allowed_after: dict[str, Table] = {}  # clone -> its own table once assigned
+        self.preassigned: set[str] = set()  # instances kept on their current node (pass 1)
         self.merging: set[str] = set()  # clones whose promotion order is being sorted
         self.promotable = {p for r in u.resources if r.kind == "clone" and r.promotable
                            for inst in r.children for p in primitive_members(u, inst)}
@@ -130,15 +131,13 @@ class _Placer:
         inherited_ids = {id(c) for c in inherited}
         for c in inherited + [c for c in reversed(self.colocations) if id(c) not in inherited_ids]:
             self.this_with.setdefault(c.dependent, []).append(c)
-        for c in reversed(self.colocations):
-            if id(c) not in inherited_ids:
-                self.with_this.setdefault(c.primary, []).append(c)
+        self.with_this = with_this_lists(self.u, self.colocations, inherited_ids,
+                                         self.group_primary,
+                                         lambda c: self._coloc_key(c.dependent))
         # cmp_primary_priority compares the constraint's own primary: for "X with group" that
         # is the group (a group variant sorts before primitives), not the member it maps to.
         for lst in self.this_with.values():
             lst.sort(key=lambda c: self._coloc_key(self.group_primary.get(id(c), c.primary)))
-        for lst in self.with_this.values():
-            lst.sort(key=lambda c: self._coloc_key(c.dependent))
 
     def _inherited_from_clone(self, c: Colocation) -> bool:
         """Was this instance colocation mapped from a constraint on its clone?"""
@@ -334,7 +333,7 @@ class _Placer:
     def _apply_this_with(self, rid: str, c: Colocation) -> None:
         """Apply a placed primary's colocation to dependent `rid`'s table."""
         primary = self.u.rsc(c.primary)
-        if primary.kind == "clone" and c.score < INF \
+        if primary.kind == "clone" and 0 <= c.score < INF \
                 and c.primary_role in (Role.PROMOTED, Role.UNPROMOTED) \
                 and (not primary.promotable or not self.nodes_of(c.primary, c.primary_role)):
             # An optional colocation with a clone's role counts only the instances placed

@@ -7,6 +7,7 @@ is refused is rolled back completely (tables, counters, score lines).
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from pengine.ordering import interleaves
 from pengine.placement_roles import decide_roles
 from pengine.placement_sort import clone_table, instance_active_count
 from pengine.placement_tables import available_count
+from pengine.promotable_colocation import apply_role_colocation
 from pengine.promotion import add_promotion_scores, merge_influencing_dependents
 from pengine.scores import INF
 
@@ -33,7 +35,7 @@ def _current(placer: _Placer, inst: str) -> str | None:
     return None
 
 
-def _instance_cmp(placer: _Placer, priorities: dict[str, int], a: str, b: str) -> int:
+def _instance_cmp(placer: _Placer, priorities: Mapping[str, int], a: str, b: str) -> int:
     """pcmk__cmp_instance: which of two instances is assigned first (negative: a)."""
     facts = [_instance_facts(placer, priorities, inst) for inst in (a, b)]
     (mult_a, allowed_a, prio_a, node_a), (mult_b, allowed_b, prio_b, node_b) = facts
@@ -143,7 +145,7 @@ def _number(inst: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
-def _instance_facts(placer: _Placer, priorities: dict[str, int],
+def _instance_facts(placer: _Placer, priorities: Mapping[str, int],
                     inst: str) -> tuple[int, bool, int, str | None]:
     """(active node count, not active on a disallowed node, priority, usable current node)."""
     prims = placer.primitives_under(inst)
@@ -170,8 +172,14 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
     # node that cannot run resources (can_run_resources: standby, maintenance, offline),
     # which also keeps a promotion score from counting there (seed 425).
     parent = clone_table(placer, placer.u.rsc(inst).parent or inst)
+    # can_run_instance walks the instance's own allowed nodes: a group instance's are the
+    # clone's, so a node only its member knows (an unmanaged member's current node in an
+    # asymmetric cluster) is left alone (case unmanaged-group-instance-keeps-its-node).
+    group = placer.u.rsc(inst).kind == "group"
     for prim in prims:
         for name in placer.tables[prim]:
+            if group and name not in parent:
+                continue
             host = placer.nodes.get(name)
             if counts.get(name, 0) >= per_node or parent.get(name, -INF) < 0 \
                     or host is None or not host.available:
@@ -199,10 +207,7 @@ def distribute(placer: _Placer, cid: str) -> None:
     for c in placer.cons.colocations:  # "this with" primaries are assigned first
         if c.dependent == cid and c.primary != cid:
             placer._assign_tree(c.primary)
-    # pcmk__clone_allocate merges its influencing dependents into the clone's own table for
-    # good: a later clone's instance sort reads that table (seed 312).
-    placer.allowed_after[cid] = merge_influencing_dependents(
-        placer, cid, placer._strategy_table(cid))
+    _merge_own_dependents(placer, cid)
     per_node = clone.clone_node_max
     limit = clone.clone_max
     priorities = {inst: clone.priority for inst in clone.children}
@@ -238,7 +243,22 @@ def distribute(placer: _Placer, cid: str) -> None:
             counts[chosen] = counts.get(chosen, 0) + 1
             allocated += 1
     if clone.promotable:
-        decide_roles(placer, cid, _instance_cmp)
+        # An unplaced instance keeps the priority it was assigned with in the promotion
+        # sort's tie-break (set_instance_priority returns early for it; case
+        # unplaced-instance-keeps-promotion-priority, seed 216).
+        decide_roles(placer, cid, lambda pl, roles, a, b: _instance_cmp(
+            pl, ChainMap(roles, priorities), a, b))
+
+
+def _merge_own_dependents(placer: _Placer, cid: str) -> None:
+    """pcmk__clone_allocate merges its influencing dependents into the clone's own table
+    for good: a later clone's instance sort reads that table (seed 312), and so does a
+    later merge through "clone with X" (its instances' merges of X: case
+    clone-merge-reads-its-dependents-merged-table, seed 75)."""
+    placer.allowed_after[cid] = merge_influencing_dependents(
+        placer, cid, placer._strategy_table(cid))
+    if cid in placer.clone_tables:
+        placer.clone_tables[cid] = placer.allowed_after[cid]
 
 
 def _over_limit(placer: _Placer, inst: str, prims: list[str]) -> None:
@@ -304,6 +324,7 @@ def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[s
         if placer.tables[prims[0]].get(cur, -INF) < 0 and inst in clone_children:
             continue
         if _assign_instance(placer, inst, cur, counts, per_node) == cur:
+            placer.preassigned.add(inst)
             counts[cur] = counts.get(cur, 0) + 1
             allocated += 1
     return allocated
@@ -323,8 +344,15 @@ def append_parent_dependents(placer: _Placer, cid: str, inst: str, all_coloc: bo
     if not prims:
         return
     active = any(placer.u.states[p].running_on for p in prims)
-    for c in placer.cons.colocations:
-        if c.primary != cid or c.dependent == cid or not (all_coloc or c.score < 0) \
+    # The clone's "with this" list is sorted like any (later constraint first among equal
+    # dependents), and each entry is prepended to the instance's list in that order: the
+    # instance merges them in reverse, e.g. an earlier positive colocation before a later
+    # negative one with the same resource (case parent-dependents-merge-in-creation-order,
+    # seed 190).
+    own = sorted((c for c in reversed(placer.cons.colocations) if c.primary == cid),
+                 key=lambda c: placer._coloc_key(c.dependent))
+    for c in own:
+        if c.dependent == cid or not (all_coloc or c.score < 0) \
                 or not (c.influence or not active):
             continue
         dependent = placer.u.rsc(c.dependent)
@@ -347,8 +375,13 @@ def apply_per_instance(placer: _Placer, rid: str, c: Colocation) -> bool:
     colocation is not of that kind.
     """
     primary = placer.u.rsc(c.primary)
-    if primary.kind != "clone" or c.primary_role is not None:
-        return False
+    # A role filters a negative colocation only when an instance has that role: the
+    # instances of a clone that cannot promote never do, so it acts as role-less there
+    # (pcmk__colocation_affects checks a negative score's role for equality; case
+    # negative-role-colocation-with-unpromotable-clone-counts-every-instance, seed 122).
+    roleless = c.primary_role is None or (c.score < 0 and not primary.promotable)
+    if primary.kind != "clone" or not roleless:
+        return primary.kind == "clone" and apply_role_colocation(placer, rid, c)
     if _apply_interleaved(placer, rid, c):
         return True
     if abs(c.score) >= INF:

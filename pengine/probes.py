@@ -1,15 +1,20 @@
 """Probes: which primitives are probed on which nodes, and what their results gate.
 
-Invariants: a primitive is probed on every online, clean node out of maintenance where its
-state is unknown; an anonymous clone probes one instance per node (the one assigned there,
-else the first) and none where any instance or orphan is known. Each probe is ordered
-before its resource's start (through the clone's start when cloned, collective_actions).
+Invariants: a primitive is probed on every online, clean node where its state is unknown,
+nodes in maintenance included (Pacemaker 2.1.5 probes there; a pending node's probe cannot
+run and so blocks the start after it: seed 620); an anonymous clone probes one instance
+per node (the one assigned there, else the first) and none where any instance or orphan is
+known. Each probe is ordered before its resource's start (through the clone's start when
+cloned, collective_actions), and before whatever is ordered after the resource's stop
+(probe_then_links).
 """
 
 from __future__ import annotations
 
-from pengine.actions import ActionSet, Work, op_key
+from pengine.actions import OPTIONAL, ActionSet, OrderSpec, Work, op_key
 from pengine.collective_actions import order_probe
+from pengine.load_orders import LOAD
+from pengine.order_links import Link
 from pengine.placement import Placement
 from pengine.placement_tables import primitive_members
 from pengine.state import Unpacked
@@ -23,7 +28,9 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
     clones = _anonymous_instances(u)
     through_clone: list[tuple[Work, str, str]] = []
     for node in u.nodes:
-        if not node.online or node.unclean or node.maintenance:
+        # a node in maintenance is probed too (pcmk__schedule_probes skips only offline,
+        # unclean and discovery-disabled nodes)
+        if not node.online or node.unclean:
             continue
         probed = _probed_instances(u, p, clones, node.name)
         for rsc in u.primitives:
@@ -68,3 +75,44 @@ def _probed_instances(u: Unpacked, p: Placement,
             for prim in inst:
                 out[prim] = not known and inst is chosen
     return out
+
+
+def probe_then_links(u: Unpacked, acts: ActionSet) -> list[Link]:
+    """"Probe A, then X" for every "stop A, then X" ordering of a primitive A and another
+    resource (add_probe_orderings_for_stops): a probe that finds A running leads to a stop
+    only in the next transition, so X also waits for A's probes.
+
+    Optional orderings, except that a load ordering stays one (internal flag-only orderings
+    are no constraints); no unfencing of the probe's node and no shutdown of another node
+    waits for a probe (probe_needed_before_action)."""
+    primitives = {rsc.id for rsc in u.primitives}
+    links: list[Link] = []
+    for spec in acts.orders:
+        first_task = spec.first_action.task if spec.first_action else spec.first_task
+        if first_task != "stop" or spec.first_rsc not in primitives \
+                or spec.first_rsc == spec.then_rsc or not _is_constraint(spec):
+            continue
+        found = acts.of(spec.first_rsc or "", "monitor")
+        if not found:
+            continue
+        thens = [spec.then_action] if spec.then_action is not None \
+            else acts.of(spec.then_rsc or "", spec.then_task)
+        flags = frozenset({LOAD}) if LOAD in spec.flags else frozenset({OPTIONAL})
+        # (a load ordering between different nodes is dropped from the graph)
+        links += [Link(probe, then, flags) for probe in found for then in thens
+                  if _probe_precedes(probe, then)
+                  and (LOAD not in flags or probe.node == then.node)]
+    return links
+
+
+def _is_constraint(spec: OrderSpec) -> bool:
+    """An ordering Pacemaker records as a constraint, not one that only carries flags between
+    a member and its collective's own action (as graph_edges leaves out)."""
+    return "nograph" not in spec.flags and not (
+        "member_flags" in spec.flags and spec.then_task in ("start", "stop", "promote", "demote"))
+
+
+def _probe_precedes(probe: Work, then: Work) -> bool:
+    if then.task == "stonith" and then.node == probe.node and then.key.endswith("-on"):
+        return False
+    return not (then.task == "do_shutdown" and then.node != probe.node)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from pengine.actions import RUNNABLE_LEFT, Work
+from pengine.actions import RESTART, RUNNABLE_LEFT, Work
 from pengine.order_links import Link
 from pengine.required_wave import REMAPPED, RequiredWave
 from pengine.sealed_actions import SettlingFlags
@@ -30,7 +30,12 @@ def unrunnable_collective_firsts(links: Sequence[Link], apply: Callable[[Link], 
     afters = _afters(links)
     by_member: dict[int, list[Link]] = {}
     for link in links:
-        if link.via is not None and RUNNABLE_LEFT in link.flags:
+        # A set's one-or-more pseudo action is created with the constraints, before any
+        # resource action, so it is updated last, and only then does it become unrunnable:
+        # the members have settled their requiredness by then (seed 953: "required m12:0
+        # start", not the clone-one-or-more pseudo action).
+        if link.via is not None and RUNNABLE_LEFT in link.flags \
+                and not (link.first.rsc is None and link.first.pseudo):
             by_member.setdefault(link.then.id, []).append(link)
     for member_links in by_member.values():
         if all(flags.runnable[link.first.id] for link in member_links):
@@ -89,14 +94,24 @@ def runnable_pass(links: Sequence[Link], apply: Callable[[Link], bool], flags: S
     """
     afters = _afters(links)
     changed = False
+    spread = _Spreader(afters, apply, wave, flags)
 
     def visit(link: Link, follow: bool) -> None:
         nonlocal changed
         was_runnable = flags.runnable[link.then.id]
+        was_optional = flags.optional[link.then.id]
         if not apply(link):
             return
         changed = True
-        wave.unrunnable(link)
+        if link.via is not None and was_optional:
+            # A member action that changed is updated at once through its own orderings
+            # (pcmk__update_ordered_actions, for any resource with a parent): a running
+            # member's restart makes its start required, which reaches the next member
+            # before the collective does (seed 904: "required m4 start", not the
+            # clone-min pseudo action).
+            spread.changed(link, lambda: not flags.optional[link.then.id])
+        else:
+            wave.unrunnable(link)
         if not follow or not was_runnable or flags.runnable[link.then.id]:
             return
         for after in afters.get(link.then.id, ()):
@@ -109,3 +124,44 @@ def runnable_pass(links: Sequence[Link], apply: Callable[[Link], bool], flags: S
     for link in links:
         visit(link, REMAPPED in link.flags and link.via is None)
     return changed
+
+
+
+class _Spreader:
+    """Depth-first updates after a changed action, as pcmk__update_action_for_orderings
+    does them: a changed action's restart first (its stop becomes required), then every
+    action after it, and theirs when they change, then the orderings before the stop
+    (seed 953: "unrunnable m12:0 start" reaches m13:0 before the clone does, and m13:0's
+    stop hears "required m12:0 stop" only after m12:0's start changed m13:0's start)."""
+
+    def __init__(self, afters: Mapping[int, Sequence[Link]], apply: Callable[[Link], bool],
+                 wave: RequiredWave[Link], flags: SettlingFlags) -> None:
+        self.afters, self.apply, self.wave, self.flags = afters, apply, wave, flags
+
+    def changed(self, link: Link, follow: Callable[[], bool] = lambda: True) -> None:
+        """`link` just changed its 'then'; `follow` says whether Pacemaker goes on."""
+        optional = self.flags.optional
+        restarts = [before.first for before in self.wave.befores.get(link.then.id, ())
+                    if RESTART in before.flags and optional[before.first.id]]
+        was_optional = optional[link.then.id]
+        self.wave.unrunnable(link)
+        if not follow():
+            return
+        if was_optional and not optional[link.then.id]:
+            # the stop's 'after' actions come first: its start, now required, and the
+            # actions after that start
+            self._afters(link.then)
+            self._befores(restarts)
+        else:
+            self._befores(restarts)
+            self._afters(link.then)
+
+    def _afters(self, act: Work) -> None:
+        for after in self.afters.get(act.id, ()):
+            if after.via is None and self.apply(after):
+                self.changed(after)
+
+    def _befores(self, stops: list[Work]) -> None:
+        for stop in stops:
+            if not self.flags.optional[stop.id]:
+                self.wave.update(stop)

@@ -41,8 +41,10 @@ from pengine.fencing import (
     unfence_changed_devices,
 )
 from pengine.graph import freeze, graph_edges
+from pengine.interleave_partner import Placed
 from pengine.load_orders import create_load_orders
 from pengine.migration_orders import cancel_blocked_migrations
+from pengine.notifications import expand_notifications
 from pengine.order_links import Link
 from pengine.ordering import (
     Context,
@@ -52,7 +54,7 @@ from pengine.ordering import (
 )
 from pengine.ordering_context import collective_children, group_locations
 from pengine.placement import Placement, place
-from pengine.probes import probes
+from pengine.probes import probe_then_links, probes
 from pengine.sealed_actions import FlagsTable, SealedActions, SettlingFlags, seal
 from pengine.state import Unpacked
 from pengine.status import build_status, unpack_cib
@@ -130,9 +132,11 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
     placement = place(unpacked, constraints)
     created = create_actions(unpacked, constraints, placement)
     flags = settle_flags(unpacked, constraints, placement, created)
-    actions = freeze(unpacked, created.actions.actions, flags)
+    expanded = expand_notifications(unpacked, placement, created.actions, created.links, flags)
+    actions = freeze(unpacked, expanded.works, expanded.flags, expanded.meta,
+                     expanded.priority)
     return Transition(
-        edges=graph_edges(actions, created.links), actions=actions,
+        edges=graph_edges(actions, expanded.links), actions=actions,
         summary=summarise(unpacked, placement, actions, set(created.reloads)),
         scores=placement.score_lines,
         status=build_status(unpacked), now=unpacked.now, transition_id=transition_id,
@@ -172,7 +176,9 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     schedule_unfencing(unpacked, action_set)
     schedule_fencing_and_shutdowns(unpacked, placement, action_set)
     # resolve still creates a missing "first" action (rsc_order_first), so sealing waits
-    links = resolve(unpacked, action_set, dict(placement.assigned))
+    links = resolve(unpacked, action_set, dict(placement.assigned),
+                    Placed(placement.tables, placement.instance_order))
+    links += probe_then_links(unpacked, action_set)
     return CreatedActions(seal(action_set), links, frozenset(reloads))
 
 

@@ -75,7 +75,8 @@ def action_line(action: Action) -> str | None:
     if action.task == "stonith":
         return f"  * Fencing {action.node} ({fence_kind(action)})"
     if action.resource is None or action.task in _CLUSTER_TASKS:
-        target = f" for {action.resource}" if action.resource else ""
+        # crm_simulate names the graph's <primitive id>: `d` for an anonymous instance
+        target = f" for {graph_name(action)}" if action.resource else ""
         return f"  * Cluster action:  {action.task}{target} on {action.node}"
     task = f"{action.task}={action.interval_ms}" if action.interval_ms else action.task
     return f"  * Resource action: {action.label or graph_name(action):<15} {task} on {action.node}"

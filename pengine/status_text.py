@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from messaging.types import Role
 from pengine.glib_order import node_name_key
 from pengine.model import ClusterStatus, FailedOperation, NodeStatus, ResourceStatus
+from pengine.xmlin import is_true
 
 _PENDING_STATE = {
     "start": "Starting",
@@ -249,8 +250,10 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
             lines += _resource(_anonymous(child), ctx, depth + 1)
     for label in ("Promoted", "Unpromoted", "Started"):
         if label in simple:
-            in_order = sorted(simple[label], key=node_name_key)
-            lines.append(f"{inner}{label}: [ {' '.join(in_order)} ]")
+            # pe__clone_default sorts the node names with pe__cmp_node_name (digit runs as
+            # numbers): node8 before node15
+            names = sorted(simple[label], key=node_name_key)
+            lines.append(f"{inner}{label}: [ {' '.join(names)} ]")
     if not unique and ctx.inactive:
         lines += _stopped_lists(rsc, ctx, inner, sum(len(v) for v in simple.values()))
     return lines
@@ -406,6 +409,23 @@ def _primitives(resources: Iterable[ResourceStatus]) -> Iterable[ResourceStatus]
             yield rsc
         else:
             yield from _primitives(rsc.children)
+
+
+def without_pending(status: ClusterStatus) -> ClusterStatus:
+    """The status as printed without pending actions: a pending start shows as Started."""
+    def strip(rsc: ResourceStatus) -> ResourceStatus:
+        return rsc.replace(pending_task=None, pending_node=None,
+                           children=tuple(strip(child) for child in rsc.children))
+    return status.replace(resources=tuple(strip(rsc) for rsc in status.resources))
+
+
+def maintenance_banner(status: ClusterStatus) -> list[str]:
+    """The notice crm_simulate prints above the status while maintenance-mode is on (not for
+    stop-all-resources: Debian's 2.1.5 prints none then), blank lines around it."""
+    if not is_true(dict(status.options).get("maintenance-mode")):
+        return []
+    return ["", " " * 14 + "*** Resource management is DISABLED ***",
+            "  The cluster will not attempt to start, stop or recover services", ""]
 
 
 def counts_line(status: ClusterStatus) -> str | None:

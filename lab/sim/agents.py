@@ -11,7 +11,8 @@ running resources die with the node, not with its lrmd: like an agent's state fi
 `FenceDevices` answers stonithd's `RunAgent` after a fake duration and really acts on the
 simulated cluster: `off` kills the target node, `on` boots it, `reboot` does both
 (`reboot_delay` apart); `list` names every node, `status`/`monitor` say on. Devices in
-`failing` fail every action. Both record every run they were asked for (`runs`).
+`failing` fail every action. Both record every run they were asked for (`runs`); the
+agents also keep each action's last parameter table (`last_params`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class ResourceAgents:
     fail_once: set[tuple[str, str, str]] = field(default_factory=set)  # next run fails
     ignore_term: bool = False  # a hung agent survives SIGTERM (only SIGKILL ends it)
     runs: list[tuple[float, str, str, str, int]] = field(default_factory=list)
+    # (node, resource, action) -> the parameter table of its last run (what lrmd exports)
+    last_params: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
     _running: dict[tuple[str, int], set[str]] = field(default_factory=dict)
 
     def running(self, ctx: DaemonContext) -> set[str]:
@@ -55,6 +58,7 @@ class ResourceAgents:
         request = effect.request
         self.runs.append((ctx.now, ctx.node, request.resource, request.action,
                           request.interval_ms))
+        self.last_params[(ctx.node, request.resource, request.action)] = effect.params
         pending: set[int] = ctx.state.setdefault("pending", set())
         pending.add(effect.call_id)
         if (ctx.node, request.resource, request.action) in self.hang:

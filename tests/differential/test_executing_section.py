@@ -54,8 +54,19 @@ def test_corpus_executed_actions_match_pacemaker(name: str) -> None:
     assert _executing(_ours(CORPUS / f"xml/{name}.xml")) == expected
 
 
-def test_whole_output_of_rescheduled_monitors_matches_pacemaker() -> None:
-    case = HERE / "unmanaged-clone-monitors-rescheduled-and-load-stopped.xml"
+# whole `-S` output, not only the executed actions: status sections included
+WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
+                      "maintenance-mode-banner-and-pending-start-revised-as-started",
+                      "promotable-instances-get-the-monitor-of-their-role",
+                      "probes-of-a-stopping-resource-gate-stops-ordered-after-it",
+                      "resources-are-probed-on-a-node-in-maintenance",
+                      "unmanaged-orphan-instance-gets-no-recurring-monitor",
+                      "running-promoted-monitor-of-a-renumbered-instance-stays-optional"]
+
+
+@pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
+def test_whole_output_matches_pacemaker(name: str) -> None:
+    case = HERE / f"{name}.xml"
     expected = case.with_suffix(".simulate").read_text().splitlines()
     got = _ours(case).splitlines()
     assert [" ".join(line.split()) for line in got] == [" ".join(line.split()) for line in expected]

@@ -147,8 +147,6 @@ SCENARIOS = {
 }
 # Differences that come from the scheduling engine, not from the simulator
 ENGINE_GAPS = {
-    "inject-and-quorum": "engine lacks Pacemaker's probe-before-stop orderings (probes of the "
-                         "resources stopping first gate the failed member's stop)",
     "inject-probe-running": "after a probe finds it active, the move's actions fire in "
                             "another order",
 }

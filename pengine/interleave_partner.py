@@ -1,0 +1,98 @@
+"""Interleaved orderings: which first-instance each then-instance waits for.
+
+An instance pairs with the first instance on its node (find_compatible_child_by_node).
+
+multi_update_interleave_actions unassigns a then-instance with no first-instance on its
+node, and when it processes the ordering again it pairs that instance through
+find_compatible_child: no node, so the instance's allowed nodes are walked best first and
+the first first-instance placed there, in the first clone's sorted children, is taken.
+Pure: reads the placement only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from pengine.actions import ActionSet, OrderSpec
+from pengine.order_links import Link
+from pengine.state import Unpacked
+
+# an interleaved ordering's link to an instance it left unplaced (ordering's
+# _apply_unplaced_pairs applies it first)
+UNPLACED_PAIR = "unplaced_pair"
+# the completion pseudo action of a collective's task (what an ordering waits for)
+COMPLETE = {"start": "running", "stop": "stopped", "promote": "promoted", "demote": "demoted"}
+
+
+@dataclass(frozen=True)
+class Placed:
+    """What resolve reads of the placement: the primitives' node scores and each clone's
+    instances in the order assignment left them (the order Pacemaker looks for a partner
+    instance in)."""
+
+    tables: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    instance_order: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+def unplaced_partner(u: Unpacked, then_inst: str, firsts: Mapping[str, str | None],
+                     placed: Placed) -> str | None:
+    """find_compatible_child for an instance with no node (one the interleaving left
+    without a partner, whose actions stay): on the first of its allowed nodes, best score
+    first (pcmk__sort_nodes: then by name), the first instance there in the first
+    clone's sorted children."""
+    table = placed.tables.get(u.primitives_under(then_inst)[0], {})
+    for node in sorted(table, key=lambda name: (-table[name], name.encode())):
+        for inst, first_node in firsts.items():
+            if first_node == node:
+                return inst
+    return None
+
+
+def _instance_node(u: Unpacked, inst: str, assigned: dict[str, str | None],
+                   current: bool) -> str | None:
+    prims = u.primitives_under(inst)
+    if current:
+        for p in prims:
+            if u.states[p].running_on:
+                return u.states[p].running_on[0]
+    return next((assigned.get(p) for p in prims if assigned.get(p)), None)
+
+
+def interleave_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
+                      assigned: dict[str, str | None], placed: Placed) -> list[Link]:
+    """interleave=true: each then-instance waits only for the first-instance on its node.
+
+    multi_update_interleave_actions pairs both instances by current node after a stop or
+    demote, and never pairs a blocked first instance (is_child_compatible).
+    """
+    out: list[Link] = []
+    first_insts = [inst for inst in u.rsc(spec.first_rsc or "").children
+                   if not any(u.states[p].blocked for p in u.primitives_under(inst))]
+    current = spec.first_task in ("stop", "demote", "stopped", "demoted")
+    # find_compatible_child_by_node takes the first instance on the node in the first
+    # clone's children as assignment sorted them (seed 583: g9:0 of two on node14)
+    order = [inst for inst in placed.instance_order.get(spec.first_rsc or "", ())
+             if inst in first_insts]
+    nodes = {inst: _instance_node(u, inst, assigned, current)
+             for inst in order + [inst for inst in first_insts if inst not in order]}
+    for then_inst in u.rsc(spec.then_rsc or "").children:
+        node = _instance_node(u, then_inst, assigned, current)
+        thens = acts.of(then_inst, spec.then_task)
+        if node is not None:
+            partner = next((inst for inst, at in nodes.items() if at == node), None)
+        elif thens and not current:
+            # Pacemaker re-processes the ordering after unassigning an unpaired instance,
+            # and then pairs it by its allowed nodes (seed 1031: "required g2:1 running")
+            partner = unplaced_partner(u, then_inst, nodes, placed)
+        else:
+            continue
+        if partner is None:
+            continue
+        task = spec.first_task
+        if u.rsc(partner).kind != "primitive":
+            task = COMPLETE.get(task, task)
+        flags = spec.flags | ({UNPLACED_PAIR} if node is None else set())
+        for f in acts.of(partner, task):
+            out.extend(Link(f, t, flags) for t in thens)
+    return out
