@@ -358,11 +358,19 @@ class _Placer:
                 self.tables[rid] = applied
 
     def _colocated(self, rid: str) -> list[str]:
-        """rid and the resources tied to it by INFINITY colocations, either way."""
+        """rid and the resources tied to it by INFINITY colocations, either way, as
+        pcmk__colocated_resources collects them: a link counts only while its dependent is
+        unassigned (pcmk__colocation_affects, previewing, leaves an assigned dependent's
+        colocations alone), and a clone does not lead on to dependents that are not clones
+        (which of its nodes they would join is unknown; params-6)."""
         out = [rid]
         for rsc in out:
-            links = [c.primary for c in self.this_with.get(rsc, []) if c.score >= INF]
-            links += [c.dependent for c in self.with_this.get(rsc, []) if c.score >= INF]
+            links = [c.primary for c in self.this_with.get(rsc, [])
+                     if c.score >= INF and rsc not in self.assigned]
+            from_clone = self.u.rsc(rsc).kind == "clone"
+            links += [c.dependent for c in self.with_this.get(rsc, [])
+                      if c.score >= INF and c.dependent not in self.assigned
+                      and not (from_clone and self.u.rsc(c.dependent).kind != "clone")]
             out.extend(r for r in dict.fromkeys(links) if r not in out)
         return out
 
