@@ -455,6 +455,10 @@ class _Placer:
         strategy = self.u.options.placement_strategy
         if strategy != "default":
             table, most = self._limit_utilization(rid, table, effective)
+            # The bans are location constraints on the resource's allowed nodes
+            # (resource_location), so they stay for whatever merges its scores later,
+            # such as the clone instance order of a clone colocated with it (seed 496).
+            self.tables[rid] = table
             if prefer is None:
                 prefer = most
 
