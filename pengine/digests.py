@@ -38,7 +38,11 @@ def check_entry(rsc: RscConfig, op: Element,
     params.update(own)
     restart_digest = op.get("op-restart-digest")
     if restart_digest is not None:
-        names = set((op.get("op-force-restart") or "").split())
+        # Without an op-force-restart list Pacemaker's restart digest covers every
+        # parameter (nothing is filtered out): params-6 reloads because that digest still
+        # matches, params-5 restarts because it does not.
+        force = op.get("op-force-restart")
+        names = set(force.split()) if force is not None else set(params)
         if digest({k: v for k, v in params.items() if k in names}) != restart_digest:
             return "restart"
     recorded = op.get("op-digest")

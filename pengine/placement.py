@@ -18,6 +18,7 @@ from pengine.constraints import Colocation, Constraints
 from pengine.glib_order import hash_order, list_sort, node_name_key
 from pengine.placement_sort import clone_table, strategy_order
 from pengine.placement_tables import build_tables, primitive_members
+from pengine.placement_utilization import colocated_usage
 from pengine.promotion import cap_promotion_without_quorum
 from pengine.scores import INF, add, score2str
 from pengine.state import Unpacked
@@ -356,15 +357,6 @@ class _Placer:
             if c.dependent_role != Role.PROMOTED or can_run_any(applied, self.nodes):
                 self.tables[rid] = applied
 
-    def _colocated(self, rid: str) -> list[str]:
-        """rid and the resources tied to it by INFINITY colocations, either way."""
-        out = [rid]
-        for rsc in out:
-            links = [c.primary for c in self.this_with.get(rsc, []) if c.score >= INF]
-            links += [c.dependent for c in self.with_this.get(rsc, []) if c.score >= INF]
-            out.extend(r for r in dict.fromkeys(links) if r not in out)
-        return out
-
     def _spare(self, node: str) -> dict[str, int]:
         used = self.used.get(node, {})
         return {k: v - used.get(k, 0) for k, v in self.capacity.get(node, {}).items()}
@@ -373,8 +365,7 @@ class _Placer:
                            effective: Callable[[str], int]) -> tuple[Table, str | None]:
         """Ban nodes without capacity (pcmk__ban_insufficient_capacity)."""
         spare = {n: self._spare(n) for n in self.capacity}
-        together = combine(*(self.usage.get(r, {}) for r in self._colocated(rid)
-                             if r not in self.assigned))
+        together = colocated_usage(self, rid)
         # The most capable node is the first of equals in the table's iteration order.
         candidates = [n for n in self.table_order(table) if effective(n) >= 0]
         banned, most = insufficient_capacity(candidates, spare, self.usage.get(rid, {}),
@@ -446,6 +437,10 @@ class _Placer:
         strategy = self.u.options.placement_strategy
         if strategy != "default":
             table, most = self._limit_utilization(rid, table, effective)
+            # The bans are location constraints on the resource's allowed nodes
+            # (resource_location), so they stay for whatever merges its scores later,
+            # such as the clone instance order of a clone colocated with it (seed 496).
+            self.tables[rid] = table
             if prefer is None:
                 prefer = most
 
