@@ -146,13 +146,7 @@ class Election:
         if isinstance(event, TimerFired):
             return self._on_timer(event)
         message, source, now = event.message, event.source, event.now
-        if source == self.name:
-            return []
-        if source not in self.members:
-            # only members of our view take part; a sender our next view admits installed
-            # that view first: keep its message for it (see `_on_view`)
-            if isinstance(message, (Vote, NoVote, DcClaim, ControllerStarted)):
-                self.held.append(event)
+        if source == self.name or self._held_for_next_view(event):
             return []
         if isinstance(message, Vote):
             return self._on_vote(source, message, now)
@@ -177,6 +171,15 @@ class Election:
             self.started_peers.add(source)
             return self._vote_if_nobody_can_be_dc(now)
         return []
+
+    def _held_for_next_view(self, event: PeerMessage) -> bool:
+        """Only members of our view take part; a sender our next view admits installed
+        that view first: keep its election message for that view (see `_on_view`)."""
+        if event.source in self.members:
+            return False
+        if isinstance(event.message, (Vote, NoVote, DcClaim, ControllerStarted)):
+            self.held.append(event)
+        return True
 
     def controllers_changed(self, alive: frozenset[str], now: float) -> list[Effect]:
         """The set of members whose controller runs changed: a candidate waiting only
