@@ -34,6 +34,12 @@ What we add to Pacemaker's scheme, and why:
   is not a DC, and a sitting DC would not announce a start. A node alone in its view, or
   with a member it has not heard start (which may be the DC, or have no controller),
   still waits. All nodes booting together elect in one round trip instead of 2 s.
+- Membership and messages race: ccm installs a view on each node a few milliseconds apart,
+  so a member's first message (the DC's claim on the new view) can arrive before our view
+  admits it. Corosync's CPG delivers the view before any message of a new member (virtual
+  synchrony); we get the same order by keeping messages from senders outside our view until
+  our next view, replaying those it admits and dropping the rest. Dropping them left a node
+  following a DC that had stepped down while they were apart (found by the property test).
 - Dampening: a node starts at most one election per `holdoff` seconds; a request inside the
   window is deferred to its end (a timer), so a flapping DC cannot cause an election storm.
 
@@ -46,7 +52,7 @@ the current view; `is_dc` only after a win or an uncontested claim.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from crmd.messages import ControllerStarted, Credentials, DcClaim, NoVote, PeerMessage, Vote
 from messaging.effects import ArmTimer, CancelTimer, Effect, Log, Node, Publish, Send, TimerFired
@@ -123,6 +129,8 @@ class Election:
         self.started_peers: set[str] = set()  # members heard starting since our start
         # members whose controller died while it was our DC (`take_lost_dcs`)
         self.lost_dcs: set[str] = set()
+        # messages from senders outside our view, kept until our next view (`_on_view`)
+        self.held: list[PeerMessage] = []
 
     @property
     def is_dc(self) -> bool:
@@ -138,8 +146,8 @@ class Election:
         if isinstance(event, TimerFired):
             return self._on_timer(event)
         message, source, now = event.message, event.source, event.now
-        if source not in self.members or source == self.name:
-            return []  # only members of our view take part
+        if source == self.name or self._held_for_next_view(event):
+            return []
         if isinstance(message, Vote):
             return self._on_vote(source, message, now)
         if isinstance(message, NoVote):
@@ -163,6 +171,15 @@ class Election:
             self.started_peers.add(source)
             return self._vote_if_nobody_can_be_dc(now)
         return []
+
+    def _held_for_next_view(self, event: PeerMessage) -> bool:
+        """Only members of our view take part; a sender our next view admits installed
+        that view first: keep its election message for that view (see `_on_view`)."""
+        if event.source in self.members:
+            return False
+        if isinstance(event.message, (Vote, NoVote, DcClaim, ControllerStarted)):
+            self.held.append(event)
+        return True
 
     def controllers_changed(self, alive: frozenset[str], now: float) -> list[Effect]:
         """The set of members whose controller runs changed: a candidate waiting only
@@ -197,11 +214,19 @@ class Election:
         return lost
 
     def _on_view(self, members: frozenset[str], now: float) -> list[Effect]:
+        held, self.held = self.held, []
+        effects = self._install_view(members, now)
+        for event in held:  # in arrival order, as if the view had come first
+            if event.source in self.members:
+                effects += self.handle(replace(event, now=now))
+        return effects
+
+    def _install_view(self, members: frozenset[str], now: float) -> list[Effect]:
         self.members = members
         self.started_peers &= members  # one that left announces again when it returns
         if not self.announced:
             self.announced = True
-            return self._broadcast(ControllerStarted(self.credentials)) + self._on_view(
+            return self._broadcast(ControllerStarted(self.credentials)) + self._install_view(
                 members, now)
         if self.dc is not None and self.dc not in members:
             return self._set_dc(None, None, now) + self._start_election(now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from crmd.election import Election, ElectionTiming, ViewChanged, beats
@@ -165,6 +165,10 @@ def _play(steps: list[tuple[str, object]], gaps: list[float]) -> ControllerClust
 @settings(max_examples=12, deadline=None)
 @given(st.lists(STEP, min_size=1, max_size=8),
        st.lists(st.sampled_from([0.0, 0.05, 0.3, 1.0, 3.0]), min_size=8, max_size=8))
+@example(steps=[("split", [0, 2, 0, 1, 1, 0]), ("kill", 0), ("kill", 0),
+                ("split", [0, 0, 2, 0, 1, 0]), ("kill", 0), ("heal", 0), ("heal", 0),
+                ("split", [1, 1, 0, 1, 1, 0])],
+         gaps=[3.0, 1.0, 1.0, 0.3, 0.0, 0.0, 0.3, 1.0])  # two DCs after heal, kill, split
 def test_every_partition_converges_on_one_dc_within_the_bound(
         steps: list[tuple[str, object]], gaps: list[float]) -> None:
     net = _play(steps, gaps)
@@ -247,3 +251,25 @@ def test_a_node_alone_or_beside_a_silent_member_waits_dc_deadtime() -> None:
     assert _votes(effects) == [] and not beside.candidate
     beside.handle(ViewChanged(("a", "b"), 5.0))  # the silent member left: b is all there is
     assert beside.candidate
+
+
+def test_a_claim_that_races_ahead_of_the_view_counts_once_the_view_admits_its_sender() -> None:
+    """ccm installs views milliseconds apart: the DC's claim on the merged view can come
+    before our view admits the DC. It is kept and applied with that view (CPG would deliver
+    the view first); a claim from a sender the next view does not admit is dropped."""
+    follower = Election(Credentials("c", "3.16.2", 5.0), TIMING)
+    follower.handle(ViewChanged(("b", "c"), 0.0))
+    follower.handle(PeerMessage("b", DcClaim(Credentials("b", "3.16.2", 2.0)), 0.1))
+    assert follower.dc == "b"
+    better = Credentials("a", "3.16.2", 1.0)
+    assert follower.handle(PeerMessage("a", DcClaim(better), 5.0)) == []
+    assert follower.dc == "b", "a is not in the view yet"
+    follower.handle(ViewChanged(("a", "b", "c"), 5.001))
+    assert follower.dc == "a" and follower.dc_credentials == better
+    stray = Election(Credentials("c", "3.16.2", 5.0), TIMING)
+    stray.handle(ViewChanged(("b", "c"), 0.0))
+    stray.handle(PeerMessage("b", DcClaim(Credentials("b", "3.16.2", 2.0)), 0.1))
+    stray.handle(PeerMessage("a", DcClaim(better), 5.0))
+    stray.handle(ViewChanged(("b", "c", "d"), 5.001))
+    stray.handle(ViewChanged(("a", "b", "c", "d"), 9.0))
+    assert stray.dc == "b", "a claim kept past the view that did not admit its sender is stale"
