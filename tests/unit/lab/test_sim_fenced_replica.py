@@ -27,19 +27,29 @@ def _cib(cluster: ControllerCluster, node: str) -> ReplicaCore:
     return core
 
 
-def test_the_master_stops_waiting_for_a_replica_fenced_before_the_view_changes() -> None:
-    cluster = ControllerCluster(EXAMPLE, stonith=True)
+def _restart_a_controller_until_fenced(cluster: ControllerCluster
+                                       ) -> tuple[str, str, set[str]]:
+    """Start the cluster, restart the controller of a node (not the DC) that runs
+    resources, and run until its node is fenced: (the DC, the fenced node, what ran
+    there)."""
     cluster.devices.reboot_delay = REBOOT_S
     cluster.start_all()
     cluster.run_for(10.0)
     dc = cluster.dc()
     victim = next(node for node, names in sorted(cluster.running().items())
                   if node != dc and names)
+    ran = set(cluster.running()[victim])
     cluster.restart_controller(victim)
     while not cluster.fenced and cluster.now < 20.0:
         cluster.run_for(0.01)
+    return str(dc), victim, ran
+
+
+def test_the_master_stops_waiting_for_a_replica_fenced_before_the_view_changes() -> None:
+    cluster = ControllerCluster(EXAMPLE, stonith=True)
+    dc, victim, _ = _restart_a_controller_until_fenced(cluster)
     assert cluster.fenced == [victim]
-    master = _cib(cluster, str(dc))
+    master = _cib(cluster, dc)
     view = master.view
     cluster.run_for(REBOOT_S / 3)  # fenced, not yet back: the view has not changed
     assert master.view == view
@@ -59,16 +69,7 @@ def test_the_group_starts_on_a_survivor_before_the_fast_rebooted_node_is_back() 
     and blocks the starts: "Start service-ip ( alpha ) blocked" from Debian's crm_simulate
     on that CIB)."""
     cluster = ControllerCluster(EXAMPLE, stonith=True)
-    cluster.devices.reboot_delay = REBOOT_S
-    cluster.start_all()
-    cluster.run_for(10.0)
-    dc = cluster.dc()
-    victim = next(node for node, names in sorted(cluster.running().items())
-                  if node != dc and names)
-    group = set(cluster.running()[victim])
-    cluster.restart_controller(victim)
-    while not cluster.fenced and cluster.now < 20.0:
-        cluster.run_for(0.01)
+    _, victim, group = _restart_a_controller_until_fenced(cluster)
     cluster.run_for(REBOOT_S - 0.01)  # the rebooted node is not back yet
     assert victim not in cluster.alive
     assert any(group <= names for node, names in cluster.running().items() if node != victim)
