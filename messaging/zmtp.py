@@ -75,7 +75,10 @@ class Connection:
             raise
 
     def _handshake(self, deadline: float) -> None:
-        self._sock.sendall(GREETING + READY)
+        try:
+            self._sock.sendall(GREETING + READY)
+        except OSError as error:  # the daemon closed it (stopping, killed): as in send()
+            raise PeerTimeout(f"{self.endpoint}: the connection broke ({error})") from None
         greeting = self._take(64, deadline)
         if greeting[0] != 0xFF or greeting[9] != 0x7F or greeting[10] < 3:
             raise RemoteProtocolError(f"{self.endpoint}: the peer does not speak ZMTP 3")
