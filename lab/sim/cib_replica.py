@@ -37,6 +37,7 @@ from typing import Any
 
 from ccm.api import MEMBERSHIP_TOPIC, MembershipChanged
 from cib.api import (
+    FENCED_BY,
     Acknowledge,
     ClientWrite,
     DcNamed,
@@ -54,7 +55,6 @@ from cib.api import (
     schema_validator,
     view_members,
 )
-from cib.replication_messages import FENCED_BY
 from crmd.api import ELECTION_TOPIC, DcChanged
 from crmd.write_pipeline import RETRY_FOR_S, WINDOW, Outcome, WritePipeline
 from messaging.effects import Client, Publish, Send
