@@ -5,6 +5,8 @@ after a gap (a change whose diff never came, found by the version check)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +51,27 @@ async def _until(condition: Any) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _scenario(state_dir: Path) -> list[Version]:
+@asynccontextmanager
+async def _serving(state_dir: Path) -> AsyncIterator[StandInCib]:
+    """A stand-in cib bound and answering, closed afterwards."""
     cib = StandInCib(state_dir)
     cib.server.bind()
     cib.publisher.bind()
     serving = asyncio.create_task(cib.server.serve())
+    try:
+        yield cib
+    finally:
+        serving.cancel()
+        cib.server.close()
+        cib.publisher.close()
+
+
+async def _scenario(state_dir: Path) -> list[Version]:
+    async with _serving(state_dir) as cib:
+        return await _follow_changes(cib, state_dir)
+
+
+async def _follow_changes(cib: StandInCib, state_dir: Path) -> list[Version]:
     seen: list[Version] = []
 
     async def on_cib(text: str, version: Version) -> None:
@@ -74,9 +92,6 @@ async def _scenario(state_dir: Path) -> list[Version]:
         return seen
     finally:
         following.cancel()
-        serving.cancel()
-        cib.server.close()
-        cib.publisher.close()
 
 
 def test_follow_cib_fetches_at_start_on_configuration_changes_and_after_a_gap(
@@ -94,10 +109,11 @@ def _diff(source: Version, target: Version, body: str) -> CibDiff:
 
 
 async def _concerns_scenario(state_dir: Path) -> tuple[list[Version], int]:
-    cib = StandInCib(state_dir)
-    cib.server.bind()
-    cib.publisher.bind()
-    serving = asyncio.create_task(cib.server.serve())
+    async with _serving(state_dir) as cib:
+        return await _follow_concerns(cib, state_dir)
+
+
+async def _follow_concerns(cib: StandInCib, state_dir: Path) -> tuple[list[Version], int]:
     seen: list[Version] = []
 
     async def on_cib(text: str, version: Version) -> None:
@@ -125,9 +141,6 @@ async def _concerns_scenario(state_dir: Path) -> tuple[list[Version], int]:
         return seen[fetched:], fetched
     finally:
         following.cancel()
-        serving.cancel()
-        cib.server.close()
-        cib.publisher.close()
 
 
 def test_follow_cib_skips_a_contiguous_change_of_no_concern_but_not_one_after_a_gap(

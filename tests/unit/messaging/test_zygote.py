@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,18 +63,25 @@ def test_a_plain_entry_module_is_preloaded_itself() -> None:
     assert _entry_modules("lrmd") == ["lrmd.__main__", "lrmd.service"]
 
 
-def test_zygote_forks_a_daemon_that_looks_exec_started(tmp_path: Path) -> None:
+def _run_launcher(tmp_path: Path, launcher: str) -> tuple[list[Any], Any, str]:
+    """Runs `launcher` with a probe package on the path; its daemons' lines, its summary line
+    and its stderr. Line-buffered output: the daemons run side by side, one write per line."""
     package = tmp_path / "probe"
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "__main__.py").write_text(PROBE_DAEMON)
     env = dict(os.environ, PYTHONPATH=f"{tmp_path}:{Path(__file__).resolve().parents[3]}")
     env.pop("HACLUSTER_NO_ZYGOTE", None)
-    result = subprocess.run([sys.executable, "-c", LAUNCHER], env=env, capture_output=True,
+    env.pop("PYTHONUNBUFFERED", None)
+    result = subprocess.run([sys.executable, "-c", launcher], env=env, capture_output=True,
                             text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    daemons, summary = lines[:-1], lines[-1]
+    return lines[:-1], lines[-1], result.stderr
+
+
+def test_zygote_forks_a_daemon_that_looks_exec_started(tmp_path: Path) -> None:
+    daemons, summary, stderr = _run_launcher(tmp_path, LAUNCHER)
     assert [d["argv"] for d in daemons] == [["3", "x" * 20], ["0", "x" * 20]]
     assert [code for _, code in summary["results"]] == [3, 0]
     assert [d["pid"] for d in daemons] == [pid for pid, _ in summary["results"]]
@@ -85,7 +93,7 @@ def test_zygote_forks_a_daemon_that_looks_exec_started(tmp_path: Path) -> None:
         assert daemon["comm"] == "probe-d"
         assert daemon["sigpipe_ignored"]  # as Python started by exec: EPIPE, not death
     assert daemons[0]["random"] != daemons[1]["random"]  # reseeded after the fork
-    assert result.stderr.count("to stderr") == 2
+    assert stderr.count("to stderr") == 2
 
 
 CONCURRENT_LAUNCHER = '''
@@ -108,18 +116,7 @@ asyncio.run(main())
 def test_spawns_in_flight_together_each_get_their_own_daemon(tmp_path: Path) -> None:
     """The launcher sends every first start at once (before the zygote said ready): each
     reply reaches the request it answers, in order, so pid i is the daemon of request i."""
-    package = tmp_path / "probe"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "__main__.py").write_text(PROBE_DAEMON)
-    env = dict(os.environ, PYTHONPATH=f"{tmp_path}:{Path(__file__).resolve().parents[3]}")
-    env.pop("HACLUSTER_NO_ZYGOTE", None)
-    env.pop("PYTHONUNBUFFERED", None)  # one write per line: the daemons run side by side
-    result = subprocess.run([sys.executable, "-c", CONCURRENT_LAUNCHER], env=env,
-                            capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
-    daemons, summary = lines[:-1], lines[-1]
+    daemons, summary, _ = _run_launcher(tmp_path, CONCURRENT_LAUNCHER)
     by_pid = {d["pid"]: d for d in daemons}
     assert len(by_pid) == 6
     for code, (pid, exit_code) in zip(range(5, 11), summary["results"], strict=True):
