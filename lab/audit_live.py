@@ -77,6 +77,7 @@ class LrmdSampler:
         self.period = period
         self.last_round: dict[str, dict[str, Instance]] = {}
         self.rounds = 0
+        self.error: BaseException | None = None  # what ended the sampling thread, if anything
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="lrmd-sampler", daemon=True)
@@ -119,13 +120,18 @@ class LrmdSampler:
                 if self.rounds >= target:
                     return dict(self.last_round)
             self._stop.wait(0.02)
+        if self.error is not None:  # a bug in sampling, not a slow lab: say which
+            raise HAError(f"the lrmd sampler stopped: {self.error!r}") from self.error
         raise HAError(f"the lrmd sampler completed no round within {timeout}s")
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(HAError):  # the lab's state file was being rewritten
-                self.sample_once()
-            self._stop.wait(self.period)
+        try:
+            while not self._stop.is_set():
+                with contextlib.suppress(HAError):  # the lab's state file was being rewritten
+                    self.sample_once()
+                self._stop.wait(self.period)
+        except Exception as error:  # kept for wait_rounds, which reports it to the test
+            self.error = error
 
 
 __all__ = ["LabNodes", "LrmdSampler", "sample_lrmd"]
