@@ -16,9 +16,9 @@ Field order of every dataclass here is part of the wire contract: only append fi
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from messaging.envelope import protocol
@@ -34,12 +34,12 @@ RETRY_S = 1.0  # the cib does not answer yet: ask again (a retry interval, not a
 QUERY_TIMEOUT_S = 10.0
 
 
-def ctl_address(state_dir: str | Path) -> str:
-    return f"ipc://{Path(state_dir) / CTL_SOCKET}"
+def ctl_address(state_dir: str | os.PathLike[str]) -> str:
+    return f"ipc://{os.path.join(state_dir, CTL_SOCKET)}"  # no pathlib: tools' start-up
 
 
-def pub_address(state_dir: str | Path) -> str:
-    return f"ipc://{Path(state_dir) / PUB_SOCKET}"
+def pub_address(state_dir: str | os.PathLike[str]) -> str:
+    return f"ipc://{os.path.join(state_dir, PUB_SOCKET)}"
 
 
 @API.register("query")
@@ -89,7 +89,7 @@ def patch_source(patch: str) -> Version | None:
     return Version(*(int(number) for number in match.groups())) if match else None
 
 
-async def follow_cib(state_dir: str | Path, on_cib: OnCib, *, log: Any = None,
+async def follow_cib(state_dir: str | os.PathLike[str], on_cib: OnCib, *, log: Any = None,
                      configuration_only: bool = True, gap_check: float = GAP_CHECK_S,
                      concerns: Concerns | None = None) -> None:
     """Await `on_cib(cib_xml, version)` with the whole CIB of the local cib daemon at start,
