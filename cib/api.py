@@ -35,7 +35,6 @@ import functools
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from cib.request import Op, Request, WireRequest
 from messaging.cib_contract import (
@@ -54,7 +53,10 @@ from messaging.envelope import CIB_MAX_FRAME, Kind, decode, encode
 from messaging.errors import HAError, PeerUnreachable, RemoteProtocolError
 from messaging.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (tools' start-up)
 if TYPE_CHECKING:
+    from typing import Any
+
     from cib.attrd_api import AsyncAttrdClient as AsyncAttrdClient
     from cib.attrd_api import AttrdClient as AttrdClient
     from cib.backend import Backend as Backend

@@ -17,13 +17,15 @@ Field order of every dataclass here is part of the wire contract: only append fi
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from messaging.envelope import protocol
 from messaging.record import Record
 from messaging.version import Version as Version  # re-exported: part of this contract
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (tools' start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 API = protocol("cib")
 CTL_SOCKET = "cib.ctl"
@@ -80,12 +82,14 @@ class CibDiff(Record):
 
 OnCib = Callable[[str, Version], Awaitable[None]]
 Concerns = Callable[[str], bool]
-_SOURCE = re.compile(r'<source admin_epoch="(\d+)" epoch="(\d+)" num_updates="(\d+)"/>')
+_SOURCE = r'<source admin_epoch="(\d+)" epoch="(\d+)" num_updates="(\d+)"/>'
 
 
 def patch_source(patch: str) -> Version | None:
     """The version a v2 patchset applies to (its <source>), None when it names none."""
-    match = _SOURCE.search(patch)
+    import re  # here, not at the top: a tool asking the cib never needs it (start-up)
+
+    match = re.search(_SOURCE, patch)  # compiled once, then from re's own cache
     return Version(*(int(number) for number in match.groups())) if match else None
 
 

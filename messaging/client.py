@@ -25,7 +25,6 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
 
 from messaging.codec import Registry
 from messaging.envelope import DEFAULT_MAX_FRAME, Envelope, Kind, Ping, Pong, decode, encode
@@ -41,6 +40,7 @@ from messaging.zmtp import Connection, endpoint_present
 TYPE_CHECKING = False  # typing.TYPE_CHECKING; asyncio and zmq load only when used:
 if TYPE_CHECKING:       # a blocking tool such as cibadmin should not pay for them
     import asyncio
+    from typing import Any
 
     import zmq
     import zmq.asyncio

@@ -85,7 +85,8 @@ START_PROBE = """
 import sys
 from cib.cli import main
 code = main(sys.argv[1:])
-HEAVY = ("lxml.etree", "messaging.config", "shutil", "argparse", "pathlib", "socket")
+HEAVY = ("lxml.etree", "messaging.config", "shutil", "argparse", "pathlib", "socket", "typing",
+         "re")
 print(sorted(m for m in HEAVY if m in sys.modules), code)
 """
 
