@@ -32,10 +32,9 @@ of the wire contract: only append fields.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from cib.request import Op, Request, WireRequest
 from messaging.cib_contract import (
@@ -54,7 +53,10 @@ from messaging.envelope import CIB_MAX_FRAME, Kind, decode, encode
 from messaging.errors import HAError, PeerUnreachable, RemoteProtocolError
 from messaging.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (tools' start-up)
 if TYPE_CHECKING:
+    from typing import Any
+
     from cib.attrd_api import AsyncAttrdClient as AsyncAttrdClient
     from cib.attrd_api import AttrdClient as AttrdClient
     from cib.backend import Backend as Backend
@@ -155,14 +157,14 @@ def open_peer_frame(data: bytes) -> object:
 class CibClient:
     """Typed blocking client of one node's cib daemon."""
 
-    def __init__(self, state_dir: str | Path, timeout: float = DEFAULT_TIMEOUT,
+    def __init__(self, state_dir: str | os.PathLike[str], timeout: float = DEFAULT_TIMEOUT,
                  name: str | None = None) -> None:
         from messaging.client import Client  # lazy: cibadmin in file mode never connects
 
-        self.state_dir = Path(state_dir)
+        self.state_dir = os.fspath(state_dir)  # os.path, not pathlib: the tools' start-up
         # Pacemaker's tools sign on with their program name (update-client="cibadmin").
-        self.name = name if name is not None else Path(sys.argv[0]).name or None
-        if not (self.state_dir / CTL_SOCKET).exists():
+        self.name = name if name is not None else os.path.basename(sys.argv[0]) or None
+        if not os.path.exists(os.path.join(self.state_dir, CTL_SOCKET)):
             raise PeerUnreachable(f"the cib daemon is not running (no {CTL_SOCKET} in "
                                   f"{self.state_dir})")
         self._client = Client(ctl_address(self.state_dir), API, timeout=timeout,
@@ -237,9 +239,11 @@ def with_writes_tree(cib: Any, writes: Sequence[WireRequest], *, copy: bool = Tr
     return cib
 
 
-def seed_store(state_dir: str | Path, cib_text: bytes) -> None:
+def seed_store(state_dir: str | os.PathLike[str], cib_text: bytes) -> None:
     """Install `cib_text` as the live copy of a node's cib store before its daemon starts
     (signed, as the daemon writes it): how a lab or an installer gives a node its first CIB."""
+    from pathlib import Path
+
     from cib.store import CibStore
     from cib.xmlio import parse
 

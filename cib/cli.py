@@ -10,15 +10,15 @@ Heavy modules are imported only by the commands that need them, so the command s
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-
-from messaging.help_format import HelpFormatter
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 
 if TYPE_CHECKING:
+    import argparse
+
+    from cib.file_mode import Options
     from cib.xmlio import Element
 
 _EPILOG = ("Pacemaker's ACLs are not supported (-U and -S are ignored): members of group "
@@ -40,9 +40,30 @@ _COMMANDS = {
     "-5": ("--md5-sum", "md5", "Calculate the on-disk CIB digest"),
     "-6": ("--md5-sum-versioned", "md5v", "Calculate an on-the-wire versioned CIB digest"),
 }
+# The options after the commands, in --help's order: (short, long, dest, takes a value, help).
+_OPTIONS: tuple[tuple[str, str, str, bool, str | None], ...] = (
+    ("-f", "--force", "force", False, None),
+    ("-t", "--timeout", "timeout", True, "Seconds to wait (ignored in file mode)"),
+    ("-U", "--user", "user", True, "(ignored: no ACLs)"),
+    ("-s", "--sync-call", "sync_call", False, None),
+    ("-l", "--local", "local", False, None),
+    ("-c", "--allow-create", "allow_create", False, None),
+    ("-n", "--no-children", "no_children", False, None),
+    ("-X", "--xml-text", "xml_text", True, None),
+    ("-x", "--xml-file", "xml_file", True, None),
+    ("-p", "--xml-pipe", "xml_pipe", False, None),
+    ("-o", "--scope", "scope", True, None),
+    ("-A", "--xpath", "xpath", True, None),
+    ("-e", "--node-path", "node_path", False, None),
+    ("-N", "--node", "node", True, None),
+)
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
+    from messaging.help_format import HelpFormatter
+
     parser = argparse.ArgumentParser(prog="cibadmin", add_help=False, epilog=_EPILOG,
                                      description="Query and edit the Pacemaker configuration",
                                      formatter_class=HelpFormatter)
@@ -55,27 +76,55 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-a", "--empty", dest="empty", nargs="?", const="pacemaker-3.9",
                         help="Output an empty CIB (optionally for a validate-with schema)")
     parser.add_argument("-S", "--show-access", nargs="?", const="auto", help="(ignored: no ACLs)")
-    parser.add_argument("-f", "--force", action="store_true")
-    parser.add_argument("-t", "--timeout", help="Seconds to wait (ignored in file mode)")
-    parser.add_argument("-U", "--user", help="(ignored: no ACLs)")
-    parser.add_argument("-s", "--sync-call", action="store_true")
-    parser.add_argument("-l", "--local", action="store_true")
-    parser.add_argument("-c", "--allow-create", action="store_true")
-    parser.add_argument("-n", "--no-children", action="store_true")
-    parser.add_argument("-X", "--xml-text")
-    parser.add_argument("-x", "--xml-file")
-    parser.add_argument("-p", "--xml-pipe", action="store_true")
-    parser.add_argument("-o", "--scope")
-    parser.add_argument("-A", "--xpath")
-    parser.add_argument("-e", "--node-path", action="store_true")
-    parser.add_argument("-N", "--node")
+    for short, long, dest, valued, option_help in _OPTIONS:
+        if valued:
+            parser.add_argument(short, long, dest=dest, help=option_help)
+        else:
+            parser.add_argument(short, long, dest=dest, action="store_true", help=option_help)
     return parser
+
+
+def _plain_options(args: list[str]) -> Options | None:
+    """The options argparse would give for `args` when every word is one of the options
+    spelled out whole and each value a separate word not starting with "-" (how scripts
+    and the tools call cibadmin); None for anything else, which argparse then decides
+    (abbreviations, -Ql, --opt=value, optional values, help, errors). Why: importing
+    argparse (with gettext and re) was about a quarter of a live cibadmin's start."""
+    from types import SimpleNamespace
+
+    values: dict[str, object] = {"command": None, "empty": None, "show_access": None}
+    words: dict[str, tuple[str, object]] = {}  # option word -> (dest, const or _VALUE)
+    for short, (long, name, _) in _COMMANDS.items():
+        words[short] = words[long] = ("command", name)
+    for short, long, dest, valued, _ in _OPTIONS:
+        values[dest] = None if valued else False
+        words[short] = words[long] = (dest, _VALUE if valued else True)
+    position, verbose = 0, 0
+    while position < len(args):
+        word = args[position]
+        if word in ("-V", "--verbose"):
+            verbose += 1
+        elif word in words:
+            dest, const = words[word]
+            if const is _VALUE:
+                position += 1
+                if position == len(args) or args[position].startswith("-"):
+                    return None
+                const = args[position]
+            values[dest] = const
+        else:
+            return None
+        position += 1
+    return SimpleNamespace(**values, verbose=verbose)
+
+
+_VALUE = object()  # in _plain_options' table: the option takes the next word as its value
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run cibadmin; returns the exit code (also the console script's entry point)."""
     args = argv if argv is not None else sys.argv[1:]
-    options = _parser().parse_args(args)
+    options = _plain_options(args) or _parser().parse_args(args)
     try:
         code = _run(options)
     except BrokenPipeError:
@@ -87,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _run(options: argparse.Namespace) -> int:
+def _run(options: Options) -> int:
     from messaging.errors import HAError
 
     if options.empty is not None and options.command is None:
@@ -110,15 +159,15 @@ def _run(options: argparse.Namespace) -> int:
         return _fail(error)
 
 
-def _live(options: argparse.Namespace) -> bool:
+def _live(options: Options) -> bool:
     return not os.environ.get("CIB_file") and options.command not in ("md5", "md5v")  # noqa: SIM112
 
 
-def _has_input(options: argparse.Namespace) -> bool:
+def _has_input(options: Options) -> bool:
     return options.xml_text is not None or options.xml_file is not None or options.xml_pipe
 
 
-def _well_formed_text(options: argparse.Namespace) -> str | None:
+def _well_formed_text(options: Options) -> str | None:
     """The XML input as text when it is well-formed (expat, in C: the live path then sends
     it as it is, the daemon parses it with Pacemaker's parser, and this command never
     loads lxml); None otherwise, and the input is read again by `_read_input`, whose
@@ -165,7 +214,7 @@ def _print_empty(schema: str) -> int:
     return 0
 
 
-def _read_input(options: argparse.Namespace) -> Element | None:
+def _read_input(options: Options) -> Element | None:
     from cib.xmlio import parse
     from messaging.errors import ValidationError
 
@@ -209,7 +258,7 @@ def _digest(command: str, data: Element | None) -> int:
     return 0
 
 
-def _operate(options: argparse.Namespace, data: Element | None) -> int:
+def _operate(options: Options, data: Element | None) -> int:
     from cib.file_mode import run_live, run_on_file
 
     path = os.environ.get("CIB_file")  # noqa: SIM112  Pacemaker's name

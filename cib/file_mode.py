@@ -16,10 +16,7 @@ file has none and refuses a CIB that fails its schema, as Pacemaker's file backe
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Callable
-from pathlib import Path
 
 from cib.errors import InvalidArgument, NoSuchObject, SchemaViolation
 from cib.request import Op, Outcome, Request, WireRequest
@@ -27,9 +24,16 @@ from messaging.errors import HAError, ValidationError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING: the live path loads neither lxml nor the ops
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+    from types import SimpleNamespace
+
     from cib.api import CibClient
     from cib.xmlio import Element
     from messaging.cib_contract import CibReply
+
+    # a command line's options: argparse's, or cib.cli's own parse of a plain command line
+    Options = argparse.Namespace | SimpleNamespace
 
 _OPS = {
     "query": Op.QUERY, "create": Op.CREATE, "modify": Op.MODIFY, "replace": Op.REPLACE,
@@ -65,7 +69,7 @@ def load(path: str) -> Element:
     return cib
 
 
-def request_from(options: argparse.Namespace, data: Element | None) -> Request:
+def request_from(options: Options, data: Element | None) -> Request:
     """The Request a cibadmin command line asks for."""
     op = _OPS[options.command]
     if data is None and (op in _NEEDS_DATA or (op is Op.DELETE and options.xpath is None)):
@@ -76,7 +80,7 @@ def request_from(options: argparse.Namespace, data: Element | None) -> Request:
                    force=options.force)
 
 
-def run_on_file(path: str, options: argparse.Namespace, data: Element | None) -> int:
+def run_on_file(path: str, options: Options, data: Element | None) -> int:
     """Run the command line's operation on the CIB file; returns the exit code."""
     from cib.ops import perform
     from cib.xmlio import element_text
@@ -93,13 +97,15 @@ def run_on_file(path: str, options: argparse.Namespace, data: Element | None) ->
     outcome = perform(cib, request)
     _print(outcome, options)
     if request.op is not Op.QUERY:
+        from pathlib import Path
+
         from cib.store import write_atomically
 
         write_atomically(Path(path).absolute(), element_text(outcome.cib).encode())
     return 0
 
 
-def run_live(options: argparse.Namespace, data: Element | None) -> int:
+def run_live(options: Options, data: Element | None) -> int:
     """Run the command line's operation through the local cib daemon; returns the exit code."""
     if options.command == "patch" and data is None:
         return 0
@@ -107,7 +113,7 @@ def run_live(options: argparse.Namespace, data: Element | None) -> int:
     return _ask_daemon(options, lambda client: client.perform(request))
 
 
-def _ask_daemon(options: argparse.Namespace, ask: Callable[[CibClient], CibReply]) -> int:
+def _ask_daemon(options: Options, ask: Callable[[CibClient], CibReply]) -> int:
     from cib.api import CibClient
     from messaging.state_dir import default_state_dir
 
@@ -130,7 +136,7 @@ def _ask_daemon(options: argparse.Namespace, ask: Callable[[CibClient], CibReply
     return 0
 
 
-def run_live_text(options: argparse.Namespace, text: str | None) -> int:
+def run_live_text(options: Options, text: str | None) -> int:
     """`run_live` for XML input given as well-formed text (or none): the request leaves as
     text, so the command builds no tree (the daemon parses it as `run_live` would have)."""
     op = _OPS[options.command]
@@ -144,7 +150,7 @@ def run_live_text(options: argparse.Namespace, text: str | None) -> int:
         wire, options.no_children, options.node_path))
 
 
-def _print(outcome: Outcome, options: argparse.Namespace) -> None:
+def _print(outcome: Outcome, options: Options) -> None:
     from cib.xmlio import element_text
 
     output = element_text(outcome.output) if outcome.output is not None else None

@@ -16,14 +16,16 @@ Field order of every dataclass here is part of the wire contract: only append fi
 
 from __future__ import annotations
 
-import re
+import os
 from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import Any
 
 from messaging.envelope import protocol
 from messaging.record import Record
 from messaging.version import Version as Version  # re-exported: part of this contract
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (tools' start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 API = protocol("cib")
 CTL_SOCKET = "cib.ctl"
@@ -34,12 +36,12 @@ RETRY_S = 1.0  # the cib does not answer yet: ask again (a retry interval, not a
 QUERY_TIMEOUT_S = 10.0
 
 
-def ctl_address(state_dir: str | Path) -> str:
-    return f"ipc://{Path(state_dir) / CTL_SOCKET}"
+def ctl_address(state_dir: str | os.PathLike[str]) -> str:
+    return f"ipc://{os.path.join(state_dir, CTL_SOCKET)}"  # no pathlib: tools' start-up
 
 
-def pub_address(state_dir: str | Path) -> str:
-    return f"ipc://{Path(state_dir) / PUB_SOCKET}"
+def pub_address(state_dir: str | os.PathLike[str]) -> str:
+    return f"ipc://{os.path.join(state_dir, PUB_SOCKET)}"
 
 
 @API.register("query")
@@ -80,16 +82,18 @@ class CibDiff(Record):
 
 OnCib = Callable[[str, Version], Awaitable[None]]
 Concerns = Callable[[str], bool]
-_SOURCE = re.compile(r'<source admin_epoch="(\d+)" epoch="(\d+)" num_updates="(\d+)"/>')
+_SOURCE = r'<source admin_epoch="(\d+)" epoch="(\d+)" num_updates="(\d+)"/>'
 
 
 def patch_source(patch: str) -> Version | None:
     """The version a v2 patchset applies to (its <source>), None when it names none."""
-    match = _SOURCE.search(patch)
+    import re  # here, not at the top: a tool asking the cib never needs it (start-up)
+
+    match = re.search(_SOURCE, patch)  # compiled once, then from re's own cache
     return Version(*(int(number) for number in match.groups())) if match else None
 
 
-async def follow_cib(state_dir: str | Path, on_cib: OnCib, *, log: Any = None,
+async def follow_cib(state_dir: str | os.PathLike[str], on_cib: OnCib, *, log: Any = None,
                      configuration_only: bool = True, gap_check: float = GAP_CHECK_S,
                      concerns: Concerns | None = None) -> None:
     """Await `on_cib(cib_xml, version)` with the whole CIB of the local cib daemon at start,

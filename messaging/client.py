@@ -25,7 +25,6 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
 
 from messaging.codec import Registry
 from messaging.envelope import DEFAULT_MAX_FRAME, Envelope, Kind, Ping, Pong, decode, encode
@@ -36,11 +35,12 @@ from messaging.errors import (
     RemoteProtocolError,
     TransportError,
 )
-from messaging.zmtp import Connection, endpoint_path
+from messaging.zmtp import Connection, endpoint_present
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING; asyncio and zmq load only when used:
 if TYPE_CHECKING:       # a blocking tool such as cibadmin should not pay for them
     import asyncio
+    from typing import Any
 
     import zmq
     import zmq.asyncio
@@ -49,8 +49,7 @@ _ids = itertools.count(1)
 
 
 def _check_present(endpoint: str) -> None:
-    path = endpoint_path(endpoint)
-    if path is not None and not path.exists():
+    if not endpoint_present(endpoint):
         raise PeerUnreachable(f"{endpoint}: no daemon listening (socket file missing)")
 
 

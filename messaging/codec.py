@@ -17,17 +17,20 @@ fall back to the dataclass default or are an error.
 from __future__ import annotations
 
 import enum
+import sys
 import types
-import typing
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
 
 import msgpack
 
 from messaging.errors import LocalProtocolError, RemoteProtocolError
 from messaging.record import Record, field_defaults
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING: see _type_hints for why typing is not imported
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 Tag = int | str
 _MAX_DEPTH = 16
 
@@ -68,9 +71,61 @@ def _hints(cls: type) -> dict[str, Any]:
     cached = _HINT_CACHE.get(cls)
     if cached is None:
         # a Record's fields are its __init__'s typed parameters
-        cached = typing.get_type_hints(cls.__init__ if issubclass(cls, Record) else cls)
+        cached = _type_hints(cls.__init__ if issubclass(cls, Record) else cls)
         _HINT_CACHE[cls] = cached
     return cached
+
+
+def _type_hints(target: Any) -> dict[str, Any]:
+    """typing.get_type_hints(target). Until something imports typing, the annotations are
+    evaluated here (`builtin_type_hints`): importing typing (and re with it) was a fifth of
+    a live cibadmin's start, and without typing loaded no annotation can hold its forms."""
+    typing = sys.modules.get("typing")
+    if typing is not None:
+        return typing.get_type_hints(target)  # type: ignore[no-any-return]
+    return builtin_type_hints(target)
+
+
+def builtin_type_hints(target: Any) -> dict[str, Any]:
+    """typing.get_type_hints of a function or class whose annotations are strings of builtin
+    types (int, str | None, tuple[str, ...], a class), evaluated in their module as typing
+    does (None becomes NoneType; a class's hints are its bases' first, as typing merges them)."""
+    if isinstance(target, type):
+        hints: dict[str, Any] = {}
+        for base in reversed(target.__mro__):
+            namespace = vars(sys.modules[base.__module__])
+            # typing reads __dict__ too (inspect.get_annotations: inspect is a start-up cost)
+            for name, value in base.__dict__.get("__annotations__", {}).items():  # noqa: RUF063
+                hints[name] = _evaluated(value, namespace)
+        return hints
+    namespace = target.__globals__
+    return {name: _evaluated(value, namespace)
+            for name, value in target.__annotations__.items()}
+
+
+def _evaluated(annotation: Any, namespace: dict[str, Any]) -> Any:
+    # a typing.NamedTuple keeps a string annotation as a typing.ForwardRef
+    annotation = getattr(annotation, "__forward_arg__", annotation)
+    value = eval(annotation, namespace) if isinstance(annotation, str) else annotation
+    return type(None) if value is None else value
+
+
+def _origin_and_args(hint: Any) -> tuple[Any, tuple[Any, ...]]:
+    """typing.get_origin(hint), typing.get_args(hint); X | Y and builtin generics such as
+    tuple[str, ...] without typing, whose own forms exist only once it is loaded."""
+    if type(hint) is types.UnionType or type(hint) is types.GenericAlias:
+        return (types.UnionType if type(hint) is types.UnionType else hint.__origin__,
+                hint.__args__)
+    typing = sys.modules.get("typing")
+    if typing is None:
+        return None, ()
+    return typing.get_origin(hint), typing.get_args(hint)
+
+
+def _is_typing(value: Any, name: str) -> bool:
+    """Whether `value` is typing's `name` (Any, Union, Literal) without importing typing."""
+    typing = sys.modules.get("typing")
+    return typing is not None and value is getattr(typing, name)
 
 
 _HINT_CACHE: dict[type, dict[str, Any]] = {}
@@ -80,8 +135,6 @@ _LEAVES = frozenset({str, bytes, int, bool})
 
 
 def _scalar(hint: Any, data: Any, where: str) -> Any:
-    if hint is Any:
-        return data
     if hint is bool:
         if isinstance(data, bool):
             return data
@@ -94,7 +147,7 @@ def _scalar(hint: Any, data: Any, where: str) -> Any:
     elif hint is type(None):
         if data is None:
             return None
-    elif hint in (str, bytes) and isinstance(data, hint):
+    elif (hint in (str, bytes) and isinstance(data, hint)) or _is_typing(hint, "Any"):
         return data
     raise _bad(where, getattr(hint, "__name__", str(hint)), data)
 
@@ -108,16 +161,15 @@ def from_plain(hint: Any, data: Any, where: str = "message", depth: int = 0) -> 
     supertype = getattr(hint, "__supertype__", None)
     if supertype is not None:  # NewType
         return from_plain(supertype, data, where, depth)
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
+    origin, args = _origin_and_args(hint)
+    if origin is types.UnionType or _is_typing(origin, "Union"):
         for option in args:
             try:
                 return from_plain(option, data, where, depth + 1)
             except RemoteProtocolError:
                 continue
         raise _bad(where, str(hint), data)
-    if origin is typing.Literal:
+    if _is_typing(origin, "Literal"):
         if data in args and type(data) in {type(a) for a in args}:
             return data
         raise _bad(where, f"one of {args}", data)
@@ -141,7 +193,7 @@ def _from_class(hint: type, data: Any, where: str, depth: int) -> Any:
     if issubclass(hint, Record) or _is_dataclass(hint):
         return build(hint, data, where, depth + 1)
     if issubclass(hint, tuple) and hasattr(hint, "_fields"):
-        fields = tuple(typing.get_type_hints(hint).values())  # a NamedTuple: typed items
+        fields = tuple(_type_hints(hint).values())  # a NamedTuple: typed items
         return hint(*_tuple(fields, data, where, depth))
     return _scalar(hint, data, where)
 
@@ -172,7 +224,11 @@ def _leaf_items(hint: type, data: list[Any], where: str) -> tuple[Any, ...]:
 def _mapping(args: tuple[Any, ...], data: Any, where: str, depth: int) -> dict[Any, Any]:
     if not isinstance(data, dict):
         raise _bad(where, "map", data)
-    key_hint, value_hint = args if args else (Any, Any)
+    if not args:  # a bare typing.Dict or Mapping: typing is loaded
+        import typing
+
+        args = (typing.Any, typing.Any)
+    key_hint, value_hint = args
     return {
         from_plain(key_hint, k, f"{where} key", depth + 1): from_plain(
             value_hint, v, f"{where}[{k!r}]", depth + 1

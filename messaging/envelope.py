@@ -23,11 +23,14 @@ checks the frame size before unpacking.
 from __future__ import annotations
 
 import enum
-from typing import Any
 
 from messaging.codec import Registry, build, pack, to_plain, unpack
 from messaging.errors import ErrorReply, LocalProtocolError, RemoteProtocolError
 from messaging.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (tools' start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 IPC_VERSION = 1
 MAX_REQUEST_ID = (1 << 63) - 1

@@ -9,17 +9,28 @@ num_updates).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (tools' start-up)
+if TYPE_CHECKING:
+    from typing import NamedTuple
+
+    class _Triple(NamedTuple):
+        admin_epoch: int
+        epoch: int
+        num_updates: int
+else:  # typing.NamedTuple's class, made by collections: importing typing (and re with it)
+    # was a fifth of a live cibadmin's start; the annotations are what messaging.codec reads
+    from collections import namedtuple
+
+    _Triple = namedtuple("Version", ("admin_epoch", "epoch", "num_updates"))
+    _Triple.__annotations__ = {"admin_epoch": int, "epoch": int, "num_updates": int}
 
 
-class Version(NamedTuple):
+class Version(_Triple):
     """A CIB version triple; tuples compare the way Pacemaker orders CIBs. (Here rather
     than in messaging.cib_contract so that the CIB's file-mode tools, which never talk to a
     daemon, do not load the wire protocol to name a version.)"""
 
-    admin_epoch: int
-    epoch: int
-    num_updates: int
+    __slots__ = ()
 
     def __str__(self) -> str:
         return f"{self.admin_epoch}.{self.epoch}.{self.num_updates}"

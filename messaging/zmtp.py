@@ -21,12 +21,16 @@ and reported (`PeerTimeout` for a broken connection: the request's outcome is un
 
 from __future__ import annotations
 
-import socket
+import _socket  # socket.py's one class over it, without its enums: see _socket_for
+import os
 import struct
 import time
-from pathlib import Path
 
 from messaging.errors import PeerTimeout, RemoteProtocolError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (tools' start-up)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 GREETING = (b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\x00")
             + b"\x00" + b"\x00" * 31)
@@ -144,7 +148,7 @@ class Connection:
         self._sock.close()
 
 
-def _connect(endpoint: str, deadline: float) -> socket.socket:
+def _connect(endpoint: str, deadline: float) -> _socket.socket:
     while True:
         sock = _socket_for(endpoint)
         sock.settimeout(max(0.001, deadline - time.monotonic()))
@@ -163,28 +167,46 @@ def _connect(endpoint: str, deadline: float) -> socket.socket:
         time.sleep(RETRY_S)
 
 
-def _socket_for(endpoint: str) -> socket.socket:
+def _socket_for(endpoint: str) -> _socket.socket:
+    """A stream socket for `endpoint`: the C module's socket, whose connect, sendall, recv
+    and settimeout are all this module uses. Importing socket.py instead builds its
+    IntEnum of every address family, socket kind, message flag and address-info flag (and
+    loads selectors), about a tenth of a live cibadmin's start."""
     if endpoint.startswith("ipc://"):
-        return socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        return _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     if endpoint.startswith("tcp://"):
-        sock = socket.socket(socket.AF_INET6 if "[" in endpoint else socket.AF_INET,
-                             socket.SOCK_STREAM)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock = _socket.socket(_socket.AF_INET6 if "[" in endpoint else _socket.AF_INET,
+                              _socket.SOCK_STREAM)
+        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         return sock
     raise RemoteProtocolError(f"{endpoint}: only ipc:// and tcp:// endpoints are supported")
 
 
 def endpoint_path(endpoint: str) -> Path | None:
     """The filesystem path of an ``ipc://`` endpoint (None for tcp:// and friends)."""
-    return Path(endpoint[len("ipc://"):]) if endpoint.startswith("ipc://") else None
+    from pathlib import Path  # the daemons' side (messaging.ipc); a client needs only a str
+
+    file = endpoint_file(endpoint)
+    return None if file is None else Path(file)
+
+
+def endpoint_file(endpoint: str) -> str | None:
+    """`endpoint_path` as a str, without importing pathlib (a tool's start-up)."""
+    return endpoint[len("ipc://"):] if endpoint.startswith("ipc://") else None
+
+
+def endpoint_present(endpoint: str) -> bool:
+    """Whether the socket file of an ``ipc://`` endpoint exists (tcp: always)."""
+    file = endpoint_file(endpoint)
+    return file is None or os.path.exists(file)
 
 
 def _address(endpoint: str) -> str | tuple[str, int]:
-    path = endpoint_path(endpoint)
+    path = endpoint_file(endpoint)
     if path is not None:
-        return str(path)
+        return path
     host, _, port = endpoint[len("tcp://"):].rpartition(":")
     return host.strip("[]"), int(port)
 
 
-__all__ = ["Connection", "endpoint_path", "frames_bytes"]
+__all__ = ["Connection", "endpoint_file", "endpoint_path", "endpoint_present", "frames_bytes"]

@@ -85,13 +85,17 @@ START_PROBE = """
 import sys
 from cib.cli import main
 code = main(sys.argv[1:])
-print(sorted(m for m in ("lxml.etree", "messaging.config", "shutil") if m in sys.modules), code)
+HEAVY = ("lxml.etree", "messaging.config", "shutil", "argparse", "pathlib", "socket", "typing",
+         "re")
+print(sorted(m for m in HEAVY if m in sys.modules), code)
 """
 
 
 def test_the_live_path_loads_neither_the_ha_cf_parser_nor_shutil(tmp_path: Path) -> None:
     """Start-up cost: a tool finds its node's sockets without messaging.config, and argparse
-    sizes its help without shutil (and the compression modules shutil imports)."""
+    sizes its help without shutil (and the compression modules shutil imports); a plain
+    command line is parsed without argparse, and the client reaches the daemon without
+    pathlib and socket.py (os.path and the C module _socket do)."""
     env = {**os.environ, "HACLUSTER_STATE_DIR": str(tmp_path)}  # no daemon there: exit 102
     env.pop("CIB_file", None)
     done = subprocess.run([sys.executable, "-c", START_PROBE, "-M", "-X", '<nvpair id="a"/>'],
