@@ -28,7 +28,16 @@ def main(argv: list[str] | None = None) -> NoReturn:
     gc.set_threshold(50_000, 20, 10)
     from pengine.api import crm_simulate_main
 
-    crm_simulate_main(argv, live_cib_text)
+    try:
+        crm_simulate_main(argv, live_cib_text)
+    except SystemExit as done:
+        if argv is not None or not isinstance(done.code, int):
+            raise
+        # the console script: nothing runs after this process's output, so the teardown of
+        # the engine's objects (~10 ms CPU at 100 primitives) is skipped
+        from messaging.tool_exit import exit_now
+
+        exit_now(done.code)
 
 
 if __name__ == "__main__":
