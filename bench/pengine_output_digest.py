@@ -7,6 +7,9 @@ regression cases in tests/differential/cases and the differential generator's se
 `-x F -S -s -G graph -t 2022-12-08T00:00:00Z` (whole simulation, allocation scores and the
 transition graph, at a fixed time) and records a SHA-1 of stdout, exit code and graph text.
 Run it on two checkouts and compare the files: any differing name is a behaviour change.
+`--command CMD` runs CMD (e.g. the venv's crm_simulate console script) as a process per
+input instead, so the entry point's own path (argument reading, exit) is covered too; its
+digests (stdout, stderr, exit code, graph) compare only with another --command run.
 
     python bench/pengine_output_digest.py before.json          # in the old checkout
     python bench/pengine_output_digest.py after.json --compare before.json
@@ -17,8 +20,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shlex
+import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,16 +60,37 @@ def digest(path: Path, graph: Path) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
+def digest_process(command: list[str], path: Path, graph: Path) -> str:
+    """The digest of one run of `command` as a process (stdout, stderr, exit code, graph)."""
+    graph.unlink(missing_ok=True)
+    result = subprocess.run([*command, "-x", str(path), "-S", "-s", "-G", str(graph), "-t",
+                             FIXED_TIME], capture_output=True, text=True, timeout=600,
+                            check=False)
+    text = f"{result.stdout}\nSTDERR {result.stderr}\nEXIT {result.returncode}\n"
+    if graph.exists():
+        text += graph.read_text()
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path, help="where to write name -> digest (JSON)")
     parser.add_argument("--seeds", type=int, default=500, help="generator seeds 1..N")
     parser.add_argument("--compare", type=Path, help="an earlier output to compare with")
+    parser.add_argument("--command", help="run this crm_simulate as a process per input")
+    parser.add_argument("--jobs", type=int, default=2, help="processes at once (--command)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         workdir = Path(work)
-        digests = {path.name: digest(path, workdir / "graph.xml")
-                   for path in inputs(args.seeds, workdir)}
+        paths = inputs(args.seeds, workdir)
+        if args.command:
+            command = shlex.split(args.command)
+            with ThreadPoolExecutor(args.jobs) as pool:
+                found = pool.map(lambda item: digest_process(
+                    command, item[1], workdir / f"graph{item[0]}.xml"), enumerate(paths))
+                digests = dict(zip((path.name for path in paths), found, strict=True))
+        else:
+            digests = {path.name: digest(path, workdir / "graph.xml") for path in paths}
     args.output.write_text(json.dumps(digests, indent=0, sort_keys=True))
     print(f"{len(digests)} inputs digested")
     if args.compare is None:

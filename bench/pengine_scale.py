@@ -16,12 +16,17 @@ clone (Stateful, promoted-max 1, a monitor per role). For each size it times:
   pcmk   Pacemaker's `crm_simulate -x F -R -Q -G out` on the same file, when installed
          (skipped past --pcmk-max primitives, and killed after --pcmk-timeout seconds),
 and reports wall and CPU seconds (user+sys of the child, from os.wait4, which is what
-matters on a loaded machine), the peak RSS of each child and ours/pcmk on CPU time.
+matters on a loaded machine), the peak RSS of each child, ours/pcmk on CPU time and the
+1-minute load average when the row was done. `--cib FILE` (repeatable) also times
+`-R -Q -G` of ours and Pacemaker's on that file (start-up on a small input, e.g. the
+corpus's group1.xml), in a second table.
 Best of --repeat runs. "sched" is CPU seconds of schedule() alone. Ours runs with its
 bytecode caches (written by one untimed run first; PYTHONDONTWRITEBYTECODE is dropped for
 the children), as an installed package does.
 
     python bench/pengine_scale.py --sizes 100,500,1000,2000 --repeat 1
+    python bench/pengine_scale.py --sizes 100 --repeat 20 --no-simulate \
+        --cib ../shared/conformance/scheduler/xml/group1.xml
 """
 
 from __future__ import annotations
@@ -208,6 +213,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--no-in-process", action="store_true", help="skip schedule() timing")
     parser.add_argument("--no-simulate", action="store_true", help="skip our -S timing")
     parser.add_argument("--keep", type=Path, help="write the generated CIBs here")
+    parser.add_argument("--cib", type=Path, action="append", default=[],
+                        help="also time -R -Q -G on this CIB file, ours and Pacemaker's")
     parser.add_argument("--ours", help="command line to run as ours (default: the venv's "
                         "crm_simulate), e.g. to compare two builds")
     return parser.parse_args()
@@ -225,6 +232,24 @@ def _pacemaker_cell(theirs: Run | None, ours: Run) -> str:
             f"{ratio:9.3f}")
 
 
+def _time_files(args: argparse.Namespace, pacemaker: str | None, env: dict[str, str],
+                workdir: Path) -> None:
+    """The second table: `-R -Q -G` CPU of ours and Pacemaker's on the given files."""
+    print(f"\n{'file':<28} {'ours cpu ms':>11} {'pcmk cpu ms':>11} {'ratio':>6} {'load':>5}")
+    for path in args.cib:
+        argv = ["-x", str(path), "-R", "-Q", "-G"]
+        run_child([*our_command(args.ours), *argv, str(workdir / "ours.exp")], env)  # caches
+        ours = best([run_child([*our_command(args.ours), *argv, str(workdir / "ours.exp")], env)
+                     for _ in range(args.repeat)])
+        theirs = best([run_child([pacemaker, *argv, str(workdir / "pcmk.exp")], env)
+                       for _ in range(args.repeat)]) if pacemaker else None
+        their_ms = f"{theirs.cpu_seconds * 1000:11.1f}" if theirs else f"{'-':>11}"
+        ratio = (f"{ours.cpu_seconds / max(theirs.cpu_seconds, 1e-6):6.2f}" if theirs
+                 else f"{'-':>6}")
+        print(f"{path.name:<28} {ours.cpu_seconds * 1000:11.1f} {their_ms} {ratio} "
+              f"{os.getloadavg()[0]:5.1f}", flush=True)
+
+
 def main() -> int:
     args = _arguments()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -239,8 +264,8 @@ def main() -> int:
     # shells and CI) every run of ours would compile the whole engine from source again.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     header = (f"{'prims':>6} {'nodes':>5} {'ours s':>7} {'cpu s':>7} {'sched':>7} "
-              f"{'MiB':>5} {'-S s':>6} {'-S MiB':>6} {'settled':>7} {'pcmk s':>7} {'cpu s':>7} "
-              f"{'MiB':>5} {'cpu ratio':>9}")
+              f"{'MiB':>5} {'-S s':>6} {'-S cpu':>6} {'-S MiB':>6} {'settled':>7} "
+              f"{'pcmk s':>7} {'cpu s':>7} {'MiB':>5} {'cpu ratio':>9} {'load':>5}")
     print(header)
     print("-" * len(header))
     for size in sizes:
@@ -251,7 +276,7 @@ def main() -> int:
         ours = best([run_child([*our_command(args.ours), "-x", str(path), "-R", "-Q", "-G",
                                 str(workdir / "ours.exp")], env) for _ in range(args.repeat)])
         sched = float("nan") if args.no_in_process else time_in_process(path, args.repeat)
-        simulated = "     -      -       -"
+        simulated = "     -      -      -       -"
         if not args.no_simulate:
             settled_path = workdir / f"settled-{size}.xml"
             sim = run_child([*our_command(args.ours), "-x", str(path), "-S", "-Q",
@@ -259,7 +284,8 @@ def main() -> int:
             settled = best([run_child([*our_command(args.ours), "-x", str(settled_path), "-R",
                                        "-Q", "-G", str(workdir / "settled.exp")], env)
                             for _ in range(args.repeat)])
-            simulated = f"{sim.seconds:6.2f} {sim.max_rss_mib:6.0f} {settled.cpu_seconds:7.2f}"
+            simulated = (f"{sim.seconds:6.2f} {sim.cpu_seconds:6.2f} {sim.max_rss_mib:6.0f} "
+                         f"{settled.cpu_seconds:7.2f}")
         theirs = None
         if pacemaker and size <= args.pcmk_max:
             theirs = best([run_child([pacemaker, "-x", str(path), "-R", "-Q", "-G",
@@ -268,7 +294,9 @@ def main() -> int:
         mark = "" if ours.ok else "  (ours FAILED)"
         print(f"{size:>6} {args.nodes:>5} {ours.seconds:7.2f} {ours.cpu_seconds:7.2f} "
               f"{sched:7.2f} {ours.max_rss_mib:5.0f} {simulated} "
-              f"{_pacemaker_cell(theirs, ours)}{mark}", flush=True)
+              f"{_pacemaker_cell(theirs, ours)} {os.getloadavg()[0]:5.1f}{mark}", flush=True)
+    if args.cib:
+        _time_files(args, pacemaker, env, workdir)
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0

@@ -24,22 +24,20 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import click
 from lxml import etree
 
 from messaging import schema
-from messaging.command import fail
 from messaging.errors import (
     ExitCode,
     HAError,
     Location,
     UsageError,
-    ValidationError,
 )
 from messaging.record import Record
 from pengine.api import Transition, schedule, unpack_status
+from pengine.cli_options import build_command, plain_options, run_click
 from pengine.inject import Injected, Injections, inject
 from pengine.input_check import MAX_INPUT_BYTES, parse_cib, unique_clones
 from pengine.model import Action, ClusterStatus
@@ -161,7 +159,7 @@ def run(options: Options) -> int:
     data, source = _read_input(options)
     now = parse_datetime(options.set_datetime) if options.set_datetime else None
     if not schema.available():
-        click.echo(f"warning: Pacemaker's schemas are not in {schema.SCHEMA_DIR} (install "
+        _echo(f"warning: Pacemaker's schemas are not in {schema.SCHEMA_DIR} (install "
                    "pacemaker-common): the CIB is not schema-validated", err=True)
     root = parse_cib(data, source)
     given = _Input(root, source, now, unique_clones(root))
@@ -235,13 +233,13 @@ def _status(cib: etree._Element, given: _Input) -> ClusterStatus:
 
 def _warn(warnings: tuple[str, ...]) -> None:
     for warning in warnings:
-        click.echo(warning, err=True)
+        _echo(warning, err=True)
 
 
 def _emit(options: Options, lines: list[str]) -> None:
     text = "\n".join(lines)
     if options.output_to in (None, "-"):
-        click.echo(text)
+        _echo(text)
     else:
         _write(options.output_to, text + "\n")
 
@@ -300,7 +298,7 @@ def _warn_unfired(synapses: tuple[Synapse, ...],
     stuck = [s.action.key for s in synapses if s.action.id not in done]
     if stuck:
         shown = ", ".join(stuck[:5]) + (", ..." if len(stuck) > 5 else "")
-        click.echo(f"warning: transition incomplete: {len(stuck)} of {len(synapses)} actions "
+        _echo(f"warning: transition incomplete: {len(stuck)} of {len(synapses)} actions "
                    f"wait on an ordering cycle and were not executed ({shown})", err=True)
 
 
@@ -322,60 +320,9 @@ def cib_text(cib: etree._Element) -> str:
     return etree.tostring(cib, encoding="unicode") + "\n"
 
 
-_PATH = click.Path(dir_okay=False)
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-x", "--xml-file", type=_PATH, help="Retrieve XML from the named file.")
-@click.option("-p", "--xml-pipe", is_flag=True, help="Retrieve XML from stdin.")
-@click.option("-L", "--live-check", is_flag=True,
-              help="Connect to the CIB manager and use the current CIB contents as input.")
-@click.option("-R", "--run", "run_only", is_flag=True,
-              help="Process the input and show what actions the cluster will take.")
-@click.option("-S", "--simulate", "run_simulation", is_flag=True,
-              help="Like --run, but also simulate the actions and show the new status.")
-@click.option("-X", "--in-place", is_flag=True,
-              help="Like --simulate, but also store the results back to the input file.")
-@click.option("-s", "--show-scores", is_flag=True, help="Show allocation scores.")
-@click.option("-Q", "--quiet", is_flag=True, help="Display only essential output.")
-@click.option("-P", "--profile", "profile_dir", type=click.Path(file_okay=False),
-              help="Schedule every XML file in the directory and print timings.")
-@click.option("-N", "--repeat", type=click.IntRange(min=1), default=1,
-              help="With --profile, repeat each test N times.")
-@click.option("-u", "--node-up", multiple=True, metavar="NODE",
-              help="Simulate bringing a node online.")
-@click.option("-d", "--node-down", multiple=True, metavar="NODE",
-              help="Simulate taking a node offline.")
-@click.option("-f", "--node-fail", multiple=True, metavar="NODE", help="Simulate a node failing.")
-@click.option("-i", "--op-inject", multiple=True, metavar="OPSPEC",
-              help="Inject an operation result: RSC_TASK_INTERVAL@NODE=RC.")
-@click.option("-F", "--op-fail", multiple=True, metavar="OPSPEC",
-              help="If the task occurs during the simulation, have it fail with RC.")
-@click.option("-q", "--quorum", help="Set to '1' (or 'true') if the cluster has quorum.")
-@click.option("-w", "--watchdog", help="Set to '1' (or 'true') if a watchdog is active.")
-@click.option("-g", "--ticket-grant", multiple=True, metavar="TICKET", help="Grant a ticket.")
-@click.option("-r", "--ticket-revoke", multiple=True, metavar="TICKET", help="Revoke a ticket.")
-@click.option("-b", "--ticket-standby", multiple=True, metavar="TICKET",
-              help="Make a ticket standby.")
-@click.option("-e", "--ticket-activate", multiple=True, metavar="TICKET",
-              help="Activate a ticket.")
-@click.option("-G", "--save-graph", type=_PATH, help="Save the transition graph (XML).")
-@click.option("-D", "--save-dotfile", type=_PATH, help="Save the transition graph (DOT).")
-@click.option("-a", "--all-actions", is_flag=True,
-              help="Show all possible actions in the DOT graph, even if not in the transition.")
-@click.option("-O", "--save-output", type=_PATH, help="Save the CIB after simulation.")
-@click.option("-I", "--save-input", type=_PATH, help="Save the input CIB (after injections).")
-@click.option("-t", "--set-datetime", metavar="DATETIME", help="Set date/time (ISO 8601).")
-@click.option("--output-as", default="text", metavar="FORMAT",
-              help="Output format: text (default) or xml.")
-@click.option("--output-to", metavar="DEST", help='Write output here ("-" for stdout).')
-def crm_simulate(**given: object) -> None:
-    """Simulate a cluster's response to events (hacluster's crm_simulate)."""
-    sys.exit(run_command(given))
-
-
-def run_command(given: dict[str, object]) -> int:
-    """Check the command line as a whole, then run the command it asks for."""
+def run_command(given: dict[str, object], live_source: LiveSource | None = None) -> int:
+    """Check the command line as a whole (click's or `plain_options`' keyword values), then
+    run the command it asks for; `live_source` is what -L/--live-check reads."""
     args = _Args(given)
     if args.text("output_as") not in ("text", "xml"):
         raise UnknownFormat(f"--output-as: unknown output format {args.text('output_as')!r} "
@@ -403,7 +350,7 @@ def run_command(given: dict[str, object]) -> int:
         args.text("save_input") or None, args.text("set_datetime") or None,
         args.flag("all_actions"), injections, args.many("op_fail"), args.text("output_as"),
         args.text("output_to") or None, " ".join(["crm_simulate", *sys.argv[1:]]),
-        live_source=click.get_current_context().obj)
+        live_source=live_source)
     return run(options)
 
 
@@ -455,7 +402,7 @@ def profile(directory: Path, repeat: int, output_as: str, output_to: str | None)
             try:
                 schedule(parse_cib(path.read_bytes(), str(path)))
             except (HAError, OSError) as error:
-                click.echo(f"error: {path}: {error}", err=True)
+                _echo(f"error: {path}: {error}", err=True)
                 break
         timings.append((str(path), time.process_time() - start))
     if output_as == "xml":
@@ -468,7 +415,7 @@ def profile(directory: Path, repeat: int, output_as: str, output_to: str | None)
     if lines:
         text = "\n".join(lines)
         if output_to in (None, "-"):
-            click.echo(text)
+            _echo(text)
         else:
             _write(output_to, text + "\n")
     return int(ExitCode.OK)
@@ -477,23 +424,34 @@ def profile(directory: Path, repeat: int, output_as: str, output_to: str | None)
 def main(argv: list[str] | None = None, live_source: LiveSource | None = None) -> NoReturn:
     """Console entry point: click usage errors exit 64, HAError/OSError via `fail`.
 
+    A command line `plain_options` can read runs without loading click.
+
     Args:
         argv: the arguments (sys.argv's when None).
         live_source: what -L/--live-check reads the CIB text from.
     """
+    given = plain_options(sys.argv[1:] if argv is None else argv)
     try:
-        crm_simulate.main(args=argv, prog_name="crm_simulate", standalone_mode=False,
-                          obj=live_source)
-    except click.exceptions.UsageError as error:
-        click.echo(f"error: {error.format_message()}", err=True)
-        sys.exit(int(ExitCode.USAGE))
-    except click.exceptions.Abort:
-        sys.exit(int(ExitCode.ERROR))
-    except ValidationError as error:
-        fail(error)
+        if given is None:
+            run_click(argv, run_command, live_source)
+        else:
+            sys.exit(run_command(given, live_source))
     except (HAError, OSError) as error:
+        from messaging.command import fail  # loads click: only on the way out with an error
+
         fail(error)
     sys.exit(int(ExitCode.OK))
+
+
+def _echo(text: str, err: bool = False) -> None:
+    """click.echo for plain text, without loading click."""
+    print(text, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "crm_simulate":  # the click command, for callers that embed it (tests, docs)
+        return build_command(run_command)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":
