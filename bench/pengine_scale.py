@@ -162,7 +162,8 @@ def run_child(argv: list[str], env: dict[str, str] | None = None,
         killer.start()
     _pid, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
-    timed_out = killer is not None and not killer.is_alive() and elapsed >= timeout
+    timed_out = (timeout is not None and killer is not None and not killer.is_alive()
+                 and elapsed >= timeout)
     if killer is not None:
         killer.cancel()
     process.returncode = os.waitstatus_to_exitcode(status)
