@@ -339,7 +339,7 @@ class HeartbeatService:
                       scheduling=priority,
                       links=list(self.sockets), peers={k: v.destinations
                                                         for k, v in self.sockets.items()})
-        self.feed(Started(loop.time()))
+        self.feed(Started(loop.time(), time.time()))
         try:
             await self.host.run(bind=False)
         finally:
