@@ -33,6 +33,7 @@ from benchlib import CLOCK_TICKS, REPO, context_switches, load_average, table
 
 from messaging.authkeys import load_authkeys, write_authkeys
 from messaging.heartbeat.api import HeartbeatClient, NodeState
+from messaging.heartbeat.liveness import to_grid
 from messaging.wire import Envelope, Status, seal
 
 PORT = 7694
@@ -74,6 +75,8 @@ def replay(root: Path, names: list[str], keepalive: float, until: float,
         sockets.append(sock)
     seqs = [0] * len(sockets)
     start = time.monotonic()
+    if aligned:  # the next instant of the wall-clock grid the daemon beats on
+        start += to_grid(time.time(), keepalive)
     due = [start + (0.0 if aligned else keepalive * i / len(sockets))
            for i in range(len(sockets))]
     while (now := time.monotonic()) < until:
