@@ -91,26 +91,17 @@ def _compile(hint: Any, depth: int) -> Decoder:
     return _walked(hint, depth)
 
 
-def _str(data: Any) -> Any:
-    if isinstance(data, str):
-        return data
-    raise Reject
+def _instance_of(kind: type) -> Decoder:
+    def decode(data: Any) -> Any:
+        if isinstance(data, kind):
+            return data
+        raise Reject
 
-
-def _bytes(data: Any) -> Any:
-    if isinstance(data, bytes):
-        return data
-    raise Reject
+    return decode
 
 
 def _int(data: Any) -> Any:
     if isinstance(data, int) and not isinstance(data, bool):
-        return data
-    raise Reject
-
-
-def _bool(data: Any) -> Any:
-    if isinstance(data, bool):
         return data
     raise Reject
 
@@ -131,8 +122,9 @@ def _any(data: Any) -> Any:
     return data
 
 
-_LEAF_DECODERS: dict[Any, Decoder] = {str: _str, bytes: _bytes, int: _int, bool: _bool,
-                                      float: _float, type(None): _none, Any: _any}
+_LEAF_DECODERS: dict[Any, Decoder] = {
+    str: _instance_of(str), bytes: _instance_of(bytes), bool: _instance_of(bool), int: _int,
+    float: _float, type(None): _none, Any: _any}
 
 
 def _union(options: tuple[Decoder, ...]) -> Decoder:
