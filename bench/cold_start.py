@@ -20,7 +20,9 @@ before the first one);
 with the wall time of the first boot, for the timeline of where the seconds went; with
 --cpu each trial also prints the CPU seconds every daemon kind used from its boot until
 settled, summed over the nodes (a cold start of 16 nodes on 2 cores is bound by CPU), and
-heartbeat's retransmission counters (requests, resends) summed over the nodes.
+heartbeat's retransmission counters (requests, resends) summed over the nodes; --profile
+DIR runs every daemon under cProfile (slower: for where the CPU goes, not for timings) and
+writes DIR/NODE-DAEMON.prof once each trial settled.
 Pacemaker's first `up` (namespaces, configuration and fencing device included) is printed
 beside it. Our side needs cib and crmd; it prints a skip line until they exist.
 Issue 10's goal: at most 3 s at 3 nodes, 6 s at 16 (Pacemaker: about 24 s).
@@ -29,8 +31,11 @@ Issue 10's goal: at most 3 s at 3 nodes, 6 s at 16 (Pacemaker: about 24 s).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import signal
 import time
+from pathlib import Path
 
 import pcmk
 from benchlib import (
@@ -45,6 +50,8 @@ from benchlib import (
 )
 from crm_probe import DUMMY, wait_stable
 from our_probe import OurCluster, wait_until
+
+from messaging.zygote import PROFILE_ENV
 
 GOALS = {3: 3.0, 16: 6.0}
 
@@ -75,6 +82,8 @@ def ours(nodes: int, lab_name: str, together: bool = False, trials: int = 1,
             if cpu:
                 print(_cpu_table(lab, names))
                 print(_retransmissions(cluster, names))
+            if os.environ.get(PROFILE_ENV):
+                _dump_profiles(lab, names)
             if took is None:
                 return measured or None
             measured.append((*took, load_average()))
@@ -103,6 +112,23 @@ def _cold_start(lab: OurLab, cluster: OurCluster, names: list[str],
         print(f"  first boot at wall {started_wall:.3f}, took {took[0]:.2f} s, "
               f"logs in {trace}")
     return took if settled else None
+
+
+def _dump_profiles(lab: OurLab, names: list[str]) -> None:
+    """Ask every daemon run under cProfile (--profile: it catches SIGUSR2, nothing else
+    of ours does) to write its stats now."""
+    catching = 1 << (signal.SIGUSR2 - 1)
+    for node in names:
+        for pid in lab.node_pids(node):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            caught = int(status.split("SigCgt:")[1].split()[0], 16)
+            if caught & catching:
+                os.kill(pid, signal.SIGUSR2)
+    time.sleep(1.0)  # each writes its stats from its own loop
+    print(f"  profiles in {os.environ[PROFILE_ENV]} (NODE-DAEMON.prof)")
 
 
 def _retransmissions(cluster: OurCluster, names: list[str]) -> str:
@@ -168,7 +194,13 @@ def main() -> None:
                         help="print each trial's CPU seconds per daemon kind")
     parser.add_argument("--trace", default="",
                         help="copy each node's logs here per trial (DIR/trialN/NODE)")
+    parser.add_argument("--profile", default="",
+                        help="run every daemon under cProfile, stats in DIR/NODE-DAEMON.prof "
+                             "after each trial (the last trial's stay)")
     args = parser.parse_args()
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+        os.environ[PROFILE_ENV] = str(Path(args.profile).resolve())
     if args.name and "," in args.nodes:
         parser.error("--name needs a single --nodes count")
     rows, theirs = [], None

@@ -1,16 +1,19 @@
 """One real heartbeat daemon receiving the keepalives of a 16-node cluster: its CPU per second.
 
     python bench/heartbeat_replay.py [--peers 15] [--window 20] [--keepalive-ms 200] [--profile OUT]
+                                     [--aligned]
 
 Starts `python -m messaging.heartbeat` as node r1 on 127.0.2.1 (ucast on lo, keepalive
 200 ms, warntime 500 ms, deadtime 1 s, as `hacluster lab up` writes them), and one replay
 process standing in for --peers other nodes: each has its own address (127.0.2.2, ...),
 sends a signed Status every keepalive (spread over the interval, as unsynchronised peers
-do) and drains what the daemon sends it. Once every peer is up in the daemon's table, the
-daemon's utime+stime (/proc/PID/stat) and context switches over --window seconds are the
-per-datagram cost of a 16-node idle cluster without the other 15 nodes' daemons on the
-machine (measured --settle seconds after the last peer came up, as a lab is idle long
-after its last status change). --profile runs the daemon under cProfile and writes its stats to OUT.
+do; with --aligned all at the same instants, as peers on the keepalive grid of
+messaging.heartbeat.liveness.to_grid do) and drains what the daemon sends it. Once every
+peer is up in the daemon's table, the daemon's utime+stime (/proc/PID/stat) and context
+switches over --window seconds are the per-datagram cost of a 16-node idle cluster
+without the other 15 nodes' daemons on the machine (measured --settle seconds after the
+last peer came up, as a lab is idle long after its last status change). --profile runs the
+daemon under cProfile and writes its stats to OUT.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from benchlib import CLOCK_TICKS, REPO, context_switches, load_average, table
 
 from messaging.authkeys import load_authkeys, write_authkeys
 from messaging.heartbeat.api import HeartbeatClient, NodeState
+from messaging.heartbeat.liveness import to_grid
 from messaging.wire import Envelope, Status, seal
 
 PORT = 7694
@@ -56,7 +60,8 @@ def start_daemon(root: Path, profile: str | None) -> subprocess.Popen[bytes]:
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=(root / "daemon.log").open("wb"))
 
 
-def replay(root: Path, names: list[str], keepalive: float, until: float) -> None:
+def replay(root: Path, names: list[str], keepalive: float, until: float,
+           aligned: bool = False) -> None:
     """Send every fake peer's keepalives to r1 until `until` (monotonic)."""
     key = load_authkeys(str(root / "authkeys")).signing_key()
     generation = int(time.time())
@@ -70,7 +75,10 @@ def replay(root: Path, names: list[str], keepalive: float, until: float) -> None
         sockets.append(sock)
     seqs = [0] * len(sockets)
     start = time.monotonic()
-    due = [start + keepalive * i / len(sockets) for i in range(len(sockets))]
+    if aligned:  # the next instant of the wall-clock grid the daemon beats on
+        start += to_grid(time.time(), keepalive)
+    due = [start + (0.0 if aligned else keepalive * i / len(sockets))
+           for i in range(len(sockets))]
     while (now := time.monotonic()) < until:
         for i, sock in enumerate(sockets):
             if due[i] <= now:
@@ -109,6 +117,8 @@ def main() -> None:
                         help="seconds after every peer is up (reading is not paced for "
                              "10 s after a status change)")
     parser.add_argument("--profile", default=None)
+    parser.add_argument("--aligned", action="store_true",
+                        help="the peers beat at the same instants, not spread")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -118,7 +128,8 @@ def main() -> None:
         sender = os.fork()
         if sender == 0:
             try:
-                replay(root, names, args.keepalive_ms / 1000, time.monotonic() + total)
+                replay(root, names, args.keepalive_ms / 1000, time.monotonic() + total,
+                       args.aligned)
             finally:
                 os._exit(0)
         try:
@@ -142,7 +153,8 @@ def main() -> None:
         log = (root / "daemon.log").read_text(errors="replace")
         late = log.count("heartbeat_late")  # a loaded host delays the replay: not idle then
     rx = args.peers * 1000 / args.keepalive_ms
-    print(f"heartbeat with {args.peers} replayed peers, {elapsed:.0f} s, {load_average()}, "
+    print(f"heartbeat with {args.peers} replayed peers{' (aligned)' if args.aligned else ''}, "
+          f"{elapsed:.0f} s, {load_average()}, "
           f"{late} late warnings")
     cpu = user + system
     print(table(["datagrams in/s", "CPU % of a core (user + sys)", "µs per datagram in",

@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 
 import msgpack
 
+from messaging.codec_plan import Reject as _Reject
+from messaging.codec_plan import decoder as _decoder
 from messaging.errors import LocalProtocolError, RemoteProtocolError
 from messaging.record import Record, field_defaults
 
@@ -191,9 +193,9 @@ def _from_class(hint: type, data: Any, where: str, depth: int) -> Any:
         except (ValueError, TypeError):
             raise _bad(where, hint.__name__, data) from None
     if issubclass(hint, Record) or _is_dataclass(hint):
-        return build(hint, data, where, depth + 1)
+        return _build_checked(hint, data, where, depth + 1)
     if issubclass(hint, tuple) and hasattr(hint, "_fields"):
-        fields = tuple(_type_hints(hint).values())  # a NamedTuple: typed items
+        fields = tuple(_hints(hint).values())  # a NamedTuple: typed items
         return hint(*_tuple(fields, data, where, depth))
     return _scalar(hint, data, where)
 
@@ -265,6 +267,13 @@ _FIELD_CACHE: dict[type, tuple[tuple[str, bool], ...]] = {}
 
 def build(cls: type[T], data: Any, where: str = "message", depth: int = 0) -> T:
     """Build dataclass `cls` from its positional field list, validating every field."""
+    try:
+        return _decoder(cls, depth, whole=True)(data)  # type: ignore[no-any-return]
+    except _Reject:  # the checking walk decides, and names the place of what is wrong
+        return _build_checked(cls, data, where, depth)
+
+
+def _build_checked(cls: type[T], data: Any, where: str, depth: int) -> T:
     if not isinstance(data, list):
         raise _bad(where, f"{cls.__name__} fields", data)
     hints = _hints(cls)

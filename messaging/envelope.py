@@ -47,6 +47,9 @@ class Kind(enum.StrEnum):
     EVENT = "event"
 
 
+_KINDS = {kind.value: kind for kind in Kind}
+
+
 class Envelope(Record):
     """One decoded frame: its kind, request id and typed message."""
 
@@ -119,10 +122,9 @@ def parse_header(data: bytes, max_size: int = DEFAULT_MAX_FRAME) -> Header:
     if version != IPC_VERSION or isinstance(version, bool):
         raise RemoteProtocolError(f"IPC envelope version {version!r} unsupported "
                                   f"(this side speaks {IPC_VERSION})")
-    try:
-        parsed_kind = Kind(kind)
-    except (ValueError, TypeError):
-        raise RemoteProtocolError(f"IPC envelope kind {kind!r} unknown") from None
+    parsed_kind = _KINDS.get(kind) if type(kind) is str else None  # no Enum call per frame
+    if parsed_kind is None:
+        raise RemoteProtocolError(f"IPC envelope kind {kind!r} unknown")
     if (not isinstance(request_id, int) or isinstance(request_id, bool)
             or not 0 <= request_id <= MAX_REQUEST_ID):
         raise RemoteProtocolError(f"IPC request id {request_id!r} is not an id")

@@ -59,6 +59,7 @@ COMMON_MODULES = ("asyncio", "zmq", "zmq.asyncio", "msgpack", "click", "messagin
 PR_SET_NAME = 15
 MAX_MESSAGE = 1 << 16
 LOG_FDS = 2  # stdout, stderr
+PROFILE_ENV = "HACLUSTER_PROFILE_DIR"  # benchmarks only: run each daemon under cProfile
 
 
 def request(name: str, module: str, argv: list[str], env: dict[str, str]) -> bytes:
@@ -191,7 +192,32 @@ def _become_daemon(name: str, module: str, argv: list[str], env: dict[str, str],
     random.seed()
     _fresh_runtime_state()
     sys.argv = [sys.executable, *argv]
+    if env.get(PROFILE_ENV):
+        _run_profiled(module, Path(env[PROFILE_ENV]) / f"{os.uname().nodename}-{name}.prof")
+        return
     runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+def _run_profiled(module: str, out: Path) -> None:
+    """Run MODULE under cProfile, writing its stats to `out` at each SIGUSR2 (a node is
+    usually killed, not stopped: bench/cold_start.py --profile asks once it settled)."""
+    import cProfile
+    import runpy
+    import time
+
+    profiler = cProfile.Profile(time.thread_time)  # CPU time: wall time on a loaded host
+    # counts every wait for a core against whatever ran when it was preempted
+
+    def dump(*_: object) -> None:
+        profiler.dump_stats(out)  # disables the profiler: on again for the next request
+        profiler.enable()
+
+    signal.signal(signal.SIGUSR2, dump)
+    profiler.enable()
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    finally:
+        profiler.disable()
 
 
 def _fresh_runtime_state() -> None:

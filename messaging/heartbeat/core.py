@@ -55,7 +55,7 @@ from messaging.heartbeat.events import (
     Started,
     Stopping,
 )
-from messaging.heartbeat.liveness import Liveness, NodeLiveness, Timing
+from messaging.heartbeat.liveness import Liveness, NodeLiveness, Timing, to_grid
 from messaging.heartbeat.peers import MARK_AHEAD, Peer, PeerMark, encode_marks, source_refusal
 from messaging.heartbeat.stream import Delivery, InStream, OutStream, Sent
 from messaging.wire import (
@@ -160,7 +160,7 @@ class HeartbeatCore:
             return self._on_send(event)
         if isinstance(event, Started):
             self.liveness.started = event.now
-            return self._heartbeat(event.now) + self._check(event.now)
+            return self._heartbeat(event.now, event.wall) + self._check(event.now)
         if isinstance(event, Stopping):
             return [*self._broadcast(WIRE_BROADCAST, Leaving()), self._save_peers()]
         if isinstance(event, KeysReloaded):
@@ -202,25 +202,27 @@ class HeartbeatCore:
         data = self._seal(dst, message)
         return [self._tx(link, None, data) for link in self.settings.links]
 
-    def _heartbeat(self, now: float) -> list[Effect]:
+    def _heartbeat(self, now: float, wall: float | None) -> list[Effect]:
         status = Status(self.out.last_mseq, self.out.first_available, self.direct.for_status())
         effects = self._broadcast(WIRE_BROADCAST, status)
-        return [*effects, ArmTimer("keepalive", self._next_beat(now))]
+        return [*effects, ArmTimer("keepalive", self._next_beat(now, wall))]
 
     def _save_peers(self) -> Persist:
         self._marks_moved = False
         marks = [peer.mark_ahead(node) for node, peer in self.peers.items()]
         return Persist(PEERS, encode_marks(marks).encode())
 
-    def _next_beat(self, now: float) -> float:
+    def _next_beat(self, now: float, wall: float | None) -> float:
         """Keepalives follow a fixed grid (previous deadline + keepalive), not "fire time +
         keepalive": a timer that fires late must not stretch every later interval, or the
-        effective keepalive grows with load and fewer beats fit in deadtime. After a stall
-        longer than one keepalive the grid restarts from now (no burst of catch-up beats)."""
+        effective keepalive grows with load and fewer beats fit in deadtime. The grid is
+        the epoch's (`liveness.to_grid`), joined at the first beat and again after a stall
+        longer than one keepalive (no burst of catch-up beats)."""
         keepalive = self.settings.timing.keepalive
-        due = now + keepalive if self._beat_due is None else self._beat_due + keepalive
-        if due <= now:
-            due = now + keepalive
+        if self._beat_due is not None and self._beat_due + keepalive > now:
+            due = self._beat_due + keepalive
+        else:
+            due = now + to_grid(wall, keepalive)
         self._beat_due = due
         return due
 
@@ -396,6 +398,12 @@ class HeartbeatCore:
                          now: float) -> list[Effect]:
         message = envelope.message
         if isinstance(message, Status):
+            if message == peer.last_status:
+                # most keepalives repeat the last: the stream only moves forward, so the
+                # same news changes nothing (an open gap is asked again by "rexmit")
+                self.counters["rx.keepalive_unchanged"] += 1
+                return []
+            peer.last_status = message
             done = stream.on_status(message.last_mseq, message.first_mseq)
             done += stream.note_skips(message.skips)
         elif isinstance(message, Data):
@@ -458,7 +466,7 @@ class HeartbeatCore:
     # ----------------------------------------------------------------- timers and status
     def _on_timer(self, event: TimerFired) -> list[Effect]:
         if event.key == "keepalive":
-            return self._heartbeat(event.now)
+            return self._heartbeat(event.now, event.wall)
         if event.key == "check":
             return self._check(event.now)
         if event.key == "rexmit":

@@ -17,9 +17,11 @@ Address = tuple[str, int]
 
 @dataclass(frozen=True, slots=True)
 class Started:
-    """The shell is ready: sockets bound. The core sends its first heartbeat."""
+    """The shell is ready: sockets bound. The core sends its first heartbeat (`wall`: epoch
+    seconds then, to join the cluster's keepalive grid; unknown when absent)."""
 
     now: float
+    wall: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ dead after deadtime. A node never heard is dead once initdead has passed since s
 (before that it is reported dead but no change is announced). `Leaving` marks a node dead at
 once. `evaluate(now)` returns the nodes whose visible state (status, links, generation)
 changed since the last evaluation, so callers publish exactly one event per change.
+`to_grid` places keepalives on the cluster's shared wall-clock grid.
 """
 
 from __future__ import annotations
@@ -144,3 +145,18 @@ class Liveness:
     def info(self, record: NodeLiveness, now: float) -> NodeInfo:
         return NodeInfo(record.name, self.status(record, now), self.link_states(record, now),
                         record.generation, record.last_heard())
+
+
+def to_grid(wall: float | None, keepalive: float) -> float:
+    """Seconds from `wall` (epoch seconds) to the next multiple of `keepalive`: the
+    cluster's keepalive grid. With synchronised clocks every node beats at the same
+    instants, so a receiver reads its peers' keepalives in one burst, its code hot, instead
+    of one wake-up each: at 16 nodes a third of the CPU per keepalive
+    (bench/heartbeat_replay.py --aligned). Liveness is judged per peer from when its packet
+    arrived, so the phase moves no deadline. A whole keepalive when the wall clock is
+    unknown, or when the multiple is under a tenth of one away (a timer that fires a hair
+    early must not beat twice)."""
+    if not wall:
+        return keepalive
+    left = keepalive - wall % keepalive
+    return left + keepalive if left < keepalive / 10 else left

@@ -64,6 +64,7 @@ class Peer:
     # per link, the (address, port) its packets came from: where unicast to it goes
     endpoints: dict[str, tuple[str, int]] = field(default_factory=dict)
     persisted: int = 0  # the seq floor last handed to be written (0: none this generation)
+    last_status: object = None  # the last keepalive (wire.Status) its stream was told
 
     def heard(self) -> bool:
         """True once a packet of this generation was accepted by this process: a peer

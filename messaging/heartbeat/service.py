@@ -141,6 +141,7 @@ def check_membership(config: HaConfig, node: str) -> None:
 
 
 READ_BATCH = 256  # datagrams read per wake-up of one link socket
+GRID_BURST = 0.01  # s after our own keepalive during which the peers' are read together
 RECV_SIZE = 65535
 
 
@@ -201,6 +202,11 @@ class HeartbeatService:
         if key == "check":  # judge silence only after reading what already arrived
             self._drain()
         self._last_heard = max(self._last_heard, self.runner.monotonic())
+        if key == "keepalive" and self._snooze is None and not self._leaving:
+            # the peers beat on the same grid (liveness.to_grid): their keepalives arrive
+            # in the next few ms, read together rather than one wake-up each
+            loop = asyncio.get_running_loop()
+            self._snooze_until(loop.time() + GRID_BURST)
 
     def _send(self, effect: SendDatagram) -> None:
         link = self.sockets.get(effect.link)
@@ -222,12 +228,17 @@ class HeartbeatService:
         count = self._read(link)
         if self._snooze is not None or self._leaving:
             return
-        loop = asyncio.get_running_loop()
-        until = self.pacing.read(count, loop.time())
+        until = self.pacing.read(count, asyncio.get_running_loop().time())
         if until is not None:
-            for link_socket in self.sockets.values():
-                loop.remove_reader(link_socket.sock.fileno())
-            self._snooze = loop.call_at(until, self._wake)
+            self._snooze_until(until)
+
+    def _snooze_until(self, until: float) -> None:
+        """Leave the link sockets unread until `until` (what queues meanwhile is read then,
+        each datagram stamped with its arrival by the kernel)."""
+        loop = asyncio.get_running_loop()
+        for link_socket in self.sockets.values():
+            loop.remove_reader(link_socket.sock.fileno())
+        self._snooze = loop.call_at(until, self._wake)
 
     def _wake(self) -> None:
         """End a snooze: each datagram wakes the daemon again (those queued at once)."""
@@ -339,7 +350,7 @@ class HeartbeatService:
                       scheduling=priority,
                       links=list(self.sockets), peers={k: v.destinations
                                                         for k, v in self.sockets.items()})
-        self.feed(Started(loop.time()))
+        self.feed(Started(loop.time(), time.time()))
         try:
             await self.host.run(bind=False)
         finally:

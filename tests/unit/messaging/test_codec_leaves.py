@@ -3,12 +3,14 @@ without type introspection per item, and still refused with the place of the bad
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 
 import pytest
 
 from messaging.codec import build, from_plain
 from messaging.errors import RemoteProtocolError
+from messaging.version import Version
 
 
 @dataclass(frozen=True)
@@ -43,3 +45,28 @@ def test_leaves_refuse_lookalikes(hint: object, data: object) -> None:
 def test_a_float_field_still_takes_an_int_from_the_wire() -> None:
     assert from_plain(tuple[float, ...], [1, 2.5]) == (1.0, 2.5)
     assert isinstance(from_plain(float, 3), float)
+
+
+@dataclass(frozen=True)
+class Versioned:
+    node: str
+    version: Version
+
+
+def test_a_named_tuple_field_is_introspected_once_per_class(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """crmd decodes a Version in most CIB notifications: typing.get_type_hints on each one
+    was a visible share of its CPU in a 16-node cold start."""
+    asked: list[object] = []
+    real = typing.get_type_hints
+
+    def counting(obj: object, *args: object, **kwargs: object) -> dict[str, object]:
+        asked.append(obj)
+        return real(obj, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(typing, "get_type_hints", counting)
+    for epoch in range(3):
+        value = build(Versioned, ["n1", [0, epoch, 1]])
+        assert value == Versioned("n1", Version(0, epoch, 1))
+        assert type(value.version) is Version
+    assert asked.count(Version) <= 1

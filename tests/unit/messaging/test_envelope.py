@@ -69,6 +69,8 @@ def test_forward_compatible_trailing_fields_and_defaults() -> None:
     msgpack.packb([2, "request", 1, "greet", ["n1"]]),         # another version
     msgpack.packb([True, "request", 1, "greet", ["n1"]]),      # bool is not a version
     msgpack.packb([1, "shout", 1, "greet", ["n1"]]),           # unknown kind
+    msgpack.packb([1, ["request"], 1, "greet", ["n1"]]),       # a kind that is no string
+    msgpack.packb([1, 1, 1, "greet", ["n1"]]),
     msgpack.packb([1, "request", -1, "greet", ["n1"]]),        # negative id
     msgpack.packb([1, "request", "1", "greet", ["n1"]]),
     msgpack.packb([1, "request", 1, "nope", []]),              # unknown tag
