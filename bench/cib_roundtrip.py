@@ -10,7 +10,8 @@ Rows (p50/p99 over --count sequential requests unless said otherwise):
   nvpair; writes per second over the whole run;
 - `cibadmin -Q` time;
 - ours only: the round trip through the cib client API (`cib.api.CibClient`, from the
-  host to the node's socket), 8 API writers' writes/s, a joining node
+  host to the node's socket), 8 API writers' writes/s (each with the CPU per write of
+  every daemon kind beyond its idle CPU, measured first over IDLE_WINDOW_S), a joining node
   receiving a 2 MB CIB (node start until its own `cibadmin -Q` shows the master's
   version), and the cib daemon's PSS/RSS holding that 2 MB CIB.
 
@@ -187,6 +188,7 @@ def _api_round_trip(state_dirs: dict[str, str], master: str, count: int,
             raise RuntimeError(f"API write failed: {reply.message}")
 
     rows = Rows()
+    idle = _idle_rates(rows, daemons, master)
     non_master = next(n for n in sorted(state_dirs) if n != master)
     for label, node in (("non-DC", non_master), ("DC", master)):
         with CibClient(state_dirs[node]) as client:
@@ -198,7 +200,7 @@ def _api_round_trip(state_dirs: dict[str, str], master: str, count: int,
                 times.append(time.perf_counter() - started)
             after = _cpu_by_daemon(daemons, master)
         rows[f"API write round trip ({label})"] = p50_p99(times)
-        _cpu_rows(rows, f"API writes from the {label}", before, after, count)
+        _cpu_rows(rows, f"API writes from the {label}", before, after, count, idle)
     with CibClient(state_dirs[non_master]) as client:
         times = []
         for _ in range(count):
@@ -208,17 +210,37 @@ def _api_round_trip(state_dirs: dict[str, str], master: str, count: int,
     rows["API query"] = p50_p99(times)
     before = _cpu_by_daemon(daemons, master)
     rows["8 API writers, writes/s"], writes = _api_writers(state_dirs, modify, count)
-    _cpu_rows(rows, "8 API writers", before, _cpu_by_daemon(daemons, master), writes)
+    _cpu_rows(rows, "8 API writers", before, _cpu_by_daemon(daemons, master), writes, idle)
     return rows
 
 
+IDLE_WINDOW_S = 5.0
+
+
+def _idle_rates(rows: Rows, daemons: dict[tuple[str, int], str], dc: str) -> dict[str, float]:
+    """CPU seconds per second of each daemon kind while nothing is written (keepalives,
+    timers, monitors), one row each: the per-write rows leave this background out."""
+    before, started = _cpu_by_daemon(daemons, dc), time.monotonic()
+    time.sleep(IDLE_WINDOW_S)
+    after, elapsed = _cpu_by_daemon(daemons, dc), time.monotonic() - started
+    rates = {key: max(0.0, after[key] - before.get(key, 0.0)) / elapsed for key in after
+             if key != "wall"}
+    for key in sorted(rates, key=lambda k: -rates[k]):
+        if rates[key] >= 5e-5:
+            rows[f"idle: CPU per second, {key}, ms"] = rates[key] * 1e3
+    return rates
+
+
 def _cpu_rows(rows: Rows, label: str, before: dict[str, float], after: dict[str, float],
-              writes: int) -> None:
-    """One row per daemon kind: CPU ms per write between the two snapshots."""
-    spent = {key: (after[key] - before.get(key, 0.0)) / writes for key in after}
+              writes: int, idle: dict[str, float]) -> None:
+    """One row per daemon kind: CPU ms per write between the two snapshots, beyond what
+    the daemon spends idle in that time (`idle`: CPU seconds per second)."""
+    elapsed = after["wall"] - before["wall"]
+    spent = {key: (after[key] - before.get(key, 0.0) - idle.get(key, 0.0) * elapsed) / writes
+             for key in after if key != "wall"}
     for key in sorted(spent, key=lambda k: -spent[k]):
         if spent[key] >= 5e-5:
-            rows[f"{label}: CPU per write, {key}, ms"] = spent[key] * 1e3
+            rows[f"{label}: CPU per write beyond idle, {key}, ms"] = spent[key] * 1e3
 
 
 def _cpu_by_daemon(daemons: dict[tuple[str, int], str], dc: str) -> dict[str, float]:
@@ -227,7 +249,8 @@ def _cpu_by_daemon(daemons: dict[tuple[str, int], str], dc: str) -> dict[str, fl
     import resource
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    totals = {"bench clients (all threads)": usage.ru_utime + usage.ru_stime}
+    totals = {"bench clients (all threads)": usage.ru_utime + usage.ru_stime,
+              "wall": time.monotonic()}
     for (node, pid), name in daemons.items():
         key = f"{name} ({'DC' if node == dc else 'each non-DC'})"
         share = 1.0 if node == dc else 1.0 / max(1, len({n for n, _ in daemons} - {dc}))

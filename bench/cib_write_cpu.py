@@ -5,8 +5,8 @@
 
 Three `cib.replication.ReplicaCore`s (n1 the master) exchange their messages in memory;
 each `PersistCib` is carried out as the daemon does (`cib.service.published_patches`, and
-the master's batch appended to its journal (`cib.store.CibStore.append`; a replica's copy
-saved whole, `CibStore.save`, at every change where the daemon coalesces them), under a
+each node's batch or diff appended to its journal (`cib.store.CibStore.append`, as the
+daemon does; a whole-CIB resync saved whole, `CibStore.save`), under a
 temporary directory, so the fsyncs are real; here on the same thread, where the daemon
 writes on a worker thread; --save-every-write: the master saves the whole CIB per batch,
 as before cib.journal). A write
@@ -110,7 +110,7 @@ class Cluster:
             elif isinstance(effect, PersistCib):
                 wall = time.perf_counter()
                 published_patches(effect, self.persisted[name])
-                if self.journal and effect.digest and effect.patches and not effect.deferred:
+                if self.journal and effect.digest and effect.patches:
                     self.stores[name].append(JournalRecord(
                         version_of(self.persisted[name], absent=0), effect.version,
                         effect.term, effect.digest, effect.patches))

@@ -11,7 +11,8 @@ the master's cib process (the kernel still writes the file), the death of the ma
 node (every replica holds it and one of them becomes master with the highest version), and
 any failure that leaves one node of the view with its copy; only a simultaneous power loss
 of the master's node and of every replica before their disks caught up can lose the last
-group commit (the replicas write their copy within `cib.service.DEFERRED_WRITE_DELAY`).
+group commit (the replicas journal the master's diff as they apply it, or after a resync
+save their copy within `cib.service.DEFERRED_WRITE_DELAY`).
 This is Pacemaker's rule: its cib acknowledges a change once applied and sent through the
 totem ring, and writes the CIB afterwards. A master with no replica (a one-node view)
 journals nothing: each change is a whole-copy save, fsync'd before the acknowledgement.

@@ -212,10 +212,19 @@ def _children_keys_unique(parent: Element) -> bool:
     return not any(ident is None and tags.count(tag) > 1 for tag, ident in keys)
 
 
+# A node with at most this many children is compared child by child, never printed whole:
+# printing it costs what printing its children costs, and on the path from the root to a
+# change (the root, configuration, status, a section, ...) every such print was wasted,
+# about four prints of the whole CIB per write
+FEW_CHILDREN = 16
+
+
 def _identical(old: Element, new: Element) -> bool:
     """Whether comparing the two subtrees would find nothing: the same text (libxml2's
-    printing, in C) and keys that match each node with its copy."""
-    if len(old) == 0 or len(old) != len(new) or old.attrib.items() != new.attrib.items():
+    printing, in C) and keys that match each node with its copy. Asked only of a node with
+    more than `FEW_CHILDREN` children (a False answer costs two prints of the subtree)."""
+    if len(old) <= FEW_CHILDREN or len(old) != len(new) \
+            or old.attrib.items() != new.attrib.items():
         return False
     if etree.tostring(old) != etree.tostring(new):
         return False

@@ -36,9 +36,9 @@ Invariants:
   once every journal append issued before it is written and every save not `behind`
   issued before it is done, whichever thread finished first: the core emits a batch's
   acknowledgements only after its `PersistCib`, so the append they depend on was issued
-  before them. Saves issued `behind` (a replica's deferred copy, the master's save behind
-  its journal) are not waited for: a non-DC node's answer to its client, already in the
-  master's journal, does not wait for this node's own copy;
+  before them. Appends and saves issued `behind` (a replica's deferred copy, journaled or
+  whole, the master's save behind its journal) are not waited for: a non-DC node's answer
+  to its client, already in the master's journal, does not wait for this node's own copy;
 - a write or sync that fails is fatal: the acknowledgements held behind it are never sent
   (their clients time out, outcome unknown) and the daemon is stopped (SIGTERM to itself),
   to be restarted by the launcher and take the cluster's copy (a failed sync may come
@@ -108,11 +108,12 @@ class DiskWriter:
         if not self._saving:
             self._start_save()
 
-    def append(self, record: JournalRecord) -> None:
+    def append(self, record: JournalRecord, behind: bool = False) -> None:
         """Append one batch to the journal (cib.journal), in issue order: written at once,
         or with the others issued while the journal's thread writes; synced behind, with
-        the others written meanwhile (group commit: one sync)."""
-        self._queued.append((self._number(), record))
+        the others written meanwhile (group commit: one sync). One `behind` (a replica's
+        copy of the master's batch) holds back no acknowledgement."""
+        self._queued.append((0 if behind else self._number(), record))
         self._pump()
 
     def _pump(self) -> None:

@@ -112,7 +112,8 @@ def follow_diff(core: ReplicaCore, message: Diff | DiffBatch) -> list[CibEffect]
     end at the master's digest, else the replica asks for the whole CIB (and ignores diffs
     until it arrives). Applied, it confirms it (to the master, and to the other origins of
     the writes it carries) before its copy is written (deferred), and answers its own
-    writes that are now committed."""
+    writes that are now committed. Its `PersistCib` carries the master's digest (this copy's,
+    checked above), so the shell can journal the patches as the master does."""
     patches = (message.patch,) if isinstance(message, Diff) else message.patches
     result: Element | None = core.cib
     versions: list[Version] = []
@@ -135,7 +136,8 @@ def follow_diff(core: ReplicaCore, message: Diff | DiffBatch) -> list[CibEffect]
     applied = Applied(core.view, core.version, by_diff=True)
     told = sorted(needed & set(message.origins))  # they answer their clients from it
     return [Send(Node(master), applied), *(Send(Node(other), applied) for other in told),
-            core._persist(patches, deferred=True), *answer_committed(core)]
+            core._persist(patches, deferred=True, digest=message.digest),
+            *answer_committed(core)]
 
 
 def answer_committed(core: ReplicaCore) -> list[CibEffect]:

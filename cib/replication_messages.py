@@ -213,14 +213,15 @@ class PersistCib:
     (empty after a whole-CIB resync), for change subscribers. `cib` is the core's tree
     itself, not a copy (no core changes a tree it has let go of); whoever carries the effect
     out must not change it either. `digest`, when set, lets the shell journal the batch
-    (cib.journal) instead of writing the whole CIB."""
+    (cib.journal) instead of writing the whole CIB (a replica's deferred copy too: the
+    digest of the master's diff, which its result matched)."""
 
     cib: Element
     version: Version
     term: int = 0
     patches: tuple[str, ...] = ()
     deferred: bool = False
-    digest: str = ""  # the versioned digest of `cib` when the core has it (a master's batch)
+    digest: str = ""  # the versioned digest of `cib` when the core has it (a batch, a diff)
     published: int = 0  # how many leading `patches` a `PublishChange` already announced
 
 

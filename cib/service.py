@@ -29,8 +29,10 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   the whole copy is saved
   (`CibStore.save`: atomic, signed, backed up, journal emptied) `SNAPSHOT_DELAY` later,
   coalesced; any other synchronous one is saved at once. A deferred one (a replica's,
-  already confirmed from memory) is saved `DEFERRED_WRITE_DELAY` later, coalesced with
-  those that follow; a synchronous write or the daemon's stop writes it first.
+  already confirmed from memory) whose patches start from the copy last issued to disk is
+  journaled the same way, holding back no acknowledgement; any other deferred one is saved
+  `DEFERRED_WRITE_DELAY` later, coalesced with those that follow; a synchronous write or
+  the daemon's stop writes it first.
 
 At start the store is loaded (its journal replayed, then folded into a fresh save); a file
 failing its signature is set aside by `CibStore` and
@@ -274,22 +276,28 @@ class CibService:
 
     def _persist(self, effect: PersistCib) -> None:
         """Publish the change now; write the master's copy now (off the loop: its
-        acknowledgements wait for it, `cib.disk`), a replica's a moment later, coalesced
-        (the core sent its confirmation first: Pacemaker's replicas write asynchronously
-        too)."""
+        acknowledgements wait for it, `cib.disk`), a replica's journaled now or saved a
+        moment later, coalesced, waited for by nothing (the core sent its confirmation
+        first: Pacemaker's replicas write asynchronously too)."""
         base = self.persisted
         for patch_text in published_patches(effect, base)[effect.published:]:
             self.publisher.publish(DIFF_TOPIC, CibDiff(patch_text, effect.version))
         self.persisted = effect.cib
+        if effect.patches and effect.digest and base is self._on_disk:
+            # a batch, or on a replica the master's diff, that chains from the copy on disk:
+            # its patches go into the journal, the whole copy is saved behind, coalesced; a
+            # replica's append holds back no acknowledgement (its whole save per change was
+            # most of a 16-node replica's CPU per write)
+            self._cancel_deferred()
+            self.disk.append(JournalRecord(version_of(base, absent=0), effect.version,
+                                           effect.term, effect.digest, effect.patches),
+                             behind=effect.deferred)
+            self._on_disk, self._on_disk_term = effect.cib, effect.term
+            self._save_later()
+            return
         if not effect.deferred:
             self._cancel_deferred()  # this newer copy supersedes it
-            if effect.patches and effect.digest and base is self._on_disk:
-                self.disk.append(JournalRecord(version_of(base, absent=0), effect.version,
-                                               effect.term, effect.digest, effect.patches))
-                self._on_disk, self._on_disk_term = effect.cib, effect.term
-                self._save_later()
-            else:
-                self._save(effect.cib, effect.term)
+            self._save(effect.cib, effect.term)
             return
         self._deferred = effect
         if self._deferred_handle is None:

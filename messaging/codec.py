@@ -195,7 +195,9 @@ def _from_class(hint: type, data: Any, where: str, depth: int) -> Any:
     if issubclass(hint, Record) or _is_dataclass(hint):
         return _build_checked(hint, data, where, depth + 1)
     if issubclass(hint, tuple) and hasattr(hint, "_fields"):
-        fields = tuple(_hints(hint).values())  # a NamedTuple: typed items
+        # a NamedTuple: typed items (cached: every CIB message carries a Version, and
+        # typing.get_type_hints was a tenth of decoding one)
+        fields = tuple(_hints(hint).values())
         return hint(*_tuple(fields, data, where, depth))
     return _scalar(hint, data, where)
 

@@ -112,3 +112,47 @@ def test_an_append_to_an_open_journal_is_in_the_file_when_append_returns(
     assert events == ["first acked", "second acked"]
     records, _ = read_journal(tmp_path)
     assert [r.version.epoch for r in records] == [2, 3]
+
+
+class GatedJournalStore(CibStore):
+    """A real store whose journal writes wait for the test's go-ahead."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.gate = threading.Event()
+
+    def write_journal(self, *records):  # type: ignore[no-untyped-def]
+        assert self.gate.wait(10)
+        return super().write_journal(*records)
+
+
+def test_an_append_behind_holds_back_no_acknowledgement(tmp_path: Path) -> None:
+    """A replica journals its copy of the master's batch: its own client's answer (already
+    in the master's journal) does not wait for that append; the master's append does."""
+    from cib.journal import JournalRecord, read_journal
+    from messaging.types import Version
+
+    def record(epoch: int) -> JournalRecord:
+        return JournalRecord(Version(0, epoch - 1, 0), Version(0, epoch, 0), 1, "0" * 32,
+                             (f"<diff epoch='{epoch}'/>",))
+
+    store = GatedJournalStore(tmp_path)
+    events: list[str] = []
+
+    async def scenario() -> None:
+        disk = DiskWriter(store, get_logger(daemon="test"))
+        disk.append(record(2), behind=True)  # the journal's thread waits at the gate
+        disk.after_writes(lambda: events.append("ack at once"))
+        disk.append(record(3))
+        disk.after_writes(lambda: events.append("ack after epoch 3"))
+        await asyncio.sleep(0.05)
+        events.append("loop ran")
+        store.gate.set()
+        while len(events) < 3:
+            await asyncio.sleep(0.01)
+        disk.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert events == ["ack at once", "loop ran", "ack after epoch 3"]
+    records, _ = read_journal(tmp_path)
+    assert [r.version.epoch for r in records] == [2, 3]

@@ -158,3 +158,47 @@ def test_the_daemon_journals_the_masters_batch_and_saves_behind_it(tmp_path: Pat
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
     assert events == ["acknowledged", "in the journal only", "saved 0"]
+
+
+def test_a_replica_journals_the_masters_diff_and_saves_behind_it(tmp_path: Path) -> None:
+    """A replica's deferred copy that chains from the one on disk goes into its journal at
+    once (nothing waits for it), the whole copy is saved a moment later; its first copy,
+    whose base is not the file, is saved whole."""
+    from cib.journal import JOURNAL
+    from cib.replication_messages import PersistCib
+    from cib.service import CibService
+
+    state = tmp_path / "state"
+    events: list[str] = []
+
+    async def scenario() -> None:
+        service = CibService("n2", state)
+        service.publisher.bind()
+        journal, live = state / "cib" / JOURNAL, state / "cib" / "cib.xml"
+        first, record = _set(service.persisted, "p0", "first")
+        service._persist(PersistCib(first, version_of(first, absent=0), 4, record.patches,
+                                    deferred=True, digest=record.digest))
+        for _ in range(400):  # saved whole, DEFERRED_WRITE_DELAY later
+            if live.exists() and _value(parse(live.read_bytes()), "p0") == "first":
+                break
+            await asyncio.sleep(0.01)
+        new, record = _set(first, "p0", "0")
+        service._persist(PersistCib(new, version_of(new, absent=0), 4, record.patches,
+                                    deferred=True, digest=record.digest))
+        service.disk.after_writes(lambda: events.append("nothing waited"))
+        for _ in range(400):
+            if journal.exists() and read_records(journal)[0] == [record]:
+                break
+            await asyncio.sleep(0.01)
+        if _value(parse(live.read_bytes()), "p0") == "first":
+            events.append("in the journal only")
+        for _ in range(400):  # the save behind it
+            if _value(parse(live.read_bytes()), "p0") != "first":
+                break
+            await asyncio.sleep(0.05)
+        events.append(f"saved {_value(parse(live.read_bytes()), 'p0')}")
+        service.close()
+        service.publisher.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert events == ["nothing waited", "in the journal only", "saved 0"]
