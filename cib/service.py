@@ -49,6 +49,7 @@ import contextlib
 import functools
 import itertools
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -368,8 +369,13 @@ class CibService:
         return payload
 
     def _peer_message(self, sender: str, message: Any) -> None:
-        self.runner.feed(PeerMessage(self.runner.monotonic(), sender, message,
-                                     self.runner.wall()))
+        started, cpu = self.runner.monotonic(), time.thread_time()
+        self.runner.feed(PeerMessage(started, sender, message, self.runner.wall()))
+        if isinstance(message, FullCib):  # a join's last hop: parse, adopt, publish, confirm
+            self.log.info("cib_full_taken", sender=sender, size=len(message.cib),
+                          version=list(self.core.version),
+                          ms=round((self.runner.monotonic() - started) * 1e3, 1),
+                          cpu_ms=round((time.thread_time() - cpu) * 1e3, 1))
 
     async def _open(self, payload: bytes) -> object:
         """The peer message of a heartbeat frame, fetched first when it is a bulk `Offer`
