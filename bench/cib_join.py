@@ -17,6 +17,7 @@ from crm_probe import Runner
 
 OUR_CIBADMIN = Path(sys.executable).parent / "cibadmin"
 BULK_SET = "hcbench-bulk"
+SETTLE = 5.0  # seconds after the join in which whole copies it caused are still counted
 
 
 def _bulk_xml() -> str:
@@ -51,25 +52,43 @@ def big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str,
         return {"2 MB CIB to a joining node (node start to CIB shown), s": None}
     master_cpu = cpu_seconds(cib_pids[0]) - master_cpu if cib_pids else 0.0
     joiner_cib = [p for p in lab.node_pids(joiner) if process_name(p) == "cib"]
-    lines, master_lines = _node_log(lab, joiner), _node_log(lab, dc)
-    if os.environ.get("HACLUSTER_BENCH_LOGS"):  # where both logs are kept, to read the join
-        for node, found in ((joiner, lines), (dc, master_lines)):
+    logs = {node: _node_log(lab, node) for node in names}
+    lines = logs[joiner]
+    senders = [line for node in names if node != joiner for line in logs[node]]
+    if os.environ.get("HACLUSTER_BENCH_LOGS"):  # where the logs are kept, to read the join
+        for node, found in logs.items():
             Path(os.environ["HACLUSTER_BENCH_LOGS"], f"{lab.name}-{node}.log").write_text(
                 "\n".join(found))
     fetches = [line for line in lines if "bulk_fetched" in line]  # netns: the launcher logs
     rss, pss = memory_kb(cib_pids[0]) if cib_pids else (0, 0)
+    joiner_memory = memory_kb(joiner_cib[0]) if joiner_cib else (0, 0)
+    time.sleep(SETTLE)  # whole copies sent after the join (resyncs it caused) count too
+    copies = _whole_copies(lab, names, started_wall)
     fetch_ms = _field(fetches[-1], "ms") if fetches else None
     return {"2 MB CIB to a joining node (node start to CIB shown), s": took,
             "2 MB CIB bulk fetch on the joiner (from its cib log), s":
                 None if fetch_ms is None else fetch_ms / 1e3,
             "2 MB CIB: joiner's cib sees the full view to CIB held (its log), s":
                 _view_to_copy(lines, len(names)),
-            **_join_hops(lines, master_lines, len(names), joiner),
+            **_join_hops(lines, senders, len(names), joiner),
             **_join_phases(lines, started_wall),
             "CPU s of the master's cib from node start to CIB shown": master_cpu,
             "CPU s of the joiner's cib from its start to CIB shown":
                 cpu_seconds(joiner_cib[0]) if joiner_cib else None,
-            "cib daemon with 2 MB CIB (PSS, RSS MB)": (pss / 1024, rss / 1024)}
+            f"whole CIBs any cib sent from node start to {SETTLE:.0f} s after shown": copies,
+            "cib daemon with 2 MB CIB (PSS, RSS MB)": (pss / 1024, rss / 1024),
+            "the joiner's cib daemon with it (PSS, RSS MB)": (
+                joiner_memory[1] / 1024, joiner_memory[0] / 1024)}
+
+
+def _whole_copies(lab: OurLab, names: list[str], since_wall: float) -> int:
+    """How many `cib_full_sent` the nodes' logs hold after `since_wall` (epoch seconds)."""
+    from datetime import UTC, datetime
+
+    since = datetime.fromtimestamp(since_wall, UTC).replace(tzinfo=None)
+    return sum(1 for node in names for line in _node_log(lab, node)
+               if " cib_full_sent " in line
+               and datetime.fromisoformat(line.split()[0].rstrip("Z")) >= since)
 
 
 def _node_log(lab: OurLab, node: str) -> list[str]:
@@ -80,12 +99,14 @@ def _node_log(lab: OurLab, node: str) -> list[str]:
             for line in (logs / name).read_text(errors="replace").splitlines()]
 
 
-def _join_hops(lines: list[str], master_lines: list[str], members: int,
+def _join_hops(lines: list[str], others: list[str], members: int,
                joiner: str) -> dict[str, object]:
-    """The last join's hops, from both nodes' logs (one host clock): the full view on the
-    joiner to the master sending the copy, that to the joiner holding the frame (offer over
-    heartbeat, then the fetch), the master's send of it, and the joiner taking it (parse,
-    adopt, publish: wall and CPU ms)."""
+    """The last join's hops, from the joiner's log and the other nodes' (`others`; one host
+    clock): the full view on the joiner to its copy's sender sending it (the master, or the
+    holder of the best copy when the joiner is the view's first master: the lowest node
+    id), that to the joiner holding the frame (offer over heartbeat, then the fetch), the
+    sender's bulk send, and the joiner taking it (parse, check, adopt, publish: wall and CPU
+    ms; as the view's first master, the writes queued meanwhile too)."""
     from datetime import datetime
 
     def stamp(line: str) -> datetime:
@@ -98,15 +119,17 @@ def _join_hops(lines: list[str], master_lines: list[str], members: int,
     fetched = last(lines, "bulk_fetched")
     before = [line for line in lines if fetched is None or stamp(line) <= stamp(fetched)]
     views = [line for line in before if "cib_view" in line and line.count("'n") == members]
-    sent = last([line for line in master_lines if f"to={joiner}" in line
+    sent = last([line for line in sorted(others) if f"to={joiner}" in line
                  and (fetched is None or stamp(line) <= stamp(fetched))], "cib_full_sent")
-    served, taken = last(master_lines, "bulk_served"), last(lines, "cib_full_taken")
+    served = last([line for line in sorted(others) if "bulk_served" in line
+                   and (fetched is None or stamp(line) <= stamp(fetched))], "bulk_served")
+    taken = last(lines, "cib_full_taken")
     rows: dict[str, object] = {
-        "join hop: full view -> master sends the copy, s":
+        "join hop: full view -> the copy is sent, s":
             (stamp(sent) - stamp(views[-1])).total_seconds() if sent and views else None,
-        "join hop: master sends -> joiner fetched it, s":
+        "join hop: sent -> joiner fetched it, s":
             (stamp(fetched) - stamp(sent)).total_seconds() if sent and fetched else None,
-        "join hop: master's bulk send (bulk_served), s": _seconds(served, "ms"),
+        "join hop: the sender's bulk send (bulk_served), s": _seconds(served, "ms"),
         "join hop: joiner takes the copy (parse, adopt, publish), wall / CPU":
             (_seconds(taken, "ms"), _seconds(taken, "cpu_ms")) if taken else None}
     return rows
