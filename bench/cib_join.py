@@ -17,7 +17,8 @@ from crm_probe import Runner
 
 OUR_CIBADMIN = Path(sys.executable).parent / "cibadmin"
 BULK_SET = "hcbench-bulk"
-SETTLE = 5.0  # seconds after the join in which whole copies it caused are still counted
+SETTLE = 6.0  # after the join: whole copies it caused still count; then the memory (after
+# cib.service's heap trim, TRIM_DELAY after the last change)
 
 
 def _bulk_xml() -> str:
@@ -60,9 +61,9 @@ def big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str,
             Path(os.environ["HACLUSTER_BENCH_LOGS"], f"{lab.name}-{node}.log").write_text(
                 "\n".join(found))
     fetches = [line for line in lines if "bulk_fetched" in line]  # netns: the launcher logs
-    rss, pss = memory_kb(cib_pids[0]) if cib_pids else (0, 0)
+    time.sleep(SETTLE)  # whole copies sent after the join (resyncs it caused) count too,
+    rss, pss = memory_kb(cib_pids[0]) if cib_pids else (0, 0)  # memory once settled
     joiner_memory = memory_kb(joiner_cib[0]) if joiner_cib else (0, 0)
-    time.sleep(SETTLE)  # whole copies sent after the join (resyncs it caused) count too
     copies = _whole_copies(lab, names, started_wall)
     fetch_ms = _field(fetches[-1], "ms") if fetches else None
     return {"2 MB CIB to a joining node (node start to CIB shown), s": took,
