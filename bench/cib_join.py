@@ -124,8 +124,11 @@ def _join_hops(lines: list[str], others: list[str], members: int,
                  and (fetched is None or stamp(line) <= stamp(fetched))], "cib_full_sent")
     served = last([line for line in sorted(others) if "bulk_served" in line
                    and (fetched is None or stamp(line) <= stamp(fetched))], "bulk_served")
-    taken = last(lines, "cib_full_taken")
+    taken = next((line for line in lines if " cib_full_taken " in line and fetched
+                  and stamp(line) >= stamp(fetched)), None)  # the fetched copy's
     rows: dict[str, object] = {
+        "join: full view -> the joiner's cib holds the copy (taken), s":
+            (stamp(taken) - stamp(views[-1])).total_seconds() if taken and views else None,
         "join hop: full view -> the copy is sent, s":
             (stamp(sent) - stamp(views[-1])).total_seconds() if sent and views else None,
         "join hop: sent -> joiner fetched it, s":
