@@ -12,8 +12,9 @@ disagree or name nobody (start-up, DC lost) the role stays. The new master appli
 A cib respawned while its node stays in the view starts `fresh` (its disk copy has no status) and
 follows the view's rule; a member that saw handovers answers it with the latest `Handover`, the
 master answers an `Announce` outside a sync that differs from its copy with its whole CIB (as
-Pacemaker's cib asks for a sync at start), but for the answer to its `AskAnnounce` of a member
-whose own announce its sync took (what that one lacks is on its way); a respawned master's first
+Pacemaker's cib asks for a sync at start), but for an announce `known` to it (the answer to its
+`AskAnnounce` of a member whose own announce its sync took, or a live member's announce at a
+handover: what that one lacks is on its way); a respawned master's first
 `AskAnnounce` says `fresh`: writes forwarded to it before get 102.
 
 Invariants:
@@ -200,6 +201,7 @@ class ReplicaCore:
         if self.master == self.node:
             self.claims = {self.node: self.dc}
             if handover and not self.fresh:  # a respawned cib replayed a handover: sync
+                self.accounted = set(self.members)  # each confirmed the last write
                 return [log]
             self.sync = Sync({self.node: self._state()}, fresh={self.node} if self.fresh else set())
             # A member that installed the view before us announced while we still dropped
@@ -208,12 +210,13 @@ class ReplicaCore:
                    for member in sorted(self.members) if member != self.node]
             return [log, *ask, ArmTimer("sync", now + SYNC_TIMEOUT), *self._maybe_decide(now)]
         if self.master is not None:
-            return [log, Send(Node(self.master), self._announce())]
+            known = handover and not self.fresh  # the new master's copy's line: no sync
+            return [log, Send(Node(self.master), self._announce(known))]
         return [log]
 
-    def _announce(self, asked: bool = False) -> Announce:
+    def _announce(self, known: bool = False) -> Announce:
         return Announce(self.view, self.version, self.digest(self.cib), self.term, self.dc,
-                        self.fresh, CIB_PROTOCOL, asked)
+                        self.fresh, CIB_PROTOCOL, known)
 
     def _retry_waiting(self, now: float) -> list[CibEffect]:
         effects: list[CibEffect] = []
@@ -252,7 +255,7 @@ class ReplicaCore:
             ("master", target), ("view", self.view), ("handovers", self.seq)))]
         effects += [Send(Node(member), handover)
                     for member in sorted(self.members) if member != self.node]
-        effects.append(Send(Node(target), self._announce()))
+        effects.append(Send(Node(target), self._announce(known=True)))
         parked, self.parked = self.parked, []
         effects += [self._refuse_forward(origin, request_id) for origin, request_id in parked]
         return effects + self._retry_waiting(now)
@@ -466,10 +469,12 @@ class ReplicaCore:
                 "cib_peer_protocol", level="warning", fields=(  # what the copies carry
                     ("peer", sender), ("protocol", message.protocol), ("ours", CIB_PROTOCOL)))]
             if self.sync is None:  # a respawned cib: its first sync brings the status
-                # A member the sync accounted for answers our AskAnnounce after its own
-                # announce: what it lacks is on its way (a whole copy per late duplicate
+                # A member whose copy this master accounted for (its sync took the member's
+                # own announce; or it took the role by a handover, after every member
+                # confirmed the last write) announces it again, older than the diffs sent
+                # since: what it lacks is on its way (a whole copy for each such announce
                 # cost 2 MB apiece at a join, and rolled back the diffs taken since).
-                again = message.asked and sender in self.accounted
+                again = message.known and sender in self.accounted
                 full = [Send(Node(sender), full_copy(self))] \
                     if state != self._state() and not again else []
                 return older + full + self._maybe_hand_over(now)
@@ -488,7 +493,7 @@ class ReplicaCore:
             return self._missed_handovers(sender)
         lost, self.pending = (self.pending, {}) if fresh else ({}, self.pending)
         return [*unknown_outcome(lost, "the master's cib restarted before answering"),
-                Send(Node(sender), self._announce(asked=True))]
+                Send(Node(sender), self._announce(known=True))]
 
     def _missed_handovers(self, sender: str) -> list[CibEffect]:
         """A respawned cib that follows the view's rule learns the view's latest handover."""

@@ -165,7 +165,9 @@ class Announce:
     dc: str | None = None  # the DC this member's crmd names (None: unknown)
     fresh: bool = False  # a copy loaded from disk at start (no status), not synced since
     protocol: int = 0  # the sender's CIB_PROTOCOL (0: from before the field)
-    asked: bool = False  # the answer to an `AskAnnounce` (after the member's own announce)
+    # a copy the master's line accounts for: the answer to an `AskAnnounce` (after the
+    # member's own announce) or a live member's announce at a handover; no whole copy for it
+    known: bool = False
 
 
 @dataclass(frozen=True, slots=True)

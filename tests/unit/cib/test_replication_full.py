@@ -24,6 +24,7 @@ from cib.replication_messages import (
     Diff,
     FetchCib,
     FullCib,
+    Handover,
     PeerMessage,
     PersistCib,
     ViewChanged,
@@ -162,10 +163,10 @@ def test_a_late_duplicate_announce_gets_no_whole_copy_a_respawned_cibs_does() ->
     effects = master.handle(_create("w1"))
     assert [e.destination.name for e in effects if isinstance(e, Send)
             and isinstance(e.message, Diff)] == ["n2", "n3"]
-    late = Announce(1, version, digest, term, protocol=CIB_PROTOCOL, asked=True)
+    late = Announce(1, version, digest, term, protocol=CIB_PROTOCOL, known=True)
     effects = master.handle(PeerMessage(0.0, "n2", late))
     assert not [e for e in effects if isinstance(e, Send) and isinstance(e.message, FullCib)]
-    respawned = dataclasses.replace(late, fresh=True, asked=False)  # its own, not an answer
+    respawned = dataclasses.replace(late, fresh=True, known=False)  # its own, not an answer
     effects = master.handle(PeerMessage(0.0, "n2", respawned))
     assert [e.message.version for e in effects if isinstance(e, Send)
             and isinstance(e.message, FullCib)] == [master.version]
@@ -177,7 +178,7 @@ def test_a_members_own_announce_is_unasked_its_answer_to_the_master_asked() -> N
            if isinstance(e, Send)]
     answer = [e.message for e in replica.handle(PeerMessage(0.0, "n1", AskAnnounce(1)))
               if isinstance(e, Send)]
-    assert [(type(m).__name__, m.asked) for m in own + answer] == [  # type: ignore[attr-defined]
+    assert [(type(m).__name__, m.known) for m in own + answer] == [  # type: ignore[attr-defined]
         ("Announce", False), ("Announce", True)]
 
 
@@ -200,3 +201,26 @@ def test_no_ping_announces_writes_the_replicas_were_not_sent() -> None:
     announced = [e.message for e in master.handle(TimerFired("ping", 2.0))
                  if isinstance(e, Send)]
     assert [m.version for m in announced] == [master.version] * 2  # type: ignore[attr-defined]
+
+
+def test_after_a_handover_the_members_announces_cost_no_whole_copy() -> None:
+    """n1 hands the role to n2 (every member confirmed the last write); n2 applies a write at
+    once; n3's announce at the handover, older than that write's diff, must not make n2 send
+    it the whole CIB. A respawned (fresh) member's still does."""
+    members = ((1, "n1"), (2, "n2"), (3, "n3"))
+    cores = {name: ReplicaCore(name, empty_cib(epoch=1), _no_schema) for _, name in members}
+    for core in cores.values():
+        core.handle(ViewChanged(0.0, 1, members))
+    handover = Handover(1, 1, "n2")
+    n2, n3 = cores["n2"], cores["n3"]
+    n2.handle(PeerMessage(0.0, "n1", handover))
+    announce = [e.message for e in n3.handle(PeerMessage(0.0, "n1", handover))
+                if isinstance(e, Send)]
+    assert n2.master == "n2" and [type(m).__name__ for m in announce] == ["Announce"]
+    n2.handle(_create("w1"))
+    effects = n2.handle(PeerMessage(0.0, "n3", announce[0]))
+    assert not [e for e in effects if isinstance(e, Send) and isinstance(e.message, FullCib)]
+    respawned = dataclasses.replace(announce[0], fresh=True, known=False)
+    effects = n2.handle(PeerMessage(0.0, "n3", respawned))
+    assert [e.destination.name for e in effects if isinstance(e, Send)
+            and isinstance(e.message, FullCib)] == ["n3"]
