@@ -36,18 +36,17 @@ from benchlib import (
     cpu_seconds,
     fmt,
     load_average,
-    memory_kb,
     missing_daemons,
     p50_p99,
     process_name,
     ratio,
     table,
 )
+from cib_join import OUR_CIBADMIN, big_cib
 from crm_probe import Runner
 
 WRITERS = 8
 SET_ID = "hcbench"
-OUR_CIBADMIN = Path(sys.executable).parent / "cibadmin"
 
 
 def _set_xml(values: dict[str, str]) -> str:
@@ -155,7 +154,7 @@ def our_side(nodes: int, count: int, join_only: bool = False, join: bool = True,
         if not join:
             return rows
         try:
-            rows.update(_big_cib(lab, names, dc, run_in))
+            rows.update(big_cib(lab, names, dc, run_in))
         except RuntimeError as error:  # keep the rows measured so far
             print(f"FAILED 2 MB CIB rows: {str(error)[-300:]}")
         return rows
@@ -279,157 +278,6 @@ def _api_writers(state_dirs: dict[str, str], modify: object,
     with ThreadPoolExecutor(WRITERS) as pool:
         list(pool.map(writer, range(WRITERS)))
     return WRITERS * per_writer / (time.monotonic() - started), WRITERS * per_writer
-
-
-def _big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str, object]:
-    """A joining node receiving a 2 MB CIB, and the cib daemon's memory holding it."""
-    bulk = _set_xml({f"bulk{n:05d}": "x" * 40 for n in range(22000)})
-    path = Path("/tmp") / f"{lab.name}-bulk.xml"
-    path.write_text(bulk.replace(f'id="{SET_ID}"', 'id="hcbench-bulk"'))
-    joiner = next(n for n in names if n != dc)
-    # With fencing on, the DC reboots the killed node at once (the lab's fence device; a
-    # node boots in ~1 s since the node forker): it was back before the 2 MB create, which
-    # then reached it as a replicated diff while this measured a `lab start` of a running
-    # node. Off, the node stays down until started: what is timed is a join again.
-    run_in(dc, f"{OUR_CIBADMIN.parent / 'crm_attribute'} -t crm_config -n stonith-enabled "
-               "-v false")
-    lab.lab("kill", joiner)
-    _wait_stopped(lab, joiner)
-    _create_retrying(run_in, dc, path)
-    version = run_in(dc, f"{OUR_CIBADMIN} -Q | head -c 400")
-    state_dir = lab.status()["nodes"][joiner]["state_dir"]
-    started, started_wall = time.monotonic(), time.time()
-    lab.lab("start", joiner)
-    took = _shown_after(state_dir, _epoch(version), started)
-    if took is None:
-        return {"2 MB CIB to a joining node (node start to CIB shown), s": None}
-    logs = Path(lab.status()["nodes"][joiner]["state_dir"]).parent / "log"
-    lines = [line for name in ("cib.log", "launcher.log") if (logs / name).exists()
-             for line in (logs / name).read_text(errors="replace").splitlines()]
-    fetches = [line for line in lines if "bulk_fetched" in line]  # netns: the launcher logs
-    cib_pids = [p for p in lab.node_pids(dc) if process_name(p) == "cib"]
-    rss, pss = memory_kb(cib_pids[0]) if cib_pids else (0, 0)
-    fetch_ms = _field(fetches[-1], "ms") if fetches else None
-    return {"2 MB CIB to a joining node (node start to CIB shown), s": took,
-            "2 MB CIB bulk fetch on the joiner (from its cib log), s":
-                None if fetch_ms is None else fetch_ms / 1e3,
-            "2 MB CIB: joiner's cib sees the full view to CIB held (its log), s":
-                _view_to_copy(lines, len(names)),
-            **_join_phases(lines, started_wall),
-            "cib daemon with 2 MB CIB (PSS, RSS MB)": (pss / 1024, rss / 1024)}
-
-
-# Where a join's time goes: the joiner's own log events, in boot order.
-_JOIN_EVENTS = (("launcher up", "zygote_started"), ("heartbeat up", "heartbeat_started"),
-                ("in the membership view", "membership_changed"),
-                ("cib up (own disk copy loaded)", "cib_started"),
-                ("cib knows the master", "cib_master"), ("CIB fetched", "bulk_fetched"))
-
-
-def _join_phases(lines: list[str], started_wall: float) -> dict[str, object]:
-    """Seconds from the `lab start` command to the first of each `_JOIN_EVENTS` in the
-    joiner's log after it (None when absent)."""
-    from datetime import UTC, datetime
-
-    start = datetime.fromtimestamp(started_wall, UTC).replace(tzinfo=None)
-    rows: dict[str, object] = {}
-    for label, event in _JOIN_EVENTS:
-        seconds = None
-        for line in lines:
-            if f" {event} " not in line:
-                continue
-            when = datetime.fromisoformat(line.split()[0].rstrip("Z"))
-            if when >= start:
-                seconds = (when - start).total_seconds()
-                break
-        rows[f"join: node start -> {label} (joiner's log), s"] = seconds
-    return rows
-
-
-def _shown_after(state_dir: str, version: tuple[int, ...], started: float) -> float | None:
-    """Seconds from `started` until the joiner's cib shows `version` or later (at or past
-    it: crmd's writes for the joining node may follow at once), as `cibadmin -Q -l -n -A
-    /cib` would show it; None after a minute. Asked from the host through the node's
-    socket every 50 ms on one connection (re-opened when the node's cib is not up yet):
-    a `lab exec ... cibadmin` process per sample, as before, added its start and namespace
-    entry (0.1-0.4 s at load 5) to the measured join."""
-    from cib.api import CibClient
-    from cib.request import Op, Request
-    from messaging.errors import HAError
-
-    client: CibClient | None = None
-    try:
-        while time.monotonic() - started < 60:
-            try:
-                client = client or CibClient(state_dir, timeout=1.0, name="bench")
-                reply = client.perform(Request(Op.QUERY, xpath="/cib", no_children=True))
-                if _epoch(reply.output or "") >= version:
-                    return time.monotonic() - started
-            except (HAError, OSError):
-                if client is not None:
-                    client.close()
-                client = None
-            time.sleep(0.05)
-        return None
-    finally:
-        if client is not None:
-            client.close()
-
-
-def _create_retrying(run_in: Runner, dc: str, path: Path) -> None:
-    """Create the bulk set on `dc`; the kill's view change may answer 102 (outcome unknown)."""
-    for attempt in range(10):
-        try:
-            run_in(dc, f"{OUR_CIBADMIN} -C -o crm_config -x {path}")
-            return
-        except RuntimeError as error:
-            if "already exists" in str(error):  # an earlier try did apply it
-                return
-            if "view changed" not in str(error) or attempt == 9:
-                raise
-            time.sleep(1.0)
-
-
-def _wait_stopped(lab: OurLab, node: str) -> None:
-    """Wait until the lab reports `node` stopped (the kill is a power cut)."""
-    deadline = time.monotonic() + 30
-    while lab.status()["nodes"][node].get("running") and time.monotonic() < deadline:
-        time.sleep(0.1)
-
-
-def _view_to_copy(lines: list[str], members: int) -> float | None:
-    """Seconds from the joiner's cib seeing every member (its last full cib_view) to its
-    copy being fetched (bulk_fetched): the cib's part of a join, without the node's boot
-    and the membership forming before it."""
-    from datetime import datetime
-
-    def stamp(line: str) -> datetime:
-        return datetime.fromisoformat(line.split()[0].rstrip("Z"))
-
-    fetched = [line for line in lines if "bulk_fetched" in line]
-    views = [line for line in lines if "cib_view" in line and line.count("'n") == members
-             and (not fetched or stamp(line) <= stamp(fetched[-1]))]
-    if not fetched or not views:
-        return None
-    return (stamp(fetched[-1]) - stamp(views[-1])).total_seconds()
-
-
-def _field(line: str, name: str) -> float | None:
-    import re
-
-    found = re.search(rf"\b{name}=([0-9.]+)", line)
-    return float(found.group(1)) if found else None
-
-
-def _epoch(xml: str) -> tuple[int, ...]:
-    """The version triple in the order admin_epoch, epoch, num_updates (attribute order in
-    the text varies), empty when the text has none."""
-    import re
-
-    found = dict(re.findall(r'\b(admin_epoch|epoch|num_updates)="(\d+)"', xml[:400]))
-    if len(found) < 3:
-        return ()
-    return tuple(int(found[name]) for name in ("admin_epoch", "epoch", "num_updates"))
 
 
 def _cell(value: object, seconds_in_ms: bool = True) -> str:

@@ -12,8 +12,10 @@ disagree or name nobody (start-up, DC lost) the role stays. The new master appli
 A cib respawned while its node stays in the view starts `fresh` (its disk copy has no status) and
 follows the view's rule; a member that saw handovers answers it with the latest `Handover`, the
 master answers an `Announce` outside a sync that differs from its copy with its whole CIB (as
-Pacemaker's cib asks for a sync at start); a respawned master's first `AskAnnounce` says `fresh`:
-writes forwarded to it before get 102.
+Pacemaker's cib asks for a sync at start), but for an announce `known` to it (the answer to its
+`AskAnnounce` of a member whose own announce its sync took, or a live member's announce at a
+handover: what that one lacks is on its way); a respawned master's first
+`AskAnnounce` says `fresh`: writes forwarded to it before get 102.
 
 Invariants:
 - Writes are applied only on the master, one at a time, in the order they reach it (a replica
@@ -30,8 +32,10 @@ Invariants:
 - A replica confirms a change once it holds it in memory (`Applied` before its deferred
   `PersistCib`), as Pacemaker's replicas do. It applies a diff only from the current master, when
   the patch starts at its exact version and the result has the master's digest; else it asks for
-  the whole CIB (`FetchCib`), ignoring diffs until the `FullCib` arrives. The master announces its
-  version and digest a while after each change: a replica that lost a diff notices.
+  the whole CIB (`FetchCib`), ignoring diffs until the `FullCib` arrives, which it takes only
+  when its parsed tree has the sender's digest (cib.replication_full). The master announces its
+  version and digest a while after each change (not while it holds writes its replicas have
+  not been sent): a replica that lost a diff notices.
 - On every view change the new master collects each member's (version, term, digest), takes the
   best copy (highest version tuple; equal versions go to the copy changed in the later view, then
   to a live copy over a fresh one (a respawned master must not push its status-less copy), then to
@@ -52,7 +56,9 @@ from __future__ import annotations
 from cib.model import Version, last_written_text, version_of
 from cib.ops import Validator, perform
 from cib.replication_follower import OriginAnswers, follow_diff, note_confirmation, on_fenced
+from cib.replication_full import full_copy, on_full
 from cib.replication_messages import (
+    CIB_PROTOCOL,
     Acknowledge,
     Announce,
     Applied,
@@ -77,7 +83,7 @@ from cib.replication_messages import (
     unknown_outcome,
 )
 from cib.replication_state import DigestCache, Sync, Unconfirmed, batches_out, choose_master, dc_of
-from cib.xmlio import Element, element_text, parse
+from cib.xmlio import Element, element_text
 from messaging.effects import ArmTimer, CancelTimer, Effect, Log, Node, Send, TimerFired
 from messaging.errors import ExitCode, HAError
 
@@ -113,6 +119,7 @@ class ReplicaCore:
         self.dc: str | None = None  # the DC our crmd names
         self.seq = 0  # handovers seen in this view
         self.claims: dict[str, str | None] = {}  # the master's record of members' DCs
+        self.accounted: set[str] = set()  # members whose announce this master's sync took
         self.handing_over: str | None = None  # the master waits to give the role to it
         self.parked: list[tuple[str, str]] = []  # forwards held during a handover
         self.early: list[tuple[int, str, object]] = []  # (view, sender, message), view ahead
@@ -123,9 +130,6 @@ class ReplicaCore:
 
     def _state(self) -> tuple[Version, int, str]:
         return self.version, self.term, self.digest(self.cib)
-
-    def _full(self) -> FullCib:
-        return FullCib(self.view, element_text(self.cib, pretty=False), self.version, self.term)
 
     def _persist(self, patches: tuple[str, ...] = (), deferred: bool = False,
                  digest: str = "", published: int = 0) -> PersistCib:
@@ -191,12 +195,13 @@ class ReplicaCore:
         self.master = master
         self.resyncing = False
         self.sync = None
-        self.claims = {}
+        self.claims, self.accounted = {}, set()
         log = Log("cib_master", fields=(("master", master), ("view", self.view),
                                         ("handovers", self.seq)))
         if self.master == self.node:
             self.claims = {self.node: self.dc}
             if handover and not self.fresh:  # a respawned cib replayed a handover: sync
+                self.accounted = set(self.members)  # each confirmed the last write
                 return [log]
             self.sync = Sync({self.node: self._state()}, fresh={self.node} if self.fresh else set())
             # A member that installed the view before us announced while we still dropped
@@ -205,12 +210,13 @@ class ReplicaCore:
                    for member in sorted(self.members) if member != self.node]
             return [log, *ask, ArmTimer("sync", now + SYNC_TIMEOUT), *self._maybe_decide(now)]
         if self.master is not None:
-            return [log, Send(Node(self.master), self._announce())]
+            known = handover and not self.fresh  # the new master's copy's line: no sync
+            return [log, Send(Node(self.master), self._announce(known))]
         return [log]
 
-    def _announce(self) -> Announce:
+    def _announce(self, known: bool = False) -> Announce:
         return Announce(self.view, self.version, self.digest(self.cib), self.term, self.dc,
-                        self.fresh)
+                        self.fresh, CIB_PROTOCOL, known)
 
     def _retry_waiting(self, now: float) -> list[CibEffect]:
         effects: list[CibEffect] = []
@@ -249,7 +255,7 @@ class ReplicaCore:
             ("master", target), ("view", self.view), ("handovers", self.seq)))]
         effects += [Send(Node(member), handover)
                     for member in sorted(self.members) if member != self.node]
-        effects.append(Send(Node(target), self._announce()))
+        effects.append(Send(Node(target), self._announce(known=True)))
         parked, self.parked = self.parked, []
         effects += [self._refuse_forward(origin, request_id) for origin, request_id in parked]
         return effects + self._retry_waiting(now)
@@ -290,18 +296,20 @@ class ReplicaCore:
     def _complete_sync(self, now: float) -> list[CibEffect]:
         assert self.sync is not None
         sync, self.sync, self.fresh = self.sync, None, False
+        self.accounted = set(sync.announced)
         mine = self._state()
-        effects: list[CibEffect] = []
-        full = self._full()
-        for member in sorted(self.members, key=self.members.__getitem__):
-            if member != self.node and sync.announced.get(member) != mine:
-                effects.append(Send(Node(member), full))
+        behind = [member for member in sorted(self.members, key=self.members.__getitem__)
+                  if member != self.node and sync.announced.get(member) != mine]
+        full = full_copy(self) if behind else None  # printed only when someone needs it
+        effects: list[CibEffect] = [Send(Node(member), full) for member in behind if full]
         for origin, request_id, request in sync.queue:
             effects += self._apply(origin, request_id, request, now)
         return effects + self._maybe_hand_over(now)
 
     def _on_timer(self, event: TimerFired) -> list[CibEffect]:
         if event.key == "ping" and self.master == self.node and self.sync is None:
+            if self.held:  # its replicas cannot have it yet: they would each fetch the whole
+                return []  # CIB; the flush that sends it arms the next ping
             announce = self._announce()
             return [Send(Node(member), announce) for member in sorted(self.members)
                     if member != self.node]
@@ -434,9 +442,10 @@ class ReplicaCore:
         if isinstance(message, AskAnnounce):
             return self._on_ask(sender, message.fresh)
         if isinstance(message, FetchCib):
-            return [Send(Node(sender), self._full())]
+            return [Log("cib_full_asked", fields=(("peer", sender), ("view", self.view))),
+                    Send(Node(sender), full_copy(self))]
         if isinstance(message, FullCib):
-            return self._on_full(sender, message, now)
+            return on_full(self, sender, message, now)
         if isinstance(message, Diff | DiffBatch) and sender == self.master:
             return [] if self.resyncing else follow_diff(self, message)
         return []
@@ -456,12 +465,22 @@ class ReplicaCore:
         if self.master == self.node:
             self.claims[sender] = message.dc
             state = (message.version, message.term, message.digest)
+            older = [] if message.protocol == CIB_PROTOCOL else [Log(  # adapted to: it says
+                "cib_peer_protocol", level="warning", fields=(  # what the copies carry
+                    ("peer", sender), ("protocol", message.protocol), ("ours", CIB_PROTOCOL)))]
             if self.sync is None:  # a respawned cib: its first sync brings the status
-                full = [Send(Node(sender), self._full())] if state != self._state() else []
-                return full + self._maybe_hand_over(now)
+                # A member whose copy this master accounted for (its sync took the member's
+                # own announce; or it took the role by a handover, after every member
+                # confirmed the last write) announces it again, older than the diffs sent
+                # since: what it lacks is on its way (a whole copy for each such announce
+                # cost 2 MB apiece at a join, and rolled back the diffs taken since).
+                again = message.known and sender in self.accounted
+                full = [Send(Node(sender), full_copy(self))] \
+                    if state != self._state() and not again else []
+                return older + full + self._maybe_hand_over(now)
             self.sync.announced[sender] = state
             self.sync.fresh |= {sender} if message.fresh else set()
-            return self._maybe_decide(now)
+            return older + self._maybe_decide(now)
         if sender != self.master or message.fresh:  # misdirected, or our master respawned
             return self._missed_handovers(sender)
         if not self.resyncing and (message.version, message.term, message.digest) != self._state():
@@ -474,27 +493,10 @@ class ReplicaCore:
             return self._missed_handovers(sender)
         lost, self.pending = (self.pending, {}) if fresh else ({}, self.pending)
         return [*unknown_outcome(lost, "the master's cib restarted before answering"),
-                Send(Node(sender), self._announce())]
+                Send(Node(sender), self._announce(known=True))]
 
     def _missed_handovers(self, sender: str) -> list[CibEffect]:
         """A respawned cib that follows the view's rule learns the view's latest handover."""
         if self.seq and self.master not in (None, self.node):
             return [Send(Node(sender), Handover(self.view, self.seq, self.master or ""))]
         return []
-
-    def _adopt(self, message: FullCib) -> list[CibEffect]:
-        self.cib, self.term, self.fresh = parse(message.cib), message.term, False
-        return [self._persist()]
-
-    def _on_full(self, sender: str, message: FullCib, now: float) -> list[CibEffect]:
-        if self.master == self.node:
-            if self.sync is None or self.sync.fetching_from != sender:
-                return []
-            effects = [CancelTimer("fetch"), *self._adopt(message)]
-            return effects + self._complete_sync(now)
-        if sender != self.master:
-            return []
-        self.resyncing = False
-        effects, others = self._adopt(message), sorted(set(self.members) - {sender, self.node})
-        applied = Applied(self.view, self.version)  # to all: origins may wait for it
-        return [*effects, *(Send(Node(member), applied) for member in [sender, *others])]

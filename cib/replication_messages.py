@@ -4,6 +4,12 @@ Invariants: every message carries the view number it belongs to, so a message fr
 membership view is recognised and dropped; versions are `cib.model.Version` triples; a
 `term` is the view in which the master made the copy's last change (it travels with
 announcements, whole CIBs and persisted copies and breaks ties between equal versions).
+
+Mixed versions: fields are only ever appended (a daemon ignores trailing fields it does not
+know and gives missing ones their defaults), and `Announce` and `FullCib` carry the sender's
+`CIB_PROTOCOL` (0 when absent: a daemon from before the field), so a newer daemon knows what
+an older peer sends and adapts (protocol 0's `FullCib` has no digest: it is taken
+unchecked) or refuses it once a change cannot be adapted to.
 """
 
 from __future__ import annotations
@@ -18,6 +24,9 @@ from messaging.types import Version
 TYPE_CHECKING = False  # typing.TYPE_CHECKING: cibadmin sends a WireRequest without lxml
 if TYPE_CHECKING:
     from cib.xmlio import Element
+
+
+CIB_PROTOCOL = 1  # 1: FullCib carries the sender's digest, checked before the copy is taken
 
 
 # Events fed to the core (besides messaging.effects.TimerFired).
@@ -155,6 +164,10 @@ class Announce:
     term: int = 0
     dc: str | None = None  # the DC this member's crmd names (None: unknown)
     fresh: bool = False  # a copy loaded from disk at start (no status), not synced since
+    protocol: int = 0  # the sender's CIB_PROTOCOL (0: from before the field)
+    # a copy the master's line accounts for: the answer to an `AskAnnounce` (after the
+    # member's own announce) or a live member's announce at a handover; no whole copy for it
+    known: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,12 +207,16 @@ class FetchCib:
 
 @dataclass(frozen=True, slots=True)
 class FullCib:
-    """A whole CIB: the master's resync of a replica, or the best copy sent to the master."""
+    """A whole CIB: the master's resync of a replica, or the best copy sent to the master.
+    `digest` is the sender's `digest_of` its copy: the receiver takes the copy only when
+    its parsed tree has it (empty from a protocol 0 sender: taken unchecked)."""
 
     view: int
     cib: str
     version: Version
     term: int = 0
+    digest: str = ""
+    protocol: int = 0  # the sender's CIB_PROTOCOL (0: from before the field)
 
 
 # Effects specific to the cib (the generic ones are messaging.effects').

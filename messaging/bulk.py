@@ -19,8 +19,9 @@ signed over the requester's fresh nonce, so it cannot be replayed; a receiver re
 more than the offered size, which must be within its `max_frame`, and accepts the payload
 only when signature and SHA-256 match the offer; every failure is a `TransportError`
 (cannot connect, timeout, connection cut) or `RemoteProtocolError` (bad magic, bad
-signature, wrong size or digest) naming the peer. The server keeps at most `MAX_OFFERS`
-offers, each for `OFFER_TTL` seconds, so an unfetched frame does not pin memory.
+signature, wrong size or digest) naming the peer. An offer is for one receiver (a daemon
+offers a frame per destination): sent whole once, it is forgotten; the server keeps at most
+`MAX_OFFERS` offers, each for `OFFER_TTL` seconds, so an unfetched frame does not pin memory.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import socket
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -36,10 +39,6 @@ from typing import Any
 
 from messaging.auth import AuthKey, KeyRing
 from messaging.errors import PeerTimeout, RemoteProtocolError, TransportError
-
-TYPE_CHECKING = False  # typing.TYPE_CHECKING; asyncio loads when a transfer happens, not when
-if TYPE_CHECKING:       # a tool imports `Offer` with the cib's protocol
-    import asyncio
 
 MAGIC = b"HCBULK1\n"
 NONCE_SIZE = 16
@@ -85,7 +84,13 @@ def read_request(data: bytes, keyring: KeyRing) -> tuple[AuthKey, bytes, bytes]:
 
 
 class BulkServer:
-    """Keeps offered frames and hands each to peers that ask with the cluster key."""
+    """Keeps offered frames and hands each to peers that ask with the cluster key.
+
+    The transfers run on threads of their own with blocking sockets, never on the daemon's
+    event loop: a master cib's loop busy with writes to a 2 MB CIB (hundreds of ms of CPU
+    each, seconds at load 30) held each accept, read and 256 KB send of a joiner's fetch
+    behind a whole write, and a 2 MB fetch took 9.8 s at load 35. A thread blocked in the
+    kernel holds no GIL, so the loop's work only delays it between system calls."""
 
     def __init__(self, keyring: KeyRing, addresses: Iterable[str], log: Any = None) -> None:
         self.keyring = keyring
@@ -93,69 +98,103 @@ class BulkServer:
         self.log = log
         self.endpoints: tuple[str, ...] = ()
         self._offers: OrderedDict[bytes, tuple[float, bytes]] = OrderedDict()
-        self._servers: list[asyncio.Server] = []
+        self._lock = threading.Lock()  # offers are made on the loop, read on the threads
+        self._listeners: list[socket.socket] = []
 
     async def start(self) -> None:
-        """Listen on every cluster address, one port for all (the first address's)."""
-        import asyncio
-
+        """Listen on every cluster address, one port for all (the first address's), each
+        on a thread of its own."""
         port, endpoints = 0, []
         for address in self.addresses:
             try:
-                server = await asyncio.start_server(self._serve, address, port)
+                listener = socket.create_server((address, port), backlog=MAX_OFFERS)
             except OSError as error:
                 if self.log is not None:
                     self.log.warning("bulk_bind_failed", address=address, error=str(error))
                 continue
-            port = server.sockets[0].getsockname()[1]
-            self._servers.append(server)
+            port = listener.getsockname()[1]
+            self._listeners.append(listener)
             endpoints.append(f"{address}:{port}")
+            threading.Thread(target=self._accept, args=(listener,), name="bulk-accept",
+                             daemon=True).start()
         self.endpoints = tuple(endpoints)
 
     def offer(self, payload: bytes) -> Offer:
         """Keep `payload` for fetching; the `Offer` to send the receiver."""
         now = time.monotonic()
-        while self._offers and (len(self._offers) >= MAX_OFFERS
-                                or next(iter(self._offers.values()))[0] < now - OFFER_TTL):
-            self._offers.popitem(last=False)
         token = os.urandom(TOKEN_SIZE)
-        self._offers[token] = (now, payload)
+        with self._lock:
+            while self._offers and (len(self._offers) >= MAX_OFFERS
+                                    or next(iter(self._offers.values()))[0] < now - OFFER_TTL):
+                self._offers.popitem(last=False)
+            self._offers[token] = (now, payload)
         return Offer(self.endpoints, token, len(payload), hashlib.sha256(payload).digest())
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        import asyncio
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                connection, peer = listener.accept()
+            except OSError:  # closed (`close`)
+                return
+            threading.Thread(target=self._serve, args=(connection, peer), name="bulk-send",
+                             daemon=True).start()
 
-        peer = writer.get_extra_info("peername")
-        try:
-            size = len(MAGIC) + 1 + NONCE_SIZE + TOKEN_SIZE
-            head = await asyncio.wait_for(reader.readexactly(size), FETCH_TIMEOUT)
-            key = self.keyring.get(head[len(MAGIC)]) if len(head) > len(MAGIC) else None
-            tail = await asyncio.wait_for(reader.readexactly(key.digest_size if key else 0),
-                                          FETCH_TIMEOUT)
-            key, nonce, token = read_request(head + tail, self.keyring)
-            entry = self._offers.get(token)
-            status, payload = (SENT, entry[1]) if entry is not None else (UNKNOWN, b"")
-            writer.write(MAGIC + bytes([status]) + len(payload).to_bytes(8, "big"))
-            writer.write(payload)
-            writer.write(_reply_digest(key, nonce, token, status, payload))
-            await writer.drain()
-        except (OSError, asyncio.IncompleteReadError, TimeoutError, RemoteProtocolError) as error:
-            if self.log is not None:
-                self.log.warning("bulk_request_refused", peer=str(peer), error=str(error))
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+    def _serve(self, connection: socket.socket, peer: object) -> None:
+        started = time.monotonic()
+        with connection:
+            try:
+                connection.settimeout(FETCH_TIMEOUT)
+                key, nonce, token = read_request(_read_request(connection, self.keyring),
+                                                 self.keyring)
+                with self._lock:
+                    entry = self._offers.get(token)
+                status, payload = (SENT, entry[1]) if entry is not None else (UNKNOWN, b"")
+                connection.sendall(MAGIC + bytes([status]) + len(payload).to_bytes(8, "big")
+                                   + payload + _reply_digest(key, nonce, token, status, payload))
+                with self._lock:  # each offer has one receiver: its frame is not kept
+                    self._offers.pop(token, None)  # for the TTL once sent whole
+            except (OSError, RemoteProtocolError) as error:
+                if self.log is not None:
+                    self.log.warning("bulk_request_refused", peer=str(peer), error=str(error))
+                return
+        if self.log is not None and status == SENT:
+            self.log.info("bulk_served", peer=str(peer), size=len(payload),
+                          ms=round((time.monotonic() - started) * 1e3, 1))
 
     def close(self) -> None:
-        for server in self._servers:
-            server.close()
-        self._offers.clear()
+        for listener in self._listeners:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept
+            listener.close()
+        self._listeners.clear()
+        with self._lock:
+            self._offers.clear()
+
+
+def _read_request(connection: socket.socket, keyring: KeyRing) -> bytes:
+    """A request's bytes: its fixed head, then the digest of the key it names."""
+    head = _read_exactly(connection, len(MAGIC) + 1 + NONCE_SIZE + TOKEN_SIZE)
+    key = keyring.get(head[len(MAGIC)])
+    return head + _read_exactly(connection, key.digest_size if key is not None else 0)
+
+
+def _read_exactly(connection: socket.socket, size: int) -> bytes:
+    """`size` bytes into one buffer (recv_into: a 2 MB payload is not copied per chunk);
+    TransportError when the peer closes first."""
+    buffer = bytearray(size)
+    view, got = memoryview(buffer), 0
+    while got < size:
+        count = connection.recv_into(view[got:])
+        if count == 0:
+            raise TransportError(f"the connection closed after {got} of {size} bytes")
+        got += count
+    return bytes(buffer)
 
 
 async def fetch(offer: Offer, keyring: KeyRing, max_frame: int,
                 timeout: float = FETCH_TIMEOUT) -> bytes:
-    """The frame `offer` describes, from the first endpoint that answers.
+    """The frame `offer` describes, from the first endpoint that answers (on a thread:
+    the transfer does not wait for the caller's event loop, as `BulkServer`'s).
 
     Raises:
         RemoteProtocolError: the offer exceeds `max_frame`, or a reply is malformed,
@@ -167,13 +206,17 @@ async def fetch(offer: Offer, keyring: KeyRing, max_frame: int,
     if offer.size > max_frame:
         raise RemoteProtocolError(f"bulk offer of {offer.size} bytes exceeds the "
                                   f"{max_frame}-byte limit")
+    return await asyncio.to_thread(_fetch_any, offer, keyring, timeout)
+
+
+def _fetch_any(offer: Offer, keyring: KeyRing, timeout: float) -> bytes:
     failures = []
     for endpoint in offer.endpoints:
         try:
-            return await asyncio.wait_for(_fetch_one(endpoint, offer, keyring), timeout)
+            return _fetch_one(endpoint, offer, keyring, timeout)
         except TimeoutError:
             failures.append(f"{endpoint}: no answer within {timeout}s")
-        except (OSError, asyncio.IncompleteReadError, TransportError) as error:
+        except (OSError, TransportError) as error:
             failures.append(f"{endpoint}: {error}")
     if not offer.endpoints:
         failures.append("the offer names no endpoint")
@@ -182,17 +225,13 @@ async def fetch(offer: Offer, keyring: KeyRing, max_frame: int,
     raise error_type("bulk fetch failed: " + "; ".join(failures))
 
 
-async def _fetch_one(endpoint: str, offer: Offer, keyring: KeyRing) -> bytes:
-    import asyncio
-
+def _fetch_one(endpoint: str, offer: Offer, keyring: KeyRing, timeout: float) -> bytes:
     host, _, port = endpoint.rpartition(":")
     key = keyring.signing_key()
     nonce = os.urandom(NONCE_SIZE)
-    reader, writer = await asyncio.open_connection(host, int(port))
-    try:
-        writer.write(_request(key, nonce, offer.token))
-        await writer.drain()
-        head = await reader.readexactly(len(MAGIC) + 9)
+    with socket.create_connection((host, int(port)), timeout=timeout) as connection:
+        connection.sendall(_request(key, nonce, offer.token))
+        head = _read_exactly(connection, len(MAGIC) + 9)
         if not head.startswith(MAGIC):
             raise RemoteProtocolError(f"bulk reply from {endpoint}: bad magic")
         status, size = head[len(MAGIC)], int.from_bytes(head[len(MAGIC) + 1:], "big")
@@ -201,12 +240,8 @@ async def _fetch_one(endpoint: str, offer: Offer, keyring: KeyRing) -> bytes:
         if size != offer.size:
             raise RemoteProtocolError(f"bulk reply from {endpoint}: {size} bytes, "
                                       f"{offer.size} offered")
-        payload = await reader.readexactly(size)
-        signature = await reader.readexactly(key.digest_size)
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
+        payload = _read_exactly(connection, size)
+        signature = _read_exactly(connection, key.digest_size)
     if not key.verify(nonce + offer.token + bytes([status]) + size.to_bytes(8, "big")
                       + payload, signature):
         raise RemoteProtocolError(f"bulk reply from {endpoint}: bad signature")

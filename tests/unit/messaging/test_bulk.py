@@ -1,11 +1,12 @@
 """The bulk path (messaging.bulk) over real TCP on 127.0.0.1: a frame reaches a key holder
-intact; a wrong key, an unknown token, an oversize offer or a tampered reply fail with a
-clear error of the HAError tree."""
+intact, without waiting for the offering daemon's event loop; a wrong key, an unknown token,
+an oversize offer or a tampered reply fail with a clear error of the HAError tree."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,25 @@ def test_a_key_holder_fetches_the_offered_frame_intact() -> None:
     assert _run(body) == FRAME
 
 
+def test_a_fetch_completes_while_the_servers_event_loop_is_busy() -> None:
+    """The offering daemon's loop may be busy for seconds (a master cib applying writes to a
+    2 MB CIB under load): the transfer must not wait for it."""
+    async def body(server: BulkServer) -> list[bytes]:
+        offer = server.offer(FRAME)
+        fetched: list[bytes] = []
+        done = threading.Event()
+
+        def receiver() -> None:
+            fetched.append(asyncio.run(fetch(offer, KEYS, 4 << 20, timeout=5.0)))
+            done.set()
+
+        threading.Thread(target=receiver, daemon=True).start()
+        assert done.wait(5.0), "the fetch waited for the server's event loop"  # loop held
+        return fetched
+
+    assert _run(body) == [FRAME]
+
+
 def test_a_requester_without_the_key_gets_nothing() -> None:
     async def body(server: BulkServer) -> None:
         with pytest.raises(TransportError, match="bulk fetch failed"):
@@ -54,6 +74,17 @@ def test_an_unknown_token_and_an_oversize_offer_are_refused() -> None:
             await fetch(dataclasses.replace(offer, token=b"x" * 16), KEYS, 1024)
         with pytest.raises(RemoteProtocolError, match="exceeds the 4-byte limit"):
             await fetch(offer, KEYS, 4)
+
+    _run(body)
+
+
+def test_an_offer_is_forgotten_once_fetched() -> None:
+    """One receiver per offer: the sender does not keep a fetched 2 MB frame for its TTL."""
+    async def body(server: BulkServer) -> None:
+        offer = server.offer(FRAME)
+        assert await fetch(offer, KEYS, 4 << 20) == FRAME
+        with pytest.raises(TransportError, match="no longer holds"):
+            await fetch(offer, KEYS, 4 << 20)
 
     _run(body)
 

@@ -1,0 +1,226 @@
+"""Whole copies between cib daemons (cib.replication_full): a copy is taken only when its
+parsed tree has the sender's digest; a protocol 0 sender's copy (no digest) is taken as its
+own daemons took it; a replica confirms a copy before its subscribers and disk get it; the
+master's sync goes on without a copy it refused; the mixed-version fields travel on the
+wire, and a frame of a sender from before them opens with their defaults; neither a late
+duplicate announce nor a ping announcing held writes costs a whole copy."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import msgpack  # type: ignore[import-untyped]
+
+from cib.api import open_peer_frame, peer_frame
+from cib.model import empty_cib
+from cib.replication import ReplicaCore
+from cib.replication_full import full_copy
+from cib.replication_messages import (
+    CIB_PROTOCOL,
+    Announce,
+    Applied,
+    AskAnnounce,
+    ClientWrite,
+    Diff,
+    FetchCib,
+    FullCib,
+    Handover,
+    PeerMessage,
+    PersistCib,
+    ViewChanged,
+    WireRequest,
+)
+from cib.replication_state import digest_of
+from cib.request import Op
+from cib.xmlio import Element, element_text, parse
+from messaging.effects import Log, Send, TimerFired
+
+MEMBERS = ((1, "n1"), (2, "n2"))
+
+
+def _no_schema(cib: Element) -> None:
+    """Replication only: schemas are covered elsewhere."""
+
+
+def _holder(epoch: int, name: str = "n1") -> ReplicaCore:
+    """A core whose copy is at `epoch`, with some configuration."""
+    cib = empty_cib(epoch=epoch)
+    config = cib.find("configuration/crm_config")
+    assert config is not None
+    config.append(parse('<cluster_property_set id="big"><nvpair id="a" name="a" value="1"/>'
+                        '</cluster_property_set>'))
+    return ReplicaCore(name, cib, _no_schema)
+
+
+def _replica_of(master: ReplicaCore) -> ReplicaCore:
+    """n2 (an older copy) following `master` n1 in view 1."""
+    replica = ReplicaCore("n2", empty_cib(epoch=1), _no_schema)
+    master.handle(ViewChanged(0.0, 1, MEMBERS))
+    replica.handle(ViewChanged(0.0, 1, MEMBERS))
+    return replica
+
+
+def _create(ident: str) -> ClientWrite:
+    return ClientWrite(0.0, ident, WireRequest(
+        Op.CREATE.value, f'<primitive id="{ident}" class="ocf" provider="pacemaker" '
+        'type="Dummy"/>', scope="resources"))
+
+
+def _logs(effects: list[object], event: str) -> list[Log]:
+    return [effect for effect in effects if isinstance(effect, Log) and effect.event == event]
+
+
+def test_a_replica_takes_a_copy_with_the_senders_digest_and_confirms_it_first() -> None:
+    master = _holder(5)
+    replica = _replica_of(master)
+    copy = full_copy(master)
+    assert copy.digest == digest_of(master.cib) and copy.protocol == CIB_PROTOCOL
+    effects = replica.handle(PeerMessage(0.0, "n1", copy))
+    assert replica.version == master.version and not replica.fresh
+    assert [e.message for e in effects if isinstance(e, Send)] == [Applied(1, master.version)]
+    # confirmed from memory first; its subscribers' diff and its disk copy come after
+    assert isinstance(effects[-1], PersistCib) and effects[-1].deferred
+    assert isinstance(effects[0], Send)
+
+
+def test_a_copy_that_differs_from_its_digest_is_refused_and_the_replica_keeps_its_own() -> None:
+    master = _holder(5)
+    replica = _replica_of(master)
+    before = replica.cib
+    copy = full_copy(master)
+    changed = dataclasses.replace(copy, cib=copy.cib.replace('value="1"', 'value="2"'))
+    effects = replica.handle(PeerMessage(0.0, "n1", changed))
+    assert replica.cib is before and _logs(effects, "cib_full_refused")
+    assert not any(isinstance(e, PersistCib | Send) for e in effects)  # no Applied, no loop
+    unparsable = dataclasses.replace(copy, cib="no xml here")
+    effects = replica.handle(PeerMessage(0.0, "n1", unparsable))
+    assert replica.cib is before and _logs(effects, "cib_full_refused")
+
+
+def test_a_protocol_0_senders_copy_has_no_digest_and_is_taken_unchecked() -> None:
+    master = _holder(5)
+    replica = _replica_of(master)
+    old = FullCib(1, element_text(master.cib, pretty=False), master.version, master.term)
+    replica.handle(PeerMessage(0.0, "n1", old))
+    assert replica.version == master.version
+
+
+def test_a_master_refusing_the_best_copy_decides_without_it() -> None:
+    """n1 (master of view 1, epoch 1) fetches n2's better copy; n2's copy does not match
+    its digest: n1 keeps its own and completes the sync, pushing it to n2."""
+    master = ReplicaCore("n1", empty_cib(epoch=1), _no_schema)
+    holder = _holder(5, "n2")
+    master.handle(ViewChanged(0.0, 1, MEMBERS))
+    holder.handle(ViewChanged(0.0, 1, MEMBERS))
+    state = holder._state()
+    effects = master.handle(PeerMessage(0.0, "n2", Announce(1, state[0], state[2], state[1],
+                                                            protocol=CIB_PROTOCOL)))
+    assert [e.message for e in effects if isinstance(e, Send)] == [FetchCib(1)]
+    copy = full_copy(holder)
+    bad = dataclasses.replace(copy, digest="0" * 32)
+    effects = master.handle(PeerMessage(0.0, "n2", bad))
+    assert _logs(effects, "cib_full_refused") and master.sync is None
+    assert master.version == (0, 1, 0)
+    pushed = [e.message for e in effects if isinstance(e, Send)]
+    assert len(pushed) == 1 and isinstance(pushed[0], FullCib)
+
+
+def test_an_older_peer_is_named_in_the_masters_log() -> None:
+    master = _holder(5)
+    master.handle(ViewChanged(0.0, 1, MEMBERS))
+    state = master._state()
+    effects = master.handle(PeerMessage(0.0, "n2", Announce(1, state[0], state[2], state[1])))
+    assert [dict(log.fields)["protocol"] for log in _logs(effects, "cib_peer_protocol")] == [0]
+    effects = master.handle(PeerMessage(0.0, "n2", Announce(1, state[0], state[2], state[1],
+                                                            protocol=CIB_PROTOCOL)))
+    assert not _logs(effects, "cib_peer_protocol")
+
+
+def test_the_fields_travel_and_an_older_frame_opens_with_their_defaults() -> None:
+    master = _holder(5)
+    master.handle(ViewChanged(0.0, 1, MEMBERS))
+    copy = full_copy(master)
+    assert open_peer_frame(peer_frame(copy)) == copy
+    frame = msgpack.unpackb(peer_frame(copy))
+    frame[-1] = frame[-1][:4]  # view, cib, version, term: what a protocol 0 daemon sends
+    old = open_peer_frame(msgpack.packb(frame))
+    assert isinstance(old, FullCib) and (old.digest, old.protocol) == ("", 0)
+    assert old.cib == copy.cib
+
+
+def test_a_late_duplicate_announce_gets_no_whole_copy_a_respawned_cibs_does() -> None:
+    """n2 answers the master's AskAnnounce after its own announce: the sync took the first;
+    the answer, older than the diff already sent to n2, must not cost another whole copy
+    (taken after that diff, it rolled n2 back). A respawned cib's own announce still does."""
+    master = _holder(5)
+    members = ((1, "n1"), (2, "n2"), (3, "n3"))
+    master.handle(ViewChanged(0.0, 1, members))
+    version, term, digest = master._state()
+    for name in ("n2", "n3"):
+        master.handle(PeerMessage(0.0, name, Announce(1, version, digest, term,
+                                                      protocol=CIB_PROTOCOL)))
+    assert master.sync is None
+    effects = master.handle(_create("w1"))
+    assert [e.destination.name for e in effects if isinstance(e, Send)
+            and isinstance(e.message, Diff)] == ["n2", "n3"]
+    late = Announce(1, version, digest, term, protocol=CIB_PROTOCOL, known=True)
+    effects = master.handle(PeerMessage(0.0, "n2", late))
+    assert not [e for e in effects if isinstance(e, Send) and isinstance(e.message, FullCib)]
+    respawned = dataclasses.replace(late, fresh=True, known=False)  # its own, not an answer
+    effects = master.handle(PeerMessage(0.0, "n2", respawned))
+    assert [e.message.version for e in effects if isinstance(e, Send)
+            and isinstance(e.message, FullCib)] == [master.version]
+
+
+def test_a_members_own_announce_is_unasked_its_answer_to_the_master_asked() -> None:
+    replica = ReplicaCore("n2", empty_cib(epoch=1), _no_schema)
+    own = [e.message for e in replica.handle(ViewChanged(0.0, 1, MEMBERS))
+           if isinstance(e, Send)]
+    answer = [e.message for e in replica.handle(PeerMessage(0.0, "n1", AskAnnounce(1)))
+              if isinstance(e, Send)]
+    assert [(type(m).__name__, m.known) for m in own + answer] == [  # type: ignore[attr-defined]
+        ("Announce", False), ("Announce", True)]
+
+
+def test_no_ping_announces_writes_the_replicas_were_not_sent() -> None:
+    """Two batches await confirmations, a third write is held (group commit): a ping now
+    would announce a version no replica can hold, and each would fetch the whole CIB."""
+    master = _holder(5)
+    members = ((1, "n1"), (2, "n2"), (3, "n3"))
+    master.handle(ViewChanged(0.0, 1, members))
+    version, term, digest = master._state()
+    for name in ("n2", "n3"):
+        master.handle(PeerMessage(0.0, name, Announce(1, version, digest, term)))
+    for ident in ("w1", "w2", "w3"):
+        master.handle(_create(ident))
+    assert len(master.held) == 1
+    assert master.handle(TimerFired("ping", 1.0)) == []
+    for name in ("n2", "n3"):  # both batches confirmed: the held write leaves, then a ping
+        master.handle(PeerMessage(1.0, name, Applied(1, master.unconfirmed[-1].version)))
+    assert not master.held
+    announced = [e.message for e in master.handle(TimerFired("ping", 2.0))
+                 if isinstance(e, Send)]
+    assert [m.version for m in announced] == [master.version] * 2  # type: ignore[attr-defined]
+
+
+def test_after_a_handover_the_members_announces_cost_no_whole_copy() -> None:
+    """n1 hands the role to n2 (every member confirmed the last write); n2 applies a write at
+    once; n3's announce at the handover, older than that write's diff, must not make n2 send
+    it the whole CIB. A respawned (fresh) member's still does."""
+    members = ((1, "n1"), (2, "n2"), (3, "n3"))
+    cores = {name: ReplicaCore(name, empty_cib(epoch=1), _no_schema) for _, name in members}
+    for core in cores.values():
+        core.handle(ViewChanged(0.0, 1, members))
+    handover = Handover(1, 1, "n2")
+    n2, n3 = cores["n2"], cores["n3"]
+    n2.handle(PeerMessage(0.0, "n1", handover))
+    announce = [e.message for e in n3.handle(PeerMessage(0.0, "n1", handover))
+                if isinstance(e, Send)]
+    assert n2.master == "n2" and [type(m).__name__ for m in announce] == ["Announce"]
+    n2.handle(_create("w1"))
+    effects = n2.handle(PeerMessage(0.0, "n3", announce[0]))
+    assert not [e for e in effects if isinstance(e, Send) and isinstance(e.message, FullCib)]
+    respawned = dataclasses.replace(announce[0], fresh=True, known=False)
+    effects = n2.handle(PeerMessage(0.0, "n3", respawned))
+    assert [e.destination.name for e in effects if isinstance(e, Send)
+            and isinstance(e.message, FullCib)] == ["n3"]
