@@ -8,46 +8,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crmd.fsa import Controller
 from crmd.fsa_matrix import FsaState
-from crmd.messages import (
-    ControllerAlive,
-    ControllerStarted,
-    Credentials,
-    DcClaim,
-    JoinOffer,
-    MembershipView,
-    NoVote,
-    PeerMessage,
-)
+from crmd.messages import ControllerStarted, Credentials, DcClaim, JoinOffer, PeerMessage
 from lab.sim.cluster import ControllerCluster as Cluster
 from messaging.clock import FakeClock
-from messaging.effects import Node, Send, TimerFired
+from messaging.effects import Node, Send
+from tests.unit.crmd.test_presence import _dc_alpha
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "cib-3node.xml"
 
 
-def _idle_dc_without_beta(clock: FakeClock) -> Controller:
-    """alpha's core, idle DC of alpha and gamma; beta is a member whose controller has not
-    started yet."""
-    core = Controller("alpha", {"alpha": "1", "beta": "2", "gamma": "3"}, started=1.0)
-    core.start(clock.monotonic())
-    core.handle(MembershipView(("alpha", "beta", "gamma"), True, clock.monotonic()))
-    core.handle(PeerMessage("gamma", ControllerAlive(Credentials("gamma", "3.16.2", 2.0)),
-                            clock.monotonic()))
-    core.handle(TimerFired("election:dc-wait", clock.advance(2.0)))
-    core.handle(PeerMessage("gamma", NoVote(core.election.round, "alpha"), clock.monotonic()))
-    assert core.is_dc
-    core.state = FsaState.IDLE  # the join's own course is tested in test_fsa/test_join
-    return core
-
-
 def test_the_dc_offers_a_join_with_its_claim_to_a_controller_that_starts() -> None:
     clock = FakeClock()
-    core = _idle_dc_without_beta(clock)
+    core = _dc_alpha(clock)  # beta's controller as it announces its start (same age)
     effects = core.handle(PeerMessage("beta", ControllerStarted(
-        Credentials("beta", "3.16.2", 5.0)), clock.advance(1.0)))
+        Credentials("beta", "3.16.2", 2.0)), clock.advance(1.0)))
     to_beta = [type(e.message) for e in effects
                if isinstance(e, Send) and e.destination == Node("beta")]
     assert to_beta[:2] == [DcClaim, JoinOffer], to_beta
@@ -56,7 +32,7 @@ def test_the_dc_offers_a_join_with_its_claim_to_a_controller_that_starts() -> No
 
 def test_a_start_from_outside_the_view_gets_no_offer() -> None:
     clock = FakeClock()
-    core = _idle_dc_without_beta(clock)
+    core = _dc_alpha(clock)
     effects = core.handle(PeerMessage("delta", ControllerStarted(
         Credentials("delta", "3.16.2", 5.0)), clock.advance(1.0)))
     assert not [e for e in effects if isinstance(e, Send) and isinstance(e.message, JoinOffer)]
