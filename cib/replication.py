@@ -3,11 +3,11 @@
 Roles: at each view the master is `choose_master`'s (the lowest node id of the ccm view); every
 other member is a replica. The DC's cib then takes the role, as in Pacemaker where the DC's cib
 holds the master copy: each cib learns the DC from its own crmd (`DcNamed`) and tells the master
-(`DcClaim`, and in its `Announce`); once every member names the same DC the master finishes its
-unconfirmed writes, holds new ones, and sends `Handover` (with a sequence number within the view)
-to every member. Only the master hands over, and it stops being master first; while the claims
-disagree or name nobody (start-up, DC lost) the role stays. The new master applies writes at once
-(no sync unless its copy is fresh); a write forwarded to a former master is refused and resent.
+(`DcClaim`, and in its `Announce`); once the DC names itself and no member names another
+(`dc_of`) the master finishes its unconfirmed writes, holds new ones, and sends `Handover` (with a
+sequence number within the view) to every member. Only the master hands over, and it stops being
+master first; while the claims disagree or no DC names itself the role stays. The new master
+applies writes at once (no sync unless its copy is fresh); a forward to a former one is resent.
 
 A cib respawned while its node stays in the view starts `fresh` (its disk copy has no status) and
 follows the view's rule; a member that saw handovers answers it with the latest `Handover`, the

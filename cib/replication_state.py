@@ -19,12 +19,17 @@ def choose_master(members: tuple[tuple[int, str], ...]) -> str | None:
 
 
 def dc_of(claims: dict[str, str | None], members: dict[str, int]) -> str | None:
-    """The DC every member's cib names (`claims`), when they all name the same member."""
-    named = {claims.get(member) for member in members}
-    if set(members) - set(claims) or len(named) != 1:
+    """The DC the members' cibs name (`claims`): a member that names itself, when no
+    member names another. A member that names nobody yet (its controller is still
+    starting) does not hold the master copy back from the DC: Pacemaker's new DC makes its
+    own cib the primary as it takes over (do_dc_takeover), whoever has not heard of it yet
+    (at a 16-node cold boot, waiting for the last controller held the join's writes
+    0.8-1.8 s after the last view)."""
+    named = {claims[member] for member in members if claims.get(member) is not None}
+    if len(named) != 1:
         return None
     dc = named.pop()
-    return dc if dc in members else None
+    return dc if dc in members and claims.get(dc) == dc else None
 
 
 def digest_of(cib: Element) -> str:

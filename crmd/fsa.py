@@ -226,7 +226,8 @@ class Controller:
             elif isinstance(effect, TransitionFinished):
                 queue += self._on_finished(effect, now)
             elif isinstance(effect, ExecuteFencing) and self.fencing.exhausted(effect.target):
-                queue += self._give_up_fencing(effect, now)
+                log, failed = self.fencing.give_up(effect, now)  # fail it here, no stonithd
+                queue += [log, *self.engine.handle(failed)]
             elif isinstance(effect, StopController):
                 out += [*self._input(FsaInput.STOP, now), effect]
             else:
@@ -371,8 +372,10 @@ class Controller:
 
     def _on_peer_message(self, event: PeerMessage) -> list[Effect]:
         message = event.message
-        if isinstance(message, _ELECTION_MESSAGES):
-            return [*self.election.handle(event)]
+        if isinstance(message, _ELECTION_MESSAGES):  # a start is a join announce too:
+            started = isinstance(message, ControllerStarted) and event.source in self.members
+            return [*self.election.handle(event),  # the DC's claim, then its offer
+                    *(self._rejoin(event.source, event.now) if started else [])]
         if isinstance(message, (JoinOffer, JoinAckNack)):
             effects = self.client.handle(event, self.dc, self.cib_version,
                                          self.recorder.lrm_xml())
@@ -474,11 +477,6 @@ class Controller:
             return effects + self._abort("External Fencing Operation", now) if effects else []
         effects, result = self.fencing.completed(event, self.node_ids, self.coordinator)
         return [*effects, *self.engine.handle(result)]
-
-    def _give_up_fencing(self, effect: ExecuteFencing, now: float) -> list[Effect]:
-        """This target failed fencing too often: fail the action here, do not ask stonithd."""
-        log, failed = self.fencing.give_up(effect, now)
-        return [log, *self.engine.handle(failed)]
 
     def _on_timer(self, event: TimerFired) -> list[Effect]:
         key = event.key

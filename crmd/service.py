@@ -30,7 +30,9 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   `NO_RESPAWN_EXIT` so the launcher leaves it stopped.
 
 The controller is built once the cib answers (its node ids come from the CIB's nodes
-section); peer messages that arrive earlier wait for it.
+section); peer messages that arrive earlier wait for it, and ccm's view, followed from the
+start, is fed as soon as it is built (a booting node's controller announces its start on
+its first view: asking ccm only then cost the last node to boot up to 0.8 s at 16 nodes).
 """
 
 from __future__ import annotations
@@ -159,6 +161,7 @@ class ControllerService:
         self.host.task(self.server.serve)
         self.host.task(self.cib.dc_teller)
         self.host.task(self._main)
+        self.host.task(self._membership)  # from the start: the view is ready with the core
         self.peers.attach(self.host)
         for thing in (self.cib, self.lrmd, self.fencer):
             self.host.closing(thing)
@@ -167,8 +170,7 @@ class ControllerService:
         return self.exit_code
 
     async def _main(self) -> None:
-        node_ids = await self._node_ids()
-        timing = await self._timing()
+        node_ids, timing = await self._configuration()
         loop = asyncio.get_running_loop()
         scheduler = AsyncioScheduler()
         self.started = scheduler.wall()
@@ -186,27 +188,24 @@ class ControllerService:
         for source, message in self._early:
             self._peer(source, message)
         self._early.clear()
+        if self._view is not None:  # ccm answered while the cib was being read
+            self._feed(MembershipView(self._view[1], self._view[2], self._now(), self._wall()))
         await asyncio.gather(self.cib.follow(self._cib_event, self.runner.monotonic,
                                              self.runner.wall),
-                             self._lrmd_results(), self._fence_events(), self._membership(),
-                             self._watch_lrmd())
+                             self._lrmd_results(), self._fence_events(), self._watch_lrmd())
 
-    async def _node_ids(self) -> dict[str, str]:
-        while True:
-            try:
-                return node_ids_of(await self.cib.query(scope="nodes"))
-            except HAError:
-                await asyncio.sleep(STARTUP_POLL_S)
-
-    async def _timing(self) -> ControllerTiming:
-        """The controller's timers from crm_config (`crmd.options`) over `self.timing`."""
+    async def _configuration(self) -> tuple[dict[str, str], ControllerTiming]:
+        """The node ids and the timers (crm_config over `self.timing`, `crmd.options`),
+        asked of the cib together (a booting node's cib answers slowly), until it answers."""
         from crmd.options import controller_timing
 
-        try:
-            crm_config = await self.cib.query(scope="crm_config")
-        except HAError:
-            crm_config = None
-        return controller_timing(crm_config, self.timing)
+        while True:
+            try:
+                nodes, crm_config = await asyncio.gather(
+                    self.cib.query(scope="nodes"), self.cib.query(scope="crm_config"))
+                return node_ids_of(nodes), controller_timing(crm_config, self.timing)
+            except HAError:
+                await asyncio.sleep(STARTUP_POLL_S)
 
     def _cib_event(self, event: Any) -> None:
         """A CIB change for the controller; a configuration change that may have moved a
@@ -217,7 +216,7 @@ class ControllerService:
             self._spawn(self._retime())
 
     async def _retime(self) -> None:
-        timing = await self._timing()
+        _, timing = await self._configuration()
         if self.controller is not None and timing != self.controller.timing:
             self.log.info("crmd_options", election_timeout=timing.election.election_timeout,
                           dc_deadtime=timing.election.dc_deadtime)
