@@ -180,10 +180,12 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
     saved_count = dict(placer.count)
     saved_used = dict(placer.used)
     # can_run_instance: a node where the clone itself scores below zero (or is not allowed)
-    # is refused to every instance, whatever stickiness the instance has there; so is a
-    # node that cannot run resources (can_run_resources: standby, maintenance, offline),
-    # which also keeps a promotion score from counting there (seed 425).
-    parent = clone_table(placer, placer.u.rsc(inst).parent or inst)
+    # is refused to every instance, whatever stickiness the instance has there; the clone's
+    # table is the one its dependents were merged into (seed 370). So is a node that
+    # cannot run resources (can_run_resources: standby, maintenance, offline), which also
+    # keeps a promotion score from counting there (seed 425).
+    cid = placer.u.rsc(inst).parent or inst
+    parent = placer.allowed_after.get(cid) or clone_table(placer, cid)
     # can_run_instance walks the instance's own allowed nodes: a group instance's are the
     # clone's, so a node only its member knows (an unmanaged member's current node in an
     # asymmetric cluster) is left alone (case unmanaged-group-instance-keeps-its-node).
