@@ -29,9 +29,16 @@ def can_run_any(table: Mapping[str, int], nodes: Mapping[str, NodeWork]) -> bool
 
 
 def apply_primary(dep_table: Table, primary_nodes: list[NodeWork], c: Colocation,
-                  nodes: Mapping[str, NodeWork]) -> Table:
-    """pcmk__apply_coloc_to_weights: the dependent's table after its primary is placed."""
+                  nodes: Mapping[str, NodeWork], *, clone_nodes: bool = False) -> Table:
+    """pcmk__apply_coloc_to_weights: the dependent's table after its primary is placed.
+
+    `clone_nodes`: the primary nodes are a clone's instances' for a mandatory colocation
+    (node_list_exclude): a node among them the dependent has no entry for gets one at
+    -INFINITY (seed 267: an asymmetric cluster lists it for the dependent)."""
     work = dict(dep_table)
+    if clone_nodes:
+        for node in primary_nodes:
+            work.setdefault(node.name, -INF)
     if not primary_nodes:
         if c.score < 0:
             return work

@@ -67,6 +67,7 @@ class _Placer:
         # not see them.
         self.group_primary: dict[int, str] = {}
         self.groups_started: set[str] = set()
+        self.groups_assigned: set[str] = set()
         self.colocations = map_colocations(u, cons, self.group_primary)
         self.this_with: dict[str, list[Colocation]] = {}
         self.with_this: dict[str, list[Colocation]] = {}
@@ -223,13 +224,16 @@ class _Placer:
                 assign_clone(self, rid)
                 self.busy.discard(rid)
             return None
-        if rsc.kind == "group":
-            self._group_lines(rid)
+        if rid in self.busy:  # pcmk__group_assign: a loop back leaves the members (seed 284)
+            return None
+        self._group_lines(rid)
+        self.busy.add(rid)
         first: str | None = None
         for index, child in enumerate(rsc.children):
             node = self._assign_tree(child, prefer if index == 0 else None)
             if index == 0:
                 first = node
+        self.busy.discard(rid)
         return first
 
     def primitives_under(self, rid: str) -> list[str]:
@@ -259,10 +263,11 @@ class _Placer:
         return [self.nodes[n] for n in dict.fromkeys(names) if n is not None]
 
     def _group_lines(self, gid: str) -> None:
-        for child in self.u.rsc(gid).children:
-            for node, score in sorted(self.tables.get(child, {}).items()):
-                self.lines.append(
-                    f"pcmk__group_assign: {child} allocation score on {node}: {score2str(score)}")
+        if gid not in self.groups_assigned:  # pcmk__group_assign shows them once
+            self.groups_assigned.add(gid)
+            self.lines.extend(f"pcmk__group_assign: {child} allocation score on {node}: "
+                              f"{score2str(score)}" for child in self.u.rsc(gid).children
+                              for node, score in sorted(self.tables.get(child, {}).items()))
 
     def _influence(self, c: Colocation) -> bool:
         group = self.group_primary.get(id(c))
@@ -350,8 +355,8 @@ class _Placer:
             whole = primary.kind == "clone" and c.score >= INF \
                 and (c.primary_role is None or not primary.promotable)
             role = None if whole else c.primary_role
-            applied = apply_primary(
-                self.tables[rid], self.nodes_of(c.primary, role, whole), c, self.nodes)
+            applied = apply_primary(self.tables[rid], self.nodes_of(c.primary, role, whole), c,
+                                    self.nodes, clone_nodes=whole)
             # Pacemaker keeps the scores from before a colocation limited to the promoted
             # role when it would leave no node available (seed 42).
             if c.dependent_role != Role.PROMOTED or can_run_any(applied, self.nodes):
@@ -373,7 +378,9 @@ class _Placer:
         return {n: (-INF if n in banned else s) for n, s in table.items()}, most
 
     def _coloc_applies(self, c: Colocation) -> bool:
-        if c.primary not in self.assigned:
+        # A primary still being assigned (a loop back to a clone) is provisional: skipped by
+        # pcmk__colocation_affects, not counted against every node as unplaced (seed 121).
+        if c.primary not in self.assigned or c.primary in self.busy:
             return False
         if c.score > 0 and c.primary_role is not None and self.u.rsc(c.primary).kind != "clone":
             return self.next_role.get(c.primary) == c.primary_role
@@ -471,20 +478,17 @@ class _Placer:
 
 def inhibit_unpaired_instances(placer: _Placer) -> None:
     from pengine.placement_clone import inhibit_unpaired_instances as inhibit
-
     inhibit(placer)
 
 
 def apply_per_instance(placer: _Placer, rid: str, c: Colocation) -> bool:
     from pengine.placement_clone import apply_per_instance as apply
-
     return apply(placer, rid, c)
 
 
 def assign_clone(placer: _Placer, cid: str) -> None:
     """Distribute a clone's instances (pre-place active ones, then the rest)."""
     from pengine.placement_clone import distribute
-
     distribute(placer, cid)
 
 

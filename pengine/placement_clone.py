@@ -107,7 +107,7 @@ def _merge_scores(placer: _Placer, rid: str, work: Table, c: Colocation,
     if not can_run_any(work, placer.nodes):
         return work
     sign = -1.0 if factor < 0 else 1.0
-    for dep in placer.with_this.get(rid, []):
+    for dep in _dependents_merged(placer, rid):
         if placer._influence(dep):
             work = merge_dependents(
                 dep.dependent, work, dep.node_attribute, sign * dep.score / INF,
@@ -115,6 +115,18 @@ def _merge_scores(placer: _Placer, rid: str, work: Table, c: Colocation,
                 has_influence=placer._influence, merging=frozenset({rid, *placer.merging}),
                 only_positive=only_positive)
     return work
+
+
+def _dependents_merged(placer: _Placer, rid: str) -> list[Colocation]:
+    """The "with this" colocations a merge of `rid` walks. A group merges as its first
+    member (that member's own list), then the colocations with the group, which ours keeps
+    on the last member (seed 126: a clone's instance order counts the clone's own table
+    through a colocation with a group)."""
+    rsc = placer.u.rsc(rid)
+    if rsc.kind != "group" or not rsc.children:
+        return placer.with_this.get(rid, [])
+    prims = placer.primitives_under(rid)
+    return [*placer.with_this.get(prims[0], []), *placer.with_this.get(prims[-1], [])]
 
 
 def _own_score(placer: _Placer, inst: str, node: str) -> int:
@@ -168,10 +180,12 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
     saved_count = dict(placer.count)
     saved_used = dict(placer.used)
     # can_run_instance: a node where the clone itself scores below zero (or is not allowed)
-    # is refused to every instance, whatever stickiness the instance has there; so is a
-    # node that cannot run resources (can_run_resources: standby, maintenance, offline),
-    # which also keeps a promotion score from counting there (seed 425).
-    parent = clone_table(placer, placer.u.rsc(inst).parent or inst)
+    # is refused to every instance, whatever stickiness the instance has there; the clone's
+    # table is the one its dependents were merged into (seed 370). So is a node that
+    # cannot run resources (can_run_resources: standby, maintenance, offline), which also
+    # keeps a promotion score from counting there (seed 425).
+    cid = placer.u.rsc(inst).parent or inst
+    parent = placer.allowed_after.get(cid) or clone_table(placer, cid)
     # can_run_instance walks the instance's own allowed nodes: a group instance's are the
     # clone's, so a node only its member knows (an unmanaged member's current node in an
     # asymmetric cluster) is left alone (case unmanaged-group-instance-keeps-its-node).
@@ -191,7 +205,9 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
         # assignment, which a group does not have: its members stay where they went,
         # and the instance counts neither towards clone-max nor towards its node's limit.
         return None
-    if prefer is not None and node != prefer:
+    # allocate_instance rolls back only a pre-assignment that chose another node: one that
+    # chose none (every node lacking capacity, seed 300) leaves the instance unplaced.
+    if prefer is not None and node is not None and node != prefer:
         for prim in prims:
             placer.assigned.pop(prim, None)
             placer.next_role.pop(prim, None)
@@ -305,7 +321,6 @@ def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[s
                    limits: tuple[int, int, int], all_coloc: bool) -> int:
     """Pass 1: offer each active instance its current node; returns how many stayed."""
     limit, per_node, optimal = limits
-    clone_children = placer.u.rsc(cid).children
     allocated = 0
     for inst in ordered:
         if allocated >= limit:
@@ -321,7 +336,7 @@ def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[s
         if node is None or not node.available or counts.get(cur, 0) >= optimal:
             continue
         append_parent_dependents(placer, cid, inst, all_coloc)
-        if placer.tables[prims[0]].get(cur, -INF) < 0 and inst in clone_children:
+        if placer.tables[prims[0]].get(cur, -INF) < 0 and inst in placer.u.rsc(cid).children:
             continue
         if _assign_instance(placer, inst, cur, counts, per_node) == cur:
             placer.preassigned.add(inst)

@@ -76,7 +76,9 @@ def decide_roles(placer: _Placer, cid: str, instance_cmp: InstanceCompare) -> No
         role = Role.UNPROMOTED
         # quorum freeze: only an instance already promoted may stay promoted
         frozen = freeze and -neg_current < Role.PROMOTED
-        eligible = promoted < limit and counts.get(node, 0) < per_node \
+        # node_to_be_promoted_on: an unmanaged instance not already promoted stays as it is
+        managed = all(placer.managed[p] for p in placer.primitives_under(inst))
+        eligible = promoted < limit and counts.get(node, 0) < per_node and managed \
             and -neg_priority >= 0 and placer.nodes[node].available and not frozen
         if inst in forced or eligible:
             role = Role.PROMOTED
@@ -117,6 +119,12 @@ def _instance_indexes(placer: _Placer,
         if current == Role.PROMOTED and not any(placer.managed[p] for p in prims):
             priority = INF  # an unmanaged promoted instance is forced to stay promoted
             forced.add(inst)
+        elif any(not placer.managed[p] and node in placer.u.states[p].set_active_on
+                 for p in prims):
+            # An unmanaged member keeps its current role as its next role: Unpromoted
+            # when found active without a start (set_active), which cannot be promoted
+            # (seed 490); after a start it is Started and the score counts (seed 240).
+            priority = -INF
         indexes[inst] = (node, priority, current)
     return indexes, forced
 
@@ -147,6 +155,8 @@ def _clone_table_indexes(placer: _Placer, cid: str,
     # Pacemaker writes these scores into the clone's own node table: what a later clone's
     # instance sort reads for its colocation with this clone (seed 70).
     placer.allowed_after[cid] = table
+    if cid in placer.clone_tables:  # and what a primary merging it as a dependent reads
+        placer.clone_tables[cid] = table  # (seed 437)
     final = {}
     for inst, (node, priority, _current) in indexes.items():
         final[inst] = table.get(node, priority) if 0 <= priority < INF else priority

@@ -157,9 +157,8 @@ def clone_table(placer: _Placer, rid: str) -> Table:
         for prim in prims:
             for node in placer.threshold_bans.get(prim, ()):
                 placer._add(table, node, -INF)
-        for base in dict.fromkeys(prim.split(":", 1)[0] for prim in prims):
-            for target, score in bans.get(base, ()):
-                placer._add(table, target, score)
+        for target, score in bans.get(rid, ()):
+            placer._add(table, target, score)
     return table
 
 

@@ -34,7 +34,7 @@ def build_tables(placer: _Placer, cons: Constraints) -> None:
             table = {n.name: n.base_score for n in u.nodes}
         for node, score, _tag in u.states[rsc.id].locations:
             placer._add(table, node, score)
-        for node, score in shared.get(rsc.base_id if rsc.id in placer.anonymous else "", ()):
+        for node, score in shared.get(top_id(u, rsc.id) if rsc.id in placer.anonymous else "", ()):
             placer._add(table, node, score)
             # resource_location() on the clone too: its own table (what a colocated
             # primary merges) carries the ban (trace: "masked-probe-failure for c7").
@@ -53,14 +53,26 @@ def build_tables(placer: _Placer, cons: Constraints) -> None:
 
 
 def clone_wide_bans(placer: _Placer) -> dict[str, list[tuple[str | None, int]]]:
-    """History bans of one anonymous instance apply to the whole clone."""
+    """History bans of one anonymous instance apply to the whole clone, keyed by its id.
+
+    Pacemaker puts them on the clone with resource_location(), which recurses into every
+    descendant: in a clone of a group a hard error of one member bans every member of every
+    instance (an asymmetric cluster then lists the node for all of them; seed 10)."""
     tags = {"masked-probe-failure", "hard-error", "fatal-error", "__action_migration_auto__"}
     out: dict[str, list[tuple[str | None, int]]] = {}
-    for rid in placer.anonymous:
+    for rid in sorted(placer.anonymous):
         for node, score, tag in placer.u.states[rid].locations:
             if tag in tags:
-                out.setdefault(rid.split(":", 1)[0], []).append((node, score))
+                out.setdefault(top_id(placer.u, rid), []).append((node, score))
     return out
+
+
+def top_id(u: Unpacked, rid: str) -> str:
+    """The top-level resource holding `rid` (uber_parent)."""
+    parent = u.rsc(rid).parent
+    while parent is not None:
+        rid, parent = parent, u.rsc(parent).parent
+    return rid
 
 
 def apply_location(placer: _Placer, rid: str, scores: tuple[tuple[str, int], ...],
@@ -137,10 +149,7 @@ def ban_scope(placer: _Placer, rid: str) -> list[str]:
     """pcmk__threshold_reached bans an anonymous clone instance's whole clone."""
     if rid not in placer.anonymous:
         return [rid]
-    top = placer.u.rsc(rid)
-    while top.parent is not None:
-        top = placer.u.rsc(top.parent)
-    return placer.primitives_under(top.id)
+    return placer.primitives_under(top_id(placer.u, rid))
 
 
 

@@ -28,7 +28,7 @@ class RscState(Record):
                  "known_on",
                  "locations", "locked_to", "managed", "migrate_to_results", "next_role",
                  "partial_migration", "pending_node", "pending_task", "recover_on", "role",
-                 "running_on", "start_pending", "stop_needed", "unpacked_at")
+                 "running_on", "set_active_on", "start_pending", "stop_needed", "unpacked_at")
 
     def __init__(self, role: Role = Role.STOPPED, next_role: Role | None = None,
                  running_on: list[str] | None = None, failed: bool = False,
@@ -41,7 +41,7 @@ class RscState(Record):
                  recover_on: list[str] | None = None,
                  partial_migration: tuple[str, str] | None = None,
                  dangling_sources: list[str] | None = None,
-                 migrate_to_results: list[tuple[str, Element, bool]] | None = None,
+                 migrate_to_results: list[tuple[str, Element, bool, bool]] | None = None,
                  block_failure: bool = False, history_name: str | None = None,
                  unpacked_at: dict[str, int] | None = None, locked_to: str | None = None) -> None:
         self.role = role
@@ -67,8 +67,9 @@ class RscState(Record):
         self.partial_migration = partial_migration
         # Sources of finished migrations whose stop never ran there: each still gets a stop.
         self.dangling_sources: list[str] = list() if dangling_sources is None else dangling_sources
-        # Every unpacked migrate_to, oldest first per node: (source node, entry, succeeded).
-        self.migrate_to_results: list[tuple[str, Element, bool]] = (
+        # Every unpacked migrate_to, oldest first per node: (source node, entry, succeeded,
+        # managed when the source's history was read).
+        self.migrate_to_results: list[tuple[str, Element, bool, bool]] = (
             [] if migrate_to_results is None else migrate_to_results)
         self.block_failure = block_failure
         self.history_name = history_name  # the lrm_resource id this instance was matched from
@@ -78,6 +79,9 @@ class RscState(Record):
         # The last history id (lrm_resource) other than its own this instance was unpacked
         # from, on any node (Pacemaker's clone_name: each such history renames it).
         self.clone_name: str | None = None
+        # Nodes where it was found active with no start since it last stopped (set_active:
+        # an instance of a promotable clone is Unpromoted there, not Started).
+        self.set_active_on: set[str] = set()
 
     @property
     def current_node(self) -> str | None:

@@ -51,7 +51,7 @@ def unpack(cib_root: Element, now: datetime.datetime, *, owned: bool = False) ->
                 for r in resources if r.kind == "primitive"}
     no_slot = _no_slot_on_lost_nodes(resources, requires, len(nodes))
     _unpack_histories(root, nodes, resources, states, walker, options, (clones, no_slot))
-    apply_migrations(states, nodes, requests)
+    apply_migrations(states, nodes, requests, root)
     _block_groups(resources, states)
     _settle_roles(resources, states)
     requires.update((r.id, resource_requires(r, options, any_unfencing))

@@ -133,7 +133,7 @@ def _note_migrate_to(st: RscState, node: NodeWork, op: Element, succeeded: bool)
     """Remember each unpacked migrate_to (expired and cancelled ones never get here): its
     effects on the target are applied once every node's history is known."""
     if op.get("operation") == "migrate_to":
-        st.migrate_to_results.append((node.name, op, succeeded))
+        st.migrate_to_results.append((node.name, op, succeeded, st.managed))
 
 
 class HistoryUnpacker:
@@ -148,6 +148,7 @@ class HistoryUnpacker:
         self.can_fence = can_fence
         self.failed_ops: list[Element] = []
         self._last_failure_key: str | None = None  # of the resource on the node being read
+        self._started = False  # a start (or migrate_from) since it last stopped on that node
 
     def unpack_resource_on_node(self, rsc: RscConfig, st: RscState, node: NodeWork,
                                 ops: list[Element]) -> None:
@@ -160,6 +161,7 @@ class HistoryUnpacker:
         on_fail = "ignore"
         next_role_reset = False
         self._last_failure_key = None
+        self._started = False
         for op in ordered:
             role, on_fail, next_role_reset = self._unpack_op(
                 rsc, st, node, op, role, on_fail, next_role_reset)
@@ -251,6 +253,7 @@ class HistoryUnpacker:
         if rc == 7:
             clear = True
             role = Role.STOPPED
+            self._started = False
         elif task == "monitor":
             role = max(role, Role.STARTED)
             # update_resource_state: a success of the very monitor that last failed here
@@ -258,8 +261,10 @@ class HistoryUnpacker:
             clear = self._last_failure_key is not None and _op_key(op) == self._last_failure_key
         elif task in ("start", "migrate_from"):
             role, clear = Role.STARTED, True
+            self._started = True
         elif task == "stop":
             role, clear = Role.STOPPED, True
+            self._started = False
         elif task == "promote":
             role, clear = Role.PROMOTED, True
         elif task == "demote":
@@ -319,6 +324,8 @@ class HistoryUnpacker:
             return
         if role > st.role or st.role == Role.STOPPED:
             st.role = max(role, st.role)
+        if role == Role.STARTED and not self._started:
+            st.set_active_on.add(node.name)
         self._add_running(rsc, st, node, saved != "ignore")
         _mark_failed(st, node, on_fail)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from messaging.types import Role
 from pengine.scores import INF
 from pengine.state import RscState
+from pengine.unpack_history import sort_ops
 from pengine.unpack_nodes import NodeWork
 from pengine.xmlin import Element
 
@@ -62,16 +63,19 @@ def _newer_state(ops: list[Element], reference: Element, same_node: bool) -> boo
 
 
 def apply_migrations(states: dict[str, RscState], nodes: list[NodeWork],
-                     requests: list[tuple[str, str]]) -> None:
+                     requests: list[tuple[str, str]], root: Element) -> None:
     by_name = {n.name: n for n in nodes}
     for rid, st in states.items():
-        for source, migrate_to, succeeded in list(st.migrate_to_results):
+        for source, migrate_to, succeeded, managed in list(st.migrate_to_results):
             if migrate_to.get("migrate_source", source) != source:
                 continue
             if succeeded:
-                _migrate_to_success(rid, st, by_name, source, migrate_to, requests)
+                target = migrate_to.get("migrate_target") or ""
+                on_target = _target_history(st, rid, target, root)
+                _migrate_to_success(rid, st, by_name, (source, on_target, managed), migrate_to,
+                                    requests)
             else:
-                _migrate_to_failure(st, by_name, source, migrate_to)
+                _migrate_to_failure(st, by_name, (source, managed), migrate_to)
 
 
 def _source_newer_op(st: RscState, source: str, migrate_to: Element) -> bool:
@@ -80,20 +84,35 @@ def _source_newer_op(st: RscState, source: str, migrate_to: Element) -> bool:
                for op in st.history.get(source, []) if op is not migrate_to)
 
 
-def _migrate_from(st: RscState, source: str, target: str) -> Element | None:
-    return next((op for op in reversed(st.history.get(target, []))
-                 if op.get("operation") == "migrate_from"
+def _migrate_from(ops: list[Element], source: str) -> Element | None:
+    return next((op for op in reversed(ops) if op.get("operation") == "migrate_from"
                  and op.get("migrate_source") == source), None)
 
 
-def _migrate_to_success(rid: str, st: RscState, by_name: dict[str, NodeWork], source: str,
-                        migrate_to: Element, requests: list[tuple[str, str]]) -> None:
+def _target_history(st: RscState, rid: str, target: str, root: Element) -> list[Element]:
+    """The target's entries for the resource. Pacemaker looks them up in the status section
+    (find_lrm_op), so an offline target whose history was never unpacked (no fencing) still
+    tells that the migration completed (seed 22: then only a stop remains on the source)."""
+    if target in st.history:
+        return st.history[target]
+    for node_state in root.iterfind("status/node_state"):
+        if node_state.get("uname") == target:
+            for lrm_rsc in node_state.iterfind("lrm/lrm_resources/lrm_resource"):
+                if lrm_rsc.get("id") == rid:
+                    return sort_ops(list(lrm_rsc.iterfind("lrm_rsc_op")))
+    return []
+
+
+def _migrate_to_success(rid: str, st: RscState, by_name: dict[str, NodeWork],
+                        ends: tuple[str, list[Element], bool], migrate_to: Element,
+                        requests: list[tuple[str, str]]) -> None:
     """unpack_migrate_to_success as Debian's 2.1.5 build has it (upstream PR 3020 backported):
     the migrate_to still matters unless both ends have newer state, or the source does and
-    the target already reported a migrate_from."""
+    the target already reported a migrate_from. `ends`: the source, the target's entries and
+    whether the resource was managed when the source's history was read."""
+    source, on_target, managed = ends
     target = migrate_to.get("migrate_target") or ""
-    on_target = st.history.get(target, [])
-    migrate_from = _migrate_from(st, source, target)
+    migrate_from = _migrate_from(on_target, source)
     source_newer = _source_newer_op(st, source, migrate_to)
     if migrate_from is not None and source_newer:
         return
@@ -119,7 +138,7 @@ def _migrate_to_success(rid: str, st: RscState, by_name: dict[str, NodeWork], so
     active_on_target = not target_newer and node is not None and node.online
     if migrate_from is not None and not _pending(migrate_from):
         if active_on_target and node is not None:
-            _add_target(st, node, source, partial=False)
+            _add_target(st, node, (source, managed), partial=False)
         else:  # cannot tell where it runs: recovered, never migrated further
             _fail(st)
         return
@@ -127,12 +146,13 @@ def _migrate_to_success(rid: str, st: RscState, by_name: dict[str, NodeWork], so
         return  # nothing known on the target (cleaned): it is probed there first
     if active_on_target and node is not None:
         source_node = by_name.get(source)
-        _add_target(st, node, source, partial=source_node is not None and source_node.online)
+        _add_target(st, node, (source, managed),
+                    partial=source_node is not None and source_node.online)
     elif not source_newer:
         _fail(st)
 
 
-def _migrate_to_failure(st: RscState, by_name: dict[str, NodeWork], source: str,
+def _migrate_to_failure(st: RscState, by_name: dict[str, NodeWork], source: tuple[str, bool],
                         migrate_to: Element) -> None:
     """unpack_migrate_to_failure: the resource may be active on a target whose state is
     known and has not changed since (the target is added before the source)."""
@@ -140,7 +160,7 @@ def _migrate_to_failure(st: RscState, by_name: dict[str, NodeWork], source: str,
     on_target = [op for op in st.history.get(target, []) if not _pending(op)]
     if not on_target:
         return  # never probed there: the probe will tell
-    migrate_from = _migrate_from(st, source, target)
+    migrate_from = _migrate_from(on_target, source[0])
     if migrate_from is not None and not _ok(migrate_from):
         migrate_from = None  # only a successful migrate_from is looked for here
     reference = migrate_from if migrate_from is not None else migrate_to
@@ -158,10 +178,14 @@ def _fail(st: RscState) -> None:
     st.stop_needed = True
 
 
-def _add_target(st: RscState, target: NodeWork, source: str, partial: bool) -> None:
+def _add_target(st: RscState, target: NodeWork, source_managed: tuple[str, bool],
+                partial: bool) -> None:
     """The target counts as running, like any node with an active entry. Pacemaker adds it
     (native_add_running) while reading the source's history, before the source itself and
-    after the nodes read earlier; a target read before the source keeps its place."""
+    after the nodes read earlier; a target read before the source keeps its place.
+    `source_managed`: the source, and whether the resource was still managed then (its
+    "not_managed_default" stickiness goes to the target only if so; seed 431)."""
+    source, managed = source_managed
     order = list(st.history)
     if target.name in st.running_on:
         # A partial migration to a node where the resource already runs is left alone
@@ -179,8 +203,12 @@ def _add_target(st: RscState, target: NodeWork, source: str, partial: bool) -> N
         # resource stopped on the target (process_rsc_state).
         st.role = max(st.role, Role.STARTED)
     if target.maintenance:  # active on a node in maintenance: left alone there
-        st.managed = False
-    if not st.managed:
+        if st.managed:  # so where it is found active from the source on, it stays too
+            later = set(order[order.index(source):]) - {target.name}
+            st.locations.extend((name, INF, "not_managed_default")
+                                for name in st.running_on if name in later)
+        st.managed = managed = False
+    if not managed:
         st.locations.append((target.name, INF, "not_managed_default"))
 
 
