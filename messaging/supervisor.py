@@ -4,8 +4,8 @@
 when its entry is installed (a package's ``__main__`` module, or a plain module: so the
 launcher works while the stack is being built) and, for the CRM daemons, when ha.cf says
 ``crm on|respawn``. `RespawnPolicy` is pure: given exits and times it says when to start a
-child again (exponential backoff that resets after a stable run; exit code 100 means "do
-not respawn", as in Heartbeat).
+child again (at once after a stable run, as pacemakerd; exponential backoff while it keeps
+exiting; exit code 100 means "do not respawn", as in Heartbeat).
 `Supervisor` is the asyncio shell that runs the children, restarts them per the policy,
 stops them in reverse order and writes a status file for `hacluster node status`. A daemon
 of the table is forked by the zygote when the launcher has one (`messaging.forkserver`),
@@ -158,8 +158,14 @@ class RespawnPolicy:
             return None
         if now - started >= self.stable_after:
             self.delays.pop(name, None)
-        delay = self.delays.get(name, 0.0)
-        delay = self.initial if delay == 0.0 else min(self.maximum, delay * 2)
+        # pacemakerd starts a subdaemon again as soon as it exits unexpectedly
+        # (pcmk_process_exit -> start_child, no timer): a killed controller is back before
+        # its DC has replanned. Only a daemon that exits again within stable_after backs off.
+        last = self.delays.get(name)
+        if last is None:
+            delay = 0.0
+        else:
+            delay = self.initial if last == 0.0 else min(self.maximum, last * 2)
         self.delays[name] = delay
         self.restarts[name] = self.restarts.get(name, 0) + 1
         return delay

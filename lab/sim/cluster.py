@@ -23,6 +23,7 @@ from lxml import etree
 
 from crmd.api import Controller, ControllerTiming, LrmdReplaced, ShutdownRequested
 from lab.audit import DoubleRunAudit, Instance, running_instances
+from messaging.supervisor import RespawnPolicy
 from stonithd import api as fencing
 
 from .agents import FenceDevices, ResourceAgents
@@ -89,6 +90,8 @@ class ControllerCluster:
                            extra={"crmd": self.settings})
         self.sim = Simulation([*ALL_DAEMONS, CIB, CRMD], seed=seed, config=config)
         self.violations: list[tuple[float, str, str, str]] = []
+        self.respawn = RespawnPolicy()  # every node's launcher: the daemons' one policy
+        self._crmd_started: dict[str, float] = {}
         self.lrmd_audit = DoubleRunAudit(self._unique_resources())
 
     # ----------------------------------------------------------------- faults
@@ -118,6 +121,26 @@ class ControllerCluster:
     def restart_controller(self, name: str) -> None:
         """Only crmd restarts: the node stays in the view, its lrmd keeps running."""
         self.sim.restart_daemon(name, "crmd")
+
+    def kill_controller(self, name: str) -> None:
+        """kill -9 of `name`'s crmd: the node's launcher starts it again after the delay
+        its `RespawnPolicy` gives (a node booted again meanwhile keeps its own crmd)."""
+        node = self.sim.nodes[name]
+        if not node.alive:
+            return
+        started = self._crmd_started.get(name, 0.0)
+        delay = self.respawn.on_exit(f"{name}:crmd", -9, started, self.sim.now)
+        self.sim.stop_daemon(name, "crmd")
+        if delay is None:
+            return
+        boot = node.incarnation
+
+        def respawn() -> None:
+            if node.alive and node.incarnation == boot:
+                self._crmd_started[name] = self.sim.now
+                self.sim.restart_daemon(name, "crmd")
+
+        self.sim.scheduler.call_at(self.sim.now + delay, respawn)
 
     def restart_lrmd(self, name: str, noticed_after: float = LRMD_NOTICE_S) -> None:
         """Only lrmd dies and is respawned (kill -9 and the launcher): its operations and

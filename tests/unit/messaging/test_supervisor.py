@@ -13,13 +13,18 @@ from messaging.supervisor import (
 )
 
 
-def test_backoff_doubles_up_to_the_maximum_and_resets_after_a_stable_run() -> None:
+def test_a_first_exit_respawns_at_once_then_backoff_doubles_and_resets_after_a_stable_run(
+        ) -> None:
+    """pacemakerd respawns a subdaemon as soon as it exits (pcmk_process_exit ->
+    start_child): a crmd killed with -9 must be back without a timer, or its DC learns of
+    the loss (from the new controller's start time) a whole delay later."""
     policy = RespawnPolicy(initial=1.0, maximum=8.0, stable_after=60.0)
-    delays = [policy.on_exit("ccm", 1, started=float(t), now=float(t) + 0.5) for t in range(6)]
-    assert delays == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
-    assert policy.on_exit("ccm", -9, started=100.0, now=200.0) == 1.0  # ran 100 s: reset
-    assert policy.on_exit("cib", 1, started=0.0, now=1.0) == 1.0  # per daemon
-    assert policy.restarts == {"ccm": 7, "cib": 1}
+    delays = [policy.on_exit("ccm", 1, started=float(t), now=float(t) + 0.5) for t in range(7)]
+    assert delays == [0.0, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert policy.on_exit("ccm", -9, started=100.0, now=200.0) == 0.0  # ran 100 s: reset
+    assert policy.on_exit("ccm", -9, started=200.0, now=201.0) == 1.0
+    assert policy.on_exit("cib", 1, started=0.0, now=1.0) == 0.0  # per daemon
+    assert policy.restarts == {"ccm": 9, "cib": 1}
 
 
 def test_exit_100_means_do_not_respawn() -> None:
