@@ -12,10 +12,10 @@ applies writes at once (no sync unless its copy is fresh); a forward to a former
 A cib respawned while its node stays in the view starts `fresh` (its disk copy has no status) and
 follows the view's rule; a member that saw handovers answers it with the latest `Handover`, the
 master answers an `Announce` outside a sync that differs from its copy with its whole CIB (as
-Pacemaker's cib asks for a sync at start), but for an announce `known` to it (the answer to its
-`AskAnnounce` of a member whose own announce its sync took, or a live member's announce at a
-handover: what that one lacks is on its way); a respawned master's first
-`AskAnnounce` says `fresh`: writes forwarded to it before get 102.
+Pacemaker's cib asks for a sync at start), but for an announce `known` to it (an answer to its
+`AskAnnounce` after its sync took that member's announce, or a live member's at a handover: what
+it lacks is on its way); a respawned master's first `AskAnnounce` says `fresh`: writes forwarded
+to it before get 102.
 
 Invariants:
 - Writes are applied only on the master, one at a time, in the order they reach it (a replica
@@ -34,8 +34,8 @@ Invariants:
   the patch starts at its exact version and the result has the master's digest; else it asks for
   the whole CIB (`FetchCib`), ignoring diffs until the `FullCib` arrives, which it takes only
   when its parsed tree has the sender's digest (cib.replication_full). The master announces its
-  version and digest a while after each change (not while it holds writes its replicas have
-  not been sent): a replica that lost a diff notices.
+  version and digest a while after each change (not while holding writes not yet sent): a
+  replica that lost a diff notices.
 - On every view change the new master collects each member's (version, term, digest), takes the
   best copy (highest version tuple; equal versions go to the copy changed in the later view, then
   to a live copy over a fresh one (a respawned master must not push its status-less copy), then to
