@@ -64,7 +64,10 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       "running-promoted-monitor-of-a-renumbered-instance-stays-optional",
                       "clone-stopped-list-names-a-missing-agent-only-by-the-primitive-id",
                       "orphan-member-never-seen-inherits-the-clone-is-managed",
-                      "result-of-a-renumbered-instance-goes-to-its-long-id-history"]
+                      "result-of-a-renumbered-instance-goes-to-its-long-id-history",
+                      "orphan-history-cleaned-up-after-its-stop-not-its-monitor-cancelled",
+                      "failed-orphan-fail-count-cleared-and-history-kept",
+                      "unique-clone-orphan-history-cleaned-up"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
