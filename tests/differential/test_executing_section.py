@@ -67,7 +67,8 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       "result-of-a-renumbered-instance-goes-to-its-long-id-history",
                       "orphan-history-cleaned-up-after-its-stop-not-its-monitor-cancelled",
                       "failed-orphan-fail-count-cleared-and-history-kept",
-                      "unique-clone-orphan-history-cleaned-up"]
+                      "unique-clone-orphan-history-cleaned-up",
+                      "cancel-recorded-as-an-op-keeps-the-resource-active"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
