@@ -142,6 +142,8 @@ def _orphan_cleanup(u: Unpacked, rsc: RscConfig, st: RscState,
         return []
     if st.failed or not node.online or node.unclean:
         return []
+    if not st.managed:  # an unmanaged resource's delete stays optional: out of the graph
+        return []
     return [(rsc.id, node.name, "delete", 0, CLEANUP)]
 
 

@@ -68,7 +68,8 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       "orphan-history-cleaned-up-after-its-stop-not-its-monitor-cancelled",
                       "failed-orphan-fail-count-cleared-and-history-kept",
                       "unique-clone-orphan-history-cleaned-up",
-                      "cancel-recorded-as-an-op-keeps-the-resource-active"]
+                      "cancel-recorded-as-an-op-keeps-the-resource-active",
+                      "unmanaged-orphan-history-not-cleaned-up"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
