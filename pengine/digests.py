@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from messaging.digest import parameters_digest
 from pengine.state import RscState, Unpacked
 from pengine.unpack_history import find_op_config
+from pengine.unpack_nodes import NodeWork
 from pengine.unpack_resources import RscConfig
 from pengine.xmlin import Element, is_true
 
 _START_LIKE = ("start", "migrate_from")
 RESCHEDULE = "reschedule"
+CLEANUP = "cleanup"
 _CHECKED = ("monitor", "start", "promote", "migrate_from")
 
 
@@ -108,6 +110,9 @@ def orphan_recurring(u: Unpacked) -> list[tuple[str, str, str, int, str]]:
             continue
         for rsc in u.primitives:
             st: RscState = u.states[rsc.id]
+            if rsc.orphan:
+                out += _orphan_cleanup(u, rsc, st, node)
+                continue
             if node.name not in st.running_on:
                 continue
             maintenance = node.maintenance or u.options.maintenance_mode \
@@ -125,6 +130,21 @@ def orphan_recurring(u: Unpacked) -> list[tuple[str, str, str, int, str]]:
                         and recurring_changed(rsc, op, task, interval):
                     out.append((rsc.id, node.name, task, interval, RESCHEDULE))
     return out
+
+
+def _orphan_cleanup(u: Unpacked, rsc: RscConfig, st: RscState,
+                    node: NodeWork) -> list[tuple[str, str, str, int, str]]:
+    """process_rsc_history checks no operation of an orphan (so cancels none); it schedules
+    the clean-up (`delete`) of its history on the node instead, except for an anonymous
+    clone's orphan instance, a failed resource or a node that is down or unclean
+    (pcmk__schedule_cleanup)."""
+    if u.anonymous_orphan(rsc.id) or not st.history.get(node.name):
+        return []
+    if st.failed or not node.online or node.unclean:
+        return []
+    if not st.managed:  # an unmanaged resource's delete stays optional: out of the graph
+        return []
+    return [(rsc.id, node.name, "delete", 0, CLEANUP)]
 
 
 def entries_since_last_start(history: list[Element]) -> list[Element]:

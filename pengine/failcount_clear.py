@@ -27,6 +27,7 @@ from pengine.xmlin import Element
 EXPIRED = "it expired"
 DEFINITION_CHANGED = "action definition changed"
 PARAMETERS_CHANGED = "resource parameters have changed"
+ORPHANED = "it is orphaned"
 _CHECKED_TASKS = ("monitor", "start", "promote", "migrate_from")
 
 
@@ -66,6 +67,18 @@ def _failcount_clears(u: Unpacked) -> list[tuple[str, str, str]]:
     for key, reason in changed.items():
         expired.setdefault(key, reason)
     return [(rid, node, reason) for (rid, node), reason in expired.items()]
+
+
+def orphan_clears(u: Unpacked) -> list[tuple[str, str, str]]:
+    """clear_failcounts_if_orphaned: with stop-orphan-resources, a top-level orphan (an
+    anonymous clone's orphan instance is the clone's child, so not one) gets its fail count
+    cleared on every online node where it still has an effective one, "it is orphaned"."""
+    if not u.options.stop_orphan_resources:
+        return []
+    return [(rsc.id, node.name, ORPHANED) for rsc in u.primitives
+            if rsc.orphan and not u.anonymous_orphan(rsc.id) for node in u.nodes
+            if node.online and fail_count(rsc, node, u.options, u.now,
+                                          block_failure=u.states[rsc.id].block_failure)[0]]
 
 
 def _op_expired(u: Unpacked, rsc: RscConfig, node: NodeWork, op: Element) -> bool:

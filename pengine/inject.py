@@ -358,12 +358,15 @@ def lrm_resource(state: etree._Element, resource: str,
 
 def record_result(history: etree._Element, task: str, interval_ms: int, rc: int, *,
                   target_rc: int, now: int, exit_reason: str,
-                  digest: str | None = None) -> None:
+                  digest: str | None = None, op_id: str | None = None,
+                  rsc_id: str | None = None) -> None:
     """Record one operation result the way the controller does (see the module docstring).
 
-    The call id is one above the highest of this resource's history on this node.
+    The call id is one above the highest of this resource's history on this node; `op_id`
+    names the entry when the controller's rule is not the default one (notifications);
+    `rsc_id` is the resource name the executor ran it under (default: the entry's id).
     """
-    resource = history.get("id", "")
+    resource = rsc_id or history.get("id", "")
     call_id = 1 + max((int(op.get("call-id", "0")) for op in history
                        if op.get("call-id", "").lstrip("-").isdigit()), default=0)
     failed = rc != target_rc
@@ -374,6 +377,8 @@ def record_result(history: etree._Element, task: str, interval_ms: int, rc: int,
         ids = [f"{resource}_{task}_{interval_ms}"]
     else:
         ids = [f"{resource}_last_0"]
+    if op_id is not None:
+        ids = [op_id]
     key = f"{call_id}:-1:{target_rc}:{FAKE_DC_UUID}"
     values = {
         "operation_key": f"{resource}_{task}_{interval_ms}", "operation": task,

@@ -32,8 +32,8 @@ from pengine.actions import (
 from pengine.api import Transition
 from pengine.blocking import block_dependents
 from pengine.constraints import Constraints, unpack_constraints
-from pengine.digests import RESCHEDULE, config_changes, orphan_recurring
-from pengine.failcount_clear import EXPIRED, failcount_clears
+from pengine.digests import CLEANUP, RESCHEDULE, config_changes, orphan_recurring
+from pengine.failcount_clear import EXPIRED, failcount_clears, orphan_clears
 from pengine.fencing import (
     create_unpack_fencing,
     schedule_fencing_and_shutdowns,
@@ -95,6 +95,11 @@ def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet) -> None:
         if why == RESCHEDULE:
             action_set.new(op_key(rid, task, interval), task, rid, node, True,
                            interval_ms=interval, rescheduled=True)
+            continue
+        if why == CLEANUP:  # a required clean-up: its orderings stay optional
+            cleanup, _ = action_set.new(op_key(rid, "delete"), "delete", rid, node, False)
+            action_set.order(rid, "stop", rid, "delete", OPTIONAL, then_action=cleanup)
+            action_set.order(rid, "delete", rid, "start", OPTIONAL, first_action=cleanup)
             continue
         cancel, _ = action_set.new(op_key(rid, task, interval), "cancel", rid, node, False,
                                    interval_ms=interval)
@@ -163,6 +168,11 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     _clear_failcounts(action_set, [c for c in clears if c[2] != EXPIRED], placement.managed)
     _cancel_orphan_recurring(unpacked, action_set)  # before probes, as Pacemaker
     probes(unpacked, placement, action_set)
+    orphaned = orphan_clears(unpacked)
+    _clear_failcounts(action_set, orphaned, placement.managed)
+    for rid, node, _ in orphaned:  # clear -> stop, optional (clear_failcounts_if_orphaned)
+        action_set.order(rid, "clear_failcount", rid, "stop", OPTIONAL,
+                         first_action=action_set.find(op_key(rid, "clear_failcount"), node))
     reloads = _apply_config_changes(unpacked, action_set, primitive_actions)
     for rsc in unpacked.resources:
         if rsc.kind == "primitive":

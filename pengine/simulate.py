@@ -27,8 +27,7 @@ from pengine.opspec import failure_for
 
 FAKE_DC_UUID = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"  # what crm_simulate writes
 _NO_HISTORY = frozenset({"stonith", "do_shutdown", "clear_failcount", "lrm_refresh",
-                         "lrm_delete", "maintenance_nodes", "notify", "probe_again",
-                         "delete"})
+                         "lrm_delete", "maintenance_nodes", "probe_again", "delete"})
 
 
 def fire_order(synapses: Sequence[Synapse]) -> tuple[Action, ...]:
@@ -159,9 +158,13 @@ class _Recorder:
 
     def _lrm_resource(self, action: Action) -> etree._Element:
         name = history_name(action)
-        found = self.histories.get((action.node or "", name))
-        if found is not None and found.getparent() is not None:
-            return found
+        # pcmk__inject_resource_history: the entry under the name the simulator found the
+        # resource by (the long-id when no resource or history id is the graph's id), else
+        # the one under the graph's id, else a new one under the graph's id
+        for known in (action.label or name, name):
+            found = self.histories.get((action.node or "", known))
+            if found is not None and found.getparent() is not None:
+                return found
         state = self.node_state(action)
         lrm = state.find("lrm")
         if lrm is None:
@@ -180,19 +183,25 @@ class _Recorder:
 
     def _rsc_result(self, action: Action) -> None:
         entry = self._lrm_resource(action)
-        if action.task == "cancel":
-            for op in list(entry):
-                if op.get("interval") == str(action.interval_ms):
-                    entry.remove(op)
-            return
+        name = history_name(action)  # ops are keyed by the graph's id, whatever the entry
+        # crm_simulate records a cancel like any other result (`<rsc>_cancel_<ms>`, rc 0) and
+        # leaves the cancelled monitor's entry in place
         meta = dict(action.attributes)
+        if action.task == "notify":
+            # the controller files a notification under `<rsc>_<type>_notify_<op>_0` and
+            # records it as succeeded whatever it returned (pcmk__create_history_xml)
+            op_id = (f"{name}_{meta.get('CRM_meta_notify_type')}_notify_"
+                     f"{meta.get('CRM_meta_notify_operation')}_0")
+            record_result(entry, "notify", 0, 0, target_rc=0, now=self.now, exit_reason="",
+                          digest=self._digest(action), op_id=op_id, rsc_id=name)
+            return
         probe = action.task == "monitor" and action.interval_ms == 0
         # Pacemaker always writes the target rc of a probe; 7 (not running) is its usual value
         rc = int(meta.get("CRM_meta_op_target_rc", "7" if probe else "0"))
         record_result(entry, action.task, action.interval_ms, rc, target_rc=rc, now=self.now,
-                      exit_reason="", digest=self._digest(action))
+                      exit_reason="", digest=self._digest(action), rsc_id=name)
         if action.task.startswith("migrate"):
-            op_id = f"{entry.get('id', '')}_{action.task}_{action.interval_ms}"
+            op_id = f"{name}_{action.task}_{action.interval_ms}"
             op = next(op for op in entry if op.get("id") == op_id)
             for source, target in (("CRM_meta_migrate_source", "migrate_source"),
                                    ("CRM_meta_migrate_target", "migrate_target")):

@@ -152,6 +152,10 @@ class Unpacked:
                 out.setdefault(bases[r.id.split(":", 1)[0]], []).append(r.id)
         return out
 
+    def anonymous_orphan(self, rid: str) -> bool:
+        """An orphan instance of an anonymous clone (a child of the clone in Pacemaker)."""
+        return any(rid in orphans for orphans in self._anonymous_orphans.values())
+
     def instance_primitives(self, rid: str) -> list[str]:
         """primitives_under, plus a clone's orphan instances (its children in Pacemaker)."""
         return self.primitives_under(rid) + self._anonymous_orphans.get(rid, [])

@@ -40,8 +40,7 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
             failure_ignored=st.failure_ignored,
             # the primitive's description attribute (a "description" meta attribute is not it)
             description=rsc.element.get("description") if rsc.element is not None else None,
-            not_installed_on=tuple(n for n, score, tag in st.locations
-                                   if tag == "masked-probe-failure" and n is not None),
+            not_installed_on=_not_installed_on(u, rsc),
             locked_to=st.locked_to if not st.running_on else None,
             probe_failure_rc=_probe_failure_rc(u, rsc),
         )
@@ -78,6 +77,30 @@ def _probe_failure_rc(u: Unpacked, rsc: RscConfig) -> int | None:
         if _masked_probe(op) and op.get("on_node") and key.rsplit("_", 2)[0] == rsc.id:
             return _int(op.get("rc-code"))
     return None
+
+
+def _not_installed_on(u: Unpacked, rsc: RscConfig) -> tuple[str, ...]:
+    """The nodes where a failed probe found the agent missing, as a clone lists them.
+
+    A clone's "Stopped (not installed)" list takes a node only when the failed probe's
+    operation key names the configured primitive (or the clone) itself: pe__failed_probe_for_rsc
+    compares the key's resource with the XML id, so a `d:5_monitor_0` leaves the node in the
+    plain Stopped list (seed 33).
+    """
+    nodes = [n for n, score, tag in u.states[rsc.id].locations
+             if tag == "masked-probe-failure" and n is not None]
+    if not nodes or not _in_clone(u, rsc):
+        return tuple(nodes)
+    top = rsc
+    while top.parent is not None:
+        top = u.rsc(top.parent)
+    names = {rsc.id.split(":", 1)[0], top.id}
+    keyed = set()
+    for op in u.failed_ops:
+        key = op.get("operation_key") or op.get("id") or ""
+        if _masked_probe(op) and key.rsplit("_", 2)[0] in names:
+            keyed.add(op.get("on_node"))
+    return tuple(n for n in nodes if n in keyed)
 
 
 def _in_clone(u: Unpacked, rsc: RscConfig) -> bool:
@@ -144,9 +167,14 @@ def _orphan_member(u: Unpacked, rid: str) -> ResourceStatus:
     if rid in u.states:
         return _resource(u, rid)
     template = _template(u, rid)
+    # a member never found in the history is still built from the clone's template, so it
+    # inherits the template's is-managed and maintenance (seed 15: an unmanaged clone)
+    meta = template.meta if template is not None else {}
+    managed = is_true(meta.get("is-managed"), True) and not u.options.maintenance_mode \
+        and not is_true(meta.get("maintenance"), False)
     return ResourceStatus(id=rid, kind="primitive",
                           agent=template.agent if template is not None else "", children=(),
-                          role=Role.STOPPED, running_on=(), managed=True, failed=False,
+                          role=Role.STOPPED, running_on=(), managed=managed, failed=False,
                           orphan=True, target_role=None)
 
 

@@ -61,7 +61,15 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       "probes-of-a-stopping-resource-gate-stops-ordered-after-it",
                       "resources-are-probed-on-a-node-in-maintenance",
                       "unmanaged-orphan-instance-gets-no-recurring-monitor",
-                      "running-promoted-monitor-of-a-renumbered-instance-stays-optional"]
+                      "running-promoted-monitor-of-a-renumbered-instance-stays-optional",
+                      "clone-stopped-list-names-a-missing-agent-only-by-the-primitive-id",
+                      "orphan-member-never-seen-inherits-the-clone-is-managed",
+                      "result-of-a-renumbered-instance-goes-to-its-long-id-history",
+                      "orphan-history-cleaned-up-after-its-stop-not-its-monitor-cancelled",
+                      "failed-orphan-fail-count-cleared-and-history-kept",
+                      "unique-clone-orphan-history-cleaned-up",
+                      "cancel-recorded-as-an-op-keeps-the-resource-active",
+                      "unmanaged-orphan-history-not-cleaned-up"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
