@@ -91,10 +91,12 @@ def connect() -> CibConnection:
     running)."""
     import os
 
-    from cib.api import tool_backend
+    # cib.backend, not cib.api's tool_backend (the same function): cib.api imports the wire
+    # codec (msgpack, and datetime through it) that a CIB_file read never uses.
+    from cib.backend import backend_from_environment
 
     try:
-        return CibConnection(tool_backend(), bool(os.environ.get(ENV_VAR)))
+        return CibConnection(backend_from_environment(), bool(os.environ.get(ENV_VAR)))
     except TransportError as error:
         raise CibUnavailable(NOT_CONNECTED) from error
 

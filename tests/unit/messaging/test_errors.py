@@ -57,3 +57,31 @@ def test_validation_error_keeps_reports() -> None:
     error = ValidationError("2 problems", reports)
     assert error.reports == reports
     assert exit_code_for(error) == ExitCode.CONFIG
+
+
+def _crm_error_exit_table() -> dict[str, int]:
+    """Pacemaker's own CRM_EX_* table, as its crm_error lists it, in its order."""
+    import shutil
+    import subprocess
+
+    if shutil.which("crm_error") is None:
+        pytest.skip("Pacemaker's crm_error is not installed")
+    listing = subprocess.run(["crm_error", "--exit", "--list", "-n"], capture_output=True,
+                             text=True, check=True).stdout
+    table = {}
+    for line in listing.splitlines():
+        number, name = line.split()[:2]
+        table[name.removeprefix("CRM_EX_")] = int(number.rstrip(":"))
+    return table
+
+
+def test_exit_code_is_the_intenum_of_crm_errors_table() -> None:
+    # ExitCode is built by the stdlib's fast constructor (every tool pays for it at start);
+    # it must be indistinguishable from the IntEnum EnumType builds from Pacemaker's table:
+    # same members, order, values, names, methods and docstring.
+    import enum
+
+    reference = enum.IntEnum("ExitCode", _crm_error_exit_table(),  # type: ignore[misc]
+                             module="messaging.errors")
+    reference.__doc__ = ExitCode.__doc__
+    enum._test_simple_enum(reference, ExitCode)  # type: ignore[attr-defined]
