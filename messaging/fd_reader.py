@@ -7,8 +7,9 @@ readable when the socket's state may have changed, and ZMQ_EVENTS says whether a
 waiting. The descriptor is edge-like (reading ZMQ_EVENTS or a message clears it), so a reader
 drains with NOBLOCK until EAGAIN before it waits, and the wake-up callback re-checks EVENTS.
 
-Only for sockets this process never sends on: a send processes the socket's pending commands
-and can clear the descriptor while a message is queued, which would strand the waiter.
+A send processes the socket's pending commands and can clear the descriptor while a message
+is queued, which would strand the waiter: a socket this process also sends on calls `sent()`
+after each send.
 """
 
 from __future__ import annotations
@@ -48,18 +49,25 @@ class FdReader:
         if int(self.socket.getsockopt(self._events)) & self._pollin:
             self._wake(True)
 
+    def sent(self) -> None:
+        """The process sent on the socket: wake a waiting reader if a message is queued."""
+        if self._waiter is not None:
+            self._on_readable()
+
     def _wake(self, readable: bool) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(readable)
 
-    async def recv_multipart(self, timeout: float | None = None) -> list[bytes] | None:
-        """The next message's frames; None when `timeout` seconds pass without one."""
+    async def recv_multipart(self, timeout: float | None = None, copy: bool = True
+                             ) -> list[Any] | None:
+        """The next message's frames (bytes, or zmq.Frame when not `copy`); None when
+        `timeout` seconds pass without one."""
         loop = self._watch()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
             try:
-                frames: list[bytes] = self.socket.recv_multipart(self._noblock)
+                frames: list[Any] = self.socket.recv_multipart(self._noblock, copy=copy)
                 return frames
             except self._again:
                 pass
