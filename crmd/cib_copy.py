@@ -32,15 +32,17 @@ class FollowedCopy:
         self.dropped = 0
         self.why_dropped = ""  # the last patch refused, for the log
 
-    def on_patch(self, patch_text: str, version: Sequence[int]) -> None:
-        """The daemon published `patch_text`, which took its CIB to `version`."""
+    def on_patch(self, patch: str | etree._Element, version: Sequence[int]) -> None:
+        """The daemon published `patch` (text or a parsed tree, left unchanged), which took
+        its CIB to `version`."""
         from cib.api import apply_patchset, parse
 
         self.latest = max(self.latest, tuple(version))
         if self.tree is None:
             return
         try:
-            self.tree = apply_patchset(self.tree, parse(patch_text), in_place=True)
+            tree = parse(patch) if isinstance(patch, str) else patch
+            self.tree = apply_patchset(self.tree, tree, in_place=True)
             self.applied += 1
         except HAError as error:  # a gap, an old patch or another digest: query again
             self.tree, self.dropped, self.why_dropped = None, self.dropped + 1, str(error)

@@ -93,10 +93,11 @@ def _removal(path: str) -> tuple[str, str] | None:
     return node.group(1), "Node state removal"
 
 
-def diff_events(patch_text: str, version: tuple[int, ...],
+def diff_events(patch_text: str | etree._Element, version: tuple[int, ...],
                 now: float, wall: float = 0.0) -> list[CibChanged | StatusUpdated]:
-    """The controller events of one CIB change (see the module docstring)."""
-    patch = _parse(patch_text)
+    """The controller events of one CIB change (see the module docstring); the patch as
+    text or as a tree already parsed (left unchanged, so the DC's copy can apply it too)."""
+    patch = _parse(patch_text) if isinstance(patch_text, str) else patch_text
     if patch is None:
         return []
     config = attributes = removed = False

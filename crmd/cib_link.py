@@ -311,14 +311,26 @@ class CibLink:
             while True:
                 diff = await subscriber.recv()
                 if isinstance(diff, CibDiff):
-                    dropped = self.copy.dropped
-                    self.copy.on_patch(diff.patch, tuple(diff.version))
-                    if self.copy.dropped > dropped:
-                        self.log.info("cib_copy_dropped", reason=self.copy.why_dropped)
-                    for event in diff_events(diff.patch, tuple(diff.version), now(), wall()):
-                        on_event(event)
+                    self._on_diff(diff, on_event, now(), wall())
         finally:
             subscriber.close()
+
+    def _on_diff(self, diff: CibDiff, on_event: Callable[[Any], None], now: float,
+                 wall: float) -> None:
+        """One published change into the DC's copy and the controller's events, the patch
+        parsed once for both (neither changes it)."""
+        from cib.api import parse
+
+        try:
+            patch: str | etree._Element = parse(diff.patch)
+        except HAError:
+            patch = diff.patch  # on_patch drops the copy for it, diff_events yields nothing
+        dropped = self.copy.dropped
+        self.copy.on_patch(patch, tuple(diff.version))
+        if self.copy.dropped > dropped:
+            self.log.info("cib_copy_dropped", reason=self.copy.why_dropped)
+        for event in diff_events(patch, tuple(diff.version), now, wall):
+            on_event(event)
 
     def close(self) -> None:
         self.client.close()

@@ -47,3 +47,28 @@ def test_a_read_without_writes_or_with_only_failing_writes_is_still_a_copy() -> 
         assert read is not base
         read.set("epoch", "99")  # the scheduler may change what it is given
         assert etree.tostring(base) == before
+
+
+def test_one_parsed_patch_serves_the_copy_and_the_events_and_is_left_as_it_came() -> None:
+    from cib.api import create_patchset, parse
+    from crmd.cib_events import diff_events
+
+    followed, base, _ = _kept()
+    after = parse(CIB.replace('epoch="3"', 'epoch="4"').replace(
+        '<node_state id="2" uname="n2" in_ccm="true" crmd="online"/>',
+        '<node_state id="2" uname="n2" in_ccm="true" crmd="online"><lrm id="2">'
+        '<lrm_resources><lrm_resource id="r" type="Dummy" class="ocf" provider="heartbeat">'
+        '<lrm_rsc_op id="r_last_0" operation="start" rc-code="0"/></lrm_resource>'
+        '</lrm_resources></lrm></node_state>').replace(
+        '<node_state id="1" uname="n1" in_ccm="true" crmd="online"/>', ''))
+    created = create_patchset(base, after)
+    assert created is not None
+    text = etree.tostring(created, encoding="unicode")
+    patch = parse(text)
+    followed.on_patch(patch, (0, 4, 0))
+    assert followed.tree is not None and followed.applied == 1
+    assert etree.tostring(followed.tree) == etree.tostring(after)
+    assert etree.tostring(patch, encoding="unicode") == text, "the copy took nothing from it"
+    events = diff_events(patch, (0, 4, 0), 1.0)
+    assert events == diff_events(text, (0, 4, 0), 1.0)
+    assert len(events) == 2 and events[0].history_removed is False
