@@ -132,6 +132,8 @@ class ReplicaCore:
         self.handing_over: str | None = None  # the master waits to give the role to it
         self.parked: list[tuple[str, str]] = []  # forwards held during a handover
         self.early: list[tuple[int, str, object]] = []  # (view, sender, message), view ahead
+        self.followed: tuple[int, int, str, Version] | None = None  # (view, seq, master,
+        # version) the last diff applied here reached: cib.replication_full's stale copies
 
     @property
     def version(self) -> Version:
@@ -452,5 +454,7 @@ class ReplicaCore:
         if sender != self.master:
             return missed_handovers(self, sender)
         lost, self.pending = (self.pending, {}) if fresh else ({}, self.pending)
+        if fresh:  # a respawned master's copy may lack the diffs it sent before (its sync)
+            self.followed = None
         return [*unknown_outcome(lost, "the master's cib restarted before answering"),
                 Send(Node(sender), self._announce(known=True))]
