@@ -7,7 +7,8 @@ holds the master copy: each cib learns the DC from its own crmd (`DcNamed`) and 
 (`dc_of`) the master finishes its unconfirmed writes, holds new ones, and sends `Handover` (with a
 sequence number within the view) to every member. Only the master hands over, and it stops being
 master first; while the claims disagree or no DC names itself the role stays. The new master
-applies writes at once (no sync unless its copy is fresh); a forward to a former one is resent.
+applies writes at once (no sync unless its copy is fresh); a forward to a former one is resent
+(cib.replication_handover).
 
 A cib respawned while its node stays in the view starts `fresh` (its disk copy has no status) and
 follows the view's rule; a member that saw handovers answers it with the latest `Handover`, the
@@ -57,6 +58,14 @@ from cib.model import Version, last_written_text, version_of
 from cib.ops import Validator, perform
 from cib.replication_follower import OriginAnswers, follow_diff, note_confirmation, on_fenced
 from cib.replication_full import full_copy, on_full
+from cib.replication_handover import (
+    hand_over,
+    maybe_hand_over,
+    missed_handovers,
+    on_handover,
+    on_set_dc,
+    refuse_forward,
+)
 from cib.replication_messages import (
     CIB_PROTOCOL,
     Acknowledge,
@@ -82,10 +91,10 @@ from cib.replication_messages import (
     WriteResult,
     unknown_outcome,
 )
-from cib.replication_state import DigestCache, Sync, Unconfirmed, batches_out, choose_master, dc_of
+from cib.replication_state import DigestCache, Sync, Unconfirmed, batches_out, choose_master
 from cib.xmlio import Element, element_text
 from messaging.effects import ArmTimer, CancelTimer, Effect, Log, Node, Send, TimerFired
-from messaging.errors import ExitCode, HAError
+from messaging.errors import HAError
 
 SYNC_TIMEOUT = 2.0
 SYNC_ASKS = 5  # how often a new master asks a silent member to announce before going on
@@ -123,6 +132,8 @@ class ReplicaCore:
         self.handing_over: str | None = None  # the master waits to give the role to it
         self.parked: list[tuple[str, str]] = []  # forwards held during a handover
         self.early: list[tuple[int, str, object]] = []  # (view, sender, message), view ahead
+        self.followed: tuple[int, int, str, Version] | None = None  # (view, seq, master,
+        # version) the last diff applied here reached: cib.replication_full's stale copies
 
     @property
     def version(self) -> Version:
@@ -146,7 +157,7 @@ class ReplicaCore:
         if isinstance(event, TimerFired):
             return self._on_timer(event)
         if isinstance(event, DcNamed):
-            return self._on_set_dc(event)
+            return on_set_dc(self, event)
         if isinstance(event, PeerFenced):
             return on_fenced(self, event)
         view = getattr(event.message, "view", None)
@@ -225,55 +236,6 @@ class ReplicaCore:
             effects += self._on_client(request_id, request, now)
         return effects
 
-    def _on_set_dc(self, event: DcNamed) -> list[CibEffect]:
-        if event.dc == self.dc:  # crmd repeats itself (a restarted cib forgot)
-            return []
-        self.dc = event.dc
-        if self.master == self.node:
-            self.claims[self.node] = event.dc
-            return self._maybe_hand_over(event.now)
-        if self.master is not None:
-            return [Send(Node(self.master), DcClaim(self.view, event.dc))]
-        return []
-
-    def _maybe_hand_over(self, now: float) -> list[CibEffect]:
-        if self.master != self.node or self.sync is not None or self.handing_over:
-            return []
-        dc = dc_of(self.claims, self.members)
-        if dc is None or dc == self.node:
-            return []
-        self.handing_over = dc
-        return [] if self.unconfirmed else self._hand_over(now)
-
-    def _hand_over(self, now: float) -> list[CibEffect]:
-        """Every write is confirmed: give the role away, then send what waited to it."""
-        target, self.handing_over = self.handing_over or "", None
-        self.seq += 1
-        self.master, self.claims = target, {}
-        handover = Handover(self.view, self.seq, target)
-        effects: list[CibEffect] = [Log("cib_master", fields=(
-            ("master", target), ("view", self.view), ("handovers", self.seq)))]
-        effects += [Send(Node(member), handover)
-                    for member in sorted(self.members) if member != self.node]
-        effects.append(Send(Node(target), self._announce(known=True)))
-        parked, self.parked = self.parked, []
-        effects += [self._refuse_forward(origin, request_id) for origin, request_id in parked]
-        return effects + self._retry_waiting(now)
-
-    def _refuse_forward(self, origin: str, request_id: str) -> CibEffect:
-        return Send(Node(origin), WriteResult(self.view, request_id, int(ExitCode.DISCONNECT),
-                                              "this node is no longer the master; the write "
-                                              "was not applied", self.version, refused=True))
-
-    def _on_handover(self, message: Handover, now: float) -> list[CibEffect]:
-        if message.seq <= self.seq:
-            return []
-        self.seq = message.seq
-        queued = self.sync.queue if self.sync is not None else []  # we took the view's rule
-        self.waiting += [(rid, request) for origin, rid, request in queued if origin == self.node]
-        refused = [self._refuse_forward(o, rid) for o, rid, _ in queued if o != self.node]
-        return [*refused, *self._take_master(message.master, now, True), *self._retry_waiting(now)]
-
     def _maybe_decide(self, now: float) -> list[CibEffect]:
         assert self.sync is not None
         if self.sync.fetching_from is not None or set(self.members) - set(self.sync.announced):
@@ -304,7 +266,7 @@ class ReplicaCore:
         effects: list[CibEffect] = [Send(Node(member), full) for member in behind if full]
         for origin, request_id, request in sync.queue:
             effects += self._apply(origin, request_id, request, now)
-        return effects + self._maybe_hand_over(now)
+        return effects + maybe_hand_over(self, now)
 
     def _on_timer(self, event: TimerFired) -> list[CibEffect]:
         if event.key == "ping" and self.master == self.node and self.sync is None:
@@ -410,7 +372,7 @@ class ReplicaCore:
         if self.held and batches_out(self.unconfirmed) < BATCHES_IN_FLIGHT:
             effects += self._flush(now)
         elif not self.unconfirmed and self.handing_over is not None:
-            effects += self._hand_over(now)
+            effects += hand_over(self, now)
         return effects
 
     def _result(self, origin: str, request_id: str, code: int, message: str,
@@ -424,10 +386,10 @@ class ReplicaCore:
         if isinstance(message, Forward):
             return self._on_forward(sender, message, now)
         if isinstance(message, Handover):
-            return self._on_handover(message, now)
+            return on_handover(self, message, now)
         if isinstance(message, DcClaim) and self.master == self.node:
             self.claims[sender] = message.dc
-            return self._maybe_hand_over(now)
+            return maybe_hand_over(self, now)
         if isinstance(message, WriteResult) and message.request_id in self.pending:
             request = self.pending.pop(message.request_id)
             self.answers.forget(message.request_id)
@@ -452,7 +414,7 @@ class ReplicaCore:
 
     def _on_forward(self, sender: str, message: Forward, now: float) -> list[CibEffect]:
         if self.master != self.node:
-            return [self._refuse_forward(sender, message.request_id)]
+            return [refuse_forward(self, sender, message.request_id)]
         if self.handing_over is not None:
             self.parked.append((sender, message.request_id))
             return []
@@ -477,12 +439,12 @@ class ReplicaCore:
                 again = message.known and sender in self.accounted
                 full = [Send(Node(sender), full_copy(self))] \
                     if state != self._state() and not again else []
-                return older + full + self._maybe_hand_over(now)
+                return older + full + maybe_hand_over(self, now)
             self.sync.announced[sender] = state
             self.sync.fresh |= {sender} if message.fresh else set()
             return older + self._maybe_decide(now)
         if sender != self.master or message.fresh:  # misdirected, or our master respawned
-            return self._missed_handovers(sender)
+            return missed_handovers(self, sender)
         if not self.resyncing and (message.version, message.term, message.digest) != self._state():
             self.resyncing = True
             return [Send(Node(sender), FetchCib(self.view))]
@@ -490,13 +452,9 @@ class ReplicaCore:
 
     def _on_ask(self, sender: str, fresh: bool) -> list[CibEffect]:
         if sender != self.master:
-            return self._missed_handovers(sender)
+            return missed_handovers(self, sender)
         lost, self.pending = (self.pending, {}) if fresh else ({}, self.pending)
+        if fresh:  # a respawned master's copy may lack the diffs it sent before (its sync)
+            self.followed = None
         return [*unknown_outcome(lost, "the master's cib restarted before answering"),
                 Send(Node(sender), self._announce(known=True))]
-
-    def _missed_handovers(self, sender: str) -> list[CibEffect]:
-        """A respawned cib that follows the view's rule learns the view's latest handover."""
-        if self.seq and self.master not in (None, self.node):
-            return [Send(Node(sender), Handover(self.view, self.seq, self.master or ""))]
-        return []

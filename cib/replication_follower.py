@@ -128,6 +128,7 @@ def follow_diff(core: ReplicaCore, message: Diff | DiffBatch) -> list[CibEffect]
         core.resyncing = True
         return [Send(Node(master), FetchCib(core.view))]
     core.cib, core.term, core.fresh = result, message.view, False
+    core.followed = (core.view, core.seq, master, core.version)
     needed = frozenset(core.members) - {core.node, master}
     for origin, request_id, version in zip(message.origins, message.requests, versions,
                                            strict=False):

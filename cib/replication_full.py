@@ -15,7 +15,12 @@ that does not parse, or whose digest differs, is refused: a replica keeps its ow
 logs it (the next announcement or diff that disagrees asks again; no loop of 2 MB
 transfers), the master of a sync goes on without that member's copy, as when the fetch
 times out. A `FullCib` of a protocol 0 sender carries no digest: taken unchecked, as that
-sender's own daemons took it (cib.replication_messages, mixed versions).
+sender's own daemons took it (cib.replication_messages, mixed versions). A replica also
+refuses a copy older than a diff it applied from the same master in the same view and
+handover (`cib_full_stale`): that copy left the master before the diff and would roll the
+replica back. An older copy is otherwise taken: a new master's sync may push one on purpose
+(it decided without this member's copy), and so may a respawned master (its `AskAnnounce`
+says `fresh`; its disk may lack the last diffs it sent, which leave before the journal write).
 """
 
 from __future__ import annotations
@@ -59,6 +64,15 @@ def _refused(sender: str, message: FullCib, why: str) -> Log:
         ("sender", sender), ("version", list(message.version)), ("why", why)))
 
 
+def _stale(core: ReplicaCore, sender: str, message: FullCib) -> bool:
+    """Whether the copy is older than a diff this replica applied from the same master in
+    the same view and handover: that master's version never goes back (a write never lowers
+    it, its sync takes the best copy, its own included), so the copy left before that diff."""
+    followed = core.followed
+    return (followed is not None and followed[:3] == (core.view, core.seq, sender)
+            and message.version < followed[3])
+
+
 def _adopt(core: ReplicaCore, tree: Element, message: FullCib,
            deferred: bool = False) -> PersistCib:
     core.cib, core.term, core.fresh = tree, message.term, False
@@ -81,6 +95,10 @@ def on_full(core: ReplicaCore, sender: str, message: FullCib, now: float) -> lis
     if sender != core.master:
         return []
     core.resyncing = False
+    if _stale(core, sender, message):
+        return [Log("cib_full_stale", level="warning", fields=(
+            ("sender", sender), ("version", list(message.version)),
+            ("holds", list(core.version))))]
     tree = _checked(core, sender, message)
     if isinstance(tree, Log):
         return [tree]
