@@ -91,12 +91,10 @@ def connect() -> CibConnection:
     running)."""
     import os
 
-    # cib.backend, not cib.api's tool_backend (the same function): cib.api imports the wire
-    # codec (msgpack, and datetime through it) that a CIB_file read never uses.
-    from cib.backend import backend_from_environment
+    from cib.api import tool_backend
 
     try:
-        return CibConnection(backend_from_environment(), bool(os.environ.get(ENV_VAR)))
+        return CibConnection(tool_backend(), bool(os.environ.get(ENV_VAR)))
     except TransportError as error:
         raise CibUnavailable(NOT_CONNECTED) from error
 
