@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,13 +42,23 @@ def missing() -> str | None:
     return None
 
 
+def _path_without_this_venv() -> str:
+    """PATH without this virtualenv's bin: the lab script runs crm_mon, cibadmin and
+    crm_resource inside Pacemaker's nodes, and ours (same names) would shadow Pacemaker's
+    when the venv is on PATH, as the README tells users to put it (the cluster then
+    "did not form": our crm_mon cannot read a Pacemaker node)."""
+    ours = os.path.realpath(os.path.join(sys.prefix, "bin"))
+    return os.pathsep.join(entry for entry in os.environ.get("PATH", "").split(os.pathsep)
+                           if entry and os.path.realpath(entry) != ours)
+
+
 class PacemakerLab:
     """One pacemaker-lab.sh lab: LAB=hcbench-pcmk on 10.213.77.0/24 unless told otherwise."""
 
     def __init__(self, name: str = "hcbench-pcmk", net: str = "10.213.77",
                  token_ms: int | None = 1000, fencing: bool = True) -> None:
         self.env = dict(os.environ, LAB=name, LAB_NET=net, TOKEN=str(token_ms or ""),
-                        FENCING="1" if fencing else "0")
+                        FENCING="1" if fencing else "0", PATH=_path_without_this_venv())
 
     def run(self, *args: str, timeout: float = 600) -> str:
         done = subprocess.run([str(SCRIPT), *args], env=self.env, capture_output=True,
