@@ -29,7 +29,8 @@ class GatedStore(CibStore):
         return super().save(cib, written, keep_status, term, reset_journal)
 
 
-def _run_gated(store: GatedStore, events: list[str], queue: Callable[[DiskWriter], None]) -> None:
+def _run_gated(store: GatedStore | GatedJournalStore, events: list[str],
+               queue: Callable[[DiskWriter], None]) -> None:
     """Queue writes and acknowledgements while the store's gate holds the disk thread, let
     the event loop run on ("loop ran"), open the gate and wait for the two acknowledgements."""
 
@@ -139,20 +140,13 @@ def test_an_append_behind_holds_back_no_acknowledgement(tmp_path: Path) -> None:
     store = GatedJournalStore(tmp_path)
     events: list[str] = []
 
-    async def scenario() -> None:
-        disk = DiskWriter(store, get_logger(daemon="test"))
+    def queue(disk: DiskWriter) -> None:
         disk.append(record(2), behind=True)  # the journal's thread waits at the gate
         disk.after_writes(lambda: events.append("ack at once"))
         disk.append(record(3))
         disk.after_writes(lambda: events.append("ack after epoch 3"))
-        await asyncio.sleep(0.05)
-        events.append("loop ran")
-        store.gate.set()
-        while len(events) < 3:
-            await asyncio.sleep(0.01)
-        disk.close()
 
-    asyncio.run(asyncio.wait_for(scenario(), 20))
+    _run_gated(store, events, queue)
     assert events == ["ack at once", "loop ran", "ack after epoch 3"]
     records, _ = read_journal(tmp_path)
     assert [r.version.epoch for r in records] == [2, 3]
