@@ -27,22 +27,28 @@ def _cib(cluster: ControllerCluster, node: str) -> ReplicaCore:
     return core
 
 
-def _restart_a_controller_until_fenced(cluster: ControllerCluster
-                                       ) -> tuple[str, str, set[str]]:
-    """Start the cluster, restart the controller of a node (not the DC) that runs
-    resources, and run until its node is fenced: (the DC, the fenced node, what ran
-    there)."""
+def _started_with_a_victim(cluster: ControllerCluster) -> tuple[str, str, set[str]]:
+    """Start the cluster with fast reboots and pick a node that runs resources and is not
+    the DC: (the DC, that node, what runs there)."""
     cluster.devices.reboot_delay = REBOOT_S
     cluster.start_all()
     cluster.run_for(10.0)
     dc = cluster.dc()
     victim = next(node for node, names in sorted(cluster.running().items())
                   if node != dc and names)
-    ran = set(cluster.running()[victim])
+    return str(dc), victim, set(cluster.running()[victim])
+
+
+def _restart_a_controller_until_fenced(cluster: ControllerCluster
+                                       ) -> tuple[str, str, set[str]]:
+    """Start the cluster, restart the controller of a node (not the DC) that runs
+    resources, and run until its node is fenced: (the DC, the fenced node, what ran
+    there)."""
+    dc, victim, ran = _started_with_a_victim(cluster)
     cluster.restart_controller(victim)
     while not cluster.fenced and cluster.now < 20.0:
         cluster.run_for(0.01)
-    return str(dc), victim, ran
+    return dc, victim, ran
 
 
 def test_the_master_stops_waiting_for_a_replica_fenced_before_the_view_changes() -> None:
@@ -86,13 +92,7 @@ def test_a_controller_killed_with_9_is_respawned_at_once_and_answered_within_dea
     the group's move by as much (the lab showed `respawn_in=1.0`: 1.4 s here, 3 s in the
     lab). A controller's loss must be answered before a node's would even be noticed."""
     cluster = ControllerCluster(EXAMPLE, stonith=True)
-    cluster.devices.reboot_delay = REBOOT_S
-    cluster.start_all()
-    cluster.run_for(10.0)
-    dc = cluster.dc()
-    victim = next(node for node, names in sorted(cluster.running().items())
-                  if node != dc and names)
-    group = set(cluster.running()[victim])
+    _, victim, group = _started_with_a_victim(cluster)
     killed = cluster.now
     cluster.kill_controller(victim)
     deadtime = 1.0  # ControllerCluster's default, heartbeat's deadtime
