@@ -172,7 +172,7 @@ def _validate_without_status(cib: Element, validate: Validator) -> None:
     if status is None or len(status) == 0:
         validate(cib)
         return
-    empty = etree.Element("status", status.attrib)
+    empty = etree.Element("status", {str(k): str(v) for k, v in status.attrib.items()})
     cib.replace(status, empty)
     try:
         validate(cib)
