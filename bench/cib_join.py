@@ -53,7 +53,7 @@ def big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str,
         return {"2 MB CIB to a joining node (node start to CIB shown), s": None}
     master_cpu = cpu_seconds(cib_pids[0]) - master_cpu if cib_pids else 0.0
     joiner_cib = [p for p in lab.node_pids(joiner) if process_name(p) == "cib"]
-    logs = {node: _node_log(lab, node) for node in names}
+    logs = {node: node_log(lab, node) for node in names}
     lines = logs[joiner]
     senders = [line for node in names if node != joiner for line in logs[node]]
     if os.environ.get("HACLUSTER_BENCH_LOGS"):  # where the logs are kept, to read the join
@@ -87,12 +87,12 @@ def _whole_copies(lab: OurLab, names: list[str], since_wall: float) -> int:
     from datetime import UTC, datetime
 
     since = datetime.fromtimestamp(since_wall, UTC).replace(tzinfo=None)
-    return sum(1 for node in names for line in _node_log(lab, node)
+    return sum(1 for node in names for line in node_log(lab, node)
                if " cib_full_sent " in line
                and datetime.fromisoformat(line.split()[0].rstrip("Z")) >= since)
 
 
-def _node_log(lab: OurLab, node: str) -> list[str]:
+def node_log(lab: OurLab, node: str) -> list[str]:
     """The cib's lines of a node's logs (in a network namespace the launcher's log holds
     them)."""
     logs = Path(lab.status()["nodes"][node]["state_dir"]).parent / "log"

@@ -27,6 +27,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pcmk
@@ -42,7 +43,7 @@ from benchlib import (
     ratio,
     table,
 )
-from cib_join import OUR_CIBADMIN, big_cib
+from cib_join import OUR_CIBADMIN, big_cib, node_log
 from crm_probe import Runner
 
 WRITERS = 8
@@ -150,7 +151,7 @@ def our_side(nodes: int, count: int, join_only: bool = False, join: bool = True,
             daemons = {(node, pid): process_name(pid)
                        for node in names for pid in lab.node_pids(node)}
             rows.update(_api_round_trip({n: status["nodes"][n]["state_dir"] for n in names},
-                                        dc, count, daemons))
+                                        dc, count, daemons, lambda: _scheduler_runs(lab, dc)))
         if not join:
             return rows
         try:
@@ -172,10 +173,18 @@ def _our_dc(lab: OurLab, node: str) -> str:
     raise RuntimeError(f"no DC in our crm_mon -1: {out[-400:]}")
 
 
+def _scheduler_runs(lab: OurLab, dc: str) -> int:
+    """How many scheduler runs the DC's crmd logged so far (`scheduler_done`)."""
+    return sum(1 for line in node_log(lab, dc) if " scheduler_done " in line)
+
+
 def _api_round_trip(state_dirs: dict[str, str], master: str, count: int,
-                    daemons: dict[tuple[str, int], str]) -> dict[str, object]:
+                    daemons: dict[tuple[str, int], str],
+                    scheduler_runs: Callable[[], int]) -> dict[str, object]:
     """Round trips through `cib.api.CibClient` (no process start), and 8 API writers with
-    the CPU each kind of daemon spent per write meanwhile (`daemons`: (node, pid) -> name)."""
+    the CPU each kind of daemon spent per write meanwhile (`daemons`: (node, pid) -> name)
+    and the DC's scheduler runs per write (a count: the coalescing, which load does not
+    distort)."""
     from cib.api import CibClient
     from cib.request import Op, Request
     from cib.xmlio import parse
@@ -192,13 +201,15 @@ def _api_round_trip(state_dirs: dict[str, str], master: str, count: int,
     for label, node in (("non-DC", non_master), ("DC", master)):
         with CibClient(state_dirs[node]) as client:
             times = []
-            before = _cpu_by_daemon(daemons, master)
+            before, runs = _cpu_by_daemon(daemons, master), scheduler_runs()
             for i in range(count):
                 started = time.perf_counter()
                 modify(client, "w0", i)
                 times.append(time.perf_counter() - started)
             after = _cpu_by_daemon(daemons, master)
         rows[f"API write round trip ({label})"] = p50_p99(times)
+        rows[f"API writes from the {label}: DC scheduler runs per write"] = (
+            (scheduler_runs() - runs) / count)
         _cpu_rows(rows, f"API writes from the {label}", before, after, count, idle)
     with CibClient(state_dirs[non_master]) as client:
         times = []
@@ -207,8 +218,9 @@ def _api_round_trip(state_dirs: dict[str, str], master: str, count: int,
             client.perform(Request(Op.QUERY))
             times.append(time.perf_counter() - started)
     rows["API query"] = p50_p99(times)
-    before = _cpu_by_daemon(daemons, master)
+    before, runs = _cpu_by_daemon(daemons, master), scheduler_runs()
     rows["8 API writers, writes/s"], writes = _api_writers(state_dirs, modify, count)
+    rows["8 API writers: DC scheduler runs per write"] = (scheduler_runs() - runs) / writes
     _cpu_rows(rows, "8 API writers", before, _cpu_by_daemon(daemons, master), writes, idle)
     return rows
 

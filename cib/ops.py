@@ -157,7 +157,27 @@ def _validate_change(scratch: Element, reach: int | None, validate: Validator) -
             return
         except SchemaViolation:
             pass
-    validate(scratch)
+    _validate_without_status(scratch, validate)
+
+
+def _validate_without_status(cib: Element, validate: Validator) -> None:
+    """`validate(cib)` with the status section's content set aside meanwhile (put back
+    whatever the verdict). Every Pacemaker schema takes any content in the optional status
+    element (status-1.0.rng: any element, attribute or text, nothing typed as an ID), so
+    the verdict and its reports are the whole tree's, while libxml2 no longer walks the
+    node histories that make up most of a running cluster's CIB (bench/cib_write_cpu.py's
+    181 KB CIB, 3 nodes' histories of 100 resources: 0.5 ms instead of 1.5 at best, about
+    1 ms less per configuration write at the median)."""
+    status = cib.find("status")
+    if status is None or len(status) == 0:
+        validate(cib)
+        return
+    empty = etree.Element("status", {str(k): str(v) for k, v in status.attrib.items()})
+    cib.replace(status, empty)
+    try:
+        validate(cib)
+    finally:
+        cib.replace(empty, status)
 
 
 def _root_alone(cib: Element) -> Element:

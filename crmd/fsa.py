@@ -73,6 +73,7 @@ from crmd.messages import (
     Vote,
 )
 from crmd.node_actions import NodeExecutor
+from crmd.plan_trigger import PlanTrigger
 from crmd.presence import (
     KEEPALIVE_TIMER,
     ControllerPresence,
@@ -134,6 +135,7 @@ class Controller:
         self.cib_version = (0, 0, 0)
         self.transition_id = 0
         self.replan = False
+        self.trigger = PlanTrigger()
         self._wall_offset = 0.0  # epoch seconds minus `now`, from the latest event's wall
 
     def retime(self, timing: ControllerTiming) -> None:
@@ -465,8 +467,7 @@ class Controller:
             self.replan = True
             return []
         if self.state is FsaState.IDLE:
-            return [Log("transition_requested", fields=(("reason", reason),)),
-                    *self._input(FsaInput.PE_CALC, now)]
+            return self.trigger.pull(reason, now)  # one run for the whole burst
         return []
 
     def _on_fenced(self, event: FenceCompleted | NodeFenced, now: float) -> list[Effect]:
@@ -490,7 +491,7 @@ class Controller:
             effects, silent = self.presence.tick(event.now)
             return effects + [e for node in silent
                               for e in self._controller_lost(node, event.now)]
-        if key == RECHECK_TIMER and self.state is FsaState.IDLE:
+        if (key == RECHECK_TIMER or self.trigger.fired(key)) and self.state is FsaState.IDLE:
             return self._input(FsaInput.PE_CALC, event.now)
         if key == STARTUP_GRACE_TIMER and self.startup.holding \
                 and self.state is FsaState.POLICY_ENGINE:  # plan: fence who never came

@@ -109,3 +109,61 @@ def test_keys_are_unique_only_when_each_sibling_has_its_own(xml: str, unique: bo
     from cib.diff import keys_unique
 
     assert keys_unique(parse(xml)) is unique
+
+
+def _with_status(base: Element) -> Element:
+    """`base` with a node's resource history in its status section."""
+    tree = parse(element_text(base))
+    status = tree.find("status")
+    assert status is not None
+    status.append(parse('<node_state id="1" uname="n1"><lrm id="1"><lrm_resources>'
+                        '<lrm_resource id="d1" type="Dummy" class="ocf"><lrm_rsc_op '
+                        'id="d1_last_0" operation="start" rc-code="0"/></lrm_resource>'
+                        "</lrm_resources></lrm></node_state>"))
+    return tree
+
+
+class _StatusSeen:
+    def __init__(self) -> None:
+        self.histories: list[int] = []
+
+    def __call__(self, cib: Element) -> None:
+        self.histories.append(len(cib.findall("status/node_state")))
+        schema_validator(cib)
+
+
+def test_a_configuration_change_is_validated_without_the_status_histories() -> None:
+    """Every schema takes anything in <status> (status-1.0.rng), so the check leaves the
+    histories out, and the result still holds them."""
+    base = _with_status(BASE)
+    validator = _StatusSeen()
+    primitive = parse('<primitive id="d2" class="ocf" provider="pacemaker" type="Dummy"/>')
+    outcome = perform(base, Request(Op.CREATE, primitive, scope="resources"), validator)
+    assert validator.histories == [0]
+    assert element_text(outcome.cib.find("status")) == element_text(base.find("status"))
+
+
+def test_a_refused_configuration_change_says_what_the_whole_check_says() -> None:
+    base = _with_status(BASE)
+    before = element_text(base)
+    bad = parse('<primitive id="d2" class="ocf" provider="pacemaker"/>')  # no type
+    with pytest.raises(SchemaViolation) as refused:
+        perform(base, Request(Op.CREATE, bad, scope="resources"))
+    whole = parse(before.replace("</resources>", element_text(bad) + "</resources>"))
+    with pytest.raises(SchemaViolation) as direct:
+        schema_validator(whole)
+    assert str(refused.value) == str(direct.value) and "primitive" in str(refused.value)
+    assert element_text(base) == before
+
+
+def test_an_invalid_status_section_is_still_no_reason_to_refuse() -> None:
+    """What Pacemaker's schemas accept inside <status> (here an element no status schema
+    names, with an id shared with a resource) passes with or without the histories."""
+    base = _with_status(BASE)
+    status = base.find("status")
+    assert status is not None
+    status.append(parse('<anything id="d1" x="y"><deeper/></anything>'))
+    schema_validator(base)  # the whole tree passes Pacemaker's schema
+    primitive = parse('<primitive id="d2" class="ocf" provider="pacemaker" type="Dummy"/>')
+    outcome = perform(base, Request(Op.CREATE, primitive, scope="resources"))
+    assert outcome.cib.find("status/anything") is not None

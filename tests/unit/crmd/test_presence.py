@@ -28,6 +28,7 @@ from crmd.messages import (
     RunScheduler,
     SchedulerDone,
 )
+from crmd.plan_trigger import TRANSITION_TRIGGER
 from crmd.presence import KEEPALIVE_TIMER, ControllerPresence, PresenceTiming
 from lab.sim.cluster import ControllerCluster as Cluster
 from messaging.clock import FakeClock
@@ -221,6 +222,9 @@ def test_the_dc_holds_a_lost_controllers_join_until_the_next_graph_started() -> 
                for x in writes), writes
     assert any(isinstance(e, DeleteCib) and "transient_attributes" in e.xpath
                for e in effects)
+    # the replan waits for the trigger armed at once (every abort before it: one run)
+    assert ArmTimer(TRANSITION_TRIGGER, clock.monotonic()) in effects
+    effects = core.handle(TimerFired(TRANSITION_TRIGGER, clock.monotonic()))
     asked = [e for e in effects if isinstance(e, RunScheduler)]
     assert core.state is FsaState.POLICY_ENGINE and len(asked) == 1
     # beta's controller is back before the scheduler answered: its join waits
@@ -258,6 +262,8 @@ def test_the_dc_writes_a_respawned_controllers_node_offline_at_once() -> None:
         Credentials("beta", "3.16.2", 7.0)), clock.advance(1.0)))
     writes = [e.xml for e in effects if isinstance(e, ModifyCib)]
     assert any('uname="beta"' in x and 'crmd="offline"' in x for x in writes), writes
+    assert ArmTimer(TRANSITION_TRIGGER, clock.monotonic()) in effects  # the replan, at once
+    core.handle(TimerFired(TRANSITION_TRIGGER, clock.monotonic()))
     assert core.state is FsaState.POLICY_ENGINE
     assert "beta" in core.controllers, "its new controller runs"
     back = core.handle(PeerMessage("beta", JoinAnnounce("beta"), clock.advance(0.1)))
