@@ -12,12 +12,9 @@ Invariants (times are the caller's monotonic seconds, passed in):
 - no snooze unless the last full second brought at least `dense_rate` datagrams (below
   that a snooze would save no wake-up: the timer that ends it is one);
 - no snooze within `awake_after_send` of this node sending something of its own (an
-  answer is likely on its way), within `awake_after_change` of a node's death or lateness
-  (a membership round and the controller's recovery follow, and must not wait for a
-  snooze at any hop), nor within `awake_after_join` of a node coming up (its membership
-  round follows at once; the join and the controller's work after it are sends, each
-  keeping this node awake `awake_after_send`: a cold boot of 16 nodes, a join every
-  moment for seconds, read every datagram singly for the whole boot plus 10 s);
+  answer is likely on its way) nor within `awake_after_change` of a change of any node's
+  status (a membership round and the controller's recovery follow a death or a join, and
+  must not wait for a snooze at any hop);
 - a snooze ends at most `snooze` seconds after it started.
 """
 
@@ -37,7 +34,6 @@ class ReadPacing:
     dense_rate: float = 2 / SNOOZE  # datagrams/s: two or more per snooze on average
     awake_after_send: float = 0.3
     awake_after_change: float = 10.0
-    awake_after_join: float = 1.0
     awake_until: float = 0.0
     rate: float = 0.0  # datagrams/s over the last full window
     _window_start: float | None = None
@@ -60,7 +56,6 @@ class ReadPacing:
         """This node sent a message of its own (or asked for a retransmission)."""
         self.awake_until = max(self.awake_until, now + self.awake_after_send)
 
-    def status_changed(self, now: float, came_up: bool = False) -> None:
-        """Some node's status changed (a death, a join: `came_up`, a link)."""
-        awake = self.awake_after_join if came_up else self.awake_after_change
-        self.awake_until = max(self.awake_until, now + awake)
+    def status_changed(self, now: float) -> None:
+        """Some node's status changed (a death, a join, a link)."""
+        self.awake_until = max(self.awake_until, now + self.awake_after_change)

@@ -183,7 +183,6 @@ class HeartbeatService:
         self._table_due = asyncio.Event()
         self._leaving = False
         self.pacing = ReadPacing()
-        self._statuses: dict[str, api.NodeState] = {}  # as last published
         self._snooze: asyncio.TimerHandle | None = None
         self._last_heard = 0.0  # packets are fed in time order, never before a timer
 
@@ -197,11 +196,7 @@ class HeartbeatService:
         self.publisher.publish(effect.topic, effect.event)
         if isinstance(effect.event, api.NodeStatusChanged):
             self._table_due.set()
-            # a node seen up again in a new generation (a fast reboot) is a recovery
-            event, before = effect.event, self._statuses.get(effect.event.node)
-            self._statuses[event.node] = event.status
-            came_up = event.status == api.NodeState.UP and before != api.NodeState.UP
-            self._stay_awake(lambda now: self.pacing.status_changed(now, came_up))
+            self._stay_awake(self.pacing.status_changed)
 
     def _before_timer(self, key: str) -> None:
         if key == "check":  # judge silence only after reading what already arrived

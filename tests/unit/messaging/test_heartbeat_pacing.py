@@ -67,16 +67,3 @@ def test_the_rate_follows_the_stream_down() -> None:
     pacing = ReadPacing()
     _stream(pacing, 75.0, 3.0)
     assert all(d is None for d in _stream(pacing, 10.0, 3.0, start=3.0)[12:])
-
-
-def test_after_a_node_comes_up_every_datagram_is_read_at_once_for_a_shorter_while() -> None:
-    """A join's membership round follows at once (and each of this node's sends keeps it
-    awake); a death's recovery is read at once for the full `awake_after_change`."""
-    pacing = ReadPacing()
-    _stream(pacing, 75.0, 3.0)
-    pacing.status_changed(3.0, came_up=True)
-    assert all(d is None for d in _stream(pacing, 75.0, pacing.awake_after_join - 0.1,
-                                          start=3.0))
-    assert pacing.read(1, 3.0 + pacing.awake_after_join + 0.1) is not None
-    pacing.status_changed(5.0)
-    assert pacing.read(1, 5.0 + pacing.awake_after_change - 0.1) is None
