@@ -105,6 +105,8 @@ class _Marks:
     keep: list[Element] = field(default_factory=list)
     siblings: dict[int, _Siblings] = field(default_factory=dict)
     same: set[int] = field(default_factory=set)  # new subtrees found identical, not walked
+    above: set[int] = field(default_factory=set)  # the touched element's ancestors
+    path: set[int] = field(default_factory=set)  # those and the touched element
 
     def flag(self, flags: set[int], node: Element) -> None:
         self.keep.append(node)  # an id() stays valid only while its proxy lives
@@ -240,9 +242,13 @@ def _mark_changes(old: Element, new: Element, marks: _Marks) -> None:
         return
     if _is_element(new):
         _diff_attributes(old, new, marks)
+    beside = id(new) in marks.above  # a child off the path is known unchanged
     for old_child in list(old):
         new_child = _match(new, old_child, marks)
-        if new_child is not None:
+        if new_child is not None and beside and id(new_child) not in marks.path:
+            marks.flag(marks.processed, new_child)
+            marks.flag(marks.same, new_child)
+        elif new_child is not None:
             _mark_changes(old_child, new_child, marks)
         else:
             path = element_path(new) + "/" + _segment(old_child)
@@ -331,15 +337,26 @@ def has_changes(old: Element, new: Element) -> bool:
     return create_patchset(old, new) is not None
 
 
-def create_patchset(old: Element, new: Element, with_version: bool = True) -> Element | None:
+def create_patchset(old: Element, new: Element, with_version: bool = True,
+                    touched: Element | None = None) -> Element | None:
     """The v2 patchset taking `old` to `new`, or None when they do not differ.
 
     Args:
         old: the tree before; not changed.
         new: the tree after; not changed.
         with_version: include the <version> source/target element (crm_diff -u leaves it out).
+        touched: an element of `new` outside whose subtree nothing changed but the
+            attributes of its ancestors and their lists of children (a modify's merge
+            target, cib.ops_write): the other children of its ancestors are taken as
+            unchanged, not compared (a status update to a 16-node CIB compared ~100
+            elements, 60 % of the master's CPU per write). The patch is the same.
     """
     marks = _Marks()
+    if touched is not None:
+        marks.flag(marks.path, touched)
+        for node in touched.iterancestors():
+            marks.flag(marks.path, node)
+            marks.flag(marks.above, node)
     _mark_changes(old, new, marks)
     if not (marks.deleted or marks.created or marks.moved or marks.attr_changes):
         return None

@@ -67,11 +67,13 @@ def _write(cib: Element, request: Request, validate: Validator,
     removed = written.path if isinstance(written, Replaced) else None
     scratch = written if isinstance(written, etree._Element) else written.tree
     _check_not_backwards(cib, scratch)
+    touched = getattr(written, "touched", None)  # where a modify's changes all lie
     if request.data is None or b"+" in etree.tostring(request.data):
         # a ``name++`` comes in with the request (Pacemaker expands it in the object it
         # updates): with none in the data, a scan of every attribute of the tree is spared
         model.fix_plus_plus(scratch)
-    first = create_patchset(cib, scratch)
+        touched = None  # the scan may change attributes anywhere
+    first = create_patchset(cib, scratch, touched=touched)
     if (first is not None and _tracked(request) and not keys_unique(cib)
             and _same_text(cib, scratch)):
         # Pacemaker tracks changes as they are made; a comparison of two trees with

@@ -31,8 +31,19 @@ from cib.xmlio import Element
 class Quiet:
     """A result whose only change is a copied-in node (see the module docstring)."""
 
-    def __init__(self, tree: Element) -> None:
+    def __init__(self, tree: Element, touched: Element | None = None) -> None:
         self.tree = tree
+        self.touched = touched  # as `Merged`'s
+
+
+class Merged:
+    """A modify's result: every change lies in `touched`'s subtree (the element the update
+    was merged into; for `Quiet`, the element copied in), so the diff need not walk the
+    other children of its ancestors (cib.diff.create_patchset's `touched`)."""
+
+    def __init__(self, tree: Element, touched: Element) -> None:
+        self.tree = tree
+        self.touched = touched
 
 
 class Replaced:
@@ -44,7 +55,7 @@ class Replaced:
         self.path = path
 
 
-Written = Element | Quiet | Replaced
+Written = Element | Quiet | Replaced | Merged
 
 
 def _data(request: Request) -> Element:
@@ -155,14 +166,15 @@ def _create(cib: Element, request: Request) -> Written:
     return scratch
 
 
-def _update_child(node: Element, update: Element) -> bool:
-    """Pacemaker's update_xml_child: merge into the first element (preorder) of tag and id."""
+def _update_child(node: Element, update: Element) -> Element | None:
+    """Pacemaker's update_xml_child: merge into the first element (preorder) of tag and id
+    (returned; None when there is none)."""
     ident = update.get("id")
     for candidate in node.iter(str(update.tag)):  # preorder, from `node` itself, in C
         if candidate.get("id") == ident:
             merge_object(candidate, update)
-            return True
-    return False
+            return candidate
+    return None
 
 
 def merge_object(target: Element, update: Element) -> None:
@@ -194,12 +206,14 @@ def _modify(cib: Element, request: Request) -> Written:
             raise InvalidArgument(f"the CIB has no place for a {scope} section")
         root = etree.SubElement(parent, scope)
     assert root is not None
-    if not _update_child(root, data):
+    merged = _update_child(root, data)
+    if merged is None:
         if not request.allow_create:
             raise NoSuchObject(f"<{data.tag} id={data.get('id')!r}> does not exist")
-        root.append(copy.deepcopy(data))
-        return Quiet(scratch)
-    return scratch
+        created = copy.deepcopy(data)
+        root.append(created)
+        return Quiet(scratch, created)
+    return Merged(scratch, merged)
 
 
 def _same_object(node: Element, pattern: Element, all_attributes: bool) -> bool:

@@ -130,11 +130,15 @@ def follow_diff(core: ReplicaCore, message: Diff | DiffBatch) -> list[CibEffect]
     core.cib, core.term, core.fresh = result, message.view, False
     core.followed = (core.view, core.seq, master, core.version)
     needed = frozenset(core.members) - {core.node, master}
+    rides = False
     for origin, request_id, version in zip(message.origins, message.requests, versions,
                                            strict=False):
         if origin == core.node and request_id in core.pending:
             core.answers.ride(request_id, version, needed, master)
-    applied = Applied(core.view, core.version, by_diff=True)
+            rides = True
+    # by_diff tells the master this origin answers what the diff named of its writes; a
+    # diff naming none (cib.replication's `_answered_by_origin`) leaves that to the master
+    applied = Applied(core.view, core.version, by_diff=rides)
     told = sorted(needed & set(message.origins))  # they answer their clients from it
     return [Send(Node(master), applied), *(Send(Node(other), applied) for other in told),
             core._persist(patches, deferred=True, digest=message.digest),

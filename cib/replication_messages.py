@@ -116,7 +116,7 @@ class Diff:
     patch: str
     digest: str
     version: Version
-    origins: tuple[str, ...] = ()
+    origins: tuple[str, ...] = ()  # empty too when the master answers the writes itself
     requests: tuple[str, ...] = ()
 
 
@@ -135,9 +135,10 @@ class DiffBatch:
 
 @dataclass(frozen=True, slots=True)
 class Applied:
-    """A replica confirms it holds the master's copy up to `version`: from a diff (`by_diff`;
-    sent to the master and to the other origins of the writes it carried, and its origin
-    answers those writes itself) or from a whole CIB (sent to every member)."""
+    """A replica confirms it holds the master's copy up to `version`: from a diff (sent to
+    the master and to the other origins the diff named; `by_diff` when the diff named
+    writes of this node's own, which it then answers itself) or from a whole CIB (sent to
+    every member)."""
 
     view: int
     version: Version

@@ -179,3 +179,35 @@ def test_a_write_needs_its_masters_journal_mark_not_its_confirmation_as_a_replic
     answers.master_journaled("n1", version)
     assert answers.committed() == [("n2:7", version)]
     assert answers.committed() == []  # answered once
+
+
+def _settle_with_routes(exchange: Exchange) -> list[tuple[str, str, object]]:
+    delivered = []
+    while True:
+        busy = sorted(key for key, queue in exchange.channels.items() if queue)
+        if not busy:
+            return delivered
+        delivered.append((*busy[0], _deliver(exchange, *busy[0])))
+
+
+def test_a_batch_carrying_several_members_writes_is_answered_by_the_master() -> None:
+    """n2's and n3's writes wait on the master while its two batches are out, and leave in
+    one batch: were each origin to answer itself, every replica would copy its
+    confirmation to every other origin (replicas x origins messages: 15 x 15 for one batch
+    of a 16-node boot's probe results); the master answers them instead (one `WriteResult`
+    each), and no replica's `Applied` goes anywhere but to the master."""
+    exchange = Recording(["n1", "n2", "n3", "n4"])
+    exchange.settle(random.Random(0))
+    exchange.write("n1", "a")
+    exchange.write("n1", "b")  # BATCHES_IN_FLIGHT batches out, unconfirmed
+    exchange.write("n2", "w2")
+    exchange.write("n3", "w3")
+    assert isinstance(_deliver(exchange, "n2", "n1"), Forward)
+    assert isinstance(_deliver(exchange, "n3", "n1"), Forward)
+    delivered = _settle_with_routes(exchange)
+    assert [(s, r) for s, r, m in delivered if isinstance(m, Applied) and r != "n1"] == []
+    assert sorted(m.request_id for s, r, m in delivered if isinstance(m, WriteResult)) == [
+        "w2", "w3"]
+    assert sorted((node, ident) for node, ident, code in exchange.answered if code == 0) == [
+        ("n1", "a"), ("n1", "b"), ("n2", "w2"), ("n3", "w3")]
+    assert_converged(exchange)
