@@ -9,14 +9,13 @@ journal writes on one, their fdatasyncs on another, whole-copy saves on the thir
 journal write (which an acknowledgement waits for) never queues behind a save (one waited
 119 ms behind one) nor behind the previous batch's sync.
 
-What an acknowledgement waits for (cib.replication's docstring has the whole guarantee):
-the master journals a batch only when it has replicas, and acknowledges it only once every
-replica of the view holds it in memory; the batch's bytes must then be written into the
-master's journal (the page cache: they survive the death of the master's process, and the
-death of its node while a replica lives), not synced: the fdatasync follows in the
-background, the batches written meanwhile sharing the next one (group commit), as
-Pacemaker's cib acknowledges once a change is applied and sent through the ring, and
-writes the CIB to disk afterwards. A master without replicas (one node) never journals:
+What an acknowledgement waits for (the `cib` package's docstring has the whole guarantee):
+the master journals a change only when it has replicas; its bytes must be written into the
+master's journal (the page cache: they survive the death of the master's process), not
+synced, before its diff leaves for the replicas and before the acknowledgement: the
+fdatasync follows in the background, the batches written meanwhile sharing the next one,
+as Pacemaker's cib acknowledges once a change is applied and broadcast, and writes the CIB
+to disk afterwards. A master without replicas (one node) never journals:
 its changes are whole-copy saves, and those are waited for to the end (fsync included).
 
 Invariants:
@@ -32,17 +31,18 @@ Invariants:
   on the journal's thread behind that append (`cib.journal.Journal.rotate`: the records so
   far become the old file); the old file is deleted only once the saved copy and the
   rotation are both done, and the next rotation waits for that (one save at a time);
-- an action passed to `after_writes` (the daemon's acknowledgements) runs on the loop only
+- an action passed to `after_writes` (the daemon's acknowledgements and its frames to peers)
+  runs on the loop, in the order passed, only
   once every journal append issued before it is written and every save not `behind`
-  issued before it is done, whichever thread finished first: the core emits a batch's
-  acknowledgements only after its `PersistCib`, so the append they depend on was issued
+  issued before it is done, whichever thread finished first: the core emits a change's
+  diff and acknowledgement only after its `PersistCib`, so the append they depend on was issued
   before them. Appends and saves issued `behind` (a replica's deferred copy, journaled or
   whole, the master's save behind its journal) are not waited for: a non-DC node's answer
   to its client, already in the master's journal, does not wait for this node's own copy;
 - a write or sync that fails is fatal: the acknowledgements held behind it are never sent
   (their clients time out, outcome unknown) and the daemon is stopped (SIGTERM to itself),
   to be restarted by the launcher and take the cluster's copy (a failed sync may come
-  after acknowledgements: those writes are held by every replica).
+  after acknowledgements: their diffs were sent to every replica).
 """
 
 from __future__ import annotations

@@ -180,12 +180,17 @@ class DcClaim:
 
 @dataclass(frozen=True, slots=True)
 class Handover:
-    """The master of the view gives the role to `master` (the DC every member named).
-    `seq` counts handovers within the view: a member follows the highest it has seen."""
+    """The master of the view gives the role to `master` (the DC every member named), behind
+    its last diff. `seq` counts handovers within the view: a member follows the highest it
+    has seen."""
 
     view: int
     seq: int
     master: str
+    # the handing master's copy (none from an older daemon): the new master takes the role
+    # at once only with this copy, which it holds once it applied every diff sent before
+    version: Version | None = None
+    digest: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,30 +244,14 @@ class PersistCib:
     patches: tuple[str, ...] = ()
     deferred: bool = False
     digest: str = ""  # the versioned digest of `cib` when the core has it (a batch, a diff)
-    published: int = 0  # how many leading `patches` a `PublishChange` already announced
-
-
-@dataclass(frozen=True, slots=True)
-class PublishChange:
-    """Tell this node's change subscribers of a write the master applied and holds (group
-    commit: its batch leaves once an earlier one is confirmed). Pacemaker's DC acts on its
-    own cib's change as soon as that cib applied it, not once replicas confirmed it; holding
-    the publication behind replica rounds kept a 16-node boot's DC waiting 1-2 s for probe
-    results already applied. The write is still acknowledged only once every replica
-    confirmed it, and the later `PersistCib` of its batch does not announce it again
-    (`published`). `cib` is the core's tree after the write (not changed later)."""
-
-    cib: Element
-    version: Version
-    patch: str
 
 
 @dataclass(frozen=True, slots=True)
 class Acknowledge:
-    """Answer a local client's write: exit code 0 means it is in the memory of every
-    replica of the view (each confirmed it) and, once the shell carried out the master's
-    `PersistCib` before it, in the master's journal (the `cib` package's docstring);
-    102 means the view changed first (outcome unknown)."""
+    """Answer a local client's write: exit code 0 means, once the shell carried out the
+    effects before it (the master's `PersistCib` and its diff's `Send`), that it is in the
+    master's journal and its diff was sent to every replica (the `cib` package's
+    docstring); 102 means the view changed first (outcome unknown)."""
 
     request_id: str
     exit_code: int

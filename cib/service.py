@@ -16,14 +16,15 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
 - the IPC `Server` (`cib.api`): `Query` answered at once from the local replica; `Write`
   fed as `ClientWrite`, answered when the core emits its `Acknowledge`; `SetDc` (from
   crmd) fed as `DcNamed`, answered at once.
-- Order against the disk: an answer to a remote client (`WriteResult`) and the master's
-  mark that a batch is journaled (`Journaled`, by which the origins of its writes answer
-  their clients: cib.replication_follower) leave only once the master's batch is in its
-  journal (`DiskWriter.after_writes`); the diffs leave at once, while the journal is
-  written.
+- Order against the disk: every frame to a peer leaves behind the disk writes issued
+  before it that an acknowledgement would wait for (`DiskWriter.after_writes`), in the
+  order the core sent them: the master's diff thus leaves once its change is in the
+  journal, so the origin of a write answers its client from that diff
+  (cib.replication_follower), and nothing the master sends overtakes it. A diff to every
+  node leaves as one heartbeat broadcast; one above `BULK_THRESHOLD` is sent to each
+  other member instead (a bulk offer is fetched by one receiver).
 - `PersistCib`: each of its patches is published as a `CibDiff` (a whole-CIB resync: the
-  patchset from the previously persisted copy), but for those a `PublishChange` already
-  published when the master applied and held them. The master's batch (patches and digest,
+  patchset from the previously persisted copy). The master's batch (patches and digest,
   starting from the copy last issued to disk) is written into the journal (cib.journal;
   its acknowledgements wait for that write, its fdatasync follows behind: cib.disk) and
   the whole copy is saved
@@ -85,19 +86,16 @@ from cib.replication_messages import (
     ClientWrite,
     DcNamed,
     FullCib,
-    Journaled,
     PeerFenced,
     PeerMessage,
     PersistCib,
-    PublishChange,
     ViewChanged,
-    WriteResult,
 )
 from cib.store import CibStore
 from cib.xmlio import Element, element_text
 from messaging.bulk import BulkServer, Offer, cluster_addresses, fetch
 from messaging.daemon import DaemonHost
-from messaging.effects import Client, Node, Send
+from messaging.effects import AllNodes, Client, Node, Send
 from messaging.envelope import CIB_MAX_FRAME
 from messaging.errors import ExitCode, HAError, InternalError, RemoteProtocolError
 from messaging.heap import HeapTrimmer, libc_trim
@@ -186,8 +184,7 @@ class CibService:
                              max_frame=CIB_MAX_FRAME, log=self.log)
         self.publisher = Publisher(pub_address(state_dir), API, max_frame=CIB_MAX_FRAME)
         self.runner = Runner(self.core, AsyncioScheduler(), send=self._send, log=self.log,
-                             handlers={PersistCib: self._persist, Acknowledge: self._ack,
-                                       PublishChange: self._publish})
+                             handlers={PersistCib: self._persist, Acknowledge: self._ack})
         self.peers = PeerChannel(state_dir, node, PEER_CHANNEL, open_frame=open_peer_frame,
                                  on_message=self._peer_message, log=self.log,
                                  prepare=self._offer_large, open_async=self._open)
@@ -287,7 +284,7 @@ class CibService:
         first: Pacemaker's replicas write asynchronously too)."""
         base = self.persisted
         self.trimmer.soon()  # `base` (a tree of tens of MB at 2 MB of XML) is let go
-        for patch_text in published_patches(effect, base)[effect.published:]:
+        for patch_text in published_patches(effect, base):
             self.publisher.publish(DIFF_TOPIC, CibDiff(patch_text, effect.version))
         self.persisted = effect.cib
         if effect.patches and effect.digest and base is self._on_disk:
@@ -310,11 +307,6 @@ class CibService:
         if self._deferred_handle is None:
             self._deferred_handle = asyncio.get_running_loop().call_later(
                 DEFERRED_WRITE_DELAY, self._write_deferred)
-
-    def _publish(self, effect: PublishChange) -> None:
-        """A write the master holds (group commit): its subscribers (the DC's crmd) learn
-        it now; its batch's `PersistCib` writes it to disk later."""
-        self.publisher.publish(DIFF_TOPIC, CibDiff(effect.patch, effect.version))
 
     def _write_deferred(self) -> None:
         pending, self._deferred, self._deferred_handle = self._deferred, None, None
@@ -365,17 +357,19 @@ class CibService:
     # -- peers --------------------------------------------------------------------------
 
     def _send(self, effect: Send) -> None:
-        if not isinstance(effect.destination, Node):
+        if isinstance(effect.destination, Client):
             raise InternalError(f"the cib core sends only to nodes: {effect!r}")
         if self._last_frame is None or self._last_frame[0] is not effect.message:
             self._last_frame = (effect.message, peer_frame(effect.message))  # one per fan-out
-        frame, destination = self._last_frame[1], effect.destination
-        if isinstance(effect.message, FullCib):  # a join's or resync's whole copy: when it left
-            self.log.info("cib_full_sent", to=destination.name, size=len(frame))
-        if isinstance(effect.message, WriteResult | Journaled):  # they say "it is on disk"
-            self.disk.after_writes(lambda: self.peers.send(destination, frame))
-        else:
-            self.peers.send(destination, frame)
+        frame = self._last_frame[1]
+        destinations: list[Node | AllNodes] = [effect.destination]
+        if isinstance(effect.destination, AllNodes) and len(frame) > BULK_THRESHOLD:
+            destinations = [Node(member) for member in sorted(self.core.members)
+                            if member != self.node]  # one bulk offer per receiver
+        if isinstance(effect.message, FullCib) and isinstance(effect.destination, Node):
+            self.log.info("cib_full_sent", to=effect.destination.name, size=len(frame))
+        for destination in destinations:  # behind the writes a diff says are done, in order
+            self.disk.after_writes(functools.partial(self.peers.send, destination, frame))
 
     def _offer_large(self, payload: bytes) -> bytes:
         """A frame above `BULK_THRESHOLD` leaves as the `Offer` of the bulk path."""
