@@ -26,7 +26,11 @@ if TYPE_CHECKING:
     from cib.xmlio import Element
 
 
-CIB_PROTOCOL = 1  # 1: FullCib carries the sender's digest, checked before the copy is taken
+# 1: FullCib carries the sender's digest, checked before the copy is taken; 2: the master
+# broadcasts one Diff and waits for no replica (no Applied, no Journaled), a Handover names
+# its copy. A protocol 1 daemon in the same view would wait for confirmations never sent:
+# the master names it in its log (`cib_peer_protocol`); nothing adapts to it yet.
+CIB_PROTOCOL = 2
 
 
 # Events fed to the core (besides messaging.effects.TimerFired).

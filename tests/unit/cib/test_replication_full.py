@@ -143,6 +143,11 @@ def test_the_fields_travel_and_an_older_frame_opens_with_their_defaults() -> Non
     old = open_peer_frame(msgpack.packb(frame))
     assert isinstance(old, FullCib) and (old.digest, old.protocol) == ("", 0)
     assert old.cib == copy.cib
+    handover = Handover(1, 2, "n2", master.version, digest_of(master.cib))
+    assert open_peer_frame(peer_frame(handover)) == handover
+    frame = msgpack.unpackb(peer_frame(handover))
+    frame[-1] = frame[-1][:3]  # view, seq, master: what a protocol 1 daemon sends
+    assert open_peer_frame(msgpack.packb(frame)) == Handover(1, 2, "n2")
 
 
 def test_a_late_duplicate_announce_gets_no_whole_copy_a_respawned_cibs_does() -> None:
