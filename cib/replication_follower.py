@@ -68,7 +68,7 @@ class OriginAnswers:
 def follow_diff(core: ReplicaCore, message: Diff | DiffBatch) -> list[CibEffect]:
     """A replica applies the master's diff: it must start at this copy's exact version and
     end at the master's digest, else the replica asks for the whole CIB (and ignores diffs
-    until it arrives). Applied, its copy is written (deferred) and the writes of its own the
+    until it arrives). Once applied, its copy is written (deferred) and the writes of its own the
     diff carries are answered. Its `PersistCib` carries the master's digest (this copy's,
     checked above), so the shell can journal the patches as the master does."""
     patches = (message.patch,) if isinstance(message, Diff) else message.patches

@@ -111,10 +111,10 @@ class WriteResult:
 
 @dataclass(frozen=True, slots=True)
 class Diff:
-    """A change made on the master: the v2 patchset and the digest of the result. `origins`
-    and `requests` name the write (its node and request id; empty from an older master): its
-    origin answers its client from this diff (cib.replication_answers), and a replica
-    confirms it to that origin too."""
+    """A change made on the master, sent once to every node behind the master's journal
+    write: the v2 patchset and the digest of the result. `origins` and `requests` name the
+    write (its node and request id; empty from an older master): its origin answers its
+    client from this diff (cib.replication_follower)."""
 
     view: int
     patch: str
@@ -126,8 +126,8 @@ class Diff:
 
 @dataclass(frozen=True, slots=True)
 class DiffBatch:
-    """Several changes the master made while the previous batch awaited its confirmations
-    (group commit): the v2 patchsets in order and the digest of the result."""
+    """Several changes in one message (the v2 patchsets in order and the digest of the
+    result): a protocol 1 master's group commit; followed as a `Diff`, never sent now."""
 
     view: int
     patches: tuple[str, ...]
@@ -139,9 +139,8 @@ class DiffBatch:
 
 @dataclass(frozen=True, slots=True)
 class Applied:
-    """A replica confirms it holds the master's copy up to `version`: from a diff (`by_diff`;
-    sent to the master and to the other origins of the writes it carried, and its origin
-    answers those writes itself) or from a whole CIB (sent to every member)."""
+    """A protocol 1 replica's confirmation that it holds the master's copy up to `version`
+    (from a diff: `by_diff`). Kept so such a frame still opens; ignored, never sent now."""
 
     view: int
     version: Version
@@ -150,9 +149,9 @@ class Applied:
 
 @dataclass(frozen=True, slots=True)
 class Journaled:
-    """The master wrote its copy up to `version` into its journal: sent, once the write is
-    done, to the origins of the writes a batch carried (they answer their clients by the
-    master's rule: cib.replication_follower). Its order against other messages is free."""
+    """A protocol 1 master's mark that its copy up to `version` is in its journal (its diff
+    now leaves only behind that write and says so). Kept so such a frame still opens;
+    ignored, never sent now."""
 
     view: int
     version: Version
