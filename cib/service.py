@@ -22,7 +22,9 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   journal, so the origin of a write answers its client from that diff
   (cib.replication_follower), and nothing the master sends overtakes it. A diff to every
   node leaves as one heartbeat broadcast; one above `BULK_THRESHOLD` is sent to each
-  other member instead (a bulk offer is fetched by one receiver).
+  other member instead (a bulk offer is fetched by one receiver). Diffs the core sends
+  while the first of them still waits for the disk, with no other frame between, leave
+  together as one `DiffBatch` (group commit).
 - `PersistCib`: each of its patches is published as a `CibDiff` (a whole-CIB resync: the
   patchset from the previously persisted copy). The master's batch (patches and digest,
   starting from the copy last issued to disk) is written into the journal (cib.journal;
@@ -85,6 +87,8 @@ from cib.replication_messages import (
     Acknowledge,
     ClientWrite,
     DcNamed,
+    Diff,
+    DiffBatch,
     FullCib,
     PeerFenced,
     PeerMessage,
@@ -95,7 +99,7 @@ from cib.store import CibStore
 from cib.xmlio import Element, element_text
 from messaging.bulk import BulkServer, Offer, cluster_addresses, fetch
 from messaging.daemon import DaemonHost
-from messaging.effects import AllNodes, Client, Node, Send
+from messaging.effects import ALL_NODES, AllNodes, Client, Node, Send
 from messaging.envelope import CIB_MAX_FRAME
 from messaging.errors import ExitCode, HAError, InternalError, RemoteProtocolError
 from messaging.heap import HeapTrimmer, libc_trim
@@ -194,6 +198,8 @@ class CibService:
         self.host = DaemonHost(self.log)
         self.bulk = self._bulk_server(config_path, authkeys_path)
         self._last_frame: tuple[object, bytes] | None = None
+        # diffs waiting for the disk, to which the next may be added, and their held send
+        self._open_batch: tuple[list[Diff], list[Any]] | None = None
         self.disk = DiskWriter(self.store, self.log)
         self._deferred: PersistCib | None = None  # a replica's newest copy, not yet written
         self._deferred_handle: asyncio.TimerHandle | None = None
@@ -359,17 +365,49 @@ class CibService:
     def _send(self, effect: Send) -> None:
         if isinstance(effect.destination, Client):
             raise InternalError(f"the cib core sends only to nodes: {effect!r}")
-        if self._last_frame is None or self._last_frame[0] is not effect.message:
-            self._last_frame = (effect.message, peer_frame(effect.message))  # one per fan-out
+        if isinstance(effect.destination, AllNodes) and isinstance(effect.message, Diff):
+            self._send_diff(effect.message)
+            return
+        self._open_batch = None  # a later diff must not overtake this frame
+        self.disk.after_writes(functools.partial(self._send_now, effect.destination,
+                                                 effect.message))
+
+    def _send_diff(self, diff: Diff) -> None:
+        """A diff to every node, behind the journal write it follows; diffs the core sends
+        while that one still waits for the disk, with nothing sent in between, leave with
+        it as one `DiffBatch` (group commit: one frame, and one digest check per replica)."""
+        if self._open_batch is not None and self._open_batch[0][-1].view == diff.view:
+            self._open_batch[0].append(diff)
+            self.disk.wait_longer(self._open_batch[1])  # until its journal record is written
+            return
+        batch: list[Diff] = [diff]
+        self._open_batch = None
+        held = self.disk.after_writes(lambda: self._send_batch(batch))
+        if held is not None:
+            self._open_batch = (batch, held)
+
+    def _send_batch(self, batch: list[Diff]) -> None:
+        if self._open_batch is not None and self._open_batch[0] is batch:
+            self._open_batch = None
+        last = batch[-1]
+        message: Diff | DiffBatch = last if len(batch) == 1 else DiffBatch(
+            last.view, tuple(diff.patch for diff in batch), last.digest, last.version,
+            tuple(o for diff in batch for o in diff.origins),
+            tuple(r for diff in batch for r in diff.requests))
+        self._send_now(ALL_NODES, message)
+
+    def _send_now(self, destination: Node | AllNodes, message: object) -> None:
+        if self._last_frame is None or self._last_frame[0] is not message:
+            self._last_frame = (message, peer_frame(message))  # one per fan-out
         frame = self._last_frame[1]
-        destinations: list[Node | AllNodes] = [effect.destination]
-        if isinstance(effect.destination, AllNodes) and len(frame) > BULK_THRESHOLD:
+        destinations: list[Node | AllNodes] = [destination]
+        if isinstance(destination, AllNodes) and len(frame) > BULK_THRESHOLD:
             destinations = [Node(member) for member in sorted(self.core.members)
                             if member != self.node]  # one bulk offer per receiver
-        if isinstance(effect.message, FullCib) and isinstance(effect.destination, Node):
-            self.log.info("cib_full_sent", to=effect.destination.name, size=len(frame))
-        for destination in destinations:  # behind the writes a diff says are done, in order
-            self.disk.after_writes(functools.partial(self.peers.send, destination, frame))
+        if isinstance(message, FullCib) and isinstance(destination, Node):
+            self.log.info("cib_full_sent", to=destination.name, size=len(frame))
+        for each in destinations:
+            self.peers.send(each, frame)
 
     def _offer_large(self, payload: bytes) -> bytes:
         """A frame above `BULK_THRESHOLD` leaves as the `Offer` of the bulk path."""

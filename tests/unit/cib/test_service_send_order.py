@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cib.api import BULK_THRESHOLD, open_peer_frame
 from cib.model import Version, empty_cib
-from cib.replication_messages import Announce, Diff
+from cib.replication_messages import Announce, Diff, DiffBatch
 from cib.service import CibService
 from messaging.effects import ALL_NODES, AllNodes, Node, Send
 
@@ -82,3 +82,32 @@ def test_a_diff_too_large_for_heartbeat_goes_to_each_other_member(tmp_path: Path
             service.runner.close()
 
     assert asyncio.run(scenario()) == [("n2", big), ("n3", big), ("*", _diff())]
+
+
+def test_diffs_made_while_the_first_waits_for_the_disk_leave_as_one_batch(
+        tmp_path: Path) -> None:
+    first, second, third = (Diff(1, f"<diff n='{n}'/>", f"digest {n}", Version(0, 3 + n, 0),
+                                 (f"n{n}",), (f"n{n}:1",)) for n in (1, 2, 3))
+    announce = Announce(1, Version(0, 5, 0), "digest 2")
+
+    async def scenario() -> list[tuple[str, object]]:
+        service = CibService("n1", tmp_path)
+        frames = SentFrames()
+        service.peers = frames  # type: ignore[assignment]
+        try:
+            service.disk.write(empty_cib(epoch=3), 1)  # the first change's write, running
+            for effect in (Send(ALL_NODES, first), Send(ALL_NODES, second),
+                           Send(Node("n2"), announce), Send(ALL_NODES, third)):
+                service._send(effect)
+            for _ in range(500):
+                if len(frames.sent) == 3:
+                    break
+                await asyncio.sleep(0.01)
+            return frames.sent
+        finally:
+            service.disk.close()
+            service.runner.close()
+
+    batch = DiffBatch(1, (first.patch, second.patch), second.digest, second.version,
+                      ("n1", "n2"), ("n1:1", "n2:1"))
+    assert asyncio.run(scenario()) == [("*", batch), ("n2", announce), ("*", third)]
