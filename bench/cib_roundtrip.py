@@ -11,7 +11,8 @@ Rows (p50/p99 over --count sequential requests unless said otherwise):
 - `cibadmin -Q` time;
 - ours only: the round trip through the cib client API (`cib.api.CibClient`, from the
   host to the node's socket), 8 API writers' writes/s (each with the CPU per write of
-  every daemon kind beyond its idle CPU, measured first over IDLE_WINDOW_S), a joining node
+  every daemon kind beyond its idle CPU, measured first over IDLE_WINDOW_S, and the
+  messages all nodes' daemons handed to heartbeat per write), a joining node
   receiving a 2 MB CIB (node start until its own `cibadmin -Q` shows the master's
   version), and the cib daemon's PSS/RSS holding that 2 MB CIB.
 
@@ -201,13 +202,17 @@ def _api_round_trip(state_dirs: dict[str, str], master: str, count: int,
     for label, node in (("non-DC", non_master), ("DC", master)):
         with CibClient(state_dirs[node]) as client:
             times = []
+            sent = _messages_sent(state_dirs)
             before, runs = _cpu_by_daemon(daemons, master), scheduler_runs()
             for i in range(count):
                 started = time.perf_counter()
                 modify(client, "w0", i)
                 times.append(time.perf_counter() - started)
             after = _cpu_by_daemon(daemons, master)
+            sent = _messages_sent(state_dirs) - sent
         rows[f"API write round trip ({label})"] = p50_p99(times)
+        rows[f"API writes from the {label}: heartbeat messages per write, all nodes"] = \
+            sent / count
         rows[f"API writes from the {label}: DC scheduler runs per write"] = (
             (scheduler_runs() - runs) / count)
         _cpu_rows(rows, f"API writes from the {label}", before, after, count, idle)
@@ -218,11 +223,29 @@ def _api_round_trip(state_dirs: dict[str, str], master: str, count: int,
             client.perform(Request(Op.QUERY))
             times.append(time.perf_counter() - started)
     rows["API query"] = p50_p99(times)
+    sent = _messages_sent(state_dirs)
     before, runs = _cpu_by_daemon(daemons, master), scheduler_runs()
     rows["8 API writers, writes/s"], writes = _api_writers(state_dirs, modify, count)
     rows["8 API writers: DC scheduler runs per write"] = (scheduler_runs() - runs) / writes
     _cpu_rows(rows, "8 API writers", before, _cpu_by_daemon(daemons, master), writes, idle)
+    rows["8 API writers: heartbeat messages per write, all nodes"] = \
+        (_messages_sent(state_dirs) - sent) / writes
     return rows
+
+
+def _messages_sent(state_dirs: dict[str, str]) -> int:
+    """Messages every node's daemons handed to their heartbeat so far (its counter
+    `messages.sent`: one per frame to a node or to all, whatever the medium)."""
+    from messaging.heartbeat.api import HeartbeatClient
+
+    total = 0
+    for state_dir in state_dirs.values():
+        client = HeartbeatClient(state_dir)
+        try:
+            total += client.query_counters().counters.get("messages.sent", 0)
+        finally:
+            client.close()
+    return total
 
 
 IDLE_WINDOW_S = 5.0

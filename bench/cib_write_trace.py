@@ -5,8 +5,9 @@
 strace timestamps (one host, one clock) every frame the three cib daemons send and receive
 while the bench writes one nvpair at a time through `cib.api.CibClient`, from a non-DC node
 and then on the DC (the master), 0.2 s apart; each frame is recognised by its message name
-(`write` and its `reply`, `peer_forward`, `peer_diff`, `peer_applied`, `peer_journaled`,
-`peer_writeresult`; one syscall may carry several frames: the first is named). The
+(`write` and its `reply`, `peer_forward`, `peer_diff`, `peer_writeresult`, and
+`peer_applied`, `peer_journaled` of a protocol 1 checkout, which CIB_PROTOCOL 2 no longer
+sends; one syscall may carry several frames: the first is named). The
 median of each step over the writes is printed, as milliseconds since the client sent. A
 network crossing (cib -> heartbeat -> UDP -> heartbeat -> cib) is the time from one cib's
 send to the other's receipt; the time inside a cib, from receipt to send, includes its

@@ -281,7 +281,6 @@ _CORE_EXPORTS = {
     "AttrdClient": "cib.attrd_api", "AsyncAttrdClient": "cib.attrd_api",
     "Acknowledge": "cib.replication_messages", "ClientWrite": "cib.replication_messages",
     "PeerMessage": "cib.replication_messages", "PersistCib": "cib.replication_messages",
-    "PublishChange": "cib.replication_messages",
     "ViewChanged": "cib.replication_messages", "DcNamed": "cib.replication_messages",
     "PeerFenced": "cib.replication_messages", "FENCED_BY": "cib.replication_messages",
     "ReplicaCore": "cib.replication",

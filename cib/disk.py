@@ -9,14 +9,13 @@ journal writes on one, their fdatasyncs on another, whole-copy saves on the thir
 journal write (which an acknowledgement waits for) never queues behind a save (one waited
 119 ms behind one) nor behind the previous batch's sync.
 
-What an acknowledgement waits for (cib.replication's docstring has the whole guarantee):
-the master journals a batch only when it has replicas, and acknowledges it only once every
-replica of the view holds it in memory; the batch's bytes must then be written into the
-master's journal (the page cache: they survive the death of the master's process, and the
-death of its node while a replica lives), not synced: the fdatasync follows in the
-background, the batches written meanwhile sharing the next one (group commit), as
-Pacemaker's cib acknowledges once a change is applied and sent through the ring, and
-writes the CIB to disk afterwards. A master without replicas (one node) never journals:
+What an acknowledgement waits for (the `cib` package's docstring has the whole guarantee):
+the master journals a change only when it has replicas; its bytes must be written into the
+master's journal (the page cache: they survive the death of the master's process), not
+synced, before its diff leaves for the replicas and before the acknowledgement: the
+fdatasync follows in the background, the batches written meanwhile sharing the next one,
+as Pacemaker's cib acknowledges once a change is applied and broadcast, and writes the CIB
+to disk afterwards. A master without replicas (one node) never journals:
 its changes are whole-copy saves, and those are waited for to the end (fsync included).
 
 Invariants:
@@ -32,17 +31,20 @@ Invariants:
   on the journal's thread behind that append (`cib.journal.Journal.rotate`: the records so
   far become the old file); the old file is deleted only once the saved copy and the
   rotation are both done, and the next rotation waits for that (one save at a time);
-- an action passed to `after_writes` (the daemon's acknowledgements) runs on the loop only
-  once every journal append issued before it is written and every save not `behind`
-  issued before it is done, whichever thread finished first: the core emits a batch's
-  acknowledgements only after its `PersistCib`, so the append they depend on was issued
-  before them. Appends and saves issued `behind` (a replica's deferred copy, journaled or
-  whole, the master's save behind its journal) are not waited for: a non-DC node's answer
-  to its client, already in the master's journal, does not wait for this node's own copy;
+- an action passed to `after_writes` (the daemon's acknowledgements and its frames to peers)
+  runs on the loop, in the order passed, only once every journal append issued before it
+  is written and every save not `behind` issued before it is done, whichever thread
+  finished first: the core emits a change's diff and acknowledgement only after its
+  `PersistCib`, so the append they depend on was issued before them (`wait_longer` makes a
+  held action wait for what was issued up to then too: the cib's diffs sent together; what
+  is held behind it waits with it). Appends and saves issued `behind` (a replica's
+  deferred copy, journaled or whole, the master's save behind its journal) are not waited
+  for: a non-DC node's answer to its client, already in the master's journal, does not
+  wait for this node's own copy;
 - a write or sync that fails is fatal: the acknowledgements held behind it are never sent
   (their clients time out, outcome unknown) and the daemon is stopped (SIGTERM to itself),
   to be restarted by the launcher and take the cluster's copy (a failed sync may come
-  after acknowledgements: those writes are held by every replica).
+  after acknowledgements: their diffs were sent to every replica).
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ class DiskWriter:
         self.issued = 0
         self.failed = False
         self._unfinished: set[int] = set()  # issue numbers holding acknowledgements back
-        self._held: deque[tuple[int, Callable[[], object]]] = deque()
+        self._held: deque[list[Any]] = deque()  # [issue number waited for, action]
         self._journal = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cib-journal")
         self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cib-save")
         self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cib-sync")
@@ -230,14 +232,24 @@ class DiskWriter:
         if not self.failed and not self._closed:
             self._start_save()
 
-    def after_writes(self, action: Callable[[], object]) -> None:
-        """Run `action` now if nothing is being written, else once what is issued is done."""
+    def after_writes(self, action: Callable[[], object]) -> list[Any] | None:
+        """Run `action` now if nothing is being written, else once what is issued is done;
+        the held entry is returned (for `wait_longer`), None when it ran."""
         if self.failed:
-            return
+            return None
         if not self._unfinished:
             action()
-        else:
-            self._held.append((self.issued, action))
+            return None
+        held = [self.issued, action]
+        self._held.append(held)
+        return held
+
+    def wait_longer(self, held: list[Any]) -> None:
+        """A held action now also waits for what was issued since (the cib's diffs sent
+        together: the last one's journal record). What was held behind it waits with it,
+        so the order of held actions stays the order they were passed."""
+        held[0] = self.issued
+        self._release([])  # what it now waits for may be done already
 
     def _finished(self, future: asyncio.Future[Any], numbers: list[int]) -> None:
         error = future.exception()

@@ -4,10 +4,11 @@ Roles: at each view the master is `choose_master`'s (the lowest node id of the c
 other member is a replica. The DC's cib then takes the role, as in Pacemaker where the DC's cib
 holds the master copy: each cib learns the DC from its own crmd (`DcNamed`) and tells the master
 (`DcClaim`, and in its `Announce`); once the DC names itself and no member names another
-(`dc_of`) the master finishes its unconfirmed writes, holds new ones, and sends `Handover` (with a
-sequence number within the view) to every member. Only the master hands over, and it stops being
+(`dc_of`) the master sends `Handover` (with a sequence number within the view, its version and
+digest) to every member, behind its last diff. Only the master hands over, and it stops being
 master first; while the claims disagree or no DC names itself the role stays. The new master
-applies writes at once (no sync unless its copy is fresh); a forward to a former one is resent
+applies writes at once when its copy is the one the handover names (else, or when its copy is
+fresh, it syncs the view as a new master does); a forward to a former one is resent
 (cib.replication_handover).
 
 A cib respawned while its node stays in the view starts `fresh` (its disk copy has no status) and
@@ -21,22 +22,19 @@ to it before get 102.
 Invariants:
 - Writes are applied only on the master, one at a time, in the order they reach it (a replica
   forwards its clients' writes). The master's effects for a change, in order: `PersistCib` (its
-  disk) and one `Diff` to every other member; the acknowledgement (`Acknowledge` locally,
-  `WriteResult` to the origin) once every other member confirmed (`Applied`) that version (what
-  that guarantees: the `cib` package's docstring). An origin that applied the diff carrying its
-  write answers by the same rule itself (cib.replication_follower), without a `WriteResult`.
-- Group commit: up to `BATCHES_IN_FLIGHT` flushed batches await confirmations at once; later writes
-  are applied in memory, held (each announced to local subscribers at once: `PublishChange`), and
-  flushed together (one `PersistCib`, one `DiffBatch` per replica) when the oldest batch is
-  confirmed; each write is acknowledged when its batch is. A view change persists what is held
-  and answers its writes 102.
-- A replica confirms a change once it holds it in memory (`Applied` before its deferred
-  `PersistCib`), as Pacemaker's replicas do. It applies a diff only from the current master, when
-  the patch starts at its exact version and the result has the master's digest; else it asks for
-  the whole CIB (`FetchCib`), ignoring diffs until the `FullCib` arrives, which it takes only
-  when its parsed tree has the sender's digest (cib.replication_full). The master announces its
-  version and digest a while after each change (not while holding writes not yet sent): a
-  replica that lost a diff notices.
+  journal), one `Diff` to every node at once (`ALL_NODES`, which the shell sends only behind
+  that journal write), then the acknowledgement of a local write (`Acknowledge`): exit 0 means
+  the change is in the master's journal and its diff was sent to every replica (what that
+  guarantees: the `cib` package's docstring), as Pacemaker's cib answers once the master
+  applied the change and broadcast it. The diff names its write: a forwarded write's origin
+  answers its client once it applied that diff (cib.replication_follower); the master sends
+  it a `WriteResult` only for a write that failed or changed nothing. Replicas confirm
+  nothing: one that misses a diff notices the version gap (or the master's announcement a
+  while after each change) and takes the whole CIB.
+- A replica applies a diff only from the current master, when the patch starts at its exact
+  version and the result has the master's digest; else it asks for the whole CIB
+  (`FetchCib`), ignoring diffs until the `FullCib` arrives, which it takes only when its
+  parsed tree has the sender's digest (cib.replication_full).
 - On every view change the new master collects each member's (version, term, digest), takes the
   best copy (highest version tuple; equal versions go to the copy changed in the later view, then
   to a live copy over a fresh one (a respawned master must not push its status-less copy), then to
@@ -56,10 +54,9 @@ from __future__ import annotations
 
 from cib.model import Version, last_written_text, version_of
 from cib.ops import Validator, perform
-from cib.replication_follower import OriginAnswers, follow_diff, note_confirmation, on_fenced
+from cib.replication_follower import OriginAnswers, follow_diff, missed_diff, on_fenced
 from cib.replication_full import full_copy, on_full
 from cib.replication_handover import (
-    hand_over,
     maybe_hand_over,
     missed_handovers,
     on_handover,
@@ -70,7 +67,6 @@ from cib.replication_messages import (
     CIB_PROTOCOL,
     Acknowledge,
     Announce,
-    Applied,
     AskAnnounce,
     ClientWrite,
     DcClaim,
@@ -81,44 +77,26 @@ from cib.replication_messages import (
     Forward,
     FullCib,
     Handover,
-    Journaled,
     PeerFenced,
     PeerMessage,
     PersistCib,
-    PublishChange,
     ViewChanged,
     WireRequest,
     WriteResult,
     unknown_outcome,
 )
-from cib.replication_state import DigestCache, Sync, Unconfirmed, batches_out, choose_master
+from cib.replication_state import DigestCache, Sync, choose_master
 from cib.xmlio import Element, element_text
-from messaging.effects import ArmTimer, CancelTimer, Effect, Log, Node, Send, TimerFired
+from messaging.effects import ALL_NODES, ArmTimer, CancelTimer, Effect, Log, Node, Send, TimerFired
 from messaging.errors import HAError
 
 SYNC_TIMEOUT = 2.0
 SYNC_ASKS = 5  # how often a new master asks a silent member to announce before going on
 FETCH_TIMEOUT = 2.0
 PING_DELAY = 1.0
-BATCHES_IN_FLIGHT = 2  # flushed and unconfirmed at once (group commit, pipelined)
-ORIGINS_ANSWERING_AT_MOST = 1  # other members whose writes one batch may name
 
 Event = ViewChanged | ClientWrite | PeerMessage | TimerFired | DcNamed | PeerFenced
-CibEffect = Effect | PersistCib | Acknowledge | PublishChange
-
-
-def _answered_by_origin(held: list[tuple[Unconfirmed, str]],
-                        master: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The (origins, request ids) a batch's diff names, so that each origin answers its
-    writes itself (cib.replication_follower): only while they come from at most
-    `ORIGINS_ANSWERING_AT_MOST` other members. Every replica copies its confirmation to
-    each named origin, replicas x origins messages (a 16-node boot's probe results reach
-    the master from 15 nodes at once: 225 per batch, beside 15 `WriteResult`s); a batch
-    naming none is answered by the master's `WriteResult`, one crossing later."""
-    origins = {write.origin for write, _ in held} - {master}
-    if len(origins) > ORIGINS_ANSWERING_AT_MOST:
-        return (), ()
-    return tuple(w.origin for w, _ in held), tuple(w.request_id for w, _ in held)
+CibEffect = Effect | PersistCib | Acknowledge
 
 
 class ReplicaCore:
@@ -133,19 +111,13 @@ class ReplicaCore:
         self.master: str | None = None
         self.sync: Sync | None = None
         self.pending: dict[str, WireRequest] = {}  # forwarded, unanswered
-        self.answers = OriginAnswers()  # pending writes applied here, awaiting confirmations
+        self.answers = OriginAnswers()  # pending writes whose diff this replica missed
         self.waiting: list[tuple[str, WireRequest]] = []
-        self.unconfirmed: list[Unconfirmed] = []
-        self.held: list[tuple[Unconfirmed, str]] = []  # applied, not yet flushed
-        self.held_published = 0  # how many leading held writes a PublishChange announced
-        self.flushes = 0  # batches flushed (numbers each write's batch)
         self.wall: float | None = None  # the last wall clock an event brought
         self.dc: str | None = None  # the DC our crmd names
         self.seq = 0  # handovers seen in this view
         self.claims: dict[str, str | None] = {}  # the master's record of members' DCs
         self.accounted: set[str] = set()  # members whose announce this master's sync took
-        self.handing_over: str | None = None  # the master waits to give the role to it
-        self.parked: list[tuple[str, str]] = []  # forwards held during a handover
         self.early: list[tuple[int, str, object]] = []  # (view, sender, message), view ahead
         self.followed: tuple[int, int, str, Version] | None = None  # (view, seq, master,
         # version) the last diff applied here reached: cib.replication_full's stale copies
@@ -158,8 +130,8 @@ class ReplicaCore:
         return self.version, self.term, self.digest(self.cib)
 
     def _persist(self, patches: tuple[str, ...] = (), deferred: bool = False,
-                 digest: str = "", published: int = 0) -> PersistCib:
-        return PersistCib(self.cib, self.version, self.term, patches, deferred, digest, published)
+                 digest: str = "") -> PersistCib:
+        return PersistCib(self.cib, self.version, self.term, patches, deferred, digest)
 
     def handle(self, event: Event) -> list[CibEffect]:
         """Feed one event; returns the effects to carry out, in order."""
@@ -188,21 +160,11 @@ class ReplicaCore:
         queued = self.sync.queue if self.sync is not None else []
         effects += unknown_outcome(self.pending, "the master changed before answering")
         effects += unknown_outcome([r for o, r, _ in queued if o == self.node], "the view changed")
-        mine = [write.request_id for write in self.unconfirmed if write.origin == self.node]
-        effects += unknown_outcome(mine, "the view changed before every replica confirmed it")
-        if self.held:
-            effects.append(self._persist(tuple(patch for _, patch in self.held),
-                                         published=self.held_published))
-            self.held_published = 0
-            mine = [write.request_id for write, _ in self.held if write.origin == self.node]
-            effects += unknown_outcome(mine, "the view changed before it was sent to the replicas")
-            self.held.clear()
-        self.unconfirmed.clear()
         self.pending.clear()
         self.answers.clear()
         self.view = event.view
         self.members = {name: ident for ident, name in event.members}
-        self.seq, self.handing_over, self.parked = 0, None, []
+        self.seq = 0
         effects += self._take_master(choose_master(event.members), event.now)
         return effects + self._retry_waiting(event.now) + self._replay_early(event.now)
 
@@ -214,10 +176,12 @@ class ReplicaCore:
                 if view == self.view and sender in self.members
                 for effect in self._on_message(sender, message, now)]
 
-    def _take_master(self, master: str | None, now: float,
-                     handover: bool = False) -> list[CibEffect]:
-        """Follow `master`: sync if it is us, else announce; after a handover no sync (every
-        member confirmed the last write before it; a copy that differs gets the whole CIB)."""
+    def _take_master(self, master: str | None, now: float, handover: bool = False,
+                     same: bool = False) -> list[CibEffect]:
+        """Follow `master`: sync if it is us, else announce; after a handover that left our
+        copy the handing master's (`same`) no sync: the other members applied the same
+        diffs before the handover (one that missed one announces a copy that differs and
+        gets the whole CIB)."""
         self.master = master
         self.resyncing = False
         self.sync = None
@@ -226,8 +190,8 @@ class ReplicaCore:
                                         ("handovers", self.seq)))
         if self.master == self.node:
             self.claims = {self.node: self.dc}
-            if handover and not self.fresh:  # a respawned cib replayed a handover: sync
-                self.accounted = set(self.members)  # each confirmed the last write
+            if handover and same and not self.fresh:  # else: a respawned cib replayed a
+                self.accounted = set(self.members)  # handover, or this copy missed a diff
                 return [log]
             self.sync = Sync({self.node: self._state()}, fresh={self.node} if self.fresh else set())
             # A member that installed the view before us announced while we still dropped
@@ -236,7 +200,7 @@ class ReplicaCore:
                    for member in sorted(self.members) if member != self.node]
             return [log, *ask, ArmTimer("sync", now + SYNC_TIMEOUT), *self._maybe_decide(now)]
         if self.master is not None:
-            known = handover and not self.fresh  # the new master's copy's line: no sync
+            known = handover and same and not self.fresh  # the new master's copy: no sync
             return [log, Send(Node(self.master), self._announce(known))]
         return [log]
 
@@ -285,11 +249,7 @@ class ReplicaCore:
 
     def _on_timer(self, event: TimerFired) -> list[CibEffect]:
         if event.key == "ping" and self.master == self.node and self.sync is None:
-            if self.held:  # its replicas cannot have it yet: they would each fetch the whole
-                return []  # CIB; the flush that sends it arms the next ping
-            announce = self._announce()
-            return [Send(Node(member), announce) for member in sorted(self.members)
-                    if member != self.node]
+            return [Send(ALL_NODES, self._announce())]  # once, as its diffs
         if self.sync is None:
             return []
         if event.key == "sync" and self.sync.fetching_from is None:
@@ -312,9 +272,6 @@ class ReplicaCore:
         if self.master != self.node:
             self.pending[request_id] = request
             return [Send(Node(self.master), Forward(self.view, request_id, request))]
-        if self.handing_over is not None:
-            self.waiting.append((request_id, request))
-            return []
         if self.sync is not None:
             self.sync.queue.append((self.node, request_id, request))
             return []
@@ -322,72 +279,32 @@ class ReplicaCore:
 
     def _apply(self, origin: str, request_id: str, request: WireRequest,
                now: float) -> list[CibEffect]:
-        effects: list[CibEffect] = []
         try:
             written = None if self.wall is None else last_written_text(self.wall)
             outcome = perform(self.cib, request.request(), self.validate, written,
                               request.author)
         except HAError as error:
             return [self._result(origin, request_id, int(error.exit_code), str(error))]
-        replicas = {member for member in self.members if member != self.node}
-        if outcome.patch is None or not replicas:
-            if outcome.patch is not None:
-                self.cib, self.term = outcome.cib, self.view
-                effects.append(self._persist((element_text(outcome.patch, pretty=False),)))
-            return [*effects, self._result(origin, request_id, 0, "OK")]
+        if outcome.patch is None:
+            return [self._result(origin, request_id, 0, "OK")]
         self.cib, self.term = outcome.cib, self.view
-        self.held.append((Unconfirmed(origin, request_id, self.version, replicas),
-                          element_text(outcome.patch, pretty=False)))
-        if batches_out(self.unconfirmed) >= BATCHES_IN_FLIGHT:  # this write joins the next batch
-            self.held_published += 1
-            return [*effects, PublishChange(self.cib, self.version, self.held[-1][1])]
-        return effects + self._flush(now)
+        patch = element_text(outcome.patch, pretty=False)
+        if len(self.members) < 2:  # no replica: a whole save, synced before the answer
+            return [self._persist((patch,)), self._result(origin, request_id, 0, "OK")]
+        return self._send_change(origin, request_id, patch, now)
 
-    def _flush(self, now: float) -> list[CibEffect]:
-        """Persist and send every held write as one batch."""
-        held, self.held = self.held, []
-        published, self.held_published = self.held_published, 0
-        patches = tuple(patch for _, patch in held)
-        replicas = {member for member in self.members if member != self.node}
+    def _send_change(self, origin: str, request_id: str, patch: str,
+                     now: float) -> list[CibEffect]:
+        """Journal one change and send its diff once to every node (the shell sends a
+        master's frames only behind its disk writes, so the diff leaves once the change is
+        in the journal); answer a local write, while a forwarded one is answered by its
+        origin from the diff itself (cib.replication_follower)."""
         digest = self.digest(self.cib)
-        names = _answered_by_origin(held, self.node)
-        message: Diff | DiffBatch = (Diff(self.view, patches[0], digest, self.version, *names)
-                                     if len(patches) == 1 else
-                                     DiffBatch(self.view, patches, digest, self.version, *names))
-        effects: list[CibEffect] = [self._persist(patches, digest=digest, published=published)]
-        effects += [Send(Node(member), message) for member in sorted(replicas)]
-        journaled = Journaled(self.view, self.version)  # the shell sends it after the write
-        effects += [Send(Node(origin), journaled) for origin in sorted(replicas & set(names[0]))]
-        effects.append(ArmTimer("ping", now + PING_DELAY))
-        self.flushes += 1
-        for write, _ in held:
-            write.waiting_for, write.batch = set(replicas), self.flushes
-            self.unconfirmed.append(write)
-        return effects
-
-    def _on_applied(self, sender: str, message: Applied | Journaled,
-                    now: float) -> list[CibEffect]:
-        """A replica's confirmation (or a master's journal mark): on the master, of its
-        batches; on an origin, of the writes it answers itself (cib.replication_follower)."""
-        effects = note_confirmation(self, sender, message)  # ours, even if made master since
-        if self.master != self.node or isinstance(message, Journaled):
-            return effects
-        for write in self.unconfirmed:
-            if write.version <= message.version and sender in write.waiting_for:
-                write.waiting_for.discard(sender)
-                write.origin_answers |= sender == write.origin and message.by_diff
-        return effects + self._release(now)
-
-    def _release(self, now: float) -> list[CibEffect]:
-        effects: list[CibEffect] = []
-        while self.unconfirmed and not self.unconfirmed[0].waiting_for:
-            write = self.unconfirmed.pop(0)
-            if not write.origin_answers:  # else it answers itself
-                effects.append(self._result(write.origin, write.request_id, 0, "OK", write.version))
-        if self.held and batches_out(self.unconfirmed) < BATCHES_IN_FLIGHT:
-            effects += self._flush(now)
-        elif not self.unconfirmed and self.handing_over is not None:
-            effects += hand_over(self, now)
+        diff = Diff(self.view, patch, digest, self.version, (origin,), (request_id,))
+        effects: list[CibEffect] = [self._persist((patch,), digest=digest),
+                                    Send(ALL_NODES, diff), ArmTimer("ping", now + PING_DELAY)]
+        if origin == self.node:
+            effects.append(Acknowledge(request_id, 0, "OK", self.version))
         return effects
 
     def _result(self, origin: str, request_id: str, code: int, message: str,
@@ -412,8 +329,6 @@ class ReplicaCore:
                 return self._on_client(message.request_id, request, now)
             return [Acknowledge(message.request_id, message.exit_code, message.message,
                                 message.version)]
-        if isinstance(message, Applied | Journaled):
-            return self._on_applied(sender, message, now)
         if isinstance(message, Announce):
             return self._on_announce(sender, message, now)
         if isinstance(message, AskAnnounce):
@@ -424,15 +339,12 @@ class ReplicaCore:
         if isinstance(message, FullCib):
             return on_full(self, sender, message, now)
         if isinstance(message, Diff | DiffBatch) and sender == self.master:
-            return [] if self.resyncing else follow_diff(self, message)
+            return missed_diff(self, message) if self.resyncing else follow_diff(self, message)
         return []
 
     def _on_forward(self, sender: str, message: Forward, now: float) -> list[CibEffect]:
         if self.master != self.node:
             return [refuse_forward(self, sender, message.request_id)]
-        if self.handing_over is not None:
-            self.parked.append((sender, message.request_id))
-            return []
         if self.sync is not None:
             self.sync.queue.append((sender, message.request_id, message.request))
             return []

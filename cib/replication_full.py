@@ -7,10 +7,9 @@ the digest its announcements already computed (the core's DigestCache; the text 
 kept: it would pin a replaced tree of tens of MB, lxml trees take no weak references).
 The receiver parses the text once and checks its tree's digest against the sender's, which
 its DigestCache then keeps for the sync's comparisons and its next announcements. A
-replica confirms the copy (`Applied`) before its deferred `PersistCib`, as it confirms a diff
-(cib.replication_follower): the master's writes waiting for it need its memory, not its
-disk, and publishing the whole-copy change to its subscribers (a diff against its previous
-copy, tens of ms at 2 MB) and saving it no longer come first. A copy
+replica that took the master's copy answers the writes of its own that the copy holds and
+whose diff it missed (cib.replication_follower); its `PersistCib` is deferred, as a diff's.
+A copy
 that does not parse, or whose digest differs, is refused: a replica keeps its own copy and
 logs it (the next announcement or diff that disagrees asks again; no loop of 2 MB
 transfers), the master of a sync goes on without that member's copy, as when the fetch
@@ -20,19 +19,15 @@ refuses a copy older than a diff it applied from the same master in the same vie
 handover (`cib_full_stale`): that copy left the master before the diff and would roll the
 replica back. An older copy is otherwise taken: a new master's sync may push one on purpose
 (it decided without this member's copy), and so may a respawned master (its `AskAnnounce`
-says `fresh`; its disk may lack the last diffs it sent, which leave before the journal write).
+says `fresh`).
 """
 
 from __future__ import annotations
 
-from cib.replication_messages import (
-    CIB_PROTOCOL,
-    Applied,
-    FullCib,
-    PersistCib,
-)
+from cib.replication_follower import answer_from_copy
+from cib.replication_messages import CIB_PROTOCOL, FullCib, PersistCib
 from cib.xmlio import Element, element_text, parse
-from messaging.effects import CancelTimer, Log, Node, Send
+from messaging.effects import CancelTimer, Log
 from messaging.errors import HAError
 
 TYPE_CHECKING = False
@@ -102,7 +97,4 @@ def on_full(core: ReplicaCore, sender: str, message: FullCib, now: float) -> lis
     tree = _checked(core, sender, message)
     if isinstance(tree, Log):
         return [tree]
-    persist = _adopt(core, tree, message, deferred=True)
-    applied = Applied(core.view, core.version)  # to all: origins may wait for it
-    others = sorted(set(core.members) - {sender, core.node})
-    return [*(Send(Node(member), applied) for member in [sender, *others]), persist]
+    return [_adopt(core, tree, message, deferred=True), *answer_from_copy(core)]

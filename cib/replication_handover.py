@@ -1,16 +1,18 @@
 """Handing the master's role to the DC's cib, pure, for cib.replication's ReplicaCore: the
-DC claims the master collects, the handover it makes once every write is confirmed, a
-member's taking a `Handover`, the forwards a former master refuses, and the latest
-handover told to a respawned cib.
+DC claims the master collects, the handover it makes, a member's taking a `Handover`, the
+forwards a former master refuses, and the latest handover told to a respawned cib.
 
 Each cib learns the DC from its own crmd (`DcNamed`) and tells the master (`DcClaim`, and in
 its `Announce`). Once the DC names itself and no member names another (`dc_of`), the
-master holds new writes, waits until its unconfirmed ones are confirmed, then stops being
-master and sends `Handover` (numbered within the view) to every member, as Pacemaker's
-master copy lives in the DC's cib. Forwards it held meanwhile, and those reaching it after,
-are refused (`WriteResult.refused`): their origin sends them to the new master.
+master stops being master and sends `Handover` (numbered within the view, with its version
+and digest) to every member, as Pacemaker's master copy lives in the DC's cib. Heartbeat
+delivers one sender's messages in order, so the new master gets the handover behind every
+diff the old one sent: if its copy is not the one the handover names (it missed a diff), it
+syncs the view as a new view's master does instead of taking the role with a stale copy.
+Forwards reaching the former master are refused (`WriteResult.refused`): their origin sends
+them to the new master.
 
-Invariants: only the master hands over, never during a sync nor while a handover waits;
+Invariants: only the master hands over, never during a sync;
 a member takes a `Handover` only with a higher sequence number than it saw in this view
 (sequence numbers restart at every view).
 """
@@ -41,29 +43,26 @@ def on_set_dc(core: ReplicaCore, event: DcNamed) -> list[CibEffect]:
 
 
 def maybe_hand_over(core: ReplicaCore, now: float) -> list[CibEffect]:
-    """On the master: start a handover when the claims agree on another member as DC."""
-    if core.master != core.node or core.sync is not None or core.handing_over:
+    """On the master: hand over when the claims agree on another member as DC."""
+    if core.master != core.node or core.sync is not None:
         return []
     dc = dc_of(core.claims, core.members)
     if dc is None or dc == core.node:
         return []
-    core.handing_over = dc
-    return [] if core.unconfirmed else hand_over(core, now)
+    return hand_over(core, dc, now)
 
 
-def hand_over(core: ReplicaCore, now: float) -> list[CibEffect]:
-    """Every write is confirmed: give the role away, then send what waited to it."""
-    target, core.handing_over = core.handing_over or "", None
+def hand_over(core: ReplicaCore, target: str, now: float) -> list[CibEffect]:
+    """Give the role away (the handover leaves behind every diff sent), then send what
+    waited to the new master."""
     core.seq += 1
     core.master, core.claims = target, {}
-    handover = Handover(core.view, core.seq, target)
+    handover = Handover(core.view, core.seq, target, core.version, core.digest(core.cib))
     effects: list[CibEffect] = [Log("cib_master", fields=(
         ("master", target), ("view", core.view), ("handovers", core.seq)))]
     effects += [Send(Node(member), handover)
                 for member in sorted(core.members) if member != core.node]
     effects.append(Send(Node(target), core._announce(known=True)))
-    parked, core.parked = core.parked, []
-    effects += [refuse_forward(core, origin, request_id) for origin, request_id in parked]
     return effects + core._retry_waiting(now)
 
 
@@ -82,7 +81,11 @@ def on_handover(core: ReplicaCore, message: Handover, now: float) -> list[CibEff
     queued = core.sync.queue if core.sync is not None else []  # we took the view's rule
     core.waiting += [(rid, request) for origin, rid, request in queued if origin == core.node]
     refused = [refuse_forward(core, o, rid) for o, rid, _ in queued if o != core.node]
-    return [*refused, *core._take_master(message.master, now, True), *core._retry_waiting(now)]
+    # the handing master's copy, when this one is it (a replica that is resyncing is not)
+    same = not core.resyncing and (message.version, message.digest) == (
+        core.version, core.digest(core.cib))
+    return [*refused, *core._take_master(message.master, now, True, same),
+            *core._retry_waiting(now)]
 
 
 def missed_handovers(core: ReplicaCore, sender: str) -> list[CibEffect]:

@@ -26,7 +26,11 @@ if TYPE_CHECKING:
     from cib.xmlio import Element
 
 
-CIB_PROTOCOL = 1  # 1: FullCib carries the sender's digest, checked before the copy is taken
+# 1: FullCib carries the sender's digest, checked before the copy is taken; 2: the master
+# broadcasts one Diff and waits for no replica (no Applied, no Journaled), a Handover names
+# its copy. A protocol 1 daemon in the same view would wait for confirmations never sent:
+# the master names it in its log (`cib_peer_protocol`); nothing adapts to it yet.
+CIB_PROTOCOL = 2
 
 
 # Events fed to the core (besides messaging.effects.TimerFired).
@@ -107,23 +111,23 @@ class WriteResult:
 
 @dataclass(frozen=True, slots=True)
 class Diff:
-    """A change made on the master: the v2 patchset and the digest of the result. `origins`
-    and `requests` name the write (its node and request id; empty from an older master): its
-    origin answers its client from this diff (cib.replication_answers), and a replica
-    confirms it to that origin too."""
+    """A change made on the master, sent once to every node behind the master's journal
+    write: the v2 patchset and the digest of the result. `origins` and `requests` name the
+    write (its node and request id; empty from an older master): its origin answers its
+    client from this diff (cib.replication_follower)."""
 
     view: int
     patch: str
     digest: str
     version: Version
-    origins: tuple[str, ...] = ()  # empty too when the master answers the writes itself
+    origins: tuple[str, ...] = ()
     requests: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class DiffBatch:
-    """Several changes the master made while the previous batch awaited its confirmations
-    (group commit): the v2 patchsets in order and the digest of the result."""
+    """Several changes in one message (the v2 patchsets in order and the digest of the
+    result): a protocol 1 master's group commit; followed as a `Diff`, never sent now."""
 
     view: int
     patches: tuple[str, ...]
@@ -135,10 +139,8 @@ class DiffBatch:
 
 @dataclass(frozen=True, slots=True)
 class Applied:
-    """A replica confirms it holds the master's copy up to `version`: from a diff (sent to
-    the master and to the other origins the diff named; `by_diff` when the diff named
-    writes of this node's own, which it then answers itself) or from a whole CIB (sent to
-    every member)."""
+    """A protocol 1 replica's confirmation that it holds the master's copy up to `version`
+    (from a diff: `by_diff`). Kept so such a frame still opens; ignored, never sent now."""
 
     view: int
     version: Version
@@ -147,9 +149,9 @@ class Applied:
 
 @dataclass(frozen=True, slots=True)
 class Journaled:
-    """The master wrote its copy up to `version` into its journal: sent, once the write is
-    done, to the origins of the writes a batch carried (they answer their clients by the
-    master's rule: cib.replication_follower). Its order against other messages is free."""
+    """A protocol 1 master's mark that its copy up to `version` is in its journal (its diff
+    now leaves only behind that write and says so). Kept so such a frame still opens;
+    ignored, never sent now."""
 
     view: int
     version: Version
@@ -181,12 +183,17 @@ class DcClaim:
 
 @dataclass(frozen=True, slots=True)
 class Handover:
-    """The master of the view gives the role to `master` (the DC every member named).
-    `seq` counts handovers within the view: a member follows the highest it has seen."""
+    """The master of the view gives the role to `master` (the DC every member named), behind
+    its last diff. `seq` counts handovers within the view: a member follows the highest it
+    has seen."""
 
     view: int
     seq: int
     master: str
+    # the handing master's copy (none from an older daemon): the new master takes the role
+    # at once only with this copy, which it holds once it applied every diff sent before
+    version: Version | None = None
+    digest: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,30 +247,14 @@ class PersistCib:
     patches: tuple[str, ...] = ()
     deferred: bool = False
     digest: str = ""  # the versioned digest of `cib` when the core has it (a batch, a diff)
-    published: int = 0  # how many leading `patches` a `PublishChange` already announced
-
-
-@dataclass(frozen=True, slots=True)
-class PublishChange:
-    """Tell this node's change subscribers of a write the master applied and holds (group
-    commit: its batch leaves once an earlier one is confirmed). Pacemaker's DC acts on its
-    own cib's change as soon as that cib applied it, not once replicas confirmed it; holding
-    the publication behind replica rounds kept a 16-node boot's DC waiting 1-2 s for probe
-    results already applied. The write is still acknowledged only once every replica
-    confirmed it, and the later `PersistCib` of its batch does not announce it again
-    (`published`). `cib` is the core's tree after the write (not changed later)."""
-
-    cib: Element
-    version: Version
-    patch: str
 
 
 @dataclass(frozen=True, slots=True)
 class Acknowledge:
-    """Answer a local client's write: exit code 0 means it is in the memory of every
-    replica of the view (each confirmed it) and, once the shell carried out the master's
-    `PersistCib` before it, in the master's journal (the `cib` package's docstring);
-    102 means the view changed first (outcome unknown)."""
+    """Answer a local client's write: exit code 0 means, once the shell carried out the
+    effects before it (the master's `PersistCib` and its diff's `Send`), that it is in the
+    master's journal and its diff was sent to every replica (the `cib` package's
+    docstring); 102 means the view changed first (outcome unknown)."""
 
     request_id: str
     exit_code: int

@@ -1,7 +1,7 @@
-"""The master's bookkeeping inside cib.replication's ReplicaCore: writes awaiting their
-replicas' confirmations and the state of a view's sync (plain data), and the two rules
-every member computes alike: the master a view starts with, and the digest copies are
-compared by. The invariants they serve are in cib.replication's docstring."""
+"""The master's bookkeeping inside cib.replication's ReplicaCore: the state of a view's sync
+(plain data), and the two rules every member computes alike: the master a view starts
+with, and the digest copies are compared by. The invariants they serve are in
+cib.replication's docstring."""
 
 from __future__ import annotations
 
@@ -54,23 +54,6 @@ class DigestCache:
 
 
 @dataclass
-class Unconfirmed:
-    """A write applied on the master whose acknowledgement waits for replicas."""
-
-    origin: str
-    request_id: str
-    version: Version
-    waiting_for: set[str]
-    batch: int = 0  # the flush that sent it (cib.replication: batches in flight)
-    origin_answers: bool = False  # its origin applied it from a diff: answers it itself
-
-
-def batches_out(unconfirmed: list[Unconfirmed]) -> int:
-    """How many flushed batches the master's unconfirmed writes (in flush order) span."""
-    return unconfirmed[-1].batch - unconfirmed[0].batch + 1 if unconfirmed else 0
-
-
-@dataclass
 class Sync:
     """The master's state while it brings a new view's copies together."""
 
@@ -81,11 +64,7 @@ class Sync:
     fresh: set[str] = field(default_factory=set)  # announced copies loaded from disk
 
 
-def forget_fenced(node: str, members: dict[str, int], unconfirmed: list[Unconfirmed]) -> bool:
+def forget_fenced(node: str, members: dict[str, int]) -> bool:
     """Drop a fenced replica from the view's members (its messages in this view are ignored
-    from now on) and from every write's confirmations; False if it was no member."""
-    if members.pop(node, None) is None:
-        return False
-    for write in unconfirmed:
-        write.waiting_for.discard(node)
-    return True
+    from now on); False if it was no member."""
+    return members.pop(node, None) is not None

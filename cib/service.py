@@ -16,14 +16,17 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
 - the IPC `Server` (`cib.api`): `Query` answered at once from the local replica; `Write`
   fed as `ClientWrite`, answered when the core emits its `Acknowledge`; `SetDc` (from
   crmd) fed as `DcNamed`, answered at once.
-- Order against the disk: an answer to a remote client (`WriteResult`) and the master's
-  mark that a batch is journaled (`Journaled`, by which the origins of its writes answer
-  their clients: cib.replication_follower) leave only once the master's batch is in its
-  journal (`DiskWriter.after_writes`); the diffs leave at once, while the journal is
-  written.
+- Order against the disk: every frame to a peer leaves behind the disk writes issued
+  before it that an acknowledgement would wait for (`DiskWriter.after_writes`), in the
+  order the core sent them: the master's diff thus leaves once its change is in the
+  journal, so the origin of a write answers its client from that diff
+  (cib.replication_follower), and nothing the master sends overtakes it. A diff to every
+  node leaves as one heartbeat broadcast; one above `BULK_THRESHOLD` is sent to each
+  other member instead (a bulk offer is fetched by one receiver). Diffs the core sends
+  while the first of them still waits for the disk, with no other frame between, leave
+  together as one `DiffBatch` (group commit).
 - `PersistCib`: each of its patches is published as a `CibDiff` (a whole-CIB resync: the
-  patchset from the previously persisted copy), but for those a `PublishChange` already
-  published when the master applied and held them. The master's batch (patches and digest,
+  patchset from the previously persisted copy). The master's batch (patches and digest,
   starting from the copy last issued to disk) is written into the journal (cib.journal;
   its acknowledgements wait for that write, its fdatasync follows behind: cib.disk) and
   the whole copy is saved
@@ -84,20 +87,19 @@ from cib.replication_messages import (
     Acknowledge,
     ClientWrite,
     DcNamed,
+    Diff,
+    DiffBatch,
     FullCib,
-    Journaled,
     PeerFenced,
     PeerMessage,
     PersistCib,
-    PublishChange,
     ViewChanged,
-    WriteResult,
 )
 from cib.store import CibStore
 from cib.xmlio import Element, element_text
 from messaging.bulk import BulkServer, Offer, cluster_addresses, fetch
 from messaging.daemon import DaemonHost
-from messaging.effects import Client, Node, Send
+from messaging.effects import ALL_NODES, AllNodes, Client, Node, Send
 from messaging.envelope import CIB_MAX_FRAME
 from messaging.errors import ExitCode, HAError, InternalError, RemoteProtocolError
 from messaging.heap import HeapTrimmer, libc_trim
@@ -186,8 +188,7 @@ class CibService:
                              max_frame=CIB_MAX_FRAME, log=self.log)
         self.publisher = Publisher(pub_address(state_dir), API, max_frame=CIB_MAX_FRAME)
         self.runner = Runner(self.core, AsyncioScheduler(), send=self._send, log=self.log,
-                             handlers={PersistCib: self._persist, Acknowledge: self._ack,
-                                       PublishChange: self._publish})
+                             handlers={PersistCib: self._persist, Acknowledge: self._ack})
         self.peers = PeerChannel(state_dir, node, PEER_CHANNEL, open_frame=open_peer_frame,
                                  on_message=self._peer_message, log=self.log,
                                  prepare=self._offer_large, open_async=self._open)
@@ -197,6 +198,8 @@ class CibService:
         self.host = DaemonHost(self.log)
         self.bulk = self._bulk_server(config_path, authkeys_path)
         self._last_frame: tuple[object, bytes] | None = None
+        # diffs waiting for the disk, to which the next may be added, and their held send
+        self._open_batch: tuple[list[Diff], list[Any]] | None = None
         self.disk = DiskWriter(self.store, self.log)
         self._deferred: PersistCib | None = None  # a replica's newest copy, not yet written
         self._deferred_handle: asyncio.TimerHandle | None = None
@@ -287,7 +290,7 @@ class CibService:
         first: Pacemaker's replicas write asynchronously too)."""
         base = self.persisted
         self.trimmer.soon()  # `base` (a tree of tens of MB at 2 MB of XML) is let go
-        for patch_text in published_patches(effect, base)[effect.published:]:
+        for patch_text in published_patches(effect, base):
             self.publisher.publish(DIFF_TOPIC, CibDiff(patch_text, effect.version))
         self.persisted = effect.cib
         if effect.patches and effect.digest and base is self._on_disk:
@@ -310,11 +313,6 @@ class CibService:
         if self._deferred_handle is None:
             self._deferred_handle = asyncio.get_running_loop().call_later(
                 DEFERRED_WRITE_DELAY, self._write_deferred)
-
-    def _publish(self, effect: PublishChange) -> None:
-        """A write the master holds (group commit): its subscribers (the DC's crmd) learn
-        it now; its batch's `PersistCib` writes it to disk later."""
-        self.publisher.publish(DIFF_TOPIC, CibDiff(effect.patch, effect.version))
 
     def _write_deferred(self) -> None:
         pending, self._deferred, self._deferred_handle = self._deferred, None, None
@@ -365,17 +363,51 @@ class CibService:
     # -- peers --------------------------------------------------------------------------
 
     def _send(self, effect: Send) -> None:
-        if not isinstance(effect.destination, Node):
+        if isinstance(effect.destination, Client):
             raise InternalError(f"the cib core sends only to nodes: {effect!r}")
-        if self._last_frame is None or self._last_frame[0] is not effect.message:
-            self._last_frame = (effect.message, peer_frame(effect.message))  # one per fan-out
-        frame, destination = self._last_frame[1], effect.destination
-        if isinstance(effect.message, FullCib):  # a join's or resync's whole copy: when it left
+        if isinstance(effect.destination, AllNodes) and isinstance(effect.message, Diff):
+            self._send_diff(effect.message)
+            return
+        self._open_batch = None  # a later diff must not overtake this frame
+        self.disk.after_writes(functools.partial(self._send_now, effect.destination,
+                                                 effect.message))
+
+    def _send_diff(self, diff: Diff) -> None:
+        """A diff to every node, behind the journal write it follows; diffs the core sends
+        while that one still waits for the disk, with nothing sent in between, leave with
+        it as one `DiffBatch` (group commit: one frame, and one digest check per replica)."""
+        if self._open_batch is not None and self._open_batch[0][-1].view == diff.view:
+            self._open_batch[0].append(diff)
+            self.disk.wait_longer(self._open_batch[1])  # until its journal record is written
+            return
+        batch: list[Diff] = [diff]
+        self._open_batch = None
+        held = self.disk.after_writes(lambda: self._send_batch(batch))
+        if held is not None:
+            self._open_batch = (batch, held)
+
+    def _send_batch(self, batch: list[Diff]) -> None:
+        if self._open_batch is not None and self._open_batch[0] is batch:
+            self._open_batch = None
+        last = batch[-1]
+        message: Diff | DiffBatch = last if len(batch) == 1 else DiffBatch(
+            last.view, tuple(diff.patch for diff in batch), last.digest, last.version,
+            tuple(o for diff in batch for o in diff.origins),
+            tuple(r for diff in batch for r in diff.requests))
+        self._send_now(ALL_NODES, message)
+
+    def _send_now(self, destination: Node | AllNodes, message: object) -> None:
+        if self._last_frame is None or self._last_frame[0] is not message:
+            self._last_frame = (message, peer_frame(message))  # one per fan-out
+        frame = self._last_frame[1]
+        destinations: list[Node | AllNodes] = [destination]
+        if isinstance(destination, AllNodes) and len(frame) > BULK_THRESHOLD:
+            destinations = [Node(member) for member in sorted(self.core.members)
+                            if member != self.node]  # one bulk offer per receiver
+        if isinstance(message, FullCib) and isinstance(destination, Node):
             self.log.info("cib_full_sent", to=destination.name, size=len(frame))
-        if isinstance(effect.message, WriteResult | Journaled):  # they say "it is on disk"
-            self.disk.after_writes(lambda: self.peers.send(destination, frame))
-        else:
-            self.peers.send(destination, frame)
+        for each in destinations:
+            self.peers.send(each, frame)
 
     def _offer_large(self, payload: bytes) -> bytes:
         """A frame above `BULK_THRESHOLD` leaves as the `Offer` of the bulk path."""

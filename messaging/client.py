@@ -245,6 +245,16 @@ class AsyncClient:
                 self.close()
         return _result(envelope)
 
+    async def notify(self, message: object) -> None:
+        """Send one request that wants no answer (kind ``notice``): a failure is the
+        server's to log, so only for requests whose answer would tell nothing."""
+        from messaging.ipc import translated
+
+        sock = self._connect()
+        data = encode(self.registry, Kind.NOTICE, next(_ids), message)
+        with translated(self.endpoint):
+            await sock.send_multipart([b"", data])
+
     async def next_event(self, timeout: float | None = None) -> Any:
         """The next event the server pushed to this client; PeerTimeout after `timeout`."""
         import asyncio

@@ -5,7 +5,8 @@ An IPC frame is one msgpack array::
     [version, kind, request_id, tag, body]
 
 - ``version``: `IPC_VERSION` (1). Another version is refused, never guessed at.
-- ``kind``: ``"request"``, ``"reply"``, ``"error"`` or ``"event"``.
+- ``kind``: ``"request"``, ``"reply"``, ``"error"``, ``"event"`` or ``"notice"`` (a request
+  that wants no reply: the server handles it and answers nothing, a failure only logged).
 - ``request_id``: the client's id for a request (1 .. 2**63-1); a reply, an error and an
   event pushed to one client carry the id of the request they belong to; published
   events and errors about undecodable requests carry 0.
@@ -45,6 +46,7 @@ class Kind(enum.StrEnum):
     REPLY = "reply"
     ERROR = "error"
     EVENT = "event"
+    NOTICE = "notice"  # a request answered by nothing (fire and forget)
 
 
 _KINDS = {kind.value: kind for kind in Kind}

@@ -230,11 +230,17 @@ class Server:
             return
         token = f"{identity.hex()}.{header.request_id}.{int(delimited)}"
         try:
-            if header.kind is not Kind.REQUEST:
+            if header.kind is not Kind.REQUEST and header.kind is not Kind.NOTICE:
                 raise RemoteProtocolError(f"a server takes requests, not {header.kind.value}s")
             message = open_header(self.registry, header).message
         except RemoteProtocolError as error:
-            self._reject(token, str(error))
+            if header.kind is Kind.NOTICE:  # nobody waits for an answer
+                self._log("warning", "ipc_notice_rejected", reason=str(error))
+            else:
+                self._reject(token, str(error))
+            return
+        if header.kind is Kind.NOTICE:
+            self._notice(message, Client(token))
             return
         if peer is not None:
             self._peers[token] = peer
@@ -262,6 +268,18 @@ class Server:
             reply = ErrorReply.of(error)
         if reply is not None:
             self.send(client, reply)
+
+    def _notice(self, message: Any, client: Client) -> None:
+        """A request whose sender wants no answer: handled as any, its reply dropped; a
+        failure is logged here, the only place that learns of it."""
+        try:
+            self.on_request(message, client)
+        except HAError as error:
+            self._log("warning", "ipc_notice_failed", request=type(message).__name__,
+                      error=str(error))
+        except Exception as error:  # a bug of ours
+            self._log("error", "request_failed", request=type(message).__name__,
+                      error=repr(error))
 
     def _reject(self, token: str, reason: str) -> None:
         self.rejected += 1

@@ -6,10 +6,10 @@ other nodes the same way, so the plumbing lives here once:
 * `PeerChannel.send(destination, payload)` queues a frame for `Node(name)` or `ALL_NODES`;
   one task hands the frames to heartbeat in order (heartbeat then delivers them reliably,
   in order, exactly once per sender generation), so a slow control socket never blocks the
-  daemon's loop. It does not wait for heartbeat's answer to one frame before handing over
-  the next (up to `SEND_WINDOW` unanswered): the requests share one socket, which zmq and
-  heartbeat's server keep in order, and a fan-out of the same frame to every replica no
-  longer pays one control-socket round trip per replica in a row. A full queue refuses the
+  daemon's loop. Each is a notice (`post_message`): heartbeat answers nothing, since its
+  `Ack` said only "queued" and cost both daemons an encode, a decode and a wake-up per
+  frame; a refused frame (unknown node, too large) is logged by heartbeat. The frames share
+  one socket, which zmq and heartbeat's server keep in order. A full queue refuses the
   frame (`send` returns False) instead of growing without bound; the daemon's core recovers
   through its own timers and resyncs.
 * the receiving task subscribes to heartbeat's ``message/<channel>`` topic only, drops our
@@ -46,7 +46,6 @@ from messaging.heartbeat.api import AsyncHeartbeatClient, MessageReceived, messa
 from messaging.membership import AsyncCcmClient, MembershipChanged
 
 SEND_QUEUE = 10000
-SEND_WINDOW = 64  # frames handed to heartbeat and not yet answered
 CCM_POLL_S = 0.2  # ccm not answering yet: ask again (a retry interval, not a readiness wait)
 
 __all__ = ["SEND_QUEUE", "PeerChannel", "SenderOrder", "follow_membership"]
@@ -124,31 +123,15 @@ class PeerChannel:
         host.closing(self)
 
     async def sender(self) -> None:
-        window = asyncio.Semaphore(SEND_WINDOW)
-        sending: set[asyncio.Task[None]] = set()
-        try:
-            while True:
-                destination, payload = await self._queue.get()
-                await window.acquire()
-                # Tasks start in creation order and each hands its frame to the socket at
-                # its first step, so frames leave in the order they were queued.
-                task = asyncio.get_running_loop().create_task(
-                    self._send_one(destination, payload))
-                sending.add(task)
-                task.add_done_callback(sending.discard)
-                task.add_done_callback(lambda _: window.release())
-        finally:
-            for task in sending:
-                task.cancel()
-
-    async def _send_one(self, destination: Node | AllNodes, payload: bytes) -> None:
-        try:
-            if self.prepare is not None:
-                payload = self.prepare(payload)
-            await self._client.send_message(destination, self.channel, payload)
-        except HAError as error:
-            self.log.warning("heartbeat_send_failed", channel=self.channel,
-                             peer=str(destination), error=str(error))
+        while True:
+            destination, payload = await self._queue.get()
+            try:
+                if self.prepare is not None:
+                    payload = self.prepare(payload)
+                await self._client.post_message(destination, self.channel, payload)
+            except HAError as error:
+                self.log.warning("heartbeat_send_failed", channel=self.channel,
+                                 peer=str(destination), error=str(error))
 
     async def receiver(self) -> None:
         subscriber = AsyncHeartbeatClient(self.state_dir).subscribe(

@@ -44,7 +44,6 @@ from cib.api import (
     PeerFenced,
     PeerMessage,
     PersistCib,
-    PublishChange,
     ReplicaCore,
     ViewChanged,
     WireRequest,
@@ -132,14 +131,13 @@ def _send(ctx: DaemonContext, effect: Send) -> None:
     send_to_peers(ctx, effect.destination, CIB_CHANNEL, peer_frame(effect.message))
 
 
-def _persist(ctx: DaemonContext, effect: PersistCib | PublishChange) -> None:
+def _persist(ctx: DaemonContext, effect: PersistCib) -> None:
     """Write the copy to the node's memory and publish what changed since the copy last
-    published; a `PublishChange` (a write the master holds) publishes only."""
+    published."""
     from cib.api import create_patchset
     from crmd.cib_events import diff_events
 
-    if isinstance(effect, PersistCib):
-        ctx.memory[DISK] = (element_text(effect.cib, pretty=False), effect.term)
+    ctx.memory[DISK] = (element_text(effect.cib, pretty=False), effect.term)
     cib = effect.cib
     patch = create_patchset(ctx.state["persisted"], cib)
     ctx.state["persisted"] = cib
@@ -160,7 +158,6 @@ def _acknowledge(ctx: DaemonContext, effect: Acknowledge) -> None:
 CIB = DaemonSpec(
     "cib", _build, boot=_boot, send=_send,
     handlers=lambda ctx: {PersistCib: lambda e: _persist(ctx, e),
-                          PublishChange: lambda e: _persist(ctx, e),
                           Acknowledge: lambda e: _acknowledge(ctx, e)},
     subscriptions={MEMBERSHIP_TOPIC: _view, f"message/{CIB_CHANNEL}": _peer,
                    ELECTION_TOPIC: _dc, fencing.FENCE_TOPIC: _fenced})

@@ -9,8 +9,9 @@ daemon of a node binds, inside the node's state directory:
   change, a full `NodeTable`.
 - ``ipc://<state_dir>/heartbeat.ctl`` (`messaging.ipc.Server`). Requests `SendMessage` ->
   `Ack` (a refused send -- unknown node, bad channel, too large -- is a ValidationError
-  reply), `QueryNodes` -> `NodeTable`, `QueryCounters` -> `Counters`, and the built-in
-  Ping. Frames are `messaging.envelope` envelopes (docs/wire-format.md).
+  reply; sent as a notice, `AsyncHeartbeatClient.post_message`, nothing is answered and a
+  refusal is only logged), `QueryNodes` -> `NodeTable`, `QueryCounters` -> `Counters`, and
+  the built-in Ping. Frames are `messaging.envelope` envelopes (docs/wire-format.md).
 
 Semantics the contract promises:
 - status is "up" | "late" | "dead" (`NodeState`); a node is up while ANY link hears it;
@@ -277,6 +278,12 @@ class AsyncHeartbeatClient:
         reply: Ack = await self._ask(
             SendMessage(_wire_destination(destination), channel, payload), Ack)
         return reply
+
+    async def post_message(self, destination: Node | AllNodes, channel: str,
+                           payload: bytes) -> None:
+        """`send_message` without waiting for heartbeat's `Ack` (a notice): a refusal is
+        only logged by heartbeat (`ipc_notice_failed`)."""
+        await self._ctl.notify(SendMessage(_wire_destination(destination), channel, payload))
 
     async def query_nodes(self) -> NodeTable:
         table: NodeTable = await self._ask(QueryNodes(), NodeTable)

@@ -72,12 +72,14 @@ class Daemon:
     def __init__(self, endpoint: str) -> None:
         self.server = Server(endpoint, API, self.handle, daemon="itest", max_frame=MAX_FRAME)
         self.waiting: list[tuple[Later, ClientToken]] = []
+        self.echoed: list[str] = []
         self.ready = threading.Event()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def handle(self, request: Any, client: ClientToken) -> Any:
         if isinstance(request, Echo):
+            self.echoed.append(request.text)
             return Echo(request.text.upper())
         if isinstance(request, Later):
             self.waiting.append((request, client))
@@ -241,6 +243,33 @@ def test_async_client_concurrent_requests(daemon: Daemon) -> None:
             client.close()
 
     assert asyncio.run(scenario()) == [Echo("released"), Echo("a"), Echo("b")]
+
+
+def test_a_notice_is_handled_in_order_and_answered_by_nothing(daemon: Daemon) -> None:
+    """Notices (fire and forget, `AsyncClient.notify`): handled as requests, in order with
+    them; neither their replies nor their failures come back, so the next frame the client
+    reads is the reply to its request."""
+    async def scenario() -> Any:
+        client = AsyncClient(daemon.server.endpoint, API, max_frame=MAX_FRAME)
+        try:
+            await client.notify(Echo("a"))
+            await client.notify(Fail())
+            await client.notify(Fail(bug=True))
+            return await client.request(Echo("b"), timeout=5.0)
+        finally:
+            client.close()
+
+    assert asyncio.run(scenario()) == Echo("B")
+    assert daemon.echoed == ["a", "b"]
+    with zmq.Context() as context, context.socket(zmq.DEALER) as sock:
+        sock.connect(daemon.server.endpoint)
+        sock.send_multipart([b"", encode(API, Kind.NOTICE, 7, Echo("c"))])
+        sock.send_multipart([b"", encode(API, Kind.REQUEST, 8, Echo("d"))])
+        assert sock.poll(5000)
+        reply = decode(API, sock.recv_multipart()[-1])
+        assert (reply.kind, reply.request_id, reply.message) == (Kind.REPLY, 8, Echo("D"))
+        assert not sock.poll(200)  # nothing for the notice
+    assert daemon.echoed == ["a", "b", "c", "d"]
 
 
 def test_publisher_events_reach_subscribers(tmp_path: Path) -> None:

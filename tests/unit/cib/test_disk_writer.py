@@ -150,3 +150,48 @@ def test_an_append_behind_holds_back_no_acknowledgement(tmp_path: Path) -> None:
     assert events == ["ack at once", "loop ran", "ack after epoch 3"]
     records, _ = read_journal(tmp_path)
     assert [r.version.epoch for r in records] == [2, 3]
+
+
+class TwoGateStore(CibStore):
+    """A real store: the save of epoch N waits for gate N; `done` lists the finished ones."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.gates = {"1": threading.Event(), "2": threading.Event()}
+        self.done: list[str] = []
+
+    def save(self, cib, written=None, keep_status=False, term=None,  # type: ignore[no-untyped-def]
+             reset_journal=True):
+        assert self.gates[cib.get("epoch")].wait(10)
+        result = super().save(cib, written, keep_status, term, reset_journal)
+        self.done.append(cib.get("epoch"))
+        return result
+
+
+def test_a_held_action_made_to_wait_longer_waits_for_the_later_write(tmp_path: Path) -> None:
+    """The cib sends diffs made while the first waits for the disk as one batch: the batch
+    then waits for the last one's write too, and what was held behind it (the first
+    write's acknowledgement) still comes after it."""
+    store = TwoGateStore(tmp_path)
+    events: list[str] = []
+
+    async def scenario() -> None:
+        disk = DiskWriter(store, get_logger(daemon="test"))
+        disk.write(empty_cib(epoch=1), term=1)
+        held = disk.after_writes(lambda: events.append("batch"))
+        disk.after_writes(lambda: events.append("ack 1"))
+        disk.write(empty_cib(epoch=2), term=1)
+        assert held is not None
+        disk.wait_longer(held)
+        store.gates["1"].set()
+        while "1" not in store.done:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the loop learns that epoch 1 is written
+        events.append("epoch 1 written")
+        store.gates["2"].set()
+        while len(events) < 3:
+            await asyncio.sleep(0.01)
+        disk.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert events == ["epoch 1 written", "batch", "ack 1"]

@@ -26,7 +26,7 @@ from cib.request import Op
 from cib.service import CibService
 from cib.store import CibStore
 from cib.xmlio import Element
-from messaging.effects import Send
+from messaging.effects import AllNodes, Send
 
 NODES = ("n1", "n2", "n3")
 
@@ -72,8 +72,11 @@ class Master:
     def feed(self, name: str, event: object) -> None:
         for effect in self.cores[name].handle(event):  # type: ignore[arg-type]
             if isinstance(effect, Send):
-                self.queue.append((effect.destination.name, PeerMessage(
-                    0.0, name, effect.message)))
+                targets = ([other for other in NODES if other != name]
+                           if isinstance(effect.destination, AllNodes)
+                           else [effect.destination.name])
+                self.queue += [(target, PeerMessage(0.0, name, effect.message))
+                               for target in targets]
             elif isinstance(effect, PersistCib) and name == "n1":
                 self.service._persist(effect)
             elif isinstance(effect, Acknowledge):

@@ -18,7 +18,6 @@ from cib.replication_full import full_copy
 from cib.replication_messages import (
     CIB_PROTOCOL,
     Announce,
-    Applied,
     AskAnnounce,
     ClientWrite,
     Diff,
@@ -33,7 +32,7 @@ from cib.replication_messages import (
 from cib.replication_state import digest_of
 from cib.request import Op
 from cib.xmlio import Element, element_text, parse
-from messaging.effects import Log, Send, TimerFired
+from messaging.effects import ALL_NODES, Log, Send, TimerFired
 
 MEMBERS = ((1, "n1"), (2, "n2"))
 
@@ -70,17 +69,15 @@ def _logs(effects: list[object], event: str) -> list[Log]:
     return [effect for effect in effects if isinstance(effect, Log) and effect.event == event]
 
 
-def test_a_replica_takes_a_copy_with_the_senders_digest_and_confirms_it_first() -> None:
+def test_a_replica_takes_a_copy_with_the_senders_digest_and_confirms_nothing() -> None:
     master = _holder(5)
     replica = _replica_of(master)
     copy = full_copy(master)
     assert copy.digest == digest_of(master.cib) and copy.protocol == CIB_PROTOCOL
     effects = replica.handle(PeerMessage(0.0, "n1", copy))
     assert replica.version == master.version and not replica.fresh
-    assert [e.message for e in effects if isinstance(e, Send)] == [Applied(1, master.version)]
-    # confirmed from memory first; its subscribers' diff and its disk copy come after
+    assert not [e for e in effects if isinstance(e, Send)]  # no write waits for replicas
     assert isinstance(effects[-1], PersistCib) and effects[-1].deferred
-    assert isinstance(effects[0], Send)
 
 
 def test_a_copy_that_differs_from_its_digest_is_refused_and_the_replica_keeps_its_own() -> None:
@@ -91,7 +88,7 @@ def test_a_copy_that_differs_from_its_digest_is_refused_and_the_replica_keeps_it
     changed = dataclasses.replace(copy, cib=copy.cib.replace('value="1"', 'value="2"'))
     effects = replica.handle(PeerMessage(0.0, "n1", changed))
     assert replica.cib is before and _logs(effects, "cib_full_refused")
-    assert not any(isinstance(e, PersistCib | Send) for e in effects)  # no Applied, no loop
+    assert not any(isinstance(e, PersistCib | Send) for e in effects)  # no loop
     unparsable = dataclasses.replace(copy, cib="no xml here")
     effects = replica.handle(PeerMessage(0.0, "n1", unparsable))
     assert replica.cib is before and _logs(effects, "cib_full_refused")
@@ -146,6 +143,11 @@ def test_the_fields_travel_and_an_older_frame_opens_with_their_defaults() -> Non
     old = open_peer_frame(msgpack.packb(frame))
     assert isinstance(old, FullCib) and (old.digest, old.protocol) == ("", 0)
     assert old.cib == copy.cib
+    handover = Handover(1, 2, "n2", master.version, digest_of(master.cib))
+    assert open_peer_frame(peer_frame(handover)) == handover
+    frame = msgpack.unpackb(peer_frame(handover))
+    frame[-1] = frame[-1][:3]  # view, seq, master: what a protocol 1 daemon sends
+    assert open_peer_frame(msgpack.packb(frame)) == Handover(1, 2, "n2")
 
 
 def test_a_late_duplicate_announce_gets_no_whole_copy_a_respawned_cibs_does() -> None:
@@ -161,8 +163,8 @@ def test_a_late_duplicate_announce_gets_no_whole_copy_a_respawned_cibs_does() ->
                                                       protocol=CIB_PROTOCOL)))
     assert master.sync is None
     effects = master.handle(_create("w1"))
-    assert [e.destination.name for e in effects if isinstance(e, Send)
-            and isinstance(e.message, Diff)] == ["n2", "n3"]
+    assert [e.destination for e in effects if isinstance(e, Send)
+            and isinstance(e.message, Diff)] == [ALL_NODES]
     late = Announce(1, version, digest, term, protocol=CIB_PROTOCOL, known=True)
     effects = master.handle(PeerMessage(0.0, "n2", late))
     assert not [e for e in effects if isinstance(e, Send) and isinstance(e.message, FullCib)]
@@ -182,36 +184,30 @@ def test_a_members_own_announce_is_unasked_its_answer_to_the_master_asked() -> N
         ("Announce", False), ("Announce", True)]
 
 
-def test_no_ping_announces_writes_the_replicas_were_not_sent() -> None:
-    """Two batches await confirmations, a third write is held (group commit): a ping now
-    would announce a version no replica can hold, and each would fetch the whole CIB."""
+def test_the_ping_after_a_write_announces_once_to_every_node() -> None:
     master = _holder(5)
     members = ((1, "n1"), (2, "n2"), (3, "n3"))
     master.handle(ViewChanged(0.0, 1, members))
     version, term, digest = master._state()
     for name in ("n2", "n3"):
         master.handle(PeerMessage(0.0, name, Announce(1, version, digest, term)))
-    for ident in ("w1", "w2", "w3"):
-        master.handle(_create(ident))
-    assert len(master.held) == 1
-    assert master.handle(TimerFired("ping", 1.0)) == []
-    for name in ("n2", "n3"):  # both batches confirmed: the held write leaves, then a ping
-        master.handle(PeerMessage(1.0, name, Applied(1, master.unconfirmed[-1].version)))
-    assert not master.held
-    announced = [e.message for e in master.handle(TimerFired("ping", 2.0))
+    master.handle(_create("w1"))
+    announced = [(e.destination, e.message) for e in master.handle(TimerFired("ping", 1.0))
                  if isinstance(e, Send)]
-    assert [m.version for m in announced] == [master.version] * 2  # type: ignore[attr-defined]
+    assert [(destination, m.version) for destination, m in announced] == [  # type: ignore[attr-defined]
+        (ALL_NODES, master.version)]
 
 
 def test_after_a_handover_the_members_announces_cost_no_whole_copy() -> None:
-    """n1 hands the role to n2 (every member confirmed the last write); n2 applies a write at
-    once; n3's announce at the handover, older than that write's diff, must not make n2 send
-    it the whole CIB. A respawned (fresh) member's still does."""
+    """n1 hands the role to n2 (both hold n1's copy, which the handover names); n2 applies a
+    write at once; n3's announce at the handover, older than that write's diff, must not
+    make n2 send it the whole CIB. A respawned (fresh) member's still does."""
     members = ((1, "n1"), (2, "n2"), (3, "n3"))
     cores = {name: ReplicaCore(name, empty_cib(epoch=1), _no_schema) for _, name in members}
     for core in cores.values():
         core.handle(ViewChanged(0.0, 1, members))
-    handover = Handover(1, 1, "n2")
+    version, _, digest = cores["n1"]._state()
+    handover = Handover(1, 1, "n2", version, digest)
     n2, n3 = cores["n2"], cores["n3"]
     n2.handle(PeerMessage(0.0, "n1", handover))
     announce = [e.message for e in n3.handle(PeerMessage(0.0, "n1", handover))
@@ -224,3 +220,19 @@ def test_after_a_handover_the_members_announces_cost_no_whole_copy() -> None:
     effects = n2.handle(PeerMessage(0.0, "n3", respawned))
     assert [e.destination.name for e in effects if isinstance(e, Send)
             and isinstance(e.message, FullCib)] == ["n3"]
+
+
+def test_a_new_master_whose_copy_is_not_the_handovers_syncs_the_view() -> None:
+    """n2 missed a diff before n1 handed it the role (or the handover came from a daemon
+    that names no copy): taking the role with its copy would lose n1's last writes; it
+    syncs the view instead, fetching the best copy."""
+    members = ((1, "n1"), (2, "n2"), (3, "n3"))
+    cores = {name: ReplicaCore(name, empty_cib(epoch=1), _no_schema) for _, name in members}
+    for core in cores.values():
+        core.handle(ViewChanged(0.0, 1, members))
+    n2 = cores["n2"]
+    for handover in (Handover(1, 1, "n2", (0, 2, 0), "other digest"), Handover(1, 2, "n2")):
+        effects = n2.handle(PeerMessage(0.0, "n1", handover))
+        assert n2.master == "n2" and n2.sync is not None
+        assert {e.destination.name for e in effects if isinstance(e, Send)  # type: ignore[union-attr]
+                and isinstance(e.message, AskAnnounce)} == {"n1", "n3"}
