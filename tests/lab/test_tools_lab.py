@@ -78,10 +78,18 @@ def _digest(lab: Lab, node: str) -> str:
     return done.stdout.strip()
 
 
-def test_crm_on_one_node_is_seen_by_the_tools_on_the_others(lab: Lab) -> None:
+@pytest.fixture(scope="module")
+def with_t2_dummy(lab: Lab) -> Lab:
+    """The lab with t2-dummy configured through crm on n1, whichever of the tests that
+    need it runs first (a -k selection must not depend on the others' order)."""
     added = lab.on("n1", "crm", "configure", "primitive", "t2-dummy", "ocf:heartbeat:Dummy",
                    "params", "state=/tmp/t2-dummy.state", "op", "monitor", "interval=10s")
     assert added.returncode == 0, added.stdout + added.stderr
+    return lab
+
+
+def test_crm_on_one_node_is_seen_by_the_tools_on_the_others(with_t2_dummy: Lab) -> None:
+    lab = with_t2_dummy
     lab.wait("crm_resource --list on n2 lists t2-dummy",
              lambda: "t2-dummy\t(ocf:heartbeat:Dummy)" in lab.on("n2", "crm_resource",
                                                                  "--list").stdout)
@@ -97,7 +105,8 @@ def test_crm_on_one_node_is_seen_by_the_tools_on_the_others(lab: Lab) -> None:
     assert "t2-dummy" in simulate.stdout
 
 
-def test_crm_resource_write_on_n2_shows_in_crm_on_n3(lab: Lab) -> None:
+def test_crm_resource_write_on_n2_shows_in_crm_on_n3(with_t2_dummy: Lab) -> None:
+    lab = with_t2_dummy
     lab.wait("t2-dummy is configured on n2",
              lambda: lab.on("n2", "crm_resource", "-r", "t2-dummy", "-g", "state").stdout
              .strip() == "/tmp/t2-dummy.state")
@@ -107,7 +116,8 @@ def test_crm_resource_write_on_n2_shows_in_crm_on_n3(lab: Lab) -> None:
              lambda: "fake=t2" in lab.on("n3", "crm", "configure", "show", "t2-dummy").stdout)
 
 
-def test_refused_command_leaves_the_live_cib_unchanged(lab: Lab) -> None:
+def test_refused_command_leaves_the_live_cib_unchanged(with_t2_dummy: Lab) -> None:
+    lab = with_t2_dummy
     lab.wait("t2-dummy reached n1",
              lambda: "t2-dummy" in lab.on("n1", "crm_resource", "--list-raw").stdout)
     before = _digest(lab, "n1")
