@@ -20,7 +20,8 @@ before the first one);
 with the wall time of the first boot, for the timeline of where the seconds went; with
 --cpu each trial also prints the CPU seconds every daemon kind used from its boot until
 settled, summed over the nodes (a cold start of 16 nodes on 2 cores is bound by CPU), and
-heartbeat's retransmission counters (requests, resends) summed over the nodes; --profile
+heartbeat's traffic (messages sent and delivered, datagrams in and out) and
+retransmission counters (requests, resends) summed over the nodes; --profile
 DIR runs every daemon under cProfile (slower: for where the CPU goes, not for timings) and
 writes DIR/NODE-DAEMON.prof once each trial settled.
 Pacemaker's first `up` (namespaces, configuration and fencing device included) is printed
@@ -56,6 +57,8 @@ from messaging.zygote import PROFILE_ENV
 GOALS = {3: 3.0, 16: 6.0}
 
 
+# heartbeat's counters of the upper layers' messages and of all datagrams (load-independent)
+TRAFFIC = ("messages.sent", "messages.delivered", "rx.packets", "tx.packets", "udp.tx")
 Trial = tuple[float, float, str]  # from the first boot, from the last boot returning, load
 
 
@@ -132,7 +135,8 @@ def _dump_profiles(lab: OurLab, names: list[str]) -> None:
 
 
 def _retransmissions(cluster: OurCluster, names: list[str]) -> str:
-    """Heartbeat's retransmission counters summed over the nodes (since each booted)."""
+    """Heartbeat's traffic and retransmission counters summed over the nodes (since each
+    booted)."""
     from messaging.errors import HAError
     from messaging.heartbeat.api import HeartbeatClient
 
@@ -146,9 +150,10 @@ def _retransmissions(cluster: OurCluster, names: list[str]) -> str:
         finally:
             client.close()
         for key, value in counters.items():
-            if key.startswith("rexmit.") or key == "messages.lost":
+            if key.startswith("rexmit.") or key in TRAFFIC or key == "messages.lost":
                 summed[key] = summed.get(key, 0) + value
-    return "retransmissions, all nodes: " + (", ".join(
+    traffic = ", ".join(f"{key} {summed.pop(key, 0)}" for key in TRAFFIC)
+    return f"traffic, all nodes: {traffic}\nretransmissions, all nodes: " + (", ".join(
         f"{key} {value}" for key, value in sorted(summed.items())) or "none")
 
 

@@ -1,6 +1,7 @@
 """Idle CPU per node: % of one core used by a node's daemons in a settled, idle cluster.
 
     python bench/idle_cpu.py [--nodes 3,16] [--window 20] [--settle 5] [--pacemaker]
+                             [--per-node]
 
 Ours: `hacluster lab up --nodes N` (keepalive 200 ms, deadtime 1 s unless told), wait for one view,
 let it settle, then utime+stime of every process in each node's network namespace (the
@@ -45,7 +46,7 @@ def sample(pids_of: Callable[[], dict[str, list[int]]], window: float
 
 
 def ours(nodes: int, window: float, settle: float, timing: tuple[int, int] = (200, 1000),
-         lab_prefix: str = "hcbcpu") -> dict[str, dict[str, float]]:
+         lab_prefix: str = "hcbcpu", per_node: bool = False) -> dict[str, dict[str, float]]:
     lab = OurLab(f"{lab_prefix}{nodes}")
     try:
         try:
@@ -56,9 +57,34 @@ def ours(nodes: int, window: float, settle: float, timing: tuple[int, int] = (20
             return {}
         time.sleep(settle)
         names = sorted(lab.status()["nodes"])
-        return sample(lambda: {n: lab.node_pids(n) for n in names}, window)
+        usage = sample(lambda: {n: lab.node_pids(n) for n in names}, window)
+        if per_node:
+            print(_per_node(usage, _dc(lab.name, names)))
+        return usage
     finally:
         lab.down()
+
+
+def _dc(lab_name: str, names: list[str]) -> str:
+    """The node whose controller is the idle DC now ("" when none answers)."""
+    from our_probe import OurCluster
+
+    from lab.cli import idle_dc
+    from messaging.errors import HAError
+
+    try:
+        return idle_dc(OurCluster(lab_name)._state(), names) or ""
+    except HAError:
+        return ""
+
+
+def _per_node(usage: dict[str, dict[str, float]], dc: str) -> str:
+    """Every node's % of a core per daemon, busiest first (which node and which daemon)."""
+    daemons = sorted({name for per in usage.values() for name in per})
+    rows = [[node + (" (DC)" if node == dc else ""), f"{sum(per.values()):.2f}",
+             *(f"{per.get(name, 0.0):.2f}" for name in daemons)]
+            for node, per in sorted(usage.items(), key=lambda item: -sum(item[1].values()))]
+    return "Idle CPU per node, % of one core\n" + table(["node", "total", *daemons], rows)
 
 
 def pacemaker(window: float, settle: float) -> dict[str, dict[str, float]]:
@@ -96,10 +122,13 @@ def main() -> None:
     parser.add_argument("--keepalive", type=int, default=200, help="ms")
     parser.add_argument("--deadtime", type=int, default=1000, help="ms")
     parser.add_argument("--pacemaker", action="store_true")
+    parser.add_argument("--per-node", action="store_true",
+                        help="also print every node's %% per daemon, the DC marked")
     args = parser.parse_args()
     results = {}
     for count in (int(n) for n in args.nodes.split(",") if n):
-        usage = ours(count, args.window, args.settle, (args.keepalive, args.deadtime), args.lab)
+        usage = ours(count, args.window, args.settle, (args.keepalive, args.deadtime), args.lab,
+                     args.per_node)
         if usage:
             label = f"ours {count} nodes, ka {args.keepalive} ms"
             results[label] = (summary(usage), load_average())

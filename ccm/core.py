@@ -47,8 +47,14 @@ from messaging.effects import (
     TimerFired,
 )
 
+from .events import NO_VIEW as NO_VIEW
+from .events import Event as Event
+from .events import PeerMessageReceived as PeerMessageReceived
+from .events import PeerStatusChanged as PeerStatusChanged
+from .events import View as View
+from .events import ViewInstalled as ViewInstalled
 from .graph import ambiguous_peers, target_membership
-from .protocol import Ack, Commit, Nack, Nudge, PeerMessage, Propose, Reach, Report, Reports
+from .protocol import Ack, Commit, Nack, Nudge, Propose, Reach, Report, Reports
 from .timing import Timing as Timing  # re-exported: callers import it from here
 
 VIEW_TOPIC = "ccm.view"
@@ -60,48 +66,8 @@ TIMER_CHECK = "ccm.check"
 TIMER_HOLD = "ccm.hold"
 TIMER_GOSSIP = "ccm.gossip"
 TIMER_JOIN = "ccm.join"
+TIMER_REACH = "ccm.reach"
 ROUND_EXTENSIONS = 3  # proposal timeouts a round without refusals stays open for
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    """An agreed membership: id, sorted member names and the coordinator that committed it."""
-
-    view_id: int
-    members: tuple[str, ...]
-    coordinator: str
-
-
-NO_VIEW = View(0, (), "")
-
-
-@dataclass(frozen=True, slots=True)
-class PeerStatusChanged:
-    """The heartbeat layer now hears `node` (up or late) or not (dead)."""
-
-    node: str
-    up: bool
-    now: float
-
-
-@dataclass(frozen=True, slots=True)
-class PeerMessageReceived:
-    """A ccm protocol message from the core on node `src`."""
-
-    src: str
-    message: PeerMessage
-    now: float
-
-
-@dataclass(frozen=True, slots=True)
-class ViewInstalled:
-    """Published when this node installs a new agreed view."""
-
-    view: View
-    now: float
-
-
-Event = PeerStatusChanged | PeerMessageReceived | TimerFired
 
 
 @dataclass(slots=True)
@@ -141,6 +107,7 @@ class Membership:
         self._round_counter = 0
         self._want_round = False
         self._retry_pending = False
+        self._reach_due = False
         self._acked: tuple[str, int, int] | None = None
         self._next_nudge_at = 0.0
         self._ambiguous_since: float | None = None
@@ -219,8 +186,20 @@ class Membership:
             # hears the same silence and proposes (a one-way cut: the member nudges after
             # a proposal timeout). Every datagram reaches every node, so 15 messages "to
             # the coordinator" at 16 nodes were 210 receptions ahead of the proposal.
-            effects.insert(0, Send(BROADCAST, Reach(self._relay_reports())))
+            effects[:0] = self._tell_reach(event.now, event.up)
         return effects
+
+    def _tell_reach(self, now: float, up: bool) -> list[Effect]:
+        """Our Reach after a status change. Peers coming up (a boot: the running nodes'
+        keepalives arrive within one grid tick) share one sent `reach_delay` later: each
+        Reach is a datagram to every peer, decoded by every peer's ccm. A loss is told at
+        once (failover waits for it)."""
+        if self.timing.reach_delay <= 0 or not up:
+            return [Send(BROADCAST, Reach(self._relay_reports()))]
+        if self._reach_due:
+            return []
+        self._reach_due = True
+        return [ArmTimer(TIMER_REACH, now + self.timing.reach_delay)]
 
     def _on_message(self, event: PeerMessageReceived) -> list[Effect]:
         message, src, now = event.message, event.src, event.now
@@ -251,6 +230,9 @@ class Membership:
             # the full set (N reports of N names, to N peers, every second) was only load.
             return [Send(BROADCAST, Reach(self._relay_reports())),
                     ArmTimer(TIMER_GOSSIP, now + self.timing.gossip_interval)]
+        if event.key == TIMER_REACH:
+            self._reach_due = False
+            return [Send(BROADCAST, Reach(self._relay_reports()))]
         if event.key == TIMER_RETRY:
             self._retry_pending = False
             return self._evaluate(now)

@@ -31,35 +31,58 @@ def linked(name: str, heard: Set[str], reports: Mapping[str, Report], a: str, b:
     return ra is not None and rb is not None and b in ra.reach and a in rb.reach
 
 
+def _links(name: str, heard: Set[str], reach: Mapping[str, Set[str]]) -> dict[str, set[str]]:
+    """Each node's linked peers: `linked` for every pair at once, with each report's reach
+    as a set (a target is worked out on every change of a report's reach, at a boot on
+    nearly every message: O(N^2) set lookups, not O(N^3) calls scanning tuples)."""
+    hears = {**reach, name: heard}
+    links: dict[str, set[str]] = {node: set() for node in heard}
+    for node, claimed in hears.items():
+        links[node] = {peer for peer in claimed
+                       if peer != node and (back := hears.get(peer)) is not None
+                       and node in back}
+    return links
+
+
 def component(name: str, heard: Set[str], reports: Mapping[str, Report]) -> list[str]:
     """The sorted connected component of `name` in the graph."""
-    nodes = set(reports) | set(heard) | {name}
+    return sorted(_component(name, _links(name, heard, _reach_sets(reports))))
+
+
+def _reach_sets(reports: Mapping[str, Report]) -> dict[str, frozenset[str]]:
+    return {node: frozenset(report.reach) for node, report in reports.items()}
+
+
+def _component(name: str, links: Mapping[str, Set[str]]) -> set[str]:
     seen, frontier = {name}, [name]
     while frontier:
-        current = frontier.pop()
-        for other in nodes - seen:
-            if linked(name, heard, reports, current, other):
-                seen.add(other)
-                frontier.append(other)
-    return sorted(seen)
+        fresh = links[frontier.pop()] - seen
+        seen |= fresh
+        frontier.extend(fresh)
+    return seen
 
 
 def distrust(node: str, reports: Mapping[str, Report]) -> int:
     """How many nodes `node` claims to hear that do not claim to hear it."""
-    own = reports.get(node)
+    return _distrust(node, _reach_sets(reports))
+
+
+def _distrust(node: str, reach: Mapping[str, Set[str]]) -> int:
+    own = reach.get(node)
     if own is None:
         return 0
-    return sum(1 for peer in own.reach
-               if (other := reports.get(peer)) is not None and node not in other.reach)
+    return sum(1 for peer in own if (other := reach.get(peer)) is not None and node not in other)
 
 
 def cliques(name: str, heard: Set[str], reports: Mapping[str, Report]) -> list[frozenset[str]]:
     """The deterministic clique decomposition of `name`'s component."""
+    reach = _reach_sets(reports)
+    links = _links(name, heard, reach)
     groups: list[set[str]] = []
-    order = sorted(component(name, heard, reports), key=lambda n: (distrust(n, reports), n))
+    order = sorted(_component(name, links), key=lambda n: (_distrust(n, reach), n))
     for node in order:
         for group in groups:
-            if all(linked(name, heard, reports, node, member) for member in group):
+            if group <= links[node]:  # linked to every member
                 group.add(node)
                 break
         else:

@@ -22,12 +22,15 @@ class Timing:
     gossip_interval: float = 1.0
     join_quiet: float = 0.0  # a round for joiners waits until none came for this long
     join_max: float = 0.0  # ... but no longer than this after the first one waiting
+    reach_delay: float = 0.0  # a status change's Reach waits this long for the next ones
 
     @classmethod
     def for_keepalive(cls, keepalive: float, nodes: int = 1) -> Timing:
         """Timers for heartbeat's `keepalive` in a cluster of `nodes`. The gossip interval
         grows with the cluster so each node receives at most one gossip per keepalive (at
-        16 nodes and 200 ms, 15 a second were a third of an idle node's work)."""
+        16 nodes and 200 ms, 15 a second were a third of an idle node's work). A booting
+        node hears the running ones within one keepalive grid tick: their ups share one
+        Reach after `reach_delay` (at 16 nodes booting together each node sent 15)."""
         return cls(
             settle=max(0.2, 2 * keepalive),
             proposal_timeout=max(0.2, 2 * keepalive),
@@ -37,4 +40,5 @@ class Timing:
             gossip_interval=max(1.0, 5 * keepalive, (nodes - 1) * keepalive),
             join_quiet=max(0.2, 4 * keepalive),
             join_max=max(0.8, 10 * keepalive),
+            reach_delay=keepalive / 10,
         )

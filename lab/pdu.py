@@ -31,6 +31,7 @@ import socketserver
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -76,23 +77,35 @@ class Power(Protocol):
 class Switch:
     """The line protocol over one `Power`, commands carried out one at a time."""
 
-    def __init__(self, power: Power, log: Any = None) -> None:
+    def __init__(self, power: Power, log: Any = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.power = power
         self.log = log  # a bound structlog logger: what was switched, as a PDU's event log
         self.lock = threading.Lock()
+        self.clock = clock
 
     def answer(self, line: str) -> str:
         words = line.split()
-        try:
-            with self.lock:
-                result = "ok " + self._command(words)
-        except HAError as error:
-            result = f"error {error}"
-        except OSError as error:
-            result = f"error {error.strerror or error}"
+        asked = self.clock()
+        with self.lock:
+            started = self.clock()
+            result = self._carried_out(words)
+            finished = self.clock()
         if self.log is not None and words[:1] not in (["status"], ["list"]):
-            self.log.info("pdu_command", command=" ".join(words), answer=result)
+            # how long the command queued behind another one, and how long it ran (a
+            # fence agent's reboot waits for both)
+            self.log.info("pdu_command", command=" ".join(words), answer=result,
+                          wait_ms=round(1000 * (started - asked), 1),
+                          run_ms=round(1000 * (finished - started), 1))
         return result
+
+    def _carried_out(self, words: list[str]) -> str:
+        try:
+            return "ok " + self._command(words)
+        except HAError as error:
+            return f"error {error}"
+        except OSError as error:
+            return f"error {error.strerror or error}"
 
     def _command(self, words: list[str]) -> str:
         nodes = self.power.nodes()

@@ -45,6 +45,8 @@ if TYPE_CHECKING:       # a blocking tool such as cibadmin should not pay for th
     import zmq
     import zmq.asyncio
 
+    from messaging.fd_reader import FdReader
+
 _ids = itertools.count(1)
 
 
@@ -60,14 +62,15 @@ def _result(envelope: Envelope) -> Any:
     return envelope.message
 
 
-def _dealer(context: zmq.Context[Any] | zmq.asyncio.Context, endpoint: str,
-            max_frame: int) -> Any:
+def _dealer(context: zmq.asyncio.Context, endpoint: str, max_frame: int) -> zmq.Socket[Any]:
     import zmq
 
     from messaging.ipc import translated
 
     _check_present(endpoint)
-    sock = context.socket(zmq.DEALER)
+    # A plain socket in the shared asyncio context (inproc peers still reach it), read
+    # through messaging.fd_reader: no zmq.asyncio future per request or reply.
+    sock: zmq.Socket[Any] = zmq.Socket(context, zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.MAXMSGSIZE, max_frame + 1024)
     with translated(endpoint):
@@ -176,7 +179,12 @@ class Client:
 
 
 class AsyncClient:
-    """The asyncio twin of Client: concurrent requests share one socket and one reader."""
+    """The asyncio twin of Client: concurrent requests share one socket and one reader.
+
+    The DEALER is a plain zmq socket read through messaging.fd_reader, like the server and
+    the subscribers: a send is NOBLOCK (zmq queues it until the connection is up) and is
+    followed by `FdReader.sent()`, since a send can clear the descriptor under a queued
+    reply."""
 
     def __init__(self, endpoint: str, registry: Registry, *, timeout: float = 5.0,
                  max_frame: int = DEFAULT_MAX_FRAME,
@@ -190,25 +198,29 @@ class AsyncClient:
         import zmq.asyncio
 
         self._context = context or zmq.asyncio.Context.instance()
-        self._socket: Any = None
-        self._reader: asyncio.Task[None] | None = None
+        self._reader: FdReader | None = None
+        self._reading: asyncio.Task[None] | None = None
         self._pending: dict[int, asyncio.Future[Envelope]] = {}
         self._events: asyncio.Queue[Envelope] = asyncio.Queue()
 
-    def _connect(self) -> Any:
-        if self._socket is None:
+    def _connect(self) -> FdReader:
+        if self._reader is None:
             import asyncio
 
-            self._socket = _dealer(self._context, self.endpoint, self.max_frame)
-            self._reader = asyncio.get_running_loop().create_task(self._read(self._socket))
-        return self._socket
+            from messaging.fd_reader import FdReader
 
-    async def _read(self, sock: Any) -> None:
+            reader = FdReader(_dealer(self._context, self.endpoint, self.max_frame))
+            self._reader = reader
+            self._reading = asyncio.get_running_loop().create_task(self._read(reader))
+        return self._reader
+
+    async def _read(self, reader: FdReader) -> None:
         import zmq
 
         while True:
             try:
-                frames = await sock.recv_multipart()
+                frames = await reader.recv_multipart()
+                assert frames is not None  # no timeout given
                 envelope = decode(self.registry, frames[-1], self.max_frame)
             except RemoteProtocolError:
                 continue
@@ -221,21 +233,29 @@ class AsyncClient:
             if future is not None and not future.done():
                 future.set_result(envelope)
 
+    def _send(self, reader: FdReader, data: bytes) -> None:
+        import zmq
+
+        from messaging.ipc import translated
+
+        try:  # Again (a thousand requests queued to a silent peer) is a PeerTimeout
+            with translated(self.endpoint):
+                reader.socket.send_multipart([b"", data], flags=zmq.NOBLOCK)
+        finally:
+            reader.sent()
+
     async def request(self, message: object, timeout: float | None = None) -> Any:
         """Send one request and await its reply (raising the error it names)."""
         import asyncio
 
-        from messaging.ipc import translated
-
-        sock = self._connect()
+        reader = self._connect()
         request_id = next(_ids)
         data = encode(self.registry, Kind.REQUEST, request_id, message)
         future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         wait = self.timeout if timeout is None else timeout
         try:
-            with translated(self.endpoint):
-                await sock.send_multipart([b"", data])
+            self._send(reader, data)
             envelope = await asyncio.wait_for(future, wait)
         except TimeoutError:
             raise PeerTimeout(f"{self.endpoint}: no answer within {wait:.1f}s") from None
@@ -248,12 +268,7 @@ class AsyncClient:
     async def notify(self, message: object) -> None:
         """Send one request that wants no answer (kind ``notice``): a failure is the
         server's to log, so only for requests whose answer would tell nothing."""
-        from messaging.ipc import translated
-
-        sock = self._connect()
-        data = encode(self.registry, Kind.NOTICE, next(_ids), message)
-        with translated(self.endpoint):
-            await sock.send_multipart([b"", data])
+        self._send(self._connect(), encode(self.registry, Kind.NOTICE, next(_ids), message))
 
     async def next_event(self, timeout: float | None = None) -> Any:
         """The next event the server pushed to this client; PeerTimeout after `timeout`."""
@@ -273,12 +288,12 @@ class AsyncClient:
         return reply
 
     def close(self) -> None:
+        if self._reading is not None:
+            self._reading.cancel()
+            self._reading = None
         if self._reader is not None:
-            self._reader.cancel()
+            self._reader.close()
             self._reader = None
-        if self._socket is not None:
-            self._socket.close(linger=0)
-            self._socket = None
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(TransportError(f"{self.endpoint}: client closed"))

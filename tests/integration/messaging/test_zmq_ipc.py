@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import grp
 import os
+import select
 import stat
 import threading
 from collections.abc import Iterator
@@ -270,6 +271,59 @@ def test_a_notice_is_handled_in_order_and_answered_by_nothing(daemon: Daemon) ->
         assert (reply.kind, reply.request_id, reply.message) == (Kind.REPLY, 8, Echo("D"))
         assert not sock.poll(200)  # nothing for the notice
     assert daemon.echoed == ["a", "b", "c", "d"]
+
+
+def test_async_client_events_after_a_reply_reach_next_event(daemon: Daemon) -> None:
+    async def scenario() -> list[Any]:
+        client = AsyncClient(daemon.server.endpoint, API, max_frame=MAX_FRAME)
+        try:
+            later = asyncio.ensure_future(client.request(Later("op")))
+            while not daemon.waiting:
+                await asyncio.sleep(0.01)
+            released = await client.request(Release())
+            return [released, await later, await client.next_event(5.0)]
+        finally:
+            client.close()
+
+    assert asyncio.run(scenario()) == [Echo("released"), Echo("op"), Echo("event after op")]
+
+
+def test_async_client_timeout_then_reconnect(daemon: Daemon) -> None:
+    async def scenario() -> Any:
+        client = AsyncClient(daemon.server.endpoint, API, timeout=0.3, max_frame=MAX_FRAME)
+        try:
+            with pytest.raises(PeerTimeout):
+                await client.request(Silent())
+            return await client.request(Echo("again"), timeout=5.0)
+        finally:
+            client.close()
+
+    assert asyncio.run(scenario()) == Echo("AGAIN")
+
+
+def test_async_client_send_after_a_reply_arrived_does_not_strand_it(daemon: Daemon) -> None:
+    """A reply lands while the loop is busy; the client then sends again before the loop
+    polls. The send processes the socket's pending commands, which clears the descriptor
+    the reader waits on: the reply must still be read (zmq_getsockopt(3), ZMQ_FD)."""
+    async def scenario() -> list[Any]:
+        client = AsyncClient(daemon.server.endpoint, API, timeout=5.0, max_frame=MAX_FRAME)
+        try:
+            assert await client.request(Echo("warm")) == Echo("WARM")  # reader is waiting
+            held = asyncio.ensure_future(client.request(Later("held")))
+            while not daemon.waiting:
+                await asyncio.sleep(0.01)
+            with _client(daemon) as other:  # the reply to `held` is sent to our socket
+                assert other.request(Release()) == Echo("released")
+            descriptor = client._connect().socket.FD
+            # Block the loop until the reply made the descriptor readable, then send at
+            # once, before the loop can poll it.
+            assert select.select([descriptor], [], [], 5.0)[0]
+            after = await client.request(Echo("after"), timeout=2.0)
+            return [await held, after, await client.next_event(2.0)]
+        finally:
+            client.close()
+
+    assert asyncio.run(scenario()) == [Echo("held"), Echo("AFTER"), Echo("event after held")]
 
 
 def test_publisher_events_reach_subscribers(tmp_path: Path) -> None:

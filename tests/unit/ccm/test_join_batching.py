@@ -1,5 +1,6 @@
 """A coordinator batches nodes that join during a boot burst into one view (Heartbeat's CCM
-collects every node that shows up during a joining round), and never waits for a loss."""
+collects every node that shows up during a joining round), and never waits for a loss; peers
+coming up together share one Reach."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import random
 
 from ccm.core import (
     TIMER_JOIN,
+    TIMER_REACH,
     TIMER_SETTLE,
     Membership,
     PeerMessageReceived,
@@ -102,3 +104,31 @@ def test_a_joiner_right_after_a_loss_is_proposed_at_once() -> None:
     core.handle(PeerStatusChanged("n2", False, 1.5))  # view 2: n1 alone
     effects = hear(core, "n3", ("n1", "n3"), 1.6)
     assert [p.members for p in proposals(effects)] == [("n1", "n3")]
+
+
+def _reaches(effects: list[Effect]) -> list[Reach]:
+    return [e.message for e in effects if isinstance(e, Send) and isinstance(e.message, Reach)]
+
+
+def test_peers_coming_up_together_share_one_reach() -> None:
+    core = Membership("n1", Timing(reach_delay=0.02), random.Random(1))
+    core.start(0.0)
+    first = core.handle(PeerStatusChanged("n2", True, 1.0))
+    assert _reaches(first) == [] and ArmTimer(TIMER_REACH, 1.02) in first
+    for peer, now in (("n3", 1.005), ("n4", 1.01)):  # the same keepalive grid tick
+        effects = core.handle(PeerStatusChanged(peer, True, now))
+        assert _reaches(effects) == []
+        assert not any(isinstance(e, ArmTimer) and e.key == TIMER_REACH for e in effects)
+    told = _reaches(core.handle(TimerFired(TIMER_REACH, 1.02)))
+    assert [r.reports[0].reach for r in told] == [("n2", "n3", "n4")]
+    later = core.handle(PeerStatusChanged("n5", True, 2.0))  # a new burst arms it again
+    assert ArmTimer(TIMER_REACH, 2.02) in later
+
+
+def test_a_loss_is_told_at_once_even_with_a_reach_delay() -> None:
+    core = Membership("n1", Timing(reach_delay=0.02), random.Random(1))
+    core.start(0.0)
+    core.handle(PeerStatusChanged("n2", True, 1.0))
+    core.handle(TimerFired(TIMER_REACH, 1.02))
+    told = _reaches(core.handle(PeerStatusChanged("n2", False, 2.0)))  # n1 coordinates
+    assert [r.reports[0].reach for r in told] == [()]

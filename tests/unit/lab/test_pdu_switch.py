@@ -63,18 +63,38 @@ class EventLog:
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, str]]] = []
 
-    def info(self, event: str, **fields: str) -> None:
+    def info(self, event: str, **fields: object) -> None:
         self.events.append((event, fields))
+
+
+class Ticks:
+    """A clock that reads the given times in turn."""
+
+    def __init__(self, *times: float) -> None:
+        self.times = list(times)
+
+    def __call__(self) -> float:
+        return self.times.pop(0)
 
 
 def test_switching_commands_are_logged_and_queries_are_not() -> None:
     log = EventLog()
-    switch = Switch(Plugs(), log)
+    switch = Switch(Plugs(), log, clock=Ticks(0, 0, 0, 0, 0, 0, 1.0, 1.0, 2.7, 3.0, 3.0, 3.0))
     switch.answer("list")
     switch.answer("status n1")
     switch.answer("reboot n3")
     switch.answer("off n9")
     assert log.events == [
-        ("pdu_command", {"command": "reboot n3", "answer": "ok on"}),
-        ("pdu_command", {"command": "off n9", "answer": "error no node 'n9' (n1, n2, n3)"}),
+        ("pdu_command", {"command": "reboot n3", "answer": "ok on",
+                         "wait_ms": 0.0, "run_ms": 1700.0}),
+        ("pdu_command", {"command": "off n9", "answer": "error no node 'n9' (n1, n2, n3)",
+                         "wait_ms": 0.0, "run_ms": 0.0}),
     ]
+
+
+def test_a_command_queued_behind_another_logs_its_wait_apart_from_its_run() -> None:
+    log = EventLog()
+    switch = Switch(Plugs(), log, clock=Ticks(5.0, 6.25, 6.5))  # asked, got the lock, done
+    assert switch.answer("off n2") == "ok off"
+    assert log.events == [("pdu_command", {"command": "off n2", "answer": "ok off",
+                                           "wait_ms": 1250.0, "run_ms": 250.0})]
