@@ -240,7 +240,10 @@ class PrimitiveActions:
             return
         self._dangling_stops(rid)
         current = self.u.current_node(rid)
-        if st.start_pending and chosen is not None:
+        if st.start_pending:
+            # pe_rsc_start_pending: an optional start stands for the pending one, on no
+            # node (so unrunnable) if the resource is not assigned; the stop -> start
+            # ordering reaches it (a later group ordering would not create it).
             self.action(rid, "start", chosen, True).print_pending = True
         moving = current is not None and chosen is not None and current != chosen
         # [sim] found Stopped yet active on a migration target (a failed migrate_to, then a

@@ -288,7 +288,7 @@ def _apply_required(link: Link, ctx: Context) -> bool:
     f, t, flags = link.first, link.then, link.flags
     optional, reason = ctx.flags.optional, ctx.flags.reason
     if "member_flags" in flags:
-        if not optional[f.id] and optional[t.id] and (f.node is not None or f.pseudo):
+        if not optional[f.id] and optional[t.id] and _saved(f):
             optional[t.id] = False
             return True
         return False
@@ -307,13 +307,20 @@ def _apply_required(link: Link, ctx: Context) -> bool:
     return False
 
 
+def _saved(member: Work) -> bool:
+    """Is a member's action among its resource's actions (which group_action_flags reads)?
+    A nodeless one made for an ordering's missing 'first' is not (rsc_order_first does
+    not save it); the nodeless start standing for a pending one is."""
+    return member.node is not None or member.pseudo or member.print_pending
+
+
 def _apply(link: Link, ctx: Context) -> bool:
     managed, blocked = ctx.managed, ctx.blocked
     f, t, flags = link.first, link.then, link.flags
     optional, runnable, reason = ctx.flags.optional, ctx.flags.runnable, ctx.flags.reason
     changed = False
     if "member_flags" in flags:
-        if not optional[f.id] and optional[t.id] and (f.node is not None or f.pseudo):
+        if not optional[f.id] and optional[t.id] and _saved(f):
             optional[t.id] = False
             changed = True
         return changed
