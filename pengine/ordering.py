@@ -175,7 +175,7 @@ def _thens(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str],
     then_kind = kinds.get(spec.then_rsc or "")
     if then_kind in ("group", "clone") and "user" in spec.flags \
             and spec.first_rsc != spec.then_rsc:
-        member_thens = [t for member in _primitives(u, spec.then_rsc or "")
+        member_thens = [t for member in _updated_members(u, spec.then_rsc or "", spec.then_task)
                         for t in acts.of(member, spec.then_task)]
         links.extend(member_links(spec, firsts, member_thens, then_kind, kinds,
                                   thens[0] if thens else None, len(links)))
@@ -213,6 +213,25 @@ def _primitives(u: Unpacked, rid: str) -> list[str]:
     if rsc.kind == "primitive":
         return [rid]
     return [p for child in rsc.children for p in _primitives(u, child)]
+
+
+def _updated_members(u: Unpacked, rid: str, task: str) -> list[str]:
+    """The resources whose actions an ordering on collective `rid` also updates, in
+    Pacemaker's order: each member or instance, and a group instance's own members
+    right after it (group_update_actions updates the group's action, then theirs).
+
+    Not a group instance's start or promote: our group start -> member start ordering
+    stands in for that update of the members with runnable-left (Pacemaker's has none),
+    so an instance told directly would pass its unrunnability on a second way."""
+    out: list[str] = []
+    for child in u.rsc(rid).children:
+        if u.rsc(child).kind == "primitive":
+            out.append(child)
+            continue
+        if task not in ("start", "promote"):
+            out.append(child)
+        out.extend(_primitives(u, child))
+    return out
 
 
 def _create_missing(u: Unpacked, rid: str | None, task: str) -> bool:
