@@ -240,7 +240,10 @@ class PrimitiveActions:
             return
         self._dangling_stops(rid)
         current = self.u.current_node(rid)
-        if st.start_pending and chosen is not None:
+        if st.start_pending:
+            # pe_rsc_start_pending: an optional start stands for the pending one, on no
+            # node (so unrunnable) if the resource is not assigned; the stop -> start
+            # ordering reaches it (a later group ordering would not create it).
             self.action(rid, "start", chosen, True).print_pending = True
         moving = current is not None and chosen is not None and current != chosen
         # [sim] found Stopped yet active on a migration target (a failed migrate_to, then a
@@ -407,15 +410,19 @@ def group_actions(u: Unpacked, acts: ActionSet, gid: str) -> None:
         acts.order(gid, "start", m, "start", RUNNABLE_LEFT)
         acts.order(m, "start", gid, "running", IMPLIES_THEN, RUNNABLE_LEFT, "phantom")
         acts.order(gid, "stop", m, "stop", OPTIONAL)
-        acts.order(m, "stop", gid, "stopped", IMPLIES_THEN)
+        # group_action_flags: a group's stopped cannot complete if a member's stop cannot
+        # run, even an optional one (the completion task differs from the member's)
+        acts.order(m, "stop", gid, "stopped", IMPLIES_THEN, RUNNABLE_LEFT)
         acts.order(m, "start", gid, "start", "member_flags")
         acts.order(m, "stop", gid, "stop", "member_flags")
     for prev, cur in itertools.pairwise(members):
         acts.order(prev, "start", cur, "start", IMPLIES_THEN, RUNNABLE_LEFT)
         acts.order(cur, "stop", prev, "stop", OPTIONAL, RESTART)
-    acts.order(gid, "stop", gid, "stopped", OPTIONAL)
+    # a group's (and a clone's) completion actions wait for its own start/stop to be
+    # runnable (group_internal_constraints: runnable-left)
+    acts.order(gid, "stop", gid, "stopped", RUNNABLE_LEFT)
     acts.order(gid, "stopped", gid, "start", OPTIONAL)
-    acts.order(gid, "start", gid, "running", OPTIONAL)
+    acts.order(gid, "start", gid, "running", RUNNABLE_LEFT)
 
 
 def orphan_group_orders(u: Unpacked, acts: ActionSet, cid: str) -> None:
@@ -447,7 +454,9 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     for task in ("start", "running", "stop", "stopped") + (
             ("promote", "promoted", "demote", "demoted") if promotable else ()):
         act, _ = acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
-        if task in ("running", "promoted"):  # no instance can: not runnable
+        if task not in ("demote", "demoted"):
+            # summary_action_flags: runnable only if some instance's action is (a group
+            # instance's completion action for a completion action)
             acts.min_runnable[act.id] = 1
         if notify and task in ("running", "stopped", "promoted", "demoted"):
             notification_phase(u, acts, cid, task)
@@ -457,7 +466,7 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
             acts.order(inst, "promote", cid, "promoted", "member_flags", "any_runnable")
             acts.order(cid, "demote", inst, "demote", OPTIONAL)
             acts.order(inst, "demote", cid, "demoted", "member_flags")
-            acts.order(inst, "promote", cid, "promote", "member_flags")
+            acts.order(inst, "promote", cid, "promote", "member_flags", "any_runnable")
             acts.order(inst, "demote", cid, "demote", "member_flags")
         acts.order(cid, "running", cid, "promote", OPTIONAL)
         acts.order(cid, "demoted", cid, "stop", OPTIONAL)
@@ -466,16 +475,18 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
         group = ("nograph",) if u.rsc(inst).kind == "group" else ()
         if group:
             # A group instance can start only if all its members can (group_action_flags);
-            # the graph waits for its running/stopped, not its start/stop (seed 10).
-            acts.order(inst, "start", cid, "running", "member_flags", *group)
+            # the graph waits for its running/stopped, not its start/stop (seed 10), and
+            # the clone's summary flags read those too, not the instance's start/stop.
+            acts.order(inst, "running", cid, "running", "member_flags", *group)
             acts.order(inst, "running", cid, "running", "any_runnable")
-            acts.order(inst, "stopped", cid, "stopped", OPTIONAL)
+            acts.order(inst, "stopped", cid, "stopped", OPTIONAL, "any_runnable")
+            acts.order(inst, "stopped", cid, "stopped", "member_flags", *group)
         else:
             acts.order(inst, "start", cid, "running", "member_flags", "any_runnable")
+            acts.order(inst, "stop", cid, "stopped", "member_flags", "any_runnable")
         acts.order(cid, "stop", inst, "stop", OPTIONAL)
-        acts.order(inst, "stop", cid, "stopped", "member_flags", *group)
-        acts.order(inst, "start", cid, "start", "member_flags")
-        acts.order(inst, "stop", cid, "stop", "member_flags")
-    acts.order(cid, "stop", cid, "stopped", OPTIONAL)
+        acts.order(inst, "start", cid, "start", "member_flags", "any_runnable")
+        acts.order(inst, "stop", cid, "stop", "member_flags", "any_runnable")
+    acts.order(cid, "stop", cid, "stopped", RUNNABLE_LEFT)
     acts.order(cid, "stopped", cid, "start", OPTIONAL)
-    acts.order(cid, "start", cid, "running", OPTIONAL)
+    acts.order(cid, "start", cid, "running", RUNNABLE_LEFT)

@@ -175,7 +175,7 @@ def _thens(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str],
     then_kind = kinds.get(spec.then_rsc or "")
     if then_kind in ("group", "clone") and "user" in spec.flags \
             and spec.first_rsc != spec.then_rsc:
-        member_thens = [t for member in _primitives(u, spec.then_rsc or "")
+        member_thens = [t for member in _updated_members(u, spec.then_rsc or "", spec.then_task)
                         for t in acts.of(member, spec.then_task)]
         links.extend(member_links(spec, firsts, member_thens, then_kind, kinds,
                                   thens[0] if thens else None, len(links)))
@@ -213,6 +213,25 @@ def _primitives(u: Unpacked, rid: str) -> list[str]:
     if rsc.kind == "primitive":
         return [rid]
     return [p for child in rsc.children for p in _primitives(u, child)]
+
+
+def _updated_members(u: Unpacked, rid: str, task: str) -> list[str]:
+    """The resources whose actions an ordering on collective `rid` also updates, in
+    Pacemaker's order: each member or instance, and a group instance's own members
+    right after it (group_update_actions updates the group's action, then theirs).
+
+    Not a group instance's start or promote: our group start -> member start ordering
+    stands in for that update of the members with runnable-left (Pacemaker's has none),
+    so an instance told directly would pass its unrunnability on a second way."""
+    out: list[str] = []
+    for child in u.rsc(rid).children:
+        if u.rsc(child).kind == "primitive":
+            out.append(child)
+            continue
+        if task not in ("start", "promote"):
+            out.append(child)
+        out.extend(_primitives(u, child))
+    return out
 
 
 def _create_missing(u: Unpacked, rid: str | None, task: str) -> bool:
@@ -288,7 +307,7 @@ def _apply_required(link: Link, ctx: Context) -> bool:
     f, t, flags = link.first, link.then, link.flags
     optional, reason = ctx.flags.optional, ctx.flags.reason
     if "member_flags" in flags:
-        if not optional[f.id] and optional[t.id] and (f.node is not None or f.pseudo):
+        if not optional[f.id] and optional[t.id] and _saved(f):
             optional[t.id] = False
             return True
         return False
@@ -307,13 +326,20 @@ def _apply_required(link: Link, ctx: Context) -> bool:
     return False
 
 
+def _saved(member: Work) -> bool:
+    """Is a member's action among its resource's actions (which group_action_flags reads)?
+    A nodeless one made for an ordering's missing 'first' is not (rsc_order_first does
+    not save it); the nodeless start standing for a pending one is."""
+    return member.node is not None or member.pseudo or member.print_pending
+
+
 def _apply(link: Link, ctx: Context) -> bool:
     managed, blocked = ctx.managed, ctx.blocked
     f, t, flags = link.first, link.then, link.flags
     optional, runnable, reason = ctx.flags.optional, ctx.flags.runnable, ctx.flags.reason
     changed = False
     if "member_flags" in flags:
-        if not optional[f.id] and optional[t.id] and (f.node is not None or f.pseudo):
+        if not optional[f.id] and optional[t.id] and _saved(f):
             optional[t.id] = False
             changed = True
         return changed

@@ -5,13 +5,16 @@ nodes in maintenance included (Pacemaker 2.1.5 probes there; a pending node's pr
 run and so blocks the start after it: seed 620); an anonymous clone probes one instance
 per node (the one assigned there, else the first) and none where any instance or orphan is
 known. Each probe is ordered before its resource's start (through the clone's start when
-cloned, collective_actions), and before whatever is ordered after the resource's stop
-(probe_then_links).
+cloned, collective_actions), before whatever is ordered after the resource's stop, and
+before the stops of the primitives whose starts follow its start (probe_then_links).
 """
 
 from __future__ import annotations
 
-from pengine.actions import OPTIONAL, ActionSet, OrderSpec, Work, op_key
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pengine.actions import IMPLIES_THEN, OPTIONAL, ActionSet, OrderSpec, Work, op_key
 from pengine.collective_actions import order_probe
 from pengine.load_orders import LOAD
 from pengine.order_links import Link
@@ -42,8 +45,10 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
             through_clone.extend(order_probe(u, acts, act, rsc.id))
     # The clone's start sees its last-created probe first (orderings are prepended), and
     # passes each one on to every instance's start, whose reason then names that probe.
+    # Flags only: the graph orders the probe before the clone's start, not the instances'
+    # (update_noninterleaved_actions updates their flags without ordering them).
     for probe, member, flag in reversed(through_clone):
-        acts.order(probe.rsc, "monitor", member, "start", flag, first_action=probe)
+        acts.order(probe.rsc, "monitor", member, "start", flag, "nograph", first_action=probe)
 
 
 def _anonymous_instances(u: Unpacked) -> list[tuple[list[list[str]], list[str]]]:
@@ -77,7 +82,8 @@ def _probed_instances(u: Unpacked, p: Placement,
     return out
 
 
-def probe_then_links(u: Unpacked, acts: ActionSet) -> list[Link]:
+def probe_then_links(u: Unpacked, acts: ActionSet,
+                     assigned: Mapping[str, str | None] | None = None) -> list[Link]:
     """"Probe A, then X" for every "stop A, then X" ordering of a primitive A and another
     resource (add_probe_orderings_for_stops): a probe that finds A running leads to a stop
     only in the next transition, so X also waits for A's probes.
@@ -102,7 +108,7 @@ def probe_then_links(u: Unpacked, acts: ActionSet) -> list[Link]:
         links += [Link(probe, then, flags) for probe in found for then in thens
                   if _probe_precedes(probe, then)
                   and (LOAD not in flags or probe.node == then.node)]
-    return links
+    return probe_restart_links(u, acts, assigned or {}) + links
 
 
 def _is_constraint(spec: OrderSpec) -> bool:
@@ -116,3 +122,103 @@ def _probe_precedes(probe: Work, then: Work) -> bool:
     if then.task == "stonith" and then.node == probe.node and then.key.endswith("-on"):
         return False
     return not (then.task == "do_shutdown" and then.node != probe.node)
+
+
+def probe_restart_links(u: Unpacked, acts: ActionSet,
+                        assigned: Mapping[str, str | None]) -> list[Link]:
+    """"Probe A, then stop B" for every primitive B whose start follows A's start
+    (add_restart_orderings_for_probe): if the probe finds A active, A's start may
+    become a restart, and with it B's.
+
+    Pacemaker walks, before any flag is updated, from the start the probe is ordered
+    before (its clone's when cloned, else its own) along implies-then orderings (user
+    orderings still on a collective's start, not yet remapped to its running), and from a
+    group or clone action to its instances' (not from the probe's own parent; an
+    interleaved clone only to the instance beside the probed resource). Each start of
+    another primitive reached orders the probe before that primitive's stops, each
+    promote before its demotes: optional orderings, pseudo stops left out.
+    """
+    afters = _afters(acts)
+    links: list[Link] = []
+    for probe in acts.actions:
+        if probe.task != "monitor" or probe.interval_ms != 0 or probe.rsc is None \
+                or u.rsc(probe.rsc).kind != "primitive":
+            continue
+        for start in acts.of(_top(u, probe.rsc), "start"):
+            _walk(u, acts, _Walk(probe, afters, assigned, set(), links), start)
+    return links
+
+
+@dataclass
+class _Walk:
+    """One probe's walk (the visited set is the walk's own, as Pacemaker's tracking
+    flag is cleared after each action the probe is ordered before)."""
+
+    probe: Work
+    afters: dict[int, list[tuple[Work, frozenset[str]]]]
+    assigned: Mapping[str, str | None]
+    seen: set[int]
+    links: list[Link]
+
+
+def _walk(u: Unpacked, acts: ActionSet, walk: _Walk, after: Work) -> None:
+    if after.id in walk.seen:
+        return
+    walk.seen.add(after.id)
+    probe = walk.probe
+    if after.rsc is not None and after.rsc != probe.rsc \
+            and u.rsc(after.rsc).kind == "primitive" and after.task in _UNDONE_BY:
+        for then in acts.of(after.rsc, _UNDONE_BY[after.task]):
+            if not then.pseudo:
+                walk.links.append(Link(probe, then, frozenset({OPTIONAL})))
+    for then, flags in walk.afters.get(after.id, ()):
+        if IMPLIES_THEN in flags or _into_instance(u, walk, after, then):
+            _walk(u, acts, walk, then)
+
+
+_UNDONE_BY = {"start": "stop", "promote": "demote"}
+
+
+def _into_instance(u: Unpacked, walk: _Walk, after: Work, then: Work) -> bool:
+    """An ordering from a group or clone action to one of its own members' or instances'."""
+    if after.rsc is None or then.rsc is None or u.rsc(after.rsc).kind == "primitive":
+        return False
+    probed = u.rsc(walk.probe.rsc or "")
+    child = u.rsc(then.rsc)
+    if probed.parent == after.rsc or child.kind == "clone" or child.parent != after.rsc:
+        return False
+    collective = u.rsc(after.rsc)
+    if collective.kind != "clone" or not collective.interleave:
+        return True
+    # find_compatible_child: the instance assigned where the probed resource is
+    node = walk.assigned.get(probed.id)
+    return node is not None and walk.assigned.get(_first_primitive(u, child.id)) == node
+
+
+def _first_primitive(u: Unpacked, rid: str) -> str:
+    rsc = u.rsc(rid)
+    return rid if rsc.kind == "primitive" or not rsc.children \
+        else _first_primitive(u, rsc.children[0])
+
+
+def _top(u: Unpacked, rid: str) -> str:
+    """The resource whose start a probe is ordered before: its clone when cloned."""
+    top = rid
+    while u.rsc(top).parent is not None:
+        top = u.rsc(top).parent or top
+    return top if u.rsc(top).kind == "clone" else rid
+
+
+def _afters(acts: ActionSet) -> dict[int, list[tuple[Work, frozenset[str]]]]:
+    """Every ordering as Pacemaker holds it before updating flags: first -> thens."""
+    out: dict[int, list[tuple[Work, frozenset[str]]]] = {}
+    for spec in acts.orders:
+        if {"member_flags", "nograph"} & spec.flags:
+            continue  # our stand-ins for flags passed on to members, not orderings
+        firsts = [spec.first_action] if spec.first_action is not None \
+            else acts.of(spec.first_rsc or "", spec.first_task, spec.first_node)
+        thens = [spec.then_action] if spec.then_action is not None \
+            else acts.of(spec.then_rsc or "", spec.then_task, spec.then_node)
+        for first in firsts:
+            out.setdefault(first.id, []).extend((then, spec.flags) for then in thens)
+    return out

@@ -188,7 +188,7 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     # resolve still creates a missing "first" action (rsc_order_first), so sealing waits
     links = resolve(unpacked, action_set, dict(placement.assigned),
                     Placed(placement.tables, placement.instance_order))
-    links += probe_then_links(unpacked, action_set)
+    links += probe_then_links(unpacked, action_set, placement.assigned)
     return CreatedActions(seal(action_set), links, frozenset(reloads))
 
 

@@ -69,7 +69,12 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       "failed-orphan-fail-count-cleared-and-history-kept",
                       "unique-clone-orphan-history-cleaned-up",
                       "cancel-recorded-as-an-op-keeps-the-resource-active",
-                      "unmanaged-orphan-history-not-cleaned-up"]
+                      "unmanaged-orphan-history-not-cleaned-up",
+                      "probe-gates-the-stop-of-a-resource-whose-start-follows-the-probed-start",
+                      "clone-start-unrunnable-when-no-instance-start-can-run",
+                      "group-stopped-left-out-when-an-unmanaged-member-cannot-stop",
+                      "group-start-kept-for-a-pending-start-left-with-no-node",
+                      "unrunnable-first-blocks-the-stop-of-each-group-instance-of-a-clone"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
