@@ -127,9 +127,10 @@ def read_journal(directory: Path) -> tuple[list[JournalRecord], bool]:
 
 
 def replay(cib: Element, records: list[JournalRecord]) -> Replayed:
-    """`cib` (a snapshot as written, status included) with the journal's records applied."""
+    """`cib` (a snapshot as written, status included; changed in place) with the journal's
+    records applied, up to the first one refused (which leaves it as the one before)."""
     from cib.model import version_of  # lazy: only a start with a journal replays
-    from cib.patch import apply_patchset
+    from cib.patch import UndoLog, apply_patchset
     from cib.xmlio import parse
 
     term, applied = None, 0
@@ -140,14 +141,19 @@ def replay(cib: Element, records: list[JournalRecord]) -> Replayed:
         if record.base != current:
             return Replayed(cib, term, applied, f"record {index} starts at {record.base}, "
                                                 f"the copy is at {current}")
+        # `cib` is this load's own tree: patched in place, not copied per patch (a 2 MB
+        # CIB's copy costs more than its patch), and restored if the record is refused
+        undo = UndoLog()
         try:
             result = cib
             for patch in record.patches:
-                result = apply_patchset(result, parse(patch))
+                result = apply_patchset(result, parse(patch), undo=undo)
         except HAError as error:
+            undo.rollback()
             return Replayed(cib, term, applied, f"record {index} does not apply: {error}")
         digest = versioned_digest(result, result.get("crm_feature_set"))
         if digest != record.digest or version_of(result, absent=0) != record.version:
+            undo.rollback()
             return Replayed(cib, term, applied, f"record {index} gives another digest or "
                                                 "version than the master's")
         cib, term, applied = result, record.term, applied + 1

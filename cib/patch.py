@@ -1,7 +1,10 @@
 """Applying a Pacemaker patchset (what `cibadmin --patch` and replicas do with a diff);
 format 2 here, format 1 (old feature sets) in cib.patch_v1.
 
-Invariants: the input tree is never changed (work happens on a copy that is returned);
+Invariants: the input tree is never changed (work happens on a copy that is returned),
+unless the caller asks for the change in place: then with an `UndoLog`, whose `rollback`
+restores the tree exactly (c14n-identical, whitespace included) whatever was applied or
+refused, so a refused patch (or record of patches) leaves nothing half-applied;
 with `check_version` the patch's source version must equal the tree's exactly and its target
 must raise some field, else `PatchOld` (source below, or nothing raised) or `PatchGap`
 (source above: this copy missed updates and needs a full resync); a change naming a node the
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 
 from cib.diff import VERSION_FIELDS
 from cib.errors import InvalidArgument, PatchFailed, PatchGap, PatchOld
@@ -111,28 +115,79 @@ def _first_match(nodes: list[Element], tag: str, ident: str | None,
     return None
 
 
+class UndoLog:
+    """The changes an in-place application made, each recorded as it is made (so also
+    those of a patch that then fails), undone newest first: each undo step finds the tree
+    exactly as its change left it. Costs what the patch touches, not the tree's size."""
+
+    def __init__(self) -> None:
+        self._steps: list[Callable[[], None]] = []
+
+    def detaching(self, node: Element) -> None:
+        """`node` is about to be removed or moved: put it back at its place."""
+        parent = node.getparent()
+        if parent is None:
+            return
+        index = parent.index(node)
+
+        def restore() -> None:
+            _detach(node)  # a moved node: from where the move put it
+            parent.insert(index, node)  # lxml carries the node's tail text with it
+
+        self._steps.append(restore)
+
+    def attributes(self, node: Element) -> None:
+        """`node`'s attributes are about to change: restore them, in their order."""
+        saved = list(node.attrib.items())
+
+        def restore() -> None:
+            node.attrib.clear()
+            for name, value in saved:
+                node.set(name, value)
+
+        self._steps.append(restore)
+
+    def added(self, node: Element) -> None:
+        """`node` was just inserted: take it out again."""
+        self._steps.append(lambda: _detach(node))
+
+    def rollback(self) -> None:
+        while self._steps:
+            self._steps.pop()()
+
+
+def _detach(node: Element) -> None:
+    parent = node.getparent()
+    if parent is not None:
+        parent.remove(node)
+
+
 def apply_patchset(cib: Element, patch: Element, check: bool = True,
-                   in_place: bool = False) -> Element:
+                   in_place: bool = False, undo: UndoLog | None = None) -> Element:
     """A copy of `cib` with `patch` applied (see the module docstring for the rules); with
     `in_place`, `cib` itself, left half-patched if this raises (for a caller that then
-    throws it away)."""
+    throws it away); with `undo`, `cib` itself with every change recorded in `undo`, so
+    that its rollback restores `cib` even after this raises (a format-1 patch, of old
+    feature sets, is applied to a copy then, leaving `cib` as it was)."""
     patch_format = patch.get("format", "1")
     if patch_format not in ("1", "2"):
         # Pacemaker refuses an unknown format as an invalid argument (cibadmin exits 70)
         raise InvalidArgument(f"unsupported patch format {patch_format!r}")
     if check:
         check_version(cib, patch)
-    result = cib if in_place else copy.deepcopy(cib)
+    v2_in_place = undo is not None and patch_format == "2"
+    result = cib if in_place or v2_in_place else copy.deepcopy(cib)
     if patch_format == "1":
         apply_v1(result, patch)
         _check_digest(result, patch)
         return result
     delayed: list[tuple[Element, Element]] = []
+    log = undo if undo is not None else _NO_UNDO
     for change in patch:
-        _apply_first_pass(result, change, delayed)
+        _apply_first_pass(result, change, delayed, log)
     delayed.sort(key=lambda item: int(item[0].get("position", "0") or 0))
     for change, match in delayed:
-        _apply_delayed(change, match)
+        _apply_delayed(change, match, log)
     _check_digest(result, patch)
     return result
 
@@ -145,8 +200,24 @@ def _check_digest(result: Element, patch: Element) -> None:
             raise PatchFailed(f"digest after the patch is {computed}, the patch says {digest}")
 
 
-def _apply_first_pass(root: Element, change: Element, delayed: list[tuple[Element, Element]]
-                      ) -> None:
+class _NoUndo(UndoLog):
+    """What a copy being patched records: nothing (the original is the undo)."""
+
+    def detaching(self, node: Element) -> None:
+        pass
+
+    def attributes(self, node: Element) -> None:
+        pass
+
+    def added(self, node: Element) -> None:
+        pass
+
+
+_NO_UNDO = _NoUndo()
+
+
+def _apply_first_pass(root: Element, change: Element, delayed: list[tuple[Element, Element]],
+                      log: UndoLog) -> None:
     operation = change.get("operation")
     if operation is None or change.tag != "change":
         return
@@ -161,16 +232,19 @@ def _apply_first_pass(root: Element, change: Element, delayed: list[tuple[Elemen
         delayed.append((change, match))
         parent = match.getparent()
         if operation == "move" and parent is not None:
+            log.detaching(match)
             parent.append(match)  # parked last until the moves are placed
     elif operation == "delete":
         parent = match.getparent()
         if parent is None:
             raise PatchFailed("a patch cannot delete the CIB root")
+        log.detaching(match)
         parent.remove(match)
     elif operation == "modify":
         result = change.find("change-result")
         if result is None or len(result) == 0:
             raise PatchFailed(f"modify of {path} has no change-result")
+        log.attributes(match)
         match.attrib.clear()
         for name, value in result[0].attrib.items():
             match.set(name, value)
@@ -178,7 +252,7 @@ def _apply_first_pass(root: Element, change: Element, delayed: list[tuple[Elemen
         raise PatchFailed(f"unknown patch operation {operation!r}")
 
 
-def _apply_delayed(change: Element, match: Element) -> None:
+def _apply_delayed(change: Element, match: Element, log: UndoLog) -> None:
     position = int(change.get("position", "0") or 0)
     if change.get("operation") == "create":
         if len(change) == 0:
@@ -188,12 +262,14 @@ def _apply_delayed(change: Element, match: Element) -> None:
             match[position].addprevious(child)
         else:
             match.append(child)
+        log.added(child)
         return
     parent = match.getparent()
     if parent is None:
         raise PatchFailed("a patch cannot move the CIB root")
     current = parent.index(match)
     if position != current:
+        log.detaching(match)
         target = position + 1 if position > current else position
         if target < len(parent):
             parent[target].addprevious(match)

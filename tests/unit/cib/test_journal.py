@@ -90,6 +90,20 @@ def test_a_record_giving_another_digest_stops_and_the_journal_is_kept_aside(
     assert tmp_path / "cib.journal.corrupt-0" in loaded.set_aside
 
 
+def test_a_record_refused_after_its_first_patch_applied_leaves_none_of_it(
+        tmp_path: Path) -> None:
+    """A record's patches are applied to the loaded copy itself: the second refused (it
+    starts at a version the first already left), the first is undone too."""
+    store, trees = _journaled(tmp_path, 1)
+    _, record = _set(trees[-1], "late", "x")
+    store.append(JournalRecord(record.base, record.version, record.term, record.digest,
+                               record.patches * 2))
+    loaded = CibStore(tmp_path).load()
+    assert loaded.replayed == 1 and "does not apply" in (loaded.journal_problem or "")
+    assert _value(loaded.cib, "p0") == "0" and _value(loaded.cib, "late") is None
+    assert version_of(loaded.cib) == version_of(trees[-1])  # type: ignore[arg-type]
+
+
 def test_a_save_empties_the_journal_and_old_records_are_skipped(tmp_path: Path) -> None:
     store, trees = _journaled(tmp_path, 2)
     kept = tmp_path / "journal-before-save"

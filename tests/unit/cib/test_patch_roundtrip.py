@@ -6,12 +6,14 @@ from __future__ import annotations
 import copy
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
 from cib.diff import create_patchset
-from cib.patch import apply_patchset
+from cib.errors import PatchFailed
+from cib.patch import UndoLog, apply_patchset
 from cib.xmlio import element_text
 
 TAGS = ["primitive", "group", "nvpair", "op", "rule"]
@@ -65,3 +67,86 @@ def test_applying_the_patchset_reproduces_the_new_tree(seed: int) -> None:
     patch = create_patchset(old, new)
     assert patch is not None
     assert element_text(apply_patchset(old, patch)) == element_text(new)
+
+
+def _c14n(tree: etree._Element) -> bytes:
+    return etree.tostring(tree, method="c14n")
+
+
+def _indented(tree: etree._Element) -> etree._Element:
+    """`tree` with whitespace between elements, so tail texts must survive an undo too."""
+    etree.indent(tree)
+    return tree
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**32))
+def test_in_place_with_undo_gives_the_copy_paths_result_and_rolls_back(seed: int) -> None:
+    rng, counter = random.Random(seed), [0]
+    old = _indented(_tree(rng, counter))
+    new = _mutate(old, rng, counter)
+    patch = create_patchset(old, new)
+    assert patch is not None
+    before = _c14n(old)
+    copied = apply_patchset(old, patch)
+    undo = UndoLog()
+    live = copy.deepcopy(old)
+    assert apply_patchset(live, patch, undo=undo) is live
+    assert _c14n(live) == _c14n(copied)
+    undo.rollback()
+    assert _c14n(live) == before
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32))
+def test_a_refused_patch_leaves_the_live_tree_as_it_was(seed: int) -> None:
+    """Refused after its changes (a digest that differs) or part way (a change whose target
+    is gone): nothing half-applied once the undo log is rolled back."""
+    rng, counter = random.Random(seed), [0]
+    old = _indented(_tree(rng, counter))
+    patch = create_patchset(old, _mutate(old, rng, counter))
+    assert patch is not None
+    before = _c14n(old)
+    if rng.random() < 0.5:
+        patch.set("digest", "0" * 32)
+    else:
+        gone = etree.SubElement(patch, "change", operation="modify", path="/cib/none[@id='x']")
+        etree.SubElement(etree.SubElement(gone, "change-result"), "none", id="x")
+    undo = UndoLog()
+    with pytest.raises(PatchFailed):
+        apply_patchset(old, patch, undo=undo)
+    undo.rollback()
+    assert _c14n(old) == before
+
+
+@pytest.mark.parametrize("change", [
+    '<change operation="delete" path="/cib"/>',
+    '<change operation="create" path="/cib" position="0"/>',
+    '<change operation="move" path="/cib" position="0"/>',
+    '<change operation="modify" path="/cib/configuration"/>',
+    '<change operation="frobnicate" path="/cib/configuration"/>',
+])
+def test_each_refused_change_kind_after_applied_ones_is_undone(change: str) -> None:
+    """Every kind of change applied (delete, move, modify, create), then one refused."""
+    old = etree.fromstring(
+        '<cib epoch="1" num_updates="0" admin_epoch="0">\n  <configuration>\n'
+        '    <resources><primitive id="a" x="1"/><primitive id="b"/><primitive id="c"/>'
+        '</resources>\n    <constraints><rsc_order id="o"/></constraints>\n'
+        '  </configuration>\n  <status/>\n</cib>')
+    before = _c14n(old)
+    patch = etree.fromstring(
+        '<diff format="2"><version><source admin_epoch="0" epoch="1" num_updates="0"/>'
+        '<target admin_epoch="0" epoch="2" num_updates="0"/></version>'
+        '<change operation="delete" path="/cib/configuration/constraints/rsc_order[@id=\'o\']"'
+        ' position="0"/>'
+        '<change operation="move" path="/cib/configuration/resources/primitive[@id=\'a\']"'
+        ' position="2"/>'
+        '<change operation="modify" path="/cib/configuration/resources/primitive[@id=\'b\']">'
+        '<change-list/><change-result><primitive id="b" y="2"/></change-result></change>'
+        '<change operation="create" path="/cib/status" position="0"><node_state id="1"/>'
+        f'</change>{change}</diff>')
+    undo = UndoLog()
+    with pytest.raises(PatchFailed):
+        apply_patchset(old, patch, undo=undo)
+    undo.rollback()
+    assert _c14n(old) == before
