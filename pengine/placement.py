@@ -431,7 +431,9 @@ class _Placer:
         if self.unmanage_assigned and rid not in self.stay_managed:
             self.managed[rid] = False
         if not self.managed[rid]:
-            return st.running_on[0] if st.running_on else None
+            # an unmanaged resource stays on pe__current_node: a partial migration's
+            # source, not the first node it was found on (seed 1265)
+            return self.u.current_node(rid)
         if self.u.options.stop_all_resources:
             return None
         table = self.tables[rid]
