@@ -61,18 +61,18 @@ def _colocation_score(placer: _Placer, inst: str, node: str) -> int:
     """cmp_instance_by_colocation: the current node's weight plus the clone's colocations.
 
     The clone's "this with" primaries add their scores there (default mode), then its
-    influencing "with this" dependents (non-negative mode), each at factor score/INF. A
-    resource's colocation lists keep equal keys in reverse insertion order (sorted insert).
+    influencing "with this" dependents (non-negative mode), each at factor score/INF,
+    role-qualified ones included (the merge ignores roles: seed 1140). A resource's
+    colocation lists keep equal keys in reverse insertion order (sorted insert).
     """
     cid = placer.u.rsc(inst).parent or inst
     work = {node: placer.nodes[node].weight}
     this_with = [c for c in reversed(placer.cons.colocations)
-                 if c.dependent == cid and c.primary != cid and c.primary_role is None]
+                 if c.dependent == cid and c.primary != cid]
     for c in sorted(this_with, key=lambda c: placer._coloc_key(c.primary)):
         work = _merge_scores(placer, c.primary, work, c, only_positive=False)
     with_this = [c for c in reversed(placer.cons.colocations)
-                 if c.primary == cid and c.dependent != cid and c.influence
-                 and c.dependent_role is None]
+                 if c.primary == cid and c.dependent != cid and c.influence]
     for c in sorted(with_this, key=lambda c: placer._coloc_key(c.dependent)):
         work = _merge_scores(placer, c.dependent, work, c, only_positive=True)
     return work[node]
