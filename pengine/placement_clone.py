@@ -326,7 +326,6 @@ def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[s
         if allocated >= limit:
             break
         cur = _current(placer, inst)
-        prims = placer.primitives_under(inst)
         # A failed instance is only placed in the second pass; a group instance is never
         # marked failed itself (only its members are), so it is offered its node (seed 150).
         failed = placer.u.rsc(inst).kind == "primitive" and placer.u.states[inst].failed
@@ -336,7 +335,10 @@ def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[s
         if node is None or not node.available or counts.get(cur, 0) >= optimal:
             continue
         append_parent_dependents(placer, cid, inst, all_coloc)
-        if placer.tables[prims[0]].get(cur, -INF) < 0 and inst in placer.u.rsc(cid).children:
+        # allocate_instance refuses a current node the instance's own table has below zero
+        # (a group instance's: the clone's scores, not its first member's with stickiness:
+        # seed 1160)
+        if _own_score(placer, inst, cur) < 0 and inst in placer.u.rsc(cid).children:
             continue
         if _assign_instance(placer, inst, cur, counts, per_node) == cur:
             placer.preassigned.add(inst)
