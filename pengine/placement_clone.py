@@ -220,9 +220,12 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
 
 def distribute(placer: _Placer, cid: str) -> None:
     clone = placer.u.rsc(cid)
-    for c in placer.cons.colocations:  # "this with" primaries are assigned first
-        if c.dependent == cid and c.primary != cid:
-            placer._assign_tree(c.primary)
+    # "this with" primaries are assigned first, in the clone's sorted list
+    # (cmp_primary_priority: priority, clones before groups before primitives, id; seed 1170)
+    primaries = [c for c in reversed(placer.cons.colocations)
+                 if c.dependent == cid and c.primary != cid]
+    for c in sorted(primaries, key=lambda c: placer._coloc_key(c.primary)):
+        placer._assign_tree(c.primary)
     _merge_own_dependents(placer, cid)
     per_node = clone.clone_node_max
     limit = clone.clone_max
