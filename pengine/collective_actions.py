@@ -1,4 +1,5 @@
-"""Actions that clones add around their instances: probe orderings, notifications, inhibition.
+"""Actions that clones add around their instances: the clone's pseudo actions and instance
+orderings, probe orderings, notifications, inhibition.
 
 Invariants: a probe is ordered before the start of its clone (or, uncloned, of itself) and,
 through the clone, before every instance's start; a notifying clone's phase completes with
@@ -8,8 +9,11 @@ created where it was assigned, its stop forced and its start and monitors blocke
 
 from __future__ import annotations
 
-from pengine.actions import IMPLIES_THEN, OPTIONAL, RUNNABLE_LEFT, ActionSet, Work
+from collections.abc import Sequence
+
+from pengine.actions import IMPLIES_THEN, OPTIONAL, RUNNABLE_LEFT, ActionSet, Work, op_key
 from pengine.state import Unpacked
+from pengine.xmlin import is_true
 
 
 def _primitives(u: Unpacked, rid: str) -> list[str]:
@@ -27,6 +31,83 @@ def clone_instances(u: Unpacked, cid: str) -> list[str]:
     if any(u.rsc(c).kind != "primitive" for c in children):
         return children
     return children + [p for p in u.instance_primitives(cid) if p not in children]
+
+
+def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
+    """Pseudo start/running/stop/stopped actions of a clone and its instance orderings."""
+    notify, promotable = is_true(u.rsc(cid).meta.get("notify")), u.rsc(cid).promotable
+    for task in ("start", "running", "stop", "stopped") + (
+            ("promote", "promoted", "demote", "demoted") if promotable else ()):
+        act, _ = acts.new(op_key(cid, task), task, cid, None, True, pseudo=True)
+        if task not in ("demote", "demoted"):
+            # summary_action_flags: runnable only if some instance's action is (a group
+            # instance's completion action for a completion action)
+            acts.min_runnable[act.id] = 1
+        if notify and task in ("running", "stopped", "promoted", "demoted"):
+            notification_phase(u, acts, cid, task)
+    # ordered=true: clone_internal_constraints (and promotable_constraints) first sort the
+    # children by instance number (sort_rsc_id), then each instance starts (promotes) after
+    # the previous one and stops (demotes) before it, as optional orderings.
+    chain = is_true(u.rsc(cid).meta.get("ordered"))
+    if promotable:
+        _promotable_orders(acts, cid, _chained(u.rsc(cid).children, chain), chain)
+    previous = None
+    for inst in _chained(clone_instances(u, cid), chain):
+        acts.order(cid, "start", inst, "start", RUNNABLE_LEFT)
+        if chain and previous is not None:
+            # The first of an ordering between two instances of a cloned group is the
+            # group's completion (action_for_ordering): g:0 running -> g:1 start,
+            # g:1 stopped -> g:0 stop.
+            grouped = u.rsc(inst).kind == "group"
+            acts.order(previous, "running" if grouped else "start", inst, "start", OPTIONAL)
+            acts.order(inst, "stopped" if grouped else "stop", previous, "stop", OPTIONAL)
+        previous = inst
+        _instance_orders(u, acts, cid, inst)
+    acts.order(cid, "stop", cid, "stopped", RUNNABLE_LEFT)
+    acts.order(cid, "stopped", cid, "start", OPTIONAL)
+    acts.order(cid, "start", cid, "running", RUNNABLE_LEFT)
+
+
+def _chained(instances: Sequence[str], chain: bool) -> list[str]:
+    """The instances by number when the clone is ordered, else as they are."""
+    if not chain:
+        return list(instances)
+    return sorted(instances, key=lambda inst: int(inst.rsplit(":", 1)[1]))
+
+
+def _promotable_orders(acts: ActionSet, cid: str, instances: list[str], chain: bool) -> None:
+    previous = None
+    for inst in instances:
+        acts.order(cid, "promote", inst, "promote", RUNNABLE_LEFT)
+        acts.order(inst, "promote", cid, "promoted", "member_flags", "any_runnable")
+        acts.order(cid, "demote", inst, "demote", OPTIONAL)
+        acts.order(inst, "demote", cid, "demoted", "member_flags")
+        acts.order(inst, "promote", cid, "promote", "member_flags", "any_runnable")
+        acts.order(inst, "demote", cid, "demote", "member_flags")
+        if chain and previous is not None:
+            acts.order(previous, "promote", inst, "promote", OPTIONAL)
+            acts.order(inst, "demote", previous, "demote", OPTIONAL)
+        previous = inst
+    acts.order(cid, "running", cid, "promote", OPTIONAL)
+    acts.order(cid, "demoted", cid, "stop", OPTIONAL)
+
+
+def _instance_orders(u: Unpacked, acts: ActionSet, cid: str, inst: str) -> None:
+    group = ("nograph",) if u.rsc(inst).kind == "group" else ()
+    if group:
+        # A group instance can start only if all its members can (group_action_flags);
+        # the graph waits for its running/stopped, not its start/stop (seed 10), and
+        # the clone's summary flags read those too, not the instance's start/stop.
+        acts.order(inst, "running", cid, "running", "member_flags", *group)
+        acts.order(inst, "running", cid, "running", "any_runnable")
+        acts.order(inst, "stopped", cid, "stopped", OPTIONAL, "any_runnable")
+        acts.order(inst, "stopped", cid, "stopped", "member_flags", *group)
+    else:
+        acts.order(inst, "start", cid, "running", "member_flags", "any_runnable")
+        acts.order(inst, "stop", cid, "stopped", "member_flags", "any_runnable")
+    acts.order(cid, "stop", inst, "stop", OPTIONAL)
+    acts.order(inst, "start", cid, "start", "member_flags", "any_runnable")
+    acts.order(inst, "stop", cid, "stop", "member_flags", "any_runnable")
 
 
 def order_probe(u: Unpacked, acts: ActionSet, probe: Work,

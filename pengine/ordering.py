@@ -358,10 +358,13 @@ def _apply(link: Link, ctx: Context) -> bool:
         _set_reason(reason, f, t, "required")
         changed = True
     if f.task == "stop" and not runnable[f.id] and runnable[t.id] and f.rsc is not None \
-            and not managed.get(f.rsc, True) and f.rsc in blocked and link.via is None:
+            and not managed.get(f.rsc, True) and f.rsc in blocked and link.via is None \
+            and {IMPLIES_THEN, "implies_first", RESTART} & flags:
         # Pacemaker clears 'then' runnable here without giving a reason, and only on
         # 'then' itself: a group's members are not told (update_action_for_ordering_flags
-        # does this outside the resource's update_ordered_actions method).
+        # does this outside the resource's update_ordered_actions method), and only for
+        # an ordering that implies 'then', implies 'first' or restarts (an optional one,
+        # such as an ordered clone's instance chain, does not block: seed 1656).
         runnable[t.id] = False
         changed = True
     if ASYMMETRICAL in flags and not runnable[f.id] and runnable[t.id] \

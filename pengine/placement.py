@@ -285,12 +285,11 @@ class _Placer:
         parent = self.u.rsc(rid).parent
         if parent is not None and self.u.rsc(parent).kind == "group":
             self.groups_started.add(parent)
-        for c in self.this_with.get(rid, []):
+        for c in self._this_with_list(rid):
             # The primary's assign method runs first; for "X with group" that assigns the
             # whole group, not only the member the score is taken from (seed 616).
             self._assign_tree(self.group_primary.get(id(c), c.primary))
-            for _ in range(self._copies(rid, c)):
-                self._apply_this_with(rid, c)
+            self._apply_this_with(rid, c)
         tables = ChainMap(self.tables, self.clone_tables)
         for c in self.with_this.get(rid, []):
             # A clone dependent is merged even while (pe_rsc_allocating is not assigned;
@@ -324,17 +323,17 @@ class _Placer:
             self.next_role[rid] = Role.STOPPED
         return chosen
 
-    def _copies(self, rid: str, c: Colocation) -> int:
-        """How many times a "this with" colocation is in the instance's list.
-
-        append_parent_colocation prepends the clone's own "clone with X" colocations to
-        the instance at each allocate_instance call, so an instance whose pre-assignment
-        to its current node was refused applies them twice (seed 77).
-        """
-        instance = rid in self.anonymous or rid in self.unique_instances
-        if instance and self.u.rsc(rid).kind == "primitive" and self._inherited_from_clone(c):
-            return max(1, self.parent_copies.get(rid, 0))
-        return 1
+    def _this_with_list(self, rid: str) -> list[Colocation]:
+        """The instance's "this with" list: append_parent_colocation prepends the clone's
+        colocations at each allocate_instance call, so an instance whose pre-assignment was
+        refused holds that block twice, block after block (seeds 77, 712)."""
+        own = self.this_with.get(rid, [])
+        copies = self.parent_copies.get(rid, 0)
+        if copies < 2 or self.u.rsc(rid).kind != "primitive" \
+                or not (rid in self.anonymous or rid in self.unique_instances):
+            return own
+        inherited = [c for c in own if self._inherited_from_clone(c)]
+        return inherited * copies + [c for c in own if not self._inherited_from_clone(c)]
 
     def _apply_this_with(self, rid: str, c: Colocation) -> None:
         """Apply a placed primary's colocation to dependent `rid`'s table."""
@@ -431,7 +430,9 @@ class _Placer:
         if self.unmanage_assigned and rid not in self.stay_managed:
             self.managed[rid] = False
         if not self.managed[rid]:
-            return st.running_on[0] if st.running_on else None
+            # an unmanaged resource stays on pe__current_node: a partial migration's
+            # source, not the first node it was found on (seed 1265)
+            return self.u.current_node(rid)
         if self.u.options.stop_all_resources:
             return None
         table = self.tables[rid]

@@ -61,18 +61,18 @@ def _colocation_score(placer: _Placer, inst: str, node: str) -> int:
     """cmp_instance_by_colocation: the current node's weight plus the clone's colocations.
 
     The clone's "this with" primaries add their scores there (default mode), then its
-    influencing "with this" dependents (non-negative mode), each at factor score/INF. A
-    resource's colocation lists keep equal keys in reverse insertion order (sorted insert).
+    influencing "with this" dependents (non-negative mode), each at factor score/INF,
+    role-qualified ones included (the merge ignores roles: seed 1140). A resource's
+    colocation lists keep equal keys in reverse insertion order (sorted insert).
     """
     cid = placer.u.rsc(inst).parent or inst
     work = {node: placer.nodes[node].weight}
     this_with = [c for c in reversed(placer.cons.colocations)
-                 if c.dependent == cid and c.primary != cid and c.primary_role is None]
+                 if c.dependent == cid and c.primary != cid]
     for c in sorted(this_with, key=lambda c: placer._coloc_key(c.primary)):
         work = _merge_scores(placer, c.primary, work, c, only_positive=False)
     with_this = [c for c in reversed(placer.cons.colocations)
-                 if c.primary == cid and c.dependent != cid and c.influence
-                 and c.dependent_role is None]
+                 if c.primary == cid and c.dependent != cid and c.influence]
     for c in sorted(with_this, key=lambda c: placer._coloc_key(c.dependent)):
         work = _merge_scores(placer, c.dependent, work, c, only_positive=True)
     return work[node]
@@ -220,9 +220,12 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
 
 def distribute(placer: _Placer, cid: str) -> None:
     clone = placer.u.rsc(cid)
-    for c in placer.cons.colocations:  # "this with" primaries are assigned first
-        if c.dependent == cid and c.primary != cid:
-            placer._assign_tree(c.primary)
+    # "this with" primaries are assigned first, in the clone's sorted list
+    # (cmp_primary_priority: priority, clones before groups before primitives, id; seed 1170)
+    primaries = [c for c in reversed(placer.cons.colocations)
+                 if c.dependent == cid and c.primary != cid]
+    for c in sorted(primaries, key=lambda c: placer._coloc_key(c.primary)):
+        placer._assign_tree(c.primary)
     _merge_own_dependents(placer, cid)
     per_node = clone.clone_node_max
     limit = clone.clone_max
@@ -326,7 +329,6 @@ def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[s
         if allocated >= limit:
             break
         cur = _current(placer, inst)
-        prims = placer.primitives_under(inst)
         # A failed instance is only placed in the second pass; a group instance is never
         # marked failed itself (only its members are), so it is offered its node (seed 150).
         failed = placer.u.rsc(inst).kind == "primitive" and placer.u.states[inst].failed
@@ -336,7 +338,10 @@ def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[s
         if node is None or not node.available or counts.get(cur, 0) >= optimal:
             continue
         append_parent_dependents(placer, cid, inst, all_coloc)
-        if placer.tables[prims[0]].get(cur, -INF) < 0 and inst in placer.u.rsc(cid).children:
+        # allocate_instance refuses a current node the instance's own table has below zero
+        # (a group instance's: the clone's scores, not its first member's with stickiness:
+        # seed 1160)
+        if _own_score(placer, inst, cur) < 0 and inst in placer.u.rsc(cid).children:
             continue
         if _assign_instance(placer, inst, cur, counts, per_node) == cur:
             placer.preassigned.add(inst)

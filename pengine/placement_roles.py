@@ -43,7 +43,7 @@ def decide_roles(placer: _Placer, cid: str, instance_cmp: InstanceCompare) -> No
     per_node = meta_count(clone.meta, "promoted-node-max",
                           meta_count(clone.meta, "master-node-max", 1))
     indexes, forced = _instance_indexes(placer, cid)
-    final = _clone_table_indexes(placer, cid, indexes)
+    final = _clone_table_indexes(placer, cid, indexes, forced)
     # sort_promotable_instances: one g_list_sort of the children (left in assignment order)
     # by cmp_promotable_instance: final index, current role, then pcmk__cmp_instance
     # (priority: the index before the clone table; a failed instance after: corpus
@@ -138,10 +138,13 @@ def _copies_finite_colocations(placer: _Placer, cid: str) -> bool:
     return clone.clone_max < available_count(placer.u, placer.cons, clone)
 
 
-def _clone_table_indexes(placer: _Placer, cid: str,
-                         indexes: dict[str, tuple[str, int, Role]]) -> dict[str, int]:
+def _clone_table_indexes(placer: _Placer, cid: str, indexes: dict[str, tuple[str, int, Role]],
+                         forced: set[str]) -> dict[str, int]:
     """sort_promotable_instances: non-negative indexes join the clone's own table (with its
-    plain location scores), and those instances then take their node's value from it."""
+    plain location scores), and those instances then take their node's value from it.
+
+    An INFINITY index is no exception: a -INFINITY the merges left on its node wins
+    (seed 1237); only an unmanaged promoted instance keeps INFINITY."""
     table = merge_influencing_dependents(placer, cid, placer._strategy_table(cid))
     for node, priority, _current in indexes.values():
         if priority >= 0 and node in table:
@@ -159,7 +162,8 @@ def _clone_table_indexes(placer: _Placer, cid: str,
         placer.clone_tables[cid] = table  # (seed 437)
     final = {}
     for inst, (node, priority, _current) in indexes.items():
-        final[inst] = table.get(node, priority) if 0 <= priority < INF else priority
+        final[inst] = table.get(node, priority) if priority >= 0 and inst not in forced \
+            else priority
     return final
 
 

@@ -147,19 +147,30 @@ def merge_promoted_role_primaries(placer: _Placer, cid: str, table: Table) -> Ta
     X's scores into the clone's table by score/INFINITY (a -INFINITY node costs a finite
     colocation its score: seed 425), then X's own dependents, rolled back when no node
     stays usable. The clone is being merged, so neither it nor its instances recurse.
-    A group primary is left out (Pacemaker merges through its members).
+
+    X's scores are its node table as assignment left it (a clone: its own table). A group
+    X merges through its members as Pacemaker's init_group_colocated_nodes does: the first
+    member's scores and dependents, then the dependents of its last member (seed 1343:
+    a member's -INFINITY reaches the clone table and blocks the promotion there).
     """
     merging = frozenset({cid, *placer.primitives_under(cid)})
     for c in placer.cons.colocations:
-        if c.dependent != cid or c.dependent_role != Role.PROMOTED or c.primary == cid \
-                or placer.u.rsc(c.primary).kind == "group":
+        if c.dependent != cid or c.dependent_role != Role.PROMOTED or c.primary == cid:
             continue
+        primary, last = c.primary, None
+        if placer.u.rsc(primary).kind == "group":
+            members = placer.primitives_under(primary)
+            if not members:
+                continue
+            primary, last = members[0], members[-1]
+        own = placer._strategy_table(primary) if placer.u.rsc(primary).kind == "clone" \
+            else placer.tables.get(primary, {})
         table = merge_dependents(
-            c.primary, table, c.node_attribute, c.score / INF,
-            tables=ChainMap({c.primary: placer._strategy_table(c.primary)}, placer.tables,
-                            placer.clone_tables),
+            primary, table, c.node_attribute, c.score / INF,
+            tables=ChainMap({primary: own}, placer.tables, placer.clone_tables),
             with_this=placer.with_this, nodes=placer.nodes,
-            has_influence=placer._influence, merging=merging)
+            has_influence=placer._influence, merging=merging,
+            group_last=placer.last_member, last=last)
     return table
 
 

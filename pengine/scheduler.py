@@ -24,13 +24,13 @@ from pengine.actions import (
     OPTIONAL,
     ActionSet,
     PrimitiveActions,
-    clone_actions,
     group_actions,
     op_key,
     orphan_group_orders,
 )
 from pengine.api import Transition
 from pengine.blocking import block_dependents
+from pengine.collective_actions import clone_actions
 from pengine.constraints import Constraints, unpack_constraints
 from pengine.digests import CLEANUP, RESCHEDULE, config_changes, orphan_recurring
 from pengine.failcount_clear import EXPIRED, failcount_clears, orphan_clears
