@@ -16,7 +16,7 @@ from lxml import etree
 
 from crmd import cibedit
 from messaging.errors import ExitCode, HAError, UsageError
-from pengine.api import ClusterStatus, duration_ms
+from pengine.api import ClusterStatus, ResourceStatus, duration_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +56,32 @@ def _location(root: etree._Element, ident: str, rsc: str, node: str, score: str,
 
 
 def _active_nodes(status: ClusterStatus, rsc_id: str) -> list[str]:
-    from crmd.resource.query import _leaves, find_status
+    """The nodes Pacemaker's crm_resource counts `rsc_id` active on (--ban/--move without a
+    node need exactly one), repeats included. Pacemaker 2.1.5 builds a collective's node list
+    as it unpacks its primitives: a managed one adds its node to each ancestor up to the
+    first that has it already, an unmanaged (or blocked) one appends it to every ancestor
+    unchecked, so a group whose second member is blocked on node2 counts node2 twice
+    (seed 1114: "not moved: active in 2 locations", exit 64)."""
+    from crmd.resource.query import find_status
 
-    return sorted({n for leaf in _leaves(find_status(status, rsc_id)) for n in leaf.running_on})
+    target = find_status(status, rsc_id)
+    lists: dict[int, list[str]] = {}
+
+    def walk(rsc: ResourceStatus, ancestors: tuple[ResourceStatus, ...]) -> None:
+        if rsc.kind != "primitive":
+            lists[id(rsc)] = []
+            for child in rsc.children:
+                walk(child, (rsc, *ancestors))
+            return
+        for node in rsc.running_on:
+            for ancestor in ancestors:
+                held = lists[id(ancestor)]
+                if rsc.managed and node in held:
+                    break
+                held.append(node)
+
+    walk(target, ())
+    return list(target.running_on) if target.kind == "primitive" else lists[id(target)]
 
 
 class AlreadyThere(HAError):

@@ -69,6 +69,13 @@ CASES = [
     ("bad-type-local-node", 1000, "crm_attribute", ["-l", "bogus", "-n", "x", "-G"]),
     ("upper-crm-config", 1000, "crm_attribute", ["-t", "CRM_CONFIG", "-N", "ghost", "-n", "x",
                                                  "-G"]),
+    # seed 1114: clone c1 of group g2 (m3, m4), both members' stops failed (blocked) on node2:
+    # an unmanaged member appends node2 to its ancestors again, so c1 and g2 count 2 nodes
+    ("ban-blocked-group-clone", 1114, "crm_resource", ["--ban", "-r", "c1", "--lifetime",
+                                                       "P1D"]),
+    ("ban-blocked-group", 1114, "crm_resource", ["--ban", "-r", "g2"]),
+    ("move-blocked-group-clone", 1114, "crm_resource", ["--move", "-r", "c1"]),
+    ("ban-blocked-member", 1114, "crm_resource", ["--ban", "-r", "m4"]),
 ]
 
 
