@@ -181,6 +181,9 @@ def _constraint_node(location: etree._Element) -> str | None:
     return expr.get("value") if expr is not None else None
 
 
+_CLONE_TAGS = ("clone", "master")
+
+
 class MetaAttributeExists(HAError):
     """An instance attribute whose name the resource's top-level parent has as a meta
     attribute: Pacemaker's crm_resource refuses without --force (CRM_EX_MULTIPLE, 109)."""
@@ -200,6 +203,7 @@ def _refuse_shadowed(element: etree._Element, name: str) -> None:
 
 def set_parameter(root: etree._Element, rsc_id: str, name: str, value: str,
                   meta: bool, utilization: bool = False, force: bool = False) -> Outcome:
+    """-p on the resource itself (parameter_owners says which resources Pacemaker picks)."""
     from crmd.resource.query import set_tag
 
     element = cibedit.find_resource(root, rsc_id)
@@ -209,19 +213,62 @@ def set_parameter(root: etree._Element, rsc_id: str, name: str, value: str,
     # Pacemaker names the set whenever the nvpair is new
     block = pair.getparent()
     where = f" set={block.get('id')}" if created and block is not None else ""
-    return Outcome(out=(f"Set '{rsc_id}' option: id={pair.get('id')}{where} name={name} "
-                        f"value={value}",))
+    return Outcome(out=(f"Set '{element.get('id')}' option: id={pair.get('id')}{where} "
+                        f"name={name} value={value}",))
+
+
+def parameter_owners(root: etree._Element, rsc_id: str, name: str, meta: bool,
+                     utilization: bool, force: bool, delete: bool) -> tuple[list[str], Outcome]:
+    """The resources -p (update) or -d (delete) of `name` acts on, one CIB write each as in
+    Pacemaker, and the lines Pacemaker prints before the first write. Instance attributes,
+    utilization deletions and --force act on the resource itself."""
+    from crmd.resource.query import set_tag
+
+    element = cibedit.find_resource(root, rsc_id)
+    if force or not (meta or utilization) or (delete and utilization):
+        return [element.get("id") or rsc_id], Outcome(changed=False)
+    owners, notes = _attribute_owners(element, rsc_id, set_tag(meta, utilization), name,
+                                      "delete" if delete else "update")
+    return [owner.get("id") or "" for owner in owners], Outcome(out=notes, changed=False)
+
+
+def _attribute_owners(element: etree._Element, rsc_id: str, tag: str, name: str,
+                      command: str) -> tuple[list[etree._Element], tuple[str, ...]]:
+    """Which resources a meta (or, on update, utilization) attribute goes to, as Pacemaker
+    2.1.5's crm_resource picks them without --force: a clone's child that does not have the
+    attribute itself hands it to the clone; a top-level clone whose child primitive has it
+    hands it to that child; a group takes its members that have it, then itself; anything
+    else keeps it. The note is Pacemaker's line saying so."""
+    parent = element.getparent()
+    if parent is not None and parent.tag in _CLONE_TAGS:
+        if cibedit.get_nvpair(element, tag, name) is not None:
+            return [element], ()
+        return [parent], (f"Performing {command} of '{name}' on '{parent.get('id')}', the "
+                          f"parent of '{rsc_id}'",)
+    if element.tag in _CLONE_TAGS and parent is not None and parent.tag == "resources":
+        child = next((c for c in element if c.tag in cibedit.RESOURCE_TAGS), None)
+        if child is not None and child.tag == "primitive" \
+                and cibedit.get_nvpair(child, tag, name) is not None:
+            return [child], (f"A value for '{name}' already exists in child "
+                             f"'{child.get('id')}', performing {command} on that instead of "
+                             f"'{rsc_id}'",)
+        return [element], ()
+    members = [c for c in element if c.tag == "primitive" and element.tag == "group"
+               and cibedit.get_nvpair(c, tag, name) is not None]
+    return [*members, element], ()
 
 
 def delete_parameter(root: etree._Element, rsc_id: str, name: str, meta: bool,
                      utilization: bool = False) -> Outcome:
+    """-d on the resource itself (parameter_owners says which resources Pacemaker picks)."""
     from crmd.resource.query import set_tag
 
     element = cibedit.find_resource(root, rsc_id)
     pair = cibedit.delete_nvpair(element, set_tag(meta, utilization), name)
     if pair is None:
         return Outcome(changed=False)
-    return Outcome(out=(f"Deleted '{rsc_id}' option: id={pair.get('id')} name={name}",))
+    return Outcome(out=(f"Deleted '{element.get('id')}' option: id={pair.get('id')} "
+                        f"name={name}",))
 
 
 def cleanup(root: etree._Element, rsc_id: str | None, node: str | None,
@@ -279,4 +326,4 @@ def _forget_fail_counts(node_state: etree._Element, base: str | None,
 
 
 __all__ = ["Outcome", "ban", "cleanup", "clear", "delete_parameter", "move",
-           "set_parameter"]
+           "parameter_owners", "set_parameter"]

@@ -76,6 +76,23 @@ CASES = [
     ("ban-blocked-group", 1114, "crm_resource", ["--ban", "-r", "g2"]),
     ("move-blocked-group-clone", 1114, "crm_resource", ["--move", "-r", "c1"]),
     ("ban-blocked-member", 1114, "crm_resource", ["--ban", "-r", "m4"]),
+    # seed 1101: d4 is the child of clone c3 (meta notify); group g6 (meta target-role) has
+    # m7 (meta migration-threshold); group g11 is the child of clone c10. Without --force a
+    # meta or utilization attribute the clone's child lacks goes to the clone (a utilization
+    # there fails the schema: 78), a group's goes to its members that have it, then to it
+    ("child-utilization-to-clone", 1101, "crm_resource", ["-r", "d4", "--utilization", "-p",
+                                                         "cpu", "-v", "v1"]),
+    ("child-meta-to-clone", 1101, "crm_resource", ["-r", "d4", "--meta", "-p", "foo",
+                                                  "-v", "1"]),
+    ("child-meta-delete-on-clone", 1101, "crm_resource", ["-r", "d4", "--meta", "-d",
+                                                         "notify"]),
+    ("child-meta-delete-missing", 1101, "crm_resource", ["-r", "d4", "--meta", "-d", "foo"]),
+    ("child-group-meta-to-clone", 1101, "crm_resource", ["-r", "g11", "--meta", "-p",
+                                                        "migration-threshold", "-v", "5"]),
+    ("group-meta-members-then-group", 1101, "crm_resource", ["-r", "g6", "--meta", "-p",
+                                                            "migration-threshold", "-v", "5"]),
+    ("group-meta-delete-member", 1101, "crm_resource", ["-r", "g6", "--meta", "-d",
+                                                       "migration-threshold"]),
 ]
 
 
