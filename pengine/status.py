@@ -57,7 +57,18 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
         target_role_text=rsc.meta.get("target-role"),
         unique=rsc.kind == "clone" and rsc.unique,
         blocked=any(c.blocked for c in children),
+        allowed_on=_allowed_on(u, rsc) if rsc.kind == "clone" else None,
     )
+
+
+def _allowed_on(u: Unpacked, rsc: RscConfig) -> tuple[str, ...] | None:
+    """Where crm_mon may list a clone Stopped: in a symmetric cluster every node (None);
+    else, since crm_mon reads no constraints, only nodes where an instance has history
+    (seed 1119: Pacemaker 2.1.5 lists "Stopped: [ node4 ]", where the one probe ran)."""
+    if u.options.symmetric:
+        return None
+    known = {n for rid in u.primitives_under(rsc.id) for n in u.states[rid].known_on}
+    return tuple(node.name for node in u.nodes if node.name in known)
 
 
 def _probe_failure_rc(u: Unpacked, rsc: RscConfig) -> int | None:

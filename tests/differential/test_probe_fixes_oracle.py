@@ -93,6 +93,13 @@ CASES = [
                                                             "migration-threshold", "-v", "5"]),
     ("group-meta-delete-member", 1101, "crm_resource", ["-r", "g6", "--meta", "-d",
                                                        "migration-threshold"]),
+    # seed 1119: an asymmetric cluster; promotable c3 has target-role Unpromoted (disabled,
+    # 12 instances DISABLED); c1 and c3 are listed Stopped only where an instance has history
+    ("promotable-unpromoted-disabled", 1119, "crm_mon", ["-1", "-r"]),
+    ("promotable-unpromoted-disabled-xml", 1119, "crm_mon", ["-1", "-r", "--output-as=xml"]),
+    ("asymmetric-stopped-by-node", 1119, "crm_mon", ["-1", "-n", "-r"]),
+    # seed 1130: stop-all-resources' banner is indented 4 spaces (maintenance-mode's 14)
+    ("stop-all-banner", 1130, "crm_mon", ["-1"]),
 ]
 
 
