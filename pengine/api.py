@@ -134,6 +134,17 @@ def unpack_status(
     return status_only(cib, now, default_now or FALLBACK_NOW, with_bans=with_bans)
 
 
+def location_scores(cib: CibInput, now: datetime.datetime | None = None
+                    ) -> tuple[LocationBan, ...]:
+    """Every node score the location constraints give (rules evaluated on the nodes'
+    attributes), newest constraint first, as Pacemaker's crm_resource --constraints lists
+    them; `weight` is the score (LocationBan's fields, not only negative ones)."""
+    from pengine.status import location_scores as scores
+    from pengine.status import unpack_cib
+
+    return scores(unpack_cib(cib, now, FALLBACK_NOW))
+
+
 def transition_graph(transition: Transition) -> TransitionGraph:
     """The frozen, serialisable transition graph of a scheduler result (what crmd executes).
 
@@ -329,6 +340,7 @@ __all__ = [
     "failed_action_line",
     "is_disabled",
     "is_listed",
+    "location_scores",
     "node_lines",
     "node_state_text",
     "pending_state",

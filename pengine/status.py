@@ -230,7 +230,12 @@ def _masked_probe(op: etree._Element) -> bool:
 
 
 def location_bans(u: Unpacked) -> tuple[LocationBan, ...]:
-    """Every negative node score of the location constraints, newest constraint first.
+    """Every negative node score of the location constraints, newest constraint first."""
+    return tuple(entry for entry in location_scores(u) if entry.weight < 0)
+
+
+def location_scores(u: Unpacked) -> tuple[LocationBan, ...]:
+    """Every node score of the location constraints, newest constraint first.
 
     Pacemaker keeps its unpacked locations newest first. Walking its name-sorted node list,
     an "and" rule starts from a reversed copy of that list and an "or" rule appends the
@@ -246,7 +251,7 @@ def location_bans(u: Unpacked) -> tuple[LocationBan, ...]:
             tuple(reversed(location.scores))
         bans += [LocationBan(location.rule_id or location.id, location.rsc, node, score,
                              location.role == Role.PROMOTED)
-                 for node, score in scores if score < 0]
+                 for node, score in scores]
     return tuple(bans)
 
 

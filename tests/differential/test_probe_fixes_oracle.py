@@ -100,6 +100,12 @@ CASES = [
     ("asymmetric-stopped-by-node", 1119, "crm_mon", ["-1", "-n", "-r"]),
     # seed 1130: stop-all-resources' banner is indented 4 spaces (maintenance-mode's 14)
     ("stop-all-banner", 1130, "crm_mon", ["-1"]),
+    # rule-based locations list each node the rule matches (newest constraint first); a
+    # colocation's primary role above Started is shown ("needs"/"with role=")
+    ("constraints-rule-location", 1104, "crm_resource", ["--constraints", "-r", "r2"]),
+    ("constraints-with-role", 1116, "crm_resource", ["--constraints", "-r", "r5"]),
+    ("constraints-needs-role", 1137, "crm_resource", ["--constraints", "-r", "c1"]),
+    ("constraints-unpromoted-role", 1119, "crm_resource", ["--constraints", "-r", "r8"]),
 ]
 
 
