@@ -16,6 +16,7 @@ from lxml import etree
 
 from crmd import cibedit
 from messaging.errors import ExitCode, HAError, UsageError
+from messaging.types import Role
 from pengine.api import ClusterStatus, ResourceStatus, duration_ms
 
 
@@ -133,12 +134,7 @@ def ban(root: etree._Element, status: ClusterStatus, rsc_id: str, node: str | No
     """--ban: keep the resource off `node` (default: the one node it is active on)."""
     cibedit.find_resource(root, rsc_id)
     if node is None:
-        active = _active_nodes(status, rsc_id)
-        if len(active) != 1:
-            raise UsageError(f"Resource '{rsc_id}' not moved: active in {len(active)} "
-                             f"locations.\nTo prevent '{rsc_id}' from running on a specific "
-                             "location, specify a node.")
-        node = active[0]
+        node = _only_node(status, rsc_id)
     cibedit.find_node(root, node)
     end = _lifetime_end(lifetime, now) if lifetime else None
     ident = f"cli-ban-{rsc_id}-on-{node}"
@@ -152,6 +148,25 @@ def ban(root: etree._Element, status: ClusterStatus, rsc_id: str, node: str | No
         f"\tThis will be the case even if {node} is the last node in the cluster")
     until = (f"Migration will take effect until: {end}",) if end else ()
     return Outcome(out=until + warning)
+
+
+def _only_node(status: ClusterStatus, rsc_id: str) -> str:
+    """The node --ban/--move without -N acts on: the one node the resource is active on;
+    for a promotable clone active on several, the node of its one promoted instance
+    (Pacemaker 2.1.5's ban_or_move); else a usage error (64)."""
+    from crmd.resource.query import find_status
+
+    active = _active_nodes(status, rsc_id)
+    if len(active) == 1:
+        return active[0]
+    rsc = find_status(status, rsc_id)
+    promoted = [child for child in rsc.children if child.role == Role.PROMOTED]
+    if rsc.kind == "promotable" and len(promoted) == 1 and promoted[0].running_on:
+        return promoted[0].running_on[0]
+    where = f" (promoted in {len(promoted)})" if rsc.kind == "promotable" else ""
+    raise UsageError(f"Resource '{rsc_id}' not moved: active in {len(active)} locations"
+                     f"{where}.\nTo prevent '{rsc_id}' from running on a specific location, "
+                     "specify a node.")
 
 
 def clear(root: etree._Element, rsc_id: str, node: str | None) -> Outcome:

@@ -94,12 +94,13 @@ def locate(status: ClusterStatus, rsc_id: str) -> Answer:
     """--locate: one line per node the resource (or any instance) is active on."""
     rsc, clone = _find_with_clone(status, rsc_id)
     rsc = clone or rsc  # a clone's child stands for all of the clone's instances
-    # Pacemaker lists a clone's instances last first
-    leaves = _leaves(rsc) if rsc.kind == "primitive" else _leaves(rsc)[::-1]
+    # Pacemaker lists a clone's instances last first, each by its own node list (a group
+    # instance's nodes once, not once per member: seed 1190), anything else by its nodes
+    shown = rsc.children[::-1] if rsc.kind in ("clone", "promotable") else (rsc,)
     lines = []
-    for leaf in leaves:
-        suffix = " Promoted" if leaf.role == Role.PROMOTED else ""
-        lines += [f"resource {rsc_id} is running on: {node}{suffix}" for node in leaf.running_on]
+    for item in shown:
+        suffix = " Promoted" if item.role == Role.PROMOTED else ""
+        lines += [f"resource {rsc_id} is running on: {node}{suffix}" for node in item.running_on]
     if not lines:
         return Answer(err=(f"resource {rsc_id} is NOT running",))
     return Answer(tuple(lines))

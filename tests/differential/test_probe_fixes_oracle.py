@@ -106,6 +106,12 @@ CASES = [
     ("constraints-with-role", 1116, "crm_resource", ["--constraints", "-r", "r5"]),
     ("constraints-needs-role", 1137, "crm_resource", ["--constraints", "-r", "c1"]),
     ("constraints-unpromoted-role", 1119, "crm_resource", ["--constraints", "-r", "r8"]),
+    # seed 1226: promotable c2 active on 3 nodes, promoted on node5: --ban/--move without a
+    # node act on the promoted instance's node
+    ("ban-promotable-promoted-node", 1226, "crm_resource", ["--ban", "-r", "c2"]),
+    ("move-promotable-promoted-node", 1226, "crm_resource", ["--move", "-r", "c2"]),
+    # seed 1190: clone c1 of group g2 on 3 nodes: --locate lists each instance's node once
+    ("locate-clone-of-groups", 1190, "crm_resource", ["--locate", "-r", "c1"]),
 ]
 
 
