@@ -113,7 +113,7 @@ def _run_on(connection: CibConnection, action: str, options: dict[str, object]) 
         elif action == "locate":
             answer = query.locate(status, _need(rsc, action))
         elif action == "why":
-            answer = query.why(status, rsc, node)
+            answer = query.why(root, status, rsc, node)
         elif action == "constraints":
             answer = query.constraints(root, _need(rsc, action))
         if action not in ("move", "ban"):

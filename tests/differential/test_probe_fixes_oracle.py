@@ -112,6 +112,15 @@ CASES = [
     ("move-promotable-promoted-node", 1226, "crm_resource", ["--move", "-r", "c2"]),
     # seed 1190: clone c1 of group g2 on 3 nodes: --locate lists each instance's node once
     ("locate-clone-of-groups", 1190, "crm_resource", ["--locate", "-r", "c1"]),
+    # --why adds what the top-level resource's own configuration says (is-managed false,
+    # target-role Stopped/Unpromoted; maintenance only for a clone's child)
+    ("why-unmanaged", 1141, "crm_resource", ["--why", "-r", "r1"]),
+    ("why-remain-stopped", 1162, "crm_resource", ["--why", "-r", "d11"]),
+    ("why-group-member", 1236, "crm_resource", ["--why", "-r", "m11"]),
+    ("why-clone-child-maintenance", 1216, "crm_resource", ["--why", "-r", "d6", "-N", "node2"]),
+    ("why-all", 1216, "crm_resource", ["--why"]),
+    ("why-group-maintenance", 1101, "crm_resource", ["--why", "-r", "m7"]),
+    ("why-not-promoted", 1119, "crm_resource", ["--why", "-r", "c3", "-N", "node1"]),
 ]
 
 
