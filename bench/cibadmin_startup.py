@@ -9,12 +9,16 @@ wall time. With --state-dir (a running node's state directory, e.g. a lab node's
 `cibadmin -Q` and `-M` in live mode are timed too (no Debian counterpart there: Pacemaker's
 tools reach Pacemaker's daemons only). --tools adds the other CIB commands' start-up, ours
 beside Debian's on the same file: `crm_mon -1`, `crm_attribute -G` and `crm_resource -l`.
+--callgrind adds a column: the instructions of one run of each command under valgrind's
+callgrind, a count the machine's load does not distort (for before/after comparisons of
+start-up work; Debian's rows are counted too).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -48,6 +52,16 @@ def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}")
     return wall, usage.ru_utime + usage.ru_stime
+
+
+def instructions(argv: list[str], env: dict[str, str]) -> str:
+    """Instructions one run of `argv` executes, counted by callgrind ("-" without valgrind)."""
+    if shutil.which("valgrind") is None:
+        return "-"
+    done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                           *argv], env=env, capture_output=True, text=True, check=False)
+    counted = re.search(r"Collected : (\d+)", done.stderr)
+    return f"{int(counted.group(1)) / 1e6:.1f} M" if counted else "-"
 
 
 def measure(commands: dict[str, tuple[list[str], dict[str, str]]], count: int
@@ -84,6 +98,8 @@ def main() -> None:
     parser.add_argument("--state-dir", help="a running node's state directory (live mode)")
     parser.add_argument("--tools", action="store_true",
                         help="also crm_mon -1, crm_attribute -G, crm_resource -l (CIB_file)")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="also count each command's instructions once under callgrind")
     parser.add_argument("--no-compile", action="store_true",
                         help="do not byte-compile the checkout first (benchlib.byte_compile)")
     args = parser.parse_args()
@@ -114,12 +130,15 @@ def main() -> None:
             commands["ours: cibadmin -Q (live)"] = ([OURS, "-Q"], live)
             commands["ours: cibadmin -M (live)"] = ([OURS, *MODIFY], live)
         samples = measure(commands, args.count)
+        counts = {name: instructions(*command) for name, command in commands.items()
+                  if args.callgrind}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\ncibadmin start-up, {args.count} runs each, interleaved ({compiled}; "
           f"{load_average()})")
-    print(table(["command", "wall p50 / min", "CPU p50"],
-                [_row(name, values) for name, values in samples.items()]))
+    header = ["command", "wall p50 / min", "CPU p50"] + (["instructions"] if counts else [])
+    print(table(header, [_row(name, values) + ([counts[name]] if counts else [])
+                         for name, values in samples.items()]))
 
 
 if __name__ == "__main__":

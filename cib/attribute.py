@@ -96,11 +96,12 @@ def _xpath(target: Target, set_name: str | None, attr_id: str | None,
     else:
         path += f"//node[@id='{target.node_uuid}']"
     path += f"//{set_type}" + (f"[@id='{set_name}']" if set_name else "") + "//nvpair"
-    if attr_id and name:
+    # an empty name is a name like any other (Pacemaker 2.1.5 filters on name="" too)
+    if attr_id and name is not None:
         path += f"[@id='{attr_id}' and @name='{name}']"
     elif attr_id:
         path += f"[@id='{attr_id}']"
-    elif name:
+    elif name is not None:
         path += f"[@name='{name}']"
     return path
 

@@ -115,10 +115,6 @@ def _main(args: list[str]) -> int:
             return out.finish(64)
         # a promotion score is a transient node attribute unless -t/-l says otherwise
         options.kind = options.kind or "reboot"
-    if options.name == "":
-        # Pacemaker 2.1.5 writes an nvpair named "" (id "<set>-"); we refuse instead
-        out.error("-n/--name must not be empty")
-        return out.finish(64)
     from cib.attribute_file import run
     from cib.backend import backend_from_environment
     from messaging.errors import TransportError

@@ -108,7 +108,8 @@ def _update(backend: Backend, cib: Element, target: attribute.Target, options: a
     if options.name is None and options.attr_id is None:
         out.error("Error performing operation: Invalid argument")
         return 70
-    request = attribute.update_request(cib, target, options.name or options.attr_id,
+    name = options.attr_id if options.name is None else options.name
+    request = attribute.update_request(cib, target, name,
                                        options.value, options.set_name, options.attr_id)
     try:
         backend.commit(request)
@@ -128,7 +129,7 @@ def _delete(backend: Backend, cib: Element, target: attribute.Target,
     backend.commit(request)
     kind = "attribute" if target.node_uuid else "option"
     assert request.data is not None
-    name = f" name={options.name}" if options.name else ""
+    name = "" if options.name is None else f" name={options.name}"
     set_text = f" set={options.set_name}" if options.set_name else ""
     print(f"Deleted {target.section} {kind}: id={request.data.get('id')}{set_text}{name}")
     return 0

@@ -134,6 +134,17 @@ def unpack_status(
     return status_only(cib, now, default_now or FALLBACK_NOW, with_bans=with_bans)
 
 
+def location_scores(cib: CibInput, now: datetime.datetime | None = None
+                    ) -> tuple[LocationBan, ...]:
+    """Every node score the location constraints give (rules evaluated on the nodes'
+    attributes), newest constraint first, as Pacemaker's crm_resource --constraints lists
+    them; `weight` is the score (LocationBan's fields, not only negative ones)."""
+    from pengine.status import location_scores as scores
+    from pengine.status import unpack_cib
+
+    return scores(unpack_cib(cib, now, FALLBACK_NOW))
+
+
 def transition_graph(transition: Transition) -> TransitionGraph:
     """The frozen, serialisable transition graph of a scheduler result (what crmd executes).
 
@@ -231,6 +242,14 @@ def is_listed(rsc: ResourceStatus) -> bool:
     return status_text.is_listed(rsc)
 
 
+def is_disabled(rsc: ResourceStatus, promotable: bool) -> bool:
+    """Whether crm_mon counts and flags the resource disabled (target-role Stopped, or
+    Unpromoted when its top-level parent is a promotable clone)."""
+    from pengine import status_text
+
+    return status_text.is_disabled(rsc, promotable)
+
+
 def per_op_fail_counts(root: etree._Element) -> bool:
     """Whether the CIB's feature set (3.0.13 on) names fail counts per operation."""
     from pengine.unpack_options import _FEATURE_SET_PER_OP, _feature_set
@@ -246,11 +265,12 @@ def sort_operations(ops: list[etree._Element]) -> list[etree._Element]:
     return sort_ops(ops)
 
 
-def primitive_line(rsc: ResourceStatus) -> str:
-    """One primitive as `id<TAB>(agent):<TAB> state`."""
+def primitive_line(rsc: ResourceStatus, promotable: bool = False) -> str:
+    """One primitive as `id<TAB>(agent):<TAB> state` (`promotable`: its top-level parent
+    is a promotable clone)."""
     from pengine import status_text
 
-    return status_text.primitive_line(rsc)
+    return status_text.primitive_line(rsc, promotable=promotable)
 
 
 def failed_action_line(op: FailedOperation) -> str:
@@ -318,7 +338,9 @@ __all__ = [
     "TransitionGraph",
     "exec_status_text",
     "failed_action_line",
+    "is_disabled",
     "is_listed",
+    "location_scores",
     "node_lines",
     "node_state_text",
     "pending_state",

@@ -92,10 +92,10 @@ class ResourceStatus(Record):
     collective, the highest child role). running_on: node names where it is active.
     """
 
-    __slots__ = ("agent", "blocked", "children", "description", "failed", "failure_ignored", "id",
-                 "kind", "locked_to", "maintenance", "managed", "not_installed_on", "orphan",
-                 "pending_node", "pending_task", "probe_failure_rc", "role", "running_on",
-                 "target_role", "target_role_text", "unique")
+    __slots__ = ("agent", "allowed_on", "blocked", "children", "description", "failed",
+                 "failure_ignored", "id", "kind", "locked_to", "maintenance", "managed",
+                 "not_installed_on", "orphan", "pending_node", "pending_task", "probe_failure_rc",
+                 "role", "running_on", "target_role", "target_role_text", "unique")
 
     def __init__(self, id: str, kind: str, agent: str, children: tuple[ResourceStatus, ...],
                  role: Role, running_on: tuple[str, ...], managed: bool, failed: bool, orphan: bool,
@@ -104,7 +104,8 @@ class ResourceStatus(Record):
                  description: str | None = None, unique: bool = False,
                  not_installed_on: tuple[str, ...] = (), locked_to: str | None = None,
                  target_role_text: str | None = None, probe_failure_rc: int | None = None,
-                 pending_node: str | None = None) -> None:
+                 pending_node: str | None = None,
+                 allowed_on: tuple[str, ...] | None = None) -> None:
         self.id = id
         self.kind = kind
         self.agent = agent
@@ -126,6 +127,10 @@ class ResourceStatus(Record):
         self.target_role_text = target_role_text  # the target-role meta attribute as written
         # the exit code of a failed probe shown beside a stopped primitive ("(not installed) ")
         self.probe_failure_rc = probe_failure_rc
+        # a clone's nodes where crm_mon may list it Stopped; None: every node (a symmetric
+        # cluster); else those where an instance has history (Pacemaker's allowed nodes
+        # before constraints are read)
+        self.allowed_on = allowed_on
         self.pending_node = pending_node  # where pending_task runs
 
 

@@ -57,7 +57,18 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
         target_role_text=rsc.meta.get("target-role"),
         unique=rsc.kind == "clone" and rsc.unique,
         blocked=any(c.blocked for c in children),
+        allowed_on=_allowed_on(u, rsc) if rsc.kind == "clone" else None,
     )
+
+
+def _allowed_on(u: Unpacked, rsc: RscConfig) -> tuple[str, ...] | None:
+    """Where crm_mon may list a clone Stopped: in a symmetric cluster every node (None);
+    else, since crm_mon reads no constraints, only nodes where an instance has history
+    (seed 1119: Pacemaker 2.1.5 lists "Stopped: [ node4 ]", where the one probe ran)."""
+    if u.options.symmetric:
+        return None
+    known = {n for rid in u.primitives_under(rsc.id) for n in u.states[rid].known_on}
+    return tuple(node.name for node in u.nodes if node.name in known)
 
 
 def _probe_failure_rc(u: Unpacked, rsc: RscConfig) -> int | None:
@@ -219,7 +230,12 @@ def _masked_probe(op: etree._Element) -> bool:
 
 
 def location_bans(u: Unpacked) -> tuple[LocationBan, ...]:
-    """Every negative node score of the location constraints, newest constraint first.
+    """Every negative node score of the location constraints, newest constraint first."""
+    return tuple(entry for entry in location_scores(u) if entry.weight < 0)
+
+
+def location_scores(u: Unpacked) -> tuple[LocationBan, ...]:
+    """Every node score of the location constraints, newest constraint first.
 
     Pacemaker keeps its unpacked locations newest first. Walking its name-sorted node list,
     an "and" rule starts from a reversed copy of that list and an "or" rule appends the
@@ -235,7 +251,7 @@ def location_bans(u: Unpacked) -> tuple[LocationBan, ...]:
             tuple(reversed(location.scores))
         bans += [LocationBan(location.rule_id or location.id, location.rsc, node, score,
                              location.role == Role.PROMOTED)
-                 for node, score in scores if score < 0]
+                 for node, score in scores]
     return tuple(bans)
 
 

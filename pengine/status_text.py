@@ -109,6 +109,7 @@ class _Context:
     all_nodes: tuple[str, ...]
     unique: frozenset[str]
     inactive: bool = True  # crm_mon without -r hides what is not active anywhere
+    promotable: bool = False  # the top-level resource is a promotable clone
 
 
 def resource_lines(status: ClusterStatus, unique_clones: frozenset[str] = frozenset(),
@@ -124,7 +125,7 @@ def resource_lines(status: ClusterStatus, unique_clones: frozenset[str] = frozen
     out: list[str] = []
     for rsc in status.resources:
         if is_listed(rsc) or (inactive_section and not rsc.orphan):
-            out += _resource(rsc, ctx, depth=0)
+            out += _resource(rsc, replace(ctx, promotable=rsc.kind == "promotable"), depth=0)
     return out
 
 
@@ -154,27 +155,35 @@ def _resource(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
         members = rsc.children if ctx.inactive else tuple(filter(is_active, rsc.children))
         hidden = len(rsc.children) - len(members)
         note = (f"{hidden} member{'' if hidden == 1 else 's'} inactive",) if hidden else ()
-        head = f"{pad}{bullet}Resource Group: {rsc.id}{_collective_flags(rsc, note)}:"
+        head = f"{pad}{bullet}Resource Group: {rsc.id}{_collective_flags(rsc, note, ctx)}:"
         lines = [head]
         for child in members:
             lines += _resource(child, ctx, depth + 1)
         return lines
     if rsc.kind in _COLLECTIVE:
         return _clone(rsc, ctx, depth)
-    return [f"{pad}{bullet}{primitive_line(rsc, ctx.unclean)}"]
+    return [f"{pad}{bullet}{primitive_line(rsc, ctx.unclean, ctx.promotable)}"]
 
 
-def _collective_flags(rsc: ResourceStatus, extra: tuple[str, ...]) -> str:
+def is_disabled(rsc: ResourceStatus, promotable: bool) -> bool:
+    """Pacemaker's pe__resource_is_disabled: target-role Stopped, or Unpromoted inside a
+    promotable clone (`promotable`: the resource's top-level parent is one)."""
+    return rsc.target_role == Role.STOPPED or (promotable and rsc.target_role == Role.UNPROMOTED)
+
+
+def _collective_flags(rsc: ResourceStatus, extra: tuple[str, ...], ctx: _Context) -> str:
     flags = list(extra)
     if not rsc.managed:
         flags.append("unmanaged")
-    if rsc.target_role == Role.STOPPED:
+    if is_disabled(rsc, ctx.promotable):
         flags.append("disabled")
     return f" ({', '.join(flags)})" if flags else ""
 
 
-def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = frozenset()) -> str:
-    """`id<TAB>(agent):<TAB> state`, e.g. "rsc1\t(ocf:heartbeat:Dummy):\t Started node1"."""
+def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = frozenset(),
+                   promotable: bool = False) -> str:
+    """`id<TAB>(agent):<TAB> state`, e.g. "rsc1\t(ocf:heartbeat:Dummy):\t Started node1";
+    `promotable`: its top-level parent is a promotable clone."""
     text = "ORPHANED " if rsc.orphan else ""
     if rsc.failed:
         text += "FAILED" + (f" {rsc.role.text}" if rsc.role > Role.UNPROMOTED else "")
@@ -194,7 +203,7 @@ def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = fro
         text += f" {locked_to}"
     if rsc.probe_failure_rc is not None and not rsc.running_on:
         text += f" ({_rc_text(rsc.probe_failure_rc)}) "  # Pacemaker's trailing space
-    flags = _primitive_flags(rsc, unclean)
+    flags = _primitive_flags(rsc, unclean, promotable)
     if flags:
         text += f" ({', '.join(flags)})"
     if len(rsc.running_on) > 1 and rsc.description:
@@ -204,7 +213,8 @@ def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = fro
     return f"{rsc.id}\t({rsc.agent}):\t {text}"
 
 
-def _primitive_flags(rsc: ResourceStatus, unclean: frozenset[str] | set[str]) -> list[str]:
+def _primitive_flags(rsc: ResourceStatus, unclean: frozenset[str] | set[str],
+                     promotable: bool) -> list[str]:
     flags: list[str] = []
     if len(rsc.running_on) == 1 and rsc.running_on[0] in unclean:
         flags.append("UNCLEAN")
@@ -214,6 +224,9 @@ def _primitive_flags(rsc: ResourceStatus, unclean: frozenset[str] | set[str]) ->
         flags.append("Monitoring")
     if rsc.target_role == Role.STOPPED:
         flags.append("disabled")
+    elif promotable and rsc.target_role == Role.UNPROMOTED:
+        # Pacemaker shows a target role only where it limits the resource
+        flags.append(f"target-role:{rsc.target_role_text}")
     if rsc.blocked:
         flags.append("blocked")
     elif rsc.maintenance:
@@ -233,7 +246,7 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
     unique = rsc.unique or rsc.id in ctx.unique
     if unique:
         extra += ("unique",)
-    head = f"Clone Set: {rsc.id} [{_template_name(rsc)}]{_collective_flags(rsc, extra)}:"
+    head = f"Clone Set: {rsc.id} [{_template_name(rsc)}]{_collective_flags(rsc, extra, ctx)}:"
     lines = [f"{pad}{bullet}{head}"]
     inner = "  " * (depth + 1) + "* "
     simple: dict[str, list[str]] = {}
@@ -273,8 +286,9 @@ def _stopped_lists(rsc: ResourceStatus, ctx: _Context, inner: str,
     missing = set(rsc.not_installed_on)
     for child in rsc.children:
         missing.update(child.not_installed_on)
-    stopped = [n for n in ctx.all_nodes if n not in used and n not in missing]
-    absent = [n for n in ctx.all_nodes if n not in used and n in missing]
+    allowed = ctx.all_nodes if rsc.allowed_on is None else rsc.allowed_on
+    stopped = [n for n in allowed if n not in used and n not in missing]
+    absent = [n for n in allowed if n not in used and n in missing]
     lines = []
     if stopped:
         label = "Stopped (disabled)" if rsc.target_role == Role.STOPPED else "Stopped"
@@ -443,7 +457,8 @@ def counts_line(status: ClusterStatus) -> str | None:
 
 def resource_counts(status: ClusterStatus) -> tuple[int, int, int]:
     """Primitive instances configured, how many are disabled and how many blocked."""
-    instances = [r for r in _primitives(status.resources) if r.running_on or not r.orphan]
-    disabled = sum(1 for r in instances if r.target_role == Role.STOPPED)
-    blocked = sum(1 for r in instances if r.blocked)
+    instances = [(r, top.kind == "promotable") for top in status.resources
+                 for r in _primitives((top,)) if r.running_on or not r.orphan]
+    disabled = sum(1 for r, promotable in instances if is_disabled(r, promotable))
+    blocked = sum(1 for r, _ in instances if r.blocked)
     return len(instances), disabled, blocked

@@ -54,8 +54,8 @@ def _history_order(view: MonView, node_name: str) -> dict[str, int]:
     return {**running, **{k: v for k, v in exact.items() if ":" in k}}
 
 
-def _node_block(view: MonView, node_name: str, instances: list[tuple[ResourceStatus, bool]]
-                ) -> list[str]:
+def _node_block(view: MonView, node_name: str, instances: list[tuple[ResourceStatus, bool]],
+                promotable: set[str]) -> list[str]:
     order = _history_order(view, node_name)
     here = [(rsc, unique) for rsc, unique in instances if node_name in rsc.running_on]
     here.sort(key=lambda item: order.get(item[0].id if item[1] else item[0].id.split(":")[0],
@@ -65,7 +65,7 @@ def _node_block(view: MonView, node_name: str, instances: list[tuple[ResourceSta
         shown = rsc if unique else rsc.replace(id=rsc.id.split(":")[0])
         # Active on several nodes: each node lists it on its own, without the node list.
         shown = shown.replace(running_on=(node_name,))
-        line = _without_node(primitive_line(shown), node_name)
+        line = _without_node(primitive_line(shown, rsc.id in promotable), node_name)
         if rsc.description:  # listing resources alone, Pacemaker adds their description
             line += f" {rsc.description}"
         lines.append(f"      * {line}")
@@ -81,11 +81,13 @@ def _inactive(view: MonView) -> list[str]:
 
 def by_node_sections(view: MonView, display: Display) -> list[str]:
     instances = [leaf for rsc in view.status.resources for leaf in _leaves(rsc)]
+    promotable = {leaf.id for rsc in view.status.resources if rsc.kind == "promotable"
+                  for leaf, _ in _leaves(rsc)}
     busy = {n for rsc, _ in instances for n in rsc.running_on}
     lines = ["Node List:"]
     for node in view.status.nodes:
         lines.append(f"  * Node {node.name}: {node_state_text(node, node.name in busy)}:")
-        lines += _node_block(view, node.name, instances)
+        lines += _node_block(view, node.name, instances, promotable)
     if display.inactive:
         lines += _inactive(view)
     return lines

@@ -131,7 +131,8 @@ def _management_note(status: ClusterStatus) -> list[str]:
         return ["", "              *** Resource management is DISABLED ***",
                 "  The cluster will not attempt to start, stop or recover services"]
     if options.get("stop-all-resources", "false").lower() in ("true", "yes", "on", "1", "y"):
-        return ["", "              *** Resource management is DISABLED ***",
+        # Pacemaker 2.1.5 indents this banner 4 spaces, the maintenance-mode one 14
+        return ["", "    *** Resource management is DISABLED ***",
                 "  The cluster will keep all resources stopped"]
     return []
 

@@ -19,6 +19,7 @@ from pengine.api import (
     ResourceStatus,
     duration_ms,
     exec_status_text,
+    is_disabled,
     is_listed,
     pending_state,
     rc_text,
@@ -175,7 +176,7 @@ def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, tuple[
             node_id, online = ids.get(node, ("", False))
             etree.SubElement(element, "node", name=node, id=node_id, cached=_bool(online))
         return
-    disabled = _bool(rsc.target_role is not None and rsc.target_role.text == "Stopped")
+    disabled = _bool(is_disabled(rsc, rsc.kind == "promotable"))
     if rsc.kind == "group":
         element = etree.SubElement(parent, "group", id=rsc.id,
                                    number_resources=str(len(rsc.children)),

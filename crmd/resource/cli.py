@@ -99,15 +99,12 @@ def _run_on(connection: CibConnection, action: str, options: dict[str, object]) 
     if action == "list_raw":
         _emit(query.list_raw(unpack_status(root)).out, ())
         return 0
-    if action == "get_parameter":
-        answer = query.get_parameter(root, _need(rsc, action), str(options["name"]),
-                                     bool(options["meta"]), bool(options["utilization"]))
-        _emit(answer.out, answer.err)
-        return 0
+    if action in ("get_parameter", "set_parameter", "delete_parameter"):
+        return _parameter(connection, root, _need(rsc, action), action, options)
     outcome: Outcome
     if action in ("move", "ban", "clear", "constraints"):
         edit.check_target(unpack_status(root), _need(rsc, action), action)
-    if action in ("set_parameter", "delete_parameter", "clear", "cleanup", "refresh"):
+    if action in ("clear", "cleanup", "refresh"):
         outcome = _edit(action, root, rsc, node, options)
     else:
         status = unpack_status(root)
@@ -116,7 +113,7 @@ def _run_on(connection: CibConnection, action: str, options: dict[str, object]) 
         elif action == "locate":
             answer = query.locate(status, _need(rsc, action))
         elif action == "why":
-            answer = query.why(status, rsc, node)
+            answer = query.why(root, status, rsc, node)
         elif action == "constraints":
             answer = query.constraints(root, _need(rsc, action))
         if action not in ("move", "ban"):
@@ -133,20 +130,38 @@ def _run_on(connection: CibConnection, action: str, options: dict[str, object]) 
     return 0
 
 
+def _parameter(connection: CibConnection, root: etree._Element, rsc: str, action: str,
+               options: dict[str, object]) -> int:
+    """-g, and -p/-d: one CIB write per resource Pacemaker picks (edit.parameter_owners),
+    each printed after it was written, as Pacemaker's crm_resource does."""
+    from crmd.resource import edit, query
+
+    meta, utilization = bool(options["meta"]), bool(options["utilization"])
+    name, force, value = str(options["name"]), bool(options.get("force")), options.get("value")
+    if action == "get_parameter":
+        answer = query.get_parameter(root, rsc, name, meta, utilization)
+        _emit(answer.out, answer.err)
+        return 0
+    if action == "set_parameter" and not isinstance(value, str):
+        raise UsageError("--set-parameter needs -v/--parameter-value")
+    owners, notes = edit.parameter_owners(root, rsc, name, meta, utilization, force,
+                                          delete=action == "delete_parameter")
+    _emit(notes.out, ())
+    for owner in owners:
+        if isinstance(value, str) and action == "set_parameter":
+            outcome = edit.set_parameter(root, owner, name, value, meta, utilization, force)
+        else:
+            outcome = edit.delete_parameter(root, owner, name, meta, utilization)
+        if outcome.changed:
+            connection.commit(root)
+        _emit(outcome.out, outcome.err)
+    return 0
+
+
 def _edit(action: str, root: etree._Element, rsc: str | None, node: str | None,
           options: dict[str, object]) -> Outcome:
     from crmd.resource import edit
 
-    meta, utilization = bool(options["meta"]), bool(options["utilization"])
-    if action == "set_parameter":
-        value = options.get("value")
-        if not isinstance(value, str):
-            raise UsageError("--set-parameter needs -v/--parameter-value")
-        return edit.set_parameter(root, _need(rsc, action), str(options["name"]), value, meta,
-                                  utilization, bool(options.get("force")))
-    if action == "delete_parameter":
-        return edit.delete_parameter(root, _need(rsc, action), str(options["name"]), meta,
-                                     utilization)
     if action == "clear":
         return edit.clear(root, _need(rsc, action), node)
     return edit.cleanup(root, rsc, node, refresh=action == "refresh")

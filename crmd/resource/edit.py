@@ -16,7 +16,8 @@ from lxml import etree
 
 from crmd import cibedit
 from messaging.errors import ExitCode, HAError, UsageError
-from pengine.api import ClusterStatus, duration_ms
+from messaging.types import Role
+from pengine.api import ClusterStatus, ResourceStatus, duration_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +57,32 @@ def _location(root: etree._Element, ident: str, rsc: str, node: str, score: str,
 
 
 def _active_nodes(status: ClusterStatus, rsc_id: str) -> list[str]:
-    from crmd.resource.query import _leaves, find_status
+    """The nodes Pacemaker's crm_resource counts `rsc_id` active on (--ban/--move without a
+    node need exactly one), repeats included. Pacemaker 2.1.5 builds a collective's node list
+    as it unpacks its primitives: a managed one adds its node to each ancestor up to the
+    first that has it already, an unmanaged (or blocked) one appends it to every ancestor
+    unchecked, so a group whose second member is blocked on node2 counts node2 twice
+    (seed 1114: "not moved: active in 2 locations", exit 64)."""
+    from crmd.resource.query import find_status
 
-    return sorted({n for leaf in _leaves(find_status(status, rsc_id)) for n in leaf.running_on})
+    target = find_status(status, rsc_id)
+    lists: dict[int, list[str]] = {}
+
+    def walk(rsc: ResourceStatus, ancestors: tuple[ResourceStatus, ...]) -> None:
+        if rsc.kind != "primitive":
+            lists[id(rsc)] = []
+            for child in rsc.children:
+                walk(child, (rsc, *ancestors))
+            return
+        for node in rsc.running_on:
+            for ancestor in ancestors:
+                held = lists[id(ancestor)]
+                if rsc.managed and node in held:
+                    break
+                held.append(node)
+
+    walk(target, ())
+    return list(target.running_on) if target.kind == "primitive" else lists[id(target)]
 
 
 class AlreadyThere(HAError):
@@ -110,12 +134,7 @@ def ban(root: etree._Element, status: ClusterStatus, rsc_id: str, node: str | No
     """--ban: keep the resource off `node` (default: the one node it is active on)."""
     cibedit.find_resource(root, rsc_id)
     if node is None:
-        active = _active_nodes(status, rsc_id)
-        if len(active) != 1:
-            raise UsageError(f"Resource '{rsc_id}' not moved: active in {len(active)} "
-                             f"locations.\nTo prevent '{rsc_id}' from running on a specific "
-                             "location, specify a node.")
-        node = active[0]
+        node = _only_node(status, rsc_id)
     cibedit.find_node(root, node)
     end = _lifetime_end(lifetime, now) if lifetime else None
     ident = f"cli-ban-{rsc_id}-on-{node}"
@@ -129,6 +148,25 @@ def ban(root: etree._Element, status: ClusterStatus, rsc_id: str, node: str | No
         f"\tThis will be the case even if {node} is the last node in the cluster")
     until = (f"Migration will take effect until: {end}",) if end else ()
     return Outcome(out=until + warning)
+
+
+def _only_node(status: ClusterStatus, rsc_id: str) -> str:
+    """The node --ban/--move without -N acts on: the one node the resource is active on;
+    for a promotable clone active on several, the node of its one promoted instance
+    (Pacemaker 2.1.5's ban_or_move); else a usage error (64)."""
+    from crmd.resource.query import find_status
+
+    active = _active_nodes(status, rsc_id)
+    if len(active) == 1:
+        return active[0]
+    rsc = find_status(status, rsc_id)
+    promoted = [child for child in rsc.children if child.role == Role.PROMOTED]
+    if rsc.kind == "promotable" and len(promoted) == 1 and promoted[0].running_on:
+        return promoted[0].running_on[0]
+    where = f" (promoted in {len(promoted)})" if rsc.kind == "promotable" else ""
+    raise UsageError(f"Resource '{rsc_id}' not moved: active in {len(active)} locations"
+                     f"{where}.\nTo prevent '{rsc_id}' from running on a specific location, "
+                     "specify a node.")
 
 
 def clear(root: etree._Element, rsc_id: str, node: str | None) -> Outcome:
@@ -158,6 +196,9 @@ def _constraint_node(location: etree._Element) -> str | None:
     return expr.get("value") if expr is not None else None
 
 
+_CLONE_TAGS = ("clone", "master")
+
+
 class MetaAttributeExists(HAError):
     """An instance attribute whose name the resource's top-level parent has as a meta
     attribute: Pacemaker's crm_resource refuses without --force (CRM_EX_MULTIPLE, 109)."""
@@ -177,6 +218,7 @@ def _refuse_shadowed(element: etree._Element, name: str) -> None:
 
 def set_parameter(root: etree._Element, rsc_id: str, name: str, value: str,
                   meta: bool, utilization: bool = False, force: bool = False) -> Outcome:
+    """-p on the resource itself (parameter_owners says which resources Pacemaker picks)."""
     from crmd.resource.query import set_tag
 
     element = cibedit.find_resource(root, rsc_id)
@@ -186,19 +228,62 @@ def set_parameter(root: etree._Element, rsc_id: str, name: str, value: str,
     # Pacemaker names the set whenever the nvpair is new
     block = pair.getparent()
     where = f" set={block.get('id')}" if created and block is not None else ""
-    return Outcome(out=(f"Set '{rsc_id}' option: id={pair.get('id')}{where} name={name} "
-                        f"value={value}",))
+    return Outcome(out=(f"Set '{element.get('id')}' option: id={pair.get('id')}{where} "
+                        f"name={name} value={value}",))
+
+
+def parameter_owners(root: etree._Element, rsc_id: str, name: str, meta: bool,
+                     utilization: bool, force: bool, delete: bool) -> tuple[list[str], Outcome]:
+    """The resources -p (update) or -d (delete) of `name` acts on, one CIB write each as in
+    Pacemaker, and the lines Pacemaker prints before the first write. Instance attributes,
+    utilization deletions and --force act on the resource itself."""
+    from crmd.resource.query import set_tag
+
+    element = cibedit.find_resource(root, rsc_id)
+    if force or not (meta or utilization) or (delete and utilization):
+        return [element.get("id") or rsc_id], Outcome(changed=False)
+    owners, notes = _attribute_owners(element, rsc_id, set_tag(meta, utilization), name,
+                                      "delete" if delete else "update")
+    return [owner.get("id") or "" for owner in owners], Outcome(out=notes, changed=False)
+
+
+def _attribute_owners(element: etree._Element, rsc_id: str, tag: str, name: str,
+                      command: str) -> tuple[list[etree._Element], tuple[str, ...]]:
+    """Which resources a meta (or, on update, utilization) attribute goes to, as Pacemaker
+    2.1.5's crm_resource picks them without --force: a clone's child that does not have the
+    attribute itself hands it to the clone; a top-level clone whose child primitive has it
+    hands it to that child; a group takes its members that have it, then itself; anything
+    else keeps it. The note is Pacemaker's line saying so."""
+    parent = element.getparent()
+    if parent is not None and parent.tag in _CLONE_TAGS:
+        if cibedit.get_nvpair(element, tag, name) is not None:
+            return [element], ()
+        return [parent], (f"Performing {command} of '{name}' on '{parent.get('id')}', the "
+                          f"parent of '{rsc_id}'",)
+    if element.tag in _CLONE_TAGS and parent is not None and parent.tag == "resources":
+        child = next((c for c in element if c.tag in cibedit.RESOURCE_TAGS), None)
+        if child is not None and child.tag == "primitive" \
+                and cibedit.get_nvpair(child, tag, name) is not None:
+            return [child], (f"A value for '{name}' already exists in child "
+                             f"'{child.get('id')}', performing {command} on that instead of "
+                             f"'{rsc_id}'",)
+        return [element], ()
+    members = [c for c in element if c.tag == "primitive" and element.tag == "group"
+               and cibedit.get_nvpair(c, tag, name) is not None]
+    return [*members, element], ()
 
 
 def delete_parameter(root: etree._Element, rsc_id: str, name: str, meta: bool,
                      utilization: bool = False) -> Outcome:
+    """-d on the resource itself (parameter_owners says which resources Pacemaker picks)."""
     from crmd.resource.query import set_tag
 
     element = cibedit.find_resource(root, rsc_id)
     pair = cibedit.delete_nvpair(element, set_tag(meta, utilization), name)
     if pair is None:
         return Outcome(changed=False)
-    return Outcome(out=(f"Deleted '{rsc_id}' option: id={pair.get('id')} name={name}",))
+    return Outcome(out=(f"Deleted '{element.get('id')}' option: id={pair.get('id')} "
+                        f"name={name}",))
 
 
 def cleanup(root: etree._Element, rsc_id: str | None, node: str | None,
@@ -256,4 +341,4 @@ def _forget_fail_counts(node_state: etree._Element, base: str | None,
 
 
 __all__ = ["Outcome", "ban", "cleanup", "clear", "delete_parameter", "move",
-           "set_parameter"]
+           "parameter_owners", "set_parameter"]

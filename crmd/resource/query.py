@@ -14,7 +14,13 @@ from lxml import etree
 from crmd import cibedit
 from messaging.errors import NotFoundError
 from messaging.types import Role
-from pengine.api import ClusterStatus, ResourceStatus, resource_lines
+from pengine.api import (
+    ClusterStatus,
+    LocationBan,
+    ResourceStatus,
+    location_scores,
+    resource_lines,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,32 +94,73 @@ def locate(status: ClusterStatus, rsc_id: str) -> Answer:
     """--locate: one line per node the resource (or any instance) is active on."""
     rsc, clone = _find_with_clone(status, rsc_id)
     rsc = clone or rsc  # a clone's child stands for all of the clone's instances
-    # Pacemaker lists a clone's instances last first
-    leaves = _leaves(rsc) if rsc.kind == "primitive" else _leaves(rsc)[::-1]
+    # Pacemaker lists a clone's instances last first, each by its own node list (a group
+    # instance's nodes once, not once per member: seed 1190), anything else by its nodes
+    shown = rsc.children[::-1] if rsc.kind in ("clone", "promotable") else (rsc,)
     lines = []
-    for leaf in leaves:
-        suffix = " Promoted" if leaf.role == Role.PROMOTED else ""
-        lines += [f"resource {rsc_id} is running on: {node}{suffix}" for node in leaf.running_on]
+    for item in shown:
+        suffix = " Promoted" if item.role == Role.PROMOTED else ""
+        lines += [f"resource {rsc_id} is running on: {node}{suffix}" for node in item.running_on]
     if not lines:
         return Answer(err=(f"resource {rsc_id} is NOT running",))
     return Answer(tuple(lines))
 
 
-def why(status: ClusterStatus, rsc_id: str | None, node: str | None = None) -> Answer:
-    """--why: whether a resource (or each one) is running; with -N, on that host."""
+def why(root: etree._Element, status: ClusterStatus, rsc_id: str | None,
+        node: str | None = None) -> Answer:
+    """--why: whether a resource (or each one) is running; with -N, on that host; then what
+    in its top-level resource's configuration keeps the cluster from acting on it."""
     if node is not None and rsc_id:
         if node not in {n.name for n in status.nodes}:
             raise NotFoundError(f"Node '{node}' not found")
         rsc = find_status(status, rsc_id)
         active = any(node in leaf.running_on for leaf in _leaves(rsc))
         return Answer((f"Resource {rsc.id} is {'' if active else 'not '}running on host "
-                       f"{node}",))
+                       f"{node}", *_checks(root, rsc_id)))
     targets = [find_status(status, rsc_id)] if rsc_id else list(status.resources)
     lines = []
     for rsc in targets:
         active = any(leaf.running_on for leaf in _leaves(rsc))
         lines.append(f"Resource {rsc.id} is {'running' if active else 'not running'}")
+        lines += _checks(root, rsc_id or rsc.id)
     return Answer(tuple(lines))
+
+
+def _checks(root: etree._Element, rsc_id: str) -> list[str]:
+    """What Pacemaker 2.1.5's cli_resource_check reports, from the top-level resource's own
+    attribute sets (a member's or child's do not count): target-role Stopped (or Unpromoted
+    in a promotable clone), and unmanaged for is-managed false (or maintenance true, when
+    a clone's child was named)."""
+    try:
+        top = cibedit.find_resource(root, rsc_id)
+    except NotFoundError:
+        return []
+    while (parent := top.getparent()) is not None and parent.tag != "resources":
+        top = parent
+    own: dict[str, str] = {}
+    for pair in top.iterfind("*/nvpair"):
+        own.setdefault(pair.get("name") or "", pair.get("value") or "")
+    lines: list[str] = []
+    role, name = own.get("target-role", "").lower(), top.get("id")
+    if role == "stopped":
+        lines.append(f"Configuration specifies '{name}' should remain stopped")
+    elif role in ("unpromoted", "slave") and _promotable(top):
+        lines.append(f"Configuration specifies '{name}' should not be promoted")
+    # maintenance counts only for a clone's child named (seed 1216: "--why -r d6" reports
+    # clone c5's maintenance; a plain "--why" listing c5 does not, nor "-r m7" its group's:
+    # seed 1101; observed on Debian's 2.1.5, the source was not at hand)
+    below = top.tag in ("clone", "master") and top.get("id") != rsc_id.split(":")[0]
+    if not _true(own.get("is-managed", "true")) or (
+            below and _true(own.get("maintenance", "false"))):
+        lines.append(f"Configuration prevents cluster from stopping or starting unmanaged "
+                     f"'{name}'")
+    return lines
+
+
+def _promotable(top: etree._Element) -> bool:
+    return top.tag == "master" or (top.tag == "clone" and any(
+        pair.get("name") == "promotable" and _true(pair.get("value") or "")
+        for pair in top.iterfind("meta_attributes/nvpair")))
 
 
 def _score(text: str | None) -> str:
@@ -126,23 +173,17 @@ def _score(text: str | None) -> str:
     return value
 
 
-def _locations(root: etree._Element, rsc_id: str) -> list[str]:
-    lines = []
-    for loc in root.iterfind("configuration/constraints/rsc_location"):
-        in_set = loc.find(f"resource_set/resource_ref[@id='{rsc_id}']") is not None
-        if loc.get("rsc") != rsc_id and not in_set:
-            continue
-        if loc.get("node"):
-            lines.append(f"Node {loc.get('node')} (score={_score(loc.get('score'))}, "
-                         f"id={loc.get('id')}, rsc={rsc_id})")
-            continue
-        for rule in loc.iterfind("rule"):
-            for expr in rule.iterfind("expression"):
-                if expr.get("attribute") == "#uname" and expr.get("operation") == "eq":
-                    lines.append(f"Node {expr.get('value')} (score={_score(rule.get('score'))}"
-                                 f", id={rule.get('id')}, rsc={rsc_id})")
-    # Pacemaker prepends each location to the resource's list: the last comes first
-    return lines[::-1]
+def _locations(scores: tuple[LocationBan, ...], rsc_id: str) -> list[str]:
+    """The resource's location entries as Pacemaker lists them: each node the constraint
+    (or its rule, evaluated on the nodes' attributes) scores, newest constraint first."""
+    return [f"Node {entry.node} (score={_readable(entry.weight)}, id={entry.id}, rsc={rsc_id})"
+            for entry in scores if entry.resource == rsc_id]
+
+
+def _readable(score: int) -> str:
+    if abs(score) >= 1_000_000:  # Pacemaker's INFINITY
+        return "INFINITY" if score > 0 else "-INFINITY"
+    return str(score)
 
 
 def constraints(root: etree._Element, rsc_id: str) -> Answer:
@@ -154,40 +195,44 @@ def constraints(root: etree._Element, rsc_id: str) -> Answer:
     while parent is not None and parent.tag in ("group", "clone", "master", "bundle"):
         element, parent = parent, parent.getparent()
     rsc_id = element.get("id") or rsc_id
+    scores = location_scores(root)
     out: list[str] = []
-    locations = _locations(root, rsc_id)
+    locations = _locations(scores, rsc_id)
     if locations:
         out += ["Locations:", *(f"  * {line}" for line in locations)]
     pairs = colocation_pairs(root)
-    dependents = [(dep, ident, score) for dep, primary, ident, score in pairs
+    dependents = [(dep, ident, score, role) for dep, primary, ident, score, role in pairs
                   if primary == rsc_id]
     if dependents:
         out.append(f"Resources colocated with {rsc_id}:")
-        out += _colocated(root, dependents)
-    mine = [(primary, ident, score) for dep, primary, ident, score in pairs if dep == rsc_id]
+        out += _colocated(root, scores, dependents, "needs")
+    mine = [(primary, ident, score, role) for dep, primary, ident, score, role in pairs
+            if dep == rsc_id]
     if mine:
         out.append(f"Resources {rsc_id} is colocated with:")
-        out += _colocated(root, mine)
+        out += _colocated(root, scores, mine, "with")
     return Answer(tuple(out))
 
 
-def colocation_pairs(root: etree._Element) -> list[tuple[str, str, str, str]]:
-    """(dependent, primary, id, score) of every colocation, sets expanded as Pacemaker
-    2.1.5 does: in a sequential set (the default) each member is colocated with the one before
-    it; between two sets, the first member of the earlier set (each member when it is not
-    sequential) with the last member of the later set (each member when not sequential); a
-    pair inside one set is known by the set's id."""
+def colocation_pairs(root: etree._Element) -> list[tuple[str, str, str, str, str | None]]:
+    """(dependent, primary, id, score, primary's role) of every colocation, sets expanded as
+    Pacemaker 2.1.5 does: in a sequential set (the default) each member is colocated with the
+    one before it; between two sets, the first member of the earlier set (each member when it
+    is not sequential) with the last member of the later set (each member when not
+    sequential); a pair inside one set is known by the set's id. The role is the primary's
+    when it is above Started (Unpromoted, Promoted), else None."""
     pairs = []
     for colocation in root.iterfind("configuration/constraints/rsc_colocation"):
         ident, score = colocation.get("id") or "", _score(colocation.get("score"))
         if colocation.get("rsc"):
             pairs.append((colocation.get("rsc") or "", colocation.get("with-rsc") or "",
-                          ident, score))
+                          ident, score, _role_shown(colocation.get("with-rsc-role"))))
         blocks = list(colocation.iterfind("resource_set"))
         for index, block in enumerate(blocks):
             members = [ref.get("id") or "" for ref in block.iterfind("resource_ref")]
+            role = _role_shown(block.get("role"))
             if _true(block.get("sequential", "true")):
-                pairs += [(later, earlier, block.get("id") or "", score)
+                pairs += [(later, earlier, block.get("id") or "", score, role)
                           for earlier, later in itertools.pairwise(members)]
             if index == 0:
                 continue
@@ -195,9 +240,15 @@ def colocation_pairs(root: etree._Element) -> list[tuple[str, str, str, str]]:
             dependents = before[:1] if _true(blocks[index - 1].get("sequential", "true")) else (
                 before)
             primaries = members[-1:] if _true(block.get("sequential", "true")) else members
-            pairs += [(dependent, primary, ident, score) for dependent in dependents
+            pairs += [(dependent, primary, ident, score, role) for dependent in dependents
                       for primary in primaries]
     return pairs
+
+
+def _role_shown(role: str | None) -> str | None:
+    """Pacemaker's name of a colocation role it shows (only those above Started)."""
+    return {"promoted": "Promoted", "master": "Promoted", "unpromoted": "Unpromoted",
+            "slave": "Unpromoted"}.get((role or "").lower())
 
 
 def _true(text: str) -> bool:
@@ -219,12 +270,17 @@ def _rank(root: etree._Element, rsc_id: str) -> tuple[int, int, str]:
     return -value, -variant, rsc_id
 
 
-def _colocated(root: etree._Element, items: list[tuple[str, str, str]]) -> list[str]:
+def _colocated(root: etree._Element, scores: tuple[LocationBan, ...],
+               items: list[tuple[str, str, str, str | None]], verb: str) -> list[str]:
+    """The colocated resources with their locations; a primary's role above Started is
+    shown as "<verb> role=..." ("needs" among the dependents, "with" among the primaries)."""
     lines = []
     # each is inserted before its equals (g_list_insert_sorted): ties come last-first
-    for other, ident, score in sorted(items[::-1], key=lambda item: _rank(root, item[0])):
-        lines.append(f"  * {other} (score={score}, id={ident})")
-        others = _locations(root, other)
+    for other, ident, score, role in sorted(items[::-1],
+                                            key=lambda item: _rank(root, item[0])):
+        shown = f", {verb} role={role}" if role else ""
+        lines.append(f"  * {other} (score={score}{shown}, id={ident})")
+        others = _locations(scores, other)
         if others:
             lines += ["    * Locations:", *(f"      * {line}" for line in others)]
     return lines

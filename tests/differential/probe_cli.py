@@ -16,8 +16,6 @@ Accepted differences (normalised away):
   same for an XML result's <error> lines (the wording of its <status> is compared);
 - a command Pacemaker's tool crashed on (signal) is not compared;
 - under crm_mon -A, attribute lines of a node are compared as a set (GLib hash order).
-Deliberate differences (still counted by the survey, kept out of the oracle test's seeds):
-- `crm_attribute -n "" ...`: Pacemaker writes an nvpair named ""; ours refuses (64).
 Run `python -m tests.differential.probe_cli FIRST LAST [--wide]` for the per-tool agreement
 table and the disagreements with their seeds; --wide draws `wide_commands(seed)` (the options
 of tests/differential/probe_wide.py, from a random stream of their own) instead.

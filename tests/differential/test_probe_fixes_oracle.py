@@ -69,6 +69,58 @@ CASES = [
     ("bad-type-local-node", 1000, "crm_attribute", ["-l", "bogus", "-n", "x", "-G"]),
     ("upper-crm-config", 1000, "crm_attribute", ["-t", "CRM_CONFIG", "-N", "ghost", "-n", "x",
                                                  "-G"]),
+    # seed 1114: clone c1 of group g2 (m3, m4), both members' stops failed (blocked) on node2:
+    # an unmanaged member appends node2 to its ancestors again, so c1 and g2 count 2 nodes
+    ("ban-blocked-group-clone", 1114, "crm_resource", ["--ban", "-r", "c1", "--lifetime",
+                                                       "P1D"]),
+    ("ban-blocked-group", 1114, "crm_resource", ["--ban", "-r", "g2"]),
+    ("move-blocked-group-clone", 1114, "crm_resource", ["--move", "-r", "c1"]),
+    ("ban-blocked-member", 1114, "crm_resource", ["--ban", "-r", "m4"]),
+    # seed 1101: d4 is the child of clone c3 (meta notify); group g6 (meta target-role) has
+    # m7 (meta migration-threshold); group g11 is the child of clone c10. Without --force a
+    # meta or utilization attribute the clone's child lacks goes to the clone (a utilization
+    # there fails the schema: 78), a group's goes to its members that have it, then to it
+    ("child-utilization-to-clone", 1101, "crm_resource", ["-r", "d4", "--utilization", "-p",
+                                                         "cpu", "-v", "v1"]),
+    ("child-meta-to-clone", 1101, "crm_resource", ["-r", "d4", "--meta", "-p", "foo",
+                                                  "-v", "1"]),
+    ("child-meta-delete-on-clone", 1101, "crm_resource", ["-r", "d4", "--meta", "-d",
+                                                         "notify"]),
+    ("child-meta-delete-missing", 1101, "crm_resource", ["-r", "d4", "--meta", "-d", "foo"]),
+    ("child-group-meta-to-clone", 1101, "crm_resource", ["-r", "g11", "--meta", "-p",
+                                                        "migration-threshold", "-v", "5"]),
+    ("group-meta-members-then-group", 1101, "crm_resource", ["-r", "g6", "--meta", "-p",
+                                                            "migration-threshold", "-v", "5"]),
+    ("group-meta-delete-member", 1101, "crm_resource", ["-r", "g6", "--meta", "-d",
+                                                       "migration-threshold"]),
+    # seed 1119: an asymmetric cluster; promotable c3 has target-role Unpromoted (disabled,
+    # 12 instances DISABLED); c1 and c3 are listed Stopped only where an instance has history
+    ("promotable-unpromoted-disabled", 1119, "crm_mon", ["-1", "-r"]),
+    ("promotable-unpromoted-disabled-xml", 1119, "crm_mon", ["-1", "-r", "--output-as=xml"]),
+    ("asymmetric-stopped-by-node", 1119, "crm_mon", ["-1", "-n", "-r"]),
+    # seed 1130: stop-all-resources' banner is indented 4 spaces (maintenance-mode's 14)
+    ("stop-all-banner", 1130, "crm_mon", ["-1"]),
+    # rule-based locations list each node the rule matches (newest constraint first); a
+    # colocation's primary role above Started is shown ("needs"/"with role=")
+    ("constraints-rule-location", 1104, "crm_resource", ["--constraints", "-r", "r2"]),
+    ("constraints-with-role", 1116, "crm_resource", ["--constraints", "-r", "r5"]),
+    ("constraints-needs-role", 1137, "crm_resource", ["--constraints", "-r", "c1"]),
+    ("constraints-unpromoted-role", 1119, "crm_resource", ["--constraints", "-r", "r8"]),
+    # seed 1226: promotable c2 active on 3 nodes, promoted on node5: --ban/--move without a
+    # node act on the promoted instance's node
+    ("ban-promotable-promoted-node", 1226, "crm_resource", ["--ban", "-r", "c2"]),
+    ("move-promotable-promoted-node", 1226, "crm_resource", ["--move", "-r", "c2"]),
+    # seed 1190: clone c1 of group g2 on 3 nodes: --locate lists each instance's node once
+    ("locate-clone-of-groups", 1190, "crm_resource", ["--locate", "-r", "c1"]),
+    # --why adds what the top-level resource's own configuration says (is-managed false,
+    # target-role Stopped/Unpromoted; maintenance only for a clone's child)
+    ("why-unmanaged", 1141, "crm_resource", ["--why", "-r", "r1"]),
+    ("why-remain-stopped", 1162, "crm_resource", ["--why", "-r", "d11"]),
+    ("why-group-member", 1236, "crm_resource", ["--why", "-r", "m11"]),
+    ("why-clone-child-maintenance", 1216, "crm_resource", ["--why", "-r", "d6", "-N", "node2"]),
+    ("why-all", 1216, "crm_resource", ["--why"]),
+    ("why-group-maintenance", 1101, "crm_resource", ["--why", "-r", "m7"]),
+    ("why-not-promoted", 1119, "crm_resource", ["--why", "-r", "c3", "-N", "node1"]),
 ]
 
 

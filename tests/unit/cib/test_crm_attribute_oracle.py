@@ -91,3 +91,27 @@ def test_crm_attribute_matches_pacemaker(name: str, text: bytes, tmp_path: Path,
 
 def teardown_module() -> None:
     print(f"\ncrm_attribute agreement: {dict(TALLY)}")
+
+
+@pytest.mark.parametrize("where", [[], ["-N", "alpha"], ["-N", "alpha", "-l", "reboot"]],
+                         ids=["crm_config", "nodes", "status"])
+def test_empty_name_is_an_ordinary_name(where: list[str], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Probe finding (seeds 1114 1123 1135 1139): `-n ""` was refused with 64. Pacemaker
+    2.1.5 treats "" as a name like any other: -v writes an nvpair name="" (id "<set>-"),
+    -G finds exactly that one (105 until it exists), -D deletes it."""
+    example = Path(__file__).resolve().parents[3] / "examples" / "cib-3node.xml"
+    theirs, ours = tmp_path / "theirs.xml", tmp_path / "ours.xml"
+    theirs.write_bytes(example.read_bytes())
+    ours.write_bytes(example.read_bytes())
+    steps = [["-G"], ["-D"], ["-v", "1"], ["-v", "2"], ["-G"], ["-G", "-q"],
+             ["-G", "--output-as=xml"], ["-D"], ["-G"]]
+    for action in steps:
+        args = ["-n", "", *where, *action]
+        their_code, their_out = _debian(theirs, args)
+        assert _ours(ours, args, monkeypatch) == (their_code, their_out), args
+        assert _without_stamp(ours.read_text()) == _without_stamp(theirs.read_text()), args
+
+
+def _without_stamp(text: str) -> str:
+    return re.sub(r' cib-last-written="[^"]*"', "", text)

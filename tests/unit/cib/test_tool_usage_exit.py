@@ -37,16 +37,3 @@ def test_unknown_lifetime_exits_76_naming_it(tmp_path: Path, monkeypatch: pytest
     assert "'bogus'" in capsys.readouterr().err
     assert cib.read_text() == EXAMPLE.read_text()
 
-
-def test_empty_name_is_refused_before_touching_the_cib(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    """Probe finding (seeds 11, 30): `-n "" -v 1` crashed with a TypeError traceback or
-    listed every attribute as "multiple matches". A deliberate difference: Pacemaker 2.1.5
-    writes an nvpair with an empty name; we refuse with CRM_EX_USAGE."""
-    cib = tmp_path / "cib.xml"
-    shutil.copy(EXAMPLE, cib)
-    monkeypatch.setenv("CIB_file", str(cib))
-    assert main(["-n", "", "-v", "1"]) == 64
-    assert "--name" in capsys.readouterr().err
-    assert cib.read_text() == EXAMPLE.read_text()
