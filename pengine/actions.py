@@ -410,7 +410,10 @@ def group_actions(u: Unpacked, acts: ActionSet, gid: str) -> None:
         acts.order(m, "stop", gid, "stopped", IMPLIES_THEN)
         acts.order(m, "start", gid, "start", "member_flags")
         acts.order(m, "stop", gid, "stop", "member_flags")
-    for prev, cur in itertools.pairwise(members):
+    # An unordered group (ordered=false) orders no member after another
+    # (pcmk__group_internal_constraints): only the group's own actions bracket them.
+    ordered = is_true(u.rsc(gid).meta.get("ordered"), True)
+    for prev, cur in itertools.pairwise(members if ordered else ()):
         acts.order(prev, "start", cur, "start", IMPLIES_THEN, RUNNABLE_LEFT)
         acts.order(cur, "stop", prev, "stop", OPTIONAL, RESTART)
     acts.order(gid, "stop", gid, "stopped", OPTIONAL)

@@ -78,10 +78,10 @@ class RequiredWave(Generic[L]):
         a restart ordering makes its resource's stop required, and the stop its start,
         before a later ordering reads the start (requiredness arrives before
         unrunnability: "required X start" names the reason, not "unrunnable X start").
-        Not after a remapped collective ordering (start -> running), which Pacemaker
-        first orders anew and applies only when it re-processes 'then' (corpus
-        cloned-group-stop, bug-lf-2171; a plain ordering does, seed 197)."""
-        if REMAPPED in link.flags or self.runnable[link.then.id]:
+        A remapped collective ordering (start -> running) too: Pacemaker orders it anew
+        and re-processes 'then' at once, recursing the same way (corpus bug-1718 and
+        complex_enforce_colo: "required cinder-api start")."""
+        if self.runnable[link.then.id]:
             return
         for before in self.befores.get(link.then.id, ()):
             if RESTART in before.flags and self.restart(before):
