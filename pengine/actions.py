@@ -26,6 +26,9 @@ RESTART = "restart"
 PROMOTED_IMPLIES_FIRST = "promoted_implies_first"
 ASYMMETRICAL = "asymmetrical"
 OPTIONAL = "optional"
+# pcmk__order_vs_unfence orders unfencing before a probe or start at once (order_actions),
+# before any ordering applied later: it is the oldest ordering before that action.
+UNFENCE = "unfence"
 
 
 @dataclass(slots=True)
@@ -167,9 +170,14 @@ class PrimitiveActions:
         runnable, reason = self.runnable_reason(rid, task, node, moving_up)
         if created:
             act.runnable = runnable
-            act.reason = reason or act.reason
-        elif reason is not None:
+        if reason is not None:
             act.reason = reason
+        elif runnable and (task not in ("start", "promote")
+                           or self.u.requires.get(rid) == "nothing"):
+            # update_resource_action_runnable: an action that requires nothing, on an
+            # online node, has its reason cleared each time it is looked up (a restart
+            # forced by a definition change of a requires=nothing resource prints none).
+            act.reason = None
         if not self.p.managed.get(rid, True):
             act.optional = True
         return act

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
-from pengine.actions import RESTART, Work
+from pengine.actions import RESTART, UNFENCE, Work
 from pengine.sealed_actions import SettlingFlags
 
 
@@ -101,6 +101,8 @@ class RequiredWave(Generic[L]):
 
 
 def _age(link: Ordered) -> int:
+    if UNFENCE in link.flags:
+        return 3
     if "user" in link.flags:
         return 2
     return 1 if link.first.rsc == link.then.rsc else 0
@@ -126,6 +128,8 @@ def application_order(links: list[L]) -> list[L]:
         else:
             runs.append([link])
     plain = [link for link in reversed(links) if link.via is None]
+    plain = [link for link in plain if UNFENCE not in link.flags] \
+        + [link for link in plain if UNFENCE in link.flags]
     # action_for_ordering remaps a collective 'first' (start -> running) when 'then' is
     # first updated and orders it anew instead of applying it: the others name the reason.
     return _remapped_last([link for run in reversed(runs) for link in run]) \
