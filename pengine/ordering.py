@@ -249,13 +249,9 @@ class Context:
     block: Callable[[], bool] | None = None
     requires: dict[str, str] = field(default_factory=dict)
     running_on: dict[str, list[str]] = field(default_factory=dict)
-    group_children: dict[int, list[Work]] = field(default_factory=dict)
 
     def first_required(self, f: Work, t: Work, any_child: bool = False) -> bool:
         optional = self.flags.optional
-        members = self.group_children.get(f.id)
-        if members is not None:
-            return not optional[f.id] or any(not optional[m.id] for m in members)
         children = self.collective_children.get(f.id)
         if any_child:
             # The first clone's flags summarised over all its instances (no node): any

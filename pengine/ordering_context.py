@@ -47,19 +47,3 @@ def group_locations(u: Unpacked, acts: SealedActions, assigned: Mapping[str, str
             if rsc.kind == "group" and rsc.children:
                 out[act.id] = assigned.get(u.primitives_under(rsc.id)[0])
     return out
-
-
-def group_children(u: Unpacked, acts: SealedActions) -> dict[int, list[Work]]:
-    """Group start/running pseudo action id -> its members' start actions.
-
-    pcmk__group_action_flags makes a group's action required as soon as any member's
-    action is (action_flags_for_ordering asks it when the group is an ordering's 'first'),
-    before the member -> group ordering itself has been applied.
-    """
-    out: dict[int, list[Work]] = {}
-    for act in acts.actions:
-        if act.node is None and act.rsc is not None and act.task in ("start", "running") \
-                and u.has_rsc(act.rsc) and u.rsc(act.rsc).kind == "group":
-            out[act.id] = [a for member in u.rsc(act.rsc).children
-                           for a in acts.of(member, "start")]
-    return out
