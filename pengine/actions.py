@@ -26,6 +26,9 @@ RESTART = "restart"
 PROMOTED_IMPLIES_FIRST = "promoted_implies_first"
 ASYMMETRICAL = "asymmetrical"
 OPTIONAL = "optional"
+# pcmk__order_vs_unfence orders unfencing before a probe or start at once (order_actions),
+# before any ordering applied later: it is the oldest ordering before that action.
+UNFENCE = "unfence"
 
 
 @dataclass(slots=True)
@@ -167,9 +170,14 @@ class PrimitiveActions:
         runnable, reason = self.runnable_reason(rid, task, node, moving_up)
         if created:
             act.runnable = runnable
-            act.reason = reason or act.reason
-        elif reason is not None:
+        if reason is not None:
             act.reason = reason
+        elif runnable and (task not in ("start", "promote")
+                           or self.u.requires.get(rid) == "nothing"):
+            # update_resource_action_runnable: an action that requires nothing, on an
+            # online node, has its reason cleared each time it is looked up (a restart
+            # forced by a definition change of a requires=nothing resource prints none).
+            act.reason = None
         if not self.p.managed.get(rid, True):
             act.optional = True
         return act
@@ -415,7 +423,10 @@ def group_actions(u: Unpacked, acts: ActionSet, gid: str) -> None:
         acts.order(m, "stop", gid, "stopped", IMPLIES_THEN, RUNNABLE_LEFT)
         acts.order(m, "start", gid, "start", "member_flags")
         acts.order(m, "stop", gid, "stop", "member_flags")
-    for prev, cur in itertools.pairwise(members):
+    # An unordered group (ordered=false) orders no member after another
+    # (pcmk__group_internal_constraints): only the group's own actions bracket them.
+    ordered = is_true(u.rsc(gid).meta.get("ordered"), True)
+    for prev, cur in itertools.pairwise(members if ordered else ()):
         acts.order(prev, "start", cur, "start", IMPLIES_THEN, RUNNABLE_LEFT)
         acts.order(cur, "stop", prev, "stop", OPTIONAL, RESTART)
     # a group's (and a clone's) completion actions wait for its own start/stop to be

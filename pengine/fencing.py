@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pengine.actions import IMPLIES_THEN, OPTIONAL, ActionSet, Work
+from pengine.actions import IMPLIES_THEN, OPTIONAL, UNFENCE, ActionSet, Work
 from pengine.placement import Placement
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
@@ -134,5 +134,5 @@ def schedule_unfencing(u: Unpacked, acts: ActionSet) -> None:
             op.reason = f"required by {act.rsc} {act.task}"
             op.runnable = True
         kind = IMPLIES_THEN if act.task == "start" else OPTIONAL
-        acts.order(None, "stonith", act.rsc, act.task, kind,
+        acts.order(None, "stonith", act.rsc, act.task, kind, UNFENCE,
                    first_action=op, then_action=act)

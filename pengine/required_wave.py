@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
-from pengine.actions import RESTART, Work
+from pengine.actions import RESTART, UNFENCE, Work
 from pengine.sealed_actions import SettlingFlags
 
 
@@ -78,10 +78,10 @@ class RequiredWave(Generic[L]):
         a restart ordering makes its resource's stop required, and the stop its start,
         before a later ordering reads the start (requiredness arrives before
         unrunnability: "required X start" names the reason, not "unrunnable X start").
-        Not after a remapped collective ordering (start -> running), which Pacemaker
-        first orders anew and applies only when it re-processes 'then' (corpus
-        cloned-group-stop, bug-lf-2171; a plain ordering does, seed 197)."""
-        if REMAPPED in link.flags or self.runnable[link.then.id]:
+        A remapped collective ordering (start -> running) too: Pacemaker orders it anew
+        and re-processes 'then' at once, recursing the same way (corpus bug-1718 and
+        complex_enforce_colo: "required cinder-api start")."""
+        if self.runnable[link.then.id]:
             return
         for before in self.befores.get(link.then.id, ()):
             if RESTART in before.flags and self.restart(before):
@@ -101,6 +101,8 @@ class RequiredWave(Generic[L]):
 
 
 def _age(link: Ordered) -> int:
+    if UNFENCE in link.flags:
+        return 3
     if "user" in link.flags:
         return 2
     return 1 if link.first.rsc == link.then.rsc else 0
@@ -126,6 +128,8 @@ def application_order(links: list[L]) -> list[L]:
         else:
             runs.append([link])
     plain = [link for link in reversed(links) if link.via is None]
+    plain = [link for link in plain if UNFENCE not in link.flags] \
+        + [link for link in plain if UNFENCE in link.flags]
     # action_for_ordering remaps a collective 'first' (start -> running) when 'then' is
     # first updated and orders it anew instead of applying it: the others name the reason.
     return _remapped_last([link for run in reversed(runs) for link in run]) \
