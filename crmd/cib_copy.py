@@ -47,6 +47,12 @@ class FollowedCopy:
         except HAError as error:  # a gap, an old patch or another digest: query again
             self.tree, self.dropped, self.why_dropped = None, self.dropped + 1, str(error)
 
+    def skip(self, version: Sequence[int]) -> None:
+        """The daemon published a patch to `version` that is not applied: the copy would
+        miss it, so it goes (the next read queries the CIB)."""
+        self.latest = max(self.latest, tuple(version))
+        self.tree = None
+
     def adopt(self, cib_text: str) -> etree._Element:
         """A query answered `cib_text`: keep it unless a newer patch was already seen."""
         from cib.api import parse, version_of

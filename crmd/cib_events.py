@@ -15,6 +15,7 @@ Two pure translations between the controller core and the cib daemon's language:
   (``abort_unless_down``: a lost node's attributes and history go as it is fenced).
   `timing_changed` says whether a controller timing option may have moved
   (`messaging.cib_changes.touches_options`): the daemon re-reads its options only then.
+  `version_change(version, now, wall)`: what a non-DC controller takes of a status change.
 - `write_of(effect)`: `ModifyCib`, `DeleteCib` and `ClearFailures` as cib write requests
   (`cib.api.WireRequest`): status merges are modifications that may create, xpath deletes
   may match several elements or none.
@@ -115,9 +116,8 @@ def diff_events(patch_text: str | etree._Element, version: tuple[int, ...],
             True for _ in change.iter("transient_attributes"))
         if change.get("operation") in ("create", "modify") and "/cib/status" in path:
             ops += _changed_ops(change)
-    admin_epoch, epoch, updates = (*version, 0, 0, 0)[:3]
     events: list[CibChanged | StatusUpdated] = [
-        CibChanged((admin_epoch, epoch, updates), now, config_changed=config,
+        CibChanged(_three(version), now, config_changed=config,
                    attributes_changed=attributes, history_removed=removed,
                    removals=tuple(removals), wall=wall,
                    timing_changed=config and touches_options(patch, TIMING_OPTIONS.__contains__))]
@@ -126,6 +126,16 @@ def diff_events(patch_text: str | etree._Element, version: tuple[int, ...],
         holder.extend(ops)
         events.append(StatusUpdated(etree.tostring(holder, encoding="unicode"), now, wall))
     return events
+
+
+def version_change(version: tuple[int, ...], now: float, wall: float = 0.0) -> CibChanged:
+    """A change known only by the version it reached: nothing to abort or re-read."""
+    return CibChanged(_three(version), now, wall=wall, timing_changed=False)
+
+
+def _three(version: tuple[int, ...]) -> tuple[int, int, int]:
+    admin_epoch, epoch, updates = (*version, 0, 0, 0)[:3]
+    return admin_epoch, epoch, updates
 
 
 def write_of(effect: ModifyCib | DeleteCib | ClearFailures, node_id: str = "") -> WireRequest:
@@ -206,4 +216,4 @@ def incremented(old: str | None, value: str) -> str:
 
 
 __all__ = ["attribute_write", "diff_events", "failure_names", "incremented", "merged_status",
-           "resend_refused", "write_of"]
+           "resend_refused", "version_change", "write_of"]

@@ -19,7 +19,13 @@
   attributes and whose writer must not write an older value back.
 - `note_fencing(target, action, ok)` tells the cib a node was powered off or rebooted
   (`cib.api.PeerWasFenced`): its replica stops counting in the view.
-- `follow(on_event)` turns each published `CibDiff` into controller events (`diff_events`).
+- `follow(on_event, leading=...)` turns each published `CibDiff` into controller events
+  (`diff_events`). While `leading()` is false (this node is not DC) a diff that cannot touch
+  the configuration is only its version (`CibChanged` without flags), unparsed: a non-DC
+  controller acts on no other part of it, as Pacemaker's controller registers its diff
+  handler (`te_update_diff`) only while it is DC and that handler returns at once on a node
+  whose graph is complete outside the DC states. The kept copy is dropped then (it would
+  miss the patch; `read_ahead` queries again once this node leads).
 - `name_dc(dc)` tells the cib which node is DC (`cib.api.SetDc`; the DC's cib then takes
   the master copy) and attrd (`AttrdSetDc`: its writer is the DC's node): the `dc_teller`
   task sends it at each change and again every `DC_REFRESH_S`, so a restarted cib or
@@ -61,6 +67,7 @@ from crmd.cib_events import (
     failure_names,
     incremented,
     resend_refused,
+    version_change,
     write_of,
 )
 from crmd.messages import ClearFailures
@@ -300,9 +307,12 @@ class CibLink:
         return reply.output
 
     async def follow(self, on_event: Callable[[Any], None], now: Callable[[], float],
-                     wall: Callable[[], float]) -> None:
+                     wall: Callable[[], float],
+                     leading: Callable[[], bool] = lambda: True) -> None:
         """Feed every published change of this node's CIB to `on_event`, until cancelled
-        (each event stamped with the monotonic `now()` and epoch `wall()` of its arrival)."""
+        (each event stamped with the monotonic `now()` and epoch `wall()` of its arrival);
+        while `leading()` is false, only versions and configuration changes (see the module
+        docstring)."""
         from messaging.client import AsyncSubscriber
 
         subscriber = AsyncSubscriber(pub_address(self.state_dir), API, (DIFF_TOPIC,),
@@ -311,16 +321,22 @@ class CibLink:
             while True:
                 diff = await subscriber.recv()
                 if isinstance(diff, CibDiff):
-                    self._on_diff(diff, on_event, now(), wall())
+                    self._on_diff(diff, on_event, now(), wall(), leading())
         finally:
             subscriber.close()
 
     def _on_diff(self, diff: CibDiff, on_event: Callable[[Any], None], now: float,
-                 wall: float) -> None:
+                 wall: float, leading: bool = True) -> None:
         """One published change into the DC's copy and the controller's events, the patch
-        parsed once for both (neither changes it)."""
+        parsed once for both (neither changes it); a follower's status change is only its
+        version (a configuration change is named by its path or element, so a patch
+        without the word is a status change)."""
         from cib.api import parse
 
+        if not leading and "configuration" not in diff.patch:
+            self.copy.skip(tuple(diff.version))
+            on_event(version_change(tuple(diff.version), now, wall))
+            return
         try:
             patch: str | etree._Element = parse(diff.patch)
         except HAError:

@@ -174,8 +174,8 @@ class ControllerService:
         loop = asyncio.get_running_loop()
         scheduler = AsyncioScheduler()
         self.started = scheduler.wall()
-        self.controller = Controller(self.node, node_ids, self.started, timing,
-                                     results_from_cib=True)
+        self.controller = controller = Controller(self.node, node_ids, self.started, timing,
+                                                  results_from_cib=True)
         self.runner = Runner(self.controller, scheduler, send=self._send,
                              publish=self._publish, handlers=self._handlers(), log=self.log)
         self.host.closing(self.runner)
@@ -191,7 +191,7 @@ class ControllerService:
         if self._view is not None:  # ccm answered while the cib was being read
             self._feed(MembershipView(self._view[1], self._view[2], self._now(), self._wall()))
         await asyncio.gather(self.cib.follow(self._cib_event, self.runner.monotonic,
-                                             self.runner.wall),
+                                             self.runner.wall, lambda: controller.is_dc),
                              self._lrmd_results(), self._fence_events(), self._watch_lrmd())
 
     async def _configuration(self) -> tuple[dict[str, str], ControllerTiming]:
