@@ -231,6 +231,13 @@ def is_listed(rsc: ResourceStatus) -> bool:
     return status_text.is_listed(rsc)
 
 
+def is_disabled(rsc: ResourceStatus, promotable: bool = False) -> bool:
+    """Whether crm_mon flags a resource disabled (promotable: inside a promotable clone)."""
+    from pengine import status_text
+
+    return status_text.is_disabled(rsc, promotable)
+
+
 def per_op_fail_counts(root: etree._Element) -> bool:
     """Whether the CIB's feature set (3.0.13 on) names fail counts per operation."""
     from pengine.unpack_options import _FEATURE_SET_PER_OP, _feature_set
@@ -318,6 +325,7 @@ __all__ = [
     "TransitionGraph",
     "exec_status_text",
     "failed_action_line",
+    "is_disabled",
     "is_listed",
     "node_lines",
     "node_state_text",

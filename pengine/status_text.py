@@ -109,6 +109,14 @@ class _Context:
     all_nodes: tuple[str, ...]
     unique: frozenset[str]
     inactive: bool = True  # crm_mon without -r hides what is not active anywhere
+    promotable: bool = False  # inside a promotable clone
+
+
+def is_disabled(rsc: ResourceStatus, promotable: bool = False) -> bool:
+    """Whether Pacemaker counts and flags `rsc` as disabled: target-role Stopped, or
+    Unpromoted inside a promotable clone (crm_simulate counts such instances DISABLED and
+    flags the clone "disabled")."""
+    return rsc.target_role == Role.STOPPED or (promotable and rsc.target_role == Role.UNPROMOTED)
 
 
 def resource_lines(status: ClusterStatus, unique_clones: frozenset[str] = frozenset(),
@@ -154,27 +162,31 @@ def _resource(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
         members = rsc.children if ctx.inactive else tuple(filter(is_active, rsc.children))
         hidden = len(rsc.children) - len(members)
         note = (f"{hidden} member{'' if hidden == 1 else 's'} inactive",) if hidden else ()
-        head = f"{pad}{bullet}Resource Group: {rsc.id}{_collective_flags(rsc, note)}:"
+        head = f"{pad}{bullet}Resource Group: {rsc.id}{_collective_flags(rsc, ctx, note)}:"
         lines = [head]
         for child in members:
             lines += _resource(child, ctx, depth + 1)
         return lines
     if rsc.kind in _COLLECTIVE:
         return _clone(rsc, ctx, depth)
-    return [f"{pad}{bullet}{primitive_line(rsc, ctx.unclean)}"]
+    return [f"{pad}{bullet}{primitive_line(rsc, ctx.unclean, promotable=ctx.promotable)}"]
 
 
-def _collective_flags(rsc: ResourceStatus, extra: tuple[str, ...]) -> str:
+def _collective_flags(rsc: ResourceStatus, ctx: _Context, extra: tuple[str, ...]) -> str:
     flags = list(extra)
     if not rsc.managed:
         flags.append("unmanaged")
-    if rsc.target_role == Role.STOPPED:
+    if is_disabled(rsc, ctx.promotable or rsc.kind == "promotable"):
         flags.append("disabled")
     return f" ({', '.join(flags)})" if flags else ""
 
 
-def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = frozenset()) -> str:
-    """`id<TAB>(agent):<TAB> state`, e.g. "rsc1\t(ocf:heartbeat:Dummy):\t Started node1"."""
+def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = frozenset(),
+                   *, promotable: bool = False) -> str:
+    """`id<TAB>(agent):<TAB> state`, e.g. "rsc1\t(ocf:heartbeat:Dummy):\t Started node1".
+
+    promotable: the resource is inside a promotable clone.
+    """
     text = "ORPHANED " if rsc.orphan else ""
     if rsc.failed:
         text += "FAILED" + (f" {rsc.role.text}" if rsc.role > Role.UNPROMOTED else "")
@@ -194,7 +206,7 @@ def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = fro
         text += f" {locked_to}"
     if rsc.probe_failure_rc is not None and not rsc.running_on:
         text += f" ({_rc_text(rsc.probe_failure_rc)}) "  # Pacemaker's trailing space
-    flags = _primitive_flags(rsc, unclean)
+    flags = _primitive_flags(rsc, unclean, promotable)
     if flags:
         text += f" ({', '.join(flags)})"
     if len(rsc.running_on) > 1 and rsc.description:
@@ -204,7 +216,8 @@ def primitive_line(rsc: ResourceStatus, unclean: frozenset[str] | set[str] = fro
     return f"{rsc.id}\t({rsc.agent}):\t {text}"
 
 
-def _primitive_flags(rsc: ResourceStatus, unclean: frozenset[str] | set[str]) -> list[str]:
+def _primitive_flags(rsc: ResourceStatus, unclean: frozenset[str] | set[str],
+                     promotable: bool) -> list[str]:
     flags: list[str] = []
     if len(rsc.running_on) == 1 and rsc.running_on[0] in unclean:
         flags.append("UNCLEAN")
@@ -214,6 +227,9 @@ def _primitive_flags(rsc: ResourceStatus, unclean: frozenset[str] | set[str]) ->
         flags.append("Monitoring")
     if rsc.target_role == Role.STOPPED:
         flags.append("disabled")
+    elif promotable and rsc.target_role == Role.UNPROMOTED:
+        # a promotable instance held Unpromoted shows its target-role as written
+        flags.append(f"target-role:{rsc.target_role_text or rsc.target_role.text}")
     if rsc.blocked:
         flags.append("blocked")
     elif rsc.maintenance:
@@ -233,8 +249,9 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
     unique = rsc.unique or rsc.id in ctx.unique
     if unique:
         extra += ("unique",)
-    head = f"Clone Set: {rsc.id} [{_template_name(rsc)}]{_collective_flags(rsc, extra)}:"
+    head = f"Clone Set: {rsc.id} [{_template_name(rsc)}]{_collective_flags(rsc, ctx, extra)}:"
     lines = [f"{pad}{bullet}{head}"]
+    ctx = replace(ctx, promotable=ctx.promotable or rsc.kind == "promotable")
     inner = "  " * (depth + 1) + "* "
     simple: dict[str, list[str]] = {}
     for child in rsc.children:
@@ -253,6 +270,8 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
             # pe__clone_default sorts the node names with pe__cmp_node_name (digit runs as
             # numbers): node8 before node15
             names = sorted(simple[label], key=node_name_key)
+            if label == "Unpromoted" and _configured_role(rsc) == Role.UNPROMOTED:
+                label += " (target-role)"
             lines.append(f"{inner}{label}: [ {' '.join(names)} ]")
     if not unique and ctx.inactive:
         lines += _stopped_lists(rsc, ctx, inner, sum(len(v) for v in simple.values()))
@@ -277,11 +296,19 @@ def _stopped_lists(rsc: ResourceStatus, ctx: _Context, inner: str,
     absent = [n for n in ctx.all_nodes if n not in used and n in missing]
     lines = []
     if stopped:
-        label = "Stopped (disabled)" if rsc.target_role == Role.STOPPED else "Stopped"
+        label = "Stopped (disabled)" if _configured_role(rsc) == Role.STOPPED else "Stopped"
         lines.append(f"{inner}{label}: [ {' '.join(stopped)} ]")
     if absent:
         lines.append(f"{inner}Stopped (not installed): [ {' '.join(absent)} ]")
     return lines
+
+
+def _configured_role(clone: ResourceStatus) -> Role | None:
+    """The target-role a clone's lists go by: its own, else its first instance's (a
+    primitive's or a group's own, not a group member's)."""
+    if clone.target_role is None and clone.children:
+        return clone.children[0].target_role
+    return clone.target_role
 
 
 def _plain_instance(child: ResourceStatus, unclean: frozenset[str] = frozenset()) -> bool:
@@ -403,12 +430,14 @@ def _status_text(status: int) -> str:
     return _STATUS_TEXT.get(status, "unknown")
 
 
-def _primitives(resources: Iterable[ResourceStatus]) -> Iterable[ResourceStatus]:
+def _primitives(resources: Iterable[ResourceStatus],
+                promotable: bool = False) -> Iterable[tuple[ResourceStatus, bool]]:
+    """Every primitive, with whether it is inside a promotable clone."""
     for rsc in resources:
         if rsc.kind == "primitive":
-            yield rsc
+            yield rsc, promotable
         else:
-            yield from _primitives(rsc.children)
+            yield from _primitives(rsc.children, promotable or rsc.kind == "promotable")
 
 
 def without_pending(status: ClusterStatus) -> ClusterStatus:
@@ -443,7 +472,8 @@ def counts_line(status: ClusterStatus) -> str | None:
 
 def resource_counts(status: ClusterStatus) -> tuple[int, int, int]:
     """Primitive instances configured, how many are disabled and how many blocked."""
-    instances = [r for r in _primitives(status.resources) if r.running_on or not r.orphan]
-    disabled = sum(1 for r in instances if r.target_role == Role.STOPPED)
-    blocked = sum(1 for r in instances if r.blocked)
+    instances = [(r, promotable) for r, promotable in _primitives(status.resources)
+                 if r.running_on or not r.orphan]
+    disabled = sum(1 for r, promotable in instances if is_disabled(r, promotable))
+    blocked = sum(1 for r, _ in instances if r.blocked)
     return len(instances), disabled, blocked
