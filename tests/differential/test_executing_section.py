@@ -83,7 +83,11 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       "disabled-member-of-a-cloned-group-leaves-the-stopped-list-plain",
                       "promotable-clone-held-unpromoted-counts-as-disabled",
                       "promotable-group-held-unpromoted-lists-its-target-role",
-                      "unique-promotable-instances-held-unpromoted-show-their-target-role"]
+                      "unique-promotable-instances-held-unpromoted-show-their-target-role",
+                      # an unconfigured recurring monitor is cancelled unless the resource
+                      # stops for good
+                      "stopping-group-member-gets-no-cancel-of-an-unconfigured-monitor",
+                      "moving-resource-keeps-the-cancel-of-an-unconfigured-monitor"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
