@@ -87,11 +87,19 @@ def _clear_failcounts(action_set: ActionSet, clears: list[tuple[str, str, str]],
         action.no_wait = True
 
 
-def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet) -> None:
+def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet,
+                             placement: Placement) -> None:
     """Cancel recurring monitors that are no longer configured (or are paused); mark those
     whose definition changed to be sent again (an optional action until the resource's
-    recurring actions are created, which then makes it required)."""
+    recurring actions are created, which then makes it required).
+
+    A resource that stops for good (assigned nowhere) gets no cancel of an unconfigured
+    monitor: crm_simulate 2.1.5 leaves it out of the graph, and the stop ends the monitor
+    anyway; one that moves or restarts still gets it.
+    """
     for rid, node, task, interval, why in orphan_recurring(unpacked):
+        if why == "orphan" and placement.assigned.get(rid, "") is None:
+            continue
         if why == RESCHEDULE:
             action_set.new(op_key(rid, task, interval), task, rid, node, True,
                            interval_ms=interval, rescheduled=True)
@@ -166,7 +174,7 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     user_orderings(unpacked, constraints, action_set)
     create_load_orders(unpacked, placement, action_set)  # internal constraints: before checks
     _clear_failcounts(action_set, [c for c in clears if c[2] != EXPIRED], placement.managed)
-    _cancel_orphan_recurring(unpacked, action_set)  # before probes, as Pacemaker
+    _cancel_orphan_recurring(unpacked, action_set, placement)  # before probes, as Pacemaker
     probes(unpacked, placement, action_set)
     orphaned = orphan_clears(unpacked)
     _clear_failcounts(action_set, orphaned, placement.managed)

@@ -20,6 +20,7 @@ from lxml import etree
 
 from messaging.types import Role
 from pengine.model import ClusterStatus, NodeStatus, ResourceStatus
+from pengine.status_text import is_disabled
 
 if TYPE_CHECKING:
     from pengine.api import Transition
@@ -156,11 +157,15 @@ def _primitives(status: ClusterStatus) -> Iterable[ResourceStatus]:
 
 
 def _resource(rsc: ResourceStatus, status: ClusterStatus, indent: int, raw: _RawFacts,
-              inside_anonymous: bool) -> list[str]:
-    disabled = _bool(rsc.target_role == Role.STOPPED)
+              inside_anonymous: bool, promotable: bool = False) -> list[str]:
+    promotable = promotable or rsc.kind == "promotable"
+    disabled = _bool(is_disabled(rsc, promotable))
+    # a clone without a target-role of its own shows its first instance's, as crm_mon does
+    shown = rsc.children[0] if rsc.kind in ("clone", "promotable") and rsc.children \
+        and rsc.target_role is None else rsc
     target = None
-    if rsc.target_role is not None:
-        target = raw.target_role(rsc.id) or rsc.target_role.text
+    if shown.target_role is not None:
+        target = raw.target_role(shown.id) or shown.target_role.text
     if rsc.kind == "group":
         head = _element("group", [("id", rsc.id), ("number_resources", str(len(rsc.children))),
                                   ("managed", _bool(rsc.managed)), ("disabled", disabled)],
@@ -179,7 +184,7 @@ def _resource(rsc: ResourceStatus, status: ClusterStatus, indent: int, raw: _Raw
     anonymous = inside_anonymous or (tag == "clone" and not rsc.unique)
     body: list[str] = []
     for child in rsc.children:
-        body += _resource(child, status, indent + 1, raw, anonymous)
+        body += _resource(child, status, indent + 1, raw, anonymous, promotable)
     return [head, *body, f"{'  ' * indent}</{tag}>"]
 
 

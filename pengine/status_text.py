@@ -266,6 +266,8 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
             # pe__clone_default sorts the node names with pe__cmp_node_name (digit runs as
             # numbers): node8 before node15
             names = sorted(simple[label], key=node_name_key)
+            if label == "Unpromoted" and _configured_role(rsc) == Role.UNPROMOTED:
+                label += " (target-role)"
             lines.append(f"{inner}{label}: [ {' '.join(names)} ]")
     if not unique and ctx.inactive:
         lines += _stopped_lists(rsc, ctx, inner, sum(len(v) for v in simple.values()))
@@ -291,11 +293,19 @@ def _stopped_lists(rsc: ResourceStatus, ctx: _Context, inner: str,
     absent = [n for n in allowed if n not in used and n in missing]
     lines = []
     if stopped:
-        label = "Stopped (disabled)" if rsc.target_role == Role.STOPPED else "Stopped"
+        label = "Stopped (disabled)" if _configured_role(rsc) == Role.STOPPED else "Stopped"
         lines.append(f"{inner}{label}: [ {' '.join(stopped)} ]")
     if absent:
         lines.append(f"{inner}Stopped (not installed): [ {' '.join(absent)} ]")
     return lines
+
+
+def _configured_role(clone: ResourceStatus) -> Role | None:
+    """The target-role a clone's lists go by: its own, else its first instance's (a
+    primitive's or a group's own, not a group member's)."""
+    if clone.target_role is None and clone.children:
+        return clone.children[0].target_role
+    return clone.target_role
 
 
 def _plain_instance(child: ResourceStatus, unclean: frozenset[str] = frozenset()) -> bool:

@@ -157,7 +157,7 @@ def _leaves_with_anonymity(resources: tuple[ResourceStatus, ...], anonymous: boo
 
 
 def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, tuple[str, bool]],
-              unique: frozenset[str], anonymous: bool = False) -> None:
+              unique: frozenset[str], anonymous: bool = False, promotable: bool = False) -> None:
     if rsc.kind == "primitive":
         shown_id = rsc.id.split(":")[0] if anonymous and rsc.id not in unique else rsc.id
         element = etree.SubElement(parent, "resource", {
@@ -176,7 +176,8 @@ def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, tuple[
             node_id, online = ids.get(node, ("", False))
             etree.SubElement(element, "node", name=node, id=node_id, cached=_bool(online))
         return
-    disabled = _bool(is_disabled(rsc, rsc.kind == "promotable"))
+    promotable = promotable or rsc.kind == "promotable"
+    disabled = _bool(is_disabled(rsc, promotable))
     if rsc.kind == "group":
         element = etree.SubElement(parent, "group", id=rsc.id,
                                    number_resources=str(len(rsc.children)),
@@ -192,7 +193,7 @@ def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, tuple[
                            else rsc.children[0])})
     for child in rsc.children:
         _resource(element, child, ids, unique,
-                  anonymous or (rsc.kind != "group" and not rsc.unique))
+                  anonymous or (rsc.kind != "group" and not rsc.unique), promotable)
 
 
 def _target_role(rsc: ResourceStatus) -> dict[str, str]:

@@ -133,3 +133,22 @@ def test_clone_status_xml_like_pacemaker(shared: Path, name: str, tmp_path: Path
         return _normal(text).split("</cluster_status>")[0]
 
     assert status(ours.stdout) == status(theirs.stdout)
+
+
+# clones held Stopped or Unpromoted (tests/differential/executing/): the clone's disabled
+# flag and the target-role it shows (its first instance's when it has none of its own)
+DISABLED_CASES = ["clone-of-a-disabled-group-lists-its-stopped-nodes-as-disabled",
+                  "promotable-clone-held-unpromoted-counts-as-disabled",
+                  "promotable-group-held-unpromoted-lists-its-target-role",
+                  "unique-promotable-instances-held-unpromoted-show-their-target-role"]
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("name", DISABLED_CASES)
+def test_disabled_clone_xml_like_pacemaker(name: str, tmp_path: Path) -> None:
+    cib = REPO / f"tests/differential/executing/{name}.xml"
+    args = ["-x", str(cib), "-S", "--output-as=xml"]
+    theirs = _theirs(*args, tmp=tmp_path)
+    ours = _ours(*args)
+    assert (ours.returncode, theirs.returncode) == (0, 0), ours.stderr
+    assert _normal(ours.stdout) == _normal(theirs.stdout)
