@@ -34,6 +34,7 @@ it and that it acked; a coordinator commits only members that acked the round.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from messaging.effects import (
@@ -146,7 +147,15 @@ class Membership:
         return (own, *(r for n, r in sorted(self._reports.items()) if n != self.name))
 
     # ------------------------------------------------------------------ events
-    def start(self, now: float) -> list[Effect]:
+    def start(self, now: float, heard: Iterable[str] = ()) -> list[Effect]:
+        """`heard`: the peers heartbeat already reports up (a respawned ccm beside a running
+        heartbeat). They go into the first Reach: a Reach of a new incarnation hearing no
+        one takes the node out of its coordinator's clique until the next one arrives."""
+        added = set(heard) - self._heard - {self.name}
+        if added:
+            self._heard |= added
+            self._target = None
+            self._own_report()
         return [
             Send(BROADCAST, Reach(self.reports())),
             ArmTimer(TIMER_SETTLE, now + self.timing.settle),

@@ -11,6 +11,7 @@ The service and the simulator both drive this class, so what they test is what r
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 
 from messaging.effects import Effect, Persist, Publish, TimerFired
 from messaging.membership import MEMBERSHIP_TOPIC, MembershipChanged
@@ -45,8 +46,8 @@ class CcmNode:
     def quorum_state(self) -> QuorumState:
         return self.quorum.state
 
-    def start(self, now: float) -> list[Effect]:
-        return self.membership.start(now)
+    def start(self, now: float, heard: Iterable[str] = ()) -> list[Effect]:
+        return self.membership.start(now, heard)
 
     def handle(self, event: Event) -> list[Effect]:
         if isinstance(event, TimerFired) and event.key == TIMER_LMS:

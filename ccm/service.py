@@ -245,7 +245,10 @@ class CcmService:
         self.host.socket(self.publisher)
         self.host.socket(self.server)
         self.host.bind_all()
-        self.runner.perform_all(core.start(self._now()))
+        # a respawned ccm beside a running heartbeat: the peers it hears go into the first
+        # Reach (Corosync keeps membership while pacemakerd respawns a daemon above it)
+        up = (info.node for info in self.table.nodes if info.status != hb.NodeState.DEAD)
+        self.runner.perform_all(core.start(self._now(), heard=up))
         self._on_heartbeat(self.table)
         self.log.info("ccm_started", nodes=list(self.config.quorum.nodes), priority=priority)
         for factory in (lambda: self._sender(client), lambda: self._receiver(subscriber),

@@ -386,3 +386,19 @@ def test_a_gossip_sent_before_the_commit_and_delivered_late_starts_no_round() ->
     newer = Reach((report("n2", "n1", "n3", counter=2),))  # made after, still on view 0
     assert [type(m) for _, m in sends(core.handle(
         PeerMessageReceived("n2", newer, late + 0.01)))] == [Propose]
+
+
+def test_a_respawned_ccm_first_reach_reports_the_peers_its_heartbeat_hears() -> None:
+    # ccm killed and respawned on n3 while its heartbeat kept running (the lab kill test):
+    # the service hands the new core heartbeat's table at start. The first Reach must
+    # already claim n1 and n2: a Reach hearing no one, from the new incarnation, made the
+    # coordinator install a view without n3 (the DC then fenced n3, a ccm respawn is no
+    # node failure) before the Reach coalesced after the table's statuses followed.
+    coordinator = full_mesh("n1", "n2", "n3")
+    assert coordinator.target() == {"n1", "n2", "n3"}
+    respawned = Membership("n3", TIMING, random.Random(1), incarnation=1)
+    first = respawned.start(5.0, heard=("n1", "n2", "n3"))
+    reach = next(e.message for e in first if isinstance(e, Send))
+    assert isinstance(reach, Reach)
+    coordinator.handle(PeerMessageReceived("n3", reach, 5.0))
+    assert coordinator.target() == {"n1", "n2", "n3"}
