@@ -15,10 +15,11 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   (`CibLink.read_ahead`) and pengine runs in one worker thread (the loop keeps serving
   heartbeat, IPC and timers meanwhile); a request that a newer one overtook is skipped;
   the answer is fed as `SchedulerDone`;
-- `LrmdRequest` -> the local lrmd (`lrmd.api`), its published results -> `LocalOpResult`;
+- the local lrmd and stonithd, through `crmd.local_daemons.LocalDaemons`:
+  `LrmdRequest` -> the local lrmd (`lrmd.api`), its published results -> `LocalOpResult`;
   an lrmd that restarted (another pid answers its ping) -> `LrmdReplaced` (the controller
   stays; a fresh join re-probes the node and re-arms its monitors, `crmd.lrmd_loss`);
-- `ExecuteFencing` -> the local stonithd (`stonithd.api`), its answer -> `FenceCompleted`;
+  `ExecuteFencing` -> the local stonithd (`stonithd.api`), its answer -> `FenceCompleted`;
   every result stonithd publishes (topic ``fence``) -> `NodeFenced`;
 - the control socket (`crmd.control`): status, and a clean-shutdown request; a status
   request naming another node goes to that node's crmd as `StatusQuery` on the peer channel
@@ -58,13 +59,9 @@ from crmd.api import (
     DcChanged,
     DeleteCib,
     ExecuteFencing,
-    FenceCompleted,
-    LocalOpResult,
-    LrmdReplaced,
     LrmdRequest,
     MembershipView,
     ModifyCib,
-    NodeFenced,
     PeerMessage,
     RunScheduler,
     ShutdownRequested,
@@ -77,7 +74,7 @@ from crmd.api import (
 )
 from crmd.cib_events import write_of
 from crmd.cib_link import CibLink
-from crmd.fencing import OWN_CLIENT
+from crmd.local_daemons import LocalDaemons
 from crmd.messages import StatusAnswer, StatusQuery
 from crmd.scheduler_runs import run_timed
 from messaging.daemon import DaemonHost
@@ -90,10 +87,6 @@ from messaging.runtime import AsyncioScheduler, Runner
 
 CHANNEL = "crmd"
 STARTUP_POLL_S = 0.2  # the cib or ccm not answering yet: ask again (a retry interval)
-FENCE_SLACK_S = 10.0
-# how often the local lrmd is asked who it is (a restart is noticed); each Ping wakes both
-# daemons, two threads each, so an idle node does not ask every second
-LRMD_PING_S = 2.0
 SHUTDOWN_GRACE_S = 8.0  # under the launcher's 10 s before it kills a daemon it stops
 REMOTE_STATUS_S = 1.5  # a peer's answer to crmadmin -S NODE, under the tool's 2 s timeout
 
@@ -127,10 +120,6 @@ class ControllerService:
 
     def __init__(self, node: str, state_dir: Path, timing: ControllerTiming | None = None
                  ) -> None:
-        from lrmd import api as lrmd
-        from messaging.client import AsyncClient
-        from stonithd import api as fencing
-
         self.node, self.state_dir, self.timing = node, state_dir, timing
         self.log = get_logger(daemon="crmd", node=node)
         self.host = DaemonHost(self.log)
@@ -139,8 +128,8 @@ class ControllerService:
                                  on_message=self._peer, log=self.log)
         self.server = Server(control.ctl_address(state_dir), control.API, self.answer,
                              daemon="crmd", log=self.log)
-        self.lrmd = AsyncClient(f"ipc://{state_dir / lrmd.CONTROL_SOCKET}", lrmd.API)
-        self.fencer = AsyncClient(fencing.endpoint_in(state_dir), fencing.API)
+        self.local = LocalDaemons(state_dir, self.log, self._feed, self._now, self._wall,
+                                  self.cib.note_fencing)
         self.runner: Runner | None = None
         self.controller: Controller | None = None
         self.started = 0.0
@@ -163,7 +152,7 @@ class ControllerService:
         self.host.task(self._main)
         self.host.task(self._membership)  # from the start: the view is ready with the core
         self.peers.attach(self.host)
-        for thing in (self.cib, self.lrmd, self.fencer):
+        for thing in (self.cib, self.local.lrmd, self.local.fencer):
             self.host.closing(thing)
         await self.host.run()
         self._pengine.shutdown(wait=False, cancel_futures=True)
@@ -192,7 +181,7 @@ class ControllerService:
             self._feed(MembershipView(self._view[1], self._view[2], self._now(), self._wall()))
         await asyncio.gather(self.cib.follow(self._cib_event, self.runner.monotonic,
                                              self.runner.wall, lambda: controller.is_dc),
-                             self._lrmd_results(), self._fence_events(), self._watch_lrmd())
+                             self.local.follow())
 
     async def _configuration(self) -> tuple[dict[str, str], ControllerTiming]:
         """The node ids and the timers (crm_config over `self.timing`, `crmd.options`),
@@ -290,55 +279,6 @@ class ControllerService:
         self.log.info("crmd_view", view=view_id, members=list(view[1]), quorate=quorate)
         self._feed(MembershipView(view[1], quorate, self._now(), self._wall()))
 
-    async def _lrmd_results(self) -> None:
-        from lrmd import api as lrmd
-        from messaging.client import AsyncSubscriber
-
-        subscriber = AsyncSubscriber(f"ipc://{self.state_dir / lrmd.PUBLISH_SOCKET}",
-                                     lrmd.API, (lrmd.OP_TOPIC,))
-        try:
-            while True:
-                result = await subscriber.recv()
-                if isinstance(result, lrmd.OpCompleted):
-                    self._feed(LocalOpResult(result, self._now(), self._wall()))
-        finally:
-            subscriber.close()
-
-    async def _fence_events(self) -> None:
-        """Every fencing the local stonithd saw end (its own operations and the results
-        its peers broadcast) -> `NodeFenced`: the DC records fencings it did not ask for
-        (Pacemaker's controller is notified of every fencing by its fencer)."""
-        from messaging.client import AsyncSubscriber
-        from stonithd import api as fencing
-
-        subscriber = AsyncSubscriber(fencing.events_endpoint_in(self.state_dir), fencing.API,
-                                     (fencing.FENCE_TOPIC,))
-        try:
-            while True:
-                result = await subscriber.recv()
-                if isinstance(result, fencing.FenceResult):  # the core logs what it acts on
-                    self.cib.note_fencing(result.target, result.action, result.ok)
-                    self._feed(NodeFenced(result.target, result.action, result.ok, result.origin,
-                                          result.client, self._now(), self._wall()))
-        finally:
-            subscriber.close()
-
-    async def _watch_lrmd(self) -> None:
-        """Tell the controller when the local lrmd was replaced by another process: its
-        operations and recurring monitors are gone. The controller stays (one that left
-        gets its node fenced) and rejoins, which re-probes the node (`crmd.lrmd_loss`)."""
-        known: int | None = None
-        while True:
-            try:
-                pid = (await self.lrmd.ping(LRMD_PING_S)).pid
-            except HAError:
-                pid = None
-            if pid is not None and known is not None and pid != known:
-                self.log.warning("lrmd_restarted", old_pid=known, pid=pid)
-                self._feed(LrmdReplaced(self._now(), self._wall()))
-            known = pid if pid is not None else known
-            await asyncio.sleep(LRMD_PING_S)
-
     # -- the control socket ---------------------------------------------------------------
 
     def answer(self, request: Any, client: Any) -> control.ControllerStatus | None:
@@ -386,8 +326,8 @@ class ControllerService:
 
     def _handlers(self) -> dict[type, Any]:
         handlers: dict[type, Any] = {
-            LrmdRequest: lambda e: self._spawn(self._lrmd_request(e)),
-            ExecuteFencing: lambda e: self._spawn(self._fence(e)),
+            LrmdRequest: lambda e: self._spawn(self.local.lrmd_request(e)),
+            ExecuteFencing: lambda e: self._spawn(self.local.fence(e)),
             RunScheduler: self._schedule,
             SyncCib: lambda e: self._spawn(self._sync()),
             UpdateAttribute: self._attribute,
@@ -408,30 +348,6 @@ class ControllerService:
         if not isinstance(destination, (Node, AllNodes)):
             raise InternalError(f"crmd sends only to nodes: {effect!r}")
         self.peers.send(destination, encode(effect.message))
-
-    async def _lrmd_request(self, effect: LrmdRequest) -> None:
-        try:
-            await self.lrmd.request(effect.request)
-        except HAError as error:  # the action's timeout in the DC's engine acts
-            self.log.error("lrmd_request_failed", request=repr(effect.request),
-                           error=str(error))
-
-    async def _fence(self, effect: ExecuteFencing) -> None:
-        from stonithd import api as fencing
-
-        request = fencing.FenceRequest(effect.target, effect.action, effect.timeout_s,
-                                       client=OWN_CLIENT)
-        self.log.info("fencing_requested", target=effect.target, action=effect.action)
-        try:
-            result = await self.fencer.request(request, effect.timeout_s + FENCE_SLACK_S)
-            ok = isinstance(result, fencing.FenceResult) and result.ok
-            reason = getattr(result, "reason", "")
-        except HAError as error:
-            ok, reason = False, str(error)
-        self.log.info("fencing_done", target=effect.target, ok=ok, reason=reason)
-        assert self.runner is not None
-        self.runner.feed(FenceCompleted(effect.transition_key, effect.target, ok,
-                                        self.runner.monotonic(), self.runner.wall()))
 
     def _schedule(self, effect: RunScheduler) -> None:
         self._latest_schedule = effect.transition_id
