@@ -30,19 +30,8 @@ def _bulk_xml() -> str:
 
 def big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str, object]:
     """A joining node receiving a 2 MB CIB, and the cib daemon's memory holding it."""
-    path = Path("/tmp") / f"{lab.name}-bulk.xml"
-    path.write_text(_bulk_xml())
     joiner = next(n for n in names if n != dc)
-    # With fencing on, the DC reboots the killed node at once (the lab's fence device; a
-    # node boots in ~1 s since the node forker): it was back before the 2 MB create, which
-    # then reached it as a replicated diff while this measured a `lab start` of a running
-    # node. Off, the node stays down until started: what is timed is a join again.
-    run_in(dc, f"{OUR_CIBADMIN.parent / 'crm_attribute'} -t crm_config -n stonith-enabled "
-               "-v false")
-    lab.lab("kill", joiner)
-    _wait_stopped(lab, joiner)
-    _create_retrying(run_in, dc, path)
-    version = run_in(dc, f"{OUR_CIBADMIN} -Q | head -c 400")
+    version = _kill_and_load(lab, joiner, dc, run_in)
     state_dir = lab.status()["nodes"][joiner]["state_dir"]
     cib_pids = [p for p in lab.node_pids(dc) if process_name(p) == "cib"]
     master_cpu = cpu_seconds(cib_pids[0]) if cib_pids else 0.0
@@ -53,6 +42,34 @@ def big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str,
         return {"2 MB CIB to a joining node (node start to CIB shown), s": None}
     master_cpu = cpu_seconds(cib_pids[0]) - master_cpu if cib_pids else 0.0
     joiner_cib = [p for p in lab.node_pids(joiner) if process_name(p) == "cib"]
+    joined = _join_rows(lab, names, joiner, started_wall)  # logs read before the settle
+    settled = _settled_rows(lab, names, started_wall, cib_pids, joiner_cib)
+    return {"2 MB CIB to a joining node (node start to CIB shown), s": took, **joined,
+            "CPU s of the master's cib from node start to CIB shown": master_cpu,
+            "CPU s of the joiner's cib from its start to CIB shown":
+                cpu_seconds(joiner_cib[0]) if joiner_cib else None,
+            **settled}
+
+
+def _kill_and_load(lab: OurLab, joiner: str, dc: str, run_in: Runner) -> str:
+    """Kill `joiner`, create the 2 MB set on the DC; the start of the DC's CIB after it."""
+    path = Path("/tmp") / f"{lab.name}-bulk.xml"
+    path.write_text(_bulk_xml())
+    # With fencing on, the DC reboots the killed node at once (the lab's fence device; a
+    # node boots in ~1 s since the node forker): it was back before the 2 MB create, which
+    # then reached it as a replicated diff while this measured a `lab start` of a running
+    # node. Off, the node stays down until started: what is timed is a join again.
+    run_in(dc, f"{OUR_CIBADMIN.parent / 'crm_attribute'} -t crm_config -n stonith-enabled "
+               "-v false")
+    lab.lab("kill", joiner)
+    _wait_stopped(lab, joiner)
+    _create_retrying(run_in, dc, path)
+    return run_in(dc, f"{OUR_CIBADMIN} -Q | head -c 400")
+
+
+def _join_rows(lab: OurLab, names: list[str], joiner: str,
+               started_wall: float) -> dict[str, object]:
+    """The join read from the nodes' logs: bulk fetch, view to copy, hops and phases."""
     logs = {node: node_log(lab, node) for node in names}
     lines = logs[joiner]
     senders = [line for node in names if node != joiner for line in logs[node]]
@@ -61,22 +78,23 @@ def big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str,
             Path(os.environ["HACLUSTER_BENCH_LOGS"], f"{lab.name}-{node}.log").write_text(
                 "\n".join(found))
     fetches = [line for line in lines if "bulk_fetched" in line]  # netns: the launcher logs
-    time.sleep(SETTLE)  # whole copies sent after the join (resyncs it caused) count too,
-    rss, pss = memory_kb(cib_pids[0]) if cib_pids else (0, 0)  # memory once settled
-    joiner_memory = memory_kb(joiner_cib[0]) if joiner_cib else (0, 0)
-    copies = _whole_copies(lab, names, started_wall)
     fetch_ms = _field(fetches[-1], "ms") if fetches else None
-    return {"2 MB CIB to a joining node (node start to CIB shown), s": took,
-            "2 MB CIB bulk fetch on the joiner (from its cib log), s":
+    return {"2 MB CIB bulk fetch on the joiner (from its cib log), s":
                 None if fetch_ms is None else fetch_ms / 1e3,
             "2 MB CIB: joiner's cib sees the full view to CIB held (its log), s":
                 _view_to_copy(lines, len(names)),
             **_join_hops(lines, senders, len(names), joiner),
-            **_join_phases(lines, started_wall),
-            "CPU s of the master's cib from node start to CIB shown": master_cpu,
-            "CPU s of the joiner's cib from its start to CIB shown":
-                cpu_seconds(joiner_cib[0]) if joiner_cib else None,
-            f"whole CIBs any cib sent from node start to {SETTLE:.0f} s after shown": copies,
+            **_join_phases(lines, started_wall)}
+
+
+def _settled_rows(lab: OurLab, names: list[str], started_wall: float, cib_pids: list[int],
+                  joiner_cib: list[int]) -> dict[str, object]:
+    """After SETTLE seconds: whole copies sent since the start, both cib daemons' memory."""
+    time.sleep(SETTLE)  # whole copies sent after the join (resyncs it caused) count too,
+    rss, pss = memory_kb(cib_pids[0]) if cib_pids else (0, 0)  # memory once settled
+    joiner_memory = memory_kb(joiner_cib[0]) if joiner_cib else (0, 0)
+    copies = _whole_copies(lab, names, started_wall)
+    return {f"whole CIBs any cib sent from node start to {SETTLE:.0f} s after shown": copies,
             "cib daemon with 2 MB CIB (PSS, RSS MB)": (pss / 1024, rss / 1024),
             "the joiner's cib daemon with it (PSS, RSS MB)": (
                 joiner_memory[1] / 1024, joiner_memory[0] / 1024)}

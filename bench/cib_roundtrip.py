@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pcmk
 from benchlib import (
@@ -46,6 +47,9 @@ from benchlib import (
 )
 from cib_join import OUR_CIBADMIN, big_cib, node_log
 from crm_probe import Runner
+
+if TYPE_CHECKING:
+    from cib.api import CibClient
 
 WRITERS = 8
 SET_ID = "hcbench"
@@ -201,21 +205,8 @@ def _api_round_trip(state_dirs: dict[str, str], master: str, count: int,
     non_master = next(n for n in sorted(state_dirs) if n != master)
     for label, node in (("non-DC", non_master), ("DC", master)):
         with CibClient(state_dirs[node]) as client:
-            times = []
-            sent = _messages_sent(state_dirs)
-            before, runs = _cpu_by_daemon(daemons, master), scheduler_runs()
-            for i in range(count):
-                started = time.perf_counter()
-                modify(client, "w0", i)
-                times.append(time.perf_counter() - started)
-            after = _cpu_by_daemon(daemons, master)
-            sent = _messages_sent(state_dirs) - sent
-        rows[f"API write round trip ({label})"] = p50_p99(times)
-        rows[f"API writes from the {label}: heartbeat messages per write, all nodes"] = \
-            sent / count
-        rows[f"API writes from the {label}: DC scheduler runs per write"] = (
-            (scheduler_runs() - runs) / count)
-        _cpu_rows(rows, f"API writes from the {label}", before, after, count, idle)
+            _one_writer_rows(rows, label, client, modify, count, state_dirs, master, daemons,
+                             scheduler_runs, idle)
     with CibClient(state_dirs[non_master]) as client:
         times = []
         for _ in range(count):
@@ -223,6 +214,39 @@ def _api_round_trip(state_dirs: dict[str, str], master: str, count: int,
             client.perform(Request(Op.QUERY))
             times.append(time.perf_counter() - started)
     rows["API query"] = p50_p99(times)
+    _writers_rows(rows, modify, count, state_dirs, master, daemons, scheduler_runs, idle)
+    return rows
+
+
+def _one_writer_rows(rows: Rows, label: str, client: CibClient,
+                     modify: Callable[[CibClient, str, int], None], count: int,
+                     state_dirs: dict[str, str], master: str,
+                     daemons: dict[tuple[str, int], str], scheduler_runs: Callable[[], int],
+                     idle: dict[str, float]) -> None:
+    """`count` writes one after the other from one client: round trip, heartbeat messages,
+    DC scheduler runs and CPU per write."""
+    times = []
+    sent = _messages_sent(state_dirs)
+    before, runs = _cpu_by_daemon(daemons, master), scheduler_runs()
+    for i in range(count):
+        started = time.perf_counter()
+        modify(client, "w0", i)
+        times.append(time.perf_counter() - started)
+    after = _cpu_by_daemon(daemons, master)
+    sent = _messages_sent(state_dirs) - sent
+    rows[f"API write round trip ({label})"] = p50_p99(times)
+    rows[f"API writes from the {label}: heartbeat messages per write, all nodes"] = \
+        sent / count
+    rows[f"API writes from the {label}: DC scheduler runs per write"] = (
+        (scheduler_runs() - runs) / count)
+    _cpu_rows(rows, f"API writes from the {label}", before, after, count, idle)
+
+
+def _writers_rows(rows: Rows, modify: object, count: int, state_dirs: dict[str, str],
+                  master: str, daemons: dict[tuple[str, int], str],
+                  scheduler_runs: Callable[[], int], idle: dict[str, float]) -> None:
+    """8 API writers at once: writes/s, DC scheduler runs, CPU and heartbeat messages per
+    write."""
     sent = _messages_sent(state_dirs)
     before, runs = _cpu_by_daemon(daemons, master), scheduler_runs()
     rows["8 API writers, writes/s"], writes = _api_writers(state_dirs, modify, count)
@@ -230,7 +254,6 @@ def _api_round_trip(state_dirs: dict[str, str], master: str, count: int,
     _cpu_rows(rows, "8 API writers", before, _cpu_by_daemon(daemons, master), writes, idle)
     rows["8 API writers: heartbeat messages per write, all nodes"] = \
         (_messages_sent(state_dirs) - sent) / writes
-    return rows
 
 
 def _messages_sent(state_dirs: dict[str, str]) -> int:

@@ -183,6 +183,17 @@ def pacemaker() -> tuple[float, float | None]:
 
 
 def main() -> None:
+    args = _parse_args()
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+        os.environ[PROFILE_ENV] = str(Path(args.profile).resolve())
+    rows, theirs = _pacemaker_rows() if args.pacemaker else ([], None)
+    rows += _our_rows(args, theirs)
+    print("\nCold start until the DC is idle and every resource runs (s)")
+    print(table(["cluster", "seconds", "vs Pacemaker", "goal", "load"], rows))
+
+
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", default="3,16")
     parser.add_argument("--lab", default="hcbcold",
@@ -203,22 +214,27 @@ def main() -> None:
                         help="run every daemon under cProfile, stats in DIR/NODE-DAEMON.prof "
                              "after each trial (the last trial's stay)")
     args = parser.parse_args()
-    if args.profile:
-        Path(args.profile).mkdir(parents=True, exist_ok=True)
-        os.environ[PROFILE_ENV] = str(Path(args.profile).resolve())
     if args.name and "," in args.nodes:
         parser.error("--name needs a single --nodes count")
-    rows, theirs = [], None
-    if args.pacemaker:
-        why = pcmk.missing()
-        if why:
-            print(f"SKIP Pacemaker side: {why}")
-        else:
-            first_up, theirs = pacemaker()
-            rows.append(["Pacemaker 3 nodes, first `up` (incl. configuration)",
-                         f"{first_up:.1f}", "-", "", load_average()])
-            rows.append(["Pacemaker 3 nodes, cold restart", f"{theirs:.1f}" if theirs else
-                         "no stable cluster", "1.00x", "", load_average()])
+    return args
+
+
+def _pacemaker_rows() -> tuple[list[list[str]], float | None]:
+    """The Pacemaker lab's rows and its cold restart time (None when skipped or unstable)."""
+    why = pcmk.missing()
+    if why:
+        print(f"SKIP Pacemaker side: {why}")
+        return [], None
+    first_up, theirs = pacemaker()
+    return [["Pacemaker 3 nodes, first `up` (incl. configuration)",
+             f"{first_up:.1f}", "-", "", load_average()],
+            ["Pacemaker 3 nodes, cold restart", f"{theirs:.1f}" if theirs else
+             "no stable cluster", "1.00x", "", load_average()]], theirs
+
+
+def _our_rows(args: argparse.Namespace, theirs: float | None) -> list[list[str]]:
+    """One row per trial of each of our labs, with the ratio to Pacemaker's restart."""
+    rows = []
     how = "together" if args.together else "one after the other"
     for count in (int(n) for n in args.nodes.split(",") if n):
         name = args.name or f"{args.lab}{count}"
@@ -231,8 +247,7 @@ def main() -> None:
             rows.append([f"ours {count} nodes, started {how}", "not measured" if took is None
                          else f"{took:.1f} ({after_boot:.1f} after the last boot command)",
                          ratio(took, theirs), verdict, load])
-    print("\nCold start until the DC is idle and every resource runs (s)")
-    print(table(["cluster", "seconds", "vs Pacemaker", "goal", "load"], rows))
+    return rows
 
 
 if __name__ == "__main__":

@@ -109,6 +109,12 @@ def all_up(root: Path, names: list[str]) -> bool:
 
 
 def main() -> None:
+    args = _parse_args()
+    elapsed, late, user, system, switches = _measure(args)
+    _report(args, elapsed, late, user, system, switches)
+
+
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--peers", type=int, default=15)
     parser.add_argument("--window", type=float, default=20.0)
@@ -119,7 +125,12 @@ def main() -> None:
     parser.add_argument("--profile", default=None)
     parser.add_argument("--aligned", action="store_true",
                         help="the peers beat at the same instants, not spread")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def _measure(args: argparse.Namespace) -> tuple[float, int, float, float, float]:
+    """Replay the peers at the daemon; over the window once settled: (seconds, late warnings,
+    user and system CPU % of a core, context switches per second)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         names = write_config(root, args.peers, args.keepalive_ms)
@@ -133,11 +144,7 @@ def main() -> None:
             finally:
                 os._exit(0)
         try:
-            deadline = time.monotonic() + 30.0
-            while not all_up(root, names):
-                if time.monotonic() > deadline:
-                    raise SystemExit("the daemon did not see every peer up within 30 s")
-                time.sleep(0.2)
+            _wait_all_up(root, names)
             time.sleep(args.settle)
             cpu, switches = _user_system(daemon.pid), context_switches(daemon.pid)
             started = time.monotonic()
@@ -152,6 +159,19 @@ def main() -> None:
             os.waitpid(sender, 0)
         log = (root / "daemon.log").read_text(errors="replace")
         late = log.count("heartbeat_late")  # a loaded host delays the replay: not idle then
+    return elapsed, late, user, system, switches
+
+
+def _wait_all_up(root: Path, names: list[str]) -> None:
+    deadline = time.monotonic() + 30.0
+    while not all_up(root, names):
+        if time.monotonic() > deadline:
+            raise SystemExit("the daemon did not see every peer up within 30 s")
+        time.sleep(0.2)
+
+
+def _report(args: argparse.Namespace, elapsed: float, late: int, user: float, system: float,
+            switches: float) -> None:
     rx = args.peers * 1000 / args.keepalive_ms
     print(f"heartbeat with {args.peers} replayed peers{' (aligned)' if args.aligned else ''}, "
           f"{elapsed:.0f} s, {load_average()}, "

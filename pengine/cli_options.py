@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 # What runs the command: pengine.cli.run_command(values, live_source).
 Runner = Callable[[dict[str, object], Any], int]
+# One click.option(...) decorator.
+_Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 # On/off options read by hand: spelling -> the click parameter it sets.
 _FLAGS = {"-p": "xml_pipe", "--xml-pipe": "xml_pipe", "-L": "live_check",
@@ -101,59 +103,88 @@ def build_command(run: Runner) -> click.Command:
 
     import click
 
-    path = click.Path(dir_okay=False)
-
-    @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-    @click.option("-x", "--xml-file", type=path, help="Retrieve XML from the named file.")
-    @click.option("-p", "--xml-pipe", is_flag=True, help="Retrieve XML from stdin.")
-    @click.option("-L", "--live-check", is_flag=True,
-                  help="Connect to the CIB manager and use the current CIB contents as input.")
-    @click.option("-R", "--run", "run_only", is_flag=True,
-                  help="Process the input and show what actions the cluster will take.")
-    @click.option("-S", "--simulate", "run_simulation", is_flag=True,
-                  help="Like --run, but also simulate the actions and show the new status.")
-    @click.option("-X", "--in-place", is_flag=True,
-                  help="Like --simulate, but also store the results back to the input file.")
-    @click.option("-s", "--show-scores", is_flag=True, help="Show allocation scores.")
-    @click.option("-Q", "--quiet", is_flag=True, help="Display only essential output.")
-    @click.option("-P", "--profile", "profile_dir", type=click.Path(file_okay=False),
-                  help="Schedule every XML file in the directory and print timings.")
-    @click.option("-N", "--repeat", type=click.IntRange(min=1), default=1,
-                  help="With --profile, repeat each test N times.")
-    @click.option("-u", "--node-up", multiple=True, metavar="NODE",
-                  help="Simulate bringing a node online.")
-    @click.option("-d", "--node-down", multiple=True, metavar="NODE",
-                  help="Simulate taking a node offline.")
-    @click.option("-f", "--node-fail", multiple=True, metavar="NODE",
-                  help="Simulate a node failing.")
-    @click.option("-i", "--op-inject", multiple=True, metavar="OPSPEC",
-                  help="Inject an operation result: RSC_TASK_INTERVAL@NODE=RC.")
-    @click.option("-F", "--op-fail", multiple=True, metavar="OPSPEC",
-                  help="If the task occurs during the simulation, have it fail with RC.")
-    @click.option("-q", "--quorum", help="Set to '1' (or 'true') if the cluster has quorum.")
-    @click.option("-w", "--watchdog", help="Set to '1' (or 'true') if a watchdog is active.")
-    @click.option("-g", "--ticket-grant", multiple=True, metavar="TICKET",
-                  help="Grant a ticket.")
-    @click.option("-r", "--ticket-revoke", multiple=True, metavar="TICKET",
-                  help="Revoke a ticket.")
-    @click.option("-b", "--ticket-standby", multiple=True, metavar="TICKET",
-                  help="Make a ticket standby.")
-    @click.option("-e", "--ticket-activate", multiple=True, metavar="TICKET",
-                  help="Activate a ticket.")
-    @click.option("-G", "--save-graph", type=path, help="Save the transition graph (XML).")
-    @click.option("-D", "--save-dotfile", type=path, help="Save the transition graph (DOT).")
-    @click.option("-a", "--all-actions", is_flag=True,
-                  help="Show all possible actions in the DOT graph, even if not in the "
-                       "transition.")
-    @click.option("-O", "--save-output", type=path, help="Save the CIB after simulation.")
-    @click.option("-I", "--save-input", type=path,
-                  help="Save the input CIB (after injections).")
-    @click.option("-t", "--set-datetime", metavar="DATETIME", help="Set date/time (ISO 8601).")
-    @click.option("--output-as", default="text", metavar="FORMAT",
-                  help="Output format: text (default) or xml.")
-    @click.option("--output-to", metavar="DEST", help='Write output here ("-" for stdout).')
     def crm_simulate(**given: Any) -> None:
         """Simulate a cluster's response to events (hacluster's crm_simulate)."""
         sys.exit(run(given, click.get_current_context().obj))
 
-    return crm_simulate
+    # Applied last to first, as stacked decorators are: --help lists them in this order.
+    path = click.Path(dir_okay=False)
+    options = _input_options(path) + _injection_options() + _output_options(path)
+    for option in reversed(options):
+        crm_simulate = option(crm_simulate)
+    return click.command(context_settings={"help_option_names": ["-h", "--help"]})(crm_simulate)
+
+
+def _input_options(path: click.Path) -> list[_Decorator]:
+    """Where the CIB comes from and what to do with it."""
+    import click
+
+    return [
+        click.option("-x", "--xml-file", type=path, help="Retrieve XML from the named file."),
+        click.option("-p", "--xml-pipe", is_flag=True, help="Retrieve XML from stdin."),
+        click.option("-L", "--live-check", is_flag=True,
+                     help="Connect to the CIB manager and use the current CIB contents as input."),
+        click.option("-R", "--run", "run_only", is_flag=True,
+                     help="Process the input and show what actions the cluster will take."),
+        click.option("-S", "--simulate", "run_simulation", is_flag=True,
+                     help="Like --run, but also simulate the actions and show the new status."),
+        click.option("-X", "--in-place", is_flag=True,
+                     help="Like --simulate, but also store the results back to the input file."),
+        click.option("-s", "--show-scores", is_flag=True, help="Show allocation scores."),
+        click.option("-Q", "--quiet", is_flag=True, help="Display only essential output."),
+        click.option("-P", "--profile", "profile_dir", type=click.Path(file_okay=False),
+                     help="Schedule every XML file in the directory and print timings."),
+        click.option("-N", "--repeat", type=click.IntRange(min=1), default=1,
+                     help="With --profile, repeat each test N times."),
+    ]
+
+
+def _injection_options() -> list[_Decorator]:
+    """Events injected before the run: node changes, operation results, quorum, tickets."""
+    import click
+
+    return [
+        click.option("-u", "--node-up", multiple=True, metavar="NODE",
+                     help="Simulate bringing a node online."),
+        click.option("-d", "--node-down", multiple=True, metavar="NODE",
+                     help="Simulate taking a node offline."),
+        click.option("-f", "--node-fail", multiple=True, metavar="NODE",
+                     help="Simulate a node failing."),
+        click.option("-i", "--op-inject", multiple=True, metavar="OPSPEC",
+                     help="Inject an operation result: RSC_TASK_INTERVAL@NODE=RC."),
+        click.option("-F", "--op-fail", multiple=True, metavar="OPSPEC",
+                     help="If the task occurs during the simulation, have it fail with RC."),
+        click.option("-q", "--quorum", help="Set to '1' (or 'true') if the cluster has quorum."),
+        click.option("-w", "--watchdog",
+                     help="Set to '1' (or 'true') if a watchdog is active."),
+        click.option("-g", "--ticket-grant", multiple=True, metavar="TICKET",
+                     help="Grant a ticket."),
+        click.option("-r", "--ticket-revoke", multiple=True, metavar="TICKET",
+                     help="Revoke a ticket."),
+        click.option("-b", "--ticket-standby", multiple=True, metavar="TICKET",
+                     help="Make a ticket standby."),
+        click.option("-e", "--ticket-activate", multiple=True, metavar="TICKET",
+                     help="Activate a ticket."),
+    ]
+
+
+def _output_options(path: click.Path) -> list[_Decorator]:
+    """What is saved or printed, and in which format."""
+    import click
+
+    return [
+        click.option("-G", "--save-graph", type=path, help="Save the transition graph (XML)."),
+        click.option("-D", "--save-dotfile", type=path, help="Save the transition graph (DOT)."),
+        click.option("-a", "--all-actions", is_flag=True,
+                     help="Show all possible actions in the DOT graph, even if not in the "
+                          "transition."),
+        click.option("-O", "--save-output", type=path, help="Save the CIB after simulation."),
+        click.option("-I", "--save-input", type=path,
+                     help="Save the input CIB (after injections)."),
+        click.option("-t", "--set-datetime", metavar="DATETIME",
+                     help="Set date/time (ISO 8601)."),
+        click.option("--output-as", default="text", metavar="FORMAT",
+                     help="Output format: text (default) or xml."),
+        click.option("--output-to", metavar="DEST",
+                     help='Write output here ("-" for stdout).'),
+    ]

@@ -17,7 +17,7 @@ from pengine.colocation_map import map_colocations, with_this_lists
 from pengine.constraints import Colocation, Constraints
 from pengine.glib_order import hash_order, list_sort, node_name_key
 from pengine.placement_sort import clone_table, strategy_order
-from pengine.placement_tables import build_tables, primitive_members
+from pengine.placement_tables import build_tables, clone_members, clone_orphans, primitive_members
 from pengine.placement_utilization import colocated_usage
 from pengine.promotion import cap_promotion_without_quorum
 from pengine.scores import INF, add, score2str
@@ -54,7 +54,19 @@ class Placement:
 class _Placer:
     def __init__(self, u: Unpacked, cons: Constraints) -> None:
         self.u = u
+        self.cons = cons
         self.nodes = {n.name: n for n in u.nodes}
+        self._init_assignment_state(u)
+        self._init_colocation_state(u, cons)
+        self._init_clone_state(u, cons)
+        self._sort_colocation_lists()
+        build_tables(self, cons)
+        self.group_last = self._group_dependents()
+        for c in self.colocations:  # clones merged whole into their primaries' tables
+            if self.u.rsc(c.dependent).kind == "clone":
+                self.clone_tables[c.dependent] = self._strategy_table(c.dependent)
+
+    def _init_assignment_state(self, u: Unpacked) -> None:
         self.tables: dict[str, Table] = {}
         self.assigned: dict[str, str | None] = {}
         self.next_role: dict[str, Role] = {}
@@ -62,6 +74,13 @@ class _Placer:
         self.busy: set[str] = set()
         self.count: dict[str, int] = {n.name: 0 for n in u.nodes}
         self.lines: list[str] = []
+        self.managed = {rid: st.managed for rid, st in u.states.items()}
+        self.capacity = node_capacities(u)
+        self.usage = resource_usage(u)
+        self.used: dict[str, dict[str, int]] = {}
+        self.threshold_bans: dict[str, set[str]] = {}
+
+    def _init_colocation_state(self, u: Unpacked, cons: Constraints) -> None:
         # "X with group" colocations stay on the group until it is assigned (Pacemaker moves
         # them to its last member then): merges through the group's members before that do
         # not see them.
@@ -71,38 +90,26 @@ class _Placer:
         self.colocations = map_colocations(u, cons, self.group_primary)
         self.this_with: dict[str, list[Colocation]] = {}
         self.with_this: dict[str, list[Colocation]] = {}
-        self.managed = {rid: st.managed for rid, st in u.states.items()}
-        self.cons = cons
-        self.anonymous = {p for r in u.resources if r.kind == "clone" and not r.unique
-                          for inst in r.children for p in primitive_members(u, inst)}
+
+    def _init_clone_state(self, u: Unpacked, cons: Constraints) -> None:
+        self.anonymous = clone_members(u, unique=False)
         self.unique_instances = {inst for r in u.resources if r.kind == "clone" and r.unique
                                  for inst in r.children}
-        self.capacity = node_capacities(u)
-        self.usage = resource_usage(u)
-        self.used: dict[str, dict[str, int]] = {}
-        self.threshold_bans: dict[str, set[str]] = {}
         self.instance_order: dict[str, list[str]] = {}
         self.clone_tables: dict[str, Table] = {}  # clone id -> its own table, when merged
         self.parent_copies: dict[str, int] = {}  # instance -> allocate_instance attempts
         self.allowed_after: dict[str, Table] = {}  # clone -> its own table once assigned
         self.preassigned: set[str] = set()  # instances kept on their current node (pass 1)
         self.merging: set[str] = set()  # clones whose promotion order is being sorted
-        self.promotable = {p for r in u.resources if r.kind == "clone" and r.promotable
-                           for inst in r.children for p in primitive_members(u, inst)}
+        self.promotable = clone_members(u, promotable=True)
         # With fencing enabled and no device, pcmk__primitive_assign unmanages what it
         # assigns; a clone's instances over clone-max (orphans included) are never assigned,
         # so they stay managed and stop.
         self.unmanage_assigned = u.options.stonith_enabled and not u.have_fencing_device
-        self.stay_managed = self._clone_orphans()
+        self.stay_managed = clone_orphans(u)
         self.orphan_instances: dict[str, list[str]] = {}  # clone -> orphans distributed
         self.clone_constraints = {(c.id, c.dependent) for c in cons.colocations
                                   if u.rsc(c.dependent).kind == "clone"}
-        self._sort_colocation_lists()
-        build_tables(self, cons)
-        self.group_last = self._group_dependents()
-        for c in self.colocations:  # clones merged whole into their primaries' tables
-            if self.u.rsc(c.dependent).kind == "clone":
-                self.clone_tables[c.dependent] = self._strategy_table(c.dependent)
 
     def _group_dependents(self) -> dict[int, str]:
         """Mapped colocations whose dependent was a group: id() -> the group's last member."""
@@ -148,12 +155,6 @@ class _Placer:
             top = self.u.rsc(top.parent)
         return top.kind == "clone" and top.id != c.dependent \
             and (c.id, top.id) in self.clone_constraints
-
-    def _clone_orphans(self) -> set[str]:
-        bases = {prim.split(":", 1)[0] for r in self.u.resources
-                 if r.kind == "clone" and not r.unique
-                 for inst in r.children for prim in primitive_members(self.u, inst)}
-        return {r.id for r in self.u.resources if r.orphan and r.id.split(":", 1)[0] in bases}
 
     def _coloc_key(self, rid: str) -> tuple[int, int, bool, str]:
         """cmp_primary_priority / cmp_dependent_priority: priority, variant (clones first),

@@ -37,13 +37,17 @@ InstanceCompare = Callable[["_Placer", dict[str, int], str, str], int]
 
 def decide_roles(placer: _Placer, cid: str, instance_cmp: InstanceCompare) -> None:
     """Promote the best eligible instances (promoted-max, promoted-node-max)."""
-    clone = placer.u.rsc(cid)
-    opts = placer.u.options
-    limit = meta_count(clone.meta, "promoted-max", meta_count(clone.meta, "master-max", 1))
-    per_node = meta_count(clone.meta, "promoted-node-max",
-                          meta_count(clone.meta, "master-node-max", 1))
     indexes, forced = _instance_indexes(placer, cid)
     final = _clone_table_indexes(placer, cid, indexes, forced)
+    _sort_promotion_order(placer, cid, indexes, final, instance_cmp)
+    _assign_roles(placer, cid, indexes, final, forced)
+
+
+def _sort_promotion_order(placer: _Placer, cid: str,
+                          indexes: dict[str, tuple[str, int, Role]], final: dict[str, int],
+                          instance_cmp: InstanceCompare) -> None:
+    """Leave placer.instance_order[cid] in promotion order."""
+    clone = placer.u.rsc(cid)
     # sort_promotable_instances: one g_list_sort of the children (left in assignment order)
     # by cmp_promotable_instance: final index, current role, then pcmk__cmp_instance
     # (priority: the index before the clone table; a failed instance after: corpus
@@ -67,6 +71,16 @@ def decide_roles(placer: _Placer, cid: str, instance_cmp: InstanceCompare) -> No
     placer.merging.add(cid)
     placer.instance_order[cid] = list_sort(list(keys), compare)
     placer.merging.discard(cid)
+
+
+def _assign_roles(placer: _Placer, cid: str, indexes: dict[str, tuple[str, int, Role]],
+                  final: dict[str, int], forced: set[str]) -> None:
+    """Promote instances in promotion order within the clone's limits; the rest stay Unpromoted."""
+    clone = placer.u.rsc(cid)
+    opts = placer.u.options
+    limit = meta_count(clone.meta, "promoted-max", meta_count(clone.meta, "master-max", 1))
+    per_node = meta_count(clone.meta, "promoted-node-max",
+                          meta_count(clone.meta, "master-node-max", 1))
     candidates = [(-final[i], -int(indexes[i][2]), i, indexes[i][0])
                   for i in placer.instance_order[cid] if i in indexes]
     promoted = 0

@@ -175,3 +175,17 @@ def primitive_members(u: Unpacked, rid: str) -> list[str]:
     for child in rsc.children:
         result.extend(primitive_members(u, child))
     return result
+
+
+def clone_members(u: Unpacked, *, unique: bool | None = None,
+                  promotable: bool = False) -> set[str]:
+    """Primitives inside clones' instances, filtered by the clones' unique/promotable flags."""
+    return {p for r in u.resources if r.kind == "clone"
+            and (unique is None or r.unique == unique) and (r.promotable or not promotable)
+            for inst in r.children for p in primitive_members(u, inst)}
+
+
+def clone_orphans(u: Unpacked) -> set[str]:
+    """Orphaned primitives whose base name is an anonymous clone's primitive."""
+    bases = {prim.split(":", 1)[0] for prim in clone_members(u, unique=False)}
+    return {r.id for r in u.resources if r.orphan and r.id.split(":", 1)[0] in bases}

@@ -46,7 +46,6 @@ class RscState(Record):
                  unpacked_at: dict[str, int] | None = None, locked_to: str | None = None) -> None:
         self.role = role
         self.next_role = next_role
-        self.running_on: list[str] = list() if running_on is None else running_on
         self.failed = failed
         self.stop_needed = stop_needed
         self.blocked = blocked
@@ -55,14 +54,43 @@ class RscState(Record):
         self.start_pending = start_pending
         self.pending_task = pending_task
         self.pending_node = pending_node  # where pending_task runs (crm_mon names that node)
+        self.block_failure = block_failure
+        self.history_name = history_name  # the lrm_resource id this instance was matched from
+        self.locked_to = locked_to  # shutdown-lock: the node the resource must stay on
+        # The last history id (lrm_resource) other than its own this instance was unpacked
+        # from, on any node (Pacemaker's clone_name: each such history renames it).
+        self.clone_name: str | None = None
+        # Nodes where it was found active with no start since it last stopped (set_active:
+        # an instance of a promotable clone is Unpromoted there, not Started).
+        self.set_active_on: set[str] = set()
+        self._init_nodes(running_on, locations, known_on, failed_stop_on, recover_on)
+        self._init_history(history, agent_on, unpacked_at)
+        self._init_migrations(partial_migration, dangling_sources, migrate_to_results)
+
+    def _init_nodes(self, running_on: list[str] | None,
+                    locations: list[tuple[str | None, int, str]] | None,
+                    known_on: set[str] | None, failed_stop_on: set[str] | None,
+                    recover_on: list[str] | None) -> None:
+        self.running_on: list[str] = list() if running_on is None else running_on
         self.locations: list[tuple[str | None, int, str]] = (
             [] if locations is None else locations)
         self.known_on: set[str] = set() if known_on is None else known_on
-        self.history: dict[str, list[Element]] = dict() if history is None else history
-        self.agent_on: dict[str, str] = dict() if agent_on is None else agent_on
         self.failed_stop_on: set[str] = set() if failed_stop_on is None else failed_stop_on
         # nodes whose failure means stop+start
         self.recover_on: list[str] = list() if recover_on is None else recover_on
+
+    def _init_history(self, history: dict[str, list[Element]] | None,
+                      agent_on: dict[str, str] | None,
+                      unpacked_at: dict[str, int] | None) -> None:
+        self.history: dict[str, list[Element]] = dict() if history is None else history
+        self.agent_on: dict[str, str] = dict() if agent_on is None else agent_on
+        # node -> position of the lrm_resource that made it active there, in that node's list
+        self.unpacked_at: dict[str, int] = dict() if unpacked_at is None else unpacked_at
+
+    def _init_migrations(self, partial_migration: tuple[str, str] | None,
+                         dangling_sources: list[str] | None,
+                         migrate_to_results: list[tuple[str, Element, bool, bool]] | None,
+                         ) -> None:
         # A partial live migration (migrate_to done, migrate_from not): (source, target).
         self.partial_migration = partial_migration
         # Sources of finished migrations whose stop never ran there: each still gets a stop.
@@ -71,17 +99,6 @@ class RscState(Record):
         # managed when the source's history was read).
         self.migrate_to_results: list[tuple[str, Element, bool, bool]] = (
             [] if migrate_to_results is None else migrate_to_results)
-        self.block_failure = block_failure
-        self.history_name = history_name  # the lrm_resource id this instance was matched from
-        # node -> position of the lrm_resource that made it active there, in that node's list
-        self.unpacked_at: dict[str, int] = dict() if unpacked_at is None else unpacked_at
-        self.locked_to = locked_to  # shutdown-lock: the node the resource must stay on
-        # The last history id (lrm_resource) other than its own this instance was unpacked
-        # from, on any node (Pacemaker's clone_name: each such history renames it).
-        self.clone_name: str | None = None
-        # Nodes where it was found active with no start since it last stopped (set_active:
-        # an instance of a promotable clone is Unpromoted there, not Started).
-        self.set_active_on: set[str] = set()
 
     @property
     def current_node(self) -> str | None:
