@@ -261,7 +261,8 @@ def build_status(u: Unpacked, *, with_bans: bool = False) -> ClusterStatus:
     shows_health = strategy != "none"
     nodes = tuple(
         NodeStatus(
-            name=n.name, id=n.id, online=n.online, unclean=n.unclean, standby=n.standby,
+            name=n.name, id=n.id, online=n.online, unclean=n.unclean and not n.fenced_later,
+            standby=n.standby,
             maintenance=n.maintenance, pending=n.pending, shutdown=n.shutdown, kind=n.kind,
             attributes=tuple(sorted((k, v) for k, v in n.attrs.items() if not k.startswith("#"))),
             unseen=n.unseen, standby_onfail=n.standby_onfail,

@@ -221,5 +221,8 @@ def _refence_dangling_source(rid: str, source: NodeWork | None,
     if source is None or source.fence_reason != active_reason:
         return
     requests.remove((source.name, active_reason))
+    # Pacemaker's unpacking found the resource stopped on the source, so nothing else
+    # fenced it there: crm_mon (which only unpacks) shows it clean (seed 1238)
+    source.fenced_later = source.fence_calls == 1
     source.fence_reason = "stop is unrunnable"
     requests.append((source.name, source.fence_reason))

@@ -19,9 +19,9 @@ from pengine.xmlin import Element, is_true, nvpairs
 class NodeWork(Record):
     """A node while the status is being unpacked (mutable only inside unpacking)."""
 
-    __slots__ = ("attrs", "base_score", "expected_up", "fence_reason", "id", "kind", "maintenance",
-                 "name", "online", "pending", "shutdown", "standby", "standby_onfail", "state",
-                 "unclean", "unseen", "weight")
+    __slots__ = ("attrs", "base_score", "expected_up", "fence_calls", "fence_reason",
+                 "fenced_later", "id", "kind", "maintenance", "name", "online", "pending",
+                 "shutdown", "standby", "standby_onfail", "state", "unclean", "unseen", "weight")
 
     def __init__(self, name: str, id: str, kind: str, base_score: int, attrs: dict[str, str],
                  online: bool = False, unclean: bool = False, standby: bool = False,
@@ -46,6 +46,10 @@ class NodeWork(Record):
         self.weight = weight
         self.fence_reason = fence_reason
         self.state = state
+        self.fence_calls = 0  # how many times unpacking found a reason to fence it
+        # Its only fencing comes from scheduling (a dangling migration's unrunnable stop):
+        # unpacking alone, as crm_mon does, leaves it clean.
+        self.fenced_later = False
 
     @property
     def available(self) -> bool:
@@ -85,6 +89,7 @@ def _terminate(attrs: dict[str, str]) -> bool:
 def fence(node: NodeWork, reason: str, requests: list[tuple[str, str]]) -> None:
     """pe_fence_node: mark unclean and remember the first reason for the fencing op."""
     node.unclean = True
+    node.fence_calls += 1
     if node.fence_reason is None:
         node.fence_reason = reason
         requests.append((node.name, reason))

@@ -289,6 +289,20 @@ def _bans(parent: etree._Element, view: MonView) -> None:
             "master_only": _bool(ban.promoted_only)})
 
 
+def _resources(root: etree._Element, view: MonView, ids: dict[str, tuple[str, bool]],
+               by_node: bool) -> None:
+    # Pacemaker opens the section with its first resource: none listed, no element
+    # (no resources configured, or -n with every resource active: seed 1238)
+    resources = etree.Element("resources")
+    for rsc in filter(is_listed, view.status.resources):
+        # -n: a resource active everywhere it has instances is listed under its nodes
+        # instead (a partly active group or clone stays here)
+        if not (by_node and all(leaf.running_on for leaf in _leaves(rsc))):
+            _resource(resources, rsc, ids, view.still_unique)
+    if len(resources):
+        root.append(resources)
+
+
 def render_xml(view: MonView, display: Display, request: str) -> str:
     """The whole XML document: every section unless --include/--exclude narrowed it (the
     other display switches do not narrow it, as in Pacemaker)."""
@@ -301,12 +315,7 @@ def render_xml(view: MonView, display: Display, request: str) -> str:
             _by_node(nodes, view)
     ids = {node.name: (node.id, node.online) for node in view.status.nodes}
     if shows("resources"):
-        resources = etree.SubElement(root, "resources")
-        for rsc in filter(is_listed, view.status.resources):
-            # -n: a resource active everywhere it has instances is listed under its nodes
-            # instead (a partly active group or clone stays here)
-            if not (display.by_node and all(leaf.running_on for leaf in _leaves(rsc))):
-                _resource(resources, rsc, ids, view.still_unique)
+        _resources(root, view, ids, display.by_node)
     if shows("attributes"):
         _attributes(root, view)
     online = {n.name for n in view.status.nodes if n.online}

@@ -36,9 +36,17 @@ def _strip_node(line: str, nodes: tuple[str, ...]) -> str:
     if not sep:
         return line
     for node in nodes:
-        state = state.replace(f" {node}", "", 1) if state.split(" (")[0].endswith(
-            f" {node}") else state
+        if state.split(" (")[0].endswith(f" {node}"):
+            state = _drop_unclean(state.replace(f" {node}", "", 1))
     return head + sep + state
+
+
+def _drop_unclean(state: str) -> str:
+    """Pacemaker flags UNCLEAN beside the node it prints; --list prints none, so a resource
+    on an unclean offline node reads "Started (unmanaged)" there (seed 1196), where
+    crm_mon -r says "Started node2 (UNCLEAN, unmanaged)"."""
+    state = state.replace(" (UNCLEAN)", "", 1)
+    return state.replace(" (UNCLEAN, ", " (", 1)
 
 
 def list_resources(status: ClusterStatus) -> Answer:

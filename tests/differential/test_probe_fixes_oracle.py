@@ -121,6 +121,16 @@ CASES = [
     ("why-all", 1216, "crm_resource", ["--why"]),
     ("why-group-maintenance", 1101, "crm_resource", ["--why", "-r", "m7"]),
     ("why-not-promoted", 1119, "crm_resource", ["--why", "-r", "c3", "-N", "node1"]),
+    # seed 1196: unmanaged r1 active on node2, offline unexpectedly (unclean): --list prints
+    # no node, so no UNCLEAN flag either
+    ("list-unclean-node-no-flag", 1196, "crm_resource", ["--list"]),
+    # seed 1238: r1 migrated node7 -> node14 (migrate_from done, no stop on node7, which is
+    # cleanly down): unpacking finds r1 stopped on node7, so crm_mon shows node7 clean;
+    # with -n every resource is active, so no <resources> element at all
+    ("dangling-source-offline-clean", 1238, "crm_mon", ["-1"]),
+    ("dangling-source-by-node-xml", 1238, "crm_mon", ["-1", "--output-as=xml", "-n"]),
+    ("dangling-source-exclude-resources", 1238, "crm_mon", ["-1", "--output-as=xml",
+                                                            "--exclude=resources"]),
 ]
 
 
