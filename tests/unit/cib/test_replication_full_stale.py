@@ -9,23 +9,14 @@ from cib.model import empty_cib
 from cib.replication import SYNC_ASKS, ReplicaCore
 from cib.replication_messages import (
     AskAnnounce,
-    ClientWrite,
     Diff,
     FetchCib,
     FullCib,
     PeerMessage,
     ViewChanged,
-    WireRequest,
 )
-from cib.request import Op
-from cib.xmlio import Element
 from messaging.effects import Log, Send, TimerFired
-
-MEMBERS = ((1, "n1"), (2, "n2"))
-
-
-def _no_schema(cib: Element) -> None:
-    """Replication only: schemas are covered elsewhere."""
+from tests.unit.cib.test_replication_full import MEMBERS, _create, _no_schema
 
 
 def _sent(effects: list[object], kind: type) -> list[object]:
@@ -34,12 +25,6 @@ def _sent(effects: list[object], kind: type) -> list[object]:
 
 def _events(effects: list[object]) -> list[str]:
     return [effect.event for effect in effects if isinstance(effect, Log)]
-
-
-def _create(ident: str) -> ClientWrite:
-    return ClientWrite(0.0, ident, WireRequest(
-        Op.CREATE.value, f'<primitive id="{ident}" class="ocf" provider="pacemaker" '
-        'type="Dummy"/>', scope="resources"))
 
 
 def _synced(view: int = 1) -> tuple[ReplicaCore, ReplicaCore, FullCib]:
