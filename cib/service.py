@@ -279,7 +279,18 @@ class CibService:
         if client is not None:
             reply = CibReply(effect.exit_code, effect.message, version=effect.version,
                              reason=effect.message)
-            self.disk.after_writes(lambda: self.server.send(client, reply))
+            self.disk.after_writes(functools.partial(self._answer_write, client, reply))
+
+    def _answer_write(self, client: Client, reply: CibReply) -> None:
+        """The master answers a local write once heartbeat took the diff's frame (queued
+        behind the same journal write, so accepted by the channel by now): until then a
+        kill of the node's processes would leave the change in the master's journal
+        alone, and the survivors' newer copy would win the next sync. A replica answers
+        from the master's applied diff (cib.replication_follower): nothing to wait for."""
+        if reply.exit_code == 0 and self.core.master == self.node:
+            self.peers.after_handed(lambda: self.server.send(client, reply))
+        else:
+            self.server.send(client, reply)
 
     # -- disk and subscribers -----------------------------------------------------------
 
