@@ -85,7 +85,7 @@ from cib.replication_messages import (
     WriteResult,
     unknown_outcome,
 )
-from cib.replication_state import DigestCache, Sync, choose_master
+from cib.replication_state import DigestCache, Sync, choose_master, drop_member
 from cib.xmlio import Element, element_text
 from messaging.effects import ALL_NODES, ArmTimer, CancelTimer, Effect, Log, Node, Send, TimerFired
 from messaging.errors import HAError
@@ -352,11 +352,10 @@ class ReplicaCore:
 
     def _on_announce(self, sender: str, message: Announce, now: float) -> list[CibEffect]:
         if self.master == self.node:
+            if message.protocol < CIB_PROTOCOL:
+                return self._refuse_older(sender, message.protocol, now)
             self.claims[sender] = message.dc
             state = (message.version, message.term, message.digest)
-            older = [] if message.protocol == CIB_PROTOCOL else [Log(  # adapted to: it says
-                "cib_peer_protocol", level="warning", fields=(  # what the copies carry
-                    ("peer", sender), ("protocol", message.protocol), ("ours", CIB_PROTOCOL)))]
             if self.sync is None:  # a respawned cib: its first sync brings the status
                 # A member whose copy this master accounted for (its sync took the member's
                 # own announce; or it took the role by a handover, after every member
@@ -366,16 +365,35 @@ class ReplicaCore:
                 again = message.known and sender in self.accounted
                 full = [Send(Node(sender), full_copy(self))] \
                     if state != self._state() and not again else []
-                return older + full + maybe_hand_over(self, now)
+                return full + maybe_hand_over(self, now)
             self.sync.announced[sender] = state
             self.sync.fresh |= {sender} if message.fresh else set()
-            return older + self._maybe_decide(now)
+            return self._maybe_decide(now)
         if sender != self.master or message.fresh:  # misdirected, or our master respawned
             return missed_handovers(self, sender)
         if not self.resyncing and (message.version, message.term, message.digest) != self._state():
             self.resyncing = True
             return [Send(Node(sender), FetchCib(self.view))]
         return []
+
+    def _refuse_older(self, sender: str, protocol: int, now: float) -> list[CibEffect]:
+        """A member announcing an older CIB protocol would wait for confirmations this
+        master never sends (and, as master, make the others wait for its own): as
+        Pacemaker's DC refuses the join of a node whose feature set is incompatible with
+        its own, it leaves this view's replicas (its messages ignored, a sync no longer
+        waits for it, the role is never handed to it) and is refused again in each later
+        view until it is upgraded. It is not told: it could not read a refusal (Pacemaker
+        sends no nack to a node too old to understand one either)."""
+        drop_member(sender, self.members)
+        self.claims.pop(sender, None)
+        effects: list[CibEffect] = [Log("cib_peer_refused", level="error", fields=(
+            ("peer", sender), ("protocol", protocol), ("ours", CIB_PROTOCOL),
+            ("view", self.view),
+            ("reason", f"node {sender} speaks CIB protocol {protocol}, incompatible with "
+                       f"ours ({CIB_PROTOCOL}): it stays out of the view until upgraded")))]
+        if self.sync is not None:
+            return effects + self._maybe_decide(now)
+        return effects
 
     def _on_ask(self, sender: str, fresh: bool) -> list[CibEffect]:
         if sender != self.master:

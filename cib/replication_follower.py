@@ -27,7 +27,7 @@ from __future__ import annotations
 from cib.model import version_of
 from cib.patch import apply_patchset
 from cib.replication_messages import Acknowledge, Diff, DiffBatch, FetchCib, PeerFenced
-from cib.replication_state import forget_fenced
+from cib.replication_state import drop_member
 from cib.xmlio import Element, parse
 from messaging.effects import Log, Node, Send
 from messaging.errors import HAError
@@ -116,7 +116,7 @@ def on_fenced(core: ReplicaCore, event: PeerFenced) -> list[CibEffect]:
     and a sync stops waiting for its announce; the node's next cib comes in a later ccm
     view and is synced whole. The master itself is not dropped: its replicas wait for that
     view (a new master is chosen only there)."""
-    if event.node in (core.node, core.master) or not forget_fenced(event.node, core.members):
+    if event.node in (core.node, core.master) or not drop_member(event.node, core.members):
         return []
     effects: list[CibEffect] = [
         Log("cib_replica_fenced", fields=(("node", event.node), ("view", core.view)))]

@@ -9,7 +9,8 @@ Mixed versions: fields are only ever appended (a daemon ignores trailing fields 
 know and gives missing ones their defaults), and `Announce` and `FullCib` carry the sender's
 `CIB_PROTOCOL` (0 when absent: a daemon from before the field), so a newer daemon knows what
 an older peer sends and adapts (protocol 0's `FullCib` has no digest: it is taken
-unchecked) or refuses it once a change cannot be adapted to.
+unchecked) or refuses it once a change cannot be adapted to (a master refuses a member
+announcing a protocol older than `CIB_PROTOCOL`: cib.replication).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
 
 # 1: FullCib carries the sender's digest, checked before the copy is taken; 2: the master
 # broadcasts one Diff and waits for no replica (no Applied, no Journaled), a Handover names
-# its copy. A protocol 1 daemon in the same view would wait for confirmations never sent:
-# the master names it in its log (`cib_peer_protocol`); nothing adapts to it yet.
+# its copy. A protocol 0 or 1 daemon in the same view would wait for confirmations never
+# sent: the master refuses it (`cib_peer_refused`: it leaves the view's replicas).
 CIB_PROTOCOL = 2
 
 
@@ -127,7 +128,8 @@ class Diff:
 @dataclass(frozen=True, slots=True)
 class DiffBatch:
     """Several changes in one message (the v2 patchsets in order and the digest of the
-    result): a protocol 1 master's group commit; followed as a `Diff`, never sent now."""
+    result): the master's group commit (cib.service: diffs made while the first waits for
+    the journal), followed patch by patch as `Diff`s are."""
 
     view: int
     patches: tuple[str, ...]

@@ -64,7 +64,7 @@ class Sync:
     fresh: set[str] = field(default_factory=set)  # announced copies loaded from disk
 
 
-def forget_fenced(node: str, members: dict[str, int]) -> bool:
-    """Drop a fenced replica from the view's members (its messages in this view are ignored
-    from now on); False if it was no member."""
+def drop_member(node: str, members: dict[str, int]) -> bool:
+    """Drop a replica (fenced, or refused for its older protocol) from the view's members
+    (its messages in this view are ignored from now on); False if it was no member."""
     return members.pop(node, None) is not None
