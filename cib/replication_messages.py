@@ -254,9 +254,9 @@ class PersistCib:
 @dataclass(frozen=True, slots=True)
 class Acknowledge:
     """Answer a local client's write: exit code 0 means, once the shell carried out the
-    effects before it (the master's `PersistCib` and its diff's `Send`), that it is in the
-    master's journal and its diff was sent to every replica (the `cib` package's
-    docstring); 102 means the view changed first (outcome unknown)."""
+    effects before it (the master's `PersistCib` and its diff's `Send`, which heartbeat
+    took), that it is in the master's journal and its diff was sent to every replica (the
+    `cib` package's docstring); 102 means the view changed first (outcome unknown)."""
 
     request_id: str
     exit_code: int

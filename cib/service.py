@@ -24,7 +24,8 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   node leaves as one heartbeat broadcast; one above `BULK_THRESHOLD` is sent to each
   other member instead (a bulk offer is fetched by one receiver). Diffs the core sends
   while the first of them still waits for the disk, with no other frame between, leave
-  together as one `DiffBatch` (group commit).
+  together as one `DiffBatch` (group commit). The master answers its own clients' writes
+  only once heartbeat took the frame carrying the diff (`PeerChannel.after_handed`).
 - `PersistCib`: each of its patches is published as a `CibDiff` (a whole-CIB resync: the
   patchset from the previously persisted copy). The master's batch (patches and digest,
   starting from the copy last issued to disk) is written into the journal (cib.journal;

@@ -180,7 +180,10 @@ class Counters:
 @IPC.register("ack")
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """Reply to SendMessage: the message is queued (refusals are error replies)."""
+    """Reply to SendMessage: the core took the message and its datagrams were handed to
+    the kernel before this reply (`sendto`; UDP may still drop them, the core resends while
+    it lives); refusals are error replies. Once heartbeat broadcast its leaving (it
+    stops), a message is dropped and still acknowledged."""
 
     ok: bool = True
 
