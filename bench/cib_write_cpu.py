@@ -48,7 +48,7 @@ from cib.request import Op
 from cib.service import published_patches
 from cib.store import CibStore
 from cib.xmlio import parse
-from messaging.effects import Send
+from messaging.effects import Node, Send
 
 NODES = ("n1", "n2", "n3")
 
@@ -107,7 +107,7 @@ class Cluster:
     def feed(self, name: str, event: object) -> None:
         started = time.process_time()
         for effect in self.cores[name].handle(event):  # type: ignore[arg-type]
-            if isinstance(effect, Send):
+            if isinstance(effect, Send) and isinstance(effect.destination, Node):
                 self.queue.append((effect.destination.name,
                                    PeerMessage(0.0, name, effect.message)))
             elif isinstance(effect, PersistCib):
