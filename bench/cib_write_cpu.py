@@ -48,7 +48,7 @@ from cib.request import Op
 from cib.service import published_patches
 from cib.store import CibStore
 from cib.xmlio import parse
-from messaging.effects import Send
+from messaging.effects import Node, Send
 
 NODES = ("n1", "n2", "n3")
 
@@ -108,8 +108,11 @@ class Cluster:
         started = time.process_time()
         for effect in self.cores[name].handle(event):  # type: ignore[arg-type]
             if isinstance(effect, Send):
-                self.queue.append((effect.destination.name,
-                                   PeerMessage(0.0, name, effect.message)))
+                # a diff goes to every node at once (ALL_NODES): the others receive it
+                targets = ([effect.destination.name] if isinstance(effect.destination, Node)
+                           else [other for other in NODES if other != name])
+                self.queue.extend((target, PeerMessage(0.0, name, effect.message))
+                                  for target in targets)
             elif isinstance(effect, PersistCib):
                 wall = time.perf_counter()
                 published_patches(effect, self.persisted[name])
