@@ -85,7 +85,7 @@ from cib.replication_messages import (
     WriteResult,
     unknown_outcome,
 )
-from cib.replication_state import DigestCache, Sync, choose_master
+from cib.replication_state import Sync, choose_master, digest_of
 from cib.xmlio import Element, element_text
 from messaging.effects import ALL_NODES, ArmTimer, CancelTimer, Effect, Log, Node, Send, TimerFired
 from messaging.errors import HAError
@@ -104,8 +104,10 @@ class ReplicaCore:
 
     def __init__(self, node: str, cib: Element, validate: Validator, term: int = 0,
                  fresh: bool = False) -> None:
-        self.node, self.cib, self.term, self.validate = node, cib, term, validate
-        self.fresh, self.digest = fresh, DigestCache()  # fresh: loaded from disk, not synced since
+        self.node, self.term, self.validate = node, term, validate
+        self._cib: Element = cib
+        self._digest: str | None = None  # of `_cib`, once computed or known (`changed`)
+        self.fresh = fresh  # loaded from disk, not synced since
         self.view, self.resyncing = -1, False
         self.members: dict[str, int] = {}
         self.master: str | None = None
@@ -123,11 +125,35 @@ class ReplicaCore:
         # version) the last diff applied here reached: cib.replication_full's stale copies
 
     @property
+    def cib(self) -> Element:
+        """This node's copy (changed in place by a replica's diffs: `changed`)."""
+        return self._cib
+
+    @cib.setter
+    def cib(self, tree: Element) -> None:
+        self._cib, self._digest = tree, None
+
+    def changed(self, digest: str | None = None) -> None:
+        """The copy changed (in place, or replaced), and `digest` is its digest when the
+        caller has it (the master computed it for its diff, a replica checked the master's):
+        the versioned digest is computed at most once per change, never by identity (a tree
+        changed in place is the same object with another digest)."""
+        self._digest = digest
+
+    def digest(self) -> str:
+        """The versioned digest of this copy (`digest_of`), once per change: the master's
+        diff, its announcements and its answers to announcements all ask for it (each a
+        walk of the whole CIB, tens of ms at 2 MB)."""
+        if self._digest is None:
+            self._digest = digest_of(self._cib)
+        return self._digest
+
+    @property
     def version(self) -> Version:
         return version_of(self.cib, absent=0)
 
     def _state(self) -> tuple[Version, int, str]:
-        return self.version, self.term, self.digest(self.cib)
+        return self.version, self.term, self.digest()
 
     def _persist(self, patches: tuple[str, ...] = (), deferred: bool = False,
                  digest: str = "") -> PersistCib:
@@ -205,7 +231,7 @@ class ReplicaCore:
         return [log]
 
     def _announce(self, known: bool = False) -> Announce:
-        return Announce(self.view, self.version, self.digest(self.cib), self.term, self.dc,
+        return Announce(self.view, self.version, self.digest(), self.term, self.dc,
                         self.fresh, CIB_PROTOCOL, known)
 
     def _retry_waiting(self, now: float) -> list[CibEffect]:
@@ -299,7 +325,7 @@ class ReplicaCore:
         master's frames only behind its disk writes, so the diff leaves once the change is
         in the journal); answer a local write, while a forwarded one is answered by its
         origin from the diff itself (cib.replication_follower)."""
-        digest = self.digest(self.cib)
+        digest = self.digest()
         diff = Diff(self.view, patch, digest, self.version, (origin,), (request_id,))
         effects: list[CibEffect] = [self._persist((patch,), digest=digest),
                                     Send(ALL_NODES, diff), ArmTimer("ping", now + PING_DELAY)]

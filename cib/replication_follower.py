@@ -27,7 +27,7 @@ from __future__ import annotations
 from cib.model import version_of
 from cib.patch import apply_patchset
 from cib.replication_messages import Acknowledge, Diff, DiffBatch, FetchCib, PeerFenced
-from cib.replication_state import forget_fenced
+from cib.replication_state import digest_of, forget_fenced
 from cib.xmlio import Element, parse
 from messaging.effects import Log, Node, Send
 from messaging.errors import HAError
@@ -81,10 +81,11 @@ def follow_diff(core: ReplicaCore, message: Diff | DiffBatch) -> list[CibEffect]
     except HAError:
         result = None
     master = core.master or ""
-    if result is None or core.digest(result) != message.digest:
+    if result is None or digest_of(result) != message.digest:
         core.resyncing = True
         return [*missed_diff(core, message), Send(Node(master), FetchCib(core.view))]
     core.cib, core.term, core.fresh = result, message.view, False
+    core.changed(message.digest)  # the result's, just checked
     core.followed = (core.view, core.seq, master, core.version)
     answers: list[CibEffect] = [
         Acknowledge(request_id, 0, "OK", version)

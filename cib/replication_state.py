@@ -37,22 +37,6 @@ def digest_of(cib: Element) -> str:
     return versioned_digest(cib, cib.get("crm_feature_set"))
 
 
-class DigestCache:
-    """`digest_of` the last tree it was asked about, kept: a copy's tree is replaced, never
-    changed in place (cib.ops, cib.patch), so the same object has the same digest, and the
-    master's batch, its announcements and the answers to a peer's announcement all ask
-    for it (each a walk of the whole CIB, tens of ms at 2 MB)."""
-
-    def __init__(self) -> None:
-        self._tree: Element | None = None
-        self._digest = ""
-
-    def __call__(self, cib: Element) -> str:
-        if cib is not self._tree:
-            self._tree, self._digest = cib, digest_of(cib)
-        return self._digest
-
-
 @dataclass
 class Sync:
     """The master's state while it brings a new view's copies together."""
