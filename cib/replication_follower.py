@@ -88,6 +88,9 @@ def follow_diff(core: ReplicaCore, message: Diff | DiffBatch) -> list[CibEffect]
         applied = digest_of(result) == message.digest
     except HAError:
         applied = False
+    except BaseException:  # no refusal but a fault: the copy is left as it was all the same
+        undo.rollback()
+        raise
     master = core.master or ""
     if not applied:
         undo.rollback()
