@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from cib.model import empty_cib
+from cib.model import empty_cib, version_of
 from cib.replication import ReplicaCore
 from cib.replication_messages import (
     Announce,
@@ -22,6 +22,7 @@ from cib.replication_messages import (
     DiffBatch,
     FetchCib,
     PeerMessage,
+    PersistCib,
     ViewChanged,
     WireRequest,
 )
@@ -173,3 +174,22 @@ def test_the_master_writes_on_its_previous_tree_what_writes_on_copies_give(
     unchanged = sum(1 for before, after in itertools.pairwise(trees)
                     if after is before)
     assert len({id(tree) for tree in trees}) <= 2 + unchanged
+
+
+def test_writes_applied_in_one_event_each_leave_their_tree_as_their_effect_says() -> None:
+    """A sync's queued writes are applied in the event that completes it: the spare tree
+    a write lets go of is named by that event's effects, so no later write of the same
+    event may change it (the shell reads each `PersistCib` after the event)."""
+    master, replica = _synced_pair()
+    _diffs(master, [(0, "first")])  # the master now holds a spare
+    master.handle(ViewChanged(0.0, 2, MEMBERS))
+    announce = next(effect.message for effect in replica.handle(ViewChanged(0.0, 2, MEMBERS))
+                    if isinstance(effect, Send) and isinstance(effect.message, Announce))
+    for index in range(4):
+        assert master.handle(ClientWrite(0.0, f"q{index}", _request(index % 2, f"v{index}"),
+                                         1.7e9)) == []  # queued until the sync completes
+    effects = master.handle(PeerMessage(0.0, "n2", announce))
+    persisted = [effect for effect in effects if isinstance(effect, PersistCib)]
+    assert len(persisted) == 4
+    assert [version_of(effect.cib, absent=0) for effect in persisted] == [
+        effect.version for effect in persisted]
