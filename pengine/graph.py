@@ -49,8 +49,19 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
             agent=agents.get(w.rsc or "") if not w.pseudo else None,
             name=names.get(w.rsc or ""), label=labels.get(w.rsc or ""),
             priority=(priority or {}).get(w.id, 0),
+            node_down=not pseudo and _on_down_node(u, w),
         ))
     return tuple(out)
+
+
+def _on_down_node(u: Unpacked, w: Work) -> bool:
+    """A real action for a node that cannot run it: should_add_action_to_graph leaves out
+    (as a bug it logs) anything but fencing and shutdown scheduled for an offline or unclean
+    node."""
+    if w.node is None or w.task in ("stonith", "do_shutdown"):
+        return False
+    node = u.node(w.node)
+    return node is not None and (not node.online or node.unclean)
 
 
 def _migrated_starts(works: Sequence[Work], runnable: Sequence[bool]) -> set[int]:
