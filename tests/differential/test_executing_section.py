@@ -93,7 +93,10 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       # nothing but fencing and shutdown goes into the graph for an unclean
                       # node; an instance an interleaved ordering inhibits blocks its cancels
                       "maintenance-cancel-left-out-of-the-graph-on-an-unclean-node",
-                      "interleave-inhibited-instance-blocks-its-maintenance-cancel"]
+                      "interleave-inhibited-instance-blocks-its-maintenance-cancel",
+                      # a required input left out of the graph stays an input: what waits
+                      # for it never fires (the transition is terminated)
+                      "load-stopped-held-by-a-blocked-stop-never-fires"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
