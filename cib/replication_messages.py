@@ -236,8 +236,13 @@ class PersistCib:
     copy (`deferred`) may be written a little later, coalesced with the next ones, as
     Pacemaker's replicas write asynchronously. `patches` are the v2 patchsets that led here
     (empty after a whole-CIB resync), for change subscribers. `cib` is the core's tree
-    itself, not a copy (no core changes a tree it has let go of); whoever carries the effect
-    out must not change it either. `digest`, when set, lets the shell journal the batch
+    itself, not a copy, and the core changes it in place later (a replica's next diffs,
+    in the same event when it replays diffs held for a view; the master's write after the
+    next, on the tree it let go of: cib.replication_state.SpareTree), so whoever carries
+    the effect out reads or prints it at once (a save: cib.store.DiskCopy), keeps it only
+    as the base of the next effect's resync, and never changes it. When carried out it
+    may hold a later change of the same event than `version`: versions come from the
+    effect, never from the tree. `digest`, when set, lets the shell journal the batch
     (cib.journal) instead of writing the whole CIB (a replica's deferred copy too: the
     digest of the master's diff, which its result matched)."""
 

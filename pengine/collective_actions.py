@@ -216,6 +216,9 @@ def inhibit_actions(acts: ActionSet, rid: str) -> None:
         act.optional = False
     for act in acts.of(rid, "start"):
         act.runnable = False
-    for act in acts.by_rsc_task.get((rid, "monitor"), ()):
-        if act.interval_ms:
-            act.runnable = False
+    # every recurring action, the cancel of a monitor included (pcmk__finalize_assignment
+    # blocks each action carrying an interval, such as a maintenance-mode cancel)
+    for task in ("monitor", "cancel"):
+        for act in acts.by_rsc_task.get((rid, task), ()):
+            if act.interval_ms:
+                act.runnable = False

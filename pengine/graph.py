@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from messaging.types import Role
-from pengine.actions import Work
+from pengine.actions import (
+    ASYMMETRICAL,
+    IMPLIES_THEN,
+    PROMOTED_IMPLIES_FIRST,
+    RESTART,
+    RUNNABLE_LEFT,
+    Work,
+)
 from pengine.model import Action
 from pengine.order_links import Link
 from pengine.sealed_actions import FlagsTable
@@ -49,7 +56,7 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
             agent=agents.get(w.rsc or "") if not w.pseudo else None,
             name=names.get(w.rsc or ""), label=labels.get(w.rsc or ""),
             priority=(priority or {}).get(w.id, 0), print_always=w.print_always,
-            graph_key=_graph_key(u, w),
+            graph_key=_graph_key(u, w), node_down=not pseudo and _on_down_node(u, w),
         ))
     return tuple(out)
 
@@ -64,6 +71,16 @@ def _graph_key(u: Unpacked, w: Work) -> str | None:
     if name is None or name == w.rsc or not w.key.startswith(f"{w.rsc}_"):
         return None
     return name + w.key[len(w.rsc or ""):]
+
+
+def _on_down_node(u: Unpacked, w: Work) -> bool:
+    """A real action for a node that cannot run it: should_add_action_to_graph leaves out
+    (as a bug it logs) anything but fencing and shutdown scheduled for an offline or unclean
+    node."""
+    if w.node is None or w.task in ("stonith", "do_shutdown"):
+        return False
+    node = u.node(w.node)
+    return node is not None and (not node.online or node.unclean)
 
 
 def _migrated_starts(works: Sequence[Work], runnable: Sequence[bool]) -> set[int]:
@@ -182,9 +199,7 @@ def graph_edges(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[i
     in_graph = {action.id for action in actions if action.in_graph}
     edges: dict[tuple[int, int], None] = {}
     for link in links:
-        if "nograph" in link.flags or (
-                "member_flags" in link.flags
-                and link.then.task in ("start", "stop", "promote", "demote")):
+        if not _graph_link(link):
             continue
         first, then = link.first.id, link.then.id
         if first in in_graph and then in in_graph:
@@ -197,6 +212,40 @@ def graph_edges(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[i
             # migrating towards each other's nodes) is dropped (ordering_is_invalid).
             del edges[(link.first.id, link.then.id)]
     return tuple(edges)
+
+
+def _graph_link(link: Link) -> bool:
+    """An ordering of Pacemaker's, not a link that only carries flags to a collective."""
+    return "nograph" not in link.flags and not (
+        "member_flags" in link.flags
+        and link.then.task in ("start", "stop", "promote", "demote"))
+
+
+# Link flags that can change an action (ordering_can_change_actions): any but a plain
+# optional ordering or the "printed" variants; the others here only describe our links.
+_CHANGING = frozenset({IMPLIES_THEN, "implies_first", RUNNABLE_LEFT, RESTART, ASYMMETRICAL,
+                       PROMOTED_IMPLIES_FIRST, "serialize", "load"})
+
+
+def held_inputs(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[int, int], ...]:
+    """The (first id, then id) inputs of graph actions that are themselves left out of the
+    graph yet kept as inputs (should_add_input_to_graph), so 'then' can never fire.
+
+    Pacemaker keeps an input that is required, unless it is unrunnable through an ordering
+    that cannot change actions or needs only one of several firsts (one-or-more), or it
+    is the stop of a failed unmanaged resource before a clone's action; the simulator then
+    ends the transition with "Transition failed: terminated".
+    """
+    by_id = {action.id: action for action in actions}
+    held: dict[tuple[int, int], None] = {}
+    for link in links:
+        first, then = by_id[link.first.id], by_id[link.then.id]
+        if not then.in_graph or first.in_graph or first.optional or not _graph_link(link):
+            continue
+        if not first.runnable and (not _CHANGING & link.flags or "any_runnable" in link.flags):
+            continue
+        held[(first.id, then.id)] = None
+    return tuple(held)
 
 
 def _reaches(edges: dict[tuple[int, int], None], start: int, goal: int) -> bool:

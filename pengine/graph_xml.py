@@ -30,24 +30,33 @@ _CLUSTER_TASKS = frozenset({"stonith", "do_shutdown", "clear_failcount", "lrm_re
 
 
 class Synapse(Record):
-    """One graph step: an action and the actions that must be confirmed before it fires."""
+    """One graph step: an action and the actions that must be confirmed before it fires.
 
-    __slots__ = ("action", "id", "inputs")
+    held: inputs that are not in the graph themselves (Transition.held), so never confirmed.
+    """
 
-    def __init__(self, id: int, action: Action, inputs: tuple[Action, ...]) -> None:
+    __slots__ = ("action", "held", "id", "inputs")
+
+    def __init__(self, id: int, action: Action, inputs: tuple[Action, ...],
+                 held: tuple[Action, ...] = ()) -> None:
         self.id = id
         self.action = action
         self.inputs = inputs
+        self.held = held
 
 
 def synapses(transition: Transition) -> tuple[Synapse, ...]:
     """The transition's synapses in Pacemaker's order (see the module docstring)."""
     in_graph = {action.id: action for action in transition.actions if action.in_graph}
     before = transition.predecessors()
+    held: dict[int, list[Action]] = {}
+    by_id = {action.id: action for action in transition.actions}
+    for first, then in getattr(transition, "held", ()):
+        held.setdefault(then, []).append(by_id[first])
     result = []
     for index, action in enumerate(_ordered_actions(transition, in_graph)):
         inputs = tuple(in_graph[p] for p in sorted(set(before.get(action.id, ()))))
-        result.append(Synapse(index, action, inputs))
+        result.append(Synapse(index, action, inputs, tuple(held.get(action.id, ()))))
     return tuple(result)
 
 

@@ -35,10 +35,10 @@ def fire_order(synapses: Sequence[Synapse]) -> tuple[Action, ...]:
 
     A synapse at position j whose last input was confirmed in pass p at position i fires in
     pass p when i < j, else in pass p + 1; synapses without inputs fire in pass 0. Synapses
-    on a cycle (never ready) are not fired.
+    on a cycle (never ready) or waiting for an input left out of the graph are not fired.
     """
     position = {s.action.id: index for index, s in enumerate(synapses)}
-    waiting = {s.action.id: len(s.inputs) for s in synapses}
+    waiting = {s.action.id: len(s.inputs) + len(s.held) for s in synapses}
     dependents: dict[int, list[int]] = {}
     for synapse in synapses:
         for before in synapse.inputs:
