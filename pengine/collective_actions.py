@@ -50,7 +50,7 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     # the previous one and stops (demotes) before it, as optional orderings.
     chain = is_true(u.rsc(cid).meta.get("ordered"))
     if promotable:
-        _promotable_orders(acts, cid, _chained(u.rsc(cid).children, chain), chain)
+        _promotable_orders(acts, cid, _chained(clone_instances(u, cid), chain), chain)
     previous = None
     for inst in _chained(clone_instances(u, cid), chain):
         acts.order(cid, "start", inst, "start", RUNNABLE_LEFT)

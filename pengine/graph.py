@@ -55,10 +55,22 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
             runnable=runnable[w.id], attributes=tuple(sorted(attrs)), reason=reason[w.id],
             agent=agents.get(w.rsc or "") if not w.pseudo else None,
             name=names.get(w.rsc or ""), label=labels.get(w.rsc or ""),
-            priority=(priority or {}).get(w.id, 0),
-            node_down=not pseudo and _on_down_node(u, w),
+            priority=(priority or {}).get(w.id, 0), print_always=w.print_always,
+            graph_key=_graph_key(u, w), node_down=not pseudo and _on_down_node(u, w),
         ))
     return tuple(out)
+
+
+def _graph_key(u: Unpacked, w: Work) -> str | None:
+    """The operation key the graph gives an action: an instance found under another history
+    id (its clone_name) has its actions keyed by that name, the instance's own key being only
+    the internal one (pcmk__create_graph's action2xml); crm_simulate prints a pseudo action
+    by it (`d_stop_0` for the stop of `d:1` implied by fencing)."""
+    st = u.states.get(w.rsc) if w.rsc is not None else None
+    name = st.clone_name if st is not None else None
+    if name is None or name == w.rsc or not w.key.startswith(f"{w.rsc}_"):
+        return None
+    return name + w.key[len(w.rsc or ""):]
 
 
 def _on_down_node(u: Unpacked, w: Work) -> bool:
@@ -102,21 +114,37 @@ def _migration_meta(works: Sequence[Work]) -> dict[int, list[tuple[str, str]]]:
 
 def _anonymous_names(u: Unpacked) -> dict[str, str]:
     """Anonymous clone instances are named in the graph after their configured primitive
-    (`d` for `d:1`); an orphan instance after the history it was found under."""
+    (`d` for `d:1`); an orphan instance after the history it was found under when that
+    history named it otherwise (pcmk__create_graph's add_resource_details: an orphan without
+    a clone_name is named like any anonymous instance)."""
     out: dict[str, str] = {}
+    anonymous = _anonymous_bases(u)
     for rsc in u.resources:
         if rsc.kind != "primitive" or ":" not in rsc.id:
             continue
-        if rsc.orphan:
-            history = u.states[rsc.id].history_name
-            if history is not None and history != rsc.id:
-                out[rsc.id] = history
+        history = u.states[rsc.id].history_name
+        if rsc.orphan and history is not None and history != rsc.id:
+            out[rsc.id] = history
+            continue
+        base = rsc.id.split(":", 1)[0]
+        if base in anonymous:
+            out[rsc.id] = base
+    return out
+
+
+def _anonymous_bases(u: Unpacked) -> set[str]:
+    """Configured primitives whose clone is anonymous (orphan instances, unpacked without a
+    parent here, share their configured siblings' clone: Pacemaker creates them as its
+    children)."""
+    out: set[str] = set()
+    for rsc in u.resources:
+        if rsc.kind != "primitive" or ":" not in rsc.id or rsc.orphan:
             continue
         top = rsc
         while top.parent is not None and top.kind != "clone":
             top = u.rsc(top.parent)
         if top.kind == "clone" and not top.unique:
-            out[rsc.id] = rsc.id.split(":", 1)[0]
+            out.add(rsc.id.split(":", 1)[0])
     return out
 
 

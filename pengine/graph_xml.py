@@ -150,7 +150,8 @@ def graph_action(action: Action) -> GraphAction:
         action.task == "stonith" and _fence_kind(action) != "on")
     lock = getattr(action, "shutdown_lock", None)
     return GraphAction(
-        id=action.id, kind=_tag(action), operation=action.task, operation_key=action.key,
+        id=action.id, kind=_tag(action), operation=action.task,
+        operation_key=action.operation_key,
         on_node=on_node, on_node_uuid=(action.node_id or action.node) if on_node else None,
         resource=_primitive(action) if action.resource is not None and not action.pseudo
         else None,
@@ -218,10 +219,11 @@ def dot_name(action: Action) -> str:
     Pseudo actions tied to a node (a stop implied by fencing) keep the node in dot,
     although their graph element never carries on_node.
     """
+    key = action.operation_key
     if action.node is None:
         # an unassigned resource action (a blocked start) is named "<key> <none>"
-        return action.key if action.pseudo else f"{action.key} <none>"
-    return f"{action.key} {action.node}"
+        return key if action.pseudo else f"{key} <none>"
+    return f"{key} {action.node}"
 
 
 def _unmanaged(resources: Iterable[ResourceStatus]) -> set[str]:

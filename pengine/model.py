@@ -25,15 +25,17 @@ class Action(Record):
     even when required and runnable (Pacemaker's should_add_action_to_graph).
     """
 
-    __slots__ = ("agent", "attributes", "id", "interval_ms", "key", "label", "name", "node",
-                 "node_down", "node_id", "optional", "priority", "pseudo", "reason", "resource",
-                 "runnable", "task")
+    __slots__ = ("agent", "attributes", "graph_key", "id", "interval_ms", "key", "label",
+                 "name", "node", "node_down", "node_id", "optional", "print_always",
+                 "priority", "pseudo", "reason", "resource", "runnable", "task")
 
     def __init__(self, id: int, key: str, task: str, resource: str | None, node: str | None,
                  node_id: str | None, interval_ms: int, pseudo: bool, optional: bool,
                  runnable: bool, attributes: Pairs = (), reason: str | None = None,
                  agent: str | None = None, name: str | None = None,
-                 label: str | None = None, priority: int = 0, node_down: bool = False) -> None:
+                 label: str | None = None, priority: int = 0,
+                 print_always: bool = False, graph_key: str | None = None,
+                 node_down: bool = False) -> None:
         self.id = id
         self.key = key
         self.task = task
@@ -51,11 +53,23 @@ class Action(Record):
         self.label = label  # what crm_simulate prints for it when that is not `name`
         self.priority = priority  # its synapse's priority (the controller's abort threshold)
         self.node_down = node_down
+        # in the graph even while optional, so without a summary line (pe_action_print_always:
+        # the start standing for a pending one)
+        self.print_always = print_always
+        # the graph's operation_key when it is not `key` (an instance found under another
+        # history id is keyed by that name; `key` stays the internal_operation_key)
+        self.graph_key = graph_key
+
+    @property
+    def operation_key(self) -> str:
+        """The key the graph (and crm_simulate's output) names this action by."""
+        return self.graph_key or self.key
 
     @property
     def in_graph(self) -> bool:
         """True when Pacemaker would put this action into the transition graph."""
-        return self.runnable and not self.optional and not self.node_down
+        return self.runnable and (not self.optional or self.print_always) \
+            and not self.node_down
 
 
 class NodeStatus(Record):
