@@ -65,28 +65,37 @@ def list_raw(status: ClusterStatus) -> Answer:
     return Answer(tuple(leaf.id for rsc in status.resources for leaf in _leaves(rsc)))
 
 
-def find_status(status: ClusterStatus, rsc_id: str) -> ResourceStatus:
-    """The resource `rsc_id`; an anonymous clone's child named by its configured id (no
-    ":N") is its first instance, as Pacemaker's crm_resource resolves it (a globally-unique
-    clone's child is found only by its instance id)."""
-    return _find_with_clone(status, rsc_id)[0]
+def find_status(status: ClusterStatus, rsc_id: str, any_clone: bool = False
+                ) -> ResourceStatus:
+    """The resource `rsc_id` as Pacemaker's crm_resource finds it: the first, depth-first,
+    whose id is `rsc_id`, or whose history id is (an instance unpacked from "d6:1" may be
+    instance d6:0: seed 1190), or, for an anonymous clone's child named by its configured
+    id (no ":N"), whose id without the instance number is (a globally-unique clone's child
+    is found only by its instance id, unless `any_clone`: -g/-p/-d find it too)."""
+    return _find_with_clone(status, rsc_id, any_clone)[0]
 
 
-def _find_with_clone(status: ClusterStatus, rsc_id: str
+def _find_with_clone(status: ClusterStatus, rsc_id: str, any_clone: bool = False
                      ) -> tuple[ResourceStatus, ResourceStatus | None]:
-    """(the resource, the clone it is an instance of when named by its configured id)."""
-    def walk(items: tuple[ResourceStatus, ...], parent: ResourceStatus | None,
-             base: bool) -> tuple[ResourceStatus, ResourceStatus | None] | None:
+    """(the resource, its top-level clone when `rsc_id` is the history id it was renamed
+    from: Pacemaker's --locate then stands it for all the clone's instances)."""
+    def matches(rsc: ResourceStatus, unique: bool) -> bool:
+        return rsc_id in (rsc.id, rsc.clone_name) or (
+            (any_clone or not unique) and ":" not in rsc_id and rsc.id.split(":")[0] == rsc_id)
+
+    def walk(items: tuple[ResourceStatus, ...], clone: ResourceStatus | None,
+             unique: bool) -> tuple[ResourceStatus, ResourceStatus | None] | None:
         for rsc in items:
-            anonymous = parent is not None and not parent.unique  # a unique clone's child
-            if rsc.id == rsc_id or (base and anonymous and rsc.id.split(":")[0] == rsc_id):
-                return rsc, parent if base else None
-            found = walk(rsc.children, rsc, base)
+            if matches(rsc, unique):
+                renamed = rsc.clone_name == rsc_id != rsc.id and not unique
+                return rsc, clone if renamed else None
+            top = clone or (rsc if rsc.kind in ("clone", "promotable") else None)
+            found = walk(rsc.children, top, unique or rsc.unique)
             if found is not None:
                 return found
         return None
 
-    found = walk(status.resources, None, False) or walk(status.resources, None, True)
+    found = walk(status.resources, None, False)
     if found is None:
         raise NotFoundError(f"Resource '{rsc_id}' not found")
     return found
@@ -292,20 +301,3 @@ def _colocated(root: etree._Element, scores: tuple[LocationBan, ...],
         if others:
             lines += ["    * Locations:", *(f"      * {line}" for line in others)]
     return lines
-
-
-def set_tag(meta: bool, utilization: bool = False) -> str:
-    """The attribute block -p/-g/-d act on: --utilization's, --meta's or the parameters'."""
-    if utilization:
-        return "utilization"
-    return "meta_attributes" if meta else "instance_attributes"
-
-
-def get_parameter(root: etree._Element, rsc_id: str, name: str, meta: bool,
-                  utilization: bool = False) -> Answer:
-    """--get-parameter: the value, or a note on stderr when it is not set (rc 0)."""
-    element = cibedit.find_resource(root, rsc_id)
-    pair = cibedit.get_nvpair(element, set_tag(meta, utilization), name)
-    if pair is None:
-        return Answer(err=(f"Attribute '{name}' not found for '{rsc_id}'",))
-    return Answer((pair.get("value") or "",))

@@ -131,7 +131,44 @@ CASES = [
     ("dangling-source-by-node-xml", 1238, "crm_mon", ["-1", "--output-as=xml", "-n"]),
     ("dangling-source-exclude-resources", 1238, "crm_mon", ["-1", "--output-as=xml",
                                                             "--exclude=resources"]),
+    # seed 1012: clone c1 (meta notify, clone-max 11, resource-stickiness 10) of d2 (meta
+    # resource-stickiness 0). -p/-d without --force first list every nvpair of that name
+    # under the top-level resource when there are several ("Multiple attributes match")
+    ("listing-clone-redirect", 1012, "crm_resource", ["-r", "c1", "--meta", "-p",
+                                                     "resource-stickiness", "-v", "5"]),
+    ("listing-child-delete", 1012, "crm_resource", ["-r", "d2", "--meta", "-d",
+                                                   "resource-stickiness"]),
+    ("listing-before-refusal", 1012, "crm_resource", ["-r", "d2", "-p", "resource-stickiness",
+                                                     "-v", "1"]),
+    ("listing-not-forced", 1012, "crm_resource", ["-r", "d2", "--meta", "-p",
+                                                 "resource-stickiness", "-v", "1", "--force"]),
+    # --meta -g answers from the effective meta table: the element's XML attributes, its
+    # meta, its parent's (a clone adds globally-unique and stickiness 1, a group instance
+    # clone-max), rsc_defaults; a clone's child is named by its first instance
+    ("get-meta-from-clone", 1012, "crm_resource", ["-r", "d2", "--meta", "-g", "notify"]),
+    ("get-meta-xml-attribute", 1012, "crm_resource", ["-r", "d2", "--meta", "-g", "type"]),
+    ("get-meta-instance-number", 1012, "crm_resource", ["-r", "d2", "--meta", "-g", "clone"]),
+    ("get-meta-clone-stickiness", 1058, "crm_resource", ["-r", "d4", "--meta", "-g",
+                                                        "resource-stickiness"]),
+    ("get-meta-group-instance-clone-max", 1190, "crm_resource", ["-r", "m3", "--meta", "-g",
+                                                                "clone-max"]),
+    ("get-meta-rsc-defaults", 1003, "crm_resource", ["-r", "m3", "--meta", "-g",
+                                                    "resource-stickiness"]),
+    ("get-meta-group-target-role", 1020, "crm_resource", ["-r", "m2", "--meta", "-g",
+                                                         "target-role"]),
+    ("get-unique-child-instance", 1058, "crm_resource", ["-r", "d8", "--meta", "-g",
+                                                        "clone"]),
+    ("get-active-on-several", 1012, "crm_resource", ["-r", "c1", "--meta", "-g",
+                                                    "resource-stickiness"]),
+    # seed 1190: anonymous clone c5's history d6:1 (running on node3) was unpacked as
+    # instance d6:0, so "d6:1" names d6:0; group instances keep no history name, so "g2" is
+    # g2:0 alone, while "m3" (history under the bare id) stands for all of c1's instances
+    ("locate-history-name", 1190, "crm_resource", ["--locate", "-r", "d6:1"]),
+    ("why-history-name", 1190, "crm_resource", ["--why", "-r", "d6:1"]),
+    ("locate-group-instance-only", 1190, "crm_resource", ["--locate", "-r", "g2"]),
+    ("locate-renamed-member-all", 1190, "crm_resource", ["--locate", "-r", "m3"]),
 ]
+
 
 
 @pytest.mark.parametrize(("kind", "seed", "tool", "args"), CASES,
