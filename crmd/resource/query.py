@@ -35,6 +35,9 @@ def _strip_node(line: str, nodes: tuple[str, ...]) -> str:
     head, sep, state = line.partition("):\t ")
     if not sep:
         return line
+    rest, bracket, listed = state.rpartition(" [ ")
+    if bracket and listed.endswith(" ]") and set(listed[:-2].split()) <= set(nodes):
+        return head + sep + rest  # active on several: "Started [ node13 node10 ]" (seed 1417)
     for node in nodes:
         if state.split(" (")[0].endswith(f" {node}"):
             state = _drop_unclean(state.replace(f" {node}", "", 1))
@@ -274,15 +277,17 @@ def _true(text: str) -> bool:
 
 def _rank(root: etree._Element, rsc_id: str) -> tuple[int, int, str]:
     """Pacemaker's order of a resource's colocations: the other resource's priority (high
-    first), then variant (bundle, clone, group, primitive), then id."""
+    first; its effective one, so a group member has its group's: seed 1343), then variant
+    (bundle, clone, group, primitive), then id."""
+    from crmd.resource.attributes import effective_attributes
+
     element = cibedit.find_by_id(root, rsc_id)
     tag = element.tag if element is not None else "primitive"
     variant = {"bundle": 3, "clone": 2, "master": 2, "group": 1}.get(str(tag), 0)
-    priority = element.find("meta_attributes/nvpair[@name='priority']") if (
-        element is not None) else None
     try:
-        value = int(priority.get("value") or 0) if priority is not None else 0
-    except ValueError:
+        meta = effective_attributes(root, rsc_id, None, "meta_attributes", 0)
+        value = int(meta.get("priority", "0"))
+    except (NotFoundError, ValueError):
         value = 0
     return -value, -variant, rsc_id
 

@@ -167,8 +167,19 @@ CASES = [
     ("why-history-name", 1190, "crm_resource", ["--why", "-r", "d6:1"]),
     ("locate-group-instance-only", 1190, "crm_resource", ["--locate", "-r", "g2"]),
     ("locate-renamed-member-all", 1190, "crm_resource", ["--locate", "-r", "m3"]),
+    # found by probe_cli 1340-1439: colocations sort by the other resource's effective
+    # priority (m3 has its group g1's 10: seed 1343); --list prints no node list for a
+    # resource active on several nodes (1417, 1430); a ban of the Promoted role reads "in
+    # Promoted role" (1340); unique clone c10's instance d11:4 beyond clone-max 4 is a
+    # top-level orphan: shown by its own id under -n, no clone meta in its history (1414)
+    ("constraints-inherited-priority", 1343, "crm_resource", ["--constraints", "-r", "r11"]),
+    ("list-multi-active-no-nodes", 1417, "crm_resource", ["--list"]),
+    ("list-multi-active-unmanaged", 1430, "crm_resource", ["--list"]),
+    ("ban-promoted-role", 1340, "crm_mon", ["-1", "--include=all"]),
+    ("unique-overflow-by-node", 1414, "crm_mon", ["-1", "-n"]),
+    ("unique-overflow-history", 1414, "crm_mon", ["-1", "--output-as=xml",
+                                                  "--exclude=nodes"]),
 ]
-
 
 
 @pytest.mark.parametrize(("kind", "seed", "tool", "args"), CASES,
