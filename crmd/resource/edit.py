@@ -58,14 +58,18 @@ def _location(root: etree._Element, ident: str, rsc: str, node: str, score: str,
 
 def active_nodes(status: ClusterStatus, rsc_id: str) -> list[str]:
     """The nodes Pacemaker's crm_resource counts `rsc_id` active on (--ban/--move without a
-    node need exactly one), repeats included. Pacemaker 2.1.5 builds a collective's node list
-    as it unpacks its primitives: a managed one adds its node to each ancestor up to the
-    first that has it already, an unmanaged (or blocked) one appends it to every ancestor
-    unchecked, so a group whose second member is blocked on node2 counts node2 twice
-    (seed 1114: "not moved: active in 2 locations", exit 64)."""
+    node need exactly one), repeats included (node_list)."""
     from crmd.resource.query import find_status
 
-    target = find_status(status, rsc_id)
+    return node_list(find_status(status, rsc_id))
+
+
+def node_list(target: ResourceStatus) -> list[str]:
+    """A resource's node list as Pacemaker 2.1.5 builds it while unpacking its primitives:
+    a managed one adds its node to each ancestor up to the first that has it already, an
+    unmanaged (or blocked) one appends it to every ancestor unchecked, so a group whose
+    second member is blocked on node2 counts node2 twice (seed 1114: "not moved: active in
+    2 locations", exit 64; --locate lists node2 twice)."""
     lists: dict[int, list[str]] = {}
 
     def walk(rsc: ResourceStatus, ancestors: tuple[ResourceStatus, ...]) -> None:

@@ -116,11 +116,13 @@ def locate(status: ClusterStatus, rsc_id: str) -> Answer:
     rsc = clone or rsc  # a clone's child stands for all of the clone's instances
     # Pacemaker lists a clone's instances last first, each by its own node list (a group
     # instance's nodes once, not once per member: seed 1190), anything else by its nodes
+    from crmd.resource.edit import node_list
+
     shown = rsc.children[::-1] if rsc.kind in ("clone", "promotable") else (rsc,)
     lines = []
-    for item in shown:
+    for item in shown:  # a group's node repeats where members are unmanaged (seed 1114)
         suffix = " Promoted" if item.role == Role.PROMOTED else ""
-        lines += [f"resource {rsc_id} is running on: {node}{suffix}" for node in item.running_on]
+        lines += [f"resource {rsc_id} is running on: {node}{suffix}" for node in node_list(item)]
     if not lines:
         return Answer(err=(f"resource {rsc_id} is NOT running",))
     return Answer(tuple(lines))

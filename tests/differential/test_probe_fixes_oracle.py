@@ -179,6 +179,11 @@ CASES = [
     ("unique-overflow-by-node", 1414, "crm_mon", ["-1", "-n"]),
     ("unique-overflow-history", 1414, "crm_mon", ["-1", "--output-as=xml",
                                                   "--exclude=nodes"]),
+    # --locate lists a group instance's node once per unmanaged member that put it there
+    # (the node lists --ban counts: seed 1114's blocked members, 1001's unmanaged m10)
+    ("locate-blocked-group-clone", 1114, "crm_resource", ["--locate", "-r", "c1"]),
+    ("locate-unmanaged-member-group", 1001, "crm_resource", ["--locate", "-r", "g8"]),
+    ("locate-renamed-member-repeats", 1012, "crm_resource", ["--locate", "-r", "m17"]),
 ]
 
 
