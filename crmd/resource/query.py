@@ -150,11 +150,11 @@ def why(root: etree._Element, status: ClusterStatus, rsc_id: str | None,
 
 def _checks(root: etree._Element, rsc_id: str) -> list[str]:
     """What Pacemaker 2.1.5's cli_resource_check reports, from the top-level resource's own
-    attribute sets (a member's or child's do not count): target-role Stopped (or Unpromoted
-    in a promotable clone), and unmanaged for is-managed false (or maintenance true, when
-    a clone's child was named)."""
+    attribute sets (other members' or children's do not count): target-role Stopped (or
+    Unpromoted in a promotable clone), and unmanaged for is-managed false there or on the
+    named resource itself (or maintenance true, when a clone's child was named)."""
     try:
-        top = cibedit.find_resource(root, rsc_id)
+        named = top = cibedit.find_resource(root, rsc_id)
     except NotFoundError:
         return []
     while (parent := top.getparent()) is not None and parent.tag != "resources":
@@ -172,8 +172,12 @@ def _checks(root: etree._Element, rsc_id: str) -> list[str]:
     # clone c5's maintenance; a plain "--why" listing c5 does not, nor "-r m7" its group's:
     # seed 1101; observed on Debian's 2.1.5, the source was not at hand)
     below = top.tag in ("clone", "master") and top.get("id") != rsc_id.split(":")[0]
+    # the named resource's own is-managed counts too, still reported for the top-level one
+    # (seed 1003: "-r m7" says unmanaged 'g6', "-r g6" says nothing; 1012's clone child d12)
+    named_managed = cibedit.get_nvpair(named, "meta_attributes", "is-managed")
     if not _true(own.get("is-managed", "true")) or (
-            below and _true(own.get("maintenance", "false"))):
+            below and _true(own.get("maintenance", "false"))) or (
+            named_managed is not None and not _true(named_managed.get("value") or "")):
         lines.append(f"Configuration prevents cluster from stopping or starting unmanaged "
                      f"'{name}'")
     return lines

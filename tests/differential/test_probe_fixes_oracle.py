@@ -184,6 +184,11 @@ CASES = [
     ("locate-blocked-group-clone", 1114, "crm_resource", ["--locate", "-r", "c1"]),
     ("locate-unmanaged-member-group", 1001, "crm_resource", ["--locate", "-r", "g8"]),
     ("locate-renamed-member-repeats", 1012, "crm_resource", ["--locate", "-r", "m17"]),
+    # --why: the named resource's own is-managed false reports its top-level resource
+    # unmanaged (seed 1003: m7 of g6; 1012: d12 of clone c11), its group alone does not
+    ("why-member-own-unmanaged", 1003, "crm_resource", ["--why", "-r", "m7"]),
+    ("why-group-of-unmanaged-member", 1003, "crm_resource", ["--why", "-r", "g6"]),
+    ("why-clone-child-own-unmanaged", 1012, "crm_resource", ["--why", "-r", "d12"]),
 ]
 
 
