@@ -114,18 +114,19 @@ def locate(status: ClusterStatus, rsc_id: str) -> Answer:
     """--locate: one line per node the resource (or any instance) is active on."""
     rsc, clone = _find_with_clone(status, rsc_id)
     rsc = clone or rsc  # a clone's child stands for all of the clone's instances
-    # Pacemaker lists a clone's instances last first, each by its own node list (a group
-    # instance's nodes once, not once per member: seed 1190), anything else by its nodes
+    # Pacemaker joins the node lists of a clone's instances (a group instance's nodes once,
+    # not once per member: seed 1190; again per unmanaged member: seed 1114), or takes the
+    # resource's own, and prints the result last first (seed 1037: m7 on node1 and node3)
     from crmd.resource.edit import node_list
 
-    shown = rsc.children[::-1] if rsc.kind in ("clone", "promotable") else (rsc,)
+    shown = rsc.children if rsc.kind in ("clone", "promotable") else (rsc,)
     lines = []
-    for item in shown:  # a group's node repeats where members are unmanaged (seed 1114)
+    for item in shown:
         suffix = " Promoted" if item.role == Role.PROMOTED else ""
         lines += [f"resource {rsc_id} is running on: {node}{suffix}" for node in node_list(item)]
     if not lines:
         return Answer(err=(f"resource {rsc_id} is NOT running",))
-    return Answer(tuple(lines))
+    return Answer(tuple(lines[::-1]))
 
 
 def why(root: etree._Element, status: ClusterStatus, rsc_id: str | None,

@@ -184,6 +184,9 @@ CASES = [
     ("locate-blocked-group-clone", 1114, "crm_resource", ["--locate", "-r", "c1"]),
     ("locate-unmanaged-member-group", 1001, "crm_resource", ["--locate", "-r", "g8"]),
     ("locate-renamed-member-repeats", 1012, "crm_resource", ["--locate", "-r", "m17"]),
+    # seed 1037: group g6 (m7, m8) active on node1 and node3: listed last first
+    ("locate-multi-active-last-first", 1037, "crm_resource", ["--locate", "-r", "g6"]),
+    ("locate-multi-active-member", 1037, "crm_resource", ["--locate", "-r", "m7"]),
     # --why: the named resource's own is-managed false reports its top-level resource
     # unmanaged (seed 1003: m7 of g6; 1012: d12 of clone c11), its group alone does not
     ("why-member-own-unmanaged", 1003, "crm_resource", ["--why", "-r", "m7"]),
