@@ -109,8 +109,8 @@ class ResourceStatus(Record):
     collective, the highest child role). running_on: node names where it is active.
     """
 
-    __slots__ = ("agent", "allowed_on", "blocked", "children", "description", "failed",
-                 "failure_ignored", "id", "kind", "locked_to", "maintenance", "managed",
+    __slots__ = ("agent", "allowed_on", "blocked", "children", "clone_name", "description",
+                 "failed", "failure_ignored", "id", "kind", "locked_to", "maintenance", "managed",
                  "not_installed_on", "orphan", "pending_node", "pending_task", "probe_failure_rc",
                  "role", "running_on", "target_role", "target_role_text", "unique")
 
@@ -122,7 +122,8 @@ class ResourceStatus(Record):
                  not_installed_on: tuple[str, ...] = (), locked_to: str | None = None,
                  target_role_text: str | None = None, probe_failure_rc: int | None = None,
                  pending_node: str | None = None,
-                 allowed_on: tuple[str, ...] | None = None) -> None:
+                 allowed_on: tuple[str, ...] | None = None,
+                 clone_name: str | None = None) -> None:
         self.id = id
         self.kind = kind
         self.agent = agent
@@ -149,6 +150,9 @@ class ResourceStatus(Record):
         # before constraints are read)
         self.allowed_on = allowed_on
         self.pending_node = pending_node  # where pending_task runs
+        # a clone instance's history id when it differs from its id (Pacemaker's clone_name:
+        # crm_resource finds the instance by it, seed 1190's "d6:1" is instance d6:0)
+        self.clone_name = clone_name
 
 
 class FailedOperation(Record):

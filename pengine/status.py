@@ -42,7 +42,7 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
             description=rsc.element.get("description") if rsc.element is not None else None,
             not_installed_on=_not_installed_on(u, rsc),
             locked_to=st.locked_to if not st.running_on else None,
-            probe_failure_rc=_probe_failure_rc(u, rsc),
+            probe_failure_rc=_probe_failure_rc(u, rsc), clone_name=st.clone_name,
         )
     children = tuple(_resource(u, c) for c in rsc.children)
     kind = "promotable" if rsc.promotable else rsc.kind
@@ -169,7 +169,8 @@ def _orphan_instances(u: Unpacked) -> dict[str, tuple[ResourceStatus, ...]]:
             instances.append(parts[0].replace(
                 id=f"{group}:{number}", kind="group", agent="", children=parts,
                 running_on=tuple(dict.fromkeys(n for p in parts for n in p.running_on)),
-                failed=any(p.failed for p in parts), pending_task=None, not_installed_on=()))
+                failed=any(p.failed for p in parts), pending_task=None, not_installed_on=(),
+                clone_name=None))
         if instances:
             found[clone.id] = tuple(instances)
     return found
