@@ -147,7 +147,7 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
     flags = settle_flags(unpacked, constraints, placement, created)
     expanded = expand_notifications(unpacked, placement, created.actions, created.links, flags)
     actions = freeze(unpacked, expanded.works, expanded.flags, expanded.meta,
-                     expanded.priority)
+                     expanded.priority, placement.managed)
     return Transition(
         edges=graph_edges(actions, expanded.links), actions=actions,
         summary=summarise(unpacked, placement, actions, set(created.reloads)),
