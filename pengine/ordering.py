@@ -268,9 +268,15 @@ class Context:
     block: Callable[[], bool] | None = None
     requires: dict[str, str] = field(default_factory=dict)
     running_on: dict[str, list[str]] = field(default_factory=dict)
+    group_members: dict[int, list[Work]] = field(default_factory=dict)
 
     def first_required(self, f: Work, t: Work, any_child: bool = False) -> bool:
         optional = self.flags.optional
+        if optional[f.id] and any(not optional[m.id] and _saved(m)
+                                  for m in self.group_members.get(f.id, ())):
+            # pcmk__group_action_flags clears the group action's own optional flag while
+            # an ordering reads it, before the ordering applies (seed 691)
+            optional[f.id] = False
         children = self.collective_children.get(f.id)
         if any_child:
             # The first clone's flags summarised over all its instances (no node): any

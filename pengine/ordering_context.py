@@ -47,3 +47,19 @@ def group_locations(u: Unpacked, acts: SealedActions, assigned: Mapping[str, str
             if rsc.kind == "group" and rsc.children:
                 out[act.id] = assigned.get(u.primitives_under(rsc.id)[0])
     return out
+
+
+def group_member_actions(u: Unpacked, acts: SealedActions) -> dict[int, list[Work]]:
+    """Group pseudo action id -> each member's first action of the matching task (a
+    group's running reads its members' starts), as pcmk__group_action_flags finds them."""
+    base = {"running": "start", "start": "start", "stopped": "stop", "stop": "stop",
+            "promoted": "promote", "promote": "promote", "demoted": "demote",
+            "demote": "demote"}
+    out: dict[int, list[Work]] = {}
+    for act in acts.actions:
+        if act.node is not None or act.rsc is None or act.task not in base \
+                or not u.has_rsc(act.rsc) or u.rsc(act.rsc).kind != "group":
+            continue
+        members = [acts.of(m, base[act.task])[:1] for m in u.rsc(act.rsc).children]
+        out[act.id] = [found[0] for found in members if found]
+    return out

@@ -52,7 +52,7 @@ from pengine.ordering import (
     resolve,
     user_orderings,
 )
-from pengine.ordering_context import collective_children, group_locations
+from pengine.ordering_context import collective_children, group_locations, group_member_actions
 from pengine.placement import Placement, place
 from pengine.probes import probe_then_links, probes
 from pengine.sealed_actions import FlagsTable, SealedActions, SettlingFlags, seal
@@ -224,4 +224,5 @@ def _ordering_context(unpacked: Unpacked, constraints: Constraints, placement: P
         group_locations(unpacked, actions, dict(placement.assigned)),
         actions.min_runnable, actions.actions, flags,
         lambda: block_dependents(unpacked, constraints.colocations, by_rsc_task, flags),
-        dict(unpacked.requires), {rid: state.running_on for rid, state in states.items()})
+        dict(unpacked.requires), {rid: state.running_on for rid, state in states.items()},
+        group_member_actions(unpacked, actions))
