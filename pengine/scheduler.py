@@ -59,6 +59,7 @@ from pengine.sealed_actions import FlagsTable, SealedActions, SettlingFlags, sea
 from pengine.state import Unpacked
 from pengine.status import build_status, unpack_cib
 from pengine.summary import summarise
+from pengine.xmlin import is_true
 
 CibInput = str | bytes | etree._Element
 
@@ -147,7 +148,7 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
     flags = settle_flags(unpacked, constraints, placement, created)
     expanded = expand_notifications(unpacked, placement, created.actions, created.links, flags)
     actions = freeze(unpacked, expanded.works, expanded.flags, expanded.meta,
-                     expanded.priority, placement.managed)
+                     expanded.priority, {**_collectives_managed(unpacked), **placement.managed})
     return Transition(
         edges=graph_edges(actions, expanded.links), actions=actions,
         summary=summarise(unpacked, placement, actions, set(created.reloads)),
@@ -156,6 +157,14 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
         options=unpacked.options.raw,
         resource_order=placement.order,
     )
+
+
+def _collectives_managed(u: Unpacked) -> dict[str, bool]:
+    """A group's or clone's own managed flag (its pseudo actions stay out of the graph
+    when it is unmanaged): its is-managed and maintenance meta, and maintenance-mode."""
+    return {r.id: not u.options.maintenance_mode and is_true(r.meta.get("is-managed"), True)
+            and not is_true(r.meta.get("maintenance"), False)
+            for r in u.resources if r.kind != "primitive"}
 
 
 def create_actions(unpacked: Unpacked, constraints: Constraints,
