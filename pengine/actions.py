@@ -199,9 +199,21 @@ class PrimitiveActions:
 
     def start(self, rid: str, node: str | None, optional: bool) -> None:
         act = self.action(rid, "start", node, True)
-        # An unmanaged resource's actions stay optional (custom_action re-forces it).
-        if act.runnable and not optional and self.p.managed.get(rid, True):
+        if act.runnable and not optional and (self.p.managed.get(rid, True)
+                                              or not self._start_looked_up_again(rid)):
             act.optional = False
+
+    def _start_looked_up_again(self, rid: str) -> bool:
+        """Does creating the recurring actions look the start up again? Each lookup of an
+        unmanaged resource's action makes it optional again (custom_action), and
+        pcmk__create_recurring_actions looks up the start of a resource assigned to a
+        node, unless the resource is blocked or in maintenance, or that node is: there
+        a required start stays required (and unmanaged, it stays out of the graph)."""
+        st, rsc = self.u.states[rid], self.u.rsc(rid)
+        node = self.nodes.get(self.p.assigned.get(rid) or "")
+        return node is not None and not node.maintenance and not st.blocked \
+            and not self.u.options.maintenance_mode \
+            and not is_true(rsc.meta.get("maintenance"), False)
 
     def _step(self, rid: str, frm: Role, to: Role, chosen: str | None, optional: bool) -> None:
         if frm == Role.STOPPED:

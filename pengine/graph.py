@@ -29,10 +29,13 @@ from pengine.unpack_resources import RscConfig
 
 def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
            meta: Mapping[int, Sequence[tuple[str, str]]] | None = None,
-           priority: Mapping[int, int] | None = None) -> tuple[Action, ...]:
+           priority: Mapping[int, int] | None = None,
+           managed: Mapping[str, bool] | None = None) -> tuple[Action, ...]:
     """The public Actions: each sealed Work with the flags propagation settled for it;
     `meta`: extra attributes by action id (the notify_* variables of notifications),
-    `priority`: synapse priorities by action id (post-notifications)."""
+    `priority`: synapse priorities by action id (post-notifications), `managed`: by
+    resource (an unmanaged resource's required actions other than monitors stay out of
+    the graph, as should_add_action_to_graph leaves them: they show as optional)."""
     node_ids = {n.name: n.id for n in u.nodes}
     configs = {r.id: r for r in u.resources if r.kind == "primitive"}
     agents = {rid: r.agent for rid, r in configs.items()}
@@ -51,7 +54,8 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
             id=w.id, key=w.key, task=w.task, resource=w.rsc,
             node=w.node,
             node_id=node_ids.get(w.node) if w.node else None,
-            interval_ms=w.interval_ms, pseudo=pseudo, optional=optional[w.id],
+            interval_ms=w.interval_ms, pseudo=pseudo,
+            optional=optional[w.id] or _unmanaged_action(w, managed or {}),
             runnable=runnable[w.id], attributes=tuple(sorted(attrs)), reason=reason[w.id],
             agent=agents.get(w.rsc or "") if not w.pseudo else None,
             name=names.get(w.rsc or ""), label=labels.get(w.rsc or ""),
@@ -59,6 +63,11 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
             graph_key=_graph_key(u, w), node_down=not pseudo and _on_down_node(u, w),
         ))
     return tuple(out)
+
+
+def _unmanaged_action(w: Work, managed: Mapping[str, bool]) -> bool:
+    return w.rsc is not None and not managed.get(w.rsc, True) \
+        and w.task not in ("monitor", "cancel")
 
 
 def _graph_key(u: Unpacked, w: Work) -> str | None:

@@ -96,3 +96,30 @@ def interleave_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
         for f in acts.of(partner, task):
             out.extend(Link(f, t, flags) for t in thens)
     return out
+
+
+def interleaved(u: Unpacked, acts: ActionSet, spec: OrderSpec,
+                assigned: dict[str, str | None], placed: Placed, origin: int) -> list[Link]:
+    """The links of an interleaved ordering: instance pairs, then the member links of
+    the group instances among them (derived links, first at index `origin` + pairs)."""
+    pairs = interleave_links(u, acts, spec, assigned, placed)
+    return pairs + group_instance_member_links(u, acts, spec.then_task, pairs,
+                                               origin + len(pairs))
+
+
+def group_instance_member_links(u: Unpacked, acts: ActionSet, task: str, pairs: list[Link],
+                                origin: int) -> list[Link]:
+    """An interleaved ordering updates a group instance's members along with it
+    (group_update_ordered_actions, called for each then-instance): a required first
+    instance's start makes a running member's start required (seed 1142). Only start and
+    promote: a group's own stop -> member stop ordering passes requiredness on itself."""
+    out: list[Link] = []
+    if task not in ("start", "promote"):
+        return out
+    for pair in pairs:
+        then = pair.then
+        if then.rsc is None or u.rsc(then.rsc).kind != "group":
+            continue
+        out.extend(Link(pair.first, member, pair.flags | {"nograph"}, then, origin)
+                   for p in u.primitives_under(then.rsc) for member in acts.of(p, task))
+    return out

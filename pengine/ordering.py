@@ -32,9 +32,10 @@ from pengine.interleave_partner import (
     COMPLETE,
     UNPLACED_PAIR,
     Placed,
-    interleave_links,
+    interleaved,
 )
 from pengine.order_links import Link, member_links
+from pengine.ordering_context import read_group_action
 from pengine.required_wave import REMAPPED, RequiredWave, application_order
 from pengine.runnable_pass import runnable_pass, unrunnable_collective_firsts
 from pengine.sealed_actions import FlagsTable, SettlingFlags
@@ -145,7 +146,7 @@ def resolve(u: Unpacked, acts: ActionSet, assigned: dict[str, str | None] | None
     phantoms: set[int] = set()
     for spec in list(acts.orders):
         if "user" in spec.flags and _interleaved(u, spec):
-            links.extend(interleave_links(u, acts, spec, assigned, placed or Placed()))
+            links.extend(interleaved(u, acts, spec, assigned, placed or Placed(), len(links)))
             links.extend(_clone_level_links(u, acts, spec, kinds))
             continue
         created = len(acts.actions)
@@ -268,9 +269,14 @@ class Context:
     block: Callable[[], bool] | None = None
     requires: dict[str, str] = field(default_factory=dict)
     running_on: dict[str, list[str]] = field(default_factory=dict)
+    group_members: dict[int, list[Work]] = field(default_factory=dict)
+
+    def read(self, f: Work) -> None:
+        read_group_action(f, self.group_members.get(f.id, ()), self.flags, _saved)
 
     def first_required(self, f: Work, t: Work, any_child: bool = False) -> bool:
         optional = self.flags.optional
+        self.read(f)
         children = self.collective_children.get(f.id)
         if any_child:
             # The first clone's flags summarised over all its instances (no node): any
@@ -347,6 +353,7 @@ def _apply(link: Link, ctx: Context) -> bool:
         optional[t.id] = False
         _set_reason(reason, t, f, "required")
         changed = True
+    ctx.read(f)
     if RUNNABLE_LEFT in flags and not runnable[f.id] and runnable[t.id]:
         runnable[t.id] = False
         _set_reason(reason, t, f, "unrunnable")

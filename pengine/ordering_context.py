@@ -1,16 +1,18 @@
 """What flag propagation reads about the sealed actions besides the links themselves.
 
 Built once per run by the scheduler from the sealed action set (ordering.Context holds
-the results): which instance actions stand for a clone's pseudo action, and where a
-group's pseudo actions are located. Invariant: pure functions of the sealed set.
+the results): which instance actions stand for a clone's pseudo action, which member
+actions a group's pseudo action reads, and where a group's pseudo actions are located.
+Invariant: pure functions of the sealed set, except read_group_action, which changes only
+the settling flags of the group action it reads (as Pacemaker's read does).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from pengine.actions import Work
-from pengine.sealed_actions import SealedActions
+from pengine.sealed_actions import SealedActions, SettlingFlags
 from pengine.state import Unpacked
 
 
@@ -47,3 +49,37 @@ def group_locations(u: Unpacked, acts: SealedActions, assigned: Mapping[str, str
             if rsc.kind == "group" and rsc.children:
                 out[act.id] = assigned.get(u.primitives_under(rsc.id)[0])
     return out
+
+
+_COMPLETION = ("running", "stopped", "promoted", "demoted")
+
+
+def group_member_actions(u: Unpacked, acts: SealedActions) -> dict[int, list[Work]]:
+    """Group pseudo action id -> each member's first action of the matching task (a
+    group's running reads its members' starts), as pcmk__group_action_flags finds them."""
+    base = {"running": "start", "start": "start", "stopped": "stop", "stop": "stop",
+            "promoted": "promote", "promote": "promote", "demoted": "demote",
+            "demote": "demote"}
+    out: dict[int, list[Work]] = {}
+    for act in acts.actions:
+        if act.node is not None or act.rsc is None or act.task not in base \
+                or not u.has_rsc(act.rsc) or u.rsc(act.rsc).kind != "group":
+            continue
+        members = [acts.of(m, base[act.task])[:1] for m in u.rsc(act.rsc).children]
+        out[act.id] = [found[0] for found in members if found]
+    return out
+
+
+def read_group_action(act: Work, members: Sequence[Work], flags: SettlingFlags,
+                      listed: Callable[[Work], bool]) -> None:
+    """Reading a group action's flags for an ordering changes the action itself
+    (pcmk__group_action_flags), before the ordering applies and without counting as a
+    change: it becomes required if a member's matching action is (one `listed` among the
+    member's actions), and a completion action (running, stopped, ...) unrunnable if a
+    member's action is (seeds 691, 1393)."""
+    optional, runnable = flags.optional, flags.runnable
+    if optional[act.id] and any(not optional[m.id] and listed(m) for m in members):
+        optional[act.id] = False
+    if runnable[act.id] and act.task in _COMPLETION \
+            and any(not runnable[m.id] for m in members):
+        runnable[act.id] = False

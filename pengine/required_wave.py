@@ -127,7 +127,8 @@ def application_order(links: list[L]) -> list[L]:
             runs[-1].append(link)
         else:
             runs.append([link])
-    plain = [link for link in reversed(links) if link.via is None]
+    plain = sorted((link for link in reversed(links) if link.via is None),
+                   key=lambda link: (-link.then.id, _age(link)))
     plain = [link for link in plain if UNFENCE not in link.flags] \
         + [link for link in plain if UNFENCE in link.flags]
     # action_for_ordering remaps a collective 'first' (start -> running) when 'then' is

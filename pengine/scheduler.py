@@ -52,13 +52,14 @@ from pengine.ordering import (
     resolve,
     user_orderings,
 )
-from pengine.ordering_context import collective_children, group_locations
+from pengine.ordering_context import collective_children, group_locations, group_member_actions
 from pengine.placement import Placement, place
 from pengine.probes import probe_then_links, probes
 from pengine.sealed_actions import FlagsTable, SealedActions, SettlingFlags, seal
 from pengine.state import Unpacked
 from pengine.status import build_status, unpack_cib
 from pengine.summary import summarise
+from pengine.xmlin import is_true
 
 CibInput = str | bytes | etree._Element
 
@@ -147,7 +148,7 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
     flags = settle_flags(unpacked, constraints, placement, created)
     expanded = expand_notifications(unpacked, placement, created.actions, created.links, flags)
     actions = freeze(unpacked, expanded.works, expanded.flags, expanded.meta,
-                     expanded.priority)
+                     expanded.priority, {**_collectives_managed(unpacked), **placement.managed})
     return Transition(
         edges=graph_edges(actions, expanded.links), actions=actions,
         summary=summarise(unpacked, placement, actions, set(created.reloads)),
@@ -156,6 +157,14 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
         options=unpacked.options.raw,
         resource_order=placement.order, held=held_inputs(actions, expanded.links),
     )
+
+
+def _collectives_managed(u: Unpacked) -> dict[str, bool]:
+    """A group's or clone's own managed flag (its pseudo actions stay out of the graph
+    when it is unmanaged): its is-managed and maintenance meta, and maintenance-mode."""
+    return {r.id: not u.options.maintenance_mode and is_true(r.meta.get("is-managed"), True)
+            and not is_true(r.meta.get("maintenance"), False)
+            for r in u.resources if r.kind != "primitive"}
 
 
 def create_actions(unpacked: Unpacked, constraints: Constraints,
@@ -224,4 +233,5 @@ def _ordering_context(unpacked: Unpacked, constraints: Constraints, placement: P
         group_locations(unpacked, actions, dict(placement.assigned)),
         actions.min_runnable, actions.actions, flags,
         lambda: block_dependents(unpacked, constraints.colocations, by_rsc_task, flags),
-        dict(unpacked.requires), {rid: state.running_on for rid, state in states.items()})
+        dict(unpacked.requires), {rid: state.running_on for rid, state in states.items()},
+        group_member_actions(unpacked, actions))
