@@ -203,9 +203,10 @@ class Controller:
 
     def _on_cib_changed(self, event: CibChanged, now: float) -> list[Effect]:
         self.cib_version = event.version
+        acks = self.coordinator.copy_reached(event.version) if self.coordinator else []
         reason = event.abort_reason or next((why for node, why in event.removals
                                              if not self.engine.takes_down(node)), "")
-        return self._abort(reason, now) if reason else []
+        return [*acks, *(self._abort(reason, now) if reason else [])]
 
     def _route(self, effects: list[Effect], now: float) -> list[Effect]:
         """Handle what this node addressed to itself; translate engine and election effects."""
@@ -353,7 +354,7 @@ class Controller:
                     Send(Node(change.dc), JoinAnnounce(self.name))]
         self.coordinator = JoinCoordinator(self.name, self.node_ids, self.timing.join,
                                            controllers=self.controllers,
-                                           seen=self.fencing.seen)
+                                           seen=self.fencing.seen, copy=self.cib_version)
         effects = self._input(FsaInput.ELECTION_DC, now)
         effects += [ModifyCib("cib", dc_root_xml(self.quorate, self.node_id)),
                     ModifyCib("crm_config", DC_OPTIONS_XML)]
