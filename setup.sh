@@ -64,6 +64,7 @@ fi
 status=0
 echo "== ruff";          ruff check . || status=1
 echo "== mypy";          mypy || status=1
+echo "== mypy bench";    (cd bench && mypy --config-file ../pyproject.toml ./*.py) || status=1
 echo "== import layers"; lint-imports || status=1
 echo "== pytest"
 pytest_args=(-q)

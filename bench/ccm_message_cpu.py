@@ -51,7 +51,7 @@ def record(nodes: int, spread: float) -> tuple[list[Any], dict[str, Any]]:
             recorded.append(event)
         return handle(core, event)
 
-    CcmNode.handle = recording  # type: ignore[method-assign]
+    CcmNode.handle = recording  # type: ignore[method-assign,assignment]
     try:
         sim = Simulation(MEMBERSHIP, seed=1, config=SimConfig(keepalive=KEEPALIVE))
         names = [f"n{index}" for index in range(1, nodes + 1)]

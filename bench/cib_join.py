@@ -42,12 +42,12 @@ def big_cib(lab: OurLab, names: list[str], dc: str, run_in: Runner) -> dict[str,
         return {"2 MB CIB to a joining node (node start to CIB shown), s": None}
     master_cpu = cpu_seconds(cib_pids[0]) - master_cpu if cib_pids else 0.0
     joiner_cib = [p for p in lab.node_pids(joiner) if process_name(p) == "cib"]
+    joiner_cpu = cpu_seconds(joiner_cib[0]) if joiner_cib else None  # before the settle
     joined = _join_rows(lab, names, joiner, started_wall)  # logs read before the settle
     settled = _settled_rows(lab, names, started_wall, cib_pids, joiner_cib)
     return {"2 MB CIB to a joining node (node start to CIB shown), s": took, **joined,
             "CPU s of the master's cib from node start to CIB shown": master_cpu,
-            "CPU s of the joiner's cib from its start to CIB shown":
-                cpu_seconds(joiner_cib[0]) if joiner_cib else None,
+            "CPU s of the joiner's cib from its start to CIB shown": joiner_cpu,
             **settled}
 
 

@@ -76,15 +76,19 @@ async def _append_during_save(store: object, cib: Element | None, record: object
             disk.write(cib, term=1, behind=True)
         else:
             await asyncio.sleep(0.03)
-        acknowledged = asyncio.get_running_loop().create_future()
+        acknowledged: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         started = time.perf_counter()
         disk.append(record)  # type: ignore[arg-type]
-        disk.after_writes(lambda done=acknowledged: done.set_result(time.perf_counter()))
+        disk.after_writes(functools.partial(_stamp, acknowledged))
         samples.append((await acknowledged - started, 0.0))
         while getattr(disk, "_saving", False):  # (a single-thread writer has no such flag:
             await asyncio.sleep(0.005)  # its append was done after the save)
     disk.close()
     return samples
+
+
+def _stamp(done: asyncio.Future[float]) -> None:
+    done.set_result(time.perf_counter())
 
 
 def main() -> None:

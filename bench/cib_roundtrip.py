@@ -1,7 +1,7 @@
 """CIB write and read costs in a running cluster (issue 9's benchmarks), ours beside Pacemaker.
 
     python bench/cib_roundtrip.py [--nodes 3,16] [--count 100] [--pacemaker]
-                                  [--join-only | --no-join | --api-only]
+                                  [--join-only | --no-join | --api-only] [--bulk-kb N]
 
 Rows (p50/p99 over --count sequential requests unless said otherwise):
 - `cibadmin -M` round trip from a non-DC node and on the DC, process start included
@@ -15,6 +15,9 @@ Rows (p50/p99 over --count sequential requests unless said otherwise):
   messages all nodes' daemons handed to heartbeat per write), a joining node
   receiving a 2 MB CIB (node start until its own `cibadmin -Q` shows the master's
   version), and the cib daemon's PSS/RSS holding that 2 MB CIB.
+
+--bulk-kb N grows our CIB by about N KB of nvpair sets (of 100 each) before the write rows:
+a small write to a big CIB, in a running cluster.
 
 Our side needs the cib daemon (`cib.__main__`) and our cibadmin (console script
 `cibadmin` of this checkout's virtualenv, never Debian's /usr/sbin one); until they exist
@@ -130,7 +133,7 @@ def pacemaker_side(count: int) -> Rows:
 
 
 def our_side(nodes: int, count: int, join_only: bool = False, join: bool = True,
-             api_only: bool = False) -> Rows:
+             api_only: bool = False, bulk_kb: int = 0) -> Rows:
     gone = missing_daemons("cib")
     if gone or not OUR_CIBADMIN.exists():
         print(f"SKIP ours at {nodes} nodes: no {', '.join(gone) or 'cibadmin command'} "
@@ -148,6 +151,8 @@ def our_side(nodes: int, count: int, join_only: bool = False, join: bool = True,
             return lab.lab("exec", node, "/bin/bash", "-c", script)
 
         rows = Rows()
+        if bulk_kb:
+            _load_bulk(lab, run_in, dc, bulk_kb)
         if not join_only and not api_only:
             rows = cib_rows(run_in, names, dc, str(OUR_CIBADMIN), count)
         elif api_only:
@@ -166,6 +171,27 @@ def our_side(nodes: int, count: int, join_only: bool = False, join: bool = True,
         return rows
     finally:
         lab.down()
+
+
+BULK_PAIRS_PER_SET = 100  # sets of 100: RelaxNG's check of one set grows with its square
+
+
+def _load_bulk(lab: OurLab, run_in: Callable[[str, str], str], dc: str, kb: int) -> None:
+    """Grow the CIB by about `kb` KB of cluster_property_sets before the write rows (a small
+    write to a big CIB: what a whole-tree copy per write costs), as bench/cib_write_cpu.py's
+    --big-sets does."""
+    pair = '<nvpair id="hcbulk{n:06d}" name="hcbulk{n:06d}" value="{v}"/>'
+    pairs = max(1, kb * 1024 // len(pair.format(n=0, v="x" * 40)))
+    sets = "".join(
+        f'<cluster_property_set id="hcbulkset{first}">'
+        + "".join(pair.format(n=n, v="x" * 40)
+                  for n in range(first, min(first + BULK_PAIRS_PER_SET, pairs)))
+        + "</cluster_property_set>" for first in range(0, pairs, BULK_PAIRS_PER_SET))
+    path = Path("/tmp") / f"{lab.name}-bulk-sets.xml"
+    path.write_text(f"<crm_config>{sets}</crm_config>")
+    run_in(dc, f"{OUR_CIBADMIN} -M -o crm_config -x {path}")
+    print(f"CIB grown by {len(sets) // 1024} KB ({pairs} nvpairs in sets of "
+          f"{BULK_PAIRS_PER_SET})")
 
 
 def _our_dc(lab: OurLab, node: str) -> str:
@@ -371,6 +397,9 @@ def main() -> None:
                         help="skip the 2 MB join rows (a short run of the write rows)")
     parser.add_argument("--api-only", action="store_true",
                         help="only the client API rows (no cibadmin processes; implies --no-join)")
+    parser.add_argument("--bulk-kb", type=int, default=0,
+                        help="ours only: grow the CIB by this many KB of nvpair sets before "
+                             "the write rows")
     parser.add_argument("--no-compile", action="store_true",
                         help="do not byte-compile the checkout first (benchlib.byte_compile)")
     args = parser.parse_args()
@@ -378,7 +407,7 @@ def main() -> None:
     theirs = pacemaker_side(args.count) if args.pacemaker else Rows()
     pacemaker_load = load_average()
     ours = {int(n): our_side(int(n), args.count, args.join_only,
-                             not (args.no_join or args.api_only), args.api_only)
+                             not (args.no_join or args.api_only), args.api_only, args.bulk_kb)
             for n in args.nodes.split(",") if n}
     keys = list(dict.fromkeys([*theirs, *(k for r in ours.values() for k in r)]))
     if not keys:

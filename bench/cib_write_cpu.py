@@ -48,7 +48,7 @@ from cib.request import Op
 from cib.service import published_patches
 from cib.store import CibStore
 from cib.xmlio import parse
-from messaging.effects import Send
+from messaging.effects import Node, Send
 
 NODES = ("n1", "n2", "n3")
 
@@ -95,6 +95,8 @@ class Cluster:
             store.save(parse(text), keep_status=True, term=0)
         self.journal = journal
         self.persisted = {name: parse(text) for name in NODES}
+        self.versions = {name: version_of(tree, absent=0)
+                         for name, tree in self.persisted.items()}
         self.cpu = dict.fromkeys(NODES, 0.0)
         self.disk_wall: list[float] = []
         self.queue: deque[tuple[str, object]] = deque()
@@ -108,18 +110,22 @@ class Cluster:
         started = time.process_time()
         for effect in self.cores[name].handle(event):  # type: ignore[arg-type]
             if isinstance(effect, Send):
-                self.queue.append((effect.destination.name,
-                                   PeerMessage(0.0, name, effect.message)))
+                # a diff goes to every node at once (ALL_NODES): the others receive it
+                targets = ([effect.destination.name] if isinstance(effect.destination, Node)
+                           else [other for other in NODES if other != name])
+                self.queue.extend((target, PeerMessage(0.0, name, effect.message))
+                                  for target in targets)
             elif isinstance(effect, PersistCib):
                 wall = time.perf_counter()
                 published_patches(effect, self.persisted[name])
                 if self.journal and effect.digest and effect.patches:
                     self.stores[name].append(JournalRecord(
-                        version_of(self.persisted[name], absent=0), effect.version,
-                        effect.term, effect.digest, effect.patches))
+                        self.versions[name], effect.version, effect.term, effect.digest,
+                        effect.patches))
                 else:
                     self.stores[name].save(effect.cib, keep_status=True, term=effect.term)
-                self.persisted[name] = effect.cib
+                # a replica's tree changes in place: its version is kept, not read later
+                self.persisted[name], self.versions[name] = effect.cib, effect.version
                 if name == "n1":
                     self.disk_wall.append(time.perf_counter() - wall)
             elif isinstance(effect, Acknowledge):

@@ -78,7 +78,7 @@ def ours(nodes: int, lab_name: str, together: bool = False, trials: int = 1,
         our_cibadmin(cluster.state_dir(names[0]), "-C", "-o", "resources", "-X", DUMMY)
         if not wait_until(lambda: cluster.settled(names, "dummy"), 300):
             raise RuntimeError("not stable after configuration")
-        measured = []
+        measured: list[Trial] = []
         for trial in range(trials):
             took = _cold_start(lab, cluster, names, together,
                                f"{trace}/trial{trial + 1}" if trace else "")
@@ -240,7 +240,8 @@ def _our_rows(args: argparse.Namespace, theirs: float | None) -> list[list[str]]
         name = args.name or f"{args.lab}{count}"
         measured = ours(count, name, args.together, args.trials, args.trace,
                         args.cpu)
-        for took, after_boot, load in measured or [(None, None, load_average())]:
+        no_trial: list[tuple[float | None, float | None, str]] = [(None, None, load_average())]
+        for took, after_boot, load in measured or no_trial:
             goal = GOALS.get(count)
             verdict = "" if took is None or goal is None else (
                 "ok" if took <= goal else "missed")

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from crmd_failover_sim import RESOURCE
 
-from crmd.fsa import FsaState
+from crmd.fsa_matrix import FsaState
 from lab.sim.cluster import FENCE_DEVICE, ControllerCluster, nodes_cib
 
 STEP_S = 0.01

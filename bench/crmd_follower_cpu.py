@@ -27,8 +27,9 @@ from lxml import etree
 from cib.api import CibDiff, create_patchset, parse
 from crmd.cib_link import CibLink
 from crmd.fsa import Controller
-from crmd.options import ControllerTiming
+from crmd.timing import ControllerTiming
 from messaging.logs import get_logger
+from messaging.version import Version
 
 BEFORE = ('<cib epoch="3" num_updates="1" admin_epoch="0"><configuration><crm_config/>'
           '<nodes/><resources/><constraints/></configuration><status>'
@@ -49,7 +50,7 @@ def history_diff(ops: int) -> CibDiff:
         f'<lrm_resources>{resources}</lrm_resources></lrm></node_state>')
     patch = create_patchset(parse(BEFORE), parse(after))
     assert patch is not None
-    return CibDiff(etree.tostring(patch, encoding="unicode"), (0, 3, 2))
+    return CibDiff(etree.tostring(patch, encoding="unicode"), Version(0, 3, 2))
 
 
 async def cpu_per_diff(diff: CibDiff, leading: bool, rounds: int) -> float:

@@ -46,7 +46,7 @@ def cli(*args: str) -> str:
 
 
 def one_trial(nodes: list[str], victim: str, dirs: dict[str, Path], timeout: float) -> float:
-    context = zmq.Context.instance()
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
     poller, socks = zmq.Poller(), {}
     for node in nodes:
         if node == victim:

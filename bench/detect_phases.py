@@ -59,8 +59,9 @@ class Trace:
     commits: dict[str, float] = field(default_factory=dict)  # first Commit delivery per node
 
 
-def _subscribe(context: zmq.Context, address: str, topics: tuple[bytes, ...]) -> zmq.Socket:
-    sock = context.socket(zmq.SUB)
+def _subscribe(context: zmq.Context[zmq.Socket[bytes]], address: str,
+               topics: tuple[bytes, ...]) -> zmq.Socket[bytes]:
+    sock: zmq.Socket[bytes] = context.socket(zmq.SUB)
     for topic in topics:
         sock.setsockopt(zmq.SUBSCRIBE, topic)
     sock.setsockopt(zmq.LINGER, 0)
@@ -98,7 +99,7 @@ def _on_ccm_message(trace: Trace, node: str, event: hb.MessageReceived, now: flo
 
 
 def one_trial(state: LabState, victim: str, timeout: float, grace: float) -> Trace:
-    context = zmq.Context.instance()
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
     poller, socks = zmq.Poller(), {}
     for node, info in state.nodes.items():
         if node == victim:

@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 from benchlib import load_average, memory_kb, table
 
@@ -101,11 +102,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hold", type=float, default=8.0, help="seconds before measuring")
     args = parser.parse_args()
-    rows = []
-    for name, measure in (("separate interpreters", lambda: separate(args.hold)),
-                          ("fork server (gc.freeze)", lambda: forked(args.hold, False)),
-                          ("fork server, children touch every global",
-                           lambda: forked(args.hold, True))):
+    rows: list[list[str]] = []
+    measures: tuple[tuple[str, Callable[[], tuple[float, float]]], ...] = (
+        ("separate interpreters", lambda: separate(args.hold)),
+        ("fork server (gc.freeze)", lambda: forked(args.hold, False)),
+        ("fork server, children touch every global",
+         lambda: forked(args.hold, True)))
+    for name, measure in measures:
         rss, pss = measure()
         rows.append([name, f"{rss:.0f}", f"{pss:.0f}"])
     print(f"{len(ENTRIES)} processes: {', '.join(ENTRIES)} ({load_average()})")

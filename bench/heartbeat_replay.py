@@ -146,13 +146,13 @@ def _measure(args: argparse.Namespace) -> tuple[float, int, float, float, float]
         try:
             _wait_all_up(root, names)
             time.sleep(args.settle)
-            cpu, switches = _user_system(daemon.pid), context_switches(daemon.pid)
+            cpu, switches_before = _user_system(daemon.pid), context_switches(daemon.pid)
             started = time.monotonic()
             time.sleep(args.window)
             elapsed = time.monotonic() - started
             user, system = (100 * (after - before) / elapsed
                             for after, before in zip(_user_system(daemon.pid), cpu, strict=True))
-            switches = (context_switches(daemon.pid) - switches) / elapsed
+            switches = (context_switches(daemon.pid) - switches_before) / elapsed
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(10)

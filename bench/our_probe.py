@@ -15,8 +15,12 @@ import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from messaging.errors import HAError
+
+if TYPE_CHECKING:
+    from lab.layout import LabState
 
 _STARTED = ("start", "promote", "migrate_from")
 
@@ -27,7 +31,7 @@ class OurCluster:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def _state(self):  # type: ignore[no-untyped-def]
+    def _state(self) -> LabState:
         from lab.cli import _need
 
         return _need(self.name)

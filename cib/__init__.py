@@ -5,13 +5,14 @@ written into the master's journal (`cib.disk`: the kernel's page cache, fdatasyn
 background, batches written meanwhile sharing the next sync) and its diff was sent to every
 replica of the view (`cib.replication`: one heartbeat broadcast, which leaves only behind that
 journal write); a write made on a replica is answered there once it applied that diff
-(`cib.replication_follower`), which says the same. It therefore survives the death of the
-master's cib process (the kernel still writes the file; heartbeat still delivers the diff),
-and the death of the master's node once its diff left the node (heartbeat puts a frame on
-the wire as it is handed it; the replicas apply it, and one of them becomes master with the
-highest version). What can lose it: the master's node losing power in the moment between
-its answer and its diff leaving, or the diff lost on the wire to a node whose heartbeat
-never asks for it again because its sender died (a replica that misses a diff otherwise
+(`cib.replication_follower`), which says the same. The master answers its own client only
+once its heartbeat took the frame carrying the diff (heartbeat's `Ack`, given once it
+handed the datagrams to the kernel: `messaging.peer_channel.PeerChannel.after_handed`). It
+therefore survives the death of the master's cib process (the kernel still writes the
+file; heartbeat still delivers the diff), and the death of the master's node (the diff is
+on the wire; the replicas apply it, and one of them becomes master with the highest
+version). What can lose it: the diff lost on the wire to a node whose heartbeat never asks
+for it again because its sender died (a replica that misses a diff otherwise
 notices the version gap and takes the whole CIB), or a simultaneous power loss of the
 master's node and of every replica before their disks caught up (the replicas journal the
 master's diff as they apply it, or after a resync save their copy within

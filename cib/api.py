@@ -95,14 +95,14 @@ def with_writes_tree(cib: Any, writes: Sequence[WireRequest], *, copy: bool = Tr
 
     from lxml import etree
 
-    from cib.ops_write import WRITERS
+    from cib.ops_write import write as written_by
 
     if copy:
         cib = copying.deepcopy(cib)
     for write in writes:
         request = write.request()
         try:
-            written = WRITERS[request.op](cib, request)
+            written = written_by(cib, request)
         except HAError:
             continue
         cib = written if isinstance(written, etree._Element) else written.tree
@@ -161,6 +161,7 @@ _CORE_EXPORTS = {
     "PeerFenced": "cib.replication_messages", "FENCED_BY": "cib.replication_messages",
     "ReplicaCore": "cib.replication",
     "schema_validator": "cib.ops", "view_members": "cib.service",
+    "published_patches": "cib.service",
     "FEATURE_SET": "cib.model", "as_started": "cib.model",
     "element_text": "cib.xmlio", "parse": "cib.xmlio",
     "create_patchset": "cib.diff",

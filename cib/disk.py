@@ -60,15 +60,16 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from cib.journal import JournalRecord
-from cib.store import CibStore
+from cib.store import CibStore, DiskCopy, disk_copy
 from cib.xmlio import Element
 
 
 @dataclass
 class _Save:
-    """A requested whole-copy save and the issue numbers that complete with it."""
+    """A requested whole-copy save (printed when requested) and the issue numbers that
+    complete with it."""
 
-    cib: Element
+    cib: DiskCopy
     term: int
     numbers: list[int] = field(default_factory=list)
 
@@ -100,13 +101,14 @@ class DiskWriter:
         return self.issued
 
     def write(self, cib: Element, term: int, behind: bool = False) -> None:
-        """Save `cib` (a tree nobody changes any more) with its term, once the save in
-        progress (if any) is done. A save `behind` (a replica's copy, or the master's save
-        behind its journal) holds back no acknowledgement: none depends on it."""
+        """Save `cib` with its term as it is now (printed here, on the loop: the live tree
+        changes in place after this returns), once the save in progress (if any) is done.
+        A save `behind` (a replica's copy, or the master's save behind its journal) holds
+        back no acknowledgement: none depends on it."""
         numbers = [] if behind else [self._number()]
         if self._next_save is not None:  # superseded: completes with this newer copy
             numbers = self._next_save.numbers + numbers
-        self._next_save = _Save(cib, term, numbers)
+        self._next_save = _Save(disk_copy(cib, keep_status=True), term, numbers)
         if not self._saving:
             self._start_save()
 
@@ -221,7 +223,7 @@ class DiskWriter:
 
     def _save(self, save: _Save, rotated: Future[None]) -> None:
         """On the save thread: the copy, then (the rotation done) the old journal file."""
-        self.store.save(save.cib, keep_status=True, term=save.term, reset_journal=False)
+        self.store.save(save.cib, term=save.term, reset_journal=False)
         rotated.result()
         self.store.journal.drop_old()
         self.store.journal.prepare_next()
@@ -295,8 +297,7 @@ class DiskWriter:
             self.store.sync_journal(unsynced)
         pending, self._next_save = self._next_save, None
         if pending is not None and not self.failed:
-            self.store.save(pending.cib, keep_status=True, term=pending.term,
-                            reset_journal=False)
+            self.store.save(pending.cib, term=pending.term, reset_journal=False)
 
 
 def _drain(handles: SimpleQueue[int]) -> list[int]:

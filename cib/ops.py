@@ -43,26 +43,30 @@ def schema_validator(cib: Element) -> None:
 
 
 def perform(cib: Element, request: Request, validate: Validator = schema_validator,
-            written: str | None = None, author: Author | None = None) -> Outcome:
+            written: str | None = None, author: Author | None = None,
+            spare: Element | None = None) -> Outcome:
     """Carry out `request` on `cib` (see the module docstring for the rules). `written` is
     the cib-last-written text a configuration change stamps on the root (None: keep it,
-    as in file mode), `author` who asked (recorded along with `written`)."""
+    as in file mode), `author` who asked (recorded along with `written`). `spare`: a tree
+    equal to `cib` that the caller gives up, which a write may change into its result
+    instead of copying `cib` (cib.ops_write.write)."""
     if request.op is Op.QUERY:
         return _query(cib, request)
-    return _write(cib, request, validate, written, author)
+    return _write(cib, request, validate, written, author, spare)
 
 
 def _write(cib: Element, request: Request, validate: Validator,
-           written_at: str | None = None, author: Author | None = None) -> Outcome:
+           written_at: str | None = None, author: Author | None = None,
+           spare: Element | None = None) -> Outcome:
     # Imported here so that a query (cibadmin -Q) does not load the write machinery.
     from cib.diff import config_changed, create_patchset, keys_unique, restamp_root
-    from cib.ops_write import WRITERS, Quiet, Replaced
+    from cib.ops_write import Quiet, Replaced, write
 
     if request.op in (Op.ERASE, Op.UPGRADE) and not request.force:
         raise Unsafe("--force is required")
     if request.op is Op.DELETE and request.multiple and not request.force:
         raise Unsafe("--force is required")
-    written = WRITERS[request.op](cib, request)
+    written = write(cib, request, spare)
     quiet = isinstance(written, Quiet)
     removed = written.path if isinstance(written, Replaced) else None
     scratch = written if isinstance(written, etree._Element) else written.tree

@@ -85,7 +85,7 @@ from cib.replication_messages import (
     WriteResult,
     unknown_outcome,
 )
-from cib.replication_state import DigestCache, Sync, choose_master
+from cib.replication_state import SpareTree, Sync, choose_master, digest_of, drop_member
 from cib.xmlio import Element, element_text
 from messaging.effects import ALL_NODES, ArmTimer, CancelTimer, Effect, Log, Node, Send, TimerFired
 from messaging.errors import HAError
@@ -104,8 +104,11 @@ class ReplicaCore:
 
     def __init__(self, node: str, cib: Element, validate: Validator, term: int = 0,
                  fresh: bool = False) -> None:
-        self.node, self.cib, self.term, self.validate = node, cib, term, validate
-        self.fresh, self.digest = fresh, DigestCache()  # fresh: loaded from disk, not synced since
+        self.node, self.term, self.validate = node, term, validate
+        self._cib: Element = cib
+        self._digest: str | None = None  # of `_cib`, once computed or known (`changed`)
+        self.spare, self.events = SpareTree(), 0  # the master's next write's tree; events seen
+        self.fresh = fresh  # loaded from disk, not synced since
         self.view, self.resyncing = -1, False
         self.members: dict[str, int] = {}
         self.master: str | None = None
@@ -123,11 +126,37 @@ class ReplicaCore:
         # version) the last diff applied here reached: cib.replication_full's stale copies
 
     @property
+    def cib(self) -> Element:
+        """This node's copy (changed in place by a replica's diffs: `changed`)."""
+        return self._cib
+
+    @cib.setter
+    def cib(self, tree: Element) -> None:
+        self._cib, self._digest = tree, None
+        self.spare.drop()  # it followed the copy replaced
+
+    def changed(self, digest: str | None = None) -> None:
+        """The copy changed (in place, or replaced), and `digest` is its digest when the
+        caller has it (the master computed it for its diff, a replica checked the master's):
+        the versioned digest is computed at most once per change, never by identity (a tree
+        changed in place is the same object with another digest)."""
+        self._digest = digest
+        self.spare.drop()
+
+    def digest(self) -> str:
+        """The versioned digest of this copy (`digest_of`), once per change: the master's
+        diff, its announcements and its answers to announcements all ask for it (each a
+        walk of the whole CIB, tens of ms at 2 MB)."""
+        if self._digest is None:
+            self._digest = digest_of(self._cib)
+        return self._digest
+
+    @property
     def version(self) -> Version:
         return version_of(self.cib, absent=0)
 
     def _state(self) -> tuple[Version, int, str]:
-        return self.version, self.term, self.digest(self.cib)
+        return self.version, self.term, self.digest()
 
     def _persist(self, patches: tuple[str, ...] = (), deferred: bool = False,
                  digest: str = "") -> PersistCib:
@@ -135,6 +164,7 @@ class ReplicaCore:
 
     def handle(self, event: Event) -> list[CibEffect]:
         """Feed one event; returns the effects to carry out, in order."""
+        self.events += 1
         if getattr(event, "wall", None) is not None:
             self.wall = event.wall  # type: ignore[union-attr]
         if isinstance(event, ViewChanged):
@@ -205,7 +235,7 @@ class ReplicaCore:
         return [log]
 
     def _announce(self, known: bool = False) -> Announce:
-        return Announce(self.view, self.version, self.digest(self.cib), self.term, self.dc,
+        return Announce(self.view, self.version, self.digest(), self.term, self.dc,
                         self.fresh, CIB_PROTOCOL, known)
 
     def _retry_waiting(self, now: float) -> list[CibEffect]:
@@ -248,6 +278,8 @@ class ReplicaCore:
         return effects + maybe_hand_over(self, now)
 
     def _on_timer(self, event: TimerFired) -> list[CibEffect]:
+        if event.key == "ping":
+            self.spare.drop()  # writes paused: no second whole CIB held meanwhile
         if event.key == "ping" and self.master == self.node and self.sync is None:
             return [Send(ALL_NODES, self._announce())]  # once, as its diffs
         if self.sync is None:
@@ -279,16 +311,19 @@ class ReplicaCore:
 
     def _apply(self, origin: str, request_id: str, request: WireRequest,
                now: float) -> list[CibEffect]:
+        spare = self.spare.take(self.version, self.events)  # changed by the write, or lost
         try:
             written = None if self.wall is None else last_written_text(self.wall)
             outcome = perform(self.cib, request.request(), self.validate, written,
-                              request.author)
+                              request.author, spare)
         except HAError as error:
             return [self._result(origin, request_id, int(error.exit_code), str(error))]
         if outcome.patch is None:
             return [self._result(origin, request_id, 0, "OK")]
+        previous = self.cib
         self.cib, self.term = outcome.cib, self.view
         patch = element_text(outcome.patch, pretty=False)
+        self.spare.keep(previous, patch, self.events)
         if len(self.members) < 2:  # no replica: a whole save, synced before the answer
             return [self._persist((patch,)), self._result(origin, request_id, 0, "OK")]
         return self._send_change(origin, request_id, patch, now)
@@ -299,7 +334,7 @@ class ReplicaCore:
         master's frames only behind its disk writes, so the diff leaves once the change is
         in the journal); answer a local write, while a forwarded one is answered by its
         origin from the diff itself (cib.replication_follower)."""
-        digest = self.digest(self.cib)
+        digest = self.digest()
         diff = Diff(self.view, patch, digest, self.version, (origin,), (request_id,))
         effects: list[CibEffect] = [self._persist((patch,), digest=digest),
                                     Send(ALL_NODES, diff), ArmTimer("ping", now + PING_DELAY)]
@@ -352,11 +387,10 @@ class ReplicaCore:
 
     def _on_announce(self, sender: str, message: Announce, now: float) -> list[CibEffect]:
         if self.master == self.node:
+            if message.protocol < CIB_PROTOCOL:
+                return self._refuse_older(sender, message.protocol, now)
             self.claims[sender] = message.dc
             state = (message.version, message.term, message.digest)
-            older = [] if message.protocol == CIB_PROTOCOL else [Log(  # adapted to: it says
-                "cib_peer_protocol", level="warning", fields=(  # what the copies carry
-                    ("peer", sender), ("protocol", message.protocol), ("ours", CIB_PROTOCOL)))]
             if self.sync is None:  # a respawned cib: its first sync brings the status
                 # A member whose copy this master accounted for (its sync took the member's
                 # own announce; or it took the role by a handover, after every member
@@ -366,16 +400,35 @@ class ReplicaCore:
                 again = message.known and sender in self.accounted
                 full = [Send(Node(sender), full_copy(self))] \
                     if state != self._state() and not again else []
-                return older + full + maybe_hand_over(self, now)
+                return full + maybe_hand_over(self, now)
             self.sync.announced[sender] = state
             self.sync.fresh |= {sender} if message.fresh else set()
-            return older + self._maybe_decide(now)
+            return self._maybe_decide(now)
         if sender != self.master or message.fresh:  # misdirected, or our master respawned
             return missed_handovers(self, sender)
         if not self.resyncing and (message.version, message.term, message.digest) != self._state():
             self.resyncing = True
             return [Send(Node(sender), FetchCib(self.view))]
         return []
+
+    def _refuse_older(self, sender: str, protocol: int, now: float) -> list[CibEffect]:
+        """A member announcing an older CIB protocol would wait for confirmations this
+        master never sends (and, as master, make the others wait for its own): as
+        Pacemaker's DC refuses the join of a node whose feature set is incompatible with
+        its own, it leaves this view's replicas (its messages ignored, a sync no longer
+        waits for it, the role is never handed to it) and is refused again in each later
+        view until it is upgraded. It is not told: it could not read a refusal (Pacemaker
+        sends no nack to a node too old to understand one either)."""
+        drop_member(sender, self.members)
+        self.claims.pop(sender, None)
+        effects: list[CibEffect] = [Log("cib_peer_refused", level="error", fields=(
+            ("peer", sender), ("protocol", protocol), ("ours", CIB_PROTOCOL),
+            ("view", self.view),
+            ("reason", f"node {sender} speaks CIB protocol {protocol}, incompatible with "
+                       f"ours ({CIB_PROTOCOL}): it stays out of the view until upgraded")))]
+        if self.sync is not None:
+            return effects + self._maybe_decide(now)
+        return effects
 
     def _on_ask(self, sender: str, fresh: bool) -> list[CibEffect]:
         if sender != self.master:

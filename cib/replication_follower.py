@@ -25,10 +25,10 @@ every view, where the core answers them 102).
 from __future__ import annotations
 
 from cib.model import version_of
-from cib.patch import apply_patchset
+from cib.patch import UndoLog, apply_patchset
 from cib.replication_messages import Acknowledge, Diff, DiffBatch, FetchCib, PeerFenced
-from cib.replication_state import forget_fenced
-from cib.xmlio import Element, parse
+from cib.replication_state import digest_of, drop_member
+from cib.xmlio import parse
 from messaging.effects import Log, Node, Send
 from messaging.errors import HAError
 from messaging.types import Version
@@ -70,21 +70,34 @@ def follow_diff(core: ReplicaCore, message: Diff | DiffBatch) -> list[CibEffect]
     end at the master's digest, else the replica asks for the whole CIB (and ignores diffs
     until it arrives). Once applied, its copy is written (deferred) and the writes of its own the
     diff carries are answered. Its `PersistCib` carries the master's digest (this copy's,
-    checked above), so the shell can journal the patches as the master does."""
+    checked above), so the shell can journal the patches as the master does.
+
+    The patches change the copy in place (a copy of the whole tree per diff was most of a
+    replica's CPU per write at 2 MB), each change recorded in an undo log: a diff refused
+    anywhere, by a patch or by the digest of the result, is rolled back whole, leaving the
+    copy exactly as it was."""
     patches = (message.patch,) if isinstance(message, Diff) else message.patches
-    result: Element | None = core.cib
+    undo = UndoLog()
+    result = core.cib
     versions: list[Version] = []
     try:
         for patch in patches:
-            result = apply_patchset(core.cib if result is None else result, parse(patch))
+            # a format-1 patch (old feature sets) comes back on a copy: `result` follows it
+            result = apply_patchset(result, parse(patch), undo=undo)
             versions.append(version_of(result, absent=0))
+        applied = digest_of(result) == message.digest
     except HAError:
-        result = None
+        applied = False
+    except BaseException:  # no refusal but a fault: the copy is left as it was all the same
+        undo.rollback()
+        raise
     master = core.master or ""
-    if result is None or core.digest(result) != message.digest:
+    if not applied:
+        undo.rollback()
         core.resyncing = True
         return [*missed_diff(core, message), Send(Node(master), FetchCib(core.view))]
     core.cib, core.term, core.fresh = result, message.view, False
+    core.changed(message.digest)  # the result's, just checked
     core.followed = (core.view, core.seq, master, core.version)
     answers: list[CibEffect] = [
         Acknowledge(request_id, 0, "OK", version)
@@ -116,7 +129,7 @@ def on_fenced(core: ReplicaCore, event: PeerFenced) -> list[CibEffect]:
     and a sync stops waiting for its announce; the node's next cib comes in a later ccm
     view and is synced whole. The master itself is not dropped: its replicas wait for that
     view (a new master is chosen only there)."""
-    if event.node in (core.node, core.master) or not forget_fenced(event.node, core.members):
+    if event.node in (core.node, core.master) or not drop_member(event.node, core.members):
         return []
     effects: list[CibEffect] = [
         Log("cib_replica_fenced", fields=(("node", event.node), ("view", core.view)))]

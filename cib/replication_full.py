@@ -3,10 +3,11 @@ copy a member sends (`full_copy`) and the copy it takes (`on_full`).
 
 A join or a resync moves the whole CIB (2 MB in issue 9's benchmark). The sender prints its
 tree once for all the members a sync pushes it to, and only when one needs it, and sends
-the digest its announcements already computed (the core's DigestCache; the text is not
+the digest its announcements already computed (`ReplicaCore.digest`; the text is not
 kept: it would pin a replaced tree of tens of MB, lxml trees take no weak references).
 The receiver parses the text once and checks its tree's digest against the sender's, which
-its DigestCache then keeps for the sync's comparisons and its next announcements. A
+the core then keeps (`ReplicaCore.changed`) for the sync's comparisons and its next
+announcements. A
 replica that took the master's copy answers the writes of its own that the copy holds and
 whose diff it missed (cib.replication_follower); its `PersistCib` is deferred, as a diff's.
 A copy
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from cib.replication_follower import answer_from_copy
 from cib.replication_messages import CIB_PROTOCOL, FullCib, PersistCib
+from cib.replication_state import digest_of
 from cib.xmlio import Element, element_text, parse
 from messaging.effects import CancelTimer, Log
 from messaging.errors import HAError
@@ -39,7 +41,7 @@ def full_copy(core: ReplicaCore) -> FullCib:
     """This member's whole copy, to send (one message for every member a sync pushes it
     to: cib.service encodes and offers it once)."""
     return FullCib(core.view, element_text(core.cib, pretty=False), core.version, core.term,
-                   core.digest(core.cib), CIB_PROTOCOL)
+                   core.digest(), CIB_PROTOCOL)
 
 
 def _checked(core: ReplicaCore, sender: str, message: FullCib) -> Element | Log:
@@ -48,8 +50,8 @@ def _checked(core: ReplicaCore, sender: str, message: FullCib) -> Element | Log:
         tree = parse(message.cib, source=f"the whole CIB from {sender}")
     except HAError as error:
         return _refused(sender, message, str(error))
-    if message.digest and core.digest(tree) != message.digest:
-        return _refused(sender, message, f"its digest is {core.digest(tree)}, "
+    if message.digest and digest_of(tree) != message.digest:
+        return _refused(sender, message, f"its digest is {digest_of(tree)}, "
                                          f"the sender's {message.digest}")
     return tree
 
@@ -71,6 +73,7 @@ def _stale(core: ReplicaCore, sender: str, message: FullCib) -> bool:
 def _adopt(core: ReplicaCore, tree: Element, message: FullCib,
            deferred: bool = False) -> PersistCib:
     core.cib, core.term, core.fresh = tree, message.term, False
+    core.changed(message.digest or None)  # checked against the tree in `_checked`
     return core._persist(deferred=deferred)
 
 

@@ -57,7 +57,7 @@ def hand_over(core: ReplicaCore, target: str, now: float) -> list[CibEffect]:
     waited to the new master."""
     core.seq += 1
     core.master, core.claims = target, {}
-    handover = Handover(core.view, core.seq, target, core.version, core.digest(core.cib))
+    handover = Handover(core.view, core.seq, target, core.version, core.digest())
     effects: list[CibEffect] = [Log("cib_master", fields=(
         ("master", target), ("view", core.view), ("handovers", core.seq)))]
     effects += [Send(Node(member), handover)
@@ -83,7 +83,7 @@ def on_handover(core: ReplicaCore, message: Handover, now: float) -> list[CibEff
     refused = [refuse_forward(core, o, rid) for o, rid, _ in queued if o != core.node]
     # the handing master's copy, when this one is it (a replica that is resyncing is not)
     same = not core.resyncing and (message.version, message.digest) == (
-        core.version, core.digest(core.cib))
+        core.version, core.digest())
     return [*refused, *core._take_master(message.master, now, True, same),
             *core._retry_waiting(now)]
 

@@ -9,7 +9,8 @@ Mixed versions: fields are only ever appended (a daemon ignores trailing fields 
 know and gives missing ones their defaults), and `Announce` and `FullCib` carry the sender's
 `CIB_PROTOCOL` (0 when absent: a daemon from before the field), so a newer daemon knows what
 an older peer sends and adapts (protocol 0's `FullCib` has no digest: it is taken
-unchecked) or refuses it once a change cannot be adapted to.
+unchecked) or refuses it once a change cannot be adapted to (a master refuses a member
+announcing a protocol older than `CIB_PROTOCOL`: cib.replication).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
 
 # 1: FullCib carries the sender's digest, checked before the copy is taken; 2: the master
 # broadcasts one Diff and waits for no replica (no Applied, no Journaled), a Handover names
-# its copy. A protocol 1 daemon in the same view would wait for confirmations never sent:
-# the master names it in its log (`cib_peer_protocol`); nothing adapts to it yet.
+# its copy. A protocol 0 or 1 daemon in the same view would wait for confirmations never
+# sent: the master refuses it (`cib_peer_refused`: it leaves the view's replicas).
 CIB_PROTOCOL = 2
 
 
@@ -127,7 +128,8 @@ class Diff:
 @dataclass(frozen=True, slots=True)
 class DiffBatch:
     """Several changes in one message (the v2 patchsets in order and the digest of the
-    result): a protocol 1 master's group commit; followed as a `Diff`, never sent now."""
+    result): the master's group commit (cib.service: diffs made while the first waits for
+    the journal), followed patch by patch as `Diff`s are."""
 
     view: int
     patches: tuple[str, ...]
@@ -236,8 +238,13 @@ class PersistCib:
     copy (`deferred`) may be written a little later, coalesced with the next ones, as
     Pacemaker's replicas write asynchronously. `patches` are the v2 patchsets that led here
     (empty after a whole-CIB resync), for change subscribers. `cib` is the core's tree
-    itself, not a copy (no core changes a tree it has let go of); whoever carries the effect
-    out must not change it either. `digest`, when set, lets the shell journal the batch
+    itself, not a copy, and the core changes it in place later (a replica's next diffs,
+    in the same event when it replays diffs held for a view; the master's write after the
+    next, on the tree it let go of: cib.replication_state.SpareTree), so whoever carries
+    the effect out reads or prints it at once (a save: cib.store.DiskCopy), keeps it only
+    as the base of the next effect's resync, and never changes it. When carried out it
+    may hold a later change of the same event than `version`: versions come from the
+    effect, never from the tree. `digest`, when set, lets the shell journal the batch
     (cib.journal) instead of writing the whole CIB (a replica's deferred copy too: the
     digest of the master's diff, which its result matched)."""
 
@@ -252,9 +259,9 @@ class PersistCib:
 @dataclass(frozen=True, slots=True)
 class Acknowledge:
     """Answer a local client's write: exit code 0 means, once the shell carried out the
-    effects before it (the master's `PersistCib` and its diff's `Send`), that it is in the
-    master's journal and its diff was sent to every replica (the `cib` package's
-    docstring); 102 means the view changed first (outcome unknown)."""
+    effects before it (the master's `PersistCib` and its diff's `Send`, which heartbeat
+    took), that it is in the master's journal and its diff was sent to every replica (the
+    `cib` package's docstring); 102 means the view changed first (outcome unknown)."""
 
     request_id: str
     exit_code: int

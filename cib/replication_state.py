@@ -1,15 +1,17 @@
 """The master's bookkeeping inside cib.replication's ReplicaCore: the state of a view's sync
-(plain data), and the two rules every member computes alike: the master a view starts
-with, and the digest copies are compared by. The invariants they serve are in
-cib.replication's docstring."""
+(plain data), the spare tree its next write is made on (`SpareTree`), and the two rules
+every member computes alike: the master a view starts with, and the digest copies are
+compared by. The invariants they serve are in cib.replication's docstring."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cib.model import Version
+from cib.model import Version, version_of
+from cib.patch import apply_patchset
 from cib.replication_messages import WireRequest
-from cib.xmlio import Element, versioned_digest
+from cib.xmlio import Element, parse, versioned_digest
+from messaging.errors import HAError
 
 
 def choose_master(members: tuple[tuple[int, str], ...]) -> str | None:
@@ -37,20 +39,36 @@ def digest_of(cib: Element) -> str:
     return versioned_digest(cib, cib.get("crm_feature_set"))
 
 
-class DigestCache:
-    """`digest_of` the last tree it was asked about, kept: a copy's tree is replaced, never
-    changed in place (cib.ops, cib.patch), so the same object has the same digest, and the
-    master's batch, its announcements and the answers to a peer's announcement all ask
-    for it (each a walk of the whole CIB, tens of ms at 2 MB)."""
+class SpareTree:
+    """The master's tree before its last write, and that write's patch: its next write is
+    made on this tree brought up to date by the patch (in place: what the patch touches),
+    not on a copy of the whole CIB (cib.ops_write.write; a copy cost 35 ms at 2 MB). A
+    tree let go of in the current event is not reused in it: that event's effects (its
+    `PersistCib`) name it, and the shell reads them after the event. `take` hands the
+    tree over for good (a refused write leaves it half-changed: it is not kept); `drop`
+    lets it go (the copy changed otherwise, or writes paused: it holds a whole CIB)."""
 
     def __init__(self) -> None:
-        self._tree: Element | None = None
-        self._digest = ""
+        self._kept: tuple[Element, str, int] | None = None  # tree, patch, event let go in
 
-    def __call__(self, cib: Element) -> str:
-        if cib is not self._tree:
-            self._tree, self._digest = cib, digest_of(cib)
-        return self._digest
+    def keep(self, tree: Element, patch: str, event: int) -> None:
+        self._kept = (tree, patch, event)
+
+    def drop(self) -> None:
+        self._kept = None
+
+    def take(self, version: Version, event: int) -> Element | None:
+        """The spare brought to `version` (the current copy's), or None (no spare, let go
+        in this `event`, or its patch does not take it there)."""
+        kept, self._kept = self._kept, None
+        if kept is None or kept[2] == event:
+            return None
+        tree, patch, _ = kept
+        try:
+            apply_patchset(tree, parse(patch), check=True, in_place=True)
+        except HAError:
+            return None
+        return tree if version_of(tree, absent=0) == version else None
 
 
 @dataclass
@@ -64,7 +82,7 @@ class Sync:
     fresh: set[str] = field(default_factory=set)  # announced copies loaded from disk
 
 
-def forget_fenced(node: str, members: dict[str, int]) -> bool:
-    """Drop a fenced replica from the view's members (its messages in this view are ignored
-    from now on); False if it was no member."""
+def drop_member(node: str, members: dict[str, int]) -> bool:
+    """Drop a replica (fenced, or refused for its older protocol) from the view's members
+    (its messages in this view are ignored from now on); False if it was no member."""
     return members.pop(node, None) is not None

@@ -24,7 +24,8 @@ What is wired to what (declared on one `messaging.daemon.DaemonHost`):
   node leaves as one heartbeat broadcast; one above `BULK_THRESHOLD` is sent to each
   other member instead (a bulk offer is fetched by one receiver). Diffs the core sends
   while the first of them still waits for the disk, with no other frame between, leave
-  together as one `DiffBatch` (group commit).
+  together as one `DiffBatch` (group commit). The master answers its own clients' writes
+  only once heartbeat took the frame carrying the diff (`PeerChannel.after_handed`).
 - `PersistCib`: each of its patches is published as a `CibDiff` (a whole-CIB resync: the
   patchset from the previously persisted copy). The master's batch (patches and digest,
   starting from the copy last issued to disk) is written into the journal (cib.journal;
@@ -80,7 +81,7 @@ from cib.api import (
 from cib.disk import DiskWriter
 from cib.errors import reason_of
 from cib.journal import JournalRecord
-from cib.model import empty_cib, version_of
+from cib.model import Version, empty_cib, version_of
 from cib.ops import perform, schema_validator
 from cib.replication import ReplicaCore
 from cib.replication_messages import (
@@ -203,10 +204,14 @@ class CibService:
         self.disk = DiskWriter(self.store, self.log)
         self._deferred: PersistCib | None = None  # a replica's newest copy, not yet written
         self._deferred_handle: asyncio.TimerHandle | None = None
-        # The copy last issued to the disk. None at start: the loaded copy differs from the
-        # file (status dropped, or no file at all), so the first write is a whole save and
-        # journal records always chain from a file holding exactly their base.
-        self._on_disk: Element | None = None
+        self._persisted_version = version_of(cib, absent=0)  # of the last PersistCib
+        # The version of the copy last issued to the disk, while that copy is the one
+        # `persisted` followed from (by its journaled patches): a version, not a tree, for
+        # the core changes its tree in place (cib.replication_follower). None at start: the
+        # loaded copy differs from the file (status dropped, or no file at all), so the
+        # first write is a whole save and journal records always chain from a file holding
+        # exactly their base; None again while a newer copy waits to be saved whole.
+        self._on_disk: Version | None = None
         self._on_disk_term = term
         self._journaled = False  # records were appended since the last save was issued
         self._snapshot_handle: asyncio.TimerHandle | None = None
@@ -279,7 +284,18 @@ class CibService:
         if client is not None:
             reply = CibReply(effect.exit_code, effect.message, version=effect.version,
                              reason=effect.message)
-            self.disk.after_writes(lambda: self.server.send(client, reply))
+            self.disk.after_writes(functools.partial(self._answer_write, client, reply))
+
+    def _answer_write(self, client: Client, reply: CibReply) -> None:
+        """The master answers a local write once heartbeat took the diff's frame (queued
+        behind the same journal write, so accepted by the channel by now): until then a
+        kill of the node's processes would leave the change in the master's journal
+        alone, and the survivors' newer copy would win the next sync. A replica answers
+        from the master's applied diff (cib.replication_follower): nothing to wait for."""
+        if reply.exit_code == 0 and self.core.master == self.node:
+            self.peers.after_handed(lambda: self.server.send(client, reply))
+        else:
+            self.server.send(client, reply)
 
     # -- disk and subscribers -----------------------------------------------------------
 
@@ -288,23 +304,25 @@ class CibService:
         acknowledgements wait for it, `cib.disk`), a replica's journaled now or saved a
         moment later, coalesced, waited for by nothing (the core sent its confirmation
         first: Pacemaker's replicas write asynchronously too)."""
-        base = self.persisted
-        self.trimmer.soon()  # `base` (a tree of tens of MB at 2 MB of XML) is let go
+        base, base_version = self.persisted, self._persisted_version
+        if effect.cib is not base:
+            self.trimmer.soon()  # `base` (a tree of tens of MB at 2 MB of XML) is let go
         for patch_text in published_patches(effect, base):
             self.publisher.publish(DIFF_TOPIC, CibDiff(patch_text, effect.version))
-        self.persisted = effect.cib
-        if effect.patches and effect.digest and base is self._on_disk:
+        self.persisted, self._persisted_version = effect.cib, effect.version
+        if effect.patches and effect.digest and base_version == self._on_disk:
             # a batch, or on a replica the master's diff, that chains from the copy on disk:
             # its patches go into the journal, the whole copy is saved behind, coalesced; a
             # replica's append holds back no acknowledgement (its whole save per change was
             # most of a 16-node replica's CPU per write)
             self._cancel_deferred()
-            self.disk.append(JournalRecord(version_of(base, absent=0), effect.version,
-                                           effect.term, effect.digest, effect.patches),
+            self.disk.append(JournalRecord(base_version, effect.version, effect.term,
+                                           effect.digest, effect.patches),
                              behind=effect.deferred)
-            self._on_disk, self._on_disk_term = effect.cib, effect.term
+            self._on_disk, self._on_disk_term = effect.version, effect.term
             self._save_later()
             return
+        self._on_disk = None  # the disk holds an older copy until this one's save is issued
         if not effect.deferred:
             self._cancel_deferred()  # this newer copy supersedes it
             self._save(effect.cib, effect.term)
@@ -325,7 +343,9 @@ class CibService:
         if self._snapshot_handle is not None:
             self._snapshot_handle.cancel()
         self._snapshot_handle, self._journaled = None, False
-        self._on_disk, self._on_disk_term = cib, term
+        # the version the tree holds now (the save prints it now): a tree changed in place
+        # since its PersistCib, within the same event, no longer chains from its journal
+        self._on_disk, self._on_disk_term = version_of(cib, absent=0), term
         self.disk.write(cib, term, behind)
 
     def _save_later(self) -> None:
@@ -337,7 +357,8 @@ class CibService:
     def _snapshot_due(self) -> None:
         self._snapshot_handle = None
         if self._journaled and self._on_disk is not None:
-            self._save(self._on_disk, self._on_disk_term, behind=True)  # the journal holds it
+            # the journal holds this copy (`persisted`, at the version last journaled)
+            self._save(self.persisted, self._on_disk_term, behind=True)
 
     def _cancel_deferred(self) -> None:
         if self._deferred_handle is not None:
@@ -357,7 +378,7 @@ class CibService:
         if pending is not None:
             self.store.save(pending.cib, keep_status=True, term=pending.term)
         elif self._journaled and self._on_disk is not None:
-            self.store.save(self._on_disk, keep_status=True, term=self._on_disk_term)
+            self.store.save(self.persisted, keep_status=True, term=self._on_disk_term)
         self.store.journal.close()
 
     # -- peers --------------------------------------------------------------------------

@@ -39,12 +39,30 @@ from cib.journal import (
     replay,
     sync_handles,
 )
-from cib.model import as_started
+from cib.model import Version, as_started, version_of
 from cib.xmlio import Element, element_text, on_disk_digest, parse
 from messaging.errors import ValidationError
 
 SERIES_MAX = 100
 LIVE = "cib.xml"
+
+
+@dataclass(frozen=True)
+class DiskCopy:
+    """A tree as the disk gets it (its file text and signature), printed at once: the live
+    tree changes in place afterwards (cib.replication_follower), so a save waiting for its
+    thread must not print it later."""
+
+    text: bytes
+    signature: str
+    version: Version
+
+
+def disk_copy(cib: Element, written: str | None = None, keep_status: bool = False) -> DiskCopy:
+    """`cib` printed for the disk now (`for_disk`'s rules)."""
+    tree = for_disk(cib, written, keep_status)
+    return DiskCopy(element_text(tree).encode(), on_disk_digest(tree),
+                    version_of(tree, absent=0))
 
 
 @dataclass
@@ -211,12 +229,14 @@ class CibStore:
         """Sync (and close) what `write_journal` returned: one group commit."""
         sync_handles(handles)
 
-    def save(self, cib: Element, written: str | None = None, keep_status: bool = False,
-             term: int | None = None, reset_journal: bool = True) -> Path:
+    def save(self, cib: Element | DiskCopy, written: str | None = None,
+             keep_status: bool = False, term: int | None = None,
+             reset_journal: bool = True) -> Path:
         """Write `cib` as the live CIB, backing up the previous pair first.
 
         Args:
-            cib: the tree to write (not changed).
+            cib: the tree to write (not changed), or its `disk_copy` (printed already:
+                `written` and `keep_status` were applied then).
             written: the cib-last-written text (the caller's wall clock), or None to keep it.
             keep_status: write the status section too (our replicas' choice for tests).
             term: the replication term of this copy (cib.replication), written after the
@@ -234,9 +254,9 @@ class CibStore:
                 self._set_aside(LIVE)
             else:
                 self._backup()
-        tree = for_disk(cib, written, keep_status)
-        _write_file(self.directory, f"{LIVE}.sig", on_disk_digest(tree).encode())
-        _write_file(self.directory, LIVE, element_text(tree).encode())
+        printed = cib if isinstance(cib, DiskCopy) else disk_copy(cib, written, keep_status)
+        _write_file(self.directory, f"{LIVE}.sig", printed.signature.encode())
+        _write_file(self.directory, LIVE, printed.text)
         if term is not None and term != self._term_written:  # it changes at view changes only
             _write_file(self.directory, "cib.term", str(term).encode())
             self._term_written = term

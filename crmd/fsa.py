@@ -126,9 +126,8 @@ class Controller:
         # controllers' process group); joins go only to these, the election counts these
         self.controllers: set[str] = self.presence.alive
         self.election.controllers = frozenset(self.controllers)
-        # nodes whose controller was lost: their new controller's join waits until the
-        # DC's next graph started (Pacemaker's respawned controller rejoins only after
-        # the scheduler answered the loss)
+        # nodes whose controller was lost: their new controller's join waits until the DC's
+        # next graph started (Pacemaker's respawned one rejoins after the scheduler's answer)
         self.awaiting_replan: set[str] = set()
         self.deferred_rejoins: set[str] = set()
         self.quorate = False
@@ -288,22 +287,21 @@ class Controller:
         if joined and self.coordinator is not None and self.state in _DC_STATES:
             effects += self._abort("Node join", view.now) + self._input(FsaInput.NODE_JOIN,
                                                                         view.now)
-            for node in sorted(joined & self.controllers):
-                effects += self.coordinator.offer_one(node, self.members, view.now)
+            effects += self.coordinator.offer_unoffered(joined & self.controllers,
+                                                        self.members, view.now)
         return effects + self._join_progress(view.now)  # a lost node may end the wait
 
-    def _rejoin(self, node: str, now: float) -> list[Effect]:
-        """A member announced itself (its controller started, or came back without its
-        node leaving the view): offer it a join, as Pacemaker's `do_dc_join_offer_one`
-        does even when an offer is out (it may have gone to the previous incarnation; a
-        duplicate request is ignored). The join refreshes its history and re-probes."""
+    def _rejoin(self, node: str, now: float, claimed: bool = False) -> list[Effect]:
+        """A member's controller started (or came back without its node leaving the view):
+        offer it a join, as Pacemaker's `do_dc_join_offer_one` does even with an offer out
+        (to a previous incarnation?). The join refreshes its history and re-probes."""
         if self.coordinator is None or self.state not in _DC_STATES:
             return []
         if node in self.awaiting_replan:
             self.deferred_rejoins.add(node)
             return []
         effects = self._abort("Node join", now) + self._input(FsaInput.NODE_JOIN, now)
-        return effects + self.coordinator.offer_one(node, self.members, now)
+        return effects + self.coordinator.offer_one(node, self.members, now, claimed=claimed)
 
     def _node_lost(self, node: str, now: float) -> list[Effect]:
         """Membership lost `node`: write it down (expected unchanged, so an unexpected loss
@@ -352,9 +350,9 @@ class Controller:
             # Pacemaker's join announce: a DC that is offering already ignores it
             return [*self._input(FsaInput.PENDING, now),
                     Send(Node(change.dc), JoinAnnounce(self.name))]
-        self.coordinator = JoinCoordinator(self.name, self.node_ids, self.timing.join,
-                                           controllers=self.controllers,
-                                           seen=self.fencing.seen, copy=self.cib_version)
+        self.coordinator = JoinCoordinator(
+            self.name, self.node_ids, self.timing.join, controllers=self.controllers,
+            seen=self.fencing.seen, copy=self.cib_version)
         effects = self._input(FsaInput.ELECTION_DC, now)
         effects += [ModifyCib("cib", dc_root_xml(self.quorate, self.node_id)),
                     ModifyCib("crm_config", DC_OPTIONS_XML)]
@@ -378,7 +376,7 @@ class Controller:
         if isinstance(message, _ELECTION_MESSAGES):  # a start is a join announce too:
             started = isinstance(message, ControllerStarted) and event.source in self.members
             return [*self.election.handle(event),  # the DC's claim, then its offer
-                    *(self._rejoin(event.source, event.now) if started else [])]
+                    *(self._rejoin(event.source, event.now, True) if started else [])]
         if isinstance(message, (JoinOffer, JoinAckNack)):
             effects = self.client.handle(event, self.dc, self.cib_version,
                                          self.recorder.lrm_xml())
@@ -386,7 +384,9 @@ class Controller:
                 effects += self._input(FsaInput.NOT_DC, event.now)
             return effects
         if isinstance(message, JoinAnnounce) and event.source in self.members:
-            return self._rejoin(event.source, event.now)
+            again = None if self.coordinator is None or event.source in self.awaiting_replan \
+                else self.coordinator.reoffer(event.source)  # its start was its announce
+            return self._rejoin(event.source, event.now) if again is None else again
         if isinstance(message, (JoinRequest, JoinConfirm)) and self.coordinator is not None:
             return self.coordinator.handle(event) + self._join_progress(event.now)
         if isinstance(message, (ExecuteResourceAction, ExecuteClusterAction)):

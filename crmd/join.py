@@ -128,6 +128,7 @@ class JoinCoordinator:
         self.unsettled = False  # confirmations written since the last settle
         self.rewrites: dict[str, str] = {}  # confirmed node -> its node_state with lrm
         self.powered_down: set[str] = set()  # fenced; no controller of its next boot offered
+        self.claimed: set[str] = set()  # offered behind the claim answering their start
 
     def running(self, members: Iterable[str]) -> set[str]:
         """The members whose controller runs (the DC's always does)."""
@@ -172,6 +173,7 @@ class JoinCoordinator:
         self.join_id += 1
         self.members = frozenset(members) | {self.dc}
         self.phases = {}
+        self.claimed = set()
         self.rewrites = {}
         self.best, self.copy_wanted = None, None
         self.syncing = False
@@ -185,17 +187,54 @@ class JoinCoordinator:
             effects += self._offer(node)
         return [*effects, ArmTimer(INTEGRATION_TIMER, now + self.timing.integration_timeout)]
 
-    def offer_one(self, node: str, members: Iterable[str], now: float) -> list[CrmdEffect]:
-        """A node joined (or announced itself) during an existing round: offer it, and the
-        DC itself again, so the DC's own CIB version takes part in the comparison."""
+    def offer_one(self, node: str, members: Iterable[str], now: float, *,
+                  claimed: bool = False) -> list[CrmdEffect]:
+        """A node announced itself during an existing round: offer it, and the DC itself
+        again, so the DC's own CIB version takes part in the comparison. The round goes on
+        (Pacemaker's `do_dc_join_offer_one`: same join id, the other nodes keep their
+        phase, and the best CIB seen so far is kept: only a new round forgets it).
+        `claimed`: the offer follows the DC's claim answering the node's controller start,
+        so the node follows this DC by the time the offer arrives (see `reoffer`)."""
         self.members = frozenset(members) | {self.dc}
-        self.best, self.copy_wanted = None, None
+        self.copy_wanted = None  # a sync under way is abandoned; the best CIB is kept
         self.syncing = False
         effects = self._offer(node) + (self._offer(self.dc) if node != self.dc else [])
+        if claimed:
+            self.claimed.add(node)
         return [*effects, ArmTimer(INTEGRATION_TIMER, now + self.timing.integration_timeout)]
+
+    def offer_unoffered(self, nodes: Iterable[str], members: Iterable[str],
+                        now: float) -> list[CrmdEffect]:
+        """Members joined the view during a round: offer those not offered yet in it, and
+        nobody else (Pacemaker's `do_dc_join_offer_one` for a membership change, which
+        carries no announce: "offers to any unconfirmed nodes", skipping a node whose
+        join phase is past none, without offering the DC again). [] if all were."""
+        self.members = frozenset(members) | {self.dc}
+        fresh = [n for n in sorted(nodes)
+                 if self.phases.get(n, JoinPhase.NONE) is JoinPhase.NONE]
+        if not fresh:
+            return []
+        self.syncing = False
+        effects = [e for node in fresh for e in self._offer(node)]
+        return [*effects, ArmTimer(INTEGRATION_TIMER, now + self.timing.integration_timeout)]
+
+    def reoffer(self, node: str) -> list[CrmdEffect] | None:
+        """`node` announced itself (it learned the DC) while the offer that followed the
+        claim answering its controller's start is still unanswered: the same offer again,
+        nothing else changed (None: otherwise). Pacemaker's controller announces once, at
+        its start (`do_cl_join_query`); ours announces again once it follows the DC, and
+        drops an offer from a node it does not follow yet (the claim may wait for its next
+        view), so the offer is sent again; a second request is ignored (the phase moved
+        on). `offer_one` would have offered the DC again, set the node back to welcomed
+        and, in FINALIZE_JOIN, restarted the integration. Any other announce (a DC of a
+        merged partition giving way) gets `offer_one`: the node's history changed since."""
+        if node not in self.claimed or self.phases.get(node) is not JoinPhase.WELCOMED:
+            return None
+        return [Send(Node(node), JoinOffer(self.join_id, self.dc, self.feature_set))]
 
     def _offer(self, node: str) -> list[CrmdEffect]:
         self.powered_down.discard(node)  # a controller of its next boot: in the view again
+        self.claimed.discard(node)
         self.phases[node] = JoinPhase.NONE
         self._move(node, JoinPhase.WELCOMED)
         return [Send(Node(node), JoinOffer(self.join_id, self.dc, self.feature_set))]

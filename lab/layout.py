@@ -24,6 +24,7 @@ import os
 import secrets
 import tempfile
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -83,8 +84,17 @@ class LabSpec:
 def address(spec: LabSpec, index: int, link: int = 0) -> str:
     """IPv4 address of node `index` (1-based) on `link`."""
     if spec.loopback:
-        return f"127.0.{FIRST_SUBNET + link}.{10 + index}"
+        return f"127.{loopback_octet(spec.name)}.{FIRST_SUBNET + link}.{10 + index}"
     return f"{NET_PREFIX}.{FIRST_SUBNET + link}.{10 + index}"
+
+
+def loopback_octet(name: str) -> int:
+    """The second octet of a loopback lab's addresses, from its name. Every loopback lab
+    bound 127.0.60.x: a second one (the lab tests of another checkout) bound the same
+    ports (heartbeat sets SO_REUSEADDR) and took the first one's datagrams, whose nodes
+    partitioned; writes acknowledged on one side were lost at the merge. Two names may
+    still share an octet: `lab.loopback.up` refuses addresses in use."""
+    return 1 + zlib.crc32(name.encode()) % 254
 
 
 def link_name(spec: LabSpec, link: int) -> str:

@@ -10,9 +10,11 @@ collide. Limits are documented in docs/lab.md.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
+import socket
 from pathlib import Path
 
 from messaging.errors import UsageError
@@ -42,7 +44,25 @@ def _ours(pid: int, node: NodeState) -> bool:
     return alive(pid) and node.directory in cmdline
 
 
+def check_addresses_free(spec: LabSpec) -> None:
+    """Refuse to come up on a UDP port another process holds (another loopback lab whose
+    name shares our addresses): its heartbeat would take our datagrams."""
+    for index in range(1, spec.nodes + 1):
+        for link in range(spec.links):
+            where = (address(spec, index, link), spec.port)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                try:
+                    probe.bind(where)  # no SO_REUSEADDR: fails beside any holder
+                except OSError as error:
+                    if error.errno != errno.EADDRINUSE:
+                        continue  # not ours to judge (a privileged port): heartbeat says
+                    raise UsageError(f"lab {spec.name}: {where[0]}:{where[1]} is in use "
+                                     f"(another loopback lab?): {error.strerror}; "
+                                     "choose another --name") from None
+
+
 def up(spec: LabSpec, secret: str) -> LabState:
+    check_addresses_free(spec)
     root = data_root(True) / spec.name
     state = LabState(spec, {})
     for index, name in enumerate(spec.node_names(), start=1):

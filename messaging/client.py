@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 
 from messaging.codec import Registry
 from messaging.envelope import DEFAULT_MAX_FRAME, Envelope, Kind, Ping, Pong, decode, encode
@@ -246,6 +246,13 @@ class AsyncClient:
 
     async def request(self, message: object, timeout: float | None = None) -> Any:
         """Send one request and await its reply (raising the error it names)."""
+        return await self.start_request(message, timeout)
+
+    def start_request(self, message: object, timeout: float | None = None
+                      ) -> Coroutine[Any, Any, Any]:
+        """Send one request now, before any later send on this client (the server takes
+        them in that order), and return the awaitable of its reply: several can be in
+        flight without awaiting one another."""
         import asyncio
 
         reader = self._connect()
@@ -253,9 +260,18 @@ class AsyncClient:
         data = encode(self.registry, Kind.REQUEST, request_id, message)
         future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
-        wait = self.timeout if timeout is None else timeout
         try:
             self._send(reader, data)
+        except BaseException:
+            self._pending.pop(request_id, None)
+            raise
+        return self._reply(request_id, future, self.timeout if timeout is None else timeout)
+
+    async def _reply(self, request_id: int, future: asyncio.Future[Envelope],
+                     wait: float) -> Any:
+        import asyncio
+
+        try:
             envelope = await asyncio.wait_for(future, wait)
         except TimeoutError:
             raise PeerTimeout(f"{self.endpoint}: no answer within {wait:.1f}s") from None

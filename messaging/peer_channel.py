@@ -12,6 +12,17 @@ other nodes the same way, so the plumbing lives here once:
   one socket, which zmq and heartbeat's server keep in order. A full queue refuses the
   frame (`send` returns False) instead of growing without bound; the daemon's core recovers
   through its own timers and resyncs.
+* `after_handed(action)` runs `action` once heartbeat has taken every frame `send` accepted
+  so far (the cib's acknowledgement of a write whose diff is among them: a frame still in
+  this queue, or in the socket to heartbeat, dies with the node's processes, while one
+  heartbeat took is in the kernel). The frame it waits for leaves as a request instead of
+  a notice, and heartbeat's `Ack` (given once it sent the datagrams) releases it and every
+  action waiting for an earlier frame; the frames after it leave meanwhile (several
+  requests in flight: no round trip between frames). A frame already posted as a notice
+  is confirmed by a `barrier` (a Ping behind it). A frame that could not be posted, or
+  that heartbeat refused or did not answer for within `HANDED_TIMEOUT`, releases nothing:
+  every action waiting then is dropped and logged (their clients time out: outcome
+  unknown), as `cib.disk` drops them after a failed write.
 * the receiving task subscribes to heartbeat's ``message/<channel>`` topic only, drops our
   own broadcasts coming back, opens each payload with the daemon's `open_frame` and hands
   `(sender, message)` to `on_message`. A frame that does not open is logged and dropped:
@@ -27,15 +38,17 @@ other nodes the same way, so the plumbing lives here once:
   publishes a view only when it changes, so a daemon starting late would otherwise wait),
   then every published `MembershipChanged`.
 
-Invariants: frames leave in the order `send` accepted them; `on_message` never sees a
-frame from this node or from another channel; it sees each sender's messages in the order
-heartbeat delivered them (messages of different senders may overtake one another only
-while one is being fetched).
+Invariants: frames leave in the order `send` accepted them; an `after_handed` action runs
+only after heartbeat answered for its frame or a later one, in the order passed;
+`on_message` never sees a frame from this node or from another channel; it sees each
+sender's messages in the order heartbeat delivered them (messages of different senders may
+overtake one another only while one is being fetched).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +59,7 @@ from messaging.heartbeat.api import AsyncHeartbeatClient, MessageReceived, messa
 from messaging.membership import AsyncCcmClient, MembershipChanged
 
 SEND_QUEUE = 10000
+HANDED_TIMEOUT = 30.0  # heartbeat's answer to a frame an action waits for (a loaded host)
 CCM_POLL_S = 0.2  # ccm not answering yet: ask again (a retry interval, not a readiness wait)
 
 __all__ = ["SEND_QUEUE", "PeerChannel", "SenderOrder", "follow_membership"]
@@ -105,6 +119,11 @@ class PeerChannel:
         self.prepare, self.open_async = prepare, open_async
         self._client = AsyncHeartbeatClient(self.state_dir)
         self._queue: asyncio.Queue[tuple[Node | AllNodes, bytes]] = asyncio.Queue(queue_size)
+        # frames numbered from 1 in `send` order: the last accepted, taken by `sender`,
+        # asked about (request or barrier) and answered for by heartbeat
+        self._accepted = self._taken = self._asked = self._handed = 0
+        self._waiting: deque[tuple[int, Callable[[], object]]] = deque()
+        self._answers: set[asyncio.Task[None]] = set()
 
     def send(self, destination: Node | AllNodes, payload: bytes) -> bool:
         """Queue one frame; False when the queue is full (the frame is dropped)."""
@@ -113,7 +132,23 @@ class PeerChannel:
         except asyncio.QueueFull:
             self.log.warning("peer_queue_full", channel=self.channel, peer=str(destination))
             return False
+        self._accepted += 1
         return True
+
+    def after_handed(self, action: Callable[[], object]) -> None:
+        """Run `action` once heartbeat took every frame accepted so far (now if it has)."""
+        frame = self._accepted
+        if frame <= self._handed:
+            action()
+            return
+        self._waiting.append((frame, action))
+        if frame <= self._taken and self._asked < frame:  # posted as a notice already
+            try:
+                self._await_answer(frame, self._client.barrier(HANDED_TIMEOUT))
+            except HAError as error:
+                self.log.warning("heartbeat_send_failed", channel=self.channel,
+                                 peer="barrier", error=str(error))
+                self._drop_waiting()
 
     def attach(self, host: Any) -> None:
         """Run the sender and receiver on `host` (a `messaging.daemon.DaemonHost`), and
@@ -125,13 +160,48 @@ class PeerChannel:
     async def sender(self) -> None:
         while True:
             destination, payload = await self._queue.get()
+            self._taken += 1
             try:
                 if self.prepare is not None:
                     payload = self.prepare(payload)
-                await self._client.post_message(destination, self.channel, payload)
+                if self._waiting and self._waiting[-1][0] == self._taken:
+                    # an action waits for it: heartbeat answers, the next frames go on
+                    self._await_answer(self._taken, self._client.hand_message(
+                        destination, self.channel, payload, HANDED_TIMEOUT))
+                else:
+                    await self._client.post_message(destination, self.channel, payload)
             except HAError as error:
                 self.log.warning("heartbeat_send_failed", channel=self.channel,
                                  peer=str(destination), error=str(error))
+                self._drop_waiting()
+
+    def _await_answer(self, frame: int, answer: Awaitable[object]) -> None:
+        self._asked = frame
+        task = asyncio.get_running_loop().create_task(self._answered(frame, answer))
+        self._answers.add(task)
+        task.add_done_callback(self._answers.discard)
+
+    async def _answered(self, frame: int, answer: Awaitable[object]) -> None:
+        """Heartbeat answered for `frame`, and so (in order) for every earlier one: run
+        the actions waiting for them. A refusal, or no answer, drops every action waiting
+        now (each may depend on that frame)."""
+        try:
+            await answer
+        except HAError as error:
+            self.log.warning("heartbeat_send_unconfirmed", channel=self.channel,
+                             error=str(error))
+            self._drop_waiting()
+            return
+        self._handed = max(self._handed, frame)
+        while self._waiting and self._waiting[0][0] <= frame:
+            self._waiting.popleft()[1]()
+
+    def _drop_waiting(self) -> None:
+        if self._waiting:
+            self.log.warning("peer_actions_dropped", channel=self.channel,
+                             count=len(self._waiting))
+        self._waiting.clear()
+        self._asked = self._handed  # the next action asks again
 
     async def receiver(self) -> None:
         subscriber = AsyncHeartbeatClient(self.state_dir).subscribe(
@@ -163,6 +233,8 @@ class PeerChannel:
                          error=str(error))
 
     def close(self) -> None:
+        for task in list(self._answers):
+            task.cancel()
         self._client.close()
 
 

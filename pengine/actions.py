@@ -48,6 +48,9 @@ class Work:
     reason: str | None = None
     implied_by_fencing: bool = False
     print_pending: bool = False
+    # pe_action_print_always: in the graph even while optional (should_add_action_to_graph),
+    # unless its resource is unmanaged (which keeps every non-recurring action out of it)
+    print_always: bool = False
     no_wait: bool = False  # the controller fires it and does not wait for its result
     migrating: bool = False  # a start/stop that a planned live migration stands in for
     dangling: bool = False  # the stop on a finished migration's source (never restarts it)
@@ -252,7 +255,9 @@ class PrimitiveActions:
             # pe_rsc_start_pending: an optional start stands for the pending one, on no
             # node (so unrunnable) if the resource is not assigned; the stop -> start
             # ordering reaches it (a later group ordering would not create it).
-            self.action(rid, "start", chosen, True).print_pending = True
+            start = self.action(rid, "start", chosen, True)
+            start.print_pending = True
+            start.print_always = self.p.managed.get(rid, True)
         moving = current is not None and chosen is not None and current != chosen
         # [sim] found Stopped yet active on a migration target (a failed migrate_to, then a
         # stop on the source): stopped there and started again, like a partial migration

@@ -51,16 +51,20 @@ class Transition(Record):
     actions: every action created, in creation order (optional/blocked ones included).
     summary: the Transition Summary lines exactly as crm_simulate prints them.
     scores: "pcmk__primitive_assign: <rsc> allocation score on <node>: <score>" lines (sorted).
+    held: (first id, then id) inputs of graph actions from actions left out of the graph
+    (Pacemaker keeps them, so 'then' never fires); not part of `edges` or `graph`.
     """
 
-    __slots__ = ("actions", "edges", "now", "options", "resource_order", "scores", "status",
-                 "summary", "transition_id")
+    __slots__ = ("actions", "edges", "held", "now", "options", "resource_order", "scores",
+                 "status", "summary", "transition_id")
 
     def __init__(self, edges: tuple[tuple[int, int], ...], actions: tuple[Action, ...],
                  summary: tuple[str, ...], scores: tuple[str, ...], status: ClusterStatus,
                  now: datetime.datetime, transition_id: int = 0, options: Pairs = (),
-                 resource_order: tuple[str, ...] = ()) -> None:
+                 resource_order: tuple[str, ...] = (),
+                 held: tuple[tuple[int, int], ...] = ()) -> None:
         self.edges = edges
+        self.held = held
         self.actions = actions
         self.summary = summary
         self.scores = scores

@@ -293,13 +293,17 @@ def _text_lines(options: Options, run: _Run) -> list[str]:
 
 def _warn_unfired(synapses: tuple[Synapse, ...],
                   fired: tuple[Action, ...]) -> None:
-    """A graph whose actions wait on each other can never complete: say so on stderr."""
+    """A graph whose actions wait on each other, or on an input left out of the graph, can
+    never complete: say so on stderr, with the two lines Pacemaker's simulator prints."""
     done = {action.id for action in fired}
     stuck = [s.action.key for s in synapses if s.action.id not in done]
     if stuck:
         shown = ", ".join(stuck[:5]) + (", ..." if len(stuck) > 5 else "")
+        _echo("Transition failed: terminated", err=True)
+        _echo("An invalid transition was produced", err=True)
         _echo(f"warning: transition incomplete: {len(stuck)} of {len(synapses)} actions "
-                   f"wait on an ordering cycle and were not executed ({shown})", err=True)
+                   f"wait on an ordering cycle or an input left out of the graph and were "
+                   f"not executed ({shown})", err=True)
 
 
 def _save_artifacts(options: Options, transition: Transition,

@@ -50,7 +50,7 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     # the previous one and stops (demotes) before it, as optional orderings.
     chain = is_true(u.rsc(cid).meta.get("ordered"))
     if promotable:
-        _promotable_orders(acts, cid, _chained(u.rsc(cid).children, chain), chain)
+        _promotable_orders(acts, cid, _chained(clone_instances(u, cid), chain), chain)
     previous = None
     for inst in _chained(clone_instances(u, cid), chain):
         acts.order(cid, "start", inst, "start", RUNNABLE_LEFT)
@@ -216,6 +216,9 @@ def inhibit_actions(acts: ActionSet, rid: str) -> None:
         act.optional = False
     for act in acts.of(rid, "start"):
         act.runnable = False
-    for act in acts.by_rsc_task.get((rid, "monitor"), ()):
-        if act.interval_ms:
-            act.runnable = False
+    # every recurring action, the cancel of a monitor included (pcmk__finalize_assignment
+    # blocks each action carrying an interval, such as a maintenance-mode cancel)
+    for task in ("monitor", "cancel"):
+        for act in acts.by_rsc_task.get((rid, task), ()):
+            if act.interval_ms:
+                act.runnable = False

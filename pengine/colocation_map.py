@@ -17,6 +17,7 @@ from pengine.placement_tables import available_count, primitive_members
 from pengine.scores import INF
 from pengine.state import Unpacked
 from pengine.unpack_resources import RscConfig
+from pengine.xmlin import is_true
 
 
 def map_colocations(u: Unpacked, cons: Constraints,
@@ -28,6 +29,12 @@ def map_colocations(u: Unpacked, cons: Constraints,
     """
     out = _group_internal_colocations(u)
     for c in cons.colocations:
+        if _uncollocated(u, c.primary):
+            # colocate_with_group: with each member on its own; a mandatory colocation
+            # with such a group is a configuration error and is dropped
+            for member in primitive_members(u, c.primary) if c.score < INF else ():
+                out.extend(_dependent_colocations(u, cons, c, member))
+            continue
         primary = _primary_member(u, c)
         if primary is None:
             continue
@@ -72,11 +79,19 @@ def with_this_lists(u: Unpacked, colocations: list[Colocation], skip: set[int],
 
 
 def _group_internal_colocations(u: Unpacked) -> list[Colocation]:
-    """Each group member is colocated (mandatory) with the member before it."""
+    """Each group member is colocated (mandatory) with the member before it, unless the
+    group has collocated=false (pcmk__group_internal_constraints: only ordering then)."""
     return [Colocation(f"{rsc.id}-internal", cur, prev, INF, None, None, "#uname",
                        u.rsc(cur).critical)
-            for rsc in u.resources if rsc.kind == "group"
+            for rsc in u.resources
+            if rsc.kind == "group" and is_true(rsc.meta.get("collocated"), True)
             for prev, cur in itertools.pairwise(rsc.children)]
+
+
+def _uncollocated(u: Unpacked, rid: str) -> bool:
+    """A group with collocated=false (its members are placed independently)."""
+    rsc = u.rsc(rid)
+    return rsc.kind == "group" and not is_true(rsc.meta.get("collocated"), True)
 
 
 def _primary_member(u: Unpacked, c: Colocation) -> str | None:

@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from messaging.types import Role
-from pengine.actions import Work
+from pengine.actions import (
+    ASYMMETRICAL,
+    IMPLIES_THEN,
+    PROMOTED_IMPLIES_FIRST,
+    RESTART,
+    RUNNABLE_LEFT,
+    Work,
+)
 from pengine.model import Action
 from pengine.order_links import Link
 from pengine.sealed_actions import FlagsTable
@@ -48,9 +55,32 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
             runnable=runnable[w.id], attributes=tuple(sorted(attrs)), reason=reason[w.id],
             agent=agents.get(w.rsc or "") if not w.pseudo else None,
             name=names.get(w.rsc or ""), label=labels.get(w.rsc or ""),
-            priority=(priority or {}).get(w.id, 0),
+            priority=(priority or {}).get(w.id, 0), print_always=w.print_always,
+            graph_key=_graph_key(u, w), node_down=not pseudo and _on_down_node(u, w),
         ))
     return tuple(out)
+
+
+def _graph_key(u: Unpacked, w: Work) -> str | None:
+    """The operation key the graph gives an action: an instance found under another history
+    id (its clone_name) has its actions keyed by that name, the instance's own key being only
+    the internal one (pcmk__create_graph's action2xml); crm_simulate prints a pseudo action
+    by it (`d_stop_0` for the stop of `d:1` implied by fencing)."""
+    st = u.states.get(w.rsc) if w.rsc is not None else None
+    name = st.clone_name if st is not None else None
+    if name is None or name == w.rsc or not w.key.startswith(f"{w.rsc}_"):
+        return None
+    return name + w.key[len(w.rsc or ""):]
+
+
+def _on_down_node(u: Unpacked, w: Work) -> bool:
+    """A real action for a node that cannot run it: should_add_action_to_graph leaves out
+    (as a bug it logs) anything but fencing and shutdown scheduled for an offline or unclean
+    node."""
+    if w.node is None or w.task in ("stonith", "do_shutdown"):
+        return False
+    node = u.node(w.node)
+    return node is not None and (not node.online or node.unclean)
 
 
 def _migrated_starts(works: Sequence[Work], runnable: Sequence[bool]) -> set[int]:
@@ -84,21 +114,37 @@ def _migration_meta(works: Sequence[Work]) -> dict[int, list[tuple[str, str]]]:
 
 def _anonymous_names(u: Unpacked) -> dict[str, str]:
     """Anonymous clone instances are named in the graph after their configured primitive
-    (`d` for `d:1`); an orphan instance after the history it was found under."""
+    (`d` for `d:1`); an orphan instance after the history it was found under when that
+    history named it otherwise (pcmk__create_graph's add_resource_details: an orphan without
+    a clone_name is named like any anonymous instance)."""
     out: dict[str, str] = {}
+    anonymous = _anonymous_bases(u)
     for rsc in u.resources:
         if rsc.kind != "primitive" or ":" not in rsc.id:
             continue
-        if rsc.orphan:
-            history = u.states[rsc.id].history_name
-            if history is not None and history != rsc.id:
-                out[rsc.id] = history
+        history = u.states[rsc.id].history_name
+        if rsc.orphan and history is not None and history != rsc.id:
+            out[rsc.id] = history
+            continue
+        base = rsc.id.split(":", 1)[0]
+        if base in anonymous:
+            out[rsc.id] = base
+    return out
+
+
+def _anonymous_bases(u: Unpacked) -> set[str]:
+    """Configured primitives whose clone is anonymous (orphan instances, unpacked without a
+    parent here, share their configured siblings' clone: Pacemaker creates them as its
+    children)."""
+    out: set[str] = set()
+    for rsc in u.resources:
+        if rsc.kind != "primitive" or ":" not in rsc.id or rsc.orphan:
             continue
         top = rsc
         while top.parent is not None and top.kind != "clone":
             top = u.rsc(top.parent)
         if top.kind == "clone" and not top.unique:
-            out[rsc.id] = rsc.id.split(":", 1)[0]
+            out.add(rsc.id.split(":", 1)[0])
     return out
 
 
@@ -153,9 +199,7 @@ def graph_edges(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[i
     in_graph = {action.id for action in actions if action.in_graph}
     edges: dict[tuple[int, int], None] = {}
     for link in links:
-        if "nograph" in link.flags or (
-                "member_flags" in link.flags
-                and link.then.task in ("start", "stop", "promote", "demote")):
+        if not _graph_link(link):
             continue
         first, then = link.first.id, link.then.id
         if first in in_graph and then in in_graph:
@@ -168,6 +212,40 @@ def graph_edges(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[i
             # migrating towards each other's nodes) is dropped (ordering_is_invalid).
             del edges[(link.first.id, link.then.id)]
     return tuple(edges)
+
+
+def _graph_link(link: Link) -> bool:
+    """An ordering of Pacemaker's, not a link that only carries flags to a collective."""
+    return "nograph" not in link.flags and not (
+        "member_flags" in link.flags
+        and link.then.task in ("start", "stop", "promote", "demote"))
+
+
+# Link flags that can change an action (ordering_can_change_actions): any but a plain
+# optional ordering or the "printed" variants; the others here only describe our links.
+_CHANGING = frozenset({IMPLIES_THEN, "implies_first", RUNNABLE_LEFT, RESTART, ASYMMETRICAL,
+                       PROMOTED_IMPLIES_FIRST, "serialize", "load"})
+
+
+def held_inputs(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[int, int], ...]:
+    """The (first id, then id) inputs of graph actions that are themselves left out of the
+    graph yet kept as inputs (should_add_input_to_graph), so 'then' can never fire.
+
+    Pacemaker keeps an input that is required, unless it is unrunnable through an ordering
+    that cannot change actions or needs only one of several firsts (one-or-more), or it
+    is the stop of a failed unmanaged resource before a clone's action; the simulator then
+    ends the transition with "Transition failed: terminated".
+    """
+    by_id = {action.id: action for action in actions}
+    held: dict[tuple[int, int], None] = {}
+    for link in links:
+        first, then = by_id[link.first.id], by_id[link.then.id]
+        if not then.in_graph or first.in_graph or first.optional or not _graph_link(link):
+            continue
+        if not first.runnable and (not _CHANGING & link.flags or "any_runnable" in link.flags):
+            continue
+        held[(first.id, then.id)] = None
+    return tuple(held)
 
 
 def _reaches(edges: dict[tuple[int, int], None], start: int, goal: int) -> bool:

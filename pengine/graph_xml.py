@@ -30,24 +30,33 @@ _CLUSTER_TASKS = frozenset({"stonith", "do_shutdown", "clear_failcount", "lrm_re
 
 
 class Synapse(Record):
-    """One graph step: an action and the actions that must be confirmed before it fires."""
+    """One graph step: an action and the actions that must be confirmed before it fires.
 
-    __slots__ = ("action", "id", "inputs")
+    held: inputs that are not in the graph themselves (Transition.held), so never confirmed.
+    """
 
-    def __init__(self, id: int, action: Action, inputs: tuple[Action, ...]) -> None:
+    __slots__ = ("action", "held", "id", "inputs")
+
+    def __init__(self, id: int, action: Action, inputs: tuple[Action, ...],
+                 held: tuple[Action, ...] = ()) -> None:
         self.id = id
         self.action = action
         self.inputs = inputs
+        self.held = held
 
 
 def synapses(transition: Transition) -> tuple[Synapse, ...]:
     """The transition's synapses in Pacemaker's order (see the module docstring)."""
     in_graph = {action.id: action for action in transition.actions if action.in_graph}
     before = transition.predecessors()
+    held: dict[int, list[Action]] = {}
+    by_id = {action.id: action for action in transition.actions}
+    for first, then in getattr(transition, "held", ()):
+        held.setdefault(then, []).append(by_id[first])
     result = []
     for index, action in enumerate(_ordered_actions(transition, in_graph)):
         inputs = tuple(in_graph[p] for p in sorted(set(before.get(action.id, ()))))
-        result.append(Synapse(index, action, inputs))
+        result.append(Synapse(index, action, inputs, tuple(held.get(action.id, ()))))
     return tuple(result)
 
 
@@ -141,7 +150,8 @@ def graph_action(action: Action) -> GraphAction:
         action.task == "stonith" and _fence_kind(action) != "on")
     lock = getattr(action, "shutdown_lock", None)
     return GraphAction(
-        id=action.id, kind=_tag(action), operation=action.task, operation_key=action.key,
+        id=action.id, kind=_tag(action), operation=action.task,
+        operation_key=action.operation_key,
         on_node=on_node, on_node_uuid=(action.node_id or action.node) if on_node else None,
         resource=_primitive(action) if action.resource is not None and not action.pseudo
         else None,
@@ -209,10 +219,11 @@ def dot_name(action: Action) -> str:
     Pseudo actions tied to a node (a stop implied by fencing) keep the node in dot,
     although their graph element never carries on_node.
     """
+    key = action.operation_key
     if action.node is None:
         # an unassigned resource action (a blocked start) is named "<key> <none>"
-        return action.key if action.pseudo else f"{action.key} <none>"
-    return f"{action.key} {action.node}"
+        return key if action.pseudo else f"{key} <none>"
+    return f"{key} {action.node}"
 
 
 def _unmanaged(resources: Iterable[ResourceStatus]) -> set[str]:

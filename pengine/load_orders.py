@@ -37,7 +37,9 @@ def create_load_orders(u: Unpacked, placement: Placement, acts: ActionSet) -> No
             load_stopped = _load_stopped(acts, node)
             acts.order(rsc.id, "stop", None, "load_stopped", LOAD, first_node=node,
                        then_action=load_stopped)
-        allowed = placement.tables.get(rsc.id) or dict.fromkeys(every_node)
+        # allowed_nodes may be empty (an asymmetric cluster with no location for it):
+        # then it orders no start after any load_stopped and creates none for them
+        allowed = placement.tables.get(rsc.id, every_node)
         target = placement.assigned.get(rsc.id)
         for node in sorted(allowed, key=node_name_key):
             load_stopped = _load_stopped(acts, node)

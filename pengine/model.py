@@ -21,17 +21,21 @@ class Action(Record):
     key: Pacemaker's key, e.g. "rsc1_start_0", "stonith-node1-reboot", "do_shutdown-node1",
     or a pseudo action such as "grp_running_0". optional: not required in this transition.
     runnable: can be executed (False = "blocked"). reason: the summary's "due to" text.
+    node_down: scheduled for a node that is offline or unclean, so left out of the graph
+    even when required and runnable (Pacemaker's should_add_action_to_graph).
     """
 
-    __slots__ = ("agent", "attributes", "id", "interval_ms", "key", "label", "name", "node",
-                 "node_id", "optional", "priority", "pseudo", "reason", "resource", "runnable",
-                 "task")
+    __slots__ = ("agent", "attributes", "graph_key", "id", "interval_ms", "key", "label",
+                 "name", "node", "node_down", "node_id", "optional", "print_always",
+                 "priority", "pseudo", "reason", "resource", "runnable", "task")
 
     def __init__(self, id: int, key: str, task: str, resource: str | None, node: str | None,
                  node_id: str | None, interval_ms: int, pseudo: bool, optional: bool,
                  runnable: bool, attributes: Pairs = (), reason: str | None = None,
                  agent: str | None = None, name: str | None = None,
-                 label: str | None = None, priority: int = 0) -> None:
+                 label: str | None = None, priority: int = 0,
+                 print_always: bool = False, graph_key: str | None = None,
+                 node_down: bool = False) -> None:
         self.id = id
         self.key = key
         self.task = task
@@ -48,11 +52,24 @@ class Action(Record):
         self.name = name  # the graph's <primitive id> when it is not the key's resource
         self.label = label  # what crm_simulate prints for it when that is not `name`
         self.priority = priority  # its synapse's priority (the controller's abort threshold)
+        self.node_down = node_down
+        # in the graph even while optional, so without a summary line (pe_action_print_always:
+        # the start standing for a pending one)
+        self.print_always = print_always
+        # the graph's operation_key when it is not `key` (an instance found under another
+        # history id is keyed by that name; `key` stays the internal_operation_key)
+        self.graph_key = graph_key
+
+    @property
+    def operation_key(self) -> str:
+        """The key the graph (and crm_simulate's output) names this action by."""
+        return self.graph_key or self.key
 
     @property
     def in_graph(self) -> bool:
         """True when Pacemaker would put this action into the transition graph."""
-        return self.runnable and not self.optional
+        return self.runnable and (not self.optional or self.print_always) \
+            and not self.node_down
 
 
 class NodeStatus(Record):
@@ -92,8 +109,8 @@ class ResourceStatus(Record):
     collective, the highest child role). running_on: node names where it is active.
     """
 
-    __slots__ = ("agent", "allowed_on", "blocked", "children", "description", "failed",
-                 "failure_ignored", "id", "kind", "locked_to", "maintenance", "managed",
+    __slots__ = ("agent", "allowed_on", "blocked", "children", "clone_name", "description",
+                 "failed", "failure_ignored", "id", "kind", "locked_to", "maintenance", "managed",
                  "not_installed_on", "orphan", "pending_node", "pending_task", "probe_failure_rc",
                  "role", "running_on", "target_role", "target_role_text", "unique")
 
@@ -105,7 +122,8 @@ class ResourceStatus(Record):
                  not_installed_on: tuple[str, ...] = (), locked_to: str | None = None,
                  target_role_text: str | None = None, probe_failure_rc: int | None = None,
                  pending_node: str | None = None,
-                 allowed_on: tuple[str, ...] | None = None) -> None:
+                 allowed_on: tuple[str, ...] | None = None,
+                 clone_name: str | None = None) -> None:
         self.id = id
         self.kind = kind
         self.agent = agent
@@ -132,6 +150,9 @@ class ResourceStatus(Record):
         # before constraints are read)
         self.allowed_on = allowed_on
         self.pending_node = pending_node  # where pending_task runs
+        # a clone instance's history id when it differs from its id (Pacemaker's clone_name:
+        # crm_resource finds the instance by it, seed 1190's "d6:1" is instance d6:0)
+        self.clone_name = clone_name
 
 
 class FailedOperation(Record):

@@ -17,7 +17,13 @@ from pengine.colocation_map import map_colocations, with_this_lists
 from pengine.constraints import Colocation, Constraints
 from pengine.glib_order import hash_order, list_sort, node_name_key
 from pengine.placement_sort import clone_table, strategy_order
-from pengine.placement_tables import build_tables, clone_members, clone_orphans, primitive_members
+from pengine.placement_tables import (
+    build_tables,
+    clone_members,
+    clone_orphans,
+    primitive_members,
+    show_group_scores,
+)
 from pengine.placement_utilization import colocated_usage
 from pengine.promotion import cap_promotion_without_quorum
 from pengine.scores import INF, add, score2str
@@ -68,6 +74,7 @@ class _Placer:
 
     def _init_assignment_state(self, u: Unpacked) -> None:
         self.tables: dict[str, Table] = {}
+        self.group_tables: dict[str, Table] = {}  # a group's own (placement_tables)
         self.assigned: dict[str, str | None] = {}
         self.next_role: dict[str, Role] = {}
         self.inhibited: dict[str, tuple[str, Role]] = {}
@@ -227,7 +234,7 @@ class _Placer:
             return None
         if rid in self.busy:  # pcmk__group_assign: a loop back leaves the members (seed 284)
             return None
-        self._group_lines(rid)
+        show_group_scores(self, rid)
         self.busy.add(rid)
         first: str | None = None
         for index, child in enumerate(rsc.children):
@@ -262,13 +269,6 @@ class _Placer:
         if self.u.rsc(rid).kind == "group":
             names = names[-1:]
         return [self.nodes[n] for n in dict.fromkeys(names) if n is not None]
-
-    def _group_lines(self, gid: str) -> None:
-        if gid not in self.groups_assigned:  # pcmk__group_assign shows them once
-            self.groups_assigned.add(gid)
-            self.lines.extend(f"pcmk__group_assign: {child} allocation score on {node}: "
-                              f"{score2str(score)}" for child in self.u.rsc(gid).children
-                              for node, score in sorted(self.tables.get(child, {}).items()))
 
     def _influence(self, c: Colocation) -> bool:
         group = self.group_primary.get(id(c))

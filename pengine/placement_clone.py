@@ -190,14 +190,15 @@ def _assign_instance(placer: _Placer, inst: str, prefer: str | None,
     # clone's, so a node only its member knows (an unmanaged member's current node in an
     # asymmetric cluster) is left alone (case unmanaged-group-instance-keeps-its-node).
     group = placer.u.rsc(inst).kind == "group"
-    for prim in prims:
-        for name in placer.tables[prim]:
+    own = [placer.group_tables[inst]] if group else []  # the group instance's own too
+    for table in [*own, *(placer.tables[prim] for prim in prims)]:
+        for name in table:
             if group and name not in parent:
                 continue
             host = placer.nodes.get(name)
             if counts.get(name, 0) >= per_node or parent.get(name, -INF) < 0 \
                     or host is None or not host.available:
-                placer.tables[prim][name] = -INF
+                table[name] = -INF
     node = placer._assign_tree(inst, prefer)
     if prefer is not None and node is not None and node != prefer \
             and placer.u.rsc(inst).kind == "group":

@@ -2,6 +2,8 @@
 
 Owns: node base scores, history bans, clone-wide bans of anonymous instances, location
 constraints, node health, stickiness on the current node and failure-threshold bans.
+A group (or group instance) also has its own table, what pcmk__group_assign shows before
+its members' (resource_location and pcmk__apply_location reach the group itself too).
 Invariants: every primitive gets a table; scores only ever combine through scores.add
 (so -INFINITY wins); nothing here assigns a resource.
 """
@@ -14,7 +16,7 @@ from messaging.types import Role
 from pengine.constraints import Constraints
 from pengine.failcount_clear import PARAMETERS_CHANGED, failcount_clears
 from pengine.failcounts import fail_count, has_failure_attributes
-from pengine.scores import INF, add, char2score
+from pengine.scores import INF, add, char2score, score2str
 from pengine.xmlin import is_true
 
 if TYPE_CHECKING:
@@ -45,11 +47,49 @@ def build_tables(placer: _Placer, cons: Constraints) -> None:
                 if name != locked:
                     table[name] = -INF
         placer.tables[rsc.id] = table
+    _group_tables(placer, shared)
     node_health(placer)
     for loc in cons.locations:
         if loc.role != Role.PROMOTED:
             apply_location(placer, loc.rsc, loc.scores, first=True)
     node_criteria(placer)
+
+
+def _group_tables(placer: _Placer, shared: dict[str, list[tuple[str | None, int]]]) -> None:
+    """The groups' own tables: the symmetric default, and the history bans resource_location
+    puts on an anonymous clone (they recurse into its group instances, adding the node in
+    an asymmetric cluster); a group instance's table is then cut down like its members'
+    when the clone assigns it (placement_clone)."""
+    u = placer.u
+    for rsc in u.resources:
+        if rsc.kind != "group":
+            continue
+        table: Table = {n.name: n.base_score for n in u.nodes} if u.options.symmetric else {}
+        members = placer.primitives_under(rsc.id)
+        if members and members[0] in placer.anonymous:
+            for node, score in shared.get(top_id(u, rsc.id), ()):
+                placer._add(table, node, score)
+        placer.group_tables[rsc.id] = table
+
+
+def groups_under(placer: _Placer, rid: str) -> list[str]:
+    """The groups at or below `rid` (a clone's group instances, or a group itself)."""
+    rsc = placer.u.rsc(rid)
+    if rsc.kind == "group":
+        return [rid]
+    return [g for child in rsc.children for g in groups_under(placer, child)]
+
+
+def show_group_scores(placer: _Placer, gid: str) -> None:
+    """pcmk__group_assign's score lines, once per group: its own table, then each member's."""
+    if gid in placer.groups_assigned:
+        return
+    placer.groups_assigned.add(gid)
+    rows = [(gid, placer.group_tables.get(gid, {}))]
+    rows += [(child, placer.tables.get(child, {})) for child in placer.u.rsc(gid).children]
+    placer.lines.extend(f"pcmk__group_assign: {rid} allocation score on {node}: "
+                        f"{score2str(score)}" for rid, table in rows
+                        for node, score in sorted(table.items()))
 
 
 def clone_wide_bans(placer: _Placer) -> dict[str, list[tuple[str | None, int]]]:
@@ -83,6 +123,8 @@ def apply_location(placer: _Placer, rid: str, scores: tuple[tuple[str, int], ...
             placer._add(placer.tables[rid], node, score)
         return
     if rsc.kind == "group":
+        for node, score in scores:  # the group itself, with the full scores
+            placer._add(placer.group_tables[rid], node, score)
         for index, child in enumerate(rsc.children):
             child_scores = scores if index == 0 else tuple((n, 0) for n, _ in scores)
             apply_location(placer, child, child_scores, first)
@@ -142,6 +184,9 @@ def node_criteria(placer: _Placer) -> None:
             if count > 0 and threshold - count <= 0:
                 for banned in ban_scope(placer, rsc.id):
                     placer._add(placer.tables[banned], worker.name, -INF)
+                if rsc.id in placer.anonymous:  # the clone's group instances too
+                    for group in groups_under(placer, top_id(u, rsc.id)):
+                        placer._add(placer.group_tables[group], worker.name, -INF)
                 placer.threshold_bans.setdefault(rsc.id, set()).add(worker.name)
 
 

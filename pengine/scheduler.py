@@ -40,7 +40,7 @@ from pengine.fencing import (
     schedule_unfencing,
     unfence_changed_devices,
 )
-from pengine.graph import freeze, graph_edges
+from pengine.graph import freeze, graph_edges, held_inputs
 from pengine.interleave_partner import Placed
 from pengine.load_orders import create_load_orders
 from pengine.migration_orders import cancel_blocked_migrations
@@ -154,7 +154,7 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
         scores=placement.score_lines,
         status=build_status(unpacked), now=unpacked.now, transition_id=transition_id,
         options=unpacked.options.raw,
-        resource_order=placement.order,
+        resource_order=placement.order, held=held_inputs(actions, expanded.links),
     )
 
 

@@ -35,10 +35,10 @@ def fire_order(synapses: Sequence[Synapse]) -> tuple[Action, ...]:
 
     A synapse at position j whose last input was confirmed in pass p at position i fires in
     pass p when i < j, else in pass p + 1; synapses without inputs fire in pass 0. Synapses
-    on a cycle (never ready) are not fired.
+    on a cycle (never ready) or waiting for an input left out of the graph are not fired.
     """
     position = {s.action.id: index for index, s in enumerate(synapses)}
-    waiting = {s.action.id: len(s.inputs) for s in synapses}
+    waiting = {s.action.id: len(s.inputs) + len(s.held) for s in synapses}
     dependents: dict[int, list[int]] = {}
     for synapse in synapses:
         for before in synapse.inputs:
@@ -70,7 +70,7 @@ def action_line(action: Action) -> str | None:
     if action.task in _SILENT_TASKS:
         return None
     if action.pseudo:
-        return f"  * Pseudo action:   {action.key}"
+        return f"  * Pseudo action:   {action.operation_key}"
     if action.task == "stonith":
         return f"  * Fencing {action.node} ({fence_kind(action)})"
     if action.resource is None or action.task in _CLUSTER_TASKS:
@@ -316,7 +316,7 @@ def _failure(action: Action, specs: tuple[str, ...],
     if action.pseudo or action.resource is None or action.node is None \
             or action.task in _NO_HISTORY:
         return None
-    names = (key_resource(action.key) or action.resource, action.resource)
+    names = (key_resource(action.operation_key) or action.resource, action.resource)
     for spec in specs:
         prefixes = [f"{n}_{action.task}_{action.interval_ms}@{action.node}=" for n in names]
         if any(spec[: len(p)].lower() == p.lower() for p in prefixes):

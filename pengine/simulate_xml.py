@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from messaging.types import Role
+from pengine.glib_order import node_name_key
 from pengine.model import ClusterStatus, NodeStatus, ResourceStatus
 from pengine.status_text import is_disabled
 
@@ -124,7 +125,9 @@ class _RawFacts:
 
 
 def _cluster_status(tag: str, status: ClusterStatus, raw: _RawFacts) -> list[str]:
-    nodes = [_node(node, status, raw) for node in sorted(status.nodes, key=lambda n: n.name)]
+    # the node list's own order (pe__cmp_node_name: digit runs compare as numbers)
+    nodes = [_node(node, status, raw)
+             for node in sorted(status.nodes, key=lambda n: node_name_key(n.name))]
     resources: list[str] = []
     for rsc in status.resources:
         resources += _resource(rsc, status, 3, raw, inside_anonymous=False)

@@ -42,7 +42,7 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
             description=rsc.element.get("description") if rsc.element is not None else None,
             not_installed_on=_not_installed_on(u, rsc),
             locked_to=st.locked_to if not st.running_on else None,
-            probe_failure_rc=_probe_failure_rc(u, rsc),
+            probe_failure_rc=_probe_failure_rc(u, rsc), clone_name=st.clone_name,
         )
     children = tuple(_resource(u, c) for c in rsc.children)
     kind = "promotable" if rsc.promotable else rsc.kind
@@ -64,10 +64,11 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
 def _allowed_on(u: Unpacked, rsc: RscConfig) -> tuple[str, ...] | None:
     """Where crm_mon may list a clone Stopped: in a symmetric cluster every node (None);
     else, since crm_mon reads no constraints, only nodes where an instance has history
-    (seed 1119: Pacemaker 2.1.5 lists "Stopped: [ node4 ]", where the one probe ran)."""
+    (seed 1119: Pacemaker 2.1.5 lists "Stopped: [ node4 ]", where the one probe ran). Its
+    orphan instances count: process_rsc_state marks their nodes known to the clone too."""
     if u.options.symmetric:
         return None
-    known = {n for rid in u.primitives_under(rsc.id) for n in u.states[rid].known_on}
+    known = {n for rid in u.instance_primitives(rsc.id) for n in u.states[rid].known_on}
     return tuple(node.name for node in u.nodes if node.name in known)
 
 
@@ -168,7 +169,8 @@ def _orphan_instances(u: Unpacked) -> dict[str, tuple[ResourceStatus, ...]]:
             instances.append(parts[0].replace(
                 id=f"{group}:{number}", kind="group", agent="", children=parts,
                 running_on=tuple(dict.fromkeys(n for p in parts for n in p.running_on)),
-                failed=any(p.failed for p in parts), pending_task=None, not_installed_on=()))
+                failed=any(p.failed for p in parts), pending_task=None, not_installed_on=(),
+                clone_name=None))
         if instances:
             found[clone.id] = tuple(instances)
     return found
@@ -211,14 +213,14 @@ def _health(attrs: dict[str, str]) -> str | None:
     return None
 
 
-def _with_orphans(rsc: ResourceStatus,
+def _with_orphans(u: Unpacked, rsc: ResourceStatus,
                   orphans: dict[str, tuple[ResourceStatus, ...]]) -> ResourceStatus:
     if rsc.id not in orphans:
         return rsc
     children = rsc.children + orphans[rsc.id]
     return rsc.replace(
         children=children,
-        running_on=tuple(dict.fromkeys(n for c in children for n in c.running_on)),
+        running_on=tuple(dict.fromkeys(n for c in children for n in _passed_up(u, c))),
         failed=rsc.failed or any(c.failed for c in orphans[rsc.id]))
 
 
@@ -274,7 +276,7 @@ def build_status(u: Unpacked, *, with_bans: bool = False) -> ClusterStatus:
     orphans = _orphan_instances(u)
     shown_inside = {m.id for instances in orphans.values() for i in instances
                     for m in (i, *i.children)}
-    resources = tuple(_with_orphans(_resource(u, r.id), orphans) for r in u.resources
+    resources = tuple(_with_orphans(u, _resource(u, r.id), orphans) for r in u.resources
                       if r.parent is None and r.id not in shown_inside
                       and not (r.orphan and not u.states[r.id].running_on))
     failed = _failed_operations(u)

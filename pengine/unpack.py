@@ -166,12 +166,16 @@ def _unpack_lrm_resource(
 def _note_history_name(history_id: str, rid: str, st: RscState, node: str,
                        position: int) -> None:
     """Remember the history id an instance was unpacked from (each other id renames it,
-    as Pacemaker's clone_name), and the one it was found running under."""
+    as Pacemaker's clone_name), and the one it was found running under. A history that
+    leaves the instance inactive drops a numbered clone_name (process_rsc_state: such names
+    are from old status sections, and would make stopped instances look like orphans)."""
     if history_id != rid:
         st.clone_name = history_id
     if node in st.running_on:
         st.history_name = history_id
         st.unpacked_at.setdefault(node, position)
+    elif st.clone_name is not None and ":" in st.clone_name:
+        st.clone_name = None
 
 
 def _instance_template(resources: list[RscConfig], base: str) -> RscConfig | None:

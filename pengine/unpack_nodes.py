@@ -140,7 +140,9 @@ def apply_node_states(
         if node.unseen:
             node.unclean = options.stonith_enabled and options.startup_fencing
             node.online = False
-            _finish_node(node)
+            # unpack_node_state reads standby and maintenance, so a node without a
+            # <node_state> is neither, whatever its <nodes> attributes say
+            node.weight = -INF
     if options.no_quorum_policy == "suicide" and not options.have_quorum:
         for node in nodes:
             if node.online:

@@ -13,7 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ["messaging", "ccm", "cib", "crmd", "pengine", "lrmd", "stonithd", "agents", "lab"]
 DAEMONS = {"ccm", "cib", "pengine", "lrmd", "stonithd"}
-MAX_LINES = 800  # review at 500, fail at 800 (style.md §4)
+MAX_LINES = 500  # the project standard: modules under 500 lines (style.md reviews at 500)
 
 
 def _modules() -> list[Path]:

@@ -16,13 +16,15 @@ from pengine.api import (
 )
 
 
-def _leaves(rsc: ResourceStatus, unique: bool = False) -> list[tuple[ResourceStatus, bool]]:
-    """Primitive instances with whether their clone is globally unique."""
+def _leaves(rsc: ResourceStatus, unique: bool = True) -> list[tuple[ResourceStatus, bool]]:
+    """Primitive instances with whether they keep their own id: all but an anonymous
+    clone's instances (a globally-unique clone's instance beyond clone-max is a top-level
+    orphan, shown as "d11:4": seed 1414)."""
     if rsc.kind == "primitive":
         return [(rsc, unique)]
     found = []
     for child in rsc.children:
-        found += _leaves(child, unique or rsc.unique)
+        found += _leaves(child, rsc.unique if rsc.kind in ("clone", "promotable") else unique)
     return found
 
 

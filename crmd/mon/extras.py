@@ -71,7 +71,7 @@ def ban_lines(status: ClusterStatus) -> list[str]:
         return []
     return ["Negative Location Constraints:", *(
         f"  * {ban.id}\tprevents {ban.resource} from running "
-        f"{'as Promoted ' if ban.promoted_only else ''}on {ban.node}" for ban in status.bans)]
+        f"{'in Promoted role ' if ban.promoted_only else ''}on {ban.node}" for ban in status.bans)]
 
 
 def ticket_lines(found: tuple[Ticket, ...]) -> list[str]:

@@ -135,6 +135,20 @@ def _operation(op: etree._Element) -> Operation | None:
         queue_ms=_optional_int(op.get("queue-time")))
 
 
+def _unique_overflow(root: etree._Element, rid: str) -> bool:
+    """Whether history id `rid` is an instance number past a globally-unique clone's
+    clone-max (default: one per node): Pacemaker unpacks it as a top-level orphan, without
+    the configuration's meta attributes (seed 1414: d11:4 of c10, clone-max 4)."""
+    base, colon, number = rid.partition(":")
+    clone = root.find(f"configuration/resources/clone/primitive[@id='{base}']/..")
+    if not colon or not number.isdigit() or clone is None \
+            or not is_true(_meta(clone, "globally-unique") or "false"):
+        return False
+    limit = _meta(clone, "clone-max")
+    nodes = len(root.findall("configuration/nodes/node"))
+    return int(number) >= (_int(limit) if limit is not None else nodes)
+
+
 def _threshold(root: etree._Element, rsc_id: str) -> int:
     for element in root.iterfind("configuration/resources//primitive"):
         if element.get("id") == rsc_id:
@@ -179,7 +193,8 @@ def node_histories(root: etree._Element,
             count, last = fail_count(attributes, rid, rule)
             resources.append(ResourceHistory(
                 resource=rid, operations=tuple(ops), fail_count=count, last_failure=last,
-                migration_threshold=_threshold(root, base), name=rule.name(rid)))
+                migration_threshold=_threshold(root, "" if _unique_overflow(root, rid)
+                                               else base), name=rule.name(rid)))
         out.append(NodeHistory(node_state.get("uname") or node_state.get("id") or "",
                                tuple(resources)))
     return tuple(out)

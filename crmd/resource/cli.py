@@ -134,16 +134,21 @@ def _parameter(connection: CibConnection, root: etree._Element, rsc: str, action
                options: dict[str, object]) -> int:
     """-g, and -p/-d: one CIB write per resource Pacemaker picks (edit.parameter_owners),
     each printed after it was written, as Pacemaker's crm_resource does."""
-    from crmd.resource import edit, query
+    from crmd.resource import attributes, edit
 
     meta, utilization = bool(options["meta"]), bool(options["utilization"])
     name, force, value = str(options["name"]), bool(options.get("force")), options.get("value")
     if action == "get_parameter":
-        answer = query.get_parameter(root, rsc, name, meta, utilization)
+        from pengine.api import unpack_status
+
+        answer = attributes.get_parameter(root, unpack_status(root), rsc, name, meta,
+                                          utilization)
         _emit(answer.out, answer.err)
         return 0
     if action == "set_parameter" and not isinstance(value, str):
         raise UsageError("--set-parameter needs -v/--parameter-value")
+    if not force:
+        _emit(attributes.matching_listing(root, rsc, name), ())
     owners, notes = edit.parameter_owners(root, rsc, name, meta, utilization, force,
                                           delete=action == "delete_parameter")
     _emit(notes.out, ())

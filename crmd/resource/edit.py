@@ -56,16 +56,20 @@ def _location(root: etree._Element, ident: str, rsc: str, node: str, score: str,
     return location
 
 
-def _active_nodes(status: ClusterStatus, rsc_id: str) -> list[str]:
+def active_nodes(status: ClusterStatus, rsc_id: str) -> list[str]:
     """The nodes Pacemaker's crm_resource counts `rsc_id` active on (--ban/--move without a
-    node need exactly one), repeats included. Pacemaker 2.1.5 builds a collective's node list
-    as it unpacks its primitives: a managed one adds its node to each ancestor up to the
-    first that has it already, an unmanaged (or blocked) one appends it to every ancestor
-    unchecked, so a group whose second member is blocked on node2 counts node2 twice
-    (seed 1114: "not moved: active in 2 locations", exit 64)."""
+    node need exactly one), repeats included (node_list)."""
     from crmd.resource.query import find_status
 
-    target = find_status(status, rsc_id)
+    return node_list(find_status(status, rsc_id))
+
+
+def node_list(target: ResourceStatus) -> list[str]:
+    """A resource's node list as Pacemaker 2.1.5 builds it while unpacking its primitives:
+    a managed one adds its node to each ancestor up to the first that has it already, an
+    unmanaged (or blocked) one appends it to every ancestor unchecked, so a group whose
+    second member is blocked on node2 counts node2 twice (seed 1114: "not moved: active in
+    2 locations", exit 64; --locate lists node2 twice)."""
     lists: dict[int, list[str]] = {}
 
     def walk(rsc: ResourceStatus, ancestors: tuple[ResourceStatus, ...]) -> None:
@@ -119,7 +123,7 @@ def move(root: etree._Element, status: ClusterStatus, rsc_id: str, node: str | N
         return ban(root, status, rsc_id, None, lifetime, now)
     cibedit.find_resource(root, rsc_id)
     cibedit.find_node(root, node)
-    if _active_nodes(status, rsc_id) == [node]:
+    if active_nodes(status, rsc_id) == [node]:
         raise AlreadyThere(f"Resource '{rsc_id}' is already active on {node}")
     end = _lifetime_end(lifetime, now) if lifetime else None
     _location(root, f"cli-prefer-{rsc_id}", rsc_id, node, "INFINITY", end,
@@ -156,7 +160,7 @@ def _only_node(status: ClusterStatus, rsc_id: str) -> str:
     (Pacemaker 2.1.5's ban_or_move); else a usage error (64)."""
     from crmd.resource.query import find_status
 
-    active = _active_nodes(status, rsc_id)
+    active = active_nodes(status, rsc_id)
     if len(active) == 1:
         return active[0]
     rsc = find_status(status, rsc_id)
@@ -219,7 +223,7 @@ def _refuse_shadowed(element: etree._Element, name: str) -> None:
 def set_parameter(root: etree._Element, rsc_id: str, name: str, value: str,
                   meta: bool, utilization: bool = False, force: bool = False) -> Outcome:
     """-p on the resource itself (parameter_owners says which resources Pacemaker picks)."""
-    from crmd.resource.query import set_tag
+    from crmd.resource.attributes import set_tag
 
     element = cibedit.find_resource(root, rsc_id)
     if not (meta or utilization or force) and "'" not in name:
@@ -237,7 +241,7 @@ def parameter_owners(root: etree._Element, rsc_id: str, name: str, meta: bool,
     """The resources -p (update) or -d (delete) of `name` acts on, one CIB write each as in
     Pacemaker, and the lines Pacemaker prints before the first write. Instance attributes,
     utilization deletions and --force act on the resource itself."""
-    from crmd.resource.query import set_tag
+    from crmd.resource.attributes import set_tag
 
     element = cibedit.find_resource(root, rsc_id)
     if force or not (meta or utilization) or (delete and utilization):
@@ -276,7 +280,7 @@ def _attribute_owners(element: etree._Element, rsc_id: str, tag: str, name: str,
 def delete_parameter(root: etree._Element, rsc_id: str, name: str, meta: bool,
                      utilization: bool = False) -> Outcome:
     """-d on the resource itself (parameter_owners says which resources Pacemaker picks)."""
-    from crmd.resource.query import set_tag
+    from crmd.resource.attributes import set_tag
 
     element = cibedit.find_resource(root, rsc_id)
     pair = cibedit.delete_nvpair(element, set_tag(meta, utilization), name)
@@ -340,5 +344,5 @@ def _forget_fail_counts(node_state: etree._Element, base: str | None,
     return touched
 
 
-__all__ = ["Outcome", "ban", "cleanup", "clear", "delete_parameter", "move",
+__all__ = ["Outcome", "active_nodes", "ban", "cleanup", "clear", "delete_parameter", "move",
            "parameter_owners", "set_parameter"]

@@ -35,6 +35,9 @@ def _strip_node(line: str, nodes: tuple[str, ...]) -> str:
     head, sep, state = line.partition("):\t ")
     if not sep:
         return line
+    rest, bracket, listed = state.rpartition(" [ ")
+    if bracket and listed.endswith(" ]") and set(listed[:-2].split()) <= set(nodes):
+        return head + sep + rest  # active on several: "Started [ node13 node10 ]" (seed 1417)
     for node in nodes:
         if state.split(" (")[0].endswith(f" {node}"):
             state = _drop_unclean(state.replace(f" {node}", "", 1))
@@ -65,28 +68,37 @@ def list_raw(status: ClusterStatus) -> Answer:
     return Answer(tuple(leaf.id for rsc in status.resources for leaf in _leaves(rsc)))
 
 
-def find_status(status: ClusterStatus, rsc_id: str) -> ResourceStatus:
-    """The resource `rsc_id`; an anonymous clone's child named by its configured id (no
-    ":N") is its first instance, as Pacemaker's crm_resource resolves it (a globally-unique
-    clone's child is found only by its instance id)."""
-    return _find_with_clone(status, rsc_id)[0]
+def find_status(status: ClusterStatus, rsc_id: str, any_clone: bool = False
+                ) -> ResourceStatus:
+    """The resource `rsc_id` as Pacemaker's crm_resource finds it: the first, depth-first,
+    whose id is `rsc_id`, or whose history id is (an instance unpacked from "d6:1" may be
+    instance d6:0: seed 1190), or, for an anonymous clone's child named by its configured
+    id (no ":N"), whose id without the instance number is (a globally-unique clone's child
+    is found only by its instance id, unless `any_clone`: -g/-p/-d find it too)."""
+    return _find_with_clone(status, rsc_id, any_clone)[0]
 
 
-def _find_with_clone(status: ClusterStatus, rsc_id: str
+def _find_with_clone(status: ClusterStatus, rsc_id: str, any_clone: bool = False
                      ) -> tuple[ResourceStatus, ResourceStatus | None]:
-    """(the resource, the clone it is an instance of when named by its configured id)."""
-    def walk(items: tuple[ResourceStatus, ...], parent: ResourceStatus | None,
-             base: bool) -> tuple[ResourceStatus, ResourceStatus | None] | None:
+    """(the resource, its top-level clone when `rsc_id` is the history id it was renamed
+    from: Pacemaker's --locate then stands it for all the clone's instances)."""
+    def matches(rsc: ResourceStatus, unique: bool) -> bool:
+        return rsc_id in (rsc.id, rsc.clone_name) or (
+            (any_clone or not unique) and ":" not in rsc_id and rsc.id.split(":")[0] == rsc_id)
+
+    def walk(items: tuple[ResourceStatus, ...], clone: ResourceStatus | None,
+             unique: bool) -> tuple[ResourceStatus, ResourceStatus | None] | None:
         for rsc in items:
-            anonymous = parent is not None and not parent.unique  # a unique clone's child
-            if rsc.id == rsc_id or (base and anonymous and rsc.id.split(":")[0] == rsc_id):
-                return rsc, parent if base else None
-            found = walk(rsc.children, rsc, base)
+            if matches(rsc, unique):
+                renamed = rsc.clone_name == rsc_id != rsc.id and not unique
+                return rsc, clone if renamed else None
+            top = clone or (rsc if rsc.kind in ("clone", "promotable") else None)
+            found = walk(rsc.children, top, unique or rsc.unique)
             if found is not None:
                 return found
         return None
 
-    found = walk(status.resources, None, False) or walk(status.resources, None, True)
+    found = walk(status.resources, None, False)
     if found is None:
         raise NotFoundError(f"Resource '{rsc_id}' not found")
     return found
@@ -102,16 +114,19 @@ def locate(status: ClusterStatus, rsc_id: str) -> Answer:
     """--locate: one line per node the resource (or any instance) is active on."""
     rsc, clone = _find_with_clone(status, rsc_id)
     rsc = clone or rsc  # a clone's child stands for all of the clone's instances
-    # Pacemaker lists a clone's instances last first, each by its own node list (a group
-    # instance's nodes once, not once per member: seed 1190), anything else by its nodes
-    shown = rsc.children[::-1] if rsc.kind in ("clone", "promotable") else (rsc,)
+    # Pacemaker joins the node lists of a clone's instances (a group instance's nodes once,
+    # not once per member: seed 1190; again per unmanaged member: seed 1114), or takes the
+    # resource's own, and prints the result last first (seed 1037: m7 on node1 and node3)
+    from crmd.resource.edit import node_list
+
+    shown = rsc.children if rsc.kind in ("clone", "promotable") else (rsc,)
     lines = []
     for item in shown:
         suffix = " Promoted" if item.role == Role.PROMOTED else ""
-        lines += [f"resource {rsc_id} is running on: {node}{suffix}" for node in item.running_on]
+        lines += [f"resource {rsc_id} is running on: {node}{suffix}" for node in node_list(item)]
     if not lines:
         return Answer(err=(f"resource {rsc_id} is NOT running",))
-    return Answer(tuple(lines))
+    return Answer(tuple(lines[::-1]))
 
 
 def why(root: etree._Element, status: ClusterStatus, rsc_id: str | None,
@@ -136,11 +151,11 @@ def why(root: etree._Element, status: ClusterStatus, rsc_id: str | None,
 
 def _checks(root: etree._Element, rsc_id: str) -> list[str]:
     """What Pacemaker 2.1.5's cli_resource_check reports, from the top-level resource's own
-    attribute sets (a member's or child's do not count): target-role Stopped (or Unpromoted
-    in a promotable clone), and unmanaged for is-managed false (or maintenance true, when
-    a clone's child was named)."""
+    attribute sets (other members' or children's do not count): target-role Stopped (or
+    Unpromoted in a promotable clone), and unmanaged for is-managed false there or on the
+    named resource itself (or maintenance true, when a clone's child was named)."""
     try:
-        top = cibedit.find_resource(root, rsc_id)
+        named = top = cibedit.find_resource(root, rsc_id)
     except NotFoundError:
         return []
     while (parent := top.getparent()) is not None and parent.tag != "resources":
@@ -158,8 +173,12 @@ def _checks(root: etree._Element, rsc_id: str) -> list[str]:
     # clone c5's maintenance; a plain "--why" listing c5 does not, nor "-r m7" its group's:
     # seed 1101; observed on Debian's 2.1.5, the source was not at hand)
     below = top.tag in ("clone", "master") and top.get("id") != rsc_id.split(":")[0]
+    # the named resource's own is-managed counts too, still reported for the top-level one
+    # (seed 1003: "-r m7" says unmanaged 'g6', "-r g6" says nothing; 1012's clone child d12)
+    named_managed = cibedit.get_nvpair(named, "meta_attributes", "is-managed")
     if not _true(own.get("is-managed", "true")) or (
-            below and _true(own.get("maintenance", "false"))):
+            below and _true(own.get("maintenance", "false"))) or (
+            named_managed is not None and not _true(named_managed.get("value") or "")):
         lines.append(f"Configuration prevents cluster from stopping or starting unmanaged "
                      f"'{name}'")
     return lines
@@ -265,15 +284,17 @@ def _true(text: str) -> bool:
 
 def _rank(root: etree._Element, rsc_id: str) -> tuple[int, int, str]:
     """Pacemaker's order of a resource's colocations: the other resource's priority (high
-    first), then variant (bundle, clone, group, primitive), then id."""
+    first; its effective one, so a group member has its group's: seed 1343), then variant
+    (bundle, clone, group, primitive), then id."""
+    from crmd.resource.attributes import effective_attributes
+
     element = cibedit.find_by_id(root, rsc_id)
     tag = element.tag if element is not None else "primitive"
     variant = {"bundle": 3, "clone": 2, "master": 2, "group": 1}.get(str(tag), 0)
-    priority = element.find("meta_attributes/nvpair[@name='priority']") if (
-        element is not None) else None
     try:
-        value = int(priority.get("value") or 0) if priority is not None else 0
-    except ValueError:
+        meta = effective_attributes(root, rsc_id, None, "meta_attributes", 0)
+        value = int(meta.get("priority", "0"))
+    except (NotFoundError, ValueError):
         value = 0
     return -value, -variant, rsc_id
 
@@ -292,20 +313,3 @@ def _colocated(root: etree._Element, scores: tuple[LocationBan, ...],
         if others:
             lines += ["    * Locations:", *(f"      * {line}" for line in others)]
     return lines
-
-
-def set_tag(meta: bool, utilization: bool = False) -> str:
-    """The attribute block -p/-g/-d act on: --utilization's, --meta's or the parameters'."""
-    if utilization:
-        return "utilization"
-    return "meta_attributes" if meta else "instance_attributes"
-
-
-def get_parameter(root: etree._Element, rsc_id: str, name: str, meta: bool,
-                  utilization: bool = False) -> Answer:
-    """--get-parameter: the value, or a note on stderr when it is not set (rc 0)."""
-    element = cibedit.find_resource(root, rsc_id)
-    pair = cibedit.get_nvpair(element, set_tag(meta, utilization), name)
-    if pair is None:
-        return Answer(err=(f"Attribute '{name}' not found for '{rsc_id}'",))
-    return Answer((pair.get("value") or "",))

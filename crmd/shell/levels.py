@@ -141,12 +141,14 @@ def resource_locate(rsc: str) -> None:
 
 def _attribute_command(rsc: str, action: str, name: str, value: str | None,
                        meta: bool) -> None:
-    from crmd.resource import edit, query
+    from crmd.resource import attributes, edit
 
     state = session()
     root = state.live_edit()
-    if action == "show":
-        answer = query.get_parameter(root, rsc, name, meta)
+    if action == "show":  # crmsh runs crm_resource --get-parameter: its answer, its notes
+        from pengine.api import unpack_status
+
+        answer = attributes.get_parameter(root, unpack_status(root), rsc, name, meta)
         for line in answer.out:
             click.echo(line)
         echo_notes(list(answer.err))

@@ -132,20 +132,18 @@ def _send(ctx: DaemonContext, effect: Send) -> None:
 
 
 def _persist(ctx: DaemonContext, effect: PersistCib) -> None:
-    """Write the copy to the node's memory and publish what changed since the copy last
-    published."""
-    from cib.api import create_patchset
+    """Write the copy to the node's memory (printed now: a replica's tree changes in place
+    afterwards) and publish its patches, as the daemon does (`published_patches`: the
+    patchset from the copy last published after a whole-CIB resync)."""
+    from cib.api import published_patches
     from crmd.cib_events import diff_events
 
     ctx.memory[DISK] = (element_text(effect.cib, pretty=False), effect.term)
-    cib = effect.cib
-    patch = create_patchset(ctx.state["persisted"], cib)
-    ctx.state["persisted"] = cib
-    if patch is None:
-        return
-    for event in diff_events(element_text(patch, pretty=False), effect.version, ctx.now,
-                             ctx.wall):
-        ctx.sim.publish(ctx, Publish(CIB_TOPIC, event))
+    patches = published_patches(effect, ctx.state["persisted"])
+    ctx.state["persisted"] = effect.cib
+    for patch in patches:
+        for event in diff_events(patch, effect.version, ctx.now, ctx.wall):
+            ctx.sim.publish(ctx, Publish(CIB_TOPIC, event))
 
 
 def _acknowledge(ctx: DaemonContext, effect: Acknowledge) -> None:

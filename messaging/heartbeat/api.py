@@ -35,13 +35,13 @@ Semantics the contract promises:
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from messaging.effects import AllNodes, Node
-from messaging.envelope import protocol
+from messaging.envelope import Ping, Pong, protocol
 from messaging.errors import RemoteProtocolError
 
 __all__ = [
@@ -180,7 +180,10 @@ class Counters:
 @IPC.register("ack")
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """Reply to SendMessage: the message is queued (refusals are error replies)."""
+    """Reply to SendMessage: the core took the message and its datagrams were handed to
+    the kernel before this reply (`sendto`; UDP may still drop them, the core resends while
+    it lives); refusals are error replies. Once heartbeat broadcast its leaving (it
+    stops), a message is dropped and still acknowledged."""
 
     ok: bool = True
 
@@ -268,10 +271,14 @@ class AsyncHeartbeatClient:
         self._ctl = AsyncClient(ctl_endpoint(state_dir), IPC, timeout=timeout)
 
     async def _ask(self, request: object, answer: type[Any]) -> Any:
-        reply = await self._ctl.request(request)
-        if not isinstance(reply, answer):
-            raise RemoteProtocolError(f"heartbeat answered {type(reply).__name__}")
-        return reply
+        return await self._checked(self._ctl.start_request(request), answer)
+
+    @staticmethod
+    async def _checked(reply: Awaitable[Any], answer: type[Any]) -> Any:
+        message = await reply
+        if not isinstance(message, answer):
+            raise RemoteProtocolError(f"heartbeat answered {type(message).__name__}")
+        return message
 
     async def send_message(self, destination: Node | AllNodes, channel: str,
                            payload: bytes) -> Ack:
@@ -284,6 +291,21 @@ class AsyncHeartbeatClient:
         """`send_message` without waiting for heartbeat's `Ack` (a notice): a refusal is
         only logged by heartbeat (`ipc_notice_failed`)."""
         await self._ctl.notify(SendMessage(_wire_destination(destination), channel, payload))
+
+    def hand_message(self, destination: Node | AllNodes, channel: str, payload: bytes,
+                     timeout: float | None = None) -> Awaitable[Ack]:
+        """Send `payload` now (before any later send of this client) and return the
+        awaitable of heartbeat's `Ack`, which it gives once it handed the message's
+        datagrams to the kernel (its core sends them as it takes the request): the message
+        has left this node's processes. Several may be in flight at once."""
+        return self._checked(self._ctl.start_request(
+            SendMessage(_wire_destination(destination), channel, payload), timeout), Ack)
+
+    def barrier(self, timeout: float | None = None) -> Awaitable[Pong]:
+        """Ping heartbeat now and return the awaitable of its `Pong`: heartbeat takes one
+        client's requests and notices in order, so the Pong says every message posted
+        before it was handled as `hand_message`'s `Ack` says."""
+        return self._checked(self._ctl.start_request(Ping(), timeout), Pong)
 
     async def query_nodes(self) -> NodeTable:
         table: NodeTable = await self._ask(QueryNodes(), NodeTable)

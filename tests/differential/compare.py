@@ -4,7 +4,7 @@ Pacemaker is run twice (`-x F -S` for the Transition Summary and the whole simul
 `-x F -s` for allocation scores); ours runs in-process through `pengine.api.schedule` for the
 summary and scores, and as a subprocess (`crm_simulate -x F -S`) only when the whole output is
 wanted. Summaries compare line by line, whitespace-insensitive; scores compare the set of
-`pcmk__primitive_assign` lines (the only score lines our engine prints).
+`pcmk__primitive_assign` and `pcmk__group_assign` lines (the score lines our engine prints).
 """
 
 from __future__ import annotations
@@ -19,6 +19,12 @@ from pathlib import Path
 from tests.oracle import pacemaker_tool
 
 _ENV = {"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+SCORE_PREFIXES = ("pcmk__primitive_assign:", "pcmk__group_assign:")
+
+
+def score_lines(lines: list[str] | tuple[str, ...]) -> set[str]:
+    """The compared allocation-score lines (SCORE_PREFIXES) of a `-s` output."""
+    return {line for line in lines if line.startswith(SCORE_PREFIXES)}
 
 
 @dataclass(frozen=True)
@@ -91,11 +97,8 @@ def compare(seed: int, xml: str, *, scores: bool = False, full: bool = False) ->
         summary_ok = norm(expected) == norm(got)
         scores_ok = full_ok = None
         if scores:
-            theirs = {line for line in pacemaker(path, tmp, "-s").splitlines()
-                      if line.startswith("pcmk__primitive_assign:")}
-            mine = {line for line in transition.scores
-                    if line.startswith("pcmk__primitive_assign:")}
-            scores_ok = theirs == mine
+            theirs = score_lines(pacemaker(path, tmp, "-s").splitlines())
+            scores_ok = theirs == score_lines(transition.scores)
         if full:
             full_ok = norm(sim.splitlines()) == norm(ours_full(path, tmp).splitlines())
         return Outcome(seed, summary_ok, expected, got, scores_ok, full_ok)

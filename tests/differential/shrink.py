@@ -4,7 +4,7 @@ Greedy delta debugging over the XML: remove one element at a time (constraints, 
 group members, histories, history entries, attributes, node states) and keep the removal when
 Pacemaker still produces a summary and ours still disagrees with it. Repeats until a whole pass
 removes nothing. The result is the regression case to keep (with Pacemaker's summary).
-With `--scores` the disagreement kept is in the `pcmk__primitive_assign` score lines (`-s`).
+With `--scores` the disagreement kept is in the compared score lines (`-s`, compare.SCORE_PREFIXES).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from tests.differential.compare import norm, pacemaker, summary_lines
+from tests.differential.compare import SCORE_PREFIXES, norm, pacemaker, summary_lines
 from tests.differential.generate import generate
 
 REMOVABLE = (
@@ -46,7 +46,7 @@ def disagrees(xml: str) -> tuple[str, ...] | None:
 
 
 def scores_disagree(xml: str) -> tuple[str, ...] | None:
-    """Pacemaker's primitive_assign score lines when ours differ from them, else None."""
+    """Pacemaker's compared score lines when ours differ from them, else None."""
     from pengine.api import schedule
 
     with tempfile.TemporaryDirectory(prefix="pengine-shrink-") as tmp:
@@ -64,9 +64,8 @@ def scores_disagree(xml: str) -> tuple[str, ...] | None:
 
 
 def score_lines(text: str) -> tuple[str, ...]:
-    """The `pcmk__primitive_assign` lines of a `-s` output (the ones our engine prints)."""
-    return tuple(line for line in text.splitlines()
-                 if line.startswith("pcmk__primitive_assign:"))
+    """The compared score lines of a `-s` output (the ones our engine prints)."""
+    return tuple(line for line in text.splitlines() if line.startswith(SCORE_PREFIXES))
 
 
 def shrink(xml: str, disagrees: Callable[[str], tuple[str, ...] | None] = disagrees) -> str:

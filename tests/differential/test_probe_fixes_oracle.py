@@ -131,6 +131,67 @@ CASES = [
     ("dangling-source-by-node-xml", 1238, "crm_mon", ["-1", "--output-as=xml", "-n"]),
     ("dangling-source-exclude-resources", 1238, "crm_mon", ["-1", "--output-as=xml",
                                                             "--exclude=resources"]),
+    # seed 1012: clone c1 (meta notify, clone-max 11, resource-stickiness 10) of d2 (meta
+    # resource-stickiness 0). -p/-d without --force first list every nvpair of that name
+    # under the top-level resource when there are several ("Multiple attributes match")
+    ("listing-clone-redirect", 1012, "crm_resource", ["-r", "c1", "--meta", "-p",
+                                                     "resource-stickiness", "-v", "5"]),
+    ("listing-child-delete", 1012, "crm_resource", ["-r", "d2", "--meta", "-d",
+                                                   "resource-stickiness"]),
+    ("listing-before-refusal", 1012, "crm_resource", ["-r", "d2", "-p", "resource-stickiness",
+                                                     "-v", "1"]),
+    ("listing-not-forced", 1012, "crm_resource", ["-r", "d2", "--meta", "-p",
+                                                 "resource-stickiness", "-v", "1", "--force"]),
+    # --meta -g answers from the effective meta table: the element's XML attributes, its
+    # meta, its parent's (a clone adds globally-unique and stickiness 1, a group instance
+    # clone-max), rsc_defaults; a clone's child is named by its first instance
+    ("get-meta-from-clone", 1012, "crm_resource", ["-r", "d2", "--meta", "-g", "notify"]),
+    ("get-meta-xml-attribute", 1012, "crm_resource", ["-r", "d2", "--meta", "-g", "type"]),
+    ("get-meta-instance-number", 1012, "crm_resource", ["-r", "d2", "--meta", "-g", "clone"]),
+    ("get-meta-clone-stickiness", 1058, "crm_resource", ["-r", "d4", "--meta", "-g",
+                                                        "resource-stickiness"]),
+    ("get-meta-group-instance-clone-max", 1190, "crm_resource", ["-r", "m3", "--meta", "-g",
+                                                                "clone-max"]),
+    ("get-meta-rsc-defaults", 1003, "crm_resource", ["-r", "m3", "--meta", "-g",
+                                                    "resource-stickiness"]),
+    ("get-meta-group-target-role", 1020, "crm_resource", ["-r", "m2", "--meta", "-g",
+                                                         "target-role"]),
+    ("get-unique-child-instance", 1058, "crm_resource", ["-r", "d8", "--meta", "-g",
+                                                        "clone"]),
+    ("get-active-on-several", 1012, "crm_resource", ["-r", "c1", "--meta", "-g",
+                                                    "resource-stickiness"]),
+    # seed 1190: anonymous clone c5's history d6:1 (running on node3) was unpacked as
+    # instance d6:0, so "d6:1" names d6:0; group instances keep no history name, so "g2" is
+    # g2:0 alone, while "m3" (history under the bare id) stands for all of c1's instances
+    ("locate-history-name", 1190, "crm_resource", ["--locate", "-r", "d6:1"]),
+    ("why-history-name", 1190, "crm_resource", ["--why", "-r", "d6:1"]),
+    ("locate-group-instance-only", 1190, "crm_resource", ["--locate", "-r", "g2"]),
+    ("locate-renamed-member-all", 1190, "crm_resource", ["--locate", "-r", "m3"]),
+    # found by probe_cli 1340-1439: colocations sort by the other resource's effective
+    # priority (m3 has its group g1's 10: seed 1343); --list prints no node list for a
+    # resource active on several nodes (1417, 1430); a ban of the Promoted role reads "in
+    # Promoted role" (1340); unique clone c10's instance d11:4 beyond clone-max 4 is a
+    # top-level orphan: shown by its own id under -n, no clone meta in its history (1414)
+    ("constraints-inherited-priority", 1343, "crm_resource", ["--constraints", "-r", "r11"]),
+    ("list-multi-active-no-nodes", 1417, "crm_resource", ["--list"]),
+    ("list-multi-active-unmanaged", 1430, "crm_resource", ["--list"]),
+    ("ban-promoted-role", 1340, "crm_mon", ["-1", "--include=all"]),
+    ("unique-overflow-by-node", 1414, "crm_mon", ["-1", "-n"]),
+    ("unique-overflow-history", 1414, "crm_mon", ["-1", "--output-as=xml",
+                                                  "--exclude=nodes"]),
+    # --locate lists a group instance's node once per unmanaged member that put it there
+    # (the node lists --ban counts: seed 1114's blocked members, 1001's unmanaged m10)
+    ("locate-blocked-group-clone", 1114, "crm_resource", ["--locate", "-r", "c1"]),
+    ("locate-unmanaged-member-group", 1001, "crm_resource", ["--locate", "-r", "g8"]),
+    ("locate-renamed-member-repeats", 1012, "crm_resource", ["--locate", "-r", "m17"]),
+    # seed 1037: group g6 (m7, m8) active on node1 and node3: listed last first
+    ("locate-multi-active-last-first", 1037, "crm_resource", ["--locate", "-r", "g6"]),
+    ("locate-multi-active-member", 1037, "crm_resource", ["--locate", "-r", "m7"]),
+    # --why: the named resource's own is-managed false reports its top-level resource
+    # unmanaged (seed 1003: m7 of g6; 1012: d12 of clone c11), its group alone does not
+    ("why-member-own-unmanaged", 1003, "crm_resource", ["--why", "-r", "m7"]),
+    ("why-group-of-unmanaged-member", 1003, "crm_resource", ["--why", "-r", "g6"]),
+    ("why-clone-child-own-unmanaged", 1012, "crm_resource", ["--why", "-r", "d12"]),
 ]
 
 

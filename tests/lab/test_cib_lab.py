@@ -113,17 +113,48 @@ def check_attribute_and_diff_events(dirs: dict[str, str]) -> None:
         time.sleep(0.2)
 
 
+KEEP_LOGS = "HACLUSTER_TEST_KEEP_LOGS"  # a directory: a failed test's node logs go there
+
+
 @contextlib.contextmanager
 def three_nodes() -> Iterator[dict[str, str]]:
-    """A fresh 3-node loopback lab with the cib: each node's state directory; down after."""
+    """A fresh 3-node loopback lab with the cib: each node's state directory; down after
+    (a failure's node logs and cib files copied first to $HACLUSTER_TEST_KEEP_LOGS)."""
     cli("down")
     code, out = cli("up", "--loopback", "--nodes", "3", "--wait", "30")
+    dirs: dict[str, str] = {}
     try:
         assert code == 0, out
         status = json.loads(cli("status", "--json")[1])
-        yield {n: info["state_dir"] for n, info in status["nodes"].items()}
+        dirs = {n: info["state_dir"] for n, info in status["nodes"].items()}
+        yield dirs
+    except BaseException:
+        keep_logs(dirs)
+        raise
     finally:
         assert cli("down")[0] == 0
+
+
+def keep_logs(dirs: dict[str, str]) -> None:
+    """Copy each node's daemon logs and cib directory (not its sockets) to a fresh
+    directory under $HACLUSTER_TEST_KEEP_LOGS, when set, and say where."""
+    keep = os.environ.get(KEEP_LOGS)
+    if not keep or not dirs:
+        return
+    import shutil
+    import tempfile
+
+    Path(keep).mkdir(parents=True, exist_ok=True)
+    target = Path(tempfile.mkdtemp(prefix=time.strftime("%H%M%S-"), dir=keep))
+    for node, state_dir in dirs.items():
+        for source, name in ((Path(state_dir).parent / "log", "log"),
+                             (Path(state_dir) / "cib", "cib")):
+            if source.is_dir():  # a cib that never started has no directory
+                shutil.copytree(source, target / node / name, dirs_exist_ok=True,
+                                ignore=lambda where, names: [  # sockets: not copyable
+                                    n for n in names if not (Path(where) / n).is_file()
+                                    and not (Path(where) / n).is_dir()])
+    print(f"node logs kept in {target}", file=sys.stderr)
 
 
 def test_cib_converges_across_nodes_and_master_restart() -> None:

@@ -1,5 +1,5 @@
 """The lab without namespaces (`lab up --loopback`, what non-root users get): real daemons
-on 127.0.60.x agree, a killed node leaves the view, namespace-only faults are refused."""
+on 127.K.60.x agree, a killed node leaves the view, namespace-only faults are refused."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from lab_names import lab_name
 
 from ccm.api import CcmClient
 from lab.cli import lab
+from lab.layout import loopback_octet
 from messaging.errors import HAError
 
 LOOP_LAB = lab_name("hcloop")
@@ -35,7 +36,7 @@ def test_loopback_lab_lifecycle() -> None:
         assert code == 0, out
         status = json.loads(cli("status", "--json")[1])
         assert status["backend"] == "loopback"
-        assert status["nodes"]["n2"]["address"] == "127.0.60.12"
+        assert status["nodes"]["n2"]["address"] == f"127.{loopback_octet(LOOP_LAB)}.60.12"
         assert cli("kill", "n3")[0] == 0
         dirs = {n: info["state_dir"] for n, info in status["nodes"].items()}
         deadline = time.monotonic() + 10

@@ -17,7 +17,7 @@ import pytest
 from lxml import etree
 
 from cib.diff import create_patchset
-from cib.ops_write import WRITERS
+from cib.ops_write import write
 from cib.request import Op, Request
 from cib.xmlio import element_text, parse
 
@@ -72,7 +72,7 @@ def test_a_modify_diffed_from_its_touched_element_gives_the_whole_comparison(
         if drawn is None:
             continue
         data, scope = drawn
-        written = WRITERS[Op.MODIFY](cib, Request(Op.MODIFY, data, scope, allow_create=True))
+        written = write(cib, Request(Op.MODIFY, data, scope, allow_create=True))
         touched = getattr(written, "touched", None)
         assert touched is not None
         whole = create_patchset(cib, written.tree)  # type: ignore[union-attr]

@@ -10,8 +10,14 @@ from pathlib import Path
 
 from cib.disk import DiskWriter
 from cib.model import empty_cib
-from cib.store import CibStore
+from cib.store import CibStore, DiskCopy
+from cib.xmlio import Element
 from messaging.logs import get_logger
+
+
+def _epoch(cib: DiskCopy | Element) -> str | None:
+    """The epoch of what a save got (the disk writer prints the tree when asked)."""
+    return str(cib.version.epoch) if isinstance(cib, DiskCopy) else cib.get("epoch")
 
 
 class GatedStore(CibStore):
@@ -25,7 +31,7 @@ class GatedStore(CibStore):
     def save(self, cib, written=None, keep_status=False, term=None,  # type: ignore[no-untyped-def]
              reset_journal=True):
         assert self.gate.wait(10)
-        self.saved.append(cib.get("epoch"))
+        self.saved.append(_epoch(cib))
         return super().save(cib, written, keep_status, term, reset_journal)
 
 
@@ -76,6 +82,27 @@ def test_a_copy_saved_behind_holds_back_no_acknowledgement(tmp_path: Path) -> No
 
     _run_gated(store, events, queue)
     assert events == ["ack at once", "loop ran", "ack after epoch 2"]
+    assert store.saved == ["1", "2"]
+
+
+def test_a_save_holds_the_tree_as_it_was_when_requested(tmp_path: Path) -> None:
+    """A replica changes its live tree in place (cib.replication_follower): a save waiting
+    for its thread must write the tree of its request, not what the tree became since."""
+    store = GatedStore(tmp_path)
+    events: list[str] = []
+    live = empty_cib(epoch=2)
+
+    def queue(disk: DiskWriter) -> None:
+        disk.write(empty_cib(epoch=1), term=1)  # holds the save thread at the gate
+        disk.write(live, term=1)  # waits behind it
+        live.set("epoch", "3")  # the next change, in place
+        live.set("num_updates", "7")
+        disk.after_writes(lambda: events.append("saved"))
+        events.append("queued")
+
+    _run_gated(store, events, queue)
+    loaded = CibStore(tmp_path).load()
+    assert loaded.cib is not None and loaded.cib.get("epoch") == "2"
     assert store.saved == ["1", "2"]
 
 
@@ -162,9 +189,9 @@ class TwoGateStore(CibStore):
 
     def save(self, cib, written=None, keep_status=False, term=None,  # type: ignore[no-untyped-def]
              reset_journal=True):
-        assert self.gates[cib.get("epoch")].wait(10)
+        assert self.gates[_epoch(cib)].wait(10)
         result = super().save(cib, written, keep_status, term, reset_journal)
-        self.done.append(cib.get("epoch"))
+        self.done.append(_epoch(cib))
         return result
 
 

@@ -17,9 +17,12 @@ from cib.replication import ReplicaCore
 from cib.replication_full import full_copy
 from cib.replication_messages import (
     CIB_PROTOCOL,
+    Acknowledge,
     Announce,
     AskAnnounce,
     ClientWrite,
+    DcClaim,
+    DcNamed,
     Diff,
     FetchCib,
     FullCib,
@@ -122,15 +125,33 @@ def test_a_master_refusing_the_best_copy_decides_without_it() -> None:
     assert len(pushed) == 1 and isinstance(pushed[0], FullCib)
 
 
-def test_an_older_peer_is_named_in_the_masters_log() -> None:
+def test_a_member_with_an_older_protocol_is_refused_and_the_view_goes_on() -> None:
+    """n3 announces CIB protocol 1 (it waits for confirmations a protocol 2 master never
+    sends, and would make everyone wait for its own as master) while every crmd names it
+    DC: the master refuses it as Pacemaker's DC refuses an incompatible feature set (an
+    error naming it and both protocols), decides its sync without it, never hands the
+    role to it, and acknowledges writes; n3's messages in that view are ignored."""
     master = _holder(5)
-    master.handle(ViewChanged(0.0, 1, MEMBERS))
-    state = master._state()
-    effects = master.handle(PeerMessage(0.0, "n2", Announce(1, state[0], state[2], state[1])))
-    assert [dict(log.fields)["protocol"] for log in _logs(effects, "cib_peer_protocol")] == [0]
-    effects = master.handle(PeerMessage(0.0, "n2", Announce(1, state[0], state[2], state[1],
-                                                            protocol=CIB_PROTOCOL)))
-    assert not _logs(effects, "cib_peer_protocol")
+    members = ((1, "n1"), (2, "n2"), (3, "n3"))
+    master.handle(ViewChanged(0.0, 1, members))
+    master.handle(DcNamed(0.0, "n3"))
+    version, term, digest = master._state()
+    master.handle(PeerMessage(0.0, "n2", Announce(1, version, digest, term, "n3",
+                                                  protocol=CIB_PROTOCOL)))
+    effects = master.handle(PeerMessage(0.0, "n3", Announce(1, version, digest, term, "n3",
+                                                            protocol=1)))
+    assert not [e for e in effects if isinstance(e, Send) and isinstance(e.message, Handover)]
+    assert master.sync is None and master.master == "n1" and set(master.members) == {"n1", "n2"}
+    [refused] = _logs(effects, "cib_peer_refused")
+    fields = dict(refused.fields)
+    assert (refused.level, fields["peer"], fields["protocol"], fields["ours"]) == (
+        "error", "n3", 1, CIB_PROTOCOL)
+    assert "n3" in str(fields["reason"]) and "protocol 1" in str(fields["reason"])
+    effects = master.handle(PeerMessage(0.0, "n3", DcClaim(1, "n3")))
+    assert effects == [] and master.master == "n1"  # no longer a member of this view
+    effects = master.handle(_create("w1"))
+    assert [(e.request_id, e.exit_code) for e in effects if isinstance(e, Acknowledge)] == [
+        ("w1", 0)]
 
 
 def test_the_fields_travel_and_an_older_frame_opens_with_their_defaults() -> None:
@@ -190,7 +211,8 @@ def test_the_ping_after_a_write_announces_once_to_every_node() -> None:
     master.handle(ViewChanged(0.0, 1, members))
     version, term, digest = master._state()
     for name in ("n2", "n3"):
-        master.handle(PeerMessage(0.0, name, Announce(1, version, digest, term)))
+        master.handle(PeerMessage(0.0, name, Announce(1, version, digest, term,
+                                                      protocol=CIB_PROTOCOL)))
     master.handle(_create("w1"))
     announced = [(e.destination, e.message) for e in master.handle(TimerFired("ping", 1.0))
                  if isinstance(e, Send)]

@@ -149,6 +149,38 @@ def test_a_best_copy_that_never_arrives_starts_the_join_over() -> None:
     assert wire.coordinator.copy_reached((0, 6, 0)) == [], "the old round's acks are gone"
 
 
+def _round_without_gamma() -> Wire:
+    """A round offered to alpha (the DC) and beta (the best CIB); gamma not yet a member."""
+    wire = Wire("alpha", ["alpha", "beta", "gamma"],
+                {"alpha": (0, 5, 3), "beta": (0, 6, 0), "gamma": (0, 4, 9)})
+    wire.run(wire.coordinator.offer_all(["alpha", "beta"], 0.0))
+    return wire
+
+
+def test_a_node_offered_during_the_round_keeps_the_best_cib_seen_so_far() -> None:
+    # Pacemaker forgets the best CIB (max_generation) only when a new round starts
+    # (start_join_round); do_dc_join_offer_one keeps it while offering one more node
+    wire = _round_without_gamma()
+    wire.run(wire.coordinator.offer_one("gamma", ["alpha", "beta", "gamma"], 0.5))
+    assert wire.coordinator.phases["beta"] is JoinPhase.INTEGRATED, "beta is not asked again"
+    wire.run(wire.coordinator.finalize(1.0))
+    assert SyncCib("beta") in wire.cib
+
+
+def test_a_view_offers_only_the_members_not_offered_in_the_round() -> None:
+    # Pacemaker's membership-driven offer_one (no announce message) offers the peers
+    # whose join phase is still none, and neither the others nor the DC again
+    wire = _round_without_gamma()
+    effects = wire.coordinator.offer_unoffered({"beta", "gamma"}, ["alpha", "beta", "gamma"],
+                                               0.5)
+    offered = [e.destination for e in effects if isinstance(e, Send)]
+    assert offered == [Node("gamma")]
+    assert wire.coordinator.offer_unoffered({"beta"}, ["alpha", "beta", "gamma"], 0.6) == []
+    wire.run(effects)
+    wire.run(wire.coordinator.finalize(1.0))
+    assert SyncCib("beta") in wire.cib
+
+
 def test_integration_timeout_moves_on_without_the_silent_node() -> None:
     wire = Wire("alpha", ["alpha", "beta", "gamma"],
                 {n: (0, 1, 0) for n in IDS}, silent=frozenset({"gamma"}))

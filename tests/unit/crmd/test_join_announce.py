@@ -60,3 +60,32 @@ def test_a_late_controller_is_offered_before_its_announce_reaches_the_dc() -> No
     assert cluster.controller("beta").state is FsaState.NOT_DC
     assert cluster.controller("alpha").state is FsaState.IDLE
     assert cluster.violations == []
+
+
+def _node_joins(cluster: Cluster, dc: str, since: int = 0) -> int:
+    """How often `dc`'s controller took I_NODE_JOIN in its log records from `since` on."""
+    return sum(1 for record in cluster.sim.daemon(dc, "crmd").log.records[since:]
+               if record.event == "fsa_input" and record.fields.get("input") == "I_NODE_JOIN")
+
+
+def test_a_late_controller_restarts_the_integration_once() -> None:
+    # Pacemaker's controller announces itself once, at its start (`do_cl_join_query`):
+    # the DC offers it a join (`do_dc_join_offer_one`, I_NODE_JOIN) and the round goes on.
+    # Ours also announces when it learned the DC; with the first offer still unanswered
+    # that announce only gets the same offer again, not a second I_NODE_JOIN (which
+    # offered the DC itself again, set the node back to welcomed and, in FINALIZE_JOIN,
+    # sent the DC back to INTEGRATION: at a cold boot, once more per late node).
+    cluster = Cluster(EXAMPLE, stonith=True)
+    cluster.start_all()
+    cluster.stop_controller("beta")
+    cluster.run_for(10.0)
+    assert cluster.dc() == "alpha"
+    logged = len(cluster.sim.daemon("alpha", "crmd").log.records)
+    cluster.restart_controller("beta")
+    cluster.run_for(10.0)
+    announces = [t for t in _arrivals(cluster, "alpha", "beta", "JoinAnnounce") if t >= 10.0]
+    assert announces, "beta announced itself once it learned the DC"
+    assert _node_joins(cluster, "alpha", logged) == 1
+    assert cluster.controller("beta").state is FsaState.NOT_DC
+    assert cluster.controller("alpha").state is FsaState.IDLE
+    assert cluster.violations == []

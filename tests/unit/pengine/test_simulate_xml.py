@@ -152,3 +152,19 @@ def test_disabled_clone_xml_like_pacemaker(name: str, tmp_path: Path) -> None:
     ours = _ours(*args)
     assert (ours.returncode, theirs.returncode) == (0, 0), ours.stderr
     assert _normal(ours.stdout) == _normal(theirs.stdout)
+
+
+# <nodes> of the XML status: listed in the node list's order (digit runs compare as
+# numbers); a node without a <node_state> is neither standby nor in maintenance
+NODE_CASES = ["nodes-listed-in-natural-order", "unseen-node-is-neither-standby-nor-maintenance"]
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("name", NODE_CASES)
+def test_node_list_xml_like_pacemaker(name: str, tmp_path: Path) -> None:
+    cib = Path(__file__).with_name("cibs") / f"{name}.xml"
+    args = ["-x", str(cib), "-S", "--output-as=xml", "-t", NOW]
+    theirs = _theirs(*args, tmp=tmp_path)
+    ours = _ours(*args)
+    assert (ours.returncode, theirs.returncode) == (0, 0), ours.stderr
+    assert _normal(ours.stdout) == _normal(theirs.stdout)
