@@ -126,9 +126,8 @@ class Controller:
         # controllers' process group); joins go only to these, the election counts these
         self.controllers: set[str] = self.presence.alive
         self.election.controllers = frozenset(self.controllers)
-        # nodes whose controller was lost: their new controller's join waits until the
-        # DC's next graph started (Pacemaker's respawned controller rejoins only after
-        # the scheduler answered the loss)
+        # nodes whose controller was lost: their new controller's join waits until the DC's
+        # next graph started (Pacemaker's respawned one rejoins after the scheduler's answer)
         self.awaiting_replan: set[str] = set()
         self.deferred_rejoins: set[str] = set()
         self.quorate = False
@@ -203,9 +202,10 @@ class Controller:
 
     def _on_cib_changed(self, event: CibChanged, now: float) -> list[Effect]:
         self.cib_version = event.version
+        acks = self.coordinator.copy_reached(event.version) if self.coordinator else []
         reason = event.abort_reason or next((why for node, why in event.removals
                                              if not self.engine.takes_down(node)), "")
-        return self._abort(reason, now) if reason else []
+        return [*acks, *(self._abort(reason, now) if reason else [])]
 
     def _route(self, effects: list[Effect], now: float) -> list[Effect]:
         """Handle what this node addressed to itself; translate engine and election effects."""
@@ -350,9 +350,9 @@ class Controller:
             # Pacemaker's join announce: a DC that is offering already ignores it
             return [*self._input(FsaInput.PENDING, now),
                     Send(Node(change.dc), JoinAnnounce(self.name))]
-        self.coordinator = JoinCoordinator(self.name, self.node_ids, self.timing.join,
-                                           controllers=self.controllers,
-                                           seen=self.fencing.seen)
+        self.coordinator = JoinCoordinator(
+            self.name, self.node_ids, self.timing.join, controllers=self.controllers,
+            seen=self.fencing.seen, copy=self.cib_version)
         effects = self._input(FsaInput.ELECTION_DC, now)
         effects += [ModifyCib("cib", dc_root_xml(self.quorate, self.node_id)),
                     ModifyCib("crm_config", DC_OPTIONS_XML)]

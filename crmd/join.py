@@ -5,14 +5,15 @@ Pacemaker's join (`controld_join_dc.c`, `controld_join_client.c`):
 offer (DC -> every member whose controller runs, phase welcomed) -> request (node -> DC with
 its CIB version; phase integrated, expected=member, or nack: expected=banned) -> when nobody
 is still welcomed, the DC syncs the best CIB (highest (admin_epoch, epoch, num_updates), the
-DC's own copy wins ties) -> ack (DC -> each integrated node; phase finalized; ``<node>``
-added to configuration/nodes) -> confirm (node -> DC with its ``node_state`` and a fresh
-``<lrm>`` built from its executor history; the DC deletes that node's old ``lrm`` and writes
-the new one; phase confirmed). When no node is welcomed, integrated or finalized the join is
-over. Integration and finalisation timeouts move on with whoever answered. A member whose
-controller does not run is not offered (it would hold the join for the integration timeout);
-it is written ``crmd="offline"``, ``join="down"`` and is offered when its controller
-announces itself.
+DC's own copy wins ties; the cib daemons fetch it, and the acks wait until the DC's own copy
+holds its version, else the join starts over) -> ack (DC -> each integrated node; phase
+finalized; ``<node>`` added to configuration/nodes) -> confirm (node -> DC with its
+``node_state`` and a fresh ``<lrm>`` built from its executor history; the DC deletes that
+node's old ``lrm`` and writes the new one; phase confirmed). When no node is welcomed,
+integrated or finalized the join is over. Integration and finalisation timeouts move on with
+whoever answered. A member whose controller does not run is not offered (it would hold the
+join for the integration timeout); it is written ``crmd="offline"``, ``join="down"`` and is
+offered when its controller announces itself.
 
 Invariants: a node's phase only moves to none/nack or to exactly the next phase; messages
 carrying another join id are ignored; ``node_state`` attributes are written exactly as
@@ -47,6 +48,7 @@ from messaging.effects import ArmTimer, CancelTimer, Log, Node, Send, TimerFired
 
 INTEGRATION_TIMER = "join:integration"
 FINALIZATION_TIMER = "join:finalization"
+SYNC_TIMER = "join:sync"
 
 
 class JoinPhase(enum.IntEnum):
@@ -92,6 +94,9 @@ def feature_set_compatible(dc_version: str, join_version: str) -> bool:
 class JoinTiming:
     integration_timeout: float = 180.0  # join-integration-timeout (3min)
     finalization_timeout: float = 1800.0  # join-finalization-timeout (30min)
+    # how long the DC waits for its copy to reach the best copy's version: longer than the
+    # cib's view sync may take to fetch it (cib.replication: 5 asks 2 s apart, a 2 s fetch)
+    sync_timeout: float = 15.0
 
 
 class JoinCoordinator:
@@ -99,11 +104,13 @@ class JoinCoordinator:
 
     def __init__(self, dc: str, node_ids: Mapping[str, str], timing: JoinTiming | None = None,
                  feature_set: str = FEATURE_SET, *,
-                 controllers: set[str] | None = None, seen: set[str] | None = None) -> None:
+                 controllers: set[str] | None = None, seen: set[str] | None = None,
+                 copy: tuple[int, int, int] = (0, 0, 0)) -> None:
         """`controllers`: the nodes whose controller is known to run, kept up to date by
         the caller (None: assume every member's). `seen`: the nodes ever in this
         controller's views or fenced by it, also kept by the caller (None: every
-        configured node); only those get ``node_state`` writes (`known`)."""
+        configured node); only those get ``node_state`` writes (`known`). `copy`: the
+        version of this node's CIB copy, then kept up to date with `copy_reached`."""
         self.dc = dc
         self.controllers = controllers
         self.seen = seen
@@ -116,6 +123,8 @@ class JoinCoordinator:
         self.expected: dict[str, str] = {}
         self.best: tuple[tuple[int, int, int], str] | None = None
         self.syncing = False
+        self.local_version = copy
+        self.copy_wanted: tuple[int, int, int] | None = None  # acks wait for this version
         self.unsettled = False  # confirmations written since the last settle
         self.rewrites: dict[str, str] = {}  # confirmed node -> its node_state with lrm
         self.powered_down: set[str] = set()  # fenced; no controller of its next boot offered
@@ -166,7 +175,7 @@ class JoinCoordinator:
         self.phases = {}
         self.claimed = set()
         self.rewrites = {}
-        self.best = None
+        self.best, self.copy_wanted = None, None
         self.syncing = False
         effects: list[CrmdEffect] = [Log("join_offered", fields=(("join_id", self.join_id),))]
         for node in sorted(self.known(self.members) - self.members):
@@ -187,6 +196,7 @@ class JoinCoordinator:
         `claimed`: the offer follows the DC's claim answering the node's controller start,
         so the node follows this DC by the time the offer arrives (see `reoffer`)."""
         self.members = frozenset(members) | {self.dc}
+        self.copy_wanted = None  # a sync under way is abandoned; the best CIB is kept
         self.syncing = False
         effects = self._offer(node) + (self._offer(self.dc) if node != self.dc else [])
         if claimed:
@@ -270,11 +280,35 @@ class JoinCoordinator:
                                           now + self.timing.finalization_timeout)]
 
     def _synced(self, event: CibSynced) -> list[CrmdEffect]:
-        if not self.syncing:
+        if not self.syncing or self.copy_wanted is not None:
             return []
-        self.syncing = False
         if not event.ok:
+            self.syncing = False
             return [Log("join_sync_failed", "warning"), *self.offer_all(self.members, event.now)]
+        if JoinPhase.INTEGRATED in self.phases.values() and self.best is not None \
+                and self.best[1] != self.dc and self.local_version < self.best[0]:
+            # Pacemaker's DC syncs the CIB from the node holding the highest version before
+            # it acks anyone (do_dc_join_finalize: sync_from, then finalize_sync_callback).
+            # Here the cib daemons fetch the best copy at the view change (cib.replication):
+            # the acks wait until the DC's own copy holds that version, so no node is
+            # finalized, and no scheduler run follows, on an older CIB.
+            self.copy_wanted, source = self.best
+            version = ".".join(map(str, self.copy_wanted))
+            return [Log("join_sync_waiting", fields=(("source", source), ("version", version))),
+                    ArmTimer(SYNC_TIMER, event.now + self.timing.sync_timeout)]
+        self.syncing = False
+        return self._ack_integrated()
+
+    def copy_reached(self, version: tuple[int, int, int]) -> list[CrmdEffect]:
+        """The DC's own CIB copy now has `version`: the acks held for the best copy go
+        out once it reaches that copy's version."""
+        self.local_version = version
+        if self.copy_wanted is None or version < self.copy_wanted:
+            return []
+        self.copy_wanted, self.syncing = None, False
+        return [CancelTimer(SYNC_TIMER), *self._ack_integrated()]
+
+    def _ack_integrated(self) -> list[CrmdEffect]:
         effects: list[CrmdEffect] = []
         for node in sorted(n for n, p in self.phases.items() if p is JoinPhase.INTEGRATED):
             self._move(node, JoinPhase.FINALIZED)
@@ -323,6 +357,11 @@ class JoinCoordinator:
         return [SyncCib("")]
 
     def _timer(self, event: TimerFired) -> list[CrmdEffect]:
+        if event.key == SYNC_TIMER and self.copy_wanted is not None:
+            # the sync from the best copy failed: Pacemaker's finalize_sync_callback starts
+            # the join over
+            self.copy_wanted, self.syncing = None, False
+            return [Log("join_sync_failed", "warning"), *self.offer_all(self.members, event.now)]
         waiting = {INTEGRATION_TIMER: JoinPhase.WELCOMED,
                    FINALIZATION_TIMER: JoinPhase.FINALIZED}.get(event.key)
         if waiting is None:

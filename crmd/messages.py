@@ -244,7 +244,10 @@ class DeleteCib:
 
 @dataclass(frozen=True, slots=True)
 class SyncCib:
-    """Join finalisation: make every node's CIB the copy held by `source` (the DC if '')."""
+    """Join finalisation: answer `CibSynced` once this node's earlier writes are done.
+    `source` holds the best copy (the DC if ''); the cib daemons' view sync brings that copy
+    to every node, and the DC's join holds its acks until its own copy has that version
+    (`crmd.join.JoinCoordinator.copy_reached`)."""
 
     source: str
 

@@ -153,7 +153,8 @@ def holder_alive(node: NodeState) -> bool:
 
 
 def start_node(state: LabState, name: str) -> None:
-    """Boot a node: a fresh holder (PID 1 with private mounts), then its daemons."""
+    """Boot a node: a fresh holder (PID 1 with private mounts), then its daemons; on a
+    node still powered on whose launcher exited, only its daemons."""
     start_nodes(state, [name])
 
 
@@ -177,6 +178,20 @@ def _power_and_boot(state: LabState, name: str) -> None:
     holder = power_on(state, name)
     if holder is not None:
         boot(state, name, holder)
+        return
+    node = state.node(name)
+    if node.holder_pid is not None and _stack_exited(node):
+        # powered on, its cluster stack gone: its heartbeat died and the launcher took the
+        # node out of the cluster with no fencing to reboot it (as pacemakerd stops once
+        # corosync died). `lab start` starts the stack again, as `systemctl start` would.
+        start_booted(state, name, node.holder_pid)
+
+
+def _stack_exited(node: NodeState) -> bool:
+    """Whether the node's recorded launcher (or daemons) ran and none runs any more (none
+    recorded yet: another command is booting it)."""
+    return bool(node.pids) and not any(alive(pid) and in_netns(pid, node.netns_inode)
+                                       for pid in node.pids.values())
 
 
 def power_on(state: LabState, name: str) -> int | None:

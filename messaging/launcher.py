@@ -11,7 +11,9 @@ preloads those modules itself and forks the zygote, so it shares their pages too
 zygote to rename the daemons it forks, the launcher first starts itself again with a blank
 hidden `--title-room` when its command line is shorter than theirs. It runs in the
 foreground unless `--daemon`. `stop` signals the launcher
-named in the pid file and waits. `status` prints the daemons and heartbeat's node table
+named in the pid file and waits. When heartbeat exits, the node leaves the cluster: the
+launcher kills the other daemons at once and exits 102 (CRM_EX_DISCONNECT), as pacemakerd
+shuts a node down whose corosync died. `status` prints the daemons and heartbeat's node table
 (`--json` for machines); it exits 7 (not running) when no launcher runs.
 """
 
@@ -189,8 +191,14 @@ def _run(children: list[Child], directory: Path, log_level: str, node_name: str)
     pid_path = directory / PID_FILE
     pid_path.write_text(f"{os.getpid()}\n")
     forker = _start_zygote(children, log)
+    supervisor = Supervisor(children, directory, log, forker=forker)
     try:
-        asyncio.run(Supervisor(children, directory, log, forker=forker).run())
+        asyncio.run(supervisor.run())
+        if supervisor.node_lost_with is not None:
+            # as pacemakerd once corosync is gone: the node's stack is down, and starting
+            # it again is the init system's (or, after fencing, the reboot's) job
+            raise TransportError(f"{supervisor.node_lost_with} exited: this node left the "
+                                 "cluster and its daemons were stopped; the peers fence it")
     finally:
         if forker is not None:
             forker.close()

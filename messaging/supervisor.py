@@ -5,7 +5,9 @@ when its entry is installed (a package's ``__main__`` module, or a plain module:
 launcher works while the stack is being built) and, for the CRM daemons, when ha.cf says
 ``crm on|respawn``. `RespawnPolicy` is pure: given exits and times it says when to start a
 child again (at once after a stable run, as pacemakerd; exponential backoff while it keeps
-exiting; exit code 100 means "do not respawn", as in Heartbeat).
+exiting; exit code 100 means "do not respawn", as in Heartbeat), and that heartbeat's exit
+is the node's: it is never respawned, every other daemon is killed at once and the
+launcher exits, so the peers see the node go silent and fence it.
 `Supervisor` is the asyncio shell that runs the children, restarts them per the policy,
 stops them in reverse order and writes a status file for `hacluster node status`. A daemon
 of the table is forked by the zygote when the launcher has one (`messaging.forkserver`),
@@ -46,6 +48,14 @@ if TYPE_CHECKING:
     from messaging.forkserver import Forker
 
 NO_RESPAWN_EXIT = 100
+# The daemons whose death is the node's: heartbeat is its membership layer, as corosync is
+# Pacemaker's. When corosync dies, pacemakerd does not start it again: it shuts the node's
+# daemons down (pcmkd_corosync.c cfg_connection_destroy -> pcmk_shutdown), the controller
+# exits at once without stopping resources (crmd_cs_destroy -> crmd_exit(CRM_EX_DISCONNECT)),
+# and the peers, having lost the node from the membership, fence it. Heartbeat R2 likewise
+# never restarts its master control process. A heartbeat respawned within deadtime would
+# hide the loss: no peer sees the node go silent, and it carries on unfenced.
+NODE_FATAL_DAEMONS = frozenset({"heartbeat"})
 STATUS_FILE = "launcher.json"
 PID_FILE = "launcher.pid"
 
@@ -151,6 +161,12 @@ class RespawnPolicy:
     stable_after: float = 60.0
     delays: dict[str, float] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
+    node_fatal: frozenset[str] = NODE_FATAL_DAEMONS
+
+    def ends_node(self, name: str) -> bool:
+        """Whether `name` exiting (however it exits) takes the whole node out of the
+        cluster instead of being respawned."""
+        return name in self.node_fatal
 
     def on_exit(self, name: str, code: int | None, started: float, now: float) -> float | None:
         """Seconds to wait before restarting `name`, or None to leave it stopped."""
@@ -217,6 +233,7 @@ class Supervisor:
         self.forker = forker
         self._stopping = asyncio.Event()
         self._watchers: list[asyncio.Task[None]] = []
+        self.node_lost_with: str | None = None  # the daemon whose exit ended the node
 
     def _environment(self, child: Child) -> dict[str, str]:
         """The child's environment: ours, plus where to write its loop heartbeat when it
@@ -284,6 +301,9 @@ class Supervisor:
             if self._stopping.is_set():
                 return
             child.last_exit = code
+            if self.policy.ends_node(child.spec_name):
+                self._leave_cluster(child, code)
+                return
             delay = self.policy.on_exit(child.spec_name, code, child.started, loop.time())
             self.log.warning("daemon_exited", daemon=child.spec_name, code=code,
                              respawn_in=delay)
@@ -298,6 +318,23 @@ class Supervisor:
             if self._stopping.is_set():
                 return
             await self._spawn(child)
+
+    def _leave_cluster(self, dead: Child, code: int) -> None:
+        """`dead` (heartbeat) exited: the node leaves the cluster as Pacemaker's does when
+        corosync dies. Every other daemon is killed at once, not stopped: a controller
+        told to stop would stop the resources and ask the DC for a clean shutdown, but
+        Pacemaker's controller exits at once on losing corosync, leaving its resources to
+        the fencing that follows, and nothing can reach the peers now anyway. The
+        launcher then exits; the peers see the node silent for deadtime and fence it."""
+        self.node_lost_with = dead.spec_name
+        dead.state = "failed"
+        self.log.error("node_leaves_cluster", daemon=dead.spec_name, code=code)
+        self._stopping.set()  # first: no watcher respawns the daemons killed next
+        for child in self.children:
+            process = child.process
+            if child is not dead and process is not None and process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
 
     async def _probe(self, child: Child, endpoint: str) -> None:
         """Every probe_interval, gather the evidence that the child's loop turns (its loop
@@ -382,7 +419,7 @@ class Supervisor:
         for child in reversed(self.children):
             process = child.process
             if process is None or process.returncode is not None:
-                child.state = "stopped"
+                child.state = "failed" if child.state == "failed" else "stopped"
                 continue
             with contextlib.suppress(ProcessLookupError):
                 process.terminate()

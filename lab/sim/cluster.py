@@ -142,6 +142,24 @@ class ControllerCluster:
 
         self.sim.scheduler.call_at(self.sim.now + delay, respawn)
 
+    def kill_heartbeat(self, name: str) -> None:
+        """kill -9 of `name`'s heartbeat, its launcher asking the `RespawnPolicy` what
+        now. heartbeat's death is the node's (`RespawnPolicy.ends_node`): every daemon is
+        killed at once and nothing is announced, so the node falls silent as in a power
+        cut (its peers fence it); a policy that respawned heartbeat instead starts it again
+        after its delay, the rest of the node running on."""
+        node = self.sim.nodes[name]
+        if not node.alive:
+            return
+        if self.respawn.ends_node("heartbeat"):
+            self.sim.kill(name)
+            return
+        delay = self.respawn.on_exit(f"{name}:heartbeat", -9, 0.0, self.sim.now)
+        self.sim.stop_daemon(name, "heartbeat")
+        if delay is not None:
+            self.sim.scheduler.call_at(self.sim.now + delay,
+                                       lambda: self.sim.restart_daemon(name, "heartbeat"))
+
     def restart_lrmd(self, name: str, noticed_after: float = LRMD_NOTICE_S) -> None:
         """Only lrmd dies and is respawned (kill -9 and the launcher): its operations and
         monitors die with it, the resources it started keep running; the node's crmd

@@ -4,7 +4,8 @@ Each daemon of n3 killed in turn: the launcher respawns it and the three nodes a
 one view again; only crmd's and heartbeat's deaths get the node fenced (it reboots). Then
 the launcher itself: its daemons stop with it (PR_SET_PDEATHSIG, heartbeat says it is
 leaving), n1 and n2 agree without n3 within deadtime + 1 keepalive (+ a scheduling
-margin), and no process of n3 is left. Uses the lab name `harden`.
+margin), and no process of n3 is left. Uses the lab name `hcharden` (its "hc" replaced by
+$HACLUSTER_TEST_LAB_PREFIX, as every lab test's).
 
 The pids in a lab node's launcher.json are pids of the node's PID namespace: signals go
 through `hacluster lab exec NODE kill`, never os.kill from the host (host pid 1 is not
@@ -31,6 +32,7 @@ from tests.adversarial.conftest import Tally
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
 _membership_lab = importlib.import_module("test_membership_lab")
 Lab, cli = _membership_lab.Lab, _membership_lab.cli
+lab_name = importlib.import_module("lab_names").lab_name
 
 pytestmark = [
     pytest.mark.adversarial, pytest.mark.lab, pytest.mark.slow,
@@ -39,7 +41,7 @@ pytestmark = [
         not all(shutil.which(tool) for tool in ("ip", "nft", "unshare", "nsenter")),
         reason="needs iproute2, nftables and util-linux (unshare, nsenter)"),
 ]
-NAME = "harden"
+NAME = lab_name("hcharden")
 # Killing these gets the node fenced and rebooted, as in Pacemaker: a controller that left
 # the process group, a node whose membership layer died. Every other daemon is respawned
 # with no fencing (issue 10: "recovery of crmd or lrmd ... no needless restarts" for lrmd).
@@ -47,19 +49,19 @@ FENCED_WHEN_KILLED = frozenset({"crmd", "heartbeat"})
 HACLUSTER = str(Path(sys.executable).parent / "hacluster")
 
 
-def _in_node(node: str, *argv: str) -> int:
+def _in_node(node: str, *argv: str, lab: str = NAME) -> int:
     """Run a command inside the lab node (its PID namespace); its exit code."""
-    return subprocess.call([HACLUSTER, "lab", "--name", NAME, "exec", node, *argv],
+    return subprocess.call([HACLUSTER, "lab", "--name", lab, "exec", node, *argv],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _kill_in_node(node: str, pid: int) -> None:
-    assert _in_node(node, "kill", "-9", str(pid)) == 0, f"no process {pid} in {node}"
+def _kill_in_node(node: str, pid: int, lab: str = NAME) -> None:
+    assert _in_node(node, "kill", "-9", str(pid), lab=lab) == 0, f"no process {pid} in {node}"
 
 
-def _alive_in_node(node: str, pid: int) -> bool:
+def _alive_in_node(node: str, pid: int, lab: str = NAME) -> bool:
     return _in_node(node, "sh", "-c", f"[ -e /proc/{pid} ] && "
-                    f"! grep -q '^State:.*Z' /proc/{pid}/status") == 0
+                    f"! grep -q '^State:.*Z' /proc/{pid}/status", lab=lab) == 0
 
 
 def _another(now: int | None, pid: int, started: str | None) -> bool:
@@ -121,8 +123,8 @@ def _booted_afresh(state_dir: Path) -> bool:
 
 def test_kill_9_every_process_of_a_lab_node(tally: Tally) -> None:
     outcome = tally["lab kill -9: every process of n3"]
-    lab = Lab(NAME, "--nodes", "3")
-    try:
+    try:  # a lab whose `up` failed is taken down too
+        lab = Lab(NAME, "--nodes", "3")
         lab.wait([["n1", "n2", "n3"]], 30)
         state = lab.state_dir("n3")
         for daemon in sorted(_daemons(state)):
@@ -170,5 +172,34 @@ def test_kill_9_every_process_of_a_lab_node(tally: Tally) -> None:
         cli(NAME, "start", "n3")  # and it boots again as a whole
         lab.wait([["n1", "n2", "n3"]], 30)
     finally:
-        lab.down()
+        cli(NAME, "down")
     assert outcome.crashes == 0, outcome.examples
+
+
+def test_heartbeat_killed_without_fencing_the_node_leaves_until_started_again(
+        tally: Tally) -> None:
+    """No fencing (`--no-crm`: heartbeat and ccm only): the node whose heartbeat died
+    leaves the view and stays out, its launcher gone with every daemon, as a Pacemaker
+    node whose corosync died (pacemakerd shuts down; nothing reboots it); `lab start`
+    starts its stack again, as `systemctl start` would on that machine."""
+    outcome = tally["lab kill -9: heartbeat, no fencing"]
+    name = lab_name("hcnofen")
+    try:
+        lab = Lab(name, "--nodes", "2", "--no-crm")
+        lab.wait([["n1", "n2"]], 30)
+        state = lab.state_dir("n2")
+        launcher = _launcher_pid(state)
+        outcome.tried += 1
+        _kill_in_node("n2", _daemons(state)["heartbeat"], lab=name)
+        lab.wait([["n1"]], 60)
+        gone = _wait(lambda: not _alive_in_node("n2", launcher, lab=name), 30)
+        cli(name, "start", "n2")
+        lab.wait([["n1", "n2"]], 60)
+        if gone:
+            outcome.rejected += 1
+        else:
+            outcome.bad("crashes", "n2's launcher outlived its heartbeat")
+    finally:
+        cli(name, "down")
+    assert outcome.crashes == 0, outcome.examples
+

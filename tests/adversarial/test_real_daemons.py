@@ -8,9 +8,12 @@
   rejected, a2 stays up in a1's view.
 - agent-name traversal through the real lrmd: "not installed" (exit 5), nothing run.
 - replay after restart: a3's packets (sealed with the cluster key, as a capture holds
-  them) replayed after a3 died and a1's heartbeat was killed and respawned: a3 stays dead.
-- kill -9 of every process of a2 including its launcher (slow): daemons are respawned;
-  the launcher's death takes a2 out of a1's view within deadtime + 1 keepalive.
+  them) replayed after a3 died and a1's heartbeat was killed (taking a1's launcher down)
+  and a1 started again: a3 stays dead.
+- kill -9 of every process of a2 including its launcher (slow): daemons are respawned,
+  but for heartbeat, whose death ends the node (its launcher kills the rest and exits
+  102, a1 sees a2 dead; a2 is started again); the launcher's death takes a2 out of a1's
+  view within deadtime + 1 keepalive.
 """
 
 from __future__ import annotations
@@ -34,13 +37,14 @@ from messaging.durable import SlotFile
 from messaging.envelope import DEFAULT_MAX_FRAME
 from messaging.heartbeat.api import NodeState
 from messaging.wire import Data, Envelope, Status, seal
-from tests.adversarial.conftest import Tally
+from tests.adversarial.conftest import Outcome, Tally
 from tests.adversarial.localnode import (
     ADDRESSES,
     DEADTIME,
     HACLUSTER,
     KEEPALIVE,
     MARGIN,
+    WAIT,
     LocalCluster,
     wait_for,
 )
@@ -247,7 +251,12 @@ def test_replay_after_the_receiver_restarts(cluster: LocalCluster, tally: Tally,
     cluster.procs["a3"].kill()
     cluster.procs["a3"].wait()
     assert wait_for(lambda: cluster.sees("a1", "a3", NodeState.DEAD)) is not None
+    # a heartbeat killed with -9 takes its node's launcher down (the node leaves the
+    # cluster, as a Pacemaker node whose corosync died); the node is started again, and
+    # its new heartbeat has only what it persisted to go on
     old = _kill_daemon(cluster, "a1", "heartbeat")
+    cluster.procs["a1"].wait(timeout=WAIT)
+    cluster.start("a1")
     assert wait_for(lambda: cluster.daemons("a1")["heartbeat"]["pid"] not in (old, None)
                     and cluster.sees("a1", "a2", NodeState.UP)) is not None
     before = _rejected(cluster, "a1")
@@ -273,7 +282,7 @@ def test_replay_after_the_receiver_restarts(cluster: LocalCluster, tally: Tally,
 def test_kill_every_process_of_a_node(cluster: LocalCluster, tally: Tally) -> None:
     outcome = tally["kill -9: every process of a2"]
     bound = DEADTIME + KEEPALIVE + MARGIN
-    for daemon in ("heartbeat", "ccm", "lrmd", "stonithd"):
+    for daemon in ("ccm", "lrmd", "stonithd"):
         outcome.tried += 1
         old = _kill_daemon(cluster, "a2", daemon)
         back = wait_for(lambda daemon=daemon, old=old: cluster.daemons("a2")[daemon]["pid"]
@@ -283,6 +292,7 @@ def test_kill_every_process_of_a_node(cluster: LocalCluster, tally: Tally) -> No
             outcome.bad("crashes", f"{daemon} not respawned/answering after kill -9")
         else:
             outcome.rejected += 1  # the fault was absorbed
+    _heartbeat_death_ends_the_node(cluster, outcome, bound)
     outcome.tried += 1
     children = [d["pid"] for d in cluster.daemons("a2").values()]
     os.kill(cluster.procs["a2"].pid, signal.SIGKILL)
@@ -297,6 +307,27 @@ def test_kill_every_process_of_a_node(cluster: LocalCluster, tally: Tally) -> No
     cluster.start("a2")
     assert wait_for(lambda: cluster.sees("a1", "a2", NodeState.UP)) is not None
     assert outcome.crashes == 0, outcome.examples
+
+
+def _heartbeat_death_ends_the_node(cluster: LocalCluster, outcome: Outcome,
+                                   bound: float) -> None:
+    """kill -9 of a2's heartbeat: not respawned; the launcher kills every other daemon
+    and exits 102 (CRM_EX_DISCONNECT), and a1 sees a2 dead, as Pacemaker's peers lose a
+    node whose corosync died. a2 is then started again."""
+    outcome.tried += 1
+    children = [d["pid"] for name, d in cluster.daemons("a2").items() if name != "heartbeat"]
+    _kill_daemon(cluster, "a2", "heartbeat")
+    code = cluster.procs["a2"].wait(timeout=WAIT)
+    gone = wait_for(lambda: cluster.sees("a1", "a2", NodeState.DEAD), bound)
+    left = [pid for pid in children if _alive(pid)]
+    if code != 102 or gone is None or left:
+        outcome.bad("crashes", f"after heartbeat's death: launcher exit {code}, a2 dead in "
+                    f"a1's view {gone is not None}, daemons left {left}")
+    else:
+        outcome.rejected += 1
+    cluster.start("a2")
+    assert wait_for(lambda: cluster.sees("a1", "a2", NodeState.UP)
+                    and not cluster.ping_all("a2")) is not None
 
 
 def _alive(pid: object) -> bool:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from messaging.authkeys import write_authkeys
 from messaging.errors import ExitCode
@@ -34,6 +35,11 @@ def _wait(predicate: object, timeout: float) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def _daemon(common: list[str], name: str) -> Any:
+    """`name`'s row of `node status --json`."""
+    return {d["name"]: d for d in _status(common)["daemons"]}[name]  # type: ignore[attr-defined]
 
 
 def test_start_status_respawn_stop(tmp_path: Path) -> None:
@@ -61,12 +67,15 @@ def test_start_status_respawn_stop(tmp_path: Path) -> None:
         second = _node("start", *common, "-k", str(tmp_path / "authkeys"), "-n", "l1")
         assert second.returncode == ExitCode.CONFIG and "already runs" in second.stderr
 
-        old_pid = daemons["heartbeat"]["pid"]
+        # ccm: a killed heartbeat is not respawned (its death is the node's: the launcher
+        # stops, tests/adversarial/test_real_daemons.py)
+        assert _wait(lambda: _daemon(common, "ccm")["pid"] is not None, 60)
+        old_pid = _daemon(common, "ccm")["pid"]
         os.kill(old_pid, signal.SIGKILL)
 
         def respawned() -> bool:
-            hb = {d["name"]: d for d in _status(common)["daemons"]}["heartbeat"]  # type: ignore[attr-defined]
-            return hb["restarts"] == 1 and hb["pid"] not in (None, old_pid)
+            ccm = _daemon(common, "ccm")
+            return ccm["restarts"] == 1 and ccm["pid"] not in (None, old_pid)
 
         assert _wait(respawned, 60)
         stopped = _node("stop", *common)

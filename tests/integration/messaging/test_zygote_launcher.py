@@ -154,13 +154,14 @@ def test_a_killed_zygote_is_replaced_and_daemons_start_meanwhile(node: Node) -> 
     assert zygote is not None
     os.kill(zygote, signal.SIGKILL)
     assert _wait(lambda: not _alive(zygote), 30)
+    # ccm, not heartbeat: a killed heartbeat is not respawned (its death is the node's)
     for expected in ("exec", "zygote"):  # the first respawn finds it dead, the next uses it
-        old = node.pid("heartbeat")
+        old = node.pid("ccm")
         assert old is not None
         os.kill(old, signal.SIGKILL)
-        assert _wait(lambda old=old: node.pid("heartbeat") not in (None, old)), \
+        assert _wait(lambda old=old: node.pid("ccm") not in (None, old)), \
             node.log.read_text()
-        assert node.started("heartbeat")[-1] == expected, node.log.read_text()
+        assert node.started("ccm")[-1] == expected, node.log.read_text()
     assert node.zygote() not in (None, zygote)
 
 

@@ -13,6 +13,7 @@ from lxml import etree
 from crmd.join import (
     FINALIZATION_TIMER,
     INTEGRATION_TIMER,
+    SYNC_TIMER,
     JoinClient,
     JoinCoordinator,
     JoinPhase,
@@ -45,7 +46,7 @@ class Wire:
 
     def __init__(self, dc: str, members: list[str], versions: dict[str, tuple[int, int, int]],
                  silent: frozenset[str] = frozenset()) -> None:
-        self.coordinator = JoinCoordinator(dc, IDS)
+        self.coordinator = JoinCoordinator(dc, IDS, copy=versions[dc])
         self.clients = {n: JoinClient(n, IDS[n]) for n in members}
         self.versions = versions
         self.silent = silent
@@ -115,6 +116,37 @@ def test_the_highest_cib_version_wins_the_sync() -> None:
     wire.run(wire.coordinator.offer_all(["alpha", "beta"], 0.0))
     wire.run(wire.coordinator.finalize(1.0))
     assert SyncCib("beta") in wire.cib
+
+
+def test_the_acks_wait_until_the_dc_copy_holds_the_best_version() -> None:
+    """Pacemaker's DC syncs the CIB from the node with the highest version before it
+    acks anyone (do_dc_join_finalize: sync_from, finalize_sync_callback); the acks used
+    to go out as soon as the DC's own earlier writes were answered, on its older copy."""
+    wire = Wire("alpha", ["alpha", "beta"], {"alpha": (0, 5, 3), "beta": (0, 6, 0)})
+    wire.run(wire.coordinator.offer_all(["alpha", "beta"], 0.0))
+    wire.run(wire.coordinator.finalize(1.0))
+    wire.sync_done()
+    assert set(wire.coordinator.phases.values()) == {JoinPhase.INTEGRATED}, "no ack yet"
+    assert wire.coordinator.syncing and wire.coordinator.finalize(2.0) == []
+    assert wire.coordinator.copy_reached((0, 5, 9)) == []
+    wire.run(wire.coordinator.copy_reached((0, 6, 0)))
+    assert set(wire.coordinator.phases.values()) == {JoinPhase.CONFIRMED}
+    assert not wire.coordinator.syncing
+
+
+def test_a_best_copy_that_never_arrives_starts_the_join_over() -> None:
+    """Pacemaker's finalize_sync_callback restarts the join when the sync failed."""
+    wire = Wire("alpha", ["alpha", "beta"], {"alpha": (0, 5, 3), "beta": (0, 6, 0)})
+    wire.run(wire.coordinator.offer_all(["alpha", "beta"], 0.0))
+    wire.run(wire.coordinator.finalize(1.0))
+    wire.sync_done()
+    first = wire.coordinator.join_id
+    timeout = wire.coordinator.timing.sync_timeout
+    effects = wire.coordinator.handle(TimerFired(SYNC_TIMER, 2.0 + timeout))
+    assert wire.coordinator.join_id == first + 1 and not wire.coordinator.syncing
+    assert {e.destination for e in effects if isinstance(e, Send)} == {
+        Node("alpha"), Node("beta")}, "everyone offered again"
+    assert wire.coordinator.copy_reached((0, 6, 0)) == [], "the old round's acks are gone"
 
 
 def _round_without_gamma() -> Wire:
