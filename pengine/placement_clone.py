@@ -377,9 +377,11 @@ def append_parent_dependents(placer: _Placer, cid: str, inst: str, all_coloc: bo
                 or not (c.influence or not active):
             continue
         dependent = placer.u.rsc(c.dependent)
-        if dependent.kind == "clone":  # a clone's own table is what its merge contributes
+        if dependent.kind == "clone":  # a clone's own table is what its merge contributes:
+            # once assigned, the one its assignment left (a promotable clone's holds its
+            # promotion scores: case instance-merges-assigned-promotable-dependent, seed 213)
             key = c.dependent
-            placer.clone_tables[key] = placer._strategy_table(key)
+            placer.clone_tables[key] = _own_table(placer, key)
         else:
             key = placer.primitives_under(c.dependent)[0]
         copied = Colocation(c.id, key, prims[0], c.score, c.dependent_role, c.primary_role,
