@@ -78,6 +78,24 @@ def with_this_lists(u: Unpacked, colocations: list[Colocation], skip: set[int],
     return out
 
 
+def escalated_primary(u: Unpacked, group_primary: dict[int, str], allocating: set[str],
+                      c: Colocation) -> str:
+    """The resource whose assignment runs when mapped colocation `c` needs its primary.
+
+    For "X with group" that is the group (seed 616). Pacemaker never assigns a group
+    member on its own either: a member whose group is not being assigned
+    (pe_rsc_allocating) escalates to the group's assignment, which shows the group's
+    score lines first (case member-primary-escalates-to-its-group, seed 257). Only
+    top-level groups here: a group instance is placed by its clone.
+    """
+    rid = group_primary.get(id(c), c.primary)
+    parent = u.rsc(rid).parent
+    if parent is None or u.rsc(parent).kind != "group" or parent in allocating \
+            or u.rsc(parent).parent is not None:
+        return rid
+    return parent
+
+
 def _group_internal_colocations(u: Unpacked) -> list[Colocation]:
     """Each group member is colocated (mandatory) with the member before it, unless the
     group has collocated=false (pcmk__group_internal_constraints: only ordering then)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from messaging.types import Role
 from pengine.colocation import Table, apply_primary, can_run_any, merge_dependents
-from pengine.colocation_map import map_colocations, with_this_lists
+from pengine.colocation_map import escalated_primary, map_colocations, with_this_lists
 from pengine.constraints import Colocation, Constraints
 from pengine.glib_order import hash_order, list_sort, node_name_key
 from pengine.placement_sort import clone_table, strategy_order
@@ -287,9 +287,9 @@ class _Placer:
         if parent is not None and self.u.rsc(parent).kind == "group":
             self.groups_started.add(parent)
         for c in self._this_with_list(rid):
-            # The primary's assign method runs first; for "X with group" that assigns the
-            # whole group, not only the member the score is taken from (seed 616).
-            self._assign_tree(self.group_primary.get(id(c), c.primary))
+            # The primary's assign method runs first: for "X with group" (seed 616) or a
+            # member (seed 257) the whole group's, not only the member's the score is from.
+            self._assign_tree(escalated_primary(self.u, self.group_primary, self.busy, c))
             self._apply_this_with(rid, c)
         tables = ChainMap(self.tables, self.clone_tables)
         for c in self.with_this.get(rid, []):

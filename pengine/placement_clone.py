@@ -358,7 +358,9 @@ def append_parent_dependents(placer: _Placer, cid: str, inst: str, all_coloc: bo
     score is negative, and only while X influences (influence=true or the instance is not
     active). Pacemaker copies at every placement attempt, so an instance whose
     pre-assignment was refused carries the copy twice (counted in `parent_copies`, which
-    the role colocations of a promotable clone use too).
+    the role colocations of a promotable clone use too). A group instance's copy goes to its
+    last member, as any "X with group" (its first member merges it through the internal
+    chain: case cloned-group-instance-merges-parent-dependent-through-last-member).
     """
     placer.parent_copies[inst] = placer.parent_copies.get(inst, 0) + 1
     prims = placer.primitives_under(inst)
@@ -377,14 +379,16 @@ def append_parent_dependents(placer: _Placer, cid: str, inst: str, all_coloc: bo
                 or not (c.influence or not active):
             continue
         dependent = placer.u.rsc(c.dependent)
-        if dependent.kind == "clone":  # a clone's own table is what its merge contributes
+        if dependent.kind == "clone":  # a clone's own table is what its merge contributes:
+            # once assigned, the one its assignment left (a promotable clone's holds its
+            # promotion scores: case instance-merges-assigned-promotable-dependent, seed 213)
             key = c.dependent
-            placer.clone_tables[key] = placer._strategy_table(key)
+            placer.clone_tables[key] = _own_table(placer, key)
         else:
             key = placer.primitives_under(c.dependent)[0]
-        copied = Colocation(c.id, key, prims[0], c.score, c.dependent_role, c.primary_role,
+        copied = Colocation(c.id, key, prims[-1], c.score, c.dependent_role, c.primary_role,
                             c.node_attribute, c.influence)
-        placer.with_this.setdefault(prims[0], []).insert(0, copied)
+        placer.with_this.setdefault(prims[-1], []).insert(0, copied)
 
 
 def apply_per_instance(placer: _Placer, rid: str, c: Colocation) -> bool:
