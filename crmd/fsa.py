@@ -1,8 +1,9 @@
 """The controller state machine: Pacemaker's FSA states and inputs, and the per-node core
 (`Controller`) that ties election, join, scheduling, the transition engine and the recorder.
 
-The states, inputs and Pacemaker's matrix live in `crmd.fsa_matrix`. Entering a state
-returns effects, never performs them:
+The states, inputs and Pacemaker's matrix live in `crmd.fsa_matrix`; membership and
+election handling (views, lost controllers, the DC changing) in `crmd.fsa_membership`.
+Entering a state returns effects, never performs them:
 
     membership -> ELECTION -> (won) INTEGRATION -> FINALIZE_JOIN -> POLICY_ENGINE
                -> TRANSITION_ENGINE -> IDLE;   (lost) PENDING -> NOT_DC after the join.
@@ -28,12 +29,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from crmd.election import DcChanged, Election, ViewChanged
+from crmd import fsa_membership as membership
+from crmd.election import DcChanged, Election
 from crmd.fencing import FencingAttempts
-from crmd.fsa_matrix import DC_STATES as _DC_STATES
 from crmd.fsa_matrix import FsaInput, FsaState, next_state
-from crmd.graph import DC_OPTIONS_XML, FEATURE_SET, dc_root_xml
-from crmd.join import JoinClient, JoinCoordinator, JoinPhase, node_state_xml
+from crmd.graph import FEATURE_SET, dc_root_xml
+from crmd.join import JoinClient, JoinCoordinator
 from crmd.lrmd_loss import lrmd_lost, lrmd_replaced
 from crmd.messages import (
     AbortTransition,
@@ -60,7 +61,6 @@ from crmd.messages import (
     MembershipView,
     ModifyCib,
     NodeFenced,
-    NodeLeft,
     NoVote,
     PeerMessage,
     RecordActionTimeout,
@@ -74,12 +74,7 @@ from crmd.messages import (
 )
 from crmd.node_actions import NodeExecutor
 from crmd.plan_trigger import PlanTrigger
-from crmd.presence import (
-    KEEPALIVE_TIMER,
-    ControllerPresence,
-    controller_gone_updates,
-    former_dc_lost,
-)
+from crmd.presence import KEEPALIVE_TIMER, ControllerPresence
 from crmd.recorder import Recorder, results_in, timeout_record
 from crmd.shutdown import expect_down, shutdown_request
 from crmd.startup_grace import STARTUP_GRACE_TIMER, StartupGrace
@@ -176,7 +171,7 @@ class Controller:
 
     def _dispatch(self, event: object, now: float) -> list[Effect]:
         if isinstance(event, MembershipView):
-            return self._on_view(event)
+            return membership.on_view(self, event)
         if isinstance(event, PeerMessage):
             return self._on_peer(event)
         if isinstance(event, TimerFired):
@@ -216,7 +211,7 @@ class Controller:
             if isinstance(effect, Send) and effect.destination == Node(self.name):
                 queue += self._on_peer(PeerMessage(self.name, effect.message, now))
             elif isinstance(effect, Publish) and isinstance(effect.event, DcChanged):
-                queue += self._on_dc_changed(effect.event)
+                queue += membership.on_dc_changed(self, effect.event)
                 out.append(effect)  # the shell tells its cib (the DC's cib is master)
             elif isinstance(effect, (ExecuteResourceAction, ExecuteClusterAction)):
                 queue += expect_down(effect, self.coordinator, self.node_ids)
@@ -265,108 +260,12 @@ class Controller:
             return [ArmTimer(RECHECK_TIMER, now + self.timing.recheck_interval)]
         return []
 
-    # --- membership and election --------------------------------------------------------
-
-    def _on_view(self, view: MembershipView) -> list[Effect]:
-        lost = self.members - set(view.members)
-        joined = set(view.members) - self.members
-        self.members = frozenset(view.members) | {self.name}
-        self.fencing.seen |= self.members  # Pacemaker's peer cache: a state once seen
-        self.presence.on_view(self.members)
-        self.election.controllers = frozenset(self.controllers)
-        self.awaiting_replan -= lost
-        self.deferred_rejoins -= lost
-        self.quorate = view.quorate
-        effects: list[Effect] = [*self.election.handle(
-            ViewChanged(tuple(sorted(self.members)), view.now))]
-        if not self.is_dc:
-            return effects
-        effects.append(ModifyCib("cib", dc_root_xml(self.quorate, self.node_id)))
-        for node in sorted(lost):
-            effects += self._node_lost(node, view.now)
-        if joined and self.coordinator is not None and self.state in _DC_STATES:
-            effects += self._abort("Node join", view.now) + self._input(FsaInput.NODE_JOIN,
-                                                                        view.now)
-            effects += self.coordinator.offer_unoffered(joined & self.controllers,
-                                                        self.members, view.now)
-        return effects + self._join_progress(view.now)  # a lost node may end the wait
-
-    def _rejoin(self, node: str, now: float, claimed: bool = False) -> list[Effect]:
-        """A member's controller started (or came back without its node leaving the view):
-        offer it a join, as Pacemaker's `do_dc_join_offer_one` does even with an offer out
-        (to a previous incarnation?). The join refreshes its history and re-probes."""
-        if self.coordinator is None or self.state not in _DC_STATES:
-            return []
-        if node in self.awaiting_replan:
-            self.deferred_rejoins.add(node)
-            return []
-        effects = self._abort("Node join", now) + self._input(FsaInput.NODE_JOIN, now)
-        return effects + self.coordinator.offer_one(node, self.members, now, claimed=claimed)
-
-    def _node_lost(self, node: str, now: float) -> list[Effect]:
-        """Membership lost `node`: write it down (expected unchanged, so an unexpected loss
-        leaves it unclean for the scheduler to fence) and fail its in-flight actions."""
-        expected = "member"
-        if self.coordinator is not None:
-            self.coordinator.phases[node] = JoinPhase.NONE
-            expected = self.coordinator.expected.get(node, "member")
-        update = node_state_xml(self.node_ids.get(node, node), node, "post_cache_update",
-                                in_ccm=False, crmd_online=False, expected=expected)
-        effects: list[Effect] = [ModifyCib("status", update)]
-        effects += self.engine.handle(NodeLeft(node, now))
-        return effects + self._abort("Node failure", now)
-
-    def _controller_lost(self, node: str, now: float) -> list[Effect]:
-        """`node` stays a member but its controller is gone (Pacemaker's
-        `peer_update_callback` when a peer leaves the controllers' process group)."""
-        self.presence.lost(node)
-        effects: list[Effect] = [*self.election.controllers_changed(frozenset(self.controllers),
-                                                                    now)]
-        effects.append(Log("controller_lost", "warning", (("node", node),)))
-        if node == self.dc and not self.is_dc:
-            return effects + self.election.call_election(now)  # "our peer on the DC is dead"
-        if not self.is_dc or node not in self.members:
-            return effects
-        expected = self.coordinator.expected.get(node) if self.coordinator else None
-        if self.coordinator is not None:
-            self.coordinator.phases[node] = JoinPhase.NONE
-        effects += controller_gone_updates(self.node_ids.get(node, node), node,
-                                           expected_down=expected == "down")
-        if expected == "down":  # it was told to shut down: a clean departure
-            return effects + self._join_progress(now)
-        self.awaiting_replan.add(node)
-        effects += self.engine.handle(NodeLeft(node, now))
-        return effects + self._abort("Node failure", now) + self._join_progress(now)
-
-    def _on_dc_changed(self, change: DcChanged) -> list[Effect]:
-        now = change.now
-        if change.dc is None:
-            self.coordinator = None
-            return self._input(FsaInput.ELECTION, now)
-        if change.dc != self.name:
-            self.coordinator = None
-            self.fencing.fenced_dcs.clear()  # that DC was told of them by its own fencer
-            self.client.joined = False
-            # Pacemaker's join announce: a DC that is offering already ignores it
-            return [*self._input(FsaInput.PENDING, now),
-                    Send(Node(change.dc), JoinAnnounce(self.name))]
-        self.coordinator = JoinCoordinator(
-            self.name, self.node_ids, self.timing.join, controllers=self.controllers,
-            seen=self.fencing.seen, copy=self.cib_version)
-        effects = self._input(FsaInput.ELECTION_DC, now)
-        effects += [ModifyCib("cib", dc_root_xml(self.quorate, self.node_id)),
-                    ModifyCib("crm_config", DC_OPTIONS_XML)]
-        lost = sorted(self.election.take_lost_dcs() & self.members - {self.name})
-        self.awaiting_replan.update(lost)  # their rejoin waits for the graph answering it
-        effects += former_dc_lost(self.presence, lost, self.node_ids)
-        return effects + self.coordinator.offer_all(self.members, now)
-
     # --- peers --------------------------------------------------------------------------
 
     def _on_peer(self, event: PeerMessage) -> list[Effect]:
         source, now = event.source, event.now
         lost = self.presence.restarted_sender(source, event.message) and self.is_dc
-        effects = self._controller_lost(source, now) if lost else []  # its old one died
+        effects = membership.controller_lost(self, source, now) if lost else []  # its old one died
         if self.presence.heard(source, now):
             effects += self.election.controllers_changed(frozenset(self.controllers), now)
         return effects + self._on_peer_message(event)
@@ -376,7 +275,7 @@ class Controller:
         if isinstance(message, _ELECTION_MESSAGES):  # a start is a join announce too:
             started = isinstance(message, ControllerStarted) and event.source in self.members
             return [*self.election.handle(event),  # the DC's claim, then its offer
-                    *(self._rejoin(event.source, event.now, True) if started else [])]
+                    *(membership.rejoin(self, event.source, event.now, True) if started else [])]
         if isinstance(message, (JoinOffer, JoinAckNack)):
             effects = self.client.handle(event, self.dc, self.cib_version,
                                          self.recorder.lrm_xml())
@@ -386,7 +285,7 @@ class Controller:
         if isinstance(message, JoinAnnounce) and event.source in self.members:
             again = None if self.coordinator is None or event.source in self.awaiting_replan \
                 else self.coordinator.reoffer(event.source)  # its start was its announce
-            return self._rejoin(event.source, event.now) if again is None else again
+            return membership.rejoin(self, event.source, event.now) if again is None else again
         if isinstance(message, (JoinRequest, JoinConfirm)) and self.coordinator is not None:
             return self.coordinator.handle(event) + self._join_progress(event.now)
         if isinstance(message, (ExecuteResourceAction, ExecuteClusterAction)):
@@ -397,7 +296,7 @@ class Controller:
             return shutdown_request(message, True, self.dc, self._wall(event.now), event.now)
         if isinstance(message, LrmdLost) and self.is_dc and event.source in self.members:
             return (lrmd_lost(self.engine, event.source, event.now)
-                    + self._rejoin(event.source, event.now))
+                    + membership.rejoin(self, event.source, event.now))
         return []
 
     def _on_action_result(self, result: ActionResult, now: float) -> list[Effect]:
@@ -444,7 +343,7 @@ class Controller:
         self.awaiting_replan.clear()
         for node in sorted(self.deferred_rejoins):
             self.deferred_rejoins.discard(node)
-            effects += self._rejoin(node, done.now)
+            effects += membership.rejoin(self, node, done.now)
         return effects
 
     def _on_finished(self, finished: TransitionFinished, now: float) -> list[Effect]:
@@ -491,7 +390,7 @@ class Controller:
         if key == KEEPALIVE_TIMER:
             effects, silent = self.presence.tick(event.now)
             return effects + [e for node in silent
-                              for e in self._controller_lost(node, event.now)]
+                              for e in membership.controller_lost(self, node, event.now)]
         if (key == RECHECK_TIMER or self.trigger.fired(key)) and self.state is FsaState.IDLE:
             return self._input(FsaInput.PE_CALC, event.now)
         if key == STARTUP_GRACE_TIMER and self.startup.holding \
