@@ -1,4 +1,5 @@
-"""The assignment stage: score tables, node criteria, colocations, choice of node.
+"""The assignment stage: score tables, node criteria, colocations; the choice of one node
+for a primitive lives in `pengine.placement_choice`.
 
 Invariants: resources are assigned in Pacemaker's order (priority, document order,
 orphans last; group members in order); a resource's "this with" primaries are assigned
@@ -8,14 +9,14 @@ before it; the result (Placement) is frozen and records each primitive's final t
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from messaging.types import Role
 from pengine.colocation import Table, apply_primary, can_run_any, merge_dependents
 from pengine.colocation_map import escalated_primary, map_colocations, with_this_lists
 from pengine.constraints import Colocation, Constraints
-from pengine.glib_order import hash_order, list_sort, node_name_key
+from pengine.placement_choice import choose
 from pengine.placement_sort import clone_table, strategy_order
 from pengine.placement_tables import (
     build_tables,
@@ -24,15 +25,12 @@ from pengine.placement_tables import (
     primitive_members,
     show_group_scores,
 )
-from pengine.placement_utilization import colocated_usage
 from pengine.promotion import cap_promotion_without_quorum
 from pengine.scores import INF, add, score2str
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
 from pengine.utilization import (
     combine,
-    compare_capacity,
-    insufficient_capacity,
     node_capacities,
     resource_usage,
 )
@@ -312,7 +310,7 @@ class _Placer:
             for node, score in sorted(self.tables[rid].items()):
                 self.lines.append(f"pcmk__primitive_assign: {rid} allocation score on {node}: "
                                   f"{score2str(score)}")
-        chosen = self._choose(rid, prefer)
+        chosen = choose(self, rid, prefer)
         self.assigned[rid] = chosen
         self.busy.discard(rid)
         if chosen is not None:
@@ -362,21 +360,6 @@ class _Placer:
             if c.dependent_role != Role.PROMOTED or can_run_any(applied, self.nodes):
                 self.tables[rid] = applied
 
-    def _spare(self, node: str) -> dict[str, int]:
-        used = self.used.get(node, {})
-        return {k: v - used.get(k, 0) for k, v in self.capacity.get(node, {}).items()}
-
-    def _limit_utilization(self, rid: str, table: Table,
-                           effective: Callable[[str], int]) -> tuple[Table, str | None]:
-        """Ban nodes without capacity (pcmk__ban_insufficient_capacity)."""
-        spare = {n: self._spare(n) for n in self.capacity}
-        together = colocated_usage(self, rid)
-        # The most capable node is the first of equals in the table's iteration order.
-        candidates = [n for n in self.table_order(table) if effective(n) >= 0]
-        banned, most = insufficient_capacity(candidates, spare, self.usage.get(rid, {}),
-                                             together)
-        return {n: (-INF if n in banned else s) for n, s in table.items()}, most
-
     def _coloc_applies(self, c: Colocation) -> bool:
         # A primary still being assigned (a loop back to a clone) is provisional: skipped by
         # pcmk__colocation_affects, not counted against every node as unplaced (seed 121).
@@ -385,97 +368,6 @@ class _Placer:
         if c.score > 0 and c.primary_role is not None and self.u.rsc(c.primary).kind != "clone":
             return self.next_role.get(c.primary) == c.primary_role
         return True
-
-    def rank_nodes(self, table: Table, current: str | None = None) -> list[str]:
-        """A table's nodes, best first (sched_nodes.c compare_nodes)."""
-        strategy = self.u.options.placement_strategy
-
-        def effective(name: str) -> int:
-            node = self.nodes.get(name)
-            return table[name] if node is not None and node.available else -INF
-
-        def compare(a: str, b: str) -> int:
-            if effective(a) != effective(b):
-                return -1 if effective(a) > effective(b) else 1
-            if strategy != "minimal":
-                result = compare_capacity(self._spare(a), self._spare(b)) \
-                    if strategy == "balanced" else 0
-                result = result or self.count.get(a, 0) - self.count.get(b, 0)
-                result = result or (a != current) - (b != current)
-                if result:
-                    return -1 if result < 0 else 1
-            return -1 if a.encode() < b.encode() else (1 if a != b else 0)
-
-        # native_choose_node sorts g_hash_table_get_values(): reversed iteration order.
-        if strategy == "balanced":
-            return list_sort(self.table_order(table)[::-1], compare)
-        # Without the capacity comparison, compare is a total order (names are unique), so
-        # g_list_sort's merge and a key sort give the same list; the key sort is far cheaper.
-        scores = {name: effective(name) for name in table}
-        if strategy == "minimal":
-            return sorted(self.table_order(table)[::-1],
-                          key=lambda n: (-scores[n], n.encode()))
-        return sorted(self.table_order(table)[::-1],
-                      key=lambda n: (-scores[n], self.count.get(n, 0), n != current, n.encode()))
-
-    def table_order(self, table: Table) -> list[str]:
-        """The table's nodes in GHashTable iteration order (keyed by node id, inserted in
-        Pacemaker's node-list order): what ties among incomparable nodes fall back on."""
-        known = sorted((n for n in table if n in self.nodes), key=node_name_key)
-        by_id = {self.nodes[n].id: n for n in known}
-        return [by_id[i] for i in hash_order(tuple(by_id))] + \
-            [n for n in table if n not in self.nodes]
-
-    def _choose(self, rid: str, prefer: str | None = None) -> str | None:
-        st = self.u.states[rid]
-        if self.unmanage_assigned and rid not in self.stay_managed:
-            self.managed[rid] = False
-        if not self.managed[rid]:
-            # an unmanaged resource stays on pe__current_node: a partial migration's
-            # source, not the first node it was found on (seed 1265)
-            return self.u.current_node(rid)
-        if self.u.options.stop_all_resources:
-            return None
-        table = self.tables[rid]
-        current = st.current_node
-
-        def effective(name: str) -> int:
-            node = self.nodes.get(name)
-            return table[name] if node is not None and node.available else -INF
-
-        strategy = self.u.options.placement_strategy
-        if strategy != "default":
-            table, most = self._limit_utilization(rid, table, effective)
-            # The bans are location constraints on the resource's allowed nodes
-            # (resource_location), so they stay for whatever merges its scores later,
-            # such as the clone instance order of a clone colocated with it (seed 496).
-            self.tables[rid] = table
-            if prefer is None:
-                prefer = most
-
-        ranked = self.rank_nodes(table, current)
-        if not ranked:
-            return None
-        best = ranked[0]
-        if prefer is not None and prefer in table and effective(prefer) >= 0 \
-                and effective(prefer) >= effective(best):
-            return prefer
-        if effective(best) > 0 and rid not in self.unique_instances:
-            best = self._current_if_tied(st.running_on, table, best, effective)
-        if effective(best) < 0:
-            return None
-        return best
-
-    def _current_if_tied(self, running_on: list[str], table: Table, best: str,
-                         effective: Callable[[str], int]) -> str:
-        """The first available node the resource runs on that scores as well as `best`,
-        else `best`: among equal nodes Pacemaker keeps a resource where it is active."""
-        for cur in running_on:
-            node = self.nodes.get(cur)
-            if node is not None and node.available and cur in table \
-                    and effective(cur) == effective(best):
-                return cur
-        return best
 
 
 def inhibit_unpaired_instances(placer: _Placer) -> None:

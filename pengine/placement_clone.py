@@ -16,6 +16,7 @@ from pengine.colocation import Table, add_matching, apply_primary, can_run_any, 
 from pengine.constraints import Colocation
 from pengine.glib_order import list_sort
 from pengine.ordering import interleaves
+from pengine.placement_choice import rank_nodes
 from pengine.placement_roles import decide_roles
 from pengine.placement_sort import clone_table, instance_active_count
 from pengine.placement_tables import available_count
@@ -442,7 +443,7 @@ def _apply_interleaved(placer: _Placer, rid: str, c: Colocation) -> bool:
         if node is not None:
             hosts.setdefault(node, inst)
     table = placer.tables[rid]
-    partner = next((node for node in placer.rank_nodes(table) if node in hosts), None)
+    partner = next((node for node in rank_nodes(placer, table) if node in hosts), None)
     if partner is not None:
         # With a group instance the colocation goes on to one member (group's
         # rsc_colocation_rh): the last for a mandatory one (the group must be fully up),
