@@ -371,12 +371,12 @@ class _Placer:
 
 
 def inhibit_unpaired_instances(placer: _Placer) -> None:
-    from pengine.placement_clone import inhibit_unpaired_instances as inhibit
+    from pengine.placement_pairing import inhibit_unpaired_instances as inhibit
     inhibit(placer)
 
 
 def apply_per_instance(placer: _Placer, rid: str, c: Colocation) -> bool:
-    from pengine.placement_clone import apply_per_instance as apply
+    from pengine.placement_pairing import apply_per_instance as apply
     return apply(placer, rid, c)
 
 
