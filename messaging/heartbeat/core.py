@@ -23,7 +23,8 @@ Invariants:
 - a message addressed to one node goes by unicast to the addresses that node's packets
   come from, when known, and its mseqs are announced to the others (`direct`).
 Timers: "keepalive" (send Status), "check" (next liveness deadline), "rexmit" (re-ask for
-missing messages while any gap is open).
+missing messages while any gap is open). An accepted packet's message stream (delivery,
+retransmission both ways, Leaving) is handled in `messaging.heartbeat.inbound`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from dataclasses import dataclass, replace
 from messaging.auth import KeyRing
 from messaging.config import HaConfig, check_node_name
 from messaging.effects import ArmTimer, Log, Persist, Publish, TimerFired
+from messaging.heartbeat import inbound
 from messaging.heartbeat.api import (
     BROADCAST,
     TOPIC_STATUS,
@@ -57,17 +59,14 @@ from messaging.heartbeat.events import (
 )
 from messaging.heartbeat.liveness import Liveness, NodeLiveness, Timing, to_grid
 from messaging.heartbeat.peers import MARK_AHEAD, Peer, PeerMark, encode_marks, source_refusal
-from messaging.heartbeat.stream import Delivery, InStream, OutStream, Sent
+from messaging.heartbeat.stream import Delivery, InStream, OutStream
 from messaging.wire import (
     BROADCAST as WIRE_BROADCAST,
 )
 from messaging.wire import (
-    Data,
     Envelope,
     Leaving,
     PacketRejected,
-    RetransmitGone,
-    RetransmitRequest,
     Status,
     open_datagram,
     seal,
@@ -77,7 +76,6 @@ SEQ_WINDOW = 1024
 DATAGRAM_BUDGET = 1400
 ENVELOPE_ALLOWANCE = 300  # header + names + signature, so fragments fit in DATAGRAM_BUDGET
 MAX_NAME = 64
-REXMIT_BATCH = 64
 HOSTCACHE = "hostcache"  # Persist name of the autojoined nodes, one per line
 PEERS = "hb_peers"  # Persist name of the senders' replay marks (peers.encode_marks)
 
@@ -333,7 +331,7 @@ class HeartbeatCore:
         self.counters["rx.accepted"] += 1
         if self._marks_moved or peer.mark_due():
             effects.append(self._save_peers())
-        return effects + self._dispatch(envelope, peer, event.now)
+        return effects + inbound.dispatch(self, envelope, peer, event.now)
 
     def _remember_seq(self, peer: Peer, seq: int) -> None:
         peer.seen.add(seq)
@@ -383,86 +381,6 @@ class HeartbeatCore:
                                (("node", node), ("silence_ms", round((now - last) * 1000)))))
         return effects + self._announce(now, node)
 
-    def _dispatch(self, envelope: Envelope, peer: Peer, now: float) -> list[Effect]:
-        stream = peer.stream
-        assert stream is not None
-        lost_before, torn_before = stream.lost, stream.torn
-        effects = self._dispatch_stream(envelope, peer, stream, now)
-        if stream.lost != lost_before:
-            self.counters["messages.lost"] += stream.lost - lost_before
-        if stream.torn != torn_before:
-            self.counters["messages.torn"] += stream.torn - torn_before
-        return effects
-
-    def _dispatch_stream(self, envelope: Envelope, peer: Peer, stream: InStream,
-                         now: float) -> list[Effect]:
-        message = envelope.message
-        if isinstance(message, Status):
-            if message == peer.last_status:
-                # most keepalives repeat the last: the stream only moves forward, so the
-                # same news changes nothing (an open gap is asked again by "rexmit")
-                self.counters["rx.keepalive_unchanged"] += 1
-                return []
-            peer.last_status = message
-            done = stream.on_status(message.last_mseq, message.first_mseq)
-            done += stream.note_skips(message.skips)
-        elif isinstance(message, Data):
-            done = stream.on_data(Sent(envelope.dst, message)) + stream.note_skips(message.skips)
-        elif isinstance(message, RetransmitRequest):
-            return self._answer_rexmit(envelope, peer, message)
-        elif isinstance(message, RetransmitGone):
-            if envelope.dst != self.settings.node:
-                return []
-            self.counters["rexmit.gone"] += 1
-            done = stream.skip_to(message.first_available)
-        else:  # Leaving
-            self.liveness.left(envelope.src, now)
-            return [Log("node_left", "info", (("node", envelope.src),)), *self._announce(now)]
-        effects: list[Effect] = [self._deliver(envelope.src, peer.generation, d) for d in done]
-        return effects + self._request_gap(envelope.src, peer, now)
-
-    # ----------------------------------------------------------------- retransmission
-    def _answer_rexmit(self, envelope: Envelope, peer: Peer,
-                       request: RetransmitRequest) -> list[Effect]:
-        if envelope.dst != self.settings.node or peer.reply_to is None:
-            return []
-        link, addr = peer.reply_to
-        effects: list[Effect] = []
-        if request.first < self.out.first_available:
-            gone = self._seal(envelope.src, RetransmitGone(self.out.first_available))
-            effects.append(self._tx(link, addr, gone))
-        for item in self.out.resend(request.first, request.last, REXMIT_BATCH):
-            self.counters["rexmit.sent"] += 1
-            effects.append(self._tx(link, addr, self._seal(item.dst, item.data)))
-        return effects
-
-    def _request_gap(self, node: str, peer: Peer, now: float) -> list[Effect]:
-        stream = peer.stream
-        gap = stream.gap() if stream is not None else None
-        if gap is None or stream is None or peer.reply_to is None:
-            return []
-        effects: list[Effect] = []
-        interval = self.settings.rexmit_interval
-        if stream.may_request(now, interval):
-            stream.requested(now, min(gap[1], gap[0] + REXMIT_BATCH - 1))
-            self.counters["rexmit.requested"] += 1
-            link, addr = peer.reply_to
-            request = self._seal(node, RetransmitRequest(gap[0], gap[1]))
-            effects.append(self._tx(link, addr, request))
-        if not self._rexmit_armed:
-            self._rexmit_armed = True
-            effects.append(ArmTimer("rexmit", now + interval))
-        return effects
-
-    def _on_rexmit_timer(self, now: float) -> list[Effect]:
-        self._rexmit_armed = False
-        effects: list[Effect] = []
-        for node, peer in self.peers.items():
-            record = self.liveness.nodes.get(node)
-            if record is not None and self.liveness.status(record, now) is not NodeState.DEAD:
-                effects += self._request_gap(node, peer, now)
-        return effects
-
     # ----------------------------------------------------------------- timers and status
     def _on_timer(self, event: TimerFired) -> list[Effect]:
         if event.key == "keepalive":
@@ -470,7 +388,7 @@ class HeartbeatCore:
         if event.key == "check":
             return self._check(event.now)
         if event.key == "rexmit":
-            return self._on_rexmit_timer(event.now)
+            return inbound.on_rexmit_timer(self, event.now)
         return []
 
     def _check(self, now: float) -> list[Effect]:
