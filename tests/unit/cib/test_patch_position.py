@@ -1,0 +1,63 @@
+"""A change's `position` read as Pacemaker reads it, malformed ones included: what Debian's
+cibadmin --patch (Pacemaker 2.1.5, CIB_file mode) did with each of these patches, recorded
+by hand from that tool (exit code and the CIB afterwards): a create at "abc", "", "-5" or
+beyond the children goes last, one at "1x" or "+1" at 1, one without a position first; a
+move to "abc", "" or a negative position fails the whole patch (exit 1, "Application of
+update diff failed", the CIB unchanged). None of them may escape as a ValueError."""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+
+from cib.errors import PatchFailed
+from cib.patch import apply_patchset
+
+CIB = ('<cib epoch="5" num_updates="2" admin_epoch="0"><configuration><resources>'
+       '<primitive id="d1"/><group id="g"><primitive id="g1"/><primitive id="g2"/></group>'
+       '</resources></configuration></cib>')
+VERSION = ('<version><source admin_epoch="0" epoch="5" num_updates="2"/>'
+           '<target admin_epoch="0" epoch="6" num_updates="0"/></version>')
+RESOURCES = "/cib/configuration/resources"
+
+
+def _patch(change: str) -> etree._Element:
+    return etree.fromstring(f'<diff format="2">{VERSION}{change}</diff>')
+
+
+def _create(position: str | None) -> etree._Element:
+    where = "" if position is None else f' position="{position}"'
+    return _patch(f'<change operation="create" path="{RESOURCES}"{where}>'
+                  '<primitive id="p9"/></change>')
+
+
+def _ids(cib: etree._Element) -> list[str | None]:
+    return [child.get("id") for child in cib.find("configuration/resources")]
+
+
+@pytest.mark.parametrize(("position", "order"), [
+    ("abc", ["d1", "g", "p9"]), ("", ["d1", "g", "p9"]), ("-5", ["d1", "g", "p9"]),
+    ("-1", ["d1", "g", "p9"]), ("99999999999", ["d1", "g", "p9"]),
+    ("1x", ["d1", "p9", "g"]), ("+1", ["d1", "p9", "g"]), (" 1", ["d1", "p9", "g"]),
+    (None, ["p9", "d1", "g"]), ("0", ["p9", "d1", "g"]),
+])
+def test_a_create_goes_where_pacemaker_puts_it(position: str | None, order: list[str]) -> None:
+    result = apply_patchset(etree.fromstring(CIB), _create(position), check=False)
+    assert _ids(result) == order
+
+
+@pytest.mark.parametrize("position", ["abc", "", "-1", "-5"])
+def test_a_move_to_no_position_fails_the_patch_naming_it(position: str) -> None:
+    move = _patch(f'<change operation="move" path="{RESOURCES}/group[@id=\'g\']" '
+                  f'position="{position}"/>')
+    with pytest.raises(PatchFailed, match=r"could not move .*group\[@id='g'\]"):
+        apply_patchset(etree.fromstring(CIB), move, check=False)
+
+
+@pytest.mark.parametrize("position", ["abc", "", "1x"])
+def test_a_delete_with_a_malformed_position_still_deletes(position: str) -> None:
+    delete = _patch(f'<change operation="delete" path="{RESOURCES}/group[@id=\'g\']/'
+                    f'primitive[@id=\'g2\']" position="{position}"/>')
+    result = apply_patchset(etree.fromstring(CIB), delete, check=False)
+    assert [child.get("id") for child in result.find("configuration/resources/group")] \
+        == ["g1"]
