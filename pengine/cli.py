@@ -13,7 +13,9 @@ format, NOINPUT 66 ("CIB query failed: Input file not available", as Pacemaker s
 -L/--live-check when the CIB cannot be had. -L reads the CIB through the `LiveSource` the
 entry point passes in (crmd.simulate: cib.backend, so CIB_file or the local cib daemon):
 the engine's package never talks to a daemon itself. Malformed -i/-F specs are
-reported and skipped with exit code 0, as Pacemaker does.
+reported and skipped with exit code 0, as Pacemaker does. A simulated transition whose
+actions can never all fire ("Transition failed: terminated") exits ERROR 1, as Pacemaker's
+does, after printing every section.
 """
 
 from __future__ import annotations
