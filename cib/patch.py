@@ -24,7 +24,7 @@ from collections.abc import Callable
 from cib.diff import VERSION_FIELDS
 from cib.errors import InvalidArgument, PatchFailed, PatchGap, PatchOld
 from cib.patch_v1 import apply_v1, v1_version_holders
-from cib.xmlio import Element, versioned_digest
+from cib.xmlio import Element, is_comment, versioned_digest
 
 _SEGMENT = re.compile(r"^([^\[]+)(?:\[@id='([^']*)'\])?")
 
@@ -108,12 +108,16 @@ def _find(root: Element, path: str, position: int) -> Element | None:
 
 def _first_match(nodes: list[Element], tag: str, ident: str | None,
                  position: int) -> Element | None:
+    """The first node `tag` (with id `ident`) names. A position picks among comments only:
+    Debian's cibadmin --patch deletes the first matching element whatever the delete's
+    position says, and a comment (path .../comment) only at that position."""
     for offset, node in enumerate(nodes):
-        if node.tag != tag or (ident is not None and node.get("id") != ident):
+        if is_comment(node):
+            if tag == "comment" and (position < 0 or offset == position):
+                return node
             continue
-        if position >= 0 and offset != position:
-            continue
-        return node
+        if node.tag == tag and (ident is None or node.get("id") == ident):
+            return node
     return None
 
 

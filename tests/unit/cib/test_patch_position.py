@@ -61,3 +61,31 @@ def test_a_delete_with_a_malformed_position_still_deletes(position: str) -> None
     result = apply_patchset(etree.fromstring(CIB), delete, check=False)
     assert [child.get("id") for child in result.find("configuration/resources/group")] \
         == ["g1"]
+
+
+def _delete(path: str, position: int) -> etree._Element:
+    return _patch(f'<change operation="delete" path="{RESOURCES}/{path}" '
+                  f'position="{position}"/>')
+
+
+@pytest.mark.parametrize("position", [0, 1, 5])
+@pytest.mark.parametrize(("path", "left"), [
+    ("group[@id='g']/primitive[@id='g2']", ["g1"]), ("group[@id='g']/primitive", ["g2"])])
+def test_a_delete_of_an_element_ignores_its_position(path: str, left: list[str],
+                                                      position: int) -> None:
+    """Debian's tool deleted g2, or the first primitive, at every one of these positions."""
+    result = apply_patchset(etree.fromstring(CIB), _delete(path, position), check=False)
+    assert [child.get("id") for child in result.find("configuration/resources/group")] \
+        == left
+
+
+@pytest.mark.parametrize(("position", "comments_left"), [(0, 0), (1, 1)])
+def test_a_delete_of_a_comment_takes_its_position(position: int, comments_left: int) -> None:
+    """Debian's tool deleted the comment at position 0 (it is the first child) and kept it
+    for position 1."""
+    cib = etree.fromstring(CIB.replace('<primitive id="d1"/>', '<!-- note --><primitive id="d1"/>'))
+    result = apply_patchset(cib, _delete("comment", position), check=False)
+    comments = [node for node in result.find("configuration/resources")
+                if isinstance(node, etree._Comment)]
+    assert len(comments) == comments_left
+    assert _ids(result)[-2:] == ["d1", "g"]
