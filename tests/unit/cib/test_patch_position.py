@@ -89,3 +89,24 @@ def test_a_delete_of_a_comment_takes_its_position(position: int, comments_left: 
                 if isinstance(node, etree._Comment)]
     assert len(comments) == comments_left
     assert _ids(result)[-2:] == ["d1", "g"]
+
+
+@pytest.mark.parametrize(("dropped", "position"), [(0, "1"), (1, "3")])
+def test_a_deleted_comment_replays_from_our_own_diff(dropped: int, position: str) -> None:
+    """create_patchset names a deleted comment as Debian's crm_diff does (".../comment" at
+    position 1 for the first of these two, 3 for the second), and applying that diff
+    deletes it (a replica's copy then matches the master's)."""
+    from cib.diff import create_patchset
+
+    old = etree.fromstring('<cib epoch="1" num_updates="0" admin_epoch="0"><configuration>'
+                           '<resources><primitive id="a"/><!-- x --><primitive id="b"/>'
+                           '<!-- y --></resources></configuration></cib>')
+    new = etree.fromstring(etree.tostring(old))
+    new.set("epoch", "2")
+    resources = new.find("configuration/resources")
+    resources.remove([node for node in resources if isinstance(node, etree._Comment)][dropped])
+    patch = create_patchset(old, new)
+    delete = patch.find("change[@operation='delete']")
+    assert (delete.get("path"), delete.get("position")) == (f"{RESOURCES}/comment", position)
+    result = apply_patchset(old, patch, check=True)
+    assert etree.tostring(result) == etree.tostring(new)
