@@ -26,6 +26,8 @@ def _is_element(node: Element) -> bool:
 
 
 def _segment(node: Element) -> str:
+    if not _is_element(node):  # crm_diff names a comment ".../comment" (plus a position)
+        return "comment"
     ident = node.get("id")
     return f"{node.tag}[@id='{ident}']" if ident is not None else str(node.tag)
 

@@ -10,7 +10,9 @@ must raise some field, else `PatchOld` (source below, or nothing raised) or `Pat
 (source above: this copy missed updates and needs a full resync); a change naming a node the
 tree lacks, or a result whose digest differs from the patch's `digest`, raises `PatchFailed`.
 The order is Pacemaker's: deletions and modifications in patch order (moved nodes parked
-last), then creations and moves sorted by position.
+last), then creations and moves sorted by position. A malformed position is read as
+Pacemaker reads it (`_position`), never raised as a ValueError: a create goes last, a move
+raises `PatchFailed`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from cib.diff import VERSION_FIELDS
 from cib.errors import InvalidArgument, PatchFailed, PatchGap, PatchOld
 from cib.patch_v1 import apply_v1, v1_version_holders
-from cib.xmlio import Element, versioned_digest
+from cib.xmlio import Element, is_comment, versioned_digest
 
 _SEGMENT = re.compile(r"^([^\[]+)(?:\[@id='([^']*)'\])?")
 
@@ -106,12 +108,16 @@ def _find(root: Element, path: str, position: int) -> Element | None:
 
 def _first_match(nodes: list[Element], tag: str, ident: str | None,
                  position: int) -> Element | None:
+    """The first node `tag` (with id `ident`) names. A position picks among comments only:
+    Debian's cibadmin --patch deletes the first matching element whatever the delete's
+    position says, and a comment (path .../comment) only at that position."""
     for offset, node in enumerate(nodes):
-        if node.tag != tag or (ident is not None and node.get("id") != ident):
+        if is_comment(node):
+            if tag == "comment" and (position < 0 or offset == position):
+                return node
             continue
-        if position >= 0 and offset != position:
-            continue
-        return node
+        if node.tag == tag and (ident is None or node.get("id") == ident):
+            return node
     return None
 
 
@@ -185,7 +191,7 @@ def apply_patchset(cib: Element, patch: Element, check: bool = True,
     log = undo if undo is not None else _NO_UNDO
     for change in patch:
         _apply_first_pass(result, change, delayed, log)
-    delayed.sort(key=lambda item: int(item[0].get("position", "0") or 0))
+    delayed.sort(key=lambda item: _position(item[0], 0))
     for change, match in delayed:
         _apply_delayed(change, match, log)
     _check_digest(result, patch)
@@ -222,7 +228,7 @@ def _apply_first_pass(root: Element, change: Element, delayed: list[tuple[Elemen
     if operation is None or change.tag != "change":
         return
     path = change.get("path") or ""
-    position = int(change.get("position", "-1")) if operation == "delete" else -1
+    position = _position(change, -1) if operation == "delete" else -1
     match = _find(root, path, position)
     if match is None:
         if operation == "delete":
@@ -252,13 +258,31 @@ def _apply_first_pass(root: Element, change: Element, delayed: list[tuple[Elemen
         raise PatchFailed(f"unknown patch operation {operation!r}")
 
 
+_LEADING_INTEGER = re.compile(r"\s*[+-]?[0-9]+")
+_INT_RANGE = range(-(2**31), 2**31)
+
+
+def _position(change: Element, absent: int) -> int:
+    """A change's position as Pacemaker's patch code reads it (crm_element_value_int):
+    `absent` without the attribute, else its leading integer (trailing text ignored), and
+    -1 when it starts with no digits or leaves a C int's range. Debian's cibadmin --patch
+    applies a create at position "abc", "" or "-5" last and one at "1x" at 1, and
+    refuses a move to any of the negative ones ("Application of update diff failed")."""
+    text = change.get("position")
+    if text is None:
+        return absent
+    found = _LEADING_INTEGER.match(text)
+    value = int(found.group()) if found is not None else -1
+    return value if value in _INT_RANGE else -1
+
+
 def _apply_delayed(change: Element, match: Element, log: UndoLog) -> None:
-    position = int(change.get("position", "0") or 0)
+    position = _position(change, 0)
     if change.get("operation") == "create":
         if len(change) == 0:
             raise PatchFailed(f"create under {change.get('path')} carries no element")
         child = copy.deepcopy(change[0])
-        if position < len(match):
+        if 0 <= position < len(match):
             match[position].addprevious(child)
         else:
             match.append(child)
@@ -267,6 +291,9 @@ def _apply_delayed(change: Element, match: Element, log: UndoLog) -> None:
     parent = match.getparent()
     if parent is None:
         raise PatchFailed("a patch cannot move the CIB root")
+    if position < 0:
+        raise PatchFailed(f"could not move {change.get('path')} to position "
+                          f"{change.get('position')!r}")
     current = parent.index(match)
     if position != current:
         log.detaching(match)

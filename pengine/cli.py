@@ -13,7 +13,9 @@ format, NOINPUT 66 ("CIB query failed: Input file not available", as Pacemaker s
 -L/--live-check when the CIB cannot be had. -L reads the CIB through the `LiveSource` the
 entry point passes in (crmd.simulate: cib.backend, so CIB_file or the local cib daemon):
 the engine's package never talks to a daemon itself. Malformed -i/-F specs are
-reported and skipped with exit code 0, as Pacemaker does.
+reported and skipped with exit code 0, as Pacemaker does. A simulated transition whose
+actions can never all fire ("Transition failed: terminated") exits ERROR 1, as Pacemaker's
+does, after printing every section.
 """
 
 from __future__ import annotations
@@ -180,14 +182,23 @@ def run(options: Options) -> int:
         result = simulate(injected.cib, synapses, now=int(transition.now.timestamp()),
                           op_fail=options.op_fail, failure_now=int(time.time()))
         _warn(result.warnings)
-        if result.failed is None:
-            _warn_unfired(synapses, result.fired)
+    stuck = _unfired(synapses, result.fired) if result is not None and result.failed is None \
+        else ()
     run_result = _Run(given, injected, transition, result)
     _save_artifacts(options, transition, synapses, run_result.new_cib)
-    if options.output_as == "xml":
-        _emit(options, _xml_lines(options, run_result))
-    elif not options.quiet:  # -Q: nothing to show, so no status is unpacked or rendered
-        _emit(options, _text_lines(options, run_result))
+    errors = _TERMINATED if stuck else ()
+    if options.output_as == "xml":  # Pacemaker puts its errors into the document's status
+        _emit(options, _xml_lines(options, run_result, errors))
+    else:
+        for line in errors:
+            _echo(line, err=True)
+        if not options.quiet:  # -Q: nothing to show, so no status is unpacked or rendered
+            _emit(options, _text_lines(options, run_result))
+    if stuck:
+        _warn_unfired(stuck, len(synapses))
+        # Pacemaker's crm_simulate exits CRM_EX_ERROR when the simulated graph does not
+        # complete (pcmk__simulate_transition fails on a terminated graph)
+        return int(ExitCode.ERROR)
     return int(ExitCode.OK)
 
 
@@ -244,13 +255,13 @@ def _emit(options: Options, lines: list[str]) -> None:
         _write(options.output_to, text + "\n")
 
 
-def _xml_lines(options: Options, run: _Run) -> list[str]:
+def _xml_lines(options: Options, run: _Run, errors: tuple[str, ...]) -> list[str]:
     from pengine.simulate_xml import XmlReport
 
     revised = _status(run.new_cib, run.given) if run.result is not None else None
     text = XmlReport(options.request).render(
         run.current_status(), run.injected, run.transition, run.result, revised,
-        (run.given.root, run.new_cib))
+        (run.given.root, run.new_cib), errors)
     return text.splitlines()
 
 
@@ -291,19 +302,23 @@ def _text_lines(options: Options, run: _Run) -> list[str]:
             *status_text.render_status(revised, unique_clones=run.given.unique)]
 
 
-def _warn_unfired(synapses: tuple[Synapse, ...],
-                  fired: tuple[Action, ...]) -> None:
-    """A graph whose actions wait on each other, or on an input left out of the graph, can
-    never complete: say so on stderr, with the two lines Pacemaker's simulator prints."""
+# What Pacemaker's simulator reports when actions of the graph can never fire
+_TERMINATED = ("Transition failed: terminated", "An invalid transition was produced")
+
+
+def _unfired(synapses: tuple[Synapse, ...], fired: tuple[Action, ...]) -> list[str]:
+    """The actions a simulated graph never fired: they wait on each other, or on an input
+    left out of the graph, so the transition cannot complete."""
     done = {action.id for action in fired}
-    stuck = [s.action.key for s in synapses if s.action.id not in done]
-    if stuck:
-        shown = ", ".join(stuck[:5]) + (", ..." if len(stuck) > 5 else "")
-        _echo("Transition failed: terminated", err=True)
-        _echo("An invalid transition was produced", err=True)
-        _echo(f"warning: transition incomplete: {len(stuck)} of {len(synapses)} actions "
-                   f"wait on an ordering cycle or an input left out of the graph and were "
-                   f"not executed ({shown})", err=True)
+    return [s.action.key for s in synapses if s.action.id not in done]
+
+
+def _warn_unfired(stuck: list[str], total: int) -> None:
+    """Name the actions that never fired (Pacemaker prints only its two error lines)."""
+    shown = ", ".join(stuck[:5]) + (", ..." if len(stuck) > 5 else "")
+    _echo(f"warning: transition incomplete: {len(stuck)} of {total} actions wait on an "
+          f"ordering cycle or an input left out of the graph and were not executed "
+          f"({shown})", err=True)
 
 
 def _save_artifacts(options: Options, transition: Transition,

@@ -54,15 +54,23 @@ class XmlReport:
     def __init__(self, request: str) -> None:
         self.request = request
 
-    def _wrap(self, body: list[str]) -> str:
+    def _wrap(self, body: list[str], errors: tuple[str, ...] = ()) -> str:
+        """The document around `body`; `errors` (what Pacemaker would print on stderr in
+        text mode) make the status code 1, "Error occurred", listing them."""
         head = _element("pacemaker-result", [("api-version", API_VERSION),
                                              ("request", self.request)], 0, close=False)
-        return "\n".join([head, *body, '  <status code="0" message="OK"/>',
+        if not errors:
+            return "\n".join([head, *body, '  <status code="0" message="OK"/>',
+                              "</pacemaker-result>"])
+        listed = [f"      <error>{text.translate(_ESCAPES)}</error>" for text in errors]
+        return "\n".join([head, *body, '  <status code="1" message="Error occurred">',
+                          "    <errors>", *listed, "    </errors>", "  </status>",
                           "</pacemaker-result>"])
 
     def render(self, current: ClusterStatus, injected: Injected, transition: Transition,
                result: Simulation | None, revised: ClusterStatus | None,
-               cibs: tuple[etree._Element, etree._Element]) -> str:
+               cibs: tuple[etree._Element, etree._Element],
+               errors: tuple[str, ...] = ()) -> str:
         """The whole document of a -R or -S run (`cibs`: the input and the resulting CIB)."""
         body = _cluster_status("cluster_status", current, _RawFacts(cibs[0]))
         body += _modifications(injected)
@@ -73,7 +81,7 @@ class XmlReport:
                                           if _executed(action)])
         if revised is not None:
             body += _cluster_status("revised_cluster_status", revised, _RawFacts(cibs[1]))
-        return self._wrap(body)
+        return self._wrap(body, errors)
 
     def timings(self, timings: list[tuple[str, float]]) -> list[str]:
         """-P --output-as=xml: one <timing> per file."""

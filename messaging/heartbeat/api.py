@@ -183,7 +183,7 @@ class Ack:
     """Reply to SendMessage: the core took the message and its datagrams were handed to
     the kernel before this reply (`sendto`; UDP may still drop them, the core resends while
     it lives); refusals are error replies. Once heartbeat broadcast its leaving (it
-    stops), a message is dropped and still acknowledged."""
+    stops), nothing more is sent: a message is refused with a `TransportError`."""
 
     ok: bool = True
 

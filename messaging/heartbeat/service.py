@@ -39,7 +39,7 @@ from messaging.authkeys import load_authkeys
 from messaging.config import HaConfig, check_node_name
 from messaging.daemon import DaemonHost, apply_realtime
 from messaging.effects import Client, Persist, Publish
-from messaging.errors import ConfigError, RemoteProtocolError, ValidationError
+from messaging.errors import ConfigError, RemoteProtocolError, TransportError, ValidationError
 from messaging.heartbeat import api
 from messaging.heartbeat.core import HOSTCACHE, PEERS, CoreSettings, HeartbeatCore
 from messaging.heartbeat.events import (
@@ -292,6 +292,8 @@ class HeartbeatService:
         """The control socket's requests (the Server answers Ping itself)."""
         now = self.runner.monotonic()
         if isinstance(request, api.SendMessage):
+            if self._leaving:  # `feed` would drop it: an Ack would claim it left the node
+                raise TransportError("send refused: heartbeat is stopping (left the cluster)")
             refusal = self.core.check_send(request.dst, request.channel, request.payload)
             if refusal is not None:
                 raise ValidationError(f"send refused: {refusal}")

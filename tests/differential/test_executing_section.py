@@ -33,11 +33,22 @@ def _executing(text: str) -> list[str]:
     return out
 
 
-def _ours(xml: Path) -> str:
+# Debian's crm_simulate -S exits 1 on these ("Transition failed: terminated": actions wait
+# on an input left out of the graph); every other case here exits 0 with it
+TERMINATED = {"load-stopped-held-by-a-blocked-stop-never-fires"}
+
+
+def _run_ours(xml: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     code = "import sys; from pengine.cli import main; main(sys.argv[1:])"
-    return subprocess.run([sys.executable, "-c", code, "-x", str(xml), "-S"], check=True,
+    return subprocess.run([sys.executable, "-c", code, "-x", str(xml), "-S", *extra],
                           capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[2]).stdout
+                          cwd=Path(__file__).resolve().parents[2])
+
+
+def _ours(xml: Path) -> str:
+    done = _run_ours(xml)
+    assert done.returncode == (1 if xml.stem in TERMINATED else 0), done.stderr
+    return done.stdout
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
@@ -116,3 +127,25 @@ def test_whole_output_matches_pacemaker(name: str) -> None:
     expected = case.with_suffix(".simulate").read_text().splitlines()
     got = _ours(case).splitlines()
     assert [" ".join(line.split()) for line in got] == [" ".join(line.split()) for line in expected]
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("output_as", ["text", "xml"])
+def test_a_terminated_transition_fails_as_pacemaker_reports_it(output_as: str) -> None:
+    """Exit code 1 and Pacemaker's two error lines: on stderr as text, in the document's
+    <status> as XML."""
+    from tests.oracle import pacemaker_tool
+
+    tool = pacemaker_tool("crm_simulate")
+    if tool is None:
+        pytest.skip("Debian's crm_simulate is not installed")
+    case = HERE / f"{sorted(TERMINATED)[0]}.xml"
+    args = ["-x", str(case), "-S", f"--output-as={output_as}"]
+    theirs = subprocess.run([tool, *args], capture_output=True, text=True, timeout=120)
+    ours = _run_ours(case, f"--output-as={output_as}")
+    assert ours.returncode == theirs.returncode == 1
+    if output_as == "text":
+        assert theirs.stderr.splitlines() == ours.stderr.splitlines()[:2]
+        return
+    status = ours.stdout[ours.stdout.index("<status "):]
+    assert status == theirs.stdout[theirs.stdout.index("<status "):]

@@ -184,3 +184,47 @@ def test_upgrade_matches_pacemaker(path: Path, tmp_path: Path,
     theirs.write_bytes(path.read_bytes())
     ours.write_bytes(path.read_bytes())
     assert _compare(theirs, ours, ["-u", "--force"], monkeypatch) is None
+
+
+_POSITIONS = ["abc", "", "1x", "+1", "-1", "-5", "99999999999"]
+
+
+@pytest.mark.parametrize("position", _POSITIONS)
+@pytest.mark.parametrize("operation", ["create", "move"])
+def test_patch_with_a_malformed_position_matches_pacemaker(
+        operation: str, position: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """--patch whose change has an odd `position`: exit code, output and file as Debian's."""
+    resources = "/cib/configuration/resources"
+    change = (f'<change operation="create" path="{resources}" position="{position}">'
+              '<primitive id="p9" class="ocf" provider="pacemaker" type="Dummy"/></change>'
+              if operation == "create" else
+              f'<change operation="move" path="{resources}/group[@id=\'g\']" '
+              f'position="{position}"/>')
+    (tmp_path / "patch.xml").write_text(
+        '<diff format="2"><version><source admin_epoch="0" epoch="5" num_updates="2"/>'
+        f'<target admin_epoch="0" epoch="6" num_updates="0"/></version>{change}</diff>')
+    theirs, ours = tmp_path / "theirs.xml", tmp_path / "ours.xml"
+    theirs.write_text(GENERATED[0])
+    ours.write_text(GENERATED[0])
+    args = ["-P", "-x", str(tmp_path / "patch.xml")]
+    assert _compare(theirs, ours, args, monkeypatch) is None
+
+
+@pytest.mark.parametrize("position", ["0", "1", "5", "abc"])
+@pytest.mark.parametrize("target", ["group[@id='g']/primitive[@id='g2']",
+                                    "group[@id='g']/primitive", "comment"])
+def test_patch_deleting_at_a_position_matches_pacemaker(
+        target: str, position: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A delete's position picks among comments only (an element: the first match)."""
+    (tmp_path / "patch.xml").write_text(
+        '<diff format="2"><version><source admin_epoch="0" epoch="5" num_updates="2"/>'
+        '<target admin_epoch="0" epoch="6" num_updates="0"/></version><change '
+        f'operation="delete" path="/cib/configuration/resources/{target}" '
+        f'position="{position}"/></diff>')
+    text = GENERATED[0].replace("<resources>", "<resources><!-- note -->")
+    theirs, ours = tmp_path / "theirs.xml", tmp_path / "ours.xml"
+    theirs.write_text(text)
+    ours.write_text(text)
+    args = ["-P", "-x", str(tmp_path / "patch.xml")]
+    assert _compare(theirs, ours, args, monkeypatch) is None

@@ -1,4 +1,5 @@
-"""Start-up rules of the heartbeat daemon: generation numbers and node membership."""
+"""Start-up rules of the heartbeat daemon (generation numbers, node membership) and its
+control socket's answer once it left the cluster."""
 
 from __future__ import annotations
 
@@ -54,3 +55,37 @@ def test_one_daemon_per_state_dir(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     os.close(lock_state_dir(tmp_path))  # free again once the holder is gone
+
+
+def test_a_send_after_leaving_is_refused_not_acknowledged(tmp_path: Path) -> None:
+    """Once heartbeat broadcast Leaving nothing more goes out: an Ack would tell the cib
+    its diff left the node (it then answers the client's write) when it never did."""
+    import asyncio
+    import os
+
+    from messaging.authkeys import load_authkeys, write_authkeys
+    from messaging.errors import TransportError
+    from messaging.heartbeat import api
+    from messaging.heartbeat.service import HeartbeatService, Options
+    from messaging.logs import get_logger
+
+    write_authkeys(tmp_path / "authkeys")
+    config = parse_ha_cf("ucast lo 127.0.0.1\nnode a b\n")
+    options = Options("a", bind_address="127.0.0.1", state_dir=str(tmp_path / "state"))
+
+    async def scenario() -> None:
+        service = HeartbeatService(config, load_authkeys(tmp_path / "authkeys"), options,
+                                   get_logger(daemon="test"))
+        try:
+            send = api.SendMessage("b", "cib", b"diff")
+            assert service.answer(send, None) == api.Ack()  # type: ignore[arg-type]
+            service.feed_leaving(service.runner.monotonic())
+            with pytest.raises(TransportError, match="heartbeat is stopping"):
+                service.answer(send, None)  # type: ignore[arg-type]
+        finally:
+            service.runner.close()
+            service.server.close()
+            service.publisher.close()
+            os.close(service._lock_fd)
+
+    asyncio.run(scenario())

@@ -181,3 +181,46 @@ def test_a_refused_frame_drops_the_actions_waiting_for_it(tmp_path: Path) -> Non
 
     asyncio.run(scenario())
     assert ran == ["next"]
+
+
+def test_a_frame_sent_after_heartbeat_left_releases_nothing(tmp_path: Path) -> None:
+    """Against heartbeat's own answer: once it broadcast Leaving it sends nothing more, so
+    the write an action would acknowledge never left the node; the action is dropped."""
+    import os
+
+    from messaging.authkeys import load_authkeys, write_authkeys
+    from messaging.config import parse_ha_cf
+    from messaging.heartbeat.service import HeartbeatService, Options
+
+    write_authkeys(tmp_path / "authkeys")
+    options = Options("n1", bind_address="127.0.0.1", state_dir=str(tmp_path / "state"))
+    ran: list[str] = []
+
+    async def scenario() -> None:
+        service = HeartbeatService(parse_ha_cf("ucast lo 127.0.0.1\nnode n1 n2\n"),
+                                   load_authkeys(tmp_path / "authkeys"), options,
+                                   get_logger(daemon="test"))
+        serving = asyncio.get_running_loop().create_task(service.server.serve())
+        channel = PeerChannel(service.state_dir, "n1", "cib", open_frame=bytes,
+                              on_message=lambda sender, message: None,
+                              log=get_logger(daemon="test"))
+        sender = asyncio.get_running_loop().create_task(channel.sender())
+        try:
+            channel.send(Node("n2"), b"before")
+            channel.after_handed(lambda: ran.append("before"))
+            await until(lambda: ran)
+            service.feed_leaving(service.runner.monotonic())
+            channel.send(Node("n2"), b"after")
+            channel.after_handed(lambda: ran.append("after"))
+            await until(lambda: not channel._waiting)  # the refusal came back: dropped
+        finally:
+            for task in (sender, serving):
+                task.cancel()
+            channel.close()
+            service.runner.close()
+            service.server.close()
+            service.publisher.close()
+            os.close(service._lock_fd)
+
+    asyncio.run(scenario())
+    assert ran == ["before"]
