@@ -55,6 +55,13 @@ def perform(cib: Element, request: Request, validate: Validator = schema_validat
     return _write(cib, request, validate, written, author, spare)
 
 
+def _require_force(request: Request) -> None:
+    """Erase, upgrade and a delete of every match are refused without --force (cibadmin's rule)."""
+    risky = request.op in (Op.ERASE, Op.UPGRADE) or (request.op is Op.DELETE and request.multiple)
+    if risky and not request.force:
+        raise Unsafe("--force is required")
+
+
 def _write(cib: Element, request: Request, validate: Validator,
            written_at: str | None = None, author: Author | None = None,
            spare: Element | None = None) -> Outcome:
@@ -62,10 +69,7 @@ def _write(cib: Element, request: Request, validate: Validator,
     from cib.diff import config_changed, create_patchset, keys_unique, restamp_root
     from cib.ops_write import Quiet, Replaced, write
 
-    if request.op in (Op.ERASE, Op.UPGRADE) and not request.force:
-        raise Unsafe("--force is required")
-    if request.op is Op.DELETE and request.multiple and not request.force:
-        raise Unsafe("--force is required")
+    _require_force(request)
     written = write(cib, request, spare)
     quiet = isinstance(written, Quiet)
     removed = written.path if isinstance(written, Replaced) else None
