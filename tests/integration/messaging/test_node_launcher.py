@@ -67,17 +67,12 @@ def test_start_status_respawn_stop(tmp_path: Path) -> None:
         second = _node("start", *common, "-k", str(tmp_path / "authkeys"), "-n", "l1")
         assert second.returncode == ExitCode.CONFIG and "already runs" in second.stderr
 
-        # ccm: a killed heartbeat is not respawned (its death is the node's: the launcher
-        # stops, tests/adversarial/test_real_daemons.py)
+        # ccm (a killed heartbeat ends the node instead: tests/adversarial/test_real_daemons.py)
         assert _wait(lambda: _daemon(common, "ccm")["pid"] is not None, 60)
         old_pid = _daemon(common, "ccm")["pid"]
         os.kill(old_pid, signal.SIGKILL)
-
-        def respawned() -> bool:
-            ccm = _daemon(common, "ccm")
-            return ccm["restarts"] == 1 and ccm["pid"] not in (None, old_pid)
-
-        assert _wait(respawned, 60)
+        assert _wait(lambda: (ccm := _daemon(common, "ccm"))["restarts"] == 1
+                     and ccm["pid"] not in (None, old_pid), 60)
         stopped = _node("stop", *common)
         assert stopped.returncode == 0 and "stopped" in stopped.stdout
         assert launcher.wait(60) == 0
