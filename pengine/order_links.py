@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from pengine.actions import IMPLIES_THEN, OrderSpec, Work
 
+# pe_order_implies_then_printed: a required first puts its then-pseudo action in the graph
+PRINTED = "implies_then_printed"
+
 
 @dataclass(frozen=True)
 class Link:

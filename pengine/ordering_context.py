@@ -1,6 +1,6 @@
 """What flag propagation reads about the sealed actions besides the links themselves.
 
-Built once per run by the scheduler from the sealed action set (ordering.Context holds
+Built once per run by the scheduler from the sealed action set (propagation.Context holds
 the results): which instance actions stand for a clone's pseudo action, which member
 actions a group's pseudo action reads, and where a group's pseudo actions are located.
 Invariant: pure functions of the sealed set, except read_group_action, which changes only

@@ -109,7 +109,7 @@ def _age(link: Ordered) -> int:
 
 
 def application_order(links: list[L]) -> list[L]:
-    """The order requiredness is applied in (ordering.propagate).
+    """The order requiredness is applied in (propagation.propagate).
 
     order_actions prepends to actions_before: of two orderings that make the same action
     required, the later one is seen first and names the reason. But members of a group

@@ -2,7 +2,7 @@
 
 Pacemaker updates actions newest first and, when an ordering changes an action, updates
 the actions after it at once (pcmk__update_action_for_orderings); the first reason set on
-an action wins. ordering.propagate applies links in creation order; these two helpers
+an action wins. propagation.propagate applies links in creation order; these two helpers
 reproduce the parts of Pacemaker's order that decide a reason it would otherwise get
 wrong. They only set flags propagation would set anyway (flags move one way only), so the
 fixpoint is unchanged: only which reason an action is given.

@@ -46,15 +46,11 @@ from pengine.load_orders import create_load_orders
 from pengine.migration_orders import cancel_blocked_migrations
 from pengine.notifications import expand_notifications
 from pengine.order_links import Link
-from pengine.ordering import (
-    Context,
-    propagate,
-    resolve,
-    user_orderings,
-)
+from pengine.ordering import resolve, user_orderings
 from pengine.ordering_context import collective_children, group_locations, group_member_actions
 from pengine.placement import Placement, place
 from pengine.probes import probe_then_links, probes
+from pengine.propagation import Context, propagate
 from pengine.sealed_actions import FlagsTable, SealedActions, SettlingFlags, seal
 from pengine.state import Unpacked
 from pengine.status import build_status, unpack_cib
