@@ -1,11 +1,13 @@
-"""Colocation blocking (pcmk__block_colocation_dependents).
+"""Colocation blocking (pcmk__block_colocation_dependents), called inside the ordering walk.
 
-Invariant: after flag propagation, a primary with no runnable start (or promote) left
-makes the start (or promote) of every INFINITY-colocated dependent unrunnable, with the
-reason `colocation with <primary>`; returns whether anything changed.
+Invariant: only a start or promote that has just become unrunnable, when no child of its
+top resource can run that task any more, blocks dependents (of INFINITY colocations with
+that top resource), with the reason `colocation with <resource of that action>`.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from messaging.types import Role
 from pengine.actions import Work
@@ -15,42 +17,59 @@ from pengine.sealed_actions import SettlingFlags
 from pengine.state import Unpacked
 
 
-def _primitives(u: Unpacked, rid: str) -> list[str]:
-    rsc = u.rsc(rid)
-    if rsc.kind == "primitive":
-        return [rid]
-    return [p for child in rsc.children for p in _primitives(u, child)]
+class Updater(Protocol):
+    """The ordering walk: updates an action through the orderings before it."""
+
+    def update(self, then: Work) -> None: ...
 
 
-def _heads(u: Unpacked, rid: str) -> list[str]:
-    """The primitives whose start decides where a dependent goes (group: first member)."""
-    rsc = u.rsc(rid)
-    if rsc.kind == "primitive":
-        return [rid]
-    if rsc.kind == "group":
-        return _heads(u, rsc.children[0]) if rsc.children else []
-    return [p for child in rsc.children for p in _heads(u, child)]
+class DependentBlock:
+    """pcmk__block_colocation_dependents, called by the ordering walk as soon as a start
+    or promote becomes unrunnable: when no child of the action's top resource can run that
+    task any more, every INFINITY colocation with the top resource blocks its dependent's
+    start (or promote): the dependent's own action, then its children's, each naming the
+    resource of the action that blocked it and updated at once through the orderings
+    before it (corpus promoted-with-blocked: "colocation with rsc1" on an instance)."""
 
+    def __init__(self, u: Unpacked, colocations: tuple[Colocation, ...],
+                 by_rsc_task: dict[tuple[str | None, str], list[Work]],
+                 flags: SettlingFlags) -> None:
+        self.u, self.by_rsc_task, self.flags = u, by_rsc_task, flags
+        self.colocations = [c for c in colocations if c.score >= INF]
 
-def block_dependents(u: Unpacked, colocations: tuple[Colocation, ...],
-                     by_rsc_task: dict[tuple[str | None, str], list[Work]],
-                     flags: SettlingFlags) -> bool:
-    changed = False
-    runnable, reason = flags.runnable, flags.reason
-    for c in colocations:
-        if c.score < INF:
-            continue
-        p_task = "promote" if c.primary_role == Role.PROMOTED else "start"
-        firsts = [a for p in _primitives(u, c.primary)
-                  for a in by_rsc_task.get((p, p_task), ()) if a.node is not None]
-        if not firsts or any(runnable[a.id] for a in firsts):
-            continue
-        d_task = "promote" if c.dependent_role == Role.PROMOTED else "start"
-        for dep in _heads(u, c.dependent):
-            for act in by_rsc_task.get((dep, d_task), ()):
-                if runnable[act.id]:
-                    runnable[act.id] = False
-                    if reason[act.id] is None:
-                        reason[act.id] = f"colocation with {c.primary}"
-                    changed = True
-    return changed
+    def __call__(self, act: Work, walk: Updater) -> None:
+        if act.rsc is None or act.task not in ("start", "promote") \
+                or self.flags.runnable[act.id] or not self.u.has_rsc(act.rsc):
+            return
+        top = act.rsc
+        while self.u.rsc(top).parent is not None:
+            top = self.u.rsc(top).parent or top
+        for child in self._children(top):
+            found = [a for a in self.by_rsc_task.get((child, act.task), ())
+                     if a.node is not None or a.pseudo]
+            if not found or self.flags.runnable[found[0].id]:
+                return
+        for c in self.colocations:
+            if c.primary != top or (act.task != "start" and c.primary_role != Role.PROMOTED):
+                continue
+            task = "promote" if c.dependent_role == Role.PROMOTED else "start"
+            self._mark(c.dependent, task, act.rsc, walk)
+
+    def _children(self, top: str) -> list[str]:
+        """A clone's children include its orphan instances (create_child_clone)."""
+        inside = set(self.u.primitives_under(top))
+        return list(self.u.rsc(top).children) \
+            + [p for p in self.u.instance_primitives(top) if p not in inside]
+
+    def _mark(self, rid: str, task: str, because: str, walk: Updater) -> None:
+        runnable, reason = self.flags.runnable, self.flags.reason
+        for act in self.by_rsc_task.get((rid, task), ()):
+            if runnable[act.id]:
+                runnable[act.id] = False
+                if reason[act.id] is None:
+                    reason[act.id] = f"colocation with {because}"
+                self(act, walk)
+                walk.update(act)
+        if self.u.has_rsc(rid):
+            for child in self.u.rsc(rid).children:
+                self._mark(child, task, because, walk)

@@ -101,10 +101,9 @@ def interleave_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
 def interleaved(u: Unpacked, acts: ActionSet, spec: OrderSpec,
                 assigned: dict[str, str | None], placed: Placed, origin: int) -> list[Link]:
     """The links of an interleaved ordering: instance pairs, then the member links of
-    the group instances among them (derived links, first at index `origin` + pairs)."""
+    the group instances among them, all sharing the ordering's `origin`."""
     pairs = interleave_links(u, acts, spec, assigned, placed)
-    return pairs + group_instance_member_links(u, acts, spec.then_task, pairs,
-                                               origin + len(pairs))
+    return pairs + group_instance_member_links(u, acts, spec.then_task, pairs, origin)
 
 
 def group_instance_member_links(u: Unpacked, acts: ActionSet, task: str, pairs: list[Link],

@@ -12,6 +12,12 @@ from pengine.actions import IMPLIES_THEN, OrderSpec, Work
 
 # pe_order_implies_then_printed: a required first puts its then-pseudo action in the graph
 PRINTED = "implies_then_printed"
+# A link whose collective 'first' was remapped to its completion action (start -> running):
+# Pacemaker orders it anew when it first meets it, and applies it only from then on
+REMAPPED = "remapped"
+# An ordering a clone's action passes on to an instance's action (a member link whose
+# collective link is the one with the same 'first' and the clone's start as 'then')
+THROUGH_CLONE = "through_clone"
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,7 @@ from pengine.interleave_partner import (
     Placed,
     interleaved,
 )
-from pengine.order_links import PRINTED, Link, member_links
-from pengine.required_wave import REMAPPED
+from pengine.order_links import PRINTED, REMAPPED, THROUGH_CLONE, Link, member_links
 from pengine.state import Unpacked
 from pengine.unpack_resources import RscConfig
 from pengine.xmlin import is_true
@@ -135,8 +134,7 @@ def resolve(u: Unpacked, acts: ActionSet, assigned: dict[str, str | None] | None
     phantoms: set[int] = set()
     for spec in list(acts.orders):
         if "user" in spec.flags and _interleaved(u, spec):
-            links.extend(interleaved(u, acts, spec, assigned, placed or Placed(), len(links)))
-            links.extend(_clone_level_links(u, acts, spec, kinds))
+            links.extend(_interleaved_links(u, acts, spec, kinds, assigned, placed, len(links)))
             continue
         created = len(acts.actions)
         firsts = _firsts(u, acts, spec, kinds)
@@ -146,13 +144,40 @@ def resolve(u: Unpacked, acts: ActionSet, assigned: dict[str, str | None] | None
             continue
         if spec.first_action is None and firsts[0].task != spec.first_task:
             spec = dataclasses.replace(spec, flags=spec.flags | {REMAPPED})
+        origin = len(links)
         thens = _thens(u, acts, spec, kinds, firsts, links)
         if spec.first_rsc == spec.then_rsc and spec.first_task == "stop":
             # Pacemaker applies a member's own stop -> start ordering before its group's
             # orderings create a missing (unassigned) start: it never reaches that start.
             thens = [t for t in thens if t.id not in phantoms]
-        links.extend(Link(f, t, spec.flags) for f in firsts for t in thens if f is not t)
+        via = _clone_start(u, acts, thens[0]) if THROUGH_CLONE in spec.flags and thens else None
+        links.extend(Link(f, t, spec.flags, via=via, origin=origin if via is None else -1)
+                     for f in firsts for t in thens if f is not t)
     return links
+
+
+def _clone_start(u: Unpacked, acts: ActionSet, member: Work) -> Work | None:
+    top = member.rsc
+    while top is not None and u.rsc(top).kind != "clone":
+        top = u.rsc(top).parent
+    starts = acts.of(top, "start") if top is not None else []
+    return starts[0] if starts else None
+
+
+def _interleaved_links(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str],
+                       assigned: dict[str, str | None], placed: Placed | None,
+                       origin: int) -> list[Link]:
+    """The clone-level links of an interleaved ordering, and the instance pairs the
+    clones' update_ordered_actions reaches through them (derived from the clone-level
+    'then', sharing its origin)."""
+    level = _clone_level_links(u, acts, spec, kinds)
+    if level and level[0].first.task != spec.first_task:
+        level = [dataclasses.replace(link, flags=link.flags | {REMAPPED}) for link in level]
+    level = [dataclasses.replace(link, origin=origin) for link in level]
+    via = level[0].then if level else None
+    pairs = [dataclasses.replace(link, via=link.via or via, origin=origin)
+             for link in interleaved(u, acts, spec, assigned, placed or Placed(), origin)]
+    return pairs + level
 
 
 def _thens(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str],
@@ -165,7 +190,7 @@ def _thens(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str],
     then_kind = kinds.get(spec.then_rsc or "")
     if then_kind in ("group", "clone") and "user" in spec.flags \
             and spec.first_rsc != spec.then_rsc:
-        member_thens = [t for member in _updated_members(u, spec.then_rsc or "", spec.then_task)
+        member_thens = [t for member in _updated_members(u, spec.then_rsc or "")
                         for t in acts.of(member, spec.then_task)]
         links.extend(member_links(spec, firsts, member_thens, then_kind, kinds,
                                   thens[0] if thens else None, len(links)))
@@ -205,22 +230,17 @@ def _primitives(u: Unpacked, rid: str) -> list[str]:
     return [p for child in rsc.children for p in _primitives(u, child)]
 
 
-def _updated_members(u: Unpacked, rid: str, task: str) -> list[str]:
+def _updated_members(u: Unpacked, rid: str) -> list[str]:
     """The resources whose actions an ordering on collective `rid` also updates, in
     Pacemaker's order: each member or instance, and a group instance's own members
-    right after it (group_update_actions updates the group's action, then theirs).
-
-    Not a group instance's start or promote: our group start -> member start ordering
-    stands in for that update of the members with runnable-left (Pacemaker's has none),
-    so an instance told directly would pass its unrunnability on a second way."""
+    right after it (group_update_actions updates the group's action, then theirs; corpus
+    cloned-group-stop: a group instance's start made unrunnable so stays out of the
+    graph)."""
     out: list[str] = []
     for child in u.rsc(rid).children:
-        if u.rsc(child).kind == "primitive":
-            out.append(child)
-            continue
-        if task not in ("start", "promote"):
-            out.append(child)
-        out.extend(_primitives(u, child))
+        out.append(child)
+        if u.rsc(child).kind != "primitive":
+            out.extend(_primitives(u, child))
     return out
 
 

@@ -39,6 +39,43 @@ def collective_children(u: Unpacked, acts: SealedActions) -> dict[int, list[Work
     return out
 
 
+def clone_instance_actions(u: Unpacked, acts: SealedActions) -> dict[int, list[Work]]:
+    """Clone pseudo action id -> each instance's first action of the task the clone's
+    summary without a node reads (summary_action_flags): a primitive instance's start for
+    the clone's start or running, a group instance's own pseudo action of the same task
+    (its running is read from its members); unplaced instances' nodeless ones too."""
+    atomic = {"running": "start", "stopped": "stop", "promoted": "promote",
+              "demoted": "demote"}
+    out: dict[int, list[Work]] = {}
+    for act in acts.actions:
+        if act.node is not None or act.rsc is None or not u.has_rsc(act.rsc) \
+                or u.rsc(act.rsc).kind != "clone" or act.task not in _TASKS:
+            continue
+        found: list[Work] = []
+        for child in _instances(u, act.rsc):
+            primitive = u.rsc(child).kind == "primitive"
+            task = atomic.get(act.task, act.task) if primitive else act.task
+            own = acts.of(child, task)[:1]
+            if not own and not primitive:
+                # our group instances have no promote/demote pseudo actions: their
+                # members' stand for them
+                own = [a for p in u.primitives_under(child)
+                       for a in acts.of(p, atomic.get(act.task, act.task))[:1]]
+            found.extend(own)
+        out[act.id] = found
+    return out
+
+
+_TASKS = ("start", "running", "stop", "stopped", "promote", "promoted", "demote", "demoted")
+
+
+def _instances(u: Unpacked, cid: str) -> list[str]:
+    """A clone's children, its orphan instances included (create_child_clone)."""
+    inside = set(u.primitives_under(cid))
+    return list(u.rsc(cid).children) + [p for p in u.instance_primitives(cid)
+                                        if p not in inside]
+
+
 def group_locations(u: Unpacked, acts: SealedActions, assigned: Mapping[str, str | None]
                     ) -> dict[int, str | None]:
     """A group's start/stop pseudo actions are located where the group is assigned."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pengine.actions import IMPLIES_THEN, OPTIONAL, ActionSet, OrderSpec, Work, op_key
 from pengine.collective_actions import order_probe
 from pengine.load_orders import LOAD
-from pengine.order_links import Link
+from pengine.order_links import THROUGH_CLONE, Link
 from pengine.placement import Placement
 from pengine.placement_tables import primitive_members
 from pengine.state import Unpacked
@@ -43,12 +43,13 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
             act, _ = acts.new(op_key(rsc.id, "monitor"), "monitor", rsc.id, node.name, False)
             act.runnable = not node.pending
             through_clone.extend(order_probe(u, acts, act, rsc.id))
-    # The clone's start sees its last-created probe first (orderings are prepended), and
-    # passes each one on to every instance's start, whose reason then names that probe.
-    # Flags only: the graph orders the probe before the clone's start, not the instances'
-    # (update_noninterleaved_actions updates their flags without ordering them).
-    for probe, member, flag in reversed(through_clone):
-        acts.order(probe.rsc, "monitor", member, "start", flag, "nograph", first_action=probe)
+    # The clone's start passes each probe ordering on to every instance's start, whose
+    # reason then names that probe. Flags only: the graph orders the probe before the
+    # clone's start, not the instances' (update_noninterleaved_actions updates their
+    # flags without ordering them).
+    for probe, member, flag in through_clone:
+        acts.order(probe.rsc, "monitor", member, "start", flag, "nograph", THROUGH_CLONE,
+                   first_action=probe)
 
 
 def _anonymous_instances(u: Unpacked) -> list[tuple[list[list[str]], list[str]]]:

@@ -4,8 +4,8 @@ Invariants: flags only ever move from optional to required and from runnable to
 unrunnable, so propagation reaches a fixpoint; the first reason set on an action wins
 (Pacemaker's pe_action_set_reason without overwrite). Propagation reads and sets flags
 only in ctx.flags (a SettlingFlags indexed by action id): the Work objects are sealed by
-then. The order the links are applied in decides only which reason an action is given
-(required_wave and runnable_pass own that order).
+then. The order the links are applied in decides which reason an action is given: that
+order is pengine.walk's.
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ from pengine.actions import (
 from pengine.interleave_partner import UNPLACED_PAIR
 from pengine.order_links import PRINTED, Link
 from pengine.ordering_context import read_group_action
-from pengine.required_wave import RequiredWave, application_order
-from pengine.runnable_pass import runnable_pass, unrunnable_collective_firsts
 from pengine.sealed_actions import FlagsTable, SettlingFlags
+from pengine.walk import Shape, Walk
 
 
 def _set_reason(reason: list[str | None], then: Work, first: Work, text: str) -> None:
@@ -42,18 +41,58 @@ class Context:
 
     managed: dict[str, bool]
     blocked: set[str]
-    collective_children: dict[int, list[Work]]
+    collective_children: dict[int, list[Work]]  # a clone action's placed instance actions
+    instance_actions: dict[int, list[Work]]  # the same, unplaced instances' too
     location: dict[int, str | None]
     min_runnable: Mapping[int, int]
     all_actions: Sequence[Work]
     flags: SettlingFlags  # what propagation sets: the sealed actions keep their own
-    block: Callable[[], bool] | None = None
+    shape: Shape
+    block_for: Callable[[Work, Walk], None]  # blocks an action's colocation dependents
     requires: dict[str, str] = field(default_factory=dict)
     running_on: dict[str, list[str]] = field(default_factory=dict)
     group_members: dict[int, list[Work]] = field(default_factory=dict)
 
     def read(self, f: Work) -> None:
         read_group_action(f, self.group_members.get(f.id, ()), self.flags, _saved)
+        self._read_clone_action(f)
+
+    def _read_clone_action(self, act: Work) -> None:
+        """Reading a clone action's flags (summary_action_flags without a node) changes
+        the action itself, counted as no change: required once an instance's matching
+        action is, unrunnable once none can run."""
+        children = self.collective_children.get(act.id)
+        if children is None:
+            return
+        optional, runnable = self.flags.optional, self.flags.runnable
+        if optional[act.id] and any(not optional[c.id] for c in children):
+            optional[act.id] = False
+        if runnable[act.id] and not self._any_instance_runnable(act, children):
+            runnable[act.id] = False
+
+    def _any_instance_runnable(self, act: Work, children: Sequence[Work]) -> bool:
+        """Is any instance's action (a group instance's read from its members) runnable?
+        Without the instances' own actions, the placed primitives' decide."""
+        instances = self.instance_actions.get(act.id)
+        if instances is None:
+            return any(self.flags.runnable[c.id] for c in children)
+        for inst in instances:
+            self.read(inst)
+        return any(self.flags.runnable[inst.id] for inst in instances)
+
+    def first_runnable(self, f: Work) -> bool:
+        """A clone action read as an ordering's 'first' is runnable while any instance's
+        matching action is, whatever its own flag (the clone's summary flags without a
+        node); with none left, reading it clears its own flag too (summary_action_flags).
+        """
+        runnable = self.flags.runnable
+        children = self.collective_children.get(f.id)
+        if children is None:
+            return runnable[f.id]
+        if self._any_instance_runnable(f, children):
+            return True
+        runnable[f.id] = False
+        return False
 
     def first_required(self, f: Work, t: Work, any_child: bool = False) -> bool:
         optional = self.flags.optional
@@ -135,7 +174,7 @@ def _apply(link: Link, ctx: Context) -> bool:
         _set_reason(reason, t, f, "required")
         changed = True
     ctx.read(f)
-    if RUNNABLE_LEFT in flags and not runnable[f.id] and runnable[t.id]:
+    if RUNNABLE_LEFT in flags and not ctx.first_runnable(f) and runnable[t.id]:
         runnable[t.id] = False
         _set_reason(reason, t, f, "unrunnable")
         changed = True
@@ -155,7 +194,7 @@ def _apply(link: Link, ctx: Context) -> bool:
         # such as an ordered clone's instance chain, does not block: seed 1656).
         runnable[t.id] = False
         changed = True
-    if ASYMMETRICAL in flags and not runnable[f.id] and runnable[t.id] \
+    if ASYMMETRICAL in flags and not ctx.first_runnable(f) and runnable[t.id] \
             and not (t.task == "start" and optional[t.id]):
         runnable[t.id] = False
         optional[t.id] = False
@@ -185,40 +224,19 @@ def _restart(f: Work, t: Work, managed: dict[str, bool], flags: SettlingFlags) -
 
 
 def propagate(links: list[Link], ctx: Context) -> FlagsTable:
-    """Apply every link until nothing changes; returns the flags settled in ctx.flags."""
-    changed, rounds = True, 0
+    """Walk the links as Pacemaker does (pengine.walk); returns the flags settled in
+    ctx.flags."""
     any_links, thens = _any_runnable_links(links, ctx)
-    by_then = application_order(links)
-    wave = RequiredWave(links, lambda link: _apply_required(link, ctx), ctx.flags,
-                        lambda link: _restart(link.first, link.then, ctx.managed, ctx.flags))
     _apply_unplaced_pairs(links, ctx)
-    unrunnable_collective_firsts(links, lambda link: _apply(link, ctx), ctx.flags, wave)
-    while changed and rounds < 1000:
-        changed = False
-        rounds += 1
-        inner = True
-        while inner:
-            inner = False
-            for link in by_then:
-                first_optional = ctx.flags.optional[link.first.id]
-                if _apply_required(link, ctx):
-                    inner = changed = True
-                    if link.via is not None:
-                        # pcmk__update_ordered_actions re-updates a changed member at
-                        # once through its own orderings
-                        wave.update(link.then)
-                    elif first_optional and not ctx.flags.optional[link.first.id]:
-                        wave.after(link.first)
-                        wave.update(link.first)
-                    else:
-                        wave.update(link.then)
-                        wave.after(link.then)
-        changed |= runnable_pass(links, lambda link: _apply(link, ctx), ctx.flags, wave,
-                                 ctx.running_on)
-        if ctx.block is not None and ctx.block():
-            changed = True
-        for tid, firsts in any_links.items():
-            changed |= _any_runnable(thens[tid], firsts, ctx)
+
+    def count(act: Work) -> None:
+        # pe_action_requires_any: a set's one-or-more pseudo action (no resource). A
+        # clone's own actions are runnable as their summary says, read by the walk.
+        if act.id in any_links and act.rsc is None:
+            _any_runnable(thens[act.id], any_links[act.id], ctx)
+
+    Walk(links, ctx.flags, lambda link: _apply(link, ctx), ctx.shape, ctx.block_for, count,
+         ctx.read).run(ctx.all_actions)
     _print_pseudo_actions(links, ctx.flags.optional)
     return ctx.flags.settled()
 
@@ -239,7 +257,8 @@ def _apply_unplaced_pairs(links: list[Link], ctx: Context) -> None:
 def _any_runnable_links(links: list[Link], ctx: Context
                         ) -> tuple[dict[int, list[Work]], dict[int, Work]]:
     """Actions that run once enough of their firsts can (then id -> firsts, then id ->
-    then); those with no first at all are made unrunnable here."""
+    then). Each is counted when the walk updates it, not before: a set's one-or-more
+    pseudo action, created with the constraints, stays runnable until then."""
     any_links: dict[int, list[Work]] = {}
     thens: dict[int, Work] = {}
     for link in links:
@@ -250,11 +269,6 @@ def _any_runnable_links(links: list[Link], ctx: Context
         if act.id in ctx.min_runnable:
             any_links.setdefault(act.id, [])
             thens[act.id] = act
-    for tid, firsts in any_links.items():
-        if not firsts:
-            # A clone action none of whose instances has that action is unrunnable from
-            # the start (summary_action_flags finds no runnable instance action).
-            _any_runnable(thens[tid], firsts, ctx)
     return any_links, thens
 
 
@@ -277,3 +291,4 @@ def _any_runnable(then: Work, firsts: list[Work], ctx: Context) -> bool:
             _set_reason(ctx.flags.reason, then, firsts[0], "unrunnable")
         return True
     return False
+

@@ -29,7 +29,7 @@ from pengine.actions import (
     orphan_group_orders,
 )
 from pengine.api import Transition
-from pengine.blocking import block_dependents
+from pengine.blocking import DependentBlock
 from pengine.collective_actions import clone_actions
 from pengine.constraints import Constraints, unpack_constraints
 from pengine.digests import CLEANUP, RESCHEDULE, config_changes, orphan_recurring
@@ -47,7 +47,12 @@ from pengine.migration_orders import cancel_blocked_migrations
 from pengine.notifications import expand_notifications
 from pengine.order_links import Link
 from pengine.ordering import resolve, user_orderings
-from pengine.ordering_context import collective_children, group_locations, group_member_actions
+from pengine.ordering_context import (
+    clone_instance_actions,
+    collective_children,
+    group_locations,
+    group_member_actions,
+)
 from pengine.placement import Placement, place
 from pengine.probes import probe_then_links, probes
 from pengine.propagation import Context, propagate
@@ -55,6 +60,7 @@ from pengine.sealed_actions import FlagsTable, SealedActions, SettlingFlags, sea
 from pengine.state import Unpacked
 from pengine.status import build_status, unpack_cib
 from pengine.summary import summarise
+from pengine.walk import Shape
 from pengine.xmlin import is_true
 
 CibInput = str | bytes | etree._Element
@@ -221,13 +227,27 @@ def _ordering_context(unpacked: Unpacked, constraints: Constraints, placement: P
                       actions: SealedActions, flags: SettlingFlags) -> Context:
     """What the ordering propagation reads besides the links themselves."""
     states = unpacked.states
-    # block_dependents only reads this copy: it is built once, not on every propagation round
+    # the colocation block only reads this copy, built once
     by_rsc_task = {key: list(works) for key, works in actions.by_rsc_task.items()}
     return Context(
         dict(placement.managed), {rid for rid, state in states.items() if state.blocked},
         collective_children(unpacked, actions),
+        clone_instance_actions(unpacked, actions),
         group_locations(unpacked, actions, dict(placement.assigned)),
-        actions.min_runnable, actions.actions, flags,
-        lambda: block_dependents(unpacked, constraints.colocations, by_rsc_task, flags),
+        actions.min_runnable, actions.actions, flags, _shape(unpacked),
+        DependentBlock(unpacked, constraints.colocations, by_rsc_task, flags),
         dict(unpacked.requires), {rid: state.running_on for rid, state in states.items()},
         group_member_actions(unpacked, actions))
+
+
+def _shape(u: Unpacked) -> Shape:
+    """Each resource's kind and parents, for the walk's creation order."""
+    ancestors: dict[str, tuple[str, ...]] = {}
+    for rsc in u.resources:
+        chain: list[str] = []
+        parent = rsc.parent
+        while parent is not None and u.has_rsc(parent):
+            chain.append(parent)
+            parent = u.rsc(parent).parent
+        ancestors[rsc.id] = tuple(chain)
+    return Shape({r.id: r.kind for r in u.resources}, ancestors)

@@ -1,0 +1,215 @@
+"""Pacemaker's ordering walk over our links (pcmk__update_action_for_orderings).
+
+Pacemaker updates every action once, newest first. Updating an action applies each
+ordering before it, newest ordering first; whenever an ordering changes its 'first'
+action, the actions after 'first' and 'first' itself are updated at once. An ordering on
+a group's or clone's action also reaches its members' matching actions (the collective's
+update_ordered_actions), and an action of a resource with a parent that changes is
+updated again at once through the orderings before it. When the updated action changed,
+it blocks its colocation dependents if it became unrunnable, is updated again, and then
+every action after it is. The first reason set on an action wins, so this order decides
+the "due to" text of the Transition Summary.
+
+Where our model differs, the walk repeats until the flags settle: our links stand in for
+a few of Pacemaker's on-demand reads of a collective's summary flags, so an action
+Pacemaker reaches later through such a read may need a second pass here. Only flags
+Pacemaker also sets are set; a second pass can only name reasons the first left unset.
+
+Invariant: flags only move one way (optional -> required, runnable -> unrunnable), so the
+recursion follows changes and ends. The walk only orders the applications: what one
+ordering does is the caller's `apply`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from pengine.actions import UNFENCE, Work
+from pengine.order_links import REMAPPED, Link
+from pengine.sealed_actions import SettlingFlags
+
+_COMPLETION = ("running", "stopped", "promoted", "demoted")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the walk needs to know about the resources behind the actions."""
+
+    kinds: Mapping[str, str]  # resource id -> primitive, group or clone
+    ancestors: Mapping[str, tuple[str, ...]]  # resource id -> its parents, nearest first
+
+
+def creation_order(actions: Sequence[Work], shape: Shape) -> list[Work]:
+    """The actions in Pacemaker's creation order.
+
+    A group or clone creates its members' actions before its own pseudo actions (ours are
+    created first): each collective action moves after the run of its members' actions
+    that follows it, a nested collective's before its parent's."""
+    keys: dict[int, tuple[int, int, int]] = {}
+    for index, act in enumerate(actions):
+        rsc = act.rsc
+        if rsc is None or shape.kinds.get(rsc, "primitive") == "primitive":
+            keys[act.id] = (act.id, 0, act.id)
+            continue
+        end = index
+        while end + 1 < len(actions) and _within(actions[end + 1], rsc, shape):
+            end += 1
+        keys[act.id] = (actions[end].id, 100 - len(shape.ancestors.get(rsc, ())), act.id)
+    return sorted(actions, key=lambda act: keys[act.id])
+
+
+def _within(act: Work, rsc: str, shape: Shape) -> bool:
+    return act.rsc is not None and (act.rsc == rsc or rsc in shape.ancestors.get(act.rsc, ()))
+
+
+def ordering_age(link: Link) -> int:
+    """The stage that created an ordering, newest (seen first) lowest: Pacemaker orders
+    probes last (before their resource's start), before that each resource's internal
+    orderings (a group's member chain after the member's own stop -> start), and the
+    user's constraints first; unfencing orderings come with the fencing actions."""
+    if UNFENCE in link.flags:
+        return 4
+    if "user" in link.flags:
+        return 3
+    if link.first.task == "monitor" and link.first.key.endswith("_monitor_0"):
+        return 0
+    return 2 if link.first.rsc == link.then.rsc else 1
+
+
+class Walk:
+    """One walk over the links; `apply` applies one link, `block` blocks the colocation
+    dependents of an action that just became unrunnable, `count` settles an action that
+    runs once enough of its firsts can (pe_action_requires_any), `read` gives a group
+    action the flags reading it as a 'first' gives it (no change counted)."""
+
+    def __init__(self, links: Sequence[Link], flags: SettlingFlags,
+                 apply: Callable[[Link], object], shape: Shape,
+                 block: Callable[[Work, Walk], None], count: Callable[[Work], object],
+                 read: Callable[[Work], None]) -> None:
+        self.flags, self.apply, self.shape = flags, apply, shape
+        self.block, self.count, self.read = block, count, read
+        # Our member -> group/clone start/stop/promote/demote links stand for the
+        # collective's summary flags, which Pacemaker computes when it reads the action
+        # (`read`): no such ordering exists. A member's action does come before the
+        # collective's completion action (running, stopped, ...), without passing flags.
+        plain = [link for link in links if link.via is None and not (
+            "member_flags" in link.flags and link.then.task not in _COMPLETION)]
+        self.befores: dict[int, list[Link]] = {}
+        for link in sorted(reversed(plain), key=ordering_age):
+            self.befores.setdefault(link.then.id, []).append(link)
+        self.afters: dict[int, list[Link]] = {}
+        for link in reversed(plain):
+            if REMAPPED not in link.flags:
+                self.afters.setdefault(link.first.id, []).append(link)
+        self.members: dict[int, list[Link]] = {}
+        for link in links:
+            if link.via is not None:
+                self.members.setdefault(link.via.id, []).append(link)
+        self.remapped: set[int] = set()  # id() of the remapped links already ordered anew
+
+    def run(self, actions: Sequence[Work]) -> None:
+        """Update every action, newest first (deep recursion: chains of changes)."""
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, 20000))
+        order = list(reversed(creation_order(actions, self.shape)))
+        try:
+            settled: tuple[list[bool], list[bool]] | None = None
+            while settled != (self.flags.optional, self.flags.runnable):
+                # Pacemaker walks once; our links reach a few actions only through
+                # collectives' summaries Pacemaker reads at other moments, so the walk is
+                # repeated until the flags settle (only what Pacemaker would also set)
+                settled = (list(self.flags.optional), list(self.flags.runnable))
+                for act in order:
+                    self.update(act)
+                for act in order:
+                    # Pacemaker reads a collective's action again whenever an ordering
+                    # meets it; its members' flags are final only now
+                    self.read(act)
+        finally:
+            sys.setrecursionlimit(limit)
+
+    def _state(self, act: Work) -> tuple[bool, bool]:
+        return self.flags.optional[act.id], self.flags.runnable[act.id]
+
+    def update(self, then: Work) -> None:
+        """pcmk__update_action_for_orderings for one action."""
+        was_runnable = self.flags.runnable[then.id]
+        changed = False
+        for link in list(self.befores.get(then.id, ())):
+            if REMAPPED in link.flags and id(link) not in self.remapped:
+                # action_for_ordering: the collective's completion action is ordered anew
+                # (ahead of the others) and 'then' processed again, not applied now
+                self.remapped.add(id(link))
+                self.befores[then.id].remove(link)
+                self.befores[then.id].insert(0, link)
+                self.afters.setdefault(link.first.id, []).insert(0, link)
+                changed = True
+                continue
+            changed |= self._apply(link)
+        counted = self._state(then)
+        self.count(then)
+        changed |= self._state(then) != counted
+        if changed:
+            if was_runnable and not self.flags.runnable[then.id]:
+                self.block(then, self)
+            self.update(then)
+            self.after(then)
+
+    def after(self, act: Work) -> None:
+        """Update every action ordered after `act`, newest ordering first."""
+        for link in list(self.afters.get(act.id, ())):
+            self.update(link.then)
+
+    def _apply(self, link: Link) -> bool:
+        """Apply one ordering (and the member actions it reaches); True if 'then' or one
+        of its members changed. A changed 'first' is followed at once."""
+        first = link.first
+        self.read(first)
+        first_before = self._state(first)
+        changed = self._apply_one(link)
+        changed |= self._apply_members(link)
+        if self._state(first) != first_before:
+            self.after(first)
+            self.update(first)
+        return changed
+
+    def _apply_members(self, link: Link) -> bool:
+        """A collective's update_ordered_actions: the members' (or paired instances')
+        matching actions, and a group instance's members after that instance."""
+        changed = False
+        for member in self.members.get(link.then.id, ()):
+            if _reaches(link, member):
+                changed |= self._apply_one(member)
+                changed |= self._apply_members(member)
+        return changed
+
+    def _apply_one(self, link: Link) -> bool:
+        """One ordering between two actions, both read first as Pacemaker reads them
+        (action_flags_for_ordering, no change counted); True if 'then' changed."""
+        then = link.then
+        self.read(link.first)
+        self.read(then)
+        if "member_flags" in link.flags:
+            return False
+        before = self._state(then)
+        self.apply(link)
+        if self._state(then) == before:
+            return False
+        if then.rsc is not None and self.shape.ancestors.get(then.rsc):
+            # pcmk__update_ordered_actions re-processes a changed action with a parent
+            self.update(then)
+        return True
+
+
+def _reaches(link: Link, member: Link) -> bool:
+    """Does applying `link` reach `member` (a link derived from it)? A user ordering's
+    member links and an interleaved ordering's instance pairs share its origin (the
+    pairs start from the paired first instance); a probe's links through a clone
+    (origin -1) start from the same probe."""
+    if member.origin < 0:
+        return member.first is link.first
+    if member.origin != link.origin:
+        return False
+    return member.first is link.first or member.first.rsc != link.first.rsc
