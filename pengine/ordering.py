@@ -215,7 +215,9 @@ def _firsts(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str]
         # not promotable has no "promoted"): else the plain key is used.
         task = spec.first_task
         firsts = acts.of(spec.first_rsc or "", task, spec.first_node)
-    if firsts or not ({"user", "phantom"} & spec.flags) \
+    # A set's member -> one-or-more pseudo ordering (PRINTED) is a resource ordering too:
+    # its missing start is created, and counts as an unrunnable first (seed 214).
+    if firsts or not ({"user", "phantom", PRINTED} & spec.flags) \
             or not _create_missing(u, spec.first_rsc, task):
         return firsts
     act, _ = acts.new(op_key(spec.first_rsc or "", task), task, spec.first_rsc, None, True)

@@ -237,7 +237,7 @@ def propagate(links: list[Link], ctx: Context) -> FlagsTable:
 
     Walk(links, ctx.flags, lambda link: _apply(link, ctx), ctx.shape, ctx.block_for, count,
          ctx.read).run(ctx.all_actions)
-    _print_pseudo_actions(links, ctx.flags.optional)
+    _print_pseudo_actions(links, ctx.flags)
     return ctx.flags.settled()
 
 
@@ -272,12 +272,14 @@ def _any_runnable_links(links: list[Link], ctx: Context
     return any_links, thens
 
 
-def _print_pseudo_actions(links: list[Link], optional: list[bool]) -> None:
-    """A required first puts its one-or-more pseudo action in the graph, once every flag
-    is settled (pe_order_implies_then_printed only marks it pe_action_print_always)."""
+def _print_pseudo_actions(links: list[Link], flags: SettlingFlags) -> None:
+    """A required, runnable first puts its one-or-more pseudo action in the graph, once
+    every flag is settled (pe_order_implies_then_printed only marks it
+    pe_action_print_always, and only for a runnable first: seed 120's missing start)."""
     for link in links:
-        if PRINTED in link.flags and not optional[link.first.id]:
-            optional[link.then.id] = False
+        first = link.first.id
+        if PRINTED in link.flags and not flags.optional[first] and flags.runnable[first]:
+            flags.optional[link.then.id] = False
 
 
 def _any_runnable(then: Work, firsts: list[Work], ctx: Context) -> bool:
