@@ -352,19 +352,22 @@ def _ordering_sets(el: Element, known: set[str], tags: dict[str, list[str]], kin
         firsts = _set_members(first, known, tags)
         thens = _set_members(second, known, tags)
         via = None
-        if not is_true(first.get("require-all"), True):
-            via = f"one-or-more:{first.get('id') or ''}"
         # Between sets, order_rsc_sets narrows a set to one end only when it says
         # sequential="true" explicitly (pcmk__xe_attr_is_true): an unset "sequential",
-        # true inside the set, counts as false here and every member is ordered.
-        elif is_true(first.get("sequential")):
-            firsts = firsts[-1:]
+        # true inside the set, counts as false here and every member is ordered. A
+        # require-all="false" set is never narrowed going forward, but its inverse (a plain
+        # ordering, require-all being read from the other set) is.
+        inverted = firsts[-1:] if is_true(first.get("sequential")) else firsts
+        if not is_true(first.get("require-all"), True):
+            via = f"one-or-more:{first.get('id') or ''}"
+        else:
+            firsts = inverted
         if is_true(second.get("sequential")):
             thens = thens[:1]
         f_task = (first.get("action") or "start").lower()
         t_task = (second.get("action") or "start").lower()
         for a in firsts:
             for b in thens:
-                out.append(Ordering(oid, a, f_task, b, t_task, kind, symmetrical and not via,
+                out.append(Ordering(oid, a, f_task, b, t_task, kind, symmetrical and a in inverted,
                                     via))
     return out

@@ -58,11 +58,12 @@ def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
     """
     seen: set[tuple[str, str, str, str]] = set()
     for o in cons.orderings:
-        if o.via is not None:
-            _via_ordering(u, acts, o, seen)
-            continue
         forward = (o.first, o.first_task, o.then, o.then_task)
-        if forward not in seen:
+        if o.via is not None:
+            # The inverse of a one-or-more (require-all="false" or clone-min) ordering is a
+            # plain one: Pacemaker's inverse takes require-all from the 'then' side.
+            _via_ordering(u, acts, o, seen)
+        elif forward not in seen:
             seen.add(forward)
             acts.order(o.first, o.first_task, o.then, o.then_task, "user", *_user_flags(u, o))
         inverse = (o.then, _INVERSE.get(o.then_task, o.then_task), o.first,
