@@ -63,7 +63,8 @@ def _colocation_score(placer: _Placer, inst: str, node: str) -> int:
     role-qualified ones included (the merge ignores roles: seed 1140). A resource's
     colocation lists keep equal keys in reverse insertion order (sorted insert).
     """
-    cid = placer.u.rsc(inst).parent or inst
+    # an orphaned instance is one more child of its clone: the clone's colocations count
+    cid = placer.u.rsc(inst).parent or _orphan_clone(placer, inst) or inst
     work = {node: placer.nodes[node].weight}
     this_with = [c for c in reversed(placer.cons.colocations)
                  if c.dependent == cid and c.primary != cid]
