@@ -73,6 +73,33 @@ class Ordering(Record):
         self.via_min = via_min
 
 
+INVERSE_TASK = {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote",
+                "running": "stopped", "stopped": "running", "promoted": "demoted",
+                "demoted": "promoted"}
+
+
+def inverse_key(o: Ordering) -> tuple[str, str, str, str]:
+    """The actions a symmetrical ordering's inverse orders: then's inverse task first."""
+    return (o.then, INVERSE_TASK.get(o.then_task, o.then_task), o.first,
+            INVERSE_TASK.get(o.first_task, o.first_task))
+
+
+def first_created(orderings: tuple[Ordering, ...]) -> list[Ordering]:
+    """The plain orderings whose forward ordering Pacemaker keeps: order_actions drops an
+    ordering between two actions already ordered (every user ordering shares the optional
+    bit), by an earlier constraint or by an earlier constraint's inverse."""
+    seen: set[tuple[str, str, str, str]] = set()
+    kept = []
+    for o in orderings:
+        forward = (o.first, o.first_task, o.then, o.then_task)
+        if o.via is None and forward not in seen:
+            seen.add(forward)
+            kept.append(o)
+        if o.symmetrical and o.kind != "Serialize":
+            seen.add(inverse_key(o))
+    return kept
+
+
 class Constraints:
     """Every location, colocation and ordering constraint of one CIB, unpacked.
 

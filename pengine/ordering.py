@@ -27,7 +27,7 @@ from pengine.actions import (
     op_key,
 )
 from pengine.collective_actions import notified_action
-from pengine.constraints import Constraints, Ordering
+from pengine.constraints import Constraints, Ordering, inverse_key
 from pengine.interleave_partner import (
     COMPLETE,
     UNPLACED_PAIR,
@@ -43,9 +43,6 @@ from pengine.state import Unpacked
 from pengine.unpack_resources import RscConfig
 from pengine.xmlin import is_true
 
-_INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote",
-            "running": "stopped", "stopped": "running", "promoted": "demoted",
-            "demoted": "promoted"}
 PRINTED = "implies_then_printed"
 
 
@@ -66,8 +63,7 @@ def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
         elif forward not in seen:
             seen.add(forward)
             acts.order(o.first, o.first_task, o.then, o.then_task, "user", *_user_flags(u, o))
-        inverse = (o.then, _INVERSE.get(o.then_task, o.then_task), o.first,
-                   _INVERSE.get(o.first_task, o.first_task))
+        inverse = inverse_key(o)
         if o.symmetrical and o.kind != "Serialize" and inverse not in seen:
             seen.add(inverse)
             inv_flags = ("user", "implies_first") if o.kind == "Mandatory" else ("user", OPTIONAL)
