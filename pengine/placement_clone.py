@@ -173,11 +173,12 @@ def _instance_facts(placer: _Placer, priorities: Mapping[str, int],
     # An orphan's own bans are applied only when it is assigned (can_run_instance), not
     # here; but it shares the clone's allowed nodes, so a node the clone does not allow (an
     # asymmetric cluster without a location there, a negative location) is not allowed
-    # for it either.
+    # for it either, nor one where its stop failed (unpacking bans it there: __stop_fail__).
     if placer.u.rsc(inst).orphan:
         clone = _orphan_clone(placer, inst)
         unknown = cur is not None and clone is not None \
-            and _own_table(placer, clone).get(cur, -INF) < 0
+            and (_own_table(placer, clone).get(cur, -INF) < 0
+                 or cur in placer.u.states[prims[0]].failed_stop_on)
     else:
         unknown = cur is not None and bool(prims) and _own_score(placer, inst, cur) < 0
     if unknown:
