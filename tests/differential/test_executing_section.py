@@ -124,7 +124,9 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       # its stop there is implied at once; only resources requiring fencing
                       # order their (top resource's last) stop after it
                       "fencing-runs-as-a-chain-and-a-device-starts-after-fencing-a-node-it-is-unknown-on",
-                      "fencing-orders-the-last-stop-of-a-multi-active-primitive"]
+                      "fencing-orders-the-last-stop-of-a-multi-active-primitive",
+                      # pcmk__promotable_restart_ordering: demote -> demoted -> start, promote
+                      "promotable-clone-start-and-promote-wait-for-its-demoted"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
