@@ -28,6 +28,7 @@ from pengine.actions import (
     op_key,
     orphan_group_orders,
 )
+from pengine.anti_colocation import create_anti_colocation_orders
 from pengine.api import Transition
 from pengine.blocking import block_dependents
 from pengine.collective_actions import clone_actions
@@ -181,6 +182,7 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
         for node in unpacked.states[rsc.id].recover_on:
             primitive_actions.action(rsc.id, "stop", node, False)
     user_orderings(unpacked, constraints, action_set)
+    create_anti_colocation_orders(constraints, action_set)
     create_load_orders(unpacked, placement, action_set)  # internal constraints: before checks
     _clear_failcounts(action_set, [c for c in clears if c[2] != EXPIRED], placement.managed)
     _cancel_orphan_recurring(unpacked, action_set, placement)  # before probes, as Pacemaker

@@ -126,7 +126,10 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       "fencing-runs-as-a-chain-and-a-device-starts-after-fencing-a-node-it-is-unknown-on",
                       "fencing-orders-the-last-stop-of-a-multi-active-primitive",
                       # pcmk__promotable_restart_ordering: demote -> demoted -> start, promote
-                      "promotable-clone-start-and-promote-wait-for-its-demoted"]
+                      "promotable-clone-start-and-promote-wait-for-its-demoted",
+                      # a -INFINITY colocation orders the stop of one before the start of the
+                      # other on the same node (anti_colocation_order)
+                      "anti-colocated-start-waits-for-the-stop-on-its-node"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
