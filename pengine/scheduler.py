@@ -47,6 +47,7 @@ from pengine.load_orders import create_load_orders
 from pengine.migration_orders import cancel_blocked_migrations
 from pengine.notifications import expand_notifications
 from pengine.order_links import Link
+from pengine.ordered_chain import ordered_chain_edges
 from pengine.ordering import (
     Context,
     propagate,
@@ -151,7 +152,8 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
     actions = freeze(unpacked, expanded.works, expanded.flags, expanded.meta,
                      expanded.priority, {**_collectives_managed(unpacked), **placement.managed})
     return Transition(
-        edges=graph_edges(actions, expanded.links), actions=actions,
+        edges=tuple(dict.fromkeys([*graph_edges(actions, expanded.links),
+                                   *ordered_chain_edges(unpacked, actions)])), actions=actions,
         summary=summarise(unpacked, placement, actions, set(created.reloads)),
         scores=placement.score_lines,
         status=build_status(unpacked), now=unpacked.now, transition_id=transition_id,
