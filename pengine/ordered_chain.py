@@ -10,6 +10,10 @@ crm_simulate on made-up unique ordered clones (executing/ordered-clone-stop-chai
 The orderings between neighbours are made with the clone's actions
 (collective_actions.clone_actions); this adds the edges that bridge the gaps.
 
+Only clones of primitives: with cloned groups the bridging broke seeds 2068 2205 4338. Not
+every gap is bridged even so: seed 2514 (a unique ordered clone of d9, 0 2 3 stopping, 1
+stopped with a probe history) has no d9:2 stop -> d9:0 stop, a case not yet explained.
+
 Invariants: edges only between actions in the graph, each from the nearer instance of a
 gap to the other; a cloned group's instance is represented by its pseudo actions (its
 running or stopped first, as for the orderings between neighbours)."""
@@ -38,7 +42,8 @@ def ordered_chain_edges(u: Unpacked, actions: Iterable[Action]) -> list[tuple[in
             in_graph.setdefault((action.resource, action.task), action)
     edges: list[tuple[int, int]] = []
     for clone in u.resources:
-        if clone.kind == "clone" and is_true(clone.meta.get("ordered")):
+        if clone.kind == "clone" and is_true(clone.meta.get("ordered")) \
+                and all(u.rsc(c).kind == "primitive" for c in clone.children):
             instances = sorted(clone_instances(u, clone.id), key=_number)
             for phase in _PHASES:
                 edges += _phase_edges(u, in_graph, instances, *phase)
