@@ -246,10 +246,16 @@ _CHANGING = frozenset({IMPLIES_THEN, "implies_first", RUNNABLE_LEFT, RESTART, AS
                        PROMOTED_IMPLIES_FIRST, "serialize", "load", ANTI_COLOCATION})
 
 
-def held_inputs(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[int, int], ...]:
+def held_inputs(actions: tuple[Action, ...], links: list[Link],
+                optional: Sequence[bool] | None = None,
+                printed: frozenset[int] = frozenset()) -> tuple[tuple[int, int], ...]:
     """The (first id, then id) inputs of graph actions that are themselves left out of the
     graph yet kept as inputs (should_add_input_to_graph), so 'then' can never fire.
 
+    `optional`: the settled flags (an unmanaged resource's actions are required there,
+    only left out of the graph); `printed`: the ids of actions Pacemaker prints always
+    (pe_action_print_always), which it keeps as inputs even while optional, such as the
+    start standing for an unmanaged resource's pending one.
     Pacemaker keeps an input that is required, unless it is unrunnable through an ordering
     that cannot change actions or needs only one of several firsts (one-or-more), or it
     is the stop of a failed unmanaged resource before a clone's action; the simulator then
@@ -259,7 +265,11 @@ def held_inputs(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[i
     held: dict[tuple[int, int], None] = {}
     for link in links:
         first, then = by_id[link.first.id], by_id[link.then.id]
-        if not then.in_graph or first.in_graph or first.optional or not _graph_link(link):
+        # an unmanaged resource's required action is out of the graph, not optional; an
+        # optional one printed always (a pending start) stays an input all the same
+        first_optional = (first.optional if optional is None else optional[first.id]) \
+            and not first.print_always and first.id not in printed
+        if not then.in_graph or first.in_graph or first_optional or not _graph_link(link):
             continue
         if not first.runnable and (not _CHANGING & link.flags or "any_runnable" in link.flags):
             continue

@@ -45,7 +45,8 @@ from pengine.graph import freeze, graph_edges, held_inputs
 from pengine.interleave_partner import Placed
 from pengine.load_orders import create_load_orders
 from pengine.migration_orders import cancel_blocked_migrations
-from pengine.notifications import expand_notifications
+from pengine.model import Action
+from pengine.notifications import Expansion, expand_notifications
 from pengine.order_links import Link
 from pengine.ordered_chain import ordered_chain_edges
 from pengine.ordering import (
@@ -158,8 +159,15 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
         scores=placement.score_lines,
         status=build_status(unpacked), now=unpacked.now, transition_id=transition_id,
         options=unpacked.options.raw,
-        resource_order=placement.order, held=held_inputs(actions, expanded.links),
+        resource_order=placement.order, held=_held(actions, expanded),
     )
+
+
+def _held(actions: tuple[Action, ...], expanded: Expansion) -> tuple[tuple[int, int], ...]:
+    """The graph's inputs left out of it: an action standing for a pending one is printed
+    always (pe_action_print_always) even when its resource is unmanaged."""
+    printed = frozenset(w.id for w in expanded.works if w.print_always or w.print_pending)
+    return held_inputs(actions, expanded.links, expanded.flags.optional, printed)
 
 
 def _collectives_managed(u: Unpacked) -> dict[str, bool]:
