@@ -145,7 +145,10 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       "cloned-group-with-pending-member-starts-stays-in-the-started-list",
                       # an unmanaged resource's required action: out of the graph, an input
                       # all the same (seed 2034 shrunk)
-                      "required-action-of-an-unmanaged-instance-holds-the-clone-running"]
+                      "required-action-of-an-unmanaged-instance-holds-the-clone-running",
+                      # an orphaned group instance is built from the configured group: its
+                      # header is flagged (unmanaged) by the group's own flag only
+                      "orphaned-group-instance-takes-the-configured-groups-managed-flag"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
