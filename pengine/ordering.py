@@ -26,6 +26,7 @@ from pengine.actions import (
     Work,
     op_key,
 )
+from pengine.anti_colocation import ANTI_COLOCATION
 from pengine.collective_actions import notified_action
 from pengine.constraints import Constraints, Ordering, inverse_key
 from pengine.interleave_partner import (
@@ -186,7 +187,8 @@ def _firsts(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str]
         return [spec.first_action]
     task = spec.first_task
     if kinds.get(spec.first_rsc or "") in ("group", "clone") \
-            and spec.first_rsc != spec.then_rsc and task in COMPLETE and "user" in spec.flags:
+            and spec.first_rsc != spec.then_rsc and task in COMPLETE \
+            and {"user", ANTI_COLOCATION} & spec.flags:
         task = COMPLETE[task]
     firsts = acts.of(spec.first_rsc or "", task, spec.first_node)
     if firsts and task != spec.first_task and kinds.get(spec.first_rsc or "") == "clone" \

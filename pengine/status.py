@@ -47,8 +47,7 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
     children = tuple(_resource(u, c) for c in rsc.children)
     kind = "promotable" if rsc.promotable else rsc.kind
     running = tuple(dict.fromkeys(n for c in children for n in _passed_up(u, c)))
-    managed = is_true(rsc.meta.get("is-managed"), True) and not u.options.maintenance_mode \
-        and not is_true(rsc.meta.get("maintenance"), False)
+    managed = _collective_managed(u, rsc)
     return ResourceStatus(
         id=rid, kind=kind, agent="", children=children,
         role=max((c.role for c in children), default=Role.STOPPED), running_on=running,
@@ -168,12 +167,20 @@ def _orphan_instances(u: Unpacked) -> dict[str, tuple[ResourceStatus, ...]]:
                 continue
             instances.append(parts[0].replace(
                 id=f"{group}:{number}", kind="group", agent="", children=parts,
+                managed=_collective_managed(u, u.rsc(clone.children[0])), maintenance=False,
                 running_on=tuple(dict.fromkeys(n for p in parts for n in p.running_on)),
                 failed=any(p.failed for p in parts), pending_task=None, not_installed_on=(),
                 clone_name=None))
         if instances:
             found[clone.id] = tuple(instances)
     return found
+
+
+def _collective_managed(u: Unpacked, rsc: RscConfig) -> bool:
+    """A group's or clone's own managed flag (an orphaned group instance is built from the
+    configured one, so it has that one's flag, not its first member's)."""
+    return is_true(rsc.meta.get("is-managed"), True) and not u.options.maintenance_mode \
+        and not is_true(rsc.meta.get("maintenance"), False)
 
 
 def _orphan_member(u: Unpacked, rid: str) -> ResourceStatus:
