@@ -24,6 +24,14 @@ from pengine.model import (
     Pairs,
     ResourceStatus,
 )
+from pengine.status_xml import (
+    ResourceWriter,
+    StatusFacts,
+    leaves,
+    nodes_element,
+    resources_element,
+    status_facts,
+)
 
 if TYPE_CHECKING:  # networkx costs ~100 ms to import: only the views that need it load it
     from collections.abc import Callable
@@ -338,15 +346,19 @@ __all__ = [
     "LocationBan",
     "NodeStatus",
     "ResourceStatus",
+    "ResourceWriter",
+    "StatusFacts",
     "Transition",
     "TransitionGraph",
     "exec_status_text",
     "failed_action_line",
     "is_disabled",
     "is_listed",
+    "leaves",
     "location_scores",
     "node_lines",
     "node_state_text",
+    "nodes_element",
     "pending_state",
     "per_op_fail_counts",
     "primitive_line",
@@ -355,8 +367,10 @@ __all__ = [
     "readable_interval",
     "resource_counts",
     "resource_lines",
+    "resources_element",
     "schedule",
     "sort_operations",
+    "status_facts",
     "transition_graph",
     "unpack_status",
 ]
