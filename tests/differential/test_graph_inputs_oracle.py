@@ -1,0 +1,65 @@
+"""The transition graph's inputs and keys as Debian's `crm_simulate -S -G` writes them.
+
+Seeds 10 and 23 of tests/differential end "Transition failed: terminated": a graph action
+waits for a required action left out of the graph, which Pacemaker keeps as a trigger (a
+held input). Ours must write the same triggers, and `internal_operation_key` (the
+scheduler's own key of an anonymous instance's action, `d11:0_monitor_0` under
+`d11_monitor_0`) wherever Pacemaker does. The expected values are read from Debian's graph.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from tests.differential.generate import generate
+from tests.oracle import pacemaker_tool
+
+pytestmark = pytest.mark.oracle
+
+Key = tuple[str | None, str | None]
+
+
+def _graph(tool: str, cib: Path, out: Path) -> etree._Element:
+    subprocess.run([tool, "-x", str(cib), "-S", "-G", str(out)], capture_output=True,
+                   timeout=120, check=False)
+    return etree.parse(str(out)).getroot()
+
+
+def _key(element: etree._Element) -> Key:
+    return element.get("operation_key"), element.get("on_node")
+
+
+def _held(graph: etree._Element) -> set[tuple[Key, Key]]:
+    """(action, trigger) pairs whose trigger is no synapse's action."""
+    in_graph = {element.get("id") for element in graph.iterfind("synapse/action_set/*")}
+    return {(_key(synapse.find("action_set")[0]), _key(trigger[0]))
+            for synapse in graph.iterfind("synapse")
+            for trigger in synapse.iterfind("inputs/trigger")
+            if trigger[0].get("id") not in in_graph}
+
+
+def _internal_keys(graph: etree._Element) -> dict[Key, str | None]:
+    return {_key(element): element.get("internal_operation_key")
+            for element in graph.iterfind("synapse/action_set/*")}
+
+
+@pytest.mark.parametrize("seed", [10, 23])
+def test_graph_keeps_held_inputs_and_internal_keys_like_pacemaker(seed: int,
+                                                                  tmp_path: Path) -> None:
+    theirs_tool = pacemaker_tool("crm_simulate")
+    if theirs_tool is None:
+        pytest.skip("Debian's crm_simulate is not installed")
+    cib = tmp_path / "cib.xml"
+    cib.write_text(generate(seed).xml)
+    theirs = _graph(theirs_tool, cib, tmp_path / "theirs.xml")
+    ours = _graph(str(Path(sys.executable).parent / "crm_simulate"), cib, tmp_path / "ours.xml")
+    assert _held(theirs) and _held(ours) == _held(theirs)
+    their_keys, our_keys = _internal_keys(theirs), _internal_keys(ours)
+    both = their_keys.keys() & our_keys.keys()
+    assert any(their_keys[key] for key in both)
+    assert {key: our_keys[key] for key in both} == {key: their_keys[key] for key in both}
