@@ -159,9 +159,10 @@ def graph_action(action: Action) -> GraphAction:
         downed=(action.node_id,) if takes_down and action.node_id is not None else (),
         mode="cib" if action.task == "lrm_delete" else None,  # history removal: CIB only
         shutdown_lock=str(lock) if lock else None,
-        # Pacemaker names a resource's (non-pseudo) action by its own key too when the
-        # operation key names it otherwise (an anonymous instance under its base id)
-        internal_key=action.key if action.resource is not None and not action.pseudo
+        # Pacemaker names a resource's action by its own key too when the operation key
+        # names it otherwise (an anonymous instance under its base id; pseudo stops of an
+        # instance on a fenced node included)
+        internal_key=action.key if action.resource is not None
         and action.key != action.operation_key else None)
 
 
