@@ -150,7 +150,9 @@ def graph_action(action: Action) -> GraphAction:
         action.task == "stonith" and _fence_kind(action) != "on")
     lock = getattr(action, "shutdown_lock", None)
     return GraphAction(
-        id=action.id, kind=_tag(action), operation=action.task,
+        id=action.id, kind=_tag(action),
+        # Pacemaker's load_stopped pseudo action carries its node in its task as in its key
+        operation=action.key if action.task == "load_stopped" else action.task,
         operation_key=action.operation_key,
         on_node=on_node, on_node_uuid=(action.node_id or action.node) if on_node else None,
         resource=_primitive(action) if action.resource is not None and not action.pseudo

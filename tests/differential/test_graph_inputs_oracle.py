@@ -76,3 +76,14 @@ def test_graph_writes_internal_operation_keys_like_pacemaker(seed: int,
     both = their_keys.keys() & our_keys.keys()
     assert any(their_keys[key] for key in both)
     assert {key: our_keys[key] for key in both} == {key: their_keys[key] for key in both}
+
+
+def test_graph_names_load_stopped_by_its_node_like_pacemaker(tmp_path: Path) -> None:
+    """A placement strategy's load_stopped_<node> pseudo action: operation and key alike."""
+    theirs, ours = _graphs(10, tmp_path)
+
+    def operations(graph: etree._Element) -> dict[Key, str | None]:
+        return {_key(e): e.get("operation") for e in graph.iterfind("synapse/action_set/*")
+                if (e.get("operation_key") or "").startswith("load_stopped_")}
+
+    assert operations(theirs) and operations(ours) == operations(theirs)
