@@ -1,13 +1,15 @@
 """crm_simulate --output-as=xml: Pacemaker 2.1.5's <pacemaker-result> for a simulation run.
 
 Pure: the values a run produced in, text out. The document has, in this order,
-<cluster_status> (nodes, resources), <modifications> when events were injected,
-<actions> (the Transition Summary, one <rsc_action>/<node_action> per line), with -S
-<transition> (the executed actions) and <revised_cluster_status>, then <status>.
-Summary lines are read back from the engine's text (summary.py is their one producer):
-"( a -> b )" gives source/dest, a single node is `node` for start/stop and `source`
-otherwise, "( Role -> Role node )" adds role/next-role, "due to X" a reason, "(blocked)"
-blocked="true" (as Pacemaker's rsc-action-item writes them).
+<cluster_status> (nodes, resources: pengine.status_xml, crm_mon's writer too),
+<modifications> when events were injected, <actions> (the Transition Summary, one
+<rsc_action>/<node_action> per line), with -S <transition> (the executed actions, as
+simulate.fired_item names them for the text lines too) and <revised_cluster_status>, then
+<status>. Summary lines are read back from the engine's text (summary.py is their one
+producer), their attributes in the order of the words they stand for: two nodes are
+source/dest, a lone one `dest` of a change from Stopped, `node` of a start, stop or
+recovery in one role, else `source`; roles are role/next-role, "due to X" a reason,
+"(blocked)" blocked="true" (as Pacemaker's rsc-action-item writes them).
 """
 
 from __future__ import annotations
