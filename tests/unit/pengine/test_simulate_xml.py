@@ -162,9 +162,7 @@ def test_disabled_clone_xml_like_pacemaker(name: str, tmp_path: Path) -> None:
 
 # <nodes> of the XML status: listed in the node list's order (digit runs compare as
 # numbers); a node without a <node_state> is neither standby nor in maintenance
-NODE_CASES = ["nodes-listed-in-natural-order", "unseen-node-is-neither-standby-nor-maintenance",
-              # and without a resource, no <resources> element (crm_mon's writer, now shared)
-              "no-resources-no-resources-element"]
+NODE_CASES = ["nodes-listed-in-natural-order", "unseen-node-is-neither-standby-nor-maintenance"]
 
 
 @pytest.mark.oracle
@@ -176,6 +174,25 @@ def test_node_list_xml_like_pacemaker(name: str, tmp_path: Path) -> None:
     ours = _ours(*args)
     assert (ours.returncode, theirs.returncode) == (0, 0), ours.stderr
     assert _normal(ours.stdout) == _normal(theirs.stdout)
+
+
+# Not in cibs/: test_cli_inject draws CIBs with primitives from there.
+NO_RESOURCES = (
+    '<cib crm_feature_set="3.16.1" validate-with="pacemaker-3.7" epoch="1" num_updates="0" '
+    'admin_epoch="0" have-quorum="1" dc-uuid="1" execution-date="1700000000"><configuration>'
+    '<crm_config/><nodes><node id="1" uname="alpha"/></nodes><resources/><constraints/>'
+    '</configuration><status><node_state id="1" uname="alpha" in_ccm="true" crmd="online" '
+    'join="member" expected="member"/></status></cib>')
+
+
+@pytest.mark.oracle
+def test_no_resources_element_without_a_resource(tmp_path: Path) -> None:
+    """Pacemaker opens <resources> with its first resource (crm_mon's writer, now shared)."""
+    cib = tmp_path / "cib.xml"
+    cib.write_text(NO_RESOURCES)
+    theirs, ours = _simulated(cib, tmp_path)
+    assert "<resources" not in ours
+    assert _normal(ours) == _normal(theirs)
 
 
 # Where crm_simulate's and crm_mon's XML writers differed until they became one
