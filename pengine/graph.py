@@ -19,6 +19,7 @@ from pengine.actions import (
     RUNNABLE_LEFT,
     Work,
 )
+from pengine.graph_meta import collective_meta
 from pengine.model import Action
 from pengine.order_links import Link
 from pengine.sealed_actions import FlagsTable
@@ -44,10 +45,12 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
     optional, runnable, reason = flags.optional, flags.runnable, flags.reason
     migrated = _migrated_starts(works, runnable)
     migrations = _migration_meta(works)
+    collective = collective_meta(u)
     out = []
     for w in works:
         pseudo = w.pseudo or w.id in migrated
         attrs = _attributes(w, configs.get(w.rsc or ""), node_ids, on_node=not pseudo)
+        attrs += collective.get(w.rsc or "", [])
         attrs += migrations.get(w.id, [])
         attrs += (meta or {}).get(w.id, ())
         out.append(Action(
@@ -188,10 +191,16 @@ def _attributes(w: Work, rsc: RscConfig | None, node_ids: dict[str, str],
         attrs.append(("CRM_meta_interval", str(w.interval_ms)))
     if w.no_wait:
         attrs.append(("CRM_meta_op_no_wait", "true"))
+    if w.rsc is None:
+        return attrs
+    # every resource action has a timeout, pseudo ones (a group's or clone's own, a stop
+    # implied by fencing) included: the operation's, else the default
+    op = find_op_config(rsc, w.task, w.interval_ms) if rsc is not None else None
+    attrs.append(("CRM_meta_timeout", str(op.timeout_ms if op is not None else 20000)))
     if rsc is None or w.pseudo:
         return attrs
-    op = find_op_config(rsc, w.task, w.interval_ms)
-    attrs.append(("CRM_meta_timeout", str(op.timeout_ms if op is not None else 20000)))
+    if op is not None and op.role is not None and w.interval_ms:
+        attrs.append(("CRM_meta_role", op.role.text))
     if w.task == "monitor" and w.interval_ms == 0:
         attrs.append(("CRM_meta_op_target_rc", "7"))
     elif op is not None:

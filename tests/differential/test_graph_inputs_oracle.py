@@ -87,3 +87,30 @@ def test_graph_names_load_stopped_by_its_node_like_pacemaker(tmp_path: Path) -> 
                 if (e.get("operation_key") or "").startswith("load_stopped_")}
 
     assert operations(theirs) and operations(ours) == operations(theirs)
+
+
+# the meta a clone adds to its own and its members' actions, a resource pseudo action's
+# timeout, a recurring monitor's role
+_META = ("CRM_meta_clone", "CRM_meta_clone_max", "CRM_meta_clone_node_max",
+         "CRM_meta_globally_unique", "CRM_meta_notify", "CRM_meta_promoted_max",
+         "CRM_meta_promoted_node_max", "CRM_meta_master_max", "CRM_meta_master_node_max",
+         "CRM_meta_timeout", "CRM_meta_role")
+
+
+def _meta(graph: etree._Element) -> dict[Key, dict[str, str | None]]:
+    found = {}
+    for element in graph.iterfind("synapse/action_set/*"):
+        block = element.find("attributes")
+        if block is not None and element.get("operation") != "cancel":
+            found[_key(element)] = {name: block.get(name) for name in _META}
+    return found
+
+
+# seed 1: a cloned group and a promotable clone; seed 5: an anonymous clone
+@pytest.mark.parametrize("seed", [1, 5])
+def test_graph_writes_clone_meta_like_pacemaker(seed: int, tmp_path: Path) -> None:
+    theirs, ours = _graphs(seed, tmp_path)
+    their_meta, our_meta = _meta(theirs), _meta(ours)
+    both = their_meta.keys() & our_meta.keys()
+    assert any(their_meta[key]["CRM_meta_clone_max"] for key in both)
+    assert {key: our_meta[key] for key in both} == {key: their_meta[key] for key in both}
