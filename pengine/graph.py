@@ -62,10 +62,28 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
             runnable=runnable[w.id], attributes=tuple(sorted(attrs)), reason=reason[w.id],
             agent=agents.get(w.rsc or "") if not w.pseudo else None,
             name=names.get(w.rsc or ""), label=labels.get(w.rsc or ""),
-            priority=(priority or {}).get(w.id, 0), print_always=w.print_always,
+            priority=(priority or {}).get(w.id) or _priority(u, w), print_always=w.print_always,
             graph_key=_graph_key(u, w), node_down=not pseudo and _on_down_node(u, w),
         ))
     return tuple(out)
+
+
+# A collective's completion pseudo actions: Pacemaker gives them INFINITY priority so that
+# they still fire after an abort (clone_create_pseudo_actions).
+_COMPLETIONS = frozenset({"running", "stopped", "promoted", "demoted"})
+
+
+def _priority(u: Unpacked, w: Work) -> int:
+    """The synapse priority of an action: its resource's priority meta attribute (an
+    action's priority is its resource's), INFINITY for a clone's completion actions."""
+    from pengine.unpack_resources import meta_count
+
+    if w.rsc is None or not u.has_rsc(w.rsc):
+        return 0
+    rsc = u.rsc(w.rsc)
+    if rsc.kind == "clone" and w.pseudo and w.task in _COMPLETIONS:
+        return 1_000_000
+    return meta_count(rsc.meta, "priority", 0)
 
 
 def _unmanaged_action(w: Work, managed: Mapping[str, bool]) -> bool:

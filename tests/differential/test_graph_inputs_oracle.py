@@ -114,3 +114,18 @@ def test_graph_writes_clone_meta_like_pacemaker(seed: int, tmp_path: Path) -> No
     both = their_meta.keys() & our_meta.keys()
     assert any(their_meta[key]["CRM_meta_clone_max"] for key in both)
     assert {key: our_meta[key] for key in both} == {key: their_meta[key] for key in both}
+
+
+def _priorities(graph: etree._Element) -> dict[Key, str | None]:
+    return {_key(synapse.find("action_set")[0]): synapse.get("priority")  # type: ignore[index]
+            for synapse in graph.iterfind("synapse")}
+
+
+# seed 1: clones' completion actions (INFINITY); seed 5: resources with a priority
+@pytest.mark.parametrize("seed", [1, 5])
+def test_graph_synapse_priorities_like_pacemaker(seed: int, tmp_path: Path) -> None:
+    theirs, ours = _graphs(seed, tmp_path)
+    their_priority, our_priority = _priorities(theirs), _priorities(ours)
+    both = their_priority.keys() & our_priority.keys()
+    assert any(their_priority[key] for key in both)
+    assert {k: our_priority[k] for k in both} == {k: their_priority[k] for k in both}
