@@ -51,6 +51,8 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
         pseudo = w.pseudo or w.id in migrated
         attrs = _attributes(w, configs.get(w.rsc or ""), node_ids, on_node=not pseudo)
         attrs += collective.get(w.rsc or "", [])
+        if w.task == "stonith":
+            attrs += _fence_meta(u, w)
         attrs += migrations.get(w.id, [])
         attrs += (meta or {}).get(w.id, ())
         out.append(Action(
@@ -84,6 +86,19 @@ def _priority(u: Unpacked, w: Work) -> int:
     if rsc.kind == "clone" and w.pseudo and w.task in _COMPLETIONS:
         return 1_000_000
     return meta_count(rsc.meta, "priority", 0)
+
+
+def _fence_meta(u: Unpacked, w: Work) -> list[tuple[str, str]]:
+    """A fencing action carries its kind and the target's node attributes but those whose
+    name has a '#' or ':' (fail counts of instances), as Pacemaker's graph writer adds
+    them (meta names: '-' is '_')."""
+    node = u.node(w.node) if w.node is not None else None
+    attrs = [("CRM_meta_stonith_action", w.key.rsplit("-", 1)[-1])]
+    if node is not None:
+        attrs += [(f"CRM_meta_{name.replace('-', '_')}", value)
+                  for name, value in node.attrs.items()
+                  if "#" not in name and ":" not in name]
+    return attrs
 
 
 def _unmanaged_action(w: Work, managed: Mapping[str, bool]) -> bool:

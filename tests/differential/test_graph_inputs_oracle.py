@@ -129,3 +129,16 @@ def test_graph_synapse_priorities_like_pacemaker(seed: int, tmp_path: Path) -> N
     both = their_priority.keys() & our_priority.keys()
     assert any(their_priority[key] for key in both)
     assert {k: our_priority[k] for k in both} == {k: their_priority[k] for k in both}
+
+
+# seed 13: fencing with a node attribute (rack); seed 47: and a transient one (master-d4)
+@pytest.mark.parametrize("seed", [13, 47])
+def test_graph_fencing_attributes_like_pacemaker(seed: int, tmp_path: Path) -> None:
+    theirs, ours = _graphs(seed, tmp_path)
+
+    def fencing(graph: etree._Element) -> dict[Key, dict[str, str]]:
+        return {_key(e): dict(e.find("attributes").attrib)  # type: ignore[union-attr]
+                for e in graph.iterfind("synapse/action_set/crm_event")
+                if e.get("operation") == "stonith"}
+
+    assert fencing(theirs) and fencing(ours) == fencing(theirs)
