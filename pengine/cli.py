@@ -195,10 +195,9 @@ def run(options: Options) -> int:
         if not options.quiet:  # -Q: nothing to show, so no status is unpacked or rendered
             _emit(options, _text_lines(options, run_result))
     if stuck:
-        if options.output_as != "xml":  # XML: <status> says it; Pacemaker adds no stderr
-            _warn_unfired(stuck, len(synapses))
         # Pacemaker's crm_simulate exits CRM_EX_ERROR when the simulated graph does not
-        # complete (pcmk__simulate_transition fails on a terminated graph)
+        # complete (pcmk__simulate_transition fails on a terminated graph); without -V it
+        # says no more than its two error lines
         return int(ExitCode.ERROR)
     return int(ExitCode.OK)
 
@@ -227,13 +226,6 @@ class _Run:
         if self.injected.modifications:
             return _status(self.given.root, self.given)
         return self.transition.status
-
-    def revised_status(self, result: Simulation) -> ClusterStatus:
-        """The status after the simulated transition `result`. crm_simulate shows pending
-        actions (Starting, ...) in the current status only, in text and XML alike."""
-        from pengine.status_text import without_pending
-
-        return without_pending(_status(result.cib, self.given))
 
 
 def _schedule(cib: etree._Element, given: _Input) -> Transition:
@@ -266,7 +258,7 @@ def _emit(options: Options, lines: list[str]) -> None:
 def _xml_lines(options: Options, run: _Run, errors: tuple[str, ...]) -> list[str]:
     from pengine.simulate_xml import XmlReport
 
-    revised = run.revised_status(run.result) if run.result is not None else None
+    revised = _status(run.new_cib, run.given) if run.result is not None else None
     text = XmlReport(options.request).render(
         run.current_status(), run.injected, run.transition, run.result, revised,
         (run.given.root, run.new_cib), errors)
@@ -304,8 +296,10 @@ def _text_lines(options: Options, run: _Run) -> list[str]:
     out += ["", "Executing Cluster Transition:", *run.result.lines]
     if date_line:
         out.append(date_line)
-    return [*out, "", "Revised Cluster Status:", *status_text.render_status(
-        run.revised_status(run.result), unique_clones=run.given.unique)]
+    # crm_simulate shows pending actions (Starting, ...) in the current status only
+    revised = status_text.without_pending(_status(run.result.cib, run.given))
+    return [*out, "", "Revised Cluster Status:",
+            *status_text.render_status(revised, unique_clones=run.given.unique)]
 
 
 # What Pacemaker's simulator reports when actions of the graph can never fire
@@ -317,14 +311,6 @@ def _unfired(synapses: tuple[Synapse, ...], fired: tuple[Action, ...]) -> list[s
     left out of the graph, so the transition cannot complete."""
     done = {action.id for action in fired}
     return [s.action.key for s in synapses if s.action.id not in done]
-
-
-def _warn_unfired(stuck: list[str], total: int) -> None:
-    """Name the actions that never fired (Pacemaker prints only its two error lines)."""
-    shown = ", ".join(stuck[:5]) + (", ..." if len(stuck) > 5 else "")
-    _echo(f"warning: transition incomplete: {len(stuck)} of {total} actions wait on an "
-          f"ordering cycle or an input left out of the graph and were not executed "
-          f"({shown})", err=True)
 
 
 def _save_artifacts(options: Options, transition: Transition,

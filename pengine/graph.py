@@ -19,6 +19,7 @@ from pengine.actions import (
     RUNNABLE_LEFT,
     Work,
 )
+from pengine.anti_colocation import ANTI_COLOCATION
 from pengine.graph_meta import collective_meta
 from pengine.model import Action
 from pengine.order_links import Link
@@ -249,11 +250,13 @@ def graph_edges(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[i
     """The (first id, then id) orderings that the transition graph keeps."""
     in_graph = {action.id for action in actions if action.in_graph}
     edges: dict[tuple[int, int], None] = {}
+    by_id = {action.id: action for action in actions}
     for link in links:
         if not _graph_link(link):
             continue
         first, then = link.first.id, link.then.id
-        if first in in_graph and then in in_graph:
+        if first in in_graph and then in in_graph \
+                and not _other_node(link, by_id[first], by_id[then]):
             edges[(first, then)] = None
     for link in links:
         if "load" in link.flags and link.then.task == "migrate_to" \
@@ -263,6 +266,13 @@ def graph_edges(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[i
             # migrating towards each other's nodes) is dropped (ordering_is_invalid).
             del edges[(link.first.id, link.then.id)]
     return tuple(edges)
+
+
+def _other_node(link: Link, first: Action, then: Action) -> bool:
+    """An anti-colocation ordering between actions of two different nodes: the graph drops
+    it (should_add_input_to_graph)."""
+    return ANTI_COLOCATION in link.flags and first.node is not None \
+        and then.node is not None and first.node != then.node
 
 
 def _graph_link(link: Link) -> bool:
@@ -275,13 +285,19 @@ def _graph_link(link: Link) -> bool:
 # Link flags that can change an action (ordering_can_change_actions): any but a plain
 # optional ordering or the "printed" variants; the others here only describe our links.
 _CHANGING = frozenset({IMPLIES_THEN, "implies_first", RUNNABLE_LEFT, RESTART, ASYMMETRICAL,
-                       PROMOTED_IMPLIES_FIRST, "serialize", "load"})
+                       PROMOTED_IMPLIES_FIRST, "serialize", "load", ANTI_COLOCATION})
 
 
-def held_inputs(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[int, int], ...]:
+def held_inputs(actions: tuple[Action, ...], links: list[Link],
+                optional: Sequence[bool] | None = None,
+                printed: frozenset[int] = frozenset()) -> tuple[tuple[int, int], ...]:
     """The (first id, then id) inputs of graph actions that are themselves left out of the
     graph yet kept as inputs (should_add_input_to_graph), so 'then' can never fire.
 
+    `optional`: the settled flags (an unmanaged resource's actions are required there,
+    only left out of the graph); `printed`: the ids of actions Pacemaker prints always
+    (pe_action_print_always), which it keeps as inputs even while optional, such as the
+    start standing for an unmanaged resource's pending one.
     Pacemaker keeps an input that is required, unless it is unrunnable through an ordering
     that cannot change actions or needs only one of several firsts (one-or-more), or it
     is the stop of a failed unmanaged resource before a clone's action; the simulator then
@@ -291,9 +307,15 @@ def held_inputs(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[i
     held: dict[tuple[int, int], None] = {}
     for link in links:
         first, then = by_id[link.first.id], by_id[link.then.id]
-        if not then.in_graph or first.in_graph or first.optional or not _graph_link(link):
+        # an unmanaged resource's required action is out of the graph, not optional; an
+        # optional one printed always (a pending start) stays an input all the same
+        first_optional = (first.optional if optional is None else optional[first.id]) \
+            and not first.print_always and first.id not in printed
+        if not then.in_graph or first.in_graph or first_optional or not _graph_link(link):
             continue
         if not first.runnable and (not _CHANGING & link.flags or "any_runnable" in link.flags):
+            continue
+        if _other_node(link, first, then):
             continue
         held[(first.id, then.id)] = None
     return tuple(held)

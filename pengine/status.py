@@ -169,6 +169,7 @@ def _orphan_instances(u: Unpacked) -> dict[str, tuple[ResourceStatus, ...]]:
             instances.append(parts[0].replace(
                 id=f"{group}:{number}", kind="group", agent="", children=parts,
                 managed=_managed(u, _template_meta(u, clone, f"{group}:{number}")),
+                maintenance=False,
                 running_on=tuple(dict.fromkeys(n for p in parts for n in p.running_on)),
                 failed=any(p.failed for p in parts), pending_task=None, not_installed_on=(),
                 clone_name=None))
