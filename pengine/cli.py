@@ -257,8 +257,11 @@ def _emit(options: Options, lines: list[str]) -> None:
 
 def _xml_lines(options: Options, run: _Run, errors: tuple[str, ...]) -> list[str]:
     from pengine.simulate_xml import XmlReport
+    from pengine.status_text import without_pending
 
-    revised = _status(run.new_cib, run.given) if run.result is not None else None
+    # as in the text output, the revised status shows no pending action (a held start's)
+    revised = without_pending(_status(run.new_cib, run.given)) if run.result is not None \
+        else None
     text = XmlReport(options.request).render(
         run.current_status(), run.injected, run.transition, run.result, revised,
         (run.given.root, run.new_cib), errors)
