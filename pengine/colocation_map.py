@@ -29,7 +29,7 @@ def map_colocations(u: Unpacked, cons: Constraints,
     """
     out = _group_internal_colocations(u)
     for c in cons.colocations:
-        if _uncollocated(u, c.primary):
+        if uncollocated(u, c.primary):
             # colocate_with_group: with each member on its own; a mandatory colocation
             # with such a group is a configuration error and is dropped
             for member in primitive_members(u, c.primary) if c.score < INF else ():
@@ -106,7 +106,7 @@ def _group_internal_colocations(u: Unpacked) -> list[Colocation]:
             for prev, cur in itertools.pairwise(rsc.children)]
 
 
-def _uncollocated(u: Unpacked, rid: str) -> bool:
+def uncollocated(u: Unpacked, rid: str) -> bool:
     """A group with collocated=false (its members are placed independently)."""
     rsc = u.rsc(rid)
     return rsc.kind == "group" and not is_true(rsc.meta.get("collocated"), True)

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 
 from messaging.types import Role
 from pengine.colocation import Table, apply_primary, can_run_any, merge_dependents
-from pengine.colocation_map import escalated_primary, map_colocations, with_this_lists
+from pengine.colocation_map import (
+    escalated_primary,
+    map_colocations,
+    uncollocated,
+    with_this_lists,
+)
 from pengine.constraints import Colocation, Constraints
 from pengine.placement_choice import choose
 from pengine.placement_sort import clone_table, strategy_order
@@ -237,10 +242,14 @@ class _Placer:
         first: str | None = None
         for index, child in enumerate(rsc.children):
             node = self._assign_tree(child, prefer if index == 0 else None)
-            if index == 0:
-                first = node
+            # pcmk__group_assign answers the first member that got a node: a stopped first
+            # member leaves the answer to an unmanaged one kept where it runs (case
+            # stopped-group-instance-counts-its-unmanaged-member).
+            first = node if first is None else first
         self.busy.discard(rid)
-        return first
+        # ... and none for a group with collocated=false, so a clone does not count such an
+        # instance on any node (case uncollocated-group-instance-counts-on-no-node).
+        return None if uncollocated(self.u, rid) else first
 
     def primitives_under(self, rid: str) -> list[str]:
         rsc = self.u.rsc(rid)
