@@ -307,10 +307,13 @@ class _Placer:
                 and self.u.rsc(c.dependent).kind != "clone"
             if not self._influence(c) or done or c.dependent not in tables:
                 continue
+            # The resource being assigned is not marked as merging (only each dependent
+            # walked is), so a colocation loop merges its own table once more (case
+            # colocation-merge-loop-reaches-the-resource-being-assigned).
             self.tables[rid] = merge_dependents(
                 c.dependent, self.tables[rid], c.node_attribute, c.score / INF,
                 tables=tables, with_this=self.with_this, nodes=self.nodes,
-                has_influence=self._influence, merging=frozenset({rid}),
+                has_influence=self._influence, merging=frozenset(),
                 group_last=self.last_member, last=self.last_member(c))
         st = self.u.states[rid]
         if st.next_role == Role.STOPPED:
