@@ -300,12 +300,11 @@ class _Placer:
             self._apply_this_with(rid, c)
         tables = ChainMap(self.tables, self.clone_tables)
         for c in self.with_this.get(rid, []):
-            # A clone dependent is merged even while (pe_rsc_allocating is not assigned;
-            # it assigns its "this with" primaries first: seed 300) or after its instances
-            # are placed (pcmk__native_allocate merges every dependent; seed 408).
-            done = c.dependent in self.assigned and c.dependent not in self.busy \
-                and self.u.rsc(c.dependent).kind != "clone"
-            if not self._influence(c) or done or c.dependent not in tables:
+            # pcmk__native_allocate merges every influencing dependent: a clone while it is
+            # being assigned (it assigns its "this with" primaries first: seed 300) or after
+            # its instances are placed (seed 408), a primitive a colocation loop assigned
+            # already (case colocation-loop-merges-an-assigned-dependent).
+            if not self._influence(c) or c.dependent not in tables:
                 continue
             # The resource being assigned is not marked as merging (only each dependent
             # walked is), so a colocation loop merges its own table once more (case
