@@ -62,9 +62,11 @@ def with_this_lists(u: Unpacked, colocations: list[Colocation], skip: set[int],
 
     Pacemaker inserts into sorted lists, a new entry before equal ones: reversed creation
     order and a stable sort give the same list. An "R with group" colocation is on the
-    group until it is assigned; expand_group_colocations then appends (g_list_concat,
-    unsorted) the group's list to its last member's, whatever member the score is applied
-    from: the last member merges R too (case group-dependent-merges-into-last-member).
+    group until it is assigned; expand_group_colocations then adds the group's list, one
+    entry at a time, to its last member's, whatever member the score is applied from: the
+    last member merges R too (case group-dependent-merges-into-last-member). Inserted
+    again, equal entries come back in creation order (case
+    group-primary-merges-equal-colocations-in-creation-order).
     """
     out: dict[str, list[Colocation]] = {}
     moved: list[Colocation] = []
@@ -74,7 +76,8 @@ def with_this_lists(u: Unpacked, colocations: list[Colocation], skip: set[int],
     for lst in out.values():
         lst.sort(key=key)
     for c in sorted(moved, key=key):
-        out.setdefault(primitive_members(u, group_primary[id(c)])[-1], []).append(c)
+        lst = out.setdefault(primitive_members(u, group_primary[id(c)])[-1], [])
+        lst.insert(next((i for i, old in enumerate(lst) if key(old) >= key(c)), len(lst)), c)
     return out
 
 
