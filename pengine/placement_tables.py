@@ -35,6 +35,11 @@ def build_tables(placer: _Placer, cons: Constraints) -> None:
         if u.options.symmetric:
             table = {n.name: n.base_score for n in u.nodes}
         for node, score, _tag in u.states[rsc.id].locations:
+            if node in placer.nodes and node not in table:
+                # resource_location() from the status adds a copy of the node with the
+                # weight unpacking gave it: -INFINITY on a node shutting down (case
+                # asymmetric-unmanaged-resource-on-a-stopping-node)
+                table[node] = placer.nodes[node].weight
             placer._add(table, node, score)
         for node, score in shared.get(top_id(u, rsc.id) if rsc.id in placer.anonymous else "", ()):
             placer._add(table, node, score)
