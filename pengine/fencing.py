@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pengine.actions import IMPLIES_THEN, OPTIONAL, UNFENCE, ActionSet, Work
+from pengine.actions import IMPLIES_THEN, OPTIONAL, RUNNABLE_LEFT, UNFENCE, ActionSet, Work
+from pengine.glib_order import node_name_key
 from pengine.placement import Placement
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
@@ -39,47 +40,130 @@ def create_unpack_fencing(u: Unpacked, acts: ActionSet) -> None:
 
 def schedule_fencing_and_shutdowns(u: Unpacked, p: Placement, acts: ActionSet) -> None:
     any_managed = any(p.managed.values())
-    for node in u.nodes:
+    fencing: list[Work] = []
+    shutdowns: list[Work] = []
+    dc_down: Work | None = None
+    for node in sorted(u.nodes, key=lambda n: node_name_key(n.name)):
         if node.unclean and any_managed and can_fence(u, node):
             op = fence_op(u, acts, node.name, node.fence_reason or "node is unclean")
             op.optional = False
             op.runnable = True
             _imply_stops(u, acts, node.name, op, p.managed)
+            _order_starts(u, p, acts, node.name, op)
+            if node.id == u.options.dc_uuid:
+                dc_down = op
+            else:
+                if fencing and not u.options.concurrent_fencing:
+                    # without concurrent-fencing, non-DC fencing runs as a chain in node order
+                    _order_pair(acts, fencing[-1], op)
+                fencing.append(op)
         elif node.online and node.shutdown and not node.unclean:
-            act, _ = acts.new(f"do_shutdown-{node.name}", "do_shutdown", None, node.name, False)
-            act.runnable = True
-            for stop in [a for a in acts.actions if a.task == "stop" and a.node == node.name]:
-                if stop.rsc is not None and p.managed.get(stop.rsc, True):
-                    stop.optional = False
-                acts.order(stop.rsc, "stop", None, "do_shutdown", OPTIONAL,
-                           first_action=stop, then_action=act)
+            act = _shutdown(acts, node.name, p.managed)
+            if node.id == u.options.dc_uuid:
+                dc_down = act
+            else:
+                shutdowns.append(act)
+    if dc_down is not None:
+        _order_dc_down(u, acts, dc_down, fencing, shutdowns)
+
+
+def _shutdown(acts: ActionSet, node: str, managed: Mapping[str, bool]) -> Work:
+    act, _ = acts.new(f"do_shutdown-{node}", "do_shutdown", None, node, False)
+    act.runnable = True
+    for stop in [a for a in acts.actions if a.task == "stop" and a.node == node]:
+        if stop.rsc is not None and managed.get(stop.rsc, True):
+            stop.optional = False
+        acts.order(stop.rsc, "stop", None, "do_shutdown", OPTIONAL,
+                   first_action=stop, then_action=act)
+    return act
+
+
+def _order_pair(acts: ActionSet, first: Work, then: Work) -> None:
+    acts.order(None, first.task, None, then.task, OPTIONAL, first_action=first,
+               then_action=then)
+
+
+def _order_dc_down(u: Unpacked, acts: ActionSet, dc_down: Work, fencing: list[Work],
+                   shutdowns: list[Work]) -> None:
+    """The DC goes down last, to avoid repeated elections: its shutdown after every other
+    shutdown, its fencing or shutdown after the other fencing (after each one with
+    concurrent-fencing, else after the chain's last)."""
+    if dc_down.task == "do_shutdown":
+        for act in shutdowns:
+            _order_pair(acts, act, dc_down)
+    for op in (fencing if u.options.concurrent_fencing else fencing[-1:]):
+        _order_pair(acts, op, dc_down)
+
+
+def _order_starts(u: Unpacked, p: Placement, acts: ActionSet, node: str, op: Work) -> None:
+    """Starts, promotes and migrate_tos wait for fencing (order_start_vs_fencing): when the
+    resource requires fencing, anywhere; a start of one that requires only quorum (a fencing
+    device) when it may run on the fenced node and has no history there, since it might
+    be active on it."""
+    every_node = [n.name for n in u.nodes]
+    for rsc in u.primitives:
+        if not p.managed.get(rsc.id, True):
+            continue
+        if u.requires.get(rsc.id) in ("fencing", "unfencing"):
+            # a planned migration's migrate_to needs what its start needs
+            for then in [*acts.of(rsc.id, "start"), *acts.of(rsc.id, "promote"),
+                         *acts.of(rsc.id, "migrate_to")]:
+                _order_pair(acts, op, then)
+        elif u.requires.get(rsc.id) == "quorum" and node in p.tables.get(rsc.id, every_node) \
+                and not _known_on(u, rsc.id, node):
+            for start in acts.of(rsc.id, "start"):
+                acts.order(None, "stonith", rsc.id, "start", OPTIONAL, RUNNABLE_LEFT,
+                           first_action=op, then_action=start)
+
+
+def _top(u: Unpacked, rid: str) -> str:
+    """uber_parent: the resource at the top of rid's tree."""
+    while (parent := u.rsc(rid).parent) is not None:
+        rid = parent
+    return rid
+
+
+def _known_on(u: Unpacked, rid: str, node: str) -> bool:
+    """rsc_is_known_on: history on the node, or (an anonymous clone's instance) its clone's."""
+    if node in u.states[rid].known_on:
+        return True
+    parent = u.rsc(rid).parent
+    if parent is None or u.rsc(parent).kind != "clone" or u.rsc(parent).unique:
+        return False
+    return any(node in u.states[i].known_on for i in u.instance_primitives(parent))
 
 
 def _imply_stops(u: Unpacked, acts: ActionSet, node: str, op: Work,
                  managed: Mapping[str, bool]) -> None:
-    # Fencing implies nothing for unmanaged resources: their stops stay as they are.
-    parents: list[str] = []
+    """Stops and demotes on the fenced node become pseudo actions; only a resource that
+    requires fencing has them (and its top resource's stop) wait for the fencing
+    (order_stop_vs_fencing): a fencing device's stop is implied at once. Fencing implies
+    nothing for unmanaged resources: their stops stay as they are."""
+    def ordered(rid: str) -> bool:
+        return u.requires.get(rid) in ("fencing", "unfencing")
+
+    tops: list[str] = []
     for act in acts.actions:
         if act.node == node and act.task == "stop" and act.rsc is not None \
-                and act.rsc in u.states and managed.get(act.rsc, True):
-            parent = u.rsc(act.rsc).parent
-            if parent is not None and parent not in parents:
-                parents.append(parent)
-    for parent in parents:
-        acts.order(None, "stonith", parent, "stop", OPTIONAL, first_action=op)
+                and act.rsc in u.states and managed.get(act.rsc, True) and ordered(act.rsc):
+            top = _top(u, act.rsc)
+            if top not in tops:
+                tops.append(top)
+    for top in tops:
+        # the top resource's first stop in its (newest first) action list: for a primitive
+        # active on several nodes, its stop on the last of them (seed 2127)
+        stops = acts.of(top, "stop")
+        if stops:
+            _order_pair(acts, op, stops[-1])
     for act in acts.actions:
         if act.node == node and act.task in ("stop", "demote") and act.rsc is not None \
                 and managed.get(act.rsc, True):
             act.pseudo = True
             act.runnable = True
             act.implied_by_fencing = True
-            acts.order(None, "stonith", act.rsc, act.task, IMPLIES_THEN,
-                       first_action=op, then_action=act)
-    for rsc in u.primitives:
-        if u.requires.get(rsc.id) in ("fencing", "unfencing") and managed.get(rsc.id, True):
-            for start in acts.of(rsc.id, "start"):
-                acts.order(None, "stonith", rsc.id, "start", OPTIONAL,
-                           first_action=op, then_action=start)
+            if ordered(act.rsc):
+                acts.order(None, "stonith", act.rsc, act.task, IMPLIES_THEN,
+                           first_action=op, then_action=act)
 
 
 def needs_unfencing(u: Unpacked, rid: str) -> bool:
