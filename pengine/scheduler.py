@@ -55,6 +55,7 @@ from pengine.ordering import (
 from pengine.ordering_context import collective_children, group_locations, group_member_actions
 from pengine.placement import Placement, place
 from pengine.probes import probe_then_links, probes
+from pengine.recurring import create_unpacked_recurring
 from pengine.sealed_actions import FlagsTable, SealedActions, SettlingFlags, seal
 from pengine.state import Unpacked
 from pengine.status import build_status, unpack_cib
@@ -73,6 +74,18 @@ def run(cib: CibInput, now: datetime.datetime | None, default_now: datetime.date
         raise
     except (ValueError, KeyError, TypeError) as exc:
         raise ValidationError(f"unusable CIB: {exc}") from None
+
+
+def _unpacked_actions(unpacked: Unpacked, action_set: ActionSet,
+                      primitive_actions: PrimitiveActions) -> None:
+    """What Pacemaker's unpacker creates, node by node and resource by resource: the
+    optional actions of the recurring operations that still run (process_recurring), then
+    a recovery's stop (process_rsc_state, after them)."""
+    for node in unpacked.nodes:
+        for rsc in unpacked.primitives:
+            create_unpacked_recurring(unpacked, action_set, rsc.id, node)
+            if node.name in unpacked.states[rsc.id].recover_on:
+                primitive_actions.action(rsc.id, "stop", node.name, False)
 
 
 def _clear_failcounts(action_set: ActionSet, clears: list[tuple[str, str, str]],
@@ -102,8 +115,9 @@ def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet,
         if why == "orphan" and placement.assigned.get(rid, "") is None:
             continue
         if why == RESCHEDULE:
-            action_set.new(op_key(rid, task, interval), task, rid, node, True,
-                           interval_ms=interval, rescheduled=True)
+            again, _ = action_set.new(op_key(rid, task, interval), task, rid, node, True,
+                                      interval_ms=interval)
+            again.rescheduled = True
             continue
         if why == CLEANUP:  # a required clean-up: its orderings stay optional
             cleanup, _ = action_set.new(op_key(rid, "delete"), "delete", rid, node, False)
@@ -176,10 +190,7 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     clears = failcount_clears(unpacked)
     _clear_failcounts(action_set, [c for c in clears if c[2] == EXPIRED], placement.managed)
     primitive_actions = PrimitiveActions(unpacked, placement, action_set)
-    # Pacemaker creates a recovery's stop while unpacking the failure
-    for rsc in unpacked.primitives:
-        for node in unpacked.states[rsc.id].recover_on:
-            primitive_actions.action(rsc.id, "stop", node, False)
+    _unpacked_actions(unpacked, action_set, primitive_actions)
     user_orderings(unpacked, constraints, action_set)
     create_load_orders(unpacked, placement, action_set)  # internal constraints: before checks
     _clear_failcounts(action_set, [c for c in clears if c[2] != EXPIRED], placement.managed)
