@@ -113,6 +113,7 @@ def orphan_recurring(u: Unpacked) -> list[tuple[str, str, str, int, str]]:
             if rsc.orphan:
                 out += _orphan_cleanup(u, rsc, st, node)
                 continue
+            out += _agent_changed_cleanup(rsc, st, node)
             if node.name not in st.running_on:
                 continue
             maintenance = node.maintenance or u.options.maintenance_mode \
@@ -143,6 +144,20 @@ def _orphan_cleanup(u: Unpacked, rsc: RscConfig, st: RscState,
     if st.failed or not node.online or node.unclean:
         return []
     if not st.managed:  # an unmanaged resource's delete stays optional: out of the graph
+        return []
+    return [(rsc.id, node.name, "delete", 0, CLEANUP)]
+
+
+def _agent_changed_cleanup(rsc: RscConfig, st: RscState,
+                           node: NodeWork) -> list[tuple[str, str, str, int, str]]:
+    """pcmk__rsc_agent_changed: a history recorded with another class, provider or type
+    than the configured agent is cleaned up (`delete`) on that node, whether the resource
+    is active there or not (confirmed with crm_simulate); as for an orphan, not for a
+    failed or unmanaged resource, nor on a node that is down or unclean."""
+    agent = st.agent_on.get(node.name)
+    if agent is None or agent == rsc.agent or st.failed or not st.managed:
+        return []
+    if not node.online or node.unclean:
         return []
     return [(rsc.id, node.name, "delete", 0, CLEANUP)]
 

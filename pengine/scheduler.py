@@ -101,8 +101,8 @@ def _clear_failcounts(action_set: ActionSet, clears: list[tuple[str, str, str]],
         action.no_wait = True
 
 
-def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet,
-                             placement: Placement) -> None:
+def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet, placement: Placement,
+                             primitive_actions: PrimitiveActions) -> None:
     """Cancel recurring monitors that are no longer configured (or are paused); mark those
     whose definition changed to be sent again (an optional action until the resource's
     recurring actions are created, which then makes it required).
@@ -120,6 +120,10 @@ def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet,
             again.rescheduled = True
             continue
         if why == CLEANUP:  # a required clean-up: its orderings stay optional
+            if node in unpacked.states[rid].running_on and not unpacked.rsc(rid).orphan:
+                # pcmk__rsc_agent_changed: the agent changed where it runs; its stop is
+                # created here, before the clean-up (and before the probes)
+                primitive_actions.action(rid, "stop", node, False)
             cleanup, _ = action_set.new(op_key(rid, "delete"), "delete", rid, node, False)
             action_set.order(rid, "stop", rid, "delete", OPTIONAL, then_action=cleanup)
             action_set.order(rid, "delete", rid, "start", OPTIONAL, first_action=cleanup)
@@ -194,7 +198,8 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     user_orderings(unpacked, constraints, action_set)
     create_load_orders(unpacked, placement, action_set)  # internal constraints: before checks
     _clear_failcounts(action_set, [c for c in clears if c[2] != EXPIRED], placement.managed)
-    _cancel_orphan_recurring(unpacked, action_set, placement)  # before probes, as Pacemaker
+    # before probes, as Pacemaker
+    _cancel_orphan_recurring(unpacked, action_set, placement, primitive_actions)
     probes(unpacked, placement, action_set)
     orphaned = orphan_clears(unpacked)
     _clear_failcounts(action_set, orphaned, placement.managed)
