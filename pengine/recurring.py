@@ -68,6 +68,9 @@ def create_monitors(pa: PrimitiveActions, rid: str, node: str, next_role: Role) 
         if managed:  # an unmanaged one's monitor waits for nothing
             acts.order(rid, "start", rid, "monitor", IMPLIES_THEN, RUNNABLE_LEFT,
                        then_action=act)
+            for reload in acts.of(rid, "reload-agent", node):  # recurring_op_for_active
+                acts.order(rid, "reload-agent", rid, "monitor", IMPLIES_THEN, RUNNABLE_LEFT,
+                           first_action=reload, then_action=act)
             if next_role == Role.PROMOTED:
                 acts.order(rid, "promote", rid, "monitor", OPTIONAL, RUNNABLE_LEFT,
                            then_action=act)

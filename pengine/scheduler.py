@@ -33,7 +33,7 @@ from pengine.blocking import block_dependents
 from pengine.collective_actions import clone_actions
 from pengine.constraints import Constraints, unpack_constraints
 from pengine.digests import CLEANUP, RESCHEDULE, config_changes, orphan_recurring
-from pengine.failcount_clear import EXPIRED, failcount_clears, orphan_clears
+from pengine.failcount_clear import DEFINITION_CHANGED, EXPIRED, failcount_clears, orphan_clears
 from pengine.fencing import (
     create_unpack_fencing,
     schedule_fencing_and_shutdowns,
@@ -56,6 +56,7 @@ from pengine.ordering_context import collective_children, group_locations, group
 from pengine.placement import Placement, place
 from pengine.probes import probe_then_links, probes
 from pengine.recurring import create_unpacked_recurring
+from pengine.reloads import cancel_reloads, schedule_reloads
 from pengine.sealed_actions import FlagsTable, SealedActions, SettlingFlags, seal
 from pengine.state import Unpacked
 from pengine.status import build_status, unpack_cib
@@ -134,10 +135,10 @@ def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet, placemen
 
 
 def _apply_config_changes(unpacked: Unpacked, action_set: ActionSet,
-                          primitive_actions: PrimitiveActions) -> set[str]:
-    """Restart, stop or reload what changed definition (a changed fencing device also
-    unfences its node); returns the resources to reload."""
-    changes = config_changes(unpacked)
+                          primitive_actions: PrimitiveActions,
+                          changes: dict[str, dict[str, str]]) -> set[str]:
+    """Restart or stop what changed definition (a changed fencing device also unfences
+    its node); returns the resources to reload (schedule_reloads made their actions)."""
     unfence_changed_devices(unpacked, action_set, changes)
     reloads: set[str] = set()
     for rid, per_node in changes.items():
@@ -197,16 +198,22 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     _unpacked_actions(unpacked, action_set, primitive_actions)
     user_orderings(unpacked, constraints, action_set)
     create_load_orders(unpacked, placement, action_set)  # internal constraints: before checks
-    _clear_failcounts(action_set, [c for c in clears if c[2] != EXPIRED], placement.managed)
-    # before probes, as Pacemaker
+    unpacked_clears = [c for c in clears if c[2] not in (EXPIRED, DEFINITION_CHANGED)]
+    _clear_failcounts(action_set, unpacked_clears, placement.managed)
+    # before probes, as Pacemaker (pcmk__handle_rsc_config_changes)
     _cancel_orphan_recurring(unpacked, action_set, placement, primitive_actions)
+    changes = config_changes(unpacked)
+    schedule_reloads(unpacked, action_set, primitive_actions, changes)
+    # the deferred parameter checks (check_params) clear fail counts after those
+    _clear_failcounts(action_set, [c for c in clears if c[2] == DEFINITION_CHANGED],
+                      placement.managed)
     probes(unpacked, placement, action_set)
     orphaned = orphan_clears(unpacked)
     _clear_failcounts(action_set, orphaned, placement.managed)
     for rid, node, _ in orphaned:  # clear -> stop, optional (clear_failcounts_if_orphaned)
         action_set.order(rid, "clear_failcount", rid, "stop", OPTIONAL,
                          first_action=action_set.find(op_key(rid, "clear_failcount"), node))
-    reloads = _apply_config_changes(unpacked, action_set, primitive_actions)
+    reloads = _apply_config_changes(unpacked, action_set, primitive_actions, changes)
     for rsc in unpacked.resources:
         if rsc.kind == "primitive":
             primitive_actions.create(rsc.id)
@@ -233,8 +240,9 @@ def settle_flags(unpacked: Unpacked, constraints: Constraints, placement: Placem
     created.
     """
     flags = SettlingFlags(created.actions.actions)
-    return propagate(created.links, _ordering_context(unpacked, constraints, placement,
-                                                      created.actions, flags))
+    settled = propagate(created.links, _ordering_context(unpacked, constraints, placement,
+                                                         created.actions, flags))
+    return cancel_reloads(created.links, settled)
 
 
 def _ordering_context(unpacked: Unpacked, constraints: Constraints, placement: Placement,
