@@ -57,11 +57,15 @@ def schedule_fencing_and_shutdowns(u: Unpacked, p: Placement, acts: ActionSet) -
 
 def _imply_stops(u: Unpacked, acts: ActionSet, node: str, op: Work,
                  managed: Mapping[str, bool]) -> None:
-    # Fencing implies nothing for unmanaged resources: their stops stay as they are.
+    # Fencing implies nothing for unmanaged resources: their stops stay as they are. Only
+    # the stops and demotes of a resource that needs fencing wait for it (and their parent's
+    # stop); another's become pseudo actions that do not (order_stop_vs_fencing: a fencing
+    # device's own stop on the fenced node, say).
     parents: list[str] = []
     for act in acts.actions:
         if act.node == node and act.task == "stop" and act.rsc is not None \
-                and act.rsc in u.states and managed.get(act.rsc, True):
+                and act.rsc in u.states and managed.get(act.rsc, True) \
+                and _needs_fencing(u, act.rsc):
             parent = u.rsc(act.rsc).parent
             if parent is not None and parent not in parents:
                 parents.append(parent)
@@ -73,13 +77,19 @@ def _imply_stops(u: Unpacked, acts: ActionSet, node: str, op: Work,
             act.pseudo = True
             act.runnable = True
             act.implied_by_fencing = True
-            acts.order(None, "stonith", act.rsc, act.task, IMPLIES_THEN,
-                       first_action=op, then_action=act)
+            if _needs_fencing(u, act.rsc):
+                acts.order(None, "stonith", act.rsc, act.task, IMPLIES_THEN,
+                           first_action=op, then_action=act)
     for rsc in u.primitives:
         if u.requires.get(rsc.id) in ("fencing", "unfencing") and managed.get(rsc.id, True):
             for start in acts.of(rsc.id, "start"):
                 acts.order(None, "stonith", rsc.id, "start", OPTIONAL,
                            first_action=op, then_action=start)
+
+
+def _needs_fencing(u: Unpacked, rid: str) -> bool:
+    """pe_rsc_needs_fencing: the resource requires fencing (or unfencing)."""
+    return u.requires.get(rid) in ("fencing", "unfencing")
 
 
 def needs_unfencing(u: Unpacked, rid: str) -> bool:
