@@ -148,7 +148,39 @@ def _shutdown_lock(w: _Wide) -> None:
     for lrm in node_state.iter("lrm_resource"):
         if lrm.get("class") != "stonith":
             lrm.set("shutdown-lock", str(EXECUTION_DATE - w.rng.choice((60, 1000, 5000))))
+            _stopped_on_shutdown(node_state, lrm)
     w.features.add("w_shutdown_lock_offline")
+
+
+def _stopped_on_shutdown(node_state: ET.Element, lrm: ET.Element) -> None:
+    """The stop a clean shutdown ran before the node left (its lock keeps the history).
+
+    Without it the resource would still be active on a cleanly offline node, which
+    Pacemaker fences ("thought to be active there"): no longer a shutdown lock at all.
+    """
+    ops = list(lrm.iter("lrm_rsc_op"))
+    if ops and ops[-1].get("operation") == "stop":
+        return
+    ET.SubElement(lrm, "lrm_rsc_op", _op_attrs(node_state.get("id") or "", lrm.get("id") or "",
+                                               "stop", _next_call(node_state), rc=0, target=0))
+
+
+def _next_call(node_state: ET.Element) -> int:
+    calls = [int(op.get("call-id") or 0) for op in node_state.iter("lrm_rsc_op")]
+    return max(calls, default=0) + 1
+
+
+def _op_attrs(node: str, rid: str, task: str, call: int, *, rc: int,
+              target: int) -> dict[str, str]:
+    """A completed history entry with the generator's call-id/last-rc-change scheme."""
+    magic = f"{call}:1:{target}:aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+    return {
+        "id": f"{rid}_{task}_0_w{call}", "operation_key": f"{rid}_{task}_0",
+        "operation": task, "crm-debug-origin": "gen", "crm_feature_set": "3.16.1",
+        "transition-key": magic, "transition-magic": f"0:{rc};{magic}", "exit-reason": "",
+        "on_node": node, "call-id": str(call), "rc-code": str(rc), "op-status": "0",
+        "interval": "0", "last-rc-change": str(EXECUTION_DATE - 5000 + call * 10),
+        "exec-time": "1", "queue-time": "0", "op-digest": "f2317cad3d54cec5d7d7aa7d0bf35cf8"}
 
 
 def _reload(w: _Wide) -> None:
@@ -328,19 +360,11 @@ def _copy_running(node_state: ET.Element, lrm: ET.Element) -> None:
     """A probe that found `lrm`'s resource running, with call ids after the node's last."""
     lrm_resources = node_state.find("lrm/lrm_resources")
     assert lrm_resources is not None
-    calls = [int(op.get("call-id") or 0) for op in node_state.iter("lrm_rsc_op")]
-    call = max(calls, default=0) + 1
-    node = node_state.get("id") or ""
     copy = ET.SubElement(lrm_resources, "lrm_resource", dict(lrm.attrib))
-    rid = lrm.get("id")
-    magic = f"{call}:1:7:aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
-    ET.SubElement(copy, "lrm_rsc_op", {
-        "id": f"{rid}_last_0", "operation_key": f"{rid}_monitor_0", "operation": "monitor",
-        "crm-debug-origin": "gen", "crm_feature_set": "3.16.1", "transition-key": magic,
-        "transition-magic": f"0:0;{magic}", "exit-reason": "", "on_node": node,
-        "call-id": str(call), "rc-code": "0", "op-status": "0", "interval": "0",
-        "last-rc-change": str(EXECUTION_DATE - 5000 + call * 10), "exec-time": "1",
-        "queue-time": "0", "op-digest": "f2317cad3d54cec5d7d7aa7d0bf35cf8"})
+    attrs = _op_attrs(node_state.get("id") or "", lrm.get("id") or "", "monitor",
+                      _next_call(node_state), rc=0, target=7)
+    attrs["id"] = f"{lrm.get('id')}_last_0"
+    ET.SubElement(copy, "lrm_rsc_op", attrs)
 
 
 _DRAWS: tuple[tuple[float, Callable[[_Wide], None]], ...] = (
