@@ -87,6 +87,16 @@ def _unpack_histories(root: Element, nodes: list[NodeWork], resources: list[RscC
         for position, lrm_rsc in enumerate(node_state.iterfind("lrm/lrm_resources/lrm_resource")):
             _unpack_lrm_resource(lrm_rsc, node, (resources, known), states, walker, options,
                                  slots, position)
+    _cancel_recorded_locks(states, by_name)
+
+
+def _cancel_recorded_locks(states: dict[str, RscState], nodes: dict[str, NodeWork]) -> None:
+    """A lock recorded in an offline node's history lapses when the resource is active
+    anywhere (Pacemaker 2.1.5 cancels it: "already active"), so it may move again."""
+    for st in states.values():
+        locked = nodes.get(st.locked_to or "")
+        if locked is not None and not locked.online and st.running_on:
+            st.locked_to = None
 
 
 def _settle_roles(resources: list[RscConfig], states: dict[str, RscState]) -> None:
