@@ -18,7 +18,8 @@ events. Behaviour follows Pacemaker's graph consumer and controller:
   target rc (190/191 count as 0/8) fails the action, aborts with priority + 1, and fails
   count through the attribute manager (not for probes; start/stop failures set INFINITY).
 - When nothing is in flight and nothing can fire, `TransitionFinished` tells whether the
-  graph completed or must be replanned (aborted, failed or stuck).
+  graph completed, must be replanned (aborted or failed), or is stuck ("terminated": an
+  input that is never confirmed, such as a held one; not replanned, as in Pacemaker).
 
 Invariants: an action is confirmed at most once; no effect is ever produced for a graph
 after its `TransitionFinished`; in-flight actions are never cancelled by an abort.
@@ -113,12 +114,14 @@ class TransitionEngine:
         self._outcomes = {}
         self._in_flight = set()
         self._dependents = {i: [] for i in self._by_id}
-        self._missing = {s.action.id: len(s.inputs) for s in graph.synapses}
+        # a held input (a required action left out of the graph) is never confirmed: its
+        # action never fires and the graph ends "terminated", as Pacemaker's does
+        self._missing = {s.action.id: len(s.inputs) + len(s.held) for s in graph.synapses}
         for synapse in graph.synapses:
             for before in synapse.inputs:
                 self._dependents[before].append(synapse.action.id)
         self._ready = [(self._position[s.action.id], s.action.id) for s in graph.synapses
-                       if not s.inputs]
+                       if not s.inputs and not s.held]
         heapq.heapify(self._ready)
         effects: list[EngineEffect] = [Log("transition_started", fields=(
             ("transition_id", graph.transition_id), ("actions", len(graph.synapses))))]
@@ -267,7 +270,10 @@ class TransitionEngine:
             outcome = "terminated"
         else:
             outcome = "stopped"
-        replan = outcome != "complete"
+        # Pacemaker replans only an aborted graph: a stuck one (an input never confirmed)
+        # ends "Transition failed: terminated" and the controller goes idle until the
+        # cluster changes (te_graph_trigger, notify_crmd: I_TE_SUCCESS)
+        replan = outcome == "stopped"
         log = Log("transition_finished", fields=(("transition_id", self._id),
                                                  ("outcome", outcome)))
         return [log, TransitionFinished(self._id, outcome, replan, failed)]

@@ -297,14 +297,15 @@ class PrimitiveActions:
             self._step(rid, r, n, chosen, False)
             r = n
         self._implicit_orders(rid)
-        if moving and not abandoned and self._can_migrate(rid, current, chosen, role, next_role):
-            self._migrate(rid, current or "", chosen or "")
+        # pcmk__primitive_create_actions: the recurring actions, then a migration's actions
         if chosen is not None and self._monitored(rid, chosen, next_role):
             self._monitors(rid, chosen, next_role)
         if self._monitored(rid, chosen, Role.STARTED):
             from pengine.recurring import create_stopped_monitors
 
             create_stopped_monitors(self, rid, chosen)
+        if moving and not abandoned and self._can_migrate(rid, current, chosen, role, next_role):
+            self._migrate(rid, current or "", chosen or "")
 
     def _monitored(self, rid: str, node: str | None, next_role: Role) -> bool:
         """Pacemaker creates recurring actions where a resource is to be active, and where
@@ -401,19 +402,19 @@ class PrimitiveActions:
     def _continue_migration(self, rid: str, source: str, target: str) -> None:
         """A partial migration whose target is still chosen: migrate_from, then the source's
         stop; the start on the target is only a pseudo action."""
-        frm, _ = self.acts.new(op_key(rid, "migrate_from"), "migrate_from", rid, target, False)
-        frm.runnable = self.runnable_reason(rid, "migrate_from", target, False)[0]
         stop = self.action(rid, "stop", source, False)
         start = self.action(rid, "start", target, False)
         start.pseudo = True
         start.migrating = stop.migrating = True
+        self._monitors(rid, target)  # created before the migration's actions, as Pacemaker
+        frm, _ = self.acts.new(op_key(rid, "migrate_from"), "migrate_from", rid, target, False)
+        frm.runnable = self.runnable_reason(rid, "migrate_from", target, False)[0]
         self.acts.order(rid, "migrate_from", rid, "stop", OPTIONAL,
                         first_action=frm, then_action=stop)
         self.acts.order(rid, "migrate_from", rid, "start", OPTIONAL,
                         first_action=frm, then_action=start)
         self.acts.order(rid, "stop", rid, "start", OPTIONAL, first_action=stop,
                         then_action=start)
-        self._monitors(rid, target)
 
     def _active_count(self, rid: str) -> int:
         st = self.u.states[rid]

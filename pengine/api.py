@@ -24,6 +24,14 @@ from pengine.model import (
     Pairs,
     ResourceStatus,
 )
+from pengine.status_xml import (
+    ResourceWriter,
+    StatusFacts,
+    leaves,
+    nodes_element,
+    resources_element,
+    status_facts,
+)
 
 if TYPE_CHECKING:  # networkx costs ~100 ms to import: only the views that need it load it
     from collections.abc import Callable
@@ -181,13 +189,8 @@ def read_transition_graph(text: str | bytes, source: str = "<graph>") -> Transit
     except (ValueError, TypeError, IndexError) as error:
         raise ValidationError(f"malformed transition graph: {error}",
                               location=Location(source)) from None
-    known = set(graph.actions())
-    for synapse in graph.synapses:
-        missing = set(synapse.inputs) - known
-        if missing:
-            raise ValidationError(
-                f"action {synapse.action.id} waits for unknown actions {sorted(missing)}",
-                location=Location(source, element=f"synapse {synapse.id}"))
+    # a trigger naming no synapse's action is a held input (GraphSynapse.held), as
+    # Pacemaker writes one for a required action it left out of the graph
     return graph
 
 
@@ -338,15 +341,19 @@ __all__ = [
     "LocationBan",
     "NodeStatus",
     "ResourceStatus",
+    "ResourceWriter",
+    "StatusFacts",
     "Transition",
     "TransitionGraph",
     "exec_status_text",
     "failed_action_line",
     "is_disabled",
     "is_listed",
+    "leaves",
     "location_scores",
     "node_lines",
     "node_state_text",
+    "nodes_element",
     "pending_state",
     "per_op_fail_counts",
     "primitive_line",
@@ -355,8 +362,10 @@ __all__ = [
     "readable_interval",
     "resource_counts",
     "resource_lines",
+    "resources_element",
     "schedule",
     "sort_operations",
+    "status_facts",
     "transition_graph",
     "unpack_status",
 ]

@@ -195,9 +195,9 @@ def run(options: Options) -> int:
         if not options.quiet:  # -Q: nothing to show, so no status is unpacked or rendered
             _emit(options, _text_lines(options, run_result))
     if stuck:
-        _warn_unfired(stuck, len(synapses))
         # Pacemaker's crm_simulate exits CRM_EX_ERROR when the simulated graph does not
-        # complete (pcmk__simulate_transition fails on a terminated graph)
+        # complete (pcmk__simulate_transition fails on a terminated graph); without -V it
+        # says no more than its two error lines
         return int(ExitCode.ERROR)
     return int(ExitCode.OK)
 
@@ -257,8 +257,11 @@ def _emit(options: Options, lines: list[str]) -> None:
 
 def _xml_lines(options: Options, run: _Run, errors: tuple[str, ...]) -> list[str]:
     from pengine.simulate_xml import XmlReport
+    from pengine.status_text import without_pending
 
-    revised = _status(run.new_cib, run.given) if run.result is not None else None
+    # as in the text output, the revised status shows no pending action (a held start's)
+    revised = without_pending(_status(run.new_cib, run.given)) if run.result is not None \
+        else None
     text = XmlReport(options.request).render(
         run.current_status(), run.injected, run.transition, run.result, revised,
         (run.given.root, run.new_cib), errors)
@@ -311,14 +314,6 @@ def _unfired(synapses: tuple[Synapse, ...], fired: tuple[Action, ...]) -> list[s
     left out of the graph, so the transition cannot complete."""
     done = {action.id for action in fired}
     return [s.action.key for s in synapses if s.action.id not in done]
-
-
-def _warn_unfired(stuck: list[str], total: int) -> None:
-    """Name the actions that never fired (Pacemaker prints only its two error lines)."""
-    shown = ", ".join(stuck[:5]) + (", ..." if len(stuck) > 5 else "")
-    _echo(f"warning: transition incomplete: {len(stuck)} of {total} actions wait on an "
-          f"ordering cycle or an input left out of the graph and were not executed "
-          f"({shown})", err=True)
 
 
 def _save_artifacts(options: Options, transition: Transition,

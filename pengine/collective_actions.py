@@ -84,12 +84,16 @@ def _promotable_orders(acts: ActionSet, cid: str, instances: list[str], chain: b
         acts.order(inst, "demote", cid, "demoted", "member_flags")
         acts.order(inst, "promote", cid, "promote", "member_flags", "any_runnable")
         acts.order(inst, "demote", cid, "demote", "member_flags")
+        acts.order(inst, "demote", inst, "promote", OPTIONAL)
         if chain and previous is not None:
             acts.order(previous, "promote", inst, "promote", OPTIONAL)
             acts.order(inst, "demote", previous, "demote", OPTIONAL)
         previous = inst
-    acts.order(cid, "running", cid, "promote", OPTIONAL)
-    acts.order(cid, "demoted", cid, "stop", OPTIONAL)
+    # pcmk__promotable_restart_ordering: start and promote after every instance stopped,
+    # stop, start and promote after every demotion, promote after every start
+    for first, then in (("stopped", "promote"), ("demoted", "stop"), ("demoted", "start"),
+                        ("demoted", "promote"), ("running", "promote"), ("demote", "demoted")):
+        acts.order(cid, first, cid, then, OPTIONAL)
 
 
 def _instance_orders(u: Unpacked, acts: ActionSet, cid: str, inst: str) -> None:

@@ -29,7 +29,7 @@ def map_colocations(u: Unpacked, cons: Constraints,
     """
     out = _group_internal_colocations(u)
     for c in cons.colocations:
-        if _uncollocated(u, c.primary):
+        if uncollocated(u, c.primary):
             # colocate_with_group: with each member on its own; a mandatory colocation
             # with such a group is a configuration error and is dropped
             for member in primitive_members(u, c.primary) if c.score < INF else ():
@@ -62,9 +62,11 @@ def with_this_lists(u: Unpacked, colocations: list[Colocation], skip: set[int],
 
     Pacemaker inserts into sorted lists, a new entry before equal ones: reversed creation
     order and a stable sort give the same list. An "R with group" colocation is on the
-    group until it is assigned; expand_group_colocations then appends (g_list_concat,
-    unsorted) the group's list to its last member's, whatever member the score is applied
-    from: the last member merges R too (case group-dependent-merges-into-last-member).
+    group until it is assigned; expand_group_colocations then adds the group's list, one
+    entry at a time, to its last member's, whatever member the score is applied from: the
+    last member merges R too (case group-dependent-merges-into-last-member). Inserted
+    again, equal entries come back in creation order (case
+    group-primary-merges-equal-colocations-in-creation-order).
     """
     out: dict[str, list[Colocation]] = {}
     moved: list[Colocation] = []
@@ -74,7 +76,8 @@ def with_this_lists(u: Unpacked, colocations: list[Colocation], skip: set[int],
     for lst in out.values():
         lst.sort(key=key)
     for c in sorted(moved, key=key):
-        out.setdefault(primitive_members(u, group_primary[id(c)])[-1], []).append(c)
+        lst = out.setdefault(primitive_members(u, group_primary[id(c)])[-1], [])
+        lst.insert(next((i for i, old in enumerate(lst) if key(old) >= key(c)), len(lst)), c)
     return out
 
 
@@ -106,7 +109,7 @@ def _group_internal_colocations(u: Unpacked) -> list[Colocation]:
             for prev, cur in itertools.pairwise(rsc.children)]
 
 
-def _uncollocated(u: Unpacked, rid: str) -> bool:
+def uncollocated(u: Unpacked, rid: str) -> bool:
     """A group with collocated=false (its members are placed independently)."""
     rsc = u.rsc(rid)
     return rsc.kind == "group" and not is_true(rsc.meta.get("collocated"), True)

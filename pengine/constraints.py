@@ -73,6 +73,33 @@ class Ordering(Record):
         self.via_min = via_min
 
 
+INVERSE_TASK = {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote",
+                "running": "stopped", "stopped": "running", "promoted": "demoted",
+                "demoted": "promoted"}
+
+
+def inverse_key(o: Ordering) -> tuple[str, str, str, str]:
+    """The actions a symmetrical ordering's inverse orders: then's inverse task first."""
+    return (o.then, INVERSE_TASK.get(o.then_task, o.then_task), o.first,
+            INVERSE_TASK.get(o.first_task, o.first_task))
+
+
+def first_created(orderings: tuple[Ordering, ...]) -> list[Ordering]:
+    """The plain orderings whose forward ordering Pacemaker keeps: order_actions drops an
+    ordering between two actions already ordered (every user ordering shares the optional
+    bit), by an earlier constraint or by an earlier constraint's inverse."""
+    seen: set[tuple[str, str, str, str]] = set()
+    kept = []
+    for o in orderings:
+        forward = (o.first, o.first_task, o.then, o.then_task)
+        if o.via is None and forward not in seen:
+            seen.add(forward)
+            kept.append(o)
+        if o.symmetrical and o.kind != "Serialize":
+            seen.add(inverse_key(o))
+    return kept
+
+
 class Constraints:
     """Every location, colocation and ordering constraint of one CIB, unpacked.
 
@@ -352,19 +379,22 @@ def _ordering_sets(el: Element, known: set[str], tags: dict[str, list[str]], kin
         firsts = _set_members(first, known, tags)
         thens = _set_members(second, known, tags)
         via = None
-        if not is_true(first.get("require-all"), True):
-            via = f"one-or-more:{first.get('id') or ''}"
         # Between sets, order_rsc_sets narrows a set to one end only when it says
         # sequential="true" explicitly (pcmk__xe_attr_is_true): an unset "sequential",
-        # true inside the set, counts as false here and every member is ordered.
-        elif is_true(first.get("sequential")):
-            firsts = firsts[-1:]
+        # true inside the set, counts as false here and every member is ordered. A
+        # require-all="false" set is never narrowed going forward, but its inverse (a plain
+        # ordering, require-all being read from the other set) is.
+        inverted = firsts[-1:] if is_true(first.get("sequential")) else firsts
+        if not is_true(first.get("require-all"), True):
+            via = f"one-or-more:{first.get('id') or ''}"
+        else:
+            firsts = inverted
         if is_true(second.get("sequential")):
             thens = thens[:1]
         f_task = (first.get("action") or "start").lower()
         t_task = (second.get("action") or "start").lower()
         for a in firsts:
             for b in thens:
-                out.append(Ordering(oid, a, f_task, b, t_task, kind, symmetrical and not via,
+                out.append(Ordering(oid, a, f_task, b, t_task, kind, symmetrical and a in inverted,
                                     via))
     return out

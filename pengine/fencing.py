@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pengine.actions import IMPLIES_THEN, OPTIONAL, UNFENCE, ActionSet, Work
+from pengine.actions import IMPLIES_THEN, OPTIONAL, RUNNABLE_LEFT, UNFENCE, ActionSet, Work
+from pengine.glib_order import node_name_key
 from pengine.placement import Placement
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
-from pengine.xmlin import is_true
 
 
 def can_fence(u: Unpacked, node: NodeWork) -> bool:
@@ -39,95 +39,131 @@ def create_unpack_fencing(u: Unpacked, acts: ActionSet) -> None:
 
 
 def schedule_fencing_and_shutdowns(u: Unpacked, p: Placement, acts: ActionSet) -> None:
-    """Fence unclean nodes and shut down the ones asked to, node by node; the DC's goes last.
-
-    schedule_fencing_actions: without concurrent-fencing (Pacemaker 2.1.5's default) each
-    non-DC fencing waits for the previous one; the DC's fencing or shutdown waits for the
-    last of them (for each one with concurrent-fencing), and a DC shutdown for every other
-    node's shutdown too (confirmed with crm_simulate on made-up four-node CIBs).
-    """
     any_managed = any(p.managed.values())
-    concurrent = is_true(dict(u.options.raw).get("concurrent-fencing"), False)
     fencing: list[Work] = []
     shutdowns: list[Work] = []
     dc_down: Work | None = None
-    for node in u.nodes:
-        dc = node.attrs.get("#is_dc") == "true"
+    for node in sorted(u.nodes, key=lambda n: node_name_key(n.name)):
         if node.unclean and any_managed and can_fence(u, node):
             op = fence_op(u, acts, node.name, node.fence_reason or "node is unclean")
             op.optional = False
             op.runnable = True
             _imply_stops(u, acts, node.name, op, p.managed)
-            if dc:
+            _order_starts(u, p, acts, node.name, op)
+            if node.id == u.options.dc_uuid:
                 dc_down = op
             else:
-                if fencing and not concurrent:
-                    _after(acts, fencing[-1], op)
+                if fencing and not u.options.concurrent_fencing:
+                    # without concurrent-fencing, non-DC fencing runs as a chain in node order
+                    _order_pair(acts, fencing[-1], op)
                 fencing.append(op)
         elif node.online and node.shutdown and not node.unclean:
-            act = _shutdown(acts, node.name, p)
-            if dc:
+            act = _shutdown(acts, node.name, p.managed)
+            if node.id == u.options.dc_uuid:
                 dc_down = act
             else:
                 shutdowns.append(act)
     if dc_down is not None:
-        before = list(shutdowns) if dc_down.task == "do_shutdown" else []
-        before += fencing if concurrent else fencing[-1:]
-        for op in before:
-            _after(acts, op, dc_down)
+        _order_dc_down(u, acts, dc_down, fencing, shutdowns)
 
 
-def _after(acts: ActionSet, first: Work, then: Work) -> None:
-    acts.order(None, first.task, None, then.task, OPTIONAL, first_action=first,
-               then_action=then)
-
-
-def _shutdown(acts: ActionSet, node: str, p: Placement) -> Work:
+def _shutdown(acts: ActionSet, node: str, managed: Mapping[str, bool]) -> Work:
     act, _ = acts.new(f"do_shutdown-{node}", "do_shutdown", None, node, False)
     act.runnable = True
     for stop in [a for a in acts.actions if a.task == "stop" and a.node == node]:
-        if stop.rsc is not None and p.managed.get(stop.rsc, True):
+        if stop.rsc is not None and managed.get(stop.rsc, True):
             stop.optional = False
         acts.order(stop.rsc, "stop", None, "do_shutdown", OPTIONAL,
                    first_action=stop, then_action=act)
     return act
 
 
+def _order_pair(acts: ActionSet, first: Work, then: Work) -> None:
+    acts.order(None, first.task, None, then.task, OPTIONAL, first_action=first,
+               then_action=then)
+
+
+def _order_dc_down(u: Unpacked, acts: ActionSet, dc_down: Work, fencing: list[Work],
+                   shutdowns: list[Work]) -> None:
+    """The DC goes down last, to avoid repeated elections: its shutdown after every other
+    shutdown, its fencing or shutdown after the other fencing (after each one with
+    concurrent-fencing, else after the chain's last)."""
+    if dc_down.task == "do_shutdown":
+        for act in shutdowns:
+            _order_pair(acts, act, dc_down)
+    for op in (fencing if u.options.concurrent_fencing else fencing[-1:]):
+        _order_pair(acts, op, dc_down)
+
+
+def _order_starts(u: Unpacked, p: Placement, acts: ActionSet, node: str, op: Work) -> None:
+    """Starts, promotes and migrate_tos wait for fencing (order_start_vs_fencing): when the
+    resource requires fencing, anywhere; a start of one that requires only quorum (a fencing
+    device) when it may run on the fenced node and has no history there, since it might
+    be active on it."""
+    every_node = [n.name for n in u.nodes]
+    for rsc in u.primitives:
+        if not p.managed.get(rsc.id, True):
+            continue
+        if u.requires.get(rsc.id) in ("fencing", "unfencing"):
+            # a planned migration's migrate_to needs what its start needs
+            for then in [*acts.of(rsc.id, "start"), *acts.of(rsc.id, "promote"),
+                         *acts.of(rsc.id, "migrate_to")]:
+                _order_pair(acts, op, then)
+        elif u.requires.get(rsc.id) == "quorum" and node in p.tables.get(rsc.id, every_node) \
+                and not _known_on(u, rsc.id, node):
+            for start in acts.of(rsc.id, "start"):
+                acts.order(None, "stonith", rsc.id, "start", OPTIONAL, RUNNABLE_LEFT,
+                           first_action=op, then_action=start)
+
+
+def _top(u: Unpacked, rid: str) -> str:
+    """uber_parent: the resource at the top of rid's tree."""
+    while (parent := u.rsc(rid).parent) is not None:
+        rid = parent
+    return rid
+
+
+def _known_on(u: Unpacked, rid: str, node: str) -> bool:
+    """rsc_is_known_on: history on the node, or (an anonymous clone's instance) its clone's."""
+    if node in u.states[rid].known_on:
+        return True
+    parent = u.rsc(rid).parent
+    if parent is None or u.rsc(parent).kind != "clone" or u.rsc(parent).unique:
+        return False
+    return any(node in u.states[i].known_on for i in u.instance_primitives(parent))
+
+
 def _imply_stops(u: Unpacked, acts: ActionSet, node: str, op: Work,
                  managed: Mapping[str, bool]) -> None:
-    # Fencing implies nothing for unmanaged resources: their stops stay as they are. Only
-    # the stops and demotes of a resource that needs fencing wait for it (and their parent's
-    # stop); another's become pseudo actions that do not (order_stop_vs_fencing: a fencing
-    # device's own stop on the fenced node, say).
-    parents: list[str] = []
+    """Stops and demotes on the fenced node become pseudo actions; only a resource that
+    requires fencing has them (and its top resource's stop) wait for the fencing
+    (order_stop_vs_fencing): a fencing device's stop is implied at once. Fencing implies
+    nothing for unmanaged resources: their stops stay as they are."""
+    def ordered(rid: str) -> bool:
+        return u.requires.get(rid) in ("fencing", "unfencing")
+
+    tops: list[str] = []
     for act in acts.actions:
         if act.node == node and act.task == "stop" and act.rsc is not None \
-                and act.rsc in u.states and managed.get(act.rsc, True) \
-                and _needs_fencing(u, act.rsc):
-            parent = u.rsc(act.rsc).parent
-            if parent is not None and parent not in parents:
-                parents.append(parent)
-    for parent in parents:
-        acts.order(None, "stonith", parent, "stop", OPTIONAL, first_action=op)
+                and act.rsc in u.states and managed.get(act.rsc, True) and ordered(act.rsc):
+            top = _top(u, act.rsc)
+            if top not in tops:
+                tops.append(top)
+    for top in tops:
+        # the top resource's first stop in its (newest first) action list: for a primitive
+        # active on several nodes, its stop on the last of them (seed 2127)
+        stops = acts.of(top, "stop")
+        if stops:
+            _order_pair(acts, op, stops[-1])
     for act in acts.actions:
         if act.node == node and act.task in ("stop", "demote") and act.rsc is not None \
                 and managed.get(act.rsc, True):
             act.pseudo = True
             act.runnable = True
             act.implied_by_fencing = True
-            if _needs_fencing(u, act.rsc):
+            if ordered(act.rsc):
                 acts.order(None, "stonith", act.rsc, act.task, IMPLIES_THEN,
                            first_action=op, then_action=act)
-    for rsc in u.primitives:
-        if u.requires.get(rsc.id) in ("fencing", "unfencing") and managed.get(rsc.id, True):
-            for start in acts.of(rsc.id, "start"):
-                acts.order(None, "stonith", rsc.id, "start", OPTIONAL,
-                           first_action=op, then_action=start)
-
-
-def _needs_fencing(u: Unpacked, rid: str) -> bool:
-    """pe_rsc_needs_fencing: the resource requires fencing (or unfencing)."""
-    return u.requires.get(rid) in ("fencing", "unfencing")
 
 
 def needs_unfencing(u: Unpacked, rid: str) -> bool:
@@ -161,9 +197,9 @@ def unfence_changed_devices(u: Unpacked, acts: ActionSet,
 
 
 def schedule_unfencing(u: Unpacked, acts: ActionSet) -> None:
-    """Probes/starts of resources needing unfencing first unfence their node ("on"): a node
-    never unfenced gets a required unfencing; a required one makes the starts required
-    (pcmk__order_vs_unfence orders it before starts with implies-then)."""
+    """Probes/starts of resources needing unfencing first unfence their node ("on") unless it
+    is shutting down: a node never unfenced gets a required unfencing; a required one makes
+    the starts required (pcmk__order_vs_unfence orders it before starts with implies-then)."""
     if not u.options.stonith_enabled or not u.have_fencing_device:
         return
     nodes = {n.name: n for n in u.nodes}
@@ -172,7 +208,9 @@ def schedule_unfencing(u: Unpacked, acts: ActionSet) -> None:
                 or act.interval_ms or act.rsc not in u.states or not needs_unfencing(u, act.rsc):
             continue
         node = nodes.get(act.node)
-        if node is None or not node.online or node.unclean:
+        # Pacemaker 2.1.5 probes a node that is shutting down but never unfences it (nor
+        # orders the probe after an unfencing): the node is about to leave.
+        if node is None or not node.online or node.unclean or node.shutdown:
             continue
         key = f"stonith-{node.name}-on"
         if "#node-unfenced" in node.attrs and acts.find(key, node.name) is None:

@@ -19,6 +19,8 @@ from pengine.actions import (
     RUNNABLE_LEFT,
     Work,
 )
+from pengine.anti_colocation import ANTI_COLOCATION
+from pengine.graph_meta import collective_meta
 from pengine.model import Action
 from pengine.order_links import Link
 from pengine.sealed_actions import FlagsTable
@@ -44,10 +46,14 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
     optional, runnable, reason = flags.optional, flags.runnable, flags.reason
     migrated = _migrated_starts(works, runnable)
     migrations = _migration_meta(works)
+    collective = collective_meta(u)
     out = []
     for w in works:
         pseudo = w.pseudo or w.id in migrated
         attrs = _attributes(w, configs.get(w.rsc or ""), node_ids, on_node=not pseudo)
+        attrs += collective.get(w.rsc or "", [])
+        if w.task == "stonith":
+            attrs += _fence_meta(u, w)
         attrs += migrations.get(w.id, [])
         attrs += (meta or {}).get(w.id, ())
         out.append(Action(
@@ -59,10 +65,41 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
             runnable=runnable[w.id], attributes=tuple(sorted(attrs)), reason=reason[w.id],
             agent=agents.get(w.rsc or "") if not w.pseudo else None,
             name=names.get(w.rsc or ""), label=labels.get(w.rsc or ""),
-            priority=(priority or {}).get(w.id, 0), print_always=w.print_always,
+            priority=(priority or {}).get(w.id) or _priority(u, w), print_always=w.print_always,
             graph_key=_graph_key(u, w), node_down=not pseudo and _on_down_node(u, w),
         ))
     return tuple(out)
+
+
+# A collective's completion pseudo actions: Pacemaker gives them INFINITY priority so that
+# they still fire after an abort (clone_create_pseudo_actions).
+_COMPLETIONS = frozenset({"running", "stopped", "promoted", "demoted"})
+
+
+def _priority(u: Unpacked, w: Work) -> int:
+    """The synapse priority of an action: its resource's priority meta attribute (an
+    action's priority is its resource's), INFINITY for a clone's completion actions."""
+    from pengine.unpack_resources import meta_count
+
+    if w.rsc is None or not u.has_rsc(w.rsc):
+        return 0
+    rsc = u.rsc(w.rsc)
+    if rsc.kind == "clone" and w.pseudo and w.task in _COMPLETIONS:
+        return 1_000_000
+    return meta_count(rsc.meta, "priority", 0)
+
+
+def _fence_meta(u: Unpacked, w: Work) -> list[tuple[str, str]]:
+    """A fencing action carries its kind and the target's node attributes but those whose
+    name has a '#' or ':' (fail counts of instances), as Pacemaker's graph writer adds
+    them (meta names: '-' is '_')."""
+    node = u.node(w.node) if w.node is not None else None
+    attrs = [("CRM_meta_stonith_action", w.key.rsplit("-", 1)[-1])]
+    if node is not None:
+        attrs += [(f"CRM_meta_{name.replace('-', '_')}", value)
+                  for name, value in node.attrs.items()
+                  if "#" not in name and ":" not in name]
+    return attrs
 
 
 def _unmanaged_action(w: Work, managed: Mapping[str, bool]) -> bool:
@@ -188,10 +225,16 @@ def _attributes(w: Work, rsc: RscConfig | None, node_ids: dict[str, str],
         attrs.append(("CRM_meta_interval", str(w.interval_ms)))
     if w.no_wait:
         attrs.append(("CRM_meta_op_no_wait", "true"))
+    if w.rsc is None:
+        return attrs
+    # every resource action has a timeout, pseudo ones (a group's or clone's own, a stop
+    # implied by fencing) included: the operation's, else the default
+    op = find_op_config(rsc, w.task, w.interval_ms) if rsc is not None else None
+    attrs.append(("CRM_meta_timeout", str(op.timeout_ms if op is not None else 20000)))
     if rsc is None or w.pseudo:
         return attrs
-    op = find_op_config(rsc, w.task, w.interval_ms)
-    attrs.append(("CRM_meta_timeout", str(op.timeout_ms if op is not None else 20000)))
+    if op is not None and op.role is not None and w.interval_ms:
+        attrs.append(("CRM_meta_role", op.role.text))
     if w.task == "monitor" and w.interval_ms == 0:
         attrs.append(("CRM_meta_op_target_rc", "7"))
     elif op is not None:
@@ -210,11 +253,13 @@ def graph_edges(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[i
     """The (first id, then id) orderings that the transition graph keeps."""
     in_graph = {action.id for action in actions if action.in_graph}
     edges: dict[tuple[int, int], None] = {}
+    by_id = {action.id: action for action in actions}
     for link in links:
         if not _graph_link(link):
             continue
         first, then = link.first.id, link.then.id
-        if first in in_graph and then in in_graph:
+        if first in in_graph and then in in_graph \
+                and not _other_node(link, by_id[first], by_id[then]):
             edges[(first, then)] = None
     for link in links:
         if "load" in link.flags and link.then.task == "migrate_to" \
@@ -224,6 +269,13 @@ def graph_edges(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[i
             # migrating towards each other's nodes) is dropped (ordering_is_invalid).
             del edges[(link.first.id, link.then.id)]
     return tuple(edges)
+
+
+def _other_node(link: Link, first: Action, then: Action) -> bool:
+    """An anti-colocation ordering between actions of two different nodes: the graph drops
+    it (should_add_input_to_graph)."""
+    return ANTI_COLOCATION in link.flags and first.node is not None \
+        and then.node is not None and first.node != then.node
 
 
 def _graph_link(link: Link) -> bool:
@@ -236,13 +288,19 @@ def _graph_link(link: Link) -> bool:
 # Link flags that can change an action (ordering_can_change_actions): any but a plain
 # optional ordering or the "printed" variants; the others here only describe our links.
 _CHANGING = frozenset({IMPLIES_THEN, "implies_first", RUNNABLE_LEFT, RESTART, ASYMMETRICAL,
-                       PROMOTED_IMPLIES_FIRST, "serialize", "load"})
+                       PROMOTED_IMPLIES_FIRST, "serialize", "load", ANTI_COLOCATION})
 
 
-def held_inputs(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[int, int], ...]:
+def held_inputs(actions: tuple[Action, ...], links: list[Link],
+                optional: Sequence[bool] | None = None,
+                printed: frozenset[int] = frozenset()) -> tuple[tuple[int, int], ...]:
     """The (first id, then id) inputs of graph actions that are themselves left out of the
     graph yet kept as inputs (should_add_input_to_graph), so 'then' can never fire.
 
+    `optional`: the settled flags (an unmanaged resource's actions are required there,
+    only left out of the graph); `printed`: the ids of actions Pacemaker prints always
+    (pe_action_print_always), which it keeps as inputs even while optional, such as the
+    start standing for an unmanaged resource's pending one.
     Pacemaker keeps an input that is required, unless it is unrunnable through an ordering
     that cannot change actions or needs only one of several firsts (one-or-more), or it
     is the stop of a failed unmanaged resource before a clone's action; the simulator then
@@ -252,9 +310,15 @@ def held_inputs(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[i
     held: dict[tuple[int, int], None] = {}
     for link in links:
         first, then = by_id[link.first.id], by_id[link.then.id]
-        if not then.in_graph or first.in_graph or first.optional or not _graph_link(link):
+        # an unmanaged resource's required action is out of the graph, not optional; an
+        # optional one printed always (a pending start) stays an input all the same
+        first_optional = (first.optional if optional is None else optional[first.id]) \
+            and not first.print_always and first.id not in printed
+        if not then.in_graph or first.in_graph or first_optional or not _graph_link(link):
             continue
         if not first.runnable and (not _CHANGING & link.flags or "any_runnable" in link.flags):
+            continue
+        if _other_node(link, first, then):
             continue
         held[(first.id, then.id)] = None
     return tuple(held)

@@ -150,7 +150,9 @@ def graph_action(action: Action) -> GraphAction:
         action.task == "stonith" and _fence_kind(action) != "on")
     lock = getattr(action, "shutdown_lock", None)
     return GraphAction(
-        id=action.id, kind=_tag(action), operation=action.task,
+        id=action.id, kind=_tag(action),
+        # Pacemaker's load_stopped pseudo action carries its node in its task as in its key
+        operation=action.key if action.task == "load_stopped" else action.task,
         operation_key=action.operation_key,
         on_node=on_node, on_node_uuid=(action.node_id or action.node) if on_node else None,
         resource=_primitive(action) if action.resource is not None and not action.pseudo
@@ -158,7 +160,12 @@ def graph_action(action: Action) -> GraphAction:
         attributes=tuple(sorted(attributes.items())),
         downed=(action.node_id,) if takes_down and action.node_id is not None else (),
         mode="cib" if action.task == "lrm_delete" else None,  # history removal: CIB only
-        shutdown_lock=str(lock) if lock else None)
+        shutdown_lock=str(lock) if lock else None,
+        # Pacemaker names a resource's action by its own key too when the operation key
+        # names it otherwise (an anonymous instance under its base id; pseudo stops of an
+        # instance on a fenced node included)
+        internal_key=action.key if action.resource is not None
+        and action.key != action.operation_key else None)
 
 
 def graph_name(action: Action) -> str:

@@ -1,23 +1,28 @@
-"""Planned live migrations that an ordering with a restarting resource cancels.
+"""Planned live migrations that an ordering with a non-migrating resource cancels.
 
-Pacemaker 2.1.5 (observed with crm_simulate, corpus 5-am-then-bm-a-not-migratable,
-7-migrate-group-one-unmigratable, 11-a-then-bm-b-move-a-clone-starting): when a mandatory
-ordering "X start then B start|stop" leads into a resource B that would migrate, and X (a
-resource that is not itself migrating, or a group or clone containing one) is restarting
-there, i.e. it has both a required stop and a required start, B moves by stop and start
-instead: `Move B ( n1 -> n2 )  due to unrunnable X stop` (the reason only when the ordering
-leads to B's start). X only starting, or only stopping, leaves the migration alone. A
-mandatory "X stop then B start" with X starting (not migrating) also makes B move:
-`due to unrunnable X start`.
+Pacemaker 2.1.5 marks a planned migration's start and stop migrate_runnable. An ordering
+"B start|stop then X task" with pe_order_implies_first (the inverse of a mandatory,
+symmetrical "X ... then B ...") or pe_order_restart (a group member's stop before the
+previous member's) whose 'then' is required and not migrate_runnable clears
+migrate_runnable from B's action (pcmk__update_ordered_actions), which makes its
+migrate_from unrunnable (pe_order_implies_first_migratable) and the start real again: B
+moves by stop and start, its stop "due to unrunnable X task" when the cleared action was the
+stop. Only a migrating primitive's start and stop are migrate_runnable, and a clone's stop
+unless an instance restarts (clone_create_pseudo_actions: allow_dependent_migrations); a
+group's actions never are. Observed with crm_simulate: a recovering primitive, group or clone
+instance before B, through a plain ordering or a require-all="false" set, cancels B's
+migration; a clone instance that only stops, or a restart behind an asymmetrical ordering,
+does not (corpus 5-am-then-bm-a-not-migratable, 7-migrate-group-one-unmigratable).
 
-Invariants: runs after every resource's actions exist and before orderings are resolved;
-only migrate_to/migrate_from actions (made unrunnable and optional, so out of the graph) and
-the start's reason change; a cancelled migration can cancel the next one along a chain.
+Invariants: runs after every resource's actions exist and before orderings are resolved
+(so requiredness is the one actions were created with); only migrate_to/migrate_from actions
+(made unrunnable and optional, so out of the graph) and the stop's reason change; a
+cancelled migration can cancel the next one along a chain.
 """
 
 from __future__ import annotations
 
-from pengine.actions import IMPLIES_THEN, OPTIONAL, ActionSet, OrderSpec, Work
+from pengine.actions import OPTIONAL, RESTART, ActionSet, OrderSpec, Work
 from pengine.state import Unpacked
 
 
@@ -60,18 +65,13 @@ def _blocked_migration(u: Unpacked, acts: ActionSet,
                        order: OrderSpec) -> tuple[str, str | None] | None:
     """The resource whose planned migration `order` cancels, and the reason for its stop."""
     first, then = order.first_rsc or "", order.then_rsc or ""
-    if order.first_task == "start" and order.then_task in ("start", "stop") \
-            and IMPLIES_THEN in order.flags \
-            and _planned_migration(acts, then) and _restarting(u, acts, first):
-        return then, f"unrunnable {first} stop" if order.then_task == "start" else None
-    # The inverse of a mandatory "X stop then B start": a required start of X that is not
-    # migrating takes migrate_runnable from B's stop (pcmk__update_ordered_actions), so B
-    # moves, its stop "due to unrunnable X start" (seed 443).
-    if order.first_task == "stop" and order.then_task == "start" \
-            and "implies_first" in order.flags \
-            and _planned_migration(acts, first) and _starting(u, acts, then):
-        return first, f"unrunnable {then} start"
-    return None
+    # pe_order_restart (a group member's stop before the previous member's) clears it the
+    # same way (handle_restart_ordering: 'first' unmigratable if a required 'then' is).
+    if not {"implies_first", RESTART} & order.flags or order.first_task not in ("start", "stop") \
+            or not _planned_migration(acts, first) \
+            or not _required_unmigratable(u, acts, then, order.then_task):
+        return None
+    return first, f"unrunnable {then} {order.then_task}" if order.first_task == "stop" else None
 
 
 def _planned_migration(acts: ActionSet, rid: str) -> list[Work]:
@@ -79,22 +79,28 @@ def _planned_migration(acts: ActionSet, rid: str) -> list[Work]:
     return actions if any(a.runnable for a in actions) else []
 
 
-def _restarting(u: Unpacked, acts: ActionSet, rid: str) -> bool:
-    """Some primitive of rid stops and starts (both required) without migrating."""
-    for prim in u.primitives_under(rid):
-        if _planned_migration(acts, prim):
-            continue
-        stops = [a for a in acts.of(prim, "stop") if not a.optional]
-        starts = [a for a in acts.of(prim, "start") if not a.optional]
-        if stops and starts:
-            return True
-    return False
+def _required_unmigratable(u: Unpacked, acts: ActionSet, rid: str, task: str) -> bool:
+    """Is rid's `task` action required and not migrate_runnable?"""
+    rsc = u.rsc(rid)
+    if rsc.kind == "primitive" and task in ("start", "stop") and _planned_migration(acts, rid):
+        return False
+    if rsc.kind == "clone" and task == "stop":
+        return any(_restarting(u, acts, child) for child in rsc.children)
+    if task == "stop":
+        # A resource that only stops (its start cannot run) has "X start then B start"
+        # make B's start unrunnable first: B stops, its stop with no reason of its own
+        # (crm_simulate: "Stop B due to unrunnable X start").
+        return _restarting(u, acts, rid)
+    return any(not a.optional for prim in u.primitives_under(rid) for a in acts.of(prim, task))
 
 
-def _starting(u: Unpacked, acts: ActionSet, rid: str) -> bool:
-    """Some primitive of rid has a required start without migrating."""
-    return any(not a.optional for prim in u.primitives_under(rid)
-               if not _planned_migration(acts, prim) for a in acts.of(prim, "start"))
+def _restarting(u: Unpacked, acts: ActionSet, instance: str) -> bool:
+    """clone_update_pseudo_status: the instance (its members together) has a required stop
+    and a required, runnable start."""
+    required = [a for prim in u.primitives_under(instance)
+                for task in ("stop", "start") for a in acts.of(prim, task) if not a.optional]
+    return any(a.task == "stop" and (a.runnable or a.pseudo) for a in required) \
+        and any(a.task == "start" and a.runnable for a in required)
 
 
 def _ancestors(u: Unpacked, rid: str) -> set[str]:

@@ -26,8 +26,9 @@ from pengine.actions import (
     Work,
     op_key,
 )
+from pengine.anti_colocation import ANTI_COLOCATION
 from pengine.collective_actions import notified_action
-from pengine.constraints import Constraints, Ordering
+from pengine.constraints import Constraints, Ordering, inverse_key
 from pengine.interleave_partner import (
     COMPLETE,
     UNPLACED_PAIR,
@@ -43,9 +44,6 @@ from pengine.state import Unpacked
 from pengine.unpack_resources import RscConfig
 from pengine.xmlin import is_true
 
-_INVERSE = {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote",
-            "running": "stopped", "stopped": "running", "promoted": "demoted",
-            "demoted": "promoted"}
 PRINTED = "implies_then_printed"
 
 
@@ -58,15 +56,15 @@ def user_orderings(u: Unpacked, cons: Constraints, acts: ActionSet) -> None:
     """
     seen: set[tuple[str, str, str, str]] = set()
     for o in cons.orderings:
-        if o.via is not None:
-            _via_ordering(u, acts, o, seen)
-            continue
         forward = (o.first, o.first_task, o.then, o.then_task)
-        if forward not in seen:
+        if o.via is not None:
+            # The inverse of a one-or-more (require-all="false" or clone-min) ordering is a
+            # plain one: Pacemaker's inverse takes require-all from the 'then' side.
+            _via_ordering(u, acts, o, seen)
+        elif forward not in seen:
             seen.add(forward)
             acts.order(o.first, o.first_task, o.then, o.then_task, "user", *_user_flags(u, o))
-        inverse = (o.then, _INVERSE.get(o.then_task, o.then_task), o.first,
-                   _INVERSE.get(o.first_task, o.first_task))
+        inverse = inverse_key(o)
         if o.symmetrical and o.kind != "Serialize" and inverse not in seen:
             seen.add(inverse)
             inv_flags = ("user", "implies_first") if o.kind == "Mandatory" else ("user", OPTIONAL)
@@ -189,7 +187,8 @@ def _firsts(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str]
         return [spec.first_action]
     task = spec.first_task
     if kinds.get(spec.first_rsc or "") in ("group", "clone") \
-            and spec.first_rsc != spec.then_rsc and task in COMPLETE and "user" in spec.flags:
+            and spec.first_rsc != spec.then_rsc and task in COMPLETE \
+            and {"user", ANTI_COLOCATION} & spec.flags:
         task = COMPLETE[task]
     firsts = acts.of(spec.first_rsc or "", task, spec.first_node)
     if firsts and task != spec.first_task and kinds.get(spec.first_rsc or "") == "clone" \

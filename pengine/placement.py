@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 
 from messaging.types import Role
 from pengine.colocation import Table, apply_primary, can_run_any, merge_dependents
-from pengine.colocation_map import escalated_primary, map_colocations, with_this_lists
+from pengine.colocation_map import (
+    escalated_primary,
+    map_colocations,
+    uncollocated,
+    with_this_lists,
+)
 from pengine.constraints import Colocation, Constraints
 from pengine.placement_choice import choose
 from pengine.placement_sort import clone_table, strategy_order
@@ -237,10 +242,14 @@ class _Placer:
         first: str | None = None
         for index, child in enumerate(rsc.children):
             node = self._assign_tree(child, prefer if index == 0 else None)
-            if index == 0:
-                first = node
+            # pcmk__group_assign answers the first member that got a node: a stopped first
+            # member leaves the answer to an unmanaged one kept where it runs (case
+            # stopped-group-instance-counts-its-unmanaged-member).
+            first = node if first is None else first
         self.busy.discard(rid)
-        return first
+        # ... and none for a group with collocated=false, so a clone does not count such an
+        # instance on any node (case uncollocated-group-instance-counts-on-no-node).
+        return None if uncollocated(self.u, rid) else first
 
     def primitives_under(self, rid: str) -> list[str]:
         rsc = self.u.rsc(rid)
@@ -291,17 +300,19 @@ class _Placer:
             self._apply_this_with(rid, c)
         tables = ChainMap(self.tables, self.clone_tables)
         for c in self.with_this.get(rid, []):
-            # A clone dependent is merged even while (pe_rsc_allocating is not assigned;
-            # it assigns its "this with" primaries first: seed 300) or after its instances
-            # are placed (pcmk__native_allocate merges every dependent; seed 408).
-            done = c.dependent in self.assigned and c.dependent not in self.busy \
-                and self.u.rsc(c.dependent).kind != "clone"
-            if not self._influence(c) or done or c.dependent not in tables:
+            # pcmk__native_allocate merges every influencing dependent: a clone while it is
+            # being assigned (it assigns its "this with" primaries first: seed 300) or after
+            # its instances are placed (seed 408), a primitive a colocation loop assigned
+            # already (case colocation-loop-merges-an-assigned-dependent).
+            if not self._influence(c) or c.dependent not in tables:
                 continue
+            # The resource being assigned is not marked as merging (only each dependent
+            # walked is), so a colocation loop merges its own table once more (case
+            # colocation-merge-loop-reaches-the-resource-being-assigned).
             self.tables[rid] = merge_dependents(
                 c.dependent, self.tables[rid], c.node_attribute, c.score / INF,
                 tables=tables, with_this=self.with_this, nodes=self.nodes,
-                has_influence=self._influence, merging=frozenset({rid}),
+                has_influence=self._influence, merging=frozenset(),
                 group_last=self.last_member, last=self.last_member(c))
         st = self.u.states[rid]
         if st.next_role == Role.STOPPED:

@@ -118,7 +118,9 @@ def choose(placer: _Placer, rid: str, prefer: str | None = None) -> str | None:
             and effective(prefer) >= effective(best):
         return prefer
     if effective(best) > 0 and rid not in placer.unique_instances:
-        best = current_if_tied(placer, st.running_on, table, best, effective)
+        # assign_best_node looks at pe__current_node first: a partial migration's source
+        first = [current] if current is not None else []
+        best = current_if_tied(placer, first + st.running_on, table, best, effective)
     if effective(best) < 0:
         return None
     return best

@@ -19,6 +19,7 @@ from pengine.placement_sort import clone_table, instance_active_count
 from pengine.placement_tables import available_count
 from pengine.promotion import add_promotion_scores, merge_influencing_dependents
 from pengine.scores import INF
+from pengine.unpack_resources import template_members
 
 if TYPE_CHECKING:
     from pengine.placement import _Placer
@@ -62,7 +63,8 @@ def _colocation_score(placer: _Placer, inst: str, node: str) -> int:
     role-qualified ones included (the merge ignores roles: seed 1140). A resource's
     colocation lists keep equal keys in reverse insertion order (sorted insert).
     """
-    cid = placer.u.rsc(inst).parent or inst
+    # an orphaned instance is one more child of its clone: the clone's colocations count
+    cid = placer.u.rsc(inst).parent or _orphan_clone(placer, inst) or inst
     work = {node: placer.nodes[node].weight}
     this_with = [c for c in reversed(placer.cons.colocations)
                  if c.dependent == cid and c.primary != cid]
@@ -149,6 +151,13 @@ def _later_facts(placer: _Placer, inst: str, node: str) -> tuple[bool, bool, boo
             not any(placer.u.states[p].failed for p in prims))
 
 
+def _orphan_clone(placer: _Placer, orphan: str) -> str | None:
+    """The anonymous clone an orphaned instance (an id past clone-max) belongs to."""
+    base = orphan.split(":", 1)[0]
+    return next((r.id for r in placer.u.resources
+                 if r.kind == "clone" and base in template_members(r)), None)
+
+
 def _number(inst: str) -> int:
     tail = inst.rsplit(":", 1)[-1]
     return int(tail) if tail.isdigit() else 0
@@ -161,9 +170,18 @@ def _instance_facts(placer: _Placer, priorities: Mapping[str, int],
     cur = _current(placer, inst)
     count = instance_active_count(placer, inst, prims)
     allowed = True
-    # An orphan's bans are applied only when it is assigned (can_run_instance), not here.
-    if cur is not None and prims and _own_score(placer, inst, cur) < 0 \
-            and not placer.u.rsc(inst).orphan:
+    # An orphan's own bans are applied only when it is assigned (can_run_instance), not
+    # here; but it shares the clone's allowed nodes, so a node the clone does not allow (an
+    # asymmetric cluster without a location there, a negative location) is not allowed
+    # for it either, nor one where its stop failed (unpacking bans it there: __stop_fail__).
+    if placer.u.rsc(inst).orphan:
+        clone = _orphan_clone(placer, inst)
+        unknown = cur is not None and clone is not None \
+            and (_own_table(placer, clone).get(cur, -INF) < 0
+                 or cur in placer.u.states[prims[0]].failed_stop_on)
+    else:
+        unknown = cur is not None and bool(prims) and _own_score(placer, inst, cur) < 0
+    if unknown:
         allowed, cur = False, None  # node_is_allowed clears the node
     if cur is not None and cur not in placer.nodes:
         cur = None
@@ -340,6 +358,11 @@ def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[s
         # (a group instance's: the clone's scores, not its first member's with stickiness:
         # seed 1160)
         if _own_score(placer, inst, cur) < 0 and inst in placer.u.rsc(cid).children:
+            continue
+        # an orphan shares the clone's allowed nodes: one the clone does not allow is
+        # refused to it too (can_run_instance)
+        if inst not in placer.u.rsc(cid).children \
+                and _own_table(placer, cid).get(cur, -INF) < 0:
             continue
         if _assign_instance(placer, inst, cur, counts, per_node) == cur:
             placer.preassigned.add(inst)

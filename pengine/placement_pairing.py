@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from messaging.types import Role
 from pengine.colocation import apply_primary
-from pengine.constraints import Colocation
+from pengine.constraints import Colocation, first_created
 from pengine.ordering import interleaves
 from pengine.placement_choice import rank_nodes
 from pengine.promotable_colocation import apply_role_colocation
@@ -103,7 +103,7 @@ def inhibit_unpaired_instances(placer: _Placer) -> None:
     changed = True
     while changed:
         changed = False
-        for o in placer.cons.orderings:
+        for o in first_created(placer.cons.orderings):
             first, then = u.rsc(o.first), u.rsc(o.then)
             # an asymmetrical ordering carries neither runnable-left nor implies-then
             if not interleaves(first, then, o.then_task) or not o.symmetrical \

@@ -35,6 +35,11 @@ def build_tables(placer: _Placer, cons: Constraints) -> None:
         if u.options.symmetric:
             table = {n.name: n.base_score for n in u.nodes}
         for node, score, _tag in u.states[rsc.id].locations:
+            if node in placer.nodes and node not in table:
+                # resource_location() from the status adds a copy of the node with the
+                # weight unpacking gave it: -INFINITY on a node shutting down (case
+                # asymmetric-unmanaged-resource-on-a-stopping-node)
+                table[node] = placer.nodes[node].weight
             placer._add(table, node, score)
         for node, score in shared.get(top_id(u, rsc.id) if rsc.id in placer.anonymous else "", ()):
             placer._add(table, node, score)
@@ -99,11 +104,16 @@ def clone_wide_bans(placer: _Placer) -> dict[str, list[tuple[str | None, int]]]:
     descendant: in a clone of a group a hard error of one member bans every member of every
     instance (an asymmetric cluster then lists the node for all of them; seed 10)."""
     tags = {"masked-probe-failure", "hard-error", "fatal-error", "__action_migration_auto__"}
+    clone_of = {rid.split(":", 1)[0]: top_id(placer.u, rid) for rid in placer.anonymous}
+    # An orphan (history found on a node when every instance is active elsewhere) is one
+    # more child of the clone, so its bans go to the clone too (case
+    # orphan-instance-hard-error-bans-the-clone).
+    orphans = clone_orphans(placer.u)
     out: dict[str, list[tuple[str | None, int]]] = {}
-    for rid in sorted(placer.anonymous):
+    for rid in sorted(placer.anonymous | orphans):
         for node, score, tag in placer.u.states[rid].locations:
             if tag in tags:
-                out.setdefault(top_id(placer.u, rid), []).append((node, score))
+                out.setdefault(clone_of[rid.split(":", 1)[0]], []).append((node, score))
     return out
 
 

@@ -28,6 +28,7 @@ from pengine.actions import (
     op_key,
     orphan_group_orders,
 )
+from pengine.anti_colocation import create_anti_colocation_orders
 from pengine.api import Transition
 from pengine.blocking import block_dependents
 from pengine.collective_actions import clone_actions
@@ -44,8 +45,10 @@ from pengine.graph import freeze, graph_edges, held_inputs
 from pengine.interleave_partner import Placed
 from pengine.load_orders import create_load_orders
 from pengine.migration_orders import cancel_blocked_migrations
-from pengine.notifications import expand_notifications
+from pengine.model import Action
+from pengine.notifications import Expansion, expand_notifications
 from pengine.order_links import Link
+from pengine.ordered_chain import ordered_chain_edges
 from pengine.ordering import (
     Context,
     propagate,
@@ -169,13 +172,21 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
     actions = freeze(unpacked, expanded.works, expanded.flags, expanded.meta,
                      expanded.priority, {**_collectives_managed(unpacked), **placement.managed})
     return Transition(
-        edges=graph_edges(actions, expanded.links), actions=actions,
+        edges=tuple(dict.fromkeys([*graph_edges(actions, expanded.links),
+                                   *ordered_chain_edges(unpacked, actions)])), actions=actions,
         summary=summarise(unpacked, placement, actions, set(created.reloads)),
         scores=placement.score_lines,
         status=build_status(unpacked), now=unpacked.now, transition_id=transition_id,
         options=unpacked.options.raw,
-        resource_order=placement.order, held=held_inputs(actions, expanded.links),
+        resource_order=placement.order, held=_held(actions, expanded),
     )
+
+
+def _held(actions: tuple[Action, ...], expanded: Expansion) -> tuple[tuple[int, int], ...]:
+    """The graph's inputs left out of it: an action standing for a pending one is printed
+    always (pe_action_print_always) even when its resource is unmanaged."""
+    printed = frozenset(w.id for w in expanded.works if w.print_always or w.print_pending)
+    return held_inputs(actions, expanded.links, expanded.flags.optional, printed)
 
 
 def _collectives_managed(u: Unpacked) -> dict[str, bool]:
@@ -197,6 +208,7 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     primitive_actions = PrimitiveActions(unpacked, placement, action_set)
     _unpacked_actions(unpacked, action_set, primitive_actions)
     user_orderings(unpacked, constraints, action_set)
+    create_anti_colocation_orders(constraints, action_set)
     create_load_orders(unpacked, placement, action_set)  # internal constraints: before checks
     unpacked_clears = [c for c in clears if c[2] not in (EXPIRED, DEFINITION_CHANGED)]
     _clear_failcounts(action_set, unpacked_clears, placement.managed)

@@ -65,20 +65,46 @@ _CLUSTER_TASKS = frozenset({"do_shutdown", "clear_failcount", "lrm_refresh", "lr
                             "maintenance_nodes"})
 
 
-def action_line(action: Action) -> str | None:
-    """One "Executing Cluster Transition" line for a fired action (None: not printed)."""
+def fired_item(action: Action) -> tuple[str, tuple[tuple[str, str | None], ...]] | None:
+    """What crm_simulate reports of a fired action, in text and XML alike: the XML tag and
+    its attributes (None: not reported)."""
     if action.task in _SILENT_TASKS:
         return None
     if action.pseudo:
-        return f"  * Pseudo action:   {action.operation_key}"
+        return "pseudo_action", (("task", action.operation_key),)
     if action.task == "stonith":
-        return f"  * Fencing {action.node} ({fence_kind(action)})"
+        return "fencing_action", (("target", action.node), ("op", fence_kind(action)))
     if action.resource is None or action.task in _CLUSTER_TASKS:
         # crm_simulate names the graph's <primitive id>: `d` for an anonymous instance
-        target = f" for {graph_name(action)}" if action.resource else ""
-        return f"  * Cluster action:  {action.task}{target} on {action.node}"
-    task = f"{action.task}={action.interval_ms}" if action.interval_ms else action.task
-    return f"  * Resource action: {action.label or graph_name(action):<15} {task} on {action.node}"
+        return "cluster_action", (("task", action.task), ("node", action.node),
+                                  ("id", graph_name(action) if action.resource else None))
+    interval = str(action.interval_ms) if action.interval_ms else None
+    return "rsc_action", (("resource", resource_label(action)), ("op", action.task),
+                          ("node", action.node), ("interval", interval))
+
+
+def action_line(action: Action) -> str | None:
+    """One "Executing Cluster Transition" line for a fired action (None: not printed)."""
+    item = fired_item(action)
+    if item is None:
+        return None
+    kind, pairs = item
+    fields = dict(pairs)
+    if kind == "pseudo_action":
+        return f"  * Pseudo action:   {fields['task']}"
+    if kind == "fencing_action":
+        return f"  * Fencing {fields['target']} ({fields['op']})"
+    if kind == "cluster_action":
+        target = f" for {fields['id']}" if fields["id"] else ""
+        return f"  * Cluster action:  {fields['task']}{target} on {fields['node']}"
+    task = f"{fields['op']}={fields['interval']}" if fields["interval"] else fields["op"]
+    return f"  * Resource action: {fields['resource']:<15} {task} on {fields['node']}"
+
+
+def resource_label(action: Action) -> str:
+    """The name crm_simulate prints for a resource action: the graph's <primitive id>
+    unless Pacemaker finds no resource by it (then its long-id, `d:0`)."""
+    return action.label or graph_name(action)
 
 
 def fence_kind(action: Action) -> str:

@@ -47,8 +47,7 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
     children = tuple(_resource(u, c) for c in rsc.children)
     kind = "promotable" if rsc.promotable else rsc.kind
     running = tuple(dict.fromkeys(n for c in children for n in _passed_up(u, c)))
-    managed = is_true(rsc.meta.get("is-managed"), True) and not u.options.maintenance_mode \
-        and not is_true(rsc.meta.get("maintenance"), False)
+    managed = _managed(u, rsc.meta)
     return ResourceStatus(
         id=rid, kind=kind, agent="", children=children,
         role=max((c.role for c in children), default=Role.STOPPED), running_on=running,
@@ -166,8 +165,11 @@ def _orphan_instances(u: Unpacked) -> dict[str, tuple[ResourceStatus, ...]]:
             if group is None:
                 instances.append(parts[0])
                 continue
+            # the group instance is managed as its template is (whatever its members say)
             instances.append(parts[0].replace(
                 id=f"{group}:{number}", kind="group", agent="", children=parts,
+                managed=_managed(u, _template_meta(u, clone, f"{group}:{number}")),
+                maintenance=False,
                 running_on=tuple(dict.fromkeys(n for p in parts for n in p.running_on)),
                 failed=any(p.failed for p in parts), pending_task=None, not_installed_on=(),
                 clone_name=None))
@@ -183,12 +185,17 @@ def _orphan_member(u: Unpacked, rid: str) -> ResourceStatus:
     # a member never found in the history is still built from the clone's template, so it
     # inherits the template's is-managed and maintenance (seed 15: an unmanaged clone)
     meta = template.meta if template is not None else {}
-    managed = is_true(meta.get("is-managed"), True) and not u.options.maintenance_mode \
-        and not is_true(meta.get("maintenance"), False)
+    managed = _managed(u, meta)
     return ResourceStatus(id=rid, kind="primitive",
                           agent=template.agent if template is not None else "", children=(),
                           role=Role.STOPPED, running_on=(), managed=managed, failed=False,
                           orphan=True, target_role=None)
+
+
+def _managed(u: Unpacked, meta: Mapping[str, str]) -> bool:
+    """Pacemaker's pe_rsc_managed from a resource's meta attributes."""
+    return is_true(meta.get("is-managed"), True) and not u.options.maintenance_mode \
+        and not is_true(meta.get("maintenance"), False)
 
 
 def _template(u: Unpacked, rid: str) -> RscConfig | None:

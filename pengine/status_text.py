@@ -308,20 +308,23 @@ def _configured_role(clone: ResourceStatus) -> Role | None:
     return clone.target_role
 
 
-def _plain_instance(child: ResourceStatus, unclean: frozenset[str] = frozenset()) -> bool:
+def _plain_instance(child: ResourceStatus, unclean: frozenset[str] = frozenset(),
+                    member: bool = False) -> bool:
     """An anonymous instance that fits into a "Started: [ ... ]" list.
 
     A group instance fits when every member is plainly active on the same node, whatever
     their roles (pe__clone_default lists it by the group's highest role); one on an unclean
-    node does not (it is listed on its own, flagged UNCLEAN).
+    node does not (it is listed on its own, flagged UNCLEAN). Only an instance's own
+    pending action lists it on its own: a group instance has none, so its members' pending
+    starts leave it in the list (seeds 2094 2475 2489).
     """
     if child.kind == "group":
         return bool(child.children) and all(
-            _plain_instance(m, unclean) and m.running_on == child.children[0].running_on
-            for m in child.children)
+            _plain_instance(m, unclean, member=True)
+            and m.running_on == child.children[0].running_on for m in child.children)
     return (child.kind == "primitive" and not child.failed and child.managed
             and not child.orphan and not child.blocked and len(child.running_on) == 1
-            and child.pending_task is None and child.running_on[0] not in unclean)
+            and (member or child.pending_task is None) and child.running_on[0] not in unclean)
 
 
 def _role_label(clone: ResourceStatus, child: ResourceStatus) -> str:

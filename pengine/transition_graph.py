@@ -11,7 +11,8 @@ described exactly as `crm_simulate -G` writes it and the ids of the actions it w
 Invariants: every value here is a slotted messaging.record.Record (a value: never changed
 once made; plain classes, as a graph of 2000 actions made frozen dataclasses at start-up
 cost) of str/int/None and tuples;
-synapse ids are 0..n-1 in order; an input id is the id of some synapse's action; attribute
+synapse ids are 0..n-1 in order; an input id is the id of some synapse's action (a held
+input is not, and is kept whole in `GraphSynapse.held`); attribute
 pairs are sorted by name and include crm_feature_set, as in Pacemaker's graph.
 """
 
@@ -46,31 +47,39 @@ class GraphAction(Record):
     """One action element: rsc_op, pseudo_event or crm_event, with its attributes.
 
     on_node/on_node_uuid are None for pseudo actions; downed lists the node ids the action
-    takes down (fencing other than "on", shutdown); mode is "cib" for lrm_delete.
+    takes down (fencing other than "on", shutdown); mode is "cib" for lrm_delete;
+    internal_key is the scheduler's own key when the operation key names the resource
+    otherwise (an anonymous clone instance: `d:0_start_0` under `d_start_0`).
     """
 
-    __slots__ = ("attributes", "downed", "id", "kind", "mode", "on_node", "on_node_uuid",
-                 "operation", "operation_key", "resource", "shutdown_lock")
+    __slots__ = ("attributes", "downed", "id", "internal_key", "kind", "mode", "on_node",
+                 "on_node_uuid", "operation", "operation_key", "resource", "shutdown_lock")
 
     def __init__(self, id: int, kind: str, operation: str, operation_key: str,
                  on_node: str | None, on_node_uuid: str | None,
                  resource: GraphResource | None, attributes: Pairs,
                  downed: tuple[str, ...] = (), mode: str | None = None,
-                 shutdown_lock: str | None = None) -> None:
+                 shutdown_lock: str | None = None, internal_key: str | None = None) -> None:
         self.id, self.kind, self.operation = id, kind, operation
         self.operation_key, self.on_node, self.on_node_uuid = operation_key, on_node, on_node_uuid
         self.resource, self.attributes, self.downed = resource, attributes, downed
-        self.mode, self.shutdown_lock = mode, shutdown_lock
+        self.mode, self.shutdown_lock, self.internal_key = mode, shutdown_lock, internal_key
 
 
 class GraphSynapse(Record):
-    """One step: the action and the ids of the actions confirmed before it may fire."""
+    """One step: the action and the ids of the actions confirmed before it may fire.
 
-    __slots__ = ("action", "id", "inputs", "priority")
+    held: inputs that are no synapse's action (a required action the scheduler left out of
+    the graph): never confirmed, so the action never fires and the transition ends
+    "terminated", as Pacemaker's graph keeps such triggers.
+    """
+
+    __slots__ = ("action", "held", "id", "inputs", "priority")
 
     def __init__(self, id: int, priority: int, action: GraphAction,
-                 inputs: tuple[int, ...]) -> None:
+                 inputs: tuple[int, ...], held: tuple[GraphAction, ...] = ()) -> None:
         self.id, self.priority, self.action, self.inputs = id, priority, action, inputs
+        self.held = held
 
 
 class TransitionGraph(Record):
@@ -144,11 +153,14 @@ class TransitionGraph(Record):
 
 
 def _synapse_dict(synapse: GraphSynapse) -> dict[str, Any]:
-    action = synapse.action
+    return {"id": synapse.id, "priority": synapse.priority, "inputs": list(synapse.inputs),
+            "action": _action_dict(synapse.action),
+            "held": [_action_dict(action) for action in synapse.held]}
+
+
+def _action_dict(action: GraphAction) -> dict[str, Any]:
     rsc = action.resource
     return {
-        "id": synapse.id, "priority": synapse.priority, "inputs": list(synapse.inputs),
-        "action": {
             "id": action.id, "kind": action.kind, "operation": action.operation,
             "operation_key": action.operation_key, "on_node": action.on_node,
             "on_node_uuid": action.on_node_uuid,
@@ -157,7 +169,7 @@ def _synapse_dict(synapse: GraphSynapse) -> dict[str, Any]:
                 "provider": rsc.provider, "type": rsc.type},
             "attributes": dict(action.attributes), "downed": list(action.downed),
             "mode": action.mode, "shutdown_lock": action.shutdown_lock,
-        },
+            "internal_key": action.internal_key,
     }
 
 
@@ -165,19 +177,27 @@ def _synapse_list(data: Any) -> list[Any]:
     """A synapse dict in codec's positional layout (garbage is left for codec to reject)."""
     if not isinstance(data, dict):
         return data  # type: ignore[no-any-return]
-    action = data.get("action")
-    if isinstance(action, dict):
-        rsc = action.get("resource")
-        if isinstance(rsc, dict):
-            rsc = [rsc.get(k) for k in ("id", "long_id", "rsc_class", "provider", "type")]
-        attributes = action.get("attributes")
-        if isinstance(attributes, dict):
-            attributes = [[k, v] for k, v in attributes.items()]
-        action = [action.get("id"), action.get("kind"), action.get("operation"),
-                  action.get("operation_key"), action.get("on_node"),
-                  action.get("on_node_uuid"), rsc, attributes, action.get("downed", []),
-                  action.get("mode"), action.get("shutdown_lock")]
-    return [data.get("id"), data.get("priority", 0), action, data.get("inputs")]
+    held = data.get("held", [])
+    if isinstance(held, list):
+        held = [_action_list(action) for action in held]
+    return [data.get("id"), data.get("priority", 0), _action_list(data.get("action")),
+            data.get("inputs"), held]
+
+
+def _action_list(action: Any) -> Any:
+    """An action dict in codec's positional layout (garbage is left for codec to reject)."""
+    if not isinstance(action, dict):
+        return action
+    rsc = action.get("resource")
+    if isinstance(rsc, dict):
+        rsc = [rsc.get(k) for k in ("id", "long_id", "rsc_class", "provider", "type")]
+    attributes = action.get("attributes")
+    if isinstance(attributes, dict):
+        attributes = [[k, v] for k, v in attributes.items()]
+    return [action.get("id"), action.get("kind"), action.get("operation"),
+            action.get("operation_key"), action.get("on_node"), action.get("on_node_uuid"),
+            rsc, attributes, action.get("downed", []), action.get("mode"),
+            action.get("shutdown_lock"), action.get("internal_key")]
 
 
 def build(transition: Transition,
@@ -189,7 +209,8 @@ def build(transition: Transition,
     header = header_values(transition)
     graph_synapses = tuple(
         GraphSynapse(step.id, getattr(step.action, "priority", 0), graph_action(step.action),
-                     tuple(before.id for before in step.inputs))
+                     tuple(before.id for before in step.inputs),
+                     tuple(graph_action(before) for before in step.held))
         for step in steps)
     return TransitionGraph(
         transition_id=transition.transition_id, cluster_delay=header["cluster-delay"],
@@ -229,6 +250,8 @@ def _attrs(pairs: Iterable[tuple[str, str]]) -> str:
 def _head(action: GraphAction) -> str:
     pairs = [("id", str(action.id)), ("operation", action.operation),
              ("operation_key", action.operation_key)]
+    if action.internal_key is not None:
+        pairs.append(("internal_operation_key", action.internal_key))
     if action.on_node is not None:
         pairs += [("on_node", action.on_node), ("on_node_uuid", action.on_node_uuid or "")]
     if action.mode is not None:
@@ -292,18 +315,21 @@ def render_xml(graph: TransitionGraph) -> str:
     if not graph.synapses:
         return head + "/>\n"
     heads = {synapse.action.id: _head(synapse.action) for synapse in graph.synapses}
+    heads |= {held.id: _head(held) for synapse in graph.synapses for held in synapse.held}
     lines = [head + ">"]
     for synapse in graph.synapses:
         extra = f' priority="{synapse.priority}"' if synapse.priority else ""
         lines += [f'  <synapse id="{synapse.id}"{extra}>', "    <action_set>"]
         _action_lines(synapse.action, heads[synapse.action.id], lines)
         lines.append("    </action_set>")
-        if not synapse.inputs:
+        triggers = sorted([*synapse.inputs, *(held.id for held in synapse.held)]) \
+            if synapse.held else synapse.inputs
+        if not triggers:
             lines.append("    <inputs/>")
             lines.append("  </synapse>")
             continue
         lines.append("    <inputs>")
-        for before in synapse.inputs:
+        for before in triggers:
             lines += ["      <trigger>", f"        <{heads[before]}/>", "      </trigger>"]
         lines += ["    </inputs>", "  </synapse>"]
     lines.append("</transition_graph>")
@@ -319,14 +345,16 @@ def from_xml(text: str | bytes) -> TransitionGraph:
     from lxml import etree
 
     root = etree.fromstring(text.encode() if isinstance(text, str) else text)
+    in_graph = {element.get("id") for element in root.iterfind("synapse/action_set/*")}
     synapses = []
     for synapse in root.iterfind("synapse"):
         element = synapse.find("action_set")[0]  # type: ignore[index]
-        inputs = tuple(int(trigger[0].get("id", "")) for trigger in synapse.iterfind(
-            "inputs/trigger"))
+        triggers = [trigger[0] for trigger in synapse.iterfind("inputs/trigger")]
+        inputs = tuple(int(t.get("id", "")) for t in triggers if t.get("id") in in_graph)
+        held = tuple(_read_action(t) for t in triggers if t.get("id") not in in_graph)
         synapses.append(GraphSynapse(int(synapse.get("id", "")),
                                      int(synapse.get("priority", "0")),
-                                     _read_action(element), inputs))
+                                     _read_action(element), inputs, held))
     return TransitionGraph(
         transition_id=int(root.get("transition_id", "0")),
         cluster_delay=root.get("cluster-delay", ""),
@@ -355,4 +383,5 @@ def _read_action(element: Any) -> GraphAction:
         operation_key=element.get("operation_key", ""), on_node=element.get("on_node"),
         on_node_uuid=element.get("on_node_uuid"), resource=resource,
         attributes=tuple(sorted(attributes.items())), downed=downed, mode=element.get("mode"),
-        shutdown_lock=element.get("shutdown-lock"))
+        shutdown_lock=element.get("shutdown-lock"),
+        internal_key=element.get("internal_operation_key"))

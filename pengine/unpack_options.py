@@ -18,8 +18,9 @@ _FEATURE_SET_PER_OP = (3, 0, 13)
 class Options(Record):
     """Cluster options with Pacemaker 2.1.5 defaults."""
 
-    __slots__ = ("dc_uuid", "have_quorum", "have_watchdog", "maintenance_mode", "no_quorum_policy",
-                 "per_op_failcounts", "placement_strategy", "raw", "shutdown_lock",
+    __slots__ = ("concurrent_fencing", "dc_uuid", "have_quorum", "have_watchdog",
+                 "maintenance_mode", "no_quorum_policy", "per_op_failcounts",
+                 "placement_strategy", "raw", "shutdown_lock",
                  "start_failure_is_fatal", "startup_fencing", "startup_probes", "stonith_action",
                  "stonith_enabled", "stop_all_resources", "stop_orphan_actions",
                  "stop_orphan_resources", "symmetric")
@@ -30,7 +31,7 @@ class Options(Record):
                  start_failure_is_fatal: bool, startup_probes: bool, startup_fencing: bool,
                  stop_all_resources: bool, placement_strategy: str, per_op_failcounts: bool,
                  dc_uuid: str | None, have_watchdog: bool, shutdown_lock: bool,
-                 raw: tuple[tuple[str, str], ...]) -> None:
+                 raw: tuple[tuple[str, str], ...], concurrent_fencing: bool = False) -> None:
         self.symmetric = symmetric
         self.stonith_enabled = stonith_enabled
         self.stonith_action = stonith_action
@@ -49,6 +50,7 @@ class Options(Record):
         self.have_watchdog = have_watchdog
         self.shutdown_lock = shutdown_lock
         self.raw = raw
+        self.concurrent_fencing = concurrent_fencing
 
 
 def _feature_set(text: str | None) -> tuple[int, ...]:
@@ -95,4 +97,6 @@ def unpack_options(root: Element, now: datetime.datetime) -> Options:
         have_watchdog=is_true(values.get("have-watchdog"), False),
         shutdown_lock=is_true(values.get("shutdown-lock"), False),
         raw=tuple(sorted(values.items())),
+        # Pacemaker 2.1.5's default is false (pacemaker-schedulerd metadata)
+        concurrent_fencing=is_true(values.get("concurrent-fencing"), False),
     )

@@ -46,14 +46,11 @@ def build_view(root: etree._Element, fencing: tuple[HistoryEntry, ...] | None = 
     from crmd.mon.extras import tickets
     from crmd.mon.history import (
         FailCountRule,
-        expected_up,
         node_histories,
         ping_expectations,
-        still_unique_members,
-        transient_attributes,
     )
     from crmd.mon.text import MonView
-    from pengine.api import per_op_fail_counts, unpack_status
+    from pengine.api import per_op_fail_counts, status_facts, unpack_status
 
     # Pacemaker's crm_mon evaluates rules (and expires failures) at the current time.
     status = unpack_status(root, datetime.datetime.now(datetime.UTC), with_bans=True)
@@ -61,12 +58,10 @@ def build_view(root: etree._Element, fencing: tuple[HistoryEntry, ...] | None = 
     return MonView(status=status, cib_attributes=attributes,
                    histories=node_histories(root, FailCountRule(
                        _anonymous_members(status.resources), per_op_fail_counts(root))),
-                   transient=tuple(transient_attributes(root).items()),
-                   expected_up=expected_up(root), tickets=tickets(root),
+                   facts=status_facts(root, status), tickets=tickets(root),
                    fencing=fencing, last_updated=time.strftime("%a %b %e %H:%M:%S %Y"),
                    expected_scores=tuple((name, rsc, score) for name, (rsc, score)
-                                         in ping_expectations(root).items()),
-                   still_unique=still_unique_members(root, status.resources))
+                                         in ping_expectations(root).items()))
 
 
 def _anonymous_members(resources: tuple[ResourceStatus, ...],

@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from lxml import etree
-
-if TYPE_CHECKING:
-    from pengine.api import ResourceStatus
 
 INFINITY = 1_000_000
 
@@ -200,22 +196,6 @@ def node_histories(root: etree._Element,
     return tuple(out)
 
 
-def transient_attributes(root: etree._Element) -> dict[str, tuple[tuple[str, str], ...]]:
-    """Node name -> its transient (status section) attributes, sorted by name."""
-    found: dict[str, tuple[tuple[str, str], ...]] = {}
-    for node_state in root.iterfind("status/node_state"):
-        pairs = {p.get("name") or "": p.get("value") or "" for p in
-                 node_state.iterfind("transient_attributes/instance_attributes/nvpair")}
-        found[node_state.get("uname") or ""] = tuple(sorted(pairs.items()))
-    return found
-
-
-def expected_up(root: etree._Element) -> frozenset[str]:
-    """Nodes whose controller is expected to be a member (node_state expected="member")."""
-    return frozenset(n.get("uname") or "" for n in root.iterfind("status/node_state")
-                     if n.get("expected") == "member")
-
-
 def ping_expectations(root: etree._Element) -> dict[str, tuple[str, int]]:
     """Node attribute -> (ping resource id, the score it writes when every host answers).
 
@@ -234,32 +214,3 @@ def ping_expectations(root: etree._Element) -> dict[str, tuple[str, int]]:
         found.setdefault(params.get("name") or "pingd",
                          (primitive.get("id") or "", hosts * multiplier))
     return found
-
-
-# Agent classes that cannot be globally unique (their clones are forced anonymous).
-_ANONYMOUS_ONLY = ("lsb", "service", "systemd", "upstart", "nagios")
-
-
-def still_unique_members(root: etree._Element, resources: tuple[ResourceStatus, ...]
-                         ) -> frozenset[str]:
-    """Members Pacemaker keeps naming by instance id in a forced-anonymous cloned group.
-
-    A clone configured globally-unique whose group holds an lsb (service, systemd, ...)
-    member is made anonymous while that member unpacks: Pacemaker clears uniqueness on
-    the clone and the instances already attached to it, but the instance being built is
-    attached only afterwards, so the last instance's other members stay unique and keep
-    their ":N" ids in crm_mon's output (force-anon-clone-max: dummy1:1, lsb3).
-    """
-    found: set[str] = set()
-    for clone in resources:
-        if clone.kind not in ("clone", "promotable") or clone.unique or not clone.children:
-            continue
-        last = clone.children[-1]
-        configured = next((el for el in root.iterfind("configuration/resources/*")
-                           if el.get("id") == clone.id), None)
-        if last.kind != "group" or configured is None \
-                or not is_true(_meta(configured, "globally-unique")):
-            continue
-        found |= {member.id for member in last.children
-                  if member.agent.split(":")[0].lower() not in _ANONYMOUS_ONLY}
-    return frozenset(found)

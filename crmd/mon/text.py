@@ -9,7 +9,7 @@ status"); only crm_mon's headings, summary and optional sections live here.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from crmd.mon.history import NodeHistory, Operation, ResourceHistory
@@ -17,6 +17,7 @@ from pengine.api import (
     ClusterStatus,
     NodeStatus,
     ResourceStatus,
+    StatusFacts,
     failed_action_line,
     node_lines,
     rc_text,
@@ -65,14 +66,12 @@ class MonView:
     cib_attributes: tuple[tuple[str, str], ...]
     histories: tuple[NodeHistory, ...]
     last_updated: str
-    transient: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
-    expected_up: frozenset[str] = frozenset()
+    # what the XML status prints from the CIB as written (expected states, feature sets)
+    facts: StatusFacts = field(default_factory=StatusFacts)
     tickets: tuple[Ticket, ...] = ()
     fencing: tuple[HistoryEntry, ...] | None = None  # None: no fencer to ask (file mode)
     # ping attributes: (attribute, ping resource id, the score when every host answers)
     expected_scores: tuple[tuple[str, str, int], ...] = ()
-    # clone instance members that keep their ":N" id although their clone is anonymous
-    still_unique: frozenset[str] = frozenset()
 
 
 def ctime(stamp: int) -> str:

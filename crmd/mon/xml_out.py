@@ -17,12 +17,13 @@ from crmd.mon.text import Display, MonView, ctime
 from pengine.api import (
     ClusterStatus,
     ResourceStatus,
+    ResourceWriter,
     duration_ms,
     exec_status_text,
-    is_disabled,
-    is_listed,
-    pending_state,
+    leaves,
+    nodes_element,
     rc_text,
+    resources_element,
 )
 
 API_VERSION = "2.25"
@@ -85,53 +86,19 @@ def _no_quorum_policy(status: ClusterStatus, cib: dict[str, str]) -> str:
     return policy
 
 
-def _leaves(rsc: ResourceStatus) -> list[ResourceStatus]:
-    if rsc.kind == "primitive":
-        return [rsc]
-    return [leaf for child in rsc.children for leaf in _leaves(child)]
-
-
-def _nodes(parent: etree._Element, view: MonView) -> etree._Element:
-    status = view.status
-    transient = dict(view.transient)
-    running: dict[str, int] = {}
-    for rsc in status.resources:
-        for leaf in _leaves(rsc):
-            for name in leaf.running_on:
-                running[name] = running.get(name, 0) + 1
-    nodes = etree.SubElement(parent, "nodes")
-    for node in status.nodes:
-        # a node never seen has not had its standby/maintenance attributes applied
-        applied = node.online or not node.unseen
-        etree.SubElement(nodes, "node", {
-            "name": node.name, "id": node.id, "online": _bool(node.online),
-            "standby": _bool(node.standby and applied),
-            "standby_onfail": _bool(node.standby_onfail),
-            "maintenance": _bool(node.maintenance and applied), "pending": _bool(node.pending),
-            "unclean": _bool(node.unclean), "health": (node.health or "green").lower(),
-            **({"feature_set": dict(transient.get(node.name, ())).get("#feature-set", "<3.15.1")}
-               if node.online else {}),
-            # a node asked to shut down is no longer expected up (Pacemaker's unpack)
-            "shutdown": _bool(node.shutdown),
-            "expected_up": _bool(node.name in view.expected_up and not node.shutdown),
-            "is_dc": _bool(node.name == status.dc),
-            "resources_running": str(running.get(node.name, 0)), "type": node.kind})
-    return nodes
-
-
 def _by_node(nodes: etree._Element, view: MonView) -> None:
     """-n: each node element lists the primitives active on it, in the order of that
     node's resource history (Pacemaker's per-node running list), as in its XML output."""
-    ids = {node.name: (node.id, node.online) for node in view.status.nodes}
-    leaves = _leaves_with_anonymity(view.status.resources, False)
+    writer = ResourceWriter(view.status, view.facts)
+    members = _leaves_with_anonymity(view.status.resources, False)
     order = {h.node: [r.resource for r in h.resources] for h in view.histories}
     for element in nodes:
         name = element.get("name", "")
         history = order.get(name, [])
-        here = [(leaf, anon) for leaf, anon in leaves if name in leaf.running_on]
+        here = [(leaf, anon) for leaf, anon in members if name in leaf.running_on]
         here.sort(key=lambda pair: _history_index(history, pair[0].id))
         for leaf, anonymous in here:
-            _resource(element, leaf, ids, view.still_unique, anonymous)
+            writer.resource(element, leaf, anonymous)
 
 
 def _history_index(history: list[str], rsc_id: str) -> int:
@@ -154,52 +121,6 @@ def _leaves_with_anonymity(resources: tuple[ResourceStatus, ...], anonymous: boo
         inside = anonymous or (rsc.kind in ("clone", "promotable") and not rsc.unique)
         found += _leaves_with_anonymity(rsc.children, inside)
     return found
-
-
-def _resource(parent: etree._Element, rsc: ResourceStatus, ids: dict[str, tuple[str, bool]],
-              unique: frozenset[str], anonymous: bool = False, promotable: bool = False) -> None:
-    if rsc.kind == "primitive":
-        shown_id = rsc.id.split(":")[0] if anonymous and rsc.id not in unique else rsc.id
-        element = etree.SubElement(parent, "resource", {
-            "id": shown_id, "resource_agent": rsc.agent,
-            "role": pending_state(rsc) or (rsc.role.text if rsc.running_on else "Stopped"),
-            **_target_role(rsc),
-            "active": _bool(bool(rsc.running_on)), "orphaned": _bool(rsc.orphan),
-            "blocked": _bool(rsc.blocked), "managed": _bool(rsc.managed),
-            "failed": _bool(rsc.failed), "failure_ignored": _bool(rsc.failure_ignored),
-            "nodes_running_on": str(len(rsc.running_on)),
-            # a pending recurring monitor is the one pending task Pacemaker names here
-            **({"pending": "Monitoring"} if rsc.pending_task == "monitor" else {}),
-            **({"locked_to": rsc.locked_to} if rsc.locked_to else {})})
-        for node in rsc.running_on:
-            # cached: whether the node is online (its state is current), in Pacemaker's words
-            node_id, online = ids.get(node, ("", False))
-            etree.SubElement(element, "node", name=node, id=node_id, cached=_bool(online))
-        return
-    promotable = promotable or rsc.kind == "promotable"
-    disabled = _bool(is_disabled(rsc, promotable))
-    if rsc.kind == "group":
-        element = etree.SubElement(parent, "group", id=rsc.id,
-                                   number_resources=str(len(rsc.children)),
-                                   managed=_bool(rsc.managed), disabled=disabled)
-    else:
-        element = etree.SubElement(parent, "clone", {
-            "id": rsc.id, "multi_state": _bool(rsc.kind == "promotable"),
-            "unique": _bool(rsc.unique), "managed": _bool(rsc.managed),
-            "disabled": disabled, "failed": "false",
-            "failure_ignored": _bool(rsc.failure_ignored),
-            # a clone without its own target-role shows its first instance's, as Pacemaker
-            **_target_role(rsc if rsc.target_role_text or not rsc.children
-                           else rsc.children[0])})
-    for child in rsc.children:
-        _resource(element, child, ids, unique,
-                  anonymous or (rsc.kind != "group" and not rsc.unique), promotable)
-
-
-def _target_role(rsc: ResourceStatus) -> dict[str, str]:
-    # Pacemaker copies the meta attribute as written ("started" stays lower case).
-    text = rsc.target_role_text
-    return {} if text is None else {"target_role": text}
 
 
 def _attributes(parent: etree._Element, view: MonView) -> None:
@@ -289,20 +210,6 @@ def _bans(parent: etree._Element, view: MonView) -> None:
             "master_only": _bool(ban.promoted_only)})
 
 
-def _resources(root: etree._Element, view: MonView, ids: dict[str, tuple[str, bool]],
-               by_node: bool) -> None:
-    # Pacemaker opens the section with its first resource: none listed, no element
-    # (no resources configured, or -n with every resource active: seed 1238)
-    resources = etree.Element("resources")
-    for rsc in filter(is_listed, view.status.resources):
-        # -n: a resource active everywhere it has instances is listed under its nodes
-        # instead (a partly active group or clone stays here)
-        if not (by_node and all(leaf.running_on for leaf in _leaves(rsc))):
-            _resource(resources, rsc, ids, view.still_unique)
-    if len(resources):
-        root.append(resources)
-
-
 def render_xml(view: MonView, display: Display, request: str) -> str:
     """The whole XML document: every section unless --include/--exclude narrowed it (the
     other display switches do not narrow it, as in Pacemaker)."""
@@ -310,12 +217,15 @@ def render_xml(view: MonView, display: Display, request: str) -> str:
     root = etree.Element("pacemaker-result", {"api-version": API_VERSION, "request": request})
     _summary(root, view, shows)
     if shows("nodes"):
-        nodes = _nodes(root, view)
+        nodes = nodes_element(root, view.status, view.facts)
         if display.by_node:
             _by_node(nodes, view)
-    ids = {node.name: (node.id, node.online) for node in view.status.nodes}
     if shows("resources"):
-        _resources(root, view, ids, display.by_node)
+        # -n: a resource active everywhere it has instances is listed under its nodes
+        # instead (a partly active group or clone stays here; none left: no element,
+        # seed 1238)
+        resources_element(root, view.status, view.facts, lambda rsc: display.by_node and all(
+            leaf.running_on for leaf in leaves(rsc)))
     if shows("attributes"):
         _attributes(root, view)
     online = {n.name for n in view.status.nodes if n.online}

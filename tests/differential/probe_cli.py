@@ -206,8 +206,10 @@ def _outcome(argv: list[str], xml: str, workdir: Path, cibadmin: str) -> Outcome
                    _normalise(after))
 
 
-def probe(tool: str, args: list[str], xml: str) -> tuple[Outcome, Outcome]:
-    """(theirs, ours) for one command line on copies of the same CIB."""
+def probe(tool: str, args: list[str], xml: str,
+          ours_bin: str | None = None) -> tuple[Outcome, Outcome]:
+    """(theirs, ours) for one command line on copies of the same CIB (`ours_bin`: where
+    our tool is, default the virtualenv's console scripts)."""
     theirs_tool, cibadmin = pacemaker_tool(tool), pacemaker_tool("cibadmin")
     assert theirs_tool is not None and cibadmin is not None
     with tempfile.TemporaryDirectory(prefix="probe-") as tmp:
@@ -215,7 +217,8 @@ def probe(tool: str, args: list[str], xml: str) -> tuple[Outcome, Outcome]:
         theirs_dir.mkdir()
         ours_dir.mkdir()
         theirs = _outcome([theirs_tool, *args], xml, theirs_dir, cibadmin)
-        ours = _outcome([_ours(tool), *args], xml, ours_dir, cibadmin)
+        mine = str(Path(ours_bin, tool)) if ours_bin else _ours(tool)
+        ours = _outcome([mine, *args], xml, ours_dir, cibadmin)
     return theirs, ours
 
 

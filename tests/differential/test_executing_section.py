@@ -35,7 +35,9 @@ def _executing(text: str) -> list[str]:
 
 # Debian's crm_simulate -S exits 1 on these ("Transition failed: terminated": actions wait
 # on an input left out of the graph); every other case here exits 0 with it
-TERMINATED = {"load-stopped-held-by-a-blocked-stop-never-fires"}
+TERMINATED = {"load-stopped-held-by-a-blocked-stop-never-fires",
+              "pending-start-of-an-unmanaged-resource-holds-what-waits-for-it",
+              "required-action-of-an-unmanaged-instance-holds-the-clone-running"}
 
 
 def _run_ours(xml: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -118,7 +120,35 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       "interleave-inhibited-instance-blocks-its-maintenance-cancel",
                       # a required input left out of the graph stays an input: what waits
                       # for it never fires (the transition is terminated)
-                      "load-stopped-held-by-a-blocked-stop-never-fires"]
+                      "load-stopped-held-by-a-blocked-stop-never-fires",
+                      # fencing without concurrent-fencing runs as a chain; a fencing device
+                      # (requires quorum) starts after fencing a node it has no history on and
+                      # its stop there is implied at once; only resources requiring fencing
+                      # order their (top resource's last) stop after it
+                      "fencing-runs-as-a-chain-and-a-device-starts-after-fencing-a-node-it-is-unknown-on",
+                      "fencing-orders-the-last-stop-of-a-multi-active-primitive",
+                      # pcmk__promotable_restart_ordering: demote -> demoted -> start, promote
+                      "promotable-clone-start-and-promote-wait-for-its-demoted",
+                      # a -INFINITY colocation orders the stop of one before the start of the
+                      # other on the same node (anti_colocation_order)
+                      "anti-colocated-start-waits-for-the-stop-on-its-node",
+                      # a resource's recurring actions, then its migration's, are created
+                      # after its stop and start: the graph lists the newest first
+                      "partial-migration-creates-its-migrate-from-after-the-stop-and-start",
+                      # an ordered clone's stop chain bridges instances that do not stop
+                      "ordered-clone-stop-chain-skips-an-instance-that-starts",
+                      "ordered-clone-stop-chain-skips-an-instance-that-keeps-running",
+                      # the start standing for an unmanaged resource's pending one is printed
+                      # always: out of the graph, yet an input of what waits for it
+                      "pending-start-of-an-unmanaged-resource-holds-what-waits-for-it",
+                      # only an instance's own pending action lists it on its own
+                      "cloned-group-with-pending-member-starts-stays-in-the-started-list",
+                      # an unmanaged resource's required action: out of the graph, an input
+                      # all the same (seed 2034 shrunk)
+                      "required-action-of-an-unmanaged-instance-holds-the-clone-running",
+                      # an orphaned group instance is built from the configured group: its
+                      # header is flagged (unmanaged) by the group's own flag only
+                      "orphaned-group-instance-takes-the-configured-groups-managed-flag"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
@@ -145,7 +175,7 @@ def test_a_terminated_transition_fails_as_pacemaker_reports_it(output_as: str) -
     ours = _run_ours(case, f"--output-as={output_as}")
     assert ours.returncode == theirs.returncode == 1
     if output_as == "text":
-        assert theirs.stderr.splitlines() == ours.stderr.splitlines()[:2]
+        assert theirs.stderr.splitlines() == ours.stderr.splitlines()
         return
     status = ours.stdout[ours.stdout.index("<status "):]
     assert status == theirs.stdout[theirs.stdout.index("<status "):]
