@@ -89,6 +89,12 @@ class ActionSet:
             optional: bool, **kw: object) -> tuple[Work, bool]:
         existing = self.index.get((key, node))
         if existing is not None:
+            if existing.task != task:
+                # pcmk__new_cancel_action: the cancel is the action the unpacker created
+                # for the running monitor, with its task changed
+                self.by_rsc_task[(existing.rsc, existing.task)].remove(existing)
+                existing.task = task
+                self.by_rsc_task.setdefault((rsc, task), []).append(existing)
             if not optional:
                 existing.optional = False
             return existing, False
@@ -294,13 +300,17 @@ class PrimitiveActions:
         # pcmk__primitive_create_actions: the recurring actions, then a migration's actions
         if chosen is not None and self._monitored(rid, chosen, next_role):
             self._monitors(rid, chosen, next_role)
+        if self._monitored(rid, chosen, Role.STARTED):
+            from pengine.recurring import create_stopped_monitors
+
+            create_stopped_monitors(self, rid, chosen)
         if moving and not abandoned and self._can_migrate(rid, current, chosen, role, next_role):
             self._migrate(rid, current or "", chosen or "")
 
-    def _monitored(self, rid: str, node: str, next_role: Role) -> bool:
+    def _monitored(self, rid: str, node: str | None, next_role: Role) -> bool:
         """Pacemaker creates recurring actions where a resource is to be active, and where
         an unmanaged one is left; never when failure blocks it or in maintenance."""
-        st, work_node = self.u.states[rid], self.u.node(node)
+        st, work_node = self.u.states[rid], self.u.node(node) if node else None
         if st.blocked or self.u.options.maintenance_mode \
                 or is_true(self.u.rsc(rid).meta.get("maintenance"), False) \
                 or (work_node is not None and work_node.maintenance) \

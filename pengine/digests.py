@@ -50,13 +50,8 @@ def check_entry(rsc: RscConfig, op: Element,
     recorded = op.get("op-digest")
     if recorded is not None and digest(params) == recorded:
         return None
-    secure = op.get("op-secure-digest")
-    if recorded is not None and secure is not None:
-        hidden = set((op.get("op-secure-params") or "").split())
-        public = {k: v for k, v in params.items()
-                  if k not in hidden and not k.startswith("pcmk_")}
-        if digest(public) == secure:
-            return None
+    if recorded is not None and _secure_digest_matches(op, params):
+        return None
     if op.get("op-status") == "-1":
         return "agent"  # a pending operation cannot be reloaded: plain stop and start
     if restart_digest is not None and not own:
@@ -71,9 +66,24 @@ def recurring_changed(rsc: RscConfig, op: Element, task: str, interval_ms: int) 
         return True
     params = {k: v for k, v in rsc.params.items() if not k.startswith("CRM_meta")}
     params.update(conf.params)
-    params["CRM_meta_timeout"] = str(conf.timeout_ms)
     recorded = op.get("op-digest")
+    if recorded is not None and _secure_digest_matches(op, params):
+        return False
+    params["CRM_meta_timeout"] = str(conf.timeout_ms)
     return recorded is None or recorded != digest(params)
+
+
+def _secure_digest_matches(op: Element, params: dict[str, str]) -> bool:
+    """crm_simulate compares the digest of the parameters that are not secret where the
+    entry records one (its CIB shows the secret ones masked): the op-secure-params and the
+    fencing pcmk_* ones left out, and for a recurring op without its timeout (confirmed
+    with crm_simulate: a monitor whose secure digest matches is not sent again)."""
+    secure = op.get("op-secure-digest")
+    if secure is None:
+        return False
+    hidden = set((op.get("op-secure-params") or "").split())
+    return digest({k: v for k, v in params.items()
+                   if k not in hidden and not k.startswith("pcmk_")}) == secure
 
 
 def config_changes(u: Unpacked) -> dict[str, dict[str, str]]:
@@ -113,6 +123,7 @@ def orphan_recurring(u: Unpacked) -> list[tuple[str, str, str, int, str]]:
             if rsc.orphan:
                 out += _orphan_cleanup(u, rsc, st, node)
                 continue
+            out += _agent_changed_cleanup(rsc, st, node)
             if node.name not in st.running_on:
                 continue
             maintenance = node.maintenance or u.options.maintenance_mode \
@@ -143,6 +154,20 @@ def _orphan_cleanup(u: Unpacked, rsc: RscConfig, st: RscState,
     if st.failed or not node.online or node.unclean:
         return []
     if not st.managed:  # an unmanaged resource's delete stays optional: out of the graph
+        return []
+    return [(rsc.id, node.name, "delete", 0, CLEANUP)]
+
+
+def _agent_changed_cleanup(rsc: RscConfig, st: RscState,
+                           node: NodeWork) -> list[tuple[str, str, str, int, str]]:
+    """pcmk__rsc_agent_changed: a history recorded with another class, provider or type
+    than the configured agent is cleaned up (`delete`) on that node, whether the resource
+    is active there or not (confirmed with crm_simulate); as for an orphan, not for a
+    failed or unmanaged resource, nor on a node that is down or unclean."""
+    agent = st.agent_on.get(node.name)
+    if agent is None or agent == rsc.agent or st.failed or not st.managed:
+        return []
+    if not node.online or node.unclean:
         return []
     return [(rsc.id, node.name, "delete", 0, CLEANUP)]
 

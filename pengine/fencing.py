@@ -197,9 +197,9 @@ def unfence_changed_devices(u: Unpacked, acts: ActionSet,
 
 
 def schedule_unfencing(u: Unpacked, acts: ActionSet) -> None:
-    """Probes/starts of resources needing unfencing first unfence their node ("on"): a node
-    never unfenced gets a required unfencing; a required one makes the starts required
-    (pcmk__order_vs_unfence orders it before starts with implies-then)."""
+    """Probes/starts of resources needing unfencing first unfence their node ("on") unless it
+    is shutting down: a node never unfenced gets a required unfencing; a required one makes
+    the starts required (pcmk__order_vs_unfence orders it before starts with implies-then)."""
     if not u.options.stonith_enabled or not u.have_fencing_device:
         return
     nodes = {n.name: n for n in u.nodes}
@@ -208,7 +208,9 @@ def schedule_unfencing(u: Unpacked, acts: ActionSet) -> None:
                 or act.interval_ms or act.rsc not in u.states or not needs_unfencing(u, act.rsc):
             continue
         node = nodes.get(act.node)
-        if node is None or not node.online or node.unclean:
+        # Pacemaker 2.1.5 probes a node that is shutting down but never unfences it (nor
+        # orders the probe after an unfencing): the node is about to leave.
+        if node is None or not node.online or node.unclean or node.shutdown:
             continue
         key = f"stonith-{node.name}-on"
         if "#node-unfenced" in node.attrs and acts.find(key, node.name) is None:

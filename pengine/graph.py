@@ -242,6 +242,9 @@ def _attributes(w: Work, rsc: RscConfig | None, node_ids: dict[str, str],
         if w.task == "monitor" and op.role == Role.PROMOTED:
             # a Promoted-role monitor expects CRM_EX_PROMOTED (recurring_op_for_active)
             attrs.append(("CRM_meta_op_target_rc", "8"))
+        elif w.task == "monitor" and op.role == Role.STOPPED:
+            # a Stopped-role one expects CRM_EX_NOT_RUNNING (recurring_op_for_inactive)
+            attrs.append(("CRM_meta_op_target_rc", "7"))
     attrs += [(k, v) for k, v in rsc.params.items() if not k.startswith("CRM_meta")]
     return attrs
 

@@ -34,7 +34,7 @@ from pengine.blocking import DependentBlock
 from pengine.collective_actions import clone_actions
 from pengine.constraints import Constraints, unpack_constraints
 from pengine.digests import CLEANUP, RESCHEDULE, config_changes, orphan_recurring
-from pengine.failcount_clear import EXPIRED, failcount_clears, orphan_clears
+from pengine.failcount_clear import DEFINITION_CHANGED, EXPIRED, failcount_clears, orphan_clears
 from pengine.fencing import (
     create_unpack_fencing,
     schedule_fencing_and_shutdowns,
@@ -59,6 +59,8 @@ from pengine.ordering_context import (
 from pengine.placement import Placement, place
 from pengine.probes import probe_then_links, probes
 from pengine.propagation import Context, propagate
+from pengine.recurring import create_unpacked_recurring
+from pengine.reloads import cancel_reloads, schedule_reloads
 from pengine.sealed_actions import FlagsTable, SealedActions, SettlingFlags, seal
 from pengine.state import Unpacked
 from pengine.status import build_status, unpack_cib
@@ -80,6 +82,18 @@ def run(cib: CibInput, now: datetime.datetime | None, default_now: datetime.date
         raise ValidationError(f"unusable CIB: {exc}") from None
 
 
+def _unpacked_actions(unpacked: Unpacked, action_set: ActionSet,
+                      primitive_actions: PrimitiveActions) -> None:
+    """What Pacemaker's unpacker creates, node by node and resource by resource: the
+    optional actions of the recurring operations that still run (process_recurring), then
+    a recovery's stop (process_rsc_state, after them)."""
+    for node in unpacked.nodes:
+        for rsc in unpacked.primitives:
+            create_unpacked_recurring(unpacked, action_set, rsc.id, node)
+            if node.name in unpacked.states[rsc.id].recover_on:
+                primitive_actions.action(rsc.id, "stop", node.name, False)
+
+
 def _clear_failcounts(action_set: ActionSet, clears: list[tuple[str, str, str]],
                       managed: Mapping[str, bool]) -> None:
     """Cluster actions that reset a fail count; the controller does not wait for them.
@@ -93,8 +107,8 @@ def _clear_failcounts(action_set: ActionSet, clears: list[tuple[str, str, str]],
         action.no_wait = True
 
 
-def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet,
-                             placement: Placement) -> None:
+def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet, placement: Placement,
+                             primitive_actions: PrimitiveActions) -> None:
     """Cancel recurring monitors that are no longer configured (or are paused); mark those
     whose definition changed to be sent again (an optional action until the resource's
     recurring actions are created, which then makes it required).
@@ -107,10 +121,15 @@ def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet,
         if why == "orphan" and placement.assigned.get(rid, "") is None:
             continue
         if why == RESCHEDULE:
-            action_set.new(op_key(rid, task, interval), task, rid, node, True,
-                           interval_ms=interval, rescheduled=True)
+            again, _ = action_set.new(op_key(rid, task, interval), task, rid, node, True,
+                                      interval_ms=interval)
+            again.rescheduled = True
             continue
         if why == CLEANUP:  # a required clean-up: its orderings stay optional
+            if node in unpacked.states[rid].running_on and not unpacked.rsc(rid).orphan:
+                # pcmk__rsc_agent_changed: the agent changed where it runs; its stop is
+                # created here, before the clean-up (and before the probes)
+                primitive_actions.action(rid, "stop", node, False)
             cleanup, _ = action_set.new(op_key(rid, "delete"), "delete", rid, node, False)
             action_set.order(rid, "stop", rid, "delete", OPTIONAL, then_action=cleanup)
             action_set.order(rid, "delete", rid, "start", OPTIONAL, first_action=cleanup)
@@ -121,10 +140,10 @@ def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet,
 
 
 def _apply_config_changes(unpacked: Unpacked, action_set: ActionSet,
-                          primitive_actions: PrimitiveActions) -> set[str]:
-    """Restart, stop or reload what changed definition (a changed fencing device also
-    unfences its node); returns the resources to reload."""
-    changes = config_changes(unpacked)
+                          primitive_actions: PrimitiveActions,
+                          changes: dict[str, dict[str, str]]) -> set[str]:
+    """Restart or stop what changed definition (a changed fencing device also unfences
+    its node); returns the resources to reload (schedule_reloads made their actions)."""
     unfence_changed_devices(unpacked, action_set, changes)
     reloads: set[str] = set()
     for rid, per_node in changes.items():
@@ -189,22 +208,26 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     clears = failcount_clears(unpacked)
     _clear_failcounts(action_set, [c for c in clears if c[2] == EXPIRED], placement.managed)
     primitive_actions = PrimitiveActions(unpacked, placement, action_set)
-    # Pacemaker creates a recovery's stop while unpacking the failure
-    for rsc in unpacked.primitives:
-        for node in unpacked.states[rsc.id].recover_on:
-            primitive_actions.action(rsc.id, "stop", node, False)
+    _unpacked_actions(unpacked, action_set, primitive_actions)
     user_orderings(unpacked, constraints, action_set)
     create_anti_colocation_orders(constraints, action_set)
     create_load_orders(unpacked, placement, action_set)  # internal constraints: before checks
-    _clear_failcounts(action_set, [c for c in clears if c[2] != EXPIRED], placement.managed)
-    _cancel_orphan_recurring(unpacked, action_set, placement)  # before probes, as Pacemaker
+    unpacked_clears = [c for c in clears if c[2] not in (EXPIRED, DEFINITION_CHANGED)]
+    _clear_failcounts(action_set, unpacked_clears, placement.managed)
+    # before probes, as Pacemaker (pcmk__handle_rsc_config_changes)
+    _cancel_orphan_recurring(unpacked, action_set, placement, primitive_actions)
+    changes = config_changes(unpacked)
+    schedule_reloads(unpacked, action_set, primitive_actions, changes)
+    # the deferred parameter checks (check_params) clear fail counts after those
+    _clear_failcounts(action_set, [c for c in clears if c[2] == DEFINITION_CHANGED],
+                      placement.managed)
     probes(unpacked, placement, action_set)
     orphaned = orphan_clears(unpacked)
     _clear_failcounts(action_set, orphaned, placement.managed)
     for rid, node, _ in orphaned:  # clear -> stop, optional (clear_failcounts_if_orphaned)
         action_set.order(rid, "clear_failcount", rid, "stop", OPTIONAL,
                          first_action=action_set.find(op_key(rid, "clear_failcount"), node))
-    reloads = _apply_config_changes(unpacked, action_set, primitive_actions)
+    reloads = _apply_config_changes(unpacked, action_set, primitive_actions, changes)
     for rsc in unpacked.resources:
         if rsc.kind == "primitive":
             primitive_actions.create(rsc.id)
@@ -231,8 +254,9 @@ def settle_flags(unpacked: Unpacked, constraints: Constraints, placement: Placem
     created.
     """
     flags = SettlingFlags(created.actions.actions)
-    return propagate(created.links, _ordering_context(unpacked, constraints, placement,
-                                                      created.actions, flags))
+    settled = propagate(created.links, _ordering_context(unpacked, constraints, placement,
+                                                         created.actions, flags))
+    return cancel_reloads(created.links, settled)
 
 
 def _ordering_context(unpacked: Unpacked, constraints: Constraints, placement: Placement,

@@ -224,7 +224,9 @@ class _Recorder:
         probe = action.task == "monitor" and action.interval_ms == 0
         # Pacemaker always writes the target rc of a probe; 7 (not running) is its usual value
         rc = int(meta.get("CRM_meta_op_target_rc", "7" if probe else "0"))
-        record_result(entry, action.task, action.interval_ms, rc, target_rc=rc, now=self.now,
+        # crm_simulate records an agent reload as a start (its history then shows one)
+        task = "start" if action.task in ("reload", "reload-agent") else action.task
+        record_result(entry, task, action.interval_ms, rc, target_rc=rc, now=self.now,
                       exit_reason="", digest=self._digest(action), rsc_id=name)
         if action.task.startswith("migrate"):
             op_id = f"{name}_{action.task}_{action.interval_ms}"

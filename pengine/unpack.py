@@ -87,6 +87,16 @@ def _unpack_histories(root: Element, nodes: list[NodeWork], resources: list[RscC
         for position, lrm_rsc in enumerate(node_state.iterfind("lrm/lrm_resources/lrm_resource")):
             _unpack_lrm_resource(lrm_rsc, node, (resources, known), states, walker, options,
                                  slots, position)
+    _cancel_recorded_locks(states, by_name)
+
+
+def _cancel_recorded_locks(states: dict[str, RscState], nodes: dict[str, NodeWork]) -> None:
+    """A lock recorded in an offline node's history lapses when the resource is active
+    anywhere (Pacemaker 2.1.5 cancels it: "already active"), so it may move again."""
+    for st in states.values():
+        locked = nodes.get(st.locked_to or "")
+        if locked is not None and not locked.online and st.running_on:
+            st.locked_to = None
 
 
 def _settle_roles(resources: list[RscConfig], states: dict[str, RscState]) -> None:
@@ -159,7 +169,8 @@ def _unpack_lrm_resource(
     st.agent_on[node.name] = ":".join(
         x for x in (lrm_rsc.get("class"), lrm_rsc.get("provider"), lrm_rsc.get("type")) if x)
     walker.unpack_resource_on_node(rsc, st, node, list(lrm_rsc.iterfind("lrm_rsc_op")))
-    _shutdown_lock(lrm_rsc, rsc, st, node, options, walker.now)
+    if not _in_clone(rsc, known):
+        _shutdown_lock(lrm_rsc, rsc, st, node, options, walker.now)
     _note_history_name(lrm_rsc.get("id") or rsc.id, rsc.id, st, node.name, position)
 
 
@@ -251,11 +262,25 @@ def _anonymous_instance(instances: list[list[str]], base: str, node: NodeWork,
     return f"{base}:{number}"
 
 
+def _in_clone(rsc: RscConfig, known: dict[str, RscConfig]) -> bool:
+    """Whether `rsc` is (in) a clone instance; an unknown ancestor counts as one."""
+    parent = rsc.parent
+    while parent is not None:
+        above = known.get(parent)
+        if above is None or above.kind == "clone":
+            return True
+        parent = above.parent
+    return False
+
+
 def _shutdown_lock(lrm_rsc: Element, rsc: RscConfig, st: RscState, node: NodeWork,
                    options: Options, now: datetime.datetime) -> None:
-    """shutdown-lock: keep a cleanly stopped node's resources there (until the limit)."""
-    if not options.shutdown_lock or rsc.standard == "stonith" or rsc.parent is not None \
-            or not st.managed:
+    """shutdown-lock: keep a cleanly stopped node's resources there (until the limit).
+
+    Pacemaker 2.1.5 locks primitives and the members of uncloned groups, never clone
+    instances (the caller leaves those out).
+    """
+    if not options.shutdown_lock or rsc.standard == "stonith" or not st.managed:
         return
     limit_s = duration_ms(dict(options.raw).get("shutdown-lock-limit"), 0) // 1000
     stamp = lrm_rsc.get("shutdown-lock")

@@ -152,7 +152,6 @@ class HistoryUnpacker:
 
     def unpack_resource_on_node(self, rsc: RscConfig, st: RscState, node: NodeWork,
                                 ops: list[Element]) -> None:
-        st.known_on.add(node.name)
         ordered = [op for op in sort_ops(ops) if op.get("operation") not in ("notify", "meta-data")]
         st.history[node.name] = ordered
         if _blocking_failure(rsc, ordered):
@@ -167,6 +166,10 @@ class HistoryUnpacker:
                 rsc, st, node, op, role, on_fail, next_role_reset)
         if next_role_reset and st.next_role is not None and on_fail == "ignore":
             st.next_role = None
+        if role != Role.UNKNOWN:
+            # process_rsc_state: a history that leaves the state unknown (only a pending or
+            # an expired failed probe) does not make the node known, so it is probed again
+            st.known_on.add(node.name)
         self._process_state(rsc, st, node, role, on_fail)
 
     def _expired(self, rsc: RscConfig, st: RscState, node: NodeWork, op: Element) -> bool:

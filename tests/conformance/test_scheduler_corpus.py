@@ -1,4 +1,5 @@
-"""Ratchet over Pacemaker 2.1.5's scheduler corpus: listed cases must keep passing."""
+"""Ratchets over Pacemaker 2.1.5's scheduler corpus: listed cases must keep passing (their
+Transition Summary, and their whole `crm_simulate -S` output)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pengine.conformance import RATCHET, report, run_all
+from pengine.conformance import RATCHET, WHOLE_RATCHET, report, run_all
 
 
 def test_scheduler_corpus_ratchet(shared: Path) -> None:
@@ -22,3 +23,7 @@ def test_scheduler_corpus_ratchet(shared: Path) -> None:
         print(f"newly passing (add with --write-ratchet): {' '.join(newly)}")
     lost = sorted(listed - passing)
     assert not lost, f"cases that used to pass now fail: {lost}"
+    whole = {r.name for r in results if r.whole_passed}
+    whole_listed = {line.strip() for line in WHOLE_RATCHET.read_text().splitlines() if line.strip()}
+    whole_lost = sorted(whole_listed - whole)
+    assert not whole_lost, f"cases whose whole -S output matched now differ: {whole_lost}"

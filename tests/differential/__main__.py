@@ -1,6 +1,7 @@
 """Differential runner: `python -m tests.differential [--count N] [--start S] [--scores] [--full]`.
 
-Generates CIBs for seeds start..start+count-1, compares each with Debian's crm_simulate
+Generates CIBs for seeds start..start+count-1 (`--profile wide`: with tests/differential/
+gen_wide.py's additions), compares each with Debian's crm_simulate
 (tests/differential/compare.py) and prints the disagreeing seeds and a per-feature table:
 feature -> CIBs using it -> Transition Summary agreement (and, when asked, allocation-score
 and whole `-S` output agreement). `--show N` prints expected/got for the first N failures;
@@ -15,12 +16,13 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 
 from tests.differential.compare import Outcome, compare
+from tests.differential.gen_wide import generate_wide
 from tests.differential.generate import generate
 
 
-def _one(args: tuple[int, bool, bool]) -> tuple[Outcome, frozenset[str]]:
-    seed, scores, full = args
-    cib = generate(seed)
+def _one(args: tuple[int, bool, bool, str]) -> tuple[Outcome, frozenset[str]]:
+    seed, scores, full, profile = args
+    cib = generate_wide(seed) if profile == "wide" else generate(seed)
     return compare(seed, cib.xml, scores=scores, full=full), cib.features
 
 
@@ -54,9 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--show", type=int, default=0)
     parser.add_argument("--save")
+    parser.add_argument("--profile", choices=("default", "wide"), default="default",
+                        help="wide: add the semantics of tests/differential/gen_wide.py")
     args = parser.parse_args(argv)
     seeds = args.seed or list(range(args.start, args.start + args.count))
-    work = [(seed, args.scores, args.full) for seed in seeds]
+    work = [(seed, args.scores, args.full, args.profile) for seed in seeds]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(_one, work, chunksize=4))
     failures = [o for o, _ in results if not o.summary_ok]
