@@ -179,12 +179,19 @@ def graph_name(action: Action) -> str:
 
 def _primitive(action: Action) -> GraphResource:
     rsc = action.resource or ""
-    return _resource_element(graph_name(action), rsc, action.agent)
+    name = graph_name(action)
+    # Pacemaker's long-id of an anonymous instance is the name its history is recorded
+    # under when that is not the configured id (`d:10` for the instance `d:1`), else the
+    # instance id (crm_simulate -G of an anonymous clone whose history names `d:10`)
+    history = key_resource(action.operation_key)
+    long_id = history if history not in (None, name) and name != rsc else rsc
+    return _resource_element(name, long_id, action.agent)
 
 
 @functools.lru_cache(maxsize=8192)
 def _resource_element(name: str, rsc: str, agent: str | None) -> GraphResource:
-    """The <primitive> of a resource's actions (shared: a resource has many actions)."""
+    """The <primitive> of a resource's actions (shared: a resource has many actions);
+    `rsc` is its long-id, written when it is not the name."""
     from pengine.transition_graph import GraphResource
 
     long_id = rsc if name != rsc else None
