@@ -55,6 +55,7 @@ class Work:
     migrating: bool = False  # a start/stop that a planned live migration stands in for
     dangling: bool = False  # the stop on a finished migration's source (never restarts it)
     rescheduled: bool = False  # a recurring op whose definition changed: sent again
+    call_id: str | None = None  # a cancel of a recorded operation: that entry's call-id
 
 
 @dataclass

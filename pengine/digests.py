@@ -143,6 +143,16 @@ def orphan_recurring(u: Unpacked) -> list[tuple[str, str, str, int, str]]:
     return out
 
 
+def recorded_call_id(st: RscState, node: str, task: str, interval_ms: int) -> str | None:
+    """The call-id of the newest entry of the resource's current activity on the node
+    for that recurring operation (what pcmk__schedule_cancel passes on)."""
+    found = None
+    for op in entries_since_last_start(st.history.get(node, [])):
+        if op.get("operation") == task and op.get("interval") == str(interval_ms):
+            found = op.get("call-id")
+    return found
+
+
 def _orphan_cleanup(u: Unpacked, rsc: RscConfig, st: RscState,
                     node: NodeWork) -> list[tuple[str, str, str, int, str]]:
     """process_rsc_history checks no operation of an orphan (so cancels none); it schedules

@@ -26,7 +26,7 @@ from pengine.order_links import Link
 from pengine.sealed_actions import FlagsTable
 from pengine.state import Unpacked
 from pengine.unpack_history import find_op_config
-from pengine.unpack_resources import RscConfig
+from pengine.unpack_resources import OpConfig, RscConfig
 
 
 def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
@@ -229,10 +229,26 @@ def _attributes(w: Work, rsc: RscConfig | None, node_ids: dict[str, str],
         return attrs
     # every resource action has a timeout, pseudo ones (a group's or clone's own, a stop
     # implied by fencing) included: the operation's, else the default
-    op = find_op_config(rsc, w.task, w.interval_ms) if rsc is not None else None
+    task = _cancelled_task(w) if w.task == "cancel" else w.task
+    op = find_op_config(rsc, task, w.interval_ms) if rsc is not None else None
     attrs.append(("CRM_meta_timeout", str(op.timeout_ms if op is not None else 20000)))
     if rsc is None or w.pseudo:
         return attrs
+    if w.task == "cancel":
+        # pcmk__new_cancel_action names the cancelled task; pcmk__schedule_cancel (a
+        # recorded operation no longer wanted) its call-id too
+        attrs.append(("CRM_meta_operation", task))
+        if w.call_id is not None:
+            attrs.append(("CRM_meta_call_id", w.call_id))
+    attrs += _op_meta(w, op)
+    attrs += [(k, v) for k, v in rsc.params.items() if not k.startswith("CRM_meta")]
+    return attrs
+
+
+def _op_meta(w: Work, op: OpConfig | None) -> list[tuple[str, str]]:
+    """What the action's configured operation adds: its name and role, and the result a
+    monitor expects."""
+    attrs: list[tuple[str, str]] = []
     if op is not None and op.role is not None and w.interval_ms:
         attrs.append(("CRM_meta_role", op.role.text))
     if w.task == "monitor" and w.interval_ms == 0:
@@ -245,8 +261,13 @@ def _attributes(w: Work, rsc: RscConfig | None, node_ids: dict[str, str],
         elif w.task == "monitor" and op.role == Role.STOPPED:
             # a Stopped-role one expects CRM_EX_NOT_RUNNING (recurring_op_for_inactive)
             attrs.append(("CRM_meta_op_target_rc", "7"))
-    attrs += [(k, v) for k, v in rsc.params.items() if not k.startswith("CRM_meta")]
     return attrs
+
+
+def _cancelled_task(w: Work) -> str:
+    """The task a cancel stops: its key is the cancelled operation's (`rsc_monitor_10000`)."""
+    head = w.key[: -len(f"_{w.interval_ms}")]
+    return head[len(w.rsc) + 1:] if w.rsc and head.startswith(w.rsc + "_") else "monitor"
 
 
 def graph_edges(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[int, int], ...]:

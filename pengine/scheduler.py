@@ -33,7 +33,13 @@ from pengine.api import Transition
 from pengine.blocking import DependentBlock
 from pengine.collective_actions import clone_actions
 from pengine.constraints import Constraints, unpack_constraints
-from pengine.digests import CLEANUP, RESCHEDULE, config_changes, orphan_recurring
+from pengine.digests import (
+    CLEANUP,
+    RESCHEDULE,
+    config_changes,
+    orphan_recurring,
+    recorded_call_id,
+)
 from pengine.failcount_clear import DEFINITION_CHANGED, EXPIRED, failcount_clears, orphan_clears
 from pengine.fencing import (
     create_unpack_fencing,
@@ -136,6 +142,7 @@ def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet, placemen
             continue
         cancel, _ = action_set.new(op_key(rid, task, interval), "cancel", rid, node, False,
                                    interval_ms=interval)
+        cancel.call_id = recorded_call_id(unpacked.states[rid], node, task, interval)
         action_set.order(rid, "stop", rid, "cancel", OPTIONAL, then_action=cancel)
 
 
