@@ -70,6 +70,9 @@ def schedule_fencing_and_shutdowns(u: Unpacked, p: Placement, acts: ActionSet) -
 def _shutdown(acts: ActionSet, node: str, managed: Mapping[str, bool]) -> Work:
     act, _ = acts.new(f"do_shutdown-{node}", "do_shutdown", None, node, False)
     act.runnable = True
+    # pcmk__new_shutdown_action: the controller does not wait for a shutdown's result
+    # (CRM_meta_op_no_wait in Debian's crm_simulate -G of any node shutting down)
+    act.no_wait = True
     for stop in [a for a in acts.actions if a.task == "stop" and a.node == node]:
         if stop.rsc is not None and managed.get(stop.rsc, True):
             stop.optional = False
