@@ -231,7 +231,8 @@ def _attributes(w: Work, rsc: RscConfig | None, node_ids: dict[str, str],
     # implied by fencing) included: the operation's, else the default
     task = _cancelled_task(w) if w.task == "cancel" else w.task
     op = find_op_config(rsc, task, w.interval_ms) if rsc is not None else None
-    attrs.append(("CRM_meta_timeout", str(op.timeout_ms if op is not None else 20000)))
+    timed = op or (_shortest_monitor(rsc) if task == "monitor" and not w.interval_ms else None)
+    attrs.append(("CRM_meta_timeout", str(timed.timeout_ms if timed is not None else 20000)))
     if rsc is None or w.pseudo:
         return attrs
     if w.task == "cancel":
@@ -262,6 +263,14 @@ def _op_meta(w: Work, op: OpConfig | None) -> list[tuple[str, str]]:
             # a Stopped-role one expects CRM_EX_NOT_RUNNING (recurring_op_for_inactive)
             attrs.append(("CRM_meta_op_target_rc", "7"))
     return attrs
+
+
+def _shortest_monitor(rsc: RscConfig | None) -> OpConfig | None:
+    """A probe without a configuration of its own times out as the enabled recurring
+    monitor of the shortest interval does (Pacemaker 2.1.5's find_min_interval_mon)."""
+    monitors = [op for op in (rsc.ops if rsc is not None else ())
+                if op.name == "monitor" and op.interval_ms > 0 and op.enabled]
+    return min(monitors, key=lambda op: op.interval_ms, default=None)
 
 
 def _cancelled_task(w: Work) -> str:
