@@ -64,9 +64,7 @@ class NodeExecutor:
         rsc = resource_name(action)
         if action.operation == "cancel":
             return self._cancel(action, rsc, message.transition_key, dc)
-        meta = {k[len("CRM_meta_"):]: v for k, v in action.attributes
-                if k.startswith("CRM_meta_")}
-        params = reading.params(action)
+        meta, params = self._agent_table(action, rsc)
         request = ExecRequest(
             resource=rsc, agent=AgentSpec.parse(reading.agent(action) or "ocf:heartbeat:Dummy"),
             action=action.operation, params=params, meta=meta,
@@ -81,6 +79,27 @@ class NodeExecutor:
                 rsc, request.agent, action.operation, request.interval_ms,
                 message.transition_key, wall, params)))
         return [*effects, LrmdRequest(request)]
+
+    def _agent_table(self, action: GraphAction, rsc: str) -> tuple[dict[str, str],
+                                                                    dict[str, str]]:
+        """The meta and parameters the agent gets: the action's <attributes> but the result
+        it is expected to give (Pacemaker's construct_op), crm_feature_set included; a
+        stop takes the instance parameters of the resource's last start, reload or probe
+        here, so it stops what was started (the graph may carry changed ones)."""
+        meta: dict[str, str] = {}
+        params: dict[str, str] = {}
+        for name, value in action.attributes:
+            if name == "CRM_meta_op_target_rc":
+                continue
+            if name.startswith("CRM_meta_"):
+                meta[name[len("CRM_meta_"):]] = value
+            else:
+                params[name] = value
+        history = self.recorder.resources.get(rsc)
+        if action.operation == "stop" and history is not None and history.stop_params:
+            params = {k: v for k, v in history.stop_params.items()
+                      if not k.startswith("CRM_meta_")}
+        return meta, params
 
     def _cancel(self, action: GraphAction, rsc: str, key: str, dc: str) -> list[CrmdEffect]:
         operation = reading.meta(action).get("CRM_meta_operation", "monitor")
@@ -120,8 +139,10 @@ class NodeExecutor:
         xml = self.recorder.record(result, key)
         if xml is not None:
             effects.append(ModifyCib("status", xml))
+        # a result the CIB does not record (notify) reaches the DC only directly
+        # (process_lrm_event's direct ack), however the others are reported
         if dc is None or not key or result.status == OpStatus.CANCELLED \
-                or not self.report_directly:
+                or (not self.report_directly and xml is not None):
             return effects
         status = result.status
         if status == OpStatus.ERROR and result.rc in _DONE_RCS:

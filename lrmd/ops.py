@@ -125,14 +125,20 @@ class _Op:
 
 def full_parameters(request: ExecRequest) -> dict[str, str]:
     """Instance attributes plus ``CRM_meta_*`` keys, the table the agent's environment is built
-    from: meta names get ``-`` replaced by ``_``; timeout, interval and op name are added."""
+    from: meta names get ``-`` replaced by ``_``.
+
+    Pacemaker's executor passes the table it is given (the controller's is the graph
+    action's <attributes>: a probe has no CRM_meta_interval, an unconfigured operation no
+    CRM_meta_name, as an agent's environment dump under Pacemaker 2.1.5 shows); only the
+    timeout, and a recurring operation's interval, are added when the caller left them out.
+    """
     r = request
     table = dict(r.params)
     for name, value in r.meta.items():
         table[f"CRM_meta_{name.replace('-', '_')}"] = str(value)
-    table["CRM_meta_timeout"] = str(r.timeout_ms)
-    table["CRM_meta_interval"] = str(r.interval_ms)
-    table["CRM_meta_name"] = str(r.action)
+    table.setdefault("CRM_meta_timeout", str(r.timeout_ms))
+    if r.interval_ms:
+        table.setdefault("CRM_meta_interval", str(r.interval_ms))
     return table
 
 

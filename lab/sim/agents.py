@@ -12,7 +12,8 @@ running resources die with the node, not with its lrmd: like an agent's state fi
 simulated cluster: `off` kills the target node, `on` boots it, `reboot` does both
 (`reboot_delay` apart); `list` names every node, `status`/`monitor` say on. Devices in
 `failing` fail every action. Both record every run they were asked for (`runs`); the
-agents also keep each action's last parameter table (`last_params`).
+agents also keep each action's last parameter table (`last_params`) and
+first one per interval (`first_params`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class ResourceAgents:
     runs: list[tuple[float, str, str, str, int]] = field(default_factory=list)
     # (node, resource, action) -> the parameter table of its last run (what lrmd exports)
     last_params: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
+    # (node, resource, action, interval ms) -> the parameter table of its first run (a
+    # probe's apart from the recurring monitor's)
+    first_params: dict[tuple[str, str, str, int], dict[str, str]] = field(default_factory=dict)
     _running: dict[tuple[str, int], set[str]] = field(default_factory=dict)
 
     def running(self, ctx: DaemonContext) -> set[str]:
@@ -59,6 +63,8 @@ class ResourceAgents:
         self.runs.append((ctx.now, ctx.node, request.resource, request.action,
                           request.interval_ms))
         self.last_params[(ctx.node, request.resource, request.action)] = effect.params
+        self.first_params.setdefault(
+            (ctx.node, request.resource, request.action, request.interval_ms), effect.params)
         pending: set[int] = ctx.state.setdefault("pending", set())
         pending.add(effect.call_id)
         if (ctx.node, request.resource, request.action) in self.hang:
