@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from messaging.types import Role
 from pengine.actions import OPTIONAL, Work
+from pengine.glib_order import node_name_key
 from pengine.order_links import Link
 from pengine.placement import Placement
 from pengine.scores import INF
@@ -117,9 +118,10 @@ class _Expander:
             out.update((k.replace(kind, old), v) for k, v in pair)
         out["notify_inactive_resource"] = self._pair("inactive", data.state["inactive"],
                                                      with_nodes=False)[0][1]
-        # The clone's allowed nodes: each instance's table starts as a copy of them.
+        # The clone's allowed nodes: each instance's table starts as a copy of them;
+        # crm_simulate sorts them with pe__cmp_node_name (node2 before node10)
         allowed = sorted({n for p in self.u.instance_primitives(cid)
-                          for n in self.placement.tables.get(p, {})})
+                          for n in self.placement.tables.get(p, {})}, key=node_name_key)
         out["notify_available_uname"] = " ".join(allowed) or " "
         names = " ".join(n.name for n in self.u.nodes) or " "
         if self.u.rsc(cid).meta.get("container-attribute-target") == "host":
