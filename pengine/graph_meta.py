@@ -55,4 +55,20 @@ def collective_meta(u: Unpacked) -> dict[str, Pairs]:
             current = u.rsc(current.parent) if current.parent is not None else None
         if pairs:
             out[rsc.id] = pairs
+    out.update(_orphan_instance_meta(u))
+    return out
+
+
+def _orphan_instance_meta(u: Unpacked) -> dict[str, Pairs]:
+    """An anonymous clone's orphan instance (history of an instance number past clone-max)
+    is a child of the clone in Pacemaker, so its actions carry the clone's meta and its
+    own number (Debian's crm_simulate -G: `d2_stop_0` of the orphan d2:2 of a clone of
+    two has CRM_meta_clone="2"); we unpack it without a parent."""
+    out: dict[str, Pairs] = {}
+    for clone in u.resources:
+        if clone.kind != "clone":
+            continue
+        for rid in u.instance_primitives(clone.id):
+            if u.anonymous_orphan(rid):
+                out[rid] = [*_clone_pairs(clone), ("CRM_meta_clone", rid.rsplit(":", 1)[1])]
     return out
