@@ -302,6 +302,24 @@ def test_agent_environment(lrmd: Daemon, tmp_path: Path) -> None:
         client.request(CancelRequest("web:1", "monitor", 15_000))
 
 
+def test_probe_environment_is_what_it_was_given(lrmd: Daemon, tmp_path: Path) -> None:
+    """A probe as crmd sends it (the graph action's attributes but op_target_rc): the agent
+    sees them and no CRM_meta_interval or CRM_meta_name besides, as under Pacemaker 2.1.5
+    (tests/unit/lab/pacemaker_env/clone-notify-dummy.env, its first run)."""
+    envfile = tmp_path / "env"
+    result = lrmd.execute(
+        "ocf:test:Env", "monitor", resource="web", timeout_ms=25_000,
+        params={"envfile": str(envfile), "crm_feature_set": "3.16.1"},
+        meta={"timeout": "25000", "on_node": "n1", "on_node_uuid": "1"},
+    )
+    assert result.rc == 0
+    env = dict(line.split("=", 1) for line in envfile.read_text().splitlines() if "=" in line)
+    meta = {k for k in env if k.startswith("OCF_RESKEY_CRM_meta_")}
+    assert meta == {"OCF_RESKEY_CRM_meta_timeout", "OCF_RESKEY_CRM_meta_on_node",
+                    "OCF_RESKEY_CRM_meta_on_node_uuid"}
+    assert env["OCF_RESKEY_crm_feature_set"] == "3.16.1"
+
+
 def test_stonith_class_is_handed_to_stonithd(lrmd: Daemon) -> None:
     """A stand-in stonithd on the state dir's socket receives the hand-off and answers."""
     from messaging.envelope import encode
