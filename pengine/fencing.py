@@ -58,7 +58,7 @@ def schedule_fencing_and_shutdowns(u: Unpacked, p: Placement, acts: ActionSet) -
                     _order_pair(acts, fencing[-1], op)
                 fencing.append(op)
         elif node.online and node.shutdown and not node.unclean:
-            act = _shutdown(acts, node.name, p.managed)
+            act = _shutdown(u, acts, node.name, p.managed)
             if node.id == u.options.dc_uuid:
                 dc_down = act
             else:
@@ -67,16 +67,24 @@ def schedule_fencing_and_shutdowns(u: Unpacked, p: Placement, acts: ActionSet) -
         _order_dc_down(u, acts, dc_down, fencing, shutdowns)
 
 
-def _shutdown(acts: ActionSet, node: str, managed: Mapping[str, bool]) -> Work:
+def _shutdown(u: Unpacked, acts: ActionSet, node: str, managed: Mapping[str, bool]) -> Work:
+    """pcmk__new_shutdown_action and pcmk__order_stops_before_shutdown: every stop on the
+    node of a resource that is managed, or blocked (a failed stop without fencing), comes
+    first and must be runnable; a blocked one never is, so the node does not shut down
+    (Debian's crm_simulate: no do_shutdown beside a FAILED (blocked) resource)."""
     act, _ = acts.new(f"do_shutdown-{node}", "do_shutdown", None, node, False)
     act.runnable = True
-    # pcmk__new_shutdown_action: the controller does not wait for a shutdown's result
-    # (CRM_meta_op_no_wait in Debian's crm_simulate -G of any node shutting down)
+    # the controller does not wait for a shutdown's result (CRM_meta_op_no_wait in
+    # Debian's crm_simulate -G of any node shutting down)
     act.no_wait = True
     for stop in [a for a in acts.actions if a.task == "stop" and a.node == node]:
-        if stop.rsc is not None and managed.get(stop.rsc, True):
+        if stop.rsc is None:
+            continue
+        if managed.get(stop.rsc, True):
             stop.optional = False
-        acts.order(stop.rsc, "stop", None, "do_shutdown", OPTIONAL,
+        elif not u.states[stop.rsc].blocked:
+            continue  # unmanaged: left alone, so it does not hold the shutdown up
+        acts.order(stop.rsc, "stop", None, "do_shutdown", OPTIONAL, RUNNABLE_LEFT,
                    first_action=stop, then_action=act)
     return act
 
