@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from pengine.actions import IMPLIES_THEN, OPTIONAL, ActionSet, OrderSpec, Work, op_key
 from pengine.collective_actions import order_probe
+from pengine.discovery import Discovery
 from pengine.load_orders import LOAD
 from pengine.order_links import THROUGH_CLONE, Link
 from pengine.placement import Placement
@@ -24,8 +25,9 @@ from pengine.state import Unpacked
 from pengine.unpack_resources import template_members
 
 
-def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
-    """Probe every primitive on every online clean node where its state is unknown."""
+def probes(u: Unpacked, p: Placement, acts: ActionSet, discovery: Discovery) -> None:
+    """Probe every primitive on every online clean node where its state is unknown and
+    its resource-discovery allows it."""
     if not u.options.startup_probes:
         return
     clones = _anonymous_instances(u)
@@ -38,7 +40,8 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
         probed = _probed_instances(u, p, clones, node.name)
         for rsc in u.primitives:
             st = u.states[rsc.id]
-            if node.name in st.known_on or rsc.orphan or probed.get(rsc.id, True) is False:
+            if node.name in st.known_on or rsc.orphan or probed.get(rsc.id, True) is False \
+                    or not discovery.may_probe(rsc.id, node.name):
                 continue
             act, _ = acts.new(op_key(rsc.id, "monitor"), "monitor", rsc.id, node.name, False)
             act.runnable = not node.pending

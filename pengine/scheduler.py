@@ -34,6 +34,7 @@ from pengine.blocking import DependentBlock
 from pengine.collective_actions import clone_actions
 from pengine.constraints import Constraints, unpack_constraints
 from pengine.digests import CLEANUP, RESCHEDULE, config_changes, orphan_recurring
+from pengine.discovery import Discovery
 from pengine.failcount_clear import DEFINITION_CHANGED, EXPIRED, failcount_clears, orphan_clears
 from pengine.fencing import (
     create_unpack_fencing,
@@ -221,7 +222,7 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     # the deferred parameter checks (check_params) clear fail counts after those
     _clear_failcounts(action_set, [c for c in clears if c[2] == DEFINITION_CHANGED],
                       placement.managed)
-    probes(unpacked, placement, action_set)
+    probes(unpacked, placement, action_set, Discovery(unpacked, constraints))
     orphaned = orphan_clears(unpacked)
     _clear_failcounts(action_set, orphaned, placement.managed)
     for rid, node, _ in orphaned:  # clear -> stop, optional (clear_failcounts_if_orphaned)
