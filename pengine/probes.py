@@ -20,9 +20,9 @@ from pengine.discovery import Discovery
 from pengine.load_orders import LOAD
 from pengine.order_links import THROUGH_CLONE, Link
 from pengine.placement import Placement
-from pengine.placement_tables import primitive_members
+from pengine.placement_tables import primitive_members, top_id
 from pengine.state import Unpacked
-from pengine.unpack_resources import template_members
+from pengine.unpack_resources import RscConfig, template_members
 
 
 def probes(u: Unpacked, p: Placement, acts: ActionSet, discovery: Discovery) -> None:
@@ -38,7 +38,7 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet, discovery: Discovery) -> 
         if not node.online or node.unclean:
             continue
         probed = _probed_instances(u, p, clones, node.name)
-        for rsc in u.primitives:
+        for rsc in _in_assignment_order(u, p):
             st = u.states[rsc.id]
             if node.name in st.known_on or rsc.orphan or probed.get(rsc.id, True) is False \
                     or not discovery.may_probe(rsc.id, node.name):
@@ -53,6 +53,15 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet, discovery: Discovery) -> 
     for probe, member, flag in through_clone:
         acts.order(probe.rsc, "monitor", member, "start", flag, "nograph", THROUGH_CLONE,
                    first_action=probe)
+
+
+def _in_assignment_order(u: Unpacked, p: Placement) -> list[RscConfig]:
+    """The primitives as pcmk__schedule_probes meets them: it walks the top-level resources
+    in the order assignment left them, sorted when placement-strategy is not default
+    (crm_simulate, placement-strategy=minimal: the first probe that needs unfencing, hence
+    the unfencing's "required by" reason, is that of the resource assigned first)."""
+    rank = {rid: index for index, rid in enumerate(p.order)}
+    return sorted(u.primitives, key=lambda rsc: rank.get(top_id(u, rsc.id), len(rank)))
 
 
 def _anonymous_instances(u: Unpacked) -> list[tuple[list[list[str]], list[str]]]:
