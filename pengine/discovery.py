@@ -28,6 +28,11 @@ class Discovery:
         self.exclusive: set[str] = set()
         for loc in cons.locations:
             mode = _MODES.get(loc.discovery, ALWAYS)
+            if mode == EXCLUSIVE:
+                # flagged when the constraint is unpacked, even one whose role filter keeps
+                # it from listing any node (crm_simulate: a Promoted-role exclusive location
+                # on a promotable clone bans every node and probes none)
+                self.exclusive.add(loc.rsc)
             if mode == ALWAYS or loc.role is not None:
                 continue
             for rid in self._subtree(loc.rsc):
