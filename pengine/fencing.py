@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from pengine.actions import IMPLIES_THEN, OPTIONAL, RUNNABLE_LEFT, UNFENCE, ActionSet, Work
 from pengine.glib_order import node_name_key
+from pengine.migration_orders import cancel_migration
 from pengine.placement import Placement
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
@@ -222,3 +223,25 @@ def schedule_unfencing(u: Unpacked, acts: ActionSet) -> None:
         kind = IMPLIES_THEN if act.task == "start" else OPTIONAL
         acts.order(None, "stonith", act.rsc, act.task, kind, UNFENCE,
                    first_action=op, then_action=act)
+    order_stops_before_unfencing(u, acts)
+
+
+def order_stops_before_unfencing(u: Unpacked, acts: ActionSet) -> None:
+    """stop_resource: a stop of a resource that needs unfencing comes before the unfencing of
+    its node (pe_order_implies_first). A required unfencing (a node never unfenced) leaves the
+    stop no longer migrate_runnable, so a live migration away from that node becomes a stop
+    and a start, the stop "due to unrunnable stonith" (crm_simulate: allow-migrate A, which
+    needs unfencing, moving from n1 never unfenced to n2 moves; from an unfenced n1 to n2
+    never unfenced migrates)."""
+    for stop in list(acts.actions):
+        if stop.task != "stop" or stop.rsc is None or stop.node is None \
+                or stop.rsc not in u.states or not needs_unfencing(u, stop.rsc):
+            continue
+        unfence = acts.find(f"stonith-{stop.node}-on", stop.node)
+        if unfence is None:
+            continue
+        # made at once with order_actions, so no constraint later stages walk
+        acts.order(stop.rsc, "stop", None, "stonith", "implies_first", UNFENCE,
+                   first_action=stop, then_action=unfence)
+        if not unfence.optional and stop.migrating:
+            cancel_migration(acts, stop.rsc, "unrunnable stonith")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pengine.actions import IMPLIES_THEN, OPTIONAL, ActionSet, OrderSpec, Work, op_key
+from pengine.actions import IMPLIES_THEN, OPTIONAL, UNFENCE, ActionSet, OrderSpec, Work, op_key
 from pengine.collective_actions import order_probe
 from pengine.discovery import Discovery
 from pengine.load_orders import LOAD
@@ -126,8 +126,9 @@ def probe_then_links(u: Unpacked, acts: ActionSet,
 
 def _is_constraint(spec: OrderSpec) -> bool:
     """An ordering Pacemaker records as a constraint, not one that only carries flags between
-    a member and its collective's own action (as graph_edges leaves out)."""
-    return "nograph" not in spec.flags and not (
+    a member and its collective's own action (as graph_edges leaves out), nor one made at
+    once with order_actions (the unfencing ones)."""
+    return not {"nograph", UNFENCE} & spec.flags and not (
         "member_flags" in spec.flags and spec.then_task in ("start", "stop", "promote", "demote"))
 
 
