@@ -204,9 +204,15 @@ def schedule_unfencing(u: Unpacked, acts: ActionSet) -> None:
     if not u.options.stonith_enabled or not u.have_fencing_device:
         return
     nodes = {n.name: n for n in u.nodes}
+    # pcmk__order_vs_unfence: resources that require unfencing, and every fencing device
+    # once unfencing is in use (crm_simulate: a plain device G beside B requires=unfencing
+    # is probed after each node's unfencing, which G's probe, created first, requires)
+    devices_too = any(needs_unfencing(u, r.id) for r in u.primitives)
     for act in list(acts.actions):
         if act.rsc is None or act.node is None or act.task not in ("monitor", "start") \
-                or act.interval_ms or act.rsc not in u.states or not needs_unfencing(u, act.rsc):
+                or act.interval_ms or act.rsc not in u.states \
+                or not (u.requires.get(act.rsc) == "unfencing"
+                        or (devices_too and u.rsc(act.rsc).standard == "stonith")):
             continue
         node = nodes.get(act.node)
         # Pacemaker 2.1.5 probes a node that is shutting down but never unfences it (nor
@@ -235,7 +241,7 @@ def order_stops_before_unfencing(u: Unpacked, acts: ActionSet) -> None:
     never unfenced migrates)."""
     for stop in list(acts.actions):
         if stop.task != "stop" or stop.rsc is None or stop.node is None \
-                or stop.rsc not in u.states or not needs_unfencing(u, stop.rsc):
+                or u.requires.get(stop.rsc) != "unfencing":
             continue
         unfence = acts.find(f"stonith-{stop.node}-on", stop.node)
         if unfence is None:
