@@ -1,9 +1,9 @@
 """Which fail counts the scheduler clears (`clear_failcount` cluster actions), and why.
 
 Pacemaker 2.1.5 schedules `<rsc>_clear_failcount_0` on a node for two reasons:
-* "it expired": a history entry older than the resource's failure-timeout whose fail count
-  (its own `fail-count-<rsc>#<task>_<interval>`, or the legacy per-resource one) is set but
-  no longer effective (the matching last-failure is older than the timeout too);
+* "it expired": a history entry (of any operation) older than the resource's failure-timeout
+  while the resource's fail count on the node (every operation's, or the legacy one) is set
+  but no longer effective (its latest last-failure is older than the timeout too);
 * "resource parameters have changed": an unexpired `<rsc>_last_failure_0` entry of a start
   or monitor (of any result, the resource active or not) recorded a digest that no longer matches;
 * "action definition changed": the resource is active on the node, an entry since its last
@@ -82,7 +82,8 @@ def orphan_clears(u: Unpacked) -> list[tuple[str, str, str]]:
 
 
 def _op_expired(u: Unpacked, rsc: RscConfig, node: NodeWork, op: Element) -> bool:
-    """The entry is past failure-timeout and its own fail count no longer counts."""
+    """The entry is past failure-timeout and so is the resource's fail count on the node
+    (crm_simulate: a start entry alone, with an expired monitor fail count, clears it)."""
     changed = op.get("last-rc-change")
     if changed is None or not changed.lstrip("-").isdigit():
         return False
@@ -90,9 +91,7 @@ def _op_expired(u: Unpacked, rsc: RscConfig, node: NodeWork, op: Element) -> boo
     timeout = rsc.failure_timeout_s
     if now < int(changed) + timeout:
         return False
-    interval = op.get("interval") or "0"
-    operation = f"{op.get('operation') or ''}_{int(interval) if interval.isdigit() else 0}"
-    count, last = raw_fail_count(rsc, node, u.options, operation)
+    count, last = raw_fail_count(rsc, node, u.options)
     return count > 0 and now > last + timeout
 
 

@@ -22,14 +22,14 @@ def _base_name(rid: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _patterns(base: str, per_op: bool, operation: str | None = None,
+def _patterns(base: str, per_op: bool,
               unique: bool = False) -> tuple[re.Pattern[str], re.Pattern[str]]:
     name = re.escape(base)
     # generate_fail_regex: only a globally unique instance keeps its own number
     # (rsc_fail_name); anything else matches any instance number or none.
     suffix = "" if unique else r"(:\d+)?"
     if per_op:
-        op = re.escape(operation) if operation is not None else r".+_\d+"
+        op = r".+_\d+"
         return (re.compile(rf"^fail-count-{name}{suffix}#{op}$"),
                 re.compile(rf"^last-failure-{name}{suffix}#{op}$"))
     return (re.compile(rf"^fail-count-{name}{suffix}$"),
@@ -42,25 +42,33 @@ def has_failure_attributes(node: NodeWork) -> bool:
     return any(k.startswith(("fail-count-", "last-failure-")) for k in node.attrs)
 
 
-def raw_fail_count(rsc: RscConfig, node: NodeWork, options: Options,
-                   operation: str | None = None) -> tuple[int, int]:
+def raw_fail_count(rsc: RscConfig, node: NodeWork, options: Options) -> tuple[int, int]:
     """(sum of fail counts, latest last-failure epoch or 0) for rsc on node.
 
-    `operation` ("<task>_<interval ms>") narrows per-operation counts to that operation's own,
-    as Pacemaker does when it asks about one history entry; legacy counts are not per op.
+    Every operation's count adds up, even when Pacemaker asks about one history entry
+    (crm_simulate: an old probe entry with an expired monitor fail count clears it).
     """
     if not has_failure_attributes(node):
         return 0, 0
     name = rsc.id if rsc.unique else _base_name(rsc.id)
-    count_re, last_re = _patterns(name, options.per_op_failcounts, operation, rsc.unique)
+    count_re, last_re = _patterns(name, options.per_op_failcounts, rsc.unique)
     count = 0
     last = 0
     for key, value in node.attrs.items():
         if count_re.match(key):
             count = add(count, char2score(value))
         elif last_re.match(key):
-            last = max(last, char2score(value))
+            # an epoch, read as a plain integer (pcmk__scan_ll), not as a score: a score
+            # would cap it at INFINITY (1000000) and every failure would look expired
+            last = max(last, _epoch(value))
     return count, last
+
+
+def _epoch(value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        return 0
 
 
 def fail_count(

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from pengine.actions import IMPLIES_THEN, OPTIONAL, RUNNABLE_LEFT, UNFENCE, ActionSet, Work
 from pengine.glib_order import node_name_key
+from pengine.migration_orders import cancel_migration
 from pengine.placement import Placement
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
@@ -214,9 +215,15 @@ def schedule_unfencing(u: Unpacked, acts: ActionSet) -> None:
     if not u.options.stonith_enabled or not u.have_fencing_device:
         return
     nodes = {n.name: n for n in u.nodes}
+    # pcmk__order_vs_unfence: resources that require unfencing, and every fencing device
+    # once unfencing is in use (crm_simulate: a plain device G beside B requires=unfencing
+    # is probed after each node's unfencing, which G's probe, created first, requires)
+    devices_too = any(needs_unfencing(u, r.id) for r in u.primitives)
     for act in list(acts.actions):
         if act.rsc is None or act.node is None or act.task not in ("monitor", "start") \
-                or act.interval_ms or act.rsc not in u.states or not needs_unfencing(u, act.rsc):
+                or act.interval_ms or act.rsc not in u.states \
+                or not (u.requires.get(act.rsc) == "unfencing"
+                        or (devices_too and u.rsc(act.rsc).standard == "stonith")):
             continue
         node = nodes.get(act.node)
         # Pacemaker 2.1.5 probes a node that is shutting down but never unfences it (nor
@@ -233,3 +240,25 @@ def schedule_unfencing(u: Unpacked, acts: ActionSet) -> None:
         kind = IMPLIES_THEN if act.task == "start" else OPTIONAL
         acts.order(None, "stonith", act.rsc, act.task, kind, UNFENCE,
                    first_action=op, then_action=act)
+    order_stops_before_unfencing(u, acts)
+
+
+def order_stops_before_unfencing(u: Unpacked, acts: ActionSet) -> None:
+    """stop_resource: a stop of a resource that needs unfencing comes before the unfencing of
+    its node (pe_order_implies_first). A required unfencing (a node never unfenced) leaves the
+    stop no longer migrate_runnable, so a live migration away from that node becomes a stop
+    and a start, the stop "due to unrunnable stonith" (crm_simulate: allow-migrate A, which
+    needs unfencing, moving from n1 never unfenced to n2 moves; from an unfenced n1 to n2
+    never unfenced migrates)."""
+    for stop in list(acts.actions):
+        if stop.task != "stop" or stop.rsc is None or stop.node is None \
+                or u.requires.get(stop.rsc) != "unfencing":
+            continue
+        unfence = acts.find(f"stonith-{stop.node}-on", stop.node)
+        if unfence is None:
+            continue
+        # made at once with order_actions, so no constraint later stages walk
+        acts.order(stop.rsc, "stop", None, "stonith", "implies_first", UNFENCE,
+                   first_action=stop, then_action=unfence)
+        if not unfence.optional and stop.migrating:
+            cancel_migration(acts, stop.rsc, "unrunnable stonith")

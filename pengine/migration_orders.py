@@ -38,16 +38,21 @@ def cancel_blocked_migrations(u: Unpacked, acts: ActionSet) -> None:
             blocked = _blocked_migration(u, acts, order)
             if blocked is None:
                 continue
-            rid, reason = blocked
-            for action in _planned_migration(acts, rid):
-                action.runnable = False
-                action.optional = True
-            for action in acts.of(rid, "start") + acts.of(rid, "stop"):
-                action.migrating = False
-            if reason is not None:
-                for stop in acts.of(rid, "stop"):
-                    stop.reason = reason
+            cancel_migration(acts, *blocked)
             changed = True
+
+
+def cancel_migration(acts: ActionSet, rid: str, reason: str | None) -> None:
+    """rid moves by stop and start: its migrate_to/migrate_from out of the graph, and its stop
+    given `reason` when there is one."""
+    for action in _planned_migration(acts, rid):
+        action.runnable = False
+        action.optional = True
+    for action in acts.of(rid, "start") + acts.of(rid, "stop"):
+        action.migrating = False
+    if reason is not None:
+        for stop in acts.of(rid, "stop"):
+            stop.reason = reason
 
 
 def migration_graph_orders(acts: ActionSet, migration: tuple[Work, Work], source: str,

@@ -21,6 +21,7 @@ from pengine.colocation_map import (
     with_this_lists,
 )
 from pengine.constraints import Colocation, Constraints
+from pengine.discovery import Discovery
 from pengine.placement_choice import choose
 from pengine.placement_sort import clone_table, strategy_order
 from pengine.placement_tables import (
@@ -69,6 +70,7 @@ class _Placer:
         self._init_colocation_state(u, cons)
         self._init_clone_state(u, cons)
         self._sort_colocation_lists()
+        self.discovery = Discovery(u, cons)
         build_tables(self, cons)
         self.group_last = self._group_dependents()
         for c in self.colocations:  # clones merged whole into their primaries' tables

@@ -159,6 +159,8 @@ def clone_table(placer: _Placer, rid: str) -> Table:
                 placer._add(table, node, -INF)
         for target, score in bans.get(rid, ()):
             placer._add(table, target, score)
+    if rid in placer.discovery.exclusive_scope():
+        placer.discovery.ban_outside(rid, table)
     return table
 
 

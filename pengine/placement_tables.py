@@ -58,6 +58,17 @@ def build_tables(placer: _Placer, cons: Constraints) -> None:
         if loc.role != Role.PROMOTED:
             apply_location(placer, loc.rsc, loc.scores, first=True)
     node_criteria(placer)
+    exclusive_discovery(placer)
+
+
+def exclusive_discovery(placer: _Placer) -> None:
+    """apply_exclusive_discovery, after locations, stickiness and failure thresholds."""
+    for rid in placer.discovery.exclusive_scope():
+        kind = placer.u.rsc(rid).kind
+        if kind == "primitive":
+            placer.discovery.ban_outside(rid, placer.tables[rid])
+        elif kind == "group":
+            placer.discovery.ban_outside(rid, placer.group_tables[rid])
 
 
 def _group_tables(placer: _Placer, shared: dict[str, list[tuple[str | None, int]]]) -> None:

@@ -14,18 +14,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pengine.actions import IMPLIES_THEN, OPTIONAL, ActionSet, OrderSpec, Work, op_key
+from pengine.actions import IMPLIES_THEN, OPTIONAL, UNFENCE, ActionSet, OrderSpec, Work, op_key
 from pengine.collective_actions import order_probe
+from pengine.discovery import Discovery
 from pengine.load_orders import LOAD
 from pengine.order_links import THROUGH_CLONE, Link
 from pengine.placement import Placement
-from pengine.placement_tables import primitive_members
+from pengine.placement_tables import primitive_members, top_id
 from pengine.state import Unpacked
-from pengine.unpack_resources import template_members
+from pengine.unpack_resources import RscConfig, template_members
 
 
-def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
-    """Probe every primitive on every online clean node where its state is unknown."""
+def probes(u: Unpacked, p: Placement, acts: ActionSet, discovery: Discovery) -> None:
+    """Probe every primitive on every online clean node where its state is unknown and
+    its resource-discovery allows it."""
     if not u.options.startup_probes:
         return
     clones = _anonymous_instances(u)
@@ -36,9 +38,10 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
         if not node.online or node.unclean:
             continue
         probed = _probed_instances(u, p, clones, node.name)
-        for rsc in u.primitives:
+        for rsc in _in_assignment_order(u, p):
             st = u.states[rsc.id]
-            if node.name in st.known_on or rsc.orphan or probed.get(rsc.id, True) is False:
+            if node.name in st.known_on or rsc.orphan or probed.get(rsc.id, True) is False \
+                    or not discovery.may_probe(rsc.id, node.name):
                 continue
             act, _ = acts.new(op_key(rsc.id, "monitor"), "monitor", rsc.id, node.name, False)
             act.runnable = not node.pending
@@ -50,6 +53,15 @@ def probes(u: Unpacked, p: Placement, acts: ActionSet) -> None:
     for probe, member, flag in through_clone:
         acts.order(probe.rsc, "monitor", member, "start", flag, "nograph", THROUGH_CLONE,
                    first_action=probe)
+
+
+def _in_assignment_order(u: Unpacked, p: Placement) -> list[RscConfig]:
+    """The primitives as pcmk__schedule_probes meets them: it walks the top-level resources
+    in the order assignment left them, sorted when placement-strategy is not default
+    (crm_simulate, placement-strategy=minimal: the first probe that needs unfencing, hence
+    the unfencing's "required by" reason, is that of the resource assigned first)."""
+    rank = {rid: index for index, rid in enumerate(p.order)}
+    return sorted(u.primitives, key=lambda rsc: rank.get(top_id(u, rsc.id), len(rank)))
 
 
 def _anonymous_instances(u: Unpacked) -> list[tuple[list[list[str]], list[str]]]:
@@ -114,8 +126,9 @@ def probe_then_links(u: Unpacked, acts: ActionSet,
 
 def _is_constraint(spec: OrderSpec) -> bool:
     """An ordering Pacemaker records as a constraint, not one that only carries flags between
-    a member and its collective's own action (as graph_edges leaves out)."""
-    return "nograph" not in spec.flags and not (
+    a member and its collective's own action (as graph_edges leaves out), nor one made at
+    once with order_actions (the unfencing ones)."""
+    return not {"nograph", UNFENCE} & spec.flags and not (
         "member_flags" in spec.flags and spec.then_task in ("start", "stop", "promote", "demote"))
 
 

@@ -40,6 +40,7 @@ from pengine.digests import (
     orphan_recurring,
     recorded_call_id,
 )
+from pengine.discovery import Discovery
 from pengine.failcount_clear import DEFINITION_CHANGED, EXPIRED, failcount_clears, orphan_clears
 from pengine.fencing import (
     create_unpack_fencing,
@@ -228,7 +229,7 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     # the deferred parameter checks (check_params) clear fail counts after those
     _clear_failcounts(action_set, [c for c in clears if c[2] == DEFINITION_CHANGED],
                       placement.managed)
-    probes(unpacked, placement, action_set)
+    probes(unpacked, placement, action_set, Discovery(unpacked, constraints))
     orphaned = orphan_clears(unpacked)
     _clear_failcounts(action_set, orphaned, placement.managed)
     for rid, node, _ in orphaned:  # clear -> stop, optional (clear_failcounts_if_orphaned)

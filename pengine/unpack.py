@@ -145,26 +145,11 @@ def _unpack_lrm_resource(
     if rsc is None:
         if found is not None:
             return
-        template = _instance_template(resources, base) if base in clones else None
-        if template is not None:
-            # An anonymous clone's orphan is one more instance built from the clone's
-            # template, so it inherits the clone's meta (is-managed, maintenance, ...).
-            rsc = dataclasses.replace(template, id=rid, parent=None, orphan=True)
-            st = _initial_state(rsc, options)
-        else:
-            rsc = RscConfig(
-                id=rid, kind="primitive", parent=None, children=(),
-                standard=lrm_rsc.get("class") or "ocf", provider=lrm_rsc.get("provider"),
-                agent_type=lrm_rsc.get("type") or "", meta={}, params={}, ops=(), orphan=True,
-            )
-            st = RscState(managed=not options.maintenance_mode)
-        resources.append(rsc)
+        orphan = _new_orphan(lrm_rsc, rid, base, base in clones, resources, options)
+        if orphan is None:
+            return
+        rsc, states[rid] = orphan
         known[rid] = rsc
-        if options.stop_orphan_resources or base in clones:
-            st.locations.append((None, -INF, "__orphan_do_not_run__"))
-        else:
-            st.managed = False
-        states[rid] = st
     st = states[rsc.id]
     st.agent_on[node.name] = ":".join(
         x for x in (lrm_rsc.get("class"), lrm_rsc.get("provider"), lrm_rsc.get("type")) if x)
@@ -172,6 +157,37 @@ def _unpack_lrm_resource(
     if not _in_clone(rsc, known):
         _shutdown_lock(lrm_rsc, rsc, st, node, options, walker.now)
     _note_history_name(lrm_rsc.get("id") or rsc.id, rsc.id, st, node.name, position)
+
+
+def _new_orphan(lrm_rsc: Element, rid: str, base: str, cloned: bool,
+                resources: list[RscConfig], options: Options,
+                ) -> tuple[RscConfig, RscState] | None:
+    """process_orphan_resource: a resource found only in the status (appended to
+    `resources`), or None for one without operations."""
+    template = _instance_template(resources, base) if cloned else None
+    if template is None and lrm_rsc.find("lrm_rsc_op") is None:
+        # unknown and without operations: no orphan, even when shutdown-lock kept the
+        # entry's unpacking going (crm_simulate: an empty stonith lrm_resource enables no
+        # fencing with shutdown-lock=true)
+        return None
+    if template is not None:
+        # An anonymous clone's orphan is one more instance built from the clone's
+        # template, so it inherits the clone's meta (is-managed, maintenance, ...).
+        rsc = dataclasses.replace(template, id=rid, parent=None, orphan=True)
+        st = _initial_state(rsc, options)
+    else:
+        rsc = RscConfig(
+            id=rid, kind="primitive", parent=None, children=(),
+            standard=lrm_rsc.get("class") or "ocf", provider=lrm_rsc.get("provider"),
+            agent_type=lrm_rsc.get("type") or "", meta={}, params={}, ops=(), orphan=True,
+        )
+        st = RscState(managed=not options.maintenance_mode)
+    resources.append(rsc)
+    if options.stop_orphan_resources or cloned:
+        st.locations.append((None, -INF, "__orphan_do_not_run__"))
+    else:
+        st.managed = False
+    return rsc, st
 
 
 def _note_history_name(history_id: str, rid: str, st: RscState, node: str,
