@@ -58,7 +58,8 @@ class Transition(Record):
     DiGraph and `pengine.transition_graph.build` the frozen, serialisable graph.
     actions: every action created, in creation order (optional/blocked ones included).
     summary: the Transition Summary lines exactly as crm_simulate prints them.
-    scores: "pcmk__primitive_assign: <rsc> allocation score on <node>: <score>" lines (sorted).
+    scores: "<function>: <rsc> allocation score on <node>: <score>" lines of the assignment
+    (pcmk__primitive_assign, pcmk__group_assign, pcmk__clone_allocate), in Pacemaker's order.
     held: (first id, then id) inputs of graph actions from actions left out of the graph
     (Pacemaker keeps them, so 'then' never fires); not part of `edges` or `graph`.
     """

@@ -32,7 +32,8 @@ from pengine.placement_tables import (
     show_group_scores,
 )
 from pengine.promotion import cap_promotion_without_quorum
-from pengine.scores import INF, add, score2str
+from pengine.score_lines import table_lines
+from pengine.scores import INF, add
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
 from pengine.utilization import (
@@ -199,7 +200,7 @@ class _Placer:
         return Placement(
             assigned=self.assigned, next_role=self.next_role, tables=self.tables,
             colocations=tuple(self.colocations), managed=self.managed,
-            score_lines=tuple(sorted(self.lines)), order=tuple(order),
+            score_lines=tuple(self.lines), order=tuple(order),
             instance_order={cid: tuple(insts) for cid, insts in self.instance_order.items()},
             inhibited=self.inhibited,
         )
@@ -320,9 +321,7 @@ class _Placer:
         if st.next_role == Role.STOPPED:
             self._add(self.tables[rid], None, -INF)
         if not self.u.rsc(rid).orphan:  # pe__show_node_weights_as skips orphans
-            for node, score in sorted(self.tables[rid].items()):
-                self.lines.append(f"pcmk__primitive_assign: {rid} allocation score on {node}: "
-                                  f"{score2str(score)}")
+            self.lines.extend(table_lines("pcmk__primitive_assign", rid, self.tables[rid]))
         chosen = choose(self, rid, prefer)
         self.assigned[rid] = chosen
         self.busy.discard(rid)

@@ -18,6 +18,7 @@ from pengine.placement_roles import decide_roles
 from pengine.placement_sort import clone_table, instance_active_count
 from pengine.placement_tables import available_count
 from pengine.promotion import add_promotion_scores, merge_influencing_dependents
+from pengine.score_lines import show_clone_scores
 from pengine.scores import INF
 from pengine.unpack_resources import template_members
 
@@ -248,6 +249,8 @@ def distribute(placer: _Placer, cid: str) -> None:
     priorities = {inst: clone.priority for inst in clone.children}
     if clone.promotable:
         priorities = add_promotion_scores(placer, cid)
+    show_clone_scores(placer, cid, placer.allowed_after[cid])
+
     def compare(a: str, b: str) -> int:
         return _instance_cmp(placer, priorities, a, b)
 

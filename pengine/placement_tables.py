@@ -16,7 +16,8 @@ from messaging.types import Role
 from pengine.constraints import Constraints
 from pengine.failcount_clear import PARAMETERS_CHANGED, failcount_clears
 from pengine.failcounts import fail_count, has_failure_attributes
-from pengine.scores import INF, add, char2score, score2str
+from pengine.score_lines import table_lines
+from pengine.scores import INF, add, char2score
 from pengine.xmlin import is_true
 
 if TYPE_CHECKING:
@@ -103,9 +104,8 @@ def show_group_scores(placer: _Placer, gid: str) -> None:
     placer.groups_assigned.add(gid)
     rows = [(gid, placer.group_tables.get(gid, {}))]
     rows += [(child, placer.tables.get(child, {})) for child in placer.u.rsc(gid).children]
-    placer.lines.extend(f"pcmk__group_assign: {rid} allocation score on {node}: "
-                        f"{score2str(score)}" for rid, table in rows
-                        for node, score in sorted(table.items()))
+    for rid, table in rows:
+        placer.lines.extend(table_lines("pcmk__group_assign", rid, table))
 
 
 def clone_wide_bans(placer: _Placer) -> dict[str, list[tuple[str | None, int]]]:

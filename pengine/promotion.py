@@ -109,7 +109,11 @@ def add_promotion_scores(placer: _Placer, cid: str) -> dict[str, int]:
         if not prims:
             continue
         priority = base_priority
-        table = placer.tables[prims[0]]
+        # The scores join the clone's child: a group instance's own table, which its
+        # members' assignments never read (corpus bug-5059: g_stateful:0 shows 5 on the
+        # node where p_stateful1:0 keeps 1).
+        group = placer.u.rsc(inst).kind == "group"
+        table = placer.group_tables[inst] if group else placer.tables[prims[0]]
         scores = {}
         for name in table:
             node = placer.nodes.get(name)

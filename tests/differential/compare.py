@@ -4,7 +4,8 @@ Pacemaker is run twice (`-x F -S` for the Transition Summary and the whole simul
 `-x F -s` for allocation scores); ours runs in-process through `pengine.api.schedule` for the
 summary and scores, and as a subprocess (`crm_simulate -x F -S`) only when the whole output is
 wanted. Summaries compare line by line, whitespace-insensitive; scores compare the set of
-`pcmk__primitive_assign` and `pcmk__group_assign` lines (the score lines our engine prints).
+`pcmk__primitive_assign`, `pcmk__group_assign` and `pcmk__clone_allocate` lines (the score
+lines our engine prints).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from tests.oracle import pacemaker_tool
 
 _ENV = {"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-SCORE_PREFIXES = ("pcmk__primitive_assign:", "pcmk__group_assign:")
+SCORE_PREFIXES = ("pcmk__primitive_assign:", "pcmk__group_assign:", "pcmk__clone_allocate:")
 
 
 def score_lines(lines: list[str] | tuple[str, ...]) -> set[str]:

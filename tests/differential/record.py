@@ -3,7 +3,8 @@
 Copies the CIB to tests/differential/cases/NAME.xml and writes Pacemaker's Transition Summary
 (from Debian's crm_simulate -S on that file) to NAME.summary, the golden value that
 test_regressions.py checks our engine against. With `--scores` it also writes Pacemaker's
-`pcmk__primitive_assign` and `pcmk__group_assign` score lines (crm_simulate -s) to NAME.scores.
+`pcmk__primitive_assign`, `pcmk__group_assign` and `pcmk__clone_allocate` score lines
+(crm_simulate -s, in its order) to NAME.scores.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 Each NAME.xml is a shrunk generated CIB; NAME.summary is Pacemaker 2.1.5's Transition Summary
 for it, recorded from Debian's crm_simulate (tests/differential/record.py). Comparison is
 whitespace-insensitive, line by line, in order. A case with NAME.scores (Pacemaker's
-compared score lines from crm_simulate -s: `pcmk__primitive_assign`, and in cases recorded
-since group lines are compared, `pcmk__group_assign`) must also print exactly that set of
-the kinds of score lines it holds.
+compared score lines from crm_simulate -s, in its order: `pcmk__primitive_assign`, and in
+cases recorded since group or clone lines are compared, `pcmk__group_assign` and
+`pcmk__clone_allocate`) must also print exactly those lines of the kinds it holds, in the
+same order.
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ SCORED = [c for c in CASES if c.with_suffix(".scores").exists()]
 def test_reduced_case_scores_match_pacemaker(case: Path) -> None:
     expected = set(case.with_suffix(".scores").read_text().splitlines())
     kinds = {line.split(" ", 1)[0] for line in expected} | {"pcmk__primitive_assign:"}
-    got = {line for line in schedule(case.read_text()).scores
-           if line.split(" ", 1)[0] in kinds}
+    ordered = [line for line in schedule(case.read_text()).scores
+               if line.split(" ", 1)[0] in kinds]
+    got = set(ordered)
     assert got == expected, "\n".join(["missing:", *sorted(expected - got),
                                        "extra:", *sorted(got - expected)])
+    # Pacemaker prints each table when its assignment function shows it, nodes by name
+    # with digits compared as numbers (node2 before node10)
+    assert ordered == case.with_suffix(".scores").read_text().splitlines()
