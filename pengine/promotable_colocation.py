@@ -35,7 +35,7 @@ def _mandatory(placer: _Placer, rid: str, c: Colocation) -> bool:
     primary = placer.u.rsc(c.primary)
     # Only seen with the Promoted role: an Unpromoted instance's node adds nothing (seed 256).
     if not primary.promotable or c.score < INF or c.primary_role != Role.PROMOTED \
-            or c.dependent_role == Role.PROMOTED \
+            or (c.dependent_role == Role.PROMOTED and c.primary_role == Role.PROMOTED) \
             or any(placer.u.rsc(i).kind != "primitive" for i in primary.children):
         return False
     weights: dict[str, int] = {}
