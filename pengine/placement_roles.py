@@ -147,7 +147,10 @@ def _instance_indexes(placer: _Placer,
         priority = add(priority, _role_locations(placer, cid, node))
         attempts = max(placer.parent_copies.get(inst, 0), 1)
         priority = add(priority, _role_colocations(placer, cid, inst, node, attempts, copied))
-        if any(placer.u.states[p].next_role in (Role.UNPROMOTED, Role.STOPPED) for p in prims):
+        # next role Unpromoted or Stopped cannot be promoted; an unmanaged member's next role
+        # is its current role whatever its target-role (pcmk__primitive_assign), judged below
+        capped = (Role.UNPROMOTED, Role.STOPPED)
+        if any(placer.managed[p] and placer.u.states[p].next_role in capped for p in prims):
             priority = -INF
         if any(placer.assigned.get(p) is None for p in prims):
             priority = -INF
