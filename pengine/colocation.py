@@ -106,6 +106,7 @@ def merge_dependents(
     nodes: Mapping[str, NodeWork], has_influence: Callable[[Colocation], bool],
     merging: frozenset[str], only_positive: bool = False,
     group_last: Callable[[Colocation], str | None] | None = None, last: str | None = None,
+    rollback: bool = True,
 ) -> Table:
     """pcmk__add_colocated_node_scores for dependent `rid` into a primary's table
     (`only_positive`: pe_weights_positive, kept through the recursion).
@@ -115,6 +116,8 @@ def merge_dependents(
     this" colocations), then the colocations with its last member once more (Pacemaker
     2.1.5 pcmk__native_merge_weights; a one-member group counts them twice, seed 96).
     `group_last` tells, for a colocation, the last member when its dependent is a group.
+    `rollback` False: a merge that leaves no node usable is kept (only the nested merges
+    are rolled back).
     """
     if rid in merging:
         return work
@@ -132,7 +135,7 @@ def merge_dependents(
                 with_this=with_this, nodes=nodes, has_influence=has_influence, merging=merging,
                 only_positive=only_positive, group_last=group_last,
                 last=group_last(c) if group_last else None)
-    if not can_run_any(result, nodes):
+    if rollback and not can_run_any(result, nodes):
         return work
     if only_positive:
         result = {name: 1 if score == UNUSABLE else score for name, score in result.items()}

@@ -153,13 +153,25 @@ def _instances_get_colocation(u: Unpacked, cons: Constraints, c: Colocation,
 
     Not a positive one limited to a role (an instance's role is still unknown while it is
     placed, so pcmk__colocation_affects skips it; a negative one limited to a role that
-    differs from that unknown role does apply: seed 42), and not for a finite positive
+    differs from that unknown role does apply: seed 42), except a mandatory one with a
+    non-interleaved clone, which pcmk__clone_apply_coloc_score applies without asking
+    pcmk__colocation_affects (bans the nodes without a primary instance, in the role if
+    the primary promotes; not Promoted with Promoted); and not for a finite positive
     score while every available node gets an instance (only when clone-max < available
     nodes).
     """
     if c.dependent_role in (Role.PROMOTED, Role.UNPROMOTED) and c.score >= 0:
-        return False
+        return _mandatory_with_clone(u, c, clone)
     return c.score < 0 or c.score >= INF or clone.clone_max < available_count(u, cons, clone)
+
+
+def _mandatory_with_clone(u: Unpacked, c: Colocation, clone: RscConfig) -> bool:
+    primary = u.rsc(c.primary)
+    if c.score < INF or primary.kind != "clone" or clone.interleave:
+        return False
+    with_role = primary.promotable and c.primary_role is not None
+    return not (with_role and c.dependent_role == Role.PROMOTED
+                and c.primary_role == Role.PROMOTED)
 
 
 def _between(c: Colocation, dependent: str, primary: str) -> Colocation:

@@ -35,16 +35,18 @@ def _mandatory(placer: _Placer, rid: str, c: Colocation) -> bool:
     primary = placer.u.rsc(c.primary)
     # Only seen with the Promoted role: an Unpromoted instance's node adds nothing (seed 256).
     if not primary.promotable or c.score < INF or c.primary_role != Role.PROMOTED \
-            or c.dependent_role == Role.PROMOTED \
+            or (c.dependent_role == Role.PROMOTED and c.primary_role == Role.PROMOTED) \
             or any(placer.u.rsc(i).kind != "primitive" for i in primary.children):
         return False
     weights: dict[str, int] = {}
     for inst in placer.instance_order.get(c.primary, list(primary.children)):
         node = placer.assigned.get(inst)
         if node is not None and placer.next_role.get(inst) == c.primary_role:
-            # the last instance's counts; one kept on its current node adds 0 (seed 250), and
-            # only a positive weight was seen added
-            weight = 0 if inst in placer.preassigned else placer.tables[inst].get(node, 0)
+            # the last instance's counts: the weight of the node copy it was assigned, from
+            # its own table; one assigned unmanaged (fencing enabled without a device) got
+            # its current node's copy, which weighs 0 (seed 250; a kept managed one adds
+            # its table's weight: corpus promoted-12). Only a positive weight was seen added.
+            weight = placer.tables[inst].get(node, 0) if placer.managed[inst] else 0
             weights[node] = max(weight, 0)
     placer.tables[rid] = {name: add(score, weights[name]) if name in weights else -INF
                           for name, score in placer.tables[rid].items()}

@@ -42,6 +42,23 @@ def _instances(placer: _Placer, cid: str) -> list[str]:
     return [*clone.children, *orphans]
 
 
+def orphan_instances(placer: _Placer, cid: str) -> dict[str, list[str]]:
+    """An anonymous clone's orphaned instances (`<child base>:<N>` past clone-max, a cloned
+    group's named after the group) with their members, in the order history made them."""
+    clone = placer.u.rsc(cid)
+    if clone.unique or not clone.children:
+        return {}
+    child_base = _base(clone.children[0])
+    bases = set(template_members(clone))
+    out: dict[str, list[str]] = {}
+    for r in placer.u.resources:
+        if r.orphan and ":" in r.id and _base(r.id) in bases:
+            inst = f"{child_base}:{r.id.rsplit(':', 1)[1]}"
+            if inst not in clone.children:
+                out.setdefault(inst, []).append(r.id)
+    return out
+
+
 def _members(placer: _Placer, cid: str, base: str) -> list[tuple[str, str]]:
     """(instance, its primitive with base id `base`) for each instance that has one.
 
@@ -149,8 +166,10 @@ def merge_influencing_dependents(placer: _Placer, cid: str, table: Table) -> Tab
 def merge_promoted_role_primaries(placer: _Placer, cid: str, table: Table) -> Table:
     """apply_coloc_to_dependent (sort_promotable_instances): "clone Promoted with X" merges
     X's scores into the clone's table by score/INFINITY (a -INFINITY node costs a finite
-    colocation its score: seed 425), then X's own dependents, rolled back when no node
-    stays usable. The clone is being merged, so neither it nor its instances recurse.
+    colocation its score: seed 425), then X's own dependents; a finite colocation's merge
+    is rolled back when no node stays usable, a mandatory one's is kept (corpus
+    promoted-promotion-constraint: X stopped, every instance's index -INFINITY). The
+    clone is being merged, so neither it nor its instances recurse.
 
     X's scores are its node table as assignment left it (a clone: its own table). A group
     X merges through its members as Pacemaker's init_group_colocated_nodes does: the first
@@ -174,7 +193,27 @@ def merge_promoted_role_primaries(placer: _Placer, cid: str, table: Table) -> Ta
             tables=ChainMap({primary: own}, placer.tables, placer.clone_tables),
             with_this=placer.with_this, nodes=placer.nodes,
             has_influence=placer._influence, merging=merging,
-            group_last=placer.last_member, last=last)
+            group_last=placer.last_member, last=last, rollback=c.score < INF)
+    return table
+
+
+def merge_promoted_role_dependents(placer: _Placer, cid: str, table: Table) -> Table:
+    """apply_coloc_to_primary (sort_promotable_instances): "X with Promoted clone" merges X's
+    scores (and X's own dependents') non-negatively, and the whole merge is rolled back
+    when it leaves no node usable (corpus asymmetric: a mandatory dependent banned from
+    every node leaves the promotion scores as they were)."""
+    merging = frozenset({cid, *placer.primitives_under(cid)})
+    for c in placer.cons.colocations:
+        if c.primary != cid or c.dependent == cid or c.primary_role != Role.PROMOTED \
+                or not placer._influence(c):
+            continue
+        table = merge_dependents(
+            c.dependent, table, c.node_attribute, c.score / INF,
+            tables=ChainMap({c.dependent: placer._strategy_table(c.dependent)},
+                            placer.tables, placer.clone_tables),
+            with_this=placer.with_this, nodes=placer.nodes,
+            has_influence=placer._influence, merging=merging, only_positive=True,
+            group_last=placer.last_member)
     return table
 
 

@@ -4,8 +4,9 @@ Pacemaker is run twice (`-x F -S` for the Transition Summary and the whole simul
 `-x F -s` for allocation scores); ours runs in-process through `pengine.api.schedule` for the
 summary and scores, and as a subprocess (`crm_simulate -x F -S`) only when the whole output is
 wanted. Summaries compare line by line, whitespace-insensitive; scores compare the set of
-`pcmk__primitive_assign`, `pcmk__group_assign` and `pcmk__clone_allocate` lines (the score
-lines our engine prints).
+`pcmk__primitive_assign`, `pcmk__group_assign` and `pcmk__clone_allocate` lines and the
+promotion score lines (`<instance> promotion score on <node>: N`), the score lines our engine
+prints.
 """
 
 from __future__ import annotations
@@ -21,11 +22,21 @@ from tests.oracle import pacemaker_tool
 
 _ENV = {"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 SCORE_PREFIXES = ("pcmk__primitive_assign:", "pcmk__group_assign:", "pcmk__clone_allocate:")
+PROMOTION_SCORE = " promotion score on "
+
+
+def score_kind(line: str) -> str | None:
+    """The compared kind of a `-s` output line: its SCORE_PREFIXES prefix, "promotion" for
+    a promotion score line, else None (not compared)."""
+    if line.startswith(SCORE_PREFIXES):
+        return line.split(" ", 1)[0]
+    return "promotion" if PROMOTION_SCORE in line else None
 
 
 def score_lines(lines: list[str] | tuple[str, ...]) -> set[str]:
-    """The compared allocation-score lines (SCORE_PREFIXES) of a `-s` output."""
-    return {line for line in lines if line.startswith(SCORE_PREFIXES)}
+    """The compared allocation-score lines (SCORE_PREFIXES, promotion scores) of a `-s`
+    output."""
+    return {line for line in lines if score_kind(line) is not None}
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 Copies the CIB to tests/differential/cases/NAME.xml and writes Pacemaker's Transition Summary
 (from Debian's crm_simulate -S on that file) to NAME.summary, the golden value that
 test_regressions.py checks our engine against. With `--scores` it also writes Pacemaker's
-`pcmk__primitive_assign`, `pcmk__group_assign` and `pcmk__clone_allocate` score lines
-(crm_simulate -s, in its order) to NAME.scores.
+compared score lines (crm_simulate -s, in its order: `pcmk__primitive_assign`,
+`pcmk__group_assign`, `pcmk__clone_allocate` and promotion scores) to NAME.scores.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.differential.compare import SCORE_PREFIXES, pacemaker, summary_lines
+from tests.differential.compare import pacemaker, score_kind, summary_lines
 
 CASES = Path(__file__).with_name("cases")
 
@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="pengine-record-") as tmp:
         lines = summary_lines(pacemaker(target, tmp, "-S"))
         score_lines = [line for line in pacemaker(target, tmp, "-s").splitlines()
-                       if line.startswith(SCORE_PREFIXES)] if scores else []
+                       if score_kind(line) is not None] if scores else []
     (CASES / f"{name}.summary").write_text("".join(f"{line}\n" for line in lines))
     if scores:
         (CASES / f"{name}.scores").write_text("".join(f"{line}\n" for line in score_lines))

@@ -4,7 +4,7 @@ Greedy delta debugging over the XML: remove one element at a time (constraints, 
 group members, histories, history entries, attributes, node states) and keep the removal when
 Pacemaker still produces a summary and ours still disagrees with it. Repeats until a whole pass
 removes nothing. The result is the regression case to keep (with Pacemaker's summary).
-With `--scores` the disagreement kept is in the compared score lines (`-s`, compare.SCORE_PREFIXES).
+With `--scores` the disagreement kept is in the compared score lines (`-s`, compare.score_kind).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from tests.differential.compare import SCORE_PREFIXES, norm, pacemaker, summary_lines
+from tests.differential.compare import norm, pacemaker, score_kind, summary_lines
 from tests.differential.generate import generate
 
 REMOVABLE = (
@@ -65,7 +65,7 @@ def scores_disagree(xml: str) -> tuple[str, ...] | None:
 
 def score_lines(text: str) -> tuple[str, ...]:
     """The compared score lines of a `-s` output (the ones our engine prints)."""
-    return tuple(line for line in text.splitlines() if line.startswith(SCORE_PREFIXES))
+    return tuple(line for line in text.splitlines() if score_kind(line) is not None)
 
 
 def shrink(xml: str, disagrees: Callable[[str], tuple[str, ...] | None] = disagrees) -> str:

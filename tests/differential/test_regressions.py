@@ -4,9 +4,9 @@ Each NAME.xml is a shrunk generated CIB; NAME.summary is Pacemaker 2.1.5's Trans
 for it, recorded from Debian's crm_simulate (tests/differential/record.py). Comparison is
 whitespace-insensitive, line by line, in order. A case with NAME.scores (Pacemaker's
 compared score lines from crm_simulate -s, in its order: `pcmk__primitive_assign`, and in
-cases recorded since group or clone lines are compared, `pcmk__group_assign` and
-`pcmk__clone_allocate`) must also print exactly those lines of the kinds it holds, in the
-same order.
+cases recorded since group, clone or promotion lines are compared, `pcmk__group_assign`,
+`pcmk__clone_allocate` and promotion scores) must also print exactly those lines of the kinds
+it holds, in the same order.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pengine.api import schedule
-from tests.differential.compare import norm
+from tests.differential.compare import norm, score_kind
 
 CASES = sorted(Path(__file__).with_name("cases").glob("*.xml"))
 
@@ -34,9 +34,9 @@ SCORED = [c for c in CASES if c.with_suffix(".scores").exists()]
 @pytest.mark.parametrize("case", SCORED, ids=[c.stem for c in SCORED])
 def test_reduced_case_scores_match_pacemaker(case: Path) -> None:
     expected = set(case.with_suffix(".scores").read_text().splitlines())
-    kinds = {line.split(" ", 1)[0] for line in expected} | {"pcmk__primitive_assign:"}
+    kinds = {score_kind(line) for line in expected} | {"pcmk__primitive_assign:"}
     ordered = [line for line in schedule(case.read_text()).scores
-               if line.split(" ", 1)[0] in kinds]
+               if score_kind(line) in kinds]
     got = set(ordered)
     assert got == expected, "\n".join(["missing:", *sorted(expected - got),
                                        "extra:", *sorted(got - expected)])
