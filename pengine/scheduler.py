@@ -31,7 +31,7 @@ from pengine.actions import (
 from pengine.anti_colocation import create_anti_colocation_orders
 from pengine.api import Transition
 from pengine.blocking import DependentBlock
-from pengine.collective_actions import clone_actions
+from pengine.collective_actions import clone_actions, ordered_instance_chain
 from pengine.constraints import Constraints, unpack_constraints
 from pengine.digests import CLEANUP, RESCHEDULE, config_changes, orphan_recurring
 from pengine.failcount_clear import DEFINITION_CHANGED, EXPIRED, failcount_clears, orphan_clears
@@ -236,6 +236,9 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
         elif rsc.kind == "clone":
             clone_actions(unpacked, action_set, rsc.id)
             orphan_group_orders(unpacked, action_set, rsc.id)
+    for rsc in unpacked.resources:
+        if rsc.kind == "clone":
+            ordered_instance_chain(unpacked, action_set, rsc.id)
     cancel_blocked_migrations(unpacked, action_set)
     schedule_unfencing(unpacked, action_set)
     schedule_fencing_and_shutdowns(unpacked, placement, action_set)

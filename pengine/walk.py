@@ -32,7 +32,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pengine.actions import UNFENCE, Work
+from pengine.actions import UNFENCE, WITH_ACTIONS, Work
 from pengine.order_links import PAIRED, REMAPPED, Link
 from pengine.sealed_actions import SettlingFlags
 
@@ -74,7 +74,10 @@ def ordering_age(link: Link) -> int:
     """The stage that created an ordering, newest (seen first) lowest: Pacemaker orders
     probes last (before their resource's start), before that each resource's internal
     orderings (a group's member chain after the member's own stop -> start), and the
-    user's constraints first; unfencing orderings come with the fencing actions."""
+    user's constraints first; unfencing orderings come with the fencing actions. Oldest
+    of all are those made together with the actions (an ordered clone's instance chain)."""
+    if WITH_ACTIONS in link.flags:
+        return 5
     if UNFENCE in link.flags:
         return 4
     if "user" in link.flags:
