@@ -48,7 +48,6 @@ from pengine.migration_orders import cancel_blocked_migrations
 from pengine.model import Action
 from pengine.notifications import Expansion, expand_notifications
 from pengine.order_links import Link
-from pengine.ordered_chain import ordered_chain_edges
 from pengine.ordering import resolve, user_orderings
 from pengine.ordering_context import (
     clone_instance_actions,
@@ -174,8 +173,7 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
     actions = freeze(unpacked, expanded.works, expanded.flags, expanded.meta,
                      expanded.priority, {**_collectives_managed(unpacked), **placement.managed})
     return Transition(
-        edges=tuple(dict.fromkeys([*graph_edges(actions, expanded.links),
-                                   *ordered_chain_edges(unpacked, actions)])), actions=actions,
+        edges=graph_edges(actions, expanded.links), actions=actions,
         summary=summarise(unpacked, placement, actions, set(created.reloads)),
         scores=placement.score_lines,
         status=build_status(unpacked), now=unpacked.now, transition_id=transition_id,
