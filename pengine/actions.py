@@ -26,6 +26,8 @@ RESTART = "restart"
 PROMOTED_IMPLIES_FIRST = "promoted_implies_first"
 ASYMMETRICAL = "asymmetrical"
 OPTIONAL = "optional"
+# An ordering made together with the actions, before any constraint's (order_actions)
+WITH_ACTIONS = "with_actions"
 # pcmk__order_vs_unfence orders unfencing before a probe or start at once (order_actions),
 # before any ordering applied later: it is the oldest ordering before that action.
 UNFENCE = "unfence"

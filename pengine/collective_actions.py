@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pengine.actions import IMPLIES_THEN, OPTIONAL, RUNNABLE_LEFT, ActionSet, Work, op_key
+from pengine.actions import (
+    IMPLIES_THEN,
+    OPTIONAL,
+    RUNNABLE_LEFT,
+    WITH_ACTIONS,
+    ActionSet,
+    OrderSpec,
+    Work,
+    op_key,
+)
 from pengine.state import Unpacked
 from pengine.xmlin import is_true
 
@@ -66,6 +75,35 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     acts.order(cid, "stop", cid, "stopped", RUNNABLE_LEFT)
     acts.order(cid, "stopped", cid, "start", OPTIONAL)
     acts.order(cid, "start", cid, "running", RUNNABLE_LEFT)
+
+
+def ordered_instance_chain(u: Unpacked, acts: ActionSet, cid: str) -> None:
+    """An ordered clone's orderings between the instances' own actions, made as soon as
+    they exist (clone_create_actions' child_ordering_constraints): by instance number,
+    each instance's one required start after the previous such start, and its one
+    required stop before the previous such stop; an instance with none (or several) is
+    passed over, so the chain bridges it. A group instance's pseudo actions are created
+    optional, so only instances of primitives are chained. These orderings are older
+    than any the constraints make (order_actions at once, not pcmk__new_ordering)."""
+    if not is_true(u.rsc(cid).meta.get("ordered")):
+        return
+    specs: list[OrderSpec] = []
+    last: dict[str, Work] = {}
+    for inst in _chained(clone_instances(u, cid), True):
+        if u.rsc(inst).kind != "primitive":
+            continue
+        for task in ("stop", "start"):
+            required = [act for act in acts.of(inst, task) if not act.optional]
+            if len(required) != 1:
+                continue
+            act, previous = required[0], last.get(task)
+            if previous is not None:
+                first, then = (previous, act) if task == "start" else (act, previous)
+                specs.append(OrderSpec(first.rsc, task, then.rsc, task,
+                                       frozenset({OPTIONAL, WITH_ACTIONS}),
+                                       first_action=first, then_action=then))
+            last[task] = act
+    acts.orders[0:0] = specs
 
 
 def _chained(instances: Sequence[str], chain: bool) -> list[str]:

@@ -18,6 +18,10 @@ REMAPPED = "remapped"
 # An ordering a clone's action passes on to an instance's action (a member link whose
 # collective link is the one with the same 'first' and the clone's start as 'then')
 THROUGH_CLONE = "through_clone"
+# An interleaved ordering's instance pair: applying the clone-level ordering creates it as
+# an ordering of its own (update_interleaved_actions calls order_actions), which the
+# instances' later updates follow like any other
+PAIRED = "paired"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from pengine.interleave_partner import (
     Placed,
     interleaved,
 )
-from pengine.order_links import PRINTED, REMAPPED, THROUGH_CLONE, Link, member_links
+from pengine.order_links import PAIRED, PRINTED, REMAPPED, THROUGH_CLONE, Link, member_links
 from pengine.state import Unpacked
 from pengine.unpack_resources import RscConfig
 from pengine.xmlin import is_true
@@ -172,7 +172,8 @@ def _interleaved_links(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dic
         level = [dataclasses.replace(link, flags=link.flags | {REMAPPED}) for link in level]
     level = [dataclasses.replace(link, origin=origin) for link in level]
     via = level[0].then if level else None
-    pairs = [dataclasses.replace(link, via=link.via or via, origin=origin)
+    pairs = [dataclasses.replace(link, via=link.via or via, origin=origin,
+                                 flags=link.flags if link.via else link.flags | {PAIRED})
              for link in interleaved(u, acts, spec, assigned, placed or Placed(), origin)]
     return pairs + level
 

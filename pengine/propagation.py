@@ -60,25 +60,31 @@ class Context:
     def _read_clone_action(self, act: Work) -> None:
         """Reading a clone action's flags (summary_action_flags without a node) changes
         the action itself, counted as no change: required once an instance's matching
-        action is, unrunnable once none can run."""
+        action is, unrunnable once none can run. Both read each instance's own action
+        (a group instance's pseudo action through its members: a required member start
+        makes the group's start, and so the clone's, required; seed 23)."""
         children = self.collective_children.get(act.id)
         if children is None:
             return
         optional, runnable = self.flags.optional, self.flags.runnable
-        if optional[act.id] and any(not optional[c.id] for c in children):
+        if optional[act.id] and any(not optional[c.id] for c in self._instances(act, children)):
             optional[act.id] = False
         if runnable[act.id] and not self._any_instance_runnable(act, children):
             runnable[act.id] = False
 
-    def _any_instance_runnable(self, act: Work, children: Sequence[Work]) -> bool:
-        """Is any instance's action (a group instance's read from its members) runnable?
-        Without the instances' own actions, the placed primitives' decide."""
+    def _instances(self, act: Work, children: Sequence[Work]) -> Sequence[Work]:
+        """Each instance's action read as summary_action_flags reads it (without the
+        instances' own actions, the placed primitives')."""
         instances = self.instance_actions.get(act.id)
         if instances is None:
-            return any(self.flags.runnable[c.id] for c in children)
+            return children
         for inst in instances:
             self.read(inst)
-        return any(self.flags.runnable[inst.id] for inst in instances)
+        return instances
+
+    def _any_instance_runnable(self, act: Work, children: Sequence[Work]) -> bool:
+        """Is any instance's action (a group instance's read from its members) runnable?"""
+        return any(self.flags.runnable[inst.id] for inst in self._instances(act, children))
 
     def first_runnable(self, f: Work) -> bool:
         """A clone action read as an ordering's 'first' is runnable while any instance's

@@ -31,7 +31,7 @@ from pengine.actions import (
 from pengine.anti_colocation import create_anti_colocation_orders
 from pengine.api import Transition
 from pengine.blocking import DependentBlock
-from pengine.collective_actions import clone_actions
+from pengine.collective_actions import clone_actions, ordered_instance_chain
 from pengine.constraints import Constraints, unpack_constraints
 from pengine.digests import (
     CLEANUP,
@@ -55,7 +55,6 @@ from pengine.migration_orders import cancel_blocked_migrations
 from pengine.model import Action
 from pengine.notifications import Expansion, expand_notifications
 from pengine.order_links import Link
-from pengine.ordered_chain import ordered_chain_edges
 from pengine.ordering import resolve, user_orderings
 from pengine.ordering_context import (
     clone_instance_actions,
@@ -182,8 +181,7 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
     actions = freeze(unpacked, expanded.works, expanded.flags, expanded.meta,
                      expanded.priority, {**_collectives_managed(unpacked), **placement.managed})
     return Transition(
-        edges=tuple(dict.fromkeys([*graph_edges(actions, expanded.links),
-                                   *ordered_chain_edges(unpacked, actions)])), actions=actions,
+        edges=graph_edges(actions, expanded.links), actions=actions,
         summary=summarise(unpacked, placement, actions, set(created.reloads)),
         scores=placement.score_lines,
         status=build_status(unpacked), now=unpacked.now, transition_id=transition_id,
@@ -244,6 +242,9 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
         elif rsc.kind == "clone":
             clone_actions(unpacked, action_set, rsc.id)
             orphan_group_orders(unpacked, action_set, rsc.id)
+    for rsc in unpacked.resources:
+        if rsc.kind == "clone":
+            ordered_instance_chain(unpacked, action_set, rsc.id)
     cancel_blocked_migrations(unpacked, action_set)
     schedule_unfencing(unpacked, action_set)
     schedule_fencing_and_shutdowns(unpacked, placement, action_set)

@@ -4,16 +4,22 @@ Pacemaker updates every action once, newest first. Updating an action applies ea
 ordering before it, newest ordering first; whenever an ordering changes its 'first'
 action, the actions after 'first' and 'first' itself are updated at once. An ordering on
 a group's or clone's action also reaches its members' matching actions (the collective's
-update_ordered_actions), and an action of a resource with a parent that changes is
-updated again at once through the orderings before it. When the updated action changed,
-it blocks its colocation dependents if it became unrunnable, is updated again, and then
+update_ordered_actions): a clone instance's action changed that way has its followers
+updated at once, and an interleaved ordering's instance pair becomes an ordering of its
+own when first applied. An action of a resource with a parent that changes is updated
+again at once through the orderings before it. When the updated action changed, it
+blocks its colocation dependents if it became unrunnable, is updated again, and then
 every action after it is. The first reason set on an action wins, so this order decides
 the "due to" text of the Transition Summary.
 
-Where our model differs, the walk repeats until the flags settle: our links stand in for
-a few of Pacemaker's on-demand reads of a collective's summary flags, so an action
-Pacemaker reaches later through such a read may need a second pass here. Only flags
-Pacemaker also sets are set; a second pass can only name reasons the first left unset.
+Where our model differs, the walk repeats until the flags settle: Pacemaker keeps a
+remapped ordering (clone start -> X, applied as clone running -> X) among the followers
+of the clone's start, so X is updated again whenever that start changes (corpus
+cloned-group-stop); ours leaves it out, because following it would meet instances our
+placement already unassigned for an interleaved ordering (pengine.placement_pairing),
+which Pacemaker unassigns only when the walk reaches that ordering (corpus unrunnable-2
+would block colocation dependents too early). Only flags Pacemaker also sets are set; a
+second pass can only name reasons the first left unset.
 
 Invariant: flags only move one way (optional -> required, runnable -> unrunnable), so the
 recursion follows changes and ends. The walk only orders the applications: what one
@@ -26,8 +32,8 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pengine.actions import UNFENCE, Work
-from pengine.order_links import REMAPPED, Link
+from pengine.actions import UNFENCE, WITH_ACTIONS, Work
+from pengine.order_links import PAIRED, REMAPPED, Link
 from pengine.sealed_actions import SettlingFlags
 
 _COMPLETION = ("running", "stopped", "promoted", "demoted")
@@ -68,7 +74,10 @@ def ordering_age(link: Link) -> int:
     """The stage that created an ordering, newest (seen first) lowest: Pacemaker orders
     probes last (before their resource's start), before that each resource's internal
     orderings (a group's member chain after the member's own stop -> start), and the
-    user's constraints first; unfencing orderings come with the fencing actions."""
+    user's constraints first; unfencing orderings come with the fencing actions. Oldest
+    of all are those made together with the actions (an ordered clone's instance chain)."""
+    if WITH_ACTIONS in link.flags:
+        return 5
     if UNFENCE in link.flags:
         return 4
     if "user" in link.flags:
@@ -108,6 +117,7 @@ class Walk:
             if link.via is not None:
                 self.members.setdefault(link.via.id, []).append(link)
         self.remapped: set[int] = set()  # id() of the remapped links already ordered anew
+        self.paired: set[int] = set()  # id() of the instance pairs already ordered
 
     def run(self, actions: Sequence[Work]) -> None:
         """Update every action, newest first (deep recursion: chains of changes)."""
@@ -117,9 +127,8 @@ class Walk:
         try:
             settled: tuple[list[bool], list[bool]] | None = None
             while settled != (self.flags.optional, self.flags.runnable):
-                # Pacemaker walks once; our links reach a few actions only through
-                # collectives' summaries Pacemaker reads at other moments, so the walk is
-                # repeated until the flags settle (only what Pacemaker would also set)
+                # Pacemaker walks once; ours is repeated until the flags settle (the
+                # module's docstring says what a single walk still misses)
                 settled = (list(self.flags.optional), list(self.flags.runnable))
                 for act in order:
                     self.update(act)
@@ -178,12 +187,52 @@ class Walk:
     def _apply_members(self, link: Link) -> bool:
         """A collective's update_ordered_actions: the members' (or paired instances')
         matching actions, and a group instance's members after that instance."""
+        if self.shape.kinds.get(link.then.rsc or "") == "clone":
+            return self._apply_instances(link)
         changed = False
         for member in self.members.get(link.then.id, ()):
             if _reaches(link, member):
+                self._order(member)
                 changed |= self._apply_one(member)
                 changed |= self._apply_members(member)
         return changed
+
+    def _apply_instances(self, link: Link) -> bool:
+        """pcmk__multi_update_actions for an ordering on a clone's action: each
+        instance's matching action (with its group's members) is updated, and once it
+        changed, every action after it is updated at once, before the next instance. An
+        interleaved ordering's instance pairs become orderings of their own instead."""
+        clone = link.then.rsc
+        changed = False
+        instance: Work | None = None  # the instance action being updated
+        instance_changed = False
+        for member in self.members.get(link.then.id, ()):
+            if not _reaches(link, member):
+                continue
+            if PAIRED not in member.flags \
+                    and self.shape.ancestors.get(member.then.rsc or "", ())[:1] == (clone,):
+                self._after_changed(instance, instance_changed)
+                instance, instance_changed = member.then, False
+            self._order(member)
+            one = self._apply_one(member)
+            one |= self._apply_members(member)
+            changed |= one
+            instance_changed |= one
+        self._after_changed(instance, instance_changed)
+        return changed
+
+    def _after_changed(self, instance: Work | None, changed: bool) -> None:
+        if instance is not None and changed:
+            self.after(instance)
+
+    def _order(self, link: Link) -> None:
+        """An interleaved instance pair becomes an ordering of its own when first applied
+        (order_actions prepends it to both actions' lists)."""
+        if PAIRED not in link.flags or id(link) in self.paired:
+            return
+        self.paired.add(id(link))
+        self.befores.setdefault(link.then.id, []).insert(0, link)
+        self.afters.setdefault(link.first.id, []).insert(0, link)
 
     def _apply_one(self, link: Link) -> bool:
         """One ordering between two actions, both read first as Pacemaker reads them

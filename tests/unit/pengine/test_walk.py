@@ -9,9 +9,10 @@ after the user's constraints.
 
 from __future__ import annotations
 
-from pengine.actions import OPTIONAL, UNFENCE, Work
-from pengine.order_links import Link
-from pengine.walk import Shape, creation_order, ordering_age
+from pengine.actions import OPTIONAL, RUNNABLE_LEFT, UNFENCE, Work
+from pengine.order_links import PAIRED, Link
+from pengine.sealed_actions import SettlingFlags
+from pengine.walk import Shape, Walk, creation_order, ordering_age
 
 SHAPE = Shape({"c": "clone", "g:0": "group", "m:0": "primitive", "r": "primitive"},
               {"g:0": ("c",), "m:0": ("g:0", "c"), "r": ()})
@@ -42,3 +43,37 @@ def test_orderings_are_seen_probe_first_then_internal_then_user() -> None:
     }
     seen = sorted(links, key=lambda name: ordering_age(links[name]))
     assert seen == ["probe", "chain", "own", "user", "unfence"]
+
+
+def test_an_interleaved_pair_is_followed_once_its_first_instance_changes() -> None:
+    # corpus clone_min_interleave_start_one, in Debian's crm_simulate -VVVVVV trace: the
+    # interleaved FAKE2-clone running -> FAKE3-clone start creates FAKE2:0 start ->
+    # FAKE3:0 start (update_interleaved_actions: order_actions); later the one-or-more
+    # action makes FAKE2-clone start unrunnable, the clone passes that on to FAKE2:0
+    # start, and FAKE2:0 start's followers are updated at once
+    # (pcmk__multi_update_actions): FAKE3:0 start becomes unrunnable in the same walk.
+    shape = Shape({"A": "clone", "B": "clone", "a:0": "primitive", "b:0": "primitive"},
+                  {"a:0": ("A",), "b:0": ("B",), "A": (), "B": ()})
+    gate, a_start, a_running = (_work(1, "one-or-more_start_0", None, None),
+                                _work(2, "A_start_0", "A", None),
+                                _work(3, "A_running_0", "A", None))
+    a0_start, b_start, b0_start = (_work(4, "a:0_start_0", "a:0"),
+                                   _work(5, "B_start_0", "B", None),
+                                   _work(6, "b:0_start_0", "b:0"))
+    gate.runnable = False
+    left = frozenset({RUNNABLE_LEFT})
+    links = [Link(gate, a_start, left), Link(gate, a0_start, left, via=a_start),
+             Link(a_running, b_start, left, origin=2),
+             Link(a0_start, b0_start, left | {PAIRED}, via=b_start, origin=2)]
+    flags = SettlingFlags([gate, a_start, a_running, a0_start, b_start, b0_start])
+
+    def apply(link: Link) -> None:
+        if not flags.runnable[link.first.id]:
+            flags.runnable[link.then.id] = False
+
+    walk = Walk(links, flags, apply, shape, lambda act, walk: None, lambda act: None,
+                lambda act: None)
+    walk.update(b_start)  # pairs the instances: nothing to pass on yet
+    walk.update(a_start)
+    assert not flags.runnable[a0_start.id]
+    assert not flags.runnable[b0_start.id]
