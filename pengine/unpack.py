@@ -299,7 +299,7 @@ def _block_groups(resources: list[RscConfig], states: dict[str, RscState]) -> No
     by_id = {r.id: r for r in resources}
     for rsc in resources:
         st = states.get(rsc.id)
-        if st is None or rsc.parent is None or len(st.running_on) < 2:
+        if st is None or rsc.parent is None or len(st.running_on) < 2 or not st.blocked:
             continue
         parent = by_id.get(rsc.parent)
         if parent is None or parent.kind != "group" or rsc.multiple_active != "block" \

@@ -354,7 +354,10 @@ class HistoryUnpacker:
         if node.maintenance:
             st.managed = False
         if not st.managed:
+            # native_add_running returns here: an unmanaged resource (is-managed=false,
+            # maintenance) never gets its multiple-active policy applied
             st.locations.append((node.name, INF, "not_managed_default"))
+            return
         if len(st.running_on) > 1:
             policy = rsc.multiple_active
             if policy == "stop_only":
