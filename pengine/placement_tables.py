@@ -17,6 +17,7 @@ from pengine.constraints import Constraints
 from pengine.failcount_clear import PARAMETERS_CHANGED, failcount_clears
 from pengine.failcounts import fail_count, has_failure_attributes
 from pengine.scores import INF, add, char2score, score2str
+from pengine.unpack_history import CLONE_BAN_TAGS
 from pengine.xmlin import is_true
 
 if TYPE_CHECKING:
@@ -124,7 +125,6 @@ def clone_wide_bans(placer: _Placer) -> _Bans:
     Pacemaker puts them on the clone with resource_location(), which recurses into every
     descendant: in a clone of a group a hard error of one member bans every member of every
     instance (an asymmetric cluster then lists the node for all of them; seed 10)."""
-    tags = {"masked-probe-failure", "hard-error", "fatal-error", "__action_migration_auto__"}
     clone_of = {rid.split(":", 1)[0]: top_id(placer.u, rid) for rid in placer.anonymous}
     # An orphan (history found on a node when every instance is active elsewhere) is one
     # more child of the clone, so its bans go to the clone too (case
@@ -133,7 +133,7 @@ def clone_wide_bans(placer: _Placer) -> _Bans:
     out: _Bans = {}
     for rid in sorted(placer.anonymous | orphans):
         for node, score, tag in placer.u.states[rid].locations:
-            if tag in tags:
+            if tag in CLONE_BAN_TAGS:
                 out.setdefault(clone_of[rid.split(":", 1)[0]], []).append((node, score, tag))
     return out
 

@@ -22,6 +22,10 @@ from pengine.xmlin import Element
 ON_FAIL_RANK = ["ignore", "demote", "restart", "reset-remote", "restart-container", "migrate",
                 "block", "stop", "standby", "fence"]
 START_LIKE = ("start", "migrate_from")
+# History bans an anonymous clone instance puts on its whole clone (resource_location on
+# the clone: they show in its own allowed nodes)
+CLONE_BAN_TAGS = frozenset({"masked-probe-failure", "hard-error", "fatal-error",
+                            "__action_migration_auto__"})
 
 
 def _int(text: str | None, default: int = 0) -> int:
