@@ -12,6 +12,7 @@ import re
 
 from messaging.record import Record
 from messaging.types import Role
+from pengine.constraint_refs import Refs, attribute_refs, complete, prefix, set_refs
 from pengine.rules import RuleContext, evaluate
 from pengine.scores import INF, char2score
 from pengine.state import Unpacked
@@ -161,19 +162,18 @@ def unpack_constraints(u: Unpacked) -> Constraints:
 
 
 def _expand(rid: str | None, known: set[str], tags: dict[str, list[str]]) -> list[str]:
-    if not rid:
-        return []
-    if rid in known:
-        return [rid]
-    return [r for r in tags.get(rid, []) if r in known]
+    """The resources a plain attribute names, up to a tag's first unknown reference."""
+    return prefix(attribute_refs(rid, known, tags)[0])
 
 
 def _locations(el: Element, u: Unpacked, known: set[str], tops: list[str],
                tags: dict[str, list[str]]) -> list[Location]:
     cid = el.get("id") or ""
     targets = _expand(el.get("rsc"), known, tags)
-    for rset in el.findall("resource_set"):
-        targets.extend(_set_members(rset, known, tags))
+    for refs in set_refs(el, known, tags):
+        targets.extend(prefix(refs))
+        if not complete(refs):
+            break  # an unknown reference ends the constraint's sets
     pattern = el.get("rsc-pattern")
     matches: list[tuple[str, re.Match[str] | None]] = [(t, None) for t in targets]
     if pattern:
@@ -240,13 +240,6 @@ def _rule_scores(rule: Element, u: Unpacked, found: re.Match[str] | None,
     return out
 
 
-def _set_members(rset: Element, known: set[str], tags: dict[str, list[str]]) -> list[str]:
-    out: list[str] = []
-    for ref in rset.findall("resource_ref"):
-        out.extend(_expand(ref.get("id"), known, tags))
-    return out
-
-
 # A colocation a set constraint states: dependent, primary, score, their roles.
 _SetPair = tuple[str, str, int, str | None, str | None]
 
@@ -257,19 +250,19 @@ def _colocation_sets(el: Element, u: Unpacked, known: set[str],
     sets = el.findall("resource_set")
     cid = el.get("id") or ""
     attr = el.get("node-attribute") or "#uname"
-    pairs = _within_set_pairs(sets, known, tags, score) + \
-        _between_set_pairs(sets, known, tags, score)
+    refs = set_refs(el, known, tags)
+    pairs = _within_set_pairs(sets, refs, score) + _between_set_pairs(sets, refs, score)
     return [Colocation(cid, dep, prim, value, _role(drole), _role(prole), attr,
                        is_true(el.get("influence"), u.rsc(dep).critical))
             for dep, prim, value, drole, prole in pairs if dep != prim]
 
 
-def _within_set_pairs(sets: list[Element], known: set[str], tags: dict[str, list[str]],
-                      score: int) -> list[_SetPair]:
-    """Colocations among the members of each sequential set with a non-zero score."""
+def _within_set_pairs(sets: list[Element], refs: list[Refs], score: int) -> list[_SetPair]:
+    """Colocations among the members of each sequential set with a non-zero score (up to
+    the set's first unknown reference)."""
     out: list[_SetPair] = []
-    for rset in sets:
-        members = _set_members(rset, known, tags)
+    for rset, set_members in zip(sets, refs, strict=True):
+        members = prefix(set_members)
         value = char2score(rset.get("score")) if rset.get("score") else score
         role = rset.get("role")
         if not is_true(rset.get("sequential"), True) or value == 0:
@@ -288,23 +281,42 @@ def _within_set_pairs(sets: list[Element], known: set[str], tags: dict[str, list
     return out
 
 
-def _between_set_pairs(sets: list[Element], known: set[str], tags: dict[str, list[str]],
-                       score: int) -> list[_SetPair]:
-    """Colocations of each set with the next one: a sequential set takes part through
-    its first member as dependent and its last member as primary."""
+def _between_set_pairs(sets: list[Element], refs: list[Refs], score: int) -> list[_SetPair]:
+    """Colocations of each set with the next one (colocate_rsc_sets): a sequential set
+    takes part through its first member as dependent and its last member as primary; an
+    unknown reference ends the loop that reads it."""
     out: list[_SetPair] = []
-    for first, second in itertools.pairwise(sets):
-        deps = _set_members(first, known, tags)
-        prims = _set_members(second, known, tags)
-        if not deps or not prims:
-            continue
-        if is_true(first.get("sequential"), True):
-            deps = deps[:1]
-        if is_true(second.get("sequential"), True):
-            prims = prims[-1:]
-        out.extend((dep, prim, score, first.get("role"), second.get("role"))
-                   for dep in deps for prim in prims)
+    for (first, deps), (second, prims) in itertools.pairwise(zip(sets, refs, strict=True)):
+        roles = (first.get("role"), second.get("role"))
+        out.extend((dep, prim, score, *roles) for dep, prim in _set_to_set(
+            deps if is_true(first.get("sequential"), True) else None,
+            prims if is_true(second.get("sequential"), True) else None, deps, prims))
     return out
+
+
+def _set_to_set(seq_deps: Refs | None, seq_prims: Refs | None, deps: Refs,
+                prims: Refs) -> list[tuple[str, str]]:
+    dep = prim = None
+    if seq_deps:
+        if seq_deps[0] is None:
+            return []
+        dep = seq_deps[0]
+    if seq_prims is not None:
+        if not seq_prims or seq_prims[-1] is None:
+            return []
+        prim = seq_prims[-1]
+    if dep is not None and prim is not None:
+        return [(dep, prim)]
+    if dep is not None:
+        return [(dep, p) for p in prefix(prims)]
+    if prim is not None:
+        return [(d, prim) for d in prefix(deps)]
+    pairs: list[tuple[str, str]] = []
+    for d in prefix(deps):
+        pairs.extend((d, p) for p in prefix(prims))
+        if not complete(prims):
+            break  # the inner loop's failed lookup ends the whole function
+    return pairs
 
 
 def _colocation(el: Element, u: Unpacked, known: set[str],
@@ -314,8 +326,11 @@ def _colocation(el: Element, u: Unpacked, known: set[str],
         return _colocation_sets(el, u, known, tags, score)
     if score == 0:
         return []
-    deps = _expand(el.get("rsc"), known, tags)
-    prims = _expand(el.get("with-rsc"), known, tags)
+    dep_refs, dep_tag = attribute_refs(el.get("rsc"), known, tags)
+    prim_refs, prim_tag = attribute_refs(el.get("with-rsc"), known, tags)
+    if dep_tag and prim_tag:
+        return []  # "two templates or tags cannot be colocated"
+    deps, prims = prefix(dep_refs), prefix(prim_refs)
     out = []
     for dep in deps:
         for prim in prims:
@@ -341,9 +356,13 @@ def _ordering(el: Element, u: Unpacked, known: set[str],
     then_task = (el.get("then-action") or first_task).lower()
     if el.find("resource_set") is not None:
         return _ordering_sets(el, known, tags, kind, symmetrical)
+    firsts = attribute_refs(el.get("first"), known, tags)[0]
+    thens = attribute_refs(el.get("then"), known, tags)[0]
+    if not (complete(firsts) and complete(thens)):
+        return []  # unpack_order_set stops the constraint at a set with an unknown member
     out = []
-    for first in _expand(el.get("first"), known, tags):
-        for then in _expand(el.get("then"), known, tags):
+    for first in prefix(firsts):
+        for then in prefix(thens):
             via, minimum = _clone_min(el, u, first)
             out.append(Ordering(el.get("id") or "", first, first_task, then, then_task, kind,
                                 symmetrical, via, minimum))
@@ -369,15 +388,20 @@ def _ordering_sets(el: Element, known: set[str], tags: dict[str, list[str]], kin
     oid = el.get("id") or ""
     out: list[Ordering] = []
     sets = el.findall("resource_set")
+    refs = set_refs(el, known, tags)
+    # unpack_order_set fails on a set with an unknown member, which ends the constraint:
+    # that set and the later ones make no ordering (the earlier ones' stay)
+    usable = next((i for i, r in enumerate(refs) if not complete(r)), len(refs))
+    members_of = {id(rset): prefix(r) for rset, r in zip(sets, refs, strict=True)}
+    sets = sets[:usable]
     for rset in sets:
-        members = _set_members(rset, known, tags)
+        members = members_of[id(rset)]
         task = (rset.get("action") or "start").lower()
         if is_true(rset.get("sequential"), True):
             for a, b in itertools.pairwise(members):
                 out.append(Ordering(oid, a, task, b, task, kind, symmetrical))
     for first, second in itertools.pairwise(sets):
-        firsts = _set_members(first, known, tags)
-        thens = _set_members(second, known, tags)
+        firsts, thens = members_of[id(first)], members_of[id(second)]
         via = None
         # Between sets, order_rsc_sets narrows a set to one end only when it says
         # sequential="true" explicitly (pcmk__xe_attr_is_true): an unset "sequential",

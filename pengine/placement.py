@@ -243,8 +243,11 @@ class _Placer:
         show_group_scores(self, rid)
         self.busy.add(rid)
         first: str | None = None
-        for index, child in enumerate(rsc.children):
-            node = self._assign_tree(child, prefer if index == 0 else None)
+        for child in rsc.children:
+            # pcmk__group_assign hands the preferred node to every member: with
+            # collocated=false it wins a later member's ties too (case
+            # uncollocated-group-instance-members-all-prefer-its-current-node)
+            node = self._assign_tree(child, prefer)
             # pcmk__group_assign answers the first member that got a node: a stopped first
             # member leaves the answer to an unmanaged one kept where it runs (case
             # stopped-group-instance-counts-its-unmanaged-member).

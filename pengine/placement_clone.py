@@ -132,8 +132,9 @@ def _dependents_merged(placer: _Placer, rid: str) -> list[Colocation]:
 def _own_score(placer: _Placer, inst: str, node: str) -> int:
     """The instance's own score on a node: a group instance's table holds what was placed
     on the group (the clone's locations and bans), not its members' failures."""
-    if placer.u.rsc(inst).kind == "group":
-        return placer._strategy_table(placer.u.rsc(inst).parent or inst).get(node, -INF)
+    parent = placer.u.rsc(inst).parent
+    if placer.u.rsc(inst).kind == "group" and parent is not None:
+        return clone_table(placer, parent, instance_view=True).get(node, -INF)
     return placer.tables[placer.primitives_under(inst)[0]].get(node, -INF)
 
 

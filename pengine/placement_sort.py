@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from messaging.types import Role
 from pengine.colocation import Table, add_matching, can_run_any
 from pengine.constraints import Colocation
-from pengine.placement_tables import clone_wide_bans
+from pengine.placement_tables import clone_only_ban, clone_wide_bans
 from pengine.scores import INF
 from pengine.utilization import compare_capacity
 
@@ -142,9 +142,11 @@ def _priority_key(placer: _Placer, rid: str) -> tuple[int, int]:
     return (-rsc.priority, -_VARIANT_RANK.get(rsc.kind, 0))
 
 
-def clone_table(placer: _Placer, rid: str) -> Table:
+def clone_table(placer: _Placer, rid: str, instance_view: bool = False) -> Table:
     """A clone's own table: node base scores, the clone's location constraints and the
-    history bans its anonymous instances put on the whole clone (no instance stickiness)."""
+    history bans its anonymous instances put on the whole clone (no instance stickiness).
+    `instance_view`: what resource_location left in its instances' tables (without the
+    bans that land on the clone alone)."""
     u = placer.u
     table: Table = {n.name: n.base_score for n in u.nodes} if u.options.symmetric else {}
     for loc in placer.cons.locations:
@@ -157,8 +159,9 @@ def clone_table(placer: _Placer, rid: str) -> Table:
         for prim in prims:
             for node in placer.threshold_bans.get(prim, ()):
                 placer._add(table, node, -INF)
-        for target, score in bans.get(rid, ()):
-            placer._add(table, target, score)
+        for target, score, tag in bans.get(rid, ()):
+            if not (instance_view and clone_only_ban(target, tag)):
+                placer._add(table, target, score)
     if rid in placer.discovery.exclusive_scope():
         placer.discovery.ban_outside(rid, table)
     return table

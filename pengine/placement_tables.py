@@ -18,6 +18,7 @@ from pengine.failcount_clear import PARAMETERS_CHANGED, failcount_clears
 from pengine.failcounts import fail_count, has_failure_attributes
 from pengine.score_lines import table_lines
 from pengine.scores import INF, add, char2score
+from pengine.unpack_history import CLONE_BAN_TAGS
 from pengine.xmlin import is_true
 
 if TYPE_CHECKING:
@@ -27,32 +28,14 @@ if TYPE_CHECKING:
     from pengine.unpack_resources import RscConfig
 
 
+_Bans = dict[str, list[tuple[str | None, int, str]]]
+
+
 def build_tables(placer: _Placer, cons: Constraints) -> None:
     """Fill placer.tables for every primitive, then apply node criteria."""
-    u = placer.u
     shared = clone_wide_bans(placer)
-    for rsc in u.primitives:
-        table: Table = {}
-        if u.options.symmetric:
-            table = {n.name: n.base_score for n in u.nodes}
-        for node, score, _tag in u.states[rsc.id].locations:
-            if node in placer.nodes and node not in table:
-                # resource_location() from the status adds a copy of the node with the
-                # weight unpacking gave it: -INFINITY on a node shutting down (case
-                # asymmetric-unmanaged-resource-on-a-stopping-node)
-                table[node] = placer.nodes[node].weight
-            placer._add(table, node, score)
-        for node, score in shared.get(top_id(u, rsc.id) if rsc.id in placer.anonymous else "", ()):
-            placer._add(table, node, score)
-            # resource_location() on the clone too: its own table (what a colocated
-            # primary merges) carries the ban (trace: "masked-probe-failure for c7").
-            placer.threshold_bans.setdefault(rsc.id, set()).add(node or "")
-        locked = u.states[rsc.id].locked_to
-        if locked is not None:
-            for name in list(table):
-                if name != locked:
-                    table[name] = -INF
-        placer.tables[rsc.id] = table
+    for rsc in placer.u.primitives:
+        placer.tables[rsc.id] = _primitive_table(placer, rsc.id, shared)
     _group_tables(placer, shared)
     node_health(placer)
     for loc in cons.locations:
@@ -72,7 +55,36 @@ def exclusive_discovery(placer: _Placer) -> None:
             placer.discovery.ban_outside(rid, placer.group_tables[rid])
 
 
-def _group_tables(placer: _Placer, shared: dict[str, list[tuple[str | None, int]]]) -> None:
+def _primitive_table(placer: _Placer, rid: str, shared: _Bans) -> Table:
+    """A primitive's table from the status: node base scores, its history bans and the
+    bans its clone's anonymous instances share, cut down to a shutdown lock's node."""
+    u = placer.u
+    anonymous = rid in placer.anonymous
+    table: Table = {n.name: n.base_score for n in u.nodes} if u.options.symmetric else {}
+    for node, score, tag in u.states[rid].locations:
+        if anonymous and clone_only_ban(node, tag):
+            continue
+        if node in placer.nodes and node not in table:
+            # resource_location() from the status adds a copy of the node with the
+            # weight unpacking gave it: -INFINITY on a node shutting down (case
+            # asymmetric-unmanaged-resource-on-a-stopping-node)
+            table[node] = placer.nodes[node].weight
+        placer._add(table, node, score)
+    for node, score, tag in shared.get(top_id(u, rid) if anonymous else "", ()):
+        # resource_location() on the clone too: its own table (what a colocated
+        # primary merges) carries the ban (trace: "masked-probe-failure for c7").
+        placer.threshold_bans.setdefault(rid, set()).add(node or "")
+        if not clone_only_ban(node, tag):
+            placer._add(table, node, score)
+    locked = u.states[rid].locked_to
+    if locked is not None:
+        for name in list(table):
+            if name != locked:
+                table[name] = -INF
+    return table
+
+
+def _group_tables(placer: _Placer, shared: _Bans) -> None:
     """The groups' own tables: the symmetric default, and the history bans resource_location
     puts on an anonymous clone (they recurse into its group instances, adding the node in
     an asymmetric cluster); a group instance's table is then cut down like its members'
@@ -84,9 +96,19 @@ def _group_tables(placer: _Placer, shared: dict[str, list[tuple[str | None, int]
         table: Table = {n.name: n.base_score for n in u.nodes} if u.options.symmetric else {}
         members = placer.primitives_under(rsc.id)
         if members and members[0] in placer.anonymous:
-            for node, score in shared.get(top_id(u, rsc.id), ()):
-                placer._add(table, node, score)
+            for node, score, tag in shared.get(top_id(u, rsc.id), ()):
+                if not clone_only_ban(node, tag):
+                    placer._add(table, node, score)
         placer.group_tables[rsc.id] = table
+
+
+def clone_only_ban(node: str | None, tag: str) -> bool:
+    """An anonymous instance's on-fail=stop ban (every node) lands on its clone alone: the
+    instances' own tables keep their scores (crm_simulate -s shows them unbanned under a
+    banned clone), so pcmk__cmp_instance still finds the failed instance allowed where it
+    runs and sorts it after a healthy one (seed 118); can_run_instance then keeps every
+    instance off the clone's banned nodes."""
+    return node is None and tag == "__action_migration_auto__"
 
 
 def groups_under(placer: _Placer, rid: str) -> list[str]:
@@ -108,23 +130,22 @@ def show_group_scores(placer: _Placer, gid: str) -> None:
         placer.lines.extend(table_lines("pcmk__group_assign", rid, table))
 
 
-def clone_wide_bans(placer: _Placer) -> dict[str, list[tuple[str | None, int]]]:
+def clone_wide_bans(placer: _Placer) -> _Bans:
     """History bans of one anonymous instance apply to the whole clone, keyed by its id.
 
     Pacemaker puts them on the clone with resource_location(), which recurses into every
     descendant: in a clone of a group a hard error of one member bans every member of every
     instance (an asymmetric cluster then lists the node for all of them; seed 10)."""
-    tags = {"masked-probe-failure", "hard-error", "fatal-error", "__action_migration_auto__"}
     clone_of = {rid.split(":", 1)[0]: top_id(placer.u, rid) for rid in placer.anonymous}
     # An orphan (history found on a node when every instance is active elsewhere) is one
     # more child of the clone, so its bans go to the clone too (case
     # orphan-instance-hard-error-bans-the-clone).
     orphans = clone_orphans(placer.u)
-    out: dict[str, list[tuple[str | None, int]]] = {}
+    out: _Bans = {}
     for rid in sorted(placer.anonymous | orphans):
         for node, score, tag in placer.u.states[rid].locations:
-            if tag in tags:
-                out.setdefault(clone_of[rid.split(":", 1)[0]], []).append((node, score))
+            if tag in CLONE_BAN_TAGS:
+                out.setdefault(clone_of[rid.split(":", 1)[0]], []).append((node, score, tag))
     return out
 
 
@@ -146,8 +167,13 @@ def apply_location(placer: _Placer, rid: str, scores: tuple[tuple[str, int], ...
     if rsc.kind == "group":
         for node, score in scores:  # the group itself, with the full scores
             placer._add(placer.group_tables[rid], node, score)
+        # pcmk__group_apply_location: the members after the first get the nodes with
+        # score 0, unless the group has collocated=false (every member then gets the full
+        # scores: crm_simulate on a made-up CIB, seed 62)
+        collocated = is_true(rsc.meta.get("collocated"), True)
         for index, child in enumerate(rsc.children):
-            child_scores = scores if index == 0 else tuple((n, 0) for n, _ in scores)
+            child_scores = scores if index == 0 or not collocated \
+                else tuple((n, 0) for n, _ in scores)
             apply_location(placer, child, child_scores, first)
         return
     for child in rsc.children:

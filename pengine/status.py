@@ -21,7 +21,7 @@ from pengine.model import (
 )
 from pengine.state import Unpacked
 from pengine.unpack import unpack
-from pengine.unpack_history import _int
+from pengine.unpack_history import CLONE_BAN_TAGS, _int
 from pengine.unpack_resources import RscConfig, template_members
 from pengine.xmlin import is_true, parse
 
@@ -64,10 +64,18 @@ def _allowed_on(u: Unpacked, rsc: RscConfig) -> tuple[str, ...] | None:
     """Where crm_mon may list a clone Stopped: in a symmetric cluster every node (None);
     else, since crm_mon reads no constraints, only nodes where an instance has history
     (seed 1119: Pacemaker 2.1.5 lists "Stopped: [ node4 ]", where the one probe ran). Its
-    orphan instances count: process_rsc_state marks their nodes known to the clone too."""
+    orphan instances count: process_rsc_state marks their nodes known to the clone too.
+    But once unpacking has put a node in the clone's own allowed nodes (an anonymous
+    instance's hard error, fatal error or on-fail=stop bans the clone), crm_mon lists those
+    nodes instead (crm_simulate: a probe rc 5 on node2 and rc 7 on node1 list only node2)."""
     if u.options.symmetric:
         return None
-    known = {n for rid in u.instance_primitives(rsc.id) for n in u.states[rid].known_on}
+    prims = u.instance_primitives(rsc.id)
+    banned = {node for rid in prims for node, _, tag in u.states[rid].locations
+              if tag in CLONE_BAN_TAGS} if not rsc.unique else set()
+    if banned:
+        return tuple(n.name for n in u.nodes if None in banned or n.name in banned)
+    known = {n for rid in prims for n in u.states[rid].known_on}
     return tuple(node.name for node in u.nodes if node.name in known)
 
 

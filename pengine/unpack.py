@@ -309,14 +309,17 @@ def _shutdown_lock(lrm_rsc: Element, rsc: RscConfig, st: RscState, node: NodeWor
 
 
 def _block_groups(resources: list[RscConfig], states: dict[str, RscState]) -> None:
-    """multiple-active=block on a group member blocks the whole group."""
+    """A multiply active group member with multiple-active=block blocks the whole group when
+    the group itself has multiple-active=block (native_add_running checks the parent's
+    own recovery type: crm_simulate blocks only the member when just it has block)."""
     by_id = {r.id: r for r in resources}
     for rsc in resources:
         st = states.get(rsc.id)
-        if st is None or rsc.parent is None or len(st.running_on) < 2:
+        if st is None or rsc.parent is None or len(st.running_on) < 2 or not st.blocked:
             continue
         parent = by_id.get(rsc.parent)
-        if parent is None or parent.kind != "group" or rsc.multiple_active != "block":
+        if parent is None or parent.kind != "group" or rsc.multiple_active != "block" \
+                or parent.multiple_active != "block":
             continue
         for member in parent.children:
             if member in states:

@@ -22,6 +22,10 @@ from pengine.xmlin import Element
 ON_FAIL_RANK = ["ignore", "demote", "restart", "reset-remote", "restart-container", "migrate",
                 "block", "stop", "standby", "fence"]
 START_LIKE = ("start", "migrate_from")
+# History bans an anonymous clone instance puts on its whole clone (resource_location on
+# the clone: they show in its own allowed nodes)
+CLONE_BAN_TAGS = frozenset({"masked-probe-failure", "hard-error", "fatal-error",
+                            "__action_migration_auto__"})
 
 
 def _int(text: str | None, default: int = 0) -> int:
@@ -354,7 +358,10 @@ class HistoryUnpacker:
         if node.maintenance:
             st.managed = False
         if not st.managed:
+            # native_add_running returns here: an unmanaged resource (is-managed=false,
+            # maintenance) never gets its multiple-active policy applied
             st.locations.append((node.name, INF, "not_managed_default"))
+            return
         if len(st.running_on) > 1:
             policy = rsc.multiple_active
             if policy == "stop_only":

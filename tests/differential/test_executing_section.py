@@ -148,7 +148,11 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       "required-action-of-an-unmanaged-instance-holds-the-clone-running",
                       # an orphaned group instance is built from the configured group: its
                       # header is flagged (unmanaged) by the group's own flag only
-                      "orphaned-group-instance-takes-the-configured-groups-managed-flag"]
+                      "orphaned-group-instance-takes-the-configured-groups-managed-flag",
+                      # an asymmetric clone lists as Stopped the nodes in its own allowed
+                      # nodes (an instance's hard error bans the clone there), else the nodes
+                      # its instances are known on
+                      "asymmetric-clone-stopped-list-is-the-nodes-an-instance-error-banned"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
