@@ -413,8 +413,10 @@ class PrimitiveActions:
                         first_action=frm, then_action=stop)
         self.acts.order(rid, "migrate_from", rid, "start", OPTIONAL,
                         first_action=frm, then_action=start)
-        self.acts.order(rid, "stop", rid, "start", OPTIONAL, first_action=stop,
-                        then_action=start)
+        # the primitive's own restart ordering (optional, implies_then, restart), which the
+        # graph keeps: not merely optional, it is not dropped after a migrating stop
+        self.acts.order(rid, "stop", rid, "start", OPTIONAL, IMPLIES_THEN, RESTART,
+                        first_action=stop, then_action=start)
 
     def _active_count(self, rid: str) -> int:
         st = self.u.states[rid]

@@ -44,7 +44,7 @@ from pengine.fencing import (
 from pengine.graph import freeze, graph_edges, held_inputs
 from pengine.interleave_partner import Placed
 from pengine.load_orders import create_load_orders
-from pengine.migration_orders import cancel_blocked_migrations
+from pengine.migration_orders import cancel_blocked_migrations, migration_equivalents
 from pengine.model import Action
 from pengine.notifications import Expansion, expand_notifications
 from pengine.order_links import Link
@@ -239,6 +239,7 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     cancel_blocked_migrations(unpacked, action_set)
     schedule_unfencing(unpacked, action_set)
     schedule_fencing_and_shutdowns(unpacked, placement, action_set)
+    migration_equivalents(unpacked, action_set)
     # resolve still creates a missing "first" action (rsc_order_first), so sealing waits
     links = resolve(unpacked, action_set, dict(placement.assigned),
                     Placed(placement.tables, placement.instance_order))
