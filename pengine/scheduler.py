@@ -20,14 +20,7 @@ from typing import NamedTuple
 from lxml import etree
 
 from messaging.errors import HAError, ValidationError
-from pengine.actions import (
-    OPTIONAL,
-    ActionSet,
-    PrimitiveActions,
-    group_actions,
-    op_key,
-    orphan_group_orders,
-)
+from pengine.actions import OPTIONAL, ActionSet, PrimitiveActions, op_key
 from pengine.anti_colocation import create_anti_colocation_orders
 from pengine.api import Transition
 from pengine.blocking import DependentBlock
@@ -42,6 +35,7 @@ from pengine.fencing import (
     unfence_changed_devices,
 )
 from pengine.graph import freeze, graph_edges, held_inputs
+from pengine.group_actions import group_actions, orphan_group_orders
 from pengine.interleave_partner import Placed
 from pengine.load_orders import create_load_orders
 from pengine.migration_orders import cancel_blocked_migrations, migration_equivalents
