@@ -65,7 +65,10 @@ class Context:
         if children is None:
             return
         optional, runnable = self.flags.optional, self.flags.runnable
-        if optional[act.id] and any(not optional[c.id] for c in children):
+        # without a node, summary_action_flags finds each instance's own action wherever
+        # it is, a nodeless one an ordering created among them (corpus clone-min cases)
+        unplaced = [a for a in self.instance_actions.get(act.id, ()) if a.node is None]
+        if optional[act.id] and any(not optional[c.id] for c in [*children, *unplaced]):
             optional[act.id] = False
         if runnable[act.id] and not self._any_instance_runnable(act, children):
             runnable[act.id] = False
