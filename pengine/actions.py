@@ -1,4 +1,4 @@
-"""The action stage: per-primitive actions, group and clone pseudo actions, monitors.
+"""The action stage: per-primitive actions, monitors (group pseudo actions: group_actions).
 
 Invariants: an action is identified by (key, node); asking again for an existing action
 returns it (and can only make it required). Runnability at creation follows
@@ -7,7 +7,6 @@ scheduler.md §3.2. Orderings are recorded here by resource/task and resolved la
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 from messaging.types import Role
@@ -15,7 +14,6 @@ from pengine.digests import entries_since_last_start
 from pengine.placement import Placement
 from pengine.promotion import effective_quorum_policy
 from pengine.state import Unpacked
-from pengine.unpack_resources import template_members
 from pengine.xmlin import Element, is_true
 
 IMPLIES_THEN = "implies_then"
@@ -416,8 +414,10 @@ class PrimitiveActions:
                         first_action=frm, then_action=stop)
         self.acts.order(rid, "migrate_from", rid, "start", OPTIONAL,
                         first_action=frm, then_action=start)
-        self.acts.order(rid, "stop", rid, "start", OPTIONAL, first_action=stop,
-                        then_action=start)
+        # the primitive's own restart ordering (optional, implies_then, restart), which the
+        # graph keeps: not merely optional, it is not dropped after a migrating stop
+        self.acts.order(rid, "stop", rid, "start", OPTIONAL, IMPLIES_THEN, RESTART,
+                        first_action=stop, then_action=start)
 
     def _active_count(self, rid: str) -> int:
         st = self.u.states[rid]
@@ -438,52 +438,3 @@ def active_recurring(history: list[Element]) -> list[Element]:
     (digests.entries_since_last_start). A monitor entry older than a restart belongs to the
     previous run and does not count."""
     return [op for op in entries_since_last_start(history) if op.get("interval", "0") != "0"]
-
-
-def group_actions(u: Unpacked, acts: ActionSet, gid: str) -> None:
-    """Pseudo start/running/stop/stopped actions of a group and its internal orderings."""
-    for task in ("start", "running", "stop", "stopped"):
-        acts.new(op_key(gid, task), task, gid, None, True, pseudo=True)
-    members = list(u.rsc(gid).children)
-    for m in members:
-        acts.order(gid, "start", m, "start", RUNNABLE_LEFT)
-        acts.order(m, "start", gid, "running", IMPLIES_THEN, RUNNABLE_LEFT, "phantom")
-        acts.order(gid, "stop", m, "stop", OPTIONAL)
-        # group_action_flags: a group's stopped cannot complete if a member's stop cannot
-        # run, even an optional one (the completion task differs from the member's)
-        acts.order(m, "stop", gid, "stopped", IMPLIES_THEN, RUNNABLE_LEFT)
-        acts.order(m, "start", gid, "start", "member_flags")
-        acts.order(m, "stop", gid, "stop", "member_flags")
-    # An unordered group (ordered=false) orders no member after another
-    # (pcmk__group_internal_constraints): only the group's own actions bracket them.
-    ordered = is_true(u.rsc(gid).meta.get("ordered"), True)
-    for prev, cur in itertools.pairwise(members if ordered else ()):
-        acts.order(prev, "start", cur, "start", IMPLIES_THEN, RUNNABLE_LEFT)
-        acts.order(cur, "stop", prev, "stop", OPTIONAL, RESTART)
-    # a group's (and a clone's) completion actions wait for its own start/stop to be
-    # runnable (group_internal_constraints: runnable-left)
-    acts.order(gid, "stop", gid, "stopped", RUNNABLE_LEFT)
-    acts.order(gid, "stopped", gid, "start", OPTIONAL)
-    acts.order(gid, "start", gid, "running", RUNNABLE_LEFT)
-
-
-def orphan_group_orders(u: Unpacked, acts: ActionSet, cid: str) -> None:
-    """The internal stop orderings of a clone's orphan group instances.
-
-    Pacemaker unpacks a history id it cannot fit in a configured instance of a clone of
-    groups as a new group instance (find_anonymous_clone -> create_child_clone), so its
-    members keep the group's "stop later member, then earlier member" ordering
-    (optional | restart): an unmanaged later member whose stop cannot run blocks the stop
-    of the members before it (seed 291). Our orphans are primitives, so the orderings
-    are added here between the orphans of one instance number.
-    """
-    clone = u.rsc(cid)
-    template = template_members(clone)
-    if clone.unique or len(template) < 2:
-        return
-    orphans = {r.id for r in u.resources if r.orphan and r.kind == "primitive"}
-    numbers = {o.rsplit(":", 1)[1] for o in orphans if o.rsplit(":", 1)[0] in template}
-    for number in sorted(numbers):
-        members = [m for m in (f"{t}:{number}" for t in template) if m in orphans]
-        for prev, cur in itertools.pairwise(members):
-            acts.order(cur, "stop", prev, "stop", OPTIONAL, RESTART)

@@ -88,16 +88,13 @@ class Options(Record):
 
 
 def parse_datetime(text: str) -> datetime.datetime:
-    """An ISO 8601 date/time; a missing zone means UTC (as Pacemaker's crm_time does)."""
-    cleaned = text.strip().replace(" ", "T", 1)
-    if cleaned.endswith("Z"):
-        cleaned = cleaned[:-1] + "+00:00"
-    try:
-        value = datetime.datetime.fromisoformat(cleaned)
-    except ValueError:
-        raise UsageError(f"--set-datetime: {text!r} is not an ISO 8601 date/time") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.UTC)
+    """An ISO 8601 date/time in the forms Pacemaker's crm_time parses (calendar, ordinal
+    `2005-020`, week dates; a space or T before the time); a missing zone means UTC."""
+    from pengine.rules import parse_iso
+
+    value = parse_iso(text)
+    if value is None:
+        raise UsageError(f"--set-datetime: {text!r} is not an ISO 8601 date/time")
     return value
 
 

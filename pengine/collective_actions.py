@@ -59,7 +59,9 @@ def clone_actions(u: Unpacked, acts: ActionSet, cid: str) -> None:
     # the previous one and stops (demotes) before it, as optional orderings.
     chain = is_true(u.rsc(cid).meta.get("ordered"))
     if promotable:
-        _promotable_orders(acts, cid, _chained(clone_instances(u, cid), chain), chain)
+        group_instances = {i for i in clone_instances(u, cid) if u.rsc(i).kind == "group"}
+        _promotable_orders(acts, cid, _chained(clone_instances(u, cid), chain), chain,
+                           group_instances)
     previous = None
     for inst in _chained(clone_instances(u, cid), chain):
         acts.order(cid, "start", inst, "start", RUNNABLE_LEFT)
@@ -113,13 +115,17 @@ def _chained(instances: Sequence[str], chain: bool) -> list[str]:
     return sorted(instances, key=lambda inst: int(inst.rsplit(":", 1)[1]))
 
 
-def _promotable_orders(acts: ActionSet, cid: str, instances: list[str], chain: bool) -> None:
+def _promotable_orders(acts: ActionSet, cid: str, instances: list[str], chain: bool,
+                       grouped: set[str]) -> None:
+    """`grouped`: the group instances, whose completion (promoted, demoted) the clone's
+    completion waits for, as with running and stopped (action_for_ordering)."""
     previous = None
     for inst in instances:
+        promoted, demoted = ("promoted", "demoted") if inst in grouped else ("promote", "demote")
         acts.order(cid, "promote", inst, "promote", RUNNABLE_LEFT)
-        acts.order(inst, "promote", cid, "promoted", "member_flags", "any_runnable")
+        acts.order(inst, promoted, cid, "promoted", "member_flags", "any_runnable")
         acts.order(cid, "demote", inst, "demote", OPTIONAL)
-        acts.order(inst, "demote", cid, "demoted", "member_flags")
+        acts.order(inst, demoted, cid, "demoted", "member_flags")
         acts.order(inst, "promote", cid, "promote", "member_flags", "any_runnable")
         acts.order(inst, "demote", cid, "demote", "member_flags")
         acts.order(inst, "demote", inst, "promote", OPTIONAL)

@@ -15,6 +15,7 @@ from pengine.migration_orders import cancel_migration
 from pengine.placement import Placement
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
+from pengine.xmlin import is_true
 
 
 def can_fence(u: Unpacked, node: NodeWork) -> bool:
@@ -59,7 +60,7 @@ def schedule_fencing_and_shutdowns(u: Unpacked, p: Placement, acts: ActionSet) -
                     _order_pair(acts, fencing[-1], op)
                 fencing.append(op)
         elif node.online and node.shutdown and not node.unclean:
-            act = _shutdown(u, acts, node.name, p.managed)
+            act = _shutdown(u, acts, node, p.managed)
             if node.id == u.options.dc_uuid:
                 dc_down = act
             else:
@@ -68,26 +69,44 @@ def schedule_fencing_and_shutdowns(u: Unpacked, p: Placement, acts: ActionSet) -
         _order_dc_down(u, acts, dc_down, fencing, shutdowns)
 
 
-def _shutdown(u: Unpacked, acts: ActionSet, node: str, managed: Mapping[str, bool]) -> Work:
-    """pcmk__new_shutdown_action and pcmk__order_stops_before_shutdown: every stop on the
-    node of a resource that is managed, or blocked (a failed stop without fencing), comes
-    first and must be runnable; a blocked one never is, so the node does not shut down
-    (Debian's crm_simulate: no do_shutdown beside a FAILED (blocked) resource)."""
-    act, _ = acts.new(f"do_shutdown-{node}", "do_shutdown", None, node, False)
+def _shutdown(u: Unpacked, acts: ActionSet, node: NodeWork,
+              managed: Mapping[str, bool]) -> Work:
+    """The node's shutdown, after every stop there (pcmk__order_stops_before_shutdown):
+    those stops become required, and the shutdown runnable only if they are (optional,
+    runnable_left). A stop on a node in maintenance, of a resource in maintenance, or of
+    one neither managed nor blocked, is left alone so that it does not hold the shutdown
+    (corpus bug-5028: a blocked stop holds it; bug-5028-detach: not in maintenance-mode)."""
+    act, _ = acts.new(f"do_shutdown-{node.name}", "do_shutdown", None, node.name, False)
     act.runnable = True
     # the controller does not wait for a shutdown's result (CRM_meta_op_no_wait in
     # Debian's crm_simulate -G of any node shutting down)
     act.no_wait = True
-    for stop in [a for a in acts.actions if a.task == "stop" and a.node == node]:
-        if stop.rsc is None:
+    for stop in [a for a in acts.actions if a.task == "stop" and a.node == node.name]:
+        if stop.rsc is None or node.maintenance or _in_maintenance(u, stop.rsc) or not (
+                managed.get(stop.rsc, True) or _blocked(u, stop.rsc)):
             continue
-        if managed.get(stop.rsc, True):
-            stop.optional = False
-        elif not u.states[stop.rsc].blocked:
-            continue  # unmanaged: left alone, so it does not hold the shutdown up
+        stop.optional = False
         acts.order(stop.rsc, "stop", None, "do_shutdown", OPTIONAL, RUNNABLE_LEFT,
                    first_action=stop, then_action=act)
     return act
+
+
+def _in_maintenance(u: Unpacked, rid: str) -> bool:
+    """pe_rsc_maintenance: maintenance-mode, or the maintenance meta attribute of the
+    resource or a resource containing it."""
+    if u.options.maintenance_mode:
+        return True
+    current: str | None = rid
+    while current is not None and u.has_rsc(current):
+        if is_true(u.rsc(current).meta.get("maintenance")):
+            return True
+        current = u.rsc(current).parent
+    return False
+
+
+def _blocked(u: Unpacked, rid: str) -> bool:
+    state = u.states.get(rid)
+    return state is not None and state.blocked
 
 
 def _order_pair(acts: ActionSet, first: Work, then: Work) -> None:

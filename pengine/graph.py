@@ -14,6 +14,7 @@ from messaging.types import Role
 from pengine.actions import (
     ASYMMETRICAL,
     IMPLIES_THEN,
+    OPTIONAL,
     PROMOTED_IMPLIES_FIRST,
     RESTART,
     RUNNABLE_LEFT,
@@ -21,6 +22,7 @@ from pengine.actions import (
 )
 from pengine.anti_colocation import ANTI_COLOCATION
 from pengine.graph_meta import collective_meta
+from pengine.migration_orders import FIRST_NON_MIGRATABLE
 from pengine.model import Action
 from pengine.order_links import Link
 from pengine.sealed_actions import FlagsTable
@@ -284,12 +286,14 @@ def graph_edges(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[i
     in_graph = {action.id for action in actions if action.in_graph}
     edges: dict[tuple[int, int], None] = {}
     by_id = {action.id: action for action in actions}
+    pair_flags = _pair_flags(links)
     for link in links:
         if not _graph_link(link):
             continue
         first, then = link.first.id, link.then.id
         if first in in_graph and then in in_graph \
-                and not _other_node(link, by_id[first], by_id[then]):
+                and not _other_node(link, by_id[first], by_id[then]) \
+                and not _migrating_first(link, pair_flags[(first, then)]):
             edges[(first, then)] = None
     for link in links:
         if "load" in link.flags and link.then.task == "migrate_to" \
@@ -299,6 +303,30 @@ def graph_edges(actions: tuple[Action, ...], links: list[Link]) -> tuple[tuple[i
             # migrating towards each other's nodes) is dropped (ordering_is_invalid).
             del edges[(link.first.id, link.then.id)]
     return tuple(edges)
+
+
+def _pair_flags(links: list[Link]) -> dict[tuple[int, int], frozenset[str]]:
+    """The flags of all graph orderings between each pair of actions together: Pacemaker
+    merges an action's duplicate inputs before it judges them
+    (pcmk__deduplicate_action_inputs)."""
+    merged: dict[tuple[int, int], frozenset[str]] = {}
+    for link in links:
+        if _graph_link(link):
+            pair = (link.first.id, link.then.id)
+            merged[pair] = merged.get(pair, frozenset()) | link.flags
+    return merged
+
+
+def _migrating_first(link: Link, merged: frozenset[str]) -> bool:
+    """An ordering the graph drops because its 'first' is part of a live migration
+    (should_add_input_to_graph): one that applies only to an unmigratable first, and a
+    merely optional one after a migrating resource's stop (the stop then waits for
+    migrate_from, not for what the ordering put before it)."""
+    if not link.first.migrating:
+        return False
+    if FIRST_NON_MIGRATABLE in link.flags:
+        return True
+    return link.first.task == "stop" and merged - {"user"} == {OPTIONAL}
 
 
 def _other_node(link: Link, first: Action, then: Action) -> bool:

@@ -24,6 +24,11 @@ from __future__ import annotations
 
 from pengine.actions import OPTIONAL, RESTART, ActionSet, OrderSpec, Work
 from pengine.state import Unpacked
+from pengine.xmlin import is_true
+
+# pe_order_apply_first_non_migratable: the graph keeps the ordering only while 'first' is
+# not itself part of a live migration (should_add_input_to_graph)
+FIRST_NON_MIGRATABLE = "first_non_migratable"
 
 
 def cancel_blocked_migrations(u: Unpacked, acts: ActionSet) -> None:
@@ -64,6 +69,76 @@ def migration_graph_orders(acts: ActionSet, migration: tuple[Work, Work], source
     acts.order(rid, "monitor", rid, "migrate_to", OPTIONAL, then_action=to)
     acts.order(rid, "migrate_from", rid, "stop", OPTIONAL, first_action=frm, then_node=source)
     acts.order(rid, "migrate_from", rid, "start", OPTIONAL, first_action=frm, then_node=target)
+
+
+def migration_equivalents(u: Unpacked, acts: ActionSet) -> None:
+    """The orderings of migration actions that Pacemaker adds for each ordering between two
+    unrelated resources, either of them allowed to migrate (pcmk__order_migration_equivalents,
+    run as each ordering is created): "A start then B start" also orders A's migrate_from
+    (both migratable) and A's start (unless A migrates) before B's migrate_to; "A stop then
+    B stop" orders A's stop (unless A migrates) before B's migrate_to, and before its
+    migrate_from when B's migration is partial; "A promote then B start" and "A demote then
+    B stop" order A's action before B's migrate_to (and a demote before a partial
+    migration's migrate_from). The new orderings are optional: they only order.
+
+    Confirmed with Debian's crm_simulate 2.1.5 on made-up CIBs (tests/differential/
+    executing/migrating-*.xml, shutdown-waits-for-a-migrating-stop.xml): a migrating
+    resource waits for the start ordered before it, a migrating group member for the
+    previous member's migrate_from.
+    """
+    for spec in list(acts.orders):
+        first, then = _order_resources(spec)
+        if first is None or then is None or first == then or not u.has_rsc(first) \
+                or not u.has_rsc(then) or _related(u, first, then):
+            continue
+        first_migratable, then_migratable = _allows_migration(u, first), _allows_migration(u, then)
+        for first_task, then_task, flags in _equivalents(
+                _task(spec, "first"), _task(spec, "then"), first_migratable, then_migratable,
+                u.states[then].partial_migration is not None if then in u.states else False):
+            acts.order(first, first_task, then, then_task, "user", OPTIONAL, *flags)
+
+
+def _equivalents(first_task: str, then_task: str, first_migratable: bool,
+                 then_migratable: bool, then_partial: bool
+                 ) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(first task, then task, extra flags) of the migration orderings one ordering adds."""
+    unless_migrating = (FIRST_NON_MIGRATABLE,) if first_migratable else ()
+    out: list[tuple[str, str, tuple[str, ...]]] = []
+    if (first_task, then_task) == ("start", "start"):
+        if first_migratable and then_migratable:
+            out.append(("migrate_from", "migrate_to", ()))
+        if then_migratable:
+            out.append(("start", "migrate_to", unless_migrating))
+    elif then_migratable and (first_task, then_task) == ("stop", "stop"):
+        out.append(("stop", "migrate_to", unless_migrating))
+        if then_partial:
+            out.append(("stop", "migrate_from", unless_migrating))
+    elif then_migratable and (first_task, then_task) == ("promote", "start"):
+        out.append(("promote", "migrate_to", ()))
+    elif then_migratable and (first_task, then_task) == ("demote", "stop"):
+        out.append(("demote", "migrate_to", ()))
+        if then_partial:
+            out.append(("demote", "migrate_from", ()))
+    return out
+
+
+def _order_resources(spec: OrderSpec) -> tuple[str | None, str | None]:
+    """An ordering's resources: given, else those of its actions (pcmk__new_ordering)."""
+    first = spec.first_rsc or (spec.first_action.rsc if spec.first_action else None)
+    then = spec.then_rsc or (spec.then_action.rsc if spec.then_action else None)
+    return first, then
+
+
+def _task(spec: OrderSpec, side: str) -> str:
+    action = spec.first_action if side == "first" else spec.then_action
+    if action is not None:
+        return action.task
+    return spec.first_task if side == "first" else spec.then_task
+
+
+def _allows_migration(u: Unpacked, rid: str) -> bool:
+    """pe_rsc_allow_migrate: the resource's allow-migrate meta attribute."""
+    return is_true(u.rsc(rid).meta.get("allow-migrate"))
 
 
 def _blocked_migration(u: Unpacked, acts: ActionSet,

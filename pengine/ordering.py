@@ -89,7 +89,11 @@ def _via_ordering(u: Unpacked, acts: ActionSet, o: Ordering,
         return
     seen.add((o.first, via, via, via))
     rsc = u.rsc(o.first)
-    firsts = [o.first] if rsc.kind != "clone" else list(rsc.children)
+    # clone_min_ordering orders each instance's action before the pseudo action (creating
+    # a missing one: a stopping instance's start, which its stop makes required); a set
+    # with require-all=false orders each member's own action (order_rsc_sets)
+    instances = rsc.kind == "clone" and via.startswith("clone-one-or-more:")
+    firsts = list(rsc.children) if instances else [o.first]
     for first in firsts:
         # pe_order_one_or_more|implies_then_printed: no requiredness passes on. A pseudo
         # 'then' has no resource: a group's start is not remapped (action_for_ordering).

@@ -57,8 +57,8 @@ def clone_instance_actions(u: Unpacked, acts: SealedActions) -> dict[int, list[W
             task = atomic.get(act.task, act.task) if primitive else act.task
             own = acts.of(child, task)[:1]
             if not own and not primitive:
-                # our group instances have no promote/demote pseudo actions: their
-                # members' stand for them
+                # a group instance of a clone that is not promotable has no promote or
+                # demote pseudo actions: its members' stand for them
                 own = [a for p in u.primitives_under(child)
                        for a in acts.of(p, atomic.get(act.task, act.task))[:1]]
             found.extend(own)

@@ -20,14 +20,7 @@ from typing import NamedTuple
 from lxml import etree
 
 from messaging.errors import HAError, ValidationError
-from pengine.actions import (
-    OPTIONAL,
-    ActionSet,
-    PrimitiveActions,
-    group_actions,
-    op_key,
-    orphan_group_orders,
-)
+from pengine.actions import OPTIONAL, ActionSet, PrimitiveActions, op_key
 from pengine.anti_colocation import create_anti_colocation_orders
 from pengine.api import Transition
 from pengine.blocking import DependentBlock
@@ -49,9 +42,10 @@ from pengine.fencing import (
     unfence_changed_devices,
 )
 from pengine.graph import freeze, graph_edges, held_inputs
+from pengine.group_actions import group_actions, orphan_group_orders
 from pengine.interleave_partner import Placed
 from pengine.load_orders import create_load_orders
-from pengine.migration_orders import cancel_blocked_migrations
+from pengine.migration_orders import cancel_blocked_migrations, migration_equivalents
 from pengine.model import Action
 from pengine.notifications import Expansion, expand_notifications
 from pengine.order_links import Link
@@ -248,6 +242,7 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     cancel_blocked_migrations(unpacked, action_set)
     schedule_unfencing(unpacked, action_set)
     schedule_fencing_and_shutdowns(unpacked, placement, action_set)
+    migration_equivalents(unpacked, action_set)
     # resolve still creates a missing "first" action (rsc_order_first), so sealing waits
     links = resolve(unpacked, action_set, dict(placement.assigned),
                     Placed(placement.tables, placement.instance_order))

@@ -281,3 +281,24 @@ def test_show_scores_prints_score_lines(shared: Path) -> None:
     assert result.returncode == 0, result.stderr
     head = result.stdout.split("Transition Summary:")[0].splitlines()
     assert sorted(line for line in head if "allocation score" in line) == sorted(wanted)
+
+
+@pytest.mark.parametrize(("case", "when"), [("date-1", "2005-020"), ("date-2", "2005-020T12:30"),
+                                            ("origin", "2014-05-07 00:28:00")])
+def test_set_datetime_takes_pacemakers_date_forms(case: str, when: str) -> None:
+    # crm_time parses ordinal dates (YYYY-DDD) and a space before the time; Pacemaker's
+    # corpus runs these cases with -t, and its summaries (made without -t) differ from
+    # that output only by the "Setting effective cluster time" line.
+    from pengine.conformance import DEFAULT_CORPUS
+
+    _engine()
+    xml = DEFAULT_CORPUS / "xml" / f"{case}.xml"
+    if not xml.exists():
+        pytest.skip("Pacemaker's scheduler corpus is not available")
+    result = crm_simulate("-x", str(xml), "-S", "-t", when)
+    assert result.returncode == 0, result.stderr
+    lines = [" ".join(line.split()) for line in result.stdout.splitlines() if line.strip()]
+    expected = [" ".join(line.split()) for line in
+                (DEFAULT_CORPUS / "summary" / f"{case}.summary").read_text().splitlines()
+                if line.strip()]
+    assert lines == [f"Setting effective cluster time: {when}", *expected]
