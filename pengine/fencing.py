@@ -117,8 +117,9 @@ def _order_starts(u: Unpacked, p: Placement, acts: ActionSet, node: str, op: Wor
 
 
 def _top(u: Unpacked, rid: str) -> str:
-    """uber_parent: the resource at the top of rid's tree."""
-    while (parent := u.rsc(rid).parent) is not None:
+    """uber_parent: the resource at the top of rid's tree (an anonymous clone's orphan
+    instance is one of the clone's children)."""
+    while (parent := u.rsc(rid).parent or u.orphan_clone(rid)) is not None:
         rid = parent
     return rid
 
