@@ -14,6 +14,7 @@ from pengine.glib_order import node_name_key
 from pengine.placement import Placement
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
+from pengine.xmlin import is_true
 
 
 def can_fence(u: Unpacked, node: NodeWork) -> bool:
@@ -58,7 +59,7 @@ def schedule_fencing_and_shutdowns(u: Unpacked, p: Placement, acts: ActionSet) -
                     _order_pair(acts, fencing[-1], op)
                 fencing.append(op)
         elif node.online and node.shutdown and not node.unclean:
-            act = _shutdown(acts, node.name, p.managed)
+            act = _shutdown(u, acts, node, p.managed)
             if node.id == u.options.dc_uuid:
                 dc_down = act
             else:
@@ -67,15 +68,38 @@ def schedule_fencing_and_shutdowns(u: Unpacked, p: Placement, acts: ActionSet) -
         _order_dc_down(u, acts, dc_down, fencing, shutdowns)
 
 
-def _shutdown(acts: ActionSet, node: str, managed: Mapping[str, bool]) -> Work:
-    act, _ = acts.new(f"do_shutdown-{node}", "do_shutdown", None, node, False)
+def _shutdown(u: Unpacked, acts: ActionSet, node: NodeWork,
+              managed: Mapping[str, bool]) -> Work:
+    """The node's shutdown, after every stop there (pcmk__order_stops_before_shutdown):
+    each such stop becomes required and an unrunnable one holds the shutdown (optional,
+    runnable-left), a blocked resource's too (only a resource neither managed nor blocked
+    is left alone); nothing is ordered on a node in maintenance."""
+    act, _ = acts.new(f"do_shutdown-{node.name}", "do_shutdown", None, node.name, False)
     act.runnable = True
-    for stop in [a for a in acts.actions if a.task == "stop" and a.node == node]:
-        if stop.rsc is not None and managed.get(stop.rsc, True):
-            stop.optional = False
-        acts.order(stop.rsc, "stop", None, "do_shutdown", OPTIONAL,
+    if node.maintenance:
+        return act
+    for stop in [a for a in acts.actions if a.task == "stop" and a.node == node.name]:
+        rid = stop.rsc
+        if rid is None or _in_maintenance(u, rid) or not (
+                managed.get(rid, True) or (rid in u.states and u.states[rid].blocked)):
+            continue
+        stop.optional = False
+        acts.order(rid, "stop", None, "do_shutdown", OPTIONAL, RUNNABLE_LEFT,
                    first_action=stop, then_action=act)
     return act
+
+
+def _in_maintenance(u: Unpacked, rid: str) -> bool:
+    """pe_rsc_maintenance: maintenance-mode, or the maintenance meta of the resource or
+    one of its ancestors."""
+    if u.options.maintenance_mode:
+        return True
+    rsc: str | None = rid
+    while rsc is not None:
+        if is_true(u.rsc(rsc).meta.get("maintenance"), False):
+            return True
+        rsc = u.rsc(rsc).parent or u.orphan_clone(rsc)
+    return False
 
 
 def _order_pair(acts: ActionSet, first: Work, then: Work) -> None:
