@@ -34,7 +34,7 @@ from pengine.status_xml import (
 )
 
 if TYPE_CHECKING:  # networkx costs ~100 ms to import: only the views that need it load it
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     import networkx as nx
 
@@ -64,14 +64,15 @@ class Transition(Record):
     (Pacemaker keeps them, so 'then' never fires); not part of `edges` or `graph`.
     """
 
-    __slots__ = ("actions", "edges", "held", "now", "options", "resource_order", "scores",
-                 "status", "summary", "transition_id")
+    __slots__ = ("actions", "edges", "held", "instance_order", "now", "options",
+                 "resource_order", "scores", "status", "summary", "transition_id")
 
     def __init__(self, edges: tuple[tuple[int, int], ...], actions: tuple[Action, ...],
                  summary: tuple[str, ...], scores: tuple[str, ...], status: ClusterStatus,
                  now: datetime.datetime, transition_id: int = 0, options: Pairs = (),
                  resource_order: tuple[str, ...] = (),
-                 held: tuple[tuple[int, int], ...] = ()) -> None:
+                 held: tuple[tuple[int, int], ...] = (),
+                 instance_order: Mapping[str, tuple[str, ...]] | None = None) -> None:
         self.edges = edges
         self.held = held
         self.actions = actions
@@ -82,6 +83,8 @@ class Transition(Record):
         self.transition_id = transition_id
         self.options = options
         self.resource_order = resource_order  # top-level resources in Pacemaker's sorted order
+        # clone id -> its instances in the order Pacemaker's clone keeps its children in
+        self.instance_order = instance_order or {}
 
     @property
     def graph(self) -> nx.DiGraph:  # type: ignore[type-arg]

@@ -72,41 +72,38 @@ def schedule_fencing_and_shutdowns(u: Unpacked, p: Placement, acts: ActionSet) -
 def _shutdown(u: Unpacked, acts: ActionSet, node: NodeWork,
               managed: Mapping[str, bool]) -> Work:
     """The node's shutdown, after every stop there (pcmk__order_stops_before_shutdown):
-    those stops become required, and the shutdown runnable only if they are (optional,
-    runnable_left). A stop on a node in maintenance, of a resource in maintenance, or of
-    one neither managed nor blocked, is left alone so that it does not hold the shutdown
-    (corpus bug-5028: a blocked stop holds it; bug-5028-detach: not in maintenance-mode)."""
+    each such stop becomes required and an unrunnable one holds the shutdown (optional,
+    runnable-left), a blocked resource's too (only a resource neither managed nor blocked
+    is left alone); nothing is ordered on a node in maintenance."""
     act, _ = acts.new(f"do_shutdown-{node.name}", "do_shutdown", None, node.name, False)
     act.runnable = True
     # the controller does not wait for a shutdown's result (CRM_meta_op_no_wait in
     # Debian's crm_simulate -G of any node shutting down)
     act.no_wait = True
+    if node.maintenance:
+        return act
     for stop in [a for a in acts.actions if a.task == "stop" and a.node == node.name]:
-        if stop.rsc is None or node.maintenance or _in_maintenance(u, stop.rsc) or not (
-                managed.get(stop.rsc, True) or _blocked(u, stop.rsc)):
+        rid = stop.rsc
+        if rid is None or _in_maintenance(u, rid) or not (
+                managed.get(rid, True) or (rid in u.states and u.states[rid].blocked)):
             continue
         stop.optional = False
-        acts.order(stop.rsc, "stop", None, "do_shutdown", OPTIONAL, RUNNABLE_LEFT,
+        acts.order(rid, "stop", None, "do_shutdown", OPTIONAL, RUNNABLE_LEFT,
                    first_action=stop, then_action=act)
     return act
 
 
 def _in_maintenance(u: Unpacked, rid: str) -> bool:
-    """pe_rsc_maintenance: maintenance-mode, or the maintenance meta attribute of the
-    resource or a resource containing it."""
+    """pe_rsc_maintenance: maintenance-mode, or the maintenance meta of the resource or
+    one of its ancestors."""
     if u.options.maintenance_mode:
         return True
-    current: str | None = rid
-    while current is not None and u.has_rsc(current):
-        if is_true(u.rsc(current).meta.get("maintenance")):
+    rsc: str | None = rid
+    while rsc is not None:
+        if is_true(u.rsc(rsc).meta.get("maintenance"), False):
             return True
-        current = u.rsc(current).parent
+        rsc = u.rsc(rsc).parent or u.orphan_clone(rsc)
     return False
-
-
-def _blocked(u: Unpacked, rid: str) -> bool:
-    state = u.states.get(rid)
-    return state is not None and state.blocked
 
 
 def _order_pair(acts: ActionSet, first: Work, then: Work) -> None:
@@ -148,8 +145,9 @@ def _order_starts(u: Unpacked, p: Placement, acts: ActionSet, node: str, op: Wor
 
 
 def _top(u: Unpacked, rid: str) -> str:
-    """uber_parent: the resource at the top of rid's tree."""
-    while (parent := u.rsc(rid).parent) is not None:
+    """uber_parent: the resource at the top of rid's tree (an anonymous clone's orphan
+    instance is one of the clone's children)."""
+    while (parent := u.rsc(rid).parent or u.orphan_clone(rid)) is not None:
         rid = parent
     return rid
 

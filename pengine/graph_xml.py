@@ -5,7 +5,8 @@ Pure functions of a `Transition`. Invariants:
   synapse's inputs are exactly its action's predecessors along `Transition.edges`.
 - Synapse order follows Pacemaker's graph writer: resources in the scheduler's resource order
   (`Transition.resource_order` when the engine provides it, else display order), each
-  resource's own actions newest first (descending action id), then its children; then every
+  resource's own actions newest first (descending action id), then its children (a clone's
+  in `Transition.instance_order`, the order its instances were assigned in); then every
   action without a resource (fencing, shutdown, ...) newest first. The simulator fires
   synapses in this order, so it decides the "Executing Cluster Transition" order.
 - Output is deterministic: attributes are written sorted by name (transition_graph).
@@ -14,7 +15,7 @@ Pure functions of a `Transition`. Invariants:
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from messaging.record import Record
@@ -82,24 +83,32 @@ def _resource_order(transition: Transition) -> list[str]:
     tree = {rsc.id: rsc for rsc in transition.status.resources}
     top: Iterable[str] = getattr(transition, "resource_order", None) or list(tree)
     order: list[str] = []
+    instances = getattr(transition, "instance_order", None) or {}
     for rsc_id in top:
         if rsc_id in tree:
-            _walk(tree[rsc_id], order)
+            _walk(tree[rsc_id], order, instances)
         else:
             order.append(rsc_id)
     return order
 
 
-def _walk(rsc: ResourceStatus, out: list[str]) -> None:
+def _walk(rsc: ResourceStatus, out: list[str], instances: Mapping[str, Sequence[str]]) -> None:
     # clone_expand adds the instances' actions before the clone's own; a group's come first
     collective = rsc.kind in ("clone", "promotable")
     if not collective:
         out.append(rsc.id)
-    for child in rsc.children:
-        _walk(child, out)
+    for child in _children(rsc, instances.get(rsc.id, ())):
+        _walk(child, out, instances)
     if collective:
         out.append(rsc.id)
 
+
+
+def _children(rsc: ResourceStatus, order: Sequence[str]) -> list[ResourceStatus]:
+    """A clone's instances as its children list stands when the graph is written: sorted
+    for assignment (and promotion), an instance the sort left out after those it ranked."""
+    rank = {inst: index for index, inst in enumerate(order)}
+    return sorted(rsc.children, key=lambda child: rank.get(child.id, len(rank)))
 
 
 _MULTIWORD_TASKS = ("migrate_to", "migrate_from", "clear_failcount", "lrm_delete", "lrm_refresh",

@@ -181,7 +181,28 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
         status=build_status(unpacked), now=unpacked.now, transition_id=transition_id,
         options=unpacked.options.raw,
         resource_order=placement.order, held=_held(actions, expanded),
+        instance_order=_instance_order(unpacked, placement),
     )
+
+
+def _instance_order(u: Unpacked, placement: Placement) -> dict[str, tuple[str, ...]]:
+    """Each clone's children as Pacemaker leaves them for the graph: in assignment (and
+    promotion) order, unless something sorted them by instance number since: probing a
+    clone on a node (clone_create_probe sorts first; probes are scheduled after assignment
+    on every online clean node when startup probes are enabled), or the clone being ordered
+    (clone_internal_constraints sorts to chain the instances). Observed with Debian's
+    crm_simulate: seed 7013's notifications follow the assignment order only because it
+    disables startup probes; made ordered, they follow the numbers."""
+    probed = u.options.startup_probes and any(n.online and not n.unclean for n in u.nodes)
+    order = dict(placement.instance_order)
+    for clone in u.resources:
+        if clone.kind == "clone" and (probed or is_true(clone.meta.get("ordered"))):
+            order[clone.id] = tuple(sorted(clone.children, key=_instance_number))
+    return order
+
+
+def _instance_number(instance: str) -> int:
+    return int(instance.rsplit(":", 1)[1])
 
 
 def _held(actions: tuple[Action, ...], expanded: Expansion) -> tuple[tuple[int, int], ...]:

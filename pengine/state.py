@@ -171,7 +171,12 @@ class Unpacked:
 
     def anonymous_orphan(self, rid: str) -> bool:
         """An orphan instance of an anonymous clone (a child of the clone in Pacemaker)."""
-        return any(rid in orphans for orphans in self._anonymous_orphans.values())
+        return self.orphan_clone(rid) is not None
+
+    def orphan_clone(self, rid: str) -> str | None:
+        """The anonymous clone an orphan instance belongs to (its parent in Pacemaker)."""
+        return next((clone for clone, orphans in self._anonymous_orphans.items()
+                     if rid in orphans), None)
 
     def instance_primitives(self, rid: str) -> list[str]:
         """primitives_under, plus a clone's orphan instances (its children in Pacemaker)."""
