@@ -250,14 +250,10 @@ class PrimitiveActions:
         if inhibited is None:
             self._create(rid, self.p.assigned.get(rid), self.p.next_role.get(rid, Role.STOPPED))
             return
-        # An instance inhibited by an interleaved ordering had its actions created where it
-        # was assigned; then native_assign_node(NULL) forces its stop and blocks its start,
-        # setting no reason (so a stop prints none, and a restart of it still requires the
-        # clone's start).
+        # An instance inhibited by an interleaved ordering has its actions created where it
+        # was assigned; the ordering walk unassigns it when it reaches that ordering
+        # (pengine.propagation.Context.unassign).
         self._create(rid, *inhibited)
-        from pengine.collective_actions import inhibit_actions
-
-        inhibit_actions(self.acts, rid)
 
     def _create(self, rid: str, chosen: str | None, next_role: Role) -> None:
         st = self.u.states[rid]

@@ -1,10 +1,9 @@
 """Actions that clones add around their instances: the clone's pseudo actions and instance
-orderings, probe orderings, notifications, inhibition.
+orderings, probe orderings, notifications.
 
 Invariants: a probe is ordered before the start of its clone (or, uncloned, of itself) and,
 through the clone, before every instance's start; a notifying clone's phase completes with
-its confirmed post-notification pseudo action; an inhibited instance keeps the actions
-created where it was assigned, its stop forced and its start and monitors blocked.
+its confirmed post-notification pseudo action.
 """
 
 from __future__ import annotations
@@ -253,20 +252,3 @@ def notified_action(acts: ActionSet, cid: str, done: str) -> Work:
         acts.order(cid, "notify", None, "notified", IMPLIES_THEN, RUNNABLE_LEFT,
                    first_action=post, then_action=act)
     return act
-
-
-def inhibit_actions(acts: ActionSet, rid: str) -> None:
-    """native_assign_node(NULL) after actions exist: force the stop, block start and monitors.
-
-    No reason is set, so the stop prints none.
-    """
-    for act in acts.of(rid, "stop"):
-        act.optional = False
-    for act in acts.of(rid, "start"):
-        act.runnable = False
-    # every recurring action, the cancel of a monitor included (pcmk__finalize_assignment
-    # blocks each action carrying an interval, such as a maintenance-mode cancel)
-    for task in ("monitor", "cancel"):
-        for act in acts.by_rsc_task.get((rid, task), ()):
-            if act.interval_ms:
-                act.runnable = False

@@ -60,6 +60,8 @@ class Placement:
     instance_order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # instances an interleaved ordering left without a partner: node and role they had
     inhibited: Mapping[str, tuple[str, Role]] = field(default_factory=dict)
+    # the same instances' primitives -> the (first, then) clones of the ordering that did it
+    inhibited_by: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 class _Placer:
@@ -84,6 +86,7 @@ class _Placer:
         self.assigned: dict[str, str | None] = {}
         self.next_role: dict[str, Role] = {}
         self.inhibited: dict[str, tuple[str, Role]] = {}
+        self.inhibited_by: dict[str, tuple[str, str]] = {}
         self.busy: set[str] = set()
         self.count: dict[str, int] = {n.name: 0 for n in u.nodes}
         self.lines: list[str] = []
@@ -202,7 +205,7 @@ class _Placer:
             colocations=tuple(self.colocations), managed=self.managed,
             score_lines=tuple(self.lines), order=tuple(order),
             instance_order={cid: tuple(insts) for cid, insts in self.instance_order.items()},
-            inhibited=self.inhibited,
+            inhibited=self.inhibited, inhibited_by=self.inhibited_by,
         )
 
     def _strategy_table(self, rid: str) -> Table:

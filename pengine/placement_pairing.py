@@ -98,6 +98,8 @@ def inhibit_unpaired_instances(placer: _Placer) -> None:
     setting, the `first` clone's before a stop or demote; the first action not a stop or
     demote), an instance assigned to a node where no instance of
     the first clone is assigned is not started at all (multi_update_interleave_actions).
+    Pacemaker unassigns it when the ordering walk reaches that ordering: which ordering
+    did it is kept (inhibited_by) for the walk to change its actions' flags then.
     """
     u = placer.u
     changed = True
@@ -118,6 +120,7 @@ def inhibit_unpaired_instances(placer: _Placer) -> None:
                 if node is not None and node not in paired:
                     for prim in placer.primitives_under(inst):
                         placer.inhibited[prim] = (node, placer.next_role.get(prim, Role.STARTED))
+                        placer.inhibited_by.setdefault(prim, (o.first, o.then))
                         placer.assigned[prim] = None
                         placer.next_role[prim] = Role.STOPPED
                     changed = True

@@ -52,6 +52,34 @@ class Context:
     requires: dict[str, str] = field(default_factory=dict)
     running_on: dict[str, list[str]] = field(default_factory=dict)
     group_members: dict[int, list[Work]] = field(default_factory=dict)
+    # an inhibited instance's primitive -> the (first, then) clones of its ordering
+    inhibited_by: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def unassign(self, link: Link) -> bool:
+        """update_interleaved_actions unassigns a then-instance with no first-instance
+        beside it when the walk applies the clone-level ordering (pcmk__finalize_assignment
+        with no node): its stop becomes required, its start and recurring actions
+        unrunnable, with no reason. True if that changed any flag."""
+        if link.via is not None or link.first.rsc is None or not self.inhibited_by:
+            return False
+        ordering = (link.first.rsc, link.then.rsc)
+        prims = {p for p, by in self.inhibited_by.items() if by == ordering}
+        if not prims:
+            return False
+        for prim in prims:
+            del self.inhibited_by[prim]
+        optional, runnable = self.flags.optional, self.flags.runnable
+        changed = False
+        for act in self.all_actions:
+            if act.rsc not in prims:
+                continue
+            if act.task == "stop" and not act.interval_ms:
+                changed |= optional[act.id]
+                optional[act.id] = False
+            elif _unrunnable_unassigned(act):
+                changed |= runnable[act.id]
+                runnable[act.id] = False
+        return changed
 
     def read(self, f: Work) -> None:
         read_group_action(f, self.group_members.get(f.id, ()), self.flags, _saved)
@@ -112,6 +140,14 @@ class Context:
         if children is None or node is None:
             return not optional[f.id]
         return any(not optional[c.id] for c in children if c.node == node)
+
+
+def _unrunnable_unassigned(act: Work) -> bool:
+    """An unassigned resource's start, and every action carrying an interval (the cancel
+    of a monitor too), cannot run (pcmk__finalize_assignment)."""
+    if act.task == "start":
+        return not act.interval_ms
+    return act.task in ("monitor", "cancel") and act.interval_ms > 0
 
 
 def _implies_then(link: Link, ctx: Context) -> bool:
@@ -242,7 +278,7 @@ def propagate(links: list[Link], ctx: Context) -> FlagsTable:
             _any_runnable(thens[act.id], any_links[act.id], ctx)
 
     Walk(links, ctx.flags, lambda link: _apply(link, ctx), ctx.shape, ctx.block_for, count,
-         ctx.read).run(ctx.all_actions)
+         ctx.read, ctx.unassign).run(ctx.all_actions)
     _print_pseudo_actions(links, ctx.flags)
     return ctx.flags.settled()
 

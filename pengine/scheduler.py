@@ -298,7 +298,7 @@ def _ordering_context(unpacked: Unpacked, constraints: Constraints, placement: P
         actions.min_runnable, actions.actions, flags, _shape(unpacked),
         DependentBlock(unpacked, constraints.colocations, by_rsc_task, flags),
         dict(unpacked.requires), {rid: state.running_on for rid, state in states.items()},
-        group_member_actions(unpacked, actions))
+        group_member_actions(unpacked, actions), dict(placement.inhibited_by))
 
 
 def _shape(u: Unpacked) -> Shape:

@@ -6,20 +6,17 @@ action, the actions after 'first' and 'first' itself are updated at once. An ord
 a group's or clone's action also reaches its members' matching actions (the collective's
 update_ordered_actions): a clone instance's action changed that way has its followers
 updated at once, and an interleaved ordering's instance pair becomes an ordering of its
-own when first applied. An action of a resource with a parent that changes is updated
-again at once through the orderings before it. When the updated action changed, it
-blocks its colocation dependents if it became unrunnable, is updated again, and then
-every action after it is. The first reason set on an action wins, so this order decides
+own when first applied, while a then-instance with no partner is unassigned. An ordering
+remapped to a collective's completion action stays among the followers of the action it
+named. An action of a resource with a parent that changes is updated again at once
+through the orderings before it. When the updated action changed, it blocks its
+colocation dependents if it became unrunnable, is updated again, and then every action
+after it is. The first reason set on an action wins, so this order decides
 the "due to" text of the Transition Summary.
 
-Where our model differs, the walk repeats until the flags settle: Pacemaker keeps a
-remapped ordering (clone start -> X, applied as clone running -> X) among the followers
-of the clone's start, so X is updated again whenever that start changes (corpus
-cloned-group-stop); ours leaves it out, because following it would meet instances our
-placement already unassigned for an interleaved ordering (pengine.placement_pairing),
-which Pacemaker unassigns only when the walk reaches that ordering (corpus unrunnable-2
-would block colocation dependents too early). Only flags Pacemaker also sets are set; a
-second pass can only name reasons the first left unset.
+Like Pacemaker's, the walk updates every action once: flags are only ever set as
+Pacemaker sets them at that point (a flag read from a collective's summary changes the
+action without counting as a change, so what follows it is not updated again).
 
 Invariant: flags only move one way (optional -> required, runnable -> unrunnable), so the
 recursion follows changes and ends. The walk only orders the applications: what one
@@ -37,6 +34,7 @@ from pengine.order_links import PAIRED, REMAPPED, Link
 from pengine.sealed_actions import SettlingFlags
 
 _COMPLETION = ("running", "stopped", "promoted", "demoted")
+_NAMED = {"running": "start", "stopped": "stop", "promoted": "promote", "demoted": "demote"}
 
 
 @dataclass(frozen=True)
@@ -96,9 +94,10 @@ class Walk:
     def __init__(self, links: Sequence[Link], flags: SettlingFlags,
                  apply: Callable[[Link], object], shape: Shape,
                  block: Callable[[Work, Walk], None], count: Callable[[Work], object],
-                 read: Callable[[Work], None]) -> None:
+                 read: Callable[[Work], None], unassign: Callable[[Link], bool]) -> None:
         self.flags, self.apply, self.shape = flags, apply, shape
         self.block, self.count, self.read = block, count, read
+        self.unassign = unassign
         # Our member -> group/clone start/stop/promote/demote links stand for the
         # collective's summary flags, which Pacemaker computes when it reads the action
         # (`read`): no such ordering exists. A member's action does come before the
@@ -108,10 +107,8 @@ class Walk:
         self.befores: dict[int, list[Link]] = {}
         for link in sorted(reversed(plain), key=ordering_age):
             self.befores.setdefault(link.then.id, []).append(link)
+        self.plain = plain
         self.afters: dict[int, list[Link]] = {}
-        for link in reversed(plain):
-            if REMAPPED not in link.flags:
-                self.afters.setdefault(link.first.id, []).append(link)
         self.members: dict[int, list[Link]] = {}
         for link in links:
             if link.via is not None:
@@ -120,24 +117,34 @@ class Walk:
         self.paired: set[int] = set()  # id() of the instance pairs already ordered
 
     def run(self, actions: Sequence[Work]) -> None:
-        """Update every action, newest first (deep recursion: chains of changes)."""
+        """Update every action once, newest first (deep recursion: chains of changes)."""
+        self._order_afters(actions)
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(max(limit, 20000))
         order = list(reversed(creation_order(actions, self.shape)))
         try:
-            settled: tuple[list[bool], list[bool]] | None = None
-            while settled != (self.flags.optional, self.flags.runnable):
-                # Pacemaker walks once; ours is repeated until the flags settle (the
-                # module's docstring says what a single walk still misses)
-                settled = (list(self.flags.optional), list(self.flags.runnable))
-                for act in order:
-                    self.update(act)
-                for act in order:
-                    # Pacemaker reads a collective's action again whenever an ordering
-                    # meets it; its members' flags are final only now
-                    self.read(act)
+            for act in order:
+                self.update(act)
+            for act in order:
+                # Pacemaker reads a collective's action again whenever an ordering meets
+                # it (building the graph too); its members' flags are final only now
+                self.read(act)
         finally:
             sys.setrecursionlimit(limit)
+
+    def _order_afters(self, actions: Sequence[Work]) -> None:
+        """Each action's followers, newest ordering first. A remapped ordering stays among
+        the followers of the collective action it named: Pacemaker only disables that
+        wrapper when it orders the completion action anew (corpus cloned-group-stop:
+        keystone-clone_start_0's change updates glance-clone_start_0)."""
+        collective: dict[tuple[str | None, str], Work] = {
+            (act.rsc, act.task): act for act in actions if act.node is None and act.rsc}
+        for link in reversed(self.plain):
+            first: Work | None = link.first
+            if REMAPPED in link.flags:
+                first = collective.get((link.first.rsc, _NAMED.get(link.first.task, "")))
+            if first is not None:
+                self.afters.setdefault(first.id, []).append(link)
 
     def _state(self, act: Work) -> tuple[bool, bool]:
         return self.flags.optional[act.id], self.flags.runnable[act.id]
@@ -177,7 +184,9 @@ class Walk:
         first = link.first
         self.read(first)
         first_before = self._state(first)
-        changed = self._apply_one(link)
+        # an interleaved ordering unassigns then-instances with no partner as it is applied
+        changed = self.unassign(link)
+        changed |= self._apply_one(link)
         changed |= self._apply_members(link)
         if self._state(first) != first_before:
             self.after(first)

@@ -72,7 +72,7 @@ def test_an_interleaved_pair_is_followed_once_its_first_instance_changes() -> No
             flags.runnable[link.then.id] = False
 
     walk = Walk(links, flags, apply, shape, lambda act, walk: None, lambda act: None,
-                lambda act: None)
+                lambda act: None, lambda link: False)
     walk.update(b_start)  # pairs the instances: nothing to pass on yet
     walk.update(a_start)
     assert not flags.runnable[a0_start.id]
