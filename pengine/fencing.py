@@ -14,6 +14,7 @@ from pengine.glib_order import node_name_key
 from pengine.placement import Placement
 from pengine.state import Unpacked
 from pengine.unpack_nodes import NodeWork
+from pengine.xmlin import is_true
 
 
 def can_fence(u: Unpacked, node: NodeWork) -> bool:
@@ -67,6 +68,13 @@ def schedule_fencing_and_shutdowns(u: Unpacked, p: Placement, acts: ActionSet) -
         _order_dc_down(u, acts, dc_down, fencing, shutdowns)
 
 
+def _in_maintenance(u: Unpacked, rid: str, node: str) -> bool:
+    """The resource or the node is in maintenance (maintenance-mode included)."""
+    work_node = u.node(node)
+    return u.options.maintenance_mode or is_true(u.rsc(rid).meta.get("maintenance"), False) \
+        or (work_node is not None and work_node.maintenance)
+
+
 def _shutdown(u: Unpacked, acts: ActionSet, node: str, managed: Mapping[str, bool]) -> Work:
     """pcmk__new_shutdown_action and pcmk__order_stops_before_shutdown: every stop on the
     node of a resource that is managed, or blocked (a failed stop without fencing), comes
@@ -80,6 +88,8 @@ def _shutdown(u: Unpacked, acts: ActionSet, node: str, managed: Mapping[str, boo
     for stop in [a for a in acts.actions if a.task == "stop" and a.node == node]:
         if stop.rsc is None:
             continue
+        if _in_maintenance(u, stop.rsc, node):
+            continue  # maintenance: never touched (corpus bug-5028-detach shuts down)
         if managed.get(stop.rsc, True):
             stop.optional = False
         elif not u.states[stop.rsc].blocked:
