@@ -62,13 +62,34 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
 
 def _allowed_on(u: Unpacked, rsc: RscConfig) -> tuple[str, ...] | None:
     """Where crm_mon may list a clone Stopped: in a symmetric cluster every node (None);
-    else, since crm_mon reads no constraints, only nodes where an instance has history
-    (seed 1119: Pacemaker 2.1.5 lists "Stopped: [ node4 ]", where the one probe ran). Its
-    orphan instances count: process_rsc_state marks their nodes known to the clone too."""
+    else, since crm_mon reads no constraints, the nodes the history's bans put in the
+    clone's allowed nodes; without any, pe__clone_default falls back to the nodes where an
+    instance has history (seed 1119: Pacemaker 2.1.5 lists "Stopped: [ node4 ]", where
+    the one probe ran). Its orphan instances count: process_rsc_state marks their nodes
+    known to the clone too."""
     if u.options.symmetric:
         return None
-    known = {n for rid in u.instance_primitives(rsc.id) for n in u.states[rid].known_on}
+    banned = _history_banned_on(u, rsc)
+    known = banned or {n for rid in u.instance_primitives(rsc.id)
+                       for n in u.states[rid].known_on}
     return tuple(node.name for node in u.nodes if node.name in known)
+
+
+# bans unpacking puts on an anonymous instance's top resource (resource_location on the
+# clone): a failed probe that found the agent missing, a hard or fatal error, on-fail=migrate
+_CLONE_BANS = frozenset({"masked-probe-failure", "hard-error", "fatal-error",
+                         "__action_migration_auto__"})
+
+
+def _history_banned_on(u: Unpacked, rsc: RscConfig) -> set[str]:
+    """The nodes an anonymous clone's history bans it from (seeds 7277 7398: only those
+    are listed, "Stopped (not installed)" or "Stopped", not every node with history)."""
+    if rsc.unique:
+        return set()
+    every = {node.name for node in u.nodes}
+    return {n for rid in u.instance_primitives(rsc.id)
+            for node, _score, tag in u.states[rid].locations if tag in _CLONE_BANS
+            for n in ([node] if node is not None else every)}
 
 
 def _probe_failure_rc(u: Unpacked, rsc: RscConfig) -> int | None:
