@@ -41,7 +41,7 @@ from messaging.record import Record
 from pengine.api import Transition, schedule, unpack_status
 from pengine.cli_options import build_command, plain_options, run_click
 from pengine.inject import Injected, Injections, inject
-from pengine.input_check import MAX_INPUT_BYTES, parse_cib, unique_clones
+from pengine.input_check import MAX_INPUT_BYTES, parse_cib
 from pengine.model import Action, ClusterStatus
 
 LiveSource = Callable[[], bytes]  # the whole live CIB as XML text
@@ -146,11 +146,11 @@ def _write(path: str, text: str) -> None:
 class _Input:
     """The parsed input and what every section needs to know (plain: start-up cost)."""
 
-    __slots__ = ("now", "root", "source", "unique")
+    __slots__ = ("now", "root", "source")
 
-    def __init__(self, root: etree._Element, source: str, now: datetime.datetime | None,
-                 unique: frozenset[str]) -> None:
-        self.root, self.source, self.now, self.unique = root, source, now, unique
+    def __init__(self, root: etree._Element, source: str, now: datetime.datetime | None
+                 ) -> None:
+        self.root, self.source, self.now = root, source, now
 
 
 def run(options: Options) -> int:
@@ -161,7 +161,7 @@ def run(options: Options) -> int:
         _echo(f"warning: Pacemaker's schemas are not in {schema.SCHEMA_DIR} (install "
                    "pacemaker-common): the CIB is not schema-validated", err=True)
     root = parse_cib(data, source)
-    given = _Input(root, source, now, unique_clones(root))
+    given = _Input(root, source, now)
     injected = inject(root, options.injections, int(time.time()))
     if options.save_input:
         _write(options.save_input, cib_text(copy.deepcopy(injected.cib)))
@@ -281,7 +281,7 @@ def _text_lines(options: Options, run: _Run) -> list[str]:
     if counts:
         out += [counts, ""]
     out += ["Current cluster status:",
-            *status_text.render_status(current, unique_clones=run.given.unique), ""]
+            *status_text.render_status(current), ""]
     if run.injected.modifications:
         out += ["Performing Requested Modifications:",
                 *(f"  * {step.text()}" for step in run.injected.modifications)]
@@ -299,7 +299,7 @@ def _text_lines(options: Options, run: _Run) -> list[str]:
     # crm_simulate shows pending actions (Starting, ...) in the current status only
     revised = status_text.without_pending(_status(run.result.cib, run.given))
     return [*out, "", "Revised Cluster Status:",
-            *status_text.render_status(revised, unique_clones=run.given.unique)]
+            *status_text.render_status(revised)]
 
 
 # What Pacemaker's simulator reports when actions of the graph can never fire

@@ -45,6 +45,8 @@ def group_actions(u: Unpacked, acts: ActionSet, gid: str) -> None:
     # a later member before an earlier one's is a restart ordering
     _bracket_members(acts, gid, members, ordered, ("start", "running", "phantom"),
                      ("stop", "stopped"), (OPTIONAL, RESTART))
+    if ordered:
+        _stops_across_inactive_members(u, acts, members)
     # a group's (and a clone's) completion actions wait for its own start/stop to be
     # runnable (group_internal_constraints: runnable-left)
     acts.order(gid, "stop", gid, "stopped", RUNNABLE_LEFT)
@@ -73,6 +75,20 @@ def _bracket_members(acts: ActionSet, gid: str, members: list[str], ordered: boo
     for prev, cur in itertools.pairwise(members if ordered else ()):
         acts.order(prev, task, cur, task, IMPLIES_THEN, RUNNABLE_LEFT)
         acts.order(cur, down_task, prev, down_task, *down_chain)
+
+
+def _stops_across_inactive_members(u: Unpacked, acts: ActionSet, members: list[str]) -> None:
+    """An active member that follows an inactive one stops before the last active member
+    before it (pcmk__group_internal_constraints), so active members still stop in reverse
+    order across the gap: corpus group-fail (rsc4's stop before rsc2's, rsc3 stopped)."""
+    last_active: str | None = None
+    for index, cur in enumerate(members):
+        if not u.states[cur].running_on:
+            continue
+        after_inactive = index > 0 and not u.states[members[index - 1]].running_on
+        if after_inactive and last_active is not None:
+            acts.order(cur, "stop", last_active, "stop", OPTIONAL)
+        last_active = cur
 
 
 def _in_promotable_clone(u: Unpacked, gid: str) -> bool:

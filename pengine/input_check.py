@@ -221,19 +221,3 @@ def _constraint_of(element: etree._Element) -> etree._Element:
         node = parent
     return node
 
-
-_TRUE = frozenset({"true", "on", "yes", "y", "1"})
-
-
-def unique_clones(root: etree._Element) -> frozenset[str]:
-    """Ids of clones whose meta attributes say globally-unique=true (rule-less blocks)."""
-    found = set()
-    for clone in (*root.iter("clone"), *root.iter("master")):
-        for block in clone.iterfind("meta_attributes"):
-            if block.find("rule") is not None:
-                continue
-            for pair in block.iterfind("nvpair"):
-                if pair.get("name") == "globally-unique" \
-                        and pair.get("value", "").lower() in _TRUE:
-                    found.add(clone.get("id", ""))
-    return frozenset(found)

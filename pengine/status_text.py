@@ -30,17 +30,12 @@ _PENDING_STATE = {
 _COLLECTIVE = ("clone", "promotable")
 
 
-def render_status(status: ClusterStatus, *, failed_actions: bool = False,
-                  unique_clones: frozenset[str] = frozenset()) -> list[str]:
-    """Node List and Full List of Resources (and optionally Failed Resource Actions).
-
-    unique_clones: ids of globally-unique clones, for engines whose ResourceStatus does
-    not say so itself (every instance of such a clone is listed on its own).
-    """
+def render_status(status: ClusterStatus, *, failed_actions: bool = False) -> list[str]:
+    """Node List and Full List of Resources (and optionally Failed Resource Actions)."""
     lines = ["  * Node List:"]
     lines += [f"    * {text}" for text in node_lines(status)]
     lines += ["", "  * Full List of Resources:"]
-    resource_text = resource_lines(status, unique_clones)
+    resource_text = resource_lines(status)
     if resource_text:
         lines += [f"    * {text}" if not text.startswith(" ") else f"    {text}"
                   for text in resource_text]
@@ -107,13 +102,12 @@ def _active_nodes(resources: Iterable[ResourceStatus]) -> set[str]:
 class _Context:
     unclean: frozenset[str]
     all_nodes: tuple[str, ...]
-    unique: frozenset[str]
     inactive: bool = True  # crm_mon without -r hides what is not active anywhere
     promotable: bool = False  # the top-level resource is a promotable clone
 
 
-def resource_lines(status: ClusterStatus, unique_clones: frozenset[str] = frozenset(),
-                   *, inactive: bool = True, inactive_section: bool = False) -> list[str]:
+def resource_lines(status: ClusterStatus, *, inactive: bool = True,
+                   inactive_section: bool = False) -> list[str]:
     """Resource lines; nested lines are returned with two extra leading spaces per level.
 
     inactive=False leaves out resources active nowhere (crm_mon's "Active Resources").
@@ -121,7 +115,7 @@ def resource_lines(status: ClusterStatus, unique_clones: frozenset[str] = frozen
     resource even where it has no node of its own (see is_listed).
     """
     ctx = _Context(frozenset(n.name for n in status.nodes if n.unclean and not n.online),
-                   tuple(node.name for node in status.nodes), unique_clones, inactive)
+                   tuple(node.name for node in status.nodes), inactive)
     out: list[str] = []
     for rsc in status.resources:
         if is_listed(rsc) or (inactive_section and not rsc.orphan):
@@ -243,7 +237,7 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
     pad = "  " * depth
     bullet = "" if depth == 0 else "* "
     extra: tuple[str, ...] = ("promotable",) if rsc.kind == "promotable" else ()
-    unique = rsc.unique or rsc.id in ctx.unique
+    unique = rsc.unique
     if unique:
         extra += ("unique",)
     head = f"Clone Set: {rsc.id} [{_template_name(rsc)}]{_collective_flags(rsc, extra, ctx)}:"
