@@ -88,22 +88,18 @@ def _via_ordering(u: Unpacked, acts: ActionSet, o: Ordering,
     if (o.first, via, via, via) in seen:
         return
     seen.add((o.first, via, via, via))
-    # pe_order_one_or_more|implies_then_printed: no requiredness passes on. A pseudo
-    # 'then' has no resource: a group's or clone's start is not remapped
-    # (action_for_ordering). clone-min orders each instance before it; a set member that
-    # is a clone orders its own start (seeds 7080 7270), its instances' starts counting
-    # towards the pseudo action's runnability as the clone's summary flags do.
     rsc = u.rsc(o.first)
-    if rsc.kind != "clone":
-        acts.order(o.first, o.first_task, None, via, "any_runnable", PRINTED,
-                   then_action=pseudo)
-        return
-    from_set = via.startswith("one-or-more:")
-    for first in rsc.children:
-        acts.order(first, o.first_task, None, via, "any_runnable", PRINTED,
-                   *(("nograph",) if from_set else ()), then_action=pseudo)
-    if from_set:
-        acts.order(o.first, o.first_task, None, via, OPTIONAL, then_action=pseudo)
+    # clone_min_ordering orders each instance's action before the pseudo action (creating
+    # a missing one: a stopping instance's start, which its stop makes required); a set
+    # with require-all=false orders each member's own action (order_rsc_sets), a clone's
+    # own start (seeds 7080 7270), its runnability read from its instances' as the clone's
+    # summary flags are
+    instances = rsc.kind == "clone" and via.startswith("clone-one-or-more:")
+    firsts = list(rsc.children) if instances else [o.first]
+    for first in firsts:
+        # pe_order_one_or_more|implies_then_printed: no requiredness passes on. A pseudo
+        # 'then' has no resource: a group's start is not remapped (action_for_ordering).
+        acts.order(first, o.first_task, None, via, "any_runnable", PRINTED, then_action=pseudo)
 
 
 def _interleaved(u: Unpacked, spec: OrderSpec) -> bool:
