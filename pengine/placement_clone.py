@@ -261,11 +261,7 @@ def distribute(placer: _Placer, cid: str) -> None:
     placer.instance_order[cid] = [inst for inst in ordered if inst in clone.children]
     instances = list(enumerate(ordered))
     counts: dict[str, int] = {}
-    first_prims = placer.primitives_under(clone.children[0]) if clone.children else []
-    table = placer.tables[first_prims[0]] if first_prims else {}
-    usable = sum(1 for n, score in table.items()
-                 if score >= 0 and n in placer.nodes and placer.nodes[n].available)
-    optimal = min(per_node, max(1, limit // usable)) if usable else per_node
+    optimal = _optimal_per_node(placer, cid)
     all_coloc = limit < available_count(placer.u, placer.cons, clone)
     allocated = _keep_in_place(placer, cid, ordered, counts, (limit, per_node, optimal),
                                all_coloc)
@@ -287,6 +283,18 @@ def distribute(placer: _Placer, cid: str) -> None:
         # unplaced-instance-keeps-promotion-priority, seed 216).
         decide_roles(placer, cid, lambda pl, roles, a, b: _instance_cmp(
             pl, ChainMap(roles, priorities), a, b))
+
+
+def _optimal_per_node(placer: _Placer, cid: str) -> int:
+    """How many instances each usable node takes before any takes more (clone-max spread
+    over the nodes the first instance may use, at most clone-node-max)."""
+    clone = placer.u.rsc(cid)
+    per_node, limit = clone.clone_node_max, clone.clone_max
+    first_prims = placer.primitives_under(clone.children[0]) if clone.children else []
+    table = placer.tables[first_prims[0]] if first_prims else {}
+    usable = sum(1 for n, score in table.items()
+                 if score >= 0 and n in placer.nodes and placer.nodes[n].available)
+    return min(per_node, max(1, limit // usable)) if usable else per_node
 
 
 def _merge_own_dependents(placer: _Placer, cid: str) -> None:
