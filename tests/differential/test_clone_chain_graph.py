@@ -13,12 +13,12 @@ anonymous clones on both sides.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from lxml import etree
+
+from tests.differential.dot_graph import our_dot
 
 HERE = Path(__file__).with_name("graphs")
 CASES = sorted(HERE.glob("*.xml"))
@@ -56,19 +56,10 @@ def _chain_edges(dot: str, anonymous: bool) -> set[tuple[str, str]]:
     return edges
 
 
-def _our_dot(cib: Path, tmp: Path) -> str:
-    dot = tmp / "ours.dot"
-    code = "import sys; from pengine.cli import main; main(sys.argv[1:])"
-    subprocess.run([sys.executable, "-c", code, "-x", str(cib), "-S", "-D", str(dot)],
-                   check=True, capture_output=True, text=True,
-                   cwd=Path(__file__).resolve().parents[2])
-    return dot.read_text()
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
 def test_instance_chain_edges_match_pacemaker(case: Path, tmp_path: Path) -> None:
     anonymous = _anonymous(case)
     expected = _chain_edges(case.with_suffix(".dot").read_text(), anonymous)
     assert expected, "the recorded graph chains no instances: not an ordered-clone case"
-    got = _chain_edges(_our_dot(case, tmp_path), anonymous)
+    got = _chain_edges(our_dot(case, tmp_path), anonymous)
     assert got == expected, f"missing: {sorted(expected - got)}\nextra: {sorted(got - expected)}"

@@ -9,11 +9,11 @@ whose two stops would fire in that order anyway.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.differential.dot_graph import our_dot
 
 HERE = Path(__file__).with_name("group_graphs")
 CASES = sorted(HERE.glob("*.xml"))
@@ -24,17 +24,8 @@ def _stop_edges(dot: str) -> set[tuple[str, str]]:
     return {(m[1], m[2]) for m in map(STOP_EDGE.match, dot.splitlines()) if m}
 
 
-def _our_dot(cib: Path, tmp: Path) -> str:
-    dot = tmp / "ours.dot"
-    code = "import sys; from pengine.cli import main; main(sys.argv[1:])"
-    subprocess.run([sys.executable, "-c", code, "-x", str(cib), "-S", "-D", str(dot)],
-                   check=True, capture_output=True, text=True,
-                   cwd=Path(__file__).resolve().parents[2])
-    return dot.read_text()
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
 def test_member_stop_edges_match_pacemaker(case: Path, tmp_path: Path) -> None:
     expected = _stop_edges(case.with_suffix(".dot").read_text())
     assert expected, "the recorded graph orders no member's stop after another's"
-    assert _stop_edges(_our_dot(case, tmp_path)) == expected
+    assert _stop_edges(our_dot(case, tmp_path)) == expected
