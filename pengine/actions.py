@@ -82,6 +82,10 @@ class ActionSet:
     index: dict[tuple[str, str | None], Work] = field(default_factory=dict)
     by_rsc_task: dict[tuple[str | None, str], list[Work]] = field(default_factory=dict)
     min_runnable: dict[int, int] = field(default_factory=dict)
+    # per order spec (by position), how many actions existed once resolve had looked its
+    # actions up: Pacemaker applies orderings in creation order, and an action created
+    # later (a missing "first" of a later ordering) is not in an earlier one
+    resolved_sizes: list[int] = field(default_factory=list)
 
     def find(self, key: str, node: str | None) -> Work | None:
         return self.index.get((key, node))

@@ -138,9 +138,11 @@ def resolve(u: Unpacked, acts: ActionSet, assigned: dict[str, str | None] | None
     for spec in list(acts.orders):
         if "user" in spec.flags and _interleaved(u, spec):
             links.extend(_interleaved_links(u, acts, spec, kinds, assigned, placed, len(links)))
+            acts.resolved_sizes.append(len(acts.actions))
             continue
         created = len(acts.actions)
         firsts = _firsts(u, acts, spec, kinds)
+        acts.resolved_sizes.append(len(acts.actions))
         if "phantom" in spec.flags:
             phantoms.update(a.id for a in acts.actions[created:])
         if not firsts:

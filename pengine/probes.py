@@ -224,15 +224,22 @@ def _top(u: Unpacked, rid: str) -> str:
 
 
 def _afters(acts: ActionSet) -> dict[int, list[tuple[Work, frozenset[str]]]]:
-    """Every ordering as Pacemaker holds it before updating flags: first -> thens."""
+    """Every ordering as Pacemaker holds it before updating flags: first -> thens.
+
+    pcmk__apply_orderings applies the orderings in creation order and rsc_order_then finds
+    only the actions that exist by then: a start created later as the missing "first" of
+    another ordering is not reached by an earlier ordering onto it."""
     out: dict[int, list[tuple[Work, frozenset[str]]]] = {}
-    for spec in acts.orders:
+    for index, spec in enumerate(acts.orders):
         if {"member_flags", "nograph"} & spec.flags:
             continue  # our stand-ins for flags passed on to members, not orderings
+        size = acts.resolved_sizes[index] if index < len(acts.resolved_sizes) \
+            else len(acts.actions)
         firsts = [spec.first_action] if spec.first_action is not None \
             else acts.of(spec.first_rsc or "", spec.first_task, spec.first_node)
         thens = [spec.then_action] if spec.then_action is not None \
-            else acts.of(spec.then_rsc or "", spec.then_task, spec.then_node)
+            else [a for a in acts.of(spec.then_rsc or "", spec.then_task, spec.then_node)
+                  if a.id <= size]
         for first in firsts:
             out.setdefault(first.id, []).extend((then, spec.flags) for then in thens)
     return out
