@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pengine.actions import IMPLIES_THEN, OPTIONAL, UNFENCE, ActionSet, OrderSpec, Work, op_key
+from pengine.anti_colocation import ANTI_COLOCATION
 from pengine.collective_actions import order_probe
 from pengine.discovery import Discovery
 from pengine.load_orders import LOAD
@@ -101,9 +102,9 @@ def probe_then_links(u: Unpacked, acts: ActionSet,
     resource (add_probe_orderings_for_stops): a probe that finds A running leads to a stop
     only in the next transition, so X also waits for A's probes.
 
-    Optional orderings, except that a load ordering stays one (internal flag-only orderings
-    are no constraints); no unfencing of the probe's node and no shutdown of another node
-    waits for a probe (probe_needed_before_action)."""
+    Optional orderings, except that a load or an anti-colocation ordering stays one (internal
+    flag-only orderings are no constraints); no unfencing of the probe's node and no
+    shutdown of another node waits for a probe (probe_needed_before_action)."""
     primitives = {rsc.id for rsc in u.primitives}
     links: list[Link] = []
     for spec in acts.orders:
@@ -116,7 +117,9 @@ def probe_then_links(u: Unpacked, acts: ActionSet,
             continue
         thens = [spec.then_action] if spec.then_action is not None \
             else acts.of(spec.then_rsc or "", spec.then_task)
-        flags = frozenset({LOAD}) if LOAD in spec.flags else frozenset({OPTIONAL})
+        # a load or anti-colocation ordering keeps its kind, which the graph filters by
+        flags = next((frozenset({kind}) for kind in (LOAD, ANTI_COLOCATION)
+                      if kind in spec.flags), frozenset({OPTIONAL}))
         # (a load ordering between different nodes is dropped from the graph)
         links += [Link(probe, then, flags) for probe in found for then in thens
                   if _probe_precedes(probe, then)
