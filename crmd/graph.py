@@ -135,6 +135,15 @@ def resource_id(action: GraphAction) -> str | None:
     return None if rsc is None else (rsc.long_id or rsc.id)
 
 
+def resource_name(action: GraphAction) -> str:
+    """The name the executor knows the resource by: the operation key's resource part
+    (for clone instances that is the name their history is recorded under)."""
+    suffix = f"_{action.operation}_{interval_ms(action)}"
+    if action.operation_key.endswith(suffix):
+        return action.operation_key[: -len(suffix)]
+    return resource_id(action) or ""
+
+
 def agent(action: GraphAction) -> str | None:
     """class[:provider]:type of the action's resource agent."""
     rsc = action.resource

@@ -36,15 +36,6 @@ from pengine.api import GraphAction
 _DONE_RCS = frozenset({7, 8, 190, 191})  # "error" results the controller records as done
 
 
-def resource_name(action: GraphAction) -> str:
-    """The name the executor knows the resource by: the operation key's resource part
-    (for clone instances that is the name their history is recorded under)."""
-    suffix = f"_{action.operation}_{reading.interval_ms(action)}"
-    if action.operation_key.endswith(suffix):
-        return action.operation_key[: -len(suffix)]
-    return reading.resource_id(action) or ""
-
-
 class NodeExecutor:
     """Runs the DC's actions on node `name`; `recorder` holds this node's history."""
 
@@ -61,7 +52,7 @@ class NodeExecutor:
         action = message.action
         if isinstance(message, ExecuteClusterAction):
             return self._cluster_action(action, message.transition_key, dc)
-        rsc = resource_name(action)
+        rsc = reading.resource_name(action)
         if action.operation == "cancel":
             return self._cancel(action, rsc, message.transition_key, dc)
         meta, params = self._agent_table(action, rsc)
@@ -118,7 +109,7 @@ class NodeExecutor:
         effects: list[CrmdEffect] = []
         rsc = reading.resource_id(action) or ""
         if action.operation == "clear_failcount":
-            effects.append(ClearFailures(self.name, resource_name(action) or rsc))
+            effects.append(ClearFailures(self.name, reading.resource_name(action) or rsc))
         elif action.operation == "lrm_delete":
             self.recorder.forget(rsc)
             effects.append(DeleteCib(f"/cib/status/node_state[@id='{self.node_id}']/lrm"

@@ -181,7 +181,10 @@ def timeout_record(node: str, node_id: str, action: GraphAction, transition_key:
     agent = AgentSpec.parse(spec) if spec else AgentSpec("ocf", "unknown")
     params, interval, timeout = (reading.params(action), reading.interval_ms(action),
                                  reading.timeout_ms(action))
-    op = OpCompleted(call_id=-1, resource=reading.resource_id(action) or "", agent=agent,
+    # named by the <primitive id> (an anonymous instance d:0 is "d"), as Pacemaker's
+    # controld_record_action_timeout names it
+    rsc = action.resource.id if action.resource is not None else ""
+    op = OpCompleted(call_id=-1, resource=rsc, agent=agent,
                      action=action.operation, interval_ms=interval,
                      rc=int(OcfRc.ERR_GENERIC), status=int(OpStatus.TIMEOUT),
                      exit_reason=exit_reason, last_run=wall, last_rc_change=wall,

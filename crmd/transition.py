@@ -333,10 +333,12 @@ class TransitionEngine:
         return effects + self.abort("Event failed", event.now, self._priority[action.id] + 1)
 
     def _action_failcount(self, action: GraphAction, event: ActionResult) -> list[EngineEffect]:
-        resource = reading.resource_id(action)
-        if self._kind[action.id] is not ActionKind.RESOURCE or resource is None:
+        if self._kind[action.id] is not ActionKind.RESOURCE or action.resource is None:
             return []
-        return self._failcount(resource, action.operation, reading.interval_ms(action),
+        # update_failcount names the resource as the result's operation key does (an
+        # anonymous clone instance d:0 runs, and fails, as "d")
+        return self._failcount(reading.resource_name(action), action.operation,
+                               reading.interval_ms(action),
                                reading.meta(action).get("CRM_meta_on_fail", ""), event)
 
     def _failcount(self, resource: str, task: str, interval_ms: int, on_fail: str,

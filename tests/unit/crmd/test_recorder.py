@@ -148,6 +148,19 @@ def test_pending_record_and_synthesized_timeout() -> None:
     assert failure["crm-debug-origin"] == "controld_record_action_event"
 
 
+def test_a_synthesized_timeout_records_an_anonymous_instance_under_its_primitive_id() -> None:
+    """controld_record_action_timeout names the lrm_resource (and its entries) after the
+    action's <primitive id>: an anonymous clone instance d:0 is recorded as "d"."""
+    action = GraphAction(id=7, kind="rsc_op", operation="start", operation_key="d_start_0",
+                         on_node="alpha", on_node_uuid="1",
+                         resource=GraphResource("d", "d:0", "ocf", "heartbeat", "Dummy"),
+                         attributes=())
+    xml = timeout_record("alpha", "1", action, key(7), "timed out", WALL)
+    resources = etree.fromstring(xml).findall("lrm/lrm_resources/lrm_resource")
+    assert [r.get("id") for r in resources] == ["d"]
+    assert set(ops_of(xml)) == {"d_last_failure_0", "d_last_0"}
+
+
 # --- oracle: Pacemaker's tools read what we recorded ---------------------------------------
 
 

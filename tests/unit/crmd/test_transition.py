@@ -328,3 +328,18 @@ def test_the_graph_knows_the_nodes_it_takes_down() -> None:
     assert not engine.takes_down("2"), "no graph yet"
     engine.start(graph_of_synapses(1, (synapse(fence), rsc(2, (1,), node="n1"))), 0.0)
     assert engine.takes_down("2") and not engine.takes_down("3")
+
+
+def test_an_anonymous_instances_failure_counts_under_its_operation_keys_name() -> None:
+    """update_failcount names the fail count after the resource of the result's operation
+    key: an anonymous clone instance (long-id d:0) runs and records as "d"."""
+    start = GraphAction(id=0, kind="rsc_op", operation="start", operation_key="d_start_0",
+                        on_node="n1", on_node_uuid="n1",
+                        resource=GraphResource("d", "d:0", "ocf", "heartbeat", "Dummy"),
+                        attributes=(("CRM_meta_clone", "0"), ("CRM_meta_timeout", "20000")))
+    engine = TransitionEngine(UUID)
+    sent = [e for e in engine.start(graph_of_synapses(1, (synapse(start),)), 0.0)
+            if isinstance(e, ExecuteResourceAction)]
+    effects = engine.handle(ActionResult(sent[0].transition_key, "n1", 1, 0, 1.0, wall=77.0))
+    assert UpdateAttribute("n1", "fail-count-d#start_0", "INFINITY") in effects
+    assert UpdateAttribute("n1", "last-failure-d#start_0", "77") in effects
