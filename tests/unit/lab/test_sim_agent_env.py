@@ -13,11 +13,14 @@ instances must be ours too.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from lab.sim.cluster import ControllerCluster, nodes_cib
+from lrmd.agents import agent_environment
+from lrmd.messages import AgentSpec
 
 CLONE = (
     '<clone id="ec"><meta_attributes id="ec-m"><nvpair id="ec-n" name="notify" value="true"/>'
@@ -26,6 +29,8 @@ CLONE = (
     '<op id="e-start" name="start" interval="0" timeout="30s"/></operations></primitive>'
     '</clone>')
 RECORDED = Path(__file__).with_name("pacemaker_env") / "clone-notify-dummy.env"
+OCF_ROOT = Path("/usr/lib/ocf")  # resource-agents' (Debian's package)
+SHELLFUNCS = OCF_ROOT / "lib" / "heartbeat" / "ocf-shellfuncs"
 # values that name nodes, instances or times: compared by name only
 _PLACED = ("CRM_meta_on_node", "CRM_meta_on_node_uuid", "CRM_meta_clone",
            "CRM_meta_notify_")
@@ -81,3 +86,26 @@ def test_notify_results_reach_the_dc_and_the_transition_goes_on(
     directly (process_lrm_event) even where results travel through the CIB: the
     post-start notifications confirm and the recurring monitors after them start."""
     assert ("notify", 0) in ours and ("monitor", 10000) in ours
+
+
+def _ocf_is_probe(table: dict[str, str], action: str) -> bool:
+    """What resource-agents' ocf_is_probe answers in the environment lrmd builds from an
+    agent's parameter table (ocf-shellfuncs sourced as a shell agent does)."""
+    env = agent_environment(AgentSpec.parse("ocf:heartbeat:Dummy"), "e", table, OCF_ROOT)
+    script = f'. "{SHELLFUNCS}"; __OCF_ACTION={action}; ocf_is_probe'
+    return subprocess.run(["/bin/sh", "-c", script], env=env, check=False,
+                          capture_output=True, timeout=30).returncode == 0
+
+
+@pytest.mark.skipif(not SHELLFUNCS.exists(), reason="resource-agents is not installed")
+@pytest.mark.parametrize(("index", "interval", "probe"), [(0, 0, True), (3, 10000, False)],
+                         ids=["probe", "recurring-monitor"])
+def test_resource_agents_ocf_is_probe_answers_as_under_pacemaker(
+        ours: dict[tuple[str, int], dict[str, str]], index: int, interval: int,
+        probe: bool) -> None:
+    """Pacemaker 2.1.5 gives a probe no CRM_meta_interval; resource-agents' ocf_is_probe
+    still tells it from a recurring monitor (ocf-shellfuncs defaults the interval to 0).
+    Our probe's and recurring monitor's environments get the same answers."""
+    _action, theirs = _pacemaker_runs()[index]
+    assert _ocf_is_probe(theirs, "monitor") is probe
+    assert _ocf_is_probe(ours[("monitor", interval)], "monitor") is probe
