@@ -14,7 +14,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pengine.actions import IMPLIES_THEN, OPTIONAL, UNFENCE, ActionSet, OrderSpec, Work, op_key
+from pengine.actions import (
+    IMPLIES_THEN,
+    OPTIONAL,
+    UNFENCE,
+    WITH_ACTIONS,
+    ActionSet,
+    OrderSpec,
+    Work,
+    op_key,
+)
 from pengine.anti_colocation import ANTI_COLOCATION
 from pengine.collective_actions import order_probe
 from pengine.discovery import Discovery
@@ -130,8 +139,9 @@ def probe_then_links(u: Unpacked, acts: ActionSet,
 def _is_constraint(spec: OrderSpec) -> bool:
     """An ordering Pacemaker records as a constraint, not one that only carries flags between
     a member and its collective's own action (as graph_edges leaves out), nor one made at
-    once with order_actions (the unfencing ones)."""
-    return not {"nograph", UNFENCE} & spec.flags and not (
+    once with order_actions (the unfencing ones, an ordered clone's instance chain):
+    add_probe_orderings_for_stops reads only the working set's ordering constraints."""
+    return not {"nograph", UNFENCE, WITH_ACTIONS} & spec.flags and not (
         "member_flags" in spec.flags and spec.then_task in ("start", "stop", "promote", "demote"))
 
 
