@@ -118,9 +118,11 @@ class _Expander:
             out.update((k.replace(kind, old), v) for k, v in pair)
         out["notify_inactive_resource"] = self._pair("inactive", data.state["inactive"],
                                                      with_nodes=False)[0][1]
-        # The clone's allowed nodes: each instance's table starts as a copy of them;
-        # crm_simulate sorts them with pe__cmp_node_name (node2 before node10)
+        # The clone's allowed nodes: each instance's table starts as a copy of them (not
+        # an orphan instance's, banned from every node); crm_simulate sorts them with
+        # pe__cmp_node_name (node2 before node10)
         allowed = sorted({n for p in self.u.instance_primitives(cid)
+                          if not self.u.rsc(p).orphan
                           for n in self.placement.tables.get(p, {})}, key=node_name_key)
         out["notify_available_uname"] = " ".join(allowed) or " "
         names = " ".join(n.name for n in self.u.nodes) or " "
