@@ -50,8 +50,11 @@ def raw_fail_count(rsc: RscConfig, node: NodeWork, options: Options) -> tuple[in
     """
     if not has_failure_attributes(node):
         return 0, 0
-    name = rsc.id if rsc.unique else _base_name(rsc.id)
-    count_re, last_re = _patterns(name, options.per_op_failcounts, rsc.unique)
+    # pe__unpack_resource makes every primitive outside a clone unique, a top-level orphan
+    # "d:3" of a unique clone too: its fail count is its own name's only
+    unique = rsc.unique or rsc.parent is None
+    name = rsc.id if unique else _base_name(rsc.id)
+    count_re, last_re = _patterns(name, options.per_op_failcounts, unique)
     count = 0
     last = 0
     for key, value in node.attrs.items():
