@@ -51,11 +51,12 @@ def unplaced_partner(u: Unpacked, then_inst: str, firsts: Mapping[str, str | Non
 
 def _instance_node(u: Unpacked, inst: str, assigned: dict[str, str | None],
                    current: bool) -> str | None:
+    """Where an instance is (native_location): where it runs after a stop or demote (so
+    nowhere when it is not running), else where it is assigned."""
     prims = u.primitives_under(inst)
     if current:
-        for p in prims:
-            if u.states[p].running_on:
-                return u.states[p].running_on[0]
+        return next((u.states[p].running_on[0] for p in prims if u.states[p].running_on),
+                    None)
     return next((assigned.get(p) for p in prims if assigned.get(p)), None)
 
 
@@ -81,9 +82,11 @@ def interleave_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
         thens = acts.of(then_inst, spec.then_task)
         if node is not None:
             partner = next((inst for inst, at in nodes.items() if at == node), None)
-        elif thens and not current:
-            # Pacemaker re-processes the ordering after unassigning an unpaired instance,
-            # and then pairs it by its allowed nodes (seed 1031: "required g2:1 running")
+        elif thens:
+            # find_compatible_child pairs an instance without a node by its allowed nodes:
+            # one not running yet after a stop or demote (seed 153), or one Pacemaker
+            # unassigned for having no partner, when it re-processes the ordering (seed
+            # 1031: "required g2:1 running")
             partner = unplaced_partner(u, then_inst, nodes, placed)
         else:
             continue
@@ -92,7 +95,7 @@ def interleave_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
         task = spec.first_task
         if u.rsc(partner).kind != "primitive":
             task = COMPLETE.get(task, task)
-        flags = spec.flags | ({UNPLACED_PAIR} if node is None else set())
+        flags = spec.flags | ({UNPLACED_PAIR} if node is None and not current else set())
         for f in acts.of(partner, task):
             out.extend(Link(f, t, flags) for t in thens)
     return out
