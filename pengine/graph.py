@@ -68,7 +68,7 @@ def freeze(u: Unpacked, works: Sequence[Work], flags: FlagsTable,
             agent=agents.get(w.rsc or "") if not w.pseudo else None,
             name=names.get(w.rsc or ""), label=labels.get(w.rsc or ""),
             priority=(priority or {}).get(w.id) or _priority(u, w), print_always=w.print_always,
-            graph_key=_graph_key(u, w), node_down=not pseudo and _on_down_node(u, w),
+            graph_key=_graph_key(u, w, dict(attrs)), node_down=not pseudo and _on_down_node(u, w),
         ))
     return tuple(out)
 
@@ -109,15 +109,23 @@ def _unmanaged_action(w: Work, managed: Mapping[str, bool]) -> bool:
         and w.task not in ("monitor", "cancel")
 
 
-def _graph_key(u: Unpacked, w: Work) -> str | None:
+def _graph_key(u: Unpacked, w: Work, attrs: Mapping[str, str]) -> str | None:
     """The operation key the graph gives an action: an instance found under another history
     id (its clone_name) has its actions keyed by that name, the instance's own key being only
     the internal one (pcmk__create_graph's action2xml); crm_simulate prints a pseudo action
-    by it (`d_stop_0` for the stop of `d:1` implied by fencing)."""
+    by it (`d_stop_0` for the stop of `d:1` implied by fencing). action2xml builds a notify
+    key from the notification's type and operation, any other from the task, so the
+    post-notification of a stop implied by fencing (`d:0_post_notify_stonith_0`) is
+    `d_post_notify_stop_0` and its confirmation `d_notified_0`."""
     st = u.states.get(w.rsc) if w.rsc is not None else None
     name = st.clone_name if st is not None else None
     if name is None or name == w.rsc or not w.key.startswith(f"{w.rsc}_"):
         return None
+    kind, operation = attrs.get("CRM_meta_notify_type"), attrs.get("CRM_meta_notify_operation")
+    if w.task == "notify" and kind and operation:
+        return f"{name}_{kind}_notify_{operation}_0"
+    if w.task == "notified":
+        return f"{name}_notified_0"
     return name + w.key[len(w.rsc or ""):]
 
 

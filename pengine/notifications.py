@@ -190,12 +190,10 @@ class _Expander:
         if fence is None:
             return
         required = not self.optional[fence.id]
-        name = self.u.states[p].clone_name  # the graph names them as clone_op_key does
-        post = self._pseudo(f"{name}_post_notify_stop_0" if name else
-                            f"{p}_post_notify_stonith_0", "notify", p, required,
+        # (the graph keys them by the instance's history name when it has one, graph.py)
+        post = self._pseudo(f"{p}_post_notify_stonith_0", "notify", p, required,
                             self.runnable[fence.id])
-        done = self._pseudo(f"{name}_notified_0" if name else
-                            f"{p}_confirmed-post_notify_stonith_0", "notified", p,
+        done = self._pseudo(f"{p}_confirmed-post_notify_stonith_0", "notified", p,
                             required, self.runnable[fence.id])
         for w, key_type in ((post, "post"), (done, "confirmed-post")):
             self.priority[w.id] = INF
