@@ -227,6 +227,7 @@ def _firsts(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str]
         return firsts
     act, _ = acts.new(op_key(spec.first_rsc or "", task), task, spec.first_rsc, None, True)
     act.runnable = False
+    act.unsaved = True
     return [act]
 
 

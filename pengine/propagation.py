@@ -171,9 +171,10 @@ def _implies_then(link: Link, ctx: Context) -> bool:
 
 def _saved(member: Work) -> bool:
     """Is a member's action among its resource's actions (which group_action_flags reads)?
-    A nodeless one made for an ordering's missing 'first' is not (rsc_order_first does
-    not save it); the nodeless start standing for a pending one is."""
-    return member.node is not None or member.pseudo or member.print_pending
+    One made for an ordering's missing 'first' is not (rsc_order_first does not save
+    it); every action the resource created is, nodeless ones too (group11: a definition
+    change's forced start of an unassigned member makes the group's start required)."""
+    return not member.unsaved
 
 
 def _apply(link: Link, ctx: Context) -> bool:
