@@ -155,8 +155,8 @@ def _implies_then(link: Link, ctx: Context) -> bool:
     if IMPLIES_THEN not in link.flags or not ctx.flags.optional[t.id] \
             or not ctx.first_required(f, t, "any_child" in link.flags):
         return False
-    if t.rsc is not None and not ctx.managed.get(t.rsc, True):
-        return False  # an unmanaged resource's actions stay optional (custom_action)
+    # An unmanaged resource's actions are created optional (custom_action), but an
+    # ordering still makes them required: what follows restarts (seed 1369).
     if f.migrating and f.rsc != t.rsc:
         return False  # a live migration's start/stop does not restart what follows it
     if f.dangling and f.rsc == t.rsc:
