@@ -56,6 +56,9 @@ class Work:
     dangling: bool = False  # the stop on a finished migration's source (never restarts it)
     rescheduled: bool = False  # a recurring op whose definition changed: sent again
     call_id: str | None = None  # a cancel of a recorded operation: that entry's call-id
+    # made for an ordering's missing 'first' (rsc_order_first): not among its resource's
+    # actions, which a group's action reads (pcmk__group_action_flags)
+    unsaved: bool = False
 
 
 @dataclass

@@ -20,6 +20,7 @@ from pengine.actions import (
     Work,
     op_key,
 )
+from pengine.order_links import REMAPPED
 from pengine.state import Unpacked
 from pengine.xmlin import is_true
 
@@ -145,10 +146,13 @@ def _instance_orders(u: Unpacked, acts: ActionSet, cid: str, inst: str) -> None:
         # A group instance can start only if all its members can (group_action_flags);
         # the graph waits for its running/stopped, not its start/stop (seed 10), and
         # the clone's summary flags read those too, not the instance's start/stop.
-        acts.order(inst, "running", cid, "running", "member_flags", *group)
-        acts.order(inst, "running", cid, "running", "any_runnable")
-        acts.order(inst, "stopped", cid, "stopped", OPTIONAL, "any_runnable")
-        acts.order(inst, "stopped", cid, "stopped", "member_flags", *group)
+        # Pacemaker orders the instance's start/stop and remaps it to running/stopped
+        # when the walk first meets it, which counts as a change of the clone's action
+        # (seed 1348: c15_stopped_0 then updates c15_start_0 before c15_stop_0).
+        acts.order(inst, "running", cid, "running", "member_flags", REMAPPED, *group)
+        acts.order(inst, "running", cid, "running", "any_runnable", REMAPPED)
+        acts.order(inst, "stopped", cid, "stopped", OPTIONAL, "any_runnable", REMAPPED)
+        acts.order(inst, "stopped", cid, "stopped", "member_flags", REMAPPED, *group)
     else:
         acts.order(inst, "start", cid, "running", "member_flags", "any_runnable")
         acts.order(inst, "stop", cid, "stopped", "member_flags", "any_runnable")

@@ -18,9 +18,6 @@ from pengine.actions import ActionSet, OrderSpec
 from pengine.order_links import Link
 from pengine.state import Unpacked
 
-# an interleaved ordering's link to an instance it left unplaced (ordering's
-# _apply_unplaced_pairs applies it first)
-UNPLACED_PAIR = "unplaced_pair"
 # the completion pseudo action of a collective's task (what an ordering waits for)
 COMPLETE = {"start": "running", "stop": "stopped", "promote": "promoted", "demote": "demoted"}
 
@@ -95,9 +92,8 @@ def interleave_links(u: Unpacked, acts: ActionSet, spec: OrderSpec,
         task = spec.first_task
         if u.rsc(partner).kind != "primitive":
             task = COMPLETE.get(task, task)
-        flags = spec.flags | ({UNPLACED_PAIR} if node is None and not current else set())
         for f in acts.of(partner, task):
-            out.extend(Link(f, t, flags) for t in thens)
+            out.extend(Link(f, t, spec.flags) for t in thens)
     return out
 
 

@@ -135,6 +135,7 @@ def resolve(u: Unpacked, acts: ActionSet, assigned: dict[str, str | None] | None
     links: list[Link] = []
     kinds = {r.id: r.kind for r in u.resources}
     phantoms: set[int] = set()
+    late: list[_MemberLinks] = []
     for spec in list(acts.orders):
         if "user" in spec.flags and _interleaved(u, spec):
             links.extend(_interleaved_links(u, acts, spec, kinds, assigned, placed, len(links)))
@@ -150,7 +151,7 @@ def resolve(u: Unpacked, acts: ActionSet, assigned: dict[str, str | None] | None
         if spec.first_action is None and firsts[0].task != spec.first_task:
             spec = dataclasses.replace(spec, flags=spec.flags | {REMAPPED})
         origin = len(links)
-        thens = _thens(u, acts, spec, kinds, firsts, links)
+        thens = _thens(u, acts, spec, kinds, firsts, links, late)
         if spec.first_rsc == spec.then_rsc and spec.first_task == "stop":
             # Pacemaker applies a member's own stop -> start ordering before its group's
             # orderings create a missing (unassigned) start: it never reaches that start.
@@ -158,7 +159,32 @@ def resolve(u: Unpacked, acts: ActionSet, assigned: dict[str, str | None] | None
         via = _clone_start(u, acts, thens[0]) if THROUGH_CLONE in spec.flags and thens else None
         links.extend(Link(f, t, spec.flags, via=via, origin=origin if via is None else -1)
                      for f in firsts for t in thens if f is not t)
+    for group in reversed(late):
+        links[group.start:group.start + group.count] = group.links(u, acts, kinds)
     return links
+
+
+@dataclasses.dataclass(frozen=True)
+class _MemberLinks:
+    """A user ordering's links to a collective's member actions, as first made.
+
+    Pacemaker reaches the members' actions when the walk applies the ordering
+    (update_ordered_actions finds each member's action then), so a member action created
+    after the ordering was resolved, such as a group member's start made for the
+    member -> group running ordering, is reached too (seed 1276): `links` makes them
+    again from the actions that exist once every ordering is resolved."""
+
+    start: int
+    count: int
+    spec: OrderSpec
+    firsts: tuple[Work, ...]
+    via: Work | None
+
+    def links(self, u: Unpacked, acts: ActionSet, kinds: dict[str, str]) -> list[Link]:
+        thens = [t for member in _updated_members(u, self.spec.then_rsc or "")
+                 for t in acts.of(member, self.spec.then_task)]
+        return member_links(self.spec, list(self.firsts), thens,
+                            kinds.get(self.spec.then_rsc or ""), kinds, self.via, self.start)
 
 
 def _clone_start(u: Unpacked, acts: ActionSet, member: Work) -> Work | None:
@@ -187,19 +213,20 @@ def _interleaved_links(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dic
 
 
 def _thens(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str],
-           firsts: list[Work], links: list[Link]) -> list[Work]:
+           firsts: list[Work], links: list[Link], late: list[_MemberLinks]) -> list[Work]:
     """The "then" actions of an order spec; a user ordering on another collective first
-    appends its member links to `links` (they precede the spec's own links)."""
+    appends its member links to `links` (they precede the spec's own links; `late`
+    remembers them, to be made again once every action exists)."""
     if spec.then_action is not None:
         return [spec.then_action]
     thens = acts.of(spec.then_rsc or "", spec.then_task, spec.then_node)
     then_kind = kinds.get(spec.then_rsc or "")
     if then_kind in ("group", "clone") and "user" in spec.flags \
             and spec.first_rsc != spec.then_rsc:
-        member_thens = [t for member in _updated_members(u, spec.then_rsc or "")
-                        for t in acts.of(member, spec.then_task)]
-        links.extend(member_links(spec, firsts, member_thens, then_kind, kinds,
-                                  thens[0] if thens else None, len(links)))
+        group = _MemberLinks(len(links), 0, spec, tuple(firsts), thens[0] if thens else None)
+        made = group.links(u, acts, kinds)
+        late.append(dataclasses.replace(group, count=len(made)))
+        links.extend(made)
     return thens
 
 
@@ -229,6 +256,7 @@ def _firsts(u: Unpacked, acts: ActionSet, spec: OrderSpec, kinds: dict[str, str]
         return firsts
     act, _ = acts.new(op_key(spec.first_rsc or "", task), task, spec.first_rsc, None, True)
     act.runnable = False
+    act.unsaved = True
     return [act]
 
 

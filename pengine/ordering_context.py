@@ -31,7 +31,7 @@ def collective_children(u: Unpacked, acts: SealedActions) -> dict[int, list[Work
         task = act.task
         if task == "notified" and "_confirmed-post_" in act.key:
             # <clone>_confirmed-post_notify_<done>_0 (not the confirmed-pre one)
-            task = act.key.rsplit("_", 2)[-2]
+            task = notified_task(act)
         if act.node is None and act.rsc is not None and task in base \
                 and u.has_rsc(act.rsc) and u.rsc(act.rsc).kind == "clone":
             out[act.id] = [a for p in u.instance_primitives(act.rsc)
@@ -48,22 +48,30 @@ def clone_instance_actions(u: Unpacked, acts: SealedActions) -> dict[int, list[W
               "demoted": "demote"}
     out: dict[int, list[Work]] = {}
     for act in acts.actions:
+        read = notified_task(act) if act.task in ("notify", "notified") else act.task
         if act.node is not None or act.rsc is None or not u.has_rsc(act.rsc) \
-                or u.rsc(act.rsc).kind != "clone" or act.task not in _TASKS:
+                or u.rsc(act.rsc).kind != "clone" or read not in _TASKS:
             continue
         found: list[Work] = []
         for child in _instances(u, act.rsc):
             primitive = u.rsc(child).kind == "primitive"
-            task = atomic.get(act.task, act.task) if primitive else act.task
+            task = atomic.get(read, read) if primitive else read
             own = acts.of(child, task)[:1]
             if not own and not primitive:
                 # a group instance of a clone that is not promotable has no promote or
                 # demote pseudo actions: its members' stand for them
                 own = [a for p in u.primitives_under(child)
-                       for a in acts.of(p, atomic.get(act.task, act.task))[:1]]
+                       for a in acts.of(p, atomic.get(read, read))[:1]]
             found.extend(own)
         out[act.id] = found
     return out
+
+
+def notified_task(act: Work) -> str:
+    """The task a clone's notification pseudo action is read as: the word before the
+    key's interval (clone_child_action: <clone>_confirmed-post_notify_running_0 reads
+    the instances' running, folded into their start; seed 23)."""
+    return act.key.rsplit("_", 2)[-2]
 
 
 _TASKS = ("start", "running", "stop", "stopped", "promote", "promoted", "demote", "demoted")

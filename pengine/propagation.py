@@ -21,7 +21,6 @@ from pengine.actions import (
     RUNNABLE_LEFT,
     Work,
 )
-from pengine.interleave_partner import UNPLACED_PAIR
 from pengine.order_links import PRINTED, Link
 from pengine.ordering_context import read_group_action
 from pengine.sealed_actions import FlagsTable, SettlingFlags
@@ -156,8 +155,8 @@ def _implies_then(link: Link, ctx: Context) -> bool:
     if IMPLIES_THEN not in link.flags or not ctx.flags.optional[t.id] \
             or not ctx.first_required(f, t, "any_child" in link.flags):
         return False
-    if t.rsc is not None and not ctx.managed.get(t.rsc, True):
-        return False  # an unmanaged resource's actions stay optional (custom_action)
+    # An unmanaged resource's actions are created optional (custom_action), but an
+    # ordering still makes them required: what follows restarts (seed 1369).
     if f.migrating and f.rsc != t.rsc:
         return False  # a live migration's start/stop does not restart what follows it
     if f.dangling and f.rsc == t.rsc:
@@ -170,35 +169,12 @@ def _implies_then(link: Link, ctx: Context) -> bool:
                 and any(node != f.node for node in ctx.running_on.get(f.rsc or "", ())))
 
 
-def _apply_required(link: Link, ctx: Context) -> bool:
-    """The requiredness half of a link (applied before runnability each round)."""
-    f, t, flags = link.first, link.then, link.flags
-    optional, reason = ctx.flags.optional, ctx.flags.reason
-    if "member_flags" in flags:
-        if not optional[f.id] and optional[t.id] and _saved(f):
-            optional[t.id] = False
-            return True
-        return False
-    if _implies_then(link, ctx):
-        optional[t.id] = False
-        _set_reason(reason, t, f, "required")
-        return True
-    if (RESTART in flags or PROMOTED_IMPLIES_FIRST in flags) and not optional[t.id] \
-            and optional[f.id]:
-        # handle_restart_ordering / pe_order_promoted_implies_first: a required 'then'
-        # makes 'first' required even when 'first' cannot run (a blocked later member's
-        # stop), naming 'then'
-        optional[f.id] = False
-        _set_reason(reason, f, t, "required")
-        return True
-    return False
-
-
 def _saved(member: Work) -> bool:
     """Is a member's action among its resource's actions (which group_action_flags reads)?
-    A nodeless one made for an ordering's missing 'first' is not (rsc_order_first does
-    not save it); the nodeless start standing for a pending one is."""
-    return member.node is not None or member.pseudo or member.print_pending
+    One made for an ordering's missing 'first' is not (rsc_order_first does not save
+    it); every action the resource created is, nodeless ones too (group11: a definition
+    change's forced start of an unassigned member makes the group's start required)."""
+    return not member.unsaved
 
 
 def _apply(link: Link, ctx: Context) -> bool:
@@ -269,7 +245,6 @@ def propagate(links: list[Link], ctx: Context) -> FlagsTable:
     """Walk the links as Pacemaker does (pengine.walk); returns the flags settled in
     ctx.flags."""
     any_links, thens = _any_runnable_links(links, ctx)
-    _apply_unplaced_pairs(links, ctx)
 
     def count(act: Work) -> None:
         # pe_action_requires_any: a set's one-or-more pseudo action (no resource). A
@@ -281,19 +256,6 @@ def propagate(links: list[Link], ctx: Context) -> FlagsTable:
          ctx.read, ctx.unassign).run(ctx.all_actions)
     _print_pseudo_actions(links, ctx.flags)
     return ctx.flags.settled()
-
-
-def _apply_unplaced_pairs(links: list[Link], ctx: Context) -> None:
-    """An interleaved link to an instance the ordering unassigned applies while Pacemaker
-    unassigns it, before the instance's own stop reaches its start, with a group first's
-    flags read from its members (pcmk__group_action_flags; seed 1031)."""
-    for link in links:
-        if UNPLACED_PAIR not in link.flags:
-            continue
-        for member in links:
-            if member.then is link.first and IMPLIES_THEN in member.flags:
-                _apply_required(member, ctx)
-        _apply_required(link, ctx)
 
 
 def _any_runnable_links(links: list[Link], ctx: Context

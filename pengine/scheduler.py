@@ -65,6 +65,7 @@ from pengine.sealed_actions import FlagsTable, SealedActions, SettlingFlags, sea
 from pengine.state import Unpacked
 from pengine.status import build_status, unpack_cib
 from pengine.summary import summarise
+from pengine.unpack_resources import RscConfig
 from pengine.walk import Shape
 from pengine.xmlin import is_true
 
@@ -185,6 +186,21 @@ def _schedule(unpacked: Unpacked, transition_id: int) -> Transition:
     )
 
 
+def _creation_order(u: Unpacked, placement: Placement) -> list[RscConfig]:
+    """The resources in the order Pacemaker creates their actions: pcmk__create_actions
+    walks the resource list as assignment sorted it (a placement strategy sorts the
+    top-level resources: seed 1276, c14's actions before c3's), each top-level resource
+    with everything under it."""
+    rank = {rid: index for index, rid in enumerate(placement.order)}
+
+    def top(rsc: RscConfig) -> str:
+        while rsc.parent is not None and u.has_rsc(rsc.parent):
+            rsc = u.rsc(rsc.parent)
+        return rsc.id
+
+    return sorted(u.resources, key=lambda rsc: rank.get(top(rsc), len(rank)))
+
+
 def _instance_order(u: Unpacked, placement: Placement) -> dict[str, tuple[str, ...]]:
     """Each clone's children as Pacemaker leaves them for the graph: in assignment (and
     promotion) order, unless something sorted them by instance number since: probing a
@@ -249,7 +265,7 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
         action_set.order(rid, "clear_failcount", rid, "stop", OPTIONAL,
                          first_action=action_set.find(op_key(rid, "clear_failcount"), node))
     reloads = _apply_config_changes(unpacked, action_set, primitive_actions, changes)
-    for rsc in unpacked.resources:
+    for rsc in _creation_order(unpacked, placement):
         if rsc.kind == "primitive":
             primitive_actions.create(rsc.id)
         elif rsc.kind == "group":

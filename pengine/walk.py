@@ -214,7 +214,7 @@ class Walk:
         clone = link.then.rsc
         changed = False
         instance: Work | None = None  # the instance action being updated
-        instance_changed = False
+        instance_changed = skipped = False
         for member in self.members.get(link.then.id, ()):
             if not _reaches(link, member):
                 continue
@@ -222,6 +222,12 @@ class Walk:
                     and self.shape.ancestors.get(member.then.rsc or "", ())[:1] == (clone,):
                 self._after_changed(instance, instance_changed)
                 instance, instance_changed = member.then, False
+                # pcmk__multi_update_actions updates an instance's action (and a group
+                # instance's members through it) only while that action is runnable
+                self.read(member.then)
+                skipped = not self.flags.runnable[member.then.id]
+            if skipped and PAIRED not in member.flags:
+                continue
             self._order(member)
             one = self._apply_one(member)
             one |= self._apply_members(member)
