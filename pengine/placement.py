@@ -124,6 +124,8 @@ class _Placer:
         self.unmanage_assigned = u.options.stonith_enabled and not u.have_fencing_device
         self.stay_managed = clone_orphans(u)
         self.orphan_instances: dict[str, list[str]] = {}  # clone -> orphans distributed
+        # clone -> managed orphans its distribution reached (assigned nowhere)
+        self.reached_orphans: dict[str, list[str]] = {}
         self.clone_constraints = {(c.id, c.dependent) for c in cons.colocations
                                   if u.rsc(c.dependent).kind == "clone"}
 

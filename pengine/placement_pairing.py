@@ -44,7 +44,9 @@ def apply_per_instance(placer: _Placer, rid: str, c: Colocation) -> bool:
         return True
     if abs(c.score) >= INF:
         return False
-    for inst in placer.instance_order.get(c.primary, list(primary.children)):
+    # An orphan the clone's distribution reached is a child assigned nowhere (seed 299).
+    for inst in [*placer.instance_order.get(c.primary, list(primary.children)),
+                 *placer.reached_orphans.get(c.primary, ())]:
         members = placer.primitives_under(inst)
         node = placer.assigned.get(members[0]) if members else None
         where = [placer.nodes[node]] if node is not None else []
