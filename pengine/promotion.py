@@ -152,7 +152,10 @@ def merge_influencing_dependents(placer: _Placer, cid: str, table: Table) -> Tab
     for promotion (corpus promoted-demote: an address colocated with the clone makes its
     node's instance the one promoted).
     """
-    merging = frozenset({cid, *placer.primitives_under(cid)})
+    # pcmk__clone_allocate does not mark the clone as merging: a loop back to it merges its
+    # table once more, and that nested merge ends by turning the nodes it finds marked
+    # unusable into 1 (seed 264).
+    merging: frozenset[str] = frozenset()
     for c in placer.with_this.get(cid, []):
         if placer._influence(c):
             table = merge_dependents(
