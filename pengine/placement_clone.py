@@ -148,8 +148,15 @@ def _own_table(placer: _Placer, rid: str) -> dict[str, int]:
 
 
 def _later_facts(placer: _Placer, inst: str, node: str) -> tuple[bool, bool, bool]:
+    """(current node can run resources, the clone is allowed there, not failed).
+
+    pcmk__top_allowed_node looks the current node up in the parent clone's allowed nodes,
+    whatever the instance's own table holds (an unmanaged instance's current node in an
+    asymmetric cluster: seed 3169)."""
     prims = placer.primitives_under(inst)
-    return (placer.nodes[node].available, node in placer.tables[prims[0]],
+    cid = placer.u.rsc(inst).parent or _orphan_clone(placer, inst)
+    allowed = node in (_own_table(placer, cid) if cid is not None else placer.tables[prims[0]])
+    return (placer.nodes[node].available, allowed,
             not any(placer.u.states[p].failed for p in prims))
 
 
