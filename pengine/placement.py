@@ -126,6 +126,9 @@ class _Placer:
         self.orphan_instances: dict[str, list[str]] = {}  # clone -> orphans distributed
         # clone -> managed orphans its distribution reached (assigned nowhere)
         self.reached_orphans: dict[str, list[str]] = {}
+        # clone -> its children in Pacemaker's current order, orphans included
+        self.children_order: dict[str, list[str]] = {}
+        self.over_limit: set[str] = set()  # instances distribute_children left provisional
         self.clone_constraints = {(c.id, c.dependent) for c in cons.colocations
                                   if u.rsc(c.dependent).kind == "clone"}
 

@@ -268,6 +268,7 @@ def distribute(placer: _Placer, cid: str) -> None:
     orphans = _managed_orphans(placer, cid, kept)
     ordered = list_sort([*clone.children, *kept, *orphans], compare)
     placer.instance_order[cid] = [inst for inst in ordered if inst in clone.children]
+    placer.children_order[cid] = ordered
     instances = list(enumerate(ordered))
     counts: dict[str, int] = {}
     optimal = _optimal_per_node(placer, cid)
@@ -321,7 +322,9 @@ def _merge_own_dependents(placer: _Placer, cid: str) -> None:
 
 
 def _over_limit(placer: _Placer, inst: str, prims: list[str]) -> None:
-    """An instance past clone-max: resource_location(-INF), never assigned."""
+    """An instance past clone-max: resource_location(-INF), never assigned (it stays
+    provisional: a colocation with the clone skips it)."""
+    placer.over_limit.add(inst)
     placer.stay_managed.update(prims)
     for prim in prims:
         placer.tables[prim] = dict.fromkeys(placer.tables[prim], -INF)

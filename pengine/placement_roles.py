@@ -93,6 +93,7 @@ def _sort_promotion_order(placer: _Placer, cid: str,
     in_order = list_sort(list(keys), compare)
     placer.merging.discard(cid)
     placer.instance_order[cid] = [inst for inst in in_order if inst in listed]
+    placer.children_order[cid] = in_order
     return in_order
 
 
