@@ -351,6 +351,12 @@ class _Placer:
         refused holds that block twice, block after block (seeds 77, 712)."""
         own = self.this_with.get(rid, [])
         copies = self.parent_copies.get(rid, 0)
+        parent = self.u.rsc(rid).parent
+        if parent is not None and self.u.rsc(parent).kind == "group" \
+                and self.u.rsc(parent).children[0] == rid:
+            # pcmk__group_assign hands a group instance's "this with" list (the copies
+            # included) to its first member (seed 493)
+            copies = self.parent_copies.get(parent, 0)
         if copies < 2 or self.u.rsc(rid).kind != "primitive" \
                 or not (rid in self.anonymous or rid in self.unique_instances):
             return own
