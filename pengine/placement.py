@@ -124,6 +124,11 @@ class _Placer:
         self.unmanage_assigned = u.options.stonith_enabled and not u.have_fencing_device
         self.stay_managed = clone_orphans(u)
         self.orphan_instances: dict[str, list[str]] = {}  # clone -> orphans distributed
+        # clone -> managed orphans its distribution reached (assigned nowhere)
+        self.reached_orphans: dict[str, list[str]] = {}
+        # clone -> its children in Pacemaker's current order, orphans included
+        self.children_order: dict[str, list[str]] = {}
+        self.over_limit: set[str] = set()  # instances distribute_children left provisional
         self.clone_constraints = {(c.id, c.dependent) for c in cons.colocations
                                   if u.rsc(c.dependent).kind == "clone"}
 
@@ -346,6 +351,12 @@ class _Placer:
         refused holds that block twice, block after block (seeds 77, 712)."""
         own = self.this_with.get(rid, [])
         copies = self.parent_copies.get(rid, 0)
+        parent = self.u.rsc(rid).parent
+        if parent is not None and self.u.rsc(parent).kind == "group" \
+                and self.u.rsc(parent).children[0] == rid:
+            # pcmk__group_assign hands a group instance's "this with" list (the copies
+            # included) to its first member (seed 493)
+            copies = self.parent_copies.get(parent, 0)
         if copies < 2 or self.u.rsc(rid).kind != "primitive" \
                 or not (rid in self.anonymous or rid in self.unique_instances):
             return own

@@ -148,8 +148,15 @@ def _own_table(placer: _Placer, rid: str) -> dict[str, int]:
 
 
 def _later_facts(placer: _Placer, inst: str, node: str) -> tuple[bool, bool, bool]:
+    """(current node can run resources, the clone is allowed there, not failed).
+
+    pcmk__top_allowed_node looks the current node up in the parent clone's allowed nodes,
+    whatever the instance's own table holds (an unmanaged instance's current node in an
+    asymmetric cluster: seed 3169)."""
     prims = placer.primitives_under(inst)
-    return (placer.nodes[node].available, node in placer.tables[prims[0]],
+    cid = placer.u.rsc(inst).parent or _orphan_clone(placer, inst)
+    allowed = node in (_own_table(placer, cid) if cid is not None else placer.tables[prims[0]])
+    return (placer.nodes[node].available, allowed,
             not any(placer.u.states[p].failed for p in prims))
 
 
@@ -257,8 +264,11 @@ def distribute(placer: _Placer, cid: str) -> None:
 
     # g_list_sort (merge sort): pcmk__cmp_instance is not transitive (inactive instances
     # tie with everything after the first rules), so the merge order decides.
-    ordered = list_sort([*clone.children, *_orphans_kept_in_place(placer, cid)], compare)
+    kept = _orphans_kept_in_place(placer, cid)
+    orphans = _managed_orphans(placer, cid, kept)
+    ordered = list_sort([*clone.children, *kept, *orphans], compare)
     placer.instance_order[cid] = [inst for inst in ordered if inst in clone.children]
+    placer.children_order[cid] = ordered
     instances = list(enumerate(ordered))
     counts: dict[str, int] = {}
     optimal = _optimal_per_node(placer, cid)
@@ -268,6 +278,9 @@ def distribute(placer: _Placer, cid: str) -> None:
     for _, inst in instances:
         prims = placer.primitives_under(inst)
         if all(p in placer.assigned for p in prims):
+            continue
+        if inst in orphans:
+            _reach_orphan(placer, cid, inst, allocated < limit)
             continue
         if allocated >= limit:
             _over_limit(placer, inst, prims)
@@ -309,7 +322,9 @@ def _merge_own_dependents(placer: _Placer, cid: str) -> None:
 
 
 def _over_limit(placer: _Placer, inst: str, prims: list[str]) -> None:
-    """An instance past clone-max: resource_location(-INF), never assigned."""
+    """An instance past clone-max: resource_location(-INF), never assigned (it stays
+    provisional: a colocation with the clone skips it)."""
+    placer.over_limit.add(inst)
     placer.stay_managed.update(prims)
     for prim in prims:
         placer.tables[prim] = dict.fromkeys(placer.tables[prim], -INF)
@@ -324,6 +339,30 @@ def _over_limit(placer: _Placer, inst: str, prims: list[str]) -> None:
         # node does not count as loaded for later resources (seed 437); it stays where
         # it runs, without actions.
         placer.count, placer.used = count, used
+
+
+def _managed_orphans(placer: _Placer, cid: str, kept: list[str]) -> list[str]:
+    """The anonymous clone's other orphaned primitive instances: children in Pacemaker,
+    sorted and distributed with the others, but never assigned a node."""
+    clone = placer.u.rsc(cid)
+    if clone.unique or any(placer.u.rsc(c).kind != "primitive" for c in clone.children):
+        return []
+    bases = {inst.split(":", 1)[0] for inst in clone.children}
+    return [r.id for r in placer.u.resources
+            if r.orphan and r.kind == "primitive" and r.id.split(":", 1)[0] in bases
+            and r.id not in kept]
+
+
+def _reach_orphan(placer: _Placer, cid: str, orphan: str, under_limit: bool) -> None:
+    """distribute_children reaching a managed orphan: while fewer than clone-max instances
+    are placed it runs the orphan's assignment (allocate_instance; can_run_instance bans
+    every node to an orphan), which leaves it unassigned but no longer provisional, so a
+    colocation with the clone counts it as an instance placed nowhere. Past the limit it
+    stays provisional and counts for nothing. (crm_simulate 2.1.5, made-up clone-max=1
+    clones: an orphan sorted before the instance that moves takes a finite "X with clone"
+    score off every node of X; one sorted after the instance kept in place does not.)"""
+    if under_limit and orphan not in placer.reached_orphans.setdefault(cid, []):
+        placer.reached_orphans[cid].append(orphan)
 
 
 def _orphans_kept_in_place(placer: _Placer, cid: str) -> list[str]:
@@ -375,6 +414,9 @@ def _keep_in_place(placer: _Placer, cid: str, ordered: list[str], counts: dict[s
         # refused to it too (can_run_instance)
         if inst not in placer.u.rsc(cid).children \
                 and _own_table(placer, cid).get(cur, -INF) < 0:
+            continue
+        if placer.u.rsc(inst).orphan and inst not in placer.orphan_instances.get(cid, ()):
+            _reach_orphan(placer, cid, inst, True)
             continue
         if _assign_instance(placer, inst, cur, counts, per_node) == cur:
             placer.preassigned.add(inst)

@@ -44,12 +44,29 @@ def apply_per_instance(placer: _Placer, rid: str, c: Colocation) -> bool:
         return True
     if abs(c.score) >= INF:
         return False
-    for inst in placer.instance_order.get(c.primary, list(primary.children)):
+    for inst in _children_in_order(placer, c.primary):
         members = placer.primitives_under(inst)
         node = placer.assigned.get(members[0]) if members else None
         where = [placer.nodes[node]] if node is not None else []
         placer.tables[rid] = apply_primary(placer.tables[rid], where, c, placer.nodes)
     return True
+
+
+def _children_in_order(placer: _Placer, cid: str) -> list[str]:
+    """The clone's children as Pacemaker's list holds them when a colocation is applied
+    (assignment, then promotion order), orphans included: one the distribution reached is
+    a child assigned nowhere (seed 299), one it did not reach is still provisional and
+    counts for nothing; their place in the list decides which finite applications are
+    rolled back (seed 5105)."""
+    clone = placer.u.rsc(cid)
+    order = placer.children_order.get(cid)
+    if order is None:
+        return list(placer.instance_order.get(cid, clone.children))
+    # an unmanaged orphan kept where it runs counts there; an instance reached past
+    # clone-max is still provisional (seed 396)
+    placed = {*clone.children, *placer.reached_orphans.get(cid, ()),
+              *placer.orphan_instances.get(cid, ())}
+    return [inst for inst in order if inst in placed and inst not in placer.over_limit]
 
 
 def _apply_interleaved(placer: _Placer, rid: str, c: Colocation) -> bool:

@@ -152,14 +152,21 @@ def merge_influencing_dependents(placer: _Placer, cid: str, table: Table) -> Tab
     for promotion (corpus promoted-demote: an address colocated with the clone makes its
     node's instance the one promoted).
     """
-    merging = frozenset({cid, *placer.primitives_under(cid)})
+    # pcmk__clone_allocate does not mark the clone as merging: a loop back to it merges its
+    # table once more, and that nested merge ends by turning the nodes it finds marked
+    # unusable into 1 (seed 264). The table a loop back reads is the clone's allowed nodes
+    # as the dependents merged so far left them: each merge replaces them (seed 262).
+    merging: frozenset[str] = frozenset()
+    merged_so_far: dict[str, Table] = {}
     for c in placer.with_this.get(cid, []):
         if placer._influence(c):
             table = merge_dependents(
                 c.dependent, table, c.node_attribute, c.score / INF,
-                tables=ChainMap(placer.tables, placer.clone_tables),
+                tables=ChainMap(merged_so_far, placer.tables, placer.clone_tables),
                 with_this=placer.with_this, nodes=placer.nodes,
-                has_influence=placer._influence, merging=merging, only_positive=True)
+                has_influence=placer._influence, merging=merging, only_positive=True,
+                group_last=placer.last_member, last=placer.last_member(c))
+            merged_so_far[cid] = table
     return table
 
 
