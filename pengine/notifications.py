@@ -156,11 +156,18 @@ class _Expander:
             find(f"{cid}_confirmed-post_notify_{done}_0", None)
         if pre is None or pre_done is None or post is None or post_done is None:
             return
+        # A clone of groups also pre-notifies a phase that a group instance's own pseudo
+        # action requires when no member's action can run (crm_simulate: a group instance
+        # stopping for no quorum, or after an unrunnable first, still gets
+        # c_pre_notify_start_0; a clone of primitives in the same spot does not).
+        group_requires = any(
+            not self.optional[w.id] for inst in self.u.rsc(cid).children
+            if self.u.rsc(inst).kind == "group" for w in self.actions.of(inst, op))
         for w, kind, key_type, key_op in ((pre, "pre", "pre", op),
                                           (pre_done, "pre", "confirmed-pre", op),
                                           (post, "post", "post", done),
                                           (post_done, "post", "confirmed-post", done)):
-            if data.activity[op]:
+            if data.activity[op] or (kind == "pre" and group_requires):
                 self.optional[w.id] = False
             if kind == "post":
                 self.priority[w.id] = INF
