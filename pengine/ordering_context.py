@@ -28,10 +28,8 @@ def collective_children(u: Unpacked, acts: SealedActions) -> dict[int, list[Work
             "promoted": "promote", "promote": "promote", "demoted": "demote", "demote": "demote"}
     out: dict[int, list[Work]] = {}
     for act in acts.actions:
-        task = act.task
-        if task == "notified" and "_confirmed-post_" in act.key:
-            # <clone>_confirmed-post_notify_<done>_0 (not the confirmed-pre one)
-            task = act.key.rsplit("_", 2)[-2]
+        # <clone>_confirmed-post_notify_<done>_0 (not the confirmed-pre one)
+        task = _confirmed_post_task(act) or act.task
         if act.node is None and act.rsc is not None and task in base \
                 and u.has_rsc(act.rsc) and u.rsc(act.rsc).kind == "clone":
             out[act.id] = [a for p in u.instance_primitives(act.rsc)
@@ -48,19 +46,20 @@ def clone_instance_actions(u: Unpacked, acts: SealedActions) -> dict[int, list[W
               "demoted": "demote"}
     out: dict[int, list[Work]] = {}
     for act in acts.actions:
+        read_as = _confirmed_post_task(act) or act.task
         if act.node is not None or act.rsc is None or not u.has_rsc(act.rsc) \
-                or u.rsc(act.rsc).kind != "clone" or act.task not in _TASKS:
+                or u.rsc(act.rsc).kind != "clone" or read_as not in _TASKS:
             continue
         found: list[Work] = []
         for child in _instances(u, act.rsc):
             primitive = u.rsc(child).kind == "primitive"
-            task = atomic.get(act.task, act.task) if primitive else act.task
+            task = atomic.get(read_as, read_as) if primitive else read_as
             own = acts.of(child, task)[:1]
             if not own and not primitive:
                 # a group instance of a clone that is not promotable has no promote or
                 # demote pseudo actions: its members' stand for them
                 own = [a for p in u.primitives_under(child)
-                       for a in acts.of(p, atomic.get(act.task, act.task))[:1]]
+                       for a in acts.of(p, atomic.get(read_as, read_as))[:1]]
             found.extend(own)
         out[act.id] = found
     return out
@@ -69,11 +68,23 @@ def clone_instance_actions(u: Unpacked, acts: SealedActions) -> dict[int, list[W
 _TASKS = ("start", "running", "stop", "stopped", "promote", "promoted", "demote", "demoted")
 
 
+def _confirmed_post_task(act: Work) -> str | None:
+    """The task a clone's confirmed post-notification is read as: the one it notifies
+    about, from its key (`c_confirmed-post_notify_stopped_0` -> stopped), as the clone's
+    summary flags find it (clone_child_action); a group instance's own pseudo action of
+    that task then stands for the instance, as for the clone's completion action."""
+    if act.task == "notified" and "_confirmed-post_" in act.key:
+        return act.key.rsplit("_", 2)[-2]
+    return None
+
+
 def _instances(u: Unpacked, cid: str) -> list[str]:
-    """A clone's children, its orphan instances included (create_child_clone)."""
-    inside = set(u.primitives_under(cid))
-    return list(u.rsc(cid).children) + [p for p in u.instance_primitives(cid)
-                                        if p not in inside]
+    """A clone's children, its orphan instances included (create_child_clone): a clone of
+    groups' orphans are group instances too."""
+    groups = u.orphan_groups.get(cid, ())
+    inside = set(u.primitives_under(cid)) | {m for g in groups for m in g.children}
+    return list(u.rsc(cid).children) + [g.id for g in groups] + [
+        p for p in u.instance_primitives(cid) if p not in inside]
 
 
 def group_locations(u: Unpacked, acts: SealedActions, assigned: Mapping[str, str | None]
