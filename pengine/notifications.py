@@ -274,7 +274,9 @@ class _Expander:
                 post: bool = False) -> None:
         pseudo, confirmed = ends
         node = self.u.node(node_name)
-        if node is None or not node.online or not self.runnable[pseudo.id]:
+        # a pending node runs no resource action, a notification neither (crm_simulate:
+        # no pre-notify on a pending node where an instance runs)
+        if node is None or not node.online or node.pending or not self.runnable[pseudo.id]:
             return
         meta = self.meta[pseudo.id]
         kind, operation = meta["CRM_meta_notify_type"], meta["CRM_meta_notify_operation"]
