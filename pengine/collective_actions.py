@@ -38,7 +38,7 @@ def clone_instances(u: Unpacked, cid: str) -> list[str]:
     stopped order it too (seed 161)."""
     children = list(u.rsc(cid).children)
     if any(u.rsc(c).kind != "primitive" for c in children):
-        return children
+        return children + [g.id for g in u.orphan_groups.get(cid, ())]
     return children + [p for p in u.instance_primitives(cid) if p not in children]
 
 

@@ -21,7 +21,6 @@ from pengine.actions import (
     op_key,
 )
 from pengine.state import Unpacked
-from pengine.unpack_resources import template_members
 from pengine.xmlin import is_true
 
 
@@ -94,25 +93,3 @@ def _stops_across_inactive_members(u: Unpacked, acts: ActionSet, members: list[s
 def _in_promotable_clone(u: Unpacked, gid: str) -> bool:
     parent = u.rsc(gid).parent
     return parent is not None and u.rsc(parent).promotable
-
-
-def orphan_group_orders(u: Unpacked, acts: ActionSet, cid: str) -> None:
-    """The internal stop orderings of a clone's orphan group instances.
-
-    Pacemaker unpacks a history id it cannot fit in a configured instance of a clone of
-    groups as a new group instance (find_anonymous_clone -> create_child_clone), so its
-    members keep the group's "stop later member, then earlier member" ordering
-    (optional | restart): an unmanaged later member whose stop cannot run blocks the stop
-    of the members before it (seed 291). Our orphans are primitives, so the orderings
-    are added here between the orphans of one instance number.
-    """
-    clone = u.rsc(cid)
-    template = template_members(clone)
-    if clone.unique or len(template) < 2:
-        return
-    orphans = {r.id for r in u.resources if r.orphan and r.kind == "primitive"}
-    numbers = {o.rsplit(":", 1)[1] for o in orphans if o.rsplit(":", 1)[0] in template}
-    for number in sorted(numbers):
-        members = [m for m in (f"{t}:{number}" for t in template) if m in orphans]
-        for prev, cur in itertools.pairwise(members):
-            acts.order(cur, "stop", prev, "stop", OPTIONAL, RESTART)

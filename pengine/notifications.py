@@ -158,11 +158,18 @@ class _Expander:
             find(f"{cid}_confirmed-post_notify_{done}_0", None)
         if pre is None or pre_done is None or post is None or post_done is None:
             return
+        # A clone of groups also pre-notifies a phase that a group instance's own pseudo
+        # action requires when no member's action can run (crm_simulate: a group instance
+        # stopping for no quorum, or after an unrunnable first, still gets
+        # c_pre_notify_start_0; a clone of primitives in the same spot does not).
+        group_requires = any(
+            not self.optional[w.id] for inst in self.u.rsc(cid).children
+            if self.u.rsc(inst).kind == "group" for w in self.actions.of(inst, op))
         for w, kind, key_type, key_op in ((pre, "pre", "pre", op),
                                           (pre_done, "pre", "confirmed-pre", op),
                                           (post, "post", "post", done),
                                           (post_done, "post", "confirmed-post", done)):
-            if data.activity[op]:
+            if data.activity[op] or (kind == "pre" and group_requires):
                 self.optional[w.id] = False
             if kind == "post":
                 self.priority[w.id] = INF
@@ -267,7 +274,9 @@ class _Expander:
                 post: bool = False) -> None:
         pseudo, confirmed = ends
         node = self.u.node(node_name)
-        if node is None or not node.online or not self.runnable[pseudo.id]:
+        # a pending node runs no resource action, a notification neither (crm_simulate:
+        # no pre-notify on a pending node where an instance runs)
+        if node is None or not node.online or node.pending or not self.runnable[pseudo.id]:
             return
         meta = self.meta[pseudo.id]
         kind, operation = meta["CRM_meta_notify_type"], meta["CRM_meta_notify_operation"]

@@ -78,10 +78,12 @@ _TASKS = ("start", "running", "stop", "stopped", "promote", "promoted", "demote"
 
 
 def _instances(u: Unpacked, cid: str) -> list[str]:
-    """A clone's children, its orphan instances included (create_child_clone)."""
-    inside = set(u.primitives_under(cid))
-    return list(u.rsc(cid).children) + [p for p in u.instance_primitives(cid)
-                                        if p not in inside]
+    """A clone's children, its orphan instances included (create_child_clone): a clone of
+    groups' orphans are group instances too."""
+    groups = u.orphan_groups.get(cid, ())
+    inside = set(u.primitives_under(cid)) | {m for g in groups for m in g.children}
+    return list(u.rsc(cid).children) + [g.id for g in groups] + [
+        p for p in u.instance_primitives(cid) if p not in inside]
 
 
 def group_locations(u: Unpacked, acts: SealedActions, assigned: Mapping[str, str | None]

@@ -42,7 +42,7 @@ from pengine.fencing import (
     unfence_changed_devices,
 )
 from pengine.graph import freeze, graph_edges, held_inputs
-from pengine.group_actions import group_actions, orphan_group_orders
+from pengine.group_actions import group_actions
 from pengine.interleave_partner import Placed
 from pengine.load_orders import create_load_orders
 from pengine.migration_orders import cancel_blocked_migrations, migration_equivalents
@@ -271,8 +271,9 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
         elif rsc.kind == "group":
             group_actions(unpacked, action_set, rsc.id)
         elif rsc.kind == "clone":
+            for orphan_group in unpacked.orphan_groups.get(rsc.id, ()):
+                group_actions(unpacked, action_set, orphan_group.id)
             clone_actions(unpacked, action_set, rsc.id)
-            orphan_group_orders(unpacked, action_set, rsc.id)
     for rsc in unpacked.resources:
         if rsc.kind == "clone":
             ordered_instance_chain(unpacked, action_set, rsc.id)

@@ -7,6 +7,7 @@ primitive's history-derived state (role, where it runs, failures, history bans).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -143,10 +144,11 @@ class Unpacked:
         return self._nodes_by_name.get(name)
 
     def rsc(self, rid: str) -> RscConfig:
-        return self._resources_by_id[rid]
+        found = self._resources_by_id.get(rid)
+        return found if found is not None else self._orphan_groups_by_id[rid]
 
     def has_rsc(self, rid: str) -> bool:
-        return rid in self._resources_by_id
+        return rid in self._resources_by_id or rid in self._orphan_groups_by_id
 
     def primitives_under(self, rid: str) -> list[str]:
         """rid itself if a primitive, else the primitives below it, depth first."""
@@ -168,6 +170,42 @@ class Unpacked:
             if r.orphan and r.kind == "primitive" and r.id.split(":", 1)[0] in bases:
                 out.setdefault(bases[r.id.split(":", 1)[0]], []).append(r.id)
         return out
+
+    @cached_property
+    def orphan_groups(self) -> dict[str, tuple[RscConfig, ...]]:
+        """Anonymous clone of groups id -> its orphan group instances, by number.
+
+        Pacemaker unpacks a history it cannot fit in a configured instance of a clone of
+        groups as a whole new group instance (find_anonymous_clone -> create_child_clone):
+        `g:3` with members `m1:3`, `m2:3`, which gets the group's pseudo actions and
+        orderings like any instance (corpus cloned-group: `grrr:2_stop_0`). Ours unpacks the
+        members as orphan primitives; these groups hold them (each its members with a
+        history), reachable by rsc() but not listed in `resources`.
+        """
+        from pengine.unpack_resources import template_members
+
+        out: dict[str, tuple[RscConfig, ...]] = {}
+        for clone_id, orphans in self._anonymous_orphans.items():
+            clone = self._resources_by_id[clone_id]
+            first = self._resources_by_id[clone.children[0]] if clone.children else None
+            if first is None or first.kind != "group":
+                continue
+            base = first.id.rsplit(":", 1)[0]
+            numbers = sorted({int(o.rsplit(":", 1)[1]) for o in orphans})
+            out[clone_id] = tuple(
+                dataclasses.replace(first, id=f"{base}:{number}", orphan=True, children=tuple(
+                    m for m in (f"{t}:{number}" for t in template_members(clone))
+                    if m in orphans)) for number in numbers)
+        return out
+
+    @cached_property
+    def _orphan_groups_by_id(self) -> dict[str, RscConfig]:
+        return {g.id: g for groups in self.orphan_groups.values() for g in groups}
+
+    def orphan_group_of(self, rid: str) -> str | None:
+        """The orphan group instance an orphan primitive is a member of."""
+        return next((g.id for g in self._orphan_groups_by_id.values() if rid in g.children),
+                    None)
 
     def anonymous_orphan(self, rid: str) -> bool:
         """An orphan instance of an anonymous clone (a child of the clone in Pacemaker)."""
