@@ -16,6 +16,11 @@ from pengine.sealed_actions import SealedActions, SettlingFlags
 from pengine.state import Unpacked
 
 
+def _notified_task(key: str) -> str:
+    """The task a clone's <clone>_confirmed-post_notify_<task>_0 names ("" for others)."""
+    return key.rsplit("_", 2)[-2] if "_confirmed-post_" in key else ""
+
+
 def collective_children(u: Unpacked, acts: SealedActions) -> dict[int, list[Work]]:
     """Clone pseudo action id -> the instances' primitive actions of the matching task.
 
@@ -31,7 +36,7 @@ def collective_children(u: Unpacked, acts: SealedActions) -> dict[int, list[Work
         task = act.task
         if task == "notified" and "_confirmed-post_" in act.key:
             # <clone>_confirmed-post_notify_<done>_0 (not the confirmed-pre one)
-            task = act.key.rsplit("_", 2)[-2]
+            task = _notified_task(act.key)
         if act.node is None and act.rsc is not None and task in base \
                 and u.has_rsc(act.rsc) and u.rsc(act.rsc).kind == "clone":
             out[act.id] = [a for p in u.instance_primitives(act.rsc)
@@ -48,19 +53,22 @@ def clone_instance_actions(u: Unpacked, acts: SealedActions) -> dict[int, list[W
               "demoted": "demote"}
     out: dict[int, list[Work]] = {}
     for act in acts.actions:
+        # clone_child_action: a confirmed post-notification reads the instances' action
+        # of the task its key names, as that clone action does (seed 1160)
+        clone_task = _notified_task(act.key) if act.task == "notified" else act.task
         if act.node is not None or act.rsc is None or not u.has_rsc(act.rsc) \
-                or u.rsc(act.rsc).kind != "clone" or act.task not in _TASKS:
+                or u.rsc(act.rsc).kind != "clone" or clone_task not in _TASKS:
             continue
         found: list[Work] = []
         for child in _instances(u, act.rsc):
             primitive = u.rsc(child).kind == "primitive"
-            task = atomic.get(act.task, act.task) if primitive else act.task
+            task = atomic.get(clone_task, clone_task) if primitive else clone_task
             own = acts.of(child, task)[:1]
             if not own and not primitive:
                 # a group instance of a clone that is not promotable has no promote or
                 # demote pseudo actions: its members' stand for them
                 own = [a for p in u.primitives_under(child)
-                       for a in acts.of(p, atomic.get(act.task, act.task))[:1]]
+                       for a in acts.of(p, atomic.get(clone_task, clone_task))[:1]]
             found.extend(own)
         out[act.id] = found
     return out
