@@ -277,9 +277,8 @@ class PrimitiveActions:
 
     def _create(self, rid: str, chosen: str | None, next_role: Role) -> None:
         st = self.u.states[rid]
-        # A resource found Stopped yet active (on a migration target) keeps that role:
-        # schedule_restart_actions brings it down from Stopped, so it gets no stop (seed
-        # 1032)
+        # Found Stopped yet active (on a migration target), it keeps that role and gets
+        # no stop: schedule_restart_actions brings it down from Stopped (seed 1032)
         role = st.role if st.running_on else Role.STOPPED
         # A partial migration that cannot continue forces the resource to stop (need_stop).
         abandoned = st.partial_migration is not None
