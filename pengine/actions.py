@@ -163,6 +163,9 @@ class PrimitiveActions:
         self.p = p
         self.acts = acts
         self.nodes = {n.name: n for n in u.nodes}
+        # While the restart actions are scheduled (pe_rsc_restarting), the node where a
+        # multiply active resource with multiple-active=stop_unexpected stays active
+        self._expected: str | None = None
 
     def runnable_reason(self, rid: str, task: str, node: str | None,
                         moving_up: bool) -> tuple[bool, str | None]:
@@ -183,9 +186,16 @@ class PrimitiveActions:
 
     def action(self, rid: str, task: str, node: str | None, optional: bool,
                moving_up: bool = False) -> Work:
-        act, created = self.acts.new(op_key(rid, task), task, rid, node, optional)
+        key = op_key(rid, task)
+        floating = node is not None and self.acts.find(key, node) is None \
+            and self.acts.find(key, None) is not None
+        act, created = self.acts.new(key, task, rid, node, optional)
         runnable, reason = self.runnable_reason(rid, task, node, moving_up)
-        if created:
+        if created and not (floating and self._frozen(rid, task)):
+            # update_resource_action_runnable sets a nodeless action (a restart forced by
+            # a definition change) runnable once it has a node, unless quorum is lost
+            # under no-quorum-policy=freeze: then it neither clears nor sets the flag, and
+            # the restart becomes a stop (seed 369)
             act.runnable = runnable
         if reason is not None:
             act.reason = reason
@@ -199,9 +209,15 @@ class PrimitiveActions:
             act.optional = True
         return act
 
+    def _frozen(self, rid: str, task: str) -> bool:
+        return task in ("start", "promote") and self.u.requires.get(rid) != "nothing" \
+            and effective_quorum_policy(self.u, rid) == "freeze"
+
     def stop(self, rid: str, optional: bool) -> None:
         st = self.u.states[rid]
         for node in st.running_on:
+            if node == self._expected:
+                continue  # stop_resource skips the expected node (is_expected_node)
             act = self.action(rid, "stop", node, optional)
             if self.p.assigned.get(rid) is None and rid not in self.p.inhibited:
                 act.reason = "node availability"
@@ -213,6 +229,8 @@ class PrimitiveActions:
 
     def start(self, rid: str, node: str | None, optional: bool) -> None:
         act = self.action(rid, "start", node, True)
+        if node is not None and node == self._expected:
+            act.pseudo = True  # start_resource: it stays active there
         if act.runnable and not optional and (self.p.managed.get(rid, True)
                                               or not self._start_looked_up_again(rid)):
             act.optional = False
@@ -242,10 +260,12 @@ class PrimitiveActions:
                 act, _ = self.acts.new(op_key(rid, "promote"), "promote", rid, chosen, optional)
                 act.runnable = False
             else:
-                self.action(rid, "promote", chosen, optional)
+                promote = self.action(rid, "promote", chosen, optional)
+                promote.pseudo |= chosen is not None and chosen == self._expected
         elif frm == Role.PROMOTED:
             for node in self.u.states[rid].running_on:
-                self.action(rid, "demote", node, optional)
+                if node != self._expected:
+                    self.action(rid, "demote", node, optional)
 
     def force_restart(self, rid: str) -> None:
         act, _ = self.acts.new(op_key(rid, "start"), "start", rid, None, False)
@@ -264,9 +284,9 @@ class PrimitiveActions:
 
     def _create(self, rid: str, chosen: str | None, next_role: Role) -> None:
         st = self.u.states[rid]
+        # Found Stopped yet active (on a migration target), it keeps that role and gets
+        # no stop: schedule_restart_actions brings it down from Stopped (seed 1032)
         role = st.role if st.running_on else Role.STOPPED
-        if st.running_on and role == Role.STOPPED:
-            role = Role.STARTED
         # A partial migration that cannot continue forces the resource to stop (need_stop).
         abandoned = st.partial_migration is not None
         if abandoned and self._partial_migration(rid, chosen, role, next_role):
@@ -287,6 +307,7 @@ class PrimitiveActions:
         need_stop = self._need_stop(rid, role, next_role, moving, current is not None) \
             or abandoned or (bool(st.running_on) and st.role == Role.STOPPED)
         r = role
+        self._expected = chosen if self._stops_unexpected(rid, next_role) else None
         while r != Role.STOPPED:
             n = _next_role(r, Role.STOPPED)
             self._step(rid, r, n, chosen, not need_stop)
@@ -295,6 +316,7 @@ class PrimitiveActions:
             n = _next_role(r, role)
             self._step(rid, r, n, chosen, not need_stop)
             r = n
+        self._expected = None
         r = role
         while r != next_role:
             n = _next_role(r, next_role)
@@ -421,6 +443,13 @@ class PrimitiveActions:
         # graph keeps: not merely optional, it is not dropped after a migrating stop
         self.acts.order(rid, "stop", rid, "start", OPTIONAL, IMPLIES_THEN, RESTART,
                         first_action=stop, then_action=start)
+
+    def _stops_unexpected(self, rid: str, next_role: Role) -> bool:
+        """native_add_running flags a managed resource active on several nodes with
+        multiple-active=stop_unexpected; it keeps running where it is assigned."""
+        st = self.u.states[rid]
+        return len(st.running_on) > 1 and st.managed and next_role > Role.STOPPED \
+            and self.u.rsc(rid).multiple_active == "stop_unexpected"
 
     def _active_count(self, rid: str) -> int:
         st = self.u.states[rid]

@@ -285,7 +285,10 @@ def _create_missing(u: Unpacked, rid: str | None, task: str) -> bool:
     """rsc_order_first creates a missing "first" action (nodeless, so unrunnable)."""
     if rid is None or not any(r.id == rid for r in u.resources):
         return False
-    running = any(u.states[p].running_on for p in u.instance_primitives(rid))
+    # the first's current role decides (a resource found Stopped yet active on a
+    # migration target has no stop to create: corpus migrate-fail-7)
+    running = any(u.states[p].running_on and u.states[p].role != Role.STOPPED
+                  for p in u.instance_primitives(rid))
     if task == "stop" and not running:
         return False
     # Only a first whose current role (a collective's: its highest member's, orphan

@@ -78,7 +78,9 @@ def _primitive_table(placer: _Placer, rid: str, shared: _Bans) -> Table:
             placer._add(table, node, score)
     locked = u.states[rid].locked_to
     if locked is not None:
-        for name in list(table):
+        # ban_if_not_locked bans every other node of the cluster before the location
+        # constraints apply (so an asymmetric cluster's rule cannot allow one: seed 1110)
+        for name in [n.name for n in u.nodes if n.name in table or n.name in placer.nodes]:
             if name != locked:
                 table[name] = -INF
     return table

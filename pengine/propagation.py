@@ -214,8 +214,12 @@ def _apply(link: Link, ctx: Context) -> bool:
         changed = True
     if ASYMMETRICAL in flags and not ctx.first_runnable(f) and runnable[t.id] \
             and not (t.task == "start" and optional[t.id]):
+        # clear_action_flag_because: 'then' is made required first, so an optional
+        # 'then' is "required" by 'first' and only one already required "unrunnable"
+        if optional[t.id]:
+            optional[t.id] = False
+            _set_reason(reason, t, f, "required")
         runnable[t.id] = False
-        optional[t.id] = False
         _set_reason(reason, t, f, "unrunnable")
         changed = True
     return changed

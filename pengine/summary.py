@@ -87,7 +87,12 @@ class _Summariser:
         next_role = self.p.next_role.get(rid, Role.STOPPED)
         start = self._find(rid, "start", chosen) if chosen else self._find(rid, "start", None)
         if start is not None and start.runnable:
+            # a multiply active resource kept where it is (stop_unexpected) has no stop
+            # there: rsc_action_default then shows a stop elsewhere
             stop = self._find(rid, "stop", current)
+            if stop is None and len(st.running_on) > 1 \
+                    and self.u.rsc(rid).multiple_active == "stop_unexpected":
+                stop = self._find(rid, "stop", None)
         else:
             stop = self._find(rid, "stop", None)
         # A required stop (or demote) cancels the reload (pe_order_then_cancels_first): the
@@ -107,7 +112,10 @@ class _Summariser:
             partial = self.u.states[rid].partial_migration is not None
             if migrate is not None and migrate.runnable and (partial or (
                     migrate_to is not None and migrate_to.runnable)):
-                return [Item("Migrate", rid, _details(role, role, current, chosen), "")]
+                # the start's reason, like a Restart's (seed 2010: "due to resource
+                # definition change" of a migrating resource)
+                return [Item("Migrate", rid, _details(role, role, current, chosen),
+                             _tail(start, start))]
         if start is None or start.optional:
             demote = self._find(rid, "demote", current)
             promote = self._find(rid, "promote", chosen)

@@ -303,8 +303,9 @@ def _shutdown_lock(lrm_rsc: Element, rsc: RscConfig, st: RscState, node: NodeWor
     if not node.online and stamp and stamp.isdigit() and int(stamp) > 0:
         if limit_s <= 0 or now.timestamp() < int(stamp) + limit_s:
             st.locked_to = node.name
-    elif node.online and node.shutdown and node.name in st.running_on \
-            and len(st.running_on) == 1:
+    elif node.online and node.shutdown and not node.unclean \
+            and node.name in st.running_on and len(st.running_on) == 1:
+        # pcmk__primitive_shutdown_lock: never to an unclean node (a failed stop there)
         st.locked_to = node.name
 
 

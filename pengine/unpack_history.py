@@ -203,7 +203,10 @@ class HistoryUnpacker:
             return role, on_fail, reset
         if task == "monitor":
             rc = {190: 0, 191: 8}.get(rc, rc)
-        failed_looking = status not in (0, -1) or rc != expected
+        # an unmanaged resource's "not running" is no failure (remapped as a stop), so a
+        # failure timeout cannot expire it (seed 2116)
+        failed_looking = status not in (0, -1) or (
+            rc != expected and not (rc == 7 and not st.managed and status == 0))
         if failed_looking and self._expired(rsc, st, node, op):
             return role, on_fail, reset
         if is_probe and (rc in (5, 2) or status == 7):

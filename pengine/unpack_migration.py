@@ -133,6 +133,7 @@ def _migrate_to_success(rid: str, st: RscState, by_name: dict[str, NodeWork],
                             if loc != (source, INF, "not_managed_default")]
             st.dangling_sources.append(source)
             _refence_dangling_source(rid, by_name.get(source), requests)
+            _manage_again(st, by_name, source, managed)
         return
     node = by_name.get(target)
     active_on_target = not target_newer and node is not None and node.online
@@ -210,6 +211,16 @@ def _add_target(st: RscState, target: NodeWork, source_managed: tuple[str, bool]
         st.managed = managed = False
     if not managed:
         st.locations.append((target.name, INF, "not_managed_default"))
+
+
+def _manage_again(st: RscState, by_name: dict[str, NodeWork], source: str,
+                  managed: bool) -> None:
+    """Pacemaker never adds a dangling source to the running nodes (native_add_running),
+    so a source in maintenance leaves the resource managed (seed 2104)."""
+    node = by_name.get(source)
+    if managed and node is not None and node.maintenance \
+            and not any(by_name[n].maintenance for n in st.running_on if n in by_name):
+        st.managed = True
 
 
 def _refence_dangling_source(rid: str, source: NodeWork | None,
