@@ -107,6 +107,15 @@ def _clear_failcounts(action_set: ActionSet, clears: list[tuple[str, str, str]],
         action.no_wait = True
 
 
+def _clear_histories(action_set: ActionSet, clears: tuple[tuple[str, str], ...],
+                     managed: Mapping[str, bool]) -> None:
+    """pe__clear_resource_history: an lrm_delete (a CIB-only cluster action) of a
+    resource's history on a node, required unless the resource is unmanaged."""
+    for rsc, node in clears:
+        action_set.new(op_key(rsc, "lrm_delete"), "lrm_delete", rsc, node,
+                       not managed.get(rsc, True))
+
+
 def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet, placement: Placement,
                              primitive_actions: PrimitiveActions) -> None:
     """Cancel recurring monitors that are no longer configured (or are paused); mark those
@@ -226,10 +235,12 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     sealed, so the stages after it (propagation, graph, summary) cannot add any."""
     action_set = ActionSet()
     create_unpack_fencing(unpacked, action_set)
+    _clear_histories(action_set, unpacked.expired_locks, placement.managed)
     clears = failcount_clears(unpacked)
     _clear_failcounts(action_set, [c for c in clears if c[2] == EXPIRED], placement.managed)
     primitive_actions = PrimitiveActions(unpacked, placement, action_set)
     _unpacked_actions(unpacked, action_set, primitive_actions)
+    _clear_histories(action_set, unpacked.cancelled_locks, placement.managed)
     user_orderings(unpacked, constraints, action_set)
     create_anti_colocation_orders(constraints, action_set)
     create_load_orders(unpacked, placement, action_set)  # internal constraints: before checks
