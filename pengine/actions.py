@@ -156,6 +156,9 @@ class PrimitiveActions:
         self.p = p
         self.acts = acts
         self.nodes = {n.name: n for n in u.nodes}
+        # schedule_restart_actions' pe_rsc_restarting: the resource whose stop-and-start-again
+        # loops are running, with the node and role it was assigned
+        self._restarting: tuple[str, str | None, Role] | None = None
 
     def runnable_reason(self, rid: str, task: str, node: str | None,
                         moving_up: bool) -> tuple[bool, str | None]:
@@ -192,9 +195,21 @@ class PrimitiveActions:
             act.optional = True
         return act
 
+    def _expected_node(self, rid: str, node: str | None) -> bool:
+        """is_expected_node: while its restart is scheduled, a multiply active resource with
+        multiple-active=stop_unexpected stays where it is assigned (no stop, no demote
+        there; its start and promote there are pseudo actions), when it stays active."""
+        if self._restarting is None or self._restarting[0] != rid or node is None:
+            return False
+        _, chosen, next_role = self._restarting
+        return self.u.rsc(rid).multiple_active == "stop_unexpected" \
+            and self._active_count(rid) > 1 and next_role > Role.STOPPED and chosen == node
+
     def stop(self, rid: str, optional: bool) -> None:
         st = self.u.states[rid]
         for node in st.running_on:
+            if self._expected_node(rid, node):
+                continue
             act = self.action(rid, "stop", node, optional)
             if self.p.assigned.get(rid) is None and rid not in self.p.inhibited:
                 act.reason = "node availability"
@@ -209,6 +224,8 @@ class PrimitiveActions:
         if act.runnable and not optional and (self.p.managed.get(rid, True)
                                               or not self._start_looked_up_again(rid)):
             act.optional = False
+        if self._expected_node(rid, node):
+            act.pseudo = True
 
     def _start_looked_up_again(self, rid: str) -> bool:
         """Does creating the recurring actions look the start up again? Each lookup of an
@@ -235,8 +252,9 @@ class PrimitiveActions:
                 act, _ = self.acts.new(op_key(rid, "promote"), "promote", rid, chosen, optional)
                 act.runnable = False
             else:
-                self.action(rid, "promote", chosen, optional)
-        elif frm == Role.PROMOTED:
+                promote = self.action(rid, "promote", chosen, optional)
+                promote.pseudo = promote.pseudo or self._expected_node(rid, chosen)
+        elif frm == Role.PROMOTED and not self._expected_node(rid, self.u.current_node(rid)):
             for node in self.u.states[rid].running_on:
                 self.action(rid, "demote", node, optional)
 
@@ -279,6 +297,7 @@ class PrimitiveActions:
         # that cannot continue.
         need_stop = self._need_stop(rid, role, next_role, moving, current is not None) \
             or abandoned or (bool(st.running_on) and st.role == Role.STOPPED)
+        self._restarting = (rid, chosen, next_role)
         r = role
         while r != Role.STOPPED:
             n = _next_role(r, Role.STOPPED)
@@ -288,6 +307,7 @@ class PrimitiveActions:
             n = _next_role(r, role)
             self._step(rid, r, n, chosen, not need_stop)
             r = n
+        self._restarting = None
         r = role
         while r != next_role:
             n = _next_role(r, next_role)
