@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
+from functools import partial
 from typing import NamedTuple
 
 from lxml import etree
@@ -39,6 +40,7 @@ from pengine.fencing import (
     create_unpack_fencing,
     schedule_fencing_and_shutdowns,
     schedule_unfencing,
+    unfence_allowed_nodes,
     unfence_changed_devices,
 )
 from pengine.graph import freeze, graph_edges, held_inputs
@@ -243,7 +245,9 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     _clear_histories(action_set, unpacked.cancelled_locks, placement.managed)
     user_orderings(unpacked, constraints, action_set)
     create_anti_colocation_orders(constraints, action_set)
-    create_load_orders(unpacked, placement, action_set)  # internal constraints: before checks
+    # internal constraints (before the checks): unfencing, then utilization, per resource
+    create_load_orders(unpacked, placement, action_set, partial(
+        unfence_allowed_nodes, unpacked, placement, action_set))
     unpacked_clears = [c for c in clears if c[2] not in (EXPIRED, DEFINITION_CHANGED)]
     _clear_failcounts(action_set, unpacked_clears, placement.managed)
     # before probes, as Pacemaker (pcmk__handle_rsc_config_changes)
