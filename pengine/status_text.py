@@ -50,9 +50,11 @@ def render_status(status: ClusterStatus, *, failed_actions: bool = False) -> lis
 def _node_state(node: NodeStatus, active: bool) -> str | None:
     """The individual state text of a node, or None when it goes into a bracket list."""
     if node.unclean:
-        if node.pending:
-            return "UNCLEAN (pending)"
-        return "UNCLEAN (online)" if node.online else "UNCLEAN (offline)"
+        # online first: a pending node (join=pending) is online, and crm_simulate shows
+        # it UNCLEAN (online) (a failed stop there, made-up CIB)
+        if node.online:
+            return "UNCLEAN (online)"
+        return "UNCLEAN (pending)" if node.pending else "UNCLEAN (offline)"
     if node.pending:
         return "pending"
     if node.standby_onfail and node.online:
