@@ -87,7 +87,10 @@ class _Summariser:
         next_role = self.p.next_role.get(rid, Role.STOPPED)
         start = self._find(rid, "start", chosen) if chosen else self._find(rid, "start", None)
         if start is not None and start.runnable:
-            stop = self._find(rid, "stop", current)
+            # multiple-active=stop_unexpected skips the stop on the node it stays on (which
+            # may be the current one): then the stop that names the reason is another's
+            # (stop-unexpected: "Recover dummy (node2) due to being multiply active")
+            stop = self._find(rid, "stop", current) or self._find(rid, "stop", None)
         else:
             stop = self._find(rid, "stop", None)
         # A required stop (or demote) cancels the reload (pe_order_then_cancels_first): the
