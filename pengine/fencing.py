@@ -219,10 +219,27 @@ def unfence_changed_devices(u: Unpacked, acts: ActionSet,
             node = u.node(name)
             if node is None or not node.online or node.unclean or node.shutdown:
                 continue
-            op, created = acts.new(f"stonith-{name}-on", "stonith", None, name, False)
-            if created:
+            op, _ = acts.new(f"stonith-{name}-on", "stonith", None, name, False)
+            if op.reason is None:  # pe_fence_op: the first reason that requires it
                 op.reason = _DEVICE_CHANGE[change]
                 op.runnable = True
+
+
+def unfence_allowed_nodes(u: Unpacked, p: Placement, acts: ActionSet, rid: str) -> None:
+    """pcmk__primitive_internal_constraints: a resource that needs unfencing (a fencing
+    device aside) creates an optional unfencing of every node it is allowed on, unfenced
+    or not, by node name (crm_simulate sorts them), before its utilization constraints and
+    before any probe. Created this early, they fix the order of the "Fence (on)" lines
+    whatever later makes them required (crm_simulate, an asymmetric cluster where a clone
+    allowed on n10 and n11 comes first: n10 and n11 are unfenced before n2, whose probe
+    requires it first; unfence-definition: virt-3 before virt-1, whose device changed)."""
+    if not u.options.stonith_enabled or not u.have_fencing_device \
+            or u.rsc(rid).standard == "stonith" or u.requires.get(rid) != "unfencing":
+        return
+    for name in sorted(p.tables.get(rid, {}), key=node_name_key):
+        if u.node(name) is not None:
+            op, created = acts.new(f"stonith-{name}-on", "stonith", None, name, True)
+            op.runnable = op.runnable or created
 
 
 def schedule_unfencing(u: Unpacked, acts: ActionSet) -> None:
@@ -248,10 +265,12 @@ def schedule_unfencing(u: Unpacked, acts: ActionSet) -> None:
         if node is None or not node.online or node.unclean or node.shutdown:
             continue
         key = f"stonith-{node.name}-on"
-        if "#node-unfenced" in node.attrs and acts.find(key, node.name) is None:
+        unfenced = "#node-unfenced" in node.attrs
+        if unfenced and acts.find(key, node.name) is None:
             continue
-        op, created = acts.new(key, "stonith", None, node.name, False)
-        if created:
+        # an unfenced node's op (one its allowed resources created) stays optional
+        op, _ = acts.new(key, "stonith", None, node.name, unfenced)
+        if not unfenced and op.reason is None:  # pe_fence_op: the first requirer's reason
             op.reason = f"required by {act.rsc} {act.task}"
             op.runnable = True
         kind = IMPLIES_THEN if act.task == "start" else OPTIONAL

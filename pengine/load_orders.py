@@ -15,6 +15,8 @@ graph), so the links need no flag beyond plain ordering.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pengine.actions import ActionSet, Work
 from pengine.glib_order import node_name_key
 from pengine.placement import Placement
@@ -24,13 +26,17 @@ from pengine.utilization import resource_usage
 LOAD = "load"  # an ordering kind with no effect on flags: it only orders the graph
 
 
-def create_load_orders(u: Unpacked, placement: Placement, acts: ActionSet) -> None:
-    """The load_stopped pseudo actions and their orderings, in resource order."""
-    if u.options.placement_strategy == "default":
-        return
-    usage = resource_usage(u)
+def create_load_orders(u: Unpacked, placement: Placement, acts: ActionSet,
+                       before_each: Callable[[str], None] | None = None) -> None:
+    """The load_stopped pseudo actions and their orderings, in resource order;
+    `before_each(rid)` runs first for each primitive, whatever the strategy (what else
+    pcmk__primitive_internal_constraints creates before the utilization constraints)."""
+    default = u.options.placement_strategy == "default"
+    usage = {} if default else resource_usage(u)
     every_node = [n.name for n in u.nodes]
     for rsc in u.primitives:
+        if before_each is not None:
+            before_each(rsc.id)
         if not usage.get(rsc.id) or not u.states[rsc.id].managed:
             continue
         for node in u.states[rsc.id].running_on:

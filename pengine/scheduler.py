@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
+from functools import partial
 from typing import NamedTuple
 
 from lxml import etree
@@ -39,6 +40,7 @@ from pengine.fencing import (
     create_unpack_fencing,
     schedule_fencing_and_shutdowns,
     schedule_unfencing,
+    unfence_allowed_nodes,
     unfence_changed_devices,
 )
 from pengine.graph import freeze, graph_edges, held_inputs
@@ -106,6 +108,15 @@ def _clear_failcounts(action_set: ActionSet, clears: list[tuple[str, str, str]],
                                    node, not managed.get(rsc, True))
         action.reason = reason
         action.no_wait = True
+
+
+def _clear_histories(action_set: ActionSet, clears: tuple[tuple[str, str], ...],
+                     managed: Mapping[str, bool]) -> None:
+    """pe__clear_resource_history: an lrm_delete (a CIB-only cluster action) of a
+    resource's history on a node, required unless the resource is unmanaged."""
+    for rsc, node in clears:
+        action_set.new(op_key(rsc, "lrm_delete"), "lrm_delete", rsc, node,
+                       not managed.get(rsc, True))
 
 
 def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet, placement: Placement,
@@ -242,13 +253,17 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     sealed, so the stages after it (propagation, graph, summary) cannot add any."""
     action_set = ActionSet()
     create_unpack_fencing(unpacked, action_set)
+    _clear_histories(action_set, unpacked.expired_locks, placement.managed)
     clears = failcount_clears(unpacked)
     _clear_failcounts(action_set, [c for c in clears if c[2] == EXPIRED], placement.managed)
     primitive_actions = PrimitiveActions(unpacked, placement, action_set)
     _unpacked_actions(unpacked, action_set, primitive_actions)
+    _clear_histories(action_set, unpacked.cancelled_locks, placement.managed)
     user_orderings(unpacked, constraints, action_set)
     create_anti_colocation_orders(constraints, action_set)
-    create_load_orders(unpacked, placement, action_set)  # internal constraints: before checks
+    # internal constraints (before the checks): unfencing, then utilization, per resource
+    create_load_orders(unpacked, placement, action_set, partial(
+        unfence_allowed_nodes, unpacked, placement, action_set))
     unpacked_clears = [c for c in clears if c[2] not in (EXPIRED, DEFINITION_CHANGED)]
     _clear_failcounts(action_set, unpacked_clears, placement.managed)
     # before probes, as Pacemaker (pcmk__handle_rsc_config_changes)

@@ -144,7 +144,10 @@ class _Recorder:
             if fence_kind(action) != "on":
                 self._fenced(self.node_state(action))
             return
-        if action.task in ("delete", "lrm_delete") and action.resource is not None:
+        # "delete" (an agent change's clean-up) is a resource action the simulator carries
+        # out; lrm_delete is a cluster action it only reports: a wiped shutdown lock's
+        # history stays (Debian's crm_simulate: still "Stopped <node> (LOCKED)" after it)
+        if action.task == "delete" and action.resource is not None:
             self._forget(action)
             return
         if action.resource is None or action.task in _NO_HISTORY:

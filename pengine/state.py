@@ -26,10 +26,10 @@ class RscState(Record):
 
     __slots__ = ("agent_on", "block_failure", "blocked", "clone_name", "dangling_sources",
                  "failed", "failed_stop_on", "failure_ignored", "history", "history_name",
-                 "known_on",
-                 "locations", "locked_to", "managed", "migrate_to_results", "next_role",
-                 "partial_migration", "pending_node", "pending_task", "recover_on", "role",
-                 "running_on", "set_active_on", "start_pending", "stop_needed", "unpacked_at")
+                 "known_on", "locations", "lock_recorded", "locked_to", "managed",
+                 "migrate_to_results", "next_role", "partial_migration", "pending_node",
+                 "pending_task", "recover_on", "role", "running_on", "set_active_on",
+                 "start_pending", "stop_needed", "unpacked_at")
 
     def __init__(self, role: Role = Role.STOPPED, next_role: Role | None = None,
                  running_on: list[str] | None = None, failed: bool = False,
@@ -58,6 +58,9 @@ class RscState(Record):
         self.block_failure = block_failure
         self.history_name = history_name  # the lrm_resource id this instance was matched from
         self.locked_to = locked_to  # shutdown-lock: the node the resource must stay on
+        # The lock its history records (unpack_shutdown_lock's lock_node, the last unexpired
+        # one unpacked), which the status shows as "(LOCKED)" even when scheduling cancels it
+        self.lock_recorded: str | None = None
         # The last history id (lrm_resource) other than its own this instance was unpacked
         # from, on any node (Pacemaker's clone_name: each such history renames it).
         self.clone_name: str | None = None
@@ -123,6 +126,11 @@ class Unpacked:
     have_fencing_device: bool
     requires: Mapping[str, str]
     root: Element = field(repr=False, compare=False)
+    # (resource, node) histories a shutdown lock has Pacemaker wipe (lrm_delete), in
+    # creation order: locks that expired (found at unpacking), then locks cancelled because
+    # the resource is active elsewhere (found by the node criteria, after unpacking)
+    expired_locks: tuple[tuple[str, str], ...] = ()
+    cancelled_locks: tuple[tuple[str, str], ...] = ()
 
     # Lookups by name are the hot path of every later stage (hundreds of thousands of calls
     # at 2000 resources); the indexes are built once, first occurrence winning like a scan.

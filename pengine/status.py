@@ -19,11 +19,20 @@ from pengine.model import (
     NodeStatus,
     ResourceStatus,
 )
-from pengine.state import Unpacked
+from pengine.state import RscState, Unpacked
 from pengine.unpack import unpack
 from pengine.unpack_history import CLONE_BAN_TAGS, _int
 from pengine.unpack_resources import RscConfig, template_members
 from pengine.xmlin import is_true, parse
+
+
+def _shown_lock(st: RscState) -> str | None:
+    """The lock the status shows: crm_simulate's status is unpacked only, so it is the lock
+    the history records, even one the scheduler then cancels because the resource is active;
+    "(LOCKED)" follows the node printed, so it shows for a resource stopped or active on its
+    lock node only (made-up CIBs: active on another node, no "(LOCKED)")."""
+    lock = st.lock_recorded
+    return lock if not st.running_on or st.running_on[0] == lock else None
 
 
 def _resource(u: Unpacked, rid: str) -> ResourceStatus:
@@ -41,7 +50,7 @@ def _resource(u: Unpacked, rid: str) -> ResourceStatus:
             # the primitive's description attribute (a "description" meta attribute is not it)
             description=rsc.element.get("description") if rsc.element is not None else None,
             not_installed_on=_not_installed_on(u, rsc),
-            locked_to=st.locked_to if not st.running_on else None,
+            locked_to=_shown_lock(st),
             probe_failure_rc=_probe_failure_rc(u, rsc), clone_name=st.clone_name,
         )
     children = tuple(_resource(u, c) for c in rsc.children)

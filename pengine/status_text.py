@@ -50,9 +50,11 @@ def render_status(status: ClusterStatus, *, failed_actions: bool = False) -> lis
 def _node_state(node: NodeStatus, active: bool) -> str | None:
     """The individual state text of a node, or None when it goes into a bracket list."""
     if node.unclean:
-        if node.pending:
-            return "UNCLEAN (pending)"
-        return "UNCLEAN (online)" if node.online else "UNCLEAN (offline)"
+        # online first: a pending node (join=pending) is online, and crm_simulate shows
+        # it UNCLEAN (online) (a failed stop there, made-up CIB)
+        if node.online:
+            return "UNCLEAN (online)"
+        return "UNCLEAN (pending)" if node.pending else "UNCLEAN (offline)"
     if node.pending:
         return "pending"
     if node.standby_onfail and node.online:
@@ -104,6 +106,7 @@ class _Context:
     all_nodes: tuple[str, ...]
     inactive: bool = True  # crm_mon without -r hides what is not active anywhere
     promotable: bool = False  # the top-level resource is a promotable clone
+    offline: frozenset[str] = frozenset()  # nodes cleanly offline (neither online nor unclean)
 
 
 def resource_lines(status: ClusterStatus, *, inactive: bool = True,
@@ -115,7 +118,9 @@ def resource_lines(status: ClusterStatus, *, inactive: bool = True,
     resource even where it has no node of its own (see is_listed).
     """
     ctx = _Context(frozenset(n.name for n in status.nodes if n.unclean and not n.online),
-                   tuple(node.name for node in status.nodes), inactive)
+                   tuple(node.name for node in status.nodes), inactive,
+                   offline=frozenset(n.name for n in status.nodes
+                                     if not n.online and not n.unclean))
     out: list[str] = []
     for rsc in status.resources:
         if is_listed(rsc) or (inactive_section and not rsc.orphan):
@@ -248,7 +253,7 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
         if unique:  # every primitive instance of an active unique clone is listed
             shown_ctx = replace(ctx, inactive=True) if child.kind == "primitive" else ctx
             lines += _resource(child, shown_ctx, depth + 1)
-        elif not child.running_on:
+        elif not child.running_on or not _active(child, ctx.offline):
             continue
         elif _plain_instance(child, ctx.unclean):
             nodes = child.children[0].running_on if child.kind == "group" else child.running_on
@@ -266,6 +271,16 @@ def _clone(rsc: ResourceStatus, ctx: _Context, depth: int) -> list[str]:
     if not unique and ctx.inactive:
         lines += _stopped_lists(rsc, ctx, inner, sum(len(v) for v in simple.values()))
     return lines
+
+
+def _active(rsc: ResourceStatus, offline: frozenset[str]) -> bool:
+    """native_active: a managed resource active only on cleanly offline nodes (whose
+    history shutdown-lock has unpacked) is not active, so a clone lists that instance
+    nowhere, neither Started nor (its node) Stopped (made-up CIB, shutdown-lock=true: an
+    instance on an offline node is neither). A group is active when a member is."""
+    if rsc.kind == "group":
+        return any(_active(member, offline) for member in rsc.children)
+    return not rsc.managed or any(node not in offline for node in rsc.running_on)
 
 
 def _stopped_lists(rsc: ResourceStatus, ctx: _Context, inner: str,

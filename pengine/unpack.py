@@ -50,7 +50,10 @@ def unpack(cib_root: Element, now: datetime.datetime, *, owned: bool = False) ->
     requires = {r.id: resource_requires(r, options, any_unfencing)
                 for r in resources if r.kind == "primitive"}
     no_slot = _no_slot_on_lost_nodes(resources, requires, len(nodes))
-    _unpack_histories(root, nodes, resources, states, walker, options, (clones, no_slot))
+    expired: list[tuple[str, str]] = []
+    _unpack_histories(root, nodes, resources, states, walker, options, (clones, no_slot),
+                      expired)
+    cancelled = _cancel_recorded_locks(resources, states, {n.name: n for n in nodes})
     apply_migrations(states, nodes, requests, root)
     _block_groups(resources, states)
     _settle_roles(resources, states)
@@ -63,14 +66,17 @@ def unpack(cib_root: Element, now: datetime.datetime, *, owned: bool = False) ->
         now=now, options=options, nodes=tuple(nodes), resources=tuple(resources),
         states=states, fence_requests=tuple(requests), failed_ops=tuple(walker.failed_ops),
         have_fencing_device=have_device, requires=requires, root=root,
+        expired_locks=tuple(expired), cancelled_locks=cancelled,
     )
 
 def _unpack_histories(root: Element, nodes: list[NodeWork], resources: list[RscConfig],
                       states: dict[str, RscState], walker: HistoryUnpacker,
                       options: Options,
-                      slots: tuple[dict[str, list[list[str]]], set[str]]) -> None:
+                      slots: tuple[dict[str, list[list[str]]], set[str]],
+                      history_clears: list[tuple[str, str]]) -> None:
     """Walk every member node's lrm history (skipping offline nodes whose history cannot
-    matter: no fencing and no shutdown locks)."""
+    matter: no fencing and no shutdown locks); `history_clears` gets the histories whose
+    shutdown lock expired."""
     by_name = {n.name: n for n in nodes}
     by_id = {n.id: n for n in nodes}
     # One lookup per history entry: a scan of the resource list here made unpacking
@@ -86,17 +92,23 @@ def _unpack_histories(root: Element, nodes: list[NodeWork], resources: list[RscC
             continue
         for position, lrm_rsc in enumerate(node_state.iterfind("lrm/lrm_resources/lrm_resource")):
             _unpack_lrm_resource(lrm_rsc, node, (resources, known), states, walker, options,
-                                 slots, position)
-    _cancel_recorded_locks(states, by_name)
+                                 slots, position, history_clears)
 
 
-def _cancel_recorded_locks(states: dict[str, RscState], nodes: dict[str, NodeWork]) -> None:
+def _cancel_recorded_locks(resources: list[RscConfig], states: dict[str, RscState],
+                           nodes: dict[str, NodeWork]) -> tuple[tuple[str, str], ...]:
     """A lock recorded in an offline node's history lapses when the resource is active
-    anywhere (Pacemaker 2.1.5 cancels it: "already active"), so it may move again."""
-    for st in states.values():
-        locked = nodes.get(st.locked_to or "")
-        if locked is not None and not locked.online and st.running_on:
+    anywhere (Pacemaker 2.1.5 cancels it: "already active"), so it may move again; the
+    lock's history on that node is wiped (pe__clear_resource_history: lrm_delete), in
+    resource order, as the node criteria run."""
+    cancelled = []
+    for rsc in resources:
+        st = states.get(rsc.id)
+        locked = None if st is None else nodes.get(st.locked_to or "")
+        if st is not None and locked is not None and not locked.online and st.running_on:
             st.locked_to = None
+            cancelled.append((rsc.id, locked.name))
+    return tuple(cancelled)
 
 
 def _settle_roles(resources: list[RscConfig], states: dict[str, RscState]) -> None:
@@ -127,7 +139,8 @@ def _unpack_lrm_resource(
     lrm_rsc: Element, node: NodeWork,
     configured: tuple[list[RscConfig], dict[str, RscConfig]], states: dict[str, RscState],
     walker: HistoryUnpacker, options: Options,
-    anonymous: tuple[dict[str, list[list[str]]], set[str]], position: int = 0,
+    anonymous: tuple[dict[str, list[list[str]]], set[str]], position: int,
+    history_clears: list[tuple[str, str]],
 ) -> None:
     """`configured`: resources (orphans get appended), by id; `position`: in lrm_resources."""
     resources, known = configured
@@ -154,8 +167,13 @@ def _unpack_lrm_resource(
     st.agent_on[node.name] = ":".join(
         x for x in (lrm_rsc.get("class"), lrm_rsc.get("provider"), lrm_rsc.get("type")) if x)
     walker.unpack_resource_on_node(rsc, st, node, list(lrm_rsc.iterfind("lrm_rsc_op")))
-    if not _in_clone(rsc, known):
-        _shutdown_lock(lrm_rsc, rsc, st, node, options, walker.now)
+    if _lock_expired(lrm_rsc, options, walker.now):
+        history_clears.append((rsc.id, node.name))
+    else:
+        if options.shutdown_lock and _lock_stamp(lrm_rsc) > 0:
+            st.lock_recorded = node.name
+        if not _in_clone(rsc, known):
+            _shutdown_lock(lrm_rsc, rsc, st, node, options)
     _note_history_name(lrm_rsc.get("id") or rsc.id, rsc.id, st, node.name, position)
 
 
@@ -289,23 +307,39 @@ def _in_clone(rsc: RscConfig, known: dict[str, RscConfig]) -> bool:
     return False
 
 
+def _lock_stamp(lrm_rsc: Element) -> int:
+    """The shutdown-lock time recorded on a history entry (0: none)."""
+    stamp = lrm_rsc.get("shutdown-lock")
+    return int(stamp) if stamp and stamp.isdigit() else 0
+
+
+def _lock_expired(lrm_rsc: Element, options: Options, now: datetime.datetime) -> bool:
+    """unpack_shutdown_lock: a recorded lock older than shutdown-lock-limit (strictly: at
+    exactly the limit it still holds) has expired, on any node and for any resource, clone
+    instances included (made-up CIBs with Debian's crm_simulate 2.1.5: an lrm_delete of the
+    history on an offline or online node, for a primitive, group member or clone instance)."""
+    if not options.shutdown_lock:
+        return False
+    limit_s = duration_ms(dict(options.raw).get("shutdown-lock-limit"), 0) // 1000
+    stamp = _lock_stamp(lrm_rsc)
+    return stamp > 0 and limit_s > 0 and now.timestamp() > stamp + limit_s
+
+
 def _shutdown_lock(lrm_rsc: Element, rsc: RscConfig, st: RscState, node: NodeWork,
-                   options: Options, now: datetime.datetime) -> None:
-    """shutdown-lock: keep a cleanly stopped node's resources there (until the limit).
+                   options: Options) -> None:
+    """shutdown-lock: keep a cleanly stopped node's resources there (until the limit,
+    which the caller checked).
 
     Pacemaker 2.1.5 locks primitives and the members of uncloned groups, never clone
     instances (the caller leaves those out).
     """
     if not options.shutdown_lock or rsc.standard == "stonith" or not st.managed:
         return
-    limit_s = duration_ms(dict(options.raw).get("shutdown-lock-limit"), 0) // 1000
-    stamp = lrm_rsc.get("shutdown-lock")
-    if not node.online and stamp and stamp.isdigit() and int(stamp) > 0:
-        if limit_s <= 0 or now.timestamp() < int(stamp) + limit_s:
-            st.locked_to = node.name
-    elif node.online and node.shutdown and not node.unclean \
-            and node.name in st.running_on and len(st.running_on) == 1:
-        # pcmk__primitive_shutdown_lock: never to an unclean node (a failed stop there)
+    recorded = not node.online and _lock_stamp(lrm_rsc) > 0
+    # pcmk__primitive_shutdown_lock: never to an unclean node (a failed stop there)
+    shutting_down = node.online and node.shutdown and not node.unclean \
+        and st.running_on == [node.name]
+    if recorded or shutting_down:
         st.locked_to = node.name
 
 

@@ -168,7 +168,31 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       "unmanaged-resource-leaves-the-shutdown-of-its-node-alone",
                       # an asymmetric cluster's clone lists the nodes its history banned it
                       # from, not every node it has history on
-                      "asymmetric-clone-lists-only-the-nodes-its-history-bans-as-stopped"]
+                      "asymmetric-clone-lists-only-the-nodes-its-history-bans-as-stopped",
+                      # shutdown-lock: a lock past shutdown-lock-limit (strictly) expires, one
+                      # of a resource active elsewhere is cancelled, both with a DC lrm_delete
+                      # of the history (an offline node's too; none if unmanaged) that the
+                      # simulation only reports; the status shows the history's lock on the
+                      # node it prints
+                      "shutdown-lock-expired-or-cancelled-leaves-an-lrm-delete-of-its-history",
+                      "shutdown-lock-at-exactly-its-limit-still-holds",
+                      "shutdown-lock-shown-on-its-node-and-kept-by-the-simulated-lrm-delete",
+                      "shutdown-lock-expired-on-an-online-node-deletes-its-history-there",
+                      "unmanaged-resource-gets-no-lrm-delete-of-its-expired-lock",
+                      # multiple-active=stop_unexpected: while the restart is scheduled, no
+                      # stop where the resource is assigned and a pseudo start there (even
+                      # when that node is not one it runs on)
+                      "stop-unexpected-keeps-a-multiply-active-resource-on-its-assigned-node-with-a-pseudo-start",
+                      "stop-unexpected-start-where-the-resource-is-assigned-is-a-pseudo-action-even-on-a-new-node",
+                      # a resource needing unfencing creates the (optional) unfencing of each
+                      # node it is allowed on before any probe: that fixes the order of the
+                      # "Fence (on)" lines
+                      "unfencing-of-a-resources-allowed-nodes-is-created-before-any-probe-needs-it",
+                      # a pending node is online: unclean, it is shown UNCLEAN (online)
+                      "pending-node-with-a-failed-stop-is-shown-unclean-online",
+                      # a managed instance active only on a cleanly offline node (its history
+                      # unpacked for shutdown-lock) is not active: in no Started or Stopped list
+                      "clone-instance-active-only-on-a-cleanly-offline-node-is-listed-nowhere"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
