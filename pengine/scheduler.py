@@ -239,6 +239,10 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     _cancel_orphan_recurring(unpacked, action_set, placement, primitive_actions)
     changes = config_changes(unpacked)
     schedule_reloads(unpacked, action_set, primitive_actions, changes)
+    # force_restart creates the restart's start (on no node yet) in the same checks, so
+    # its id precedes the probes': the graph lists it after them and the simulator runs it
+    # in the pass that runs them (corpus params-1, bug-5025-3)
+    reloads = _apply_config_changes(unpacked, action_set, primitive_actions, changes)
     # the deferred parameter checks (check_params) clear fail counts after those
     _clear_failcounts(action_set, [c for c in clears if c[2] == DEFINITION_CHANGED],
                       placement.managed)
@@ -248,7 +252,6 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     for rid, node, _ in orphaned:  # clear -> stop, optional (clear_failcounts_if_orphaned)
         action_set.order(rid, "clear_failcount", rid, "stop", OPTIONAL,
                          first_action=action_set.find(op_key(rid, "clear_failcount"), node))
-    reloads = _apply_config_changes(unpacked, action_set, primitive_actions, changes)
     for rsc in unpacked.resources:
         if rsc.kind == "primitive":
             primitive_actions.create(rsc.id)
