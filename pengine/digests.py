@@ -118,12 +118,13 @@ def orphan_recurring(u: Unpacked) -> list[tuple[str, str, str, int, str]]:
     for node in u.nodes:
         if not (node.available or node.maintenance):
             continue
+        agents = history_agents(u, node.name)
         for rsc in u.primitives:
             st: RscState = u.states[rsc.id]
             if rsc.orphan:
                 out += _orphan_cleanup(u, rsc, st, node)
                 continue
-            out += _agent_changed_cleanup(rsc, st, node)
+            out += _agent_changed_cleanup(rsc, st, node, agents)
             if node.name not in st.running_on:
                 continue
             maintenance = node.maintenance or u.options.maintenance_mode \
@@ -168,14 +169,38 @@ def _orphan_cleanup(u: Unpacked, rsc: RscConfig, st: RscState,
     return [(rsc.id, node.name, "delete", 0, CLEANUP)]
 
 
-def _agent_changed_cleanup(rsc: RscConfig, st: RscState,
-                           node: NodeWork) -> list[tuple[str, str, str, int, str]]:
+def history_agents(u: Unpacked, node: str) -> dict[str, str]:
+    """The agent each <lrm_resource> with operations in the node's history records, by
+    the entry's id (the first entry of an id wins)."""
+    out: dict[str, str] = {}
+    for state in u.root.iterfind("status/node_state"):
+        if state.get("uname") != node:
+            continue
+        for entry in state.iterfind("lrm/lrm_resources/lrm_resource"):
+            if entry.find("lrm_rsc_op") is not None:
+                out.setdefault(entry.get("id") or "", ":".join(
+                    x for x in (entry.get("class"), entry.get("provider"), entry.get("type"))
+                    if x))
+        break
+    return out
+
+
+def _agent_changed_cleanup(rsc: RscConfig, st: RscState, node: NodeWork,
+                           agents: Mapping[str, str]) -> list[tuple[str, str, str, int, str]]:
     """pcmk__rsc_agent_changed: a history recorded with another class, provider or type
     than the configured agent is cleaned up (`delete`) on that node, whether the resource
     is active there or not (confirmed with crm_simulate); as for an orphan, not for a
-    failed or unmanaged resource, nor on a node that is down or unclean."""
-    agent = st.agent_on.get(node.name)
-    if agent is None or agent == rsc.agent or st.failed or not st.managed:
+    failed or unmanaged resource, nor on a node that is down or unclean.
+
+    Pacemaker checks each history entry against every resource whose id or clone_name is
+    the entry's id (pcmk__rscs_matching_id), not only the one it was unpacked into: an
+    anonymous instance's entry unpacked into an orphan (its number already active
+    elsewhere) still cleans up the configured instance of that number (corpus
+    order_constraint_stops_promoted; confirmed with crm_simulate on made-up CIBs)."""
+    recorded = [agents.get(name) for name in (rsc.id, st.clone_name) if name is not None]
+    if not any(agent is not None and agent != rsc.agent for agent in recorded):
+        return []
+    if st.failed or not st.managed:
         return []
     if not node.online or node.unclean:
         return []
