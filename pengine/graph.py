@@ -124,8 +124,9 @@ def _graph_key(u: Unpacked, w: Work) -> str | None:
 def _on_down_node(u: Unpacked, w: Work) -> bool:
     """A real action for a node that cannot run it: should_add_action_to_graph leaves out
     (as a bug it logs) anything but fencing and shutdown scheduled for an offline or unclean
-    node."""
-    if w.node is None or w.task in ("stonith", "do_shutdown"):
+    node; a history clean-up (lrm_delete) can run on the DC instead (pe_action_dc), so it
+    stays."""
+    if w.node is None or w.task in ("stonith", "do_shutdown", "lrm_delete"):
         return False
     node = u.node(w.node)
     return node is not None and (not node.online or node.unclean)

@@ -94,6 +94,16 @@ def _unpacked_actions(unpacked: Unpacked, action_set: ActionSet,
                 primitive_actions.action(rsc.id, "stop", node.name, False)
 
 
+def _clear_expired_locks(unpacked: Unpacked, action_set: ActionSet) -> None:
+    """The history of a resource whose shutdown lock expired is cleared on that node: a
+    required lrm_delete, created while unpacking (unpack_shutdown_lock), which the DC runs
+    even for the node that is down (confirmed with crm_simulate: corpus
+    shutdown-lock-expiration and made-up locks past shutdown-lock-limit)."""
+    for rsc in unpacked.primitives:
+        for node in unpacked.states[rsc.id].lock_expired_on:
+            action_set.new(op_key(rsc.id, "lrm_delete"), "lrm_delete", rsc.id, node, False)
+
+
 def _clear_failcounts(action_set: ActionSet, clears: list[tuple[str, str, str]],
                       managed: Mapping[str, bool]) -> None:
     """Cluster actions that reset a fail count; the controller does not wait for them.
@@ -226,6 +236,7 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     sealed, so the stages after it (propagation, graph, summary) cannot add any."""
     action_set = ActionSet()
     create_unpack_fencing(unpacked, action_set)
+    _clear_expired_locks(unpacked, action_set)
     clears = failcount_clears(unpacked)
     _clear_failcounts(action_set, [c for c in clears if c[2] == EXPIRED], placement.managed)
     primitive_actions = PrimitiveActions(unpacked, placement, action_set)

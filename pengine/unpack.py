@@ -301,8 +301,12 @@ def _shutdown_lock(lrm_rsc: Element, rsc: RscConfig, st: RscState, node: NodeWor
     limit_s = duration_ms(dict(options.raw).get("shutdown-lock-limit"), 0) // 1000
     stamp = lrm_rsc.get("shutdown-lock")
     if not node.online and stamp and stamp.isdigit() and int(stamp) > 0:
-        if limit_s <= 0 or now.timestamp() < int(stamp) + limit_s:
+        # unpack_shutdown_lock: a lock older than the limit has expired and the
+        # resource's history on the node is cleared (pe__clear_resource_history)
+        if limit_s <= 0 or now.timestamp() <= int(stamp) + limit_s:
             st.locked_to = node.name
+        else:
+            st.lock_expired_on.append(node.name)
     elif node.online and node.shutdown and node.name in st.running_on \
             and len(st.running_on) == 1:
         st.locked_to = node.name
