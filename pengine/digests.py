@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from messaging.digest import parameters_digest
-from pengine.state import RscState, Unpacked
+from pengine.state import RscState, Unpacked, history_entry
 from pengine.unpack_history import find_op_config
 from pengine.unpack_nodes import NodeWork
 from pengine.unpack_resources import RscConfig
@@ -18,6 +18,7 @@ from pengine.xmlin import Element, is_true
 
 _START_LIKE = ("start", "migrate_from")
 RESCHEDULE = "reschedule"
+RERUN = "rerun"
 CLEANUP = "cleanup"
 _CHECKED = ("monitor", "start", "promote", "migrate_from")
 
@@ -112,7 +113,8 @@ def orphan_recurring(u: Unpacked) -> list[tuple[str, str, str, int, str]]:
     configured or is disabled (process_rsc_history, pcmk__check_action_config). One still
     configured whose definition changed is sent again ("reschedule": Pacemaker marks it
     pe_action_reschedule rather than restarting the resource, and the recurring action it
-    creates later for the resource there is then required).
+    creates later for the resource there is then required). One whose failure expired is
+    run again ("rerun": its restart digest no longer matches, so force_restart requires it).
     """
     out: list[tuple[str, str, str, int, str]] = []
     for node in u.nodes:
@@ -138,6 +140,9 @@ def orphan_recurring(u: Unpacked) -> list[tuple[str, str, str, int, str]]:
                     out.append((rsc.id, node.name, task, interval, "maintenance mode"))
                 elif (conf is None or not conf.enabled) and u.options.stop_orphan_actions:
                     out.append((rsc.id, node.name, task, interval, "orphan"))
+                elif conf is not None and conf.enabled \
+                        and history_entry(node.name, op) in st.expired_recurring:
+                    out.append((rsc.id, node.name, task, interval, RERUN))
                 elif conf is not None and conf.enabled \
                         and recurring_changed(rsc, op, task, interval):
                     out.append((rsc.id, node.name, task, interval, RESCHEDULE))

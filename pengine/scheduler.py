@@ -28,6 +28,7 @@ from pengine.collective_actions import clone_actions, ordered_instance_chain
 from pengine.constraints import Constraints, unpack_constraints
 from pengine.digests import (
     CLEANUP,
+    RERUN,
     RESCHEDULE,
     config_changes,
     orphan_recurring,
@@ -134,6 +135,11 @@ def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet, placemen
             again, _ = action_set.new(op_key(rid, task, interval), task, rid, node, True,
                                       interval_ms=interval)
             again.rescheduled = True
+            continue
+        if why == RERUN:
+            # force_restart: required, on no node until the resource's recurring actions
+            # are created (confirmed with crm_simulate: corpus failcount-block)
+            action_set.require_any(op_key(rid, task, interval), task, rid, interval)
             continue
         if why == CLEANUP:  # a required clean-up: its orderings stay optional
             if node in unpacked.states[rid].running_on and not unpacked.rsc(rid).orphan:
