@@ -280,7 +280,10 @@ class HistoryUnpacker:
         elif task == "promote":
             role, clear = Role.PROMOTED, True
         elif task == "demote":
-            role = Role.UNPROMOTED  # a demote does not clear an earlier failure
+            # update_resource_state: a demote clears an earlier failure only when that
+            # failure's on-fail is demote (confirmed with crm_simulate on corpus
+            # on_fail_demote3's simulated result, and with on-fail=restart there)
+            role, clear = Role.UNPROMOTED, on_fail == "demote"
         elif task == "migrate_to":
             role = max(role, Role.STARTED)
         else:
