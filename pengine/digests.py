@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from messaging.digest import parameters_digest
-from pengine.state import RscState, Unpacked, history_entry
+from pengine.state import RscState, Unpacked, history_entry, recorded_agent
 from pengine.unpack_history import find_op_config
 from pengine.unpack_nodes import NodeWork
 from pengine.unpack_resources import RscConfig
@@ -183,9 +183,7 @@ def history_agents(u: Unpacked, node: str) -> dict[str, str]:
             continue
         for entry in state.iterfind("lrm/lrm_resources/lrm_resource"):
             if entry.find("lrm_rsc_op") is not None:
-                out.setdefault(entry.get("id") or "", ":".join(
-                    x for x in (entry.get("class"), entry.get("provider"), entry.get("type"))
-                    if x))
+                out.setdefault(entry.get("id") or "", recorded_agent(entry))
         break
     return out
 

@@ -20,6 +20,12 @@ from pengine.unpack_resources import RscConfig
 from pengine.xmlin import Element
 
 
+def recorded_agent(lrm_resource: Element) -> str:
+    """The agent a <lrm_resource> history entry records (class:provider:type)."""
+    return ":".join(x for x in (lrm_resource.get("class"), lrm_resource.get("provider"),
+                                lrm_resource.get("type")) if x)
+
+
 def history_entry(node: str, op: Element) -> tuple[str, str, str]:
     """One history entry of a node: (node, entry id, call-id)."""
     return node, op.get("id") or "", op.get("call-id") or ""
