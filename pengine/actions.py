@@ -93,6 +93,17 @@ class ActionSet:
     def find(self, key: str, node: str | None) -> Work | None:
         return self.index.get((key, node))
 
+    def require_any(self, key: str, task: str, rsc: str, interval_ms: int) -> Work:
+        """custom_action on no node: the first action with that key on any node, made
+        required, else a new required one on no node (the next one created with that key
+        on a node is that one)."""
+        for (found_key, _), existing in self.index.items():
+            if found_key == key:
+                existing.optional = False
+                return existing
+        action, _ = self.new(key, task, rsc, None, False, interval_ms=interval_ms)
+        return action
+
     def new(self, key: str, task: str, rsc: str | None, node: str | None,
             optional: bool, **kw: object) -> tuple[Work, bool]:
         existing = self.index.get((key, node))

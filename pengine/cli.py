@@ -153,6 +153,16 @@ class _Input:
         self.root, self.source, self.now = root, source, now
 
 
+def _warn_unvalidated(root: etree._Element, options: Options) -> None:
+    """cli_config_update's warning for a CIB that disables schema validation, on stderr
+    (-Q silences it; confirmed with crm_simulate for validate-with none, NONE and none
+    given)."""
+    if (root.get("validate-with") or "none").casefold() == "none" and not options.quiet \
+            and options.output_as != "xml":
+        _echo("Schema validation of configuration is disabled (enabling is encouraged and "
+              "prevents common misconfigurations)", err=True)
+
+
 def run(options: Options) -> int:
     """The whole command; returns the exit code (errors are raised as HAError)."""
     data, source = _read_input(options)
@@ -161,6 +171,7 @@ def run(options: Options) -> int:
         _echo(f"warning: Pacemaker's schemas are not in {schema.SCHEMA_DIR} (install "
                    "pacemaker-common): the CIB is not schema-validated", err=True)
     root = parse_cib(data, source)
+    _warn_unvalidated(root, options)
     given = _Input(root, source, now)
     injected = inject(root, options.injections, int(time.time()))
     if options.save_input:

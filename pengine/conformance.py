@@ -86,20 +86,21 @@ def case_now(extra: str) -> datetime.datetime | None:
 
 
 def whole_output(xml_path: Path, extra: str) -> tuple[str, ...]:
-    """What `crm_simulate -x XML -S [extra]` prints, run in-process (stderr dropped).
+    """What `crm_simulate -x XML -S [extra]` prints, run in-process (stderr first).
 
     Only the corpus's one extra argument (-t DATE) is understood.
     """
     date = extra[3:].strip() if extra.startswith("-t ") else None
     options = Options(str(xml_path), False, False, True, False, False, None, None, None, None,
                       date, False)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             run(options)
         except HAError as exc:
             print(f"error: {exc}")
-    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    # the summaries hold both streams; stderr (unbuffered) comes first
+    lines = [line for line in (err.getvalue() + out.getvalue()).splitlines() if line.strip()]
     if date is not None and lines and lines[0].startswith("Setting effective cluster time"):
         # upstream made the summaries without -t: the only difference is this first line
         lines = lines[1:]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from messaging.digest import parameters_digest
-from pengine.state import RscState, Unpacked
+from pengine.state import RscState, Unpacked, history_entry, recorded_agent
 from pengine.unpack_history import find_op_config
 from pengine.unpack_nodes import NodeWork
 from pengine.unpack_resources import RscConfig
@@ -18,6 +18,7 @@ from pengine.xmlin import Element, is_true
 
 _START_LIKE = ("start", "migrate_from")
 RESCHEDULE = "reschedule"
+RERUN = "rerun"
 CLEANUP = "cleanup"
 _CHECKED = ("monitor", "start", "promote", "migrate_from")
 
@@ -112,18 +113,20 @@ def orphan_recurring(u: Unpacked) -> list[tuple[str, str, str, int, str]]:
     configured or is disabled (process_rsc_history, pcmk__check_action_config). One still
     configured whose definition changed is sent again ("reschedule": Pacemaker marks it
     pe_action_reschedule rather than restarting the resource, and the recurring action it
-    creates later for the resource there is then required).
+    creates later for the resource there is then required). One whose failure expired is
+    run again ("rerun": its restart digest no longer matches, so force_restart requires it).
     """
     out: list[tuple[str, str, str, int, str]] = []
     for node in u.nodes:
         if not (node.available or node.maintenance):
             continue
+        agents = history_agents(u, node.name)
         for rsc in u.primitives:
             st: RscState = u.states[rsc.id]
             if rsc.orphan:
                 out += _orphan_cleanup(u, rsc, st, node)
                 continue
-            out += _agent_changed_cleanup(rsc, st, node)
+            out += _agent_changed_cleanup(rsc, st, node, agents)
             if node.name not in st.running_on:
                 continue
             maintenance = node.maintenance or u.options.maintenance_mode \
@@ -137,6 +140,9 @@ def orphan_recurring(u: Unpacked) -> list[tuple[str, str, str, int, str]]:
                     out.append((rsc.id, node.name, task, interval, "maintenance mode"))
                 elif (conf is None or not conf.enabled) and u.options.stop_orphan_actions:
                     out.append((rsc.id, node.name, task, interval, "orphan"))
+                elif conf is not None and conf.enabled \
+                        and history_entry(node.name, op) in st.expired_recurring:
+                    out.append((rsc.id, node.name, task, interval, RERUN))
                 elif conf is not None and conf.enabled \
                         and recurring_changed(rsc, op, task, interval):
                     out.append((rsc.id, node.name, task, interval, RESCHEDULE))
@@ -168,14 +174,36 @@ def _orphan_cleanup(u: Unpacked, rsc: RscConfig, st: RscState,
     return [(rsc.id, node.name, "delete", 0, CLEANUP)]
 
 
-def _agent_changed_cleanup(rsc: RscConfig, st: RscState,
-                           node: NodeWork) -> list[tuple[str, str, str, int, str]]:
+def history_agents(u: Unpacked, node: str) -> dict[str, str]:
+    """The agent each <lrm_resource> with operations in the node's history records, by
+    the entry's id (the first entry of an id wins)."""
+    out: dict[str, str] = {}
+    for state in u.root.iterfind("status/node_state"):
+        if state.get("uname") != node:
+            continue
+        for entry in state.iterfind("lrm/lrm_resources/lrm_resource"):
+            if entry.find("lrm_rsc_op") is not None:
+                out.setdefault(entry.get("id") or "", recorded_agent(entry))
+        break
+    return out
+
+
+def _agent_changed_cleanup(rsc: RscConfig, st: RscState, node: NodeWork,
+                           agents: Mapping[str, str]) -> list[tuple[str, str, str, int, str]]:
     """pcmk__rsc_agent_changed: a history recorded with another class, provider or type
     than the configured agent is cleaned up (`delete`) on that node, whether the resource
     is active there or not (confirmed with crm_simulate); as for an orphan, not for a
-    failed or unmanaged resource, nor on a node that is down or unclean."""
-    agent = st.agent_on.get(node.name)
-    if agent is None or agent == rsc.agent or st.failed or not st.managed:
+    failed or unmanaged resource, nor on a node that is down or unclean.
+
+    Pacemaker checks each history entry against every resource whose id or clone_name is
+    the entry's id (pcmk__rscs_matching_id), not only the one it was unpacked into: an
+    anonymous instance's entry unpacked into an orphan (its number already active
+    elsewhere) still cleans up the configured instance of that number (corpus
+    order_constraint_stops_promoted; confirmed with crm_simulate on made-up CIBs)."""
+    recorded = [agents.get(name) for name in (rsc.id, st.clone_name) if name is not None]
+    if not any(agent is not None and agent != rsc.agent for agent in recorded):
+        return []
+    if st.failed or not st.managed:
         return []
     if not node.online or node.unclean:
         return []

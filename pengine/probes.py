@@ -3,10 +3,11 @@
 Invariants: a primitive is probed on every online, clean node where its state is unknown,
 nodes in maintenance included (Pacemaker 2.1.5 probes there; a pending node's probe cannot
 run and so blocks the start after it: seed 620); an anonymous clone probes one instance
-per node (the one assigned there, else the first) and none where any instance or orphan is
-known. Each probe is ordered before its resource's start (through the clone's start when
-cloned, collective_actions), before whatever is ordered after the resource's stop, and
-before the stops of the primitives whose starts follow its start (probe_then_links).
+per node (the first known there, else the one assigned there, else the first) and none
+where only an orphan is known. Each probe is ordered before its resource's start (through
+the clone's start when cloned, collective_actions), before whatever is ordered after the
+resource's stop, and before the stops of the primitives whose starts follow its start
+(probe_then_links).
 """
 
 from __future__ import annotations
@@ -89,19 +90,25 @@ def _anonymous_instances(u: Unpacked) -> list[tuple[list[list[str]], list[str]]]
 def _probed_instances(u: Unpacked, p: Placement,
                       clones: list[tuple[list[list[str]], list[str]]],
                       node: str) -> dict[str, bool]:
-    """probe_anonymous_clone: one instance per node, and none where one is known.
+    """probe_anonymous_clone: one instance per node.
 
-    The instance probed is the one assigned to the node, else the first one.
+    The instance probed is the first (by number) with a primitive known on the node, else
+    the one assigned to the node, else the first one; its members are probed where they
+    are not known (a cloned group's known instance still probes its unknown members:
+    corpus bug-suse-707150). An orphan known there (numbered after every configured
+    instance) is never probed, so neither is the clone.
     """
     out: dict[str, bool] = {}
     for instances, orphans in clones:
-        known = any(node in u.states[prim].known_on
-                    for prim in [*orphans, *(q for inst in instances for q in inst)])
-        chosen = next((inst for inst in instances if inst and p.assigned.get(inst[0]) == node),
-                      instances[0] if instances else [])
+        known = next((inst for inst in instances
+                      if any(node in u.states[prim].known_on for prim in inst)), None)
+        orphan_known = any(node in u.states[prim].known_on for prim in orphans)
+        chosen = known or next(
+            (inst for inst in instances if inst and p.assigned.get(inst[0]) == node),
+            instances[0] if instances else [])
         for inst in instances:
             for prim in inst:
-                out[prim] = not known and inst is chosen
+                out[prim] = inst is chosen and (known is not None or not orphan_known)
     return out
 
 

@@ -29,6 +29,7 @@ from pengine.collective_actions import clone_actions, ordered_instance_chain
 from pengine.constraints import Constraints, unpack_constraints
 from pengine.digests import (
     CLEANUP,
+    RERUN,
     RESCHEDULE,
     config_changes,
     orphan_recurring,
@@ -136,6 +137,11 @@ def _cancel_orphan_recurring(unpacked: Unpacked, action_set: ActionSet, placemen
             again, _ = action_set.new(op_key(rid, task, interval), task, rid, node, True,
                                       interval_ms=interval)
             again.rescheduled = True
+            continue
+        if why == RERUN:
+            # force_restart: required, on no node until the resource's recurring actions
+            # are created (confirmed with crm_simulate: corpus failcount-block)
+            action_set.require_any(op_key(rid, task, interval), task, rid, interval)
             continue
         if why == CLEANUP:  # a required clean-up: its orderings stay optional
             if node in unpacked.states[rid].running_on and not unpacked.rsc(rid).orphan:
@@ -270,6 +276,10 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     _cancel_orphan_recurring(unpacked, action_set, placement, primitive_actions)
     changes = config_changes(unpacked)
     schedule_reloads(unpacked, action_set, primitive_actions, changes)
+    # force_restart creates the restart's start (on no node yet) in the same checks, so
+    # its id precedes the probes': the graph lists it after them and the simulator runs it
+    # in the pass that runs them (corpus params-1, bug-5025-3)
+    reloads = _apply_config_changes(unpacked, action_set, primitive_actions, changes)
     # the deferred parameter checks (check_params) clear fail counts after those
     _clear_failcounts(action_set, [c for c in clears if c[2] == DEFINITION_CHANGED],
                       placement.managed)
@@ -279,7 +289,6 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     for rid, node, _ in orphaned:  # clear -> stop, optional (clear_failcounts_if_orphaned)
         action_set.order(rid, "clear_failcount", rid, "stop", OPTIONAL,
                          first_action=action_set.find(op_key(rid, "clear_failcount"), node))
-    reloads = _apply_config_changes(unpacked, action_set, primitive_actions, changes)
     for rsc in _creation_order(unpacked, placement):
         if rsc.kind == "primitive":
             primitive_actions.create(rsc.id)

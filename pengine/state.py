@@ -21,15 +21,26 @@ from pengine.unpack_resources import RscConfig
 from pengine.xmlin import Element
 
 
+def recorded_agent(lrm_resource: Element) -> str:
+    """The agent a <lrm_resource> history entry records (class:provider:type)."""
+    return ":".join(x for x in (lrm_resource.get("class"), lrm_resource.get("provider"),
+                                lrm_resource.get("type")) if x)
+
+
+def history_entry(node: str, op: Element) -> tuple[str, str, str]:
+    """One history entry of a node: (node, entry id, call-id)."""
+    return node, op.get("id") or "", op.get("call-id") or ""
+
+
 class RscState(Record):
     """History-derived state of one primitive (filled by unpack_history)."""
 
     __slots__ = ("agent_on", "block_failure", "blocked", "clone_name", "dangling_sources",
-                 "failed", "failed_stop_on", "failure_ignored", "history", "history_name",
-                 "known_on", "locations", "lock_recorded", "locked_to", "managed",
-                 "migrate_to_results", "next_role", "partial_migration", "pending_node",
-                 "pending_task", "recover_on", "role", "running_on", "set_active_on",
-                 "start_pending", "stop_needed", "unpacked_at")
+                 "expired_recurring", "failed", "failed_stop_on", "failure_ignored",
+                 "history", "history_name", "known_on", "locations", "lock_recorded",
+                 "locked_to", "managed", "migrate_to_results", "next_role",
+                 "partial_migration", "pending_node", "pending_task", "recover_on", "role",
+                 "running_on", "set_active_on", "start_pending", "stop_needed", "unpacked_at")
 
     def __init__(self, role: Role = Role.STOPPED, next_role: Role | None = None,
                  running_on: list[str] | None = None, failed: bool = False,
@@ -67,6 +78,10 @@ class RscState(Record):
         # Nodes where it was found active with no start since it last stopped (set_active:
         # an instance of a promotable clone is Unpromoted there, not Started).
         self.set_active_on: set[str] = set()
+        # Nodes whose shutdown lock on it expired: its history there is cleared (lrm_delete)
+        # (node, entry id, call-id) of the recurring entries whose failure expired: their
+        # operation is run again
+        self.expired_recurring: set[tuple[str, str, str]] = set()
         self._init_nodes(running_on, locations, known_on, failed_stop_on, recover_on)
         self._init_history(history, agent_on, unpacked_at)
         self._init_migrations(partial_migration, dangling_sources, migrate_to_results)

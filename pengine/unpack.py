@@ -13,7 +13,7 @@ import datetime
 from messaging.types import Role
 from pengine.rules import RuleContext
 from pengine.scores import INF
-from pengine.state import RscState, Unpacked
+from pengine.state import RscState, Unpacked, recorded_agent
 from pengine.unpack_history import HistoryUnpacker
 from pengine.unpack_migration import apply_migrations
 from pengine.unpack_nodes import NodeWork, apply_node_states, unpack_nodes
@@ -164,8 +164,7 @@ def _unpack_lrm_resource(
         rsc, states[rid] = orphan
         known[rid] = rsc
     st = states[rsc.id]
-    st.agent_on[node.name] = ":".join(
-        x for x in (lrm_rsc.get("class"), lrm_rsc.get("provider"), lrm_rsc.get("type")) if x)
+    st.agent_on[node.name] = recorded_agent(lrm_rsc)
     walker.unpack_resource_on_node(rsc, st, node, list(lrm_rsc.iterfind("lrm_rsc_op")))
     if _lock_expired(lrm_rsc, options, walker.now):
         history_clears.append((rsc.id, node.name))

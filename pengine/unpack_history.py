@@ -13,7 +13,7 @@ import functools
 from messaging.types import Role
 from pengine.failcounts import fail_count
 from pengine.scores import INF
-from pengine.state import RscState
+from pengine.state import RscState, history_entry
 from pengine.unpack_nodes import NodeWork, fence
 from pengine.unpack_options import Options
 from pengine.unpack_resources import OpConfig, RscConfig
@@ -208,6 +208,11 @@ class HistoryUnpacker:
         failed_looking = status not in (0, -1) or (
             rc != expected and not (rc == 7 and not st.managed and status == 0))
         if failed_looking and self._expired(rsc, st, node, op):
+            if interval > 0 and node.online and not node.unclean:
+                # unpack_rsc_op reschedules a recurring op whose failure expired (it
+                # overwrites the entry's restart digest, so the configuration check
+                # forces the op to run again)
+                st.expired_recurring.add(history_entry(node.name, op))
             return role, on_fail, reset
         if is_probe and (rc in (5, 2) or status == 7):
             self.failed_ops.append(op)
@@ -278,7 +283,10 @@ class HistoryUnpacker:
         elif task == "promote":
             role, clear = Role.PROMOTED, True
         elif task == "demote":
-            role = Role.UNPROMOTED  # a demote does not clear an earlier failure
+            # update_resource_state: a demote clears an earlier failure only when that
+            # failure's on-fail is demote (confirmed with crm_simulate on corpus
+            # on_fail_demote3's simulated result, and with on-fail=restart there)
+            role, clear = Role.UNPROMOTED, on_fail == "demote"
         elif task == "migrate_to":
             role = max(role, Role.STARTED)
         else:

@@ -146,10 +146,7 @@ SCENARIOS = {
     "tickets": ["-r", "t2", "-b", "t3", "-e", "t4"],
 }
 # Differences that come from the scheduling engine, not from the simulator
-ENGINE_GAPS = {
-    "inject-probe-running": "after a probe finds it active, the move's actions fire in "
-                            "another order",
-}
+ENGINE_GAPS: dict[str, str] = {}
 
 
 def _scenario(name: str) -> object:
