@@ -82,6 +82,9 @@ class ActionSet:
     index: dict[tuple[str, str | None], Work] = field(default_factory=dict)
     by_rsc_task: dict[tuple[str | None, str], list[Work]] = field(default_factory=dict)
     min_runnable: dict[int, int] = field(default_factory=dict)
+    # per order spec (by position): how many actions existed once resolving it had created
+    # its missing first; an action made later was not there for it to order
+    resolved_with: list[int] = field(default_factory=list)
 
     def find(self, key: str, node: str | None) -> Work | None:
         return self.index.get((key, node))

@@ -137,10 +137,12 @@ def resolve(u: Unpacked, acts: ActionSet, assigned: dict[str, str | None] | None
     phantoms: set[int] = set()
     for spec in list(acts.orders):
         if "user" in spec.flags and _interleaved(u, spec):
+            acts.resolved_with.append(len(acts.actions))
             links.extend(_interleaved_links(u, acts, spec, kinds, assigned, placed, len(links)))
             continue
         created = len(acts.actions)
         firsts = _firsts(u, acts, spec, kinds)
+        acts.resolved_with.append(len(acts.actions))
         if "phantom" in spec.flags:
             phantoms.update(a.id for a in acts.actions[created:])
         if not firsts:

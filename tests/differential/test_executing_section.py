@@ -172,7 +172,10 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       # a member's start created nodeless by an ordering, then required by
                       # its own stop, puts its group's start in the graph
                       # (pe_order_implies_first_printed)
-                      "group-start-in-the-graph-when-a-member-start-an-ordering-created-is-required"]
+                      "group-start-in-the-graph-when-a-member-start-an-ordering-created-is-required",
+                      # a probe's restart walk follows an ordering only to the actions that
+                      # existed when it was applied
+                      "probe-restart-walk-skips-a-member-start-created-after-the-ordering"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
