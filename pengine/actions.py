@@ -409,6 +409,9 @@ class PrimitiveActions:
         self._monitors(rid, target)  # created before the migration's actions, as Pacemaker
         frm, _ = self.acts.new(op_key(rid, "migrate_from"), "migrate_from", rid, target, False)
         frm.runnable = self.runnable_reason(rid, "migrate_from", target, False)[0]
+        # with no migrate_to left to wait for them, the probes go before migrate_from
+        # (crm_simulate: a probe elsewhere runs before a partial migration's migrate_from)
+        self.acts.order(rid, "monitor", rid, "migrate_from", OPTIONAL, then_action=frm)
         self.acts.order(rid, "migrate_from", rid, "stop", OPTIONAL,
                         first_action=frm, then_action=stop)
         self.acts.order(rid, "migrate_from", rid, "start", OPTIONAL,
