@@ -108,9 +108,11 @@ def _not_installed_on(u: Unpacked, rsc: RscConfig) -> tuple[str, ...]:
     """
     nodes = [n for n, score, tag in u.states[rsc.id].locations
              if tag == "masked-probe-failure" and n is not None]
-    if not nodes or not _in_clone(u, rsc):
+    # an orphan instance (one more than clone-max) is the clone's child all the same
+    template = _template(u, rsc.id) if rsc.orphan else None
+    if not nodes or not (_in_clone(u, rsc) or template is not None):
         return tuple(nodes)
-    top = rsc
+    top = template or rsc
     while top.parent is not None:
         top = u.rsc(top.parent)
     names = {rsc.id.split(":", 1)[0], top.id}

@@ -177,7 +177,10 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       # existed when it was applied
                       "probe-restart-walk-skips-a-member-start-created-after-the-ordering",
                       # a partial migration's probes go before its migrate_from
-                      "probes-run-before-the-migrate-from-of-a-partial-migration"]
+                      "probes-run-before-the-migrate-from-of-a-partial-migration",
+                      # an orphan instance's failed probe lists its node "Stopped (not
+                      # installed)" only when its key names the primitive itself
+                      "orphan-instance-missing-agent-leaves-the-node-plain-stopped-when-keyed-by-number"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
