@@ -298,7 +298,8 @@ class PrimitiveActions:
             r = n
         self._implicit_orders(rid)
         # pcmk__primitive_create_actions: the recurring actions, then a migration's actions
-        if chosen is not None and self._monitored(rid, chosen, next_role):
+        if chosen is not None and rid not in self.p.over_limit \
+                and self._monitored(rid, chosen, next_role):
             self._monitors(rid, chosen, next_role)
         if self._monitored(rid, chosen, Role.STARTED):
             from pengine.recurring import create_stopped_monitors

@@ -62,6 +62,9 @@ class Placement:
     inhibited: Mapping[str, tuple[str, Role]] = field(default_factory=dict)
     # the same instances' primitives -> the (first, then) clones of the ordering that did it
     inhibited_by: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # unmanaged instances the clone's distribution left over its limit: still where they
+    # run, but with no node assigned, so no recurring monitor is scheduled for them
+    over_limit: frozenset[str] = frozenset()
 
 
 class _Placer:
@@ -124,6 +127,8 @@ class _Placer:
         self.unmanage_assigned = u.options.stonith_enabled and not u.have_fencing_device
         self.stay_managed = clone_orphans(u)
         self.orphan_instances: dict[str, list[str]] = {}  # clone -> orphans distributed
+        # unmanaged instances over clone-max: left where they run, never assigned there
+        self.over_limit: set[str] = set()
         self.clone_constraints = {(c.id, c.dependent) for c in cons.colocations
                                   if u.rsc(c.dependent).kind == "clone"}
 
@@ -206,6 +211,7 @@ class _Placer:
             score_lines=tuple(self.lines), order=tuple(order),
             instance_order={cid: tuple(insts) for cid, insts in self.instance_order.items()},
             inhibited=self.inhibited, inhibited_by=self.inhibited_by,
+            over_limit=frozenset(self.over_limit),
         )
 
     def _strategy_table(self, rid: str) -> Table:
