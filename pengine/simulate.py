@@ -144,7 +144,7 @@ class _Recorder:
             if fence_kind(action) != "on":
                 self._fenced(self.node_state(action))
             return
-        if action.task in ("delete", "lrm_delete") and action.resource is not None:
+        if action.task == "lrm_delete" and action.resource is not None:
             self._forget(action)
             return
         if action.resource is None or action.task in _NO_HISTORY:
@@ -165,7 +165,9 @@ class _Recorder:
         return lines + [f"  * {step.text()}" for step in done]
 
     def _forget(self, action: Action) -> None:
-        """lrm delete: the resource's whole history on that node goes away."""
+        """lrm_delete: the resource's whole history on that node goes away. An orphan's
+        cleanup ("delete", after its stop) injects nothing: crm_simulate only prints it, so
+        a pending start the stop does not outdate keeps the orphan active."""
         entry = self._lrm_resource(action)
         parent = entry.getparent()
         if parent is not None:

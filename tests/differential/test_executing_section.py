@@ -187,7 +187,10 @@ WHOLE_OUTPUT_CASES = ["unmanaged-clone-monitors-rescheduled-and-load-stopped",
                       # an unmanaged instance the distribution leaves over clone-max (an
                       # unmanaged orphan sorted first took the slot) is not assigned: no
                       # recurring monitor
-                      "unmanaged-failed-instance-left-over-the-clone-limit-gets-no-recurring-monitor"]
+                      "unmanaged-failed-instance-left-over-the-clone-limit-gets-no-recurring-monitor",
+                      # crm_simulate injects nothing for an orphan's cleanup (delete): a
+                      # pending start its stop does not outdate keeps it active
+                      "orphan-with-a-pending-start-stays-active-after-its-stop-and-cleanup"]
 
 
 @pytest.mark.parametrize("name", WHOLE_OUTPUT_CASES)
