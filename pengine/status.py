@@ -193,13 +193,15 @@ def _orphan_member(u: Unpacked, rid: str) -> ResourceStatus:
         return _resource(u, rid)
     template = _template(u, rid)
     # a member never found in the history is still built from the clone's template, so it
-    # inherits the template's is-managed and maintenance (seed 15: an unmanaged clone)
+    # inherits the template's is-managed and maintenance (seed 15: an unmanaged clone) and
+    # its target-role (a disabled clone's: "ORPHANED Stopped (disabled)", seed 6116)
     meta = template.meta if template is not None else {}
     managed = _managed(u, meta)
     return ResourceStatus(id=rid, kind="primitive",
                           agent=template.agent if template is not None else "", children=(),
                           role=Role.STOPPED, running_on=(), managed=managed, failed=False,
-                          orphan=True, target_role=None)
+                          orphan=True,
+                          target_role=template.target_role if template is not None else None)
 
 
 def _managed(u: Unpacked, meta: Mapping[str, str]) -> bool:
