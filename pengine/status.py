@@ -116,12 +116,15 @@ def _not_installed_on(u: Unpacked, rsc: RscConfig) -> tuple[str, ...]:
     while top.parent is not None:
         top = u.rsc(top.parent)
     names = {rsc.id.split(":", 1)[0], top.id}
+    # only failures on online nodes are recorded (record_failed_op): an offline node's
+    # failed probe leaves it in the plain Stopped list
+    online = {n.name for n in u.nodes if n.online}
     keyed = set()
     for op in u.failed_ops:
         key = op.get("operation_key") or op.get("id") or ""
         if _masked_probe(op) and key.rsplit("_", 2)[0] in names:
             keyed.add(op.get("on_node"))
-    return tuple(n for n in nodes if n in keyed)
+    return tuple(n for n in nodes if n in keyed and n in online)
 
 
 def _in_clone(u: Unpacked, rsc: RscConfig) -> bool:
