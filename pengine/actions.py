@@ -335,7 +335,8 @@ class PrimitiveActions:
             r = n
         self._implicit_orders(rid)
         # pcmk__primitive_create_actions: the recurring actions, then a migration's actions
-        if chosen is not None and self._monitored(rid, chosen, next_role):
+        if chosen is not None and rid not in self.p.unmanaged_over_limit \
+                and self._monitored(rid, chosen, next_role):
             self._monitors(rid, chosen, next_role)
         if self._monitored(rid, chosen, Role.STARTED):
             from pengine.recurring import create_stopped_monitors
@@ -446,6 +447,9 @@ class PrimitiveActions:
         self._monitors(rid, target)  # created before the migration's actions, as Pacemaker
         frm, _ = self.acts.new(op_key(rid, "migrate_from"), "migrate_from", rid, target, False)
         frm.runnable = self.runnable_reason(rid, "migrate_from", target, False)[0]
+        # with no migrate_to left to wait for them, the probes go before migrate_from
+        # (crm_simulate: a probe elsewhere runs before a partial migration's migrate_from)
+        self.acts.order(rid, "monitor", rid, "migrate_from", OPTIONAL, then_action=frm)
         self.acts.order(rid, "migrate_from", rid, "stop", OPTIONAL,
                         first_action=frm, then_action=stop)
         self.acts.order(rid, "migrate_from", rid, "start", OPTIONAL,

@@ -20,6 +20,7 @@ from pengine.actions import (
     ActionSet,
     op_key,
 )
+from pengine.order_links import FIRST_PRINTED
 from pengine.state import Unpacked
 from pengine.xmlin import is_true
 
@@ -63,9 +64,9 @@ def _bracket_members(acts: ActionSet, gid: str, members: list[str], ordered: boo
     task, done = up[0], up[1]
     down_task, down_done = down
     for m in members:
-        acts.order(gid, task, m, task, RUNNABLE_LEFT)
+        acts.order(gid, task, m, task, RUNNABLE_LEFT, FIRST_PRINTED)
         acts.order(m, task, gid, done, IMPLIES_THEN, RUNNABLE_LEFT, *up[2:])
-        acts.order(gid, down_task, m, down_task, OPTIONAL)
+        acts.order(gid, down_task, m, down_task, OPTIONAL, FIRST_PRINTED)
         # group_action_flags: a group's stopped cannot complete if a member's stop cannot
         # run, even an optional one (the completion task differs from the member's)
         acts.order(m, down_task, gid, down_done, IMPLIES_THEN, RUNNABLE_LEFT)

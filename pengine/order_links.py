@@ -12,6 +12,9 @@ from pengine.actions import IMPLIES_THEN, OrderSpec, Work
 
 # pe_order_implies_then_printed: a required first puts its then-pseudo action in the graph
 PRINTED = "implies_then_printed"
+# pe_order_implies_first_printed: a required then puts its first (a group's own start or
+# stop before its member's) in the graph, runnable or not
+FIRST_PRINTED = "implies_first_printed"
 # A link whose collective 'first' was remapped to its completion action (start -> running):
 # Pacemaker orders it anew when it first meets it, and applies it only from then on
 REMAPPED = "remapped"

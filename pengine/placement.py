@@ -62,6 +62,9 @@ class Placement:
     inhibited: Mapping[str, tuple[str, Role]] = field(default_factory=dict)
     # the same instances' primitives -> the (first, then) clones of the ordering that did it
     inhibited_by: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # unmanaged instances the clone's distribution left over its limit: still where they
+    # run, but with no node assigned, so no recurring monitor is scheduled for them
+    unmanaged_over_limit: frozenset[str] = frozenset()
 
 
 class _Placer:
@@ -129,6 +132,8 @@ class _Placer:
         # clone -> its children in Pacemaker's current order, orphans included
         self.children_order: dict[str, list[str]] = {}
         self.over_limit: set[str] = set()  # instances distribute_children left provisional
+        # unmanaged instances over clone-max: left where they run, never assigned there
+        self.unmanaged_over_limit: set[str] = set()
         self.clone_constraints = {(c.id, c.dependent) for c in cons.colocations
                                   if u.rsc(c.dependent).kind == "clone"}
 
@@ -211,6 +216,7 @@ class _Placer:
             score_lines=tuple(self.lines), order=tuple(order),
             instance_order={cid: tuple(insts) for cid, insts in self.instance_order.items()},
             inhibited=self.inhibited, inhibited_by=self.inhibited_by,
+            unmanaged_over_limit=frozenset(self.unmanaged_over_limit),
         )
 
     def _strategy_table(self, rid: str) -> Table:

@@ -337,8 +337,10 @@ def _over_limit(placer: _Placer, inst: str, prims: list[str]) -> None:
     if not all(placer.managed[p] for p in prims):
         # Pacemaker does not assign an unmanaged instance over the limit either, so its
         # node does not count as loaded for later resources (seed 437); it stays where
-        # it runs, without actions.
+        # it runs, without actions (not even its recurring monitor: crm_simulate, an
+        # unmanaged orphan sorted before a failed instance takes the clone's only slot).
         placer.count, placer.used = count, used
+        placer.unmanaged_over_limit.update(prims)
 
 
 def _managed_orphans(placer: _Placer, cid: str, kept: list[str]) -> list[str]:

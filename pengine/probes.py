@@ -253,13 +253,16 @@ def _afters(acts: ActionSet) -> dict[int, list[tuple[Work, frozenset[str]]]]:
     for index, spec in enumerate(acts.orders):
         if {"member_flags", "nograph"} & spec.flags:
             continue  # our stand-ins for flags passed on to members, not orderings
-        size = acts.resolved_sizes[index] if index < len(acts.resolved_sizes) \
+        # an action created after the ordering was applied (a group member's start made
+        # for its group's running) is not in it: Pacemaker finds the actions by key then
+        existed = acts.resolved_sizes[index] if index < len(acts.resolved_sizes) \
             else len(acts.actions)
-        firsts = [spec.first_action] if spec.first_action is not None \
-            else acts.of(spec.first_rsc or "", spec.first_task, spec.first_node)
-        thens = [spec.then_action] if spec.then_action is not None \
-            else [a for a in acts.of(spec.then_rsc or "", spec.then_task, spec.then_node)
-                  if a.id <= size]
+        firsts = [spec.first_action] if spec.first_action is not None else [
+            f for f in acts.of(spec.first_rsc or "", spec.first_task, spec.first_node)
+            if f.id <= existed]
+        thens = [spec.then_action] if spec.then_action is not None else [
+            t for t in acts.of(spec.then_rsc or "", spec.then_task, spec.then_node)
+            if t.id <= existed]
         for first in firsts:
             out.setdefault(first.id, []).extend((then, spec.flags) for then in thens)
     return out

@@ -21,7 +21,7 @@ from pengine.actions import (
     RUNNABLE_LEFT,
     Work,
 )
-from pengine.order_links import PRINTED, Link
+from pengine.order_links import FIRST_PRINTED, PRINTED, Link
 from pengine.ordering_context import read_group_action
 from pengine.sealed_actions import FlagsTable, SettlingFlags
 from pengine.walk import Shape, Walk
@@ -283,11 +283,17 @@ def _any_runnable_links(links: list[Link], ctx: Context
 def _print_pseudo_actions(links: list[Link], flags: SettlingFlags) -> None:
     """A required, runnable first puts its one-or-more pseudo action in the graph, once
     every flag is settled (pe_order_implies_then_printed only marks it
-    pe_action_print_always, and only for a runnable first: seed 120's missing start)."""
+    pe_action_print_always, and only for a runnable first: seed 120's missing start).
+    A required member action puts its group's own action before it in the graph
+    (pe_order_implies_first_printed), even a nodeless start an ordering created, which
+    the group's summary flags do not read (crm_simulate: a group that stops for good
+    runs g_start_0 when its member's start is the first of an ordering)."""
     for link in links:
-        first = link.first.id
+        first, then = link.first.id, link.then.id
         if PRINTED in link.flags and not flags.optional[first] and flags.runnable[first]:
-            flags.optional[link.then.id] = False
+            flags.optional[then] = False
+        if FIRST_PRINTED in link.flags and not flags.optional[then]:
+            flags.optional[first] = False
 
 
 def _any_runnable(then: Work, firsts: list[Work], ctx: Context) -> bool:

@@ -144,11 +144,7 @@ class _Recorder:
             if fence_kind(action) != "on":
                 self._fenced(self.node_state(action))
             return
-        # "delete" (an agent change's clean-up) is a resource action the simulator carries
-        # out; lrm_delete is a cluster action it only reports: a wiped shutdown lock's
-        # history stays (Debian's crm_simulate: still "Stopped <node> (LOCKED)" after it)
-        if action.task == "delete" and action.resource is not None:
-            self._forget(action)
+        if action.task in ("delete", "lrm_delete") and action.resource is not None:
             return
         if action.resource is None or action.task in _NO_HISTORY:
             return
@@ -168,7 +164,9 @@ class _Recorder:
         return lines + [f"  * {step.text()}" for step in done]
 
     def _forget(self, action: Action) -> None:
-        """lrm delete: the resource's whole history on that node goes away."""
+        """lrm_delete: the resource's whole history on that node goes away. An orphan's
+        cleanup ("delete", after its stop) injects nothing: crm_simulate only prints it, so
+        a pending start the stop does not outdate keeps the orphan active."""
         entry = self._lrm_resource(action)
         parent = entry.getparent()
         if parent is not None:

@@ -117,18 +117,23 @@ def _not_installed_on(u: Unpacked, rsc: RscConfig) -> tuple[str, ...]:
     """
     nodes = [n for n, score, tag in u.states[rsc.id].locations
              if tag == "masked-probe-failure" and n is not None]
-    if not nodes or not _in_clone(u, rsc):
+    # an orphan instance (one more than clone-max) is the clone's child all the same
+    template = _template(u, rsc.id) if rsc.orphan else None
+    if not nodes or not (_in_clone(u, rsc) or template is not None):
         return tuple(nodes)
-    top = rsc
+    top = template or rsc
     while top.parent is not None:
         top = u.rsc(top.parent)
     names = {rsc.id.split(":", 1)[0], top.id}
+    # only failures on online nodes are recorded (record_failed_op): an offline node's
+    # failed probe leaves it in the plain Stopped list
+    online = {n.name for n in u.nodes if n.online}
     keyed = set()
     for op in u.failed_ops:
         key = op.get("operation_key") or op.get("id") or ""
         if _masked_probe(op) and key.rsplit("_", 2)[0] in names:
             keyed.add(op.get("on_node"))
-    return tuple(n for n in nodes if n in keyed)
+    return tuple(n for n in nodes if n in keyed and n in online)
 
 
 def _in_clone(u: Unpacked, rsc: RscConfig) -> bool:
@@ -200,13 +205,15 @@ def _orphan_member(u: Unpacked, rid: str) -> ResourceStatus:
         return _resource(u, rid)
     template = _template(u, rid)
     # a member never found in the history is still built from the clone's template, so it
-    # inherits the template's is-managed and maintenance (seed 15: an unmanaged clone)
+    # inherits the template's is-managed and maintenance (seed 15: an unmanaged clone) and
+    # its target-role (a disabled clone's: "ORPHANED Stopped (disabled)", seed 6116)
     meta = template.meta if template is not None else {}
     managed = _managed(u, meta)
     return ResourceStatus(id=rid, kind="primitive",
                           agent=template.agent if template is not None else "", children=(),
                           role=Role.STOPPED, running_on=(), managed=managed, failed=False,
-                          orphan=True, target_role=None)
+                          orphan=True,
+                          target_role=template.target_role if template is not None else None)
 
 
 def _managed(u: Unpacked, meta: Mapping[str, str]) -> bool:

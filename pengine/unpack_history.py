@@ -340,6 +340,12 @@ class HistoryUnpacker:
         self._apply_on_fail(rsc, st, node, on_fail)
         if not active:
             return
+        if on_fail == "restart" and not node.online and not node.unclean and st.managed:
+            # recovery creates the stop at once, while the resource still counts as managed
+            # (a node's maintenance unmanages it only once it is added as running there):
+            # a stop on an offline node cannot run, so the node is fenced (crm_simulate: a
+            # failed start on an offline node in maintenance)
+            fence(node, "stop is unrunnable", self.requests)
         if role > st.role or st.role == Role.STOPPED:
             st.role = max(role, st.role)
         if role == Role.STARTED and not self._started:
