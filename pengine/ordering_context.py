@@ -48,7 +48,8 @@ def clone_instance_actions(u: Unpacked, acts: SealedActions) -> dict[int, list[W
     for act in acts.actions:
         read_as = _confirmed_post_task(act) or act.task
         if act.node is not None or act.rsc is None or not u.has_rsc(act.rsc) \
-                or u.rsc(act.rsc).kind != "clone" or read_as not in _TASKS:
+                or u.rsc(act.rsc).kind != "clone" or read_as not in _TASKS \
+                or (read_as != act.task and not _of_groups(u, act.rsc)):
             continue
         found: list[Work] = []
         for child in _instances(u, act.rsc):
@@ -68,11 +69,18 @@ def clone_instance_actions(u: Unpacked, acts: SealedActions) -> dict[int, list[W
 _TASKS = ("start", "running", "stop", "stopped", "promote", "promoted", "demote", "demoted")
 
 
+def _of_groups(u: Unpacked, cid: str) -> bool:
+    children = u.rsc(cid).children
+    return bool(children) and u.rsc(children[0]).kind == "group"
+
+
 def _confirmed_post_task(act: Work) -> str | None:
     """The task a clone's confirmed post-notification is read as: the one it notifies
     about, from its key (`c_confirmed-post_notify_stopped_0` -> stopped), as the clone's
     summary flags find it (clone_child_action); a group instance's own pseudo action of
-    that task then stands for the instance, as for the clone's completion action."""
+    that task then stands for the instance, as for the clone's completion action (only
+    a clone of groups reads it so here: its primitives' actions stand for a clone of
+    primitives' instances, seed 6052)."""
     if act.task == "notified" and "_confirmed-post_" in act.key:
         return act.key.rsplit("_", 2)[-2]
     return None
