@@ -162,9 +162,14 @@ class _Expander:
         # action requires when no member's action can run (crm_simulate: a group instance
         # stopping for no quorum, or after an unrunnable first, still gets
         # c_pre_notify_start_0; a clone of primitives in the same spot does not).
+        # For the stop phase only an active instance's counts: a required g:N_stop_0 of
+        # instances active nowhere pre-notifies nothing (seed 6115: the clone stopped
+        # everywhere, fencing elsewhere); an active one whose members cannot stop does
+        # (seed 7264: its unmanaged last member blocks the others' stops).
         group_requires = any(
             not self.optional[w.id] for inst in self.u.rsc(cid).children
-            if self.u.rsc(inst).kind == "group" for w in self.actions.of(inst, op))
+            if self.u.rsc(inst).kind == "group"
+            and (op == "start" or self._active(inst)) for w in self.actions.of(inst, op))
         for w, kind, key_type, key_op in ((pre, "pre", "pre", op),
                                           (pre_done, "pre", "confirmed-pre", op),
                                           (post, "post", "post", done),
@@ -185,6 +190,9 @@ class _Expander:
                 self._current(p, op, ends, keys)
             else:
                 self._next(p, op, ends, keys)
+
+    def _active(self, inst: str) -> bool:
+        return any(self.u.states[m].running_on for m in self.u.primitives_under(inst))
 
     def after_fencing(self, cid: str, p: str, stop: Work) -> None:
         """A stop implied by fencing gets its own post-notification after the fencing
