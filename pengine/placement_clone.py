@@ -8,7 +8,7 @@ is refused is rolled back completely (tables, counters, score lines).
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from pengine.colocation import Table, add_matching, can_run_any, merge_dependents
@@ -262,20 +262,13 @@ def distribute(placer: _Placer, cid: str) -> None:
     def compare(a: str, b: str) -> int:
         return _instance_cmp(placer, priorities, a, b)
 
-    # g_list_sort (merge sort): pcmk__cmp_instance is not transitive (inactive instances
-    # tie with everything after the first rules), so the merge order decides.
-    kept = _orphans_kept_in_place(placer, cid)
-    orphans = _managed_orphans(placer, cid, kept)
-    ordered = list_sort([*clone.children, *kept, *orphans], compare)
-    placer.instance_order[cid] = [inst for inst in ordered if inst in clone.children]
-    placer.children_order[cid] = ordered
-    instances = list(enumerate(ordered))
+    ordered, orphans = _sorted_children(placer, cid, compare)
     counts: dict[str, int] = {}
     optimal = _optimal_per_node(placer, cid)
     all_coloc = limit < available_count(placer.u, placer.cons, clone)
     allocated = _keep_in_place(placer, cid, ordered, counts, (limit, per_node, optimal),
                                all_coloc)
-    for _, inst in instances:
+    for inst in ordered:
         prims = placer.primitives_under(inst)
         if all(p in placer.assigned for p in prims):
             continue
@@ -296,6 +289,22 @@ def distribute(placer: _Placer, cid: str) -> None:
         # unplaced-instance-keeps-promotion-priority, seed 216).
         decide_roles(placer, cid, lambda pl, roles, a, b: _instance_cmp(
             pl, ChainMap(roles, priorities), a, b))
+
+
+def _sorted_children(placer: _Placer, cid: str,
+                     compare: Callable[[str, str], int]) -> tuple[list[str], list[str]]:
+    """The clone's children (its orphans included) in assignment order, and the managed
+    orphans among them; leaves placer.instance_order and placer.children_order set.
+
+    g_list_sort (merge sort): pcmk__cmp_instance is not transitive (inactive instances
+    tie with everything after the first rules), so the merge order decides."""
+    clone = placer.u.rsc(cid)
+    kept = _orphans_kept_in_place(placer, cid)
+    orphans = _managed_orphans(placer, cid, kept)
+    ordered = list_sort([*clone.children, *kept, *orphans], compare)
+    placer.instance_order[cid] = [inst for inst in ordered if inst in clone.children]
+    placer.children_order[cid] = ordered
+    return ordered, orphans
 
 
 def _optimal_per_node(placer: _Placer, cid: str) -> int:
