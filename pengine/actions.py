@@ -317,22 +317,7 @@ class PrimitiveActions:
         # that cannot continue.
         need_stop = self._need_stop(rid, role, next_role, moving, current is not None) \
             or abandoned or (bool(st.running_on) and st.role == Role.STOPPED)
-        r = role
-        self._expected = chosen if self._stops_unexpected(rid, next_role) else None
-        while r != Role.STOPPED:
-            n = _next_role(r, Role.STOPPED)
-            self._step(rid, r, n, chosen, not need_stop)
-            r = n
-        while role <= next_role and r != role and not st.blocked:
-            n = _next_role(r, role)
-            self._step(rid, r, n, chosen, not need_stop)
-            r = n
-        self._expected = None
-        r = role
-        while r != next_role:
-            n = _next_role(r, next_role)
-            self._step(rid, r, n, chosen, False)
-            r = n
+        self._role_steps(rid, role, next_role, chosen, need_stop)
         self._implicit_orders(rid)
         # pcmk__primitive_create_actions: the recurring actions, then a migration's actions
         if chosen is not None and rid not in self.p.unmanaged_over_limit \
@@ -344,6 +329,27 @@ class PrimitiveActions:
             create_stopped_monitors(self, rid, chosen)
         if moving and not abandoned and self._can_migrate(rid, current, chosen, role, next_role):
             self._migrate(rid, current or "", chosen or "")
+
+    def _role_steps(self, rid: str, role: Role, next_role: Role, chosen: str | None,
+                    need_stop: bool) -> None:
+        """schedule_restart_actions: down to Stopped and up to the current role again (the
+        restart, optional unless a stop is needed), then on to the next role."""
+        r = role
+        self._expected = chosen if self._stops_unexpected(rid, next_role) else None
+        while r != Role.STOPPED:
+            n = _next_role(r, Role.STOPPED)
+            self._step(rid, r, n, chosen, not need_stop)
+            r = n
+        while role <= next_role and r != role and not self.u.states[rid].blocked:
+            n = _next_role(r, role)
+            self._step(rid, r, n, chosen, not need_stop)
+            r = n
+        self._expected = None
+        r = role
+        while r != next_role:
+            n = _next_role(r, next_role)
+            self._step(rid, r, n, chosen, False)
+            r = n
 
     def _monitored(self, rid: str, node: str | None, next_role: Role) -> bool:
         """Pacemaker creates recurring actions where a resource is to be active, and where

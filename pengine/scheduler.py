@@ -253,6 +253,21 @@ def _collectives_managed(u: Unpacked) -> dict[str, bool]:
             for r in u.resources if r.kind != "primitive"}
 
 
+def _resource_actions(unpacked: Unpacked, placement: Placement, action_set: ActionSet,
+                      primitive_actions: PrimitiveActions) -> None:
+    """Each resource's own actions, in the order Pacemaker creates them (assignment order
+    under a placement strategy); a clone's orphan group instances before the clone's."""
+    for rsc in _creation_order(unpacked, placement):
+        if rsc.kind == "primitive":
+            primitive_actions.create(rsc.id)
+        elif rsc.kind == "group":
+            group_actions(unpacked, action_set, rsc.id)
+        elif rsc.kind == "clone":
+            for orphan_group in unpacked.orphan_groups.get(rsc.id, ()):
+                group_actions(unpacked, action_set, orphan_group.id)
+            clone_actions(unpacked, action_set, rsc.id)
+
+
 def create_actions(unpacked: Unpacked, constraints: Constraints,
                    placement: Placement) -> CreatedActions:
     """Every stage that creates actions or orderings, in Pacemaker's order; the result is
@@ -289,15 +304,7 @@ def create_actions(unpacked: Unpacked, constraints: Constraints,
     for rid, node, _ in orphaned:  # clear -> stop, optional (clear_failcounts_if_orphaned)
         action_set.order(rid, "clear_failcount", rid, "stop", OPTIONAL,
                          first_action=action_set.find(op_key(rid, "clear_failcount"), node))
-    for rsc in _creation_order(unpacked, placement):
-        if rsc.kind == "primitive":
-            primitive_actions.create(rsc.id)
-        elif rsc.kind == "group":
-            group_actions(unpacked, action_set, rsc.id)
-        elif rsc.kind == "clone":
-            for orphan_group in unpacked.orphan_groups.get(rsc.id, ()):
-                group_actions(unpacked, action_set, orphan_group.id)
-            clone_actions(unpacked, action_set, rsc.id)
+    _resource_actions(unpacked, placement, action_set, primitive_actions)
     for rsc in unpacked.resources:
         if rsc.kind == "clone":
             ordered_instance_chain(unpacked, action_set, rsc.id)
