@@ -144,6 +144,10 @@ class _Recorder:
             if fence_kind(action) != "on":
                 self._fenced(self.node_state(action))
             return
+        # crm_simulate only prints a resource's cleanup ("delete": an orphan's or an agent
+        # change's) and the DC's lrm_delete (an expired shutdown lock's): neither changes
+        # the simulated history, so a wiped lock still shows "(LOCKED)" and a pending start
+        # the stop does not outdate keeps an orphan active
         if action.task in ("delete", "lrm_delete") and action.resource is not None:
             return
         if action.resource is None or action.task in _NO_HISTORY:
@@ -162,15 +166,6 @@ class _Recorder:
         done = inject_failcount(self.node_state(action), name, action.task,
                                 action.interval_ms, rc, failure_now)
         return lines + [f"  * {step.text()}" for step in done]
-
-    def _forget(self, action: Action) -> None:
-        """lrm_delete: the resource's whole history on that node goes away. An orphan's
-        cleanup ("delete", after its stop) injects nothing: crm_simulate only prints it, so
-        a pending start the stop does not outdate keeps the orphan active."""
-        entry = self._lrm_resource(action)
-        parent = entry.getparent()
-        if parent is not None:
-            parent.remove(entry)
 
     def _fenced(self, state: etree._Element) -> None:
         for name, value in (("in_ccm", "false"), ("crmd", "offline"), ("join", "down"),
