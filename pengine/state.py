@@ -78,7 +78,6 @@ class RscState(Record):
         # Nodes where it was found active with no start since it last stopped (set_active:
         # an instance of a promotable clone is Unpromoted there, not Started).
         self.set_active_on: set[str] = set()
-        # Nodes whose shutdown lock on it expired: its history there is cleared (lrm_delete)
         # (node, entry id, call-id) of the recurring entries whose failure expired: their
         # operation is run again
         self.expired_recurring: set[tuple[str, str, str]] = set()
